@@ -1,0 +1,51 @@
+//! # tradecloud
+//!
+//! Typed Rust SDK and webhook receiver kit for [Tradecloud](https://tradecloud1.com)'s
+//! API v2, generated at build time from the OpenAPI specs in `specs/`.
+//!
+//! * [`api`]: one module per spec with its types, a typed client and axum
+//!   server stubs.
+//! * [`types`]: the exact scalar types every generated type uses: [`types::Decimal`]
+//!   (no float rounding), [`types::DateTime`] (with or without a zone) and
+//!   [`types::Date`], and open enums that keep unknown values.
+//!
+//! ```
+//! use tradecloud::api::order_webhook_connector::types::OrderWebhookBody;
+//!
+//! let body: OrderWebhookBody = serde_json::from_str(r#"{
+//!     "eventName": "OrderLinesConfirmedBySupplier",
+//!     "orderEvent": {
+//!         "orderId": "7e1f5b2c",
+//!         "lines": [{ "id": "l1", "deliverySchedule": [{ "quantity": 12345678901234.567890 }] }],
+//!         "someFutureField": true
+//!     }
+//! }"#)?;
+//! let event = body.order_event.as_ref().expect("an order event");
+//! let quantity = event.lines[0].delivery_schedule[0].quantity.as_ref().expect("a quantity");
+//! assert_eq!(quantity.as_str(), "12345678901234.567890");
+//! assert!(event.extra.contains_key("someFutureField"));
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+//!
+//! ## Features
+//!
+//! * `client`: the typed async clients (reqwest).
+//! * `server`: the axum server stubs.
+//! * `cli` (default): the `tradecloud` command line tool.
+//!
+//! Use `default-features = false` for the types alone.
+
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+extern crate self as tradecloud;
+
+pub mod api;
+pub mod types;
+
+#[cfg(feature = "client")]
+pub mod client;
+#[cfg(feature = "server")]
+pub mod server;
+#[cfg(feature = "server")]
+pub mod txml;

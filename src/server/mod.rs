@@ -1,0 +1,312 @@
+//! Runtime support for the generated axum server stubs
+//! (`tradecloud::api::<spec>::server`).
+//!
+//! The generated handlers read the request with [`RawRequest::read`] (which
+//! honours axum's `DefaultBodyLimit`), decode parameters and bodies with the
+//! helpers here, and hand anything they cannot extract to the
+//! implementation's `reject` method as a [`Rejection`] that still carries
+//! the exact bytes received. The status codes follow Tradecloud's retry
+//! rules: an unreadable body is `503` (Tradecloud retries), an undecodable
+//! one `400` (it does not).
+
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use http::request::Parts;
+use http::{Method, StatusCode, Uri};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// A request as received: method, URI, headers and the exact body bytes.
+#[derive(Debug, Clone)]
+pub struct RawRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// Request URI (path and query).
+    pub uri: Uri,
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// The body, byte for byte.
+    pub body: Bytes,
+}
+
+impl RawRequest {
+    /// A request with the given parts and body.
+    pub fn from_parts(parts: &Parts, body: Bytes) -> Self {
+        RawRequest {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            headers: parts.headers.clone(),
+            body,
+        }
+    }
+
+    /// Read the whole body within the router's `DefaultBodyLimit`.
+    pub async fn read(parts: &Parts, body: Body) -> Result<Self, (RejectionKind, Self)> {
+        let request = http::Request::from_parts(parts.clone(), body);
+        match Bytes::from_request(request, &()).await {
+            Ok(bytes) => Ok(Self::from_parts(parts, bytes)),
+            Err(rejection) => {
+                let kind = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    RejectionKind::PayloadTooLarge
+                } else {
+                    RejectionKind::BodyRead(rejection.body_text())
+                };
+                Err((kind, Self::from_parts(parts, Bytes::new())))
+            }
+        }
+    }
+
+    /// The media type of the body (`Content-Type` without parameters, lower case).
+    pub fn media_type(&self) -> Option<String> {
+        let value = self.headers.get(CONTENT_TYPE)?.to_str().ok()?;
+        Some(value.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+    }
+}
+
+/// A request the generated stubs could not turn into a typed request.
+#[derive(Debug)]
+pub struct Rejection {
+    /// `operationId` of the operation that was called.
+    pub operation_id: &'static str,
+    /// What went wrong.
+    pub kind: RejectionKind,
+    /// The request as received (the body is empty if it could not be read).
+    pub raw: RawRequest,
+}
+
+impl Rejection {
+    /// A rejection of `operation_id`.
+    pub fn new(operation_id: &'static str, kind: RejectionKind, raw: RawRequest) -> Self {
+        Rejection { operation_id, kind, raw }
+    }
+}
+
+/// Why a request was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RejectionKind {
+    /// The body could not be read (connection dropped, I/O error).
+    BodyRead(String),
+    /// The body is larger than the configured limit.
+    PayloadTooLarge,
+    /// The `Content-Type` is not one the operation accepts.
+    UnsupportedMediaType {
+        /// The media type received, if any.
+        received: Option<String>,
+        /// The media types the operation accepts.
+        accepted: Vec<String>,
+    },
+    /// A required body is missing.
+    MissingBody,
+    /// The body does not decode into the operation's body type.
+    InvalidBody(String),
+    /// Path parameters could not be decoded.
+    InvalidPath(String),
+    /// Query parameters could not be decoded.
+    InvalidQuery(String),
+    /// A required header is missing.
+    MissingHeader(&'static str),
+    /// A header could not be decoded.
+    InvalidHeader(&'static str, String),
+}
+
+impl RejectionKind {
+    /// The status answered by default: `503` for a body that could not be
+    /// read (so that Tradecloud retries), `413`, `415`, and `400` for
+    /// everything that a retry cannot fix.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            RejectionKind::BodyRead(_) => StatusCode::SERVICE_UNAVAILABLE,
+            RejectionKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            RejectionKind::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// A one-line description for logs and problem responses.
+    pub fn detail(&self) -> String {
+        match self {
+            RejectionKind::BodyRead(e) => format!("the request body could not be read ({e}); send it again"),
+            RejectionKind::PayloadTooLarge => "the request body is larger than this endpoint accepts".into(),
+            RejectionKind::UnsupportedMediaType { received, accepted } => format!(
+                "content type {} is not supported; send one of: {}",
+                received.as_deref().map(|r| format!("`{r}`")).unwrap_or_else(|| "(none)".into()),
+                accepted.join(", ")
+            ),
+            RejectionKind::MissingBody => "the request has no body; this operation requires one".into(),
+            RejectionKind::InvalidBody(e) => format!("the body is not a valid message: {e}"),
+            RejectionKind::InvalidPath(e) => format!("invalid path parameter: {e}"),
+            RejectionKind::InvalidQuery(e) => format!("invalid query parameter: {e}"),
+            RejectionKind::MissingHeader(h) => format!("the `{h}` header is required"),
+            RejectionKind::InvalidHeader(h, e) => format!("the `{h}` header is invalid: {e}"),
+        }
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        let status = self.kind.status();
+        let problem = serde_json::json!({
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": self.kind.detail(),
+            "operationId": self.operation_id,
+        });
+        let mut response = serialized_response(status, "application/problem+json", &problem);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+fn is_json(media: &str) -> bool {
+    media == "application/json" || media.ends_with("+json")
+}
+
+fn is_xml(media: &str) -> bool {
+    media == "application/xml" || media == "text/xml" || media.ends_with("+xml")
+}
+
+/// Decode the body of `raw` into `T` according to its `Content-Type`.
+/// `Ok(None)` means there is no body (and none is required).
+pub fn decode_body<T: DeserializeOwned>(
+    raw: &RawRequest,
+    accepted: &[&str],
+    required: bool,
+) -> Result<Option<T>, RejectionKind> {
+    if raw.body.is_empty() && !required {
+        return Ok(None);
+    }
+    let media = raw.media_type();
+    let unsupported = || RejectionKind::UnsupportedMediaType {
+        received: media.clone(),
+        accepted: accepted.iter().map(|s| s.to_string()).collect(),
+    };
+    // A missing Content-Type is read as the first accepted media type.
+    let effective = media.clone().unwrap_or_else(|| accepted.first().map(|s| s.to_string()).unwrap_or_default());
+    let accepts = |pred: fn(&str) -> bool| accepted.iter().any(|a| pred(a)) && pred(&effective);
+    if raw.body.is_empty() {
+        return Err(RejectionKind::MissingBody);
+    }
+    if accepts(is_json) {
+        let mut de = serde_json::Deserializer::from_slice(&raw.body);
+        let value = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| RejectionKind::InvalidBody(describe_json_error(&e)))?;
+        de.end().map_err(|e| RejectionKind::InvalidBody(e.to_string()))?;
+        Ok(Some(value))
+    } else if accepts(is_xml) {
+        crate::txml::from_slice(&raw.body)
+            .map(Some)
+            .map_err(|e| RejectionKind::InvalidBody(e.to_string()))
+    } else {
+        Err(unsupported())
+    }
+}
+
+fn describe_json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = e.path().to_string();
+    if path.is_empty() || path == "." {
+        e.inner().to_string()
+    } else {
+        format!("at `{path}`: {}", e.inner())
+    }
+}
+
+/// Decode the path parameters of the matched route.
+pub async fn path_params<T: DeserializeOwned + Send>(parts: &mut Parts) -> Result<T, RejectionKind> {
+    axum::extract::Path::<T>::from_request_parts(parts, &())
+        .await
+        .map(|p| p.0)
+        .map_err(|e| RejectionKind::InvalidPath(e.body_text()))
+}
+
+/// Decode the query string.
+pub fn query_params<T: DeserializeOwned>(parts: &Parts) -> Result<T, RejectionKind> {
+    axum::extract::Query::<T>::try_from_uri(&parts.uri)
+        .map(|q| q.0)
+        .map_err(|e| RejectionKind::InvalidQuery(e.body_text()))
+}
+
+/// Decode a header parameter.
+pub fn header_param<T: std::str::FromStr>(headers: &HeaderMap, name: &'static str) -> Result<Option<T>, RejectionKind>
+where
+    T::Err: std::fmt::Display,
+{
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => {
+            let text = v
+                .to_str()
+                .map_err(|_| RejectionKind::InvalidHeader(name, "not visible ASCII".into()))?;
+            text.parse::<T>()
+                .map(Some)
+                .map_err(|e| RejectionKind::InvalidHeader(name, e.to_string()))
+        }
+    }
+}
+
+/// The status code `code` (`500` if `code` is not a valid status).
+pub fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// A response without a body.
+pub fn empty_response(status: StatusCode) -> Response {
+    (status, Body::empty()).into_response()
+}
+
+/// A response with a serialised body (JSON for every JSON media type).
+pub fn serialized_response<T: Serialize>(status: StatusCode, media_type: &'static str, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let content_type = if is_json(media_type) { media_type } else { "application/json" };
+            (status, [(CONTENT_TYPE, content_type)], bytes).into_response()
+        }
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the response could not be serialised: {e}"),
+        )
+            .into_response(),
+    }
+}
+
+/// A binary response body (a file download).
+#[derive(Debug)]
+pub struct BinaryBody {
+    /// Content type of the file; the operation's media type when `None`.
+    pub content_type: Option<String>,
+    /// The bytes, possibly streamed.
+    pub body: Body,
+}
+
+impl BinaryBody {
+    /// A body from bytes in memory.
+    pub fn from_bytes(content_type: Option<String>, bytes: impl Into<Bytes>) -> Self {
+        BinaryBody { content_type, body: Body::from(bytes.into()) }
+    }
+}
+
+/// A response with a binary body.
+pub fn binary_response(status: StatusCode, media_type: &'static str, body: BinaryBody) -> Response {
+    let content_type = body
+        .content_type
+        .as_deref()
+        .and_then(|c| HeaderValue::from_str(c).ok())
+        .unwrap_or_else(|| HeaderValue::from_static(media_type));
+    let mut response = (status, body.body).into_response();
+    response.headers_mut().insert(CONTENT_TYPE, content_type);
+    response
+}
+
+/// Set a response header; invalid values are left out.
+pub fn set_header(response: &mut Response, name: &'static str, value: Option<&str>) {
+    if let (Some(value), Ok(name)) = (value, HeaderName::from_bytes(name.as_bytes())) {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+}

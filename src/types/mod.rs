@@ -1,0 +1,42 @@
+//! Scalar types used throughout the Tradecloud API models.
+//!
+//! Tradecloud exchanges quantities and prices as decimals "with any number of
+//! digits" and dates/times in several ISO 8601 shapes. The types here keep the
+//! exact text they were given, so that a value read from Tradecloud is written
+//! back byte for byte, while comparing by *value*:
+//!
+//! * [`Decimal`] — an exact decimal number (JSON number or string). No floating
+//!   point is involved in parsing, comparing or re-serialising it.
+//! * [`DateTime`] — an ISO 8601 date-time with or without a zone offset
+//!   (a zone-less value is taken to be UTC when compared or converted).
+//! * [`Date`] — an ISO 8601 calendar date.
+//! * [`OpenEnum`] — implemented by every generated enum: documented values
+//!   become variants, any other value is kept as `Unknown(String)`.
+//!
+//! Parsing failures are reported as [`DecimalError`], [`DateTimeError`] and
+//! [`DateError`]; each message quotes the offending input.
+
+mod datetime;
+mod decimal;
+mod open_enum;
+
+pub use datetime::{Date, DateError, DateTime, DateTimeError};
+pub use decimal::{Decimal, DecimalError, DecimalErrorKind};
+pub use open_enum::OpenEnum;
+
+use std::fmt;
+
+/// Shows user input inside an error message: quoted and escaped like a Rust
+/// string, and shortened when it is very long so that a huge payload does not
+/// end up verbatim in logs.
+struct ShownInput<'a>(&'a str);
+
+impl fmt::Display for ShownInput<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MAX_CHARS: usize = 80;
+        match self.0.char_indices().nth(MAX_CHARS) {
+            None => write!(f, "{:?}", self.0),
+            Some((cut, _)) => write!(f, "{:?}… ({} bytes in total)", &self.0[..cut], self.0.len()),
+        }
+    }
+}
