@@ -73,6 +73,7 @@ pub fn normalize_all(sources: &[SpecSource]) -> Result<Vec<Normalized>> {
     for (index, source) in sources.iter().enumerate() {
         let mut doc = renamed[index].clone();
         let externals = resolve_external_refs(source, &mut doc, &by_file, sources, &renamed)?;
+        inline_operation_refs(source, &mut doc)?;
         hoist_operation_schemas(source, &mut doc)?;
         hoist_inline_enums(source, &mut doc)?;
         let enums = collect_enums(&doc);
@@ -274,6 +275,56 @@ fn resolve_external_refs(
     Ok(externals)
 }
 
+/// Replace `$ref`s to `components/parameters`, `requestBodies`,
+/// `responses` and `headers` inside paths by the referenced objects, so that
+/// every later step (and progenitor) sees plain operations.
+fn inline_operation_refs(source: &SpecSource, doc: &mut Value) -> Result<()> {
+    let components = doc.get("components").cloned().unwrap_or(Value::Null);
+    let Some(paths) = doc.get_mut("paths") else { return Ok(()) };
+    fn resolve(value: &mut Value, components: &Value, source: &SpecSource, path: &mut Vec<String>, depth: usize) -> Result<()> {
+        if depth > 32 {
+            return Err(Error::new(&source.path, pointer(path.iter()), "$ref", "reference chain too deep (a cycle?)"));
+        }
+        if let Some(r) = value.get("$ref").and_then(Value::as_str).map(str::to_string) {
+            for kind in ["parameters", "requestBodies", "responses", "headers"] {
+                let prefix = format!("#/components/{kind}/");
+                if let Some(name) = r.strip_prefix(&prefix) {
+                    let target = components.get(kind).and_then(|m| m.get(unescape(name))).cloned();
+                    let Some(target) = target else {
+                        return Err(Error::new(&source.path, pointer(path.iter()), "$ref", format!("`{r}` does not exist")));
+                    };
+                    *value = target;
+                    return resolve(value, components, source, path, depth + 1);
+                }
+            }
+            return Ok(());
+        }
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map.iter_mut() {
+                    if k == "schema" || k == "schemas" {
+                        continue;
+                    }
+                    path.push(k.clone());
+                    resolve(v, components, source, path, depth)?;
+                    path.pop();
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter_mut().enumerate() {
+                    path.push(i.to_string());
+                    resolve(v, components, source, path, depth)?;
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    let mut path = vec!["paths".to_string()];
+    resolve(paths, &components, source, &mut path, 0)
+}
+
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 fn is_ref(v: &Value) -> bool {
@@ -368,7 +419,7 @@ fn hoist_operation_schemas(source: &SpecSource, doc: &mut Value) -> Result<()> {
                                     }
                                     continue;
                                 }
-                                let name = format!("{base}Response{}", names::type_name(status));
+                                let name = format!("{base}Response{}", status_suffix(status));
                                 let was_inline = needs_name(schema);
                                 take(schema, name.clone(), ptr)?;
                                 if was_inline {
@@ -386,6 +437,14 @@ fn hoist_operation_schemas(source: &SpecSource, doc: &mut Value) -> Result<()> {
         map.insert(name, schema);
     }
     Ok(())
+}
+
+fn status_suffix(status: &str) -> String {
+    if status.eq_ignore_ascii_case("default") {
+        "Default".into()
+    } else {
+        status.to_ascii_uppercase()
+    }
 }
 
 fn is_string_enum(schema: &Value) -> bool {

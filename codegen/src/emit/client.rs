@@ -8,6 +8,8 @@
 //!   (progenitor panics on several success types); error responses likewise;
 //! * response headers are not typed by progenitor: they are reachable via
 //!   `ResponseValue::headers()` and read by the hand-written glue;
+//! * a `default` response next to 2xx responses becomes `4XX` and `5XX`
+//!   (progenitor would count it as a success);
 //! * every named schema is replaced by the type of the `types` module, so
 //!   clients and server stubs share one set of types.
 
@@ -49,6 +51,15 @@ pub fn adapt_for_progenitor(doc: &Value) -> Value {
                 }
             }
             if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+                // progenitor counts `default` among the success responses;
+                // next to documented 2xx responses it really means errors.
+                if responses.keys().any(|k| k.starts_with('2')) {
+                    if let Some(default) = responses.remove("default") {
+                        for range in ["4XX", "5XX"] {
+                            responses.entry(range.to_string()).or_insert_with(|| default.clone());
+                        }
+                    }
+                }
                 for (_, response) in responses.iter_mut() {
                     if let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) {
                         if content.len() > 1 {

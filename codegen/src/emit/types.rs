@@ -5,7 +5,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::emit::{progenitor_settings, run_progenitor};
 use crate::error::Result;
@@ -28,10 +28,13 @@ pub fn emit(model: &SpecModel, settings: &Settings) -> Result<TokenStream> {
     })?;
     let mut body = TokenStream::new();
     for item in file.items {
-        if let syn::Item::Mod(m) = &item {
+        if let syn::Item::Mod(m) = item {
             if m.ident == "types" {
-                if let Some((_, items)) = &m.content {
-                    for i in items {
+                if let Some((_, items)) = m.content {
+                    for mut i in items {
+                        if let syn::Item::Struct(st) = &mut i {
+                            document_ref_fields(st, &model.normalized.document);
+                        }
                         body.extend(quote!(#i));
                     }
                 }
@@ -50,4 +53,63 @@ pub fn emit(model: &SpecModel, settings: &Settings) -> Result<TokenStream> {
         #enums
         #body
     })
+}
+
+/// OpenAPI 3.0 ignores the siblings of `$ref`, so typify leaves fields that
+/// point at another schema undocumented. The specs still describe them
+/// (`description`, `deprecated` next to the `$ref`): put that on the field.
+fn document_ref_fields(st: &mut syn::ItemStruct, doc: &Value) {
+    let Some(props) = doc
+        .pointer(&format!("/components/schemas/{}/properties", st.ident))
+        .and_then(Value::as_object)
+    else {
+        return;
+    };
+    for field in st.fields.iter_mut() {
+        let has_doc = field.attrs.iter().any(|a| a.path().is_ident("doc"));
+        if has_doc {
+            continue;
+        }
+        let Some(ident) = &field.ident else { continue };
+        let wire = wire_name(field).unwrap_or_else(|| ident.to_string());
+        let Some(prop) = props.get(&wire) else { continue };
+        let mut text = prop.get("description").and_then(Value::as_str).unwrap_or_default().to_string();
+        if prop.get("deprecated").and_then(Value::as_bool) == Some(true) {
+            text = if text.is_empty() { "**Deprecated.**".into() } else { format!("**Deprecated.** {text}") };
+        }
+        if text.is_empty() {
+            continue;
+        }
+        let lines: Vec<String> = text.lines().map(|l| format!(" {l}")).collect();
+        let attrs: Vec<syn::Attribute> = lines
+            .iter()
+            .map(|l| syn::parse_quote!(#[doc = #l]))
+            .collect();
+        let mut new_attrs = attrs;
+        new_attrs.append(&mut field.attrs);
+        field.attrs = new_attrs;
+    }
+}
+
+/// The `rename = "..."` of a field's `#[serde(...)]` attribute.
+fn wire_name(field: &syn::Field) -> Option<String> {
+    for attr in &field.attrs {
+        if !attr.path().is_ident("serde") {
+            continue;
+        }
+        let mut found = None;
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename") {
+                let value: syn::LitStr = meta.value()?.parse()?;
+                found = Some(value.value());
+            } else if meta.input.peek(syn::Token![=]) {
+                let _: syn::Expr = meta.value()?.parse()?;
+            }
+            Ok(())
+        });
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
 }
