@@ -49,3 +49,10 @@ pub mod client;
 pub mod server;
 #[cfg(feature = "server")]
 pub mod txml;
+
+/// Output for a Tradecloud-style (tapir) spec, compiled in tests only.
+#[cfg(all(test, feature = "client", feature = "server"))]
+#[allow(dead_code, unused_imports, missing_docs)]
+mod foreign_spec_check {
+    include!(concat!(env!("OUT_DIR"), "/foreign/mod.rs"));
+}

@@ -32,6 +32,15 @@ impl fmt::Display for Error {
 }
 
 impl Error {
+    pub(crate) fn clone_without_location(&self) -> Self {
+        Error {
+            file: self.file.clone(),
+            pointer: self.pointer.clone(),
+            construct: self.construct.clone(),
+            message: self.message.clone(),
+        }
+    }
+
     pub(crate) fn new(
         file: impl Into<PathBuf>,
         pointer: impl Into<String>,

@@ -52,9 +52,11 @@ pub struct Settings {
     pub server_feature: Option<String>,
     /// Type stored in every generated client for request hooks.
     pub client_inner_type: Option<String>,
-    /// How `mod.rs` includes the per-spec files: `None` writes plain
-    /// `#[path]`-free `include!`s relative to `OUT_DIR`.
+    /// Whether `mod.rs` includes the per-spec files from `OUT_DIR`
+    /// (`include!(concat!(env!("OUT_DIR"), ...))`) or by relative path.
     pub include_from_out_dir: bool,
+    /// Folder below `OUT_DIR` that the files are written to (`""`: `OUT_DIR` itself).
+    pub out_subdir: String,
 }
 
 impl Default for Settings {
@@ -66,6 +68,7 @@ impl Default for Settings {
             server_feature: Some("server".into()),
             client_inner_type: None,
             include_from_out_dir: true,
+            out_subdir: String::new(),
         }
     }
 }
@@ -197,7 +200,11 @@ fn dir_of(models: &[model::SpecModel]) -> &Path {
 
 fn include(settings: &Settings, rel: &str) -> TokenStream {
     if settings.include_from_out_dir {
-        let rel = format!("/{rel}");
+        let rel = if settings.out_subdir.is_empty() {
+            format!("/{rel}")
+        } else {
+            format!("/{}/{rel}", settings.out_subdir)
+        };
         quote!(include!(concat!(env!("OUT_DIR"), #rel));)
     } else {
         quote!(include!(#rel);)

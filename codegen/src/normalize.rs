@@ -10,7 +10,8 @@
 //! * inline string enums become named components; every string enum is then
 //!   emitted as an *open* enum that keeps unknown values;
 //! * numbers, `date-time` and `date` strings are pointed at the exact
-//!   `Decimal`, `DateTime` and `Date` types with the `x-rust-type` extension;
+//!   `Decimal`, `DateTime` and `Date` types with the `x-rust-type` extension
+//!   (and `format: uuid` identifiers at plain text, `Id`);
 //! * objects that do not forbid additional properties get
 //!   `additionalProperties: {}` so that typify keeps unknown fields.
 
@@ -578,6 +579,10 @@ fn annotate_schemas(doc: &mut Value) {
             }
             (Some("string"), Some("date")) if !map.contains_key("enum") => {
                 map.insert("x-rust-type".into(), rust_type_ext("types::Date"));
+            }
+            // Identifiers stay text (typify would use the `uuid` crate).
+            (Some("string"), Some("uuid")) if !map.contains_key("enum") => {
+                map.insert("x-rust-type".into(), rust_type_ext("types::Id"));
             }
             _ => {}
         }

@@ -24,6 +24,11 @@ pub use datetime::{Date, DateError, DateTime, DateTimeError};
 pub use decimal::{Decimal, DecimalError, DecimalErrorKind};
 pub use open_enum::OpenEnum;
 
+/// An identifier that a spec marks as `format: uuid`, kept as text: ids are
+/// compared and stored verbatim, and a differently shaped id from Tradecloud
+/// is still accepted.
+pub type Id = String;
+
 use std::fmt;
 
 /// Shows user input inside an error message: quoted and escaped like a Rust

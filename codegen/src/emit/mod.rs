@@ -21,7 +21,7 @@ pub(crate) fn progenitor_settings(model: &SpecModel, settings: &Settings, client
     let mut s = GenerationSettings::new();
     let root = &settings.api_root;
     s.with_crate(RUNTIME_CRATE, CrateVers::Any, Some(&settings.runtime_crate))
-        .with_map_type("::serde_json::Map")
+        .with_map_type("::std::collections::BTreeMap")
         .with_derive("PartialEq");
     for e in &model.enums {
         s.with_replacement(
@@ -49,9 +49,55 @@ pub(crate) fn progenitor_settings(model: &SpecModel, settings: &Settings, client
     s
 }
 
-/// Run progenitor, turning both its errors and its panics into [`Error`]s
-/// that name the spec file.
+/// Run progenitor; when it fails, find the schema or operation it failed
+/// on, so that the error names its JSON pointer.
 pub(crate) fn run_progenitor(model: &SpecModel, doc: &Value, settings: &GenerationSettings, what: &str) -> Result<TokenStream> {
+    let error = match run_progenitor_once(model, doc, settings, what) {
+        Ok(tokens) => return Ok(tokens),
+        Err(e) => e,
+    };
+    Err(locate(model, doc, settings, what).map_or(error.clone_without_location(), |(pointer, e)| Error {
+        pointer,
+        ..e
+    }))
+}
+
+/// Try each operation, then each schema, alone (other schemas become
+/// permissive placeholders) and return the first that fails.
+fn locate(model: &SpecModel, doc: &Value, settings: &GenerationSettings, what: &str) -> Option<(String, Error)> {
+    const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+    let mut only_components = doc.clone();
+    only_components["paths"] = serde_json::json!({});
+    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
+        for (path, item) in paths {
+            for method in METHODS {
+                let Some(op) = item.get(method) else { continue };
+                let mut single = only_components.clone();
+                single["paths"] = serde_json::json!({ path.clone(): { method: op.clone() } });
+                if let Err(e) = run_progenitor_once(model, &single, settings, what) {
+                    return Some((crate::error::pointer(["paths", path.as_str(), method]), e));
+                }
+            }
+        }
+    }
+    let schemas = doc.pointer("/components/schemas").and_then(Value::as_object)?;
+    for name in schemas.keys() {
+        let mut single = only_components.clone();
+        if let Some(map) = single.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+            for (other, schema) in map.iter_mut() {
+                if other != name {
+                    *schema = serde_json::json!({});
+                }
+            }
+        }
+        if let Err(e) = run_progenitor_once(model, &single, settings, what) {
+            return Some((crate::error::pointer(["components", "schemas", name.as_str()]), e));
+        }
+    }
+    None
+}
+
+fn run_progenitor_once(model: &SpecModel, doc: &Value, settings: &GenerationSettings, what: &str) -> Result<TokenStream> {
     let path = &model.normalized.source.path;
     let api: openapiv3::OpenAPI = serde_json::from_value(doc.clone())
         .map_err(|e| Error::new(path, "", "OpenAPI structure", e.to_string()))?;
