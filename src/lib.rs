@@ -42,6 +42,7 @@ extern crate self as tradecloud;
 
 pub mod api;
 pub mod types;
+pub mod changes;
 
 #[cfg(feature = "client")]
 pub mod client;
@@ -49,6 +50,11 @@ pub mod client;
 pub mod server;
 #[cfg(feature = "server")]
 pub mod txml;
+
+/// The README's Rust snippets, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 
 /// Output for a Tradecloud-style (tapir) spec, compiled in tests only.
 #[cfg(all(test, feature = "client", feature = "server"))]

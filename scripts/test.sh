@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The project's test command (README "Run the tests"; .ci/run calls it).
+# Validates the specs independently, checks formatting and lints, and runs
+# every Rust test (unit, integration, doc tests, generator snapshots).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== OpenAPI validation (openapi-spec-validator) =="
+for spec in specs/*.yaml; do
+  python3 -m openapi_spec_validator "$spec"
+done
+
+echo "== documented fields are in the specs =="
+python3 scripts/check_documented_fields.py
+
+echo "== rustfmt =="
+cargo fmt --all -- --check
+
+echo "== clippy =="
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== tests =="
+cargo test --workspace --locked
+
+echo "== feature combinations =="
+cargo build --locked --no-default-features
+cargo build --locked --no-default-features --features client
+cargo build --locked --no-default-features --features server
+
+echo "== docs =="
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
