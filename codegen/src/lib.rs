@@ -158,11 +158,12 @@ pub fn generate(sources: Vec<load::SpecSource>, settings: &Settings) -> Result<O
     for n in normalized {
         models.push(model::analyse(n)?);
     }
+    let objects = emit::shapes::object_index(&models);
     let mut files = Vec::new();
     let mut modules = Vec::new();
     for m in &models {
         let path = m.normalized.source.path.clone();
-        let types = emit::types::emit(m, settings)?;
+        let types = emit::types::emit(m, settings, &objects)?;
         files.push(GeneratedFile {
             path: format!("{}/types.rs", m.module),
             contents: format(types, &path, "types")?,

@@ -3486,3 +3486,893 @@ pub mod error {
         }
     }
 }
+/// Property kinds of every object schema, used to decode tXML
+/// (`application/xml`) bodies into the same types as JSON.
+#[allow(non_upper_case_globals)]
+pub mod txml_shapes {
+    /// tXML shape of [`super::ActualDelivery`].
+    pub static ActualDelivery: crate::txml::Shape = crate::txml::Shape {
+        name: "ActualDelivery",
+        properties: &[
+            ("date", crate::txml::Kind::String),
+            ("quantity", crate::txml::Kind::Number),
+        ],
+    };
+    /// tXML shape of [`super::BuyerLine`].
+    pub static BuyerLine: crate::txml::Shape = crate::txml::Shape {
+        name: "BuyerLine",
+        properties: &[
+            ("actualDelivery", crate::txml::Kind::Object(&ActualDelivery)),
+            (
+                "chargeLines",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ChargeLine)),
+            ),
+            (
+                "deliveryHistory",
+                crate::txml::Kind::Array(
+                    &crate::txml::Kind::Object(&DeliveryHistoryLine),
+                ),
+            ),
+            (
+                "deliverySchedule",
+                crate::txml::Kind::Array(
+                    &crate::txml::Kind::Object(&DeliveryScheduleLine),
+                ),
+            ),
+            ("description", crate::txml::Kind::String),
+            (
+                "documents",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&Document)),
+            ),
+            ("indicators", crate::txml::Kind::Object(&BuyerLineIndicators)),
+            ("item", crate::txml::Kind::Object(&Item)),
+            ("itemDetails", crate::txml::Kind::Object(&ItemDetails)),
+            ("labels", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            ("notes", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            ("originalPosition", crate::txml::Kind::String),
+            ("position", crate::txml::Kind::String),
+            ("prices", crate::txml::Kind::Object(&Prices)),
+            ("productionNumber", crate::txml::Kind::String),
+            ("projectNumber", crate::txml::Kind::String),
+            (
+                "properties",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&Property)),
+            ),
+            ("reason", crate::txml::Kind::String),
+            ("requests", crate::txml::Kind::Object(&BuyerRequests)),
+            ("row", crate::txml::Kind::String),
+            ("salesOrderNumber", crate::txml::Kind::String),
+            ("scheduledDelivery", crate::txml::Kind::Object(&ScheduledDelivery)),
+            ("terms", crate::txml::Kind::Object(&LineTerms)),
+        ],
+    };
+    /// tXML shape of [`super::BuyerLineIndicators`].
+    pub static BuyerLineIndicators: crate::txml::Shape = crate::txml::Shape {
+        name: "BuyerLineIndicators",
+        properties: &[
+            ("cancelled", crate::txml::Kind::Boolean),
+            ("completed", crate::txml::Kind::Boolean),
+            ("confirmed", crate::txml::Kind::Boolean),
+            ("delivered", crate::txml::Kind::Boolean),
+            ("noDeliveryExpected", crate::txml::Kind::Boolean),
+            ("proposeWhenAccepted", crate::txml::Kind::Boolean),
+            ("requestReconfirmation", crate::txml::Kind::Boolean),
+            ("shipped", crate::txml::Kind::Boolean),
+        ],
+    };
+    /// tXML shape of [`super::BuyerOrder`].
+    pub static BuyerOrder: crate::txml::Shape = crate::txml::Shape {
+        name: "BuyerOrder",
+        properties: &[
+            ("buyerAccountingParty", crate::txml::Kind::Object(&CompanyParty)),
+            ("buyerParty", crate::txml::Kind::Object(&CompanyParty)),
+            ("companyId", crate::txml::Kind::String),
+            ("contact", crate::txml::Kind::Object(&Contact)),
+            ("description", crate::txml::Kind::String),
+            ("destination", crate::txml::Kind::Object(&Destination)),
+            (
+                "documents",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&Document)),
+            ),
+            ("erpIssueDateTime", crate::txml::Kind::String),
+            ("erpIssuedBy", crate::txml::Kind::Object(&Contact)),
+            ("erpLastChangeDateTime", crate::txml::Kind::String),
+            ("erpLastChangedBy", crate::txml::Kind::Object(&Contact)),
+            ("indicators", crate::txml::Kind::Object(&BuyerOrderIndicators)),
+            ("labels", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            ("notes", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            ("orderType", crate::txml::Kind::String),
+            (
+                "properties",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&Property)),
+            ),
+            ("purchaseOrderNumber", crate::txml::Kind::String),
+            ("supplierAccountNumber", crate::txml::Kind::String),
+            ("supplierContact", crate::txml::Kind::Object(&Contact)),
+            ("supplierParty", crate::txml::Kind::Object(&CompanyParty)),
+            ("terms", crate::txml::Kind::Object(&Terms)),
+        ],
+    };
+    /// tXML shape of [`super::BuyerOrderIndicators`].
+    pub static BuyerOrderIndicators: crate::txml::Shape = crate::txml::Shape {
+        name: "BuyerOrderIndicators",
+        properties: &[
+            ("autoConfirm", crate::txml::Kind::Boolean),
+            ("cancelLineWhenMissing", crate::txml::Kind::Boolean),
+            ("cancelled", crate::txml::Kind::Boolean),
+            ("completed", crate::txml::Kind::Boolean),
+            ("confirmed", crate::txml::Kind::Boolean),
+            ("delivered", crate::txml::Kind::Boolean),
+            ("requestReconfirmation", crate::txml::Kind::Boolean),
+            ("shipped", crate::txml::Kind::Boolean),
+        ],
+    };
+    /// tXML shape of [`super::BuyerRequests`].
+    pub static BuyerRequests: crate::txml::Shape = crate::txml::Shape {
+        name: "BuyerRequests",
+        properties: &[("reopenRequest", crate::txml::Kind::Object(&Request))],
+    };
+    /// tXML shape of [`super::BuyerShipment`].
+    pub static BuyerShipment: crate::txml::Shape = crate::txml::Shape {
+        name: "BuyerShipment",
+        properties: &[
+            ("buyerParty", crate::txml::Kind::Object(&CompanyParty)),
+            ("companyId", crate::txml::Kind::String),
+            (
+                "contacts",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ShipmentContact)),
+            ),
+            (
+                "documents",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ShipmentDocument)),
+            ),
+            ("purchaseOrderTerms", crate::txml::Kind::Object(&PurchaseOrderTerms)),
+            ("supplierAccountNumber", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::ChargeLine`].
+    pub static ChargeLine: crate::txml::Shape = crate::txml::Shape {
+        name: "ChargeLine",
+        properties: &[
+            ("chargeDescription", crate::txml::Kind::String),
+            ("chargeTypeCode", crate::txml::Kind::String),
+            ("position", crate::txml::Kind::String),
+            ("price", crate::txml::Kind::Object(&Price)),
+            ("priceUnitOfMeasureIso", crate::txml::Kind::String),
+            ("quantity", crate::txml::Kind::Number),
+        ],
+    };
+    /// tXML shape of [`super::CompanyParty`].
+    pub static CompanyParty: crate::txml::Shape = crate::txml::Shape {
+        name: "CompanyParty",
+        properties: &[
+            ("addressLines", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            ("city", crate::txml::Kind::String),
+            ("countryCodeIso2", crate::txml::Kind::String),
+            ("countryName", crate::txml::Kind::String),
+            ("id", crate::txml::Kind::String),
+            ("idScheme", crate::txml::Kind::String),
+            ("names", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            ("postalCode", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::ConfirmedLine`].
+    pub static ConfirmedLine: crate::txml::Shape = crate::txml::Shape {
+        name: "ConfirmedLine",
+        properties: &[
+            (
+                "chargeLines",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ChargeLine)),
+            ),
+            (
+                "deliverySchedule",
+                crate::txml::Kind::Array(
+                    &crate::txml::Kind::Object(&DeliveryScheduleLine),
+                ),
+            ),
+            ("prices", crate::txml::Kind::Object(&Prices)),
+        ],
+    };
+    /// tXML shape of [`super::Contact`].
+    pub static Contact: crate::txml::Shape = crate::txml::Shape {
+        name: "Contact",
+        properties: &[
+            ("email", crate::txml::Kind::String),
+            ("firstName", crate::txml::Kind::String),
+            ("lastName", crate::txml::Kind::String),
+            ("phoneNumber", crate::txml::Kind::String),
+            ("position", crate::txml::Kind::String),
+            ("userId", crate::txml::Kind::String),
+            ("userName", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::DeliveryHistoryLine`].
+    pub static DeliveryHistoryLine: crate::txml::Shape = crate::txml::Shape {
+        name: "DeliveryHistoryLine",
+        properties: &[
+            ("date", crate::txml::Kind::String),
+            ("position", crate::txml::Kind::String),
+            ("quantity", crate::txml::Kind::Number),
+        ],
+    };
+    /// tXML shape of [`super::DeliveryScheduleLine`].
+    pub static DeliveryScheduleLine: crate::txml::Shape = crate::txml::Shape {
+        name: "DeliveryScheduleLine",
+        properties: &[
+            ("date", crate::txml::Kind::String),
+            ("eta", crate::txml::Kind::String),
+            ("etd", crate::txml::Kind::String),
+            ("position", crate::txml::Kind::String),
+            ("quantity", crate::txml::Kind::Number),
+            ("status", crate::txml::Kind::String),
+            ("transportMode", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::Destination`].
+    pub static Destination: crate::txml::Shape = crate::txml::Shape {
+        name: "Destination",
+        properties: &[
+            ("addressLines", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            ("city", crate::txml::Kind::String),
+            ("code", crate::txml::Kind::String),
+            ("countryCodeIso2", crate::txml::Kind::String),
+            ("countryName", crate::txml::Kind::String),
+            ("names", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            ("postalCode", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::Document`].
+    pub static Document: crate::txml::Shape = crate::txml::Shape {
+        name: "Document",
+        properties: &[
+            ("code", crate::txml::Kind::String),
+            ("description", crate::txml::Kind::String),
+            ("name", crate::txml::Kind::String),
+            ("objectId", crate::txml::Kind::String),
+            ("revision", crate::txml::Kind::String),
+            ("type", crate::txml::Kind::String),
+            ("url", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::ErrorResponse`].
+    pub static ErrorResponse: crate::txml::Shape = crate::txml::Shape {
+        name: "ErrorResponse",
+        properties: &[("message", crate::txml::Kind::String)],
+    };
+    /// tXML shape of [`super::Item`].
+    pub static Item: crate::txml::Shape = crate::txml::Shape {
+        name: "Item",
+        properties: &[
+            ("name", crate::txml::Kind::String),
+            ("number", crate::txml::Kind::String),
+            ("purchaseUnitOfMeasureIso", crate::txml::Kind::String),
+            ("revision", crate::txml::Kind::String),
+            ("supplierItemNumber", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::ItemDetails`].
+    pub static ItemDetails: crate::txml::Shape = crate::txml::Shape {
+        name: "ItemDetails",
+        properties: &[
+            ("batchNumber", crate::txml::Kind::String),
+            ("combinedNomenclatureCode", crate::txml::Kind::String),
+            ("countryOfOriginCodeIso2", crate::txml::Kind::String),
+            ("dangerousGoodsCodeUnece", crate::txml::Kind::String),
+            ("mergedItemDetails", crate::txml::Kind::Object(&MergedItemDetails)),
+            ("netWeight", crate::txml::Kind::Number),
+            ("netWeightUnitOfMeasureIso", crate::txml::Kind::String),
+            ("serialNumber", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::LineEventDates`].
+    pub static LineEventDates: crate::txml::Shape = crate::txml::Shape {
+        name: "LineEventDates",
+        properties: &[],
+    };
+    /// tXML shape of [`super::LineIndicators`].
+    pub static LineIndicators: crate::txml::Shape = crate::txml::Shape {
+        name: "LineIndicators",
+        properties: &[("deliveryOverdue", crate::txml::Kind::Boolean)],
+    };
+    /// tXML shape of [`super::LineStatus`].
+    pub static LineStatus: crate::txml::Shape = crate::txml::Shape {
+        name: "LineStatus",
+        properties: &[
+            ("inProgressStatus", crate::txml::Kind::String),
+            ("logisticsStatus", crate::txml::Kind::String),
+            ("processStatus", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::LineTerms`].
+    pub static LineTerms: crate::txml::Shape = crate::txml::Shape {
+        name: "LineTerms",
+        properties: &[
+            ("contractNumber", crate::txml::Kind::String),
+            ("contractPosition", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::LoadCarrier`].
+    pub static LoadCarrier: crate::txml::Shape = crate::txml::Shape {
+        name: "LoadCarrier",
+        properties: &[
+            ("containerNumber", crate::txml::Kind::String),
+            ("containerSizeAndType", crate::txml::Kind::String),
+            (
+                "lines",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ShipmentLine)),
+            ),
+            ("packageSSCC", crate::txml::Kind::String),
+            ("packageType", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::MergedItemDetails`].
+    pub static MergedItemDetails: crate::txml::Shape = crate::txml::Shape {
+        name: "MergedItemDetails",
+        properties: &[
+            ("batchNumber", crate::txml::Kind::String),
+            ("combinedNomenclatureCode", crate::txml::Kind::String),
+            ("countryOfOriginCodeIso2", crate::txml::Kind::String),
+            ("dangerousGoodsCodeUnece", crate::txml::Kind::String),
+            ("netWeight", crate::txml::Kind::Number),
+            ("netWeightUnitOfMeasureIso", crate::txml::Kind::String),
+            ("serialNumber", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::MessageMeta`].
+    pub static MessageMeta: crate::txml::Shape = crate::txml::Shape {
+        name: "MessageMeta",
+        properties: &[
+            ("createdDateTime", crate::txml::Kind::String),
+            ("messageId", crate::txml::Kind::String),
+            ("source", crate::txml::Kind::Object(&MessageSource)),
+        ],
+    };
+    /// tXML shape of [`super::MessageSource`].
+    pub static MessageSource: crate::txml::Shape = crate::txml::Shape {
+        name: "MessageSource",
+        properties: &[
+            ("companyId", crate::txml::Kind::String),
+            ("traceId", crate::txml::Kind::String),
+            ("userId", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::MonetaryAmount`].
+    pub static MonetaryAmount: crate::txml::Shape = crate::txml::Shape {
+        name: "MonetaryAmount",
+        properties: &[
+            ("currencyIso", crate::txml::Kind::String),
+            ("value", crate::txml::Kind::Number),
+        ],
+    };
+    /// tXML shape of [`super::Order`].
+    pub static Order: crate::txml::Shape = crate::txml::Shape {
+        name: "Order",
+        properties: &[
+            ("buyerOrder", crate::txml::Kind::Object(&BuyerOrder)),
+            ("eventDates", crate::txml::Kind::Object(&OrderEventDates)),
+            ("id", crate::txml::Kind::String),
+            ("indicators", crate::txml::Kind::Object(&OrderIndicators)),
+            ("lastChangedAt", crate::txml::Kind::String),
+            ("lastUpdatedAt", crate::txml::Kind::String),
+            ("legacyOrderId", crate::txml::Kind::String),
+            ("lines", crate::txml::Kind::Array(&crate::txml::Kind::Object(&OrderLine))),
+            ("meta", crate::txml::Kind::Object(&MessageMeta)),
+            ("status", crate::txml::Kind::Object(&OrderStatus)),
+            ("supplierOrder", crate::txml::Kind::Object(&SupplierOrder)),
+            ("version", crate::txml::Kind::Integer),
+        ],
+    };
+    /// tXML shape of [`super::OrderDocumentsEvent`].
+    pub static OrderDocumentsEvent: crate::txml::Shape = crate::txml::Shape {
+        name: "OrderDocumentsEvent",
+        properties: &[
+            ("buyerOrder", crate::txml::Kind::Object(&BuyerOrder)),
+            ("lastUpdatedAt", crate::txml::Kind::String),
+            ("lines", crate::txml::Kind::Array(&crate::txml::Kind::Object(&OrderLine))),
+            ("meta", crate::txml::Kind::Object(&MessageMeta)),
+            ("orderId", crate::txml::Kind::String),
+            ("supplierOrder", crate::txml::Kind::Object(&SupplierOrder)),
+        ],
+    };
+    /// tXML shape of [`super::OrderEvent`].
+    pub static OrderEvent: crate::txml::Shape = crate::txml::Shape {
+        name: "OrderEvent",
+        properties: &[
+            ("buyerOrder", crate::txml::Kind::Object(&BuyerOrder)),
+            ("eventDates", crate::txml::Kind::Object(&OrderEventDates)),
+            ("indicators", crate::txml::Kind::Object(&OrderIndicators)),
+            ("lastChangedAt", crate::txml::Kind::String),
+            ("lastUpdatedAt", crate::txml::Kind::String),
+            ("legacyOrderId", crate::txml::Kind::String),
+            ("lines", crate::txml::Kind::Array(&crate::txml::Kind::Object(&OrderLine))),
+            ("meta", crate::txml::Kind::Object(&MessageMeta)),
+            ("orderId", crate::txml::Kind::String),
+            ("status", crate::txml::Kind::Object(&OrderStatus)),
+            ("supplierOrder", crate::txml::Kind::Object(&SupplierOrder)),
+            ("version", crate::txml::Kind::Integer),
+        ],
+    };
+    /// tXML shape of [`super::OrderEventDates`].
+    pub static OrderEventDates: crate::txml::Shape = crate::txml::Shape {
+        name: "OrderEventDates",
+        properties: &[],
+    };
+    /// tXML shape of [`super::OrderIndicators`].
+    pub static OrderIndicators: crate::txml::Shape = crate::txml::Shape {
+        name: "OrderIndicators",
+        properties: &[("deliveryOverdue", crate::txml::Kind::Boolean)],
+    };
+    /// tXML shape of [`super::OrderLine`].
+    pub static OrderLine: crate::txml::Shape = crate::txml::Shape {
+        name: "OrderLine",
+        properties: &[
+            ("buyerLine", crate::txml::Kind::Object(&BuyerLine)),
+            ("chargeReasonCode", crate::txml::Kind::String),
+            ("confirmedLine", crate::txml::Kind::Object(&ConfirmedLine)),
+            (
+                "deliverySchedule",
+                crate::txml::Kind::Array(
+                    &crate::txml::Kind::Object(&DeliveryScheduleLine),
+                ),
+            ),
+            (
+                "deliveryScheduleIncludingRequests",
+                crate::txml::Kind::Array(
+                    &crate::txml::Kind::Object(&DeliveryScheduleLine),
+                ),
+            ),
+            ("eventDates", crate::txml::Kind::Object(&LineEventDates)),
+            ("id", crate::txml::Kind::String),
+            ("indicators", crate::txml::Kind::Object(&LineIndicators)),
+            ("itemDetails", crate::txml::Kind::Object(&ItemDetails)),
+            ("lastChangedAt", crate::txml::Kind::String),
+            ("lastUpdatedAt", crate::txml::Kind::String),
+            ("lineType", crate::txml::Kind::String),
+            ("mergedItemDetails", crate::txml::Kind::Object(&MergedItemDetails)),
+            ("prices", crate::txml::Kind::Object(&Prices)),
+            ("pricesIncludingRequests", crate::txml::Kind::Object(&Prices)),
+            ("status", crate::txml::Kind::Object(&LineStatus)),
+            ("supplierLine", crate::txml::Kind::Object(&SupplierLine)),
+        ],
+    };
+    /// tXML shape of [`super::OrderStatus`].
+    pub static OrderStatus: crate::txml::Shape = crate::txml::Shape {
+        name: "OrderStatus",
+        properties: &[
+            ("logisticsStatus", crate::txml::Kind::String),
+            ("processStatus", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::Price`].
+    pub static Price: crate::txml::Shape = crate::txml::Shape {
+        name: "Price",
+        properties: &[
+            ("priceInBaseCurrency", crate::txml::Kind::Object(&MonetaryAmount)),
+            ("priceInTransactionCurrency", crate::txml::Kind::Object(&MonetaryAmount)),
+        ],
+    };
+    /// tXML shape of [`super::Prices`].
+    pub static Prices: crate::txml::Shape = crate::txml::Shape {
+        name: "Prices",
+        properties: &[
+            ("discountPercentage", crate::txml::Kind::Number),
+            ("grossPrice", crate::txml::Kind::Object(&Price)),
+            ("netPrice", crate::txml::Kind::Object(&Price)),
+            ("priceUnitOfMeasureIso", crate::txml::Kind::String),
+            ("priceUnitQuantity", crate::txml::Kind::Number),
+        ],
+    };
+    /// tXML shape of [`super::Property`].
+    pub static Property: crate::txml::Shape = crate::txml::Shape {
+        name: "Property",
+        properties: &[
+            ("key", crate::txml::Kind::String),
+            ("value", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::PurchaseOrderTerms`].
+    pub static PurchaseOrderTerms: crate::txml::Shape = crate::txml::Shape {
+        name: "PurchaseOrderTerms",
+        properties: &[
+            ("incoterms", crate::txml::Kind::String),
+            ("incotermsCode", crate::txml::Kind::String),
+            ("paymentTerms", crate::txml::Kind::String),
+            ("paymentTermsCode", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::Request`].
+    pub static Request: crate::txml::Shape = crate::txml::Shape {
+        name: "Request",
+        properties: &[
+            (
+                "chargeLines",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ChargeLine)),
+            ),
+            (
+                "deliverySchedule",
+                crate::txml::Kind::Array(
+                    &crate::txml::Kind::Object(&DeliveryScheduleLine),
+                ),
+            ),
+            ("prices", crate::txml::Kind::Object(&Prices)),
+            ("reason", crate::txml::Kind::String),
+            ("status", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::ScheduledDelivery`].
+    pub static ScheduledDelivery: crate::txml::Shape = crate::txml::Shape {
+        name: "ScheduledDelivery",
+        properties: &[
+            ("date", crate::txml::Kind::String),
+            ("eta", crate::txml::Kind::String),
+            ("etd", crate::txml::Kind::String),
+            ("quantity", crate::txml::Kind::Number),
+            ("status", crate::txml::Kind::String),
+            ("transportMode", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::Shipment`].
+    pub static Shipment: crate::txml::Shape = crate::txml::Shape {
+        name: "Shipment",
+        properties: &[
+            ("buyerShipment", crate::txml::Kind::Object(&BuyerShipment)),
+            ("id", crate::txml::Kind::String),
+            ("identifiers", crate::txml::Kind::Object(&ShipmentIdentifiers)),
+            (
+                "lines",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ShipmentLine)),
+            ),
+            (
+                "loadCarriers",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&LoadCarrier)),
+            ),
+            ("locations", crate::txml::Kind::Object(&ShipmentLocations)),
+            ("meta", crate::txml::Kind::Object(&ShipmentMeta)),
+            ("processStatus", crate::txml::Kind::String),
+            ("processStatusReason", crate::txml::Kind::String),
+            ("status", crate::txml::Kind::Object(&ShipmentStatus)),
+            ("supplierShipment", crate::txml::Kind::Object(&SupplierShipment)),
+            ("transportMode", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::ShipmentContact`].
+    pub static ShipmentContact: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentContact",
+        properties: &[
+            ("email", crate::txml::Kind::String),
+            ("firstName", crate::txml::Kind::String),
+            ("lastName", crate::txml::Kind::String),
+            ("phoneNumber", crate::txml::Kind::String),
+            ("position", crate::txml::Kind::String),
+            ("userId", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::ShipmentDeparture`].
+    pub static ShipmentDeparture: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentDeparture",
+        properties: &[
+            ("atdDate", crate::txml::Kind::String),
+            ("etdDate", crate::txml::Kind::String),
+            ("location", crate::txml::Kind::Object(&ShipmentLocation)),
+        ],
+    };
+    /// tXML shape of [`super::ShipmentDestination`].
+    pub static ShipmentDestination: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentDestination",
+        properties: &[
+            ("ataDate", crate::txml::Kind::String),
+            ("atdDate", crate::txml::Kind::String),
+            ("etaEndDate", crate::txml::Kind::String),
+            ("etaEndTime", crate::txml::Kind::String),
+            ("etaStartDate", crate::txml::Kind::String),
+            ("etaStartTime", crate::txml::Kind::String),
+            ("etdDate", crate::txml::Kind::String),
+            ("location", crate::txml::Kind::Object(&ShipmentLocation)),
+        ],
+    };
+    /// tXML shape of [`super::ShipmentDocument`].
+    pub static ShipmentDocument: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentDocument",
+        properties: &[
+            ("code", crate::txml::Kind::String),
+            ("description", crate::txml::Kind::String),
+            ("meta", crate::txml::Kind::Object(&ShipmentDocumentMeta)),
+            ("name", crate::txml::Kind::String),
+            ("objectId", crate::txml::Kind::String),
+            ("revision", crate::txml::Kind::String),
+            ("type", crate::txml::Kind::String),
+            ("url", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::ShipmentDocumentMeta`].
+    pub static ShipmentDocumentMeta: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentDocumentMeta",
+        properties: &[
+            ("lastChangedAt", crate::txml::Kind::String),
+            ("lastUpdatedAt", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::ShipmentIdentifiers`].
+    pub static ShipmentIdentifiers: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentIdentifiers",
+        properties: &[
+            ("billOfLadingNumber", crate::txml::Kind::String),
+            ("carrierShipmentNumber", crate::txml::Kind::String),
+            ("imoNumber", crate::txml::Kind::String),
+            ("trackingNumber", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::ShipmentItem`].
+    pub static ShipmentItem: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentItem",
+        properties: &[
+            ("buyerItemName", crate::txml::Kind::String),
+            ("buyerItemNumber", crate::txml::Kind::String),
+            ("buyerItemRevision", crate::txml::Kind::String),
+            ("purchaseUnitOfMeasureIso", crate::txml::Kind::String),
+            ("supplierItemName", crate::txml::Kind::String),
+            ("supplierItemNumber", crate::txml::Kind::String),
+            ("supplierItemRevision", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::ShipmentLine`].
+    pub static ShipmentLine: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentLine",
+        properties: &[
+            ("deliverySchedulePosition", crate::txml::Kind::String),
+            ("item", crate::txml::Kind::Object(&ShipmentItem)),
+            ("meta", crate::txml::Kind::Object(&ShipmentLineMeta)),
+            ("purchaseOrderLinePosition", crate::txml::Kind::String),
+            ("purchaseOrderNumber", crate::txml::Kind::String),
+            ("supplierLine", crate::txml::Kind::Object(&SupplierShipmentLine)),
+        ],
+    };
+    /// tXML shape of [`super::ShipmentLineMeta`].
+    pub static ShipmentLineMeta: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentLineMeta",
+        properties: &[
+            ("lastChangedAt", crate::txml::Kind::String),
+            ("lastUpdatedAt", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::ShipmentLocation`].
+    pub static ShipmentLocation: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentLocation",
+        properties: &[
+            ("addressLines", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            ("city", crate::txml::Kind::String),
+            ("countryCodeIso", crate::txml::Kind::String),
+            ("countryCodeIso2", crate::txml::Kind::String),
+            ("id", crate::txml::Kind::String),
+            ("idScheme", crate::txml::Kind::String),
+            ("locationType", crate::txml::Kind::String),
+            ("names", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            ("postalCode", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::ShipmentLocations`].
+    pub static ShipmentLocations: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentLocations",
+        properties: &[
+            ("departure", crate::txml::Kind::Object(&ShipmentDeparture)),
+            (
+                "destinations",
+                crate::txml::Kind::Array(
+                    &crate::txml::Kind::Object(&ShipmentDestination),
+                ),
+            ),
+        ],
+    };
+    /// tXML shape of [`super::ShipmentMeta`].
+    pub static ShipmentMeta: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentMeta",
+        properties: &[
+            ("despatchAdviceErpIssueDateTime", crate::txml::Kind::String),
+            ("lastChangedAt", crate::txml::Kind::String),
+            ("lastUpdatedAt", crate::txml::Kind::String),
+            ("supplierErpMeta", crate::txml::Kind::Object(&SupplierErpMeta)),
+        ],
+    };
+    /// tXML shape of [`super::ShipmentStatus`].
+    pub static ShipmentStatus: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentStatus",
+        properties: &[
+            ("processStatus", crate::txml::Kind::String),
+            ("processStatusReason", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::SingleDeliveryOrder`].
+    pub static SingleDeliveryOrder: crate::txml::Shape = crate::txml::Shape {
+        name: "SingleDeliveryOrder",
+        properties: &[
+            ("buyerOrder", crate::txml::Kind::Object(&BuyerOrder)),
+            ("eventDates", crate::txml::Kind::Object(&OrderEventDates)),
+            ("id", crate::txml::Kind::String),
+            ("indicators", crate::txml::Kind::Object(&OrderIndicators)),
+            ("lastChangedAt", crate::txml::Kind::String),
+            ("lastUpdatedAt", crate::txml::Kind::String),
+            ("legacyOrderId", crate::txml::Kind::String),
+            (
+                "lines",
+                crate::txml::Kind::Array(
+                    &crate::txml::Kind::Object(&SingleDeliveryOrderLine),
+                ),
+            ),
+            ("meta", crate::txml::Kind::Object(&MessageMeta)),
+            ("status", crate::txml::Kind::Object(&OrderStatus)),
+            ("supplierOrder", crate::txml::Kind::Object(&SupplierOrder)),
+            ("version", crate::txml::Kind::Integer),
+        ],
+    };
+    /// tXML shape of [`super::SingleDeliveryOrderEvent`].
+    pub static SingleDeliveryOrderEvent: crate::txml::Shape = crate::txml::Shape {
+        name: "SingleDeliveryOrderEvent",
+        properties: &[
+            ("buyerOrder", crate::txml::Kind::Object(&BuyerOrder)),
+            ("eventDates", crate::txml::Kind::Object(&OrderEventDates)),
+            ("indicators", crate::txml::Kind::Object(&OrderIndicators)),
+            ("lastChangedAt", crate::txml::Kind::String),
+            ("lastUpdatedAt", crate::txml::Kind::String),
+            ("legacyOrderId", crate::txml::Kind::String),
+            (
+                "lines",
+                crate::txml::Kind::Array(
+                    &crate::txml::Kind::Object(&SingleDeliveryOrderLine),
+                ),
+            ),
+            ("meta", crate::txml::Kind::Object(&MessageMeta)),
+            ("orderId", crate::txml::Kind::String),
+            ("status", crate::txml::Kind::Object(&OrderStatus)),
+            ("supplierOrder", crate::txml::Kind::Object(&SupplierOrder)),
+            ("version", crate::txml::Kind::Integer),
+        ],
+    };
+    /// tXML shape of [`super::SingleDeliveryOrderLine`].
+    pub static SingleDeliveryOrderLine: crate::txml::Shape = crate::txml::Shape {
+        name: "SingleDeliveryOrderLine",
+        properties: &[
+            ("buyerLine", crate::txml::Kind::Object(&BuyerLine)),
+            ("chargeReasonCode", crate::txml::Kind::String),
+            ("confirmedLine", crate::txml::Kind::Object(&ConfirmedLine)),
+            ("eventDates", crate::txml::Kind::Object(&LineEventDates)),
+            ("id", crate::txml::Kind::String),
+            ("indicators", crate::txml::Kind::Object(&LineIndicators)),
+            ("itemDetails", crate::txml::Kind::Object(&ItemDetails)),
+            ("lastChangedAt", crate::txml::Kind::String),
+            ("lastUpdatedAt", crate::txml::Kind::String),
+            ("lineType", crate::txml::Kind::String),
+            ("mergedItemDetails", crate::txml::Kind::Object(&MergedItemDetails)),
+            ("status", crate::txml::Kind::Object(&LineStatus)),
+            ("statusLine", crate::txml::Kind::Object(&StatusLine)),
+            ("supplierLine", crate::txml::Kind::Object(&SupplierLine)),
+        ],
+    };
+    /// tXML shape of [`super::StatusLine`].
+    pub static StatusLine: crate::txml::Shape = crate::txml::Shape {
+        name: "StatusLine",
+        properties: &[
+            ("prices", crate::txml::Kind::Object(&Prices)),
+            ("pricesInclRequests", crate::txml::Kind::Object(&Prices)),
+            ("scheduledDelivery", crate::txml::Kind::Object(&ScheduledDelivery)),
+            (
+                "scheduledDeliveryInclRequests",
+                crate::txml::Kind::Object(&ScheduledDelivery),
+            ),
+        ],
+    };
+    /// tXML shape of [`super::SupplierErpMeta`].
+    pub static SupplierErpMeta: crate::txml::Shape = crate::txml::Shape {
+        name: "SupplierErpMeta",
+        properties: &[],
+    };
+    /// tXML shape of [`super::SupplierLine`].
+    pub static SupplierLine: crate::txml::Shape = crate::txml::Shape {
+        name: "SupplierLine",
+        properties: &[
+            ("description", crate::txml::Kind::String),
+            (
+                "documents",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&Document)),
+            ),
+            ("indicators", crate::txml::Kind::Object(&SupplierLineIndicators)),
+            ("itemDetails", crate::txml::Kind::Object(&ItemDetails)),
+            ("notes", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            (
+                "properties",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&Property)),
+            ),
+            ("purchaseOrderLinePosition", crate::txml::Kind::String),
+            ("reason", crate::txml::Kind::String),
+            ("requests", crate::txml::Kind::Object(&SupplierRequests)),
+            ("salesOrderLinePosition", crate::txml::Kind::String),
+            ("salesOrderNumber", crate::txml::Kind::String),
+            ("salesOrderPosition", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::SupplierLineIndicators`].
+    pub static SupplierLineIndicators: crate::txml::Shape = crate::txml::Shape {
+        name: "SupplierLineIndicators",
+        properties: &[
+            ("accepted", crate::txml::Kind::Boolean),
+            ("rejected", crate::txml::Kind::Boolean),
+        ],
+    };
+    /// tXML shape of [`super::SupplierOrder`].
+    pub static SupplierOrder: crate::txml::Shape = crate::txml::Shape {
+        name: "SupplierOrder",
+        properties: &[
+            ("buyerAccountNumber", crate::txml::Kind::String),
+            ("companyId", crate::txml::Kind::String),
+            ("contact", crate::txml::Kind::Object(&Contact)),
+            ("description", crate::txml::Kind::String),
+            (
+                "documents",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&Document)),
+            ),
+            ("erpRespondedBy", crate::txml::Kind::Object(&Contact)),
+            ("erpResponseDateTime", crate::txml::Kind::String),
+            ("indicators", crate::txml::Kind::Object(&SupplierOrderIndicators)),
+            ("notes", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            (
+                "properties",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&Property)),
+            ),
+            ("purchaseOrderNumber", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::SupplierOrderIndicators`].
+    pub static SupplierOrderIndicators: crate::txml::Shape = crate::txml::Shape {
+        name: "SupplierOrderIndicators",
+        properties: &[
+            ("accepted", crate::txml::Kind::Boolean),
+            ("rejected", crate::txml::Kind::Boolean),
+        ],
+    };
+    /// tXML shape of [`super::SupplierRequests`].
+    pub static SupplierRequests: crate::txml::Shape = crate::txml::Shape {
+        name: "SupplierRequests",
+        properties: &[
+            ("proposal", crate::txml::Kind::Object(&Request)),
+            ("reopenRequest", crate::txml::Kind::Object(&Request)),
+        ],
+    };
+    /// tXML shape of [`super::SupplierShipment`].
+    pub static SupplierShipment: crate::txml::Shape = crate::txml::Shape {
+        name: "SupplierShipment",
+        properties: &[
+            ("buyerAccountNumber", crate::txml::Kind::String),
+            ("companyId", crate::txml::Kind::String),
+            (
+                "contacts",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ShipmentContact)),
+            ),
+            (
+                "documents",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ShipmentDocument)),
+            ),
+            ("invoiceNumbers", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            ("shipmentNumber", crate::txml::Kind::String),
+            ("supplierParty", crate::txml::Kind::Object(&CompanyParty)),
+        ],
+    };
+    /// tXML shape of [`super::SupplierShipmentLine`].
+    pub static SupplierShipmentLine: crate::txml::Shape = crate::txml::Shape {
+        name: "SupplierShipmentLine",
+        properties: &[
+            ("backorderQuantity", crate::txml::Kind::Number),
+            ("despatchAdviceLinePosition", crate::txml::Kind::String),
+            ("despatchAdviceNumber", crate::txml::Kind::String),
+            ("despatchQuantity", crate::txml::Kind::Number),
+        ],
+    };
+    /// tXML shape of [`super::Terms`].
+    pub static Terms: crate::txml::Shape = crate::txml::Shape {
+        name: "Terms",
+        properties: &[
+            ("incoterms", crate::txml::Kind::String),
+            ("incotermsCode", crate::txml::Kind::String),
+            ("paymentTerms", crate::txml::Kind::String),
+            ("paymentTermsCode", crate::txml::Kind::String),
+        ],
+    };
+}

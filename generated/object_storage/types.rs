@@ -60,3 +60,18 @@ pub mod error {
         }
     }
 }
+/// Property kinds of every object schema, used to decode tXML
+/// (`application/xml`) bodies into the same types as JSON.
+#[allow(non_upper_case_globals)]
+pub mod txml_shapes {
+    /// tXML shape of [`super::DocumentMetadata`].
+    pub static DocumentMetadata: crate::txml::Shape = crate::txml::Shape {
+        name: "DocumentMetadata",
+        properties: &[
+            ("contentType", crate::txml::Kind::String),
+            ("downloadUrl", crate::txml::Kind::String),
+            ("filename", crate::txml::Kind::String),
+            ("id", crate::txml::Kind::String),
+        ],
+    };
+}

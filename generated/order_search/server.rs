@@ -187,6 +187,7 @@ async fn handle_poll_orders_route<A: Api>(
         &raw,
         &["application/json"],
         true,
+        ::std::option::Option::None,
     ) {
         Ok(Some(v)) => v,
         Ok(None) => {
@@ -236,6 +237,7 @@ async fn handle_poll_orders_single_delivery_route<A: Api>(
         &raw,
         &["application/json"],
         true,
+        ::std::option::Option::None,
     ) {
         Ok(Some(v)) => v,
         Ok(None) => {

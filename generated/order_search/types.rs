@@ -140,3 +140,65 @@ pub mod error {
         }
     }
 }
+/// Property kinds of every object schema, used to decode tXML
+/// (`application/xml`) bodies into the same types as JSON.
+#[allow(non_upper_case_globals)]
+pub mod txml_shapes {
+    /// tXML shape of [`super::OrderPollFilters`].
+    pub static OrderPollFilters: crate::txml::Shape = crate::txml::Shape {
+        name: "OrderPollFilters",
+        properties: &[
+            ("lastUpdatedAfter", crate::txml::Kind::String),
+            ("status", crate::txml::Kind::Object(&OrderPollStatusFilter)),
+        ],
+    };
+    /// tXML shape of [`super::OrderPollRequest`].
+    pub static OrderPollRequest: crate::txml::Shape = crate::txml::Shape {
+        name: "OrderPollRequest",
+        properties: &[
+            ("filters", crate::txml::Kind::Object(&OrderPollFilters)),
+            ("limit", crate::txml::Kind::Integer),
+            ("offset", crate::txml::Kind::Integer),
+        ],
+    };
+    /// tXML shape of [`super::OrderPollResponse`].
+    pub static OrderPollResponse: crate::txml::Shape = crate::txml::Shape {
+        name: "OrderPollResponse",
+        properties: &[
+            (
+                "data",
+                crate::txml::Kind::Array(
+                    &crate::txml::Kind::Object(
+                        &crate::api::common::types::txml_shapes::Order,
+                    ),
+                ),
+            ),
+            ("lastUpdatedAt", crate::txml::Kind::String),
+            ("total", crate::txml::Kind::Integer),
+        ],
+    };
+    /// tXML shape of [`super::OrderPollStatusFilter`].
+    pub static OrderPollStatusFilter: crate::txml::Shape = crate::txml::Shape {
+        name: "OrderPollStatusFilter",
+        properties: &[
+            ("logisticsStatus", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            ("processStatus", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+        ],
+    };
+    /// tXML shape of [`super::SingleDeliveryOrderPollResponse`].
+    pub static SingleDeliveryOrderPollResponse: crate::txml::Shape = crate::txml::Shape {
+        name: "SingleDeliveryOrderPollResponse",
+        properties: &[
+            (
+                "data",
+                crate::txml::Kind::Array(
+                    &crate::txml::Kind::Object(
+                        &crate::api::common::types::txml_shapes::SingleDeliveryOrder,
+                    ),
+                ),
+            ),
+            ("lastUpdatedAt", crate::txml::Kind::String),
+            ("total", crate::txml::Kind::Integer),
+        ],
+    };
+}

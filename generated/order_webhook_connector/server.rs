@@ -400,6 +400,7 @@ async fn handle_webhook_put<A: Api>(
         &raw,
         &["application/json", "application/xml"],
         true,
+        ::std::option::Option::Some(&super::types::txml_shapes::OrderWebhookBody),
     ) {
         Ok(Some(v)) => v,
         Ok(None) => {
@@ -440,6 +441,7 @@ async fn handle_webhook_post<A: Api>(
         &raw,
         &["application/json", "application/xml"],
         true,
+        ::std::option::Option::Some(&super::types::txml_shapes::OrderWebhookBody),
     ) {
         Ok(Some(v)) => v,
         Ok(None) => {

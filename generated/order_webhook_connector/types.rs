@@ -84,3 +84,45 @@ pub mod error {
         }
     }
 }
+/// Property kinds of every object schema, used to decode tXML
+/// (`application/xml`) bodies into the same types as JSON.
+#[allow(non_upper_case_globals)]
+pub mod txml_shapes {
+    /// tXML shape of [`super::OrderWebhookBody`].
+    pub static OrderWebhookBody: crate::txml::Shape = crate::txml::Shape {
+        name: "OrderWebhookBody",
+        properties: &[
+            ("eventName", crate::txml::Kind::String),
+            (
+                "meta",
+                crate::txml::Kind::Object(
+                    &crate::api::common::types::txml_shapes::MessageMeta,
+                ),
+            ),
+            (
+                "orderDocumentsEvent",
+                crate::txml::Kind::Object(
+                    &crate::api::common::types::txml_shapes::OrderDocumentsEvent,
+                ),
+            ),
+            (
+                "orderEvent",
+                crate::txml::Kind::Object(
+                    &crate::api::common::types::txml_shapes::OrderEvent,
+                ),
+            ),
+            (
+                "simpleOrderEvent",
+                crate::txml::Kind::Object(
+                    &crate::api::common::types::txml_shapes::SingleDeliveryOrderEvent,
+                ),
+            ),
+            (
+                "singleDeliveryOrderEvent",
+                crate::txml::Kind::Object(
+                    &crate::api::common::types::txml_shapes::SingleDeliveryOrderEvent,
+                ),
+            ),
+        ],
+    };
+}

@@ -191,6 +191,7 @@ async fn handle_poll_shipments_route<A: Api>(
         &raw,
         &["application/json"],
         true,
+        ::std::option::Option::None,
     ) {
         Ok(Some(v)) => v,
         Ok(None) => {

@@ -109,3 +109,48 @@ pub mod error {
         }
     }
 }
+/// Property kinds of every object schema, used to decode tXML
+/// (`application/xml`) bodies into the same types as JSON.
+#[allow(non_upper_case_globals)]
+pub mod txml_shapes {
+    /// tXML shape of [`super::ShipmentPollFilters`].
+    pub static ShipmentPollFilters: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentPollFilters",
+        properties: &[
+            ("lastUpdatedAfter", crate::txml::Kind::String),
+            ("status", crate::txml::Kind::Object(&ShipmentPollStatusFilter)),
+        ],
+    };
+    /// tXML shape of [`super::ShipmentPollRequest`].
+    pub static ShipmentPollRequest: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentPollRequest",
+        properties: &[
+            ("filters", crate::txml::Kind::Object(&ShipmentPollFilters)),
+            ("limit", crate::txml::Kind::Integer),
+            ("offset", crate::txml::Kind::Integer),
+        ],
+    };
+    /// tXML shape of [`super::ShipmentPollResponse`].
+    pub static ShipmentPollResponse: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentPollResponse",
+        properties: &[
+            (
+                "data",
+                crate::txml::Kind::Array(
+                    &crate::txml::Kind::Object(
+                        &crate::api::common::types::txml_shapes::Shipment,
+                    ),
+                ),
+            ),
+            ("lastUpdatedAt", crate::txml::Kind::String),
+            ("total", crate::txml::Kind::Integer),
+        ],
+    };
+    /// tXML shape of [`super::ShipmentPollStatusFilter`].
+    pub static ShipmentPollStatusFilter: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentPollStatusFilter",
+        properties: &[
+            ("processStatus", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+        ],
+    };
+}

@@ -322,6 +322,7 @@ async fn handle_webhook_post<A: Api>(
         &raw,
         &["application/json"],
         true,
+        ::std::option::Option::None,
     ) {
         Ok(Some(v)) => v,
         Ok(None) => {

@@ -52,3 +52,27 @@ pub mod error {
         }
     }
 }
+/// Property kinds of every object schema, used to decode tXML
+/// (`application/xml`) bodies into the same types as JSON.
+#[allow(non_upper_case_globals)]
+pub mod txml_shapes {
+    /// tXML shape of [`super::ShipmentWebhookBody`].
+    pub static ShipmentWebhookBody: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentWebhookBody",
+        properties: &[
+            ("eventName", crate::txml::Kind::String),
+            (
+                "meta",
+                crate::txml::Kind::Object(
+                    &crate::api::common::types::txml_shapes::MessageMeta,
+                ),
+            ),
+            (
+                "shipment",
+                crate::txml::Kind::Object(
+                    &crate::api::common::types::txml_shapes::Shipment,
+                ),
+            ),
+        ],
+    };
+}

@@ -173,10 +173,13 @@ fn is_xml(media: &str) -> bool {
 
 /// Decode the body of `raw` into `T` according to its `Content-Type`.
 /// `Ok(None)` means there is no body (and none is required).
+/// `txml_shape` is the tXML shape of `T` for operations that accept
+/// `application/xml` (see [`crate::txml`]).
 pub fn decode_body<T: DeserializeOwned>(
     raw: &RawRequest,
     accepted: &[&str],
     required: bool,
+    txml_shape: Option<&'static crate::txml::Shape>,
 ) -> Result<Option<T>, RejectionKind> {
     if raw.body.is_empty() && !required {
         return Ok(None);
@@ -199,7 +202,10 @@ pub fn decode_body<T: DeserializeOwned>(
         de.end().map_err(|e| RejectionKind::InvalidBody(e.to_string()))?;
         Ok(Some(value))
     } else if accepts(is_xml) {
-        crate::txml::from_slice(&raw.body)
+        let Some(shape) = txml_shape else {
+            return Err(unsupported());
+        };
+        crate::txml::from_slice_with(&raw.body, shape)
             .map(Some)
             .map_err(|e| RejectionKind::InvalidBody(e.to_string()))
     } else {

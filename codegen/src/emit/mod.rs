@@ -3,6 +3,7 @@
 pub mod client;
 pub mod enums;
 pub mod server;
+pub mod shapes;
 pub mod types;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

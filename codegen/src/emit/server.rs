@@ -39,6 +39,32 @@ pub(crate) fn rust_type(ty: &TypeRef, settings: &Settings) -> TokenStream {
     }
 }
 
+/// The tXML shape of a body type, for operations that accept XML.
+fn txml_shape(model: &SpecModel, ty: &TypeRef, media: &[String], settings: &Settings) -> TokenStream {
+    let accepts_xml = media.iter().any(|m| m.contains("xml"));
+    let TypeRef::Named(name) = ty else {
+        return quote!(::std::option::Option::None);
+    };
+    let is_object = model
+        .normalized
+        .document
+        .pointer(&format!("/components/schemas/{name}/properties"))
+        .is_some();
+    let is_external = model.externals.contains_key(name);
+    if !accepts_xml || !(is_object || is_external) {
+        return quote!(::std::option::Option::None);
+    }
+    let n = format_ident!("{}", name);
+    match model.externals.get(name) {
+        Some(module) => {
+            let root = settings.api_root_path();
+            let m = format_ident!("{}", module);
+            quote!(::std::option::Option::Some(&#root::#m::types::txml_shapes::#n))
+        }
+        None => quote!(::std::option::Option::Some(&super::types::txml_shapes::#n)),
+    }
+}
+
 fn status_variant(status: Status) -> String {
     match status {
         Status::Code(code) => match code {
@@ -199,11 +225,12 @@ pub fn emit(model: &SpecModel, settings: &Settings) -> TokenStream {
         if let Some(body) = &op.body {
             let ty = rust_type(&body.ty, settings);
             let media = &body.media_types;
+            let shape = txml_shape(model, &body.ty, media, settings);
             let doc = doc_lines(&format!("Request body, decoded from {}.", media.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(" or ")));
             if body.required {
                 request_fields.push(quote! { #doc pub body: #ty, });
                 body_extract = quote! {
-                    let body: #ty = match #rt::server::decode_body(&raw, &[#(#media),*], true) {
+                    let body: #ty = match #rt::server::decode_body(&raw, &[#(#media),*], true, #shape) {
                         Ok(Some(v)) => v,
                         Ok(None) => return api.reject(#rt::server::Rejection::new(#op_id, #rt::server::RejectionKind::MissingBody, raw)).await,
                         Err(kind) => return api.reject(#rt::server::Rejection::new(#op_id, kind, raw)).await,
@@ -212,7 +239,7 @@ pub fn emit(model: &SpecModel, settings: &Settings) -> TokenStream {
             } else {
                 request_fields.push(quote! { #doc pub body: ::std::option::Option<#ty>, });
                 body_extract = quote! {
-                    let body: ::std::option::Option<#ty> = match #rt::server::decode_body(&raw, &[#(#media),*], false) {
+                    let body: ::std::option::Option<#ty> = match #rt::server::decode_body(&raw, &[#(#media),*], false, #shape) {
                         Ok(v) => v,
                         Err(kind) => return api.reject(#rt::server::Rejection::new(#op_id, kind, raw)).await,
                     };

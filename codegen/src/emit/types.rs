@@ -13,7 +13,7 @@ use crate::model::SpecModel;
 use crate::Settings;
 
 /// Emit the `types` module body of one spec.
-pub fn emit(model: &SpecModel, settings: &Settings) -> Result<TokenStream> {
+pub fn emit(model: &SpecModel, settings: &Settings, objects: &crate::emit::shapes::ObjectIndex) -> Result<TokenStream> {
     // Components only: progenitor then emits exactly the named types.
     let mut doc = model.normalized.document.clone();
     if let Some(root) = doc.as_object_mut() {
@@ -42,6 +42,7 @@ pub fn emit(model: &SpecModel, settings: &Settings) -> Result<TokenStream> {
         }
     }
     let enums = crate::emit::enums::emit(&model.enums, settings);
+    let shapes = crate::emit::shapes::emit(model, settings, objects);
     let root = settings.api_root_path();
     let reexports = model.externals.iter().map(|(name, module)| {
         let m = format_ident!("{}", module);
@@ -52,6 +53,7 @@ pub fn emit(model: &SpecModel, settings: &Settings) -> Result<TokenStream> {
         #(#reexports)*
         #enums
         #body
+        #shapes
     })
 }
 
