@@ -12,20 +12,29 @@ fn main() -> ExitCode {
     }
     let specs = PathBuf::from(&args[0]);
     let out = PathBuf::from(&args[1]);
-    let output = match tradecloud_codegen::generate_dir(&specs, &tradecloud_codegen::Settings::tradecloud()) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let output =
+        match tradecloud_codegen::generate_dir(&specs, &tradecloud_codegen::Settings::tradecloud())
+        {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     // Remove files of specs that no longer exist.
     if let Ok(entries) = std::fs::read_dir(&out) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
-            let keep = output.files.iter().any(|f| f.path == name || f.path.starts_with(&format!("{name}/")));
+            let keep = output
+                .files
+                .iter()
+                .any(|f| f.path == name || f.path.starts_with(&format!("{name}/")));
             if !keep && (entry.path().is_dir() || name.ends_with(".rs")) {
-                let _ = if entry.path().is_dir() { std::fs::remove_dir_all(entry.path()) } else { std::fs::remove_file(entry.path()) };
+                let _ = if entry.path().is_dir() {
+                    std::fs::remove_dir_all(entry.path())
+                } else {
+                    std::fs::remove_file(entry.path())
+                };
             }
         }
     }

@@ -166,7 +166,9 @@ pub struct SpecModel {
     pub components: BTreeSet<String>,
 }
 
-const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 /// Analyse a normalised spec.
 pub fn analyse(normalized: Normalized) -> Result<SpecModel> {
@@ -191,14 +193,14 @@ pub fn analyse(normalized: Normalized) -> Result<SpecModel> {
         let item_ptr = pointer(["paths", path_key.as_str()]);
         let item = match item {
             ReferenceOr::Item(item) => item,
-            ReferenceOr::Reference { reference } => {
-                return Err(Error::new(
-                    &path,
-                    item_ptr,
-                    "path item $ref",
-                    format!("`{reference}`: referenced path items are not supported; inline the path item"),
-                ))
-            }
+            ReferenceOr::Reference { reference } => return Err(Error::new(
+                &path,
+                item_ptr,
+                "path item $ref",
+                format!(
+                    "`{reference}`: referenced path items are not supported; inline the path item"
+                ),
+            )),
         };
         for method in METHODS {
             let op = match method {
@@ -231,7 +233,12 @@ pub fn analyse(normalized: Normalized) -> Result<SpecModel> {
             }
             let mut params = Vec::new();
             for (i, p) in item.parameters.iter().enumerate() {
-                params.push(param(&path, &openapi, p, &pointer(["paths", path_key.as_str(), "parameters", &i.to_string()]))?);
+                params.push(param(
+                    &path,
+                    &openapi,
+                    p,
+                    &pointer(["paths", path_key.as_str(), "parameters", &i.to_string()]),
+                )?);
             }
             for (i, p) in op.parameters.iter().enumerate() {
                 let pp = param(&path, &openapi, p, &format!("{op_ptr}/parameters/{i}"))?;
@@ -242,7 +249,12 @@ pub fn analyse(normalized: Normalized) -> Result<SpecModel> {
             params.sort_by_key(|p| p.location);
             for p in params.iter().filter(|p| p.location == ParamLocation::Path) {
                 if !path_key.contains(&format!("{{{}}}", p.name)) {
-                    return Err(Error::new(&path, &op_ptr, "path parameter", format!("`{}` does not appear in the path `{path_key}`", p.name)));
+                    return Err(Error::new(
+                        &path,
+                        &op_ptr,
+                        "path parameter",
+                        format!("`{}` does not appear in the path `{path_key}`", p.name),
+                    ));
                 }
             }
             let body = match &op.request_body {
@@ -259,10 +271,22 @@ pub fn analyse(normalized: Normalized) -> Result<SpecModel> {
                     StatusCode::Code(c) => c.to_string(),
                     StatusCode::Range(r) => format!("{r}XX"),
                 };
-                responses.push(response(&path, &openapi, status_m, r, &format!("{op_ptr}/responses/{key}"))?);
+                responses.push(response(
+                    &path,
+                    &openapi,
+                    status_m,
+                    r,
+                    &format!("{op_ptr}/responses/{key}"),
+                )?);
             }
             if let Some(r) = &op.responses.default {
-                responses.push(response(&path, &openapi, Status::Default, r, &format!("{op_ptr}/responses/default"))?);
+                responses.push(response(
+                    &path,
+                    &openapi,
+                    Status::Default,
+                    r,
+                    &format!("{op_ptr}/responses/default"),
+                )?);
             }
             responses.sort_by_key(|r| r.status);
             operations.push(Operation {
@@ -295,17 +319,34 @@ pub fn analyse(normalized: Normalized) -> Result<SpecModel> {
 }
 
 fn local_name<'a>(reference: &'a str, kind: &str) -> Option<&'a str> {
-    reference.strip_prefix("#/components/")?.strip_prefix(kind)?.strip_prefix('/')
+    reference
+        .strip_prefix("#/components/")?
+        .strip_prefix(kind)?
+        .strip_prefix('/')
 }
 
-fn param(file: &std::path::Path, api: &OpenAPI, p: &ReferenceOr<Parameter>, ptr: &str) -> Result<Param> {
+fn param(
+    file: &std::path::Path,
+    api: &OpenAPI,
+    p: &ReferenceOr<Parameter>,
+    ptr: &str,
+) -> Result<Param> {
     let p = match p {
         ReferenceOr::Item(p) => p,
         ReferenceOr::Reference { reference } => {
             let found = local_name(reference, "parameters")
                 .and_then(|n| api.components.as_ref()?.parameters.get(n))
                 .and_then(|p| p.as_item());
-            found.ok_or_else(|| Error::new(file, ptr, "parameter $ref", format!("`{reference}` does not point at a parameter in `components/parameters`")))?
+            found.ok_or_else(|| {
+                Error::new(
+                    file,
+                    ptr,
+                    "parameter $ref",
+                    format!(
+                        "`{reference}` does not point at a parameter in `components/parameters`"
+                    ),
+                )
+            })?
         }
     };
     let (location, data) = match p {
@@ -313,17 +354,34 @@ fn param(file: &std::path::Path, api: &OpenAPI, p: &ReferenceOr<Parameter>, ptr:
         Parameter::Query { parameter_data, .. } => (ParamLocation::Query, parameter_data),
         Parameter::Header { parameter_data, .. } => (ParamLocation::Header, parameter_data),
         Parameter::Cookie { .. } => {
-            return Err(Error::new(file, ptr, "cookie parameter", "cookie parameters are not supported; Tradecloud does not use them"))
+            return Err(Error::new(
+                file,
+                ptr,
+                "cookie parameter",
+                "cookie parameters are not supported; Tradecloud does not use them",
+            ))
         }
     };
     let ty = match &data.format {
         ParameterSchemaOrContent::Schema(s) => schema_type(file, api, s, ptr)?,
         ParameterSchemaOrContent::Content(_) => {
-            return Err(Error::new(file, ptr, "parameter content", "parameters with `content` instead of `schema` are not supported"))
+            return Err(Error::new(
+                file,
+                ptr,
+                "parameter content",
+                "parameters with `content` instead of `schema` are not supported",
+            ))
         }
     };
-    if matches!(ty, TypeRef::Named(_) | TypeRef::Any | TypeRef::Binary) && location != ParamLocation::Query {
-        return Err(Error::new(file, ptr, "parameter schema", "path and header parameters must be scalars (string, integer, number, boolean, date)"));
+    if matches!(ty, TypeRef::Named(_) | TypeRef::Any | TypeRef::Binary)
+        && location != ParamLocation::Query
+    {
+        return Err(Error::new(
+            file,
+            ptr,
+            "parameter schema",
+            "path and header parameters must be scalars (string, integer, number, boolean, date)",
+        ));
     }
     Ok(Param {
         field: names::field_name(&data.name),
@@ -335,13 +393,25 @@ fn param(file: &std::path::Path, api: &OpenAPI, p: &ReferenceOr<Parameter>, ptr:
     })
 }
 
-fn body(file: &std::path::Path, api: &OpenAPI, b: &ReferenceOr<RequestBody>, ptr: &str) -> Result<Body> {
+fn body(
+    file: &std::path::Path,
+    api: &OpenAPI,
+    b: &ReferenceOr<RequestBody>,
+    ptr: &str,
+) -> Result<Body> {
     let b = match b {
         ReferenceOr::Item(b) => b,
         ReferenceOr::Reference { reference } => local_name(reference, "requestBodies")
             .and_then(|n| api.components.as_ref()?.request_bodies.get(n))
             .and_then(|b| b.as_item())
-            .ok_or_else(|| Error::new(file, ptr, "requestBody $ref", format!("`{reference}` does not point at `components/requestBodies`")))?,
+            .ok_or_else(|| {
+                Error::new(
+                    file,
+                    ptr,
+                    "requestBody $ref",
+                    format!("`{reference}` does not point at `components/requestBodies`"),
+                )
+            })?,
     };
     let mut ty: Option<TypeRef> = None;
     for (mt, media) in b.content.iter() {
@@ -354,7 +424,12 @@ fn body(file: &std::path::Path, api: &OpenAPI, b: &ReferenceOr<RequestBody>, ptr
             None => ty = Some(t),
             Some(prev) if *prev == t => {}
             Some(prev) => {
-                return Err(Error::new(file, mptr, "request body media types", format!("media types of one body must share a schema ({prev:?} vs {t:?})")))
+                return Err(Error::new(
+                    file,
+                    mptr,
+                    "request body media types",
+                    format!("media types of one body must share a schema ({prev:?} vs {t:?})"),
+                ))
             }
         }
     }
@@ -366,13 +441,26 @@ fn body(file: &std::path::Path, api: &OpenAPI, b: &ReferenceOr<RequestBody>, ptr
     })
 }
 
-fn response(file: &std::path::Path, api: &OpenAPI, status: Status, r: &ReferenceOr<Response>, ptr: &str) -> Result<ResponseModel> {
+fn response(
+    file: &std::path::Path,
+    api: &OpenAPI,
+    status: Status,
+    r: &ReferenceOr<Response>,
+    ptr: &str,
+) -> Result<ResponseModel> {
     let r = match r {
         ReferenceOr::Item(r) => r,
         ReferenceOr::Reference { reference } => local_name(reference, "responses")
             .and_then(|n| api.components.as_ref()?.responses.get(n))
             .and_then(|r| r.as_item())
-            .ok_or_else(|| Error::new(file, ptr, "response $ref", format!("`{reference}` does not point at `components/responses`")))?,
+            .ok_or_else(|| {
+                Error::new(
+                    file,
+                    ptr,
+                    "response $ref",
+                    format!("`{reference}` does not point at `components/responses`"),
+                )
+            })?,
     };
     let mut body = None;
     for (mt, media) in r.content.iter() {
@@ -409,22 +497,47 @@ fn response(file: &std::path::Path, api: &OpenAPI, status: Status, r: &Reference
     })
 }
 
-fn schema_type(file: &std::path::Path, api: &OpenAPI, s: &ReferenceOr<Schema>, ptr: &str) -> Result<TypeRef> {
+fn schema_type(
+    file: &std::path::Path,
+    api: &OpenAPI,
+    s: &ReferenceOr<Schema>,
+    ptr: &str,
+) -> Result<TypeRef> {
     match s {
         ReferenceOr::Reference { reference } => {
             let name = local_name(reference, "schemas").ok_or_else(|| {
-                Error::new(file, ptr, "schema $ref", format!("`{reference}` does not point at `components/schemas`"))
+                Error::new(
+                    file,
+                    ptr,
+                    "schema $ref",
+                    format!("`{reference}` does not point at `components/schemas`"),
+                )
             })?;
-            if !api.components.as_ref().is_some_and(|c| c.schemas.contains_key(name)) {
-                return Err(Error::new(file, ptr, "schema $ref", format!("`{reference}`: no such schema")));
+            if !api
+                .components
+                .as_ref()
+                .is_some_and(|c| c.schemas.contains_key(name))
+            {
+                return Err(Error::new(
+                    file,
+                    ptr,
+                    "schema $ref",
+                    format!("`{reference}`: no such schema"),
+                ));
             }
             Ok(TypeRef::Named(name.to_string()))
         }
         ReferenceOr::Item(schema) => Ok(match &schema.schema_kind {
             SchemaKind::Type(Type::String(s)) => match &s.format {
-                openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::StringFormat::DateTime) => TypeRef::DateTime,
-                openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::StringFormat::Date) => TypeRef::Date,
-                openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::StringFormat::Binary) => TypeRef::Binary,
+                openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::StringFormat::DateTime) => {
+                    TypeRef::DateTime
+                }
+                openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::StringFormat::Date) => {
+                    TypeRef::Date
+                }
+                openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::StringFormat::Binary) => {
+                    TypeRef::Binary
+                }
                 _ => TypeRef::String,
             },
             SchemaKind::Type(Type::Integer(_)) => TypeRef::Integer,
@@ -432,8 +545,20 @@ fn schema_type(file: &std::path::Path, api: &OpenAPI, s: &ReferenceOr<Schema>, p
             SchemaKind::Type(Type::Boolean(_)) => TypeRef::Boolean,
             SchemaKind::Type(Type::Array(a)) => match &a.items {
                 Some(items) => TypeRef::Array(Box::new(match items {
-                    ReferenceOr::Reference { reference } => schema_type(file, api, &ReferenceOr::Reference { reference: reference.clone() }, ptr)?,
-                    ReferenceOr::Item(b) => schema_type(file, api, &ReferenceOr::Item((**b).clone()), &format!("{ptr}/items"))?,
+                    ReferenceOr::Reference { reference } => schema_type(
+                        file,
+                        api,
+                        &ReferenceOr::Reference {
+                            reference: reference.clone(),
+                        },
+                        ptr,
+                    )?,
+                    ReferenceOr::Item(b) => schema_type(
+                        file,
+                        api,
+                        &ReferenceOr::Item((**b).clone()),
+                        &format!("{ptr}/items"),
+                    )?,
                 })),
                 None => TypeRef::Array(Box::new(TypeRef::Any)),
             },

@@ -129,6 +129,9 @@ mod tests {
         assert_eq!(variant_name("ReadyToShip"), "ReadyToShip");
         assert_eq!(variant_name("Unknown"), "UnknownValue");
         // idempotent, so renamed components keep their name inside typify
-        assert_eq!(type_name(&type_name("my.weird name")), type_name("my.weird name"));
+        assert_eq!(
+            type_name(&type_name("my.weird name")),
+            type_name("my.weird name")
+        );
     }
 }

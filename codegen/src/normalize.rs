@@ -76,7 +76,7 @@ pub fn normalize_all(sources: &[SpecSource]) -> Result<Vec<Normalized>> {
         let externals = resolve_external_refs(source, &mut doc, &by_file, sources, &renamed)?;
         inline_operation_refs(source, &mut doc)?;
         hoist_operation_schemas(source, &mut doc)?;
-        hoist_inline_enums(source, &mut doc)?;
+        hoist_inline_enums(&mut doc)?;
         let enums = collect_enums(&doc);
         annotate_schemas(&mut doc);
         out.push(Normalized {
@@ -136,7 +136,11 @@ fn schemas_mut(doc: &mut Value) -> &mut Map<String, Value> {
 const LOCAL_SCHEMA_PREFIX: &str = "#/components/schemas/";
 
 /// Apply `f` to every `$ref` string in the document.
-fn for_each_ref(value: &mut Value, path: &mut Vec<String>, f: &mut dyn FnMut(&mut String, &[String]) -> Result<()>) -> Result<()> {
+fn for_each_ref(
+    value: &mut Value,
+    path: &mut Vec<String>,
+    f: &mut dyn FnMut(&mut String, &[String]) -> Result<()>,
+) -> Result<()> {
     match value {
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
@@ -176,7 +180,9 @@ fn rename_components(source: &SpecSource, doc: &mut Value) -> Result<()> {
                 &source.path,
                 pointer(["components", "schemas", name.as_str()]),
                 "schema name",
-                format!("`{name}` and `{other}` both become the Rust type `{new}`; rename one of them"),
+                format!(
+                    "`{name}` and `{other}` both become the Rust type `{new}`; rename one of them"
+                ),
             ));
         }
         if &new != name {
@@ -223,7 +229,12 @@ fn resolve_external_refs(
             if r.starts_with("#/") {
                 return Ok(());
             }
-            return Err(Error::new(&source.path, pointer(path), "$ref", format!("`{r}` is not a JSON pointer reference")));
+            return Err(Error::new(
+                &source.path,
+                pointer(path),
+                "$ref",
+                format!("`{r}` is not a JSON pointer reference"),
+            ));
         }
         let (file, frag) = r.split_once('#').unwrap_or((r.as_str(), ""));
         let file = file.trim_start_matches("./");
@@ -281,18 +292,43 @@ fn resolve_external_refs(
 /// every later step (and progenitor) sees plain operations.
 fn inline_operation_refs(source: &SpecSource, doc: &mut Value) -> Result<()> {
     let components = doc.get("components").cloned().unwrap_or(Value::Null);
-    let Some(paths) = doc.get_mut("paths") else { return Ok(()) };
-    fn resolve(value: &mut Value, components: &Value, source: &SpecSource, path: &mut Vec<String>, depth: usize) -> Result<()> {
+    let Some(paths) = doc.get_mut("paths") else {
+        return Ok(());
+    };
+    fn resolve(
+        value: &mut Value,
+        components: &Value,
+        source: &SpecSource,
+        path: &mut Vec<String>,
+        depth: usize,
+    ) -> Result<()> {
         if depth > 32 {
-            return Err(Error::new(&source.path, pointer(path.iter()), "$ref", "reference chain too deep (a cycle?)"));
+            return Err(Error::new(
+                &source.path,
+                pointer(path.iter()),
+                "$ref",
+                "reference chain too deep (a cycle?)",
+            ));
         }
-        if let Some(r) = value.get("$ref").and_then(Value::as_str).map(str::to_string) {
+        if let Some(r) = value
+            .get("$ref")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+        {
             for kind in ["parameters", "requestBodies", "responses", "headers"] {
                 let prefix = format!("#/components/{kind}/");
                 if let Some(name) = r.strip_prefix(&prefix) {
-                    let target = components.get(kind).and_then(|m| m.get(unescape(name))).cloned();
+                    let target = components
+                        .get(kind)
+                        .and_then(|m| m.get(unescape(name)))
+                        .cloned();
                     let Some(target) = target else {
-                        return Err(Error::new(&source.path, pointer(path.iter()), "$ref", format!("`{r}` does not exist")));
+                        return Err(Error::new(
+                            &source.path,
+                            pointer(path.iter()),
+                            "$ref",
+                            format!("`{r}` does not exist"),
+                        ));
                     };
                     *value = target;
                     return resolve(value, components, source, path, depth + 1);
@@ -326,7 +362,9 @@ fn inline_operation_refs(source: &SpecSource, doc: &mut Value) -> Result<()> {
     resolve(paths, &components, source, &mut path, 0)
 }
 
-const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 fn is_ref(v: &Value) -> bool {
     v.get("$ref").is_some()
@@ -344,8 +382,15 @@ fn needs_name(schema: &Value) -> bool {
     }
     match ty {
         Some("object") => true,
-        Some("array") => schema.get("items").is_some_and(|i| !is_ref(i) && needs_name(i)),
-        None => schema.get("properties").is_some() || schema.get("allOf").is_some() || schema.get("oneOf").is_some() || schema.get("anyOf").is_some(),
+        Some("array") => schema
+            .get("items")
+            .is_some_and(|i| !is_ref(i) && needs_name(i)),
+        None => {
+            schema.get("properties").is_some()
+                || schema.get("allOf").is_some()
+                || schema.get("oneOf").is_some()
+                || schema.get("anyOf").is_some()
+        }
         _ => false,
     }
 }
@@ -357,9 +402,13 @@ fn hoist_operation_schemas(source: &SpecSource, doc: &mut Value) -> Result<()> {
         .unwrap_or_default();
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path_key, item) in paths.iter_mut() {
-            let Some(item) = item.as_object_mut() else { continue };
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
             for method in METHODS {
-                let Some(op) = item.get_mut(method).and_then(Value::as_object_mut) else { continue };
+                let Some(op) = item.get_mut(method).and_then(Value::as_object_mut) else {
+                    continue;
+                };
                 let op_id = op
                     .get("operationId")
                     .and_then(Value::as_str)
@@ -378,7 +427,10 @@ fn hoist_operation_schemas(source: &SpecSource, doc: &mut Value) -> Result<()> {
                             format!("would be named `{name}`, which is already a schema name; move the inline schema to components"),
                         ));
                     }
-                    let inline = std::mem::replace(schema, json!({ "$ref": format!("{LOCAL_SCHEMA_PREFIX}{name}") }));
+                    let inline = std::mem::replace(
+                        schema,
+                        json!({ "$ref": format!("{LOCAL_SCHEMA_PREFIX}{name}") }),
+                    );
                     hoisted.push((name, inline));
                     Ok(())
                 };
@@ -391,10 +443,19 @@ fn hoist_operation_schemas(source: &SpecSource, doc: &mut Value) -> Result<()> {
                     let mut first: Option<String> = None;
                     for (mt, media) in content.iter_mut() {
                         if let Some(schema) = media.get_mut("schema") {
-                            let ptr = vec!["paths".into(), path_key.clone(), method.into(), "requestBody".into(), "content".into(), mt.clone(), "schema".into()];
+                            let ptr = vec![
+                                "paths".into(),
+                                path_key.clone(),
+                                method.into(),
+                                "requestBody".into(),
+                                "content".into(),
+                                mt.clone(),
+                                "schema".into(),
+                            ];
                             if let Some(name) = &first {
                                 if needs_name(schema) {
-                                    *schema = json!({ "$ref": format!("{LOCAL_SCHEMA_PREFIX}{name}") });
+                                    *schema =
+                                        json!({ "$ref": format!("{LOCAL_SCHEMA_PREFIX}{name}") });
                                 }
                                 continue;
                             }
@@ -409,11 +470,24 @@ fn hoist_operation_schemas(source: &SpecSource, doc: &mut Value) -> Result<()> {
                 }
                 if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
                     for (status, response) in responses.iter_mut() {
-                        let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) else { continue };
+                        let Some(content) =
+                            response.get_mut("content").and_then(Value::as_object_mut)
+                        else {
+                            continue;
+                        };
                         let mut first: Option<String> = None;
                         for (mt, media) in content.iter_mut() {
                             if let Some(schema) = media.get_mut("schema") {
-                                let ptr = vec!["paths".into(), path_key.clone(), method.into(), "responses".into(), status.clone(), "content".into(), mt.clone(), "schema".into()];
+                                let ptr = vec![
+                                    "paths".into(),
+                                    path_key.clone(),
+                                    method.into(),
+                                    "responses".into(),
+                                    status.clone(),
+                                    "content".into(),
+                                    mt.clone(),
+                                    "schema".into(),
+                                ];
                                 if let Some(name) = &first {
                                     if needs_name(schema) {
                                         *schema = json!({ "$ref": format!("{LOCAL_SCHEMA_PREFIX}{name}") });
@@ -449,9 +523,16 @@ fn status_suffix(status: &str) -> String {
 }
 
 fn is_string_enum(schema: &Value) -> bool {
-    schema.get("enum").and_then(Value::as_array).is_some_and(|values| {
-        !values.is_empty() && values.iter().all(|v| v.is_string() || v.is_null())
-    }) && matches!(schema.get("type").and_then(Value::as_str), Some("string") | None)
+    schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .is_some_and(|values| {
+            !values.is_empty() && values.iter().all(|v| v.is_string() || v.is_null())
+        })
+        && matches!(
+            schema.get("type").and_then(Value::as_str),
+            Some("string") | None
+        )
 }
 
 /// Children of a schema object that are themselves schemas, as
@@ -482,26 +563,30 @@ fn child_schemas(schema: &mut Map<String, Value>) -> Vec<(Vec<String>, &mut Valu
     out
 }
 
-fn hoist_inline_enums(source: &SpecSource, doc: &mut Value) -> Result<()> {
+fn hoist_inline_enums(doc: &mut Value) -> Result<()> {
     let mut taken: BTreeSet<String> = schemas(doc)
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
     let mut hoisted = Vec::new();
     fn walk(
-        source: &SpecSource,
         schema: &mut Value,
         name_hint: &str,
         ptr: &mut Vec<String>,
         taken: &mut BTreeSet<String>,
         hoisted: &mut Vec<(String, Value)>,
     ) -> Result<()> {
-        let Some(map) = schema.as_object_mut() else { return Ok(()) };
+        let Some(map) = schema.as_object_mut() else {
+            return Ok(());
+        };
         for (keys, child) in child_schemas(map) {
             let hint = match keys.first().map(String::as_str) {
                 Some("properties") => format!("{name_hint}{}", names::type_name(&keys[1])),
                 Some("items") => format!("{name_hint}Item"),
                 Some("additionalProperties") => format!("{name_hint}Value"),
-                _ => format!("{name_hint}Variant{}", keys.get(1).cloned().unwrap_or_default()),
+                _ => format!(
+                    "{name_hint}Variant{}",
+                    keys.get(1).cloned().unwrap_or_default()
+                ),
             };
             let depth = keys.len();
             ptr.extend(keys);
@@ -513,24 +598,33 @@ fn hoist_inline_enums(source: &SpecSource, doc: &mut Value) -> Result<()> {
                     n += 1;
                 }
                 taken.insert(name.clone());
-                let mut inline = std::mem::replace(child, json!({ "$ref": format!("{LOCAL_SCHEMA_PREFIX}{name}") }));
+                let mut inline = std::mem::replace(
+                    child,
+                    json!({ "$ref": format!("{LOCAL_SCHEMA_PREFIX}{name}") }),
+                );
                 if let Some(m) = inline.as_object_mut() {
                     m.entry("type").or_insert_with(|| json!("string"));
                 }
                 hoisted.push((name, inline));
             } else {
-                walk(source, child, &hint, ptr, taken, hoisted)?;
+                walk(child, &hint, ptr, taken, hoisted)?;
             }
             ptr.truncate(ptr.len() - depth);
         }
         Ok(())
     }
-    let names: Vec<String> = schemas(doc).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    let names: Vec<String> = schemas(doc)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
     let map = schemas_mut(doc);
     for name in names {
         if let Some(schema) = map.get_mut(&name) {
-            let mut ptr = vec!["components".to_string(), "schemas".to_string(), name.clone()];
-            walk(source, schema, &name, &mut ptr, &mut taken, &mut hoisted)?;
+            let mut ptr = vec![
+                "components".to_string(),
+                "schemas".to_string(),
+                name.clone(),
+            ];
+            walk(schema, &name, &mut ptr, &mut taken, &mut hoisted)?;
         }
     }
     for (name, schema) in hoisted {
@@ -540,16 +634,26 @@ fn hoist_inline_enums(source: &SpecSource, doc: &mut Value) -> Result<()> {
 }
 
 fn collect_enums(doc: &Value) -> Vec<EnumDef> {
-    let Some(map) = schemas(doc) else { return Vec::new() };
+    let Some(map) = schemas(doc) else {
+        return Vec::new();
+    };
     map.iter()
         .filter(|(_, s)| is_string_enum(s))
         .map(|(name, s)| EnumDef {
             name: name.clone(),
-            description: s.get("description").and_then(Value::as_str).map(str::to_string),
+            description: s
+                .get("description")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             values: s
                 .get("enum")
                 .and_then(Value::as_array)
-                .map(|vs| vs.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .map(|vs| {
+                    vs.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default(),
             pointer: pointer(["components", "schemas", name.as_str()]),
         })
@@ -564,12 +668,17 @@ fn rust_type_ext(path: &str) -> Value {
 /// open objects, everywhere a schema can occur.
 fn annotate_schemas(doc: &mut Value) {
     fn annotate(schema: &mut Value) {
-        let Some(map) = schema.as_object_mut() else { return };
+        let Some(map) = schema.as_object_mut() else {
+            return;
+        };
         if map.contains_key("$ref") {
             return;
         }
         let ty = map.get("type").and_then(Value::as_str).map(str::to_string);
-        let format = map.get("format").and_then(Value::as_str).map(str::to_string);
+        let format = map
+            .get("format")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         match (ty.as_deref(), format.as_deref()) {
             (Some("number"), _) => {
                 map.insert("x-rust-type".into(), rust_type_ext("types::Decimal"));
@@ -586,13 +695,13 @@ fn annotate_schemas(doc: &mut Value) {
             }
             _ => {}
         }
-        let is_object = ty.as_deref() == Some("object") || (ty.is_none() && map.contains_key("properties"));
+        let is_object =
+            ty.as_deref() == Some("object") || (ty.is_none() && map.contains_key("properties"));
         if is_object && map.contains_key("properties") {
-            let open = match map.get("additionalProperties") {
-                None => true,
-                Some(Value::Bool(true)) => true,
-                _ => false,
-            };
+            let open = matches!(
+                map.get("additionalProperties"),
+                None | Some(Value::Bool(true))
+            );
             if open {
                 map.insert("additionalProperties".into(), json!({}));
             }
@@ -625,19 +734,28 @@ fn annotate_schemas(doc: &mut Value) {
                 annotate(s);
             }
         }
-        if let Some(params) = components.get_mut("parameters").and_then(Value::as_object_mut) {
+        if let Some(params) = components
+            .get_mut("parameters")
+            .and_then(Value::as_object_mut)
+        {
             for (_, p) in params.iter_mut() {
                 if let Some(schema) = p.get_mut("schema") {
                     annotate(schema);
                 }
             }
         }
-        if let Some(bodies) = components.get_mut("requestBodies").and_then(Value::as_object_mut) {
+        if let Some(bodies) = components
+            .get_mut("requestBodies")
+            .and_then(Value::as_object_mut)
+        {
             for (_, b) in bodies.iter_mut() {
                 annotate_media(b.get_mut("content"));
             }
         }
-        if let Some(responses) = components.get_mut("responses").and_then(Value::as_object_mut) {
+        if let Some(responses) = components
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+        {
             for (_, r) in responses.iter_mut() {
                 annotate_media(r.get_mut("content"));
             }
@@ -645,10 +763,14 @@ fn annotate_schemas(doc: &mut Value) {
     }
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (_, item) in paths.iter_mut() {
-            let Some(item) = item.as_object_mut() else { continue };
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
             annotate_params(item.get_mut("parameters"));
             for method in METHODS {
-                let Some(op) = item.get_mut(method) else { continue };
+                let Some(op) = item.get_mut(method) else {
+                    continue;
+                };
                 annotate_params(op.get_mut("parameters"));
                 annotate_media(op.get_mut("requestBody").and_then(|b| b.get_mut("content")));
                 if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use tradecloud_codegen::{generate, generate_dir, load, Settings};
 
 fn specs(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/specs").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/specs")
+        .join(name)
 }
 
 fn source(name: &str, text: &str) -> load::SpecSource {
@@ -35,7 +37,13 @@ fn basic_spec_set_snapshots() {
     let paths: Vec<&str> = out.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(
         paths,
-        ["common/types.rs", "hook/client.rs", "hook/server.rs", "hook/types.rs", "mod.rs"]
+        [
+            "common/types.rs",
+            "hook/client.rs",
+            "hook/server.rs",
+            "hook/types.rs",
+            "mod.rs"
+        ]
     );
     for f in &out.files {
         insta::assert_snapshot!(format!("basic__{}", f.path.replace('/', "__")), f.contents);
@@ -80,7 +88,8 @@ fn client_adapts_the_spec_for_progenitor() {
 
 #[test]
 fn tapir_style_spec_generates() {
-    let out = generate_dir(&specs("tapir"), &Settings::tradecloud()).expect("a tapir-style spec generates");
+    let out = generate_dir(&specs("tapir"), &Settings::tradecloud())
+        .expect("a tapir-style spec generates");
     let types = out.file("order_service/types.rs").expect("types");
     // `order.OrderView` becomes a Rust name, refs follow
     assert!(types.contains("pub struct OrderOrderView {"));
@@ -99,29 +108,47 @@ fn tapir_style_spec_generates() {
 fn adding_a_field_to_a_spec_adds_a_typed_field() {
     let common = std::fs::read_to_string(specs("basic").join("common.yaml")).expect("read");
     let hook = std::fs::read_to_string(specs("basic").join("hook.yaml")).expect("read");
-    let before = generate(vec![source("common.yaml", &common), source("hook.yaml", &hook)], &Settings::tradecloud())
-        .expect("generates");
+    let before = generate(
+        vec![source("common.yaml", &common), source("hook.yaml", &hook)],
+        &Settings::tradecloud(),
+    )
+    .expect("generates");
     let changed = common.replace(
         "        id: {type: string}\n        quantity:",
         "        id: {type: string}\n        backorderQuantity: {type: number, description: Not yet shipped.}\n        quantity:",
     );
     assert_ne!(changed, common, "the test edit must apply");
-    let after = generate(vec![source("common.yaml", &changed), source("hook.yaml", &hook)], &Settings::tradecloud())
-        .expect("generates");
+    let after = generate(
+        vec![source("common.yaml", &changed), source("hook.yaml", &hook)],
+        &Settings::tradecloud(),
+    )
+    .expect("generates");
     let old = before.file("common/types.rs").expect("types");
     let new = after.file("common/types.rs").expect("types");
     assert!(!old.contains("backorder_quantity"));
     assert!(new.contains("rename = \"backorderQuantity\""));
     assert!(new.contains("pub backorder_quantity: ::std::option::Option<crate::types::Decimal>"));
-    assert!(new.contains("///Not yet shipped."), "the description becomes the field doc");
+    assert!(
+        new.contains("///Not yet shipped."),
+        "the description becomes the field doc"
+    );
 }
 
 #[test]
 fn unsupported_version_is_refused_with_file_and_pointer() {
-    let e = error_of(&[("old.yaml", "swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\n")]);
-    assert!(e.starts_with("specs/old.yaml: at `#/openapi`: OpenAPI version:"), "{e}");
+    let e = error_of(&[(
+        "old.yaml",
+        "swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\n",
+    )]);
+    assert!(
+        e.starts_with("specs/old.yaml: at `#/openapi`: OpenAPI version:"),
+        "{e}"
+    );
     assert!(e.contains("Swagger 2.0"), "{e}");
-    let e = error_of(&[("new.yaml", "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n")]);
+    let e = error_of(&[(
+        "new.yaml",
+        "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n",
+    )]);
     assert!(e.contains("version 3.1.0 is not supported"), "{e}");
 }
 
@@ -143,8 +170,16 @@ fn broken_external_ref_is_reported() {
         "svc.yaml",
         "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\ncomponents:\n  schemas:\n    A: {type: object, properties: {b: {$ref: 'other.yaml#/components/schemas/B'}}}\n",
     )]);
-    assert!(e.starts_with("specs/svc.yaml: at `#/components/schemas/A/properties/b/$ref`: external $ref:"), "{e}");
-    assert!(e.contains("`other.yaml`, which is not a spec file in the same directory"), "{e}");
+    assert!(
+        e.starts_with(
+            "specs/svc.yaml: at `#/components/schemas/A/properties/b/$ref`: external $ref:"
+        ),
+        "{e}"
+    );
+    assert!(
+        e.contains("`other.yaml`, which is not a spec file in the same directory"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -154,7 +189,10 @@ fn structural_errors_name_the_json_pointer() {
         "svc.yaml",
         "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\ncomponents:\n  schemas:\n    A: {type: object, required: yes, properties: {b: {type: string}}}\n",
     )]);
-    assert!(e.starts_with("specs/svc.yaml: at `#/components/schemas/A"), "{e}");
+    assert!(
+        e.starts_with("specs/svc.yaml: at `#/components/schemas/A"),
+        "{e}"
+    );
     assert!(e.contains("OpenAPI structure"), "{e}");
 }
 
@@ -169,10 +207,18 @@ fn cookie_parameters_are_refused_clearly() {
 
 #[test]
 fn yaml_syntax_errors_give_a_line() {
-    let e = load::parse_text(Path::new("specs/svc.yaml"), "openapi: 3.0.3\ninfo: [unclosed\n")
-        .expect_err("not YAML")
-        .to_string();
-    assert!(e.starts_with("specs/svc.yaml: at `#`: YAML/JSON syntax: the file is not valid YAML or JSON (line"), "{e}");
+    let e = load::parse_text(
+        Path::new("specs/svc.yaml"),
+        "openapi: 3.0.3\ninfo: [unclosed\n",
+    )
+    .expect_err("not YAML")
+    .to_string();
+    assert!(
+        e.starts_with(
+            "specs/svc.yaml: at `#`: YAML/JSON syntax: the file is not valid YAML or JSON (line"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -182,6 +228,9 @@ fn generator_panics_become_errors_naming_the_file() {
         "svc.yaml",
         "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    post:\n      operationId: a\n      requestBody:\n        content:\n          application/x-www-form-urlencoded:\n            schema: {type: object, properties: {x: {type: string}}}\n            encoding: {x: {contentType: text/plain}}\n      responses: {'200': {description: ok}}\n",
     )]);
-    assert!(e.starts_with("specs/svc.yaml: at `#/paths/~1a/post`: client generation:"), "{e}");
+    assert!(
+        e.starts_with("specs/svc.yaml: at `#/paths/~1a/post`: client generation:"),
+        "{e}"
+    );
     assert!(e.contains("media type encoding"), "{e}");
 }

@@ -33,9 +33,13 @@ pub fn adapt_for_progenitor(doc: &Value) -> Value {
         return doc;
     };
     for (_, item) in paths.iter_mut() {
-        let Some(item) = item.as_object_mut() else { continue };
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
         for (_, op) in item.iter_mut() {
-            let Some(op) = op.as_object_mut() else { continue };
+            let Some(op) = op.as_object_mut() else {
+                continue;
+            };
             if let Some(content) = op
                 .get_mut("requestBody")
                 .and_then(|b| b.get_mut("content"))
@@ -56,14 +60,22 @@ pub fn adapt_for_progenitor(doc: &Value) -> Value {
                 if responses.keys().any(|k| k.starts_with('2')) {
                     if let Some(default) = responses.remove("default") {
                         for range in ["4XX", "5XX"] {
-                            responses.entry(range.to_string()).or_insert_with(|| default.clone());
+                            responses
+                                .entry(range.to_string())
+                                .or_insert_with(|| default.clone());
                         }
                     }
                 }
                 for (_, response) in responses.iter_mut() {
-                    if let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) {
+                    if let Some(content) =
+                        response.get_mut("content").and_then(Value::as_object_mut)
+                    {
                         if content.len() > 1 {
-                            let keep = content.keys().find(|k| is_json(k)).or_else(|| content.keys().next()).cloned();
+                            let keep = content
+                                .keys()
+                                .find(|k| is_json(k))
+                                .or_else(|| content.keys().next())
+                                .cloned();
                             content.retain(|k, _| Some(k) == keep.as_ref());
                         }
                     }

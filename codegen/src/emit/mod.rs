@@ -8,8 +8,8 @@ pub mod types;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use progenitor_impl::{CrateVers, GenerationSettings, Generator, TypeImpl};
 use proc_macro2::TokenStream;
+use progenitor_impl::{CrateVers, GenerationSettings, Generator, TypeImpl};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -18,7 +18,11 @@ use crate::normalize::RUNTIME_CRATE;
 use crate::Settings;
 
 /// Settings for progenitor/typify that implement Tradecloud's type rules.
-pub(crate) fn progenitor_settings(model: &SpecModel, settings: &Settings, client: bool) -> GenerationSettings {
+pub(crate) fn progenitor_settings(
+    model: &SpecModel,
+    settings: &Settings,
+    client: bool,
+) -> GenerationSettings {
     let mut s = GenerationSettings::new();
     let root = &settings.api_root;
     s.with_crate(RUNTIME_CRATE, CrateVers::Any, Some(&settings.runtime_crate))
@@ -32,14 +36,22 @@ pub(crate) fn progenitor_settings(model: &SpecModel, settings: &Settings, client
         );
     }
     for (name, module) in &model.externals {
-        s.with_replacement(name, format!("{root}::{module}::types::{name}"), std::iter::empty());
+        s.with_replacement(
+            name,
+            format!("{root}::{module}::types::{name}"),
+            std::iter::empty(),
+        );
     }
     if client {
         for name in &model.components {
             if model.externals.contains_key(name) || model.enums.iter().any(|e| &e.name == name) {
                 continue;
             }
-            s.with_replacement(name, format!("{root}::{}::types::{name}", model.module), std::iter::empty());
+            s.with_replacement(
+                name,
+                format!("{root}::{}::types::{name}", model.module),
+                std::iter::empty(),
+            );
         }
         if let Some(inner) = &settings.client_inner_type {
             if let Ok(tokens) = inner.parse::<TokenStream>() {
@@ -52,21 +64,33 @@ pub(crate) fn progenitor_settings(model: &SpecModel, settings: &Settings, client
 
 /// Run progenitor; when it fails, find the schema or operation it failed
 /// on, so that the error names its JSON pointer.
-pub(crate) fn run_progenitor(model: &SpecModel, doc: &Value, settings: &GenerationSettings, what: &str) -> Result<TokenStream> {
+pub(crate) fn run_progenitor(
+    model: &SpecModel,
+    doc: &Value,
+    settings: &GenerationSettings,
+    what: &str,
+) -> Result<TokenStream> {
     let error = match run_progenitor_once(model, doc, settings, what) {
         Ok(tokens) => return Ok(tokens),
         Err(e) => e,
     };
-    Err(locate(model, doc, settings, what).map_or(error.clone_without_location(), |(pointer, e)| Error {
-        pointer,
-        ..e
-    }))
+    Err(locate(model, doc, settings, what).map_or(
+        error.clone_without_location(),
+        |(pointer, e)| Error { pointer, ..e },
+    ))
 }
 
 /// Try each operation, then each schema, alone (other schemas become
 /// permissive placeholders) and return the first that fails.
-fn locate(model: &SpecModel, doc: &Value, settings: &GenerationSettings, what: &str) -> Option<(String, Error)> {
-    const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+fn locate(
+    model: &SpecModel,
+    doc: &Value,
+    settings: &GenerationSettings,
+    what: &str,
+) -> Option<(String, Error)> {
+    const METHODS: [&str; 8] = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
     let mut only_components = doc.clone();
     only_components["paths"] = serde_json::json!({});
     if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
@@ -81,10 +105,15 @@ fn locate(model: &SpecModel, doc: &Value, settings: &GenerationSettings, what: &
             }
         }
     }
-    let schemas = doc.pointer("/components/schemas").and_then(Value::as_object)?;
+    let schemas = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)?;
     for name in schemas.keys() {
         let mut single = only_components.clone();
-        if let Some(map) = single.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        if let Some(map) = single
+            .pointer_mut("/components/schemas")
+            .and_then(Value::as_object_mut)
+        {
             for (other, schema) in map.iter_mut() {
                 if other != name {
                     *schema = serde_json::json!({});
@@ -92,13 +121,21 @@ fn locate(model: &SpecModel, doc: &Value, settings: &GenerationSettings, what: &
             }
         }
         if let Err(e) = run_progenitor_once(model, &single, settings, what) {
-            return Some((crate::error::pointer(["components", "schemas", name.as_str()]), e));
+            return Some((
+                crate::error::pointer(["components", "schemas", name.as_str()]),
+                e,
+            ));
         }
     }
     None
 }
 
-fn run_progenitor_once(model: &SpecModel, doc: &Value, settings: &GenerationSettings, what: &str) -> Result<TokenStream> {
+fn run_progenitor_once(
+    model: &SpecModel,
+    doc: &Value,
+    settings: &GenerationSettings,
+    what: &str,
+) -> Result<TokenStream> {
     let path = &model.normalized.source.path;
     let api: openapiv3::OpenAPI = serde_json::from_value(doc.clone())
         .map_err(|e| Error::new(path, "", "OpenAPI structure", e.to_string()))?;
@@ -115,7 +152,12 @@ fn run_progenitor_once(model: &SpecModel, doc: &Value, settings: &GenerationSett
             // runtime crate is `crate` inside the generated code.
             let text = tokens.to_string().replace(":: crate ::", "crate ::");
             text.parse::<TokenStream>().map_err(|e| {
-                Error::new(path, "", format!("{what} generation"), format!("re-parsing progenitor output failed: {e}"))
+                Error::new(
+                    path,
+                    "",
+                    format!("{what} generation"),
+                    format!("re-parsing progenitor output failed: {e}"),
+                )
             })
         }
         Ok(Err(e)) => Err(Error::new(

@@ -40,7 +40,12 @@ pub(crate) fn rust_type(ty: &TypeRef, settings: &Settings) -> TokenStream {
 }
 
 /// The tXML shape of a body type, for operations that accept XML.
-fn txml_shape(model: &SpecModel, ty: &TypeRef, media: &[String], settings: &Settings) -> TokenStream {
+fn txml_shape(
+    model: &SpecModel,
+    ty: &TypeRef,
+    media: &[String],
+    settings: &Settings,
+) -> TokenStream {
     let accepts_xml = media.iter().any(|m| m.contains("xml"));
     let TypeRef::Named(name) = ty else {
         return quote!(::std::option::Option::None);
@@ -151,7 +156,11 @@ pub fn emit(model: &SpecModel, settings: &Settings) -> TokenStream {
                 let f = format_ident!("{}", p.field);
                 let wire = &p.name;
                 let ty = rust_type(&p.ty, settings);
-                let ty = if p.required { ty } else { quote!(::std::option::Option<#ty>) };
+                let ty = if p.required {
+                    ty
+                } else {
+                    quote!(::std::option::Option<#ty>)
+                };
                 let doc = p.description.as_deref().map(doc_lines);
                 quote! { #doc #[serde(rename = #wire)] pub #f: #ty, }
             });
@@ -166,7 +175,9 @@ pub fn emit(model: &SpecModel, settings: &Settings) -> TokenStream {
                 pub struct #struct_ty { #(#fields)* }
             });
             let call = match loc {
-                ParamLocation::Path => quote!(#rt::server::path_params::<#struct_ty>(&mut parts).await),
+                ParamLocation::Path => {
+                    quote!(#rt::server::path_params::<#struct_ty>(&mut parts).await)
+                }
                 _ => quote!(#rt::server::query_params::<#struct_ty>(&parts)),
             };
             extract.push(quote! {
@@ -178,26 +189,40 @@ pub fn emit(model: &SpecModel, settings: &Settings) -> TokenStream {
             for p in params {
                 let f = format_ident!("{}", p.field);
                 let ty = rust_type(&p.ty, settings);
-                let ty = if p.required { ty } else { quote!(::std::option::Option<#ty>) };
+                let ty = if p.required {
+                    ty
+                } else {
+                    quote!(::std::option::Option<#ty>)
+                };
                 let doc = doc_lines(&format!(
                     "{} parameter `{}`.{}",
                     kind,
                     p.name,
-                    p.description.as_deref().map(|d| format!(" {d}")).unwrap_or_default()
+                    p.description
+                        .as_deref()
+                        .map(|d| format!(" {d}"))
+                        .unwrap_or_default()
                 ));
                 request_fields.push(quote! { #doc pub #f: #ty, });
                 field_inits.push(quote! { #f: #local.#f, });
             }
         }
         let mut header_extract = Vec::new();
-        for p in op.params.iter().filter(|p| p.location == ParamLocation::Header) {
+        for p in op
+            .params
+            .iter()
+            .filter(|p| p.location == ParamLocation::Header)
+        {
             let f = format_ident!("{}", p.field);
             let wire = &p.name;
             let ty = rust_type(&p.ty, settings);
             let doc = doc_lines(&format!(
                 "Header `{}`.{}",
                 p.name,
-                p.description.as_deref().map(|d| format!(" {d}")).unwrap_or_default()
+                p.description
+                    .as_deref()
+                    .map(|d| format!(" {d}"))
+                    .unwrap_or_default()
             ));
             if p.required {
                 request_fields.push(quote! { #doc pub #f: #ty, });
@@ -226,7 +251,14 @@ pub fn emit(model: &SpecModel, settings: &Settings) -> TokenStream {
             let ty = rust_type(&body.ty, settings);
             let media = &body.media_types;
             let shape = txml_shape(model, &body.ty, media, settings);
-            let doc = doc_lines(&format!("Request body, decoded from {}.", media.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(" or ")));
+            let doc = doc_lines(&format!(
+                "Request body, decoded from {}.",
+                media
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ));
             if body.required {
                 request_fields.push(quote! { #doc pub body: #ty, });
                 body_extract = quote! {
@@ -282,31 +314,40 @@ pub fn emit(model: &SpecModel, settings: &Settings) -> TokenStream {
             let mut fields = Vec::new();
             let mut pats = Vec::new();
             let mut header_sets = Vec::new();
-            let body_expr;
-            match &r.body {
+            let body_expr = match &r.body {
                 Some((media, TypeRef::Binary)) => {
                     fields.push(quote!(body: #rt::server::BinaryBody,));
                     pats.push(quote!(body,));
-                    body_expr = quote!(#rt::server::binary_response(#status_expr, #media, body));
+                    quote!(#rt::server::binary_response(#status_expr, #media, body))
                 }
                 Some((media, ty)) => {
                     let t = rust_type(ty, settings);
                     fields.push(quote!(body: #t,));
                     pats.push(quote!(body,));
-                    body_expr = quote!(#rt::server::serialized_response(#status_expr, #media, &body));
+                    quote!(#rt::server::serialized_response(#status_expr, #media, &body))
                 }
-                None => body_expr = quote!(#rt::server::empty_response(#status_expr)),
-            }
+                None => quote!(#rt::server::empty_response(#status_expr)),
+            };
             for h in &r.headers {
                 let f = format_ident!("{}", h.field);
                 let wire = &h.name;
-                let hdoc = doc_lines(&format!("Header `{}`.{}", h.name, h.description.as_deref().map(|d| format!(" {d}")).unwrap_or_default()));
+                let hdoc = doc_lines(&format!(
+                    "Header `{}`.{}",
+                    h.name,
+                    h.description
+                        .as_deref()
+                        .map(|d| format!(" {d}"))
+                        .unwrap_or_default()
+                ));
                 if h.required {
                     fields.push(quote!(#hdoc #f: ::std::string::String,));
-                    header_sets.push(quote!(#rt::server::set_header(&mut response, #wire, Some(&#f));));
+                    header_sets
+                        .push(quote!(#rt::server::set_header(&mut response, #wire, Some(&#f));));
                 } else {
                     fields.push(quote!(#hdoc #f: ::std::option::Option<::std::string::String>,));
-                    header_sets.push(quote!(#rt::server::set_header(&mut response, #wire, #f.as_deref());));
+                    header_sets.push(
+                        quote!(#rt::server::set_header(&mut response, #wire, #f.as_deref());),
+                    );
                 }
                 pats.push(quote!(#f,));
             }
@@ -325,7 +366,10 @@ pub fn emit(model: &SpecModel, settings: &Settings) -> TokenStream {
                 });
             }
         }
-        let response_doc = format!(" Responses of [`Api::{}`], one variant per documented status.", op.fn_name);
+        let response_doc = format!(
+            " Responses of [`Api::{}`], one variant per documented status.",
+            op.fn_name
+        );
         items.push(quote! {
             #[doc = #response_doc]
             #[derive(Debug)]
@@ -352,7 +396,11 @@ pub fn emit(model: &SpecModel, settings: &Settings) -> TokenStream {
             fn #fn_name(&self, request: #request_ty) -> impl ::std::future::Future<Output = #response_ty> + Send;
         });
         let needs_parts_mut = op.params.iter().any(|p| p.location == ParamLocation::Path);
-        let parts_binding = if needs_parts_mut { quote!(mut parts) } else { quote!(parts) };
+        let parts_binding = if needs_parts_mut {
+            quote!(mut parts)
+        } else {
+            quote!(parts)
+        };
         handlers.push(quote! {
             async fn #handler_name<A: Api>(
                 ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,

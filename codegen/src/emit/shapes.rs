@@ -80,7 +80,10 @@ fn kind(schema: &Value, ctx: &Ctx<'_>, depth: usize) -> TokenStream {
 
 pub(crate) fn is_object(schema: &Value) -> bool {
     schema.get("properties").is_some_and(Value::is_object)
-        && matches!(schema.get("type").and_then(Value::as_str), Some("object") | None)
+        && matches!(
+            schema.get("type").and_then(Value::as_str),
+            Some("object") | None
+        )
 }
 
 fn properties(schema: &Value, ctx: &Ctx<'_>, depth: usize) -> Vec<TokenStream> {
@@ -99,7 +102,11 @@ fn properties(schema: &Value, ctx: &Ctx<'_>, depth: usize) -> Vec<TokenStream> {
 /// Emit `pub mod txml_shapes` for the object schemas of a spec.
 pub fn emit(model: &SpecModel, settings: &Settings, objects: &ObjectIndex) -> TokenStream {
     let rt = settings.runtime_path();
-    let ctx = Ctx { model, settings, objects };
+    let ctx = Ctx {
+        model,
+        settings,
+        objects,
+    };
     let Some(schemas) = model
         .normalized
         .document

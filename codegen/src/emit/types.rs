@@ -13,7 +13,11 @@ use crate::model::SpecModel;
 use crate::Settings;
 
 /// Emit the `types` module body of one spec.
-pub fn emit(model: &SpecModel, settings: &Settings, objects: &crate::emit::shapes::ObjectIndex) -> Result<TokenStream> {
+pub fn emit(
+    model: &SpecModel,
+    settings: &Settings,
+    objects: &crate::emit::shapes::ObjectIndex,
+) -> Result<TokenStream> {
     // Components only: progenitor then emits exactly the named types.
     let mut doc = model.normalized.document.clone();
     if let Some(root) = doc.as_object_mut() {
@@ -24,7 +28,12 @@ pub fn emit(model: &SpecModel, settings: &Settings, objects: &crate::emit::shape
     let gen_settings = progenitor_settings(model, settings, false);
     let tokens = run_progenitor(model, &doc, &gen_settings, "types")?;
     let file: syn::File = syn::parse2(tokens).map_err(|e| {
-        crate::error::Error::new(&model.normalized.source.path, "", "generated types", format!("progenitor produced unparsable code: {e}"))
+        crate::error::Error::new(
+            &model.normalized.source.path,
+            "",
+            "generated types",
+            format!("progenitor produced unparsable code: {e}"),
+        )
     })?;
     let mut body = TokenStream::new();
     for item in file.items {
@@ -74,10 +83,20 @@ fn document_ref_fields(st: &mut syn::ItemStruct, doc: &Value) {
         }
         let Some(ident) = &field.ident else { continue };
         let wire = wire_name(field).unwrap_or_else(|| ident.to_string());
-        let Some(prop) = props.get(&wire) else { continue };
-        let mut text = prop.get("description").and_then(Value::as_str).unwrap_or_default().to_string();
+        let Some(prop) = props.get(&wire) else {
+            continue;
+        };
+        let mut text = prop
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         if prop.get("deprecated").and_then(Value::as_bool) == Some(true) {
-            text = if text.is_empty() { "**Deprecated.**".into() } else { format!("**Deprecated.** {text}") };
+            text = if text.is_empty() {
+                "**Deprecated.**".into()
+            } else {
+                format!("**Deprecated.** {text}")
+            };
         }
         if text.is_empty() {
             continue;
