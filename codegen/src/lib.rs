@@ -232,7 +232,7 @@ fn module_decl(m: &model::SpecModel, settings: &Settings, has_ops: bool) -> Toke
         .and_then(|n| n.to_str())
         .unwrap_or_default()
         .to_string();
-    let mut doc = format!(" {} (`specs/{file}`).", m.title);
+    let mut doc = format!("{} (`specs/{file}`).", m.title);
     if let Some(d) = &m.description {
         doc.push_str("\n\n");
         doc.push_str(d);
