@@ -62,3 +62,6 @@ pub struct ReadmeDoctests;
 mod foreign_spec_check {
     include!(concat!(env!("OUT_DIR"), "/foreign/mod.rs"));
 }
+
+#[cfg(feature = "mock")]
+pub mod mock;

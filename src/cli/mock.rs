@@ -1,14 +1,251 @@
-//! `tradecloud mock`: a mock of Tradecloud's API. (Being implemented: issue 3.)
+//! `tradecloud mock`: run a mock of Tradecloud's API v2 (see
+//! [`tradecloud::mock`]) until Ctrl-C.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
 use clap::Args;
+use tradecloud::mock::{
+    Fault, FaultConfig, FaultTrigger, MockConfig, MockData, MockDocument, MockServer, DEFAULT_PASSWORD, DEFAULT_USERNAME,
+};
 
+/// Run a mock of Tradecloud's API v2 for tests and local development.
+///
+/// Without --fixtures it serves a built-in demo data set. Durations take a
+/// unit: 500ms, 30s, 5m, 1h (a bare number is seconds).
 #[derive(Debug, Args)]
 pub struct MockArgs {
-    /// Address to listen on.
+    /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
-    pub listen: String,
+    pub listen: SocketAddr,
+    /// Fixture directory: orders/*.json, single-delivery-orders/*.json,
+    /// shipments/*.json, documents/<objectId>.<ext> (replaces the demo data).
+    #[arg(long, value_name = "DIR")]
+    pub fixtures: Option<PathBuf>,
+    /// User name (e-mail address) of the integration user.
+    #[arg(long, default_value = DEFAULT_USERNAME)]
+    pub username: String,
+    /// Password of the integration user.
+    #[arg(long, default_value = DEFAULT_PASSWORD)]
+    pub password: String,
+    /// Lifetime of access tokens.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub access_token_lifetime: Duration,
+    /// Lifetime of refresh tokens.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
+    pub refresh_token_lifetime: Duration,
+    /// Lifetime of presigned download URLs.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub download_url_lifetime: Duration,
+    /// Answer --fail-status to this share of API requests (0.0 to 1.0).
+    #[arg(long, value_name = "RATE", conflicts_with = "fail_every")]
+    pub fail_rate: Option<f64>,
+    /// Answer --fail-status to every Nth API request.
+    #[arg(long, value_name = "N")]
+    pub fail_every: Option<u64>,
+    /// Status code of injected failures (429 gets a Retry-After header).
+    #[arg(long, value_name = "STATUS", default_value_t = 503)]
+    pub fail_status: u16,
+    /// Retry-After seconds sent with injected failures (default: 1 for 429
+    /// and 503, none otherwise).
+    #[arg(long, value_name = "SECONDS")]
+    pub retry_after: Option<u64>,
+    /// Delay API requests by this many milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub delay_ms: Option<u64>,
+    /// Share of API requests that get the --delay-ms delay (0.0 to 1.0).
+    #[arg(long, value_name = "RATE", default_value_t = 1.0)]
+    pub delay_rate: f64,
+    /// Only inject faults into these operations (operation ids such as
+    /// pollOrdersRoute, getDocumentMetadata, login; repeatable).
+    #[arg(long = "fault-operation", value_name = "OPERATION_ID")]
+    pub fault_operations: Vec<String>,
+    /// Seed for the random fault injection (for reproducible runs).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Serve a file as a document: OBJECT_ID=PATH (repeatable).
+    #[arg(long = "document", value_name = "OBJECT_ID=PATH")]
+    pub documents: Vec<String>,
+    /// Serve a generated document of SIZE bytes: OBJECT_ID=SIZE, e.g.
+    /// big-file=200MB (repeatable; streamed, never held in memory).
+    #[arg(long = "generated-document", value_name = "OBJECT_ID=SIZE")]
+    pub generated_documents: Vec<String>,
 }
 
-pub async fn run(_args: MockArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// Parse `500ms`, `30s`, `5m`, `1h`, `1.5s` or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration such as 500ms, 30s, 5m or 1h"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("unknown duration unit `{other}`; use ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
+}
+
+/// Parse `1234`, `64KB`, `5MB`, `2GB` (powers of 1024; `B` optional).
+fn parse_size(text: &str) -> anyhow::Result<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number.parse().with_context(|| format!("`{text}` is not a size such as 5MB"))?;
+    let factor: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        other => bail!("unknown size unit `{other}`; use B, KB, MB or GB"),
+    };
+    value.checked_mul(factor).with_context(|| format!("`{text}` is too large"))
+}
+
+fn split_pair<'a>(text: &'a str, flag: &str) -> anyhow::Result<(&'a str, &'a str)> {
+    match text.split_once('=') {
+        Some((id, value)) if !id.is_empty() && !value.is_empty() => Ok((id, value)),
+        _ => bail!("{flag} expects OBJECT_ID=VALUE, got `{text}`"),
+    }
+}
+
+fn rate(value: f64, flag: &str) -> anyhow::Result<f64> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        bail!("{flag} must be between 0.0 and 1.0, got {value}")
+    }
+}
+
+/// Build the mock configuration from the command line.
+fn config(args: &MockArgs) -> anyhow::Result<MockConfig> {
+    let mut config = MockConfig::new()
+        .listen(args.listen)
+        .user(args.username.clone(), args.password.clone())
+        .access_token_lifetime(args.access_token_lifetime)
+        .refresh_token_lifetime(args.refresh_token_lifetime)
+        .download_url_lifetime(args.download_url_lifetime);
+    config = match &args.fixtures {
+        Some(dir) => config.data(
+            MockData::from_dir(dir).with_context(|| format!("cannot load the fixtures in {}", dir.display()))?,
+        ),
+        None => config.demo_data(),
+    };
+    for spec in &args.documents {
+        let (id, path) = split_pair(spec, "--document")?;
+        let path = PathBuf::from(path);
+        if !path.is_file() {
+            bail!("--document {id}: {} is not a file", path.display());
+        }
+        config = config.document(id, MockDocument::from_file(path));
+    }
+    for spec in &args.generated_documents {
+        let (id, size) = split_pair(spec, "--generated-document")?;
+        config = config.document(id, MockDocument::generated(format!("{id}.bin"), parse_size(size)?));
+    }
+    let trigger = match (args.fail_rate, args.fail_every) {
+        (Some(r), _) => Some(FaultTrigger::Probability(rate(r, "--fail-rate")?)),
+        (None, Some(n)) => Some(FaultTrigger::EveryNth(n)),
+        (None, None) => None,
+    };
+    if let Some(trigger) = trigger {
+        let retry_after = args.retry_after.or(matches!(args.fail_status, 429 | 503).then_some(1));
+        config = config.fault(FaultConfig {
+            fault: Fault::Status { status: args.fail_status, retry_after },
+            trigger,
+            operations: args.fault_operations.clone(),
+        });
+    }
+    if let Some(ms) = args.delay_ms {
+        let trigger = match rate(args.delay_rate, "--delay-rate")? {
+            r if r >= 1.0 => FaultTrigger::Always,
+            r => FaultTrigger::Probability(r),
+        };
+        config = config.fault(
+            FaultConfig::delay(Duration::from_millis(ms), trigger).for_operations(args.fault_operations.clone()),
+        );
+    }
+    if let Some(seed) = args.seed {
+        config = config.seed(seed);
+    }
+    Ok(config)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Start the mock, print where it listens and how to log in, and serve
+/// until Ctrl-C (or SIGTERM).
+pub async fn run(args: MockArgs) -> anyhow::Result<()> {
+    let config = config(&args)?;
+    let faults = config.faults.clone();
+    let server = MockServer::start(config).await.context("cannot start the mock")?;
+    let credentials = server.credentials();
+    let summary = server.data_summary();
+    let base_url = server.base_url();
+    println!("Tradecloud mock listening on {base_url}");
+    println!("username: {}", credentials.username);
+    println!("password: {}", credentials.password);
+    println!();
+    println!("export TRADECLOUD_BASE_URL={base_url}");
+    println!("export TRADECLOUD_USERNAME={}", credentials.username);
+    println!("export TRADECLOUD_PASSWORD={}", credentials.password);
+    println!();
+    println!(
+        "serving {} orders, {} single-delivery orders, {} shipments, {} documents",
+        summary.orders,
+        summary.single_delivery_orders,
+        summary.shipments,
+        summary.documents.len()
+    );
+    for object_id in &summary.documents {
+        println!("  document {object_id}");
+    }
+    println!(
+        "tokens: access {:?}, refresh {:?}; download URLs live {:?}",
+        args.access_token_lifetime, args.refresh_token_lifetime, args.download_url_lifetime
+    );
+    for fault in &faults {
+        println!("fault injection: {:?} on {:?}", fault.fault, fault.trigger);
+    }
+    println!("press Ctrl-C to stop");
+    shutdown_signal().await;
+    println!("stopping the mock");
+    server.shutdown().await.context("the mock did not stop cleanly")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes_parse() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("3d").is_err());
+        assert_eq!(parse_size("200MB").ok(), Some(200 << 20));
+        assert_eq!(parse_size("17").ok(), Some(17));
+        assert!(parse_size("5XB").is_err());
+    }
 }

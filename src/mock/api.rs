@@ -1,0 +1,427 @@
+//! The five generated `Api` traits, implemented on the mock's shared state.
+
+use std::collections::BTreeMap;
+
+use axum::response::{IntoResponse, Response};
+use http::header::AUTHORIZATION;
+use http::StatusCode;
+
+use super::data::MockDocument;
+use super::download;
+use super::state::{
+    error_body, order_updated, shipment_updated, single_delivery_updated, Denied, MockState,
+};
+use super::stats::operation;
+use crate::api::common::types::{OrderStatus, Shipment};
+use crate::api::order_search::types::OrderPollStatusFilter;
+use crate::api::shipment::types::ShipmentPollStatusFilter;
+use crate::api::{authentication, object_storage, order, order_search, shipment};
+use crate::server::{Rejection, RejectionKind};
+use crate::types::DateTime;
+
+/// The largest `limit` a poll accepts.
+const MAX_LIMIT: u64 = 100;
+
+/// Count the request, inject faults and check its `Authorization`; return
+/// the operation's `Unauthorized` variant or a `Custom` response when it
+/// does not pass.
+macro_rules! gate {
+    ($state:expr, $op:expr, $raw:expr, $response:ident) => {
+        match $state.enter($op, &$raw.headers, true).await {
+            Ok(()) => {}
+            Err(Denied::Unauthorized(body)) => return $response::Unauthorized { body },
+            Err(Denied::Response(response)) => return $response::Custom(response),
+        }
+    };
+}
+
+fn denied_response(denied: Denied) -> Response {
+    match denied {
+        Denied::Unauthorized(body) => {
+            crate::server::serialized_response(StatusCode::UNAUTHORIZED, "application/json", &body)
+        }
+        Denied::Response(response) => response,
+    }
+}
+
+fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
+    crate::server::serialized_response(status, "application/json", &error_body(message))
+}
+
+const NO_AUTHORIZATION_HEADER: &str =
+    "send ONLY the Refresh-Token header to /authentication/refresh and /authentication/logout; do NOT send the Authorization header";
+
+impl MockState {
+    /// `reject` of the API operations: authentication comes first (a request
+    /// without valid credentials is a `401` whatever its body), then the
+    /// generated stub's own answer.
+    async fn reject_api(&self, rejection: Rejection) -> Response {
+        match self.enter(rejection.operation_id, &rejection.raw.headers, true).await {
+            Ok(()) => rejection.into_response(),
+            Err(denied) => denied_response(denied),
+        }
+    }
+
+    fn refuse_authorization_header(&self) -> Response {
+        self.count(|s| s.refreshes_with_authorization_header += 1);
+        json_error(StatusCode::BAD_REQUEST, NO_AUTHORIZATION_HEADER)
+    }
+}
+
+impl authentication::server::Api for MockState {
+    async fn login(&self, request: authentication::server::LoginRequest) -> authentication::server::LoginResponse {
+        use authentication::server::LoginResponse;
+        if let Err(denied) = self.enter(operation::LOGIN, &request.raw.headers, false).await {
+            return LoginResponse::Custom(denied_response(denied));
+        }
+        match self.basic_user(&request.raw.headers) {
+            Ok(user) => {
+                let (access, refresh) = self.start_session(&user);
+                self.count(|s| s.logins += 1);
+                LoginResponse::Ok { set_authorization: Some(access), set_refresh_token: Some(refresh) }
+            }
+            Err(reason) => {
+                self.count(|s| s.failed_logins += 1);
+                LoginResponse::Unauthorized { body: error_body(reason) }
+            }
+        }
+    }
+
+    async fn logout(&self, request: authentication::server::LogoutRequest) -> authentication::server::LogoutResponse {
+        use authentication::server::LogoutResponse;
+        if let Err(denied) = self.enter(operation::LOGOUT, &request.raw.headers, false).await {
+            return LogoutResponse::Custom(denied_response(denied));
+        }
+        if request.raw.headers.contains_key(AUTHORIZATION) {
+            return LogoutResponse::Custom(self.refuse_authorization_header());
+        }
+        match self.end_session(&request.refresh_token) {
+            Ok(()) => {
+                self.count(|s| s.logouts += 1);
+                LogoutResponse::Ok
+            }
+            Err(reason) => LogoutResponse::Unauthorized { body: error_body(reason) },
+        }
+    }
+
+    async fn refresh(&self, request: authentication::server::RefreshRequest) -> authentication::server::RefreshResponse {
+        use authentication::server::RefreshResponse;
+        if let Err(denied) = self.enter(operation::REFRESH, &request.raw.headers, false).await {
+            return RefreshResponse::Custom(denied_response(denied));
+        }
+        if request.raw.headers.contains_key(AUTHORIZATION) {
+            return RefreshResponse::Custom(self.refuse_authorization_header());
+        }
+        match self.refresh_session(&request.refresh_token) {
+            Ok((access, refresh)) => {
+                self.count(|s| s.refreshes += 1);
+                RefreshResponse::Ok { set_authorization: Some(access), set_refresh_token: Some(refresh) }
+            }
+            Err(reason) => {
+                self.count(|s| s.failed_refreshes += 1);
+                RefreshResponse::Unauthorized { body: error_body(reason) }
+            }
+        }
+    }
+
+    async fn reject(&self, rejection: Rejection) -> Response {
+        let op = rejection.operation_id;
+        if let Err(denied) = self.enter(op, &rejection.raw.headers, false).await {
+            return denied_response(denied);
+        }
+        if op == operation::REFRESH || op == operation::LOGOUT {
+            if rejection.raw.headers.contains_key(AUTHORIZATION) {
+                return self.refuse_authorization_header();
+            }
+            if rejection.kind == RejectionKind::MissingHeader("Refresh-Token") {
+                if op == operation::REFRESH {
+                    self.count(|s| s.failed_refreshes += 1);
+                }
+                return json_error(StatusCode::UNAUTHORIZED, "the Refresh-Token header is missing");
+            }
+        }
+        rejection.into_response()
+    }
+}
+
+impl order::server::Api for MockState {
+    async fn get_order_by_id_route(
+        &self,
+        request: order::server::GetOrderByIdRouteRequest,
+    ) -> order::server::GetOrderByIdRouteResponse {
+        use order::server::GetOrderByIdRouteResponse;
+        gate!(self, operation::GET_ORDER, request.raw, GetOrderByIdRouteResponse);
+        let found = self.order(&request.order_id).or_else(|| {
+            // A single-delivery order is the same order seen another way.
+            let order = self.single_delivery_order(&request.order_id)?;
+            serde_json::to_value(order).and_then(serde_json::from_value).ok()
+        });
+        match found {
+            Some(body) => GetOrderByIdRouteResponse::Ok { body },
+            None => GetOrderByIdRouteResponse::NotFound {
+                body: error_body(format!("order {} not found", request.order_id)),
+            },
+        }
+    }
+
+    async fn reject(&self, rejection: Rejection) -> Response {
+        self.reject_api(rejection).await
+    }
+}
+
+/// One page of a poll: the items updated strictly after `after` that `keep`
+/// accepts, sorted by their timestamp (then id), `offset`/`limit` applied.
+/// Returns the page, the number of matches, and the largest timestamp in
+/// the page (or `after` when the page is empty).
+fn poll_page<T: Clone>(
+    items: &BTreeMap<String, T>,
+    updated: fn(&T) -> Option<&DateTime>,
+    after: Option<&DateTime>,
+    keep: impl Fn(&T) -> bool,
+    offset: u64,
+    limit: u64,
+) -> (Vec<T>, i64, Option<DateTime>) {
+    let mut matches: Vec<&T> = items
+        .values()
+        .filter(|item| match after {
+            Some(after) => updated(item).is_some_and(|u| u > after),
+            None => true,
+        })
+        .filter(|item| keep(item))
+        .collect();
+    // Stable: equal timestamps keep the map's id order.
+    matches.sort_by(|a, b| updated(a).cmp(&updated(b)));
+    let total = i64::try_from(matches.len()).unwrap_or(i64::MAX);
+    let page: Vec<T> = matches
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .cloned()
+        .collect();
+    let watermark = page.iter().filter_map(updated).max().cloned().or_else(|| after.cloned());
+    (page, total, watermark)
+}
+
+fn order_status_matches(status: Option<&OrderStatus>, filter: Option<&OrderPollStatusFilter>) -> bool {
+    let Some(filter) = filter else { return true };
+    let process = status.and_then(|s| s.process_status.as_ref());
+    let logistics = status.and_then(|s| s.logistics_status.as_ref());
+    (filter.process_status.is_empty() || process.is_some_and(|p| filter.process_status.contains(p)))
+        && (filter.logistics_status.is_empty() || logistics.is_some_and(|l| filter.logistics_status.contains(l)))
+}
+
+fn shipment_status_matches(shipment: &Shipment, filter: Option<&ShipmentPollStatusFilter>) -> bool {
+    let Some(filter) = filter else { return true };
+    let process = shipment
+        .status
+        .as_ref()
+        .and_then(|s| s.process_status.as_ref())
+        .or(shipment.process_status.as_ref());
+    filter.process_status.is_empty() || process.is_some_and(|p| filter.process_status.contains(p))
+}
+
+fn limit_error(limit: u64) -> Option<String> {
+    (limit > MAX_LIMIT).then(|| format!("limit {limit} is too large: use 1 to {MAX_LIMIT}"))
+}
+
+impl order_search::server::Api for MockState {
+    async fn poll_orders_route(
+        &self,
+        request: order_search::server::PollOrdersRouteRequest,
+    ) -> order_search::server::PollOrdersRouteResponse {
+        use order_search::server::PollOrdersRouteResponse;
+        gate!(self, operation::POLL_ORDERS, request.raw, PollOrdersRouteResponse);
+        let body = request.body;
+        let limit = body.limit.get();
+        if let Some(message) = limit_error(limit) {
+            return PollOrdersRouteResponse::BadRequest { body: error_body(message) };
+        }
+        let filters = body.filters.as_ref();
+        let after = filters.and_then(|f| f.last_updated_after.as_ref());
+        let status = filters.and_then(|f| f.status.as_ref());
+        let (data, total, last_updated_at) = self.with_orders(|orders| {
+            poll_page(
+                orders,
+                order_updated,
+                after,
+                |o| order_status_matches(o.status.as_ref(), status),
+                body.offset.unwrap_or(0),
+                limit,
+            )
+        });
+        PollOrdersRouteResponse::Ok {
+            body: order_search::types::OrderPollResponse {
+                data,
+                last_updated_at,
+                total: Some(total),
+                extra: Default::default(),
+            },
+        }
+    }
+
+    async fn poll_orders_single_delivery_route(
+        &self,
+        request: order_search::server::PollOrdersSingleDeliveryRouteRequest,
+    ) -> order_search::server::PollOrdersSingleDeliveryRouteResponse {
+        use order_search::server::PollOrdersSingleDeliveryRouteResponse;
+        gate!(self, operation::POLL_SINGLE_DELIVERY_ORDERS, request.raw, PollOrdersSingleDeliveryRouteResponse);
+        let body = request.body;
+        let limit = body.limit.get();
+        if let Some(message) = limit_error(limit) {
+            return PollOrdersSingleDeliveryRouteResponse::BadRequest { body: error_body(message) };
+        }
+        let filters = body.filters.as_ref();
+        let after = filters.and_then(|f| f.last_updated_after.as_ref());
+        let status = filters.and_then(|f| f.status.as_ref());
+        let (data, total, last_updated_at) = self.with_single_delivery_orders(|orders| {
+            poll_page(
+                orders,
+                single_delivery_updated,
+                after,
+                |o| order_status_matches(o.status.as_ref(), status),
+                body.offset.unwrap_or(0),
+                limit,
+            )
+        });
+        PollOrdersSingleDeliveryRouteResponse::Ok {
+            body: order_search::types::SingleDeliveryOrderPollResponse {
+                data,
+                last_updated_at,
+                total: Some(total),
+                extra: Default::default(),
+            },
+        }
+    }
+
+    async fn reject(&self, rejection: Rejection) -> Response {
+        self.reject_api(rejection).await
+    }
+}
+
+impl shipment::server::Api for MockState {
+    async fn poll_shipments_route(
+        &self,
+        request: shipment::server::PollShipmentsRouteRequest,
+    ) -> shipment::server::PollShipmentsRouteResponse {
+        use shipment::server::PollShipmentsRouteResponse;
+        gate!(self, operation::POLL_SHIPMENTS, request.raw, PollShipmentsRouteResponse);
+        let body = request.body;
+        let limit = body.limit.get();
+        if let Some(message) = limit_error(limit) {
+            return PollShipmentsRouteResponse::BadRequest { body: error_body(message) };
+        }
+        let filters = body.filters.as_ref();
+        let after = filters.and_then(|f| f.last_updated_after.as_ref());
+        let status = filters.and_then(|f| f.status.as_ref());
+        let (data, total, last_updated_at) = self.with_shipments(|shipments| {
+            poll_page(
+                shipments,
+                shipment_updated,
+                after,
+                |s| shipment_status_matches(s, status),
+                body.offset.unwrap_or(0),
+                limit,
+            )
+        });
+        PollShipmentsRouteResponse::Ok {
+            body: shipment::types::ShipmentPollResponse {
+                data,
+                last_updated_at,
+                total: Some(total),
+                extra: Default::default(),
+            },
+        }
+    }
+
+    async fn get_shipment_by_id_route(
+        &self,
+        request: shipment::server::GetShipmentByIdRouteRequest,
+    ) -> shipment::server::GetShipmentByIdRouteResponse {
+        use shipment::server::GetShipmentByIdRouteResponse;
+        gate!(self, operation::GET_SHIPMENT, request.raw, GetShipmentByIdRouteResponse);
+        match self.shipment(&request.shipment_id) {
+            Some(body) => GetShipmentByIdRouteResponse::Ok { body },
+            None => GetShipmentByIdRouteResponse::NotFound {
+                body: error_body(format!("shipment {} not found", request.shipment_id)),
+            },
+        }
+    }
+
+    async fn reject(&self, rejection: Rejection) -> Response {
+        self.reject_api(rejection).await
+    }
+}
+
+/// Stream `document` as the `Ok` variant of a download operation (built by
+/// `ok`), completed with `Content-Length` and `Content-Disposition`.
+async fn stream_document<R: IntoResponse>(
+    document: &MockDocument,
+    object_id: &str,
+    ok: impl FnOnce(crate::server::BinaryBody) -> R,
+) -> Response {
+    match download::open(document).await {
+        Ok(open) => {
+            let mut response = ok(open.body).into_response();
+            download::add_download_headers(&mut response, open.length, &open.filename);
+            response
+        }
+        Err(e) => json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the mock cannot read document {object_id}: {e}"),
+        ),
+    }
+}
+
+fn document_not_found(object_id: &str) -> crate::api::common::types::ErrorResponse {
+    error_body(format!("document {object_id} not found"))
+}
+
+impl object_storage::server::Api for MockState {
+    async fn download_document(
+        &self,
+        request: object_storage::server::DownloadDocumentRequest,
+    ) -> object_storage::server::DownloadDocumentResponse {
+        use object_storage::server::DownloadDocumentResponse;
+        gate!(self, operation::DOWNLOAD_DOCUMENT, request.raw, DownloadDocumentResponse);
+        let Some(document) = self.document(&request.object_id) else {
+            return DownloadDocumentResponse::NotFound { body: document_not_found(&request.object_id) };
+        };
+        DownloadDocumentResponse::Custom(
+            stream_document(&document, &request.object_id, |body| DownloadDocumentResponse::Ok { body }).await,
+        )
+    }
+
+    async fn get_document_metadata(
+        &self,
+        request: object_storage::server::GetDocumentMetadataRequest,
+    ) -> object_storage::server::GetDocumentMetadataResponse {
+        use object_storage::server::GetDocumentMetadataResponse;
+        gate!(self, operation::GET_DOCUMENT_METADATA, request.raw, GetDocumentMetadataResponse);
+        let Some(document) = self.document(&request.object_id) else {
+            return GetDocumentMetadataResponse::NotFound { body: document_not_found(&request.object_id) };
+        };
+        let origin = download::origin_of(&request.raw.uri, &request.raw.headers, self);
+        GetDocumentMetadataResponse::Ok {
+            body: object_storage::types::DocumentMetadata {
+                content_type: Some(document.content_type),
+                download_url: download::presigned_url(self, &origin, &request.object_id),
+                filename: Some(document.filename),
+                id: Some(request.object_id),
+                extra: Default::default(),
+            },
+        }
+    }
+
+    async fn download(&self, request: object_storage::server::DownloadRequest) -> object_storage::server::DownloadResponse {
+        use object_storage::server::DownloadResponse;
+        gate!(self, operation::DOWNLOAD, request.raw, DownloadResponse);
+        let Some(document) = self.document(&request.id) else {
+            return DownloadResponse::NotFound { body: document_not_found(&request.id) };
+        };
+        DownloadResponse::Custom(stream_document(&document, &request.id, |body| DownloadResponse::Ok { body }).await)
+    }
+
+    async fn reject(&self, rejection: Rejection) -> Response {
+        self.reject_api(rejection).await
+    }
+}

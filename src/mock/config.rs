@@ -1,0 +1,339 @@
+//! Configuration of the mock: listen address, users, token and download-URL
+//! lifetimes, data and fault injection.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::data::{MockData, MockDocument};
+use super::error::MockError;
+use crate::api::common::types::{Order, Shipment, SingleDeliveryOrder};
+
+/// The e-mail address of the default integration user.
+pub const DEFAULT_USERNAME: &str = "integration@example.com";
+/// The password of the default integration user. A fixed test value: the
+/// mock is not meant to protect anything.
+pub const DEFAULT_PASSWORD: &str = "tradecloud-mock-secret";
+
+/// An integration user of the mock: the e-mail address and password sent
+/// with Basic authentication. `Debug` leaves the password out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MockUser {
+    /// E-mail address (the Basic auth user name); compared case-insensitively.
+    pub email: String,
+    /// Password; compared exactly.
+    pub password: String,
+}
+
+impl MockUser {
+    /// A user with this e-mail address and password.
+    pub fn new(email: impl Into<String>, password: impl Into<String>) -> Self {
+        MockUser { email: email.into(), password: password.into() }
+    }
+}
+
+impl Default for MockUser {
+    /// [`DEFAULT_USERNAME`] with [`DEFAULT_PASSWORD`].
+    fn default() -> Self {
+        MockUser::new(DEFAULT_USERNAME, DEFAULT_PASSWORD)
+    }
+}
+
+impl fmt::Debug for MockUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockUser")
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// What the mock does to a request picked by a [`FaultConfig`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Answer this status code instead of handling the request, with a JSON
+    /// error body and, when given, `Retry-After: <seconds>`.
+    Status {
+        /// The status code, e.g. `503` or `429`.
+        status: u16,
+        /// Seconds for the `Retry-After` header.
+        retry_after: Option<u64>,
+    },
+    /// Wait this long, then handle the request normally.
+    Delay(Duration),
+}
+
+/// Which requests a [`FaultConfig`] picks, counted over the requests it
+/// applies to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultTrigger {
+    /// Every request.
+    Always,
+    /// Each request independently with this probability (`0.0..=1.0`).
+    /// Set [`MockConfig::seed`] for a reproducible sequence.
+    Probability(f64),
+    /// Every Nth request: the Nth, 2Nth, 3Nth, ... (`N >= 1`).
+    EveryNth(u64),
+    /// The first N requests after the fault was installed (a burst), then none.
+    FirstN(u64),
+}
+
+/// One fault-injection rule: what to do ([`Fault`]), to which requests
+/// ([`FaultTrigger`]) and, optionally, only for some operations.
+///
+/// Faults apply to the API routes under `/v2` (including the authentication
+/// routes), checked before authentication, in the order given; the first
+/// status fault that fires answers the request, and all delays that fire
+/// add up. The presigned download route of the mock
+/// ([`operation::MOCK_S3_DOWNLOAD`](super::operation::MOCK_S3_DOWNLOAD)) is
+/// affected only when a rule names it in [`operations`](Self::operations).
+///
+/// ```
+/// use tradecloud::mock::{FaultConfig, FaultTrigger, operation};
+///
+/// // Every 5th poll answers 429 with `Retry-After: 1`.
+/// let fault = FaultConfig::too_many_requests(1, FaultTrigger::EveryNth(5))
+///     .for_operations([operation::POLL_ORDERS]);
+/// assert_eq!(fault.operations, vec!["pollOrdersRoute".to_string()]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultConfig {
+    /// What happens to a picked request.
+    pub fault: Fault,
+    /// Which requests are picked.
+    pub trigger: FaultTrigger,
+    /// Operation ids the rule applies to (see [`operation`](super::operation));
+    /// empty means every API operation.
+    pub operations: Vec<String>,
+}
+
+impl FaultConfig {
+    /// Answer `status` (without `Retry-After`) to the picked requests.
+    pub fn status(status: u16, trigger: FaultTrigger) -> Self {
+        FaultConfig { fault: Fault::Status { status, retry_after: None }, trigger, operations: Vec::new() }
+    }
+
+    /// Answer `503 Service Unavailable` to the picked requests.
+    pub fn service_unavailable(trigger: FaultTrigger) -> Self {
+        Self::status(503, trigger)
+    }
+
+    /// Answer `429 Too Many Requests` with `Retry-After: retry_after_secs`.
+    pub fn too_many_requests(retry_after_secs: u64, trigger: FaultTrigger) -> Self {
+        FaultConfig {
+            fault: Fault::Status { status: 429, retry_after: Some(retry_after_secs) },
+            trigger,
+            operations: Vec::new(),
+        }
+    }
+
+    /// Delay the picked requests by `delay`, then answer them normally.
+    pub fn delay(delay: Duration, trigger: FaultTrigger) -> Self {
+        FaultConfig { fault: Fault::Delay(delay), trigger, operations: Vec::new() }
+    }
+
+    /// Restrict the rule to these operation ids.
+    pub fn for_operations<I, S>(mut self, operations: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.operations = operations.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), MockError> {
+        match self.trigger {
+            FaultTrigger::Probability(p) if !(0.0..=1.0).contains(&p) => {
+                return Err(MockError::Config(format!("fault probability {p} is not between 0 and 1")))
+            }
+            FaultTrigger::EveryNth(0) => {
+                return Err(MockError::Config("a fault cannot fire on every 0th request; use N >= 1".into()))
+            }
+            _ => {}
+        }
+        if let Fault::Status { status, .. } = self.fault {
+            if !(400..=599).contains(&status) {
+                return Err(MockError::Config(format!(
+                    "fault status {status} is not an error status (400 to 599)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Configuration of a [`MockServer`](super::MockServer). Build it with the
+/// methods below or set the public fields.
+///
+/// ```
+/// use std::time::Duration;
+/// use tradecloud::mock::{FaultConfig, FaultTrigger, MockConfig};
+///
+/// let config = MockConfig::new()
+///     .user("erp@example.com", "s3cret")
+///     .access_token_lifetime(Duration::from_secs(1))
+///     .download_url_lifetime(Duration::from_millis(500))
+///     .demo_data()
+///     .fault(FaultConfig::service_unavailable(FaultTrigger::Probability(0.2)))
+///     .seed(7);
+/// assert_eq!(config.users[0].email, "erp@example.com");
+/// assert!(!config.data.orders.is_empty());
+/// ```
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    /// Address to listen on; port `0` picks a free port. Default `127.0.0.1:0`.
+    pub listen: SocketAddr,
+    /// The integration users; the first one is returned by
+    /// [`MockServer::credentials`](super::MockServer::credentials). Default:
+    /// [`DEFAULT_USERNAME`] / [`DEFAULT_PASSWORD`].
+    pub users: Vec<MockUser>,
+    /// Lifetime of an access token. Default 1 hour (as Tradecloud).
+    pub access_token_lifetime: Duration,
+    /// Lifetime of a refresh token. Default 24 hours (as Tradecloud).
+    pub refresh_token_lifetime: Duration,
+    /// Lifetime of a presigned `downloadUrl`. Default 60 seconds (Tradecloud:
+    /// "expires within 1 minute").
+    pub download_url_lifetime: Duration,
+    /// A fixture directory loaded at start, on top of [`data`](Self::data)
+    /// (see the [module documentation](super#fixture-directory) for its layout).
+    pub fixtures_dir: Option<PathBuf>,
+    /// Orders, shipments and documents served from the start.
+    pub data: MockData,
+    /// Fault-injection rules (none by default).
+    pub faults: Vec<FaultConfig>,
+    /// Seed of the random number generator used by
+    /// [`FaultTrigger::Probability`] (random when `None`).
+    pub seed: Option<u64>,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        MockConfig {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            users: vec![MockUser::default()],
+            access_token_lifetime: Duration::from_secs(60 * 60),
+            refresh_token_lifetime: Duration::from_secs(24 * 60 * 60),
+            download_url_lifetime: Duration::from_secs(60),
+            fixtures_dir: None,
+            data: MockData::default(),
+            faults: Vec::new(),
+            seed: None,
+        }
+    }
+}
+
+impl MockConfig {
+    /// The defaults: `127.0.0.1:0`, the default user, Tradecloud's token
+    /// lifetimes, no data, no faults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Listen on `addr` (port `0` picks a free port).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Make this the only user.
+    pub fn user(mut self, email: impl Into<String>, password: impl Into<String>) -> Self {
+        self.users = vec![MockUser::new(email, password)];
+        self
+    }
+
+    /// Add another user.
+    pub fn add_user(mut self, email: impl Into<String>, password: impl Into<String>) -> Self {
+        self.users.push(MockUser::new(email, password));
+        self
+    }
+
+    /// Set the access token lifetime.
+    pub fn access_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.access_token_lifetime = lifetime;
+        self
+    }
+
+    /// Set the refresh token lifetime.
+    pub fn refresh_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.refresh_token_lifetime = lifetime;
+        self
+    }
+
+    /// Set the lifetime of presigned download URLs.
+    pub fn download_url_lifetime(mut self, lifetime: Duration) -> Self {
+        self.download_url_lifetime = lifetime;
+        self
+    }
+
+    /// Load this fixture directory at start.
+    pub fn fixtures_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.fixtures_dir = Some(dir.into());
+        self
+    }
+
+    /// Serve this data (replacing what was set before).
+    pub fn data(mut self, data: MockData) -> Self {
+        self.data = data;
+        self
+    }
+
+    /// Add the built-in demo data set ([`MockData::demo`]).
+    pub fn demo_data(mut self) -> Self {
+        self.data.extend(MockData::demo());
+        self
+    }
+
+    /// Add an order (served by GET /order/{orderId} and the order poll).
+    pub fn order(mut self, order: Order) -> Self {
+        self.data.orders.push(order);
+        self
+    }
+
+    /// Add a single-delivery order (served by the single-delivery poll).
+    pub fn single_delivery_order(mut self, order: SingleDeliveryOrder) -> Self {
+        self.data.single_delivery_orders.push(order);
+        self
+    }
+
+    /// Add a shipment (served by GET /shipment/{shipmentId} and the shipment poll).
+    pub fn shipment(mut self, shipment: Shipment) -> Self {
+        self.data.shipments.push(shipment);
+        self
+    }
+
+    /// Add a document under its object id.
+    pub fn document(mut self, object_id: impl Into<String>, document: MockDocument) -> Self {
+        self.data.documents.insert(object_id.into(), document);
+        self
+    }
+
+    /// Add a fault-injection rule.
+    pub fn fault(mut self, fault: FaultConfig) -> Self {
+        self.faults.push(fault);
+        self
+    }
+
+    /// Seed the random number generator of probabilistic faults.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), MockError> {
+        if self.users.is_empty() {
+            return Err(MockError::Config("at least one user is needed".into()));
+        }
+        for (name, lifetime) in [
+            ("access token lifetime", self.access_token_lifetime),
+            ("refresh token lifetime", self.refresh_token_lifetime),
+            ("download URL lifetime", self.download_url_lifetime),
+        ] {
+            if lifetime.is_zero() {
+                return Err(MockError::Config(format!("the {name} must be longer than zero")));
+            }
+        }
+        self.faults.iter().try_for_each(FaultConfig::validate)
+    }
+}

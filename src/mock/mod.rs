@@ -1,0 +1,456 @@
+//! A mock of Tradecloud's API v2, for tests, local development and
+//! scaffolded services (feature `mock`; also `tradecloud mock` on the
+//! command line).
+//!
+//! The mock is built on the generated axum server stubs of the API specs:
+//! one shared state implements the five generated `Api` traits
+//! ([`authentication`](crate::api::authentication::server::Api),
+//! [`order`](crate::api::order::server::Api),
+//! [`order_search`](crate::api::order_search::server::Api),
+//! [`shipment`](crate::api::shipment::server::Api),
+//! [`object_storage`](crate::api::object_storage::server::Api)), and their
+//! routers are merged under `/v2`. It listens on a real TCP port.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use tradecloud::mock::{MockConfig, MockServer};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = MockServer::start(
+//!     MockConfig::new()
+//!         .demo_data()
+//!         .access_token_lifetime(Duration::from_secs(1)),
+//! )
+//! .await?;
+//! let base_url = server.base_url(); // e.g. http://127.0.0.1:41234/v2
+//! let credentials = server.credentials();
+//! // ... point the client under test at `base_url` with `credentials` ...
+//! assert_eq!(server.stats().logins, 0);
+//! server.shutdown().await?;
+//! # let _ = (base_url, credentials);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Behaviour
+//!
+//! * **Authentication.** `GET /v2/authentication/login` with valid Basic
+//!   credentials answers `200` with `Set-Authorization` (access token) and
+//!   `Set-Refresh-Token`; anything else `401`. Tokens are unsigned JWT-shaped
+//!   strings (`alg: none`, with `sub`, `iat`, `exp`) that really expire after
+//!   [`MockConfig::access_token_lifetime`] and
+//!   [`MockConfig::refresh_token_lifetime`]. `GET /v2/authentication/refresh`
+//!   with ONLY the `Refresh-Token` header answers a new pair and invalidates
+//!   the old refresh token (`401` for an invalid, expired or replaced one);
+//!   it answers **`400` when an `Authorization` header is also sent**, as
+//!   Tradecloud says not to. `POST /v2/authentication/logout` (same header
+//!   rules) invalidates the refresh token; the session's access tokens then
+//!   live at most 10 more minutes.
+//! * **Every other API route** accepts `Authorization: Bearer <access token>`
+//!   or Basic credentials on every request, and answers `401` otherwise
+//!   (authentication is checked before the body is decoded).
+//! * **Orders and shipments.** `GET /v2/order/{orderId}` (a single-delivery
+//!   order with that id is served too) and `GET /v2/shipment/{shipmentId}`
+//!   answer the stored one or `404`.
+//! * **Polling** (`POST /v2/order-search/poll`,
+//!   `/v2/order-search/poll/single-delivery`, `/v2/shipment/poll`): the
+//!   items whose `lastUpdatedAt` (else `lastChangedAt`; for shipments
+//!   `meta.lastUpdatedAt`) is **strictly after** `filters.lastUpdatedAfter`
+//!   (comparing instants; without the filter: all), matching every given
+//!   `filters.status` list (`processStatus`, `logisticsStatus`), sorted by
+//!   that timestamp and then id, then `offset` and `limit` applied (`limit`
+//!   1 to 100, default 100; more is a `400`). `total` counts all matches
+//!   regardless of paging. `lastUpdatedAt` is the latest timestamp **in the
+//!   returned page**; when the page is empty, the request's
+//!   `lastUpdatedAfter` is echoed (and left out when there was none).
+//! * **Documents.** `GET /v2/object-storage/document/{objectId}/metadata`
+//!   answers [`DocumentMetadata`](crate::api::object_storage::types::DocumentMetadata)
+//!   whose `downloadUrl` is an S3-shaped presigned URL on the mock itself
+//!   (`http://host:port/mock-s3/{objectId}?X-Amz-...&X-Amz-Signature=...`).
+//!   That URL needs no `Authorization`, works until
+//!   [`MockConfig::download_url_lifetime`] has passed and then answers `403`
+//!   with an S3 XML error (`AccessDenied`, `Request has expired`).
+//!   `GET /v2/object-storage/document/{objectId}` and
+//!   `GET /v2/object-storage/download/{id}` stream the bytes directly
+//!   (authenticated). Downloads carry `Content-Type`, `Content-Length` and
+//!   `Content-Disposition`, and are streamed in 64 KiB chunks, so a
+//!   [generated](MockDocument::generated) 200 MB document never sits in memory.
+//! * **Fault injection** ([`FaultConfig`]) answers `503`, `429` with
+//!   `Retry-After`, any other error status, or delays requests, before
+//!   authentication, on the `/v2` routes.
+//! * **Counters** ([`MockServer::stats`], [`MockServer::request_log`]):
+//!   logins, refreshes, logouts, requests per [`operation`], `401`s and
+//!   other statuses answered, and the arrival time of every request.
+//!
+//! # Fixture directory
+//!
+//! [`MockConfig::fixtures_dir`] (`tradecloud mock --fixtures DIR`) loads:
+//!
+//! ```text
+//! DIR/orders/*.json                  an Order, an array of them, or a poll response ({"data": [...]})
+//! DIR/single-delivery-orders/*.json  the same for single-delivery orders
+//! DIR/shipments/*.json               a Shipment, an array, a poll response, or a webhook body ({"shipment": {...}})
+//! DIR/documents/<objectId>.<ext>     a document's bytes (streamed from disk); filename `<objectId>.<ext>`,
+//!                                    content type from the extension
+//! DIR/documents/<objectId>.meta.json optional: {"filename": "...", "contentType": "...",
+//!                                    "generatedSize": N, "interruptAfter": N}; with `generatedSize`
+//!                                    and no content file, a generated document of N bytes
+//! ```
+//!
+//! Every sub-directory is optional; files are read in name order and a later
+//! order or shipment with the same `id` replaces an earlier one. Orders and
+//! shipments need an `id`. Without fixtures, [`MockData::demo`] is a small
+//! data set built into the crate.
+//!
+//! # Timestamps of runtime updates
+//!
+//! [`MockServer::update_order`] and friends set `lastUpdatedAt` to the
+//! current time in milliseconds (`yyyy-MM-ddTHH:mm:ss.SSSZ`), but always at
+//! least 1 ms after every timestamp handed out before or present in the
+//! data, so that a poll with the previous watermark never misses an update.
+
+mod api;
+mod config;
+mod data;
+mod download;
+mod error;
+mod state;
+mod stats;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use base64::Engine as _;
+
+pub use config::{Fault, FaultConfig, FaultTrigger, MockConfig, MockUser, DEFAULT_PASSWORD, DEFAULT_USERNAME};
+pub use data::{generated_byte, DocumentContent, MockData, MockDocument};
+pub use error::MockError;
+pub use stats::{operation, MockStats, RequestRecord};
+
+use crate::api::common::types::{Order, Shipment, SingleDeliveryOrder};
+use crate::types::DateTime;
+use state::MockState;
+
+/// The user name and password of the mock's (first) integration user.
+/// `Debug` leaves the password out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MockCredentials {
+    /// The e-mail address.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+impl MockCredentials {
+    /// The value of an `Authorization: Basic ...` header for these credentials.
+    pub fn basic_authorization(&self) -> String {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.username, self.password));
+        format!("Basic {encoded}")
+    }
+}
+
+impl fmt::Debug for MockCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockCredentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A running mock of Tradecloud, listening on a TCP port.
+///
+/// Start it with [`MockServer::start`]; it stops on [`MockServer::shutdown`]
+/// or when dropped. All methods that change data or tokens take effect for
+/// the next request.
+pub struct MockServer {
+    state: Arc<MockState>,
+    local_addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockServer").field("base_url", &self.base_url()).finish_non_exhaustive()
+    }
+}
+
+/// The address to show for `addr`: the loopback address when listening on
+/// every interface.
+pub(crate) fn display_addr(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port())),
+        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::from((Ipv6Addr::LOCALHOST, addr.port())),
+        _ => addr,
+    }
+}
+
+async fn count_status(State(state): State<Arc<MockState>>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    state.count_status(response.status().as_u16());
+    response
+}
+
+async fn index() -> &'static str {
+    "Tradecloud mock: the API v2 is under /v2 (see `tradecloud mock --help`).\n"
+}
+
+fn router(state: Arc<MockState>) -> Router {
+    use crate::api::{authentication, object_storage, order, order_search, shipment};
+    let api = Router::new()
+        .merge(authentication::server::router(state.clone()))
+        .merge(order::server::router(state.clone()))
+        .merge(order_search::server::router(state.clone()))
+        .merge(shipment::server::router(state.clone()))
+        .merge(object_storage::server::router(state.clone()));
+    let s3 = Router::new().route("/mock-s3/{objectId}", get(download::mock_s3)).with_state(state.clone());
+    Router::new()
+        .nest("/v2", api)
+        .merge(s3)
+        .route("/", get(index))
+        .layer(axum::middleware::from_fn_with_state(state, count_status))
+}
+
+impl MockServer {
+    /// Load the data (and [`MockConfig::fixtures_dir`]), bind
+    /// [`MockConfig::listen`] and serve in a background task of the current
+    /// tokio runtime.
+    pub async fn start(config: MockConfig) -> Result<MockServer, MockError> {
+        config.validate()?;
+        let mut data = config.data.clone();
+        if let Some(dir) = &config.fixtures_dir {
+            data.extend(MockData::from_dir(dir)?);
+        }
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| MockError::Bind { addr: config.listen, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| MockError::Bind { addr: config.listen, source })?;
+        let state = Arc::new(MockState::new(&config, data, local_addr)?);
+        let app = router(state.clone());
+        let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = signal.await;
+                })
+                .await
+        });
+        tracing::info!(base_url = %format!("http://{}/v2", display_addr(local_addr)), "Tradecloud mock started");
+        Ok(MockServer { state, local_addr, shutdown: Some(shutdown), task: Some(task) })
+    }
+
+    /// The API base URL, e.g. `http://127.0.0.1:41234/v2` (the loopback
+    /// address when listening on every interface).
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v2", display_addr(self.local_addr))
+    }
+
+    /// The address the mock listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The credentials of the first configured user.
+    pub fn credentials(&self) -> MockCredentials {
+        let user = self.state.primary_user();
+        MockCredentials { username: user.email, password: user.password }
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> MockStats {
+        self.state.stats()
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn request_log(&self) -> Vec<RequestRecord> {
+        self.state.request_log()
+    }
+
+    /// The largest number of API requests (all but the presigned download
+    /// route) received within any time window of length `window`; e.g.
+    /// `peak_requests_in(Duration::from_secs(1)) <= 10` checks Tradecloud's
+    /// rate limit.
+    pub fn peak_requests_in(&self, window: Duration) -> usize {
+        self.state.peak_requests_in(window)
+    }
+
+    /// Reset the counters and the request log.
+    pub fn reset_stats(&self) {
+        self.state.reset_stats();
+    }
+
+    /// Replace the fault-injection rules (their counters start again).
+    pub fn set_faults(&self, faults: Vec<FaultConfig>) -> Result<(), MockError> {
+        faults.iter().try_for_each(FaultConfig::validate)?;
+        self.state.set_faults(faults);
+        Ok(())
+    }
+
+    /// Remove every fault-injection rule.
+    pub fn clear_faults(&self) {
+        self.state.set_faults(Vec::new());
+    }
+
+    /// Let every access token issued so far expire now.
+    pub fn expire_access_tokens(&self) {
+        self.state.expire_access_tokens();
+    }
+
+    /// Let every refresh token issued so far expire now.
+    pub fn expire_refresh_tokens(&self) {
+        self.state.expire_refresh_tokens();
+    }
+
+    /// Forget every token: the next call with any of them gets a `401`.
+    pub fn revoke_all_tokens(&self) {
+        self.state.revoke_all_tokens();
+    }
+
+    /// Let one access or refresh token expire now; `false` if unknown.
+    pub fn expire_token(&self, token: &str) -> bool {
+        self.state.expire_token(token)
+    }
+
+    /// Let every presigned download URL handed out so far expire now.
+    pub fn expire_download_urls(&self) {
+        self.state.expire_download_urls();
+    }
+
+    /// A fresh presigned download URL for a stored document (as in its
+    /// metadata), or `None` for an unknown object id.
+    pub fn presigned_url(&self, object_id: &str) -> Option<String> {
+        self.state.document(object_id)?;
+        let origin = format!("http://{}", display_addr(self.local_addr));
+        download::presigned_url(&self.state, &origin, object_id)
+    }
+
+    /// Store an order as it is (its `lastUpdatedAt` untouched); it needs an `id`.
+    pub fn insert_order(&self, order: Order) -> Result<(), MockError> {
+        self.state.insert_order(order)
+    }
+
+    /// Store a new or changed order with `lastUpdatedAt` set to now (see
+    /// [timestamps](self#timestamps-of-runtime-updates)); lines without a
+    /// timestamp get the same one. Returns that timestamp.
+    pub fn update_order(&self, order: Order) -> Result<DateTime, MockError> {
+        self.state.update_order(order)
+    }
+
+    /// Remove an order.
+    pub fn remove_order(&self, id: &str) -> Option<Order> {
+        self.state.remove_order(id)
+    }
+
+    /// The stored order with this id.
+    pub fn order(&self, id: &str) -> Option<Order> {
+        self.state.order(id)
+    }
+
+    /// Store a single-delivery order as it is; it needs an `id`.
+    pub fn insert_single_delivery_order(&self, order: SingleDeliveryOrder) -> Result<(), MockError> {
+        self.state.insert_single_delivery_order(order)
+    }
+
+    /// Store a new or changed single-delivery order with `lastUpdatedAt` set
+    /// to now (as [`update_order`](Self::update_order)).
+    pub fn update_single_delivery_order(&self, order: SingleDeliveryOrder) -> Result<DateTime, MockError> {
+        self.state.update_single_delivery_order(order)
+    }
+
+    /// Remove a single-delivery order.
+    pub fn remove_single_delivery_order(&self, id: &str) -> Option<SingleDeliveryOrder> {
+        self.state.remove_single_delivery_order(id)
+    }
+
+    /// The stored single-delivery order with this id.
+    pub fn single_delivery_order(&self, id: &str) -> Option<SingleDeliveryOrder> {
+        self.state.single_delivery_order(id)
+    }
+
+    /// Store a shipment as it is; it needs an `id`.
+    pub fn insert_shipment(&self, shipment: Shipment) -> Result<(), MockError> {
+        self.state.insert_shipment(shipment)
+    }
+
+    /// Store a new or changed shipment with `meta.lastUpdatedAt` set to now
+    /// (as [`update_order`](Self::update_order)); lines without a
+    /// `meta.lastUpdatedAt` get the same one. Returns that timestamp.
+    pub fn update_shipment(&self, shipment: Shipment) -> Result<DateTime, MockError> {
+        self.state.update_shipment(shipment)
+    }
+
+    /// Remove a shipment.
+    pub fn remove_shipment(&self, id: &str) -> Option<Shipment> {
+        self.state.remove_shipment(id)
+    }
+
+    /// The stored shipment with this id.
+    pub fn shipment(&self, id: &str) -> Option<Shipment> {
+        self.state.shipment(id)
+    }
+
+    /// Store (or replace) a document.
+    pub fn insert_document(&self, object_id: impl Into<String>, document: MockDocument) {
+        self.state.insert_document(object_id, document);
+    }
+
+    /// Remove a document.
+    pub fn remove_document(&self, object_id: &str) -> Option<MockDocument> {
+        self.state.remove_document(object_id)
+    }
+
+    /// How many orders, single-delivery orders and shipments are stored, and
+    /// the object ids of the documents.
+    pub fn data_summary(&self) -> DataSummary {
+        let (orders, single_delivery_orders, shipments, documents) = self.state.counts();
+        DataSummary { orders, single_delivery_orders, shipments, documents }
+    }
+
+    /// Stop accepting connections, let running requests finish (at most 5
+    /// seconds), and stop.
+    pub async fn shutdown(mut self) -> Result<(), MockError> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let Some(mut task) = self.task.take() else { return Ok(()) };
+        match tokio::time::timeout(Duration::from_secs(5), &mut task).await {
+            Ok(Ok(result)) => result.map_err(MockError::Serve),
+            Ok(Err(join)) => Err(MockError::Serve(std::io::Error::other(join.to_string()))),
+            Err(_) => {
+                task.abort();
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// What a mock serves (see [`MockServer::data_summary`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSummary {
+    /// Number of orders.
+    pub orders: usize,
+    /// Number of single-delivery orders.
+    pub single_delivery_orders: usize,
+    /// Number of shipments.
+    pub shipments: usize,
+    /// Object ids of the documents.
+    pub documents: Vec<String>,
+}

@@ -1,0 +1,116 @@
+//! What the mock counted: logins, refreshes, requests per operation, status
+//! codes answered, and a timed log of every request.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Operation ids of the routes the mock answers, as used in
+/// [`MockStats::requests`], [`RequestRecord::operation`] and
+/// [`FaultConfig::operations`](super::FaultConfig::operations). They are
+/// Tradecloud's `operationId`s, plus one for the mock's presigned-URL route.
+pub mod operation {
+    /// `GET /authentication/login`
+    pub const LOGIN: &str = "login";
+    /// `GET /authentication/refresh`
+    pub const REFRESH: &str = "refresh";
+    /// `POST /authentication/logout`
+    pub const LOGOUT: &str = "logout";
+    /// `GET /order/{orderId}`
+    pub const GET_ORDER: &str = "getOrderByIdRoute";
+    /// `POST /order-search/poll`
+    pub const POLL_ORDERS: &str = "pollOrdersRoute";
+    /// `POST /order-search/poll/single-delivery`
+    pub const POLL_SINGLE_DELIVERY_ORDERS: &str = "pollOrdersSingleDeliveryRoute";
+    /// `GET /shipment/{shipmentId}`
+    pub const GET_SHIPMENT: &str = "getShipmentByIdRoute";
+    /// `POST /shipment/poll`
+    pub const POLL_SHIPMENTS: &str = "pollShipmentsRoute";
+    /// `GET /object-storage/document/{objectId}/metadata`
+    pub const GET_DOCUMENT_METADATA: &str = "getDocumentMetadata";
+    /// `GET /object-storage/document/{objectId}`
+    pub const DOWNLOAD_DOCUMENT: &str = "downloadDocument";
+    /// `GET /object-storage/download/{id}`
+    pub const DOWNLOAD: &str = "download";
+    /// `GET /mock-s3/{objectId}?X-Amz-...`: the presigned `downloadUrl`
+    /// (not part of Tradecloud's API; no `Authorization` needed).
+    pub const MOCK_S3_DOWNLOAD: &str = "mockS3Download";
+}
+
+/// Counters of a running mock (a snapshot; see
+/// [`MockServer::stats`](super::MockServer::stats)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MockStats {
+    /// Successful logins (`200` from `/authentication/login`).
+    pub logins: u64,
+    /// Refused logins (`401`).
+    pub failed_logins: u64,
+    /// Successful refreshes (`200` from `/authentication/refresh`).
+    pub refreshes: u64,
+    /// Refreshes refused for an invalid, expired or replaced refresh token (`401`).
+    pub failed_refreshes: u64,
+    /// Refresh or logout calls refused with `400` because they carried an
+    /// `Authorization` header (Tradecloud: "Do NOT use the Authorization header").
+    pub refreshes_with_authorization_header: u64,
+    /// Successful logouts.
+    pub logouts: u64,
+    /// `401 Unauthorized` answers, on any route.
+    pub unauthorized: u64,
+    /// Fault-injection rules that fired (delays and status answers).
+    pub faults_injected: u64,
+    /// API requests accepted with a valid `Authorization: Bearer` access token.
+    pub bearer_requests: u64,
+    /// API requests accepted with Basic authentication.
+    pub basic_requests: u64,
+    /// Requests received per operation id (see [`operation`]), including
+    /// those answered with a fault or `401`.
+    pub requests: BTreeMap<String, u64>,
+    /// Responses per status code, on every route.
+    pub statuses: BTreeMap<u16, u64>,
+}
+
+impl MockStats {
+    /// Requests received for `operation`.
+    pub fn requests_for(&self, operation: &str) -> u64 {
+        self.requests.get(operation).copied().unwrap_or(0)
+    }
+
+    /// Requests received for every Tradecloud API operation (all but the
+    /// mock's presigned download route).
+    pub fn api_requests(&self) -> u64 {
+        self.requests
+            .iter()
+            .filter(|(op, _)| op.as_str() != operation::MOCK_S3_DOWNLOAD)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Responses answered with `status`.
+    pub fn responses_with(&self, status: u16) -> u64 {
+        self.statuses.get(&status).copied().unwrap_or(0)
+    }
+}
+
+/// One request received by the mock, in arrival order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// When it arrived.
+    pub at: Instant,
+    /// Its operation id (see [`operation`]).
+    pub operation: &'static str,
+}
+
+/// The largest number of records (of operations accepted by `include`) that
+/// fall within any time window of length `window` (both ends included).
+pub(crate) fn peak_in_window(log: &[RequestRecord], window: Duration, include: impl Fn(&str) -> bool) -> usize {
+    let times: Vec<Instant> = log.iter().filter(|r| include(r.operation)).map(|r| r.at).collect();
+    let mut peak = 0;
+    let mut start = 0;
+    for end in 0..times.len() {
+        while times[end].saturating_duration_since(times[start]) > window {
+            start += 1;
+        }
+        peak = peak.max(end + 1 - start);
+    }
+    peak
+}
