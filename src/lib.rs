@@ -48,7 +48,6 @@ pub mod changes;
 pub mod client;
 #[cfg(feature = "server")]
 pub mod server;
-#[cfg(feature = "server")]
 pub mod txml;
 
 /// The README's Rust snippets, compiled and run as doc tests.

@@ -1,47 +1,356 @@
-//! `tradecloud order|shipment|poll|document ...`: calls to Tradecloud's API.
-//! (Being implemented: see issue 3.)
+//! `tradecloud order|shipment|poll|document ...`: calls to Tradecloud's API
+//! with the typed client ([`tradecloud::client::Client`]).
+//!
+//! Credentials come from `TRADECLOUD_USERNAME` and `TRADECLOUD_PASSWORD`,
+//! else from the `[tradecloud]` section of the configuration file
+//! (`--config PATH`, or `tradecloud.toml` in the current directory):
+//!
+//! ```toml
+//! [tradecloud]
+//! environment = "acceptance"   # or production, or base_url = "http://127.0.0.1:8080/v2"
+//! username = "integration@example.com"
+//! password_file = "/run/secrets/tradecloud-password"   # or password = "..."
+//! ```
+//!
+//! The environment comes from `--base-url` (or `TRADECLOUD_BASE_URL`), else
+//! `TRADECLOUD_ENV`, else the configuration file, else production.
 
-use clap::Subcommand;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use tradecloud::client::{
+    Client, ClientBuilder, DocumentSource, DownloadOutcome, Environment, PollBatch, ENV_BASE_URL,
+    ENV_ENVIRONMENT, ENV_PASSWORD, ENV_USERNAME,
+};
+use tradecloud::types::DateTime;
 
 use super::GlobalArgs;
 
+/// The configuration file read when `--config` is not given, if it exists.
+const DEFAULT_CONFIG_FILE: &str = "tradecloud.toml";
+
+/// `tradecloud order ...`
 #[derive(Debug, Subcommand)]
 pub enum OrderCommand {
     /// Fetch a whole order (all lines) and print it as JSON.
-    Get { id: String },
+    Get {
+        /// The Tradecloud order id (`orderId` of an order event, `id` of an order).
+        id: String,
+    },
 }
 
+/// `tradecloud shipment ...`
 #[derive(Debug, Subcommand)]
 pub enum ShipmentCommand {
-    /// Fetch a shipment and print it as JSON.
-    Get { id: String },
+    /// Fetch a shipment (all lines and documents) and print it as JSON.
+    Get {
+        /// The Tradecloud shipment id.
+        id: String,
+    },
 }
 
+/// `tradecloud poll ...`: everything changed since a watermark, over all
+/// pages. The items go to stdout, the next watermark to stderr.
 #[derive(Debug, Subcommand)]
 pub enum PollCommand {
     /// Orders with a delivery schedule.
-    Orders,
+    Orders(PollArgs),
     /// Orders with a single delivery per line.
-    SingleDelivery,
+    SingleDelivery(PollArgs),
     /// Shipments.
-    Shipments,
+    Shipments(PollArgs),
 }
 
+/// Options of `tradecloud poll`.
+#[derive(Debug, Args)]
+pub struct PollArgs {
+    /// Only items changed after this timestamp: the watermark printed by the
+    /// previous poll (e.g. 2025-04-23T10:01:53.812Z). Without it: everything.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub since: Option<String>,
+    /// Output format of the items.
+    #[arg(long, value_enum, default_value_t = PollFormat::JsonLines)]
+    pub format: PollFormat,
+}
+
+/// How `tradecloud poll` prints the items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PollFormat {
+    /// One compact JSON object per line.
+    JsonLines,
+    /// One pretty-printed JSON array.
+    Array,
+}
+
+/// `tradecloud document ...`
 #[derive(Debug, Subcommand)]
 pub enum DocumentCommand {
-    /// Download a document by objectId or URL.
-    Download { source: String },
+    /// Download a document by objectId or URL, with a progress bar.
+    Download {
+        /// The document's `objectId` (from Tradecloud's object storage) or its `url`.
+        source: String,
+        /// A directory (the file keeps its own name) or a file path. Default: the current directory.
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
 }
 
-pub async fn run_order(_cmd: OrderCommand, _global: &GlobalArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// `tradecloud order get ID`
+pub async fn run_order(cmd: OrderCommand, global: &GlobalArgs) -> Result<()> {
+    let client = client(global)?;
+    match cmd {
+        OrderCommand::Get { id } => {
+            let order = client.get_order(&id).await?;
+            print_pretty(&order)
+        }
+    }
 }
-pub async fn run_shipment(_cmd: ShipmentCommand, _global: &GlobalArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+
+/// `tradecloud shipment get ID`
+pub async fn run_shipment(cmd: ShipmentCommand, global: &GlobalArgs) -> Result<()> {
+    let client = client(global)?;
+    match cmd {
+        ShipmentCommand::Get { id } => {
+            let shipment = client.get_shipment(&id).await?;
+            print_pretty(&shipment)
+        }
+    }
 }
-pub async fn run_poll(_cmd: PollCommand, _global: &GlobalArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+
+/// `tradecloud poll orders|single-delivery|shipments [--since TIMESTAMP]`
+pub async fn run_poll(cmd: PollCommand, global: &GlobalArgs) -> Result<()> {
+    let client = client(global)?;
+    match cmd {
+        PollCommand::Orders(args) => {
+            let batch = client.poll_orders_since(since(&args)?).await?;
+            report(batch, &args, "orders")
+        }
+        PollCommand::SingleDelivery(args) => {
+            let batch = client
+                .poll_single_delivery_orders_since(since(&args)?)
+                .await?;
+            report(batch, &args, "single-delivery orders")
+        }
+        PollCommand::Shipments(args) => {
+            let batch = client.poll_shipments_since(since(&args)?).await?;
+            report(batch, &args, "shipments")
+        }
+    }
 }
-pub async fn run_document(_cmd: DocumentCommand, _global: &GlobalArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+
+/// `tradecloud document download OBJECT_ID_OR_URL [-o PATH]`
+pub async fn run_document(cmd: DocumentCommand, global: &GlobalArgs) -> Result<()> {
+    let DocumentCommand::Download { source, output } = cmd;
+    let source = DocumentSource::parse(&source);
+    if source == DocumentSource::NoFile {
+        bail!("nothing to download: give a document objectId or URL");
+    }
+    let client = client(global)?;
+    let dest = output.unwrap_or_else(|| PathBuf::from("."));
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(spinner_style());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let progress_bar = bar.clone();
+    let mut length_known = false;
+    let outcome = client
+        .download(source, &dest, move |progress| {
+            match (progress.total, length_known) {
+                (Some(total), false) => {
+                    progress_bar.set_length(total);
+                    progress_bar.set_style(bar_style());
+                    length_known = true;
+                }
+                (None, true) => {
+                    // A retry without a known size.
+                    progress_bar.set_style(spinner_style());
+                    length_known = false;
+                }
+                _ => {}
+            }
+            progress_bar.set_position(progress.bytes);
+        })
+        .await;
+    bar.finish_and_clear();
+    match outcome? {
+        DownloadOutcome::Downloaded(file) => {
+            eprintln!(
+                "downloaded {} ({} bytes{})",
+                file.filename,
+                file.bytes,
+                file.content_type
+                    .as_deref()
+                    .map(|t| format!(", {t}"))
+                    .unwrap_or_default()
+            );
+            println!("{}", file.path.display());
+            Ok(())
+        }
+        DownloadOutcome::NoFile => bail!("the document has no file attached"),
+    }
+}
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{bar:40.cyan/blue} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+}
+
+fn spinner_style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
+fn since(args: &PollArgs) -> Result<Option<DateTime>> {
+    args.since
+        .as_deref()
+        .map(|text| {
+            text.trim().parse::<DateTime>().map_err(|e| {
+                anyhow::anyhow!(
+                    "--since {text:?} is not a timestamp ({e}): use the watermark printed by the previous poll, \
+                     e.g. 2025-04-23T10:01:53.812Z"
+                )
+            })
+        })
+        .transpose()
+}
+
+fn report<T: Serialize>(batch: PollBatch<T>, args: &PollArgs, kind: &str) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let written = match args.format {
+        PollFormat::JsonLines => batch.items.iter().try_for_each(|item| {
+            serde_json::to_writer(&mut out, item).map_err(std::io::Error::from)?;
+            out.write_all(b"\n")
+        }),
+        PollFormat::Array => serde_json::to_writer_pretty(&mut out, &batch.items)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n")),
+    };
+    finish_output(written.and_then(|()| out.flush()))?;
+    eprintln!("{} {kind} in {} page(s)", batch.items.len(), batch.pages);
+    match &batch.next_watermark {
+        Some(watermark) => {
+            eprintln!("next watermark: {watermark}  (pass it as --since to the next poll)")
+        }
+        None => {
+            eprintln!("next watermark: none (nothing has changed yet; poll again without --since)")
+        }
+    }
+    Ok(())
+}
+
+fn print_pretty<T: Serialize>(value: &T) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let written = serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    finish_output(written)
+}
+
+/// A closed pipe (`| head`) is not an error.
+fn finish_output(result: std::io::Result<()>) -> Result<()> {
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to stdout"),
+    }
+}
+
+/// The `[tradecloud]` section of the configuration file.
+#[derive(Debug, Default)]
+struct FileSettings {
+    environment: Option<String>,
+    base_url: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+fn file_settings(global: &GlobalArgs) -> Result<FileSettings> {
+    let path = match &global.config {
+        Some(path) => path.clone(),
+        None => {
+            let default = PathBuf::from(DEFAULT_CONFIG_FILE);
+            if !default.is_file() {
+                return Ok(FileSettings::default());
+            }
+            default
+        }
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let Some(section) = table.get("tradecloud") else {
+        return Ok(FileSettings::default());
+    };
+    let text_of = |key: &str| -> Result<Option<String>> {
+        match section.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(value)) => Ok(Some(value.clone())),
+            Some(_) => bail!("{}: [tradecloud] {key} must be a string", path.display()),
+        }
+    };
+    let mut password = text_of("password")?;
+    if let Some(file) = text_of("password_file")? {
+        let file = resolve(&path, Path::new(&file));
+        let secret = std::fs::read_to_string(&file).with_context(|| {
+            format!(
+                "cannot read the password file {} ([tradecloud] password_file)",
+                file.display()
+            )
+        })?;
+        password = Some(secret.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    Ok(FileSettings {
+        environment: text_of("environment")?,
+        base_url: text_of("base_url")?,
+        username: text_of("username")?,
+        password,
+    })
+}
+
+/// A path from the configuration file, relative to the file's directory.
+fn resolve(config: &Path, path: &Path) -> PathBuf {
+    match config.parent() {
+        Some(dir) if path.is_relative() => dir.join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// The client: environment variables first, then the configuration file.
+fn client(global: &GlobalArgs) -> Result<Client> {
+    let mut builder = ClientBuilder::from_env()?;
+    let settings = file_settings(global)?;
+    let env_set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    if let Some(url) = &global.base_url {
+        builder = builder.environment(Environment::custom(url.trim()));
+    } else if !env_set(ENV_BASE_URL) && !env_set(ENV_ENVIRONMENT) {
+        if let Some(url) = &settings.base_url {
+            builder = builder.environment(Environment::custom(url.trim()));
+        } else if let Some(name) = &settings.environment {
+            builder = builder.environment(name.parse()?);
+        }
+    }
+    if !builder.has_credentials() {
+        match (settings.username, settings.password) {
+            (Some(user), Some(password)) => builder = builder.credentials(user, password),
+            (Some(_), None) => bail!(
+                "[tradecloud] username is set in the configuration file but no password: set {ENV_PASSWORD} \
+                 or [tradecloud] password_file"
+            ),
+            _ => bail!(
+                "no Tradecloud credentials: set {ENV_USERNAME} and {ENV_PASSWORD} to the integration user's \
+                 e-mail address and password (or [tradecloud] username and password_file in tradecloud.toml)"
+            ),
+        }
+    }
+    Ok(builder.build()?)
 }

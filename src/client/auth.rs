@@ -1,0 +1,470 @@
+//! Credentials and JSON Web Tokens (security/authentication.md).
+//!
+//! The first request logs in with Basic auth (`GET /authentication/login`)
+//! and keeps the access token (`Set-Authorization`, 1 hour) and the refresh
+//! token (`Set-Refresh-Token`, 24 hours). Shortly before the access token
+//! expires, or when a call answers `401`, the tokens are refreshed with only
+//! the `Refresh-Token` header; when the refresh token is gone or refused, the
+//! client logs in again.
+//!
+//! All of this happens behind one `tokio::sync::Mutex`, so any number of
+//! concurrent first calls cause one login and concurrent `401`s one refresh:
+//! the store counts token generations, and a task that saw a `401` with an
+//! older generation than the current one simply retries with the new token.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Response, StatusCode};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::hooks::{synthetic_response, AUTH_STEP_HEADER};
+use super::ClientContext;
+use crate::api::authentication::client::Client as AuthClient;
+
+/// Lifetime of an access token when it is not a JWT with an `exp` claim.
+pub(crate) const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
+/// Lifetime of a refresh token when it is not a JWT with an `exp` claim.
+pub(crate) const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+/// Renew at most this long before a token expires.
+const MAX_RENEW_MARGIN: Duration = Duration::from_secs(60);
+
+/// A string that never shows in `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    pub(crate) fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
+/// The e-mail address and password of the integration user.
+#[derive(Clone)]
+pub(crate) struct Credentials {
+    username: String,
+    password: Secret,
+    basic: HeaderValue,
+}
+
+impl Credentials {
+    pub(crate) fn new(
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Result<Self, String> {
+        let username = username.into();
+        let password = Secret::new(password);
+        let encoded = base64::engine::general_purpose::STANDARD
+            .encode(format!("{username}:{}", password.expose()));
+        let mut basic = HeaderValue::try_from(format!("Basic {encoded}")).map_err(|_| {
+            "the user name contains characters that cannot be sent in a header".to_string()
+        })?;
+        basic.set_sensitive(true);
+        Ok(Credentials {
+            username,
+            password,
+            basic,
+        })
+    }
+
+    pub(crate) fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// The `Authorization: Basic ...` header value (marked sensitive).
+    pub(crate) fn basic_header(&self) -> HeaderValue {
+        self.basic.clone()
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .finish()
+    }
+}
+
+/// An access token handed to a request, with the generation it belongs to.
+pub(crate) struct AccessToken {
+    pub(crate) header: HeaderValue,
+    pub(crate) generation: u64,
+}
+
+/// Why tokens could not be obtained: a transport error (returned as is) or
+/// an answer from Tradecloud (returned to the caller as the answer to its
+/// own request, marked with [`AUTH_STEP_HEADER`]).
+pub(crate) enum AuthFailure {
+    Transport(reqwest::Error),
+    Answer(Box<Response>),
+}
+
+/// How a renewal was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Renewal {
+    /// Another task renewed the tokens in the meantime.
+    AlreadyRenewed,
+    Refreshed,
+    LoggedIn,
+}
+
+struct Tokens {
+    access: HeaderValue,
+    refresh: Option<Secret>,
+    /// When to stop using the access token and renew it.
+    access_renew_at: Instant,
+    /// When to stop using the refresh token and log in instead.
+    refresh_renew_at: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    tokens: Option<Tokens>,
+    generation: u64,
+}
+
+/// Counters of authentication calls, for tests and benchmarks.
+#[derive(Debug, Default)]
+pub(crate) struct AuthCounters {
+    pub(crate) logins: AtomicU64,
+    pub(crate) refreshes: AtomicU64,
+}
+
+/// The token store shared by all clones of a client.
+#[derive(Default)]
+pub(crate) struct TokenStore {
+    state: Mutex<State>,
+    pub(crate) counters: AuthCounters,
+}
+
+impl fmt::Debug for TokenStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenStore")
+            .field("tokens", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Where and how to call the authentication API.
+pub(crate) struct AuthTarget<'a> {
+    pub(crate) http: &'a reqwest::Client,
+    pub(crate) baseurl: &'a str,
+    pub(crate) context: &'a ClientContext,
+}
+
+impl AuthTarget<'_> {
+    fn client(&self) -> AuthClient {
+        AuthClient::new_with_client(self.baseurl, self.http.clone(), self.context.clone())
+    }
+}
+
+impl TokenStore {
+    /// A valid access token, logging in or refreshing first when needed.
+    pub(crate) async fn access_token(
+        &self,
+        target: &AuthTarget<'_>,
+    ) -> Result<AccessToken, AuthFailure> {
+        let mut state = self.state.lock().await;
+        let fresh = state
+            .tokens
+            .as_ref()
+            .is_some_and(|t| Instant::now() < t.access_renew_at);
+        if !fresh {
+            self.renew_locked(&mut state, target, false).await?;
+        }
+        match state.tokens.as_ref() {
+            Some(tokens) => Ok(AccessToken {
+                header: tokens.access.clone(),
+                generation: state.generation,
+            }),
+            // renew_locked either stores tokens or fails.
+            None => Err(AuthFailure::Answer(auth_failed_answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "login",
+                "no tokens after logging in",
+            ))),
+        }
+    }
+
+    /// Renews the tokens after a call with generation `seen` answered 401.
+    /// With `force_login`, logs in again instead of refreshing.
+    pub(crate) async fn renew_after_unauthorized(
+        &self,
+        target: &AuthTarget<'_>,
+        seen: u64,
+        force_login: bool,
+    ) -> Result<Renewal, AuthFailure> {
+        let mut state = self.state.lock().await;
+        if state.generation != seen {
+            return Ok(Renewal::AlreadyRenewed);
+        }
+        self.renew_locked(&mut state, target, force_login).await
+    }
+
+    /// Forgets the tokens and returns the refresh token, if any, for a logout.
+    pub(crate) async fn take_refresh_token(&self) -> Option<Secret> {
+        let mut state = self.state.lock().await;
+        let tokens = state.tokens.take()?;
+        state.generation += 1;
+        tokens.refresh
+    }
+
+    /// Whether the store holds tokens at the moment.
+    pub(crate) async fn has_tokens(&self) -> bool {
+        self.state.lock().await.tokens.is_some()
+    }
+
+    async fn renew_locked(
+        &self,
+        state: &mut State,
+        target: &AuthTarget<'_>,
+        force_login: bool,
+    ) -> Result<Renewal, AuthFailure> {
+        let now = Instant::now();
+        let refresh_token = state
+            .tokens
+            .as_ref()
+            .filter(|t| now < t.refresh_renew_at)
+            .and_then(|t| t.refresh.clone());
+        if let (false, Some(refresh_token)) = (force_login, refresh_token) {
+            let client = target.client();
+            match client.refresh(refresh_token.expose()).await {
+                Ok(answer) => {
+                    let tokens = tokens_from_headers(answer.headers(), "refresh")?;
+                    self.counters.refreshes.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!("refreshed the Tradecloud access token");
+                    state.tokens = Some(tokens);
+                    state.generation += 1;
+                    return Ok(Renewal::Refreshed);
+                }
+                Err(error) => match failure_from(error, "refresh") {
+                    // A refused or expired refresh token: log in again.
+                    AuthFailure::Answer(answer) if answer.status().is_client_error() => {
+                        tracing::debug!(
+                            status = answer.status().as_u16(),
+                            "refresh refused; logging in again"
+                        );
+                    }
+                    failure => return Err(failure),
+                },
+            }
+        }
+        let client = target.client();
+        match client.login().await {
+            Ok(answer) => {
+                let tokens = tokens_from_headers(answer.headers(), "login")?;
+                self.counters.logins.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("logged in to Tradecloud");
+                state.tokens = Some(tokens);
+                state.generation += 1;
+                Ok(Renewal::LoggedIn)
+            }
+            Err(error) => {
+                state.tokens = None;
+                Err(failure_from(error, "login"))
+            }
+        }
+    }
+}
+
+/// Turns a failed login, refresh or logout into an [`AuthFailure`].
+fn failure_from(
+    error: progenitor_client::Error<crate::api::common::types::ErrorResponse>,
+    step: &'static str,
+) -> AuthFailure {
+    use progenitor_client::Error;
+    match error {
+        Error::CommunicationError(e) | Error::ResponseBodyError(e) | Error::InvalidUpgrade(e) => {
+            AuthFailure::Transport(e)
+        }
+        Error::ErrorResponse(answer) => {
+            let status = answer.status();
+            let mut headers = answer.headers().clone();
+            headers.insert(AUTH_STEP_HEADER, HeaderValue::from_static(step));
+            let message = answer.into_inner().message;
+            AuthFailure::Answer(Box::new(synthetic_response(
+                status,
+                headers,
+                message.as_deref(),
+            )))
+        }
+        Error::UnexpectedResponse(mut response) => {
+            response
+                .headers_mut()
+                .insert(AUTH_STEP_HEADER, HeaderValue::from_static(step));
+            AuthFailure::Answer(Box::new(response))
+        }
+        Error::InvalidResponsePayload(_, e) => AuthFailure::Answer(auth_failed_answer(
+            StatusCode::BAD_GATEWAY,
+            step,
+            &format!("the {step} answer could not be read: {e}"),
+        )),
+        Error::InvalidRequest(message) | Error::Custom(message) => {
+            AuthFailure::Answer(auth_failed_answer(StatusCode::BAD_REQUEST, step, &message))
+        }
+    }
+}
+
+fn auth_failed_answer(status: StatusCode, step: &'static str, message: &str) -> Box<Response> {
+    let mut headers = HeaderMap::new();
+    headers.insert(AUTH_STEP_HEADER, HeaderValue::from_static(step));
+    Box::new(synthetic_response(status, headers, Some(message)))
+}
+
+/// Reads the tokens of a login or refresh answer.
+fn tokens_from_headers(headers: &HeaderMap, step: &'static str) -> Result<Tokens, AuthFailure> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let Some(access) = header("set-authorization") else {
+        return Err(AuthFailure::Answer(auth_failed_answer(
+            StatusCode::BAD_GATEWAY,
+            step,
+            &format!("the {step} answer has no Set-Authorization header"),
+        )));
+    };
+    let access = access.strip_prefix("Bearer ").unwrap_or(access).trim();
+    let mut access_header = HeaderValue::try_from(format!("Bearer {access}")).map_err(|_| {
+        AuthFailure::Answer(auth_failed_answer(
+            StatusCode::BAD_GATEWAY,
+            step,
+            &format!("the {step} answer has an access token that cannot be sent back"),
+        ))
+    })?;
+    access_header.set_sensitive(true);
+    let refresh = header("set-refresh-token").map(Secret::new);
+    let now_instant = Instant::now();
+    let now = SystemTime::now();
+    let access_lifetime = token_lifetime(access, now).unwrap_or(ACCESS_TOKEN_LIFETIME);
+    let refresh_lifetime = refresh
+        .as_ref()
+        .and_then(|r| token_lifetime(r.expose(), now))
+        .unwrap_or(REFRESH_TOKEN_LIFETIME);
+    Ok(Tokens {
+        access: access_header,
+        refresh,
+        access_renew_at: now_instant
+            + access_lifetime.saturating_sub(renew_margin(access_lifetime)),
+        refresh_renew_at: now_instant
+            + refresh_lifetime.saturating_sub(renew_margin(refresh_lifetime)),
+    })
+}
+
+/// How long before expiry a token is renewed: a tenth of its lifetime, at
+/// most a minute (an hour-long token is renewed after 59 minutes, a
+/// two-second test token after 1.8 seconds).
+fn renew_margin(lifetime: Duration) -> Duration {
+    (lifetime / 10).min(MAX_RENEW_MARGIN)
+}
+
+/// The remaining lifetime of a JWT, from its `exp` claim; `None` when the
+/// token is not a JWT or has no `exp`.
+pub(crate) fn token_lifetime(token: &str, now: SystemTime) -> Option<Duration> {
+    let exp = jwt_expiry(token)?;
+    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs_f64();
+    Some(Duration::try_from_secs_f64((exp - now).max(0.0)).unwrap_or(Duration::ZERO))
+}
+
+/// The `exp` claim (seconds since the epoch) of a JWT, without verifying it.
+fn jwt_expiry(token: &str) -> Option<f64> {
+    let mut parts = token.split('.');
+    let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let exp = claims.get("exp")?;
+    exp.as_f64().or_else(|| exp.as_i64().map(|v| v as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    fn jwt(claims: &str) -> String {
+        format!(
+            "{}.{}.sig",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256"}"#),
+            URL_SAFE_NO_PAD.encode(claims)
+        )
+    }
+
+    #[test]
+    fn reads_exp_from_a_jwt() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let token = jwt(r#"{"sub":"x","exp":1700003600}"#);
+        assert_eq!(token_lifetime(&token, now), Some(Duration::from_secs(3600)));
+        let expired = jwt(r#"{"exp":1600000000}"#);
+        assert_eq!(token_lifetime(&expired, now), Some(Duration::ZERO));
+        assert_eq!(token_lifetime(&jwt(r#"{"sub":"x"}"#), now), None);
+        assert_eq!(token_lifetime("opaque-token", now), None);
+        assert_eq!(token_lifetime("a.b.c.d", now), None);
+    }
+
+    #[test]
+    fn renews_a_tenth_before_expiry_at_most_a_minute() {
+        assert_eq!(
+            renew_margin(Duration::from_secs(3600)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            renew_margin(Duration::from_secs(2)),
+            Duration::from_millis(200)
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let credentials = Credentials::new("integration@example.com", "hunter2").unwrap();
+        let shown = format!("{credentials:?}");
+        assert!(shown.contains("integration@example.com"));
+        assert!(!shown.contains("hunter2"));
+        assert!(!shown.contains(
+            &base64::engine::general_purpose::STANDARD.encode("integration@example.com:hunter2")
+        ));
+        assert!(credentials.basic_header().is_sensitive());
+    }
+
+    #[test]
+    fn tokens_come_from_the_set_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert("set-authorization", HeaderValue::from_static("abc"));
+        headers.insert("set-refresh-token", HeaderValue::from_static("def"));
+        let tokens = tokens_from_headers(&headers, "login").ok().unwrap();
+        assert_eq!(tokens.access.to_str().unwrap(), "Bearer abc");
+        assert!(tokens.access.is_sensitive());
+        assert_eq!(tokens.refresh.unwrap().expose(), "def");
+        let later = Instant::now() + Duration::from_secs(58 * 60);
+        assert!(later < tokens.access_renew_at);
+
+        headers.insert("set-authorization", HeaderValue::from_static("Bearer xyz"));
+        let tokens = tokens_from_headers(&headers, "login").ok().unwrap();
+        assert_eq!(tokens.access.to_str().unwrap(), "Bearer xyz");
+
+        headers.remove("set-authorization");
+        assert!(tokens_from_headers(&headers, "login").is_err());
+    }
+}

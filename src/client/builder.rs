@@ -1,0 +1,379 @@
+//! [`ClientBuilder`], [`Environment`] and [`AuthMode`].
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::auth::{Credentials, TokenStore};
+use super::rate_limit::RateLimiter;
+use super::{Client, ClientError, RetryPolicy, Shared, Stats};
+
+/// Base URL of Tradecloud's production environment.
+pub const PRODUCTION_BASE_URL: &str = "https://api.tradecloud1.com/v2";
+/// Base URL of Tradecloud's acceptance (test) environment.
+pub const ACCEPTANCE_BASE_URL: &str = "https://api.accp.tradecloud1.com/v2";
+
+/// Which Tradecloud the client talks to.
+///
+/// ```
+/// use tradecloud::client::Environment;
+///
+/// assert_eq!(Environment::Production.base_url(), "https://api.tradecloud1.com/v2");
+/// assert_eq!("acceptance".parse::<Environment>().unwrap(), Environment::Acceptance);
+/// assert_eq!(Environment::custom("http://127.0.0.1:8080/v2/").base_url(), "http://127.0.0.1:8080/v2");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Environment {
+    /// `https://api.tradecloud1.com/v2`.
+    Production,
+    /// `https://api.accp.tradecloud1.com/v2`.
+    Acceptance,
+    /// Any base URL (a mock, a proxy), including the `/v2` path stem.
+    Custom(String),
+}
+
+impl Environment {
+    /// An environment at `base_url` (e.g. `http://127.0.0.1:8080/v2`).
+    pub fn custom(base_url: impl Into<String>) -> Self {
+        Environment::Custom(base_url.into())
+    }
+
+    /// The base URL, without a trailing `/`.
+    pub fn base_url(&self) -> &str {
+        match self {
+            Environment::Production => PRODUCTION_BASE_URL,
+            Environment::Acceptance => ACCEPTANCE_BASE_URL,
+            Environment::Custom(url) => url.trim_end_matches('/'),
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Environment::Production => f.write_str("production"),
+            Environment::Acceptance => f.write_str("acceptance"),
+            Environment::Custom(url) => f.write_str(url),
+        }
+    }
+}
+
+impl FromStr for Environment {
+    type Err = ClientError;
+
+    /// `production` (or `prod`), `acceptance` (or `accp`, `test`), or a URL.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        match s.to_ascii_lowercase().as_str() {
+            "production" | "prod" => Ok(Environment::Production),
+            "acceptance" | "accp" | "test" => Ok(Environment::Acceptance),
+            _ if s.starts_with("http://") || s.starts_with("https://") => Ok(Environment::custom(s)),
+            _ => Err(ClientError::Config(format!(
+                "unknown Tradecloud environment {s:?}: use production, acceptance or a base URL such as \
+                 http://127.0.0.1:8080/v2"
+            ))),
+        }
+    }
+}
+
+/// How requests are authenticated (security/authentication.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthMode {
+    /// Log in once with Basic auth, then send `Authorization: Bearer` with the
+    /// access token and refresh it as needed. Recommended for more than one
+    /// request a minute.
+    #[default]
+    Token,
+    /// Send Basic auth with every request and never log in. Slower per
+    /// request (about a second at Tradecloud); only for occasional use.
+    BasicEveryRequest,
+}
+
+/// Builds a [`Client`]. Start with [`Client::builder`] or
+/// [`ClientBuilder::from_env`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use tradecloud::client::{Client, Environment, RetryPolicy};
+///
+/// # async fn run() -> Result<(), tradecloud::client::ClientError> {
+/// let client = Client::builder()
+///     .environment(Environment::Acceptance)
+///     .credentials("integration@example.com", "secret")
+///     .timeout(Duration::from_secs(20))
+///     .retry_policy(RetryPolicy::default().max_retries(8))
+///     .rate_limit(5)
+///     .build()?;
+/// let order = client.get_order("7e1f5b2c").await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ClientBuilder {
+    environment: Environment,
+    credentials: Option<(String, String)>,
+    auth_mode: AuthMode,
+    timeout: Duration,
+    connect_timeout: Duration,
+    retry: RetryPolicy,
+    rate_limit: Option<u32>,
+    user_agent: Option<String>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("environment", &self.environment)
+            .field("username", &self.credentials.as_ref().map(|(user, _)| user))
+            .field("password", &self.credentials.as_ref().map(|_| "<redacted>"))
+            .field("auth_mode", &self.auth_mode)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("retry", &self.retry)
+            .field("rate_limit", &self.rate_limit)
+            .finish()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            environment: Environment::Production,
+            credentials: None,
+            auth_mode: AuthMode::Token,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
+            rate_limit: Some(10),
+            user_agent: None,
+        }
+    }
+}
+
+/// Environment variable with the integration user's e-mail address.
+pub const ENV_USERNAME: &str = "TRADECLOUD_USERNAME";
+/// Environment variable with the integration user's password.
+pub const ENV_PASSWORD: &str = "TRADECLOUD_PASSWORD";
+/// Environment variable naming the environment: `production` or `acceptance`.
+pub const ENV_ENVIRONMENT: &str = "TRADECLOUD_ENV";
+/// Environment variable with a base URL; wins over [`ENV_ENVIRONMENT`].
+pub const ENV_BASE_URL: &str = "TRADECLOUD_BASE_URL";
+
+impl ClientBuilder {
+    /// A builder with the defaults: production, token authentication, 30 s
+    /// timeout, 10 s connect timeout, [`RetryPolicy::default`], 10 requests
+    /// per second, and no credentials.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A builder configured from the environment: `TRADECLOUD_USERNAME`,
+    /// `TRADECLOUD_PASSWORD`, `TRADECLOUD_ENV` (`production` or
+    /// `acceptance`; default production) and `TRADECLOUD_BASE_URL` (wins
+    /// over `TRADECLOUD_ENV`). Unset variables leave the defaults, so the
+    /// caller may still set credentials; [`build`](Self::build) says what is
+    /// missing.
+    pub fn from_env() -> Result<Self, ClientError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let mut builder = Self::new();
+        if let Some(url) = var(ENV_BASE_URL) {
+            builder.environment = Environment::custom(url.trim());
+        } else if let Some(name) = var(ENV_ENVIRONMENT) {
+            builder.environment = name.parse().map_err(|_| {
+                ClientError::Config(format!(
+                    "{ENV_ENVIRONMENT}={name:?} is not an environment: use production or acceptance, or set \
+                     {ENV_BASE_URL}"
+                ))
+            })?;
+        }
+        match (var(ENV_USERNAME), std::env::var(ENV_PASSWORD).ok()) {
+            (Some(user), Some(password)) => builder.credentials = Some((user, password)),
+            (Some(_), None) => {
+                return Err(ClientError::Config(format!(
+                    "{ENV_USERNAME} is set but {ENV_PASSWORD} is not: set the integration user's password"
+                )))
+            }
+            _ => {}
+        }
+        Ok(builder)
+    }
+
+    /// The environment (default [`Environment::Production`]).
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
+        self
+    }
+
+    /// The integration user's e-mail address and password.
+    pub fn credentials(mut self, email: impl Into<String>, password: impl Into<String>) -> Self {
+        self.credentials = Some((email.into(), password.into()));
+        self
+    }
+
+    /// Whether credentials have been given.
+    pub fn has_credentials(&self) -> bool {
+        self.credentials.is_some()
+    }
+
+    /// How requests are authenticated (default [`AuthMode::Token`]).
+    pub fn auth_mode(mut self, mode: AuthMode) -> Self {
+        self.auth_mode = mode;
+        self
+    }
+
+    /// Time limit of one API request attempt, from sending to the end of the
+    /// answer (default 30 s). Downloads use it as the limit between two
+    /// reads, not for the whole file.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Time limit for opening a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The retry policy (default [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Shorthand for changing only the number of retries.
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.retry = self.retry.max_retries(retries);
+        self
+    }
+
+    /// At most this many requests per second, across all clones of the
+    /// client (default 10, Tradecloud's limit). `0` is refused by
+    /// [`build`](Self::build); use [`without_rate_limit`](Self::without_rate_limit).
+    pub fn rate_limit(mut self, requests_per_second: u32) -> Self {
+        self.rate_limit = Some(requests_per_second);
+        self
+    }
+
+    /// No rate limit at all (for a mock or a proxy that limits itself).
+    pub fn without_rate_limit(mut self) -> Self {
+        self.rate_limit = None;
+        self
+    }
+
+    /// The `User-Agent` header (default `tradecloud-rs/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// Builds the client. Fails without credentials, with a bad base URL or
+    /// a zero rate limit.
+    pub fn build(self) -> Result<Client, ClientError> {
+        let base_url = self.environment.base_url().to_owned();
+        let parsed = url::Url::parse(&base_url).map_err(|e| {
+            ClientError::Config(format!(
+                "the base URL {base_url:?} is not a URL ({e}): use e.g. https://api.accp.tradecloud1.com/v2"
+            ))
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ClientError::Config(format!(
+                "the base URL {base_url:?} must start with https:// (or http:// for a local mock)"
+            )));
+        }
+        let Some((username, password)) = self.credentials else {
+            return Err(ClientError::Config(format!(
+                "no Tradecloud credentials: set {ENV_USERNAME} and {ENV_PASSWORD} to the integration user's \
+                 e-mail address and password"
+            )));
+        };
+        let credentials = Credentials::new(username, password).map_err(|reason| {
+            ClientError::Config(format!("unusable Tradecloud credentials: {reason}"))
+        })?;
+        let limiter = match self.rate_limit {
+            Some(0) => {
+                return Err(ClientError::Config(
+                    "a rate limit of 0 requests per second lets nothing through: use without_rate_limit()".into(),
+                ))
+            }
+            Some(rate) => Some(RateLimiter::new(rate)),
+            None => None,
+        };
+        let user_agent = self
+            .user_agent
+            .unwrap_or_else(|| concat!("tradecloud-rs/", env!("CARGO_PKG_VERSION")).to_owned());
+        let http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .user_agent(user_agent.clone())
+            .build()
+            .map_err(|e| ClientError::Config(format!("cannot set up the HTTP client: {e}")))?;
+        let download_http = reqwest::Client::builder()
+            .read_timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .user_agent(user_agent)
+            .build()
+            .map_err(|e| ClientError::Config(format!("cannot set up the HTTP client: {e}")))?;
+        let shared = Arc::new(Shared {
+            credentials: Some(credentials),
+            auth_mode: self.auth_mode,
+            retry: self.retry,
+            limiter,
+            tokens: TokenStore::default(),
+            stats: Stats::default(),
+        });
+        Ok(Client::assemble(base_url, shared, http, download_http))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_checks_its_input() {
+        let error = ClientBuilder::new().build().unwrap_err();
+        assert!(error.to_string().contains("TRADECLOUD_USERNAME"), "{error}");
+        let error = ClientBuilder::new()
+            .credentials("a@b.c", "p")
+            .environment(Environment::custom("ftp://x"))
+            .build()
+            .unwrap_err();
+        assert!(error.to_string().contains("https://"), "{error}");
+        let error = ClientBuilder::new()
+            .credentials("a@b.c", "p")
+            .rate_limit(0)
+            .build()
+            .unwrap_err();
+        assert!(error.to_string().contains("without_rate_limit"), "{error}");
+        let client = ClientBuilder::new()
+            .credentials("a@b.c", "p")
+            .build()
+            .unwrap();
+        assert_eq!(client.base_url(), PRODUCTION_BASE_URL);
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let builder = ClientBuilder::new().credentials("a@b.c", "hunter2");
+        assert!(!format!("{builder:?}").contains("hunter2"));
+        let client = builder.build().unwrap();
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("a@b.c"), "{shown}");
+    }
+
+    #[test]
+    fn environments_parse() {
+        assert_eq!(
+            "PROD".parse::<Environment>().unwrap(),
+            Environment::Production
+        );
+        assert_eq!(
+            "accp".parse::<Environment>().unwrap().base_url(),
+            ACCEPTANCE_BASE_URL
+        );
+        assert!("staging".parse::<Environment>().is_err());
+    }
+}

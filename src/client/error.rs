@@ -1,0 +1,502 @@
+//! [`ClientError`]: what went wrong talking to Tradecloud, and what to do.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+
+use super::hooks::{ATTEMPTS_HEADER, AUTH_STEP_HEADER};
+use crate::api::common::types::ErrorResponse;
+
+/// An error of the typed Tradecloud client.
+///
+/// Every message says what went wrong and what to do about it. Messages
+/// never contain passwords or tokens.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The client is not configured correctly (missing credentials, a bad
+    /// base URL, ...).
+    #[error("{0}")]
+    Config(String),
+
+    /// Tradecloud answered `401 Unauthorized` even after a fresh login.
+    #[error(
+        "Tradecloud rejected the credentials of {username}: check TRADECLOUD_USERNAME/TRADECLOUD_PASSWORD \
+         and that the user has the integration role (ask support@tradecloud1.com to assign it)"
+    )]
+    Unauthorized {
+        /// The e-mail address of the integration user.
+        username: String,
+    },
+
+    /// Tradecloud answered `403 Forbidden`.
+    #[error(
+        "Tradecloud refused {username} access to {what} (403 Forbidden){}: only an integration user \
+         of a company that is party to it may read it",
+        OptMessage(message)
+    )]
+    Forbidden {
+        /// What was asked for, e.g. `order 7e1f5b2c`.
+        what: String,
+        /// The e-mail address of the integration user.
+        username: String,
+        /// Tradecloud's explanation, if any.
+        message: Option<String>,
+    },
+
+    /// Tradecloud answered `404 Not Found`.
+    #[error("{what} does not exist at Tradecloud (404 Not Found){}: check the id and the environment (production or acceptance)", OptMessage(message))]
+    NotFound {
+        /// What was asked for, e.g. `shipment 42`.
+        what: String,
+        /// Tradecloud's explanation, if any.
+        message: Option<String>,
+    },
+
+    /// Tradecloud refused the request with a `4xx` status; it is not retried.
+    #[error("Tradecloud rejected the request for {what} with {status}{}: fix the request; it is not retried", OptMessage(message))]
+    Rejected {
+        /// What was asked for.
+        what: String,
+        /// The HTTP status code.
+        status: u16,
+        /// Tradecloud's explanation, if any.
+        message: Option<String>,
+    },
+
+    /// Tradecloud kept answering `429 Too Many Requests`.
+    #[error(
+        "Tradecloud kept answering 429 Too Many Requests for {what} ({attempts} attempts): lower the \
+         client's rate limit (default 10 requests per second) or try again later"
+    )]
+    RateLimited {
+        /// What was asked for.
+        what: String,
+        /// HTTP attempts made.
+        attempts: u32,
+    },
+
+    /// Tradecloud kept answering with a server error (`5xx`).
+    #[error(
+        "Tradecloud is unavailable: {what} answered {status} after {attempts} attempts{}; queue the work \
+         and try again later, or allow more retries",
+        OptMessage(message)
+    )]
+    Unavailable {
+        /// What was asked for.
+        what: String,
+        /// The last HTTP status code.
+        status: u16,
+        /// HTTP attempts made.
+        attempts: u32,
+        /// Tradecloud's explanation, if any.
+        message: Option<String>,
+    },
+
+    /// Logging in or refreshing the tokens failed with something else than
+    /// `401` (which is [`ClientError::Unauthorized`]).
+    #[error(
+        "Tradecloud's {step} failed with {status} after {attempts} attempts{} while asking for {what}: the \
+         authentication service may be down; try again later",
+        OptMessage(message)
+    )]
+    AuthenticationFailed {
+        /// `login` or `refresh`.
+        step: String,
+        /// What was asked for when the tokens were needed.
+        what: String,
+        /// The HTTP status code of the login or refresh.
+        status: u16,
+        /// HTTP attempts made.
+        attempts: u32,
+        /// Tradecloud's explanation, if any.
+        message: Option<String>,
+    },
+
+    /// The request timed out, also after the retries.
+    #[error("{what}: no answer from Tradecloud at {base_url} in time ({source}); check the network or raise the timeout")]
+    Timeout {
+        /// What was asked for.
+        what: String,
+        /// The base URL in use.
+        base_url: String,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// No connection to Tradecloud could be made, also after the retries.
+    #[error(
+        "{what}: cannot connect to Tradecloud at {base_url} ({source}); check the network and \
+         TRADECLOUD_ENV or --base-url"
+    )]
+    Connect {
+        /// What was asked for.
+        what: String,
+        /// The base URL in use.
+        base_url: String,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// Another HTTP-level error.
+    #[error("{what}: HTTP error talking to {base_url}: {source}")]
+    Http {
+        /// What was asked for.
+        what: String,
+        /// The base URL in use (or the download host).
+        base_url: String,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// Tradecloud answered with a body that does not fit the spec.
+    #[error("{what}: Tradecloud's answer does not match the spec ({source}); please report it with the answer's body")]
+    InvalidResponse {
+        /// What was asked for.
+        what: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// The request could not be built.
+    #[error("{what}: invalid request: {message}")]
+    InvalidRequest {
+        /// What was asked for.
+        what: String,
+        /// The reason.
+        message: String,
+    },
+
+    /// An answer that the spec does not describe.
+    #[error(
+        "{what}: unexpected answer {status} from Tradecloud{}",
+        OptMessage(message)
+    )]
+    UnexpectedStatus {
+        /// What was asked for.
+        what: String,
+        /// The HTTP status code.
+        status: u16,
+        /// The answer's message, if any.
+        message: Option<String>,
+    },
+
+    /// The metadata of a document has no `downloadUrl`.
+    #[error("the metadata of document {object_id} has no downloadUrl: the document has no file in Tradecloud's object storage")]
+    NoDownloadUrl {
+        /// The document's `objectId`.
+        object_id: String,
+    },
+
+    /// The presigned download URL kept expiring before it could be used.
+    #[error(
+        "the download URL of document {object_id} expired {renewals} times in a row{}: check that this \
+         machine's clock is right (presigned URLs live about a minute)",
+        OptStatus(*status)
+    )]
+    DownloadUrlExpired {
+        /// The document's `objectId`.
+        object_id: String,
+        /// Fresh URLs tried.
+        renewals: u32,
+        /// The storage's last answer, if the URL was tried.
+        status: Option<u16>,
+    },
+
+    /// The file server refused or failed the download.
+    #[error(
+        "downloading {what} failed with {status} after {attempts} attempts{}",
+        OptMessage(message)
+    )]
+    DownloadFailed {
+        /// The document or URL (without its query, which may hold a signature).
+        what: String,
+        /// The HTTP status code.
+        status: u16,
+        /// HTTP attempts made.
+        attempts: u32,
+        /// The server's message, if any.
+        message: Option<String>,
+    },
+
+    /// The download broke off (connection lost, time-out, short body), also
+    /// after the retries. No file was left under the final name.
+    #[error("downloading {what} broke off after {attempts} attempts: {reason}; nothing was written under the final name, try again")]
+    DownloadInterrupted {
+        /// The document or URL (without its query).
+        what: String,
+        /// HTTP attempts made.
+        attempts: u32,
+        /// What happened (no URL in it).
+        reason: String,
+    },
+
+    /// A file system operation failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done, e.g. `write`.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ClientError {
+    /// The HTTP status code behind this error, if there is one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Unauthorized { .. } => Some(401),
+            ClientError::Forbidden { .. } => Some(403),
+            ClientError::NotFound { .. } => Some(404),
+            ClientError::RateLimited { .. } => Some(429),
+            ClientError::Rejected { status, .. }
+            | ClientError::Unavailable { status, .. }
+            | ClientError::AuthenticationFailed { status, .. }
+            | ClientError::UnexpectedStatus { status, .. }
+            | ClientError::DownloadFailed { status, .. } => Some(*status),
+            ClientError::DownloadUrlExpired { status, .. } => *status,
+            ClientError::Timeout { source, .. }
+            | ClientError::Connect { source, .. }
+            | ClientError::Http { source, .. } => source.status().map(|s| s.as_u16()),
+            _ => None,
+        }
+    }
+
+    /// Whether trying the same thing later may succeed (Tradecloud or the
+    /// network was unavailable), as opposed to an error that needs a fix.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ClientError::RateLimited { .. }
+                | ClientError::Unavailable { .. }
+                | ClientError::AuthenticationFailed { .. }
+                | ClientError::Timeout { .. }
+                | ClientError::Connect { .. }
+                | ClientError::Http { .. }
+                | ClientError::DownloadUrlExpired { .. }
+                | ClientError::DownloadInterrupted { .. }
+        )
+    }
+}
+
+/// Formats `: message` when there is a message.
+struct OptMessage<'a>(&'a Option<String>);
+
+impl fmt::Display for OptMessage<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(message) if !message.trim().is_empty() => write!(f, " ({})", message.trim()),
+            _ => Ok(()),
+        }
+    }
+}
+
+struct OptStatus(Option<u16>);
+
+impl fmt::Display for OptStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(status) => write!(f, " (the storage answered {status})"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Context for turning a generated client's error into a [`ClientError`].
+pub(crate) struct ErrorContext<'a> {
+    pub(crate) what: String,
+    pub(crate) username: &'a str,
+    pub(crate) base_url: &'a str,
+}
+
+impl ErrorContext<'_> {
+    /// Converts an error of a generated client.
+    pub(crate) async fn convert(
+        &self,
+        error: progenitor_client::Error<ErrorResponse>,
+    ) -> ClientError {
+        use progenitor_client::Error;
+        match error {
+            Error::ErrorResponse(answer) => {
+                let status = answer.status();
+                let headers = answer.headers().clone();
+                self.status_error(status, &headers, answer.into_inner().message)
+            }
+            Error::UnexpectedResponse(response) => {
+                let status = response.status();
+                let headers = response.headers().clone();
+                let body = response.bytes().await.unwrap_or_default();
+                let message = serde_json::from_slice::<ErrorResponse>(&body)
+                    .ok()
+                    .and_then(|e| e.message)
+                    .or_else(|| {
+                        let text = String::from_utf8_lossy(&body).trim().to_owned();
+                        (!text.is_empty()).then_some(text)
+                    });
+                self.status_error(status, &headers, message)
+            }
+            Error::CommunicationError(source)
+            | Error::ResponseBodyError(source)
+            | Error::InvalidUpgrade(source) => self.transport_error(source),
+            Error::InvalidResponsePayload(_, source) => ClientError::InvalidResponse {
+                what: self.what.clone(),
+                source,
+            },
+            Error::InvalidRequest(message) | Error::Custom(message) => {
+                ClientError::InvalidRequest {
+                    what: self.what.clone(),
+                    message,
+                }
+            }
+        }
+    }
+
+    pub(crate) fn transport_error(&self, source: reqwest::Error) -> ClientError {
+        let what = self.what.clone();
+        let base_url = self.base_url.to_owned();
+        if source.is_timeout() {
+            ClientError::Timeout {
+                what,
+                base_url,
+                source,
+            }
+        } else if source.is_connect() {
+            ClientError::Connect {
+                what,
+                base_url,
+                source,
+            }
+        } else {
+            ClientError::Http {
+                what,
+                base_url,
+                source,
+            }
+        }
+    }
+
+    pub(crate) fn status_error(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        message: Option<String>,
+    ) -> ClientError {
+        let what = self.what.clone();
+        let attempts = headers
+            .get(ATTEMPTS_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        let step = headers.get(AUTH_STEP_HEADER).and_then(|v| v.to_str().ok());
+        let code = status.as_u16();
+        match (step, code) {
+            (_, 401) => ClientError::Unauthorized {
+                username: self.username.to_owned(),
+            },
+            (Some(step), _) => ClientError::AuthenticationFailed {
+                step: step.to_owned(),
+                what,
+                status: code,
+                attempts,
+                message,
+            },
+            (None, 403) => ClientError::Forbidden {
+                what,
+                username: self.username.to_owned(),
+                message,
+            },
+            (None, 404) => ClientError::NotFound { what, message },
+            (None, 429) => ClientError::RateLimited { what, attempts },
+            (None, 500..=599) => ClientError::Unavailable {
+                what,
+                status: code,
+                attempts,
+                message,
+            },
+            (None, 400..=499) => ClientError::Rejected {
+                what,
+                status: code,
+                message,
+            },
+            (None, _) => ClientError::UnexpectedStatus {
+                what,
+                status: code,
+                message,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn context() -> ErrorContext<'static> {
+        ErrorContext {
+            what: "order 42".into(),
+            username: "integration@example.com",
+            base_url: "http://x/v2",
+        }
+    }
+
+    #[test]
+    fn messages_say_what_to_do() {
+        let error = context().status_error(StatusCode::UNAUTHORIZED, &HeaderMap::new(), None);
+        assert_eq!(
+            error.to_string(),
+            "Tradecloud rejected the credentials of integration@example.com: check \
+             TRADECLOUD_USERNAME/TRADECLOUD_PASSWORD and that the user has the integration role \
+             (ask support@tradecloud1.com to assign it)"
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(ATTEMPTS_HEADER, HeaderValue::from_static("6"));
+        let error = context().status_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &headers,
+            Some("down".into()),
+        );
+        assert!(matches!(
+            error,
+            ClientError::Unavailable {
+                attempts: 6,
+                status: 503,
+                ..
+            }
+        ));
+        assert!(
+            error
+                .to_string()
+                .contains("after 6 attempts (down); queue the work"),
+            "{error}"
+        );
+        assert!(error.is_transient());
+        let error = context().status_error(
+            StatusCode::BAD_REQUEST,
+            &HeaderMap::new(),
+            Some("limit".into()),
+        );
+        assert!(matches!(error, ClientError::Rejected { status: 400, .. }));
+        assert!(!error.is_transient());
+        let error = context().status_error(StatusCode::NOT_FOUND, &HeaderMap::new(), None);
+        assert_eq!(error.status(), Some(404));
+        assert!(
+            error.to_string().starts_with("order 42 does not exist"),
+            "{error}"
+        );
+        headers.insert(AUTH_STEP_HEADER, HeaderValue::from_static("login"));
+        let error = context().status_error(StatusCode::INTERNAL_SERVER_ERROR, &headers, None);
+        assert!(
+            matches!(error, ClientError::AuthenticationFailed { ref step, .. } if step == "login")
+        );
+    }
+}

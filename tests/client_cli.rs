@@ -1,0 +1,215 @@
+//! `tradecloud order|shipment|poll|document` against the mock of Tradecloud:
+//! the real binary, as a child process, over real HTTP.
+
+#![cfg(feature = "cli")]
+
+use std::path::Path;
+use std::process::Output;
+
+use tradecloud::mock::MockConfig;
+
+#[path = "client_support.rs"]
+mod support;
+use support::{start, MANUAL_OBJECT_ID, ORDER_ID, SHIPMENT_ID};
+
+/// Named after the file, so that `cargo test --tests client` selects these tests.
+mod client_cli {
+    use super::*;
+
+    /// Runs `tradecloud ARGS` in `dir` with only the given Tradecloud variables.
+    async fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tradecloud"));
+        command.args(args).current_dir(dir);
+        for (name, _) in std::env::vars() {
+            if name.starts_with("TRADECLOUD_") || name == "RUST_LOG" {
+                command.env_remove(name);
+            }
+        }
+        command.envs(env.iter().copied());
+        command.output().await.expect("the binary runs")
+    }
+
+    fn text(bytes: &[u8]) -> String {
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+
+    #[tokio::test]
+    async fn order_and_shipment_get_print_json() {
+        let server = start(MockConfig::new().demo_data()).await;
+        let credentials = server.credentials();
+        let dir = tempfile::tempdir().expect("a directory");
+        let base_url = server.base_url();
+        let env = [
+            ("TRADECLOUD_USERNAME", credentials.username.as_str()),
+            ("TRADECLOUD_PASSWORD", credentials.password.as_str()),
+        ];
+        let output = run(
+            dir.path(),
+            &env,
+            &["--base-url", &base_url, "order", "get", ORDER_ID],
+        )
+        .await;
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let order: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        assert_eq!(order["id"], ORDER_ID);
+
+        let env_with_url = [env[0], env[1], ("TRADECLOUD_BASE_URL", base_url.as_str())];
+        let output = run(dir.path(), &env_with_url, &["shipment", "get", SHIPMENT_ID]).await;
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let shipment: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        assert_eq!(shipment["id"], SHIPMENT_ID);
+
+        let output = run(
+            dir.path(),
+            &env_with_url,
+            &["order", "get", "no-such-order"],
+        )
+        .await;
+        assert!(!output.status.success());
+        assert!(
+            text(&output.stderr).contains("order no-such-order does not exist"),
+            "{}",
+            text(&output.stderr)
+        );
+    }
+
+    #[tokio::test]
+    async fn poll_prints_items_and_the_next_watermark() {
+        let server = start(MockConfig::new().demo_data()).await;
+        let credentials = server.credentials();
+        let dir = tempfile::tempdir().expect("a directory");
+        let base_url = server.base_url();
+        let env = [
+            ("TRADECLOUD_USERNAME", credentials.username.as_str()),
+            ("TRADECLOUD_PASSWORD", credentials.password.as_str()),
+            ("TRADECLOUD_BASE_URL", base_url.as_str()),
+        ];
+        let output = run(dir.path(), &env, &["poll", "orders"]).await;
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let lines: Vec<serde_json::Value> = text(&output.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+            .collect();
+        assert_eq!(lines.len(), server.data_summary().orders);
+        let stderr = text(&output.stderr);
+        let watermark = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("next watermark: "))
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("the watermark on stderr")
+            .to_owned();
+
+        let output = run(
+            dir.path(),
+            &env,
+            &["poll", "orders", "--since", &watermark, "--format", "array"],
+        )
+        .await;
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let items: Vec<serde_json::Value> =
+            serde_json::from_slice(&output.stdout).expect("a JSON array");
+        assert!(items.is_empty());
+        assert!(text(&output.stderr).contains(&format!("next watermark: {watermark}")));
+
+        let output = run(
+            dir.path(),
+            &env,
+            &["poll", "shipments", "--since", "yesterday"],
+        )
+        .await;
+        assert!(!output.status.success());
+        assert!(
+            text(&output.stderr).contains("is not a timestamp"),
+            "{}",
+            text(&output.stderr)
+        );
+    }
+
+    #[tokio::test]
+    async fn document_download_saves_the_file() {
+        let server = start(MockConfig::new().demo_data()).await;
+        let credentials = server.credentials();
+        let dir = tempfile::tempdir().expect("a directory");
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).expect("a directory");
+        let base_url = server.base_url();
+        // Credentials from the configuration file this time.
+        std::fs::write(
+            dir.path().join("password.txt"),
+            format!("{}\n", credentials.password),
+        )
+        .expect("a file");
+        std::fs::write(
+            dir.path().join("tradecloud.toml"),
+            format!(
+                "[tradecloud]\nbase_url = \"{base_url}\"\nusername = \"{}\"\npassword_file = \"password.txt\"\n",
+                credentials.username
+            ),
+        )
+        .expect("a configuration file");
+        let output = run(
+            dir.path(),
+            &[],
+            &["document", "download", MANUAL_OBJECT_ID, "-o", "out"],
+        )
+        .await;
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let path = text(&output.stdout).trim().to_owned();
+        assert_eq!(
+            Path::new(&path),
+            Path::new("out").join("Tradecloud API Manual.pdf")
+        );
+        let content = std::fs::read(dir.path().join(&path)).expect("the downloaded file");
+        assert!(content.starts_with(b"%PDF"));
+    }
+
+    #[tokio::test]
+    async fn errors_say_what_to_do() {
+        let server = start(MockConfig::new().demo_data()).await;
+        let dir = tempfile::tempdir().expect("a directory");
+        let base_url = server.base_url();
+        let output = run(
+            dir.path(),
+            &[],
+            &["--base-url", &base_url, "order", "get", ORDER_ID],
+        )
+        .await;
+        assert!(!output.status.success());
+        assert!(
+            text(&output.stderr).contains("set TRADECLOUD_USERNAME and TRADECLOUD_PASSWORD"),
+            "{}",
+            text(&output.stderr)
+        );
+
+        let env = [
+            ("TRADECLOUD_USERNAME", "integration@example.com"),
+            ("TRADECLOUD_PASSWORD", "wrong"),
+        ];
+        let output = run(
+            dir.path(),
+            &env,
+            &["--base-url", &base_url, "order", "get", ORDER_ID],
+        )
+        .await;
+        assert!(!output.status.success());
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains("rejected the credentials of integration@example.com"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("wrong"), "{stderr}");
+
+        let env = [
+            ("TRADECLOUD_USERNAME", "integration@example.com"),
+            ("TRADECLOUD_PASSWORD", "x"),
+            ("TRADECLOUD_ENV", "staging"),
+        ];
+        let output = run(dir.path(), &env, &["order", "get", ORDER_ID]).await;
+        assert!(!output.status.success());
+        assert!(
+            text(&output.stderr).contains("use production or acceptance"),
+            "{}",
+            text(&output.stderr)
+        );
+    }
+}
