@@ -12,7 +12,10 @@ fn generate(specs: &Path, out: &Path, settings: &tradecloud_codegen::Settings) {
                 println!("cargo:rerun-if-changed={}", input.display());
             }
             if let Err(e) = output.write_to(out) {
-                println!("cargo::error=cannot write generated code to {}: {e}", out.display());
+                println!(
+                    "cargo::error=cannot write generated code to {}: {e}",
+                    out.display()
+                );
                 std::process::exit(1);
             }
         }
@@ -26,7 +29,11 @@ fn generate(specs: &Path, out: &Path, settings: &tradecloud_codegen::Settings) {
 
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    generate(Path::new("specs"), &out, &tradecloud_codegen::Settings::tradecloud());
+    generate(
+        Path::new("specs"),
+        &out,
+        &tradecloud_codegen::Settings::tradecloud(),
+    );
 
     // A spec in the style Tradecloud publishes (tapir): generated into a
     // test-only module so that `cargo test` proves such output compiles.

@@ -102,18 +102,26 @@ fn parse_tree(bytes: &[u8]) -> Result<Element, TxmlError> {
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     loop {
-        let event = reader.read_event().map_err(|e| TxmlError::Xml(e.to_string()))?;
+        let event = reader
+            .read_event()
+            .map_err(|e| TxmlError::Xml(e.to_string()))?;
         match event {
             Event::Start(start) => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(TxmlError::TooDeep);
                 }
                 let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
-                stack.push(Element { name, ..Element::default() });
+                stack.push(Element {
+                    name,
+                    ..Element::default()
+                });
             }
             Event::Empty(start) => {
                 let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
-                let element = Element { name, ..Element::default() };
+                let element = Element {
+                    name,
+                    ..Element::default()
+                };
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(element),
                     None => root = Some(element),
@@ -126,8 +134,13 @@ fn parse_tree(bytes: &[u8]) -> Result<Element, TxmlError> {
                 }
             }
             Event::GeneralRef(r) => {
-                let Some(current) = stack.last_mut() else { continue };
-                if let Some(c) = r.resolve_char_ref().map_err(|e| TxmlError::Xml(e.to_string()))? {
+                let Some(current) = stack.last_mut() else {
+                    continue;
+                };
+                if let Some(c) = r
+                    .resolve_char_ref()
+                    .map_err(|e| TxmlError::Xml(e.to_string()))?
+                {
                     current.text.push(c);
                 } else {
                     let name = r.decode().map_err(|e| TxmlError::Xml(e.to_string()))?;
@@ -139,7 +152,9 @@ fn parse_tree(bytes: &[u8]) -> Result<Element, TxmlError> {
             }
             Event::CData(t) => {
                 if let Some(current) = stack.last_mut() {
-                    current.text.push_str(&String::from_utf8_lossy(&t.into_inner()));
+                    current
+                        .text
+                        .push_str(&String::from_utf8_lossy(&t.into_inner()));
                 }
             }
             Event::End(_) => {
@@ -156,7 +171,9 @@ fn parse_tree(bytes: &[u8]) -> Result<Element, TxmlError> {
         }
     }
     if !stack.is_empty() {
-        return Err(TxmlError::Xml("the document ends inside an element (truncated?)".into()));
+        return Err(TxmlError::Xml(
+            "the document ends inside an element (truncated?)".into(),
+        ));
     }
     root.ok_or(TxmlError::Empty)
 }
@@ -176,7 +193,9 @@ fn element_matches_array(field: &str, element: &str) -> bool {
         // `deliverySchedule` → `deliveryScheduleLine`, `deliveryHistory` → `deliveryHistoryLine`
         return element.strip_suffix("Line") == Some(field);
     };
-    element == singular || element == format!("{singular}Line") || element.strip_suffix("Line") == Some(field)
+    element == singular
+        || element == format!("{singular}Line")
+        || element.strip_suffix("Line") == Some(field)
 }
 
 fn scalar(kind: &Kind, text: &str) -> Value {
@@ -234,19 +253,23 @@ fn convert(element: &Element, kind: &Kind) -> Value {
 fn object(element: &Element, shape: &Shape) -> Value {
     let mut map = Map::new();
     for child in &element.children {
-        let direct = shape.properties.iter().find(|(name, _)| *name == child.name);
+        let direct = shape
+            .properties
+            .iter()
+            .find(|(name, _)| *name == child.name);
         let array = direct
             .filter(|(_, k)| matches!(k, Kind::Array(_)))
             .or_else(|| {
-                shape
-                    .properties
-                    .iter()
-                    .find(|(name, k)| matches!(k, Kind::Array(_)) && element_matches_array(name, &child.name))
+                shape.properties.iter().find(|(name, k)| {
+                    matches!(k, Kind::Array(_)) && element_matches_array(name, &child.name)
+                })
             });
         match (direct, array) {
             (_, Some((name, Kind::Array(item)))) => {
                 let value = convert(child, item);
-                let entry = map.entry(name.to_string()).or_insert_with(|| Value::Array(Vec::new()));
+                let entry = map
+                    .entry(name.to_string())
+                    .or_insert_with(|| Value::Array(Vec::new()));
                 if let Value::Array(items) = entry {
                     items.push(value);
                 }
@@ -307,20 +330,41 @@ mod tests {
         assert!(element_matches_array("names", "name"));
         assert!(element_matches_array("addressLines", "addressLine"));
         assert!(element_matches_array("properties", "property"));
-        assert!(element_matches_array("deliverySchedule", "deliverySchedule"));
-        assert!(element_matches_array("deliverySchedule", "deliveryScheduleLine"));
+        assert!(element_matches_array(
+            "deliverySchedule",
+            "deliverySchedule"
+        ));
+        assert!(element_matches_array(
+            "deliverySchedule",
+            "deliveryScheduleLine"
+        ));
         assert!(element_matches_array("chargeLines", "chargeLine"));
         assert!(!element_matches_array("lines", "label"));
     }
 
     #[test]
     fn malformed_and_truncated_xml_are_errors() {
-        static EMPTY: Shape = Shape { name: "X", properties: &[] };
-        assert!(matches!(to_json(b"<a><b></a>", &EMPTY), Err(TxmlError::Xml(_))));
-        assert!(matches!(to_json(b"<a><b>text</b>", &EMPTY), Err(TxmlError::Xml(_))));
+        static EMPTY: Shape = Shape {
+            name: "X",
+            properties: &[],
+        };
+        assert!(matches!(
+            to_json(b"<a><b></a>", &EMPTY),
+            Err(TxmlError::Xml(_))
+        ));
+        assert!(matches!(
+            to_json(b"<a><b>text</b>", &EMPTY),
+            Err(TxmlError::Xml(_))
+        ));
         assert!(matches!(to_json(b"", &EMPTY), Err(TxmlError::Empty)));
-        assert!(matches!(to_json(&[0xff, 0xfe], &EMPTY), Err(TxmlError::Xml(_))));
+        assert!(matches!(
+            to_json(&[0xff, 0xfe], &EMPTY),
+            Err(TxmlError::Xml(_))
+        ));
         let deep = "<a>".repeat(100) + &"</a>".repeat(100);
-        assert!(matches!(to_json(deep.as_bytes(), &EMPTY), Err(TxmlError::TooDeep)));
+        assert!(matches!(
+            to_json(deep.as_bytes(), &EMPTY),
+            Err(TxmlError::TooDeep)
+        ));
     }
 }

@@ -11,7 +11,9 @@ fn files(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -35,8 +37,16 @@ fn generated_copy_matches_the_build_output() {
     let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("generated");
     let refresh = "run `cargo run -p tradecloud-codegen -- specs generated` and commit the diff";
     let built_files = files(built);
-    assert!(!built_files.is_empty(), "build.rs wrote nothing to {}", built.display());
-    assert_eq!(built_files, files(&committed), "generated/ has different files than the build output; {refresh}");
+    assert!(
+        !built_files.is_empty(),
+        "build.rs wrote nothing to {}",
+        built.display()
+    );
+    assert_eq!(
+        built_files,
+        files(&committed),
+        "generated/ has different files than the build output; {refresh}"
+    );
     for f in &built_files {
         let a = std::fs::read_to_string(built.join(f)).unwrap_or_default();
         let b = std::fs::read_to_string(committed.join(f)).unwrap_or_default();

@@ -13,8 +13,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tradecloud::api::common::types::{Order, Shipment};
 use tradecloud::mock::{
-    generated_byte, operation, FaultConfig, FaultTrigger, MockConfig, MockData, MockDocument, MockServer,
-    DEFAULT_PASSWORD, DEFAULT_USERNAME,
+    generated_byte, operation, FaultConfig, FaultTrigger, MockConfig, MockData, MockDocument,
+    MockServer, DEFAULT_PASSWORD, DEFAULT_USERNAME,
 };
 
 const ORDER_ID: &str = "4fd2a3c0-6b1e-4e8b-9c2a-1d3e5f7a9b0c";
@@ -22,7 +22,10 @@ const SHIPMENT_ID: &str = "9a7b5c3d-1e2f-4a6b-8c0d-2e4f6a8b0c1d";
 const MANUAL_OBJECT_ID: &str = "67aa8ece-5d41-496f-a94c-483e360b833b";
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("an HTTP client")
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client")
 }
 
 async fn start(config: MockConfig) -> MockServer {
@@ -30,7 +33,11 @@ async fn start(config: MockConfig) -> MockServer {
 }
 
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {
-    response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// Log in with the default user; the access and refresh tokens.
@@ -48,7 +55,11 @@ async fn login(client: &reqwest::Client, server: &MockServer) -> (String, String
     (access, refresh)
 }
 
-async fn refresh(client: &reqwest::Client, server: &MockServer, refresh_token: &str) -> reqwest::Response {
+async fn refresh(
+    client: &reqwest::Client,
+    server: &MockServer,
+    refresh_token: &str,
+) -> reqwest::Response {
     client
         .get(format!("{}/authentication/refresh", server.base_url()))
         .header("Refresh-Token", refresh_token)
@@ -57,7 +68,12 @@ async fn refresh(client: &reqwest::Client, server: &MockServer, refresh_token: &
         .expect("refresh is answered")
 }
 
-async fn get_order(client: &reqwest::Client, server: &MockServer, access: &str, id: &str) -> reqwest::Response {
+async fn get_order(
+    client: &reqwest::Client,
+    server: &MockServer,
+    access: &str,
+    id: &str,
+) -> reqwest::Response {
     client
         .get(format!("{}/order/{id}", server.base_url()))
         .bearer_auth(access)
@@ -66,7 +82,13 @@ async fn get_order(client: &reqwest::Client, server: &MockServer, access: &str, 
         .expect("GET order is answered")
 }
 
-async fn poll(client: &reqwest::Client, server: &MockServer, path: &str, access: &str, body: Value) -> reqwest::Response {
+async fn poll(
+    client: &reqwest::Client,
+    server: &MockServer,
+    path: &str,
+    access: &str,
+    body: Value,
+) -> reqwest::Response {
     client
         .post(format!("{}{path}", server.base_url()))
         .bearer_auth(access)
@@ -96,7 +118,12 @@ async fn login_refresh_and_logout_follow_the_documented_token_flow() {
     let (access, refresh_token) = login(&client, &server).await;
     assert_ne!(access, refresh_token);
     assert_eq!(access.split('.').count(), 3, "a JWT-shaped token");
-    assert_eq!(get_order(&client, &server, &access, ORDER_ID).await.status(), StatusCode::OK);
+    assert_eq!(
+        get_order(&client, &server, &access, ORDER_ID)
+            .await
+            .status(),
+        StatusCode::OK
+    );
 
     // Refresh with only the Refresh-Token header: a new pair.
     let response = refresh(&client, &server, &refresh_token).await;
@@ -105,10 +132,18 @@ async fn login_refresh_and_logout_follow_the_documented_token_flow() {
     let refresh2 = header(&response, "Set-Refresh-Token").expect("a new refresh token");
     assert_ne!(access2, access);
     assert_ne!(refresh2, refresh_token);
-    assert_eq!(get_order(&client, &server, &access2, ORDER_ID).await.status(), StatusCode::OK);
+    assert_eq!(
+        get_order(&client, &server, &access2, ORDER_ID)
+            .await
+            .status(),
+        StatusCode::OK
+    );
 
     // The replaced refresh token cannot be used any more.
-    assert_eq!(refresh(&client, &server, &refresh_token).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refresh(&client, &server, &refresh_token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     // Logout invalidates the refresh token; the access token lives on.
     let response = client
@@ -118,8 +153,16 @@ async fn login_refresh_and_logout_follow_the_documented_token_flow() {
         .await
         .expect("logout is answered");
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(refresh(&client, &server, &refresh2).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(get_order(&client, &server, &access2, ORDER_ID).await.status(), StatusCode::OK);
+    assert_eq!(
+        refresh(&client, &server, &refresh2).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get_order(&client, &server, &access2, ORDER_ID)
+            .await
+            .status(),
+        StatusCode::OK
+    );
 
     let stats = server.stats();
     assert_eq!((stats.logins, stats.refreshes, stats.logouts), (1, 1, 1));
@@ -145,10 +188,18 @@ async fn refresh_and_logout_refuse_an_authorization_header() {
         .expect("answered");
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: Value = response.json().await.expect("a JSON error");
-    assert!(body["message"].as_str().is_some_and(|m| m.contains("Authorization")), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Authorization")),
+        "{body}"
+    );
 
     // The refused call did not consume the refresh token.
-    assert_eq!(refresh(&client, &server, &refresh_token).await.status(), StatusCode::OK);
+    assert_eq!(
+        refresh(&client, &server, &refresh_token).await.status(),
+        StatusCode::OK
+    );
 
     // Logout with an Authorization header, and refresh with Basic auth only.
     let response = client
@@ -169,7 +220,11 @@ async fn refresh_and_logout_refuse_an_authorization_header() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
     // No Refresh-Token at all: 401, log in again.
-    let response = client.get(format!("{}/authentication/refresh", server.base_url())).send().await.expect("answered");
+    let response = client
+        .get(format!("{}/authentication/refresh", server.base_url()))
+        .send()
+        .await
+        .expect("answered");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
     assert_eq!(server.stats().refreshes_with_authorization_header, 3);
@@ -181,8 +236,17 @@ async fn api_routes_accept_bearer_or_basic_and_answer_401_otherwise() {
     let client = http();
     let url = format!("{}/order/{ORDER_ID}", server.base_url());
 
-    let response = client.get(&url).basic_auth(DEFAULT_USERNAME, Some(DEFAULT_PASSWORD)).send().await.expect("answered");
-    assert_eq!(response.status(), StatusCode::OK, "Basic auth on every request is supported");
+    let response = client
+        .get(&url)
+        .basic_auth(DEFAULT_USERNAME, Some(DEFAULT_PASSWORD))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "Basic auth on every request is supported"
+    );
     // The user name is an e-mail address: case does not matter.
     let response = client
         .get(&url)
@@ -212,7 +276,11 @@ async fn api_routes_accept_bearer_or_basic_and_answer_401_otherwise() {
         .await
         .expect("answered");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    let response = client.get(format!("{}/authentication/login", server.base_url())).send().await.expect("answered");
+    let response = client
+        .get(format!("{}/authentication/login", server.base_url()))
+        .send()
+        .await
+        .expect("answered");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
     // Authentication comes before body decoding: a bad poll body without
@@ -228,8 +296,14 @@ async fn api_routes_accept_bearer_or_basic_and_answer_401_otherwise() {
             request
         }
     };
-    assert_eq!(bad(false).send().await.expect("answered").status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(bad(true).send().await.expect("answered").status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        bad(false).send().await.expect("answered").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        bad(true).send().await.expect("answered").status(),
+        StatusCode::BAD_REQUEST
+    );
 
     let stats = server.stats();
     assert_eq!(stats.unauthorized, 7);
@@ -249,19 +323,35 @@ async fn tokens_really_expire() {
     .await;
     let client = http();
     let (access, refresh_token) = login(&client, &server).await;
-    assert_eq!(get_order(&client, &server, &access, ORDER_ID).await.status(), StatusCode::OK);
+    assert_eq!(
+        get_order(&client, &server, &access, ORDER_ID)
+            .await
+            .status(),
+        StatusCode::OK
+    );
 
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(
-        get_order(&client, &server, &access, ORDER_ID).await.status(),
+        get_order(&client, &server, &access, ORDER_ID)
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED,
         "the access token expired after 1 s"
     );
     let response = refresh(&client, &server, &refresh_token).await;
-    assert_eq!(response.status(), StatusCode::OK, "the refresh token still lives");
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the refresh token still lives"
+    );
     let access2 = header(&response, "Set-Authorization").expect("a new access token");
     let refresh2 = header(&response, "Set-Refresh-Token").expect("a new refresh token");
-    assert_eq!(get_order(&client, &server, &access2, ORDER_ID).await.status(), StatusCode::OK);
+    assert_eq!(
+        get_order(&client, &server, &access2, ORDER_ID)
+            .await
+            .status(),
+        StatusCode::OK
+    );
 
     tokio::time::sleep(Duration::from_millis(2200)).await;
     assert_eq!(
@@ -271,7 +361,12 @@ async fn tokens_really_expire() {
     );
     // Logging in again works.
     let (access3, _) = login(&client, &server).await;
-    assert_eq!(get_order(&client, &server, &access3, ORDER_ID).await.status(), StatusCode::OK);
+    assert_eq!(
+        get_order(&client, &server, &access3, ORDER_ID)
+            .await
+            .status(),
+        StatusCode::OK
+    );
     assert_eq!(server.stats().logins, 2);
 }
 
@@ -282,7 +377,12 @@ async fn tokens_can_be_expired_on_demand() {
     let (access, refresh_token) = login(&client, &server).await;
 
     server.expire_access_tokens();
-    assert_eq!(get_order(&client, &server, &access, ORDER_ID).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get_order(&client, &server, &access, ORDER_ID)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
     let response = refresh(&client, &server, &refresh_token).await;
     assert_eq!(response.status(), StatusCode::OK);
     let access2 = header(&response, "Set-Authorization").expect("a new access token");
@@ -290,14 +390,27 @@ async fn tokens_can_be_expired_on_demand() {
 
     assert!(server.expire_token(&access2));
     assert!(!server.expire_token("unknown"));
-    assert_eq!(get_order(&client, &server, &access2, ORDER_ID).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get_order(&client, &server, &access2, ORDER_ID)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     server.expire_refresh_tokens();
-    assert_eq!(refresh(&client, &server, &refresh2).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refresh(&client, &server, &refresh2).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     let (access3, _) = login(&client, &server).await;
     server.revoke_all_tokens();
-    assert_eq!(get_order(&client, &server, &access3, ORDER_ID).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get_order(&client, &server, &access3, ORDER_ID)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 // ----- orders and shipments -------------------------------------------------
@@ -340,14 +453,33 @@ async fn fixture_directory_is_loaded() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mock");
     let server = start(MockConfig::new().fixtures_dir(&dir)).await;
     let summary = server.data_summary();
-    assert_eq!((summary.orders, summary.single_delivery_orders, summary.shipments), (3, 1, 1));
+    assert_eq!(
+        (
+            summary.orders,
+            summary.single_delivery_orders,
+            summary.shipments
+        ),
+        (3, 1, 1)
+    );
     assert_eq!(summary.documents.len(), 2);
 
     let client = http();
     let (access, _) = login(&client, &server).await;
-    let response = poll(&client, &server, "/order-search/poll", &access, json!({"limit": 100})).await;
+    let response = poll(
+        &client,
+        &server,
+        "/order-search/poll",
+        &access,
+        json!({"limit": 100}),
+    )
+    .await;
     let body: Value = response.json().await.expect("JSON");
-    let ids: Vec<&str> = body["data"].as_array().expect("data").iter().filter_map(|o| o["id"].as_str()).collect();
+    let ids: Vec<&str> = body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|o| o["id"].as_str())
+        .collect();
     // 08:00Z, then 10:00+02:00 (= 08:00Z, same instant: id order), then zone-less 09:30 on the next day.
     assert_eq!(
         ids,
@@ -360,16 +492,25 @@ async fn fixture_directory_is_loaded() {
     assert_eq!(body["lastUpdatedAt"], "2025-05-02T09:30:00");
 
     let response = client
-        .get(format!("{}/order/11111111-0000-4000-8000-000000000001", server.base_url()))
+        .get(format!(
+            "{}/order/11111111-0000-4000-8000-000000000001",
+            server.base_url()
+        ))
         .bearer_auth(&access)
         .send()
         .await
         .expect("answered");
     let text = response.text().await.expect("a body");
-    assert!(text.contains("12345678901234.567890"), "decimals keep every digit: {text}");
+    assert!(
+        text.contains("12345678901234.567890"),
+        "decimals keep every digit: {text}"
+    );
 
     let response = client
-        .get(format!("{}/object-storage/document/44444444-0000-4000-8000-000000000001/metadata", server.base_url()))
+        .get(format!(
+            "{}/object-storage/document/44444444-0000-4000-8000-000000000001/metadata",
+            server.base_url()
+        ))
         .bearer_auth(&access)
         .send()
         .await
@@ -378,17 +519,30 @@ async fn fixture_directory_is_loaded() {
     assert_eq!(metadata["filename"], "packing-list.txt");
     assert_eq!(metadata["contentType"], "text/plain");
     let url = metadata["downloadUrl"].as_str().expect("a downloadUrl");
-    let text = client.get(url).send().await.expect("answered").text().await.expect("text");
+    let text = client
+        .get(url)
+        .send()
+        .await
+        .expect("answered")
+        .text()
+        .await
+        .expect("text");
     assert!(text.starts_with("Packing list SHIP-MOCK-0001"));
 
     let response = client
-        .get(format!("{}/object-storage/download/55555555-0000-4000-8000-000000000001", server.base_url()))
+        .get(format!(
+            "{}/object-storage/download/55555555-0000-4000-8000-000000000001",
+            server.base_url()
+        ))
         .bearer_auth(&access)
         .send()
         .await
         .expect("answered");
     assert_eq!(response.content_length(), Some(3 * 1024 * 1024));
-    assert_eq!(response.bytes().await.expect("bytes").len(), 3 * 1024 * 1024);
+    assert_eq!(
+        response.bytes().await.expect("bytes").len(),
+        3 * 1024 * 1024
+    );
 }
 
 #[test]
@@ -408,8 +562,14 @@ fn broken_fixtures_are_reported_with_their_path() {
 
 #[tokio::test]
 async fn orders_without_id_are_refused() {
-    let result = MockServer::start(MockConfig::new().order(serde_json::from_value(json!({})).expect("an order"))).await;
-    assert!(matches!(result, Err(tradecloud::mock::MockError::MissingId { .. })));
+    let result = MockServer::start(
+        MockConfig::new().order(serde_json::from_value(json!({})).expect("an order")),
+    )
+    .await;
+    assert!(matches!(
+        result,
+        Err(tradecloud::mock::MockError::MissingId { .. })
+    ));
 }
 
 // ----- polling -----------------------------------------------------------------
@@ -421,10 +581,20 @@ async fn polling_pages_return_every_changed_order_exactly_once() {
     let (access, _) = login(&client, &server).await;
 
     // The demo orders are from 2025; the watermark is the newest of them.
-    let response = poll(&client, &server, "/order-search/poll", &access, json!({"limit": 100})).await;
+    let response = poll(
+        &client,
+        &server,
+        "/order-search/poll",
+        &access,
+        json!({"limit": 100}),
+    )
+    .await;
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(body["total"], 3);
-    let watermark = body["lastUpdatedAt"].as_str().expect("a watermark").to_owned();
+    let watermark = body["lastUpdatedAt"]
+        .as_str()
+        .expect("a watermark")
+        .to_owned();
 
     let mut changed = Vec::new();
     for i in 0..25 {
@@ -447,38 +617,80 @@ async fn polling_pages_return_every_changed_order_exactly_once() {
         .await;
         assert_eq!(response.status(), StatusCode::OK);
         let page: Value = response.json().await.expect("JSON");
-        assert_eq!(page["total"], 25, "total counts all matches, regardless of paging");
+        assert_eq!(
+            page["total"], 25,
+            "total counts all matches, regardless of paging"
+        );
         let data = page["data"].as_array().cloned().unwrap_or_default();
         if data.is_empty() {
-            assert_eq!(page["lastUpdatedAt"], Value::String(watermark.clone()), "an empty page echoes the filter");
+            assert_eq!(
+                page["lastUpdatedAt"],
+                Value::String(watermark.clone()),
+                "an empty page echoes the filter"
+            );
             break;
         }
-        let newest = data.iter().filter_map(|o| o["lastUpdatedAt"].as_str()).max().expect("timestamps").to_owned();
-        assert_eq!(page["lastUpdatedAt"], Value::String(newest.clone()), "the newest timestamp of the page");
+        let newest = data
+            .iter()
+            .filter_map(|o| o["lastUpdatedAt"].as_str())
+            .max()
+            .expect("timestamps")
+            .to_owned();
+        assert_eq!(
+            page["lastUpdatedAt"],
+            Value::String(newest.clone()),
+            "the newest timestamp of the page"
+        );
         for order in &data {
-            *seen.entry(order["id"].as_str().expect("an id").to_owned()).or_default() += 1;
+            *seen
+                .entry(order["id"].as_str().expect("an id").to_owned())
+                .or_default() += 1;
         }
         last_watermark = Some(newest);
         offset += data.len();
     }
     assert_eq!(seen.len(), 25);
-    assert!(seen.values().all(|n| *n == 1), "every order exactly once: {seen:?}");
+    assert!(
+        seen.values().all(|n| *n == 1),
+        "every order exactly once: {seen:?}"
+    );
     assert!(changed.iter().all(|id| seen.contains_key(id)));
 
     // Polling again from the last watermark: nothing, until orders change.
     let next = last_watermark.expect("a watermark");
-    let response = poll(&client, &server, "/order-search/poll", &access, json!({"filters": {"lastUpdatedAfter": next}})).await;
+    let response = poll(
+        &client,
+        &server,
+        "/order-search/poll",
+        &access,
+        json!({"filters": {"lastUpdatedAfter": next}}),
+    )
+    .await;
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(body["total"], 0);
     assert_eq!(body["lastUpdatedAt"], Value::String(next.clone()));
-    assert!(body.get("data").is_none_or(|d| d.as_array().is_some_and(Vec::is_empty)));
+    assert!(body
+        .get("data")
+        .is_none_or(|d| d.as_array().is_some_and(Vec::is_empty)));
 
-    let stamp = server.update_order(order("poll-order-07", "Confirmed")).expect("stored");
-    let response = poll(&client, &server, "/order-search/poll", &access, json!({"filters": {"lastUpdatedAfter": next}})).await;
+    let stamp = server
+        .update_order(order("poll-order-07", "Confirmed"))
+        .expect("stored");
+    let response = poll(
+        &client,
+        &server,
+        "/order-search/poll",
+        &access,
+        json!({"filters": {"lastUpdatedAfter": next}}),
+    )
+    .await;
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(body["total"], 1);
     assert_eq!(body["data"][0]["id"], "poll-order-07");
-    assert_eq!(body["data"][0]["lines"][0]["lastUpdatedAt"], Value::String(stamp.to_string()));
+    assert_eq!(
+        body["data"][0]["lines"][0]["lastUpdatedAt"],
+        Value::String(stamp.to_string())
+    );
     assert_eq!(body["lastUpdatedAt"], Value::String(stamp.to_string()));
 }
 
@@ -489,7 +701,14 @@ async fn polling_filters_on_status_and_compares_instants() {
     let (access, _) = login(&client, &server).await;
 
     let ids = |body: &Value| -> Vec<String> {
-        body["data"].as_array().map(|d| d.iter().filter_map(|o| o["id"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+        body["data"]
+            .as_array()
+            .map(|d| {
+                d.iter()
+                    .filter_map(|o| o["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let response = poll(
         &client,
@@ -528,12 +747,26 @@ async fn polling_filters_on_status_and_compares_instants() {
 
     // A limit above 100 is refused; 0 is not a valid limit either.
     for limit in [101, 0] {
-        let response = poll(&client, &server, "/order-search/poll", &access, json!({"limit": limit})).await;
+        let response = poll(
+            &client,
+            &server,
+            "/order-search/poll",
+            &access,
+            json!({"limit": limit}),
+        )
+        .await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "limit {limit}");
     }
 
     // Single-delivery orders and shipments.
-    let response = poll(&client, &server, "/order-search/poll/single-delivery", &access, json!({"limit": 100})).await;
+    let response = poll(
+        &client,
+        &server,
+        "/order-search/poll/single-delivery",
+        &access,
+        json!({"limit": 100}),
+    )
+    .await;
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(body["total"], 1);
     assert!(body["data"][0]["lines"][0]["statusLine"].is_object());
@@ -558,7 +791,10 @@ async fn polling_filters_on_status_and_compares_instants() {
     .await;
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(body["total"], 0);
-    assert!(body.get("lastUpdatedAt").is_none(), "no filter and no data: no watermark");
+    assert!(
+        body.get("lastUpdatedAt").is_none(),
+        "no filter and no data: no watermark"
+    );
 
     // A shipment changed at runtime shows up after the old watermark.
     let mut shipment = server.shipment(SHIPMENT_ID).expect("the demo shipment");
@@ -574,14 +810,25 @@ async fn polling_filters_on_status_and_compares_instants() {
     .await;
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(ids(&body), [SHIPMENT_ID]);
-    assert_eq!(body["data"][0]["meta"]["lastUpdatedAt"], Value::String(stamp.to_string()));
+    assert_eq!(
+        body["data"][0]["meta"]["lastUpdatedAt"],
+        Value::String(stamp.to_string())
+    );
 }
 
 // ----- documents -----------------------------------------------------------------
 
-async fn metadata(client: &reqwest::Client, server: &MockServer, access: &str, object_id: &str) -> Value {
+async fn metadata(
+    client: &reqwest::Client,
+    server: &MockServer,
+    access: &str,
+    object_id: &str,
+) -> Value {
     let response = client
-        .get(format!("{}/object-storage/document/{object_id}/metadata", server.base_url()))
+        .get(format!(
+            "{}/object-storage/document/{object_id}/metadata",
+            server.base_url()
+        ))
         .bearer_auth(access)
         .send()
         .await
@@ -592,7 +839,12 @@ async fn metadata(client: &reqwest::Client, server: &MockServer, access: &str, o
 
 #[tokio::test]
 async fn download_urls_work_without_authorization_and_really_expire() {
-    let server = start(MockConfig::new().demo_data().download_url_lifetime(Duration::from_millis(400))).await;
+    let server = start(
+        MockConfig::new()
+            .demo_data()
+            .download_url_lifetime(Duration::from_millis(400)),
+    )
+    .await;
     let client = http();
     let (access, _) = login(&client, &server).await;
 
@@ -600,19 +852,36 @@ async fn download_urls_work_without_authorization_and_really_expire() {
     assert_eq!(meta["id"], MANUAL_OBJECT_ID);
     assert_eq!(meta["filename"], "Tradecloud API Manual.pdf");
     assert_eq!(meta["contentType"], "application/pdf");
-    let url = meta["downloadUrl"].as_str().expect("a downloadUrl").to_owned();
-    assert!(url.contains("X-Amz-Expires=1") && url.contains("X-Amz-Signature="), "{url}");
+    let url = meta["downloadUrl"]
+        .as_str()
+        .expect("a downloadUrl")
+        .to_owned();
+    assert!(
+        url.contains("X-Amz-Expires=1") && url.contains("X-Amz-Signature="),
+        "{url}"
+    );
 
     let response = client.get(&url).send().await.expect("answered");
     assert_eq!(response.status(), StatusCode::OK, "no Authorization needed");
-    assert_eq!(header(&response, "content-type").as_deref(), Some("application/pdf"));
+    assert_eq!(
+        header(&response, "content-type").as_deref(),
+        Some("application/pdf")
+    );
     let pdf = response.bytes().await.expect("bytes");
     assert!(pdf.starts_with(b"%PDF-"));
 
     tokio::time::sleep(Duration::from_millis(500)).await;
     let response = client.get(&url).send().await.expect("answered");
-    assert_eq!(response.status(), StatusCode::FORBIDDEN, "expired like an S3 presigned URL");
-    assert!(response.text().await.expect("text").contains("Request has expired"));
+    assert_eq!(
+        response.status(),
+        StatusCode::FORBIDDEN,
+        "expired like an S3 presigned URL"
+    );
+    assert!(response
+        .text()
+        .await
+        .expect("text")
+        .contains("Request has expired"));
 
     // A fresh one from the metadata works again; expiring it on demand too.
     let fresh = metadata(&client, &server, &access, MANUAL_OBJECT_ID).await["downloadUrl"]
@@ -620,15 +889,35 @@ async fn download_urls_work_without_authorization_and_really_expire() {
         .expect("a downloadUrl")
         .to_owned();
     assert_ne!(fresh, url);
-    assert_eq!(client.get(&fresh).send().await.expect("answered").status(), StatusCode::OK);
+    assert_eq!(
+        client.get(&fresh).send().await.expect("answered").status(),
+        StatusCode::OK
+    );
     server.expire_download_urls();
-    assert_eq!(client.get(&fresh).send().await.expect("answered").status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        client.get(&fresh).send().await.expect("answered").status(),
+        StatusCode::FORBIDDEN
+    );
 
     // A tampered signature is refused; unknown documents are 404.
-    let tampered = format!("{}0", server.presigned_url(MANUAL_OBJECT_ID).expect("a URL"));
-    assert_eq!(client.get(&tampered).send().await.expect("answered").status(), StatusCode::FORBIDDEN);
+    let tampered = format!(
+        "{}0",
+        server.presigned_url(MANUAL_OBJECT_ID).expect("a URL")
+    );
+    assert_eq!(
+        client
+            .get(&tampered)
+            .send()
+            .await
+            .expect("answered")
+            .status(),
+        StatusCode::FORBIDDEN
+    );
     let response = client
-        .get(format!("{}/object-storage/document/nope/metadata", server.base_url()))
+        .get(format!(
+            "{}/object-storage/document/nope/metadata",
+            server.base_url()
+        ))
         .bearer_auth(&access)
         .send()
         .await
@@ -640,7 +929,8 @@ async fn download_urls_work_without_authorization_and_really_expire() {
 #[tokio::test]
 async fn large_generated_documents_stream_with_their_length() {
     const SIZE: u64 = 5 * 1024 * 1024 + 17;
-    let server = start(MockConfig::new().document("big", MockDocument::generated("big.bin", SIZE))).await;
+    let server =
+        start(MockConfig::new().document("big", MockDocument::generated("big.bin", SIZE))).await;
     let client = http();
     let (access, _) = login(&client, &server).await;
 
@@ -653,15 +943,24 @@ async fn large_generated_documents_stream_with_their_length() {
             .expect("answered");
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.content_length(), Some(SIZE));
-        assert_eq!(header(&response, "content-type").as_deref(), Some("application/octet-stream"));
-        assert_eq!(header(&response, "content-disposition").as_deref(), Some("attachment; filename=\"big.bin\""));
+        assert_eq!(
+            header(&response, "content-type").as_deref(),
+            Some("application/octet-stream")
+        );
+        assert_eq!(
+            header(&response, "content-disposition").as_deref(),
+            Some("attachment; filename=\"big.bin\"")
+        );
         let mut stream = response.bytes_stream();
         let mut received: u64 = 0;
         let mut chunks = 0;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.expect("a chunk");
             assert!(
-                chunk.iter().enumerate().all(|(i, b)| *b == generated_byte(received + i as u64)),
+                chunk
+                    .iter()
+                    .enumerate()
+                    .all(|(i, b)| *b == generated_byte(received + i as u64)),
                 "bytes follow the documented pattern"
             );
             received += chunk.len() as u64;
@@ -672,7 +971,10 @@ async fn large_generated_documents_stream_with_their_length() {
     }
 
     // Through the presigned URL as well.
-    let url = metadata(&client, &server, &access, "big").await["downloadUrl"].as_str().expect("a URL").to_owned();
+    let url = metadata(&client, &server, &access, "big").await["downloadUrl"]
+        .as_str()
+        .expect("a URL")
+        .to_owned();
     let response = client.get(&url).send().await.expect("answered");
     assert_eq!(response.content_length(), Some(SIZE));
     assert_eq!(response.bytes().await.expect("bytes").len() as u64, SIZE);
@@ -680,19 +982,26 @@ async fn large_generated_documents_stream_with_their_length() {
 
 #[tokio::test]
 async fn interrupted_documents_break_the_connection() {
-    let server = start(
-        MockConfig::new().document("broken", MockDocument::generated("broken.bin", 1024 * 1024).interrupt_after(100_000)),
-    )
+    let server = start(MockConfig::new().document(
+        "broken",
+        MockDocument::generated("broken.bin", 1024 * 1024).interrupt_after(100_000),
+    ))
     .await;
     let client = http();
     let response = client
-        .get(format!("{}/object-storage/download/broken", server.base_url()))
+        .get(format!(
+            "{}/object-storage/download/broken",
+            server.base_url()
+        ))
         .basic_auth(DEFAULT_USERNAME, Some(DEFAULT_PASSWORD))
         .send()
         .await
         .expect("headers arrive");
     assert_eq!(response.content_length(), Some(1024 * 1024));
-    assert!(response.bytes().await.is_err(), "the body ends early with an error");
+    assert!(
+        response.bytes().await.is_err(),
+        "the body ends early with an error"
+    );
 }
 
 // ----- fault injection -------------------------------------------------------------
@@ -700,9 +1009,10 @@ async fn interrupted_documents_break_the_connection() {
 #[tokio::test]
 async fn fault_injection_answers_503_and_429_and_delays() {
     let server = start(
-        MockConfig::new()
-            .demo_data()
-            .fault(FaultConfig::service_unavailable(FaultTrigger::EveryNth(2)).for_operations([operation::GET_ORDER])),
+        MockConfig::new().demo_data().fault(
+            FaultConfig::service_unavailable(FaultTrigger::EveryNth(2))
+                .for_operations([operation::GET_ORDER]),
+        ),
     )
     .await;
     let client = http();
@@ -710,13 +1020,21 @@ async fn fault_injection_answers_503_and_429_and_delays() {
 
     let mut statuses = Vec::new();
     for _ in 0..6 {
-        statuses.push(get_order(&client, &server, &access, ORDER_ID).await.status().as_u16());
+        statuses.push(
+            get_order(&client, &server, &access, ORDER_ID)
+                .await
+                .status()
+                .as_u16(),
+        );
     }
     assert_eq!(statuses, [200, 503, 200, 503, 200, 503]);
 
     // A burst of 429s with Retry-After, then normal answers.
     server
-        .set_faults(vec![FaultConfig::too_many_requests(2, FaultTrigger::FirstN(3))])
+        .set_faults(vec![FaultConfig::too_many_requests(
+            2,
+            FaultTrigger::FirstN(3),
+        )])
         .expect("valid faults");
     let mut statuses = Vec::new();
     for _ in 0..5 {
@@ -729,36 +1047,56 @@ async fn fault_injection_answers_503_and_429_and_delays() {
     assert_eq!(statuses, [429, 429, 429, 200, 200]);
 
     // Faults come before authentication and apply to login too.
-    server.set_faults(vec![FaultConfig::service_unavailable(FaultTrigger::Always)]).expect("valid faults");
-    let response = client.get(format!("{}/authentication/login", server.base_url())).send().await.expect("answered");
+    server
+        .set_faults(vec![FaultConfig::service_unavailable(FaultTrigger::Always)])
+        .expect("valid faults");
+    let response = client
+        .get(format!("{}/authentication/login", server.base_url()))
+        .send()
+        .await
+        .expect("answered");
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     // Delays.
     server
-        .set_faults(vec![FaultConfig::delay(Duration::from_millis(300), FaultTrigger::Always)])
+        .set_faults(vec![FaultConfig::delay(
+            Duration::from_millis(300),
+            FaultTrigger::Always,
+        )])
         .expect("valid faults");
     let started = Instant::now();
-    assert_eq!(get_order(&client, &server, &access, ORDER_ID).await.status(), StatusCode::OK);
+    assert_eq!(
+        get_order(&client, &server, &access, ORDER_ID)
+            .await
+            .status(),
+        StatusCode::OK
+    );
     assert!(started.elapsed() >= Duration::from_millis(300));
 
     server.clear_faults();
-    assert_eq!(get_order(&client, &server, &access, ORDER_ID).await.status(), StatusCode::OK);
+    assert_eq!(
+        get_order(&client, &server, &access, ORDER_ID)
+            .await
+            .status(),
+        StatusCode::OK
+    );
     let stats = server.stats();
     assert_eq!(stats.faults_injected, 3 + 3 + 1 + 1);
     assert_eq!(stats.responses_with(503), 4);
     assert_eq!(stats.responses_with(429), 3);
 
-    assert!(server.set_faults(vec![FaultConfig::service_unavailable(FaultTrigger::Probability(1.5))]).is_err());
+    assert!(server
+        .set_faults(vec![FaultConfig::service_unavailable(
+            FaultTrigger::Probability(1.5)
+        )])
+        .is_err());
 }
 
 #[tokio::test]
 async fn probabilistic_faults_hit_about_their_share() {
-    let server = start(
-        MockConfig::new()
-            .demo_data()
-            .seed(42)
-            .fault(FaultConfig::service_unavailable(FaultTrigger::Probability(0.3))),
-    )
+    let server = start(MockConfig::new().demo_data().seed(42).fault(
+        FaultConfig::service_unavailable(FaultTrigger::Probability(0.3)),
+    ))
     .await;
     let client = http();
     let mut failures = 0;
@@ -773,7 +1111,10 @@ async fn probabilistic_faults_hit_about_their_share() {
             failures += 1;
         }
     }
-    assert!((30..=90).contains(&failures), "{failures} of 200 failed at a 30% rate");
+    assert!(
+        (30..=90).contains(&failures),
+        "{failures} of 200 failed at a 30% rate"
+    );
 }
 
 // ----- counters ------------------------------------------------------------------
@@ -810,7 +1151,15 @@ async fn tradecloud_mock_prints_its_url_and_credentials_and_serves() {
     use tokio::io::{AsyncBufReadExt as _, BufReader};
 
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tradecloud"))
-        .args(["mock", "--listen", "127.0.0.1:0", "--generated-document", "big=1MB", "--fail-every", "1000"])
+        .args([
+            "mock",
+            "--listen",
+            "127.0.0.1:0",
+            "--generated-document",
+            "big=1MB",
+            "--fail-every",
+            "1000",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -828,9 +1177,17 @@ async fn tradecloud_mock_prints_its_url_and_credentials_and_serves() {
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(30), read).await.expect("the banner in time");
-    let base_url = printed[0].strip_prefix("Tradecloud mock listening on ").expect("the banner").to_owned();
-    assert!(base_url.starts_with("http://127.0.0.1:") && base_url.ends_with("/v2"), "{base_url}");
+    tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .expect("the banner in time");
+    let base_url = printed[0]
+        .strip_prefix("Tradecloud mock listening on ")
+        .expect("the banner")
+        .to_owned();
+    assert!(
+        base_url.starts_with("http://127.0.0.1:") && base_url.ends_with("/v2"),
+        "{base_url}"
+    );
     assert!(printed.contains(&format!("username: {DEFAULT_USERNAME}")));
     assert!(printed.contains(&format!("password: {DEFAULT_PASSWORD}")));
     assert!(printed.contains(&format!("export TRADECLOUD_BASE_URL={base_url}")));

@@ -3,7 +3,10 @@
 use tradecloud::api::order_webhook_connector::types::{txml_shapes, OrderWebhookBody};
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/order-webhook/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/order-webhook/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
 }
 
@@ -11,20 +14,29 @@ fn fixture(name: &str) -> Vec<u8> {
 fn txml_fixture_decodes_to_the_same_message_as_its_json_twin() {
     let from_json: OrderWebhookBody =
         serde_json::from_slice(&fixture("order-event.json")).expect("JSON fixture parses");
-    let from_xml: OrderWebhookBody =
-        tradecloud::txml::from_slice_with(&fixture("order-event.xml"), &txml_shapes::OrderWebhookBody)
-            .expect("tXML fixture parses");
+    let from_xml: OrderWebhookBody = tradecloud::txml::from_slice_with(
+        &fixture("order-event.xml"),
+        &txml_shapes::OrderWebhookBody,
+    )
+    .expect("tXML fixture parses");
     let mut json = serde_json::to_value(&from_json).expect("serialises");
     let mut xml = serde_json::to_value(&from_xml).expect("serialises");
     // Unknown fields are kept in both, but XML cannot say that `1` is a
     // number when no schema knows the field: it stays text there.
-    assert_eq!(xml["orderEvent"]["someFutureField"], serde_json::json!({ "x": "1" }));
+    assert_eq!(
+        xml["orderEvent"]["someFutureField"],
+        serde_json::json!({ "x": "1" })
+    );
     strip(&mut json, "someFutureField");
     strip(&mut xml, "someFutureField");
     if json != xml {
         let a = serde_json::to_string_pretty(&json).unwrap_or_default();
         let b = serde_json::to_string_pretty(&xml).unwrap_or_default();
-        let first = a.lines().zip(b.lines()).enumerate().find(|(_, (x, y))| x != y);
+        let first = a
+            .lines()
+            .zip(b.lines())
+            .enumerate()
+            .find(|(_, (x, y))| x != y);
         panic!("JSON and tXML differ; first difference: {first:?}");
     }
 }
@@ -55,13 +67,26 @@ fn repeated_elements_become_arrays_even_when_single() {
     assert_eq!(event.lines[0].delivery_schedule.len(), 1);
     let buyer = event.buyer_order.expect("buyer order");
     assert_eq!(buyer.notes, vec!["one note".to_string()]);
-    assert!(event.extra.contains_key("futureElement"), "unknown elements are kept");
+    assert!(
+        event.extra.contains_key("futureElement"),
+        "unknown elements are kept"
+    );
 }
 
 #[test]
 fn invalid_txml_is_an_error_not_a_panic() {
-    for bad in [&b"<webhookBody><eventName>X</eventName>"[..], b"not xml at all <", b"<a></b>", &[0xc3, 0x28]] {
-        let r: Result<OrderWebhookBody, _> = tradecloud::txml::from_slice_with(bad, &txml_shapes::OrderWebhookBody);
-        assert!(r.is_err(), "{:?} must be refused", String::from_utf8_lossy(bad));
+    for bad in [
+        &b"<webhookBody><eventName>X</eventName>"[..],
+        b"not xml at all <",
+        b"<a></b>",
+        &[0xc3, 0x28],
+    ] {
+        let r: Result<OrderWebhookBody, _> =
+            tradecloud::txml::from_slice_with(bad, &txml_shapes::OrderWebhookBody);
+        assert!(
+            r.is_err(),
+            "{:?} must be refused",
+            String::from_utf8_lossy(bad)
+        );
     }
 }

@@ -193,14 +193,16 @@ pub fn analyse(normalized: Normalized) -> Result<SpecModel> {
         let item_ptr = pointer(["paths", path_key.as_str()]);
         let item = match item {
             ReferenceOr::Item(item) => item,
-            ReferenceOr::Reference { reference } => return Err(Error::new(
-                &path,
-                item_ptr,
-                "path item $ref",
-                format!(
+            ReferenceOr::Reference { reference } => {
+                return Err(Error::new(
+                    &path,
+                    item_ptr,
+                    "path item $ref",
+                    format!(
                     "`{reference}`: referenced path items are not supported; inline the path item"
                 ),
-            )),
+                ))
+            }
         };
         for method in METHODS {
             let op = match method {

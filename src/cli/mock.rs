@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use clap::Args;
 use tradecloud::mock::{
-    Fault, FaultConfig, FaultTrigger, MockConfig, MockData, MockDocument, MockServer, DEFAULT_PASSWORD, DEFAULT_USERNAME,
+    Fault, FaultConfig, FaultTrigger, MockConfig, MockData, MockDocument, MockServer,
+    DEFAULT_PASSWORD, DEFAULT_USERNAME,
 };
 
 /// Run a mock of Tradecloud's API v2 for tests and local development.
@@ -77,15 +78,23 @@ pub struct MockArgs {
 /// Parse `500ms`, `30s`, `5m`, `1h`, `1.5s` or a bare number of seconds.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration such as 500ms, 30s, 5m or 1h"))?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 500ms, 30s, 5m or 1h"))?;
     let seconds = match unit.trim() {
         "ms" => value / 1000.0,
         "" | "s" => value,
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
-        other => return Err(format!("unknown duration unit `{other}`; use ms, s, m or h")),
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}`; use ms, s, m or h"
+            ))
+        }
     };
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
 }
@@ -93,9 +102,13 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Parse `1234`, `64KB`, `5MB`, `2GB` (powers of 1024; `B` optional).
 fn parse_size(text: &str) -> anyhow::Result<u64> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: u64 = number.parse().with_context(|| format!("`{text}` is not a size such as 5MB"))?;
+    let value: u64 = number
+        .parse()
+        .with_context(|| format!("`{text}` is not a size such as 5MB"))?;
     let factor: u64 = match unit.trim().to_ascii_uppercase().as_str() {
         "" | "B" => 1,
         "K" | "KB" | "KIB" => 1 << 10,
@@ -103,7 +116,9 @@ fn parse_size(text: &str) -> anyhow::Result<u64> {
         "G" | "GB" | "GIB" => 1 << 30,
         other => bail!("unknown size unit `{other}`; use B, KB, MB or GB"),
     };
-    value.checked_mul(factor).with_context(|| format!("`{text}` is too large"))
+    value
+        .checked_mul(factor)
+        .with_context(|| format!("`{text}` is too large"))
 }
 
 fn split_pair<'a>(text: &'a str, flag: &str) -> anyhow::Result<(&'a str, &'a str)> {
@@ -131,7 +146,8 @@ fn config(args: &MockArgs) -> anyhow::Result<MockConfig> {
         .download_url_lifetime(args.download_url_lifetime);
     config = match &args.fixtures {
         Some(dir) => config.data(
-            MockData::from_dir(dir).with_context(|| format!("cannot load the fixtures in {}", dir.display()))?,
+            MockData::from_dir(dir)
+                .with_context(|| format!("cannot load the fixtures in {}", dir.display()))?,
         ),
         None => config.demo_data(),
     };
@@ -145,7 +161,10 @@ fn config(args: &MockArgs) -> anyhow::Result<MockConfig> {
     }
     for spec in &args.generated_documents {
         let (id, size) = split_pair(spec, "--generated-document")?;
-        config = config.document(id, MockDocument::generated(format!("{id}.bin"), parse_size(size)?));
+        config = config.document(
+            id,
+            MockDocument::generated(format!("{id}.bin"), parse_size(size)?),
+        );
     }
     let trigger = match (args.fail_rate, args.fail_every) {
         (Some(r), _) => Some(FaultTrigger::Probability(rate(r, "--fail-rate")?)),
@@ -153,9 +172,14 @@ fn config(args: &MockArgs) -> anyhow::Result<MockConfig> {
         (None, None) => None,
     };
     if let Some(trigger) = trigger {
-        let retry_after = args.retry_after.or(matches!(args.fail_status, 429 | 503).then_some(1));
+        let retry_after = args
+            .retry_after
+            .or(matches!(args.fail_status, 429 | 503).then_some(1));
         config = config.fault(FaultConfig {
-            fault: Fault::Status { status: args.fail_status, retry_after },
+            fault: Fault::Status {
+                status: args.fail_status,
+                retry_after,
+            },
             trigger,
             operations: args.fault_operations.clone(),
         });
@@ -166,7 +190,8 @@ fn config(args: &MockArgs) -> anyhow::Result<MockConfig> {
             r => FaultTrigger::Probability(r),
         };
         config = config.fault(
-            FaultConfig::delay(Duration::from_millis(ms), trigger).for_operations(args.fault_operations.clone()),
+            FaultConfig::delay(Duration::from_millis(ms), trigger)
+                .for_operations(args.fault_operations.clone()),
         );
     }
     if let Some(seed) = args.seed {
@@ -195,7 +220,9 @@ async fn shutdown_signal() {
 pub async fn run(args: MockArgs) -> anyhow::Result<()> {
     let config = config(&args)?;
     let faults = config.faults.clone();
-    let server = MockServer::start(config).await.context("cannot start the mock")?;
+    let server = MockServer::start(config)
+        .await
+        .context("cannot start the mock")?;
     let credentials = server.credentials();
     let summary = server.data_summary();
     let base_url = server.base_url();
@@ -227,7 +254,10 @@ pub async fn run(args: MockArgs) -> anyhow::Result<()> {
     println!("press Ctrl-C to stop");
     shutdown_signal().await;
     println!("stopping the mock");
-    server.shutdown().await.context("the mock did not stop cleanly")?;
+    server
+        .shutdown()
+        .await
+        .context("the mock did not stop cleanly")?;
     Ok(())
 }
 

@@ -56,7 +56,10 @@ impl MockState {
     /// without valid credentials is a `401` whatever its body), then the
     /// generated stub's own answer.
     async fn reject_api(&self, rejection: Rejection) -> Response {
-        match self.enter(rejection.operation_id, &rejection.raw.headers, true).await {
+        match self
+            .enter(rejection.operation_id, &rejection.raw.headers, true)
+            .await
+        {
             Ok(()) => rejection.into_response(),
             Err(denied) => denied_response(denied),
         }
@@ -69,27 +72,44 @@ impl MockState {
 }
 
 impl authentication::server::Api for MockState {
-    async fn login(&self, request: authentication::server::LoginRequest) -> authentication::server::LoginResponse {
+    async fn login(
+        &self,
+        request: authentication::server::LoginRequest,
+    ) -> authentication::server::LoginResponse {
         use authentication::server::LoginResponse;
-        if let Err(denied) = self.enter(operation::LOGIN, &request.raw.headers, false).await {
+        if let Err(denied) = self
+            .enter(operation::LOGIN, &request.raw.headers, false)
+            .await
+        {
             return LoginResponse::Custom(denied_response(denied));
         }
         match self.basic_user(&request.raw.headers) {
             Ok(user) => {
                 let (access, refresh) = self.start_session(&user);
                 self.count(|s| s.logins += 1);
-                LoginResponse::Ok { set_authorization: Some(access), set_refresh_token: Some(refresh) }
+                LoginResponse::Ok {
+                    set_authorization: Some(access),
+                    set_refresh_token: Some(refresh),
+                }
             }
             Err(reason) => {
                 self.count(|s| s.failed_logins += 1);
-                LoginResponse::Unauthorized { body: error_body(reason) }
+                LoginResponse::Unauthorized {
+                    body: error_body(reason),
+                }
             }
         }
     }
 
-    async fn logout(&self, request: authentication::server::LogoutRequest) -> authentication::server::LogoutResponse {
+    async fn logout(
+        &self,
+        request: authentication::server::LogoutRequest,
+    ) -> authentication::server::LogoutResponse {
         use authentication::server::LogoutResponse;
-        if let Err(denied) = self.enter(operation::LOGOUT, &request.raw.headers, false).await {
+        if let Err(denied) = self
+            .enter(operation::LOGOUT, &request.raw.headers, false)
+            .await
+        {
             return LogoutResponse::Custom(denied_response(denied));
         }
         if request.raw.headers.contains_key(AUTHORIZATION) {
@@ -100,13 +120,21 @@ impl authentication::server::Api for MockState {
                 self.count(|s| s.logouts += 1);
                 LogoutResponse::Ok
             }
-            Err(reason) => LogoutResponse::Unauthorized { body: error_body(reason) },
+            Err(reason) => LogoutResponse::Unauthorized {
+                body: error_body(reason),
+            },
         }
     }
 
-    async fn refresh(&self, request: authentication::server::RefreshRequest) -> authentication::server::RefreshResponse {
+    async fn refresh(
+        &self,
+        request: authentication::server::RefreshRequest,
+    ) -> authentication::server::RefreshResponse {
         use authentication::server::RefreshResponse;
-        if let Err(denied) = self.enter(operation::REFRESH, &request.raw.headers, false).await {
+        if let Err(denied) = self
+            .enter(operation::REFRESH, &request.raw.headers, false)
+            .await
+        {
             return RefreshResponse::Custom(denied_response(denied));
         }
         if request.raw.headers.contains_key(AUTHORIZATION) {
@@ -115,11 +143,16 @@ impl authentication::server::Api for MockState {
         match self.refresh_session(&request.refresh_token) {
             Ok((access, refresh)) => {
                 self.count(|s| s.refreshes += 1);
-                RefreshResponse::Ok { set_authorization: Some(access), set_refresh_token: Some(refresh) }
+                RefreshResponse::Ok {
+                    set_authorization: Some(access),
+                    set_refresh_token: Some(refresh),
+                }
             }
             Err(reason) => {
                 self.count(|s| s.failed_refreshes += 1);
-                RefreshResponse::Unauthorized { body: error_body(reason) }
+                RefreshResponse::Unauthorized {
+                    body: error_body(reason),
+                }
             }
         }
     }
@@ -137,7 +170,10 @@ impl authentication::server::Api for MockState {
                 if op == operation::REFRESH {
                     self.count(|s| s.failed_refreshes += 1);
                 }
-                return json_error(StatusCode::UNAUTHORIZED, "the Refresh-Token header is missing");
+                return json_error(
+                    StatusCode::UNAUTHORIZED,
+                    "the Refresh-Token header is missing",
+                );
             }
         }
         rejection.into_response()
@@ -150,11 +186,18 @@ impl order::server::Api for MockState {
         request: order::server::GetOrderByIdRouteRequest,
     ) -> order::server::GetOrderByIdRouteResponse {
         use order::server::GetOrderByIdRouteResponse;
-        gate!(self, operation::GET_ORDER, request.raw, GetOrderByIdRouteResponse);
+        gate!(
+            self,
+            operation::GET_ORDER,
+            request.raw,
+            GetOrderByIdRouteResponse
+        );
         let found = self.order(&request.order_id).or_else(|| {
             // A single-delivery order is the same order seen another way.
             let order = self.single_delivery_order(&request.order_id)?;
-            serde_json::to_value(order).and_then(serde_json::from_value).ok()
+            serde_json::to_value(order)
+                .and_then(serde_json::from_value)
+                .ok()
         });
         match found {
             Some(body) => GetOrderByIdRouteResponse::Ok { body },
@@ -198,16 +241,25 @@ fn poll_page<T: Clone>(
         .take(usize::try_from(limit).unwrap_or(usize::MAX))
         .cloned()
         .collect();
-    let watermark = page.iter().filter_map(updated).max().cloned().or_else(|| after.cloned());
+    let watermark = page
+        .iter()
+        .filter_map(updated)
+        .max()
+        .cloned()
+        .or_else(|| after.cloned());
     (page, total, watermark)
 }
 
-fn order_status_matches(status: Option<&OrderStatus>, filter: Option<&OrderPollStatusFilter>) -> bool {
+fn order_status_matches(
+    status: Option<&OrderStatus>,
+    filter: Option<&OrderPollStatusFilter>,
+) -> bool {
     let Some(filter) = filter else { return true };
     let process = status.and_then(|s| s.process_status.as_ref());
     let logistics = status.and_then(|s| s.logistics_status.as_ref());
     (filter.process_status.is_empty() || process.is_some_and(|p| filter.process_status.contains(p)))
-        && (filter.logistics_status.is_empty() || logistics.is_some_and(|l| filter.logistics_status.contains(l)))
+        && (filter.logistics_status.is_empty()
+            || logistics.is_some_and(|l| filter.logistics_status.contains(l)))
 }
 
 fn shipment_status_matches(shipment: &Shipment, filter: Option<&ShipmentPollStatusFilter>) -> bool {
@@ -230,11 +282,18 @@ impl order_search::server::Api for MockState {
         request: order_search::server::PollOrdersRouteRequest,
     ) -> order_search::server::PollOrdersRouteResponse {
         use order_search::server::PollOrdersRouteResponse;
-        gate!(self, operation::POLL_ORDERS, request.raw, PollOrdersRouteResponse);
+        gate!(
+            self,
+            operation::POLL_ORDERS,
+            request.raw,
+            PollOrdersRouteResponse
+        );
         let body = request.body;
         let limit = body.limit.get();
         if let Some(message) = limit_error(limit) {
-            return PollOrdersRouteResponse::BadRequest { body: error_body(message) };
+            return PollOrdersRouteResponse::BadRequest {
+                body: error_body(message),
+            };
         }
         let filters = body.filters.as_ref();
         let after = filters.and_then(|f| f.last_updated_after.as_ref());
@@ -264,11 +323,18 @@ impl order_search::server::Api for MockState {
         request: order_search::server::PollOrdersSingleDeliveryRouteRequest,
     ) -> order_search::server::PollOrdersSingleDeliveryRouteResponse {
         use order_search::server::PollOrdersSingleDeliveryRouteResponse;
-        gate!(self, operation::POLL_SINGLE_DELIVERY_ORDERS, request.raw, PollOrdersSingleDeliveryRouteResponse);
+        gate!(
+            self,
+            operation::POLL_SINGLE_DELIVERY_ORDERS,
+            request.raw,
+            PollOrdersSingleDeliveryRouteResponse
+        );
         let body = request.body;
         let limit = body.limit.get();
         if let Some(message) = limit_error(limit) {
-            return PollOrdersSingleDeliveryRouteResponse::BadRequest { body: error_body(message) };
+            return PollOrdersSingleDeliveryRouteResponse::BadRequest {
+                body: error_body(message),
+            };
         }
         let filters = body.filters.as_ref();
         let after = filters.and_then(|f| f.last_updated_after.as_ref());
@@ -304,11 +370,18 @@ impl shipment::server::Api for MockState {
         request: shipment::server::PollShipmentsRouteRequest,
     ) -> shipment::server::PollShipmentsRouteResponse {
         use shipment::server::PollShipmentsRouteResponse;
-        gate!(self, operation::POLL_SHIPMENTS, request.raw, PollShipmentsRouteResponse);
+        gate!(
+            self,
+            operation::POLL_SHIPMENTS,
+            request.raw,
+            PollShipmentsRouteResponse
+        );
         let body = request.body;
         let limit = body.limit.get();
         if let Some(message) = limit_error(limit) {
-            return PollShipmentsRouteResponse::BadRequest { body: error_body(message) };
+            return PollShipmentsRouteResponse::BadRequest {
+                body: error_body(message),
+            };
         }
         let filters = body.filters.as_ref();
         let after = filters.and_then(|f| f.last_updated_after.as_ref());
@@ -338,7 +411,12 @@ impl shipment::server::Api for MockState {
         request: shipment::server::GetShipmentByIdRouteRequest,
     ) -> shipment::server::GetShipmentByIdRouteResponse {
         use shipment::server::GetShipmentByIdRouteResponse;
-        gate!(self, operation::GET_SHIPMENT, request.raw, GetShipmentByIdRouteResponse);
+        gate!(
+            self,
+            operation::GET_SHIPMENT,
+            request.raw,
+            GetShipmentByIdRouteResponse
+        );
         match self.shipment(&request.shipment_id) {
             Some(body) => GetShipmentByIdRouteResponse::Ok { body },
             None => GetShipmentByIdRouteResponse::NotFound {
@@ -382,12 +460,22 @@ impl object_storage::server::Api for MockState {
         request: object_storage::server::DownloadDocumentRequest,
     ) -> object_storage::server::DownloadDocumentResponse {
         use object_storage::server::DownloadDocumentResponse;
-        gate!(self, operation::DOWNLOAD_DOCUMENT, request.raw, DownloadDocumentResponse);
+        gate!(
+            self,
+            operation::DOWNLOAD_DOCUMENT,
+            request.raw,
+            DownloadDocumentResponse
+        );
         let Some(document) = self.document(&request.object_id) else {
-            return DownloadDocumentResponse::NotFound { body: document_not_found(&request.object_id) };
+            return DownloadDocumentResponse::NotFound {
+                body: document_not_found(&request.object_id),
+            };
         };
         DownloadDocumentResponse::Custom(
-            stream_document(&document, &request.object_id, |body| DownloadDocumentResponse::Ok { body }).await,
+            stream_document(&document, &request.object_id, |body| {
+                DownloadDocumentResponse::Ok { body }
+            })
+            .await,
         )
     }
 
@@ -396,9 +484,16 @@ impl object_storage::server::Api for MockState {
         request: object_storage::server::GetDocumentMetadataRequest,
     ) -> object_storage::server::GetDocumentMetadataResponse {
         use object_storage::server::GetDocumentMetadataResponse;
-        gate!(self, operation::GET_DOCUMENT_METADATA, request.raw, GetDocumentMetadataResponse);
+        gate!(
+            self,
+            operation::GET_DOCUMENT_METADATA,
+            request.raw,
+            GetDocumentMetadataResponse
+        );
         let Some(document) = self.document(&request.object_id) else {
-            return GetDocumentMetadataResponse::NotFound { body: document_not_found(&request.object_id) };
+            return GetDocumentMetadataResponse::NotFound {
+                body: document_not_found(&request.object_id),
+            };
         };
         let origin = download::origin_of(&request.raw.uri, &request.raw.headers, self);
         GetDocumentMetadataResponse::Ok {
@@ -412,13 +507,20 @@ impl object_storage::server::Api for MockState {
         }
     }
 
-    async fn download(&self, request: object_storage::server::DownloadRequest) -> object_storage::server::DownloadResponse {
+    async fn download(
+        &self,
+        request: object_storage::server::DownloadRequest,
+    ) -> object_storage::server::DownloadResponse {
         use object_storage::server::DownloadResponse;
         gate!(self, operation::DOWNLOAD, request.raw, DownloadResponse);
         let Some(document) = self.document(&request.id) else {
-            return DownloadResponse::NotFound { body: document_not_found(&request.id) };
+            return DownloadResponse::NotFound {
+                body: document_not_found(&request.id),
+            };
         };
-        DownloadResponse::Custom(stream_document(&document, &request.id, |body| DownloadResponse::Ok { body }).await)
+        DownloadResponse::Custom(
+            stream_document(&document, &request.id, |body| DownloadResponse::Ok { body }).await,
+        )
     }
 
     async fn reject(&self, rejection: Rejection) -> Response {

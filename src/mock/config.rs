@@ -29,7 +29,10 @@ pub struct MockUser {
 impl MockUser {
     /// A user with this e-mail address and password.
     pub fn new(email: impl Into<String>, password: impl Into<String>) -> Self {
-        MockUser { email: email.into(), password: password.into() }
+        MockUser {
+            email: email.into(),
+            password: password.into(),
+        }
     }
 }
 
@@ -111,7 +114,14 @@ pub struct FaultConfig {
 impl FaultConfig {
     /// Answer `status` (without `Retry-After`) to the picked requests.
     pub fn status(status: u16, trigger: FaultTrigger) -> Self {
-        FaultConfig { fault: Fault::Status { status, retry_after: None }, trigger, operations: Vec::new() }
+        FaultConfig {
+            fault: Fault::Status {
+                status,
+                retry_after: None,
+            },
+            trigger,
+            operations: Vec::new(),
+        }
     }
 
     /// Answer `503 Service Unavailable` to the picked requests.
@@ -122,7 +132,10 @@ impl FaultConfig {
     /// Answer `429 Too Many Requests` with `Retry-After: retry_after_secs`.
     pub fn too_many_requests(retry_after_secs: u64, trigger: FaultTrigger) -> Self {
         FaultConfig {
-            fault: Fault::Status { status: 429, retry_after: Some(retry_after_secs) },
+            fault: Fault::Status {
+                status: 429,
+                retry_after: Some(retry_after_secs),
+            },
             trigger,
             operations: Vec::new(),
         }
@@ -130,7 +143,11 @@ impl FaultConfig {
 
     /// Delay the picked requests by `delay`, then answer them normally.
     pub fn delay(delay: Duration, trigger: FaultTrigger) -> Self {
-        FaultConfig { fault: Fault::Delay(delay), trigger, operations: Vec::new() }
+        FaultConfig {
+            fault: Fault::Delay(delay),
+            trigger,
+            operations: Vec::new(),
+        }
     }
 
     /// Restrict the rule to these operation ids.
@@ -146,10 +163,14 @@ impl FaultConfig {
     pub(crate) fn validate(&self) -> Result<(), MockError> {
         match self.trigger {
             FaultTrigger::Probability(p) if !(0.0..=1.0).contains(&p) => {
-                return Err(MockError::Config(format!("fault probability {p} is not between 0 and 1")))
+                return Err(MockError::Config(format!(
+                    "fault probability {p} is not between 0 and 1"
+                )))
             }
             FaultTrigger::EveryNth(0) => {
-                return Err(MockError::Config("a fault cannot fire on every 0th request; use N >= 1".into()))
+                return Err(MockError::Config(
+                    "a fault cannot fire on every 0th request; use N >= 1".into(),
+                ))
             }
             _ => {}
         }
@@ -331,7 +352,9 @@ impl MockConfig {
             ("download URL lifetime", self.download_url_lifetime),
         ] {
             if lifetime.is_zero() {
-                return Err(MockError::Config(format!("the {name} must be longer than zero")));
+                return Err(MockError::Config(format!(
+                    "the {name} must be longer than zero"
+                )));
             }
         }
         self.faults.iter().try_for_each(FaultConfig::validate)

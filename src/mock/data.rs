@@ -39,7 +39,8 @@ impl MockData {
     /// object id).
     pub fn extend(&mut self, other: MockData) {
         self.orders.extend(other.orders);
-        self.single_delivery_orders.extend(other.single_delivery_orders);
+        self.single_delivery_orders
+            .extend(other.single_delivery_orders);
         self.shipments.extend(other.shipments);
         self.documents.extend(other.documents);
     }
@@ -71,17 +72,37 @@ impl MockData {
         data.orders.reverse();
         data.orders.retain(|order| seen.insert(order.id.clone()));
         data.orders.reverse();
-        if let Ok(orders) = parse_many::<SingleDeliveryOrder>(DEMO_SINGLE_DELIVERY_POLL.as_bytes(), None) {
+        if let Ok(orders) =
+            parse_many::<SingleDeliveryOrder>(DEMO_SINGLE_DELIVERY_POLL.as_bytes(), None)
+        {
             data.single_delivery_orders.extend(orders);
         }
-        if let Ok(shipments) = parse_many::<Shipment>(DEMO_SHIPMENT_EVENT.as_bytes(), Some("shipment")) {
+        if let Ok(shipments) =
+            parse_many::<Shipment>(DEMO_SHIPMENT_EVENT.as_bytes(), Some("shipment"))
+        {
             data.shipments.extend(shipments);
         }
         for (object_id, filename, content_type) in [
-            ("67aa8ece-5d41-496f-a94c-483e360b833b", "Tradecloud API Manual.pdf", "application/pdf"),
-            ("05d251f0-0166-4e1e-8110-8d7a507b18f4", "test.pdf", "application/octet-stream"),
-            ("4c3b2a19-0f8e-4d7c-b6a5-948372615a0b", "buyer-instructions.pdf", "application/pdf"),
-            ("0b9c8d7e-6f5a-4b3c-2d1e-0f9a8b7c6d5e", "order-confirmation.pdf", "application/pdf"),
+            (
+                "67aa8ece-5d41-496f-a94c-483e360b833b",
+                "Tradecloud API Manual.pdf",
+                "application/pdf",
+            ),
+            (
+                "05d251f0-0166-4e1e-8110-8d7a507b18f4",
+                "test.pdf",
+                "application/octet-stream",
+            ),
+            (
+                "4c3b2a19-0f8e-4d7c-b6a5-948372615a0b",
+                "buyer-instructions.pdf",
+                "application/pdf",
+            ),
+            (
+                "0b9c8d7e-6f5a-4b3c-2d1e-0f9a8b7c6d5e",
+                "order-confirmation.pdf",
+                "application/pdf",
+            ),
         ] {
             data.documents.insert(
                 object_id.to_owned(),
@@ -95,20 +116,32 @@ impl MockData {
     /// Files are read in name order; missing sub-directories are fine.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self, MockError> {
         let dir = dir.as_ref();
-        let meta = std::fs::metadata(dir).map_err(|source| MockError::ReadFixture { path: dir.to_owned(), source })?;
+        let meta = std::fs::metadata(dir).map_err(|source| MockError::ReadFixture {
+            path: dir.to_owned(),
+            source,
+        })?;
         if !meta.is_dir() {
-            return Err(MockError::InvalidFixture { path: dir.to_owned(), reason: "not a directory".into() });
+            return Err(MockError::InvalidFixture {
+                path: dir.to_owned(),
+                reason: "not a directory".into(),
+            });
         }
         let mut data = MockData::new();
         for path in json_files(&dir.join("orders"))? {
-            data.orders.extend(read_many::<Order>(&path, "order", None)?);
+            data.orders
+                .extend(read_many::<Order>(&path, "order", None)?);
         }
         for path in json_files(&dir.join("single-delivery-orders"))? {
             data.single_delivery_orders
-                .extend(read_many::<SingleDeliveryOrder>(&path, "single-delivery order", None)?);
+                .extend(read_many::<SingleDeliveryOrder>(
+                    &path,
+                    "single-delivery order",
+                    None,
+                )?);
         }
         for path in json_files(&dir.join("shipments"))? {
-            data.shipments.extend(read_many::<Shipment>(&path, "shipment", Some("shipment"))?);
+            data.shipments
+                .extend(read_many::<Shipment>(&path, "shipment", Some("shipment"))?);
         }
         data.documents = read_documents(&dir.join("documents"))?;
         Ok(data)
@@ -135,7 +168,9 @@ impl fmt::Debug for DocumentContent {
         match self {
             DocumentContent::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
             DocumentContent::File(p) => f.debug_tuple("File").field(p).finish(),
-            DocumentContent::Generated { size } => f.debug_struct("Generated").field("size", size).finish(),
+            DocumentContent::Generated { size } => {
+                f.debug_struct("Generated").field("size", size).finish()
+            }
         }
     }
 }
@@ -170,7 +205,11 @@ pub struct MockDocument {
 
 impl MockDocument {
     /// A document held in memory.
-    pub fn from_bytes(filename: impl Into<String>, content_type: impl Into<String>, bytes: impl Into<Bytes>) -> Self {
+    pub fn from_bytes(
+        filename: impl Into<String>,
+        content_type: impl Into<String>,
+        bytes: impl Into<Bytes>,
+    ) -> Self {
         MockDocument {
             filename: filename.into(),
             content_type: content_type.into(),
@@ -233,7 +272,10 @@ pub fn generated_byte(offset: u64) -> u8 {
 
 /// A content type for a file name, from its extension.
 pub(crate) fn content_type_for(filename: &str) -> &'static str {
-    let ext = filename.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = filename
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     match ext.as_str() {
         "pdf" => "application/pdf",
         "txt" => "text/plain",
@@ -255,8 +297,10 @@ pub(crate) fn content_type_for(filename: &str) -> &'static str {
 
 const DEMO_ORDER: &str = include_str!("../../tests/fixtures/api/order.json");
 const DEMO_ORDER_POLL: &str = include_str!("../../tests/fixtures/api/order-poll-response.json");
-const DEMO_SINGLE_DELIVERY_POLL: &str = include_str!("../../tests/fixtures/api/single-delivery-order-poll-response.json");
-const DEMO_SHIPMENT_EVENT: &str = include_str!("../../tests/fixtures/shipment-webhook/shipment-event.json");
+const DEMO_SINGLE_DELIVERY_POLL: &str =
+    include_str!("../../tests/fixtures/api/single-delivery-order-poll-response.json");
+const DEMO_SHIPMENT_EVENT: &str =
+    include_str!("../../tests/fixtures/shipment-webhook/shipment-event.json");
 
 /// A third, issued order, so that a status filter on `Issued` finds something.
 fn demo_extra_order() -> Option<Order> {
@@ -287,7 +331,10 @@ fn demo_extra_order() -> Option<Order> {
 
 /// A tiny, valid one-page PDF that shows `title`.
 fn demo_pdf(title: &str) -> Bytes {
-    let text: String = title.chars().filter(|c| c.is_ascii_alphanumeric() || " .-_".contains(*c)).collect();
+    let text: String = title
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || " .-_".contains(*c))
+        .collect();
     let stream = format!("BT /F1 18 Tf 72 720 Td (Tradecloud mock: {text}) Tj ET");
     let objects = [
         "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
@@ -304,11 +351,17 @@ fn demo_pdf(title: &str) -> Bytes {
         pdf.push_str(&format!("{} 0 obj\n{object}\nendobj\n", i + 1));
     }
     let xref = pdf.len();
-    pdf.push_str(&format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1));
+    pdf.push_str(&format!(
+        "xref\n0 {}\n0000000000 65535 f \n",
+        objects.len() + 1
+    ));
     for offset in offsets {
         pdf.push_str(&format!("{offset:010} 00000 n \n"));
     }
-    pdf.push_str(&format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1));
+    pdf.push_str(&format!(
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        objects.len() + 1
+    ));
     Bytes::from(pdf)
 }
 
@@ -323,7 +376,10 @@ fn json_files(dir: &Path) -> Result<Vec<PathBuf>, MockError> {
 }
 
 fn dir_entries(dir: &Path) -> Result<Vec<PathBuf>, MockError> {
-    let read_err = |source| MockError::ReadFixture { path: dir.to_owned(), source };
+    let read_err = |source| MockError::ReadFixture {
+        path: dir.to_owned(),
+        source,
+    };
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -344,28 +400,49 @@ fn dir_entries(dir: &Path) -> Result<Vec<PathBuf>, MockError> {
 /// Decode one `T`, an array of them, an object with a `data` array (a poll
 /// response) or, with `wrapper`, an object holding one under that key (a
 /// webhook body).
-fn parse_many<T: DeserializeOwned>(bytes: &[u8], wrapper: Option<&str>) -> Result<Vec<T>, serde_json::Error> {
+fn parse_many<T: DeserializeOwned>(
+    bytes: &[u8],
+    wrapper: Option<&str>,
+) -> Result<Vec<T>, serde_json::Error> {
     let value: serde_json::Value = serde_json::from_slice(bytes)?;
     match value {
         serde_json::Value::Array(items) => items.into_iter().map(serde_json::from_value).collect(),
         serde_json::Value::Object(mut map) => {
-            if let Some(serde_json::Value::Array(items)) = map.get_mut("data").map(serde_json::Value::take) {
+            if let Some(serde_json::Value::Array(items)) =
+                map.get_mut("data").map(serde_json::Value::take)
+            {
                 return items.into_iter().map(serde_json::from_value).collect();
             }
-            if let Some(inner) = wrapper.and_then(|key| map.get_mut(key)).map(serde_json::Value::take) {
+            if let Some(inner) = wrapper
+                .and_then(|key| map.get_mut(key))
+                .map(serde_json::Value::take)
+            {
                 if inner.is_object() {
                     return Ok(vec![serde_json::from_value(inner)?]);
                 }
             }
-            Ok(vec![serde_json::from_value(serde_json::Value::Object(map))?])
+            Ok(vec![serde_json::from_value(serde_json::Value::Object(
+                map,
+            ))?])
         }
         other => Ok(vec![serde_json::from_value(other)?]),
     }
 }
 
-fn read_many<T: DeserializeOwned>(path: &Path, expected: &'static str, wrapper: Option<&str>) -> Result<Vec<T>, MockError> {
-    let bytes = std::fs::read(path).map_err(|source| MockError::ReadFixture { path: path.to_owned(), source })?;
-    parse_many(&bytes, wrapper).map_err(|source| MockError::ParseFixture { path: path.to_owned(), expected, source })
+fn read_many<T: DeserializeOwned>(
+    path: &Path,
+    expected: &'static str,
+    wrapper: Option<&str>,
+) -> Result<Vec<T>, MockError> {
+    let bytes = std::fs::read(path).map_err(|source| MockError::ReadFixture {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_many(&bytes, wrapper).map_err(|source| MockError::ParseFixture {
+        path: path.to_owned(),
+        expected,
+        source,
+    })
 }
 
 /// The optional `documents/<objectId>.meta.json` side file.
@@ -387,12 +464,19 @@ fn read_documents(dir: &Path) -> Result<BTreeMap<String, MockDocument>, MockErro
         if !path.is_file() {
             continue;
         }
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if let Some(object_id) = name.strip_suffix(META_SUFFIX) {
             side_files.insert(object_id.to_owned(), path);
             continue;
         }
-        let object_id = name.split_once('.').map(|(id, _)| id).unwrap_or(&name).to_owned();
+        let object_id = name
+            .split_once('.')
+            .map(|(id, _)| id)
+            .unwrap_or(&name)
+            .to_owned();
         if let Some(previous) = contents.insert(object_id.clone(), path.clone()) {
             return Err(MockError::InvalidFixture {
                 path,
@@ -411,12 +495,16 @@ fn read_documents(dir: &Path) -> Result<BTreeMap<String, MockDocument>, MockErro
         }
         let side = match side_files.get(&object_id) {
             Some(path) => {
-                let bytes =
-                    std::fs::read(path).map_err(|source| MockError::ReadFixture { path: path.clone(), source })?;
-                serde_json::from_slice::<DocumentSideFile>(&bytes).map_err(|source| MockError::ParseFixture {
+                let bytes = std::fs::read(path).map_err(|source| MockError::ReadFixture {
                     path: path.clone(),
-                    expected: "document metadata side file",
                     source,
+                })?;
+                serde_json::from_slice::<DocumentSideFile>(&bytes).map_err(|source| {
+                    MockError::ParseFixture {
+                        path: path.clone(),
+                        expected: "document metadata side file",
+                        source,
+                    }
                 })?
             }
             None => DocumentSideFile::default(),
@@ -427,13 +515,20 @@ fn read_documents(dir: &Path) -> Result<BTreeMap<String, MockDocument>, MockErro
             (Some(path), Some(_)) => {
                 return Err(MockError::InvalidFixture {
                     path: path.clone(),
-                    reason: format!("object id `{object_id}` has both a content file and a `generatedSize`"),
+                    reason: format!(
+                        "object id `{object_id}` has both a content file and a `generatedSize`"
+                    ),
                 })
             }
             (None, None) => {
                 return Err(MockError::InvalidFixture {
-                    path: side_files.get(&object_id).cloned().unwrap_or_else(|| dir.to_owned()),
-                    reason: format!("object id `{object_id}` has no content file and no `generatedSize`"),
+                    path: side_files
+                        .get(&object_id)
+                        .cloned()
+                        .unwrap_or_else(|| dir.to_owned()),
+                    reason: format!(
+                        "object id `{object_id}` has no content file and no `generatedSize`"
+                    ),
                 })
             }
         };

@@ -27,7 +27,12 @@ const PERIOD: usize = 251;
 /// generated document is a zero-copy slice of it.
 fn pattern() -> &'static Bytes {
     static PATTERN: OnceLock<Bytes> = OnceLock::new();
-    PATTERN.get_or_init(|| (0..CHUNK + PERIOD).map(|i| super::generated_byte(i as u64)).collect::<Vec<u8>>().into())
+    PATTERN.get_or_init(|| {
+        (0..CHUNK + PERIOD)
+            .map(|i| super::generated_byte(i as u64))
+            .collect::<Vec<u8>>()
+            .into()
+    })
 }
 
 enum Source {
@@ -92,7 +97,10 @@ impl Streaming {
         if chunk.is_empty() {
             // The file shrank since its length was announced.
             self.position = self.size;
-            return Some(Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the document file ended early")));
+            return Some(Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the document file ended early",
+            )));
         }
         self.position += chunk.len() as u64;
         Some(Ok(chunk))
@@ -117,13 +125,21 @@ pub(crate) async fn open(document: &MockDocument) -> Result<OpenDocument, io::Er
             (Source::File(file), size)
         }
     };
-    let streaming = Streaming { source, position: 0, size, interrupt_after: document.interrupt_after };
+    let streaming = Streaming {
+        source,
+        position: 0,
+        size,
+        interrupt_after: document.interrupt_after,
+    };
     let stream = futures_util::stream::unfold(streaming, |mut s| async move {
         let item = s.next_chunk().await?;
         Some((item, s))
     });
     Ok(OpenDocument {
-        body: BinaryBody { content_type: Some(document.content_type.clone()), body: Body::from_stream(stream) },
+        body: BinaryBody {
+            content_type: Some(document.content_type.clone()),
+            body: Body::from_stream(stream),
+        },
         length: size,
         filename: document.filename.clone(),
     })
@@ -131,7 +147,9 @@ pub(crate) async fn open(document: &MockDocument) -> Result<OpenDocument, io::Er
 
 /// Add `Content-Length` and `Content-Disposition` to a download response.
 pub(crate) fn add_download_headers(response: &mut Response, length: u64, filename: &str) {
-    response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(length));
+    response
+        .headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(length));
     if let Ok(value) = HeaderValue::from_str(&content_disposition(filename)) {
         response.headers_mut().insert(CONTENT_DISPOSITION, value);
     }
@@ -142,12 +160,21 @@ pub(crate) fn add_download_headers(response: &mut Response, length: u64, filenam
 fn content_disposition(filename: &str) -> String {
     let plain: String = filename
         .chars()
-        .map(|c| if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if plain == filename {
         format!("attachment; filename=\"{plain}\"")
     } else {
-        format!("attachment; filename=\"{plain}\"; filename*=UTF-8''{}", percent_encode(filename))
+        format!(
+            "attachment; filename=\"{plain}\"; filename*=UTF-8''{}",
+            percent_encode(filename)
+        )
     }
 }
 
@@ -169,7 +196,12 @@ pub(crate) fn origin_of(uri: &Uri, headers: &HeaderMap, state: &MockState) -> St
     let host = uri
         .authority()
         .map(|a| a.as_str().to_owned())
-        .or_else(|| headers.get(HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
+        .or_else(|| {
+            headers
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
         .filter(|h| url::Url::parse(&format!("http://{h}/")).is_ok());
     match host {
         Some(host) => format!("http://{host}"),
@@ -184,10 +216,17 @@ pub(crate) fn presigned_url(state: &MockState, origin: &str, object_id: &str) ->
     let expires = lifetime.as_secs() + u64::from(lifetime.subsec_nanos() > 0);
     let now = chrono::Utc::now();
     let mut url = url::Url::parse(origin).ok()?;
-    url.path_segments_mut().ok()?.clear().push("mock-s3").push(object_id);
+    url.path_segments_mut()
+        .ok()?
+        .clear()
+        .push("mock-s3")
+        .push(object_id);
     url.query_pairs_mut()
         .append_pair("X-Amz-Algorithm", "AWS4-HMAC-SHA256")
-        .append_pair("X-Amz-Credential", &format!("MOCK/{}/eu-west-1/s3/aws4_request", now.format("%Y%m%d")))
+        .append_pair(
+            "X-Amz-Credential",
+            &format!("MOCK/{}/eu-west-1/s3/aws4_request", now.format("%Y%m%d")),
+        )
         .append_pair("X-Amz-Date", &now.format("%Y%m%dT%H%M%SZ").to_string())
         .append_pair("X-Amz-Expires", &expires.to_string())
         .append_pair("X-Amz-SignedHeaders", "host")
@@ -215,11 +254,17 @@ pub(crate) async fn mock_s3(
         return response;
     }
     let Some(signature) = query.get("X-Amz-Signature") else {
-        return s3_error(StatusCode::FORBIDDEN, "AccessDenied", "Query-string authentication requires the X-Amz-Signature parameter");
+        return s3_error(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "Query-string authentication requires the X-Amz-Signature parameter",
+        );
     };
     match state.check_presigned(&object_id, signature) {
         PresignedCheck::Valid => {}
-        PresignedCheck::Expired => return s3_error(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired"),
+        PresignedCheck::Expired => {
+            return s3_error(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired")
+        }
         PresignedCheck::Unknown => {
             return s3_error(
                 StatusCode::FORBIDDEN,
@@ -229,15 +274,27 @@ pub(crate) async fn mock_s3(
         }
     }
     let Some(document) = state.document(&object_id) else {
-        return s3_error(StatusCode::NOT_FOUND, "NoSuchKey", "The specified key does not exist.");
+        return s3_error(
+            StatusCode::NOT_FOUND,
+            "NoSuchKey",
+            "The specified key does not exist.",
+        );
     };
     match open(&document).await {
         Ok(open) => {
-            let mut response = crate::server::binary_response(StatusCode::OK, "application/octet-stream", open.body);
+            let mut response = crate::server::binary_response(
+                StatusCode::OK,
+                "application/octet-stream",
+                open.body,
+            );
             add_download_headers(&mut response, open.length, &open.filename);
             response
         }
-        Err(e) => s3_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", &format!("cannot read the document: {e}")),
+        Err(e) => s3_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            &format!("cannot read the document: {e}"),
+        ),
     }
 }
 
@@ -247,7 +304,10 @@ mod tests {
 
     #[test]
     fn content_disposition_quotes_plain_names_and_encodes_others() {
-        assert_eq!(content_disposition("test.pdf"), "attachment; filename=\"test.pdf\"");
+        assert_eq!(
+            content_disposition("test.pdf"),
+            "attachment; filename=\"test.pdf\""
+        );
         assert_eq!(
             content_disposition("Prüf \"1\".pdf"),
             "attachment; filename=\"Pr_f _1_.pdf\"; filename*=UTF-8''Pr%C3%BCf%20%221%22.pdf"
@@ -256,15 +316,28 @@ mod tests {
 
     #[tokio::test]
     async fn generated_stream_follows_the_pattern_and_can_be_interrupted() {
-        let mut s = Streaming { source: Source::Generated, position: 0, size: 200_000, interrupt_after: None };
+        let mut s = Streaming {
+            source: Source::Generated,
+            position: 0,
+            size: 200_000,
+            interrupt_after: None,
+        };
         let mut all = Vec::new();
         while let Some(chunk) = s.next_chunk().await {
             all.extend_from_slice(&chunk.expect("no error"));
         }
         assert_eq!(all.len(), 200_000);
-        assert!(all.iter().enumerate().all(|(i, b)| *b == super::super::generated_byte(i as u64)));
+        assert!(all
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == super::super::generated_byte(i as u64)));
 
-        let mut s = Streaming { source: Source::Generated, position: 0, size: 200_000, interrupt_after: Some(70_000) };
+        let mut s = Streaming {
+            source: Source::Generated,
+            position: 0,
+            size: 200_000,
+            interrupt_after: Some(70_000),
+        };
         let mut sent = 0;
         let mut failed = false;
         while let Some(chunk) = s.next_chunk().await {

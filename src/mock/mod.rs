@@ -129,7 +129,9 @@ use axum::routing::get;
 use axum::Router;
 use base64::Engine as _;
 
-pub use config::{Fault, FaultConfig, FaultTrigger, MockConfig, MockUser, DEFAULT_PASSWORD, DEFAULT_USERNAME};
+pub use config::{
+    Fault, FaultConfig, FaultTrigger, MockConfig, MockUser, DEFAULT_PASSWORD, DEFAULT_USERNAME,
+};
 pub use data::{generated_byte, DocumentContent, MockData, MockDocument};
 pub use error::MockError;
 pub use stats::{operation, MockStats, RequestRecord};
@@ -151,7 +153,8 @@ pub struct MockCredentials {
 impl MockCredentials {
     /// The value of an `Authorization: Basic ...` header for these credentials.
     pub fn basic_authorization(&self) -> String {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.username, self.password));
+        let encoded = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", self.username, self.password));
         format!("Basic {encoded}")
     }
 }
@@ -179,7 +182,9 @@ pub struct MockServer {
 
 impl fmt::Debug for MockServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MockServer").field("base_url", &self.base_url()).finish_non_exhaustive()
+        f.debug_struct("MockServer")
+            .field("base_url", &self.base_url())
+            .finish_non_exhaustive()
     }
 }
 
@@ -187,13 +192,21 @@ impl fmt::Debug for MockServer {
 /// every interface.
 pub(crate) fn display_addr(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port())),
-        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::from((Ipv6Addr::LOCALHOST, addr.port())),
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port()))
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv6Addr::LOCALHOST, addr.port()))
+        }
         _ => addr,
     }
 }
 
-async fn count_status(State(state): State<Arc<MockState>>, request: Request, next: Next) -> Response {
+async fn count_status(
+    State(state): State<Arc<MockState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let response = next.run(request).await;
     state.count_status(response.status().as_u16());
     response
@@ -211,7 +224,9 @@ fn router(state: Arc<MockState>) -> Router {
         .merge(order_search::server::router(state.clone()))
         .merge(shipment::server::router(state.clone()))
         .merge(object_storage::server::router(state.clone()));
-    let s3 = Router::new().route("/mock-s3/{objectId}", get(download::mock_s3)).with_state(state.clone());
+    let s3 = Router::new()
+        .route("/mock-s3/{objectId}", get(download::mock_s3))
+        .with_state(state.clone());
     Router::new()
         .nest("/v2", api)
         .merge(s3)
@@ -231,10 +246,14 @@ impl MockServer {
         }
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .map_err(|source| MockError::Bind { addr: config.listen, source })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| MockError::Bind { addr: config.listen, source })?;
+            .map_err(|source| MockError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| MockError::Bind {
+            addr: config.listen,
+            source,
+        })?;
         let state = Arc::new(MockState::new(&config, data, local_addr)?);
         let app = router(state.clone());
         let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
@@ -246,7 +265,12 @@ impl MockServer {
                 .await
         });
         tracing::info!(base_url = %format!("http://{}/v2", display_addr(local_addr)), "Tradecloud mock started");
-        Ok(MockServer { state, local_addr, shutdown: Some(shutdown), task: Some(task) })
+        Ok(MockServer {
+            state,
+            local_addr,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
     }
 
     /// The API base URL, e.g. `http://127.0.0.1:41234/v2` (the loopback
@@ -263,7 +287,10 @@ impl MockServer {
     /// The credentials of the first configured user.
     pub fn credentials(&self) -> MockCredentials {
         let user = self.state.primary_user();
-        MockCredentials { username: user.email, password: user.password }
+        MockCredentials {
+            username: user.email,
+            password: user.password,
+        }
     }
 
     /// A snapshot of the counters.
@@ -357,13 +384,19 @@ impl MockServer {
     }
 
     /// Store a single-delivery order as it is; it needs an `id`.
-    pub fn insert_single_delivery_order(&self, order: SingleDeliveryOrder) -> Result<(), MockError> {
+    pub fn insert_single_delivery_order(
+        &self,
+        order: SingleDeliveryOrder,
+    ) -> Result<(), MockError> {
         self.state.insert_single_delivery_order(order)
     }
 
     /// Store a new or changed single-delivery order with `lastUpdatedAt` set
     /// to now (as [`update_order`](Self::update_order)).
-    pub fn update_single_delivery_order(&self, order: SingleDeliveryOrder) -> Result<DateTime, MockError> {
+    pub fn update_single_delivery_order(
+        &self,
+        order: SingleDeliveryOrder,
+    ) -> Result<DateTime, MockError> {
         self.state.update_single_delivery_order(order)
     }
 
@@ -413,7 +446,12 @@ impl MockServer {
     /// the object ids of the documents.
     pub fn data_summary(&self) -> DataSummary {
         let (orders, single_delivery_orders, shipments, documents) = self.state.counts();
-        DataSummary { orders, single_delivery_orders, shipments, documents }
+        DataSummary {
+            orders,
+            single_delivery_orders,
+            shipments,
+            documents,
+        }
     }
 
     /// Stop accepting connections, let running requests finish (at most 5
@@ -422,7 +460,9 @@ impl MockServer {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        let Some(mut task) = self.task.take() else { return Ok(()) };
+        let Some(mut task) = self.task.take() else {
+            return Ok(());
+        };
         match tokio::time::timeout(Duration::from_secs(5), &mut task).await {
             Ok(Ok(result)) => result.map_err(MockError::Serve),
             Ok(Err(join)) => Err(MockError::Serve(std::io::Error::other(join.to_string()))),

@@ -17,18 +17,25 @@ use super::config::{Fault, FaultConfig, FaultTrigger, MockConfig, MockUser};
 use super::data::{MockData, MockDocument};
 use super::error::MockError;
 use super::stats::{operation, MockStats, RequestRecord};
-use crate::api::common::types::{ErrorResponse, Order, Shipment, ShipmentMeta, SingleDeliveryOrder};
+use crate::api::common::types::{
+    ErrorResponse, Order, Shipment, ShipmentMeta, SingleDeliveryOrder,
+};
 use crate::types::DateTime;
 
 /// Lock a mutex, recovering the data if another thread panicked while
 /// holding it (the state stays usable; every update is a single step).
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// An error body with a message.
 pub(crate) fn error_body(message: impl Into<String>) -> ErrorResponse {
-    ErrorResponse { message: Some(message.into()), extra: Default::default() }
+    ErrorResponse {
+        message: Some(message.into()),
+        extra: Default::default(),
+    }
 }
 
 /// Why a request does not reach its operation.
@@ -113,7 +120,9 @@ impl Store {
     /// with the previous watermark always sees the change.
     fn stamp(&mut self) -> DateTime {
         let now = Utc::now();
-        let now = now.duration_trunc(chrono::TimeDelta::milliseconds(1)).unwrap_or(now);
+        let now = now
+            .duration_trunc(chrono::TimeDelta::milliseconds(1))
+            .unwrap_or(now);
         let next = match self.clock {
             Some(last) if now <= last => last + chrono::TimeDelta::milliseconds(1),
             _ => now,
@@ -145,20 +154,32 @@ pub(crate) struct MockState {
 
 /// The order's timestamp: `lastUpdatedAt`, else the older `lastChangedAt`.
 pub(crate) fn order_updated(order: &Order) -> Option<&DateTime> {
-    order.last_updated_at.as_ref().or(order.last_changed_at.as_ref())
+    order
+        .last_updated_at
+        .as_ref()
+        .or(order.last_changed_at.as_ref())
 }
 
 pub(crate) fn single_delivery_updated(order: &SingleDeliveryOrder) -> Option<&DateTime> {
-    order.last_updated_at.as_ref().or(order.last_changed_at.as_ref())
+    order
+        .last_updated_at
+        .as_ref()
+        .or(order.last_changed_at.as_ref())
 }
 
 pub(crate) fn shipment_updated(shipment: &Shipment) -> Option<&DateTime> {
     let meta = shipment.meta.as_ref()?;
-    meta.last_updated_at.as_ref().or(meta.last_changed_at.as_ref())
+    meta.last_updated_at
+        .as_ref()
+        .or(meta.last_changed_at.as_ref())
 }
 
 impl MockState {
-    pub(crate) fn new(config: &MockConfig, data: MockData, local_addr: SocketAddr) -> Result<Self, MockError> {
+    pub(crate) fn new(
+        config: &MockConfig,
+        data: MockData,
+        local_addr: SocketAddr,
+    ) -> Result<Self, MockError> {
         let state = MockState {
             users: config.users.clone(),
             access_lifetime: config.access_token_lifetime,
@@ -170,7 +191,10 @@ impl MockState {
             presigned: Mutex::new(HashMap::new()),
             faults: Mutex::new(Faults {
                 rules: Vec::new(),
-                rng: config.seed.map(fastrand::Rng::with_seed).unwrap_or_default(),
+                rng: config
+                    .seed
+                    .map(fastrand::Rng::with_seed)
+                    .unwrap_or_default(),
             }),
             counters: Mutex::new(Counters::default()),
         };
@@ -199,8 +223,15 @@ impl MockState {
     /// Count a request of `operation` and log its arrival.
     pub(crate) fn record(&self, operation: &'static str) {
         let mut counters = lock(&self.counters);
-        *counters.stats.requests.entry(operation.to_owned()).or_default() += 1;
-        counters.log.push(RequestRecord { at: Instant::now(), operation });
+        *counters
+            .stats
+            .requests
+            .entry(operation.to_owned())
+            .or_default() += 1;
+        counters.log.push(RequestRecord {
+            at: Instant::now(),
+            operation,
+        });
         tracing::debug!(operation, "mock request");
     }
 
@@ -227,7 +258,9 @@ impl MockState {
 
     pub(crate) fn peak_requests_in(&self, window: Duration) -> usize {
         let counters = lock(&self.counters);
-        super::stats::peak_in_window(&counters.log, window, |op| op != operation::MOCK_S3_DOWNLOAD)
+        super::stats::peak_in_window(&counters.log, window, |op| {
+            op != operation::MOCK_S3_DOWNLOAD
+        })
     }
 
     pub(crate) fn reset_stats(&self) {
@@ -237,12 +270,19 @@ impl MockState {
     // ----- faults ----------------------------------------------------------
 
     pub(crate) fn set_faults(&self, faults: Vec<FaultConfig>) {
-        lock(&self.faults).rules = faults.into_iter().map(|config| InstalledFault { config, seen: 0 }).collect();
+        lock(&self.faults).rules = faults
+            .into_iter()
+            .map(|config| InstalledFault { config, seen: 0 })
+            .collect();
     }
 
     /// Which faults fire for this request: the total delay and the status
     /// to answer, if any. `explicit_only`: only rules naming `operation`.
-    fn pick_faults(&self, operation: &str, explicit_only: bool) -> (Duration, Option<(u16, Option<u64>)>) {
+    fn pick_faults(
+        &self,
+        operation: &str,
+        explicit_only: bool,
+    ) -> (Duration, Option<(u16, Option<u64>)>) {
         let mut delay = Duration::ZERO;
         let mut status = None;
         let mut fired = 0;
@@ -271,7 +311,10 @@ impl MockState {
                 fired += 1;
                 match rule.config.fault {
                     Fault::Delay(d) => delay += d,
-                    Fault::Status { status: code, retry_after } => {
+                    Fault::Status {
+                        status: code,
+                        retry_after,
+                    } => {
                         status.get_or_insert((code, retry_after));
                     }
                 }
@@ -285,7 +328,11 @@ impl MockState {
 
     /// Apply the fault rules to a request: sleep for the delays, and give
     /// the status answer if one fired.
-    pub(crate) async fn apply_faults(&self, operation: &'static str, explicit_only: bool) -> Option<Response> {
+    pub(crate) async fn apply_faults(
+        &self,
+        operation: &'static str,
+        explicit_only: bool,
+    ) -> Option<Response> {
         let (delay, status) = self.pick_faults(operation, explicit_only);
         if !delay.is_zero() {
             tracing::debug!(operation, ?delay, "mock fault: delay");
@@ -300,14 +347,21 @@ impl MockState {
         ));
         let mut response = crate::server::serialized_response(status, "application/json", &body);
         if let Some(secs) = retry_after {
-            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
         }
         Some(response)
     }
 
     /// The gate of every API operation: count it, inject faults, and (when
     /// `authenticate`) check the `Authorization` header.
-    pub(crate) async fn enter(&self, operation: &'static str, headers: &HeaderMap, authenticate: bool) -> Result<(), Denied> {
+    pub(crate) async fn enter(
+        &self,
+        operation: &'static str,
+        headers: &HeaderMap,
+        authenticate: bool,
+    ) -> Result<(), Denied> {
         self.record(operation);
         if let Some(response) = self.apply_faults(operation, false).await {
             return Err(Denied::Response(response));
@@ -328,22 +382,34 @@ impl MockState {
     // ----- authentication -------------------------------------------------
 
     fn check_password(&self, email: &str, password: &str) -> Option<&MockUser> {
-        self.users.iter().find(|u| u.email.eq_ignore_ascii_case(email) && u.password == password)
+        self.users
+            .iter()
+            .find(|u| u.email.eq_ignore_ascii_case(email) && u.password == password)
     }
 
     /// The user of a valid `Authorization: Basic` header.
     pub(crate) fn basic_user(&self, headers: &HeaderMap) -> Result<String, &'static str> {
-        let value = headers.get(AUTHORIZATION).ok_or("the Authorization header is missing")?;
-        let value = value.to_str().map_err(|_| "the Authorization header is not ASCII")?;
-        let (scheme, credentials) = value.trim().split_once(' ').ok_or("the Authorization header has no scheme")?;
+        let value = headers
+            .get(AUTHORIZATION)
+            .ok_or("the Authorization header is missing")?;
+        let value = value
+            .to_str()
+            .map_err(|_| "the Authorization header is not ASCII")?;
+        let (scheme, credentials) = value
+            .trim()
+            .split_once(' ')
+            .ok_or("the Authorization header has no scheme")?;
         if !scheme.eq_ignore_ascii_case("basic") {
             return Err("log in with Basic authentication");
         }
         let decoded = STANDARD
             .decode(credentials.trim())
             .map_err(|_| "the Basic credentials are not valid base64")?;
-        let decoded = String::from_utf8(decoded).map_err(|_| "the Basic credentials are not UTF-8")?;
-        let (email, password) = decoded.split_once(':').ok_or("the Basic credentials have no `:`")?;
+        let decoded =
+            String::from_utf8(decoded).map_err(|_| "the Basic credentials are not UTF-8")?;
+        let (email, password) = decoded
+            .split_once(':')
+            .ok_or("the Basic credentials have no `:`")?;
         self.check_password(email, password)
             .map(|u| u.email.clone())
             .ok_or("wrong user name or password")
@@ -352,9 +418,16 @@ impl MockState {
     /// Check the `Authorization` header of an API request: a valid access
     /// token (`Bearer`) or valid Basic credentials.
     pub(crate) fn authorize(&self, headers: &HeaderMap) -> Result<Credential, &'static str> {
-        let value = headers.get(AUTHORIZATION).ok_or("the Authorization header is missing")?;
-        let value = value.to_str().map_err(|_| "the Authorization header is not ASCII")?;
-        let (scheme, rest) = value.trim().split_once(' ').ok_or("the Authorization header has no scheme")?;
+        let value = headers
+            .get(AUTHORIZATION)
+            .ok_or("the Authorization header is missing")?;
+        let value = value
+            .to_str()
+            .map_err(|_| "the Authorization header is not ASCII")?;
+        let (scheme, rest) = value
+            .trim()
+            .split_once(' ')
+            .ok_or("the Authorization header has no scheme")?;
         if scheme.eq_ignore_ascii_case("bearer") {
             let tokens = lock(&self.tokens);
             match tokens.access.get(rest.trim()) {
@@ -370,7 +443,9 @@ impl MockState {
     }
 
     fn new_token(kind: &str, user: &str, lifetime: Duration) -> String {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let payload = serde_json::json!({
             "iss": "tradecloud-mock",
@@ -391,11 +466,19 @@ impl MockState {
         let refresh = Self::new_token("refresh", user, self.refresh_lifetime);
         tokens.access.insert(
             access.clone(),
-            TokenEntry { user: user.to_owned(), session, expires_at: now + self.access_lifetime },
+            TokenEntry {
+                user: user.to_owned(),
+                session,
+                expires_at: now + self.access_lifetime,
+            },
         );
         tokens.refresh.insert(
             refresh.clone(),
-            TokenEntry { user: user.to_owned(), session, expires_at: now + self.refresh_lifetime },
+            TokenEntry {
+                user: user.to_owned(),
+                session,
+                expires_at: now + self.refresh_lifetime,
+            },
         );
         (access, refresh)
     }
@@ -411,9 +494,15 @@ impl MockState {
 
     /// Refresh: replace a valid refresh token by a new pair; the old refresh
     /// token can no longer be used.
-    pub(crate) fn refresh_session(&self, refresh_token: &str) -> Result<(String, String), &'static str> {
+    pub(crate) fn refresh_session(
+        &self,
+        refresh_token: &str,
+    ) -> Result<(String, String), &'static str> {
         let mut tokens = lock(&self.tokens);
-        let entry = tokens.refresh.remove(refresh_token).ok_or("the refresh token is not valid (or was replaced); log in again")?;
+        let entry = tokens
+            .refresh
+            .remove(refresh_token)
+            .ok_or("the refresh token is not valid (or was replaced); log in again")?;
         if entry.expires_at <= Instant::now() {
             return Err("the refresh token has expired; log in again");
         }
@@ -425,12 +514,19 @@ impl MockState {
     pub(crate) fn end_session(&self, refresh_token: &str) -> Result<(), &'static str> {
         let mut tokens = lock(&self.tokens);
         let now = Instant::now();
-        let entry = tokens.refresh.remove(refresh_token).ok_or("the refresh token is not valid")?;
+        let entry = tokens
+            .refresh
+            .remove(refresh_token)
+            .ok_or("the refresh token is not valid")?;
         if entry.expires_at <= now {
             return Err("the refresh token has expired");
         }
         let cap = now + Duration::from_secs(10 * 60);
-        for access in tokens.access.values_mut().filter(|t| t.session == entry.session) {
+        for access in tokens
+            .access
+            .values_mut()
+            .filter(|t| t.session == entry.session)
+        {
             access.expires_at = access.expires_at.min(cap);
         }
         Ok(())
@@ -438,12 +534,18 @@ impl MockState {
 
     pub(crate) fn expire_access_tokens(&self) {
         let now = Instant::now();
-        lock(&self.tokens).access.values_mut().for_each(|t| t.expires_at = now);
+        lock(&self.tokens)
+            .access
+            .values_mut()
+            .for_each(|t| t.expires_at = now);
     }
 
     pub(crate) fn expire_refresh_tokens(&self) {
         let now = Instant::now();
-        lock(&self.tokens).refresh.values_mut().for_each(|t| t.expires_at = now);
+        lock(&self.tokens)
+            .refresh
+            .values_mut()
+            .for_each(|t| t.expires_at = now);
     }
 
     pub(crate) fn revoke_all_tokens(&self) {
@@ -455,7 +557,9 @@ impl MockState {
     pub(crate) fn expire_token(&self, token: &str) -> bool {
         let now = Instant::now();
         let mut tokens = lock(&self.tokens);
-        let Tokens { access, refresh, .. } = &mut *tokens;
+        let Tokens {
+            access, refresh, ..
+        } = &mut *tokens;
         match access.get_mut(token).or_else(|| refresh.get_mut(token)) {
             Some(entry) => {
                 entry.expires_at = now;
@@ -474,17 +578,17 @@ impl MockState {
     /// Register a presigned signature for `object_id`.
     pub(crate) fn presign(&self, object_id: &str) -> String {
         let now = Instant::now();
-        let signature = format!(
-            "{:032x}{:032x}",
-            fastrand::u128(..),
-            fastrand::u128(..)
-        );
+        let signature = format!("{:032x}{:032x}", fastrand::u128(..), fastrand::u128(..));
         let mut presigned = lock(&self.presigned);
         // Forget signatures that expired more than an hour ago.
-        presigned.retain(|_, p| now.saturating_duration_since(p.expires_at) < Duration::from_secs(3600));
+        presigned
+            .retain(|_, p| now.saturating_duration_since(p.expires_at) < Duration::from_secs(3600));
         presigned.insert(
             signature.clone(),
-            Presigned { object_id: object_id.to_owned(), expires_at: now + self.download_lifetime },
+            Presigned {
+                object_id: object_id.to_owned(),
+                expires_at: now + self.download_lifetime,
+            },
         );
         signature
     }
@@ -500,13 +604,18 @@ impl MockState {
 
     pub(crate) fn expire_download_urls(&self) {
         let now = Instant::now();
-        lock(&self.presigned).values_mut().for_each(|p| p.expires_at = now);
+        lock(&self.presigned)
+            .values_mut()
+            .for_each(|p| p.expires_at = now);
     }
 
     // ----- data --------------------------------------------------------------
 
     pub(crate) fn insert_order(&self, order: Order) -> Result<(), MockError> {
-        let id = order.id.clone().ok_or(MockError::MissingId { kind: "order" })?;
+        let id = order
+            .id
+            .clone()
+            .ok_or(MockError::MissingId { kind: "order" })?;
         let mut store = lock(&self.store);
         store.observe(order_updated(&order));
         store.orders.insert(id, order);
@@ -514,7 +623,10 @@ impl MockState {
     }
 
     pub(crate) fn update_order(&self, mut order: Order) -> Result<DateTime, MockError> {
-        let id = order.id.clone().ok_or(MockError::MissingId { kind: "order" })?;
+        let id = order
+            .id
+            .clone()
+            .ok_or(MockError::MissingId { kind: "order" })?;
         let mut store = lock(&self.store);
         let now = store.stamp();
         for line in order.lines.iter_mut() {
@@ -535,16 +647,26 @@ impl MockState {
         lock(&self.store).orders.get(id).cloned()
     }
 
-    pub(crate) fn insert_single_delivery_order(&self, order: SingleDeliveryOrder) -> Result<(), MockError> {
-        let id = order.id.clone().ok_or(MockError::MissingId { kind: "single-delivery order" })?;
+    pub(crate) fn insert_single_delivery_order(
+        &self,
+        order: SingleDeliveryOrder,
+    ) -> Result<(), MockError> {
+        let id = order.id.clone().ok_or(MockError::MissingId {
+            kind: "single-delivery order",
+        })?;
         let mut store = lock(&self.store);
         store.observe(single_delivery_updated(&order));
         store.single_delivery_orders.insert(id, order);
         Ok(())
     }
 
-    pub(crate) fn update_single_delivery_order(&self, mut order: SingleDeliveryOrder) -> Result<DateTime, MockError> {
-        let id = order.id.clone().ok_or(MockError::MissingId { kind: "single-delivery order" })?;
+    pub(crate) fn update_single_delivery_order(
+        &self,
+        mut order: SingleDeliveryOrder,
+    ) -> Result<DateTime, MockError> {
+        let id = order.id.clone().ok_or(MockError::MissingId {
+            kind: "single-delivery order",
+        })?;
         let mut store = lock(&self.store);
         let now = store.stamp();
         for line in order.lines.iter_mut() {
@@ -566,7 +688,10 @@ impl MockState {
     }
 
     pub(crate) fn insert_shipment(&self, shipment: Shipment) -> Result<(), MockError> {
-        let id = shipment.id.clone().ok_or(MockError::MissingId { kind: "shipment" })?;
+        let id = shipment
+            .id
+            .clone()
+            .ok_or(MockError::MissingId { kind: "shipment" })?;
         let mut store = lock(&self.store);
         store.observe(shipment_updated(&shipment));
         store.shipments.insert(id, shipment);
@@ -574,19 +699,26 @@ impl MockState {
     }
 
     pub(crate) fn update_shipment(&self, mut shipment: Shipment) -> Result<DateTime, MockError> {
-        let id = shipment.id.clone().ok_or(MockError::MissingId { kind: "shipment" })?;
+        let id = shipment
+            .id
+            .clone()
+            .ok_or(MockError::MissingId { kind: "shipment" })?;
         let mut store = lock(&self.store);
         let now = store.stamp();
-        let lines = shipment
-            .lines
-            .iter_mut()
-            .chain(shipment.load_carriers.iter_mut().flat_map(|c| c.lines.iter_mut()));
+        let lines = shipment.lines.iter_mut().chain(
+            shipment
+                .load_carriers
+                .iter_mut()
+                .flat_map(|c| c.lines.iter_mut()),
+        );
         for line in lines {
-            let meta = line.meta.get_or_insert_with(|| crate::api::common::types::ShipmentLineMeta {
-                last_changed_at: None,
-                last_updated_at: None,
-                extra: Default::default(),
-            });
+            let meta =
+                line.meta
+                    .get_or_insert_with(|| crate::api::common::types::ShipmentLineMeta {
+                        last_changed_at: None,
+                        last_updated_at: None,
+                        extra: Default::default(),
+                    });
             if meta.last_updated_at.is_none() && meta.last_changed_at.is_none() {
                 meta.last_updated_at = Some(now.clone());
             }
@@ -612,7 +744,9 @@ impl MockState {
     }
 
     pub(crate) fn insert_document(&self, object_id: impl Into<String>, document: MockDocument) {
-        lock(&self.store).documents.insert(object_id.into(), document);
+        lock(&self.store)
+            .documents
+            .insert(object_id.into(), document);
     }
 
     pub(crate) fn remove_document(&self, object_id: &str) -> Option<MockDocument> {
@@ -638,7 +772,10 @@ impl MockState {
         f(&lock(&self.store).orders)
     }
 
-    pub(crate) fn with_single_delivery_orders<R>(&self, f: impl FnOnce(&BTreeMap<String, SingleDeliveryOrder>) -> R) -> R {
+    pub(crate) fn with_single_delivery_orders<R>(
+        &self,
+        f: impl FnOnce(&BTreeMap<String, SingleDeliveryOrder>) -> R,
+    ) -> R {
         f(&lock(&self.store).single_delivery_orders)
     }
 

@@ -102,8 +102,16 @@ pub struct RequestRecord {
 
 /// The largest number of records (of operations accepted by `include`) that
 /// fall within any time window of length `window` (both ends included).
-pub(crate) fn peak_in_window(log: &[RequestRecord], window: Duration, include: impl Fn(&str) -> bool) -> usize {
-    let times: Vec<Instant> = log.iter().filter(|r| include(r.operation)).map(|r| r.at).collect();
+pub(crate) fn peak_in_window(
+    log: &[RequestRecord],
+    window: Duration,
+    include: impl Fn(&str) -> bool,
+) -> usize {
+    let times: Vec<Instant> = log
+        .iter()
+        .filter(|r| include(r.operation))
+        .map(|r| r.at)
+        .collect();
     let mut peak = 0;
     let mut start = 0;
     for end in 0..times.len() {

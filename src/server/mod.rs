@@ -62,7 +62,14 @@ impl RawRequest {
     /// The media type of the body (`Content-Type` without parameters, lower case).
     pub fn media_type(&self) -> Option<String> {
         let value = self.headers.get(CONTENT_TYPE)?.to_str().ok()?;
-        Some(value.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        Some(
+            value
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase(),
+        )
     }
 }
 
@@ -80,7 +87,11 @@ pub struct Rejection {
 impl Rejection {
     /// A rejection of `operation_id`.
     pub fn new(operation_id: &'static str, kind: RejectionKind, raw: RawRequest) -> Self {
-        Rejection { operation_id, kind, raw }
+        Rejection {
+            operation_id,
+            kind,
+            raw,
+        }
     }
 }
 
@@ -128,14 +139,23 @@ impl RejectionKind {
     /// A one-line description for logs and problem responses.
     pub fn detail(&self) -> String {
         match self {
-            RejectionKind::BodyRead(e) => format!("the request body could not be read ({e}); send it again"),
-            RejectionKind::PayloadTooLarge => "the request body is larger than this endpoint accepts".into(),
+            RejectionKind::BodyRead(e) => {
+                format!("the request body could not be read ({e}); send it again")
+            }
+            RejectionKind::PayloadTooLarge => {
+                "the request body is larger than this endpoint accepts".into()
+            }
             RejectionKind::UnsupportedMediaType { received, accepted } => format!(
                 "content type {} is not supported; send one of: {}",
-                received.as_deref().map(|r| format!("`{r}`")).unwrap_or_else(|| "(none)".into()),
+                received
+                    .as_deref()
+                    .map(|r| format!("`{r}`"))
+                    .unwrap_or_else(|| "(none)".into()),
                 accepted.join(", ")
             ),
-            RejectionKind::MissingBody => "the request has no body; this operation requires one".into(),
+            RejectionKind::MissingBody => {
+                "the request has no body; this operation requires one".into()
+            }
             RejectionKind::InvalidBody(e) => format!("the body is not a valid message: {e}"),
             RejectionKind::InvalidPath(e) => format!("invalid path parameter: {e}"),
             RejectionKind::InvalidQuery(e) => format!("invalid query parameter: {e}"),
@@ -157,7 +177,9 @@ impl IntoResponse for Rejection {
         });
         let mut response = serialized_response(status, "application/problem+json", &problem);
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("5"));
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
     }
@@ -190,7 +212,9 @@ pub fn decode_body<T: DeserializeOwned>(
         accepted: accepted.iter().map(|s| s.to_string()).collect(),
     };
     // A missing Content-Type is read as the first accepted media type.
-    let effective = media.clone().unwrap_or_else(|| accepted.first().map(|s| s.to_string()).unwrap_or_default());
+    let effective = media
+        .clone()
+        .unwrap_or_else(|| accepted.first().map(|s| s.to_string()).unwrap_or_default());
     let accepts = |pred: fn(&str) -> bool| accepted.iter().any(|a| pred(a)) && pred(&effective);
     if raw.body.is_empty() {
         return Err(RejectionKind::MissingBody);
@@ -199,7 +223,8 @@ pub fn decode_body<T: DeserializeOwned>(
         let mut de = serde_json::Deserializer::from_slice(&raw.body);
         let value = serde_path_to_error::deserialize(&mut de)
             .map_err(|e| RejectionKind::InvalidBody(describe_json_error(&e)))?;
-        de.end().map_err(|e| RejectionKind::InvalidBody(e.to_string()))?;
+        de.end()
+            .map_err(|e| RejectionKind::InvalidBody(e.to_string()))?;
         Ok(Some(value))
     } else if accepts(is_xml) {
         let Some(shape) = txml_shape else {
@@ -223,7 +248,9 @@ fn describe_json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> Str
 }
 
 /// Decode the path parameters of the matched route.
-pub async fn path_params<T: DeserializeOwned + Send>(parts: &mut Parts) -> Result<T, RejectionKind> {
+pub async fn path_params<T: DeserializeOwned + Send>(
+    parts: &mut Parts,
+) -> Result<T, RejectionKind> {
     axum::extract::Path::<T>::from_request_parts(parts, &())
         .await
         .map(|p| p.0)
@@ -238,7 +265,10 @@ pub fn query_params<T: DeserializeOwned>(parts: &Parts) -> Result<T, RejectionKi
 }
 
 /// Decode a header parameter.
-pub fn header_param<T: std::str::FromStr>(headers: &HeaderMap, name: &'static str) -> Result<Option<T>, RejectionKind>
+pub fn header_param<T: std::str::FromStr>(
+    headers: &HeaderMap,
+    name: &'static str,
+) -> Result<Option<T>, RejectionKind>
 where
     T::Err: std::fmt::Display,
 {
@@ -266,10 +296,18 @@ pub fn empty_response(status: StatusCode) -> Response {
 }
 
 /// A response with a serialised body (JSON for every JSON media type).
-pub fn serialized_response<T: Serialize>(status: StatusCode, media_type: &'static str, body: &T) -> Response {
+pub fn serialized_response<T: Serialize>(
+    status: StatusCode,
+    media_type: &'static str,
+    body: &T,
+) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => {
-            let content_type = if is_json(media_type) { media_type } else { "application/json" };
+            let content_type = if is_json(media_type) {
+                media_type
+            } else {
+                "application/json"
+            };
             (status, [(CONTENT_TYPE, content_type)], bytes).into_response()
         }
         Err(e) => (
@@ -292,7 +330,10 @@ pub struct BinaryBody {
 impl BinaryBody {
     /// A body from bytes in memory.
     pub fn from_bytes(content_type: Option<String>, bytes: impl Into<Bytes>) -> Self {
-        BinaryBody { content_type, body: Body::from(bytes.into()) }
+        BinaryBody {
+            content_type,
+            body: Body::from(bytes.into()),
+        }
     }
 }
 
