@@ -41,8 +41,8 @@
 extern crate self as tradecloud;
 
 pub mod api;
-pub mod types;
 pub mod changes;
+pub mod types;
 
 #[cfg(feature = "client")]
 pub mod client;
