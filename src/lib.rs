@@ -61,6 +61,12 @@ pub struct ReadmeDoctests;
 mod foreign_spec_check {
     include!(concat!(env!("OUT_DIR"), "/foreign/mod.rs"));
 }
+#[cfg(feature = "receiver")]
+pub mod inbox;
+#[cfg(feature = "receiver")]
+pub mod processing;
+#[cfg(feature = "receiver")]
+pub mod receiver;
 
 #[cfg(feature = "mock")]
 pub mod mock;

@@ -6,8 +6,13 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub mod api;
+#[cfg(feature = "receiver")]
+pub mod inbox;
 pub mod inspect;
 pub mod mock;
+pub mod send;
+#[cfg(feature = "receiver")]
+pub mod serve;
 
 /// Tradecloud integration kit: typed API client, webhook tools and a mock of Tradecloud.
 #[derive(Debug, Parser)]
@@ -34,6 +39,7 @@ pub struct GlobalArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
 pub enum Command {
     /// Parse a webhook body, order or shipment file and show what changed.
     Inspect(inspect::InspectArgs),
@@ -51,6 +57,15 @@ pub enum Command {
     /// Documents: `tradecloud document download OBJECT_ID_OR_URL [-o PATH]`.
     #[command(subcommand)]
     Document(api::DocumentCommand),
+    /// The receiver's durable inbox: `inbox list [--json]`, `inbox show ID [--raw]`, `inbox replay ID`, `inbox dead`.
+    #[cfg(feature = "receiver")]
+    #[command(subcommand)]
+    Inbox(inbox::InboxCommand),
+    /// Run the webhook receiver: HTTPS, authentication, durable inbox, processing.
+    #[cfg(feature = "receiver")]
+    Serve(serve::ServeArgs),
+    /// Deliver a body to a webhook URL the way Tradecloud does (retrying status codes above 500).
+    Send(send::SendArgs),
 }
 
 /// Set up `tracing` output on stderr.
@@ -62,10 +77,18 @@ pub fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    // `tradecloud serve --log-json` (or TRADECLOUD_LOG_JSON=1): one JSON object per line.
+    let json = std::env::args().any(|a| a == "--log-json")
+        || std::env::var("TRADECLOUD_LOG_JSON")
+            .is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Run a parsed command line.
@@ -77,5 +100,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Shipment(cmd) => api::run_shipment(cmd, &cli.global).await,
         Command::Poll(cmd) => api::run_poll(cmd, &cli.global).await,
         Command::Document(cmd) => api::run_document(cmd, &cli.global).await,
+        #[cfg(feature = "receiver")]
+        Command::Inbox(cmd) => inbox::run(cmd, &cli.global).await,
+        #[cfg(feature = "receiver")]
+        Command::Serve(args) => serve::run(args, &cli.global).await,
+        Command::Send(args) => send::run(args).await,
     }
 }

@@ -1,0 +1,315 @@
+//! `tradecloud inbox ...`: look into the receiver's durable inbox, show the
+//! exact bytes of an event, and replay quarantined or dead events.
+//!
+//! The store is the one `tradecloud serve` uses: `--store URL`, else
+//! `TRADECLOUD_STORE_URL`, else `[store] url` of the configuration file
+//! (`--config PATH`, or `tradecloud.toml` in the current directory if it
+//! exists), else `sqlite://tradecloud-inbox.db`.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use tradecloud::inbox::{EventSummary, Inbox, InboxOptions, ListFilter, State, DEFAULT_STORE_URL};
+
+use super::GlobalArgs;
+
+/// The configuration file read when `--config` is not given, if it exists.
+const DEFAULT_CONFIG_FILE: &str = "tradecloud.toml";
+
+/// `tradecloud inbox` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum InboxCommand {
+    /// List stored events: the newest N, oldest first.
+    List(ListArgs),
+    /// Show one event; with --raw, write its exact body bytes to stdout.
+    Show(ShowArgs),
+    /// Queue a rejected, dead or done event to be processed again.
+    Replay(ReplayArgs),
+    /// List the dead-lettered events with their errors.
+    Dead(DeadArgs),
+}
+
+/// Which inbox to open.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Inbox store URL, e.g. sqlite://tradecloud-inbox.db (default: `[store] url` of the configuration file).
+    #[arg(long, env = "TRADECLOUD_STORE_URL", value_name = "URL")]
+    pub store: Option<String>,
+}
+
+/// `tradecloud inbox list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// One JSON object per line (id, kind, eventName, orderId/shipmentId, messageId, receivedAt, state, error, ...).
+    #[arg(long)]
+    pub json: bool,
+    /// Only events in this state: received, trigger, processing, done, retrying, dead, rejected.
+    #[arg(long, value_name = "STATE", value_parser = parse_state)]
+    pub state: Option<State>,
+    /// At most this many events (the newest).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `tradecloud inbox show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Inbox id of the event.
+    pub id: i64,
+    /// Write only the body, byte for byte, to stdout.
+    #[arg(long, conflicts_with = "json")]
+    pub raw: bool,
+    /// Print the event's metadata as one JSON object (without the body).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `tradecloud inbox replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Inbox id of the event.
+    pub id: i64,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `tradecloud inbox dead`.
+#[derive(Debug, Args)]
+pub struct DeadArgs {
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+fn parse_state(s: &str) -> Result<State, String> {
+    s.parse::<State>().map_err(|e| e.to_string())
+}
+
+/// Run a `tradecloud inbox` subcommand.
+pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
+    match cmd {
+        InboxCommand::List(args) => {
+            let inbox = open(&args.store, global)?;
+            let filter = ListFilter {
+                state: args.state,
+                limit: Some(args.limit),
+                ..ListFilter::default()
+            };
+            let events = inbox.list(filter).await?;
+            print_events(&events, args.json)
+        }
+        InboxCommand::Show(args) => {
+            let inbox = open(&args.store, global)?;
+            let event = inbox
+                .get(args.id)
+                .await?
+                .with_context(|| format!("no event {} in the inbox", args.id))?;
+            if args.raw {
+                return write_stdout(&event.body);
+            }
+            if args.json {
+                let mut line = serde_json::to_string(&event.summary)?;
+                line.push('\n');
+                return write_stdout(line.as_bytes());
+            }
+            let mut out = describe(&event.summary);
+            out.push('\n');
+            match std::str::from_utf8(&event.body) {
+                Ok(text) => {
+                    out.push_str(text);
+                    if !text.ends_with('\n') {
+                        out.push('\n');
+                    }
+                }
+                Err(_) => {
+                    let _ = writeln!(
+                        out,
+                        "(a body of {} bytes that is not UTF-8: use --raw)",
+                        event.body.len()
+                    );
+                }
+            }
+            write_stdout(out.as_bytes())
+        }
+        InboxCommand::Replay(args) => {
+            let inbox = open(&args.store, global)?;
+            let before = inbox
+                .get(args.id)
+                .await?
+                .with_context(|| format!("no event {} in the inbox", args.id))?;
+            inbox.replay(args.id).await?;
+            let after = inbox.get(args.id).await?.map(|e| e.summary.state);
+            let after = after.map_or_else(|| "?".to_string(), |s| s.to_string());
+            let line = format!(
+                "event {} ({}) queued again as {after}\n",
+                args.id, before.summary.state
+            );
+            write_stdout(line.as_bytes())
+        }
+        InboxCommand::Dead(args) => {
+            let inbox = open(&args.store, global)?;
+            let events = inbox.dead().await?;
+            if args.json {
+                return print_events(&events, true);
+            }
+            let mut out = String::new();
+            if events.is_empty() {
+                out.push_str("no dead events\n");
+            }
+            for event in &events {
+                let _ = writeln!(
+                    out,
+                    "{} {} {} {} {}={} attempts={} received={}\n    {}",
+                    event.id,
+                    event.state,
+                    event.kind,
+                    event.event_name.as_deref().unwrap_or("-"),
+                    event.kind.object_id_name(),
+                    event.object_id.as_deref().unwrap_or("-"),
+                    event.attempts,
+                    received(event),
+                    event.error.as_deref().unwrap_or("")
+                );
+            }
+            write_stdout(out.as_bytes())
+        }
+    }
+}
+
+/// The store URL: `--store` / `TRADECLOUD_STORE_URL`, else the
+/// configuration file's `[store] url`, else the default.
+pub fn store_url(store: &StoreArgs, global: &GlobalArgs) -> Result<String> {
+    if let Some(url) = &store.store {
+        return Ok(url.clone());
+    }
+    let path = match &global.config {
+        Some(path) => Some(path.as_path()),
+        None => Some(Path::new(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file()),
+    };
+    if let Some(path) = path {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let table: toml::Table = text
+            .parse()
+            .with_context(|| format!("{} is not valid TOML", path.display()))?;
+        if let Some(store) = table.get("store") {
+            match store.get("url") {
+                Some(toml::Value::String(url)) => return Ok(url.clone()),
+                Some(_) => bail!("{}: [store] url must be a string", path.display()),
+                None => {}
+            }
+        }
+    }
+    Ok(DEFAULT_STORE_URL.to_string())
+}
+
+fn open(store: &StoreArgs, global: &GlobalArgs) -> Result<Inbox> {
+    let url = store_url(store, global)?;
+    let options = InboxOptions {
+        create: false,
+        ..InboxOptions::default()
+    };
+    Inbox::open_with(&url, options).with_context(|| {
+        format!("cannot open the inbox {url} (choose it with --store, TRADECLOUD_STORE_URL or [store] url in --config)")
+    })
+}
+
+fn received(event: &EventSummary) -> String {
+    event
+        .received_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn print_events(events: &[EventSummary], json: bool) -> Result<()> {
+    let mut out = String::new();
+    if json {
+        for event in events {
+            out.push_str(&serde_json::to_string(event)?);
+            out.push('\n');
+        }
+        return write_stdout(out.as_bytes());
+    }
+    let _ = writeln!(
+        out,
+        "{:>8}  {:<10}  {:<14}  {:<36}  {:<36}  {:<24}  {:>3}  ERROR",
+        "ID", "STATE", "KIND", "EVENT", "ORDER/SHIPMENT ID", "RECEIVED", "TRY"
+    );
+    for e in events {
+        let error = e.error.as_deref().unwrap_or("");
+        let error: String = if error.chars().count() > 80 {
+            error.chars().take(79).chain(std::iter::once('…')).collect()
+        } else {
+            error.to_string()
+        };
+        let _ = writeln!(
+            out,
+            "{:>8}  {:<10}  {:<14}  {:<36}  {:<36}  {:<24}  {:>3}  {}",
+            e.id,
+            e.state.as_str(),
+            e.kind.as_str(),
+            e.event_name.as_deref().unwrap_or("-"),
+            e.object_id.as_deref().unwrap_or("-"),
+            received(e),
+            e.attempts,
+            error
+        );
+    }
+    write_stdout(out.as_bytes())
+}
+
+fn describe(e: &EventSummary) -> String {
+    let mut out = String::new();
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let _ = writeln!(out, "id:            {}", e.id);
+    let _ = writeln!(out, "kind:          {}", e.kind);
+    let _ = writeln!(out, "event name:    {}", opt(&e.event_name));
+    let _ = writeln!(
+        out,
+        "{:<15}{}",
+        format!("{}:", e.kind.object_id_name()),
+        opt(&e.object_id)
+    );
+    let _ = writeln!(out, "message id:    {}", opt(&e.message_id));
+    let _ = writeln!(out, "state:         {}", e.state);
+    if let Some(error) = &e.error {
+        let _ = writeln!(out, "error:         {error}");
+    }
+    let _ = writeln!(out, "attempts:      {}", e.attempts);
+    let _ = writeln!(out, "received at:   {}", received(e));
+    let _ = writeln!(
+        out,
+        "updated at:    {}",
+        e.updated_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    );
+    if let Some(next) = &e.next_attempt_at {
+        let _ = writeln!(
+            out,
+            "next attempt:  {}",
+            next.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        );
+    }
+    let _ = writeln!(out, "content type:  {}", e.content_type);
+    let _ = writeln!(out, "source:        {}", opt(&e.source));
+    let _ = writeln!(out, "origin:        {}", e.origin.as_str());
+    let _ = writeln!(out, "body:          {} bytes", e.body_len);
+    out
+}
+
+/// Write to stdout; a closed pipe (`| head`) is not an error.
+fn write_stdout(bytes: &[u8]) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to stdout"),
+    }
+}

@@ -1,0 +1,327 @@
+//! `tradecloud send URL`: deliver a body to a webhook the way Tradecloud
+//! does, to test a receiver (ours or anyone's).
+//!
+//! Tradecloud marks `2xx` as delivered, does not retry `4xx` nor `500`, and
+//! retries every status code above 500 with exponential backoff. `send`
+//! does the same (and also retries connection errors and timeouts), and
+//! prints each attempt with its status and time.
+//!
+//! Exit status: 0 when delivered (2xx); 1 when refused (4xx, 500, or any
+//! other status that is not retried) or when the attempts ran out.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+
+/// Deliver a webhook body the way Tradecloud does: retry status codes above
+/// 500 with exponential backoff, and stop on 2xx, 4xx or 500.
+///
+/// Credentials can also come from the environment (TRADECLOUD_SEND_BASIC,
+/// TRADECLOUD_SEND_BEARER) so that they do not show in the process list.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Webhook URL, e.g. https://localhost:8443/tradecloud/order.
+    pub url: String,
+    /// Read the body from this file.
+    #[arg(long, short = 'f', value_name = "BODY", conflicts_with = "stdin")]
+    pub file: Option<PathBuf>,
+    /// Read the body from standard input.
+    #[arg(long)]
+    pub stdin: bool,
+    /// HTTP method.
+    #[arg(long, short = 'X', default_value = "POST", value_parser = ["POST", "PUT", "GET"], ignore_case = true)]
+    pub method: String,
+    /// Content type of the body (default: application/xml for a .xml file,
+    /// application/json otherwise; none without a body).
+    #[arg(long, value_name = "TYPE")]
+    pub content_type: Option<String>,
+    /// Basic authentication.
+    #[arg(
+        long,
+        value_name = "USER:PASS",
+        env = "TRADECLOUD_SEND_BASIC",
+        hide_env_values = true,
+        conflicts_with = "bearer"
+    )]
+    pub basic: Option<String>,
+    /// Bearer token.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "TRADECLOUD_SEND_BEARER",
+        hide_env_values = true
+    )]
+    pub bearer: Option<String>,
+    /// Do not verify the server certificate (for a --dev-tls receiver).
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
+    /// Trust this PEM certificate (for example a receiver's self-signed one).
+    #[arg(long, value_name = "PEM")]
+    pub cacert: Option<PathBuf>,
+    /// Extra request header (repeatable).
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Attempts in all before giving up.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+    /// Delay before the first retry, in milliseconds; doubled for each further one.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub backoff_ms: u64,
+    /// Longest delay between attempts, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    pub max_backoff_ms: u64,
+    /// Timeout of one attempt, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+}
+
+/// What to do after an attempt.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Delivered,
+    Refused,
+    Retry,
+}
+
+/// Tradecloud's rule: 2xx delivered; 4xx and 500 (and anything else up to
+/// 500) not retried; above 500 retried.
+fn verdict(status: StatusCode) -> Verdict {
+    if status.is_success() {
+        Verdict::Delivered
+    } else if status.as_u16() > 500 {
+        Verdict::Retry
+    } else {
+        Verdict::Refused
+    }
+}
+
+/// Delay before attempt `attempt + 1` (attempt counts from 1), with up to
+/// 20 % jitter.
+fn backoff(args: &SendArgs, attempt: u32) -> Duration {
+    let exp = attempt.saturating_sub(1).min(30);
+    let full = args
+        .backoff_ms
+        .saturating_mul(1u64 << exp)
+        .min(args.max_backoff_ms);
+    let jitter = full / 5;
+    Duration::from_millis(full - fastrand::u64(0..=jitter))
+}
+
+fn read_body(args: &SendArgs) -> anyhow::Result<Option<Vec<u8>>> {
+    if let Some(path) = &args.file {
+        return Ok(Some(
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+        ));
+    }
+    if args.stdin {
+        let mut body = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut body)
+            .context("cannot read standard input")?;
+        return Ok(Some(body));
+    }
+    Ok(None)
+}
+
+fn headers(args: &SendArgs, has_body: bool) -> anyhow::Result<HeaderMap> {
+    let mut headers = HeaderMap::new();
+    let content_type = args.content_type.clone().or_else(|| {
+        has_body.then(|| {
+            let xml = args
+                .file
+                .as_ref()
+                .and_then(|f| f.extension())
+                .is_some_and(|e| e.eq_ignore_ascii_case("xml"));
+            if xml {
+                "application/xml"
+            } else {
+                "application/json"
+            }
+            .to_string()
+        })
+    });
+    if let Some(content_type) = content_type {
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_str(&content_type).context("invalid --content-type")?,
+        );
+    }
+    if let Some(basic) = &args.basic {
+        if !basic.contains(':') {
+            bail!("--basic takes USER:PASS");
+        }
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(basic);
+        let mut value = HeaderValue::from_str(&format!("Basic {encoded}"))?;
+        value.set_sensitive(true);
+        headers.insert(AUTHORIZATION, value);
+    }
+    if let Some(token) = &args.bearer {
+        let mut value =
+            HeaderValue::from_str(&format!("Bearer {token}")).context("invalid --bearer token")?;
+        value.set_sensitive(true);
+        headers.insert(AUTHORIZATION, value);
+    }
+    for header in &args.headers {
+        let (name, value) = header
+            .split_once(':')
+            .with_context(|| format!("--header {header:?}: expected NAME: VALUE"))?;
+        headers.append(
+            HeaderName::from_bytes(name.trim().as_bytes())
+                .with_context(|| format!("invalid header name {name:?}"))?,
+            HeaderValue::from_str(value.trim())
+                .with_context(|| format!("invalid value for header {name}"))?,
+        );
+    }
+    Ok(headers)
+}
+
+fn client(args: &SendArgs) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(Duration::from_secs(args.timeout.max(1)))
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .min_tls_version(reqwest::tls::Version::TLS_1_2)
+        .user_agent(concat!("tradecloud-send/", env!("CARGO_PKG_VERSION")));
+    if args.insecure {
+        builder = builder.danger_accept_invalid_certs(true);
+    }
+    if let Some(path) = &args.cacert {
+        let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        for cert in reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("{}: invalid PEM", path.display()))?
+        {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().context("cannot build the HTTP client")
+}
+
+fn millis(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Run `tradecloud send`.
+pub async fn run(args: SendArgs) -> anyhow::Result<()> {
+    let url =
+        reqwest::Url::parse(&args.url).with_context(|| format!("invalid URL {:?}", args.url))?;
+    let method = Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
+        .context("invalid --method")?;
+    let body = read_body(&args)?;
+    let headers = headers(&args, body.is_some())?;
+    let client = client(&args)?;
+    let started = Instant::now();
+    for attempt in 1..=args.max_attempts {
+        let mut request = client
+            .request(method.clone(), url.clone())
+            .headers(headers.clone());
+        if let Some(body) = &body {
+            request = request.body(body.clone());
+        }
+        let sent = Instant::now();
+        let result = request.send().await;
+        let elapsed = sent.elapsed();
+        let prefix = format!("attempt {attempt}/{}", args.max_attempts);
+        let last = attempt == args.max_attempts;
+        match result {
+            Ok(response) => {
+                let status = response.status();
+                let text = response
+                    .bytes()
+                    .await
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                match verdict(status) {
+                    Verdict::Delivered => {
+                        println!("{prefix}: {status} in {} — delivered", millis(elapsed));
+                        if !text.is_empty() {
+                            println!("{}", truncate(&text));
+                        }
+                        return Ok(());
+                    }
+                    Verdict::Refused => {
+                        println!("{prefix}: {status} in {} — not retried", millis(elapsed));
+                        if !text.is_empty() {
+                            println!("{}", truncate(&text));
+                        }
+                        bail!("delivery refused with {status} (Tradecloud does not retry it)");
+                    }
+                    Verdict::Retry if last => println!("{prefix}: {status} in {}", millis(elapsed)),
+                    Verdict::Retry => {
+                        let delay = backoff(&args, attempt);
+                        println!(
+                            "{prefix}: {status} in {} — retrying in {:.1} s",
+                            millis(elapsed),
+                            delay.as_secs_f64()
+                        );
+                        tokio::time::sleep(delay).await;
+                    }
+                }
+            }
+            Err(e) => {
+                let what = if e.is_timeout() {
+                    "timeout".to_string()
+                } else if e.is_connect() {
+                    format!("connection failed ({})", root_cause(&e))
+                } else {
+                    format!("error ({})", root_cause(&e))
+                };
+                if last {
+                    println!("{prefix}: {what} after {}", millis(elapsed));
+                } else {
+                    let delay = backoff(&args, attempt);
+                    println!(
+                        "{prefix}: {what} after {} — retrying in {:.1} s",
+                        millis(elapsed),
+                        delay.as_secs_f64()
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+    bail!(
+        "not delivered after {} attempts in {:.1} s",
+        args.max_attempts,
+        started.elapsed().as_secs_f64()
+    )
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
+fn truncate(text: &str) -> &str {
+    match text.char_indices().nth(2000) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_only_above_500() {
+        assert_eq!(verdict(StatusCode::OK), Verdict::Delivered);
+        assert_eq!(verdict(StatusCode::ACCEPTED), Verdict::Delivered);
+        assert_eq!(verdict(StatusCode::BAD_REQUEST), Verdict::Refused);
+        assert_eq!(verdict(StatusCode::UNAUTHORIZED), Verdict::Refused);
+        assert_eq!(verdict(StatusCode::REQUEST_TIMEOUT), Verdict::Refused);
+        assert_eq!(verdict(StatusCode::INTERNAL_SERVER_ERROR), Verdict::Refused);
+        assert_eq!(verdict(StatusCode::NOT_IMPLEMENTED), Verdict::Retry);
+        assert_eq!(verdict(StatusCode::BAD_GATEWAY), Verdict::Retry);
+        assert_eq!(verdict(StatusCode::SERVICE_UNAVAILABLE), Verdict::Retry);
+        assert_eq!(verdict(StatusCode::GATEWAY_TIMEOUT), Verdict::Retry);
+    }
+}

@@ -1,0 +1,80 @@
+//! `tradecloud serve`: run the webhook receiver ([`tradecloud::receiver`])
+//! from `tradecloud.toml` and the `TRADECLOUD_*` environment variables,
+//! with a handler that logs each event.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+use tradecloud::receiver::{Config, LogHandler, Receiver};
+
+use super::GlobalArgs;
+
+/// Run the webhook receiver: HTTPS (TLS 1.2/1.3), authentication of
+/// Tradecloud's calls, a durable inbox written before every 2xx, and
+/// processing of the stored events (logged by the built-in handler).
+///
+/// The configuration comes from --config (default ./tradecloud.toml, if
+/// present) and TRADECLOUD_<SECTION>_<KEY> environment variables, e.g.
+/// TRADECLOUD_AUTH_PASSWORD. Stop with SIGTERM or Ctrl-C: in-flight
+/// requests are finished first.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serve a self-signed certificate for localhost instead of
+    /// server.tls_cert/tls_key. For local tests only: Tradecloud does not
+    /// accept self-signed certificates.
+    #[arg(long)]
+    pub dev_tls: bool,
+    /// With --dev-tls: write the generated certificate (PEM) here, for
+    /// clients to trust (`tradecloud send --cacert PATH`).
+    #[arg(long, value_name = "PATH", requires = "dev_tls")]
+    pub dev_cert_out: Option<PathBuf>,
+    /// Listen on this address instead of server.listen.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Only receive and store; do not process the stored events.
+    #[arg(long)]
+    pub receive_only: bool,
+    /// Log one JSON object per line (also TRADECLOUD_LOG_JSON=1).
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+/// Run `tradecloud serve`.
+pub async fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<()> {
+    let mut config =
+        Config::load(global.config.as_deref()).context("cannot load the configuration")?;
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    if let Some(url) = &global.base_url {
+        config.tradecloud.base_url = Some(url.clone());
+    }
+    let mut builder = Receiver::builder().config(config);
+    if args.dev_tls {
+        builder = builder.dev_tls();
+    }
+    if !args.receive_only {
+        builder = builder.handler(LogHandler);
+    }
+    let receiver = builder.build().await.context("cannot start the receiver")?;
+    if let Some(pem) = receiver.dev_certificate_pem() {
+        eprintln!(
+            "\n  *** DEVELOPMENT TLS: self-signed certificate for localhost.\n  *** Tradecloud will NOT accept it. \
+             Configure server.tls_cert and server.tls_key with a certificate from a public CA.\n"
+        );
+        if let Some(path) = &args.dev_cert_out {
+            std::fs::write(path, pem)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!(
+                "  Certificate written to {} (trust it with `tradecloud send --cacert {}`).\n",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    eprintln!("listening on https://{}", receiver.local_addr());
+    receiver.run().await?;
+    Ok(())
+}

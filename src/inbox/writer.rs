@@ -1,0 +1,249 @@
+//! The writer thread: owns the write connection, drains the queue and commits
+//! each batch of operations in one transaction (group commit), then answers
+//! every caller of the batch with the outcome of the commit.
+
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use super::{db, InboxError, InboxOptions, Target};
+
+/// One operation for the writer.
+pub(crate) trait WriteOp: Send {
+    /// Run inside the batch transaction, within a savepoint that is rolled
+    /// back when this returns an error.
+    fn apply(&mut self, conn: &Connection) -> Result<(), InboxError>;
+    /// Called once the batch is committed (`Ok`) or has failed (`Err`); also
+    /// for an operation that was never applied because the batch could not
+    /// start.
+    fn finish(self: Box<Self>, batch: Result<(), InboxError>);
+    /// Whether `apply` must run in a savepoint of its own (several
+    /// statements that must not half-apply). A single statement is atomic
+    /// by itself, and skipping the savepoint saves three statements per event.
+    fn needs_savepoint(&self) -> bool {
+        true
+    }
+}
+
+/// A closure run by the writer whose result is sent back after the commit.
+pub(crate) struct FnOp<T, F> {
+    f: Option<F>,
+    savepoint: bool,
+    result: Option<Result<T, InboxError>>,
+    reply: oneshot::Sender<Result<T, InboxError>>,
+    notify: Option<Arc<Notify>>,
+}
+
+impl<T, F> FnOp<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, InboxError> + Send + 'static,
+{
+    #[allow(clippy::new_ret_no_self)]
+    pub(crate) fn new(
+        f: F,
+        notify: Option<Arc<Notify>>,
+    ) -> (Box<dyn WriteOp>, oneshot::Receiver<Result<T, InboxError>>) {
+        let (reply, rx) = oneshot::channel();
+        (
+            Box::new(FnOp {
+                f: Some(f),
+                savepoint: true,
+                result: None,
+                reply,
+                notify,
+            }),
+            rx,
+        )
+    }
+
+    /// Like [`FnOp::new`] for an operation that is atomic by itself (one
+    /// statement that changes anything, or its own savepoint).
+    pub(crate) fn atomic(
+        f: F,
+        notify: Option<Arc<Notify>>,
+    ) -> (Box<dyn WriteOp>, oneshot::Receiver<Result<T, InboxError>>) {
+        let (reply, rx) = oneshot::channel();
+        (
+            Box::new(FnOp {
+                f: Some(f),
+                savepoint: false,
+                result: None,
+                reply,
+                notify,
+            }),
+            rx,
+        )
+    }
+}
+
+impl<T, F> WriteOp for FnOp<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, InboxError> + Send + 'static,
+{
+    fn apply(&mut self, conn: &Connection) -> Result<(), InboxError> {
+        let f = self.f.take().expect("a write operation is applied once");
+        let result = f(conn);
+        let status = match &result {
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.clone()),
+        };
+        self.result = Some(result);
+        status
+    }
+
+    fn finish(self: Box<Self>, batch: Result<(), InboxError>) {
+        let this = *self;
+        let answer = match (this.result, batch) {
+            // The operation's own error (e.g. NotFound) says more than the batch's.
+            (Some(Err(e)), _) => Err(e),
+            (_, Err(e)) => Err(e),
+            (Some(Ok(value)), Ok(())) => {
+                if let Some(notify) = &this.notify {
+                    notify.notify_one();
+                }
+                Ok(value)
+            }
+            (None, Ok(())) => Err(InboxError::Unavailable("the write was not applied".into())),
+        };
+        let _ = this.reply.send(answer);
+    }
+
+    fn needs_savepoint(&self) -> bool {
+        self.savepoint
+    }
+}
+
+pub(crate) fn spawn(
+    target: Target,
+    conn: Connection,
+    rx: mpsc::Receiver<Box<dyn WriteOp>>,
+    options: InboxOptions,
+) -> Result<(), InboxError> {
+    let file_id = match &target {
+        Target::File(path) => db::file_id(path).ok(),
+        Target::Memory => None,
+    };
+    let writer = Writer {
+        target,
+        conn: Some(conn),
+        file_id,
+        options,
+    };
+    std::thread::Builder::new()
+        .name("tradecloud-inbox-writer".into())
+        .spawn(move || writer.run(rx))
+        .map(|_| ())
+        .map_err(|e| InboxError::Unavailable(format!("cannot start the inbox writer thread: {e}")))
+}
+
+struct Writer {
+    target: Target,
+    conn: Option<Connection>,
+    file_id: Option<db::FileId>,
+    options: InboxOptions,
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::Receiver<Box<dyn WriteOp>>) {
+        let max_batch = self.options.max_batch.max(1);
+        let mut batch: Vec<Box<dyn WriteOp>> = Vec::with_capacity(max_batch);
+        while let Some(op) = rx.blocking_recv() {
+            batch.push(op);
+            while batch.len() < max_batch {
+                match rx.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(_) => break,
+                }
+            }
+            let outcome = self.commit(&mut batch);
+            if let Err(e) = &outcome {
+                tracing::warn!(error = %e, events = batch.len(), "inbox batch not committed");
+            }
+            for op in batch.drain(..) {
+                op.finish(outcome.clone());
+            }
+        }
+        // All senders are gone: closing the connection checkpoints the WAL.
+    }
+
+    /// The write connection, reopened when the database file was replaced or
+    /// after an error that may have broken it.
+    fn connection(&mut self) -> Result<&Connection, InboxError> {
+        if let Target::File(path) = &self.target {
+            match db::file_id(path) {
+                Ok(id) if Some(id) == self.file_id && self.conn.is_some() => {}
+                Ok(_) => {
+                    // Replaced (or never opened): open what is there now.
+                    self.conn = None;
+                    let conn = db::open_existing_writer(path, &self.options)?;
+                    self.file_id = db::file_id(path).ok();
+                    self.conn = Some(conn);
+                }
+                Err(e) => {
+                    self.conn = None;
+                    self.file_id = None;
+                    return Err(InboxError::Unavailable(format!(
+                        "database file {} is not accessible: {e}",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        self.conn
+            .as_ref()
+            .ok_or_else(|| InboxError::Unavailable("no database connection".into()))
+    }
+
+    fn commit(&mut self, batch: &mut [Box<dyn WriteOp>]) -> Result<(), InboxError> {
+        let result = self.try_commit(batch);
+        if let Err(InboxError::Unavailable(_)) = &result {
+            if let Some(conn) = &self.conn {
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+            }
+            // Start the next batch on a fresh connection to the file: an I/O
+            // error may have left this one unusable. (An in-memory database
+            // lives only in its connection: keep it.)
+            if matches!(self.target, Target::File(_)) {
+                self.conn = None;
+            }
+        }
+        result
+    }
+
+    fn try_commit(&mut self, batch: &mut [Box<dyn WriteOp>]) -> Result<(), InboxError> {
+        let conn = self.connection()?;
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(db::unavailable)?;
+        for op in batch.iter_mut() {
+            let savepoint = op.needs_savepoint();
+            if savepoint {
+                conn.prepare_cached("SAVEPOINT op")?.execute([])?;
+            }
+            let applied = op.apply(conn);
+            if conn.is_autocommit() {
+                // SQLite rolled the whole transaction back (disk full, I/O error):
+                // nothing of this batch is stored.
+                let error = applied.err().unwrap_or_else(|| {
+                    InboxError::Unavailable("the transaction was rolled back".into())
+                });
+                return Err(match error {
+                    InboxError::Unavailable(e) => InboxError::Unavailable(e),
+                    other => InboxError::Unavailable(other.to_string()),
+                });
+            }
+            if savepoint {
+                if applied.is_err() {
+                    conn.prepare_cached("ROLLBACK TO op")?.execute([])?;
+                }
+                conn.prepare_cached("RELEASE op")?.execute([])?;
+            }
+        }
+        conn.execute_batch("COMMIT").map_err(db::unavailable)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,703 @@
+//! `tradecloud.toml`: the receiver's configuration.
+//!
+//! ```toml
+//! [server]
+//! listen = "0.0.0.0:8443"
+//! tls_cert = "fullchain.pem"      # PEM chain, reloaded when the file changes
+//! tls_key = "privkey.pem"
+//! order_path = "/tradecloud/order"        # default
+//! shipment_path = "/tradecloud/shipment"  # default
+//! max_body_bytes = 33554432
+//!
+//! [auth]                 # how Tradecloud authenticates to us
+//! method = "basic"       # basic | bearer | entra
+//! username = "tradecloud"
+//! password_file = "/run/secrets/webhook-password"   # or password, or TRADECLOUD_AUTH_PASSWORD
+//!
+//! [store]
+//! url = "sqlite://tradecloud-inbox.db"    # default
+//!
+//! [tradecloud]           # how we call Tradecloud (GET webhooks, downloads)
+//! environment = "acceptance"              # or production, or base_url = "..."
+//! username = "..."                        # or TRADECLOUD_USERNAME
+//! password = "..."                        # or TRADECLOUD_PASSWORD
+//! ```
+//!
+//! Every key can be overridden by an environment variable
+//! `TRADECLOUD_<SECTION>_<KEY>` (`TRADECLOUD_AUTH_PASSWORD`,
+//! `TRADECLOUD_SERVER_MAX_BODY_BYTES`, ...; lists are comma separated).
+//! `TRADECLOUD_USERNAME`, `TRADECLOUD_PASSWORD`, `TRADECLOUD_BASE_URL` and
+//! `TRADECLOUD_ENV` (the client's variables) also set the `[tradecloud]` keys
+//! (the section-prefixed names win).
+//! Every secret (`password`, `token`) can instead be read from a file with
+//! the `_file` key (`password_file`, `token_file`), so that it never has to
+//! be written into the configuration or on a command line.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer};
+
+/// The configuration file read when no path is given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "tradecloud.toml";
+/// Default `[server] order_path`.
+pub const DEFAULT_ORDER_PATH: &str = "/tradecloud/order";
+/// Default `[server] shipment_path`.
+pub const DEFAULT_SHIPMENT_PATH: &str = "/tradecloud/shipment";
+/// Default `[server] max_body_bytes` (32 MiB: a 500-line order is about 1.5 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Default `[store] url`.
+pub const DEFAULT_STORE_URL: &str = "sqlite://tradecloud-inbox.db";
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has keys of the wrong type.
+    #[error("invalid configuration {origin}: {message}")]
+    Invalid {
+        /// The file, or `environment` for an override.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A setting is missing or contradicts another one.
+    #[error("configuration: {0}")]
+    Setting(String),
+}
+
+impl ConfigError {
+    fn setting(message: impl Into<String>) -> Self {
+        ConfigError::Setting(message.into())
+    }
+}
+
+/// A secret (password, token): never printed by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// A secret holding `value`.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret value. Do not log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(\"***\")")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret(value.to_string())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// `[server]`: the HTTPS listener and routes.
+    pub server: ServerConfig,
+    /// `[auth]`: how Tradecloud authenticates to this receiver.
+    pub auth: AuthConfig,
+    /// `[store]`: the durable inbox.
+    pub store: StoreConfig,
+    /// `[tradecloud]`: how this receiver calls Tradecloud.
+    pub tradecloud: TradecloudConfig,
+    /// Other sections (for example `[processing]`), kept for their owners.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, toml::Value>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on (`0.0.0.0:8443`).
+    pub listen: SocketAddr,
+    /// PEM certificate chain (leaf first). Reloaded when the file changes.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1). Reloaded when the file changes.
+    pub tls_key: Option<PathBuf>,
+    /// Seconds between checks of the certificate files for changes.
+    pub tls_reload_secs: u64,
+    /// Path of the order webhook (POST, PUT, GET `/{orderId}` and `?orderId=`).
+    pub order_path: String,
+    /// Path of the shipment webhook (POST, GET `/{shipmentId}` and `?shipmentId=`).
+    pub shipment_path: String,
+    /// Largest accepted body; larger ones get `413`.
+    pub max_body_bytes: usize,
+    /// Webhook requests handled at once; more get `503` with `Retry-After`.
+    pub max_concurrent_requests: usize,
+    /// A webhook request that takes longer gets `503` (never `408`).
+    pub request_timeout_secs: u64,
+    /// Time for a client to finish the TLS handshake.
+    pub handshake_timeout_secs: u64,
+    /// On shutdown, time given to in-flight requests before connections are closed.
+    pub shutdown_timeout_secs: u64,
+    /// Serve Prometheus metrics at `/metrics`.
+    pub metrics: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
+            tls_cert: None,
+            tls_key: None,
+            tls_reload_secs: 5,
+            order_path: DEFAULT_ORDER_PATH.into(),
+            shipment_path: DEFAULT_SHIPMENT_PATH.into(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_concurrent_requests: 1024,
+            request_timeout_secs: 30,
+            handshake_timeout_secs: 10,
+            shutdown_timeout_secs: 30,
+            metrics: true,
+        }
+    }
+}
+
+/// `[auth] method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    /// HTTP Basic authentication (RFC 7617): `username` and `password`.
+    Basic,
+    /// A static Bearer token (RFC 6750): `token`.
+    Bearer,
+    /// OAuth 2.0 client-credentials access tokens issued by Microsoft Entra ID
+    /// (JWT, RS256, checked against the tenant's JWKS).
+    Entra,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The one method Tradecloud uses to call this receiver.
+    pub method: Option<AuthMethod>,
+    /// Basic: the user name.
+    pub username: Option<String>,
+    /// Basic: the password.
+    pub password: Option<Secret>,
+    /// Basic: a file holding the password.
+    pub password_file: Option<PathBuf>,
+    /// Bearer: the static token.
+    pub token: Option<Secret>,
+    /// Bearer: a file holding the token.
+    pub token_file: Option<PathBuf>,
+    /// Entra: the directory (tenant) id.
+    pub tenant_id: Option<String>,
+    /// Entra: accepted `aud` values (the application id URI and/or the client id).
+    #[serde(deserialize_with = "one_or_many")]
+    pub audience: Vec<String>,
+    /// Entra: the JWKS URL (default
+    /// `https://login.microsoftonline.com/{tenant_id}/discovery/v2.0/keys`).
+    pub jwks_url: Option<String>,
+    /// Entra: accepted `iss` values (default the v2.0 issuer
+    /// `https://login.microsoftonline.com/{tenant_id}/v2.0` and the v1.0
+    /// issuer `https://sts.windows.net/{tenant_id}/`).
+    #[serde(deserialize_with = "one_or_many")]
+    pub issuer: Vec<String>,
+    /// Entra: if not empty, the calling application (`azp` in v2.0 tokens,
+    /// `appid` in v1.0 tokens) must be one of these client ids.
+    #[serde(deserialize_with = "one_or_many")]
+    pub allowed_client_ids: Vec<String>,
+    /// Entra: clock skew allowed for `exp` and `nbf`, in seconds.
+    pub leeway_secs: Option<u64>,
+    /// Entra: the JWKS is fetched again for an unknown key id at most this often.
+    pub jwks_min_refresh_secs: Option<u64>,
+    /// Entra: the JWKS is fetched again after this many seconds in any case.
+    pub jwks_max_age_secs: Option<u64>,
+    /// `realm` in `WWW-Authenticate`.
+    pub realm: Option<String>,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct StoreConfig {
+    /// The inbox database (`sqlite://PATH`).
+    pub url: String,
+    /// Other store settings, for the inbox.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, toml::Value>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: DEFAULT_STORE_URL.into(),
+            other: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[tradecloud]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TradecloudConfig {
+    /// `acceptance` (default) or `production`.
+    pub environment: Option<String>,
+    /// API base URL, overriding `environment` (for example the mock).
+    pub base_url: Option<String>,
+    /// The integration user.
+    pub username: Option<String>,
+    /// Its password.
+    pub password: Option<Secret>,
+    /// A file holding the password.
+    pub password_file: Option<PathBuf>,
+}
+
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => split_list(&s),
+        OneOrMany::Many(v) => v,
+    })
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// How an environment value is turned into a TOML value.
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Int,
+    Bool,
+    List,
+}
+
+const SECTIONS: &[&str] = &["server", "auth", "store", "tradecloud"];
+
+fn key_kind(section: &str, key: &str) -> Kind {
+    match (section, key) {
+        (
+            "server",
+            "tls_reload_secs"
+            | "max_body_bytes"
+            | "max_concurrent_requests"
+            | "request_timeout_secs"
+            | "handshake_timeout_secs"
+            | "shutdown_timeout_secs",
+        ) => Kind::Int,
+        ("server", "metrics") => Kind::Bool,
+        ("auth", "leeway_secs" | "jwks_min_refresh_secs" | "jwks_max_age_secs") => Kind::Int,
+        ("auth", "audience" | "issuer" | "allowed_client_ids") => Kind::List,
+        _ => Kind::Str,
+    }
+}
+
+impl Config {
+    /// Load the configuration: the file at `path` (which must exist), or
+    /// `tradecloud.toml` in the current directory if it exists, then the
+    /// `TRADECLOUD_*` environment overrides, then the secret files.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let (text, origin) = match path {
+            Some(path) => (Some(read(path)?), path.display().to_string()),
+            None => {
+                let default = Path::new(DEFAULT_CONFIG_FILE);
+                if default.is_file() {
+                    (Some(read(default)?), default.display().to_string())
+                } else {
+                    (None, "(defaults)".to_string())
+                }
+            }
+        };
+        Self::from_parts(text.as_deref(), &origin, env)
+    }
+
+    /// Parse `text` (TOML), apply the overrides in `env` (pairs of
+    /// environment variable name and value) and read the secret files.
+    pub fn from_parts(
+        text: Option<&str>,
+        origin: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = match text {
+            Some(text) => text
+                .parse()
+                .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                    origin: origin.to_string(),
+                    message: e.to_string(),
+                })?,
+            None => toml::Table::new(),
+        };
+        apply_env(&mut table, env)?;
+        let mut config: Config =
+            Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Invalid {
+                origin: format!("{origin} (with TRADECLOUD_* overrides)"),
+                message: e.to_string(),
+            })?;
+        config.resolve_secret_files()?;
+        Ok(config)
+    }
+
+    fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
+        resolve_secret(
+            &mut self.auth.password,
+            &self.auth.password_file,
+            "auth.password",
+        )?;
+        resolve_secret(&mut self.auth.token, &self.auth.token_file, "auth.token")?;
+        resolve_secret(
+            &mut self.tradecloud.password,
+            &self.tradecloud.password_file,
+            "tradecloud.password",
+        )?;
+        Ok(())
+    }
+
+    /// Check what the receiver needs: an authentication method with its
+    /// settings, distinct absolute webhook paths, sane limits.
+    pub fn validate_for_serving(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        for (name, path) in [
+            ("order_path", &s.order_path),
+            ("shipment_path", &s.shipment_path),
+        ] {
+            if !path.starts_with('/') || path.len() < 2 || path.ends_with('/') || path.contains("{")
+            {
+                return Err(ConfigError::setting(format!(
+                    "server.{name} must be an absolute path such as /tradecloud/order, without a trailing slash (got `{path}`)"
+                )));
+            }
+        }
+        if s.order_path == s.shipment_path {
+            return Err(ConfigError::setting(
+                "server.order_path and server.shipment_path must differ",
+            ));
+        }
+        for reserved in ["/healthz", "/readyz", "/metrics"] {
+            if s.order_path == reserved || s.shipment_path == reserved {
+                return Err(ConfigError::setting(format!("{reserved} is reserved")));
+            }
+        }
+        if s.max_body_bytes == 0 || s.max_concurrent_requests == 0 || s.request_timeout_secs == 0 {
+            return Err(ConfigError::setting(
+                "server.max_body_bytes, max_concurrent_requests and request_timeout_secs must be positive",
+            ));
+        }
+        if s.tls_cert.is_some() != s.tls_key.is_some() {
+            return Err(ConfigError::setting(
+                "server.tls_cert and server.tls_key go together",
+            ));
+        }
+        let a = &self.auth;
+        match a.method {
+            None => {
+                return Err(ConfigError::setting(
+                    "auth.method is required (basic, bearer or entra): Tradecloud always authenticates its webhook calls",
+                ))
+            }
+            Some(AuthMethod::Basic) => {
+                if a.username.as_deref().unwrap_or("").is_empty() || a.password.as_ref().is_none_or(|p| p.0.is_empty()) {
+                    return Err(ConfigError::setting(
+                        "auth.method = \"basic\" needs auth.username and auth.password (or password_file, or TRADECLOUD_AUTH_PASSWORD)",
+                    ));
+                }
+                if a.username.as_deref().is_some_and(|u| u.contains(':')) {
+                    return Err(ConfigError::setting("auth.username cannot contain `:` (RFC 7617)"));
+                }
+            }
+            Some(AuthMethod::Bearer) => {
+                if a.token.as_ref().is_none_or(|t| t.0.is_empty()) {
+                    return Err(ConfigError::setting(
+                        "auth.method = \"bearer\" needs auth.token (or token_file, or TRADECLOUD_AUTH_TOKEN)",
+                    ));
+                }
+            }
+            Some(AuthMethod::Entra) => {
+                if a.tenant_id.as_deref().unwrap_or("").is_empty() && (a.jwks_url.is_none() || a.issuer.is_empty()) {
+                    return Err(ConfigError::setting(
+                        "auth.method = \"entra\" needs auth.tenant_id (or both auth.jwks_url and auth.issuer)",
+                    ));
+                }
+                if a.audience.is_empty() {
+                    return Err(ConfigError::setting(
+                        "auth.method = \"entra\" needs auth.audience (the application id URI or client id of this webhook's app registration)",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn resolve_secret(
+    value: &mut Option<Secret>,
+    file: &Option<PathBuf>,
+    name: &str,
+) -> Result<(), ConfigError> {
+    let Some(file) = file else { return Ok(()) };
+    if value.is_some() {
+        return Err(ConfigError::setting(format!(
+            "{name} and {name}_file are both set; keep one"
+        )));
+    }
+    let text = read(file)?;
+    // A trailing newline is an artefact of how secret files are written.
+    let secret = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text);
+    *value = Some(Secret(secret.to_string()));
+    Ok(())
+}
+
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    let mut overrides: Vec<(u8, String, String, String)> = Vec::new();
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("TRADECLOUD_") else {
+            continue;
+        };
+        let rest = rest.to_ascii_lowercase();
+        // Short aliases for the API credentials (lower priority).
+        match rest.as_str() {
+            "username" | "password" | "password_file" | "base_url" => {
+                overrides.push((0, "tradecloud".into(), rest.clone(), value));
+                continue;
+            }
+            "env" => {
+                overrides.push((0, "tradecloud".into(), "environment".into(), value));
+                continue;
+            }
+            _ => {}
+        }
+        for section in SECTIONS {
+            if let Some(key) = rest.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
+                if !key.is_empty() {
+                    overrides.push((1, section.to_string(), key.to_string(), value.clone()));
+                }
+            }
+        }
+    }
+    overrides.sort_by_key(|o| o.0);
+    for (_, section, key, value) in overrides {
+        let converted = match key_kind(&section, &key) {
+            Kind::Str => toml::Value::String(value),
+            Kind::Int => {
+                toml::Value::Integer(value.trim().parse().map_err(|_| ConfigError::Invalid {
+                    origin: "environment".into(),
+                    message: format!(
+                        "TRADECLOUD_{}_{} must be a whole number",
+                        section.to_uppercase(),
+                        key.to_uppercase()
+                    ),
+                })?)
+            }
+            Kind::Bool => toml::Value::Boolean(match value.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        origin: "environment".into(),
+                        message: format!(
+                            "TRADECLOUD_{}_{} must be true or false",
+                            section.to_uppercase(),
+                            key.to_uppercase()
+                        ),
+                    })
+                }
+            }),
+            Kind::List => toml::Value::Array(
+                split_list(&value)
+                    .into_iter()
+                    .map(toml::Value::String)
+                    .collect(),
+            ),
+        };
+        let entry = table
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let toml::Value::Table(section_table) = entry else {
+            return Err(ConfigError::Invalid {
+                origin: "file".into(),
+                message: format!("`{section}` must be a table"),
+            });
+        };
+        // A secret given directly replaces one given by file, and vice versa.
+        if let Some(base) = key.strip_suffix("_file") {
+            section_table.remove(base);
+        } else if matches!(key.as_str(), "password" | "token") {
+            section_table.remove(&format!("{key}_file"));
+        }
+        section_table.insert(key, converted);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_without_a_file() {
+        let c = Config::from_parts(None, "-", env(&[])).unwrap();
+        assert_eq!(c.server.order_path, "/tradecloud/order");
+        assert_eq!(c.server.shipment_path, "/tradecloud/shipment");
+        assert_eq!(c.server.max_body_bytes, 33554432);
+        assert_eq!(c.store.url, "sqlite://tradecloud-inbox.db");
+        assert!(c.validate_for_serving().is_err(), "auth is required");
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let text = r#"
+            [server]
+            listen = "127.0.0.1:9443"
+            max_body_bytes = 1000
+            [auth]
+            method = "basic"
+            username = "tradecloud"
+            password = "from-file"
+            [store]
+            url = "sqlite://x.db"
+            busy_timeout_ms = 5
+            [tradecloud]
+            environment = "acceptance"
+            [processing]
+            workers = 4
+        "#;
+        let c = Config::from_parts(
+            Some(text),
+            "t.toml",
+            env(&[
+                ("TRADECLOUD_AUTH_PASSWORD", "from-env"),
+                ("TRADECLOUD_SERVER_MAX_BODY_BYTES", "2000"),
+                ("TRADECLOUD_USERNAME", "alias"),
+                ("TRADECLOUD_PASSWORD", "alias-pw"),
+                ("TRADECLOUD_TRADECLOUD_USERNAME", "prefixed"),
+                ("TRADECLOUD_SERVER_METRICS", "false"),
+                ("TRADECLOUD_CONFIG", "ignored"),
+                ("TRADECLOUD_AUTH_ALLOWED_CLIENT_IDS", "a, b"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:9443");
+        assert_eq!(c.server.max_body_bytes, 2000);
+        assert!(!c.server.metrics);
+        assert_eq!(c.auth.password.as_ref().unwrap().expose(), "from-env");
+        assert_eq!(c.tradecloud.username.as_deref(), Some("prefixed"));
+        assert_eq!(c.tradecloud.password.as_ref().unwrap().expose(), "alias-pw");
+        assert_eq!(c.auth.allowed_client_ids, vec!["a", "b"]);
+        assert_eq!(
+            c.store
+                .other
+                .get("busy_timeout_ms")
+                .and_then(|v| v.as_integer()),
+            Some(5)
+        );
+        assert!(c.other.contains_key("processing"));
+        c.validate_for_serving().unwrap();
+        assert!(
+            !format!("{c:?}").contains("from-env"),
+            "secrets are not printed"
+        );
+    }
+
+    #[test]
+    fn secrets_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "s3cret\n").unwrap();
+        let text = format!(
+            "[auth]\nmethod = \"basic\"\nusername = \"u\"\npassword_file = {:?}\n",
+            file.display().to_string()
+        );
+        let c = Config::from_parts(Some(&text), "t", env(&[])).unwrap();
+        assert_eq!(c.auth.password.unwrap().expose(), "s3cret");
+        let c = Config::from_parts(
+            None,
+            "t",
+            env(&[("TRADECLOUD_AUTH_TOKEN_FILE", file.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(c.auth.token.unwrap().expose(), "s3cret");
+    }
+
+    #[test]
+    fn errors_are_clear() {
+        let e = Config::from_parts(Some("[server]\nlisten = 5"), "t.toml", env(&[])).unwrap_err();
+        assert!(e.to_string().contains("t.toml"), "{e}");
+        let e =
+            Config::from_parts(Some("[server]\nlisen = \"x\""), "t.toml", env(&[])).unwrap_err();
+        assert!(e.to_string().contains("lisen"), "{e}");
+        let e = Config::from_parts(
+            None,
+            "t",
+            env(&[("TRADECLOUD_SERVER_MAX_BODY_BYTES", "big")]),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("TRADECLOUD_SERVER_MAX_BODY_BYTES"),
+            "{e}"
+        );
+        let c = Config::from_parts(
+            Some("[auth]\nmethod = \"entra\"\ntenant_id = \"t\""),
+            "t",
+            env(&[]),
+        )
+        .unwrap();
+        assert!(c
+            .validate_for_serving()
+            .unwrap_err()
+            .to_string()
+            .contains("audience"));
+    }
+}

@@ -1,0 +1,229 @@
+//! The middleware around the webhook routes, written here rather than taken
+//! from tower-http because every one of them must answer `503` (which
+//! Tradecloud retries) where the usual layers answer `408` or `500` (which
+//! it does not retry):
+//!
+//! * [`guard`] (outermost): a concurrency limit that answers `503` at once
+//!   when it is reached (no queueing that could end in a timeout), a request
+//!   timeout that answers `503`, a panic catcher that answers `503`, and the
+//!   response metrics;
+//! * [`authenticate`]: checks the `Authorization` header before the body is
+//!   read, answers `401` with `WWW-Authenticate`, or `503` when the
+//!   credentials cannot be checked right now.
+
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use futures_util::FutureExt as _;
+use http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::StatusCode;
+use tokio::sync::Semaphore;
+
+use super::auth::{AuthFailure, Authenticator};
+use super::metrics::Metrics;
+use super::routes::problem;
+
+/// The peer address of the connection, put in the request extensions by the server.
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteAddr(pub SocketAddr);
+
+/// Settings of [`guard`].
+#[derive(Clone, Debug)]
+pub(crate) struct Guard {
+    /// `None`: no limit (the operational endpoints).
+    pub permits: Option<Arc<Semaphore>>,
+    pub timeout: Duration,
+    /// Record response metrics (webhook routes only).
+    pub metrics: Option<Metrics>,
+}
+
+fn unavailable(detail: &str, retry_after: &'static str) -> Response {
+    let mut response = problem(StatusCode::SERVICE_UNAVAILABLE, detail, None);
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static(retry_after));
+    response
+}
+
+/// Concurrency limit, timeout, panic catcher and response metrics.
+pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let reject = |reason: &str| {
+        if let Some(m) = &guard.metrics {
+            m.rejected(reason);
+        }
+    };
+    let _permit = match &guard.permits {
+        None => None,
+        Some(permits) => match permits.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                reject("overloaded");
+                tracing::warn!("concurrency limit reached; answering 503");
+                let response = unavailable("the receiver is busy; send it again later", "1");
+                record(&guard, &response, started);
+                return response;
+            }
+        },
+    };
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = match tokio::time::timeout(
+        guard.timeout,
+        AssertUnwindSafe(next.run(request)).catch_unwind(),
+    )
+    .await
+    {
+        Ok(Ok(response)) => response,
+        Ok(Err(panic)) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".into());
+            reject("panic");
+            tracing::error!(%method, %path, panic = %message, "request handler panicked; answering 503");
+            unavailable("the request could not be handled; send it again later", "5")
+        }
+        Err(_) => {
+            reject("timeout");
+            tracing::warn!(%method, %path, timeout_secs = guard.timeout.as_secs_f64(), "request timed out; answering 503");
+            unavailable("the request took too long; send it again later", "5")
+        }
+    };
+    record(&guard, &response, started);
+    response
+}
+
+fn record(guard: &Guard, response: &Response, started: Instant) {
+    if let Some(metrics) = &guard.metrics {
+        metrics.response(response.status().as_u16(), started.elapsed());
+    }
+}
+
+/// Settings of [`authenticate`].
+#[derive(Clone, Debug)]
+pub(crate) struct Auth {
+    pub authenticator: Authenticator,
+    pub metrics: Metrics,
+}
+
+/// Authenticate before the route reads the body.
+pub(crate) async fn authenticate(
+    State(auth): State<Auth>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match auth.authenticator.authenticate(request.headers()).await {
+        Ok(principal) => {
+            tracing::debug!(principal = %principal.0, "authenticated");
+            next.run(request).await
+        }
+        Err(AuthFailure::Denied(reason)) => {
+            auth.metrics.rejected("unauthorized");
+            let remote = request
+                .extensions()
+                .get::<RemoteAddr>()
+                .map(|r| r.0.to_string())
+                .unwrap_or_default();
+            tracing::warn!(%remote, path = %request.uri().path(), reason, "webhook request not authenticated; answering 401");
+            let mut response = problem(
+                StatusCode::UNAUTHORIZED,
+                "valid credentials are required",
+                None,
+            );
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, auth.authenticator.challenge());
+            response
+        }
+        Err(AuthFailure::Unavailable(error)) => {
+            auth.metrics.rejected("auth_unavailable");
+            tracing::error!(%error, "credentials cannot be checked now; answering 503");
+            unavailable(
+                "the credentials cannot be checked right now; send it again later",
+                "5",
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower_service::Service as _;
+
+    fn app(permits: usize, timeout: Duration) -> axum::Router {
+        axum::Router::new()
+            .route(
+                "/panic",
+                get(|| async {
+                    if Instant::now().elapsed() < Duration::from_secs(3600) {
+                        panic!("handler bug");
+                    }
+                    "unreachable"
+                }),
+            )
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    "late"
+                }),
+            )
+            .route("/ok", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(
+                Guard {
+                    permits: Some(Arc::new(Semaphore::new(permits))),
+                    timeout,
+                    metrics: Some(Metrics::new()),
+                },
+                guard,
+            ))
+    }
+
+    async fn call(app: &axum::Router, path: &str) -> Response {
+        let mut app = app.clone();
+        app.call(http::Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_answered_503_not_500() {
+        let response = call(&app(4, Duration::from_secs(5)), "/panic").await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.headers().contains_key(RETRY_AFTER));
+    }
+
+    #[tokio::test]
+    async fn a_timeout_is_answered_503_not_408() {
+        let response = call(&app(4, Duration::from_millis(200)), "/slow").await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.headers().contains_key(RETRY_AFTER));
+    }
+
+    #[tokio::test]
+    async fn over_the_concurrency_limit_is_503_at_once() {
+        let app = app(1, Duration::from_secs(3600));
+        let busy = tokio::spawn({
+            let app = app.clone();
+            async move { call(&app, "/slow").await }
+        });
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let response = call(&app, "/ok").await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[RETRY_AFTER], "1");
+        busy.abort();
+        let _ = busy.await;
+        assert_eq!(call(&app, "/ok").await.status(), StatusCode::OK);
+    }
+}

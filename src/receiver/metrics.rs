@@ -1,0 +1,270 @@
+//! Prometheus metrics of the receiver and of processing, served at
+//! `/metrics` in the text exposition format.
+//!
+//! | metric | labels | meaning |
+//! |---|---|---|
+//! | `tradecloud_webhook_received_total` | `kind` | authenticated webhook requests that reached a route |
+//! | `tradecloud_webhook_stored_total` | `kind` | events durably stored as new (answered 2xx) |
+//! | `tradecloud_webhook_duplicates_total` | `kind` | redeliveries of a stored message id (answered 2xx, not stored again) |
+//! | `tradecloud_webhook_rejected_total` | `reason` | requests answered with an error: `unauthorized`, `invalid_body`, `unsupported_media_type`, `payload_too_large`, `body_read`, `store_unavailable`, `overloaded`, `timeout`, `panic`, `auth_unavailable`, ... |
+//! | `tradecloud_webhook_responses_total` | `status` | responses of the webhook routes by status code |
+//! | `tradecloud_webhook_request_duration_seconds` | | time from request to response on the webhook routes |
+//! | `tradecloud_handler_outcomes_total` | `kind`, `outcome` | handler (or GET-webhook fetch) attempts: `done`, `fetched`, `retrying`, `dead`, `rejected` |
+//! | `tradecloud_handler_duration_seconds` | `kind` | handler run time |
+//!
+//! [`Metrics`] is cheap to clone and shared by the HTTP side and the
+//! processor; more metrics can be added with [`Metrics::register`].
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Metric, Registry};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabel {
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    kind: String,
+    outcome: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new([
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    ])
+}
+
+struct Inner {
+    registry: Mutex<Registry>,
+    received: Family<KindLabel, Counter>,
+    stored: Family<KindLabel, Counter>,
+    duplicates: Family<KindLabel, Counter>,
+    rejected: Family<ReasonLabel, Counter>,
+    responses: Family<StatusLabel, Counter>,
+    request_duration: Histogram,
+    handler_outcomes: Family<OutcomeLabels, Counter>,
+    handler_duration: HistogramFamily<KindLabel>,
+}
+
+/// The metrics registry. Clones share the same counters.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with the receiver's and the processor's metrics.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("tradecloud");
+        let received = Family::<KindLabel, Counter>::default();
+        let stored = Family::<KindLabel, Counter>::default();
+        let duplicates = Family::<KindLabel, Counter>::default();
+        let rejected = Family::<ReasonLabel, Counter>::default();
+        let responses = Family::<StatusLabel, Counter>::default();
+        let request_duration = latency_histogram();
+        let handler_outcomes = Family::<OutcomeLabels, Counter>::default();
+        let handler_duration: HistogramFamily<KindLabel> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "webhook_received",
+            "Authenticated webhook requests that reached a route",
+            received.clone(),
+        );
+        registry.register(
+            "webhook_stored",
+            "Events durably stored as new and acknowledged",
+            stored.clone(),
+        );
+        registry.register(
+            "webhook_duplicates",
+            "Redelivered messages acknowledged without storing them again",
+            duplicates.clone(),
+        );
+        registry.register(
+            "webhook_rejected",
+            "Webhook requests answered with an error, by reason",
+            rejected.clone(),
+        );
+        registry.register(
+            "webhook_responses",
+            "Responses of the webhook routes, by status code",
+            responses.clone(),
+        );
+        registry.register(
+            "webhook_request_duration_seconds",
+            "Time from webhook request to response",
+            request_duration.clone(),
+        );
+        registry.register(
+            "handler_outcomes",
+            "Handler attempts by kind and outcome (done, fetched, retrying, dead, rejected)",
+            handler_outcomes.clone(),
+        );
+        registry.register(
+            "handler_duration_seconds",
+            "Handler run time",
+            handler_duration.clone(),
+        );
+        Metrics {
+            inner: Arc::new(Inner {
+                registry: Mutex::new(registry),
+                received,
+                stored,
+                duplicates,
+                rejected,
+                responses,
+                request_duration,
+                handler_outcomes,
+                handler_duration,
+            }),
+        }
+    }
+
+    /// An authenticated webhook request of `kind` (`order`, `orderDocuments`, `shipment`) reached a route.
+    pub fn received(&self, kind: &str) {
+        self.inner
+            .received
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .inc();
+    }
+
+    /// An event of `kind` was durably stored as new.
+    pub fn stored(&self, kind: &str) {
+        self.inner
+            .stored
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .inc();
+    }
+
+    /// A redelivery of `kind` was acknowledged without storing it again.
+    pub fn duplicate(&self, kind: &str) {
+        self.inner
+            .duplicates
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .inc();
+    }
+
+    /// A request was answered with an error for `reason`.
+    pub fn rejected(&self, reason: &str) {
+        self.inner
+            .rejected
+            .get_or_create(&ReasonLabel {
+                reason: reason.into(),
+            })
+            .inc();
+    }
+
+    /// A webhook route answered `status` after `elapsed`.
+    pub fn response(&self, status: u16, elapsed: Duration) {
+        self.inner
+            .responses
+            .get_or_create(&StatusLabel { status })
+            .inc();
+        self.inner.request_duration.observe(elapsed.as_secs_f64());
+    }
+
+    /// The handler ran for an event of `kind` with `outcome` (`done`,
+    /// `retrying`, `dead`, ...) in `elapsed`.
+    pub fn handler_outcome(&self, kind: &str, outcome: &str, elapsed: Duration) {
+        self.inner
+            .handler_outcomes
+            .get_or_create(&OutcomeLabels {
+                kind: kind.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
+        self.inner
+            .handler_duration
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Record a processor outcome: use as
+    /// `processor.on_outcome(move |r| metrics.observe_outcome(r))`.
+    /// Outcome labels: `done`, `fetched`, `retrying`, `dead`, `rejected`.
+    pub fn observe_outcome(&self, report: &crate::processing::OutcomeReport) {
+        self.handler_outcome(report.kind.as_str(), report.outcome.label(), report.elapsed);
+    }
+
+    /// Register another metric (its name gets the `tradecloud_` prefix).
+    pub fn register(&self, name: &str, help: &str, metric: impl Metric) {
+        self.inner
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .register(name, help, metric);
+    }
+
+    /// The metrics in the Prometheus/OpenMetrics text format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let registry = self
+            .inner
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_show_in_the_exposition() {
+        let m = Metrics::new();
+        m.received("order");
+        m.stored("order");
+        m.duplicate("shipment");
+        m.rejected("invalid_body");
+        m.response(202, Duration::from_millis(3));
+        m.handler_outcome("order", "ok", Duration::from_millis(20));
+        let text = m.encode();
+        for needle in [
+            "tradecloud_webhook_received_total{kind=\"order\"} 1",
+            "tradecloud_webhook_stored_total{kind=\"order\"} 1",
+            "tradecloud_webhook_duplicates_total{kind=\"shipment\"} 1",
+            "tradecloud_webhook_rejected_total{reason=\"invalid_body\"} 1",
+            "tradecloud_webhook_responses_total{status=\"202\"} 1",
+            "tradecloud_handler_outcomes_total{kind=\"order\",outcome=\"ok\"} 1",
+            "tradecloud_handler_duration_seconds_count{kind=\"order\"} 1",
+        ] {
+            assert!(text.contains(needle), "{needle} missing in\n{text}");
+        }
+    }
+}

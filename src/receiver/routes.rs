@@ -1,0 +1,329 @@
+//! The webhook routes: implementations of the generated order and shipment
+//! webhook server stubs that store every request in the [`Inbox`] before
+//! answering.
+//!
+//! | request | stored as | answer |
+//! |---|---|---|
+//! | valid body (POST/PUT) | `received`, with event name, object id, message id | `202` (`200` for a redelivered message id) |
+//! | GET with the id in the path or the query | `trigger` | `202` |
+//! | body that does not decode, unsupported content type, GET without id | `rejected`, with the error and the exact bytes | `400` / `415` with a JSON problem |
+//! | over-size body | not stored | `413` |
+//! | body that could not be read | not stored | `503` + `Retry-After` |
+//! | any of the above when the store fails | not stored | `503` + `Retry-After` |
+
+use std::sync::Arc;
+
+use axum::response::{IntoResponse, Response};
+use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use http::StatusCode;
+
+use crate::api::order_webhook_connector::server as order;
+use crate::api::order_webhook_connector::types::OrderWebhookBody;
+use crate::api::shipment_webhook_connector::server as shipment;
+use crate::api::shipment_webhook_connector::types::ShipmentWebhookBody;
+use crate::inbox::{EventKind, Inbox, InboxError, NewEvent, Stored};
+use crate::server::{RawRequest, Rejection, RejectionKind};
+
+use super::metrics::Metrics;
+
+/// `Retry-After` (seconds) sent with a `503` caused by the store.
+pub(crate) const STORE_RETRY_AFTER: &str = "5";
+
+/// What the webhook routes share.
+#[derive(Clone, Debug)]
+pub(crate) struct Webhooks {
+    pub inbox: Inbox,
+    pub metrics: Metrics,
+    pub order_path: String,
+    pub shipment_path: String,
+}
+
+/// A JSON problem description (RFC 9457).
+pub(crate) fn problem(
+    status: StatusCode,
+    detail: &str,
+    extra: Option<(&str, serde_json::Value)>,
+) -> Response {
+    let mut body = serde_json::json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    if let (Some((key, value)), Some(map)) = (extra, body.as_object_mut()) {
+        map.insert(key.to_string(), value);
+    }
+    let mut response = (
+        status,
+        [(CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static(STORE_RETRY_AFTER));
+    }
+    response
+}
+
+fn content_type_of(raw: &RawRequest) -> String {
+    raw.headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn reason_of(kind: &RejectionKind) -> &'static str {
+    match kind {
+        RejectionKind::BodyRead(_) => "body_read",
+        RejectionKind::PayloadTooLarge => "payload_too_large",
+        RejectionKind::UnsupportedMediaType { .. } => "unsupported_media_type",
+        RejectionKind::MissingBody => "missing_body",
+        RejectionKind::InvalidBody(_) => "invalid_body",
+        RejectionKind::InvalidPath(_) => "invalid_path",
+        RejectionKind::InvalidQuery(_) => "invalid_query",
+        RejectionKind::MissingHeader(_) | RejectionKind::InvalidHeader(..) => "invalid_header",
+    }
+}
+
+impl Webhooks {
+    /// `METHOD /full/path` (the stubs see the path below the nesting point).
+    fn source_of(&self, kind: EventKind, raw: &RawRequest) -> String {
+        let prefix = if kind == EventKind::Shipment {
+            &self.shipment_path
+        } else {
+            &self.order_path
+        };
+        let rest = raw.uri.path();
+        format!(
+            "{} {prefix}{}",
+            raw.method,
+            if rest == "/" { "" } else { rest }
+        )
+    }
+
+    fn store_failed(&self, error: &InboxError, what: &str) -> Response {
+        let reason = if matches!(error, InboxError::Overloaded) {
+            "store_overloaded"
+        } else {
+            "store_unavailable"
+        };
+        self.metrics.rejected(reason);
+        tracing::error!(error = %error, "{what} not stored; answering 503 so that Tradecloud retries");
+        // Every store failure is answered 503, also one the inbox does not
+        // call transient: the event is not stored, and any other answer
+        // would make Tradecloud drop it for good.
+        problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the event could not be stored; send it again later",
+            None,
+        )
+    }
+
+    async fn store(&self, event: NewEvent) -> Response {
+        let kind = event.kind;
+        let (event_name, object_id, message_id) = (
+            event.event_name.clone(),
+            event.object_id.clone(),
+            event.message_id.clone(),
+        );
+        match self.inbox.store(event).await {
+            Ok(Stored::New(id)) => {
+                self.metrics.stored(kind.as_str());
+                tracing::info!(
+                    id, kind = %kind, event_name = event_name.as_deref().unwrap_or(""),
+                    object_id = object_id.as_deref().unwrap_or(""), message_id = message_id.as_deref().unwrap_or(""),
+                    "event stored"
+                );
+                accepted(StatusCode::ACCEPTED, id, false)
+            }
+            Ok(Stored::Duplicate(id)) => {
+                self.metrics.duplicate(kind.as_str());
+                tracing::info!(id, kind = %kind, message_id = message_id.as_deref().unwrap_or(""), "redelivered message acknowledged");
+                accepted(StatusCode::OK, id, true)
+            }
+            Err(e) => self.store_failed(&e, "event"),
+        }
+    }
+
+    async fn store_order(&self, body: &OrderWebhookBody, raw: RawRequest) -> Response {
+        self.metrics.received("order");
+        let event = NewEvent::from_order_body(body, content_type_of(&raw), raw.body.clone());
+        let event = event.with_source(self.source_of(EventKind::Order, &raw));
+        self.store(event).await
+    }
+
+    async fn store_shipment(&self, body: &ShipmentWebhookBody, raw: RawRequest) -> Response {
+        self.metrics.received("shipment");
+        let event = NewEvent::from_shipment_body(body, content_type_of(&raw), raw.body.clone())
+            .with_source(self.source_of(EventKind::Shipment, &raw));
+        self.store(event).await
+    }
+
+    async fn trigger(&self, kind: EventKind, id: Option<String>, raw: RawRequest) -> Response {
+        self.metrics.received(kind.as_str());
+        match id.filter(|id| !id.trim().is_empty()) {
+            Some(id) => {
+                self.store(NewEvent::trigger(kind, id).with_source(self.source_of(kind, &raw)))
+                    .await
+            }
+            None => {
+                let detail = format!(
+                    "the `{}` query parameter or path segment is required",
+                    kind.object_id_name()
+                );
+                self.quarantine(kind, RejectionKind::InvalidQuery(detail), raw)
+                    .await
+            }
+        }
+    }
+
+    async fn reject(&self, kind: EventKind, rejection: Rejection) -> Response {
+        self.metrics.received(kind.as_str());
+        match rejection.kind {
+            RejectionKind::BodyRead(_) | RejectionKind::PayloadTooLarge => {
+                // Nothing (complete) to keep: a 503 makes Tradecloud send it
+                // again, a 413 needs a larger `max_body_bytes`.
+                self.metrics.rejected(reason_of(&rejection.kind));
+                tracing::warn!(
+                    operation = rejection.operation_id, source = %self.source_of(kind, &rejection.raw),
+                    detail = %rejection.kind.detail(), "webhook request refused"
+                );
+                rejection.into_response()
+            }
+            kind_of_error => self.quarantine(kind, kind_of_error, rejection.raw).await,
+        }
+    }
+
+    /// Keep the bytes of a request that is not a valid event (state
+    /// `rejected`), then answer its 4xx; `503` if they cannot be kept.
+    async fn quarantine(&self, kind: EventKind, error: RejectionKind, raw: RawRequest) -> Response {
+        let detail = error.detail();
+        let status = error.status();
+        let event = NewEvent::rejected(
+            kind,
+            content_type_of(&raw),
+            raw.body.clone(),
+            detail.clone(),
+        )
+        .with_source(self.source_of(kind, &raw));
+        match self.inbox.store(event).await {
+            Ok(stored) => {
+                self.metrics.rejected(reason_of(&error));
+                tracing::warn!(
+                    id = stored.id(), kind = %kind, source = %self.source_of(kind, &raw), bytes = raw.body.len(),
+                    %detail, "invalid webhook request kept in quarantine (state rejected)"
+                );
+                problem(status, &detail, Some(("inboxId", stored.id().into())))
+            }
+            Err(e) => self.store_failed(&e, "rejected request"),
+        }
+    }
+}
+
+fn accepted(status: StatusCode, id: i64, duplicate: bool) -> Response {
+    let body = serde_json::json!({ "id": id, "duplicate": duplicate });
+    (
+        status,
+        [(CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The order webhook stub implementation.
+#[derive(Clone, Debug)]
+pub(crate) struct OrderWebhook(pub Arc<Webhooks>);
+
+impl order::Api for OrderWebhook {
+    async fn webhook_get_by_query(
+        &self,
+        request: order::WebhookGetByQueryRequest,
+    ) -> order::WebhookGetByQueryResponse {
+        order::WebhookGetByQueryResponse::Custom(
+            self.0
+                .trigger(EventKind::Order, request.order_id, request.raw)
+                .await,
+        )
+    }
+
+    async fn webhook_put(&self, request: order::WebhookPutRequest) -> order::WebhookPutResponse {
+        order::WebhookPutResponse::Custom(self.0.store_order(&request.body, request.raw).await)
+    }
+
+    async fn webhook_post(&self, request: order::WebhookPostRequest) -> order::WebhookPostResponse {
+        order::WebhookPostResponse::Custom(self.0.store_order(&request.body, request.raw).await)
+    }
+
+    async fn webhook_get(&self, request: order::WebhookGetRequest) -> order::WebhookGetResponse {
+        order::WebhookGetResponse::Custom(
+            self.0
+                .trigger(EventKind::Order, Some(request.order_id), request.raw)
+                .await,
+        )
+    }
+
+    async fn reject(&self, rejection: Rejection) -> Response {
+        self.0.reject(EventKind::Order, rejection).await
+    }
+}
+
+/// The shipment webhook stub implementation.
+#[derive(Clone, Debug)]
+pub(crate) struct ShipmentWebhook(pub Arc<Webhooks>);
+
+impl shipment::Api for ShipmentWebhook {
+    async fn webhook_get_by_query(
+        &self,
+        request: shipment::WebhookGetByQueryRequest,
+    ) -> shipment::WebhookGetByQueryResponse {
+        shipment::WebhookGetByQueryResponse::Custom(
+            self.0
+                .trigger(EventKind::Shipment, request.shipment_id, request.raw)
+                .await,
+        )
+    }
+
+    async fn webhook_post(
+        &self,
+        request: shipment::WebhookPostRequest,
+    ) -> shipment::WebhookPostResponse {
+        shipment::WebhookPostResponse::Custom(
+            self.0.store_shipment(&request.body, request.raw).await,
+        )
+    }
+
+    async fn webhook_get(
+        &self,
+        request: shipment::WebhookGetRequest,
+    ) -> shipment::WebhookGetResponse {
+        shipment::WebhookGetResponse::Custom(
+            self.0
+                .trigger(EventKind::Shipment, Some(request.shipment_id), request.raw)
+                .await,
+        )
+    }
+
+    async fn reject(&self, rejection: Rejection) -> Response {
+        self.0.reject(EventKind::Shipment, rejection).await
+    }
+}
+
+/// The webhook routes, nested at the configured paths.
+pub(crate) fn router(
+    webhooks: Arc<Webhooks>,
+    order_path: &str,
+    shipment_path: &str,
+) -> axum::Router {
+    axum::Router::new()
+        .nest(
+            order_path,
+            order::router(Arc::new(OrderWebhook(webhooks.clone()))),
+        )
+        .nest(
+            shipment_path,
+            shipment::router(Arc::new(ShipmentWebhook(webhooks))),
+        )
+}

@@ -1,0 +1,269 @@
+//! HTTPS for the receiver: a rustls server configuration with TLS 1.2 and
+//! 1.3 only and AEAD cipher suites with forward secrecy only, a certificate
+//! resolver that picks up renewed certificate files without a restart, and
+//! a self-signed development certificate.
+//!
+//! The crypto provider is aws-lc-rs, the one `reqwest` already builds for
+//! the client, so the receiver adds no second crypto library.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use rustls::crypto::{aws_lc_rs, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::{CipherSuite, ServerConfig};
+use tokio_rustls::rustls;
+
+/// Why a certificate could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// A file holds no usable PEM certificate or key.
+    #[error("{path}: {message}")]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// rustls refused the key or the configuration.
+    #[error("TLS: {0}")]
+    Rustls(#[from] rustls::Error),
+    /// The development certificate could not be generated.
+    #[error("cannot generate a development certificate: {0}")]
+    Generate(String),
+}
+
+/// The cipher suites offered: TLS 1.3 AEAD suites, and for TLS 1.2 only
+/// ECDHE key exchange with AES-GCM or ChaCha20-Poly1305. (rustls implements
+/// no CBC, RC4, 3DES, static-RSA or export suite in the first place.)
+pub const CIPHER_SUITES: &[CipherSuite] = &[
+    CipherSuite::TLS13_AES_256_GCM_SHA384,
+    CipherSuite::TLS13_AES_128_GCM_SHA256,
+    CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+];
+
+/// The aws-lc-rs provider restricted to [`CIPHER_SUITES`].
+pub fn provider() -> CryptoProvider {
+    let mut provider = aws_lc_rs::default_provider();
+    provider
+        .cipher_suites
+        .retain(|s| CIPHER_SUITES.contains(&s.suite()));
+    provider
+}
+
+/// The protocol versions offered: TLS 1.3 and TLS 1.2, nothing older.
+pub fn protocol_versions() -> &'static [&'static rustls::SupportedProtocolVersion] {
+    static VERSIONS: [&rustls::SupportedProtocolVersion; 2] =
+        [&rustls::version::TLS13, &rustls::version::TLS12];
+    &VERSIONS
+}
+
+/// A rustls server configuration with [`provider`], [`protocol_versions`],
+/// ALPN `h2` and `http/1.1`, and certificates from `resolver`.
+pub fn server_config(resolver: Arc<dyn ResolvesServerCert>) -> Result<Arc<ServerConfig>, TlsError> {
+    let mut config = ServerConfig::builder_with_provider(Arc::new(provider()))
+        .with_protocol_versions(protocol_versions())?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Load a certificate chain and its private key from PEM.
+pub fn certified_key_from_pem(
+    chain_pem: &[u8],
+    key_pem: &[u8],
+    origin: &Path,
+) -> Result<CertifiedKey, TlsError> {
+    let pem_error = |message: String| TlsError::Pem {
+        path: origin.to_path_buf(),
+        message,
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| pem_error(format!("invalid certificate PEM: {e}")))?;
+    if chain.is_empty() {
+        return Err(pem_error("no CERTIFICATE block found".into()));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| pem_error(format!("no usable private key: {e}")))?;
+    let signing_key = provider().key_provider.load_private_key(key)?;
+    let certified = CertifiedKey::new(chain, signing_key);
+    certified.keys_match()?;
+    Ok(certified)
+}
+
+/// A certificate resolver that serves one certificate and can swap it
+/// while the server runs.
+#[derive(Debug)]
+pub struct CertResolver {
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl CertResolver {
+    /// A resolver serving `key`.
+    pub fn new(key: CertifiedKey) -> Arc<Self> {
+        Arc::new(CertResolver {
+            current: RwLock::new(Arc::new(key)),
+        })
+    }
+
+    /// Serve `key` from now on (existing connections keep theirs).
+    pub fn set(&self, key: CertifiedKey) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(key);
+    }
+
+    /// The certificate served now.
+    pub fn current(&self) -> Arc<CertifiedKey> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl ResolvesServerCert for CertResolver {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+}
+
+/// Certificate and key files, reloaded when they change.
+#[derive(Debug, Clone)]
+pub struct CertFiles {
+    /// PEM chain.
+    pub cert: PathBuf,
+    /// PEM key.
+    pub key: PathBuf,
+}
+
+impl CertFiles {
+    /// Read and check both files.
+    pub fn load(&self) -> Result<CertifiedKey, TlsError> {
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|source| TlsError::Read {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        certified_key_from_pem(&read(&self.cert)?, &read(&self.key)?, &self.cert)
+    }
+
+    fn stamp(&self) -> Option<(SystemTime, u64, SystemTime, u64)> {
+        let c = std::fs::metadata(&self.cert).ok()?;
+        let k = std::fs::metadata(&self.key).ok()?;
+        Some((c.modified().ok()?, c.len(), k.modified().ok()?, k.len()))
+    }
+
+    /// Poll the files every `every` and install a changed certificate in
+    /// `resolver`. A change that does not load (half-written files, a key
+    /// that does not match) is logged and retried at the next poll; the old
+    /// certificate stays in service meanwhile. Ends when `resolver` is dropped
+    /// everywhere else.
+    pub fn watch(
+        self,
+        resolver: &Arc<CertResolver>,
+        every: Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(resolver);
+        let mut last = self.stamp();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every.max(Duration::from_millis(100)));
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            interval.tick().await;
+            loop {
+                interval.tick().await;
+                let Some(resolver) = weak.upgrade() else {
+                    return;
+                };
+                let files = self.clone();
+                let Ok(stamp) = tokio::task::spawn_blocking(move || files.stamp()).await else {
+                    continue;
+                };
+                if stamp.is_none() || stamp == last {
+                    continue;
+                }
+                let files = self.clone();
+                match tokio::task::spawn_blocking(move || files.load()).await {
+                    Ok(Ok(key)) => {
+                        resolver.set(key);
+                        last = stamp;
+                        tracing::info!(cert = %self.cert.display(), "TLS certificate reloaded");
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "changed TLS certificate files do not load; still serving the previous certificate")
+                    }
+                    Err(_) => {}
+                }
+            }
+        })
+    }
+}
+
+/// A self-signed certificate for local testing, as PEM (certificate, key).
+/// Tradecloud does not accept self-signed certificates.
+pub fn dev_certificate(names: &[&str]) -> Result<(String, String), TlsError> {
+    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    let cert =
+        rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
+    Ok((cert.cert.pem(), cert.signing_key.serialize_pem()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_strong_suites_and_modern_versions() {
+        let p = provider();
+        assert!(!p.cipher_suites.is_empty());
+        for s in &p.cipher_suites {
+            let name = format!("{:?}", s.suite());
+            assert!(name.contains("GCM") || name.contains("CHACHA20"), "{name}");
+            assert!(
+                name.starts_with("TLS13_") || name.starts_with("TLS_ECDHE_"),
+                "{name}"
+            );
+        }
+        let versions: Vec<_> = protocol_versions().iter().map(|v| v.version).collect();
+        assert_eq!(
+            versions,
+            vec![
+                rustls::ProtocolVersion::TLSv1_3,
+                rustls::ProtocolVersion::TLSv1_2
+            ]
+        );
+    }
+
+    #[test]
+    fn dev_certificate_loads() {
+        let (cert, key) = dev_certificate(&["localhost"]).unwrap();
+        certified_key_from_pem(cert.as_bytes(), key.as_bytes(), Path::new("dev")).unwrap();
+        let (_, other_key) = dev_certificate(&["localhost"]).unwrap();
+        assert!(
+            certified_key_from_pem(cert.as_bytes(), other_key.as_bytes(), Path::new("dev"))
+                .is_err()
+        );
+        assert!(certified_key_from_pem(b"nothing", key.as_bytes(), Path::new("dev")).is_err());
+    }
+}

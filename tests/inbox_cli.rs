@@ -1,0 +1,313 @@
+//! `tradecloud inbox ...`, run as a separate process on a real inbox file.
+#![cfg(all(feature = "cli", feature = "receiver"))]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use bytes::Bytes;
+use tradecloud::inbox::{EventKind, Inbox, NewEvent, NewState};
+
+fn tradecloud(cwd: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tradecloud"));
+    cmd.current_dir(cwd).args(args);
+    for var in ["TRADECLOUD_STORE_URL", "TRADECLOUD_CONFIG", "RUST_LOG"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run tradecloud");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out
+}
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn list_show_replay_and_dead() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("events.db");
+    let url = format!("sqlite://{}", db.display());
+    let inbox = Inbox::open(&url).unwrap();
+    let order_body = Bytes::from_static(
+        br#"{"eventName":"OrderIssuedByBuyer","meta":{"messageId":"m-1"},"orderEvent":{"orderId":"o-1"}}"#,
+    );
+    let order = inbox
+        .store(NewEvent {
+            kind: EventKind::Order,
+            event_name: Some("OrderIssuedByBuyer".into()),
+            object_id: Some("o-1".into()),
+            message_id: Some("m-1".into()),
+            content_type: "application/json".into(),
+            body: order_body.clone(),
+            state: NewState::Received,
+            source: Some("POST /tradecloud/order".into()),
+        })
+        .await
+        .unwrap()
+        .id();
+    let binary = Bytes::from_static(b"\x00\x01\xffnot json\r\n\xfe");
+    let rejected = inbox
+        .store(NewEvent::rejected(
+            EventKind::OrderDocuments,
+            "application/octet-stream",
+            binary.clone(),
+            "unsupported content type",
+        ))
+        .await
+        .unwrap()
+        .id();
+    let shipment = inbox
+        .store(NewEvent::trigger(EventKind::Shipment, "s-1"))
+        .await
+        .unwrap()
+        .id();
+    drop(inbox);
+    // Make the order dead, as a processor would have.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "UPDATE events SET state = 'dead', error = 'ERP said no' WHERE id = ?1",
+            [order],
+        )
+        .unwrap();
+
+    // list --json: one object per line with the documented keys.
+    let out = run(
+        tradecloud(dir.path(), &["inbox", "list", "--json", "--store", &url]).env("NO_COLOR", "1"),
+    );
+    let events = json_lines(&out);
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0]["id"], order);
+    assert_eq!(events[0]["kind"], "order");
+    assert_eq!(events[0]["eventName"], "OrderIssuedByBuyer");
+    assert_eq!(events[0]["orderId"], "o-1");
+    assert_eq!(events[0]["messageId"], "m-1");
+    assert_eq!(events[0]["state"], "dead");
+    assert_eq!(events[0]["error"], "ERP said no");
+    assert!(events[0]["receivedAt"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(events[1]["kind"], "orderDocuments");
+    assert_eq!(events[1]["state"], "rejected");
+    assert_eq!(events[2]["kind"], "shipment");
+    assert_eq!(events[2]["shipmentId"], "s-1");
+    assert_eq!(events[2]["state"], "trigger");
+
+    let out = run(&mut tradecloud(
+        dir.path(),
+        &[
+            "inbox", "list", "--json", "--state", "rejected", "--store", &url,
+        ],
+    ));
+    assert_eq!(
+        json_lines(&out)
+            .iter()
+            .map(|e| e["id"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![rejected]
+    );
+    let out = run(&mut tradecloud(
+        dir.path(),
+        &["inbox", "list", "--json", "--limit", "1", "--store", &url],
+    ));
+    assert_eq!(json_lines(&out)[0]["id"], shipment);
+    let out = run(&mut tradecloud(
+        dir.path(),
+        &["inbox", "list", "--store", &url],
+    ));
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.starts_with("      ID  STATE"), "{table}");
+    assert!(
+        table.contains("OrderIssuedByBuyer") && table.contains("ERP said no"),
+        "{table}"
+    );
+
+    // show --raw: the exact bytes, nothing else.
+    let out = run(&mut tradecloud(
+        dir.path(),
+        &[
+            "inbox",
+            "show",
+            &rejected.to_string(),
+            "--raw",
+            "--store",
+            &url,
+        ],
+    ));
+    assert_eq!(out.stdout, binary.to_vec());
+    let out = run(&mut tradecloud(
+        dir.path(),
+        &[
+            "inbox",
+            "show",
+            &order.to_string(),
+            "--raw",
+            "--store",
+            &url,
+        ],
+    ));
+    assert_eq!(out.stdout, order_body.to_vec());
+    let out = run(&mut tradecloud(
+        dir.path(),
+        &["inbox", "show", &order.to_string(), "--store", &url],
+    ));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("state:         dead") && text.contains("orderId:       o-1"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!("{}\n", std::str::from_utf8(&order_body).unwrap())),
+        "{text}"
+    );
+    let out = run(&mut tradecloud(
+        dir.path(),
+        &[
+            "inbox",
+            "show",
+            &order.to_string(),
+            "--json",
+            "--store",
+            &url,
+        ],
+    ));
+    assert_eq!(json_lines(&out)[0]["messageId"], "m-1");
+    let out = tradecloud(dir.path(), &["inbox", "show", "999", "--store", &url])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no event 999"));
+
+    // dead
+    let out = run(&mut tradecloud(
+        dir.path(),
+        &["inbox", "dead", "--json", "--store", &url],
+    ));
+    let dead = json_lines(&out);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["id"], order);
+    let out = run(&mut tradecloud(
+        dir.path(),
+        &["inbox", "dead", "--store", &url],
+    ));
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("ERP said no"));
+
+    // replay
+    let out = run(&mut tradecloud(
+        dir.path(),
+        &["inbox", "replay", &order.to_string(), "--store", &url],
+    ));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("event {order} (dead) queued again as received\n")
+    );
+    let out = tradecloud(
+        dir.path(),
+        &["inbox", "replay", &order.to_string(), "--store", &url],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success(), "a received event cannot be replayed");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only rejected, dead or done"));
+    let out = run(&mut tradecloud(
+        dir.path(),
+        &["inbox", "dead", "--json", "--store", &url],
+    ));
+    assert!(json_lines(&out).is_empty());
+}
+
+#[tokio::test]
+async fn the_store_comes_from_flag_env_config_file_or_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let make = |name: &str, order: &str| {
+        let path = dir.path().join(name);
+        let url = format!("sqlite://{}", path.display());
+        let order = order.to_string();
+        async move {
+            let inbox = Inbox::open(&url).unwrap();
+            inbox
+                .store(NewEvent::trigger(EventKind::Order, order))
+                .await
+                .unwrap();
+            url
+        }
+    };
+    let from_file = make("from-file.db", "file").await;
+    let from_env = make("from-env.db", "env").await;
+    let from_flag = make("from-flag.db", "flag").await;
+    make("tradecloud-inbox.db", "default").await;
+
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let config = work.join("receiver.toml");
+    std::fs::write(
+        &config,
+        format!("[server]\nlisten = \"127.0.0.1:0\"\n\n[store]\nurl = \"{from_file}\"\n\n[auth]\nmethod = \"basic\"\n"),
+    )
+    .unwrap();
+    let order_of = |out: Output| json_lines(&out)[0]["orderId"].as_str().unwrap().to_string();
+    let config_arg = config.to_str().unwrap();
+
+    assert_eq!(
+        order_of(run(&mut tradecloud(
+            &work,
+            &["inbox", "list", "--json", "--config", config_arg]
+        ))),
+        "file"
+    );
+    assert_eq!(
+        order_of(run(tradecloud(
+            &work,
+            &["inbox", "list", "--json", "--config", config_arg]
+        )
+        .env("TRADECLOUD_STORE_URL", &from_env))),
+        "env"
+    );
+    assert_eq!(
+        order_of(run(tradecloud(
+            &work,
+            &["--config", config_arg, "inbox", "list", "--json", "--store", &from_flag]
+        )
+        .env("TRADECLOUD_STORE_URL", &from_env))),
+        "flag"
+    );
+    // tradecloud.toml in the working directory is read when --config is not given.
+    std::fs::write(
+        work.join("tradecloud.toml"),
+        format!("[store]\nurl = \"{from_env}\"\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        order_of(run(&mut tradecloud(&work, &["inbox", "list", "--json"]))),
+        "env"
+    );
+    // Nothing configured: sqlite://tradecloud-inbox.db in the working directory.
+    assert_eq!(
+        order_of(run(&mut tradecloud(
+            dir.path(),
+            &["inbox", "list", "--json"]
+        ))),
+        "default"
+    );
+
+    // A wrong path is an error, not a new empty inbox.
+    let out = tradecloud(&work, &["inbox", "list", "--store", "sqlite://nope.db"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no inbox database at nope.db"));
+    assert!(!work.join("nope.db").exists());
+}

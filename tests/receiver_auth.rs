@@ -1,0 +1,412 @@
+//! Authentication of webhook calls over real TLS: Basic, static Bearer and
+//! Entra ID access tokens (RS256 JWTs signed here with a generated RSA key,
+//! verified by the receiver against a JWKS served by a local HTTP server).
+//! Refusals are `401` with `WWW-Authenticate`, happen before the body is
+//! read, and store nothing.
+
+mod receiver_support;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use receiver_support::*;
+use serde_json::json;
+use tradecloud::inbox::ListFilter;
+
+const ORDER: &str = "/tradecloud/order";
+
+async fn stored_count(rx: &TestReceiver) -> usize {
+    rx.inbox.list(ListFilter::default()).await.unwrap().len()
+}
+
+async fn assert_refused(rx: &TestReceiver, response: reqwest::Response, scheme: &str, case: &str) {
+    assert_eq!(response.status(), 401, "{case}");
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .unwrap_or_else(|| panic!("{case}: challenge"))
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        challenge.starts_with(&format!("{scheme} realm=")),
+        "{case}: {challenge}"
+    );
+    let body = response.text().await.unwrap();
+    // Never says which part was wrong.
+    for word in [
+        "password",
+        "user",
+        "expired",
+        "signature",
+        "audience",
+        "issuer",
+        "kid",
+    ] {
+        assert!(!body.to_lowercase().contains(word), "{case}: {body}");
+    }
+    assert_eq!(stored_count(rx).await, 0, "{case}: nothing stored");
+}
+
+#[tokio::test]
+async fn receiver_basic_auth_accepts_the_right_pair_only() {
+    let rx = start(&basic_config("max_body_bytes = 1000")).await;
+    let body = fixture("order-webhook/order-event.json");
+    let send = |auth: Option<String>, body: Vec<u8>| {
+        let mut request = rx
+            .client
+            .post(rx.url(ORDER))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        request.send()
+    };
+    let basic = |pair: &str| Some(format!("Basic {}", STANDARD.encode(pair)));
+    for (case, auth) in [
+        ("missing", None),
+        ("wrong password", basic(&format!("{USER}:{PASSWORD}x"))),
+        ("empty password", basic(&format!("{USER}:"))),
+        ("wrong user", basic(&format!("x{USER}:{PASSWORD}"))),
+        ("no colon", basic(USER)),
+        ("not base64", Some("Basic ***".into())),
+        (
+            "bearer with the password",
+            Some(format!("Bearer {PASSWORD}")),
+        ),
+    ] {
+        // An over-size body: authentication comes first, so 401 and not 413.
+        let response = send(auth, body.clone()).await.unwrap();
+        assert_refused(&rx, response, "Basic", case).await;
+    }
+    let small = br#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":"o1"}}"#.to_vec();
+    // An invalid body from an unauthenticated sender is not kept either.
+    let response = send(basic("intruder:secret"), b"{".to_vec()).await.unwrap();
+    assert_refused(&rx, response, "Basic", "invalid body, wrong credentials").await;
+    let response = send(basic(&format!("{USER}:{PASSWORD}")), small)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let metrics = rx.metrics.encode();
+    assert!(
+        metrics.contains("tradecloud_webhook_rejected_total{reason=\"unauthorized\"} 8"),
+        "{metrics}"
+    );
+    rx.stop().await;
+}
+
+#[tokio::test]
+async fn receiver_bearer_auth_accepts_the_token_only() {
+    let token = "kP3x-static-token-0123456789";
+    let rx = start(&format!(
+        "[server]\n[auth]\nmethod = \"bearer\"\ntoken = \"{token}\"\n"
+    ))
+    .await;
+    let send = |auth: Option<String>| {
+        let mut request = rx
+            .client
+            .post(rx.url(ORDER))
+            .header("content-type", "application/json")
+            .body(fixture("order-webhook/order-event.json"));
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        request.send()
+    };
+    for (case, auth) in [
+        ("missing", None),
+        ("wrong", Some(format!("Bearer {token}x"))),
+        ("prefix", Some(format!("Bearer {}", &token[..10]))),
+        (
+            "basic",
+            Some(format!("Basic {}", STANDARD.encode(format!("x:{token}")))),
+        ),
+        ("empty", Some("Bearer ".into())),
+    ] {
+        assert_refused(&rx, send(auth).await.unwrap(), "Bearer", case).await;
+    }
+    assert_eq!(
+        send(Some(format!("Bearer {token}")))
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    rx.stop().await;
+}
+
+// ---- Entra ID -------------------------------------------------------------
+
+const TENANT: &str = "3f6e1a2b-0000-4c1d-9e8f-123456789abc";
+const AUDIENCE: &str = "api://tradecloud-webhook";
+const CLIENT_ID: &str = "0d8f7a6b-tradecloud-client";
+
+struct SigningKey {
+    kid: String,
+    key: KeyPair,
+}
+
+impl SigningKey {
+    fn generate(kid: &str) -> Self {
+        SigningKey {
+            kid: kid.into(),
+            key: KeyPair::generate(KeySize::Rsa2048).unwrap(),
+        }
+    }
+
+    fn jwk(&self) -> serde_json::Value {
+        let components: PublicKeyComponents<Vec<u8>> = self.key.public_key().into();
+        json!({
+            "kty": "RSA", "use": "sig", "kid": self.kid,
+            "n": URL_SAFE_NO_PAD.encode(&components.n), "e": URL_SAFE_NO_PAD.encode(&components.e),
+        })
+    }
+
+    /// An RS256 JWT, signed here (independently of the receiver's JWT library).
+    fn sign(&self, header: serde_json::Value, claims: serde_json::Value) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let mut signature = vec![0; self.key.public_modulus_len()];
+        self.key
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                input.as_bytes(),
+                &mut signature,
+            )
+            .unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    fn token(&self, claims: serde_json::Value) -> String {
+        self.sign(
+            json!({"typ": "JWT", "alg": "RS256", "kid": self.kid}),
+            claims,
+        )
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn v2_claims() -> serde_json::Value {
+    json!({
+        "aud": AUDIENCE,
+        "iss": format!("https://login.microsoftonline.com/{TENANT}/v2.0"),
+        "iat": now() - 10, "nbf": now() - 10, "exp": now() + 3600,
+        "azp": CLIENT_ID, "tid": TENANT, "sub": "service-principal", "roles": ["Webhook.Send"],
+    })
+}
+
+/// A JWKS endpoint on loopback (plain HTTP) serving whatever keys are set.
+async fn jwks_server(
+    keys: Arc<Mutex<Vec<serde_json::Value>>>,
+    hits: Arc<Mutex<usize>>,
+) -> SocketAddr {
+    let app = axum::Router::new().route(
+        "/keys",
+        axum::routing::get(move || {
+            let keys = keys.clone();
+            let hits = hits.clone();
+            async move {
+                *hits.lock().unwrap() += 1;
+                axum::Json(json!({ "keys": *keys.lock().unwrap() }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+fn entra_config(jwks: &str, extra: &str) -> String {
+    format!(
+        "[server]\n[auth]\nmethod = \"entra\"\ntenant_id = \"{TENANT}\"\naudience = \"{AUDIENCE}\"\njwks_url = \"{jwks}\"\n\
+         allowed_client_ids = [\"{CLIENT_ID}\"]\njwks_min_refresh_secs = 0\n{extra}"
+    )
+}
+
+#[tokio::test]
+async fn receiver_entra_accepts_valid_tokens_and_refuses_the_rest() {
+    let key = SigningKey::generate("key-1");
+    let impostor = SigningKey::generate("key-1"); // same kid, other key
+    let keys = Arc::new(Mutex::new(vec![key.jwk()]));
+    let hits = Arc::new(Mutex::new(0));
+    let jwks = jwks_server(keys.clone(), hits.clone()).await;
+    let rx = start(&entra_config(&format!("http://{jwks}/keys"), "")).await;
+    let body = br#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":"o1"}}"#.to_vec();
+    let send = |auth: Option<String>| {
+        let mut request = rx
+            .client
+            .post(rx.url(ORDER))
+            .header("content-type", "application/json")
+            .body(body.clone());
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        request.send()
+    };
+    let with = |patch: serde_json::Value| {
+        let mut claims = v2_claims();
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                claims.as_object_mut().unwrap().remove(k);
+            } else {
+                claims[k] = v.clone();
+            }
+        }
+        claims
+    };
+    let bearer = |token: String| Some(format!("Bearer {token}"));
+    let refused: Vec<(&str, Option<String>)> = vec![
+        ("missing", None),
+        ("not a JWT", bearer("abc.def".into())),
+        (
+            "expired",
+            bearer(key.token(with(json!({"exp": now() - 600, "nbf": now() - 4000})))),
+        ),
+        (
+            "not yet valid",
+            bearer(key.token(with(json!({"nbf": now() + 600})))),
+        ),
+        (
+            "wrong audience",
+            bearer(key.token(with(json!({"aud": "api://something-else"})))),
+        ),
+        (
+            "wrong issuer",
+            bearer(key.token(with(
+                json!({"iss": "https://login.microsoftonline.com/other-tenant/v2.0"}),
+            ))),
+        ),
+        ("no expiry", bearer(key.token(with(json!({"exp": null}))))),
+        (
+            "client not allowed",
+            bearer(key.token(with(json!({"azp": "someone-else"})))),
+        ),
+        (
+            "no client id",
+            bearer(key.token(with(json!({"azp": null})))),
+        ),
+        ("wrongly signed", bearer(impostor.token(v2_claims()))),
+        (
+            "unknown key id",
+            bearer(SigningKey::generate("key-9").token(v2_claims())),
+        ),
+        (
+            "alg none",
+            bearer(format!(
+                "{}.{}.",
+                URL_SAFE_NO_PAD.encode(json!({"alg": "none", "kid": "key-1"}).to_string()),
+                URL_SAFE_NO_PAD.encode(v2_claims().to_string())
+            )),
+        ),
+        (
+            "HS256 with the public key",
+            bearer(key.sign(json!({"alg": "HS256", "kid": "key-1"}), v2_claims())),
+        ),
+        (
+            "tampered claims",
+            bearer({
+                let token = key.token(v2_claims());
+                let parts: Vec<&str> = token.split('.').collect();
+                let forged = URL_SAFE_NO_PAD
+                    .encode(with(json!({"azp": CLIENT_ID, "roles": ["Admin"]})).to_string());
+                format!("{}.{}.{}", parts[0], forged, parts[2])
+            }),
+        ),
+        (
+            "basic scheme",
+            Some(format!("Basic {}", STANDARD.encode("a:b"))),
+        ),
+    ];
+    for (case, auth) in refused {
+        assert_refused(&rx, send(auth).await.unwrap(), "Bearer", case).await;
+    }
+    // v2.0 and v1.0 tokens of the tenant, from the allowed application.
+    assert_eq!(
+        send(bearer(key.token(v2_claims()))).await.unwrap().status(),
+        202
+    );
+    let v1 = with(
+        json!({"iss": format!("https://sts.windows.net/{TENANT}/"), "azp": null, "appid": CLIENT_ID}),
+    );
+    let body_v1 = br#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":"o2"}}"#.to_vec();
+    let response = rx
+        .client
+        .post(rx.url(ORDER))
+        .header("content-type", "application/json")
+        .bearer_auth(key.token(v1))
+        .body(body_v1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+
+    // Key rotation: a token signed with a new key is accepted once the JWKS has it.
+    let rotated = SigningKey::generate("key-2");
+    keys.lock().unwrap().push(rotated.jwk());
+    let response = rx
+        .client
+        .post(rx.url(ORDER))
+        .header("content-type", "application/json")
+        .bearer_auth(rotated.token(v2_claims()))
+        .body(br#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":"o3"}}"#.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    assert!(
+        *hits.lock().unwrap() >= 2,
+        "the JWKS was fetched again for the unknown key id"
+    );
+    rx.stop().await;
+}
+
+#[tokio::test]
+async fn receiver_entra_answers_503_when_the_jwks_cannot_be_fetched() {
+    // A port with nothing listening.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let rx = start(&entra_config(&format!("http://{closed}/keys"), "")).await;
+    let key = SigningKey::generate("key-1");
+    let response = rx
+        .client
+        .post(rx.url(ORDER))
+        .header("content-type", "application/json")
+        .bearer_auth(key.token(v2_claims()))
+        .body(br#"{"eventName":"OrderIssuedByBuyer"}"#.to_vec())
+        .send()
+        .await
+        .unwrap();
+    // Tradecloud retries a 503; a 401 would lose the event.
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    // Without a token it is a plain 401.
+    let response = rx
+        .client
+        .post(rx.url(ORDER))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    rx.stop().await;
+}

@@ -1,0 +1,339 @@
+//! `tradecloud serve` and `tradecloud send` as processes: no event answered
+//! 2xx is lost when the server is killed with SIGKILL mid-stream, SIGTERM
+//! finishes in-flight requests, and `send` stops on 4xx.
+
+mod receiver_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use receiver_support::*;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tradecloud::inbox::Inbox;
+use tradecloud::receiver::tls;
+
+fn exe() -> Option<&'static str> {
+    let exe = option_env!("CARGO_BIN_EXE_tradecloud");
+    if exe.is_none() {
+        eprintln!("skipped: the tradecloud binary is not built (feature cli)");
+    }
+    exe
+}
+
+struct Serve {
+    child: Child,
+    addr: std::net::SocketAddr,
+    cert: String,
+    cert_path: PathBuf,
+    db: PathBuf,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn serve(exe: &str) -> Serve {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = tls::dev_certificate(&["localhost"]).unwrap();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, &cert).unwrap();
+    std::fs::write(&key_path, &key).unwrap();
+    let db = dir.path().join("inbox.db");
+    let config_path = dir.path().join("tradecloud.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = {:?}\ntls_key = {:?}\nshutdown_timeout_secs = 20\n\
+             [auth]\nmethod = \"basic\"\nusername = \"{USER}\"\n\
+             [store]\nurl = \"sqlite://{}\"\n",
+            cert_path.display().to_string(),
+            key_path.display().to_string(),
+            db.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(exe)
+        .arg("serve")
+        .arg("--config")
+        .arg(&config_path)
+        // The secret comes from the environment, not the file or a flag.
+        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "warn,tradecloud=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("serve exited before listening");
+            if let Some(addr) = line.strip_prefix("listening on https://") {
+                return addr.trim().parse::<std::net::SocketAddr>().unwrap();
+            }
+        }
+    })
+    .await
+    .expect("serve starts");
+    // Keep draining stderr so that the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let client = client_for(&cert, addr);
+    Serve {
+        child,
+        addr,
+        cert,
+        cert_path,
+        db,
+        client,
+        _dir: dir,
+    }
+}
+
+impl Serve {
+    fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.addr.port())
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        assert!(std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .unwrap()
+            .success());
+    }
+}
+
+fn order_with_message_id(template: &str, message_id: &str, order_id: &str) -> String {
+    template
+        .replace("5b0c2f0e-8f4a-4d5e-9c3b-2a1d0e9f8c7b", message_id)
+        .replacen("\"orderId\": \"", &format!("\"orderId\": \"{order_id}-"), 1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receiver_loses_no_acknowledged_event_on_sigkill() {
+    let Some(exe) = exe() else { return };
+    let mut server = serve(exe).await;
+    let template = String::from_utf8(fixture("order-webhook/order-event.json")).unwrap();
+    assert!(
+        template.contains("\"orderId\": \""),
+        "the fixture has an orderId"
+    );
+    let acknowledged: Arc<Mutex<Vec<(i64, String)>>> = Arc::default();
+    let mut senders = Vec::new();
+    for worker in 0..8 {
+        let client = server.client.clone();
+        let url = server.url("/tradecloud/order");
+        let template = template.clone();
+        let acknowledged = acknowledged.clone();
+        senders.push(tokio::spawn(async move {
+            for i in 0..100_000 {
+                let message_id = format!("kill-{worker}-{i}");
+                let body = order_with_message_id(&template, &message_id, &format!("w{worker}"));
+                let sent = client
+                    .post(&url)
+                    .basic_auth(USER, Some(PASSWORD))
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
+                match sent {
+                    Ok(response) if response.status().is_success() => {
+                        let body: serde_json::Value = match response.json().await {
+                            Ok(body) => body,
+                            Err(_) => break,
+                        };
+                        acknowledged
+                            .lock()
+                            .unwrap()
+                            .push((body["id"].as_i64().unwrap(), message_id));
+                    }
+                    Ok(response) => panic!("unexpected {}", response.status()),
+                    Err(_) => break, // the server is gone
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    server.child.start_kill().unwrap(); // SIGKILL
+    server.child.wait().await.unwrap();
+    for sender in senders {
+        tokio::time::timeout(Duration::from_secs(60), sender)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 50,
+        "a stream of deliveries: {}",
+        acknowledged.len()
+    );
+    let inbox = Inbox::open(&format!("sqlite://{}", server.db.display())).unwrap();
+    for (id, message_id) in &acknowledged {
+        let stored = inbox
+            .get(*id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("event {id} answered 2xx but lost"));
+        assert_eq!(
+            stored.summary.message_id.as_deref(),
+            Some(message_id.as_str())
+        );
+    }
+    eprintln!(
+        "{} acknowledged events, all in the inbox after SIGKILL",
+        acknowledged.len()
+    );
+}
+
+#[tokio::test]
+async fn receiver_finishes_in_flight_requests_on_sigterm() {
+    let Some(exe) = exe() else { return };
+    let mut server = serve(exe).await;
+    let body = fixture("order-webhook/order-event.json");
+    let chunks: Vec<Vec<u8>> = body
+        .chunks(body.len() / 10 + 1)
+        .map(<[u8]>::to_vec)
+        .collect();
+    // A request whose body trickles in over about a second.
+    let stream = futures_util::stream::unfold(chunks.into_iter(), |mut chunks| async move {
+        let chunk = chunks.next()?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Some((Ok::<_, std::io::Error>(chunk), chunks))
+    });
+    let request = server
+        .client
+        .post(server.url("/tradecloud/order"))
+        .basic_auth(USER, Some(PASSWORD))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(stream))
+        .send();
+    let in_flight = tokio::spawn(request);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.signal("-TERM");
+    let response = tokio::time::timeout(Duration::from_secs(20), in_flight)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), 202, "the in-flight request was finished");
+    let status = tokio::time::timeout(Duration::from_secs(30), server.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "serve exits cleanly: {status:?}");
+    let inbox = Inbox::open(&format!("sqlite://{}", server.db.display())).unwrap();
+    let stored = inbox.list(Default::default()).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        inbox
+            .get(stored[0].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .body
+            .as_ref(),
+        body.as_slice()
+    );
+    let _ = server.cert.len();
+}
+
+async fn send(exe: &str, args: &[&str], basic: &str, cert: &Path) -> (bool, String) {
+    let output = Command::new(exe)
+        .arg("send")
+        .args(args)
+        .arg("--cacert")
+        .arg(cert)
+        .env("TRADECLOUD_SEND_BASIC", basic)
+        .output()
+        .await
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn receiver_and_send_agree_on_retries() {
+    let Some(exe) = exe() else { return };
+    let server = serve(exe).await;
+    let file = fixtures().join("order-webhook/order-event.json");
+    let file = file.to_str().unwrap();
+    let url = server.url("/tradecloud/order");
+    // Delivered: exit 0 after one attempt.
+    let (ok, out) = send(
+        exe,
+        &[&url, "--file", file],
+        &format!("{USER}:{PASSWORD}"),
+        &server.cert_path,
+    )
+    .await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("attempt 1/10: 202 Accepted") && out.contains("delivered"),
+        "{out}"
+    );
+    // Redelivered: still 2xx.
+    let (ok, out) = send(
+        exe,
+        &[&url, "--file", file],
+        &format!("{USER}:{PASSWORD}"),
+        &server.cert_path,
+    )
+    .await;
+    assert!(ok && out.contains("200 OK"), "{out}");
+    // 401: not retried, exit non-zero.
+    let (ok, out) = send(
+        exe,
+        &[&url, "--file", file],
+        &format!("{USER}:wrong"),
+        &server.cert_path,
+    )
+    .await;
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("attempt 1/10: 401 Unauthorized") && !out.contains("attempt 2/"),
+        "{out}"
+    );
+    // 400: not retried either.
+    let bad = server._dir.path().join("bad.json");
+    std::fs::write(&bad, "{").unwrap();
+    let (ok, out) = send(
+        exe,
+        &[&url, "--file", bad.to_str().unwrap()],
+        &format!("{USER}:{PASSWORD}"),
+        &server.cert_path,
+    )
+    .await;
+    assert!(
+        !ok && out.contains("400 Bad Request") && !out.contains("attempt 2/"),
+        "{out}"
+    );
+    // Nobody listening: retried, then given up.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (ok, out) = send(
+        exe,
+        &[
+            &format!("https://localhost:{}/x", closed.port()),
+            "--max-attempts",
+            "3",
+            "--backoff-ms",
+            "10",
+        ],
+        "a:b",
+        &server.cert_path,
+    )
+    .await;
+    assert!(!ok && out.contains("attempt 3/3"), "{out}");
+}
