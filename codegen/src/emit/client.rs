@@ -26,6 +26,18 @@ fn is_json(media: &str) -> bool {
     m == "application/json" || m.ends_with("+json")
 }
 
+/// progenitor takes one media type per body: keep the JSON one, else the first.
+fn keep_one_media_type(content: &mut serde_json::Map<String, Value>) {
+    if content.len() > 1 {
+        let keep = content
+            .keys()
+            .find(|k| is_json(k))
+            .or_else(|| content.keys().next())
+            .cloned();
+        content.retain(|k, _| Some(k) == keep.as_ref());
+    }
+}
+
 /// Make a copy of the document that progenitor accepts.
 pub fn adapt_for_progenitor(doc: &Value) -> Value {
     let mut doc = doc.clone();
@@ -45,14 +57,7 @@ pub fn adapt_for_progenitor(doc: &Value) -> Value {
                 .and_then(|b| b.get_mut("content"))
                 .and_then(Value::as_object_mut)
             {
-                if content.len() > 1 {
-                    let keep = content
-                        .keys()
-                        .find(|k| is_json(k))
-                        .or_else(|| content.keys().next())
-                        .cloned();
-                    content.retain(|k, _| Some(k) == keep.as_ref());
-                }
+                keep_one_media_type(content);
             }
             if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
                 // progenitor counts `default` among the success responses;
@@ -70,14 +75,7 @@ pub fn adapt_for_progenitor(doc: &Value) -> Value {
                     if let Some(content) =
                         response.get_mut("content").and_then(Value::as_object_mut)
                     {
-                        if content.len() > 1 {
-                            let keep = content
-                                .keys()
-                                .find(|k| is_json(k))
-                                .or_else(|| content.keys().next())
-                                .cloned();
-                            content.retain(|k, _| Some(k) == keep.as_ref());
-                        }
+                        keep_one_media_type(content);
                     }
                 }
                 let body_of = |r: &Value| -> Value {
