@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The Python tools for the independent spec checks, when missing.
+if ! python3 -c "import openapi_spec_validator, yaml" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check "openapi-spec-validator>=0.7" "PyYAML>=6"
+fi
+
 echo "== OpenAPI validation (openapi-spec-validator) =="
 for spec in specs/*.yaml; do
   python3 -m openapi_spec_validator "$spec"
