@@ -27,6 +27,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== tests =="
 cargo test --workspace --locked
 
+echo "== TLS audit of tradecloud serve (testssl.sh; about a minute) =="
+./scripts/tls-audit.sh
+
 echo "== feature combinations =="
 cargo build --locked --no-default-features
 cargo build --locked --no-default-features --features client

@@ -95,6 +95,62 @@ async fn receiver_speaks_tls_1_2_and_1_3() {
     rx.stop().await;
 }
 
+/// The receiver picks the suite by its own order (strongest first), even
+/// when the client prefers another one (testssl.sh: "server cipher order").
+#[tokio::test]
+async fn receiver_chooses_the_cipher_suite_by_its_own_order() {
+    let rx = start(&basic_config("")).await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(rx.cert_pem.as_bytes()).unwrap())
+        .unwrap();
+    for (version, client_first) in [
+        (
+            &rustls::version::TLS13,
+            rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            &rustls::version::TLS12,
+            rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        ),
+    ] {
+        let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+        provider
+            .cipher_suites
+            .sort_by_key(|s| s.suite() != client_first);
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+            .with_protocol_versions(&[version])
+            .unwrap()
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth();
+        let tcp = TcpStream::connect(rx.addr).await.unwrap();
+        let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        let suite = stream
+            .get_ref()
+            .1
+            .negotiated_cipher_suite()
+            .unwrap()
+            .suite();
+        let expected = tls::CIPHER_SUITES
+            .iter()
+            .copied()
+            .find(|s| {
+                let name = format!("{s:?}");
+                match version.version {
+                    rustls::ProtocolVersion::TLSv1_3 => name.starts_with("TLS13_"),
+                    _ => name.starts_with("TLS_ECDHE_ECDSA_"),
+                }
+            })
+            .unwrap();
+        assert_ne!(suite, client_first, "the client's preference was followed");
+        assert_eq!(suite, expected);
+    }
+    rx.stop().await;
+}
+
 /// A ClientHello record: `version` in the hello, the given suites, and the
 /// extensions an ECDHE handshake needs (SNI, groups, point formats,
 /// signature algorithms), but no `supported_versions` (so no TLS 1.3).
