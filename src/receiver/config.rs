@@ -21,6 +21,12 @@
 //! environment = "acceptance"              # or production, or base_url = "..."
 //! username = "..."                        # or TRADECLOUD_USERNAME
 //! password = "..."                        # or TRADECLOUD_PASSWORD
+//!
+//! [processing]           # handing stored events to the handler
+//! concurrency = 8        # events of different orders/shipments at once
+//! max_attempts = 10      # then a transiently failing event is dead
+//! backoff_base_ms = 1000 # first retry delay, doubled each time
+//! backoff_max_secs = 300 # longest retry delay
 //! ```
 //!
 //! Every key can be overridden by an environment variable
@@ -129,7 +135,9 @@ pub struct Config {
     pub store: StoreConfig,
     /// `[tradecloud]`: how this receiver calls Tradecloud.
     pub tradecloud: TradecloudConfig,
-    /// Other sections (for example `[processing]`), kept for their owners.
+    /// `[processing]`: how stored events are handed to the handler.
+    pub processing: ProcessingConfig,
+    /// Other sections, kept for their owners.
     #[serde(flatten)]
     pub other: BTreeMap<String, toml::Value>,
 }
@@ -275,6 +283,76 @@ pub struct TradecloudConfig {
     pub password_file: Option<PathBuf>,
 }
 
+/// `[processing]`: the [`ProcessorConfig`](crate::processing::ProcessorConfig)
+/// of the receiver's handler (a
+/// [`ReceiverBuilder::processor_config`](super::ReceiverBuilder::processor_config)
+/// given in code wins over this section).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProcessingConfig {
+    /// Events handled at the same time (of different orders or shipments;
+    /// the events of one are always handled one at a time, in order).
+    #[serde(alias = "workers")]
+    pub concurrency: usize,
+    /// Attempts in all before a transiently failing event is `dead`.
+    pub max_attempts: u32,
+    /// Delay before the first retry, in milliseconds; doubled for each further one.
+    pub backoff_base_ms: u64,
+    /// Longest delay between attempts, in seconds.
+    pub backoff_max_secs: u64,
+    /// How often to look for work that nothing announced (events stored by
+    /// another process, retries that came due), in milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for ProcessingConfig {
+    fn default() -> Self {
+        ProcessingConfig::from(&crate::processing::ProcessorConfig::default())
+    }
+}
+
+impl From<&crate::processing::ProcessorConfig> for ProcessingConfig {
+    fn from(c: &crate::processing::ProcessorConfig) -> Self {
+        let millis = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        ProcessingConfig {
+            concurrency: c.concurrency,
+            max_attempts: c.max_attempts,
+            backoff_base_ms: millis(c.backoff_base),
+            backoff_max_secs: c.backoff_max.as_secs(),
+            poll_interval_ms: millis(c.poll_interval),
+        }
+    }
+}
+
+impl ProcessingConfig {
+    /// The processor settings of this section.
+    pub fn processor_config(&self) -> crate::processing::ProcessorConfig {
+        use std::time::Duration;
+        crate::processing::ProcessorConfig {
+            concurrency: self.concurrency,
+            max_attempts: self.max_attempts,
+            backoff_base: Duration::from_millis(self.backoff_base_ms),
+            backoff_max: Duration::from_secs(self.backoff_max_secs),
+            poll_interval: Duration::from_millis(self.poll_interval_ms),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.concurrency == 0 || self.max_attempts == 0 || self.poll_interval_ms == 0 {
+            return Err(ConfigError::setting(
+                "processing.concurrency, max_attempts and poll_interval_ms must be at least 1",
+            ));
+        }
+        if u128::from(self.backoff_base_ms) > u128::from(self.backoff_max_secs) * 1000 {
+            return Err(ConfigError::setting(format!(
+                "processing.backoff_base_ms ({} ms) is longer than processing.backoff_max_secs ({} s); lower the first or raise the second",
+                self.backoff_base_ms, self.backoff_max_secs
+            )));
+        }
+        Ok(())
+    }
+}
+
 fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -305,7 +383,7 @@ enum Kind {
     List,
 }
 
-const SECTIONS: &[&str] = &["server", "auth", "store", "tradecloud"];
+const SECTIONS: &[&str] = &["server", "auth", "store", "tradecloud", "processing"];
 
 fn key_kind(section: &str, key: &str) -> Kind {
     match (section, key) {
@@ -321,6 +399,7 @@ fn key_kind(section: &str, key: &str) -> Kind {
         ("server", "metrics") => Kind::Bool,
         ("auth", "leeway_secs" | "jwks_min_refresh_secs" | "jwks_max_age_secs") => Kind::Int,
         ("auth", "audience" | "issuer" | "allowed_client_ids") => Kind::List,
+        ("processing", _) => Kind::Int,
         _ => Kind::Str,
     }
 }
@@ -421,6 +500,7 @@ impl Config {
                 "server.tls_cert and server.tls_key go together",
             ));
         }
+        self.processing.validate()?;
         let a = &self.auth;
         match a.method {
             None => {
@@ -643,12 +723,67 @@ mod tests {
                 .and_then(|v| v.as_integer()),
             Some(5)
         );
-        assert!(c.other.contains_key("processing"));
+        assert_eq!(c.processing.concurrency, 4, "`workers` is an alias");
         c.validate_for_serving().unwrap();
         assert!(
             !format!("{c:?}").contains("from-env"),
             "secrets are not printed"
         );
+    }
+
+    #[test]
+    fn processing_section_and_its_overrides() {
+        let c = Config::from_parts(None, "-", env(&[])).unwrap();
+        let defaults = crate::processing::ProcessorConfig::default();
+        let p = c.processing.processor_config();
+        assert_eq!(p.concurrency, defaults.concurrency);
+        assert_eq!(p.max_attempts, defaults.max_attempts);
+        assert_eq!(p.backoff_base, defaults.backoff_base);
+        assert_eq!(p.backoff_max, defaults.backoff_max);
+        assert_eq!(p.poll_interval, defaults.poll_interval);
+
+        let text = "[processing]\nconcurrency = 3\nmax_attempts = 5\nbackoff_base_ms = 250\nbackoff_max_secs = 60\n";
+        let c = Config::from_parts(
+            Some(text),
+            "t.toml",
+            env(&[
+                ("TRADECLOUD_PROCESSING_MAX_ATTEMPTS", "7"),
+                ("TRADECLOUD_PROCESSING_POLL_INTERVAL_MS", "50"),
+            ]),
+        )
+        .unwrap();
+        let p = c.processing.processor_config();
+        assert_eq!(p.concurrency, 3);
+        assert_eq!(p.max_attempts, 7, "the environment wins");
+        assert_eq!(p.backoff_base, std::time::Duration::from_millis(250));
+        assert_eq!(p.backoff_max, std::time::Duration::from_secs(60));
+        assert_eq!(p.poll_interval, std::time::Duration::from_millis(50));
+
+        let basic = "[auth]\nmethod = \"basic\"\nusername = \"u\"\npassword = \"p\"\n";
+        for (extra, expected) in [
+            ("[processing]\nconcurrency = 0\n", "processing.concurrency"),
+            ("[processing]\nmax_attempts = 0\n", "max_attempts"),
+            (
+                "[processing]\nbackoff_base_ms = 120000\nbackoff_max_secs = 60\n",
+                "backoff_base_ms",
+            ),
+        ] {
+            let c = Config::from_parts(Some(&format!("{basic}{extra}")), "t", env(&[])).unwrap();
+            let e = c.validate_for_serving().unwrap_err().to_string();
+            assert!(e.contains(expected), "{e}");
+        }
+        let e = Config::from_parts(Some("[processing]\nthreads = 2\n"), "t.toml", env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("threads"), "{e}");
+        let e = Config::from_parts(
+            None,
+            "t",
+            env(&[("TRADECLOUD_PROCESSING_CONCURRENCY", "many")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("TRADECLOUD_PROCESSING_CONCURRENCY"), "{e}");
     }
 
     #[test]

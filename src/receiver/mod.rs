@@ -195,7 +195,8 @@ impl ReceiverBuilder {
         self
     }
 
-    /// The [`ProcessorConfig`] used with [`handler`](Self::handler).
+    /// The [`ProcessorConfig`] used with [`handler`](Self::handler), instead
+    /// of the configuration's `[processing]` section.
     pub fn processor_config(mut self, config: ProcessorConfig) -> Self {
         self.processor_config = Some(config);
         self
@@ -232,12 +233,15 @@ impl ReceiverBuilder {
 
     /// Load the configuration, the certificate and the inbox, and bind the
     /// listener. Nothing is served until [`Receiver::run`].
-    pub async fn build(self) -> Result<Receiver, ReceiverError> {
+    pub async fn build(mut self) -> Result<Receiver, ReceiverError> {
         let config = match (self.config, &self.config_path) {
             (Some(config), _) => config,
             (None, path) => Config::load(path.as_deref())?,
         };
         config.validate_for_serving()?;
+        // `[processing]` of the configuration, unless set in code.
+        self.processor_config
+            .get_or_insert_with(|| config.processing.processor_config());
         let authenticator = Authenticator::from_config(&config.auth)?;
         let metrics = self.metrics.unwrap_or_default();
 
