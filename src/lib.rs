@@ -70,3 +70,5 @@ pub mod receiver;
 
 #[cfg(feature = "mock")]
 pub mod mock;
+#[cfg(all(feature = "mock", feature = "receiver"))]
+pub mod testing;

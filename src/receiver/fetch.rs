@@ -23,6 +23,11 @@ impl ClientFetcher {
         ClientFetcher { client }
     }
 
+    /// The client it fetches with.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The client of `[tradecloud]`, or `None` when no credentials are configured.
     pub fn from_config(config: &TradecloudConfig) -> Result<Option<Self>, ConfigError> {
         let (Some(username), Some(password)) = (&config.username, &config.password) else {

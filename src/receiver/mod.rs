@@ -185,8 +185,11 @@ impl ReceiverBuilder {
 
     /// Hand the stored events to `handler` with a [`Processor`] (default
     /// [`ProcessorConfig`], see [`processor_config`](Self::processor_config)),
-    /// whose outcomes and latencies are counted in the metrics. Without a
-    /// handler (or [`processor`](Self::processor)) the receiver only stores.
+    /// whose outcomes and latencies are counted in the metrics. With
+    /// `[tradecloud]` credentials configured, the handler gets that API
+    /// client as [`HandlerContext::client`](crate::processing::HandlerContext::client)
+    /// (document downloads). Without a handler (or
+    /// [`processor`](Self::processor)) the receiver only stores.
     pub fn handler<H: Handler>(mut self, handler: H) -> Self {
         self.processing = Some(Box::new(processing_glue::WithHandler {
             handler,
@@ -330,11 +333,16 @@ impl ReceiverBuilder {
                 source,
             })?;
 
+        // The `[tradecloud]` client: the default fetcher, and `ctx.client()`
+        // for handlers (document downloads).
+        let configured = match self.processing {
+            Some(_) => ClientFetcher::from_config(&config.tradecloud)?,
+            None => None,
+        };
+        let client = configured.as_ref().map(|f| f.client().clone());
         let fetcher = match self.fetcher {
             Some(fetcher) => Some(fetcher),
-            None if self.processing.is_some() => ClientFetcher::from_config(&config.tradecloud)?
-                .map(|f| Arc::new(f) as Arc<dyn Fetcher>),
-            None => None,
+            None => configured.map(|f| Arc::new(f) as Arc<dyn Fetcher>),
         };
         if self.processing.is_some() && fetcher.is_none() {
             tracing::warn!(
@@ -356,7 +364,7 @@ impl ReceiverBuilder {
             inbox,
             metrics,
             processing: self.processing.map(|mut p| {
-                p.configure(self.processor_config.unwrap_or_default(), fetcher);
+                p.configure(self.processor_config.unwrap_or_default(), fetcher, client);
                 p
             }),
         })
@@ -672,7 +680,13 @@ mod processing_glue {
 
     /// Starts the processor (type-erased over the handler type).
     pub(super) trait Spawn: Send {
-        fn configure(&mut self, _config: ProcessorConfig, _fetcher: Option<Arc<dyn Fetcher>>) {}
+        fn configure(
+            &mut self,
+            _config: ProcessorConfig,
+            _fetcher: Option<Arc<dyn Fetcher>>,
+            _client: Option<crate::client::Client>,
+        ) {
+        }
         fn spawn(
             self: Box<Self>,
             inbox: Inbox,
@@ -685,14 +699,25 @@ mod processing_glue {
         let _ = stop.wait_for(|s| *s).await;
     }
 
+    type Setup = (
+        ProcessorConfig,
+        Option<Arc<dyn Fetcher>>,
+        Option<crate::client::Client>,
+    );
+
     pub(super) struct WithHandler<H> {
         pub handler: H,
-        pub setup: Option<(ProcessorConfig, Option<Arc<dyn Fetcher>>)>,
+        pub setup: Option<Setup>,
     }
 
     impl<H: Handler> Spawn for WithHandler<H> {
-        fn configure(&mut self, config: ProcessorConfig, fetcher: Option<Arc<dyn Fetcher>>) {
-            self.setup = Some((config, fetcher));
+        fn configure(
+            &mut self,
+            config: ProcessorConfig,
+            fetcher: Option<Arc<dyn Fetcher>>,
+            client: Option<crate::client::Client>,
+        ) {
+            self.setup = Some((config, fetcher, client));
         }
 
         fn spawn(
@@ -701,11 +726,14 @@ mod processing_glue {
             metrics: Metrics,
             stop: tokio::sync::watch::Receiver<bool>,
         ) -> tokio::task::JoinHandle<()> {
-            let (config, fetcher) = self.setup.unwrap_or_default();
+            let (config, fetcher, client) = self.setup.unwrap_or_default();
             let mut processor = Processor::new(inbox, self.handler, config)
                 .on_outcome(move |report| metrics.observe_outcome(report));
             if let Some(fetcher) = fetcher {
                 processor = processor.with_shared_fetcher(fetcher);
+            }
+            if let Some(client) = client {
+                processor = processor.with_extension(client);
             }
             tokio::spawn(processor.run(stopped(stop)))
         }
