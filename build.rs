@@ -46,4 +46,19 @@ fn main() {
         };
         generate(foreign, &out.join("foreign"), &settings);
     }
+
+    // The types again, with serde's derived `Deserialize` instead of the
+    // generated visitor: `tests/webhook_bodies.rs` checks that both decode
+    // every fixture to the same values and fail on the same inputs.
+    if Path::new("tests/webhook_bodies.rs").is_file() {
+        let settings = tradecloud_codegen::Settings {
+            api_root: "crate::derived".into(),
+            runtime_crate: "tradecloud".into(),
+            out_subdir: "derived".into(),
+            derive_deserialize: true,
+            types_only: true,
+            ..tradecloud_codegen::Settings::tradecloud()
+        };
+        generate(Path::new("specs"), &out.join("derived"), &settings);
+    }
 }

@@ -17,7 +17,11 @@ fn files(dir: &Path) -> Vec<String> {
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
-                if p.file_name().is_some_and(|n| n != "foreign") {
+                // `foreign` (tapir check) and `derived` (serde's derive, the
+                // reference for tests/webhook_bodies.rs) are test-only output.
+                if p.file_name()
+                    .is_some_and(|n| n != "foreign" && n != "derived")
+                {
                     stack.push(p);
                 }
             } else if p.extension().is_some_and(|x| x == "rs") {

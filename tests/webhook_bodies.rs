@@ -819,3 +819,357 @@ fn empty_arrays_are_omitted_on_reserialisation() -> TestResult {
     );
     Ok(())
 }
+
+// ---------------------------------------------------------------------------
+// The generated `Deserialize` against serde's derive
+// ---------------------------------------------------------------------------
+//
+// The generator writes a `Deserialize` for every struct with an `extra` map
+// (a map visitor; serde's derive with `#[serde(flatten)] extra` buffers
+// every object). `build.rs` also generates the same types with serde's derive
+// (`Settings::derive_deserialize`) into `OUT_DIR/derived`: the tests below
+// decode the same input with both and require the same result.
+
+/// The types of `specs/` with serde's derived `Deserialize`.
+#[allow(dead_code, unused_imports, clippy::all)]
+mod derived {
+    include!(concat!(env!("OUT_DIR"), "/derived/mod.rs"));
+}
+
+/// How a decoder saw an input: the JSON text of the typed value written
+/// back, or the error with the path `serde_path_to_error` gives it (what the
+/// receiver's 400 problem description shows).
+fn decoded<T: DeserializeOwned + Serialize>(text: &str) -> Result<String, String> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(value) => serde_json::to_string(&value).map_err(|e| format!("cannot serialise: {e}")),
+        Err(e) => Err(format!("at `{}`: {}", e.path(), e.inner())),
+    }
+}
+
+/// The same through a `serde_json::Value` (owned keys, no positions).
+fn decoded_from_value<T: DeserializeOwned + Serialize>(value: &Value) -> Result<String, String> {
+    match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+        Ok(value) => serde_json::to_string(&value).map_err(|e| format!("cannot serialise: {e}")),
+        Err(e) => Err(format!("at `{}`: {}", e.path(), e.inner())),
+    }
+}
+
+/// Decodes `text` as `Generated` (the visitor) and as `Derived` (serde's
+/// derive) from text and from a `Value`, asserts that both agree, and
+/// returns the outcome.
+fn same_decoding<Generated, Derived>(name: &str, text: &str) -> Result<String, String>
+where
+    Generated: DeserializeOwned + Serialize,
+    Derived: DeserializeOwned + Serialize,
+{
+    let generated = decoded::<Generated>(text);
+    let derived = decoded::<Derived>(text);
+    assert_eq!(
+        generated, derived,
+        "{name}: the generated Deserialize differs from serde's derive"
+    );
+    if let Ok(value) = serde_json::from_str::<Value>(text) {
+        let from_value = decoded_from_value::<Generated>(&value);
+        assert_eq!(
+            from_value,
+            decoded_from_value::<Derived>(&value),
+            "{name}: from a Value, the generated Deserialize differs from serde's derive"
+        );
+        if generated.is_ok() {
+            assert_eq!(
+                from_value, generated,
+                "{name}: from a Value and from text differ"
+            );
+        }
+    }
+    generated
+}
+
+#[test]
+fn generated_deserialize_agrees_with_the_derive_on_every_fixture() -> TestResult {
+    use derived::common::types as d_common;
+    use derived::object_storage::types as d_storage;
+    use derived::order_search::types as d_search;
+    use derived::order_webhook_connector::types as d_order_hook;
+    use derived::shipment::types as d_shipment;
+    use derived::shipment_webhook_connector::types as d_shipment_hook;
+    use tradecloud::api::common::types::SingleDeliveryOrder;
+
+    type Check = fn(&str, &str) -> Result<String, String>;
+    let mut checks: Vec<(&str, Check)> = ORDER_WEBHOOK_FIXTURES
+        .iter()
+        .map(|&name| {
+            (
+                name,
+                same_decoding::<OrderWebhookBody, d_order_hook::OrderWebhookBody> as Check,
+            )
+        })
+        .collect();
+    checks.extend([
+        (
+            "shipment-webhook/shipment-event.json",
+            same_decoding::<ShipmentWebhookBody, d_shipment_hook::ShipmentWebhookBody> as Check,
+        ),
+        ("api/order.json", same_decoding::<Order, d_common::Order>),
+        (
+            "api/order-poll-response.json",
+            same_decoding::<OrderPollResponse, d_search::OrderPollResponse>,
+        ),
+        (
+            "api/single-delivery-order-poll-response.json",
+            same_decoding::<
+                SingleDeliveryOrderPollResponse,
+                d_search::SingleDeliveryOrderPollResponse,
+            >,
+        ),
+        (
+            "api/shipment-poll-response.json",
+            same_decoding::<ShipmentPollResponse, d_shipment::ShipmentPollResponse>,
+        ),
+        (
+            "api/document-metadata.json",
+            same_decoding::<DocumentMetadata, d_storage::DocumentMetadata>,
+        ),
+        (
+            "mock/orders/orders.json",
+            same_decoding::<Vec<Order>, Vec<d_common::Order>>,
+        ),
+        (
+            "mock/orders/poll-response.json",
+            same_decoding::<OrderPollResponse, d_search::OrderPollResponse>,
+        ),
+        (
+            "mock/shipments/webhook-body.json",
+            same_decoding::<ShipmentWebhookBody, d_shipment_hook::ShipmentWebhookBody>,
+        ),
+        (
+            "mock/single-delivery-orders/order.json",
+            same_decoding::<SingleDeliveryOrder, d_common::SingleDeliveryOrder>,
+        ),
+    ]);
+    for (name, check) in checks {
+        let text = fixture(name);
+        if let Err(e) = check(name, &text) {
+            panic!("{name} does not decode: {e}");
+        }
+        // And with an unknown field added to every object of the fixture.
+        let mut value = untyped(&text);
+        add_unknown_fields(&mut value, 0);
+        let widened = value.to_string();
+        match check(name, &widened) {
+            Ok(written) => assert_eq!(untyped(&written), value, "{name}: unknown fields lost"),
+            Err(e) => panic!("{name} with unknown fields does not decode: {e}"),
+        }
+    }
+
+    // The tXML path decodes into the same types through the generated shapes.
+    let xml = std::fs::read(fixture_path("order-webhook/order-event.xml"))?;
+    let generated: OrderWebhookBody = tradecloud::txml::from_slice_with(
+        &xml,
+        &tradecloud::api::order_webhook_connector::types::txml_shapes::OrderWebhookBody,
+    )?;
+    let derived: d_order_hook::OrderWebhookBody =
+        tradecloud::txml::from_slice_with(&xml, &d_order_hook::txml_shapes::OrderWebhookBody)?;
+    assert_eq!(
+        serde_json::to_string(&generated)?,
+        serde_json::to_string(&derived)?
+    );
+    Ok(())
+}
+
+/// Adds `"x-unknown-<depth>"` (an object with a number of 30 digits, an array
+/// and a nested object) to every object in `value`.
+fn add_unknown_fields(value: &mut Value, depth: usize) {
+    match value {
+        Value::Object(map) => {
+            for child in map.values_mut() {
+                add_unknown_fields(child, depth + 1);
+            }
+            map.insert(
+                format!("x-unknown-{depth}"),
+                json!({
+                    "n": Value::Number(serde_json::Number::from_string_unchecked(THIRTY_DIGITS.to_owned())),
+                    "list": [1, "two", {"three": [null, true]}],
+                    "nested": {"deeper": {"deepest": "x"}}
+                }),
+            );
+        }
+        Value::Array(items) => {
+            for item in items {
+                add_unknown_fields(item, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn unknown_fields_at_every_nesting_level_survive_parse_and_serialise() -> TestResult {
+    // Unknown keys next to known ones at the body, the event, a line, a
+    // line's buyer line, its item, a delivery schedule entry and a price;
+    // among them the Rust names of known fields (`event_name`, `order_id`),
+    // which are *not* their wire names, and a key with an escape.
+    let text = r#"{
+        "event_name": "not the eventName field",
+        "eventName": "OrderIssuedByBuyer",
+        "orderEvent": {
+            "order_id": 1,
+            "orderId": "o1",
+            "lines": [{
+                "id": "l1",
+                "buyerLine": {
+                    "position": "0001",
+                    "item": {"number": "A", "colour": {"rgb": [1, 2, 3]}},
+                    "note\u0073Extra": "escaped key"
+                },
+                "deliverySchedule": [{"position": "1", "quantity": 1.50, "pallet": {"height": 1.200}}],
+                "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 2.0, "currencyIso": "EUR", "rate": 0.10}}},
+                "lineFlavour": null
+            }],
+            "eventVersion": 2
+        },
+        "tenant": {"region": "eu-west-1", "shards": [{"id": 1}, {"id": 2}]}
+    }"#;
+    let body: OrderWebhookBody = serde_json::from_str(text)?;
+    assert_eq!(body.extra.len(), 2, "{:?}", body.extra);
+    assert_eq!(
+        body.extra.get("event_name"),
+        Some(&json!("not the eventName field"))
+    );
+    assert_eq!(body.event_name, OrderEventName::OrderIssuedByBuyer);
+    let event = order_event(&body);
+    assert_eq!(event.order_id.as_deref(), Some("o1"));
+    assert_eq!(event.extra.get("order_id"), Some(&json!(1)));
+    let line = &event.lines[0];
+    assert_eq!(line.extra.get("lineFlavour"), Some(&Value::Null));
+    let buyer_line = some(&line.buyer_line, "buyerLine");
+    assert_eq!(
+        buyer_line.extra.get("notesExtra"),
+        Some(&json!("escaped key"))
+    );
+    let item = some(&buyer_line.item, "item");
+    assert_eq!(item.extra.get("colour"), Some(&json!({"rgb": [1, 2, 3]})));
+    let delivery = &line.delivery_schedule[0];
+    assert_eq!(
+        at(&Value::Object(delivery.extra.clone()), "/pallet/height").to_string(),
+        "1.200"
+    );
+    // Written back, the body is the input: every unknown field, every digit.
+    assert_round_trip("nested unknown fields", text, &body);
+    same_decoding::<OrderWebhookBody, derived::order_webhook_connector::types::OrderWebhookBody>(
+        "nested unknown fields",
+        text,
+    )?;
+    Ok(())
+}
+
+#[test]
+fn duplicate_and_missing_fields_are_errors_with_paths() {
+    type Generated = OrderWebhookBody;
+    type Derived = derived::order_webhook_connector::types::OrderWebhookBody;
+    type GeneratedShipment = ShipmentWebhookBody;
+    type DerivedShipment = derived::shipment_webhook_connector::types::ShipmentWebhookBody;
+    let error = |name: &str, text: &str| match same_decoding::<Generated, Derived>(name, text) {
+        Ok(written) => panic!("{name} must not decode, gave {written}"),
+        Err(e) => e,
+    };
+    let cases = [
+        (
+            "duplicate eventName",
+            r#"{"eventName": "OrderIssuedByBuyer", "eventName": "OrderIssuedByBuyer"}"#,
+            "duplicate field `eventName`",
+            "at `.`",
+        ),
+        (
+            "duplicate nested field",
+            r#"{"eventName": "X", "orderEvent": {"lines": [{"id": "a"}, {"id": "b", "id": "c"}]}}"#,
+            "duplicate field `id`",
+            "at `orderEvent.lines[1]`",
+        ),
+        (
+            "duplicate via an escaped key",
+            r#"{"eventName": "X", "event\u004eame": "Y"}"#,
+            "duplicate field `eventName`",
+            "at `.`",
+        ),
+        (
+            "missing eventName",
+            r#"{"orderEvent": {"orderId": "o"}}"#,
+            "missing field `eventName`",
+            "at `.`",
+        ),
+        (
+            "bad decimal deep down",
+            r#"{"eventName": "X", "orderEvent": {"lines": [{"deliverySchedule": [{"quantity": "12,5"}]}]}}"#,
+            "12,5",
+            "at `orderEvent.lines[0].deliverySchedule[0].quantity`",
+        ),
+        (
+            "object expected",
+            r#"{"eventName": "X", "orderEvent": "not an object"}"#,
+            "expected struct OrderEvent",
+            "at `orderEvent`",
+        ),
+        (
+            "array instead of a body",
+            r#"[1, 2]"#,
+            "expected struct OrderWebhookBody",
+            "at `.`",
+        ),
+        (
+            "null lines",
+            r#"{"eventName": "X", "orderEvent": {"lines": null}}"#,
+            "invalid type: null",
+            "at `orderEvent.lines`",
+        ),
+    ];
+    for (name, text, message, path) in cases {
+        let e = error(name, text);
+        assert!(e.contains(message), "{name}: {e}");
+        assert!(e.starts_with(path), "{name}: {e}");
+    }
+    // A required nested object (`shipment`) and its required fields.
+    for (text, message) in [
+        (
+            r#"{"eventName": "ShipmentIssuedBySupplier"}"#,
+            "missing field `shipment`",
+        ),
+        (r#"{"shipment": {}}"#, "missing field `eventName`"),
+    ] {
+        match same_decoding::<GeneratedShipment, DerivedShipment>(text, text) {
+            Ok(written) => panic!("{text} must not decode, gave {written}"),
+            Err(e) => assert!(e.contains(message), "{text}: {e}"),
+        }
+    }
+    // Repeated unknown keys: the last one wins, as with the derive.
+    match same_decoding::<Generated, Derived>(
+        "repeated unknown",
+        r#"{"eventName": "X", "x": 1, "x": 2}"#,
+    ) {
+        Ok(written) => assert_eq!(untyped(&written), json!({"eventName": "X", "x": 2})),
+        Err(e) => panic!("repeated unknown keys must decode: {e}"),
+    }
+}
+
+#[test]
+fn defaults_apply_as_with_the_derive() -> TestResult {
+    // `limit` has `default = 100` in the spec; optional fields are `None`,
+    // optional arrays empty.
+    use tradecloud::api::order_search::types::OrderPollRequest;
+    let text = r#"{"filters": {}}"#;
+    let request: OrderPollRequest = serde_json::from_str(text)?;
+    assert_eq!(request.limit.get(), 100);
+    assert_eq!(request.offset, None);
+    same_decoding::<OrderPollRequest, derived::order_search::types::OrderPollRequest>(
+        "poll request",
+        text,
+    )?;
+    same_decoding::<OrderPollRequest, derived::order_search::types::OrderPollRequest>(
+        "poll request with limit 0",
+        r#"{"limit": 0}"#,
+    )
+    .err()
+    .ok_or("limit 0 must not decode")?;
+    Ok(())
+}

@@ -5,7 +5,8 @@
 //! module with
 //!
 //! * `types`: a type for every schema (typify, through progenitor), with
-//!   exact decimals, flexible date-times, open enums and unknown fields kept;
+//!   exact decimals, flexible date-times, open enums and unknown fields kept
+//!   (in `extra`, filled by a generated `Deserialize`: [`emit::deserialize`]);
 //! * `client`: a typed async client (progenitor + reqwest);
 //! * `server`: axum server stubs (ours): a trait with one async method per
 //!   operation, typed requests and responses, and a `router()`.
@@ -57,6 +58,13 @@ pub struct Settings {
     pub include_from_out_dir: bool,
     /// Folder below `OUT_DIR` that the files are written to (`""`: `OUT_DIR` itself).
     pub out_subdir: String,
+    /// Keep serde's derived `Deserialize` (with `#[serde(flatten)] extra`)
+    /// instead of the generated visitor ([`emit::deserialize`]). The visitor
+    /// decodes the same input into the same values, faster; the derive is
+    /// kept as the reference that tests compare the visitor with.
+    pub derive_deserialize: bool,
+    /// Emit only the `types` modules (no clients, no server stubs).
+    pub types_only: bool,
 }
 
 impl Default for Settings {
@@ -69,6 +77,8 @@ impl Default for Settings {
             client_inner_type: None,
             include_from_out_dir: true,
             out_subdir: String::new(),
+            derive_deserialize: false,
+            types_only: false,
         }
     }
 }
@@ -178,7 +188,7 @@ pub fn generate(sources: Vec<load::SpecSource>, settings: &Settings) -> Result<O
             path: format!("{}/types.rs", m.module),
             contents: format(types, &path, "types")?,
         });
-        let has_ops = !m.operations.is_empty();
+        let has_ops = !m.operations.is_empty() && !settings.types_only;
         if has_ops {
             let client = emit::client::emit(m, settings)?;
             files.push(GeneratedFile {

@@ -72,6 +72,102 @@ fn types_follow_tradecloud_rules() {
 }
 
 #[test]
+fn structs_with_extra_get_a_generated_deserialize() {
+    let out = generate_dir(&specs("basic"), &Settings::tradecloud()).expect("generates");
+    let hook = out.file("hook/types.rs").expect("hook types");
+    // Serialize stays derived (and flattens `extra`); Deserialize is a map
+    // visitor that matches the wire names and fills `extra` itself.
+    assert!(
+        hook.contains("#[derive(::serde::Serialize, Clone, Debug, PartialEq)]\npub struct Body {"),
+        "{hook}"
+    );
+    assert!(hook.contains("impl<'de> ::serde::Deserialize<'de> for Body {"));
+    assert!(hook.contains("\"eventName\" => {"));
+    assert!(hook.contains("crate::types::de::required("));
+    assert!(hook.contains("order: __field_order.flatten(),"));
+    assert!(hook.contains("__extra.insert(__key.into_string(), __value);"));
+    assert!(!hook.contains("::serde::Deserialize,"));
+
+    // The reference variant keeps serde's derive, and can leave out the
+    // clients and server stubs.
+    let settings = Settings {
+        derive_deserialize: true,
+        types_only: true,
+        ..Settings::tradecloud()
+    };
+    let out = generate_dir(&specs("basic"), &settings).expect("generates");
+    let paths: Vec<&str> = out.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["common/types.rs", "hook/types.rs", "mod.rs"]);
+    let hook = out.file("hook/types.rs").expect("hook types");
+    assert!(hook.contains("#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]\npub struct Body {"));
+    assert!(!hook.contains("impl<'de> ::serde::Deserialize<'de>"));
+}
+
+#[test]
+fn structs_the_visitor_cannot_express_keep_the_derive() {
+    let items: Vec<syn::Item> = vec![
+        // an attribute the visitor does not know (`alias`)
+        syn::parse_quote! {
+            #[derive(::serde::Deserialize, ::serde::Serialize)]
+            pub struct Aliased {
+                #[serde(alias = "old")]
+                pub new: ::std::string::String,
+                #[serde(flatten)]
+                pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            }
+        },
+        // no `extra` map
+        syn::parse_quote! {
+            #[derive(::serde::Deserialize, ::serde::Serialize)]
+            pub struct Closed {
+                pub id: ::std::string::String,
+            }
+        },
+        // a container attribute
+        syn::parse_quote! {
+            #[derive(::serde::Deserialize, ::serde::Serialize)]
+            #[serde(deny_unknown_fields)]
+            pub struct Strict {
+                #[serde(flatten)]
+                pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            }
+        },
+        // a raw identifier and a default path are fine
+        syn::parse_quote! {
+            #[derive(::serde::Deserialize, ::serde::Serialize)]
+            pub struct Open {
+                #[serde(default = "defaults::ten")]
+                pub r#type: u64,
+                #[serde(flatten)]
+                pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            }
+        },
+    ];
+    let out = tradecloud_codegen::emit::deserialize::rewrite(items, &Settings::tradecloud())
+        .expect("rewrites");
+    let text = prettyplease::unparse(&syn::File {
+        shebang: None,
+        attrs: vec![],
+        items: out,
+    });
+    assert_eq!(
+        text.matches("#[derive(::serde::Deserialize, ::serde::Serialize)]")
+            .count(),
+        3,
+        "{text}"
+    );
+    assert!(
+        text.contains("impl<'de> ::serde::Deserialize<'de> for Open {"),
+        "{text}"
+    );
+    assert!(text.contains("\"type\" => {"), "{text}");
+    assert!(
+        text.contains("r#type: __field_type.unwrap_or_else(defaults::ten),"),
+        "{text}"
+    );
+}
+
+#[test]
 fn client_adapts_the_spec_for_progenitor() {
     let out = generate_dir(&specs("basic"), &Settings::tradecloud()).expect("generates");
     let client = out.file("hook/client.rs").expect("client");

@@ -1070,7 +1070,7 @@ impl crate::types::OpenEnum for ShipmentProcessStatus {
 crate::impl_open_enum!(ShipmentProcessStatus);
 /**The actual delivery at the buyer for this order line, when using the single
 delivery per order line (`lines.actualDelivery`).*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ActualDelivery {
     ///The actual delivery date of this delivery. Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1081,9 +1081,72 @@ pub struct ActualDelivery {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ActualDelivery` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ActualDelivery {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ActualDelivery;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ActualDelivery")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ActualDelivery, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_date: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_quantity: ::std::option::Option<
+                    ::std::option::Option<crate::types::Decimal>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "date" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_date,
+                                "date",
+                            )?
+                        }
+                        "quantity" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_quantity,
+                                "quantity",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ActualDelivery {
+                    date: __field_date.flatten(),
+                    quantity: __field_quantity.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**The buyer part of the order line: an echo of the order line fields sent by the
 buyer (order/buyer/issue#lines). All members optional.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct BuyerLine {
     /// The actual delivery at the buyer, when using single delivery per order line.
     #[serde(
@@ -1190,8 +1253,302 @@ pub struct BuyerLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `BuyerLine` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for BuyerLine {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = BuyerLine;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct BuyerLine")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<BuyerLine, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_actual_delivery: ::std::option::Option<
+                    ::std::option::Option<ActualDelivery>,
+                > = ::std::option::Option::None;
+                let mut __field_charge_lines: ::std::option::Option<
+                    ::std::vec::Vec<ChargeLine>,
+                > = ::std::option::Option::None;
+                let mut __field_delivery_history: ::std::option::Option<
+                    ::std::vec::Vec<DeliveryHistoryLine>,
+                > = ::std::option::Option::None;
+                let mut __field_delivery_schedule: ::std::option::Option<
+                    ::std::vec::Vec<DeliveryScheduleLine>,
+                > = ::std::option::Option::None;
+                let mut __field_description: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_documents: ::std::option::Option<
+                    ::std::vec::Vec<Document>,
+                > = ::std::option::Option::None;
+                let mut __field_indicators: ::std::option::Option<
+                    ::std::option::Option<BuyerLineIndicators>,
+                > = ::std::option::Option::None;
+                let mut __field_item: ::std::option::Option<
+                    ::std::option::Option<Item>,
+                > = ::std::option::Option::None;
+                let mut __field_item_details: ::std::option::Option<
+                    ::std::option::Option<ItemDetails>,
+                > = ::std::option::Option::None;
+                let mut __field_labels: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_notes: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_original_position: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_position: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_prices: ::std::option::Option<
+                    ::std::option::Option<Prices>,
+                > = ::std::option::Option::None;
+                let mut __field_production_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_project_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_properties: ::std::option::Option<
+                    ::std::vec::Vec<Property>,
+                > = ::std::option::Option::None;
+                let mut __field_reason: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_requests: ::std::option::Option<
+                    ::std::option::Option<BuyerRequests>,
+                > = ::std::option::Option::None;
+                let mut __field_row: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_sales_order_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_scheduled_delivery: ::std::option::Option<
+                    ::std::option::Option<ScheduledDelivery>,
+                > = ::std::option::Option::None;
+                let mut __field_terms: ::std::option::Option<
+                    ::std::option::Option<LineTerms>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "actualDelivery" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_actual_delivery,
+                                "actualDelivery",
+                            )?
+                        }
+                        "chargeLines" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_charge_lines,
+                                "chargeLines",
+                            )?
+                        }
+                        "deliveryHistory" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_delivery_history,
+                                "deliveryHistory",
+                            )?
+                        }
+                        "deliverySchedule" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_delivery_schedule,
+                                "deliverySchedule",
+                            )?
+                        }
+                        "description" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_description,
+                                "description",
+                            )?
+                        }
+                        "documents" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_documents,
+                                "documents",
+                            )?
+                        }
+                        "indicators" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_indicators,
+                                "indicators",
+                            )?
+                        }
+                        "item" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_item,
+                                "item",
+                            )?
+                        }
+                        "itemDetails" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_item_details,
+                                "itemDetails",
+                            )?
+                        }
+                        "labels" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_labels,
+                                "labels",
+                            )?
+                        }
+                        "notes" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_notes,
+                                "notes",
+                            )?
+                        }
+                        "originalPosition" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_original_position,
+                                "originalPosition",
+                            )?
+                        }
+                        "position" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_position,
+                                "position",
+                            )?
+                        }
+                        "prices" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_prices,
+                                "prices",
+                            )?
+                        }
+                        "productionNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_production_number,
+                                "productionNumber",
+                            )?
+                        }
+                        "projectNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_project_number,
+                                "projectNumber",
+                            )?
+                        }
+                        "properties" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_properties,
+                                "properties",
+                            )?
+                        }
+                        "reason" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_reason,
+                                "reason",
+                            )?
+                        }
+                        "requests" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_requests,
+                                "requests",
+                            )?
+                        }
+                        "row" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_row,
+                                "row",
+                            )?
+                        }
+                        "salesOrderNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_sales_order_number,
+                                "salesOrderNumber",
+                            )?
+                        }
+                        "scheduledDelivery" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_scheduled_delivery,
+                                "scheduledDelivery",
+                            )?
+                        }
+                        "terms" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_terms,
+                                "terms",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(BuyerLine {
+                    actual_delivery: __field_actual_delivery.flatten(),
+                    charge_lines: __field_charge_lines.unwrap_or_default(),
+                    delivery_history: __field_delivery_history.unwrap_or_default(),
+                    delivery_schedule: __field_delivery_schedule.unwrap_or_default(),
+                    description: __field_description.flatten(),
+                    documents: __field_documents.unwrap_or_default(),
+                    indicators: __field_indicators.flatten(),
+                    item: __field_item.flatten(),
+                    item_details: __field_item_details.flatten(),
+                    labels: __field_labels.unwrap_or_default(),
+                    notes: __field_notes.unwrap_or_default(),
+                    original_position: __field_original_position.flatten(),
+                    position: __field_position.flatten(),
+                    prices: __field_prices.flatten(),
+                    production_number: __field_production_number.flatten(),
+                    project_number: __field_project_number.flatten(),
+                    properties: __field_properties.unwrap_or_default(),
+                    reason: __field_reason.flatten(),
+                    requests: __field_requests.flatten(),
+                    row: __field_row.flatten(),
+                    sales_order_number: __field_sales_order_number.flatten(),
+                    scheduled_delivery: __field_scheduled_delivery.flatten(),
+                    terms: __field_terms.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///Line level indicators set by the buyer (order/buyer/issue/indicators.md). They overrule order indicators.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct BuyerLineIndicators {
     ///The order or line is cancelled by the buyer.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1229,9 +1586,138 @@ pub struct BuyerLineIndicators {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `BuyerLineIndicators` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for BuyerLineIndicators {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = BuyerLineIndicators;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct BuyerLineIndicators")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<BuyerLineIndicators, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_cancelled: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __field_completed: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __field_confirmed: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __field_delivered: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __field_no_delivery_expected: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __field_propose_when_accepted: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __field_request_reconfirmation: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __field_shipped: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "cancelled" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_cancelled,
+                                "cancelled",
+                            )?
+                        }
+                        "completed" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_completed,
+                                "completed",
+                            )?
+                        }
+                        "confirmed" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_confirmed,
+                                "confirmed",
+                            )?
+                        }
+                        "delivered" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_delivered,
+                                "delivered",
+                            )?
+                        }
+                        "noDeliveryExpected" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_no_delivery_expected,
+                                "noDeliveryExpected",
+                            )?
+                        }
+                        "proposeWhenAccepted" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_propose_when_accepted,
+                                "proposeWhenAccepted",
+                            )?
+                        }
+                        "requestReconfirmation" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_request_reconfirmation,
+                                "requestReconfirmation",
+                            )?
+                        }
+                        "shipped" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_shipped,
+                                "shipped",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(BuyerLineIndicators {
+                    cancelled: __field_cancelled.flatten(),
+                    completed: __field_completed.flatten(),
+                    confirmed: __field_confirmed.flatten(),
+                    delivered: __field_delivered.flatten(),
+                    no_delivery_expected: __field_no_delivery_expected.flatten(),
+                    propose_when_accepted: __field_propose_when_accepted.flatten(),
+                    request_reconfirmation: __field_request_reconfirmation.flatten(),
+                    shipped: __field_shipped.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**The buyer part of the order: mostly an echo of the order fields sent by the buyer
 (order/buyer/issue). All members optional.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct BuyerOrder {
     /// The optional legal entity that receives and handles the invoice. The supplier must send the invoice to the buyer accounting party when specified.
     #[serde(
@@ -1335,9 +1821,282 @@ pub struct BuyerOrder {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `BuyerOrder` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for BuyerOrder {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = BuyerOrder;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct BuyerOrder")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<BuyerOrder, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_buyer_accounting_party: ::std::option::Option<
+                    ::std::option::Option<CompanyParty>,
+                > = ::std::option::Option::None;
+                let mut __field_buyer_party: ::std::option::Option<
+                    ::std::option::Option<CompanyParty>,
+                > = ::std::option::Option::None;
+                let mut __field_company_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_contact: ::std::option::Option<
+                    ::std::option::Option<Contact>,
+                > = ::std::option::Option::None;
+                let mut __field_description: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_destination: ::std::option::Option<
+                    ::std::option::Option<Destination>,
+                > = ::std::option::Option::None;
+                let mut __field_documents: ::std::option::Option<
+                    ::std::vec::Vec<Document>,
+                > = ::std::option::Option::None;
+                let mut __field_erp_issue_date_time: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_erp_issued_by: ::std::option::Option<
+                    ::std::option::Option<Contact>,
+                > = ::std::option::Option::None;
+                let mut __field_erp_last_change_date_time: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_erp_last_changed_by: ::std::option::Option<
+                    ::std::option::Option<Contact>,
+                > = ::std::option::Option::None;
+                let mut __field_indicators: ::std::option::Option<
+                    ::std::option::Option<BuyerOrderIndicators>,
+                > = ::std::option::Option::None;
+                let mut __field_labels: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_notes: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_order_type: ::std::option::Option<
+                    ::std::option::Option<crate::api::common::types::OrderType>,
+                > = ::std::option::Option::None;
+                let mut __field_properties: ::std::option::Option<
+                    ::std::vec::Vec<Property>,
+                > = ::std::option::Option::None;
+                let mut __field_purchase_order_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_account_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_contact: ::std::option::Option<
+                    ::std::option::Option<Contact>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_party: ::std::option::Option<
+                    ::std::option::Option<CompanyParty>,
+                > = ::std::option::Option::None;
+                let mut __field_terms: ::std::option::Option<
+                    ::std::option::Option<Terms>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "buyerAccountingParty" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_buyer_accounting_party,
+                                "buyerAccountingParty",
+                            )?
+                        }
+                        "buyerParty" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_buyer_party,
+                                "buyerParty",
+                            )?
+                        }
+                        "companyId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_company_id,
+                                "companyId",
+                            )?
+                        }
+                        "contact" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_contact,
+                                "contact",
+                            )?
+                        }
+                        "description" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_description,
+                                "description",
+                            )?
+                        }
+                        "destination" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_destination,
+                                "destination",
+                            )?
+                        }
+                        "documents" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_documents,
+                                "documents",
+                            )?
+                        }
+                        "erpIssueDateTime" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_erp_issue_date_time,
+                                "erpIssueDateTime",
+                            )?
+                        }
+                        "erpIssuedBy" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_erp_issued_by,
+                                "erpIssuedBy",
+                            )?
+                        }
+                        "erpLastChangeDateTime" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_erp_last_change_date_time,
+                                "erpLastChangeDateTime",
+                            )?
+                        }
+                        "erpLastChangedBy" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_erp_last_changed_by,
+                                "erpLastChangedBy",
+                            )?
+                        }
+                        "indicators" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_indicators,
+                                "indicators",
+                            )?
+                        }
+                        "labels" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_labels,
+                                "labels",
+                            )?
+                        }
+                        "notes" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_notes,
+                                "notes",
+                            )?
+                        }
+                        "orderType" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_order_type,
+                                "orderType",
+                            )?
+                        }
+                        "properties" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_properties,
+                                "properties",
+                            )?
+                        }
+                        "purchaseOrderNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_purchase_order_number,
+                                "purchaseOrderNumber",
+                            )?
+                        }
+                        "supplierAccountNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_account_number,
+                                "supplierAccountNumber",
+                            )?
+                        }
+                        "supplierContact" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_contact,
+                                "supplierContact",
+                            )?
+                        }
+                        "supplierParty" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_party,
+                                "supplierParty",
+                            )?
+                        }
+                        "terms" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_terms,
+                                "terms",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(BuyerOrder {
+                    buyer_accounting_party: __field_buyer_accounting_party.flatten(),
+                    buyer_party: __field_buyer_party.flatten(),
+                    company_id: __field_company_id.flatten(),
+                    contact: __field_contact.flatten(),
+                    description: __field_description.flatten(),
+                    destination: __field_destination.flatten(),
+                    documents: __field_documents.unwrap_or_default(),
+                    erp_issue_date_time: __field_erp_issue_date_time.flatten(),
+                    erp_issued_by: __field_erp_issued_by.flatten(),
+                    erp_last_change_date_time: __field_erp_last_change_date_time
+                        .flatten(),
+                    erp_last_changed_by: __field_erp_last_changed_by.flatten(),
+                    indicators: __field_indicators.flatten(),
+                    labels: __field_labels.unwrap_or_default(),
+                    notes: __field_notes.unwrap_or_default(),
+                    order_type: __field_order_type.flatten(),
+                    properties: __field_properties.unwrap_or_default(),
+                    purchase_order_number: __field_purchase_order_number.flatten(),
+                    supplier_account_number: __field_supplier_account_number.flatten(),
+                    supplier_contact: __field_supplier_contact.flatten(),
+                    supplier_party: __field_supplier_party.flatten(),
+                    terms: __field_terms.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**Order level indicators set by the buyer (order/buyer/issue/indicators.md). Line
 indicators have precedence over (overrule) order indicators.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct BuyerOrderIndicators {
     ///Order only: if true, the order lines will be automatically confirmed in case of a supplier proposal or reopen request.
     #[serde(
@@ -1375,9 +2134,138 @@ pub struct BuyerOrderIndicators {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `BuyerOrderIndicators` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for BuyerOrderIndicators {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = BuyerOrderIndicators;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct BuyerOrderIndicators")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<BuyerOrderIndicators, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_auto_confirm: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __field_cancel_line_when_missing: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __field_cancelled: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __field_completed: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __field_confirmed: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __field_delivered: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __field_request_reconfirmation: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __field_shipped: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "autoConfirm" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_auto_confirm,
+                                "autoConfirm",
+                            )?
+                        }
+                        "cancelLineWhenMissing" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_cancel_line_when_missing,
+                                "cancelLineWhenMissing",
+                            )?
+                        }
+                        "cancelled" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_cancelled,
+                                "cancelled",
+                            )?
+                        }
+                        "completed" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_completed,
+                                "completed",
+                            )?
+                        }
+                        "confirmed" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_confirmed,
+                                "confirmed",
+                            )?
+                        }
+                        "delivered" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_delivered,
+                                "delivered",
+                            )?
+                        }
+                        "requestReconfirmation" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_request_reconfirmation,
+                                "requestReconfirmation",
+                            )?
+                        }
+                        "shipped" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_shipped,
+                                "shipped",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(BuyerOrderIndicators {
+                    auto_confirm: __field_auto_confirm.flatten(),
+                    cancel_line_when_missing: __field_cancel_line_when_missing.flatten(),
+                    cancelled: __field_cancelled.flatten(),
+                    completed: __field_completed.flatten(),
+                    confirmed: __field_confirmed.flatten(),
+                    delivered: __field_delivered.flatten(),
+                    request_reconfirmation: __field_request_reconfirmation.flatten(),
+                    shipped: __field_shipped.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**Requests of the buyer. For single delivery it is advised to use
 `statusLine.scheduledDeliveryInclRequests` and `statusLine.pricesInclRequests` instead.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct BuyerRequests {
     /// The buyer requests to reopen the confirmed order line with a different delivery schedule and prices compared to the confirmed order line.
     #[serde(
@@ -1388,8 +2276,60 @@ pub struct BuyerRequests {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `BuyerRequests` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for BuyerRequests {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = BuyerRequests;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct BuyerRequests")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<BuyerRequests, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_reopen_request: ::std::option::Option<
+                    ::std::option::Option<Request>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "reopenRequest" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_reopen_request,
+                                "reopenRequest",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(BuyerRequests {
+                    reopen_request: __field_reopen_request.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///The buyer side header of the shipment.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct BuyerShipment {
     /// The unique party identifier and scheme, like GLN, of the buyer.
     #[serde(
@@ -1424,8 +2364,115 @@ pub struct BuyerShipment {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `BuyerShipment` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for BuyerShipment {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = BuyerShipment;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct BuyerShipment")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<BuyerShipment, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_buyer_party: ::std::option::Option<
+                    ::std::option::Option<CompanyParty>,
+                > = ::std::option::Option::None;
+                let mut __field_company_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_contacts: ::std::option::Option<
+                    ::std::vec::Vec<ShipmentContact>,
+                > = ::std::option::Option::None;
+                let mut __field_documents: ::std::option::Option<
+                    ::std::vec::Vec<ShipmentDocument>,
+                > = ::std::option::Option::None;
+                let mut __field_purchase_order_terms: ::std::option::Option<
+                    ::std::option::Option<PurchaseOrderTerms>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_account_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "buyerParty" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_buyer_party,
+                                "buyerParty",
+                            )?
+                        }
+                        "companyId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_company_id,
+                                "companyId",
+                            )?
+                        }
+                        "contacts" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_contacts,
+                                "contacts",
+                            )?
+                        }
+                        "documents" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_documents,
+                                "documents",
+                            )?
+                        }
+                        "purchaseOrderTerms" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_purchase_order_terms,
+                                "purchaseOrderTerms",
+                            )?
+                        }
+                        "supplierAccountNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_account_number,
+                                "supplierAccountNumber",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(BuyerShipment {
+                    buyer_party: __field_buyer_party.flatten(),
+                    company_id: __field_company_id.flatten(),
+                    contacts: __field_contacts.unwrap_or_default(),
+                    documents: __field_documents.unwrap_or_default(),
+                    purchase_order_terms: __field_purchase_order_terms.flatten(),
+                    supplier_account_number: __field_supplier_account_number.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 #[doc = "**Deprecated.** Charge lines (`chargeLines`) are deprecated, superseded by\n`lineType` `Charge` and line-level pricing (order/line-type.md). The current docs\ndo not list the members; they are taken from Tradecloud's published order\nexamples. All optional."]
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ChargeLine {
     ///The charge description.
     #[serde(
@@ -1457,9 +2504,117 @@ pub struct ChargeLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ChargeLine` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ChargeLine {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ChargeLine;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ChargeLine")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ChargeLine, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_charge_description: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_charge_type_code: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_position: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_price: ::std::option::Option<
+                    ::std::option::Option<Price>,
+                > = ::std::option::Option::None;
+                let mut __field_price_unit_of_measure_iso: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_quantity: ::std::option::Option<
+                    ::std::option::Option<crate::types::Decimal>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "chargeDescription" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_charge_description,
+                                "chargeDescription",
+                            )?
+                        }
+                        "chargeTypeCode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_charge_type_code,
+                                "chargeTypeCode",
+                            )?
+                        }
+                        "position" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_position,
+                                "position",
+                            )?
+                        }
+                        "price" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_price,
+                                "price",
+                            )?
+                        }
+                        "priceUnitOfMeasureIso" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_price_unit_of_measure_iso,
+                                "priceUnitOfMeasureIso",
+                            )?
+                        }
+                        "quantity" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_quantity,
+                                "quantity",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ChargeLine {
+                    charge_description: __field_charge_description.flatten(),
+                    charge_type_code: __field_charge_type_code.flatten(),
+                    position: __field_position.flatten(),
+                    price: __field_price.flatten(),
+                    price_unit_of_measure_iso: __field_price_unit_of_measure_iso
+                        .flatten(),
+                    quantity: __field_quantity.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**An optional legal entity (buyer, buyer accounting or supplier company party), or
 the unique party identifier and scheme of a shipment's supplier or buyer.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct CompanyParty {
     ///The location address lines of the party. It is recommended to provide at least one address line.
     #[serde(
@@ -1501,9 +2656,138 @@ pub struct CompanyParty {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `CompanyParty` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for CompanyParty {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = CompanyParty;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct CompanyParty")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<CompanyParty, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_address_lines: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_city: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_country_code_iso2: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_country_name: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_id_scheme: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_names: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_postal_code: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "addressLines" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_address_lines,
+                                "addressLines",
+                            )?
+                        }
+                        "city" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_city,
+                                "city",
+                            )?
+                        }
+                        "countryCodeIso2" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_country_code_iso2,
+                                "countryCodeIso2",
+                            )?
+                        }
+                        "countryName" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_country_name,
+                                "countryName",
+                            )?
+                        }
+                        "id" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_id,
+                                "id",
+                            )?
+                        }
+                        "idScheme" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_id_scheme,
+                                "idScheme",
+                            )?
+                        }
+                        "names" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_names,
+                                "names",
+                            )?
+                        }
+                        "postalCode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_postal_code,
+                                "postalCode",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(CompanyParty {
+                    address_lines: __field_address_lines.unwrap_or_default(),
+                    city: __field_city.flatten(),
+                    country_code_iso2: __field_country_code_iso2.flatten(),
+                    country_name: __field_country_name.flatten(),
+                    id: __field_id.flatten(),
+                    id_scheme: __field_id_scheme.flatten(),
+                    names: __field_names.unwrap_or_default(),
+                    postal_code: __field_postal_code.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**The order line as agreed between buyer and supplier. Only if the process status
 is `Confirmed` the line is agreed between buyer and supplier.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ConfirmedLine {
     ///**Deprecated**: the agreed charge lines.
     #[serde(
@@ -1525,12 +2809,86 @@ pub struct ConfirmedLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ConfirmedLine` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ConfirmedLine {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ConfirmedLine;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ConfirmedLine")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ConfirmedLine, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_charge_lines: ::std::option::Option<
+                    ::std::vec::Vec<ChargeLine>,
+                > = ::std::option::Option::None;
+                let mut __field_delivery_schedule: ::std::option::Option<
+                    ::std::vec::Vec<DeliveryScheduleLine>,
+                > = ::std::option::Option::None;
+                let mut __field_prices: ::std::option::Option<
+                    ::std::option::Option<Prices>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "chargeLines" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_charge_lines,
+                                "chargeLines",
+                            )?
+                        }
+                        "deliverySchedule" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_delivery_schedule,
+                                "deliverySchedule",
+                            )?
+                        }
+                        "prices" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_prices,
+                                "prices",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ConfirmedLine {
+                    charge_lines: __field_charge_lines.unwrap_or_default(),
+                    delivery_schedule: __field_delivery_schedule.unwrap_or_default(),
+                    prices: __field_prices.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**A person identified by email or user name (`contact.email` and
 `contact.userName` are identifiers, api/rules.md). Used for the order contact,
 the supplier contact and the ERP user who issued, changed or responded to the
 order (`erpIssuedBy`, `erpLastChangedBy`, `erpRespondedBy`). The remaining
 members are those documented for shipment contacts and may be present.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Contact {
     ///The email of the employee responsible for this order. The user with this email address should be active in Tradecloud.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1562,10 +2920,128 @@ pub struct Contact {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `Contact` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for Contact {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = Contact;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct Contact")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<Contact, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_email: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_first_name: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_last_name: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_phone_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_position: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_user_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_user_name: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "email" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_email,
+                                "email",
+                            )?
+                        }
+                        "firstName" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_first_name,
+                                "firstName",
+                            )?
+                        }
+                        "lastName" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_name,
+                                "lastName",
+                            )?
+                        }
+                        "phoneNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_phone_number,
+                                "phoneNumber",
+                            )?
+                        }
+                        "position" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_position,
+                                "position",
+                            )?
+                        }
+                        "userId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_user_id,
+                                "userId",
+                            )?
+                        }
+                        "userName" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_user_name,
+                                "userName",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(Contact {
+                    email: __field_email.flatten(),
+                    first_name: __field_first_name.flatten(),
+                    last_name: __field_last_name.flatten(),
+                    phone_number: __field_phone_number.flatten(),
+                    position: __field_position.flatten(),
+                    user_id: __field_user_id.flatten(),
+                    user_name: __field_user_name.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**One actual delivery in the delivery history (`lines.deliveryHistory`). The
 delivery history is matched against the planned delivery schedule by date and
 quantity, not by position.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct DeliveryHistoryLine {
     ///The actual delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1579,11 +3055,85 @@ pub struct DeliveryHistoryLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `DeliveryHistoryLine` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for DeliveryHistoryLine {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = DeliveryHistoryLine;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct DeliveryHistoryLine")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<DeliveryHistoryLine, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_date: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_position: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_quantity: ::std::option::Option<
+                    ::std::option::Option<crate::types::Decimal>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "date" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_date,
+                                "date",
+                            )?
+                        }
+                        "position" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_position,
+                                "position",
+                            )?
+                        }
+                        "quantity" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_quantity,
+                                "quantity",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(DeliveryHistoryLine {
+                    date: __field_date.flatten(),
+                    position: __field_position.flatten(),
+                    quantity: __field_quantity.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**One delivery line (position) of a delivery schedule. The logistics fields
 (`status`, `etd`, `eta`, `transportMode`) are only available in the order line
 level delivery schedule (`lines.deliverySchedule[IncludingRequests]`), not in the
 delivery schedules of `buyerLine`, requests or `confirmedLine`.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct DeliveryScheduleLine {
     ///The delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1614,10 +3164,130 @@ pub struct DeliveryScheduleLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `DeliveryScheduleLine` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for DeliveryScheduleLine {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = DeliveryScheduleLine;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct DeliveryScheduleLine")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<DeliveryScheduleLine, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_date: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_eta: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_etd: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_position: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_quantity: ::std::option::Option<
+                    ::std::option::Option<crate::types::Decimal>,
+                > = ::std::option::Option::None;
+                let mut __field_status: ::std::option::Option<
+                    ::std::option::Option<
+                        crate::api::common::types::DeliveryLineLogisticsStatus,
+                    >,
+                > = ::std::option::Option::None;
+                let mut __field_transport_mode: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "date" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_date,
+                                "date",
+                            )?
+                        }
+                        "eta" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_eta,
+                                "eta",
+                            )?
+                        }
+                        "etd" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_etd,
+                                "etd",
+                            )?
+                        }
+                        "position" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_position,
+                                "position",
+                            )?
+                        }
+                        "quantity" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_quantity,
+                                "quantity",
+                            )?
+                        }
+                        "status" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_status,
+                                "status",
+                            )?
+                        }
+                        "transportMode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_transport_mode,
+                                "transportMode",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(DeliveryScheduleLine {
+                    date: __field_date.flatten(),
+                    eta: __field_eta.flatten(),
+                    etd: __field_etd.flatten(),
+                    position: __field_position.flatten(),
+                    quantity: __field_quantity.flatten(),
+                    status: __field_status.flatten(),
+                    transport_mode: __field_transport_mode.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**The delivery destination of this order as known in the buyer's ERP system.
 `destination.code` is an identifier: unique and never changing. The docs show
 `code`, `names` and `countryCodeIso2`; the address members mirror `CompanyParty`.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Destination {
     ///The destination address lines.
     #[serde(
@@ -1656,11 +3326,129 @@ pub struct Destination {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `Destination` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for Destination {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = Destination;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct Destination")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<Destination, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_address_lines: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_city: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_code: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_country_code_iso2: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_country_name: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_names: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_postal_code: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "addressLines" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_address_lines,
+                                "addressLines",
+                            )?
+                        }
+                        "city" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_city,
+                                "city",
+                            )?
+                        }
+                        "code" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_code,
+                                "code",
+                            )?
+                        }
+                        "countryCodeIso2" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_country_code_iso2,
+                                "countryCodeIso2",
+                            )?
+                        }
+                        "countryName" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_country_name,
+                                "countryName",
+                            )?
+                        }
+                        "names" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_names,
+                                "names",
+                            )?
+                        }
+                        "postalCode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_postal_code,
+                                "postalCode",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(Destination {
+                    address_lines: __field_address_lines.unwrap_or_default(),
+                    city: __field_city.flatten(),
+                    code: __field_code.flatten(),
+                    country_code_iso2: __field_country_code_iso2.flatten(),
+                    country_name: __field_country_name.flatten(),
+                    names: __field_names.unwrap_or_default(),
+                    postal_code: __field_postal_code.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**Meta data and link of an attached document. If it contains an `objectId`,
 download it from the Tradecloud object-storage (GET document metadata returns a
 presigned `downloadUrl` that expires within 1 minute); if it contains a `url`,
 GET the url; if both are missing, no file is available for download.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Document {
     ///Optional document code or number. Unique within the company and immutable; a document with the same code attached to the same order or line is replaced, else appended.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1686,9 +3474,127 @@ pub struct Document {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `Document` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for Document {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = Document;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct Document")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<Document, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_code: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_description: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_name: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_object_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_revision: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_type_: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_url: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "code" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_code,
+                                "code",
+                            )?
+                        }
+                        "description" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_description,
+                                "description",
+                            )?
+                        }
+                        "name" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_name,
+                                "name",
+                            )?
+                        }
+                        "objectId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_object_id,
+                                "objectId",
+                            )?
+                        }
+                        "revision" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_revision,
+                                "revision",
+                            )?
+                        }
+                        "type" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_type_,
+                                "type",
+                            )?
+                        }
+                        "url" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_url,
+                                "url",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(Document {
+                    code: __field_code.flatten(),
+                    description: __field_description.flatten(),
+                    name: __field_name.flatten(),
+                    object_id: __field_object_id.flatten(),
+                    revision: __field_revision.flatten(),
+                    type_: __field_type_.flatten(),
+                    url: __field_url.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**An error body returned with a 4xx or 5xx status. Its shape is not documented;
 every member is optional and other members may be present.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ErrorResponse {
     ///A human readable error message.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1696,11 +3602,63 @@ pub struct ErrorResponse {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ErrorResponse` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ErrorResponse {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ErrorResponse;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ErrorResponse")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ErrorResponse, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_message: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "message" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_message,
+                                "message",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ErrorResponse {
+                    message: __field_message.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**The item (or article, goods) to be delivered. `item.number` and
 `supplierItemNumber` are optional and may be left empty, for example in case of
 service or RFQ orders. `item.number` should be unique within the buyer's company
 and never change.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Item {
     ///The item short name.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1726,10 +3684,107 @@ pub struct Item {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `Item` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for Item {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = Item;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct Item")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<Item, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_name: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_purchase_unit_of_measure_iso: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_revision: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_item_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "name" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_name,
+                                "name",
+                            )?
+                        }
+                        "number" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_number,
+                                "number",
+                            )?
+                        }
+                        "purchaseUnitOfMeasureIso" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_purchase_unit_of_measure_iso,
+                                "purchaseUnitOfMeasureIso",
+                            )?
+                        }
+                        "revision" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_revision,
+                                "revision",
+                            )?
+                        }
+                        "supplierItemNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_item_number,
+                                "supplierItemNumber",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(Item {
+                    name: __field_name.flatten(),
+                    number: __field_number.flatten(),
+                    purchase_unit_of_measure_iso: __field_purchase_unit_of_measure_iso
+                        .flatten(),
+                    revision: __field_revision.flatten(),
+                    supplier_item_number: __field_supplier_item_number.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**Detailed part information. The buyer may send item details to inform the
 supplier about part information; the supplier may check, change and add item
 details if they are not correct or incomplete.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ItemDetails {
     ///An identification number assigned to a particular quantity or lot of material from a single manufacturer.
     #[serde(
@@ -1782,6 +3837,139 @@ pub struct ItemDetails {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ItemDetails` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ItemDetails {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ItemDetails;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ItemDetails")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ItemDetails, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_batch_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_combined_nomenclature_code: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_country_of_origin_code_iso2: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_dangerous_goods_code_unece: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_merged_item_details: ::std::option::Option<
+                    ::std::option::Option<MergedItemDetails>,
+                > = ::std::option::Option::None;
+                let mut __field_net_weight: ::std::option::Option<
+                    ::std::option::Option<crate::types::Decimal>,
+                > = ::std::option::Option::None;
+                let mut __field_net_weight_unit_of_measure_iso: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_serial_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "batchNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_batch_number,
+                                "batchNumber",
+                            )?
+                        }
+                        "combinedNomenclatureCode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_combined_nomenclature_code,
+                                "combinedNomenclatureCode",
+                            )?
+                        }
+                        "countryOfOriginCodeIso2" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_country_of_origin_code_iso2,
+                                "countryOfOriginCodeIso2",
+                            )?
+                        }
+                        "dangerousGoodsCodeUnece" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_dangerous_goods_code_unece,
+                                "dangerousGoodsCodeUnece",
+                            )?
+                        }
+                        "mergedItemDetails" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_merged_item_details,
+                                "mergedItemDetails",
+                            )?
+                        }
+                        "netWeight" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_net_weight,
+                                "netWeight",
+                            )?
+                        }
+                        "netWeightUnitOfMeasureIso" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_net_weight_unit_of_measure_iso,
+                                "netWeightUnitOfMeasureIso",
+                            )?
+                        }
+                        "serialNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_serial_number,
+                                "serialNumber",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ItemDetails {
+                    batch_number: __field_batch_number.flatten(),
+                    combined_nomenclature_code: __field_combined_nomenclature_code
+                        .flatten(),
+                    country_of_origin_code_iso2: __field_country_of_origin_code_iso2
+                        .flatten(),
+                    dangerous_goods_code_unece: __field_dangerous_goods_code_unece
+                        .flatten(),
+                    merged_item_details: __field_merged_item_details.flatten(),
+                    net_weight: __field_net_weight.flatten(),
+                    net_weight_unit_of_measure_iso: __field_net_weight_unit_of_measure_iso
+                        .flatten(),
+                    serial_number: __field_serial_number.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**Some key line event date/times. The docs do not list the members; all members
 are optional and unknown members must be kept.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -1810,7 +3998,7 @@ for LineEventDates {
     }
 }
 ///Line level indicators computed by Tradecloud.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct LineIndicators {
     ///True when the order line is overdue. Lines with `noDeliveryExpected` never become overdue.
     #[serde(
@@ -1821,8 +4009,60 @@ pub struct LineIndicators {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `LineIndicators` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for LineIndicators {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = LineIndicators;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct LineIndicators")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<LineIndicators, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_delivery_overdue: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "deliveryOverdue" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_delivery_overdue,
+                                "deliveryOverdue",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(LineIndicators {
+                    delivery_overdue: __field_delivery_overdue.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///The order line status (order/status.md#line-status).
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct LineStatus {
     /// The order line's in progress status, when `processStatus` is `InProgress`.
     #[serde(
@@ -1851,8 +4091,84 @@ pub struct LineStatus {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `LineStatus` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for LineStatus {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = LineStatus;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct LineStatus")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<LineStatus, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_in_progress_status: ::std::option::Option<
+                    ::std::option::Option<
+                        crate::api::common::types::LineInProgressStatus,
+                    >,
+                > = ::std::option::Option::None;
+                let mut __field_logistics_status: ::std::option::Option<
+                    ::std::option::Option<crate::api::common::types::LineLogisticsStatus>,
+                > = ::std::option::Option::None;
+                let mut __field_process_status: ::std::option::Option<
+                    ::std::option::Option<crate::api::common::types::LineProcessStatus>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "inProgressStatus" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_in_progress_status,
+                                "inProgressStatus",
+                            )?
+                        }
+                        "logisticsStatus" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_logistics_status,
+                                "logisticsStatus",
+                            )?
+                        }
+                        "processStatus" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_process_status,
+                                "processStatus",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(LineStatus {
+                    in_progress_status: __field_in_progress_status.flatten(),
+                    logistics_status: __field_logistics_status.flatten(),
+                    process_status: __field_process_status.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///The line terms as agreed between buyer and supplier.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct LineTerms {
     ///The agreed framework contract number.
     #[serde(
@@ -1869,10 +4185,73 @@ pub struct LineTerms {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `LineTerms` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for LineTerms {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = LineTerms;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct LineTerms")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<LineTerms, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_contract_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_contract_position: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "contractNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_contract_number,
+                                "contractNumber",
+                            )?
+                        }
+                        "contractPosition" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_contract_position,
+                                "contractPosition",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(LineTerms {
+                    contract_number: __field_contract_number.flatten(),
+                    contract_position: __field_contract_position.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**A load carrier containing shipment lines. Uses either the container fields
 (`containerNumber`, `containerSizeAndType`) or the generic package fields
 (`packageSSCC`, `packageType`) together with `lines`.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct LoadCarrier {
     ///When the load carrier is a container: the BIC ISO 6346 Container Identification Number.
     #[serde(
@@ -1904,10 +4283,106 @@ pub struct LoadCarrier {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `LoadCarrier` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for LoadCarrier {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = LoadCarrier;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct LoadCarrier")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<LoadCarrier, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_container_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_container_size_and_type: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_lines: ::std::option::Option<
+                    ::std::vec::Vec<ShipmentLine>,
+                > = ::std::option::Option::None;
+                let mut __field_package_sscc: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_package_type: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "containerNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_container_number,
+                                "containerNumber",
+                            )?
+                        }
+                        "containerSizeAndType" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_container_size_and_type,
+                                "containerSizeAndType",
+                            )?
+                        }
+                        "lines" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_lines,
+                                "lines",
+                            )?
+                        }
+                        "packageSSCC" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_package_sscc,
+                                "packageSSCC",
+                            )?
+                        }
+                        "packageType" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_package_type,
+                                "packageType",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(LoadCarrier {
+                    container_number: __field_container_number.flatten(),
+                    container_size_and_type: __field_container_size_and_type.flatten(),
+                    lines: __field_lines.unwrap_or_default(),
+                    package_sscc: __field_package_sscc.flatten(),
+                    package_type: __field_package_type.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**Detailed part information provided by both buyer and supplier: the original item
 details added by the buyer merged with the changed or added item details by the
 supplier (`lines.mergedItemDetails`).*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct MergedItemDetails {
     ///An identification number assigned to a particular quantity or lot of material from a single manufacturer.
     #[serde(
@@ -1954,9 +4429,131 @@ pub struct MergedItemDetails {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `MergedItemDetails` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for MergedItemDetails {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = MergedItemDetails;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct MergedItemDetails")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<MergedItemDetails, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_batch_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_combined_nomenclature_code: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_country_of_origin_code_iso2: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_dangerous_goods_code_unece: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_net_weight: ::std::option::Option<
+                    ::std::option::Option<crate::types::Decimal>,
+                > = ::std::option::Option::None;
+                let mut __field_net_weight_unit_of_measure_iso: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_serial_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "batchNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_batch_number,
+                                "batchNumber",
+                            )?
+                        }
+                        "combinedNomenclatureCode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_combined_nomenclature_code,
+                                "combinedNomenclatureCode",
+                            )?
+                        }
+                        "countryOfOriginCodeIso2" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_country_of_origin_code_iso2,
+                                "countryOfOriginCodeIso2",
+                            )?
+                        }
+                        "dangerousGoodsCodeUnece" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_dangerous_goods_code_unece,
+                                "dangerousGoodsCodeUnece",
+                            )?
+                        }
+                        "netWeight" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_net_weight,
+                                "netWeight",
+                            )?
+                        }
+                        "netWeightUnitOfMeasureIso" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_net_weight_unit_of_measure_iso,
+                                "netWeightUnitOfMeasureIso",
+                            )?
+                        }
+                        "serialNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_serial_number,
+                                "serialNumber",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(MergedItemDetails {
+                    batch_number: __field_batch_number.flatten(),
+                    combined_nomenclature_code: __field_combined_nomenclature_code
+                        .flatten(),
+                    country_of_origin_code_iso2: __field_country_of_origin_code_iso2
+                        .flatten(),
+                    dangerous_goods_code_unece: __field_dangerous_goods_code_unece
+                        .flatten(),
+                    net_weight: __field_net_weight.flatten(),
+                    net_weight_unit_of_measure_iso: __field_net_weight_unit_of_measure_iso
+                        .flatten(),
+                    serial_number: __field_serial_number.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**Message meta information, including source and trace info. Appears both at the
 top of the webhook body and inside the event.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct MessageMeta {
     ///Date and time with time zone when this message was created. Date and time with time zone (ISO 8601), e.g. `2025-04-23T10:01:53.812Z` or `2025-04-23T12:01:53+02:00`, with or without fractions. The docs' own examples also show it without a zone (`2019-12-31T10:11:12`): accept both and compare instants, never strings.
     #[serde(
@@ -1976,8 +4573,82 @@ pub struct MessageMeta {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `MessageMeta` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for MessageMeta {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = MessageMeta;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct MessageMeta")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<MessageMeta, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_created_date_time: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_message_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_source: ::std::option::Option<
+                    ::std::option::Option<MessageSource>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "createdDateTime" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_created_date_time,
+                                "createdDateTime",
+                            )?
+                        }
+                        "messageId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_message_id,
+                                "messageId",
+                            )?
+                        }
+                        "source" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_source,
+                                "source",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(MessageMeta {
+                    created_date_time: __field_created_date_time.flatten(),
+                    message_id: __field_message_id.flatten(),
+                    source: __field_source.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///Meta information about the source of this message.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct MessageSource {
     ///The Tradecloud company identifier which triggered the first message in a flow.
     #[serde(
@@ -1994,8 +4665,82 @@ pub struct MessageSource {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `MessageSource` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for MessageSource {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = MessageSource;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct MessageSource")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<MessageSource, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_company_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_trace_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_user_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "companyId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_company_id,
+                                "companyId",
+                            )?
+                        }
+                        "traceId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_trace_id,
+                                "traceId",
+                            )?
+                        }
+                        "userId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_user_id,
+                                "userId",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(MessageSource {
+                    company_id: __field_company_id.flatten(),
+                    trace_id: __field_trace_id.flatten(),
+                    user_id: __field_user_id.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///A price value in one currency.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct MonetaryAmount {
     ///The 3-letter currency code according to ISO 4217, like `EUR`, `USD` and `CNY`.
     #[serde(
@@ -2009,10 +4754,73 @@ pub struct MonetaryAmount {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `MonetaryAmount` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for MonetaryAmount {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = MonetaryAmount;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct MonetaryAmount")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<MonetaryAmount, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_currency_iso: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_value: ::std::option::Option<
+                    ::std::option::Option<crate::types::Decimal>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "currencyIso" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_currency_iso,
+                                "currencyIso",
+                            )?
+                        }
+                        "value" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_value,
+                                "value",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(MonetaryAmount {
+                    currency_iso: __field_currency_iso.flatten(),
+                    value: __field_value.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**A whole order in its current state, using delivery schedules, as fetched with GET
 /order/{orderId} or polled with POST /order-search/poll. Carries ALL lines; use
 `lines.lastUpdatedAt` to find the changed lines.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Order {
     /// The buyer part of the order.
     #[serde(
@@ -2071,13 +4879,186 @@ pub struct Order {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `Order` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for Order {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = Order;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct Order")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<Order, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_buyer_order: ::std::option::Option<
+                    ::std::option::Option<BuyerOrder>,
+                > = ::std::option::Option::None;
+                let mut __field_event_dates: ::std::option::Option<
+                    ::std::option::Option<OrderEventDates>,
+                > = ::std::option::Option::None;
+                let mut __field_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_indicators: ::std::option::Option<
+                    ::std::option::Option<OrderIndicators>,
+                > = ::std::option::Option::None;
+                let mut __field_last_changed_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_last_updated_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_legacy_order_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_lines: ::std::option::Option<
+                    ::std::vec::Vec<OrderLine>,
+                > = ::std::option::Option::None;
+                let mut __field_meta: ::std::option::Option<
+                    ::std::option::Option<MessageMeta>,
+                > = ::std::option::Option::None;
+                let mut __field_status: ::std::option::Option<
+                    ::std::option::Option<OrderStatus>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_order: ::std::option::Option<
+                    ::std::option::Option<SupplierOrder>,
+                > = ::std::option::Option::None;
+                let mut __field_version: ::std::option::Option<
+                    ::std::option::Option<i64>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "buyerOrder" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_buyer_order,
+                                "buyerOrder",
+                            )?
+                        }
+                        "eventDates" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_event_dates,
+                                "eventDates",
+                            )?
+                        }
+                        "id" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_id,
+                                "id",
+                            )?
+                        }
+                        "indicators" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_indicators,
+                                "indicators",
+                            )?
+                        }
+                        "lastChangedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_changed_at,
+                                "lastChangedAt",
+                            )?
+                        }
+                        "lastUpdatedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_updated_at,
+                                "lastUpdatedAt",
+                            )?
+                        }
+                        "legacyOrderId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_legacy_order_id,
+                                "legacyOrderId",
+                            )?
+                        }
+                        "lines" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_lines,
+                                "lines",
+                            )?
+                        }
+                        "meta" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_meta,
+                                "meta",
+                            )?
+                        }
+                        "status" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_status,
+                                "status",
+                            )?
+                        }
+                        "supplierOrder" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_order,
+                                "supplierOrder",
+                            )?
+                        }
+                        "version" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_version,
+                                "version",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(Order {
+                    buyer_order: __field_buyer_order.flatten(),
+                    event_dates: __field_event_dates.flatten(),
+                    id: __field_id.flatten(),
+                    indicators: __field_indicators.flatten(),
+                    last_changed_at: __field_last_changed_at.flatten(),
+                    last_updated_at: __field_last_updated_at.flatten(),
+                    legacy_order_id: __field_legacy_order_id.flatten(),
+                    lines: __field_lines.unwrap_or_default(),
+                    meta: __field_meta.flatten(),
+                    status: __field_status.flatten(),
+                    supplier_order: __field_supplier_order.flatten(),
+                    version: __field_version.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**The order documents event (`orderDocumentsEvent`), sent with
 `OrderDocumentsAttachedByBuyer` or `OrderDocumentsAttachedBySupplier`. Its members
 are NOT documented; this schema is modelled on `orderEvent` (order id, buyer and
 supplier parts with their documents, lines with position and documents, meta).
 Every member is optional. The document content is not embedded: download it
 using the document `objectId` or `url`.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OrderDocumentsEvent {
     /// The buyer part of the order, e.g. `purchaseOrderNumber` and the buyer's order `documents`.
     #[serde(
@@ -2109,10 +5090,117 @@ pub struct OrderDocumentsEvent {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `OrderDocumentsEvent` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for OrderDocumentsEvent {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = OrderDocumentsEvent;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct OrderDocumentsEvent")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<OrderDocumentsEvent, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_buyer_order: ::std::option::Option<
+                    ::std::option::Option<BuyerOrder>,
+                > = ::std::option::Option::None;
+                let mut __field_last_updated_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_lines: ::std::option::Option<
+                    ::std::vec::Vec<OrderLine>,
+                > = ::std::option::Option::None;
+                let mut __field_meta: ::std::option::Option<
+                    ::std::option::Option<MessageMeta>,
+                > = ::std::option::Option::None;
+                let mut __field_order_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_order: ::std::option::Option<
+                    ::std::option::Option<SupplierOrder>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "buyerOrder" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_buyer_order,
+                                "buyerOrder",
+                            )?
+                        }
+                        "lastUpdatedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_updated_at,
+                                "lastUpdatedAt",
+                            )?
+                        }
+                        "lines" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_lines,
+                                "lines",
+                            )?
+                        }
+                        "meta" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_meta,
+                                "meta",
+                            )?
+                        }
+                        "orderId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_order_id,
+                                "orderId",
+                            )?
+                        }
+                        "supplierOrder" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_order,
+                                "supplierOrder",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(OrderDocumentsEvent {
+                    buyer_order: __field_buyer_order.flatten(),
+                    last_updated_at: __field_last_updated_at.flatten(),
+                    lines: __field_lines.unwrap_or_default(),
+                    meta: __field_meta.flatten(),
+                    order_id: __field_order_id.flatten(),
+                    supplier_order: __field_supplier_order.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**The order event when using a delivery schedule (`orderEvent` in the order webhook
 body). Contains only the order lines affected by the event, not the complete
 order.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OrderEvent {
     /// The buyer part of the order.
     #[serde(
@@ -2171,6 +5259,179 @@ pub struct OrderEvent {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `OrderEvent` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for OrderEvent {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = OrderEvent;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct OrderEvent")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<OrderEvent, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_buyer_order: ::std::option::Option<
+                    ::std::option::Option<BuyerOrder>,
+                > = ::std::option::Option::None;
+                let mut __field_event_dates: ::std::option::Option<
+                    ::std::option::Option<OrderEventDates>,
+                > = ::std::option::Option::None;
+                let mut __field_indicators: ::std::option::Option<
+                    ::std::option::Option<OrderIndicators>,
+                > = ::std::option::Option::None;
+                let mut __field_last_changed_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_last_updated_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_legacy_order_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_lines: ::std::option::Option<
+                    ::std::vec::Vec<OrderLine>,
+                > = ::std::option::Option::None;
+                let mut __field_meta: ::std::option::Option<
+                    ::std::option::Option<MessageMeta>,
+                > = ::std::option::Option::None;
+                let mut __field_order_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_status: ::std::option::Option<
+                    ::std::option::Option<OrderStatus>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_order: ::std::option::Option<
+                    ::std::option::Option<SupplierOrder>,
+                > = ::std::option::Option::None;
+                let mut __field_version: ::std::option::Option<
+                    ::std::option::Option<i64>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "buyerOrder" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_buyer_order,
+                                "buyerOrder",
+                            )?
+                        }
+                        "eventDates" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_event_dates,
+                                "eventDates",
+                            )?
+                        }
+                        "indicators" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_indicators,
+                                "indicators",
+                            )?
+                        }
+                        "lastChangedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_changed_at,
+                                "lastChangedAt",
+                            )?
+                        }
+                        "lastUpdatedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_updated_at,
+                                "lastUpdatedAt",
+                            )?
+                        }
+                        "legacyOrderId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_legacy_order_id,
+                                "legacyOrderId",
+                            )?
+                        }
+                        "lines" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_lines,
+                                "lines",
+                            )?
+                        }
+                        "meta" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_meta,
+                                "meta",
+                            )?
+                        }
+                        "orderId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_order_id,
+                                "orderId",
+                            )?
+                        }
+                        "status" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_status,
+                                "status",
+                            )?
+                        }
+                        "supplierOrder" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_order,
+                                "supplierOrder",
+                            )?
+                        }
+                        "version" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_version,
+                                "version",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(OrderEvent {
+                    buyer_order: __field_buyer_order.flatten(),
+                    event_dates: __field_event_dates.flatten(),
+                    indicators: __field_indicators.flatten(),
+                    last_changed_at: __field_last_changed_at.flatten(),
+                    last_updated_at: __field_last_updated_at.flatten(),
+                    legacy_order_id: __field_legacy_order_id.flatten(),
+                    lines: __field_lines.unwrap_or_default(),
+                    meta: __field_meta.flatten(),
+                    order_id: __field_order_id.flatten(),
+                    status: __field_status.flatten(),
+                    supplier_order: __field_supplier_order.flatten(),
+                    version: __field_version.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**Some key order event date/times. The docs do not list the members; all members
 are optional and unknown members must be kept.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -2199,7 +5460,7 @@ for OrderEventDates {
     }
 }
 ///Order level indicators computed by Tradecloud.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OrderIndicators {
     ///True when at least one order line is overdue.
     #[serde(
@@ -2210,10 +5471,62 @@ pub struct OrderIndicators {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `OrderIndicators` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for OrderIndicators {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = OrderIndicators;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct OrderIndicators")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<OrderIndicators, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_delivery_overdue: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "deliveryOverdue" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_delivery_overdue,
+                                "deliveryOverdue",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(OrderIndicators {
+                    delivery_overdue: __field_delivery_overdue.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**An order line when using delivery schedules (`orderEvent` or fetched/polled
 `order`). An order event carries only the lines affected by the event; a fetched
 or polled order carries all lines.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OrderLine {
     /// The buyer part of the order line.
     #[serde(
@@ -2307,8 +5620,238 @@ pub struct OrderLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `OrderLine` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for OrderLine {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = OrderLine;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct OrderLine")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<OrderLine, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_buyer_line: ::std::option::Option<
+                    ::std::option::Option<BuyerLine>,
+                > = ::std::option::Option::None;
+                let mut __field_charge_reason_code: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_confirmed_line: ::std::option::Option<
+                    ::std::option::Option<ConfirmedLine>,
+                > = ::std::option::Option::None;
+                let mut __field_delivery_schedule: ::std::option::Option<
+                    ::std::vec::Vec<DeliveryScheduleLine>,
+                > = ::std::option::Option::None;
+                let mut __field_delivery_schedule_including_requests: ::std::option::Option<
+                    ::std::vec::Vec<DeliveryScheduleLine>,
+                > = ::std::option::Option::None;
+                let mut __field_event_dates: ::std::option::Option<
+                    ::std::option::Option<LineEventDates>,
+                > = ::std::option::Option::None;
+                let mut __field_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_indicators: ::std::option::Option<
+                    ::std::option::Option<LineIndicators>,
+                > = ::std::option::Option::None;
+                let mut __field_item_details: ::std::option::Option<
+                    ::std::option::Option<ItemDetails>,
+                > = ::std::option::Option::None;
+                let mut __field_last_changed_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_last_updated_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_line_type: ::std::option::Option<
+                    ::std::option::Option<crate::api::common::types::LineType>,
+                > = ::std::option::Option::None;
+                let mut __field_merged_item_details: ::std::option::Option<
+                    ::std::option::Option<MergedItemDetails>,
+                > = ::std::option::Option::None;
+                let mut __field_prices: ::std::option::Option<
+                    ::std::option::Option<Prices>,
+                > = ::std::option::Option::None;
+                let mut __field_prices_including_requests: ::std::option::Option<
+                    ::std::option::Option<Prices>,
+                > = ::std::option::Option::None;
+                let mut __field_status: ::std::option::Option<
+                    ::std::option::Option<LineStatus>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_line: ::std::option::Option<
+                    ::std::option::Option<SupplierLine>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "buyerLine" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_buyer_line,
+                                "buyerLine",
+                            )?
+                        }
+                        "chargeReasonCode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_charge_reason_code,
+                                "chargeReasonCode",
+                            )?
+                        }
+                        "confirmedLine" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_confirmed_line,
+                                "confirmedLine",
+                            )?
+                        }
+                        "deliverySchedule" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_delivery_schedule,
+                                "deliverySchedule",
+                            )?
+                        }
+                        "deliveryScheduleIncludingRequests" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_delivery_schedule_including_requests,
+                                "deliveryScheduleIncludingRequests",
+                            )?
+                        }
+                        "eventDates" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_event_dates,
+                                "eventDates",
+                            )?
+                        }
+                        "id" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_id,
+                                "id",
+                            )?
+                        }
+                        "indicators" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_indicators,
+                                "indicators",
+                            )?
+                        }
+                        "itemDetails" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_item_details,
+                                "itemDetails",
+                            )?
+                        }
+                        "lastChangedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_changed_at,
+                                "lastChangedAt",
+                            )?
+                        }
+                        "lastUpdatedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_updated_at,
+                                "lastUpdatedAt",
+                            )?
+                        }
+                        "lineType" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_line_type,
+                                "lineType",
+                            )?
+                        }
+                        "mergedItemDetails" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_merged_item_details,
+                                "mergedItemDetails",
+                            )?
+                        }
+                        "prices" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_prices,
+                                "prices",
+                            )?
+                        }
+                        "pricesIncludingRequests" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_prices_including_requests,
+                                "pricesIncludingRequests",
+                            )?
+                        }
+                        "status" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_status,
+                                "status",
+                            )?
+                        }
+                        "supplierLine" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_line,
+                                "supplierLine",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(OrderLine {
+                    buyer_line: __field_buyer_line.flatten(),
+                    charge_reason_code: __field_charge_reason_code.flatten(),
+                    confirmed_line: __field_confirmed_line.flatten(),
+                    delivery_schedule: __field_delivery_schedule.unwrap_or_default(),
+                    delivery_schedule_including_requests: __field_delivery_schedule_including_requests
+                        .unwrap_or_default(),
+                    event_dates: __field_event_dates.flatten(),
+                    id: __field_id.flatten(),
+                    indicators: __field_indicators.flatten(),
+                    item_details: __field_item_details.flatten(),
+                    last_changed_at: __field_last_changed_at.flatten(),
+                    last_updated_at: __field_last_updated_at.flatten(),
+                    line_type: __field_line_type.flatten(),
+                    merged_item_details: __field_merged_item_details.flatten(),
+                    prices: __field_prices.flatten(),
+                    prices_including_requests: __field_prices_including_requests
+                        .flatten(),
+                    status: __field_status.flatten(),
+                    supplier_line: __field_supplier_line.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///The order status: the aggregation of all the lines statuses (order/status.md#order-status).
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OrderStatus {
     /// The aggregate of all lines' logistics status.
     #[serde(
@@ -2329,9 +5872,74 @@ pub struct OrderStatus {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `OrderStatus` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for OrderStatus {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = OrderStatus;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct OrderStatus")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<OrderStatus, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_logistics_status: ::std::option::Option<
+                    ::std::option::Option<
+                        crate::api::common::types::OrderLogisticsStatus,
+                    >,
+                > = ::std::option::Option::None;
+                let mut __field_process_status: ::std::option::Option<
+                    ::std::option::Option<crate::api::common::types::OrderProcessStatus>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "logisticsStatus" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_logistics_status,
+                                "logisticsStatus",
+                            )?
+                        }
+                        "processStatus" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_process_status,
+                                "processStatus",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(OrderStatus {
+                    logistics_status: __field_logistics_status.flatten(),
+                    process_status: __field_process_status.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**A price in the transaction currency and optionally in the buyer's base currency.
 Used for `netPrice`, `grossPrice` and the deprecated charge line `price`.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Price {
     /// The price in the buyer's base currency, like `EUR` in the EU.
     #[serde(
@@ -2348,9 +5956,73 @@ pub struct Price {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `Price` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for Price {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = Price;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct Price")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<Price, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_price_in_base_currency: ::std::option::Option<
+                    ::std::option::Option<MonetaryAmount>,
+                > = ::std::option::Option::None;
+                let mut __field_price_in_transaction_currency: ::std::option::Option<
+                    ::std::option::Option<MonetaryAmount>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "priceInBaseCurrency" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_price_in_base_currency,
+                                "priceInBaseCurrency",
+                            )?
+                        }
+                        "priceInTransactionCurrency" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_price_in_transaction_currency,
+                                "priceInTransactionCurrency",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(Price {
+                    price_in_base_currency: __field_price_in_base_currency.flatten(),
+                    price_in_transaction_currency: __field_price_in_transaction_currency
+                        .flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**Line prices. It is advised to only use `netPrice` for its simplicity, or
 alternatively use `grossPrice` together with `discountPercentage`.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Prices {
     ///The discount percentage. Used together with `grossPrice`. Decimal with any number of digits.
     #[serde(
@@ -2382,8 +6054,105 @@ pub struct Prices {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `Prices` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for Prices {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = Prices;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct Prices")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<Prices, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_discount_percentage: ::std::option::Option<
+                    ::std::option::Option<crate::types::Decimal>,
+                > = ::std::option::Option::None;
+                let mut __field_gross_price: ::std::option::Option<
+                    ::std::option::Option<Price>,
+                > = ::std::option::Option::None;
+                let mut __field_net_price: ::std::option::Option<
+                    ::std::option::Option<Price>,
+                > = ::std::option::Option::None;
+                let mut __field_price_unit_of_measure_iso: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_price_unit_quantity: ::std::option::Option<
+                    ::std::option::Option<crate::types::Decimal>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "discountPercentage" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_discount_percentage,
+                                "discountPercentage",
+                            )?
+                        }
+                        "grossPrice" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_gross_price,
+                                "grossPrice",
+                            )?
+                        }
+                        "netPrice" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_net_price,
+                                "netPrice",
+                            )?
+                        }
+                        "priceUnitOfMeasureIso" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_price_unit_of_measure_iso,
+                                "priceUnitOfMeasureIso",
+                            )?
+                        }
+                        "priceUnitQuantity" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_price_unit_quantity,
+                                "priceUnitQuantity",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(Prices {
+                    discount_percentage: __field_discount_percentage.flatten(),
+                    gross_price: __field_gross_price.flatten(),
+                    net_price: __field_net_price.flatten(),
+                    price_unit_of_measure_iso: __field_price_unit_of_measure_iso
+                        .flatten(),
+                    price_unit_quantity: __field_price_unit_quantity.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///A key-value based custom field. `\n` may be used for a new line in the value.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Property {
     ///The property key.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2394,8 +6163,71 @@ pub struct Property {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `Property` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for Property {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = Property;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct Property")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<Property, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_key: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_value: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "key" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_key,
+                                "key",
+                            )?
+                        }
+                        "value" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_value,
+                                "value",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(Property {
+                    key: __field_key.flatten(),
+                    value: __field_value.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///The purchase order terms, as agreed between buyer and supplier, related to this shipment.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PurchaseOrderTerms {
     ///The Incoterms named place (delivery, terminal, port, or destination).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2421,9 +6253,94 @@ pub struct PurchaseOrderTerms {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `PurchaseOrderTerms` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for PurchaseOrderTerms {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = PurchaseOrderTerms;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct PurchaseOrderTerms")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<PurchaseOrderTerms, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_incoterms: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_incoterms_code: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_payment_terms: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_payment_terms_code: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "incoterms" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_incoterms,
+                                "incoterms",
+                            )?
+                        }
+                        "incotermsCode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_incoterms_code,
+                                "incotermsCode",
+                            )?
+                        }
+                        "paymentTerms" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_payment_terms,
+                                "paymentTerms",
+                            )?
+                        }
+                        "paymentTermsCode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_payment_terms_code,
+                                "paymentTermsCode",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(PurchaseOrderTerms {
+                    incoterms: __field_incoterms.flatten(),
+                    incoterms_code: __field_incoterms_code.flatten(),
+                    payment_terms: __field_payment_terms.flatten(),
+                    payment_terms_code: __field_payment_terms_code.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**A buyer or supplier request (proposal, reopen request): a requested alternative
 delivery schedule and prices compared to the issued or confirmed order line.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Request {
     ///**Deprecated**: the requested alternative charge lines. Superseded by `lineType` `Charge`.
     #[serde(
@@ -2451,10 +6368,106 @@ pub struct Request {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `Request` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for Request {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = Request;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct Request")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<Request, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_charge_lines: ::std::option::Option<
+                    ::std::vec::Vec<ChargeLine>,
+                > = ::std::option::Option::None;
+                let mut __field_delivery_schedule: ::std::option::Option<
+                    ::std::vec::Vec<DeliveryScheduleLine>,
+                > = ::std::option::Option::None;
+                let mut __field_prices: ::std::option::Option<
+                    ::std::option::Option<Prices>,
+                > = ::std::option::Option::None;
+                let mut __field_reason: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_status: ::std::option::Option<
+                    ::std::option::Option<crate::api::common::types::RequestStatus>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "chargeLines" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_charge_lines,
+                                "chargeLines",
+                            )?
+                        }
+                        "deliverySchedule" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_delivery_schedule,
+                                "deliverySchedule",
+                            )?
+                        }
+                        "prices" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_prices,
+                                "prices",
+                            )?
+                        }
+                        "reason" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_reason,
+                                "reason",
+                            )?
+                        }
+                        "status" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_status,
+                                "status",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(Request {
+                    charge_lines: __field_charge_lines.unwrap_or_default(),
+                    delivery_schedule: __field_delivery_schedule.unwrap_or_default(),
+                    prices: __field_prices.flatten(),
+                    reason: __field_reason.flatten(),
+                    status: __field_status.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**The single scheduled delivery of an order line when using single delivery per
 order line (`lines.scheduledDelivery` when sending, `lines.statusLine.scheduledDelivery`
 and `scheduledDeliveryInclRequests` when receiving).*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ScheduledDelivery {
     ///The delivery date of this delivery line. Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2482,13 +6495,122 @@ pub struct ScheduledDelivery {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ScheduledDelivery` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ScheduledDelivery {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ScheduledDelivery;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ScheduledDelivery")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ScheduledDelivery, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_date: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_eta: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_etd: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_quantity: ::std::option::Option<
+                    ::std::option::Option<crate::types::Decimal>,
+                > = ::std::option::Option::None;
+                let mut __field_status: ::std::option::Option<
+                    ::std::option::Option<
+                        crate::api::common::types::DeliveryLineLogisticsStatus,
+                    >,
+                > = ::std::option::Option::None;
+                let mut __field_transport_mode: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "date" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_date,
+                                "date",
+                            )?
+                        }
+                        "eta" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_eta,
+                                "eta",
+                            )?
+                        }
+                        "etd" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_etd,
+                                "etd",
+                            )?
+                        }
+                        "quantity" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_quantity,
+                                "quantity",
+                            )?
+                        }
+                        "status" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_status,
+                                "status",
+                            )?
+                        }
+                        "transportMode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_transport_mode,
+                                "transportMode",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ScheduledDelivery {
+                    date: __field_date.flatten(),
+                    eta: __field_eta.flatten(),
+                    etd: __field_etd.flatten(),
+                    quantity: __field_quantity.flatten(),
+                    status: __field_status.flatten(),
+                    transport_mode: __field_transport_mode.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**The shipment state (shipment webhook `shipment`, GET /shipment/{shipmentId},
 polled `data`). Contains ALL lines and ALL documents; filter the new or changed
 ones with `meta.lastUpdatedAt` (older docs: `lastChangedAt`): a line or document
 changed in this message when its `meta.lastUpdatedAt` equals the shipment's
 `meta.lastUpdatedAt`. The shipment module is under development; the API and
 documentation may change.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Shipment {
     /// The buyer side header of the shipment.
     #[serde(
@@ -2550,8 +6672,183 @@ pub struct Shipment {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `Shipment` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for Shipment {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = Shipment;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct Shipment")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<Shipment, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_buyer_shipment: ::std::option::Option<
+                    ::std::option::Option<BuyerShipment>,
+                > = ::std::option::Option::None;
+                let mut __field_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_identifiers: ::std::option::Option<
+                    ::std::option::Option<ShipmentIdentifiers>,
+                > = ::std::option::Option::None;
+                let mut __field_lines: ::std::option::Option<
+                    ::std::vec::Vec<ShipmentLine>,
+                > = ::std::option::Option::None;
+                let mut __field_load_carriers: ::std::option::Option<
+                    ::std::vec::Vec<LoadCarrier>,
+                > = ::std::option::Option::None;
+                let mut __field_locations: ::std::option::Option<
+                    ::std::option::Option<ShipmentLocations>,
+                > = ::std::option::Option::None;
+                let mut __field_meta: ::std::option::Option<
+                    ::std::option::Option<ShipmentMeta>,
+                > = ::std::option::Option::None;
+                let mut __field_process_status: ::std::option::Option<
+                    ::std::option::Option<
+                        crate::api::common::types::ShipmentProcessStatus,
+                    >,
+                > = ::std::option::Option::None;
+                let mut __field_process_status_reason: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_status: ::std::option::Option<
+                    ::std::option::Option<ShipmentStatus>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_shipment: ::std::option::Option<
+                    ::std::option::Option<SupplierShipment>,
+                > = ::std::option::Option::None;
+                let mut __field_transport_mode: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "buyerShipment" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_buyer_shipment,
+                                "buyerShipment",
+                            )?
+                        }
+                        "id" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_id,
+                                "id",
+                            )?
+                        }
+                        "identifiers" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_identifiers,
+                                "identifiers",
+                            )?
+                        }
+                        "lines" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_lines,
+                                "lines",
+                            )?
+                        }
+                        "loadCarriers" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_load_carriers,
+                                "loadCarriers",
+                            )?
+                        }
+                        "locations" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_locations,
+                                "locations",
+                            )?
+                        }
+                        "meta" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_meta,
+                                "meta",
+                            )?
+                        }
+                        "processStatus" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_process_status,
+                                "processStatus",
+                            )?
+                        }
+                        "processStatusReason" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_process_status_reason,
+                                "processStatusReason",
+                            )?
+                        }
+                        "status" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_status,
+                                "status",
+                            )?
+                        }
+                        "supplierShipment" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_shipment,
+                                "supplierShipment",
+                            )?
+                        }
+                        "transportMode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_transport_mode,
+                                "transportMode",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(Shipment {
+                    buyer_shipment: __field_buyer_shipment.flatten(),
+                    id: __field_id.flatten(),
+                    identifiers: __field_identifiers.flatten(),
+                    lines: __field_lines.unwrap_or_default(),
+                    load_carriers: __field_load_carriers.unwrap_or_default(),
+                    locations: __field_locations.flatten(),
+                    meta: __field_meta.flatten(),
+                    process_status: __field_process_status.flatten(),
+                    process_status_reason: __field_process_status_reason.flatten(),
+                    status: __field_status.flatten(),
+                    supplier_shipment: __field_supplier_shipment.flatten(),
+                    transport_mode: __field_transport_mode.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///A contact person related to this shipment.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentContact {
     ///The contact email as known in Tradecloud.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2580,8 +6877,115 @@ pub struct ShipmentContact {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ShipmentContact` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentContact {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentContact;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentContact")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentContact, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_email: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_first_name: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_last_name: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_phone_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_position: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_user_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "email" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_email,
+                                "email",
+                            )?
+                        }
+                        "firstName" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_first_name,
+                                "firstName",
+                            )?
+                        }
+                        "lastName" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_name,
+                                "lastName",
+                            )?
+                        }
+                        "phoneNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_phone_number,
+                                "phoneNumber",
+                            )?
+                        }
+                        "position" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_position,
+                                "position",
+                            )?
+                        }
+                        "userId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_user_id,
+                                "userId",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentContact {
+                    email: __field_email.flatten(),
+                    first_name: __field_first_name.flatten(),
+                    last_name: __field_last_name.flatten(),
+                    phone_number: __field_phone_number.flatten(),
+                    position: __field_position.flatten(),
+                    user_id: __field_user_id.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///A shipment departure location with ETD and ATD dates.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentDeparture {
     ///The Actual Time of Departure of this shipment from this location (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(rename = "atdDate", skip_serializing_if = "::std::option::Option::is_none")]
@@ -2595,10 +6999,84 @@ pub struct ShipmentDeparture {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ShipmentDeparture` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentDeparture {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentDeparture;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentDeparture")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentDeparture, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_atd_date: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_etd_date: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_location: ::std::option::Option<
+                    ::std::option::Option<ShipmentLocation>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "atdDate" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_atd_date,
+                                "atdDate",
+                            )?
+                        }
+                        "etdDate" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_etd_date,
+                                "etdDate",
+                            )?
+                        }
+                        "location" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_location,
+                                "location",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentDeparture {
+                    atd_date: __field_atd_date.flatten(),
+                    etd_date: __field_etd_date.flatten(),
+                    location: __field_location.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**A shipment place, port, or final destination with location, ETA time window,
 ATA, ETD, and ATD dates. Estimated start and end date/times indicate the
 scheduled time window of arrival.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentDestination {
     ///The Actual Time of Arrival of this shipment at this destination (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(rename = "ataDate", skip_serializing_if = "::std::option::Option::is_none")]
@@ -2639,10 +7117,139 @@ pub struct ShipmentDestination {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ShipmentDestination` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentDestination {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentDestination;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentDestination")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentDestination, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_ata_date: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_atd_date: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_eta_end_date: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_eta_end_time: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_eta_start_date: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_eta_start_time: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_etd_date: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_location: ::std::option::Option<
+                    ::std::option::Option<ShipmentLocation>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "ataDate" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_ata_date,
+                                "ataDate",
+                            )?
+                        }
+                        "atdDate" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_atd_date,
+                                "atdDate",
+                            )?
+                        }
+                        "etaEndDate" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_eta_end_date,
+                                "etaEndDate",
+                            )?
+                        }
+                        "etaEndTime" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_eta_end_time,
+                                "etaEndTime",
+                            )?
+                        }
+                        "etaStartDate" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_eta_start_date,
+                                "etaStartDate",
+                            )?
+                        }
+                        "etaStartTime" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_eta_start_time,
+                                "etaStartTime",
+                            )?
+                        }
+                        "etdDate" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_etd_date,
+                                "etdDate",
+                            )?
+                        }
+                        "location" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_location,
+                                "location",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentDestination {
+                    ata_date: __field_ata_date.flatten(),
+                    atd_date: __field_atd_date.flatten(),
+                    eta_end_date: __field_eta_end_date.flatten(),
+                    eta_end_time: __field_eta_end_time.flatten(),
+                    eta_start_date: __field_eta_start_date.flatten(),
+                    eta_start_time: __field_eta_start_time.flatten(),
+                    etd_date: __field_etd_date.flatten(),
+                    location: __field_location.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**A document attached to the shipment. If it contains an `objectId`, download it
 from the Tradecloud object-storage; if it contains a `url`, GET the url; if both
 are missing, no file is available for download.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentDocument {
     ///The unique identifier of the document as provided by the supplier or buyer.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2671,8 +7278,137 @@ pub struct ShipmentDocument {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ShipmentDocument` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentDocument {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentDocument;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentDocument")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentDocument, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_code: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_description: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_meta: ::std::option::Option<
+                    ::std::option::Option<ShipmentDocumentMeta>,
+                > = ::std::option::Option::None;
+                let mut __field_name: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_object_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_revision: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_type_: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_url: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "code" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_code,
+                                "code",
+                            )?
+                        }
+                        "description" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_description,
+                                "description",
+                            )?
+                        }
+                        "meta" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_meta,
+                                "meta",
+                            )?
+                        }
+                        "name" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_name,
+                                "name",
+                            )?
+                        }
+                        "objectId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_object_id,
+                                "objectId",
+                            )?
+                        }
+                        "revision" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_revision,
+                                "revision",
+                            )?
+                        }
+                        "type" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_type_,
+                                "type",
+                            )?
+                        }
+                        "url" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_url,
+                                "url",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentDocument {
+                    code: __field_code.flatten(),
+                    description: __field_description.flatten(),
+                    meta: __field_meta.flatten(),
+                    name: __field_name.flatten(),
+                    object_id: __field_object_id.flatten(),
+                    revision: __field_revision.flatten(),
+                    type_: __field_type_.flatten(),
+                    url: __field_url.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///Meta information about the shipment document.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentDocumentMeta {
     ///Older (2022-23 docs) name of `lastUpdatedAt`. Read `lastUpdatedAt` first.
     #[serde(
@@ -2689,8 +7425,71 @@ pub struct ShipmentDocumentMeta {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ShipmentDocumentMeta` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentDocumentMeta {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentDocumentMeta;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentDocumentMeta")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentDocumentMeta, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_last_changed_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_last_updated_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "lastChangedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_changed_at,
+                                "lastChangedAt",
+                            )?
+                        }
+                        "lastUpdatedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_updated_at,
+                                "lastUpdatedAt",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentDocumentMeta {
+                    last_changed_at: __field_last_changed_at.flatten(),
+                    last_updated_at: __field_last_updated_at.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///The identifiers related to this shipment.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentIdentifiers {
     ///The bill of lading number as provided by the carrier.
     #[serde(
@@ -2719,8 +7518,93 @@ pub struct ShipmentIdentifiers {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ShipmentIdentifiers` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentIdentifiers {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentIdentifiers;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentIdentifiers")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentIdentifiers, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_bill_of_lading_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_carrier_shipment_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_imo_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_tracking_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "billOfLadingNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_bill_of_lading_number,
+                                "billOfLadingNumber",
+                            )?
+                        }
+                        "carrierShipmentNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_carrier_shipment_number,
+                                "carrierShipmentNumber",
+                            )?
+                        }
+                        "imoNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_imo_number,
+                                "imoNumber",
+                            )?
+                        }
+                        "trackingNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_tracking_number,
+                                "trackingNumber",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentIdentifiers {
+                    bill_of_lading_number: __field_bill_of_lading_number.flatten(),
+                    carrier_shipment_number: __field_carrier_shipment_number.flatten(),
+                    imo_number: __field_imo_number.flatten(),
+                    tracking_number: __field_tracking_number.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///The item (article, goods) being shipped.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentItem {
     ///The short name of this item as provided by the buyer.
     #[serde(
@@ -2767,9 +7651,128 @@ pub struct ShipmentItem {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ShipmentItem` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentItem {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentItem;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentItem")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentItem, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_buyer_item_name: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_buyer_item_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_buyer_item_revision: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_purchase_unit_of_measure_iso: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_item_name: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_item_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_item_revision: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "buyerItemName" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_buyer_item_name,
+                                "buyerItemName",
+                            )?
+                        }
+                        "buyerItemNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_buyer_item_number,
+                                "buyerItemNumber",
+                            )?
+                        }
+                        "buyerItemRevision" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_buyer_item_revision,
+                                "buyerItemRevision",
+                            )?
+                        }
+                        "purchaseUnitOfMeasureIso" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_purchase_unit_of_measure_iso,
+                                "purchaseUnitOfMeasureIso",
+                            )?
+                        }
+                        "supplierItemName" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_item_name,
+                                "supplierItemName",
+                            )?
+                        }
+                        "supplierItemNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_item_number,
+                                "supplierItemNumber",
+                            )?
+                        }
+                        "supplierItemRevision" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_item_revision,
+                                "supplierItemRevision",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentItem {
+                    buyer_item_name: __field_buyer_item_name.flatten(),
+                    buyer_item_number: __field_buyer_item_number.flatten(),
+                    buyer_item_revision: __field_buyer_item_revision.flatten(),
+                    purchase_unit_of_measure_iso: __field_purchase_unit_of_measure_iso
+                        .flatten(),
+                    supplier_item_name: __field_supplier_item_name.flatten(),
+                    supplier_item_number: __field_supplier_item_number.flatten(),
+                    supplier_item_revision: __field_supplier_item_revision.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**A shipment line containing identifiers, item, and supplier data including
 quantities. A line is added to either a shipment directly or to a load carrier.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentLine {
     ///The related delivery schedule position in the purchase order line as provided by the buyer.
     #[serde(
@@ -2804,8 +7807,117 @@ pub struct ShipmentLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ShipmentLine` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentLine {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentLine;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentLine")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentLine, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_delivery_schedule_position: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_item: ::std::option::Option<
+                    ::std::option::Option<ShipmentItem>,
+                > = ::std::option::Option::None;
+                let mut __field_meta: ::std::option::Option<
+                    ::std::option::Option<ShipmentLineMeta>,
+                > = ::std::option::Option::None;
+                let mut __field_purchase_order_line_position: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_purchase_order_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_line: ::std::option::Option<
+                    ::std::option::Option<SupplierShipmentLine>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "deliverySchedulePosition" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_delivery_schedule_position,
+                                "deliverySchedulePosition",
+                            )?
+                        }
+                        "item" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_item,
+                                "item",
+                            )?
+                        }
+                        "meta" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_meta,
+                                "meta",
+                            )?
+                        }
+                        "purchaseOrderLinePosition" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_purchase_order_line_position,
+                                "purchaseOrderLinePosition",
+                            )?
+                        }
+                        "purchaseOrderNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_purchase_order_number,
+                                "purchaseOrderNumber",
+                            )?
+                        }
+                        "supplierLine" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_line,
+                                "supplierLine",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentLine {
+                    delivery_schedule_position: __field_delivery_schedule_position
+                        .flatten(),
+                    item: __field_item.flatten(),
+                    meta: __field_meta.flatten(),
+                    purchase_order_line_position: __field_purchase_order_line_position
+                        .flatten(),
+                    purchase_order_number: __field_purchase_order_number.flatten(),
+                    supplier_line: __field_supplier_line.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///Meta information about the shipment line.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentLineMeta {
     ///Older (2022-23 docs) name of `lastUpdatedAt`. Read `lastUpdatedAt` first.
     #[serde(
@@ -2822,8 +7934,71 @@ pub struct ShipmentLineMeta {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ShipmentLineMeta` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentLineMeta {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentLineMeta;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentLineMeta")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentLineMeta, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_last_changed_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_last_updated_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "lastChangedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_changed_at,
+                                "lastChangedAt",
+                            )?
+                        }
+                        "lastUpdatedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_updated_at,
+                                "lastUpdatedAt",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentLineMeta {
+                    last_changed_at: __field_last_changed_at.flatten(),
+                    last_updated_at: __field_last_updated_at.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///A shipment location.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentLocation {
     ///One or more location address lines.
     #[serde(
@@ -2871,8 +8046,148 @@ pub struct ShipmentLocation {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ShipmentLocation` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentLocation {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentLocation;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentLocation")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentLocation, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_address_lines: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_city: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_country_code_iso: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_country_code_iso2: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_id_scheme: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_location_type: ::std::option::Option<
+                    ::std::option::Option<crate::api::common::types::LocationType>,
+                > = ::std::option::Option::None;
+                let mut __field_names: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_postal_code: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "addressLines" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_address_lines,
+                                "addressLines",
+                            )?
+                        }
+                        "city" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_city,
+                                "city",
+                            )?
+                        }
+                        "countryCodeIso" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_country_code_iso,
+                                "countryCodeIso",
+                            )?
+                        }
+                        "countryCodeIso2" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_country_code_iso2,
+                                "countryCodeIso2",
+                            )?
+                        }
+                        "id" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_id,
+                                "id",
+                            )?
+                        }
+                        "idScheme" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_id_scheme,
+                                "idScheme",
+                            )?
+                        }
+                        "locationType" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_location_type,
+                                "locationType",
+                            )?
+                        }
+                        "names" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_names,
+                                "names",
+                            )?
+                        }
+                        "postalCode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_postal_code,
+                                "postalCode",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentLocation {
+                    address_lines: __field_address_lines.unwrap_or_default(),
+                    city: __field_city.flatten(),
+                    country_code_iso: __field_country_code_iso.flatten(),
+                    country_code_iso2: __field_country_code_iso2.flatten(),
+                    id: __field_id.flatten(),
+                    id_scheme: __field_id_scheme.flatten(),
+                    location_type: __field_location_type.flatten(),
+                    names: __field_names.unwrap_or_default(),
+                    postal_code: __field_postal_code.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///The departure and destination locations together with arrival and departure date/times of a shipment.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentLocations {
     /// The departure location and dates.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2883,8 +8198,71 @@ pub struct ShipmentLocations {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ShipmentLocations` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentLocations {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentLocations;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentLocations")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentLocations, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_departure: ::std::option::Option<
+                    ::std::option::Option<ShipmentDeparture>,
+                > = ::std::option::Option::None;
+                let mut __field_destinations: ::std::option::Option<
+                    ::std::vec::Vec<ShipmentDestination>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "departure" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_departure,
+                                "departure",
+                            )?
+                        }
+                        "destinations" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_destinations,
+                                "destinations",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentLocations {
+                    departure: __field_departure.flatten(),
+                    destinations: __field_destinations.unwrap_or_default(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///Meta information about the shipment.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentMeta {
     ///Local date and time when the despatch advice of this shipment was issued in the supplier's ERP system. Local date and time without time zone, ISO 8601 format `yyyy-MM-ddThh:mm:ss`, e.g. `2019-12-31T10:11:12`.
     #[serde(
@@ -2915,11 +8293,97 @@ pub struct ShipmentMeta {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ShipmentMeta` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentMeta {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentMeta;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentMeta")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentMeta, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_despatch_advice_erp_issue_date_time: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_last_changed_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_last_updated_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_erp_meta: ::std::option::Option<
+                    ::std::option::Option<SupplierErpMeta>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "despatchAdviceErpIssueDateTime" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_despatch_advice_erp_issue_date_time,
+                                "despatchAdviceErpIssueDateTime",
+                            )?
+                        }
+                        "lastChangedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_changed_at,
+                                "lastChangedAt",
+                            )?
+                        }
+                        "lastUpdatedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_updated_at,
+                                "lastUpdatedAt",
+                            )?
+                        }
+                        "supplierErpMeta" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_erp_meta,
+                                "supplierErpMeta",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentMeta {
+                    despatch_advice_erp_issue_date_time: __field_despatch_advice_erp_issue_date_time
+                        .flatten(),
+                    last_changed_at: __field_last_changed_at.flatten(),
+                    last_updated_at: __field_last_updated_at.flatten(),
+                    supplier_erp_meta: __field_supplier_erp_meta.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**The shipment status. The shipment page lists `status`, `processStatus` and
 `processStatusReason` side by side; as with orders, the process status is read
 from `status.processStatus` (the poll filter) and also accepted at the top of
 the shipment.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentStatus {
     /// The shipment process status, currently `Issued`, `Approved`, or `Rejected`.
     #[serde(
@@ -2938,9 +8402,74 @@ pub struct ShipmentStatus {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ShipmentStatus` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentStatus {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentStatus;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentStatus")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentStatus, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_process_status: ::std::option::Option<
+                    ::std::option::Option<
+                        crate::api::common::types::ShipmentProcessStatus,
+                    >,
+                > = ::std::option::Option::None;
+                let mut __field_process_status_reason: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "processStatus" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_process_status,
+                                "processStatus",
+                            )?
+                        }
+                        "processStatusReason" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_process_status_reason,
+                                "processStatusReason",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentStatus {
+                    process_status: __field_process_status.flatten(),
+                    process_status_reason: __field_process_status_reason.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**A whole order in its current state using a single delivery per order line, as
 polled with POST /order-search/poll/single-delivery. Carries all lines.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SingleDeliveryOrder {
     /// The buyer part of the order.
     #[serde(
@@ -2999,10 +8528,183 @@ pub struct SingleDeliveryOrder {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `SingleDeliveryOrder` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for SingleDeliveryOrder {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = SingleDeliveryOrder;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct SingleDeliveryOrder")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<SingleDeliveryOrder, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_buyer_order: ::std::option::Option<
+                    ::std::option::Option<BuyerOrder>,
+                > = ::std::option::Option::None;
+                let mut __field_event_dates: ::std::option::Option<
+                    ::std::option::Option<OrderEventDates>,
+                > = ::std::option::Option::None;
+                let mut __field_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_indicators: ::std::option::Option<
+                    ::std::option::Option<OrderIndicators>,
+                > = ::std::option::Option::None;
+                let mut __field_last_changed_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_last_updated_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_legacy_order_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_lines: ::std::option::Option<
+                    ::std::vec::Vec<SingleDeliveryOrderLine>,
+                > = ::std::option::Option::None;
+                let mut __field_meta: ::std::option::Option<
+                    ::std::option::Option<MessageMeta>,
+                > = ::std::option::Option::None;
+                let mut __field_status: ::std::option::Option<
+                    ::std::option::Option<OrderStatus>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_order: ::std::option::Option<
+                    ::std::option::Option<SupplierOrder>,
+                > = ::std::option::Option::None;
+                let mut __field_version: ::std::option::Option<
+                    ::std::option::Option<i64>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "buyerOrder" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_buyer_order,
+                                "buyerOrder",
+                            )?
+                        }
+                        "eventDates" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_event_dates,
+                                "eventDates",
+                            )?
+                        }
+                        "id" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_id,
+                                "id",
+                            )?
+                        }
+                        "indicators" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_indicators,
+                                "indicators",
+                            )?
+                        }
+                        "lastChangedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_changed_at,
+                                "lastChangedAt",
+                            )?
+                        }
+                        "lastUpdatedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_updated_at,
+                                "lastUpdatedAt",
+                            )?
+                        }
+                        "legacyOrderId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_legacy_order_id,
+                                "legacyOrderId",
+                            )?
+                        }
+                        "lines" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_lines,
+                                "lines",
+                            )?
+                        }
+                        "meta" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_meta,
+                                "meta",
+                            )?
+                        }
+                        "status" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_status,
+                                "status",
+                            )?
+                        }
+                        "supplierOrder" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_order,
+                                "supplierOrder",
+                            )?
+                        }
+                        "version" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_version,
+                                "version",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(SingleDeliveryOrder {
+                    buyer_order: __field_buyer_order.flatten(),
+                    event_dates: __field_event_dates.flatten(),
+                    id: __field_id.flatten(),
+                    indicators: __field_indicators.flatten(),
+                    last_changed_at: __field_last_changed_at.flatten(),
+                    last_updated_at: __field_last_updated_at.flatten(),
+                    legacy_order_id: __field_legacy_order_id.flatten(),
+                    lines: __field_lines.unwrap_or_default(),
+                    meta: __field_meta.flatten(),
+                    status: __field_status.flatten(),
+                    supplier_order: __field_supplier_order.flatten(),
+                    version: __field_version.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**The order event when using only one single delivery per order line
 (`singleDeliveryOrderEvent`; the 2023 pages call it `simpleOrderEvent`). Contains
 only the order lines affected by the event.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SingleDeliveryOrderEvent {
     /// The buyer part of the order.
     #[serde(
@@ -3061,10 +8763,183 @@ pub struct SingleDeliveryOrderEvent {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `SingleDeliveryOrderEvent` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for SingleDeliveryOrderEvent {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = SingleDeliveryOrderEvent;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct SingleDeliveryOrderEvent")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<SingleDeliveryOrderEvent, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_buyer_order: ::std::option::Option<
+                    ::std::option::Option<BuyerOrder>,
+                > = ::std::option::Option::None;
+                let mut __field_event_dates: ::std::option::Option<
+                    ::std::option::Option<OrderEventDates>,
+                > = ::std::option::Option::None;
+                let mut __field_indicators: ::std::option::Option<
+                    ::std::option::Option<OrderIndicators>,
+                > = ::std::option::Option::None;
+                let mut __field_last_changed_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_last_updated_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_legacy_order_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_lines: ::std::option::Option<
+                    ::std::vec::Vec<SingleDeliveryOrderLine>,
+                > = ::std::option::Option::None;
+                let mut __field_meta: ::std::option::Option<
+                    ::std::option::Option<MessageMeta>,
+                > = ::std::option::Option::None;
+                let mut __field_order_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_status: ::std::option::Option<
+                    ::std::option::Option<OrderStatus>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_order: ::std::option::Option<
+                    ::std::option::Option<SupplierOrder>,
+                > = ::std::option::Option::None;
+                let mut __field_version: ::std::option::Option<
+                    ::std::option::Option<i64>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "buyerOrder" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_buyer_order,
+                                "buyerOrder",
+                            )?
+                        }
+                        "eventDates" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_event_dates,
+                                "eventDates",
+                            )?
+                        }
+                        "indicators" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_indicators,
+                                "indicators",
+                            )?
+                        }
+                        "lastChangedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_changed_at,
+                                "lastChangedAt",
+                            )?
+                        }
+                        "lastUpdatedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_updated_at,
+                                "lastUpdatedAt",
+                            )?
+                        }
+                        "legacyOrderId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_legacy_order_id,
+                                "legacyOrderId",
+                            )?
+                        }
+                        "lines" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_lines,
+                                "lines",
+                            )?
+                        }
+                        "meta" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_meta,
+                                "meta",
+                            )?
+                        }
+                        "orderId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_order_id,
+                                "orderId",
+                            )?
+                        }
+                        "status" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_status,
+                                "status",
+                            )?
+                        }
+                        "supplierOrder" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_order,
+                                "supplierOrder",
+                            )?
+                        }
+                        "version" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_version,
+                                "version",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(SingleDeliveryOrderEvent {
+                    buyer_order: __field_buyer_order.flatten(),
+                    event_dates: __field_event_dates.flatten(),
+                    indicators: __field_indicators.flatten(),
+                    last_changed_at: __field_last_changed_at.flatten(),
+                    last_updated_at: __field_last_updated_at.flatten(),
+                    legacy_order_id: __field_legacy_order_id.flatten(),
+                    lines: __field_lines.unwrap_or_default(),
+                    meta: __field_meta.flatten(),
+                    order_id: __field_order_id.flatten(),
+                    status: __field_status.flatten(),
+                    supplier_order: __field_supplier_order.flatten(),
+                    version: __field_version.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**An order line when using single delivery per order line
 (`singleDeliveryOrderEvent` or polled single delivery order). The current
 delivery is in `statusLine.scheduledDelivery`.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SingleDeliveryOrderLine {
     /// The buyer part of the order line.
     #[serde(
@@ -3141,13 +9016,208 @@ pub struct SingleDeliveryOrderLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `SingleDeliveryOrderLine` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for SingleDeliveryOrderLine {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = SingleDeliveryOrderLine;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct SingleDeliveryOrderLine")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<SingleDeliveryOrderLine, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_buyer_line: ::std::option::Option<
+                    ::std::option::Option<BuyerLine>,
+                > = ::std::option::Option::None;
+                let mut __field_charge_reason_code: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_confirmed_line: ::std::option::Option<
+                    ::std::option::Option<ConfirmedLine>,
+                > = ::std::option::Option::None;
+                let mut __field_event_dates: ::std::option::Option<
+                    ::std::option::Option<LineEventDates>,
+                > = ::std::option::Option::None;
+                let mut __field_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_indicators: ::std::option::Option<
+                    ::std::option::Option<LineIndicators>,
+                > = ::std::option::Option::None;
+                let mut __field_item_details: ::std::option::Option<
+                    ::std::option::Option<ItemDetails>,
+                > = ::std::option::Option::None;
+                let mut __field_last_changed_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_last_updated_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_line_type: ::std::option::Option<
+                    ::std::option::Option<crate::api::common::types::LineType>,
+                > = ::std::option::Option::None;
+                let mut __field_merged_item_details: ::std::option::Option<
+                    ::std::option::Option<MergedItemDetails>,
+                > = ::std::option::Option::None;
+                let mut __field_status: ::std::option::Option<
+                    ::std::option::Option<LineStatus>,
+                > = ::std::option::Option::None;
+                let mut __field_status_line: ::std::option::Option<
+                    ::std::option::Option<StatusLine>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_line: ::std::option::Option<
+                    ::std::option::Option<SupplierLine>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "buyerLine" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_buyer_line,
+                                "buyerLine",
+                            )?
+                        }
+                        "chargeReasonCode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_charge_reason_code,
+                                "chargeReasonCode",
+                            )?
+                        }
+                        "confirmedLine" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_confirmed_line,
+                                "confirmedLine",
+                            )?
+                        }
+                        "eventDates" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_event_dates,
+                                "eventDates",
+                            )?
+                        }
+                        "id" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_id,
+                                "id",
+                            )?
+                        }
+                        "indicators" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_indicators,
+                                "indicators",
+                            )?
+                        }
+                        "itemDetails" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_item_details,
+                                "itemDetails",
+                            )?
+                        }
+                        "lastChangedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_changed_at,
+                                "lastChangedAt",
+                            )?
+                        }
+                        "lastUpdatedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_updated_at,
+                                "lastUpdatedAt",
+                            )?
+                        }
+                        "lineType" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_line_type,
+                                "lineType",
+                            )?
+                        }
+                        "mergedItemDetails" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_merged_item_details,
+                                "mergedItemDetails",
+                            )?
+                        }
+                        "status" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_status,
+                                "status",
+                            )?
+                        }
+                        "statusLine" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_status_line,
+                                "statusLine",
+                            )?
+                        }
+                        "supplierLine" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_line,
+                                "supplierLine",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(SingleDeliveryOrderLine {
+                    buyer_line: __field_buyer_line.flatten(),
+                    charge_reason_code: __field_charge_reason_code.flatten(),
+                    confirmed_line: __field_confirmed_line.flatten(),
+                    event_dates: __field_event_dates.flatten(),
+                    id: __field_id.flatten(),
+                    indicators: __field_indicators.flatten(),
+                    item_details: __field_item_details.flatten(),
+                    last_changed_at: __field_last_changed_at.flatten(),
+                    last_updated_at: __field_last_updated_at.flatten(),
+                    line_type: __field_line_type.flatten(),
+                    merged_item_details: __field_merged_item_details.flatten(),
+                    status: __field_status.flatten(),
+                    status_line: __field_status_line.flatten(),
+                    supplier_line: __field_supplier_line.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**Single delivery only: the current order line values related to the current
 `Issued`, `Confirmed` or `InProgress` process status. The `InclRequests` fields
 also include the `InProgress` status and related open buyer or supplier request
 values. (One docs sentence calls the scheduled delivery including requests
 `statusLine.deliveryScheduleInclRequests`; the field the single-delivery pages
 define is `scheduledDeliveryInclRequests`.)*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct StatusLine {
     /// The current prices, either having `Issued` or `Confirmed` values.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3172,6 +9242,92 @@ pub struct StatusLine {
     pub scheduled_delivery_incl_requests: ::std::option::Option<ScheduledDelivery>,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+/// Reads the known fields of `StatusLine` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for StatusLine {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = StatusLine;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct StatusLine")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<StatusLine, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_prices: ::std::option::Option<
+                    ::std::option::Option<Prices>,
+                > = ::std::option::Option::None;
+                let mut __field_prices_incl_requests: ::std::option::Option<
+                    ::std::option::Option<Prices>,
+                > = ::std::option::Option::None;
+                let mut __field_scheduled_delivery: ::std::option::Option<
+                    ::std::option::Option<ScheduledDelivery>,
+                > = ::std::option::Option::None;
+                let mut __field_scheduled_delivery_incl_requests: ::std::option::Option<
+                    ::std::option::Option<ScheduledDelivery>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "prices" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_prices,
+                                "prices",
+                            )?
+                        }
+                        "pricesInclRequests" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_prices_incl_requests,
+                                "pricesInclRequests",
+                            )?
+                        }
+                        "scheduledDelivery" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_scheduled_delivery,
+                                "scheduledDelivery",
+                            )?
+                        }
+                        "scheduledDeliveryInclRequests" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_scheduled_delivery_incl_requests,
+                                "scheduledDeliveryInclRequests",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(StatusLine {
+                    prices: __field_prices.flatten(),
+                    prices_incl_requests: __field_prices_incl_requests.flatten(),
+                    scheduled_delivery: __field_scheduled_delivery.flatten(),
+                    scheduled_delivery_incl_requests: __field_scheduled_delivery_incl_requests
+                        .flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
 }
 /**The supplier's ERP meta information about this shipment. The docs do not list
 the members; all members are optional and unknown members must be kept.*/
@@ -3202,7 +9358,7 @@ for SupplierErpMeta {
 }
 /**The supplier part of the order line: an echo of the order response line fields
 sent by the supplier. All members optional.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SupplierLine {
     ///A free-format additional description of this line by the supplier.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3258,8 +9414,183 @@ pub struct SupplierLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `SupplierLine` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for SupplierLine {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = SupplierLine;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct SupplierLine")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<SupplierLine, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_description: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_documents: ::std::option::Option<
+                    ::std::vec::Vec<Document>,
+                > = ::std::option::Option::None;
+                let mut __field_indicators: ::std::option::Option<
+                    ::std::option::Option<SupplierLineIndicators>,
+                > = ::std::option::Option::None;
+                let mut __field_item_details: ::std::option::Option<
+                    ::std::option::Option<ItemDetails>,
+                > = ::std::option::Option::None;
+                let mut __field_notes: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_properties: ::std::option::Option<
+                    ::std::vec::Vec<Property>,
+                > = ::std::option::Option::None;
+                let mut __field_purchase_order_line_position: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_reason: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_requests: ::std::option::Option<
+                    ::std::option::Option<SupplierRequests>,
+                > = ::std::option::Option::None;
+                let mut __field_sales_order_line_position: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_sales_order_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_sales_order_position: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "description" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_description,
+                                "description",
+                            )?
+                        }
+                        "documents" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_documents,
+                                "documents",
+                            )?
+                        }
+                        "indicators" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_indicators,
+                                "indicators",
+                            )?
+                        }
+                        "itemDetails" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_item_details,
+                                "itemDetails",
+                            )?
+                        }
+                        "notes" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_notes,
+                                "notes",
+                            )?
+                        }
+                        "properties" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_properties,
+                                "properties",
+                            )?
+                        }
+                        "purchaseOrderLinePosition" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_purchase_order_line_position,
+                                "purchaseOrderLinePosition",
+                            )?
+                        }
+                        "reason" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_reason,
+                                "reason",
+                            )?
+                        }
+                        "requests" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_requests,
+                                "requests",
+                            )?
+                        }
+                        "salesOrderLinePosition" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_sales_order_line_position,
+                                "salesOrderLinePosition",
+                            )?
+                        }
+                        "salesOrderNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_sales_order_number,
+                                "salesOrderNumber",
+                            )?
+                        }
+                        "salesOrderPosition" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_sales_order_position,
+                                "salesOrderPosition",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(SupplierLine {
+                    description: __field_description.flatten(),
+                    documents: __field_documents.unwrap_or_default(),
+                    indicators: __field_indicators.flatten(),
+                    item_details: __field_item_details.flatten(),
+                    notes: __field_notes.unwrap_or_default(),
+                    properties: __field_properties.unwrap_or_default(),
+                    purchase_order_line_position: __field_purchase_order_line_position
+                        .flatten(),
+                    reason: __field_reason.flatten(),
+                    requests: __field_requests.flatten(),
+                    sales_order_line_position: __field_sales_order_line_position
+                        .flatten(),
+                    sales_order_number: __field_sales_order_number.flatten(),
+                    sales_order_position: __field_sales_order_position.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///Line level indicators set by the supplier in the order response.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SupplierLineIndicators {
     ///Accept the line as-is; delivery schedule, prices, and header indicators are ignored.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3270,9 +9601,72 @@ pub struct SupplierLineIndicators {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `SupplierLineIndicators` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for SupplierLineIndicators {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = SupplierLineIndicators;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct SupplierLineIndicators")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<SupplierLineIndicators, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_accepted: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __field_rejected: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "accepted" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_accepted,
+                                "accepted",
+                            )?
+                        }
+                        "rejected" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_rejected,
+                                "rejected",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(SupplierLineIndicators {
+                    accepted: __field_accepted.flatten(),
+                    rejected: __field_rejected.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**The supplier part of the order: mostly an echo of the order response fields sent
 by the supplier (order/supplier/send-order-response). All members optional.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SupplierOrder {
     ///The buyer account number as known in the supplier's ERP system. Should be set on forehand in the Tradecloud connection.
     #[serde(
@@ -3325,8 +9719,170 @@ pub struct SupplierOrder {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `SupplierOrder` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for SupplierOrder {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = SupplierOrder;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct SupplierOrder")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<SupplierOrder, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_buyer_account_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_company_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_contact: ::std::option::Option<
+                    ::std::option::Option<Contact>,
+                > = ::std::option::Option::None;
+                let mut __field_description: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_documents: ::std::option::Option<
+                    ::std::vec::Vec<Document>,
+                > = ::std::option::Option::None;
+                let mut __field_erp_responded_by: ::std::option::Option<
+                    ::std::option::Option<Contact>,
+                > = ::std::option::Option::None;
+                let mut __field_erp_response_date_time: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_indicators: ::std::option::Option<
+                    ::std::option::Option<SupplierOrderIndicators>,
+                > = ::std::option::Option::None;
+                let mut __field_notes: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_properties: ::std::option::Option<
+                    ::std::vec::Vec<Property>,
+                > = ::std::option::Option::None;
+                let mut __field_purchase_order_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "buyerAccountNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_buyer_account_number,
+                                "buyerAccountNumber",
+                            )?
+                        }
+                        "companyId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_company_id,
+                                "companyId",
+                            )?
+                        }
+                        "contact" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_contact,
+                                "contact",
+                            )?
+                        }
+                        "description" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_description,
+                                "description",
+                            )?
+                        }
+                        "documents" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_documents,
+                                "documents",
+                            )?
+                        }
+                        "erpRespondedBy" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_erp_responded_by,
+                                "erpRespondedBy",
+                            )?
+                        }
+                        "erpResponseDateTime" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_erp_response_date_time,
+                                "erpResponseDateTime",
+                            )?
+                        }
+                        "indicators" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_indicators,
+                                "indicators",
+                            )?
+                        }
+                        "notes" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_notes,
+                                "notes",
+                            )?
+                        }
+                        "properties" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_properties,
+                                "properties",
+                            )?
+                        }
+                        "purchaseOrderNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_purchase_order_number,
+                                "purchaseOrderNumber",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(SupplierOrder {
+                    buyer_account_number: __field_buyer_account_number.flatten(),
+                    company_id: __field_company_id.flatten(),
+                    contact: __field_contact.flatten(),
+                    description: __field_description.flatten(),
+                    documents: __field_documents.unwrap_or_default(),
+                    erp_responded_by: __field_erp_responded_by.flatten(),
+                    erp_response_date_time: __field_erp_response_date_time.flatten(),
+                    indicators: __field_indicators.flatten(),
+                    notes: __field_notes.unwrap_or_default(),
+                    properties: __field_properties.unwrap_or_default(),
+                    purchase_order_number: __field_purchase_order_number.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///Order level indicators set by the supplier in the order response.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SupplierOrderIndicators {
     ///Accept all lines in this response as-is. Line-level indicators override this header indicator when present.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3337,9 +9893,72 @@ pub struct SupplierOrderIndicators {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `SupplierOrderIndicators` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for SupplierOrderIndicators {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = SupplierOrderIndicators;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct SupplierOrderIndicators")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<SupplierOrderIndicators, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_accepted: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __field_rejected: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "accepted" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_accepted,
+                                "accepted",
+                            )?
+                        }
+                        "rejected" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_rejected,
+                                "rejected",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(SupplierOrderIndicators {
+                    accepted: __field_accepted.flatten(),
+                    rejected: __field_rejected.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**Requests of the supplier. For single delivery it is advised to use
 `statusLine.scheduledDeliveryInclRequests` and `statusLine.pricesInclRequests` instead.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SupplierRequests {
     /// The supplier has proposed a different delivery schedule and prices compared to the issued order line.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3353,8 +9972,71 @@ pub struct SupplierRequests {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `SupplierRequests` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for SupplierRequests {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = SupplierRequests;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct SupplierRequests")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<SupplierRequests, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_proposal: ::std::option::Option<
+                    ::std::option::Option<Request>,
+                > = ::std::option::Option::None;
+                let mut __field_reopen_request: ::std::option::Option<
+                    ::std::option::Option<Request>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "proposal" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_proposal,
+                                "proposal",
+                            )?
+                        }
+                        "reopenRequest" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_reopen_request,
+                                "reopenRequest",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(SupplierRequests {
+                    proposal: __field_proposal.flatten(),
+                    reopen_request: __field_reopen_request.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///The supplier side header of the shipment.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SupplierShipment {
     ///The buyer account code or number as used by the supplier.
     #[serde(
@@ -3396,8 +10078,126 @@ pub struct SupplierShipment {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `SupplierShipment` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for SupplierShipment {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = SupplierShipment;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct SupplierShipment")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<SupplierShipment, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_buyer_account_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_company_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_contacts: ::std::option::Option<
+                    ::std::vec::Vec<ShipmentContact>,
+                > = ::std::option::Option::None;
+                let mut __field_documents: ::std::option::Option<
+                    ::std::vec::Vec<ShipmentDocument>,
+                > = ::std::option::Option::None;
+                let mut __field_invoice_numbers: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_shipment_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_party: ::std::option::Option<
+                    ::std::option::Option<CompanyParty>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "buyerAccountNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_buyer_account_number,
+                                "buyerAccountNumber",
+                            )?
+                        }
+                        "companyId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_company_id,
+                                "companyId",
+                            )?
+                        }
+                        "contacts" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_contacts,
+                                "contacts",
+                            )?
+                        }
+                        "documents" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_documents,
+                                "documents",
+                            )?
+                        }
+                        "invoiceNumbers" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_invoice_numbers,
+                                "invoiceNumbers",
+                            )?
+                        }
+                        "shipmentNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_shipment_number,
+                                "shipmentNumber",
+                            )?
+                        }
+                        "supplierParty" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_party,
+                                "supplierParty",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(SupplierShipment {
+                    buyer_account_number: __field_buyer_account_number.flatten(),
+                    company_id: __field_company_id.flatten(),
+                    contacts: __field_contacts.unwrap_or_default(),
+                    documents: __field_documents.unwrap_or_default(),
+                    invoice_numbers: __field_invoice_numbers.unwrap_or_default(),
+                    shipment_number: __field_shipment_number.flatten(),
+                    supplier_party: __field_supplier_party.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///The supplier side of the shipment line.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SupplierShipmentLine {
     ///The backorder quantity of this purchase order line or delivery schedule position. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
     #[serde(
@@ -3426,9 +10226,95 @@ pub struct SupplierShipmentLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `SupplierShipmentLine` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for SupplierShipmentLine {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = SupplierShipmentLine;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct SupplierShipmentLine")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<SupplierShipmentLine, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_backorder_quantity: ::std::option::Option<
+                    ::std::option::Option<crate::types::Decimal>,
+                > = ::std::option::Option::None;
+                let mut __field_despatch_advice_line_position: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_despatch_advice_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_despatch_quantity: ::std::option::Option<
+                    ::std::option::Option<crate::types::Decimal>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "backorderQuantity" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_backorder_quantity,
+                                "backorderQuantity",
+                            )?
+                        }
+                        "despatchAdviceLinePosition" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_despatch_advice_line_position,
+                                "despatchAdviceLinePosition",
+                            )?
+                        }
+                        "despatchAdviceNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_despatch_advice_number,
+                                "despatchAdviceNumber",
+                            )?
+                        }
+                        "despatchQuantity" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_despatch_quantity,
+                                "despatchQuantity",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(SupplierShipmentLine {
+                    backorder_quantity: __field_backorder_quantity.flatten(),
+                    despatch_advice_line_position: __field_despatch_advice_line_position
+                        .flatten(),
+                    despatch_advice_number: __field_despatch_advice_number.flatten(),
+                    despatch_quantity: __field_despatch_quantity.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /**The order terms as agreed between buyer and supplier. The order pages do not list
 the members; they are the purchase order terms documented for shipments.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Terms {
     ///The Incoterms named place (delivery, terminal, port, or destination).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3453,6 +10339,91 @@ pub struct Terms {
     pub payment_terms_code: ::std::option::Option<::std::string::String>,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+/// Reads the known fields of `Terms` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for Terms {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = Terms;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct Terms")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<Terms, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_incoterms: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_incoterms_code: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_payment_terms: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_payment_terms_code: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "incoterms" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_incoterms,
+                                "incoterms",
+                            )?
+                        }
+                        "incotermsCode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_incoterms_code,
+                                "incotermsCode",
+                            )?
+                        }
+                        "paymentTerms" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_payment_terms,
+                                "paymentTerms",
+                            )?
+                        }
+                        "paymentTermsCode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_payment_terms_code,
+                                "paymentTermsCode",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(Terms {
+                    incoterms: __field_incoterms.flatten(),
+                    incoterms_code: __field_incoterms_code.flatten(),
+                    payment_terms: __field_payment_terms.flatten(),
+                    payment_terms_code: __field_payment_terms_code.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
 }
 /// Error types.
 pub mod error {

@@ -3,7 +3,7 @@
 
 pub use crate::api::common::types::ErrorResponse;
 ///Document metadata from the Tradecloud object-storage.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct DocumentMetadata {
     ///The document media type.
     #[serde(
@@ -27,6 +27,91 @@ again for a fresh one.*/
     pub id: ::std::option::Option<::std::string::String>,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+/// Reads the known fields of `DocumentMetadata` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for DocumentMetadata {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = DocumentMetadata;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct DocumentMetadata")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<DocumentMetadata, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_content_type: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_download_url: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_filename: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "contentType" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_content_type,
+                                "contentType",
+                            )?
+                        }
+                        "downloadUrl" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_download_url,
+                                "downloadUrl",
+                            )?
+                        }
+                        "filename" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_filename,
+                                "filename",
+                            )?
+                        }
+                        "id" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_id,
+                                "id",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(DocumentMetadata {
+                    content_type: __field_content_type.flatten(),
+                    download_url: __field_download_url.flatten(),
+                    filename: __field_filename.flatten(),
+                    id: __field_id.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
 }
 /// Error types.
 pub mod error {

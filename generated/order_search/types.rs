@@ -7,7 +7,7 @@ pub use crate::api::common::types::OrderLogisticsStatus;
 pub use crate::api::common::types::OrderProcessStatus;
 pub use crate::api::common::types::SingleDeliveryOrder;
 ///The poll filters.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OrderPollFilters {
     /**Only orders changed after this date time. Use the `lastUpdatedAt`
 value of the previous poll response (persisted durably as the complete
@@ -25,8 +25,71 @@ polling use a well-chosen historical date. Format
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `OrderPollFilters` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for OrderPollFilters {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = OrderPollFilters;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct OrderPollFilters")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<OrderPollFilters, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_last_updated_after: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_status: ::std::option::Option<
+                    ::std::option::Option<OrderPollStatusFilter>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "lastUpdatedAfter" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_updated_after,
+                                "lastUpdatedAfter",
+                            )?
+                        }
+                        "status" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_status,
+                                "status",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(OrderPollFilters {
+                    last_updated_after: __field_last_updated_after.flatten(),
+                    status: __field_status.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///Poll orders changed since the last poll (api/polling/README.md). Poll periodically, typically each 5 minutes.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OrderPollRequest {
     /// The poll filters.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -40,8 +103,83 @@ pub struct OrderPollRequest {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `OrderPollRequest` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for OrderPollRequest {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = OrderPollRequest;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct OrderPollRequest")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<OrderPollRequest, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_filters: ::std::option::Option<
+                    ::std::option::Option<OrderPollFilters>,
+                > = ::std::option::Option::None;
+                let mut __field_limit: ::std::option::Option<::std::num::NonZeroU64> = ::std::option::Option::None;
+                let mut __field_offset: ::std::option::Option<
+                    ::std::option::Option<u64>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "filters" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_filters,
+                                "filters",
+                            )?
+                        }
+                        "limit" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_limit,
+                                "limit",
+                            )?
+                        }
+                        "offset" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_offset,
+                                "offset",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(OrderPollRequest {
+                    filters: __field_filters.flatten(),
+                    limit: __field_limit
+                        .unwrap_or_else(
+                            defaults::default_nzu64::<::std::num::NonZeroU64, 100>,
+                        ),
+                    offset: __field_offset.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///Orders (delivery schedule) changed since `lastUpdatedAfter`.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OrderPollResponse {
     ///The actual orders in their current state, with all lines. Use `data.lines.lastUpdatedAt` to identify which lines changed since `lastUpdatedAfter`. May include outdated data in case of an echo of a recent request (api/polling/echo.md).
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -58,8 +196,82 @@ pub struct OrderPollResponse {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `OrderPollResponse` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for OrderPollResponse {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = OrderPollResponse;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct OrderPollResponse")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<OrderPollResponse, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_data: ::std::option::Option<
+                    ::std::vec::Vec<crate::api::common::types::Order>,
+                > = ::std::option::Option::None;
+                let mut __field_last_updated_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_total: ::std::option::Option<
+                    ::std::option::Option<i64>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "data" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_data,
+                                "data",
+                            )?
+                        }
+                        "lastUpdatedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_updated_at,
+                                "lastUpdatedAt",
+                            )?
+                        }
+                        "total" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_total,
+                                "total",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(OrderPollResponse {
+                    data: __field_data.unwrap_or_default(),
+                    last_updated_at: __field_last_updated_at.flatten(),
+                    total: __field_total.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///Optional status filters; an order matches when its order level status is one of the given values.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OrderPollStatusFilter {
     ///Order logistics status values to match.
     #[serde(
@@ -80,8 +292,71 @@ pub struct OrderPollStatusFilter {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `OrderPollStatusFilter` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for OrderPollStatusFilter {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = OrderPollStatusFilter;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct OrderPollStatusFilter")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<OrderPollStatusFilter, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_logistics_status: ::std::option::Option<
+                    ::std::vec::Vec<crate::api::common::types::OrderLogisticsStatus>,
+                > = ::std::option::Option::None;
+                let mut __field_process_status: ::std::option::Option<
+                    ::std::vec::Vec<crate::api::common::types::OrderProcessStatus>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "logisticsStatus" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_logistics_status,
+                                "logisticsStatus",
+                            )?
+                        }
+                        "processStatus" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_process_status,
+                                "processStatus",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(OrderPollStatusFilter {
+                    logistics_status: __field_logistics_status.unwrap_or_default(),
+                    process_status: __field_process_status.unwrap_or_default(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///Orders (single delivery per order line) changed since `lastUpdatedAfter`.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SingleDeliveryOrderPollResponse {
     ///The actual orders in their current state, one scheduled delivery per order line (`lines.statusLine.scheduledDelivery`).
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -97,6 +372,80 @@ pub struct SingleDeliveryOrderPollResponse {
     pub total: ::std::option::Option<i64>,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+/// Reads the known fields of `SingleDeliveryOrderPollResponse` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for SingleDeliveryOrderPollResponse {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = SingleDeliveryOrderPollResponse;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct SingleDeliveryOrderPollResponse")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<SingleDeliveryOrderPollResponse, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_data: ::std::option::Option<
+                    ::std::vec::Vec<crate::api::common::types::SingleDeliveryOrder>,
+                > = ::std::option::Option::None;
+                let mut __field_last_updated_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_total: ::std::option::Option<
+                    ::std::option::Option<i64>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "data" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_data,
+                                "data",
+                            )?
+                        }
+                        "lastUpdatedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_updated_at,
+                                "lastUpdatedAt",
+                            )?
+                        }
+                        "total" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_total,
+                                "total",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(SingleDeliveryOrderPollResponse {
+                    data: __field_data.unwrap_or_default(),
+                    last_updated_at: __field_last_updated_at.flatten(),
+                    total: __field_total.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
 }
 /// Generation of default values for serde.
 pub mod defaults {

@@ -11,7 +11,7 @@ configuration it carries `orderEvent` (delivery schedule, multiple deliveries
 per order line), `singleDeliveryOrderEvent` (single delivery per order line;
 `simpleOrderEvent` on 2023 pages) or `orderDocumentsEvent` (documents events).
 Order events contain only the affected order lines, not the complete order.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OrderWebhookBody {
     /// The event name summarizes what has happened. Unknown event names must be accepted.
     #[serde(rename = "eventName")]
@@ -51,6 +51,121 @@ pub struct OrderWebhookBody {
     >,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+/// Reads the known fields of `OrderWebhookBody` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for OrderWebhookBody {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = OrderWebhookBody;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct OrderWebhookBody")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<OrderWebhookBody, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_event_name: ::std::option::Option<
+                    crate::api::common::types::OrderEventName,
+                > = ::std::option::Option::None;
+                let mut __field_meta: ::std::option::Option<
+                    ::std::option::Option<crate::api::common::types::MessageMeta>,
+                > = ::std::option::Option::None;
+                let mut __field_order_documents_event: ::std::option::Option<
+                    ::std::option::Option<crate::api::common::types::OrderDocumentsEvent>,
+                > = ::std::option::Option::None;
+                let mut __field_order_event: ::std::option::Option<
+                    ::std::option::Option<crate::api::common::types::OrderEvent>,
+                > = ::std::option::Option::None;
+                let mut __field_simple_order_event: ::std::option::Option<
+                    ::std::option::Option<
+                        crate::api::common::types::SingleDeliveryOrderEvent,
+                    >,
+                > = ::std::option::Option::None;
+                let mut __field_single_delivery_order_event: ::std::option::Option<
+                    ::std::option::Option<
+                        crate::api::common::types::SingleDeliveryOrderEvent,
+                    >,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "eventName" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_event_name,
+                                "eventName",
+                            )?
+                        }
+                        "meta" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_meta,
+                                "meta",
+                            )?
+                        }
+                        "orderDocumentsEvent" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_order_documents_event,
+                                "orderDocumentsEvent",
+                            )?
+                        }
+                        "orderEvent" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_order_event,
+                                "orderEvent",
+                            )?
+                        }
+                        "simpleOrderEvent" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_simple_order_event,
+                                "simpleOrderEvent",
+                            )?
+                        }
+                        "singleDeliveryOrderEvent" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_single_delivery_order_event,
+                                "singleDeliveryOrderEvent",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(OrderWebhookBody {
+                    event_name: crate::types::de::required(
+                        __field_event_name,
+                        "eventName",
+                    )?,
+                    meta: __field_meta.flatten(),
+                    order_documents_event: __field_order_documents_event.flatten(),
+                    order_event: __field_order_event.flatten(),
+                    simple_order_event: __field_simple_order_event.flatten(),
+                    single_delivery_order_event: __field_single_delivery_order_event
+                        .flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
 }
 /// Error types.
 pub mod error {

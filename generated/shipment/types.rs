@@ -5,7 +5,7 @@ pub use crate::api::common::types::ErrorResponse;
 pub use crate::api::common::types::Shipment;
 pub use crate::api::common::types::ShipmentProcessStatus;
 ///The poll filters.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentPollFilters {
     ///Only shipments changed after this date time: the `lastUpdatedAt` of the previous poll response, never the system clock. Format `YYYY-MM-DDThh:mm:ss.SSSZ`.
     #[serde(
@@ -19,8 +19,71 @@ pub struct ShipmentPollFilters {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ShipmentPollFilters` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentPollFilters {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentPollFilters;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentPollFilters")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentPollFilters, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_last_updated_after: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_status: ::std::option::Option<
+                    ::std::option::Option<ShipmentPollStatusFilter>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "lastUpdatedAfter" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_updated_after,
+                                "lastUpdatedAfter",
+                            )?
+                        }
+                        "status" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_status,
+                                "status",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentPollFilters {
+                    last_updated_after: __field_last_updated_after.flatten(),
+                    status: __field_status.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///Poll shipments changed since the last poll.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentPollRequest {
     /// The poll filters.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -34,8 +97,83 @@ pub struct ShipmentPollRequest {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ShipmentPollRequest` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentPollRequest {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentPollRequest;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentPollRequest")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentPollRequest, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_filters: ::std::option::Option<
+                    ::std::option::Option<ShipmentPollFilters>,
+                > = ::std::option::Option::None;
+                let mut __field_limit: ::std::option::Option<::std::num::NonZeroU64> = ::std::option::Option::None;
+                let mut __field_offset: ::std::option::Option<
+                    ::std::option::Option<u64>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "filters" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_filters,
+                                "filters",
+                            )?
+                        }
+                        "limit" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_limit,
+                                "limit",
+                            )?
+                        }
+                        "offset" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_offset,
+                                "offset",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentPollRequest {
+                    filters: __field_filters.flatten(),
+                    limit: __field_limit
+                        .unwrap_or_else(
+                            defaults::default_nzu64::<::std::num::NonZeroU64, 100>,
+                        ),
+                    offset: __field_offset.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///Shipments changed since `lastUpdatedAfter`.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentPollResponse {
     ///The actual shipment states, with all lines and documents. Use `data.lines.meta.lastUpdatedAt` to identify changed shipment lines.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -52,8 +190,82 @@ pub struct ShipmentPollResponse {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+/// Reads the known fields of `ShipmentPollResponse` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentPollResponse {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentPollResponse;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentPollResponse")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentPollResponse, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_data: ::std::option::Option<
+                    ::std::vec::Vec<crate::api::common::types::Shipment>,
+                > = ::std::option::Option::None;
+                let mut __field_last_updated_at: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __field_total: ::std::option::Option<
+                    ::std::option::Option<i64>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "data" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_data,
+                                "data",
+                            )?
+                        }
+                        "lastUpdatedAt" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_last_updated_at,
+                                "lastUpdatedAt",
+                            )?
+                        }
+                        "total" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_total,
+                                "total",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentPollResponse {
+                    data: __field_data.unwrap_or_default(),
+                    last_updated_at: __field_last_updated_at.flatten(),
+                    total: __field_total.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///Optional status filters.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentPollStatusFilter {
     ///Shipment process status values to match.
     #[serde(
@@ -66,6 +278,58 @@ pub struct ShipmentPollStatusFilter {
     >,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+/// Reads the known fields of `ShipmentPollStatusFilter` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentPollStatusFilter {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentPollStatusFilter;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentPollStatusFilter")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentPollStatusFilter, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_process_status: ::std::option::Option<
+                    ::std::vec::Vec<crate::api::common::types::ShipmentProcessStatus>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "processStatus" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_process_status,
+                                "processStatus",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentPollStatusFilter {
+                    process_status: __field_process_status.unwrap_or_default(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
 }
 /// Generation of default values for serde.
 pub mod defaults {

@@ -7,7 +7,7 @@ pub use crate::api::common::types::ShipmentEventName;
 /**The shipment webhook POST body sent by Tradecloud. The shipment contains ALL
 lines and ALL documents; filter the new or changed ones on
 `meta.lastUpdatedAt`. Document content is not embedded: download it.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentWebhookBody {
     /// The event name summarizes what has happened. Unknown event names must be accepted.
     #[serde(rename = "eventName")]
@@ -19,6 +19,83 @@ pub struct ShipmentWebhookBody {
     pub shipment: crate::api::common::types::Shipment,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+/// Reads the known fields of `ShipmentWebhookBody` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentWebhookBody {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentWebhookBody;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentWebhookBody")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentWebhookBody, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_event_name: ::std::option::Option<
+                    crate::api::common::types::ShipmentEventName,
+                > = ::std::option::Option::None;
+                let mut __field_meta: ::std::option::Option<
+                    ::std::option::Option<crate::api::common::types::MessageMeta>,
+                > = ::std::option::Option::None;
+                let mut __field_shipment: ::std::option::Option<
+                    crate::api::common::types::Shipment,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "eventName" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_event_name,
+                                "eventName",
+                            )?
+                        }
+                        "meta" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_meta,
+                                "meta",
+                            )?
+                        }
+                        "shipment" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_shipment,
+                                "shipment",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentWebhookBody {
+                    event_name: crate::types::de::required(
+                        __field_event_name,
+                        "eventName",
+                    )?,
+                    meta: __field_meta.flatten(),
+                    shipment: crate::types::de::required(__field_shipment, "shipment")?,
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
 }
 /// Error types.
 pub mod error {

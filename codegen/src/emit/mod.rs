@@ -1,6 +1,7 @@
 //! Emitters: each prints one view of the analysed [`SpecModel`].
 
 pub mod client;
+pub mod deserialize;
 pub mod enums;
 pub mod server;
 pub mod shapes;

@@ -35,21 +35,30 @@ pub fn emit(
             format!("progenitor produced unparsable code: {e}"),
         )
     })?;
-    let mut body = TokenStream::new();
+    let mut items = Vec::new();
     for item in file.items {
         if let syn::Item::Mod(m) = item {
             if m.ident == "types" {
-                if let Some((_, items)) = m.content {
-                    for mut i in items {
+                if let Some((_, content)) = m.content {
+                    for mut i in content {
                         if let syn::Item::Struct(st) = &mut i {
                             document_ref_fields(st, &model.normalized.document);
                         }
-                        body.extend(quote!(#i));
+                        items.push(i);
                     }
                 }
             }
         }
     }
+    let items = crate::emit::deserialize::rewrite(items, settings).map_err(|e| {
+        crate::error::Error::new(
+            &model.normalized.source.path,
+            "",
+            "generated types",
+            format!("the emitted `Deserialize` does not parse ({e}); this is a generator bug"),
+        )
+    })?;
+    let body = quote!(#(#items)*);
     let enums = crate::emit::enums::emit(&model.enums, settings);
     let shapes = crate::emit::shapes::emit(model, settings, objects);
     let root = settings.api_root_path();
