@@ -27,6 +27,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== tests =="
 cargo test --workspace --locked
 
+echo "== a service made by tradecloud new builds and passes its own tests =="
+./scripts/scaffold-check.sh
+
 echo "== TLS audit of tradecloud serve (testssl.sh; about a minute) =="
 ./scripts/tls-audit.sh
 

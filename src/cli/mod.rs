@@ -10,6 +10,8 @@ pub mod api;
 pub mod inbox;
 pub mod inspect;
 pub mod mock;
+#[cfg(feature = "receiver")]
+pub mod new;
 pub mod send;
 #[cfg(feature = "receiver")]
 pub mod serve;
@@ -66,6 +68,9 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Deliver a body to a webhook URL the way Tradecloud does (retrying status codes above 500).
     Send(send::SendArgs),
+    /// Create a new receiver service: `tradecloud new PATH [--role buyer|supplier] [--events orders,documents,shipments]`.
+    #[cfg(feature = "receiver")]
+    New(new::NewArgs),
 }
 
 /// Set up `tracing` output on stderr.
@@ -105,5 +110,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "receiver")]
         Command::Serve(args) => serve::run(args, &cli.global).await,
         Command::Send(args) => send::run(args).await,
+        #[cfg(feature = "receiver")]
+        Command::New(args) => new::run(args),
     }
 }
