@@ -7,8 +7,9 @@
 mod receiver_support;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
@@ -408,5 +409,130 @@ async fn receiver_entra_answers_503_when_the_jwks_cannot_be_fetched() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+    rx.stop().await;
+}
+
+/// A JWKS endpoint that answers `503` while `up` is false.
+async fn flaky_jwks_server(
+    keys: Arc<Mutex<Vec<serde_json::Value>>>,
+    hits: Arc<Mutex<usize>>,
+    up: Arc<AtomicBool>,
+) -> SocketAddr {
+    let app = axum::Router::new().route(
+        "/keys",
+        axum::routing::get(move || {
+            let (keys, hits, up) = (keys.clone(), hits.clone(), up.clone());
+            async move {
+                *hits.lock().unwrap() += 1;
+                if !up.load(Ordering::SeqCst) {
+                    return axum::response::IntoResponse::into_response((
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        "down",
+                    ));
+                }
+                axum::response::IntoResponse::into_response(axum::Json(
+                    json!({ "keys": *keys.lock().unwrap() }),
+                ))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// The JWKS endpoint fails, then recovers, then fails again: the receiver
+/// fetches once per backoff period (never once per request), answers 503
+/// only while it has no key at all, and keeps using its cached keys while
+/// the endpoint is down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receiver_entra_backs_off_while_the_jwks_fails_and_recovers() {
+    let key = SigningKey::generate("key-1");
+    let keys = Arc::new(Mutex::new(vec![key.jwk()]));
+    let hits = Arc::new(Mutex::new(0));
+    let up = Arc::new(AtomicBool::new(false));
+    let jwks = flaky_jwks_server(keys, hits.clone(), up.clone()).await;
+    // Keys go stale after 1 s, so that later requests try to refresh them.
+    let rx = start(&entra_config(
+        &format!("http://{jwks}/keys"),
+        "jwks_max_age_secs = 1\njwks_backoff_max_secs = 2\n",
+    ))
+    .await;
+    let token = key.token(v2_claims());
+    let send = |token: String, n: usize| {
+        let request = rx
+            .client
+            .post(rx.url(ORDER))
+            .header("content-type", "application/json")
+            .bearer_auth(token)
+            .body(format!(
+                r#"{{"eventName":"OrderIssuedByBuyer","orderEvent":{{"orderId":"o{n}"}}}}"#
+            ));
+        async move { request.send().await.unwrap() }
+    };
+
+    // Down, nothing cached: a burst of requests gets 503 + Retry-After (a
+    // retry can succeed), and the JWKS is not fetched per request.
+    let started = Instant::now();
+    let mut burst = tokio::task::JoinSet::new();
+    for n in 0..16 {
+        burst.spawn(send(token.clone(), n));
+    }
+    while let Some(response) = burst.join_next().await {
+        let response = response.unwrap();
+        assert_eq!(response.status(), 503);
+        assert!(response.headers().contains_key("retry-after"));
+    }
+    for n in 16..24 {
+        assert_eq!(send(token.clone(), n).await.status(), 503);
+    }
+    let fetches_while_down = *hits.lock().unwrap();
+    assert!(
+        (1..=2).contains(&fetches_while_down),
+        "24 requests in {:?} fetched the failing JWKS {fetches_while_down} times",
+        started.elapsed()
+    );
+
+    // Recovered: accepted once the backoff (0.5-1 s after one failure) has passed.
+    up.store(true, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut n = 100;
+    loop {
+        n += 1;
+        let status = send(token.clone(), n).await.status();
+        if status == 202 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(Instant::now() < deadline, "not accepted after recovery");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "the retry waited for the backoff"
+    );
+    let fetches_until_recovered = *hits.lock().unwrap();
+    assert!(
+        fetches_until_recovered <= fetches_while_down + 2,
+        "{fetches_until_recovered} fetches"
+    );
+
+    // Down again, keys cached but stale: requests are accepted with the
+    // cached key, and the JWKS is tried once, then only after the backoff.
+    up.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for n in 200..210 {
+        assert_eq!(send(token.clone(), n).await.status(), 202);
+    }
+    let fetches = *hits.lock().unwrap() - fetches_until_recovered;
+    assert!(
+        (1..=2).contains(&fetches),
+        "{fetches} fetches for 10 requests"
+    );
+    // An unknown key id meanwhile is refused (401), not answered 503: the
+    // keys Tradecloud signs with are cached.
+    let stranger = SigningKey::generate("key-9");
+    assert_eq!(send(stranger.token(v2_claims()), 300).await.status(), 401);
     rx.stop().await;
 }

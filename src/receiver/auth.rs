@@ -9,6 +9,13 @@
 //! problem description; the reason is logged (without any secret).
 //! A JWKS that cannot be fetched is a transient failure (`503`): Tradecloud
 //! would not retry a `401`, and the event would be lost.
+//!
+//! The JWKS is fetched once for all waiting requests, never per request: a
+//! failed fetch is retried only after a backoff (1 s, doubled per further
+//! failure up to `auth.jwks_backoff_max_secs`, with jitter), during which
+//! the cached keys stay in use; only when no key was ever fetched do
+//! requests get `503` meanwhile. An unknown key id triggers a fetch at most
+//! every `auth.jwks_min_refresh_secs`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -206,14 +213,48 @@ struct EntraVerifier {
     allowed_client_ids: Vec<String>,
     min_refresh: Duration,
     max_age: Duration,
+    backoff_max: Duration,
     keys: RwLock<KeyCache>,
+    /// Held by the one request that fetches the JWKS.
     refresh: tokio::sync::Mutex<()>,
 }
+
+/// Delay after the first failed JWKS fetch; doubled per further failure.
+const JWKS_BACKOFF_BASE: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 struct KeyCache {
     keys: HashMap<String, Arc<DecodingKey>>,
+    /// The last successful fetch.
     fetched_at: Option<Instant>,
+    /// Fetches tried so far (successful or not): tells a request that waited
+    /// for another one's fetch that it need not fetch again.
+    attempts: u64,
+    /// Failed fetches since the last success.
+    failures: u32,
+    /// After a failure: no fetch before this.
+    retry_at: Option<Instant>,
+    /// After a failure: why.
+    last_error: Option<String>,
+}
+
+/// What to do for a key id, given the cache.
+enum Plan {
+    Use(Arc<DecodingKey>),
+    Deny,
+    Unavailable(String),
+    Fetch,
+}
+
+impl KeyCache {
+    fn unavailable(&self) -> String {
+        format!(
+            "signing keys unavailable: {}",
+            self.last_error
+                .as_deref()
+                .unwrap_or("the JWKS has not been fetched")
+        )
+    }
 }
 
 #[derive(Deserialize)]
@@ -271,6 +312,8 @@ impl EntraVerifier {
             allowed_client_ids: config.allowed_client_ids.clone(),
             min_refresh: Duration::from_secs(config.jwks_min_refresh_secs.unwrap_or(30)),
             max_age: Duration::from_secs(config.jwks_max_age_secs.unwrap_or(6 * 3600)),
+            backoff_max: Duration::from_secs(config.jwks_backoff_max_secs.unwrap_or(60))
+                .max(JWKS_BACKOFF_BASE),
             keys: RwLock::new(KeyCache::default()),
             refresh: tokio::sync::Mutex::new(()),
         })
@@ -308,30 +351,98 @@ impl EntraVerifier {
         Ok(Principal(format!("entra:{}", app.unwrap_or_default())))
     }
 
-    async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, AuthFailure> {
-        let snapshot = |cache: &KeyCache| (cache.keys.get(kid).cloned(), cache.fetched_at);
-        let (cached, fetched_at) = snapshot(&self.keys.read().unwrap_or_else(|e| e.into_inner()));
-        let fresh = fetched_at.is_some_and(|t| t.elapsed() < self.max_age);
-        match &cached {
-            Some(key) if fresh => return Ok(key.clone()),
+    /// What the cache allows for `kid` at `now`, without fetching.
+    fn plan(&self, cache: &KeyCache, kid: &str, now: Instant) -> Plan {
+        let backing_off = cache.retry_at.is_some_and(|t| now < t);
+        match cache.keys.get(kid) {
+            Some(key) => {
+                let fresh = cache
+                    .fetched_at
+                    .is_some_and(|t| now.duration_since(t) < self.max_age);
+                // While the JWKS is unreachable, a cached key stays good.
+                if fresh || backing_off {
+                    Plan::Use(key.clone())
+                } else {
+                    Plan::Fetch
+                }
+            }
+            None if backing_off => {
+                if cache.keys.is_empty() {
+                    Plan::Unavailable(cache.unavailable())
+                } else {
+                    Plan::Deny
+                }
+            }
             // An unknown key id triggers a fetch at most every `min_refresh`,
             // so that made-up key ids cannot hammer the JWKS endpoint.
-            None if fetched_at.is_some_and(|t| t.elapsed() < self.min_refresh) => {
-                return Err(AuthFailure::Denied("unknown JWT key id"))
+            None if cache
+                .fetched_at
+                .is_some_and(|t| now.duration_since(t) < self.min_refresh) =>
+            {
+                Plan::Deny
             }
-            _ => {}
+            None => Plan::Fetch,
         }
-        let _guard = self.refresh.lock().await;
-        let (again, fetched_again) = snapshot(&self.keys.read().unwrap_or_else(|e| e.into_inner()));
-        if fetched_again != fetched_at {
-            // Another request refreshed the keys while this one waited.
-            return again.ok_or(AuthFailure::Denied("unknown JWT key id"));
+    }
+
+    fn settle(
+        plan: Plan,
+        cached: Option<Arc<DecodingKey>>,
+    ) -> Result<Arc<DecodingKey>, AuthFailure> {
+        match plan {
+            Plan::Use(key) => Ok(key),
+            Plan::Deny => Err(AuthFailure::Denied("unknown JWT key id")),
+            Plan::Unavailable(e) => Err(AuthFailure::Unavailable(e)),
+            Plan::Fetch => cached.ok_or(AuthFailure::Denied("unknown JWT key id")),
         }
-        match self.fetch().await {
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, KeyCache> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, AuthFailure> {
+        let (plan, cached, attempts) = {
+            let cache = self.read();
+            (
+                self.plan(&cache, kid, Instant::now()),
+                cache.keys.get(kid).cloned(),
+                cache.attempts,
+            )
+        };
+        if !matches!(plan, Plan::Fetch) {
+            return Self::settle(plan, cached);
+        }
+        // One request fetches. With a (stale) key at hand, do not wait for
+        // another request's fetch; without one, wait for its outcome.
+        let _guard = match &cached {
+            Some(key) => match self.refresh.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return Ok(key.clone()),
+            },
+            None => self.refresh.lock().await,
+        };
+        {
+            let cache = self.read();
+            if cache.attempts != attempts {
+                // Another request fetched while this one waited: use its outcome.
+                let plan = self.plan(&cache, kid, Instant::now());
+                return Self::settle(plan, cache.keys.get(kid).cloned());
+            }
+        }
+        let result = self.fetch().await;
+        let mut cache = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        cache.attempts += 1;
+        match result {
             Ok(keys) => {
-                let mut cache = self.keys.write().unwrap_or_else(|e| e.into_inner());
+                if cache.failures > 0 {
+                    tracing::info!(jwks_url = %self.jwks_url, "Entra ID signing keys fetched again");
+                }
                 cache.keys = keys;
                 cache.fetched_at = Some(Instant::now());
+                cache.failures = 0;
+                cache.retry_at = None;
+                cache.last_error = None;
                 cache
                     .keys
                     .get(kid)
@@ -339,11 +450,23 @@ impl EntraVerifier {
                     .ok_or(AuthFailure::Denied("unknown JWT key id"))
             }
             Err(e) => {
-                tracing::warn!(jwks_url = %self.jwks_url, error = %e, "cannot fetch the Entra ID signing keys");
-                // A cached key stays good while the JWKS is unreachable.
-                cached.ok_or(AuthFailure::Unavailable(format!(
-                    "signing keys unavailable: {e}"
-                )))
+                cache.failures = cache.failures.saturating_add(1);
+                let delay = jwks_backoff(cache.failures, self.backoff_max);
+                cache.retry_at = Some(Instant::now() + delay);
+                tracing::warn!(
+                    jwks_url = %self.jwks_url, error = %e, failures = cache.failures,
+                    retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    cached_keys = cache.keys.len(),
+                    "cannot fetch the Entra ID signing keys; the cached keys stay in use"
+                );
+                cache.last_error = Some(e);
+                match cached {
+                    Some(key) => Ok(key),
+                    None if cache.keys.is_empty() => {
+                        Err(AuthFailure::Unavailable(cache.unavailable()))
+                    }
+                    None => Err(AuthFailure::Denied("unknown JWT key id")),
+                }
             }
         }
     }
@@ -378,10 +501,32 @@ impl EntraVerifier {
     }
 }
 
+/// The wait after `failures` failed JWKS fetches: `JWKS_BACKOFF_BASE *
+/// 2^(failures-1)`, at most `max`, of which a random part up to half is
+/// taken off (so that several receivers do not retry in step).
+fn jwks_backoff(failures: u32, max: Duration) -> Duration {
+    let exp = failures.saturating_sub(1).min(20);
+    let full = JWKS_BACKOFF_BASE.saturating_mul(1u32 << exp).min(max);
+    let half_ms = u64::try_from((full / 2).as_millis()).unwrap_or(u64::MAX);
+    full - Duration::from_millis(fastrand::u64(0..=half_ms))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::receiver::config::Secret;
+
+    #[test]
+    fn jwks_backoff_doubles_up_to_the_maximum() {
+        let max = Duration::from_secs(60);
+        for (failures, full) in [(1, 1), (2, 2), (3, 4), (6, 32), (7, 60), (40, 60)] {
+            let full = Duration::from_secs(full);
+            for _ in 0..20 {
+                let d = jwks_backoff(failures, max);
+                assert!(d <= full && d >= full / 2, "{failures}: {d:?}");
+            }
+        }
+    }
 
     fn basic() -> Authenticator {
         Authenticator::from_config(&AuthConfig {

@@ -243,6 +243,10 @@ pub struct AuthConfig {
     pub jwks_min_refresh_secs: Option<u64>,
     /// Entra: the JWKS is fetched again after this many seconds in any case.
     pub jwks_max_age_secs: Option<u64>,
+    /// Entra: after a failed JWKS fetch the next one waits 1 s, doubled per
+    /// further failure up to this many seconds (default 60); cached keys
+    /// stay in use meanwhile.
+    pub jwks_backoff_max_secs: Option<u64>,
     /// `realm` in `WWW-Authenticate`.
     pub realm: Option<String>,
 }
@@ -397,7 +401,10 @@ fn key_kind(section: &str, key: &str) -> Kind {
             | "shutdown_timeout_secs",
         ) => Kind::Int,
         ("server", "metrics") => Kind::Bool,
-        ("auth", "leeway_secs" | "jwks_min_refresh_secs" | "jwks_max_age_secs") => Kind::Int,
+        (
+            "auth",
+            "leeway_secs" | "jwks_min_refresh_secs" | "jwks_max_age_secs" | "jwks_backoff_max_secs",
+        ) => Kind::Int,
         ("auth", "audience" | "issuer" | "allowed_client_ids") => Kind::List,
         ("processing", _) => Kind::Int,
         _ => Kind::Str,
