@@ -1,6 +1,7 @@
 //! Receiver settings that shape its behaviour under load and over time,
 //! each over real TLS on loopback with a real SQLite inbox: `[processing]`
-//! drives the processor.
+//! drives the processor; connection limits answer 503 with Retry-After (and
+//! close before TLS in a flood); slow clients are disconnected.
 
 mod receiver_support;
 
@@ -9,6 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use receiver_support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls;
 use tradecloud::processing::{handler_fn, Event, HandlerError};
 
 const ORDER: &str = "/tradecloud/order";
@@ -59,5 +63,228 @@ async fn processing_section_configures_the_processor() {
     assert_eq!(dead[0].attempts, 2, "max_attempts = 2");
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     assert!(dead[0].error.as_deref().unwrap_or("").contains("ERP down"));
+    rx.stop().await;
+}
+
+// ---- connection limits and timeouts ----------------------------------------
+
+/// A TLS client trusting the receiver's certificate.
+fn tls_connector(cert_pem: &str) -> tokio_rustls::TlsConnector {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap())
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+type Tls = tokio_rustls::client::TlsStream<TcpStream>;
+
+async fn tls_connect(rx: &TestReceiver) -> std::io::Result<Tls> {
+    let tcp = TcpStream::connect(rx.addr).await?;
+    tls_connector(&rx.cert_pem)
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+            tcp,
+        )
+        .await
+}
+
+/// GET /healthz on `stream` (HTTP/1.1, keep-alive): the response head, or
+/// `None` when the server closed the connection instead.
+async fn get_healthz(stream: &mut Tls) -> Option<String> {
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .ok()?;
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            _ => 0,
+        };
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&response);
+        if let Some(head_end) = text.find("\r\n\r\n") {
+            let length = text[..head_end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if response.len() >= head_end + 4 + length {
+                break;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&response).to_string();
+    (!text.is_empty()).then_some(text)
+}
+
+/// Whether the server closes `stream` within `within` (reads EOF or an error).
+async fn closed_within(stream: &mut (impl AsyncReadExt + Unpin), within: Duration) -> bool {
+    let mut buf = [0u8; 256];
+    matches!(
+        tokio::time::timeout(within, stream.read(&mut buf)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+/// A connection over `max_connections_per_ip` (or `max_connections`) is
+/// answered 503 with Retry-After and closed, never left hanging or reset
+/// before an answer; once a slot frees up, connections are served again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_limits_get_503_and_retry_after() {
+    for limits in [
+        "max_connections = 10\nmax_connections_per_ip = 2",
+        "max_connections = 2\nmax_connections_per_ip = 0",
+    ] {
+        let rx = start(&basic_config(limits)).await;
+        let mut first = tls_connect(&rx).await.unwrap();
+        let mut second = tls_connect(&rx).await.unwrap();
+        let head = get_healthz(&mut first).await.unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{limits}: {head}");
+        assert!(get_healthz(&mut second)
+            .await
+            .unwrap()
+            .starts_with("HTTP/1.1 200"));
+
+        let mut third = tls_connect(&rx).await.unwrap();
+        let head = get_healthz(&mut third)
+            .await
+            .expect("an answer, not a reset");
+        assert!(head.starts_with("HTTP/1.1 503"), "{limits}: {head}");
+        let lower = head.to_ascii_lowercase();
+        assert!(lower.contains("retry-after: 1"), "{head}");
+        assert!(lower.contains("connection: close"), "{head}");
+        assert!(closed_within(&mut third, Duration::from_secs(5)).await);
+        assert!(rx
+            .metrics
+            .encode()
+            .contains("tradecloud_connections_limited_total{action=\"answered_503\"} 1"));
+
+        // The two served connections stay usable (keep-alive).
+        assert!(get_healthz(&mut first)
+            .await
+            .unwrap()
+            .starts_with("HTTP/1.1 200"));
+        // A slot frees up when a connection closes.
+        drop(second);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut next = tls_connect(&rx).await.unwrap();
+            let head = get_healthz(&mut next).await.unwrap_or_default();
+            if head.starts_with("HTTP/1.1 200") {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no slot after a close: {head}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        drop(first);
+        rx.stop().await;
+    }
+}
+
+/// In a flood (the slots and the overflow that is answered 503 are all
+/// taken), further connections are closed at once, before any TLS work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_flood_is_closed_before_tls() {
+    let max = 2;
+    let overflow = tradecloud::receiver::overflow_limit(max);
+    let rx = start(&basic_config(&format!(
+        "max_connections = {max}\nhandshake_timeout_secs = 30"
+    )))
+    .await;
+    // Silent TCP connections hold a slot each until their handshake times out.
+    let mut held = Vec::new();
+    for _ in 0..max + overflow {
+        held.push(TcpStream::connect(rx.addr).await.unwrap());
+    }
+    // Accepted in order: wait until the server has seen them all.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !rx
+        .metrics
+        .encode()
+        .contains(&format!("tradecloud_connections_open {}", max + overflow))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{}",
+            rx.metrics.encode()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let started = std::time::Instant::now();
+    let Err(err) = tls_connect(&rx).await else {
+        panic!("a TLS handshake in a flood")
+    };
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "closed at once, not after the handshake timeout ({err})"
+    );
+    assert!(rx
+        .metrics
+        .encode()
+        .contains("tradecloud_connections_limited_total{action=\"closed\"} 1"));
+    drop(held);
+    rx.stop().await;
+}
+
+/// Slowloris: a client that never finishes its handshake, never sends a
+/// request after it, sends half a request, or idles after a request, is
+/// disconnected after the configured timeouts, and its slot is freed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_disconnected_and_free_their_slot() {
+    let rx = start(&basic_config(
+        "max_connections = 1\nmax_connections_per_ip = 0\nhandshake_timeout_secs = 1\nheader_read_timeout_secs = 1\nidle_timeout_secs = 2",
+    ))
+    .await;
+    let limit = Duration::from_secs(4);
+
+    // No TLS handshake at all.
+    let mut tcp = TcpStream::connect(rx.addr).await.unwrap();
+    assert!(closed_within(&mut tcp, limit).await, "silent TCP");
+
+    // Handshake, then nothing: holds the only slot until the header timeout.
+    let mut silent = tls_connect(&rx).await.unwrap();
+    let mut other = tls_connect(&rx).await.unwrap();
+    let head = get_healthz(&mut other).await.unwrap();
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    let started = std::time::Instant::now();
+    assert!(closed_within(&mut silent, limit).await, "silent after TLS");
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    let mut next = tls_connect(&rx).await.unwrap();
+    let head = get_healthz(&mut next).await.unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "slot freed: {head}");
+
+    // Idle after a request.
+    assert!(
+        closed_within(&mut next, limit).await,
+        "idle after a request"
+    );
+
+    // Half a request header.
+    let mut partial = tls_connect(&rx).await.unwrap();
+    partial
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: local")
+        .await
+        .unwrap();
+    assert!(closed_within(&mut partial, limit).await, "partial header");
     rx.stop().await;
 }

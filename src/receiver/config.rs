@@ -166,6 +166,17 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// Time for a client to finish the TLS handshake.
     pub handshake_timeout_secs: u64,
+    /// Time for a client to send the headers of a request (the first one
+    /// from the end of the handshake); a slower one is disconnected.
+    pub header_read_timeout_secs: u64,
+    /// A connection without a request in flight for this long is closed.
+    pub idle_timeout_secs: u64,
+    /// Connections served at once; more are answered `503` with
+    /// `Retry-After` and closed (in a flood, closed before TLS).
+    pub max_connections: usize,
+    /// Connections served at once per client IP address (0: no limit);
+    /// more are answered like those over `max_connections`.
+    pub max_connections_per_ip: usize,
     /// On shutdown, time given to in-flight requests before connections are closed.
     pub shutdown_timeout_secs: u64,
     /// Serve Prometheus metrics at `/metrics`.
@@ -185,6 +196,10 @@ impl Default for ServerConfig {
             max_concurrent_requests: 1024,
             request_timeout_secs: 30,
             handshake_timeout_secs: 10,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 1024,
+            max_connections_per_ip: 256,
             shutdown_timeout_secs: 30,
             metrics: true,
         }
@@ -398,6 +413,10 @@ fn key_kind(section: &str, key: &str) -> Kind {
             | "max_concurrent_requests"
             | "request_timeout_secs"
             | "handshake_timeout_secs"
+            | "header_read_timeout_secs"
+            | "idle_timeout_secs"
+            | "max_connections"
+            | "max_connections_per_ip"
             | "shutdown_timeout_secs",
         ) => Kind::Int,
         ("server", "metrics") => Kind::Bool,
@@ -500,6 +519,15 @@ impl Config {
         if s.max_body_bytes == 0 || s.max_concurrent_requests == 0 || s.request_timeout_secs == 0 {
             return Err(ConfigError::setting(
                 "server.max_body_bytes, max_concurrent_requests and request_timeout_secs must be positive",
+            ));
+        }
+        if s.max_connections == 0
+            || s.handshake_timeout_secs == 0
+            || s.header_read_timeout_secs == 0
+            || s.idle_timeout_secs == 0
+        {
+            return Err(ConfigError::setting(
+                "server.max_connections, handshake_timeout_secs, header_read_timeout_secs and idle_timeout_secs must be positive (max_connections_per_ip = 0 means no limit per address)",
             ));
         }
         if s.tls_cert.is_some() != s.tls_key.is_some() {

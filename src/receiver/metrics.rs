@@ -11,6 +11,8 @@
 //! | `tradecloud_webhook_request_duration_seconds` | | time from request to response on the webhook routes |
 //! | `tradecloud_handler_outcomes_total` | `kind`, `outcome` | handler (or GET-webhook fetch) attempts: `done`, `fetched`, `retrying`, `dead`, `rejected` |
 //! | `tradecloud_handler_duration_seconds` | `kind` | handler run time |
+//! | `tradecloud_connections_open` | | open TLS connections (served and over the limits) |
+//! | `tradecloud_connections_limited_total` | `action` | connections over `max_connections`/`max_connections_per_ip`: `answered_503`, or `closed` before TLS in a flood |
 //!
 //! [`Metrics`] is cheap to clone and shared by the HTTP side and the
 //! processor; more metrics can be added with [`Metrics::register`].
@@ -22,6 +24,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Metric, Registry};
 
@@ -38,6 +41,11 @@ struct ReasonLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabel {
     status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabel {
+    action: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -64,6 +72,18 @@ struct Inner {
     request_duration: Histogram,
     handler_outcomes: Family<OutcomeLabels, Counter>,
     handler_duration: HistogramFamily<KindLabel>,
+    connections_open: Gauge,
+    connections_limited: Family<ActionLabel, Counter>,
+}
+
+/// An open connection in `tradecloud_connections_open`, until dropped.
+#[derive(Debug)]
+pub struct OpenConnection(Gauge);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// The metrics registry. Clones share the same counters.
@@ -137,6 +157,18 @@ impl Metrics {
             "Handler run time",
             handler_duration.clone(),
         );
+        let connections_open = Gauge::default();
+        let connections_limited = Family::<ActionLabel, Counter>::default();
+        registry.register(
+            "connections_open",
+            "Open TLS connections",
+            connections_open.clone(),
+        );
+        registry.register(
+            "connections_limited",
+            "Connections over the connection limits: answered_503, or closed before TLS",
+            connections_limited.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry: Mutex::new(registry),
@@ -148,6 +180,8 @@ impl Metrics {
                 request_duration,
                 handler_outcomes,
                 handler_duration,
+                connections_open,
+                connections_limited,
             }),
         }
     }
@@ -216,6 +250,22 @@ impl Metrics {
     /// Outcome labels: `done`, `fetched`, `retrying`, `dead`, `rejected`.
     pub fn observe_outcome(&self, report: &crate::processing::OutcomeReport) {
         self.handler_outcome(report.kind.as_str(), report.outcome.label(), report.elapsed);
+    }
+
+    /// A connection was opened; it counts as open until the guard is dropped.
+    pub fn connection_opened(&self) -> OpenConnection {
+        self.inner.connections_open.inc();
+        OpenConnection(self.inner.connections_open.clone())
+    }
+
+    /// A connection over the limits was `answered_503` or `closed`.
+    pub fn connection_limited(&self, action: &str) {
+        self.inner
+            .connections_limited
+            .get_or_create(&ActionLabel {
+                action: action.into(),
+            })
+            .inc();
     }
 
     /// Register another metric (its name gets the `tradecloud_` prefix).

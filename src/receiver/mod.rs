@@ -73,6 +73,7 @@ pub use config::{AuthMethod, Config, ConfigError, Secret};
 pub use fetch::ClientFetcher;
 pub use layers::RemoteAddr;
 pub use metrics::Metrics;
+pub use server::overflow_limit;
 pub use tls::TlsError;
 
 /// Why the receiver could not start.
@@ -478,11 +479,22 @@ impl Receiver {
         );
         let options = server::ServeOptions {
             handshake_timeout: Duration::from_secs(s.handshake_timeout_secs.max(1)),
-            header_read_timeout: Duration::from_secs(s.handshake_timeout_secs.max(1)),
+            header_read_timeout: Duration::from_secs(s.header_read_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(s.idle_timeout_secs.max(1)),
             shutdown_timeout: Duration::from_secs(s.shutdown_timeout_secs),
+            max_connections: s.max_connections,
+            max_connections_per_ip: s.max_connections_per_ip,
         };
         let shutdown: ShutdownFuture = Box::pin(shutdown);
-        server::serve(self.listener, self.tls, self.app, options, shutdown).await;
+        server::serve(
+            self.listener,
+            self.tls,
+            self.app,
+            options,
+            self.metrics.clone(),
+            shutdown,
+        )
+        .await;
         let _ = stop_processing.send(true);
         if let Some(processor) = processor {
             if tokio::time::timeout(
