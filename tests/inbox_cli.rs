@@ -311,3 +311,92 @@ async fn the_store_comes_from_flag_env_config_file_or_default() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no inbox database at nope.db"));
     assert!(!work.join("nope.db").exists());
 }
+
+#[tokio::test]
+async fn purge_deletes_old_done_events_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("events.db");
+    let url = format!("sqlite://{}", db.display());
+    let inbox = Inbox::open(&url).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let body =
+            format!(r#"{{"eventName":"OrderIssuedByBuyer","meta":{{"messageId":"p-{i}"}}}}"#);
+        ids.push(
+            inbox
+                .store(NewEvent {
+                    kind: EventKind::Order,
+                    event_name: Some("OrderIssuedByBuyer".into()),
+                    object_id: Some(format!("o-{i}")),
+                    message_id: Some(format!("p-{i}")),
+                    content_type: "application/json".into(),
+                    body: Bytes::from(body),
+                    state: NewState::Received,
+                    source: None,
+                })
+                .await
+                .unwrap()
+                .id(),
+        );
+    }
+    drop(inbox);
+    let long_ago = chrono::Utc::now().timestamp_millis() - 45 * 86_400_000;
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    for (id, state) in [(ids[0], "done"), (ids[1], "dead"), (ids[2], "rejected")] {
+        conn.execute(
+            "UPDATE events SET state = ?2, updated_at = ?3 WHERE id = ?1",
+            rusqlite::params![id, state, long_ago],
+        )
+        .unwrap();
+    }
+    drop(conn);
+
+    let out = run(&mut tradecloud(
+        dir.path(),
+        &[
+            "inbox",
+            "purge",
+            "--older-than",
+            "30",
+            "--dry-run",
+            "--json",
+            "--store",
+            &url,
+        ],
+    ));
+    let result = &json_lines(&out)[0];
+    assert_eq!(result["events"], 1);
+    assert_eq!(result["dryRun"], true);
+    let listed = |dir: &Path| {
+        json_lines(&run(&mut tradecloud(
+            dir,
+            &["inbox", "list", "--json", "--store", &url],
+        )))
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(listed(dir.path()), ids, "a dry run deletes nothing");
+
+    let out = run(&mut tradecloud(
+        dir.path(),
+        &["inbox", "purge", "--older-than", "30", "--store", &url],
+    ));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("deleted 1 done events"), "{text}");
+    assert_eq!(listed(dir.path()), ids[1..].to_vec());
+    // Newer than the cutoff: kept.
+    let out = run(&mut tradecloud(
+        dir.path(),
+        &["inbox", "purge", "--older-than", "60", "--store", &url],
+    ));
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .starts_with("deleted 0 "));
+    // A wrong argument says what is wrong.
+    let out = tradecloud(dir.path(), &["inbox", "purge", "--store", &url])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--older-than"));
+}

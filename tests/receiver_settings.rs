@@ -1,7 +1,8 @@
 //! Receiver settings that shape its behaviour under load and over time,
 //! each over real TLS on loopback with a real SQLite inbox: `[processing]`
 //! drives the processor; connection limits answer 503 with Retry-After (and
-//! close before TLS in a flood); slow clients are disconnected.
+//! close before TLS in a flood); slow clients are disconnected; old done
+//! events are purged, and nothing else.
 
 mod receiver_support;
 
@@ -13,6 +14,7 @@ use receiver_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
+use tradecloud::inbox::{EventKind, Inbox, ListFilter, NewEvent, NewState};
 use tradecloud::processing::{handler_fn, Event, HandlerError};
 
 const ORDER: &str = "/tradecloud/order";
@@ -287,4 +289,137 @@ async fn slow_clients_are_disconnected_and_free_their_slot() {
         .unwrap();
     assert!(closed_within(&mut partial, limit).await, "partial header");
     rx.stop().await;
+}
+
+// ---- inbox retention -------------------------------------------------------
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Store `n` order events with message ids `{prefix}-{i}`; their ids.
+async fn store_events(inbox: &Inbox, prefix: &str, n: usize) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let body = format!(
+            r#"{{"eventName":"OrderIssuedByBuyer","meta":{{"messageId":"{prefix}-{i}"}},"orderEvent":{{"orderId":"o-{i}"}}}}"#
+        );
+        let stored = inbox
+            .store(NewEvent {
+                kind: EventKind::Order,
+                event_name: Some("OrderIssuedByBuyer".into()),
+                object_id: Some(format!("o-{i}")),
+                message_id: Some(format!("{prefix}-{i}")),
+                content_type: "application/json".into(),
+                body: body.into_bytes().into(),
+                state: NewState::Received,
+                source: None,
+            })
+            .await
+            .unwrap();
+        ids.push(stored.id());
+    }
+    ids
+}
+
+/// Put event `id` in `state`, last updated `days` days ago, as a processor
+/// would have long ago (straight in the SQLite file).
+fn age(db: &std::path::Path, id: i64, state: &str, days: i64) {
+    let now = chrono::Utc::now().timestamp_millis();
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .execute(
+            "UPDATE events SET state = ?2, updated_at = ?3, received_at = ?3 WHERE id = ?1",
+            rusqlite::params![id, state, now - days * DAY_MS],
+        )
+        .unwrap();
+}
+
+async fn remaining(inbox: &Inbox) -> Vec<i64> {
+    inbox
+        .list(ListFilter {
+            limit: Some(1000),
+            ..ListFilter::default()
+        })
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect()
+}
+
+/// `Inbox::purge` deletes only `done` events handled before the cutoff, in
+/// batches; never events to be handled, dead or rejected ones, however old.
+#[tokio::test]
+async fn purge_deletes_only_old_done_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let inbox = Inbox::open(&format!("sqlite://{}", db.display())).unwrap();
+    let ids = store_events(&inbox, "m", 7).await;
+    // ids[0]: received, untouched.
+    age(&db, ids[1], "done", 40);
+    age(&db, ids[2], "done", 10); // within the retention
+    age(&db, ids[3], "dead", 400);
+    age(&db, ids[4], "rejected", 400);
+    age(&db, ids[5], "retrying", 400);
+    age(&db, ids[6], "trigger", 400);
+    // More old done events than one batch.
+    let many = store_events(&inbox, "bulk", tradecloud::inbox::PURGE_BATCH + 3).await;
+    for id in &many {
+        age(&db, *id, "done", 31);
+    }
+
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(30);
+    let dry = inbox.purge(cutoff, true).await.unwrap();
+    assert_eq!(dry.events, 1 + many.len() as u64);
+    assert!(dry.body_bytes > 0);
+    assert_eq!(
+        remaining(&inbox).await.len(),
+        7 + many.len(),
+        "a dry run deletes nothing"
+    );
+
+    let purged = inbox.purge(cutoff, false).await.unwrap();
+    assert_eq!(purged, dry);
+    let mut expected: Vec<i64> = ids.clone();
+    expected.remove(1);
+    assert_eq!(remaining(&inbox).await, expected);
+    assert_eq!(inbox.purge(cutoff, false).await.unwrap().events, 0);
+    // A redelivery of a purged message id is a new event (documented).
+    let again = store_events(&inbox, "m", 2).await;
+    assert_ne!(again[1], ids[1]);
+    assert_eq!(again[0], ids[0], "a kept message id still dedupes");
+}
+
+/// With `[store] retention_days`, the receiver purges at start (and hourly).
+#[tokio::test]
+async fn receiver_purges_done_events_past_the_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let inbox = Inbox::open(&format!("sqlite://{}", db.display())).unwrap();
+    let ids = store_events(&inbox, "r", 3).await;
+    age(&db, ids[0], "done", 8);
+    age(&db, ids[1], "done", 2);
+    age(&db, ids[2], "dead", 8);
+    let text = format!("{}\n[store]\nretention_days = 7\n", basic_config(""));
+    let own = inbox.clone();
+    let rx = start_with(&text, move |b| b.inbox(own)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while remaining(&inbox).await.len() == 3 {
+        assert!(tokio::time::Instant::now() < deadline, "not purged");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(remaining(&inbox).await, vec![ids[1], ids[2]]);
+    assert!(rx
+        .metrics
+        .encode()
+        .contains("tradecloud_inbox_purged_total 1"));
+    rx.stop().await;
+
+    // TRADECLOUD_STORE_RETENTION_DAYS overrides the file.
+    let c = tradecloud::receiver::Config::from_parts(
+        Some(&text),
+        "t",
+        vec![("TRADECLOUD_STORE_RETENTION_DAYS".into(), "0".into())],
+    )
+    .unwrap();
+    assert_eq!(c.store.retention_days, Some(0), "0 keeps everything");
 }

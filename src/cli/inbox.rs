@@ -1,5 +1,6 @@
 //! `tradecloud inbox ...`: look into the receiver's durable inbox, show the
-//! exact bytes of an event, and replay quarantined or dead events.
+//! exact bytes of an event, replay quarantined or dead events, and delete
+//! old handled ones.
 //!
 //! The store is the one `tradecloud serve` uses: `--store URL`, else
 //! `TRADECLOUD_STORE_URL`, else `[store] url` of the configuration file
@@ -30,6 +31,9 @@ pub enum InboxCommand {
     Replay(ReplayArgs),
     /// List the dead-lettered events with their errors.
     Dead(DeadArgs),
+    /// Delete the done events handled more than DAYS days ago (never events
+    /// still to be handled, dead or rejected ones).
+    Purge(PurgeArgs),
 }
 
 /// Which inbox to open.
@@ -84,6 +88,22 @@ pub struct ReplayArgs {
 #[derive(Debug, Args)]
 pub struct DeadArgs {
     /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `tradecloud inbox purge`.
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Delete the done events whose handling finished more than this many days ago.
+    #[arg(long, value_name = "DAYS")]
+    pub older_than: u64,
+    /// Only count what would be deleted.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -154,6 +174,34 @@ pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
                 args.id, before.summary.state
             );
             write_stdout(line.as_bytes())
+        }
+        InboxCommand::Purge(args) => {
+            let inbox = open(&args.store, global)?;
+            let cutoff = i64::try_from(args.older_than)
+                .ok()
+                .and_then(chrono::Duration::try_days)
+                .and_then(|days| chrono::Utc::now().checked_sub_signed(days))
+                .with_context(|| format!("--older-than {} is too large", args.older_than))?;
+            let purged = inbox.purge(cutoff, args.dry_run).await?;
+            let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let out = if args.json {
+                let mut value = serde_json::to_value(purged)?;
+                value["dryRun"] = args.dry_run.into();
+                value["before"] = cutoff.into();
+                format!("{value}\n")
+            } else {
+                format!(
+                    "{} {} done events ({} body bytes) handled before {cutoff}\n",
+                    if args.dry_run {
+                        "would delete"
+                    } else {
+                        "deleted"
+                    },
+                    purged.events,
+                    purged.body_bytes,
+                )
+            };
+            write_stdout(out.as_bytes())
         }
         InboxCommand::Dead(args) => {
             let inbox = open(&args.store, global)?;

@@ -7,8 +7,8 @@ use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 
 use super::{
-    from_ms, EventSummary, InboxError, InboxOptions, ListFilter, NewEvent, NewState, Origin, State,
-    Stored, StoredEvent, Target,
+    from_ms, EventSummary, InboxError, InboxOptions, ListFilter, NewEvent, NewState, Origin,
+    Purged, State, Stored, StoredEvent, Target,
 };
 
 /// Version of the schema below, kept in `PRAGMA user_version`.
@@ -481,4 +481,40 @@ pub(crate) fn counts(conn: &Connection) -> Result<Vec<(State, u64)>, InboxError>
         counts.push((state, u64::try_from(n).unwrap_or(0)));
     }
     Ok(counts)
+}
+
+/// The `done` events finished before `cutoff_ms`, counted.
+pub(crate) fn purgeable(conn: &Connection, cutoff_ms: i64) -> Result<Purged, InboxError> {
+    let (events, bytes): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT count(*), coalesce(sum(length(body)), 0) FROM events \
+             WHERE state = 'done' AND updated_at < ?1",
+        )?
+        .query_row([cutoff_ms], |row| Ok((row.get(0)?, row.get(1)?)))
+        .map_err(read_error)?;
+    Ok(Purged {
+        events: u64::try_from(events).unwrap_or(0),
+        body_bytes: u64::try_from(bytes).unwrap_or(0),
+    })
+}
+
+/// Delete up to `limit` of the oldest `done` events finished before `cutoff_ms`.
+pub(crate) fn purge_batch(
+    conn: &Connection,
+    cutoff_ms: i64,
+    limit: usize,
+) -> Result<Purged, InboxError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut stmt = conn.prepare_cached(
+        "DELETE FROM events WHERE id IN \
+         (SELECT id FROM events WHERE state = 'done' AND updated_at < ?1 ORDER BY id LIMIT ?2) \
+         RETURNING length(body)",
+    )?;
+    let lengths = stmt
+        .query_map([cutoff_ms, limit], |row| row.get::<_, i64>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Purged {
+        events: lengths.len() as u64,
+        body_bytes: lengths.iter().map(|n| u64::try_from(*n).unwrap_or(0)).sum(),
+    })
 }

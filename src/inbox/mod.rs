@@ -68,6 +68,15 @@
 //! A `processing` event is one a handler was working on; [`crate::processing`]
 //! resets those to `received` when it starts, so an event interrupted by a
 //! crash is handled again (at-least-once delivery).
+//!
+//! # Retention
+//!
+//! Nothing is deleted unless asked: [`Inbox::purge`] (`tradecloud inbox
+//! purge --older-than DAYS`, or `[store] retention_days` in the receiver)
+//! deletes `done` events finished before a cutoff, and never an event that
+//! is still to be handled, `dead` or `rejected`. A purged event's message id
+//! is forgotten with it: a redelivery of it after the purge is stored and
+//! handled again, so keep events longer than Tradecloud may redeliver them.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -576,6 +585,19 @@ impl serde::Serialize for EventSummary {
     }
 }
 
+/// Events deleted per write by [`Inbox::purge`].
+pub const PURGE_BATCH: usize = 500;
+
+/// What [`Inbox::purge`] deleted (or, for a dry run, would delete).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Purged {
+    /// Events.
+    pub events: u64,
+    /// Their body bytes.
+    pub body_bytes: u64,
+}
+
 /// A stored event with its exact body bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
@@ -850,6 +872,34 @@ impl Inbox {
     /// Counts of events per state.
     pub async fn counts(&self) -> Result<Vec<(State, u64)>, InboxError> {
         self.read(db::counts).await
+    }
+
+    /// Delete the `done` events whose handling finished (`updated_at`)
+    /// before `cutoff`; with `dry_run`, only count them. Events in any other
+    /// state (to be handled, `dead`, `rejected`) are never deleted. Deletes
+    /// in batches of [`PURGE_BATCH`] events, each its own write, so that
+    /// incoming events are not held up by a long purge. SQLite reuses the
+    /// freed pages; the file does not shrink (run `VACUUM` offline for that).
+    pub async fn purge(&self, cutoff: DateTime<Utc>, dry_run: bool) -> Result<Purged, InboxError> {
+        let cutoff_ms = cutoff.timestamp_millis();
+        if dry_run {
+            return self.read(move |conn| db::purgeable(conn, cutoff_ms)).await;
+        }
+        let mut total = Purged::default();
+        loop {
+            let batch = self
+                .write(
+                    move |conn| db::purge_batch(conn, cutoff_ms, PURGE_BATCH),
+                    false,
+                )
+                .await?;
+            total.events += batch.events;
+            total.body_bytes += batch.body_bytes;
+            if batch.events < PURGE_BATCH as u64 {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Run `f` in the writer's next transaction and wait for its commit.

@@ -272,6 +272,11 @@ pub struct AuthConfig {
 pub struct StoreConfig {
     /// The inbox database (`sqlite://PATH`).
     pub url: String,
+    /// Delete `done` events this many days after they were handled (checked
+    /// at start and every hour). Unset or 0: keep every event (the default:
+    /// the inbox is the record of what Tradecloud sent). Events still to be
+    /// handled, `dead` and `rejected` ones are never deleted.
+    pub retention_days: Option<u64>,
     /// Other store settings, for the inbox.
     #[serde(flatten)]
     pub other: BTreeMap<String, toml::Value>,
@@ -281,6 +286,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             url: DEFAULT_STORE_URL.into(),
+            retention_days: None,
             other: BTreeMap::new(),
         }
     }
@@ -425,7 +431,7 @@ fn key_kind(section: &str, key: &str) -> Kind {
             "leeway_secs" | "jwks_min_refresh_secs" | "jwks_max_age_secs" | "jwks_backoff_max_secs",
         ) => Kind::Int,
         ("auth", "audience" | "issuer" | "allowed_client_ids") => Kind::List,
-        ("processing", _) => Kind::Int,
+        ("processing", _) | ("store", "retention_days") => Kind::Int,
         _ => Kind::Str,
     }
 }

@@ -12,6 +12,7 @@
 //! | `tradecloud_handler_outcomes_total` | `kind`, `outcome` | handler (or GET-webhook fetch) attempts: `done`, `fetched`, `retrying`, `dead`, `rejected` |
 //! | `tradecloud_handler_duration_seconds` | `kind` | handler run time |
 //! | `tradecloud_connections_open` | | open TLS connections (served and over the limits) |
+//! | `tradecloud_inbox_purged_total` | | `done` events deleted by `[store] retention_days` |
 //! | `tradecloud_connections_limited_total` | `action` | connections over `max_connections`/`max_connections_per_ip`: `answered_503`, or `closed` before TLS in a flood |
 //!
 //! [`Metrics`] is cheap to clone and shared by the HTTP side and the
@@ -74,6 +75,7 @@ struct Inner {
     handler_duration: HistogramFamily<KindLabel>,
     connections_open: Gauge,
     connections_limited: Family<ActionLabel, Counter>,
+    purged: Counter,
 }
 
 /// An open connection in `tradecloud_connections_open`, until dropped.
@@ -164,6 +166,12 @@ impl Metrics {
             "Open TLS connections",
             connections_open.clone(),
         );
+        let purged = Counter::default();
+        registry.register(
+            "inbox_purged",
+            "Done events deleted by the retention period",
+            purged.clone(),
+        );
         registry.register(
             "connections_limited",
             "Connections over the connection limits: answered_503, or closed before TLS",
@@ -182,6 +190,7 @@ impl Metrics {
                 handler_duration,
                 connections_open,
                 connections_limited,
+                purged,
             }),
         }
     }
@@ -266,6 +275,11 @@ impl Metrics {
                 action: action.into(),
             })
             .inc();
+    }
+
+    /// `events` done events were deleted by the retention period.
+    pub fn purged(&self, events: u64) {
+        self.inner.purged.inc_by(events);
     }
 
     /// Register another metric (its name gets the `tradecloud_` prefix).

@@ -46,6 +46,7 @@ pub mod config;
 mod fetch;
 mod layers;
 pub mod metrics;
+mod retention;
 mod routes;
 mod server;
 pub mod tls;
@@ -468,6 +469,14 @@ impl Receiver {
             )),
             _ => None,
         };
+        let retention = match self.config.store.retention_days {
+            Some(days) if days > 0 => Some(tokio::spawn(retention::run(
+                self.inbox.clone(),
+                self.metrics.clone(),
+                days,
+            ))),
+            _ => None,
+        };
         let (stop_processing, stopped) = tokio::sync::watch::channel(false);
         let processor = self
             .processing
@@ -509,6 +518,9 @@ impl Receiver {
         }
         if let Some(watcher) = watcher {
             watcher.abort();
+        }
+        if let Some(retention) = retention {
+            retention.abort();
         }
         tracing::info!("receiver stopped");
         Ok(())
