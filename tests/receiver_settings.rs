@@ -2,7 +2,7 @@
 //! each over real TLS on loopback with a real SQLite inbox: `[processing]`
 //! drives the processor; connection limits answer 503 with Retry-After (and
 //! close before TLS in a flood); slow clients are disconnected; old done
-//! events are purged, and nothing else.
+//! events are purged, and nothing else; `/metrics` can require a token.
 
 mod receiver_support;
 
@@ -422,4 +422,83 @@ async fn receiver_purges_done_events_past_the_retention() {
     )
     .unwrap();
     assert_eq!(c.store.retention_days, Some(0), "0 keeps everything");
+}
+
+// ---- /metrics --------------------------------------------------------------
+
+/// With `server.metrics_token`, /metrics needs that Bearer token (not the
+/// webhook credentials); without it /metrics stays open; `metrics = false`
+/// removes it.
+#[tokio::test]
+async fn metrics_token_protects_metrics() {
+    let rx = start(&basic_config("metrics_token = \"scrape-me\"")).await;
+    let get = |auth: Option<&str>| {
+        let mut request = rx.client.get(rx.url("/metrics"));
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        async move { request.send().await.unwrap() }
+    };
+    for (auth, case) in [
+        (None, "no token"),
+        (Some("Bearer scrape-m"), "wrong token"),
+        (Some("Bearer scrape-me2"), "longer token"),
+        (
+            Some("Basic dHJhZGVjbG91ZDpjb3JyZWN0IGhvcnNlIGJhdHRlcnkgc3RhcGxl"),
+            "webhook credentials",
+        ),
+    ] {
+        let response = get(auth).await;
+        assert_eq!(response.status(), 401, "{case}");
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            "Bearer realm=\"tradecloud-metrics\"",
+            "{case}"
+        );
+    }
+    let response = get(Some("Bearer scrape-me")).await;
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("tradecloud_connections_open"));
+    // The other operational endpoints stay open (load balancer probes).
+    let health = rx.client.get(rx.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    rx.stop().await;
+
+    let rx = start(&basic_config("")).await;
+    let response = rx.client.get(rx.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200, "open without a token");
+    rx.stop().await;
+    let rx = start(&basic_config("metrics = false")).await;
+    let response = rx.client.get(rx.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    rx.stop().await;
+
+    // From the environment or a file, like every secret.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("metrics-token");
+    std::fs::write(&file, "from-file\n").unwrap();
+    let c = tradecloud::receiver::Config::from_parts(
+        Some(&format!(
+            "[server]\nmetrics_token_file = {:?}\n",
+            file.display().to_string()
+        )),
+        "t",
+        Vec::new(),
+    )
+    .unwrap();
+    assert_eq!(c.server.metrics_token.unwrap().expose(), "from-file");
+    let c = tradecloud::receiver::Config::from_parts(
+        Some(&format!(
+            "[server]\nmetrics_token_file = {:?}\n",
+            file.display().to_string()
+        )),
+        "t",
+        vec![("TRADECLOUD_SERVER_METRICS_TOKEN".into(), "from-env".into())],
+    )
+    .unwrap();
+    assert_eq!(c.server.metrics_token.unwrap().expose(), "from-env");
 }

@@ -181,6 +181,10 @@ pub struct ServerConfig {
     pub shutdown_timeout_secs: u64,
     /// Serve Prometheus metrics at `/metrics`.
     pub metrics: bool,
+    /// If set, `/metrics` requires `Authorization: Bearer` with this token.
+    pub metrics_token: Option<Secret>,
+    /// A file holding the metrics token.
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -202,6 +206,8 @@ impl Default for ServerConfig {
             max_connections_per_ip: 256,
             shutdown_timeout_secs: 30,
             metrics: true,
+            metrics_token: None,
+            metrics_token_file: None,
         }
     }
 }
@@ -490,6 +496,11 @@ impl Config {
         )?;
         resolve_secret(&mut self.auth.token, &self.auth.token_file, "auth.token")?;
         resolve_secret(
+            &mut self.server.metrics_token,
+            &self.server.metrics_token_file,
+            "server.metrics_token",
+        )?;
+        resolve_secret(
             &mut self.tradecloud.password,
             &self.tradecloud.password_file,
             "tradecloud.password",
@@ -534,6 +545,14 @@ impl Config {
         {
             return Err(ConfigError::setting(
                 "server.max_connections, handshake_timeout_secs, header_read_timeout_secs and idle_timeout_secs must be positive (max_connections_per_ip = 0 means no limit per address)",
+            ));
+        }
+        if s.metrics_token
+            .as_ref()
+            .is_some_and(|t| t.0.trim().is_empty())
+        {
+            return Err(ConfigError::setting(
+                "server.metrics_token is empty; set a token or remove the key",
             ));
         }
         if s.tls_cert.is_some() != s.tls_key.is_some() {
@@ -688,7 +707,7 @@ fn apply_env(
         // A secret given directly replaces one given by file, and vice versa.
         if let Some(base) = key.strip_suffix("_file") {
             section_table.remove(base);
-        } else if matches!(key.as_str(), "password" | "token") {
+        } else if matches!(key.as_str(), "password" | "token" | "metrics_token") {
             section_table.remove(&format!("{key}_file"));
         }
         section_table.insert(key, converted);

@@ -37,9 +37,11 @@
 //! credentials is never stored. Unknown fields, enum values and event names
 //! are accepted (and kept: the inbox stores the exact bytes).
 //!
-//! Operational endpoints, without authentication: `/healthz` (the process
-//! is up), `/readyz` (the store accepts writes) and `/metrics` (Prometheus,
-//! see [`metrics`]).
+//! Operational endpoints, without the webhook authentication: `/healthz`
+//! (the process is up), `/readyz` (the store accepts writes) and `/metrics`
+//! (Prometheus, see [`metrics`]; `server.metrics = false` turns it off, and
+//! with `server.metrics_token` it requires `Authorization: Bearer TOKEN`,
+//! which Prometheus sends with `authorization: { credentials: TOKEN }`).
 
 pub mod auth;
 pub mod config;
@@ -353,7 +355,22 @@ impl ReceiverBuilder {
             );
         }
 
-        let app = app(&config, inbox.clone(), metrics.clone(), authenticator);
+        let metrics_auth = match &config.server.metrics_token {
+            Some(token) => Some(Authenticator::from_config(&config::AuthConfig {
+                method: Some(AuthMethod::Bearer),
+                token: Some(token.clone()),
+                realm: Some("tradecloud-metrics".into()),
+                ..config::AuthConfig::default()
+            })?),
+            None => None,
+        };
+        let app = app(
+            &config,
+            inbox.clone(),
+            metrics.clone(),
+            authenticator,
+            metrics_auth,
+        );
         Ok(Receiver {
             config,
             app,
@@ -594,6 +611,8 @@ pub async fn shutdown_signal() {
 struct Ops {
     inbox: Inbox,
     metrics: Metrics,
+    /// `server.metrics_token`: the Bearer token `/metrics` requires.
+    metrics_auth: Option<Authenticator>,
 }
 
 async fn healthz() -> Response {
@@ -629,7 +648,21 @@ async fn readyz(State(ops): State<Ops>) -> Response {
     }
 }
 
-async fn metrics_text(State(ops): State<Ops>) -> Response {
+async fn metrics_text(State(ops): State<Ops>, headers: http::HeaderMap) -> Response {
+    if let Some(auth) = &ops.metrics_auth {
+        if let Err(failure) = auth.authenticate(&headers).await {
+            tracing::debug!(?failure, "/metrics request not authenticated");
+            let mut response = routes::problem(
+                StatusCode::UNAUTHORIZED,
+                "/metrics requires the metrics token (server.metrics_token) as a Bearer token",
+                None,
+            );
+            response
+                .headers_mut()
+                .insert(http::header::WWW_AUTHENTICATE, auth.challenge());
+            return response;
+        }
+    }
     (
         StatusCode::OK,
         [(
@@ -653,6 +686,7 @@ fn app(
     inbox: Inbox,
     metrics: Metrics,
     authenticator: Authenticator,
+    metrics_auth: Option<Authenticator>,
 ) -> axum::Router {
     let s = &config.server;
     let webhooks = Arc::new(routes::Webhooks {
@@ -678,7 +712,11 @@ fn app(
             },
             layers::guard,
         ));
-    let ops_state = Ops { inbox, metrics };
+    let ops_state = Ops {
+        inbox,
+        metrics,
+        metrics_auth,
+    };
     let mut ops = axum::Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
