@@ -100,6 +100,13 @@ impl Authenticator {
     pub fn from_config(config: &AuthConfig) -> Result<Self, ConfigError> {
         let realm = quoted(config.realm.as_deref().unwrap_or("tradecloud-webhook"));
         let missing = |what: &str| ConfigError::Setting(format!("auth: {what} is required"));
+        let challenge = |value: String| {
+            HeaderValue::from_str(&value).map_err(|_| {
+                ConfigError::Setting(format!(
+                    "auth.realm {realm:?} cannot go in a WWW-Authenticate header: use printable ASCII"
+                ))
+            })
+        };
         let inner = match config.method {
             None => return Err(missing("method")),
             Some(AuthMethod::Basic) => {
@@ -112,24 +119,19 @@ impl Authenticator {
                     user: sha256(username.as_bytes()),
                     password: sha256(password.expose().as_bytes()),
                     username,
-                    challenge: HeaderValue::from_str(&format!(
-                        "Basic realm=\"{realm}\", charset=\"UTF-8\""
-                    ))
-                    .expect("a quoted realm is a valid header value"),
+                    challenge: challenge(format!("Basic realm=\"{realm}\", charset=\"UTF-8\""))?,
                 }
             }
             Some(AuthMethod::Bearer) => {
                 let token = config.token.as_ref().ok_or_else(|| missing("token"))?;
                 Inner::Bearer {
                     token: sha256(token.expose().as_bytes()),
-                    challenge: HeaderValue::from_str(&format!("Bearer realm=\"{realm}\""))
-                        .expect("a quoted realm is a valid header value"),
+                    challenge: challenge(format!("Bearer realm=\"{realm}\""))?,
                 }
             }
             Some(AuthMethod::Entra) => Inner::Entra {
                 verifier: Box::new(EntraVerifier::from_config(config)?),
-                challenge: HeaderValue::from_str(&format!("Bearer realm=\"{realm}\""))
-                    .expect("a quoted realm is a valid header value"),
+                challenge: challenge(format!("Bearer realm=\"{realm}\""))?,
             },
         };
         Ok(Authenticator {
@@ -577,6 +579,18 @@ mod tests {
         assert!(a.authenticate(&headers("Bearer pa:ss")).await.is_err());
         assert!(a.authenticate(&HeaderMap::new()).await.is_err());
         assert!(a.challenge().to_str().unwrap().starts_with("Basic realm="));
+    }
+
+    #[test]
+    fn a_realm_that_cannot_be_a_header_is_a_config_error() {
+        let e = Authenticator::from_config(&AuthConfig {
+            method: Some(AuthMethod::Bearer),
+            token: Some(Secret::new("t")),
+            realm: Some("line\nbreak".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("auth.realm"), "{e}");
     }
 
     #[tokio::test]

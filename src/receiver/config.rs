@@ -169,7 +169,9 @@ pub struct ServerConfig {
     /// Time for a client to send the headers of a request (the first one
     /// from the end of the handshake); a slower one is disconnected.
     pub header_read_timeout_secs: u64,
-    /// A connection without a request in flight for this long is closed.
+    /// A connection without a request in flight for this long is closed
+    /// (HTTP/2; an HTTP/1.1 connection already closes when its next request
+    /// headers take longer than `header_read_timeout_secs`).
     pub idle_timeout_secs: u64,
     /// Connections served at once; more are answered `503` with
     /// `Retry-After` and closed (in a flood, closed before TLS).
