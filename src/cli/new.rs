@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
@@ -265,7 +266,9 @@ pub fn run(args: NewArgs) -> anyhow::Result<()> {
         }
     }
     let kinds: Vec<&str> = options.events.iter().map(|e| e.flag()).collect();
-    println!(
+    // The project is written; a closed stdout (`| head`) must not fail the command.
+    let _ = writeln!(
+        std::io::stdout(),
         "Created the {} receiver `{}` in {} (events: {}; tradecloud from {}).\n\n\
          Next:\n  cd {}\n  cargo test\n\n\
          Then write the ERP code in src/handler.rs. README.md tells how to run the service \
