@@ -27,6 +27,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== tests =="
 cargo test --workspace --locked
 
+echo "== the examples run against the mock =="
+for example in buyer_order_responses supplier_orders shipment_documents; do
+  cargo run --quiet --locked --example "$example" >/dev/null
+done
+
 echo "== a service made by tradecloud new builds and passes its own tests =="
 ./scripts/scaffold-check.sh
 
