@@ -1173,3 +1173,45 @@ fn defaults_apply_as_with_the_derive() -> TestResult {
     .ok_or("limit 0 must not decode")?;
     Ok(())
 }
+
+#[cfg(feature = "server")]
+#[test]
+fn the_receivers_decoder_names_the_field_of_an_invalid_body() {
+    // `decode_body` decodes without path tracking and, only for a body that
+    // fails, again with it: the 400 problem description still names the field.
+    use tradecloud::server::{decode_body, RawRequest, RejectionKind};
+    let raw = |body: &str| RawRequest {
+        method: http::Method::POST,
+        uri: http::Uri::from_static("/tradecloud/order"),
+        headers: http::HeaderMap::new(),
+        body: bytes::Bytes::from(body.to_owned()),
+    };
+    let decode =
+        |body: &str| decode_body::<OrderWebhookBody>(&raw(body), &["application/json"], true, None);
+    let bad_decimal = r#"{"eventName": "X", "orderEvent": {"lines": [{"deliverySchedule": [{"quantity": "12,5"}]}]}}"#;
+    match decode(bad_decimal) {
+        Err(RejectionKind::InvalidBody(detail)) => assert!(
+            detail.starts_with("at `orderEvent.lines[0].deliverySchedule[0].quantity`: ")
+                && detail.contains("12,5"),
+            "{detail}"
+        ),
+        other => panic!("a bad decimal must be an invalid body: {other:?}"),
+    }
+    match decode(r#"{"orderEvent": {}}"#) {
+        Err(RejectionKind::InvalidBody(detail)) => {
+            assert!(detail.contains("missing field `eventName`"), "{detail}")
+        }
+        other => panic!("a body without eventName must be invalid: {other:?}"),
+    }
+    match decode(r#"{"eventName": "OrderIssuedByBuyer"} {}"#) {
+        Err(RejectionKind::InvalidBody(detail)) => {
+            assert!(detail.contains("trailing characters"), "{detail}")
+        }
+        other => panic!("trailing characters must be invalid: {other:?}"),
+    }
+    let text = fixture("order-webhook/order-event.json");
+    match decode(&text) {
+        Ok(Some(body)) => assert_round_trip("decode_body", &text, &body),
+        other => panic!("the fixture must decode: {other:?}"),
+    }
+}

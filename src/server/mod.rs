@@ -220,12 +220,22 @@ pub fn decode_body<T: DeserializeOwned>(
         return Err(RejectionKind::MissingBody);
     }
     if accepts(is_json) {
-        let mut de = serde_json::Deserializer::from_slice(&raw.body);
-        let value = serde_path_to_error::deserialize(&mut de)
-            .map_err(|e| RejectionKind::InvalidBody(describe_json_error(&e)))?;
-        de.end()
-            .map_err(|e| RejectionKind::InvalidBody(e.to_string()))?;
-        Ok(Some(value))
+        // Without path tracking first: `serde_path_to_error` copies every
+        // key it passes into a `String`, which is a good part of the cost of
+        // a valid body. Only a body that fails is decoded again, with the
+        // tracking, to say where (decoding is deterministic: same error).
+        match serde_json::from_slice(&raw.body) {
+            Ok(value) => Ok(Some(value)),
+            Err(_) => {
+                let mut de = serde_json::Deserializer::from_slice(&raw.body);
+                let value: T = serde_path_to_error::deserialize(&mut de)
+                    .map_err(|e| RejectionKind::InvalidBody(describe_json_error(&e)))?;
+                de.end()
+                    .map_err(|e| RejectionKind::InvalidBody(e.to_string()))?;
+                // Not reached for a deterministic `Deserialize`; keep the value.
+                Ok(Some(value))
+            }
+        }
     } else if accepts(is_xml) {
         let Some(shape) = txml_shape else {
             return Err(unsupported());
