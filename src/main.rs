@@ -5,6 +5,12 @@ use clap::Parser;
 
 mod cli;
 
+/// mimalloc instead of the system allocator: the receiver allocates and
+/// frees many small blocks per request (the decoded body, headers, tasks),
+/// and glibc's malloc was a tenth of its CPU time (BENCHMARKS.md, "Receiver").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
