@@ -194,6 +194,30 @@ fn the_role_and_events_choose_the_content() {
 }
 
 #[test]
+fn documents_only_has_no_line_reading_code() {
+    let Some(exe) = exe() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("documents");
+    let output = new(exe, &[dir.to_str().unwrap(), "--events", "documents"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let handler = read(&dir, "src/handler.rs");
+    assert!(handler.contains("async fn order_documents_event("));
+    // Helpers only the line-reading kinds use would be dead code (clippy -D warnings).
+    for absent in [
+        "fn not_used(",
+        "fn show<",
+        "changed_lines()",
+        "fn shipment_event(",
+    ] {
+        assert!(!handler.contains(absent), "{absent}");
+    }
+    assert!(
+        !handler.contains("\n\n\n"),
+        "no double blank lines (rustfmt)"
+    );
+}
+
+#[test]
 fn refuses_a_non_empty_directory_unless_forced() {
     let Some(exe) = exe() else { return };
     let tmp = tempfile::tempdir().unwrap();

@@ -457,6 +457,8 @@ fn template_values(options: &Options) -> (BTreeSet<&'static str>, Vars) {
         ("documents", documents),
         ("shipments", shipments),
         ("order_webhook", orders || documents),
+        // Kinds whose handler reads lines (and may skip event names).
+        ("lines", orders || shipments),
         ("multiple", orders && !single),
         ("single", orders && single),
         ("buyer", buyer),

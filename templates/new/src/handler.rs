@@ -352,12 +352,14 @@ impl Handler for Erp {
 fn required<'a>(value: Option<&'a str>, field: &str) -> Result<&'a str, HandlerError> {
     value.ok_or_else(|| HandlerError::Permanent(format!("the event has no {field}")))
 }
+// {{#if lines}}
 
 /// An event name this service does not act on: acknowledged and skipped.
 fn not_used(event_name: &str, id: &str) -> Result<(), HandlerError> {
     tracing::info!(event_name, id, "event not used by this service");
     Ok(())
 }
+// {{/if}}
 
 /// A kind of event this service was not made for, or a whole order or
 /// shipment fetched for a GET webhook (older set-ups): acknowledged, logged.
@@ -386,8 +388,10 @@ fn directory_name(id: &str) -> Result<&str, HandlerError> {
         )))
     }
 }
+// {{#if lines}}
 
 /// A value for a log line, `-` when it is missing.
 fn show<T: std::fmt::Display>(value: Option<&T>) -> String {
     value.map_or_else(|| "-".to_owned(), T::to_string)
 }
+// {{/if}}
