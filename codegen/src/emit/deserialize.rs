@@ -3,10 +3,12 @@
 //! Every generated struct keeps unknown fields in
 //! `#[serde(flatten)] extra: serde_json::Map<String, Value>`. With a
 //! flattened field, serde's derive buffers every unknown entry as its private
-//! `Content` and decodes it a second time into `extra`, and takes a slower path
-//! for the known ones too; for a webhook body that is most of the decoding
-//! time. So, for each struct whose only flattened field is that `extra` map, the
-//! derive is replaced by a hand-written implementation with the same behaviour:
+//! `Content` and decodes it a second time into `extra`. So, for each struct
+//! whose only flattened field is that `extra` map, the derive is replaced by
+//! a generated implementation with the same behaviour that decodes unknown
+//! entries once, straight into `serde_json::Value` (as fast as the derive on
+//! a body without unknown fields, faster the more there are; BENCHMARKS.md,
+//! "Parsing webhook bodies"):
 //!
 //! * a key equal to a field's wire name (its `rename`) is decoded straight into
 //!   that field (`duplicate_field` when it occurs twice);
