@@ -276,18 +276,16 @@ pub struct AuthConfig {
 
 /// `[store]`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
-    /// The inbox database (`sqlite://PATH`).
+    /// The inbox database (`sqlite://PATH`, tuning options in its query:
+    /// `?busy_timeout_ms=2000&queue_capacity=8192`, see [`crate::inbox::InboxOptions`]).
     pub url: String,
     /// Delete `done` events this many days after they were handled (checked
     /// at start and every hour). Unset or 0: keep every event (the default:
     /// the inbox is the record of what Tradecloud sent). Events still to be
     /// handled, `dead` and `rejected` ones are never deleted.
     pub retention_days: Option<u64>,
-    /// Other store settings, for the inbox.
-    #[serde(flatten)]
-    pub other: BTreeMap<String, toml::Value>,
 }
 
 impl Default for StoreConfig {
@@ -295,7 +293,6 @@ impl Default for StoreConfig {
         StoreConfig {
             url: DEFAULT_STORE_URL.into(),
             retention_days: None,
-            other: BTreeMap::new(),
         }
     }
 }
@@ -749,8 +746,7 @@ mod tests {
             username = "tradecloud"
             password = "from-file"
             [store]
-            url = "sqlite://x.db"
-            busy_timeout_ms = 5
+            url = "sqlite://x.db?busy_timeout_ms=5"
             [tradecloud]
             environment = "acceptance"
             [processing]
@@ -778,13 +774,7 @@ mod tests {
         assert_eq!(c.tradecloud.username.as_deref(), Some("prefixed"));
         assert_eq!(c.tradecloud.password.as_ref().unwrap().expose(), "alias-pw");
         assert_eq!(c.auth.allowed_client_ids, vec!["a", "b"]);
-        assert_eq!(
-            c.store
-                .other
-                .get("busy_timeout_ms")
-                .and_then(|v| v.as_integer()),
-            Some(5)
-        );
+        assert_eq!(c.store.url, "sqlite://x.db?busy_timeout_ms=5");
         assert_eq!(c.processing.concurrency, 4, "`workers` is an alias");
         c.validate_for_serving().unwrap();
         assert!(
@@ -875,6 +865,10 @@ mod tests {
         let e =
             Config::from_parts(Some("[server]\nlisen = \"x\""), "t.toml", env(&[])).unwrap_err();
         assert!(e.to_string().contains("lisen"), "{e}");
+        // A misspelt store key is an error, not a silently kept default.
+        let e = Config::from_parts(Some("[store]\nretention_day = 30"), "t.toml", env(&[]))
+            .unwrap_err();
+        assert!(e.to_string().contains("retention_day"), "{e}");
         let e = Config::from_parts(
             None,
             "t",
