@@ -187,8 +187,7 @@ pub async fn run_document(cmd: DocumentCommand, global: &GlobalArgs) -> Result<(
                     .map(|t| format!(", {t}"))
                     .unwrap_or_default()
             );
-            println!("{}", file.path.display());
-            Ok(())
+            super::write_stdout(format!("{}\n", file.path.display()).as_bytes())
         }
         DownloadOutcome::NoFile => bail!("the document has no file attached"),
     }
@@ -232,7 +231,7 @@ fn report<T: Serialize>(batch: PollBatch<T>, args: &PollArgs, kind: &str) -> Res
             .map_err(std::io::Error::from)
             .and_then(|()| out.write_all(b"\n")),
     };
-    finish_output(written.and_then(|()| out.flush()))?;
+    super::finish_stdout(written.and_then(|()| out.flush()))?;
     eprintln!("{} {kind} in {} page(s)", batch.items.len(), batch.pages);
     match &batch.next_watermark {
         Some(watermark) => {
@@ -252,15 +251,7 @@ fn print_pretty<T: Serialize>(value: &T) -> Result<()> {
         .map_err(std::io::Error::from)
         .and_then(|()| out.write_all(b"\n"))
         .and_then(|()| out.flush());
-    finish_output(written)
-}
-
-/// A closed pipe (`| head`) is not an error.
-fn finish_output(result: std::io::Result<()>) -> Result<()> {
-    match result {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("cannot write to stdout"),
-    }
+    super::finish_stdout(written)
 }
 
 /// The `[tradecloud]` section of the configuration file.

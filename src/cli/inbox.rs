@@ -8,14 +8,13 @@
 //! exists), else `sqlite://tradecloud-inbox.db`.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use tradecloud::inbox::{EventSummary, Inbox, InboxOptions, ListFilter, State, DEFAULT_STORE_URL};
 
-use super::GlobalArgs;
+use super::{write_stdout, GlobalArgs};
 
 /// The configuration file read when `--config` is not given, if it exists.
 const DEFAULT_CONFIG_FILE: &str = "tradecloud.toml";
@@ -351,13 +350,4 @@ fn describe(e: &EventSummary) -> String {
     let _ = writeln!(out, "origin:        {}", e.origin.as_str());
     let _ = writeln!(out, "body:          {} bytes", e.body_len);
     out
-}
-
-/// Write to stdout; a closed pipe (`| head`) is not an error.
-fn write_stdout(bytes: &[u8]) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("cannot write to stdout"),
-    }
 }

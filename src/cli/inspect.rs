@@ -51,11 +51,12 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let message = parse(&name, &bytes)?;
     let report = Report::of(&message, args.since.as_ref());
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+        let mut text = serde_json::to_string_pretty(&report.to_json())?;
+        text.push('\n');
+        super::write_stdout(text.as_bytes())
     } else {
-        print!("{}", report.to_text(args.since.as_ref()));
+        super::write_stdout(report.to_text(args.since.as_ref()).as_bytes())
     }
-    Ok(())
 }
 
 /// Reads the file, or standard input for `-`. Returns a display name too.

@@ -74,6 +74,23 @@ pub enum Command {
 }
 
 /// Set up `tracing` output on stderr.
+/// Write `bytes` to stdout; a closed pipe (`tradecloud ... | head`) is not
+/// an error.
+pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    finish_stdout(stdout.write_all(bytes).and_then(|()| stdout.flush()))
+}
+
+/// The result of writing to stdout: a closed pipe (`| head`) is not an error.
+pub fn finish_stdout(result: std::io::Result<()>) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to stdout"),
+    }
+}
+
 pub fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn,tradecloud=info",
