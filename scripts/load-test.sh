@@ -44,7 +44,7 @@ if ! command -v oha >/dev/null; then
 fi
 
 cargo build --release --bin tradecloud
-BIN=target/release/tradecloud
+BIN="${CARGO_TARGET_DIR:-target}/release/tradecloud"
 WORK=$(mktemp -d)
 SERVER_PID=
 cleanup() {

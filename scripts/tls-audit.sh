@@ -83,7 +83,7 @@ if [ -n "${TRADECLOUD_BIN:-}" ]; then
   bin=$TRADECLOUD_BIN
 else
   cargo build --locked --quiet --bin tradecloud
-  bin=target/debug/tradecloud
+  bin="${CARGO_TARGET_DIR:-target}/debug/tradecloud"
 fi
 
 work=$(mktemp -d)
