@@ -118,7 +118,7 @@ fn sigkill_mid_stream_loses_no_acknowledged_event() {
         .unwrap();
     assert_eq!(check, "ok");
     let mut stmt = conn
-        .prepare("SELECT message_id, body, state FROM events WHERE id = ?1")
+        .prepare("SELECT message_id, body, state FROM events JOIN event_bodies ON event_id = id WHERE id = ?1")
         .unwrap();
     let mut missing = Vec::new();
     for (message, id) in &acknowledged {

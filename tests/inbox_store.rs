@@ -112,7 +112,11 @@ async fn store_and_get_return_the_exact_bytes() {
     drop(inbox);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let body: Vec<u8> = conn
-        .query_row("SELECT body FROM events WHERE id = ?1", [id], |r| r.get(0))
+        .query_row(
+            "SELECT body FROM event_bodies WHERE event_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(body, json.to_vec());
     let mode: String = conn
@@ -257,7 +261,9 @@ async fn concurrent_stores_are_all_durable() {
         .unwrap();
     assert_eq!(count as usize, TASKS * EACH);
     let mut stmt = conn
-        .prepare("SELECT message_id, body FROM events WHERE id = ?1")
+        .prepare(
+            "SELECT message_id, body FROM events JOIN event_bodies ON event_id = id WHERE id = ?1",
+        )
         .unwrap();
     for (id, message) in &acknowledged {
         let (stored_message, body): (String, Vec<u8>) = stmt

@@ -12,17 +12,22 @@ use super::{
 };
 
 /// Version of the schema below, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+///
+/// 1: bodies in `events.body` (in the middle of the row).
+/// 2: bodies in `event_bodies`, `events.body_len` (see [`migrate_v1_to_v2`]).
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
+/// The `events` table of version 2, created as `{name}`.
+fn events_table(name: &str) -> String {
+    format!(
+        "CREATE TABLE {name} (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     kind            TEXT    NOT NULL,
     event_name      TEXT,
     object_id       TEXT,
     message_id      TEXT,
     content_type    TEXT    NOT NULL,
-    body            BLOB    NOT NULL,
+    body_len        INTEGER NOT NULL,
     state           TEXT    NOT NULL,
     error           TEXT,
     attempts        INTEGER NOT NULL DEFAULT 0,
@@ -31,13 +36,31 @@ CREATE TABLE IF NOT EXISTS events (
     next_attempt_at INTEGER,
     source          TEXT,
     origin          TEXT    NOT NULL DEFAULT 'webhook'
-);
+);"
+    )
+}
+
+/// The indexes on `events` (the same in versions 1 and 2).
+const EVENTS_INDEXES: &str = "
 CREATE UNIQUE INDEX IF NOT EXISTS events_message_id ON events (message_id);
 CREATE INDEX IF NOT EXISTS events_state ON events (state, id);
 CREATE INDEX IF NOT EXISTS events_pending ON events (id)
     WHERE state IN ('received', 'trigger', 'retrying');
 CREATE INDEX IF NOT EXISTS events_active_object ON events (object_id, id)
     WHERE state IN ('received', 'trigger', 'processing', 'retrying');
+";
+
+/// The body of every event, byte for byte, keyed by `events.id`: kept out of
+/// the `events` rows so that reading or changing an event's state does not
+/// walk or rewrite the body's overflow pages.
+const BODIES_TABLE: &str = "
+CREATE TABLE event_bodies (
+    event_id INTEGER PRIMARY KEY,
+    body     BLOB    NOT NULL
+);
+";
+
+const HEALTH_TABLE: &str = "
 CREATE TABLE IF NOT EXISTS inbox_health (
     id         INTEGER PRIMARY KEY CHECK (id = 1),
     checked_at INTEGER NOT NULL
@@ -45,10 +68,15 @@ CREATE TABLE IF NOT EXISTS inbox_health (
 INSERT OR IGNORE INTO inbox_health (id, checked_at) VALUES (1, 0);
 ";
 
-/// The columns of an [`EventSummary`], in the order [`summary`] reads them.
+/// `events` (as `e`) joined with their bodies (as `b`): select
+/// [`SUMMARY_COLUMNS`]`, b.body` from it for [`stored_event`].
+pub(crate) const WITH_BODY: &str = "events e JOIN event_bodies b ON b.event_id = e.id";
+
+/// The columns of an [`EventSummary`], in the order [`summary`] reads them
+/// (none of them reads a body).
 pub(crate) const SUMMARY_COLUMNS: &str =
     "id, kind, event_name, object_id, message_id, content_type, state, \
-     error, attempts, received_at, updated_at, next_attempt_at, source, origin, length(body)";
+     error, attempts, received_at, updated_at, next_attempt_at, source, origin, body_len";
 
 /// Identity of the database file: a file replaced or removed under a running
 /// inbox is noticed (and not written to through a stale handle).
@@ -158,20 +186,99 @@ fn setup_writer(conn: &Connection, options: &InboxOptions, file: bool) -> Result
 }
 
 fn ensure_schema(conn: &Connection) -> Result<(), InboxError> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let version = schema_version(conn)?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    check_known(version)?;
+    // One transaction: the file is either still at its old version or fully
+    // at the new one.
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let upgraded = upgrade(conn).and_then(|()| Ok(conn.execute_batch("COMMIT")?));
+    if upgraded.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    upgraded
+}
+
+fn schema_version(conn: &Connection) -> Result<i64, InboxError> {
+    Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?)
+}
+
+fn check_known(version: i64) -> Result<(), InboxError> {
     if version > SCHEMA_VERSION {
         return Err(InboxError::Invalid(format!(
             "the inbox database has schema version {version}; this build of tradecloud knows up to {SCHEMA_VERSION}"
         )));
     }
-    if version < SCHEMA_VERSION {
-        conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-        ))
-        .inspect_err(|_| {
-            let _ = conn.execute_batch("ROLLBACK");
-        })?;
+    if version < 0 {
+        return Err(InboxError::Invalid(format!(
+            "the inbox database has an unknown schema version {version}"
+        )));
     }
+    Ok(())
+}
+
+/// Bring the schema to [`SCHEMA_VERSION`], inside the caller's transaction.
+fn upgrade(conn: &Connection) -> Result<(), InboxError> {
+    // Read again under the write lock: another process may have upgraded the
+    // file since.
+    let version = schema_version(conn)?;
+    check_known(version)?;
+    match version {
+        0 => {
+            conn.execute_batch(&events_table("events"))?;
+            conn.execute_batch(EVENTS_INDEXES)?;
+            conn.execute_batch(BODIES_TABLE)?;
+            conn.execute_batch(HEALTH_TABLE)?;
+        }
+        1 => migrate_v1_to_v2(conn)?,
+        _ => return Ok(()),
+    }
+    conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+    Ok(())
+}
+
+/// Version 1 to 2: bodies move to `event_bodies`, `events` is rebuilt
+/// without its `body` column (SQLite's documented way of changing a table:
+/// create the new one, copy, drop the old one, rename, recreate the
+/// indexes). Ids, message ids, states and every other column are copied as
+/// they are, and the AUTOINCREMENT counter is kept, so ids of purged events
+/// are not handed out again. Runs in the caller's transaction.
+fn migrate_v1_to_v2(conn: &Connection) -> Result<(), InboxError> {
+    let sequence: Option<i64> = conn
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    conn.execute_batch(BODIES_TABLE)?;
+    conn.execute_batch("INSERT INTO event_bodies (event_id, body) SELECT id, body FROM events")?;
+    conn.execute_batch(&events_table("events_v2"))?;
+    conn.execute_batch(
+        "INSERT INTO events_v2 (id, kind, event_name, object_id, message_id, content_type, body_len, \
+         state, error, attempts, received_at, updated_at, next_attempt_at, source, origin) \
+         SELECT id, kind, event_name, object_id, message_id, content_type, length(body), \
+         state, error, attempts, received_at, updated_at, next_attempt_at, source, origin \
+         FROM events ORDER BY id",
+    )?;
+    // Dropping the table drops its indexes.
+    conn.execute_batch("DROP TABLE events; ALTER TABLE events_v2 RENAME TO events;")?;
+    conn.execute_batch(EVENTS_INDEXES)?;
+    if let Some(sequence) = sequence {
+        let updated = conn.execute(
+            "UPDATE sqlite_sequence SET seq = max(seq, ?1) WHERE name = 'events'",
+            [sequence],
+        )?;
+        if updated == 0 {
+            conn.execute(
+                "INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?1)",
+                [sequence],
+            )?;
+        }
+    }
+    conn.execute_batch(HEALTH_TABLE)?;
     Ok(())
 }
 
@@ -249,7 +356,8 @@ pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<EventSummary> {
     })
 }
 
-/// Read a [`StoredEvent`]: [`SUMMARY_COLUMNS`] followed by `body`.
+/// Read a [`StoredEvent`]: [`SUMMARY_COLUMNS`] followed by the body
+/// (`event_bodies.body`, see [`WITH_BODY`]).
 pub(crate) fn stored_event(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     let summary = summary(row)?;
     let body: Vec<u8> = row.get(15)?;
@@ -371,13 +479,17 @@ pub(crate) struct RowValues<'a> {
     pub(crate) origin: Origin,
 }
 
+/// Insert an event and its body: two statements, so run it in a savepoint
+/// (or a transaction of its own) to keep it all or nothing.
 pub(crate) fn insert_row(
     conn: &Connection,
     row: &RowValues<'_>,
     now: i64,
 ) -> Result<i64, InboxError> {
+    let body_len =
+        i64::try_from(row.body.len()).map_err(|_| InboxError::Invalid("body too large".into()))?;
     conn.prepare_cached(
-        "INSERT INTO events (kind, event_name, object_id, message_id, content_type, body, state, error, \
+        "INSERT INTO events (kind, event_name, object_id, message_id, content_type, body_len, state, error, \
          attempts, received_at, updated_at, next_attempt_at, source, origin) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9, NULL, ?10, ?11)",
     )?
@@ -387,14 +499,17 @@ pub(crate) fn insert_row(
         row.object_id,
         row.message_id,
         row.content_type,
-        row.body,
+        body_len,
         row.state.as_str(),
         row.error,
         now,
         row.source,
         row.origin.as_str(),
     ))?;
-    Ok(conn.last_insert_rowid())
+    let id = conn.last_insert_rowid();
+    conn.prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES (?1, ?2)")?
+        .execute((id, row.body))?;
+    Ok(id)
 }
 
 pub(crate) fn list(
@@ -433,7 +548,7 @@ pub(crate) fn list(
 
 pub(crate) fn get(conn: &Connection, id: i64) -> Result<Option<StoredEvent>, InboxError> {
     conn.prepare_cached(&format!(
-        "SELECT {SUMMARY_COLUMNS}, body FROM events WHERE id = ?1"
+        "SELECT {SUMMARY_COLUMNS}, b.body FROM {WITH_BODY} WHERE e.id = ?1"
     ))?
     .query_row([id], stored_event)
     .optional()
@@ -487,7 +602,7 @@ pub(crate) fn counts(conn: &Connection) -> Result<Vec<(State, u64)>, InboxError>
 pub(crate) fn purgeable(conn: &Connection, cutoff_ms: i64) -> Result<Purged, InboxError> {
     let (events, bytes): (i64, i64) = conn
         .prepare_cached(
-            "SELECT count(*), coalesce(sum(length(body)), 0) FROM events \
+            "SELECT count(*), coalesce(sum(body_len), 0) FROM events \
              WHERE state = 'done' AND updated_at < ?1",
         )?
         .query_row([cutoff_ms], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -498,23 +613,122 @@ pub(crate) fn purgeable(conn: &Connection, cutoff_ms: i64) -> Result<Purged, Inb
     })
 }
 
-/// Delete up to `limit` of the oldest `done` events finished before `cutoff_ms`.
+/// Delete up to `limit` of the oldest `done` events finished before
+/// `cutoff_ms`, and their bodies (several statements: run it in a savepoint).
 pub(crate) fn purge_batch(
     conn: &Connection,
     cutoff_ms: i64,
     limit: usize,
 ) -> Result<Purged, InboxError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut stmt = conn.prepare_cached(
-        "DELETE FROM events WHERE id IN \
-         (SELECT id FROM events WHERE state = 'done' AND updated_at < ?1 ORDER BY id LIMIT ?2) \
-         RETURNING length(body)",
-    )?;
-    let lengths = stmt
-        .query_map([cutoff_ms, limit], |row| row.get::<_, i64>(0))?
+    let deleted = conn
+        .prepare_cached(
+            "DELETE FROM events WHERE id IN \
+             (SELECT id FROM events WHERE state = 'done' AND updated_at < ?1 ORDER BY id LIMIT ?2) \
+             RETURNING id, body_len",
+        )?
+        .query_map([cutoff_ms, limit], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
+    let mut delete_body = conn.prepare_cached("DELETE FROM event_bodies WHERE event_id = ?1")?;
+    for (id, _) in &deleted {
+        delete_body.execute([id])?;
+    }
     Ok(Purged {
-        events: lengths.len() as u64,
-        body_bytes: lengths.iter().map(|n| u64::try_from(*n).unwrap_or(0)).sum(),
+        events: deleted.len() as u64,
+        body_bytes: deleted
+            .iter()
+            .map(|(_, n)| u64::try_from(*n).unwrap_or(0))
+            .sum(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(conn: &Connection) -> Vec<String> {
+        let mut shape: Vec<String> = conn
+            .prepare(
+                "SELECT m.name || ': ' || group_concat(c.name || ' ' || c.type || ' ' || c.\"notnull\" \
+                 || ' ' || coalesce(c.dflt_value, '-') || ' ' || c.pk, ', ') \
+                 FROM sqlite_master m, pragma_table_info(m.name) c WHERE m.type = 'table' \
+                 GROUP BY m.name ORDER BY m.name",
+            )
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let indexes: Vec<String> = conn
+            .prepare(
+                "SELECT name || ' ' || tbl_name || ' ' || replace(sql, 'IF NOT EXISTS ', '') \
+                 FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name",
+            )
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        shape.extend(indexes);
+        shape
+    }
+
+    #[test]
+    fn inbox_schema_migrated_from_version_1_is_the_fresh_schema() {
+        let fresh = Connection::open_in_memory().unwrap();
+        ensure_schema(&fresh).unwrap();
+
+        let migrated = Connection::open_in_memory().unwrap();
+        let v1 = format!(
+            "{} {EVENTS_INDEXES} {HEALTH_TABLE} PRAGMA user_version = 1;",
+            events_table("events").replace(
+                "body_len        INTEGER NOT NULL,",
+                "body            BLOB    NOT NULL,"
+            )
+        );
+        migrated.execute_batch(&v1).unwrap();
+        migrated
+            .execute(
+                "INSERT INTO events (kind, content_type, body, state, received_at, updated_at) \
+                 VALUES ('order', 'application/json', x'00ff', 'received', 1, 1)",
+                [],
+            )
+            .unwrap();
+        ensure_schema(&migrated).unwrap();
+
+        assert_eq!(shape(&fresh), shape(&migrated));
+        let version: i64 = schema_version(&migrated).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let (len, body): (i64, Vec<u8>) = migrated
+            .query_row(
+                "SELECT body_len, body FROM events JOIN event_bodies ON event_id = id",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((len, body), (2, vec![0, 0xff]));
+    }
+
+    #[test]
+    fn inbox_ready_query_reads_bodies_by_key() {
+        let conn = Connection::open_in_memory().unwrap();
+        ensure_schema(&conn).unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN SELECT {SUMMARY_COLUMNS}, b.body FROM {WITH_BODY} \
+                 WHERE e.state IN ('received', 'trigger', 'retrying') ORDER BY e.id LIMIT 10"
+            ))
+            .unwrap()
+            .query_map([], |row| row.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("SEARCH b USING INTEGER PRIMARY KEY")),
+            "{plan:?}"
+        );
+    }
 }

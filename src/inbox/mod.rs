@@ -77,6 +77,19 @@
 //! is still to be handled, `dead` or `rejected`. A purged event's message id
 //! is forgotten with it: a redelivery of it after the purge is stored and
 //! handled again, so keep events longer than Tradecloud may redeliver them.
+//!
+//! # Schema versions
+//!
+//! The database records its schema version (`PRAGMA user_version`). Version 2
+//! keeps bodies in a table of their own (`event_bodies`), so that a state
+//! change does not rewrite the body and reading an event's state does not walk
+//! it. Opening a version-1 file (any [`Inbox::open`], also the `tradecloud
+//! inbox` commands) migrates it in one transaction: the file is at version 1
+//! or 2, never in between. The migration copies every body once, so it needs
+//! about the database's size again in free disk space (WAL) and takes a while
+//! for a large inbox; stop every process of the older version first (it
+//! cannot read version 2). A file of a newer version than this build knows is
+//! refused.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -800,8 +813,9 @@ impl Inbox {
             return Err(InboxError::Overloaded);
         }
         let received_at = now_ms();
-        // `insert_event` changes one row, or takes its own savepoint.
-        let (op, rx) = FnOp::atomic(
+        // `insert_event` writes the event and its body (two rows): it runs in
+        // a savepoint of its own within the group commit.
+        let (op, rx) = FnOp::new(
             move |conn: &rusqlite::Connection| {
                 let _guard = &guard;
                 db::insert_event(conn, &event, received_at)

@@ -8,7 +8,7 @@
 
 use rusqlite::Connection;
 
-use super::db::{self, RowValues, SUMMARY_COLUMNS};
+use super::db::{self, RowValues, SUMMARY_COLUMNS, WITH_BODY};
 use super::{now_ms, EventKind, Inbox, InboxError, Origin, State, StoredEvent};
 
 /// What became of a claimed event.
@@ -59,7 +59,7 @@ impl Inbox {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |conn| {
             let sql = format!(
-                "SELECT {SUMMARY_COLUMNS}, body FROM events e \
+                "SELECT {SUMMARY_COLUMNS}, b.body FROM {WITH_BODY} \
                  WHERE e.state IN ('received', 'trigger', 'retrying') \
                    AND (e.state <> 'retrying' OR e.next_attempt_at <= ?1) \
                    AND (e.object_id IS NULL OR NOT EXISTS ( \

@@ -57,25 +57,6 @@ where
             rx,
         )
     }
-
-    /// Like [`FnOp::new`] for an operation that is atomic by itself (one
-    /// statement that changes anything, or its own savepoint).
-    pub(crate) fn atomic(
-        f: F,
-        notify: Option<Arc<Notify>>,
-    ) -> (Box<dyn WriteOp>, oneshot::Receiver<Result<T, InboxError>>) {
-        let (reply, rx) = oneshot::channel();
-        (
-            Box::new(FnOp {
-                f: Some(f),
-                savepoint: false,
-                result: None,
-                reply,
-                notify,
-            }),
-            rx,
-        )
-    }
 }
 
 impl<T, F> WriteOp for FnOp<T, F>

@@ -1,0 +1,507 @@
+//! Opening an inbox database of schema version 1 (bodies inside `events`)
+//! migrates it to version 2 (bodies in `event_bodies`) without losing or
+//! changing anything.
+#![cfg(feature = "receiver")]
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tradecloud::inbox::{
+    EventKind, Inbox, InboxOptions, ListFilter, NewEvent, NewState, Origin, State, Stored,
+};
+use tradecloud::processing::{handler_fn, Processor, ProcessorConfig};
+
+/// The schema of version 1, as `src/inbox/db.rs` created it (fixture: do not
+/// change it along with the code).
+const SCHEMA_V1: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind            TEXT    NOT NULL,
+    event_name      TEXT,
+    object_id       TEXT,
+    message_id      TEXT,
+    content_type    TEXT    NOT NULL,
+    body            BLOB    NOT NULL,
+    state           TEXT    NOT NULL,
+    error           TEXT,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    received_at     INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    source          TEXT,
+    origin          TEXT    NOT NULL DEFAULT 'webhook'
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_message_id ON events (message_id);
+CREATE INDEX IF NOT EXISTS events_state ON events (state, id);
+CREATE INDEX IF NOT EXISTS events_pending ON events (id)
+    WHERE state IN ('received', 'trigger', 'retrying');
+CREATE INDEX IF NOT EXISTS events_active_object ON events (object_id, id)
+    WHERE state IN ('received', 'trigger', 'processing', 'retrying');
+CREATE TABLE IF NOT EXISTS inbox_health (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    checked_at INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO inbox_health (id, checked_at) VALUES (1, 0);
+";
+
+fn url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+fn order_body(order_id: &str, message_id: &str, padding: usize) -> Vec<u8> {
+    format!(
+        r#"{{"eventName":"OrderIssuedByBuyer","meta":{{"messageId":"{message_id}"}},"orderEvent":{{"orderId":"{order_id}","lines":[{{"id":"l1"}}]}},"padding":"{}"}}"#,
+        "x".repeat(padding)
+    )
+    .into_bytes()
+}
+
+/// One row of the version-1 fixture.
+#[derive(Debug, Clone)]
+struct V1Row {
+    id: i64,
+    kind: &'static str,
+    object_id: Option<&'static str>,
+    message_id: Option<&'static str>,
+    body: Vec<u8>,
+    state: &'static str,
+    error: Option<&'static str>,
+    attempts: i64,
+    received_at: i64,
+    updated_at: i64,
+    next_attempt_at: Option<i64>,
+    origin: &'static str,
+}
+
+fn fixture_rows(now: i64) -> Vec<V1Row> {
+    let old = now - 86_400_000;
+    // Bytes that are not UTF-8 (a quarantined body is kept as it came).
+    let mut binary: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+    binary.extend_from_slice(b"\xff\xfe\x00not json");
+    let row = |id, object_id, message_id, body, state, error, attempts, origin| V1Row {
+        id,
+        kind: "order",
+        object_id,
+        message_id,
+        body,
+        state,
+        error,
+        attempts,
+        received_at: old + id,
+        updated_at: old + id + 1,
+        next_attempt_at: None,
+        origin,
+    };
+    let mut retrying = row(
+        4,
+        Some("o-4"),
+        Some("m-4"),
+        order_body("o-4", "m-4", 100),
+        "retrying",
+        Some("ERP down"),
+        2,
+        "webhook",
+    );
+    retrying.next_attempt_at = Some(old);
+    let mut trigger = row(
+        6,
+        Some("o-6"),
+        None,
+        Vec::new(),
+        "dead",
+        Some("fetch failed"),
+        10,
+        "trigger",
+    );
+    trigger.kind = "shipment";
+    vec![
+        row(
+            1,
+            Some("o-1"),
+            Some("m-1"),
+            order_body("o-1", "m-1", 14_000),
+            "done",
+            None,
+            1,
+            "webhook",
+        ),
+        // A body over many overflow pages.
+        row(
+            2,
+            Some("o-1"),
+            Some("m-2"),
+            order_body("o-1", "m-2", 300_000),
+            "received",
+            None,
+            0,
+            "webhook",
+        ),
+        // Left `processing` by a crash: goes back to the queue.
+        row(
+            3,
+            Some("o-3"),
+            Some("m-3"),
+            order_body("o-3", "m-3", 10),
+            "processing",
+            None,
+            1,
+            "webhook",
+        ),
+        retrying,
+        row(
+            5,
+            None,
+            Some("m-5"),
+            binary,
+            "rejected",
+            Some("not JSON"),
+            0,
+            "webhook",
+        ),
+        trigger,
+        row(
+            7,
+            Some("o-7"),
+            None,
+            order_body("o-7", "m-7", 10),
+            "dead",
+            Some("ERP said no"),
+            10,
+            "fetched",
+        ),
+        // id 8 was purged: the AUTOINCREMENT counter is at 9.
+        row(
+            9,
+            Some("o-9"),
+            Some("m-9"),
+            order_body("o-9", "m-9", 20),
+            "done",
+            None,
+            1,
+            "webhook",
+        ),
+    ]
+}
+
+/// A version-1 database file as the previous release left it.
+fn create_v1(path: &Path, rows: &[V1Row]) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    conn.execute_batch(&format!(
+        "BEGIN; {SCHEMA_V1} PRAGMA user_version = 1; COMMIT;"
+    ))
+    .unwrap();
+    let mut insert = conn
+        .prepare(
+            "INSERT INTO events (id, kind, event_name, object_id, message_id, content_type, body, state, \
+             error, attempts, received_at, updated_at, next_attempt_at, source, origin) \
+             VALUES (?1, ?2, 'OrderIssuedByBuyer', ?3, ?4, 'application/json', ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+             'POST /tradecloud/order', ?12)",
+        )
+        .unwrap();
+    for r in rows {
+        insert
+            .execute(rusqlite::params![
+                r.id,
+                r.kind,
+                r.object_id,
+                r.message_id,
+                r.body,
+                r.state,
+                r.error,
+                r.attempts,
+                r.received_at,
+                r.updated_at,
+                r.next_attempt_at,
+                r.origin
+            ])
+            .unwrap();
+    }
+    // Event 10 was stored and purged: the counter is past every id.
+    conn.execute(
+        "UPDATE sqlite_sequence SET seq = 10 WHERE name = 'events'",
+        [],
+    )
+    .unwrap();
+}
+
+fn config() -> ProcessorConfig {
+    ProcessorConfig {
+        concurrency: 4,
+        max_attempts: 3,
+        backoff_base: Duration::from_millis(40),
+        backoff_max: Duration::from_millis(80),
+        poll_interval: Duration::from_millis(50),
+    }
+}
+
+#[tokio::test]
+async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let now = chrono::Utc::now().timestamp_millis();
+    let rows = fixture_rows(now);
+    create_v1(&path, &rows);
+
+    // Opened as the CLI opens it: never creating a file.
+    let inbox = Inbox::open_with(
+        &url(&path),
+        InboxOptions {
+            create: false,
+            ..InboxOptions::default()
+        },
+    )
+    .unwrap();
+
+    // The file is at version 2: bodies moved, `events` without `body`.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 2);
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+        let columns: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('events')")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(!columns.iter().any(|c| c == "body"), "{columns:?}");
+        assert!(columns.iter().any(|c| c == "body_len"), "{columns:?}");
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            indexes,
+            [
+                "events_active_object",
+                "events_message_id",
+                "events_pending",
+                "events_state"
+            ]
+        );
+        let bodies: i64 = conn
+            .query_row("SELECT count(*) FROM event_bodies", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(bodies, rows.len() as i64);
+    }
+
+    // Every event as it was, body byte for byte.
+    for r in &rows {
+        let event = inbox.get(r.id).await.unwrap().expect("migrated event");
+        let s = &event.summary;
+        assert_eq!(s.id, r.id);
+        assert_eq!(s.kind.as_str(), r.kind, "event {}", r.id);
+        assert_eq!(s.event_name.as_deref(), Some("OrderIssuedByBuyer"));
+        assert_eq!(s.object_id.as_deref(), r.object_id);
+        assert_eq!(s.message_id.as_deref(), r.message_id);
+        assert_eq!(s.content_type, "application/json");
+        assert_eq!(s.state.as_str(), r.state, "event {}", r.id);
+        assert_eq!(s.error.as_deref(), r.error);
+        assert_eq!(i64::from(s.attempts), r.attempts);
+        assert_eq!(s.received_at.timestamp_millis(), r.received_at);
+        assert_eq!(s.updated_at.timestamp_millis(), r.updated_at);
+        assert_eq!(
+            s.next_attempt_at.map(|t| t.timestamp_millis()),
+            r.next_attempt_at
+        );
+        assert_eq!(s.source.as_deref(), Some("POST /tradecloud/order"));
+        assert_eq!(s.origin.as_str(), r.origin);
+        assert_eq!(s.body_len, r.body.len() as u64);
+        assert!(event.body == r.body, "body of event {} differs", r.id);
+    }
+    let listed = inbox
+        .list(ListFilter {
+            limit: Some(100),
+            ..ListFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|e| (e.id, e.body_len))
+            .collect::<Vec<_>>(),
+        rows.iter()
+            .map(|r| (r.id, r.body.len() as u64))
+            .collect::<Vec<_>>()
+    );
+
+    // Dedup still knows the migrated message ids.
+    let event = |order: &str, message: &str| NewEvent {
+        kind: EventKind::Order,
+        event_name: Some("OrderIssuedByBuyer".into()),
+        object_id: Some(order.into()),
+        message_id: Some(message.into()),
+        content_type: "application/json".into(),
+        body: Bytes::from(order_body(order, message, 50)),
+        state: NewState::Received,
+        source: Some("POST /tradecloud/order".into()),
+    };
+    assert_eq!(
+        inbox.store(event("o-1", "m-1")).await.unwrap(),
+        Stored::Duplicate(1)
+    );
+    assert_eq!(
+        inbox.store(event("o-1", "m-2")).await.unwrap(),
+        Stored::Duplicate(2)
+    );
+    // A new event gets an id past the purged ones.
+    let new_id = inbox.store(event("o-11", "m-11")).await.unwrap();
+    assert_eq!(new_id, Stored::New(11));
+    // A valid copy of the rejected message takes over its message id.
+    let superseding = inbox.store(event("o-5", "m-5")).await.unwrap();
+    assert_eq!(superseding, Stored::New(12));
+
+    // Processing continues: the queued, crashed, retrying and new events are
+    // handled, in order per object.
+    let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let handler = {
+        let handled = handled.clone();
+        handler_fn(move |event, _ctx| {
+            let handled = handled.clone();
+            async move {
+                handled.lock().unwrap().push(event.meta().inbox_id);
+                Ok(())
+            }
+        })
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(Processor::new(inbox.clone(), handler, config()).run(async {
+        let _ = stopped.await;
+    }));
+    let start = Instant::now();
+    for id in [2, 3, 4, 11, 12] {
+        loop {
+            let event = inbox.get(id).await.unwrap().unwrap().summary;
+            if event.state == State::Done {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "event {id} stuck: {event:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut handled = handled.lock().unwrap().clone();
+    handled.sort_unstable();
+    assert_eq!(handled, [2, 3, 4, 11, 12]);
+    let rejected = inbox.get(5).await.unwrap().unwrap().summary;
+    assert_eq!(rejected.state, State::Rejected);
+    assert_eq!(rejected.message_id, None);
+    assert_eq!(
+        inbox.get(7).await.unwrap().unwrap().summary.origin,
+        Origin::Fetched
+    );
+
+    // Purge deletes the bodies of the purged events too.
+    let purged = inbox
+        .purge(chrono::Utc::now() + chrono::Duration::hours(1), false)
+        .await
+        .unwrap();
+    assert_eq!(purged.events, 7); // 1, 9 and the five just handled
+    let expected_bytes: u64 = [1usize, 9]
+        .iter()
+        .map(|id| rows.iter().find(|r| r.id == *id as i64).unwrap().body.len() as u64)
+        .sum::<u64>()
+        + [2usize, 3, 4]
+            .iter()
+            .map(|id| rows.iter().find(|r| r.id == *id as i64).unwrap().body.len() as u64)
+            .sum::<u64>()
+        + (order_body("o-11", "m-11", 50).len() + order_body("o-5", "m-5", 50).len()) as u64;
+    assert_eq!(purged.body_bytes, expected_bytes);
+    drop(inbox);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let ids: Vec<i64> = conn
+        .prepare("SELECT event_id FROM event_bodies ORDER BY event_id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(ids, [5, 6, 7]);
+}
+
+#[tokio::test]
+async fn reopening_a_migrated_database_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let rows = fixture_rows(chrono::Utc::now().timestamp_millis());
+    create_v1(&path, &rows);
+    drop(Inbox::open(&url(&path)).unwrap());
+    let inbox = Inbox::open(&url(&path)).unwrap();
+    for r in &rows {
+        let event = inbox.get(r.id).await.unwrap().unwrap();
+        assert!(event.body == r.body, "body of event {} differs", r.id);
+    }
+}
+
+#[test]
+fn a_newer_schema_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    drop(Inbox::open(&url(&path)).unwrap());
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA user_version = 3").unwrap();
+    }
+    let err = Inbox::open(&url(&path)).unwrap_err().to_string();
+    assert!(
+        err.contains("schema version 3") && err.contains("knows up to 2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_failed_migration_leaves_the_version_1_file_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let rows = fixture_rows(chrono::Utc::now().timestamp_millis());
+    create_v1(&path, &rows);
+    {
+        // A table in the way makes the migration fail half-way.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE events_v2 (x)").unwrap();
+    }
+    assert!(Inbox::open(&url(&path)).is_err());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 1);
+    let exists: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'event_bodies'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(exists, 0);
+    let bodies: i64 = conn
+        .query_row("SELECT sum(length(body)) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        bodies,
+        rows.iter().map(|r| r.body.len() as i64).sum::<i64>()
+    );
+}
