@@ -39,6 +39,7 @@ fn config() -> ProcessorConfig {
         backoff_base: Duration::from_millis(40),
         backoff_max: Duration::from_millis(80),
         poll_interval: Duration::from_millis(50),
+        ..ProcessorConfig::default()
     }
 }
 

@@ -256,9 +256,16 @@ impl Metrics {
 
     /// Record a processor outcome: use as
     /// `processor.on_outcome(move |r| metrics.observe_outcome(r))`.
-    /// Outcome labels: `done`, `fetched`, `retrying`, `dead`, `rejected`.
+    /// Outcome labels: `done`, `fetched`, `retrying`, `dead`, `rejected`, and
+    /// `trigger_dead` for a GET-webhook trigger given up on (alert on it).
     pub fn observe_outcome(&self, report: &crate::processing::OutcomeReport) {
-        self.handler_outcome(report.kind.as_str(), report.outcome.label(), report.elapsed);
+        let label = match (&report.outcome, report.origin) {
+            (crate::processing::Outcome::Dead { .. }, crate::inbox::Origin::Trigger) => {
+                "trigger_dead"
+            }
+            (outcome, _) => outcome.label(),
+        };
+        self.handler_outcome(report.kind.as_str(), label, report.elapsed);
     }
 
     /// A connection was opened; it counts as open until the guard is dropped.

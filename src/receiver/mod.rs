@@ -38,7 +38,9 @@
 //! are accepted (and kept: the inbox stores the exact bytes).
 //!
 //! Operational endpoints, without the webhook authentication: `/healthz`
-//! (the process is up), `/readyz` (the store accepts writes) and `/metrics`
+//! (the process is up), `/readyz` (an event can be committed now: see
+//! [`Inbox::ready`](crate::inbox::Inbox::ready); checked at most once a
+//! second, without writing) and `/metrics`
 //! (Prometheus, see [`metrics`]; `server.metrics = false` turns it off, and
 //! with `server.metrics_token` it requires `Authorization: Bearer TOKEN`,
 //! which Prometheus sends with `authorization: { credentials: TOKEN }`).
@@ -71,6 +73,7 @@ use tokio_rustls::rustls::ServerConfig;
 use crate::inbox::{Inbox, InboxError};
 use crate::processing::{Fetcher, Handler, Processor, ProcessorConfig};
 
+pub use crate::processing::LogHandler;
 pub use auth::{AuthFailure, Authenticator, Principal};
 pub use config::{AuthMethod, Config, ConfigError, Secret};
 pub use fetch::ClientFetcher;
@@ -303,10 +306,7 @@ impl ReceiverBuilder {
         let inbox = match self.inbox {
             Some(inbox) => inbox,
             None => {
-                let url = config.store.url.clone();
-                tokio::task::spawn_blocking(move || Inbox::open(&url))
-                    .await
-                    .map_err(|e| InboxError::Unavailable(e.to_string()))??
+                Inbox::connect(&config.store.url).await?
             }
         };
 
@@ -544,45 +544,6 @@ impl Receiver {
     }
 }
 
-/// A [`Handler`] that logs every event (at `info`, without the body) and
-/// marks it done: what `tradecloud serve` runs when no handler is given.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LogHandler;
-
-impl Handler for LogHandler {
-    async fn handle(
-        &self,
-        event: crate::processing::Event,
-        _ctx: &crate::processing::HandlerContext,
-    ) -> Result<(), crate::processing::HandlerError> {
-        use crate::processing::Event;
-        let meta = event.meta();
-        let lines = match &event {
-            Event::Order { body, .. } => body
-                .order_event
-                .as_ref()
-                .map(|e| e.lines.len())
-                .or_else(|| {
-                    body.single_delivery_order_event
-                        .as_ref()
-                        .map(|e| e.lines.len())
-                })
-                .or_else(|| body.simple_order_event.as_ref().map(|e| e.lines.len()))
-                .or_else(|| body.order_documents_event.as_ref().map(|e| e.lines.len()))
-                .unwrap_or(0),
-            Event::Shipment { body, .. } => body.shipment.lines.len(),
-            Event::FetchedOrder { order, .. } => order.lines.len(),
-            Event::FetchedShipment { shipment, .. } => shipment.lines.len(),
-        };
-        tracing::info!(
-            id = meta.inbox_id, kind = %meta.kind, event_name = meta.event_name.as_deref().unwrap_or(""),
-            object_id = meta.object_id.as_deref().unwrap_or(""), message_id = meta.message_id.as_deref().unwrap_or(""),
-            attempt = meta.attempt, lines, "event handled"
-        );
-        Ok(())
-    }
-}
-
 /// Completes on SIGTERM or Ctrl-C (SIGINT).
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -625,7 +586,10 @@ async fn healthz() -> Response {
 }
 
 async fn readyz(State(ops): State<Ops>) -> Response {
-    match tokio::time::timeout(Duration::from_secs(5), ops.inbox.ready()).await {
+    // Cached for a second: any number of probes costs one check a second,
+    // and a check writes nothing.
+    let check = ops.inbox.ready_cached(Duration::from_secs(1));
+    match tokio::time::timeout(Duration::from_secs(5), check).await {
         Ok(Ok(())) => (
             StatusCode::OK,
             [(CONTENT_TYPE, "application/json")],
