@@ -24,6 +24,17 @@ cargo fmt --all -- --check
 echo "== clippy =="
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# Debian's PostgreSQL server for the PostgreSQL store tests (tests/pg_support
+# runs initdb into a temporary directory, on a free loopback port, as the
+# postgres user, and stops it again); installed when missing.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "== installing Debian's postgresql (for the PostgreSQL store tests) =="
+  SUDO=
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends postgresql
+fi
+
 echo "== tests =="
 cargo test --workspace --locked
 

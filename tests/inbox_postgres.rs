@@ -66,7 +66,10 @@ async fn count(inbox: &Inbox, state: State) -> u64 {
 }
 
 /// A processor running until dropped.
-struct Running(Option<tokio::sync::oneshot::Sender<()>>, tokio::task::JoinHandle<()>);
+struct Running(
+    Option<tokio::sync::oneshot::Sender<()>>,
+    tokio::task::JoinHandle<()>,
+);
 
 impl Running {
     fn start<H: tradecloud::processing::Handler>(processor: Processor<H>) -> Running {
@@ -196,7 +199,9 @@ async fn two_processors_on_one_database_handle_every_order_in_stored_order() {
                 // Never two handlers on one order at once, in any process
                 // (a panic here would only fail the attempt: record it).
                 if !busy.lock().unwrap().insert(order.clone()) {
-                    seen.lock().unwrap().push(('!', order.clone(), 0, String::new()));
+                    seen.lock()
+                        .unwrap()
+                        .push(('!', order.clone(), 0, String::new()));
                 }
                 tokio::time::sleep(Duration::from_millis(fastrand::u64(0..4))).await;
                 busy.lock().unwrap().remove(&order);
@@ -222,7 +227,10 @@ async fn two_processors_on_one_database_handle_every_order_in_stored_order() {
 
     // Both instances receive events for the same 20 orders at once.
     let mut senders = Vec::new();
-    for (s, inbox) in [a.clone(), b.clone(), a.clone(), b.clone()].into_iter().enumerate() {
+    for (s, inbox) in [a.clone(), b.clone(), a.clone(), b.clone()]
+        .into_iter()
+        .enumerate()
+    {
         senders.push(tokio::spawn(async move {
             for i in 0..100 {
                 let order = format!("order-{}", (i * 7 + s) % 20);
@@ -236,9 +244,11 @@ async fn two_processors_on_one_database_handle_every_order_in_stored_order() {
     for sender in senders {
         sender.await.unwrap();
     }
-    wait_for("all 400 events done", Duration::from_secs(120), async || {
-        count(&a, State::Done).await == 400
-    })
+    wait_for(
+        "all 400 events done",
+        Duration::from_secs(120),
+        async || count(&a, State::Done).await == 400,
+    )
     .await;
     run_a.stop().await;
     run_b.stop().await;
@@ -263,7 +273,10 @@ async fn two_processors_on_one_database_handle_every_order_in_stored_order() {
     assert_eq!(done_ids.len(), 400);
     let by_a = seen.iter().filter(|s| s.0 == 'a').count();
     let by_b = seen.iter().filter(|s| s.0 == 'b').count();
-    assert!(by_a > 0 && by_b > 0, "work spread over both: a {by_a}, b {by_b}");
+    assert!(
+        by_a > 0 && by_b > 0,
+        "work spread over both: a {by_a}, b {by_b}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,7 +299,8 @@ async fn a_dead_processors_events_are_taken_over_after_its_lease() {
             }
         })
     };
-    let crashed = tokio::spawn(Processor::new(first.clone(), hang, config()).run(std::future::pending()));
+    let crashed =
+        tokio::spawn(Processor::new(first.clone(), hang, config()).run(std::future::pending()));
     tokio::time::timeout(Duration::from_secs(30), started.notified())
         .await
         .expect("handler started");
@@ -319,7 +333,11 @@ async fn a_dead_processors_events_are_taken_over_after_its_lease() {
     running.stop().await;
     assert!(taken_over.elapsed() >= Duration::from_secs(1));
     let seen = seen.lock().unwrap().clone();
-    assert_eq!(seen[0], (id, 2), "the interrupted event again, second attempt");
+    assert_eq!(
+        seen[0],
+        (id, 2),
+        "the interrupted event again, second attempt"
+    );
     assert_eq!(seen.last().map(|s| s.0), Some(later));
 }
 
@@ -335,7 +353,10 @@ async fn postgres_down_is_unavailable_and_the_store_reconnects() {
     let err = inbox.store(order_event("o-1", "m-2")).await.unwrap_err();
     assert!(matches!(err, InboxError::Unavailable(_)), "{err:?}");
     assert!(err.is_transient());
-    assert!(matches!(inbox.ready().await, Err(InboxError::Unavailable(_))));
+    assert!(matches!(
+        inbox.ready().await,
+        Err(InboxError::Unavailable(_))
+    ));
 
     pg.start_server();
     wait_for("reconnected", Duration::from_secs(30), async || {
@@ -351,10 +372,20 @@ async fn postgres_down_is_unavailable_and_the_store_reconnects() {
 async fn an_inbox_copied_from_sqlite_keeps_ids_states_and_bytes() {
     let pg = PgCluster::start();
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = Inbox::open(&format!("sqlite://{}", dir.path().join("inbox.db").display())).unwrap();
+    let sqlite = Inbox::open(&format!(
+        "sqlite://{}",
+        dir.path().join("inbox.db").display()
+    ))
+    .unwrap();
     let mut ids = Vec::new();
     for i in 0..30 {
-        ids.push(sqlite.store(order_event(&format!("o-{}", i % 4), &format!("m-{i}"))).await.unwrap().id());
+        ids.push(
+            sqlite
+                .store(order_event(&format!("o-{}", i % 4), &format!("m-{i}")))
+                .await
+                .unwrap()
+                .id(),
+        );
     }
     sqlite
         .store(NewEvent::rejected(
@@ -365,7 +396,10 @@ async fn an_inbox_copied_from_sqlite_keeps_ids_states_and_bytes() {
         ))
         .await
         .unwrap();
-    sqlite.store(NewEvent::trigger(EventKind::Shipment, "s-1")).await.unwrap();
+    sqlite
+        .store(NewEvent::trigger(EventKind::Shipment, "s-1"))
+        .await
+        .unwrap();
     // Some done, so that states differ.
     let handler = handler_fn(|event: Event, _ctx| async move {
         if event.meta().object_id.as_deref() == Some("o-3") {
@@ -403,6 +437,10 @@ async fn an_inbox_copied_from_sqlite_keeps_ids_states_and_bytes() {
         Err(InboxError::Invalid(_))
     ));
     // New events get new ids; the copied queue (the dead order 3 aside) is handled.
-    let next = pg_inbox.store(order_event("o-9", "m-new")).await.unwrap().id();
+    let next = pg_inbox
+        .store(order_event("o-9", "m-new"))
+        .await
+        .unwrap()
+        .id();
     assert!(next > *ids.iter().max().unwrap());
 }

@@ -18,10 +18,9 @@ use tradecloud::inbox::{
     redact, EventSummary, Inbox, InboxOptions, ListFilter, State, DEFAULT_STORE_URL,
 };
 
-use super::{write_stdout, GlobalArgs};
+use tradecloud::receiver::config::DEFAULT_CONFIG_FILE;
 
-/// The configuration file read when `--config` is not given, if it exists.
-const DEFAULT_CONFIG_FILE: &str = "tradecloud.toml";
+use super::{write_stdout, GlobalArgs};
 
 /// `tradecloud inbox` subcommands.
 #[derive(Debug, Subcommand)]
@@ -142,11 +141,7 @@ pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
             let from = open_url(&args.from, false).await?;
             let to = open_url(&args.to, true).await?;
             let copied = from.copy_to(&to).await.with_context(|| {
-                format!(
-                    "cannot copy {} to {}",
-                    redact(&args.from),
-                    redact(&args.to)
-                )
+                format!("cannot copy {} to {}", redact(&args.from), redact(&args.to))
             })?;
             let out = if args.json {
                 format!("{}\n", serde_json::to_string(&copied)?)
@@ -306,9 +301,9 @@ pub fn store_url(store: &StoreArgs, global: &GlobalArgs) -> Result<String> {
 
 async fn open(store: &StoreArgs, global: &GlobalArgs) -> Result<Inbox> {
     let url = store_url(store, global)?;
-    open_url(&url, false).await.context(
-        "choose the inbox with --store, TRADECLOUD_STORE_URL or [store] url in --config",
-    )
+    open_url(&url, false)
+        .await
+        .context("choose the inbox with --store, TRADECLOUD_STORE_URL or [store] url in --config")
 }
 
 /// Open an inbox; a SQLite file is created only when `create`.

@@ -494,7 +494,6 @@ impl serde::Serialize for EventSummary {
     }
 }
 
-
 /// What [`Inbox::purge`] deleted (or, for a dry run, would delete).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -32,7 +32,7 @@
 //!
 //! # Layout
 //!
-//! [`event`](self) types ([`NewEvent`], [`EventSummary`], [`State`], ...) and
+//! The event types ([`NewEvent`], [`EventSummary`], [`State`], ...) and
 //! [`InboxOptions`] are shared; `Store` is the one trait both stores
 //! implement (`sqlite/`, `postgres/`); [`Inbox`] is the handle everyone
 //! holds (the receiver, the processor, the CLI), which does not know which
@@ -81,7 +81,7 @@
 //! ```
 //!
 //! A `processing` event is one a handler is working on. The claim of its
-//! order (shipment) is a lease (see [`queue`]): when the process dies, the
+//! order (shipment) is a lease (see "The work queue" below): when the process dies, the
 //! next processor takes the event over and hands it to the handler again
 //! (at-least-once delivery); on SQLite at once when the processor starts
 //! again, on PostgreSQL when the lease has run out.
@@ -94,6 +94,28 @@
 //! is still to be handled, `dead` or `rejected`. A purged event's message id
 //! is forgotten with it: a redelivery of it after the purge is stored and
 //! handled again, so keep events longer than Tradecloud may redeliver them.
+//!
+//! # The work queue
+//!
+//! Every order or shipment with events still to handle has one row in the
+//! `heads` table: its oldest active event (`event_id`), when it may be
+//! handled (`due_at`, milliseconds since the epoch) and who holds it
+//! (`owner`, while claimed). An event without an order or shipment id is its
+//! own head. The rules that keep the table right, in every store:
+//!
+//! * storing a `received` or `trigger` event inserts the head of its object
+//!   unless there is one (the new event then waits behind it);
+//! * claiming takes heads with `due_at <= now` (the `heads_due` index, so
+//!   the cost does not depend on how many events are queued behind them),
+//!   sets `owner` and moves `due_at` to the end of the lease;
+//! * finishing a run moves the head to the object's oldest event that is
+//!   still active (an index seek on `events_active_object`), or deletes it;
+//!   a retry keeps it, due at `next_attempt_at`.
+//!
+//! A claim takes the head and up to `run_limit - 1` further `received`
+//! events of the same object (a *run*): one commit claims them and one
+//! commit finishes them, which is what lets a burst for one order be
+//! handled at more than a thousand events per second.
 //!
 //! # Several receivers on one PostgreSQL database
 //!
@@ -110,7 +132,7 @@
 //!   one order get their ids in commit order, whichever instance stored
 //!   them, so inbox id order is the stored order.
 //! * **Processing.** Work is handed out per order (shipment) through the
-//!   `heads` table (see [`queue`]): one row per object with events to handle.
+//!   `heads` table (see "The work queue" below): one row per object with events to handle.
 //!   An instance claims ready heads with `FOR UPDATE SKIP LOCKED`, so
 //!   instances neither wait for each other nor claim the same head, and the
 //!   work spreads over them. A claim is a lease (`[processing] lease_secs`,
@@ -146,7 +168,7 @@
 //! or 2, never in between. The migration copies every body once, so it needs
 //! about the database's size again in free disk space (WAL) and takes a while
 //! for a large inbox; stop every process of the older version first (it
-//! cannot read version 2). Version 3 adds the `heads` table (see [`queue`]),
+//! cannot read version 2). Version 3 adds the `heads` table (see "The work queue" below),
 //! built from the events still to handle when an older file is opened. A
 //! file of a newer version than this build knows is refused. PostgreSQL
 //! keeps its version in `tradecloud_schema` (see above).
@@ -173,9 +195,9 @@ pub use event::{
     NewState, Origin, Purged, State, Stored, StoredEvent,
 };
 pub use migrate::Copied;
-pub use options::{redact, InboxOptions, DEFAULT_STORE_URL};
 pub(crate) use options::{from_ms, now_ms};
 use options::{parse_url, StoreUrl};
+pub use options::{redact, InboxOptions, DEFAULT_STORE_URL};
 use queue::{ClaimRequest, Claimed, Finished, RunOutcome};
 
 /// Events deleted per write by [`Inbox::purge`].
@@ -211,12 +233,8 @@ pub(crate) trait Store: Send + Sync + 'static {
     // The processor's side, see `queue`.
     fn recover(&self) -> BoxFuture<'_, Result<u64>>;
     fn claim(&self, request: ClaimRequest) -> BoxFuture<'_, Result<Vec<Claimed>>>;
-    fn renew(
-        &self,
-        owner: String,
-        keys: Vec<String>,
-        lease: Duration,
-    ) -> BoxFuture<'_, Result<()>>;
+    fn renew(&self, owner: String, keys: Vec<String>, lease: Duration)
+        -> BoxFuture<'_, Result<()>>;
     fn finish(&self, owner: String, runs: Vec<RunOutcome>) -> BoxFuture<'_, Result<Finished>>;
     fn next_due(&self) -> BoxFuture<'_, Result<Option<Duration>>>;
     // Copying a whole inbox, see `migrate`.
@@ -292,11 +310,12 @@ impl Inbox {
         let original = url.to_string();
         match parse_url(url, &mut options)? {
             StoreUrl::Sqlite(target) => {
-                let store = tokio::task::spawn_blocking(move || {
-                    sqlite::SqliteStore::open(target, options)
-                })
-                .await
-                .map_err(|e| InboxError::Unavailable(format!("opening the inbox failed: {e}")))??;
+                let store =
+                    tokio::task::spawn_blocking(move || sqlite::SqliteStore::open(target, options))
+                        .await
+                        .map_err(|e| {
+                            InboxError::Unavailable(format!("opening the inbox failed: {e}"))
+                        })??;
                 Ok(Self::from_store(Arc::new(store)))
             }
             #[cfg(feature = "postgres")]

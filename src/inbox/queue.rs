@@ -2,27 +2,7 @@
 //! stores use to hand out work ([`Claimed`] runs) and take back what became
 //! of it ([`RunOutcome`]), and the [`Inbox`] methods the processor calls.
 //!
-//! # Heads
-//!
-//! Every order or shipment with events still to handle has one row in the
-//! `heads` table: its oldest active event (`event_id`), when it may be
-//! handled (`due_at`, milliseconds since the epoch) and who holds it
-//! (`owner`, while claimed). An event without an order or shipment id is its
-//! own head. The rules that keep the table right, in every store:
-//!
-//! * storing a `received` or `trigger` event inserts the head of its object
-//!   unless there is one (the new event then waits behind it);
-//! * claiming takes heads with `due_at <= now` (the `heads_due` index, so
-//!   the cost does not depend on how many events are queued behind them),
-//!   sets `owner` and moves `due_at` to the end of the lease;
-//! * finishing a run moves the head to the object's oldest event that is
-//!   still active (an index seek on `events_active_object`), or deletes it;
-//!   a retry keeps it, due at `next_attempt_at`.
-//!
-//! A claim takes the head and up to `run_limit - 1` further `received`
-//! events of the same object (a *run*): one commit claims them and one
-//! commit finishes them, which is what lets a burst for one order be
-//! handled at more than a thousand events per second.
+//! The rules of the `heads` table are in the [module docs](super#the-work-queue).
 
 use std::time::Duration;
 

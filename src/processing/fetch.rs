@@ -61,4 +61,3 @@ fn client_error(error: crate::client::ClientError) -> HandlerError {
         HandlerError::Permanent(error.to_string())
     }
 }
-

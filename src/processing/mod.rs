@@ -76,7 +76,7 @@
 //! # How it keeps up with ingest
 //!
 //! The inbox keeps the head of every order's (shipment's) queue (see
-//! [`crate::inbox::queue`]), so finding work never walks a backlog. One
+//! [the inbox docs](crate::inbox#the-work-queue)), so finding work never walks a backlog. One
 //! commit claims the ready heads of many objects, each with up to
 //! [`ProcessorConfig::batch`] consecutive events of that object (a run),
 //! ahead of the handlers; handler tasks work through their runs; one commit

@@ -294,10 +294,7 @@ impl<H: Handler> Processor<H> {
             });
         }
         if !tasks.is_empty() {
-            tracing::info!(
-                runs = tasks.len(),
-                "waiting for running handlers to finish"
-            );
+            tracing::info!(runs = tasks.len(), "waiting for running handlers to finish");
         }
         while let Some(done) = tasks.join_next().await {
             if let Err(e) = done {
@@ -355,7 +352,11 @@ async fn finisher<H>(shared: Arc<Shared<H>>, mut rx: mpsc::UnboundedReceiver<Run
         let runs: Vec<RunOutcome> = batch.iter().map(|d| d.outcome.clone()).collect();
         let mut delay = Duration::from_millis(50);
         let finished = loop {
-            match shared.inbox.finish(shared.owner.clone(), runs.clone()).await {
+            match shared
+                .inbox
+                .finish(shared.owner.clone(), runs.clone())
+                .await
+            {
                 Ok(finished) => break Some(finished),
                 Err(e) => {
                     if shared.stopping.load(Ordering::SeqCst) && rx.is_closed() {

@@ -305,9 +305,7 @@ impl ReceiverBuilder {
 
         let inbox = match self.inbox {
             Some(inbox) => inbox,
-            None => {
-                Inbox::connect(&config.store.url).await?
-            }
+            None => Inbox::connect(&config.store.url).await?,
         };
 
         let listener = match self.listener {

@@ -158,7 +158,10 @@ impl PgCluster {
     pub fn start_server(&self) {
         let data = self.data.display().to_string();
         let log = self.dir.path().join("server.log").display().to_string();
-        self.run("pg_ctl", &["-D", &data, "-l", &log, "-w", "-t", "60", "start"]);
+        self.run(
+            "pg_ctl",
+            &["-D", &data, "-l", &log, "-w", "-t", "60", "start"],
+        );
     }
 
     /// Stop the server at once (as a crash or a restart would).
@@ -182,7 +185,14 @@ impl PgCluster {
         check(
             "psql",
             Command::new(psql)
-                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                ])
                 .args(["-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c"])
                 .arg(format!("CREATE DATABASE {name}"))
                 .output(),

@@ -17,8 +17,8 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::queue::{ClaimRequest, Claimed, Finished, RunOutcome};
 use super::{
-    redact, BoxFuture, EventSummary, InboxError, InboxOptions, ListFilter, NewEvent, Purged,
-    State, Store, Stored, StoredEvent,
+    redact, BoxFuture, EventSummary, InboxError, InboxOptions, ListFilter, NewEvent, Purged, State,
+    Store, Stored, StoredEvent,
 };
 
 /// How long to wait for a connection (pool, connect) before `Unavailable`.
@@ -216,7 +216,12 @@ fn writer_gone() -> InboxError {
 }
 
 /// The group commit: every event waiting is inserted in one transaction.
-async fn writer(pool: Pool, mut rx: mpsc::Receiver<Insert>, max_batch: usize, changed: Arc<Notify>) {
+async fn writer(
+    pool: Pool,
+    mut rx: mpsc::Receiver<Insert>,
+    max_batch: usize,
+    changed: Arc<Notify>,
+) {
     let mut batch: Vec<Insert> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -281,7 +286,11 @@ async fn insert_batch(
     }
     let mut stored = Vec::with_capacity(events.len());
     for event in events {
-        stored.push(rows::insert_event(&tx, event).await.map_err(statement_error)?);
+        stored.push(
+            rows::insert_event(&tx, event)
+                .await
+                .map_err(statement_error)?,
+        );
     }
     tx.commit().await.map_err(|e| (pg_error(e), false))?;
     Ok(stored)
@@ -365,7 +374,9 @@ impl Store for PgStore {
     ) -> BoxFuture<'_, Result<Finished, InboxError>> {
         Box::pin(async move {
             let finished = self
-                .transaction(move |tx| Box::pin(async move { queue::finish(tx, &owner, &runs).await }))
+                .transaction(move |tx| {
+                    Box::pin(async move { queue::finish(tx, &owner, &runs).await })
+                })
                 .await?;
             self.changed.notify_one();
             Ok(finished)

@@ -42,7 +42,8 @@ pub(crate) async fn claim(
     let mut keyed: (Vec<String>, Vec<String>, Vec<i64>) = Default::default();
     let mut single: (Vec<String>, Vec<i64>) = Default::default();
     for row in &heads {
-        let (key, object, head): (String, Option<String>, i64) = (row.get(0), row.get(1), row.get(2));
+        let (key, object, head): (String, Option<String>, i64) =
+            (row.get(0), row.get(1), row.get(2));
         match object {
             Some(object) => {
                 keyed.0.push(key);
@@ -99,7 +100,8 @@ pub(crate) async fn claim(
     let mut runs: Vec<(String, Vec<i64>)> = Vec::with_capacity(heads.len());
     let mut stale: Vec<(String, Option<String>, i64)> = Vec::new();
     for row in &heads {
-        let (key, object, head): (String, Option<String>, i64) = (row.get(0), row.get(1), row.get(2));
+        let (key, object, head): (String, Option<String>, i64) =
+            (row.get(0), row.get(1), row.get(2));
         let ids = run_of(head, candidates.get(&key).map_or(&[], |c| c));
         if ids.is_empty() {
             stale.push((key, object, head));
@@ -111,7 +113,10 @@ pub(crate) async fn claim(
         // Heads out of step with their events: put them right.
         refresh_heads(tx, &stale).await?;
     }
-    let ids: Vec<i64> = runs.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
+    let ids: Vec<i64> = runs
+        .iter()
+        .flat_map(|(_, ids)| ids.iter().copied())
+        .collect();
     let rows = tx
         .query(
             &format!(
@@ -224,7 +229,9 @@ pub(crate) async fn finish(
         for (id, outcome) in &run.events {
             let (state, error, delay): (State, Option<&str>, Option<i64>) = match outcome {
                 Finish::Done => (State::Done, None, None),
-                Finish::Retry { error, delay } => (State::Retrying, Some(error), Some(millis(*delay))),
+                Finish::Retry { error, delay } => {
+                    (State::Retrying, Some(error), Some(millis(*delay)))
+                }
                 Finish::Dead { error } => (State::Dead, Some(error), None),
                 Finish::Rejected { error } => (State::Rejected, Some(error), None),
                 Finish::Release => {
@@ -254,7 +261,9 @@ pub(crate) async fn finish(
             source: Some(f.source.clone()),
         };
         let Stored::New(new_id) = insert_event(tx, &event).await? else {
-            return Err(InboxError::Unavailable("the fetched object was not stored".into()));
+            return Err(InboxError::Unavailable(
+                "the fetched object was not stored".into(),
+            ));
         };
         tx.execute(
             "UPDATE events SET origin = 'fetched' WHERE id = $1",
@@ -264,13 +273,19 @@ pub(crate) async fn finish(
         .map_err(pg_error)?;
         finished.fetched.push((trigger, new_id));
     }
+    // One time for the whole batch: the events of a run finish together.
+    let now: i64 = tx
+        .query_one("SELECT tc_now_ms()", &[])
+        .await
+        .map_err(pg_error)?
+        .get(0);
     if !ids.is_empty() {
         tx.execute(
-            "UPDATE events e SET state = x.state, error = x.error, updated_at = tc_now_ms(), \
-             next_attempt_at = CASE WHEN x.delay IS NULL THEN NULL ELSE tc_now_ms() + x.delay END \
+            "UPDATE events e SET state = x.state, error = x.error, updated_at = $5, \
+             next_attempt_at = CASE WHEN x.delay IS NULL THEN NULL ELSE $5 + x.delay END \
              FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) AS x(id, state, error, delay) \
              WHERE e.id = x.id AND e.state = 'processing'",
-            &[&ids, &states, &errors, &delays],
+            &[&ids, &states, &errors, &delays, &now],
         )
         .await
         .map_err(pg_error)?;
@@ -278,9 +293,9 @@ pub(crate) async fn finish(
     if !released.is_empty() {
         tx.execute(
             "UPDATE events SET state = CASE origin WHEN 'trigger' THEN 'trigger' ELSE 'received' END, \
-             attempts = greatest(attempts - 1, 0), updated_at = tc_now_ms() \
+             attempts = greatest(attempts - 1, 0), updated_at = $2 \
              WHERE id = ANY($1) AND state = 'processing'",
-            &[&released],
+            &[&released, &now],
         )
         .await
         .map_err(pg_error)?;

@@ -2,8 +2,8 @@
 //! listing, replay, purge, export and import.
 
 use bytes::Bytes;
-use tokio_postgres::types::ToSql;
 use deadpool_postgres::GenericClient;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::{lock_key, pg_error, text};
@@ -144,8 +144,8 @@ async fn insert_row(
     error: Option<&str>,
     origin: Origin,
 ) -> Result<Option<i64>, InboxError> {
-    let body_len =
-        i64::try_from(event.body.len()).map_err(|_| InboxError::Invalid("body too large".into()))?;
+    let body_len = i64::try_from(event.body.len())
+        .map_err(|_| InboxError::Invalid("body too large".into()))?;
     let queued = matches!(state, State::Received | State::Trigger);
     let params: [&(dyn ToSql + Sync); 12] = [
         &event.kind.as_str(),

@@ -38,12 +38,10 @@ fn events_table(name: &str) -> String {
     )
 }
 
-/// The indexes on `events` (the same in versions 1 and 2).
+/// The indexes on `events` (version 3; versions 1 and 2 also had `events_pending`).
 const EVENTS_INDEXES: &str = "
 CREATE UNIQUE INDEX IF NOT EXISTS events_message_id ON events (message_id);
 CREATE INDEX IF NOT EXISTS events_state ON events (state, id);
-CREATE INDEX IF NOT EXISTS events_pending ON events (id)
-    WHERE state IN ('received', 'trigger', 'retrying');
 CREATE INDEX IF NOT EXISTS events_active_object ON events (object_id, id)
     WHERE state IN ('received', 'trigger', 'processing', 'retrying');
 ";
@@ -302,6 +300,9 @@ fn migrate_v1_to_v2(conn: &Connection) -> Result<(), InboxError> {
 /// handle (the oldest per object; a claim left by a crash is dropped, so
 /// its event is claimed again). Runs in the caller's transaction.
 fn migrate_v2_to_v3(conn: &Connection) -> Result<(), InboxError> {
+    // The queue is found through `heads` now; the index of pending events
+    // only cost a write per state change.
+    conn.execute_batch("DROP INDEX IF EXISTS events_pending;")?;
     conn.execute_batch(HEADS_TABLE)?;
     rebuild_heads(conn)
 }

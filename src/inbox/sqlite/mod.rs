@@ -3,8 +3,8 @@
 //! pool of read connections ([`db::Reader`]).
 
 mod db;
-mod rows;
 mod queue;
+mod rows;
 mod writer;
 
 use std::path::Path;
@@ -170,7 +170,10 @@ fn free_bytes(path: &Path) -> Result<u64, InboxError> {
         _ => Path::new("."),
     };
     let stat = rustix::fs::statvfs(dir).map_err(|e| {
-        InboxError::Unavailable(format!("cannot read the free space of {}: {e}", dir.display()))
+        InboxError::Unavailable(format!(
+            "cannot read the free space of {}: {e}",
+            dir.display()
+        ))
     })?;
     Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
@@ -261,7 +264,10 @@ impl Store for SqliteStore {
         owner: String,
         runs: Vec<RunOutcome>,
     ) -> BoxFuture<'_, Result<Finished, InboxError>> {
-        Box::pin(self.write(move |conn| queue::finish(conn, &owner, &runs, now_ms()), true))
+        Box::pin(self.write(
+            move |conn| queue::finish(conn, &owner, &runs, now_ms()),
+            true,
+        ))
     }
 
     fn next_due(&self) -> BoxFuture<'_, Result<Option<Duration>, InboxError>> {

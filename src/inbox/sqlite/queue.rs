@@ -135,7 +135,9 @@ fn refresh_head(
             .prepare_cached(&format!(
                 "SELECT id, state, next_attempt_at FROM events WHERE id = ?1 AND state IN {ACTIVE}"
             ))?
-            .query_row([event_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .query_row([event_id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
             .optional()?,
     };
     match next {

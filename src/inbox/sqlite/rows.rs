@@ -294,7 +294,8 @@ pub(crate) fn import(conn: &Connection, events: &[StoredEvent]) -> Result<(), In
          attempts, received_at, updated_at, next_attempt_at, source, origin) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?;
-    let mut body = conn.prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES (?1, ?2)")?;
+    let mut body =
+        conn.prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES (?1, ?2)")?;
     for event in events {
         let s = &event.summary;
         insert.execute(rusqlite::params![
@@ -382,4 +383,3 @@ pub(crate) fn purge_batch(
             .sum(),
     })
 }
-
