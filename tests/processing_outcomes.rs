@@ -508,7 +508,7 @@ async fn without_a_fetcher_a_trigger_is_dead_and_replayable() {
         .id();
     let running = Running::start(Processor::new(
         inbox.clone(),
-        LogHandler::default(),
+        LogHandler,
         config(),
     ));
     let event = wait_for_state(&inbox, id, State::Dead).await;
@@ -516,7 +516,7 @@ async fn without_a_fetcher_a_trigger_is_dead_and_replayable() {
     assert!(event.error.unwrap().contains("no fetcher configured"));
 
     let running = Running::start(
-        Processor::new(inbox.clone(), LogHandler::default(), config())
+        Processor::new(inbox.clone(), LogHandler, config())
             .with_fetcher(FakeApi::default()),
     );
     inbox.replay(id).await.unwrap();

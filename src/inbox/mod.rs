@@ -246,12 +246,15 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn finish_import(&self) -> BoxFuture<'_, Result<()>>;
 }
 
+/// The last readiness check: when, and what it found.
+type Checked = (Instant, Result<()>);
+
 /// The durable inbox. Cheap to clone (an `Arc`), `Send + Sync`: give a clone
 /// to every request handler and to the processor.
 #[derive(Clone)]
 pub struct Inbox {
     store: Arc<dyn Store>,
-    readiness: Arc<tokio::sync::Mutex<Option<(Instant, Result<()>)>>>,
+    readiness: Arc<tokio::sync::Mutex<Option<Checked>>>,
 }
 
 impl fmt::Debug for Inbox {
