@@ -114,6 +114,23 @@ impl State {
     pub fn is_replayable(&self) -> bool {
         matches!(self, State::Done | State::Dead | State::Rejected)
     }
+
+    /// The state event `id` (in this state, from `origin`, as stored) goes
+    /// back to when replayed: `trigger` for a GET-webhook trigger, else
+    /// `received`; `Invalid` when it cannot be replayed.
+    pub(crate) fn replayed(id: i64, state: &str, origin: &str) -> Result<State, InboxError> {
+        let state: State = state.parse()?;
+        if !state.is_replayable() {
+            return Err(InboxError::Invalid(format!(
+                "event {id} is {state}: only rejected, dead or done events can be replayed"
+            )));
+        }
+        Ok(if Origin::parse_str(origin)? == Origin::Trigger {
+            State::Trigger
+        } else {
+            State::Received
+        })
+    }
 }
 
 impl fmt::Display for State {

@@ -58,6 +58,7 @@ pub(crate) async fn claim(
     }
     // Each head's candidates: its object's active events from the head on.
     let mut candidates: HashMap<String, Vec<(i64, String, String)>> = HashMap::new();
+    let mut found = Vec::new();
     if !keyed.0.is_empty() {
         let rows = tx
             .query(
@@ -72,12 +73,7 @@ pub(crate) async fn claim(
             )
             .await
             .map_err(pg_error)?;
-        for row in rows {
-            candidates
-                .entry(row.get(0))
-                .or_default()
-                .push((row.get(1), row.get(2), row.get(3)));
-        }
+        found.extend(rows);
     }
     if !single.0.is_empty() {
         let rows = tx
@@ -90,12 +86,13 @@ pub(crate) async fn claim(
             )
             .await
             .map_err(pg_error)?;
-        for row in rows {
-            candidates
-                .entry(row.get(0))
-                .or_default()
-                .push((row.get(1), row.get(2), row.get(3)));
-        }
+        found.extend(rows);
+    }
+    for row in found {
+        candidates
+            .entry(row.get(0))
+            .or_default()
+            .push((row.get(1), row.get(2), row.get(3)));
     }
     let mut runs: Vec<(String, Vec<i64>)> = Vec::with_capacity(heads.len());
     let mut stale: Vec<(String, Option<String>, i64)> = Vec::new();

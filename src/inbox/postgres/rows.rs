@@ -215,17 +215,7 @@ pub(crate) async fn replay(client: &impl GenericClient, id: i64) -> Result<(), I
         .ok_or(InboxError::NotFound(id))?;
     let (state, origin, object_id): (String, String, Option<String>) =
         (row.get(0), row.get(1), row.get(2));
-    let state: State = state.parse()?;
-    if !state.is_replayable() {
-        return Err(InboxError::Invalid(format!(
-            "event {id} is {state}: only rejected, dead or done events can be replayed"
-        )));
-    }
-    let next = if Origin::parse_str(&origin)? == Origin::Trigger {
-        State::Trigger
-    } else {
-        State::Received
-    };
+    let next = State::replayed(id, &state, &origin)?;
     let keys = lock_keys(std::iter::once(object_id.as_deref()));
     client
         .execute("SELECT tc_lock_objects($1)", &[&keys])

@@ -153,7 +153,14 @@ pub(crate) fn open_existing_writer(
     path: &Path,
     options: &InboxOptions,
 ) -> Result<Connection, InboxError> {
-    let conn = Connection::open_with_flags(
+    let conn = open_existing(path)?;
+    setup_writer(&conn, options, true)?;
+    Ok(conn)
+}
+
+/// Open an existing database file for reading and writing.
+fn open_existing(path: &Path) -> Result<Connection, InboxError> {
+    Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
@@ -162,9 +169,7 @@ pub(crate) fn open_existing_writer(
             "cannot open inbox database {}: {e}",
             path.display()
         ))
-    })?;
-    setup_writer(&conn, options, true)?;
-    Ok(conn)
+    })
 }
 
 fn sync_parent_dir(path: &Path) {
@@ -331,16 +336,7 @@ impl Reader {
                 return Ok(reader);
             }
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| {
-            InboxError::Unavailable(format!(
-                "cannot open inbox database {}: {e}",
-                path.display()
-            ))
-        })?;
+        let conn = open_existing(path)?;
         conn.busy_timeout(options.busy_timeout)?;
         conn.pragma_update(None, "query_only", true)?;
         conn.set_prepared_statement_cache_capacity(32);

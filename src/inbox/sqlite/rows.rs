@@ -250,17 +250,7 @@ pub(crate) fn replay(conn: &Connection, id: i64, now: i64) -> Result<(), InboxEr
         .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
     let (state, origin) = row.ok_or(InboxError::NotFound(id))?;
-    let state: State = state.parse()?;
-    if !state.is_replayable() {
-        return Err(InboxError::Invalid(format!(
-            "event {id} is {state}: only rejected, dead or done events can be replayed"
-        )));
-    }
-    let next = if Origin::parse_str(&origin)? == Origin::Trigger {
-        State::Trigger
-    } else {
-        State::Received
-    };
+    let next = State::replayed(id, &state, &origin)?;
     let object_id: Option<String> = conn
         .prepare_cached(
             "UPDATE events SET state = ?2, error = NULL, attempts = 0, next_attempt_at = NULL, updated_at = ?3 \
