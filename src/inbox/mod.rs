@@ -176,6 +176,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -246,8 +247,9 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn finish_import(&self) -> BoxFuture<'_, Result<()>>;
 }
 
-/// The last readiness check: when, and what it found.
-type Checked = (Instant, Result<()>);
+/// The last readiness check: when, what it found, and how many events had
+/// been stored then.
+type Checked = (Instant, Result<()>, u64);
 
 /// The durable inbox. Cheap to clone (an `Arc`), `Send + Sync`: give a clone
 /// to every request handler and to the processor.
@@ -255,6 +257,9 @@ type Checked = (Instant, Result<()>);
 pub struct Inbox {
     store: Arc<dyn Store>,
     readiness: Arc<tokio::sync::Mutex<Option<Checked>>>,
+    /// Events stored by this handle: a commit since a failed check proves
+    /// the store is back before the cached failure runs out.
+    stored: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for Inbox {
@@ -270,6 +275,7 @@ impl Inbox {
         Inbox {
             store,
             readiness: Arc::default(),
+            stored: Arc::default(),
         }
     }
 
@@ -370,7 +376,11 @@ impl Inbox {
     /// [`InboxError::Unavailable`] when the database cannot be written. Both
     /// are transient: answer 503.
     pub async fn store(&self, event: NewEvent) -> Result<Stored> {
-        self.store.store(event).await
+        let stored = self.store.store(event).await;
+        if stored.is_ok() {
+            self.stored.fetch_add(1, Ordering::Relaxed);
+        }
+        stored
     }
 
     /// Whether an event can be committed now, without writing one: SQLite
@@ -385,16 +395,19 @@ impl Inbox {
 
     /// [`Inbox::ready`], answered from the last check while it is younger
     /// than `max_age`: what `/readyz` calls, so that any number of probes
-    /// costs at most one check per `max_age`.
+    /// costs at most one check per `max_age`. (A failed check is not reused
+    /// once an event has been stored since: the store is back.)
     pub async fn ready_cached(&self, max_age: Duration) -> Result<()> {
         let mut cached = self.readiness.lock().await;
-        if let Some((at, result)) = &*cached {
-            if at.elapsed() < max_age {
+        let stored = self.stored.load(Ordering::Relaxed);
+        if let Some((at, result, stored_then)) = &*cached {
+            let stale_failure = result.is_err() && *stored_then != stored;
+            if at.elapsed() < max_age && !stale_failure {
                 return result.clone();
             }
         }
         let result = self.store.ready().await;
-        *cached = Some((Instant::now(), result.clone()));
+        *cached = Some((Instant::now(), result.clone(), stored));
         result
     }
 

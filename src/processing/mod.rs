@@ -96,10 +96,12 @@ use crate::api::shipment_webhook_connector::types::ShipmentWebhookBody;
 use crate::inbox::{EventKind, Inbox, Origin, StoredEvent};
 
 mod fetch;
+mod outcome;
 mod processor;
 
 pub use fetch::{BoxFuture, Fetcher};
-pub use processor::{Outcome, OutcomeReport, Processor};
+pub use outcome::{Outcome, OutcomeReport};
+pub use processor::Processor;
 
 /// A typed event for the handler.
 #[derive(Debug, Clone)]

@@ -19,75 +19,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
 
-use super::{Event, Fetcher, Handler, HandlerContext, HandlerError, ProcessorConfig};
+use super::{
+    Event, Fetcher, Handler, HandlerContext, HandlerError, Outcome, OutcomeReport, ProcessorConfig,
+};
 use crate::inbox::queue::{ClaimRequest, Claimed, Fetched, Finish, RunOutcome};
 use crate::inbox::{from_ms, now_ms, EventKind, Inbox, Origin, StoredEvent};
-
-/// What became of one attempt at an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The handler returned `Ok`; the event is `done`.
-    Done,
-    /// A trigger: the order or shipment was fetched and stored as this event.
-    Fetched {
-        /// Inbox id of the stored order or shipment.
-        event_id: i64,
-    },
-    /// A transient error; tried again at `next_attempt_at`.
-    Retrying {
-        /// The error.
-        error: String,
-        /// When the next attempt is due (about: the store sets it on commit).
-        next_attempt_at: DateTime<Utc>,
-    },
-    /// A permanent error or no attempts left; the event is `dead`.
-    Dead {
-        /// The error.
-        error: String,
-    },
-    /// The stored body does not parse; the event is `rejected`.
-    Rejected {
-        /// The parse error.
-        error: String,
-    },
-}
-
-impl Outcome {
-    /// `done`, `fetched`, `retrying`, `dead` or `rejected` (a metrics label).
-    pub fn label(&self) -> &'static str {
-        match self {
-            Outcome::Done => "done",
-            Outcome::Fetched { .. } => "fetched",
-            Outcome::Retrying { .. } => "retrying",
-            Outcome::Dead { .. } => "dead",
-            Outcome::Rejected { .. } => "rejected",
-        }
-    }
-}
-
-/// One attempt at an event, for metrics ([`Processor::on_outcome`]); reported
-/// once the outcome is committed.
-#[derive(Debug, Clone)]
-pub struct OutcomeReport {
-    /// Inbox id.
-    pub inbox_id: i64,
-    /// Order, order documents or shipment.
-    pub kind: EventKind,
-    /// Webhook body, GET-webhook trigger (a fetch), or fetched object.
-    pub origin: Origin,
-    /// `eventName`, if known.
-    pub event_name: Option<String>,
-    /// Which attempt this was (1 = first).
-    pub attempt: u32,
-    /// What came of it.
-    pub outcome: Outcome,
-    /// How long the handler (or fetch) took.
-    pub elapsed: Duration,
-}
 
 type Observer = Arc<dyn Fn(&OutcomeReport) + Send + Sync>;
 
