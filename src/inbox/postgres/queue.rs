@@ -196,7 +196,10 @@ pub(crate) async fn finish(
     let keys: Vec<&str> = runs.iter().map(|r| r.key.as_str()).collect();
     let rows = tx
         .query(
-            "SELECT key, object_id, event_id FROM heads WHERE key = ANY($1) AND owner = $2",
+            // Locked, so that no other instance claims a head (its lease
+            // run out) between this check and the head moving on.
+            "SELECT key, object_id, event_id FROM heads WHERE key = ANY($1) AND owner = $2 \
+             ORDER BY key FOR UPDATE",
             &[&keys, &owner],
         )
         .await
