@@ -774,13 +774,18 @@ async fn readiness_writes_nothing_and_sees_a_full_disk() {
     let (_dir, path) = temp_db();
     let inbox = Inbox::open(&url(&path)).unwrap();
     inbox
-        .store(order_event("o-1", Some("m-0"), order_body("o-1", "m-0", 300)))
+        .store(order_event(
+            "o-1",
+            Some("m-0"),
+            order_body("o-1", "m-0", 300),
+        ))
         .await
         .unwrap();
     let wal = path.with_extension("db-wal");
     let before = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
     let version = |conn: &rusqlite::Connection| -> i64 {
-        conn.query_row("PRAGMA data_version", [], |r| r.get(0)).unwrap()
+        conn.query_row("PRAGMA data_version", [], |r| r.get(0))
+            .unwrap()
     };
     let observer = rusqlite::Connection::open(&path).unwrap();
     let seen = version(&observer);
@@ -794,8 +799,15 @@ async fn readiness_writes_nothing_and_sees_a_full_disk() {
             .unwrap();
     }
     // No commit by anyone else: the database did not change, the WAL did not grow.
-    assert_eq!(version(&observer), seen, "a readiness check committed a write");
-    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), before);
+    assert_eq!(
+        version(&observer),
+        seen,
+        "a readiness check committed a write"
+    );
+    assert_eq!(
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0),
+        before
+    );
 
     // A disk with less free space than the minimum is "not ready".
     let options = InboxOptions {
