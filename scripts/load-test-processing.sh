@@ -10,14 +10,18 @@ SECS=${DURATION%s}
 PORT=${PORT:-18443}
 PG_PORT=${PG_PORT:-15432}
 
-cargo build --release --bin tradecloud >&2
-BIN="$PWD/${CARGO_TARGET_DIR:-target}/release/tradecloud"
-LOAD=$(cargo bench --bench load --no-run --message-format=json 2>/dev/null \
-    | python3 -c 'import json,sys
+# One build (the bench profile) gives both the server and the load generator.
+ARTIFACTS=$(cargo bench --bench load --no-run --message-format=json 2>/dev/null)
+artifact() {
+    python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("target", {}).get("name") == "load" and m.get("executable"):
-        print(m["executable"])')
+    if m.get("reason") == "compiler-artifact" and m.get("target", {}).get("name") == sys.argv[1] and m.get("executable"):
+        print(m["executable"])' "$1" <<<"$ARTIFACTS" | tail -1
+}
+BIN=$(artifact tradecloud)
+LOAD=$(artifact load)
+[ -x "$BIN" ] || { echo "could not build the tradecloud binary" >&2; exit 1; }
 [ -x "$LOAD" ] || { echo "could not build benches/load.rs" >&2; exit 1; }
 
 WORK=$(mktemp -d)
@@ -67,7 +71,8 @@ for i in $(seq 0 $((INSTANCES - 1))); do
 done
 for i in $(seq 0 $((INSTANCES - 1))); do wait "${GEN[$i]}"; done
 LOAD_END=$(date +%s.%N)
-echo "load done; waiting until every stored event is done ..." >&2
+DONE_AT_END=$(count --state done)
+echo "load done ($DONE_AT_END done by then); waiting until every stored event is done ..." >&2
 while :; do
     TOTAL=$(count)
     DONE=$(count --state done)
@@ -81,15 +86,16 @@ done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 python3 - "$WORK" "$INSTANCES" "$START" "$LOAD_END" "$NOW" "$TOTAL" "$ORDERS" "$STORE" "$RECORD" \
-    "$LOAD_BEFORE" "$LOAD_AFTER" "$CONNECTIONS" <<'PY'
+    "$LOAD_BEFORE" "$LOAD_AFTER" "$CONNECTIONS" "$DONE_AT_END" <<'PY'
 import datetime, json, os, platform, sys
-work, instances, start, load_end, done_at, total, orders, store, record, lb, la, conns = sys.argv[1:13]
+work, instances, start, load_end, done_at, total, orders, store, record, lb, la, conns, done_at_end = sys.argv[1:14]
 runs = [json.load(open(os.path.join(work, f"load-{i}.json"))) for i in range(int(instances))]
 ok = sum(r["ok"] for r in runs)
 load_secs = float(load_end) - float(start)
 done_secs = float(done_at) - float(start)
 received = ok / load_secs
 handled = int(total) / done_secs
+during = int(done_at_end) / load_secs
 statuses = {}
 for r in runs:
     for k, v in r["statuses"].items():
@@ -98,13 +104,14 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 machine = f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}"
 when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 spread = "one order" if orders == "1" else f"{orders} orders"
+HEADER = ("| when | store | events for | connections | 2xx during the load | received/s | done when the load ended | all done | handled/s | handled/received | load avg (1/5/15 min) before → after |\n"
+          "|---|---|---|---:|---|---:|---|---|---:|---:|---|")
 line = (f"| {when} | {store}, {instances} instance{'s' if instances != '1' else ''} | {spread} | {conns} | "
-        f"{ok} in {load_secs:.1f} s | **{received:,.0f}** | {total} done after {done_secs:.1f} s | **{handled:,.0f}** | "
+        f"{ok} in {load_secs:.1f} s | **{received:,.0f}** | {done_at_end} ({during:,.0f}/s) | {total} done after {done_secs:.1f} s | **{handled:,.0f}** | "
         f"{100 * handled / received:.0f} % | {lb} → {la} |")
 print(f"machine: {machine}")
 print(f"statuses: {statuses}")
-print("| when | store | events for | connections | 2xx | received/s | all done | handled/s | handled/received | load avg (1/5/15 min) before → after |")
-print("|---|---|---|---:|---|---:|---|---:|---:|---|")
+print(HEADER)
 print(line)
 if record == "1":
     path = "BENCHMARKS.md"
@@ -112,8 +119,7 @@ if record == "1":
     marker = "<!-- processing-runs -->"
     if marker not in text:
         text += ("\n## Processing\n\n`scripts/load-test.sh --orders N` (see there), " + machine + ".\n\n"
-                 "| when | store | events for | connections | 2xx | received/s | all done | handled/s | handled/received | load avg (1/5/15 min) before → after |\n"
-                 "|---|---|---|---:|---|---:|---|---:|---:|---|\n" + marker + "\n")
+                 + HEADER + "\n" + marker + "\n")
     text = text.replace(marker, line + "\n" + marker)
     open(path, "w").write(text)
     print(f"recorded in {path}")

@@ -67,6 +67,14 @@ struct Shared<H> {
     finished: Notify,
 }
 
+/// What a claim asked for, what it got, and (when it got less) how long
+/// until the next head is due.
+type ClaimResult = (
+    usize,
+    Result<Vec<Claimed>, crate::inbox::InboxError>,
+    Option<Duration>,
+);
+
 /// A run whose handling ended, on its way to the finisher.
 struct RunDone {
     outcome: RunOutcome,
@@ -172,49 +180,72 @@ impl<H: Handler> Processor<H> {
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let changed = shared.inbox.changed();
 
+        // Runs claimed ahead of the handlers: enough that the handlers never
+        // wait for a claim's commit, which runs beside them.
+        let ahead = 8 * concurrency;
+        let mut claiming: Option<tokio::task::JoinHandle<ClaimResult>> = None;
+        // After a claim that found less than it asked for: claim again when
+        // something changes, or at this time (a retry or lease coming due).
+        let mut idle_until: Option<tokio::time::Instant> = None;
         loop {
-            let mut wait = poll;
-            let wanted = (2 * concurrency).saturating_sub(pending.len() + tasks.len());
-            if wanted > 0 {
-                match claim(&shared, wanted).await {
-                    Ok(claimed) => {
-                        let full = claimed.len() == wanted;
-                        pending.extend(claimed);
-                        if full {
-                            wait = Duration::ZERO;
-                        } else if let Ok(Some(due)) = shared.inbox.next_due().await {
-                            wait = wait.min(due).max(Duration::from_millis(5));
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot claim events from the inbox; trying again")
-                    }
-                }
-            }
             while tasks.len() < concurrency {
                 let Some(run) = pending.pop_front() else {
                     break;
                 };
                 tasks.spawn(handle_run(shared.clone(), run, done_tx.clone()));
             }
-            if wait.is_zero() && tasks.len() < concurrency {
-                continue;
+            let wanted = ahead.saturating_sub(pending.len() + tasks.len());
+            if claiming.is_none() && idle_until.is_none() && wanted >= concurrency.min(ahead / 2) {
+                let shared = shared.clone();
+                claiming = Some(tokio::spawn(async move {
+                    let claimed = claim(&shared, wanted).await;
+                    let due = match &claimed {
+                        Ok(c) if c.len() < wanted => shared.inbox.next_due().await.ok().flatten(),
+                        _ => None,
+                    };
+                    (wanted, claimed, due)
+                }));
             }
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
+                claimed = async { claiming.as_mut().expect("a claim in flight").await }, if claiming.is_some() => {
+                    claiming = None;
+                    match claimed {
+                        Ok((wanted, Ok(claimed), due)) => {
+                            if claimed.len() < wanted {
+                                let wait = due.map_or(poll, |due| due.min(poll)).max(Duration::from_millis(5));
+                                idle_until = Some(tokio::time::Instant::now() + wait);
+                            }
+                            pending.extend(claimed);
+                        }
+                        Ok((_, Err(e), _)) => {
+                            tracing::warn!(error = %e, "cannot claim events from the inbox; trying again");
+                            idle_until = Some(tokio::time::Instant::now() + poll);
+                        }
+                        Err(e) => tracing::error!(error = %e, "claim task failed"),
+                    }
+                }
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                     if let Err(e) = done {
                         tracing::error!(error = %e, "event task failed");
                     }
                 }
                 _ = renew.tick() => renew_leases(&shared).await,
-                _ = changed.notified() => {}
-                _ = shared.finished.notified() => {}
-                _ = tokio::time::sleep(wait), if !wait.is_zero() => {}
+                _ = changed.notified() => idle_until = None,
+                _ = shared.finished.notified() => idle_until = None,
+                _ = tokio::time::sleep_until(idle_until.unwrap_or_else(tokio::time::Instant::now)), if idle_until.is_some() => {
+                    idle_until = None;
+                }
             }
         }
 
+        // A claim still in flight: its runs go back with the others.
+        if let Some(claim) = claiming.take() {
+            if let Ok((_, Ok(claimed), _)) = claim.await {
+                pending.extend(claimed);
+            }
+        }
         shared.stopping.store(true, Ordering::SeqCst);
         // Runs claimed but not started go back at once (another instance
         // need not wait for their lease).
