@@ -142,13 +142,23 @@ pub(crate) async fn authenticate(
                 .insert(WWW_AUTHENTICATE, auth.authenticator.challenge());
             response
         }
-        Err(AuthFailure::Unavailable(error)) => {
+        Err(AuthFailure::Unavailable {
+            reason,
+            retry_after,
+        }) => {
             auth.metrics.rejected("auth_unavailable");
-            tracing::error!(%error, "credentials cannot be checked now; answering 503");
-            unavailable(
+            // Whole seconds, rounded up: the next JWKS fetch is due then.
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            tracing::error!(error = %reason, retry_after_secs = secs.max(1), "credentials cannot be checked now; answering 503");
+            let mut response = problem(
+                StatusCode::SERVICE_UNAVAILABLE,
                 "the credentials cannot be checked right now; send it again later",
-                "5",
-            )
+                None,
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            response
         }
     }
 }
