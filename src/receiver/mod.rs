@@ -50,7 +50,7 @@ mod layers;
 pub mod metrics;
 mod retention;
 mod routes;
-mod server;
+mod listener;
 pub mod tls;
 
 use std::future::Future;
@@ -76,7 +76,7 @@ pub use config::{AuthMethod, Config, ConfigError, Secret};
 pub use fetch::ClientFetcher;
 pub use layers::RemoteAddr;
 pub use metrics::Metrics;
-pub use server::overflow_limit;
+pub use listener::overflow_limit;
 pub use tls::TlsError;
 
 /// Why the receiver could not start.
@@ -503,7 +503,7 @@ impl Receiver {
             listen = %self.local_addr, order_path = %s.order_path, shipment_path = %s.shipment_path,
             auth = ?self.config.auth.method, processing = processor.is_some(), "receiving Tradecloud webhooks over HTTPS"
         );
-        let options = server::ServeOptions {
+        let options = listener::ServeOptions {
             handshake_timeout: Duration::from_secs(s.handshake_timeout_secs.max(1)),
             header_read_timeout: Duration::from_secs(s.header_read_timeout_secs.max(1)),
             idle_timeout: Duration::from_secs(s.idle_timeout_secs.max(1)),
@@ -512,7 +512,7 @@ impl Receiver {
             max_connections_per_ip: s.max_connections_per_ip,
         };
         let shutdown: ShutdownFuture = Box::pin(shutdown);
-        server::serve(
+        listener::serve(
             self.listener,
             self.tls,
             self.app,
