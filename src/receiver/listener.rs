@@ -1,7 +1,8 @@
 //! The HTTPS listener (the accept loop; not to be confused with
-//! [`crate::server`], the runtime of the generated server stubs): accepts TCP connections, admits them under the
-//! connection limits, completes the TLS handshake (rustls), serves HTTP/1.1
-//! and HTTP/2 with hyper, closes idle connections, and shuts down
+//! [`crate::server`], the runtime of the generated server stubs): accepts
+//! TCP connections, admits them under the connection limits, completes the
+//! TLS handshake (rustls), serves HTTP/1.1 and HTTP/2 with hyper, closes
+//! idle connections, and shuts down
 //! gracefully: on the shutdown signal it stops accepting, lets in-flight
 //! requests finish (HTTP/1.1 connections close after their current
 //! response, HTTP/2 ones get a GOAWAY), and gives up after a deadline.
