@@ -12,8 +12,6 @@ use std::time::Duration;
 
 use receiver_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio_rustls::rustls;
 use tradecloud::inbox::{EventKind, Inbox, ListFilter, NewEvent, NewState};
 use tradecloud::processing::{handler_fn, Event, HandlerError};
 
@@ -69,35 +67,6 @@ async fn processing_section_configures_the_processor() {
 }
 
 // ---- connection limits and timeouts ----------------------------------------
-
-/// A TLS client trusting the receiver's certificate.
-fn tls_connector(cert_pem: &str) -> tokio_rustls::TlsConnector {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap())
-        .unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-}
-
-type Tls = tokio_rustls::client::TlsStream<TcpStream>;
-
-async fn tls_connect(rx: &TestReceiver) -> std::io::Result<Tls> {
-    let tcp = TcpStream::connect(rx.addr).await?;
-    tls_connector(&rx.cert_pem)
-        .connect(
-            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
-            tcp,
-        )
-        .await
-}
 
 /// GET /healthz on `stream` (HTTP/1.1, keep-alive): the response head, or
 /// `None` when the server closed the connection instead.

@@ -9,7 +9,13 @@
 //!   response metrics;
 //! * [`authenticate`]: checks the `Authorization` header before the body is
 //!   read, answers `401` with `WWW-Authenticate`, or `503` when the
-//!   credentials cannot be checked right now.
+//!   credentials cannot be checked right now;
+//! * [`identity_only`]: answers `415` (with `Accept-Encoding: identity`) to
+//!   a body with a `Content-Encoding`, before it is read. Tradecloud sends
+//!   uncompressed bodies; a compressed one would otherwise be taken for
+//!   invalid JSON (`400`). Decoding gzip would be the alternative, with a
+//!   bound against zip bombs; refusing keeps the stored bytes exactly the
+//!   bytes that were sent.
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -20,7 +26,9 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::FutureExt as _;
-use http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{
+    HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use http::StatusCode;
 use tokio::sync::Semaphore;
 
@@ -161,6 +169,38 @@ pub(crate) async fn authenticate(
             response
         }
     }
+}
+
+/// Refuse a body with a `Content-Encoding` other than `identity` (`415`).
+pub(crate) async fn identity_only(
+    State(metrics): State<Metrics>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let encoded = request
+        .headers()
+        .get_all(CONTENT_ENCODING)
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("?").split(','))
+        .map(str::trim)
+        .find(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))
+        .map(str::to_owned);
+    let Some(coding) = encoded else {
+        return next.run(request).await;
+    };
+    metrics.rejected("unsupported_content_encoding");
+    tracing::warn!(path = %request.uri().path(), content_encoding = %coding, "compressed webhook body refused; answering 415");
+    let mut response = problem(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        &format!(
+            "Content-Encoding `{coding}` is not supported; send the body uncompressed (without Content-Encoding)"
+        ),
+        None,
+    );
+    response
+        .headers_mut()
+        .insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    response
 }
 
 #[cfg(test)]

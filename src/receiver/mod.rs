@@ -27,15 +27,21 @@
 //! |---|---|
 //! | event durably stored (or a redelivery of a stored message id) | `202` (`200`) |
 //! | GET webhook (order or shipment id in the path or query): trigger stored | `202` |
-//! | missing or wrong credentials | `401` + `WWW-Authenticate` |
+//! | HEAD on a GET-webhook route: nothing stored | `200` |
+//! | missing or wrong credentials, an Entra ID token whose key a freshly fetched JWKS lacks | `401` + `WWW-Authenticate` |
 //! | body that is not a valid event (bytes kept as `rejected`) | `400` + JSON problem |
+//! | malformed chunked framing (nothing stored) | `400` + JSON problem |
 //! | unsupported content type (bytes kept as `rejected`) | `415` + JSON problem |
+//! | a `Content-Encoding` such as gzip (nothing stored) | `415` + `Accept-Encoding: identity` |
 //! | body larger than `max_body_bytes` | `413` |
-//! | store unavailable, disk full, store or receiver overloaded, a request timeout, a panic, an unreadable body, a JWKS that cannot be fetched | `503` + `Retry-After` |
+//! | store unavailable, disk full, store or receiver overloaded, a request timeout, a panic, a body that broke off, a JWKS that cannot be fetched (also for a rotated key) | `503` + `Retry-After` |
 //!
 //! Authentication happens before the body is read: a request without valid
-//! credentials is never stored. Unknown fields, enum values and event names
-//! are accepted (and kept: the inbox stores the exact bytes).
+//! credentials is never stored. An answer given before the body is read
+//! still reaches an HTTP/1.1 client that is busy sending it: the rest of
+//! the body is read and discarded first (see [`listener`]). Unknown fields,
+//! enum values and event names are accepted (and kept: the inbox stores the
+//! exact bytes).
 //!
 //! Operational endpoints, without the webhook authentication: `/healthz`
 //! (the process is up), `/readyz` (the store accepts writes) and `/metrics`
@@ -510,6 +516,8 @@ impl Receiver {
             shutdown_timeout: Duration::from_secs(s.shutdown_timeout_secs),
             max_connections: s.max_connections,
             max_connections_per_ip: s.max_connections_per_ip,
+            drain_max_bytes: s.max_body_bytes,
+            drain_timeout: Duration::from_secs(s.request_timeout_secs.max(1)),
         };
         let shutdown: ShutdownFuture = Box::pin(shutdown);
         listener::serve(
@@ -697,6 +705,10 @@ fn app(
     });
     let webhook_routes = routes::router(webhooks, &s.order_path, &s.shipment_path)
         .layer(DefaultBodyLimit::max(s.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            layers::identity_only,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             layers::Auth {
                 authenticator,

@@ -6,6 +6,8 @@
 //! |---|---|---|
 //! | valid body (POST/PUT) | `received`, with event name, object id, message id | `202` (`200` for a redelivered message id) |
 //! | GET with the id in the path or the query | `trigger` | `202` |
+//! | HEAD with the id in the path or the query | nothing | `200` |
+//! | malformed chunked framing | nothing | `400` with a JSON problem |
 //! | body that does not decode, unsupported content type, GET without id | `rejected`, with the error and the exact bytes | `400` / `415` with a JSON problem |
 //! | over-size body | not stored | `413` |
 //! | body that could not be read | not stored | `503` + `Retry-After` |
@@ -79,6 +81,7 @@ fn reason_of(kind: &RejectionKind) -> &'static str {
     match kind {
         RejectionKind::BodyRead(_) => "body_read",
         RejectionKind::PayloadTooLarge => "payload_too_large",
+        RejectionKind::MalformedBody(_) => "malformed_body",
         RejectionKind::UnsupportedMediaType { .. } => "unsupported_media_type",
         RejectionKind::MissingBody => "missing_body",
         RejectionKind::InvalidBody(_) => "invalid_body",
@@ -163,6 +166,11 @@ impl Webhooks {
     }
 
     async fn trigger(&self, kind: EventKind, id: Option<String>, raw: RawRequest) -> Response {
+        if raw.method == http::Method::HEAD {
+            // axum routes HEAD to the GET handler; a HEAD must have no side
+            // effect, so it only tells that the route is there.
+            return StatusCode::OK.into_response();
+        }
         self.metrics.received(kind.as_str());
         match id.filter(|id| !id.trim().is_empty()) {
             Some(id) => {
@@ -183,9 +191,12 @@ impl Webhooks {
     async fn reject(&self, kind: EventKind, rejection: Rejection) -> Response {
         self.metrics.received(kind.as_str());
         match rejection.kind {
-            RejectionKind::BodyRead(_) | RejectionKind::PayloadTooLarge => {
+            RejectionKind::BodyRead(_)
+            | RejectionKind::PayloadTooLarge
+            | RejectionKind::MalformedBody(_) => {
                 // Nothing (complete) to keep: a 503 makes Tradecloud send it
-                // again, a 413 needs a larger `max_body_bytes`.
+                // again, a 413 needs a larger `max_body_bytes`, a 400 for
+                // broken framing a fixed sender.
                 self.metrics.rejected(reason_of(&rejection.kind));
                 tracing::warn!(
                     operation = rejection.operation_id, source = %self.source_of(kind, &rejection.raw),

@@ -51,6 +51,8 @@ impl RawRequest {
             Err(rejection) => {
                 let kind = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     RejectionKind::PayloadTooLarge
+                } else if let Some(framing) = malformed_framing(&rejection) {
+                    RejectionKind::MalformedBody(framing)
                 } else {
                     RejectionKind::BodyRead(rejection.body_text())
                 };
@@ -71,6 +73,24 @@ impl RawRequest {
                 .to_ascii_lowercase(),
         )
     }
+}
+
+/// The HTTP/1.1 chunked framing error behind a failed body read, if that
+/// is what it was: the sender's fault (a retry sends the same bytes), unlike
+/// a connection that broke off.
+fn malformed_framing(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
+            )
+            .then(|| io.to_string());
+        }
+        source = e.source();
+    }
+    None
 }
 
 /// A request the generated stubs could not turn into a typed request.
@@ -102,6 +122,9 @@ pub enum RejectionKind {
     BodyRead(String),
     /// The body is larger than the configured limit.
     PayloadTooLarge,
+    /// The body's transfer framing is malformed (HTTP/1.1 chunked coding):
+    /// `400`, as a retry would send the same bytes.
+    MalformedBody(String),
     /// The `Content-Type` is not one the operation accepts.
     UnsupportedMediaType {
         /// The media type received, if any.
@@ -145,6 +168,9 @@ impl RejectionKind {
             RejectionKind::PayloadTooLarge => {
                 "the request body is larger than this endpoint accepts".into()
             }
+            RejectionKind::MalformedBody(e) => format!(
+                "the request body is malformed: invalid chunked transfer coding ({e})"
+            ),
             RejectionKind::UnsupportedMediaType { received, accepted } => format!(
                 "content type {} is not supported; send one of: {}",
                 received
