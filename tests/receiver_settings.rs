@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use receiver_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tradecloud::inbox::{EventKind, Inbox, ListFilter, NewEvent, NewState};
 use tradecloud::processing::{handler_fn, Event, HandlerError};
 
