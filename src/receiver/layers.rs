@@ -34,7 +34,7 @@ use tokio::sync::Semaphore;
 
 use super::auth::{AuthFailure, Authenticator};
 use super::metrics::Metrics;
-use super::routes::problem;
+use crate::server::problem;
 
 /// The peer address of the connection, put in the request extensions by the server.
 #[derive(Debug, Clone, Copy)]

@@ -327,7 +327,7 @@ impl Activity {
 
 /// The answer on a connection over the limits.
 fn busy_response(version: http::Version) -> http::Response<Body> {
-    let mut response = super::routes::problem(
+    let mut response = crate::server::problem(
         StatusCode::SERVICE_UNAVAILABLE,
         "the receiver has too many connections; send it again later",
         None,

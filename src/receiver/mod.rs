@@ -642,13 +642,13 @@ async fn readyz(State(ops): State<Ops>) -> Response {
             .into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "not ready");
-            routes::problem(
+            crate::server::problem(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the inbox store does not accept writes",
                 None,
             )
         }
-        Err(_) => routes::problem(
+        Err(_) => crate::server::problem(
             StatusCode::SERVICE_UNAVAILABLE,
             "the inbox store does not answer",
             None,
@@ -660,7 +660,7 @@ async fn metrics_text(State(ops): State<Ops>, headers: http::HeaderMap) -> Respo
     if let Some(auth) = &ops.metrics_auth {
         if let Err(failure) = auth.authenticate(&headers).await {
             tracing::debug!(?failure, "/metrics request not authenticated");
-            let mut response = routes::problem(
+            let mut response = crate::server::problem(
                 StatusCode::UNAUTHORIZED,
                 "/metrics requires the metrics token (server.metrics_token) as a Bearer token",
                 None,
@@ -683,7 +683,7 @@ async fn metrics_text(State(ops): State<Ops>, headers: http::HeaderMap) -> Respo
 }
 
 async fn not_found() -> Response {
-    routes::problem(StatusCode::NOT_FOUND, "no such endpoint", None)
+    crate::server::problem(StatusCode::NOT_FOUND, "no such endpoint", None)
 }
 
 /// The whole application: webhook routes behind authentication, the

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
-use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use http::header::CONTENT_TYPE;
 use http::StatusCode;
 
 use crate::api::order_webhook_connector::server as order;
@@ -24,12 +24,9 @@ use crate::api::order_webhook_connector::types::OrderWebhookBody;
 use crate::api::shipment_webhook_connector::server as shipment;
 use crate::api::shipment_webhook_connector::types::ShipmentWebhookBody;
 use crate::inbox::{EventKind, Inbox, InboxError, NewEvent, Stored};
-use crate::server::{RawRequest, Rejection, RejectionKind};
+use crate::server::{problem, RawRequest, Rejection, RejectionKind};
 
 use super::metrics::Metrics;
-
-/// `Retry-After` (seconds) sent with a `503` caused by the store.
-pub(crate) const STORE_RETRY_AFTER: &str = "5";
 
 /// What the webhook routes share.
 #[derive(Clone, Debug)]
@@ -38,35 +35,6 @@ pub(crate) struct Webhooks {
     pub metrics: Metrics,
     pub order_path: String,
     pub shipment_path: String,
-}
-
-/// A JSON problem description (RFC 9457).
-pub(crate) fn problem(
-    status: StatusCode,
-    detail: &str,
-    extra: Option<(&str, serde_json::Value)>,
-) -> Response {
-    let mut body = serde_json::json!({
-        "type": "about:blank",
-        "title": status.canonical_reason().unwrap_or("Error"),
-        "status": status.as_u16(),
-        "detail": detail,
-    });
-    if let (Some((key, value)), Some(map)) = (extra, body.as_object_mut()) {
-        map.insert(key.to_string(), value);
-    }
-    let mut response = (
-        status,
-        [(CONTENT_TYPE, "application/problem+json")],
-        body.to_string(),
-    )
-        .into_response();
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static(STORE_RETRY_AFTER));
-    }
-    response
 }
 
 fn content_type_of(raw: &RawRequest) -> String {

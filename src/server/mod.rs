@@ -193,22 +193,55 @@ impl RejectionKind {
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        let status = self.kind.status();
-        let problem = serde_json::json!({
-            "type": "about:blank",
-            "title": status.canonical_reason().unwrap_or("Error"),
-            "status": status.as_u16(),
-            "detail": self.kind.detail(),
-            "operationId": self.operation_id,
-        });
-        let mut response = serialized_response(status, "application/problem+json", &problem);
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static("5"));
-        }
-        response
+        problem(
+            self.kind.status(),
+            &self.kind.detail(),
+            Some(("operationId", self.operation_id.into())),
+        )
     }
+}
+
+/// `Retry-After` (seconds) that [`problem`] sends with a `503`.
+pub const PROBLEM_RETRY_AFTER: &str = "5";
+
+/// A JSON problem description (RFC 9457, `application/problem+json`) with
+/// `status`, its reason as `title`, `detail`, and one `extra` member if
+/// given. A `503` gets `Retry-After: 5` (callers may replace it), so that
+/// Tradecloud retries.
+///
+/// ```
+/// use http::StatusCode;
+///
+/// let response = tradecloud::server::problem(
+///     StatusCode::BAD_REQUEST,
+///     "the body is not a valid message",
+///     Some(("inboxId", 7.into())),
+/// );
+/// assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+/// assert_eq!(response.headers()["content-type"], "application/problem+json");
+/// ```
+pub fn problem(status: StatusCode, detail: &str, extra: Option<(&str, serde_json::Value)>) -> Response {
+    let mut body = serde_json::json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    if let (Some((key, value)), Some(map)) = (extra, body.as_object_mut()) {
+        map.insert(key.to_string(), value);
+    }
+    let mut response = (
+        status,
+        [(CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static(PROBLEM_RETRY_AFTER));
+    }
+    response
 }
 
 fn is_json(media: &str) -> bool {
