@@ -40,7 +40,6 @@
 //! be written into the configuration or on a command line.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -88,40 +87,7 @@ impl ConfigError {
     }
 }
 
-/// A secret (password, token): never printed by `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// A secret holding `value`.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret value. Do not log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(\"***\")")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Secret(value.to_string())
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Secret(value)
-    }
-}
+pub use crate::secret::Secret;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -548,7 +514,7 @@ impl Config {
         }
         if s.metrics_token
             .as_ref()
-            .is_some_and(|t| t.0.trim().is_empty())
+            .is_some_and(|t| t.expose().trim().is_empty())
         {
             return Err(ConfigError::setting(
                 "server.metrics_token is empty; set a token or remove the key",
@@ -568,7 +534,7 @@ impl Config {
                 ))
             }
             Some(AuthMethod::Basic) => {
-                if a.username.as_deref().unwrap_or("").is_empty() || a.password.as_ref().is_none_or(|p| p.0.is_empty()) {
+                if a.username.as_deref().unwrap_or("").is_empty() || a.password.as_ref().is_none_or(|p| p.expose().is_empty()) {
                     return Err(ConfigError::setting(
                         "auth.method = \"basic\" needs auth.username and auth.password (or password_file, or TRADECLOUD_AUTH_PASSWORD)",
                     ));
@@ -578,7 +544,7 @@ impl Config {
                 }
             }
             Some(AuthMethod::Bearer) => {
-                if a.token.as_ref().is_none_or(|t| t.0.is_empty()) {
+                if a.token.as_ref().is_none_or(|t| t.expose().is_empty()) {
                     return Err(ConfigError::setting(
                         "auth.method = \"bearer\" needs auth.token (or token_file, or TRADECLOUD_AUTH_TOKEN)",
                     ));
@@ -625,7 +591,7 @@ fn resolve_secret(
         .strip_suffix('\n')
         .map(|t| t.strip_suffix('\r').unwrap_or(t))
         .unwrap_or(&text);
-    *value = Some(Secret(secret.to_string()));
+    *value = Some(Secret::new(secret));
     Ok(())
 }
 
