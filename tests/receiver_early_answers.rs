@@ -145,11 +145,7 @@ async fn head_on_the_get_webhook_stores_nothing() {
         "/tradecloud/shipment/s-1",
         "/tradecloud/shipment?shipmentId=s-1",
     ] {
-        let response = rx
-            .basic(rx.client.head(rx.url(path)))
-            .send()
-            .await
-            .unwrap();
+        let response = rx.basic(rx.client.head(rx.url(path))).send().await.unwrap();
         assert_eq!(response.status(), 200, "HEAD {path}");
     }
     // Unauthenticated HEAD: 401 like any other request.

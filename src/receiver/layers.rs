@@ -26,9 +26,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::FutureExt as _;
-use http::header::{
-    HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, RETRY_AFTER, WWW_AUTHENTICATE,
-};
+use http::header::{HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::StatusCode;
 use tokio::sync::Semaphore;
 

@@ -53,10 +53,10 @@ pub mod auth;
 pub mod config;
 mod fetch;
 mod layers;
+mod listener;
 pub mod metrics;
 mod retention;
 mod routes;
-mod listener;
 pub mod tls;
 
 use std::future::Future;
@@ -81,8 +81,8 @@ pub use auth::{AuthFailure, Authenticator, Principal};
 pub use config::{AuthMethod, Config, ConfigError, Secret};
 pub use fetch::ClientFetcher;
 pub use layers::RemoteAddr;
-pub use metrics::Metrics;
 pub use listener::overflow_limit;
+pub use metrics::Metrics;
 pub use tls::TlsError;
 
 /// Why the receiver could not start.

@@ -168,9 +168,9 @@ impl RejectionKind {
             RejectionKind::PayloadTooLarge => {
                 "the request body is larger than this endpoint accepts".into()
             }
-            RejectionKind::MalformedBody(e) => format!(
-                "the request body is malformed: invalid chunked transfer coding ({e})"
-            ),
+            RejectionKind::MalformedBody(e) => {
+                format!("the request body is malformed: invalid chunked transfer coding ({e})")
+            }
             RejectionKind::UnsupportedMediaType { received, accepted } => format!(
                 "content type {} is not supported; send one of: {}",
                 received
@@ -220,7 +220,11 @@ pub const PROBLEM_RETRY_AFTER: &str = "5";
 /// assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 /// assert_eq!(response.headers()["content-type"], "application/problem+json");
 /// ```
-pub fn problem(status: StatusCode, detail: &str, extra: Option<(&str, serde_json::Value)>) -> Response {
+pub fn problem(
+    status: StatusCode,
+    detail: &str,
+    extra: Option<(&str, serde_json::Value)>,
+) -> Response {
     let mut body = serde_json::json!({
         "type": "about:blank",
         "title": status.canonical_reason().unwrap_or("Error"),
