@@ -412,6 +412,23 @@ async fn receiver_entra_answers_503_when_the_jwks_cannot_be_fetched() {
     rx.stop().await;
 }
 
+/// POST an order event (order `o{n}`) with the Bearer `token`.
+fn post_with_token(
+    rx: &TestReceiver,
+    token: String,
+    n: usize,
+) -> impl std::future::Future<Output = reqwest::Response> {
+    let request = rx
+        .client
+        .post(rx.url(ORDER))
+        .header("content-type", "application/json")
+        .bearer_auth(token)
+        .body(format!(
+            r#"{{"eventName":"OrderIssuedByBuyer","orderEvent":{{"orderId":"o{n}"}}}}"#
+        ));
+    async move { request.send().await.unwrap() }
+}
+
 /// A JWKS endpoint that answers `503` while `up` is false.
 async fn flaky_jwks_server(
     keys: Arc<Mutex<Vec<serde_json::Value>>>,
@@ -460,17 +477,7 @@ async fn receiver_entra_backs_off_while_the_jwks_fails_and_recovers() {
     ))
     .await;
     let token = key.token(v2_claims());
-    let send = |token: String, n: usize| {
-        let request = rx
-            .client
-            .post(rx.url(ORDER))
-            .header("content-type", "application/json")
-            .bearer_auth(token)
-            .body(format!(
-                r#"{{"eventName":"OrderIssuedByBuyer","orderEvent":{{"orderId":"o{n}"}}}}"#
-            ));
-        async move { request.send().await.unwrap() }
-    };
+    let send = |token: String, n: usize| post_with_token(&rx, token, n);
 
     // Down, nothing cached: a burst of requests gets 503 + Retry-After (a
     // retry can succeed), and the JWKS is not fetched per request.
@@ -548,17 +555,7 @@ async fn receiver_entra_key_rotation_during_a_jwks_outage_is_503_not_401() {
     let up = Arc::new(AtomicBool::new(true));
     let jwks = flaky_jwks_server(keys.clone(), hits.clone(), up.clone()).await;
     let rx = start(&entra_config(&format!("http://{jwks}/keys"), "")).await;
-    let send = |token: String, n: usize| {
-        let request = rx
-            .client
-            .post(rx.url(ORDER))
-            .header("content-type", "application/json")
-            .bearer_auth(token)
-            .body(format!(
-                r#"{{"eventName":"OrderIssuedByBuyer","orderEvent":{{"orderId":"r{n}"}}}}"#
-            ));
-        async move { request.send().await.unwrap() }
-    };
+    let send = |token: String, n: usize| post_with_token(&rx, token, n);
     let with = |patch: serde_json::Value| {
         let mut claims = v2_claims();
         for (k, v) in patch.as_object().unwrap() {

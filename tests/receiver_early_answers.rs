@@ -121,16 +121,22 @@ async fn a_compressed_body_gets_415_with_a_clear_message() {
         );
     }
     // `identity` is no encoding at all.
-    let response = rx
+    let request = rx
         .basic(rx.client.post(rx.url(ORDER)))
         .header("content-type", "application/json")
         .header("content-encoding", "identity")
-        .body(r#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":"o1"}}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
-    assert_eq!(stored(&rx).await, 1);
+        .body(r#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":"o1"}}"#);
+    assert_accepted_and_stored(rx, request, 1).await;
+}
+
+/// `request` is answered 202, and the inbox then holds `count` entries.
+async fn assert_accepted_and_stored(
+    rx: TestReceiver,
+    request: reqwest::RequestBuilder,
+    count: usize,
+) {
+    assert_eq!(request.send().await.unwrap().status(), 202);
+    assert_eq!(stored(&rx).await, count);
     rx.stop().await;
 }
 
@@ -157,14 +163,8 @@ async fn head_on_the_get_webhook_stores_nothing() {
         .unwrap();
     assert_eq!(response.status(), 401);
     assert_eq!(stored(&rx).await, 0, "HEAD stored nothing");
-    let response = rx
-        .basic(rx.client.get(rx.url("/tradecloud/order/o-1")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
-    assert_eq!(stored(&rx).await, 1);
-    rx.stop().await;
+    let request = rx.basic(rx.client.get(rx.url("/tradecloud/order/o-1")));
+    assert_accepted_and_stored(rx, request, 1).await;
 }
 
 /// A chunked body with broken framing is the client's error (400), not a

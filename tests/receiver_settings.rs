@@ -76,33 +76,7 @@ async fn get_healthz(stream: &mut Tls) -> Option<String> {
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .ok()?;
-    let mut response = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
-            Ok(Ok(n)) => n,
-            _ => 0,
-        };
-        if n == 0 {
-            break;
-        }
-        response.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&response);
-        if let Some(head_end) = text.find("\r\n\r\n") {
-            let length = text[..head_end]
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                })
-                .unwrap_or(0);
-            if response.len() >= head_end + 4 + length {
-                break;
-            }
-        }
-    }
-    let text = String::from_utf8_lossy(&response).to_string();
+    let text = read_response(stream, Duration::from_secs(10)).await.ok()?;
     (!text.is_empty()).then_some(text)
 }
 

@@ -199,12 +199,32 @@ pub async fn send_all_then_read(
         stream.flush().await?;
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+    let response = read_response(stream, Duration::from_secs(30)).await?;
+    if response.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "closed without a response",
+        ));
+    }
+    Ok(response)
+}
+
+/// Read one HTTP/1.1 response (its head and `Content-Length` bytes of
+/// body) from `stream`; what was read when the server closed or reset the
+/// connection, or when nothing came for `wait`.
+pub async fn read_response(
+    stream: &mut (impl AsyncReadExt + Unpin),
+    wait: Duration,
+) -> std::io::Result<String> {
     let mut response = Vec::new();
     let mut buf = [0u8; 16384];
     loop {
-        let n = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buf))
-            .await
-            .map_err(|_| std::io::Error::other("no response within 30 s"))??;
+        let n = match tokio::time::timeout(wait, stream.read(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            // A reset after the response: keep what came.
+            Ok(Err(e)) if response.is_empty() => return Err(e),
+            Ok(Err(_)) | Err(_) => 0,
+        };
         if n == 0 {
             break;
         }
@@ -223,12 +243,6 @@ pub async fn send_all_then_read(
                 break;
             }
         }
-    }
-    if response.is_empty() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "closed without a response",
-        ));
     }
     Ok(String::from_utf8_lossy(&response).into_owned())
 }
