@@ -116,4 +116,3 @@ pub enum ReceiverError {
         source: std::io::Error,
     },
 }
-
