@@ -110,7 +110,7 @@ impl State {
         }
     }
 
-    /// Whether [`Inbox::replay`] accepts an event in this state.
+    /// Whether [`Inbox::replay`](super::Inbox::replay) accepts an event in this state.
     pub fn is_replayable(&self) -> bool {
         matches!(self, State::Done | State::Dead | State::Rejected)
     }
@@ -370,7 +370,7 @@ pub fn order_message_id_of(body: &OrderWebhookBody) -> Option<String> {
     })
 }
 
-/// The outcome of [`Inbox::store`]; both mean "durably stored, answer 2xx".
+/// The outcome of [`Inbox::store`](super::Inbox::store); both mean "durably stored, answer 2xx".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
     /// Committed as a new event with this id.
@@ -427,7 +427,7 @@ impl From<rusqlite::Error> for InboxError {
     }
 }
 
-/// Which events [`Inbox::list`] returns.
+/// Which events [`Inbox::list`](super::Inbox::list) returns.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListFilter {
     /// Only events in this state.
@@ -511,7 +511,7 @@ impl serde::Serialize for EventSummary {
     }
 }
 
-/// What [`Inbox::purge`] deleted (or, for a dry run, would delete).
+/// What [`Inbox::purge`](super::Inbox::purge) deleted (or, for a dry run, would delete).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Purged {

@@ -49,7 +49,7 @@ impl Outcome {
     }
 }
 
-/// One attempt at an event, for metrics ([`Processor::on_outcome`]); reported
+/// One attempt at an event, for metrics ([`Processor::on_outcome`](super::Processor::on_outcome)); reported
 /// once the outcome is committed.
 #[derive(Debug, Clone)]
 pub struct OutcomeReport {
