@@ -28,7 +28,7 @@ use tradecloud::api::common::types::SingleDeliveryOrderEvent;
 use tradecloud::api::common::types::{Shipment, ShipmentEventName};
 // {{/if}}
 // {{#if order_webhook}}
-use tradecloud::changes::{order_webhook_event, OrderWebhookEvent};
+use tradecloud::webhook::OrderWebhookEvent;
 // {{/if}}
 use tradecloud::changes::{ChangeSet, DocumentRef};
 use tradecloud::client::{DocumentSource, DownloadOutcome};
@@ -316,7 +316,7 @@ impl Handler for Erp {
     async fn handle(&self, event: Event, ctx: &HandlerContext) -> Result<(), HandlerError> {
         match &event {
             // {{#if order_webhook}}
-            Event::Order { body, .. } => match order_webhook_event(body) {
+            Event::Order { body, .. } => match body.event() {
                 // {{#if multiple}}
                 Some(OrderWebhookEvent::Order(order)) => {
                     self.order_event(&body.event_name, order, ctx).await
