@@ -26,7 +26,7 @@ pub enum InboxCommand {
     List(ListArgs),
     /// Show one event; with --raw, write its exact body bytes to stdout.
     Show(ShowArgs),
-    /// Queue a rejected, dead or done event to be processed again.
+    /// Queue a rejected, unhandled, dead or done event to be processed again.
     Replay(ReplayArgs),
     /// List the dead-lettered events with their errors.
     Dead(DeadArgs),
@@ -49,7 +49,7 @@ pub struct ListArgs {
     /// One JSON object per line (id, kind, eventName, orderId/shipmentId, messageId, receivedAt, state, error, ...).
     #[arg(long)]
     pub json: bool,
-    /// Only events in this state: received, trigger, processing, done, retrying, dead, rejected.
+    /// Only events in this state: received, trigger, processing, done, retrying, dead, rejected, unhandled.
     #[arg(long, value_name = "STATE", value_parser = parse_state)]
     pub state: Option<State>,
     /// At most this many events (the newest).
