@@ -73,6 +73,10 @@
 //! and reading any file by its shape, belong to [`crate::webhook`]
 //! ([`OrderWebhookBody::event`], [`crate::webhook::Message`]).
 
+#[cfg(doc)]
+use crate::api::common::types::{
+    Order, OrderDocumentsEvent, OrderEvent, Shipment, SingleDeliveryOrder, SingleDeliveryOrderEvent,
+};
 use crate::api::order_webhook_connector::types::OrderWebhookBody;
 use crate::types::DateTime;
 
