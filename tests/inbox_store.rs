@@ -514,7 +514,7 @@ async fn replay_accepts_only_finished_events() {
     assert_eq!(
         inbox.replay(trigger).await,
         Err(InboxError::Invalid(format!(
-            "event {trigger} is trigger: only rejected, dead or done events can be replayed"
+            "event {trigger} is trigger: only rejected, dead or done events (and unhandled ones) can be replayed"
         )))
     );
     assert_eq!(

@@ -571,7 +571,7 @@ pub(crate) fn replay(conn: &Connection, id: i64, now: i64) -> Result<(), InboxEr
     let state: State = state.parse()?;
     if !state.is_replayable() {
         return Err(InboxError::Invalid(format!(
-            "event {id} is {state}: only rejected, unhandled, dead or done events can be replayed"
+            "event {id} is {state}: only rejected, dead or done events (and unhandled ones) can be replayed"
         )));
     }
     let next = if Origin::parse(&origin)? == Origin::Trigger {
