@@ -27,12 +27,12 @@ use tradecloud::api::common::types::SingleDeliveryOrderEvent;
 // {{#if shipments}}
 use tradecloud::api::common::types::{Shipment, ShipmentEventName};
 // {{/if}}
-// {{#if order_webhook}}
-use tradecloud::webhook::OrderWebhookEvent;
-// {{/if}}
 use tradecloud::changes::{ChangeSet, DocumentRef};
 use tradecloud::client::{DocumentSource, DownloadOutcome};
 use tradecloud::processing::{Event, Handler, HandlerContext, HandlerError};
+// {{#if order_webhook}}
+use tradecloud::webhook::OrderWebhookEvent;
+// {{/if}}
 
 /// The handler. Add what the ERP code needs here: a database pool, an ERP
 /// API client, ...
