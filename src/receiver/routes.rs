@@ -8,13 +8,13 @@
 //! | unknown event name without a known payload | `unhandled` (never handed to the handler) | `202` (`200` for a redelivered message id) |
 //! | GET with the id in the path or the query | `trigger` | `202` |
 //! | body that does not decode, known event name without its payload, unsupported content type, GET without id | `rejected`, with the error and the exact bytes | `400` / `415` with a JSON problem |
+//! | over-size body | not stored | `413` |
+//! | body that could not be read | not stored | `503` + `Retry-After` |
+//! | any of the above when the store fails | not stored | `503` + `Retry-After` |
 //!
 //! Bodies are decoded as [`crate::webhook`] says (the generated stubs use
 //! its decoder; the payload rule is [`Webhook::from_order`] and, for a body
 //! that does not fit its type, [`webhook::decode`]).
-//! | over-size body | not stored | `413` |
-//! | body that could not be read | not stored | `503` + `Retry-After` |
-//! | any of the above when the store fails | not stored | `503` + `Retry-After` |
 
 use std::sync::Arc;
 
