@@ -31,7 +31,7 @@ pub enum InboxCommand {
     /// List the dead-lettered events with their errors.
     Dead(DeadArgs),
     /// Delete the done events handled more than DAYS days ago (never events
-    /// still to be handled, dead or rejected ones).
+    /// still to be handled, dead, rejected or unhandled ones).
     Purge(PurgeArgs),
 }
 

@@ -81,7 +81,7 @@
 //! Nothing is deleted unless asked: [`Inbox::purge`] (`tradecloud inbox
 //! purge --older-than DAYS`, or `[store] retention_days` in the receiver)
 //! deletes `done` events finished before a cutoff, and never an event that
-//! is still to be handled, `dead` or `rejected`. A purged event's message id
+//! is still to be handled, `dead`, `rejected` or `unhandled`. A purged event's message id
 //! is forgotten with it: a redelivery of it after the purge is stored and
 //! handled again, so keep events longer than Tradecloud may redeliver them.
 //!
@@ -888,7 +888,7 @@ impl Inbox {
 
     /// Delete the `done` events whose handling finished (`updated_at`)
     /// before `cutoff`; with `dry_run`, only count them. Events in any other
-    /// state (to be handled, `dead`, `rejected`) are never deleted. Deletes
+    /// state (to be handled, `dead`, `rejected`, `unhandled`) are never deleted. Deletes
     /// in batches of [`PURGE_BATCH`] events, each its own write, so that
     /// incoming events are not held up by a long purge. SQLite reuses the
     /// freed pages; the file does not shrink (run `VACUUM` offline for that).
