@@ -67,6 +67,10 @@ pub mod inbox;
 pub mod processing;
 #[cfg(feature = "receiver")]
 pub mod receiver;
+#[cfg(feature = "receiver")]
+pub mod acme;
+#[cfg(feature = "doctor")]
+pub mod doctor;
 
 #[cfg(feature = "mock")]
 pub mod mock;

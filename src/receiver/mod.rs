@@ -254,6 +254,18 @@ impl ReceiverBuilder {
 
         let mut dev_certificate = None;
         let mut watch = None;
+        // `[server.acme]`: its own resolver; excludes the other sources.
+        let acme = crate::acme::Acme::prepare(
+            &config,
+            match &self.tls {
+                TlsSource::Config => None,
+                TlsSource::Dev => Some("--dev-tls"),
+                _ => Some("a certificate given in code"),
+            },
+        )?;
+        if let Some(acme) = &acme {
+            self.tls = TlsSource::Rustls(acme.server_config()?);
+        }
         let (tls, resolver) = match self.tls {
             TlsSource::Rustls(tls) => (tls, None),
             source => {
@@ -371,6 +383,10 @@ impl ReceiverBuilder {
             authenticator,
             metrics_auth,
         );
+        let app = match &acme {
+            Some(acme) => acme.gate(app),
+            None => app,
+        };
         Ok(Receiver {
             config,
             app,
@@ -380,6 +396,7 @@ impl ReceiverBuilder {
             resolver,
             watch,
             dev_certificate,
+            acme,
             inbox,
             metrics,
             processing: self.processing.map(|mut p| {
@@ -405,6 +422,7 @@ pub struct Receiver {
     resolver: Option<Arc<tls::CertResolver>>,
     watch: Option<tls::CertFiles>,
     dev_certificate: Option<String>,
+    acme: Option<crate::acme::Acme>,
     inbox: Inbox,
     metrics: Metrics,
     processing: Option<Box<dyn processing_glue::Spawn>>,
@@ -494,6 +512,7 @@ impl Receiver {
             ))),
             _ => None,
         };
+        let acme = self.acme.map(crate::acme::Acme::spawn);
         let (stop_processing, stopped) = tokio::sync::watch::channel(false);
         let processor = self
             .processing
@@ -538,6 +557,9 @@ impl Receiver {
         }
         if let Some(retention) = retention {
             retention.abort();
+        }
+        if let Some(acme) = acme {
+            acme.abort();
         }
         tracing::info!("receiver stopped");
         Ok(())
