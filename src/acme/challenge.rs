@@ -17,6 +17,7 @@ use std::sync::{Arc, RwLock};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
+use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
 use tokio_rustls::rustls::sign::CertifiedKey;
 
@@ -116,11 +117,11 @@ pub(crate) fn tls_alpn_certificate(domain: &str, digest: &[u8]) -> Result<Certif
     params.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(digest)];
     let key = rcgen::KeyPair::generate().map_err(generate_error)?;
     let cert = params.self_signed(&key).map_err(generate_error)?;
-    tls::certified_key_from_pem(
-        cert.pem().as_bytes(),
-        key.serialize_pem().as_bytes(),
-        "(acme-tls/1)".as_ref(),
-    )
+    // Not `certified_key_from_pem`: its key check parses the certificate
+    // with webpki, which refuses the critical acmeIdentifier extension.
+    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let signing_key = tls::provider().key_provider.load_private_key(der)?;
+    Ok(CertifiedKey::new(vec![cert.der().clone()], signing_key))
 }
 
 /// What is served before the first ACME certificate arrives: self-signed,
