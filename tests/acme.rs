@@ -19,7 +19,8 @@ use certs_support::*;
 use tokio::process::{Child, Command};
 use tokio_rustls::rustls;
 
-const AUTH: &str = "[auth]\nmethod = \"basic\"\nusername = \"tradecloud\"\npassword = \"acme-test\"\n";
+const AUTH: &str =
+    "[auth]\nmethod = \"basic\"\nusername = \"tradecloud\"\npassword = \"acme-test\"\n";
 
 fn config(dir: &Path, port: u16, acme: &str) -> PathBuf {
     let text = format!(
@@ -52,7 +53,10 @@ fn serve(config: &Path, log: &Path, extra: &[&str]) -> Child {
 /// SIGTERM, then wait for the exit.
 async fn stop(mut child: Child) {
     if let Some(pid) = child.id() {
-        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
     let _ = child.kill().await;
@@ -100,7 +104,10 @@ async fn wait_for_healthz(root: &Path, port: u16, log: &Path) -> String {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    panic!("no trusted /healthz within 90 s; curl: {last}\nlog:\n{}", read(log));
+    panic!(
+        "no trusted /healthz within 90 s; curl: {last}\nlog:\n{}",
+        read(log)
+    );
 }
 
 /// The certificate served on `port`, verified against `root` only.
@@ -117,9 +124,14 @@ async fn served_certificate(root: &Path, port: u16) -> Vec<u8> {
     .unwrap()
     .with_root_certificates(roots)
     .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
     let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(rustls::pki_types::ServerName::try_from("localhost").unwrap(), tcp)
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+            tcp,
+        )
         .await
         .expect("trusted handshake");
     stream.get_ref().1.peer_certificates().unwrap()[0].to_vec()
@@ -129,7 +141,10 @@ async fn served_certificate(root: &Path, port: u16) -> Vec<u8> {
 async fn acme_certificate_from_pebble_survives_a_restart_without_a_new_order() {
     let have = ensure_tool("pebble", "pebble") && ensure_tool("curl", "curl");
     if !have {
-        assert!(!tools_required(), "pebble and curl are required but cannot be installed");
+        assert!(
+            !tools_required(),
+            "pebble and curl are required but cannot be installed"
+        );
         eprintln!("skipped: pebble or curl is not installed (apt-get install pebble curl)");
         return;
     }
@@ -208,7 +223,10 @@ async fn acme_certificate_from_pebble_survives_a_restart_without_a_new_order() {
 
     let first_log = d.join("serve-1.log");
     let rx = serve(&config, &first_log, &[]);
-    assert_eq!(wait_for_healthz(&root, port, &first_log).await.trim(), r#"{"status":"up"}"#);
+    assert_eq!(
+        wait_for_healthz(&root, port, &first_log).await.trim(),
+        r#"{"status":"up"}"#
+    );
     let issued = served_certificate(&root, port).await;
     let log = read(&first_log);
     assert!(log.contains("certificate issued and in service"), "{log}");
@@ -233,14 +251,20 @@ async fn acme_certificate_from_pebble_survives_a_restart_without_a_new_order() {
     // A restart serves the cached certificate at once: no new order.
     let second_log = d.join("serve-2.log");
     let rx = serve(&config, &second_log, &[]);
-    assert_eq!(wait_for_healthz(&root, port, &second_log).await.trim(), r#"{"status":"up"}"#);
+    assert_eq!(
+        wait_for_healthz(&root, port, &second_log).await.trim(),
+        r#"{"status":"up"}"#
+    );
     assert_eq!(
         served_certificate(&root, port).await,
         issued,
         "the same certificate after the restart"
     );
     let log = read(&second_log);
-    assert!(log.contains("serving the cached certificate (no new order)"), "{log}");
+    assert!(
+        log.contains("serving the cached certificate (no new order)"),
+        "{log}"
+    );
     assert!(!log.contains("certificate issued"), "{log}");
     assert!(!log.contains("no certificate yet"), "{log}");
     stop(rx).await;
@@ -262,7 +286,11 @@ async fn without_a_certificate_webhooks_get_503_and_the_log_says_why() {
     );
     let log = d.join("serve.log");
     let rx = serve(&config, &log, &[]);
-    assert!(wait_for_port(port, Duration::from_secs(60)).await, "{}", read(&log));
+    assert!(
+        wait_for_port(port, Duration::from_secs(60)).await,
+        "{}",
+        read(&log)
+    );
     assert!(
         wait_for_log(&log, "ACME: order failed", Duration::from_secs(60)).await,
         "{}",
@@ -270,7 +298,12 @@ async fn without_a_certificate_webhooks_get_503_and_the_log_says_why() {
     );
     let text = read(&log);
     assert!(text.contains("no certificate yet"), "{text}");
-    assert!(text.contains(&format!("check that this machine reaches https://localhost:{closed}/dir")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "check that this machine reaches https://localhost:{closed}/dir"
+        )),
+        "{text}"
+    );
 
     // A placeholder certificate (not trusted): a client that ignores that
     // gets 503 + Retry-After for the webhook, 200 for /healthz.
@@ -318,7 +351,10 @@ async fn acme_excludes_certificate_files_and_dev_tls() {
         String::from_utf8_lossy(&output.stderr).to_string()
     };
     let e = run(config(d, free_port(), acme), &["--dev-tls"]).await;
-    assert!(e.contains("[server.acme] and --dev-tls exclude each other"), "{e}");
+    assert!(
+        e.contains("[server.acme] and --dev-tls exclude each other"),
+        "{e}"
+    );
     let with_files = config(d, free_port(), acme).display().to_string();
     let text = read(Path::new(&with_files)).replace(
         "[server]\n",
@@ -326,7 +362,10 @@ async fn acme_excludes_certificate_files_and_dev_tls() {
     );
     write(Path::new(&with_files), &text);
     let e = run(PathBuf::from(with_files), &[]).await;
-    assert!(e.contains("[server.acme] and server.tls_cert/tls_key exclude each other"), "{e}");
+    assert!(
+        e.contains("[server.acme] and server.tls_cert/tls_key exclude each other"),
+        "{e}"
+    );
     let e = run(config(d, free_port(), "domains = []\n"), &[]).await;
     assert!(e.contains("server.acme.domains is empty"), "{e}");
 }

@@ -75,9 +75,15 @@ async fn doctor_passes_a_receiver_serving_its_full_chain() {
         "auth.given",
         "route.post",
     ] {
-        assert!(line(&out.stdout, id).starts_with("PASS"), "{id}:\n{}", out.stdout);
+        assert!(
+            line(&out.stdout, id).starts_with("PASS"),
+            "{id}:\n{}",
+            out.stdout
+        );
     }
-    assert!(out.stdout.contains("Tradecloud would accept this endpoint."));
+    assert!(out
+        .stdout
+        .contains("Tradecloud would accept this endpoint."));
     assert!(line(&out.stdout, "tls.legacy").contains("TLS 1.1, TLS 1.0 and SSL 3.0 refused"));
 
     // The probes delivered no event: only refused bodies are in the inbox.
@@ -94,7 +100,14 @@ async fn doctor_passes_a_receiver_serving_its_full_chain() {
     // The same as JSON; with --send-test-event one event is delivered.
     let out = doctor(
         &url,
-        &["--basic", &basic, "--ca-file", &root, "--json", "--send-test-event"],
+        &[
+            "--basic",
+            &basic,
+            "--ca-file",
+            &root,
+            "--json",
+            "--send-test-event",
+        ],
     )
     .await;
     assert_eq!(out.code, 0);
@@ -130,12 +143,17 @@ async fn doctor_names_a_missing_intermediate() {
     let rx = start_with(&basic_config(""), move |b| b.tls_pem(leaf_only, key)).await;
     let root = root_file(rx.dir.path(), &pki);
     let basic = format!("{USER}:{PASSWORD}");
-    let out = doctor(&rx.url("/tradecloud/order"), &["--basic", &basic, "--ca-file", &root]).await;
+    let out = doctor(
+        &rx.url("/tradecloud/order"),
+        &["--basic", &basic, "--ca-file", &root],
+    )
+    .await;
     assert_eq!(out.code, 1, "{}", out.stdout);
     let chain = line(&out.stdout, "cert.chain");
     assert!(chain.starts_with("FAIL"), "{chain}");
     assert!(
-        chain.contains("intermediate certificate CN=Doctor Test Intermediate") && chain.contains("missing"),
+        chain.contains("intermediate certificate CN=Doctor Test Intermediate")
+            && chain.contains("missing"),
         "{chain}"
     );
     assert!(line(&out.stdout, "cert.trust").starts_with("FAIL"));
@@ -151,7 +169,11 @@ async fn doctor_refuses_a_self_signed_dev_certificate() {
     let pki = Pki::new("Doctor Test");
     let root = root_file(rx.dir.path(), &pki);
     let basic = format!("{USER}:{PASSWORD}");
-    let out = doctor(&rx.url("/tradecloud/order"), &["--basic", &basic, "--ca-file", &root]).await;
+    let out = doctor(
+        &rx.url("/tradecloud/order"),
+        &["--basic", &basic, "--ca-file", &root],
+    )
+    .await;
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(line(&out.stdout, "cert.self_signed").starts_with("FAIL"));
     assert!(line(&out.stdout, "cert.trust").contains("self-signed"));
@@ -167,12 +189,20 @@ async fn doctor_refuses_wrong_credentials() {
     let root = root_file(rx.dir.path(), &pki);
     let out = doctor(
         &rx.url("/tradecloud/order"),
-        &["--basic", &format!("{USER}:not-the-password"), "--ca-file", &root],
+        &[
+            "--basic",
+            &format!("{USER}:not-the-password"),
+            "--ca-file",
+            &root,
+        ],
     )
     .await;
     assert_eq!(out.code, 1, "{}", out.stdout);
     let given = line(&out.stdout, "auth.given");
-    assert!(given.starts_with("FAIL") && given.contains("refused"), "{given}");
+    assert!(
+        given.starts_with("FAIL") && given.contains("refused"),
+        "{given}"
+    );
     assert!(line(&out.stdout, "cert.chain").starts_with("PASS"));
     // No credentials at all: cannot be confirmed, so not accepted either.
     let out = doctor(&rx.url("/tradecloud/order"), &["--ca-file", &root]).await;
@@ -185,13 +215,20 @@ async fn doctor_refuses_wrong_credentials() {
 #[tokio::test]
 async fn doctor_fails_a_server_that_offers_only_tls_1_1() {
     if !ensure_tool("openssl", "openssl") {
-        assert!(!tools_required(), "openssl is required but cannot be installed");
+        assert!(
+            !tools_required(),
+            "openssl is required but cannot be installed"
+        );
         eprintln!("skipped: openssl is not installed");
         return;
     }
     let pki = Pki::new("Doctor Test");
     let dir = tempfile::tempdir().unwrap();
-    let (cert, chain, key) = (dir.path().join("leaf.pem"), dir.path().join("chain.pem"), dir.path().join("key.pem"));
+    let (cert, chain, key) = (
+        dir.path().join("leaf.pem"),
+        dir.path().join("chain.pem"),
+        dir.path().join("key.pem"),
+    );
     write(&cert, &pki.leaf_pem);
     write(&chain, &pki.intermediate_pem);
     write(&key, &pki.leaf_key_pem);
@@ -199,7 +236,14 @@ async fn doctor_fails_a_server_that_offers_only_tls_1_1() {
     let port = free_port();
     // OpenSSL 3 allows TLS 1.1 (SHA-1 signatures) only at security level 0.
     let mut server = tokio::process::Command::new("openssl")
-        .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-www", "-quiet", "-tls1_1"])
+        .args([
+            "s_server",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-www",
+            "-quiet",
+            "-tls1_1",
+        ])
         .args(["-cipher", "DEFAULT@SECLEVEL=0"])
         .arg("-cert")
         .arg(&cert)
@@ -212,7 +256,10 @@ async fn doctor_fails_a_server_that_offers_only_tls_1_1() {
         .kill_on_drop(true)
         .spawn()
         .expect("openssl s_server starts");
-    assert!(wait_for_port(port, std::time::Duration::from_secs(20)).await, "s_server listens");
+    assert!(
+        wait_for_port(port, std::time::Duration::from_secs(20)).await,
+        "s_server listens"
+    );
     let out = doctor(
         &format!("https://localhost:{port}/tradecloud/order"),
         &["--basic", "u:p", "--ca-file", &root],
@@ -221,7 +268,13 @@ async fn doctor_fails_a_server_that_offers_only_tls_1_1() {
     let _ = server.kill().await;
     assert_eq!(out.code, 1, "{}", out.stdout);
     let legacy = line(&out.stdout, "tls.legacy");
-    assert!(legacy.starts_with("FAIL") && legacy.contains("TLS 1.1 accepted"), "{legacy}");
+    assert!(
+        legacy.starts_with("FAIL") && legacy.contains("TLS 1.1 accepted"),
+        "{legacy}"
+    );
     let modern = line(&out.stdout, "tls.modern");
-    assert!(modern.starts_with("FAIL") && modern.contains("neither TLS 1.3 nor TLS 1.2"), "{modern}");
+    assert!(
+        modern.starts_with("FAIL") && modern.contains("neither TLS 1.3 nor TLS 1.2"),
+        "{modern}"
+    );
 }

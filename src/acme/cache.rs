@@ -97,7 +97,9 @@ impl Cache {
                 path: self.account.clone(),
                 source: io::Error::new(
                     io::ErrorKind::InvalidData,
-                    format!("not an ACME account file ({e}); move it away to register a new account"),
+                    format!(
+                        "not an ACME account file ({e}); move it away to register a new account"
+                    ),
                 ),
             })
     }
@@ -203,7 +205,10 @@ mod tests {
         );
         // A corrupt account file is an error that says what to do.
         std::fs::write(&cache.account, "{").unwrap();
-        let e = cache.load_account().unwrap_err().to_string();
+        let Err(e) = cache.load_account() else {
+            panic!("a corrupt account file loads")
+        };
+        let e = e.to_string();
         assert!(e.contains("move it away"), "{e}");
     }
 }

@@ -215,16 +215,49 @@ mod tests {
     }
 
     #[test]
+    fn in_the_receiver_configuration() {
+        let text = "[server]\ntls_cert = \"a.pem\"\ntls_key = \"b.pem\"\n[server.acme]\ndomains = [\"x.example.com\"]\n\
+                    [auth]\nmethod = \"basic\"\nusername = \"u\"\npassword = \"p\"\n";
+        let c = crate::receiver::Config::from_parts(Some(text), "t", Vec::new()).unwrap();
+        assert_eq!(
+            c.server.acme.as_ref().unwrap().domains,
+            vec!["x.example.com"]
+        );
+        let e = c.validate_for_serving().unwrap_err().to_string();
+        assert!(e.contains("exclude each other"), "{e}");
+        let e = crate::receiver::Config::from_parts(
+            Some("[server.acme]\ndomian = \"x\""),
+            "t",
+            Vec::new(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("domian"), "{e}");
+    }
+
+    #[test]
     fn clear_errors() {
         for (text, expected) in [
             ("", "domains is empty"),
             ("domains = [\"*.example.com\"]", "wildcard"),
             ("domains = [\"127.0.0.1\"]", "not a DNS name"),
             ("domains = [\"https://x.example.com/\"]", "not a DNS name"),
-            ("domains = [\"x.com\"]\ndirectory_url = \"http://ca\"", "https://"),
-            ("domains = [\"x.com\"]\nchallenge = \"http-01\"", "http_listen"),
-            ("domains = [\"x.com\"]\nhttp_listen = \"0.0.0.0:80\"", "only used"),
-            ("domains = [\"x.com\"]\ncontact = \"mailto:nobody\"", "mail address"),
+            (
+                "domains = [\"x.com\"]\ndirectory_url = \"http://ca\"",
+                "https://",
+            ),
+            (
+                "domains = [\"x.com\"]\nchallenge = \"http-01\"",
+                "http_listen",
+            ),
+            (
+                "domains = [\"x.com\"]\nhttp_listen = \"0.0.0.0:80\"",
+                "only used",
+            ),
+            (
+                "domains = [\"x.com\"]\ncontact = \"mailto:nobody\"",
+                "mail address",
+            ),
         ] {
             let e = parse(text).validate(false).unwrap_err();
             assert!(e.contains(expected), "{text}: {e}");

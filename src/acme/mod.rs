@@ -153,8 +153,8 @@ impl Failure {
                 let text = format!("cannot {doing}: {problem}");
                 match kind {
                     "rateLimited" => Failure::RateLimited(text),
-                    "connection" | "dns" | "tls" | "incorrectResponse" | "unauthorized"
-                    | "caa" | "rejectedIdentifier" => {
+                    "connection" | "dns" | "tls" | "incorrectResponse" | "unauthorized" | "caa"
+                    | "rejectedIdentifier" => {
                         let domain = problem
                             .subproblems
                             .iter()
@@ -181,9 +181,9 @@ impl Failure {
                 }
                 Failure::Unreachable(text)
             }
-            Error::Timeout(_) => Failure::Rejected(format!(
-                "cannot {doing}: the CA did not finish in time"
-            )),
+            Error::Timeout(_) => {
+                Failure::Rejected(format!("cannot {doing}: the CA did not finish in time"))
+            }
             other => Failure::Rejected(format!("cannot {doing}: {other}")),
         }
     }

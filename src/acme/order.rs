@@ -198,9 +198,11 @@ impl Orderer {
             let key_authorization = challenge.key_authorization();
             match kind {
                 ChallengeKind::TlsAlpn01 => {
-                    let key =
-                        challenge::tls_alpn_certificate(&domain, key_authorization.digest().as_ref())
-                            .map_err(|e| Failure::Local(e.into()))?;
+                    let key = challenge::tls_alpn_certificate(
+                        &domain,
+                        key_authorization.digest().as_ref(),
+                    )
+                    .map_err(|e| Failure::Local(e.into()))?;
                     self.challenges.add_tls_alpn(&domain, key);
                 }
                 ChallengeKind::Http01 => {

@@ -44,7 +44,8 @@ impl CertInfo {
     pub(crate) fn parse(der: &[u8]) -> Result<CertInfo, String> {
         let (_, cert) = x509_parser::parse_x509_certificate(der)
             .map_err(|e| format!("not an X.509 certificate: {e}"))?;
-        let time = |t: i64| SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(t).unwrap_or(0));
+        let time =
+            |t: i64| SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(t).unwrap_or(0));
         let mut names = Vec::new();
         if let Ok(Some(san)) = cert.subject_alternative_name() {
             for name in &san.value.general_names {
@@ -307,11 +308,14 @@ impl Acme {
                             "still serving the current certificate (valid until {})",
                             when(info.not_after)
                         ),
-                        Some(_) => "the current certificate has EXPIRED: Tradecloud cannot deliver".into(),
+                        Some(_) => {
+                            "the current certificate has EXPIRED: Tradecloud cannot deliver".into()
+                        }
                         None => "no certificate yet: webhooks are answered 503".into(),
                     };
                     tracing::error!(
-                        attempt = failures, retry_in_secs = delay.as_secs(),
+                        attempt = failures,
+                        retry_in_secs = delay.as_secs(),
                         "ACME: order failed: {failure}. What to check: {}. {serving}",
                         failure.hint(&config, self.listen)
                     );
@@ -366,7 +370,11 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn pending_gate(State(ready): State<Arc<AtomicBool>>, request: Request, next: Next) -> Response {
+async fn pending_gate(
+    State(ready): State<Arc<AtomicBool>>,
+    request: Request,
+    next: Next,
+) -> Response {
     if ready.load(Ordering::SeqCst) || matches!(request.uri().path(), "/healthz" | "/metrics") {
         return next.run(request).await;
     }

@@ -32,8 +32,13 @@ pub struct DoctorArgs {
           conflicts_with_all = ["bearer", "entra_token_url"])]
     pub basic: Option<String>,
     /// Bearer token, as configured in the portal.
-    #[arg(long, value_name = "TOKEN", env = "TRADECLOUD_DOCTOR_BEARER", hide_env_values = true,
-          conflicts_with = "entra_token_url")]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "TRADECLOUD_DOCTOR_BEARER",
+        hide_env_values = true,
+        conflicts_with = "entra_token_url"
+    )]
     pub bearer: Option<String>,
     /// OAuth 2.0 (Microsoft identity platform): the portal's "Authentication URL".
     #[arg(long, value_name = "URL", requires_all = ["entra_client_id", "entra_client_secret", "entra_scope"])]
@@ -42,8 +47,13 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "ID", requires = "entra_token_url")]
     pub entra_client_id: Option<String>,
     /// OAuth 2.0: the portal's "Client Secret".
-    #[arg(long, value_name = "SECRET", env = "TRADECLOUD_DOCTOR_ENTRA_CLIENT_SECRET",
-          hide_env_values = true, requires = "entra_token_url")]
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "TRADECLOUD_DOCTOR_ENTRA_CLIENT_SECRET",
+        hide_env_values = true,
+        requires = "entra_token_url"
+    )]
     pub entra_client_secret: Option<String>,
     /// OAuth 2.0: the portal's "Scope".
     #[arg(long, value_name = "SCOPE", requires = "entra_token_url")]

@@ -24,7 +24,8 @@ pub const WARN_DAYS: u64 = 30;
 /// Days before expiry below which the expiry check fails.
 pub const FAIL_DAYS: u64 = 7;
 
-const FIX_PUBLIC_CA: &str = "use a certificate from a public CA: [server.acme] in `tradecloud serve` \
+const FIX_PUBLIC_CA: &str =
+    "use a certificate from a public CA: [server.acme] in `tradecloud serve` \
     gets one from Let's Encrypt, or install your CA's certificate with its full chain";
 const FIX_FULL_CHAIN: &str = "serve the full chain: the leaf certificate followed by every \
     intermediate (your CA's \"fullchain.pem\"; `tradecloud serve`: tls_cert = fullchain.pem)";
@@ -64,17 +65,19 @@ fn days(d: Duration) -> u64 {
 }
 
 fn issuer_url(cert: &X509Certificate<'_>) -> Option<String> {
-    cert.extensions().iter().find_map(|e| match e.parsed_extension() {
-        ParsedExtension::AuthorityInfoAccess(aia) => aia
-            .accessdescs
-            .iter()
-            .find(|d| d.access_method.to_id_string() == "1.3.6.1.5.5.7.48.2")
-            .and_then(|d| match &d.access_location {
-                GeneralName::URI(uri) => Some(uri.to_string()),
-                _ => None,
-            }),
-        _ => None,
-    })
+    cert.extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::AuthorityInfoAccess(aia) => aia
+                .accessdescs
+                .iter()
+                .find(|d| d.access_method.to_id_string() == "1.3.6.1.5.5.7.48.2")
+                .and_then(|d| match &d.access_location {
+                    GeneralName::URI(uri) => Some(uri.to_string()),
+                    _ => None,
+                }),
+            _ => None,
+        })
 }
 
 /// Every certificate check of `chain` (leaf first) for `host`.
@@ -116,7 +119,11 @@ pub fn check(chain: &[CertificateDer<'static>], host: &str, trust: &Trust) -> Ve
             .iter()
             .any(|c| c.subject().as_raw() == last.issuer().as_raw());
         if !sent {
-            missing = Some((last.issuer().to_string(), last.subject().to_string(), issuer_url(last)));
+            missing = Some((
+                last.issuer().to_string(),
+                last.subject().to_string(),
+                issuer_url(last),
+            ));
         }
     }
 
@@ -216,7 +223,9 @@ fn name_check(leaf: &X509Certificate<'_>, host: &str) -> Check {
                 GeneralName::IPAddress(bytes) => {
                     let addr = match bytes.len() {
                         4 => <[u8; 4]>::try_from(*bytes).ok().map(std::net::IpAddr::from),
-                        16 => <[u8; 16]>::try_from(*bytes).ok().map(std::net::IpAddr::from),
+                        16 => <[u8; 16]>::try_from(*bytes)
+                            .ok()
+                            .map(std::net::IpAddr::from),
                         _ => None,
                     };
                     if let Some(addr) = addr {
@@ -260,7 +269,8 @@ fn expiry_check(leaf: &X509Certificate<'_>) -> Check {
     let not_after = time(leaf.validity().not_after.timestamp());
     let now = SystemTime::now();
     let until = leaf.validity().not_after.to_string();
-    const RENEW: &str = "renew the certificate (with [server.acme] `tradecloud serve` renews it itself)";
+    const RENEW: &str =
+        "renew the certificate (with [server.acme] `tradecloud serve` renews it itself)";
     if not_before > now {
         return Check::fail(
             "cert.expiry",
@@ -329,6 +339,30 @@ fn key_check(leaf: &X509Certificate<'_>) -> Check {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "receiver")] // rcgen
+    #[test]
+    fn expiry_warns_under_30_days_and_fails_under_7() {
+        use chrono::Datelike as _;
+        let status = |days_left: u64| {
+            let today = chrono::Utc::now().date_naive();
+            let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(
+                today.year(),
+                u8::try_from(today.month()).unwrap(),
+                u8::try_from(today.day()).unwrap(),
+            ) + Duration::from_secs(days_left * 86_400 + 3600);
+            let key = rcgen::KeyPair::generate().unwrap();
+            let cert = params.self_signed(&key).unwrap();
+            let (_, parsed) = x509_parser::parse_x509_certificate(cert.der()).unwrap();
+            expiry_check(&parsed).status
+        };
+        use super::super::Status;
+        assert_eq!(status(90), Status::Pass);
+        assert_eq!(status(20), Status::Warn);
+        assert_eq!(status(3), Status::Fail);
+    }
+
     #[test]
     fn wildcards_match_one_label() {
         assert!(dns_matches("*.example.com", "a.example.com"));
@@ -353,9 +387,16 @@ mod tests {
         assert_eq!(by_id("cert.name").status, super::super::Status::Pass);
         assert_eq!(by_id("cert.key").summary, "ECDSA P-256");
         let other = check(&chain, "example.com", &Trust::new(&[]));
-        assert!(other.iter().any(|c| c.id == "cert.name" && c.summary.contains("names localhost")));
+        assert!(other
+            .iter()
+            .any(|c| c.id == "cert.name" && c.summary.contains("names localhost")));
         // Trusted when given as --ca-file.
         let trusted = check(&chain, "localhost", &Trust::new(&chain));
-        assert_eq!(trusted[0].status, super::super::Status::Pass, "{:?}", trusted[0]);
+        assert_eq!(
+            trusted[0].status,
+            super::super::Status::Pass,
+            "{:?}",
+            trusted[0]
+        );
     }
 }

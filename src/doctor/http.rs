@@ -56,7 +56,9 @@ pub(crate) async fn credentials(
 ) -> Result<Sent, String> {
     Ok(match given {
         Credentials::None => Sent::None,
-        Credentials::Basic { username, password } => Sent::Basic(username.clone(), password.clone()),
+        Credentials::Basic { username, password } => {
+            Sent::Basic(username.clone(), password.clone())
+        }
         Credentials::Bearer(token) => Sent::Bearer(token.clone()),
         Credentials::Entra {
             token_url,
@@ -101,7 +103,11 @@ pub(crate) async fn credentials(
 /// The client for the HTTP checks: pinned to the probed address, and
 /// indifferent to certificate problems (the certificate checks report
 /// those; these checks still say what else is wrong).
-pub(crate) fn client(host: &str, addr: SocketAddr, timeout: Duration) -> Result<reqwest::Client, String> {
+pub(crate) fn client(
+    host: &str,
+    addr: SocketAddr,
+    timeout: Duration,
+) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .resolve(host, addr)
         .tls_danger_accept_invalid_certs(true)
@@ -244,7 +250,11 @@ pub(crate) async fn checks(
     let given = request(client, Method::POST, url, sent, empty_json()).await;
     match given {
         Err(e) => {
-            checks.push(Check::fail("auth.given", format!("POST with the given credentials: no answer ({e})"), "check that the receiver is running and reachable"));
+            checks.push(Check::fail(
+                "auth.given",
+                format!("POST with the given credentials: no answer ({e})"),
+                "check that the receiver is running and reachable",
+            ));
             checks.push(Check::skip("route.post", "no answer"));
         }
         Ok(a) if matches!(a.status.as_u16(), 401 | 403) => {
@@ -258,7 +268,10 @@ pub(crate) async fn checks(
         Ok(a) => {
             checks.push(Check::pass(
                 "auth.given",
-                format!("POST with the given credentials passes authentication ({})", a.status),
+                format!(
+                    "POST with the given credentials passes authentication ({})",
+                    a.status
+                ),
             ));
             checks.push(route("route.post", "POST", a.status));
         }
@@ -271,7 +284,11 @@ pub(crate) async fn checks(
         );
         checks.push(refused_get);
         checks.push(match request(client, Method::GET, url, sent, None).await {
-            Err(e) => Check::fail("route.get", format!("GET: no answer ({e})"), "check the receiver"),
+            Err(e) => Check::fail(
+                "route.get",
+                format!("GET: no answer ({e})"),
+                "check the receiver",
+            ),
             Ok(a) if matches!(a.status.as_u16(), 401 | 403) => Check::fail(
                 "route.get",
                 format!("GET with the given credentials: {}", a.status),
@@ -281,7 +298,14 @@ pub(crate) async fn checks(
         });
     }
     if let Some((content_type, body)) = test_event {
-        let answer = request(client, Method::POST, url, sent, Some((content_type.as_str(), body.clone()))).await;
+        let answer = request(
+            client,
+            Method::POST,
+            url,
+            sent,
+            Some((content_type.as_str(), body.clone())),
+        )
+        .await;
         checks.push(match answer {
             Ok(a) if a.status.is_success() => Check::pass(
                 "event.delivered",
@@ -296,7 +320,11 @@ pub(crate) async fn checks(
                     "check the receiver's log: it refused a valid event"
                 },
             ),
-            Err(e) => Check::fail("event.delivered", format!("the test event: no answer ({e})"), "check the receiver"),
+            Err(e) => Check::fail(
+                "event.delivered",
+                format!("the test event: no answer ({e})"),
+                "check the receiver",
+            ),
         });
     }
     checks

@@ -252,13 +252,20 @@ pub async fn run(options: &Options) -> Report {
     if url.scheme() != "https" {
         checks.push(Check::fail(
             "url",
-            format!("{}:// is not accepted: Tradecloud calls https:// URLs only", url.scheme()),
+            format!(
+                "{}:// is not accepted: Tradecloud calls https:// URLs only",
+                url.scheme()
+            ),
             "serve the webhook over HTTPS with a certificate from a public CA",
         ));
         return Report::finish(&options.url, checks);
     }
     let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
-        checks.push(Check::fail("url", "the URL has no host", "give the full webhook URL"));
+        checks.push(Check::fail(
+            "url",
+            "the URL has no host",
+            "give the full webhook URL",
+        ));
         return Report::finish(&options.url, checks);
     };
     let host = host.trim_matches(['[', ']']).to_string();
@@ -280,7 +287,10 @@ pub async fn run(options: &Options) -> Report {
         ));
     } else {
         let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
-        checks.push(Check::pass("dns", format!("{host} resolves to {}", list.join(", "))));
+        checks.push(Check::pass(
+            "dns",
+            format!("{host} resolves to {}", list.join(", ")),
+        ));
     }
 
     // TCP
@@ -362,7 +372,11 @@ pub async fn run(options: &Options) -> Report {
     let client = match http::client(&host, addr, options.timeout) {
         Ok(client) => client,
         Err(e) => {
-            checks.push(Check::fail("auth.missing", format!("cannot make an HTTP client: {e}"), "report this as a bug"));
+            checks.push(Check::fail(
+                "auth.missing",
+                format!("cannot make an HTTP client: {e}"),
+                "report this as a bug",
+            ));
             return Report::finish(&options.url, checks);
         }
     };
@@ -373,7 +387,16 @@ pub async fn run(options: &Options) -> Report {
             return Report::finish(&options.url, checks);
         }
     };
-    checks.extend(http::checks(&client, url.as_str(), &sent, options.get, options.test_event.as_ref()).await);
+    checks.extend(
+        http::checks(
+            &client,
+            url.as_str(),
+            &sent,
+            options.get,
+            options.test_event.as_ref(),
+        )
+        .await,
+    );
     Report::finish(&options.url, checks)
 }
 

@@ -139,14 +139,17 @@ pub async fn handshake(
 }
 
 /// Protocol versions below TLS 1.2 that are probed by hand.
-pub const LEGACY_VERSIONS: &[(u16, &str)] =
-    &[(0x0302, "TLS 1.1"), (0x0301, "TLS 1.0"), (0x0300, "SSL 3.0")];
+pub const LEGACY_VERSIONS: &[(u16, &str)] = &[
+    (0x0302, "TLS 1.1"),
+    (0x0301, "TLS 1.0"),
+    (0x0300, "SSL 3.0"),
+];
 
 /// Cipher suites offered in the legacy probes: what old servers accept
 /// (CBC with SHA-1, static RSA, 3DES) plus the AEAD ones.
 const LEGACY_SUITES: &[u16] = &[
-    0xc02b, 0xc02f, 0xc02c, 0xc030, 0xc009, 0xc00a, 0xc013, 0xc014, 0xc023, 0xc027, 0x009c,
-    0x009d, 0x002f, 0x0035, 0x003c, 0x0033, 0x0039, 0x000a, 0x0005, 0x00ff,
+    0xc02b, 0xc02f, 0xc02c, 0xc030, 0xc009, 0xc00a, 0xc013, 0xc014, 0xc023, 0xc027, 0x009c, 0x009d,
+    0x002f, 0x0035, 0x003c, 0x0033, 0x0039, 0x000a, 0x0005, 0x00ff,
 ];
 
 /// A ClientHello record for `version` with `suites`, SNI (for a host
@@ -250,6 +253,9 @@ mod tests {
         assert_eq!(&hello[9..11], &[0x03, 0x02]);
         assert!(hello.windows(9).any(|w| w == b"localhost"));
         let ip = client_hello(0x0301, &[0xc013], "127.0.0.1");
-        assert!(!ip.windows(9).any(|w| w == b"127.0.0.1"), "no SNI for an IP");
+        assert!(
+            !ip.windows(9).any(|w| w == b"127.0.0.1"),
+            "no SNI for an IP"
+        );
     }
 }

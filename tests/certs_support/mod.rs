@@ -40,8 +40,7 @@ impl Pki {
             CertifiedIssuer::signed_by(ca("Intermediate"), KeyPair::generate().unwrap(), &root)
                 .unwrap();
         let mut leaf =
-            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-                .unwrap();
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
         leaf.distinguished_name
             .push(DnType::CommonName, "localhost");
         leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
@@ -75,7 +74,10 @@ pub fn free_port() -> u16 {
 pub async fn wait_for_port(port: u16, within: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + within;
     while tokio::time::Instant::now() < deadline {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
