@@ -215,7 +215,7 @@ async fn acme_certificate_from_pebble_survives_a_restart_without_a_new_order() {
         d,
         port,
         &format!(
-            "directory_url = \"https://localhost:{pebble_port}/dir\"\nca_file = \"{}\"\ndomains = [\"localhost\"]\ncontact = \"mailto:ops@example.org\"\ncache_dir = \"{}\"\n",
+            "directory_url = \"https://localhost:{pebble_port}/dir\"\nca_file = \"{}\"\ndomains = [\"localhost\"]\ncontact = [\"mailto:ops@example.org\"]\ncache_dir = \"{}\"\n",
             d.join("test-ca.pem").display(),
             cache.display()
         ),

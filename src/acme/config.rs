@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 /// Let's Encrypt's production directory, the default `directory_url`.
 pub const LETS_ENCRYPT_PRODUCTION: &str = "https://acme-v02.api.letsencrypt.org/directory";
@@ -44,7 +44,7 @@ impl ChallengeKind {
 /// ```toml
 /// [server.acme]
 /// domains = ["webhooks.example.com"]
-/// contact = "mailto:it@example.com"
+/// contact = ["mailto:it@example.com"]
 /// cache_dir = "/var/lib/tradecloud/acme"   # account key and certificates (mode 0600)
 /// # directory_url = "https://acme-staging-v02.api.letsencrypt.org/directory"
 /// # challenge = "http-01"                  # default "tls-alpn-01", on the HTTPS port itself
@@ -56,11 +56,9 @@ pub struct AcmeConfig {
     /// The CA's ACME directory (default Let's Encrypt production).
     pub directory_url: String,
     /// The names the certificate is for (DNS names pointing at this receiver).
-    #[serde(deserialize_with = "one_or_many")]
     pub domains: Vec<String>,
     /// Contact addresses for the CA's expiry and incident mails
     /// (`mailto:` is added to a bare address).
-    #[serde(deserialize_with = "one_or_many")]
     pub contact: Vec<String>,
     /// Where the account key and the certificates are kept (files written
     /// atomically, mode 0600; the directory mode 0700).
@@ -170,24 +168,6 @@ impl AcmeConfig {
     }
 }
 
-fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
-    }
-    Ok(match OneOrMany::deserialize(d)? {
-        OneOrMany::One(s) => s
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect(),
-        OneOrMany::Many(v) => v,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,7 +178,7 @@ mod tests {
 
     #[test]
     fn defaults_and_keys() {
-        let c = parse("domains = [\"webhooks.example.com\"]\ncontact = \"it@example.com\"\n");
+        let c = parse("domains = [\"webhooks.example.com\"]\ncontact = [\"it@example.com\"]\n");
         assert_eq!(c.directory_url, LETS_ENCRYPT_PRODUCTION);
         assert_eq!(c.challenge, ChallengeKind::TlsAlpn01);
         assert_eq!(c.cache_dir, PathBuf::from(DEFAULT_CACHE_DIR));
@@ -207,7 +187,7 @@ mod tests {
         let e = c.validate(true).unwrap_err();
         assert!(e.contains("tls_cert"), "{e}");
 
-        let c = parse("domains = \"a.example.com, b.example.com\"\nchallenge = \"http-01\"\nhttp_listen = \"0.0.0.0:80\"\n");
+        let c = parse("domains = [\"a.example.com\", \"b.example.com\"]\nchallenge = \"http-01\"\nhttp_listen = \"0.0.0.0:80\"\n");
         assert_eq!(c.domains, vec!["a.example.com", "b.example.com"]);
         c.validate(false).unwrap();
         assert!(toml::from_str::<AcmeConfig>("domain = \"x\"").is_err());
@@ -255,7 +235,7 @@ mod tests {
                 "only used",
             ),
             (
-                "domains = [\"x.com\"]\ncontact = \"mailto:nobody\"",
+                "domains = [\"x.com\"]\ncontact = [\"mailto:nobody\"]",
                 "mail address",
             ),
         ] {

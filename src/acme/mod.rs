@@ -7,7 +7,7 @@
 //!
 //! [server.acme]
 //! domains = ["webhooks.example.com"]
-//! contact = "mailto:it@example.com"
+//! contact = ["mailto:it@example.com"]
 //! cache_dir = "/var/lib/tradecloud/acme"
 //! ```
 //!
