@@ -137,8 +137,18 @@ async fn served_certificate(root: &Path, port: u16) -> Vec<u8> {
     stream.get_ref().1.peer_certificates().unwrap()[0].to_vec()
 }
 
-#[tokio::test]
-async fn acme_certificate_from_pebble_survives_a_restart_without_a_new_order() {
+/// A running pebble: its directory URL, the `[server.acme]` lines that
+/// trust its HTTPS, and the root it issues under (pebble makes a new one at
+/// each start).
+struct Pebble {
+    _child: Child,
+    acme: String,
+    root: PathBuf,
+}
+
+/// `None` (after saying why) when pebble or curl cannot be had and the
+/// test command does not require them.
+fn tools() -> bool {
     let have = ensure_tool("pebble", "pebble") && ensure_tool("curl", "curl");
     if !have {
         assert!(
@@ -146,34 +156,35 @@ async fn acme_certificate_from_pebble_survives_a_restart_without_a_new_order() {
             "pebble and curl are required but cannot be installed"
         );
         eprintln!("skipped: pebble or curl is not installed (apt-get install pebble curl)");
-        return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    have
+}
 
+/// Start pebble in `d`, validating TLS-ALPN-01 on `tls_port` and HTTP-01 on
+/// `http_port` of localhost.
+async fn start_pebble(d: &Path, tls_port: u16, http_port: u16) -> Pebble {
     // pebble's own HTTPS (directory, management) with a certificate of our
     // test CA: the receiver trusts it through ca_file.
     let pki = Pki::new("Pebble HTTPS");
     write(&d.join("pebble-cert.pem"), &pki.full_chain());
     write(&d.join("pebble-key.pem"), &pki.leaf_key_pem);
     write(&d.join("test-ca.pem"), &pki.root_pem);
-    let (pebble_port, management_port, port) = (free_port(), free_port(), free_port());
-    // tlsPort: pebble validates TLS-ALPN-01 on the receiver's own port.
+    let (pebble_port, management_port) = (free_port(), free_port());
     let pebble_config = serde_json::json!({
         "pebble": {
             "listenAddress": format!("127.0.0.1:{pebble_port}"),
             "managementListenAddress": format!("127.0.0.1:{management_port}"),
             "certificate": d.join("pebble-cert.pem"),
             "privateKey": d.join("pebble-key.pem"),
-            "httpPort": free_port(),
-            "tlsPort": port,
+            "httpPort": http_port,
+            "tlsPort": tls_port,
             "ocspResponderURL": "",
             "externalAccountBindingRequired": false
         }
     });
     write(&d.join("pebble.json"), &pebble_config.to_string());
     let pebble_log = std::fs::File::create(d.join("pebble.log")).unwrap();
-    let _pebble = Command::new("pebble")
+    let child = Command::new("pebble")
         .arg("-config")
         .arg(d.join("pebble.json"))
         // No artificial validation delays, no deliberately rejected nonces.
@@ -191,8 +202,6 @@ async fn acme_certificate_from_pebble_survives_a_restart_without_a_new_order() {
         "pebble listens:\n{}",
         read(&d.join("pebble.log"))
     );
-
-    // pebble makes a new root at each start; curl trusts only that one.
     let management = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(pki.root_pem.as_bytes()).unwrap()])
         .build()
@@ -209,17 +218,30 @@ async fn acme_certificate_from_pebble_survives_a_restart_without_a_new_order() {
         .unwrap();
     let root = d.join("pebble-root.pem");
     write(&root, &pebble_root);
-
-    let cache = d.join("acme-cache");
-    let config = config(
-        d,
-        port,
-        &format!(
+    Pebble {
+        _child: child,
+        acme: format!(
             "directory_url = \"https://localhost:{pebble_port}/dir\"\nca_file = \"{}\"\ndomains = [\"localhost\"]\ncontact = [\"mailto:ops@example.org\"]\ncache_dir = \"{}\"\n",
             d.join("test-ca.pem").display(),
-            cache.display()
+            d.join("acme-cache").display()
         ),
-    );
+        root,
+    }
+}
+
+#[tokio::test]
+async fn acme_certificate_from_pebble_survives_a_restart_without_a_new_order() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = free_port();
+    // tlsPort: pebble validates TLS-ALPN-01 on the receiver's own port.
+    let pebble = start_pebble(d, port, free_port()).await;
+    let root = pebble.root.clone();
+    let cache = d.join("acme-cache");
+    let config = config(d, port, &pebble.acme);
 
     let first_log = d.join("serve-1.log");
     let rx = serve(&config, &first_log, &[]);
@@ -267,6 +289,37 @@ async fn acme_certificate_from_pebble_survives_a_restart_without_a_new_order() {
     );
     assert!(!log.contains("certificate issued"), "{log}");
     assert!(!log.contains("no certificate yet"), "{log}");
+    stop(rx).await;
+}
+
+#[tokio::test]
+async fn acme_http_01_is_answered_on_http_listen() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (port, http_port) = (free_port(), free_port());
+    // TLS-ALPN-01 would go to a closed port: only http-01 can succeed.
+    let pebble = start_pebble(d, free_port(), http_port).await;
+    let acme = format!(
+        "{}challenge = \"http-01\"\nhttp_listen = \"127.0.0.1:{http_port}\"\n",
+        pebble.acme
+    );
+    let config = config(d, port, &acme);
+    let log = d.join("serve.log");
+    let rx = serve(&config, &log, &[]);
+    assert_eq!(
+        wait_for_healthz(&pebble.root, port, &log).await.trim(),
+        r#"{"status":"up"}"#
+    );
+    assert!(read(&log).contains("certificate issued and in service"));
+    // The plain-HTTP listener answers nothing but challenges.
+    let other = reqwest::get(format!("http://127.0.0.1:{http_port}/tradecloud/order"))
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+    assert!(other.text().await.unwrap().contains("served over HTTPS"));
     stop(rx).await;
 }
 
