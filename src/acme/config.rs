@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Let's Encrypt's production directory, the default `directory_url`.
 pub const LETS_ENCRYPT_PRODUCTION: &str = "https://acme-v02.api.letsencrypt.org/directory";
@@ -13,7 +13,7 @@ pub const LETS_ENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt
 pub const DEFAULT_CACHE_DIR: &str = "tradecloud-acme";
 
 /// How the CA checks that this receiver answers for a domain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 pub enum ChallengeKind {
     /// TLS-ALPN-01 (RFC 8737): answered on the HTTPS port itself, so no
     /// second port is needed. The CA connects to port 443 of the domain.
@@ -50,7 +50,7 @@ impl ChallengeKind {
 /// # challenge = "http-01"                  # default "tls-alpn-01", on the HTTPS port itself
 /// # http_listen = "0.0.0.0:80"             # with http-01
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AcmeConfig {
     /// The CA's ACME directory (default Let's Encrypt production).

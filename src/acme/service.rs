@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use axum::response::Response;
+use http::header::{HeaderValue, RETRY_AFTER};
 use http::StatusCode;
 use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::rustls::ServerConfig;
@@ -379,18 +379,11 @@ async fn pending_gate(
         return next.run(request).await;
     }
     tracing::debug!(path = %request.uri().path(), "answering 503: no ACME certificate yet");
-    let body = serde_json::json!({
-        "type": "about:blank",
-        "title": "Service Unavailable",
-        "status": 503,
-        "detail": "the receiver is still obtaining its TLS certificate from the ACME CA; send it again later",
-    });
-    let mut response = (
+    let mut response = crate::server::problem(
         StatusCode::SERVICE_UNAVAILABLE,
-        [(CONTENT_TYPE, "application/problem+json")],
-        body.to_string(),
-    )
-        .into_response();
+        "the receiver is still obtaining its TLS certificate from the ACME CA; send it again later",
+        None,
+    );
     response
         .headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from(PENDING_RETRY_AFTER_SECS));
