@@ -67,6 +67,10 @@ mod foreign_spec_check {
     include!(concat!(env!("OUT_DIR"), "/foreign/mod.rs"));
 }
 #[cfg(feature = "receiver")]
+pub mod acme;
+#[cfg(feature = "doctor")]
+pub mod doctor;
+#[cfg(feature = "receiver")]
 pub mod inbox;
 #[cfg(feature = "receiver")]
 pub mod processing;
