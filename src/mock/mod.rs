@@ -114,8 +114,10 @@ mod config;
 mod data;
 mod download;
 mod error;
+mod faults;
 mod state;
 mod stats;
+mod tokens;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
