@@ -234,7 +234,29 @@ async fn refresh_and_logout_refuse_an_authorization_header() {
 async fn api_routes_accept_bearer_or_basic_and_answer_401_otherwise() {
     let server = start(MockConfig::new().demo_data()).await;
     let client = http();
-    let url = format!("{}/order/{ORDER_ID}", server.base_url());
+    // Basic on every request: only where security/authentication.md allows
+    // it (api-connector, object-storage/document, order-search/poll,
+    // shipment/poll), not on GET /order/{orderId}.
+    let order_url = format!("{}/order/{ORDER_ID}", server.base_url());
+    let response = client
+        .get(&order_url)
+        .basic_auth(DEFAULT_USERNAME, Some(DEFAULT_PASSWORD))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = response.json().await.expect("a JSON error body");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("does not accept Basic")),
+        "{body}"
+    );
+    let url = format!(
+        "{}/object-storage/document/{}/metadata",
+        server.base_url(),
+        "05d251f0-0166-4e1e-8110-8d7a507b18f4"
+    );
 
     let response = client
         .get(&url)
@@ -306,10 +328,10 @@ async fn api_routes_accept_bearer_or_basic_and_answer_401_otherwise() {
     );
 
     let stats = server.stats();
-    assert_eq!(stats.unauthorized, 7);
+    assert_eq!(stats.unauthorized, 8);
     assert_eq!(stats.failed_logins, 2);
     assert_eq!(stats.basic_requests, 3);
-    assert_eq!(stats.responses_with(401), 7);
+    assert_eq!(stats.responses_with(401), 8);
 }
 
 #[tokio::test]

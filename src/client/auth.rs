@@ -356,7 +356,8 @@ fn tokens_from_headers(headers: &HeaderMap, step: &'static str) -> Result<Tokens
     let now_instant = Instant::now();
     let now = SystemTime::now();
     // Without an `exp` claim no renewal is planned: a 401 triggers it.
-    let renew_at = |lifetime: Duration| now_instant + lifetime.saturating_sub(renew_margin(lifetime));
+    let renew_at =
+        |lifetime: Duration| now_instant + lifetime.saturating_sub(renew_margin(lifetime));
     let access_renew_at = token_lifetime(access, now).map(renew_at);
     let refresh_renew_at = refresh
         .as_ref()

@@ -70,14 +70,17 @@ client_hooks!(
 /// `operation` (security/authentication.md: only the `api-connector`,
 /// `object-storage/document`, `order-search/poll` and `shipment/poll` APIs;
 /// the specs list `basicAuth` only on those operations).
+/// Compared without case, `_` and a `Route` suffix (`poll_orders_route` as
+/// progenitor names it, `pollOrdersRoute` as the spec does).
 fn accepts_basic(operation: &str) -> bool {
+    let name = operation.replace('_', "").to_ascii_lowercase();
     matches!(
-        operation,
-        "pollOrdersRoute"
-            | "pollOrdersSingleDeliveryRoute"
-            | "pollShipmentsRoute"
-            | "getDocumentMetadata"
-            | "downloadDocument"
+        name.trim_end_matches("route"),
+        "pollorders"
+            | "pollorderssingledelivery"
+            | "pollshipments"
+            | "getdocumentmetadata"
+            | "downloaddocument"
     )
 }
 

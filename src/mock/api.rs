@@ -287,29 +287,36 @@ fn limit_error(limit: u64) -> Option<String> {
     (limit > MAX_LIMIT).then(|| format!("limit {limit} is too large: use 1 to {MAX_LIMIT}"))
 }
 
-/// What is wrong with a poll request beyond what its type checks: a member
-/// given as `null` (the specs allow none; `"offset": null` is not an
-/// integer) or a `limit` above the maximum.
+/// The members of a poll request the specs define (unknown members are
+/// allowed and ignored, whatever their value).
+const POLL_MEMBERS: [&str; 10] = [
+    "/filters",
+    "/filters/lastUpdatedAfter",
+    "/filters/companyId",
+    "/filters/status",
+    "/filters/status/processStatus",
+    "/filters/status/logisticsStatus",
+    "/filters/buyerShipment",
+    "/filters/buyerShipment/companyId",
+    "/offset",
+    "/limit",
+];
+
+/// What is wrong with a poll request beyond what its type checks: a
+/// defined member given as `null` (the specs make none nullable; `"offset":
+/// null` is not an integer) or a `limit` above the maximum.
 fn poll_request_error(raw: &RawRequest, limit: u64) -> Option<String> {
-    fn null_member(value: &serde_json::Value, path: &str) -> Option<String> {
-        match value {
-            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
-                let here = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
-                if v.is_null() {
-                    Some(here)
-                } else {
-                    null_member(v, &here)
-                }
-            }),
-            serde_json::Value::Array(items) => items.iter().find_map(|v| null_member(v, path)),
-            _ => None,
-        }
-    }
     let body: Option<serde_json::Value> = serde_json::from_slice(&raw.body).ok();
-    if let Some(member) = body.as_ref().and_then(|b| null_member(b, "")) {
-        return Some(format!(
-            "`{member}` is null; leave the member out or give it a value"
-        ));
+    if let Some(body) = body {
+        if let Some(member) = POLL_MEMBERS
+            .iter()
+            .find(|m| body.pointer(m).is_some_and(serde_json::Value::is_null))
+        {
+            return Some(format!(
+                "`{}` is null; leave the member out or give it a value",
+                member.trim_start_matches('/').replace('/', ".")
+            ));
+        }
     }
     limit_error(limit)
 }
@@ -318,7 +325,13 @@ fn poll_request_error(raw: &RawRequest, limit: u64) -> Option<String> {
 /// RFC 3339 instant in UTC (`...Z`), as Tradecloud answers it, also when the
 /// data holds a zone-less timestamp.
 fn watermark(latest: Option<DateTime>) -> Option<DateTime> {
-    latest.map(|t| if t.is_zoned() { t } else { DateTime::from(t.to_utc()) })
+    latest.map(|t| {
+        if t.is_zoned() {
+            t
+        } else {
+            DateTime::from(t.to_utc())
+        }
+    })
 }
 
 impl order_search::server::Api for MockState {

@@ -32,9 +32,7 @@ impl Faults {
     }
 }
 
-
 impl MockState {
-
     pub(crate) fn set_faults(&self, faults: Vec<FaultConfig>) {
         lock(&self.faults).rules = faults
             .into_iter()

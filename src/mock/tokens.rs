@@ -59,9 +59,19 @@ impl Tokens {
     }
 }
 
+/// The scheme and the rest of the `Authorization` header.
+fn authorization(headers: &HeaderMap) -> Result<(&str, &str), &'static str> {
+    headers
+        .get(AUTHORIZATION)
+        .ok_or("the Authorization header is missing")?
+        .to_str()
+        .map_err(|_| "the Authorization header is not ASCII")?
+        .trim()
+        .split_once(' ')
+        .ok_or("the Authorization header has no scheme")
+}
 
 impl MockState {
-
     fn check_password(&self, email: &str, password: &str) -> Option<&MockUser> {
         self.users
             .iter()
@@ -70,16 +80,7 @@ impl MockState {
 
     /// The user of a valid `Authorization: Basic` header.
     pub(crate) fn basic_user(&self, headers: &HeaderMap) -> Result<String, &'static str> {
-        let value = headers
-            .get(AUTHORIZATION)
-            .ok_or("the Authorization header is missing")?;
-        let value = value
-            .to_str()
-            .map_err(|_| "the Authorization header is not ASCII")?;
-        let (scheme, credentials) = value
-            .trim()
-            .split_once(' ')
-            .ok_or("the Authorization header has no scheme")?;
+        let (scheme, credentials) = authorization(headers)?;
         if !scheme.eq_ignore_ascii_case("basic") {
             return Err("log in with Basic authentication");
         }
@@ -103,16 +104,7 @@ impl MockState {
         headers: &HeaderMap,
         basic: bool,
     ) -> Result<Credential, &'static str> {
-        let value = headers
-            .get(AUTHORIZATION)
-            .ok_or("the Authorization header is missing")?;
-        let value = value
-            .to_str()
-            .map_err(|_| "the Authorization header is not ASCII")?;
-        let (scheme, rest) = value
-            .trim()
-            .split_once(' ')
-            .ok_or("the Authorization header has no scheme")?;
+        let (scheme, rest) = authorization(headers)?;
         if scheme.eq_ignore_ascii_case("bearer") {
             let tokens = lock(&self.tokens);
             match tokens.access.get(rest.trim()) {
