@@ -511,7 +511,9 @@ async fn fixture_directory_is_loaded() {
             "11111111-0000-4000-8000-000000000003"
         ]
     );
-    assert_eq!(body["lastUpdatedAt"], "2025-05-02T09:30:00");
+    // The zone-less timestamp is answered as an RFC 3339 instant (UTC), as
+    // Tradecloud answers the watermark.
+    assert_eq!(body["lastUpdatedAt"], "2025-05-02T09:30:00.000Z");
 
     let response = client
         .get(format!(
@@ -1012,7 +1014,7 @@ async fn interrupted_documents_break_the_connection() {
     let client = http();
     let response = client
         .get(format!(
-            "{}/object-storage/download/broken",
+            "{}/object-storage/document/broken",
             server.base_url()
         ))
         .basic_auth(DEFAULT_USERNAME, Some(DEFAULT_PASSWORD))
@@ -1216,14 +1218,15 @@ async fn tradecloud_mock_prints_its_url_and_credentials_and_serves() {
 
     let client = http();
     let response = client
-        .get(format!("{base_url}/order/{ORDER_ID}"))
+        .post(format!("{base_url}/order-search/poll"))
         .basic_auth(DEFAULT_USERNAME, Some(DEFAULT_PASSWORD))
+        .json(&serde_json::json!({}))
         .send()
         .await
         .expect("answered");
     assert_eq!(response.status(), StatusCode::OK, "the demo data is served");
     let response = client
-        .get(format!("{base_url}/object-storage/download/big"))
+        .get(format!("{base_url}/object-storage/document/big"))
         .basic_auth(DEFAULT_USERNAME, Some(DEFAULT_PASSWORD))
         .send()
         .await

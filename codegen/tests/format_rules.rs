@@ -51,7 +51,11 @@ fn extensible_enums_become_open_enums() {
 #[test]
 fn zone_less_date_time_formats_are_date_times() {
     let types = types();
-    for field in ["erp_issue_date_time", "last_updated_at", "created_date_time"] {
+    for field in [
+        "erp_issue_date_time",
+        "last_updated_at",
+        "created_date_time",
+    ] {
         assert!(
             types.contains(&format!(
                 "pub {field}: ::std::option::Option<crate::types::DateTime>"
