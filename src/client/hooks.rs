@@ -66,6 +66,24 @@ client_hooks!(
     object_storage
 );
 
+/// Whether Tradecloud accepts Basic authentication on every request for
+/// `operation` (security/authentication.md: only the `api-connector`,
+/// `object-storage/document`, `order-search/poll` and `shipment/poll` APIs;
+/// the specs list `basicAuth` only on those operations).
+/// Compared without case, `_` and a `Route` suffix (`poll_orders_route` as
+/// progenitor names it, `pollOrdersRoute` as the spec does).
+fn accepts_basic(operation: &str) -> bool {
+    let name = operation.replace('_', "").to_ascii_lowercase();
+    matches!(
+        name.trim_end_matches("route"),
+        "pollorders"
+            | "pollorderssingledelivery"
+            | "pollshipments"
+            | "getdocumentmetadata"
+            | "downloaddocument"
+    )
+}
+
 /// Sends `request` for operation `operation`: with authentication, retries
 /// and the rate limit when `context` is configured, as is otherwise.
 ///
@@ -86,8 +104,9 @@ pub(crate) fn exec<'a>(
             "login" => AuthKind::Basic,
             "refresh" | "logout" => AuthKind::NoAuth,
             _ => match shared.auth_mode {
-                AuthMode::Token => AuthKind::Bearer,
-                AuthMode::BasicEveryRequest => AuthKind::Basic,
+                AuthMode::BasicEveryRequest if accepts_basic(operation) => AuthKind::Basic,
+                // Other APIs take only a token, also in this mode.
+                AuthMode::Token | AuthMode::BasicEveryRequest => AuthKind::Bearer,
             },
         };
         let target = AuthTarget {

@@ -293,6 +293,7 @@ impl Client {
         watermark: Option<DateTime>,
     ) -> Result<PollBatch<Shipment>, ClientError> {
         self.poll_shipments_filtered(ShipmentPollFilters {
+            buyer_shipment: None,
             last_updated_after: watermark,
             status: None,
             extra: Default::default(),
@@ -329,6 +330,7 @@ impl Client {
 
 fn order_filters(watermark: Option<DateTime>) -> OrderPollFilters {
     OrderPollFilters {
+        company_id: None,
         last_updated_after: watermark,
         status: None,
         extra: Default::default(),
