@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 
-use super::hooks::{ATTEMPTS_HEADER, AUTH_STEP_HEADER};
+use super::answer::{ATTEMPTS_HEADER, AUTH_STEP_HEADER};
 use crate::api::common::types::ErrorResponse;
 
 /// An error of the typed Tradecloud client.
