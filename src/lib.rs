@@ -40,6 +40,7 @@
 
 extern crate self as tradecloud;
 
+mod accessors;
 pub mod api;
 pub mod changes;
 pub mod types;
