@@ -194,7 +194,7 @@ impl<'a> Documents<'a> {
     /// Downloads a document's file into `dest` (a directory or a file
     /// path) when awaited; add [`progress`](Download::progress) for progress
     /// reports. See [`Client::download`] for what happens and the
-    /// [download documentation](super::download#file-names) for the file
+    /// [file-name policy](Download#file-names) for the file
     /// name.
     pub fn download(
         &self,

@@ -13,29 +13,7 @@
 //! expired presigned URL is not a failure but a renewal: fresh metadata, a
 //! fresh URL, up to three times per attempt.
 //!
-//! # File names
-//!
-//! When the destination is a directory, the file is named after the first
-//! of these that is usable:
-//!
-//! 1. the `filename` of the document's metadata (documents with an
-//!    `objectId`);
-//! 2. the server's `Content-Disposition` file name;
-//! 3. the last path segment of a document's own `url` (never of a presigned
-//!    URL, whose path is a storage key);
-//! 4. the `objectId`, else `document`.
-//!
-//! Each is first reduced to a safe name by [`safe_file_name`]: no directory
-//! parts, no hidden or reserved names, nothing a file system refuses, so a
-//! file never lands outside the directory you gave. A file of the same name
-//! is **replaced** (atomically): the same document downloaded again after a
-//! redelivery replaces its earlier copy. Two *different* documents with the
-//! same display name replace each other too, so give each its own
-//! directory (per order, line or `objectId`) or pass a file path when that
-//! matters. With a file path as destination, that exact path is used.
-//!
-//! Files are created like any file the process writes: mode `0666` minus
-//! the process umask (`0644` with the usual umask `022`).
+//! The file-name policy: [`Download`](super::Download#file-names).
 
 mod fetch;
 mod names;
@@ -150,7 +128,7 @@ pub struct Downloaded {
     pub bytes: u64,
     /// Its media type, from the metadata or the server.
     pub content_type: Option<String>,
-    /// Its file name (see [File names](self#file-names)).
+    /// Its file name (see [File names](Download#file-names)).
     pub filename: String,
 }
 
@@ -188,6 +166,30 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// # Ok(())
 /// # }
 /// ```
+///
+/// # File names
+///
+/// When the destination is a directory, the file is named after the first
+/// of these that is usable:
+///
+/// 1. the `filename` of the document's metadata (documents with an
+///    `objectId`);
+/// 2. the server's `Content-Disposition` file name;
+/// 3. the last path segment of a document's own `url` (never of a presigned
+///    URL, whose path is a storage key);
+/// 4. the `objectId`, else `document`.
+///
+/// Each is first reduced to a safe name by [`safe_file_name`]: no directory
+/// parts, no hidden or reserved names, nothing a file system refuses, so a
+/// file never lands outside the directory you gave. A file of the same name
+/// is **replaced** (atomically): the same document downloaded again after a
+/// redelivery replaces its earlier copy. Two *different* documents with the
+/// same display name replace each other too, so give each its own
+/// directory (per order, line or `objectId`) or pass a file path when that
+/// matters. With a file path as destination, that exact path is used.
+///
+/// Files are created like any file the process writes: mode `0666` minus
+/// the process umask (`0644` with the usual umask `022`).
 #[must_use = "a download does nothing until it is awaited"]
 pub struct Download<'a, P = fn(DownloadProgress)> {
     client: &'a Client,
@@ -246,7 +248,7 @@ where
 
 impl Client {
     /// Downloads a document's file into `dest`: a directory (the file is
-    /// named as [File names](self#file-names) says) or a file path, calling
+    /// named as [File names](Download#file-names) says) or a file path, calling
     /// `progress` after every chunk. Without progress reports:
     /// [`client.documents().download(source, dest)`](super::Documents::download).
     ///

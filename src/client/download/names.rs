@@ -1,5 +1,5 @@
-//! The file-name policy of downloads (see the
-//! [download documentation](super#file-names)).
+//! The file-name policy of downloads (see
+//! [`Download`](crate::client::Download#file-names)).
 
 use reqwest::header::{HeaderMap, CONTENT_DISPOSITION};
 
