@@ -72,7 +72,7 @@ pub struct Decimal {
     /// The text exactly as received (validated).
     text: String,
     /// Normalised numeric value, used for comparison and hashing.
-    key: NumericKey,
+    pub(super) key: NumericKey,
 }
 
 /// Sign of a number; zero has no sign (`-0 == 0`).
@@ -87,10 +87,10 @@ enum Sign {
 /// leading or trailing zeros. For zero, `digits` is empty and `exponent` is 0,
 /// so derived equality and hashing are by numeric value.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct NumericKey {
+pub(super) struct NumericKey {
     sign: Sign,
-    digits: Box<[u8]>,
-    exponent: i128,
+    pub(super) digits: Box<[u8]>,
+    pub(super) exponent: i128,
 }
 
 impl NumericKey {
@@ -282,7 +282,7 @@ fn unexpected_at(text: &str, index: usize) -> DecimalErrorKind {
 
 impl Decimal {
     /// Validates an owned text and keeps it without copying.
-    fn from_text(text: String) -> Result<Self, DecimalError> {
+    pub(super) fn from_text(text: String) -> Result<Self, DecimalError> {
         match parse_key(&text) {
             Ok(key) => Ok(Decimal { text, key }),
             Err(kind) => Err(DecimalError::new(text, kind)),
@@ -303,43 +303,6 @@ impl Decimal {
                 DecimalErrorKind::NotFinite,
             )),
         }
-    }
-
-    /// Text written by rust_decimal or bigdecimal, whose `Display` output
-    /// (`-digits[.digits][E±digits]`) is a subset of the accepted grammar
-    /// (the conversion tests check it).
-    ///
-    /// # Panics
-    ///
-    /// If such a formatter ever wrote something else: a bug to report,
-    /// better than a silently wrong value.
-    #[allow(dead_code)] // unused when no conversion feature is on
-    pub(super) fn from_plain_text(text: String) -> Self {
-        match Self::from_text(text) {
-            Ok(decimal) => decimal,
-            Err(error) => panic!("a decimal library wrote an unexpected number: {error}"),
-        }
-    }
-
-    /// The normalised significant digits (ASCII, no leading or trailing
-    /// zeros; empty for zero) and exponent: `value = ±0.DIGITS × 10^exponent`.
-    #[allow(dead_code)] // unused when no conversion feature is on
-    pub(super) fn significand(&self) -> (&[u8], i128) {
-        (&self.key.digits, self.key.exponent)
-    }
-
-    /// The number of digits after the point as written (`1.50` → 2,
-    /// `1.5e-3` → 4, `15e1` → 0).
-    #[allow(dead_code)] // unused when no conversion feature is on
-    pub(super) fn written_scale(&self) -> u32 {
-        let mantissa = self.text.split(['e', 'E']).next().unwrap_or_default();
-        let fraction = mantissa.split_once('.').map_or(0, |(_, f)| f.len()) as i128;
-        let exponent: i128 = self
-            .text
-            .split_once(['e', 'E'])
-            .and_then(|(_, e)| e.parse().ok())
-            .unwrap_or(0);
-        u32::try_from((fraction - exponent).max(0)).unwrap_or(u32::MAX)
     }
 
     /// The text exactly as it was received.

@@ -21,6 +21,22 @@ pub struct DecimalRangeError {
     reason: &'static str,
 }
 
+/// Text written by rust_decimal or bigdecimal, whose `Display` output
+/// (`-digits[.digits][E±digits]`) is a subset of the accepted grammar (the
+/// conversion tests check it).
+///
+/// # Panics
+///
+/// If such a formatter ever wrote something else: a bug to report, better
+/// than a silently wrong value.
+#[allow(dead_code)] // unused when no conversion feature is on
+fn from_plain_text(text: String) -> Decimal {
+    match Decimal::from_text(text) {
+        Ok(decimal) => decimal,
+        Err(error) => panic!("a decimal library wrote an unexpected number: {error}"),
+    }
+}
+
 impl DecimalRangeError {
     #[allow(dead_code)] // unused when no conversion feature is on
     fn new(input: &Decimal, target: &'static str, reason: &'static str) -> Self {
@@ -39,7 +55,7 @@ impl DecimalRangeError {
 
 #[cfg(feature = "rust_decimal")]
 mod rust_decimal_impl {
-    use super::{Decimal, DecimalRangeError};
+    use super::{from_plain_text, Decimal, DecimalRangeError};
 
     const TARGET: &str = "rust_decimal::Decimal";
     /// rust_decimal's limits: a 96-bit mantissa and at most 28 digits after
@@ -47,12 +63,24 @@ mod rust_decimal_impl {
     const MAX_MANTISSA: u128 = (1 << 96) - 1;
     const MAX_SCALE: u32 = 28;
 
+    /// The number of digits after the point as written (`1.50` → 2,
+    /// `1.5e-3` → 4, `15e1` → 0).
+    fn written_scale(value: &Decimal) -> u32 {
+        let text = value.as_str();
+        let (mantissa, exponent) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
+        let fraction = mantissa.split_once('.').map_or(0, |(_, f)| f.len()) as i128;
+        let exponent: i128 = exponent.parse().unwrap_or(0);
+        u32::try_from((fraction - exponent).max(0)).unwrap_or(u32::MAX)
+    }
+
     /// `value = mantissa × 10^-scale` with `scale` in `0..=28`, or why not.
     fn parts(value: &Decimal) -> Result<(u128, u32), &'static str> {
-        let (digits, exponent) = value.significand();
+        // value = ±0.DIGITS × 10^exponent, DIGITS without leading or
+        // trailing zeros (empty for zero).
+        let (digits, exponent) = (&value.key.digits, value.key.exponent);
         let too_big = "more than 96 bits";
         let mut mantissa: u128 = 0;
-        for &digit in digits {
+        for &digit in digits.iter() {
             mantissa = mantissa
                 .checked_mul(10)
                 .and_then(|m| m.checked_add(u128::from(digit - b'0')))
@@ -78,7 +106,7 @@ mod rust_decimal_impl {
         }
         // Keep the scale the text was written with (`1.50` stays 1.50)
         // when that fits too.
-        let written = value.written_scale();
+        let written = written_scale(value);
         if written > scale && written <= MAX_SCALE {
             let wider = 10u128
                 .checked_pow(written - scale)
@@ -135,7 +163,7 @@ mod rust_decimal_impl {
     impl From<rust_decimal::Decimal> for Decimal {
         /// The same value, written as rust_decimal writes it (`12.50`).
         fn from(value: rust_decimal::Decimal) -> Self {
-            Decimal::from_plain_text(value.to_string())
+            from_plain_text(value.to_string())
         }
     }
 }
@@ -144,7 +172,7 @@ mod rust_decimal_impl {
 mod bigdecimal_impl {
     use std::str::FromStr as _;
 
-    use super::{Decimal, DecimalRangeError};
+    use super::{from_plain_text, Decimal, DecimalRangeError};
 
     impl TryFrom<&Decimal> for bigdecimal::BigDecimal {
         type Error = DecimalRangeError;
@@ -171,7 +199,7 @@ mod bigdecimal_impl {
         /// The same value, in scientific notation when BigDecimal writes it
         /// so (`1.5e+30`).
         fn from(value: &bigdecimal::BigDecimal) -> Self {
-            Decimal::from_plain_text(value.to_string())
+            from_plain_text(value.to_string())
         }
     }
 

@@ -301,7 +301,16 @@ impl Client {
                         Target::Object(object_id) => {
                             self.download_object(object_id, dest, &mut report).await
                         }
-                        Target::Url(url) => self.download_url(url, what, dest, &mut report).await,
+                        Target::Url(url) => {
+                            let hint = FileHint {
+                                filename: None,
+                                content_type: None,
+                                fallback_name: names::from_url(url)
+                                    .unwrap_or_else(|| "document".to_owned()),
+                            };
+                            self.fetch_file(url, what, dest, &hint, None, &mut report)
+                                .await
+                        }
                     };
                     match result {
                         Ok(downloaded) => Attempt::Done(downloaded),
@@ -351,83 +360,59 @@ impl Client {
     /// One attempt for an `objectId`: metadata, then the presigned URL;
     /// an expired URL is renewed with fresh metadata, up to
     /// [`MAX_URL_RENEWALS`] times.
-    fn download_object<'a, F>(
-        &'a self,
-        object_id: &'a str,
-        dest: &'a Destination,
-        progress: &'a mut F,
-    ) -> BoxFuture<'a, Result<Downloaded, FetchError>>
+    async fn download_object<F>(
+        &self,
+        object_id: &str,
+        dest: &Destination,
+        progress: &mut F,
+    ) -> Result<Downloaded, FetchError>
     where
         F: FnMut(DownloadProgress) + Send,
     {
-        Box::pin(async move {
-            let what = format!("document {object_id}");
-            let mut renewals = 0;
-            loop {
-                let metadata = self
-                    .document_metadata(object_id)
-                    .await
-                    .map_err(FetchError::Fatal)?;
-                let Some(url) = metadata.download_url.filter(|u| !u.trim().is_empty()) else {
-                    return Err(FetchError::Fatal(ClientError::NoDownloadUrl {
-                        object_id: object_id.to_owned(),
-                    }));
-                };
-                let hint = FileHint {
-                    filename: metadata.filename,
-                    content_type: metadata.content_type,
-                    fallback_name: object_id.to_owned(),
-                };
-                let presigned = Presigned {
-                    issued: Instant::now(),
-                    lifetime: presigned_lifetime(&url),
-                };
-                match self
-                    .fetch_file(&url, &what, dest, &hint, Some(presigned), progress)
-                    .await
-                {
-                    Err(FetchError::Expired(status)) => {
-                        renewals += 1;
-                        tracing::debug!(
-                            object_id,
-                            status = status.map(|s| s.as_u16()),
-                            renewals,
-                            "download URL expired; renewing"
-                        );
-                        if renewals > MAX_URL_RENEWALS {
-                            return Err(FetchError::Fatal(ClientError::DownloadUrlExpired {
-                                object_id: object_id.to_owned(),
-                                renewals: renewals - 1,
-                                status: status.map(|s| s.as_u16()),
-                            }));
-                        }
-                    }
-                    other => return other,
-                }
-            }
-        })
-    }
-
-    /// One attempt for a document's own URL.
-    fn download_url<'a, F>(
-        &'a self,
-        url: &'a str,
-        what: &'a str,
-        dest: &'a Destination,
-        progress: &'a mut F,
-    ) -> BoxFuture<'a, Result<Downloaded, FetchError>>
-    where
-        F: FnMut(DownloadProgress) + Send,
-    {
-        Box::pin(async move {
-            let hint = FileHint {
-                filename: None,
-                content_type: None,
-                fallback_name: names::from_url(url).unwrap_or_else(|| "document".to_owned()),
-            };
-            self.fetch_file(url, what, dest, &hint, None, progress)
+        let what = format!("document {object_id}");
+        let mut renewals = 0;
+        loop {
+            let metadata = self
+                .document_metadata(object_id)
                 .await
-        })
+                .map_err(FetchError::Fatal)?;
+            let Some(url) = metadata.download_url.filter(|u| !u.trim().is_empty()) else {
+                return Err(FetchError::Fatal(ClientError::NoDownloadUrl {
+                    object_id: object_id.to_owned(),
+                }));
+            };
+            let hint = FileHint {
+                filename: metadata.filename,
+                content_type: metadata.content_type,
+                fallback_name: object_id.to_owned(),
+            };
+            let presigned = Presigned {
+                issued: Instant::now(),
+                lifetime: presigned_lifetime(&url),
+            };
+            match self
+                .fetch_file(&url, &what, dest, &hint, Some(presigned), progress)
+                .await
+            {
+                Err(FetchError::Expired(status)) => {
+                    renewals += 1;
+                    tracing::debug!(
+                        object_id,
+                        status = status.map(|s| s.as_u16()),
+                        renewals,
+                        "download URL expired; renewing"
+                    );
+                    if renewals > MAX_URL_RENEWALS {
+                        return Err(FetchError::Fatal(ClientError::DownloadUrlExpired {
+                            object_id: object_id.to_owned(),
+                            renewals: renewals - 1,
+                            status: status.map(|s| s.as_u16()),
+                        }));
+                    }
+                }
+                other => return other,
+            }
+        }
     }
 }
 

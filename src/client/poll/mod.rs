@@ -13,8 +13,10 @@ use futures_core::Stream;
 
 use super::{Client, ClientError};
 use crate::api::common::types::{Order, Shipment, SingleDeliveryOrder};
-use crate::api::order_search::types::{OrderPollFilters, OrderPollRequest};
-use crate::api::shipment::types::{ShipmentPollFilters, ShipmentPollRequest};
+use crate::api::order_search::types::{
+    OrderPollFilters, OrderPollRequest, OrderPollResponse, SingleDeliveryOrderPollResponse,
+};
+use crate::api::shipment::types::{ShipmentPollFilters, ShipmentPollRequest, ShipmentPollResponse};
 use crate::types::DateTime;
 use pager::{BoxFuture, Fetch, Page, Pager, PollItem};
 
@@ -224,25 +226,58 @@ pub(super) fn shipment_filters(watermark: Option<DateTime>) -> ShipmentPollFilte
     }
 }
 
+/// A poll response as a [`Page`].
+macro_rules! page_from {
+    ($($response:ty => $item:ty),* $(,)?) => {$(
+        impl From<$response> for Page<$item> {
+            fn from(response: $response) -> Self {
+                Page {
+                    items: response.data,
+                    last_updated_at: response.last_updated_at,
+                    total: response.total,
+                }
+            }
+        }
+    )*};
+}
+
+page_from!(
+    OrderPollResponse => Order,
+    SingleDeliveryOrderPollResponse => SingleDeliveryOrder,
+    ShipmentPollResponse => Shipment,
+);
+
 impl Client {
-    /// A stream of the orders (delivery schedule) changed after
-    /// `filters.last_updated_after` that match `filters`; see [`PollStream`].
-    pub fn stream_orders(&self, filters: OrderPollFilters) -> PollStream<Order> {
+    /// A [`PollStream`] from `start` whose pages are `call(client, request(offset))`.
+    fn stream_pages<T, Request, Response>(
+        &self,
+        start: Option<DateTime>,
+        request: impl Fn(u64) -> Request + Send + 'static,
+        call: fn(Client, Request) -> BoxFuture<Result<Response, ClientError>>,
+    ) -> PollStream<T>
+    where
+        T: PollItem + Send + 'static,
+        Request: 'static,
+        Response: Into<Page<T>> + 'static,
+    {
         let client = self.clone();
-        let start = filters.last_updated_after.clone();
         PollStream::new(
             start,
             Box::new(move |offset| {
-                let (client, request) = (client.clone(), order_request(&filters, offset));
-                Box::pin(async move {
-                    let response = client.poll_orders(&request).await?;
-                    Ok(Page {
-                        items: response.data,
-                        last_updated_at: response.last_updated_at,
-                        total: response.total,
-                    })
-                })
+                let response = call(client.clone(), request(offset));
+                Box::pin(async move { response.await.map(Into::into) })
             }),
+        )
+    }
+
+    /// A stream of the orders (delivery schedule) changed after
+    /// `filters.last_updated_after` that match `filters`; see [`PollStream`].
+    pub fn stream_orders(&self, filters: OrderPollFilters) -> PollStream<Order> {
+        let start = filters.last_updated_after.clone();
+        self.stream_pages(
+            start,
+            move |offset| order_request(&filters, offset),
+            |client, request| Box::pin(async move { client.poll_orders(&request).await }),
         )
     }
 
@@ -252,48 +287,29 @@ impl Client {
         &self,
         filters: OrderPollFilters,
     ) -> PollStream<SingleDeliveryOrder> {
-        let client = self.clone();
         let start = filters.last_updated_after.clone();
-        PollStream::new(
+        self.stream_pages(
             start,
-            Box::new(move |offset| {
-                let (client, request) = (client.clone(), order_request(&filters, offset));
-                Box::pin(async move {
-                    let response = client.poll_single_delivery_orders(&request).await?;
-                    Ok(Page {
-                        items: response.data,
-                        last_updated_at: response.last_updated_at,
-                        total: response.total,
-                    })
-                })
-            }),
+            move |offset| order_request(&filters, offset),
+            |client, request| {
+                Box::pin(async move { client.poll_single_delivery_orders(&request).await })
+            },
         )
     }
 
     /// A stream of the shipments changed after
     /// `filters.last_updated_after`; see [`PollStream`].
     pub fn stream_shipments(&self, filters: ShipmentPollFilters) -> PollStream<Shipment> {
-        let client = self.clone();
         let start = filters.last_updated_after.clone();
-        PollStream::new(
+        self.stream_pages(
             start,
-            Box::new(move |offset| {
-                let client = client.clone();
-                let request = ShipmentPollRequest {
-                    filters: Some(filters.clone()),
-                    limit: limit(),
-                    offset: Some(offset),
-                    extra: Default::default(),
-                };
-                Box::pin(async move {
-                    let response = client.poll_shipments(&request).await?;
-                    Ok(Page {
-                        items: response.data,
-                        last_updated_at: response.last_updated_at,
-                        total: response.total,
-                    })
-                })
-            }),
+            move |offset| ShipmentPollRequest {
+                filters: Some(filters.clone()),
+                limit: limit(),
+                offset: Some(offset),
+                extra: Default::default(),
+            },
+            |client, request| Box::pin(async move { client.poll_shipments(&request).await }),
         )
     }
 

@@ -60,27 +60,23 @@ pub trait PollItem {
     fn updated(&self) -> Option<&DateTime>;
 }
 
-impl PollItem for Order {
-    fn key(&self) -> Option<&str> {
-        self.id.as_deref()
-    }
-    fn updated(&self) -> Option<&DateTime> {
-        self.last_updated_at
-            .as_ref()
-            .or(self.last_changed_at.as_ref())
-    }
+/// Orders: `id`, and `lastUpdatedAt` else `lastChangedAt`.
+macro_rules! order_poll_item {
+    ($($ty:ty),*) => {$(
+        impl PollItem for $ty {
+            fn key(&self) -> Option<&str> {
+                self.id.as_deref()
+            }
+            fn updated(&self) -> Option<&DateTime> {
+                self.last_updated_at
+                    .as_ref()
+                    .or(self.last_changed_at.as_ref())
+            }
+        }
+    )*};
 }
 
-impl PollItem for SingleDeliveryOrder {
-    fn key(&self) -> Option<&str> {
-        self.id.as_deref()
-    }
-    fn updated(&self) -> Option<&DateTime> {
-        self.last_updated_at
-            .as_ref()
-            .or(self.last_changed_at.as_ref())
-    }
-}
+order_poll_item!(Order, SingleDeliveryOrder);
 
 impl PollItem for Shipment {
     fn key(&self) -> Option<&str> {
