@@ -53,6 +53,11 @@ pub(crate) async fn finish(mut response: Response, attempts: u32) -> Response {
     }
 }
 
+/// The number of attempts recorded on an answer by [`finish`].
+pub(crate) fn attempts(headers: &HeaderMap) -> Option<u32> {
+    headers.get(ATTEMPTS_HEADER)?.to_str().ok()?.parse().ok()
+}
+
 /// Reads at most `limit` bytes of a body; a broken body reads as what
 /// arrived.
 async fn read_limited(response: Response, limit: usize) -> Bytes {

@@ -116,9 +116,12 @@ fn auth_kind(operation: &str, mode: AuthMode) -> AuthKind {
 /// Why one attempt did not produce an answer to hand back.
 enum Failure {
     /// An answer worth retrying (`5xx`, `429`, `408`).
-    Answer(Response),
+    Answer(Box<Response>),
     /// No answer at all.
     Transport(reqwest::Error),
+    /// The login or refresh this call needed failed, after that call's
+    /// own retries: final, so retries do not multiply.
+    Auth(AuthFailure),
 }
 
 /// What one call shares between its attempts.
@@ -196,6 +199,8 @@ pub(crate) fn exec<'a>(
                                 "request to Tradecloud failed ({}); retrying",
                                 describe(error)
                             ),
+                            // Never retried (see `Call::attempt`).
+                            Failure::Auth(_) => {}
                         }
                     },
                 )
@@ -203,9 +208,15 @@ pub(crate) fn exec<'a>(
             let attempts = finished.attempts;
             let result = match finished.result {
                 Ok(response) | Err(Failure::Answer(response)) => {
-                    Ok(answer::finish(response, attempts).await)
+                    Ok(answer::finish(*response, attempts).await)
                 }
-                Err(Failure::Transport(error)) => Err(error),
+                // The failed login's or refresh's own attempts say more.
+                Err(Failure::Auth(AuthFailure::Answer(response))) => {
+                    let attempts = answer::attempts(response.headers()).unwrap_or(attempts);
+                    Ok(answer::finish(*response, attempts).await)
+                }
+                Err(Failure::Transport(error))
+                | Err(Failure::Auth(AuthFailure::Transport(error))) => Err(error),
             };
             record_outcome(&result, attempts, started);
             result
@@ -217,20 +228,20 @@ pub(crate) fn exec<'a>(
 impl Call<'_> {
     /// One attempt; `None` when the request could not be copied (never for
     /// a generated client).
-    async fn attempt(&self, request: Option<Request>) -> Attempt<Response, Failure> {
+    async fn attempt(&self, request: Option<Request>) -> Attempt<Box<Response>, Failure> {
         let Some(request) = request else {
-            return Attempt::Fail(Failure::Answer(answer::synthetic_response(
+            return Attempt::Fail(Failure::Answer(Box::new(answer::synthetic_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Default::default(),
                 Some("the request body could not be sent again"),
-            )));
+            ))));
         };
         match self.send_authorized(request).await {
             Ok(response) if is_retryable_status(response.status()) => Attempt::Retry {
                 after: retry_after(response.headers()),
-                error: Failure::Answer(response),
+                error: Failure::Answer(Box::new(response)),
             },
-            Ok(response) => Attempt::Done(response),
+            Ok(response) => Attempt::Done(Box::new(response)),
             Err(Failure::Transport(error)) if is_transient_error(&error) => Attempt::Retry {
                 error: Failure::Transport(error),
                 after: None,
@@ -242,16 +253,12 @@ impl Call<'_> {
     /// Authorizes and sends one copy of the request; a `401` to a bearer
     /// token renews the tokens and sends a fresh copy, at most
     /// [`MAX_RENEWALS`] times per call. A failed login or refresh comes
-    /// back as an `Ok` answer marked with the authentication step.
+    /// back as [`Failure::Auth`].
     async fn send_authorized(&self, request: Request) -> Result<Response, Failure> {
         let mut request = request;
         loop {
             let spare = request.try_clone();
-            let generation = match self.authorize(&mut request).await {
-                Ok(generation) => generation,
-                Err(AuthFailure::Transport(error)) => return Err(Failure::Transport(error)),
-                Err(AuthFailure::Answer(answer)) => return Ok(*answer),
-            };
+            let generation = self.authorize(&mut request).await.map_err(Failure::Auth)?;
             if let Some(limiter) = &self.shared.limiter {
                 limiter.acquire().await;
             }
@@ -288,8 +295,7 @@ impl Call<'_> {
                     self.renewals.store(MAX_RENEWALS, Ordering::Relaxed);
                 }
                 Ok(Renewal::Refreshed | Renewal::AlreadyRenewed) => {}
-                Err(AuthFailure::Transport(error)) => return Err(Failure::Transport(error)),
-                Err(AuthFailure::Answer(answer)) => return Ok(*answer),
+                Err(failure) => return Err(Failure::Auth(failure)),
             }
             request = spare;
         }
