@@ -75,6 +75,22 @@ echo "== feature combinations =="
 cargo build --locked --no-default-features
 cargo build --locked --no-default-features --features client
 cargo build --locked --no-default-features --features server
+# The exact decimal conversions (off by default), with their doc tests.
+cargo test --locked --no-default-features --features rust_decimal,bigdecimal --lib types::
+cargo test --locked --no-default-features --features rust_decimal,bigdecimal --doc types::
+
+echo "== a light SDK build compiles no CLI, server or database =="
+# What `tradecloud = { default-features = false, features = ["client"] }` builds
+# (normal and build dependencies, this platform).
+light_tree=$(cargo tree --locked -p tradecloud --no-default-features --features client \
+  -e normal,build --prefix none --format '{p}')
+heavy=$(printf '%s\n' "$light_tree" | grep -E '^(clap|axum|rusqlite|libsqlite3-sys|mimalloc|libmimalloc-sys) ' || true)
+if [ -n "$heavy" ]; then
+  echo "FAIL: default-features = false, features = [\"client\"] builds:" >&2
+  printf '%s\n' "$heavy" | sort -u >&2
+  exit 1
+fi
+echo "ok: $(printf '%s\n' "$light_tree" | sed 's/ (\*)//' | sort -u | wc -l) crates, none of clap, axum, rusqlite, mimalloc"
 
 echo "== docs =="
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked

@@ -25,7 +25,7 @@ use reqwest::{Response, StatusCode};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::hooks::{synthetic_response, AUTH_STEP_HEADER};
+use super::answer::{synthetic_response, AUTH_STEP_HEADER};
 use super::ClientContext;
 use crate::api::authentication::client::Client as AuthClient;
 use crate::secret::Secret;
