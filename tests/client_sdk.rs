@@ -209,7 +209,11 @@ mod client_sdk {
             .expect("a client");
         // Basic on every request is accepted only by the poll, document and
         // api-connector APIs (security/authentication.md), so poll a page.
-        client.orders().poll_page(&any_poll_request()).await.expect("an answer");
+        client
+            .orders()
+            .poll_page(&any_poll_request())
+            .await
+            .expect("an answer");
         let head = head.await.expect("the request");
         assert!(head.contains("x-tenant: acme"), "{head}");
         assert!(head.contains("authorization: basic "), "{head}");
@@ -230,7 +234,11 @@ mod client_sdk {
             .http_client(own)
             .build()
             .expect("a client");
-        client.orders().poll_page(&any_poll_request()).await.expect("an answer");
+        client
+            .orders()
+            .poll_page(&any_poll_request())
+            .await
+            .expect("an answer");
         assert!(head.await.expect("the request").contains("x-mine: 1"));
     }
 
