@@ -8,6 +8,9 @@
 //! * [`types`]: the exact scalar types every generated type uses: [`types::Decimal`]
 //!   (no float rounding), [`types::DateTime`] (with or without a zone) and
 //!   [`types::Date`], and open enums that keep unknown values.
+//! * [`webhook`]: decoding webhook bodies (JSON or tXML) and which event,
+//!   order or shipment id and message id they carry.
+//! * [`changes`]: which lines and documents of a message changed.
 //!
 //! ```
 //! use tradecloud::api::order_webhook_connector::types::OrderWebhookBody;
@@ -27,19 +30,30 @@
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 //!
+//! * [`client`] (feature `client`): [`client::Client`], the one API client
+//!   most integrations need: login and token refresh, retries, rate limit,
+//!   polling as a stream, document download.
+//!
 //! ## Features
 //!
-//! * `client`: the typed async clients (reqwest).
+//! * `client`: [`client`] and the generated per-spec clients (reqwest).
 //! * `server`: the axum server stubs.
-//! * `cli` (default): the `tradecloud` command line tool.
+//! * `mock`: [`mock`], a mock of Tradecloud's API for tests.
+//! * `receiver`: the webhook receiver (`receiver`, `inbox`, `processing`).
+//! * `rust_decimal`, `bigdecimal`: exact conversions of [`types::Decimal`].
+//! * `cli` (default): the `tradecloud` command line tool, with all of the
+//!   above but the decimal conversions.
 //!
-//! Use `default-features = false` for the types alone.
+//! A library needs `default-features = false`: the types alone with no
+//! features, the SDK with `features = ["client"]` (no clap, axum, SQLite or
+//! mimalloc). On docs.rs each item says which feature it needs.
 
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate self as tradecloud;
 
+mod accessors;
 pub mod api;
 pub mod changes;
 pub mod types;
@@ -50,6 +64,7 @@ pub mod secret;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod txml;
+pub mod webhook;
 
 /// The README's Rust snippets, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]
@@ -62,6 +77,10 @@ pub struct ReadmeDoctests;
 mod foreign_spec_check {
     include!(concat!(env!("OUT_DIR"), "/foreign/mod.rs"));
 }
+#[cfg(feature = "receiver")]
+pub mod acme;
+#[cfg(feature = "doctor")]
+pub mod doctor;
 #[cfg(feature = "receiver")]
 pub mod inbox;
 #[cfg(feature = "receiver")]

@@ -292,6 +292,7 @@ fn stdout_of(out: &std::process::Output) -> String {
 async fn inbox_commands_work_on_postgres_after_a_migrate_from_sqlite() {
     use tradecloud::inbox::{EventKind, Inbox, NewEvent, State};
     use tradecloud::processing::{handler_fn, Event, HandlerError, Processor, ProcessorConfig};
+    use tradecloud::webhook::{decode, Endpoint};
 
     let exe = env!("CARGO_BIN_EXE_tradecloud");
     let pg = PgCluster::start();
@@ -303,9 +304,9 @@ async fn inbox_commands_work_on_postgres_after_a_migrate_from_sqlite() {
         let inbox = Inbox::open(&sqlite_url).unwrap();
         for i in 0..6 {
             let text = body(&template, &format!("m-{i}"), &format!("o{}", i % 3));
-            let parsed = serde_json::from_str(&text).unwrap();
+            let parsed = decode(Endpoint::Order, "application/json", text.as_bytes()).unwrap();
             inbox
-                .store(NewEvent::from_order_body(
+                .store(NewEvent::from_webhook(
                     &parsed,
                     "application/json",
                     text.into(),

@@ -9,9 +9,13 @@
 //!   clients and server stubs share one set of named types;
 //! * inline string enums become named components; every string enum is then
 //!   emitted as an *open* enum that keeps unknown values;
+//! * string schemas with `x-extensible-enum` (an open list of known values,
+//!   which other tools read as a plain string) are read as enums;
 //! * numbers, `date-time` and `date` strings are pointed at the exact
 //!   `Decimal`, `DateTime` and `Date` types with the `x-rust-type` extension
-//!   (and `format: uuid` identifiers at plain text, `Id`);
+//!   (and `format: uuid` identifiers at plain text, `Id`); the custom formats
+//!   `local-date-time` (no zone) and `iso-date-time` (zone optional) are
+//!   `DateTime` too, which accepts every form;
 //! * objects that do not forbid additional properties get
 //!   `additionalProperties: {}` so that typify keeps unknown fields.
 
@@ -62,6 +66,7 @@ pub fn normalize_all(sources: &[SpecSource]) -> Result<Vec<Normalized>> {
     for source in sources {
         let mut doc = source.document.clone();
         check_version(source, &doc)?;
+        read_extensible_enums(&mut doc);
         rename_components(source, &mut doc)?;
         renamed.push(doc);
     }
@@ -660,6 +665,34 @@ fn collect_enums(doc: &Value) -> Vec<EnumDef> {
         .collect()
 }
 
+/// Formats of date-times: RFC 3339 `date-time`, and the custom formats
+/// Tradecloud's data needs, `local-date-time` (no zone) and `iso-date-time`
+/// (ISO 8601: a zone or none). `DateTime` parses all of them.
+fn is_date_time_format(format: &str) -> bool {
+    matches!(format, "date-time" | "local-date-time" | "iso-date-time")
+}
+
+/// Read `x-extensible-enum: [values]` on a string schema without `enum`
+/// (an open enum: other tools see a plain string) as `enum: [values]`, so
+/// that it becomes an open Rust enum like every other string enum.
+fn read_extensible_enums(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if !map.contains_key("enum") {
+                if let Some(values) = map.get("x-extensible-enum").filter(|v| v.is_array()) {
+                    let values = values.clone();
+                    map.insert("enum".into(), values);
+                }
+            }
+            for (_, child) in map.iter_mut() {
+                read_extensible_enums(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(read_extensible_enums),
+        _ => {}
+    }
+}
+
 fn rust_type_ext(path: &str) -> Value {
     json!({ "crate": RUNTIME_CRATE, "version": "*", "path": format!("{RUNTIME_CRATE}::{path}") })
 }
@@ -683,7 +716,7 @@ fn annotate_schemas(doc: &mut Value) {
             (Some("number"), _) => {
                 map.insert("x-rust-type".into(), rust_type_ext("types::Decimal"));
             }
-            (Some("string"), Some("date-time")) if !map.contains_key("enum") => {
+            (Some("string"), Some(f)) if is_date_time_format(f) && !map.contains_key("enum") => {
                 map.insert("x-rust-type".into(), rust_type_ext("types::DateTime"));
             }
             (Some("string"), Some("date")) if !map.contains_key("enum") => {

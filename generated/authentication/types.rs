@@ -2,6 +2,83 @@
 // Do not edit by hand: change the spec (or the generator) and rebuild.
 
 pub use crate::api::common::types::ErrorResponse;
+/**The body of a successful login or refresh, as Tradecloud's SDK examples print it
+(`{"username": ..., "status": "authenticated"}`). The tokens themselves are in the
+response headers. Other members are kept.*/
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct AuthenticatedUser {
+    ///The authentication status, `authenticated` on success.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<::std::string::String>,
+    ///The user name (e-mail address) of the authenticated user.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub username: ::std::option::Option<::std::string::String>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+/// Reads the known fields of `AuthenticatedUser` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for AuthenticatedUser {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = AuthenticatedUser;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct AuthenticatedUser")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<AuthenticatedUser, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_status: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_username: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "status" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_status,
+                                "status",
+                            )?
+                        }
+                        "username" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_username,
+                                "username",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(AuthenticatedUser {
+                    status: __field_status.flatten(),
+                    username: __field_username.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 /// Error types.
 pub mod error {
     /// Error from a `TryFrom` or `FromStr` implementation.
@@ -37,4 +114,13 @@ pub mod error {
 /// Property kinds of every object schema, used to decode tXML
 /// (`application/xml`) bodies into the same types as JSON.
 #[allow(non_upper_case_globals)]
-pub mod txml_shapes {}
+pub mod txml_shapes {
+    /// tXML shape of [`super::AuthenticatedUser`].
+    pub static AuthenticatedUser: crate::txml::Shape = crate::txml::Shape {
+        name: "AuthenticatedUser",
+        properties: &[
+            ("status", crate::txml::Kind::String),
+            ("username", crate::txml::Kind::String),
+        ],
+    };
+}

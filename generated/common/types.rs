@@ -377,7 +377,7 @@ crate::impl_open_enum!(LocationType);
 /// - `OrderChangesProposalRejectedByBuyer`: Reject: order changes proposed by the supplier are rejected by the buyer.
 /// - `OrderLinesUpdatedBySupplier`: Updated: order and line fields other than prices & delivery schedules are updated by the supplier.
 /// - `OrderLinesItemDetailsChanged`: Changed: order lines item details are changed by the supplier.
-/// - `OrderLinesItemDetailsChangedBySupplier`: Variant name of `OrderLinesItemDetailsChanged` (named in the product brief, not on the current event page); same meaning.
+/// - `OrderLinesItemDetailsChangedBySupplier`: Variant name of `OrderLinesItemDetailsChanged` (named in Tradecloud's webhook settings example, not on the current event page); same meaning.
 /// - `OrderLinesReopenRequestedByBuyer`: Order lines reopen is requested by the buyer.
 /// - `OrderLinesReopenRequestRevertedByBuyer`: Buyer reopen request is reverted by the buyer.
 /// - `OrderLinesReopenRequestApprovedBySupplier`: Buyer reopen request is approved by the supplier.
@@ -408,9 +408,12 @@ crate::impl_open_enum!(LocationType);
 /// - `OrderContactReassignedBySupplier`: Supplier order contacts are reassigned in the portal.
 /// - `OrderResentByBuyer`: Maintenance: the order is manually resent by the buyer to their ERP system.
 /// - `OrderResentBySupplier`: Maintenance: the order is manually resent by the supplier to their ERP system.
+/// - `OrderCustomLabelsUpdatedByBuyer`: Custom labels of the order are updated by the buyer (named in Tradecloud's webhook settings example, not on the event page).
+/// - `OrderCustomLabelsUpdatedBySupplier`: Custom labels of the order are updated by the supplier (named in Tradecloud's webhook settings example, not on the event page).
+/// - `OrderSynced`: The order is synchronised (named in Tradecloud's webhook and SAP connector settings examples, not on the event page).
 /// - `OrderDocumentsAttachedByBuyer`: Order documents event: document(s) are attached to the order or line(s) by the buyer. Not published when documents are embedded in the buyer order message and not explicitly attached.
 /// - `OrderDocumentsAttachedBySupplier`: Order documents event: document(s) are attached to the order or line(s) by the supplier. Not published when documents are embedded in the order response message and not explicitly attached.
-/// - `OrderReissuedByBuyer`: Legacy event name that still occurs in old integrations; not on the current event page. Treat like `OrderLinesReissuedByBuyer`.
+/// - `OrderReissuedByBuyer`: Not documented anywhere (no reference page, not in Tradecloud's code); kept only so that handlers written against earlier versions of this crate still compile. Treat like `OrderLinesReissuedByBuyer`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum OrderEventName {
     /// `OrderIssuedByBuyer`
@@ -501,6 +504,12 @@ pub enum OrderEventName {
     OrderResentByBuyer,
     /// `OrderResentBySupplier`
     OrderResentBySupplier,
+    /// `OrderCustomLabelsUpdatedByBuyer`
+    OrderCustomLabelsUpdatedByBuyer,
+    /// `OrderCustomLabelsUpdatedBySupplier`
+    OrderCustomLabelsUpdatedBySupplier,
+    /// `OrderSynced`
+    OrderSynced,
     /// `OrderDocumentsAttachedByBuyer`
     OrderDocumentsAttachedByBuyer,
     /// `OrderDocumentsAttachedBySupplier`
@@ -556,6 +565,9 @@ impl crate::types::OpenEnum for OrderEventName {
         "OrderContactReassignedBySupplier",
         "OrderResentByBuyer",
         "OrderResentBySupplier",
+        "OrderCustomLabelsUpdatedByBuyer",
+        "OrderCustomLabelsUpdatedBySupplier",
+        "OrderSynced",
         "OrderDocumentsAttachedByBuyer",
         "OrderDocumentsAttachedBySupplier",
         "OrderReissuedByBuyer",
@@ -650,6 +662,11 @@ impl crate::types::OpenEnum for OrderEventName {
             "OrderContactReassignedBySupplier" => Self::OrderContactReassignedBySupplier,
             "OrderResentByBuyer" => Self::OrderResentByBuyer,
             "OrderResentBySupplier" => Self::OrderResentBySupplier,
+            "OrderCustomLabelsUpdatedByBuyer" => Self::OrderCustomLabelsUpdatedByBuyer,
+            "OrderCustomLabelsUpdatedBySupplier" => {
+                Self::OrderCustomLabelsUpdatedBySupplier
+            }
+            "OrderSynced" => Self::OrderSynced,
             "OrderDocumentsAttachedByBuyer" => Self::OrderDocumentsAttachedByBuyer,
             "OrderDocumentsAttachedBySupplier" => Self::OrderDocumentsAttachedBySupplier,
             "OrderReissuedByBuyer" => Self::OrderReissuedByBuyer,
@@ -746,6 +763,11 @@ impl crate::types::OpenEnum for OrderEventName {
             Self::OrderContactReassignedBySupplier => "OrderContactReassignedBySupplier",
             Self::OrderResentByBuyer => "OrderResentByBuyer",
             Self::OrderResentBySupplier => "OrderResentBySupplier",
+            Self::OrderCustomLabelsUpdatedByBuyer => "OrderCustomLabelsUpdatedByBuyer",
+            Self::OrderCustomLabelsUpdatedBySupplier => {
+                "OrderCustomLabelsUpdatedBySupplier"
+            }
+            Self::OrderSynced => "OrderSynced",
             Self::OrderDocumentsAttachedByBuyer => "OrderDocumentsAttachedByBuyer",
             Self::OrderDocumentsAttachedBySupplier => "OrderDocumentsAttachedBySupplier",
             Self::OrderReissuedByBuyer => "OrderReissuedByBuyer",
@@ -1154,6 +1176,9 @@ pub struct BuyerLine {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub actual_delivery: ::std::option::Option<ActualDelivery>,
+    /// The certification required for the goods of this line.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub certification: ::std::option::Option<Certification>,
     ///**Deprecated**: requested charge lines. Superseded by `lineType` `Charge` and line-level pricing.
     #[serde(
         rename = "chargeLines",
@@ -1278,6 +1303,9 @@ impl<'de> ::serde::Deserialize<'de> for BuyerLine {
                 let mut __field_actual_delivery: ::std::option::Option<
                     ::std::option::Option<ActualDelivery>,
                 > = ::std::option::Option::None;
+                let mut __field_certification: ::std::option::Option<
+                    ::std::option::Option<Certification>,
+                > = ::std::option::Option::None;
                 let mut __field_charge_lines: ::std::option::Option<
                     ::std::vec::Vec<ChargeLine>,
                 > = ::std::option::Option::None;
@@ -1354,6 +1382,13 @@ impl<'de> ::serde::Deserialize<'de> for BuyerLine {
                                 &mut __map,
                                 &mut __field_actual_delivery,
                                 "actualDelivery",
+                            )?
+                        }
+                        "certification" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_certification,
+                                "certification",
                             )?
                         }
                         "chargeLines" => {
@@ -1518,6 +1553,7 @@ impl<'de> ::serde::Deserialize<'de> for BuyerLine {
                 }
                 ::std::result::Result::Ok(BuyerLine {
                     actual_delivery: __field_actual_delivery.flatten(),
+                    certification: __field_certification.flatten(),
                     charge_lines: __field_charge_lines.unwrap_or_default(),
                     delivery_history: __field_delivery_history.unwrap_or_default(),
                     delivery_schedule: __field_delivery_schedule.unwrap_or_default(),
@@ -2471,6 +2507,116 @@ impl<'de> ::serde::Deserialize<'de> for BuyerShipment {
         __deserializer.deserialize_map(__Visitor)
     }
 }
+///The certification required for the goods of an order line (`buyerLine.certification`), from Tradecloud's order examples.
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct Certification {
+    ///The classification society that issues the certificate.
+    #[serde(
+        rename = "classificationSociety",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub classification_society: ::std::option::Option<::std::string::String>,
+    ///The classification society code.
+    #[serde(
+        rename = "classificationSocietyCode",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub classification_society_code: ::std::option::Option<::std::string::String>,
+    ///The certificate type.
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
+    ///The certificate type code.
+    #[serde(rename = "typeCode", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_code: ::std::option::Option<::std::string::String>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+/// Reads the known fields of `Certification` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for Certification {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = Certification;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct Certification")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<Certification, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_classification_society: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_classification_society_code: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_type_: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_type_code: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "classificationSociety" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_classification_society,
+                                "classificationSociety",
+                            )?
+                        }
+                        "classificationSocietyCode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_classification_society_code,
+                                "classificationSocietyCode",
+                            )?
+                        }
+                        "type" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_type_,
+                                "type",
+                            )?
+                        }
+                        "typeCode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_type_code,
+                                "typeCode",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(Certification {
+                    classification_society: __field_classification_society.flatten(),
+                    classification_society_code: __field_classification_society_code
+                        .flatten(),
+                    type_: __field_type_.flatten(),
+                    type_code: __field_type_code.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 #[doc = "**Deprecated.** Charge lines (`chargeLines`) are deprecated, superseded by\n`lineType` `Charge` and line-level pricing (order/line-type.md). The current docs\ndo not list the members; they are taken from Tradecloud's published order\nexamples. All optional."]
 #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ChargeLine {
@@ -2886,34 +3032,13 @@ impl<'de> ::serde::Deserialize<'de> for ConfirmedLine {
 /**A person identified by email or user name (`contact.email` and
 `contact.userName` are identifiers, api/rules.md). Used for the order contact,
 the supplier contact and the ERP user who issued, changed or responded to the
-order (`erpIssuedBy`, `erpLastChangedBy`, `erpRespondedBy`). The remaining
-members are those documented for shipment contacts and may be present.*/
+order (`erpIssuedBy`, `erpLastChangedBy`, `erpRespondedBy`). Other members
+(shipment contacts also have names and a phone number) are kept.*/
 #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Contact {
     ///The email of the employee responsible for this order. The user with this email address should be active in Tradecloud.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub email: ::std::option::Option<::std::string::String>,
-    ///The given name of the contact person.
-    #[serde(
-        rename = "firstName",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub first_name: ::std::option::Option<::std::string::String>,
-    ///The family name of the contact person.
-    #[serde(rename = "lastName", skip_serializing_if = "::std::option::Option::is_none")]
-    pub last_name: ::std::option::Option<::std::string::String>,
-    ///The phone number of the contact person.
-    #[serde(
-        rename = "phoneNumber",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub phone_number: ::std::option::Option<::std::string::String>,
-    ///The business role of the contact person within the company.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub position: ::std::option::Option<::std::string::String>,
-    ///The Tradecloud user identifier.
-    #[serde(rename = "userId", skip_serializing_if = "::std::option::Option::is_none")]
-    pub user_id: ::std::option::Option<::std::string::String>,
     ///The user name as known in the ERP system.
     #[serde(rename = "userName", skip_serializing_if = "::std::option::Option::is_none")]
     pub user_name: ::std::option::Option<::std::string::String>,
@@ -2945,21 +3070,6 @@ impl<'de> ::serde::Deserialize<'de> for Contact {
                 let mut __field_email: ::std::option::Option<
                     ::std::option::Option<::std::string::String>,
                 > = ::std::option::Option::None;
-                let mut __field_first_name: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_last_name: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_phone_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_position: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_user_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
                 let mut __field_user_name: ::std::option::Option<
                     ::std::option::Option<::std::string::String>,
                 > = ::std::option::Option::None;
@@ -2973,41 +3083,6 @@ impl<'de> ::serde::Deserialize<'de> for Contact {
                                 &mut __map,
                                 &mut __field_email,
                                 "email",
-                            )?
-                        }
-                        "firstName" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_first_name,
-                                "firstName",
-                            )?
-                        }
-                        "lastName" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_name,
-                                "lastName",
-                            )?
-                        }
-                        "phoneNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_phone_number,
-                                "phoneNumber",
-                            )?
-                        }
-                        "position" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_position,
-                                "position",
-                            )?
-                        }
-                        "userId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_user_id,
-                                "userId",
                             )?
                         }
                         "userName" => {
@@ -3025,12 +3100,301 @@ impl<'de> ::serde::Deserialize<'de> for Contact {
                 }
                 ::std::result::Result::Ok(Contact {
                     email: __field_email.flatten(),
-                    first_name: __field_first_name.flatten(),
-                    last_name: __field_last_name.flatten(),
-                    phone_number: __field_phone_number.flatten(),
-                    position: __field_position.flatten(),
-                    user_id: __field_user_id.flatten(),
                     user_name: __field_user_name.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
+/**One delivery line (position) of the current order line level delivery schedule
+(`lines.deliverySchedule` and `lines.deliveryScheduleIncludingRequests`), with the
+logistics fields (`status`, `etd`, `eta`) that only this schedule has.*/
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct CurrentDeliveryScheduleLine {
+    ///The delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub date: ::std::option::Option<crate::types::Date>,
+    ///The optional logistics Estimated Time of Arrival (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub eta: ::std::option::Option<crate::types::Date>,
+    ///The optional logistics Estimated Time of Departure (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub etd: ::std::option::Option<crate::types::Date>,
+    ///The optional position in the delivery schedule. Not to be confused with the `line.position`. Unique within the delivery schedule and never changes; may be unassigned (empty) when a supplier splits a delivery line, then the buyer's ERP must assign one.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub position: ::std::option::Option<::std::string::String>,
+    ///The quantity of this delivery schedule position. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub quantity: ::std::option::Option<crate::types::Decimal>,
+    /// The optional delivery line's scheduled delivery logistics status (according to the buyer). The polling guide calls it `deliveryLineStatus`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<
+        crate::api::common::types::DeliveryLineLogisticsStatus,
+    >,
+    ///Required mode of transport for goods delivery. UNECE.org Recommendation 19 codes are recommended.
+    #[serde(
+        rename = "transportMode",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub transport_mode: ::std::option::Option<::std::string::String>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+/// Reads the known fields of `CurrentDeliveryScheduleLine` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for CurrentDeliveryScheduleLine {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = CurrentDeliveryScheduleLine;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct CurrentDeliveryScheduleLine")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<CurrentDeliveryScheduleLine, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_date: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_eta: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_etd: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_position: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_quantity: ::std::option::Option<
+                    ::std::option::Option<crate::types::Decimal>,
+                > = ::std::option::Option::None;
+                let mut __field_status: ::std::option::Option<
+                    ::std::option::Option<
+                        crate::api::common::types::DeliveryLineLogisticsStatus,
+                    >,
+                > = ::std::option::Option::None;
+                let mut __field_transport_mode: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "date" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_date,
+                                "date",
+                            )?
+                        }
+                        "eta" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_eta,
+                                "eta",
+                            )?
+                        }
+                        "etd" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_etd,
+                                "etd",
+                            )?
+                        }
+                        "position" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_position,
+                                "position",
+                            )?
+                        }
+                        "quantity" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_quantity,
+                                "quantity",
+                            )?
+                        }
+                        "status" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_status,
+                                "status",
+                            )?
+                        }
+                        "transportMode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_transport_mode,
+                                "transportMode",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(CurrentDeliveryScheduleLine {
+                    date: __field_date.flatten(),
+                    eta: __field_eta.flatten(),
+                    etd: __field_etd.flatten(),
+                    position: __field_position.flatten(),
+                    quantity: __field_quantity.flatten(),
+                    status: __field_status.flatten(),
+                    transport_mode: __field_transport_mode.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
+/**The current single delivery of an order line when using single delivery per
+order line (`lines.statusLine.scheduledDelivery` and
+`scheduledDeliveryInclRequests`), with the logistics fields (`status`, `etd`, `eta`).*/
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct CurrentScheduledDelivery {
+    ///The delivery date of this delivery line. Date has ISO 8601 date `yyyy-MM-dd` format.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub date: ::std::option::Option<crate::types::Date>,
+    ///The optional logistics Estimated Time of Arrival (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub eta: ::std::option::Option<crate::types::Date>,
+    ///The optional logistics Estimated Time of Departure (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub etd: ::std::option::Option<crate::types::Date>,
+    ///The quantity of this delivery line. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub quantity: ::std::option::Option<crate::types::Decimal>,
+    /// The optional delivery line's scheduled delivery logistics status.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<
+        crate::api::common::types::DeliveryLineLogisticsStatus,
+    >,
+    ///Required mode of transport for goods delivery. UNECE.org Recommendation 19 codes are recommended.
+    #[serde(
+        rename = "transportMode",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub transport_mode: ::std::option::Option<::std::string::String>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+/// Reads the known fields of `CurrentScheduledDelivery` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for CurrentScheduledDelivery {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = CurrentScheduledDelivery;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct CurrentScheduledDelivery")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<CurrentScheduledDelivery, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_date: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_eta: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_etd: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
+                let mut __field_quantity: ::std::option::Option<
+                    ::std::option::Option<crate::types::Decimal>,
+                > = ::std::option::Option::None;
+                let mut __field_status: ::std::option::Option<
+                    ::std::option::Option<
+                        crate::api::common::types::DeliveryLineLogisticsStatus,
+                    >,
+                > = ::std::option::Option::None;
+                let mut __field_transport_mode: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "date" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_date,
+                                "date",
+                            )?
+                        }
+                        "eta" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_eta,
+                                "eta",
+                            )?
+                        }
+                        "etd" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_etd,
+                                "etd",
+                            )?
+                        }
+                        "quantity" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_quantity,
+                                "quantity",
+                            )?
+                        }
+                        "status" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_status,
+                                "status",
+                            )?
+                        }
+                        "transportMode" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_transport_mode,
+                                "transportMode",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(CurrentScheduledDelivery {
+                    date: __field_date.flatten(),
+                    eta: __field_eta.flatten(),
+                    etd: __field_etd.flatten(),
+                    quantity: __field_quantity.flatten(),
+                    status: __field_status.flatten(),
+                    transport_mode: __field_transport_mode.flatten(),
                     extra: __extra,
                 })
             }
@@ -3129,21 +3493,15 @@ impl<'de> ::serde::Deserialize<'de> for DeliveryHistoryLine {
         __deserializer.deserialize_map(__Visitor)
     }
 }
-/**One delivery line (position) of a delivery schedule. The logistics fields
-(`status`, `etd`, `eta`, `transportMode`) are only available in the order line
-level delivery schedule (`lines.deliverySchedule[IncludingRequests]`), not in the
-delivery schedules of `buyerLine`, requests or `confirmedLine`.*/
+/**One delivery line (position) of a delivery schedule as the buyer sends it and as
+it appears in `buyerLine`, requests and `confirmedLine`. The logistics dates `etd`
+and `eta` exist only in the order line level schedule
+(`lines.deliverySchedule[IncludingRequests]`, `CurrentDeliveryScheduleLine`).*/
 #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct DeliveryScheduleLine {
     ///The delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub date: ::std::option::Option<crate::types::Date>,
-    ///The optional logistics Estimated Time of Arrival (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub eta: ::std::option::Option<crate::types::Date>,
-    ///The optional logistics Estimated Time of Departure (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub etd: ::std::option::Option<crate::types::Date>,
     ///The optional position in the delivery schedule. Not to be confused with the `line.position`. Unique within the delivery schedule and never changes; may be unassigned (empty) when a supplier splits a delivery line, then the buyer's ERP must assign one.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<::std::string::String>,
@@ -3189,12 +3547,6 @@ impl<'de> ::serde::Deserialize<'de> for DeliveryScheduleLine {
                 let mut __field_date: ::std::option::Option<
                     ::std::option::Option<crate::types::Date>,
                 > = ::std::option::Option::None;
-                let mut __field_eta: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_etd: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
                 let mut __field_position: ::std::option::Option<
                     ::std::option::Option<::std::string::String>,
                 > = ::std::option::Option::None;
@@ -3219,20 +3571,6 @@ impl<'de> ::serde::Deserialize<'de> for DeliveryScheduleLine {
                                 &mut __map,
                                 &mut __field_date,
                                 "date",
-                            )?
-                        }
-                        "eta" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_eta,
-                                "eta",
-                            )?
-                        }
-                        "etd" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_etd,
-                                "etd",
                             )?
                         }
                         "position" => {
@@ -3271,8 +3609,6 @@ impl<'de> ::serde::Deserialize<'de> for DeliveryScheduleLine {
                 }
                 ::std::result::Result::Ok(DeliveryScheduleLine {
                     date: __field_date.flatten(),
-                    eta: __field_eta.flatten(),
-                    etd: __field_etd.flatten(),
                     position: __field_position.flatten(),
                     quantity: __field_quantity.flatten(),
                     status: __field_status.flatten(),
@@ -3314,6 +3650,12 @@ pub struct Destination {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub country_name: ::std::option::Option<::std::string::String>,
+    ///The kind of location, free text such as `warehouse` in Tradecloud's order example (not the shipment `LocationType` values).
+    #[serde(
+        rename = "locationType",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub location_type: ::std::option::Option<::std::string::String>,
     ///The destination names.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub names: ::std::vec::Vec<::std::string::String>,
@@ -3363,6 +3705,9 @@ impl<'de> ::serde::Deserialize<'de> for Destination {
                 let mut __field_country_name: ::std::option::Option<
                     ::std::option::Option<::std::string::String>,
                 > = ::std::option::Option::None;
+                let mut __field_location_type: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
                 let mut __field_names: ::std::option::Option<
                     ::std::vec::Vec<::std::string::String>,
                 > = ::std::option::Option::None;
@@ -3409,6 +3754,13 @@ impl<'de> ::serde::Deserialize<'de> for Destination {
                                 "countryName",
                             )?
                         }
+                        "locationType" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_location_type,
+                                "locationType",
+                            )?
+                        }
                         "names" => {
                             crate::types::de::next_field(
                                 &mut __map,
@@ -3435,6 +3787,7 @@ impl<'de> ::serde::Deserialize<'de> for Destination {
                     code: __field_code.flatten(),
                     country_code_iso2: __field_country_code_iso2.flatten(),
                     country_name: __field_country_name.flatten(),
+                    location_type: __field_location_type.flatten(),
                     names: __field_names.unwrap_or_default(),
                     postal_code: __field_postal_code.flatten(),
                     extra: __extra,
@@ -3592,13 +3945,27 @@ impl<'de> ::serde::Deserialize<'de> for Document {
         __deserializer.deserialize_map(__Visitor)
     }
 }
-/**An error body returned with a 4xx or 5xx status. Its shape is not documented;
-every member is optional and other members may be present.*/
+/**An error body returned with a 4xx or 5xx status, as `application/json` or as an
+RFC 9457 problem (`application/problem+json`, which this crate's mock and receiver
+answer for requests they cannot accept). Tradecloud does not document its error
+bodies; every member is optional and other members are kept.*/
 #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ErrorResponse {
+    ///What went wrong with this request and what to do.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub detail: ::std::option::Option<::std::string::String>,
     ///A human readable error message.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
+    ///The HTTP status code of this answer.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<i64>,
+    ///Short summary of the problem type, the status code's reason phrase.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub title: ::std::option::Option<::std::string::String>,
+    ///Problem type URI (`about:blank` when the status says it all).
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
@@ -3624,7 +3991,19 @@ impl<'de> ::serde::Deserialize<'de> for ErrorResponse {
             where
                 __A: ::serde::de::MapAccess<'de>,
             {
+                let mut __field_detail: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
                 let mut __field_message: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_status: ::std::option::Option<
+                    ::std::option::Option<i64>,
+                > = ::std::option::Option::None;
+                let mut __field_title: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_type_: ::std::option::Option<
                     ::std::option::Option<::std::string::String>,
                 > = ::std::option::Option::None;
                 let mut __extra = ::serde_json::Map::new();
@@ -3632,11 +4011,39 @@ impl<'de> ::serde::Deserialize<'de> for ErrorResponse {
                     .next_key::<crate::types::de::FieldKey<'de>>()?
                 {
                     match __key.as_str() {
+                        "detail" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_detail,
+                                "detail",
+                            )?
+                        }
                         "message" => {
                             crate::types::de::next_field(
                                 &mut __map,
                                 &mut __field_message,
                                 "message",
+                            )?
+                        }
+                        "status" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_status,
+                                "status",
+                            )?
+                        }
+                        "title" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_title,
+                                "title",
+                            )?
+                        }
+                        "type" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_type_,
+                                "type",
                             )?
                         }
                         _ => {
@@ -3646,7 +4053,11 @@ impl<'de> ::serde::Deserialize<'de> for ErrorResponse {
                     }
                 }
                 ::std::result::Result::Ok(ErrorResponse {
+                    detail: __field_detail.flatten(),
                     message: __field_message.flatten(),
+                    status: __field_status.flatten(),
+                    title: __field_title.flatten(),
+                    type_: __field_type_.flatten(),
                     extra: __extra,
                 })
             }
@@ -3660,6 +4071,12 @@ service or RFQ orders. `item.number` should be unique within the buyer's company
 and never change.*/
 #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct Item {
+    ///The item long description.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub description: ::std::option::Option<::std::string::String>,
+    ///Measured dimensions of the item, such as its mass.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub dimensions: ::std::vec::Vec<ItemDimension>,
     ///The item short name.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
@@ -3706,6 +4123,12 @@ impl<'de> ::serde::Deserialize<'de> for Item {
             where
                 __A: ::serde::de::MapAccess<'de>,
             {
+                let mut __field_description: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_dimensions: ::std::option::Option<
+                    ::std::vec::Vec<ItemDimension>,
+                > = ::std::option::Option::None;
                 let mut __field_name: ::std::option::Option<
                     ::std::option::Option<::std::string::String>,
                 > = ::std::option::Option::None;
@@ -3726,6 +4149,20 @@ impl<'de> ::serde::Deserialize<'de> for Item {
                     .next_key::<crate::types::de::FieldKey<'de>>()?
                 {
                     match __key.as_str() {
+                        "description" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_description,
+                                "description",
+                            )?
+                        }
+                        "dimensions" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_dimensions,
+                                "dimensions",
+                            )?
+                        }
                         "name" => {
                             crate::types::de::next_field(
                                 &mut __map,
@@ -3768,6 +4205,8 @@ impl<'de> ::serde::Deserialize<'de> for Item {
                     }
                 }
                 ::std::result::Result::Ok(Item {
+                    description: __field_description.flatten(),
+                    dimensions: __field_dimensions.unwrap_or_default(),
                     name: __field_name.flatten(),
                     number: __field_number.flatten(),
                     purchase_unit_of_measure_iso: __field_purchase_unit_of_measure_iso
@@ -3963,6 +4402,98 @@ impl<'de> ::serde::Deserialize<'de> for ItemDetails {
                     net_weight_unit_of_measure_iso: __field_net_weight_unit_of_measure_iso
                         .flatten(),
                     serial_number: __field_serial_number.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
+///One measured dimension of an item (`item.dimensions`), from Tradecloud's order examples.
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct ItemDimension {
+    ///The dimension measured, for example `mass`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub attribute: ::std::option::Option<::std::string::String>,
+    ///The measured value. Decimal with any number of digits.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub measure: ::std::option::Option<crate::types::Decimal>,
+    ///The unit of the measure, a UN/ECE Recommendation 20 code such as `KGM`.
+    #[serde(
+        rename = "unitOfMeasureUnece",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub unit_of_measure_unece: ::std::option::Option<::std::string::String>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+/// Reads the known fields of `ItemDimension` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ItemDimension {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ItemDimension;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ItemDimension")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ItemDimension, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_attribute: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_measure: ::std::option::Option<
+                    ::std::option::Option<crate::types::Decimal>,
+                > = ::std::option::Option::None;
+                let mut __field_unit_of_measure_unece: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "attribute" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_attribute,
+                                "attribute",
+                            )?
+                        }
+                        "measure" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_measure,
+                                "measure",
+                            )?
+                        }
+                        "unitOfMeasureUnece" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_unit_of_measure_unece,
+                                "unitOfMeasureUnece",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ItemDimension {
+                    attribute: __field_attribute.flatten(),
+                    measure: __field_measure.flatten(),
+                    unit_of_measure_unece: __field_unit_of_measure_unece.flatten(),
                     extra: __extra,
                 })
             }
@@ -4656,6 +5187,9 @@ pub struct MessageSource {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub company_id: ::std::option::Option<::std::string::String>,
+    ///Where the first message in a flow came from, for example `Legacy` for an order migrated from API v1. Not on the documentation pages; Tradecloud's own code reads it.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub origin: ::std::option::Option<::std::string::String>,
     ///The Tradecloud trace identifier of this message. All related messages in a flow have the same traceId.
     #[serde(rename = "traceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub trace_id: ::std::option::Option<::std::string::String>,
@@ -4690,6 +5224,9 @@ impl<'de> ::serde::Deserialize<'de> for MessageSource {
                 let mut __field_company_id: ::std::option::Option<
                     ::std::option::Option<::std::string::String>,
                 > = ::std::option::Option::None;
+                let mut __field_origin: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
                 let mut __field_trace_id: ::std::option::Option<
                     ::std::option::Option<::std::string::String>,
                 > = ::std::option::Option::None;
@@ -4706,6 +5243,13 @@ impl<'de> ::serde::Deserialize<'de> for MessageSource {
                                 &mut __map,
                                 &mut __field_company_id,
                                 "companyId",
+                            )?
+                        }
+                        "origin" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_origin,
+                                "origin",
                             )?
                         }
                         "traceId" => {
@@ -4730,6 +5274,7 @@ impl<'de> ::serde::Deserialize<'de> for MessageSource {
                 }
                 ::std::result::Result::Ok(MessageSource {
                     company_id: __field_company_id.flatten(),
+                    origin: __field_origin.flatten(),
                     trace_id: __field_trace_id.flatten(),
                     user_id: __field_user_id.flatten(),
                     extra: __extra,
@@ -4864,9 +5409,21 @@ pub struct Order {
     /// Meta information, including source and trace info, about this message.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub meta: ::std::option::Option<MessageMeta>,
+    ///The purchase order number as shown at the top of an order in the polling example; the same value as `buyerOrder.purchaseOrderNumber`.
+    #[serde(
+        rename = "purchaseOrderNumber",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub purchase_order_number: ::std::option::Option<::std::string::String>,
     /// The order status: the aggregate of all lines statuses.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<OrderStatus>,
+    ///The supplier account number as shown at the top of an order in the polling example; the same value as `buyerOrder.supplierAccountNumber`.
+    #[serde(
+        rename = "supplierAccountNumber",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub supplier_account_number: ::std::option::Option<::std::string::String>,
     /// The supplier part of the order.
     #[serde(
         rename = "supplierOrder",
@@ -4928,8 +5485,14 @@ impl<'de> ::serde::Deserialize<'de> for Order {
                 let mut __field_meta: ::std::option::Option<
                     ::std::option::Option<MessageMeta>,
                 > = ::std::option::Option::None;
+                let mut __field_purchase_order_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
                 let mut __field_status: ::std::option::Option<
                     ::std::option::Option<OrderStatus>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_account_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
                 > = ::std::option::Option::None;
                 let mut __field_supplier_order: ::std::option::Option<
                     ::std::option::Option<SupplierOrder>,
@@ -5005,11 +5568,25 @@ impl<'de> ::serde::Deserialize<'de> for Order {
                                 "meta",
                             )?
                         }
+                        "purchaseOrderNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_purchase_order_number,
+                                "purchaseOrderNumber",
+                            )?
+                        }
                         "status" => {
                             crate::types::de::next_field(
                                 &mut __map,
                                 &mut __field_status,
                                 "status",
+                            )?
+                        }
+                        "supplierAccountNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_account_number,
+                                "supplierAccountNumber",
                             )?
                         }
                         "supplierOrder" => {
@@ -5042,7 +5619,9 @@ impl<'de> ::serde::Deserialize<'de> for Order {
                     legacy_order_id: __field_legacy_order_id.flatten(),
                     lines: __field_lines.unwrap_or_default(),
                     meta: __field_meta.flatten(),
+                    purchase_order_number: __field_purchase_order_number.flatten(),
                     status: __field_status.flatten(),
+                    supplier_account_number: __field_supplier_account_number.flatten(),
                     supplier_order: __field_supplier_order.flatten(),
                     version: __field_version.flatten(),
                     extra: __extra,
@@ -5244,6 +5823,15 @@ pub struct OrderEvent {
     ///The Tradecloud order identifier (`orderId` in an event; `id` in a fetched or polled `order`).
     #[serde(rename = "orderId", skip_serializing_if = "::std::option::Option::is_none")]
     pub order_id: ::std::option::Option<::std::string::String>,
+    ///A link to this order in the Tradecloud portal. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+    #[serde(
+        rename = "portalUrl",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub portal_url: ::std::option::Option<::std::string::String>,
+    ///The reason given with this event at order level, for example why the order was rejected or reopened. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub reason: ::std::option::Option<::std::string::String>,
     /// The order status: the aggregate of all lines statuses.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<OrderStatus>,
@@ -5306,6 +5894,12 @@ impl<'de> ::serde::Deserialize<'de> for OrderEvent {
                     ::std::option::Option<MessageMeta>,
                 > = ::std::option::Option::None;
                 let mut __field_order_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_portal_url: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_reason: ::std::option::Option<
                     ::std::option::Option<::std::string::String>,
                 > = ::std::option::Option::None;
                 let mut __field_status: ::std::option::Option<
@@ -5385,6 +5979,20 @@ impl<'de> ::serde::Deserialize<'de> for OrderEvent {
                                 "orderId",
                             )?
                         }
+                        "portalUrl" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_portal_url,
+                                "portalUrl",
+                            )?
+                        }
+                        "reason" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_reason,
+                                "reason",
+                            )?
+                        }
                         "status" => {
                             crate::types::de::next_field(
                                 &mut __map,
@@ -5422,6 +6030,8 @@ impl<'de> ::serde::Deserialize<'de> for OrderEvent {
                     lines: __field_lines.unwrap_or_default(),
                     meta: __field_meta.flatten(),
                     order_id: __field_order_id.flatten(),
+                    portal_url: __field_portal_url.flatten(),
+                    reason: __field_reason.flatten(),
                     status: __field_status.flatten(),
                     supplier_order: __field_supplier_order.flatten(),
                     version: __field_version.flatten(),
@@ -5552,14 +6162,16 @@ pub struct OrderLine {
         default,
         skip_serializing_if = "::std::vec::Vec::is_empty"
     )]
-    pub delivery_schedule: ::std::vec::Vec<DeliveryScheduleLine>,
+    pub delivery_schedule: ::std::vec::Vec<CurrentDeliveryScheduleLine>,
     ///The current aggregated delivery schedule including requests: the `Issued`, proposal or reopen request, or `Confirmed` values, dependent on the line and request status.
     #[serde(
         rename = "deliveryScheduleIncludingRequests",
         default,
         skip_serializing_if = "::std::vec::Vec::is_empty"
     )]
-    pub delivery_schedule_including_requests: ::std::vec::Vec<DeliveryScheduleLine>,
+    pub delivery_schedule_including_requests: ::std::vec::Vec<
+        CurrentDeliveryScheduleLine,
+    >,
     /// Some key line event date/times.
     #[serde(
         rename = "eventDates",
@@ -5599,6 +6211,12 @@ pub struct OrderLine {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub merged_item_details: ::std::option::Option<MergedItemDetails>,
+    ///A link to this order line in the Tradecloud portal. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+    #[serde(
+        rename = "portalUrl",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub portal_url: ::std::option::Option<::std::string::String>,
     /// The current prices, either having `Issued` or `Confirmed` values. Does NOT include any open supplier or buyer request.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub prices: ::std::option::Option<Prices>,
@@ -5608,6 +6226,9 @@ pub struct OrderLine {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub prices_including_requests: ::std::option::Option<Prices>,
+    ///The reason given with this event for this line, for example why it was rejected or reopened. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub reason: ::std::option::Option<::std::string::String>,
     /// The order line's process, in progress and logistics status.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<LineStatus>,
@@ -5652,10 +6273,10 @@ impl<'de> ::serde::Deserialize<'de> for OrderLine {
                     ::std::option::Option<ConfirmedLine>,
                 > = ::std::option::Option::None;
                 let mut __field_delivery_schedule: ::std::option::Option<
-                    ::std::vec::Vec<DeliveryScheduleLine>,
+                    ::std::vec::Vec<CurrentDeliveryScheduleLine>,
                 > = ::std::option::Option::None;
                 let mut __field_delivery_schedule_including_requests: ::std::option::Option<
-                    ::std::vec::Vec<DeliveryScheduleLine>,
+                    ::std::vec::Vec<CurrentDeliveryScheduleLine>,
                 > = ::std::option::Option::None;
                 let mut __field_event_dates: ::std::option::Option<
                     ::std::option::Option<LineEventDates>,
@@ -5681,11 +6302,17 @@ impl<'de> ::serde::Deserialize<'de> for OrderLine {
                 let mut __field_merged_item_details: ::std::option::Option<
                     ::std::option::Option<MergedItemDetails>,
                 > = ::std::option::Option::None;
+                let mut __field_portal_url: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
                 let mut __field_prices: ::std::option::Option<
                     ::std::option::Option<Prices>,
                 > = ::std::option::Option::None;
                 let mut __field_prices_including_requests: ::std::option::Option<
                     ::std::option::Option<Prices>,
+                > = ::std::option::Option::None;
+                let mut __field_reason: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
                 > = ::std::option::Option::None;
                 let mut __field_status: ::std::option::Option<
                     ::std::option::Option<LineStatus>,
@@ -5789,6 +6416,13 @@ impl<'de> ::serde::Deserialize<'de> for OrderLine {
                                 "mergedItemDetails",
                             )?
                         }
+                        "portalUrl" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_portal_url,
+                                "portalUrl",
+                            )?
+                        }
                         "prices" => {
                             crate::types::de::next_field(
                                 &mut __map,
@@ -5801,6 +6435,13 @@ impl<'de> ::serde::Deserialize<'de> for OrderLine {
                                 &mut __map,
                                 &mut __field_prices_including_requests,
                                 "pricesIncludingRequests",
+                            )?
+                        }
+                        "reason" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_reason,
+                                "reason",
                             )?
                         }
                         "status" => {
@@ -5838,9 +6479,11 @@ impl<'de> ::serde::Deserialize<'de> for OrderLine {
                     last_updated_at: __field_last_updated_at.flatten(),
                     line_type: __field_line_type.flatten(),
                     merged_item_details: __field_merged_item_details.flatten(),
+                    portal_url: __field_portal_url.flatten(),
                     prices: __field_prices.flatten(),
                     prices_including_requests: __field_prices_including_requests
                         .flatten(),
+                    reason: __field_reason.flatten(),
                     status: __field_status.flatten(),
                     supplier_line: __field_supplier_line.flatten(),
                     extra: __extra,
@@ -6464,20 +7107,15 @@ impl<'de> ::serde::Deserialize<'de> for Request {
         __deserializer.deserialize_map(__Visitor)
     }
 }
-/**The single scheduled delivery of an order line when using single delivery per
-order line (`lines.scheduledDelivery` when sending, `lines.statusLine.scheduledDelivery`
-and `scheduledDeliveryInclRequests` when receiving).*/
+/**The single scheduled delivery of an order line as the buyer sends it
+(`lines.scheduledDelivery` when sending, `buyerLine.scheduledDelivery` when
+receiving). The logistics dates `etd` and `eta` exist only in
+`lines.statusLine.scheduledDelivery[InclRequests]` (`CurrentScheduledDelivery`).*/
 #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ScheduledDelivery {
     ///The delivery date of this delivery line. Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub date: ::std::option::Option<crate::types::Date>,
-    ///The optional logistics Estimated Time of Arrival (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub eta: ::std::option::Option<crate::types::Date>,
-    ///The optional logistics Estimated Time of Departure (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub etd: ::std::option::Option<crate::types::Date>,
     ///The quantity of this delivery line. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub quantity: ::std::option::Option<crate::types::Decimal>,
@@ -6520,12 +7158,6 @@ impl<'de> ::serde::Deserialize<'de> for ScheduledDelivery {
                 let mut __field_date: ::std::option::Option<
                     ::std::option::Option<crate::types::Date>,
                 > = ::std::option::Option::None;
-                let mut __field_eta: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_etd: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
                 let mut __field_quantity: ::std::option::Option<
                     ::std::option::Option<crate::types::Decimal>,
                 > = ::std::option::Option::None;
@@ -6547,20 +7179,6 @@ impl<'de> ::serde::Deserialize<'de> for ScheduledDelivery {
                                 &mut __map,
                                 &mut __field_date,
                                 "date",
-                            )?
-                        }
-                        "eta" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_eta,
-                                "eta",
-                            )?
-                        }
-                        "etd" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_etd,
-                                "etd",
                             )?
                         }
                         "quantity" => {
@@ -6592,8 +7210,6 @@ impl<'de> ::serde::Deserialize<'de> for ScheduledDelivery {
                 }
                 ::std::result::Result::Ok(ScheduledDelivery {
                     date: __field_date.flatten(),
-                    eta: __field_eta.flatten(),
-                    etd: __field_etd.flatten(),
                     quantity: __field_quantity.flatten(),
                     status: __field_status.flatten(),
                     transport_mode: __field_transport_mode.flatten(),
@@ -7084,6 +7700,9 @@ pub struct ShipmentDestination {
     ///The Actual Time of Departure of this shipment from this location (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(rename = "atdDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub atd_date: ::std::option::Option<crate::types::Date>,
+    ///The Estimated Time of Arrival date of this shipment at this destination (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
+    #[serde(rename = "etaDate", skip_serializing_if = "::std::option::Option::is_none")]
+    pub eta_date: ::std::option::Option<crate::types::Date>,
     ///The Estimated Time of Arrival period end date of this shipment at this destination (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(
         rename = "etaEndDate",
@@ -7145,6 +7764,9 @@ impl<'de> ::serde::Deserialize<'de> for ShipmentDestination {
                 let mut __field_atd_date: ::std::option::Option<
                     ::std::option::Option<crate::types::Date>,
                 > = ::std::option::Option::None;
+                let mut __field_eta_date: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
                 let mut __field_eta_end_date: ::std::option::Option<
                     ::std::option::Option<crate::types::Date>,
                 > = ::std::option::Option::None;
@@ -7180,6 +7802,13 @@ impl<'de> ::serde::Deserialize<'de> for ShipmentDestination {
                                 &mut __map,
                                 &mut __field_atd_date,
                                 "atdDate",
+                            )?
+                        }
+                        "etaDate" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_eta_date,
+                                "etaDate",
                             )?
                         }
                         "etaEndDate" => {
@@ -7233,6 +7862,7 @@ impl<'de> ::serde::Deserialize<'de> for ShipmentDestination {
                 ::std::result::Result::Ok(ShipmentDestination {
                     ata_date: __field_ata_date.flatten(),
                     atd_date: __field_atd_date.flatten(),
+                    eta_date: __field_eta_date.flatten(),
                     eta_end_date: __field_eta_end_date.flatten(),
                     eta_end_time: __field_eta_end_time.flatten(),
                     eta_start_date: __field_eta_start_date.flatten(),
@@ -7491,6 +8121,12 @@ impl<'de> ::serde::Deserialize<'de> for ShipmentDocumentMeta {
 ///The identifiers related to this shipment.
 #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentIdentifiers {
+    ///The issue date of the bill of lading. Date has ISO 8601 date `yyyy-MM-dd` format.
+    #[serde(
+        rename = "billOfLadingIssueDate",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub bill_of_lading_issue_date: ::std::option::Option<crate::types::Date>,
     ///The bill of lading number as provided by the carrier.
     #[serde(
         rename = "billOfLadingNumber",
@@ -7540,6 +8176,9 @@ impl<'de> ::serde::Deserialize<'de> for ShipmentIdentifiers {
             where
                 __A: ::serde::de::MapAccess<'de>,
             {
+                let mut __field_bill_of_lading_issue_date: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
                 let mut __field_bill_of_lading_number: ::std::option::Option<
                     ::std::option::Option<::std::string::String>,
                 > = ::std::option::Option::None;
@@ -7557,6 +8196,13 @@ impl<'de> ::serde::Deserialize<'de> for ShipmentIdentifiers {
                     .next_key::<crate::types::de::FieldKey<'de>>()?
                 {
                     match __key.as_str() {
+                        "billOfLadingIssueDate" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_bill_of_lading_issue_date,
+                                "billOfLadingIssueDate",
+                            )?
+                        }
                         "billOfLadingNumber" => {
                             crate::types::de::next_field(
                                 &mut __map,
@@ -7592,6 +8238,8 @@ impl<'de> ::serde::Deserialize<'de> for ShipmentIdentifiers {
                     }
                 }
                 ::std::result::Result::Ok(ShipmentIdentifiers {
+                    bill_of_lading_issue_date: __field_bill_of_lading_issue_date
+                        .flatten(),
                     bill_of_lading_number: __field_bill_of_lading_number.flatten(),
                     carrier_shipment_number: __field_carrier_shipment_number.flatten(),
                     imo_number: __field_imo_number.flatten(),
@@ -8513,9 +9161,21 @@ pub struct SingleDeliveryOrder {
     /// Meta information, including source and trace info, about this message.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub meta: ::std::option::Option<MessageMeta>,
+    ///The purchase order number as shown at the top of an order in the polling example; the same value as `buyerOrder.purchaseOrderNumber`.
+    #[serde(
+        rename = "purchaseOrderNumber",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub purchase_order_number: ::std::option::Option<::std::string::String>,
     /// The order status: the aggregate of all lines statuses.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<OrderStatus>,
+    ///The supplier account number as shown at the top of an order in the polling example; the same value as `buyerOrder.supplierAccountNumber`.
+    #[serde(
+        rename = "supplierAccountNumber",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub supplier_account_number: ::std::option::Option<::std::string::String>,
     /// The supplier part of the order.
     #[serde(
         rename = "supplierOrder",
@@ -8577,8 +9237,14 @@ impl<'de> ::serde::Deserialize<'de> for SingleDeliveryOrder {
                 let mut __field_meta: ::std::option::Option<
                     ::std::option::Option<MessageMeta>,
                 > = ::std::option::Option::None;
+                let mut __field_purchase_order_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
                 let mut __field_status: ::std::option::Option<
                     ::std::option::Option<OrderStatus>,
+                > = ::std::option::Option::None;
+                let mut __field_supplier_account_number: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
                 > = ::std::option::Option::None;
                 let mut __field_supplier_order: ::std::option::Option<
                     ::std::option::Option<SupplierOrder>,
@@ -8654,11 +9320,25 @@ impl<'de> ::serde::Deserialize<'de> for SingleDeliveryOrder {
                                 "meta",
                             )?
                         }
+                        "purchaseOrderNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_purchase_order_number,
+                                "purchaseOrderNumber",
+                            )?
+                        }
                         "status" => {
                             crate::types::de::next_field(
                                 &mut __map,
                                 &mut __field_status,
                                 "status",
+                            )?
+                        }
+                        "supplierAccountNumber" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_supplier_account_number,
+                                "supplierAccountNumber",
                             )?
                         }
                         "supplierOrder" => {
@@ -8691,7 +9371,9 @@ impl<'de> ::serde::Deserialize<'de> for SingleDeliveryOrder {
                     legacy_order_id: __field_legacy_order_id.flatten(),
                     lines: __field_lines.unwrap_or_default(),
                     meta: __field_meta.flatten(),
+                    purchase_order_number: __field_purchase_order_number.flatten(),
                     status: __field_status.flatten(),
+                    supplier_account_number: __field_supplier_account_number.flatten(),
                     supplier_order: __field_supplier_order.flatten(),
                     version: __field_version.flatten(),
                     extra: __extra,
@@ -8748,6 +9430,15 @@ pub struct SingleDeliveryOrderEvent {
     ///The Tradecloud order identifier (`orderId` in an event; `id` in a fetched or polled `order`).
     #[serde(rename = "orderId", skip_serializing_if = "::std::option::Option::is_none")]
     pub order_id: ::std::option::Option<::std::string::String>,
+    ///A link to this order in the Tradecloud portal. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+    #[serde(
+        rename = "portalUrl",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub portal_url: ::std::option::Option<::std::string::String>,
+    ///The reason given with this event at order level, for example why the order was rejected or reopened. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub reason: ::std::option::Option<::std::string::String>,
     /// The order status: the aggregate of all lines statuses.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<OrderStatus>,
@@ -8810,6 +9501,12 @@ impl<'de> ::serde::Deserialize<'de> for SingleDeliveryOrderEvent {
                     ::std::option::Option<MessageMeta>,
                 > = ::std::option::Option::None;
                 let mut __field_order_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_portal_url: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_reason: ::std::option::Option<
                     ::std::option::Option<::std::string::String>,
                 > = ::std::option::Option::None;
                 let mut __field_status: ::std::option::Option<
@@ -8889,6 +9586,20 @@ impl<'de> ::serde::Deserialize<'de> for SingleDeliveryOrderEvent {
                                 "orderId",
                             )?
                         }
+                        "portalUrl" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_portal_url,
+                                "portalUrl",
+                            )?
+                        }
+                        "reason" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_reason,
+                                "reason",
+                            )?
+                        }
                         "status" => {
                             crate::types::de::next_field(
                                 &mut __map,
@@ -8926,6 +9637,8 @@ impl<'de> ::serde::Deserialize<'de> for SingleDeliveryOrderEvent {
                     lines: __field_lines.unwrap_or_default(),
                     meta: __field_meta.flatten(),
                     order_id: __field_order_id.flatten(),
+                    portal_url: __field_portal_url.flatten(),
+                    reason: __field_reason.flatten(),
                     status: __field_status.flatten(),
                     supplier_order: __field_supplier_order.flatten(),
                     version: __field_version.flatten(),
@@ -8998,6 +9711,15 @@ pub struct SingleDeliveryOrderLine {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub merged_item_details: ::std::option::Option<MergedItemDetails>,
+    ///A link to this order line in the Tradecloud portal. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+    #[serde(
+        rename = "portalUrl",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub portal_url: ::std::option::Option<::std::string::String>,
+    ///The reason given with this event for this line, for example why it was rejected or reopened. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub reason: ::std::option::Option<::std::string::String>,
     /// The order line's process, in progress and logistics status.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<LineStatus>,
@@ -9070,6 +9792,12 @@ impl<'de> ::serde::Deserialize<'de> for SingleDeliveryOrderLine {
                 > = ::std::option::Option::None;
                 let mut __field_merged_item_details: ::std::option::Option<
                     ::std::option::Option<MergedItemDetails>,
+                > = ::std::option::Option::None;
+                let mut __field_portal_url: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __field_reason: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
                 > = ::std::option::Option::None;
                 let mut __field_status: ::std::option::Option<
                     ::std::option::Option<LineStatus>,
@@ -9162,6 +9890,20 @@ impl<'de> ::serde::Deserialize<'de> for SingleDeliveryOrderLine {
                                 "mergedItemDetails",
                             )?
                         }
+                        "portalUrl" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_portal_url,
+                                "portalUrl",
+                            )?
+                        }
+                        "reason" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_reason,
+                                "reason",
+                            )?
+                        }
                         "status" => {
                             crate::types::de::next_field(
                                 &mut __map,
@@ -9201,6 +9943,8 @@ impl<'de> ::serde::Deserialize<'de> for SingleDeliveryOrderLine {
                     last_updated_at: __field_last_updated_at.flatten(),
                     line_type: __field_line_type.flatten(),
                     merged_item_details: __field_merged_item_details.flatten(),
+                    portal_url: __field_portal_url.flatten(),
+                    reason: __field_reason.flatten(),
                     status: __field_status.flatten(),
                     status_line: __field_status_line.flatten(),
                     supplier_line: __field_supplier_line.flatten(),
@@ -9233,13 +9977,15 @@ pub struct StatusLine {
         rename = "scheduledDelivery",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub scheduled_delivery: ::std::option::Option<ScheduledDelivery>,
+    pub scheduled_delivery: ::std::option::Option<CurrentScheduledDelivery>,
     /// The current delivery line, either having `Issued`, `InProgress` requests or `Confirmed` values.
     #[serde(
         rename = "scheduledDeliveryInclRequests",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub scheduled_delivery_incl_requests: ::std::option::Option<ScheduledDelivery>,
+    pub scheduled_delivery_incl_requests: ::std::option::Option<
+        CurrentScheduledDelivery,
+    >,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
@@ -9272,10 +10018,10 @@ impl<'de> ::serde::Deserialize<'de> for StatusLine {
                     ::std::option::Option<Prices>,
                 > = ::std::option::Option::None;
                 let mut __field_scheduled_delivery: ::std::option::Option<
-                    ::std::option::Option<ScheduledDelivery>,
+                    ::std::option::Option<CurrentScheduledDelivery>,
                 > = ::std::option::Option::None;
                 let mut __field_scheduled_delivery_incl_requests: ::std::option::Option<
-                    ::std::option::Option<ScheduledDelivery>,
+                    ::std::option::Option<CurrentScheduledDelivery>,
                 > = ::std::option::Option::None;
                 let mut __extra = ::serde_json::Map::new();
                 while let ::std::option::Option::Some(__key) = __map
@@ -9329,31 +10075,77 @@ impl<'de> ::serde::Deserialize<'de> for StatusLine {
         __deserializer.deserialize_map(__Visitor)
     }
 }
-/**The supplier's ERP meta information about this shipment. The docs do not list
-the members; all members are optional and unknown members must be kept.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-#[serde(transparent)]
-pub struct SupplierErpMeta(
-    pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-);
-impl ::std::ops::Deref for SupplierErpMeta {
-    type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
-    fn deref(&self) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
-        &self.0
-    }
+/**The supplier's ERP meta information about this shipment. The shipment page lists
+`despatchAdviceErpIssueDateTime` right after it, so it may sit here rather than
+directly under `meta`: both places are modelled; read either. Other members are
+optional and kept.*/
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct SupplierErpMeta {
+    /**Local date and time when the despatch advice of this shipment was issued in the
+supplier's ERP system, if it sits inside `supplierErpMeta` (see above; also read
+`meta.despatchAdviceErpIssueDateTime`). Local date and time without time zone, ISO
+8601 format `yyyy-MM-ddThh:mm:ss`, e.g. `2019-12-31T10:11:12`.*/
+    #[serde(
+        rename = "despatchAdviceErpIssueDateTime",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub despatch_advice_erp_issue_date_time: ::std::option::Option<
+        crate::types::DateTime,
+    >,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-impl ::std::convert::From<SupplierErpMeta>
-for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
-    fn from(value: SupplierErpMeta) -> Self {
-        value.0
-    }
-}
-impl ::std::convert::From<::serde_json::Map<::std::string::String, ::serde_json::Value>>
-for SupplierErpMeta {
-    fn from(
-        value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    ) -> Self {
-        Self(value)
+/// Reads the known fields of `SupplierErpMeta` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for SupplierErpMeta {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = SupplierErpMeta;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct SupplierErpMeta")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<SupplierErpMeta, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_despatch_advice_erp_issue_date_time: ::std::option::Option<
+                    ::std::option::Option<crate::types::DateTime>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "despatchAdviceErpIssueDateTime" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_despatch_advice_erp_issue_date_time,
+                                "despatchAdviceErpIssueDateTime",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(SupplierErpMeta {
+                    despatch_advice_erp_issue_date_time: __field_despatch_advice_erp_issue_date_time
+                        .flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
     }
 }
 /**The supplier part of the order line: an echo of the order response line fields
@@ -9393,7 +10185,7 @@ pub struct SupplierLine {
     /// The supplier can request a different delivery schedule and prices.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub requests: ::std::option::Option<SupplierRequests>,
-    ///Older name of `salesOrderPosition`, used in send examples and by real consumers. Read `salesOrderPosition` first.
+    ///The position within the supplier's sales order under the name Tradecloud's own webhook receiver reads and the order response examples send; the receive pages call it `salesOrderPosition`. Both names occur: read either.
     #[serde(
         rename = "salesOrderLinePosition",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -9595,9 +10387,15 @@ pub struct SupplierLineIndicators {
     ///Accept the line as-is; delivery schedule, prices, and header indicators are ignored.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub accepted: ::std::option::Option<bool>,
+    ///This line is cancelled, according to the supplier.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub cancelled: ::std::option::Option<bool>,
     ///Reject the line; delivery schedule, prices, and header indicators are ignored. Provide a `reason`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub rejected: ::std::option::Option<bool>,
+    ///All goods of this line are shipped, according to the supplier.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub shipped: ::std::option::Option<bool>,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
@@ -9626,7 +10424,13 @@ impl<'de> ::serde::Deserialize<'de> for SupplierLineIndicators {
                 let mut __field_accepted: ::std::option::Option<
                     ::std::option::Option<bool>,
                 > = ::std::option::Option::None;
+                let mut __field_cancelled: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
                 let mut __field_rejected: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __field_shipped: ::std::option::Option<
                     ::std::option::Option<bool>,
                 > = ::std::option::Option::None;
                 let mut __extra = ::serde_json::Map::new();
@@ -9641,11 +10445,25 @@ impl<'de> ::serde::Deserialize<'de> for SupplierLineIndicators {
                                 "accepted",
                             )?
                         }
+                        "cancelled" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_cancelled,
+                                "cancelled",
+                            )?
+                        }
                         "rejected" => {
                             crate::types::de::next_field(
                                 &mut __map,
                                 &mut __field_rejected,
                                 "rejected",
+                            )?
+                        }
+                        "shipped" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_shipped,
+                                "shipped",
                             )?
                         }
                         _ => {
@@ -9656,7 +10474,9 @@ impl<'de> ::serde::Deserialize<'de> for SupplierLineIndicators {
                 }
                 ::std::result::Result::Ok(SupplierLineIndicators {
                     accepted: __field_accepted.flatten(),
+                    cancelled: __field_cancelled.flatten(),
                     rejected: __field_rejected.flatten(),
+                    shipped: __field_shipped.flatten(),
                     extra: __extra,
                 })
             }
@@ -9887,9 +10707,15 @@ pub struct SupplierOrderIndicators {
     ///Accept all lines in this response as-is. Line-level indicators override this header indicator when present.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub accepted: ::std::option::Option<bool>,
+    ///This order is cancelled, according to the supplier.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub cancelled: ::std::option::Option<bool>,
     ///Reject all lines in this response. Line-level indicators override this header indicator when present.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub rejected: ::std::option::Option<bool>,
+    ///All goods of this order are shipped, according to the supplier.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub shipped: ::std::option::Option<bool>,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
@@ -9918,7 +10744,13 @@ impl<'de> ::serde::Deserialize<'de> for SupplierOrderIndicators {
                 let mut __field_accepted: ::std::option::Option<
                     ::std::option::Option<bool>,
                 > = ::std::option::Option::None;
+                let mut __field_cancelled: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
                 let mut __field_rejected: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut __field_shipped: ::std::option::Option<
                     ::std::option::Option<bool>,
                 > = ::std::option::Option::None;
                 let mut __extra = ::serde_json::Map::new();
@@ -9933,11 +10765,25 @@ impl<'de> ::serde::Deserialize<'de> for SupplierOrderIndicators {
                                 "accepted",
                             )?
                         }
+                        "cancelled" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_cancelled,
+                                "cancelled",
+                            )?
+                        }
                         "rejected" => {
                             crate::types::de::next_field(
                                 &mut __map,
                                 &mut __field_rejected,
                                 "rejected",
+                            )?
+                        }
+                        "shipped" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_shipped,
+                                "shipped",
                             )?
                         }
                         _ => {
@@ -9948,7 +10794,9 @@ impl<'de> ::serde::Deserialize<'de> for SupplierOrderIndicators {
                 }
                 ::std::result::Result::Ok(SupplierOrderIndicators {
                     accepted: __field_accepted.flatten(),
+                    cancelled: __field_cancelled.flatten(),
                     rejected: __field_rejected.flatten(),
+                    shipped: __field_shipped.flatten(),
                     extra: __extra,
                 })
             }
@@ -10199,6 +11047,12 @@ impl<'de> ::serde::Deserialize<'de> for SupplierShipment {
 ///The supplier side of the shipment line.
 #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct SupplierShipmentLine {
+    ///The date the backorder quantity is expected. Date has ISO 8601 date `yyyy-MM-dd` format.
+    #[serde(
+        rename = "backorderDate",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub backorder_date: ::std::option::Option<crate::types::Date>,
     ///The backorder quantity of this purchase order line or delivery schedule position. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
     #[serde(
         rename = "backorderQuantity",
@@ -10248,6 +11102,9 @@ impl<'de> ::serde::Deserialize<'de> for SupplierShipmentLine {
             where
                 __A: ::serde::de::MapAccess<'de>,
             {
+                let mut __field_backorder_date: ::std::option::Option<
+                    ::std::option::Option<crate::types::Date>,
+                > = ::std::option::Option::None;
                 let mut __field_backorder_quantity: ::std::option::Option<
                     ::std::option::Option<crate::types::Decimal>,
                 > = ::std::option::Option::None;
@@ -10265,6 +11122,13 @@ impl<'de> ::serde::Deserialize<'de> for SupplierShipmentLine {
                     .next_key::<crate::types::de::FieldKey<'de>>()?
                 {
                     match __key.as_str() {
+                        "backorderDate" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_backorder_date,
+                                "backorderDate",
+                            )?
+                        }
                         "backorderQuantity" => {
                             crate::types::de::next_field(
                                 &mut __map,
@@ -10300,6 +11164,7 @@ impl<'de> ::serde::Deserialize<'de> for SupplierShipmentLine {
                     }
                 }
                 ::std::result::Result::Ok(SupplierShipmentLine {
+                    backorder_date: __field_backorder_date.flatten(),
                     backorder_quantity: __field_backorder_quantity.flatten(),
                     despatch_advice_line_position: __field_despatch_advice_line_position
                         .flatten(),
@@ -10474,6 +11339,7 @@ pub mod txml_shapes {
         name: "BuyerLine",
         properties: &[
             ("actualDelivery", crate::txml::Kind::Object(&ActualDelivery)),
+            ("certification", crate::txml::Kind::Object(&Certification)),
             (
                 "chargeLines",
                 crate::txml::Kind::Array(&crate::txml::Kind::Object(&ChargeLine)),
@@ -10601,6 +11467,16 @@ pub mod txml_shapes {
             ("supplierAccountNumber", crate::txml::Kind::String),
         ],
     };
+    /// tXML shape of [`super::Certification`].
+    pub static Certification: crate::txml::Shape = crate::txml::Shape {
+        name: "Certification",
+        properties: &[
+            ("classificationSociety", crate::txml::Kind::String),
+            ("classificationSocietyCode", crate::txml::Kind::String),
+            ("type", crate::txml::Kind::String),
+            ("typeCode", crate::txml::Kind::String),
+        ],
+    };
     /// tXML shape of [`super::ChargeLine`].
     pub static ChargeLine: crate::txml::Shape = crate::txml::Shape {
         name: "ChargeLine",
@@ -10649,12 +11525,32 @@ pub mod txml_shapes {
         name: "Contact",
         properties: &[
             ("email", crate::txml::Kind::String),
-            ("firstName", crate::txml::Kind::String),
-            ("lastName", crate::txml::Kind::String),
-            ("phoneNumber", crate::txml::Kind::String),
-            ("position", crate::txml::Kind::String),
-            ("userId", crate::txml::Kind::String),
             ("userName", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::CurrentDeliveryScheduleLine`].
+    pub static CurrentDeliveryScheduleLine: crate::txml::Shape = crate::txml::Shape {
+        name: "CurrentDeliveryScheduleLine",
+        properties: &[
+            ("date", crate::txml::Kind::String),
+            ("eta", crate::txml::Kind::String),
+            ("etd", crate::txml::Kind::String),
+            ("position", crate::txml::Kind::String),
+            ("quantity", crate::txml::Kind::Number),
+            ("status", crate::txml::Kind::String),
+            ("transportMode", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::CurrentScheduledDelivery`].
+    pub static CurrentScheduledDelivery: crate::txml::Shape = crate::txml::Shape {
+        name: "CurrentScheduledDelivery",
+        properties: &[
+            ("date", crate::txml::Kind::String),
+            ("eta", crate::txml::Kind::String),
+            ("etd", crate::txml::Kind::String),
+            ("quantity", crate::txml::Kind::Number),
+            ("status", crate::txml::Kind::String),
+            ("transportMode", crate::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::DeliveryHistoryLine`].
@@ -10671,8 +11567,6 @@ pub mod txml_shapes {
         name: "DeliveryScheduleLine",
         properties: &[
             ("date", crate::txml::Kind::String),
-            ("eta", crate::txml::Kind::String),
-            ("etd", crate::txml::Kind::String),
             ("position", crate::txml::Kind::String),
             ("quantity", crate::txml::Kind::Number),
             ("status", crate::txml::Kind::String),
@@ -10688,6 +11582,7 @@ pub mod txml_shapes {
             ("code", crate::txml::Kind::String),
             ("countryCodeIso2", crate::txml::Kind::String),
             ("countryName", crate::txml::Kind::String),
+            ("locationType", crate::txml::Kind::String),
             ("names", crate::txml::Kind::Array(&crate::txml::Kind::String)),
             ("postalCode", crate::txml::Kind::String),
         ],
@@ -10708,12 +11603,23 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ErrorResponse`].
     pub static ErrorResponse: crate::txml::Shape = crate::txml::Shape {
         name: "ErrorResponse",
-        properties: &[("message", crate::txml::Kind::String)],
+        properties: &[
+            ("detail", crate::txml::Kind::String),
+            ("message", crate::txml::Kind::String),
+            ("status", crate::txml::Kind::Integer),
+            ("title", crate::txml::Kind::String),
+            ("type", crate::txml::Kind::String),
+        ],
     };
     /// tXML shape of [`super::Item`].
     pub static Item: crate::txml::Shape = crate::txml::Shape {
         name: "Item",
         properties: &[
+            ("description", crate::txml::Kind::String),
+            (
+                "dimensions",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ItemDimension)),
+            ),
             ("name", crate::txml::Kind::String),
             ("number", crate::txml::Kind::String),
             ("purchaseUnitOfMeasureIso", crate::txml::Kind::String),
@@ -10733,6 +11639,15 @@ pub mod txml_shapes {
             ("netWeight", crate::txml::Kind::Number),
             ("netWeightUnitOfMeasureIso", crate::txml::Kind::String),
             ("serialNumber", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::ItemDimension`].
+    pub static ItemDimension: crate::txml::Shape = crate::txml::Shape {
+        name: "ItemDimension",
+        properties: &[
+            ("attribute", crate::txml::Kind::String),
+            ("measure", crate::txml::Kind::Number),
+            ("unitOfMeasureUnece", crate::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::LineEventDates`].
@@ -10803,6 +11718,7 @@ pub mod txml_shapes {
         name: "MessageSource",
         properties: &[
             ("companyId", crate::txml::Kind::String),
+            ("origin", crate::txml::Kind::String),
             ("traceId", crate::txml::Kind::String),
             ("userId", crate::txml::Kind::String),
         ],
@@ -10828,7 +11744,9 @@ pub mod txml_shapes {
             ("legacyOrderId", crate::txml::Kind::String),
             ("lines", crate::txml::Kind::Array(&crate::txml::Kind::Object(&OrderLine))),
             ("meta", crate::txml::Kind::Object(&MessageMeta)),
+            ("purchaseOrderNumber", crate::txml::Kind::String),
             ("status", crate::txml::Kind::Object(&OrderStatus)),
+            ("supplierAccountNumber", crate::txml::Kind::String),
             ("supplierOrder", crate::txml::Kind::Object(&SupplierOrder)),
             ("version", crate::txml::Kind::Integer),
         ],
@@ -10858,6 +11776,8 @@ pub mod txml_shapes {
             ("lines", crate::txml::Kind::Array(&crate::txml::Kind::Object(&OrderLine))),
             ("meta", crate::txml::Kind::Object(&MessageMeta)),
             ("orderId", crate::txml::Kind::String),
+            ("portalUrl", crate::txml::Kind::String),
+            ("reason", crate::txml::Kind::String),
             ("status", crate::txml::Kind::Object(&OrderStatus)),
             ("supplierOrder", crate::txml::Kind::Object(&SupplierOrder)),
             ("version", crate::txml::Kind::Integer),
@@ -10883,13 +11803,13 @@ pub mod txml_shapes {
             (
                 "deliverySchedule",
                 crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&DeliveryScheduleLine),
+                    &crate::txml::Kind::Object(&CurrentDeliveryScheduleLine),
                 ),
             ),
             (
                 "deliveryScheduleIncludingRequests",
                 crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&DeliveryScheduleLine),
+                    &crate::txml::Kind::Object(&CurrentDeliveryScheduleLine),
                 ),
             ),
             ("eventDates", crate::txml::Kind::Object(&LineEventDates)),
@@ -10900,8 +11820,10 @@ pub mod txml_shapes {
             ("lastUpdatedAt", crate::txml::Kind::String),
             ("lineType", crate::txml::Kind::String),
             ("mergedItemDetails", crate::txml::Kind::Object(&MergedItemDetails)),
+            ("portalUrl", crate::txml::Kind::String),
             ("prices", crate::txml::Kind::Object(&Prices)),
             ("pricesIncludingRequests", crate::txml::Kind::Object(&Prices)),
+            ("reason", crate::txml::Kind::String),
             ("status", crate::txml::Kind::Object(&LineStatus)),
             ("supplierLine", crate::txml::Kind::Object(&SupplierLine)),
         ],
@@ -10975,8 +11897,6 @@ pub mod txml_shapes {
         name: "ScheduledDelivery",
         properties: &[
             ("date", crate::txml::Kind::String),
-            ("eta", crate::txml::Kind::String),
-            ("etd", crate::txml::Kind::String),
             ("quantity", crate::txml::Kind::Number),
             ("status", crate::txml::Kind::String),
             ("transportMode", crate::txml::Kind::String),
@@ -11033,6 +11953,7 @@ pub mod txml_shapes {
         properties: &[
             ("ataDate", crate::txml::Kind::String),
             ("atdDate", crate::txml::Kind::String),
+            ("etaDate", crate::txml::Kind::String),
             ("etaEndDate", crate::txml::Kind::String),
             ("etaEndTime", crate::txml::Kind::String),
             ("etaStartDate", crate::txml::Kind::String),
@@ -11067,6 +11988,7 @@ pub mod txml_shapes {
     pub static ShipmentIdentifiers: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentIdentifiers",
         properties: &[
+            ("billOfLadingIssueDate", crate::txml::Kind::String),
             ("billOfLadingNumber", crate::txml::Kind::String),
             ("carrierShipmentNumber", crate::txml::Kind::String),
             ("imoNumber", crate::txml::Kind::String),
@@ -11170,7 +12092,9 @@ pub mod txml_shapes {
                 ),
             ),
             ("meta", crate::txml::Kind::Object(&MessageMeta)),
+            ("purchaseOrderNumber", crate::txml::Kind::String),
             ("status", crate::txml::Kind::Object(&OrderStatus)),
+            ("supplierAccountNumber", crate::txml::Kind::String),
             ("supplierOrder", crate::txml::Kind::Object(&SupplierOrder)),
             ("version", crate::txml::Kind::Integer),
         ],
@@ -11193,6 +12117,8 @@ pub mod txml_shapes {
             ),
             ("meta", crate::txml::Kind::Object(&MessageMeta)),
             ("orderId", crate::txml::Kind::String),
+            ("portalUrl", crate::txml::Kind::String),
+            ("reason", crate::txml::Kind::String),
             ("status", crate::txml::Kind::Object(&OrderStatus)),
             ("supplierOrder", crate::txml::Kind::Object(&SupplierOrder)),
             ("version", crate::txml::Kind::Integer),
@@ -11213,6 +12139,8 @@ pub mod txml_shapes {
             ("lastUpdatedAt", crate::txml::Kind::String),
             ("lineType", crate::txml::Kind::String),
             ("mergedItemDetails", crate::txml::Kind::Object(&MergedItemDetails)),
+            ("portalUrl", crate::txml::Kind::String),
+            ("reason", crate::txml::Kind::String),
             ("status", crate::txml::Kind::Object(&LineStatus)),
             ("statusLine", crate::txml::Kind::Object(&StatusLine)),
             ("supplierLine", crate::txml::Kind::Object(&SupplierLine)),
@@ -11224,17 +12152,17 @@ pub mod txml_shapes {
         properties: &[
             ("prices", crate::txml::Kind::Object(&Prices)),
             ("pricesInclRequests", crate::txml::Kind::Object(&Prices)),
-            ("scheduledDelivery", crate::txml::Kind::Object(&ScheduledDelivery)),
+            ("scheduledDelivery", crate::txml::Kind::Object(&CurrentScheduledDelivery)),
             (
                 "scheduledDeliveryInclRequests",
-                crate::txml::Kind::Object(&ScheduledDelivery),
+                crate::txml::Kind::Object(&CurrentScheduledDelivery),
             ),
         ],
     };
     /// tXML shape of [`super::SupplierErpMeta`].
     pub static SupplierErpMeta: crate::txml::Shape = crate::txml::Shape {
         name: "SupplierErpMeta",
-        properties: &[],
+        properties: &[("despatchAdviceErpIssueDateTime", crate::txml::Kind::String)],
     };
     /// tXML shape of [`super::SupplierLine`].
     pub static SupplierLine: crate::txml::Shape = crate::txml::Shape {
@@ -11265,7 +12193,9 @@ pub mod txml_shapes {
         name: "SupplierLineIndicators",
         properties: &[
             ("accepted", crate::txml::Kind::Boolean),
+            ("cancelled", crate::txml::Kind::Boolean),
             ("rejected", crate::txml::Kind::Boolean),
+            ("shipped", crate::txml::Kind::Boolean),
         ],
     };
     /// tXML shape of [`super::SupplierOrder`].
@@ -11296,7 +12226,9 @@ pub mod txml_shapes {
         name: "SupplierOrderIndicators",
         properties: &[
             ("accepted", crate::txml::Kind::Boolean),
+            ("cancelled", crate::txml::Kind::Boolean),
             ("rejected", crate::txml::Kind::Boolean),
+            ("shipped", crate::txml::Kind::Boolean),
         ],
     };
     /// tXML shape of [`super::SupplierRequests`].
@@ -11330,6 +12262,7 @@ pub mod txml_shapes {
     pub static SupplierShipmentLine: crate::txml::Shape = crate::txml::Shape {
         name: "SupplierShipmentLine",
         properties: &[
+            ("backorderDate", crate::txml::Kind::String),
             ("backorderQuantity", crate::txml::Kind::Number),
             ("despatchAdviceLinePosition", crate::txml::Kind::String),
             ("despatchAdviceNumber", crate::txml::Kind::String),

@@ -9,6 +9,12 @@ pub use crate::api::common::types::SingleDeliveryOrder;
 ///The poll filters.
 #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OrderPollFilters {
+    ///Only orders of this Tradecloud company (your own company identifier), as Tradecloud's own polling examples send it. Not on the documentation pages.
+    #[serde(
+        rename = "companyId",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub company_id: ::std::option::Option<::std::string::String>,
     /**Only orders changed after this date time. Use the `lastUpdatedAt`
 value of the previous poll response (persisted durably as the complete
 string, including the `Z`), never the system clock. For first-time
@@ -47,6 +53,9 @@ impl<'de> ::serde::Deserialize<'de> for OrderPollFilters {
             where
                 __A: ::serde::de::MapAccess<'de>,
             {
+                let mut __field_company_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
                 let mut __field_last_updated_after: ::std::option::Option<
                     ::std::option::Option<crate::types::DateTime>,
                 > = ::std::option::Option::None;
@@ -58,6 +67,13 @@ impl<'de> ::serde::Deserialize<'de> for OrderPollFilters {
                     .next_key::<crate::types::de::FieldKey<'de>>()?
                 {
                     match __key.as_str() {
+                        "companyId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_company_id,
+                                "companyId",
+                            )?
+                        }
                         "lastUpdatedAfter" => {
                             crate::types::de::next_field(
                                 &mut __map,
@@ -79,6 +95,7 @@ impl<'de> ::serde::Deserialize<'de> for OrderPollFilters {
                     }
                 }
                 ::std::result::Result::Ok(OrderPollFilters {
+                    company_id: __field_company_id.flatten(),
                     last_updated_after: __field_last_updated_after.flatten(),
                     status: __field_status.flatten(),
                     extra: __extra,
@@ -497,6 +514,7 @@ pub mod txml_shapes {
     pub static OrderPollFilters: crate::txml::Shape = crate::txml::Shape {
         name: "OrderPollFilters",
         properties: &[
+            ("companyId", crate::txml::Kind::String),
             ("lastUpdatedAfter", crate::txml::Kind::String),
             ("status", crate::txml::Kind::Object(&OrderPollStatusFilter)),
         ],

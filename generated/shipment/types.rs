@@ -4,9 +4,79 @@
 pub use crate::api::common::types::ErrorResponse;
 pub use crate::api::common::types::Shipment;
 pub use crate::api::common::types::ShipmentProcessStatus;
+///Filter on the buyer side of the shipment, as Tradecloud's own polling example sends it. Not on the documentation pages.
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct ShipmentPollBuyerShipmentFilter {
+    ///Only shipments whose buyer is this Tradecloud company.
+    #[serde(
+        rename = "companyId",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub company_id: ::std::option::Option<::std::string::String>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+/// Reads the known fields of `ShipmentPollBuyerShipmentFilter` by their wire names and keeps every other field in `extra`.
+impl<'de> ::serde::Deserialize<'de> for ShipmentPollBuyerShipmentFilter {
+    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
+    where
+        __D: ::serde::Deserializer<'de>,
+    {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ShipmentPollBuyerShipmentFilter;
+            fn expecting(
+                &self,
+                __f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                __f.write_str("struct ShipmentPollBuyerShipmentFilter")
+            }
+            fn visit_map<__A>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ShipmentPollBuyerShipmentFilter, __A::Error>
+            where
+                __A: ::serde::de::MapAccess<'de>,
+            {
+                let mut __field_company_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut __extra = ::serde_json::Map::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<crate::types::de::FieldKey<'de>>()?
+                {
+                    match __key.as_str() {
+                        "companyId" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_company_id,
+                                "companyId",
+                            )?
+                        }
+                        _ => {
+                            let __value: ::serde_json::Value = __map.next_value()?;
+                            __extra.insert(__key.into_string(), __value);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ShipmentPollBuyerShipmentFilter {
+                    company_id: __field_company_id.flatten(),
+                    extra: __extra,
+                })
+            }
+        }
+        __deserializer.deserialize_map(__Visitor)
+    }
+}
 ///The poll filters.
 #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentPollFilters {
+    /// Only shipments of this buyer company.
+    #[serde(
+        rename = "buyerShipment",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub buyer_shipment: ::std::option::Option<ShipmentPollBuyerShipmentFilter>,
     ///Only shipments changed after this date time: the `lastUpdatedAt` of the previous poll response, never the system clock. Format `YYYY-MM-DDThh:mm:ss.SSSZ`.
     #[serde(
         rename = "lastUpdatedAfter",
@@ -41,6 +111,9 @@ impl<'de> ::serde::Deserialize<'de> for ShipmentPollFilters {
             where
                 __A: ::serde::de::MapAccess<'de>,
             {
+                let mut __field_buyer_shipment: ::std::option::Option<
+                    ::std::option::Option<ShipmentPollBuyerShipmentFilter>,
+                > = ::std::option::Option::None;
                 let mut __field_last_updated_after: ::std::option::Option<
                     ::std::option::Option<crate::types::DateTime>,
                 > = ::std::option::Option::None;
@@ -52,6 +125,13 @@ impl<'de> ::serde::Deserialize<'de> for ShipmentPollFilters {
                     .next_key::<crate::types::de::FieldKey<'de>>()?
                 {
                     match __key.as_str() {
+                        "buyerShipment" => {
+                            crate::types::de::next_field(
+                                &mut __map,
+                                &mut __field_buyer_shipment,
+                                "buyerShipment",
+                            )?
+                        }
                         "lastUpdatedAfter" => {
                             crate::types::de::next_field(
                                 &mut __map,
@@ -73,6 +153,7 @@ impl<'de> ::serde::Deserialize<'de> for ShipmentPollFilters {
                     }
                 }
                 ::std::result::Result::Ok(ShipmentPollFilters {
+                    buyer_shipment: __field_buyer_shipment.flatten(),
                     last_updated_after: __field_last_updated_after.flatten(),
                     status: __field_status.flatten(),
                     extra: __extra,
@@ -377,10 +458,19 @@ pub mod error {
 /// (`application/xml`) bodies into the same types as JSON.
 #[allow(non_upper_case_globals)]
 pub mod txml_shapes {
+    /// tXML shape of [`super::ShipmentPollBuyerShipmentFilter`].
+    pub static ShipmentPollBuyerShipmentFilter: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentPollBuyerShipmentFilter",
+        properties: &[("companyId", crate::txml::Kind::String)],
+    };
     /// tXML shape of [`super::ShipmentPollFilters`].
     pub static ShipmentPollFilters: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentPollFilters",
         properties: &[
+            (
+                "buyerShipment",
+                crate::txml::Kind::Object(&ShipmentPollBuyerShipmentFilter),
+            ),
             ("lastUpdatedAfter", crate::txml::Kind::String),
             ("status", crate::txml::Kind::Object(&ShipmentPollStatusFilter)),
         ],

@@ -10,6 +10,7 @@ use serde::ser::SerializeMap;
 
 use crate::api::order_webhook_connector::types::OrderWebhookBody;
 use crate::api::shipment_webhook_connector::types::ShipmentWebhookBody;
+use crate::webhook::{Endpoint, Webhook};
 
 /// What kind of webhook an event came from. Serialised as `order`,
 /// `orderDocuments` and `shipment`.
@@ -83,11 +84,15 @@ pub enum State {
     /// The body could not be parsed (`error` says why): quarantined, never
     /// handed to the handler; replay it once the cause is fixed.
     Rejected,
+    /// An event name this version does not know, without a payload it
+    /// knows (`error` says which): kept, never handed to the handler;
+    /// replay it after an upgrade that knows it.
+    Unhandled,
 }
 
 impl State {
     /// Every state, in lifecycle order.
-    pub const ALL: [State; 7] = [
+    pub const ALL: [State; 8] = [
         State::Received,
         State::Trigger,
         State::Processing,
@@ -95,6 +100,7 @@ impl State {
         State::Retrying,
         State::Dead,
         State::Rejected,
+        State::Unhandled,
     ];
 
     /// The name stored in the database and printed by the CLI.
@@ -107,12 +113,16 @@ impl State {
             State::Retrying => "retrying",
             State::Dead => "dead",
             State::Rejected => "rejected",
+            State::Unhandled => "unhandled",
         }
     }
 
     /// Whether [`Inbox::replay`](super::Inbox::replay) accepts an event in this state.
     pub fn is_replayable(&self) -> bool {
-        matches!(self, State::Done | State::Dead | State::Rejected)
+        matches!(
+            self,
+            State::Done | State::Dead | State::Rejected | State::Unhandled
+        )
     }
 
     /// The state event `id` (in this state, from `origin`, as stored) goes
@@ -122,7 +132,7 @@ impl State {
         let state: State = state.parse()?;
         if !state.is_replayable() {
             return Err(InboxError::Invalid(format!(
-                "event {id} is {state}: only rejected, dead or done events can be replayed"
+                "event {id} is {state}: only rejected, dead or done events (and unhandled ones) can be replayed"
             )));
         }
         Ok(if Origin::parse_str(origin)? == Origin::Trigger {
@@ -147,7 +157,7 @@ impl FromStr for State {
             .find(|state| state.as_str() == s)
             .ok_or_else(|| {
                 InboxError::Invalid(format!(
-                    "unknown state {s:?} (expected one of received, trigger, processing, done, retrying, dead, rejected)"
+                    "unknown state {s:?} (expected one of received, trigger, processing, done, retrying, dead, rejected, unhandled)"
                 ))
             })
     }
@@ -203,6 +213,30 @@ pub enum NewState {
     /// A GET webhook: only an id. The processor fetches the whole order or
     /// shipment and stores it as the event to handle.
     Trigger,
+    /// An unknown event without a known payload
+    /// ([`crate::webhook::Webhook::Unknown`]): kept, never handed to the
+    /// handler, replayable.
+    Unhandled {
+        /// Why it is not handled.
+        reason: String,
+    },
+}
+
+impl NewState {
+    /// The state, error (the parse error, or why it is not handled) and
+    /// origin a new event is stored with.
+    pub(crate) fn stored_as(&self) -> (State, Option<&str>, Origin) {
+        match self {
+            NewState::Received => (State::Received, None, Origin::Webhook),
+            NewState::Rejected { error } => {
+                (State::Rejected, Some(error.as_str()), Origin::Webhook)
+            }
+            NewState::Trigger => (State::Trigger, None, Origin::Trigger),
+            NewState::Unhandled { reason } => {
+                (State::Unhandled, Some(reason.as_str()), Origin::Webhook)
+            }
+        }
+    }
 }
 
 /// An event to store: what the receiver got, byte for byte, and what it
@@ -229,51 +263,64 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    /// A valid order webhook body: kind (`orderDocuments` when it carries an
-    /// `orderDocumentsEvent`), event name, order id and message id read from
-    /// `parsed`; `body` must be the bytes `parsed` came from.
+    /// A decoded webhook body (see [`crate::webhook::decode`]): its kind
+    /// (`orderDocuments` when it carries an `orderDocumentsEvent`), event
+    /// name, object id and message id; `received`, or `unhandled` for an
+    /// unknown event. `body` must be the bytes it was decoded from.
+    pub fn from_webhook(webhook: &Webhook, content_type: impl Into<String>, body: Bytes) -> Self {
+        let (kind, state) = match webhook {
+            Webhook::Order(order) if order.event().is_some_and(|e| e.is_documents()) => {
+                (EventKind::OrderDocuments, NewState::Received)
+            }
+            Webhook::Order(_) => (EventKind::Order, NewState::Received),
+            Webhook::Shipment(_) => (EventKind::Shipment, NewState::Received),
+            Webhook::Unknown(unknown) => (
+                match unknown.endpoint {
+                    Endpoint::Order => EventKind::Order,
+                    Endpoint::Shipment => EventKind::Shipment,
+                },
+                NewState::Unhandled {
+                    reason: unknown.reason(),
+                },
+            ),
+        };
+        NewEvent {
+            kind,
+            event_name: Some(webhook.event_name().to_owned()),
+            object_id: webhook.object_id().map(str::to_owned),
+            message_id: webhook.message_id().map(str::to_owned),
+            content_type: content_type.into(),
+            body,
+            state,
+            source: None,
+        }
+    }
+
+    /// A valid order webhook body; `body` must be the bytes `parsed` came from.
+    #[deprecated(
+        note = "decode with `tradecloud::webhook::decode` and use `NewEvent::from_webhook`"
+    )]
     pub fn from_order_body(
         parsed: &OrderWebhookBody,
         content_type: impl Into<String>,
         body: Bytes,
     ) -> Self {
-        let kind = if parsed.order_documents_event.is_some()
-            && parsed.order_event.is_none()
-            && parsed.single_delivery_order_event.is_none()
-            && parsed.simple_order_event.is_none()
-        {
-            EventKind::OrderDocuments
-        } else {
-            EventKind::Order
-        };
-        NewEvent {
-            kind,
-            event_name: Some(parsed.event_name.as_str().to_string()),
-            object_id: order_id_of(parsed),
-            message_id: order_message_id_of(parsed),
-            content_type: content_type.into(),
-            body,
-            state: NewState::Received,
-            source: None,
+        match Webhook::from_order(parsed.clone()) {
+            Ok(webhook) => Self::from_webhook(&webhook, content_type, body),
+            Err(error) => Self::rejected(EventKind::Order, content_type, body, error.to_string()),
         }
     }
 
     /// A valid shipment webhook body; `body` must be the bytes `parsed` came from.
+    #[deprecated(
+        note = "decode with `tradecloud::webhook::decode` and use `NewEvent::from_webhook`"
+    )]
     pub fn from_shipment_body(
         parsed: &ShipmentWebhookBody,
         content_type: impl Into<String>,
         body: Bytes,
     ) -> Self {
-        NewEvent {
-            kind: EventKind::Shipment,
-            event_name: Some(parsed.event_name.as_str().to_string()),
-            object_id: parsed.shipment.id.clone(),
-            message_id: parsed.meta.as_ref().and_then(|m| m.message_id.clone()),
-            content_type: content_type.into(),
-            body,
-            state: NewState::Received,
-            source: None,
-        }
+        Self::from_webhook(&Webhook::from_shipment(parsed.clone()), content_type, body)
     }
 
     /// A body that could not be parsed, kept with its parse `error`.
@@ -319,55 +366,16 @@ impl NewEvent {
 }
 
 /// The order id of an order webhook body, from whichever event it carries.
+#[deprecated(note = "use `body.order_id()` (tradecloud::webhook)")]
 pub fn order_id_of(body: &OrderWebhookBody) -> Option<String> {
-    body.order_event
-        .as_ref()
-        .and_then(|e| e.order_id.clone())
-        .or_else(|| {
-            body.single_delivery_order_event
-                .as_ref()
-                .and_then(|e| e.order_id.clone())
-        })
-        .or_else(|| {
-            body.simple_order_event
-                .as_ref()
-                .and_then(|e| e.order_id.clone())
-        })
-        .or_else(|| {
-            body.order_documents_event
-                .as_ref()
-                .and_then(|e| e.order_id.clone())
-        })
+    body.order_id().map(str::to_owned)
 }
 
 /// The message id of an order webhook body: `meta.messageId` of the body, or
-/// else of the event inside it.
+/// else of the event inside it (an empty or blank one counts as none).
+#[deprecated(note = "use `body.message_id()` (tradecloud::webhook)")]
 pub fn order_message_id_of(body: &OrderWebhookBody) -> Option<String> {
-    let top = body.meta.as_ref().and_then(|m| m.message_id.clone());
-    top.or_else(|| {
-        body.order_event
-            .as_ref()
-            .and_then(|e| e.meta.as_ref())
-            .and_then(|m| m.message_id.clone())
-    })
-    .or_else(|| {
-        body.single_delivery_order_event
-            .as_ref()
-            .and_then(|e| e.meta.as_ref())
-            .and_then(|m| m.message_id.clone())
-    })
-    .or_else(|| {
-        body.simple_order_event
-            .as_ref()
-            .and_then(|e| e.meta.as_ref())
-            .and_then(|m| m.message_id.clone())
-    })
-    .or_else(|| {
-        body.order_documents_event
-            .as_ref()
-            .and_then(|e| e.meta.as_ref())
-            .and_then(|m| m.message_id.clone())
-    })
+    body.message_id().map(str::to_owned)
 }
 
 /// The outcome of [`Inbox::store`](super::Inbox::store); both mean "durably stored, answer 2xx".

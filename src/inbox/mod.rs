@@ -74,11 +74,20 @@
 //!  store(Trigger)  ──► trigger  ──┘     │  ▲
 //!                                       │  └── retrying (transient error, until next_attempt_at)
 //!                                       ├────► dead      (permanent error, or attempts exhausted)
-//!                                       └────► rejected  (stored body cannot be parsed)
+//!                                       ├────► rejected  (stored body cannot be parsed)
+//!                                       └────► unhandled (unknown event, see below)
 //!  store(Rejected{error}) ──► rejected  (quarantine: never handed to the handler)
+//!  store(Unhandled{reason}) ──► unhandled (an unknown event without a known payload)
 //!
-//!  replay(id): rejected | dead | done ──► received (trigger for a GET-webhook trigger)
+//!  replay(id): rejected | dead | done | unhandled ──► received (trigger for a GET-webhook trigger)
 //! ```
+//!
+//! An `unhandled` event has an event name this version does not know and
+//! none of the payload members it knows ([`crate::webhook::Webhook::Unknown`]):
+//! Tradecloud adds event kinds without notice, so it is acknowledged and
+//! kept, but never handed to the handler; replay it after an upgrade. It has
+//! no head in the work queue (see below), so it never holds up the later
+//! events of its order or shipment.
 //!
 //! A `processing` event is one a handler is working on. The claim of its
 //! order (shipment) is a lease (see "The work queue" below): when the process dies, the
@@ -91,7 +100,7 @@
 //! Nothing is deleted unless asked: [`Inbox::purge`] (`tradecloud inbox
 //! purge --older-than DAYS`, or `[store] retention_days` in the receiver)
 //! deletes `done` events finished before a cutoff, and never an event that
-//! is still to be handled, `dead` or `rejected`. A purged event's message id
+//! is still to be handled, `dead`, `rejected` or `unhandled`. A purged event's message id
 //! is forgotten with it: a redelivery of it after the purge is stored and
 //! handled again, so keep events longer than Tradecloud may redeliver them.
 //!
@@ -191,9 +200,11 @@ mod postgres;
 pub(crate) mod queue;
 mod sqlite;
 
+#[allow(deprecated)]
+pub use event::{order_id_of, order_message_id_of};
 pub use event::{
-    order_id_of, order_message_id_of, EventKind, EventSummary, InboxError, ListFilter, NewEvent,
-    NewState, Origin, Purged, State, Stored, StoredEvent,
+    EventKind, EventSummary, InboxError, ListFilter, NewEvent, NewState, Origin, Purged, State,
+    Stored, StoredEvent,
 };
 pub use migrate::Copied;
 pub(crate) use options::{from_ms, now_ms};
@@ -421,7 +432,7 @@ impl Inbox {
         self.store.get(id).await
     }
 
-    /// Queue a `rejected`, `dead` or `done` event to be processed again: it
+    /// Queue a `rejected`, `dead`, `done` or `unhandled` event to be processed again: it
     /// becomes `received` (a GET-webhook trigger becomes `trigger`) with its
     /// attempts and error cleared; the processor parses the stored body again.
     /// `NotFound` for an unknown id, `Invalid` for an event in another state.
@@ -447,7 +458,7 @@ impl Inbox {
 
     /// Delete the `done` events whose handling finished (`updated_at`)
     /// before `cutoff`; with `dry_run`, only count them. Events in any other
-    /// state (to be handled, `dead`, `rejected`) are never deleted. Deletes
+    /// state (to be handled, `dead`, `rejected`, `unhandled`) are never deleted. Deletes
     /// in batches of [`PURGE_BATCH`] events, each its own write, so that
     /// incoming events are not held up by a long purge. SQLite reuses the
     /// freed pages; the file does not shrink (run `VACUUM` offline for that).

@@ -89,6 +89,11 @@ pub(crate) enum Finish {
     Rejected {
         error: String,
     },
+    /// An unknown event without a known payload (a replayed `unhandled`
+    /// event this version still does not know): `unhandled` again.
+    Unhandled {
+        reason: String,
+    },
     /// A trigger whose order or shipment was fetched: store it as a new
     /// event of the same object and mark the trigger `done`.
     Fetched(Fetched),

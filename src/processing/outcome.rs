@@ -34,10 +34,16 @@ pub enum Outcome {
         /// The parse error.
         error: String,
     },
+    /// An unknown event without a known payload (a replayed `unhandled`
+    /// event this version still does not know); the event is `unhandled`.
+    Unhandled {
+        /// Why it is not handled.
+        reason: String,
+    },
 }
 
 impl Outcome {
-    /// `done`, `fetched`, `retrying`, `dead` or `rejected` (a metrics label).
+    /// `done`, `fetched`, `retrying`, `dead`, `rejected` or `unhandled` (a metrics label).
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Done => "done",
@@ -45,6 +51,7 @@ impl Outcome {
             Outcome::Retrying { .. } => "retrying",
             Outcome::Dead { .. } => "dead",
             Outcome::Rejected { .. } => "rejected",
+            Outcome::Unhandled { .. } => "unhandled",
         }
     }
 }

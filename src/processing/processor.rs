@@ -23,7 +23,8 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
 
 use super::{
-    Event, Fetcher, Handler, HandlerContext, HandlerError, Outcome, OutcomeReport, ProcessorConfig,
+    Decoded, Fetcher, Handler, HandlerContext, HandlerError, Outcome, OutcomeReport,
+    ProcessorConfig,
 };
 use crate::inbox::queue::{ClaimRequest, Claimed, Fetched, Finish, RunOutcome};
 use crate::inbox::{from_ms, now_ms, EventKind, Inbox, Origin, StoredEvent};
@@ -426,9 +427,10 @@ async fn handle_event<H: Handler>(
     let (outcome, finish) = if s.origin == Origin::Trigger {
         fetch(shared, stored, attempt).await
     } else {
-        let outcome = match Event::from_stored(stored, attempt) {
+        let outcome = match super::decode_stored(stored, attempt) {
             Err(error) => Outcome::Rejected { error },
-            Ok(event) => {
+            Ok(Decoded::Unhandled(reason)) => Outcome::Unhandled { reason },
+            Ok(Decoded::Event(event)) => {
                 let ctx = HandlerContext {
                     inbox: shared.inbox.clone(),
                     inbox_id: id,
@@ -467,6 +469,9 @@ async fn handle_event<H: Handler>(
         Outcome::Rejected { error } => {
             tracing::error!(id, %error, "stored event does not parse; rejected")
         }
+        Outcome::Unhandled { reason } => {
+            tracing::warn!(id, %reason, "stored event is still unknown; unhandled")
+        }
     }
     (outcome, finish, elapsed)
 }
@@ -488,6 +493,9 @@ fn finish_of(outcome: &Outcome) -> Finish {
         },
         Outcome::Rejected { error } => Finish::Rejected {
             error: error.clone(),
+        },
+        Outcome::Unhandled { reason } => Finish::Unhandled {
+            reason: reason.clone(),
         },
     }
 }

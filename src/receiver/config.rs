@@ -165,6 +165,9 @@ pub struct ServerConfig {
     pub metrics_token: Option<Secret>,
     /// A file holding the metrics token.
     pub metrics_token_file: Option<PathBuf>,
+    /// `[server.acme]`: obtain and renew the certificate from an ACME CA
+    /// instead of `tls_cert`/`tls_key` (see [`crate::acme`]).
+    pub acme: Option<crate::acme::AcmeConfig>,
 }
 
 impl Default for ServerConfig {
@@ -188,6 +191,7 @@ impl Default for ServerConfig {
             metrics: true,
             metrics_token: None,
             metrics_token_file: None,
+            acme: None,
         }
     }
 }
@@ -265,7 +269,7 @@ pub struct StoreConfig {
     /// Delete `done` events this many days after they were handled (checked
     /// at start and every hour). Unset or 0: keep every event (the default:
     /// the inbox is the record of what Tradecloud sent). Events still to be
-    /// handled, `dead` and `rejected` ones are never deleted.
+    /// handled, `dead`, `rejected` and `unhandled` ones are never deleted.
     pub retention_days: Option<u64>,
 }
 
@@ -451,6 +455,10 @@ impl Config {
             return Err(ConfigError::setting(
                 "server.metrics_token is empty; set a token or remove the key",
             ));
+        }
+        if let Some(acme) = &s.acme {
+            acme.validate(s.tls_cert.is_some() || s.tls_key.is_some())
+                .map_err(ConfigError::Setting)?;
         }
         if s.tls_cert.is_some() != s.tls_key.is_some() {
             return Err(ConfigError::setting(

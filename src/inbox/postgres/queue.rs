@@ -234,6 +234,7 @@ pub(crate) async fn finish(
                 }
                 Finish::Dead { error } => (State::Dead, Some(error), None),
                 Finish::Rejected { error } => (State::Rejected, Some(error), None),
+                Finish::Unhandled { reason } => (State::Unhandled, Some(reason), None),
                 Finish::Release => {
                     released.push(*id);
                     continue;

@@ -8,8 +8,8 @@ use tokio_postgres::Row;
 
 use super::{lock_key, pg_error, text};
 use crate::inbox::{
-    from_ms, EventSummary, InboxError, ListFilter, NewEvent, NewState, Origin, Purged, State,
-    Stored, StoredEvent,
+    from_ms, EventSummary, InboxError, ListFilter, NewEvent, Origin, Purged, State, Stored,
+    StoredEvent,
 };
 
 /// The columns of an [`EventSummary`], in the order [`summary`] reads them.
@@ -93,11 +93,7 @@ pub(crate) async fn insert_event(
     client: &impl GenericClient,
     event: &NewEvent,
 ) -> Result<Stored, InboxError> {
-    let (state, error, origin) = match &event.state {
-        NewState::Received => (State::Received, None, Origin::Webhook),
-        NewState::Rejected { error } => (State::Rejected, Some(error.as_str()), Origin::Webhook),
-        NewState::Trigger => (State::Trigger, None, Origin::Trigger),
-    };
+    let (state, error, origin) = event.state.stored_as();
     if let Some(id) = insert_row(client, event, state, error, origin).await? {
         return Ok(Stored::New(id));
     }
@@ -123,7 +119,7 @@ pub(crate) async fn insert_event(
         .execute("UPDATE events SET message_id = NULL WHERE id = $1", &[&old])
         .await
         .map_err(pg_error)?;
-    let id = insert_row(client, event, state, None, origin)
+    let id = insert_row(client, event, state, error, origin)
         .await?
         .ok_or_else(|| InboxError::Unavailable("the superseding event was not stored".into()))?;
     client

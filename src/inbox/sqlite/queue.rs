@@ -226,6 +226,7 @@ fn finish_event(
         )?,
         Finish::Dead { error } => set(State::Dead, Some(error), None)?,
         Finish::Rejected { error } => set(State::Rejected, Some(error), None)?,
+        Finish::Unhandled { reason } => set(State::Unhandled, Some(reason), None)?,
         Finish::Release => {
             conn.prepare_cached(
                 "UPDATE events SET state = CASE origin WHEN 'trigger' THEN 'trigger' ELSE 'received' END, \

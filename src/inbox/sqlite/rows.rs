@@ -8,8 +8,8 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use super::db::{unavailable, SUMMARY_COLUMNS, WITH_BODY};
 use super::queue::ensure_head;
 use crate::inbox::{
-    from_ms, EventSummary, InboxError, ListFilter, NewEvent, NewState, Origin, Purged, State,
-    Stored, StoredEvent,
+    from_ms, EventSummary, InboxError, ListFilter, NewEvent, Origin, Purged, State, Stored,
+    StoredEvent,
 };
 
 fn conversion_error(index: usize, err: InboxError) -> rusqlite::Error {
@@ -70,11 +70,7 @@ pub(crate) fn insert_event(
     event: &NewEvent,
     now: i64,
 ) -> Result<Stored, InboxError> {
-    let (state, error, origin) = match &event.state {
-        NewState::Received => (State::Received, None, Origin::Webhook),
-        NewState::Rejected { error } => (State::Rejected, Some(error.as_str()), Origin::Webhook),
-        NewState::Trigger => (State::Trigger, None, Origin::Trigger),
-    };
+    let (state, error, origin) = event.state.stored_as();
     if let Some(message_id) = &event.message_id {
         let existing: Option<(i64, String)> = conn
             .prepare_cached("SELECT id, state FROM events WHERE message_id = ?1")?
@@ -86,7 +82,7 @@ pub(crate) fn insert_event(
                 // store it, keep the rejected bytes, hand over the message id
                 // (three statements: all or nothing).
                 conn.execute_batch("SAVEPOINT supersede")?;
-                let result = supersede(conn, id, event, state, now);
+                let result = supersede(conn, id, event, now);
                 let end = if result.is_ok() {
                     "RELEASE supersede"
                 } else {
@@ -133,17 +129,12 @@ fn supersede(
     conn: &Connection,
     old: i64,
     event: &NewEvent,
-    state: State,
     now: i64,
 ) -> Result<Stored, InboxError> {
     conn.prepare_cached("UPDATE events SET message_id = NULL WHERE id = ?1")?
         .execute([old])?;
-    let origin = if state == State::Trigger {
-        Origin::Trigger
-    } else {
-        Origin::Webhook
-    };
-    let id = insert_new(conn, event, state, None, origin, now)?;
+    let (state, note, origin) = event.state.stored_as();
+    let id = insert_new(conn, event, state, note, origin, now)?;
     conn.prepare_cached(
         "UPDATE events SET error = coalesce(error, '') || ' (superseded by event ' || ?2 || ')', \
          updated_at = ?3 WHERE id = ?1",
