@@ -57,7 +57,11 @@
 //!   others. Dead, rejected and unhandled events do not hold anything back.
 //! * **Retries.** [`HandlerError::Transient`] is retried with exponential
 //!   backoff and jitter, up to [`ProcessorConfig::max_attempts`] attempts in
-//!   all; then the event is `dead`. [`HandlerError::Permanent`] makes it
+//!   all; then the event is `dead`. The delays are the crate's one retry
+//!   policy, [`crate::client::RetryPolicy`] ([`ProcessorConfig::retry_policy`]),
+//!   but not its in-process loop: the time of the next attempt is stored
+//!   with the event (`next_attempt_at`), so a retry survives a restart and
+//!   holds no handler slot while it waits. [`HandlerError::Permanent`] makes it
 //!   `dead` at once. `tradecloud inbox dead` lists them; `inbox replay ID`
 //!   queues one again.
 //! * **Quarantine.** A stored body that does not parse (a replayed rejected
@@ -94,6 +98,7 @@ use chrono::{DateTime, Utc};
 use crate::api::common::types::{Order, Shipment};
 use crate::api::order_webhook_connector::types::OrderWebhookBody;
 use crate::api::shipment_webhook_connector::types::ShipmentWebhookBody;
+use crate::client::RetryPolicy;
 use crate::inbox::{EventKind, Inbox, Origin, StoredEvent};
 use crate::webhook::{self, Endpoint, Webhook};
 
@@ -390,9 +395,10 @@ pub struct ProcessorConfig {
     pub concurrency: usize,
     /// Attempts in all before a transiently failing event is dead. Default 10.
     pub max_attempts: u32,
-    /// Delay before the first retry; doubled for each further one. Default 1 s.
+    /// Delay before the first retry; doubled for each further one (the
+    /// `base_delay` of [`ProcessorConfig::retry_policy`]). Default 1 s.
     pub backoff_base: Duration,
-    /// Longest delay between attempts. Default 5 min.
+    /// Longest delay between attempts (its `max_delay`). Default 5 min.
     pub backoff_max: Duration,
     /// How often to look for work when nothing wakes the processor (new events
     /// stored through the same `Inbox` wake it at once; events stored by
@@ -429,17 +435,31 @@ impl Default for ProcessorConfig {
 }
 
 impl ProcessorConfig {
+    /// The retry policy of transiently failing events, the crate's one
+    /// [`RetryPolicy`]: `max_attempts - 1` retries, the first after
+    /// `backoff_base`, doubling up to `backoff_max`, with jitter.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tradecloud::processing::ProcessorConfig;
+    ///
+    /// let config = ProcessorConfig::default();
+    /// let policy = config.retry_policy();
+    /// assert_eq!(policy.get_max_retries(), config.max_attempts - 1);
+    /// assert!(policy.backoff(0) <= config.backoff_base);
+    /// assert!(policy.backoff(30) <= config.backoff_max);
+    /// ```
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy::default()
+            .max_retries(self.max_attempts.saturating_sub(1))
+            .base_delay(self.backoff_base)
+            .max_delay(self.backoff_max)
+    }
+
     /// The delay before attempt `attempt + 1` after `attempt` failed:
-    /// `min(backoff_max, backoff_base * 2^(attempt-1))`, of which a random
-    /// half is taken off (jitter), so never less than half of it.
+    /// [`RetryPolicy::backoff`] of retry `attempt - 1`, a random time between
+    /// half and all of `min(backoff_max, backoff_base * 2^(attempt-1))`.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = attempt.saturating_sub(1).min(30);
-        let full = self
-            .backoff_base
-            .saturating_mul(1u32 << exp)
-            .min(self.backoff_max);
-        let half = full / 2;
-        let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
-        half + Duration::from_millis(fastrand::u64(0..=jitter_ms))
+        self.retry_policy().backoff(attempt.saturating_sub(1))
     }
 }

@@ -573,9 +573,11 @@ async fn fetch<H: Handler>(
 fn failure(config: &ProcessorConfig, error: HandlerError, attempt: u32) -> Outcome {
     match error {
         HandlerError::Permanent(error) => Outcome::Dead { error },
-        HandlerError::Transient(error) if attempt >= config.max_attempts.max(1) => Outcome::Dead {
-            error: format!("{error} (gave up after {attempt} attempts)"),
-        },
+        HandlerError::Transient(error) if attempt > config.retry_policy().get_max_retries() => {
+            Outcome::Dead {
+                error: format!("{error} (gave up after {attempt} attempts)"),
+            }
+        }
         HandlerError::Transient(error) => retry_later(config, error, attempt),
     }
 }
