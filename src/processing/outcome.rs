@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::inbox::{EventKind, Origin};
+use super::{HandlerError, ProcessorConfig};
+use crate::inbox::queue::Finish;
+use crate::inbox::{from_ms, now_ms, EventKind, Origin};
 
 /// What became of one attempt at an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +54,58 @@ impl Outcome {
             Outcome::Dead { .. } => "dead",
             Outcome::Rejected { .. } => "rejected",
             Outcome::Unhandled { .. } => "unhandled",
+        }
+    }
+
+    /// What a handler's (or a fetch's) error at `attempt` comes to: `dead`
+    /// when it is permanent or the retries of
+    /// [`ProcessorConfig::retry_policy`] are used up, else `retrying` after
+    /// its backoff.
+    pub(crate) fn of_error(config: &ProcessorConfig, error: HandlerError, attempt: u32) -> Outcome {
+        match error {
+            HandlerError::Permanent(error) => Outcome::Dead { error },
+            HandlerError::Transient(error) if attempt > config.retry_policy().get_max_retries() => {
+                Outcome::Dead {
+                    error: format!("{error} (gave up after {attempt} attempts)"),
+                }
+            }
+            HandlerError::Transient(error) => Self::retry_later(config, error, attempt),
+        }
+    }
+
+    /// `retrying` after the backoff of `attempt`.
+    pub(crate) fn retry_later(config: &ProcessorConfig, error: String, attempt: u32) -> Outcome {
+        let delay = config.backoff(attempt);
+        let at = now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2));
+        Outcome::Retrying {
+            error,
+            next_attempt_at: from_ms(at),
+        }
+    }
+
+    /// What the store records for it (a fetched object is recorded by the
+    /// fetch itself, see `Finish::Fetched`).
+    pub(crate) fn finish(&self) -> Finish {
+        match self {
+            Outcome::Done | Outcome::Fetched { .. } => Finish::Done,
+            Outcome::Retrying {
+                error,
+                next_attempt_at,
+            } => Finish::Retry {
+                error: error.clone(),
+                delay: Duration::from_millis(
+                    u64::try_from(next_attempt_at.timestamp_millis() - now_ms()).unwrap_or(0),
+                ),
+            },
+            Outcome::Dead { error } => Finish::Dead {
+                error: error.clone(),
+            },
+            Outcome::Rejected { error } => Finish::Rejected {
+                error: error.clone(),
+            },
+            Outcome::Unhandled { reason } => Finish::Unhandled {
+                reason: reason.clone(),
+            },
         }
     }
 }

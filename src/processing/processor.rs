@@ -443,8 +443,8 @@ async fn handle_event<H: Handler>(
                 let result = tokio::spawn(async move { handler.handle(event, &ctx).await }).await;
                 match result {
                     Ok(Ok(())) => Outcome::Done,
-                    Ok(Err(e)) => failure(&shared.config, e, attempt),
-                    Err(join) => failure(
+                    Ok(Err(e)) => Outcome::of_error(&shared.config, e, attempt),
+                    Err(join) => Outcome::of_error(
                         &shared.config,
                         HandlerError::Transient(join_error_text(join)),
                         attempt,
@@ -452,7 +452,7 @@ async fn handle_event<H: Handler>(
                 }
             }
         };
-        let finish = finish_of(&outcome);
+        let finish = outcome.finish();
         (outcome, finish)
     };
     let elapsed = start.elapsed();
@@ -476,30 +476,6 @@ async fn handle_event<H: Handler>(
     (outcome, finish, elapsed)
 }
 
-fn finish_of(outcome: &Outcome) -> Finish {
-    match outcome {
-        Outcome::Done | Outcome::Fetched { .. } => Finish::Done,
-        Outcome::Retrying {
-            error,
-            next_attempt_at,
-        } => Finish::Retry {
-            error: error.clone(),
-            delay: Duration::from_millis(
-                u64::try_from(next_attempt_at.timestamp_millis() - now_ms()).unwrap_or(0),
-            ),
-        },
-        Outcome::Dead { error } => Finish::Dead {
-            error: error.clone(),
-        },
-        Outcome::Rejected { error } => Finish::Rejected {
-            error: error.clone(),
-        },
-        Outcome::Unhandled { reason } => Finish::Unhandled {
-            reason: reason.clone(),
-        },
-    }
-}
-
 /// Fetch the order or shipment of a trigger, to be stored as a new event.
 async fn fetch<H: Handler>(
     shared: &Shared<H>,
@@ -511,7 +487,7 @@ async fn fetch<H: Handler>(
         let outcome = Outcome::Dead {
             error: error.to_string(),
         };
-        let finish = finish_of(&outcome);
+        let finish = outcome.finish();
         (outcome, finish)
     };
     let Some(fetcher) = &shared.fetcher else {
@@ -544,13 +520,13 @@ async fn fetch<H: Handler>(
                 );
                 return dead(&error);
             }
-            let outcome = retry_later(&shared.config, error, attempt);
-            let finish = finish_of(&outcome);
+            let outcome = Outcome::retry_later(&shared.config, error, attempt);
+            let finish = outcome.finish();
             (outcome, finish)
         }
         Err(error @ HandlerError::Permanent(_)) => {
-            let outcome = failure(&shared.config, error, attempt);
-            let finish = finish_of(&outcome);
+            let outcome = Outcome::of_error(&shared.config, error, attempt);
+            let finish = outcome.finish();
             (outcome, finish)
         }
         Ok(body) => {
@@ -567,27 +543,6 @@ async fn fetch<H: Handler>(
             };
             (Outcome::Fetched { event_id: 0 }, Finish::Fetched(fetched))
         }
-    }
-}
-
-fn failure(config: &ProcessorConfig, error: HandlerError, attempt: u32) -> Outcome {
-    match error {
-        HandlerError::Permanent(error) => Outcome::Dead { error },
-        HandlerError::Transient(error) if attempt > config.retry_policy().get_max_retries() => {
-            Outcome::Dead {
-                error: format!("{error} (gave up after {attempt} attempts)"),
-            }
-        }
-        HandlerError::Transient(error) => retry_later(config, error, attempt),
-    }
-}
-
-fn retry_later(config: &ProcessorConfig, error: String, attempt: u32) -> Outcome {
-    let delay = config.backoff(attempt);
-    let at = now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2));
-    Outcome::Retrying {
-        error,
-        next_attempt_at: from_ms(at),
     }
 }
 
