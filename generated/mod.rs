@@ -22,7 +22,7 @@ pub mod authentication {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/authentication/types.rs"));
     }
-    /// Typed async client (progenitor).
+    /// Typed async client (progenitor): `AuthenticationClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
     pub mod client {
@@ -67,7 +67,7 @@ pub mod object_storage {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/object_storage/types.rs"));
     }
-    /// Typed async client (progenitor).
+    /// Typed async client (progenitor): `ObjectStorageClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
     pub mod client {
@@ -93,7 +93,7 @@ pub mod order_search {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/order_search/types.rs"));
     }
-    /// Typed async client (progenitor).
+    /// Typed async client (progenitor): `OrderSearchClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
     pub mod client {
@@ -134,7 +134,7 @@ pub mod order_webhook_connector {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/order_webhook_connector/types.rs"));
     }
-    /// Typed async client (progenitor).
+    /// Typed async client (progenitor): `OrderWebhookConnectorClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
     pub mod client {
@@ -158,7 +158,7 @@ pub mod order {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/order/types.rs"));
     }
-    /// Typed async client (progenitor).
+    /// Typed async client (progenitor): `OrderClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
     pub mod client {
@@ -196,7 +196,7 @@ pub mod shipment_webhook_connector {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/shipment_webhook_connector/types.rs"));
     }
-    /// Typed async client (progenitor).
+    /// Typed async client (progenitor): `ShipmentWebhookConnectorClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
     pub mod client {
@@ -221,7 +221,7 @@ pub mod shipment {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/shipment/types.rs"));
     }
-    /// Typed async client (progenitor).
+    /// Typed async client (progenitor): `ShipmentClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
     pub mod client {

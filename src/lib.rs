@@ -55,12 +55,6 @@ pub mod txml;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
-/// Output for a Tradecloud-style (tapir) spec, compiled in tests only.
-#[cfg(all(test, feature = "client", feature = "server"))]
-#[allow(dead_code, unused_imports, missing_docs)]
-mod foreign_spec_check {
-    include!(concat!(env!("OUT_DIR"), "/foreign/mod.rs"));
-}
 #[cfg(feature = "receiver")]
 pub mod inbox;
 #[cfg(feature = "receiver")]

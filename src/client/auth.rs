@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use super::hooks::{synthetic_response, AUTH_STEP_HEADER};
 use super::ClientContext;
-use crate::api::authentication::client::Client as AuthClient;
+use crate::api::authentication::client::AuthenticationClient as AuthClient;
 
 /// Lifetime of an access token when it is not a JWT with an `exp` claim.
 pub(crate) const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);

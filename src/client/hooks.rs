@@ -45,8 +45,8 @@ enum AuthKind {
 }
 
 macro_rules! client_hooks {
-    ($($service:ident),* $(,)?) => {$(
-        impl ClientHooks<ClientContext> for crate::api::$service::client::Client {
+    ($($service:ident::$client:ident),* $(,)?) => {$(
+        impl ClientHooks<ClientContext> for crate::api::$service::client::$client {
             async fn exec(
                 &self,
                 request: Request,
@@ -59,11 +59,11 @@ macro_rules! client_hooks {
 }
 
 client_hooks!(
-    authentication,
-    order,
-    order_search,
-    shipment,
-    object_storage
+    authentication::AuthenticationClient,
+    order::OrderClient,
+    order_search::OrderSearchClient,
+    shipment::ShipmentClient,
+    object_storage::ObjectStorageClient,
 );
 
 /// Sends `request` for operation `operation`: with authentication, retries

@@ -17,8 +17,6 @@
 //! [`DateError`]; each message quotes the offending input.
 
 mod datetime;
-#[doc(hidden)]
-pub mod de;
 mod decimal;
 mod open_enum;
 
