@@ -35,6 +35,7 @@ pub mod load;
 mod model;
 mod names;
 mod normalize;
+mod runtime;
 
 use std::path::Path;
 

@@ -17,6 +17,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use crate::model::{Operation, Param, ParamLocation, ResponseModel, SpecModel, Status, TypeRef};
+use crate::runtime;
 use crate::Settings;
 
 /// Render the Rust type of a [`TypeRef`] as seen from inside the `server`
@@ -31,9 +32,9 @@ fn rust_type(ty: &TypeRef, settings: &Settings) -> TokenStream {
         TypeRef::String => quote!(::std::string::String),
         TypeRef::Integer => quote!(i64),
         TypeRef::Boolean => quote!(bool),
-        TypeRef::Decimal => quote!(#rt::types::Decimal),
-        TypeRef::DateTime => quote!(#rt::types::DateTime),
-        TypeRef::Date => quote!(#rt::types::Date),
+        TypeRef::Decimal => runtime_type(&rt, runtime::DECIMAL),
+        TypeRef::DateTime => runtime_type(&rt, runtime::DATE_TIME),
+        TypeRef::Date => runtime_type(&rt, runtime::DATE),
         TypeRef::Binary => quote!(#rt::server::BinaryBody),
         TypeRef::Any => quote!(::serde_json::Value),
         TypeRef::Array(inner) => {
@@ -41,6 +42,12 @@ fn rust_type(ty: &TypeRef, settings: &Settings) -> TokenStream {
             quote!(::std::vec::Vec<#inner>)
         }
     }
+}
+
+/// A type of the runtime crate (`rt`) by its path there.
+fn runtime_type(rt: &TokenStream, path: &str) -> TokenStream {
+    let path: TokenStream = path.parse().unwrap_or_default();
+    quote!(#rt::#path)
 }
 
 /// `ty`, or `Option<ty>` when not required.

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::{child_schemas, RUNTIME_CRATE};
 use crate::model::HttpMethod;
+use crate::runtime;
 
 fn rust_type_ext(path: &str) -> Value {
     json!({ "crate": RUNTIME_CRATE, "version": "*", "path": format!("{RUNTIME_CRATE}::{path}") })
@@ -29,17 +30,17 @@ pub(super) fn annotate_schemas(doc: &mut Value) {
             .map(str::to_string);
         match (ty.as_deref(), format.as_deref()) {
             (Some("number"), _) => {
-                map.insert("x-rust-type".into(), rust_type_ext("types::Decimal"));
+                map.insert("x-rust-type".into(), rust_type_ext(runtime::DECIMAL));
             }
             (Some("string"), Some("date-time")) if !map.contains_key("enum") => {
-                map.insert("x-rust-type".into(), rust_type_ext("types::DateTime"));
+                map.insert("x-rust-type".into(), rust_type_ext(runtime::DATE_TIME));
             }
             (Some("string"), Some("date")) if !map.contains_key("enum") => {
-                map.insert("x-rust-type".into(), rust_type_ext("types::Date"));
+                map.insert("x-rust-type".into(), rust_type_ext(runtime::DATE));
             }
             // Identifiers stay text (typify would use the `uuid` crate).
             (Some("string"), Some("uuid")) if !map.contains_key("enum") => {
-                map.insert("x-rust-type".into(), rust_type_ext("types::Id"));
+                map.insert("x-rust-type".into(), rust_type_ext(runtime::ID));
             }
             _ => {}
         }
