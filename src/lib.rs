@@ -46,6 +46,7 @@ pub mod types;
 
 #[cfg(feature = "client")]
 pub mod client;
+pub mod secret;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod txml;

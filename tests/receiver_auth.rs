@@ -412,6 +412,23 @@ async fn receiver_entra_answers_503_when_the_jwks_cannot_be_fetched() {
     rx.stop().await;
 }
 
+/// POST an order event (order `o{n}`) with the Bearer `token`.
+fn post_with_token(
+    rx: &TestReceiver,
+    token: String,
+    n: usize,
+) -> impl std::future::Future<Output = reqwest::Response> {
+    let request = rx
+        .client
+        .post(rx.url(ORDER))
+        .header("content-type", "application/json")
+        .bearer_auth(token)
+        .body(format!(
+            r#"{{"eventName":"OrderIssuedByBuyer","orderEvent":{{"orderId":"o{n}"}}}}"#
+        ));
+    async move { request.send().await.unwrap() }
+}
+
 /// A JWKS endpoint that answers `503` while `up` is false.
 async fn flaky_jwks_server(
     keys: Arc<Mutex<Vec<serde_json::Value>>>,
@@ -460,17 +477,7 @@ async fn receiver_entra_backs_off_while_the_jwks_fails_and_recovers() {
     ))
     .await;
     let token = key.token(v2_claims());
-    let send = |token: String, n: usize| {
-        let request = rx
-            .client
-            .post(rx.url(ORDER))
-            .header("content-type", "application/json")
-            .bearer_auth(token)
-            .body(format!(
-                r#"{{"eventName":"OrderIssuedByBuyer","orderEvent":{{"orderId":"o{n}"}}}}"#
-            ));
-        async move { request.send().await.unwrap() }
-    };
+    let send = |token: String, n: usize| post_with_token(&rx, token, n);
 
     // Down, nothing cached: a burst of requests gets 503 + Retry-After (a
     // retry can succeed), and the JWKS is not fetched per request.
@@ -530,9 +537,78 @@ async fn receiver_entra_backs_off_while_the_jwks_fails_and_recovers() {
         (1..=2).contains(&fetches),
         "{fetches} fetches for 10 requests"
     );
-    // An unknown key id meanwhile is refused (401), not answered 503: the
-    // keys Tradecloud signs with are cached.
+    // A key id that is not cached meanwhile gets 503, not 401: it may be a
+    // rotated key that only the unreachable JWKS knows.
     let stranger = SigningKey::generate("key-9");
-    assert_eq!(send(stranger.token(v2_claims()), 300).await.status(), 401);
+    assert_eq!(send(stranger.token(v2_claims()), 300).await.status(), 503);
+    rx.stop().await;
+}
+
+/// Issue 9, item 1: Entra ID rotates its signing key while the JWKS cannot
+/// be reached. The new key's tokens get 503 + Retry-After (Tradecloud
+/// retries) until the JWKS is back, never 401 (which would lose the event).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receiver_entra_key_rotation_during_a_jwks_outage_is_503_not_401() {
+    let old = SigningKey::generate("key-1");
+    let keys = Arc::new(Mutex::new(vec![old.jwk()]));
+    let hits = Arc::new(Mutex::new(0));
+    let up = Arc::new(AtomicBool::new(true));
+    let jwks = flaky_jwks_server(keys.clone(), hits.clone(), up.clone()).await;
+    let rx = start(&entra_config(&format!("http://{jwks}/keys"), "")).await;
+    let send = |token: String, n: usize| post_with_token(&rx, token, n);
+    let with = |patch: serde_json::Value| {
+        let mut claims = v2_claims();
+        for (k, v) in patch.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        claims
+    };
+
+    assert_eq!(send(old.token(v2_claims()), 1).await.status(), 202, "valid");
+    let expired = old.token(with(json!({"exp": now() - 600, "nbf": now() - 4000})));
+    assert_eq!(send(expired, 2).await.status(), 401, "expired");
+    let audience = old.token(with(json!({"aud": "api://something-else"})));
+    assert_eq!(send(audience, 3).await.status(), 401, "wrong audience");
+
+    // The key is rotated while the JWKS is down.
+    up.store(false, Ordering::SeqCst);
+    let new = SigningKey::generate("key-2");
+    keys.lock().unwrap().push(new.jwk());
+    let fetches = *hits.lock().unwrap();
+    let response = send(new.token(v2_claims()), 4).await;
+    assert_eq!(response.status(), 503, "rotated key, JWKS down");
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry_after), "Retry-After {retry_after}");
+    assert_eq!(*hits.lock().unwrap(), fetches + 1, "one fetch was tried");
+    // Again (within the backoff of 0.5-1 s, or after it): 503 again.
+    let response = send(new.token(v2_claims()), 5).await;
+    assert_eq!(response.status(), 503, "during the backoff");
+    assert!(response.headers().contains_key("retry-after"));
+    // The old key stays good meanwhile.
+    assert_eq!(send(old.token(v2_claims()), 6).await.status(), 202);
+
+    // The JWKS is back, with the new key: accepted once the backoff has passed.
+    up.store(true, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut n = 100;
+    loop {
+        n += 1;
+        let status = send(new.token(v2_claims()), n).await.status();
+        if status == 202 {
+            break;
+        }
+        assert_eq!(status, 503, "never 401 while the JWKS was down");
+        assert!(Instant::now() < deadline, "not accepted after recovery");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Only the accepted events were stored.
+    assert_eq!(stored_count(&rx).await, 3);
+    // A key id that the fetched JWKS lacks is refused (401).
+    let stranger = SigningKey::generate("key-9");
+    assert_eq!(send(stranger.token(v2_claims()), 7).await.status(), 401);
     rx.stop().await;
 }

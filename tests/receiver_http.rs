@@ -549,7 +549,38 @@ async fn receiver_with_retrying_sender_stores_everything_after_recovery() {
             .unwrap();
         senders.push(child);
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Each sender's output, line by line as it prints it; the lock is
+    // released once every sender has had a 503 (however slowly the senders
+    // start on a loaded machine).
+    let mut outputs = Vec::new();
+    let mut refused = Vec::new();
+    for child in &mut senders {
+        let stdout = child.stdout.take().unwrap();
+        let (seen_503, seen) = tokio::sync::oneshot::channel::<()>();
+        refused.push(seen);
+        outputs.push(tokio::spawn(async move {
+            use tokio::io::AsyncBufReadExt as _;
+            let mut lines = tokio::io::BufReader::new(stdout).lines();
+            let mut text = String::new();
+            let mut seen_503 = Some(seen_503);
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("503") {
+                    if let Some(seen) = seen_503.take() {
+                        let _ = seen.send(());
+                    }
+                }
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text
+        }));
+    }
+    for (seen, (file, _)) in refused.into_iter().zip(files) {
+        tokio::time::timeout(Duration::from_secs(60), seen)
+            .await
+            .unwrap_or_else(|_| panic!("{file}: no 503 while the store was locked"))
+            .unwrap_or_else(|_| panic!("{file}: the sender ended without a 503"));
+    }
     assert!(
         rx.inbox
             .list(ListFilter::default())
@@ -559,16 +590,16 @@ async fn receiver_with_retrying_sender_stores_everything_after_recovery() {
         "nothing stored while locked"
     );
     drop(lock);
-    for (child, (file, _)) in senders.into_iter().zip(files) {
-        let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+    for ((child, output), (file, _)) in senders.into_iter().zip(outputs).zip(files) {
+        let output_status = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
             .await
             .unwrap()
             .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stdout = output.await.unwrap();
         assert!(
-            output.status.success(),
+            output_status.status.success(),
             "{file}: {stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
+            String::from_utf8_lossy(&output_status.stderr)
         );
         assert!(
             stdout.contains("503 Service Unavailable"),

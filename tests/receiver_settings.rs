@@ -13,7 +13,6 @@ use std::time::Duration;
 use receiver_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::rustls;
 use tradecloud::inbox::{EventKind, Inbox, ListFilter, NewEvent, NewState};
 use tradecloud::processing::{handler_fn, Event, HandlerError};
 
@@ -70,35 +69,6 @@ async fn processing_section_configures_the_processor() {
 
 // ---- connection limits and timeouts ----------------------------------------
 
-/// A TLS client trusting the receiver's certificate.
-fn tls_connector(cert_pem: &str) -> tokio_rustls::TlsConnector {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap())
-        .unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-}
-
-type Tls = tokio_rustls::client::TlsStream<TcpStream>;
-
-async fn tls_connect(rx: &TestReceiver) -> std::io::Result<Tls> {
-    let tcp = TcpStream::connect(rx.addr).await?;
-    tls_connector(&rx.cert_pem)
-        .connect(
-            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
-            tcp,
-        )
-        .await
-}
-
 /// GET /healthz on `stream` (HTTP/1.1, keep-alive): the response head, or
 /// `None` when the server closed the connection instead.
 async fn get_healthz(stream: &mut Tls) -> Option<String> {
@@ -106,33 +76,7 @@ async fn get_healthz(stream: &mut Tls) -> Option<String> {
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .ok()?;
-    let mut response = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
-            Ok(Ok(n)) => n,
-            _ => 0,
-        };
-        if n == 0 {
-            break;
-        }
-        response.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&response);
-        if let Some(head_end) = text.find("\r\n\r\n") {
-            let length = text[..head_end]
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                })
-                .unwrap_or(0);
-            if response.len() >= head_end + 4 + length {
-                break;
-            }
-        }
-    }
-    let text = String::from_utf8_lossy(&response).to_string();
+    let text = read_response(stream, Duration::from_secs(10)).await.ok()?;
     (!text.is_empty()).then_some(text)
 }
 

@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use super::hooks::{synthetic_response, AUTH_STEP_HEADER};
 use super::ClientContext;
 use crate::api::authentication::client::AuthenticationClient as AuthClient;
+use crate::secret::Secret;
 
 /// Lifetime of an access token when it is not a JWT with an `exp` claim.
 pub(crate) const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
@@ -32,26 +33,6 @@ pub(crate) const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
 pub(crate) const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 /// Renew at most this long before a token expires.
 const MAX_RENEW_MARGIN: Duration = Duration::from_secs(60);
-
-/// A string that never shows in `Debug` output.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Secret(String);
-
-impl Secret {
-    pub(crate) fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"<redacted>\"")
-    }
-}
 
 /// The e-mail address and password of the integration user.
 #[derive(Clone)]

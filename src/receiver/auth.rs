@@ -7,15 +7,20 @@
 //! even their length leaks. A failure never says which part was wrong: the
 //! client gets `401` with a `WWW-Authenticate` challenge and a generic
 //! problem description; the reason is logged (without any secret).
-//! A JWKS that cannot be fetched is a transient failure (`503`): Tradecloud
-//! would not retry a `401`, and the event would be lost.
+//! A JWKS that cannot be fetched is a transient failure (`503` with a
+//! `Retry-After` that follows the backoff below): Tradecloud would not
+//! retry a `401`, and the event would be lost.
 //!
 //! The JWKS is fetched once for all waiting requests, never per request: a
 //! failed fetch is retried only after a backoff (1 s, doubled per further
 //! failure up to `auth.jwks_backoff_max_secs`, with jitter), during which
-//! the cached keys stay in use; only when no key was ever fetched do
-//! requests get `503` meanwhile. An unknown key id triggers a fetch at most
-//! every `auth.jwks_min_refresh_secs`.
+//! the cached keys stay in use. A token signed with a key that is not
+//! cached meanwhile gets `503`, not `401`: Entra ID may have rotated its
+//! signing key while its JWKS could not be reached, and only a JWKS fetched
+//! successfully can show that a key id is unknown. So `401` for an unknown
+//! key id means: the last fetch succeeded and its key set lacks that id. An
+//! unknown key id triggers a fetch at most every
+//! `auth.jwks_min_refresh_secs`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -40,9 +45,14 @@ pub struct Principal(pub String);
 pub enum AuthFailure {
     /// No or unusable credentials: answer `401`. The reason is for logs only.
     Denied(&'static str),
-    /// The credentials could not be checked now (JWKS unreachable): answer
-    /// `503` so that Tradecloud retries.
-    Unavailable(String),
+    /// The credentials could not be checked now (the JWKS could not be
+    /// fetched): answer `503` so that Tradecloud retries.
+    Unavailable {
+        /// Why, for logs.
+        reason: String,
+        /// When a retry can succeed: the end of the JWKS fetch backoff.
+        retry_after: Duration,
+    },
 }
 
 type Digest = [u8; 32];
@@ -243,19 +253,28 @@ struct KeyCache {
 /// What to do for a key id, given the cache.
 enum Plan {
     Use(Arc<DecodingKey>),
+    /// The last fetch succeeded, and its key set lacks the key id.
     Deny,
-    Unavailable(String),
+    /// The last fetch failed and the next one must wait: `503`.
+    Unavailable(AuthFailure),
     Fetch,
 }
 
 impl KeyCache {
-    fn unavailable(&self) -> String {
-        format!(
-            "signing keys unavailable: {}",
-            self.last_error
-                .as_deref()
-                .unwrap_or("the JWKS has not been fetched")
-        )
+    /// `503` for a key id that is not cached while the JWKS cannot be fetched.
+    fn unavailable(&self, kid: &str, now: Instant) -> AuthFailure {
+        let retry_after = self
+            .retry_at
+            .map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
+        AuthFailure::Unavailable {
+            reason: format!(
+                "signing key {kid:?} is not cached and the JWKS cannot be fetched: {}",
+                self.last_error
+                    .as_deref()
+                    .unwrap_or("the JWKS has not been fetched")
+            ),
+            retry_after,
+        }
     }
 }
 
@@ -368,18 +387,16 @@ impl EntraVerifier {
                     Plan::Fetch
                 }
             }
-            None if backing_off => {
-                if cache.keys.is_empty() {
-                    Plan::Unavailable(cache.unavailable())
-                } else {
-                    Plan::Deny
-                }
-            }
+            // Not cached, and the JWKS could not be fetched: the key may be
+            // a rotated one that the JWKS has; only a fetch can tell.
+            None if backing_off => Plan::Unavailable(cache.unavailable(kid, now)),
             // An unknown key id triggers a fetch at most every `min_refresh`,
-            // so that made-up key ids cannot hammer the JWKS endpoint.
-            None if cache
-                .fetched_at
-                .is_some_and(|t| now.duration_since(t) < self.min_refresh) =>
+            // so that made-up key ids cannot hammer the JWKS endpoint; the
+            // last fetch succeeded and did not have it.
+            None if cache.failures == 0
+                && cache
+                    .fetched_at
+                    .is_some_and(|t| now.duration_since(t) < self.min_refresh) =>
             {
                 Plan::Deny
             }
@@ -394,7 +411,7 @@ impl EntraVerifier {
         match plan {
             Plan::Use(key) => Ok(key),
             Plan::Deny => Err(AuthFailure::Denied("unknown JWT key id")),
-            Plan::Unavailable(e) => Err(AuthFailure::Unavailable(e)),
+            Plan::Unavailable(failure) => Err(failure),
             Plan::Fetch => cached.ok_or(AuthFailure::Denied("unknown JWT key id")),
         }
     }
@@ -464,10 +481,8 @@ impl EntraVerifier {
                 cache.last_error = Some(e);
                 match cached {
                     Some(key) => Ok(key),
-                    None if cache.keys.is_empty() => {
-                        Err(AuthFailure::Unavailable(cache.unavailable()))
-                    }
-                    None => Err(AuthFailure::Denied("unknown JWT key id")),
+                    // Whether the JWKS has this key id is unknown: `503`.
+                    None => Err(cache.unavailable(kid, Instant::now())),
                 }
             }
         }

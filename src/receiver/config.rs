@@ -31,20 +31,28 @@
 //!
 //! Every key can be overridden by an environment variable
 //! `TRADECLOUD_<SECTION>_<KEY>` (`TRADECLOUD_AUTH_PASSWORD`,
-//! `TRADECLOUD_SERVER_MAX_BODY_BYTES`, ...; lists are comma separated).
-//! `TRADECLOUD_USERNAME`, `TRADECLOUD_PASSWORD`, `TRADECLOUD_BASE_URL` and
-//! `TRADECLOUD_ENV` (the client's variables) also set the `[tradecloud]` keys
-//! (the section-prefixed names win).
+//! `TRADECLOUD_SERVER_MAX_BODY_BYTES`, `TRADECLOUD_SERVER_MAX_CONNECTIONS_PER_IP`,
+//! ...; lists are comma separated). `TRADECLOUD_USERNAME`,
+//! `TRADECLOUD_PASSWORD`, `TRADECLOUD_BASE_URL` and `TRADECLOUD_ENV` (the
+//! client's variables) also set the `[tradecloud]` keys (the
+//! section-prefixed names win).
 //! Every secret (`password`, `token`) can instead be read from a file with
 //! the `_file` key (`password_file`, `token_file`), so that it never has to
 //! be written into the configuration or on a command line.
+//!
+//! Unknown keys are refused, with the file or variable, the key and the
+//! keys that are known; so are values of the wrong type. Sections of your
+//! own (`[erp]`) are kept in [`Config::other`]. How the layers are merged
+//! (with figment) and how variable names find their keys (without a list
+//! of keys to keep in step with these structs) is described in `load.rs`.
+
+mod load;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// The configuration file read when no path is given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "tradecloud.toml";
@@ -88,43 +96,10 @@ impl ConfigError {
     }
 }
 
-/// A secret (password, token): never printed by `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// A secret holding `value`.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret value. Do not log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(\"***\")")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Secret(value.to_string())
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Secret(value)
-    }
-}
+pub use crate::secret::Secret;
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Config {
     /// `[server]`: the HTTPS listener and routes.
@@ -143,7 +118,7 @@ pub struct Config {
 }
 
 /// `[server]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address to listen on (`0.0.0.0:8443`).
@@ -215,7 +190,7 @@ impl Default for ServerConfig {
 }
 
 /// `[auth] method`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMethod {
     /// HTTP Basic authentication (RFC 7617): `username` and `password`.
@@ -228,7 +203,7 @@ pub enum AuthMethod {
 }
 
 /// `[auth]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// The one method Tradecloud uses to call this receiver.
@@ -275,7 +250,7 @@ pub struct AuthConfig {
 }
 
 /// `[store]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
     /// The inbox database (`sqlite://PATH`, tuning options in its query:
@@ -298,7 +273,7 @@ impl Default for StoreConfig {
 }
 
 /// `[tradecloud]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TradecloudConfig {
     /// `acceptance` (default) or `production`.
@@ -317,7 +292,7 @@ pub struct TradecloudConfig {
 /// of the receiver's handler (a
 /// [`ReceiverBuilder::processor_config`](super::ReceiverBuilder::processor_config)
 /// given in code wins over this section).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProcessingConfig {
     /// Events handled at the same time (of different orders or shipments;
@@ -404,109 +379,7 @@ fn split_list(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// How an environment value is turned into a TOML value.
-#[derive(Clone, Copy)]
-enum Kind {
-    Str,
-    Int,
-    Bool,
-    List,
-}
-
-const SECTIONS: &[&str] = &["server", "auth", "store", "tradecloud", "processing"];
-
-fn key_kind(section: &str, key: &str) -> Kind {
-    match (section, key) {
-        (
-            "server",
-            "tls_reload_secs"
-            | "max_body_bytes"
-            | "max_concurrent_requests"
-            | "request_timeout_secs"
-            | "handshake_timeout_secs"
-            | "header_read_timeout_secs"
-            | "idle_timeout_secs"
-            | "max_connections"
-            | "max_connections_per_ip"
-            | "shutdown_timeout_secs",
-        ) => Kind::Int,
-        ("server", "metrics") => Kind::Bool,
-        (
-            "auth",
-            "leeway_secs" | "jwks_min_refresh_secs" | "jwks_max_age_secs" | "jwks_backoff_max_secs",
-        ) => Kind::Int,
-        ("auth", "audience" | "issuer" | "allowed_client_ids") => Kind::List,
-        ("processing", _) | ("store", "retention_days") => Kind::Int,
-        _ => Kind::Str,
-    }
-}
-
 impl Config {
-    /// Load the configuration: the file at `path` (which must exist), or
-    /// `tradecloud.toml` in the current directory if it exists, then the
-    /// `TRADECLOUD_*` environment overrides, then the secret files.
-    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-        let env: Vec<(String, String)> = std::env::vars().collect();
-        let (text, origin) = match path {
-            Some(path) => (Some(read(path)?), path.display().to_string()),
-            None => {
-                let default = Path::new(DEFAULT_CONFIG_FILE);
-                if default.is_file() {
-                    (Some(read(default)?), default.display().to_string())
-                } else {
-                    (None, "(defaults)".to_string())
-                }
-            }
-        };
-        Self::from_parts(text.as_deref(), &origin, env)
-    }
-
-    /// Parse `text` (TOML), apply the overrides in `env` (pairs of
-    /// environment variable name and value) and read the secret files.
-    pub fn from_parts(
-        text: Option<&str>,
-        origin: &str,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Config, ConfigError> {
-        let mut table: toml::Table = match text {
-            Some(text) => text
-                .parse()
-                .map_err(|e: toml::de::Error| ConfigError::Invalid {
-                    origin: origin.to_string(),
-                    message: e.to_string(),
-                })?,
-            None => toml::Table::new(),
-        };
-        apply_env(&mut table, env)?;
-        let mut config: Config =
-            Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Invalid {
-                origin: format!("{origin} (with TRADECLOUD_* overrides)"),
-                message: e.to_string(),
-            })?;
-        config.resolve_secret_files()?;
-        Ok(config)
-    }
-
-    fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
-        resolve_secret(
-            &mut self.auth.password,
-            &self.auth.password_file,
-            "auth.password",
-        )?;
-        resolve_secret(&mut self.auth.token, &self.auth.token_file, "auth.token")?;
-        resolve_secret(
-            &mut self.server.metrics_token,
-            &self.server.metrics_token_file,
-            "server.metrics_token",
-        )?;
-        resolve_secret(
-            &mut self.tradecloud.password,
-            &self.tradecloud.password_file,
-            "tradecloud.password",
-        )?;
-        Ok(())
-    }
-
     /// Check what the receiver needs: an authentication method with its
     /// settings, distinct absolute webhook paths, sane limits.
     pub fn validate_for_serving(&self) -> Result<(), ConfigError> {
@@ -548,7 +421,7 @@ impl Config {
         }
         if s.metrics_token
             .as_ref()
-            .is_some_and(|t| t.0.trim().is_empty())
+            .is_some_and(|t| t.expose().trim().is_empty())
         {
             return Err(ConfigError::setting(
                 "server.metrics_token is empty; set a token or remove the key",
@@ -568,7 +441,7 @@ impl Config {
                 ))
             }
             Some(AuthMethod::Basic) => {
-                if a.username.as_deref().unwrap_or("").is_empty() || a.password.as_ref().is_none_or(|p| p.0.is_empty()) {
+                if a.username.as_deref().unwrap_or("").is_empty() || a.password.as_ref().is_none_or(|p| p.expose().is_empty()) {
                     return Err(ConfigError::setting(
                         "auth.method = \"basic\" needs auth.username and auth.password (or password_file, or TRADECLOUD_AUTH_PASSWORD)",
                     ));
@@ -578,7 +451,7 @@ impl Config {
                 }
             }
             Some(AuthMethod::Bearer) => {
-                if a.token.as_ref().is_none_or(|t| t.0.is_empty()) {
+                if a.token.as_ref().is_none_or(|t| t.expose().is_empty()) {
                     return Err(ConfigError::setting(
                         "auth.method = \"bearer\" needs auth.token (or token_file, or TRADECLOUD_AUTH_TOKEN)",
                     ));
@@ -599,119 +472,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-fn resolve_secret(
-    value: &mut Option<Secret>,
-    file: &Option<PathBuf>,
-    name: &str,
-) -> Result<(), ConfigError> {
-    let Some(file) = file else { return Ok(()) };
-    if value.is_some() {
-        return Err(ConfigError::setting(format!(
-            "{name} and {name}_file are both set; keep one"
-        )));
-    }
-    let text = read(file)?;
-    // A trailing newline is an artefact of how secret files are written.
-    let secret = text
-        .strip_suffix('\n')
-        .map(|t| t.strip_suffix('\r').unwrap_or(t))
-        .unwrap_or(&text);
-    *value = Some(Secret(secret.to_string()));
-    Ok(())
-}
-
-fn apply_env(
-    table: &mut toml::Table,
-    env: impl IntoIterator<Item = (String, String)>,
-) -> Result<(), ConfigError> {
-    let mut overrides: Vec<(u8, String, String, String)> = Vec::new();
-    for (name, value) in env {
-        let Some(rest) = name.strip_prefix("TRADECLOUD_") else {
-            continue;
-        };
-        let rest = rest.to_ascii_lowercase();
-        // Short aliases for the API credentials (lower priority).
-        match rest.as_str() {
-            "username" | "password" | "password_file" | "base_url" => {
-                overrides.push((0, "tradecloud".into(), rest.clone(), value));
-                continue;
-            }
-            "env" => {
-                overrides.push((0, "tradecloud".into(), "environment".into(), value));
-                continue;
-            }
-            _ => {}
-        }
-        for section in SECTIONS {
-            if let Some(key) = rest.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
-                if !key.is_empty() {
-                    overrides.push((1, section.to_string(), key.to_string(), value.clone()));
-                }
-            }
-        }
-    }
-    overrides.sort_by_key(|o| o.0);
-    for (_, section, key, value) in overrides {
-        let converted = match key_kind(&section, &key) {
-            Kind::Str => toml::Value::String(value),
-            Kind::Int => {
-                toml::Value::Integer(value.trim().parse().map_err(|_| ConfigError::Invalid {
-                    origin: "environment".into(),
-                    message: format!(
-                        "TRADECLOUD_{}_{} must be a whole number",
-                        section.to_uppercase(),
-                        key.to_uppercase()
-                    ),
-                })?)
-            }
-            Kind::Bool => toml::Value::Boolean(match value.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" => true,
-                "0" | "false" | "no" | "off" => false,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        origin: "environment".into(),
-                        message: format!(
-                            "TRADECLOUD_{}_{} must be true or false",
-                            section.to_uppercase(),
-                            key.to_uppercase()
-                        ),
-                    })
-                }
-            }),
-            Kind::List => toml::Value::Array(
-                split_list(&value)
-                    .into_iter()
-                    .map(toml::Value::String)
-                    .collect(),
-            ),
-        };
-        let entry = table
-            .entry(section.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        let toml::Value::Table(section_table) = entry else {
-            return Err(ConfigError::Invalid {
-                origin: "file".into(),
-                message: format!("`{section}` must be a table"),
-            });
-        };
-        // A secret given directly replaces one given by file, and vice versa.
-        if let Some(base) = key.strip_suffix("_file") {
-            section_table.remove(base);
-        } else if matches!(key.as_str(), "password" | "token" | "metrics_token") {
-            section_table.remove(&format!("{key}_file"));
-        }
-        section_table.insert(key, converted);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -890,5 +650,116 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("audience"));
+    }
+
+    fn error(text: Option<&str>, pairs: &[(&str, &str)]) -> String {
+        Config::from_parts(text, "tradecloud.toml", env(pairs))
+            .unwrap_err()
+            .to_string()
+    }
+
+    /// Issue 11: every error names the file or the variable, the key, and
+    /// what was expected; unknown keys are refused, with the known ones.
+    #[test]
+    fn errors_name_the_source_the_key_and_the_expectation() {
+        assert_eq!(
+            error(Some("[server]\nlisten = 5"), &[]),
+            "invalid configuration tradecloud.toml: `server.listen`: invalid type: found signed int `5`, expected socket address"
+        );
+        let e = error(Some("[server]\nmax_connection_per_ip = 5"), &[]);
+        assert!(
+            e.starts_with("invalid configuration tradecloud.toml: `server.max_connection_per_ip`: unknown key `max_connection_per_ip`; known keys: listen, "),
+            "{e}"
+        );
+        assert!(e.contains("max_connections_per_ip"), "{e}");
+        let e = error(None, &[("TRADECLOUD_SERVER_MAX_CONECTIONS", "5")]);
+        assert!(
+            e.starts_with("invalid configuration TRADECLOUD_SERVER_MAX_CONECTIONS (environment): `server.max_conections`: unknown key"),
+            "{e}"
+        );
+        assert_eq!(
+            error(None, &[("TRADECLOUD_SERVER_MAX_CONNECTIONS_PER_IP", "many")]),
+            "invalid configuration TRADECLOUD_SERVER_MAX_CONNECTIONS_PER_IP (environment): `server.max_connections_per_ip`: invalid type: found string \"many\", expected usize"
+        );
+        assert_eq!(
+            error(Some("[auth]\nmethod = \"digest\""), &[]),
+            "invalid configuration tradecloud.toml: `auth.method`: unknown value `digest`; expected one of: basic, bearer, entra"
+        );
+        assert_eq!(
+            error(Some("[server]\nmetrics = \"maybe\""), &[]),
+            "invalid configuration tradecloud.toml: `server.metrics`: invalid type: found string \"maybe\", expected a boolean"
+        );
+        // A key above the first section.
+        let e = error(Some("listen = \"0.0.0.0:443\"\n[server]\n"), &[]);
+        assert!(
+            e.contains("unknown key `listen` outside any section"),
+            "{e}"
+        );
+        // A syntax error keeps the TOML parser's line and column.
+        let e = error(Some("[server\n"), &[]);
+        assert!(e.contains("line 1, column 8"), "{e}");
+    }
+
+    /// Variable names find their keys though keys have underscores of their
+    /// own; values are read as the field's type; a numeric secret stays a
+    /// string; a user's own sections are kept.
+    #[test]
+    fn variables_find_their_keys() {
+        let c = Config::from_parts(
+            Some("[erp]\ndocuments_dir = \"docs\"\n"),
+            "t",
+            env(&[
+                ("TRADECLOUD_SERVER_MAX_CONNECTIONS_PER_IP", "7"),
+                ("TRADECLOUD_SERVER_MAX_CONNECTIONS", "70"),
+                ("TRADECLOUD_SERVER_METRICS", "off"),
+                ("TRADECLOUD_SERVER_METRICS_TOKEN", "12345"),
+                ("TRADECLOUD_AUTH_PASSWORD", "0042"),
+                ("TRADECLOUD_AUTH_ISSUER", "https://a/, https://b/"),
+                ("TRADECLOUD_STORE_RETENTION_DAYS", "3"),
+                ("TRADECLOUD_STORE_URL", "sqlite://elsewhere.db"),
+                ("TRADECLOUD_PROCESSING_BACKOFF_BASE_MS", "250"),
+                ("TRADECLOUD_ENV", "production"),
+                ("TRADECLOUD_LOG", "debug"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.server.max_connections_per_ip, 7);
+        assert_eq!(c.server.max_connections, 70);
+        assert!(!c.server.metrics);
+        assert_eq!(c.server.metrics_token.unwrap().expose(), "12345");
+        assert_eq!(c.auth.password.unwrap().expose(), "0042");
+        assert_eq!(c.auth.issuer, vec!["https://a/", "https://b/"]);
+        assert_eq!(c.store.retention_days, Some(3));
+        assert_eq!(c.store.url, "sqlite://elsewhere.db");
+        assert_eq!(c.processing.backoff_base_ms, 250);
+        assert_eq!(c.tradecloud.environment.as_deref(), Some("production"));
+        assert_eq!(c.other["erp"]["documents_dir"].as_str(), Some("docs"));
+    }
+
+    /// A secret set in the environment replaces the file's `_file` key for
+    /// it, and the other way round; both in one layer is an error.
+    #[test]
+    fn secrets_and_their_files_across_layers() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let path = file.display().to_string();
+        let with_file = format!("[auth]\npassword_file = {path:?}\n");
+        let c = Config::from_parts(
+            Some(&with_file),
+            "t",
+            env(&[("TRADECLOUD_AUTH_PASSWORD", "from-env")]),
+        )
+        .unwrap();
+        assert_eq!(c.auth.password.unwrap().expose(), "from-env");
+        let c = Config::from_parts(
+            Some("[auth]\npassword = \"in-file\"\n"),
+            "t",
+            env(&[("TRADECLOUD_AUTH_PASSWORD_FILE", &path)]),
+        )
+        .unwrap();
+        assert_eq!(c.auth.password.unwrap().expose(), "from-file");
+        let e = error(Some(&format!("{with_file}password = \"x\"\n")), &[]);
+        assert!(e.contains("auth.password and auth.password_file"), "{e}");
     }
 }

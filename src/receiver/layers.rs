@@ -9,7 +9,13 @@
 //!   response metrics;
 //! * [`authenticate`]: checks the `Authorization` header before the body is
 //!   read, answers `401` with `WWW-Authenticate`, or `503` when the
-//!   credentials cannot be checked right now.
+//!   credentials cannot be checked right now;
+//! * [`identity_only`]: answers `415` (with `Accept-Encoding: identity`) to
+//!   a body with a `Content-Encoding`, before it is read. Tradecloud sends
+//!   uncompressed bodies; a compressed one would otherwise be taken for
+//!   invalid JSON (`400`). Decoding gzip would be the alternative, with a
+//!   bound against zip bombs; refusing keeps the stored bytes exactly the
+//!   bytes that were sent.
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -20,13 +26,13 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::FutureExt as _;
-use http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::StatusCode;
 use tokio::sync::Semaphore;
 
 use super::auth::{AuthFailure, Authenticator};
 use super::metrics::Metrics;
-use super::routes::problem;
+use crate::server::problem;
 
 /// The peer address of the connection, put in the request extensions by the server.
 #[derive(Debug, Clone, Copy)]
@@ -142,15 +148,57 @@ pub(crate) async fn authenticate(
                 .insert(WWW_AUTHENTICATE, auth.authenticator.challenge());
             response
         }
-        Err(AuthFailure::Unavailable(error)) => {
+        Err(AuthFailure::Unavailable {
+            reason,
+            retry_after,
+        }) => {
             auth.metrics.rejected("auth_unavailable");
-            tracing::error!(%error, "credentials cannot be checked now; answering 503");
-            unavailable(
+            // Whole seconds, rounded up: the next JWKS fetch is due then.
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            tracing::error!(error = %reason, retry_after_secs = secs.max(1), "credentials cannot be checked now; answering 503");
+            let mut response = problem(
+                StatusCode::SERVICE_UNAVAILABLE,
                 "the credentials cannot be checked right now; send it again later",
-                "5",
-            )
+                None,
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            response
         }
     }
+}
+
+/// Refuse a body with a `Content-Encoding` other than `identity` (`415`).
+pub(crate) async fn identity_only(
+    State(metrics): State<Metrics>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let encoded = request
+        .headers()
+        .get_all(CONTENT_ENCODING)
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("?").split(','))
+        .map(str::trim)
+        .find(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))
+        .map(str::to_owned);
+    let Some(coding) = encoded else {
+        return next.run(request).await;
+    };
+    metrics.rejected("unsupported_content_encoding");
+    tracing::warn!(path = %request.uri().path(), content_encoding = %coding, "compressed webhook body refused; answering 415");
+    let mut response = problem(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        &format!(
+            "Content-Encoding `{coding}` is not supported; send the body uncompressed (without Content-Encoding)"
+        ),
+        None,
+    );
+    response
+        .headers_mut()
+        .insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    response
 }
 
 #[cfg(test)]

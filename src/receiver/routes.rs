@@ -6,6 +6,8 @@
 //! |---|---|---|
 //! | valid body (POST/PUT) | `received`, with event name, object id, message id | `202` (`200` for a redelivered message id) |
 //! | GET with the id in the path or the query | `trigger` | `202` |
+//! | HEAD with the id in the path or the query | nothing | `200` |
+//! | malformed chunked framing | nothing | `400` with a JSON problem |
 //! | body that does not decode, unsupported content type, GET without id | `rejected`, with the error and the exact bytes | `400` / `415` with a JSON problem |
 //! | over-size body | not stored | `413` |
 //! | body that could not be read | not stored | `503` + `Retry-After` |
@@ -14,7 +16,7 @@
 use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
-use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use http::header::CONTENT_TYPE;
 use http::StatusCode;
 
 use crate::api::order_webhook_connector::server as order;
@@ -22,12 +24,9 @@ use crate::api::order_webhook_connector::types::OrderWebhookBody;
 use crate::api::shipment_webhook_connector::server as shipment;
 use crate::api::shipment_webhook_connector::types::ShipmentWebhookBody;
 use crate::inbox::{EventKind, Inbox, InboxError, NewEvent, Stored};
-use crate::server::{RawRequest, Rejection, RejectionKind};
+use crate::server::{problem, RawRequest, Rejection, RejectionKind};
 
 use super::metrics::Metrics;
-
-/// `Retry-After` (seconds) sent with a `503` caused by the store.
-pub(crate) const STORE_RETRY_AFTER: &str = "5";
 
 /// What the webhook routes share.
 #[derive(Clone, Debug)]
@@ -36,35 +35,6 @@ pub(crate) struct Webhooks {
     pub metrics: Metrics,
     pub order_path: String,
     pub shipment_path: String,
-}
-
-/// A JSON problem description (RFC 9457).
-pub(crate) fn problem(
-    status: StatusCode,
-    detail: &str,
-    extra: Option<(&str, serde_json::Value)>,
-) -> Response {
-    let mut body = serde_json::json!({
-        "type": "about:blank",
-        "title": status.canonical_reason().unwrap_or("Error"),
-        "status": status.as_u16(),
-        "detail": detail,
-    });
-    if let (Some((key, value)), Some(map)) = (extra, body.as_object_mut()) {
-        map.insert(key.to_string(), value);
-    }
-    let mut response = (
-        status,
-        [(CONTENT_TYPE, "application/problem+json")],
-        body.to_string(),
-    )
-        .into_response();
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static(STORE_RETRY_AFTER));
-    }
-    response
 }
 
 fn content_type_of(raw: &RawRequest) -> String {
@@ -79,6 +49,7 @@ fn reason_of(kind: &RejectionKind) -> &'static str {
     match kind {
         RejectionKind::BodyRead(_) => "body_read",
         RejectionKind::PayloadTooLarge => "payload_too_large",
+        RejectionKind::MalformedBody(_) => "malformed_body",
         RejectionKind::UnsupportedMediaType { .. } => "unsupported_media_type",
         RejectionKind::MissingBody => "missing_body",
         RejectionKind::InvalidBody(_) => "invalid_body",
@@ -163,6 +134,11 @@ impl Webhooks {
     }
 
     async fn trigger(&self, kind: EventKind, id: Option<String>, raw: RawRequest) -> Response {
+        if raw.method == http::Method::HEAD {
+            // axum routes HEAD to the GET handler; a HEAD must have no side
+            // effect, so it only tells that the route is there.
+            return StatusCode::OK.into_response();
+        }
         self.metrics.received(kind.as_str());
         match id.filter(|id| !id.trim().is_empty()) {
             Some(id) => {
@@ -183,9 +159,12 @@ impl Webhooks {
     async fn reject(&self, kind: EventKind, rejection: Rejection) -> Response {
         self.metrics.received(kind.as_str());
         match rejection.kind {
-            RejectionKind::BodyRead(_) | RejectionKind::PayloadTooLarge => {
+            RejectionKind::BodyRead(_)
+            | RejectionKind::PayloadTooLarge
+            | RejectionKind::MalformedBody(_) => {
                 // Nothing (complete) to keep: a 503 makes Tradecloud send it
-                // again, a 413 needs a larger `max_body_bytes`.
+                // again, a 413 needs a larger `max_body_bytes`, a 400 for
+                // broken framing a fixed sender.
                 self.metrics.rejected(reason_of(&rejection.kind));
                 tracing::warn!(
                     operation = rejection.operation_id, source = %self.source_of(kind, &rejection.raw),

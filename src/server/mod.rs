@@ -51,6 +51,8 @@ impl RawRequest {
             Err(rejection) => {
                 let kind = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     RejectionKind::PayloadTooLarge
+                } else if let Some(framing) = malformed_framing(&rejection) {
+                    RejectionKind::MalformedBody(framing)
                 } else {
                     RejectionKind::BodyRead(rejection.body_text())
                 };
@@ -71,6 +73,24 @@ impl RawRequest {
                 .to_ascii_lowercase(),
         )
     }
+}
+
+/// The HTTP/1.1 chunked framing error behind a failed body read, if that
+/// is what it was: the sender's fault (a retry sends the same bytes), unlike
+/// a connection that broke off.
+fn malformed_framing(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
+            )
+            .then(|| io.to_string());
+        }
+        source = e.source();
+    }
+    None
 }
 
 /// A request the generated stubs could not turn into a typed request.
@@ -102,6 +122,9 @@ pub enum RejectionKind {
     BodyRead(String),
     /// The body is larger than the configured limit.
     PayloadTooLarge,
+    /// The body's transfer framing is malformed (HTTP/1.1 chunked coding):
+    /// `400`, as a retry would send the same bytes.
+    MalformedBody(String),
     /// The `Content-Type` is not one the operation accepts.
     UnsupportedMediaType {
         /// The media type received, if any.
@@ -145,6 +168,9 @@ impl RejectionKind {
             RejectionKind::PayloadTooLarge => {
                 "the request body is larger than this endpoint accepts".into()
             }
+            RejectionKind::MalformedBody(e) => {
+                format!("the request body is malformed: invalid chunked transfer coding ({e})")
+            }
             RejectionKind::UnsupportedMediaType { received, accepted } => format!(
                 "content type {} is not supported; send one of: {}",
                 received
@@ -167,22 +193,59 @@ impl RejectionKind {
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        let status = self.kind.status();
-        let problem = serde_json::json!({
-            "type": "about:blank",
-            "title": status.canonical_reason().unwrap_or("Error"),
-            "status": status.as_u16(),
-            "detail": self.kind.detail(),
-            "operationId": self.operation_id,
-        });
-        let mut response = serialized_response(status, "application/problem+json", &problem);
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static("5"));
-        }
-        response
+        problem(
+            self.kind.status(),
+            &self.kind.detail(),
+            Some(("operationId", self.operation_id.into())),
+        )
     }
+}
+
+/// `Retry-After` (seconds) that [`problem`] sends with a `503`.
+pub const PROBLEM_RETRY_AFTER: &str = "5";
+
+/// A JSON problem description (RFC 9457, `application/problem+json`) with
+/// `status`, its reason as `title`, `detail`, and one `extra` member if
+/// given. A `503` gets `Retry-After: 5` (callers may replace it), so that
+/// Tradecloud retries.
+///
+/// ```
+/// use http::StatusCode;
+///
+/// let response = tradecloud::server::problem(
+///     StatusCode::BAD_REQUEST,
+///     "the body is not a valid message",
+///     Some(("inboxId", 7.into())),
+/// );
+/// assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+/// assert_eq!(response.headers()["content-type"], "application/problem+json");
+/// ```
+pub fn problem(
+    status: StatusCode,
+    detail: &str,
+    extra: Option<(&str, serde_json::Value)>,
+) -> Response {
+    let mut body = serde_json::json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    if let (Some((key, value)), Some(map)) = (extra, body.as_object_mut()) {
+        map.insert(key.to_string(), value);
+    }
+    let mut response = (
+        status,
+        [(CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static(PROBLEM_RETRY_AFTER));
+    }
+    response
 }
 
 fn is_json(media: &str) -> bool {

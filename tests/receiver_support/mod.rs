@@ -6,7 +6,12 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls;
 
 use tradecloud::inbox::{Inbox, InboxOptions};
 use tradecloud::receiver::{tls, Config, Receiver, ReceiverBuilder};
@@ -145,4 +150,99 @@ pub async fn json(response: reqwest::Response) -> serde_json::Value {
     let bytes = response.bytes().await.unwrap();
     serde_json::from_slice(&bytes)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
+}
+
+/// A TLS client trusting the receiver's certificate (HTTP/1.1 by hand).
+pub fn tls_connector(cert_pem: &str) -> tokio_rustls::TlsConnector {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap())
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+pub type Tls = tokio_rustls::client::TlsStream<TcpStream>;
+
+pub async fn tls_connect(rx: &TestReceiver) -> std::io::Result<Tls> {
+    let tcp = TcpStream::connect(rx.addr).await?;
+    tls_connector(&rx.cert_pem)
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+            tcp,
+        )
+        .await
+}
+
+/// Send `head` and then all of `body` on `stream`, as Python's http.client
+/// does (it reads nothing before the whole body is written), then read one
+/// response (its head and `Content-Length` bytes of body). An error if the
+/// server broke the connection before that.
+pub async fn send_all_then_read(
+    stream: &mut (impl AsyncReadExt + AsyncWriteExt + Unpin),
+    head: &str,
+    body: &[u8],
+) -> std::io::Result<String> {
+    stream.write_all(head.as_bytes()).await?;
+    stream.flush().await?;
+    // In TLS-record-sized pieces, as a client that sends from a file or a
+    // socket buffer does: the server sees the head before the body is sent.
+    for piece in body.chunks(16 * 1024) {
+        stream.write_all(piece).await?;
+        stream.flush().await?;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let response = read_response(stream, Duration::from_secs(30)).await?;
+    if response.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "closed without a response",
+        ));
+    }
+    Ok(response)
+}
+
+/// Read one HTTP/1.1 response (its head and `Content-Length` bytes of
+/// body) from `stream`; what was read when the server closed or reset the
+/// connection, or when nothing came for `wait`.
+pub async fn read_response(
+    stream: &mut (impl AsyncReadExt + Unpin),
+    wait: Duration,
+) -> std::io::Result<String> {
+    let mut response = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        let n = match tokio::time::timeout(wait, stream.read(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            // A reset after the response: keep what came.
+            Ok(Err(e)) if response.is_empty() => return Err(e),
+            Ok(Err(_)) | Err(_) => 0,
+        };
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&response);
+        if let Some(head_end) = text.find("\r\n\r\n") {
+            let length = text[..head_end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if response.len() >= head_end + 4 + length {
+                break;
+            }
+        }
+    }
+    Ok(String::from_utf8_lossy(&response).into_owned())
 }

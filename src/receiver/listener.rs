@@ -1,6 +1,8 @@
-//! The HTTPS server: accepts TCP connections, admits them under the
-//! connection limits, completes the TLS handshake (rustls), serves HTTP/1.1
-//! and HTTP/2 with hyper, closes idle connections, and shuts down
+//! The HTTPS listener (the accept loop; not to be confused with
+//! [`crate::server`], the runtime of the generated server stubs): accepts
+//! TCP connections, admits them under the connection limits, completes the
+//! TLS handshake (rustls), serves HTTP/1.1 and HTTP/2 with hyper, closes
+//! idle connections, and shuts down
 //! gracefully: on the shutdown signal it stops accepting, lets in-flight
 //! requests finish (HTTP/1.1 connections close after their current
 //! response, HTTP/2 ones get a GOAWAY), and gives up after a deadline.
@@ -25,6 +27,22 @@
 //! requests itself), and it is closed when no request has been in flight
 //! for `server.idle_timeout_secs` (HTTP/2 as well). So a slowloris client
 //! cannot hold a slot for longer than those timeouts.
+//!
+//! # Answers before the body is read
+//!
+//! A request can be answered before its body is read: `401` (the
+//! credentials are checked first), `413`, `415`, `404`, or `503` when the
+//! receiver is busy. An HTTP/1.1 client such as Python's `http.client`
+//! writes the whole body before it reads anything; had the server closed
+//! the connection after answering, the client would get a broken pipe or a
+//! reset instead of the answer (and Tradecloud would show a network error
+//! instead of `401`). So the unread rest of the body is read and discarded
+//! before the answer is sent: at most `server.max_body_bytes` more bytes
+//! within `server.request_timeout_secs`; a body beyond that is cut off and
+//! the connection closed (`Connection: close`). Not when the client waits
+//! for `100 Continue` (it has sent no body yet), and not over HTTP/2, where
+//! the answer is followed by `RST_STREAM(NO_ERROR)` and the stream's body
+//! is simply not read.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -33,10 +51,14 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use axum::body::Body;
-use http::header::{HeaderValue, CONNECTION, RETRY_AFTER};
+use bytes::Bytes;
+use http::header::{HeaderValue, CONNECTION, EXPECT, RETRY_AFTER};
 use http::StatusCode;
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use tokio::net::TcpListener;
@@ -57,6 +79,89 @@ pub(crate) struct ServeOptions {
     pub max_connections: usize,
     /// 0: no limit per address.
     pub max_connections_per_ip: usize,
+    /// At most this many bytes of a body left unread by an early answer
+    /// are read and discarded (HTTP/1.x), ...
+    pub drain_max_bytes: usize,
+    /// ... within this time.
+    pub drain_timeout: Duration,
+}
+
+/// The rest of a request body that the application dropped unread.
+type Leftover = Arc<Mutex<Option<Incoming>>>;
+
+/// A request body that, when dropped before its end, leaves itself in
+/// `leftover`, so that the connection can read and discard the rest before
+/// the answer goes out (see the module documentation).
+struct Tracked {
+    inner: Option<Incoming>,
+    leftover: Leftover,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.inner.as_mut() {
+            Some(inner) => Pin::new(inner).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(|b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint())
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if let Some(body) = self.inner.take() {
+            if !body.is_end_stream() {
+                *self.leftover.lock().unwrap_or_else(|e| e.into_inner()) = Some(body);
+            }
+        }
+    }
+}
+
+/// Read and discard `body` to its end: `true` if it ended within the limits.
+async fn drain(mut body: Incoming, max_bytes: usize, within: Duration) -> bool {
+    let read = async {
+        let mut read = 0usize;
+        loop {
+            match std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+                None => return true,
+                Some(Ok(frame)) => {
+                    read = read.saturating_add(frame.data_ref().map_or(0, Bytes::len));
+                    if read > max_bytes {
+                        return false;
+                    }
+                }
+                Some(Err(_)) => return false,
+            }
+        }
+    };
+    tokio::time::timeout(within, read).await.unwrap_or(false)
+}
+
+/// Whether the unread rest of `request`'s body is to be drained before the
+/// answer (HTTP/1.x, unless the client waits for `100 Continue`).
+fn drains(request: &http::Request<Incoming>) -> bool {
+    let expects_continue = request
+        .headers()
+        .get(EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    request.version() < http::Version::HTTP_2
+        && !expects_continue
+        && !request.body().is_end_stream()
 }
 
 /// Connections over the limits that are still answered `503` (after the
@@ -222,7 +327,7 @@ impl Activity {
 
 /// The answer on a connection over the limits.
 fn busy_response(version: http::Version) -> http::Response<Body> {
-    let mut response = super::routes::problem(
+    let mut response = crate::server::problem(
         StatusCode::SERVICE_UNAVAILABLE,
         "the receiver has too many connections; send it again later",
         None,
@@ -326,17 +431,38 @@ pub(crate) async fn serve(
                 hyper::service::service_fn(move |request: http::Request<Incoming>| {
                     let in_flight = InFlight::new(&activity, started);
                     let version = request.version();
-                    let mut request = request.map(Body::new);
+                    let leftover = drains(&request).then(Leftover::default);
+                    let mut request = match &leftover {
+                        Some(leftover) => request.map(|inner| {
+                            Body::new(Tracked {
+                                inner: Some(inner),
+                                leftover: leftover.clone(),
+                            })
+                        }),
+                        None => request.map(Body::new),
+                    };
                     request.extensions_mut().insert(RemoteAddr(remote));
                     normalize(&mut request);
                     let mut app = app.clone();
                     async move {
                         let _in_flight = in_flight;
-                        if busy {
-                            Ok(busy_response(version))
+                        let mut response = if busy {
+                            drop(request);
+                            busy_response(version)
                         } else {
-                            app.call(request).await
+                            app.call(request).await?
+                        };
+                        let unread = leftover
+                            .and_then(|l| l.lock().unwrap_or_else(|e| e.into_inner()).take());
+                        if let Some(body) = unread {
+                            if !drain(body, options.drain_max_bytes, options.drain_timeout).await {
+                                tracing::debug!(%remote, status = response.status().as_u16(), "request body not read to its end; closing the connection after the answer");
+                                response
+                                    .headers_mut()
+                                    .insert(CONNECTION, HeaderValue::from_static("close"));
+                            }
                         }
+                        Ok::<_, std::convert::Infallible>(response)
                     }
                 })
             };

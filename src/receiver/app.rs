@@ -1,0 +1,238 @@
+//! The running [`Receiver`]: the axum application (webhook routes with
+//! their layers, and the operational endpoints) served by the
+//! [listener](super::listener) until shutdown, beside the processor, the
+//! certificate watcher and the retention task.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use tokio::sync::Semaphore;
+use tokio_rustls::rustls::ServerConfig;
+
+use super::{
+    glue, layers, listener, ops, retention, routes, tls, Authenticator, Config, Metrics,
+    ReceiverBuilder, ReceiverError,
+};
+use crate::inbox::Inbox;
+
+type ShutdownFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A receiver with its listener bound, ready to [`run`](Receiver::run).
+pub struct Receiver {
+    pub(super) config: Config,
+    pub(super) app: axum::Router,
+    pub(super) listener: tokio::net::TcpListener,
+    pub(super) local_addr: SocketAddr,
+    pub(super) tls: Arc<ServerConfig>,
+    pub(super) resolver: Option<Arc<tls::CertResolver>>,
+    pub(super) watch: Option<tls::CertFiles>,
+    pub(super) dev_certificate: Option<String>,
+    pub(super) inbox: Inbox,
+    pub(super) metrics: Metrics,
+    pub(super) processing: Option<Box<dyn glue::Spawn>>,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Receiver {
+    /// A builder: `Receiver::builder().config(c).handler(h).run().await`.
+    pub fn builder() -> ReceiverBuilder {
+        ReceiverBuilder::new()
+    }
+
+    /// The address the receiver listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The inbox events are stored in.
+    pub fn inbox(&self) -> &Inbox {
+        &self.inbox
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// With [`ReceiverBuilder::dev_tls`]: the generated certificate (PEM),
+    /// for a test client to trust.
+    pub fn dev_certificate_pem(&self) -> Option<&str> {
+        self.dev_certificate.as_deref()
+    }
+
+    /// The complete axum application (webhook routes with their layers and
+    /// the operational endpoints), to serve it some other way. It must
+    /// still be served over TLS only.
+    pub fn router(&self) -> axum::Router {
+        self.app.clone()
+    }
+
+    /// Serve until SIGTERM or Ctrl-C, then finish in-flight requests and stop
+    /// the processor.
+    pub async fn run(self) -> Result<(), ReceiverError> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serve until `shutdown` completes, then finish in-flight requests and
+    /// stop the processor.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ReceiverError> {
+        let watcher = match (&self.watch, &self.resolver) {
+            (Some(files), Some(resolver)) => Some(files.clone().watch(
+                resolver,
+                Duration::from_secs(self.config.server.tls_reload_secs.max(1)),
+            )),
+            _ => None,
+        };
+        let retention = match self.config.store.retention_days {
+            Some(days) if days > 0 => Some(tokio::spawn(retention::run(
+                self.inbox.clone(),
+                self.metrics.clone(),
+                days,
+            ))),
+            _ => None,
+        };
+        let (stop_processing, stopped) = tokio::sync::watch::channel(false);
+        let processor = self
+            .processing
+            .map(|p| p.spawn(self.inbox.clone(), self.metrics.clone(), stopped));
+        let s = &self.config.server;
+        tracing::info!(
+            listen = %self.local_addr, order_path = %s.order_path, shipment_path = %s.shipment_path,
+            auth = ?self.config.auth.method, processing = processor.is_some(), "receiving Tradecloud webhooks over HTTPS"
+        );
+        let options = listener::ServeOptions {
+            handshake_timeout: Duration::from_secs(s.handshake_timeout_secs.max(1)),
+            header_read_timeout: Duration::from_secs(s.header_read_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(s.idle_timeout_secs.max(1)),
+            shutdown_timeout: Duration::from_secs(s.shutdown_timeout_secs),
+            max_connections: s.max_connections,
+            max_connections_per_ip: s.max_connections_per_ip,
+            drain_max_bytes: s.max_body_bytes,
+            drain_timeout: Duration::from_secs(s.request_timeout_secs.max(1)),
+        };
+        let shutdown: ShutdownFuture = Box::pin(shutdown);
+        listener::serve(
+            self.listener,
+            self.tls,
+            self.app,
+            options,
+            self.metrics.clone(),
+            shutdown,
+        )
+        .await;
+        let _ = stop_processing.send(true);
+        if let Some(processor) = processor {
+            if tokio::time::timeout(
+                Duration::from_secs(s.shutdown_timeout_secs.max(1)),
+                processor,
+            )
+            .await
+            .is_err()
+            {
+                tracing::warn!("the processor did not stop in time; unfinished events are handled again at the next start");
+            }
+        }
+        if let Some(watcher) = watcher {
+            watcher.abort();
+        }
+        if let Some(retention) = retention {
+            retention.abort();
+        }
+        tracing::info!("receiver stopped");
+        Ok(())
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C (SIGINT).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received; shutting down"),
+        () = terminate => tracing::info!("SIGTERM received; shutting down"),
+    }
+}
+
+/// The whole application: webhook routes behind authentication, the
+/// concurrency limit, the timeout and the panic catcher; the operational
+/// endpoints behind the timeout and the panic catcher.
+pub(super) fn app(
+    config: &Config,
+    inbox: Inbox,
+    metrics: Metrics,
+    authenticator: Authenticator,
+    metrics_auth: Option<Authenticator>,
+) -> axum::Router {
+    let s = &config.server;
+    let webhooks = Arc::new(routes::Webhooks {
+        inbox: inbox.clone(),
+        metrics: metrics.clone(),
+        order_path: s.order_path.clone(),
+        shipment_path: s.shipment_path.clone(),
+    });
+    let webhook_routes = routes::router(webhooks, &s.order_path, &s.shipment_path)
+        .layer(DefaultBodyLimit::max(s.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            layers::identity_only,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            layers::Auth {
+                authenticator,
+                metrics: metrics.clone(),
+            },
+            layers::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            layers::Guard {
+                permits: Some(Arc::new(Semaphore::new(s.max_concurrent_requests))),
+                timeout: Duration::from_secs(s.request_timeout_secs),
+                metrics: Some(metrics.clone()),
+            },
+            layers::guard,
+        ));
+    let ops = ops::router(inbox, metrics, metrics_auth, s.metrics).layer(
+        axum::middleware::from_fn_with_state(
+            layers::Guard {
+                permits: None,
+                timeout: Duration::from_secs(10),
+                metrics: None,
+            },
+            layers::guard,
+        ),
+    );
+    webhook_routes.merge(ops).fallback(ops::not_found)
+}

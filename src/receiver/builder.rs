@@ -1,0 +1,324 @@
+//! [`ReceiverBuilder`]: everything a [`Receiver`] needs, loaded and checked
+//! before anything is served: the configuration, the authenticator, the
+//! TLS certificate (from the configuration's files, generated for
+//! development, or given by the program), the inbox, the bound listener,
+//! the `[tradecloud]` client and the processor set-up.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio_rustls::rustls::ServerConfig;
+
+use super::glue;
+use super::{
+    config, tls, AuthMethod, Authenticator, ClientFetcher, Config, ConfigError, Metrics, Receiver,
+    ReceiverError,
+};
+use crate::inbox::{Inbox, InboxError};
+use crate::processing::{Fetcher, Handler, Processor, ProcessorConfig};
+
+/// Where the TLS certificate comes from.
+enum TlsSource {
+    /// `server.tls_cert` and `server.tls_key`, reloaded when they change.
+    Config,
+    /// A self-signed certificate generated at start-up.
+    Dev,
+    /// PEM given by the program.
+    Pem { cert: Vec<u8>, key: Vec<u8> },
+    /// A complete rustls configuration given by the program.
+    Rustls(Arc<ServerConfig>),
+}
+
+/// Builds a [`Receiver`]. See [`Receiver::builder`].
+pub struct ReceiverBuilder {
+    config: Option<Config>,
+    config_path: Option<PathBuf>,
+    tls: TlsSource,
+    inbox: Option<Inbox>,
+    metrics: Option<Metrics>,
+    listener: Option<std::net::TcpListener>,
+    processing: Option<Box<dyn glue::Spawn>>,
+    processor_config: Option<ProcessorConfig>,
+    fetcher: Option<Arc<dyn Fetcher>>,
+}
+
+impl std::fmt::Debug for ReceiverBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceiverBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReceiverBuilder {
+    /// The defaults; see [`Receiver::builder`].
+    pub(super) fn new() -> Self {
+        ReceiverBuilder {
+            config: None,
+            config_path: None,
+            tls: TlsSource::Config,
+            inbox: None,
+            metrics: None,
+            listener: None,
+            processing: None,
+            processor_config: None,
+            fetcher: None,
+        }
+    }
+
+    /// Use this configuration (default: [`Config::load`]`(None)`, i.e.
+    /// `tradecloud.toml` if present and the `TRADECLOUD_*` variables).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Load the configuration from this file (and the `TRADECLOUD_*` variables).
+    pub fn config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config_path = Some(path.into());
+        self
+    }
+
+    /// Serve a self-signed certificate generated at start-up instead of
+    /// `server.tls_cert`/`tls_key`. For local testing only: Tradecloud does
+    /// not accept self-signed certificates.
+    pub fn dev_tls(mut self) -> Self {
+        self.tls = TlsSource::Dev;
+        self
+    }
+
+    /// Serve this PEM certificate chain and key (not reloaded).
+    pub fn tls_pem(mut self, cert_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
+        self.tls = TlsSource::Pem {
+            cert: cert_pem.into(),
+            key: key_pem.into(),
+        };
+        self
+    }
+
+    /// Serve with this rustls configuration (you are responsible for its
+    /// protocol versions and cipher suites; see [`tls::server_config`]).
+    pub fn rustls_config(mut self, config: Arc<ServerConfig>) -> Self {
+        self.tls = TlsSource::Rustls(config);
+        self
+    }
+
+    /// Use this inbox (default: open `store.url`).
+    pub fn inbox(mut self, inbox: Inbox) -> Self {
+        self.inbox = Some(inbox);
+        self
+    }
+
+    /// Use this metrics registry (default: a new one).
+    pub fn metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Hand the stored events to `handler` with a [`Processor`] (default
+    /// [`ProcessorConfig`], see [`processor_config`](Self::processor_config)),
+    /// whose outcomes and latencies are counted in the metrics. With
+    /// `[tradecloud]` credentials configured, the handler gets that API
+    /// client as [`HandlerContext::client`](crate::processing::HandlerContext::client)
+    /// (document downloads). Without a handler (or
+    /// [`processor`](Self::processor)) the receiver only stores.
+    pub fn handler<H: Handler>(mut self, handler: H) -> Self {
+        self.processing = Some(Box::new(glue::WithHandler {
+            handler,
+            setup: None,
+        }));
+        self
+    }
+
+    /// The [`ProcessorConfig`] used with [`handler`](Self::handler), instead
+    /// of the configuration's `[processing]` section.
+    pub fn processor_config(mut self, config: ProcessorConfig) -> Self {
+        self.processor_config = Some(config);
+        self
+    }
+
+    /// The [`Fetcher`] used with [`handler`](Self::handler) for GET webhooks
+    /// (fetch the whole order or shipment). Default: a [`ClientFetcher`]
+    /// with the `[tradecloud]` credentials, if configured. Without one,
+    /// GET-webhook triggers are dead-lettered and can be replayed later.
+    pub fn fetcher(mut self, fetcher: Arc<dyn Fetcher>) -> Self {
+        self.fetcher = Some(fetcher);
+        self
+    }
+
+    /// Full control over the processor: `make` gets the inbox and returns
+    /// the [`Processor`] to run (with your config, fetcher, extensions and
+    /// observer). Record its outcomes in the receiver's metrics with
+    /// `.on_outcome(move |r| metrics.observe_outcome(r))` and
+    /// [`metrics`](Self::metrics).
+    pub fn processor<H, F>(mut self, make: F) -> Self
+    where
+        H: Handler,
+        F: FnOnce(Inbox) -> Processor<H> + Send + 'static,
+    {
+        self.processing = Some(Box::new(glue::Custom(make)));
+        self
+    }
+
+    /// Serve on this already bound listener instead of `server.listen`.
+    pub fn listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
+    /// Load the configuration, the certificate and the inbox, and bind the
+    /// listener. Nothing is served until [`Receiver::run`].
+    pub async fn build(mut self) -> Result<Receiver, ReceiverError> {
+        let config = match (self.config, &self.config_path) {
+            (Some(config), _) => config,
+            (None, path) => Config::load(path.as_deref())?,
+        };
+        config.validate_for_serving()?;
+        // `[processing]` of the configuration, unless set in code.
+        self.processor_config
+            .get_or_insert_with(|| config.processing.processor_config());
+        let authenticator = Authenticator::from_config(&config.auth)?;
+        let metrics = self.metrics.unwrap_or_default();
+
+        let mut dev_certificate = None;
+        let mut watch = None;
+        let (tls, resolver) = match self.tls {
+            TlsSource::Rustls(tls) => (tls, None),
+            source => {
+                let key = match source {
+                    TlsSource::Config => {
+                        let (Some(cert), Some(key)) =
+                            (&config.server.tls_cert, &config.server.tls_key)
+                        else {
+                            return Err(ConfigError::Setting(
+                                "server.tls_cert and server.tls_key are required (HTTPS only); use --dev-tls for a local test".into(),
+                            )
+                            .into());
+                        };
+                        let files = tls::CertFiles {
+                            cert: cert.clone(),
+                            key: key.clone(),
+                        };
+                        let key = files.load()?;
+                        watch = Some(files);
+                        key
+                    }
+                    TlsSource::Dev => {
+                        let (cert, key) = tls::dev_certificate(&["localhost", "127.0.0.1", "::1"])?;
+                        let certified = tls::certified_key_from_pem(
+                            cert.as_bytes(),
+                            key.as_bytes(),
+                            "dev".as_ref(),
+                        )?;
+                        tracing::warn!(
+                            "DEVELOPMENT TLS: serving a self-signed certificate for localhost. \
+                             Tradecloud will NOT accept it: configure server.tls_cert and server.tls_key \
+                             with a certificate from a public CA before connecting Tradecloud."
+                        );
+                        dev_certificate = Some(cert);
+                        certified
+                    }
+                    TlsSource::Pem { cert, key } => {
+                        tls::certified_key_from_pem(&cert, &key, "(PEM)".as_ref())?
+                    }
+                    TlsSource::Rustls(_) => unreachable!("handled above"),
+                };
+                let resolver = tls::CertResolver::new(key);
+                (tls::server_config(resolver.clone())?, Some(resolver))
+            }
+        };
+
+        let inbox = match self.inbox {
+            Some(inbox) => inbox,
+            None => {
+                let url = config.store.url.clone();
+                tokio::task::spawn_blocking(move || Inbox::open(&url))
+                    .await
+                    .map_err(|e| InboxError::Unavailable(e.to_string()))??
+            }
+        };
+
+        let listener = match self.listener {
+            Some(listener) => listener,
+            None => std::net::TcpListener::bind(config.server.listen).map_err(|source| {
+                ReceiverError::Bind {
+                    addr: config.server.listen,
+                    source,
+                }
+            })?,
+        };
+        listener
+            .set_nonblocking(true)
+            .map_err(|source| ReceiverError::Bind {
+                addr: config.server.listen,
+                source,
+            })?;
+        let listener =
+            tokio::net::TcpListener::from_std(listener).map_err(|source| ReceiverError::Bind {
+                addr: config.server.listen,
+                source,
+            })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| ReceiverError::Bind {
+                addr: config.server.listen,
+                source,
+            })?;
+
+        // The `[tradecloud]` client: the default fetcher, and `ctx.client()`
+        // for handlers (document downloads).
+        let configured = match self.processing {
+            Some(_) => ClientFetcher::from_config(&config.tradecloud)?,
+            None => None,
+        };
+        let client = configured.as_ref().map(|f| f.client().clone());
+        let fetcher = match self.fetcher {
+            Some(fetcher) => Some(fetcher),
+            None => configured.map(|f| Arc::new(f) as Arc<dyn Fetcher>),
+        };
+        if self.processing.is_some() && fetcher.is_none() {
+            tracing::warn!(
+                "no [tradecloud] username/password: GET webhooks are stored but cannot be fetched \
+                 (they are dead-lettered; replay them once credentials are configured)"
+            );
+        }
+
+        let metrics_auth = match &config.server.metrics_token {
+            Some(token) => Some(Authenticator::from_config(&config::AuthConfig {
+                method: Some(AuthMethod::Bearer),
+                token: Some(token.clone()),
+                realm: Some("tradecloud-metrics".into()),
+                ..config::AuthConfig::default()
+            })?),
+            None => None,
+        };
+        let app = super::app::app(
+            &config,
+            inbox.clone(),
+            metrics.clone(),
+            authenticator,
+            metrics_auth,
+        );
+        Ok(Receiver {
+            config,
+            app,
+            listener,
+            local_addr,
+            tls,
+            resolver,
+            watch,
+            dev_certificate,
+            inbox,
+            metrics,
+            processing: self.processing.map(|mut p| {
+                p.configure(self.processor_config.unwrap_or_default(), fetcher, client);
+                p
+            }),
+        })
+    }
+
+    /// [`build`](Self::build), then [`Receiver::run`].
+    pub async fn run(self) -> Result<(), ReceiverError> {
+        self.build().await?.run().await
+    }
+}
