@@ -11,9 +11,10 @@
 //! ```
 
 use tradecloud::api::common::types::{OrderEvent, OrderEventName};
-use tradecloud::changes::{order_webhook_event, ChangeSet, OrderWebhookEvent};
+use tradecloud::changes::ChangeSet;
 use tradecloud::processing::{Event, Handler, HandlerContext, HandlerError};
 use tradecloud::testing::{Sample, TestBed};
+use tradecloud::webhook::OrderWebhookEvent;
 
 /// The buyer's ERP: updates purchase orders from the supplier's responses.
 struct PurchaseOrders;
@@ -68,7 +69,7 @@ impl PurchaseOrders {
 impl Handler for PurchaseOrders {
     async fn handle(&self, event: Event, _ctx: &HandlerContext) -> Result<(), HandlerError> {
         match &event {
-            Event::Order { body, .. } => match order_webhook_event(body) {
+            Event::Order { body, .. } => match body.event() {
                 Some(OrderWebhookEvent::Order(order)) => {
                     self.order_response(&body.event_name, order)
                 }

@@ -12,9 +12,10 @@
 //! ```
 
 use tradecloud::api::common::types::{OrderEventName, SingleDeliveryOrderEvent};
-use tradecloud::changes::{order_webhook_event, ChangeSet, OrderWebhookEvent};
+use tradecloud::changes::ChangeSet;
 use tradecloud::processing::{Event, Handler, HandlerContext, HandlerError};
 use tradecloud::testing::{Sample, TestBed};
+use tradecloud::webhook::OrderWebhookEvent;
 
 /// The supplier's ERP: creates and updates sales orders.
 struct SalesOrders;
@@ -76,7 +77,7 @@ impl SalesOrders {
 impl Handler for SalesOrders {
     async fn handle(&self, event: Event, _ctx: &HandlerContext) -> Result<(), HandlerError> {
         match &event {
-            Event::Order { body, .. } => match order_webhook_event(body) {
+            Event::Order { body, .. } => match body.event() {
                 Some(OrderWebhookEvent::SingleDelivery(order)) => self.order(&body.event_name, order),
                 _ => Err(HandlerError::Permanent(
                     "expected a singleDeliveryOrderEvent: set the webhook's Delivery Schedule Mode to Single Delivery"

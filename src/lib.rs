@@ -8,6 +8,9 @@
 //! * [`types`]: the exact scalar types every generated type uses: [`types::Decimal`]
 //!   (no float rounding), [`types::DateTime`] (with or without a zone) and
 //!   [`types::Date`], and open enums that keep unknown values.
+//! * [`webhook`]: decoding webhook bodies (JSON or tXML) and which event,
+//!   order or shipment id and message id they carry.
+//! * [`changes`]: which lines and documents of a message changed.
 //!
 //! ```
 //! use tradecloud::api::order_webhook_connector::types::OrderWebhookBody;
@@ -50,6 +53,7 @@ pub mod secret;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod txml;
+pub mod webhook;
 
 /// The README's Rust snippets, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

@@ -202,249 +202,28 @@ fn random_uuid() -> String {
     )
 }
 
+// The bodies are templates in `samples/`, written from Tradecloud's
+// documentation: [`Sample::new`] replaces `"{event_name}"` (with the JSON
+// string of the event name) and `{message_id}` (with a fresh UUID).
+
 /// `orderEvent`: two lines, confirmed delivery schedule and prices, a buyer
 /// order document, a supplier order document and a line document without a
 /// file (order/buyer/receive/README.md, order/supplier/receive/README.md).
-const ORDER_EVENT: &str = r#"{
-  "eventName": "{event_name}",
-  "orderEvent": {
-    "orderId": "4fd2a3c0-6b1e-4e8b-9c2a-1d3e5f7a9b0c",
-    "buyerOrder": {
-      "companyId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
-      "purchaseOrderNumber": "PO123456789",
-      "supplierAccountNumber": "SUPPLIER12345",
-      "description": "Tubes for the 2025 production run",
-      "documents": [
-        { "code": "123456789", "revision": "B", "name": "Tradecloud API Manual", "type": "General",
-          "objectId": "67aa8ece-5d41-496f-a94c-483e360b833b" }
-      ]
-    },
-    "supplierOrder": {
-      "companyId": "1f61e695-7545-5670-9384-58e8b1f263e6",
-      "buyerAccountNumber": "340760",
-      "purchaseOrderNumber": "PO123456789",
-      "documents": [
-        { "code": "SO-CONFIRMATION-1", "name": "Order confirmation", "type": "General",
-          "objectId": "0b9c8d7e-6f5a-4b3c-2d1e-0f9a8b7c6d5e" }
-      ]
-    },
-    "lines": [
-      {
-        "id": "d2b9a8e4-5c1e-4a53-9d0b-6f1f0f6d7a01",
-        "buyerLine": {
-          "position": "0001",
-          "item": { "number": "12345", "revision": "v2", "name": "Round tube 60x45", "purchaseUnitOfMeasureIso": "PCE" },
-          "deliverySchedule": [ { "position": "1", "date": "2025-06-02", "quantity": 100 } ],
-          "prices": {
-            "netPrice": { "priceInTransactionCurrency": { "value": 12.3456, "currencyIso": "EUR" } },
-            "priceUnitOfMeasureIso": "PCE", "priceUnitQuantity": 1
-          }
-        },
-        "supplierLine": { "salesOrderNumber": "SO-2025-0042", "salesOrderPosition": "10" },
-        "confirmedLine": {
-          "deliverySchedule": [ { "position": "1", "date": "2025-06-09", "quantity": 100 } ],
-          "prices": {
-            "netPrice": { "priceInTransactionCurrency": { "value": 12.3456, "currencyIso": "EUR" } },
-            "priceUnitOfMeasureIso": "PCE", "priceUnitQuantity": 1
-          }
-        },
-        "deliverySchedule": [ { "position": "1", "date": "2025-06-09", "quantity": 100 } ],
-        "status": { "processStatus": "Confirmed", "logisticsStatus": "Open" },
-        "lastUpdatedAt": "2025-04-23T10:01:53.812Z"
-      },
-      {
-        "id": "d2b9a8e4-5c1e-4a53-9d0b-6f1f0f6d7a02",
-        "buyerLine": {
-          "position": "0002",
-          "item": { "number": "67890", "name": "Flange DN50", "purchaseUnitOfMeasureIso": "PCE" },
-          "deliverySchedule": [
-            { "position": "1", "date": "2025-06-02", "quantity": 12.5 },
-            { "position": "2", "date": "2025-07-01", "quantity": 12.5 }
-          ],
-          "documents": [ { "code": "SPEC-0002", "name": "Specification (on paper: no file)", "type": "General" } ]
-        },
-        "supplierLine": { "salesOrderNumber": "SO-2025-0042", "salesOrderPosition": "20" },
-        "deliverySchedule": [
-          { "position": "1", "date": "2025-06-02", "quantity": 12.5 },
-          { "position": "2", "date": "2025-07-01", "quantity": 12.5 }
-        ],
-        "status": { "processStatus": "Confirmed", "logisticsStatus": "Open" },
-        "lastUpdatedAt": "2025-04-23T12:01:53.812+02:00"
-      }
-    ],
-    "status": { "processStatus": "Confirmed", "logisticsStatus": "Open" },
-    "lastUpdatedAt": "2025-04-23T10:01:53.812Z"
-  },
-  "meta": {
-    "messageId": "{message_id}",
-    "source": { "traceId": "1a2b3c4d-5e6f-4708-9a1b-2c3d4e5f6a7b" },
-    "createdDateTime": "2025-04-23T10:01:54.001Z"
-  }
-}
-"#;
+const ORDER_EVENT: &str = include_str!("../samples/order-event.json");
 
 /// `singleDeliveryOrderEvent`: the same order with one scheduled delivery
 /// per line (order/supplier/receive/single-delivery-order.md).
-const SINGLE_DELIVERY_ORDER_EVENT: &str = r#"{
-  "eventName": "{event_name}",
-  "singleDeliveryOrderEvent": {
-    "orderId": "5ae3b4d1-7c2f-4f9c-8d3b-2e4f6a8b0c1d",
-    "buyerOrder": {
-      "companyId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
-      "purchaseOrderNumber": "PO987654321",
-      "supplierAccountNumber": "SUPPLIER12345",
-      "documents": [
-        { "code": "123456789", "revision": "B", "name": "Tradecloud API Manual", "type": "General",
-          "objectId": "67aa8ece-5d41-496f-a94c-483e360b833b" }
-      ]
-    },
-    "supplierOrder": {
-      "companyId": "1f61e695-7545-5670-9384-58e8b1f263e6",
-      "buyerAccountNumber": "340760",
-      "documents": [
-        { "code": "SO-CONFIRMATION-2", "name": "Order confirmation", "type": "General",
-          "objectId": "0b9c8d7e-6f5a-4b3c-2d1e-0f9a8b7c6d5e" }
-      ]
-    },
-    "lines": [
-      {
-        "id": "e3c0b9f5-6d2f-4b64-8e1c-7a2a1a7e8b01",
-        "buyerLine": {
-          "position": "0001",
-          "item": { "number": "12345", "name": "Round tube 60x45", "purchaseUnitOfMeasureIso": "PCE" },
-          "scheduledDelivery": { "date": "2025-06-02", "quantity": 100 }
-        },
-        "statusLine": {
-          "scheduledDelivery": { "date": "2025-06-02", "quantity": 100 },
-          "prices": { "netPrice": { "priceInTransactionCurrency": { "value": 12.3456, "currencyIso": "EUR" } } }
-        },
-        "status": { "processStatus": "Issued", "logisticsStatus": "Open" },
-        "lastUpdatedAt": "2025-04-23T10:01:53.812Z"
-      },
-      {
-        "id": "e3c0b9f5-6d2f-4b64-8e1c-7a2a1a7e8b02",
-        "buyerLine": {
-          "position": "0002",
-          "item": { "number": "67890", "name": "Flange DN50", "purchaseUnitOfMeasureIso": "PCE" },
-          "scheduledDelivery": { "date": "2025-07-01", "quantity": 25 },
-          "documents": [ { "code": "SPEC-0002", "name": "Specification (on paper: no file)", "type": "General" } ]
-        },
-        "statusLine": { "scheduledDelivery": { "date": "2025-07-01", "quantity": 25 } },
-        "status": { "processStatus": "Issued", "logisticsStatus": "Open" },
-        "lastUpdatedAt": "2025-04-23T10:01:53.812Z"
-      }
-    ],
-    "status": { "processStatus": "Issued", "logisticsStatus": "Open" },
-    "lastUpdatedAt": "2025-04-23T10:01:53.812Z"
-  },
-  "meta": {
-    "messageId": "{message_id}",
-    "source": { "traceId": "2b3c4d5e-6f70-4819-8a2b-3c4d5e6f7a8b" },
-    "createdDateTime": "2025-04-23T10:01:54.001Z"
-  }
-}
-"#;
+const SINGLE_DELIVERY_ORDER_EVENT: &str =
+    include_str!("../samples/single-delivery-order-event.json");
 
 /// `orderDocumentsEvent` (members modelled on `orderEvent`): an order
 /// document and a line document, both with a file.
-const ORDER_DOCUMENTS_EVENT: &str = r#"{
-  "eventName": "{event_name}",
-  "orderDocumentsEvent": {
-    "orderId": "4fd2a3c0-6b1e-4e8b-9c2a-1d3e5f7a9b0c",
-    "buyerOrder": {
-      "purchaseOrderNumber": "PO123456789",
-      "documents": [
-        { "code": "INSTRUCTIONS-01", "name": "Buyer instructions", "type": "General",
-          "objectId": "4c3b2a19-0f8e-4d7c-b6a5-948372615a0b" }
-      ]
-    },
-    "lines": [
-      {
-        "id": "d2b9a8e4-5c1e-4a53-9d0b-6f1f0f6d7a01",
-        "buyerLine": { "position": "0001" },
-        "supplierLine": {
-          "salesOrderPosition": "10",
-          "documents": [
-            { "code": "SO-CONFIRMATION-1", "name": "Order confirmation", "type": "General",
-              "objectId": "0b9c8d7e-6f5a-4b3c-2d1e-0f9a8b7c6d5e" }
-          ]
-        }
-      }
-    ],
-    "lastUpdatedAt": "2025-04-23T10:01:53.812Z"
-  },
-  "meta": {
-    "messageId": "{message_id}",
-    "source": { "traceId": "3c4d5e6f-7081-492a-8b3c-4d5e6f7a8b9c" },
-    "createdDateTime": "2025-04-23T10:01:54.001Z"
-  }
-}
-"#;
+const ORDER_DOCUMENTS_EVENT: &str = include_str!("../samples/order-documents-event.json");
 
 /// A shipment (all lines and documents; shipment/buyer/receive/README.md):
 /// one line and one document changed in this event, one line and one
 /// document older, and a document without a file.
-const SHIPMENT_EVENT: &str = r#"{
-  "eventName": "{event_name}",
-  "shipment": {
-    "id": "9a7b5c3d-1e2f-4a6b-8c0d-2e4f6a8b0c1d",
-    "transportMode": "1",
-    "supplierShipment": {
-      "companyId": "1f61e695-7545-5670-9384-58e8b1f263e6",
-      "buyerAccountNumber": "340760",
-      "shipmentNumber": "SHIP-2025-0001",
-      "documents": [
-        { "code": "PACKING-LIST-001", "revision": "1", "name": "packing-list.pdf", "type": "Packing List",
-          "objectId": "05d251f0-0166-4e1e-8110-8d7a507b18f4",
-          "meta": { "lastUpdatedAt": "2025-04-23T10:01:53.812Z" } },
-        { "code": "CERTIFICATE-07", "name": "Certificate of origin (sent by mail: no file)", "type": "General",
-          "meta": { "lastUpdatedAt": "2025-04-23T10:01:53.812Z" } }
-      ]
-    },
-    "buyerShipment": {
-      "companyId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
-      "supplierAccountNumber": "SUPPLIER12345",
-      "documents": [
-        { "code": "BUYER-INSTRUCTIONS-01", "revision": "3", "name": "Delivery instructions", "type": "General",
-          "objectId": "4c3b2a19-0f8e-4d7c-b6a5-948372615a0b",
-          "meta": { "lastUpdatedAt": "2025-04-20T08:15:00Z" } }
-      ]
-    },
-    "loadCarriers": [
-      {
-        "containerNumber": "CSQU3054383",
-        "lines": [
-          {
-            "purchaseOrderNumber": "PO123456789",
-            "purchaseOrderLinePosition": "0001",
-            "deliverySchedulePosition": "1",
-            "item": { "buyerItemNumber": "12345", "buyerItemName": "Round tube 60x45", "purchaseUnitOfMeasureIso": "PCE" },
-            "supplierLine": { "despatchAdviceNumber": "DA-0001", "despatchAdviceLinePosition": "1", "despatchQuantity": 100 },
-            "meta": { "lastUpdatedAt": "2025-04-23T10:01:53.812Z" }
-          }
-        ]
-      }
-    ],
-    "lines": [
-      {
-        "purchaseOrderNumber": "PO123456789",
-        "purchaseOrderLinePosition": "0002",
-        "deliverySchedulePosition": "1",
-        "item": { "buyerItemNumber": "67890", "buyerItemName": "Flange DN50", "purchaseUnitOfMeasureIso": "PCE" },
-        "supplierLine": { "despatchAdviceNumber": "DA-0001", "despatchAdviceLinePosition": "2", "despatchQuantity": 12.5 },
-        "meta": { "lastUpdatedAt": "2025-04-20T08:15:00Z" }
-      }
-    ],
-    "status": { "processStatus": "Issued" },
-    "meta": { "lastUpdatedAt": "2025-04-23T10:01:53.812Z" }
-  },
-  "meta": {
-    "messageId": "{message_id}",
-    "source": { "traceId": "4d5e6f70-8192-4a3b-9c4d-5e6f7a8b9c0d" },
-    "createdDateTime": "2025-04-23T10:01:54.001Z"
-  }
-}
-"#;
+const SHIPMENT_EVENT: &str = include_str!("../samples/shipment-event.json");
 
 // ---------------------------------------------------------------------------
 // The test bed
@@ -802,8 +581,9 @@ mod tests {
     use crate::api::common::types::Shipment;
     use crate::api::order_webhook_connector::types::OrderWebhookBody;
     use crate::api::shipment_webhook_connector::types::ShipmentWebhookBody;
-    use crate::changes::{order_webhook_event, ChangeSet, OrderWebhookEvent};
+    use crate::changes::ChangeSet;
     use crate::client::DocumentSource;
+    use crate::webhook::OrderWebhookEvent;
 
     fn counts<M: ChangeSet>(m: &M) -> [usize; 5]
     where
@@ -853,13 +633,13 @@ mod tests {
             body.meta.as_ref().and_then(|m| m.message_id.as_deref()),
             Some(s.message_id())
         );
-        let Some(OrderWebhookEvent::Order(e)) = order_webhook_event(&body) else {
+        let Some(OrderWebhookEvent::Order(e)) = body.event() else {
             panic!("orderEvent")
         };
         assert_eq!(counts(e), [2, 2, 3, 3, 2]);
 
         let body = order(&Sample::single_delivery_order_event("OrderIssuedByBuyer"));
-        let Some(OrderWebhookEvent::SingleDelivery(e)) = order_webhook_event(&body) else {
+        let Some(OrderWebhookEvent::SingleDelivery(e)) = body.event() else {
             panic!("singleDeliveryOrderEvent")
         };
         assert_eq!(counts(e), [2, 2, 3, 3, 2]);
@@ -867,7 +647,7 @@ mod tests {
         let body = order(&Sample::order_documents_event(
             "OrderDocumentsAttachedByBuyer",
         ));
-        let Some(OrderWebhookEvent::Documents(e)) = order_webhook_event(&body) else {
+        let Some(OrderWebhookEvent::Documents(e)) = body.event() else {
             panic!("orderDocumentsEvent")
         };
         assert_eq!(counts(e), [1, 1, 2, 2, 2]);

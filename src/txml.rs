@@ -96,6 +96,7 @@ struct Element {
 }
 
 fn parse_tree(bytes: &[u8]) -> Result<Element, TxmlError> {
+    let bytes = crate::webhook::json::strip_bom(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| TxmlError::Xml(format!("not UTF-8: {e}")))?;
     let mut reader = Reader::from_str(text);
     reader.config_mut().trim_text(true);
@@ -124,18 +125,20 @@ fn parse_tree(bytes: &[u8]) -> Result<Element, TxmlError> {
                 };
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(element),
-                    None => root = Some(element),
+                    None => set_root(&mut root, element)?,
                 }
             }
             Event::Text(t) => {
-                if let Some(current) = stack.last_mut() {
-                    let text = t.decode().map_err(|e| TxmlError::Xml(e.to_string()))?;
-                    current.text.push_str(&text);
+                let text = t.decode().map_err(|e| TxmlError::Xml(e.to_string()))?;
+                match stack.last_mut() {
+                    Some(current) => current.text.push_str(&text),
+                    None if text.trim().is_empty() => {}
+                    None => return Err(outside_root()),
                 }
             }
             Event::GeneralRef(r) => {
                 let Some(current) = stack.last_mut() else {
-                    continue;
+                    return Err(outside_root());
                 };
                 if let Some(c) = r
                     .resolve_char_ref()
@@ -151,11 +154,12 @@ fn parse_tree(bytes: &[u8]) -> Result<Element, TxmlError> {
                 }
             }
             Event::CData(t) => {
-                if let Some(current) = stack.last_mut() {
-                    current
-                        .text
-                        .push_str(&String::from_utf8_lossy(&t.into_inner()));
-                }
+                let Some(current) = stack.last_mut() else {
+                    return Err(outside_root());
+                };
+                current
+                    .text
+                    .push_str(&String::from_utf8_lossy(&t.into_inner()));
             }
             Event::End(_) => {
                 let Some(element) = stack.pop() else {
@@ -163,7 +167,7 @@ fn parse_tree(bytes: &[u8]) -> Result<Element, TxmlError> {
                 };
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(element),
-                    None => root = Some(element),
+                    None => set_root(&mut root, element)?,
                 }
             }
             Event::Eof => break,
@@ -176,6 +180,25 @@ fn parse_tree(bytes: &[u8]) -> Result<Element, TxmlError> {
         ));
     }
     root.ok_or(TxmlError::Empty)
+}
+
+/// Keep `element` as the document's root; a second root is an error (XML
+/// allows one, and taking the last would silently drop the first).
+fn set_root(root: &mut Option<Element>, element: Element) -> Result<(), TxmlError> {
+    match root {
+        Some(first) => Err(TxmlError::Xml(format!(
+            "the document has more than one root element (<{}>, then <{}>)",
+            first.name, element.name
+        ))),
+        None => {
+            *root = Some(element);
+            Ok(())
+        }
+    }
+}
+
+fn outside_root() -> TxmlError {
+    TxmlError::Xml("text outside the root element".into())
 }
 
 /// Singular element names that an array field may be written with.
@@ -235,10 +258,19 @@ fn untyped(element: &Element) -> Value {
     Value::Object(map)
 }
 
-fn convert(element: &Element, kind: &Kind) -> Value {
-    match kind {
-        Kind::Object(shape) => object(element, shape),
-        Kind::Array(item) => Value::Array(vec![convert(element, item)]),
+/// The path of field `name` in the object at `path`, for error messages.
+fn field_path(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+fn convert(element: &Element, kind: &Kind, path: &str) -> Result<Value, TxmlError> {
+    Ok(match kind {
+        Kind::Object(shape) => object(element, shape, path)?,
+        Kind::Array(item) => Value::Array(vec![convert(element, item, path)?]),
         Kind::Any => untyped(element),
         scalar_kind => {
             if element.children.is_empty() {
@@ -247,10 +279,13 @@ fn convert(element: &Element, kind: &Kind) -> Value {
                 untyped(element)
             }
         }
-    }
+    })
 }
 
-fn object(element: &Element, shape: &Shape) -> Value {
+/// The JSON object of `element`, whose schema has `shape`; `path` is its
+/// place in the message (empty for the root). A field that is not a list
+/// may appear once: a repeated one is an error, as a duplicate key is in JSON.
+fn object(element: &Element, shape: &Shape, path: &str) -> Result<Value, TxmlError> {
     let mut map = Map::new();
     for child in &element.children {
         let direct = shape
@@ -266,16 +301,23 @@ fn object(element: &Element, shape: &Shape) -> Value {
             });
         match (direct, array) {
             (_, Some((name, Kind::Array(item)))) => {
-                let value = convert(child, item);
                 let entry = map
                     .entry(name.to_string())
                     .or_insert_with(|| Value::Array(Vec::new()));
                 if let Value::Array(items) = entry {
-                    items.push(value);
+                    let item_path = format!("{}[{}]", field_path(path, name), items.len());
+                    items.push(convert(child, item, &item_path)?);
                 }
             }
             (Some((name, kind)), _) => {
-                map.insert(name.to_string(), convert(child, kind));
+                let field = field_path(path, name);
+                if map.contains_key(*name) {
+                    return Err(TxmlError::Mismatch(format!(
+                        "at `{field}`: the element <{name}> appears more than once, but `{name}` is not a list"
+                    )));
+                }
+                let value = convert(child, kind, &field)?;
+                map.insert(name.to_string(), value);
             }
             _ => {
                 // An element this version does not know: keep it (as an
@@ -294,30 +336,25 @@ fn object(element: &Element, shape: &Shape) -> Value {
             }
         }
     }
-    Value::Object(map)
+    Ok(Value::Object(map))
 }
 
 /// Convert a tXML document into the JSON value of the message whose root
 /// object has `shape` (the root element's own name is not significant).
 pub fn to_json(bytes: &[u8], shape: &Shape) -> Result<Value, TxmlError> {
     let root = parse_tree(bytes)?;
-    Ok(object(&root, shape))
+    object(&root, shape, "")
 }
 
 /// Decode a tXML body into `T`, whose schema has `shape`.
+///
+/// Like a JSON body, the value is decoded without path tracking first; only
+/// a body that does not fit `T` is decoded again to name the field.
 pub fn from_slice_with<T: DeserializeOwned>(bytes: &[u8], shape: &Shape) -> Result<T, TxmlError> {
     let value = to_json(bytes, shape)?;
     // Through text, so that numbers keep every digit (arbitrary precision).
     let text = serde_json::to_string(&value).map_err(|e| TxmlError::Mismatch(e.to_string()))?;
-    let mut de = serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        TxmlError::Mismatch(if path.is_empty() || path == "." {
-            e.inner().to_string()
-        } else {
-            format!("at `{path}`: {}", e.inner())
-        })
-    })
+    crate::webhook::json::decode(text.as_bytes()).map_err(|e| TxmlError::Mismatch(e.detail()))
 }
 
 #[cfg(test)]
@@ -366,5 +403,60 @@ mod tests {
             to_json(deep.as_bytes(), &EMPTY),
             Err(TxmlError::TooDeep)
         ));
+    }
+
+    static LEAF: Shape = Shape {
+        name: "Leaf",
+        properties: &[("id", Kind::String), ("tags", Kind::Array(&Kind::String))],
+    };
+    static ROOT: Shape = Shape {
+        name: "Root",
+        properties: &[("name", Kind::String), ("leaf", Kind::Object(&LEAF))],
+    };
+
+    #[test]
+    fn a_second_root_element_is_an_error() {
+        let e = to_json(b"<a><name>x</name></a><b><name>y</name></b>", &ROOT).unwrap_err();
+        assert!(
+            matches!(&e, TxmlError::Xml(m) if m.contains("more than one root element (<a>, then <b>)")),
+            "{e}"
+        );
+        assert!(matches!(
+            to_json(b"<a/><b/>", &ROOT),
+            Err(TxmlError::Xml(_))
+        ));
+        assert!(matches!(
+            to_json(b"<a/>text", &ROOT),
+            Err(TxmlError::Xml(_))
+        ));
+        // Whitespace, a declaration and comments around the root are fine.
+        assert!(to_json(b"<?xml version=\"1.0\"?>\n<!-- c -->\n<a/>\n", &ROOT).is_ok());
+    }
+
+    #[test]
+    fn a_repeated_field_that_is_not_a_list_is_an_error() {
+        let e = to_json(b"<a><name>x</name><name>y</name></a>", &ROOT).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the tXML body does not match the message: at `name`: the element <name> appears more than once, but `name` is not a list"
+        );
+        let e = to_json(b"<a><leaf><id>1</id><id>2</id></leaf></a>", &ROOT).unwrap_err();
+        assert!(e.to_string().contains("at `leaf.id`"), "{e}");
+        // Lists repeat; unknown elements that repeat are kept as a list.
+        let value = to_json(
+            b"<a><leaf><tag>t1</tag><tag>t2</tag><x>1</x><x>2</x></leaf></a>",
+            &ROOT,
+        )
+        .unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"leaf": {"tags": ["t1", "t2"], "x": ["1", "2"]}})
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let value = to_json(b"\xEF\xBB\xBF<a><name>x</name></a>", &ROOT).unwrap();
+        assert_eq!(value, serde_json::json!({"name": "x"}));
     }
 }

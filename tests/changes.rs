@@ -10,11 +10,9 @@ use tradecloud::api::common::types::{
 };
 use tradecloud::api::order_webhook_connector::types::OrderWebhookBody;
 use tradecloud::api::shipment_webhook_connector::types::ShipmentWebhookBody;
-use tradecloud::changes::{
-    self, order_webhook_event, ChangeSet, DocumentRef, Kind, LastUpdated, Message, MessageError,
-    OrderWebhookEvent, Place, Side,
-};
+use tradecloud::changes::{self, ChangeSet, DocumentRef, LastUpdated, Place, Side};
 use tradecloud::types::DateTime;
+use tradecloud::webhook::{Message, MessageError, MessageKind as Kind, OrderWebhookEvent};
 
 const LINE_1: &str = "d2b9a8e4-5c1e-4a53-9d0b-6f1f0f6d7a01";
 const LINE_2: &str = "d2b9a8e4-5c1e-4a53-9d0b-6f1f0f6d7a02";
@@ -314,7 +312,7 @@ fn whole_order_fixture_since_boundaries_are_strict() {
 #[test]
 fn order_documents_event_fixture() {
     let body: OrderWebhookBody = parse(&fixture("order-webhook/order-documents-event.json"));
-    let Some(OrderWebhookEvent::Documents(event)) = order_webhook_event(&body) else {
+    let Some(OrderWebhookEvent::Documents(event)) = body.event() else {
         panic!("expected an orderDocumentsEvent");
     };
     assert_eq!(ref_names(event.changed_lines()), [LINE_1]);
@@ -341,7 +339,7 @@ fn single_delivery_and_simple_order_events_are_the_same() {
         parse(&fixture("order-webhook/single-delivery-order-event.json"));
     let simple: OrderWebhookBody = parse(&fixture("order-webhook/simple-order-event.json"));
     let (Some(OrderWebhookEvent::SingleDelivery(a)), Some(OrderWebhookEvent::SingleDelivery(b))) =
-        (order_webhook_event(&single), order_webhook_event(&simple))
+        (single.event(), simple.event())
     else {
         panic!("expected single-delivery events");
     };

@@ -514,7 +514,7 @@ async fn replay_accepts_only_finished_events() {
     assert_eq!(
         inbox.replay(trigger).await,
         Err(InboxError::Invalid(format!(
-            "event {trigger} is trigger: only rejected, dead or done events can be replayed"
+            "event {trigger} is trigger: only rejected, dead or done events (and unhandled ones) can be replayed"
         )))
     );
     assert_eq!(
@@ -702,15 +702,14 @@ async fn store_urls() {
 
 #[tokio::test]
 async fn helpers_read_kind_ids_and_message_id_from_bodies() {
-    use tradecloud::api::order_webhook_connector::types::OrderWebhookBody;
-    use tradecloud::api::shipment_webhook_connector::types::ShipmentWebhookBody;
+    use tradecloud::webhook::{decode, Endpoint};
 
     let raw = Bytes::from_static(
         br#"{"eventName":"OrderDocumentsAttachedByBuyer","orderDocumentsEvent":{"orderId":"o-7","meta":{"messageId":"inner"}}}"#,
     );
-    let body: OrderWebhookBody = serde_json::from_slice(&raw).unwrap();
+    let body = decode(Endpoint::Order, "application/json", &raw).unwrap();
     let event =
-        NewEvent::from_order_body(&body, "application/json", raw.clone()).with_source("POST /x");
+        NewEvent::from_webhook(&body, "application/json", raw.clone()).with_source("POST /x");
     assert_eq!(event.kind, EventKind::OrderDocuments);
     assert_eq!(event.object_id.as_deref(), Some("o-7"));
     assert_eq!(
@@ -728,8 +727,8 @@ async fn helpers_read_kind_ids_and_message_id_from_bodies() {
     let raw = Bytes::from_static(
         br#"{"eventName":"SomeFutureEvent","meta":{"messageId":"outer"},"simpleOrderEvent":{"orderId":"o-8","meta":{"messageId":"inner"}}}"#,
     );
-    let body: OrderWebhookBody = serde_json::from_slice(&raw).unwrap();
-    let event = NewEvent::from_order_body(&body, "application/json", raw);
+    let body = decode(Endpoint::Order, "application/json", &raw).unwrap();
+    let event = NewEvent::from_webhook(&body, "application/json", raw);
     assert_eq!(event.kind, EventKind::Order);
     assert_eq!(event.object_id.as_deref(), Some("o-8"));
     assert_eq!(
@@ -742,8 +741,8 @@ async fn helpers_read_kind_ids_and_message_id_from_bodies() {
     let raw = Bytes::from_static(
         br#"{"eventName":"ShipmentUpdated","meta":{"messageId":"sm"},"shipment":{"id":"s-3"}}"#,
     );
-    let body: ShipmentWebhookBody = serde_json::from_slice(&raw).unwrap();
-    let event = NewEvent::from_shipment_body(&body, "application/json", raw);
+    let body = decode(Endpoint::Shipment, "application/json", &raw).unwrap();
+    let event = NewEvent::from_webhook(&body, "application/json", raw);
     assert_eq!(
         (
             event.kind,

@@ -26,12 +26,12 @@ pub enum InboxCommand {
     List(ListArgs),
     /// Show one event; with --raw, write its exact body bytes to stdout.
     Show(ShowArgs),
-    /// Queue a rejected, dead or done event to be processed again.
+    /// Queue a rejected, unhandled, dead or done event to be processed again.
     Replay(ReplayArgs),
     /// List the dead-lettered events with their errors.
     Dead(DeadArgs),
     /// Delete the done events handled more than DAYS days ago (never events
-    /// still to be handled, dead or rejected ones).
+    /// still to be handled, dead, rejected or unhandled ones).
     Purge(PurgeArgs),
 }
 
@@ -49,7 +49,7 @@ pub struct ListArgs {
     /// One JSON object per line (id, kind, eventName, orderId/shipmentId, messageId, receivedAt, state, error, ...).
     #[arg(long)]
     pub json: bool,
-    /// Only events in this state: received, trigger, processing, done, retrying, dead, rejected.
+    /// Only events in this state: received, trigger, processing, done, retrying, dead, rejected, unhandled.
     #[arg(long, value_name = "STATE", value_parser = parse_state)]
     pub state: Option<State>,
     /// At most this many events (the newest).

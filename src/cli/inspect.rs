@@ -2,7 +2,8 @@
 //! body, order, shipment or poll response file contains and what changed in
 //! it.
 //!
-//! The file is recognised by its shape ([`Message`]). "Changed" follows the
+//! The file is recognised by its shape ([`Message`], in
+//! [`tradecloud::webhook`]; tXML is decoded by its one decoder). "Changed" follows the
 //! rules of [`tradecloud::changes`]: without `--since`, changed in this
 //! message (every line of an order event; the lines and documents of a whole
 //! order or shipment whose `lastUpdatedAt` equals the order's or shipment's);
@@ -20,12 +21,9 @@ use clap::Args;
 use tradecloud::api::common::types::{
     Document, OrderLine, ShipmentDocument, ShipmentLine, SingleDeliveryOrderLine,
 };
-use tradecloud::api::order_webhook_connector::types::OrderWebhookBody;
-use tradecloud::api::shipment_webhook_connector::types::ShipmentWebhookBody;
-use tradecloud::changes::{
-    order_webhook_event, ChangeSet, DocumentRef, Message, OrderWebhookEvent, Place,
-};
+use tradecloud::changes::{ChangeSet, DocumentRef, Place};
 use tradecloud::types::DateTime;
+use tradecloud::webhook::{Message, OrderWebhookEvent};
 
 /// Arguments of `tradecloud inspect`.
 #[derive(Debug, Args)]
@@ -78,55 +76,12 @@ fn read_input(path: &Path) -> anyhow::Result<(String, Vec<u8>)> {
     Ok((name, bytes))
 }
 
-/// Recognises the message; tXML (XML) is handed to `tradecloud::txml`.
+/// Recognises the message: tXML (XML) or JSON.
 fn parse(name: &str, bytes: &[u8]) -> anyhow::Result<Message> {
-    let body = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<') {
-        return parse_txml(body).with_context(|| format!("{name} looks like tXML (XML)"));
+    if Message::looks_like_txml(bytes) {
+        return Message::from_txml(bytes).with_context(|| format!("{name} looks like tXML (XML)"));
     }
-    Message::from_slice(body).with_context(|| format!("{name} cannot be inspected"))
-}
-
-/// Decodes a tXML webhook body (the only tXML messages Tradecloud sends):
-/// an order webhook body when it has an order event element, a shipment
-/// webhook body when it has a `<shipment>` element.
-fn parse_txml(bytes: &[u8]) -> anyhow::Result<Message> {
-    use tradecloud::api::order_webhook_connector::types::txml_shapes::OrderWebhookBody as ORDER;
-    use tradecloud::api::shipment_webhook_connector::types::txml_shapes::ShipmentWebhookBody as SHIPMENT;
-
-    const ORDER_EVENTS: [&str; 4] = [
-        "orderEvent",
-        "singleDeliveryOrderEvent",
-        "simpleOrderEvent",
-        "orderDocumentsEvent",
-    ];
-    let root = tradecloud::txml::to_json(bytes, &ORDER)?;
-    let has = |key: &str| root.get(key).is_some();
-    if ORDER_EVENTS.iter().any(|key| has(key)) {
-        let body: OrderWebhookBody = tradecloud::txml::from_slice_with(bytes, &ORDER)?;
-        anyhow::ensure!(
-            order_webhook_event(&body).is_some(),
-            "the order webhook body carries no event"
-        );
-        return Ok(Message::OrderWebhook(Box::new(body)));
-    }
-    if has("shipment") {
-        let body: ShipmentWebhookBody = tradecloud::txml::from_slice_with(bytes, &SHIPMENT)?;
-        return Ok(Message::ShipmentWebhook(Box::new(body)));
-    }
-    let elements: Vec<&str> = root
-        .as_object()
-        .map(|o| o.keys().map(String::as_str).collect())
-        .unwrap_or_default();
-    anyhow::bail!(
-        "not a Tradecloud tXML webhook body: expected an <orderEvent>, <singleDeliveryOrderEvent>, \
-         <simpleOrderEvent>, <orderDocumentsEvent> or <shipment> element; found {}",
-        if elements.is_empty() {
-            "no child elements".to_owned()
-        } else {
-            format!("<{}>", elements.join(">, <"))
-        }
-    )
+    Message::from_slice(bytes).with_context(|| format!("{name} cannot be inspected"))
 }
 
 // ---------------------------------------------------------------------------
@@ -299,7 +254,7 @@ impl Report {
         let kind = message.kind().as_str();
         let event_name = message.event_name().map(str::to_owned);
         let mut report = match message {
-            Message::OrderWebhook(body) => match order_webhook_event(body) {
+            Message::OrderWebhook(body) => match body.event() {
                 Some(OrderWebhookEvent::Order(event)) => Report::changes(kind, event, since, false),
                 Some(OrderWebhookEvent::SingleDelivery(event)) => {
                     Report::changes(kind, event, since, false)

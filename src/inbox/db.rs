@@ -388,6 +388,9 @@ pub(crate) fn insert_event(
         NewState::Received => (State::Received, None, Origin::Webhook),
         NewState::Rejected { error } => (State::Rejected, Some(error.as_str()), Origin::Webhook),
         NewState::Trigger => (State::Trigger, None, Origin::Trigger),
+        NewState::Unhandled { reason } => {
+            (State::Unhandled, Some(reason.as_str()), Origin::Webhook)
+        }
     };
     if let Some(message_id) = &event.message_id {
         let existing: Option<(i64, String)> = conn
@@ -457,7 +460,11 @@ fn supersede(
     } else {
         Origin::Webhook
     };
-    let id = insert_new(conn, event, state, None, origin, now)?;
+    let note = match &event.state {
+        NewState::Unhandled { reason } => Some(reason.as_str()),
+        _ => None,
+    };
+    let id = insert_new(conn, event, state, note, origin, now)?;
     conn.prepare_cached(
         "UPDATE events SET error = coalesce(error, '') || ' (superseded by event ' || ?2 || ')', \
          updated_at = ?3 WHERE id = ?1",
@@ -564,7 +571,7 @@ pub(crate) fn replay(conn: &Connection, id: i64, now: i64) -> Result<(), InboxEr
     let state: State = state.parse()?;
     if !state.is_replayable() {
         return Err(InboxError::Invalid(format!(
-            "event {id} is {state}: only rejected, dead or done events can be replayed"
+            "event {id} is {state}: only rejected, dead or done events (and unhandled ones) can be replayed"
         )));
     }
     let next = if Origin::parse(&origin)? == Origin::Trigger {

@@ -59,11 +59,18 @@
 //!  store(Trigger)  ──► trigger  ──┘     │  ▲
 //!                                       │  └── retrying (transient error, until next_attempt_at)
 //!                                       ├────► dead      (permanent error, or attempts exhausted)
-//!                                       └────► rejected  (stored body cannot be parsed)
+//!                                       ├────► rejected  (stored body cannot be parsed)
+//!                                       └────► unhandled (unknown event, see below)
 //!  store(Rejected{error}) ──► rejected  (quarantine: never handed to the handler)
+//!  store(Unhandled{reason}) ──► unhandled (an unknown event without a known payload)
 //!
-//!  replay(id): rejected | dead | done ──► received (trigger for a GET-webhook trigger)
+//!  replay(id): rejected | dead | done | unhandled ──► received (trigger for a GET-webhook trigger)
 //! ```
+//!
+//! An `unhandled` event has an event name this version does not know and
+//! none of the payload members it knows ([`crate::webhook::Webhook::Unknown`]):
+//! Tradecloud adds event kinds without notice, so it is acknowledged and
+//! kept, but never handed to the handler; replay it after an upgrade.
 //!
 //! A `processing` event is one a handler was working on; [`crate::processing`]
 //! resets those to `received` when it starts, so an event interrupted by a
@@ -74,7 +81,7 @@
 //! Nothing is deleted unless asked: [`Inbox::purge`] (`tradecloud inbox
 //! purge --older-than DAYS`, or `[store] retention_days` in the receiver)
 //! deletes `done` events finished before a cutoff, and never an event that
-//! is still to be handled, `dead` or `rejected`. A purged event's message id
+//! is still to be handled, `dead`, `rejected` or `unhandled`. A purged event's message id
 //! is forgotten with it: a redelivery of it after the purge is stored and
 //! handled again, so keep events longer than Tradecloud may redeliver them.
 //!
@@ -105,6 +112,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::api::order_webhook_connector::types::OrderWebhookBody;
 use crate::api::shipment_webhook_connector::types::ShipmentWebhookBody;
+use crate::webhook::Webhook;
 
 mod db;
 pub(crate) mod queue;
@@ -187,11 +195,15 @@ pub enum State {
     /// The body could not be parsed (`error` says why): quarantined, never
     /// handed to the handler; replay it once the cause is fixed.
     Rejected,
+    /// An event name this version does not know, without a payload it
+    /// knows (`error` says which): kept, never handed to the handler;
+    /// replay it after an upgrade that knows it.
+    Unhandled,
 }
 
 impl State {
     /// Every state, in lifecycle order.
-    pub const ALL: [State; 7] = [
+    pub const ALL: [State; 8] = [
         State::Received,
         State::Trigger,
         State::Processing,
@@ -199,6 +211,7 @@ impl State {
         State::Retrying,
         State::Dead,
         State::Rejected,
+        State::Unhandled,
     ];
 
     /// The name stored in the database and printed by the CLI.
@@ -211,12 +224,16 @@ impl State {
             State::Retrying => "retrying",
             State::Dead => "dead",
             State::Rejected => "rejected",
+            State::Unhandled => "unhandled",
         }
     }
 
     /// Whether [`Inbox::replay`] accepts an event in this state.
     pub fn is_replayable(&self) -> bool {
-        matches!(self, State::Done | State::Dead | State::Rejected)
+        matches!(
+            self,
+            State::Done | State::Dead | State::Rejected | State::Unhandled
+        )
     }
 }
 
@@ -234,7 +251,7 @@ impl FromStr for State {
             .find(|state| state.as_str() == s)
             .ok_or_else(|| {
                 InboxError::Invalid(format!(
-                    "unknown state {s:?} (expected one of received, trigger, processing, done, retrying, dead, rejected)"
+                    "unknown state {s:?} (expected one of received, trigger, processing, done, retrying, dead, rejected, unhandled)"
                 ))
             })
     }
@@ -290,6 +307,13 @@ pub enum NewState {
     /// A GET webhook: only an id. The processor fetches the whole order or
     /// shipment and stores it as the event to handle.
     Trigger,
+    /// An unknown event without a known payload
+    /// ([`crate::webhook::Webhook::Unknown`]): kept, never handed to the
+    /// handler, replayable.
+    Unhandled {
+        /// Why it is not handled.
+        reason: String,
+    },
 }
 
 /// An event to store: what the receiver got, byte for byte, and what it
@@ -316,51 +340,64 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    /// A valid order webhook body: kind (`orderDocuments` when it carries an
-    /// `orderDocumentsEvent`), event name, order id and message id read from
-    /// `parsed`; `body` must be the bytes `parsed` came from.
+    /// A decoded webhook body (see [`crate::webhook::decode`]): its kind
+    /// (`orderDocuments` when it carries an `orderDocumentsEvent`), event
+    /// name, object id and message id; `received`, or `unhandled` for an
+    /// unknown event. `body` must be the bytes it was decoded from.
+    pub fn from_webhook(webhook: &Webhook, content_type: impl Into<String>, body: Bytes) -> Self {
+        let (kind, state) = match webhook {
+            Webhook::Order(order) if order.event().is_some_and(|e| e.is_documents()) => {
+                (EventKind::OrderDocuments, NewState::Received)
+            }
+            Webhook::Order(_) => (EventKind::Order, NewState::Received),
+            Webhook::Shipment(_) => (EventKind::Shipment, NewState::Received),
+            Webhook::Unknown(unknown) => (
+                match unknown.endpoint {
+                    crate::webhook::Endpoint::Order => EventKind::Order,
+                    crate::webhook::Endpoint::Shipment => EventKind::Shipment,
+                },
+                NewState::Unhandled {
+                    reason: unknown.reason(),
+                },
+            ),
+        };
+        NewEvent {
+            kind,
+            event_name: Some(webhook.event_name().to_owned()),
+            object_id: webhook.object_id().map(str::to_owned),
+            message_id: webhook.message_id().map(str::to_owned),
+            content_type: content_type.into(),
+            body,
+            state,
+            source: None,
+        }
+    }
+
+    /// A valid order webhook body; `body` must be the bytes `parsed` came from.
+    #[deprecated(
+        note = "decode with `tradecloud::webhook::decode` and use `NewEvent::from_webhook`"
+    )]
     pub fn from_order_body(
         parsed: &OrderWebhookBody,
         content_type: impl Into<String>,
         body: Bytes,
     ) -> Self {
-        let kind = if parsed.order_documents_event.is_some()
-            && parsed.order_event.is_none()
-            && parsed.single_delivery_order_event.is_none()
-            && parsed.simple_order_event.is_none()
-        {
-            EventKind::OrderDocuments
-        } else {
-            EventKind::Order
-        };
-        NewEvent {
-            kind,
-            event_name: Some(parsed.event_name.as_str().to_string()),
-            object_id: order_id_of(parsed),
-            message_id: order_message_id_of(parsed),
-            content_type: content_type.into(),
-            body,
-            state: NewState::Received,
-            source: None,
+        match Webhook::from_order(parsed.clone()) {
+            Ok(webhook) => Self::from_webhook(&webhook, content_type, body),
+            Err(error) => Self::rejected(EventKind::Order, content_type, body, error.to_string()),
         }
     }
 
     /// A valid shipment webhook body; `body` must be the bytes `parsed` came from.
+    #[deprecated(
+        note = "decode with `tradecloud::webhook::decode` and use `NewEvent::from_webhook`"
+    )]
     pub fn from_shipment_body(
         parsed: &ShipmentWebhookBody,
         content_type: impl Into<String>,
         body: Bytes,
     ) -> Self {
-        NewEvent {
-            kind: EventKind::Shipment,
-            event_name: Some(parsed.event_name.as_str().to_string()),
-            object_id: parsed.shipment.id.clone(),
-            message_id: parsed.meta.as_ref().and_then(|m| m.message_id.clone()),
-            content_type: content_type.into(),
-            body,
-            state: NewState::Received,
-            source: None,
-        }
+        Self::from_webhook(&Webhook::from_shipment(parsed.clone()), content_type, body)
     }
 
     /// A body that could not be parsed, kept with its parse `error`.
@@ -406,55 +443,16 @@ impl NewEvent {
 }
 
 /// The order id of an order webhook body, from whichever event it carries.
+#[deprecated(note = "use `body.order_id()` (tradecloud::webhook)")]
 pub fn order_id_of(body: &OrderWebhookBody) -> Option<String> {
-    body.order_event
-        .as_ref()
-        .and_then(|e| e.order_id.clone())
-        .or_else(|| {
-            body.single_delivery_order_event
-                .as_ref()
-                .and_then(|e| e.order_id.clone())
-        })
-        .or_else(|| {
-            body.simple_order_event
-                .as_ref()
-                .and_then(|e| e.order_id.clone())
-        })
-        .or_else(|| {
-            body.order_documents_event
-                .as_ref()
-                .and_then(|e| e.order_id.clone())
-        })
+    body.order_id().map(str::to_owned)
 }
 
 /// The message id of an order webhook body: `meta.messageId` of the body, or
-/// else of the event inside it.
+/// else of the event inside it (an empty or blank one counts as none).
+#[deprecated(note = "use `body.message_id()` (tradecloud::webhook)")]
 pub fn order_message_id_of(body: &OrderWebhookBody) -> Option<String> {
-    let top = body.meta.as_ref().and_then(|m| m.message_id.clone());
-    top.or_else(|| {
-        body.order_event
-            .as_ref()
-            .and_then(|e| e.meta.as_ref())
-            .and_then(|m| m.message_id.clone())
-    })
-    .or_else(|| {
-        body.single_delivery_order_event
-            .as_ref()
-            .and_then(|e| e.meta.as_ref())
-            .and_then(|m| m.message_id.clone())
-    })
-    .or_else(|| {
-        body.simple_order_event
-            .as_ref()
-            .and_then(|e| e.meta.as_ref())
-            .and_then(|m| m.message_id.clone())
-    })
-    .or_else(|| {
-        body.order_documents_event
-            .as_ref()
-            .and_then(|e| e.meta.as_ref())
-            .and_then(|m| m.message_id.clone())
-    })
+    body.message_id().map(str::to_owned)
 }
 
 /// The outcome of [`Inbox::store`]; both mean "durably stored, answer 2xx".
@@ -890,7 +888,7 @@ impl Inbox {
 
     /// Delete the `done` events whose handling finished (`updated_at`)
     /// before `cutoff`; with `dry_run`, only count them. Events in any other
-    /// state (to be handled, `dead`, `rejected`) are never deleted. Deletes
+    /// state (to be handled, `dead`, `rejected`, `unhandled`) are never deleted. Deletes
     /// in batches of [`PURGE_BATCH`] events, each its own write, so that
     /// incoming events are not held up by a long purge. SQLite reuses the
     /// freed pages; the file does not shrink (run `VACUUM` offline for that).

@@ -4,7 +4,7 @@
 //! Ordering rule: an event is *ready* when it is `received`, `trigger` or a
 //! `retrying` event whose time has come, and no earlier event (smaller id) of
 //! the same object id is still active (`received`, `trigger`, `processing`,
-//! `retrying`). Done, dead and rejected events do not block later ones.
+//! `retrying`). Done, dead, rejected and unhandled events do not block later ones.
 
 use rusqlite::Connection;
 
@@ -18,6 +18,7 @@ pub(crate) enum Finish {
     Retry { error: String, at_ms: i64 },
     Dead { error: String },
     Rejected { error: String },
+    Unhandled { reason: String },
 }
 
 /// The whole order or shipment fetched for a trigger.
@@ -159,6 +160,7 @@ fn finish_event(conn: &Connection, id: i64, finish: &Finish, now: i64) -> Result
         Finish::Retry { error, at_ms } => (State::Retrying, Some(error), Some(*at_ms)),
         Finish::Dead { error } => (State::Dead, Some(error), None),
         Finish::Rejected { error } => (State::Rejected, Some(error), None),
+        Finish::Unhandled { reason } => (State::Unhandled, Some(reason), None),
     };
     conn.prepare_cached(
         "UPDATE events SET state = ?2, error = ?3, next_attempt_at = ?4, updated_at = ?5 \

@@ -53,7 +53,8 @@
 //!   queues one again.
 //! * **Quarantine.** A stored body that does not parse (a replayed rejected
 //!   event whose cause is not fixed) becomes `rejected` with the parse error;
-//!   the handler never sees it.
+//!   the handler never sees it. A replayed `unhandled` event that this
+//!   version still does not know stays `unhandled`.
 //! * **GET webhooks.** A `trigger` event (only an id) is handled by fetching
 //!   the whole order or shipment with the [`Fetcher`], storing it as a new
 //!   `received` event, and marking the trigger `done`; the handler then gets
@@ -74,6 +75,7 @@ use crate::api::common::types::{Order, Shipment};
 use crate::api::order_webhook_connector::types::OrderWebhookBody;
 use crate::api::shipment_webhook_connector::types::ShipmentWebhookBody;
 use crate::inbox::{EventKind, Inbox, Origin, StoredEvent};
+use crate::webhook::{self, Endpoint, Webhook};
 
 mod processor;
 
@@ -126,80 +128,70 @@ impl Event {
     }
 
     /// Parse a stored event. `Err` is the parse error (the event is then
-    /// `rejected`). A trigger has no body to parse: `Err` too.
+    /// `rejected`), or for an unknown event without a known payload, why it
+    /// is not handled (the event is then `unhandled`). A trigger has no body
+    /// to parse: `Err` too.
     pub fn from_stored(stored: &StoredEvent, attempt: u32) -> Result<Event, String> {
-        let s = &stored.summary;
-        let meta = EventMeta {
-            inbox_id: s.id,
-            kind: s.kind,
-            event_name: s.event_name.clone(),
-            object_id: s.object_id.clone(),
-            message_id: s.message_id.clone(),
-            received_at: s.received_at,
-            attempt,
-            source: s.source.clone(),
-        };
-        let xml = is_xml(&s.content_type);
-        let body = &stored.body;
-        match (s.origin, s.kind) {
-            (Origin::Trigger, _) => Err("a GET-webhook trigger has no body to handle".into()),
-            (Origin::Webhook, EventKind::Order | EventKind::OrderDocuments) => {
-                let body = if xml {
-                    use crate::api::order_webhook_connector::types::txml_shapes;
-                    crate::txml::from_slice_with::<OrderWebhookBody>(
-                        body,
-                        &txml_shapes::OrderWebhookBody,
-                    )
-                    .map_err(|e| format!("invalid tXML body: {e}"))?
-                } else {
-                    parse_json::<OrderWebhookBody>(body)?
-                };
-                Ok(Event::Order { body, meta })
-            }
-            (Origin::Webhook, EventKind::Shipment) => {
-                let body = if xml {
-                    use crate::api::shipment_webhook_connector::types::txml_shapes;
-                    crate::txml::from_slice_with::<ShipmentWebhookBody>(
-                        body,
-                        &txml_shapes::ShipmentWebhookBody,
-                    )
-                    .map_err(|e| format!("invalid tXML body: {e}"))?
-                } else {
-                    parse_json::<ShipmentWebhookBody>(body)?
-                };
-                Ok(Event::Shipment { body, meta })
-            }
-            (Origin::Fetched, EventKind::Order | EventKind::OrderDocuments) => {
-                parse_json::<Order>(body).map(|order| Event::FetchedOrder { order, meta })
-            }
-            (Origin::Fetched, EventKind::Shipment) => parse_json::<Shipment>(body)
-                .map(|shipment| Event::FetchedShipment { shipment, meta }),
+        match decode_stored(stored, attempt)? {
+            Decoded::Event(event) => Ok(event),
+            Decoded::Unhandled(reason) => Err(reason),
         }
     }
 }
 
-fn is_xml(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence.ends_with("/xml") || essence.ends_with("+xml")
+/// A stored event, decoded for the handler.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Decoded {
+    /// To hand to the handler.
+    Event(Event),
+    /// An unknown event without a known payload: never handed to the handler.
+    Unhandled(String),
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            format!("invalid JSON body: {}", e.inner())
-        } else {
-            format!("invalid JSON body at {path}: {}", e.inner())
+/// Decode a stored event with [`crate::webhook::decode`] (webhook bodies) or
+/// as the JSON the API returned (fetched orders and shipments). `Err` is the
+/// parse error.
+pub(crate) fn decode_stored(stored: &StoredEvent, attempt: u32) -> Result<Decoded, String> {
+    let s = &stored.summary;
+    let meta = EventMeta {
+        inbox_id: s.id,
+        kind: s.kind,
+        event_name: s.event_name.clone(),
+        object_id: s.object_id.clone(),
+        message_id: s.message_id.clone(),
+        received_at: s.received_at,
+        attempt,
+        source: s.source.clone(),
+    };
+    let body = &stored.body;
+    let endpoint = match s.kind {
+        EventKind::Order | EventKind::OrderDocuments => Endpoint::Order,
+        EventKind::Shipment => Endpoint::Shipment,
+    };
+    let event = match (s.origin, endpoint) {
+        (Origin::Trigger, _) => return Err("a GET-webhook trigger has no body to handle".into()),
+        (Origin::Webhook, _) => {
+            match webhook::decode(endpoint, &s.content_type, body).map_err(|e| e.to_string())? {
+                Webhook::Order(body) => Event::Order { body: *body, meta },
+                Webhook::Shipment(body) => Event::Shipment { body: *body, meta },
+                Webhook::Unknown(unknown) => return Ok(Decoded::Unhandled(unknown.reason())),
+            }
         }
-    })?;
-    de.end().map_err(|e| format!("invalid JSON body: {e}"))?;
-    Ok(value)
+        (Origin::Fetched, Endpoint::Order) => Event::FetchedOrder {
+            order: fetched(body)?,
+            meta,
+        },
+        (Origin::Fetched, Endpoint::Shipment) => Event::FetchedShipment {
+            shipment: fetched(body)?,
+            meta,
+        },
+    };
+    Ok(Decoded::Event(event))
+}
+
+/// A fetched order or shipment: the JSON the API client returned.
+fn fetched<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    webhook::json::decode(body).map_err(|e| format!("invalid JSON body: {e}"))
 }
 
 /// Inbox metadata of an event.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 
-use super::{Event, Fetcher, Handler, HandlerContext, HandlerError, ProcessorConfig};
+use super::{Decoded, Fetcher, Handler, HandlerContext, HandlerError, ProcessorConfig};
 use crate::inbox::queue::{Fetched, Finish};
 use crate::inbox::{from_ms, now_ms, EventKind, Inbox, InboxError, Origin, StoredEvent};
 
@@ -40,10 +40,16 @@ pub enum Outcome {
         /// The parse error.
         error: String,
     },
+    /// An unknown event without a known payload (a replayed `unhandled`
+    /// event this version still does not know); the event is `unhandled`.
+    Unhandled {
+        /// Why it is not handled.
+        reason: String,
+    },
 }
 
 impl Outcome {
-    /// `done`, `fetched`, `retrying`, `dead` or `rejected` (a metrics label).
+    /// `done`, `fetched`, `retrying`, `dead`, `rejected` or `unhandled` (a metrics label).
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Done => "done",
@@ -51,6 +57,7 @@ impl Outcome {
             Outcome::Retrying { .. } => "retrying",
             Outcome::Dead { .. } => "dead",
             Outcome::Rejected { .. } => "rejected",
+            Outcome::Unhandled { .. } => "unhandled",
         }
     }
 }
@@ -267,9 +274,10 @@ async fn process<H: Handler>(shared: Arc<Shared<H>>, stored: StoredEvent, attemp
     let outcome = if stored.summary.origin == Origin::Trigger {
         fetch(&shared, &stored, attempt).await
     } else {
-        match Event::from_stored(&stored, attempt) {
+        match super::decode_stored(&stored, attempt) {
             Err(error) => Outcome::Rejected { error },
-            Ok(event) => {
+            Ok(Decoded::Unhandled(reason)) => Outcome::Unhandled { reason },
+            Ok(Decoded::Event(event)) => {
                 let ctx = HandlerContext {
                     inbox: shared.inbox.clone(),
                     inbox_id: id,
@@ -309,6 +317,9 @@ async fn process<H: Handler>(shared: Arc<Shared<H>>, stored: StoredEvent, attemp
         Outcome::Rejected { error } => Some(Finish::Rejected {
             error: error.clone(),
         }),
+        Outcome::Unhandled { reason } => Some(Finish::Unhandled {
+            reason: reason.clone(),
+        }),
     };
     if let Some(finish) = finish {
         record(&shared, id, finish).await;
@@ -326,6 +337,9 @@ async fn process<H: Handler>(shared: Arc<Shared<H>>, stored: StoredEvent, attemp
         Outcome::Dead { error } => tracing::error!(id, attempt, %error, "event dead-lettered"),
         Outcome::Rejected { error } => {
             tracing::error!(id, %error, "stored event does not parse; rejected")
+        }
+        Outcome::Unhandled { reason } => {
+            tracing::warn!(id, %reason, "stored event is still unknown; unhandled")
         }
     }
     if let Some(observer) = &shared.observer {

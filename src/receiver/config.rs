@@ -259,7 +259,7 @@ pub struct StoreConfig {
     /// Delete `done` events this many days after they were handled (checked
     /// at start and every hour). Unset or 0: keep every event (the default:
     /// the inbox is the record of what Tradecloud sent). Events still to be
-    /// handled, `dead` and `rejected` ones are never deleted.
+    /// handled, `dead`, `rejected` and `unhandled` ones are never deleted.
     pub retention_days: Option<u64>,
 }
 

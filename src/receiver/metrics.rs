@@ -6,10 +6,11 @@
 //! | `tradecloud_webhook_received_total` | `kind` | authenticated webhook requests that reached a route |
 //! | `tradecloud_webhook_stored_total` | `kind` | events durably stored as new (answered 2xx) |
 //! | `tradecloud_webhook_duplicates_total` | `kind` | redeliveries of a stored message id (answered 2xx, not stored again) |
+//! | `tradecloud_webhook_unhandled_total` | `kind` | unknown events without a known payload, stored as `unhandled` (also in `stored`) |
 //! | `tradecloud_webhook_rejected_total` | `reason` | requests answered with an error: `unauthorized`, `invalid_body`, `unsupported_media_type`, `payload_too_large`, `body_read`, `store_unavailable`, `overloaded`, `timeout`, `panic`, `auth_unavailable`, ... |
 //! | `tradecloud_webhook_responses_total` | `status` | responses of the webhook routes by status code |
 //! | `tradecloud_webhook_request_duration_seconds` | | time from request to response on the webhook routes |
-//! | `tradecloud_handler_outcomes_total` | `kind`, `outcome` | handler (or GET-webhook fetch) attempts: `done`, `fetched`, `retrying`, `dead`, `rejected` |
+//! | `tradecloud_handler_outcomes_total` | `kind`, `outcome` | handler (or GET-webhook fetch) attempts: `done`, `fetched`, `retrying`, `dead`, `rejected`, `unhandled` |
 //! | `tradecloud_handler_duration_seconds` | `kind` | handler run time |
 //! | `tradecloud_connections_open` | | open TLS connections (served and over the limits) |
 //! | `tradecloud_inbox_purged_total` | | `done` events deleted by `[store] retention_days` |
@@ -68,6 +69,7 @@ struct Inner {
     received: Family<KindLabel, Counter>,
     stored: Family<KindLabel, Counter>,
     duplicates: Family<KindLabel, Counter>,
+    unhandled: Family<KindLabel, Counter>,
     rejected: Family<ReasonLabel, Counter>,
     responses: Family<StatusLabel, Counter>,
     request_duration: Histogram,
@@ -113,6 +115,7 @@ impl Metrics {
         let received = Family::<KindLabel, Counter>::default();
         let stored = Family::<KindLabel, Counter>::default();
         let duplicates = Family::<KindLabel, Counter>::default();
+        let unhandled = Family::<KindLabel, Counter>::default();
         let rejected = Family::<ReasonLabel, Counter>::default();
         let responses = Family::<StatusLabel, Counter>::default();
         let request_duration = latency_histogram();
@@ -135,6 +138,11 @@ impl Metrics {
             duplicates.clone(),
         );
         registry.register(
+            "webhook_unhandled",
+            "Unknown events without a known payload, stored as unhandled (never handed to the handler)",
+            unhandled.clone(),
+        );
+        registry.register(
             "webhook_rejected",
             "Webhook requests answered with an error, by reason",
             rejected.clone(),
@@ -151,7 +159,7 @@ impl Metrics {
         );
         registry.register(
             "handler_outcomes",
-            "Handler attempts by kind and outcome (done, fetched, retrying, dead, rejected)",
+            "Handler attempts by kind and outcome (done, fetched, retrying, dead, rejected, unhandled)",
             handler_outcomes.clone(),
         );
         registry.register(
@@ -183,6 +191,7 @@ impl Metrics {
                 received,
                 stored,
                 duplicates,
+                unhandled,
                 rejected,
                 responses,
                 request_duration,
@@ -215,6 +224,15 @@ impl Metrics {
     pub fn duplicate(&self, kind: &str) {
         self.inner
             .duplicates
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .inc();
+    }
+
+    /// An unknown event of `kind` without a known payload was stored as
+    /// `unhandled`.
+    pub fn unhandled(&self, kind: &str) {
+        self.inner
+            .unhandled
             .get_or_create(&KindLabel { kind: kind.into() })
             .inc();
     }
@@ -256,7 +274,7 @@ impl Metrics {
 
     /// Record a processor outcome: use as
     /// `processor.on_outcome(move |r| metrics.observe_outcome(r))`.
-    /// Outcome labels: `done`, `fetched`, `retrying`, `dead`, `rejected`.
+    /// Outcome labels: `done`, `fetched`, `retrying`, `dead`, `rejected`, `unhandled`.
     pub fn observe_outcome(&self, report: &crate::processing::OutcomeReport) {
         self.handler_outcome(report.kind.as_str(), report.outcome.label(), report.elapsed);
     }

@@ -1,6 +1,6 @@
 //! `[store] retention_days`: a task that deletes the `done` events older
 //! than the retention period, at start and then every hour (see
-//! [`Inbox::purge`]: nothing still to be handled, dead or rejected is ever
+//! [`Inbox::purge`]: nothing still to be handled, dead, rejected or unhandled is ever
 //! deleted).
 
 use std::time::Duration;

@@ -5,13 +5,18 @@
 //! | request | stored as | answer |
 //! |---|---|---|
 //! | valid body (POST/PUT) | `received`, with event name, object id, message id | `202` (`200` for a redelivered message id) |
+//! | unknown event name without a known payload | `unhandled` (never handed to the handler) | `202` (`200` for a redelivered message id) |
 //! | GET with the id in the path or the query | `trigger` | `202` |
 //! | HEAD with the id in the path or the query | nothing | `200` |
 //! | malformed chunked framing | nothing | `400` with a JSON problem |
-//! | body that does not decode, unsupported content type, GET without id | `rejected`, with the error and the exact bytes | `400` / `415` with a JSON problem |
+//! | body that does not decode, known event name without its payload, unsupported content type, GET without id | `rejected`, with the error and the exact bytes | `400` / `415` with a JSON problem |
 //! | over-size body | not stored | `413` |
 //! | body that could not be read | not stored | `503` + `Retry-After` |
 //! | any of the above when the store fails | not stored | `503` + `Retry-After` |
+//!
+//! Bodies are decoded as [`crate::webhook`] says (the generated stubs use
+//! its decoder; the payload rule is [`Webhook::from_order`] and, for a body
+//! that does not fit its type, [`webhook::decode`]).
 
 use std::sync::Arc;
 
@@ -23,8 +28,9 @@ use crate::api::order_webhook_connector::server as order;
 use crate::api::order_webhook_connector::types::OrderWebhookBody;
 use crate::api::shipment_webhook_connector::server as shipment;
 use crate::api::shipment_webhook_connector::types::ShipmentWebhookBody;
-use crate::inbox::{EventKind, Inbox, InboxError, NewEvent, Stored};
+use crate::inbox::{EventKind, Inbox, InboxError, NewEvent, NewState, Stored};
 use crate::server::{problem, RawRequest, Rejection, RejectionKind};
+use crate::webhook::{self, DecodeError, Endpoint, Webhook};
 
 use super::metrics::Metrics;
 
@@ -95,6 +101,7 @@ impl Webhooks {
 
     async fn store(&self, event: NewEvent) -> Response {
         let kind = event.kind;
+        let unhandled = matches!(event.state, NewState::Unhandled { .. });
         let (event_name, object_id, message_id) = (
             event.event_name.clone(),
             event.object_id.clone(),
@@ -103,6 +110,13 @@ impl Webhooks {
         match self.inbox.store(event).await {
             Ok(Stored::New(id)) => {
                 self.metrics.stored(kind.as_str());
+                if unhandled {
+                    self.metrics.unhandled(kind.as_str());
+                    tracing::warn!(
+                        id, kind = %kind, event_name = event_name.as_deref().unwrap_or(""),
+                        "unknown event without a known payload stored as unhandled; the handler does not get it"
+                    );
+                }
                 tracing::info!(
                     id, kind = %kind, event_name = event_name.as_deref().unwrap_or(""),
                     object_id = object_id.as_deref().unwrap_or(""), message_id = message_id.as_deref().unwrap_or(""),
@@ -119,17 +133,30 @@ impl Webhooks {
         }
     }
 
-    async fn store_order(&self, body: &OrderWebhookBody, raw: RawRequest) -> Response {
+    async fn store_order(&self, body: OrderWebhookBody, raw: RawRequest) -> Response {
         self.metrics.received("order");
-        let event = NewEvent::from_order_body(body, content_type_of(&raw), raw.body.clone());
-        let event = event.with_source(self.source_of(EventKind::Order, &raw));
-        self.store(event).await
+        match Webhook::from_order(body) {
+            Ok(webhook) => self.store_webhook(&webhook, raw).await,
+            Err(error) => {
+                self.quarantine(
+                    EventKind::Order,
+                    RejectionKind::InvalidBody(error.to_string()),
+                    raw,
+                )
+                .await
+            }
+        }
     }
 
-    async fn store_shipment(&self, body: &ShipmentWebhookBody, raw: RawRequest) -> Response {
+    async fn store_shipment(&self, body: ShipmentWebhookBody, raw: RawRequest) -> Response {
         self.metrics.received("shipment");
-        let event = NewEvent::from_shipment_body(body, content_type_of(&raw), raw.body.clone())
-            .with_source(self.source_of(EventKind::Shipment, &raw));
+        self.store_webhook(&Webhook::from_shipment(body), raw).await
+    }
+
+    async fn store_webhook(&self, webhook: &Webhook, raw: RawRequest) -> Response {
+        let event = NewEvent::from_webhook(webhook, content_type_of(&raw), raw.body.clone());
+        let source = self.source_of(event.kind, &raw);
+        let event = event.with_source(source);
         self.store(event).await
     }
 
@@ -171,6 +198,27 @@ impl Webhooks {
                     detail = %rejection.kind.detail(), "webhook request refused"
                 );
                 rejection.into_response()
+            }
+            RejectionKind::InvalidBody(detail) => {
+                // The payload rule for a body that does not fit its type
+                // (e.g. a shipment body without `shipment`).
+                let endpoint = if kind == EventKind::Shipment {
+                    Endpoint::Shipment
+                } else {
+                    Endpoint::Order
+                };
+                let raw = rejection.raw;
+                match webhook::decode(endpoint, &content_type_of(&raw), &raw.body) {
+                    Ok(webhook) => self.store_webhook(&webhook, raw).await,
+                    Err(error @ DecodeError::MissingPayload { .. }) => {
+                        let error = RejectionKind::InvalidBody(error.to_string());
+                        self.quarantine(kind, error, raw).await
+                    }
+                    Err(_) => {
+                        self.quarantine(kind, RejectionKind::InvalidBody(detail), raw)
+                            .await
+                    }
+                }
             }
             kind_of_error => self.quarantine(kind, kind_of_error, rejection.raw).await,
         }
@@ -229,11 +277,11 @@ impl order::Api for OrderWebhook {
     }
 
     async fn webhook_put(&self, request: order::WebhookPutRequest) -> order::WebhookPutResponse {
-        order::WebhookPutResponse::Custom(self.0.store_order(&request.body, request.raw).await)
+        order::WebhookPutResponse::Custom(self.0.store_order(request.body, request.raw).await)
     }
 
     async fn webhook_post(&self, request: order::WebhookPostRequest) -> order::WebhookPostResponse {
-        order::WebhookPostResponse::Custom(self.0.store_order(&request.body, request.raw).await)
+        order::WebhookPostResponse::Custom(self.0.store_order(request.body, request.raw).await)
     }
 
     async fn webhook_get(&self, request: order::WebhookGetRequest) -> order::WebhookGetResponse {
@@ -270,7 +318,7 @@ impl shipment::Api for ShipmentWebhook {
         request: shipment::WebhookPostRequest,
     ) -> shipment::WebhookPostResponse {
         shipment::WebhookPostResponse::Custom(
-            self.0.store_shipment(&request.body, request.raw).await,
+            self.0.store_shipment(request.body, request.raw).await,
         )
     }
 

@@ -19,6 +19,8 @@ use http::{Method, StatusCode, Uri};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::webhook::decode::{is_json_media as is_json, is_xml_media as is_xml};
+
 /// A request as received: method, URI, headers and the exact body bytes.
 #[derive(Debug, Clone)]
 pub struct RawRequest {
@@ -248,18 +250,14 @@ pub fn problem(
     response
 }
 
-fn is_json(media: &str) -> bool {
-    media == "application/json" || media.ends_with("+json")
-}
-
-fn is_xml(media: &str) -> bool {
-    media == "application/xml" || media == "text/xml" || media.ends_with("+xml")
-}
-
 /// Decode the body of `raw` into `T` according to its `Content-Type`.
 /// `Ok(None)` means there is no body (and none is required).
 /// `txml_shape` is the tXML shape of `T` for operations that accept
 /// `application/xml` (see [`crate::txml`]).
+///
+/// The same decoding as [`crate::webhook::decode`]: JSON (a leading UTF-8
+/// byte order mark skipped) without path tracking first, and only for a
+/// body that fails, again with it, so that the error names the field.
 pub fn decode_body<T: DeserializeOwned>(
     raw: &RawRequest,
     accepted: &[&str],
@@ -283,22 +281,9 @@ pub fn decode_body<T: DeserializeOwned>(
         return Err(RejectionKind::MissingBody);
     }
     if accepts(is_json) {
-        // Without path tracking first: `serde_path_to_error` copies every
-        // key it passes into a `String`, which is a good part of the cost of
-        // a valid body. Only a body that fails is decoded again, with the
-        // tracking, to say where (decoding is deterministic: same error).
-        match serde_json::from_slice(&raw.body) {
-            Ok(value) => Ok(Some(value)),
-            Err(_) => {
-                let mut de = serde_json::Deserializer::from_slice(&raw.body);
-                let value: T = serde_path_to_error::deserialize(&mut de)
-                    .map_err(|e| RejectionKind::InvalidBody(describe_json_error(&e)))?;
-                de.end()
-                    .map_err(|e| RejectionKind::InvalidBody(e.to_string()))?;
-                // Not reached for a deterministic `Deserialize`; keep the value.
-                Ok(Some(value))
-            }
-        }
+        crate::webhook::json::decode(&raw.body)
+            .map(Some)
+            .map_err(|e| RejectionKind::InvalidBody(e.detail()))
     } else if accepts(is_xml) {
         let Some(shape) = txml_shape else {
             return Err(unsupported());
@@ -308,15 +293,6 @@ pub fn decode_body<T: DeserializeOwned>(
             .map_err(|e| RejectionKind::InvalidBody(e.to_string()))
     } else {
         Err(unsupported())
-    }
-}
-
-fn describe_json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
-    let path = e.path().to_string();
-    if path.is_empty() || path == "." {
-        e.inner().to_string()
-    } else {
-        format!("at `{path}`: {}", e.inner())
     }
 }
 

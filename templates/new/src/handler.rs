@@ -27,12 +27,12 @@ use tradecloud::api::common::types::SingleDeliveryOrderEvent;
 // {{#if shipments}}
 use tradecloud::api::common::types::{Shipment, ShipmentEventName};
 // {{/if}}
-// {{#if order_webhook}}
-use tradecloud::changes::{order_webhook_event, OrderWebhookEvent};
-// {{/if}}
 use tradecloud::changes::{ChangeSet, DocumentRef};
 use tradecloud::client::{DocumentSource, DownloadOutcome};
 use tradecloud::processing::{Event, Handler, HandlerContext, HandlerError};
+// {{#if order_webhook}}
+use tradecloud::webhook::OrderWebhookEvent;
+// {{/if}}
 
 /// The handler. Add what the ERP code needs here: a database pool, an ERP
 /// API client, ...
@@ -316,7 +316,7 @@ impl Handler for Erp {
     async fn handle(&self, event: Event, ctx: &HandlerContext) -> Result<(), HandlerError> {
         match &event {
             // {{#if order_webhook}}
-            Event::Order { body, .. } => match order_webhook_event(body) {
+            Event::Order { body, .. } => match body.event() {
                 // {{#if multiple}}
                 Some(OrderWebhookEvent::Order(order)) => {
                     self.order_event(&body.event_name, order, ctx).await

@@ -1,0 +1,436 @@
+//! Any message `tradecloud inspect` understands, recognised by its shape:
+//! order and shipment webhook bodies (JSON or tXML), whole orders,
+//! single-delivery orders, shipments and poll responses.
+//!
+//! ```
+//! use tradecloud::webhook::{Message, MessageKind};
+//!
+//! let message: Message = r#"{
+//!     "eventName": "ShipmentIssuedBySupplier",
+//!     "shipment": { "id": "s1", "meta": { "lastUpdatedAt": "2025-04-23T10:01:53.812Z" } }
+//! }"#.parse()?;
+//! assert_eq!(message.kind(), MessageKind::ShipmentEvent);
+//! assert_eq!(message.event_name(), Some("ShipmentIssuedBySupplier"));
+//! assert_eq!(message.id(), Some("s1"));
+//! # Ok::<(), tradecloud::webhook::MessageError>(())
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::Value;
+
+use super::{Endpoint, OrderWebhookEvent, Webhook, ORDER_PAYLOAD_MEMBERS};
+use crate::api::common::types::{Order, Shipment, SingleDeliveryOrder};
+use crate::api::order_search::types::{OrderPollResponse, SingleDeliveryOrderPollResponse};
+use crate::api::order_webhook_connector::types::OrderWebhookBody;
+use crate::api::shipment::types::ShipmentPollResponse;
+use crate::api::shipment_webhook_connector::types::ShipmentWebhookBody;
+use crate::changes::LastUpdated;
+use crate::types::DateTime;
+
+/// What a [`Message`] is. [`MessageKind::as_str`] gives the camelCase name used by
+/// `tradecloud inspect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// An order webhook body with an `orderEvent`.
+    OrderEvent,
+    /// An order webhook body with a `singleDeliveryOrderEvent` (or `simpleOrderEvent`).
+    SingleDeliveryOrderEvent,
+    /// An order webhook body with an `orderDocumentsEvent`.
+    OrderDocumentsEvent,
+    /// A whole order (delivery schedule), as fetched or polled.
+    Order,
+    /// A whole single-delivery order, as polled.
+    SingleDeliveryOrder,
+    /// A shipment webhook body.
+    ShipmentEvent,
+    /// A shipment, as fetched or polled.
+    Shipment,
+    /// An order poll response (`data` with orders).
+    OrderPollResponse,
+    /// A single-delivery order poll response.
+    SingleDeliveryOrderPollResponse,
+    /// A shipment poll response.
+    ShipmentPollResponse,
+}
+
+impl MessageKind {
+    /// `orderEvent`, `singleDeliveryOrderEvent`, `orderDocumentsEvent`,
+    /// `order`, `singleDeliveryOrder`, `shipmentEvent`, `shipment`,
+    /// `orderPollResponse`, `singleDeliveryOrderPollResponse` or
+    /// `shipmentPollResponse`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::OrderEvent => "orderEvent",
+            MessageKind::SingleDeliveryOrderEvent => "singleDeliveryOrderEvent",
+            MessageKind::OrderDocumentsEvent => "orderDocumentsEvent",
+            MessageKind::Order => "order",
+            MessageKind::SingleDeliveryOrder => "singleDeliveryOrder",
+            MessageKind::ShipmentEvent => "shipmentEvent",
+            MessageKind::Shipment => "shipment",
+            MessageKind::OrderPollResponse => "orderPollResponse",
+            MessageKind::SingleDeliveryOrderPollResponse => "singleDeliveryOrderPollResponse",
+            MessageKind::ShipmentPollResponse => "shipmentPollResponse",
+        }
+    }
+}
+
+impl fmt::Display for MessageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Any Tradecloud message `tradecloud inspect` understands, recognised by its
+/// shape (see [`Message::from_json`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    /// An order webhook body carrying an event ([`OrderWebhookBody::event`] is `Some`).
+    OrderWebhook(Box<OrderWebhookBody>),
+    /// A shipment webhook body.
+    ShipmentWebhook(Box<ShipmentWebhookBody>),
+    /// A whole order (delivery schedule).
+    Order(Box<Order>),
+    /// A whole single-delivery order.
+    SingleDeliveryOrder(Box<SingleDeliveryOrder>),
+    /// A shipment.
+    Shipment(Box<Shipment>),
+    /// An order poll response.
+    OrderPoll(OrderPollResponse),
+    /// A single-delivery order poll response.
+    SingleDeliveryOrderPoll(SingleDeliveryOrderPollResponse),
+    /// A shipment poll response.
+    ShipmentPoll(ShipmentPollResponse),
+}
+
+/// Why text could not be read as a [`Message`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MessageError {
+    /// The bytes are not UTF-8 text.
+    #[error("not UTF-8 text: {0}")]
+    NotUtf8(std::str::Utf8Error),
+    /// The text is not JSON at all.
+    #[error("not valid JSON: {0}")]
+    NotJson(serde_json::Error),
+    /// The JSON is not an object.
+    #[error("not a Tradecloud message: expected a JSON object, found {0}")]
+    NotAnObject(&'static str),
+    /// The JSON object has none of the shapes [`Message`] knows.
+    #[error(
+        "not a Tradecloud message: expected an order webhook body (orderEvent, singleDeliveryOrderEvent, \
+         simpleOrderEvent or orderDocumentsEvent), a shipment webhook body (shipment), a whole order \
+         (lines with id or buyerOrder), a shipment (loadCarriers, supplierShipment, buyerShipment or \
+         identifiers) or a poll response (data); found {}",
+        describe_keys(.keys)
+    )]
+    Unrecognised {
+        /// The top-level keys of the object.
+        keys: Vec<String>,
+    },
+    /// An order webhook body whose event members are all `null`.
+    #[error("order webhook body carries no event: orderEvent, singleDeliveryOrderEvent, simpleOrderEvent and orderDocumentsEvent are all null")]
+    NoEvent,
+    /// tXML that is not a webhook body: none of the event elements.
+    #[error(
+        "not a Tradecloud tXML webhook body: expected an <orderEvent>, <singleDeliveryOrderEvent>, \
+         <simpleOrderEvent>, <orderDocumentsEvent> or <shipment> element; found {}",
+        describe_elements(.elements)
+    )]
+    NotTxmlWebhook {
+        /// The child elements of the root.
+        elements: Vec<String>,
+    },
+    /// A tXML webhook body that does not decode (see [`super::decode`]).
+    #[error(transparent)]
+    Webhook(super::DecodeError),
+    /// The shape was recognised but the content does not fit the type.
+    #[error("looks like {what} but does not match it: {error}")]
+    Invalid {
+        /// What it was taken for, e.g. `"an order webhook body"`.
+        what: &'static str,
+        /// The deserialisation error, with line and column.
+        error: serde_json::Error,
+    },
+}
+
+fn describe_keys(keys: &[String]) -> String {
+    if keys.is_empty() {
+        "an empty object".to_owned()
+    } else {
+        format!("the keys {}", keys.join(", "))
+    }
+}
+
+fn describe_elements(elements: &[String]) -> String {
+    if elements.is_empty() {
+        "no child elements".to_owned()
+    } else {
+        format!("<{}>", elements.join(">, <"))
+    }
+}
+
+fn json_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The shapes [`Message`] recognises, before deserialising into a type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    OrderWebhook,
+    ShipmentWebhook,
+    Order,
+    SingleDeliveryOrder,
+    Shipment,
+    OrderPoll,
+    SingleDeliveryOrderPoll,
+    ShipmentPoll,
+}
+
+const SHIPMENT_KEYS: [&str; 4] = [
+    "loadCarriers",
+    "supplierShipment",
+    "buyerShipment",
+    "identifiers",
+];
+
+fn is_shipment(object: &serde_json::Map<String, Value>) -> bool {
+    SHIPMENT_KEYS.iter().any(|key| object.contains_key(*key))
+        || lines_of(object).any(|line| {
+            line.get("supplierLine")
+                .and_then(Value::as_object)
+                .is_some_and(|s| s.contains_key("despatchAdviceNumber"))
+        })
+}
+
+fn is_order(object: &serde_json::Map<String, Value>) -> bool {
+    object.get("lines").is_some_and(Value::is_array)
+        && ["id", "buyerOrder", "supplierOrder"]
+            .iter()
+            .any(|key| object.contains_key(*key))
+}
+
+fn is_single_delivery(object: &serde_json::Map<String, Value>) -> bool {
+    lines_of(object).any(|line| line.contains_key("statusLine"))
+}
+
+fn lines_of(
+    object: &serde_json::Map<String, Value>,
+) -> impl Iterator<Item = &serde_json::Map<String, Value>> {
+    object
+        .get("lines")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+}
+
+fn sniff(value: &Value) -> Result<Shape, MessageError> {
+    let object = value
+        .as_object()
+        .ok_or_else(|| MessageError::NotAnObject(json_type_name(value)))?;
+    if ORDER_PAYLOAD_MEMBERS
+        .iter()
+        .any(|key| object.contains_key(*key))
+    {
+        return Ok(Shape::OrderWebhook);
+    }
+    if object.get("shipment").is_some_and(Value::is_object) {
+        return Ok(Shape::ShipmentWebhook);
+    }
+    if let Some(data) = object.get("data").and_then(Value::as_array) {
+        let first = data.iter().find_map(Value::as_object);
+        return Ok(match first {
+            Some(item) if is_shipment(item) => Shape::ShipmentPoll,
+            Some(item) if is_single_delivery(item) => Shape::SingleDeliveryOrderPoll,
+            _ => Shape::OrderPoll,
+        });
+    }
+    if is_shipment(object) {
+        return Ok(Shape::Shipment);
+    }
+    if is_order(object) {
+        return Ok(if is_single_delivery(object) {
+            Shape::SingleDeliveryOrder
+        } else {
+            Shape::Order
+        });
+    }
+    Err(MessageError::Unrecognised {
+        keys: object.keys().cloned().collect(),
+    })
+}
+
+fn typed<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &'static str,
+) -> Result<T, MessageError> {
+    serde_json::from_str(text).map_err(|error| MessageError::Invalid { what, error })
+}
+
+impl Message {
+    /// Reads a message from JSON text, recognising its shape:
+    ///
+    /// | shape | becomes |
+    /// | --- | --- |
+    /// | has `orderEvent`, `singleDeliveryOrderEvent`, `simpleOrderEvent` or `orderDocumentsEvent` | [`Message::OrderWebhook`] |
+    /// | has a `shipment` object | [`Message::ShipmentWebhook`] |
+    /// | has a `data` array | a poll response; the kind follows its first item (orders when empty) |
+    /// | has `loadCarriers`, `supplierShipment`, `buyerShipment` or `identifiers`, or lines with `supplierLine.despatchAdviceNumber` | [`Message::Shipment`] |
+    /// | has `lines` and `id`, `buyerOrder` or `supplierOrder` | [`Message::SingleDeliveryOrder`] when a line has `statusLine`, else [`Message::Order`] |
+    ///
+    /// Numbers are read from the text itself, so decimals keep every digit.
+    pub fn from_json(text: &str) -> Result<Message, MessageError> {
+        let value: Value = serde_json::from_str(text).map_err(MessageError::NotJson)?;
+        let message = match sniff(&value)? {
+            Shape::OrderWebhook => Message::OrderWebhook(typed(text, "an order webhook body")?),
+            Shape::ShipmentWebhook => {
+                Message::ShipmentWebhook(typed(text, "a shipment webhook body")?)
+            }
+            Shape::Order => Message::Order(typed(text, "an order")?),
+            Shape::SingleDeliveryOrder => {
+                Message::SingleDeliveryOrder(typed(text, "a single-delivery order")?)
+            }
+            Shape::Shipment => Message::Shipment(typed(text, "a shipment")?),
+            Shape::OrderPoll => Message::OrderPoll(typed(text, "an order poll response")?),
+            Shape::SingleDeliveryOrderPoll => Message::SingleDeliveryOrderPoll(typed(
+                text,
+                "a single-delivery order poll response",
+            )?),
+            Shape::ShipmentPoll => Message::ShipmentPoll(typed(text, "a shipment poll response")?),
+        };
+        if let Message::OrderWebhook(body) = &message {
+            if body.event().is_none() {
+                return Err(MessageError::NoEvent);
+            }
+        }
+        Ok(message)
+    }
+
+    /// Reads a message from JSON bytes (a leading UTF-8 byte order mark
+    /// skipped). See [`Message::from_json`].
+    pub fn from_slice(bytes: &[u8]) -> Result<Message, MessageError> {
+        let bytes = super::json::strip_bom(bytes);
+        let text = std::str::from_utf8(bytes).map_err(MessageError::NotUtf8)?;
+        Message::from_json(text)
+    }
+
+    /// Whether `bytes` look like XML (the first character after blanks and a
+    /// byte order mark is `<`): read them with [`Message::from_txml`].
+    pub fn looks_like_txml(bytes: &[u8]) -> bool {
+        super::json::strip_bom(bytes)
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            == Some(&b'<')
+    }
+
+    /// Reads a tXML webhook body (the only tXML messages Tradecloud sends):
+    /// an order webhook body when it has an order event element, a shipment
+    /// webhook body when it has a `<shipment>` element, decoded by
+    /// [`super::decode`].
+    pub fn from_txml(bytes: &[u8]) -> Result<Message, MessageError> {
+        use crate::api::order_webhook_connector::types::txml_shapes;
+
+        let root = crate::txml::to_json(bytes, &txml_shapes::OrderWebhookBody)
+            .map_err(|e| MessageError::Webhook(super::DecodeError::Txml(e)))?;
+        let has = |key: &str| root.get(key).is_some();
+        let endpoint = if ORDER_PAYLOAD_MEMBERS.iter().any(|key| has(key)) {
+            Endpoint::Order
+        } else if has("shipment") {
+            Endpoint::Shipment
+        } else {
+            return Err(MessageError::NotTxmlWebhook {
+                elements: root
+                    .as_object()
+                    .map(|o| o.keys().cloned().collect())
+                    .unwrap_or_default(),
+            });
+        };
+        match super::decode(endpoint, "application/xml", bytes) {
+            Ok(Webhook::Order(body)) => Ok(Message::OrderWebhook(body)),
+            Ok(Webhook::Shipment(body)) => Ok(Message::ShipmentWebhook(body)),
+            Ok(Webhook::Unknown(_)) | Err(super::DecodeError::MissingPayload { .. }) => {
+                Err(MessageError::NoEvent)
+            }
+            Err(e) => Err(MessageError::Webhook(e)),
+        }
+    }
+
+    /// What this message is.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Message::OrderWebhook(body) => match body.event() {
+                Some(OrderWebhookEvent::SingleDelivery(_)) => MessageKind::SingleDeliveryOrderEvent,
+                Some(OrderWebhookEvent::Documents(_)) => MessageKind::OrderDocumentsEvent,
+                // `from_json` never builds a body without an event.
+                Some(OrderWebhookEvent::Order(_)) | None => MessageKind::OrderEvent,
+            },
+            Message::ShipmentWebhook(_) => MessageKind::ShipmentEvent,
+            Message::Order(_) => MessageKind::Order,
+            Message::SingleDeliveryOrder(_) => MessageKind::SingleDeliveryOrder,
+            Message::Shipment(_) => MessageKind::Shipment,
+            Message::OrderPoll(_) => MessageKind::OrderPollResponse,
+            Message::SingleDeliveryOrderPoll(_) => MessageKind::SingleDeliveryOrderPollResponse,
+            Message::ShipmentPoll(_) => MessageKind::ShipmentPollResponse,
+        }
+    }
+
+    /// The webhook's `eventName`; `None` for orders, shipments and poll responses.
+    pub fn event_name(&self) -> Option<&str> {
+        match self {
+            Message::OrderWebhook(body) => Some(body.event_name.as_str()),
+            Message::ShipmentWebhook(body) => Some(body.event_name.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The order id (`orderId` of an event, `id` of an order) or shipment
+    /// id; `None` for poll responses or when missing.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Message::OrderWebhook(body) => body.order_id(),
+            Message::ShipmentWebhook(body) => body.shipment_id(),
+            Message::Order(order) => order.id.as_deref(),
+            Message::SingleDeliveryOrder(order) => order.id.as_deref(),
+            Message::Shipment(shipment) => shipment.id.as_deref(),
+            Message::OrderPoll(_)
+            | Message::SingleDeliveryOrderPoll(_)
+            | Message::ShipmentPoll(_) => None,
+        }
+    }
+
+    /// The message's own `lastUpdatedAt` (else `lastChangedAt`): the event's,
+    /// order's or shipment's, or the poll response's watermark.
+    pub fn last_updated(&self) -> Option<&DateTime> {
+        match self {
+            Message::OrderWebhook(body) => match body.event()? {
+                OrderWebhookEvent::Order(e) => e.last_updated(),
+                OrderWebhookEvent::SingleDelivery(e) => e.last_updated(),
+                OrderWebhookEvent::Documents(e) => e.last_updated(),
+            },
+            Message::ShipmentWebhook(body) => body.shipment.last_updated(),
+            Message::Order(order) => order.last_updated(),
+            Message::SingleDeliveryOrder(order) => order.last_updated(),
+            Message::Shipment(shipment) => shipment.last_updated(),
+            Message::OrderPoll(poll) => poll.last_updated(),
+            Message::SingleDeliveryOrderPoll(poll) => poll.last_updated(),
+            Message::ShipmentPoll(poll) => poll.last_updated(),
+        }
+    }
+}
+
+impl FromStr for Message {
+    type Err = MessageError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Message::from_json(text)
+    }
+}

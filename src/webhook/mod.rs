@@ -1,0 +1,352 @@
+//! Webhook bodies: what Tradecloud posts to the order and shipment webhooks,
+//! decoded once, the same way everywhere.
+//!
+//! This module is the one place that knows
+//!
+//! * how a body is decoded: [`decode`] reads JSON (a UTF-8 byte order mark
+//!   skipped) or tXML by the `Content-Type`, fast path first, and names the
+//!   failing field only when decoding fails;
+//! * which event a body carries: [`OrderWebhookEvent::of`] (`orderEvent`,
+//!   else `singleDeliveryOrderEvent`, else the older `simpleOrderEvent`,
+//!   else `orderDocumentsEvent`) and the [`Webhook`] variants;
+//! * its ids: [`Webhook::object_id`] (order or shipment id) and
+//!   [`Webhook::message_id`], the deduplication key (`meta.messageId` of the
+//!   body, else of the event; an empty or blank one is no key);
+//! * the payload rule: a **known** event name must come with its payload
+//!   (else [`DecodeError::MissingPayload`], a 400 and quarantine); an
+//!   **unknown** event name without any known payload is
+//!   [`Webhook::Unknown`]: kept (2xx) but never handed to a handler as a
+//!   known event, because Tradecloud adds event kinds without notice.
+//!
+//! The receiver's edge (`crate::receiver`), the processor
+//! (`crate::processing`), the inbox, [`crate::changes`] and `tradecloud
+//! inspect` ([`Message`]) all use it.
+//!
+//! ```
+//! use tradecloud::webhook::{self, Endpoint, OrderWebhookEvent, Webhook};
+//!
+//! let body = br#"{
+//!     "eventName": "OrderIssuedByBuyer",
+//!     "singleDeliveryOrderEvent": { "orderId": "o1", "lines": [] },
+//!     "meta": { "messageId": "m1" }
+//! }"#;
+//! let webhook = webhook::decode(Endpoint::Order, "application/json", body)?;
+//! assert_eq!(webhook.event_name(), "OrderIssuedByBuyer");
+//! assert_eq!(webhook.object_id(), Some("o1"));
+//! assert_eq!(webhook.message_id(), Some("m1"));
+//! let Webhook::Order(order) = &webhook else { panic!("an order body") };
+//! assert!(matches!(order.event(), Some(OrderWebhookEvent::SingleDelivery(_))));
+//!
+//! // An event this version does not know, without a payload it knows: kept, not handled.
+//! let new = br#"{ "eventName": "OrderTeleportedByBuyer", "teleportEvent": {} }"#;
+//! assert!(webhook::decode(Endpoint::Order, "application/json", new)?.is_unknown());
+//!
+//! // A known event without its payload is an error that names what is missing.
+//! let empty = br#"{ "eventName": "OrderIssuedByBuyer", "orderEvent": null }"#;
+//! let error = webhook::decode(Endpoint::Order, "application/json", empty).unwrap_err();
+//! assert!(error.to_string().contains("orderEvent"), "{error}");
+//! # Ok::<(), tradecloud::webhook::DecodeError>(())
+//! ```
+
+use std::fmt;
+
+use crate::api::common::types::{
+    MessageMeta, OrderDocumentsEvent, OrderEvent, OrderEventName, ShipmentEventName,
+    SingleDeliveryOrderEvent,
+};
+use crate::api::order_webhook_connector::types::OrderWebhookBody;
+use crate::api::shipment_webhook_connector::types::ShipmentWebhookBody;
+
+pub(crate) mod decode;
+pub(crate) mod json;
+pub mod message;
+
+pub use decode::{decode, DecodeError, Format};
+pub use json::JsonError;
+pub use message::{Message, MessageError, MessageKind};
+
+/// Which webhook a body was sent to; it decides the body's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// The order webhook: [`OrderWebhookBody`].
+    Order,
+    /// The shipment webhook: [`ShipmentWebhookBody`].
+    Shipment,
+}
+
+impl Endpoint {
+    /// `order` or `shipment`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Order => "order",
+            Endpoint::Shipment => "shipment",
+        }
+    }
+
+    /// The members of a body of this endpoint that carry its payload.
+    pub fn payload_members(self) -> &'static [&'static str] {
+        match self {
+            Endpoint::Order => &ORDER_PAYLOAD_MEMBERS,
+            Endpoint::Shipment => &["shipment"],
+        }
+    }
+
+    /// Whether this version knows `event_name` for this endpoint.
+    pub fn knows_event(self, event_name: &str) -> bool {
+        match self {
+            Endpoint::Order => !OrderEventName::from(event_name).is_unknown(),
+            Endpoint::Shipment => !ShipmentEventName::from(event_name).is_unknown(),
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The members of an order webhook body that carry its event, in the order
+/// [`OrderWebhookEvent::of`] reads them.
+pub const ORDER_PAYLOAD_MEMBERS: [&str; 4] = [
+    "orderEvent",
+    "singleDeliveryOrderEvent",
+    "simpleOrderEvent",
+    "orderDocumentsEvent",
+];
+
+/// A decoded webhook body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Webhook {
+    /// An order webhook body carrying an event ([`OrderWebhookBody::event`]
+    /// is `Some` for every body [`decode`] returns).
+    Order(Box<OrderWebhookBody>),
+    /// A shipment webhook body.
+    Shipment(Box<ShipmentWebhookBody>),
+    /// An event name this version does not know, with none of the payload
+    /// members it knows: stored, never handed to a handler as a known event.
+    Unknown(UnknownEvent),
+}
+
+/// A webhook body with an event name this version does not know and no
+/// payload it knows (see [`Webhook::Unknown`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownEvent {
+    /// Where it was sent.
+    pub endpoint: Endpoint,
+    /// Its `eventName`.
+    pub event_name: String,
+    /// `meta.messageId`, when it has a usable one (the deduplication key).
+    pub message_id: Option<String>,
+}
+
+impl UnknownEvent {
+    /// Why it is not handled, for the inbox and the logs.
+    pub fn reason(&self) -> String {
+        format!(
+            "unknown {} event `{}` without {}: kept, not handled (replay it after an upgrade that knows it)",
+            self.endpoint,
+            self.event_name,
+            one_of(self.endpoint.payload_members())
+        )
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`, with each name in backticks.
+pub(crate) fn one_of(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, _)) => last.clone(),
+        None => String::new(),
+    }
+}
+
+impl Webhook {
+    /// An order webhook body, checked against the payload rule: with an
+    /// event it is [`Webhook::Order`]; without one, [`Webhook::Unknown`] for
+    /// an unknown event name and [`DecodeError::MissingPayload`] for a known
+    /// one.
+    pub fn from_order(body: OrderWebhookBody) -> Result<Webhook, DecodeError> {
+        if body.event().is_some() {
+            return Ok(Webhook::Order(Box::new(body)));
+        }
+        let event_name = body.event_name.as_str();
+        if Endpoint::Order.knows_event(event_name) {
+            return Err(DecodeError::MissingPayload {
+                endpoint: Endpoint::Order,
+                event_name: event_name.to_owned(),
+            });
+        }
+        Ok(Webhook::Unknown(UnknownEvent {
+            endpoint: Endpoint::Order,
+            event_name: event_name.to_owned(),
+            message_id: body.message_id().map(str::to_owned),
+        }))
+    }
+
+    /// A shipment webhook body (it always carries its `shipment`).
+    pub fn from_shipment(body: ShipmentWebhookBody) -> Webhook {
+        Webhook::Shipment(Box::new(body))
+    }
+
+    /// The webhook it was sent to.
+    pub fn endpoint(&self) -> Endpoint {
+        match self {
+            Webhook::Order(_) => Endpoint::Order,
+            Webhook::Shipment(_) => Endpoint::Shipment,
+            Webhook::Unknown(unknown) => unknown.endpoint,
+        }
+    }
+
+    /// Its `eventName`.
+    pub fn event_name(&self) -> &str {
+        match self {
+            Webhook::Order(body) => body.event_name.as_str(),
+            Webhook::Shipment(body) => body.event_name.as_str(),
+            Webhook::Unknown(unknown) => &unknown.event_name,
+        }
+    }
+
+    /// The order id or shipment id: the object whose events are handled
+    /// one at a time, in order. `None` for an unknown event.
+    pub fn object_id(&self) -> Option<&str> {
+        match self {
+            Webhook::Order(body) => body.order_id(),
+            Webhook::Shipment(body) => body.shipment_id(),
+            Webhook::Unknown(_) => None,
+        }
+    }
+
+    /// The deduplication key: `meta.messageId` of the body, else of the
+    /// event inside it; an empty or blank one counts as none.
+    pub fn message_id(&self) -> Option<&str> {
+        match self {
+            Webhook::Order(body) => body.message_id(),
+            Webhook::Shipment(body) => body.message_id(),
+            Webhook::Unknown(unknown) => unknown.message_id.as_deref(),
+        }
+    }
+
+    /// Whether it is an unknown event ([`Webhook::Unknown`]).
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Webhook::Unknown(_))
+    }
+}
+
+/// The event an order webhook body carries.
+#[derive(Debug, Clone, Copy)]
+pub enum OrderWebhookEvent<'a> {
+    /// `orderEvent`: delivery schedule, affected lines only.
+    Order(&'a OrderEvent),
+    /// `singleDeliveryOrderEvent`, or the older name `simpleOrderEvent`.
+    SingleDelivery(&'a SingleDeliveryOrderEvent),
+    /// `orderDocumentsEvent`.
+    Documents(&'a OrderDocumentsEvent),
+}
+
+impl<'a> OrderWebhookEvent<'a> {
+    /// The event of an order webhook body: `orderEvent`, else
+    /// `singleDeliveryOrderEvent`, else the older `simpleOrderEvent`, else
+    /// `orderDocumentsEvent`; `None` when it carries none of them.
+    ///
+    /// ```
+    /// use tradecloud::api::order_webhook_connector::types::OrderWebhookBody;
+    /// use tradecloud::webhook::OrderWebhookEvent;
+    ///
+    /// let body: OrderWebhookBody = serde_json::from_str(r#"{
+    ///     "eventName": "OrderIssuedByBuyer",
+    ///     "simpleOrderEvent": { "orderId": "o1", "lines": [] }
+    /// }"#)?;
+    /// assert!(matches!(OrderWebhookEvent::of(&body), Some(OrderWebhookEvent::SingleDelivery(_))));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn of(body: &'a OrderWebhookBody) -> Option<Self> {
+        if let Some(event) = &body.order_event {
+            Some(OrderWebhookEvent::Order(event))
+        } else if let Some(event) = body
+            .single_delivery_order_event
+            .as_ref()
+            .or(body.simple_order_event.as_ref())
+        {
+            Some(OrderWebhookEvent::SingleDelivery(event))
+        } else {
+            body.order_documents_event
+                .as_ref()
+                .map(OrderWebhookEvent::Documents)
+        }
+    }
+
+    /// The event's `orderId`.
+    pub fn order_id(self) -> Option<&'a str> {
+        match self {
+            OrderWebhookEvent::Order(e) => e.order_id.as_deref(),
+            OrderWebhookEvent::SingleDelivery(e) => e.order_id.as_deref(),
+            OrderWebhookEvent::Documents(e) => e.order_id.as_deref(),
+        }
+    }
+
+    /// The event's own `meta`.
+    pub fn meta(self) -> Option<&'a MessageMeta> {
+        match self {
+            OrderWebhookEvent::Order(e) => e.meta.as_ref(),
+            OrderWebhookEvent::SingleDelivery(e) => e.meta.as_ref(),
+            OrderWebhookEvent::Documents(e) => e.meta.as_ref(),
+        }
+    }
+
+    /// Whether it is an `orderDocumentsEvent`.
+    pub fn is_documents(self) -> bool {
+        matches!(self, OrderWebhookEvent::Documents(_))
+    }
+}
+
+/// `meta.messageId` when it is a usable key: not empty, not only blanks.
+pub(crate) fn usable_message_id(meta: Option<&MessageMeta>) -> Option<&str> {
+    meta.and_then(|m| m.message_id.as_deref())
+        .filter(|id| !id.trim().is_empty())
+}
+
+impl OrderWebhookBody {
+    /// The event it carries; see [`OrderWebhookEvent::of`].
+    pub fn event(&self) -> Option<OrderWebhookEvent<'_>> {
+        OrderWebhookEvent::of(self)
+    }
+
+    /// The `orderId` of the event it carries.
+    pub fn order_id(&self) -> Option<&str> {
+        self.event().and_then(OrderWebhookEvent::order_id)
+    }
+
+    /// The deduplication key: `meta.messageId` of the body, else of the
+    /// event; an empty or blank one counts as none.
+    ///
+    /// ```
+    /// use tradecloud::api::order_webhook_connector::types::OrderWebhookBody;
+    ///
+    /// let body: OrderWebhookBody = serde_json::from_str(r#"{
+    ///     "eventName": "OrderIssuedByBuyer",
+    ///     "meta": { "messageId": " " },
+    ///     "orderEvent": { "orderId": "o1", "meta": { "messageId": "m1" } }
+    /// }"#)?;
+    /// assert_eq!(body.message_id(), Some("m1"));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn message_id(&self) -> Option<&str> {
+        usable_message_id(self.meta.as_ref())
+            .or_else(|| usable_message_id(self.event().and_then(OrderWebhookEvent::meta)))
+    }
+}
+
+impl ShipmentWebhookBody {
+    /// The shipment's `id`.
+    pub fn shipment_id(&self) -> Option<&str> {
+        self.shipment.id.as_deref()
+    }
+
+    /// The deduplication key: `meta.messageId`; an empty or blank one
+    /// counts as none.
+    pub fn message_id(&self) -> Option<&str> {
+        usable_message_id(self.meta.as_ref())
+    }
+}
