@@ -24,6 +24,27 @@ cargo fmt --all -- --check
 echo "== clippy =="
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== tools of the certificate tests (pebble, openssl, curl) =="
+# tests/acme.rs runs Debian's pebble (an ACME test CA), tests/doctor.rs an
+# `openssl s_server` offering only TLS 1.1, both use curl. Installed when
+# missing; TRADECLOUD_REQUIRE_TOOLS=1 makes those tests fail, not skip,
+# when a tool is still missing.
+missing=()
+for tool in pebble openssl curl; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "error: ${missing[*]} missing and there is no apt-get; install them and run again" >&2
+    exit 1
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+export TRADECLOUD_REQUIRE_TOOLS=1
+
 echo "== tests =="
 cargo test --workspace --locked
 

@@ -61,6 +61,10 @@ pub mod webhook;
 pub struct ReadmeDoctests;
 
 #[cfg(feature = "receiver")]
+pub mod acme;
+#[cfg(feature = "doctor")]
+pub mod doctor;
+#[cfg(feature = "receiver")]
 pub mod inbox;
 #[cfg(feature = "receiver")]
 pub mod processing;

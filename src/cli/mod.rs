@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub mod api;
+pub mod doctor;
 #[cfg(feature = "receiver")]
 pub mod inbox;
 pub mod inspect;
@@ -66,6 +67,8 @@ pub enum Command {
     /// Run the webhook receiver: HTTPS, authentication, durable inbox, processing.
     #[cfg(feature = "receiver")]
     Serve(serve::ServeArgs),
+    /// Check a deployed webhook endpoint as Tradecloud would: TLS, certificate, authentication, routes.
+    Doctor(doctor::DoctorArgs),
     /// Deliver a body to a webhook URL the way Tradecloud does (retrying status codes above 500).
     Send(send::SendArgs),
     /// Create a new receiver service: `tradecloud new PATH [--role buyer|supplier] [--events orders,documents,shipments]`.
@@ -127,6 +130,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "receiver")]
         Command::Serve(args) => serve::run(args, &cli.global).await,
         Command::Send(args) => send::run(args).await,
+        Command::Doctor(args) => {
+            if !doctor::run(args).await? {
+                // The report says why; the status tells scripts.
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         #[cfg(feature = "receiver")]
         Command::New(args) => new::run(args),
     }

@@ -31,6 +31,7 @@ pub struct Receiver {
     pub(super) resolver: Option<Arc<tls::CertResolver>>,
     pub(super) watch: Option<tls::CertFiles>,
     pub(super) dev_certificate: Option<String>,
+    pub(super) acme: Option<crate::acme::Acme>,
     pub(super) inbox: Inbox,
     pub(super) metrics: Metrics,
     pub(super) processing: Option<Box<dyn glue::Spawn>>,
@@ -110,6 +111,7 @@ impl Receiver {
             ))),
             _ => None,
         };
+        let acme = self.acme.map(crate::acme::Acme::spawn);
         let (stop_processing, stopped) = tokio::sync::watch::channel(false);
         let processor = self
             .processing
@@ -156,6 +158,9 @@ impl Receiver {
         }
         if let Some(retention) = retention {
             retention.abort();
+        }
+        if let Some(acme) = acme {
+            acme.abort();
         }
         tracing::info!("receiver stopped");
         Ok(())

@@ -182,6 +182,18 @@ impl ReceiverBuilder {
 
         let mut dev_certificate = None;
         let mut watch = None;
+        // `[server.acme]`: its own resolver; excludes the other sources.
+        let acme = crate::acme::Acme::prepare(
+            &config,
+            match &self.tls {
+                TlsSource::Config => None,
+                TlsSource::Dev => Some("--dev-tls"),
+                _ => Some("a certificate given in code"),
+            },
+        )?;
+        if let Some(acme) = &acme {
+            self.tls = TlsSource::Rustls(acme.server_config()?);
+        }
         let (tls, resolver) = match self.tls {
             TlsSource::Rustls(tls) => (tls, None),
             source => {
@@ -299,6 +311,10 @@ impl ReceiverBuilder {
             authenticator,
             metrics_auth,
         );
+        let app = match &acme {
+            Some(acme) => acme.gate(app),
+            None => app,
+        };
         Ok(Receiver {
             config,
             app,
@@ -308,6 +324,7 @@ impl ReceiverBuilder {
             resolver,
             watch,
             dev_certificate,
+            acme,
             inbox,
             metrics,
             processing: self.processing.map(|mut p| {

@@ -162,6 +162,9 @@ pub struct ServerConfig {
     pub metrics_token: Option<Secret>,
     /// A file holding the metrics token.
     pub metrics_token_file: Option<PathBuf>,
+    /// `[server.acme]`: obtain and renew the certificate from an ACME CA
+    /// instead of `tls_cert`/`tls_key` (see [`crate::acme`]).
+    pub acme: Option<crate::acme::AcmeConfig>,
 }
 
 impl Default for ServerConfig {
@@ -185,6 +188,7 @@ impl Default for ServerConfig {
             metrics: true,
             metrics_token: None,
             metrics_token_file: None,
+            acme: None,
         }
     }
 }
@@ -426,6 +430,10 @@ impl Config {
             return Err(ConfigError::setting(
                 "server.metrics_token is empty; set a token or remove the key",
             ));
+        }
+        if let Some(acme) = &s.acme {
+            acme.validate(s.tls_cert.is_some() || s.tls_key.is_some())
+                .map_err(ConfigError::Setting)?;
         }
         if s.tls_cert.is_some() != s.tls_key.is_some() {
             return Err(ConfigError::setting(

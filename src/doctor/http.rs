@@ -1,0 +1,331 @@
+//! The HTTP checks: authentication and routes, the way Tradecloud calls.
+//!
+//! To show that the given credentials pass authentication without
+//! delivering an event, the probe POSTs an empty JSON body: a receiver
+//! authenticates first (a request without valid credentials gets `401`
+//! whatever its body) and then refuses the empty body with a `4xx`, which
+//! Tradecloud never retries and nobody handles as an event.
+//! (`tradecloud serve` keeps the refused bytes in its inbox as `rejected`,
+//! as it does with every refused body.)
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::{Method, StatusCode};
+
+use super::{Check, Credentials};
+
+/// The credentials as they are sent.
+#[derive(Debug, Clone)]
+pub(crate) enum Sent {
+    None,
+    Basic(String, String),
+    Bearer(String),
+}
+
+impl Sent {
+    fn header(&self) -> Option<String> {
+        match self {
+            Sent::None => None,
+            Sent::Basic(user, password) => Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            )),
+            Sent::Bearer(token) => Some(format!("Bearer {token}")),
+        }
+    }
+
+    /// Credentials of the same kind that must be refused.
+    fn wrong(&self) -> Sent {
+        let noise: String = (0..16).map(|_| fastrand::alphanumeric()).collect();
+        match self {
+            Sent::Basic(user, _) => Sent::Basic(user.clone(), format!("wrong-{noise}")),
+            Sent::Bearer(_) => Sent::Bearer(format!("wrong-{noise}")),
+            Sent::None => Sent::Basic("tradecloud-doctor".into(), format!("wrong-{noise}")),
+        }
+    }
+}
+
+/// Turn the options' credentials into what is sent (Entra: fetch a token
+/// with the client-credentials grant, as Tradecloud does).
+pub(crate) async fn credentials(
+    client: &reqwest::Client,
+    given: &Credentials,
+) -> Result<Sent, String> {
+    Ok(match given {
+        Credentials::None => Sent::None,
+        Credentials::Basic { username, password } => {
+            Sent::Basic(username.clone(), password.clone())
+        }
+        Credentials::Bearer(token) => Sent::Bearer(token.clone()),
+        Credentials::Entra {
+            token_url,
+            client_id,
+            client_secret,
+            scope,
+        } => {
+            let form = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("grant_type", "client_credentials")
+                .append_pair("client_id", client_id)
+                .append_pair("client_secret", client_secret)
+                .append_pair("scope", scope)
+                .finish();
+            let response = client
+                .post(token_url)
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(form)
+                .send()
+                .await
+                .map_err(|e| format!("cannot reach the token endpoint {token_url}: {e}"))?;
+            let status = response.status();
+            let body: serde_json::Value = response
+                .json()
+                .await
+                .map_err(|e| format!("the token endpoint answered {status} without JSON: {e}"))?;
+            match body.get("access_token").and_then(|t| t.as_str()) {
+                Some(token) if status.is_success() => Sent::Bearer(token.to_string()),
+                _ => {
+                    return Err(format!(
+                        "the token endpoint refused the client credentials ({status}): {}",
+                        body.get("error_description")
+                            .or_else(|| body.get("error"))
+                            .and_then(|e| e.as_str())
+                            .unwrap_or("no error description")
+                    ))
+                }
+            }
+        }
+    })
+}
+
+/// The client for the HTTP checks: pinned to the probed address, and
+/// indifferent to certificate problems (the certificate checks report
+/// those; these checks still say what else is wrong).
+pub(crate) fn client(
+    host: &str,
+    addr: SocketAddr,
+    timeout: Duration,
+) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .resolve(host, addr)
+        .tls_danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .user_agent(concat!("tradecloud-doctor/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+struct Answer {
+    status: StatusCode,
+    challenge: bool,
+}
+
+async fn request(
+    client: &reqwest::Client,
+    method: Method,
+    url: &str,
+    credentials: &Sent,
+    body: Option<(&str, String)>,
+) -> Result<Answer, String> {
+    let mut request = client.request(method, url);
+    if let Some(header) = credentials.header() {
+        request = request.header(AUTHORIZATION, header);
+    }
+    if let Some((content_type, body)) = body {
+        request = request.header(CONTENT_TYPE, content_type).body(body);
+    }
+    let response = request.send().await.map_err(|e| {
+        let mut text = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            text.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        text
+    })?;
+    Ok(Answer {
+        status: response.status(),
+        challenge: response.headers().contains_key(WWW_AUTHENTICATE),
+    })
+}
+
+fn empty_json() -> Option<(&'static str, String)> {
+    Some(("application/json", String::new()))
+}
+
+/// A request that must be refused for lack of valid credentials.
+fn refused(id: &str, what: &str, answer: Result<Answer, String>) -> Check {
+    match answer {
+        Err(e) => Check::fail(id, format!("{what}: no answer ({e})"), "check that the receiver is running and reachable"),
+        Ok(a) if a.status == StatusCode::UNAUTHORIZED => Check::pass(
+            id,
+            format!(
+                "{what}: 401{}",
+                if a.challenge { " with WWW-Authenticate" } else { "" }
+            ),
+        ),
+        Ok(a) if a.status == StatusCode::FORBIDDEN => Check::warn(
+            id,
+            format!("{what}: 403 (refused, but the webhook specs answer 401 to invalid credentials)"),
+            "answer 401 Unauthorized to missing or wrong credentials",
+        ),
+        Ok(a) if a.status == StatusCode::NOT_FOUND => Check::fail(
+            id,
+            format!("{what}: 404, there is no webhook at this URL"),
+            "check the URL's path (tradecloud serve: /tradecloud/order and /tradecloud/shipment)",
+        ),
+        Ok(a) => Check::fail(
+            id,
+            format!("{what}: {} instead of 401: the endpoint does not require valid credentials", a.status),
+            "authenticate every webhook request before reading it (tradecloud serve: [auth]); answer 401 when the credentials are missing or wrong",
+        ),
+    }
+}
+
+/// How a route answers an empty body with valid credentials.
+fn route(id: &str, method: &str, status: StatusCode) -> Check {
+    let code = status.as_u16();
+    match code {
+        400 | 415 | 422 => Check::pass(
+            id,
+            format!("{method} answered {status} to an empty body: the route exists, refuses an invalid event without a retry, and no event was delivered"),
+        ),
+        404 => Check::fail(id, format!("{method}: 404, there is no webhook at this path"), "check the URL's path"),
+        405 => Check::fail(
+            id,
+            format!("{method}: 405, the endpoint does not accept {method}"),
+            format!("accept {method} on the webhook path (Tradecloud's portal configures POST)"),
+        ),
+        200..=299 => Check::warn(
+            id,
+            format!("{method} answered {status} to an empty body: an invalid delivery would count as delivered"),
+            "answer 400 to a body that is not a webhook event",
+        ),
+        500 => Check::warn(
+            id,
+            format!("{method} answered 500 to an empty body"),
+            "answer 400 to a body that is not a webhook event (500 also stops Tradecloud's retries, but says less)",
+        ),
+        501..=599 => Check::fail(
+            id,
+            format!("{method} answered {status}: the endpoint is not available now (Tradecloud would retry)"),
+            "check the receiver's log (store down? tradecloud serve with [server.acme] still waiting for its certificate?)",
+        ),
+        _ => Check::fail(id, format!("{method} answered {status}"), "answer 2xx to events, 4xx to invalid ones"),
+    }
+}
+
+/// The authentication and route checks against `url`.
+pub(crate) async fn checks(
+    client: &reqwest::Client,
+    url: &str,
+    sent: &Sent,
+    get: bool,
+    test_event: Option<&(String, String)>,
+) -> Vec<Check> {
+    let mut checks = vec![
+        refused(
+            "auth.missing",
+            "POST without credentials",
+            request(client, Method::POST, url, &Sent::None, empty_json()).await,
+        ),
+        refused(
+            "auth.wrong",
+            "POST with wrong credentials",
+            request(client, Method::POST, url, &sent.wrong(), empty_json()).await,
+        ),
+    ];
+    if matches!(sent, Sent::None) {
+        checks.push(Check::fail(
+            "auth.given",
+            "no credentials given: cannot confirm that Tradecloud's pass",
+            "pass the credentials configured in the Tradecloud portal: --basic USER:PASS, --bearer TOKEN or --entra-*",
+        ));
+        checks.push(Check::skip("route.post", "needs the credentials"));
+        return checks;
+    }
+    let given = request(client, Method::POST, url, sent, empty_json()).await;
+    match given {
+        Err(e) => {
+            checks.push(Check::fail(
+                "auth.given",
+                format!("POST with the given credentials: no answer ({e})"),
+                "check that the receiver is running and reachable",
+            ));
+            checks.push(Check::skip("route.post", "no answer"));
+        }
+        Ok(a) if matches!(a.status.as_u16(), 401 | 403) => {
+            checks.push(Check::fail(
+                "auth.given",
+                format!("POST with the given credentials: {}: they are refused", a.status),
+                "use the credentials of the receiver's configuration (tradecloud serve: [auth]) in the portal and here",
+            ));
+            checks.push(Check::skip("route.post", "the credentials are refused"));
+        }
+        Ok(a) => {
+            checks.push(Check::pass(
+                "auth.given",
+                format!(
+                    "POST with the given credentials passes authentication ({})",
+                    a.status
+                ),
+            ));
+            checks.push(route("route.post", "POST", a.status));
+        }
+    }
+    if get {
+        let refused_get = refused(
+            "auth.get",
+            "GET without credentials",
+            request(client, Method::GET, url, &Sent::None, None).await,
+        );
+        checks.push(refused_get);
+        checks.push(match request(client, Method::GET, url, sent, None).await {
+            Err(e) => Check::fail(
+                "route.get",
+                format!("GET: no answer ({e})"),
+                "check the receiver",
+            ),
+            Ok(a) if matches!(a.status.as_u16(), 401 | 403) => Check::fail(
+                "route.get",
+                format!("GET with the given credentials: {}", a.status),
+                "use the same credentials for GET",
+            ),
+            Ok(a) => route("route.get", "GET", a.status),
+        });
+    }
+    if let Some((content_type, body)) = test_event {
+        let answer = request(
+            client,
+            Method::POST,
+            url,
+            sent,
+            Some((content_type.as_str(), body.clone())),
+        )
+        .await;
+        checks.push(match answer {
+            Ok(a) if a.status.is_success() => Check::pass(
+                "event.delivered",
+                format!("a test event was delivered ({})", a.status),
+            ),
+            Ok(a) => Check::fail(
+                "event.delivered",
+                format!("the test event was answered {}", a.status),
+                if a.status.as_u16() > 500 {
+                    "the receiver is unavailable now: check its log (Tradecloud would retry)"
+                } else {
+                    "check the receiver's log: it refused a valid event"
+                },
+            ),
+            Err(e) => Check::fail(
+                "event.delivered",
+                format!("the test event: no answer ({e})"),
+                "check the receiver",
+            ),
+        });
+    }
+    checks
+}

@@ -1,0 +1,280 @@
+//! `tradecloud doctor` (the binary) against real servers on loopback: a
+//! receiver serving a full chain from a test CA passes; a chain without
+//! its intermediate, a self-signed certificate (`--dev-tls`), a server
+//! offering only TLS 1.1 (`openssl s_server`) and wrong credentials fail,
+//! each naming the cause.
+
+mod certs_support;
+mod receiver_support;
+
+use std::path::Path;
+use std::process::Stdio;
+
+use certs_support::*;
+use receiver_support::{basic_config, start_with, PASSWORD, USER};
+
+struct Outcome {
+    code: i32,
+    stdout: String,
+}
+
+async fn doctor(url: &str, args: &[&str]) -> Outcome {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tradecloud"))
+        .arg("doctor")
+        .arg(url)
+        .args(args)
+        .env_remove("TRADECLOUD_DOCTOR_BASIC")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("tradecloud doctor runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    eprintln!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout,
+    }
+}
+
+fn line<'a>(report: &'a str, id: &str) -> &'a str {
+    report
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(id))
+        .unwrap_or_else(|| panic!("no line for {id} in\n{report}"))
+}
+
+fn root_file(dir: &Path, pki: &Pki) -> String {
+    let path = dir.join("root.pem");
+    write(&path, &pki.root_pem);
+    path.display().to_string()
+}
+
+#[tokio::test]
+async fn doctor_passes_a_receiver_serving_its_full_chain() {
+    let pki = Pki::new("Doctor Test");
+    let chain = pki.full_chain();
+    let key = pki.leaf_key_pem.clone();
+    let rx = start_with(&basic_config(""), move |b| b.tls_pem(chain, key)).await;
+    let root = root_file(rx.dir.path(), &pki);
+    let url = rx.url("/tradecloud/order");
+    let basic = format!("{USER}:{PASSWORD}");
+
+    let out = doctor(&url, &["--basic", &basic, "--ca-file", &root]).await;
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    for id in [
+        "tls.modern",
+        "tls.legacy",
+        "cert.trust",
+        "cert.self_signed",
+        "cert.chain",
+        "cert.name",
+        "cert.expiry",
+        "cert.key",
+        "auth.missing",
+        "auth.wrong",
+        "auth.given",
+        "route.post",
+    ] {
+        assert!(
+            line(&out.stdout, id).starts_with("PASS"),
+            "{id}:\n{}",
+            out.stdout
+        );
+    }
+    assert!(out
+        .stdout
+        .contains("Tradecloud would accept this endpoint."));
+    assert!(line(&out.stdout, "tls.legacy").contains("TLS 1.1, TLS 1.0 and SSL 3.0 refused"));
+
+    // The probes delivered no event: only refused bodies are in the inbox.
+    let counts = rx.inbox.counts().await.unwrap();
+    for (state, n) in counts {
+        assert!(
+            n == 0 || state.as_str() == "rejected",
+            "{} {} event(s) after the probes",
+            n,
+            state.as_str()
+        );
+    }
+
+    // The same as JSON; with --send-test-event one event is delivered.
+    let out = doctor(
+        &url,
+        &[
+            "--basic",
+            &basic,
+            "--ca-file",
+            &root,
+            "--json",
+            "--send-test-event",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["accepted"], true);
+    let checks = report["checks"].as_array().unwrap();
+    assert!(checks
+        .iter()
+        .any(|c| c["id"] == "event.delivered" && c["status"] == "pass"));
+    let received: u64 = rx
+        .inbox
+        .counts()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(s, _)| s.as_str() != "rejected")
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(received, 1, "exactly the test event was delivered");
+
+    // Without --ca-file the test CA is not a public one.
+    let out = doctor(&url, &["--basic", &basic]).await;
+    assert_eq!(out.code, 1);
+    assert!(line(&out.stdout, "cert.trust").starts_with("FAIL"));
+    rx.stop().await;
+}
+
+#[tokio::test]
+async fn doctor_names_a_missing_intermediate() {
+    let pki = Pki::new("Doctor Test");
+    let leaf_only = pki.leaf_pem.clone();
+    let key = pki.leaf_key_pem.clone();
+    let rx = start_with(&basic_config(""), move |b| b.tls_pem(leaf_only, key)).await;
+    let root = root_file(rx.dir.path(), &pki);
+    let basic = format!("{USER}:{PASSWORD}");
+    let out = doctor(
+        &rx.url("/tradecloud/order"),
+        &["--basic", &basic, "--ca-file", &root],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let chain = line(&out.stdout, "cert.chain");
+    assert!(chain.starts_with("FAIL"), "{chain}");
+    assert!(
+        chain.contains("intermediate certificate CN=Doctor Test Intermediate")
+            && chain.contains("missing"),
+        "{chain}"
+    );
+    assert!(line(&out.stdout, "cert.trust").starts_with("FAIL"));
+    assert!(out.stdout.contains("fix: serve the full chain"));
+    // Everything else is fine.
+    assert!(line(&out.stdout, "auth.given").starts_with("PASS"));
+    rx.stop().await;
+}
+
+#[tokio::test]
+async fn doctor_refuses_a_self_signed_dev_certificate() {
+    let rx = start_with(&basic_config(""), |b| b.dev_tls()).await;
+    let pki = Pki::new("Doctor Test");
+    let root = root_file(rx.dir.path(), &pki);
+    let basic = format!("{USER}:{PASSWORD}");
+    let out = doctor(
+        &rx.url("/tradecloud/order"),
+        &["--basic", &basic, "--ca-file", &root],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(line(&out.stdout, "cert.self_signed").starts_with("FAIL"));
+    assert!(line(&out.stdout, "cert.trust").contains("self-signed"));
+    rx.stop().await;
+}
+
+#[tokio::test]
+async fn doctor_refuses_wrong_credentials() {
+    let pki = Pki::new("Doctor Test");
+    let chain = pki.full_chain();
+    let key = pki.leaf_key_pem.clone();
+    let rx = start_with(&basic_config(""), move |b| b.tls_pem(chain, key)).await;
+    let root = root_file(rx.dir.path(), &pki);
+    let out = doctor(
+        &rx.url("/tradecloud/order"),
+        &[
+            "--basic",
+            &format!("{USER}:not-the-password"),
+            "--ca-file",
+            &root,
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let given = line(&out.stdout, "auth.given");
+    assert!(
+        given.starts_with("FAIL") && given.contains("refused"),
+        "{given}"
+    );
+    assert!(line(&out.stdout, "cert.chain").starts_with("PASS"));
+    // No credentials at all: cannot be confirmed, so not accepted either.
+    let out = doctor(&rx.url("/tradecloud/order"), &["--ca-file", &root]).await;
+    assert_eq!(out.code, 1);
+    assert!(line(&out.stdout, "auth.given").contains("no credentials given"));
+    assert!(line(&out.stdout, "auth.missing").starts_with("PASS"));
+    rx.stop().await;
+}
+
+#[tokio::test]
+async fn doctor_fails_a_server_that_offers_only_tls_1_1() {
+    if !ensure_tool("openssl", "openssl") {
+        assert!(
+            !tools_required(),
+            "openssl is required but cannot be installed"
+        );
+        eprintln!("skipped: openssl is not installed");
+        return;
+    }
+    let pki = Pki::new("Doctor Test");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, chain, key) = (
+        dir.path().join("leaf.pem"),
+        dir.path().join("chain.pem"),
+        dir.path().join("key.pem"),
+    );
+    write(&cert, &pki.leaf_pem);
+    write(&chain, &pki.intermediate_pem);
+    write(&key, &pki.leaf_key_pem);
+    let root = root_file(dir.path(), &pki);
+    let port = free_port();
+    // OpenSSL 3 allows TLS 1.1 (SHA-1 signatures) only at security level 0.
+    let mut server = tokio::process::Command::new("openssl")
+        .args([
+            "s_server",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-www",
+            "-quiet",
+            "-tls1_1",
+        ])
+        .args(["-cipher", "DEFAULT@SECLEVEL=0"])
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-cert_chain")
+        .arg(&chain)
+        .arg("-key")
+        .arg(&key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("openssl s_server starts");
+    assert!(
+        wait_for_port(port, std::time::Duration::from_secs(20)).await,
+        "s_server listens"
+    );
+    let out = doctor(
+        &format!("https://localhost:{port}/tradecloud/order"),
+        &["--basic", "u:p", "--ca-file", &root],
+    )
+    .await;
+    let _ = server.kill().await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let legacy = line(&out.stdout, "tls.legacy");
+    assert!(
+        legacy.starts_with("FAIL") && legacy.contains("TLS 1.1 accepted"),
+        "{legacy}"
+    );
+    let modern = line(&out.stdout, "tls.modern");
+    assert!(
+        modern.starts_with("FAIL") && modern.contains("neither TLS 1.3 nor TLS 1.2"),
+        "{modern}"
+    );
+}
