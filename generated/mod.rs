@@ -10,7 +10,9 @@
 ///    (`Set-Refresh-Token`).
 /// 2. Use `Authorization: Bearer <Access-Token>` on every following request.
 /// 3. The access token expires after 1 hour and the refresh token after 24
-///    hours. When the access token has expired, call GET
+///    hours, says security/authentication.md (api/tools/postman.md says 10
+///    minutes; Tradecloud's own connector refreshes every 9 minutes): renew by
+///    the token's `exp` claim and on a 401, never after a fixed time. When the access token has expired, call GET
 ///    /authentication/refresh with only the `Refresh-Token` header; it returns
 ///    a new access token and a new refresh token. When the refresh token has
 ///    expired, log in again.

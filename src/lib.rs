@@ -30,19 +30,30 @@
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 //!
+//! * [`client`] (feature `client`): [`client::Client`], the one API client
+//!   most integrations need: login and token refresh, retries, rate limit,
+//!   polling as a stream, document download.
+//!
 //! ## Features
 //!
-//! * `client`: the typed async clients (reqwest).
+//! * `client`: [`client`] and the generated per-spec clients (reqwest).
 //! * `server`: the axum server stubs.
-//! * `cli` (default): the `tradecloud` command line tool.
+//! * `mock`: [`mock`], a mock of Tradecloud's API for tests.
+//! * `receiver`: the webhook receiver (`receiver`, `inbox`, `processing`).
+//! * `rust_decimal`, `bigdecimal`: exact conversions of [`types::Decimal`].
+//! * `cli` (default): the `tradecloud` command line tool, with all of the
+//!   above but the decimal conversions.
 //!
-//! Use `default-features = false` for the types alone.
+//! A library needs `default-features = false`: the types alone with no
+//! features, the SDK with `features = ["client"]` (no clap, axum, SQLite or
+//! mimalloc). On docs.rs each item says which feature it needs.
 
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate self as tradecloud;
 
+mod accessors;
 pub mod api;
 pub mod changes;
 pub mod types;

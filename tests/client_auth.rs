@@ -208,12 +208,39 @@ mod client_auth {
             .build()
             .expect("a client");
         for _ in 0..10 {
-            client.get_order(ORDER_ID).await.expect("a call");
+            client.poll_orders_since(None).await.expect("a call");
         }
         let stats = server.stats();
         assert_eq!(
             (stats.logins, stats.basic_requests, stats.bearer_requests),
             (0, 10, 0),
+            "{stats:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn basic_auth_mode_uses_a_token_where_tradecloud_refuses_basic() {
+        // security/authentication.md: Basic on every request only for
+        // api-connector, object-storage/document, order-search/poll and
+        // shipment/poll. The mock refuses Basic on GET /order/{orderId}.
+        let server = start(MockConfig::new().demo_data()).await;
+        let client = builder(&server)
+            .auth_mode(AuthMode::BasicEveryRequest)
+            .build()
+            .expect("a client");
+        for _ in 0..3 {
+            client.get_order(ORDER_ID).await.expect("a call");
+        }
+        client.poll_orders_since(None).await.expect("a poll");
+        let stats = server.stats();
+        assert_eq!(
+            (
+                stats.logins,
+                stats.basic_requests,
+                stats.bearer_requests,
+                stats.unauthorized
+            ),
+            (1, 1, 3, 0),
             "{stats:?}"
         );
     }

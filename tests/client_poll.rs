@@ -15,28 +15,11 @@ use tradecloud::types::DateTime;
 
 #[path = "client_support.rs"]
 mod support;
-use support::{client, start};
+use support::{at, client, order, start};
 
 /// Named after the file, so that `cargo test --tests client` selects these tests.
 mod client_poll {
     use super::*;
-
-    fn at(second: u32) -> String {
-        let base = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z").expect("a date");
-        (base + chrono::Duration::seconds(i64::from(second)))
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string()
-    }
-
-    fn order(id: &str, last_updated_at: &str) -> Order {
-        serde_json::from_value(serde_json::json!({
-            "id": id,
-            "buyerOrder": { "purchaseOrderNumber": id },
-            "lines": [{ "id": format!("{id}-1"), "lastUpdatedAt": last_updated_at }],
-            "lastUpdatedAt": last_updated_at,
-        }))
-        .expect("an order")
-    }
 
     fn ids(orders: &[Order]) -> Vec<String> {
         orders

@@ -86,6 +86,31 @@ mod client_retry {
         );
     }
 
+    /// The login has its own retries; the call that needed it does not
+    /// retry it once more (which would multiply the attempts).
+    #[tokio::test]
+    async fn a_login_that_keeps_failing_is_retried_once_over() {
+        let server = start(
+            MockConfig::new().demo_data().fault(
+                FaultConfig::service_unavailable(FaultTrigger::Always)
+                    .for_operations([operation::LOGIN]),
+            ),
+        )
+        .await;
+        let client = client(&server);
+        let error = client
+            .get_order(ORDER_ID)
+            .await
+            .expect_err("the login never succeeds");
+        assert!(
+            matches!(error, ClientError::AuthenticationFailed { ref step, status: 503, attempts: 6, .. } if step == "login"),
+            "{error:?}"
+        );
+        let stats = server.stats();
+        assert_eq!(stats.requests_for(operation::LOGIN), 6, "{stats:?}");
+        assert_eq!(stats.requests_for(operation::GET_ORDER), 0);
+    }
+
     #[tokio::test]
     async fn a_400_is_not_retried() {
         let server = start(MockConfig::new().demo_data().fault(

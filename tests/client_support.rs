@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use tradecloud::api::common::types::Order;
 use tradecloud::client::{Client, ClientBuilder, Environment, RetryPolicy};
 use tradecloud::mock::{MockConfig, MockServer};
 
@@ -37,4 +38,24 @@ pub fn builder(server: &MockServer) -> ClientBuilder {
 
 pub fn client(server: &MockServer) -> Client {
     builder(server).build().expect("a client")
+}
+
+/// `2025-01-01T00:00:00.000Z` plus `second` seconds, as Tradecloud writes it.
+pub fn at(second: u32) -> String {
+    let base = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z").expect("a date");
+    (base + chrono::Duration::seconds(i64::from(second)))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// An order `id` (also its purchase order number) with one line, changed at
+/// `last_updated_at`.
+pub fn order(id: &str, last_updated_at: &str) -> Order {
+    serde_json::from_value(serde_json::json!({
+        "id": id,
+        "buyerOrder": { "purchaseOrderNumber": id },
+        "lines": [{ "id": format!("{id}-1"), "lastUpdatedAt": last_updated_at }],
+        "lastUpdatedAt": last_updated_at,
+    }))
+    .expect("an order")
 }

@@ -234,7 +234,29 @@ async fn refresh_and_logout_refuse_an_authorization_header() {
 async fn api_routes_accept_bearer_or_basic_and_answer_401_otherwise() {
     let server = start(MockConfig::new().demo_data()).await;
     let client = http();
-    let url = format!("{}/order/{ORDER_ID}", server.base_url());
+    // Basic on every request: only where security/authentication.md allows
+    // it (api-connector, object-storage/document, order-search/poll,
+    // shipment/poll), not on GET /order/{orderId}.
+    let order_url = format!("{}/order/{ORDER_ID}", server.base_url());
+    let response = client
+        .get(&order_url)
+        .basic_auth(DEFAULT_USERNAME, Some(DEFAULT_PASSWORD))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = response.json().await.expect("a JSON error body");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("does not accept Basic")),
+        "{body}"
+    );
+    let url = format!(
+        "{}/object-storage/document/{}/metadata",
+        server.base_url(),
+        "05d251f0-0166-4e1e-8110-8d7a507b18f4"
+    );
 
     let response = client
         .get(&url)
@@ -306,10 +328,10 @@ async fn api_routes_accept_bearer_or_basic_and_answer_401_otherwise() {
     );
 
     let stats = server.stats();
-    assert_eq!(stats.unauthorized, 7);
+    assert_eq!(stats.unauthorized, 8);
     assert_eq!(stats.failed_logins, 2);
     assert_eq!(stats.basic_requests, 3);
-    assert_eq!(stats.responses_with(401), 7);
+    assert_eq!(stats.responses_with(401), 8);
 }
 
 #[tokio::test]
@@ -489,7 +511,9 @@ async fn fixture_directory_is_loaded() {
             "11111111-0000-4000-8000-000000000003"
         ]
     );
-    assert_eq!(body["lastUpdatedAt"], "2025-05-02T09:30:00");
+    // The zone-less timestamp is answered as an RFC 3339 instant (UTC), as
+    // Tradecloud answers the watermark.
+    assert_eq!(body["lastUpdatedAt"], "2025-05-02T09:30:00.000Z");
 
     let response = client
         .get(format!(
@@ -990,7 +1014,7 @@ async fn interrupted_documents_break_the_connection() {
     let client = http();
     let response = client
         .get(format!(
-            "{}/object-storage/download/broken",
+            "{}/object-storage/document/broken",
             server.base_url()
         ))
         .basic_auth(DEFAULT_USERNAME, Some(DEFAULT_PASSWORD))
@@ -1194,14 +1218,15 @@ async fn tradecloud_mock_prints_its_url_and_credentials_and_serves() {
 
     let client = http();
     let response = client
-        .get(format!("{base_url}/order/{ORDER_ID}"))
+        .post(format!("{base_url}/order-search/poll"))
         .basic_auth(DEFAULT_USERNAME, Some(DEFAULT_PASSWORD))
+        .json(&serde_json::json!({}))
         .send()
         .await
         .expect("answered");
     assert_eq!(response.status(), StatusCode::OK, "the demo data is served");
     let response = client
-        .get(format!("{base_url}/object-storage/download/big"))
+        .get(format!("{base_url}/object-storage/document/big"))
         .basic_auth(DEFAULT_USERNAME, Some(DEFAULT_PASSWORD))
         .send()
         .await

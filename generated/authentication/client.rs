@@ -51,7 +51,9 @@ Obtain, refresh and invalidate JSON Web Tokens (security/authentication.md).
    (`Set-Refresh-Token`).
 2. Use `Authorization: Bearer <Access-Token>` on every following request.
 3. The access token expires after 1 hour and the refresh token after 24
-   hours. When the access token has expired, call GET
+   hours, says security/authentication.md (api/tools/postman.md says 10
+   minutes; Tradecloud's own connector refreshes every 9 minutes): renew by
+   the token's `exp` claim and on a 401, never after a fixed time. When the access token has expired, call GET
    /authentication/refresh with only the `Refresh-Token` header; it returns
    a new access token and a new refresh token. When the refresh token has
    expired, log in again.
@@ -119,16 +121,20 @@ impl AuthenticationClient {
 
 Authenticate with a Basic Authorization header containing the
 base64 encoded email and password of the integration user. On
-success the response has no body and carries the access token in
-`Set-Authorization` (valid 1 hour) and the refresh token in
-`Set-Refresh-Token` (valid 24 hours).
+success the response carries the access token in
+`Set-Authorization` and the refresh token in `Set-Refresh-Token`,
+and a small JSON body naming the user (Tradecloud's SDK examples
+print `{"username": ..., "status": "authenticated"}`).
 
 Sends a `GET` request to `/authentication/login`
 
 */
     pub async fn login<'a>(
         &'a self,
-    ) -> Result<ResponseValue<()>, Error<crate::api::common::types::ErrorResponse>> {
+    ) -> Result<
+        ResponseValue<crate::api::authentication::types::AuthenticatedUser>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
         let url = format!("{}/authentication/login", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -154,7 +160,7 @@ Sends a `GET` request to `/authentication/login`
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => Ok(ResponseValue::empty(response)),
+            200u16 => ResponseValue::from_response(response).await,
             401u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
@@ -206,6 +212,9 @@ Arguments:
         let response = result?;
         match response.status().as_u16() {
             200u16 => Ok(ResponseValue::empty(response)),
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             401u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }
@@ -228,7 +237,10 @@ Arguments:
     pub async fn refresh<'a>(
         &'a self,
         refresh_token: &'a str,
-    ) -> Result<ResponseValue<()>, Error<crate::api::common::types::ErrorResponse>> {
+    ) -> Result<
+        ResponseValue<crate::api::authentication::types::AuthenticatedUser>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
         let url = format!("{}/authentication/refresh", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
@@ -255,7 +267,10 @@ Arguments:
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => Ok(ResponseValue::empty(response)),
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
             401u16 => {
                 Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
             }

@@ -12,7 +12,8 @@ pub struct LoginRequest {
 pub enum LoginResponse {
     /// `200`: OK: authenticated; the tokens are in the response headers.
     Ok {
-        /// Header `Set-Authorization`. The new access token (a JWT). Use it as `Authorization: Bearer <Access-Token>`. Expires after 1 hour.
+        body: super::types::AuthenticatedUser,
+        /// Header `Set-Authorization`. The new access token (a JWT). Use it as `Authorization: Bearer <Access-Token>`. Expires by its `exp` claim (1 hour says security/authentication.md).
         set_authorization: ::std::option::Option<::std::string::String>,
         /// Header `Set-Refresh-Token`. The new refresh token. Use it as the `Refresh-Token` header of /authentication/refresh and /authentication/logout. Expires after 24 hours and cannot be used once a new refresh token is generated.
         set_refresh_token: ::std::option::Option<::std::string::String>,
@@ -27,10 +28,12 @@ pub enum LoginResponse {
 impl ::axum::response::IntoResponse for LoginResponse {
     fn into_response(self) -> ::axum::response::Response {
         match self {
-            Self::Ok { set_authorization, set_refresh_token } => {
+            Self::Ok { body, set_authorization, set_refresh_token } => {
                 #[allow(unused_mut)]
-                let mut response = crate::server::empty_response(
+                let mut response = crate::server::serialized_response(
                     crate::server::status(200u16),
+                    "application/json",
+                    &body,
                 );
                 crate::server::set_header(
                     &mut response,
@@ -79,6 +82,10 @@ pub struct LogoutRequest {
 pub enum LogoutResponse {
     /// `200`: OK: the refresh token is invalidated.
     Ok,
+    /// `400`: Bad Request: the request also carried an `Authorization` header (send ONLY
+    /// `Refresh-Token`), or a header is malformed. Tradecloud does not document this answer; this
+    /// crate's mock gives it so that a client breaking the rule notices.
+    BadRequest { body: super::types::ErrorResponse },
     /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
     Unauthorized { body: super::types::ErrorResponse },
     /// Any other response, built by hand (for example `503` with `Retry-After`).
@@ -88,6 +95,15 @@ impl ::axum::response::IntoResponse for LogoutResponse {
     fn into_response(self) -> ::axum::response::Response {
         match self {
             Self::Ok => crate::server::empty_response(crate::server::status(200u16)),
+            Self::BadRequest { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(400u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
             Self::Unauthorized { body } => {
                 #[allow(unused_mut)]
                 let mut response = crate::server::serialized_response(
@@ -114,11 +130,16 @@ pub struct RefreshRequest {
 pub enum RefreshResponse {
     /// `200`: OK: a new access token and a new refresh token are in the response headers.
     Ok {
-        /// Header `Set-Authorization`. The new access token (a JWT). Use it as `Authorization: Bearer <Access-Token>`. Expires after 1 hour.
+        body: super::types::AuthenticatedUser,
+        /// Header `Set-Authorization`. The new access token (a JWT). Use it as `Authorization: Bearer <Access-Token>`. Expires by its `exp` claim (1 hour says security/authentication.md).
         set_authorization: ::std::option::Option<::std::string::String>,
         /// Header `Set-Refresh-Token`. The new refresh token. Use it as the `Refresh-Token` header of /authentication/refresh and /authentication/logout. Expires after 24 hours and cannot be used once a new refresh token is generated.
         set_refresh_token: ::std::option::Option<::std::string::String>,
     },
+    /// `400`: Bad Request: the request also carried an `Authorization` header (send ONLY
+    /// `Refresh-Token`), or a header is malformed. Tradecloud does not document this answer; this
+    /// crate's mock gives it so that a client breaking the rule notices.
+    BadRequest { body: super::types::ErrorResponse },
     /// `401`: Unauthorized: the refresh token is invalid, expired or already replaced. Log in again.
     Unauthorized { body: super::types::ErrorResponse },
     /// Any other response, built by hand (for example `503` with `Retry-After`).
@@ -127,10 +148,12 @@ pub enum RefreshResponse {
 impl ::axum::response::IntoResponse for RefreshResponse {
     fn into_response(self) -> ::axum::response::Response {
         match self {
-            Self::Ok { set_authorization, set_refresh_token } => {
+            Self::Ok { body, set_authorization, set_refresh_token } => {
                 #[allow(unused_mut)]
-                let mut response = crate::server::empty_response(
+                let mut response = crate::server::serialized_response(
                     crate::server::status(200u16),
+                    "application/json",
+                    &body,
                 );
                 crate::server::set_header(
                     &mut response,
@@ -141,6 +164,15 @@ impl ::axum::response::IntoResponse for RefreshResponse {
                     &mut response,
                     "Set-Refresh-Token",
                     set_refresh_token.as_deref(),
+                );
+                response
+            }
+            Self::BadRequest { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(400u16),
+                    "application/json",
+                    &body,
                 );
                 response
             }
@@ -167,9 +199,10 @@ pub trait Api: Send + Sync + 'static {
     ///
     /// Authenticate with a Basic Authorization header containing the
     /// base64 encoded email and password of the integration user. On
-    /// success the response has no body and carries the access token in
-    /// `Set-Authorization` (valid 1 hour) and the refresh token in
-    /// `Set-Refresh-Token` (valid 24 hours).
+    /// success the response carries the access token in
+    /// `Set-Authorization` and the refresh token in `Set-Refresh-Token`,
+    /// and a small JSON body naming the user (Tradecloud's SDK examples
+    /// print `{"username": ..., "status": "authenticated"}`).
     fn login(
         &self,
         request: LoginRequest,

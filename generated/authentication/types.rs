@@ -2,6 +2,26 @@
 // Do not edit by hand: change the spec (or the generator) and rebuild.
 
 pub use crate::api::common::types::ErrorResponse;
+/**The body of a successful login or refresh, as Tradecloud's SDK examples print it
+(`{"username": ..., "status": "authenticated"}`). The tokens themselves are in the
+response headers. Other members are kept.*/
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
+pub struct AuthenticatedUser {
+    ///The authentication status, `authenticated` on success.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<::std::string::String>,
+    ///The user name (e-mail address) of the authenticated user.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub username: ::std::option::Option<::std::string::String>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl AuthenticatedUser {
+    /// A builder of `AuthenticatedUser`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::AuthenticatedUser {
+        ::std::default::Default::default()
+    }
+}
 /// Error types.
 pub mod error {
     /// Error from a `TryFrom` or `FromStr` implementation.
@@ -33,4 +53,67 @@ pub mod error {
             Self(value.into())
         }
     }
+}
+/// Builders of the structs above: `Type::builder()`, one setter
+/// per field, then `build()`. Building cannot fail.
+pub mod builder {
+    /// Builder of [`super::AuthenticatedUser`] (see [`super::AuthenticatedUser::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct AuthenticatedUser {
+        value: super::AuthenticatedUser,
+    }
+    impl AuthenticatedUser {
+        ///The authentication status, `authenticated` on success.
+        pub fn status(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The user name (e-mail address) of the authenticated user.
+        pub fn username(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.username = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::AuthenticatedUser {
+            self.value
+        }
+    }
+    impl ::std::convert::From<AuthenticatedUser> for super::AuthenticatedUser {
+        fn from(builder: AuthenticatedUser) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::AuthenticatedUser> for AuthenticatedUser {
+        fn from(value: super::AuthenticatedUser) -> Self {
+            Self { value }
+        }
+    }
+}
+/// Property kinds of every object schema, used to decode tXML
+/// (`application/xml`) bodies into the same types as JSON.
+#[allow(non_upper_case_globals)]
+pub mod txml_shapes {
+    /// tXML shape of [`super::AuthenticatedUser`].
+    pub static AuthenticatedUser: crate::txml::Shape = crate::txml::Shape {
+        name: "AuthenticatedUser",
+        properties: &[
+            ("status", crate::txml::Kind::String),
+            ("username", crate::txml::Kind::String),
+        ],
+    };
 }

@@ -377,7 +377,7 @@ crate::impl_open_enum!(LocationType);
 /// - `OrderChangesProposalRejectedByBuyer`: Reject: order changes proposed by the supplier are rejected by the buyer.
 /// - `OrderLinesUpdatedBySupplier`: Updated: order and line fields other than prices & delivery schedules are updated by the supplier.
 /// - `OrderLinesItemDetailsChanged`: Changed: order lines item details are changed by the supplier.
-/// - `OrderLinesItemDetailsChangedBySupplier`: Variant name of `OrderLinesItemDetailsChanged` (named in the product brief, not on the current event page); same meaning.
+/// - `OrderLinesItemDetailsChangedBySupplier`: Variant name of `OrderLinesItemDetailsChanged` (named in Tradecloud's webhook settings example, not on the current event page); same meaning.
 /// - `OrderLinesReopenRequestedByBuyer`: Order lines reopen is requested by the buyer.
 /// - `OrderLinesReopenRequestRevertedByBuyer`: Buyer reopen request is reverted by the buyer.
 /// - `OrderLinesReopenRequestApprovedBySupplier`: Buyer reopen request is approved by the supplier.
@@ -408,9 +408,12 @@ crate::impl_open_enum!(LocationType);
 /// - `OrderContactReassignedBySupplier`: Supplier order contacts are reassigned in the portal.
 /// - `OrderResentByBuyer`: Maintenance: the order is manually resent by the buyer to their ERP system.
 /// - `OrderResentBySupplier`: Maintenance: the order is manually resent by the supplier to their ERP system.
+/// - `OrderCustomLabelsUpdatedByBuyer`: Custom labels of the order are updated by the buyer (named in Tradecloud's webhook settings example, not on the event page).
+/// - `OrderCustomLabelsUpdatedBySupplier`: Custom labels of the order are updated by the supplier (named in Tradecloud's webhook settings example, not on the event page).
+/// - `OrderSynced`: The order is synchronised (named in Tradecloud's webhook and SAP connector settings examples, not on the event page).
 /// - `OrderDocumentsAttachedByBuyer`: Order documents event: document(s) are attached to the order or line(s) by the buyer. Not published when documents are embedded in the buyer order message and not explicitly attached.
 /// - `OrderDocumentsAttachedBySupplier`: Order documents event: document(s) are attached to the order or line(s) by the supplier. Not published when documents are embedded in the order response message and not explicitly attached.
-/// - `OrderReissuedByBuyer`: Legacy event name that still occurs in old integrations; not on the current event page. Treat like `OrderLinesReissuedByBuyer`.
+/// - `OrderReissuedByBuyer`: Not documented anywhere (no reference page, not in Tradecloud's code); kept only so that handlers written against earlier versions of this crate still compile. Treat like `OrderLinesReissuedByBuyer`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum OrderEventName {
     /// `OrderIssuedByBuyer`
@@ -501,6 +504,12 @@ pub enum OrderEventName {
     OrderResentByBuyer,
     /// `OrderResentBySupplier`
     OrderResentBySupplier,
+    /// `OrderCustomLabelsUpdatedByBuyer`
+    OrderCustomLabelsUpdatedByBuyer,
+    /// `OrderCustomLabelsUpdatedBySupplier`
+    OrderCustomLabelsUpdatedBySupplier,
+    /// `OrderSynced`
+    OrderSynced,
     /// `OrderDocumentsAttachedByBuyer`
     OrderDocumentsAttachedByBuyer,
     /// `OrderDocumentsAttachedBySupplier`
@@ -556,6 +565,9 @@ impl crate::types::OpenEnum for OrderEventName {
         "OrderContactReassignedBySupplier",
         "OrderResentByBuyer",
         "OrderResentBySupplier",
+        "OrderCustomLabelsUpdatedByBuyer",
+        "OrderCustomLabelsUpdatedBySupplier",
+        "OrderSynced",
         "OrderDocumentsAttachedByBuyer",
         "OrderDocumentsAttachedBySupplier",
         "OrderReissuedByBuyer",
@@ -650,6 +662,11 @@ impl crate::types::OpenEnum for OrderEventName {
             "OrderContactReassignedBySupplier" => Self::OrderContactReassignedBySupplier,
             "OrderResentByBuyer" => Self::OrderResentByBuyer,
             "OrderResentBySupplier" => Self::OrderResentBySupplier,
+            "OrderCustomLabelsUpdatedByBuyer" => Self::OrderCustomLabelsUpdatedByBuyer,
+            "OrderCustomLabelsUpdatedBySupplier" => {
+                Self::OrderCustomLabelsUpdatedBySupplier
+            }
+            "OrderSynced" => Self::OrderSynced,
             "OrderDocumentsAttachedByBuyer" => Self::OrderDocumentsAttachedByBuyer,
             "OrderDocumentsAttachedBySupplier" => Self::OrderDocumentsAttachedBySupplier,
             "OrderReissuedByBuyer" => Self::OrderReissuedByBuyer,
@@ -746,6 +763,11 @@ impl crate::types::OpenEnum for OrderEventName {
             Self::OrderContactReassignedBySupplier => "OrderContactReassignedBySupplier",
             Self::OrderResentByBuyer => "OrderResentByBuyer",
             Self::OrderResentBySupplier => "OrderResentBySupplier",
+            Self::OrderCustomLabelsUpdatedByBuyer => "OrderCustomLabelsUpdatedByBuyer",
+            Self::OrderCustomLabelsUpdatedBySupplier => {
+                "OrderCustomLabelsUpdatedBySupplier"
+            }
+            Self::OrderSynced => "OrderSynced",
             Self::OrderDocumentsAttachedByBuyer => "OrderDocumentsAttachedByBuyer",
             Self::OrderDocumentsAttachedBySupplier => "OrderDocumentsAttachedBySupplier",
             Self::OrderReissuedByBuyer => "OrderReissuedByBuyer",
@@ -1097,6 +1119,9 @@ pub struct BuyerLine {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub actual_delivery: ::std::option::Option<ActualDelivery>,
+    /// The certification required for the goods of this line.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub certification: ::std::option::Option<Certification>,
     ///**Deprecated**: requested charge lines. Superseded by `lineType` `Charge` and line-level pricing.
     #[serde(
         rename = "chargeLines",
@@ -1466,6 +1491,36 @@ impl BuyerShipment {
         ::std::default::Default::default()
     }
 }
+///The certification required for the goods of an order line (`buyerLine.certification`), from Tradecloud's order examples.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
+pub struct Certification {
+    ///The classification society that issues the certificate.
+    #[serde(
+        rename = "classificationSociety",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub classification_society: ::std::option::Option<::std::string::String>,
+    ///The classification society code.
+    #[serde(
+        rename = "classificationSocietyCode",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub classification_society_code: ::std::option::Option<::std::string::String>,
+    ///The certificate type.
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
+    ///The certificate type code.
+    #[serde(rename = "typeCode", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_code: ::std::option::Option<::std::string::String>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl Certification {
+    /// A builder of `Certification`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::Certification {
+        ::std::default::Default::default()
+    }
+}
 #[doc = "**Deprecated.** Charge lines (`chargeLines`) are deprecated, superseded by\n`lineType` `Charge` and line-level pricing (order/line-type.md). The current docs\ndo not list the members; they are taken from Tradecloud's published order\nexamples. All optional."]
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ChargeLine {
@@ -1588,34 +1643,13 @@ impl ConfirmedLine {
 /**A person identified by email or user name (`contact.email` and
 `contact.userName` are identifiers, api/rules.md). Used for the order contact,
 the supplier contact and the ERP user who issued, changed or responded to the
-order (`erpIssuedBy`, `erpLastChangedBy`, `erpRespondedBy`). The remaining
-members are those documented for shipment contacts and may be present.*/
+order (`erpIssuedBy`, `erpLastChangedBy`, `erpRespondedBy`). Other members
+(shipment contacts also have names and a phone number) are kept.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct Contact {
     ///The email of the employee responsible for this order. The user with this email address should be active in Tradecloud.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub email: ::std::option::Option<::std::string::String>,
-    ///The given name of the contact person.
-    #[serde(
-        rename = "firstName",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub first_name: ::std::option::Option<::std::string::String>,
-    ///The family name of the contact person.
-    #[serde(rename = "lastName", skip_serializing_if = "::std::option::Option::is_none")]
-    pub last_name: ::std::option::Option<::std::string::String>,
-    ///The phone number of the contact person.
-    #[serde(
-        rename = "phoneNumber",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub phone_number: ::std::option::Option<::std::string::String>,
-    ///The business role of the contact person within the company.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub position: ::std::option::Option<::std::string::String>,
-    ///The Tradecloud user identifier.
-    #[serde(rename = "userId", skip_serializing_if = "::std::option::Option::is_none")]
-    pub user_id: ::std::option::Option<::std::string::String>,
     ///The user name as known in the ERP system.
     #[serde(rename = "userName", skip_serializing_if = "::std::option::Option::is_none")]
     pub user_name: ::std::option::Option<::std::string::String>,
@@ -1625,6 +1659,83 @@ pub struct Contact {
 impl Contact {
     /// A builder of `Contact`, starting from its `Default`: set the fields you need, then `build()`.
     pub fn builder() -> builder::Contact {
+        ::std::default::Default::default()
+    }
+}
+/**One delivery line (position) of the current order line level delivery schedule
+(`lines.deliverySchedule` and `lines.deliveryScheduleIncludingRequests`), with the
+logistics fields (`status`, `etd`, `eta`) that only this schedule has.*/
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
+pub struct CurrentDeliveryScheduleLine {
+    ///The delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub date: ::std::option::Option<crate::types::Date>,
+    ///The optional logistics Estimated Time of Arrival (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub eta: ::std::option::Option<crate::types::Date>,
+    ///The optional logistics Estimated Time of Departure (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub etd: ::std::option::Option<crate::types::Date>,
+    ///The optional position in the delivery schedule. Not to be confused with the `line.position`. Unique within the delivery schedule and never changes; may be unassigned (empty) when a supplier splits a delivery line, then the buyer's ERP must assign one.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub position: ::std::option::Option<::std::string::String>,
+    ///The quantity of this delivery schedule position. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub quantity: ::std::option::Option<crate::types::Decimal>,
+    /// The optional delivery line's scheduled delivery logistics status (according to the buyer). The polling guide calls it `deliveryLineStatus`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<
+        crate::api::common::types::DeliveryLineLogisticsStatus,
+    >,
+    ///Required mode of transport for goods delivery. UNECE.org Recommendation 19 codes are recommended.
+    #[serde(
+        rename = "transportMode",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub transport_mode: ::std::option::Option<::std::string::String>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl CurrentDeliveryScheduleLine {
+    /// A builder of `CurrentDeliveryScheduleLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::CurrentDeliveryScheduleLine {
+        ::std::default::Default::default()
+    }
+}
+/**The current single delivery of an order line when using single delivery per
+order line (`lines.statusLine.scheduledDelivery` and
+`scheduledDeliveryInclRequests`), with the logistics fields (`status`, `etd`, `eta`).*/
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
+pub struct CurrentScheduledDelivery {
+    ///The delivery date of this delivery line. Date has ISO 8601 date `yyyy-MM-dd` format.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub date: ::std::option::Option<crate::types::Date>,
+    ///The optional logistics Estimated Time of Arrival (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub eta: ::std::option::Option<crate::types::Date>,
+    ///The optional logistics Estimated Time of Departure (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub etd: ::std::option::Option<crate::types::Date>,
+    ///The quantity of this delivery line. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub quantity: ::std::option::Option<crate::types::Decimal>,
+    /// The optional delivery line's scheduled delivery logistics status.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<
+        crate::api::common::types::DeliveryLineLogisticsStatus,
+    >,
+    ///Required mode of transport for goods delivery. UNECE.org Recommendation 19 codes are recommended.
+    #[serde(
+        rename = "transportMode",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub transport_mode: ::std::option::Option<::std::string::String>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl CurrentScheduledDelivery {
+    /// A builder of `CurrentScheduledDelivery`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::CurrentScheduledDelivery {
         ::std::default::Default::default()
     }
 }
@@ -1651,21 +1762,15 @@ impl DeliveryHistoryLine {
         ::std::default::Default::default()
     }
 }
-/**One delivery line (position) of a delivery schedule. The logistics fields
-(`status`, `etd`, `eta`, `transportMode`) are only available in the order line
-level delivery schedule (`lines.deliverySchedule[IncludingRequests]`), not in the
-delivery schedules of `buyerLine`, requests or `confirmedLine`.*/
+/**One delivery line (position) of a delivery schedule as the buyer sends it and as
+it appears in `buyerLine`, requests and `confirmedLine`. The logistics dates `etd`
+and `eta` exist only in the order line level schedule
+(`lines.deliverySchedule[IncludingRequests]`, `CurrentDeliveryScheduleLine`).*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct DeliveryScheduleLine {
     ///The delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub date: ::std::option::Option<crate::types::Date>,
-    ///The optional logistics Estimated Time of Arrival (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub eta: ::std::option::Option<crate::types::Date>,
-    ///The optional logistics Estimated Time of Departure (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub etd: ::std::option::Option<crate::types::Date>,
     ///The optional position in the delivery schedule. Not to be confused with the `line.position`. Unique within the delivery schedule and never changes; may be unassigned (empty) when a supplier splits a delivery line, then the buyer's ERP must assign one.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<::std::string::String>,
@@ -1722,6 +1827,12 @@ pub struct Destination {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub country_name: ::std::option::Option<::std::string::String>,
+    ///The kind of location, free text such as `warehouse` in Tradecloud's order example (not the shipment `LocationType` values).
+    #[serde(
+        rename = "locationType",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub location_type: ::std::option::Option<::std::string::String>,
     ///The destination names.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub names: ::std::vec::Vec<::std::string::String>,
@@ -1776,13 +1887,27 @@ impl Document {
         ::std::default::Default::default()
     }
 }
-/**An error body returned with a 4xx or 5xx status. Its shape is not documented;
-every member is optional and other members may be present.*/
+/**An error body returned with a 4xx or 5xx status, as `application/json` or as an
+RFC 9457 problem (`application/problem+json`, which this crate's mock and receiver
+answer for requests they cannot accept). Tradecloud does not document its error
+bodies; every member is optional and other members are kept.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ErrorResponse {
+    ///What went wrong with this request and what to do.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub detail: ::std::option::Option<::std::string::String>,
     ///A human readable error message.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
+    ///The HTTP status code of this answer.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<i64>,
+    ///Short summary of the problem type, the status code's reason phrase.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub title: ::std::option::Option<::std::string::String>,
+    ///Problem type URI (`about:blank` when the status says it all).
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
@@ -1798,6 +1923,12 @@ service or RFQ orders. `item.number` should be unique within the buyer's company
 and never change.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct Item {
+    ///The item long description.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub description: ::std::option::Option<::std::string::String>,
+    ///Measured dimensions of the item, such as its mass.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub dimensions: ::std::vec::Vec<ItemDimension>,
     ///The item short name.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
@@ -1887,6 +2018,30 @@ pub struct ItemDetails {
 impl ItemDetails {
     /// A builder of `ItemDetails`, starting from its `Default`: set the fields you need, then `build()`.
     pub fn builder() -> builder::ItemDetails {
+        ::std::default::Default::default()
+    }
+}
+///One measured dimension of an item (`item.dimensions`), from Tradecloud's order examples.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
+pub struct ItemDimension {
+    ///The dimension measured, for example `mass`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub attribute: ::std::option::Option<::std::string::String>,
+    ///The measured value. Decimal with any number of digits.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub measure: ::std::option::Option<crate::types::Decimal>,
+    ///The unit of the measure, a UN/ECE Recommendation 20 code such as `KGM`.
+    #[serde(
+        rename = "unitOfMeasureUnece",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub unit_of_measure_unece: ::std::option::Option<::std::string::String>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl ItemDimension {
+    /// A builder of `ItemDimension`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ItemDimension {
         ::std::default::Default::default()
     }
 }
@@ -2129,6 +2284,9 @@ pub struct MessageSource {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub company_id: ::std::option::Option<::std::string::String>,
+    ///Where the first message in a flow came from, for example `Legacy` for an order migrated from API v1. Not on the documentation pages; Tradecloud's own code reads it.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub origin: ::std::option::Option<::std::string::String>,
     ///The Tradecloud trace identifier of this message. All related messages in a flow have the same traceId.
     #[serde(rename = "traceId", skip_serializing_if = "::std::option::Option::is_none")]
     pub trace_id: ::std::option::Option<::std::string::String>,
@@ -2212,9 +2370,21 @@ pub struct Order {
     /// Meta information, including source and trace info, about this message.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub meta: ::std::option::Option<MessageMeta>,
+    ///The purchase order number as shown at the top of an order in the polling example; the same value as `buyerOrder.purchaseOrderNumber`.
+    #[serde(
+        rename = "purchaseOrderNumber",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub purchase_order_number: ::std::option::Option<::std::string::String>,
     /// The order status: the aggregate of all lines statuses.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<OrderStatus>,
+    ///The supplier account number as shown at the top of an order in the polling example; the same value as `buyerOrder.supplierAccountNumber`.
+    #[serde(
+        rename = "supplierAccountNumber",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub supplier_account_number: ::std::option::Option<::std::string::String>,
     /// The supplier part of the order.
     #[serde(
         rename = "supplierOrder",
@@ -2324,6 +2494,15 @@ pub struct OrderEvent {
     ///The Tradecloud order identifier (`orderId` in an event; `id` in a fetched or polled `order`).
     #[serde(rename = "orderId", skip_serializing_if = "::std::option::Option::is_none")]
     pub order_id: ::std::option::Option<::std::string::String>,
+    ///A link to this order in the Tradecloud portal. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+    #[serde(
+        rename = "portalUrl",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub portal_url: ::std::option::Option<::std::string::String>,
+    ///The reason given with this event at order level, for example why the order was rejected or reopened. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub reason: ::std::option::Option<::std::string::String>,
     /// The order status: the aggregate of all lines statuses.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<OrderStatus>,
@@ -2419,14 +2598,16 @@ pub struct OrderLine {
         default,
         skip_serializing_if = "::std::vec::Vec::is_empty"
     )]
-    pub delivery_schedule: ::std::vec::Vec<DeliveryScheduleLine>,
+    pub delivery_schedule: ::std::vec::Vec<CurrentDeliveryScheduleLine>,
     ///The current aggregated delivery schedule including requests: the `Issued`, proposal or reopen request, or `Confirmed` values, dependent on the line and request status.
     #[serde(
         rename = "deliveryScheduleIncludingRequests",
         default,
         skip_serializing_if = "::std::vec::Vec::is_empty"
     )]
-    pub delivery_schedule_including_requests: ::std::vec::Vec<DeliveryScheduleLine>,
+    pub delivery_schedule_including_requests: ::std::vec::Vec<
+        CurrentDeliveryScheduleLine,
+    >,
     /// Some key line event date/times.
     #[serde(
         rename = "eventDates",
@@ -2466,6 +2647,12 @@ pub struct OrderLine {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub merged_item_details: ::std::option::Option<MergedItemDetails>,
+    ///A link to this order line in the Tradecloud portal. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+    #[serde(
+        rename = "portalUrl",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub portal_url: ::std::option::Option<::std::string::String>,
     /// The current prices, either having `Issued` or `Confirmed` values. Does NOT include any open supplier or buyer request.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub prices: ::std::option::Option<Prices>,
@@ -2475,6 +2662,9 @@ pub struct OrderLine {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub prices_including_requests: ::std::option::Option<Prices>,
+    ///The reason given with this event for this line, for example why it was rejected or reopened. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub reason: ::std::option::Option<::std::string::String>,
     /// The order line's process, in progress and logistics status.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<LineStatus>,
@@ -2673,20 +2863,15 @@ impl Request {
         ::std::default::Default::default()
     }
 }
-/**The single scheduled delivery of an order line when using single delivery per
-order line (`lines.scheduledDelivery` when sending, `lines.statusLine.scheduledDelivery`
-and `scheduledDeliveryInclRequests` when receiving).*/
+/**The single scheduled delivery of an order line as the buyer sends it
+(`lines.scheduledDelivery` when sending, `buyerLine.scheduledDelivery` when
+receiving). The logistics dates `etd` and `eta` exist only in
+`lines.statusLine.scheduledDelivery[InclRequests]` (`CurrentScheduledDelivery`).*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ScheduledDelivery {
     ///The delivery date of this delivery line. Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub date: ::std::option::Option<crate::types::Date>,
-    ///The optional logistics Estimated Time of Arrival (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub eta: ::std::option::Option<crate::types::Date>,
-    ///The optional logistics Estimated Time of Departure (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub etd: ::std::option::Option<crate::types::Date>,
     ///The quantity of this delivery line. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub quantity: ::std::option::Option<crate::types::Decimal>,
@@ -2852,6 +3037,9 @@ pub struct ShipmentDestination {
     ///The Actual Time of Departure of this shipment from this location (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(rename = "atdDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub atd_date: ::std::option::Option<crate::types::Date>,
+    ///The Estimated Time of Arrival date of this shipment at this destination (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
+    #[serde(rename = "etaDate", skip_serializing_if = "::std::option::Option::is_none")]
+    pub eta_date: ::std::option::Option<crate::types::Date>,
     ///The Estimated Time of Arrival period end date of this shipment at this destination (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(
         rename = "etaEndDate",
@@ -2956,6 +3144,12 @@ impl ShipmentDocumentMeta {
 ///The identifiers related to this shipment.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentIdentifiers {
+    ///The issue date of the bill of lading. Date has ISO 8601 date `yyyy-MM-dd` format.
+    #[serde(
+        rename = "billOfLadingIssueDate",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub bill_of_lading_issue_date: ::std::option::Option<crate::types::Date>,
     ///The bill of lading number as provided by the carrier.
     #[serde(
         rename = "billOfLadingNumber",
@@ -3296,9 +3490,21 @@ pub struct SingleDeliveryOrder {
     /// Meta information, including source and trace info, about this message.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub meta: ::std::option::Option<MessageMeta>,
+    ///The purchase order number as shown at the top of an order in the polling example; the same value as `buyerOrder.purchaseOrderNumber`.
+    #[serde(
+        rename = "purchaseOrderNumber",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub purchase_order_number: ::std::option::Option<::std::string::String>,
     /// The order status: the aggregate of all lines statuses.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<OrderStatus>,
+    ///The supplier account number as shown at the top of an order in the polling example; the same value as `buyerOrder.supplierAccountNumber`.
+    #[serde(
+        rename = "supplierAccountNumber",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub supplier_account_number: ::std::option::Option<::std::string::String>,
     /// The supplier part of the order.
     #[serde(
         rename = "supplierOrder",
@@ -3364,6 +3570,15 @@ pub struct SingleDeliveryOrderEvent {
     ///The Tradecloud order identifier (`orderId` in an event; `id` in a fetched or polled `order`).
     #[serde(rename = "orderId", skip_serializing_if = "::std::option::Option::is_none")]
     pub order_id: ::std::option::Option<::std::string::String>,
+    ///A link to this order in the Tradecloud portal. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+    #[serde(
+        rename = "portalUrl",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub portal_url: ::std::option::Option<::std::string::String>,
+    ///The reason given with this event at order level, for example why the order was rejected or reopened. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub reason: ::std::option::Option<::std::string::String>,
     /// The order status: the aggregate of all lines statuses.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<OrderStatus>,
@@ -3447,6 +3662,15 @@ pub struct SingleDeliveryOrderLine {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub merged_item_details: ::std::option::Option<MergedItemDetails>,
+    ///A link to this order line in the Tradecloud portal. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+    #[serde(
+        rename = "portalUrl",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub portal_url: ::std::option::Option<::std::string::String>,
+    ///The reason given with this event for this line, for example why it was rejected or reopened. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub reason: ::std::option::Option<::std::string::String>,
     /// The order line's process, in progress and logistics status.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<LineStatus>,
@@ -3493,13 +3717,15 @@ pub struct StatusLine {
         rename = "scheduledDelivery",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub scheduled_delivery: ::std::option::Option<ScheduledDelivery>,
+    pub scheduled_delivery: ::std::option::Option<CurrentScheduledDelivery>,
     /// The current delivery line, either having `Issued`, `InProgress` requests or `Confirmed` values.
     #[serde(
         rename = "scheduledDeliveryInclRequests",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub scheduled_delivery_incl_requests: ::std::option::Option<ScheduledDelivery>,
+    pub scheduled_delivery_incl_requests: ::std::option::Option<
+        CurrentScheduledDelivery,
+    >,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
@@ -3509,31 +3735,30 @@ impl StatusLine {
         ::std::default::Default::default()
     }
 }
-/**The supplier's ERP meta information about this shipment. The docs do not list
-the members; all members are optional and unknown members must be kept.*/
+/**The supplier's ERP meta information about this shipment. The shipment page lists
+`despatchAdviceErpIssueDateTime` right after it, so it may sit here rather than
+directly under `meta`: both places are modelled; read either. Other members are
+optional and kept.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
-#[serde(transparent)]
-pub struct SupplierErpMeta(
-    pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-);
-impl ::std::ops::Deref for SupplierErpMeta {
-    type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
-    fn deref(&self) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
-        &self.0
-    }
+pub struct SupplierErpMeta {
+    /**Local date and time when the despatch advice of this shipment was issued in the
+supplier's ERP system, if it sits inside `supplierErpMeta` (see above; also read
+`meta.despatchAdviceErpIssueDateTime`). Local date and time without time zone, ISO
+8601 format `yyyy-MM-ddThh:mm:ss`, e.g. `2019-12-31T10:11:12`.*/
+    #[serde(
+        rename = "despatchAdviceErpIssueDateTime",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub despatch_advice_erp_issue_date_time: ::std::option::Option<
+        crate::types::DateTime,
+    >,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-impl ::std::convert::From<SupplierErpMeta>
-for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
-    fn from(value: SupplierErpMeta) -> Self {
-        value.0
-    }
-}
-impl ::std::convert::From<::serde_json::Map<::std::string::String, ::serde_json::Value>>
-for SupplierErpMeta {
-    fn from(
-        value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    ) -> Self {
-        Self(value)
+impl SupplierErpMeta {
+    /// A builder of `SupplierErpMeta`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SupplierErpMeta {
+        ::std::default::Default::default()
     }
 }
 /**The supplier part of the order line: an echo of the order response line fields
@@ -3573,7 +3798,7 @@ pub struct SupplierLine {
     /// The supplier can request a different delivery schedule and prices.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub requests: ::std::option::Option<SupplierRequests>,
-    ///Older name of `salesOrderPosition`, used in send examples and by real consumers. Read `salesOrderPosition` first.
+    ///The position within the supplier's sales order under the name Tradecloud's own webhook receiver reads and the order response examples send; the receive pages call it `salesOrderPosition`. Both names occur: read either.
     #[serde(
         rename = "salesOrderLinePosition",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -3606,9 +3831,15 @@ pub struct SupplierLineIndicators {
     ///Accept the line as-is; delivery schedule, prices, and header indicators are ignored.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub accepted: ::std::option::Option<bool>,
+    ///This line is cancelled, according to the supplier.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub cancelled: ::std::option::Option<bool>,
     ///Reject the line; delivery schedule, prices, and header indicators are ignored. Provide a `reason`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub rejected: ::std::option::Option<bool>,
+    ///All goods of this line are shipped, according to the supplier.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub shipped: ::std::option::Option<bool>,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
@@ -3685,9 +3916,15 @@ pub struct SupplierOrderIndicators {
     ///Accept all lines in this response as-is. Line-level indicators override this header indicator when present.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub accepted: ::std::option::Option<bool>,
+    ///This order is cancelled, according to the supplier.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub cancelled: ::std::option::Option<bool>,
     ///Reject all lines in this response. Line-level indicators override this header indicator when present.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub rejected: ::std::option::Option<bool>,
+    ///All goods of this order are shipped, according to the supplier.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub shipped: ::std::option::Option<bool>,
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
@@ -3771,6 +4008,12 @@ impl SupplierShipment {
 ///The supplier side of the shipment line.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct SupplierShipmentLine {
+    ///The date the backorder quantity is expected. Date has ISO 8601 date `yyyy-MM-dd` format.
+    #[serde(
+        rename = "backorderDate",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub backorder_date: ::std::option::Option<crate::types::Date>,
     ///The backorder quantity of this purchase order line or delivery schedule position. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
     #[serde(
         rename = "backorderQuantity",
@@ -3931,6 +4174,14 @@ pub mod builder {
             value: impl ::std::convert::Into<super::ActualDelivery>,
         ) -> Self {
             self.value.actual_delivery = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The certification required for the goods of this line.
+        pub fn certification(
+            mut self,
+            value: impl ::std::convert::Into<super::Certification>,
+        ) -> Self {
+            self.value.certification = ::std::option::Option::Some(value.into());
             self
         }
         ///**Deprecated**: requested charge lines. Superseded by `lineType` `Charge` and line-level pricing.
@@ -4675,6 +4926,72 @@ pub mod builder {
             Self { value }
         }
     }
+    /// Builder of [`super::Certification`] (see [`super::Certification::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct Certification {
+        value: super::Certification,
+    }
+    impl Certification {
+        ///The classification society that issues the certificate.
+        pub fn classification_society(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.classification_society = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///The classification society code.
+        pub fn classification_society_code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.classification_society_code = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///The certificate type.
+        pub fn type_(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.type_ = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The certificate type code.
+        pub fn type_code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.type_code = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::Certification {
+            self.value
+        }
+    }
+    impl ::std::convert::From<Certification> for super::Certification {
+        fn from(builder: Certification) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::Certification> for Certification {
+        fn from(value: super::Certification) -> Self {
+            Self { value }
+        }
+    }
     /// Builder of [`super::ChargeLine`] (see [`super::ChargeLine::builder`]).
     #[derive(Clone, Debug, Default)]
     pub struct ChargeLine {
@@ -4934,46 +5251,6 @@ pub mod builder {
             self.value.email = ::std::option::Option::Some(value.into());
             self
         }
-        ///The given name of the contact person.
-        pub fn first_name(
-            mut self,
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> Self {
-            self.value.first_name = ::std::option::Option::Some(value.into());
-            self
-        }
-        ///The family name of the contact person.
-        pub fn last_name(
-            mut self,
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> Self {
-            self.value.last_name = ::std::option::Option::Some(value.into());
-            self
-        }
-        ///The phone number of the contact person.
-        pub fn phone_number(
-            mut self,
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> Self {
-            self.value.phone_number = ::std::option::Option::Some(value.into());
-            self
-        }
-        ///The business role of the contact person within the company.
-        pub fn position(
-            mut self,
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> Self {
-            self.value.position = ::std::option::Option::Some(value.into());
-            self
-        }
-        ///The Tradecloud user identifier.
-        pub fn user_id(
-            mut self,
-            value: impl ::std::convert::Into<::std::string::String>,
-        ) -> Self {
-            self.value.user_id = ::std::option::Option::Some(value.into());
-            self
-        }
         ///The user name as known in the ERP system.
         pub fn user_name(
             mut self,
@@ -5003,6 +5280,178 @@ pub mod builder {
     }
     impl ::std::convert::From<super::Contact> for Contact {
         fn from(value: super::Contact) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::CurrentDeliveryScheduleLine`] (see [`super::CurrentDeliveryScheduleLine::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct CurrentDeliveryScheduleLine {
+        value: super::CurrentDeliveryScheduleLine,
+    }
+    impl CurrentDeliveryScheduleLine {
+        ///The delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.date = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The optional logistics Estimated Time of Arrival (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn eta(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.eta = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The optional logistics Estimated Time of Departure (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn etd(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.etd = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The optional position in the delivery schedule. Not to be confused with the `line.position`. Unique within the delivery schedule and never changes; may be unassigned (empty) when a supplier splits a delivery line, then the buyer's ERP must assign one.
+        pub fn position(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.position = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The quantity of this delivery schedule position. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn quantity(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.quantity = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The optional delivery line's scheduled delivery logistics status (according to the buyer). The polling guide calls it `deliveryLineStatus`.
+        pub fn status(
+            mut self,
+            value: impl ::std::convert::Into<
+                crate::api::common::types::DeliveryLineLogisticsStatus,
+            >,
+        ) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Required mode of transport for goods delivery. UNECE.org Recommendation 19 codes are recommended.
+        pub fn transport_mode(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.transport_mode = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::CurrentDeliveryScheduleLine {
+            self.value
+        }
+    }
+    impl ::std::convert::From<CurrentDeliveryScheduleLine>
+    for super::CurrentDeliveryScheduleLine {
+        fn from(builder: CurrentDeliveryScheduleLine) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::CurrentDeliveryScheduleLine>
+    for CurrentDeliveryScheduleLine {
+        fn from(value: super::CurrentDeliveryScheduleLine) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::CurrentScheduledDelivery`] (see [`super::CurrentScheduledDelivery::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct CurrentScheduledDelivery {
+        value: super::CurrentScheduledDelivery,
+    }
+    impl CurrentScheduledDelivery {
+        ///The delivery date of this delivery line. Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.date = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The optional logistics Estimated Time of Arrival (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn eta(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.eta = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The optional logistics Estimated Time of Departure (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn etd(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.etd = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The quantity of this delivery line. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn quantity(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.quantity = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The optional delivery line's scheduled delivery logistics status.
+        pub fn status(
+            mut self,
+            value: impl ::std::convert::Into<
+                crate::api::common::types::DeliveryLineLogisticsStatus,
+            >,
+        ) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Required mode of transport for goods delivery. UNECE.org Recommendation 19 codes are recommended.
+        pub fn transport_mode(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.transport_mode = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::CurrentScheduledDelivery {
+            self.value
+        }
+    }
+    impl ::std::convert::From<CurrentScheduledDelivery>
+    for super::CurrentScheduledDelivery {
+        fn from(builder: CurrentScheduledDelivery) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::CurrentScheduledDelivery>
+    for CurrentScheduledDelivery {
+        fn from(value: super::CurrentScheduledDelivery) -> Self {
             Self { value }
         }
     }
@@ -5072,22 +5521,6 @@ pub mod builder {
             value: impl ::std::convert::Into<crate::types::Date>,
         ) -> Self {
             self.value.date = ::std::option::Option::Some(value.into());
-            self
-        }
-        ///The optional logistics Estimated Time of Arrival (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
-        pub fn eta(
-            mut self,
-            value: impl ::std::convert::Into<crate::types::Date>,
-        ) -> Self {
-            self.value.eta = ::std::option::Option::Some(value.into());
-            self
-        }
-        ///The optional logistics Estimated Time of Departure (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
-        pub fn etd(
-            mut self,
-            value: impl ::std::convert::Into<crate::types::Date>,
-        ) -> Self {
-            self.value.etd = ::std::option::Option::Some(value.into());
             self
         }
         ///The optional position in the delivery schedule. Not to be confused with the `line.position`. Unique within the delivery schedule and never changes; may be unassigned (empty) when a supplier splits a delivery line, then the buyer's ERP must assign one.
@@ -5197,6 +5630,14 @@ pub mod builder {
             value: impl ::std::convert::Into<::std::string::String>,
         ) -> Self {
             self.value.country_name = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The kind of location, free text such as `warehouse` in Tradecloud's order example (not the shipment `LocationType` values).
+        pub fn location_type(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.location_type = ::std::option::Option::Some(value.into());
             self
         }
         ///The destination names.
@@ -5336,12 +5777,41 @@ pub mod builder {
         value: super::ErrorResponse,
     }
     impl ErrorResponse {
+        ///What went wrong with this request and what to do.
+        pub fn detail(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.detail = ::std::option::Option::Some(value.into());
+            self
+        }
         ///A human readable error message.
         pub fn message(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
         ) -> Self {
             self.value.message = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The HTTP status code of this answer.
+        pub fn status(mut self, value: impl ::std::convert::Into<i64>) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Short summary of the problem type, the status code's reason phrase.
+        pub fn title(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.title = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Problem type URI (`about:blank` when the status says it all).
+        pub fn type_(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.type_ = ::std::option::Option::Some(value.into());
             self
         }
         /// Adds a field the spec does not document; it is sent as given.
@@ -5374,6 +5844,27 @@ pub mod builder {
         value: super::Item,
     }
     impl Item {
+        ///The item long description.
+        pub fn description(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.description = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Measured dimensions of the item, such as its mass.
+        pub fn dimensions(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::ItemDimension>,
+            >,
+        ) -> Self {
+            self.value.dimensions = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
         ///The item short name.
         pub fn name(
             mut self,
@@ -5539,6 +6030,60 @@ pub mod builder {
     }
     impl ::std::convert::From<super::ItemDetails> for ItemDetails {
         fn from(value: super::ItemDetails) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ItemDimension`] (see [`super::ItemDimension::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ItemDimension {
+        value: super::ItemDimension,
+    }
+    impl ItemDimension {
+        ///The dimension measured, for example `mass`.
+        pub fn attribute(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.attribute = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The measured value. Decimal with any number of digits.
+        pub fn measure(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.measure = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The unit of the measure, a UN/ECE Recommendation 20 code such as `KGM`.
+        pub fn unit_of_measure_unece(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.unit_of_measure_unece = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ItemDimension {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ItemDimension> for super::ItemDimension {
+        fn from(builder: ItemDimension) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ItemDimension> for ItemDimension {
+        fn from(value: super::ItemDimension) -> Self {
             Self { value }
         }
     }
@@ -5925,6 +6470,14 @@ pub mod builder {
             self.value.company_id = ::std::option::Option::Some(value.into());
             self
         }
+        ///Where the first message in a flow came from, for example `Legacy` for an order migrated from API v1. Not on the documentation pages; Tradecloud's own code reads it.
+        pub fn origin(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.origin = ::std::option::Option::Some(value.into());
+            self
+        }
         ///The Tradecloud trace identifier of this message. All related messages in a flow have the same traceId.
         pub fn trace_id(
             mut self,
@@ -6094,12 +6647,30 @@ pub mod builder {
             self.value.meta = ::std::option::Option::Some(value.into());
             self
         }
+        ///The purchase order number as shown at the top of an order in the polling example; the same value as `buyerOrder.purchaseOrderNumber`.
+        pub fn purchase_order_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.purchase_order_number = ::std::option::Option::Some(value.into());
+            self
+        }
         /// The order status: the aggregate of all lines statuses.
         pub fn status(
             mut self,
             value: impl ::std::convert::Into<super::OrderStatus>,
         ) -> Self {
             self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The supplier account number as shown at the top of an order in the polling example; the same value as `buyerOrder.supplierAccountNumber`.
+        pub fn supplier_account_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.supplier_account_number = ::std::option::Option::Some(
+                value.into(),
+            );
             self
         }
         /// The supplier part of the order.
@@ -6305,6 +6876,22 @@ pub mod builder {
             self.value.order_id = ::std::option::Option::Some(value.into());
             self
         }
+        ///A link to this order in the Tradecloud portal. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+        pub fn portal_url(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.portal_url = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The reason given with this event at order level, for example why the order was rejected or reopened. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+        pub fn reason(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.reason = ::std::option::Option::Some(value.into());
+            self
+        }
         /// The order status: the aggregate of all lines statuses.
         pub fn status(
             mut self,
@@ -6422,7 +7009,7 @@ pub mod builder {
         pub fn delivery_schedule(
             mut self,
             values: impl ::std::iter::IntoIterator<
-                Item = impl ::std::convert::Into<super::DeliveryScheduleLine>,
+                Item = impl ::std::convert::Into<super::CurrentDeliveryScheduleLine>,
             >,
         ) -> Self {
             self.value.delivery_schedule = values
@@ -6435,7 +7022,7 @@ pub mod builder {
         pub fn delivery_schedule_including_requests(
             mut self,
             values: impl ::std::iter::IntoIterator<
-                Item = impl ::std::convert::Into<super::DeliveryScheduleLine>,
+                Item = impl ::std::convert::Into<super::CurrentDeliveryScheduleLine>,
             >,
         ) -> Self {
             self.value.delivery_schedule_including_requests = values
@@ -6508,6 +7095,14 @@ pub mod builder {
             self.value.merged_item_details = ::std::option::Option::Some(value.into());
             self
         }
+        ///A link to this order line in the Tradecloud portal. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+        pub fn portal_url(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.portal_url = ::std::option::Option::Some(value.into());
+            self
+        }
         /// The current prices, either having `Issued` or `Confirmed` values. Does NOT include any open supplier or buyer request.
         pub fn prices(
             mut self,
@@ -6524,6 +7119,14 @@ pub mod builder {
             self.value.prices_including_requests = ::std::option::Option::Some(
                 value.into(),
             );
+            self
+        }
+        ///The reason given with this event for this line, for example why it was rejected or reopened. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+        pub fn reason(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.reason = ::std::option::Option::Some(value.into());
             self
         }
         /// The order line's process, in progress and logistics status.
@@ -6940,22 +7543,6 @@ pub mod builder {
             self.value.date = ::std::option::Option::Some(value.into());
             self
         }
-        ///The optional logistics Estimated Time of Arrival (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
-        pub fn eta(
-            mut self,
-            value: impl ::std::convert::Into<crate::types::Date>,
-        ) -> Self {
-            self.value.eta = ::std::option::Option::Some(value.into());
-            self
-        }
-        ///The optional logistics Estimated Time of Departure (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
-        pub fn etd(
-            mut self,
-            value: impl ::std::convert::Into<crate::types::Date>,
-        ) -> Self {
-            self.value.etd = ::std::option::Option::Some(value.into());
-            self
-        }
         ///The quantity of this delivery line. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
         pub fn quantity(
             mut self,
@@ -7298,6 +7885,14 @@ pub mod builder {
             self.value.atd_date = ::std::option::Option::Some(value.into());
             self
         }
+        ///The Estimated Time of Arrival date of this shipment at this destination (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn eta_date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.eta_date = ::std::option::Option::Some(value.into());
+            self
+        }
         ///The Estimated Time of Arrival period end date of this shipment at this destination (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
         pub fn eta_end_date(
             mut self,
@@ -7516,6 +8111,16 @@ pub mod builder {
         value: super::ShipmentIdentifiers,
     }
     impl ShipmentIdentifiers {
+        ///The issue date of the bill of lading. Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn bill_of_lading_issue_date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.bill_of_lading_issue_date = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
         ///The bill of lading number as provided by the carrier.
         pub fn bill_of_lading_number(
             mut self,
@@ -8150,12 +8755,30 @@ pub mod builder {
             self.value.meta = ::std::option::Option::Some(value.into());
             self
         }
+        ///The purchase order number as shown at the top of an order in the polling example; the same value as `buyerOrder.purchaseOrderNumber`.
+        pub fn purchase_order_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.purchase_order_number = ::std::option::Option::Some(value.into());
+            self
+        }
         /// The order status: the aggregate of all lines statuses.
         pub fn status(
             mut self,
             value: impl ::std::convert::Into<super::OrderStatus>,
         ) -> Self {
             self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The supplier account number as shown at the top of an order in the polling example; the same value as `buyerOrder.supplierAccountNumber`.
+        pub fn supplier_account_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.supplier_account_number = ::std::option::Option::Some(
+                value.into(),
+            );
             self
         }
         /// The supplier part of the order.
@@ -8276,6 +8899,22 @@ pub mod builder {
             value: impl ::std::convert::Into<::std::string::String>,
         ) -> Self {
             self.value.order_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///A link to this order in the Tradecloud portal. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+        pub fn portal_url(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.portal_url = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The reason given with this event at order level, for example why the order was rejected or reopened. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+        pub fn reason(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.reason = ::std::option::Option::Some(value.into());
             self
         }
         /// The order status: the aggregate of all lines statuses.
@@ -8419,6 +9058,22 @@ pub mod builder {
             self.value.merged_item_details = ::std::option::Option::Some(value.into());
             self
         }
+        ///A link to this order line in the Tradecloud portal. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+        pub fn portal_url(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.portal_url = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The reason given with this event for this line, for example why it was rejected or reopened. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+        pub fn reason(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.reason = ::std::option::Option::Some(value.into());
+            self
+        }
         /// The order line's process, in progress and logistics status.
         pub fn status(
             mut self,
@@ -8494,7 +9149,7 @@ pub mod builder {
         /// The current delivery line, either having `Issued` or `Confirmed` values.
         pub fn scheduled_delivery(
             mut self,
-            value: impl ::std::convert::Into<super::ScheduledDelivery>,
+            value: impl ::std::convert::Into<super::CurrentScheduledDelivery>,
         ) -> Self {
             self.value.scheduled_delivery = ::std::option::Option::Some(value.into());
             self
@@ -8502,7 +9157,7 @@ pub mod builder {
         /// The current delivery line, either having `Issued`, `InProgress` requests or `Confirmed` values.
         pub fn scheduled_delivery_incl_requests(
             mut self,
-            value: impl ::std::convert::Into<super::ScheduledDelivery>,
+            value: impl ::std::convert::Into<super::CurrentScheduledDelivery>,
         ) -> Self {
             self.value.scheduled_delivery_incl_requests = ::std::option::Option::Some(
                 value.into(),
@@ -8530,6 +9185,49 @@ pub mod builder {
     }
     impl ::std::convert::From<super::StatusLine> for StatusLine {
         fn from(value: super::StatusLine) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::SupplierErpMeta`] (see [`super::SupplierErpMeta::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct SupplierErpMeta {
+        value: super::SupplierErpMeta,
+    }
+    impl SupplierErpMeta {
+        /**Local date and time when the despatch advice of this shipment was issued in the
+supplier's ERP system, if it sits inside `supplierErpMeta` (see above; also read
+`meta.despatchAdviceErpIssueDateTime`). Local date and time without time zone, ISO
+8601 format `yyyy-MM-ddThh:mm:ss`, e.g. `2019-12-31T10:11:12`.*/
+        pub fn despatch_advice_erp_issue_date_time(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.despatch_advice_erp_issue_date_time = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::SupplierErpMeta {
+            self.value
+        }
+    }
+    impl ::std::convert::From<SupplierErpMeta> for super::SupplierErpMeta {
+        fn from(builder: SupplierErpMeta) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::SupplierErpMeta> for SupplierErpMeta {
+        fn from(value: super::SupplierErpMeta) -> Self {
             Self { value }
         }
     }
@@ -8628,7 +9326,7 @@ pub mod builder {
             self.value.requests = ::std::option::Option::Some(value.into());
             self
         }
-        ///Older name of `salesOrderPosition`, used in send examples and by real consumers. Read `salesOrderPosition` first.
+        ///The position within the supplier's sales order under the name Tradecloud's own webhook receiver reads and the order response examples send; the receive pages call it `salesOrderPosition`. Both names occur: read either.
         pub fn sales_order_line_position(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
@@ -8689,9 +9387,19 @@ pub mod builder {
             self.value.accepted = ::std::option::Option::Some(value.into());
             self
         }
+        ///This line is cancelled, according to the supplier.
+        pub fn cancelled(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.cancelled = ::std::option::Option::Some(value.into());
+            self
+        }
         ///Reject the line; delivery schedule, prices, and header indicators are ignored. Provide a `reason`.
         pub fn rejected(mut self, value: impl ::std::convert::Into<bool>) -> Self {
             self.value.rejected = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///All goods of this line are shipped, according to the supplier.
+        pub fn shipped(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.shipped = ::std::option::Option::Some(value.into());
             self
         }
         /// Adds a field the spec does not document; it is sent as given.
@@ -8864,9 +9572,19 @@ pub mod builder {
             self.value.accepted = ::std::option::Option::Some(value.into());
             self
         }
+        ///This order is cancelled, according to the supplier.
+        pub fn cancelled(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.cancelled = ::std::option::Option::Some(value.into());
+            self
+        }
         ///Reject all lines in this response. Line-level indicators override this header indicator when present.
         pub fn rejected(mut self, value: impl ::std::convert::Into<bool>) -> Self {
             self.value.rejected = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///All goods of this order are shipped, according to the supplier.
+        pub fn shipped(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.shipped = ::std::option::Option::Some(value.into());
             self
         }
         /// Adds a field the spec does not document; it is sent as given.
@@ -9048,6 +9766,14 @@ pub mod builder {
         value: super::SupplierShipmentLine,
     }
     impl SupplierShipmentLine {
+        ///The date the backorder quantity is expected. Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn backorder_date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.backorder_date = ::std::option::Option::Some(value.into());
+            self
+        }
         ///The backorder quantity of this purchase order line or delivery schedule position. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
         pub fn backorder_quantity(
             mut self,
@@ -9188,6 +9914,7 @@ pub mod txml_shapes {
         name: "BuyerLine",
         properties: &[
             ("actualDelivery", crate::txml::Kind::Object(&ActualDelivery)),
+            ("certification", crate::txml::Kind::Object(&Certification)),
             (
                 "chargeLines",
                 crate::txml::Kind::Array(&crate::txml::Kind::Object(&ChargeLine)),
@@ -9315,6 +10042,16 @@ pub mod txml_shapes {
             ("supplierAccountNumber", crate::txml::Kind::String),
         ],
     };
+    /// tXML shape of [`super::Certification`].
+    pub static Certification: crate::txml::Shape = crate::txml::Shape {
+        name: "Certification",
+        properties: &[
+            ("classificationSociety", crate::txml::Kind::String),
+            ("classificationSocietyCode", crate::txml::Kind::String),
+            ("type", crate::txml::Kind::String),
+            ("typeCode", crate::txml::Kind::String),
+        ],
+    };
     /// tXML shape of [`super::ChargeLine`].
     pub static ChargeLine: crate::txml::Shape = crate::txml::Shape {
         name: "ChargeLine",
@@ -9363,12 +10100,32 @@ pub mod txml_shapes {
         name: "Contact",
         properties: &[
             ("email", crate::txml::Kind::String),
-            ("firstName", crate::txml::Kind::String),
-            ("lastName", crate::txml::Kind::String),
-            ("phoneNumber", crate::txml::Kind::String),
-            ("position", crate::txml::Kind::String),
-            ("userId", crate::txml::Kind::String),
             ("userName", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::CurrentDeliveryScheduleLine`].
+    pub static CurrentDeliveryScheduleLine: crate::txml::Shape = crate::txml::Shape {
+        name: "CurrentDeliveryScheduleLine",
+        properties: &[
+            ("date", crate::txml::Kind::String),
+            ("eta", crate::txml::Kind::String),
+            ("etd", crate::txml::Kind::String),
+            ("position", crate::txml::Kind::String),
+            ("quantity", crate::txml::Kind::Number),
+            ("status", crate::txml::Kind::String),
+            ("transportMode", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::CurrentScheduledDelivery`].
+    pub static CurrentScheduledDelivery: crate::txml::Shape = crate::txml::Shape {
+        name: "CurrentScheduledDelivery",
+        properties: &[
+            ("date", crate::txml::Kind::String),
+            ("eta", crate::txml::Kind::String),
+            ("etd", crate::txml::Kind::String),
+            ("quantity", crate::txml::Kind::Number),
+            ("status", crate::txml::Kind::String),
+            ("transportMode", crate::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::DeliveryHistoryLine`].
@@ -9385,8 +10142,6 @@ pub mod txml_shapes {
         name: "DeliveryScheduleLine",
         properties: &[
             ("date", crate::txml::Kind::String),
-            ("eta", crate::txml::Kind::String),
-            ("etd", crate::txml::Kind::String),
             ("position", crate::txml::Kind::String),
             ("quantity", crate::txml::Kind::Number),
             ("status", crate::txml::Kind::String),
@@ -9402,6 +10157,7 @@ pub mod txml_shapes {
             ("code", crate::txml::Kind::String),
             ("countryCodeIso2", crate::txml::Kind::String),
             ("countryName", crate::txml::Kind::String),
+            ("locationType", crate::txml::Kind::String),
             ("names", crate::txml::Kind::Array(&crate::txml::Kind::String)),
             ("postalCode", crate::txml::Kind::String),
         ],
@@ -9422,12 +10178,23 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ErrorResponse`].
     pub static ErrorResponse: crate::txml::Shape = crate::txml::Shape {
         name: "ErrorResponse",
-        properties: &[("message", crate::txml::Kind::String)],
+        properties: &[
+            ("detail", crate::txml::Kind::String),
+            ("message", crate::txml::Kind::String),
+            ("status", crate::txml::Kind::Integer),
+            ("title", crate::txml::Kind::String),
+            ("type", crate::txml::Kind::String),
+        ],
     };
     /// tXML shape of [`super::Item`].
     pub static Item: crate::txml::Shape = crate::txml::Shape {
         name: "Item",
         properties: &[
+            ("description", crate::txml::Kind::String),
+            (
+                "dimensions",
+                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ItemDimension)),
+            ),
             ("name", crate::txml::Kind::String),
             ("number", crate::txml::Kind::String),
             ("purchaseUnitOfMeasureIso", crate::txml::Kind::String),
@@ -9447,6 +10214,15 @@ pub mod txml_shapes {
             ("netWeight", crate::txml::Kind::Number),
             ("netWeightUnitOfMeasureIso", crate::txml::Kind::String),
             ("serialNumber", crate::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::ItemDimension`].
+    pub static ItemDimension: crate::txml::Shape = crate::txml::Shape {
+        name: "ItemDimension",
+        properties: &[
+            ("attribute", crate::txml::Kind::String),
+            ("measure", crate::txml::Kind::Number),
+            ("unitOfMeasureUnece", crate::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::LineEventDates`].
@@ -9517,6 +10293,7 @@ pub mod txml_shapes {
         name: "MessageSource",
         properties: &[
             ("companyId", crate::txml::Kind::String),
+            ("origin", crate::txml::Kind::String),
             ("traceId", crate::txml::Kind::String),
             ("userId", crate::txml::Kind::String),
         ],
@@ -9542,7 +10319,9 @@ pub mod txml_shapes {
             ("legacyOrderId", crate::txml::Kind::String),
             ("lines", crate::txml::Kind::Array(&crate::txml::Kind::Object(&OrderLine))),
             ("meta", crate::txml::Kind::Object(&MessageMeta)),
+            ("purchaseOrderNumber", crate::txml::Kind::String),
             ("status", crate::txml::Kind::Object(&OrderStatus)),
+            ("supplierAccountNumber", crate::txml::Kind::String),
             ("supplierOrder", crate::txml::Kind::Object(&SupplierOrder)),
             ("version", crate::txml::Kind::Integer),
         ],
@@ -9572,6 +10351,8 @@ pub mod txml_shapes {
             ("lines", crate::txml::Kind::Array(&crate::txml::Kind::Object(&OrderLine))),
             ("meta", crate::txml::Kind::Object(&MessageMeta)),
             ("orderId", crate::txml::Kind::String),
+            ("portalUrl", crate::txml::Kind::String),
+            ("reason", crate::txml::Kind::String),
             ("status", crate::txml::Kind::Object(&OrderStatus)),
             ("supplierOrder", crate::txml::Kind::Object(&SupplierOrder)),
             ("version", crate::txml::Kind::Integer),
@@ -9597,13 +10378,13 @@ pub mod txml_shapes {
             (
                 "deliverySchedule",
                 crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&DeliveryScheduleLine),
+                    &crate::txml::Kind::Object(&CurrentDeliveryScheduleLine),
                 ),
             ),
             (
                 "deliveryScheduleIncludingRequests",
                 crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&DeliveryScheduleLine),
+                    &crate::txml::Kind::Object(&CurrentDeliveryScheduleLine),
                 ),
             ),
             ("eventDates", crate::txml::Kind::Object(&LineEventDates)),
@@ -9614,8 +10395,10 @@ pub mod txml_shapes {
             ("lastUpdatedAt", crate::txml::Kind::String),
             ("lineType", crate::txml::Kind::String),
             ("mergedItemDetails", crate::txml::Kind::Object(&MergedItemDetails)),
+            ("portalUrl", crate::txml::Kind::String),
             ("prices", crate::txml::Kind::Object(&Prices)),
             ("pricesIncludingRequests", crate::txml::Kind::Object(&Prices)),
+            ("reason", crate::txml::Kind::String),
             ("status", crate::txml::Kind::Object(&LineStatus)),
             ("supplierLine", crate::txml::Kind::Object(&SupplierLine)),
         ],
@@ -9689,8 +10472,6 @@ pub mod txml_shapes {
         name: "ScheduledDelivery",
         properties: &[
             ("date", crate::txml::Kind::String),
-            ("eta", crate::txml::Kind::String),
-            ("etd", crate::txml::Kind::String),
             ("quantity", crate::txml::Kind::Number),
             ("status", crate::txml::Kind::String),
             ("transportMode", crate::txml::Kind::String),
@@ -9747,6 +10528,7 @@ pub mod txml_shapes {
         properties: &[
             ("ataDate", crate::txml::Kind::String),
             ("atdDate", crate::txml::Kind::String),
+            ("etaDate", crate::txml::Kind::String),
             ("etaEndDate", crate::txml::Kind::String),
             ("etaEndTime", crate::txml::Kind::String),
             ("etaStartDate", crate::txml::Kind::String),
@@ -9781,6 +10563,7 @@ pub mod txml_shapes {
     pub static ShipmentIdentifiers: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentIdentifiers",
         properties: &[
+            ("billOfLadingIssueDate", crate::txml::Kind::String),
             ("billOfLadingNumber", crate::txml::Kind::String),
             ("carrierShipmentNumber", crate::txml::Kind::String),
             ("imoNumber", crate::txml::Kind::String),
@@ -9884,7 +10667,9 @@ pub mod txml_shapes {
                 ),
             ),
             ("meta", crate::txml::Kind::Object(&MessageMeta)),
+            ("purchaseOrderNumber", crate::txml::Kind::String),
             ("status", crate::txml::Kind::Object(&OrderStatus)),
+            ("supplierAccountNumber", crate::txml::Kind::String),
             ("supplierOrder", crate::txml::Kind::Object(&SupplierOrder)),
             ("version", crate::txml::Kind::Integer),
         ],
@@ -9907,6 +10692,8 @@ pub mod txml_shapes {
             ),
             ("meta", crate::txml::Kind::Object(&MessageMeta)),
             ("orderId", crate::txml::Kind::String),
+            ("portalUrl", crate::txml::Kind::String),
+            ("reason", crate::txml::Kind::String),
             ("status", crate::txml::Kind::Object(&OrderStatus)),
             ("supplierOrder", crate::txml::Kind::Object(&SupplierOrder)),
             ("version", crate::txml::Kind::Integer),
@@ -9927,6 +10714,8 @@ pub mod txml_shapes {
             ("lastUpdatedAt", crate::txml::Kind::String),
             ("lineType", crate::txml::Kind::String),
             ("mergedItemDetails", crate::txml::Kind::Object(&MergedItemDetails)),
+            ("portalUrl", crate::txml::Kind::String),
+            ("reason", crate::txml::Kind::String),
             ("status", crate::txml::Kind::Object(&LineStatus)),
             ("statusLine", crate::txml::Kind::Object(&StatusLine)),
             ("supplierLine", crate::txml::Kind::Object(&SupplierLine)),
@@ -9938,17 +10727,17 @@ pub mod txml_shapes {
         properties: &[
             ("prices", crate::txml::Kind::Object(&Prices)),
             ("pricesInclRequests", crate::txml::Kind::Object(&Prices)),
-            ("scheduledDelivery", crate::txml::Kind::Object(&ScheduledDelivery)),
+            ("scheduledDelivery", crate::txml::Kind::Object(&CurrentScheduledDelivery)),
             (
                 "scheduledDeliveryInclRequests",
-                crate::txml::Kind::Object(&ScheduledDelivery),
+                crate::txml::Kind::Object(&CurrentScheduledDelivery),
             ),
         ],
     };
     /// tXML shape of [`super::SupplierErpMeta`].
     pub static SupplierErpMeta: crate::txml::Shape = crate::txml::Shape {
         name: "SupplierErpMeta",
-        properties: &[],
+        properties: &[("despatchAdviceErpIssueDateTime", crate::txml::Kind::String)],
     };
     /// tXML shape of [`super::SupplierLine`].
     pub static SupplierLine: crate::txml::Shape = crate::txml::Shape {
@@ -9979,7 +10768,9 @@ pub mod txml_shapes {
         name: "SupplierLineIndicators",
         properties: &[
             ("accepted", crate::txml::Kind::Boolean),
+            ("cancelled", crate::txml::Kind::Boolean),
             ("rejected", crate::txml::Kind::Boolean),
+            ("shipped", crate::txml::Kind::Boolean),
         ],
     };
     /// tXML shape of [`super::SupplierOrder`].
@@ -10010,7 +10801,9 @@ pub mod txml_shapes {
         name: "SupplierOrderIndicators",
         properties: &[
             ("accepted", crate::txml::Kind::Boolean),
+            ("cancelled", crate::txml::Kind::Boolean),
             ("rejected", crate::txml::Kind::Boolean),
+            ("shipped", crate::txml::Kind::Boolean),
         ],
     };
     /// tXML shape of [`super::SupplierRequests`].
@@ -10044,6 +10837,7 @@ pub mod txml_shapes {
     pub static SupplierShipmentLine: crate::txml::Shape = crate::txml::Shape {
         name: "SupplierShipmentLine",
         properties: &[
+            ("backorderDate", crate::txml::Kind::String),
             ("backorderQuantity", crate::txml::Kind::Number),
             ("despatchAdviceLinePosition", crate::txml::Kind::String),
             ("despatchAdviceNumber", crate::txml::Kind::String),

@@ -19,7 +19,8 @@ pub struct DownloadDocumentRequest {
 /// Responses of [`Api::download_document`], one variant per documented status.
 #[derive(Debug)]
 pub enum DownloadDocumentResponse {
-    /// `200`: OK: the file's bytes.
+    /// `200`: OK: the file's bytes, with the document's own media type (its metadata
+    /// `contentType`, e.g. `application/pdf`), `application/octet-stream` when unknown.
     Ok { body: crate::server::BinaryBody },
     /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
     Unauthorized { body: super::types::ErrorResponse },
@@ -35,7 +36,7 @@ impl ::axum::response::IntoResponse for DownloadDocumentResponse {
                 #[allow(unused_mut)]
                 let mut response = crate::server::binary_response(
                     crate::server::status(200u16),
-                    "application/octet-stream",
+                    "*/*",
                     body,
                 );
                 response
@@ -152,7 +153,8 @@ pub struct DownloadRequest {
 /// Responses of [`Api::download`], one variant per documented status.
 #[derive(Debug)]
 pub enum DownloadResponse {
-    /// `200`: OK: the file's bytes.
+    /// `200`: OK: the file's bytes, with the document's own media type (its metadata
+    /// `contentType`, e.g. `application/pdf`), `application/octet-stream` when unknown.
     Ok { body: crate::server::BinaryBody },
     /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
     Unauthorized { body: super::types::ErrorResponse },
@@ -168,7 +170,7 @@ impl ::axum::response::IntoResponse for DownloadResponse {
                 #[allow(unused_mut)]
                 let mut response = crate::server::binary_response(
                     crate::server::status(200u16),
-                    "application/octet-stream",
+                    "*/*",
                     body,
                 );
                 response

@@ -9,6 +9,12 @@ pub use crate::api::common::types::SingleDeliveryOrder;
 ///The poll filters.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct OrderPollFilters {
+    ///Only orders of this Tradecloud company (your own company identifier), as Tradecloud's own polling examples send it. Not on the documentation pages.
+    #[serde(
+        rename = "companyId",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub company_id: ::std::option::Option<::std::string::String>,
     /**Only orders changed after this date time. Use the `lastUpdatedAt`
 value of the previous poll response (persisted durably as the complete
 string, including the `Z`), never the system clock. For first-time
@@ -190,6 +196,14 @@ pub mod builder {
         value: super::OrderPollFilters,
     }
     impl OrderPollFilters {
+        ///Only orders of this Tradecloud company (your own company identifier), as Tradecloud's own polling examples send it. Not on the documentation pages.
+        pub fn company_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.company_id = ::std::option::Option::Some(value.into());
+            self
+        }
         /**Only orders changed after this date time. Use the `lastUpdatedAt`
 value of the previous poll response (persisted durably as the complete
 string, including the `Z`), never the system clock. For first-time
@@ -470,6 +484,7 @@ pub mod txml_shapes {
     pub static OrderPollFilters: crate::txml::Shape = crate::txml::Shape {
         name: "OrderPollFilters",
         properties: &[
+            ("companyId", crate::txml::Kind::String),
             ("lastUpdatedAfter", crate::txml::Kind::String),
             ("status", crate::txml::Kind::Object(&OrderPollStatusFilter)),
         ],

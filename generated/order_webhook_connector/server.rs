@@ -6,13 +6,13 @@
 pub struct WebhookGetByQueryQueryParams {
     /// The Tradecloud order identifier. Fetch the actual order with GET /order/{orderId} (order API); it contains all lines.
     #[serde(rename = "orderId")]
-    pub order_id: ::std::option::Option<::std::string::String>,
+    pub order_id: ::std::string::String,
 }
 /// Request of [`Api::webhook_get_by_query`]: its parameters, its decoded body and the request as received.
 #[derive(Debug)]
 pub struct WebhookGetByQueryRequest {
     /// Query parameter `orderId`. The Tradecloud order identifier. Fetch the actual order with GET /order/{orderId} (order API); it contains all lines.
-    pub order_id: ::std::option::Option<::std::string::String>,
+    pub order_id: ::std::string::String,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }

@@ -4,9 +4,33 @@
 pub use crate::api::common::types::ErrorResponse;
 pub use crate::api::common::types::Shipment;
 pub use crate::api::common::types::ShipmentProcessStatus;
+///Filter on the buyer side of the shipment, as Tradecloud's own polling example sends it. Not on the documentation pages.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
+pub struct ShipmentPollBuyerShipmentFilter {
+    ///Only shipments whose buyer is this Tradecloud company.
+    #[serde(
+        rename = "companyId",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub company_id: ::std::option::Option<::std::string::String>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl ShipmentPollBuyerShipmentFilter {
+    /// A builder of `ShipmentPollBuyerShipmentFilter`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentPollBuyerShipmentFilter {
+        ::std::default::Default::default()
+    }
+}
 ///The poll filters.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentPollFilters {
+    /// Only shipments of this buyer company.
+    #[serde(
+        rename = "buyerShipment",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub buyer_shipment: ::std::option::Option<ShipmentPollBuyerShipmentFilter>,
     ///Only shipments changed after this date time: the `lastUpdatedAt` of the previous poll response, never the system clock. Format `YYYY-MM-DDThh:mm:ss.SSSZ`.
     #[serde(
         rename = "lastUpdatedAfter",
@@ -147,12 +171,60 @@ pub mod error {
 /// Builders of the structs above: `Type::builder()`, one setter
 /// per field, then `build()`. Building cannot fail.
 pub mod builder {
+    /// Builder of [`super::ShipmentPollBuyerShipmentFilter`] (see [`super::ShipmentPollBuyerShipmentFilter::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentPollBuyerShipmentFilter {
+        value: super::ShipmentPollBuyerShipmentFilter,
+    }
+    impl ShipmentPollBuyerShipmentFilter {
+        ///Only shipments whose buyer is this Tradecloud company.
+        pub fn company_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.company_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentPollBuyerShipmentFilter {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentPollBuyerShipmentFilter>
+    for super::ShipmentPollBuyerShipmentFilter {
+        fn from(builder: ShipmentPollBuyerShipmentFilter) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentPollBuyerShipmentFilter>
+    for ShipmentPollBuyerShipmentFilter {
+        fn from(value: super::ShipmentPollBuyerShipmentFilter) -> Self {
+            Self { value }
+        }
+    }
     /// Builder of [`super::ShipmentPollFilters`] (see [`super::ShipmentPollFilters::builder`]).
     #[derive(Clone, Debug, Default)]
     pub struct ShipmentPollFilters {
         value: super::ShipmentPollFilters,
     }
     impl ShipmentPollFilters {
+        /// Only shipments of this buyer company.
+        pub fn buyer_shipment(
+            mut self,
+            value: impl ::std::convert::Into<super::ShipmentPollBuyerShipmentFilter>,
+        ) -> Self {
+            self.value.buyer_shipment = ::std::option::Option::Some(value.into());
+            self
+        }
         ///Only shipments changed after this date time: the `lastUpdatedAt` of the previous poll response, never the system clock. Format `YYYY-MM-DDThh:mm:ss.SSSZ`.
         pub fn last_updated_after(
             mut self,
@@ -352,10 +424,19 @@ pub mod builder {
 /// (`application/xml`) bodies into the same types as JSON.
 #[allow(non_upper_case_globals)]
 pub mod txml_shapes {
+    /// tXML shape of [`super::ShipmentPollBuyerShipmentFilter`].
+    pub static ShipmentPollBuyerShipmentFilter: crate::txml::Shape = crate::txml::Shape {
+        name: "ShipmentPollBuyerShipmentFilter",
+        properties: &[("companyId", crate::txml::Kind::String)],
+    };
     /// tXML shape of [`super::ShipmentPollFilters`].
     pub static ShipmentPollFilters: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentPollFilters",
         properties: &[
+            (
+                "buyerShipment",
+                crate::txml::Kind::Object(&ShipmentPollBuyerShipmentFilter),
+            ),
             ("lastUpdatedAfter", crate::txml::Kind::String),
             ("status", crate::txml::Kind::Object(&ShipmentPollStatusFilter)),
         ],

@@ -6,13 +6,13 @@
 pub struct WebhookGetByQueryQueryParams {
     /// The Tradecloud shipment identifier. Fetch the actual shipment with GET /shipment/{shipmentId} (shipment API); it contains all lines and documents.
     #[serde(rename = "shipmentId")]
-    pub shipment_id: ::std::option::Option<::std::string::String>,
+    pub shipment_id: ::std::string::String,
 }
 /// Request of [`Api::webhook_get_by_query`]: its parameters, its decoded body and the request as received.
 #[derive(Debug)]
 pub struct WebhookGetByQueryRequest {
     /// Query parameter `shipmentId`. The Tradecloud shipment identifier. Fetch the actual shipment with GET /shipment/{shipmentId} (shipment API); it contains all lines and documents.
-    pub shipment_id: ::std::option::Option<::std::string::String>,
+    pub shipment_id: ::std::string::String,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }

@@ -158,7 +158,9 @@ pub async fn run_document(cmd: DocumentCommand, global: &GlobalArgs) -> Result<(
     let progress_bar = bar.clone();
     let mut length_known = false;
     let outcome = client
-        .download(source, &dest, move |progress| {
+        .documents()
+        .download(source, &dest)
+        .progress(move |progress| {
             match (progress.total, length_known) {
                 (Some(total), false) => {
                     progress_bar.set_length(total);

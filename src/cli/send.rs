@@ -3,8 +3,9 @@
 //!
 //! Tradecloud marks `2xx` as delivered, does not retry `4xx` nor `500`, and
 //! retries every status code above 500 with exponential backoff. `send`
-//! does the same (and also retries connection errors and timeouts), and
-//! prints each attempt with its status and time.
+//! does the same (and also retries connection errors and timeouts) through
+//! the crate's one retry loop ([`RetryPolicy::run`]), and prints each
+//! attempt with its status and time.
 //!
 //! Exit status: 0 when delivered (2xx); 1 when refused (4xx, 500, or any
 //! other status that is not retried) or when the attempts ran out.
@@ -17,6 +18,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
+use tradecloud::client::{Attempt, RetryPolicy};
 
 /// Deliver a webhook body the way Tradecloud does: retry status codes above
 /// 500 with exponential backoff, and stop on 2xx, 4xx or 500.
@@ -69,10 +71,11 @@ pub struct SendArgs {
     /// Attempts in all before giving up.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_attempts: u32,
-    /// Delay before the first retry, in milliseconds; doubled for each further one.
+    /// Delay before the first retry, in milliseconds; doubled for each
+    /// further one. Each delay is a random time between half and all of it.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub backoff_ms: u64,
-    /// Longest delay between attempts, in milliseconds.
+    /// Longest delay between attempts, in milliseconds (before the random part).
     #[arg(long, value_name = "MS", default_value_t = 60_000)]
     pub max_backoff_ms: u64,
     /// Timeout of one attempt, in seconds.
@@ -100,16 +103,21 @@ fn verdict(status: StatusCode) -> Verdict {
     }
 }
 
-/// Delay before attempt `attempt + 1` (attempt counts from 1), with up to
-/// 20 % jitter.
-fn backoff(args: &SendArgs, attempt: u32) -> Duration {
-    let exp = attempt.saturating_sub(1).min(30);
-    let full = args
-        .backoff_ms
-        .saturating_mul(1u64 << exp)
-        .min(args.max_backoff_ms);
-    let jitter = full / 5;
-    Duration::from_millis(full - fastrand::u64(0..=jitter))
+/// The retry policy of the arguments: `--max-attempts` in all,
+/// exponential backoff from `--backoff-ms` up to `--max-backoff-ms`.
+fn policy(args: &SendArgs) -> RetryPolicy {
+    RetryPolicy::default()
+        .max_retries(args.max_attempts.saturating_sub(1))
+        .base_delay(Duration::from_millis(args.backoff_ms))
+        .max_delay(Duration::from_millis(args.max_backoff_ms))
+}
+
+/// Why an attempt did not deliver.
+enum Undelivered {
+    /// Refused for good (2xx never, 4xx, 500, ...).
+    Refused(anyhow::Error),
+    /// Worth another attempt; the text says what happened.
+    Failed(String),
 }
 
 fn read_body(args: &SendArgs) -> anyhow::Result<Option<Vec<u8>>> {
@@ -216,80 +224,90 @@ pub async fn run(args: SendArgs) -> anyhow::Result<()> {
     let headers = headers(&args, body.is_some())?;
     let client = client(&args)?;
     let started = Instant::now();
-    for attempt in 1..=args.max_attempts {
-        let mut request = client
-            .request(method.clone(), url.clone())
-            .headers(headers.clone());
-        if let Some(body) = &body {
-            request = request.body(body.clone());
-        }
-        let sent = Instant::now();
-        let result = request.send().await;
-        let elapsed = sent.elapsed();
-        let prefix = format!("attempt {attempt}/{}", args.max_attempts);
-        let last = attempt == args.max_attempts;
-        match result {
-            Ok(response) => {
+    let max_attempts = args.max_attempts;
+    let (client, method, url, headers, body) = (&client, &method, &url, &headers, &body);
+    let finished = policy(&args)
+        .run(
+            |attempt| async move {
+                let prefix = format!("attempt {attempt}/{max_attempts}");
+                let mut request = client
+                    .request(method.clone(), url.clone())
+                    .headers(headers.clone());
+                if let Some(body) = body {
+                    request = request.body(body.clone());
+                }
+                let sent = Instant::now();
+                let result = request.send().await;
+                let elapsed = sent.elapsed();
+                let response = match result {
+                    Ok(response) => response,
+                    Err(e) => {
+                        let what = if e.is_timeout() {
+                            "timeout".to_string()
+                        } else if e.is_connect() {
+                            format!("connection failed ({})", root_cause(&e))
+                        } else {
+                            format!("error ({})", root_cause(&e))
+                        };
+                        return Attempt::Retry {
+                            error: Undelivered::Failed(format!("{what} after {}", millis(elapsed))),
+                            after: None,
+                        };
+                    }
+                };
                 let status = response.status();
                 let text = response
                     .bytes()
                     .await
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .unwrap_or_default();
+                let show_body = || {
+                    if !text.is_empty() {
+                        println!("{}", truncate(&text));
+                    }
+                };
                 match verdict(status) {
                     Verdict::Delivered => {
                         println!("{prefix}: {status} in {} — delivered", millis(elapsed));
-                        if !text.is_empty() {
-                            println!("{}", truncate(&text));
-                        }
-                        return Ok(());
+                        show_body();
+                        Attempt::Done(())
                     }
                     Verdict::Refused => {
                         println!("{prefix}: {status} in {} — not retried", millis(elapsed));
-                        if !text.is_empty() {
-                            println!("{}", truncate(&text));
-                        }
-                        bail!("delivery refused with {status} (Tradecloud does not retry it)");
+                        show_body();
+                        Attempt::Fail(Undelivered::Refused(anyhow::anyhow!(
+                            "delivery refused with {status} (Tradecloud does not retry it)"
+                        )))
                     }
-                    Verdict::Retry if last => println!("{prefix}: {status} in {}", millis(elapsed)),
-                    Verdict::Retry => {
-                        let delay = backoff(&args, attempt);
-                        println!(
-                            "{prefix}: {status} in {} — retrying in {:.1} s",
-                            millis(elapsed),
-                            delay.as_secs_f64()
-                        );
-                        tokio::time::sleep(delay).await;
-                    }
+                    Verdict::Retry => Attempt::Retry {
+                        error: Undelivered::Failed(format!("{status} in {}", millis(elapsed))),
+                        after: None,
+                    },
                 }
-            }
-            Err(e) => {
-                let what = if e.is_timeout() {
-                    "timeout".to_string()
-                } else if e.is_connect() {
-                    format!("connection failed ({})", root_cause(&e))
-                } else {
-                    format!("error ({})", root_cause(&e))
-                };
-                if last {
-                    println!("{prefix}: {what} after {}", millis(elapsed));
-                } else {
-                    let delay = backoff(&args, attempt);
+            },
+            |retry| {
+                if let Undelivered::Failed(what) = retry.error {
                     println!(
-                        "{prefix}: {what} after {} — retrying in {:.1} s",
-                        millis(elapsed),
-                        delay.as_secs_f64()
+                        "attempt {}/{max_attempts}: {what} — retrying in {:.1} s",
+                        retry.retry,
+                        retry.delay.as_secs_f64()
                     );
-                    tokio::time::sleep(delay).await;
                 }
-            }
+            },
+        )
+        .await;
+    match finished.result {
+        Ok(()) => Ok(()),
+        Err(Undelivered::Refused(error)) => Err(error),
+        Err(Undelivered::Failed(what)) => {
+            println!("attempt {}/{max_attempts}: {what}", finished.attempts);
+            bail!(
+                "not delivered after {} attempts in {:.1} s",
+                finished.attempts,
+                started.elapsed().as_secs_f64()
+            )
         }
     }
-    bail!(
-        "not delivered after {} attempts in {:.1} s",
-        args.max_attempts,
-        started.elapsed().as_secs_f64()
-    )
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
@@ -323,5 +341,28 @@ mod tests {
         assert_eq!(verdict(StatusCode::BAD_GATEWAY), Verdict::Retry);
         assert_eq!(verdict(StatusCode::SERVICE_UNAVAILABLE), Verdict::Retry);
         assert_eq!(verdict(StatusCode::GATEWAY_TIMEOUT), Verdict::Retry);
+    }
+
+    #[test]
+    fn the_arguments_make_the_retry_policy() {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            send: SendArgs,
+        }
+        let cli = Cli::parse_from([
+            "send",
+            "http://x/",
+            "--max-attempts",
+            "3",
+            "--backoff-ms",
+            "100",
+        ]);
+        let policy = policy(&cli.send);
+        assert_eq!(policy.get_max_retries(), 2);
+        let first = policy.backoff(0);
+        assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+        assert!(policy.backoff(30) <= Duration::from_secs(60));
     }
 }

@@ -1,11 +1,14 @@
 //! Credentials and JSON Web Tokens (security/authentication.md).
 //!
 //! The first request logs in with Basic auth (`GET /authentication/login`)
-//! and keeps the access token (`Set-Authorization`, 1 hour) and the refresh
-//! token (`Set-Refresh-Token`, 24 hours). Shortly before the access token
-//! expires, or when a call answers `401`, the tokens are refreshed with only
-//! the `Refresh-Token` header; when the refresh token is gone or refused, the
-//! client logs in again.
+//! and keeps the access token (`Set-Authorization`) and the refresh token
+//! (`Set-Refresh-Token`). The documented lifetimes disagree (1 hour in
+//! security/authentication.md, 10 minutes in api/tools/postman.md, and
+//! Tradecloud's own connector refreshes every 9 minutes), so none is
+//! assumed: shortly before the token's `exp` claim, or when a call answers
+//! `401`, the tokens are refreshed with only the `Refresh-Token` header; a
+//! token without `exp` is renewed only on a `401`. When the refresh token
+//! is gone or refused, the client logs in again.
 //!
 //! All of this happens behind one `tokio::sync::Mutex`, so any number of
 //! concurrent first calls cause one login and concurrent `401`s one refresh:
@@ -22,15 +25,11 @@ use reqwest::{Response, StatusCode};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::hooks::{synthetic_response, AUTH_STEP_HEADER};
+use super::answer::{synthetic_response, AUTH_STEP_HEADER};
 use super::ClientContext;
 use crate::api::authentication::client::AuthenticationClient as AuthClient;
 use crate::secret::Secret;
 
-/// Lifetime of an access token when it is not a JWT with an `exp` claim.
-pub(crate) const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
-/// Lifetime of a refresh token when it is not a JWT with an `exp` claim.
-pub(crate) const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 /// Renew at most this long before a token expires.
 const MAX_RENEW_MARGIN: Duration = Duration::from_secs(60);
 
@@ -107,10 +106,12 @@ pub(crate) enum Renewal {
 struct Tokens {
     access: HeaderValue,
     refresh: Option<Secret>,
-    /// When to stop using the access token and renew it.
-    access_renew_at: Instant,
-    /// When to stop using the refresh token and log in instead.
-    refresh_renew_at: Instant,
+    /// When to stop using the access token and renew it (by its `exp`);
+    /// `None`: only when a call answers 401.
+    access_renew_at: Option<Instant>,
+    /// When to stop using the refresh token and log in instead; `None`:
+    /// only when the refresh is refused.
+    refresh_renew_at: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -164,7 +165,7 @@ impl TokenStore {
         let fresh = state
             .tokens
             .as_ref()
-            .is_some_and(|t| Instant::now() < t.access_renew_at);
+            .is_some_and(|t| t.access_renew_at.is_none_or(|at| Instant::now() < at));
         if !fresh {
             self.renew_locked(&mut state, target, false).await?;
         }
@@ -220,7 +221,7 @@ impl TokenStore {
         let refresh_token = state
             .tokens
             .as_ref()
-            .filter(|t| now < t.refresh_renew_at)
+            .filter(|t| t.refresh_renew_at.is_none_or(|at| now < at))
             .and_then(|t| t.refresh.clone());
         if let (false, Some(refresh_token)) = (force_login, refresh_token) {
             let client = target.client();
@@ -335,18 +336,19 @@ fn tokens_from_headers(headers: &HeaderMap, step: &'static str) -> Result<Tokens
     let refresh = header("set-refresh-token").map(Secret::new);
     let now_instant = Instant::now();
     let now = SystemTime::now();
-    let access_lifetime = token_lifetime(access, now).unwrap_or(ACCESS_TOKEN_LIFETIME);
-    let refresh_lifetime = refresh
+    // Without an `exp` claim no renewal is planned: a 401 triggers it.
+    let renew_at =
+        |lifetime: Duration| now_instant + lifetime.saturating_sub(renew_margin(lifetime));
+    let access_renew_at = token_lifetime(access, now).map(renew_at);
+    let refresh_renew_at = refresh
         .as_ref()
         .and_then(|r| token_lifetime(r.expose(), now))
-        .unwrap_or(REFRESH_TOKEN_LIFETIME);
+        .map(renew_at);
     Ok(Tokens {
         access: access_header,
         refresh,
-        access_renew_at: now_instant
-            + access_lifetime.saturating_sub(renew_margin(access_lifetime)),
-        refresh_renew_at: now_instant
-            + refresh_lifetime.saturating_sub(renew_margin(refresh_lifetime)),
+        access_renew_at,
+        refresh_renew_at,
     })
 }
 
@@ -430,6 +432,23 @@ mod tests {
     }
 
     #[test]
+    fn renewal_follows_the_exp_claim() {
+        let exp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 9 * 60;
+        let token = jwt(&format!(r#"{{"exp":{exp}}}"#));
+        let mut headers = HeaderMap::new();
+        headers.insert("set-authorization", HeaderValue::from_str(&token).unwrap());
+        let tokens = tokens_from_headers(&headers, "login").ok().unwrap();
+        let renew_at = tokens.access_renew_at.expect("a JWT with exp");
+        // A 9-minute token is renewed before its 9 minutes, not after an hour.
+        assert!(renew_at < Instant::now() + Duration::from_secs(9 * 60));
+        assert!(renew_at > Instant::now() + Duration::from_secs(7 * 60));
+    }
+
+    #[test]
     fn tokens_come_from_the_set_headers() {
         let mut headers = HeaderMap::new();
         headers.insert("set-authorization", HeaderValue::from_static("abc"));
@@ -438,8 +457,9 @@ mod tests {
         assert_eq!(tokens.access.to_str().unwrap(), "Bearer abc");
         assert!(tokens.access.is_sensitive());
         assert_eq!(tokens.refresh.unwrap().expose(), "def");
-        let later = Instant::now() + Duration::from_secs(58 * 60);
-        assert!(later < tokens.access_renew_at);
+        // Not a JWT: no lifetime is assumed, only a 401 renews it.
+        assert_eq!(tokens.access_renew_at, None);
+        assert_eq!(tokens.refresh_renew_at, None);
 
         headers.insert("set-authorization", HeaderValue::from_static("Bearer xyz"));
         let tokens = tokens_from_headers(&headers, "login").ok().unwrap();

@@ -119,6 +119,10 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     rate_limit: Option<u32>,
     user_agent: Option<String>,
+    proxies: Vec<reqwest::Proxy>,
+    root_certificates: Vec<reqwest::Certificate>,
+    default_headers: reqwest::header::HeaderMap,
+    http_client: Option<reqwest::Client>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -132,6 +136,13 @@ impl fmt::Debug for ClientBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("retry", &self.retry)
             .field("rate_limit", &self.rate_limit)
+            .field("proxies", &self.proxies.len())
+            .field("root_certificates", &self.root_certificates.len())
+            .field(
+                "default_headers",
+                &self.default_headers.keys().collect::<Vec<_>>(),
+            )
+            .field("http_client", &self.http_client.is_some())
             .finish()
     }
 }
@@ -147,6 +158,10 @@ impl Default for ClientBuilder {
             retry: RetryPolicy::default(),
             rate_limit: Some(10),
             user_agent: None,
+            proxies: Vec::new(),
+            root_certificates: Vec::new(),
+            default_headers: reqwest::header::HeaderMap::new(),
+            http_client: None,
         }
     }
 }
@@ -268,6 +283,58 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends requests through this proxy (repeatable; the first that
+    /// matches a URL wins). Without it, reqwest's defaults apply: the
+    /// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` environment variables.
+    ///
+    /// ```
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let builder = tradecloud::client::Client::builder()
+    ///     .proxy(reqwest::Proxy::https("http://proxy.internal:3128")?);
+    /// # Ok(()) }
+    /// ```
+    pub fn proxy(mut self, proxy: reqwest::Proxy) -> Self {
+        self.proxies.push(proxy);
+        self
+    }
+
+    /// Trusts this certificate authority too (repeatable), for example a
+    /// company proxy that inspects TLS. The system's roots stay trusted.
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pem = std::fs::read("/etc/ssl/company-root.pem")?;
+    /// let builder = tradecloud::client::Client::builder()
+    ///     .add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
+    /// # Ok(()) }
+    /// ```
+    pub fn add_root_certificate(mut self, certificate: reqwest::Certificate) -> Self {
+        self.root_certificates.push(certificate);
+        self
+    }
+
+    /// Headers sent with every request (API calls and downloads), e.g. a
+    /// tracing or tenant header. The client's own `Authorization` wins over
+    /// one given here.
+    pub fn default_headers(mut self, headers: reqwest::header::HeaderMap) -> Self {
+        self.default_headers = headers;
+        self
+    }
+
+    /// Uses your own `reqwest::Client` for API calls and downloads (shared
+    /// connection pool, your TLS, proxy and time-out settings). The client
+    /// then ignores [`timeout`](Self::timeout),
+    /// [`connect_timeout`](Self::connect_timeout),
+    /// [`user_agent`](Self::user_agent), [`proxy`](Self::proxy),
+    /// [`add_root_certificate`](Self::add_root_certificate) and
+    /// [`default_headers`](Self::default_headers), and
+    /// [`build`](Self::build) refuses to combine them. Give it a read
+    /// time-out rather than a total one, or large downloads get cut off.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
     /// Builds the client. Fails without credentials, with a bad base URL or
     /// a zero rate limit.
     pub fn build(self) -> Result<Client, ClientError> {
@@ -300,21 +367,51 @@ impl ClientBuilder {
             Some(rate) => Some(RateLimiter::new(rate)),
             None => None,
         };
-        let user_agent = self
-            .user_agent
-            .unwrap_or_else(|| concat!("tradecloud-rs/", env!("CARGO_PKG_VERSION")).to_owned());
-        let http = reqwest::Client::builder()
-            .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
-            .user_agent(user_agent.clone())
-            .build()
-            .map_err(|e| ClientError::Config(format!("cannot set up the HTTP client: {e}")))?;
-        let download_http = reqwest::Client::builder()
-            .read_timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
-            .user_agent(user_agent)
-            .build()
-            .map_err(|e| ClientError::Config(format!("cannot set up the HTTP client: {e}")))?;
+        let (http, download_http) = match self.http_client {
+            Some(client) => {
+                if !self.proxies.is_empty()
+                    || !self.root_certificates.is_empty()
+                    || !self.default_headers.is_empty()
+                    || self.user_agent.is_some()
+                {
+                    return Err(ClientError::Config(
+                        "http_client() cannot be combined with proxy(), add_root_certificate(), \
+                         default_headers() or user_agent(): set those on your reqwest::Client"
+                            .into(),
+                    ));
+                }
+                (client.clone(), client)
+            }
+            None => {
+                let user_agent = self.user_agent.unwrap_or_else(|| {
+                    concat!("tradecloud-rs/", env!("CARGO_PKG_VERSION")).to_owned()
+                });
+                let common = || {
+                    let mut builder = reqwest::Client::builder()
+                        .connect_timeout(self.connect_timeout)
+                        .user_agent(user_agent.clone())
+                        .default_headers(self.default_headers.clone());
+                    for proxy in &self.proxies {
+                        builder = builder.proxy(proxy.clone());
+                    }
+                    for certificate in &self.root_certificates {
+                        builder = builder.add_root_certificate(certificate.clone());
+                    }
+                    builder
+                };
+                let failed = |e: reqwest::Error| {
+                    ClientError::Config(format!("cannot set up the HTTP client: {e}"))
+                };
+                // API calls: a limit for the whole answer. Downloads: a
+                // limit between two reads, so a large file may take long.
+                let http = common().timeout(self.timeout).build().map_err(failed)?;
+                let download_http = common()
+                    .read_timeout(self.timeout)
+                    .build()
+                    .map_err(failed)?;
+                (http, download_http)
+            }
+        };
         let shared = Arc::new(Shared {
             credentials: Some(credentials),
             auth_mode: self.auth_mode,
@@ -347,6 +444,23 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(error.to_string().contains("without_rate_limit"), "{error}");
+        let error = ClientBuilder::new()
+            .credentials("a@b.c", "p")
+            .http_client(reqwest::Client::new())
+            .user_agent("mine")
+            .build()
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("set those on your reqwest::Client"),
+            "{error}"
+        );
+        ClientBuilder::new()
+            .credentials("a@b.c", "p")
+            .http_client(reqwest::Client::new())
+            .build()
+            .expect("an own reqwest client alone is fine");
         let client = ClientBuilder::new()
             .credentials("a@b.c", "p")
             .build()

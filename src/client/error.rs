@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 
-use super::hooks::{ATTEMPTS_HEADER, AUTH_STEP_HEADER};
+use super::answer::AUTH_STEP_HEADER;
 use crate::api::common::types::ErrorResponse;
 
 /// An error of the typed Tradecloud client.
@@ -391,11 +391,7 @@ impl ErrorContext<'_> {
         message: Option<String>,
     ) -> ClientError {
         let what = self.what.clone();
-        let attempts = headers
-            .get(ATTEMPTS_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1);
+        let attempts = super::answer::attempts(headers).unwrap_or(1);
         let step = headers.get(AUTH_STEP_HEADER).and_then(|v| v.to_str().ok());
         let code = status.as_u16();
         match (step, code) {
@@ -438,6 +434,7 @@ impl ErrorContext<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::answer::ATTEMPTS_HEADER;
     use super::*;
     use reqwest::header::HeaderValue;
 

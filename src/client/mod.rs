@@ -1,9 +1,13 @@
-//! The typed Tradecloud API client.
+//! The typed Tradecloud API client: [`Client`].
 //!
-//! [`Client`] wraps the generated clients of the API specs
-//! ([`crate::api::order::client`], [`crate::api::order_search::client`],
-//! [`crate::api::shipment::client`], [`crate::api::object_storage::client`],
-//! [`crate::api::authentication::client`]) and adds what Tradecloud's
+//! One `Client` is what most integrations need: it logs in, refreshes
+//! tokens, retries, keeps to the rate limit, polls and downloads. Its calls
+//! are grouped by kind of object: [`client.orders()`](Client::orders),
+//! [`client.single_delivery_orders()`](Client::single_delivery_orders),
+//! [`client.shipments()`](Client::shipments) and
+//! [`client.documents()`](Client::documents). It wraps the generated
+//! clients of the API specs (`api::<spec>::client`, reachable as
+//! `client.orders().api()` and friends) and adds what Tradecloud's
 //! documentation asks of an integration:
 //!
 //! * **Authentication** (security/authentication.md): log in once with Basic
@@ -16,32 +20,39 @@
 //!   `Retry-After`) and time-outs are retried with exponential backoff and
 //!   jitter ([`RetryPolicy`]); other `4xx` never. At most 10 requests per
 //!   second by default, across all clones.
-//! * **Polling** (api/polling/README.md): [`Client::poll_orders_since`] and
-//!   friends page through one poll and return the server's `lastUpdatedAt`
-//!   as the next watermark.
-//! * **Documents** (order/*/receive/download-document.md): [`Client::download`]
-//!   streams a document to disk atomically, renewing expired presigned URLs.
+//! * **Polling** (api/polling/README.md): [`Orders::stream_since`] and
+//!   friends page through one poll as a [`PollStream`] of items and
+//!   watermarks to persist; [`Orders::poll_since`] returns all pages at once.
+//! * **Documents** (order/*/receive/download-document.md):
+//!   [`Documents::download`] streams a document to disk atomically,
+//!   renewing expired presigned URLs.
+//! * **Tracing**: one `tradecloud.request` span per call with method, path
+//!   template, status, attempts and latency; never a secret.
 //!
-//! All of this lives in the request hook of the generated clients, so the
-//! raw generated operations ([`Client::order_api`], ...) get it too.
+//! All of this lives in the request pipeline of the generated clients, so
+//! the raw generated operations (`client.orders().api()`, ...) get it too.
+//! Follow one call: `pipeline` (span, the retry loop, authorization,
+//! `401` renewal) → `auth` (token store) → `answer` (what the generated code
+//! gets back) → [`ClientError`].
 //!
 //! ```no_run
-//! use tradecloud::client::{Client, DocumentSource, DownloadOutcome};
+//! use tradecloud::client::{Client, Polled};
 //!
 //! # async fn run() -> Result<(), tradecloud::client::ClientError> {
 //! // TRADECLOUD_USERNAME, TRADECLOUD_PASSWORD, TRADECLOUD_ENV
 //! let client = Client::from_env()?;
 //!
-//! let batch = client.poll_orders_since(Some("2025-04-23T10:01:53.812Z".parse().unwrap())).await?;
-//! for order in &batch.items {
-//!     for document in order.buyer_order.iter().flat_map(|b| &b.documents) {
-//!         match client.download(DocumentSource::from(document), "inbox/", |_| {}).await? {
-//!             DownloadOutcome::Downloaded(file) => println!("saved {}", file.path.display()),
-//!             DownloadOutcome::NoFile => println!("no file attached"),
+//! let mut poll = client.orders().stream_since(Some("2025-04-23T10:01:53.812Z".parse().unwrap()));
+//! while let Some(event) = poll.next().await {
+//!     match event? {
+//!         Polled::Item(order) => {
+//!             for document in order.buyer_order.iter().flat_map(|b| &b.documents) {
+//!                 client.documents().download(document, "inbox/").await?;
+//!             }
 //!         }
+//!         Polled::Watermark(next) => { /* persist next.as_str() durably */ }
 //!     }
 //! }
-//! // Persist batch.next_watermark durably before the next poll.
 //! # Ok(())
 //! # }
 //! ```
@@ -52,11 +63,13 @@ use std::sync::Arc;
 
 use progenitor_client::ResponseValue;
 
+mod answer;
 mod auth;
 mod builder;
 mod download;
 mod error;
-mod hooks;
+mod groups;
+mod pipeline;
 mod poll;
 mod rate_limit;
 mod retry;
@@ -65,10 +78,15 @@ pub use builder::{
     AuthMode, ClientBuilder, Environment, ACCEPTANCE_BASE_URL, ENV_BASE_URL, ENV_ENVIRONMENT,
     ENV_PASSWORD, ENV_USERNAME, PRODUCTION_BASE_URL,
 };
-pub use download::{DocumentSource, DownloadOutcome, DownloadProgress, Downloaded};
+pub use download::{
+    safe_file_name, DocumentSource, Download, DownloadOutcome, DownloadProgress, Downloaded,
+};
 pub use error::ClientError;
-pub use poll::{PollBatch, POLL_PAGE_SIZE};
-pub use retry::RetryPolicy;
+pub use groups::{Documents, Orders, Shipments, SingleDeliveryOrders};
+pub use poll::{PollBatch, PollStream, Polled, POLL_PAGE_SIZE};
+pub use retry::{
+    is_retryable_status, is_transient_error, retry_after, Attempt, Finished, RetryPolicy, Retrying,
+};
 
 use crate::api::common::types::{Order, Shipment};
 use crate::api::object_storage::types::DocumentMetadata;
@@ -81,7 +99,7 @@ use auth::{Credentials, TokenStore};
 use error::ErrorContext;
 use rate_limit::RateLimiter;
 
-/// State shared by the generated clients' request hooks.
+/// State shared by the generated clients' request pipeline.
 ///
 /// A generated client (`tradecloud::api::<spec>::client::<Spec>Client`) carries a
 /// context. The context of a [`Client`] holds its credentials, tokens,
@@ -452,10 +470,14 @@ mod tests {
 
     #[allow(dead_code)]
     fn futures_are_send(client: Client) {
+        use std::future::IntoFuture as _;
         fn send<T: Send>(_: T) {}
+        fn spawnable<T: Send + 'static>(_: T) {}
         send(client.get_order("x"));
         send(client.poll_orders_since(None));
         send(client.download(DocumentSource::parse("x"), ".", |_| {}));
+        send(client.documents().download("x", ".").into_future());
+        spawnable(client.orders().stream_since(None));
         send(client.logout());
     }
 }

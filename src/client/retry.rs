@@ -1,13 +1,22 @@
-//! Retry policy: which answers are retried and how long to wait in between
-//! (api/rules.md: retry 5xx, 429 and time-outs with exponential backoff).
+//! The one retry policy and the one retry loop of the crate: API calls,
+//! document downloads and `tradecloud send` all retry through
+//! [`RetryPolicy::run`] (api/rules.md: retry 5xx, 429 and time-outs with
+//! exponential backoff).
+//!
+//! The loop knows nothing about HTTP: each attempt says whether it is
+//! [`Done`](Attempt::Done), failed for good ([`Fail`](Attempt::Fail)) or is
+//! worth another try ([`Retry`](Attempt::Retry), optionally after the delay
+//! the server asked for). What counts as transient is the caller's business;
+//! [`is_retryable_status`] and [`is_transient_error`] are the client's rules.
 
+use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;
 
 /// The longest `Retry-After` the client honours; a longer one is cut to this.
-pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 /// How often and how patiently failed requests are retried.
 ///
@@ -87,11 +96,127 @@ impl RetryPolicy {
         let jitter_nanos = fastrand::u64(0..=u64::try_from(half.as_nanos()).unwrap_or(u64::MAX));
         half + Duration::from_nanos(jitter_nanos)
     }
+
+    /// Runs `attempt` until it is done, fails for good, or the retries run
+    /// out; sleeps between attempts ([`backoff`](Self::backoff), or the
+    /// delay an attempt asked for, capped at five minutes) and tells
+    /// `on_retry` before each sleep.
+    ///
+    /// `attempt` gets the attempt number, counting from 1. The result says
+    /// how many attempts were made; when the retries ran out it is the last
+    /// attempt's error.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tradecloud::client::{Attempt, RetryPolicy};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let policy = RetryPolicy::default().base_delay(Duration::from_millis(1));
+    /// let finished = policy
+    ///     .run(
+    ///         |attempt| async move {
+    ///             if attempt < 3 {
+    ///                 Attempt::Retry { error: "busy", after: None }
+    ///             } else {
+    ///                 Attempt::Done(attempt)
+    ///             }
+    ///         },
+    ///         |retry| eprintln!("{}; retry {} in {:?}", retry.error, retry.retry, retry.delay),
+    ///     )
+    ///     .await;
+    /// assert_eq!(finished.result, Ok(3));
+    /// assert_eq!(finished.attempts, 3);
+    /// # });
+    /// ```
+    pub async fn run<T, E, F, Fut>(
+        &self,
+        mut attempt: F,
+        mut on_retry: impl FnMut(Retrying<'_, E>),
+    ) -> Finished<T, E>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Attempt<T, E>>,
+    {
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let (error, after) = match attempt(attempts).await {
+                Attempt::Done(value) => return Finished::new(Ok(value), attempts),
+                Attempt::Fail(error) => return Finished::new(Err(error), attempts),
+                Attempt::Retry { error, after } => (error, after),
+            };
+            let retry = attempts - 1;
+            if retry >= self.max_retries {
+                return Finished::new(Err(error), attempts);
+            }
+            let delay = after
+                .map(|after| after.min(MAX_RETRY_AFTER))
+                .unwrap_or_else(|| self.backoff(retry));
+            on_retry(Retrying {
+                error: &error,
+                retry: retry + 1,
+                max_retries: self.max_retries,
+                delay,
+            });
+            drop(error);
+            tokio::time::sleep(delay).await;
+        }
+    }
 }
 
-/// Whether an answer with this status is worth retrying: every `5xx`,
-/// `429 Too Many Requests` and `408 Request Timeout`.
-pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
+/// What one attempt of [`RetryPolicy::run`] came to.
+#[derive(Debug)]
+pub enum Attempt<T, E> {
+    /// Finished with this value.
+    Done(T),
+    /// Failed in a way another attempt cannot fix.
+    Fail(E),
+    /// Failed in a way another attempt may fix.
+    Retry {
+        /// What went wrong (returned when the retries run out).
+        error: E,
+        /// How long the server asked to wait (`Retry-After`), if it did.
+        after: Option<Duration>,
+    },
+}
+
+/// A retry about to happen, as told to the `on_retry` callback of
+/// [`RetryPolicy::run`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Retrying<'a, E> {
+    /// The failure that is retried.
+    pub error: &'a E,
+    /// Which retry this is, counting from 1.
+    pub retry: u32,
+    /// The policy's limit.
+    pub max_retries: u32,
+    /// How long the loop sleeps before it.
+    pub delay: Duration,
+}
+
+/// The outcome of [`RetryPolicy::run`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Finished<T, E> {
+    /// The value, or the error of the last attempt.
+    pub result: Result<T, E>,
+    /// Attempts made, counting from 1.
+    pub attempts: u32,
+}
+
+impl<T, E> Finished<T, E> {
+    fn new(result: Result<T, E>, attempts: u32) -> Self {
+        Finished { result, attempts }
+    }
+}
+
+/// Whether an answer of Tradecloud's API with this status is worth
+/// retrying: every `5xx`, `429 Too Many Requests` and `408 Request Timeout`.
+///
+/// (Webhook deliveries follow Tradecloud's own, stricter rule: only
+/// statuses above 500; see `tradecloud send`.)
+pub fn is_retryable_status(status: StatusCode) -> bool {
     status.is_server_error()
         || status == StatusCode::TOO_MANY_REQUESTS
         || status == StatusCode::REQUEST_TIMEOUT
@@ -99,13 +224,13 @@ pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
 
 /// Whether a transport error is worth retrying: time-outs, failed
 /// connections and requests that broke off while being sent.
-pub(crate) fn is_transient_error(error: &reqwest::Error) -> bool {
+pub fn is_transient_error(error: &reqwest::Error) -> bool {
     error.is_timeout() || error.is_connect() || error.is_request()
 }
 
 /// The delay a `Retry-After` header asks for (seconds or an HTTP date),
-/// capped at [`MAX_RETRY_AFTER`].
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// capped at five minutes.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     let delay = if let Ok(seconds) = value.parse::<u64>() {
         Duration::from_secs(seconds)
@@ -138,6 +263,58 @@ mod tests {
         }
     }
 
+    fn block<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn the_loop_retries_until_the_limit_and_reports_each_retry() {
+        let policy = RetryPolicy::default()
+            .max_retries(2)
+            .base_delay(Duration::from_millis(1));
+        let mut told = Vec::new();
+        let finished = block(policy.run(
+            |attempt| async move {
+                Attempt::<(), _>::Retry {
+                    error: format!("failure {attempt}"),
+                    after: (attempt == 2).then_some(Duration::from_millis(3)),
+                }
+            },
+            |retry| told.push((retry.error.clone(), retry.retry, retry.delay)),
+        ));
+        assert_eq!(finished.result, Err("failure 3".to_owned()));
+        assert_eq!(finished.attempts, 3);
+        assert_eq!(told.len(), 2);
+        assert_eq!((told[0].0.as_str(), told[0].1), ("failure 1", 1));
+        assert_eq!(
+            told[1],
+            ("failure 2".to_owned(), 2, Duration::from_millis(3))
+        );
+    }
+
+    #[test]
+    fn the_loop_stops_at_done_and_fail() {
+        let policy = RetryPolicy::none();
+        let done = block(policy.run(|_| async { Attempt::<u8, ()>::Done(7) }, |_| {}));
+        assert_eq!((done.result, done.attempts), (Ok(7), 1));
+        let mut calls = 0;
+        let failed = block(RetryPolicy::default().run(
+            |_| {
+                calls += 1;
+                async { Attempt::<(), _>::Fail("bad request") }
+            },
+            |_| panic!("a final failure is not retried"),
+        ));
+        assert_eq!(
+            (failed.result, failed.attempts, calls),
+            (Err("bad request"), 1, 1)
+        );
+    }
+
     #[test]
     fn retryable_statuses_follow_the_rules() {
         for code in [500, 502, 503, 504, 429, 408] {
@@ -161,7 +338,7 @@ mod tests {
         headers.insert(RETRY_AFTER, HeaderValue::from_static("2"));
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("999999"));
-        assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(300)));
         headers.insert(
             RETRY_AFTER,
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),

@@ -16,7 +16,7 @@ use crate::api::common::types::{OrderStatus, Shipment};
 use crate::api::order_search::types::OrderPollStatusFilter;
 use crate::api::shipment::types::ShipmentPollStatusFilter;
 use crate::api::{authentication, object_storage, order, order_search, shipment};
-use crate::server::{Rejection, RejectionKind};
+use crate::server::{RawRequest, Rejection, RejectionKind};
 use crate::types::DateTime;
 
 /// The largest `limit` a poll accepts.
@@ -46,6 +46,15 @@ fn denied_response(denied: Denied) -> Response {
 
 fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
     crate::server::serialized_response(status, "application/json", &error_body(message))
+}
+
+/// The body of a login or refresh, as Tradecloud's SDK examples show it.
+fn authenticated(user: String) -> authentication::types::AuthenticatedUser {
+    authentication::types::AuthenticatedUser {
+        status: Some("authenticated".into()),
+        username: Some(user),
+        extra: Default::default(),
+    }
 }
 
 const NO_AUTHORIZATION_HEADER: &str =
@@ -88,6 +97,7 @@ impl authentication::server::Api for MockState {
                 let (access, refresh) = self.start_session(&user);
                 self.count(|s| s.logins += 1);
                 LoginResponse::Ok {
+                    body: authenticated(user),
                     set_authorization: Some(access),
                     set_refresh_token: Some(refresh),
                 }
@@ -141,9 +151,10 @@ impl authentication::server::Api for MockState {
             return RefreshResponse::Custom(self.refuse_authorization_header());
         }
         match self.refresh_session(&request.refresh_token) {
-            Ok((access, refresh)) => {
+            Ok((access, refresh, user)) => {
                 self.count(|s| s.refreshes += 1);
                 RefreshResponse::Ok {
+                    body: authenticated(user),
                     set_authorization: Some(access),
                     set_refresh_token: Some(refresh),
                 }
@@ -276,6 +287,53 @@ fn limit_error(limit: u64) -> Option<String> {
     (limit > MAX_LIMIT).then(|| format!("limit {limit} is too large: use 1 to {MAX_LIMIT}"))
 }
 
+/// The members of a poll request the specs define (unknown members are
+/// allowed and ignored, whatever their value).
+const POLL_MEMBERS: [&str; 10] = [
+    "/filters",
+    "/filters/lastUpdatedAfter",
+    "/filters/companyId",
+    "/filters/status",
+    "/filters/status/processStatus",
+    "/filters/status/logisticsStatus",
+    "/filters/buyerShipment",
+    "/filters/buyerShipment/companyId",
+    "/offset",
+    "/limit",
+];
+
+/// What is wrong with a poll request beyond what its type checks: a
+/// defined member given as `null` (the specs make none nullable; `"offset":
+/// null` is not an integer) or a `limit` above the maximum.
+fn poll_request_error(raw: &RawRequest, limit: u64) -> Option<String> {
+    let body: Option<serde_json::Value> = serde_json::from_slice(&raw.body).ok();
+    if let Some(body) = body {
+        if let Some(member) = POLL_MEMBERS
+            .iter()
+            .find(|m| body.pointer(m).is_some_and(serde_json::Value::is_null))
+        {
+            return Some(format!(
+                "`{}` is null; leave the member out or give it a value",
+                member.trim_start_matches('/').replace('/', ".")
+            ));
+        }
+    }
+    limit_error(limit)
+}
+
+/// The poll answer's `lastUpdatedAt`: the page's latest timestamp as an
+/// RFC 3339 instant in UTC (`...Z`), as Tradecloud answers it, also when the
+/// data holds a zone-less timestamp.
+fn watermark(latest: Option<DateTime>) -> Option<DateTime> {
+    latest.map(|t| {
+        if t.is_zoned() {
+            t
+        } else {
+            DateTime::from(t.to_utc())
+        }
+    })
+}
+
 impl order_search::server::Api for MockState {
     async fn poll_orders_route(
         &self,
@@ -290,7 +348,7 @@ impl order_search::server::Api for MockState {
         );
         let body = request.body;
         let limit = body.limit.get();
-        if let Some(message) = limit_error(limit) {
+        if let Some(message) = poll_request_error(&request.raw, limit) {
             return PollOrdersRouteResponse::BadRequest {
                 body: error_body(message),
             };
@@ -311,7 +369,7 @@ impl order_search::server::Api for MockState {
         PollOrdersRouteResponse::Ok {
             body: order_search::types::OrderPollResponse {
                 data,
-                last_updated_at,
+                last_updated_at: watermark(last_updated_at),
                 total: Some(total),
                 extra: Default::default(),
             },
@@ -331,7 +389,7 @@ impl order_search::server::Api for MockState {
         );
         let body = request.body;
         let limit = body.limit.get();
-        if let Some(message) = limit_error(limit) {
+        if let Some(message) = poll_request_error(&request.raw, limit) {
             return PollOrdersSingleDeliveryRouteResponse::BadRequest {
                 body: error_body(message),
             };
@@ -352,7 +410,7 @@ impl order_search::server::Api for MockState {
         PollOrdersSingleDeliveryRouteResponse::Ok {
             body: order_search::types::SingleDeliveryOrderPollResponse {
                 data,
-                last_updated_at,
+                last_updated_at: watermark(last_updated_at),
                 total: Some(total),
                 extra: Default::default(),
             },
@@ -378,7 +436,7 @@ impl shipment::server::Api for MockState {
         );
         let body = request.body;
         let limit = body.limit.get();
-        if let Some(message) = limit_error(limit) {
+        if let Some(message) = poll_request_error(&request.raw, limit) {
             return PollShipmentsRouteResponse::BadRequest {
                 body: error_body(message),
             };
@@ -399,7 +457,7 @@ impl shipment::server::Api for MockState {
         PollShipmentsRouteResponse::Ok {
             body: shipment::types::ShipmentPollResponse {
                 data,
-                last_updated_at,
+                last_updated_at: watermark(last_updated_at),
                 total: Some(total),
                 extra: Default::default(),
             },

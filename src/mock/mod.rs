@@ -46,8 +46,14 @@
 //!   Tradecloud says not to. `POST /v2/authentication/logout` (same header
 //!   rules) invalidates the refresh token; the session's access tokens then
 //!   live at most 10 more minutes.
-//! * **Every other API route** accepts `Authorization: Bearer <access token>`
-//!   or Basic credentials on every request, and answers `401` otherwise
+//!   A successful login or refresh also has a body,
+//!   `{"username": ..., "status": "authenticated"}`, as Tradecloud's SDK
+//!   examples show.
+//! * **Every other API route** accepts `Authorization: Bearer <access token>`,
+//!   and Basic credentials on every request only where Tradecloud does
+//!   (security/authentication.md: the polls and `object-storage/document`;
+//!   not `GET /order/{orderId}`, `GET /shipment/{shipmentId}` or
+//!   `/object-storage/download/{id}`), and answers `401` otherwise
 //!   (authentication is checked before the body is decoded).
 //! * **Orders and shipments.** `GET /v2/order/{orderId}` (a single-delivery
 //!   order with that id is served too) and `GET /v2/shipment/{shipmentId}`
@@ -61,8 +67,10 @@
 //!   that timestamp and then id, then `offset` and `limit` applied (`limit`
 //!   1 to 100, default 100; more is a `400`). `total` counts all matches
 //!   regardless of paging. `lastUpdatedAt` is the latest timestamp **in the
-//!   returned page**; when the page is empty, the request's
-//!   `lastUpdatedAfter` is echoed (and left out when there was none).
+//!   returned page** (a zone-less one in the data is answered as UTC, `...Z`,
+//!   as Tradecloud answers it); when the page is empty, the request's
+//!   `lastUpdatedAfter` is echoed (and left out when there was none). A
+//!   defined member sent as `null` (`"offset": null`) is a `400`.
 //! * **Documents.** `GET /v2/object-storage/document/{objectId}/metadata`
 //!   answers [`DocumentMetadata`](crate::api::object_storage::types::DocumentMetadata)
 //!   whose `downloadUrl` is an S3-shaped presigned URL on the mock itself
@@ -114,8 +122,10 @@ mod config;
 mod data;
 mod download;
 mod error;
+mod faults;
 mod state;
 mod stats;
+mod tokens;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

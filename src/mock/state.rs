@@ -1,22 +1,21 @@
-//! The state shared by every route of the mock: data, tokens, presigned
-//! URLs, fault rules and counters.
+//! The state shared by every route of the mock: data, presigned URLs and
+//! counters here; tokens in [`super::tokens`], fault rules in
+//! [`super::faults`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::response::Response;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine as _;
 use chrono::{DurationRound as _, Utc};
-use http::header::{AUTHORIZATION, RETRY_AFTER};
-use http::{HeaderMap, HeaderValue};
 
-use super::config::{Fault, FaultConfig, FaultTrigger, MockConfig, MockUser};
+use super::config::{MockConfig, MockUser};
 use super::data::{MockData, MockDocument};
 use super::error::MockError;
+use super::faults::Faults;
 use super::stats::{operation, MockStats, RequestRecord};
+use super::tokens::Tokens;
 use crate::api::common::types::{
     ErrorResponse, Order, Shipment, ShipmentMeta, SingleDeliveryOrder,
 };
@@ -33,7 +32,11 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// An error body with a message.
 pub(crate) fn error_body(message: impl Into<String>) -> ErrorResponse {
     ErrorResponse {
+        detail: None,
         message: Some(message.into()),
+        status: None,
+        title: None,
+        type_: None,
         extra: Default::default(),
     }
 }
@@ -46,33 +49,6 @@ pub(crate) enum Denied {
     Response(Response),
 }
 
-/// How an API request authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Credential {
-    Bearer,
-    Basic,
-}
-
-struct TokenEntry {
-    user: String,
-    session: u64,
-    expires_at: Instant,
-}
-
-#[derive(Default)]
-struct Tokens {
-    access: HashMap<String, TokenEntry>,
-    refresh: HashMap<String, TokenEntry>,
-    next_session: u64,
-}
-
-impl Tokens {
-    fn prune(&mut self, now: Instant) {
-        self.access.retain(|_, t| t.expires_at > now);
-        self.refresh.retain(|_, t| t.expires_at > now);
-    }
-}
-
 struct Presigned {
     object_id: String,
     expires_at: Instant,
@@ -83,16 +59,6 @@ pub(crate) enum PresignedCheck {
     Valid,
     Expired,
     Unknown,
-}
-
-struct InstalledFault {
-    config: FaultConfig,
-    seen: u64,
-}
-
-struct Faults {
-    rules: Vec<InstalledFault>,
-    rng: fastrand::Rng,
 }
 
 #[derive(Default)]
@@ -140,15 +106,15 @@ struct Counters {
 
 /// Everything the routes share.
 pub(crate) struct MockState {
-    users: Vec<MockUser>,
-    access_lifetime: Duration,
-    refresh_lifetime: Duration,
+    pub(super) users: Vec<MockUser>,
+    pub(super) access_lifetime: Duration,
+    pub(super) refresh_lifetime: Duration,
     download_lifetime: Duration,
     pub(crate) local_addr: SocketAddr,
     store: Mutex<Store>,
-    tokens: Mutex<Tokens>,
+    pub(super) tokens: Mutex<Tokens>,
     presigned: Mutex<HashMap<String, Presigned>>,
-    faults: Mutex<Faults>,
+    pub(super) faults: Mutex<Faults>,
     counters: Mutex<Counters>,
 }
 
@@ -189,13 +155,7 @@ impl MockState {
             store: Mutex::new(Store::default()),
             tokens: Mutex::new(Tokens::default()),
             presigned: Mutex::new(HashMap::new()),
-            faults: Mutex::new(Faults {
-                rules: Vec::new(),
-                rng: config
-                    .seed
-                    .map(fastrand::Rng::with_seed)
-                    .unwrap_or_default(),
-            }),
+            faults: Mutex::new(Faults::new(config.seed)),
             counters: Mutex::new(Counters::default()),
         };
         state.set_faults(config.faults.clone());
@@ -265,308 +225,6 @@ impl MockState {
 
     pub(crate) fn reset_stats(&self) {
         *lock(&self.counters) = Counters::default();
-    }
-
-    // ----- faults ----------------------------------------------------------
-
-    pub(crate) fn set_faults(&self, faults: Vec<FaultConfig>) {
-        lock(&self.faults).rules = faults
-            .into_iter()
-            .map(|config| InstalledFault { config, seen: 0 })
-            .collect();
-    }
-
-    /// Which faults fire for this request: the total delay and the status
-    /// to answer, if any. `explicit_only`: only rules naming `operation`.
-    fn pick_faults(
-        &self,
-        operation: &str,
-        explicit_only: bool,
-    ) -> (Duration, Option<(u16, Option<u64>)>) {
-        let mut delay = Duration::ZERO;
-        let mut status = None;
-        let mut fired = 0;
-        {
-            let mut faults = lock(&self.faults);
-            let Faults { rules, rng } = &mut *faults;
-            for rule in rules.iter_mut() {
-                let applies = if rule.config.operations.is_empty() {
-                    !explicit_only
-                } else {
-                    rule.config.operations.iter().any(|op| op == operation)
-                };
-                if !applies {
-                    continue;
-                }
-                rule.seen += 1;
-                let fire = match rule.config.trigger {
-                    FaultTrigger::Always => true,
-                    FaultTrigger::Probability(p) => rng.f64() < p,
-                    FaultTrigger::EveryNth(n) => n > 0 && rule.seen % n == 0,
-                    FaultTrigger::FirstN(n) => rule.seen <= n,
-                };
-                if !fire {
-                    continue;
-                }
-                fired += 1;
-                match rule.config.fault {
-                    Fault::Delay(d) => delay += d,
-                    Fault::Status {
-                        status: code,
-                        retry_after,
-                    } => {
-                        status.get_or_insert((code, retry_after));
-                    }
-                }
-            }
-        }
-        if fired > 0 {
-            self.count(|s| s.faults_injected += fired);
-        }
-        (delay, status)
-    }
-
-    /// Apply the fault rules to a request: sleep for the delays, and give
-    /// the status answer if one fired.
-    pub(crate) async fn apply_faults(
-        &self,
-        operation: &'static str,
-        explicit_only: bool,
-    ) -> Option<Response> {
-        let (delay, status) = self.pick_faults(operation, explicit_only);
-        if !delay.is_zero() {
-            tracing::debug!(operation, ?delay, "mock fault: delay");
-            tokio::time::sleep(delay).await;
-        }
-        let (code, retry_after) = status?;
-        tracing::debug!(operation, code, "mock fault: status");
-        let status = crate::server::status(code);
-        let body = error_body(format!(
-            "{} (fault injected by the Tradecloud mock)",
-            status.canonical_reason().unwrap_or("error")
-        ));
-        let mut response = crate::server::serialized_response(status, "application/json", &body);
-        if let Some(secs) = retry_after {
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(secs));
-        }
-        Some(response)
-    }
-
-    /// The gate of every API operation: count it, inject faults, and (when
-    /// `authenticate`) check the `Authorization` header.
-    pub(crate) async fn enter(
-        &self,
-        operation: &'static str,
-        headers: &HeaderMap,
-        authenticate: bool,
-    ) -> Result<(), Denied> {
-        self.record(operation);
-        if let Some(response) = self.apply_faults(operation, false).await {
-            return Err(Denied::Response(response));
-        }
-        if authenticate {
-            match self.authorize(headers) {
-                Ok(Credential::Bearer) => self.count(|s| s.bearer_requests += 1),
-                Ok(Credential::Basic) => self.count(|s| s.basic_requests += 1),
-                Err(reason) => {
-                    tracing::debug!(operation, reason, "mock: unauthorized");
-                    return Err(Denied::Unauthorized(error_body(reason)));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    // ----- authentication -------------------------------------------------
-
-    fn check_password(&self, email: &str, password: &str) -> Option<&MockUser> {
-        self.users
-            .iter()
-            .find(|u| u.email.eq_ignore_ascii_case(email) && u.password == password)
-    }
-
-    /// The user of a valid `Authorization: Basic` header.
-    pub(crate) fn basic_user(&self, headers: &HeaderMap) -> Result<String, &'static str> {
-        let value = headers
-            .get(AUTHORIZATION)
-            .ok_or("the Authorization header is missing")?;
-        let value = value
-            .to_str()
-            .map_err(|_| "the Authorization header is not ASCII")?;
-        let (scheme, credentials) = value
-            .trim()
-            .split_once(' ')
-            .ok_or("the Authorization header has no scheme")?;
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return Err("log in with Basic authentication");
-        }
-        let decoded = STANDARD
-            .decode(credentials.trim())
-            .map_err(|_| "the Basic credentials are not valid base64")?;
-        let decoded =
-            String::from_utf8(decoded).map_err(|_| "the Basic credentials are not UTF-8")?;
-        let (email, password) = decoded
-            .split_once(':')
-            .ok_or("the Basic credentials have no `:`")?;
-        self.check_password(email, password)
-            .map(|u| u.email.clone())
-            .ok_or("wrong user name or password")
-    }
-
-    /// Check the `Authorization` header of an API request: a valid access
-    /// token (`Bearer`) or valid Basic credentials.
-    pub(crate) fn authorize(&self, headers: &HeaderMap) -> Result<Credential, &'static str> {
-        let value = headers
-            .get(AUTHORIZATION)
-            .ok_or("the Authorization header is missing")?;
-        let value = value
-            .to_str()
-            .map_err(|_| "the Authorization header is not ASCII")?;
-        let (scheme, rest) = value
-            .trim()
-            .split_once(' ')
-            .ok_or("the Authorization header has no scheme")?;
-        if scheme.eq_ignore_ascii_case("bearer") {
-            let tokens = lock(&self.tokens);
-            match tokens.access.get(rest.trim()) {
-                Some(entry) if entry.expires_at > Instant::now() => Ok(Credential::Bearer),
-                Some(_) => Err("the access token has expired; refresh it"),
-                None => Err("the access token is not valid"),
-            }
-        } else if scheme.eq_ignore_ascii_case("basic") {
-            self.basic_user(headers).map(|_| Credential::Basic)
-        } else {
-            Err("unsupported authorization scheme; use Bearer or Basic")
-        }
-    }
-
-    fn new_token(kind: &str, user: &str, lifetime: Duration) -> String {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-        let payload = serde_json::json!({
-            "iss": "tradecloud-mock",
-            "sub": user,
-            "typ": kind,
-            "iat": now.as_secs(),
-            "exp": (now + lifetime).as_secs_f64().ceil() as u64,
-            "jti": format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
-        });
-        let payload = URL_SAFE_NO_PAD.encode(payload.to_string());
-        let signature = URL_SAFE_NO_PAD.encode(fastrand::u128(..).to_be_bytes());
-        format!("{header}.{payload}.{signature}")
-    }
-
-    fn issue_pair(&self, tokens: &mut Tokens, user: &str, session: u64) -> (String, String) {
-        let now = Instant::now();
-        let access = Self::new_token("access", user, self.access_lifetime);
-        let refresh = Self::new_token("refresh", user, self.refresh_lifetime);
-        tokens.access.insert(
-            access.clone(),
-            TokenEntry {
-                user: user.to_owned(),
-                session,
-                expires_at: now + self.access_lifetime,
-            },
-        );
-        tokens.refresh.insert(
-            refresh.clone(),
-            TokenEntry {
-                user: user.to_owned(),
-                session,
-                expires_at: now + self.refresh_lifetime,
-            },
-        );
-        (access, refresh)
-    }
-
-    /// Log in: a new session with an access and a refresh token.
-    pub(crate) fn start_session(&self, user: &str) -> (String, String) {
-        let mut tokens = lock(&self.tokens);
-        tokens.prune(Instant::now());
-        tokens.next_session += 1;
-        let session = tokens.next_session;
-        self.issue_pair(&mut tokens, user, session)
-    }
-
-    /// Refresh: replace a valid refresh token by a new pair; the old refresh
-    /// token can no longer be used.
-    pub(crate) fn refresh_session(
-        &self,
-        refresh_token: &str,
-    ) -> Result<(String, String), &'static str> {
-        let mut tokens = lock(&self.tokens);
-        let entry = tokens
-            .refresh
-            .remove(refresh_token)
-            .ok_or("the refresh token is not valid (or was replaced); log in again")?;
-        if entry.expires_at <= Instant::now() {
-            return Err("the refresh token has expired; log in again");
-        }
-        Ok(self.issue_pair(&mut tokens, &entry.user, entry.session))
-    }
-
-    /// Log out: invalidate the refresh token now; the session's access
-    /// tokens expire within 10 minutes (as Tradecloud documents).
-    pub(crate) fn end_session(&self, refresh_token: &str) -> Result<(), &'static str> {
-        let mut tokens = lock(&self.tokens);
-        let now = Instant::now();
-        let entry = tokens
-            .refresh
-            .remove(refresh_token)
-            .ok_or("the refresh token is not valid")?;
-        if entry.expires_at <= now {
-            return Err("the refresh token has expired");
-        }
-        let cap = now + Duration::from_secs(10 * 60);
-        for access in tokens
-            .access
-            .values_mut()
-            .filter(|t| t.session == entry.session)
-        {
-            access.expires_at = access.expires_at.min(cap);
-        }
-        Ok(())
-    }
-
-    pub(crate) fn expire_access_tokens(&self) {
-        let now = Instant::now();
-        lock(&self.tokens)
-            .access
-            .values_mut()
-            .for_each(|t| t.expires_at = now);
-    }
-
-    pub(crate) fn expire_refresh_tokens(&self) {
-        let now = Instant::now();
-        lock(&self.tokens)
-            .refresh
-            .values_mut()
-            .for_each(|t| t.expires_at = now);
-    }
-
-    pub(crate) fn revoke_all_tokens(&self) {
-        let mut tokens = lock(&self.tokens);
-        tokens.access.clear();
-        tokens.refresh.clear();
-    }
-
-    pub(crate) fn expire_token(&self, token: &str) -> bool {
-        let now = Instant::now();
-        let mut tokens = lock(&self.tokens);
-        let Tokens {
-            access, refresh, ..
-        } = &mut *tokens;
-        match access.get_mut(token).or_else(|| refresh.get_mut(token)) {
-            Some(entry) => {
-                entry.expires_at = now;
-                true
-            }
-            None => false,
-        }
     }
 
     // ----- presigned download URLs ----------------------------------------

@@ -271,7 +271,7 @@ impl order::Api for OrderWebhook {
     ) -> order::WebhookGetByQueryResponse {
         order::WebhookGetByQueryResponse::Custom(
             self.0
-                .trigger(EventKind::Order, request.order_id, request.raw)
+                .trigger(EventKind::Order, Some(request.order_id), request.raw)
                 .await,
         )
     }
@@ -308,7 +308,7 @@ impl shipment::Api for ShipmentWebhook {
     ) -> shipment::WebhookGetByQueryResponse {
         shipment::WebhookGetByQueryResponse::Custom(
             self.0
-                .trigger(EventKind::Shipment, request.shipment_id, request.raw)
+                .trigger(EventKind::Shipment, Some(request.shipment_id), request.raw)
                 .await,
         )
     }

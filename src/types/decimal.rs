@@ -72,7 +72,7 @@ pub struct Decimal {
     /// The text exactly as received (validated).
     text: String,
     /// Normalised numeric value, used for comparison and hashing.
-    key: NumericKey,
+    pub(super) key: NumericKey,
 }
 
 /// Sign of a number; zero has no sign (`-0 == 0`).
@@ -87,10 +87,10 @@ enum Sign {
 /// leading or trailing zeros. For zero, `digits` is empty and `exponent` is 0,
 /// so derived equality and hashing are by numeric value.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct NumericKey {
+pub(super) struct NumericKey {
     sign: Sign,
-    digits: Box<[u8]>,
-    exponent: i128,
+    pub(super) digits: Box<[u8]>,
+    pub(super) exponent: i128,
 }
 
 impl NumericKey {
@@ -282,7 +282,7 @@ fn unexpected_at(text: &str, index: usize) -> DecimalErrorKind {
 
 impl Decimal {
     /// Validates an owned text and keeps it without copying.
-    fn from_text(text: String) -> Result<Self, DecimalError> {
+    pub(super) fn from_text(text: String) -> Result<Self, DecimalError> {
         match parse_key(&text) {
             Ok(key) => Ok(Decimal { text, key }),
             Err(kind) => Err(DecimalError::new(text, kind)),

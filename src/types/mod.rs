@@ -16,12 +16,17 @@
 //! Parsing failures are reported as [`DecimalError`], [`DateTimeError`] and
 //! [`DateError`]; each message quotes the offending input.
 
+mod date;
 mod datetime;
 mod decimal;
+mod decimal_interop;
+mod iso8601;
 mod open_enum;
 
-pub use datetime::{Date, DateError, DateTime, DateTimeError};
+pub use date::{Date, DateError};
+pub use datetime::{DateTime, DateTimeError};
 pub use decimal::{Decimal, DecimalError, DecimalErrorKind};
+pub use decimal_interop::DecimalRangeError;
 pub use open_enum::OpenEnum;
 
 /// An identifier that a spec marks as `format: uuid`, kept as text: ids are

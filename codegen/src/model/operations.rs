@@ -428,6 +428,11 @@ fn schema_type(file: &Path, api: &OpenAPI, s: &ReferenceOr<Schema>, ptr: &str) -
                 openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::StringFormat::Binary) => {
                     TypeRef::Binary
                 }
+                openapiv3::VariantOrUnknownOrEmpty::Unknown(f)
+                    if crate::normalize::is_date_time_format(f) =>
+                {
+                    TypeRef::DateTime
+                }
                 _ => TypeRef::String,
             },
             SchemaKind::Type(Type::Integer(_)) => TypeRef::Integer,

@@ -1,13 +1,43 @@
-//! Rust types of scalars and open objects: numbers, `date-time`, `date` and
-//! `uuid` strings get an `x-rust-type` extension naming the runtime's exact
-//! types, and objects that do not forbid additional properties get
-//! `additionalProperties: {}`, so that typify keeps unknown fields.
+//! What schemas mean in Rust: numbers, date-time (`date-time`,
+//! `local-date-time`, `iso-date-time`), `date` and `uuid` strings get an
+//! `x-rust-type` extension naming the runtime's exact types, objects that do
+//! not forbid additional properties get `additionalProperties: {}`, so that
+//! typify keeps unknown fields, and `x-extensible-enum` lists are read as
+//! enums.
 
 use serde_json::{json, Value};
 
 use super::{child_schemas, RUNTIME_CRATE};
 use crate::model::HttpMethod;
 use crate::runtime;
+
+/// Formats of date-times: RFC 3339 `date-time`, and the custom formats
+/// Tradecloud's data needs, `local-date-time` (no zone) and `iso-date-time`
+/// (ISO 8601: a zone or none). `DateTime` parses all of them.
+pub(crate) fn is_date_time_format(format: &str) -> bool {
+    matches!(format, "date-time" | "local-date-time" | "iso-date-time")
+}
+
+/// Read `x-extensible-enum: [values]` on a string schema without `enum`
+/// (an open enum: other tools see a plain string) as `enum: [values]`, so
+/// that it becomes an open Rust enum like every other string enum.
+pub(super) fn read_extensible_enums(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if !map.contains_key("enum") {
+                if let Some(values) = map.get("x-extensible-enum").filter(|v| v.is_array()) {
+                    let values = values.clone();
+                    map.insert("enum".into(), values);
+                }
+            }
+            for (_, child) in map.iter_mut() {
+                read_extensible_enums(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(read_extensible_enums),
+        _ => {}
+    }
+}
 
 fn rust_type_ext(path: &str) -> Value {
     json!({ "crate": RUNTIME_CRATE, "version": "*", "path": format!("{RUNTIME_CRATE}::{path}") })
@@ -32,7 +62,7 @@ pub(super) fn annotate_schemas(doc: &mut Value) {
             (Some("number"), _) => {
                 map.insert("x-rust-type".into(), rust_type_ext(runtime::DECIMAL));
             }
-            (Some("string"), Some("date-time")) if !map.contains_key("enum") => {
+            (Some("string"), Some(f)) if is_date_time_format(f) && !map.contains_key("enum") => {
                 map.insert("x-rust-type".into(), rust_type_ext(runtime::DATE_TIME));
             }
             (Some("string"), Some("date")) if !map.contains_key("enum") => {

@@ -9,9 +9,13 @@
 //!   clients and server stubs share one set of named types;
 //! * inline string enums become named components; every string enum is then
 //!   emitted as an *open* enum that keeps unknown values;
+//! * string schemas with `x-extensible-enum` (an open list of known values,
+//!   which other tools read as a plain string) are read as enums;
 //! * numbers, `date-time` and `date` strings are pointed at the exact
 //!   `Decimal`, `DateTime` and `Date` types with the `x-rust-type` extension
-//!   (and `format: uuid` identifiers at plain text, `Id`);
+//!   (and `format: uuid` identifiers at plain text, `Id`); the custom formats
+//!   `local-date-time` (no zone) and `iso-date-time` (zone optional) are
+//!   `DateTime` too, which accepts every form;
 //! * objects that do not forbid additional properties get
 //!   `additionalProperties: {}` so that typify keeps unknown fields.
 //!
@@ -30,7 +34,9 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::load::SpecSource;
 
-use annotate::annotate_schemas;
+use annotate::{annotate_schemas, read_extensible_enums};
+
+pub(crate) use annotate::is_date_time_format;
 use hoist::{hoist_inline_enums, hoist_operation_schemas};
 use refs::{inline_operation_refs, rename_components, resolve_external_refs};
 
@@ -71,6 +77,7 @@ pub(crate) fn normalize_all(sources: &[SpecSource]) -> Result<Vec<Normalized>> {
     for source in sources {
         let mut doc = source.document.clone();
         check_version(source, &doc)?;
+        read_extensible_enums(&mut doc);
         rename_components(source, &mut doc)?;
         renamed.push(doc);
     }

@@ -1,0 +1,683 @@
+#!/usr/bin/env python3
+"""Check the OpenAPI specs against their sources, in both directions.
+
+Usage:
+    python3 scripts/check_specs.py [--specs DIR] [--fields FILE] [--reference DIR]
+                                   [--mirrors DIR] [--update] [-v]
+
+1. Documented -> specs. Every item listed in tests/data/documented-fields.txt
+   (written page by page from Tradecloud's documentation and, where named,
+   Tradecloud's own code) is in the specs with the right type:
+
+       <RootSchema> <dotted.path> <type>          type: string|number|integer|boolean|
+                                                  date|date-time|local-date-time|
+                                                  iso-date-time|object|array|enum
+       <RootSchema> <dotted.path> enum <Value>    the enum lists <Value>
+       operation <spec.yaml> <METHOD> <path> <operationId>
+       parameter <operationId> <in> <name> [required]
+       status <operationId> <code>
+       security <operationId> <scheme>            the operation accepts <scheme>
+                                                  (`<spec.yaml>:<operationId>` for one file's)
+       no-security <operationId> <scheme>         ... and does NOT accept it
+
+2. Specs -> sources. Every property, enum value, operation, parameter,
+   response status, response header, security requirement and security
+   scheme in the specs names its source, or says why it has none:
+
+       x-source: order/buyer/receive/README.md#L157      (a reference page, relative
+                                                         to reference/tradecloud-docs;
+                                                         #L10-L12 for a range;
+                                                         ../seeds/<file> for the seeds)
+       x-source: tradecloud-bc-connector:tc-bc-connector/TC/Model/SimpleOrderEvent.cs#L25
+                                                         (a file of Tradecloud's own code)
+       x-source: [<source>, <source>]                    (several)
+       x-inferred: <why nobody documents it>
+
+   Enum values: `x-enum-sources: {Value: <source>}` / `x-enum-inferred: {Value: <why>}`
+   beside the enum. Security requirements: `x-security-sources: {scheme: <source>}`
+   beside the `security` list (operation or document level).
+
+   A source must exist and must name the item: the cited lines contain the
+   property name, enum value, parameter or header name, status code, the
+   operation id or path, or the auth scheme (`Basic`, `Bearer`, `OAuth`).
+
+   The reference pages are found at --reference, $TRADECLOUD_REFERENCE, or
+   `shared/reference` beside the checkout or one of its parent directories
+   (CI lays `shared/` beside the clone). Tradecloud's repositories are read
+   from --mirrors / $TRADECLOUD_MIRRORS (`<owner>+<name>/repo` bare git
+   directories) when present. tests/data/source-lines.txt records, for every
+   cited source, a hash of the cited lines and the item names found there;
+   where an original is not available (a clone without the mirrors, or
+   without shared/), the check uses that record instead, and where it is
+   available the record must match it (`--update` rewrites the record).
+
+3. The report specs/SOURCES.md (items per kind and source, the inferred items
+   and why) is generated from the specs; it must be up to date (`--update`).
+
+4. Lint: the conventions the code generator relies on (every $ref resolves,
+   descriptions, no oneOf/anyOf/allOf/discriminator/nullable/pattern, no
+   float formats, no inline objects or enums, unique operation ids...).
+
+Prints one line per failure and a summary line `N passed, M failed`; exits 1
+on any failure. Needs Python 3, PyYAML and git (for the mirrors).
+"""
+import argparse
+import hashlib
+import os
+import re
+import subprocess
+import sys
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TYPES = {"string", "number", "integer", "boolean", "date", "date-time", "local-date-time",
+         "iso-date-time", "object", "array", "enum"}
+DATE_FORMATS = ("date", "date-time", "local-date-time", "iso-date-time")
+FORBIDDEN = ("oneOf", "anyOf", "allOf", "discriminator", "nullable", "pattern", "not")
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+REPOS = {
+    "tradecloud-bc-connector": "tradecloud+tradecloud-bc-connector",
+    "tradecloud-sdk-dotnet": "tradecloud+tradecloud-sdk-dotnet",
+}
+SOURCE_LINES = os.path.join(ROOT, "tests", "data", "source-lines.txt")
+REPORT = os.path.join(ROOT, "specs", "SOURCES.md")
+SOURCE_RE = re.compile(r"^(?:(?P<repo>[a-z0-9-]+):)?(?P<path>[^#]+?)(?:#L(?P<a>\d+)(?:-L(?P<b>\d+))?)?$")
+
+
+# ----------------------------------------------------------------------------- specs
+
+class Specs:
+    def __init__(self, directory):
+        self.dir = directory
+        self.docs = {}
+        for name in sorted(os.listdir(directory)):
+            if name.endswith((".yaml", ".yml")):
+                with open(os.path.join(directory, name)) as f:
+                    self.docs[name] = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        self.schema_files = {}  # schema name -> [file, ...]
+        for fname, doc in self.docs.items():
+            for sname in ((doc.get("components") or {}).get("schemas") or {}):
+                self.schema_files.setdefault(sname, []).append(fname)
+
+    def pointer(self, fname, ptr):
+        node = self.docs.get(fname)
+        if node is None:
+            raise KeyError(f"unknown file {fname}")
+        for part in ptr.lstrip("/").split("/"):
+            if not part:
+                continue
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(node, dict) or part not in node:
+                raise KeyError(f"{fname}#{ptr} does not exist")
+            node = node[part]
+        return node
+
+    def deref(self, fname, node, seen=None):
+        """Follow $ref chains. Returns (file, node)."""
+        seen = seen or set()
+        while isinstance(node, dict) and "$ref" in node:
+            ref = node["$ref"]
+            target_file, _, ptr = ref.partition("#")
+            target_file = os.path.basename(target_file) if target_file else fname
+            key = (target_file, ptr)
+            if key in seen:
+                raise KeyError(f"circular $ref {ref}")
+            seen.add(key)
+            node = self.pointer(target_file, ptr)
+            fname = target_file
+        return fname, node
+
+    def root(self, name):
+        files = self.schema_files.get(name, [])
+        if len(files) != 1:
+            raise KeyError(f"schema {name} is defined in {len(files)} files {files}")
+        return files[0], self.docs[files[0]]["components"]["schemas"][name]
+
+    def operations(self):
+        """(file, path, method, operation, path item) for every operation."""
+        for fname, doc in self.docs.items():
+            for pth, item in (doc.get("paths") or {}).items():
+                for method in HTTP_METHODS:
+                    if isinstance(item, dict) and isinstance(item.get(method), dict):
+                        yield fname, pth, method, item[method], item
+
+    def operation(self, op_id):
+        """The operations with this id (`file.yaml:id` for one file's)."""
+        fname, _, op_id = op_id.rpartition(":")
+        found = [o for o in self.operations()
+                 if o[3].get("operationId") == op_id and (not fname or o[0] == fname)]
+        if not found:
+            raise KeyError(f"no operation {op_id}")
+        return found
+
+
+def enum_values(node):
+    return list(node.get("enum") or node.get("x-extensible-enum") or [])
+
+
+def through_arrays(specs, fname, node):
+    fname, node = specs.deref(fname, node)
+    while isinstance(node, dict) and node.get("type") == "array":
+        fname, node = specs.deref(fname, node.get("items", {}))
+    return fname, node
+
+
+def walk(specs, root, path):
+    fname, node = specs.root(root)
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        fname, node = through_arrays(specs, fname, node)
+        props = node.get("properties") if isinstance(node, dict) else None
+        if not props or part not in props:
+            where = ".".join(parts[:i]) or "<root>"
+            raise KeyError(f"no property '{part}' under {where}")
+        node = props[part]
+    return specs.deref(fname, node)
+
+
+def type_ok(specs, fname, node, expected):
+    if expected == "array":
+        return node.get("type") == "array", node.get("type")
+    fname, node = through_arrays(specs, fname, node)
+    t, fmt = node.get("type"), node.get("format")
+    actual = t
+    if t == "string" and enum_values(node):
+        actual = "enum"
+    elif t == "string" and fmt in DATE_FORMATS:
+        actual = fmt
+    elif t is None and "properties" in node:
+        actual = "object"
+    return actual == expected, actual
+
+
+def effective_security(doc, op):
+    """The security requirements of an operation and the node holding their sources."""
+    if "security" in op:
+        return op.get("security") or [], op
+    return doc.get("security") or [], doc
+
+
+# ------------------------------------------------------------ documented -> specs
+
+def check_fields(specs, fields_file, report):
+    with open(fields_file) as f:
+        for lineno, raw in enumerate(f, 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split()
+            label = f"{os.path.basename(fields_file)}:{lineno}: {line}"
+            try:
+                if parts[0] in ("operation", "parameter", "status", "security", "no-security"):
+                    check_operation_line(specs, parts, label, report)
+                    continue
+                if len(parts) not in (3, 4) or parts[2] not in TYPES or (len(parts) == 4 and parts[2] != "enum"):
+                    report(False, f"{label}: malformed line")
+                    continue
+                root, path, expected = parts[:3]
+                fname, node = walk(specs, root, path)
+                if len(parts) == 4:
+                    fname, node = through_arrays(specs, fname, node)
+                    values = enum_values(node)
+                    report(parts[3] in values, f"{label}: enum value missing (has {len(values)} values)")
+                else:
+                    ok, actual = type_ok(specs, fname, node, expected)
+                    report(ok, f"{label}: type is {actual}")
+            except (KeyError, IndexError) as e:
+                report(False, f"{label}: {e}")
+
+
+def check_operation_line(specs, parts, label, report):
+    kind = parts[0]
+    if kind == "operation":
+        _, fname, method, pth, op_id = parts
+        doc = specs.docs.get(fname) or {}
+        op = ((doc.get("paths") or {}).get(pth) or {}).get(method.lower())
+        report(isinstance(op, dict) and op.get("operationId") == op_id, f"{label}: operation missing")
+        return
+    ops = specs.operation(parts[1])
+    if kind == "parameter":
+        where, name = parts[2], parts[3]
+        required = len(parts) > 4 and parts[4] == "required"
+        for _, _, _, op, item in ops:
+            params = (op.get("parameters") or []) + (item.get("parameters") or [])
+            match = [p for p in params if p.get("name") == name and p.get("in") == where]
+            report(bool(match) and (not required or match[0].get("required") is True),
+                   f"{label}: parameter missing{' or not required' if required else ''}")
+    elif kind == "status":
+        for _, _, _, op, _ in ops:
+            report(str(parts[2]) in {str(k) for k in (op.get("responses") or {})}, f"{label}: status missing")
+    else:
+        scheme = parts[2]
+        for fname, _, _, op, _ in ops:
+            reqs, _ = effective_security(specs.docs[fname], op)
+            present = any(scheme in r for r in reqs)
+            report(present if kind == "security" else not present,
+                   f"{label}: {scheme} {'missing' if kind == 'security' else 'offered'}")
+
+
+# ----------------------------------------------------------------- specs -> items
+
+class Item:
+    """One thing in a spec that needs a source."""
+
+    def __init__(self, kind, where, tokens, sources, inferred, case_insensitive=False):
+        self.kind = kind            # property, enum value, operation, ...
+        self.where = where          # human readable location
+        self.tokens = tokens        # names that the cited lines must contain (any of)
+        self.sources = sources      # list of source strings
+        self.inferred = inferred    # reason, or None
+        self.case_insensitive = case_insensitive
+
+
+def as_list(value):
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def scheme_tokens(scheme):
+    t = (scheme or {}).get("type")
+    if t == "http":
+        return [str(scheme.get("scheme", "")).capitalize()]
+    if t == "oauth2":
+        return ["OAuth"]
+    if t == "apiKey":
+        return [scheme.get("name", "")]
+    return []
+
+
+def path_tokens(pth, method):
+    tokens = [pth, re.sub(r"\{(\w+)\}", r":\1", pth)]
+    # `/order/{orderId}` is also cited as the URL the id is appended to.
+    prefix = re.fullmatch(r"(/[^{}]*[^{}/]/)\{\w+\}", pth)
+    if prefix:
+        tokens.append(prefix.group(1))
+    if pth == "/" or re.fullmatch(r"/\{\w+\}", pth):
+        tokens.append(method.upper())
+    return tokens
+
+
+def collect_items(specs):
+    items = []
+    for fname, doc in specs.docs.items():
+        comps = doc.get("components") or {}
+        for sname, schema in (comps.get("schemas") or {}).items():
+            if not isinstance(schema, dict):
+                continue
+            for pname, p in (schema.get("properties") or {}).items():
+                p = p if isinstance(p, dict) else {}
+                items.append(Item("property", f"{fname} {sname}.{pname}", [pname],
+                                  as_list(p.get("x-source")), p.get("x-inferred")))
+            sources = schema.get("x-enum-sources") or {}
+            inferred = schema.get("x-enum-inferred") or {}
+            for value in enum_values(schema):
+                items.append(Item("enum value", f"{fname} {sname}={value}", [str(value)],
+                                  as_list(sources.get(value)), inferred.get(value)))
+        for name, scheme in (comps.get("securitySchemes") or {}).items():
+            items.append(Item("security scheme", f"{fname} securitySchemes.{name}", scheme_tokens(scheme),
+                              as_list(scheme.get("x-source")), scheme.get("x-inferred")))
+        schemes = comps.get("securitySchemes") or {}
+        for pth, item in (doc.get("paths") or {}).items():
+            for method in HTTP_METHODS:
+                op = item.get(method) if isinstance(item, dict) else None
+                if not isinstance(op, dict):
+                    continue
+                where = f"{fname} {method.upper()} {pth}"
+                items.append(Item("operation", where, [op.get("operationId", "")] + path_tokens(pth, method),
+                                  as_list(op.get("x-source")), op.get("x-inferred")))
+                for p in (op.get("parameters") or []) + (item.get("parameters") or []):
+                    items.append(Item("parameter", f"{where} {p.get('in')} {p.get('name')}", [p.get("name", "")],
+                                      as_list(p.get("x-source")), p.get("x-inferred"), case_insensitive=True))
+                for status, r in (op.get("responses") or {}).items():
+                    r = r if isinstance(r, dict) else {}
+                    items.append(Item("response", f"{where} {status}", [str(status)],
+                                      as_list(r.get("x-source")), r.get("x-inferred")))
+                    for hname, h in (r.get("headers") or {}).items():
+                        items.append(Item("header", f"{where} {status} {hname}", [hname],
+                                          as_list(h.get("x-source")), h.get("x-inferred"), case_insensitive=True))
+                reqs, holder = effective_security(doc, op)
+                srcs = holder.get("x-security-sources") or {}
+                for req in reqs:
+                    for name in req:
+                        items.append(Item("security requirement", f"{where} security {name}",
+                                          scheme_tokens(schemes.get(name)), as_list(srcs.get(name)), None))
+    return items
+
+
+# ------------------------------------------------------------------ the originals
+
+def find_up(start, rel):
+    d = os.path.abspath(start)
+    while True:
+        candidate = os.path.join(d, rel)
+        if os.path.isdir(candidate):
+            return candidate
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+
+
+def locate_reference(arg):
+    for c in (arg, os.environ.get("TRADECLOUD_REFERENCE")):
+        if c:
+            return c if os.path.isdir(os.path.join(c, "tradecloud-docs")) else None
+    found = find_up(os.path.dirname(ROOT), os.path.join("shared", "reference"))
+    return found if found and os.path.isdir(os.path.join(found, "tradecloud-docs")) else None
+
+
+def locate_mirrors(arg):
+    for c in (arg, os.environ.get("TRADECLOUD_MIRRORS")):
+        if c:
+            return c if os.path.isdir(c) else None
+    return find_up(os.path.dirname(ROOT), ".mirror")
+
+
+class Originals:
+    """Reads cited lines from the reference pages and Tradecloud's repositories."""
+
+    def __init__(self, reference, mirrors):
+        self.reference = reference
+        self.mirrors = mirrors
+        self.cache = {}
+
+    def repo_dir(self, repo):
+        if not self.mirrors or repo not in REPOS:
+            return None
+        d = os.path.join(self.mirrors, REPOS[repo], "repo")
+        return d if os.path.isdir(d) else None
+
+    def available(self, repo):
+        return self.repo_dir(repo) is not None if repo else self.reference is not None
+
+    def lines(self, repo, path):
+        """The file's lines, or None when it does not exist."""
+        key = (repo, path)
+        if key not in self.cache:
+            text = None
+            if repo:
+                r = subprocess.run(["git", "-C", self.repo_dir(repo), "show", f"HEAD:{path}"],
+                                   capture_output=True)
+                if r.returncode == 0:
+                    text = r.stdout.decode("utf-8", "replace")
+            else:
+                full = os.path.normpath(os.path.join(self.reference, "tradecloud-docs", path))
+                if full.startswith(os.path.normpath(self.reference)) and os.path.isfile(full):
+                    with open(full, encoding="utf-8") as f:
+                        text = f.read()
+            self.cache[key] = None if text is None else text.split("\n")
+        return self.cache[key]
+
+
+def word_re(token, case_insensitive):
+    """The token as a whole word (boundaries only where the token has word characters)."""
+    flags = re.IGNORECASE if case_insensitive else 0
+    before = r"(?<![A-Za-z0-9_])" if re.match(r"\w", token) else ""
+    after = r"(?![A-Za-z0-9_])" if re.search(r"\w$", token) else ""
+    return re.compile(before + re.escape(token) + after, flags)
+
+
+def cited(originals, source):
+    """(text of the cited lines, None) or (None, error)."""
+    m = SOURCE_RE.match(source)
+    if not m:
+        return None, f"`{source}` is not a source (`page.md#L10`, `repo:path#L10`)"
+    repo, path = m.group("repo"), m.group("path")
+    if repo and repo not in REPOS:
+        return None, f"`{source}`: unknown repository {repo} (known: {', '.join(sorted(REPOS))})"
+    lines = originals.lines(repo, path)
+    if lines is None:
+        return None, f"`{source}`: no such file"
+    if m.group("a") is None:
+        return "\n".join(lines), None
+    a = int(m.group("a"))
+    b = int(m.group("b") or a)
+    if not (1 <= a <= b <= len(lines)) or b - a > 20:
+        return None, f"`{source}`: lines {a}-{b} do not exist (the file has {len(lines)})"
+    return "\n".join(lines[a - 1:b]), None
+
+
+def load_record(path):
+    record = {}
+    if os.path.isfile(path):
+        with open(path) as f:
+            for raw in f:
+                if raw.strip() and not raw.startswith("#"):
+                    source, digest, *tokens = raw.rstrip("\n").split("\t")
+                    record[source] = (digest, set(tokens))
+    return record
+
+
+def check_sources(specs, originals, record, report, new_record):
+    items = collect_items(specs)
+    for item in items:
+        label = f"{item.kind} {item.where}"
+        if item.inferred is not None:
+            report(isinstance(item.inferred, str) and len(item.inferred.strip()) >= 10,
+                   f"{label}: x-inferred needs a reason")
+            report(not item.sources, f"{label}: both x-source and x-inferred")
+            continue
+        if not item.sources:
+            report(False, f"{label}: no x-source (name where it is documented, or x-inferred: <why>)")
+            continue
+        for source in item.sources:
+            m = SOURCE_RE.match(str(source))
+            repo = m.group("repo") if m else None
+            ci = item.case_insensitive or bool(repo)
+            if m and originals.available(repo):
+                text, error = cited(originals, str(source))
+                if error:
+                    report(False, f"{label}: {error}")
+                    continue
+                found = [t for t in item.tokens if t and word_re(t, ci).search(text)]
+                report(bool(found), f"{label}: `{source}` does not mention {' / '.join(repr(t) for t in item.tokens)}")
+                digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+                entry = new_record.setdefault(str(source), [digest, set()])
+                entry[1].update(found[:1])
+            else:
+                recorded = record.get(str(source))
+                if recorded is None:
+                    report(False, f"{label}: `{source}` is neither available here nor in "
+                                  f"{os.path.relpath(SOURCE_LINES, ROOT)} (run with the originals and --update)")
+                    continue
+                names = recorded[1]
+                found = [t for t in item.tokens if t and any((t.lower() == n.lower()) if ci else (t == n) for n in names)]
+                report(bool(found), f"{label}: `{source}` does not mention {' / '.join(repr(t) for t in item.tokens)} (as recorded)")
+                entry = new_record.setdefault(str(source), [recorded[0], set()])
+                entry[1].update(found[:1])
+    return items
+
+
+def render_record(record):
+    out = ["# Generated by scripts/check_specs.py --update: every source the specs cite, a hash",
+           "# of the cited lines, and the item names found there. Used where the originals",
+           "# (shared/reference, Tradecloud's repositories) are not available; checked",
+           "# against them where they are.",
+           "# source\tsha256[:16]\tnames"]
+    for source in sorted(record):
+        digest, names = record[source]
+        out.append("\t".join([source, digest] + sorted(names)))
+    return "\n".join(out) + "\n"
+
+
+def render_report(items):
+    def origin(item):
+        if item.inferred is not None:
+            return "inferred"
+        if any(":" in s.split("#")[0] for s in map(str, item.sources)):
+            return "Tradecloud code" if all(":" in s.split("#")[0] for s in map(str, item.sources)) else "docs + code"
+        return "docs"
+    kinds = ["property", "enum value", "operation", "parameter", "response", "header",
+             "security requirement", "security scheme"]
+    cols = ["docs", "docs + code", "Tradecloud code", "inferred"]
+    counts = {(k, c): 0 for k in kinds for c in cols}
+    for it in items:
+        counts[(it.kind, origin(it))] += 1
+    lines = ["# Where every item of the specs comes from", "",
+             "Generated by `python3 scripts/check_specs.py --update`; do not edit. The check",
+             "(`scripts/check_specs.py`, run by `scripts/test.sh`) fails when this file is stale.", "",
+             "Sources are lines of Tradecloud's documentation (`reference/tradecloud-docs`, the",
+             "seeds as `../seeds/...`) or files of Tradecloud's own code",
+             "(`tradecloud-bc-connector`, `tradecloud-sdk-dotnet`), written as `x-source` in the specs.", "",
+             "| item | " + " | ".join(cols) + " | total |",
+             "|---|" + "---:|" * (len(cols) + 1)]
+    for k in kinds:
+        row = [counts[(k, c)] for c in cols]
+        lines.append(f"| {k} | " + " | ".join(map(str, row)) + f" | {sum(row)} |")
+    lines += ["", "## Items nobody documents (`x-inferred`)", ""]
+    for it in items:
+        if it.inferred is not None:
+            lines.append(f"- {it.kind} `{it.where}`: {' '.join(str(it.inferred).split())}")
+    lines += ["", "## Items known only from Tradecloud's code", ""]
+    for it in items:
+        if it.inferred is None and origin(it) == "Tradecloud code":
+            lines.append(f"- {it.kind} `{it.where}`: {', '.join(map(str, it.sources))}")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------- lint
+
+def iter_schemas(node, path):
+    """Yield (path, schema) for every schema-like dict below node (properties/items)."""
+    yield path, node
+    if not isinstance(node, dict):
+        return
+    for pname, p in (node.get("properties") or {}).items():
+        yield from iter_schemas(p, f"{path}.{pname}")
+    if isinstance(node.get("items"), dict):
+        yield from iter_schemas(node["items"], f"{path}[]")
+    if isinstance(node.get("additionalProperties"), dict):
+        yield from iter_schemas(node["additionalProperties"], f"{path}{{}}")
+
+
+def all_refs(node, path="#"):
+    if isinstance(node, dict):
+        if "$ref" in node and isinstance(node["$ref"], str):
+            yield path, node["$ref"]
+        for k, v in node.items():
+            yield from all_refs(v, f"{path}/{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from all_refs(v, f"{path}/{i}")
+
+
+def lint(specs, report):
+    for fname, doc in specs.docs.items():
+        report(doc.get("openapi") == "3.0.3", f"{fname}: openapi must be 3.0.3")
+        for where, ref in all_refs(doc):
+            try:
+                specs.deref(fname, {"$ref": ref})
+                report(True, "")
+            except KeyError as e:
+                report(False, f"{fname} {where}: unresolvable $ref {ref}: {e}")
+        for sname, schema in ((doc.get("components") or {}).get("schemas") or {}).items():
+            base = f"{fname} {sname}"
+            report(bool(sname.isascii() and sname[:1].isupper() and sname.isalnum()), f"{base}: component name is not PascalCase ASCII")
+            report(bool(schema.get("description")), f"{base}: schema without description")
+            if enum_values(schema):
+                report(schema.get("type") == "string", f"{base}: enum component must be type string")
+                report("enum" not in schema, f"{base}: closed enum; Tradecloud adds values, use x-extensible-enum")
+            elif "$ref" not in schema:
+                report(schema.get("type") == "object" and "properties" in schema, f"{base}: object component needs type: object and properties")
+            for path, s in iter_schemas(schema, base):
+                if not isinstance(s, dict):
+                    continue
+                for kw in FORBIDDEN:
+                    report(kw not in s, f"{path}: forbidden keyword {kw}")
+                report(s.get("additionalProperties") is not False, f"{path}: additionalProperties: false")
+                report(s.get("format") not in ("float", "double"), f"{path}: float/double format")
+                if path != base:
+                    report(not (s.get("type") == "object" or "properties" in s), f"{path}: inline object schema (give it a name)")
+                    report("enum" not in s and "x-extensible-enum" not in s, f"{path}: inline enum (give it a name)")
+            for pname, p in (schema.get("properties") or {}).items():
+                report(bool(p.get("description")), f"{base}.{pname}: property without description")
+        op_ids = set()
+        for pth, item in (doc.get("paths") or {}).items():
+            for method in HTTP_METHODS:
+                op = item.get(method)
+                if not op:
+                    continue
+                where = f"{fname} {method.upper()} {pth}"
+                oid = op.get("operationId")
+                report(bool(oid) and oid not in op_ids, f"{where}: missing or duplicate operationId {oid}")
+                op_ids.add(oid)
+                report(bool(op.get("summary")) and bool(op.get("description")), f"{where}: needs summary and description")
+
+
+# ------------------------------------------------------------------------- main
+
+def read_text(path):
+    if not os.path.isfile(path):
+        return ""
+    with open(path) as f:
+        return f.read()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--specs", default=os.path.join(ROOT, "specs"))
+    ap.add_argument("--fields", default=os.path.join(ROOT, "tests", "data", "documented-fields.txt"))
+    ap.add_argument("--reference", help="the reference directory (holding tradecloud-docs/ and seeds/)")
+    ap.add_argument("--mirrors", help="directory of Tradecloud's repositories as <owner>+<name>/repo")
+    ap.add_argument("--record", default=SOURCE_LINES, help="the recorded source lines")
+    ap.add_argument("--report", default=REPORT, help="the generated report")
+    ap.add_argument("--update", action="store_true", help="rewrite the record and the report")
+    ap.add_argument("-v", "--verbose", action="store_true", help="also print the section totals")
+    args = ap.parse_args(argv)
+
+    specs = Specs(args.specs)
+    reference = locate_reference(args.reference)
+    mirrors = locate_mirrors(args.mirrors)
+    originals = Originals(reference, mirrors)
+    totals = {"documented": [0, 0], "sources": [0, 0], "record": [0, 0], "lint": [0, 0]}
+
+    def reporter(section):
+        def report(ok, msg):
+            totals[section][0 if ok else 1] += 1
+            if not ok:
+                print(f"FAIL {msg}")
+        return report
+
+    print(f"reference pages: {reference or 'not found: using ' + os.path.relpath(args.record, ROOT)}")
+    available = [r for r in REPOS if originals.available(r)]
+    print(f"Tradecloud repositories: {', '.join(available) if available else 'not found: using ' + os.path.relpath(args.record, ROOT)}")
+
+    check_fields(specs, args.fields, reporter("documented"))
+    record = load_record(args.record)
+    new_record = {}
+    items = check_sources(specs, originals, record, reporter("sources"), new_record)
+    # Entries of sources whose original is not here are carried over as recorded.
+    merged = {s: (d, n) for s, (d, n) in ((s, tuple(v)) for s, v in new_record.items())}
+    report_text = render_report(items)
+    record_text = render_record(merged)
+    check = reporter("record")
+    if args.update:
+        with open(args.record, "w") as f:
+            f.write(record_text)
+        with open(args.report, "w") as f:
+            f.write(report_text)
+        print(f"wrote {os.path.relpath(args.record, ROOT)} and {os.path.relpath(args.report, ROOT)}")
+    else:
+        old = read_text(args.record)
+        stale = [s for s in set(record) | set(merged)
+                 if (s not in merged) or (s not in record) or record[s][0] != merged[s][0] or record[s][1] != set(merged[s][1])]
+        check(not stale and old == record_text,
+              f"{os.path.relpath(args.record, ROOT)} is stale ({len(stale)} sources differ, e.g. "
+              f"{sorted(stale)[:3]}): run python3 scripts/check_specs.py --update")
+        current = read_text(args.report)
+        check(current == report_text,
+              f"{os.path.relpath(args.report, ROOT)} is stale: run python3 scripts/check_specs.py --update")
+    lint(specs, reporter("lint"))
+    if args.verbose:
+        for k, (p, f) in totals.items():
+            print(f"{k}: {p} passed, {f} failed")
+    passed = sum(p for p, _ in totals.values())
+    failed = sum(f for _, f in totals.values())
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

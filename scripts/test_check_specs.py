@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Tests of scripts/check_specs.py: it passes on the specs as they are, and
+fails when a spec loses a documented item or gains an item without a source.
+
+Run: python3 -m unittest scripts/test_check_specs.py -v   (scripts/test.sh does)
+"""
+import contextlib
+import io
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import check_specs  # noqa: E402
+
+ROOT = check_specs.ROOT
+
+
+class CheckSpecs(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="check-specs-")
+        self.specs = os.path.join(self.tmp, "specs")
+        shutil.copytree(os.path.join(ROOT, "specs"), self.specs)
+        self.report = os.path.join(self.specs, "SOURCES.md")
+        self.record = os.path.join(self.tmp, "source-lines.txt")
+        shutil.copy(check_specs.SOURCE_LINES, self.record)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def run_check(self, *extra, env=None):
+        out = io.StringIO()
+        saved = dict(os.environ)
+        os.environ.update(env or {})
+        try:
+            with contextlib.redirect_stdout(out):
+                code = check_specs.main(["--specs", self.specs, "--record", self.record,
+                                         "--report", self.report, *extra])
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        return code, out.getvalue()
+
+    def edit(self, fname, change):
+        path = os.path.join(self.specs, fname)
+        with open(path) as f:
+            doc = yaml.safe_load(f)
+        change(doc)
+        with open(path, "w") as f:
+            yaml.safe_dump(doc, f, sort_keys=False)
+
+    def schemas(self, doc):
+        return doc["components"]["schemas"]
+
+    def assert_fails_with(self, text, *extra, env=None):
+        code, out = self.run_check(*extra, env=env)
+        self.assertEqual(code, 1, out)
+        self.assertIn(text, out)
+
+    def test_the_specs_pass(self):
+        code, out = self.run_check()
+        self.assertEqual(code, 0, out)
+        self.assertRegex(out, r"\n\d+ passed, 0 failed\n$")
+
+    def test_the_specs_pass_from_the_record_alone(self):
+        code, out = self.run_check(env={"TRADECLOUD_REFERENCE": os.path.join(self.tmp, "none"),
+                                        "TRADECLOUD_MIRRORS": os.path.join(self.tmp, "none")})
+        self.assertEqual(code, 0, out)
+        self.assertIn("using", out)
+
+    def test_a_property_without_source_fails(self):
+        def add(doc):
+            self.schemas(doc)["BuyerOrder"]["properties"]["inventedField"] = {
+                "type": "string", "description": "Nobody documents this."}
+        self.edit("common.yaml", add)
+        self.assert_fails_with("property common.yaml BuyerOrder.inventedField: no x-source")
+
+    def test_a_property_without_source_fails_from_the_record_alone(self):
+        def add(doc):
+            self.schemas(doc)["BuyerOrder"]["properties"]["inventedField"] = {
+                "type": "string", "description": "Nobody documents this."}
+        self.edit("common.yaml", add)
+        self.assert_fails_with("BuyerOrder.inventedField: no x-source",
+                               env={"TRADECLOUD_REFERENCE": os.path.join(self.tmp, "none"),
+                                    "TRADECLOUD_MIRRORS": os.path.join(self.tmp, "none")})
+
+    def test_a_source_that_does_not_name_the_item_fails(self):
+        def cite_wrong_line(doc):
+            prop = self.schemas(doc)["BuyerOrder"]["properties"]["purchaseOrderNumber"]
+            prop["x-source"] = "security/authentication.md#L5"
+        self.edit("common.yaml", cite_wrong_line)
+        self.assert_fails_with("BuyerOrder.purchaseOrderNumber: `security/authentication.md#L5` does not mention")
+
+    def test_a_source_line_that_does_not_exist_fails(self):
+        def cite_missing_line(doc):
+            prop = self.schemas(doc)["BuyerOrder"]["properties"]["purchaseOrderNumber"]
+            prop["x-source"] = "order/buyer/issue/README.md#L99999"
+        self.edit("common.yaml", cite_missing_line)
+        self.assert_fails_with("order/buyer/issue/README.md#L99999")
+
+    def test_a_removed_documented_field_fails(self):
+        def remove(doc):
+            del self.schemas(doc)["BuyerOrder"]["properties"]["purchaseOrderNumber"]
+        self.edit("common.yaml", remove)
+        self.assert_fails_with("no property 'purchaseOrderNumber' under buyerOrder")
+
+    def test_a_removed_enum_value_fails(self):
+        def remove(doc):
+            self.schemas(doc)["OrderEventName"]["x-extensible-enum"].remove("OrderSynced")
+        self.edit("common.yaml", remove)
+        self.assert_fails_with("eventName enum OrderSynced: enum value missing")
+
+    def test_an_enum_value_without_source_fails(self):
+        def add(doc):
+            self.schemas(doc)["OrderEventName"]["x-extensible-enum"].append("OrderInventedByUs")
+        self.edit("common.yaml", add)
+        self.assert_fails_with("enum value common.yaml OrderEventName=OrderInventedByUs: no x-source")
+
+    def test_basic_auth_where_tradecloud_refuses_it_fails(self):
+        def offer_basic(doc):
+            op = doc["paths"]["/order/{orderId}"]["get"]
+            op["security"].append({"basicAuth": []})
+            op["x-security-sources"]["basicAuth"] = "security/authentication.md#L9"
+            doc["components"]["securitySchemes"]["basicAuth"] = {
+                "type": "http", "scheme": "basic", "description": "Basic.",
+                "x-source": "security/authentication.md#L9"}
+        self.edit("order.yaml", offer_basic)
+        self.assert_fails_with("no-security getOrderByIdRoute basicAuth: basicAuth offered")
+
+    def test_an_undocumented_status_without_reason_fails(self):
+        def add(doc):
+            doc["paths"]["/order/{orderId}"]["get"]["responses"]["418"] = {"description": "I'm a teapot."}
+        self.edit("order.yaml", add)
+        self.assert_fails_with("response order.yaml GET /order/{orderId} 418: no x-source")
+
+    def test_a_stale_report_fails(self):
+        with open(self.report, "a") as f:
+            f.write("edited by hand\n")
+        self.assert_fails_with("SOURCES.md is stale")
+
+
+if __name__ == "__main__":
+    unittest.main()

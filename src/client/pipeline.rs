@@ -1,0 +1,494 @@
+//! The request pipeline: the one place where every request of the
+//! generated clients is sent. Follow one API call from top to bottom:
+//!
+//! 1. [`exec`] opens a `tracing` span for the call and runs the call through
+//!    the client's [`RetryPolicy::run`](super::RetryPolicy::run), the one
+//!    retry loop of the crate.
+//! 2. Each attempt ([`send_authorized`]) sets the `Authorization` header
+//!    (a bearer token from the token store, which logs in or refreshes
+//!    first when needed; or Basic credentials; or nothing for refresh and
+//!    logout), waits for the rate limit and sends. A `401` renews the
+//!    tokens and sends again (refresh first, then a fresh login), at most
+//!    twice per call; renewals are not retries.
+//! 3. The attempt's answer is classified: `5xx`, `429`, `408` and transport
+//!    failures are retried (honouring `Retry-After`), everything else is
+//!    final.
+//! 4. The final answer goes back to the generated code with a JSON body and
+//!    the number of attempts ([`answer::finish`]).
+//!
+//! progenitor lets a crate replace how a generated client executes a
+//! request by implementing [`ClientHooks`] for the client type itself (the
+//! generated code implements it for `&Client`, which loses to ours by
+//! auto-ref). Nothing else in the client imports from this module.
+//!
+//! # Tracing
+//!
+//! Every call is one span `tradecloud.request` (level INFO, target
+//! `tradecloud::client::pipeline`) with OpenTelemetry's HTTP client field
+//! names: `otel.name` (`GET /order/{orderId}`), `otel.kind`,
+//! `http.request.method`, `url.template` (the spec's path, never the ids),
+//! `tradecloud.operation`, and when it ends `http.response.status_code`,
+//! `attempts`, `http.request.resend_count`, `latency_ms` and, on failure,
+//! `error.type` and `otel.status_code`. Retries are WARN events inside it.
+//! No header, token, password, body or query string is ever recorded.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use progenitor_client::{ClientHooks, OperationInfo};
+use reqwest::header::AUTHORIZATION;
+use reqwest::{Method, Request, Response, StatusCode};
+use tracing::Instrument as _;
+
+use super::answer::{self, describe};
+use super::auth::{AuthFailure, AuthTarget, Renewal};
+use super::retry::{is_retryable_status, is_transient_error, retry_after, Attempt, RetryPolicy};
+use super::{AuthMode, ClientContext, Shared};
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How often one call may renew the tokens after a `401`.
+const MAX_RENEWALS: u32 = 2;
+
+/// The paths of the API specs the client calls (relative to the base URL),
+/// for the `url.template` of the span. A test checks them against `specs/`.
+const PATH_TEMPLATES: &[&str] = &[
+    "/authentication/login",
+    "/authentication/refresh",
+    "/authentication/logout",
+    "/order/{orderId}",
+    "/order-search/poll",
+    "/order-search/poll/single-delivery",
+    "/shipment/{shipmentId}",
+    "/shipment/poll",
+    "/object-storage/document/{objectId}/metadata",
+    "/object-storage/document/{objectId}",
+    "/object-storage/download/{id}",
+];
+
+macro_rules! client_hooks {
+    ($($service:ident::$client:ident),* $(,)?) => {$(
+        impl ClientHooks<ClientContext> for crate::api::$service::client::$client {
+            async fn exec(
+                &self,
+                request: Request,
+                info: &OperationInfo,
+            ) -> reqwest::Result<Response> {
+                exec(&self.client, &self.baseurl, &self.inner, request, info.operation_id).await
+            }
+        }
+    )*};
+}
+
+client_hooks!(
+    authentication::AuthenticationClient,
+    order::OrderClient,
+    order_search::OrderSearchClient,
+    shipment::ShipmentClient,
+    object_storage::ObjectStorageClient,
+);
+
+/// How a request is authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AuthKind {
+    /// `Authorization: Bearer <access token>`, renewed on 401.
+    Bearer,
+    /// `Authorization: Basic <credentials>`.
+    Basic,
+    /// No `Authorization` header at all (refresh and logout).
+    NoAuth,
+}
+
+/// The authentication an operation needs under `mode`.
+fn auth_kind(operation: &str, mode: AuthMode) -> AuthKind {
+    match operation {
+        "login" => AuthKind::Basic,
+        "refresh" | "logout" => AuthKind::NoAuth,
+        _ => match mode {
+            AuthMode::BasicEveryRequest if accepts_basic(operation) => AuthKind::Basic,
+            // Other APIs take only a token, also in this mode.
+            AuthMode::Token | AuthMode::BasicEveryRequest => AuthKind::Bearer,
+        },
+    }
+}
+
+/// Whether Tradecloud accepts Basic authentication on every request for
+/// `operation` (security/authentication.md: only the `api-connector`,
+/// `object-storage/document`, `order-search/poll` and `shipment/poll` APIs;
+/// the specs list `basicAuth` only on those operations).
+/// Compared without case, `_` and a `Route` suffix (`poll_orders` as the
+/// generated client names it, `pollOrdersRoute` as the spec does).
+fn accepts_basic(operation: &str) -> bool {
+    let name = operation.replace('_', "").to_ascii_lowercase();
+    matches!(
+        name.trim_end_matches("route"),
+        "pollorders"
+            | "pollorderssingledelivery"
+            | "pollshipments"
+            | "getdocumentmetadata"
+            | "downloaddocument"
+    )
+}
+
+/// Why one attempt did not produce an answer to hand back.
+enum Failure {
+    /// An answer worth retrying (`5xx`, `429`, `408`).
+    Answer(Box<Response>),
+    /// No answer at all.
+    Transport(reqwest::Error),
+    /// The login or refresh this call needed failed, after that call's
+    /// own retries: final, so retries do not multiply.
+    Auth(AuthFailure),
+}
+
+/// What one call shares between its attempts.
+struct Call<'a> {
+    http: &'a reqwest::Client,
+    shared: &'a Shared,
+    target: AuthTarget<'a>,
+    kind: AuthKind,
+    operation: &'static str,
+    renewals: AtomicU32,
+}
+
+/// Sends `request` for operation `operation`: with authentication, retries
+/// and the rate limit when `context` is configured, as is otherwise.
+///
+/// Boxed because a call may log in first, and the login is itself a call of
+/// a generated client that comes back here.
+pub(crate) fn exec<'a>(
+    http: &'a reqwest::Client,
+    baseurl: &'a str,
+    context: &'a ClientContext,
+    request: Request,
+    operation: &'static str,
+) -> BoxFuture<'a, reqwest::Result<Response>> {
+    let span = request_span(request.method(), request.url().path(), baseurl, operation);
+    Box::pin(
+        async move {
+            let Some(shared) = context.shared.as_deref() else {
+                return http.execute(request).await;
+            };
+            let started = Instant::now();
+            let call = Call {
+                http,
+                shared,
+                target: AuthTarget {
+                    http,
+                    baseurl,
+                    context,
+                },
+                kind: auth_kind(operation, shared.auth_mode),
+                operation,
+                renewals: AtomicU32::new(0),
+            };
+            // A body that cannot be copied (a stream) is sent once, without
+            // retries. The generated clients never build one.
+            let policy = match request.try_clone() {
+                Some(_) => shared.retry,
+                None => RetryPolicy::none(),
+            };
+            let mut original = Some(request);
+            let finished = policy
+                .run(
+                    |_| {
+                        let request = match original.as_ref().and_then(Request::try_clone) {
+                            Some(copy) => Some(copy),
+                            None => original.take(),
+                        };
+                        call.attempt(request)
+                    },
+                    |retry| {
+                        shared.stats.retries.fetch_add(1, Ordering::Relaxed);
+                        match retry.error {
+                            Failure::Answer(answer) => tracing::warn!(
+                                http.response.status_code = answer.status().as_u16(),
+                                retry = retry.retry,
+                                max_retries = retry.max_retries,
+                                delay_ms = retry.delay.as_millis() as u64,
+                                "Tradecloud answered {}; retrying",
+                                answer.status()
+                            ),
+                            Failure::Transport(error) => tracing::warn!(
+                                retry = retry.retry,
+                                max_retries = retry.max_retries,
+                                delay_ms = retry.delay.as_millis() as u64,
+                                "request to Tradecloud failed ({}); retrying",
+                                describe(error)
+                            ),
+                            // Never retried (see `Call::attempt`).
+                            Failure::Auth(_) => {}
+                        }
+                    },
+                )
+                .await;
+            let attempts = finished.attempts;
+            let result = match finished.result {
+                Ok(response) | Err(Failure::Answer(response)) => {
+                    Ok(answer::finish(*response, attempts).await)
+                }
+                // The failed login's or refresh's own attempts say more.
+                Err(Failure::Auth(AuthFailure::Answer(response))) => {
+                    let attempts = answer::attempts(response.headers()).unwrap_or(attempts);
+                    Ok(answer::finish(*response, attempts).await)
+                }
+                Err(Failure::Transport(error))
+                | Err(Failure::Auth(AuthFailure::Transport(error))) => Err(error),
+            };
+            record_outcome(&result, attempts, started);
+            result
+        }
+        .instrument(span),
+    )
+}
+
+impl Call<'_> {
+    /// One attempt; `None` when the request could not be copied (never for
+    /// a generated client).
+    async fn attempt(&self, request: Option<Request>) -> Attempt<Box<Response>, Failure> {
+        let Some(request) = request else {
+            return Attempt::Fail(Failure::Answer(Box::new(answer::synthetic_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Default::default(),
+                Some("the request body could not be sent again"),
+            ))));
+        };
+        match self.send_authorized(request).await {
+            Ok(response) if is_retryable_status(response.status()) => Attempt::Retry {
+                after: retry_after(response.headers()),
+                error: Failure::Answer(Box::new(response)),
+            },
+            Ok(response) => Attempt::Done(Box::new(response)),
+            Err(Failure::Transport(error)) if is_transient_error(&error) => Attempt::Retry {
+                error: Failure::Transport(error),
+                after: None,
+            },
+            Err(failure) => Attempt::Fail(failure),
+        }
+    }
+
+    /// Authorizes and sends one copy of the request; a `401` to a bearer
+    /// token renews the tokens and sends a fresh copy, at most
+    /// [`MAX_RENEWALS`] times per call. A failed login or refresh comes
+    /// back as [`Failure::Auth`].
+    async fn send_authorized(&self, request: Request) -> Result<Response, Failure> {
+        let mut request = request;
+        loop {
+            let spare = request.try_clone();
+            let generation = self.authorize(&mut request).await.map_err(Failure::Auth)?;
+            if let Some(limiter) = &self.shared.limiter {
+                limiter.acquire().await;
+            }
+            self.shared.stats.requests.fetch_add(1, Ordering::Relaxed);
+            let response = self
+                .http
+                .execute(request)
+                .await
+                .map_err(Failure::Transport)?;
+            let (Some(seen), Some(spare)) = (generation, spare) else {
+                return Ok(response);
+            };
+            if response.status() != StatusCode::UNAUTHORIZED {
+                return Ok(response);
+            }
+            // First 401: refresh (or log in when the refresh token is
+            // refused). Second 401 after a refresh: log in. A 401 right
+            // after a login is final.
+            let renewal = self.renewals.fetch_add(1, Ordering::Relaxed) + 1;
+            if renewal > MAX_RENEWALS {
+                return Ok(response);
+            }
+            tracing::debug!(
+                operation = self.operation,
+                "Tradecloud answered 401; renewing the tokens"
+            );
+            match self
+                .shared
+                .tokens
+                .renew_after_unauthorized(&self.target, seen, renewal == MAX_RENEWALS)
+                .await
+            {
+                Ok(Renewal::LoggedIn) => {
+                    self.renewals.store(MAX_RENEWALS, Ordering::Relaxed);
+                }
+                Ok(Renewal::Refreshed | Renewal::AlreadyRenewed) => {}
+                Err(failure) => return Err(Failure::Auth(failure)),
+            }
+            request = spare;
+        }
+    }
+
+    /// Sets the `Authorization` header of one attempt; returns the token
+    /// generation used for a bearer token.
+    async fn authorize(&self, request: &mut Request) -> Result<Option<u64>, AuthFailure> {
+        match self.kind {
+            AuthKind::Bearer => {
+                let token = self.shared.tokens.access_token(&self.target).await?;
+                request.headers_mut().insert(AUTHORIZATION, token.header);
+                Ok(Some(token.generation))
+            }
+            AuthKind::Basic => {
+                if let Some(credentials) = &self.shared.credentials {
+                    request
+                        .headers_mut()
+                        .insert(AUTHORIZATION, credentials.basic_header());
+                }
+                Ok(None)
+            }
+            AuthKind::NoAuth => {
+                request.headers_mut().remove(AUTHORIZATION);
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// The span of one call; see the [module documentation](self#tracing).
+fn request_span(method: &Method, path: &str, baseurl: &str, operation: &str) -> tracing::Span {
+    let template = path_template(path, baseurl).unwrap_or(operation);
+    tracing::info_span!(
+        "tradecloud.request",
+        otel.name = %format_args!("{method} {template}"),
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %method,
+        url.template = template,
+        tradecloud.operation = operation,
+        http.response.status_code = tracing::field::Empty,
+        attempts = tracing::field::Empty,
+        http.request.resend_count = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    )
+}
+
+/// Records how a call ended on the current span.
+fn record_outcome(result: &reqwest::Result<Response>, attempts: u32, started: Instant) {
+    let span = tracing::Span::current();
+    span.record("attempts", attempts);
+    if attempts > 1 {
+        span.record("http.request.resend_count", attempts - 1);
+    }
+    span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
+    match result {
+        Ok(response) => {
+            let status = response.status();
+            span.record("http.response.status_code", status.as_u16());
+            if !status.is_success() {
+                span.record("error.type", status.as_str());
+                span.record("otel.status_code", "ERROR");
+            }
+        }
+        Err(error) => {
+            let kind = if error.is_timeout() {
+                "timeout"
+            } else if error.is_connect() {
+                "connect"
+            } else {
+                "transport"
+            };
+            span.record("error.type", kind);
+            span.record("otel.status_code", "ERROR");
+        }
+    }
+}
+
+/// The spec's path template that `path` (a request path under `baseurl`)
+/// matches: a static segment wins over a parameter (`/shipment/poll` over
+/// `/shipment/{shipmentId}`).
+fn path_template(path: &str, baseurl: &str) -> Option<&'static str> {
+    let base_path = url::Url::parse(baseurl)
+        .ok()?
+        .path()
+        .trim_end_matches('/')
+        .to_owned();
+    let relative = path.strip_prefix(base_path.as_str())?;
+    let segments: Vec<&str> = relative.split('/').collect();
+    PATH_TEMPLATES
+        .iter()
+        .filter(|template| {
+            let parts: Vec<&str> = template.split('/').collect();
+            parts.len() == segments.len()
+                && parts
+                    .iter()
+                    .zip(&segments)
+                    .all(|(part, segment)| part.starts_with('{') || part == segment)
+        })
+        .max_by_key(|template| template.split('/').filter(|p| !p.starts_with('{')).count())
+        .copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_to_their_templates() {
+        let base = "https://api.tradecloud1.com/v2";
+        assert_eq!(
+            path_template("/v2/order/4fd2a3c0", base),
+            Some("/order/{orderId}")
+        );
+        assert_eq!(
+            path_template("/v2/shipment/poll", base),
+            Some("/shipment/poll")
+        );
+        assert_eq!(
+            path_template("/v2/shipment/9a7b", base),
+            Some("/shipment/{shipmentId}")
+        );
+        assert_eq!(
+            path_template("/v2/object-storage/document/67aa/metadata", base),
+            Some("/object-storage/document/{objectId}/metadata")
+        );
+        assert_eq!(path_template("/v2/unknown", base), None);
+        assert_eq!(path_template("/other/order/1", base), None);
+    }
+
+    /// The templates are the paths of the API specs, no more, no less.
+    #[test]
+    fn templates_are_the_specs_paths() {
+        let specs = [
+            include_str!("../../specs/authentication.yaml"),
+            include_str!("../../specs/order.yaml"),
+            include_str!("../../specs/order-search.yaml"),
+            include_str!("../../specs/shipment.yaml"),
+            include_str!("../../specs/object-storage.yaml"),
+        ];
+        let mut from_specs: Vec<&str> = Vec::new();
+        for spec in specs {
+            let mut in_paths = false;
+            for line in spec.lines() {
+                if !line.starts_with(' ') && !line.is_empty() {
+                    in_paths = line == "paths:";
+                } else if in_paths && line.starts_with("  /") {
+                    from_specs.push(line.trim().trim_end_matches(':'));
+                }
+            }
+        }
+        let mut ours = PATH_TEMPLATES.to_vec();
+        from_specs.sort_unstable();
+        ours.sort_unstable();
+        assert_eq!(ours, from_specs);
+    }
+
+    #[test]
+    fn operations_get_their_authentication() {
+        assert_eq!(auth_kind("login", AuthMode::Token), AuthKind::Basic);
+        assert_eq!(auth_kind("refresh", AuthMode::Token), AuthKind::NoAuth);
+        assert_eq!(
+            auth_kind("logout", AuthMode::BasicEveryRequest),
+            AuthKind::NoAuth
+        );
+        assert_eq!(
+            auth_kind("get_order_by_id", AuthMode::Token),
+            AuthKind::Bearer
+        );
+        assert_eq!(
+            auth_kind("poll_orders", AuthMode::BasicEveryRequest),
+            AuthKind::Basic
+        );
+    }
+}

@@ -1,0 +1,393 @@
+//! Polling (api/polling/README.md): everything changed since a watermark,
+//! page by page, as a [`PollStream`] of items and watermarks, or all at
+//! once as a [`PollBatch`]. How pages and watermarks work:
+//! [`pager`](self::pager) (private; its documentation is in the source).
+
+mod pager;
+
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+
+use super::{Client, ClientError};
+use crate::api::common::types::{Order, Shipment, SingleDeliveryOrder};
+use crate::api::order_search::types::{
+    OrderPollFilters, OrderPollRequest, OrderPollResponse, SingleDeliveryOrderPollResponse,
+};
+use crate::api::shipment::types::{ShipmentPollFilters, ShipmentPollRequest, ShipmentPollResponse};
+use crate::types::DateTime;
+use pager::{BoxFuture, Fetch, Page, Pager, PollItem};
+
+/// Page size of the polling helpers: 100, the maximum Tradecloud allows.
+pub const POLL_PAGE_SIZE: u64 = 100;
+
+/// What a [`PollStream`] hands out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Polled<T> {
+    /// A changed order or shipment (each once, or again when it changed
+    /// once more while the poll was paging).
+    Item(T),
+    /// A watermark to **persist durably** once every item before it is
+    /// processed, and to pass to the next poll (`lastUpdatedAfter`). It is
+    /// the server's time, never the local clock; the last one of a poll is
+    /// the server's `lastUpdatedAt`. Persist the complete string
+    /// ([`DateTime::as_str`]).
+    Watermark(DateTime),
+}
+
+/// Everything changed since a watermark, page by page: a
+/// [`Stream`](futures_core::Stream) of [`Polled`] items and watermarks.
+/// Only one page is held in memory (and the ids seen, to hand each change
+/// out once). Made by `client.orders().stream_since(..)` and friends.
+///
+/// Use it with `futures::StreamExt`/`TryStreamExt`, or with its own
+/// [`next`](Self::next):
+///
+/// ```no_run
+/// use tradecloud::client::Polled;
+///
+/// # async fn run(client: tradecloud::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+/// let watermark = std::fs::read_to_string("watermark.txt").ok().map(|s| s.trim().parse()).transpose()?;
+/// let mut poll = client.orders().stream_since(watermark);
+/// while let Some(event) = poll.next().await {
+///     match event? {
+///         Polled::Item(order) => println!("changed: {}", order.id()),
+///         // Write durably (temporary file, fsync, rename) in real code.
+///         Polled::Watermark(next) => std::fs::write("watermark.txt", next.as_str())?,
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+///
+/// An error ends the stream (the client has retried transient failures
+/// already); poll again from the last persisted watermark.
+#[must_use = "a stream does nothing unless polled"]
+pub struct PollStream<T> {
+    buffered: VecDeque<Polled<T>>,
+    pager: Option<Pager<T>>,
+    in_flight: Option<BoxFuture<PageDone<T>>>,
+    pages: u32,
+}
+
+// Nothing in it is pinned in place (the page in flight is boxed).
+impl<T> Unpin for PollStream<T> {}
+
+type PageDone<T> = (Pager<T>, Result<Option<Vec<Polled<T>>>, ClientError>);
+
+impl<T> std::fmt::Debug for PollStream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PollStream")
+            .field("pages", &self.pages)
+            .field("buffered", &self.buffered.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: PollItem + Send + 'static> PollStream<T> {
+    fn new(start: Option<DateTime>, fetch: Fetch<T>) -> Self {
+        PollStream {
+            buffered: VecDeque::new(),
+            pager: Some(Pager::new(start, fetch)),
+            in_flight: None,
+            pages: 0,
+        }
+    }
+
+    /// The next item or watermark; `None` when the poll is over.
+    pub async fn next(&mut self) -> Option<Result<Polled<T>, ClientError>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// Pages fetched so far.
+    pub fn pages(&self) -> u32 {
+        self.pages
+    }
+
+    /// Runs the poll to its end and collects it into a [`PollBatch`]: each
+    /// item once (its newest version, at its first position), and the last
+    /// watermark (or `start` when there was none).
+    async fn collect(mut self, start: Option<DateTime>) -> Result<PollBatch<T>, ClientError> {
+        let mut items: Vec<T> = Vec::new();
+        let mut positions: HashMap<String, usize> = HashMap::new();
+        let mut next_watermark = start;
+        while let Some(event) = self.next().await {
+            match event? {
+                Polled::Item(item) => match item.key().map(str::to_owned) {
+                    Some(key) => match positions.get(&key) {
+                        Some(&at) => items[at] = item,
+                        None => {
+                            positions.insert(key, items.len());
+                            items.push(item);
+                        }
+                    },
+                    None => items.push(item),
+                },
+                Polled::Watermark(watermark) => next_watermark = Some(watermark),
+            }
+        }
+        Ok(PollBatch {
+            items,
+            next_watermark,
+            pages: self.pages,
+        })
+    }
+}
+
+impl<T: PollItem + Send + 'static> Stream for PollStream<T> {
+    type Item = Result<Polled<T>, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(event) = this.buffered.pop_front() {
+                return Poll::Ready(Some(Ok(event)));
+            }
+            if this.in_flight.is_none() {
+                let Some(mut pager) = this.pager.take() else {
+                    return Poll::Ready(None);
+                };
+                if pager.done {
+                    return Poll::Ready(None);
+                }
+                this.in_flight = Some(Box::pin(async move {
+                    let result = pager.next_page().await;
+                    (pager, result)
+                }));
+            }
+            let Some(in_flight) = this.in_flight.as_mut() else {
+                return Poll::Ready(None);
+            };
+            let (pager, result) = match in_flight.as_mut().poll(cx) {
+                Poll::Ready(done) => done,
+                Poll::Pending => return Poll::Pending,
+            };
+            this.in_flight = None;
+            this.pages = pager.pages;
+            this.pager = Some(pager);
+            match result {
+                Ok(Some(events)) => this.buffered.extend(events),
+                Ok(None) => return Poll::Ready(None),
+                Err(error) => return Poll::Ready(Some(Err(error))),
+            }
+        }
+    }
+}
+
+/// Everything one poll returned, over all its pages.
+///
+/// **Persist [`next_watermark`](Self::next_watermark) durably** (a database
+/// or a file that survives restarts and crashes), as the complete string,
+/// after processing the items, and pass it to the next poll. It is the
+/// server's `lastUpdatedAt`, never the local clock; when the poll found
+/// nothing it is the watermark you passed in. For large polls (a first
+/// sync) prefer the [`PollStream`], which holds one page at a time.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PollBatch<T> {
+    /// The changed orders or shipments, each exactly once (by `id`; when an
+    /// item came back twice while paging, its newest version is kept at its
+    /// first position).
+    pub items: Vec<T>,
+    /// The watermark for the next poll (`lastUpdatedAfter`).
+    pub next_watermark: Option<DateTime>,
+    /// Pages fetched.
+    pub pages: u32,
+}
+
+fn limit() -> std::num::NonZeroU64 {
+    std::num::NonZeroU64::MIN.saturating_add(POLL_PAGE_SIZE - 1)
+}
+
+fn order_request(filters: &OrderPollFilters, offset: u64) -> OrderPollRequest {
+    OrderPollRequest {
+        filters: Some(filters.clone()),
+        limit: limit(),
+        offset: Some(offset),
+        extra: Default::default(),
+    }
+}
+
+pub(super) fn order_filters(watermark: Option<DateTime>) -> OrderPollFilters {
+    OrderPollFilters {
+        company_id: None,
+        last_updated_after: watermark,
+        status: None,
+        extra: Default::default(),
+    }
+}
+
+pub(super) fn shipment_filters(watermark: Option<DateTime>) -> ShipmentPollFilters {
+    ShipmentPollFilters {
+        buyer_shipment: None,
+        last_updated_after: watermark,
+        status: None,
+        extra: Default::default(),
+    }
+}
+
+/// A poll response as a [`Page`].
+macro_rules! page_from {
+    ($($response:ty => $item:ty),* $(,)?) => {$(
+        impl From<$response> for Page<$item> {
+            fn from(response: $response) -> Self {
+                Page {
+                    items: response.data,
+                    last_updated_at: response.last_updated_at,
+                    total: response.total,
+                }
+            }
+        }
+    )*};
+}
+
+page_from!(
+    OrderPollResponse => Order,
+    SingleDeliveryOrderPollResponse => SingleDeliveryOrder,
+    ShipmentPollResponse => Shipment,
+);
+
+impl Client {
+    /// A [`PollStream`] from `start` whose pages are `call(client, request(offset))`.
+    fn stream_pages<T, Request, Response>(
+        &self,
+        start: Option<DateTime>,
+        request: impl Fn(u64) -> Request + Send + 'static,
+        call: fn(Client, Request) -> BoxFuture<Result<Response, ClientError>>,
+    ) -> PollStream<T>
+    where
+        T: PollItem + Send + 'static,
+        Request: 'static,
+        Response: Into<Page<T>> + 'static,
+    {
+        let client = self.clone();
+        PollStream::new(
+            start,
+            Box::new(move |offset| {
+                let response = call(client.clone(), request(offset));
+                Box::pin(async move { response.await.map(Into::into) })
+            }),
+        )
+    }
+
+    /// A stream of the orders (delivery schedule) changed after
+    /// `filters.last_updated_after` that match `filters`; see [`PollStream`].
+    pub fn stream_orders(&self, filters: OrderPollFilters) -> PollStream<Order> {
+        let start = filters.last_updated_after.clone();
+        self.stream_pages(
+            start,
+            move |offset| order_request(&filters, offset),
+            |client, request| Box::pin(async move { client.poll_orders(&request).await }),
+        )
+    }
+
+    /// A stream of the single-delivery orders changed after
+    /// `filters.last_updated_after`; see [`PollStream`].
+    pub fn stream_single_delivery_orders(
+        &self,
+        filters: OrderPollFilters,
+    ) -> PollStream<SingleDeliveryOrder> {
+        let start = filters.last_updated_after.clone();
+        self.stream_pages(
+            start,
+            move |offset| order_request(&filters, offset),
+            |client, request| {
+                Box::pin(async move { client.poll_single_delivery_orders(&request).await })
+            },
+        )
+    }
+
+    /// A stream of the shipments changed after
+    /// `filters.last_updated_after`; see [`PollStream`].
+    pub fn stream_shipments(&self, filters: ShipmentPollFilters) -> PollStream<Shipment> {
+        let start = filters.last_updated_after.clone();
+        self.stream_pages(
+            start,
+            move |offset| ShipmentPollRequest {
+                filters: Some(filters.clone()),
+                limit: limit(),
+                offset: Some(offset),
+                extra: Default::default(),
+            },
+            |client, request| Box::pin(async move { client.poll_shipments(&request).await }),
+        )
+    }
+
+    /// All orders (delivery schedule) changed after `watermark`, over all
+    /// pages, with the next watermark. `None` polls from the beginning.
+    /// Same as `client.orders().poll_since(watermark)`.
+    ///
+    /// ```no_run
+    /// # async fn run(client: tradecloud::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let watermark = std::fs::read_to_string("watermark.txt").ok().map(|s| s.trim().parse()).transpose()?;
+    /// let batch = client.poll_orders_since(watermark).await?;
+    /// for order in &batch.items {
+    ///     // process the order ...
+    /// }
+    /// if let Some(next) = &batch.next_watermark {
+    ///     // Write durably (write a temporary file, fsync, rename) in real code.
+    ///     std::fs::write("watermark.txt", next.as_str())?;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn poll_orders_since(
+        &self,
+        watermark: Option<DateTime>,
+    ) -> Result<PollBatch<Order>, ClientError> {
+        self.poll_orders_filtered(order_filters(watermark)).await
+    }
+
+    /// Like [`poll_orders_since`](Self::poll_orders_since), with more filters
+    /// (e.g. `status.processStatus`); the watermark is
+    /// `filters.last_updated_after`.
+    pub async fn poll_orders_filtered(
+        &self,
+        filters: OrderPollFilters,
+    ) -> Result<PollBatch<Order>, ClientError> {
+        let start = filters.last_updated_after.clone();
+        self.stream_orders(filters).collect(start).await
+    }
+
+    /// All single-delivery orders changed after `watermark`, over all pages.
+    pub async fn poll_single_delivery_orders_since(
+        &self,
+        watermark: Option<DateTime>,
+    ) -> Result<PollBatch<SingleDeliveryOrder>, ClientError> {
+        self.poll_single_delivery_orders_filtered(order_filters(watermark))
+            .await
+    }
+
+    /// Like [`poll_single_delivery_orders_since`](Self::poll_single_delivery_orders_since),
+    /// with more filters.
+    pub async fn poll_single_delivery_orders_filtered(
+        &self,
+        filters: OrderPollFilters,
+    ) -> Result<PollBatch<SingleDeliveryOrder>, ClientError> {
+        let start = filters.last_updated_after.clone();
+        self.stream_single_delivery_orders(filters)
+            .collect(start)
+            .await
+    }
+
+    /// All shipments changed after `watermark`, over all pages.
+    pub async fn poll_shipments_since(
+        &self,
+        watermark: Option<DateTime>,
+    ) -> Result<PollBatch<Shipment>, ClientError> {
+        self.poll_shipments_filtered(shipment_filters(watermark))
+            .await
+    }
+
+    /// Like [`poll_shipments_since`](Self::poll_shipments_since), with more
+    /// filters.
+    pub async fn poll_shipments_filtered(
+        &self,
+        filters: ShipmentPollFilters,
+    ) -> Result<PollBatch<Shipment>, ClientError> {
+        let start = filters.last_updated_after.clone();
+        self.stream_shipments(filters).collect(start).await
+    }
+}

@@ -1,0 +1,145 @@
+//! Fault injection of the mock ([`FaultConfig`]): delays and error statuses
+//! answered before authentication, on the `/v2` routes; and the gate of
+//! every operation ([`MockState::enter`]) that applies them.
+
+use std::time::Duration;
+
+use axum::response::Response;
+use http::header::RETRY_AFTER;
+use http::{HeaderMap, HeaderValue};
+
+use super::config::{Fault, FaultConfig, FaultTrigger};
+use super::state::{error_body, lock, Denied, MockState};
+use super::tokens::{accepts_basic, Credential};
+
+pub(super) struct InstalledFault {
+    config: FaultConfig,
+    seen: u64,
+}
+
+pub(super) struct Faults {
+    rules: Vec<InstalledFault>,
+    rng: fastrand::Rng,
+}
+
+impl Faults {
+    /// No rules yet; random triggers drawn from `seed` when given.
+    pub(super) fn new(seed: Option<u64>) -> Self {
+        Faults {
+            rules: Vec::new(),
+            rng: seed.map(fastrand::Rng::with_seed).unwrap_or_default(),
+        }
+    }
+}
+
+impl MockState {
+    pub(crate) fn set_faults(&self, faults: Vec<FaultConfig>) {
+        lock(&self.faults).rules = faults
+            .into_iter()
+            .map(|config| InstalledFault { config, seen: 0 })
+            .collect();
+    }
+
+    /// Which faults fire for this request: the total delay and the status
+    /// to answer, if any. `explicit_only`: only rules naming `operation`.
+    fn pick_faults(
+        &self,
+        operation: &str,
+        explicit_only: bool,
+    ) -> (Duration, Option<(u16, Option<u64>)>) {
+        let mut delay = Duration::ZERO;
+        let mut status = None;
+        let mut fired = 0;
+        {
+            let mut faults = lock(&self.faults);
+            let Faults { rules, rng } = &mut *faults;
+            for rule in rules.iter_mut() {
+                let applies = if rule.config.operations.is_empty() {
+                    !explicit_only
+                } else {
+                    rule.config.operations.iter().any(|op| op == operation)
+                };
+                if !applies {
+                    continue;
+                }
+                rule.seen += 1;
+                let fire = match rule.config.trigger {
+                    FaultTrigger::Always => true,
+                    FaultTrigger::Probability(p) => rng.f64() < p,
+                    FaultTrigger::EveryNth(n) => n > 0 && rule.seen % n == 0,
+                    FaultTrigger::FirstN(n) => rule.seen <= n,
+                };
+                if !fire {
+                    continue;
+                }
+                fired += 1;
+                match rule.config.fault {
+                    Fault::Delay(d) => delay += d,
+                    Fault::Status {
+                        status: code,
+                        retry_after,
+                    } => {
+                        status.get_or_insert((code, retry_after));
+                    }
+                }
+            }
+        }
+        if fired > 0 {
+            self.count(|s| s.faults_injected += fired);
+        }
+        (delay, status)
+    }
+
+    /// Apply the fault rules to a request: sleep for the delays, and give
+    /// the status answer if one fired.
+    pub(crate) async fn apply_faults(
+        &self,
+        operation: &'static str,
+        explicit_only: bool,
+    ) -> Option<Response> {
+        let (delay, status) = self.pick_faults(operation, explicit_only);
+        if !delay.is_zero() {
+            tracing::debug!(operation, ?delay, "mock fault: delay");
+            tokio::time::sleep(delay).await;
+        }
+        let (code, retry_after) = status?;
+        tracing::debug!(operation, code, "mock fault: status");
+        let status = crate::server::status(code);
+        let body = error_body(format!(
+            "{} (fault injected by the Tradecloud mock)",
+            status.canonical_reason().unwrap_or("error")
+        ));
+        let mut response = crate::server::serialized_response(status, "application/json", &body);
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        Some(response)
+    }
+
+    /// The gate of every API operation: count it, inject faults, and (when
+    /// `authenticate`) check the `Authorization` header.
+    pub(crate) async fn enter(
+        &self,
+        operation: &'static str,
+        headers: &HeaderMap,
+        authenticate: bool,
+    ) -> Result<(), Denied> {
+        self.record(operation);
+        if let Some(response) = self.apply_faults(operation, false).await {
+            return Err(Denied::Response(response));
+        }
+        if authenticate {
+            match self.authorize(headers, accepts_basic(operation)) {
+                Ok(Credential::Bearer) => self.count(|s| s.bearer_requests += 1),
+                Ok(Credential::Basic) => self.count(|s| s.basic_requests += 1),
+                Err(reason) => {
+                    tracing::debug!(operation, reason, "mock: unauthorized");
+                    return Err(Denied::Unauthorized(error_body(reason)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
