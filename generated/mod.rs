@@ -24,7 +24,7 @@ pub mod authentication {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/authentication/types.rs"));
     }
-    /// Typed async client (progenitor).
+    /// Typed async client (progenitor): `AuthenticationClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
     pub mod client {
@@ -69,7 +69,7 @@ pub mod object_storage {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/object_storage/types.rs"));
     }
-    /// Typed async client (progenitor).
+    /// Typed async client (progenitor): `ObjectStorageClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
     pub mod client {
@@ -95,7 +95,7 @@ pub mod order_search {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/order_search/types.rs"));
     }
-    /// Typed async client (progenitor).
+    /// Typed async client (progenitor): `OrderSearchClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
     pub mod client {
@@ -136,7 +136,7 @@ pub mod order_webhook_connector {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/order_webhook_connector/types.rs"));
     }
-    /// Typed async client (progenitor).
+    /// Typed async client (progenitor): `OrderWebhookConnectorClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
     pub mod client {
@@ -160,7 +160,7 @@ pub mod order {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/order/types.rs"));
     }
-    /// Typed async client (progenitor).
+    /// Typed async client (progenitor): `OrderClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
     pub mod client {
@@ -198,7 +198,7 @@ pub mod shipment_webhook_connector {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/shipment_webhook_connector/types.rs"));
     }
-    /// Typed async client (progenitor).
+    /// Typed async client (progenitor): `ShipmentWebhookConnectorClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
     pub mod client {
@@ -223,7 +223,7 @@ pub mod shipment {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/shipment/types.rs"));
     }
-    /// Typed async client (progenitor).
+    /// Typed async client (progenitor): `ShipmentClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
     pub mod client {

@@ -176,6 +176,10 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--only", choices=["mock", "serve"], help="run one half")
     args = ap.parse_args()
+    # The servers run in a temporary directory: resolve the binary first.
+    args.bin = os.path.abspath(args.bin)
+    if not os.access(args.bin, os.X_OK):
+        sys.exit(f"error: no tradecloud binary at {args.bin}: build it (cargo build --bin tradecloud) or pass --bin")
     env = dict(os.environ, SCHEMATHESIS_HOOKS="schemathesis_hooks",
                PYTHONPATH=os.path.dirname(os.path.abspath(__file__)) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     results = []

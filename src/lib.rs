@@ -71,12 +71,6 @@ pub mod webhook;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
-/// Output for a Tradecloud-style (tapir) spec, compiled in tests only.
-#[cfg(all(test, feature = "client", feature = "server"))]
-#[allow(dead_code, unused_imports, missing_docs)]
-mod foreign_spec_check {
-    include!(concat!(env!("OUT_DIR"), "/foreign/mod.rs"));
-}
 #[cfg(feature = "receiver")]
 pub mod acme;
 #[cfg(feature = "doctor")]

@@ -243,19 +243,25 @@ fn untyped(element: &Element) -> Value {
     }
     let mut map = Map::new();
     for child in &element.children {
-        let value = untyped(child);
-        match map.get_mut(&child.name) {
-            Some(Value::Array(items)) => items.push(value),
-            Some(existing) => {
-                let first = existing.take();
-                *existing = Value::Array(vec![first, value]);
-            }
-            None => {
-                map.insert(child.name.clone(), value);
-            }
-        }
+        insert_untyped(&mut map, child);
     }
     Value::Object(map)
+}
+
+/// Adds `child` to `map` without a schema: once as a value, as an array when
+/// the element repeats.
+fn insert_untyped(map: &mut Map<String, Value>, child: &Element) {
+    let value = untyped(child);
+    match map.get_mut(&child.name) {
+        Some(Value::Array(items)) => items.push(value),
+        Some(existing) => {
+            let first = existing.take();
+            *existing = Value::Array(vec![first, value]);
+        }
+        None => {
+            map.insert(child.name.clone(), value);
+        }
+    }
 }
 
 /// The path of field `name` in the object at `path`, for error messages.
@@ -322,17 +328,7 @@ fn object(element: &Element, shape: &Shape, path: &str) -> Result<Value, TxmlErr
             _ => {
                 // An element this version does not know: keep it (as an
                 // array when it repeats), like an unknown JSON field.
-                let value = untyped(child);
-                match map.get_mut(&child.name) {
-                    Some(Value::Array(items)) => items.push(value),
-                    Some(existing) => {
-                        let first = existing.take();
-                        *existing = Value::Array(vec![first, value]);
-                    }
-                    None => {
-                        map.insert(child.name.clone(), value);
-                    }
-                }
+                insert_untyped(&mut map, child);
             }
         }
     }

@@ -44,7 +44,7 @@ mod client_sdk {
         client
             .orders()
             .api()
-            .get_order_by_id_route(ORDER_ID)
+            .get_order_by_id(ORDER_ID)
             .await
             .expect("the raw call");
         assert_eq!(server.stats().logins, 1);

@@ -17,13 +17,7 @@ fn files(dir: &Path) -> Vec<String> {
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
-                // `foreign` (tapir check) and `derived` (serde's derive, the
-                // reference for tests/webhook_bodies.rs) are test-only output.
-                if p.file_name()
-                    .is_some_and(|n| n != "foreign" && n != "derived")
-                {
-                    stack.push(p);
-                }
+                stack.push(p);
             } else if p.extension().is_some_and(|x| x == "rs") {
                 if let Ok(rel) = p.strip_prefix(dir) {
                     out.push(rel.to_string_lossy().replace('\\', "/"));

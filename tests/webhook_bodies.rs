@@ -821,20 +821,8 @@ fn empty_arrays_are_omitted_on_reserialisation() -> TestResult {
 }
 
 // ---------------------------------------------------------------------------
-// The generated `Deserialize` against serde's derive
+// Decoding: unknown fields everywhere, errors with paths, defaults
 // ---------------------------------------------------------------------------
-//
-// The generator writes a `Deserialize` for every struct with an `extra` map
-// (a map visitor; serde's derive with `#[serde(flatten)] extra` buffers
-// every object). `build.rs` also generates the same types with serde's derive
-// (`Settings::derive_deserialize`) into `OUT_DIR/derived`: the tests below
-// decode the same input with both and require the same result.
-
-/// The types of `specs/` with serde's derived `Deserialize`.
-#[allow(dead_code, unused_imports, clippy::all)]
-mod derived {
-    include!(concat!(env!("OUT_DIR"), "/derived/mod.rs"));
-}
 
 /// How a decoder saw an input: the JSON text of the typed value written
 /// back, or the error with the path `serde_path_to_error` gives it (what the
@@ -847,105 +835,64 @@ fn decoded<T: DeserializeOwned + Serialize>(text: &str) -> Result<String, String
     }
 }
 
-/// The same through a `serde_json::Value` (owned keys, no positions).
-fn decoded_from_value<T: DeserializeOwned + Serialize>(value: &Value) -> Result<String, String> {
-    match serde_path_to_error::deserialize::<_, T>(value.clone()) {
-        Ok(value) => serde_json::to_string(&value).map_err(|e| format!("cannot serialise: {e}")),
-        Err(e) => Err(format!("at `{}`: {}", e.path(), e.inner())),
-    }
-}
-
-/// Decodes `text` as `Generated` (the visitor) and as `Derived` (serde's
-/// derive) from text and from a `Value`, asserts that both agree, and
-/// returns the outcome.
-fn same_decoding<Generated, Derived>(name: &str, text: &str) -> Result<String, String>
-where
-    Generated: DeserializeOwned + Serialize,
-    Derived: DeserializeOwned + Serialize,
-{
-    let generated = decoded::<Generated>(text);
-    let derived = decoded::<Derived>(text);
-    assert_eq!(
-        generated, derived,
-        "{name}: the generated Deserialize differs from serde's derive"
-    );
-    if let Ok(value) = serde_json::from_str::<Value>(text) {
-        let from_value = decoded_from_value::<Generated>(&value);
+/// Decodes `text` as `T`; when that works, also from a `serde_json::Value`
+/// (owned keys, another code path in serde) and asserts that both agree.
+/// Returns the outcome.
+fn decoding<T: DeserializeOwned + Serialize>(name: &str, text: &str) -> Result<String, String> {
+    let from_text = decoded::<T>(text);
+    if let (Ok(_), Ok(value)) = (&from_text, serde_json::from_str::<Value>(text)) {
+        let from_value = match serde_path_to_error::deserialize::<_, T>(value) {
+            Ok(v) => serde_json::to_string(&v).map_err(|e| format!("cannot serialise: {e}")),
+            Err(e) => Err(format!("at `{}`: {}", e.path(), e.inner())),
+        };
         assert_eq!(
-            from_value,
-            decoded_from_value::<Derived>(&value),
-            "{name}: from a Value, the generated Deserialize differs from serde's derive"
+            from_value, from_text,
+            "{name}: from a Value and from text differ"
         );
-        if generated.is_ok() {
-            assert_eq!(
-                from_value, generated,
-                "{name}: from a Value and from text differ"
-            );
-        }
     }
-    generated
+    from_text
 }
 
 #[test]
-fn generated_deserialize_agrees_with_the_derive_on_every_fixture() -> TestResult {
-    use derived::common::types as d_common;
-    use derived::object_storage::types as d_storage;
-    use derived::order_search::types as d_search;
-    use derived::order_webhook_connector::types as d_order_hook;
-    use derived::shipment::types as d_shipment;
-    use derived::shipment_webhook_connector::types as d_shipment_hook;
+fn every_fixture_keeps_unknown_fields_added_to_every_object() {
     use tradecloud::api::common::types::SingleDeliveryOrder;
 
     type Check = fn(&str, &str) -> Result<String, String>;
     let mut checks: Vec<(&str, Check)> = ORDER_WEBHOOK_FIXTURES
         .iter()
-        .map(|&name| {
-            (
-                name,
-                same_decoding::<OrderWebhookBody, d_order_hook::OrderWebhookBody> as Check,
-            )
-        })
+        .map(|&name| (name, decoding::<OrderWebhookBody> as Check))
         .collect();
     checks.extend([
         (
             "shipment-webhook/shipment-event.json",
-            same_decoding::<ShipmentWebhookBody, d_shipment_hook::ShipmentWebhookBody> as Check,
+            decoding::<ShipmentWebhookBody> as Check,
         ),
-        ("api/order.json", same_decoding::<Order, d_common::Order>),
+        ("api/order.json", decoding::<Order>),
         (
             "api/order-poll-response.json",
-            same_decoding::<OrderPollResponse, d_search::OrderPollResponse>,
+            decoding::<OrderPollResponse>,
         ),
         (
             "api/single-delivery-order-poll-response.json",
-            same_decoding::<
-                SingleDeliveryOrderPollResponse,
-                d_search::SingleDeliveryOrderPollResponse,
-            >,
+            decoding::<SingleDeliveryOrderPollResponse>,
         ),
         (
             "api/shipment-poll-response.json",
-            same_decoding::<ShipmentPollResponse, d_shipment::ShipmentPollResponse>,
+            decoding::<ShipmentPollResponse>,
         ),
-        (
-            "api/document-metadata.json",
-            same_decoding::<DocumentMetadata, d_storage::DocumentMetadata>,
-        ),
-        (
-            "mock/orders/orders.json",
-            same_decoding::<Vec<Order>, Vec<d_common::Order>>,
-        ),
+        ("api/document-metadata.json", decoding::<DocumentMetadata>),
+        ("mock/orders/orders.json", decoding::<Vec<Order>>),
         (
             "mock/orders/poll-response.json",
-            same_decoding::<OrderPollResponse, d_search::OrderPollResponse>,
+            decoding::<OrderPollResponse>,
         ),
         (
             "mock/shipments/webhook-body.json",
-            same_decoding::<ShipmentWebhookBody, d_shipment_hook::ShipmentWebhookBody>,
+            decoding::<ShipmentWebhookBody>,
         ),
         (
             "mock/single-delivery-orders/order.json",
-            same_decoding::<SingleDeliveryOrder, d_common::SingleDeliveryOrder>,
+            decoding::<SingleDeliveryOrder>,
         ),
     ]);
     for (name, check) in checks {
@@ -953,7 +900,7 @@ fn generated_deserialize_agrees_with_the_derive_on_every_fixture() -> TestResult
         if let Err(e) = check(name, &text) {
             panic!("{name} does not decode: {e}");
         }
-        // And with an unknown field added to every object of the fixture.
+        // What Tradecloud adding fields looks like: one in every object.
         let mut value = untyped(&text);
         add_unknown_fields(&mut value, 0);
         let widened = value.to_string();
@@ -962,20 +909,6 @@ fn generated_deserialize_agrees_with_the_derive_on_every_fixture() -> TestResult
             Err(e) => panic!("{name} with unknown fields does not decode: {e}"),
         }
     }
-
-    // The tXML path decodes into the same types through the generated shapes.
-    let xml = std::fs::read(fixture_path("order-webhook/order-event.xml"))?;
-    let generated: OrderWebhookBody = tradecloud::txml::from_slice_with(
-        &xml,
-        &tradecloud::api::order_webhook_connector::types::txml_shapes::OrderWebhookBody,
-    )?;
-    let derived: d_order_hook::OrderWebhookBody =
-        tradecloud::txml::from_slice_with(&xml, &d_order_hook::txml_shapes::OrderWebhookBody)?;
-    assert_eq!(
-        serde_json::to_string(&generated)?,
-        serde_json::to_string(&derived)?
-    );
-    Ok(())
 }
 
 /// Adds `"x-unknown-<depth>"` (an object with a number of 30 digits, an array
@@ -1057,20 +990,13 @@ fn unknown_fields_at_every_nesting_level_survive_parse_and_serialise() -> TestRe
     );
     // Written back, the body is the input: every unknown field, every digit.
     assert_round_trip("nested unknown fields", text, &body);
-    same_decoding::<OrderWebhookBody, derived::order_webhook_connector::types::OrderWebhookBody>(
-        "nested unknown fields",
-        text,
-    )?;
+    decoding::<OrderWebhookBody>("nested unknown fields", text)?;
     Ok(())
 }
 
 #[test]
 fn duplicate_and_missing_fields_are_errors_with_paths() {
-    type Generated = OrderWebhookBody;
-    type Derived = derived::order_webhook_connector::types::OrderWebhookBody;
-    type GeneratedShipment = ShipmentWebhookBody;
-    type DerivedShipment = derived::shipment_webhook_connector::types::ShipmentWebhookBody;
-    let error = |name: &str, text: &str| match same_decoding::<Generated, Derived>(name, text) {
+    let error = |name: &str, text: &str| match decoding::<OrderWebhookBody>(name, text) {
         Ok(written) => panic!("{name} must not decode, gave {written}"),
         Err(e) => e,
     };
@@ -1137,23 +1063,21 @@ fn duplicate_and_missing_fields_are_errors_with_paths() {
         ),
         (r#"{"shipment": {}}"#, "missing field `eventName`"),
     ] {
-        match same_decoding::<GeneratedShipment, DerivedShipment>(text, text) {
+        match decoding::<ShipmentWebhookBody>(text, text) {
             Ok(written) => panic!("{text} must not decode, gave {written}"),
             Err(e) => assert!(e.contains(message), "{text}: {e}"),
         }
     }
-    // Repeated unknown keys: the last one wins, as with the derive.
-    match same_decoding::<Generated, Derived>(
-        "repeated unknown",
-        r#"{"eventName": "X", "x": 1, "x": 2}"#,
-    ) {
+    // Repeated unknown keys: the last one wins.
+    match decoding::<OrderWebhookBody>("repeated unknown", r#"{"eventName": "X", "x": 1, "x": 2}"#)
+    {
         Ok(written) => assert_eq!(untyped(&written), json!({"eventName": "X", "x": 2})),
         Err(e) => panic!("repeated unknown keys must decode: {e}"),
     }
 }
 
 #[test]
-fn defaults_apply_as_with_the_derive() -> TestResult {
+fn defaults_apply_when_fields_are_absent() -> TestResult {
     // `limit` has `default = 100` in the spec; optional fields are `None`,
     // optional arrays empty.
     use tradecloud::api::order_search::types::OrderPollRequest;
@@ -1161,16 +1085,10 @@ fn defaults_apply_as_with_the_derive() -> TestResult {
     let request: OrderPollRequest = serde_json::from_str(text)?;
     assert_eq!(request.limit.get(), 100);
     assert_eq!(request.offset, None);
-    same_decoding::<OrderPollRequest, derived::order_search::types::OrderPollRequest>(
-        "poll request",
-        text,
-    )?;
-    same_decoding::<OrderPollRequest, derived::order_search::types::OrderPollRequest>(
-        "poll request with limit 0",
-        r#"{"limit": 0}"#,
-    )
-    .err()
-    .ok_or("limit 0 must not decode")?;
+    decoding::<OrderPollRequest>("poll request", text)?;
+    decoding::<OrderPollRequest>("poll request with limit 0", r#"{"limit": 0}"#)
+        .err()
+        .ok_or("limit 0 must not decode")?;
     Ok(())
 }
 
@@ -1214,4 +1132,94 @@ fn the_receivers_decoder_names_the_field_of_an_invalid_body() {
         Ok(Some(body)) => assert_round_trip("decode_body", &text, &body),
         other => panic!("the fixture must decode: {other:?}"),
     }
+}
+
+// ---------------------------------------------------------------------------
+// Building bodies: `Default` and builders
+// ---------------------------------------------------------------------------
+
+#[test]
+fn request_bodies_are_built_without_an_extra_literal() -> TestResult {
+    use tradecloud::api::common::types::OrderProcessStatus;
+    use tradecloud::api::order_search::types::{
+        OrderPollFilters, OrderPollRequest, OrderPollStatusFilter,
+    };
+
+    // `Default`: absent fields, the spec's `limit` default.
+    assert_eq!(
+        serde_json::to_value(OrderPollRequest::default())?,
+        json!({"limit": 100})
+    );
+    // A struct literal needs no `extra` either.
+    let literal = OrderPollFilters {
+        last_updated_after: Some(dt("2025-04-23T10:01:53.812Z")),
+        ..Default::default()
+    };
+    // Builders: optional fields set by value, lists from anything iterable,
+    // nested builders accepted where their type is, unknown fields by name.
+    let request = OrderPollRequest::builder()
+        .filters(
+            OrderPollFilters::builder()
+                .last_updated_after(dt("2025-04-23T10:01:53.812Z"))
+                .status(
+                    OrderPollStatusFilter::builder()
+                        .process_status([OrderProcessStatus::Confirmed, "OnHold".into()]),
+                ),
+        )
+        .offset(200u64)
+        .extra("addedLater", json!({"x": 1}))
+        .build();
+    assert_eq!(
+        serde_json::to_value(&request)?,
+        json!({
+            "filters": {
+                "lastUpdatedAfter": "2025-04-23T10:01:53.812Z",
+                "status": {"processStatus": ["Confirmed", "OnHold"]}
+            },
+            "limit": 100,
+            "offset": 200,
+            "addedLater": {"x": 1}
+        })
+    );
+    assert_eq!(
+        request
+            .filters
+            .as_ref()
+            .and_then(|f| f.last_updated_after.as_ref()),
+        literal.last_updated_after.as_ref()
+    );
+    // A value goes back into a builder and comes out unchanged.
+    let again: OrderPollRequest =
+        tradecloud::api::order_search::types::builder::OrderPollRequest::from(request.clone())
+            .into();
+    assert_eq!(again, request);
+    Ok(())
+}
+
+#[test]
+fn defaults_make_nothing_required_on_the_wire() -> TestResult {
+    use tradecloud::api::order_search::types::OrderPollRequest;
+    use tradecloud::api::shipment::types::ShipmentPollRequest;
+
+    // Every struct has a `Default`; what it writes still parses, and an
+    // empty object parses as before (only the spec's `required` fields are).
+    let body = OrderWebhookBody {
+        event_name: OrderEventName::OrderIssuedByBuyer,
+        ..Default::default()
+    };
+    let text = serde_json::to_string(&body)?;
+    assert_eq!(text, r#"{"eventName":"OrderIssuedByBuyer"}"#);
+    assert_eq!(serde_json::from_str::<OrderWebhookBody>(&text)?, body);
+    // A required open enum starts as the empty value until set.
+    assert_eq!(
+        OrderWebhookBody::default().event_name,
+        OrderEventName::Unknown(String::new())
+    );
+    for text in ["{}", r#"{"filters": {}}"#, r#"{"filters": {"status": {}}}"#] {
+        serde_json::from_str::<OrderPollRequest>(text)?;
+        serde_json::from_str::<ShipmentPollRequest>(text)?;
+    }
+    serde_json::from_str::<Order>("{}")?;
+    serde_json::from_str::<OrderEvent>("{}")?;
+    Ok(())
 }

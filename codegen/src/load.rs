@@ -70,22 +70,33 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SpecSource>> {
 pub fn read_file(path: &Path) -> Result<SpecSource> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::new(path, "", "spec file", format!("cannot read: {e}")))?;
-    let document = parse_text(path, &text)?;
-    let file_name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default()
-        .to_string();
-    let stem = path
-        .file_stem()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    Ok(SpecSource {
-        path: path.to_path_buf(),
-        file_name,
-        module: names::module_name(stem),
-        document,
-    })
+    SpecSource::from_text(path, &text)
+}
+
+impl SpecSource {
+    /// A spec from its text, as if read from `path` (which names the module).
+    pub fn from_text(path: &Path, text: &str) -> Result<SpecSource> {
+        let document = parse_text(path, text)?;
+        Ok(SpecSource::new(path, document))
+    }
+
+    fn new(path: &Path, document: Value) -> SpecSource {
+        let file_name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let stem = path
+            .file_stem()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        SpecSource {
+            path: path.to_path_buf(),
+            file_name,
+            module: names::module_name(stem),
+            document,
+        }
+    }
 }
 
 /// Parse YAML (a superset of JSON) into a JSON value.

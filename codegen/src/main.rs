@@ -21,23 +21,6 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-    // Remove files of specs that no longer exist.
-    if let Ok(entries) = std::fs::read_dir(&out) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            let keep = output
-                .files
-                .iter()
-                .any(|f| f.path == name || f.path.starts_with(&format!("{name}/")));
-            if !keep && (entry.path().is_dir() || name.ends_with(".rs")) {
-                let _ = if entry.path().is_dir() {
-                    std::fs::remove_dir_all(entry.path())
-                } else {
-                    std::fs::remove_file(entry.path())
-                };
-            }
-        }
-    }
     if let Err(e) = output.write_to(&out) {
         eprintln!("error: cannot write {}: {e}", out.display());
         return ExitCode::FAILURE;

@@ -15,12 +15,12 @@ fn specs(name: &str) -> PathBuf {
 
 fn source(name: &str, text: &str) -> load::SpecSource {
     let path = PathBuf::from(format!("specs/{name}"));
-    load::SpecSource {
-        document: load::parse_text(&path, text).expect("test spec parses"),
-        file_name: name.to_string(),
-        module: tradecloud_codegen::names::module_name(name.trim_end_matches(".yaml")),
-        path,
-    }
+    load::SpecSource::from_text(&path, text).expect("test spec parses")
+}
+
+fn generated(files: &[(&str, &str)]) -> tradecloud_codegen::Output {
+    let sources = files.iter().map(|(n, t)| source(n, t)).collect();
+    generate(sources, &Settings::tradecloud()).expect("generates")
 }
 
 fn error_of(files: &[(&str, &str)]) -> String {
@@ -71,100 +71,179 @@ fn types_follow_tradecloud_rules() {
     assert!(hook.contains("pub use crate::api::common::types::Order;"));
 }
 
-#[test]
-fn structs_with_extra_get_a_generated_deserialize() {
-    let out = generate_dir(&specs("basic"), &Settings::tradecloud()).expect("generates");
-    let hook = out.file("hook/types.rs").expect("hook types");
-    // Serialize stays derived (and flattens `extra`); Deserialize is a map
-    // visitor that matches the wire names and fills `extra` itself.
-    assert!(
-        hook.contains("#[derive(::serde::Serialize, Clone, Debug, PartialEq)]\npub struct Body {"),
-        "{hook}"
-    );
-    assert!(hook.contains("impl<'de> ::serde::Deserialize<'de> for Body {"));
-    assert!(hook.contains("\"eventName\" => {"));
-    assert!(hook.contains("crate::types::de::required("));
-    assert!(hook.contains("order: __field_order.flatten(),"));
-    assert!(hook.contains("__extra.insert(__key.into_string(), __value);"));
-    assert!(!hook.contains("::serde::Deserialize,"));
-
-    // The reference variant keeps serde's derive, and can leave out the
-    // clients and server stubs.
-    let settings = Settings {
-        derive_deserialize: true,
-        types_only: true,
-        ..Settings::tradecloud()
+/// Whether `text` contains `needle`, ignoring whitespace (prettyplease
+/// breaks long lines).
+fn has(text: &str, needle: &str) -> bool {
+    let squash = |s: &str| {
+        s.split_whitespace()
+            .collect::<String>()
+            .replace(",)", ")")
+            .replace(",>", ">")
+            .replace(",}", "}")
     };
-    let out = generate_dir(&specs("basic"), &settings).expect("generates");
-    let paths: Vec<&str> = out.files.iter().map(|f| f.path.as_str()).collect();
-    assert_eq!(paths, ["common/types.rs", "hook/types.rs", "mod.rs"]);
-    let hook = out.file("hook/types.rs").expect("hook types");
-    assert!(hook.contains("#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]\npub struct Body {"));
-    assert!(!hook.contains("impl<'de> ::serde::Deserialize<'de>"));
+    squash(text).contains(&squash(needle))
 }
 
 #[test]
-fn structs_the_visitor_cannot_express_keep_the_derive() {
-    let items: Vec<syn::Item> = vec![
-        // an attribute the visitor does not know (`alias`)
-        syn::parse_quote! {
-            #[derive(::serde::Deserialize, ::serde::Serialize)]
-            pub struct Aliased {
-                #[serde(alias = "old")]
-                pub new: ::std::string::String,
-                #[serde(flatten)]
-                pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            }
-        },
-        // no `extra` map
-        syn::parse_quote! {
-            #[derive(::serde::Deserialize, ::serde::Serialize)]
-            pub struct Closed {
-                pub id: ::std::string::String,
-            }
-        },
-        // a container attribute
-        syn::parse_quote! {
-            #[derive(::serde::Deserialize, ::serde::Serialize)]
-            #[serde(deny_unknown_fields)]
-            pub struct Strict {
-                #[serde(flatten)]
-                pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            }
-        },
-        // a raw identifier and a default path are fine
-        syn::parse_quote! {
-            #[derive(::serde::Deserialize, ::serde::Serialize)]
-            pub struct Open {
-                #[serde(default = "defaults::ten")]
-                pub r#type: u64,
-                #[serde(flatten)]
-                pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            }
-        },
-    ];
-    let out = tradecloud_codegen::emit::deserialize::rewrite(items, &Settings::tradecloud())
-        .expect("rewrites");
-    let text = prettyplease::unparse(&syn::File {
-        shebang: None,
-        attrs: vec![],
-        items: out,
-    });
-    assert_eq!(
-        text.matches("#[derive(::serde::Deserialize, ::serde::Serialize)]")
-            .count(),
-        3,
-        "{text}"
+fn structs_get_default_and_a_builder() {
+    let out = generate_dir(&specs("basic"), &Settings::tradecloud()).expect("generates");
+    let common = out.file("common/types.rs").expect("common types");
+    // serde's derive decodes, `extra` keeps unknown fields; every field
+    // starts empty, so `Default` is derived.
+    assert!(
+        has(common, "#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)] pub struct Line {"),
+        "{common}"
+    );
+    // The builder: `Line::builder()`, one setter per field taking what
+    // converts into it (an optional field without `Some`), then `build()`.
+    assert!(has(common, "pub fn builder() -> builder::Line {"));
+    assert!(has(common, "pub mod builder {"));
+    assert!(has(
+        common,
+        "///qty pub fn quantity(mut self, value: impl ::std::convert::Into<crate::types::Decimal>) -> Self {"
+    ), "{common}");
+    assert!(has(
+        common,
+        "self.value.quantity = ::std::option::Option::Some(value.into());"
+    ));
+    assert!(
+        has(common, "/// Sets `lastUpdatedAt`. pub fn last_updated_at("),
+        "{common}"
+    );
+    // Local types are seen from inside `mod builder` through `super::`.
+    assert!(
+        has(
+            common,
+            "values: impl ::std::iter::IntoIterator<Item = impl ::std::convert::Into<super::Line>>"
+        ),
+        "{common}"
+    );
+    assert!(has(common, "pub fn extra(mut self, key: impl ::std::convert::Into<::std::string::String>, value: impl ::std::convert::Into<::serde_json::Value>)"));
+    assert!(has(common, "pub fn build(self) -> super::Line {"));
+    assert!(has(
+        common,
+        "impl ::std::convert::From<Line> for super::Line {"
+    ));
+    let hook = out.file("hook/types.rs").expect("hook types");
+    assert!(
+        has(hook, "PartialEq, Default)] pub struct Body {"),
+        "{hook}"
+    );
+}
+
+#[test]
+fn required_enums_start_empty_and_other_required_scalars_get_no_default() {
+    let out = generated(&[(
+        "svc.yaml",
+        "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\ncomponents:\n  schemas:\n    Event:\n      type: object\n      required: [name]\n      properties:\n        name: {type: string, enum: [Created, Changed]}\n        size: {type: integer, minimum: 1, default: 10}\n    Priced:\n      type: object\n      required: [price]\n      properties:\n        price: {type: number}\n    Holder:\n      type: object\n      required: [priced]\n      properties:\n        priced: {$ref: '#/components/schemas/Priced'}\n",
+    )]);
+    let types = out.file("svc/types.rs").expect("types");
+    assert!(
+        has(types, "impl ::std::default::Default for Event {"),
+        "{types}"
     );
     assert!(
-        text.contains("impl<'de> ::serde::Deserialize<'de> for Open {"),
-        "{text}"
+        has(
+            types,
+            "name: <crate::api::svc::types::EventName as crate::types::OpenEnum>::from_wire(\"\"),"
+        ),
+        "{types}"
     );
-    assert!(text.contains("\"type\" => {"), "{text}");
     assert!(
-        text.contains("r#type: __field_type.unwrap_or_else(defaults::ten),"),
-        "{text}"
+        has(types, "The required `name` is the empty value"),
+        "{types}"
     );
+    assert!(has(types, "size: defaults::"), "{types}");
+    assert!(has(types, "pub fn builder() -> builder::Event {"));
+    // A required decimal has no value to start from, and neither has what
+    // requires it.
+    for name in ["Priced", "Holder"] {
+        assert!(!has(types, &format!("Default for {name} ")), "{types}");
+        assert!(!has(types, &format!("builder::{name} ")), "{types}");
+        assert!(
+            !has(types, &format!("PartialEq, Default)]\npub struct {name} ")),
+            "{types}"
+        );
+    }
+}
+
+#[test]
+fn clients_are_named_after_the_spec_and_drop_the_route_suffix() {
+    let out = generate_dir(&specs("tapir"), &Settings::tradecloud()).expect("generates");
+    let client = out.file("order_service/client.rs").expect("client");
+    assert!(has(client, "pub struct OrderServiceClient {"), "{client}");
+    assert!(has(client, "pub async fn get_order_by_id<'a>("), "{client}");
+    assert!(has(client, "pub async fn poll_orders<'a>("));
+    // The old names stay, deprecated, and call the new ones.
+    assert!(has(client, "#[deprecated(note = \"renamed to `OrderServiceClient`\")]\npub type Client = OrderServiceClient;"), "{client}");
+    assert!(has(client, "#[deprecated(note = \"renamed to `get_order_by_id`\")]\n    pub async fn get_order_by_id_route<'a>("), "{client}");
+    assert!(
+        has(client, "self.get_order_by_id(order_id, x_trace).await"),
+        "{client}"
+    );
+    assert!(has(client, "pub use super::OrderServiceClient;"));
+    // `reqwest::Client` is left alone.
+    assert!(has(client, "client: reqwest::Client,"));
+    // The server stubs keep the operation ids (implementors would break).
+    let server = out.file("order_service/server.rs").expect("server");
+    assert!(
+        has(
+            server,
+            "fn get_order_by_id_route(&self, request: GetOrderByIdRouteRequest)"
+        ),
+        "{server}"
+    );
+
+    // When the short name belongs to another operation, the long one stays.
+    let out = generated(&[(
+        "svc.yaml",
+        "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n      operationId: poll\n      responses: {'200': {description: ok}}\n  /b:\n    get:\n      operationId: pollRoute\n      responses: {'200': {description: ok}}\n",
+    )]);
+    let client = out.file("svc/client.rs").expect("client");
+    assert!(has(client, "pub async fn poll<'a>("), "{client}");
+    assert!(has(client, "pub async fn poll_route<'a>("), "{client}");
+    assert!(
+        !has(client, "#[deprecated(note = \"renamed to `poll`"),
+        "{client}"
+    );
+}
+
+#[test]
+fn writing_removes_stale_generated_files_only() {
+    let dir = std::env::temp_dir().join(format!("tradecloud-codegen-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = generate_dir(&specs("basic"), &Settings::tradecloud()).expect("generates");
+    std::fs::create_dir_all(dir.join("gone/deeper")).expect("mkdir");
+    let header = out
+        .file("mod.rs")
+        .expect("mod.rs")
+        .lines()
+        .next()
+        .expect("a header");
+    std::fs::write(dir.join("gone/deeper/types.rs"), format!("{header}\n")).expect("write");
+    std::fs::create_dir_all(dir.join("hook")).expect("mkdir");
+    std::fs::write(dir.join("hook/old.rs"), format!("{header}\n")).expect("write");
+    std::fs::write(dir.join("hand-written.rs"), "fn main() {}\n").expect("write");
+    std::fs::create_dir_all(dir.join("empty")).expect("mkdir");
+    out.write_to(&dir).expect("writes");
+    assert!(
+        !dir.join("gone").exists(),
+        "a folder of a spec that is gone"
+    );
+    assert!(
+        !dir.join("hook/old.rs").exists(),
+        "a file this run does not write"
+    );
+    assert!(dir.join("hook/types.rs").is_file());
+    assert!(
+        dir.join("hand-written.rs").is_file(),
+        "files without the header stay"
+    );
+    assert!(
+        dir.join("empty").is_dir(),
+        "folders the generator did not empty stay"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -172,6 +251,7 @@ fn client_adapts_the_spec_for_progenitor() {
     let out = generate_dir(&specs("basic"), &Settings::tradecloud()).expect("generates");
     let client = out.file("hook/client.rs").expect("client");
     // the XML media type is left to the server stubs; the client posts JSON
+    assert!(client.contains("pub struct HookClient {"));
     assert!(client.contains("pub async fn webhook_post"));
     assert!(!client.contains("application/xml"));
     // every named schema comes from the shared types module

@@ -61,12 +61,12 @@ Obtain, refresh and invalidate JSON Web Tokens (security/authentication.md).
    the access token expires after 10 minutes.
 
 Version: 2.0.0*/
-pub struct Client {
+pub struct AuthenticationClient {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
     pub(crate) inner: crate::client::ClientContext,
 }
-impl Client {
+impl AuthenticationClient {
     /// Create a new client.
     ///
     /// `baseurl` is the base URL provided to the internal
@@ -100,7 +100,7 @@ impl Client {
         }
     }
 }
-impl ClientInfo<crate::client::ClientContext> for Client {
+impl ClientInfo<crate::client::ClientContext> for AuthenticationClient {
     fn api_version() -> &'static str {
         "2.0.0"
     }
@@ -114,9 +114,9 @@ impl ClientInfo<crate::client::ClientContext> for Client {
         &self.inner
     }
 }
-impl ClientHooks<crate::client::ClientContext> for &Client {}
+impl ClientHooks<crate::client::ClientContext> for &AuthenticationClient {}
 #[allow(clippy::all)]
-impl Client {
+impl AuthenticationClient {
     /**Log in and obtain access and refresh tokens
 
 Authenticate with a Basic Authorization header containing the
@@ -281,5 +281,8 @@ Arguments:
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
     #[allow(unused_imports)]
-    pub use super::Client;
+    pub use super::AuthenticationClient;
 }
+/// The former name of [`AuthenticationClient`], which does not clash with `tradecloud::client::Client` (the client with login, retries and downloads).
+#[deprecated(note = "renamed to `AuthenticationClient`")]
+pub type Client = AuthenticationClient;

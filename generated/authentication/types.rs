@@ -5,7 +5,7 @@ pub use crate::api::common::types::ErrorResponse;
 /**The body of a successful login or refresh, as Tradecloud's SDK examples print it
 (`{"username": ..., "status": "authenticated"}`). The tokens themselves are in the
 response headers. Other members are kept.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct AuthenticatedUser {
     ///The authentication status, `authenticated` on success.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -16,67 +16,10 @@ pub struct AuthenticatedUser {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `AuthenticatedUser` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for AuthenticatedUser {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = AuthenticatedUser;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct AuthenticatedUser")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<AuthenticatedUser, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_status: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_username: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "status" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_status,
-                                "status",
-                            )?
-                        }
-                        "username" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_username,
-                                "username",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(AuthenticatedUser {
-                    status: __field_status.flatten(),
-                    username: __field_username.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl AuthenticatedUser {
+    /// A builder of `AuthenticatedUser`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::AuthenticatedUser {
+        ::std::default::Default::default()
     }
 }
 /// Error types.
@@ -108,6 +51,56 @@ pub mod error {
     impl From<String> for ConversionError {
         fn from(value: String) -> Self {
             Self(value.into())
+        }
+    }
+}
+/// Builders of the structs above: `Type::builder()`, one setter
+/// per field, then `build()`. Building cannot fail.
+pub mod builder {
+    /// Builder of [`super::AuthenticatedUser`] (see [`super::AuthenticatedUser::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct AuthenticatedUser {
+        value: super::AuthenticatedUser,
+    }
+    impl AuthenticatedUser {
+        ///The authentication status, `authenticated` on success.
+        pub fn status(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The user name (e-mail address) of the authenticated user.
+        pub fn username(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.username = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::AuthenticatedUser {
+            self.value
+        }
+    }
+    impl ::std::convert::From<AuthenticatedUser> for super::AuthenticatedUser {
+        fn from(builder: AuthenticatedUser) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::AuthenticatedUser> for AuthenticatedUser {
+        fn from(value: super::AuthenticatedUser) -> Self {
+            Self { value }
         }
     }
 }

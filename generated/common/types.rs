@@ -1092,7 +1092,7 @@ impl crate::types::OpenEnum for ShipmentProcessStatus {
 crate::impl_open_enum!(ShipmentProcessStatus);
 /**The actual delivery at the buyer for this order line, when using the single
 delivery per order line (`lines.actualDelivery`).*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ActualDelivery {
     ///The actual delivery date of this delivery. Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1103,72 +1103,15 @@ pub struct ActualDelivery {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ActualDelivery` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ActualDelivery {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ActualDelivery;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ActualDelivery")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ActualDelivery, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_date: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_quantity: ::std::option::Option<
-                    ::std::option::Option<crate::types::Decimal>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "date" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_date,
-                                "date",
-                            )?
-                        }
-                        "quantity" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_quantity,
-                                "quantity",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ActualDelivery {
-                    date: __field_date.flatten(),
-                    quantity: __field_quantity.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ActualDelivery {
+    /// A builder of `ActualDelivery`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ActualDelivery {
+        ::std::default::Default::default()
     }
 }
 /**The buyer part of the order line: an echo of the order line fields sent by the
 buyer (order/buyer/issue#lines). All members optional.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct BuyerLine {
     /// The actual delivery at the buyer, when using single delivery per order line.
     #[serde(
@@ -1278,313 +1221,14 @@ pub struct BuyerLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `BuyerLine` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for BuyerLine {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = BuyerLine;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct BuyerLine")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<BuyerLine, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_actual_delivery: ::std::option::Option<
-                    ::std::option::Option<ActualDelivery>,
-                > = ::std::option::Option::None;
-                let mut __field_certification: ::std::option::Option<
-                    ::std::option::Option<Certification>,
-                > = ::std::option::Option::None;
-                let mut __field_charge_lines: ::std::option::Option<
-                    ::std::vec::Vec<ChargeLine>,
-                > = ::std::option::Option::None;
-                let mut __field_delivery_history: ::std::option::Option<
-                    ::std::vec::Vec<DeliveryHistoryLine>,
-                > = ::std::option::Option::None;
-                let mut __field_delivery_schedule: ::std::option::Option<
-                    ::std::vec::Vec<DeliveryScheduleLine>,
-                > = ::std::option::Option::None;
-                let mut __field_description: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_documents: ::std::option::Option<
-                    ::std::vec::Vec<Document>,
-                > = ::std::option::Option::None;
-                let mut __field_indicators: ::std::option::Option<
-                    ::std::option::Option<BuyerLineIndicators>,
-                > = ::std::option::Option::None;
-                let mut __field_item: ::std::option::Option<
-                    ::std::option::Option<Item>,
-                > = ::std::option::Option::None;
-                let mut __field_item_details: ::std::option::Option<
-                    ::std::option::Option<ItemDetails>,
-                > = ::std::option::Option::None;
-                let mut __field_labels: ::std::option::Option<
-                    ::std::vec::Vec<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_notes: ::std::option::Option<
-                    ::std::vec::Vec<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_original_position: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_position: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_prices: ::std::option::Option<
-                    ::std::option::Option<Prices>,
-                > = ::std::option::Option::None;
-                let mut __field_production_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_project_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_properties: ::std::option::Option<
-                    ::std::vec::Vec<Property>,
-                > = ::std::option::Option::None;
-                let mut __field_reason: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_requests: ::std::option::Option<
-                    ::std::option::Option<BuyerRequests>,
-                > = ::std::option::Option::None;
-                let mut __field_row: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_sales_order_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_scheduled_delivery: ::std::option::Option<
-                    ::std::option::Option<ScheduledDelivery>,
-                > = ::std::option::Option::None;
-                let mut __field_terms: ::std::option::Option<
-                    ::std::option::Option<LineTerms>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "actualDelivery" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_actual_delivery,
-                                "actualDelivery",
-                            )?
-                        }
-                        "certification" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_certification,
-                                "certification",
-                            )?
-                        }
-                        "chargeLines" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_charge_lines,
-                                "chargeLines",
-                            )?
-                        }
-                        "deliveryHistory" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_delivery_history,
-                                "deliveryHistory",
-                            )?
-                        }
-                        "deliverySchedule" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_delivery_schedule,
-                                "deliverySchedule",
-                            )?
-                        }
-                        "description" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_description,
-                                "description",
-                            )?
-                        }
-                        "documents" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_documents,
-                                "documents",
-                            )?
-                        }
-                        "indicators" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_indicators,
-                                "indicators",
-                            )?
-                        }
-                        "item" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_item,
-                                "item",
-                            )?
-                        }
-                        "itemDetails" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_item_details,
-                                "itemDetails",
-                            )?
-                        }
-                        "labels" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_labels,
-                                "labels",
-                            )?
-                        }
-                        "notes" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_notes,
-                                "notes",
-                            )?
-                        }
-                        "originalPosition" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_original_position,
-                                "originalPosition",
-                            )?
-                        }
-                        "position" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_position,
-                                "position",
-                            )?
-                        }
-                        "prices" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_prices,
-                                "prices",
-                            )?
-                        }
-                        "productionNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_production_number,
-                                "productionNumber",
-                            )?
-                        }
-                        "projectNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_project_number,
-                                "projectNumber",
-                            )?
-                        }
-                        "properties" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_properties,
-                                "properties",
-                            )?
-                        }
-                        "reason" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_reason,
-                                "reason",
-                            )?
-                        }
-                        "requests" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_requests,
-                                "requests",
-                            )?
-                        }
-                        "row" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_row,
-                                "row",
-                            )?
-                        }
-                        "salesOrderNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_sales_order_number,
-                                "salesOrderNumber",
-                            )?
-                        }
-                        "scheduledDelivery" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_scheduled_delivery,
-                                "scheduledDelivery",
-                            )?
-                        }
-                        "terms" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_terms,
-                                "terms",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(BuyerLine {
-                    actual_delivery: __field_actual_delivery.flatten(),
-                    certification: __field_certification.flatten(),
-                    charge_lines: __field_charge_lines.unwrap_or_default(),
-                    delivery_history: __field_delivery_history.unwrap_or_default(),
-                    delivery_schedule: __field_delivery_schedule.unwrap_or_default(),
-                    description: __field_description.flatten(),
-                    documents: __field_documents.unwrap_or_default(),
-                    indicators: __field_indicators.flatten(),
-                    item: __field_item.flatten(),
-                    item_details: __field_item_details.flatten(),
-                    labels: __field_labels.unwrap_or_default(),
-                    notes: __field_notes.unwrap_or_default(),
-                    original_position: __field_original_position.flatten(),
-                    position: __field_position.flatten(),
-                    prices: __field_prices.flatten(),
-                    production_number: __field_production_number.flatten(),
-                    project_number: __field_project_number.flatten(),
-                    properties: __field_properties.unwrap_or_default(),
-                    reason: __field_reason.flatten(),
-                    requests: __field_requests.flatten(),
-                    row: __field_row.flatten(),
-                    sales_order_number: __field_sales_order_number.flatten(),
-                    scheduled_delivery: __field_scheduled_delivery.flatten(),
-                    terms: __field_terms.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl BuyerLine {
+    /// A builder of `BuyerLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::BuyerLine {
+        ::std::default::Default::default()
     }
 }
 ///Line level indicators set by the buyer (order/buyer/issue/indicators.md). They overrule order indicators.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct BuyerLineIndicators {
     ///The order or line is cancelled by the buyer.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1622,138 +1266,15 @@ pub struct BuyerLineIndicators {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `BuyerLineIndicators` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for BuyerLineIndicators {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = BuyerLineIndicators;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct BuyerLineIndicators")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<BuyerLineIndicators, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_cancelled: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_completed: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_confirmed: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_delivered: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_no_delivery_expected: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_propose_when_accepted: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_request_reconfirmation: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_shipped: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "cancelled" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_cancelled,
-                                "cancelled",
-                            )?
-                        }
-                        "completed" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_completed,
-                                "completed",
-                            )?
-                        }
-                        "confirmed" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_confirmed,
-                                "confirmed",
-                            )?
-                        }
-                        "delivered" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_delivered,
-                                "delivered",
-                            )?
-                        }
-                        "noDeliveryExpected" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_no_delivery_expected,
-                                "noDeliveryExpected",
-                            )?
-                        }
-                        "proposeWhenAccepted" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_propose_when_accepted,
-                                "proposeWhenAccepted",
-                            )?
-                        }
-                        "requestReconfirmation" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_request_reconfirmation,
-                                "requestReconfirmation",
-                            )?
-                        }
-                        "shipped" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_shipped,
-                                "shipped",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(BuyerLineIndicators {
-                    cancelled: __field_cancelled.flatten(),
-                    completed: __field_completed.flatten(),
-                    confirmed: __field_confirmed.flatten(),
-                    delivered: __field_delivered.flatten(),
-                    no_delivery_expected: __field_no_delivery_expected.flatten(),
-                    propose_when_accepted: __field_propose_when_accepted.flatten(),
-                    request_reconfirmation: __field_request_reconfirmation.flatten(),
-                    shipped: __field_shipped.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl BuyerLineIndicators {
+    /// A builder of `BuyerLineIndicators`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::BuyerLineIndicators {
+        ::std::default::Default::default()
     }
 }
 /**The buyer part of the order: mostly an echo of the order fields sent by the buyer
 (order/buyer/issue). All members optional.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct BuyerOrder {
     /// The optional legal entity that receives and handles the invoice. The supplier must send the invoice to the buyer accounting party when specified.
     #[serde(
@@ -1857,282 +1378,15 @@ pub struct BuyerOrder {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `BuyerOrder` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for BuyerOrder {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = BuyerOrder;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct BuyerOrder")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<BuyerOrder, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_buyer_accounting_party: ::std::option::Option<
-                    ::std::option::Option<CompanyParty>,
-                > = ::std::option::Option::None;
-                let mut __field_buyer_party: ::std::option::Option<
-                    ::std::option::Option<CompanyParty>,
-                > = ::std::option::Option::None;
-                let mut __field_company_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_contact: ::std::option::Option<
-                    ::std::option::Option<Contact>,
-                > = ::std::option::Option::None;
-                let mut __field_description: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_destination: ::std::option::Option<
-                    ::std::option::Option<Destination>,
-                > = ::std::option::Option::None;
-                let mut __field_documents: ::std::option::Option<
-                    ::std::vec::Vec<Document>,
-                > = ::std::option::Option::None;
-                let mut __field_erp_issue_date_time: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_erp_issued_by: ::std::option::Option<
-                    ::std::option::Option<Contact>,
-                > = ::std::option::Option::None;
-                let mut __field_erp_last_change_date_time: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_erp_last_changed_by: ::std::option::Option<
-                    ::std::option::Option<Contact>,
-                > = ::std::option::Option::None;
-                let mut __field_indicators: ::std::option::Option<
-                    ::std::option::Option<BuyerOrderIndicators>,
-                > = ::std::option::Option::None;
-                let mut __field_labels: ::std::option::Option<
-                    ::std::vec::Vec<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_notes: ::std::option::Option<
-                    ::std::vec::Vec<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_order_type: ::std::option::Option<
-                    ::std::option::Option<crate::api::common::types::OrderType>,
-                > = ::std::option::Option::None;
-                let mut __field_properties: ::std::option::Option<
-                    ::std::vec::Vec<Property>,
-                > = ::std::option::Option::None;
-                let mut __field_purchase_order_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_account_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_contact: ::std::option::Option<
-                    ::std::option::Option<Contact>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_party: ::std::option::Option<
-                    ::std::option::Option<CompanyParty>,
-                > = ::std::option::Option::None;
-                let mut __field_terms: ::std::option::Option<
-                    ::std::option::Option<Terms>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "buyerAccountingParty" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_buyer_accounting_party,
-                                "buyerAccountingParty",
-                            )?
-                        }
-                        "buyerParty" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_buyer_party,
-                                "buyerParty",
-                            )?
-                        }
-                        "companyId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_company_id,
-                                "companyId",
-                            )?
-                        }
-                        "contact" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_contact,
-                                "contact",
-                            )?
-                        }
-                        "description" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_description,
-                                "description",
-                            )?
-                        }
-                        "destination" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_destination,
-                                "destination",
-                            )?
-                        }
-                        "documents" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_documents,
-                                "documents",
-                            )?
-                        }
-                        "erpIssueDateTime" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_erp_issue_date_time,
-                                "erpIssueDateTime",
-                            )?
-                        }
-                        "erpIssuedBy" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_erp_issued_by,
-                                "erpIssuedBy",
-                            )?
-                        }
-                        "erpLastChangeDateTime" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_erp_last_change_date_time,
-                                "erpLastChangeDateTime",
-                            )?
-                        }
-                        "erpLastChangedBy" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_erp_last_changed_by,
-                                "erpLastChangedBy",
-                            )?
-                        }
-                        "indicators" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_indicators,
-                                "indicators",
-                            )?
-                        }
-                        "labels" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_labels,
-                                "labels",
-                            )?
-                        }
-                        "notes" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_notes,
-                                "notes",
-                            )?
-                        }
-                        "orderType" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_order_type,
-                                "orderType",
-                            )?
-                        }
-                        "properties" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_properties,
-                                "properties",
-                            )?
-                        }
-                        "purchaseOrderNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_purchase_order_number,
-                                "purchaseOrderNumber",
-                            )?
-                        }
-                        "supplierAccountNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_account_number,
-                                "supplierAccountNumber",
-                            )?
-                        }
-                        "supplierContact" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_contact,
-                                "supplierContact",
-                            )?
-                        }
-                        "supplierParty" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_party,
-                                "supplierParty",
-                            )?
-                        }
-                        "terms" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_terms,
-                                "terms",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(BuyerOrder {
-                    buyer_accounting_party: __field_buyer_accounting_party.flatten(),
-                    buyer_party: __field_buyer_party.flatten(),
-                    company_id: __field_company_id.flatten(),
-                    contact: __field_contact.flatten(),
-                    description: __field_description.flatten(),
-                    destination: __field_destination.flatten(),
-                    documents: __field_documents.unwrap_or_default(),
-                    erp_issue_date_time: __field_erp_issue_date_time.flatten(),
-                    erp_issued_by: __field_erp_issued_by.flatten(),
-                    erp_last_change_date_time: __field_erp_last_change_date_time
-                        .flatten(),
-                    erp_last_changed_by: __field_erp_last_changed_by.flatten(),
-                    indicators: __field_indicators.flatten(),
-                    labels: __field_labels.unwrap_or_default(),
-                    notes: __field_notes.unwrap_or_default(),
-                    order_type: __field_order_type.flatten(),
-                    properties: __field_properties.unwrap_or_default(),
-                    purchase_order_number: __field_purchase_order_number.flatten(),
-                    supplier_account_number: __field_supplier_account_number.flatten(),
-                    supplier_contact: __field_supplier_contact.flatten(),
-                    supplier_party: __field_supplier_party.flatten(),
-                    terms: __field_terms.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl BuyerOrder {
+    /// A builder of `BuyerOrder`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::BuyerOrder {
+        ::std::default::Default::default()
     }
 }
 /**Order level indicators set by the buyer (order/buyer/issue/indicators.md). Line
 indicators have precedence over (overrule) order indicators.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct BuyerOrderIndicators {
     ///Order only: if true, the order lines will be automatically confirmed in case of a supplier proposal or reopen request.
     #[serde(
@@ -2170,138 +1424,15 @@ pub struct BuyerOrderIndicators {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `BuyerOrderIndicators` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for BuyerOrderIndicators {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = BuyerOrderIndicators;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct BuyerOrderIndicators")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<BuyerOrderIndicators, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_auto_confirm: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_cancel_line_when_missing: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_cancelled: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_completed: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_confirmed: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_delivered: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_request_reconfirmation: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_shipped: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "autoConfirm" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_auto_confirm,
-                                "autoConfirm",
-                            )?
-                        }
-                        "cancelLineWhenMissing" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_cancel_line_when_missing,
-                                "cancelLineWhenMissing",
-                            )?
-                        }
-                        "cancelled" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_cancelled,
-                                "cancelled",
-                            )?
-                        }
-                        "completed" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_completed,
-                                "completed",
-                            )?
-                        }
-                        "confirmed" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_confirmed,
-                                "confirmed",
-                            )?
-                        }
-                        "delivered" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_delivered,
-                                "delivered",
-                            )?
-                        }
-                        "requestReconfirmation" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_request_reconfirmation,
-                                "requestReconfirmation",
-                            )?
-                        }
-                        "shipped" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_shipped,
-                                "shipped",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(BuyerOrderIndicators {
-                    auto_confirm: __field_auto_confirm.flatten(),
-                    cancel_line_when_missing: __field_cancel_line_when_missing.flatten(),
-                    cancelled: __field_cancelled.flatten(),
-                    completed: __field_completed.flatten(),
-                    confirmed: __field_confirmed.flatten(),
-                    delivered: __field_delivered.flatten(),
-                    request_reconfirmation: __field_request_reconfirmation.flatten(),
-                    shipped: __field_shipped.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl BuyerOrderIndicators {
+    /// A builder of `BuyerOrderIndicators`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::BuyerOrderIndicators {
+        ::std::default::Default::default()
     }
 }
 /**Requests of the buyer. For single delivery it is advised to use
 `statusLine.scheduledDeliveryInclRequests` and `statusLine.pricesInclRequests` instead.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct BuyerRequests {
     /// The buyer requests to reopen the confirmed order line with a different delivery schedule and prices compared to the confirmed order line.
     #[serde(
@@ -2312,60 +1443,14 @@ pub struct BuyerRequests {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `BuyerRequests` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for BuyerRequests {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = BuyerRequests;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct BuyerRequests")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<BuyerRequests, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_reopen_request: ::std::option::Option<
-                    ::std::option::Option<Request>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "reopenRequest" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_reopen_request,
-                                "reopenRequest",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(BuyerRequests {
-                    reopen_request: __field_reopen_request.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl BuyerRequests {
+    /// A builder of `BuyerRequests`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::BuyerRequests {
+        ::std::default::Default::default()
     }
 }
 ///The buyer side header of the shipment.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct BuyerShipment {
     /// The unique party identifier and scheme, like GLN, of the buyer.
     #[serde(
@@ -2400,115 +1485,14 @@ pub struct BuyerShipment {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `BuyerShipment` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for BuyerShipment {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = BuyerShipment;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct BuyerShipment")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<BuyerShipment, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_buyer_party: ::std::option::Option<
-                    ::std::option::Option<CompanyParty>,
-                > = ::std::option::Option::None;
-                let mut __field_company_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_contacts: ::std::option::Option<
-                    ::std::vec::Vec<ShipmentContact>,
-                > = ::std::option::Option::None;
-                let mut __field_documents: ::std::option::Option<
-                    ::std::vec::Vec<ShipmentDocument>,
-                > = ::std::option::Option::None;
-                let mut __field_purchase_order_terms: ::std::option::Option<
-                    ::std::option::Option<PurchaseOrderTerms>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_account_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "buyerParty" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_buyer_party,
-                                "buyerParty",
-                            )?
-                        }
-                        "companyId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_company_id,
-                                "companyId",
-                            )?
-                        }
-                        "contacts" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_contacts,
-                                "contacts",
-                            )?
-                        }
-                        "documents" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_documents,
-                                "documents",
-                            )?
-                        }
-                        "purchaseOrderTerms" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_purchase_order_terms,
-                                "purchaseOrderTerms",
-                            )?
-                        }
-                        "supplierAccountNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_account_number,
-                                "supplierAccountNumber",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(BuyerShipment {
-                    buyer_party: __field_buyer_party.flatten(),
-                    company_id: __field_company_id.flatten(),
-                    contacts: __field_contacts.unwrap_or_default(),
-                    documents: __field_documents.unwrap_or_default(),
-                    purchase_order_terms: __field_purchase_order_terms.flatten(),
-                    supplier_account_number: __field_supplier_account_number.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl BuyerShipment {
+    /// A builder of `BuyerShipment`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::BuyerShipment {
+        ::std::default::Default::default()
     }
 }
 ///The certification required for the goods of an order line (`buyerLine.certification`), from Tradecloud's order examples.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct Certification {
     ///The classification society that issues the certificate.
     #[serde(
@@ -2531,94 +1515,14 @@ pub struct Certification {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `Certification` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for Certification {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = Certification;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct Certification")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<Certification, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_classification_society: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_classification_society_code: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_type_: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_type_code: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "classificationSociety" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_classification_society,
-                                "classificationSociety",
-                            )?
-                        }
-                        "classificationSocietyCode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_classification_society_code,
-                                "classificationSocietyCode",
-                            )?
-                        }
-                        "type" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_type_,
-                                "type",
-                            )?
-                        }
-                        "typeCode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_type_code,
-                                "typeCode",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(Certification {
-                    classification_society: __field_classification_society.flatten(),
-                    classification_society_code: __field_classification_society_code
-                        .flatten(),
-                    type_: __field_type_.flatten(),
-                    type_code: __field_type_code.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl Certification {
+    /// A builder of `Certification`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::Certification {
+        ::std::default::Default::default()
     }
 }
 #[doc = "**Deprecated.** Charge lines (`chargeLines`) are deprecated, superseded by\n`lineType` `Charge` and line-level pricing (order/line-type.md). The current docs\ndo not list the members; they are taken from Tradecloud's published order\nexamples. All optional."]
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ChargeLine {
     ///The charge description.
     #[serde(
@@ -2650,117 +1554,15 @@ pub struct ChargeLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ChargeLine` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ChargeLine {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ChargeLine;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ChargeLine")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ChargeLine, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_charge_description: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_charge_type_code: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_position: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_price: ::std::option::Option<
-                    ::std::option::Option<Price>,
-                > = ::std::option::Option::None;
-                let mut __field_price_unit_of_measure_iso: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_quantity: ::std::option::Option<
-                    ::std::option::Option<crate::types::Decimal>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "chargeDescription" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_charge_description,
-                                "chargeDescription",
-                            )?
-                        }
-                        "chargeTypeCode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_charge_type_code,
-                                "chargeTypeCode",
-                            )?
-                        }
-                        "position" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_position,
-                                "position",
-                            )?
-                        }
-                        "price" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_price,
-                                "price",
-                            )?
-                        }
-                        "priceUnitOfMeasureIso" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_price_unit_of_measure_iso,
-                                "priceUnitOfMeasureIso",
-                            )?
-                        }
-                        "quantity" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_quantity,
-                                "quantity",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ChargeLine {
-                    charge_description: __field_charge_description.flatten(),
-                    charge_type_code: __field_charge_type_code.flatten(),
-                    position: __field_position.flatten(),
-                    price: __field_price.flatten(),
-                    price_unit_of_measure_iso: __field_price_unit_of_measure_iso
-                        .flatten(),
-                    quantity: __field_quantity.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ChargeLine {
+    /// A builder of `ChargeLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ChargeLine {
+        ::std::default::Default::default()
     }
 }
 /**An optional legal entity (buyer, buyer accounting or supplier company party), or
 the unique party identifier and scheme of a shipment's supplier or buyer.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct CompanyParty {
     ///The location address lines of the party. It is recommended to provide at least one address line.
     #[serde(
@@ -2802,138 +1604,15 @@ pub struct CompanyParty {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `CompanyParty` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for CompanyParty {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = CompanyParty;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct CompanyParty")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<CompanyParty, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_address_lines: ::std::option::Option<
-                    ::std::vec::Vec<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_city: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_country_code_iso2: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_country_name: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_id_scheme: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_names: ::std::option::Option<
-                    ::std::vec::Vec<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_postal_code: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "addressLines" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_address_lines,
-                                "addressLines",
-                            )?
-                        }
-                        "city" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_city,
-                                "city",
-                            )?
-                        }
-                        "countryCodeIso2" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_country_code_iso2,
-                                "countryCodeIso2",
-                            )?
-                        }
-                        "countryName" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_country_name,
-                                "countryName",
-                            )?
-                        }
-                        "id" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_id,
-                                "id",
-                            )?
-                        }
-                        "idScheme" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_id_scheme,
-                                "idScheme",
-                            )?
-                        }
-                        "names" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_names,
-                                "names",
-                            )?
-                        }
-                        "postalCode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_postal_code,
-                                "postalCode",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(CompanyParty {
-                    address_lines: __field_address_lines.unwrap_or_default(),
-                    city: __field_city.flatten(),
-                    country_code_iso2: __field_country_code_iso2.flatten(),
-                    country_name: __field_country_name.flatten(),
-                    id: __field_id.flatten(),
-                    id_scheme: __field_id_scheme.flatten(),
-                    names: __field_names.unwrap_or_default(),
-                    postal_code: __field_postal_code.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl CompanyParty {
+    /// A builder of `CompanyParty`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::CompanyParty {
+        ::std::default::Default::default()
     }
 }
 /**The order line as agreed between buyer and supplier. Only if the process status
 is `Confirmed` the line is agreed between buyer and supplier.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ConfirmedLine {
     ///**Deprecated**: the agreed charge lines.
     #[serde(
@@ -2955,78 +1634,10 @@ pub struct ConfirmedLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ConfirmedLine` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ConfirmedLine {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ConfirmedLine;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ConfirmedLine")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ConfirmedLine, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_charge_lines: ::std::option::Option<
-                    ::std::vec::Vec<ChargeLine>,
-                > = ::std::option::Option::None;
-                let mut __field_delivery_schedule: ::std::option::Option<
-                    ::std::vec::Vec<DeliveryScheduleLine>,
-                > = ::std::option::Option::None;
-                let mut __field_prices: ::std::option::Option<
-                    ::std::option::Option<Prices>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "chargeLines" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_charge_lines,
-                                "chargeLines",
-                            )?
-                        }
-                        "deliverySchedule" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_delivery_schedule,
-                                "deliverySchedule",
-                            )?
-                        }
-                        "prices" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_prices,
-                                "prices",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ConfirmedLine {
-                    charge_lines: __field_charge_lines.unwrap_or_default(),
-                    delivery_schedule: __field_delivery_schedule.unwrap_or_default(),
-                    prices: __field_prices.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ConfirmedLine {
+    /// A builder of `ConfirmedLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ConfirmedLine {
+        ::std::default::Default::default()
     }
 }
 /**A person identified by email or user name (`contact.email` and
@@ -3034,7 +1645,7 @@ impl<'de> ::serde::Deserialize<'de> for ConfirmedLine {
 the supplier contact and the ERP user who issued, changed or responded to the
 order (`erpIssuedBy`, `erpLastChangedBy`, `erpRespondedBy`). Other members
 (shipment contacts also have names and a phone number) are kept.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct Contact {
     ///The email of the employee responsible for this order. The user with this email address should be active in Tradecloud.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3045,73 +1656,16 @@ pub struct Contact {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `Contact` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for Contact {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = Contact;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct Contact")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<Contact, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_email: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_user_name: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "email" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_email,
-                                "email",
-                            )?
-                        }
-                        "userName" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_user_name,
-                                "userName",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(Contact {
-                    email: __field_email.flatten(),
-                    user_name: __field_user_name.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl Contact {
+    /// A builder of `Contact`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::Contact {
+        ::std::default::Default::default()
     }
 }
 /**One delivery line (position) of the current order line level delivery schedule
 (`lines.deliverySchedule` and `lines.deliveryScheduleIncludingRequests`), with the
 logistics fields (`status`, `etd`, `eta`) that only this schedule has.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct CurrentDeliveryScheduleLine {
     ///The delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3142,130 +1696,16 @@ pub struct CurrentDeliveryScheduleLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `CurrentDeliveryScheduleLine` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for CurrentDeliveryScheduleLine {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = CurrentDeliveryScheduleLine;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct CurrentDeliveryScheduleLine")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<CurrentDeliveryScheduleLine, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_date: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_eta: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_etd: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_position: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_quantity: ::std::option::Option<
-                    ::std::option::Option<crate::types::Decimal>,
-                > = ::std::option::Option::None;
-                let mut __field_status: ::std::option::Option<
-                    ::std::option::Option<
-                        crate::api::common::types::DeliveryLineLogisticsStatus,
-                    >,
-                > = ::std::option::Option::None;
-                let mut __field_transport_mode: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "date" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_date,
-                                "date",
-                            )?
-                        }
-                        "eta" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_eta,
-                                "eta",
-                            )?
-                        }
-                        "etd" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_etd,
-                                "etd",
-                            )?
-                        }
-                        "position" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_position,
-                                "position",
-                            )?
-                        }
-                        "quantity" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_quantity,
-                                "quantity",
-                            )?
-                        }
-                        "status" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_status,
-                                "status",
-                            )?
-                        }
-                        "transportMode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_transport_mode,
-                                "transportMode",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(CurrentDeliveryScheduleLine {
-                    date: __field_date.flatten(),
-                    eta: __field_eta.flatten(),
-                    etd: __field_etd.flatten(),
-                    position: __field_position.flatten(),
-                    quantity: __field_quantity.flatten(),
-                    status: __field_status.flatten(),
-                    transport_mode: __field_transport_mode.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl CurrentDeliveryScheduleLine {
+    /// A builder of `CurrentDeliveryScheduleLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::CurrentDeliveryScheduleLine {
+        ::std::default::Default::default()
     }
 }
 /**The current single delivery of an order line when using single delivery per
 order line (`lines.statusLine.scheduledDelivery` and
 `scheduledDeliveryInclRequests`), with the logistics fields (`status`, `etd`, `eta`).*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct CurrentScheduledDelivery {
     ///The delivery date of this delivery line. Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3293,119 +1733,16 @@ pub struct CurrentScheduledDelivery {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `CurrentScheduledDelivery` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for CurrentScheduledDelivery {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = CurrentScheduledDelivery;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct CurrentScheduledDelivery")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<CurrentScheduledDelivery, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_date: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_eta: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_etd: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_quantity: ::std::option::Option<
-                    ::std::option::Option<crate::types::Decimal>,
-                > = ::std::option::Option::None;
-                let mut __field_status: ::std::option::Option<
-                    ::std::option::Option<
-                        crate::api::common::types::DeliveryLineLogisticsStatus,
-                    >,
-                > = ::std::option::Option::None;
-                let mut __field_transport_mode: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "date" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_date,
-                                "date",
-                            )?
-                        }
-                        "eta" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_eta,
-                                "eta",
-                            )?
-                        }
-                        "etd" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_etd,
-                                "etd",
-                            )?
-                        }
-                        "quantity" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_quantity,
-                                "quantity",
-                            )?
-                        }
-                        "status" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_status,
-                                "status",
-                            )?
-                        }
-                        "transportMode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_transport_mode,
-                                "transportMode",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(CurrentScheduledDelivery {
-                    date: __field_date.flatten(),
-                    eta: __field_eta.flatten(),
-                    etd: __field_etd.flatten(),
-                    quantity: __field_quantity.flatten(),
-                    status: __field_status.flatten(),
-                    transport_mode: __field_transport_mode.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl CurrentScheduledDelivery {
+    /// A builder of `CurrentScheduledDelivery`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::CurrentScheduledDelivery {
+        ::std::default::Default::default()
     }
 }
 /**One actual delivery in the delivery history (`lines.deliveryHistory`). The
 delivery history is matched against the planned delivery schedule by date and
 quantity, not by position.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct DeliveryHistoryLine {
     ///The actual delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3419,85 +1756,17 @@ pub struct DeliveryHistoryLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `DeliveryHistoryLine` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for DeliveryHistoryLine {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = DeliveryHistoryLine;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct DeliveryHistoryLine")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<DeliveryHistoryLine, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_date: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_position: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_quantity: ::std::option::Option<
-                    ::std::option::Option<crate::types::Decimal>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "date" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_date,
-                                "date",
-                            )?
-                        }
-                        "position" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_position,
-                                "position",
-                            )?
-                        }
-                        "quantity" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_quantity,
-                                "quantity",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(DeliveryHistoryLine {
-                    date: __field_date.flatten(),
-                    position: __field_position.flatten(),
-                    quantity: __field_quantity.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl DeliveryHistoryLine {
+    /// A builder of `DeliveryHistoryLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::DeliveryHistoryLine {
+        ::std::default::Default::default()
     }
 }
 /**One delivery line (position) of a delivery schedule as the buyer sends it and as
 it appears in `buyerLine`, requests and `confirmedLine`. The logistics dates `etd`
 and `eta` exist only in the order line level schedule
 (`lines.deliverySchedule[IncludingRequests]`, `CurrentDeliveryScheduleLine`).*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct DeliveryScheduleLine {
     ///The delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3522,108 +1791,16 @@ pub struct DeliveryScheduleLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `DeliveryScheduleLine` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for DeliveryScheduleLine {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = DeliveryScheduleLine;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct DeliveryScheduleLine")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<DeliveryScheduleLine, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_date: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_position: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_quantity: ::std::option::Option<
-                    ::std::option::Option<crate::types::Decimal>,
-                > = ::std::option::Option::None;
-                let mut __field_status: ::std::option::Option<
-                    ::std::option::Option<
-                        crate::api::common::types::DeliveryLineLogisticsStatus,
-                    >,
-                > = ::std::option::Option::None;
-                let mut __field_transport_mode: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "date" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_date,
-                                "date",
-                            )?
-                        }
-                        "position" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_position,
-                                "position",
-                            )?
-                        }
-                        "quantity" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_quantity,
-                                "quantity",
-                            )?
-                        }
-                        "status" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_status,
-                                "status",
-                            )?
-                        }
-                        "transportMode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_transport_mode,
-                                "transportMode",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(DeliveryScheduleLine {
-                    date: __field_date.flatten(),
-                    position: __field_position.flatten(),
-                    quantity: __field_quantity.flatten(),
-                    status: __field_status.flatten(),
-                    transport_mode: __field_transport_mode.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl DeliveryScheduleLine {
+    /// A builder of `DeliveryScheduleLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::DeliveryScheduleLine {
+        ::std::default::Default::default()
     }
 }
 /**The delivery destination of this order as known in the buyer's ERP system.
 `destination.code` is an identifier: unique and never changing. The docs show
 `code`, `names` and `countryCodeIso2`; the address members mirror `CompanyParty`.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct Destination {
     ///The destination address lines.
     #[serde(
@@ -3668,140 +1845,17 @@ pub struct Destination {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `Destination` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for Destination {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = Destination;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct Destination")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<Destination, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_address_lines: ::std::option::Option<
-                    ::std::vec::Vec<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_city: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_code: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_country_code_iso2: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_country_name: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_location_type: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_names: ::std::option::Option<
-                    ::std::vec::Vec<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_postal_code: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "addressLines" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_address_lines,
-                                "addressLines",
-                            )?
-                        }
-                        "city" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_city,
-                                "city",
-                            )?
-                        }
-                        "code" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_code,
-                                "code",
-                            )?
-                        }
-                        "countryCodeIso2" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_country_code_iso2,
-                                "countryCodeIso2",
-                            )?
-                        }
-                        "countryName" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_country_name,
-                                "countryName",
-                            )?
-                        }
-                        "locationType" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_location_type,
-                                "locationType",
-                            )?
-                        }
-                        "names" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_names,
-                                "names",
-                            )?
-                        }
-                        "postalCode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_postal_code,
-                                "postalCode",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(Destination {
-                    address_lines: __field_address_lines.unwrap_or_default(),
-                    city: __field_city.flatten(),
-                    code: __field_code.flatten(),
-                    country_code_iso2: __field_country_code_iso2.flatten(),
-                    country_name: __field_country_name.flatten(),
-                    location_type: __field_location_type.flatten(),
-                    names: __field_names.unwrap_or_default(),
-                    postal_code: __field_postal_code.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl Destination {
+    /// A builder of `Destination`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::Destination {
+        ::std::default::Default::default()
     }
 }
 /**Meta data and link of an attached document. If it contains an `objectId`,
 download it from the Tradecloud object-storage (GET document metadata returns a
 presigned `downloadUrl` that expires within 1 minute); if it contains a `url`,
 GET the url; if both are missing, no file is available for download.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct Document {
     ///Optional document code or number. Unique within the company and immutable; a document with the same code attached to the same order or line is replaced, else appended.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3827,129 +1881,17 @@ pub struct Document {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `Document` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for Document {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = Document;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct Document")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<Document, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_code: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_description: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_name: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_object_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_revision: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_type_: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_url: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "code" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_code,
-                                "code",
-                            )?
-                        }
-                        "description" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_description,
-                                "description",
-                            )?
-                        }
-                        "name" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_name,
-                                "name",
-                            )?
-                        }
-                        "objectId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_object_id,
-                                "objectId",
-                            )?
-                        }
-                        "revision" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_revision,
-                                "revision",
-                            )?
-                        }
-                        "type" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_type_,
-                                "type",
-                            )?
-                        }
-                        "url" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_url,
-                                "url",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(Document {
-                    code: __field_code.flatten(),
-                    description: __field_description.flatten(),
-                    name: __field_name.flatten(),
-                    object_id: __field_object_id.flatten(),
-                    revision: __field_revision.flatten(),
-                    type_: __field_type_.flatten(),
-                    url: __field_url.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl Document {
+    /// A builder of `Document`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::Document {
+        ::std::default::Default::default()
     }
 }
 /**An error body returned with a 4xx or 5xx status, as `application/json` or as an
 RFC 9457 problem (`application/problem+json`, which this crate's mock and receiver
 answer for requests they cannot accept). Tradecloud does not document its error
 bodies; every member is optional and other members are kept.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ErrorResponse {
     ///What went wrong with this request and what to do.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3969,107 +1911,17 @@ pub struct ErrorResponse {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ErrorResponse` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ErrorResponse {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ErrorResponse;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ErrorResponse")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ErrorResponse, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_detail: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_message: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_status: ::std::option::Option<
-                    ::std::option::Option<i64>,
-                > = ::std::option::Option::None;
-                let mut __field_title: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_type_: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "detail" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_detail,
-                                "detail",
-                            )?
-                        }
-                        "message" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_message,
-                                "message",
-                            )?
-                        }
-                        "status" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_status,
-                                "status",
-                            )?
-                        }
-                        "title" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_title,
-                                "title",
-                            )?
-                        }
-                        "type" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_type_,
-                                "type",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ErrorResponse {
-                    detail: __field_detail.flatten(),
-                    message: __field_message.flatten(),
-                    status: __field_status.flatten(),
-                    title: __field_title.flatten(),
-                    type_: __field_type_.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ErrorResponse {
+    /// A builder of `ErrorResponse`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ErrorResponse {
+        ::std::default::Default::default()
     }
 }
 /**The item (or article, goods) to be delivered. `item.number` and
 `supplierItemNumber` are optional and may be left empty, for example in case of
 service or RFQ orders. `item.number` should be unique within the buyer's company
 and never change.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct Item {
     ///The item long description.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4101,129 +1953,16 @@ pub struct Item {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `Item` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for Item {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = Item;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct Item")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<Item, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_description: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_dimensions: ::std::option::Option<
-                    ::std::vec::Vec<ItemDimension>,
-                > = ::std::option::Option::None;
-                let mut __field_name: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_purchase_unit_of_measure_iso: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_revision: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_item_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "description" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_description,
-                                "description",
-                            )?
-                        }
-                        "dimensions" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_dimensions,
-                                "dimensions",
-                            )?
-                        }
-                        "name" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_name,
-                                "name",
-                            )?
-                        }
-                        "number" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_number,
-                                "number",
-                            )?
-                        }
-                        "purchaseUnitOfMeasureIso" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_purchase_unit_of_measure_iso,
-                                "purchaseUnitOfMeasureIso",
-                            )?
-                        }
-                        "revision" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_revision,
-                                "revision",
-                            )?
-                        }
-                        "supplierItemNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_item_number,
-                                "supplierItemNumber",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(Item {
-                    description: __field_description.flatten(),
-                    dimensions: __field_dimensions.unwrap_or_default(),
-                    name: __field_name.flatten(),
-                    number: __field_number.flatten(),
-                    purchase_unit_of_measure_iso: __field_purchase_unit_of_measure_iso
-                        .flatten(),
-                    revision: __field_revision.flatten(),
-                    supplier_item_number: __field_supplier_item_number.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl Item {
+    /// A builder of `Item`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::Item {
+        ::std::default::Default::default()
     }
 }
 /**Detailed part information. The buyer may send item details to inform the
 supplier about part information; the supplier may check, change and add item
 details if they are not correct or incomplete.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ItemDetails {
     ///An identification number assigned to a particular quantity or lot of material from a single manufacturer.
     #[serde(
@@ -4276,141 +2015,14 @@ pub struct ItemDetails {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ItemDetails` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ItemDetails {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ItemDetails;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ItemDetails")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ItemDetails, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_batch_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_combined_nomenclature_code: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_country_of_origin_code_iso2: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_dangerous_goods_code_unece: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_merged_item_details: ::std::option::Option<
-                    ::std::option::Option<MergedItemDetails>,
-                > = ::std::option::Option::None;
-                let mut __field_net_weight: ::std::option::Option<
-                    ::std::option::Option<crate::types::Decimal>,
-                > = ::std::option::Option::None;
-                let mut __field_net_weight_unit_of_measure_iso: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_serial_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "batchNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_batch_number,
-                                "batchNumber",
-                            )?
-                        }
-                        "combinedNomenclatureCode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_combined_nomenclature_code,
-                                "combinedNomenclatureCode",
-                            )?
-                        }
-                        "countryOfOriginCodeIso2" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_country_of_origin_code_iso2,
-                                "countryOfOriginCodeIso2",
-                            )?
-                        }
-                        "dangerousGoodsCodeUnece" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_dangerous_goods_code_unece,
-                                "dangerousGoodsCodeUnece",
-                            )?
-                        }
-                        "mergedItemDetails" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_merged_item_details,
-                                "mergedItemDetails",
-                            )?
-                        }
-                        "netWeight" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_net_weight,
-                                "netWeight",
-                            )?
-                        }
-                        "netWeightUnitOfMeasureIso" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_net_weight_unit_of_measure_iso,
-                                "netWeightUnitOfMeasureIso",
-                            )?
-                        }
-                        "serialNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_serial_number,
-                                "serialNumber",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ItemDetails {
-                    batch_number: __field_batch_number.flatten(),
-                    combined_nomenclature_code: __field_combined_nomenclature_code
-                        .flatten(),
-                    country_of_origin_code_iso2: __field_country_of_origin_code_iso2
-                        .flatten(),
-                    dangerous_goods_code_unece: __field_dangerous_goods_code_unece
-                        .flatten(),
-                    merged_item_details: __field_merged_item_details.flatten(),
-                    net_weight: __field_net_weight.flatten(),
-                    net_weight_unit_of_measure_iso: __field_net_weight_unit_of_measure_iso
-                        .flatten(),
-                    serial_number: __field_serial_number.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ItemDetails {
+    /// A builder of `ItemDetails`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ItemDetails {
+        ::std::default::Default::default()
     }
 }
 ///One measured dimension of an item (`item.dimensions`), from Tradecloud's order examples.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ItemDimension {
     ///The dimension measured, for example `mass`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4427,83 +2039,15 @@ pub struct ItemDimension {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ItemDimension` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ItemDimension {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ItemDimension;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ItemDimension")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ItemDimension, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_attribute: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_measure: ::std::option::Option<
-                    ::std::option::Option<crate::types::Decimal>,
-                > = ::std::option::Option::None;
-                let mut __field_unit_of_measure_unece: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "attribute" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_attribute,
-                                "attribute",
-                            )?
-                        }
-                        "measure" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_measure,
-                                "measure",
-                            )?
-                        }
-                        "unitOfMeasureUnece" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_unit_of_measure_unece,
-                                "unitOfMeasureUnece",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ItemDimension {
-                    attribute: __field_attribute.flatten(),
-                    measure: __field_measure.flatten(),
-                    unit_of_measure_unece: __field_unit_of_measure_unece.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ItemDimension {
+    /// A builder of `ItemDimension`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ItemDimension {
+        ::std::default::Default::default()
     }
 }
 /**Some key line event date/times. The docs do not list the members; all members
 are optional and unknown members must be kept.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 #[serde(transparent)]
 pub struct LineEventDates(
     pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -4529,7 +2073,7 @@ for LineEventDates {
     }
 }
 ///Line level indicators computed by Tradecloud.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct LineIndicators {
     ///True when the order line is overdue. Lines with `noDeliveryExpected` never become overdue.
     #[serde(
@@ -4540,60 +2084,14 @@ pub struct LineIndicators {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `LineIndicators` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for LineIndicators {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = LineIndicators;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct LineIndicators")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<LineIndicators, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_delivery_overdue: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "deliveryOverdue" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_delivery_overdue,
-                                "deliveryOverdue",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(LineIndicators {
-                    delivery_overdue: __field_delivery_overdue.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl LineIndicators {
+    /// A builder of `LineIndicators`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::LineIndicators {
+        ::std::default::Default::default()
     }
 }
 ///The order line status (order/status.md#line-status).
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct LineStatus {
     /// The order line's in progress status, when `processStatus` is `InProgress`.
     #[serde(
@@ -4622,84 +2120,14 @@ pub struct LineStatus {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `LineStatus` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for LineStatus {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = LineStatus;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct LineStatus")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<LineStatus, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_in_progress_status: ::std::option::Option<
-                    ::std::option::Option<
-                        crate::api::common::types::LineInProgressStatus,
-                    >,
-                > = ::std::option::Option::None;
-                let mut __field_logistics_status: ::std::option::Option<
-                    ::std::option::Option<crate::api::common::types::LineLogisticsStatus>,
-                > = ::std::option::Option::None;
-                let mut __field_process_status: ::std::option::Option<
-                    ::std::option::Option<crate::api::common::types::LineProcessStatus>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "inProgressStatus" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_in_progress_status,
-                                "inProgressStatus",
-                            )?
-                        }
-                        "logisticsStatus" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_logistics_status,
-                                "logisticsStatus",
-                            )?
-                        }
-                        "processStatus" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_process_status,
-                                "processStatus",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(LineStatus {
-                    in_progress_status: __field_in_progress_status.flatten(),
-                    logistics_status: __field_logistics_status.flatten(),
-                    process_status: __field_process_status.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl LineStatus {
+    /// A builder of `LineStatus`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::LineStatus {
+        ::std::default::Default::default()
     }
 }
 ///The line terms as agreed between buyer and supplier.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct LineTerms {
     ///The agreed framework contract number.
     #[serde(
@@ -4716,73 +2144,16 @@ pub struct LineTerms {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `LineTerms` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for LineTerms {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = LineTerms;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct LineTerms")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<LineTerms, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_contract_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_contract_position: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "contractNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_contract_number,
-                                "contractNumber",
-                            )?
-                        }
-                        "contractPosition" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_contract_position,
-                                "contractPosition",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(LineTerms {
-                    contract_number: __field_contract_number.flatten(),
-                    contract_position: __field_contract_position.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl LineTerms {
+    /// A builder of `LineTerms`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::LineTerms {
+        ::std::default::Default::default()
     }
 }
 /**A load carrier containing shipment lines. Uses either the container fields
 (`containerNumber`, `containerSizeAndType`) or the generic package fields
 (`packageSSCC`, `packageType`) together with `lines`.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct LoadCarrier {
     ///When the load carrier is a container: the BIC ISO 6346 Container Identification Number.
     #[serde(
@@ -4814,106 +2185,16 @@ pub struct LoadCarrier {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `LoadCarrier` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for LoadCarrier {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = LoadCarrier;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct LoadCarrier")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<LoadCarrier, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_container_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_container_size_and_type: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_lines: ::std::option::Option<
-                    ::std::vec::Vec<ShipmentLine>,
-                > = ::std::option::Option::None;
-                let mut __field_package_sscc: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_package_type: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "containerNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_container_number,
-                                "containerNumber",
-                            )?
-                        }
-                        "containerSizeAndType" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_container_size_and_type,
-                                "containerSizeAndType",
-                            )?
-                        }
-                        "lines" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_lines,
-                                "lines",
-                            )?
-                        }
-                        "packageSSCC" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_package_sscc,
-                                "packageSSCC",
-                            )?
-                        }
-                        "packageType" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_package_type,
-                                "packageType",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(LoadCarrier {
-                    container_number: __field_container_number.flatten(),
-                    container_size_and_type: __field_container_size_and_type.flatten(),
-                    lines: __field_lines.unwrap_or_default(),
-                    package_sscc: __field_package_sscc.flatten(),
-                    package_type: __field_package_type.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl LoadCarrier {
+    /// A builder of `LoadCarrier`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::LoadCarrier {
+        ::std::default::Default::default()
     }
 }
 /**Detailed part information provided by both buyer and supplier: the original item
 details added by the buyer merged with the changed or added item details by the
 supplier (`lines.mergedItemDetails`).*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct MergedItemDetails {
     ///An identification number assigned to a particular quantity or lot of material from a single manufacturer.
     #[serde(
@@ -4960,131 +2241,15 @@ pub struct MergedItemDetails {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `MergedItemDetails` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for MergedItemDetails {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = MergedItemDetails;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct MergedItemDetails")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<MergedItemDetails, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_batch_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_combined_nomenclature_code: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_country_of_origin_code_iso2: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_dangerous_goods_code_unece: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_net_weight: ::std::option::Option<
-                    ::std::option::Option<crate::types::Decimal>,
-                > = ::std::option::Option::None;
-                let mut __field_net_weight_unit_of_measure_iso: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_serial_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "batchNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_batch_number,
-                                "batchNumber",
-                            )?
-                        }
-                        "combinedNomenclatureCode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_combined_nomenclature_code,
-                                "combinedNomenclatureCode",
-                            )?
-                        }
-                        "countryOfOriginCodeIso2" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_country_of_origin_code_iso2,
-                                "countryOfOriginCodeIso2",
-                            )?
-                        }
-                        "dangerousGoodsCodeUnece" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_dangerous_goods_code_unece,
-                                "dangerousGoodsCodeUnece",
-                            )?
-                        }
-                        "netWeight" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_net_weight,
-                                "netWeight",
-                            )?
-                        }
-                        "netWeightUnitOfMeasureIso" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_net_weight_unit_of_measure_iso,
-                                "netWeightUnitOfMeasureIso",
-                            )?
-                        }
-                        "serialNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_serial_number,
-                                "serialNumber",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(MergedItemDetails {
-                    batch_number: __field_batch_number.flatten(),
-                    combined_nomenclature_code: __field_combined_nomenclature_code
-                        .flatten(),
-                    country_of_origin_code_iso2: __field_country_of_origin_code_iso2
-                        .flatten(),
-                    dangerous_goods_code_unece: __field_dangerous_goods_code_unece
-                        .flatten(),
-                    net_weight: __field_net_weight.flatten(),
-                    net_weight_unit_of_measure_iso: __field_net_weight_unit_of_measure_iso
-                        .flatten(),
-                    serial_number: __field_serial_number.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl MergedItemDetails {
+    /// A builder of `MergedItemDetails`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::MergedItemDetails {
+        ::std::default::Default::default()
     }
 }
 /**Message meta information, including source and trace info. Appears both at the
 top of the webhook body and inside the event.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct MessageMeta {
     ///Date and time with time zone when this message was created. Date and time with time zone (ISO 8601), e.g. `2025-04-23T10:01:53.812Z` or `2025-04-23T12:01:53+02:00`, with or without fractions. The docs' own examples also show it without a zone (`2019-12-31T10:11:12`): accept both and compare instants, never strings.
     #[serde(
@@ -5104,82 +2269,14 @@ pub struct MessageMeta {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `MessageMeta` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for MessageMeta {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = MessageMeta;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct MessageMeta")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<MessageMeta, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_created_date_time: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_message_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_source: ::std::option::Option<
-                    ::std::option::Option<MessageSource>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "createdDateTime" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_created_date_time,
-                                "createdDateTime",
-                            )?
-                        }
-                        "messageId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_message_id,
-                                "messageId",
-                            )?
-                        }
-                        "source" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_source,
-                                "source",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(MessageMeta {
-                    created_date_time: __field_created_date_time.flatten(),
-                    message_id: __field_message_id.flatten(),
-                    source: __field_source.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl MessageMeta {
+    /// A builder of `MessageMeta`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::MessageMeta {
+        ::std::default::Default::default()
     }
 }
 ///Meta information about the source of this message.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct MessageSource {
     ///The Tradecloud company identifier which triggered the first message in a flow.
     #[serde(
@@ -5199,93 +2296,14 @@ pub struct MessageSource {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `MessageSource` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for MessageSource {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = MessageSource;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct MessageSource")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<MessageSource, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_company_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_origin: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_trace_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_user_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "companyId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_company_id,
-                                "companyId",
-                            )?
-                        }
-                        "origin" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_origin,
-                                "origin",
-                            )?
-                        }
-                        "traceId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_trace_id,
-                                "traceId",
-                            )?
-                        }
-                        "userId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_user_id,
-                                "userId",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(MessageSource {
-                    company_id: __field_company_id.flatten(),
-                    origin: __field_origin.flatten(),
-                    trace_id: __field_trace_id.flatten(),
-                    user_id: __field_user_id.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl MessageSource {
+    /// A builder of `MessageSource`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::MessageSource {
+        ::std::default::Default::default()
     }
 }
 ///A price value in one currency.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct MonetaryAmount {
     ///The 3-letter currency code according to ISO 4217, like `EUR`, `USD` and `CNY`.
     #[serde(
@@ -5299,73 +2317,16 @@ pub struct MonetaryAmount {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `MonetaryAmount` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for MonetaryAmount {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = MonetaryAmount;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct MonetaryAmount")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<MonetaryAmount, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_currency_iso: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_value: ::std::option::Option<
-                    ::std::option::Option<crate::types::Decimal>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "currencyIso" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_currency_iso,
-                                "currencyIso",
-                            )?
-                        }
-                        "value" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_value,
-                                "value",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(MonetaryAmount {
-                    currency_iso: __field_currency_iso.flatten(),
-                    value: __field_value.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl MonetaryAmount {
+    /// A builder of `MonetaryAmount`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::MonetaryAmount {
+        ::std::default::Default::default()
     }
 }
 /**A whole order in its current state, using delivery schedules, as fetched with GET
 /order/{orderId} or polled with POST /order-search/poll. Carries ALL lines; use
 `lines.lastUpdatedAt` to find the changed lines.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct Order {
     /// The buyer part of the order.
     #[serde(
@@ -5436,199 +2397,10 @@ pub struct Order {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `Order` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for Order {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = Order;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct Order")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<Order, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_buyer_order: ::std::option::Option<
-                    ::std::option::Option<BuyerOrder>,
-                > = ::std::option::Option::None;
-                let mut __field_event_dates: ::std::option::Option<
-                    ::std::option::Option<OrderEventDates>,
-                > = ::std::option::Option::None;
-                let mut __field_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_indicators: ::std::option::Option<
-                    ::std::option::Option<OrderIndicators>,
-                > = ::std::option::Option::None;
-                let mut __field_last_changed_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_last_updated_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_legacy_order_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_lines: ::std::option::Option<
-                    ::std::vec::Vec<OrderLine>,
-                > = ::std::option::Option::None;
-                let mut __field_meta: ::std::option::Option<
-                    ::std::option::Option<MessageMeta>,
-                > = ::std::option::Option::None;
-                let mut __field_purchase_order_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_status: ::std::option::Option<
-                    ::std::option::Option<OrderStatus>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_account_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_order: ::std::option::Option<
-                    ::std::option::Option<SupplierOrder>,
-                > = ::std::option::Option::None;
-                let mut __field_version: ::std::option::Option<
-                    ::std::option::Option<i64>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "buyerOrder" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_buyer_order,
-                                "buyerOrder",
-                            )?
-                        }
-                        "eventDates" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_event_dates,
-                                "eventDates",
-                            )?
-                        }
-                        "id" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_id,
-                                "id",
-                            )?
-                        }
-                        "indicators" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_indicators,
-                                "indicators",
-                            )?
-                        }
-                        "lastChangedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_changed_at,
-                                "lastChangedAt",
-                            )?
-                        }
-                        "lastUpdatedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_updated_at,
-                                "lastUpdatedAt",
-                            )?
-                        }
-                        "legacyOrderId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_legacy_order_id,
-                                "legacyOrderId",
-                            )?
-                        }
-                        "lines" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_lines,
-                                "lines",
-                            )?
-                        }
-                        "meta" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_meta,
-                                "meta",
-                            )?
-                        }
-                        "purchaseOrderNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_purchase_order_number,
-                                "purchaseOrderNumber",
-                            )?
-                        }
-                        "status" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_status,
-                                "status",
-                            )?
-                        }
-                        "supplierAccountNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_account_number,
-                                "supplierAccountNumber",
-                            )?
-                        }
-                        "supplierOrder" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_order,
-                                "supplierOrder",
-                            )?
-                        }
-                        "version" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_version,
-                                "version",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(Order {
-                    buyer_order: __field_buyer_order.flatten(),
-                    event_dates: __field_event_dates.flatten(),
-                    id: __field_id.flatten(),
-                    indicators: __field_indicators.flatten(),
-                    last_changed_at: __field_last_changed_at.flatten(),
-                    last_updated_at: __field_last_updated_at.flatten(),
-                    legacy_order_id: __field_legacy_order_id.flatten(),
-                    lines: __field_lines.unwrap_or_default(),
-                    meta: __field_meta.flatten(),
-                    purchase_order_number: __field_purchase_order_number.flatten(),
-                    status: __field_status.flatten(),
-                    supplier_account_number: __field_supplier_account_number.flatten(),
-                    supplier_order: __field_supplier_order.flatten(),
-                    version: __field_version.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl Order {
+    /// A builder of `Order`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::Order {
+        ::std::default::Default::default()
     }
 }
 /**The order documents event (`orderDocumentsEvent`), sent with
@@ -5637,7 +2409,7 @@ are NOT documented; this schema is modelled on `orderEvent` (order id, buyer and
 supplier parts with their documents, lines with position and documents, meta).
 Every member is optional. The document content is not embedded: download it
 using the document `objectId` or `url`.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct OrderDocumentsEvent {
     /// The buyer part of the order, e.g. `purchaseOrderNumber` and the buyer's order `documents`.
     #[serde(
@@ -5669,117 +2441,16 @@ pub struct OrderDocumentsEvent {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `OrderDocumentsEvent` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for OrderDocumentsEvent {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = OrderDocumentsEvent;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct OrderDocumentsEvent")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<OrderDocumentsEvent, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_buyer_order: ::std::option::Option<
-                    ::std::option::Option<BuyerOrder>,
-                > = ::std::option::Option::None;
-                let mut __field_last_updated_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_lines: ::std::option::Option<
-                    ::std::vec::Vec<OrderLine>,
-                > = ::std::option::Option::None;
-                let mut __field_meta: ::std::option::Option<
-                    ::std::option::Option<MessageMeta>,
-                > = ::std::option::Option::None;
-                let mut __field_order_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_order: ::std::option::Option<
-                    ::std::option::Option<SupplierOrder>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "buyerOrder" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_buyer_order,
-                                "buyerOrder",
-                            )?
-                        }
-                        "lastUpdatedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_updated_at,
-                                "lastUpdatedAt",
-                            )?
-                        }
-                        "lines" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_lines,
-                                "lines",
-                            )?
-                        }
-                        "meta" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_meta,
-                                "meta",
-                            )?
-                        }
-                        "orderId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_order_id,
-                                "orderId",
-                            )?
-                        }
-                        "supplierOrder" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_order,
-                                "supplierOrder",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(OrderDocumentsEvent {
-                    buyer_order: __field_buyer_order.flatten(),
-                    last_updated_at: __field_last_updated_at.flatten(),
-                    lines: __field_lines.unwrap_or_default(),
-                    meta: __field_meta.flatten(),
-                    order_id: __field_order_id.flatten(),
-                    supplier_order: __field_supplier_order.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl OrderDocumentsEvent {
+    /// A builder of `OrderDocumentsEvent`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderDocumentsEvent {
+        ::std::default::Default::default()
     }
 }
 /**The order event when using a delivery schedule (`orderEvent` in the order webhook
 body). Contains only the order lines affected by the event, not the complete
 order.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct OrderEvent {
     /// The buyer part of the order.
     #[serde(
@@ -5847,204 +2518,15 @@ pub struct OrderEvent {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `OrderEvent` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for OrderEvent {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = OrderEvent;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct OrderEvent")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<OrderEvent, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_buyer_order: ::std::option::Option<
-                    ::std::option::Option<BuyerOrder>,
-                > = ::std::option::Option::None;
-                let mut __field_event_dates: ::std::option::Option<
-                    ::std::option::Option<OrderEventDates>,
-                > = ::std::option::Option::None;
-                let mut __field_indicators: ::std::option::Option<
-                    ::std::option::Option<OrderIndicators>,
-                > = ::std::option::Option::None;
-                let mut __field_last_changed_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_last_updated_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_legacy_order_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_lines: ::std::option::Option<
-                    ::std::vec::Vec<OrderLine>,
-                > = ::std::option::Option::None;
-                let mut __field_meta: ::std::option::Option<
-                    ::std::option::Option<MessageMeta>,
-                > = ::std::option::Option::None;
-                let mut __field_order_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_portal_url: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_reason: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_status: ::std::option::Option<
-                    ::std::option::Option<OrderStatus>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_order: ::std::option::Option<
-                    ::std::option::Option<SupplierOrder>,
-                > = ::std::option::Option::None;
-                let mut __field_version: ::std::option::Option<
-                    ::std::option::Option<i64>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "buyerOrder" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_buyer_order,
-                                "buyerOrder",
-                            )?
-                        }
-                        "eventDates" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_event_dates,
-                                "eventDates",
-                            )?
-                        }
-                        "indicators" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_indicators,
-                                "indicators",
-                            )?
-                        }
-                        "lastChangedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_changed_at,
-                                "lastChangedAt",
-                            )?
-                        }
-                        "lastUpdatedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_updated_at,
-                                "lastUpdatedAt",
-                            )?
-                        }
-                        "legacyOrderId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_legacy_order_id,
-                                "legacyOrderId",
-                            )?
-                        }
-                        "lines" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_lines,
-                                "lines",
-                            )?
-                        }
-                        "meta" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_meta,
-                                "meta",
-                            )?
-                        }
-                        "orderId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_order_id,
-                                "orderId",
-                            )?
-                        }
-                        "portalUrl" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_portal_url,
-                                "portalUrl",
-                            )?
-                        }
-                        "reason" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_reason,
-                                "reason",
-                            )?
-                        }
-                        "status" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_status,
-                                "status",
-                            )?
-                        }
-                        "supplierOrder" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_order,
-                                "supplierOrder",
-                            )?
-                        }
-                        "version" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_version,
-                                "version",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(OrderEvent {
-                    buyer_order: __field_buyer_order.flatten(),
-                    event_dates: __field_event_dates.flatten(),
-                    indicators: __field_indicators.flatten(),
-                    last_changed_at: __field_last_changed_at.flatten(),
-                    last_updated_at: __field_last_updated_at.flatten(),
-                    legacy_order_id: __field_legacy_order_id.flatten(),
-                    lines: __field_lines.unwrap_or_default(),
-                    meta: __field_meta.flatten(),
-                    order_id: __field_order_id.flatten(),
-                    portal_url: __field_portal_url.flatten(),
-                    reason: __field_reason.flatten(),
-                    status: __field_status.flatten(),
-                    supplier_order: __field_supplier_order.flatten(),
-                    version: __field_version.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl OrderEvent {
+    /// A builder of `OrderEvent`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderEvent {
+        ::std::default::Default::default()
     }
 }
 /**Some key order event date/times. The docs do not list the members; all members
 are optional and unknown members must be kept.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 #[serde(transparent)]
 pub struct OrderEventDates(
     pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -6070,7 +2552,7 @@ for OrderEventDates {
     }
 }
 ///Order level indicators computed by Tradecloud.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct OrderIndicators {
     ///True when at least one order line is overdue.
     #[serde(
@@ -6081,62 +2563,16 @@ pub struct OrderIndicators {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `OrderIndicators` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for OrderIndicators {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = OrderIndicators;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct OrderIndicators")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<OrderIndicators, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_delivery_overdue: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "deliveryOverdue" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_delivery_overdue,
-                                "deliveryOverdue",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(OrderIndicators {
-                    delivery_overdue: __field_delivery_overdue.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl OrderIndicators {
+    /// A builder of `OrderIndicators`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderIndicators {
+        ::std::default::Default::default()
     }
 }
 /**An order line when using delivery schedules (`orderEvent` or fetched/polled
 `order`). An order event carries only the lines affected by the event; a fetched
 or polled order carries all lines.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct OrderLine {
     /// The buyer part of the order line.
     #[serde(
@@ -6241,260 +2677,14 @@ pub struct OrderLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `OrderLine` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for OrderLine {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = OrderLine;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct OrderLine")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<OrderLine, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_buyer_line: ::std::option::Option<
-                    ::std::option::Option<BuyerLine>,
-                > = ::std::option::Option::None;
-                let mut __field_charge_reason_code: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_confirmed_line: ::std::option::Option<
-                    ::std::option::Option<ConfirmedLine>,
-                > = ::std::option::Option::None;
-                let mut __field_delivery_schedule: ::std::option::Option<
-                    ::std::vec::Vec<CurrentDeliveryScheduleLine>,
-                > = ::std::option::Option::None;
-                let mut __field_delivery_schedule_including_requests: ::std::option::Option<
-                    ::std::vec::Vec<CurrentDeliveryScheduleLine>,
-                > = ::std::option::Option::None;
-                let mut __field_event_dates: ::std::option::Option<
-                    ::std::option::Option<LineEventDates>,
-                > = ::std::option::Option::None;
-                let mut __field_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_indicators: ::std::option::Option<
-                    ::std::option::Option<LineIndicators>,
-                > = ::std::option::Option::None;
-                let mut __field_item_details: ::std::option::Option<
-                    ::std::option::Option<ItemDetails>,
-                > = ::std::option::Option::None;
-                let mut __field_last_changed_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_last_updated_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_line_type: ::std::option::Option<
-                    ::std::option::Option<crate::api::common::types::LineType>,
-                > = ::std::option::Option::None;
-                let mut __field_merged_item_details: ::std::option::Option<
-                    ::std::option::Option<MergedItemDetails>,
-                > = ::std::option::Option::None;
-                let mut __field_portal_url: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_prices: ::std::option::Option<
-                    ::std::option::Option<Prices>,
-                > = ::std::option::Option::None;
-                let mut __field_prices_including_requests: ::std::option::Option<
-                    ::std::option::Option<Prices>,
-                > = ::std::option::Option::None;
-                let mut __field_reason: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_status: ::std::option::Option<
-                    ::std::option::Option<LineStatus>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_line: ::std::option::Option<
-                    ::std::option::Option<SupplierLine>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "buyerLine" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_buyer_line,
-                                "buyerLine",
-                            )?
-                        }
-                        "chargeReasonCode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_charge_reason_code,
-                                "chargeReasonCode",
-                            )?
-                        }
-                        "confirmedLine" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_confirmed_line,
-                                "confirmedLine",
-                            )?
-                        }
-                        "deliverySchedule" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_delivery_schedule,
-                                "deliverySchedule",
-                            )?
-                        }
-                        "deliveryScheduleIncludingRequests" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_delivery_schedule_including_requests,
-                                "deliveryScheduleIncludingRequests",
-                            )?
-                        }
-                        "eventDates" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_event_dates,
-                                "eventDates",
-                            )?
-                        }
-                        "id" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_id,
-                                "id",
-                            )?
-                        }
-                        "indicators" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_indicators,
-                                "indicators",
-                            )?
-                        }
-                        "itemDetails" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_item_details,
-                                "itemDetails",
-                            )?
-                        }
-                        "lastChangedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_changed_at,
-                                "lastChangedAt",
-                            )?
-                        }
-                        "lastUpdatedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_updated_at,
-                                "lastUpdatedAt",
-                            )?
-                        }
-                        "lineType" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_line_type,
-                                "lineType",
-                            )?
-                        }
-                        "mergedItemDetails" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_merged_item_details,
-                                "mergedItemDetails",
-                            )?
-                        }
-                        "portalUrl" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_portal_url,
-                                "portalUrl",
-                            )?
-                        }
-                        "prices" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_prices,
-                                "prices",
-                            )?
-                        }
-                        "pricesIncludingRequests" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_prices_including_requests,
-                                "pricesIncludingRequests",
-                            )?
-                        }
-                        "reason" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_reason,
-                                "reason",
-                            )?
-                        }
-                        "status" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_status,
-                                "status",
-                            )?
-                        }
-                        "supplierLine" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_line,
-                                "supplierLine",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(OrderLine {
-                    buyer_line: __field_buyer_line.flatten(),
-                    charge_reason_code: __field_charge_reason_code.flatten(),
-                    confirmed_line: __field_confirmed_line.flatten(),
-                    delivery_schedule: __field_delivery_schedule.unwrap_or_default(),
-                    delivery_schedule_including_requests: __field_delivery_schedule_including_requests
-                        .unwrap_or_default(),
-                    event_dates: __field_event_dates.flatten(),
-                    id: __field_id.flatten(),
-                    indicators: __field_indicators.flatten(),
-                    item_details: __field_item_details.flatten(),
-                    last_changed_at: __field_last_changed_at.flatten(),
-                    last_updated_at: __field_last_updated_at.flatten(),
-                    line_type: __field_line_type.flatten(),
-                    merged_item_details: __field_merged_item_details.flatten(),
-                    portal_url: __field_portal_url.flatten(),
-                    prices: __field_prices.flatten(),
-                    prices_including_requests: __field_prices_including_requests
-                        .flatten(),
-                    reason: __field_reason.flatten(),
-                    status: __field_status.flatten(),
-                    supplier_line: __field_supplier_line.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl OrderLine {
+    /// A builder of `OrderLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderLine {
+        ::std::default::Default::default()
     }
 }
 ///The order status: the aggregation of all the lines statuses (order/status.md#order-status).
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct OrderStatus {
     /// The aggregate of all lines' logistics status.
     #[serde(
@@ -6515,74 +2705,15 @@ pub struct OrderStatus {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `OrderStatus` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for OrderStatus {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = OrderStatus;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct OrderStatus")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<OrderStatus, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_logistics_status: ::std::option::Option<
-                    ::std::option::Option<
-                        crate::api::common::types::OrderLogisticsStatus,
-                    >,
-                > = ::std::option::Option::None;
-                let mut __field_process_status: ::std::option::Option<
-                    ::std::option::Option<crate::api::common::types::OrderProcessStatus>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "logisticsStatus" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_logistics_status,
-                                "logisticsStatus",
-                            )?
-                        }
-                        "processStatus" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_process_status,
-                                "processStatus",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(OrderStatus {
-                    logistics_status: __field_logistics_status.flatten(),
-                    process_status: __field_process_status.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl OrderStatus {
+    /// A builder of `OrderStatus`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderStatus {
+        ::std::default::Default::default()
     }
 }
 /**A price in the transaction currency and optionally in the buyer's base currency.
 Used for `netPrice`, `grossPrice` and the deprecated charge line `price`.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct Price {
     /// The price in the buyer's base currency, like `EUR` in the EU.
     #[serde(
@@ -6599,73 +2730,15 @@ pub struct Price {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `Price` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for Price {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = Price;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct Price")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<Price, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_price_in_base_currency: ::std::option::Option<
-                    ::std::option::Option<MonetaryAmount>,
-                > = ::std::option::Option::None;
-                let mut __field_price_in_transaction_currency: ::std::option::Option<
-                    ::std::option::Option<MonetaryAmount>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "priceInBaseCurrency" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_price_in_base_currency,
-                                "priceInBaseCurrency",
-                            )?
-                        }
-                        "priceInTransactionCurrency" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_price_in_transaction_currency,
-                                "priceInTransactionCurrency",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(Price {
-                    price_in_base_currency: __field_price_in_base_currency.flatten(),
-                    price_in_transaction_currency: __field_price_in_transaction_currency
-                        .flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl Price {
+    /// A builder of `Price`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::Price {
+        ::std::default::Default::default()
     }
 }
 /**Line prices. It is advised to only use `netPrice` for its simplicity, or
 alternatively use `grossPrice` together with `discountPercentage`.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct Prices {
     ///The discount percentage. Used together with `grossPrice`. Decimal with any number of digits.
     #[serde(
@@ -6697,105 +2770,14 @@ pub struct Prices {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `Prices` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for Prices {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = Prices;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct Prices")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<Prices, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_discount_percentage: ::std::option::Option<
-                    ::std::option::Option<crate::types::Decimal>,
-                > = ::std::option::Option::None;
-                let mut __field_gross_price: ::std::option::Option<
-                    ::std::option::Option<Price>,
-                > = ::std::option::Option::None;
-                let mut __field_net_price: ::std::option::Option<
-                    ::std::option::Option<Price>,
-                > = ::std::option::Option::None;
-                let mut __field_price_unit_of_measure_iso: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_price_unit_quantity: ::std::option::Option<
-                    ::std::option::Option<crate::types::Decimal>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "discountPercentage" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_discount_percentage,
-                                "discountPercentage",
-                            )?
-                        }
-                        "grossPrice" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_gross_price,
-                                "grossPrice",
-                            )?
-                        }
-                        "netPrice" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_net_price,
-                                "netPrice",
-                            )?
-                        }
-                        "priceUnitOfMeasureIso" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_price_unit_of_measure_iso,
-                                "priceUnitOfMeasureIso",
-                            )?
-                        }
-                        "priceUnitQuantity" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_price_unit_quantity,
-                                "priceUnitQuantity",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(Prices {
-                    discount_percentage: __field_discount_percentage.flatten(),
-                    gross_price: __field_gross_price.flatten(),
-                    net_price: __field_net_price.flatten(),
-                    price_unit_of_measure_iso: __field_price_unit_of_measure_iso
-                        .flatten(),
-                    price_unit_quantity: __field_price_unit_quantity.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl Prices {
+    /// A builder of `Prices`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::Prices {
+        ::std::default::Default::default()
     }
 }
 ///A key-value based custom field. `\n` may be used for a new line in the value.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct Property {
     ///The property key.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -6806,71 +2788,14 @@ pub struct Property {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `Property` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for Property {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = Property;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct Property")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<Property, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_key: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_value: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "key" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_key,
-                                "key",
-                            )?
-                        }
-                        "value" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_value,
-                                "value",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(Property {
-                    key: __field_key.flatten(),
-                    value: __field_value.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl Property {
+    /// A builder of `Property`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::Property {
+        ::std::default::Default::default()
     }
 }
 ///The purchase order terms, as agreed between buyer and supplier, related to this shipment.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct PurchaseOrderTerms {
     ///The Incoterms named place (delivery, terminal, port, or destination).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -6896,94 +2821,15 @@ pub struct PurchaseOrderTerms {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `PurchaseOrderTerms` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for PurchaseOrderTerms {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = PurchaseOrderTerms;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct PurchaseOrderTerms")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<PurchaseOrderTerms, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_incoterms: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_incoterms_code: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_payment_terms: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_payment_terms_code: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "incoterms" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_incoterms,
-                                "incoterms",
-                            )?
-                        }
-                        "incotermsCode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_incoterms_code,
-                                "incotermsCode",
-                            )?
-                        }
-                        "paymentTerms" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_payment_terms,
-                                "paymentTerms",
-                            )?
-                        }
-                        "paymentTermsCode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_payment_terms_code,
-                                "paymentTermsCode",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(PurchaseOrderTerms {
-                    incoterms: __field_incoterms.flatten(),
-                    incoterms_code: __field_incoterms_code.flatten(),
-                    payment_terms: __field_payment_terms.flatten(),
-                    payment_terms_code: __field_payment_terms_code.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl PurchaseOrderTerms {
+    /// A builder of `PurchaseOrderTerms`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::PurchaseOrderTerms {
+        ::std::default::Default::default()
     }
 }
 /**A buyer or supplier request (proposal, reopen request): a requested alternative
 delivery schedule and prices compared to the issued or confirmed order line.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct Request {
     ///**Deprecated**: the requested alternative charge lines. Superseded by `lineType` `Charge`.
     #[serde(
@@ -7011,107 +2857,17 @@ pub struct Request {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `Request` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for Request {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = Request;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct Request")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<Request, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_charge_lines: ::std::option::Option<
-                    ::std::vec::Vec<ChargeLine>,
-                > = ::std::option::Option::None;
-                let mut __field_delivery_schedule: ::std::option::Option<
-                    ::std::vec::Vec<DeliveryScheduleLine>,
-                > = ::std::option::Option::None;
-                let mut __field_prices: ::std::option::Option<
-                    ::std::option::Option<Prices>,
-                > = ::std::option::Option::None;
-                let mut __field_reason: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_status: ::std::option::Option<
-                    ::std::option::Option<crate::api::common::types::RequestStatus>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "chargeLines" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_charge_lines,
-                                "chargeLines",
-                            )?
-                        }
-                        "deliverySchedule" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_delivery_schedule,
-                                "deliverySchedule",
-                            )?
-                        }
-                        "prices" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_prices,
-                                "prices",
-                            )?
-                        }
-                        "reason" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_reason,
-                                "reason",
-                            )?
-                        }
-                        "status" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_status,
-                                "status",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(Request {
-                    charge_lines: __field_charge_lines.unwrap_or_default(),
-                    delivery_schedule: __field_delivery_schedule.unwrap_or_default(),
-                    prices: __field_prices.flatten(),
-                    reason: __field_reason.flatten(),
-                    status: __field_status.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl Request {
+    /// A builder of `Request`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::Request {
+        ::std::default::Default::default()
     }
 }
 /**The single scheduled delivery of an order line as the buyer sends it
 (`lines.scheduledDelivery` when sending, `buyerLine.scheduledDelivery` when
 receiving). The logistics dates `etd` and `eta` exist only in
 `lines.statusLine.scheduledDelivery[InclRequests]` (`CurrentScheduledDelivery`).*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ScheduledDelivery {
     ///The delivery date of this delivery line. Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -7133,91 +2889,10 @@ pub struct ScheduledDelivery {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ScheduledDelivery` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ScheduledDelivery {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ScheduledDelivery;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ScheduledDelivery")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ScheduledDelivery, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_date: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_quantity: ::std::option::Option<
-                    ::std::option::Option<crate::types::Decimal>,
-                > = ::std::option::Option::None;
-                let mut __field_status: ::std::option::Option<
-                    ::std::option::Option<
-                        crate::api::common::types::DeliveryLineLogisticsStatus,
-                    >,
-                > = ::std::option::Option::None;
-                let mut __field_transport_mode: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "date" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_date,
-                                "date",
-                            )?
-                        }
-                        "quantity" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_quantity,
-                                "quantity",
-                            )?
-                        }
-                        "status" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_status,
-                                "status",
-                            )?
-                        }
-                        "transportMode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_transport_mode,
-                                "transportMode",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ScheduledDelivery {
-                    date: __field_date.flatten(),
-                    quantity: __field_quantity.flatten(),
-                    status: __field_status.flatten(),
-                    transport_mode: __field_transport_mode.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ScheduledDelivery {
+    /// A builder of `ScheduledDelivery`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ScheduledDelivery {
+        ::std::default::Default::default()
     }
 }
 /**The shipment state (shipment webhook `shipment`, GET /shipment/{shipmentId},
@@ -7226,7 +2901,7 @@ ones with `meta.lastUpdatedAt` (older docs: `lastChangedAt`): a line or document
 changed in this message when its `meta.lastUpdatedAt` equals the shipment's
 `meta.lastUpdatedAt`. The shipment module is under development; the API and
 documentation may change.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct Shipment {
     /// The buyer side header of the shipment.
     #[serde(
@@ -7288,183 +2963,14 @@ pub struct Shipment {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `Shipment` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for Shipment {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = Shipment;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct Shipment")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<Shipment, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_buyer_shipment: ::std::option::Option<
-                    ::std::option::Option<BuyerShipment>,
-                > = ::std::option::Option::None;
-                let mut __field_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_identifiers: ::std::option::Option<
-                    ::std::option::Option<ShipmentIdentifiers>,
-                > = ::std::option::Option::None;
-                let mut __field_lines: ::std::option::Option<
-                    ::std::vec::Vec<ShipmentLine>,
-                > = ::std::option::Option::None;
-                let mut __field_load_carriers: ::std::option::Option<
-                    ::std::vec::Vec<LoadCarrier>,
-                > = ::std::option::Option::None;
-                let mut __field_locations: ::std::option::Option<
-                    ::std::option::Option<ShipmentLocations>,
-                > = ::std::option::Option::None;
-                let mut __field_meta: ::std::option::Option<
-                    ::std::option::Option<ShipmentMeta>,
-                > = ::std::option::Option::None;
-                let mut __field_process_status: ::std::option::Option<
-                    ::std::option::Option<
-                        crate::api::common::types::ShipmentProcessStatus,
-                    >,
-                > = ::std::option::Option::None;
-                let mut __field_process_status_reason: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_status: ::std::option::Option<
-                    ::std::option::Option<ShipmentStatus>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_shipment: ::std::option::Option<
-                    ::std::option::Option<SupplierShipment>,
-                > = ::std::option::Option::None;
-                let mut __field_transport_mode: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "buyerShipment" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_buyer_shipment,
-                                "buyerShipment",
-                            )?
-                        }
-                        "id" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_id,
-                                "id",
-                            )?
-                        }
-                        "identifiers" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_identifiers,
-                                "identifiers",
-                            )?
-                        }
-                        "lines" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_lines,
-                                "lines",
-                            )?
-                        }
-                        "loadCarriers" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_load_carriers,
-                                "loadCarriers",
-                            )?
-                        }
-                        "locations" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_locations,
-                                "locations",
-                            )?
-                        }
-                        "meta" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_meta,
-                                "meta",
-                            )?
-                        }
-                        "processStatus" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_process_status,
-                                "processStatus",
-                            )?
-                        }
-                        "processStatusReason" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_process_status_reason,
-                                "processStatusReason",
-                            )?
-                        }
-                        "status" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_status,
-                                "status",
-                            )?
-                        }
-                        "supplierShipment" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_shipment,
-                                "supplierShipment",
-                            )?
-                        }
-                        "transportMode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_transport_mode,
-                                "transportMode",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(Shipment {
-                    buyer_shipment: __field_buyer_shipment.flatten(),
-                    id: __field_id.flatten(),
-                    identifiers: __field_identifiers.flatten(),
-                    lines: __field_lines.unwrap_or_default(),
-                    load_carriers: __field_load_carriers.unwrap_or_default(),
-                    locations: __field_locations.flatten(),
-                    meta: __field_meta.flatten(),
-                    process_status: __field_process_status.flatten(),
-                    process_status_reason: __field_process_status_reason.flatten(),
-                    status: __field_status.flatten(),
-                    supplier_shipment: __field_supplier_shipment.flatten(),
-                    transport_mode: __field_transport_mode.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl Shipment {
+    /// A builder of `Shipment`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::Shipment {
+        ::std::default::Default::default()
     }
 }
 ///A contact person related to this shipment.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentContact {
     ///The contact email as known in Tradecloud.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -7493,115 +2999,14 @@ pub struct ShipmentContact {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentContact` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentContact {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentContact;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentContact")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentContact, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_email: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_first_name: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_last_name: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_phone_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_position: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_user_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "email" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_email,
-                                "email",
-                            )?
-                        }
-                        "firstName" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_first_name,
-                                "firstName",
-                            )?
-                        }
-                        "lastName" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_name,
-                                "lastName",
-                            )?
-                        }
-                        "phoneNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_phone_number,
-                                "phoneNumber",
-                            )?
-                        }
-                        "position" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_position,
-                                "position",
-                            )?
-                        }
-                        "userId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_user_id,
-                                "userId",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentContact {
-                    email: __field_email.flatten(),
-                    first_name: __field_first_name.flatten(),
-                    last_name: __field_last_name.flatten(),
-                    phone_number: __field_phone_number.flatten(),
-                    position: __field_position.flatten(),
-                    user_id: __field_user_id.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ShipmentContact {
+    /// A builder of `ShipmentContact`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentContact {
+        ::std::default::Default::default()
     }
 }
 ///A shipment departure location with ETD and ATD dates.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentDeparture {
     ///The Actual Time of Departure of this shipment from this location (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(rename = "atdDate", skip_serializing_if = "::std::option::Option::is_none")]
@@ -7615,84 +3020,16 @@ pub struct ShipmentDeparture {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentDeparture` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentDeparture {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentDeparture;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentDeparture")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentDeparture, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_atd_date: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_etd_date: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_location: ::std::option::Option<
-                    ::std::option::Option<ShipmentLocation>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "atdDate" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_atd_date,
-                                "atdDate",
-                            )?
-                        }
-                        "etdDate" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_etd_date,
-                                "etdDate",
-                            )?
-                        }
-                        "location" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_location,
-                                "location",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentDeparture {
-                    atd_date: __field_atd_date.flatten(),
-                    etd_date: __field_etd_date.flatten(),
-                    location: __field_location.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ShipmentDeparture {
+    /// A builder of `ShipmentDeparture`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentDeparture {
+        ::std::default::Default::default()
     }
 }
 /**A shipment place, port, or final destination with location, ETA time window,
 ATA, ETD, and ATD dates. Estimated start and end date/times indicate the
 scheduled time window of arrival.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentDestination {
     ///The Actual Time of Arrival of this shipment at this destination (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(rename = "ataDate", skip_serializing_if = "::std::option::Option::is_none")]
@@ -7736,150 +3073,16 @@ pub struct ShipmentDestination {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentDestination` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentDestination {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentDestination;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentDestination")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentDestination, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_ata_date: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_atd_date: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_eta_date: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_eta_end_date: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_eta_end_time: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_eta_start_date: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_eta_start_time: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_etd_date: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_location: ::std::option::Option<
-                    ::std::option::Option<ShipmentLocation>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "ataDate" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_ata_date,
-                                "ataDate",
-                            )?
-                        }
-                        "atdDate" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_atd_date,
-                                "atdDate",
-                            )?
-                        }
-                        "etaDate" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_eta_date,
-                                "etaDate",
-                            )?
-                        }
-                        "etaEndDate" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_eta_end_date,
-                                "etaEndDate",
-                            )?
-                        }
-                        "etaEndTime" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_eta_end_time,
-                                "etaEndTime",
-                            )?
-                        }
-                        "etaStartDate" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_eta_start_date,
-                                "etaStartDate",
-                            )?
-                        }
-                        "etaStartTime" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_eta_start_time,
-                                "etaStartTime",
-                            )?
-                        }
-                        "etdDate" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_etd_date,
-                                "etdDate",
-                            )?
-                        }
-                        "location" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_location,
-                                "location",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentDestination {
-                    ata_date: __field_ata_date.flatten(),
-                    atd_date: __field_atd_date.flatten(),
-                    eta_date: __field_eta_date.flatten(),
-                    eta_end_date: __field_eta_end_date.flatten(),
-                    eta_end_time: __field_eta_end_time.flatten(),
-                    eta_start_date: __field_eta_start_date.flatten(),
-                    eta_start_time: __field_eta_start_time.flatten(),
-                    etd_date: __field_etd_date.flatten(),
-                    location: __field_location.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ShipmentDestination {
+    /// A builder of `ShipmentDestination`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentDestination {
+        ::std::default::Default::default()
     }
 }
 /**A document attached to the shipment. If it contains an `objectId`, download it
 from the Tradecloud object-storage; if it contains a `url`, GET the url; if both
 are missing, no file is available for download.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentDocument {
     ///The unique identifier of the document as provided by the supplier or buyer.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -7908,137 +3111,14 @@ pub struct ShipmentDocument {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentDocument` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentDocument {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentDocument;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentDocument")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentDocument, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_code: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_description: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_meta: ::std::option::Option<
-                    ::std::option::Option<ShipmentDocumentMeta>,
-                > = ::std::option::Option::None;
-                let mut __field_name: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_object_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_revision: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_type_: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_url: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "code" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_code,
-                                "code",
-                            )?
-                        }
-                        "description" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_description,
-                                "description",
-                            )?
-                        }
-                        "meta" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_meta,
-                                "meta",
-                            )?
-                        }
-                        "name" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_name,
-                                "name",
-                            )?
-                        }
-                        "objectId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_object_id,
-                                "objectId",
-                            )?
-                        }
-                        "revision" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_revision,
-                                "revision",
-                            )?
-                        }
-                        "type" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_type_,
-                                "type",
-                            )?
-                        }
-                        "url" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_url,
-                                "url",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentDocument {
-                    code: __field_code.flatten(),
-                    description: __field_description.flatten(),
-                    meta: __field_meta.flatten(),
-                    name: __field_name.flatten(),
-                    object_id: __field_object_id.flatten(),
-                    revision: __field_revision.flatten(),
-                    type_: __field_type_.flatten(),
-                    url: __field_url.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ShipmentDocument {
+    /// A builder of `ShipmentDocument`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentDocument {
+        ::std::default::Default::default()
     }
 }
 ///Meta information about the shipment document.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentDocumentMeta {
     ///Older (2022-23 docs) name of `lastUpdatedAt`. Read `lastUpdatedAt` first.
     #[serde(
@@ -8055,71 +3135,14 @@ pub struct ShipmentDocumentMeta {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentDocumentMeta` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentDocumentMeta {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentDocumentMeta;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentDocumentMeta")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentDocumentMeta, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_last_changed_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_last_updated_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "lastChangedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_changed_at,
-                                "lastChangedAt",
-                            )?
-                        }
-                        "lastUpdatedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_updated_at,
-                                "lastUpdatedAt",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentDocumentMeta {
-                    last_changed_at: __field_last_changed_at.flatten(),
-                    last_updated_at: __field_last_updated_at.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ShipmentDocumentMeta {
+    /// A builder of `ShipmentDocumentMeta`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentDocumentMeta {
+        ::std::default::Default::default()
     }
 }
 ///The identifiers related to this shipment.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentIdentifiers {
     ///The issue date of the bill of lading. Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(
@@ -8154,105 +3177,14 @@ pub struct ShipmentIdentifiers {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentIdentifiers` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentIdentifiers {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentIdentifiers;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentIdentifiers")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentIdentifiers, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_bill_of_lading_issue_date: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_bill_of_lading_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_carrier_shipment_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_imo_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_tracking_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "billOfLadingIssueDate" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_bill_of_lading_issue_date,
-                                "billOfLadingIssueDate",
-                            )?
-                        }
-                        "billOfLadingNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_bill_of_lading_number,
-                                "billOfLadingNumber",
-                            )?
-                        }
-                        "carrierShipmentNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_carrier_shipment_number,
-                                "carrierShipmentNumber",
-                            )?
-                        }
-                        "imoNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_imo_number,
-                                "imoNumber",
-                            )?
-                        }
-                        "trackingNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_tracking_number,
-                                "trackingNumber",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentIdentifiers {
-                    bill_of_lading_issue_date: __field_bill_of_lading_issue_date
-                        .flatten(),
-                    bill_of_lading_number: __field_bill_of_lading_number.flatten(),
-                    carrier_shipment_number: __field_carrier_shipment_number.flatten(),
-                    imo_number: __field_imo_number.flatten(),
-                    tracking_number: __field_tracking_number.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ShipmentIdentifiers {
+    /// A builder of `ShipmentIdentifiers`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentIdentifiers {
+        ::std::default::Default::default()
     }
 }
 ///The item (article, goods) being shipped.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentItem {
     ///The short name of this item as provided by the buyer.
     #[serde(
@@ -8299,128 +3231,15 @@ pub struct ShipmentItem {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentItem` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentItem {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentItem;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentItem")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentItem, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_buyer_item_name: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_buyer_item_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_buyer_item_revision: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_purchase_unit_of_measure_iso: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_item_name: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_item_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_item_revision: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "buyerItemName" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_buyer_item_name,
-                                "buyerItemName",
-                            )?
-                        }
-                        "buyerItemNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_buyer_item_number,
-                                "buyerItemNumber",
-                            )?
-                        }
-                        "buyerItemRevision" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_buyer_item_revision,
-                                "buyerItemRevision",
-                            )?
-                        }
-                        "purchaseUnitOfMeasureIso" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_purchase_unit_of_measure_iso,
-                                "purchaseUnitOfMeasureIso",
-                            )?
-                        }
-                        "supplierItemName" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_item_name,
-                                "supplierItemName",
-                            )?
-                        }
-                        "supplierItemNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_item_number,
-                                "supplierItemNumber",
-                            )?
-                        }
-                        "supplierItemRevision" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_item_revision,
-                                "supplierItemRevision",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentItem {
-                    buyer_item_name: __field_buyer_item_name.flatten(),
-                    buyer_item_number: __field_buyer_item_number.flatten(),
-                    buyer_item_revision: __field_buyer_item_revision.flatten(),
-                    purchase_unit_of_measure_iso: __field_purchase_unit_of_measure_iso
-                        .flatten(),
-                    supplier_item_name: __field_supplier_item_name.flatten(),
-                    supplier_item_number: __field_supplier_item_number.flatten(),
-                    supplier_item_revision: __field_supplier_item_revision.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ShipmentItem {
+    /// A builder of `ShipmentItem`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentItem {
+        ::std::default::Default::default()
     }
 }
 /**A shipment line containing identifiers, item, and supplier data including
 quantities. A line is added to either a shipment directly or to a load carrier.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentLine {
     ///The related delivery schedule position in the purchase order line as provided by the buyer.
     #[serde(
@@ -8455,117 +3274,14 @@ pub struct ShipmentLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentLine` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentLine {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentLine;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentLine")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentLine, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_delivery_schedule_position: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_item: ::std::option::Option<
-                    ::std::option::Option<ShipmentItem>,
-                > = ::std::option::Option::None;
-                let mut __field_meta: ::std::option::Option<
-                    ::std::option::Option<ShipmentLineMeta>,
-                > = ::std::option::Option::None;
-                let mut __field_purchase_order_line_position: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_purchase_order_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_line: ::std::option::Option<
-                    ::std::option::Option<SupplierShipmentLine>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "deliverySchedulePosition" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_delivery_schedule_position,
-                                "deliverySchedulePosition",
-                            )?
-                        }
-                        "item" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_item,
-                                "item",
-                            )?
-                        }
-                        "meta" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_meta,
-                                "meta",
-                            )?
-                        }
-                        "purchaseOrderLinePosition" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_purchase_order_line_position,
-                                "purchaseOrderLinePosition",
-                            )?
-                        }
-                        "purchaseOrderNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_purchase_order_number,
-                                "purchaseOrderNumber",
-                            )?
-                        }
-                        "supplierLine" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_line,
-                                "supplierLine",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentLine {
-                    delivery_schedule_position: __field_delivery_schedule_position
-                        .flatten(),
-                    item: __field_item.flatten(),
-                    meta: __field_meta.flatten(),
-                    purchase_order_line_position: __field_purchase_order_line_position
-                        .flatten(),
-                    purchase_order_number: __field_purchase_order_number.flatten(),
-                    supplier_line: __field_supplier_line.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ShipmentLine {
+    /// A builder of `ShipmentLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentLine {
+        ::std::default::Default::default()
     }
 }
 ///Meta information about the shipment line.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentLineMeta {
     ///Older (2022-23 docs) name of `lastUpdatedAt`. Read `lastUpdatedAt` first.
     #[serde(
@@ -8582,71 +3298,14 @@ pub struct ShipmentLineMeta {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentLineMeta` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentLineMeta {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentLineMeta;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentLineMeta")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentLineMeta, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_last_changed_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_last_updated_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "lastChangedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_changed_at,
-                                "lastChangedAt",
-                            )?
-                        }
-                        "lastUpdatedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_updated_at,
-                                "lastUpdatedAt",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentLineMeta {
-                    last_changed_at: __field_last_changed_at.flatten(),
-                    last_updated_at: __field_last_updated_at.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ShipmentLineMeta {
+    /// A builder of `ShipmentLineMeta`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentLineMeta {
+        ::std::default::Default::default()
     }
 }
 ///A shipment location.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentLocation {
     ///One or more location address lines.
     #[serde(
@@ -8694,148 +3353,14 @@ pub struct ShipmentLocation {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentLocation` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentLocation {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentLocation;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentLocation")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentLocation, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_address_lines: ::std::option::Option<
-                    ::std::vec::Vec<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_city: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_country_code_iso: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_country_code_iso2: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_id_scheme: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_location_type: ::std::option::Option<
-                    ::std::option::Option<crate::api::common::types::LocationType>,
-                > = ::std::option::Option::None;
-                let mut __field_names: ::std::option::Option<
-                    ::std::vec::Vec<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_postal_code: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "addressLines" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_address_lines,
-                                "addressLines",
-                            )?
-                        }
-                        "city" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_city,
-                                "city",
-                            )?
-                        }
-                        "countryCodeIso" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_country_code_iso,
-                                "countryCodeIso",
-                            )?
-                        }
-                        "countryCodeIso2" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_country_code_iso2,
-                                "countryCodeIso2",
-                            )?
-                        }
-                        "id" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_id,
-                                "id",
-                            )?
-                        }
-                        "idScheme" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_id_scheme,
-                                "idScheme",
-                            )?
-                        }
-                        "locationType" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_location_type,
-                                "locationType",
-                            )?
-                        }
-                        "names" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_names,
-                                "names",
-                            )?
-                        }
-                        "postalCode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_postal_code,
-                                "postalCode",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentLocation {
-                    address_lines: __field_address_lines.unwrap_or_default(),
-                    city: __field_city.flatten(),
-                    country_code_iso: __field_country_code_iso.flatten(),
-                    country_code_iso2: __field_country_code_iso2.flatten(),
-                    id: __field_id.flatten(),
-                    id_scheme: __field_id_scheme.flatten(),
-                    location_type: __field_location_type.flatten(),
-                    names: __field_names.unwrap_or_default(),
-                    postal_code: __field_postal_code.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ShipmentLocation {
+    /// A builder of `ShipmentLocation`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentLocation {
+        ::std::default::Default::default()
     }
 }
 ///The departure and destination locations together with arrival and departure date/times of a shipment.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentLocations {
     /// The departure location and dates.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -8846,71 +3371,14 @@ pub struct ShipmentLocations {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentLocations` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentLocations {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentLocations;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentLocations")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentLocations, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_departure: ::std::option::Option<
-                    ::std::option::Option<ShipmentDeparture>,
-                > = ::std::option::Option::None;
-                let mut __field_destinations: ::std::option::Option<
-                    ::std::vec::Vec<ShipmentDestination>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "departure" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_departure,
-                                "departure",
-                            )?
-                        }
-                        "destinations" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_destinations,
-                                "destinations",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentLocations {
-                    departure: __field_departure.flatten(),
-                    destinations: __field_destinations.unwrap_or_default(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ShipmentLocations {
+    /// A builder of `ShipmentLocations`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentLocations {
+        ::std::default::Default::default()
     }
 }
 ///Meta information about the shipment.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentMeta {
     ///Local date and time when the despatch advice of this shipment was issued in the supplier's ERP system. Local date and time without time zone, ISO 8601 format `yyyy-MM-ddThh:mm:ss`, e.g. `2019-12-31T10:11:12`.
     #[serde(
@@ -8941,97 +3409,17 @@ pub struct ShipmentMeta {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentMeta` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentMeta {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentMeta;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentMeta")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentMeta, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_despatch_advice_erp_issue_date_time: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_last_changed_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_last_updated_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_erp_meta: ::std::option::Option<
-                    ::std::option::Option<SupplierErpMeta>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "despatchAdviceErpIssueDateTime" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_despatch_advice_erp_issue_date_time,
-                                "despatchAdviceErpIssueDateTime",
-                            )?
-                        }
-                        "lastChangedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_changed_at,
-                                "lastChangedAt",
-                            )?
-                        }
-                        "lastUpdatedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_updated_at,
-                                "lastUpdatedAt",
-                            )?
-                        }
-                        "supplierErpMeta" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_erp_meta,
-                                "supplierErpMeta",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentMeta {
-                    despatch_advice_erp_issue_date_time: __field_despatch_advice_erp_issue_date_time
-                        .flatten(),
-                    last_changed_at: __field_last_changed_at.flatten(),
-                    last_updated_at: __field_last_updated_at.flatten(),
-                    supplier_erp_meta: __field_supplier_erp_meta.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ShipmentMeta {
+    /// A builder of `ShipmentMeta`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentMeta {
+        ::std::default::Default::default()
     }
 }
 /**The shipment status. The shipment page lists `status`, `processStatus` and
 `processStatusReason` side by side; as with orders, the process status is read
 from `status.processStatus` (the poll filter) and also accepted at the top of
 the shipment.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentStatus {
     /// The shipment process status, currently `Issued`, `Approved`, or `Rejected`.
     #[serde(
@@ -9050,74 +3438,15 @@ pub struct ShipmentStatus {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentStatus` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentStatus {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentStatus;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentStatus")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentStatus, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_process_status: ::std::option::Option<
-                    ::std::option::Option<
-                        crate::api::common::types::ShipmentProcessStatus,
-                    >,
-                > = ::std::option::Option::None;
-                let mut __field_process_status_reason: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "processStatus" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_process_status,
-                                "processStatus",
-                            )?
-                        }
-                        "processStatusReason" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_process_status_reason,
-                                "processStatusReason",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentStatus {
-                    process_status: __field_process_status.flatten(),
-                    process_status_reason: __field_process_status_reason.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ShipmentStatus {
+    /// A builder of `ShipmentStatus`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentStatus {
+        ::std::default::Default::default()
     }
 }
 /**A whole order in its current state using a single delivery per order line, as
 polled with POST /order-search/poll/single-delivery. Carries all lines.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct SingleDeliveryOrder {
     /// The buyer part of the order.
     #[serde(
@@ -9188,205 +3517,16 @@ pub struct SingleDeliveryOrder {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `SingleDeliveryOrder` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for SingleDeliveryOrder {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = SingleDeliveryOrder;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct SingleDeliveryOrder")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<SingleDeliveryOrder, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_buyer_order: ::std::option::Option<
-                    ::std::option::Option<BuyerOrder>,
-                > = ::std::option::Option::None;
-                let mut __field_event_dates: ::std::option::Option<
-                    ::std::option::Option<OrderEventDates>,
-                > = ::std::option::Option::None;
-                let mut __field_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_indicators: ::std::option::Option<
-                    ::std::option::Option<OrderIndicators>,
-                > = ::std::option::Option::None;
-                let mut __field_last_changed_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_last_updated_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_legacy_order_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_lines: ::std::option::Option<
-                    ::std::vec::Vec<SingleDeliveryOrderLine>,
-                > = ::std::option::Option::None;
-                let mut __field_meta: ::std::option::Option<
-                    ::std::option::Option<MessageMeta>,
-                > = ::std::option::Option::None;
-                let mut __field_purchase_order_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_status: ::std::option::Option<
-                    ::std::option::Option<OrderStatus>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_account_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_order: ::std::option::Option<
-                    ::std::option::Option<SupplierOrder>,
-                > = ::std::option::Option::None;
-                let mut __field_version: ::std::option::Option<
-                    ::std::option::Option<i64>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "buyerOrder" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_buyer_order,
-                                "buyerOrder",
-                            )?
-                        }
-                        "eventDates" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_event_dates,
-                                "eventDates",
-                            )?
-                        }
-                        "id" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_id,
-                                "id",
-                            )?
-                        }
-                        "indicators" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_indicators,
-                                "indicators",
-                            )?
-                        }
-                        "lastChangedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_changed_at,
-                                "lastChangedAt",
-                            )?
-                        }
-                        "lastUpdatedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_updated_at,
-                                "lastUpdatedAt",
-                            )?
-                        }
-                        "legacyOrderId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_legacy_order_id,
-                                "legacyOrderId",
-                            )?
-                        }
-                        "lines" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_lines,
-                                "lines",
-                            )?
-                        }
-                        "meta" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_meta,
-                                "meta",
-                            )?
-                        }
-                        "purchaseOrderNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_purchase_order_number,
-                                "purchaseOrderNumber",
-                            )?
-                        }
-                        "status" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_status,
-                                "status",
-                            )?
-                        }
-                        "supplierAccountNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_account_number,
-                                "supplierAccountNumber",
-                            )?
-                        }
-                        "supplierOrder" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_order,
-                                "supplierOrder",
-                            )?
-                        }
-                        "version" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_version,
-                                "version",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(SingleDeliveryOrder {
-                    buyer_order: __field_buyer_order.flatten(),
-                    event_dates: __field_event_dates.flatten(),
-                    id: __field_id.flatten(),
-                    indicators: __field_indicators.flatten(),
-                    last_changed_at: __field_last_changed_at.flatten(),
-                    last_updated_at: __field_last_updated_at.flatten(),
-                    legacy_order_id: __field_legacy_order_id.flatten(),
-                    lines: __field_lines.unwrap_or_default(),
-                    meta: __field_meta.flatten(),
-                    purchase_order_number: __field_purchase_order_number.flatten(),
-                    status: __field_status.flatten(),
-                    supplier_account_number: __field_supplier_account_number.flatten(),
-                    supplier_order: __field_supplier_order.flatten(),
-                    version: __field_version.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl SingleDeliveryOrder {
+    /// A builder of `SingleDeliveryOrder`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SingleDeliveryOrder {
+        ::std::default::Default::default()
     }
 }
 /**The order event when using only one single delivery per order line
 (`singleDeliveryOrderEvent`; the 2023 pages call it `simpleOrderEvent`). Contains
 only the order lines affected by the event.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct SingleDeliveryOrderEvent {
     /// The buyer part of the order.
     #[serde(
@@ -9454,205 +3594,16 @@ pub struct SingleDeliveryOrderEvent {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `SingleDeliveryOrderEvent` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for SingleDeliveryOrderEvent {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = SingleDeliveryOrderEvent;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct SingleDeliveryOrderEvent")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<SingleDeliveryOrderEvent, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_buyer_order: ::std::option::Option<
-                    ::std::option::Option<BuyerOrder>,
-                > = ::std::option::Option::None;
-                let mut __field_event_dates: ::std::option::Option<
-                    ::std::option::Option<OrderEventDates>,
-                > = ::std::option::Option::None;
-                let mut __field_indicators: ::std::option::Option<
-                    ::std::option::Option<OrderIndicators>,
-                > = ::std::option::Option::None;
-                let mut __field_last_changed_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_last_updated_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_legacy_order_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_lines: ::std::option::Option<
-                    ::std::vec::Vec<SingleDeliveryOrderLine>,
-                > = ::std::option::Option::None;
-                let mut __field_meta: ::std::option::Option<
-                    ::std::option::Option<MessageMeta>,
-                > = ::std::option::Option::None;
-                let mut __field_order_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_portal_url: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_reason: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_status: ::std::option::Option<
-                    ::std::option::Option<OrderStatus>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_order: ::std::option::Option<
-                    ::std::option::Option<SupplierOrder>,
-                > = ::std::option::Option::None;
-                let mut __field_version: ::std::option::Option<
-                    ::std::option::Option<i64>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "buyerOrder" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_buyer_order,
-                                "buyerOrder",
-                            )?
-                        }
-                        "eventDates" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_event_dates,
-                                "eventDates",
-                            )?
-                        }
-                        "indicators" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_indicators,
-                                "indicators",
-                            )?
-                        }
-                        "lastChangedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_changed_at,
-                                "lastChangedAt",
-                            )?
-                        }
-                        "lastUpdatedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_updated_at,
-                                "lastUpdatedAt",
-                            )?
-                        }
-                        "legacyOrderId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_legacy_order_id,
-                                "legacyOrderId",
-                            )?
-                        }
-                        "lines" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_lines,
-                                "lines",
-                            )?
-                        }
-                        "meta" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_meta,
-                                "meta",
-                            )?
-                        }
-                        "orderId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_order_id,
-                                "orderId",
-                            )?
-                        }
-                        "portalUrl" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_portal_url,
-                                "portalUrl",
-                            )?
-                        }
-                        "reason" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_reason,
-                                "reason",
-                            )?
-                        }
-                        "status" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_status,
-                                "status",
-                            )?
-                        }
-                        "supplierOrder" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_order,
-                                "supplierOrder",
-                            )?
-                        }
-                        "version" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_version,
-                                "version",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(SingleDeliveryOrderEvent {
-                    buyer_order: __field_buyer_order.flatten(),
-                    event_dates: __field_event_dates.flatten(),
-                    indicators: __field_indicators.flatten(),
-                    last_changed_at: __field_last_changed_at.flatten(),
-                    last_updated_at: __field_last_updated_at.flatten(),
-                    legacy_order_id: __field_legacy_order_id.flatten(),
-                    lines: __field_lines.unwrap_or_default(),
-                    meta: __field_meta.flatten(),
-                    order_id: __field_order_id.flatten(),
-                    portal_url: __field_portal_url.flatten(),
-                    reason: __field_reason.flatten(),
-                    status: __field_status.flatten(),
-                    supplier_order: __field_supplier_order.flatten(),
-                    version: __field_version.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl SingleDeliveryOrderEvent {
+    /// A builder of `SingleDeliveryOrderEvent`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SingleDeliveryOrderEvent {
+        ::std::default::Default::default()
     }
 }
 /**An order line when using single delivery per order line
 (`singleDeliveryOrderEvent` or polled single delivery order). The current
 delivery is in `statusLine.scheduledDelivery`.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct SingleDeliveryOrderLine {
     /// The buyer part of the order line.
     #[serde(
@@ -9738,221 +3689,10 @@ pub struct SingleDeliveryOrderLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `SingleDeliveryOrderLine` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for SingleDeliveryOrderLine {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = SingleDeliveryOrderLine;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct SingleDeliveryOrderLine")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<SingleDeliveryOrderLine, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_buyer_line: ::std::option::Option<
-                    ::std::option::Option<BuyerLine>,
-                > = ::std::option::Option::None;
-                let mut __field_charge_reason_code: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_confirmed_line: ::std::option::Option<
-                    ::std::option::Option<ConfirmedLine>,
-                > = ::std::option::Option::None;
-                let mut __field_event_dates: ::std::option::Option<
-                    ::std::option::Option<LineEventDates>,
-                > = ::std::option::Option::None;
-                let mut __field_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_indicators: ::std::option::Option<
-                    ::std::option::Option<LineIndicators>,
-                > = ::std::option::Option::None;
-                let mut __field_item_details: ::std::option::Option<
-                    ::std::option::Option<ItemDetails>,
-                > = ::std::option::Option::None;
-                let mut __field_last_changed_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_last_updated_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_line_type: ::std::option::Option<
-                    ::std::option::Option<crate::api::common::types::LineType>,
-                > = ::std::option::Option::None;
-                let mut __field_merged_item_details: ::std::option::Option<
-                    ::std::option::Option<MergedItemDetails>,
-                > = ::std::option::Option::None;
-                let mut __field_portal_url: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_reason: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_status: ::std::option::Option<
-                    ::std::option::Option<LineStatus>,
-                > = ::std::option::Option::None;
-                let mut __field_status_line: ::std::option::Option<
-                    ::std::option::Option<StatusLine>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_line: ::std::option::Option<
-                    ::std::option::Option<SupplierLine>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "buyerLine" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_buyer_line,
-                                "buyerLine",
-                            )?
-                        }
-                        "chargeReasonCode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_charge_reason_code,
-                                "chargeReasonCode",
-                            )?
-                        }
-                        "confirmedLine" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_confirmed_line,
-                                "confirmedLine",
-                            )?
-                        }
-                        "eventDates" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_event_dates,
-                                "eventDates",
-                            )?
-                        }
-                        "id" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_id,
-                                "id",
-                            )?
-                        }
-                        "indicators" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_indicators,
-                                "indicators",
-                            )?
-                        }
-                        "itemDetails" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_item_details,
-                                "itemDetails",
-                            )?
-                        }
-                        "lastChangedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_changed_at,
-                                "lastChangedAt",
-                            )?
-                        }
-                        "lastUpdatedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_updated_at,
-                                "lastUpdatedAt",
-                            )?
-                        }
-                        "lineType" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_line_type,
-                                "lineType",
-                            )?
-                        }
-                        "mergedItemDetails" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_merged_item_details,
-                                "mergedItemDetails",
-                            )?
-                        }
-                        "portalUrl" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_portal_url,
-                                "portalUrl",
-                            )?
-                        }
-                        "reason" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_reason,
-                                "reason",
-                            )?
-                        }
-                        "status" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_status,
-                                "status",
-                            )?
-                        }
-                        "statusLine" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_status_line,
-                                "statusLine",
-                            )?
-                        }
-                        "supplierLine" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_line,
-                                "supplierLine",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(SingleDeliveryOrderLine {
-                    buyer_line: __field_buyer_line.flatten(),
-                    charge_reason_code: __field_charge_reason_code.flatten(),
-                    confirmed_line: __field_confirmed_line.flatten(),
-                    event_dates: __field_event_dates.flatten(),
-                    id: __field_id.flatten(),
-                    indicators: __field_indicators.flatten(),
-                    item_details: __field_item_details.flatten(),
-                    last_changed_at: __field_last_changed_at.flatten(),
-                    last_updated_at: __field_last_updated_at.flatten(),
-                    line_type: __field_line_type.flatten(),
-                    merged_item_details: __field_merged_item_details.flatten(),
-                    portal_url: __field_portal_url.flatten(),
-                    reason: __field_reason.flatten(),
-                    status: __field_status.flatten(),
-                    status_line: __field_status_line.flatten(),
-                    supplier_line: __field_supplier_line.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl SingleDeliveryOrderLine {
+    /// A builder of `SingleDeliveryOrderLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SingleDeliveryOrderLine {
+        ::std::default::Default::default()
     }
 }
 /**Single delivery only: the current order line values related to the current
@@ -9961,7 +3701,7 @@ also include the `InProgress` status and related open buyer or supplier request
 values. (One docs sentence calls the scheduled delivery including requests
 `statusLine.deliveryScheduleInclRequests`; the field the single-delivery pages
 define is `scheduledDeliveryInclRequests`.)*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct StatusLine {
     /// The current prices, either having `Issued` or `Confirmed` values.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -9989,97 +3729,17 @@ pub struct StatusLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `StatusLine` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for StatusLine {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = StatusLine;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct StatusLine")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<StatusLine, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_prices: ::std::option::Option<
-                    ::std::option::Option<Prices>,
-                > = ::std::option::Option::None;
-                let mut __field_prices_incl_requests: ::std::option::Option<
-                    ::std::option::Option<Prices>,
-                > = ::std::option::Option::None;
-                let mut __field_scheduled_delivery: ::std::option::Option<
-                    ::std::option::Option<CurrentScheduledDelivery>,
-                > = ::std::option::Option::None;
-                let mut __field_scheduled_delivery_incl_requests: ::std::option::Option<
-                    ::std::option::Option<CurrentScheduledDelivery>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "prices" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_prices,
-                                "prices",
-                            )?
-                        }
-                        "pricesInclRequests" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_prices_incl_requests,
-                                "pricesInclRequests",
-                            )?
-                        }
-                        "scheduledDelivery" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_scheduled_delivery,
-                                "scheduledDelivery",
-                            )?
-                        }
-                        "scheduledDeliveryInclRequests" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_scheduled_delivery_incl_requests,
-                                "scheduledDeliveryInclRequests",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(StatusLine {
-                    prices: __field_prices.flatten(),
-                    prices_incl_requests: __field_prices_incl_requests.flatten(),
-                    scheduled_delivery: __field_scheduled_delivery.flatten(),
-                    scheduled_delivery_incl_requests: __field_scheduled_delivery_incl_requests
-                        .flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl StatusLine {
+    /// A builder of `StatusLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::StatusLine {
+        ::std::default::Default::default()
     }
 }
 /**The supplier's ERP meta information about this shipment. The shipment page lists
 `despatchAdviceErpIssueDateTime` right after it, so it may sit here rather than
 directly under `meta`: both places are modelled; read either. Other members are
 optional and kept.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct SupplierErpMeta {
     /**Local date and time when the despatch advice of this shipment was issued in the
 supplier's ERP system, if it sits inside `supplierErpMeta` (see above; also read
@@ -10095,62 +3755,15 @@ supplier's ERP system, if it sits inside `supplierErpMeta` (see above; also read
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `SupplierErpMeta` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for SupplierErpMeta {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = SupplierErpMeta;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct SupplierErpMeta")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<SupplierErpMeta, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_despatch_advice_erp_issue_date_time: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "despatchAdviceErpIssueDateTime" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_despatch_advice_erp_issue_date_time,
-                                "despatchAdviceErpIssueDateTime",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(SupplierErpMeta {
-                    despatch_advice_erp_issue_date_time: __field_despatch_advice_erp_issue_date_time
-                        .flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl SupplierErpMeta {
+    /// A builder of `SupplierErpMeta`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SupplierErpMeta {
+        ::std::default::Default::default()
     }
 }
 /**The supplier part of the order line: an echo of the order response line fields
 sent by the supplier. All members optional.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct SupplierLine {
     ///A free-format additional description of this line by the supplier.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -10206,183 +3819,14 @@ pub struct SupplierLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `SupplierLine` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for SupplierLine {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = SupplierLine;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct SupplierLine")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<SupplierLine, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_description: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_documents: ::std::option::Option<
-                    ::std::vec::Vec<Document>,
-                > = ::std::option::Option::None;
-                let mut __field_indicators: ::std::option::Option<
-                    ::std::option::Option<SupplierLineIndicators>,
-                > = ::std::option::Option::None;
-                let mut __field_item_details: ::std::option::Option<
-                    ::std::option::Option<ItemDetails>,
-                > = ::std::option::Option::None;
-                let mut __field_notes: ::std::option::Option<
-                    ::std::vec::Vec<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_properties: ::std::option::Option<
-                    ::std::vec::Vec<Property>,
-                > = ::std::option::Option::None;
-                let mut __field_purchase_order_line_position: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_reason: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_requests: ::std::option::Option<
-                    ::std::option::Option<SupplierRequests>,
-                > = ::std::option::Option::None;
-                let mut __field_sales_order_line_position: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_sales_order_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_sales_order_position: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "description" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_description,
-                                "description",
-                            )?
-                        }
-                        "documents" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_documents,
-                                "documents",
-                            )?
-                        }
-                        "indicators" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_indicators,
-                                "indicators",
-                            )?
-                        }
-                        "itemDetails" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_item_details,
-                                "itemDetails",
-                            )?
-                        }
-                        "notes" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_notes,
-                                "notes",
-                            )?
-                        }
-                        "properties" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_properties,
-                                "properties",
-                            )?
-                        }
-                        "purchaseOrderLinePosition" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_purchase_order_line_position,
-                                "purchaseOrderLinePosition",
-                            )?
-                        }
-                        "reason" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_reason,
-                                "reason",
-                            )?
-                        }
-                        "requests" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_requests,
-                                "requests",
-                            )?
-                        }
-                        "salesOrderLinePosition" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_sales_order_line_position,
-                                "salesOrderLinePosition",
-                            )?
-                        }
-                        "salesOrderNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_sales_order_number,
-                                "salesOrderNumber",
-                            )?
-                        }
-                        "salesOrderPosition" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_sales_order_position,
-                                "salesOrderPosition",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(SupplierLine {
-                    description: __field_description.flatten(),
-                    documents: __field_documents.unwrap_or_default(),
-                    indicators: __field_indicators.flatten(),
-                    item_details: __field_item_details.flatten(),
-                    notes: __field_notes.unwrap_or_default(),
-                    properties: __field_properties.unwrap_or_default(),
-                    purchase_order_line_position: __field_purchase_order_line_position
-                        .flatten(),
-                    reason: __field_reason.flatten(),
-                    requests: __field_requests.flatten(),
-                    sales_order_line_position: __field_sales_order_line_position
-                        .flatten(),
-                    sales_order_number: __field_sales_order_number.flatten(),
-                    sales_order_position: __field_sales_order_position.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl SupplierLine {
+    /// A builder of `SupplierLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SupplierLine {
+        ::std::default::Default::default()
     }
 }
 ///Line level indicators set by the supplier in the order response.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct SupplierLineIndicators {
     ///Accept the line as-is; delivery schedule, prices, and header indicators are ignored.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -10399,94 +3843,15 @@ pub struct SupplierLineIndicators {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `SupplierLineIndicators` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for SupplierLineIndicators {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = SupplierLineIndicators;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct SupplierLineIndicators")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<SupplierLineIndicators, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_accepted: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_cancelled: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_rejected: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_shipped: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "accepted" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_accepted,
-                                "accepted",
-                            )?
-                        }
-                        "cancelled" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_cancelled,
-                                "cancelled",
-                            )?
-                        }
-                        "rejected" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_rejected,
-                                "rejected",
-                            )?
-                        }
-                        "shipped" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_shipped,
-                                "shipped",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(SupplierLineIndicators {
-                    accepted: __field_accepted.flatten(),
-                    cancelled: __field_cancelled.flatten(),
-                    rejected: __field_rejected.flatten(),
-                    shipped: __field_shipped.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl SupplierLineIndicators {
+    /// A builder of `SupplierLineIndicators`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SupplierLineIndicators {
+        ::std::default::Default::default()
     }
 }
 /**The supplier part of the order: mostly an echo of the order response fields sent
 by the supplier (order/supplier/send-order-response). All members optional.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct SupplierOrder {
     ///The buyer account number as known in the supplier's ERP system. Should be set on forehand in the Tradecloud connection.
     #[serde(
@@ -10539,170 +3904,14 @@ pub struct SupplierOrder {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `SupplierOrder` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for SupplierOrder {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = SupplierOrder;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct SupplierOrder")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<SupplierOrder, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_buyer_account_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_company_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_contact: ::std::option::Option<
-                    ::std::option::Option<Contact>,
-                > = ::std::option::Option::None;
-                let mut __field_description: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_documents: ::std::option::Option<
-                    ::std::vec::Vec<Document>,
-                > = ::std::option::Option::None;
-                let mut __field_erp_responded_by: ::std::option::Option<
-                    ::std::option::Option<Contact>,
-                > = ::std::option::Option::None;
-                let mut __field_erp_response_date_time: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_indicators: ::std::option::Option<
-                    ::std::option::Option<SupplierOrderIndicators>,
-                > = ::std::option::Option::None;
-                let mut __field_notes: ::std::option::Option<
-                    ::std::vec::Vec<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_properties: ::std::option::Option<
-                    ::std::vec::Vec<Property>,
-                > = ::std::option::Option::None;
-                let mut __field_purchase_order_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "buyerAccountNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_buyer_account_number,
-                                "buyerAccountNumber",
-                            )?
-                        }
-                        "companyId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_company_id,
-                                "companyId",
-                            )?
-                        }
-                        "contact" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_contact,
-                                "contact",
-                            )?
-                        }
-                        "description" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_description,
-                                "description",
-                            )?
-                        }
-                        "documents" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_documents,
-                                "documents",
-                            )?
-                        }
-                        "erpRespondedBy" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_erp_responded_by,
-                                "erpRespondedBy",
-                            )?
-                        }
-                        "erpResponseDateTime" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_erp_response_date_time,
-                                "erpResponseDateTime",
-                            )?
-                        }
-                        "indicators" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_indicators,
-                                "indicators",
-                            )?
-                        }
-                        "notes" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_notes,
-                                "notes",
-                            )?
-                        }
-                        "properties" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_properties,
-                                "properties",
-                            )?
-                        }
-                        "purchaseOrderNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_purchase_order_number,
-                                "purchaseOrderNumber",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(SupplierOrder {
-                    buyer_account_number: __field_buyer_account_number.flatten(),
-                    company_id: __field_company_id.flatten(),
-                    contact: __field_contact.flatten(),
-                    description: __field_description.flatten(),
-                    documents: __field_documents.unwrap_or_default(),
-                    erp_responded_by: __field_erp_responded_by.flatten(),
-                    erp_response_date_time: __field_erp_response_date_time.flatten(),
-                    indicators: __field_indicators.flatten(),
-                    notes: __field_notes.unwrap_or_default(),
-                    properties: __field_properties.unwrap_or_default(),
-                    purchase_order_number: __field_purchase_order_number.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl SupplierOrder {
+    /// A builder of `SupplierOrder`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SupplierOrder {
+        ::std::default::Default::default()
     }
 }
 ///Order level indicators set by the supplier in the order response.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct SupplierOrderIndicators {
     ///Accept all lines in this response as-is. Line-level indicators override this header indicator when present.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -10719,94 +3928,15 @@ pub struct SupplierOrderIndicators {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `SupplierOrderIndicators` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for SupplierOrderIndicators {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = SupplierOrderIndicators;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct SupplierOrderIndicators")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<SupplierOrderIndicators, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_accepted: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_cancelled: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_rejected: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __field_shipped: ::std::option::Option<
-                    ::std::option::Option<bool>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "accepted" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_accepted,
-                                "accepted",
-                            )?
-                        }
-                        "cancelled" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_cancelled,
-                                "cancelled",
-                            )?
-                        }
-                        "rejected" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_rejected,
-                                "rejected",
-                            )?
-                        }
-                        "shipped" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_shipped,
-                                "shipped",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(SupplierOrderIndicators {
-                    accepted: __field_accepted.flatten(),
-                    cancelled: __field_cancelled.flatten(),
-                    rejected: __field_rejected.flatten(),
-                    shipped: __field_shipped.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl SupplierOrderIndicators {
+    /// A builder of `SupplierOrderIndicators`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SupplierOrderIndicators {
+        ::std::default::Default::default()
     }
 }
 /**Requests of the supplier. For single delivery it is advised to use
 `statusLine.scheduledDeliveryInclRequests` and `statusLine.pricesInclRequests` instead.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct SupplierRequests {
     /// The supplier has proposed a different delivery schedule and prices compared to the issued order line.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -10820,71 +3950,14 @@ pub struct SupplierRequests {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `SupplierRequests` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for SupplierRequests {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = SupplierRequests;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct SupplierRequests")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<SupplierRequests, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_proposal: ::std::option::Option<
-                    ::std::option::Option<Request>,
-                > = ::std::option::Option::None;
-                let mut __field_reopen_request: ::std::option::Option<
-                    ::std::option::Option<Request>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "proposal" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_proposal,
-                                "proposal",
-                            )?
-                        }
-                        "reopenRequest" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_reopen_request,
-                                "reopenRequest",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(SupplierRequests {
-                    proposal: __field_proposal.flatten(),
-                    reopen_request: __field_reopen_request.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl SupplierRequests {
+    /// A builder of `SupplierRequests`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SupplierRequests {
+        ::std::default::Default::default()
     }
 }
 ///The supplier side header of the shipment.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct SupplierShipment {
     ///The buyer account code or number as used by the supplier.
     #[serde(
@@ -10926,126 +3999,14 @@ pub struct SupplierShipment {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `SupplierShipment` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for SupplierShipment {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = SupplierShipment;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct SupplierShipment")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<SupplierShipment, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_buyer_account_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_company_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_contacts: ::std::option::Option<
-                    ::std::vec::Vec<ShipmentContact>,
-                > = ::std::option::Option::None;
-                let mut __field_documents: ::std::option::Option<
-                    ::std::vec::Vec<ShipmentDocument>,
-                > = ::std::option::Option::None;
-                let mut __field_invoice_numbers: ::std::option::Option<
-                    ::std::vec::Vec<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_shipment_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_supplier_party: ::std::option::Option<
-                    ::std::option::Option<CompanyParty>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "buyerAccountNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_buyer_account_number,
-                                "buyerAccountNumber",
-                            )?
-                        }
-                        "companyId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_company_id,
-                                "companyId",
-                            )?
-                        }
-                        "contacts" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_contacts,
-                                "contacts",
-                            )?
-                        }
-                        "documents" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_documents,
-                                "documents",
-                            )?
-                        }
-                        "invoiceNumbers" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_invoice_numbers,
-                                "invoiceNumbers",
-                            )?
-                        }
-                        "shipmentNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_shipment_number,
-                                "shipmentNumber",
-                            )?
-                        }
-                        "supplierParty" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_supplier_party,
-                                "supplierParty",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(SupplierShipment {
-                    buyer_account_number: __field_buyer_account_number.flatten(),
-                    company_id: __field_company_id.flatten(),
-                    contacts: __field_contacts.unwrap_or_default(),
-                    documents: __field_documents.unwrap_or_default(),
-                    invoice_numbers: __field_invoice_numbers.unwrap_or_default(),
-                    shipment_number: __field_shipment_number.flatten(),
-                    supplier_party: __field_supplier_party.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl SupplierShipment {
+    /// A builder of `SupplierShipment`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SupplierShipment {
+        ::std::default::Default::default()
     }
 }
 ///The supplier side of the shipment line.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct SupplierShipmentLine {
     ///The date the backorder quantity is expected. Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(
@@ -11080,106 +4041,15 @@ pub struct SupplierShipmentLine {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `SupplierShipmentLine` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for SupplierShipmentLine {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = SupplierShipmentLine;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct SupplierShipmentLine")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<SupplierShipmentLine, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_backorder_date: ::std::option::Option<
-                    ::std::option::Option<crate::types::Date>,
-                > = ::std::option::Option::None;
-                let mut __field_backorder_quantity: ::std::option::Option<
-                    ::std::option::Option<crate::types::Decimal>,
-                > = ::std::option::Option::None;
-                let mut __field_despatch_advice_line_position: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_despatch_advice_number: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_despatch_quantity: ::std::option::Option<
-                    ::std::option::Option<crate::types::Decimal>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "backorderDate" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_backorder_date,
-                                "backorderDate",
-                            )?
-                        }
-                        "backorderQuantity" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_backorder_quantity,
-                                "backorderQuantity",
-                            )?
-                        }
-                        "despatchAdviceLinePosition" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_despatch_advice_line_position,
-                                "despatchAdviceLinePosition",
-                            )?
-                        }
-                        "despatchAdviceNumber" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_despatch_advice_number,
-                                "despatchAdviceNumber",
-                            )?
-                        }
-                        "despatchQuantity" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_despatch_quantity,
-                                "despatchQuantity",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(SupplierShipmentLine {
-                    backorder_date: __field_backorder_date.flatten(),
-                    backorder_quantity: __field_backorder_quantity.flatten(),
-                    despatch_advice_line_position: __field_despatch_advice_line_position
-                        .flatten(),
-                    despatch_advice_number: __field_despatch_advice_number.flatten(),
-                    despatch_quantity: __field_despatch_quantity.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl SupplierShipmentLine {
+    /// A builder of `SupplierShipmentLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SupplierShipmentLine {
+        ::std::default::Default::default()
     }
 }
 /**The order terms as agreed between buyer and supplier. The order pages do not list
 the members; they are the purchase order terms documented for shipments.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct Terms {
     ///The Incoterms named place (delivery, terminal, port, or destination).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -11205,89 +4075,10 @@ pub struct Terms {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `Terms` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for Terms {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = Terms;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct Terms")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<Terms, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_incoterms: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_incoterms_code: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_payment_terms: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_payment_terms_code: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "incoterms" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_incoterms,
-                                "incoterms",
-                            )?
-                        }
-                        "incotermsCode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_incoterms_code,
-                                "incotermsCode",
-                            )?
-                        }
-                        "paymentTerms" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_payment_terms,
-                                "paymentTerms",
-                            )?
-                        }
-                        "paymentTermsCode" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_payment_terms_code,
-                                "paymentTermsCode",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(Terms {
-                    incoterms: __field_incoterms.flatten(),
-                    incoterms_code: __field_incoterms_code.flatten(),
-                    payment_terms: __field_payment_terms.flatten(),
-                    payment_terms_code: __field_payment_terms_code.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl Terms {
+    /// A builder of `Terms`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::Terms {
+        ::std::default::Default::default()
     }
 }
 /// Error types.
@@ -11319,6 +4110,5790 @@ pub mod error {
     impl From<String> for ConversionError {
         fn from(value: String) -> Self {
             Self(value.into())
+        }
+    }
+}
+/// Builders of the structs above: `Type::builder()`, one setter
+/// per field, then `build()`. Building cannot fail.
+pub mod builder {
+    /// Builder of [`super::ActualDelivery`] (see [`super::ActualDelivery::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ActualDelivery {
+        value: super::ActualDelivery,
+    }
+    impl ActualDelivery {
+        ///The actual delivery date of this delivery. Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.date = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The actual delivered quantity of this delivery. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn quantity(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.quantity = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ActualDelivery {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ActualDelivery> for super::ActualDelivery {
+        fn from(builder: ActualDelivery) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ActualDelivery> for ActualDelivery {
+        fn from(value: super::ActualDelivery) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::BuyerLine`] (see [`super::BuyerLine::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct BuyerLine {
+        value: super::BuyerLine,
+    }
+    impl BuyerLine {
+        /// The actual delivery at the buyer, when using single delivery per order line.
+        pub fn actual_delivery(
+            mut self,
+            value: impl ::std::convert::Into<super::ActualDelivery>,
+        ) -> Self {
+            self.value.actual_delivery = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The certification required for the goods of this line.
+        pub fn certification(
+            mut self,
+            value: impl ::std::convert::Into<super::Certification>,
+        ) -> Self {
+            self.value.certification = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///**Deprecated**: requested charge lines. Superseded by `lineType` `Charge` and line-level pricing.
+        pub fn charge_lines(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::ChargeLine>,
+            >,
+        ) -> Self {
+            self.value.charge_lines = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///The historical actual delivery schedule. Up to 100 delivery history lines.
+        pub fn delivery_history(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::DeliveryHistoryLine>,
+            >,
+        ) -> Self {
+            self.value.delivery_history = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///The requested planned delivery schedule, when the ERP supports a delivery schedule natively. Up to 100 delivery lines.
+        pub fn delivery_schedule(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::DeliveryScheduleLine>,
+            >,
+        ) -> Self {
+            self.value.delivery_schedule = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///A free-format additional description of this line.
+        pub fn description(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.description = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Meta data and link of attached documents. Limited to 100 documents per order line.
+        pub fn documents(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::Document>,
+            >,
+        ) -> Self {
+            self.value.documents = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// Various line level indicators set by the buyer.
+        pub fn indicators(
+            mut self,
+            value: impl ::std::convert::Into<super::BuyerLineIndicators>,
+        ) -> Self {
+            self.value.indicators = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The item (or article, goods) to be delivered.
+        pub fn item(mut self, value: impl ::std::convert::Into<super::Item>) -> Self {
+            self.value.item = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Detailed part information initially provided by the buyer.
+        pub fn item_details(
+            mut self,
+            value: impl ::std::convert::Into<super::ItemDetails>,
+        ) -> Self {
+            self.value.item_details = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Value-added services labels on line level.
+        pub fn labels(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<::std::string::String>,
+            >,
+        ) -> Self {
+            self.value.labels = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///Simple custom fields. `\n` may be used for a new line.
+        pub fn notes(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<::std::string::String>,
+            >,
+        ) -> Self {
+            self.value.notes = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///Optional position referencing the original order line when the line has been split (single delivery only).
+        pub fn original_position(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.original_position = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The line position within the purchase order. Unique and immutable within the order; empty in case of a newly split line (single delivery).
+        pub fn position(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.position = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The requested prices.
+        pub fn prices(
+            mut self,
+            value: impl ::std::convert::Into<super::Prices>,
+        ) -> Self {
+            self.value.prices = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The buyer's production number reference.
+        pub fn production_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.production_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The buyer's project number reference.
+        pub fn project_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.project_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Key-value based custom fields. `\n` may be used for a new line in the value.
+        pub fn properties(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::Property>,
+            >,
+        ) -> Self {
+            self.value.properties = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///The reason given by the buyer, e.g. for a reopen request.
+        pub fn reason(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.reason = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The buyer can request a different delivery schedule and prices.
+        pub fn requests(
+            mut self,
+            value: impl ::std::convert::Into<super::BuyerRequests>,
+        ) -> Self {
+            self.value.requests = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The optional row label for this position. Do NOT use row as identifier.
+        pub fn row(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.row = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The buyer's sales order number (not to be confused with the supplier's sales order number).
+        pub fn sales_order_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.sales_order_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The requested single delivery, when using single delivery per order line.
+        pub fn scheduled_delivery(
+            mut self,
+            value: impl ::std::convert::Into<super::ScheduledDelivery>,
+        ) -> Self {
+            self.value.scheduled_delivery = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The line terms as agreed between buyer and supplier.
+        pub fn terms(
+            mut self,
+            value: impl ::std::convert::Into<super::LineTerms>,
+        ) -> Self {
+            self.value.terms = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::BuyerLine {
+            self.value
+        }
+    }
+    impl ::std::convert::From<BuyerLine> for super::BuyerLine {
+        fn from(builder: BuyerLine) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::BuyerLine> for BuyerLine {
+        fn from(value: super::BuyerLine) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::BuyerLineIndicators`] (see [`super::BuyerLineIndicators::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct BuyerLineIndicators {
+        value: super::BuyerLineIndicators,
+    }
+    impl BuyerLineIndicators {
+        ///The order or line is cancelled by the buyer.
+        pub fn cancelled(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.cancelled = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The order or line is completed at the buyer, usually when the invoice is received and approved by the buyer.
+        pub fn completed(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.completed = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///All goods of this order or line are confirmed by the supplier, according to the buyer. The order or line must have process status `Issued` and will become `Confirmed`; only intended for onboarding or migration of already confirmed order lines.
+        pub fn confirmed(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.confirmed = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///All goods of the order or line are completely delivered at the buyer. Logistics status `Open`, `Produced`, `ReadyToShip` or `Shipped` will become `Delivered`.
+        pub fn delivered(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.delivered = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Line only: no goods are expected to be delivered to the buyer, for example a service, fee or text line. Such lines never become `Overdue`.
+        pub fn no_delivery_expected(
+            mut self,
+            value: impl ::std::convert::Into<bool>,
+        ) -> Self {
+            self.value.no_delivery_expected = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Line only: if true, this line automatically becomes a supplier proposal when the supplier accepts it, so the buyer always approves every line.
+        pub fn propose_when_accepted(
+            mut self,
+            value: impl ::std::convert::Into<bool>,
+        ) -> Self {
+            self.value.propose_when_accepted = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The supplier is requested to reconfirm the order line. The order or line must have process status `Confirmed` and will become `InProgress` with in progress status `OpenBuyerReconfirmationRequest`.
+        pub fn request_reconfirmation(
+            mut self,
+            value: impl ::std::convert::Into<bool>,
+        ) -> Self {
+            self.value.request_reconfirmation = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///All goods of this order or line are completely shipped by the supplier, according to the buyer. Logistics status `Open`, `Produced`, `ReadyToShip` will become `Shipped`.
+        pub fn shipped(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.shipped = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::BuyerLineIndicators {
+            self.value
+        }
+    }
+    impl ::std::convert::From<BuyerLineIndicators> for super::BuyerLineIndicators {
+        fn from(builder: BuyerLineIndicators) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::BuyerLineIndicators> for BuyerLineIndicators {
+        fn from(value: super::BuyerLineIndicators) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::BuyerOrder`] (see [`super::BuyerOrder::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct BuyerOrder {
+        value: super::BuyerOrder,
+    }
+    impl BuyerOrder {
+        /// The optional legal entity that receives and handles the invoice. The supplier must send the invoice to the buyer accounting party when specified.
+        pub fn buyer_accounting_party(
+            mut self,
+            value: impl ::std::convert::Into<super::CompanyParty>,
+        ) -> Self {
+            self.value.buyer_accounting_party = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        /// The optional legal entity that purchases the goods or services.
+        pub fn buyer_party(
+            mut self,
+            value: impl ::std::convert::Into<super::CompanyParty>,
+        ) -> Self {
+            self.value.buyer_party = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The buyer's Tradecloud company identifier.
+        pub fn company_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.company_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The buyer employee responsible for this order (`contact.email`).
+        pub fn contact(
+            mut self,
+            value: impl ::std::convert::Into<super::Contact>,
+        ) -> Self {
+            self.value.contact = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///A free-format additional description of this order added by the buyer.
+        pub fn description(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.description = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The delivery destination of this order as known in the buyer's ERP system.
+        pub fn destination(
+            mut self,
+            value: impl ::std::convert::Into<super::Destination>,
+        ) -> Self {
+            self.value.destination = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Meta data, objectId or url, of documents attached by the buyer. Limited to 100 documents per order header.
+        pub fn documents(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::Document>,
+            >,
+        ) -> Self {
+            self.value.documents = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///Date and time the order was originally issued in the buyer's ERP system. Local date and time without time zone, ISO 8601 format `yyyy-MM-ddThh:mm:ss`, e.g. `2019-12-31T10:11:12`.
+        pub fn erp_issue_date_time(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.erp_issue_date_time = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The user email or user name as known in the buyer's ERP system who issued this order.
+        pub fn erp_issued_by(
+            mut self,
+            value: impl ::std::convert::Into<super::Contact>,
+        ) -> Self {
+            self.value.erp_issued_by = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Date and time the order was updated in the buyer's ERP system. Local date and time without time zone, ISO 8601 format `yyyy-MM-ddThh:mm:ss`, e.g. `2019-12-31T10:11:12`.
+        pub fn erp_last_change_date_time(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.erp_last_change_date_time = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        /// The user email or user name as known in the buyer's ERP system who updated this order.
+        pub fn erp_last_changed_by(
+            mut self,
+            value: impl ::std::convert::Into<super::Contact>,
+        ) -> Self {
+            self.value.erp_last_changed_by = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Various order level indicators set by the buyer.
+        pub fn indicators(
+            mut self,
+            value: impl ::std::convert::Into<super::BuyerOrderIndicators>,
+        ) -> Self {
+            self.value.indicators = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Value-added services labels on order level.
+        pub fn labels(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<::std::string::String>,
+            >,
+        ) -> Self {
+            self.value.labels = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///Simple custom fields, added by the buyer. `\n` may be used for a new line.
+        pub fn notes(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<::std::string::String>,
+            >,
+        ) -> Self {
+            self.value.notes = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// The order type, one of `Purchase`, `Forecast` or `RFQ`. Default `Purchase`.
+        pub fn order_type(
+            mut self,
+            value: impl ::std::convert::Into<crate::api::common::types::OrderType>,
+        ) -> Self {
+            self.value.order_type = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Key-value based custom fields, added by the buyer. `\n` may be used for a new line in the value.
+        pub fn properties(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::Property>,
+            >,
+        ) -> Self {
+            self.value.properties = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///The purchase order number as known in the buyer's ERP system. Must not contain whitespace characters.
+        pub fn purchase_order_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.purchase_order_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The supplier account number as known in the buyer's ERP system. Must be set in the Tradecloud connection.
+        pub fn supplier_account_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.supplier_account_number = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        /// If known, the supplier employee responsible for this order (`supplierContact.email`).
+        pub fn supplier_contact(
+            mut self,
+            value: impl ::std::convert::Into<super::Contact>,
+        ) -> Self {
+            self.value.supplier_contact = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The optional legal entity that sells the goods or services.
+        pub fn supplier_party(
+            mut self,
+            value: impl ::std::convert::Into<super::CompanyParty>,
+        ) -> Self {
+            self.value.supplier_party = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The order terms as agreed with the supplier.
+        pub fn terms(mut self, value: impl ::std::convert::Into<super::Terms>) -> Self {
+            self.value.terms = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::BuyerOrder {
+            self.value
+        }
+    }
+    impl ::std::convert::From<BuyerOrder> for super::BuyerOrder {
+        fn from(builder: BuyerOrder) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::BuyerOrder> for BuyerOrder {
+        fn from(value: super::BuyerOrder) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::BuyerOrderIndicators`] (see [`super::BuyerOrderIndicators::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct BuyerOrderIndicators {
+        value: super::BuyerOrderIndicators,
+    }
+    impl BuyerOrderIndicators {
+        ///Order only: if true, the order lines will be automatically confirmed in case of a supplier proposal or reopen request.
+        pub fn auto_confirm(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.auto_confirm = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Order only: if true and existing order line positions are not present among incoming lines, they will be cancelled.
+        pub fn cancel_line_when_missing(
+            mut self,
+            value: impl ::std::convert::Into<bool>,
+        ) -> Self {
+            self.value.cancel_line_when_missing = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///The order or line is cancelled by the buyer.
+        pub fn cancelled(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.cancelled = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The order or line is completed at the buyer, usually when the invoice is received and approved by the buyer.
+        pub fn completed(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.completed = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///All goods of this order or line are confirmed by the supplier, according to the buyer. The order or line must have process status `Issued` and will become `Confirmed`; only intended for onboarding or migration of already confirmed order lines.
+        pub fn confirmed(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.confirmed = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///All goods of the order or line are completely delivered at the buyer. Logistics status `Open`, `Produced`, `ReadyToShip` or `Shipped` will become `Delivered`.
+        pub fn delivered(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.delivered = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The supplier is requested to reconfirm the order line. The order or line must have process status `Confirmed` and will become `InProgress` with in progress status `OpenBuyerReconfirmationRequest`.
+        pub fn request_reconfirmation(
+            mut self,
+            value: impl ::std::convert::Into<bool>,
+        ) -> Self {
+            self.value.request_reconfirmation = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///All goods of this order or line are completely shipped by the supplier, according to the buyer. Logistics status `Open`, `Produced`, `ReadyToShip` will become `Shipped`.
+        pub fn shipped(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.shipped = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::BuyerOrderIndicators {
+            self.value
+        }
+    }
+    impl ::std::convert::From<BuyerOrderIndicators> for super::BuyerOrderIndicators {
+        fn from(builder: BuyerOrderIndicators) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::BuyerOrderIndicators> for BuyerOrderIndicators {
+        fn from(value: super::BuyerOrderIndicators) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::BuyerRequests`] (see [`super::BuyerRequests::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct BuyerRequests {
+        value: super::BuyerRequests,
+    }
+    impl BuyerRequests {
+        /// The buyer requests to reopen the confirmed order line with a different delivery schedule and prices compared to the confirmed order line.
+        pub fn reopen_request(
+            mut self,
+            value: impl ::std::convert::Into<super::Request>,
+        ) -> Self {
+            self.value.reopen_request = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::BuyerRequests {
+            self.value
+        }
+    }
+    impl ::std::convert::From<BuyerRequests> for super::BuyerRequests {
+        fn from(builder: BuyerRequests) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::BuyerRequests> for BuyerRequests {
+        fn from(value: super::BuyerRequests) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::BuyerShipment`] (see [`super::BuyerShipment::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct BuyerShipment {
+        value: super::BuyerShipment,
+    }
+    impl BuyerShipment {
+        /// The unique party identifier and scheme, like GLN, of the buyer.
+        pub fn buyer_party(
+            mut self,
+            value: impl ::std::convert::Into<super::CompanyParty>,
+        ) -> Self {
+            self.value.buyer_party = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Mandatory: the Tradecloud company identifier of the buyer.
+        pub fn company_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.company_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The buyer contacts related to this shipment.
+        pub fn contacts(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::ShipmentContact>,
+            >,
+        ) -> Self {
+            self.value.contacts = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///The buyer documents attached to this shipment.
+        pub fn documents(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::ShipmentDocument>,
+            >,
+        ) -> Self {
+            self.value.documents = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// The purchase order terms as agreed between buyer and supplier.
+        pub fn purchase_order_terms(
+            mut self,
+            value: impl ::std::convert::Into<super::PurchaseOrderTerms>,
+        ) -> Self {
+            self.value.purchase_order_terms = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The supplier account code or number as known by the buyer.
+        pub fn supplier_account_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.supplier_account_number = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::BuyerShipment {
+            self.value
+        }
+    }
+    impl ::std::convert::From<BuyerShipment> for super::BuyerShipment {
+        fn from(builder: BuyerShipment) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::BuyerShipment> for BuyerShipment {
+        fn from(value: super::BuyerShipment) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::Certification`] (see [`super::Certification::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct Certification {
+        value: super::Certification,
+    }
+    impl Certification {
+        ///The classification society that issues the certificate.
+        pub fn classification_society(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.classification_society = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///The classification society code.
+        pub fn classification_society_code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.classification_society_code = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///The certificate type.
+        pub fn type_(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.type_ = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The certificate type code.
+        pub fn type_code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.type_code = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::Certification {
+            self.value
+        }
+    }
+    impl ::std::convert::From<Certification> for super::Certification {
+        fn from(builder: Certification) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::Certification> for Certification {
+        fn from(value: super::Certification) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ChargeLine`] (see [`super::ChargeLine::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ChargeLine {
+        value: super::ChargeLine,
+    }
+    impl ChargeLine {
+        ///The charge description.
+        pub fn charge_description(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.charge_description = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The charge type code.
+        pub fn charge_type_code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.charge_type_code = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The charge line position.
+        pub fn position(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.position = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The charge price.
+        pub fn price(mut self, value: impl ::std::convert::Into<super::Price>) -> Self {
+            self.value.price = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The price unit of measure. Passed through as-is. No standard is enforced; UN/ECE Recommendation N°20 is recommended if you want a standard.
+        pub fn price_unit_of_measure_iso(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.price_unit_of_measure_iso = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///The charge quantity. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn quantity(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.quantity = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ChargeLine {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ChargeLine> for super::ChargeLine {
+        fn from(builder: ChargeLine) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ChargeLine> for ChargeLine {
+        fn from(value: super::ChargeLine) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::CompanyParty`] (see [`super::CompanyParty::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct CompanyParty {
+        value: super::CompanyParty,
+    }
+    impl CompanyParty {
+        ///The location address lines of the party. It is recommended to provide at least one address line.
+        pub fn address_lines(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<::std::string::String>,
+            >,
+        ) -> Self {
+            self.value.address_lines = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///The location city of the party. Provided when `addressLines` are provided.
+        pub fn city(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.city = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The ISO 3166-1 alpha-2 country code of the party. Provided when `addressLines` are provided.
+        pub fn country_code_iso2(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.country_code_iso2 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The optional country name of the party.
+        pub fn country_name(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.country_name = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The optional identifier for the party, for example a GLN.
+        pub fn id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.id = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The optional scheme, providing context to the identifier, e.g. "KvK", "GLN".
+        pub fn id_scheme(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.id_scheme = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The legal names of the party. It is recommended to provide at least one name.
+        pub fn names(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<::std::string::String>,
+            >,
+        ) -> Self {
+            self.value.names = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///The location postal code of the party. Provided when `addressLines` are provided.
+        pub fn postal_code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.postal_code = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::CompanyParty {
+            self.value
+        }
+    }
+    impl ::std::convert::From<CompanyParty> for super::CompanyParty {
+        fn from(builder: CompanyParty) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::CompanyParty> for CompanyParty {
+        fn from(value: super::CompanyParty) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ConfirmedLine`] (see [`super::ConfirmedLine::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ConfirmedLine {
+        value: super::ConfirmedLine,
+    }
+    impl ConfirmedLine {
+        ///**Deprecated**: the agreed charge lines.
+        pub fn charge_lines(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::ChargeLine>,
+            >,
+        ) -> Self {
+            self.value.charge_lines = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///The agreed delivery schedule.
+        pub fn delivery_schedule(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::DeliveryScheduleLine>,
+            >,
+        ) -> Self {
+            self.value.delivery_schedule = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// The agreed prices.
+        pub fn prices(
+            mut self,
+            value: impl ::std::convert::Into<super::Prices>,
+        ) -> Self {
+            self.value.prices = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ConfirmedLine {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ConfirmedLine> for super::ConfirmedLine {
+        fn from(builder: ConfirmedLine) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ConfirmedLine> for ConfirmedLine {
+        fn from(value: super::ConfirmedLine) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::Contact`] (see [`super::Contact::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct Contact {
+        value: super::Contact,
+    }
+    impl Contact {
+        ///The email of the employee responsible for this order. The user with this email address should be active in Tradecloud.
+        pub fn email(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.email = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The user name as known in the ERP system.
+        pub fn user_name(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.user_name = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::Contact {
+            self.value
+        }
+    }
+    impl ::std::convert::From<Contact> for super::Contact {
+        fn from(builder: Contact) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::Contact> for Contact {
+        fn from(value: super::Contact) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::CurrentDeliveryScheduleLine`] (see [`super::CurrentDeliveryScheduleLine::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct CurrentDeliveryScheduleLine {
+        value: super::CurrentDeliveryScheduleLine,
+    }
+    impl CurrentDeliveryScheduleLine {
+        ///The delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.date = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The optional logistics Estimated Time of Arrival (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn eta(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.eta = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The optional logistics Estimated Time of Departure (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn etd(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.etd = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The optional position in the delivery schedule. Not to be confused with the `line.position`. Unique within the delivery schedule and never changes; may be unassigned (empty) when a supplier splits a delivery line, then the buyer's ERP must assign one.
+        pub fn position(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.position = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The quantity of this delivery schedule position. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn quantity(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.quantity = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The optional delivery line's scheduled delivery logistics status (according to the buyer). The polling guide calls it `deliveryLineStatus`.
+        pub fn status(
+            mut self,
+            value: impl ::std::convert::Into<
+                crate::api::common::types::DeliveryLineLogisticsStatus,
+            >,
+        ) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Required mode of transport for goods delivery. UNECE.org Recommendation 19 codes are recommended.
+        pub fn transport_mode(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.transport_mode = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::CurrentDeliveryScheduleLine {
+            self.value
+        }
+    }
+    impl ::std::convert::From<CurrentDeliveryScheduleLine>
+    for super::CurrentDeliveryScheduleLine {
+        fn from(builder: CurrentDeliveryScheduleLine) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::CurrentDeliveryScheduleLine>
+    for CurrentDeliveryScheduleLine {
+        fn from(value: super::CurrentDeliveryScheduleLine) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::CurrentScheduledDelivery`] (see [`super::CurrentScheduledDelivery::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct CurrentScheduledDelivery {
+        value: super::CurrentScheduledDelivery,
+    }
+    impl CurrentScheduledDelivery {
+        ///The delivery date of this delivery line. Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.date = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The optional logistics Estimated Time of Arrival (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn eta(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.eta = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The optional logistics Estimated Time of Departure (local date without time zone). Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn etd(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.etd = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The quantity of this delivery line. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn quantity(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.quantity = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The optional delivery line's scheduled delivery logistics status.
+        pub fn status(
+            mut self,
+            value: impl ::std::convert::Into<
+                crate::api::common::types::DeliveryLineLogisticsStatus,
+            >,
+        ) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Required mode of transport for goods delivery. UNECE.org Recommendation 19 codes are recommended.
+        pub fn transport_mode(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.transport_mode = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::CurrentScheduledDelivery {
+            self.value
+        }
+    }
+    impl ::std::convert::From<CurrentScheduledDelivery>
+    for super::CurrentScheduledDelivery {
+        fn from(builder: CurrentScheduledDelivery) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::CurrentScheduledDelivery>
+    for CurrentScheduledDelivery {
+        fn from(value: super::CurrentScheduledDelivery) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::DeliveryHistoryLine`] (see [`super::DeliveryHistoryLine::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct DeliveryHistoryLine {
+        value: super::DeliveryHistoryLine,
+    }
+    impl DeliveryHistoryLine {
+        ///The actual delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.date = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The position in the delivery schedule. Not to be confused with the `line.position`. `deliverySchedule.position` and `deliveryHistory.position` do not have to use the same values.
+        pub fn position(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.position = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The actual delivered quantity of this delivery schedule position. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn quantity(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.quantity = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::DeliveryHistoryLine {
+            self.value
+        }
+    }
+    impl ::std::convert::From<DeliveryHistoryLine> for super::DeliveryHistoryLine {
+        fn from(builder: DeliveryHistoryLine) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::DeliveryHistoryLine> for DeliveryHistoryLine {
+        fn from(value: super::DeliveryHistoryLine) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::DeliveryScheduleLine`] (see [`super::DeliveryScheduleLine::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct DeliveryScheduleLine {
+        value: super::DeliveryScheduleLine,
+    }
+    impl DeliveryScheduleLine {
+        ///The delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.date = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The optional position in the delivery schedule. Not to be confused with the `line.position`. Unique within the delivery schedule and never changes; may be unassigned (empty) when a supplier splits a delivery line, then the buyer's ERP must assign one.
+        pub fn position(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.position = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The quantity of this delivery schedule position. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn quantity(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.quantity = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The optional delivery line's scheduled delivery logistics status (according to the buyer). The polling guide calls it `deliveryLineStatus`.
+        pub fn status(
+            mut self,
+            value: impl ::std::convert::Into<
+                crate::api::common::types::DeliveryLineLogisticsStatus,
+            >,
+        ) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Required mode of transport for goods delivery. UNECE.org Recommendation 19 codes are recommended.
+        pub fn transport_mode(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.transport_mode = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::DeliveryScheduleLine {
+            self.value
+        }
+    }
+    impl ::std::convert::From<DeliveryScheduleLine> for super::DeliveryScheduleLine {
+        fn from(builder: DeliveryScheduleLine) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::DeliveryScheduleLine> for DeliveryScheduleLine {
+        fn from(value: super::DeliveryScheduleLine) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::Destination`] (see [`super::Destination::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct Destination {
+        value: super::Destination,
+    }
+    impl Destination {
+        ///The destination address lines.
+        pub fn address_lines(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<::std::string::String>,
+            >,
+        ) -> Self {
+            self.value.address_lines = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///The destination city.
+        pub fn city(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.city = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The destination code as known in the buyer's ERP system; unique within the company and immutable.
+        pub fn code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.code = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The ISO 3166-1 alpha-2 country code of the destination.
+        pub fn country_code_iso2(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.country_code_iso2 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The optional country name of the destination.
+        pub fn country_name(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.country_name = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The kind of location, free text such as `warehouse` in Tradecloud's order example (not the shipment `LocationType` values).
+        pub fn location_type(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.location_type = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The destination names.
+        pub fn names(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<::std::string::String>,
+            >,
+        ) -> Self {
+            self.value.names = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///The destination postal code.
+        pub fn postal_code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.postal_code = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::Destination {
+            self.value
+        }
+    }
+    impl ::std::convert::From<Destination> for super::Destination {
+        fn from(builder: Destination) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::Destination> for Destination {
+        fn from(value: super::Destination) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::Document`] (see [`super::Document::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct Document {
+        value: super::Document,
+    }
+    impl Document {
+        ///Optional document code or number. Unique within the company and immutable; a document with the same code attached to the same order or line is replaced, else appended.
+        pub fn code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.code = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Optional document description or long name.
+        pub fn description(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.description = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Optional document short (file) name.
+        pub fn name(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.name = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Optional Tradecloud object identifier, as returned by the Tradecloud object-storage upload. Use it with GET document metadata to obtain the `downloadUrl`.
+        pub fn object_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.object_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Optional document revision (or version) code or number.
+        pub fn revision(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.revision = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Optional document business type.
+        pub fn type_(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.type_ = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Optional document location if it is not stored in the Tradecloud object-storage, e.g. on the other party's content server. Just GET the url.
+        pub fn url(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.url = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::Document {
+            self.value
+        }
+    }
+    impl ::std::convert::From<Document> for super::Document {
+        fn from(builder: Document) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::Document> for Document {
+        fn from(value: super::Document) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ErrorResponse`] (see [`super::ErrorResponse::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ErrorResponse {
+        value: super::ErrorResponse,
+    }
+    impl ErrorResponse {
+        ///What went wrong with this request and what to do.
+        pub fn detail(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.detail = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///A human readable error message.
+        pub fn message(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.message = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The HTTP status code of this answer.
+        pub fn status(mut self, value: impl ::std::convert::Into<i64>) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Short summary of the problem type, the status code's reason phrase.
+        pub fn title(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.title = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Problem type URI (`about:blank` when the status says it all).
+        pub fn type_(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.type_ = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ErrorResponse {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ErrorResponse> for super::ErrorResponse {
+        fn from(builder: ErrorResponse) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ErrorResponse> for ErrorResponse {
+        fn from(value: super::ErrorResponse) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::Item`] (see [`super::Item::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct Item {
+        value: super::Item,
+    }
+    impl Item {
+        ///The item long description.
+        pub fn description(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.description = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Measured dimensions of the item, such as its mass.
+        pub fn dimensions(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::ItemDimension>,
+            >,
+        ) -> Self {
+            self.value.dimensions = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///The item short name.
+        pub fn name(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.name = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The item code or number as known in the buyer ERP system.
+        pub fn number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.number = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The purchase unit of measure. Passed through as-is. No standard is enforced; UN/ECE Recommendation N°20 is recommended if you want a standard. A typical example is `PCE`.
+        pub fn purchase_unit_of_measure_iso(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.purchase_unit_of_measure_iso = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///The revision (or version) of this item number.
+        pub fn revision(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.revision = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The item code or number as known at the supplier. Required in case of wholesale suppliers.
+        pub fn supplier_item_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.supplier_item_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::Item {
+            self.value
+        }
+    }
+    impl ::std::convert::From<Item> for super::Item {
+        fn from(builder: Item) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::Item> for Item {
+        fn from(value: super::Item) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ItemDetails`] (see [`super::ItemDetails::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ItemDetails {
+        value: super::ItemDetails,
+    }
+    impl ItemDetails {
+        ///An identification number assigned to a particular quantity or lot of material from a single manufacturer.
+        pub fn batch_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.batch_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///A tool for classifying goods, set up to meet the requirements both of the Common Customs Tariff and of the EU's external trade statistics.
+        pub fn combined_nomenclature_code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.combined_nomenclature_code = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///The ISO 3166-1 alpha-2 country code of manufacture, production, or growth where an article or product comes from.
+        pub fn country_of_origin_code_iso2(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.country_of_origin_code_iso2 = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///UN numbers or UN IDs are four-digit numbers that identify dangerous goods, hazardous substances and articles in the framework of international transport.
+        pub fn dangerous_goods_code_unece(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.dangerous_goods_code_unece = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        /// The merged item details as named on the issue page (`orderEvent.lines.itemDetails.mergedItemDetails`); the receive pages name it `lines.mergedItemDetails`. Read either.
+        pub fn merged_item_details(
+            mut self,
+            value: impl ::std::convert::Into<super::MergedItemDetails>,
+        ) -> Self {
+            self.value.merged_item_details = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Net weight of one item. Decimal with any number of digits.
+        pub fn net_weight(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.net_weight = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Net weight unit of measure. Mandatory when netWeight is provided. Passed through as-is. No standard is enforced; UN/ECE Recommendation N°20 is recommended if you want a standard.
+        pub fn net_weight_unit_of_measure_iso(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.net_weight_unit_of_measure_iso = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///An unique identifier assigned incrementally or sequentially to an item, to uniquely identify it.
+        pub fn serial_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.serial_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ItemDetails {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ItemDetails> for super::ItemDetails {
+        fn from(builder: ItemDetails) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ItemDetails> for ItemDetails {
+        fn from(value: super::ItemDetails) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ItemDimension`] (see [`super::ItemDimension::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ItemDimension {
+        value: super::ItemDimension,
+    }
+    impl ItemDimension {
+        ///The dimension measured, for example `mass`.
+        pub fn attribute(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.attribute = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The measured value. Decimal with any number of digits.
+        pub fn measure(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.measure = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The unit of the measure, a UN/ECE Recommendation 20 code such as `KGM`.
+        pub fn unit_of_measure_unece(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.unit_of_measure_unece = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ItemDimension {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ItemDimension> for super::ItemDimension {
+        fn from(builder: ItemDimension) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ItemDimension> for ItemDimension {
+        fn from(value: super::ItemDimension) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::LineIndicators`] (see [`super::LineIndicators::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct LineIndicators {
+        value: super::LineIndicators,
+    }
+    impl LineIndicators {
+        ///True when the order line is overdue. Lines with `noDeliveryExpected` never become overdue.
+        pub fn delivery_overdue(
+            mut self,
+            value: impl ::std::convert::Into<bool>,
+        ) -> Self {
+            self.value.delivery_overdue = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::LineIndicators {
+            self.value
+        }
+    }
+    impl ::std::convert::From<LineIndicators> for super::LineIndicators {
+        fn from(builder: LineIndicators) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::LineIndicators> for LineIndicators {
+        fn from(value: super::LineIndicators) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::LineStatus`] (see [`super::LineStatus::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct LineStatus {
+        value: super::LineStatus,
+    }
+    impl LineStatus {
+        /// The order line's in progress status, when `processStatus` is `InProgress`.
+        pub fn in_progress_status(
+            mut self,
+            value: impl ::std::convert::Into<
+                crate::api::common::types::LineInProgressStatus,
+            >,
+        ) -> Self {
+            self.value.in_progress_status = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The order line's logistics status.
+        pub fn logistics_status(
+            mut self,
+            value: impl ::std::convert::Into<
+                crate::api::common::types::LineLogisticsStatus,
+            >,
+        ) -> Self {
+            self.value.logistics_status = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The order line's process status.
+        pub fn process_status(
+            mut self,
+            value: impl ::std::convert::Into<
+                crate::api::common::types::LineProcessStatus,
+            >,
+        ) -> Self {
+            self.value.process_status = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::LineStatus {
+            self.value
+        }
+    }
+    impl ::std::convert::From<LineStatus> for super::LineStatus {
+        fn from(builder: LineStatus) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::LineStatus> for LineStatus {
+        fn from(value: super::LineStatus) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::LineTerms`] (see [`super::LineTerms::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct LineTerms {
+        value: super::LineTerms,
+    }
+    impl LineTerms {
+        ///The agreed framework contract number.
+        pub fn contract_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.contract_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The related position within the framework contract.
+        pub fn contract_position(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.contract_position = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::LineTerms {
+            self.value
+        }
+    }
+    impl ::std::convert::From<LineTerms> for super::LineTerms {
+        fn from(builder: LineTerms) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::LineTerms> for LineTerms {
+        fn from(value: super::LineTerms) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::LoadCarrier`] (see [`super::LoadCarrier::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct LoadCarrier {
+        value: super::LoadCarrier,
+    }
+    impl LoadCarrier {
+        ///When the load carrier is a container: the BIC ISO 6346 Container Identification Number.
+        pub fn container_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.container_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///When the load carrier is a container: the BIC ISO 6346 Container Size & Type Code.
+        pub fn container_size_and_type(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.container_size_and_type = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///A list of all shipment lines loaded in this load carrier.
+        pub fn lines(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::ShipmentLine>,
+            >,
+        ) -> Self {
+            self.value.lines = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///When the load carrier is NOT a container: the package GS1 Serial Shipping Container Code (SSCC).
+        pub fn package_sscc(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.package_sscc = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///When the load carrier is NOT a container: the package type. UNECE Code List Recommendation 21 is recommended.
+        pub fn package_type(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.package_type = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::LoadCarrier {
+            self.value
+        }
+    }
+    impl ::std::convert::From<LoadCarrier> for super::LoadCarrier {
+        fn from(builder: LoadCarrier) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::LoadCarrier> for LoadCarrier {
+        fn from(value: super::LoadCarrier) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::MergedItemDetails`] (see [`super::MergedItemDetails::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct MergedItemDetails {
+        value: super::MergedItemDetails,
+    }
+    impl MergedItemDetails {
+        ///An identification number assigned to a particular quantity or lot of material from a single manufacturer.
+        pub fn batch_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.batch_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///A tool for classifying goods, set up to meet the requirements both of the Common Customs Tariff and of the EU's external trade statistics.
+        pub fn combined_nomenclature_code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.combined_nomenclature_code = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///The ISO 3166-1 alpha-2 country code of manufacture, production, or growth where an article or product comes from.
+        pub fn country_of_origin_code_iso2(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.country_of_origin_code_iso2 = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///UN numbers or UN IDs are four-digit numbers that identify dangerous goods, hazardous substances and articles in the framework of international transport.
+        pub fn dangerous_goods_code_unece(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.dangerous_goods_code_unece = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///Net weight of one item. Decimal with any number of digits.
+        pub fn net_weight(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.net_weight = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Net weight unit of measure. Mandatory when netWeight is provided. Passed through as-is. No standard is enforced; UN/ECE Recommendation N°20 is recommended if you want a standard.
+        pub fn net_weight_unit_of_measure_iso(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.net_weight_unit_of_measure_iso = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///An unique identifier assigned incrementally or sequentially to an item, to uniquely identify it.
+        pub fn serial_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.serial_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::MergedItemDetails {
+            self.value
+        }
+    }
+    impl ::std::convert::From<MergedItemDetails> for super::MergedItemDetails {
+        fn from(builder: MergedItemDetails) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::MergedItemDetails> for MergedItemDetails {
+        fn from(value: super::MergedItemDetails) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::MessageMeta`] (see [`super::MessageMeta::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct MessageMeta {
+        value: super::MessageMeta,
+    }
+    impl MessageMeta {
+        ///Date and time with time zone when this message was created. Date and time with time zone (ISO 8601), e.g. `2025-04-23T10:01:53.812Z` or `2025-04-23T12:01:53+02:00`, with or without fractions. The docs' own examples also show it without a zone (`2019-12-31T10:11:12`): accept both and compare instants, never strings.
+        pub fn created_date_time(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.created_date_time = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Tradecloud identifier of this message.
+        pub fn message_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.message_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Meta information about the source of this message.
+        pub fn source(
+            mut self,
+            value: impl ::std::convert::Into<super::MessageSource>,
+        ) -> Self {
+            self.value.source = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::MessageMeta {
+            self.value
+        }
+    }
+    impl ::std::convert::From<MessageMeta> for super::MessageMeta {
+        fn from(builder: MessageMeta) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::MessageMeta> for MessageMeta {
+        fn from(value: super::MessageMeta) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::MessageSource`] (see [`super::MessageSource::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct MessageSource {
+        value: super::MessageSource,
+    }
+    impl MessageSource {
+        ///The Tradecloud company identifier which triggered the first message in a flow.
+        pub fn company_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.company_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Where the first message in a flow came from, for example `Legacy` for an order migrated from API v1. Not on the documentation pages; Tradecloud's own code reads it.
+        pub fn origin(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.origin = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Tradecloud trace identifier of this message. All related messages in a flow have the same traceId.
+        pub fn trace_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.trace_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Tradecloud user identifier which triggered the first message in a flow.
+        pub fn user_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.user_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::MessageSource {
+            self.value
+        }
+    }
+    impl ::std::convert::From<MessageSource> for super::MessageSource {
+        fn from(builder: MessageSource) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::MessageSource> for MessageSource {
+        fn from(value: super::MessageSource) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::MonetaryAmount`] (see [`super::MonetaryAmount::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct MonetaryAmount {
+        value: super::MonetaryAmount,
+    }
+    impl MonetaryAmount {
+        ///The 3-letter currency code according to ISO 4217, like `EUR`, `USD` and `CNY`.
+        pub fn currency_iso(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.currency_iso = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The price value. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn value(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.value = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::MonetaryAmount {
+            self.value
+        }
+    }
+    impl ::std::convert::From<MonetaryAmount> for super::MonetaryAmount {
+        fn from(builder: MonetaryAmount) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::MonetaryAmount> for MonetaryAmount {
+        fn from(value: super::MonetaryAmount) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::Order`] (see [`super::Order::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct Order {
+        value: super::Order,
+    }
+    impl Order {
+        /// The buyer part of the order.
+        pub fn buyer_order(
+            mut self,
+            value: impl ::std::convert::Into<super::BuyerOrder>,
+        ) -> Self {
+            self.value.buyer_order = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Some key order event date/times.
+        pub fn event_dates(
+            mut self,
+            value: impl ::std::convert::Into<super::OrderEventDates>,
+        ) -> Self {
+            self.value.event_dates = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Tradecloud order identifier (`id` in a fetched or polled `order`; `orderId` in an event).
+        pub fn id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.id = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Order indicators; `indicators.deliveryOverdue` is true when at least one order line is overdue.
+        pub fn indicators(
+            mut self,
+            value: impl ::std::convert::Into<super::OrderIndicators>,
+        ) -> Self {
+            self.value.indicators = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Older (2022-23 docs) name of `lastUpdatedAt`. Read `lastUpdatedAt` first.
+        pub fn last_changed_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_changed_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The latest date time the order has been changed, useful for polling orders. A line of a fetched order changed in the latest change when its `lastUpdatedAt` equals this one. Date and time with time zone (ISO 8601), e.g. `2025-04-23T10:01:53.812Z` or `2025-04-23T12:01:53+02:00`, with or without fractions. The docs' own examples also show it without a zone (`2019-12-31T10:11:12`): accept both and compare instants, never strings.
+        pub fn last_updated_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_updated_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Only on a legacy order (older webhook pages): the legacy (API v1) order identifier. A legacy order has no `version`.
+        pub fn legacy_order_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.legacy_order_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///All order lines.
+        pub fn lines(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::OrderLine>,
+            >,
+        ) -> Self {
+            self.value.lines = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// Meta information, including source and trace info, about this message.
+        pub fn meta(
+            mut self,
+            value: impl ::std::convert::Into<super::MessageMeta>,
+        ) -> Self {
+            self.value.meta = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The purchase order number as shown at the top of an order in the polling example; the same value as `buyerOrder.purchaseOrderNumber`.
+        pub fn purchase_order_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.purchase_order_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The order status: the aggregate of all lines statuses.
+        pub fn status(
+            mut self,
+            value: impl ::std::convert::Into<super::OrderStatus>,
+        ) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The supplier account number as shown at the top of an order in the polling example; the same value as `buyerOrder.supplierAccountNumber`.
+        pub fn supplier_account_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.supplier_account_number = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        /// The supplier part of the order.
+        pub fn supplier_order(
+            mut self,
+            value: impl ::std::convert::Into<super::SupplierOrder>,
+        ) -> Self {
+            self.value.supplier_order = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Tradecloud order version number.
+        pub fn version(mut self, value: impl ::std::convert::Into<i64>) -> Self {
+            self.value.version = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::Order {
+            self.value
+        }
+    }
+    impl ::std::convert::From<Order> for super::Order {
+        fn from(builder: Order) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::Order> for Order {
+        fn from(value: super::Order) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::OrderDocumentsEvent`] (see [`super::OrderDocumentsEvent::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct OrderDocumentsEvent {
+        value: super::OrderDocumentsEvent,
+    }
+    impl OrderDocumentsEvent {
+        /// The buyer part of the order, e.g. `purchaseOrderNumber` and the buyer's order `documents`.
+        pub fn buyer_order(
+            mut self,
+            value: impl ::std::convert::Into<super::BuyerOrder>,
+        ) -> Self {
+            self.value.buyer_order = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The latest date time the order has been changed. Date and time with time zone (ISO 8601), e.g. `2025-04-23T10:01:53.812Z` or `2025-04-23T12:01:53+02:00`, with or without fractions. The docs' own examples also show it without a zone (`2019-12-31T10:11:12`): accept both and compare instants, never strings.
+        pub fn last_updated_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_updated_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The lines having documents attached: `buyerLine.position` / `supplierLine` with their `documents`.
+        pub fn lines(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::OrderLine>,
+            >,
+        ) -> Self {
+            self.value.lines = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// Meta information about this message.
+        pub fn meta(
+            mut self,
+            value: impl ::std::convert::Into<super::MessageMeta>,
+        ) -> Self {
+            self.value.meta = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Tradecloud order identifier.
+        pub fn order_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.order_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The supplier part of the order, e.g. the supplier's order `documents`.
+        pub fn supplier_order(
+            mut self,
+            value: impl ::std::convert::Into<super::SupplierOrder>,
+        ) -> Self {
+            self.value.supplier_order = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::OrderDocumentsEvent {
+            self.value
+        }
+    }
+    impl ::std::convert::From<OrderDocumentsEvent> for super::OrderDocumentsEvent {
+        fn from(builder: OrderDocumentsEvent) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::OrderDocumentsEvent> for OrderDocumentsEvent {
+        fn from(value: super::OrderDocumentsEvent) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::OrderEvent`] (see [`super::OrderEvent::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct OrderEvent {
+        value: super::OrderEvent,
+    }
+    impl OrderEvent {
+        /// The buyer part of the order.
+        pub fn buyer_order(
+            mut self,
+            value: impl ::std::convert::Into<super::BuyerOrder>,
+        ) -> Self {
+            self.value.buyer_order = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Some key order event date/times.
+        pub fn event_dates(
+            mut self,
+            value: impl ::std::convert::Into<super::OrderEventDates>,
+        ) -> Self {
+            self.value.event_dates = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Order indicators; `indicators.deliveryOverdue` is true when at least one order line is overdue.
+        pub fn indicators(
+            mut self,
+            value: impl ::std::convert::Into<super::OrderIndicators>,
+        ) -> Self {
+            self.value.indicators = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Older (2022-23 docs) name of `lastUpdatedAt`. Read `lastUpdatedAt` first.
+        pub fn last_changed_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_changed_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The latest date time the order has been changed, useful for polling orders. A line of a fetched order changed in the latest change when its `lastUpdatedAt` equals this one. Date and time with time zone (ISO 8601), e.g. `2025-04-23T10:01:53.812Z` or `2025-04-23T12:01:53+02:00`, with or without fractions. The docs' own examples also show it without a zone (`2019-12-31T10:11:12`): accept both and compare instants, never strings.
+        pub fn last_updated_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_updated_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Only on a legacy order (older webhook pages): the legacy (API v1) order identifier. A legacy order has no `version`.
+        pub fn legacy_order_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.legacy_order_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Only the order lines affected by the event.
+        pub fn lines(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::OrderLine>,
+            >,
+        ) -> Self {
+            self.value.lines = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// Meta information, including source and trace info, about this message.
+        pub fn meta(
+            mut self,
+            value: impl ::std::convert::Into<super::MessageMeta>,
+        ) -> Self {
+            self.value.meta = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Tradecloud order identifier (`orderId` in an event; `id` in a fetched or polled `order`).
+        pub fn order_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.order_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///A link to this order in the Tradecloud portal. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+        pub fn portal_url(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.portal_url = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The reason given with this event at order level, for example why the order was rejected or reopened. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+        pub fn reason(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.reason = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The order status: the aggregate of all lines statuses.
+        pub fn status(
+            mut self,
+            value: impl ::std::convert::Into<super::OrderStatus>,
+        ) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The supplier part of the order.
+        pub fn supplier_order(
+            mut self,
+            value: impl ::std::convert::Into<super::SupplierOrder>,
+        ) -> Self {
+            self.value.supplier_order = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Tradecloud order version number.
+        pub fn version(mut self, value: impl ::std::convert::Into<i64>) -> Self {
+            self.value.version = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::OrderEvent {
+            self.value
+        }
+    }
+    impl ::std::convert::From<OrderEvent> for super::OrderEvent {
+        fn from(builder: OrderEvent) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::OrderEvent> for OrderEvent {
+        fn from(value: super::OrderEvent) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::OrderIndicators`] (see [`super::OrderIndicators::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct OrderIndicators {
+        value: super::OrderIndicators,
+    }
+    impl OrderIndicators {
+        ///True when at least one order line is overdue.
+        pub fn delivery_overdue(
+            mut self,
+            value: impl ::std::convert::Into<bool>,
+        ) -> Self {
+            self.value.delivery_overdue = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::OrderIndicators {
+            self.value
+        }
+    }
+    impl ::std::convert::From<OrderIndicators> for super::OrderIndicators {
+        fn from(builder: OrderIndicators) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::OrderIndicators> for OrderIndicators {
+        fn from(value: super::OrderIndicators) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::OrderLine`] (see [`super::OrderLine::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct OrderLine {
+        value: super::OrderLine,
+    }
+    impl OrderLine {
+        /// The buyer part of the order line.
+        pub fn buyer_line(
+            mut self,
+            value: impl ::std::convert::Into<super::BuyerLine>,
+        ) -> Self {
+            self.value.buyer_line = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Optional UNCL7161 charge or allowance reason code when the buyer set a charge reason on the line, e.g. `FC` (freight). Typically used with `lineType` `Charge`.
+        pub fn charge_reason_code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.charge_reason_code = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The order line as agreed between buyer and supplier.
+        pub fn confirmed_line(
+            mut self,
+            value: impl ::std::convert::Into<super::ConfirmedLine>,
+        ) -> Self {
+            self.value.confirmed_line = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The current aggregated delivery schedule, either having `Issued` or `Confirmed` values, dependent on the line status. Does NOT include any open supplier or buyer request.
+        pub fn delivery_schedule(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::CurrentDeliveryScheduleLine>,
+            >,
+        ) -> Self {
+            self.value.delivery_schedule = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///The current aggregated delivery schedule including requests: the `Issued`, proposal or reopen request, or `Confirmed` values, dependent on the line and request status.
+        pub fn delivery_schedule_including_requests(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::CurrentDeliveryScheduleLine>,
+            >,
+        ) -> Self {
+            self.value.delivery_schedule_including_requests = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// Some key line event date/times.
+        pub fn event_dates(
+            mut self,
+            value: impl ::std::convert::Into<super::LineEventDates>,
+        ) -> Self {
+            self.value.event_dates = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Tradecloud line identifier.
+        pub fn id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.id = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Line indicators; `indicators.deliveryOverdue` is true when the order line is overdue.
+        pub fn indicators(
+            mut self,
+            value: impl ::std::convert::Into<super::LineIndicators>,
+        ) -> Self {
+            self.value.indicators = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Item details; its `mergedItemDetails` member is the issue page's name for the merged item details.
+        pub fn item_details(
+            mut self,
+            value: impl ::std::convert::Into<super::ItemDetails>,
+        ) -> Self {
+            self.value.item_details = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Older (2022-23 docs) name of `lastUpdatedAt`. Read `lastUpdatedAt` first.
+        pub fn last_changed_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_changed_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The latest date time the order line has been changed, useful for polling: in a fetched or polled order, a line changed since `lastUpdatedAfter` when this is later. Date and time with time zone (ISO 8601), e.g. `2025-04-23T10:01:53.812Z` or `2025-04-23T12:01:53+02:00`, with or without fractions. The docs' own examples also show it without a zone (`2019-12-31T10:11:12`): accept both and compare instants, never strings.
+        pub fn last_updated_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_updated_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// One of `Item`, `Service`, or `Charge`; `Item` when omitted.
+        pub fn line_type(
+            mut self,
+            value: impl ::std::convert::Into<crate::api::common::types::LineType>,
+        ) -> Self {
+            self.value.line_type = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Detailed part information provided by both buyer and supplier (receive pages' name).
+        pub fn merged_item_details(
+            mut self,
+            value: impl ::std::convert::Into<super::MergedItemDetails>,
+        ) -> Self {
+            self.value.merged_item_details = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///A link to this order line in the Tradecloud portal. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+        pub fn portal_url(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.portal_url = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The current prices, either having `Issued` or `Confirmed` values. Does NOT include any open supplier or buyer request.
+        pub fn prices(
+            mut self,
+            value: impl ::std::convert::Into<super::Prices>,
+        ) -> Self {
+            self.value.prices = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The current prices including any open supplier or buyer request: the `Issued`, proposal or reopen request, or `Confirmed` values.
+        pub fn prices_including_requests(
+            mut self,
+            value: impl ::std::convert::Into<super::Prices>,
+        ) -> Self {
+            self.value.prices_including_requests = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///The reason given with this event for this line, for example why it was rejected or reopened. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+        pub fn reason(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.reason = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The order line's process, in progress and logistics status.
+        pub fn status(
+            mut self,
+            value: impl ::std::convert::Into<super::LineStatus>,
+        ) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The supplier part of the order line.
+        pub fn supplier_line(
+            mut self,
+            value: impl ::std::convert::Into<super::SupplierLine>,
+        ) -> Self {
+            self.value.supplier_line = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::OrderLine {
+            self.value
+        }
+    }
+    impl ::std::convert::From<OrderLine> for super::OrderLine {
+        fn from(builder: OrderLine) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::OrderLine> for OrderLine {
+        fn from(value: super::OrderLine) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::OrderStatus`] (see [`super::OrderStatus::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct OrderStatus {
+        value: super::OrderStatus,
+    }
+    impl OrderStatus {
+        /// The aggregate of all lines' logistics status.
+        pub fn logistics_status(
+            mut self,
+            value: impl ::std::convert::Into<
+                crate::api::common::types::OrderLogisticsStatus,
+            >,
+        ) -> Self {
+            self.value.logistics_status = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The aggregate of all lines' process status.
+        pub fn process_status(
+            mut self,
+            value: impl ::std::convert::Into<
+                crate::api::common::types::OrderProcessStatus,
+            >,
+        ) -> Self {
+            self.value.process_status = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::OrderStatus {
+            self.value
+        }
+    }
+    impl ::std::convert::From<OrderStatus> for super::OrderStatus {
+        fn from(builder: OrderStatus) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::OrderStatus> for OrderStatus {
+        fn from(value: super::OrderStatus) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::Price`] (see [`super::Price::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct Price {
+        value: super::Price,
+    }
+    impl Price {
+        /// The price in the buyer's base currency, like `EUR` in the EU.
+        pub fn price_in_base_currency(
+            mut self,
+            value: impl ::std::convert::Into<super::MonetaryAmount>,
+        ) -> Self {
+            self.value.price_in_base_currency = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        /// The price in the transaction currency of the supplier, like `CNY` in China. When sending, at least this price must be provided.
+        pub fn price_in_transaction_currency(
+            mut self,
+            value: impl ::std::convert::Into<super::MonetaryAmount>,
+        ) -> Self {
+            self.value.price_in_transaction_currency = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::Price {
+            self.value
+        }
+    }
+    impl ::std::convert::From<Price> for super::Price {
+        fn from(builder: Price) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::Price> for Price {
+        fn from(value: super::Price) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::Prices`] (see [`super::Prices::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct Prices {
+        value: super::Prices,
+    }
+    impl Prices {
+        ///The discount percentage. Used together with `grossPrice`. Decimal with any number of digits.
+        pub fn discount_percentage(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.discount_percentage = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The gross price. Used together with `discountPercentage`.
+        pub fn gross_price(
+            mut self,
+            value: impl ::std::convert::Into<super::Price>,
+        ) -> Self {
+            self.value.gross_price = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The net price.
+        pub fn net_price(
+            mut self,
+            value: impl ::std::convert::Into<super::Price>,
+        ) -> Self {
+            self.value.net_price = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The price unit of measure. Passed through as-is. No standard is enforced; UN/ECE Recommendation N°20 is recommended if you want a standard. The purchase unit and price unit may be different.
+        pub fn price_unit_of_measure_iso(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.price_unit_of_measure_iso = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///The item quantity at which the price applies. Typically this is 1 (unit price) or 100 (the price applies to 100 items). Decimal with any number of digits.
+        pub fn price_unit_quantity(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.price_unit_quantity = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::Prices {
+            self.value
+        }
+    }
+    impl ::std::convert::From<Prices> for super::Prices {
+        fn from(builder: Prices) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::Prices> for Prices {
+        fn from(value: super::Prices) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::Property`] (see [`super::Property::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct Property {
+        value: super::Property,
+    }
+    impl Property {
+        ///The property key.
+        pub fn key(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.key = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The property value. `\n` may be used for a new line.
+        pub fn value(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.value = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::Property {
+            self.value
+        }
+    }
+    impl ::std::convert::From<Property> for super::Property {
+        fn from(builder: Property) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::Property> for Property {
+        fn from(value: super::Property) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::PurchaseOrderTerms`] (see [`super::PurchaseOrderTerms::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct PurchaseOrderTerms {
+        value: super::PurchaseOrderTerms,
+    }
+    impl PurchaseOrderTerms {
+        ///The Incoterms named place (delivery, terminal, port, or destination).
+        pub fn incoterms(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.incoterms = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Incoterms code according to ICC Incoterms 2020.
+        pub fn incoterms_code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.incoterms_code = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The payment terms text as defined in the buyer's ERP system.
+        pub fn payment_terms(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.payment_terms = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The payment terms code as defined in the buyer's ERP system.
+        pub fn payment_terms_code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.payment_terms_code = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::PurchaseOrderTerms {
+            self.value
+        }
+    }
+    impl ::std::convert::From<PurchaseOrderTerms> for super::PurchaseOrderTerms {
+        fn from(builder: PurchaseOrderTerms) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::PurchaseOrderTerms> for PurchaseOrderTerms {
+        fn from(value: super::PurchaseOrderTerms) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::Request`] (see [`super::Request::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct Request {
+        value: super::Request,
+    }
+    impl Request {
+        ///**Deprecated**: the requested alternative charge lines. Superseded by `lineType` `Charge`.
+        pub fn charge_lines(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::ChargeLine>,
+            >,
+        ) -> Self {
+            self.value.charge_lines = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///The requested alternative delivery schedule.
+        pub fn delivery_schedule(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::DeliveryScheduleLine>,
+            >,
+        ) -> Self {
+            self.value.delivery_schedule = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// The requested alternative prices.
+        pub fn prices(
+            mut self,
+            value: impl ::std::convert::Into<super::Prices>,
+        ) -> Self {
+            self.value.prices = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The reason of this request given by the requesting party.
+        pub fn reason(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.reason = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The request status.
+        pub fn status(
+            mut self,
+            value: impl ::std::convert::Into<crate::api::common::types::RequestStatus>,
+        ) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::Request {
+            self.value
+        }
+    }
+    impl ::std::convert::From<Request> for super::Request {
+        fn from(builder: Request) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::Request> for Request {
+        fn from(value: super::Request) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ScheduledDelivery`] (see [`super::ScheduledDelivery::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ScheduledDelivery {
+        value: super::ScheduledDelivery,
+    }
+    impl ScheduledDelivery {
+        ///The delivery date of this delivery line. Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.date = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The quantity of this delivery line. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn quantity(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.quantity = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The optional delivery line's scheduled delivery logistics status.
+        pub fn status(
+            mut self,
+            value: impl ::std::convert::Into<
+                crate::api::common::types::DeliveryLineLogisticsStatus,
+            >,
+        ) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Required mode of transport for goods delivery. UNECE.org Recommendation 19 codes are recommended.
+        pub fn transport_mode(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.transport_mode = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ScheduledDelivery {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ScheduledDelivery> for super::ScheduledDelivery {
+        fn from(builder: ScheduledDelivery) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ScheduledDelivery> for ScheduledDelivery {
+        fn from(value: super::ScheduledDelivery) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::Shipment`] (see [`super::Shipment::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct Shipment {
+        value: super::Shipment,
+    }
+    impl Shipment {
+        /// The buyer side header of the shipment.
+        pub fn buyer_shipment(
+            mut self,
+            value: impl ::std::convert::Into<super::BuyerShipment>,
+        ) -> Self {
+            self.value.buyer_shipment = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Tradecloud shipment identifier.
+        pub fn id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.id = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The identifiers related to this shipment.
+        pub fn identifiers(
+            mut self,
+            value: impl ::std::convert::Into<super::ShipmentIdentifiers>,
+        ) -> Self {
+            self.value.identifiers = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///A list of all shipment lines not loaded in a load carrier. Up to 500 lines per shipment.
+        pub fn lines(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::ShipmentLine>,
+            >,
+        ) -> Self {
+            self.value.lines = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///A list of all load carriers in this shipment, each containing shipment lines.
+        pub fn load_carriers(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::LoadCarrier>,
+            >,
+        ) -> Self {
+            self.value.load_carriers = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// The departure and destination locations with arrival and departure date/times.
+        pub fn locations(
+            mut self,
+            value: impl ::std::convert::Into<super::ShipmentLocations>,
+        ) -> Self {
+            self.value.locations = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Meta information about the shipment.
+        pub fn meta(
+            mut self,
+            value: impl ::std::convert::Into<super::ShipmentMeta>,
+        ) -> Self {
+            self.value.meta = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The shipment process status as listed on the shipment page, currently `Issued`, `Approved`, or `Rejected`; may be extended. See also `status.processStatus`.
+        pub fn process_status(
+            mut self,
+            value: impl ::std::convert::Into<
+                crate::api::common::types::ShipmentProcessStatus,
+            >,
+        ) -> Self {
+            self.value.process_status = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The optional reason for the current process status, for example why the shipment was rejected.
+        pub fn process_status_reason(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.process_status_reason = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The shipment status.
+        pub fn status(
+            mut self,
+            value: impl ::std::convert::Into<super::ShipmentStatus>,
+        ) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The supplier side header of the shipment.
+        pub fn supplier_shipment(
+            mut self,
+            value: impl ::std::convert::Into<super::SupplierShipment>,
+        ) -> Self {
+            self.value.supplier_shipment = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The mode of transport name used for the delivery of goods. UNECE Code List Recommendation 19 is recommended.
+        pub fn transport_mode(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.transport_mode = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::Shipment {
+            self.value
+        }
+    }
+    impl ::std::convert::From<Shipment> for super::Shipment {
+        fn from(builder: Shipment) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::Shipment> for Shipment {
+        fn from(value: super::Shipment) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ShipmentContact`] (see [`super::ShipmentContact::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentContact {
+        value: super::ShipmentContact,
+    }
+    impl ShipmentContact {
+        ///The contact email as known in Tradecloud.
+        pub fn email(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.email = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The given name of the contact person.
+        pub fn first_name(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.first_name = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The family name of the contact person.
+        pub fn last_name(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.last_name = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The phone number of the contact person.
+        pub fn phone_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.phone_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The business role of the contact person within the company.
+        pub fn position(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.position = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Tradecloud user identifier.
+        pub fn user_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.user_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentContact {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentContact> for super::ShipmentContact {
+        fn from(builder: ShipmentContact) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentContact> for ShipmentContact {
+        fn from(value: super::ShipmentContact) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ShipmentDeparture`] (see [`super::ShipmentDeparture::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentDeparture {
+        value: super::ShipmentDeparture,
+    }
+    impl ShipmentDeparture {
+        ///The Actual Time of Departure of this shipment from this location (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn atd_date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.atd_date = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Estimated Time of Departure of this shipment from this location (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn etd_date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.etd_date = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The departure location.
+        pub fn location(
+            mut self,
+            value: impl ::std::convert::Into<super::ShipmentLocation>,
+        ) -> Self {
+            self.value.location = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentDeparture {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentDeparture> for super::ShipmentDeparture {
+        fn from(builder: ShipmentDeparture) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentDeparture> for ShipmentDeparture {
+        fn from(value: super::ShipmentDeparture) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ShipmentDestination`] (see [`super::ShipmentDestination::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentDestination {
+        value: super::ShipmentDestination,
+    }
+    impl ShipmentDestination {
+        ///The Actual Time of Arrival of this shipment at this destination (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn ata_date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.ata_date = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Actual Time of Departure of this shipment from this location (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn atd_date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.atd_date = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Estimated Time of Arrival date of this shipment at this destination (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn eta_date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.eta_date = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Estimated Time of Arrival period end date of this shipment at this destination (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn eta_end_date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.eta_end_date = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Estimated Time of Arrival period end time of this shipment at this destination (local time `hh:mm:ss`).
+        pub fn eta_end_time(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.eta_end_time = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Estimated Time of Arrival period start date of this shipment at this destination (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn eta_start_date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.eta_start_date = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Estimated Time of Arrival period start time of this shipment at this destination (local time `hh:mm:ss`).
+        pub fn eta_start_time(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.eta_start_time = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Estimated Time of Departure of this shipment from this location (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn etd_date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.etd_date = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The location where the shipment should arrive next.
+        pub fn location(
+            mut self,
+            value: impl ::std::convert::Into<super::ShipmentLocation>,
+        ) -> Self {
+            self.value.location = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentDestination {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentDestination> for super::ShipmentDestination {
+        fn from(builder: ShipmentDestination) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentDestination> for ShipmentDestination {
+        fn from(value: super::ShipmentDestination) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ShipmentDocument`] (see [`super::ShipmentDocument::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentDocument {
+        value: super::ShipmentDocument,
+    }
+    impl ShipmentDocument {
+        ///The unique identifier of the document as provided by the supplier or buyer.
+        pub fn code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.code = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The description of the document.
+        pub fn description(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.description = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Meta information about the shipment document.
+        pub fn meta(
+            mut self,
+            value: impl ::std::convert::Into<super::ShipmentDocumentMeta>,
+        ) -> Self {
+            self.value.meta = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The short name of the document.
+        pub fn name(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.name = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The object ID as known by the Tradecloud Object Storage, if this document is stored in Tradecloud.
+        pub fn object_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.object_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The revision of the document.
+        pub fn revision(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.revision = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The type of the document (e.g., General, Invoice, Packing List, etc.).
+        pub fn type_(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.type_ = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The location of the document if it is not stored in Tradecloud.
+        pub fn url(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.url = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentDocument {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentDocument> for super::ShipmentDocument {
+        fn from(builder: ShipmentDocument) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentDocument> for ShipmentDocument {
+        fn from(value: super::ShipmentDocument) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ShipmentDocumentMeta`] (see [`super::ShipmentDocumentMeta::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentDocumentMeta {
+        value: super::ShipmentDocumentMeta,
+    }
+    impl ShipmentDocumentMeta {
+        ///Older (2022-23 docs) name of `lastUpdatedAt`. Read `lastUpdatedAt` first.
+        pub fn last_changed_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_changed_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Date and time with timezone when the shipment document was last updated in Tradecloud. A document has been added or changed in this message if `document.meta.lastUpdatedAt` equals `shipment.meta.lastUpdatedAt`. Date and time with time zone (ISO 8601), e.g. `2025-04-23T10:01:53.812Z` or `2025-04-23T12:01:53+02:00`, with or without fractions. The docs' own examples also show it without a zone (`2019-12-31T10:11:12`): accept both and compare instants, never strings.
+        pub fn last_updated_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_updated_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentDocumentMeta {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentDocumentMeta> for super::ShipmentDocumentMeta {
+        fn from(builder: ShipmentDocumentMeta) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentDocumentMeta> for ShipmentDocumentMeta {
+        fn from(value: super::ShipmentDocumentMeta) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ShipmentIdentifiers`] (see [`super::ShipmentIdentifiers::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentIdentifiers {
+        value: super::ShipmentIdentifiers,
+    }
+    impl ShipmentIdentifiers {
+        ///The issue date of the bill of lading. Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn bill_of_lading_issue_date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.bill_of_lading_issue_date = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///The bill of lading number as provided by the carrier.
+        pub fn bill_of_lading_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.bill_of_lading_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The shipment number as provided by the carrier.
+        pub fn carrier_shipment_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.carrier_shipment_number = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///The IMO ship identification number as provided by the carrier.
+        pub fn imo_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.imo_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The tracking number as provided by the carrier or courier.
+        pub fn tracking_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.tracking_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentIdentifiers {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentIdentifiers> for super::ShipmentIdentifiers {
+        fn from(builder: ShipmentIdentifiers) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentIdentifiers> for ShipmentIdentifiers {
+        fn from(value: super::ShipmentIdentifiers) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ShipmentItem`] (see [`super::ShipmentItem::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentItem {
+        value: super::ShipmentItem,
+    }
+    impl ShipmentItem {
+        ///The short name of this item as provided by the buyer.
+        pub fn buyer_item_name(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.buyer_item_name = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The item number as provided by the buyer.
+        pub fn buyer_item_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.buyer_item_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The revision of the item as provided by the buyer.
+        pub fn buyer_item_revision(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.buyer_item_revision = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The purchase unit of measure for this item. Passed through as-is. No standard is enforced; UN/ECE Recommendation N°20 is recommended if you want a standard.
+        pub fn purchase_unit_of_measure_iso(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.purchase_unit_of_measure_iso = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///The short name of this item as provided by the supplier.
+        pub fn supplier_item_name(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.supplier_item_name = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The supplier item code or number as provided by the buyer or supplier.
+        pub fn supplier_item_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.supplier_item_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The revision (or version) as provided by the supplier.
+        pub fn supplier_item_revision(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.supplier_item_revision = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentItem {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentItem> for super::ShipmentItem {
+        fn from(builder: ShipmentItem) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentItem> for ShipmentItem {
+        fn from(value: super::ShipmentItem) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ShipmentLine`] (see [`super::ShipmentLine::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentLine {
+        value: super::ShipmentLine,
+    }
+    impl ShipmentLine {
+        ///The related delivery schedule position in the purchase order line as provided by the buyer.
+        pub fn delivery_schedule_position(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.delivery_schedule_position = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        /// The item that is shipped.
+        pub fn item(
+            mut self,
+            value: impl ::std::convert::Into<super::ShipmentItem>,
+        ) -> Self {
+            self.value.item = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Meta information about the shipment line.
+        pub fn meta(
+            mut self,
+            value: impl ::std::convert::Into<super::ShipmentLineMeta>,
+        ) -> Self {
+            self.value.meta = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Mandatory: the line position in the purchase order as provided by the buyer.
+        pub fn purchase_order_line_position(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.purchase_order_line_position = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///Mandatory: the related purchase order number as provided by the buyer.
+        pub fn purchase_order_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.purchase_order_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The supplier side of the shipment line.
+        pub fn supplier_line(
+            mut self,
+            value: impl ::std::convert::Into<super::SupplierShipmentLine>,
+        ) -> Self {
+            self.value.supplier_line = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentLine {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentLine> for super::ShipmentLine {
+        fn from(builder: ShipmentLine) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentLine> for ShipmentLine {
+        fn from(value: super::ShipmentLine) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ShipmentLineMeta`] (see [`super::ShipmentLineMeta::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentLineMeta {
+        value: super::ShipmentLineMeta,
+    }
+    impl ShipmentLineMeta {
+        ///Older (2022-23 docs) name of `lastUpdatedAt`. Read `lastUpdatedAt` first.
+        pub fn last_changed_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_changed_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Date and time with timezone when the shipment line was last updated in Tradecloud. A line has been added or changed in this message if `lines.meta.lastUpdatedAt` equals `shipment.meta.lastUpdatedAt`. Date and time with time zone (ISO 8601), e.g. `2025-04-23T10:01:53.812Z` or `2025-04-23T12:01:53+02:00`, with or without fractions. The docs' own examples also show it without a zone (`2019-12-31T10:11:12`): accept both and compare instants, never strings.
+        pub fn last_updated_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_updated_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentLineMeta {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentLineMeta> for super::ShipmentLineMeta {
+        fn from(builder: ShipmentLineMeta) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentLineMeta> for ShipmentLineMeta {
+        fn from(value: super::ShipmentLineMeta) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ShipmentLocation`] (see [`super::ShipmentLocation::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentLocation {
+        value: super::ShipmentLocation,
+    }
+    impl ShipmentLocation {
+        ///One or more location address lines.
+        pub fn address_lines(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<::std::string::String>,
+            >,
+        ) -> Self {
+            self.value.address_lines = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///Location city.
+        pub fn city(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.city = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///ISO 3166-1 alpha-2 country code (shipment pages' name).
+        pub fn country_code_iso(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.country_code_iso = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The same ISO 3166-1 alpha-2 country code under the order parties' name; accepted in case a shipment location uses it. Read `countryCodeIso` first.
+        pub fn country_code_iso2(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.country_code_iso2 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The required identifier for the location, in context of `idScheme`.
+        pub fn id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.id = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Scheme providing context to the location identifier, like GLN.
+        pub fn id_scheme(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.id_scheme = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// A location type according to ICC Incoterms 2020.
+        pub fn location_type(
+            mut self,
+            value: impl ::std::convert::Into<crate::api::common::types::LocationType>,
+        ) -> Self {
+            self.value.location_type = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///One or more location names. It is recommended to provide at least one name.
+        pub fn names(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<::std::string::String>,
+            >,
+        ) -> Self {
+            self.value.names = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///Location postal code.
+        pub fn postal_code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.postal_code = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentLocation {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentLocation> for super::ShipmentLocation {
+        fn from(builder: ShipmentLocation) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentLocation> for ShipmentLocation {
+        fn from(value: super::ShipmentLocation) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ShipmentLocations`] (see [`super::ShipmentLocations::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentLocations {
+        value: super::ShipmentLocations,
+    }
+    impl ShipmentLocations {
+        /// The departure location and dates.
+        pub fn departure(
+            mut self,
+            value: impl ::std::convert::Into<super::ShipmentDeparture>,
+        ) -> Self {
+            self.value.departure = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///One or more destination locations with arrival and departure date/times.
+        pub fn destinations(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::ShipmentDestination>,
+            >,
+        ) -> Self {
+            self.value.destinations = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentLocations {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentLocations> for super::ShipmentLocations {
+        fn from(builder: ShipmentLocations) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentLocations> for ShipmentLocations {
+        fn from(value: super::ShipmentLocations) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ShipmentMeta`] (see [`super::ShipmentMeta::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentMeta {
+        value: super::ShipmentMeta,
+    }
+    impl ShipmentMeta {
+        ///Local date and time when the despatch advice of this shipment was issued in the supplier's ERP system. Local date and time without time zone, ISO 8601 format `yyyy-MM-ddThh:mm:ss`, e.g. `2019-12-31T10:11:12`.
+        pub fn despatch_advice_erp_issue_date_time(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.despatch_advice_erp_issue_date_time = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///Older (2022-23 docs) name of `lastUpdatedAt`. Read `lastUpdatedAt` first.
+        pub fn last_changed_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_changed_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Date and time with timezone when the shipment was last updated in Tradecloud, useful for polling shipments. Lines and documents whose `meta.lastUpdatedAt` equals this one changed in this message. Date and time with time zone (ISO 8601), e.g. `2025-04-23T10:01:53.812Z` or `2025-04-23T12:01:53+02:00`, with or without fractions. The docs' own examples also show it without a zone (`2019-12-31T10:11:12`): accept both and compare instants, never strings.
+        pub fn last_updated_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_updated_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The supplier's ERP meta information about this shipment.
+        pub fn supplier_erp_meta(
+            mut self,
+            value: impl ::std::convert::Into<super::SupplierErpMeta>,
+        ) -> Self {
+            self.value.supplier_erp_meta = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentMeta {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentMeta> for super::ShipmentMeta {
+        fn from(builder: ShipmentMeta) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentMeta> for ShipmentMeta {
+        fn from(value: super::ShipmentMeta) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ShipmentStatus`] (see [`super::ShipmentStatus::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentStatus {
+        value: super::ShipmentStatus,
+    }
+    impl ShipmentStatus {
+        /// The shipment process status, currently `Issued`, `Approved`, or `Rejected`.
+        pub fn process_status(
+            mut self,
+            value: impl ::std::convert::Into<
+                crate::api::common::types::ShipmentProcessStatus,
+            >,
+        ) -> Self {
+            self.value.process_status = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The optional reason for the current process status, for example why the shipment was rejected.
+        pub fn process_status_reason(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.process_status_reason = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentStatus {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentStatus> for super::ShipmentStatus {
+        fn from(builder: ShipmentStatus) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentStatus> for ShipmentStatus {
+        fn from(value: super::ShipmentStatus) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::SingleDeliveryOrder`] (see [`super::SingleDeliveryOrder::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct SingleDeliveryOrder {
+        value: super::SingleDeliveryOrder,
+    }
+    impl SingleDeliveryOrder {
+        /// The buyer part of the order.
+        pub fn buyer_order(
+            mut self,
+            value: impl ::std::convert::Into<super::BuyerOrder>,
+        ) -> Self {
+            self.value.buyer_order = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Some key order event date/times.
+        pub fn event_dates(
+            mut self,
+            value: impl ::std::convert::Into<super::OrderEventDates>,
+        ) -> Self {
+            self.value.event_dates = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Tradecloud order identifier (`id` in a fetched or polled `order`; `orderId` in an event).
+        pub fn id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.id = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Order indicators; `indicators.deliveryOverdue` is true when at least one order line is overdue.
+        pub fn indicators(
+            mut self,
+            value: impl ::std::convert::Into<super::OrderIndicators>,
+        ) -> Self {
+            self.value.indicators = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Older (2022-23 docs) name of `lastUpdatedAt`. Read `lastUpdatedAt` first.
+        pub fn last_changed_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_changed_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The latest date time the order has been changed, useful for polling orders. A line of a fetched order changed in the latest change when its `lastUpdatedAt` equals this one. Date and time with time zone (ISO 8601), e.g. `2025-04-23T10:01:53.812Z` or `2025-04-23T12:01:53+02:00`, with or without fractions. The docs' own examples also show it without a zone (`2019-12-31T10:11:12`): accept both and compare instants, never strings.
+        pub fn last_updated_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_updated_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Only on a legacy order (older webhook pages): the legacy (API v1) order identifier. A legacy order has no `version`.
+        pub fn legacy_order_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.legacy_order_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///All order lines, one scheduled delivery per line (split lines reference their `buyerLine.originalPosition`).
+        pub fn lines(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::SingleDeliveryOrderLine>,
+            >,
+        ) -> Self {
+            self.value.lines = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// Meta information, including source and trace info, about this message.
+        pub fn meta(
+            mut self,
+            value: impl ::std::convert::Into<super::MessageMeta>,
+        ) -> Self {
+            self.value.meta = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The purchase order number as shown at the top of an order in the polling example; the same value as `buyerOrder.purchaseOrderNumber`.
+        pub fn purchase_order_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.purchase_order_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The order status: the aggregate of all lines statuses.
+        pub fn status(
+            mut self,
+            value: impl ::std::convert::Into<super::OrderStatus>,
+        ) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The supplier account number as shown at the top of an order in the polling example; the same value as `buyerOrder.supplierAccountNumber`.
+        pub fn supplier_account_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.supplier_account_number = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        /// The supplier part of the order.
+        pub fn supplier_order(
+            mut self,
+            value: impl ::std::convert::Into<super::SupplierOrder>,
+        ) -> Self {
+            self.value.supplier_order = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Tradecloud order version number.
+        pub fn version(mut self, value: impl ::std::convert::Into<i64>) -> Self {
+            self.value.version = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::SingleDeliveryOrder {
+            self.value
+        }
+    }
+    impl ::std::convert::From<SingleDeliveryOrder> for super::SingleDeliveryOrder {
+        fn from(builder: SingleDeliveryOrder) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::SingleDeliveryOrder> for SingleDeliveryOrder {
+        fn from(value: super::SingleDeliveryOrder) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::SingleDeliveryOrderEvent`] (see [`super::SingleDeliveryOrderEvent::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct SingleDeliveryOrderEvent {
+        value: super::SingleDeliveryOrderEvent,
+    }
+    impl SingleDeliveryOrderEvent {
+        /// The buyer part of the order.
+        pub fn buyer_order(
+            mut self,
+            value: impl ::std::convert::Into<super::BuyerOrder>,
+        ) -> Self {
+            self.value.buyer_order = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Some key order event date/times.
+        pub fn event_dates(
+            mut self,
+            value: impl ::std::convert::Into<super::OrderEventDates>,
+        ) -> Self {
+            self.value.event_dates = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Order indicators; `indicators.deliveryOverdue` is true when at least one order line is overdue.
+        pub fn indicators(
+            mut self,
+            value: impl ::std::convert::Into<super::OrderIndicators>,
+        ) -> Self {
+            self.value.indicators = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Older (2022-23 docs) name of `lastUpdatedAt`. Read `lastUpdatedAt` first.
+        pub fn last_changed_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_changed_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The latest date time the order has been changed, useful for polling orders. A line of a fetched order changed in the latest change when its `lastUpdatedAt` equals this one. Date and time with time zone (ISO 8601), e.g. `2025-04-23T10:01:53.812Z` or `2025-04-23T12:01:53+02:00`, with or without fractions. The docs' own examples also show it without a zone (`2019-12-31T10:11:12`): accept both and compare instants, never strings.
+        pub fn last_updated_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_updated_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Only on a legacy order (older webhook pages): the legacy (API v1) order identifier. A legacy order has no `version`.
+        pub fn legacy_order_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.legacy_order_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Only the order lines affected by the event.
+        pub fn lines(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::SingleDeliveryOrderLine>,
+            >,
+        ) -> Self {
+            self.value.lines = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// Meta information, including source and trace info, about this message.
+        pub fn meta(
+            mut self,
+            value: impl ::std::convert::Into<super::MessageMeta>,
+        ) -> Self {
+            self.value.meta = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Tradecloud order identifier (`orderId` in an event; `id` in a fetched or polled `order`).
+        pub fn order_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.order_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///A link to this order in the Tradecloud portal. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+        pub fn portal_url(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.portal_url = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The reason given with this event at order level, for example why the order was rejected or reopened. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+        pub fn reason(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.reason = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The order status: the aggregate of all lines statuses.
+        pub fn status(
+            mut self,
+            value: impl ::std::convert::Into<super::OrderStatus>,
+        ) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The supplier part of the order.
+        pub fn supplier_order(
+            mut self,
+            value: impl ::std::convert::Into<super::SupplierOrder>,
+        ) -> Self {
+            self.value.supplier_order = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Tradecloud order version number.
+        pub fn version(mut self, value: impl ::std::convert::Into<i64>) -> Self {
+            self.value.version = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::SingleDeliveryOrderEvent {
+            self.value
+        }
+    }
+    impl ::std::convert::From<SingleDeliveryOrderEvent>
+    for super::SingleDeliveryOrderEvent {
+        fn from(builder: SingleDeliveryOrderEvent) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::SingleDeliveryOrderEvent>
+    for SingleDeliveryOrderEvent {
+        fn from(value: super::SingleDeliveryOrderEvent) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::SingleDeliveryOrderLine`] (see [`super::SingleDeliveryOrderLine::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct SingleDeliveryOrderLine {
+        value: super::SingleDeliveryOrderLine,
+    }
+    impl SingleDeliveryOrderLine {
+        /// The buyer part of the order line.
+        pub fn buyer_line(
+            mut self,
+            value: impl ::std::convert::Into<super::BuyerLine>,
+        ) -> Self {
+            self.value.buyer_line = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Optional UNCL7161 charge or allowance reason code when the buyer set a charge reason on the line, e.g. `FC` (freight). Typically used with `lineType` `Charge`.
+        pub fn charge_reason_code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.charge_reason_code = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The order line as agreed between buyer and supplier.
+        pub fn confirmed_line(
+            mut self,
+            value: impl ::std::convert::Into<super::ConfirmedLine>,
+        ) -> Self {
+            self.value.confirmed_line = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Some key line event date/times.
+        pub fn event_dates(
+            mut self,
+            value: impl ::std::convert::Into<super::LineEventDates>,
+        ) -> Self {
+            self.value.event_dates = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Tradecloud line identifier.
+        pub fn id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.id = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Line indicators; `indicators.deliveryOverdue` is true when the order line is overdue.
+        pub fn indicators(
+            mut self,
+            value: impl ::std::convert::Into<super::LineIndicators>,
+        ) -> Self {
+            self.value.indicators = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Item details; its `mergedItemDetails` member is the issue page's name for the merged item details.
+        pub fn item_details(
+            mut self,
+            value: impl ::std::convert::Into<super::ItemDetails>,
+        ) -> Self {
+            self.value.item_details = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Older (2022-23 docs) name of `lastUpdatedAt`. Read `lastUpdatedAt` first.
+        pub fn last_changed_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_changed_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The latest date time the order line has been changed, useful for polling: in a fetched or polled order, a line changed since `lastUpdatedAfter` when this is later. Date and time with time zone (ISO 8601), e.g. `2025-04-23T10:01:53.812Z` or `2025-04-23T12:01:53+02:00`, with or without fractions. The docs' own examples also show it without a zone (`2019-12-31T10:11:12`): accept both and compare instants, never strings.
+        pub fn last_updated_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_updated_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// One of `Item`, `Service`, or `Charge`; `Item` when omitted.
+        pub fn line_type(
+            mut self,
+            value: impl ::std::convert::Into<crate::api::common::types::LineType>,
+        ) -> Self {
+            self.value.line_type = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Detailed part information provided by both buyer and supplier (receive pages' name).
+        pub fn merged_item_details(
+            mut self,
+            value: impl ::std::convert::Into<super::MergedItemDetails>,
+        ) -> Self {
+            self.value.merged_item_details = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///A link to this order line in the Tradecloud portal. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+        pub fn portal_url(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.portal_url = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The reason given with this event for this line, for example why it was rejected or reopened. Not on the documentation pages; Tradecloud's own webhook receiver reads it.
+        pub fn reason(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.reason = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The order line's process, in progress and logistics status.
+        pub fn status(
+            mut self,
+            value: impl ::std::convert::Into<super::LineStatus>,
+        ) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The order line values representing the current `Issued`, `Confirmed` or `InProgress` status.
+        pub fn status_line(
+            mut self,
+            value: impl ::std::convert::Into<super::StatusLine>,
+        ) -> Self {
+            self.value.status_line = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The supplier part of the order line.
+        pub fn supplier_line(
+            mut self,
+            value: impl ::std::convert::Into<super::SupplierLine>,
+        ) -> Self {
+            self.value.supplier_line = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::SingleDeliveryOrderLine {
+            self.value
+        }
+    }
+    impl ::std::convert::From<SingleDeliveryOrderLine>
+    for super::SingleDeliveryOrderLine {
+        fn from(builder: SingleDeliveryOrderLine) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::SingleDeliveryOrderLine>
+    for SingleDeliveryOrderLine {
+        fn from(value: super::SingleDeliveryOrderLine) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::StatusLine`] (see [`super::StatusLine::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct StatusLine {
+        value: super::StatusLine,
+    }
+    impl StatusLine {
+        /// The current prices, either having `Issued` or `Confirmed` values.
+        pub fn prices(
+            mut self,
+            value: impl ::std::convert::Into<super::Prices>,
+        ) -> Self {
+            self.value.prices = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The current prices, either having `Issued`, `InProgress` requests or `Confirmed` values.
+        pub fn prices_incl_requests(
+            mut self,
+            value: impl ::std::convert::Into<super::Prices>,
+        ) -> Self {
+            self.value.prices_incl_requests = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The current delivery line, either having `Issued` or `Confirmed` values.
+        pub fn scheduled_delivery(
+            mut self,
+            value: impl ::std::convert::Into<super::CurrentScheduledDelivery>,
+        ) -> Self {
+            self.value.scheduled_delivery = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The current delivery line, either having `Issued`, `InProgress` requests or `Confirmed` values.
+        pub fn scheduled_delivery_incl_requests(
+            mut self,
+            value: impl ::std::convert::Into<super::CurrentScheduledDelivery>,
+        ) -> Self {
+            self.value.scheduled_delivery_incl_requests = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::StatusLine {
+            self.value
+        }
+    }
+    impl ::std::convert::From<StatusLine> for super::StatusLine {
+        fn from(builder: StatusLine) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::StatusLine> for StatusLine {
+        fn from(value: super::StatusLine) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::SupplierErpMeta`] (see [`super::SupplierErpMeta::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct SupplierErpMeta {
+        value: super::SupplierErpMeta,
+    }
+    impl SupplierErpMeta {
+        /**Local date and time when the despatch advice of this shipment was issued in the
+supplier's ERP system, if it sits inside `supplierErpMeta` (see above; also read
+`meta.despatchAdviceErpIssueDateTime`). Local date and time without time zone, ISO
+8601 format `yyyy-MM-ddThh:mm:ss`, e.g. `2019-12-31T10:11:12`.*/
+        pub fn despatch_advice_erp_issue_date_time(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.despatch_advice_erp_issue_date_time = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::SupplierErpMeta {
+            self.value
+        }
+    }
+    impl ::std::convert::From<SupplierErpMeta> for super::SupplierErpMeta {
+        fn from(builder: SupplierErpMeta) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::SupplierErpMeta> for SupplierErpMeta {
+        fn from(value: super::SupplierErpMeta) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::SupplierLine`] (see [`super::SupplierLine::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct SupplierLine {
+        value: super::SupplierLine,
+    }
+    impl SupplierLine {
+        ///A free-format additional description of this line by the supplier.
+        pub fn description(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.description = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Meta data, objectId or url, of documents attached by the supplier.
+        pub fn documents(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::Document>,
+            >,
+        ) -> Self {
+            self.value.documents = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// Line level accept or reject indicators sent by the supplier.
+        pub fn indicators(
+            mut self,
+            value: impl ::std::convert::Into<super::SupplierLineIndicators>,
+        ) -> Self {
+            self.value.indicators = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Item details checked, changed or added by the supplier.
+        pub fn item_details(
+            mut self,
+            value: impl ::std::convert::Into<super::ItemDetails>,
+        ) -> Self {
+            self.value.item_details = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Simple custom fields, added by the supplier.
+        pub fn notes(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<::std::string::String>,
+            >,
+        ) -> Self {
+            self.value.notes = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///Key-value based custom fields, added by the supplier.
+        pub fn properties(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::Property>,
+            >,
+        ) -> Self {
+            self.value.properties = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///Echo of the buyer's line position sent in the order response.
+        pub fn purchase_order_line_position(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.purchase_order_line_position = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///Explanation when the line is rejected, responded values differ from requested or confirmed values, or the delivery schedule is split.
+        pub fn reason(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.reason = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The supplier can request a different delivery schedule and prices.
+        pub fn requests(
+            mut self,
+            value: impl ::std::convert::Into<super::SupplierRequests>,
+        ) -> Self {
+            self.value.requests = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The position within the supplier's sales order under the name Tradecloud's own webhook receiver reads and the order response examples send; the receive pages call it `salesOrderPosition`. Both names occur: read either.
+        pub fn sales_order_line_position(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.sales_order_line_position = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///The sales order number as known in the supplier's ERP system.
+        pub fn sales_order_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.sales_order_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The position within the supplier's sales order.
+        pub fn sales_order_position(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.sales_order_position = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::SupplierLine {
+            self.value
+        }
+    }
+    impl ::std::convert::From<SupplierLine> for super::SupplierLine {
+        fn from(builder: SupplierLine) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::SupplierLine> for SupplierLine {
+        fn from(value: super::SupplierLine) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::SupplierLineIndicators`] (see [`super::SupplierLineIndicators::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct SupplierLineIndicators {
+        value: super::SupplierLineIndicators,
+    }
+    impl SupplierLineIndicators {
+        ///Accept the line as-is; delivery schedule, prices, and header indicators are ignored.
+        pub fn accepted(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.accepted = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///This line is cancelled, according to the supplier.
+        pub fn cancelled(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.cancelled = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Reject the line; delivery schedule, prices, and header indicators are ignored. Provide a `reason`.
+        pub fn rejected(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.rejected = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///All goods of this line are shipped, according to the supplier.
+        pub fn shipped(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.shipped = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::SupplierLineIndicators {
+            self.value
+        }
+    }
+    impl ::std::convert::From<SupplierLineIndicators> for super::SupplierLineIndicators {
+        fn from(builder: SupplierLineIndicators) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::SupplierLineIndicators> for SupplierLineIndicators {
+        fn from(value: super::SupplierLineIndicators) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::SupplierOrder`] (see [`super::SupplierOrder::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct SupplierOrder {
+        value: super::SupplierOrder,
+    }
+    impl SupplierOrder {
+        ///The buyer account number as known in the supplier's ERP system. Should be set on forehand in the Tradecloud connection.
+        pub fn buyer_account_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.buyer_account_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The supplier's Tradecloud company identifier.
+        pub fn company_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.company_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The supplier employee responsible for this order.
+        pub fn contact(
+            mut self,
+            value: impl ::std::convert::Into<super::Contact>,
+        ) -> Self {
+            self.value.contact = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///A free-format additional description of this order by the supplier.
+        pub fn description(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.description = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Meta data and link (objectId or url) of documents attached by the supplier.
+        pub fn documents(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::Document>,
+            >,
+        ) -> Self {
+            self.value.documents = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// Email or username of the person who responded to this order in the supplier's ERP.
+        pub fn erp_responded_by(
+            mut self,
+            value: impl ::std::convert::Into<super::Contact>,
+        ) -> Self {
+            self.value.erp_responded_by = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Date and time the order was responded in the supplier's ERP. Local date and time without time zone, ISO 8601 format `yyyy-MM-ddThh:mm:ss`, e.g. `2019-12-31T10:11:12`.
+        pub fn erp_response_date_time(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.erp_response_date_time = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        /// Order level accept or reject indicators sent by the supplier.
+        pub fn indicators(
+            mut self,
+            value: impl ::std::convert::Into<super::SupplierOrderIndicators>,
+        ) -> Self {
+            self.value.indicators = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Simple custom fields, added by the supplier.
+        pub fn notes(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<::std::string::String>,
+            >,
+        ) -> Self {
+            self.value.notes = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///Key-value based custom fields, added by the supplier.
+        pub fn properties(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::Property>,
+            >,
+        ) -> Self {
+            self.value.properties = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///Echo of the purchase order number sent in the order response.
+        pub fn purchase_order_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.purchase_order_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::SupplierOrder {
+            self.value
+        }
+    }
+    impl ::std::convert::From<SupplierOrder> for super::SupplierOrder {
+        fn from(builder: SupplierOrder) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::SupplierOrder> for SupplierOrder {
+        fn from(value: super::SupplierOrder) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::SupplierOrderIndicators`] (see [`super::SupplierOrderIndicators::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct SupplierOrderIndicators {
+        value: super::SupplierOrderIndicators,
+    }
+    impl SupplierOrderIndicators {
+        ///Accept all lines in this response as-is. Line-level indicators override this header indicator when present.
+        pub fn accepted(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.accepted = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///This order is cancelled, according to the supplier.
+        pub fn cancelled(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.cancelled = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Reject all lines in this response. Line-level indicators override this header indicator when present.
+        pub fn rejected(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.rejected = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///All goods of this order are shipped, according to the supplier.
+        pub fn shipped(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+            self.value.shipped = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::SupplierOrderIndicators {
+            self.value
+        }
+    }
+    impl ::std::convert::From<SupplierOrderIndicators>
+    for super::SupplierOrderIndicators {
+        fn from(builder: SupplierOrderIndicators) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::SupplierOrderIndicators>
+    for SupplierOrderIndicators {
+        fn from(value: super::SupplierOrderIndicators) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::SupplierRequests`] (see [`super::SupplierRequests::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct SupplierRequests {
+        value: super::SupplierRequests,
+    }
+    impl SupplierRequests {
+        /// The supplier has proposed a different delivery schedule and prices compared to the issued order line.
+        pub fn proposal(
+            mut self,
+            value: impl ::std::convert::Into<super::Request>,
+        ) -> Self {
+            self.value.proposal = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The supplier requests to reopen the confirmed order line with a different delivery schedule and prices compared to the confirmed order line.
+        pub fn reopen_request(
+            mut self,
+            value: impl ::std::convert::Into<super::Request>,
+        ) -> Self {
+            self.value.reopen_request = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::SupplierRequests {
+            self.value
+        }
+    }
+    impl ::std::convert::From<SupplierRequests> for super::SupplierRequests {
+        fn from(builder: SupplierRequests) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::SupplierRequests> for SupplierRequests {
+        fn from(value: super::SupplierRequests) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::SupplierShipment`] (see [`super::SupplierShipment::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct SupplierShipment {
+        value: super::SupplierShipment,
+    }
+    impl SupplierShipment {
+        ///The buyer account code or number as used by the supplier.
+        pub fn buyer_account_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.buyer_account_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Mandatory: the Tradecloud company identifier of the supplier.
+        pub fn company_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.company_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The supplier contacts related to this shipment.
+        pub fn contacts(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::ShipmentContact>,
+            >,
+        ) -> Self {
+            self.value.contacts = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///The supplier documents attached to this shipment.
+        pub fn documents(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::ShipmentDocument>,
+            >,
+        ) -> Self {
+            self.value.documents = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///The related invoice numbers as known in the supplier's ERP system.
+        pub fn invoice_numbers(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<::std::string::String>,
+            >,
+        ) -> Self {
+            self.value.invoice_numbers = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///The related shipment number as known in the supplier's ERP system. Must not contain whitespace characters.
+        pub fn shipment_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.shipment_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The unique party identifier and scheme, like GLN, of the supplier.
+        pub fn supplier_party(
+            mut self,
+            value: impl ::std::convert::Into<super::CompanyParty>,
+        ) -> Self {
+            self.value.supplier_party = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::SupplierShipment {
+            self.value
+        }
+    }
+    impl ::std::convert::From<SupplierShipment> for super::SupplierShipment {
+        fn from(builder: SupplierShipment) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::SupplierShipment> for SupplierShipment {
+        fn from(value: super::SupplierShipment) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::SupplierShipmentLine`] (see [`super::SupplierShipmentLine::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct SupplierShipmentLine {
+        value: super::SupplierShipmentLine,
+    }
+    impl SupplierShipmentLine {
+        ///The date the backorder quantity is expected. Date has ISO 8601 date `yyyy-MM-dd` format.
+        pub fn backorder_date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.backorder_date = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The backorder quantity of this purchase order line or delivery schedule position. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn backorder_quantity(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.backorder_quantity = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Mandatory: the position in the despatch advice as provided by the supplier. Unique within the despatch advice and immutable.
+        pub fn despatch_advice_line_position(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.despatch_advice_line_position = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///Mandatory: the unique despatch advice number as provided by the supplier.
+        pub fn despatch_advice_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.despatch_advice_number = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///Mandatory: the despatch quantity of this purchase order line or delivery schedule position. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn despatch_quantity(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.despatch_quantity = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::SupplierShipmentLine {
+            self.value
+        }
+    }
+    impl ::std::convert::From<SupplierShipmentLine> for super::SupplierShipmentLine {
+        fn from(builder: SupplierShipmentLine) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::SupplierShipmentLine> for SupplierShipmentLine {
+        fn from(value: super::SupplierShipmentLine) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::Terms`] (see [`super::Terms::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct Terms {
+        value: super::Terms,
+    }
+    impl Terms {
+        ///The Incoterms named place (delivery, terminal, port, or destination).
+        pub fn incoterms(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.incoterms = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The Incoterms code according to ICC Incoterms 2020.
+        pub fn incoterms_code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.incoterms_code = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The payment terms text as defined in the buyer's ERP system.
+        pub fn payment_terms(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.payment_terms = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The payment terms code as defined in the buyer's ERP system.
+        pub fn payment_terms_code(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.payment_terms_code = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::Terms {
+            self.value
+        }
+    }
+    impl ::std::convert::From<Terms> for super::Terms {
+        fn from(builder: Terms) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::Terms> for Terms {
+        fn from(value: super::Terms) -> Self {
+            Self { value }
         }
     }
 }

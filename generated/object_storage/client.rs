@@ -43,12 +43,12 @@ pub mod types {
 }
 #[derive(Clone, Debug)]
 #[doc = "Client for Tradecloud object storage API\n\nDownload documents attached to orders, lines and shipments\n(order/*/receive/download-document.md, shipment/buyer/receive/download-document.md).\nIf a `document` contains an `objectId`, GET its metadata to obtain the\npresigned `downloadUrl` (valid 1 minute) and GET that url. If it contains a\n`url`, GET the url instead. If both are missing, no file is available. Only\nauthenticated and authorized Tradecloud users can request a download link.\n\nVersion: 2.0.0"]
-pub struct Client {
+pub struct ObjectStorageClient {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
     pub(crate) inner: crate::client::ClientContext,
 }
-impl Client {
+impl ObjectStorageClient {
     /// Create a new client.
     ///
     /// `baseurl` is the base URL provided to the internal
@@ -82,7 +82,7 @@ impl Client {
         }
     }
 }
-impl ClientInfo<crate::client::ClientContext> for Client {
+impl ClientInfo<crate::client::ClientContext> for ObjectStorageClient {
     fn api_version() -> &'static str {
         "2.0.0"
     }
@@ -96,9 +96,9 @@ impl ClientInfo<crate::client::ClientContext> for Client {
         &self.inner
     }
 }
-impl ClientHooks<crate::client::ClientContext> for &Client {}
+impl ClientHooks<crate::client::ClientContext> for &ObjectStorageClient {}
 #[allow(clippy::all)]
-impl Client {
+impl ObjectStorageClient {
     /**Download a document
 
 Downloads the document content directly, next to its metadata at
@@ -257,5 +257,8 @@ Arguments:
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
     #[allow(unused_imports)]
-    pub use super::Client;
+    pub use super::ObjectStorageClient;
 }
+/// The former name of [`ObjectStorageClient`], which does not clash with `tradecloud::client::Client` (the client with login, retries and downloads).
+#[deprecated(note = "renamed to `ObjectStorageClient`")]
+pub type Client = ObjectStorageClient;

@@ -3,7 +3,7 @@
 
 pub use crate::api::common::types::ErrorResponse;
 ///Document metadata from the Tradecloud object-storage.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct DocumentMetadata {
     ///The document media type.
     #[serde(
@@ -28,89 +28,10 @@ again for a fresh one.*/
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `DocumentMetadata` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for DocumentMetadata {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = DocumentMetadata;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct DocumentMetadata")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<DocumentMetadata, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_content_type: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_download_url: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_filename: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "contentType" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_content_type,
-                                "contentType",
-                            )?
-                        }
-                        "downloadUrl" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_download_url,
-                                "downloadUrl",
-                            )?
-                        }
-                        "filename" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_filename,
-                                "filename",
-                            )?
-                        }
-                        "id" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_id,
-                                "id",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(DocumentMetadata {
-                    content_type: __field_content_type.flatten(),
-                    download_url: __field_download_url.flatten(),
-                    filename: __field_filename.flatten(),
-                    id: __field_id.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl DocumentMetadata {
+    /// A builder of `DocumentMetadata`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::DocumentMetadata {
+        ::std::default::Default::default()
     }
 }
 /// Error types.
@@ -142,6 +63,74 @@ pub mod error {
     impl From<String> for ConversionError {
         fn from(value: String) -> Self {
             Self(value.into())
+        }
+    }
+}
+/// Builders of the structs above: `Type::builder()`, one setter
+/// per field, then `build()`. Building cannot fail.
+pub mod builder {
+    /// Builder of [`super::DocumentMetadata`] (see [`super::DocumentMetadata::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct DocumentMetadata {
+        value: super::DocumentMetadata,
+    }
+    impl DocumentMetadata {
+        ///The document media type.
+        pub fn content_type(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.content_type = ::std::option::Option::Some(value.into());
+            self
+        }
+        /**An Amazon AWS S3 presigned url: just GET it to download the document.
+It expires within 1 minute; when it has expired, request the metadata
+again for a fresh one.*/
+        pub fn download_url(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.download_url = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The document file name.
+        pub fn filename(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.filename = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The document object identifier (the `objectId`).
+        pub fn id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.id = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::DocumentMetadata {
+            self.value
+        }
+    }
+    impl ::std::convert::From<DocumentMetadata> for super::DocumentMetadata {
+        fn from(builder: DocumentMetadata) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::DocumentMetadata> for DocumentMetadata {
+        fn from(value: super::DocumentMetadata) -> Self {
+            Self { value }
         }
     }
 }

@@ -49,12 +49,12 @@ the lines (an order event contains only the affected lines); filter the new or
 changed lines on `lines.lastUpdatedAt` (older docs: `lastChangedAt`).
 
 Version: 2.0.0*/
-pub struct Client {
+pub struct OrderClient {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
     pub(crate) inner: crate::client::ClientContext,
 }
-impl Client {
+impl OrderClient {
     /// Create a new client.
     ///
     /// `baseurl` is the base URL provided to the internal
@@ -88,7 +88,7 @@ impl Client {
         }
     }
 }
-impl ClientInfo<crate::client::ClientContext> for Client {
+impl ClientInfo<crate::client::ClientContext> for OrderClient {
     fn api_version() -> &'static str {
         "2.0.0"
     }
@@ -102,9 +102,9 @@ impl ClientInfo<crate::client::ClientContext> for Client {
         &self.inner
     }
 }
-impl ClientHooks<crate::client::ClientContext> for &Client {}
+impl ClientHooks<crate::client::ClientContext> for &OrderClient {}
 #[allow(clippy::all)]
-impl Client {
+impl OrderClient {
     /**Get an order by id
 
 Returns the order in its current state with all its lines, using
@@ -116,7 +116,7 @@ Sends a `GET` request to `/order/{orderId}`
 Arguments:
 - `order_id`: The Tradecloud order identifier (`orderId` of an order event, `id` of an order).
 */
-    pub async fn get_order_by_id_route<'a>(
+    pub async fn get_order_by_id<'a>(
         &'a self,
         order_id: &'a str,
     ) -> Result<
@@ -143,7 +143,7 @@ Arguments:
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "get_order_by_id_route",
+            operation_id: "get_order_by_id",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -167,5 +167,21 @@ Arguments:
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
     #[allow(unused_imports)]
-    pub use super::Client;
+    pub use super::OrderClient;
+}
+/// The former name of [`OrderClient`], which does not clash with `tradecloud::client::Client` (the client with login, retries and downloads).
+#[deprecated(note = "renamed to `OrderClient`")]
+pub type Client = OrderClient;
+impl OrderClient {
+    /// The former name of [`Self::get_order_by_id`] (after the operation id `getOrderByIdRoute`).
+    #[deprecated(note = "renamed to `get_order_by_id`")]
+    pub async fn get_order_by_id_route<'a>(
+        &'a self,
+        order_id: &'a str,
+    ) -> Result<
+        ResponseValue<crate::api::common::types::Order>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        self.get_order_by_id(order_id).await
+    }
 }

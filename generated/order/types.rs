@@ -35,7 +35,3 @@ pub mod error {
         }
     }
 }
-/// Property kinds of every object schema, used to decode tXML
-/// (`application/xml`) bodies into the same types as JSON.
-#[allow(non_upper_case_globals)]
-pub mod txml_shapes {}

@@ -51,12 +51,12 @@ Polling cannot filter on events and also returns echoed changes from your own
 ERP; see api/polling/echo.md. JSON only.
 
 Version: 2.0.0*/
-pub struct Client {
+pub struct OrderSearchClient {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
     pub(crate) inner: crate::client::ClientContext,
 }
-impl Client {
+impl OrderSearchClient {
     /// Create a new client.
     ///
     /// `baseurl` is the base URL provided to the internal
@@ -90,7 +90,7 @@ impl Client {
         }
     }
 }
-impl ClientInfo<crate::client::ClientContext> for Client {
+impl ClientInfo<crate::client::ClientContext> for OrderSearchClient {
     fn api_version() -> &'static str {
         "2.0.0"
     }
@@ -104,9 +104,9 @@ impl ClientInfo<crate::client::ClientContext> for Client {
         &self.inner
     }
 }
-impl ClientHooks<crate::client::ClientContext> for &Client {}
+impl ClientHooks<crate::client::ClientContext> for &OrderSearchClient {}
 #[allow(clippy::all)]
-impl Client {
+impl OrderSearchClient {
     /**Poll orders (delivery schedule)
 
 Returns the orders using delivery schedules that changed after `filters.lastUpdatedAfter`, optionally filtered on order status.
@@ -114,7 +114,7 @@ Returns the orders using delivery schedules that changed after `filters.lastUpda
 Sends a `POST` request to `/order-search/poll`
 
 */
-    pub async fn poll_orders_route<'a>(
+    pub async fn poll_orders<'a>(
         &'a self,
         body: &'a crate::api::order_search::types::OrderPollRequest,
     ) -> Result<
@@ -140,7 +140,7 @@ Sends a `POST` request to `/order-search/poll`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "poll_orders_route",
+            operation_id: "poll_orders",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -167,7 +167,7 @@ Returns the orders using a single delivery per order line that changed after `fi
 Sends a `POST` request to `/order-search/poll/single-delivery`
 
 */
-    pub async fn poll_orders_single_delivery_route<'a>(
+    pub async fn poll_orders_single_delivery<'a>(
         &'a self,
         body: &'a crate::api::order_search::types::OrderPollRequest,
     ) -> Result<
@@ -193,7 +193,7 @@ Sends a `POST` request to `/order-search/poll/single-delivery`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "poll_orders_single_delivery_route",
+            operation_id: "poll_orders_single_delivery",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -217,5 +217,32 @@ Sends a `POST` request to `/order-search/poll/single-delivery`
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
     #[allow(unused_imports)]
-    pub use super::Client;
+    pub use super::OrderSearchClient;
+}
+/// The former name of [`OrderSearchClient`], which does not clash with `tradecloud::client::Client` (the client with login, retries and downloads).
+#[deprecated(note = "renamed to `OrderSearchClient`")]
+pub type Client = OrderSearchClient;
+impl OrderSearchClient {
+    /// The former name of [`Self::poll_orders`] (after the operation id `pollOrdersRoute`).
+    #[deprecated(note = "renamed to `poll_orders`")]
+    pub async fn poll_orders_route<'a>(
+        &'a self,
+        body: &'a crate::api::order_search::types::OrderPollRequest,
+    ) -> Result<
+        ResponseValue<crate::api::order_search::types::OrderPollResponse>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        self.poll_orders(body).await
+    }
+    /// The former name of [`Self::poll_orders_single_delivery`] (after the operation id `pollOrdersSingleDeliveryRoute`).
+    #[deprecated(note = "renamed to `poll_orders_single_delivery`")]
+    pub async fn poll_orders_single_delivery_route<'a>(
+        &'a self,
+        body: &'a crate::api::order_search::types::OrderPollRequest,
+    ) -> Result<
+        ResponseValue<crate::api::order_search::types::SingleDeliveryOrderPollResponse>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        self.poll_orders_single_delivery(body).await
+    }
 }

@@ -7,7 +7,7 @@ pub use crate::api::common::types::OrderLogisticsStatus;
 pub use crate::api::common::types::OrderProcessStatus;
 pub use crate::api::common::types::SingleDeliveryOrder;
 ///The poll filters.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct OrderPollFilters {
     ///Only orders of this Tradecloud company (your own company identifier), as Tradecloud's own polling examples send it. Not on the documentation pages.
     #[serde(
@@ -31,82 +31,14 @@ polling use a well-chosen historical date. Format
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `OrderPollFilters` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for OrderPollFilters {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = OrderPollFilters;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct OrderPollFilters")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<OrderPollFilters, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_company_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __field_last_updated_after: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_status: ::std::option::Option<
-                    ::std::option::Option<OrderPollStatusFilter>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "companyId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_company_id,
-                                "companyId",
-                            )?
-                        }
-                        "lastUpdatedAfter" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_updated_after,
-                                "lastUpdatedAfter",
-                            )?
-                        }
-                        "status" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_status,
-                                "status",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(OrderPollFilters {
-                    company_id: __field_company_id.flatten(),
-                    last_updated_after: __field_last_updated_after.flatten(),
-                    status: __field_status.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl OrderPollFilters {
+    /// A builder of `OrderPollFilters`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderPollFilters {
+        ::std::default::Default::default()
     }
 }
 ///Poll orders changed since the last poll (api/polling/README.md). Poll periodically, typically each 5 minutes.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OrderPollRequest {
     /// The poll filters.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -120,83 +52,25 @@ pub struct OrderPollRequest {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `OrderPollRequest` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for OrderPollRequest {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = OrderPollRequest;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct OrderPollRequest")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<OrderPollRequest, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_filters: ::std::option::Option<
-                    ::std::option::Option<OrderPollFilters>,
-                > = ::std::option::Option::None;
-                let mut __field_limit: ::std::option::Option<::std::num::NonZeroU64> = ::std::option::Option::None;
-                let mut __field_offset: ::std::option::Option<
-                    ::std::option::Option<u64>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "filters" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_filters,
-                                "filters",
-                            )?
-                        }
-                        "limit" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_limit,
-                                "limit",
-                            )?
-                        }
-                        "offset" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_offset,
-                                "offset",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(OrderPollRequest {
-                    filters: __field_filters.flatten(),
-                    limit: __field_limit
-                        .unwrap_or_else(
-                            defaults::default_nzu64::<::std::num::NonZeroU64, 100>,
-                        ),
-                    offset: __field_offset.flatten(),
-                    extra: __extra,
-                })
-            }
+impl ::std::default::Default for OrderPollRequest {
+    /// Every optional field absent, every list and map empty, defaults as the spec gives them.
+    fn default() -> Self {
+        Self {
+            filters: ::std::default::Default::default(),
+            limit: defaults::default_nzu64::<::std::num::NonZeroU64, 100>(),
+            offset: ::std::default::Default::default(),
+            extra: ::std::default::Default::default(),
         }
-        __deserializer.deserialize_map(__Visitor)
+    }
+}
+impl OrderPollRequest {
+    /// A builder of `OrderPollRequest`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderPollRequest {
+        ::std::default::Default::default()
     }
 }
 ///Orders (delivery schedule) changed since `lastUpdatedAfter`.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct OrderPollResponse {
     ///The actual orders in their current state, with all lines. Use `data.lines.lastUpdatedAt` to identify which lines changed since `lastUpdatedAfter`. May include outdated data in case of an echo of a recent request (api/polling/echo.md).
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -213,82 +87,14 @@ pub struct OrderPollResponse {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `OrderPollResponse` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for OrderPollResponse {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = OrderPollResponse;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct OrderPollResponse")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<OrderPollResponse, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_data: ::std::option::Option<
-                    ::std::vec::Vec<crate::api::common::types::Order>,
-                > = ::std::option::Option::None;
-                let mut __field_last_updated_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_total: ::std::option::Option<
-                    ::std::option::Option<i64>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "data" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_data,
-                                "data",
-                            )?
-                        }
-                        "lastUpdatedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_updated_at,
-                                "lastUpdatedAt",
-                            )?
-                        }
-                        "total" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_total,
-                                "total",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(OrderPollResponse {
-                    data: __field_data.unwrap_or_default(),
-                    last_updated_at: __field_last_updated_at.flatten(),
-                    total: __field_total.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl OrderPollResponse {
+    /// A builder of `OrderPollResponse`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderPollResponse {
+        ::std::default::Default::default()
     }
 }
 ///Optional status filters; an order matches when its order level status is one of the given values.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct OrderPollStatusFilter {
     ///Order logistics status values to match.
     #[serde(
@@ -309,71 +115,14 @@ pub struct OrderPollStatusFilter {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `OrderPollStatusFilter` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for OrderPollStatusFilter {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = OrderPollStatusFilter;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct OrderPollStatusFilter")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<OrderPollStatusFilter, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_logistics_status: ::std::option::Option<
-                    ::std::vec::Vec<crate::api::common::types::OrderLogisticsStatus>,
-                > = ::std::option::Option::None;
-                let mut __field_process_status: ::std::option::Option<
-                    ::std::vec::Vec<crate::api::common::types::OrderProcessStatus>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "logisticsStatus" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_logistics_status,
-                                "logisticsStatus",
-                            )?
-                        }
-                        "processStatus" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_process_status,
-                                "processStatus",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(OrderPollStatusFilter {
-                    logistics_status: __field_logistics_status.unwrap_or_default(),
-                    process_status: __field_process_status.unwrap_or_default(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl OrderPollStatusFilter {
+    /// A builder of `OrderPollStatusFilter`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderPollStatusFilter {
+        ::std::default::Default::default()
     }
 }
 ///Orders (single delivery per order line) changed since `lastUpdatedAfter`.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct SingleDeliveryOrderPollResponse {
     ///The actual orders in their current state, one scheduled delivery per order line (`lines.statusLine.scheduledDelivery`).
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -390,78 +139,10 @@ pub struct SingleDeliveryOrderPollResponse {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `SingleDeliveryOrderPollResponse` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for SingleDeliveryOrderPollResponse {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = SingleDeliveryOrderPollResponse;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct SingleDeliveryOrderPollResponse")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<SingleDeliveryOrderPollResponse, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_data: ::std::option::Option<
-                    ::std::vec::Vec<crate::api::common::types::SingleDeliveryOrder>,
-                > = ::std::option::Option::None;
-                let mut __field_last_updated_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_total: ::std::option::Option<
-                    ::std::option::Option<i64>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "data" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_data,
-                                "data",
-                            )?
-                        }
-                        "lastUpdatedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_updated_at,
-                                "lastUpdatedAt",
-                            )?
-                        }
-                        "total" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_total,
-                                "total",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(SingleDeliveryOrderPollResponse {
-                    data: __field_data.unwrap_or_default(),
-                    last_updated_at: __field_last_updated_at.flatten(),
-                    total: __field_total.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl SingleDeliveryOrderPollResponse {
+    /// A builder of `SingleDeliveryOrderPollResponse`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SingleDeliveryOrderPollResponse {
+        ::std::default::Default::default()
     }
 }
 /// Generation of default values for serde.
@@ -503,6 +184,295 @@ pub mod error {
     impl From<String> for ConversionError {
         fn from(value: String) -> Self {
             Self(value.into())
+        }
+    }
+}
+/// Builders of the structs above: `Type::builder()`, one setter
+/// per field, then `build()`. Building cannot fail.
+pub mod builder {
+    /// Builder of [`super::OrderPollFilters`] (see [`super::OrderPollFilters::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct OrderPollFilters {
+        value: super::OrderPollFilters,
+    }
+    impl OrderPollFilters {
+        ///Only orders of this Tradecloud company (your own company identifier), as Tradecloud's own polling examples send it. Not on the documentation pages.
+        pub fn company_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.company_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        /**Only orders changed after this date time. Use the `lastUpdatedAt`
+value of the previous poll response (persisted durably as the complete
+string, including the `Z`), never the system clock. For first-time
+polling use a well-chosen historical date. Format
+`YYYY-MM-DDThh:mm:ss.SSSZ`.*/
+        pub fn last_updated_after(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_updated_after = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Optional status filters.
+        pub fn status(
+            mut self,
+            value: impl ::std::convert::Into<super::OrderPollStatusFilter>,
+        ) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::OrderPollFilters {
+            self.value
+        }
+    }
+    impl ::std::convert::From<OrderPollFilters> for super::OrderPollFilters {
+        fn from(builder: OrderPollFilters) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::OrderPollFilters> for OrderPollFilters {
+        fn from(value: super::OrderPollFilters) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::OrderPollRequest`] (see [`super::OrderPollRequest::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct OrderPollRequest {
+        value: super::OrderPollRequest,
+    }
+    impl OrderPollRequest {
+        /// The poll filters.
+        pub fn filters(
+            mut self,
+            value: impl ::std::convert::Into<super::OrderPollFilters>,
+        ) -> Self {
+            self.value.filters = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The maximum number of results to return, 1 to 100. Set it to 100 (the maximum allowed value).
+        pub fn limit(
+            mut self,
+            value: impl ::std::convert::Into<::std::num::NonZeroU64>,
+        ) -> Self {
+            self.value.limit = value.into();
+            self
+        }
+        ///The number of results to skip, for paging. When `total` is larger than `limit`, either decrease the polling period (recommended) or page with `offset`.
+        pub fn offset(mut self, value: impl ::std::convert::Into<u64>) -> Self {
+            self.value.offset = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::OrderPollRequest {
+            self.value
+        }
+    }
+    impl ::std::convert::From<OrderPollRequest> for super::OrderPollRequest {
+        fn from(builder: OrderPollRequest) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::OrderPollRequest> for OrderPollRequest {
+        fn from(value: super::OrderPollRequest) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::OrderPollResponse`] (see [`super::OrderPollResponse::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct OrderPollResponse {
+        value: super::OrderPollResponse,
+    }
+    impl OrderPollResponse {
+        ///The actual orders in their current state, with all lines. Use `data.lines.lastUpdatedAt` to identify which lines changed since `lastUpdatedAfter`. May include outdated data in case of an echo of a recent request (api/polling/echo.md).
+        pub fn data(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<crate::api::common::types::Order>,
+            >,
+        ) -> Self {
+            self.value.data = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///Store this value durably (the complete string) and use it as `lastUpdatedAfter` in the next request. When the response contains no data, keep using the current `lastUpdatedAfter`. Format `YYYY-MM-DDThh:mm:ss.SSSZ`.
+        pub fn last_updated_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_updated_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The total number of matching orders, regardless of paging. If larger than the `limit`, not all updates were returned.
+        pub fn total(mut self, value: impl ::std::convert::Into<i64>) -> Self {
+            self.value.total = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::OrderPollResponse {
+            self.value
+        }
+    }
+    impl ::std::convert::From<OrderPollResponse> for super::OrderPollResponse {
+        fn from(builder: OrderPollResponse) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::OrderPollResponse> for OrderPollResponse {
+        fn from(value: super::OrderPollResponse) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::OrderPollStatusFilter`] (see [`super::OrderPollStatusFilter::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct OrderPollStatusFilter {
+        value: super::OrderPollStatusFilter,
+    }
+    impl OrderPollStatusFilter {
+        ///Order logistics status values to match.
+        pub fn logistics_status(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<
+                    crate::api::common::types::OrderLogisticsStatus,
+                >,
+            >,
+        ) -> Self {
+            self.value.logistics_status = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///Order process status values to match, e.g. `["Confirmed"]` for a buyer, `["Issued"]` for a supplier, or `["Confirmed", "InProgress"]` to receive confirmed lines as soon as possible. Lines can still have other statuses: filter `data.lines.status.processStatus` client-side.
+        pub fn process_status(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<
+                    crate::api::common::types::OrderProcessStatus,
+                >,
+            >,
+        ) -> Self {
+            self.value.process_status = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::OrderPollStatusFilter {
+            self.value
+        }
+    }
+    impl ::std::convert::From<OrderPollStatusFilter> for super::OrderPollStatusFilter {
+        fn from(builder: OrderPollStatusFilter) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::OrderPollStatusFilter> for OrderPollStatusFilter {
+        fn from(value: super::OrderPollStatusFilter) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::SingleDeliveryOrderPollResponse`] (see [`super::SingleDeliveryOrderPollResponse::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct SingleDeliveryOrderPollResponse {
+        value: super::SingleDeliveryOrderPollResponse,
+    }
+    impl SingleDeliveryOrderPollResponse {
+        ///The actual orders in their current state, one scheduled delivery per order line (`lines.statusLine.scheduledDelivery`).
+        pub fn data(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<
+                    crate::api::common::types::SingleDeliveryOrder,
+                >,
+            >,
+        ) -> Self {
+            self.value.data = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///Store this value durably and use it as `lastUpdatedAfter` in the next request. Format `YYYY-MM-DDThh:mm:ss.SSSZ`.
+        pub fn last_updated_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_updated_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The total number of matching orders, regardless of paging.
+        pub fn total(mut self, value: impl ::std::convert::Into<i64>) -> Self {
+            self.value.total = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::SingleDeliveryOrderPollResponse {
+            self.value
+        }
+    }
+    impl ::std::convert::From<SingleDeliveryOrderPollResponse>
+    for super::SingleDeliveryOrderPollResponse {
+        fn from(builder: SingleDeliveryOrderPollResponse) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::SingleDeliveryOrderPollResponse>
+    for SingleDeliveryOrderPollResponse {
+        fn from(value: super::SingleDeliveryOrderPollResponse) -> Self {
+            Self { value }
         }
     }
 }

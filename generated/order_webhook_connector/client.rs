@@ -120,12 +120,12 @@ fields, enum values and event names without notice: accept and keep unknown ones
 never answer them with a 400.
 
 Version: 2.0.0*/
-pub struct Client {
+pub struct OrderWebhookConnectorClient {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
     pub(crate) inner: crate::client::ClientContext,
 }
-impl Client {
+impl OrderWebhookConnectorClient {
     /// Create a new client.
     ///
     /// `baseurl` is the base URL provided to the internal
@@ -159,7 +159,7 @@ impl Client {
         }
     }
 }
-impl ClientInfo<crate::client::ClientContext> for Client {
+impl ClientInfo<crate::client::ClientContext> for OrderWebhookConnectorClient {
     fn api_version() -> &'static str {
         "2.0.0"
     }
@@ -173,9 +173,9 @@ impl ClientInfo<crate::client::ClientContext> for Client {
         &self.inner
     }
 }
-impl ClientHooks<crate::client::ClientContext> for &Client {}
+impl ClientHooks<crate::client::ClientContext> for &OrderWebhookConnectorClient {}
 #[allow(clippy::all)]
-impl Client {
+impl OrderWebhookConnectorClient {
     /**Receive an order id as query parameter (GET, older variant)
 
 The GET webhook (older pages) sends only the order id when the order (response) is new or has been updated; fetch the actual order with GET /order/{orderId}.
@@ -357,5 +357,8 @@ Arguments:
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
     #[allow(unused_imports)]
-    pub use super::Client;
+    pub use super::OrderWebhookConnectorClient;
 }
+/// The former name of [`OrderWebhookConnectorClient`], which does not clash with `tradecloud::client::Client` (the client with login, retries and downloads).
+#[deprecated(note = "renamed to `OrderWebhookConnectorClient`")]
+pub type Client = OrderWebhookConnectorClient;

@@ -11,7 +11,7 @@ configuration it carries `orderEvent` (delivery schedule, multiple deliveries
 per order line), `singleDeliveryOrderEvent` (single delivery per order line;
 `simpleOrderEvent` on 2023 pages) or `orderDocumentsEvent` (documents events).
 Order events contain only the affected order lines, not the complete order.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OrderWebhookBody {
     /// The event name summarizes what has happened. Unknown event names must be accepted.
     #[serde(rename = "eventName")]
@@ -52,119 +52,26 @@ pub struct OrderWebhookBody {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `OrderWebhookBody` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for OrderWebhookBody {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = OrderWebhookBody;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct OrderWebhookBody")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<OrderWebhookBody, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_event_name: ::std::option::Option<
-                    crate::api::common::types::OrderEventName,
-                > = ::std::option::Option::None;
-                let mut __field_meta: ::std::option::Option<
-                    ::std::option::Option<crate::api::common::types::MessageMeta>,
-                > = ::std::option::Option::None;
-                let mut __field_order_documents_event: ::std::option::Option<
-                    ::std::option::Option<crate::api::common::types::OrderDocumentsEvent>,
-                > = ::std::option::Option::None;
-                let mut __field_order_event: ::std::option::Option<
-                    ::std::option::Option<crate::api::common::types::OrderEvent>,
-                > = ::std::option::Option::None;
-                let mut __field_simple_order_event: ::std::option::Option<
-                    ::std::option::Option<
-                        crate::api::common::types::SingleDeliveryOrderEvent,
-                    >,
-                > = ::std::option::Option::None;
-                let mut __field_single_delivery_order_event: ::std::option::Option<
-                    ::std::option::Option<
-                        crate::api::common::types::SingleDeliveryOrderEvent,
-                    >,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "eventName" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_event_name,
-                                "eventName",
-                            )?
-                        }
-                        "meta" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_meta,
-                                "meta",
-                            )?
-                        }
-                        "orderDocumentsEvent" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_order_documents_event,
-                                "orderDocumentsEvent",
-                            )?
-                        }
-                        "orderEvent" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_order_event,
-                                "orderEvent",
-                            )?
-                        }
-                        "simpleOrderEvent" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_simple_order_event,
-                                "simpleOrderEvent",
-                            )?
-                        }
-                        "singleDeliveryOrderEvent" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_single_delivery_order_event,
-                                "singleDeliveryOrderEvent",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(OrderWebhookBody {
-                    event_name: crate::types::de::required(
-                        __field_event_name,
-                        "eventName",
-                    )?,
-                    meta: __field_meta.flatten(),
-                    order_documents_event: __field_order_documents_event.flatten(),
-                    order_event: __field_order_event.flatten(),
-                    simple_order_event: __field_simple_order_event.flatten(),
-                    single_delivery_order_event: __field_single_delivery_order_event
-                        .flatten(),
-                    extra: __extra,
-                })
-            }
+impl ::std::default::Default for OrderWebhookBody {
+    /// Every optional field absent, every list and map empty, defaults as the spec gives them. The required `event_name` is the empty value (`Unknown("")`) until you set it.
+    fn default() -> Self {
+        Self {
+            event_name: <crate::api::common::types::OrderEventName as crate::types::OpenEnum>::from_wire(
+                "",
+            ),
+            meta: ::std::default::Default::default(),
+            order_documents_event: ::std::default::Default::default(),
+            order_event: ::std::default::Default::default(),
+            simple_order_event: ::std::default::Default::default(),
+            single_delivery_order_event: ::std::default::Default::default(),
+            extra: ::std::default::Default::default(),
         }
-        __deserializer.deserialize_map(__Visitor)
+    }
+}
+impl OrderWebhookBody {
+    /// A builder of `OrderWebhookBody`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderWebhookBody {
+        ::std::default::Default::default()
     }
 }
 /// Error types.
@@ -196,6 +103,96 @@ pub mod error {
     impl From<String> for ConversionError {
         fn from(value: String) -> Self {
             Self(value.into())
+        }
+    }
+}
+/// Builders of the structs above: `Type::builder()`, one setter
+/// per field, then `build()`. Building cannot fail.
+pub mod builder {
+    /// Builder of [`super::OrderWebhookBody`] (see [`super::OrderWebhookBody::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct OrderWebhookBody {
+        value: super::OrderWebhookBody,
+    }
+    impl OrderWebhookBody {
+        /// The event name summarizes what has happened. Unknown event names must be accepted.
+        pub fn event_name(
+            mut self,
+            value: impl ::std::convert::Into<crate::api::common::types::OrderEventName>,
+        ) -> Self {
+            self.value.event_name = value.into();
+            self
+        }
+        /// The message meta information.
+        pub fn meta(
+            mut self,
+            value: impl ::std::convert::Into<crate::api::common::types::MessageMeta>,
+        ) -> Self {
+            self.value.meta = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The order documents event, when using documents events (`OrderDocumentsAttachedByBuyer`, `OrderDocumentsAttachedBySupplier`). The document content is not embedded: download it.
+        pub fn order_documents_event(
+            mut self,
+            value: impl ::std::convert::Into<
+                crate::api::common::types::OrderDocumentsEvent,
+            >,
+        ) -> Self {
+            self.value.order_documents_event = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The order event, when using a delivery schedule (multiple deliveries per order line, the default).
+        pub fn order_event(
+            mut self,
+            value: impl ::std::convert::Into<crate::api::common::types::OrderEvent>,
+        ) -> Self {
+            self.value.order_event = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// **Deprecated.** The older (2023) name of `singleDeliveryOrderEvent` ("simple delivery schedule"). Read `singleDeliveryOrderEvent` first.
+        pub fn simple_order_event(
+            mut self,
+            value: impl ::std::convert::Into<
+                crate::api::common::types::SingleDeliveryOrderEvent,
+            >,
+        ) -> Self {
+            self.value.simple_order_event = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The order event, when using only one single delivery per order line.
+        pub fn single_delivery_order_event(
+            mut self,
+            value: impl ::std::convert::Into<
+                crate::api::common::types::SingleDeliveryOrderEvent,
+            >,
+        ) -> Self {
+            self.value.single_delivery_order_event = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::OrderWebhookBody {
+            self.value
+        }
+    }
+    impl ::std::convert::From<OrderWebhookBody> for super::OrderWebhookBody {
+        fn from(builder: OrderWebhookBody) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::OrderWebhookBody> for OrderWebhookBody {
+        fn from(value: super::OrderWebhookBody) -> Self {
+            Self { value }
         }
     }
 }

@@ -50,12 +50,12 @@ equals the shipment's `meta.lastUpdatedAt`. The shipment module is under
 development; the API and documentation may change.
 
 Version: 2.0.0*/
-pub struct Client {
+pub struct ShipmentClient {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
     pub(crate) inner: crate::client::ClientContext,
 }
-impl Client {
+impl ShipmentClient {
     /// Create a new client.
     ///
     /// `baseurl` is the base URL provided to the internal
@@ -89,7 +89,7 @@ impl Client {
         }
     }
 }
-impl ClientInfo<crate::client::ClientContext> for Client {
+impl ClientInfo<crate::client::ClientContext> for ShipmentClient {
     fn api_version() -> &'static str {
         "2.0.0"
     }
@@ -103,9 +103,9 @@ impl ClientInfo<crate::client::ClientContext> for Client {
         &self.inner
     }
 }
-impl ClientHooks<crate::client::ClientContext> for &Client {}
+impl ClientHooks<crate::client::ClientContext> for &ShipmentClient {}
 #[allow(clippy::all)]
-impl Client {
+impl ShipmentClient {
     /**Poll shipments
 
 Returns the shipments that changed after `filters.lastUpdatedAfter`, optionally filtered on process status.
@@ -113,7 +113,7 @@ Returns the shipments that changed after `filters.lastUpdatedAfter`, optionally 
 Sends a `POST` request to `/shipment/poll`
 
 */
-    pub async fn poll_shipments_route<'a>(
+    pub async fn poll_shipments<'a>(
         &'a self,
         body: &'a crate::api::shipment::types::ShipmentPollRequest,
     ) -> Result<
@@ -139,7 +139,7 @@ Sends a `POST` request to `/shipment/poll`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "poll_shipments_route",
+            operation_id: "poll_shipments",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -168,7 +168,7 @@ Sends a `GET` request to `/shipment/{shipmentId}`
 Arguments:
 - `shipment_id`: The Tradecloud shipment identifier.
 */
-    pub async fn get_shipment_by_id_route<'a>(
+    pub async fn get_shipment_by_id<'a>(
         &'a self,
         shipment_id: &'a str,
     ) -> Result<
@@ -195,7 +195,7 @@ Arguments:
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "get_shipment_by_id_route",
+            operation_id: "get_shipment_by_id",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -219,5 +219,32 @@ Arguments:
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
     #[allow(unused_imports)]
-    pub use super::Client;
+    pub use super::ShipmentClient;
+}
+/// The former name of [`ShipmentClient`], which does not clash with `tradecloud::client::Client` (the client with login, retries and downloads).
+#[deprecated(note = "renamed to `ShipmentClient`")]
+pub type Client = ShipmentClient;
+impl ShipmentClient {
+    /// The former name of [`Self::poll_shipments`] (after the operation id `pollShipmentsRoute`).
+    #[deprecated(note = "renamed to `poll_shipments`")]
+    pub async fn poll_shipments_route<'a>(
+        &'a self,
+        body: &'a crate::api::shipment::types::ShipmentPollRequest,
+    ) -> Result<
+        ResponseValue<crate::api::shipment::types::ShipmentPollResponse>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        self.poll_shipments(body).await
+    }
+    /// The former name of [`Self::get_shipment_by_id`] (after the operation id `getShipmentByIdRoute`).
+    #[deprecated(note = "renamed to `get_shipment_by_id`")]
+    pub async fn get_shipment_by_id_route<'a>(
+        &'a self,
+        shipment_id: &'a str,
+    ) -> Result<
+        ResponseValue<crate::api::common::types::Shipment>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        self.get_shipment_by_id(shipment_id).await
+    }
 }

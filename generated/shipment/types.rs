@@ -5,7 +5,7 @@ pub use crate::api::common::types::ErrorResponse;
 pub use crate::api::common::types::Shipment;
 pub use crate::api::common::types::ShipmentProcessStatus;
 ///Filter on the buyer side of the shipment, as Tradecloud's own polling example sends it. Not on the documentation pages.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentPollBuyerShipmentFilter {
     ///Only shipments whose buyer is this Tradecloud company.
     #[serde(
@@ -16,60 +16,14 @@ pub struct ShipmentPollBuyerShipmentFilter {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentPollBuyerShipmentFilter` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentPollBuyerShipmentFilter {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentPollBuyerShipmentFilter;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentPollBuyerShipmentFilter")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentPollBuyerShipmentFilter, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_company_id: ::std::option::Option<
-                    ::std::option::Option<::std::string::String>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "companyId" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_company_id,
-                                "companyId",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentPollBuyerShipmentFilter {
-                    company_id: __field_company_id.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ShipmentPollBuyerShipmentFilter {
+    /// A builder of `ShipmentPollBuyerShipmentFilter`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentPollBuyerShipmentFilter {
+        ::std::default::Default::default()
     }
 }
 ///The poll filters.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentPollFilters {
     /// Only shipments of this buyer company.
     #[serde(
@@ -89,82 +43,14 @@ pub struct ShipmentPollFilters {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentPollFilters` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentPollFilters {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentPollFilters;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentPollFilters")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentPollFilters, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_buyer_shipment: ::std::option::Option<
-                    ::std::option::Option<ShipmentPollBuyerShipmentFilter>,
-                > = ::std::option::Option::None;
-                let mut __field_last_updated_after: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_status: ::std::option::Option<
-                    ::std::option::Option<ShipmentPollStatusFilter>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "buyerShipment" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_buyer_shipment,
-                                "buyerShipment",
-                            )?
-                        }
-                        "lastUpdatedAfter" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_updated_after,
-                                "lastUpdatedAfter",
-                            )?
-                        }
-                        "status" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_status,
-                                "status",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentPollFilters {
-                    buyer_shipment: __field_buyer_shipment.flatten(),
-                    last_updated_after: __field_last_updated_after.flatten(),
-                    status: __field_status.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ShipmentPollFilters {
+    /// A builder of `ShipmentPollFilters`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentPollFilters {
+        ::std::default::Default::default()
     }
 }
 ///Poll shipments changed since the last poll.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentPollRequest {
     /// The poll filters.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -178,83 +64,25 @@ pub struct ShipmentPollRequest {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentPollRequest` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentPollRequest {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentPollRequest;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentPollRequest")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentPollRequest, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_filters: ::std::option::Option<
-                    ::std::option::Option<ShipmentPollFilters>,
-                > = ::std::option::Option::None;
-                let mut __field_limit: ::std::option::Option<::std::num::NonZeroU64> = ::std::option::Option::None;
-                let mut __field_offset: ::std::option::Option<
-                    ::std::option::Option<u64>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "filters" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_filters,
-                                "filters",
-                            )?
-                        }
-                        "limit" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_limit,
-                                "limit",
-                            )?
-                        }
-                        "offset" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_offset,
-                                "offset",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentPollRequest {
-                    filters: __field_filters.flatten(),
-                    limit: __field_limit
-                        .unwrap_or_else(
-                            defaults::default_nzu64::<::std::num::NonZeroU64, 100>,
-                        ),
-                    offset: __field_offset.flatten(),
-                    extra: __extra,
-                })
-            }
+impl ::std::default::Default for ShipmentPollRequest {
+    /// Every optional field absent, every list and map empty, defaults as the spec gives them.
+    fn default() -> Self {
+        Self {
+            filters: ::std::default::Default::default(),
+            limit: defaults::default_nzu64::<::std::num::NonZeroU64, 100>(),
+            offset: ::std::default::Default::default(),
+            extra: ::std::default::Default::default(),
         }
-        __deserializer.deserialize_map(__Visitor)
+    }
+}
+impl ShipmentPollRequest {
+    /// A builder of `ShipmentPollRequest`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentPollRequest {
+        ::std::default::Default::default()
     }
 }
 ///Shipments changed since `lastUpdatedAfter`.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentPollResponse {
     ///The actual shipment states, with all lines and documents. Use `data.lines.meta.lastUpdatedAt` to identify changed shipment lines.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -271,82 +99,14 @@ pub struct ShipmentPollResponse {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentPollResponse` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentPollResponse {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentPollResponse;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentPollResponse")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentPollResponse, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_data: ::std::option::Option<
-                    ::std::vec::Vec<crate::api::common::types::Shipment>,
-                > = ::std::option::Option::None;
-                let mut __field_last_updated_at: ::std::option::Option<
-                    ::std::option::Option<crate::types::DateTime>,
-                > = ::std::option::Option::None;
-                let mut __field_total: ::std::option::Option<
-                    ::std::option::Option<i64>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "data" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_data,
-                                "data",
-                            )?
-                        }
-                        "lastUpdatedAt" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_last_updated_at,
-                                "lastUpdatedAt",
-                            )?
-                        }
-                        "total" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_total,
-                                "total",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentPollResponse {
-                    data: __field_data.unwrap_or_default(),
-                    last_updated_at: __field_last_updated_at.flatten(),
-                    total: __field_total.flatten(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ShipmentPollResponse {
+    /// A builder of `ShipmentPollResponse`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentPollResponse {
+        ::std::default::Default::default()
     }
 }
 ///Optional status filters.
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentPollStatusFilter {
     ///Shipment process status values to match.
     #[serde(
@@ -360,56 +120,10 @@ pub struct ShipmentPollStatusFilter {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentPollStatusFilter` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentPollStatusFilter {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentPollStatusFilter;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentPollStatusFilter")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentPollStatusFilter, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_process_status: ::std::option::Option<
-                    ::std::vec::Vec<crate::api::common::types::ShipmentProcessStatus>,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "processStatus" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_process_status,
-                                "processStatus",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentPollStatusFilter {
-                    process_status: __field_process_status.unwrap_or_default(),
-                    extra: __extra,
-                })
-            }
-        }
-        __deserializer.deserialize_map(__Visitor)
+impl ShipmentPollStatusFilter {
+    /// A builder of `ShipmentPollStatusFilter`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentPollStatusFilter {
+        ::std::default::Default::default()
     }
 }
 /// Generation of default values for serde.
@@ -451,6 +165,258 @@ pub mod error {
     impl From<String> for ConversionError {
         fn from(value: String) -> Self {
             Self(value.into())
+        }
+    }
+}
+/// Builders of the structs above: `Type::builder()`, one setter
+/// per field, then `build()`. Building cannot fail.
+pub mod builder {
+    /// Builder of [`super::ShipmentPollBuyerShipmentFilter`] (see [`super::ShipmentPollBuyerShipmentFilter::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentPollBuyerShipmentFilter {
+        value: super::ShipmentPollBuyerShipmentFilter,
+    }
+    impl ShipmentPollBuyerShipmentFilter {
+        ///Only shipments whose buyer is this Tradecloud company.
+        pub fn company_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.company_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentPollBuyerShipmentFilter {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentPollBuyerShipmentFilter>
+    for super::ShipmentPollBuyerShipmentFilter {
+        fn from(builder: ShipmentPollBuyerShipmentFilter) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentPollBuyerShipmentFilter>
+    for ShipmentPollBuyerShipmentFilter {
+        fn from(value: super::ShipmentPollBuyerShipmentFilter) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ShipmentPollFilters`] (see [`super::ShipmentPollFilters::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentPollFilters {
+        value: super::ShipmentPollFilters,
+    }
+    impl ShipmentPollFilters {
+        /// Only shipments of this buyer company.
+        pub fn buyer_shipment(
+            mut self,
+            value: impl ::std::convert::Into<super::ShipmentPollBuyerShipmentFilter>,
+        ) -> Self {
+            self.value.buyer_shipment = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///Only shipments changed after this date time: the `lastUpdatedAt` of the previous poll response, never the system clock. Format `YYYY-MM-DDThh:mm:ss.SSSZ`.
+        pub fn last_updated_after(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_updated_after = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Optional status filters.
+        pub fn status(
+            mut self,
+            value: impl ::std::convert::Into<super::ShipmentPollStatusFilter>,
+        ) -> Self {
+            self.value.status = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentPollFilters {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentPollFilters> for super::ShipmentPollFilters {
+        fn from(builder: ShipmentPollFilters) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentPollFilters> for ShipmentPollFilters {
+        fn from(value: super::ShipmentPollFilters) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ShipmentPollRequest`] (see [`super::ShipmentPollRequest::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentPollRequest {
+        value: super::ShipmentPollRequest,
+    }
+    impl ShipmentPollRequest {
+        /// The poll filters.
+        pub fn filters(
+            mut self,
+            value: impl ::std::convert::Into<super::ShipmentPollFilters>,
+        ) -> Self {
+            self.value.filters = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The maximum number of results to return, 1 to 100. Set it to 100 (the maximum allowed value).
+        pub fn limit(
+            mut self,
+            value: impl ::std::convert::Into<::std::num::NonZeroU64>,
+        ) -> Self {
+            self.value.limit = value.into();
+            self
+        }
+        ///The number of results to skip, for paging. When `total` is larger than `limit`, either decrease the polling period (recommended) or page with `offset`.
+        pub fn offset(mut self, value: impl ::std::convert::Into<u64>) -> Self {
+            self.value.offset = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentPollRequest {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentPollRequest> for super::ShipmentPollRequest {
+        fn from(builder: ShipmentPollRequest) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentPollRequest> for ShipmentPollRequest {
+        fn from(value: super::ShipmentPollRequest) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ShipmentPollResponse`] (see [`super::ShipmentPollResponse::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentPollResponse {
+        value: super::ShipmentPollResponse,
+    }
+    impl ShipmentPollResponse {
+        ///The actual shipment states, with all lines and documents. Use `data.lines.meta.lastUpdatedAt` to identify changed shipment lines.
+        pub fn data(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<crate::api::common::types::Shipment>,
+            >,
+        ) -> Self {
+            self.value.data = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        ///Store this value durably and use it as `lastUpdatedAfter` in the next request. Format `YYYY-MM-DDThh:mm:ss.SSSZ`.
+        pub fn last_updated_at(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.last_updated_at = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The total number of matching shipments, regardless of paging.
+        pub fn total(mut self, value: impl ::std::convert::Into<i64>) -> Self {
+            self.value.total = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentPollResponse {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentPollResponse> for super::ShipmentPollResponse {
+        fn from(builder: ShipmentPollResponse) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentPollResponse> for ShipmentPollResponse {
+        fn from(value: super::ShipmentPollResponse) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ShipmentPollStatusFilter`] (see [`super::ShipmentPollStatusFilter::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentPollStatusFilter {
+        value: super::ShipmentPollStatusFilter,
+    }
+    impl ShipmentPollStatusFilter {
+        ///Shipment process status values to match.
+        pub fn process_status(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<
+                    crate::api::common::types::ShipmentProcessStatus,
+                >,
+            >,
+        ) -> Self {
+            self.value.process_status = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentPollStatusFilter {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentPollStatusFilter>
+    for super::ShipmentPollStatusFilter {
+        fn from(builder: ShipmentPollStatusFilter) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentPollStatusFilter>
+    for ShipmentPollStatusFilter {
+        fn from(value: super::ShipmentPollStatusFilter) -> Self {
+            Self { value }
         }
     }
 }

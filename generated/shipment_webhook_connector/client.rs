@@ -117,12 +117,12 @@ fields, enum values and event names without notice: accept and keep unknown ones
 never answer them with a 400.
 
 Version: 2.0.0*/
-pub struct Client {
+pub struct ShipmentWebhookConnectorClient {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
     pub(crate) inner: crate::client::ClientContext,
 }
-impl Client {
+impl ShipmentWebhookConnectorClient {
     /// Create a new client.
     ///
     /// `baseurl` is the base URL provided to the internal
@@ -156,7 +156,7 @@ impl Client {
         }
     }
 }
-impl ClientInfo<crate::client::ClientContext> for Client {
+impl ClientInfo<crate::client::ClientContext> for ShipmentWebhookConnectorClient {
     fn api_version() -> &'static str {
         "2.0.0"
     }
@@ -170,9 +170,9 @@ impl ClientInfo<crate::client::ClientContext> for Client {
         &self.inner
     }
 }
-impl ClientHooks<crate::client::ClientContext> for &Client {}
+impl ClientHooks<crate::client::ClientContext> for &ShipmentWebhookConnectorClient {}
 #[allow(clippy::all)]
-impl Client {
+impl ShipmentWebhookConnectorClient {
     /**Receive a shipment id as query parameter (GET, older variant)
 
 The GET webhook sends only the shipment id; fetch the actual shipment with GET /shipment/{shipmentId}.
@@ -311,5 +311,8 @@ Arguments:
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
     #[allow(unused_imports)]
-    pub use super::Client;
+    pub use super::ShipmentWebhookConnectorClient;
 }
+/// The former name of [`ShipmentWebhookConnectorClient`], which does not clash with `tradecloud::client::Client` (the client with login, retries and downloads).
+#[deprecated(note = "renamed to `ShipmentWebhookConnectorClient`")]
+pub type Client = ShipmentWebhookConnectorClient;

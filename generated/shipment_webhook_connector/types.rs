@@ -7,7 +7,7 @@ pub use crate::api::common::types::ShipmentEventName;
 /**The shipment webhook POST body sent by Tradecloud. The shipment contains ALL
 lines and ALL documents; filter the new or changed ones on
 `meta.lastUpdatedAt`. Document content is not embedded: download it.*/
-#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentWebhookBody {
     /// The event name summarizes what has happened. Unknown event names must be accepted.
     #[serde(rename = "eventName")]
@@ -20,81 +20,23 @@ pub struct ShipmentWebhookBody {
     #[serde(flatten)]
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// Reads the known fields of `ShipmentWebhookBody` by their wire names and keeps every other field in `extra`.
-impl<'de> ::serde::Deserialize<'de> for ShipmentWebhookBody {
-    fn deserialize<__D>(__deserializer: __D) -> ::std::result::Result<Self, __D::Error>
-    where
-        __D: ::serde::Deserializer<'de>,
-    {
-        struct __Visitor;
-        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
-            type Value = ShipmentWebhookBody;
-            fn expecting(
-                &self,
-                __f: &mut ::std::fmt::Formatter<'_>,
-            ) -> ::std::fmt::Result {
-                __f.write_str("struct ShipmentWebhookBody")
-            }
-            fn visit_map<__A>(
-                self,
-                mut __map: __A,
-            ) -> ::std::result::Result<ShipmentWebhookBody, __A::Error>
-            where
-                __A: ::serde::de::MapAccess<'de>,
-            {
-                let mut __field_event_name: ::std::option::Option<
-                    crate::api::common::types::ShipmentEventName,
-                > = ::std::option::Option::None;
-                let mut __field_meta: ::std::option::Option<
-                    ::std::option::Option<crate::api::common::types::MessageMeta>,
-                > = ::std::option::Option::None;
-                let mut __field_shipment: ::std::option::Option<
-                    crate::api::common::types::Shipment,
-                > = ::std::option::Option::None;
-                let mut __extra = ::serde_json::Map::new();
-                while let ::std::option::Option::Some(__key) = __map
-                    .next_key::<crate::types::de::FieldKey<'de>>()?
-                {
-                    match __key.as_str() {
-                        "eventName" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_event_name,
-                                "eventName",
-                            )?
-                        }
-                        "meta" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_meta,
-                                "meta",
-                            )?
-                        }
-                        "shipment" => {
-                            crate::types::de::next_field(
-                                &mut __map,
-                                &mut __field_shipment,
-                                "shipment",
-                            )?
-                        }
-                        _ => {
-                            let __value: ::serde_json::Value = __map.next_value()?;
-                            __extra.insert(__key.into_string(), __value);
-                        }
-                    }
-                }
-                ::std::result::Result::Ok(ShipmentWebhookBody {
-                    event_name: crate::types::de::required(
-                        __field_event_name,
-                        "eventName",
-                    )?,
-                    meta: __field_meta.flatten(),
-                    shipment: crate::types::de::required(__field_shipment, "shipment")?,
-                    extra: __extra,
-                })
-            }
+impl ::std::default::Default for ShipmentWebhookBody {
+    /// Every optional field absent, every list and map empty, defaults as the spec gives them. The required `event_name` is the empty value (`Unknown("")`) until you set it.
+    fn default() -> Self {
+        Self {
+            event_name: <crate::api::common::types::ShipmentEventName as crate::types::OpenEnum>::from_wire(
+                "",
+            ),
+            meta: ::std::default::Default::default(),
+            shipment: ::std::default::Default::default(),
+            extra: ::std::default::Default::default(),
         }
-        __deserializer.deserialize_map(__Visitor)
+    }
+}
+impl ShipmentWebhookBody {
+    /// A builder of `ShipmentWebhookBody`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentWebhookBody {
+        ::std::default::Default::default()
     }
 }
 /// Error types.
@@ -126,6 +68,66 @@ pub mod error {
     impl From<String> for ConversionError {
         fn from(value: String) -> Self {
             Self(value.into())
+        }
+    }
+}
+/// Builders of the structs above: `Type::builder()`, one setter
+/// per field, then `build()`. Building cannot fail.
+pub mod builder {
+    /// Builder of [`super::ShipmentWebhookBody`] (see [`super::ShipmentWebhookBody::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ShipmentWebhookBody {
+        value: super::ShipmentWebhookBody,
+    }
+    impl ShipmentWebhookBody {
+        /// The event name summarizes what has happened. Unknown event names must be accepted.
+        pub fn event_name(
+            mut self,
+            value: impl ::std::convert::Into<
+                crate::api::common::types::ShipmentEventName,
+            >,
+        ) -> Self {
+            self.value.event_name = value.into();
+            self
+        }
+        /// The message meta information.
+        pub fn meta(
+            mut self,
+            value: impl ::std::convert::Into<crate::api::common::types::MessageMeta>,
+        ) -> Self {
+            self.value.meta = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// The actual shipment state.
+        pub fn shipment(
+            mut self,
+            value: impl ::std::convert::Into<crate::api::common::types::Shipment>,
+        ) -> Self {
+            self.value.shipment = value.into();
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ShipmentWebhookBody {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ShipmentWebhookBody> for super::ShipmentWebhookBody {
+        fn from(builder: ShipmentWebhookBody) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ShipmentWebhookBody> for ShipmentWebhookBody {
+        fn from(value: super::ShipmentWebhookBody) -> Self {
+            Self { value }
         }
     }
 }

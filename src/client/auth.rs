@@ -27,7 +27,7 @@ use tokio::time::Instant;
 
 use super::answer::{synthetic_response, AUTH_STEP_HEADER};
 use super::ClientContext;
-use crate::api::authentication::client::Client as AuthClient;
+use crate::api::authentication::client::AuthenticationClient as AuthClient;
 use crate::secret::Secret;
 
 /// Renew at most this long before a token expires.

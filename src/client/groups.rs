@@ -104,12 +104,12 @@ impl Orders<'_> {
 
     /// The generated client of the order API (same authentication, retries
     /// and rate limit).
-    pub fn api(&self) -> &order::client::Client {
+    pub fn api(&self) -> &order::client::OrderClient {
         self.client.order_api()
     }
 
     /// The generated client of the order search (polling) API.
-    pub fn search_api(&self) -> &order_search::client::Client {
+    pub fn search_api(&self) -> &order_search::client::OrderSearchClient {
         self.client.order_search_api()
     }
 }
@@ -179,7 +179,7 @@ impl Shipments<'_> {
     }
 
     /// The generated client of the shipment API.
-    pub fn api(&self) -> &shipment::client::Client {
+    pub fn api(&self) -> &shipment::client::ShipmentClient {
         self.client.shipment_api()
     }
 }
@@ -205,7 +205,7 @@ impl<'a> Documents<'a> {
     }
 
     /// The generated client of the object storage API.
-    pub fn api(&self) -> &object_storage::client::Client {
+    pub fn api(&self) -> &object_storage::client::ObjectStorageClient {
         self.client.object_storage_api()
     }
 }

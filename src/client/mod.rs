@@ -101,14 +101,14 @@ use rate_limit::RateLimiter;
 
 /// State shared by the generated clients' request pipeline.
 ///
-/// A generated client (`tradecloud::api::<spec>::client::Client`) carries a
+/// A generated client (`tradecloud::api::<spec>::client::<Spec>Client`) carries a
 /// context. The context of a [`Client`] holds its credentials, tokens,
 /// retry policy and rate limit, shared by all clones; get it with
 /// [`Client::context`] to build more generated clients. A default context
 /// ([`ClientContext::new`]) sends requests unchanged.
 ///
 /// ```
-/// use tradecloud::api::order::client::Client as OrderApi;
+/// use tradecloud::api::order::client::OrderClient as OrderApi;
 /// use tradecloud::client::ClientContext;
 ///
 /// // A bare generated client: no authentication, no retries.
@@ -187,11 +187,11 @@ struct ClientInner {
     context: ClientContext,
     http: reqwest::Client,
     download_http: reqwest::Client,
-    authentication: authentication::client::Client,
-    order: order::client::Client,
-    order_search: order_search::client::Client,
-    shipment: shipment::client::Client,
-    object_storage: object_storage::client::Client,
+    authentication: authentication::client::AuthenticationClient,
+    order: order::client::OrderClient,
+    order_search: order_search::client::OrderSearchClient,
+    shipment: shipment::client::ShipmentClient,
+    object_storage: object_storage::client::ObjectStorageClient,
 }
 
 impl fmt::Debug for Client {
@@ -234,23 +234,27 @@ impl Client {
             shared: Some(shared.clone()),
         };
         let inner = ClientInner {
-            authentication: authentication::client::Client::new_with_client(
+            authentication: authentication::client::AuthenticationClient::new_with_client(
                 &base_url,
                 http.clone(),
                 context.clone(),
             ),
-            order: order::client::Client::new_with_client(&base_url, http.clone(), context.clone()),
-            order_search: order_search::client::Client::new_with_client(
+            order: order::client::OrderClient::new_with_client(
                 &base_url,
                 http.clone(),
                 context.clone(),
             ),
-            shipment: shipment::client::Client::new_with_client(
+            order_search: order_search::client::OrderSearchClient::new_with_client(
                 &base_url,
                 http.clone(),
                 context.clone(),
             ),
-            object_storage: object_storage::client::Client::new_with_client(
+            shipment: shipment::client::ShipmentClient::new_with_client(
+                &base_url,
+                http.clone(),
+                context.clone(),
+            ),
+            object_storage: object_storage::client::ObjectStorageClient::new_with_client(
                 &base_url,
                 http.clone(),
                 context.clone(),
@@ -289,27 +293,27 @@ impl Client {
     }
 
     /// The generated order client (same authentication, retries, rate limit).
-    pub fn order_api(&self) -> &order::client::Client {
+    pub fn order_api(&self) -> &order::client::OrderClient {
         &self.inner.order
     }
 
     /// The generated order search (polling) client.
-    pub fn order_search_api(&self) -> &order_search::client::Client {
+    pub fn order_search_api(&self) -> &order_search::client::OrderSearchClient {
         &self.inner.order_search
     }
 
     /// The generated shipment client.
-    pub fn shipment_api(&self) -> &shipment::client::Client {
+    pub fn shipment_api(&self) -> &shipment::client::ShipmentClient {
         &self.inner.shipment
     }
 
     /// The generated object storage client.
-    pub fn object_storage_api(&self) -> &object_storage::client::Client {
+    pub fn object_storage_api(&self) -> &object_storage::client::ObjectStorageClient {
         &self.inner.object_storage
     }
 
     /// The generated authentication client.
-    pub fn authentication_api(&self) -> &authentication::client::Client {
+    pub fn authentication_api(&self) -> &authentication::client::AuthenticationClient {
         &self.inner.authentication
     }
 
@@ -392,18 +396,14 @@ impl Client {
     ///
     /// `order_id` is the `orderId` of an order event or the `id` of an order.
     pub async fn get_order(&self, order_id: &str) -> Result<Order, ClientError> {
-        let result = self.inner.order.get_order_by_id_route(order_id).await;
+        let result = self.inner.order.get_order_by_id(order_id).await;
         self.typed(format!("order {order_id}"), result).await
     }
 
     /// Fetches a shipment with all its lines and documents
     /// (`GET /shipment/{shipmentId}`).
     pub async fn get_shipment(&self, shipment_id: &str) -> Result<Shipment, ClientError> {
-        let result = self
-            .inner
-            .shipment
-            .get_shipment_by_id_route(shipment_id)
-            .await;
+        let result = self.inner.shipment.get_shipment_by_id(shipment_id).await;
         self.typed(format!("shipment {shipment_id}"), result).await
     }
 
@@ -414,7 +414,7 @@ impl Client {
         &self,
         request: &OrderPollRequest,
     ) -> Result<OrderPollResponse, ClientError> {
-        let result = self.inner.order_search.poll_orders_route(request).await;
+        let result = self.inner.order_search.poll_orders(request).await;
         self.typed("the order poll", result).await
     }
 
@@ -427,7 +427,7 @@ impl Client {
         let result = self
             .inner
             .order_search
-            .poll_orders_single_delivery_route(request)
+            .poll_orders_single_delivery(request)
             .await;
         self.typed("the single-delivery order poll", result).await
     }
@@ -437,7 +437,7 @@ impl Client {
         &self,
         request: &ShipmentPollRequest,
     ) -> Result<ShipmentPollResponse, ClientError> {
-        let result = self.inner.shipment.poll_shipments_route(request).await;
+        let result = self.inner.shipment.poll_shipments(request).await;
         self.typed("the shipment poll", result).await
     }
 

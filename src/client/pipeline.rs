@@ -69,8 +69,8 @@ const PATH_TEMPLATES: &[&str] = &[
 ];
 
 macro_rules! client_hooks {
-    ($($service:ident),* $(,)?) => {$(
-        impl ClientHooks<ClientContext> for crate::api::$service::client::Client {
+    ($($service:ident::$client:ident),* $(,)?) => {$(
+        impl ClientHooks<ClientContext> for crate::api::$service::client::$client {
             async fn exec(
                 &self,
                 request: Request,
@@ -83,11 +83,11 @@ macro_rules! client_hooks {
 }
 
 client_hooks!(
-    authentication,
-    order,
-    order_search,
-    shipment,
-    object_storage
+    authentication::AuthenticationClient,
+    order::OrderClient,
+    order_search::OrderSearchClient,
+    shipment::ShipmentClient,
+    object_storage::ObjectStorageClient,
 );
 
 /// How a request is authenticated.
@@ -118,8 +118,8 @@ fn auth_kind(operation: &str, mode: AuthMode) -> AuthKind {
 /// `operation` (security/authentication.md: only the `api-connector`,
 /// `object-storage/document`, `order-search/poll` and `shipment/poll` APIs;
 /// the specs list `basicAuth` only on those operations).
-/// Compared without case, `_` and a `Route` suffix (`poll_orders_route` as
-/// progenitor names it, `pollOrdersRoute` as the spec does).
+/// Compared without case, `_` and a `Route` suffix (`poll_orders` as the
+/// generated client names it, `pollOrdersRoute` as the spec does).
 fn accepts_basic(operation: &str) -> bool {
     let name = operation.replace('_', "").to_ascii_lowercase();
     matches!(
@@ -483,11 +483,11 @@ mod tests {
             AuthKind::NoAuth
         );
         assert_eq!(
-            auth_kind("get_order_by_id_route", AuthMode::Token),
+            auth_kind("get_order_by_id", AuthMode::Token),
             AuthKind::Bearer
         );
         assert_eq!(
-            auth_kind("poll_orders_route", AuthMode::BasicEveryRequest),
+            auth_kind("poll_orders", AuthMode::BasicEveryRequest),
             AuthKind::Basic
         );
     }

@@ -18,8 +18,6 @@
 
 mod date;
 mod datetime;
-#[doc(hidden)]
-pub mod de;
 mod decimal;
 mod decimal_interop;
 mod iso8601;

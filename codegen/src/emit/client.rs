@@ -1,123 +1,258 @@
-//! Client emitter: progenitor over an adapted copy of the spec. The
-//! adaptation works around progenitor's limits without touching the spec
-//! itself:
+//! Client emitter: progenitor over a copy of the spec adapted from the
+//! model, then two renames. The adaptation works around progenitor's limits
+//! without touching the spec itself:
 //!
-//! * a request body with several media types keeps only its JSON one
-//!   (progenitor refuses `application/xml` and multiple media types);
-//! * success responses with different bodies keep the first body type
-//!   (progenitor panics on several success types); error responses likewise;
+//! * a request body with several media types keeps only the one the model
+//!   chose for clients (JSON; progenitor refuses `application/xml` and
+//!   multiple media types), a response only its chosen one;
+//! * success responses with different bodies keep those typed like the
+//!   first (progenitor panics on several success types); error responses
+//!   with different bodies lose their bodies;
 //! * response headers are not typed by progenitor: they are reachable via
 //!   `ResponseValue::headers()` and read by the hand-written glue;
 //! * a `default` response next to 2xx responses becomes `4XX` and `5XX`
 //!   (progenitor would count it as a success);
 //! * every named schema is replaced by the type of the `types` module, so
-//!   clients and server stubs share one set of types.
+//!   clients and server stubs share one set of types;
+//! * each operation id becomes the model's client method name, so that
+//!   `getOrderByIdRoute` is called `get_order_by_id`.
+//!
+//! progenitor calls every client `Client`; it is renamed after the spec
+//! (`OrderClient`), so that it does not clash with
+//! `tradecloud::client::Client`. The old names (`Client`,
+//! `get_order_by_id_route`) stay as deprecated aliases for one release.
 
 use proc_macro2::TokenStream;
-use serde_json::Value;
+use quote::{format_ident, quote};
+use serde_json::{Map, Value};
+use syn::visit_mut::VisitMut;
 
 use crate::emit::{progenitor_settings, run_progenitor};
-use crate::error::Result;
-use crate::model::SpecModel;
+use crate::error::{Error, Result};
+use crate::model::{Operation, ResponseModel, SpecModel, Status, TypeRef};
+use crate::names;
 use crate::Settings;
 
-fn is_json(media: &str) -> bool {
-    let m = media.split(';').next().unwrap_or("").trim();
-    m == "application/json" || m.ends_with("+json")
+/// The name of a spec's client type (`order_search` → `OrderSearchClient`).
+pub(crate) fn client_type_name(model: &SpecModel) -> String {
+    format!("{}Client", names::type_name(&model.module))
 }
 
-/// progenitor takes one media type per body: keep the JSON one, else the first.
-fn keep_one_media_type(content: &mut serde_json::Map<String, Value>) {
-    if content.len() > 1 {
-        let keep = content
-            .keys()
-            .find(|k| is_json(k))
-            .or_else(|| content.keys().next())
-            .cloned();
-        content.retain(|k, _| Some(k) == keep.as_ref());
+/// The response key of `status` in a `responses` map (ranges may be
+/// written `4xx` or `4XX`).
+fn response_key(responses: &Map<String, Value>, status: Status) -> Option<String> {
+    let key = status.key();
+    responses
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case(&key))
+        .cloned()
+}
+
+/// Keep only `media_type` in a `content` map.
+fn keep_media_type(content: Option<&mut Value>, media_type: Option<&str>) {
+    if let (Some(content), Some(keep)) = (content.and_then(Value::as_object_mut), media_type) {
+        content.retain(|k, _| k == keep);
     }
 }
 
-/// Make a copy of the document that progenitor accepts.
-pub fn adapt_for_progenitor(doc: &Value) -> Value {
-    let mut doc = doc.clone();
-    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
-        return doc;
-    };
-    for (_, item) in paths.iter_mut() {
-        let Some(item) = item.as_object_mut() else {
+/// Adapt the responses of one operation (see the module docs).
+fn adapt_responses(op: &Operation, responses: &mut Map<String, Value>) {
+    let body_ty = |r: &ResponseModel| r.body.as_ref().map(|b| b.ty.clone());
+    for r in &op.responses {
+        if let Some(key) = response_key(responses, r.status) {
+            let media_type = r.body.as_ref().map(|b| b.media_type.as_str());
+            keep_media_type(
+                responses.get_mut(&key).and_then(|v| v.get_mut("content")),
+                media_type,
+            );
+        }
+    }
+    let successes: Vec<&ResponseModel> = op
+        .responses
+        .iter()
+        .filter(|r| r.status.is_success())
+        .collect();
+    if let Some(first) = successes.first() {
+        let first: Option<TypeRef> = body_ty(first);
+        for r in &successes {
+            if body_ty(r) != first {
+                if let Some(key) = response_key(responses, r.status) {
+                    responses.remove(&key);
+                }
+            }
+        }
+        // progenitor counts `default` among the success responses; next to
+        // documented 2xx responses it really means errors.
+        if let Some(key) = response_key(responses, Status::Default) {
+            if let Some(default) = responses.remove(&key) {
+                for range in [Status::Range(4), Status::Range(5)] {
+                    if response_key(responses, range).is_none() {
+                        responses.insert(range.key(), default.clone());
+                    }
+                }
+            }
+        }
+    }
+    // Errors: one body type for all of them, or none at all.
+    let errors: Vec<Option<TypeRef>> = op
+        .responses
+        .iter()
+        .filter(|r| !r.status.is_success())
+        .map(body_ty)
+        .collect();
+    if errors.windows(2).any(|w| w[0] != w[1]) {
+        for (key, r) in responses.iter_mut() {
+            if !key.starts_with('2') {
+                if let Some(r) = r.as_object_mut() {
+                    r.remove("content");
+                }
+            }
+        }
+    }
+}
+
+/// A copy of the document that progenitor accepts (see the module docs).
+fn progenitor_document(model: &SpecModel) -> Value {
+    let mut doc = model.document.clone();
+    for op in &model.operations {
+        let Some(operation) = doc
+            .get_mut("paths")
+            .and_then(|p| p.get_mut(&op.path))
+            .and_then(|item| item.get_mut(op.method.key()))
+            .and_then(Value::as_object_mut)
+        else {
             continue;
         };
-        for (_, op) in item.iter_mut() {
-            let Some(op) = op.as_object_mut() else {
-                continue;
-            };
-            if let Some(content) = op
-                .get_mut("requestBody")
-                .and_then(|b| b.get_mut("content"))
-                .and_then(Value::as_object_mut)
-            {
-                keep_one_media_type(content);
-            }
-            if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
-                // progenitor counts `default` among the success responses;
-                // next to documented 2xx responses it really means errors.
-                if responses.keys().any(|k| k.starts_with('2')) {
-                    if let Some(default) = responses.remove("default") {
-                        for range in ["4XX", "5XX"] {
-                            responses
-                                .entry(range.to_string())
-                                .or_insert_with(|| default.clone());
-                        }
-                    }
-                }
-                for (_, response) in responses.iter_mut() {
-                    if let Some(content) =
-                        response.get_mut("content").and_then(Value::as_object_mut)
-                    {
-                        keep_one_media_type(content);
-                    }
-                }
-                let body_of = |r: &Value| -> Value {
-                    r.get("content")
-                        .and_then(Value::as_object)
-                        .and_then(|c| c.values().next())
-                        .map(|m| m.get("schema").cloned().unwrap_or(Value::Bool(true)))
-                        .unwrap_or(Value::Null)
-                };
-                // Success: keep the responses typed like the first one.
-                let first_success = responses
-                    .iter()
-                    .filter(|(k, _)| k.starts_with('2'))
-                    .map(|(_, r)| body_of(r))
-                    .next();
-                if let Some(first) = first_success {
-                    responses.retain(|k, r| !k.starts_with('2') || body_of(r) == first);
-                }
-                // Errors: one body type for all of them, or none at all.
-                let error_types: Vec<Value> = responses
-                    .iter()
-                    .filter(|(k, _)| !k.starts_with('2'))
-                    .map(|(_, r)| body_of(r))
-                    .collect();
-                if error_types.windows(2).any(|w| w[0] != w[1]) {
-                    for (k, r) in responses.iter_mut() {
-                        if !k.starts_with('2') {
-                            if let Some(r) = r.as_object_mut() {
-                                r.remove("content");
-                            }
-                        }
-                    }
-                }
-            }
+        operation.insert(
+            "operationId".into(),
+            Value::String(op.client_fn_name.clone()),
+        );
+        if let Some(body) = &op.body {
+            keep_media_type(
+                operation
+                    .get_mut("requestBody")
+                    .and_then(|b| b.get_mut("content")),
+                body.client_media_type().map(|m| m.as_str()),
+            );
+        }
+        if let Some(responses) = operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+        {
+            adapt_responses(op, responses);
         }
     }
     doc
 }
 
 /// Emit the `client` module body of one spec.
-pub fn emit(model: &SpecModel, settings: &Settings) -> Result<TokenStream> {
-    let doc = adapt_for_progenitor(&model.normalized.document);
+pub(crate) fn emit(model: &SpecModel, settings: &Settings) -> Result<TokenStream> {
+    let doc = progenitor_document(model);
     let gen_settings = progenitor_settings(model, settings, true);
-    run_progenitor(model, &doc, &gen_settings, "client")
+    let tokens = run_progenitor(model, &doc, &gen_settings, "client")?;
+    let mut file: syn::File = syn::parse2(tokens).map_err(|e| {
+        Error::new(
+            &model.path,
+            "",
+            "client generation",
+            format!("progenitor produced unparsable code: {e}"),
+        )
+    })?;
+    let client = format_ident!("{}", client_type_name(model));
+    RenameClient { to: &client }.visit_file_mut(&mut file);
+    let aliases = deprecated_aliases(model, &file, &client);
+    Ok(quote!(#file #aliases))
+}
+
+/// Renames progenitor's `Client` (the struct, its impls, the prelude), not
+/// `reqwest::Client`.
+struct RenameClient<'a> {
+    to: &'a syn::Ident,
+}
+
+impl VisitMut for RenameClient<'_> {
+    fn visit_item_struct_mut(&mut self, st: &mut syn::ItemStruct) {
+        if st.ident == "Client" {
+            st.ident = self.to.clone();
+        }
+        syn::visit_mut::visit_item_struct_mut(self, st);
+    }
+
+    fn visit_path_mut(&mut self, path: &mut syn::Path) {
+        if path.leading_colon.is_none() && path.segments.len() == 1 {
+            if let Some(s) = path.segments.first_mut() {
+                if s.ident == "Client" {
+                    s.ident = self.to.clone();
+                }
+            }
+        }
+        syn::visit_mut::visit_path_mut(self, path);
+    }
+
+    fn visit_use_path_mut(&mut self, use_path: &mut syn::UsePath) {
+        if use_path.ident == "super" {
+            if let syn::UseTree::Name(name) = use_path.tree.as_mut() {
+                if name.ident == "Client" {
+                    name.ident = self.to.clone();
+                }
+            }
+        }
+        syn::visit_mut::visit_use_path_mut(self, use_path);
+    }
+}
+
+/// `Client` and the methods under their operation-id names, deprecated.
+fn deprecated_aliases(model: &SpecModel, file: &syn::File, client: &syn::Ident) -> TokenStream {
+    let methods: Vec<&syn::ImplItemFn> = file
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Impl(imp) if imp.trait_.is_none() => Some(imp),
+            _ => None,
+        })
+        .flat_map(|imp| imp.items.iter())
+        .filter_map(|item| match item {
+            syn::ImplItem::Fn(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let renamed = model
+        .operations
+        .iter()
+        .filter(|op| op.client_fn_name != op.fn_name)
+        .filter_map(|op| {
+            let method = methods.iter().find(|m| m.sig.ident == op.client_fn_name)?;
+            let mut sig = method.sig.clone();
+            sig.ident = format_ident!("{}", op.fn_name);
+            let new = format_ident!("{}", op.client_fn_name);
+            let args = sig.inputs.iter().filter_map(|arg| match arg {
+                syn::FnArg::Typed(t) => match t.pat.as_ref() {
+                    syn::Pat::Ident(p) => Some(p.ident.clone()),
+                    _ => None,
+                },
+                syn::FnArg::Receiver(_) => None,
+            });
+            let note = format!("renamed to `{new}`");
+            let doc = format!(
+                " The former name of [`Self::{new}`] (after the operation id `{}`).",
+                op.id
+            );
+            Some(quote! {
+                #[doc = #doc]
+                #[deprecated(note = #note)]
+                pub #sig {
+                    self.#new(#(#args),*).await
+                }
+            })
+        })
+        .collect::<Vec<_>>();
+    let methods = (!renamed.is_empty()).then(|| quote!(impl #client { #(#renamed)* }));
+    let note = format!("renamed to `{client}`");
+    let doc = format!(" The former name of [`{client}`], which does not clash with `tradecloud::client::Client` (the client with login, retries and downloads).");
+    quote! {
+        #[doc = #doc]
+        #[deprecated(note = #note)]
+        pub type Client = #client;
+        #methods
+    }
 }

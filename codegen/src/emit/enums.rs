@@ -13,7 +13,7 @@ use crate::normalize::EnumDef;
 use crate::Settings;
 
 /// Emit all open enums of a spec.
-pub fn emit(enums: &[EnumDef], settings: &Settings) -> TokenStream {
+pub(crate) fn emit(enums: &[EnumDef], settings: &Settings) -> TokenStream {
     let rt = settings.runtime_path();
     let defs = enums.iter().map(|e| {
         let name = format_ident!("{}", e.name);

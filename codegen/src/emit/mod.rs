@@ -1,11 +1,14 @@
-//! Emitters: each prints one view of the analysed [`SpecModel`].
+//! Emitters: each prints one view of the analysed [`SpecModel`]:
+//! [`types`] (typify's types with our documentation, plus [`enums`],
+//! [`defaults`] and [`shapes`]), [`client`] (progenitor) and [`server`]
+//! (axum stubs). This module runs progenitor for the first two.
 
-pub mod client;
-pub mod deserialize;
-pub mod enums;
-pub mod server;
-pub mod shapes;
-pub mod types;
+pub(crate) mod client;
+pub(crate) mod defaults;
+pub(crate) mod enums;
+pub(crate) mod server;
+pub(crate) mod shapes;
+pub(crate) mod types;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -36,10 +39,10 @@ pub(crate) fn progenitor_settings(
             [TypeImpl::FromStr, TypeImpl::Display].into_iter(),
         );
     }
-    for (name, module) in &model.externals {
+    for (name, external) in &model.externals {
         s.with_replacement(
             name,
-            format!("{root}::{module}::types::{name}"),
+            format!("{root}::{}::types::{name}", external.module),
             std::iter::empty(),
         );
     }
@@ -89,27 +92,27 @@ fn locate(
     settings: &GenerationSettings,
     what: &str,
 ) -> Option<(String, Error)> {
-    const METHODS: [&str; 8] = [
-        "get", "put", "post", "delete", "options", "head", "patch", "trace",
-    ];
     let mut only_components = doc.clone();
     only_components["paths"] = serde_json::json!({});
-    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
-        for (path, item) in paths {
-            for method in METHODS {
-                let Some(op) = item.get(method) else { continue };
-                let mut single = only_components.clone();
-                single["paths"] = serde_json::json!({ path.clone(): { method: op.clone() } });
-                if let Err(e) = run_progenitor_once(model, &single, settings, what) {
-                    return Some((crate::error::pointer(["paths", path.as_str(), method]), e));
-                }
-            }
+    for op in &model.operations {
+        let method = op.method.key();
+        let Some(operation) = doc
+            .get("paths")
+            .and_then(|p| p.get(&op.path))
+            .and_then(|item| item.get(method))
+        else {
+            continue;
+        };
+        let mut single = only_components.clone();
+        single["paths"] = serde_json::json!({ op.path.clone(): { method: operation.clone() } });
+        if let Err(e) = run_progenitor_once(model, &single, settings, what) {
+            return Some((
+                crate::error::pointer(["paths", op.path.as_str(), method]),
+                e,
+            ));
         }
     }
-    let schemas = doc
-        .pointer("/components/schemas")
-        .and_then(Value::as_object)?;
-    for name in schemas.keys() {
+    for name in &model.components {
         let mut single = only_components.clone();
         if let Some(map) = single
             .pointer_mut("/components/schemas")
@@ -137,7 +140,7 @@ fn run_progenitor_once(
     settings: &GenerationSettings,
     what: &str,
 ) -> Result<TokenStream> {
-    let path = &model.normalized.source.path;
+    let path = &model.path;
     let api: openapiv3::OpenAPI = serde_json::from_value(doc.clone())
         .map_err(|e| Error::new(path, "", "OpenAPI structure", e.to_string()))?;
     let previous = std::panic::take_hook();

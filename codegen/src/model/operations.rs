@@ -1,192 +1,42 @@
-//! Analysis: one pass over a normalised spec that produces the model every
-//! emitter prints: its operations (parameters, bodies, responses) with the
-//! Rust types they use, its open enums and its shared types.
+//! Operations: parameters, request bodies and responses, with the Rust
+//! types they use and the names the emitters give them.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use openapiv3::{
-    OpenAPI, Parameter, ParameterSchemaOrContent, ReferenceOr, RequestBody, Response, Schema,
-    SchemaKind, StatusCode, Type,
+    OpenAPI, Parameter, ParameterSchemaOrContent, PathItem, ReferenceOr, RequestBody, Response,
+    Schema, SchemaKind, StatusCode, Type,
 };
 
 use crate::error::{pointer, Error, Result};
+use crate::model::{
+    Body, External, HttpMethod, MediaType, ObjectModel, Operation, Param, ParamLocation,
+    ResponseBody, ResponseHeader, ResponseModel, ShapeRef, Status, TypeRef,
+};
 use crate::names;
-use crate::normalize::{EnumDef, Normalized};
 
-/// The Rust type of a parameter, body or response.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TypeRef {
-    /// A named component of this spec (or a re-exported shared one).
-    Named(String),
-    /// `String`.
-    String,
-    /// `i64`.
-    Integer,
-    /// `bool`.
-    Boolean,
-    /// The exact decimal type.
-    Decimal,
-    /// The flexible date-time type.
-    DateTime,
-    /// The date type.
-    Date,
-    /// Raw bytes (`format: binary`).
-    Binary,
-    /// Any JSON value.
-    Any,
-    /// A JSON array.
-    Array(Box<TypeRef>),
+fn operation_of(item: &PathItem, method: HttpMethod) -> Option<&openapiv3::Operation> {
+    match method {
+        HttpMethod::Get => item.get.as_ref(),
+        HttpMethod::Put => item.put.as_ref(),
+        HttpMethod::Post => item.post.as_ref(),
+        HttpMethod::Delete => item.delete.as_ref(),
+        HttpMethod::Options => item.options.as_ref(),
+        HttpMethod::Head => item.head.as_ref(),
+        HttpMethod::Patch => item.patch.as_ref(),
+        HttpMethod::Trace => item.trace.as_ref(),
+    }
 }
 
-/// Where a parameter comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ParamLocation {
-    /// Path segment.
-    Path,
-    /// Query string.
-    Query,
-    /// Request header.
-    Header,
-}
-
-/// One parameter of an operation.
-#[derive(Debug, Clone)]
-pub struct Param {
-    /// Name on the wire.
-    pub name: String,
-    /// Rust field name.
-    pub field: String,
-    /// Location.
-    pub location: ParamLocation,
-    /// Whether the parameter must be present.
-    pub required: bool,
-    /// Type.
-    pub ty: TypeRef,
-    /// Documentation.
-    pub description: Option<String>,
-}
-
-/// The request body of an operation.
-#[derive(Debug, Clone)]
-pub struct Body {
-    /// Whether a body is required.
-    pub required: bool,
-    /// Accepted media types, in spec order.
-    pub media_types: Vec<String>,
-    /// Type of the body (shared by every media type).
-    pub ty: TypeRef,
-}
-
-/// Status of a response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Status {
-    /// One code.
-    Code(u16),
-    /// A range such as `5XX`.
-    Range(u16),
-    /// `default`.
-    Default,
-}
-
-/// A response header.
-#[derive(Debug, Clone)]
-pub struct ResponseHeader {
-    /// Name on the wire.
-    pub name: String,
-    /// Rust field name.
-    pub field: String,
-    /// Whether the header is always sent.
-    pub required: bool,
-    /// Documentation.
-    pub description: Option<String>,
-}
-
-/// One documented response of an operation.
-#[derive(Debug, Clone)]
-pub struct ResponseModel {
-    /// Status.
-    pub status: Status,
-    /// Description from the spec.
-    pub description: String,
-    /// Media type and body type, when the response has a body.
-    pub body: Option<(String, TypeRef)>,
-    /// Documented headers.
-    pub headers: Vec<ResponseHeader>,
-}
-
-/// One operation.
-#[derive(Debug, Clone)]
-pub struct Operation {
-    /// `operationId`.
-    pub id: String,
-    /// Rust method name.
-    pub fn_name: String,
-    /// Rust type-name prefix (`WebhookPost`).
-    pub type_prefix: String,
-    /// HTTP method, upper case.
-    pub method: String,
-    /// Path template, e.g. `/order/{orderId}`.
-    pub path: String,
-    /// Summary.
-    pub summary: Option<String>,
-    /// Description.
-    pub description: Option<String>,
-    /// Deprecated flag.
-    pub deprecated: bool,
-    /// Parameters (path, then query, then header).
-    pub params: Vec<Param>,
-    /// Request body.
-    pub body: Option<Body>,
-    /// Responses ordered by status.
-    pub responses: Vec<ResponseModel>,
-    /// JSON pointer of the operation (for messages).
-    pub pointer: String,
-}
-
-/// The analysed spec.
-#[derive(Debug, Clone)]
-pub struct SpecModel {
-    /// The normalised spec it was built from.
-    pub normalized: Normalized,
-    /// The parsed document.
-    pub openapi: OpenAPI,
-    /// Rust module name.
-    pub module: String,
-    /// Title from `info`.
-    pub title: String,
-    /// Description from `info`.
-    pub description: Option<String>,
-    /// Operations in path order.
-    pub operations: Vec<Operation>,
-    /// Open enums defined here.
-    pub enums: Vec<EnumDef>,
-    /// Shared types defined in other modules: name → module.
-    pub externals: BTreeMap<String, String>,
-    /// Every component name.
-    pub components: BTreeSet<String>,
-}
-
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
-
-/// Analyse a normalised spec.
-pub fn analyse(normalized: Normalized) -> Result<SpecModel> {
-    let path = normalized.source.path.clone();
-    let openapi: OpenAPI = serde_path_to_error::deserialize(&normalized.document).map_err(|e| {
-        let ptr = pointer(e.path().iter().map(|s| s.to_string()).filter(|s| s != "?"));
-        Error::new(
-            &path,
-            ptr,
-            "OpenAPI structure",
-            format!("not a valid OpenAPI 3.0 construct: {}", e.inner()),
-        )
-    })?;
-    let components: BTreeSet<String> = openapi
-        .components
-        .as_ref()
-        .map(|c| c.schemas.keys().cloned().collect())
-        .unwrap_or_default();
+/// Analyse the operations of a spec, in path order.
+pub(super) fn analyse(
+    path: &Path,
+    openapi: &OpenAPI,
+    externals: &BTreeMap<String, External>,
+    objects: &BTreeMap<String, ObjectModel>,
+) -> Result<Vec<Operation>> {
+    let shapes = Shapes { externals, objects };
     let mut operations = Vec::new();
     let mut ids = BTreeMap::new();
     for (path_key, item) in openapi.paths.paths.iter() {
@@ -195,7 +45,7 @@ pub fn analyse(normalized: Normalized) -> Result<SpecModel> {
             ReferenceOr::Item(item) => item,
             ReferenceOr::Reference { reference } => {
                 return Err(Error::new(
-                    &path,
+                    path,
                     item_ptr,
                     "path item $ref",
                     format!(
@@ -204,22 +54,14 @@ pub fn analyse(normalized: Normalized) -> Result<SpecModel> {
                 ))
             }
         };
-        for method in METHODS {
-            let op = match method {
-                "get" => &item.get,
-                "put" => &item.put,
-                "post" => &item.post,
-                "delete" => &item.delete,
-                "options" => &item.options,
-                "head" => &item.head,
-                "patch" => &item.patch,
-                _ => &item.trace,
+        for method in HttpMethod::ALL {
+            let Some(op) = operation_of(item, method) else {
+                continue;
             };
-            let Some(op) = op else { continue };
-            let op_ptr = pointer(["paths", path_key.as_str(), method]);
+            let op_ptr = pointer(["paths", path_key.as_str(), method.key()]);
             let Some(id) = op.operation_id.clone() else {
                 return Err(Error::new(
-                    &path,
+                    path,
                     op_ptr,
                     "operation",
                     "has no `operationId`; every operation needs a unique one (it names the Rust method)",
@@ -227,75 +69,44 @@ pub fn analyse(normalized: Normalized) -> Result<SpecModel> {
             };
             if let Some(other) = ids.insert(id.clone(), op_ptr.clone()) {
                 return Err(Error::new(
-                    &path,
+                    path,
                     op_ptr,
                     "operationId",
                     format!("`{id}` is also used at `#{other}`; operation ids must be unique"),
                 ));
             }
-            let mut params = Vec::new();
-            for (i, p) in item.parameters.iter().enumerate() {
-                params.push(param(
-                    &path,
-                    &openapi,
-                    p,
-                    &pointer(["paths", path_key.as_str(), "parameters", &i.to_string()]),
-                )?);
-            }
-            for (i, p) in op.parameters.iter().enumerate() {
-                let pp = param(&path, &openapi, p, &format!("{op_ptr}/parameters/{i}"))?;
-                // Operation parameters override path-item ones.
-                params.retain(|q: &Param| !(q.name == pp.name && q.location == pp.location));
-                params.push(pp);
-            }
-            params.sort_by_key(|p| p.location);
-            for p in params.iter().filter(|p| p.location == ParamLocation::Path) {
-                if !path_key.contains(&format!("{{{}}}", p.name)) {
-                    return Err(Error::new(
-                        &path,
-                        &op_ptr,
-                        "path parameter",
-                        format!("`{}` does not appear in the path `{path_key}`", p.name),
-                    ));
-                }
-            }
+            let params = params(path, openapi, path_key, item, op, &op_ptr)?;
             let body = match &op.request_body {
                 None => None,
-                Some(b) => Some(body(&path, &openapi, b, &format!("{op_ptr}/requestBody"))?),
+                Some(b) => Some(body(
+                    path,
+                    openapi,
+                    b,
+                    &format!("{op_ptr}/requestBody"),
+                    &shapes,
+                )?),
             };
             let mut responses = Vec::new();
             for (status, r) in op.responses.responses.iter() {
-                let status_m = match status {
+                let status = match status {
                     StatusCode::Code(c) => Status::Code(*c),
                     StatusCode::Range(r) => Status::Range(*r),
                 };
-                let key = match status {
-                    StatusCode::Code(c) => c.to_string(),
-                    StatusCode::Range(r) => format!("{r}XX"),
-                };
-                responses.push(response(
-                    &path,
-                    &openapi,
-                    status_m,
-                    r,
-                    &format!("{op_ptr}/responses/{key}"),
-                )?);
+                let ptr = format!("{op_ptr}/responses/{}", status.key());
+                responses.push(response(path, openapi, status, r, &ptr)?);
             }
             if let Some(r) = &op.responses.default {
-                responses.push(response(
-                    &path,
-                    &openapi,
-                    Status::Default,
-                    r,
-                    &format!("{op_ptr}/responses/default"),
-                )?);
+                let ptr = format!("{op_ptr}/responses/default");
+                responses.push(response(path, openapi, Status::Default, r, &ptr)?);
             }
             responses.sort_by_key(|r| r.status);
+            let fn_name = names::field_name(&id);
             operations.push(Operation {
-                fn_name: names::field_name(&id),
+                client_fn_name: fn_name.clone(),
+                fn_name,
                 type_prefix: names::type_name(&id),
                 id,
-                method: method.to_uppercase(),
+                method,
                 path: path_key.clone(),
                 summary: op.summary.clone(),
                 description: op.description.clone(),
@@ -303,21 +114,89 @@ pub fn analyse(normalized: Normalized) -> Result<SpecModel> {
                 params,
                 body,
                 responses,
-                pointer: op_ptr,
             });
         }
     }
-    Ok(SpecModel {
-        module: normalized.source.module.clone(),
-        title: openapi.info.title.clone(),
-        description: openapi.info.description.clone(),
-        enums: normalized.enums.clone(),
-        externals: normalized.externals.clone(),
-        components,
-        operations,
-        openapi,
-        normalized,
-    })
+    name_client_methods(&mut operations);
+    Ok(operations)
+}
+
+/// Tradecloud's operation ids end in `Route` (`getOrderByIdRoute`): the
+/// client methods drop it (`get_order_by_id`) unless the shorter name is
+/// taken by another operation or is not a usable name.
+fn name_client_methods(operations: &mut [Operation]) {
+    let taken: BTreeSet<String> = operations.iter().map(|o| o.fn_name.clone()).collect();
+    let mut given = BTreeSet::new();
+    for op in operations.iter_mut() {
+        let short = op
+            .fn_name
+            .strip_suffix("_route")
+            .filter(|s| !s.is_empty() && *s == names::field_name(s));
+        if let Some(short) = short {
+            if !taken.contains(short) && given.insert(short.to_string()) {
+                op.client_fn_name = short.to_string();
+            }
+        }
+    }
+}
+
+/// The parameters of an operation: those of the path item, overridden by
+/// the operation's own, ordered path, query, header.
+fn params(
+    path: &Path,
+    openapi: &OpenAPI,
+    path_key: &str,
+    item: &PathItem,
+    op: &openapiv3::Operation,
+    op_ptr: &str,
+) -> Result<Vec<Param>> {
+    let mut params = Vec::new();
+    for (i, p) in item.parameters.iter().enumerate() {
+        let ptr = pointer(["paths", path_key, "parameters", &i.to_string()]);
+        params.push(param(path, openapi, p, &ptr)?);
+    }
+    for (i, p) in op.parameters.iter().enumerate() {
+        let pp = param(path, openapi, p, &format!("{op_ptr}/parameters/{i}"))?;
+        params.retain(|q: &Param| !(q.name == pp.name && q.location == pp.location));
+        params.push(pp);
+    }
+    params.sort_by_key(|p| p.location);
+    for p in params.iter().filter(|p| p.location == ParamLocation::Path) {
+        if !path_key.contains(&format!("{{{}}}", p.name)) {
+            return Err(Error::new(
+                path,
+                op_ptr,
+                "path parameter",
+                format!("`{}` does not appear in the path `{path_key}`", p.name),
+            ));
+        }
+    }
+    Ok(params)
+}
+
+/// Which named types have a tXML shape, and where.
+struct Shapes<'a> {
+    externals: &'a BTreeMap<String, External>,
+    objects: &'a BTreeMap<String, ObjectModel>,
+}
+
+impl Shapes<'_> {
+    fn of(&self, ty: &TypeRef) -> Option<ShapeRef> {
+        let TypeRef::Named(name) = ty else {
+            return None;
+        };
+        match self.externals.get(name) {
+            Some(e) if e.is_object => Some(ShapeRef {
+                name: name.clone(),
+                module: Some(e.module.clone()),
+            }),
+            Some(_) => None,
+            None => self.objects.contains_key(name).then(|| ShapeRef {
+                name: name.clone(),
+                module: None,
+            }),
+        }
+    }
 }
 
 fn local_name<'a>(reference: &'a str, kind: &str) -> Option<&'a str> {
@@ -327,12 +206,7 @@ fn local_name<'a>(reference: &'a str, kind: &str) -> Option<&'a str> {
         .strip_prefix('/')
 }
 
-fn param(
-    file: &std::path::Path,
-    api: &OpenAPI,
-    p: &ReferenceOr<Parameter>,
-    ptr: &str,
-) -> Result<Param> {
+fn param(file: &Path, api: &OpenAPI, p: &ReferenceOr<Parameter>, ptr: &str) -> Result<Param> {
     let p = match p {
         ReferenceOr::Item(p) => p,
         ReferenceOr::Reference { reference } => {
@@ -396,10 +270,11 @@ fn param(
 }
 
 fn body(
-    file: &std::path::Path,
+    file: &Path,
     api: &OpenAPI,
     b: &ReferenceOr<RequestBody>,
     ptr: &str,
+    shapes: &Shapes<'_>,
 ) -> Result<Body> {
     let b = match b {
         ReferenceOr::Item(b) => b,
@@ -436,15 +311,22 @@ fn body(
         }
     }
     let ty = ty.ok_or_else(|| Error::new(file, ptr, "request body", "has no `content`"))?;
+    let media_types: Vec<MediaType> = b.content.keys().cloned().map(MediaType).collect();
+    let xml_shape = if media_types.iter().any(MediaType::is_xml) {
+        shapes.of(&ty)
+    } else {
+        None
+    };
     Ok(Body {
         required: b.required,
-        media_types: b.content.keys().cloned().collect(),
+        media_types,
         ty,
+        xml_shape,
     })
 }
 
 fn response(
-    file: &std::path::Path,
+    file: &Path,
     api: &OpenAPI,
     status: Status,
     r: &ReferenceOr<Response>,
@@ -464,17 +346,28 @@ fn response(
                 )
             })?,
     };
-    let mut body = None;
-    for (mt, media) in r.content.iter() {
-        let mptr = format!("{ptr}/content/{}", crate::error::escape_token(mt));
-        let t = match &media.schema {
-            Some(s) => schema_type(file, api, s, &mptr)?,
-            None => TypeRef::Binary,
-        };
-        if body.is_none() {
-            body = Some((mt.clone(), t));
+    let media_types: Vec<MediaType> = r.content.keys().cloned().map(MediaType).collect();
+    let body = match MediaType::preferred(&media_types) {
+        None => None,
+        Some(media_type) => {
+            let mptr = format!(
+                "{ptr}/content/{}",
+                crate::error::escape_token(media_type.as_str())
+            );
+            let ty = match r
+                .content
+                .get(media_type.as_str())
+                .and_then(|m| m.schema.as_ref())
+            {
+                Some(s) => schema_type(file, api, s, &mptr)?,
+                None => TypeRef::Binary,
+            };
+            Some(ResponseBody {
+                media_type: media_type.clone(),
+                ty,
+            })
         }
-    }
+    };
     let headers = r
         .headers
         .iter()
@@ -499,12 +392,7 @@ fn response(
     })
 }
 
-fn schema_type(
-    file: &std::path::Path,
-    api: &OpenAPI,
-    s: &ReferenceOr<Schema>,
-    ptr: &str,
-) -> Result<TypeRef> {
+fn schema_type(file: &Path, api: &OpenAPI, s: &ReferenceOr<Schema>, ptr: &str) -> Result<TypeRef> {
     match s {
         ReferenceOr::Reference { reference } => {
             let name = local_name(reference, "schemas").ok_or_else(|| {
@@ -539,6 +427,11 @@ fn schema_type(
                 }
                 openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::StringFormat::Binary) => {
                     TypeRef::Binary
+                }
+                openapiv3::VariantOrUnknownOrEmpty::Unknown(f)
+                    if crate::normalize::is_date_time_format(f) =>
+                {
+                    TypeRef::DateTime
                 }
                 _ => TypeRef::String,
             },

@@ -1,0 +1,220 @@
+//! Schema classification, done once for the whole spec set: which
+//! components are objects and enums (in every module, so that a spec knows
+//! what a shared component of a sibling is), and for every object its
+//! properties with their documentation and value kind.
+//!
+//! The value kind is what the tXML decoder needs (tXML writes an array as
+//! repeated elements, which only the schema can tell): see `emit::shapes`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::model::External;
+use crate::normalize::Normalized;
+
+/// How a property's value is written, as far as the tXML decoder cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ValueKind {
+    String,
+    Number,
+    Integer,
+    Boolean,
+    Any,
+    Array(Box<ValueKind>),
+    /// A named object schema, of this spec (`module: None`) or of a sibling.
+    Named {
+        name: String,
+        module: Option<String>,
+    },
+    /// An object written inline.
+    Inline(Vec<Property>),
+}
+
+/// A property of an object schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Property {
+    /// Name on the wire.
+    pub(crate) wire: String,
+    /// Its description (also next to a `$ref`, which OpenAPI 3.0 ignores but
+    /// the specs use to document shared types where they are used).
+    pub(crate) description: Option<String>,
+    pub(crate) deprecated: bool,
+    pub(crate) kind: ValueKind,
+}
+
+/// An object schema of a spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ObjectModel {
+    /// Properties in spec order.
+    pub(crate) properties: Vec<Property>,
+}
+
+impl ObjectModel {
+    /// The property with this wire name.
+    pub(crate) fn property(&self, wire: &str) -> Option<&Property> {
+        self.properties.iter().find(|p| p.wire == wire)
+    }
+}
+
+/// The components of one spec.
+struct ModuleSchemas {
+    /// Local component schemas (placeholders of shared ones left out).
+    schemas: BTreeMap<String, Value>,
+    enums: BTreeSet<String>,
+}
+
+/// The components of every spec of the set, by module.
+pub(crate) struct SchemaIndex {
+    modules: BTreeMap<String, ModuleSchemas>,
+}
+
+/// An object schema: it has properties, and a type of `object` or none.
+fn is_object(schema: &Value) -> bool {
+    schema.get("properties").is_some_and(Value::is_object)
+        && matches!(
+            schema.get("type").and_then(Value::as_str),
+            Some("object") | None
+        )
+}
+
+/// Nesting beyond this is reported as `Any` (a guard against cycles of
+/// non-object schemas).
+const MAX_DEPTH: usize = 16;
+
+impl SchemaIndex {
+    pub(crate) fn new(specs: &[Normalized]) -> Self {
+        let modules = specs
+            .iter()
+            .map(|n| {
+                let schemas = n
+                    .document
+                    .pointer("/components/schemas")
+                    .and_then(Value::as_object)
+                    .map(|m| {
+                        m.iter()
+                            .filter(|(name, _)| !n.externals.contains_key(*name))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let enums = n.enums.iter().map(|e| e.name.clone()).collect();
+                (n.source.module.clone(), ModuleSchemas { schemas, enums })
+            })
+            .collect();
+        SchemaIndex { modules }
+    }
+
+    /// Whether `module` defines an object schema `name`.
+    pub(crate) fn is_object(&self, module: &str, name: &str) -> bool {
+        self.modules
+            .get(module)
+            .and_then(|m| m.schemas.get(name))
+            .is_some_and(is_object)
+    }
+
+    /// Whether `module` defines an open enum `name`.
+    pub(crate) fn is_enum(&self, module: &str, name: &str) -> bool {
+        self.modules
+            .get(module)
+            .is_some_and(|m| m.enums.contains(name))
+    }
+
+    /// The object schemas `module` defines, analysed.
+    pub(crate) fn objects_of(
+        &self,
+        module: &str,
+        externals: &BTreeMap<String, External>,
+    ) -> BTreeMap<String, ObjectModel> {
+        let Some(own) = self.modules.get(module) else {
+            return BTreeMap::new();
+        };
+        let ctx = KindContext {
+            schemas: &own.schemas,
+            externals,
+        };
+        own.schemas
+            .iter()
+            .filter(|(_, s)| is_object(s))
+            .map(|(name, s)| {
+                let object = ObjectModel {
+                    properties: ctx.properties(s, 0),
+                };
+                (name.clone(), object)
+            })
+            .collect()
+    }
+}
+
+/// What resolving a schema's kind needs: the spec's own components and
+/// what its shared components are.
+struct KindContext<'a> {
+    schemas: &'a BTreeMap<String, Value>,
+    externals: &'a BTreeMap<String, External>,
+}
+
+impl KindContext<'_> {
+    fn properties(&self, schema: &Value, depth: usize) -> Vec<Property> {
+        let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+            return Vec::new();
+        };
+        props
+            .iter()
+            .map(|(wire, prop)| Property {
+                wire: wire.clone(),
+                description: prop
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                deprecated: prop.get("deprecated").and_then(Value::as_bool) == Some(true),
+                kind: self.kind(prop, depth),
+            })
+            .collect()
+    }
+
+    fn kind(&self, schema: &Value, depth: usize) -> ValueKind {
+        if depth > MAX_DEPTH {
+            return ValueKind::Any;
+        }
+        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+            let Some(name) = r.strip_prefix("#/components/schemas/") else {
+                return ValueKind::Any;
+            };
+            if let Some(external) = self.externals.get(name) {
+                // Shared enums and scalars are text in tXML.
+                return if external.is_object {
+                    ValueKind::Named {
+                        name: name.to_string(),
+                        module: Some(external.module.clone()),
+                    }
+                } else {
+                    ValueKind::String
+                };
+            }
+            return match self.schemas.get(name) {
+                Some(target) if is_object(target) => ValueKind::Named {
+                    name: name.to_string(),
+                    module: None,
+                },
+                Some(target) => self.kind(target, depth + 1),
+                None => ValueKind::Any,
+            };
+        }
+        if schema.get("enum").is_some() {
+            return ValueKind::String;
+        }
+        match schema.get("type").and_then(Value::as_str) {
+            Some("string") => ValueKind::String,
+            Some("number") => ValueKind::Number,
+            Some("integer") => ValueKind::Integer,
+            Some("boolean") => ValueKind::Boolean,
+            Some("array") => ValueKind::Array(Box::new(
+                schema
+                    .get("items")
+                    .map_or(ValueKind::Any, |i| self.kind(i, depth + 1)),
+            )),
+            _ if is_object(schema) => ValueKind::Inline(self.properties(schema, depth + 1)),
+            _ => ValueKind::Any,
+        }
+    }
+}
