@@ -192,6 +192,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
+mod admission;
 mod event;
 mod migrate;
 mod options;
@@ -241,7 +242,11 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn counts(&self) -> BoxFuture<'_, Result<Vec<(State, u64)>>>;
     /// Count (`dry_run`) or delete up to `limit` of the oldest `done` events
     /// finished before `cutoff_ms`.
-    fn purge(&self, cutoff_ms: i64, limit: usize, dry_run: bool) -> BoxFuture<'_, Result<Purged>>;
+    /// What a purge of `done` events last updated before `cutoff_ms` would
+    /// remove (counts only).
+    fn purgeable(&self, cutoff_ms: i64) -> BoxFuture<'_, Result<Purged>>;
+    /// Remove up to `limit` of those events (oldest first) with their bodies.
+    fn purge_batch(&self, cutoff_ms: i64, limit: usize) -> BoxFuture<'_, Result<Purged>>;
     // The processor's side, see `queue`.
     fn recover(&self) -> BoxFuture<'_, Result<u64>>;
     fn claim(&self, request: ClaimRequest) -> BoxFuture<'_, Result<Vec<Claimed>>>;
@@ -465,11 +470,11 @@ impl Inbox {
     pub async fn purge(&self, cutoff: DateTime<Utc>, dry_run: bool) -> Result<Purged> {
         let cutoff_ms = cutoff.timestamp_millis();
         if dry_run {
-            return self.store.purge(cutoff_ms, usize::MAX >> 2, true).await;
+            return self.store.purgeable(cutoff_ms).await;
         }
         let mut total = Purged::default();
         loop {
-            let batch = self.store.purge(cutoff_ms, PURGE_BATCH, false).await?;
+            let batch = self.store.purge_batch(cutoff_ms, PURGE_BATCH).await?;
             total.events += batch.events;
             total.body_bytes += batch.body_bytes;
             if batch.events < PURGE_BATCH as u64 {

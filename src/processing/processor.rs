@@ -27,7 +27,7 @@ use super::{
     ProcessorConfig,
 };
 use crate::inbox::queue::{ClaimRequest, Claimed, Fetched, Finish, RunOutcome};
-use crate::inbox::{from_ms, now_ms, EventKind, Inbox, Origin, StoredEvent};
+use crate::inbox::{now_ms, EventKind, Inbox, Origin, StoredEvent};
 
 type Observer = Arc<dyn Fn(&OutcomeReport) + Send + Sync>;
 

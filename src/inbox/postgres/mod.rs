@@ -8,13 +8,13 @@ mod rows;
 mod schema;
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use super::admission::{hand_over, writer_gone, Admission, QueuedBytes};
 use super::queue::{ClaimRequest, Claimed, Finished, RunOutcome};
 use super::{
     redact, BoxFuture, EventSummary, InboxError, InboxOptions, ListFilter, NewEvent, Purged, State,
@@ -82,23 +82,11 @@ struct Insert {
     _budget: QueuedBytes,
 }
 
-struct QueuedBytes {
-    counter: Arc<AtomicUsize>,
-    bytes: usize,
-}
-
-impl Drop for QueuedBytes {
-    fn drop(&mut self) {
-        self.counter.fetch_sub(self.bytes, Ordering::AcqRel);
-    }
-}
-
 pub(crate) struct PgStore {
     pool: Pool,
     describe: String,
-    options: InboxOptions,
     tx: mpsc::Sender<Insert>,
-    queued_bytes: Arc<AtomicUsize>,
+    admission: Admission,
     changed: Arc<Notify>,
 }
 
@@ -143,11 +131,10 @@ impl PgStore {
             changed.clone(),
         ));
         Ok(PgStore {
+            admission: Admission::new(options.queue_bytes),
             pool,
             describe: redact(url),
-            options,
             tx,
-            queued_bytes: Arc::new(AtomicUsize::new(0)),
             changed,
         })
     }
@@ -169,50 +156,6 @@ impl PgStore {
         tx.commit().await.map_err(pg_error)?;
         Ok(value)
     }
-
-    async fn store_event(&self, event: NewEvent) -> Result<Stored, InboxError> {
-        let bytes = event.body.len();
-        let previous = self.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
-        let budget = QueuedBytes {
-            counter: self.queued_bytes.clone(),
-            bytes,
-        };
-        if previous > 0 && previous + bytes > self.options.queue_bytes {
-            return Err(InboxError::Overloaded);
-        }
-        let (reply, rx) = oneshot::channel();
-        match self.tx.try_send(Insert {
-            event,
-            reply,
-            _budget: budget,
-        }) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => return Err(InboxError::Overloaded),
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(writer_gone()),
-        }
-        rx.await.unwrap_or_else(|_| Err(writer_gone()))
-    }
-
-    async fn check_ready(&self) -> Result<(), InboxError> {
-        if self.tx.capacity() == 0 {
-            return Err(InboxError::Overloaded);
-        }
-        let client = self.client().await?;
-        let row = client
-            .query_one("SELECT pg_is_in_recovery()", &[])
-            .await
-            .map_err(pg_error)?;
-        if row.get::<_, bool>(0) {
-            return Err(InboxError::Unavailable(
-                "PostgreSQL is a read-only standby (in recovery)".into(),
-            ));
-        }
-        Ok(())
-    }
-}
-
-fn writer_gone() -> InboxError {
-    InboxError::Unavailable("the inbox writer has stopped".into())
 }
 
 /// The group commit: every event waiting is inserted in one transaction.
@@ -306,11 +249,38 @@ impl Store for PgStore {
     }
 
     fn store(&self, event: NewEvent) -> BoxFuture<'_, Result<Stored, InboxError>> {
-        Box::pin(self.store_event(event))
+        Box::pin(async move {
+            let budget = self.admission.reserve(event.body.len())?;
+            let (reply, rx) = oneshot::channel();
+            hand_over(
+                &self.tx,
+                Insert {
+                    event,
+                    reply,
+                    _budget: budget,
+                },
+            )?;
+            rx.await.unwrap_or_else(|_| Err(writer_gone()))
+        })
     }
 
     fn ready(&self) -> BoxFuture<'_, Result<(), InboxError>> {
-        Box::pin(self.check_ready())
+        Box::pin(async move {
+            if self.tx.capacity() == 0 {
+                return Err(InboxError::Overloaded);
+            }
+            let client = self.client().await?;
+            let row = client
+                .query_one("SELECT pg_is_in_recovery()", &[])
+                .await
+                .map_err(pg_error)?;
+            if row.get::<_, bool>(0) {
+                return Err(InboxError::Unavailable(
+                    "PostgreSQL is a read-only standby (in recovery)".into(),
+                ));
+            }
+            Ok(())
+        })
     }
 
     fn list(&self, filter: ListFilter) -> BoxFuture<'_, Result<Vec<EventSummary>, InboxError>> {
@@ -334,14 +304,17 @@ impl Store for PgStore {
         Box::pin(async move { rows::counts(&self.client().await?).await })
     }
 
-    fn purge(
+    fn purgeable(&self, cutoff_ms: i64) -> BoxFuture<'_, Result<Purged, InboxError>> {
+        Box::pin(async move { rows::purgeable(&self.client().await?, cutoff_ms).await })
+    }
+
+    fn purge_batch(
         &self,
         cutoff_ms: i64,
         limit: usize,
-        dry_run: bool,
     ) -> BoxFuture<'_, Result<Purged, InboxError>> {
         Box::pin(async move {
-            self.transaction(|tx| Box::pin(rows::purge(tx, cutoff_ms, limit, dry_run)))
+            self.transaction(|tx| Box::pin(rows::purge_batch(tx, cutoff_ms, limit)))
                 .await
         })
     }

@@ -253,26 +253,44 @@ pub(crate) async fn counts(client: &impl GenericClient) -> Result<Vec<(State, u6
     Ok(counts)
 }
 
-pub(crate) async fn purge(
+/// What a purge of `done` events last updated before `cutoff_ms` would remove.
+pub(crate) async fn purgeable(
+    client: &impl GenericClient,
+    cutoff_ms: i64,
+) -> Result<Purged, InboxError> {
+    let sql = "SELECT count(*), coalesce(sum(body_len), 0)::bigint FROM events \
+               WHERE state = 'done' AND updated_at < $1";
+    purged(
+        client
+            .query_one(sql, &[&cutoff_ms])
+            .await
+            .map_err(pg_error)?,
+    )
+}
+
+/// Remove up to `limit` `done` events last updated before `cutoff_ms`,
+/// oldest first, with their bodies.
+pub(crate) async fn purge_batch(
     client: &impl GenericClient,
     cutoff_ms: i64,
     limit: usize,
-    dry_run: bool,
 ) -> Result<Purged, InboxError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let sql = if dry_run {
-        "SELECT count(*), coalesce(sum(body_len), 0)::bigint FROM (SELECT body_len FROM events \
-         WHERE state = 'done' AND updated_at < $1 LIMIT $2) d"
-    } else {
+    let sql =
         "WITH d AS (DELETE FROM events WHERE id IN (SELECT id FROM events WHERE state = 'done' \
          AND updated_at < $1 ORDER BY id LIMIT $2) RETURNING id, body_len), \
          b AS (DELETE FROM event_bodies WHERE event_id IN (SELECT id FROM d)) \
-         SELECT count(*), coalesce(sum(body_len), 0)::bigint FROM d"
-    };
-    let row = client
-        .query_one(sql, &[&cutoff_ms, &limit])
-        .await
-        .map_err(pg_error)?;
+         SELECT count(*), coalesce(sum(body_len), 0)::bigint FROM d";
+    purged(
+        client
+            .query_one(sql, &[&cutoff_ms, &limit])
+            .await
+            .map_err(pg_error)?,
+    )
+}
+
+/// A `(count, bytes)` row as [`Purged`].
+fn purged(row: tokio_postgres::Row) -> Result<Purged, InboxError> {
     Ok(Purged {
         events: u64::try_from(row.get::<_, i64>(0)).unwrap_or(0),
         body_bytes: u64::try_from(row.get::<_, i64>(1)).unwrap_or(0),

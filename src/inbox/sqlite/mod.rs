@@ -8,12 +8,12 @@ mod rows;
 mod writer;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, Notify};
 
+use super::admission::{hand_over, writer_gone, Admission};
 use super::options::Target;
 use super::queue::{ClaimRequest, Claimed, Finished, RunOutcome};
 use super::{
@@ -26,25 +26,9 @@ pub(crate) struct SqliteStore {
     target: Target,
     options: InboxOptions,
     tx: mpsc::Sender<Box<dyn WriteOp>>,
-    queued_bytes: Arc<AtomicUsize>,
+    admission: Admission,
     readers: Mutex<Vec<db::Reader>>,
     changed: Arc<Notify>,
-}
-
-/// Releases a stored body's bytes from the queue budget when the write is done.
-struct QueuedBytes {
-    counter: Arc<AtomicUsize>,
-    bytes: usize,
-}
-
-impl Drop for QueuedBytes {
-    fn drop(&mut self) {
-        self.counter.fetch_sub(self.bytes, Ordering::AcqRel);
-    }
-}
-
-fn writer_gone() -> InboxError {
-    InboxError::Unavailable("the inbox writer has stopped".into())
 }
 
 impl SqliteStore {
@@ -55,10 +39,10 @@ impl SqliteStore {
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         writer::spawn(target.clone(), conn, rx, options.clone())?;
         Ok(SqliteStore {
+            admission: Admission::new(options.queue_bytes),
             target,
             options,
             tx,
-            queued_bytes: Arc::new(AtomicUsize::new(0)),
             readers: Mutex::new(Vec::new()),
             changed: Arc::new(Notify::new()),
         })
@@ -110,56 +94,6 @@ impl SqliteStore {
         }
         result
     }
-
-    async fn store_event(&self, event: NewEvent) -> Result<Stored, InboxError> {
-        let bytes = event.body.len();
-        let previous = self.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
-        let guard = QueuedBytes {
-            counter: self.queued_bytes.clone(),
-            bytes,
-        };
-        if previous > 0 && previous + bytes > self.options.queue_bytes {
-            return Err(InboxError::Overloaded);
-        }
-        // `insert_event` writes the event, its body and maybe its head: it
-        // runs in a savepoint of its own within the group commit.
-        let (op, rx) = FnOp::new(
-            move |conn: &rusqlite::Connection| {
-                let _guard = &guard;
-                rows::insert_event(conn, &event, now_ms())
-            },
-            Some(self.changed.clone()),
-        );
-        match self.tx.try_send(op) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => return Err(InboxError::Overloaded),
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(writer_gone()),
-        }
-        rx.await.unwrap_or_else(|_| Err(writer_gone()))
-    }
-
-    async fn check_ready(&self) -> Result<(), InboxError> {
-        if let Target::File(path) = &self.target {
-            let free = free_bytes(path)?;
-            if free < self.options.min_free_bytes {
-                return Err(InboxError::Unavailable(format!(
-                    "only {free} bytes free on the disk of {} (fewer than {})",
-                    path.display(),
-                    self.options.min_free_bytes
-                )));
-            }
-        }
-        // An operation that writes nothing: the batch it joins still takes
-        // the write lock (BEGIN IMMEDIATE) and reopens a replaced file; a
-        // batch of nothing but this commits without an fsync.
-        let (op, rx) = FnOp::new(|_conn: &rusqlite::Connection| Ok(()), None);
-        match self.tx.try_send(op) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => return Err(InboxError::Overloaded),
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(writer_gone()),
-        }
-        rx.await.unwrap_or_else(|_| Err(writer_gone()))
-    }
 }
 
 /// Free bytes for an unprivileged writer on the file system of `path`.
@@ -203,11 +137,41 @@ impl Store for SqliteStore {
     }
 
     fn store(&self, event: NewEvent) -> BoxFuture<'_, Result<Stored, InboxError>> {
-        Box::pin(self.store_event(event))
+        Box::pin(async move {
+            let guard = self.admission.reserve(event.body.len())?;
+            // `insert_event` writes the event, its body and maybe its head: it
+            // runs in a savepoint of its own within the group commit.
+            let (op, rx) = FnOp::new(
+                move |conn: &rusqlite::Connection| {
+                    let _guard = &guard;
+                    rows::insert_event(conn, &event, now_ms())
+                },
+                Some(self.changed.clone()),
+            );
+            hand_over(&self.tx, op)?;
+            rx.await.unwrap_or_else(|_| Err(writer_gone()))
+        })
     }
 
     fn ready(&self) -> BoxFuture<'_, Result<(), InboxError>> {
-        Box::pin(self.check_ready())
+        Box::pin(async move {
+            if let Target::File(path) = &self.target {
+                let free = free_bytes(path)?;
+                if free < self.options.min_free_bytes {
+                    return Err(InboxError::Unavailable(format!(
+                        "only {free} bytes free on the disk of {} (fewer than {})",
+                        path.display(),
+                        self.options.min_free_bytes
+                    )));
+                }
+            }
+            // An operation that writes nothing: the batch it joins still takes
+            // the write lock (BEGIN IMMEDIATE) and reopens a replaced file; a
+            // batch of nothing but this commits without an fsync.
+            let (op, rx) = FnOp::new(|_conn: &rusqlite::Connection| Ok(()), None);
+            hand_over(&self.tx, op)?;
+            rx.await.unwrap_or_else(|_| Err(writer_gone()))
+        })
     }
 
     fn list(&self, filter: ListFilter) -> BoxFuture<'_, Result<Vec<EventSummary>, InboxError>> {
@@ -226,17 +190,16 @@ impl Store for SqliteStore {
         Box::pin(self.read(rows::counts))
     }
 
-    fn purge(
+    fn purgeable(&self, cutoff_ms: i64) -> BoxFuture<'_, Result<Purged, InboxError>> {
+        Box::pin(self.read(move |conn| rows::purgeable(conn, cutoff_ms)))
+    }
+
+    fn purge_batch(
         &self,
         cutoff_ms: i64,
         limit: usize,
-        dry_run: bool,
     ) -> BoxFuture<'_, Result<Purged, InboxError>> {
-        if dry_run {
-            Box::pin(self.read(move |conn| rows::purgeable(conn, cutoff_ms)))
-        } else {
-            Box::pin(self.write(move |conn| rows::purge_batch(conn, cutoff_ms, limit), false))
-        }
+        Box::pin(self.write(move |conn| rows::purge_batch(conn, cutoff_ms, limit), false))
     }
 
     fn recover(&self) -> BoxFuture<'_, Result<u64, InboxError>> {
