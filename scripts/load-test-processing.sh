@@ -3,6 +3,10 @@
 # handled/s, events spread over ORDERS order ids.
 #
 #   scripts/load-test-processing.sh ORDERS DURATION CONNECTIONS sqlite|postgres INSTANCES RECORD(0|1)
+#
+# LOAD_TEST_BIN=path runs another `tradecloud` binary (an older release, for
+# before/after figures) with the same load generator; LOAD_TEST_LABEL names
+# it in the recorded row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ORDERS=$1 DURATION=$2 CONNECTIONS=$3 STORE=$4 INSTANCES=$5 RECORD=$6
@@ -19,7 +23,7 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m.get("target", {}).get("name") == sys.argv[1] and m.get("executable"):
         print(m["executable"])' "$1" <<<"$ARTIFACTS" | tail -1
 }
-BIN=$(artifact tradecloud)
+BIN=${LOAD_TEST_BIN:-$(artifact tradecloud)}
 LOAD=$(artifact load)
 [ -x "$BIN" ] || { echo "could not build the tradecloud binary" >&2; exit 1; }
 [ -x "$LOAD" ] || { echo "could not build benches/load.rs" >&2; exit 1; }
@@ -86,9 +90,9 @@ done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 python3 - "$WORK" "$INSTANCES" "$START" "$LOAD_END" "$NOW" "$TOTAL" "$ORDERS" "$STORE" "$RECORD" \
-    "$LOAD_BEFORE" "$LOAD_AFTER" "$CONNECTIONS" "$DONE_AT_END" <<'PY'
+    "$LOAD_BEFORE" "$LOAD_AFTER" "$CONNECTIONS" "$DONE_AT_END" "${LOAD_TEST_LABEL:-}" <<'PY'
 import datetime, json, os, platform, sys
-work, instances, start, load_end, done_at, total, orders, store, record, lb, la, conns, done_at_end = sys.argv[1:14]
+work, instances, start, load_end, done_at, total, orders, store, record, lb, la, conns, done_at_end, label = sys.argv[1:15]
 runs = [json.load(open(os.path.join(work, f"load-{i}.json"))) for i in range(int(instances))]
 ok = sum(r["ok"] for r in runs)
 load_secs = float(load_end) - float(start)
@@ -103,6 +107,8 @@ for r in runs:
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 machine = f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}"
 when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+if label:
+    when += f" ({label})"
 spread = "one order" if orders == "1" else f"{orders} orders"
 HEADER = ("| when | store | events for | connections | 2xx during the load | received/s | done when the load ended | all done | handled/s | handled/received | load avg (1/5/15 min) before → after |\n"
           "|---|---|---|---:|---|---:|---|---|---:|---:|---|")
