@@ -4,6 +4,18 @@
 # trivial TLS endpoint of the same server, on this machine.
 #
 #   scripts/load-test.sh [--duration 20s] [--connections 64] [--rate 1000] [--receive-only] [--record]
+#   scripts/load-test.sh --orders N [--duration 5s] [--connections 32] [--store sqlite|postgres]
+#                        [--instances 1|2] [--record]
+#
+# With --orders N (processing mode): events with their own message ids and
+# one of N order ids (N = 1: a burst for one order) are sent for --duration
+# by benches/load.rs; then the script waits until every stored event is
+# `done`, as `tradecloud inbox list --json --state done` shows, and reports
+# received/s (2xx per second of load) beside handled/s (stored events per
+# second from the start of the load until the last one was done), with the
+# load average. --store postgres runs on a throwaway PostgreSQL cluster
+# (scripts/pg-throwaway.sh, fsync on) with 1 or 2 `tradecloud serve`
+# instances, the connections split between them.
 #
 # Starts `tradecloud serve --dev-tls` (release build) on loopback with a fresh
 # SQLite inbox, then runs `oha` (cargo install oha) against it:
@@ -26,17 +38,31 @@ RATE=1000
 PORT=${PORT:-18443}
 RECORD=0
 SERVE_FLAGS=()
+ORDERS=
+STORE=sqlite
+INSTANCES=1
+DURATION_SET=0
+CONNECTIONS_SET=0
 while [ $# -gt 0 ]; do
     case "$1" in
-        --duration) DURATION=$2; shift 2 ;;
-        --connections) CONNECTIONS=$2; shift 2 ;;
+        --orders) ORDERS=$2; shift 2 ;;
+        --store) STORE=$2; shift 2 ;;
+        --instances) INSTANCES=$2; shift 2 ;;
+        --duration) DURATION=$2; DURATION_SET=1; shift 2 ;;
+        --connections) CONNECTIONS=$2; CONNECTIONS_SET=1; shift 2 ;;
         --rate) RATE=$2; shift 2 ;;
         --receive-only) SERVE_FLAGS+=(--receive-only); shift ;;
         --record) RECORD=1; shift ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
+
+if [ -n "$ORDERS" ]; then
+    [ "$DURATION_SET" = 1 ] || DURATION=5s
+    [ "$CONNECTIONS_SET" = 1 ] || CONNECTIONS=32
+    exec "$(dirname "$0")/load-test-processing.sh" "$ORDERS" "$DURATION" "$CONNECTIONS" "$STORE" "$INSTANCES" "$RECORD"
+fi
 
 if ! command -v oha >/dev/null; then
     echo "oha is not installed: cargo install oha --locked" >&2

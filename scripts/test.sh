@@ -31,15 +31,21 @@ cargo fmt --all -- --check
 echo "== clippy =="
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== tools of the certificate tests (pebble, openssl, curl) =="
+echo "== tools of the PostgreSQL and certificate tests (postgresql, pebble, openssl, curl) =="
+# tests/pg_support runs Debian's PostgreSQL server (initdb into a temporary
+# directory, on a free loopback port, as the postgres user, stopped again);
 # tests/acme.rs runs Debian's pebble (an ACME test CA), tests/doctor.rs an
 # `openssl s_server` offering only TLS 1.1, both use curl. Installed when
-# missing; TRADECLOUD_REQUIRE_TOOLS=1 makes those tests fail, not skip,
-# when a tool is still missing.
+# missing; TRADECLOUD_REQUIRE_TOOLS=1 makes the certificate tests fail, not
+# skip, when a tool is still missing (the PostgreSQL tests always fail
+# without a server).
 missing=()
 for tool in pebble openssl curl; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
@@ -75,6 +81,8 @@ echo "== feature combinations =="
 cargo build --locked --no-default-features
 cargo build --locked --no-default-features --features client
 cargo build --locked --no-default-features --features server
+# The receiver with its embedded SQLite store only (no PostgreSQL driver).
+cargo build --locked --no-default-features --features receiver
 # The exact decimal conversions (off by default), with their doc tests.
 cargo test --locked --no-default-features --features rust_decimal,bigdecimal --lib types::
 cargo test --locked --no-default-features --features rust_decimal,bigdecimal --doc types::
@@ -84,13 +92,13 @@ echo "== a light SDK build compiles no CLI, server or database =="
 # (normal and build dependencies, this platform).
 light_tree=$(cargo tree --locked -p tradecloud --no-default-features --features client \
   -e normal,build --prefix none --format '{p}')
-heavy=$(printf '%s\n' "$light_tree" | grep -E '^(clap|axum|rusqlite|libsqlite3-sys|mimalloc|libmimalloc-sys) ' || true)
+heavy=$(printf '%s\n' "$light_tree" | grep -E '^(clap|axum|rusqlite|libsqlite3-sys|tokio-postgres|deadpool-postgres|mimalloc|libmimalloc-sys) ' || true)
 if [ -n "$heavy" ]; then
   echo "FAIL: default-features = false, features = [\"client\"] builds:" >&2
   printf '%s\n' "$heavy" | sort -u >&2
   exit 1
 fi
-echo "ok: $(printf '%s\n' "$light_tree" | sed 's/ (\*)//' | sort -u | wc -l) crates, none of clap, axum, rusqlite, mimalloc"
+echo "ok: $(printf '%s\n' "$light_tree" | sed 's/ (\*)//' | sort -u | wc -l) crates, none of clap, axum, rusqlite, tokio-postgres, mimalloc"
 
 echo "== docs =="
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked

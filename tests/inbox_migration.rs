@@ -1,5 +1,5 @@
 //! Opening an inbox database of schema version 1 (bodies inside `events`)
-//! migrates it to version 2 (bodies in `event_bodies`) without losing or
+//! migrates it to version 3 (bodies in `event_bodies`, the queue's `heads`) without losing or
 //! changing anything.
 #![cfg(feature = "receiver")]
 
@@ -237,6 +237,7 @@ fn config() -> ProcessorConfig {
         backoff_base: Duration::from_millis(40),
         backoff_max: Duration::from_millis(80),
         poll_interval: Duration::from_millis(50),
+        ..ProcessorConfig::default()
     }
 }
 
@@ -258,13 +259,21 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
     )
     .unwrap();
 
-    // The file is at version 2: bodies moved, `events` without `body`.
+    // The file is at version 3: bodies moved, `events` without `body`, and
+    // the heads of the work queue built.
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 2);
+        assert_eq!(version, 3);
+        let heads: i64 = conn
+            .query_row("SELECT count(*) FROM heads", [], |r| r.get(0))
+            .unwrap();
+        assert!(
+            heads > 0,
+            "the queue's heads are built from the events to handle"
+        );
         let check: String = conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap();
@@ -287,12 +296,7 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
             .unwrap();
         assert_eq!(
             indexes,
-            [
-                "events_active_object",
-                "events_message_id",
-                "events_pending",
-                "events_state"
-            ]
+            ["events_active_object", "events_message_id", "events_state"]
         );
         let bodies: i64 = conn
             .query_row("SELECT count(*) FROM event_bodies", [], |r| r.get(0))
@@ -463,11 +467,11 @@ fn a_newer_schema_version_is_refused() {
     drop(Inbox::open(&url(&path)).unwrap());
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("PRAGMA user_version = 3").unwrap();
+        conn.execute_batch("PRAGMA user_version = 4").unwrap();
     }
     let err = Inbox::open(&url(&path)).unwrap_err().to_string();
     assert!(
-        err.contains("schema version 3") && err.contains("knows up to 2"),
+        err.contains("schema version 4") && err.contains("knows up to 3"),
         "{err}"
     );
 }

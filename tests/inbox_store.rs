@@ -767,3 +767,56 @@ async fn helpers_read_kind_ids_and_message_id_from_bodies() {
         EventKind::Shipment
     );
 }
+
+#[tokio::test]
+async fn readiness_writes_nothing_and_sees_a_full_disk() {
+    let (_dir, path) = temp_db();
+    let inbox = Inbox::open(&url(&path)).unwrap();
+    inbox
+        .store(order_event(
+            "o-1",
+            Some("m-0"),
+            order_body("o-1", "m-0", 300),
+        ))
+        .await
+        .unwrap();
+    let wal = path.with_extension("db-wal");
+    let before = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let version = |conn: &rusqlite::Connection| -> i64 {
+        conn.query_row("PRAGMA data_version", [], |r| r.get(0))
+            .unwrap()
+    };
+    let observer = rusqlite::Connection::open(&path).unwrap();
+    let seen = version(&observer);
+    for _ in 0..200 {
+        inbox.ready().await.unwrap();
+    }
+    for _ in 0..1000 {
+        inbox
+            .ready_cached(std::time::Duration::from_secs(1))
+            .await
+            .unwrap();
+    }
+    // No commit by anyone else: the database did not change, the WAL did not grow.
+    assert_eq!(
+        version(&observer),
+        seen,
+        "a readiness check committed a write"
+    );
+    assert_eq!(
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0),
+        before
+    );
+
+    // A disk with less free space than the minimum is "not ready".
+    let options = InboxOptions {
+        min_free_bytes: u64::MAX,
+        ..InboxOptions::default()
+    };
+    let full = Inbox::open_with(&url(&path), options).unwrap();
+    let err = full.ready().await.unwrap_err();
+    assert!(
+        matches!(&err, InboxError::Unavailable(m) if m.contains("bytes free")),
+        "{err:?}"
+    );
+}

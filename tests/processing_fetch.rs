@@ -163,3 +163,60 @@ async fn triggers_are_fetched_from_tradecloud_with_the_client() {
     let json: serde_json::Value = serde_json::from_slice(&stored.body).unwrap();
     assert_eq!(json["id"], ORDER_ID);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trigger_outlives_max_attempts_while_the_api_is_down_then_is_dead_lettered() {
+    // Every GET /order answers 503: Tradecloud's API is down.
+    let fault = FaultConfig::service_unavailable(FaultTrigger::Always)
+        .for_operations([operation::GET_ORDER]);
+    let server = MockServer::start(MockConfig::new().demo_data().fault(fault))
+        .await
+        .expect("the mock starts");
+    let inbox = Inbox::open("sqlite::memory:").unwrap();
+    let trigger = inbox
+        .store(NewEvent::trigger(EventKind::Order, ORDER_ID))
+        .await
+        .unwrap()
+        .id();
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let recorded = reports.clone();
+    let config = ProcessorConfig {
+        // A handler error would be dead after 2 attempts; a fetch is retried
+        // for `fetch_retry_for` instead, however many attempts that takes.
+        max_attempts: 2,
+        backoff_base: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(200),
+        poll_interval: Duration::from_millis(50),
+        fetch_retry_for: Duration::from_secs(3),
+        ..ProcessorConfig::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let processor = tokio::spawn(
+        Processor::new(inbox.clone(), handler_fn(|_e, _c| async { Ok(()) }), config)
+            .with_client(client(&server))
+            .on_outcome(move |r| recorded.lock().unwrap().push(r.outcome.label()))
+            .run(async {
+                let _ = stopped.await;
+            }),
+    );
+    let start = Instant::now();
+    let dead = wait_for_state(&inbox, trigger, State::Dead).await;
+    let took = start.elapsed();
+    stop.send(()).unwrap();
+    processor.await.unwrap();
+    server.shutdown().await.unwrap();
+
+    assert!(
+        dead.attempts > 2,
+        "retried past max_attempts while within fetch_retry_for: {dead:?}"
+    );
+    assert!(
+        took >= Duration::from_secs(2),
+        "dead only after about 3 s: {took:?}"
+    );
+    let error = dead.error.unwrap();
+    assert!(error.contains("gave up fetching the order"), "{error}");
+    let reports = reports.lock().unwrap().clone();
+    assert_eq!(reports.last(), Some(&"dead"));
+    assert!(reports.iter().filter(|r| **r == "retrying").count() >= 2);
+}

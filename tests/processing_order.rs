@@ -36,6 +36,7 @@ fn config(concurrency: usize) -> ProcessorConfig {
         backoff_base: Duration::from_millis(100),
         backoff_max: Duration::from_millis(200),
         poll_interval: Duration::from_millis(50),
+        ..ProcessorConfig::default()
     }
 }
 

@@ -39,6 +39,7 @@ fn config() -> ProcessorConfig {
         backoff_base: Duration::from_millis(40),
         backoff_max: Duration::from_millis(80),
         poll_interval: Duration::from_millis(50),
+        ..ProcessorConfig::default()
     }
 }
 
@@ -505,18 +506,13 @@ async fn without_a_fetcher_a_trigger_is_dead_and_replayable() {
         .await
         .unwrap()
         .id();
-    let running = Running::start(Processor::new(
-        inbox.clone(),
-        LogHandler::default(),
-        config(),
-    ));
+    let running = Running::start(Processor::new(inbox.clone(), LogHandler, config()));
     let event = wait_for_state(&inbox, id, State::Dead).await;
     running.stop().await;
     assert!(event.error.unwrap().contains("no fetcher configured"));
 
     let running = Running::start(
-        Processor::new(inbox.clone(), LogHandler::default(), config())
-            .with_fetcher(FakeApi::default()),
+        Processor::new(inbox.clone(), LogHandler, config()).with_fetcher(FakeApi::default()),
     );
     inbox.replay(id).await.unwrap();
     wait_for_state(&inbox, id, State::Done).await;

@@ -67,7 +67,7 @@ async fn handlers_download_from_the_mock_and_transient_failures_are_retried() {
 
 #[tokio::test]
 async fn a_rejected_delivery_and_a_missing_event_are_errors() {
-    let bed = TestBed::start(tradecloud::processing::LogHandler::default())
+    let bed = TestBed::start(tradecloud::processing::LogHandler)
         .await
         .unwrap();
     let (status, _) = bed

@@ -2,22 +2,25 @@
 //! exact bytes of an event, replay quarantined or dead events, and delete
 //! old handled ones.
 //!
-//! The store is the one `tradecloud serve` uses: `--store URL`, else
-//! `TRADECLOUD_STORE_URL`, else `[store] url` of the configuration file
-//! (`--config PATH`, or `tradecloud.toml` in the current directory if it
-//! exists), else `sqlite://tradecloud-inbox.db`.
+//! The store is the one `tradecloud serve` uses, SQLite or PostgreSQL:
+//! `--store URL`, else `TRADECLOUD_STORE_URL`, else `[store] url` of the
+//! configuration file (`--config PATH`, or `tradecloud.toml` in the current
+//! directory if it exists), else `sqlite://tradecloud-inbox.db`.
+//! `tradecloud inbox migrate --from URL --to URL` copies a whole inbox from
+//! one store to another.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use tradecloud::inbox::{EventSummary, Inbox, InboxOptions, ListFilter, State, DEFAULT_STORE_URL};
+use tradecloud::inbox::{
+    redact, EventSummary, Inbox, InboxOptions, ListFilter, State, DEFAULT_STORE_URL,
+};
+
+use tradecloud::receiver::config::DEFAULT_CONFIG_FILE;
 
 use super::{write_stdout, GlobalArgs};
-
-/// The configuration file read when `--config` is not given, if it exists.
-const DEFAULT_CONFIG_FILE: &str = "tradecloud.toml";
 
 /// `tradecloud inbox` subcommands.
 #[derive(Debug, Subcommand)]
@@ -33,6 +36,24 @@ pub enum InboxCommand {
     /// Delete the done events handled more than DAYS days ago (never events
     /// still to be handled, dead, rejected or unhandled ones).
     Purge(PurgeArgs),
+    /// Copy a whole inbox into a new, empty one (e.g. from SQLite to
+    /// PostgreSQL): ids, states, errors, times and bodies byte for byte.
+    /// Stop every receiver of both first.
+    Migrate(MigrateArgs),
+}
+
+/// `tradecloud inbox migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The inbox to copy, e.g. sqlite://tradecloud-inbox.db.
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The new inbox, e.g. postgres://tradecloud@db:5432/tradecloud (created or empty).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Which inbox to open.
@@ -116,8 +137,27 @@ fn parse_state(s: &str) -> Result<State, String> {
 /// Run a `tradecloud inbox` subcommand.
 pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
     match cmd {
+        InboxCommand::Migrate(args) => {
+            let from = open_url(&args.from, false).await?;
+            let to = open_url(&args.to, true).await?;
+            let copied = from.copy_to(&to).await.with_context(|| {
+                format!("cannot copy {} to {}", redact(&args.from), redact(&args.to))
+            })?;
+            let out = if args.json {
+                format!("{}\n", serde_json::to_string(&copied)?)
+            } else {
+                format!(
+                    "copied {} events ({} body bytes) from {} to {}\n",
+                    copied.events,
+                    copied.body_bytes,
+                    redact(&args.from),
+                    redact(&args.to)
+                )
+            };
+            write_stdout(out.as_bytes())
+        }
         InboxCommand::List(args) => {
-            let inbox = open(&args.store, global)?;
+            let inbox = open(&args.store, global).await?;
             let filter = ListFilter {
                 state: args.state,
                 limit: Some(args.limit),
@@ -127,7 +167,7 @@ pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
             print_events(&events, args.json)
         }
         InboxCommand::Show(args) => {
-            let inbox = open(&args.store, global)?;
+            let inbox = open(&args.store, global).await?;
             let event = inbox
                 .get(args.id)
                 .await?
@@ -160,7 +200,7 @@ pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
             write_stdout(out.as_bytes())
         }
         InboxCommand::Replay(args) => {
-            let inbox = open(&args.store, global)?;
+            let inbox = open(&args.store, global).await?;
             let before = inbox
                 .get(args.id)
                 .await?
@@ -175,7 +215,7 @@ pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
             write_stdout(line.as_bytes())
         }
         InboxCommand::Purge(args) => {
-            let inbox = open(&args.store, global)?;
+            let inbox = open(&args.store, global).await?;
             let cutoff = i64::try_from(args.older_than)
                 .ok()
                 .and_then(chrono::Duration::try_days)
@@ -203,7 +243,7 @@ pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
             write_stdout(out.as_bytes())
         }
         InboxCommand::Dead(args) => {
-            let inbox = open(&args.store, global)?;
+            let inbox = open(&args.store, global).await?;
             let events = inbox.dead().await?;
             if args.json {
                 return print_events(&events, true);
@@ -259,15 +299,22 @@ pub fn store_url(store: &StoreArgs, global: &GlobalArgs) -> Result<String> {
     Ok(DEFAULT_STORE_URL.to_string())
 }
 
-fn open(store: &StoreArgs, global: &GlobalArgs) -> Result<Inbox> {
+async fn open(store: &StoreArgs, global: &GlobalArgs) -> Result<Inbox> {
     let url = store_url(store, global)?;
+    open_url(&url, false)
+        .await
+        .context("choose the inbox with --store, TRADECLOUD_STORE_URL or [store] url in --config")
+}
+
+/// Open an inbox; a SQLite file is created only when `create`.
+async fn open_url(url: &str, create: bool) -> Result<Inbox> {
     let options = InboxOptions {
-        create: false,
+        create,
         ..InboxOptions::default()
     };
-    Inbox::open_with(&url, options).with_context(|| {
-        format!("cannot open the inbox {url} (choose it with --store, TRADECLOUD_STORE_URL or [store] url in --config)")
-    })
+    Inbox::connect_with(url, options)
+        .await
+        .with_context(|| format!("cannot open the inbox {}", redact(url)))
 }
 
 fn received(event: &EventSummary) -> String {

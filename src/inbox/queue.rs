@@ -1,24 +1,67 @@
-//! The inbox as a work queue for [`crate::processing`]: which events are
-//! ready, claiming them, and recording the outcome.
+//! The inbox as a work queue for [`crate::processing`]: the types both
+//! stores use to hand out work ([`Claimed`] runs) and take back what became
+//! of it ([`RunOutcome`]), and the [`Inbox`] methods the processor calls.
 //!
-//! Ordering rule: an event is *ready* when it is `received`, `trigger` or a
-//! `retrying` event whose time has come, and no earlier event (smaller id) of
-//! the same object id is still active (`received`, `trigger`, `processing`,
-//! `retrying`). Done, dead, rejected and unhandled events do not block later ones.
+//! The rules of the `heads` table are in the [module docs](super#the-work-queue).
 
-use rusqlite::Connection;
+use std::time::Duration;
 
-use super::db::{self, RowValues, SUMMARY_COLUMNS, WITH_BODY};
-use super::{now_ms, EventKind, Inbox, InboxError, Origin, State, StoredEvent};
+use super::{EventKind, Inbox, InboxError, Origin, State, StoredEvent};
 
-/// What became of a claimed event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Finish {
-    Done,
-    Retry { error: String, at_ms: i64 },
-    Dead { error: String },
-    Rejected { error: String },
-    Unhandled { reason: String },
+/// The lease key of an event: its object id, or (without one) its own id.
+pub(crate) fn head_key(object_id: Option<&str>, id: i64) -> String {
+    match object_id {
+        Some(object) => format!("o:{object}"),
+        None => format!("e:{id}"),
+    }
+}
+
+/// The run to claim from an object's active events (`id, state, origin`,
+/// oldest first, starting at the head): the head, then the following
+/// events that are plain `received` (or `processing`, left by a dead
+/// owner). A trigger is a run of its own; a `retrying` event ends a run.
+pub(crate) fn run_of(head: i64, candidates: &[(i64, String, String)]) -> Vec<i64> {
+    let Some((first, _, first_origin)) = candidates.first() else {
+        return Vec::new();
+    };
+    if *first != head {
+        return Vec::new();
+    }
+    let mut ids = vec![*first];
+    if first_origin == Origin::Trigger.as_str() {
+        return ids;
+    }
+    for (id, state, origin) in &candidates[1..] {
+        let plain = state == State::Received.as_str() || state == State::Processing.as_str();
+        if !plain || origin == Origin::Trigger.as_str() {
+            break;
+        }
+        ids.push(*id);
+    }
+    ids
+}
+
+/// What a claim asks for.
+#[derive(Debug, Clone)]
+pub(crate) struct ClaimRequest {
+    /// Who claims (a random id per processor run).
+    pub(crate) owner: String,
+    /// At most this many heads (objects).
+    pub(crate) heads: usize,
+    /// At most this many events per object.
+    pub(crate) run_limit: usize,
+    /// How long the claim holds unless renewed.
+    pub(crate) lease: Duration,
+}
+
+/// A run: consecutive events of one object, claimed together, to be handled
+/// one at a time in this order.
+#[derive(Debug, Clone)]
+pub(crate) struct Claimed {
+    /// The head key (see [`head_key`]).
+    pub(crate) key: String,
+    /// The events, oldest first; already `processing`, attempts counted.
+    pub(crate) events: Vec<StoredEvent>,
 }
 
 /// The whole order or shipment fetched for a trigger.
@@ -31,141 +74,91 @@ pub(crate) struct Fetched {
     pub(crate) source: String,
 }
 
-const ACTIVE: &str = "('received', 'trigger', 'processing', 'retrying')";
-
-impl Inbox {
-    /// Put events left `processing` by a crash back in the queue.
-    pub(crate) async fn reset_processing(&self) -> Result<usize, InboxError> {
-        self.write(
-            |conn| {
-                let n = conn
-                    .prepare_cached(
-                        "UPDATE events SET state = CASE origin WHEN 'trigger' THEN 'trigger' ELSE 'received' END, \
-                         updated_at = ?1 WHERE state = 'processing'",
-                    )?
-                    .execute([now_ms()])?;
-                Ok(n)
-            },
-            true,
-        )
-        .await
-    }
-
-    /// Up to `limit` ready events (at most one per object id), oldest first.
-    pub(crate) async fn next_ready(
-        &self,
-        limit: usize,
-        now: i64,
-    ) -> Result<Vec<StoredEvent>, InboxError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read(move |conn| {
-            let sql = format!(
-                "SELECT {SUMMARY_COLUMNS}, b.body FROM {WITH_BODY} \
-                 WHERE e.state IN ('received', 'trigger', 'retrying') \
-                   AND (e.state <> 'retrying' OR e.next_attempt_at <= ?1) \
-                   AND (e.object_id IS NULL OR NOT EXISTS ( \
-                        SELECT 1 FROM events p WHERE p.object_id = e.object_id AND p.id < e.id \
-                        AND p.state IN {ACTIVE})) \
-                 ORDER BY e.id LIMIT ?2"
-            );
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let events = stmt
-                .query_map((now, limit), db::stored_event)?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(events)
-        })
-        .await
-    }
-
-    /// Mark `ids` as `processing` (one more attempt each) if they are still
-    /// ready; returns those that were claimed.
-    pub(crate) async fn claim(&self, ids: Vec<i64>) -> Result<Vec<i64>, InboxError> {
-        self.write(
-            move |conn| {
-                let now = now_ms();
-                let mut stmt = conn.prepare_cached(&format!(
-                    "UPDATE events SET state = 'processing', attempts = attempts + 1, updated_at = ?2 \
-                     WHERE id = ?1 AND state IN ('received', 'trigger', 'retrying') \
-                       AND (object_id IS NULL OR NOT EXISTS ( \
-                            SELECT 1 FROM events p WHERE p.object_id = events.object_id AND p.id < events.id \
-                            AND p.state IN {ACTIVE}))"
-                ))?;
-                let mut claimed = Vec::with_capacity(ids.len());
-                for id in ids {
-                    if stmt.execute((id, now))? == 1 {
-                        claimed.push(id);
-                    }
-                }
-                Ok(claimed)
-            },
-            false,
-        )
-        .await
-    }
-
-    /// Record the outcome of a claimed event.
-    pub(crate) async fn finish(&self, id: i64, finish: Finish) -> Result<(), InboxError> {
-        self.write(move |conn| finish_event(conn, id, &finish, now_ms()), true)
-            .await
-    }
-
-    /// Store the fetched order or shipment as a new `received` event and mark
-    /// the trigger done, in one transaction. Returns the new event's id.
-    pub(crate) async fn complete_trigger(
-        &self,
-        trigger_id: i64,
-        fetched: Fetched,
-    ) -> Result<i64, InboxError> {
-        self.write(
-            move |conn| {
-                let now = now_ms();
-                let id = db::insert_row(
-                    conn,
-                    &RowValues {
-                        kind: fetched.kind.as_str(),
-                        event_name: fetched.event_name.as_deref(),
-                        object_id: fetched.object_id.as_deref(),
-                        message_id: None,
-                        content_type: "application/json",
-                        body: &fetched.body,
-                        state: State::Received,
-                        error: None,
-                        source: Some(&fetched.source),
-                        origin: Origin::Fetched,
-                    },
-                    now,
-                )?;
-                finish_event(conn, trigger_id, &Finish::Done, now)?;
-                Ok(id)
-            },
-            true,
-        )
-        .await
-    }
-
-    /// When the earliest `retrying` event is due (ms since the epoch).
-    pub(crate) async fn next_retry_at(&self) -> Result<Option<i64>, InboxError> {
-        self.read(|conn| {
-            Ok(conn
-                .prepare_cached("SELECT min(next_attempt_at) FROM events WHERE state = 'retrying'")?
-                .query_row([], |row| row.get::<_, Option<i64>>(0))?)
-        })
-        .await
-    }
+/// What became of one claimed event.
+#[derive(Debug, Clone)]
+pub(crate) enum Finish {
+    Done,
+    /// Handled again after `delay` (counted from the commit, in the store's clock).
+    Retry {
+        error: String,
+        delay: Duration,
+    },
+    Dead {
+        error: String,
+    },
+    Rejected {
+        error: String,
+    },
+    /// An unknown event without a known payload (a replayed `unhandled`
+    /// event this version still does not know): `unhandled` again.
+    Unhandled {
+        reason: String,
+    },
+    /// A trigger whose order or shipment was fetched: store it as a new
+    /// event of the same object and mark the trigger `done`.
+    Fetched(Fetched),
+    /// Not handled (an earlier event of the run failed, or shutdown): back
+    /// to the queue with the attempt it was claimed with taken back.
+    Release,
 }
 
-fn finish_event(conn: &Connection, id: i64, finish: &Finish, now: i64) -> Result<(), InboxError> {
-    let (state, error, next): (State, Option<&str>, Option<i64>) = match finish {
-        Finish::Done => (State::Done, None, None),
-        Finish::Retry { error, at_ms } => (State::Retrying, Some(error), Some(*at_ms)),
-        Finish::Dead { error } => (State::Dead, Some(error), None),
-        Finish::Rejected { error } => (State::Rejected, Some(error), None),
-        Finish::Unhandled { reason } => (State::Unhandled, Some(reason), None),
-    };
-    conn.prepare_cached(
-        "UPDATE events SET state = ?2, error = ?3, next_attempt_at = ?4, updated_at = ?5 \
-         WHERE id = ?1 AND state = 'processing'",
-    )?
-    .execute((id, state.as_str(), error, next, now))?;
-    Ok(())
+/// What became of a claimed run.
+#[derive(Debug, Clone)]
+pub(crate) struct RunOutcome {
+    /// The head key of the run.
+    pub(crate) key: String,
+    /// Each event's outcome, in the run's order (every claimed event once).
+    pub(crate) events: Vec<(i64, Finish)>,
+}
+
+/// What a store did with a batch of [`RunOutcome`]s.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Finished {
+    /// For each `Finish::Fetched`: the trigger's id and the new event's id.
+    pub(crate) fetched: Vec<(i64, i64)>,
+    /// Runs whose lease had passed to another owner: nothing was recorded.
+    pub(crate) lost: Vec<String>,
+}
+
+impl Inbox {
+    /// Make claims of an earlier run of this store claimable again (SQLite:
+    /// one processor per file, so every claim left in it is from a process
+    /// that is gone). Returns how many heads were released. PostgreSQL:
+    /// nothing to do; claims of a killed instance end with their lease.
+    pub(crate) async fn recover(&self) -> Result<u64, InboxError> {
+        self.store_impl().recover().await
+    }
+
+    /// Claim up to `request.heads` ready runs.
+    pub(crate) async fn claim(&self, request: ClaimRequest) -> Result<Vec<Claimed>, InboxError> {
+        self.store_impl().claim(request).await
+    }
+
+    /// Extend the lease of these heads held by `owner`.
+    pub(crate) async fn renew(
+        &self,
+        owner: String,
+        keys: Vec<String>,
+        lease: Duration,
+    ) -> Result<(), InboxError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.store_impl().renew(owner, keys, lease).await
+    }
+
+    /// Record what became of claimed runs, in one transaction.
+    pub(crate) async fn finish(
+        &self,
+        owner: String,
+        runs: Vec<RunOutcome>,
+    ) -> Result<Finished, InboxError> {
+        self.store_impl().finish(owner, runs).await
+    }
+
+    /// How long until the earliest head is due (zero when one is due now),
+    /// or `None` when nothing is queued.
+    pub(crate) async fn next_due(&self) -> Result<Option<Duration>, InboxError> {
+        self.store_impl().next_due().await
+    }
 }

@@ -12,7 +12,7 @@ use super::state::{
     error_body, order_updated, shipment_updated, single_delivery_updated, Denied, MockState,
 };
 use super::stats::operation;
-use crate::api::common::types::{OrderStatus, Shipment};
+use crate::api::common::types::{Order, OrderStatus, Shipment, SingleDeliveryOrder};
 use crate::api::order_search::types::OrderPollStatusFilter;
 use crate::api::shipment::types::ShipmentPollStatusFilter;
 use crate::api::{authentication, object_storage, order, order_search, shipment};
@@ -203,9 +203,9 @@ impl order::server::Api for MockState {
             request.raw,
             GetOrderByIdRouteResponse
         );
-        let found = self.order(&request.order_id).or_else(|| {
+        let found = self.get::<Order>(&request.order_id).or_else(|| {
             // A single-delivery order is the same order seen another way.
-            let order = self.single_delivery_order(&request.order_id)?;
+            let order = self.get::<SingleDeliveryOrder>(&request.order_id)?;
             serde_json::to_value(order)
                 .and_then(serde_json::from_value)
                 .ok()
@@ -475,7 +475,7 @@ impl shipment::server::Api for MockState {
             request.raw,
             GetShipmentByIdRouteResponse
         );
-        match self.shipment(&request.shipment_id) {
+        match self.get::<Shipment>(&request.shipment_id) {
             Some(body) => GetShipmentByIdRouteResponse::Ok { body },
             None => GetShipmentByIdRouteResponse::NotFound {
                 body: error_body(format!("shipment {} not found", request.shipment_id)),

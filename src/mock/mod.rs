@@ -123,6 +123,7 @@ mod data;
 mod download;
 mod error;
 mod faults;
+mod record;
 mod state;
 mod stats;
 mod tokens;
@@ -373,24 +374,24 @@ impl MockServer {
 
     /// Store an order as it is (its `lastUpdatedAt` untouched); it needs an `id`.
     pub fn insert_order(&self, order: Order) -> Result<(), MockError> {
-        self.state.insert_order(order)
+        self.state.insert(order)
     }
 
     /// Store a new or changed order with `lastUpdatedAt` set to now (see
     /// [timestamps](self#timestamps-of-runtime-updates)); lines without a
     /// timestamp get the same one. Returns that timestamp.
     pub fn update_order(&self, order: Order) -> Result<DateTime, MockError> {
-        self.state.update_order(order)
+        self.state.update(order)
     }
 
     /// Remove an order.
     pub fn remove_order(&self, id: &str) -> Option<Order> {
-        self.state.remove_order(id)
+        self.state.remove(id)
     }
 
     /// The stored order with this id.
     pub fn order(&self, id: &str) -> Option<Order> {
-        self.state.order(id)
+        self.state.get(id)
     }
 
     /// Store a single-delivery order as it is; it needs an `id`.
@@ -398,7 +399,7 @@ impl MockServer {
         &self,
         order: SingleDeliveryOrder,
     ) -> Result<(), MockError> {
-        self.state.insert_single_delivery_order(order)
+        self.state.insert(order)
     }
 
     /// Store a new or changed single-delivery order with `lastUpdatedAt` set
@@ -407,39 +408,39 @@ impl MockServer {
         &self,
         order: SingleDeliveryOrder,
     ) -> Result<DateTime, MockError> {
-        self.state.update_single_delivery_order(order)
+        self.state.update(order)
     }
 
     /// Remove a single-delivery order.
     pub fn remove_single_delivery_order(&self, id: &str) -> Option<SingleDeliveryOrder> {
-        self.state.remove_single_delivery_order(id)
+        self.state.remove(id)
     }
 
     /// The stored single-delivery order with this id.
     pub fn single_delivery_order(&self, id: &str) -> Option<SingleDeliveryOrder> {
-        self.state.single_delivery_order(id)
+        self.state.get(id)
     }
 
     /// Store a shipment as it is; it needs an `id`.
     pub fn insert_shipment(&self, shipment: Shipment) -> Result<(), MockError> {
-        self.state.insert_shipment(shipment)
+        self.state.insert(shipment)
     }
 
     /// Store a new or changed shipment with `meta.lastUpdatedAt` set to now
     /// (as [`update_order`](Self::update_order)); lines without a
     /// `meta.lastUpdatedAt` get the same one. Returns that timestamp.
     pub fn update_shipment(&self, shipment: Shipment) -> Result<DateTime, MockError> {
-        self.state.update_shipment(shipment)
+        self.state.update(shipment)
     }
 
     /// Remove a shipment.
     pub fn remove_shipment(&self, id: &str) -> Option<Shipment> {
-        self.state.remove_shipment(id)
+        self.state.remove(id)
     }
 
     /// The stored shipment with this id.
     pub fn shipment(&self, id: &str) -> Option<Shipment> {
-        self.state.shipment(id)
+        self.state.get(id)
     }
 
     /// Store (or replace) a document.

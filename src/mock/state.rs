@@ -14,11 +14,10 @@ use super::config::{MockConfig, MockUser};
 use super::data::{MockData, MockDocument};
 use super::error::MockError;
 use super::faults::Faults;
+use super::record::Record;
 use super::stats::{operation, MockStats, RequestRecord};
 use super::tokens::Tokens;
-use crate::api::common::types::{
-    ErrorResponse, Order, Shipment, ShipmentMeta, SingleDeliveryOrder,
-};
+use crate::api::common::types::{ErrorResponse, Order, Shipment, SingleDeliveryOrder};
 use crate::types::DateTime;
 
 /// Lock a mutex, recovering the data if another thread panicked while
@@ -62,16 +61,16 @@ pub(crate) enum PresignedCheck {
 }
 
 #[derive(Default)]
-struct Store {
-    orders: BTreeMap<String, Order>,
-    single_delivery_orders: BTreeMap<String, SingleDeliveryOrder>,
-    shipments: BTreeMap<String, Shipment>,
+pub(crate) struct Objects {
+    pub(super) orders: BTreeMap<String, Order>,
+    pub(super) single_delivery_orders: BTreeMap<String, SingleDeliveryOrder>,
+    pub(super) shipments: BTreeMap<String, Shipment>,
     documents: BTreeMap<String, MockDocument>,
     /// The last `lastUpdatedAt` handed out (or the latest in the data).
     clock: Option<chrono::DateTime<Utc>>,
 }
 
-impl Store {
+impl Objects {
     fn observe(&mut self, time: Option<&DateTime>) {
         if let Some(time) = time {
             let utc = time.to_utc();
@@ -111,7 +110,7 @@ pub(crate) struct MockState {
     pub(super) refresh_lifetime: Duration,
     download_lifetime: Duration,
     pub(crate) local_addr: SocketAddr,
-    store: Mutex<Store>,
+    store: Mutex<Objects>,
     pub(super) tokens: Mutex<Tokens>,
     presigned: Mutex<HashMap<String, Presigned>>,
     pub(super) faults: Mutex<Faults>,
@@ -152,7 +151,7 @@ impl MockState {
             refresh_lifetime: config.refresh_token_lifetime,
             download_lifetime: config.download_url_lifetime,
             local_addr,
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(Objects::default()),
             tokens: Mutex::new(Tokens::default()),
             presigned: Mutex::new(HashMap::new()),
             faults: Mutex::new(Faults::new(config.seed)),
@@ -160,13 +159,13 @@ impl MockState {
         };
         state.set_faults(config.faults.clone());
         for order in data.orders {
-            state.insert_order(order)?;
+            state.insert(order)?;
         }
         for order in data.single_delivery_orders {
-            state.insert_single_delivery_order(order)?;
+            state.insert(order)?;
         }
         for shipment in data.shipments {
-            state.insert_shipment(shipment)?;
+            state.insert(shipment)?;
         }
         for (object_id, document) in data.documents {
             state.insert_document(object_id, document);
@@ -269,136 +268,38 @@ impl MockState {
 
     // ----- data --------------------------------------------------------------
 
-    pub(crate) fn insert_order(&self, order: Order) -> Result<(), MockError> {
-        let id = order
-            .id
-            .clone()
-            .ok_or(MockError::MissingId { kind: "order" })?;
+    /// Store an object as it is (its timestamps untouched); it needs an id.
+    pub(crate) fn insert<R: Record>(&self, record: R) -> Result<(), MockError> {
+        let id = record
+            .record_id()
+            .ok_or(MockError::MissingId { kind: R::KIND })?;
         let mut store = lock(&self.store);
-        store.observe(order_updated(&order));
-        store.orders.insert(id, order);
+        store.observe(record.updated());
+        R::map(&mut store).insert(id, record);
         Ok(())
     }
 
-    pub(crate) fn update_order(&self, mut order: Order) -> Result<DateTime, MockError> {
-        let id = order
-            .id
-            .clone()
-            .ok_or(MockError::MissingId { kind: "order" })?;
+    /// Store a new or changed object stamped with a new `lastUpdatedAt`
+    /// (see [`Objects::stamp`]); returns that timestamp.
+    pub(crate) fn update<R: Record>(&self, mut record: R) -> Result<DateTime, MockError> {
+        let id = record
+            .record_id()
+            .ok_or(MockError::MissingId { kind: R::KIND })?;
         let mut store = lock(&self.store);
         let now = store.stamp();
-        for line in order.lines.iter_mut() {
-            if line.last_updated_at.is_none() && line.last_changed_at.is_none() {
-                line.last_updated_at = Some(now.clone());
-            }
-        }
-        order.last_updated_at = Some(now.clone());
-        store.orders.insert(id, order);
+        record.stamp(&now);
+        R::map(&mut store).insert(id, record);
         Ok(now)
     }
 
-    pub(crate) fn remove_order(&self, id: &str) -> Option<Order> {
-        lock(&self.store).orders.remove(id)
+    /// Remove the object of kind `R` with this id.
+    pub(crate) fn remove<R: Record>(&self, id: &str) -> Option<R> {
+        R::map(&mut lock(&self.store)).remove(id)
     }
 
-    pub(crate) fn order(&self, id: &str) -> Option<Order> {
-        lock(&self.store).orders.get(id).cloned()
-    }
-
-    pub(crate) fn insert_single_delivery_order(
-        &self,
-        order: SingleDeliveryOrder,
-    ) -> Result<(), MockError> {
-        let id = order.id.clone().ok_or(MockError::MissingId {
-            kind: "single-delivery order",
-        })?;
-        let mut store = lock(&self.store);
-        store.observe(single_delivery_updated(&order));
-        store.single_delivery_orders.insert(id, order);
-        Ok(())
-    }
-
-    pub(crate) fn update_single_delivery_order(
-        &self,
-        mut order: SingleDeliveryOrder,
-    ) -> Result<DateTime, MockError> {
-        let id = order.id.clone().ok_or(MockError::MissingId {
-            kind: "single-delivery order",
-        })?;
-        let mut store = lock(&self.store);
-        let now = store.stamp();
-        for line in order.lines.iter_mut() {
-            if line.last_updated_at.is_none() && line.last_changed_at.is_none() {
-                line.last_updated_at = Some(now.clone());
-            }
-        }
-        order.last_updated_at = Some(now.clone());
-        store.single_delivery_orders.insert(id, order);
-        Ok(now)
-    }
-
-    pub(crate) fn remove_single_delivery_order(&self, id: &str) -> Option<SingleDeliveryOrder> {
-        lock(&self.store).single_delivery_orders.remove(id)
-    }
-
-    pub(crate) fn single_delivery_order(&self, id: &str) -> Option<SingleDeliveryOrder> {
-        lock(&self.store).single_delivery_orders.get(id).cloned()
-    }
-
-    pub(crate) fn insert_shipment(&self, shipment: Shipment) -> Result<(), MockError> {
-        let id = shipment
-            .id
-            .clone()
-            .ok_or(MockError::MissingId { kind: "shipment" })?;
-        let mut store = lock(&self.store);
-        store.observe(shipment_updated(&shipment));
-        store.shipments.insert(id, shipment);
-        Ok(())
-    }
-
-    pub(crate) fn update_shipment(&self, mut shipment: Shipment) -> Result<DateTime, MockError> {
-        let id = shipment
-            .id
-            .clone()
-            .ok_or(MockError::MissingId { kind: "shipment" })?;
-        let mut store = lock(&self.store);
-        let now = store.stamp();
-        let lines = shipment.lines.iter_mut().chain(
-            shipment
-                .load_carriers
-                .iter_mut()
-                .flat_map(|c| c.lines.iter_mut()),
-        );
-        for line in lines {
-            let meta =
-                line.meta
-                    .get_or_insert_with(|| crate::api::common::types::ShipmentLineMeta {
-                        last_changed_at: None,
-                        last_updated_at: None,
-                        extra: Default::default(),
-                    });
-            if meta.last_updated_at.is_none() && meta.last_changed_at.is_none() {
-                meta.last_updated_at = Some(now.clone());
-            }
-        }
-        let meta = shipment.meta.get_or_insert_with(|| ShipmentMeta {
-            despatch_advice_erp_issue_date_time: None,
-            last_changed_at: None,
-            last_updated_at: None,
-            supplier_erp_meta: None,
-            extra: Default::default(),
-        });
-        meta.last_updated_at = Some(now.clone());
-        store.shipments.insert(id, shipment);
-        Ok(now)
-    }
-
-    pub(crate) fn remove_shipment(&self, id: &str) -> Option<Shipment> {
-        lock(&self.store).shipments.remove(id)
-    }
-
-    pub(crate) fn shipment(&self, id: &str) -> Option<Shipment> {
-        lock(&self.store).shipments.get(id).cloned()
+    /// The stored object of kind `R` with this id.
+    pub(crate) fn get<R: Record>(&self, id: &str) -> Option<R> {
+        R::map(&mut lock(&self.store)).get(id).cloned()
     }
 
     pub(crate) fn insert_document(&self, object_id: impl Into<String>, document: MockDocument) {

@@ -36,19 +36,32 @@
 //! # Guarantees
 //!
 //! * **At least once.** An event is marked `done` only after the handler
-//!   returned `Ok`. An event being handled is `processing` in the database; if
-//!   the process dies, [`Processor::run`] puts it back in the queue when it
-//!   starts again, and the handler sees it again. Handlers must therefore be
-//!   idempotent (the message id and the order's `lastUpdatedAt` help).
+//!   returned `Ok`. An event being handled is `processing` in the database;
+//!   if the process dies, the event is handed to the handler again: on
+//!   SQLite when [`Processor::run`] starts again, on PostgreSQL by any
+//!   instance once the lease of the dead one has run out
+//!   ([`ProcessorConfig::lease`]). Outcomes are recorded in batches (one
+//!   commit for all the events handled since the last one, see below), so a
+//!   crash can also hand the handler events it has already handled but whose
+//!   `done` was not yet committed: up to [`ProcessorConfig::batch`] events
+//!   per order. Handlers must therefore be idempotent: deduplicate with
+//!   [`EventMeta::message_id`] (Tradecloud's `meta.messageId`, unique per
+//!   event) or [`EventMeta::inbox_id`] (unique per stored event), and the
+//!   order's `lastUpdatedAt`; [`EventMeta::attempt`] > 1 says it is a retry.
 //! * **Per-object order.** Events with the same object id (order id or
 //!   shipment id; an order's document events share its order id) are handled
-//!   one at a time, in arrival (inbox id) order. Events of different objects
-//!   run in parallel, up to [`ProcessorConfig::concurrency`]. An event waiting
-//!   for a retry holds back the later events of its object, not others. Dead
-//!   and rejected events do not hold anything back.
+//!   one at a time, in stored (inbox id) order, also across several
+//!   processes on one PostgreSQL inbox. Events of different objects run in
+//!   parallel, up to [`ProcessorConfig::concurrency`] (per process). An event
+//!   waiting for a retry holds back the later events of its object, not
+//!   others. Dead, rejected and unhandled events do not hold anything back.
 //! * **Retries.** [`HandlerError::Transient`] is retried with exponential
 //!   backoff and jitter, up to [`ProcessorConfig::max_attempts`] attempts in
-//!   all; then the event is `dead`. [`HandlerError::Permanent`] makes it
+//!   all; then the event is `dead`. The delays are the crate's one retry
+//!   policy, [`crate::client::RetryPolicy`] ([`ProcessorConfig::retry_policy`]),
+//!   but not its in-process loop: the time of the next attempt is stored
+//!   with the event (`next_attempt_at`), so a retry survives a restart and
+//!   holds no handler slot while it waits. [`HandlerError::Permanent`] makes it
 //!   `dead` at once. `tradecloud inbox dead` lists them; `inbox replay ID`
 //!   queues one again.
 //! * **Quarantine.** A stored body that does not parse (a replayed rejected
@@ -58,28 +71,44 @@
 //! * **GET webhooks.** A `trigger` event (only an id) is handled by fetching
 //!   the whole order or shipment with the [`Fetcher`], storing it as a new
 //!   `received` event, and marking the trigger `done`; the handler then gets
-//!   [`Event::FetchedOrder`] / [`Event::FetchedShipment`]. Fetch errors are
-//!   retried like handler errors.
+//!   [`Event::FetchedOrder`] / [`Event::FetchedShipment`]. A fetch that fails
+//!   transiently (API down, 5xx, 429) is retried with the same backoff for as
+//!   long as Tradecloud itself would retry a webhook
+//!   ([`ProcessorConfig::fetch_retry_for`], default 24 hours), however many
+//!   attempts that takes; then the trigger is `dead` (logged at `error`,
+//!   counted as `outcome="trigger_dead"` in the receiver's metrics).
 //!
-//! One processor per inbox: it is the only one that claims events.
+//! # How it keeps up with ingest
+//!
+//! The inbox keeps the head of every order's (shipment's) queue (see
+//! [the inbox docs](crate::inbox#the-work-queue)), so finding work never walks a backlog. One
+//! commit claims the ready heads of many objects, each with up to
+//! [`ProcessorConfig::batch`] consecutive events of that object (a run),
+//! ahead of the handlers; handler tasks work through their runs; one commit
+//! records the outcomes of all runs that ended meanwhile (group commit,
+//! sharing the receiver's commits on SQLite). See `BENCHMARKS.md`.
+//!
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use crate::api::common::types::{Order, Shipment};
 use crate::api::order_webhook_connector::types::OrderWebhookBody;
 use crate::api::shipment_webhook_connector::types::ShipmentWebhookBody;
+use crate::client::RetryPolicy;
 use crate::inbox::{EventKind, Inbox, Origin, StoredEvent};
 use crate::webhook::{self, Endpoint, Webhook};
 
+mod fetch;
+mod outcome;
 mod processor;
 
-pub use processor::{Outcome, OutcomeReport, Processor};
+pub use fetch::{BoxFuture, Fetcher};
+pub use outcome::{Outcome, OutcomeReport};
+pub use processor::Processor;
 
 /// A typed event for the handler.
 #[derive(Debug, Clone)]
@@ -267,21 +296,33 @@ where
 }
 
 /// A handler that only logs each event (kind, event name, object id, message
-/// id; never the body) at `info` and accepts it: the default of `tradecloud
-/// serve` when no handler of your own is plugged in, and a starting point.
-#[derive(Debug, Clone, Default)]
-pub struct LogHandler {
-    _private: (),
-}
+/// id, number of lines; never the body) at `info` and accepts it: what
+/// `tradecloud serve` runs when no handler of your own is plugged in, and a
+/// starting point.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogHandler;
 
 impl Handler for LogHandler {
     async fn handle(&self, event: Event, _ctx: &HandlerContext) -> Result<(), HandlerError> {
         let meta = event.meta();
-        let variant = match &event {
-            Event::Order { .. } => "order",
-            Event::Shipment { .. } => "shipment",
-            Event::FetchedOrder { .. } => "fetched order",
-            Event::FetchedShipment { .. } => "fetched shipment",
+        let (variant, lines) = match &event {
+            Event::Order { body, .. } => (
+                "order",
+                body.order_event
+                    .as_ref()
+                    .map(|e| e.lines.len())
+                    .or_else(|| {
+                        body.single_delivery_order_event
+                            .as_ref()
+                            .map(|e| e.lines.len())
+                    })
+                    .or_else(|| body.simple_order_event.as_ref().map(|e| e.lines.len()))
+                    .or_else(|| body.order_documents_event.as_ref().map(|e| e.lines.len()))
+                    .unwrap_or(0),
+            ),
+            Event::Shipment { body, .. } => ("shipment", body.shipment.lines.len()),
+            Event::FetchedOrder { order, .. } => ("fetched order", order.lines.len()),
+            Event::FetchedShipment { shipment, .. } => ("fetched shipment", shipment.lines.len()),
         };
         tracing::info!(
             id = meta.inbox_id,
@@ -290,63 +331,10 @@ impl Handler for LogHandler {
             object_id = meta.object_id.as_deref().unwrap_or(""),
             message_id = meta.message_id.as_deref().unwrap_or(""),
             attempt = meta.attempt,
-            "{variant} event handled by the log handler"
+            lines,
+            "{variant} event handled"
         );
         Ok(())
-    }
-}
-
-/// A boxed future, for the object-safe [`Fetcher`].
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Fetches the whole order or shipment for a GET webhook, as the JSON bytes
-/// the API returned (`GET /orders/{id}`, `GET /shipments/{id}`; stored as
-/// they are). Return [`HandlerError::Transient`] for network errors, 5xx and
-/// 429, [`HandlerError::Permanent`] for 404 and 403.
-pub trait Fetcher: Send + Sync + 'static {
-    /// The order with this Tradecloud order id.
-    fn fetch_order<'a>(&'a self, order_id: &'a str) -> BoxFuture<'a, Result<Bytes, HandlerError>>;
-    /// The shipment with this Tradecloud shipment id.
-    fn fetch_shipment<'a>(
-        &'a self,
-        shipment_id: &'a str,
-    ) -> BoxFuture<'a, Result<Bytes, HandlerError>>;
-}
-
-/// The Tradecloud API client fetches for GET webhooks: `GET /order/{id}`
-/// and `GET /shipment/{id}`. The typed answer is stored re-serialised as JSON;
-/// unknown fields are kept and decimals are exact, so nothing the API sent is
-/// lost (the bytes are the client's, not the wire's). Errors the client calls
-/// transient (5xx, 429, timeouts, connection errors) are retried; 404, 403
-/// and refused credentials dead-letter the trigger (replay it once fixed).
-impl Fetcher for crate::client::Client {
-    fn fetch_order<'a>(&'a self, order_id: &'a str) -> BoxFuture<'a, Result<Bytes, HandlerError>> {
-        Box::pin(async move {
-            let order = self.get_order(order_id).await.map_err(client_error)?;
-            serde_json::to_vec(&order).map(Bytes::from).map_err(|e| {
-                HandlerError::Permanent(format!("cannot serialise order {order_id}: {e}"))
-            })
-        })
-    }
-
-    fn fetch_shipment<'a>(
-        &'a self,
-        shipment_id: &'a str,
-    ) -> BoxFuture<'a, Result<Bytes, HandlerError>> {
-        Box::pin(async move {
-            let shipment = self.get_shipment(shipment_id).await.map_err(client_error)?;
-            serde_json::to_vec(&shipment).map(Bytes::from).map_err(|e| {
-                HandlerError::Permanent(format!("cannot serialise shipment {shipment_id}: {e}"))
-            })
-        })
-    }
-}
-
-fn client_error(error: crate::client::ClientError) -> HandlerError {
-    if error.is_transient() {
-        HandlerError::Transient(error.to_string())
-    } else {
-        HandlerError::Permanent(error.to_string())
     }
 }
 
@@ -407,13 +395,28 @@ pub struct ProcessorConfig {
     pub concurrency: usize,
     /// Attempts in all before a transiently failing event is dead. Default 10.
     pub max_attempts: u32,
-    /// Delay before the first retry; doubled for each further one. Default 1 s.
+    /// Delay before the first retry; doubled for each further one (the
+    /// `base_delay` of [`ProcessorConfig::retry_policy`]). Default 1 s.
     pub backoff_base: Duration,
-    /// Longest delay between attempts. Default 5 min.
+    /// Longest delay between attempts (its `max_delay`). Default 5 min.
     pub backoff_max: Duration,
     /// How often to look for work when nothing wakes the processor (new events
-    /// stored through the same `Inbox` wake it at once). Default 1 s.
+    /// stored through the same `Inbox` wake it at once; events stored by
+    /// another instance on PostgreSQL are found by this poll). Default 1 s.
     pub poll_interval: Duration,
+    /// Most events of one order (shipment) claimed and recorded together: a
+    /// burst for one order costs two commits per this many events. A crash
+    /// may hand up to this many handled events to the handler again.
+    /// Default 64.
+    pub batch: usize,
+    /// How long a claim holds without renewal: the processor renews it every
+    /// third of this while the handler runs; when a process dies, another
+    /// one (PostgreSQL) takes its events over after this. Default 30 s.
+    pub lease: Duration,
+    /// How long GET-webhook trigger fetches are retried before the trigger is
+    /// dead-lettered, counted from when the trigger was stored. Default 24 h
+    /// (as long as Tradecloud retries a webhook).
+    pub fetch_retry_for: Duration,
 }
 
 impl Default for ProcessorConfig {
@@ -424,22 +427,39 @@ impl Default for ProcessorConfig {
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
             poll_interval: Duration::from_secs(1),
+            batch: 64,
+            lease: Duration::from_secs(30),
+            fetch_retry_for: Duration::from_secs(24 * 3600),
         }
     }
 }
 
 impl ProcessorConfig {
+    /// The retry policy of transiently failing events, the crate's one
+    /// [`RetryPolicy`]: `max_attempts - 1` retries, the first after
+    /// `backoff_base`, doubling up to `backoff_max`, with jitter.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tradecloud::processing::ProcessorConfig;
+    ///
+    /// let config = ProcessorConfig::default();
+    /// let policy = config.retry_policy();
+    /// assert_eq!(policy.get_max_retries(), config.max_attempts - 1);
+    /// assert!(policy.backoff(0) <= config.backoff_base);
+    /// assert!(policy.backoff(30) <= config.backoff_max);
+    /// ```
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy::default()
+            .max_retries(self.max_attempts.saturating_sub(1))
+            .base_delay(self.backoff_base)
+            .max_delay(self.backoff_max)
+    }
+
     /// The delay before attempt `attempt + 1` after `attempt` failed:
-    /// `min(backoff_max, backoff_base * 2^(attempt-1))`, of which a random
-    /// half is taken off (jitter), so never less than half of it.
+    /// [`RetryPolicy::backoff`] of retry `attempt - 1`, a random time between
+    /// half and all of `min(backoff_max, backoff_base * 2^(attempt-1))`.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = attempt.saturating_sub(1).min(30);
-        let full = self
-            .backoff_base
-            .saturating_mul(1u32 << exp)
-            .min(self.backoff_max);
-        let half = full / 2;
-        let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
-        half + Duration::from_millis(fastrand::u64(0..=jitter_ms))
+        self.retry_policy().backoff(attempt.saturating_sub(1))
     }
 }

@@ -1,83 +1,33 @@
-//! The processor loop: find ready events, claim them, run the handler (or the
-//! fetch of a trigger) and record the outcome.
+//! The processor: a claim loop, handler tasks and a finisher.
+//!
+//! * The **claim loop** keeps up to `concurrency` runs (see
+//!   [`crate::inbox::queue`]) claimed ahead of the handlers, claiming many
+//!   heads in one commit, and renews the leases of everything it holds every
+//!   third of the lease.
+//! * A **handler task** per run hands its events to the handler one at a
+//!   time, in order, and passes the outcomes on; it stops at the first event
+//!   that must be retried (later events of that object wait for it) and
+//!   gives the rest back.
+//! * The **finisher** records the outcomes of every run that ended since its
+//!   last commit in one transaction, then frees the runs' objects for the
+//!   next claim. So no commit waits inside a handler slot, and a run of many
+//!   events costs two commits.
 
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
 
-use super::{Decoded, Fetcher, Handler, HandlerContext, HandlerError, ProcessorConfig};
-use crate::inbox::queue::{Fetched, Finish};
-use crate::inbox::{from_ms, now_ms, EventKind, Inbox, InboxError, Origin, StoredEvent};
-
-/// What became of one attempt at an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The handler returned `Ok`; the event is `done`.
-    Done,
-    /// A trigger: the order or shipment was fetched and stored as this event.
-    Fetched {
-        /// Inbox id of the stored order or shipment.
-        event_id: i64,
-    },
-    /// A transient error; tried again at `next_attempt_at`.
-    Retrying {
-        /// The error.
-        error: String,
-        /// When the next attempt is due.
-        next_attempt_at: DateTime<Utc>,
-    },
-    /// A permanent error or no attempts left; the event is `dead`.
-    Dead {
-        /// The error.
-        error: String,
-    },
-    /// The stored body does not parse; the event is `rejected`.
-    Rejected {
-        /// The parse error.
-        error: String,
-    },
-    /// An unknown event without a known payload (a replayed `unhandled`
-    /// event this version still does not know); the event is `unhandled`.
-    Unhandled {
-        /// Why it is not handled.
-        reason: String,
-    },
-}
-
-impl Outcome {
-    /// `done`, `fetched`, `retrying`, `dead`, `rejected` or `unhandled` (a metrics label).
-    pub fn label(&self) -> &'static str {
-        match self {
-            Outcome::Done => "done",
-            Outcome::Fetched { .. } => "fetched",
-            Outcome::Retrying { .. } => "retrying",
-            Outcome::Dead { .. } => "dead",
-            Outcome::Rejected { .. } => "rejected",
-            Outcome::Unhandled { .. } => "unhandled",
-        }
-    }
-}
-
-/// One attempt at an event, for metrics ([`Processor::on_outcome`]).
-#[derive(Debug, Clone)]
-pub struct OutcomeReport {
-    /// Inbox id.
-    pub inbox_id: i64,
-    /// Order, order documents or shipment.
-    pub kind: EventKind,
-    /// `eventName`, if known.
-    pub event_name: Option<String>,
-    /// Which attempt this was (1 = first).
-    pub attempt: u32,
-    /// What came of it.
-    pub outcome: Outcome,
-    /// How long the handler (or fetch) took.
-    pub elapsed: Duration,
-}
+use super::{
+    Decoded, Fetcher, Handler, HandlerContext, HandlerError, Outcome, OutcomeReport,
+    ProcessorConfig,
+};
+use crate::inbox::queue::{ClaimRequest, Claimed, Fetched, Finish, RunOutcome};
+use crate::inbox::{now_ms, EventKind, Inbox, Origin, StoredEvent};
 
 type Observer = Arc<dyn Fn(&OutcomeReport) + Send + Sync>;
 
@@ -109,6 +59,27 @@ struct Shared<H> {
     extensions: Arc<http::Extensions>,
     observer: Option<Observer>,
     stopping: AtomicBool,
+    /// This processor's claims: the key of every run claimed and not yet
+    /// finished (committed).
+    held: Mutex<HashSet<String>>,
+    /// Who claims: random per run of the processor.
+    owner: String,
+    /// Notified when the finisher committed (objects freed).
+    finished: Notify,
+}
+
+/// What a claim asked for, what it got, and (when it got less) how long
+/// until the next head is due.
+type ClaimResult = (
+    usize,
+    Result<Vec<Claimed>, crate::inbox::InboxError>,
+    Option<Duration>,
+);
+
+/// A run whose handling ended, on its way to the finisher.
+struct RunDone {
+    outcome: RunOutcome,
+    reports: Vec<OutcomeReport>,
 }
 
 impl<H: Handler> Processor<H> {
@@ -150,18 +121,20 @@ impl<H: Handler> Processor<H> {
         self
     }
 
-    /// Call `observer` after every attempt (for metrics: outcome and latency).
+    /// Call `observer` after every attempt whose outcome is committed (for
+    /// metrics: outcome and latency).
     pub fn on_outcome(mut self, observer: impl Fn(&OutcomeReport) + Send + Sync + 'static) -> Self {
         self.observer = Some(Arc::new(observer));
         self
     }
 
-    /// Process events until `shutdown` completes, then wait for the handlers
-    /// that are running to finish (events they do not finish stay
-    /// `processing` and are handled again on the next start).
+    /// Process events until `shutdown` completes, then let the running
+    /// handlers finish their current event and record the outcomes (events
+    /// they do not finish are handled again later: by the next start on
+    /// SQLite, by another instance when the lease runs out on PostgreSQL).
     ///
-    /// On start, events left `processing` by a crash are queued again. While
-    /// the store is unavailable the processor waits and tries again.
+    /// On start (SQLite), claims left by a crash are released. While the
+    /// store is unavailable the processor waits and tries again.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let shared = Arc::new(Shared {
             inbox: self.inbox,
@@ -171,17 +144,19 @@ impl<H: Handler> Processor<H> {
             extensions: Arc::new(self.extensions),
             observer: self.observer,
             stopping: AtomicBool::new(false),
+            held: Mutex::new(HashSet::new()),
+            owner: format!("{:016x}", fastrand::u64(..)),
+            finished: Notify::new(),
         });
         let poll = shared.config.poll_interval.max(Duration::from_millis(1));
-        let concurrency = shared.config.concurrency.max(1);
         tokio::pin!(shutdown);
 
         loop {
-            match shared.inbox.reset_processing().await {
+            match shared.inbox.recover().await {
                 Ok(0) => break,
                 Ok(n) => {
                     tracing::info!(
-                        events = n,
+                        objects = n,
                         "events interrupted by a restart are queued again"
                     );
                     break;
@@ -196,85 +171,263 @@ impl<H: Handler> Processor<H> {
             }
         }
 
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let finisher = tokio::spawn(finisher(shared.clone(), done_rx));
+        let mut pending: VecDeque<Claimed> = VecDeque::new();
         let mut tasks: JoinSet<()> = JoinSet::new();
+        let concurrency = shared.config.concurrency.max(1);
+        let lease = shared.config.lease.max(Duration::from_secs(1));
+        let mut renew = tokio::time::interval(lease / 3);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let changed = shared.inbox.changed();
+
+        // Runs claimed ahead of the handlers: enough that the handlers never
+        // wait for a claim's commit, which runs beside them.
+        let ahead = 8 * concurrency;
+        let mut claiming: Option<tokio::task::JoinHandle<ClaimResult>> = None;
+        // After a claim that found less than it asked for: claim again when
+        // something changes, or at this time (a retry or lease coming due).
+        let mut idle_until: Option<tokio::time::Instant> = None;
         loop {
-            let mut wait = poll;
-            let free = concurrency - tasks.len();
-            if free > 0 {
-                match schedule(&shared, free, &mut tasks).await {
-                    Ok(started) if started == free => wait = Duration::ZERO,
-                    Ok(_) => {
-                        if let Ok(Some(at)) = shared.inbox.next_retry_at().await {
-                            let due =
-                                Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0));
-                            wait = wait.min(due).max(Duration::from_millis(10));
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot read the inbox queue; trying again")
-                    }
-                }
+            while tasks.len() < concurrency {
+                let Some(run) = pending.pop_front() else {
+                    break;
+                };
+                tasks.spawn(handle_run(shared.clone(), run, done_tx.clone()));
+            }
+            let wanted = ahead.saturating_sub(pending.len() + tasks.len());
+            if claiming.is_none() && idle_until.is_none() && wanted >= concurrency.min(ahead / 2) {
+                let shared = shared.clone();
+                claiming = Some(tokio::spawn(async move {
+                    let claimed = claim(&shared, wanted).await;
+                    let due = match &claimed {
+                        Ok(c) if c.len() < wanted => shared.inbox.next_due().await.ok().flatten(),
+                        _ => None,
+                    };
+                    (wanted, claimed, due)
+                }));
             }
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
+                claimed = async { claiming.as_mut().expect("a claim in flight").await }, if claiming.is_some() => {
+                    claiming = None;
+                    match claimed {
+                        Ok((wanted, Ok(claimed), due)) => {
+                            if claimed.len() < wanted {
+                                let wait = due.map_or(poll, |due| due.min(poll)).max(Duration::from_millis(5));
+                                idle_until = Some(tokio::time::Instant::now() + wait);
+                            }
+                            pending.extend(claimed);
+                        }
+                        Ok((_, Err(e), _)) => {
+                            tracing::warn!(error = %e, "cannot claim events from the inbox; trying again");
+                            idle_until = Some(tokio::time::Instant::now() + poll);
+                        }
+                        Err(e) => tracing::error!(error = %e, "claim task failed"),
+                    }
+                }
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                     if let Err(e) = done {
                         tracing::error!(error = %e, "event task failed");
                     }
                 }
-                _ = shared.inbox.inner.changed.notified() => {}
-                _ = tokio::time::sleep(wait), if !wait.is_zero() => {}
+                _ = renew.tick() => renew_leases(&shared).await,
+                _ = changed.notified() => idle_until = None,
+                _ = shared.finished.notified() => idle_until = None,
+                _ = tokio::time::sleep_until(idle_until.unwrap_or_else(tokio::time::Instant::now)), if idle_until.is_some() => {
+                    idle_until = None;
+                }
             }
         }
 
+        // A claim still in flight: its runs go back with the others.
+        if let Some(claim) = claiming.take() {
+            if let Ok((_, Ok(claimed), _)) = claim.await {
+                pending.extend(claimed);
+            }
+        }
         shared.stopping.store(true, Ordering::SeqCst);
+        // Runs claimed but not started go back at once (another instance
+        // need not wait for their lease).
+        for run in pending.drain(..) {
+            let outcome = RunOutcome {
+                key: run.key,
+                events: run
+                    .events
+                    .iter()
+                    .map(|e| (e.summary.id, Finish::Release))
+                    .collect(),
+            };
+            let _ = done_tx.send(RunDone {
+                outcome,
+                reports: Vec::new(),
+            });
+        }
         if !tasks.is_empty() {
-            tracing::info!(
-                events = tasks.len(),
-                "waiting for running handlers to finish"
-            );
+            tracing::info!(runs = tasks.len(), "waiting for running handlers to finish");
         }
         while let Some(done) = tasks.join_next().await {
             if let Err(e) = done {
                 tracing::error!(error = %e, "event task failed");
             }
         }
+        drop(done_tx);
+        let _ = finisher.await;
     }
 }
 
-/// Start up to `free` ready events; returns how many were started.
-async fn schedule<H: Handler>(
-    shared: &Arc<Shared<H>>,
-    free: usize,
-    tasks: &mut JoinSet<()>,
-) -> Result<usize, InboxError> {
-    let ready = shared.inbox.next_ready(free, now_ms()).await?;
-    if ready.is_empty() {
-        return Ok(0);
-    }
+async fn claim<H>(
+    shared: &Shared<H>,
+    heads: usize,
+) -> Result<Vec<Claimed>, crate::inbox::InboxError> {
     let claimed = shared
         .inbox
-        .claim(ready.iter().map(|e| e.summary.id).collect())
+        .claim(ClaimRequest {
+            owner: shared.owner.clone(),
+            heads,
+            run_limit: shared.config.batch.max(1),
+            lease: shared.config.lease.max(Duration::from_secs(1)),
+        })
         .await?;
-    let mut started = 0;
-    for event in ready {
-        if claimed.contains(&event.summary.id) {
-            let attempt = event.summary.attempts.saturating_add(1);
-            tasks.spawn(process(shared.clone(), event, attempt));
-            started += 1;
-        }
-    }
-    Ok(started)
+    let mut held = shared.held.lock().unwrap_or_else(|e| e.into_inner());
+    held.extend(claimed.iter().map(|c| c.key.clone()));
+    Ok(claimed)
 }
 
-async fn process<H: Handler>(shared: Arc<Shared<H>>, stored: StoredEvent, attempt: u32) {
+async fn renew_leases<H>(shared: &Shared<H>) {
+    let keys: Vec<String> = {
+        let held = shared.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.iter().cloned().collect()
+    };
+    if let Err(e) = shared
+        .inbox
+        .renew(shared.owner.clone(), keys, shared.config.lease)
+        .await
+    {
+        tracing::warn!(error = %e, "cannot renew the leases of the events being handled");
+    }
+}
+
+/// Record outcomes in batches until every sender is gone.
+async fn finisher<H>(shared: Arc<Shared<H>>, mut rx: mpsc::UnboundedReceiver<RunDone>) {
+    let mut batch: Vec<RunDone> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < 1024 {
+            match rx.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let runs: Vec<RunOutcome> = batch.iter().map(|d| d.outcome.clone()).collect();
+        let mut delay = Duration::from_millis(50);
+        let finished = loop {
+            match shared
+                .inbox
+                .finish(shared.owner.clone(), runs.clone())
+                .await
+            {
+                Ok(finished) => break Some(finished),
+                Err(e) => {
+                    if shared.stopping.load(Ordering::SeqCst) && rx.is_closed() {
+                        tracing::warn!(error = %e, runs = runs.len(), "cannot record outcomes at shutdown; the events will be handled again");
+                        break None;
+                    }
+                    tracing::warn!(error = %e, runs = runs.len(), "cannot record outcomes; trying again");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        {
+            let mut held = shared.held.lock().unwrap_or_else(|e| e.into_inner());
+            for run in &runs {
+                held.remove(&run.key);
+            }
+        }
+        shared.finished.notify_one();
+        let Some(finished) = finished else {
+            batch.clear();
+            continue;
+        };
+        for key in &finished.lost {
+            tracing::warn!(
+                key,
+                "the lease of these events passed to another instance; their outcomes were not recorded"
+            );
+        }
+        let fetched: HashMap<i64, i64> = finished.fetched.into_iter().collect();
+        for done in batch.drain(..) {
+            if finished.lost.contains(&done.outcome.key) {
+                continue;
+            }
+            for mut report in done.reports {
+                if let Outcome::Fetched { event_id } = &mut report.outcome {
+                    *event_id = fetched.get(&report.inbox_id).copied().unwrap_or(0);
+                    tracing::info!(
+                        id = report.inbox_id,
+                        event_id = *event_id,
+                        "trigger fetched"
+                    );
+                }
+                if let Some(observer) = &shared.observer {
+                    observer(&report);
+                }
+            }
+        }
+    }
+}
+
+/// Hand a run's events to the handler one at a time, in order.
+async fn handle_run<H: Handler>(
+    shared: Arc<Shared<H>>,
+    run: Claimed,
+    done: mpsc::UnboundedSender<RunDone>,
+) {
+    let mut events = Vec::with_capacity(run.events.len());
+    let mut reports = Vec::with_capacity(run.events.len());
+    let mut stop = false;
+    for stored in run.events {
+        let id = stored.summary.id;
+        if stop || shared.stopping.load(Ordering::SeqCst) {
+            events.push((id, Finish::Release));
+            continue;
+        }
+        let (outcome, finish, elapsed) = handle_event(&shared, &stored).await;
+        stop = matches!(outcome, Outcome::Retrying { .. });
+        events.push((id, finish));
+        let s = &stored.summary;
+        reports.push(OutcomeReport {
+            inbox_id: id,
+            kind: s.kind,
+            origin: s.origin,
+            event_name: s.event_name.clone(),
+            attempt: s.attempts,
+            outcome,
+            elapsed,
+        });
+    }
+    let _ = done.send(RunDone {
+        outcome: RunOutcome {
+            key: run.key,
+            events,
+        },
+        reports,
+    });
+}
+
+async fn handle_event<H: Handler>(
+    shared: &Arc<Shared<H>>,
+    stored: &StoredEvent,
+) -> (Outcome, Finish, Duration) {
     let start = Instant::now();
-    let id = stored.summary.id;
-    let outcome = if stored.summary.origin == Origin::Trigger {
-        fetch(&shared, &stored, attempt).await
+    let s = &stored.summary;
+    let (id, attempt) = (s.id, s.attempts.max(1));
+    let (outcome, finish) = if s.origin == Origin::Trigger {
+        fetch(shared, stored, attempt).await
     } else {
-        match super::decode_stored(&stored, attempt) {
+        let outcome = match super::decode_stored(stored, attempt) {
             Err(error) => Outcome::Rejected { error },
             Ok(Decoded::Unhandled(reason)) => Outcome::Unhandled { reason },
             Ok(Decoded::Event(event)) => {
@@ -290,44 +443,22 @@ async fn process<H: Handler>(shared: Arc<Shared<H>>, stored: StoredEvent, attemp
                 let result = tokio::spawn(async move { handler.handle(event, &ctx).await }).await;
                 match result {
                     Ok(Ok(())) => Outcome::Done,
-                    Ok(Err(e)) => failure(&shared.config, e, attempt),
-                    Err(join) => failure(
+                    Ok(Err(e)) => Outcome::of_error(&shared.config, e, attempt),
+                    Err(join) => Outcome::of_error(
                         &shared.config,
                         HandlerError::Transient(join_error_text(join)),
                         attempt,
                     ),
                 }
             }
-        }
+        };
+        let finish = outcome.finish();
+        (outcome, finish)
     };
     let elapsed = start.elapsed();
-    let finish = match &outcome {
-        Outcome::Done => Some(Finish::Done),
-        Outcome::Fetched { .. } => None,
-        Outcome::Retrying {
-            error,
-            next_attempt_at,
-        } => Some(Finish::Retry {
-            error: error.clone(),
-            at_ms: next_attempt_at.timestamp_millis(),
-        }),
-        Outcome::Dead { error } => Some(Finish::Dead {
-            error: error.clone(),
-        }),
-        Outcome::Rejected { error } => Some(Finish::Rejected {
-            error: error.clone(),
-        }),
-        Outcome::Unhandled { reason } => Some(Finish::Unhandled {
-            reason: reason.clone(),
-        }),
-    };
-    if let Some(finish) = finish {
-        record(&shared, id, finish).await;
-    }
-    let s = &stored.summary;
     match &outcome {
         Outcome::Done => tracing::debug!(id, attempt, ?elapsed, "event handled"),
-        Outcome::Fetched { event_id } => tracing::info!(id, attempt, event_id, "trigger fetched"),
+        Outcome::Fetched { .. } => {}
         Outcome::Retrying {
             error,
             next_attempt_at,
@@ -342,42 +473,63 @@ async fn process<H: Handler>(shared: Arc<Shared<H>>, stored: StoredEvent, attemp
             tracing::warn!(id, %reason, "stored event is still unknown; unhandled")
         }
     }
-    if let Some(observer) = &shared.observer {
-        observer(&OutcomeReport {
-            inbox_id: id,
-            kind: s.kind,
-            event_name: s.event_name.clone(),
-            attempt,
-            outcome,
-            elapsed,
-        });
-    }
+    (outcome, finish, elapsed)
 }
 
-/// Fetch the order or shipment of a trigger and store it as a new event.
-async fn fetch<H: Handler>(shared: &Shared<H>, stored: &StoredEvent, attempt: u32) -> Outcome {
+/// Fetch the order or shipment of a trigger, to be stored as a new event.
+async fn fetch<H: Handler>(
+    shared: &Shared<H>,
+    stored: &StoredEvent,
+    attempt: u32,
+) -> (Outcome, Finish) {
     let s = &stored.summary;
-    let Some(fetcher) = &shared.fetcher else {
-        return Outcome::Dead {
-            error: "GET-webhook trigger: no fetcher configured to fetch the object".into(),
+    let dead = |error: &str| {
+        let outcome = Outcome::Dead {
+            error: error.to_string(),
         };
+        let finish = outcome.finish();
+        (outcome, finish)
+    };
+    let Some(fetcher) = &shared.fetcher else {
+        return dead("GET-webhook trigger: no fetcher configured to fetch the object");
     };
     let Some(object_id) = s.object_id.as_deref() else {
-        return Outcome::Dead {
-            error: "GET-webhook trigger without an order or shipment id".into(),
-        };
+        return dead("GET-webhook trigger without an order or shipment id");
     };
-    let fetched = match s.kind {
-        EventKind::Order | EventKind::OrderDocuments => fetcher.fetch_order(object_id).await,
-        EventKind::Shipment => fetcher.fetch_shipment(object_id).await,
+    let (what, fetched) = match s.kind {
+        EventKind::Order | EventKind::OrderDocuments => {
+            ("order", fetcher.fetch_order(object_id).await)
+        }
+        EventKind::Shipment => ("shipment", fetcher.fetch_shipment(object_id).await),
     };
     match fetched {
-        Err(e) => failure(&shared.config, e, attempt),
+        Err(HandlerError::Transient(error)) => {
+            // Retried for as long as Tradecloud would retry the webhook.
+            let age = Duration::from_millis(
+                u64::try_from(now_ms() - s.received_at.timestamp_millis()).unwrap_or(0),
+            );
+            let limit = shared.config.fetch_retry_for;
+            if age >= limit {
+                let error = format!(
+                    "{error} (gave up fetching the {what} after retrying for {} h, {attempt} attempts)",
+                    limit.as_secs() / 3600
+                );
+                tracing::error!(
+                    id = s.id, object_id, attempts = attempt, retried_for_secs = age.as_secs(),
+                    %error, "GET-webhook trigger dead-lettered: the {what} could not be fetched; replay it with `tradecloud inbox replay {}`", s.id
+                );
+                return dead(&error);
+            }
+            let outcome = Outcome::retry_later(&shared.config, error, attempt);
+            let finish = outcome.finish();
+            (outcome, finish)
+        }
+        Err(error @ HandlerError::Permanent(_)) => {
+            let outcome = Outcome::of_error(&shared.config, error, attempt);
+            let finish = outcome.finish();
+            (outcome, finish)
+        }
         Ok(body) => {
-            let what = match s.kind {
-                EventKind::Shipment => "shipment",
-                _ => "order",
-            };
             let fetched = Fetched {
                 kind: if s.kind == EventKind::Shipment {
                     EventKind::Shipment
@@ -389,32 +541,7 @@ async fn fetch<H: Handler>(shared: &Shared<H>, stored: &StoredEvent, attempt: u3
                 body,
                 source: format!("fetched {what} for trigger {}", s.id),
             };
-            match shared.inbox.complete_trigger(s.id, fetched).await {
-                Ok(event_id) => Outcome::Fetched { event_id },
-                Err(e) => failure(
-                    &shared.config,
-                    HandlerError::Transient(format!("storing the fetched {what}: {e}")),
-                    attempt,
-                ),
-            }
-        }
-    }
-}
-
-fn failure(config: &ProcessorConfig, error: HandlerError, attempt: u32) -> Outcome {
-    match error {
-        HandlerError::Permanent(error) => Outcome::Dead { error },
-        HandlerError::Transient(error) if attempt >= config.max_attempts.max(1) => Outcome::Dead {
-            error: format!("{error} (gave up after {attempt} attempts)"),
-        },
-        HandlerError::Transient(error) => {
-            let delay = config.backoff(attempt);
-            let at =
-                now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2));
-            Outcome::Retrying {
-                error,
-                next_attempt_at: from_ms(at),
-            }
+            (Outcome::Fetched { event_id: 0 }, Finish::Fetched(fetched))
         }
     }
 }
@@ -430,26 +557,5 @@ fn join_error_text(join: tokio::task::JoinError) -> String {
         format!("handler panicked: {text}")
     } else {
         "handler task was cancelled".into()
-    }
-}
-
-/// Record an outcome, retrying while the store is unavailable. At shutdown
-/// it gives up: the event stays `processing` and is handled again after the
-/// restart (at-least-once).
-async fn record<H>(shared: &Shared<H>, id: i64, finish: Finish) {
-    let mut delay = Duration::from_millis(50);
-    loop {
-        match shared.inbox.finish(id, finish.clone()).await {
-            Ok(()) => return,
-            Err(e) => {
-                if shared.stopping.load(Ordering::SeqCst) {
-                    tracing::warn!(id, error = %e, "cannot record the outcome at shutdown; the event will be handled again");
-                    return;
-                }
-                tracing::warn!(id, error = %e, "cannot record the outcome; trying again");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-        }
     }
 }

@@ -14,7 +14,7 @@ use super::{
     config, tls, AuthMethod, Authenticator, ClientFetcher, Config, ConfigError, Metrics, Receiver,
     ReceiverError,
 };
-use crate::inbox::{Inbox, InboxError};
+use crate::inbox::Inbox;
 use crate::processing::{Fetcher, Handler, Processor, ProcessorConfig};
 
 /// Where the TLS certificate comes from.
@@ -242,12 +242,7 @@ impl ReceiverBuilder {
 
         let inbox = match self.inbox {
             Some(inbox) => inbox,
-            None => {
-                let url = config.store.url.clone();
-                tokio::task::spawn_blocking(move || Inbox::open(&url))
-                    .await
-                    .map_err(|e| InboxError::Unavailable(e.to_string()))??
-            }
+            None => Inbox::connect(&config.store.url).await?,
         };
 
         let listener = match self.listener {

@@ -15,7 +15,7 @@
 //! password_file = "/run/secrets/webhook-password"   # or password, or TRADECLOUD_AUTH_PASSWORD
 //!
 //! [store]
-//! url = "sqlite://tradecloud-inbox.db"    # default
+//! url = "sqlite://tradecloud-inbox.db"    # default; or "postgres://user:pw@host:5432/db"
 //!
 //! [tradecloud]           # how we call Tradecloud (GET webhooks, downloads)
 //! environment = "acceptance"              # or production, or base_url = "..."
@@ -27,6 +27,9 @@
 //! max_attempts = 10      # then a transiently failing event is dead
 //! backoff_base_ms = 1000 # first retry delay, doubled each time
 //! backoff_max_secs = 300 # longest retry delay
+//! batch = 64             # events of one order claimed and recorded together
+//! lease_secs = 30        # another instance takes over a dead one's events after this
+//! fetch_retry_hours = 24 # GET-webhook fetches are retried this long, then dead
 //! ```
 //!
 //! Every key can be overridden by an environment variable
@@ -62,8 +65,8 @@ pub const DEFAULT_ORDER_PATH: &str = "/tradecloud/order";
 pub const DEFAULT_SHIPMENT_PATH: &str = "/tradecloud/shipment";
 /// Default `[server] max_body_bytes` (32 MiB: a 500-line order is about 1.5 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
-/// Default `[store] url`.
-pub const DEFAULT_STORE_URL: &str = "sqlite://tradecloud-inbox.db";
+/// Default `[store] url` (the inbox's own default).
+pub use crate::inbox::DEFAULT_STORE_URL;
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -257,8 +260,11 @@ pub struct AuthConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
-    /// The inbox database (`sqlite://PATH`, tuning options in its query:
-    /// `?busy_timeout_ms=2000&queue_capacity=8192`, see [`crate::inbox::InboxOptions`]).
+    /// The inbox database: `sqlite://PATH` (the default), or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` for several receivers on
+    /// one database (also `TRADECLOUD_STORE_URL`); tuning options in its
+    /// query: `?busy_timeout_ms=2000&queue_capacity=8192&pool_size=16`, see
+    /// [`crate::inbox::InboxOptions`].
     pub url: String,
     /// Delete `done` events this many days after they were handled (checked
     /// at start and every hour). Unset or 0: keep every event (the default:
@@ -312,6 +318,14 @@ pub struct ProcessingConfig {
     /// How often to look for work that nothing announced (events stored by
     /// another process, retries that came due), in milliseconds.
     pub poll_interval_ms: u64,
+    /// Most events of one order (shipment) claimed and recorded together.
+    pub batch: usize,
+    /// Seconds a claim holds without renewal; another instance takes over
+    /// the events of one that died after this.
+    pub lease_secs: u64,
+    /// Hours GET-webhook fetches are retried (API down) before the trigger
+    /// is dead-lettered; Tradecloud retries a webhook for 24 hours.
+    pub fetch_retry_hours: u64,
 }
 
 impl Default for ProcessingConfig {
@@ -329,6 +343,9 @@ impl From<&crate::processing::ProcessorConfig> for ProcessingConfig {
             backoff_base_ms: millis(c.backoff_base),
             backoff_max_secs: c.backoff_max.as_secs(),
             poll_interval_ms: millis(c.poll_interval),
+            batch: c.batch,
+            lease_secs: c.lease.as_secs(),
+            fetch_retry_hours: c.fetch_retry_for.as_secs() / 3600,
         }
     }
 }
@@ -343,13 +360,21 @@ impl ProcessingConfig {
             backoff_base: Duration::from_millis(self.backoff_base_ms),
             backoff_max: Duration::from_secs(self.backoff_max_secs),
             poll_interval: Duration::from_millis(self.poll_interval_ms),
+            batch: self.batch,
+            lease: Duration::from_secs(self.lease_secs),
+            fetch_retry_for: Duration::from_secs(self.fetch_retry_hours.saturating_mul(3600)),
         }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if self.concurrency == 0 || self.max_attempts == 0 || self.poll_interval_ms == 0 {
+        if self.concurrency == 0
+            || self.max_attempts == 0
+            || self.poll_interval_ms == 0
+            || self.batch == 0
+            || self.lease_secs < 3
+        {
             return Err(ConfigError::setting(
-                "processing.concurrency, max_attempts and poll_interval_ms must be at least 1",
+                "processing.concurrency, max_attempts, poll_interval_ms and batch must be at least 1, lease_secs at least 3",
             ));
         }
         if u128::from(self.backoff_base_ms) > u128::from(self.backoff_max_secs) * 1000 {

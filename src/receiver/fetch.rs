@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use crate::client::{Client, ClientError, Environment};
+use crate::client::{Client, Environment};
 use crate::processing::{BoxFuture, Fetcher, HandlerError};
 
 use super::config::{ConfigError, TradecloudConfig};
@@ -49,37 +49,16 @@ impl ClientFetcher {
     }
 }
 
-fn classify(e: ClientError) -> HandlerError {
-    if e.is_transient() {
-        HandlerError::Transient(e.to_string())
-    } else {
-        HandlerError::Permanent(e.to_string())
-    }
-}
-
-fn to_bytes<T: serde::Serialize>(value: &T) -> Result<Bytes, HandlerError> {
-    serde_json::to_vec(value)
-        .map(Bytes::from)
-        .map_err(|e| HandlerError::Permanent(format!("cannot serialise: {e}")))
-}
-
+/// The [`Client`]'s own [`Fetcher`] implementation, with the client of `[tradecloud]`.
 impl Fetcher for ClientFetcher {
     fn fetch_order<'a>(&'a self, order_id: &'a str) -> BoxFuture<'a, Result<Bytes, HandlerError>> {
-        Box::pin(async move { to_bytes(&self.client.get_order(order_id).await.map_err(classify)?) })
+        self.client.fetch_order(order_id)
     }
 
     fn fetch_shipment<'a>(
         &'a self,
         shipment_id: &'a str,
     ) -> BoxFuture<'a, Result<Bytes, HandlerError>> {
-        Box::pin(async move {
-            to_bytes(
-                &self
-                    .client
-                    .get_shipment(shipment_id)
-                    .await
-                    .map_err(classify)?,
-            )
-        })
+        self.client.fetch_shipment(shipment_id)
     }
 }

@@ -10,7 +10,7 @@
 //! | `tradecloud_webhook_rejected_total` | `reason` | requests answered with an error: `unauthorized`, `invalid_body`, `unsupported_media_type`, `payload_too_large`, `body_read`, `store_unavailable`, `overloaded`, `timeout`, `panic`, `auth_unavailable`, ... |
 //! | `tradecloud_webhook_responses_total` | `status` | responses of the webhook routes by status code |
 //! | `tradecloud_webhook_request_duration_seconds` | | time from request to response on the webhook routes |
-//! | `tradecloud_handler_outcomes_total` | `kind`, `outcome` | handler (or GET-webhook fetch) attempts: `done`, `fetched`, `retrying`, `dead`, `rejected`, `unhandled` |
+//! | `tradecloud_handler_outcomes_total` | `kind`, `outcome` | handler (or GET-webhook fetch) attempts: `done`, `fetched`, `retrying`, `dead`, `rejected`, `unhandled`; `trigger_dead`: a GET-webhook trigger whose fetch was given up on |
 //! | `tradecloud_handler_duration_seconds` | `kind` | handler run time |
 //! | `tradecloud_connections_open` | | open TLS connections (served and over the limits) |
 //! | `tradecloud_inbox_purged_total` | | `done` events deleted by `[store] retention_days` |
@@ -274,9 +274,17 @@ impl Metrics {
 
     /// Record a processor outcome: use as
     /// `processor.on_outcome(move |r| metrics.observe_outcome(r))`.
-    /// Outcome labels: `done`, `fetched`, `retrying`, `dead`, `rejected`, `unhandled`.
+    /// Outcome labels: `done`, `fetched`, `retrying`, `dead`, `rejected`,
+    /// `unhandled`, and `trigger_dead` for a GET-webhook trigger given up on
+    /// (alert on it).
     pub fn observe_outcome(&self, report: &crate::processing::OutcomeReport) {
-        self.handler_outcome(report.kind.as_str(), report.outcome.label(), report.elapsed);
+        let label = match (&report.outcome, report.origin) {
+            (crate::processing::Outcome::Dead { .. }, crate::inbox::Origin::Trigger) => {
+                "trigger_dead"
+            }
+            (outcome, _) => outcome.label(),
+        };
+        self.handler_outcome(report.kind.as_str(), label, report.elapsed);
     }
 
     /// A connection was opened; it counts as open until the guard is dropped.

@@ -45,7 +45,9 @@
 //! exact bytes).
 //!
 //! Operational endpoints, without the webhook authentication: `/healthz`
-//! (the process is up), `/readyz` (the store accepts writes) and `/metrics`
+//! (the process is up), `/readyz` (an event can be committed now: see
+//! [`Inbox::ready`](crate::inbox::Inbox::ready); checked at most once a
+//! second, without writing) and `/metrics`
 //! (Prometheus, see [`metrics`]; `server.metrics = false` turns it off, and
 //! with `server.metrics_token` it requires `Authorization: Bearer TOKEN`,
 //! which Prometheus sends with `authorization: { credentials: TOKEN }`).
@@ -80,8 +82,8 @@ pub mod tls;
 use std::net::SocketAddr;
 
 use crate::inbox::InboxError;
-use crate::processing::Handler;
 
+pub use crate::processing::LogHandler;
 pub use app::{shutdown_signal, Receiver};
 pub use auth::{AuthFailure, Authenticator, Principal};
 pub use builder::ReceiverBuilder;
@@ -113,43 +115,4 @@ pub enum ReceiverError {
         #[source]
         source: std::io::Error,
     },
-}
-
-/// A [`Handler`] that logs every event (at `info`, without the body) and
-/// marks it done: what `tradecloud serve` runs when no handler is given.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LogHandler;
-
-impl Handler for LogHandler {
-    async fn handle(
-        &self,
-        event: crate::processing::Event,
-        _ctx: &crate::processing::HandlerContext,
-    ) -> Result<(), crate::processing::HandlerError> {
-        use crate::processing::Event;
-        let meta = event.meta();
-        let lines = match &event {
-            Event::Order { body, .. } => body
-                .order_event
-                .as_ref()
-                .map(|e| e.lines.len())
-                .or_else(|| {
-                    body.single_delivery_order_event
-                        .as_ref()
-                        .map(|e| e.lines.len())
-                })
-                .or_else(|| body.simple_order_event.as_ref().map(|e| e.lines.len()))
-                .or_else(|| body.order_documents_event.as_ref().map(|e| e.lines.len()))
-                .unwrap_or(0),
-            Event::Shipment { body, .. } => body.shipment.lines.len(),
-            Event::FetchedOrder { order, .. } => order.lines.len(),
-            Event::FetchedShipment { shipment, .. } => shipment.lines.len(),
-        };
-        tracing::info!(
-            id = meta.inbox_id, kind = %meta.kind, event_name = meta.event_name.as_deref().unwrap_or(""),
-            object_id = meta.object_id.as_deref().unwrap_or(""), message_id = meta.message_id.as_deref().unwrap_or(""),
-            attempt = meta.attempt, lines, "event handled"
-        );
-        Ok(())
-    }
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use super::{db, InboxError, InboxOptions, Target};
+use super::db;
+use crate::inbox::options::Target;
+use crate::inbox::{InboxError, InboxOptions};
 
 /// One operation for the writer.
 pub(crate) trait WriteOp: Send {

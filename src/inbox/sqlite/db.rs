@@ -2,20 +2,18 @@
 
 use std::path::Path;
 
-use bytes::Bytes;
-use rusqlite::types::{Type, Value};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::{
-    from_ms, EventSummary, InboxError, InboxOptions, ListFilter, NewEvent, NewState, Origin,
-    Purged, State, Stored, StoredEvent, Target,
-};
+use super::queue::rebuild_heads;
+use crate::inbox::options::Target;
+use crate::inbox::{InboxError, InboxOptions};
 
 /// Version of the schema below, kept in `PRAGMA user_version`.
 ///
 /// 1: bodies in `events.body` (in the middle of the row).
 /// 2: bodies in `event_bodies`, `events.body_len` (see [`migrate_v1_to_v2`]).
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+/// 3: the `heads` table of the work queue (see [`crate::inbox::queue`]).
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// The `events` table of version 2, created as `{name}`.
 fn events_table(name: &str) -> String {
@@ -40,12 +38,10 @@ fn events_table(name: &str) -> String {
     )
 }
 
-/// The indexes on `events` (the same in versions 1 and 2).
+/// The indexes on `events` (version 3; versions 1 and 2 also had `events_pending`).
 const EVENTS_INDEXES: &str = "
 CREATE UNIQUE INDEX IF NOT EXISTS events_message_id ON events (message_id);
 CREATE INDEX IF NOT EXISTS events_state ON events (state, id);
-CREATE INDEX IF NOT EXISTS events_pending ON events (id)
-    WHERE state IN ('received', 'trigger', 'retrying');
 CREATE INDEX IF NOT EXISTS events_active_object ON events (object_id, id)
     WHERE state IN ('received', 'trigger', 'processing', 'retrying');
 ";
@@ -60,6 +56,19 @@ CREATE TABLE event_bodies (
 );
 ";
 
+/// The head of each object's queue (see [`crate::inbox::queue`]).
+const HEADS_TABLE: &str = "
+CREATE TABLE heads (
+    key       TEXT    PRIMARY KEY,
+    object_id TEXT,
+    event_id  INTEGER NOT NULL,
+    due_at    INTEGER NOT NULL,
+    owner     TEXT
+) WITHOUT ROWID;
+CREATE INDEX heads_due ON heads (due_at);
+";
+
+/// Kept for files of earlier versions; nothing writes it any more.
 const HEALTH_TABLE: &str = "
 CREATE TABLE IF NOT EXISTS inbox_health (
     id         INTEGER PRIMARY KEY CHECK (id = 1),
@@ -144,7 +153,14 @@ pub(crate) fn open_existing_writer(
     path: &Path,
     options: &InboxOptions,
 ) -> Result<Connection, InboxError> {
-    let conn = Connection::open_with_flags(
+    let conn = open_existing(path)?;
+    setup_writer(&conn, options, true)?;
+    Ok(conn)
+}
+
+/// Open an existing database file for reading and writing.
+fn open_existing(path: &Path) -> Result<Connection, InboxError> {
+    Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
@@ -153,9 +169,7 @@ pub(crate) fn open_existing_writer(
             "cannot open inbox database {}: {e}",
             path.display()
         ))
-    })?;
-    setup_writer(&conn, options, true)?;
-    Ok(conn)
+    })
 }
 
 fn sync_parent_dir(path: &Path) {
@@ -231,8 +245,13 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             conn.execute_batch(EVENTS_INDEXES)?;
             conn.execute_batch(BODIES_TABLE)?;
             conn.execute_batch(HEALTH_TABLE)?;
+            conn.execute_batch(HEADS_TABLE)?;
         }
-        1 => migrate_v1_to_v2(conn)?,
+        1 => {
+            migrate_v1_to_v2(conn)?;
+            migrate_v2_to_v3(conn)?;
+        }
+        2 => migrate_v2_to_v3(conn)?,
         _ => return Ok(()),
     }
     conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -282,6 +301,17 @@ fn migrate_v1_to_v2(conn: &Connection) -> Result<(), InboxError> {
     Ok(())
 }
 
+/// Version 2 to 3: the `heads` table, built from the events still to
+/// handle (the oldest per object; a claim left by a crash is dropped, so
+/// its event is claimed again). Runs in the caller's transaction.
+fn migrate_v2_to_v3(conn: &Connection) -> Result<(), InboxError> {
+    // The queue is found through `heads` now; the index of pending events
+    // only cost a write per state change.
+    conn.execute_batch("DROP INDEX IF EXISTS events_pending;")?;
+    conn.execute_batch(HEADS_TABLE)?;
+    rebuild_heads(conn)
+}
+
 /// A pooled read connection with the identity of the file it was opened on.
 pub(crate) struct Reader {
     pub(crate) conn: Connection,
@@ -306,16 +336,7 @@ impl Reader {
                 return Ok(reader);
             }
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| {
-            InboxError::Unavailable(format!(
-                "cannot open inbox database {}: {e}",
-                path.display()
-            ))
-        })?;
+        let conn = open_existing(path)?;
         conn.busy_timeout(options.busy_timeout)?;
         conn.pragma_update(None, "query_only", true)?;
         conn.set_prepared_statement_cache_capacity(32);
@@ -324,331 +345,6 @@ impl Reader {
             file: current,
         })
     }
-}
-
-fn conversion_error(index: usize, err: InboxError) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(err))
-}
-
-/// Read an [`EventSummary`] from the first 15 columns ([`SUMMARY_COLUMNS`]).
-pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<EventSummary> {
-    let kind: String = row.get(1)?;
-    let state: String = row.get(6)?;
-    let origin: String = row.get(13)?;
-    let attempts: i64 = row.get(8)?;
-    let body_len: i64 = row.get(14)?;
-    Ok(EventSummary {
-        id: row.get(0)?,
-        kind: kind.parse().map_err(|e| conversion_error(1, e))?,
-        event_name: row.get(2)?,
-        object_id: row.get(3)?,
-        message_id: row.get(4)?,
-        content_type: row.get(5)?,
-        state: state.parse().map_err(|e| conversion_error(6, e))?,
-        error: row.get(7)?,
-        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-        received_at: from_ms(row.get(9)?),
-        updated_at: from_ms(row.get(10)?),
-        next_attempt_at: row.get::<_, Option<i64>>(11)?.map(from_ms),
-        source: row.get(12)?,
-        origin: Origin::parse(&origin).map_err(|e| conversion_error(13, e))?,
-        body_len: u64::try_from(body_len).unwrap_or(0),
-    })
-}
-
-/// Read a [`StoredEvent`]: [`SUMMARY_COLUMNS`] followed by the body
-/// (`event_bodies.body`, see [`WITH_BODY`]).
-pub(crate) fn stored_event(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
-    let summary = summary(row)?;
-    let body: Vec<u8> = row.get(15)?;
-    Ok(StoredEvent {
-        summary,
-        body: Bytes::from(body),
-    })
-}
-
-fn read_error(err: rusqlite::Error) -> InboxError {
-    match err {
-        rusqlite::Error::FromSqlConversionFailure(_, _, inner) => {
-            match inner.downcast::<InboxError>() {
-                Ok(e) => *e,
-                Err(other) => InboxError::Invalid(other.to_string()),
-            }
-        }
-        other => unavailable(other),
-    }
-}
-
-pub(crate) fn insert_event(
-    conn: &Connection,
-    event: &NewEvent,
-    now: i64,
-) -> Result<Stored, InboxError> {
-    let (state, error, origin) = match &event.state {
-        NewState::Received => (State::Received, None, Origin::Webhook),
-        NewState::Rejected { error } => (State::Rejected, Some(error.as_str()), Origin::Webhook),
-        NewState::Trigger => (State::Trigger, None, Origin::Trigger),
-        NewState::Unhandled { reason } => {
-            (State::Unhandled, Some(reason.as_str()), Origin::Webhook)
-        }
-    };
-    if let Some(message_id) = &event.message_id {
-        let existing: Option<(i64, String)> = conn
-            .prepare_cached("SELECT id, state FROM events WHERE message_id = ?1")?
-            .query_row([message_id], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()?;
-        if let Some((id, existing_state)) = existing {
-            if existing_state == State::Rejected.as_str() && state != State::Rejected {
-                // A valid copy of a message whose first copy was quarantined:
-                // store it, keep the rejected bytes, hand over the message id
-                // (three statements: all or nothing).
-                conn.execute_batch("SAVEPOINT supersede")?;
-                let result = supersede(conn, id, event, state, now);
-                let end = if result.is_ok() {
-                    "RELEASE supersede"
-                } else {
-                    "ROLLBACK TO supersede; RELEASE supersede"
-                };
-                conn.execute_batch(end)?;
-                return result;
-            } else {
-                return Ok(Stored::Duplicate(id));
-            }
-        }
-    }
-    insert_new(conn, event, state, error, origin, now).map(Stored::New)
-}
-
-fn insert_new(
-    conn: &Connection,
-    event: &NewEvent,
-    state: State,
-    error: Option<&str>,
-    origin: Origin,
-    now: i64,
-) -> Result<i64, InboxError> {
-    insert_row(
-        conn,
-        &RowValues {
-            kind: event.kind.as_str(),
-            event_name: event.event_name.as_deref(),
-            object_id: event.object_id.as_deref(),
-            message_id: event.message_id.as_deref(),
-            content_type: &event.content_type,
-            body: &event.body,
-            state,
-            error,
-            source: event.source.as_deref(),
-            origin,
-        },
-        now,
-    )
-}
-
-/// Store a valid `event` whose message id belongs to rejected event `old`.
-fn supersede(
-    conn: &Connection,
-    old: i64,
-    event: &NewEvent,
-    state: State,
-    now: i64,
-) -> Result<Stored, InboxError> {
-    conn.prepare_cached("UPDATE events SET message_id = NULL WHERE id = ?1")?
-        .execute([old])?;
-    let origin = if state == State::Trigger {
-        Origin::Trigger
-    } else {
-        Origin::Webhook
-    };
-    let note = match &event.state {
-        NewState::Unhandled { reason } => Some(reason.as_str()),
-        _ => None,
-    };
-    let id = insert_new(conn, event, state, note, origin, now)?;
-    conn.prepare_cached(
-        "UPDATE events SET error = coalesce(error, '') || ' (superseded by event ' || ?2 || ')', \
-         updated_at = ?3 WHERE id = ?1",
-    )?
-    .execute((old, id, now))?;
-    Ok(Stored::New(id))
-}
-
-pub(crate) struct RowValues<'a> {
-    pub(crate) kind: &'a str,
-    pub(crate) event_name: Option<&'a str>,
-    pub(crate) object_id: Option<&'a str>,
-    pub(crate) message_id: Option<&'a str>,
-    pub(crate) content_type: &'a str,
-    pub(crate) body: &'a [u8],
-    pub(crate) state: State,
-    pub(crate) error: Option<&'a str>,
-    pub(crate) source: Option<&'a str>,
-    pub(crate) origin: Origin,
-}
-
-/// Insert an event and its body: two statements, so run it in a savepoint
-/// (or a transaction of its own) to keep it all or nothing.
-pub(crate) fn insert_row(
-    conn: &Connection,
-    row: &RowValues<'_>,
-    now: i64,
-) -> Result<i64, InboxError> {
-    let body_len =
-        i64::try_from(row.body.len()).map_err(|_| InboxError::Invalid("body too large".into()))?;
-    conn.prepare_cached(
-        "INSERT INTO events (kind, event_name, object_id, message_id, content_type, body_len, state, error, \
-         attempts, received_at, updated_at, next_attempt_at, source, origin) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9, NULL, ?10, ?11)",
-    )?
-    .execute((
-        row.kind,
-        row.event_name,
-        row.object_id,
-        row.message_id,
-        row.content_type,
-        body_len,
-        row.state.as_str(),
-        row.error,
-        now,
-        row.source,
-        row.origin.as_str(),
-    ))?;
-    let id = conn.last_insert_rowid();
-    conn.prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES (?1, ?2)")?
-        .execute((id, row.body))?;
-    Ok(id)
-}
-
-pub(crate) fn list(
-    conn: &Connection,
-    filter: &ListFilter,
-) -> Result<Vec<EventSummary>, InboxError> {
-    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM events WHERE 1 = 1");
-    let mut params: Vec<Value> = Vec::new();
-    if let Some(state) = filter.state {
-        params.push(Value::Text(state.as_str().into()));
-        sql.push_str(&format!(" AND state = ?{}", params.len()));
-    }
-    if let Some(kind) = filter.kind {
-        params.push(Value::Text(kind.as_str().into()));
-        sql.push_str(&format!(" AND kind = ?{}", params.len()));
-    }
-    if let Some(object_id) = &filter.object_id {
-        params.push(Value::Text(object_id.clone()));
-        sql.push_str(&format!(" AND object_id = ?{}", params.len()));
-    }
-    if let Some(before) = filter.before_id {
-        params.push(Value::Integer(before));
-        sql.push_str(&format!(" AND id < ?{}", params.len()));
-    }
-    let limit = i64::try_from(filter.limit.unwrap_or(100)).unwrap_or(i64::MAX);
-    params.push(Value::Integer(limit));
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", params.len()));
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut events = stmt
-        .query_map(rusqlite::params_from_iter(params), summary)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(read_error)?;
-    events.reverse();
-    Ok(events)
-}
-
-pub(crate) fn get(conn: &Connection, id: i64) -> Result<Option<StoredEvent>, InboxError> {
-    conn.prepare_cached(&format!(
-        "SELECT {SUMMARY_COLUMNS}, b.body FROM {WITH_BODY} WHERE e.id = ?1"
-    ))?
-    .query_row([id], stored_event)
-    .optional()
-    .map_err(read_error)
-}
-
-pub(crate) fn replay(conn: &Connection, id: i64, now: i64) -> Result<(), InboxError> {
-    let row: Option<(String, String)> = conn
-        .prepare_cached("SELECT state, origin FROM events WHERE id = ?1")?
-        .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
-        .optional()?;
-    let (state, origin) = row.ok_or(InboxError::NotFound(id))?;
-    let state: State = state.parse()?;
-    if !state.is_replayable() {
-        return Err(InboxError::Invalid(format!(
-            "event {id} is {state}: only rejected, dead or done events (and unhandled ones) can be replayed"
-        )));
-    }
-    let next = if Origin::parse(&origin)? == Origin::Trigger {
-        State::Trigger
-    } else {
-        State::Received
-    };
-    conn.prepare_cached(
-        "UPDATE events SET state = ?2, error = NULL, attempts = 0, next_attempt_at = NULL, updated_at = ?3 \
-         WHERE id = ?1",
-    )?
-    .execute((id, next.as_str(), now))?;
-    Ok(())
-}
-
-pub(crate) fn counts(conn: &Connection) -> Result<Vec<(State, u64)>, InboxError> {
-    let mut stmt = conn.prepare_cached("SELECT state, count(*) FROM events GROUP BY state")?;
-    let rows = stmt
-        .query_map([], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut counts = Vec::new();
-    for state in State::ALL {
-        let n = rows
-            .iter()
-            .find(|(s, _)| s == state.as_str())
-            .map_or(0, |(_, n)| *n);
-        counts.push((state, u64::try_from(n).unwrap_or(0)));
-    }
-    Ok(counts)
-}
-
-/// The `done` events finished before `cutoff_ms`, counted.
-pub(crate) fn purgeable(conn: &Connection, cutoff_ms: i64) -> Result<Purged, InboxError> {
-    let (events, bytes): (i64, i64) = conn
-        .prepare_cached(
-            "SELECT count(*), coalesce(sum(body_len), 0) FROM events \
-             WHERE state = 'done' AND updated_at < ?1",
-        )?
-        .query_row([cutoff_ms], |row| Ok((row.get(0)?, row.get(1)?)))
-        .map_err(read_error)?;
-    Ok(Purged {
-        events: u64::try_from(events).unwrap_or(0),
-        body_bytes: u64::try_from(bytes).unwrap_or(0),
-    })
-}
-
-/// Delete up to `limit` of the oldest `done` events finished before
-/// `cutoff_ms`, and their bodies (several statements: run it in a savepoint).
-pub(crate) fn purge_batch(
-    conn: &Connection,
-    cutoff_ms: i64,
-    limit: usize,
-) -> Result<Purged, InboxError> {
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let deleted = conn
-        .prepare_cached(
-            "DELETE FROM events WHERE id IN \
-             (SELECT id FROM events WHERE state = 'done' AND updated_at < ?1 ORDER BY id LIMIT ?2) \
-             RETURNING id, body_len",
-        )?
-        .query_map([cutoff_ms, limit], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut delete_body = conn.prepare_cached("DELETE FROM event_bodies WHERE event_id = ?1")?;
-    for (id, _) in &deleted {
-        delete_body.execute([id])?;
-    }
-    Ok(Purged {
-        events: deleted.len() as u64,
-        body_bytes: deleted
-            .iter()
-            .map(|(_, n)| u64::try_from(*n).unwrap_or(0))
-            .sum(),
-    })
 }
 
 #[cfg(test)]

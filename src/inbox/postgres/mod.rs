@@ -1,0 +1,384 @@
+//! The PostgreSQL store (feature `postgres`): a deadpool connection pool,
+//! a writer task that group-commits the events being stored, and the
+//! statements of [`rows`] and [`queue`]. How several instances share one
+//! database is described in the [inbox docs](crate::inbox).
+
+mod queue;
+mod rows;
+mod schema;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use super::admission::{hand_over, writer_gone, Admission, QueuedBytes};
+use super::queue::{ClaimRequest, Claimed, Finished, RunOutcome};
+use super::{
+    redact, BoxFuture, EventSummary, InboxError, InboxOptions, ListFilter, NewEvent, Purged, State,
+    Store, Stored, StoredEvent,
+};
+
+/// How long to wait for a connection (pool, connect) before `Unavailable`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A driver or pool error as the inbox's transient error, with the server's
+/// own message when there is one.
+pub(crate) fn pg_error(e: tokio_postgres::Error) -> InboxError {
+    match e.as_db_error() {
+        Some(db) => InboxError::Unavailable(format!(
+            "PostgreSQL: {} {}: {}",
+            db.severity(),
+            db.code().code(),
+            db.message()
+        )),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                source = s.source();
+            }
+            InboxError::Unavailable(format!("PostgreSQL: {text}"))
+        }
+    }
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> InboxError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => pg_error(e),
+        other => InboxError::Unavailable(format!("PostgreSQL: {other}")),
+    }
+}
+
+/// PostgreSQL text cannot hold NUL: metadata read from a body (ids, event
+/// names) is stored with U+FFFD in its place (the body is stored as bytes,
+/// unchanged).
+pub(crate) fn text(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') {
+        Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// The advisory lock key of an object id (64-bit FNV-1a, stable across
+/// instances and builds).
+pub(crate) fn lock_key(object_id: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in object_id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+struct Insert {
+    event: NewEvent,
+    reply: oneshot::Sender<Result<Stored, InboxError>>,
+    _budget: QueuedBytes,
+}
+
+pub(crate) struct PgStore {
+    pool: Pool,
+    describe: String,
+    tx: mpsc::Sender<Insert>,
+    admission: Admission,
+    changed: Arc<Notify>,
+}
+
+impl PgStore {
+    /// Connect, migrate the schema (one instance at a time) and start the writer.
+    pub(crate) async fn connect(url: &str, options: InboxOptions) -> Result<PgStore, InboxError> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+            InboxError::Invalid(format!("invalid PostgreSQL URL {}: {e}", redact(url)))
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("tradecloud");
+        }
+        config.keepalives(true);
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(2))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(CONNECT_TIMEOUT))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .recycle_timeout(Some(CONNECT_TIMEOUT))
+            .build()
+            .map_err(|e| InboxError::Invalid(format!("PostgreSQL pool: {e}")))?;
+        {
+            let client = pool.get().await.map_err(pool_error)?;
+            schema::migrate(&client).await?;
+        }
+        let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
+        let changed = Arc::new(Notify::new());
+        tokio::spawn(writer(
+            pool.clone(),
+            rx,
+            options.max_batch.max(1),
+            changed.clone(),
+        ));
+        Ok(PgStore {
+            admission: Admission::new(options.queue_bytes),
+            pool,
+            describe: redact(url),
+            tx,
+            changed,
+        })
+    }
+
+    async fn client(&self) -> Result<Object, InboxError> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    /// Run `f` in a transaction of its own on a pooled connection.
+    async fn transaction<T, F>(&self, f: F) -> Result<T, InboxError>
+    where
+        F: for<'a> FnOnce(
+            &'a deadpool_postgres::Transaction<'a>,
+        ) -> BoxFuture<'a, Result<T, InboxError>>,
+    {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        let value = f(&tx).await?;
+        tx.commit().await.map_err(pg_error)?;
+        Ok(value)
+    }
+}
+
+/// The group commit: every event waiting is inserted in one transaction.
+async fn writer(
+    pool: Pool,
+    mut rx: mpsc::Receiver<Insert>,
+    max_batch: usize,
+    changed: Arc<Notify>,
+) {
+    let mut batch: Vec<Insert> = Vec::with_capacity(max_batch);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let events: Vec<&NewEvent> = batch.iter().map(|i| &i.event).collect();
+        let outcome = insert_batch(&pool, &events).await;
+        match outcome {
+            Ok(stored) => {
+                for (insert, stored) in batch.drain(..).zip(stored) {
+                    let _ = insert.reply.send(Ok(stored));
+                }
+                changed.notify_one();
+            }
+            // An error of the server about one statement (not the
+            // connection): store them one by one, so that one bad event
+            // does not fail the others.
+            Err((e, true)) if batch.len() > 1 => {
+                tracing::warn!(error = %e, events = batch.len(), "inbox batch failed; storing its events one by one");
+                for insert in batch.drain(..) {
+                    let result = insert_batch(&pool, &[&insert.event])
+                        .await
+                        .map(|mut s| s.remove(0))
+                        .map_err(|(e, _)| e);
+                    let _ = insert.reply.send(result);
+                }
+                changed.notify_one();
+            }
+            Err((e, _)) => {
+                tracing::warn!(error = %e, events = batch.len(), "inbox batch not committed");
+                for insert in batch.drain(..) {
+                    let _ = insert.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Insert `events` in one transaction. The error says whether the server
+/// refused a statement (`true`) rather than the connection failing.
+async fn insert_batch(
+    pool: &Pool,
+    events: &[&NewEvent],
+) -> Result<Vec<Stored>, (InboxError, bool)> {
+    let mut client = pool.get().await.map_err(|e| (pool_error(e), false))?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| (pg_error(e), false))?;
+    let statement_error = |e: InboxError| (e, true);
+    // Ids are drawn after the objects are locked: an order's events get
+    // ids in commit order across instances.
+    let locks = rows::lock_keys(events.iter().map(|e| e.object_id.as_deref()));
+    if !locks.is_empty() {
+        tx.execute("SELECT tc_lock_objects($1)", &[&locks])
+            .await
+            .map_err(|e| (pg_error(e), false))?;
+    }
+    let mut stored = Vec::with_capacity(events.len());
+    for event in events {
+        stored.push(
+            rows::insert_event(&tx, event)
+                .await
+                .map_err(statement_error)?,
+        );
+    }
+    tx.commit().await.map_err(|e| (pg_error(e), false))?;
+    Ok(stored)
+}
+
+impl Store for PgStore {
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+
+    fn changed(&self) -> Arc<Notify> {
+        self.changed.clone()
+    }
+
+    fn store(&self, event: NewEvent) -> BoxFuture<'_, Result<Stored, InboxError>> {
+        Box::pin(async move {
+            let budget = self.admission.reserve(event.body.len())?;
+            let (reply, rx) = oneshot::channel();
+            hand_over(
+                &self.tx,
+                Insert {
+                    event,
+                    reply,
+                    _budget: budget,
+                },
+            )?;
+            rx.await.unwrap_or_else(|_| Err(writer_gone()))
+        })
+    }
+
+    fn ready(&self) -> BoxFuture<'_, Result<(), InboxError>> {
+        Box::pin(async move {
+            if self.tx.capacity() == 0 {
+                return Err(InboxError::Overloaded);
+            }
+            let client = self.client().await?;
+            let row = client
+                .query_one("SELECT pg_is_in_recovery()", &[])
+                .await
+                .map_err(pg_error)?;
+            if row.get::<_, bool>(0) {
+                return Err(InboxError::Unavailable(
+                    "PostgreSQL is a read-only standby (in recovery)".into(),
+                ));
+            }
+            Ok(())
+        })
+    }
+
+    fn list(&self, filter: ListFilter) -> BoxFuture<'_, Result<Vec<EventSummary>, InboxError>> {
+        Box::pin(async move { rows::list(&self.client().await?, &filter).await })
+    }
+
+    fn get(&self, id: i64) -> BoxFuture<'_, Result<Option<StoredEvent>, InboxError>> {
+        Box::pin(async move { rows::get(&self.client().await?, id).await })
+    }
+
+    fn replay(&self, id: i64) -> BoxFuture<'_, Result<(), InboxError>> {
+        Box::pin(async move {
+            self.transaction(|tx| Box::pin(rows::replay(tx, id)))
+                .await?;
+            self.changed.notify_one();
+            Ok(())
+        })
+    }
+
+    fn counts(&self) -> BoxFuture<'_, Result<Vec<(State, u64)>, InboxError>> {
+        Box::pin(async move { rows::counts(&self.client().await?).await })
+    }
+
+    fn purgeable(&self, cutoff_ms: i64) -> BoxFuture<'_, Result<Purged, InboxError>> {
+        Box::pin(async move { rows::purgeable(&self.client().await?, cutoff_ms).await })
+    }
+
+    fn purge_batch(
+        &self,
+        cutoff_ms: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Purged, InboxError>> {
+        Box::pin(async move {
+            self.transaction(|tx| Box::pin(rows::purge_batch(tx, cutoff_ms, limit)))
+                .await
+        })
+    }
+
+    fn recover(&self) -> BoxFuture<'_, Result<u64, InboxError>> {
+        // Other instances may be working: claims end with their lease.
+        Box::pin(async { Ok(0) })
+    }
+
+    fn claim(&self, request: ClaimRequest) -> BoxFuture<'_, Result<Vec<Claimed>, InboxError>> {
+        Box::pin(async move {
+            self.transaction(move |tx| Box::pin(async move { queue::claim(tx, &request).await }))
+                .await
+        })
+    }
+
+    fn renew(
+        &self,
+        owner: String,
+        keys: Vec<String>,
+        lease: Duration,
+    ) -> BoxFuture<'_, Result<(), InboxError>> {
+        Box::pin(async move { queue::renew(&self.client().await?, &owner, &keys, lease).await })
+    }
+
+    fn finish(
+        &self,
+        owner: String,
+        runs: Vec<RunOutcome>,
+    ) -> BoxFuture<'_, Result<Finished, InboxError>> {
+        Box::pin(async move {
+            let finished = self
+                .transaction(move |tx| {
+                    Box::pin(async move { queue::finish(tx, &owner, &runs).await })
+                })
+                .await?;
+            self.changed.notify_one();
+            Ok(finished)
+        })
+    }
+
+    fn next_due(&self) -> BoxFuture<'_, Result<Option<Duration>, InboxError>> {
+        Box::pin(async move { queue::next_due(&self.client().await?).await })
+    }
+
+    fn export(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<StoredEvent>, InboxError>> {
+        Box::pin(async move { rows::export(&self.client().await?, after, limit).await })
+    }
+
+    fn import(&self, events: Vec<StoredEvent>) -> BoxFuture<'_, Result<(), InboxError>> {
+        Box::pin(async move {
+            self.transaction(move |tx| Box::pin(async move { rows::import(tx, &events).await }))
+                .await
+        })
+    }
+
+    fn finish_import(&self) -> BoxFuture<'_, Result<(), InboxError>> {
+        Box::pin(async move {
+            self.transaction(|tx| Box::pin(queue::rebuild_heads(tx)))
+                .await
+        })
+    }
+}

@@ -1,0 +1,255 @@
+//! The SQLite store: one database file (or a private in-memory database),
+//! one writer thread that group-commits every write ([`writer`]), a small
+//! pool of read connections ([`db::Reader`]).
+
+mod db;
+mod queue;
+mod rows;
+mod writer;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Notify};
+
+use super::admission::{hand_over, writer_gone, Admission};
+use super::options::Target;
+use super::queue::{ClaimRequest, Claimed, Finished, RunOutcome};
+use super::{
+    now_ms, BoxFuture, EventSummary, InboxError, InboxOptions, ListFilter, NewEvent, Purged, State,
+    Store, Stored, StoredEvent,
+};
+use writer::{FnOp, WriteOp};
+
+pub(crate) struct SqliteStore {
+    target: Target,
+    options: InboxOptions,
+    tx: mpsc::Sender<Box<dyn WriteOp>>,
+    admission: Admission,
+    readers: Mutex<Vec<db::Reader>>,
+    changed: Arc<Notify>,
+}
+
+impl SqliteStore {
+    /// Open the database (creating file and schema when allowed) and start
+    /// the writer thread. Blocks while the file is opened and migrated.
+    pub(crate) fn open(target: Target, options: InboxOptions) -> Result<SqliteStore, InboxError> {
+        let conn = db::open_writer(&target, &options)?;
+        let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
+        writer::spawn(target.clone(), conn, rx, options.clone())?;
+        Ok(SqliteStore {
+            admission: Admission::new(options.queue_bytes),
+            target,
+            options,
+            tx,
+            readers: Mutex::new(Vec::new()),
+            changed: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Run `f` in the writer's next transaction and wait for its commit.
+    async fn write<T, F>(&self, f: F, notify: bool) -> Result<T, InboxError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T, InboxError> + Send + 'static,
+    {
+        let (op, rx) = FnOp::new(f, notify.then(|| self.changed.clone()));
+        self.tx.send(op).await.map_err(|_| writer_gone())?;
+        rx.await.unwrap_or_else(|_| Err(writer_gone()))
+    }
+
+    /// Run `f` on a read connection on a blocking thread (in the writer for
+    /// an in-memory inbox, which has only one connection).
+    async fn read<T, F>(&self, f: F) -> Result<T, InboxError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T, InboxError> + Send + 'static,
+    {
+        let path = match &self.target {
+            Target::Memory => return self.write(f, false).await,
+            Target::File(path) => path.clone(),
+        };
+        let options = self.options.clone();
+        let pooled = {
+            let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+            pool.pop()
+        };
+        let (reader, result) = tokio::task::spawn_blocking(move || {
+            match db::Reader::checkout(pooled, &path, &options) {
+                Ok(reader) => {
+                    let result = f(&reader.conn);
+                    (Some(reader).filter(|_| result.is_ok()), result)
+                }
+                Err(e) => (None, Err(e)),
+            }
+        })
+        .await
+        .map_err(|e| InboxError::Unavailable(format!("inbox read task failed: {e}")))?;
+        if let Some(reader) = reader {
+            let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+            if pool.len() < 4 {
+                pool.push(reader);
+            }
+        }
+        result
+    }
+}
+
+/// Free bytes for an unprivileged writer on the file system of `path`.
+#[cfg(unix)]
+fn free_bytes(path: &Path) -> Result<u64, InboxError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let stat = rustix::fs::statvfs(dir).map_err(|e| {
+        InboxError::Unavailable(format!(
+            "cannot read the free space of {}: {e}",
+            dir.display()
+        ))
+    })?;
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+#[cfg(not(unix))]
+fn free_bytes(_path: &Path) -> Result<u64, InboxError> {
+    Ok(u64::MAX)
+}
+
+impl Store for SqliteStore {
+    fn describe(&self) -> String {
+        match &self.target {
+            Target::Memory => "sqlite::memory:".into(),
+            Target::File(path) => format!("sqlite://{}", path.display()),
+        }
+    }
+
+    fn path(&self) -> Option<&Path> {
+        match &self.target {
+            Target::File(path) => Some(path),
+            Target::Memory => None,
+        }
+    }
+
+    fn changed(&self) -> Arc<Notify> {
+        self.changed.clone()
+    }
+
+    fn store(&self, event: NewEvent) -> BoxFuture<'_, Result<Stored, InboxError>> {
+        Box::pin(async move {
+            let guard = self.admission.reserve(event.body.len())?;
+            // `insert_event` writes the event, its body and maybe its head: it
+            // runs in a savepoint of its own within the group commit.
+            let (op, rx) = FnOp::new(
+                move |conn: &rusqlite::Connection| {
+                    let _guard = &guard;
+                    rows::insert_event(conn, &event, now_ms())
+                },
+                Some(self.changed.clone()),
+            );
+            hand_over(&self.tx, op)?;
+            rx.await.unwrap_or_else(|_| Err(writer_gone()))
+        })
+    }
+
+    fn ready(&self) -> BoxFuture<'_, Result<(), InboxError>> {
+        Box::pin(async move {
+            if let Target::File(path) = &self.target {
+                let free = free_bytes(path)?;
+                if free < self.options.min_free_bytes {
+                    return Err(InboxError::Unavailable(format!(
+                        "only {free} bytes free on the disk of {} (fewer than {})",
+                        path.display(),
+                        self.options.min_free_bytes
+                    )));
+                }
+            }
+            // An operation that writes nothing: the batch it joins still takes
+            // the write lock (BEGIN IMMEDIATE) and reopens a replaced file; a
+            // batch of nothing but this commits without an fsync.
+            let (op, rx) = FnOp::new(|_conn: &rusqlite::Connection| Ok(()), None);
+            hand_over(&self.tx, op)?;
+            rx.await.unwrap_or_else(|_| Err(writer_gone()))
+        })
+    }
+
+    fn list(&self, filter: ListFilter) -> BoxFuture<'_, Result<Vec<EventSummary>, InboxError>> {
+        Box::pin(self.read(move |conn| rows::list(conn, &filter)))
+    }
+
+    fn get(&self, id: i64) -> BoxFuture<'_, Result<Option<StoredEvent>, InboxError>> {
+        Box::pin(self.read(move |conn| rows::get(conn, id)))
+    }
+
+    fn replay(&self, id: i64) -> BoxFuture<'_, Result<(), InboxError>> {
+        Box::pin(self.write(move |conn| rows::replay(conn, id, now_ms()), true))
+    }
+
+    fn counts(&self) -> BoxFuture<'_, Result<Vec<(State, u64)>, InboxError>> {
+        Box::pin(self.read(rows::counts))
+    }
+
+    fn purgeable(&self, cutoff_ms: i64) -> BoxFuture<'_, Result<Purged, InboxError>> {
+        Box::pin(self.read(move |conn| rows::purgeable(conn, cutoff_ms)))
+    }
+
+    fn purge_batch(
+        &self,
+        cutoff_ms: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Purged, InboxError>> {
+        Box::pin(self.write(move |conn| rows::purge_batch(conn, cutoff_ms, limit), false))
+    }
+
+    fn recover(&self) -> BoxFuture<'_, Result<u64, InboxError>> {
+        Box::pin(self.write(queue::release_all, true))
+    }
+
+    fn claim(&self, request: ClaimRequest) -> BoxFuture<'_, Result<Vec<Claimed>, InboxError>> {
+        Box::pin(self.write(move |conn| queue::claim(conn, &request, now_ms()), false))
+    }
+
+    fn renew(
+        &self,
+        owner: String,
+        keys: Vec<String>,
+        lease: Duration,
+    ) -> BoxFuture<'_, Result<(), InboxError>> {
+        Box::pin(self.write(
+            move |conn| queue::renew(conn, &owner, &keys, lease, now_ms()),
+            false,
+        ))
+    }
+
+    fn finish(
+        &self,
+        owner: String,
+        runs: Vec<RunOutcome>,
+    ) -> BoxFuture<'_, Result<Finished, InboxError>> {
+        Box::pin(self.write(
+            move |conn| queue::finish(conn, &owner, &runs, now_ms()),
+            true,
+        ))
+    }
+
+    fn next_due(&self) -> BoxFuture<'_, Result<Option<Duration>, InboxError>> {
+        Box::pin(self.read(|conn| queue::next_due(conn, now_ms())))
+    }
+
+    fn export(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<StoredEvent>, InboxError>> {
+        Box::pin(self.read(move |conn| rows::export(conn, after, limit)))
+    }
+
+    fn import(&self, events: Vec<StoredEvent>) -> BoxFuture<'_, Result<(), InboxError>> {
+        Box::pin(self.write(move |conn| rows::import(conn, &events), false))
+    }
+
+    fn finish_import(&self) -> BoxFuture<'_, Result<(), InboxError>> {
+        Box::pin(self.write(queue::rebuild_heads, true))
+    }
+}

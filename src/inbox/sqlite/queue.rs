@@ -1,0 +1,267 @@
+//! The work queue on SQLite: the statements behind claiming, renewing and
+//! finishing runs (see [`crate::inbox::queue`] for the rules). Every
+//! function here runs inside the writer's batch transaction, so claims and
+//! outcomes are group-committed with the events being stored.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension};
+
+use super::db::{SUMMARY_COLUMNS, WITH_BODY};
+use super::rows::{insert_row, stored_event, RowValues};
+use crate::inbox::queue::{head_key, run_of, ClaimRequest, Claimed, Finish, Finished, RunOutcome};
+use crate::inbox::{InboxError, Origin, State};
+
+/// The states of events that still hold their object's queue.
+const ACTIVE: &str = "('received', 'trigger', 'processing', 'retrying')";
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// Make `id` the head of its object unless the object has one.
+pub(crate) fn ensure_head(
+    conn: &Connection,
+    object_id: Option<&str>,
+    id: i64,
+    due_at: i64,
+) -> Result<(), InboxError> {
+    conn.prepare_cached(
+        "INSERT INTO heads (key, object_id, event_id, due_at, owner) VALUES (?1, ?2, ?3, ?4, NULL) \
+         ON CONFLICT (key) DO NOTHING",
+    )?
+    .execute((head_key(object_id, id), object_id, id, due_at))?;
+    Ok(())
+}
+
+/// Build the heads from the events (schema migration, `inbox migrate`).
+pub(crate) fn rebuild_heads(conn: &Connection) -> Result<(), InboxError> {
+    conn.execute_batch(&format!(
+        "DELETE FROM heads;
+         INSERT INTO heads (key, object_id, event_id, due_at, owner)
+         SELECT CASE WHEN object_id IS NULL THEN 'e:' || id ELSE 'o:' || object_id END,
+                object_id, min(id), 0, NULL
+         FROM events WHERE state IN {ACTIVE}
+         GROUP BY CASE WHEN object_id IS NULL THEN 'e:' || id ELSE 'o:' || object_id END;
+         UPDATE heads SET due_at = coalesce((SELECT next_attempt_at FROM events
+             WHERE events.id = heads.event_id AND events.state = 'retrying'), 0);"
+    ))?;
+    Ok(())
+}
+
+/// Drop every claim (one processor per SQLite file: they are a dead one's).
+pub(crate) fn release_all(conn: &Connection) -> Result<u64, InboxError> {
+    let n = conn
+        .prepare_cached("UPDATE heads SET owner = NULL, due_at = 0 WHERE owner IS NOT NULL")?
+        .execute([])?;
+    Ok(n as u64)
+}
+
+pub(crate) fn claim(
+    conn: &Connection,
+    request: &ClaimRequest,
+    now: i64,
+) -> Result<Vec<Claimed>, InboxError> {
+    let limit = i64::try_from(request.heads).unwrap_or(i64::MAX);
+    let heads: Vec<(String, Option<String>, i64)> = conn
+        .prepare_cached(
+            "SELECT key, object_id, event_id FROM heads WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
+        )?
+        .query_map((now, limit), |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let lease_end = now.saturating_add(millis(request.lease));
+    let run_limit = i64::try_from(request.run_limit.max(1)).unwrap_or(i64::MAX);
+    let mut claimed = Vec::with_capacity(heads.len());
+    for (key, object_id, head) in heads {
+        let candidates: Vec<(i64, String, String)> = match &object_id {
+            Some(object) => conn
+                .prepare_cached(&format!(
+                    "SELECT id, state, origin FROM events WHERE object_id = ?1 AND id >= ?2 \
+                     AND state IN {ACTIVE} ORDER BY id LIMIT ?3"
+                ))?
+                .query_map((object, head, run_limit), |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?
+                .collect::<Result<_, _>>()?,
+            None => conn
+                .prepare_cached(&format!(
+                    "SELECT id, state, origin FROM events WHERE id = ?1 AND state IN {ACTIVE}"
+                ))?
+                .query_map([head], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                .collect::<Result<_, _>>()?,
+        };
+        let ids = run_of(head, &candidates);
+        if ids.is_empty() {
+            // A head out of step with its events: put it right, claim it next time.
+            refresh_head(conn, &key, object_id.as_deref(), head, now)?;
+            continue;
+        }
+        conn.prepare_cached("UPDATE heads SET owner = ?2, due_at = ?3 WHERE key = ?1")?
+            .execute((&key, &request.owner, lease_end))?;
+        let mut mark = conn.prepare_cached(
+            "UPDATE events SET state = 'processing', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
+        )?;
+        let mut read = conn.prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS}, b.body FROM {WITH_BODY} WHERE e.id = ?1"
+        ))?;
+        let mut events = Vec::with_capacity(ids.len());
+        for id in ids {
+            mark.execute((id, now))?;
+            events.push(read.query_row([id], stored_event)?);
+        }
+        claimed.push(Claimed { key, events });
+    }
+    Ok(claimed)
+}
+
+/// Point the head `key` at its object's oldest active event (due now, or
+/// at its retry time), or delete it when there is none.
+fn refresh_head(
+    conn: &Connection,
+    key: &str,
+    object_id: Option<&str>,
+    event_id: i64,
+    now: i64,
+) -> Result<(), InboxError> {
+    let next: Option<(i64, String, Option<i64>)> = match object_id {
+        Some(object) => conn
+            .prepare_cached(&format!(
+                "SELECT id, state, next_attempt_at FROM events WHERE object_id = ?1 \
+                 AND state IN {ACTIVE} ORDER BY id LIMIT 1"
+            ))?
+            .query_row([object], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .optional()?,
+        None => conn
+            .prepare_cached(&format!(
+                "SELECT id, state, next_attempt_at FROM events WHERE id = ?1 AND state IN {ACTIVE}"
+            ))?
+            .query_row([event_id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()?,
+    };
+    match next {
+        Some((id, state, next_attempt_at)) => {
+            let due = if state == State::Retrying.as_str() {
+                next_attempt_at.unwrap_or(now)
+            } else {
+                now
+            };
+            conn.prepare_cached(
+                "UPDATE heads SET event_id = ?2, due_at = ?3, owner = NULL WHERE key = ?1",
+            )?
+            .execute((key, id, due))?;
+        }
+        None => {
+            conn.prepare_cached("DELETE FROM heads WHERE key = ?1")?
+                .execute([key])?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn renew(
+    conn: &Connection,
+    owner: &str,
+    keys: &[String],
+    lease: Duration,
+    now: i64,
+) -> Result<(), InboxError> {
+    let mut stmt =
+        conn.prepare_cached("UPDATE heads SET due_at = ?3 WHERE key = ?1 AND owner = ?2")?;
+    let until = now.saturating_add(millis(lease));
+    for key in keys {
+        stmt.execute((key, owner, until))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn finish(
+    conn: &Connection,
+    owner: &str,
+    runs: &[RunOutcome],
+    now: i64,
+) -> Result<Finished, InboxError> {
+    let mut finished = Finished::default();
+    for run in runs {
+        let head: Option<(Option<String>, i64)> = conn
+            .prepare_cached("SELECT object_id, event_id FROM heads WHERE key = ?1 AND owner = ?2")?
+            .query_row((&run.key, owner), |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        let Some((object_id, event_id)) = head else {
+            finished.lost.push(run.key.clone());
+            continue;
+        };
+        for (id, outcome) in &run.events {
+            if let Some(new_id) = finish_event(conn, *id, outcome, now)? {
+                finished.fetched.push((*id, new_id));
+            }
+        }
+        refresh_head(conn, &run.key, object_id.as_deref(), event_id, now)?;
+    }
+    Ok(finished)
+}
+
+/// Record one outcome; returns the id of a fetched order or shipment.
+fn finish_event(
+    conn: &Connection,
+    id: i64,
+    outcome: &Finish,
+    now: i64,
+) -> Result<Option<i64>, InboxError> {
+    let set = |state: State, error: Option<&str>, next: Option<i64>| -> Result<(), InboxError> {
+        conn.prepare_cached(
+            "UPDATE events SET state = ?2, error = ?3, next_attempt_at = ?4, updated_at = ?5 \
+             WHERE id = ?1 AND state = 'processing'",
+        )?
+        .execute((id, state.as_str(), error, next, now))?;
+        Ok(())
+    };
+    match outcome {
+        Finish::Done => set(State::Done, None, None)?,
+        Finish::Retry { error, delay } => set(
+            State::Retrying,
+            Some(error),
+            Some(now.saturating_add(millis(*delay))),
+        )?,
+        Finish::Dead { error } => set(State::Dead, Some(error), None)?,
+        Finish::Rejected { error } => set(State::Rejected, Some(error), None)?,
+        Finish::Unhandled { reason } => set(State::Unhandled, Some(reason), None)?,
+        Finish::Release => {
+            conn.prepare_cached(
+                "UPDATE events SET state = CASE origin WHEN 'trigger' THEN 'trigger' ELSE 'received' END, \
+                 attempts = max(attempts - 1, 0), updated_at = ?2 WHERE id = ?1 AND state = 'processing'",
+            )?
+            .execute((id, now))?;
+        }
+        Finish::Fetched(fetched) => {
+            let new_id = insert_row(
+                conn,
+                &RowValues {
+                    kind: fetched.kind.as_str(),
+                    event_name: fetched.event_name.as_deref(),
+                    object_id: fetched.object_id.as_deref(),
+                    message_id: None,
+                    content_type: "application/json",
+                    body: &fetched.body,
+                    state: State::Received,
+                    error: None,
+                    source: Some(&fetched.source),
+                    origin: Origin::Fetched,
+                },
+                now,
+            )?;
+            set(State::Done, None, None)?;
+            return Ok(Some(new_id));
+        }
+    }
+    Ok(None)
+}
+
+/// How long until the earliest head is due.
+pub(crate) fn next_due(conn: &Connection, now: i64) -> Result<Option<Duration>, InboxError> {
+    let due: Option<i64> = conn
+        .prepare_cached("SELECT min(due_at) FROM heads")?
+        .query_row([], |row| row.get(0))?;
+    Ok(due.map(|at| Duration::from_millis(u64::try_from(at - now).unwrap_or(0))))
+}

@@ -1,0 +1,366 @@
+//! SQLite statements on events: reading rows, inserting, listing, replay,
+//! purge, and the export and import of `tradecloud inbox migrate`.
+
+use bytes::Bytes;
+use rusqlite::types::{Type, Value};
+use rusqlite::{Connection, OptionalExtension, Row};
+
+use super::db::{unavailable, SUMMARY_COLUMNS, WITH_BODY};
+use super::queue::ensure_head;
+use crate::inbox::{
+    from_ms, EventSummary, InboxError, ListFilter, NewEvent, Origin, Purged, State, Stored,
+    StoredEvent,
+};
+
+fn conversion_error(index: usize, err: InboxError) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(err))
+}
+
+/// Read an [`EventSummary`] from the first 15 columns ([`SUMMARY_COLUMNS`]).
+pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<EventSummary> {
+    let kind: String = row.get(1)?;
+    let state: String = row.get(6)?;
+    let origin: String = row.get(13)?;
+    let attempts: i64 = row.get(8)?;
+    let body_len: i64 = row.get(14)?;
+    Ok(EventSummary {
+        id: row.get(0)?,
+        kind: kind.parse().map_err(|e| conversion_error(1, e))?,
+        event_name: row.get(2)?,
+        object_id: row.get(3)?,
+        message_id: row.get(4)?,
+        content_type: row.get(5)?,
+        state: state.parse().map_err(|e| conversion_error(6, e))?,
+        error: row.get(7)?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        received_at: from_ms(row.get(9)?),
+        updated_at: from_ms(row.get(10)?),
+        next_attempt_at: row.get::<_, Option<i64>>(11)?.map(from_ms),
+        source: row.get(12)?,
+        origin: Origin::parse_str(&origin).map_err(|e| conversion_error(13, e))?,
+        body_len: u64::try_from(body_len).unwrap_or(0),
+    })
+}
+
+/// Read a [`StoredEvent`]: [`SUMMARY_COLUMNS`] followed by the body
+/// (`event_bodies.body`, see [`WITH_BODY`]).
+pub(crate) fn stored_event(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
+    let summary = summary(row)?;
+    let body: Vec<u8> = row.get(15)?;
+    Ok(StoredEvent {
+        summary,
+        body: Bytes::from(body),
+    })
+}
+
+fn read_error(err: rusqlite::Error) -> InboxError {
+    match err {
+        rusqlite::Error::FromSqlConversionFailure(_, _, inner) => {
+            match inner.downcast::<InboxError>() {
+                Ok(e) => *e,
+                Err(other) => InboxError::Invalid(other.to_string()),
+            }
+        }
+        other => unavailable(other),
+    }
+}
+
+pub(crate) fn insert_event(
+    conn: &Connection,
+    event: &NewEvent,
+    now: i64,
+) -> Result<Stored, InboxError> {
+    let (state, error, origin) = event.state.stored_as();
+    if let Some(message_id) = &event.message_id {
+        let existing: Option<(i64, String)> = conn
+            .prepare_cached("SELECT id, state FROM events WHERE message_id = ?1")?
+            .query_row([message_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        if let Some((id, existing_state)) = existing {
+            if existing_state == State::Rejected.as_str() && state != State::Rejected {
+                // A valid copy of a message whose first copy was quarantined:
+                // store it, keep the rejected bytes, hand over the message id
+                // (three statements: all or nothing).
+                conn.execute_batch("SAVEPOINT supersede")?;
+                let result = supersede(conn, id, event, now);
+                let end = if result.is_ok() {
+                    "RELEASE supersede"
+                } else {
+                    "ROLLBACK TO supersede; RELEASE supersede"
+                };
+                conn.execute_batch(end)?;
+                return result;
+            } else {
+                return Ok(Stored::Duplicate(id));
+            }
+        }
+    }
+    insert_new(conn, event, state, error, origin, now).map(Stored::New)
+}
+
+fn insert_new(
+    conn: &Connection,
+    event: &NewEvent,
+    state: State,
+    error: Option<&str>,
+    origin: Origin,
+    now: i64,
+) -> Result<i64, InboxError> {
+    insert_row(
+        conn,
+        &RowValues {
+            kind: event.kind.as_str(),
+            event_name: event.event_name.as_deref(),
+            object_id: event.object_id.as_deref(),
+            message_id: event.message_id.as_deref(),
+            content_type: &event.content_type,
+            body: &event.body,
+            state,
+            error,
+            source: event.source.as_deref(),
+            origin,
+        },
+        now,
+    )
+}
+
+/// Store a valid `event` whose message id belongs to rejected event `old`.
+fn supersede(
+    conn: &Connection,
+    old: i64,
+    event: &NewEvent,
+    now: i64,
+) -> Result<Stored, InboxError> {
+    conn.prepare_cached("UPDATE events SET message_id = NULL WHERE id = ?1")?
+        .execute([old])?;
+    let (state, note, origin) = event.state.stored_as();
+    let id = insert_new(conn, event, state, note, origin, now)?;
+    conn.prepare_cached(
+        "UPDATE events SET error = coalesce(error, '') || ' (superseded by event ' || ?2 || ')', \
+         updated_at = ?3 WHERE id = ?1",
+    )?
+    .execute((old, id, now))?;
+    Ok(Stored::New(id))
+}
+
+pub(crate) struct RowValues<'a> {
+    pub(crate) kind: &'a str,
+    pub(crate) event_name: Option<&'a str>,
+    pub(crate) object_id: Option<&'a str>,
+    pub(crate) message_id: Option<&'a str>,
+    pub(crate) content_type: &'a str,
+    pub(crate) body: &'a [u8],
+    pub(crate) state: State,
+    pub(crate) error: Option<&'a str>,
+    pub(crate) source: Option<&'a str>,
+    pub(crate) origin: Origin,
+}
+
+/// Insert an event and its body: two statements, so run it in a savepoint
+/// (or a transaction of its own) to keep it all or nothing.
+pub(crate) fn insert_row(
+    conn: &Connection,
+    row: &RowValues<'_>,
+    now: i64,
+) -> Result<i64, InboxError> {
+    let body_len =
+        i64::try_from(row.body.len()).map_err(|_| InboxError::Invalid("body too large".into()))?;
+    conn.prepare_cached(
+        "INSERT INTO events (kind, event_name, object_id, message_id, content_type, body_len, state, error, \
+         attempts, received_at, updated_at, next_attempt_at, source, origin) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9, NULL, ?10, ?11)",
+    )?
+    .execute((
+        row.kind,
+        row.event_name,
+        row.object_id,
+        row.message_id,
+        row.content_type,
+        body_len,
+        row.state.as_str(),
+        row.error,
+        now,
+        row.source,
+        row.origin.as_str(),
+    ))?;
+    let id = conn.last_insert_rowid();
+    conn.prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES (?1, ?2)")?
+        .execute((id, row.body))?;
+    if matches!(row.state, State::Received | State::Trigger) {
+        ensure_head(conn, row.object_id, id, now)?;
+    }
+    Ok(id)
+}
+
+pub(crate) fn list(
+    conn: &Connection,
+    filter: &ListFilter,
+) -> Result<Vec<EventSummary>, InboxError> {
+    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM events WHERE 1 = 1");
+    let mut params: Vec<Value> = Vec::new();
+    if let Some(state) = filter.state {
+        params.push(Value::Text(state.as_str().into()));
+        sql.push_str(&format!(" AND state = ?{}", params.len()));
+    }
+    if let Some(kind) = filter.kind {
+        params.push(Value::Text(kind.as_str().into()));
+        sql.push_str(&format!(" AND kind = ?{}", params.len()));
+    }
+    if let Some(object_id) = &filter.object_id {
+        params.push(Value::Text(object_id.clone()));
+        sql.push_str(&format!(" AND object_id = ?{}", params.len()));
+    }
+    if let Some(before) = filter.before_id {
+        params.push(Value::Integer(before));
+        sql.push_str(&format!(" AND id < ?{}", params.len()));
+    }
+    let limit = i64::try_from(filter.limit.unwrap_or(100)).unwrap_or(i64::MAX);
+    params.push(Value::Integer(limit));
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", params.len()));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut events = stmt
+        .query_map(rusqlite::params_from_iter(params), summary)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read_error)?;
+    events.reverse();
+    Ok(events)
+}
+
+pub(crate) fn get(conn: &Connection, id: i64) -> Result<Option<StoredEvent>, InboxError> {
+    conn.prepare_cached(&format!(
+        "SELECT {SUMMARY_COLUMNS}, b.body FROM {WITH_BODY} WHERE e.id = ?1"
+    ))?
+    .query_row([id], stored_event)
+    .optional()
+    .map_err(read_error)
+}
+
+pub(crate) fn replay(conn: &Connection, id: i64, now: i64) -> Result<(), InboxError> {
+    let row: Option<(String, String)> = conn
+        .prepare_cached("SELECT state, origin FROM events WHERE id = ?1")?
+        .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    let (state, origin) = row.ok_or(InboxError::NotFound(id))?;
+    let next = State::replayed(id, &state, &origin)?;
+    let object_id: Option<String> = conn
+        .prepare_cached(
+            "UPDATE events SET state = ?2, error = NULL, attempts = 0, next_attempt_at = NULL, updated_at = ?3 \
+             WHERE id = ?1 RETURNING object_id",
+        )?
+        .query_row((id, next.as_str(), now), |row| row.get(0))?;
+    ensure_head(conn, object_id.as_deref(), id, now)
+}
+
+/// Up to `limit` events with ids above `after`, oldest first, with bodies.
+pub(crate) fn export(
+    conn: &Connection,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, InboxError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {SUMMARY_COLUMNS}, b.body FROM {WITH_BODY} WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
+    ))?;
+    let events = stmt
+        .query_map((after, limit), stored_event)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read_error)?;
+    Ok(events)
+}
+
+/// Write exported events as they are: the same ids, states and times.
+pub(crate) fn import(conn: &Connection, events: &[StoredEvent]) -> Result<(), InboxError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO events (id, kind, event_name, object_id, message_id, content_type, body_len, state, error, \
+         attempts, received_at, updated_at, next_attempt_at, source, origin) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )?;
+    let mut body =
+        conn.prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES (?1, ?2)")?;
+    for event in events {
+        let s = &event.summary;
+        insert.execute(rusqlite::params![
+            s.id,
+            s.kind.as_str(),
+            s.event_name,
+            s.object_id,
+            s.message_id,
+            s.content_type,
+            i64::try_from(event.body.len()).unwrap_or(i64::MAX),
+            s.state.as_str(),
+            s.error,
+            s.attempts,
+            s.received_at.timestamp_millis(),
+            s.updated_at.timestamp_millis(),
+            s.next_attempt_at.map(|t| t.timestamp_millis()),
+            s.source,
+            s.origin.as_str(),
+        ])?;
+        body.execute((s.id, &event.body[..]))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn counts(conn: &Connection) -> Result<Vec<(State, u64)>, InboxError> {
+    let mut stmt = conn.prepare_cached("SELECT state, count(*) FROM events GROUP BY state")?;
+    let rows = stmt
+        .query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut counts = Vec::new();
+    for state in State::ALL {
+        let n = rows
+            .iter()
+            .find(|(s, _)| s == state.as_str())
+            .map_or(0, |(_, n)| *n);
+        counts.push((state, u64::try_from(n).unwrap_or(0)));
+    }
+    Ok(counts)
+}
+
+/// The `done` events finished before `cutoff_ms`, counted.
+pub(crate) fn purgeable(conn: &Connection, cutoff_ms: i64) -> Result<Purged, InboxError> {
+    let (events, bytes): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT count(*), coalesce(sum(body_len), 0) FROM events \
+             WHERE state = 'done' AND updated_at < ?1",
+        )?
+        .query_row([cutoff_ms], |row| Ok((row.get(0)?, row.get(1)?)))
+        .map_err(read_error)?;
+    Ok(Purged {
+        events: u64::try_from(events).unwrap_or(0),
+        body_bytes: u64::try_from(bytes).unwrap_or(0),
+    })
+}
+
+/// Delete up to `limit` of the oldest `done` events finished before
+/// `cutoff_ms`, and their bodies (several statements: run it in a savepoint).
+pub(crate) fn purge_batch(
+    conn: &Connection,
+    cutoff_ms: i64,
+    limit: usize,
+) -> Result<Purged, InboxError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let deleted = conn
+        .prepare_cached(
+            "DELETE FROM events WHERE id IN \
+             (SELECT id FROM events WHERE state = 'done' AND updated_at < ?1 ORDER BY id LIMIT ?2) \
+             RETURNING id, body_len",
+        )?
+        .query_map([cutoff_ms, limit], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut delete_body = conn.prepare_cached("DELETE FROM event_bodies WHERE event_id = ?1")?;
+    for (id, _) in &deleted {
+        delete_body.execute([id])?;
+    }
+    Ok(Purged {
+        events: deleted.len() as u64,
+        body_bytes: deleted
+            .iter()
+            .map(|(_, n)| u64::try_from(*n).unwrap_or(0))
+            .sum(),
+    })
+}

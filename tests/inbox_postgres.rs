@@ -1,0 +1,446 @@
+//! The PostgreSQL store against a real PostgreSQL (a throwaway cluster, see
+//! `pg_support`): the same operations as SQLite, two processors on one
+//! database handling every order in stored order, a dead processor's lease
+//! taken over, the server going away and coming back, and an inbox copied
+//! from SQLite.
+#![cfg(feature = "postgres")]
+
+mod pg_support;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use pg_support::PgCluster;
+use tradecloud::inbox::{
+    EventKind, Inbox, InboxError, ListFilter, NewEvent, NewState, State, Stored,
+};
+use tradecloud::processing::{handler_fn, Event, HandlerError, Processor, ProcessorConfig};
+
+fn order_event(order_id: &str, message_id: &str) -> NewEvent {
+    let body = format!(
+        r#"{{"eventName":"OrderLinesConfirmedBySupplier","meta":{{"messageId":"{message_id}"}},"orderEvent":{{"orderId":"{order_id}","lines":[]}}}}"#
+    );
+    NewEvent {
+        kind: EventKind::Order,
+        event_name: Some("OrderLinesConfirmedBySupplier".into()),
+        object_id: Some(order_id.into()),
+        message_id: Some(message_id.into()),
+        content_type: "application/json".into(),
+        body: Bytes::from(body),
+        state: NewState::Received,
+        source: Some("POST /tradecloud/order".into()),
+    }
+}
+
+fn config() -> ProcessorConfig {
+    ProcessorConfig {
+        concurrency: 4,
+        max_attempts: 3,
+        backoff_base: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(200),
+        poll_interval: Duration::from_millis(50),
+        batch: 8,
+        lease: Duration::from_secs(3),
+        ..ProcessorConfig::default()
+    }
+}
+
+async fn wait_for(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn count(inbox: &Inbox, state: State) -> u64 {
+    inbox
+        .counts()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(s, _)| *s == state)
+        .map_or(0, |(_, n)| n)
+}
+
+/// A processor running until dropped.
+struct Running(
+    Option<tokio::sync::oneshot::Sender<()>>,
+    tokio::task::JoinHandle<()>,
+);
+
+impl Running {
+    fn start<H: tradecloud::processing::Handler>(processor: Processor<H>) -> Running {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(processor.run(async {
+            let _ = stopped.await;
+        }));
+        Running(Some(stop), task)
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.0.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.1).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_keeps_events_dedupes_replays_and_purges() {
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    let inbox = Inbox::connect(&url).await.unwrap();
+    // A second connection (another instance) migrates nothing again.
+    let other = Inbox::connect(&url).await.unwrap();
+
+    let first = inbox.store(order_event("o-1", "m-1")).await.unwrap();
+    assert!(matches!(first, Stored::New(_)));
+    // The same message through another instance: a duplicate of the first.
+    assert_eq!(
+        other.store(order_event("o-1", "m-1")).await.unwrap(),
+        Stored::Duplicate(first.id())
+    );
+    // Bytes as sent, NUL and all; metadata with a NUL is still stored.
+    let raw = Bytes::from_static(b"{\"eventName\":\"x\0\xff\"}");
+    let rejected = inbox
+        .store(NewEvent {
+            message_id: Some("m-2".into()),
+            object_id: Some("o-\0-2".into()),
+            body: raw.clone(),
+            state: NewState::Rejected {
+                error: "invalid JSON body".into(),
+            },
+            ..order_event("o-2", "m-2")
+        })
+        .await
+        .unwrap();
+    let got = inbox.get(rejected.id()).await.unwrap().unwrap();
+    assert_eq!(got.body, raw);
+    assert_eq!(got.summary.state, State::Rejected);
+    // A valid copy of the rejected message is stored and handled.
+    let valid = other.store(order_event("o-2", "m-2")).await.unwrap();
+    assert!(matches!(valid, Stored::New(id) if id > rejected.id()));
+
+    let listed = inbox.list(ListFilter::default()).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![first.id(), rejected.id(), valid.id()]
+    );
+    assert_eq!(count(&inbox, State::Received).await, 2);
+
+    // Handled by a processor, then replayed and handled again, then purged.
+    let seen: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let handler = {
+        let seen = seen.clone();
+        handler_fn(move |event: Event, _ctx| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push(event.meta().inbox_id);
+                Ok(())
+            }
+        })
+    };
+    let running = Running::start(Processor::new(inbox.clone(), handler, config()));
+    wait_for("both handled", Duration::from_secs(30), async || {
+        count(&inbox, State::Done).await == 2
+    })
+    .await;
+    other.replay(first.id()).await.unwrap();
+    wait_for("the replay handled", Duration::from_secs(30), async || {
+        seen.lock().unwrap().len() == 3
+    })
+    .await;
+    wait_for("done again", Duration::from_secs(30), async || {
+        count(&inbox, State::Done).await == 2
+    })
+    .await;
+    running.stop().await;
+    // Two orders, handled in parallel; then the replay.
+    let seen = seen.lock().unwrap().clone();
+    let mut both = seen[..2].to_vec();
+    both.sort();
+    assert_eq!(both, vec![first.id(), valid.id()]);
+    assert_eq!(seen[2], first.id());
+    let err = inbox.replay(rejected.id() + 1000).await.unwrap_err();
+    assert!(matches!(err, InboxError::NotFound(_)), "{err:?}");
+
+    let future = chrono::Utc::now() + chrono::Duration::days(1);
+    let dry = inbox.purge(future, true).await.unwrap();
+    assert_eq!(dry.events, 2);
+    let purged = inbox.purge(future, false).await.unwrap();
+    assert_eq!(purged, dry);
+    assert_eq!(inbox.list(ListFilter::default()).await.unwrap().len(), 1);
+    inbox.ready().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processors_on_one_database_handle_every_order_in_stored_order() {
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    let a = Inbox::connect(&url).await.unwrap();
+    let b = Inbox::connect(&url).await.unwrap();
+
+    // (processor, order, inbox id, message id) in handling order.
+    type Seen = Arc<Mutex<Vec<(char, String, i64, String)>>>;
+    let seen: Seen = Arc::default();
+    let busy: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let handler = |name: char| {
+        let seen = seen.clone();
+        let busy = busy.clone();
+        handler_fn(move |event: Event, _ctx| {
+            let seen = seen.clone();
+            let busy = busy.clone();
+            async move {
+                let meta = event.meta().clone();
+                let order = meta.object_id.clone().unwrap_or_default();
+                // Never two handlers on one order at once, in any process
+                // (a panic here would only fail the attempt: record it).
+                if !busy.lock().unwrap().insert(order.clone()) {
+                    seen.lock()
+                        .unwrap()
+                        .push(('!', order.clone(), 0, String::new()));
+                }
+                tokio::time::sleep(Duration::from_millis(fastrand::u64(0..4))).await;
+                busy.lock().unwrap().remove(&order);
+                seen.lock().unwrap().push((
+                    name,
+                    order,
+                    meta.inbox_id,
+                    meta.message_id.unwrap_or_default(),
+                ));
+                if fastrand::u8(..) < 8 {
+                    return Err(HandlerError::Transient("ERP busy".into()));
+                }
+                Ok(())
+            }
+        })
+    };
+    let config = ProcessorConfig {
+        max_attempts: 50,
+        ..config()
+    };
+    let run_a = Running::start(Processor::new(a.clone(), handler('a'), config.clone()));
+    let run_b = Running::start(Processor::new(b.clone(), handler('b'), config));
+
+    // Both instances receive events for the same 20 orders at once.
+    let mut senders = Vec::new();
+    for (s, inbox) in [a.clone(), b.clone(), a.clone(), b.clone()]
+        .into_iter()
+        .enumerate()
+    {
+        senders.push(tokio::spawn(async move {
+            for i in 0..100 {
+                let order = format!("order-{}", (i * 7 + s) % 20);
+                inbox
+                    .store(order_event(&order, &format!("m-{s}-{i}")))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    wait_for(
+        "all 400 events done",
+        Duration::from_secs(120),
+        async || count(&a, State::Done).await == 400,
+    )
+    .await;
+    run_a.stop().await;
+    run_b.stop().await;
+
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        !seen.iter().any(|s| s.0 == '!'),
+        "an order was handled twice at once: {:?}",
+        seen.iter().filter(|s| s.0 == '!').collect::<Vec<_>>()
+    );
+    // The last successful attempt of each event: handled in id order per order.
+    let mut last_per_order: HashMap<String, i64> = HashMap::new();
+    let mut done_ids = HashSet::new();
+    for (_, order, id, _) in &seen {
+        let previous = last_per_order.insert(order.clone(), *id).unwrap_or(0);
+        assert!(
+            *id >= previous,
+            "order {order}: event {id} handled after event {previous}"
+        );
+        done_ids.insert(*id);
+    }
+    assert_eq!(done_ids.len(), 400);
+    let by_a = seen.iter().filter(|s| s.0 == 'a').count();
+    let by_b = seen.iter().filter(|s| s.0 == 'b').count();
+    assert!(
+        by_a > 0 && by_b > 0,
+        "work spread over both: a {by_a}, b {by_b}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_processors_events_are_taken_over_after_its_lease() {
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    let first = Inbox::connect(&url).await.unwrap();
+    let id = first.store(order_event("o-1", "m-1")).await.unwrap().id();
+    let later = first.store(order_event("o-1", "m-2")).await.unwrap().id();
+
+    let started = Arc::new(tokio::sync::Notify::new());
+    let hang = {
+        let started = started.clone();
+        handler_fn(move |_event, _ctx| {
+            let started = started.clone();
+            async move {
+                started.notify_one();
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        })
+    };
+    let crashed =
+        tokio::spawn(Processor::new(first.clone(), hang, config()).run(std::future::pending()));
+    tokio::time::timeout(Duration::from_secs(30), started.notified())
+        .await
+        .expect("handler started");
+    crashed.abort();
+    let _ = crashed.await;
+    let event = first.get(id).await.unwrap().unwrap().summary;
+    assert_eq!((event.state, event.attempts), (State::Processing, 1));
+
+    // Another instance: it waits for the lease (3 s), then handles both, in order.
+    let second = Inbox::connect(&url).await.unwrap();
+    let seen: Arc<Mutex<Vec<(i64, u32)>>> = Arc::default();
+    let handler = {
+        let seen = seen.clone();
+        handler_fn(move |event: Event, _ctx| {
+            let seen = seen.clone();
+            async move {
+                seen.lock()
+                    .unwrap()
+                    .push((event.meta().inbox_id, event.meta().attempt));
+                Ok(())
+            }
+        })
+    };
+    let taken_over = Instant::now();
+    let running = Running::start(Processor::new(second.clone(), handler, config()));
+    wait_for("both done", Duration::from_secs(60), async || {
+        count(&second, State::Done).await == 2
+    })
+    .await;
+    running.stop().await;
+    assert!(taken_over.elapsed() >= Duration::from_secs(1));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen[0],
+        (id, 2),
+        "the interrupted event again, second attempt"
+    );
+    assert_eq!(seen.last().map(|s| s.0), Some(later));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_down_is_unavailable_and_the_store_reconnects() {
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    let inbox = Inbox::connect(&url).await.unwrap();
+    inbox.store(order_event("o-1", "m-1")).await.unwrap();
+    inbox.ready().await.unwrap();
+
+    pg.stop_server();
+    let err = inbox.store(order_event("o-1", "m-2")).await.unwrap_err();
+    assert!(matches!(err, InboxError::Unavailable(_)), "{err:?}");
+    assert!(err.is_transient());
+    assert!(matches!(
+        inbox.ready().await,
+        Err(InboxError::Unavailable(_))
+    ));
+
+    pg.start_server();
+    wait_for("reconnected", Duration::from_secs(30), async || {
+        inbox.ready().await.is_ok()
+    })
+    .await;
+    let stored = inbox.store(order_event("o-1", "m-2")).await.unwrap();
+    assert!(matches!(stored, Stored::New(_)));
+    assert_eq!(inbox.list(ListFilter::default()).await.unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_copied_from_sqlite_keeps_ids_states_and_bytes() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Inbox::open(&format!(
+        "sqlite://{}",
+        dir.path().join("inbox.db").display()
+    ))
+    .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(
+            sqlite
+                .store(order_event(&format!("o-{}", i % 4), &format!("m-{i}")))
+                .await
+                .unwrap()
+                .id(),
+        );
+    }
+    sqlite
+        .store(NewEvent::rejected(
+            EventKind::Order,
+            "application/json",
+            Bytes::from_static(b"\xff\x00not json"),
+            "invalid JSON body",
+        ))
+        .await
+        .unwrap();
+    sqlite
+        .store(NewEvent::trigger(EventKind::Shipment, "s-1"))
+        .await
+        .unwrap();
+    // Some done, so that states differ.
+    let handler = handler_fn(|event: Event, _ctx| async move {
+        if event.meta().object_id.as_deref() == Some("o-3") {
+            Err(HandlerError::Permanent("not for us".into()))
+        } else {
+            Ok(())
+        }
+    });
+    let running = Running::start(Processor::new(sqlite.clone(), handler, config()));
+    wait_for("handled", Duration::from_secs(30), async || {
+        count(&sqlite, State::Done).await + count(&sqlite, State::Dead).await >= 31
+    })
+    .await;
+    running.stop().await;
+
+    let url = pg.database("copy");
+    let pg_inbox = Inbox::connect(&url).await.unwrap();
+    let copied = sqlite.copy_to(&pg_inbox).await.unwrap();
+    assert_eq!(copied.events, 32);
+    let all = ListFilter {
+        limit: Some(1000),
+        ..ListFilter::default()
+    };
+    let before = sqlite.list(all.clone()).await.unwrap();
+    let after = pg_inbox.list(all.clone()).await.unwrap();
+    assert_eq!(before, after);
+    for event in &before {
+        let a = sqlite.get(event.id).await.unwrap().unwrap();
+        let b = pg_inbox.get(event.id).await.unwrap().unwrap();
+        assert_eq!(a, b);
+    }
+    // Copying into a non-empty inbox is refused.
+    assert!(matches!(
+        sqlite.copy_to(&pg_inbox).await,
+        Err(InboxError::Invalid(_))
+    ));
+    // New events get new ids; the copied queue (the dead order 3 aside) is handled.
+    let next = pg_inbox
+        .store(order_event("o-9", "m-new"))
+        .await
+        .unwrap()
+        .id();
+    assert!(next > *ids.iter().max().unwrap());
+}

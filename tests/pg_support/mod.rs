@@ -1,0 +1,227 @@
+//! A throwaway PostgreSQL cluster for the tests: Debian's `postgresql`
+//! server binaries (`scripts/test.sh` installs the package when missing),
+//! `initdb` into a temporary directory (as the unprivileged `postgres` user
+//! through `runuser` when the tests run as root, which `initdb` refuses), a
+//! free loopback port, trust authentication on loopback only, stopped (and
+//! deleted) when dropped.
+//!
+//! Without the server binaries a test using it **fails** with a message that
+//! says how to install them: a PostgreSQL test never passes without a server.
+//! `TRADECLOUD_PG_BINDIR` names the directory of `initdb`/`pg_ctl` if they
+//! are elsewhere.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct PgCluster {
+    bindir: PathBuf,
+    dir: tempfile::TempDir,
+    data: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+/// The directory holding `initdb` and `pg_ctl`: `TRADECLOUD_PG_BINDIR`, or
+/// the newest `/usr/lib/postgresql/*/bin`, or the one of `pg_config`.
+fn bindir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("TRADECLOUD_PG_BINDIR") {
+        return PathBuf::from(dir);
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("initdb").is_file().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    if let Some((_, bin)) = versions.pop() {
+        return bin;
+    }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if dir.join("initdb").is_file() {
+            return dir;
+        }
+    }
+    panic!(
+        "PostgreSQL server binaries (initdb, pg_ctl) not found: these tests need a real PostgreSQL. \
+         Install Debian's package (`apt-get install postgresql`; ./scripts/test.sh does this when it is missing) \
+         or set TRADECLOUD_PG_BINDIR to the directory holding initdb and pg_ctl."
+    )
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    listener.local_addr().unwrap().port()
+}
+
+fn check(what: &str, output: std::io::Result<Output>) -> Output {
+    let output = output.unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+impl PgCluster {
+    /// initdb and start a new cluster.
+    pub fn start() -> PgCluster {
+        let bindir = bindir();
+        let as_postgres = is_root();
+        let dir = tempfile::Builder::new()
+            .prefix("tradecloud-pg-")
+            .tempdir()
+            .expect("a temporary directory");
+        let data = dir.path().join("data");
+        if as_postgres {
+            // initdb refuses root: the cluster belongs to the `postgres` user.
+            check(
+                "chown",
+                Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(dir.path())
+                    .output(),
+            );
+        }
+        let cluster = PgCluster {
+            bindir,
+            dir,
+            data,
+            port: free_port(),
+            as_postgres,
+        };
+        let data = cluster.data.display().to_string();
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
+            ],
+        );
+        // Loopback only, no Unix socket, and settings for a short-lived test
+        // cluster (the data is thrown away: no need to survive a power cut).
+        let conf = format!(
+            "\nport = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n\
+             fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n",
+            cluster.port
+        );
+        let conf_path = cluster.data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf_path).expect("postgresql.conf");
+        text.push_str(&conf);
+        std::fs::write(&conf_path, text).expect("write postgresql.conf");
+        cluster.start_server();
+        cluster
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) -> Output {
+        let program = self.bindir.join(tool);
+        let output = if self.as_postgres {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&program)
+                .args(args)
+                .current_dir(self.dir.path())
+                .output()
+        } else {
+            Command::new(&program)
+                .args(args)
+                .current_dir(self.dir.path())
+                .output()
+        };
+        check(&program.display().to_string(), output)
+    }
+
+    /// Start the server (again, after [`stop_server`](Self::stop_server)).
+    pub fn start_server(&self) {
+        let data = self.data.display().to_string();
+        let log = self.dir.path().join("server.log").display().to_string();
+        self.run(
+            "pg_ctl",
+            &["-D", &data, "-l", &log, "-w", "-t", "60", "start"],
+        );
+    }
+
+    /// Stop the server at once (as a crash or a restart would).
+    pub fn stop_server(&self) {
+        let data = self.data.display().to_string();
+        self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"]);
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A new, empty database and its URL.
+    pub fn database(&self, name: &str) -> String {
+        let psql = self.bindir.join("psql");
+        let psql = if psql.is_file() {
+            psql
+        } else {
+            PathBuf::from("psql")
+        };
+        check(
+            "psql",
+            Command::new(psql)
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                ])
+                .args(["-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c"])
+                .arg(format!("CREATE DATABASE {name}"))
+                .output(),
+        );
+        self.url(name)
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let data = self.data.display().to_string();
+        let program = self.bindir.join("pg_ctl");
+        let args = ["-D", &data, "-m", "immediate", "-w", "stop"];
+        let _ = if self.as_postgres {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&program)
+                .args(args)
+                .output()
+        } else {
+            Command::new(&program).args(args).output()
+        };
+    }
+}
