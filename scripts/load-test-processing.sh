@@ -7,6 +7,12 @@
 # LOAD_TEST_BIN=path runs another `tradecloud` binary (an older release, for
 # before/after figures) with the same load generator; LOAD_TEST_LABEL names
 # it in the recorded row.
+#
+# LOAD_TEST_DRAIN=1 measures a backlog instead: the instances receive with
+# processing off (--receive-only), are stopped after the load and started
+# again with processing on; handled/s is then the stored events per second
+# from that restart until the last one is done (the burst after an outage,
+# handled by itself rather than paced by the receiving).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ORDERS=$1 DURATION=$2 CONNECTIONS=$3 STORE=$4 INSTANCES=$5 RECORD=$6
@@ -51,21 +57,27 @@ PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 export TRADECLOUD_AUTH_METHOD=basic TRADECLOUD_AUTH_USERNAME=tradecloud TRADECLOUD_AUTH_PASSWORD=$PASSWORD
 export TRADECLOUD_STORE_URL=$STORE_URL TRADECLOUD_SERVER_MAX_CONCURRENT_REQUESTS=4096
 export RUST_LOG=${RUST_LOG:-warn}
-for i in $(seq 0 $((INSTANCES - 1))); do
-    (cd "$WORK" && exec "$BIN" serve --dev-tls --dev-cert-out "$WORK/cert-$i.pem" \
-        --listen "127.0.0.1:$((PORT + i))" 2>"$WORK/serve-$i.log") &
-    PIDS+=($!)
-    for _ in $(seq 1 300); do
-        curl -ksf "https://localhost:$((PORT + i))/healthz" >/dev/null 2>&1 && break
-        sleep 0.1
+DRAIN=${LOAD_TEST_DRAIN:-0}
+start_instances() { # extra serve flags
+    PIDS=()
+    for i in $(seq 0 $((INSTANCES - 1))); do
+        (cd "$WORK" && exec "$BIN" serve --dev-tls --dev-cert-out "$WORK/cert-$i.pem" \
+            --listen "127.0.0.1:$((PORT + i))" "$@" 2>>"$WORK/serve-$i.log") &
+        PIDS+=($!)
+        for _ in $(seq 1 300); do
+            curl -ksf "https://localhost:$((PORT + i))/healthz" >/dev/null 2>&1 && break
+            sleep 0.1
+        done
+        curl -ksf "https://localhost:$((PORT + i))/healthz" >/dev/null || { cat "$WORK/serve-$i.log"; exit 1; }
     done
-    curl -ksf "https://localhost:$((PORT + i))/healthz" >/dev/null || { cat "$WORK/serve-$i.log"; exit 1; }
-done
+}
+if [ "$DRAIN" = 1 ]; then start_instances --receive-only; else start_instances; fi
 
 count() { "$BIN" inbox list --json --limit 100000000 "$@" | wc -l; }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 START=$(date +%s.%N)
+HANDLE_START=$START
 for i in $(seq 0 $((INSTANCES - 1))); do
     LOAD_URL="https://localhost:$((PORT + i))/tradecloud/order" LOAD_PASSWORD=$PASSWORD \
     LOAD_CACERT="$WORK/cert-$i.pem" LOAD_BODY=tests/fixtures/order-webhook/order-event.json \
@@ -76,6 +88,12 @@ done
 for i in $(seq 0 $((INSTANCES - 1))); do wait "${GEN[$i]}"; done
 LOAD_END=$(date +%s.%N)
 DONE_AT_END=$(count --state done)
+if [ "$DRAIN" = 1 ]; then
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; done
+    echo "received $(count) events with processing off; handling them now ..." >&2
+    HANDLE_START=$(date +%s.%N)
+    start_instances
+fi
 echo "load done ($DONE_AT_END done by then); waiting until every stored event is done ..." >&2
 while :; do
     TOTAL=$(count)
@@ -90,13 +108,13 @@ done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 python3 - "$WORK" "$INSTANCES" "$START" "$LOAD_END" "$NOW" "$TOTAL" "$ORDERS" "$STORE" "$RECORD" \
-    "$LOAD_BEFORE" "$LOAD_AFTER" "$CONNECTIONS" "$DONE_AT_END" "${LOAD_TEST_LABEL:-}" <<'PY'
+    "$LOAD_BEFORE" "$LOAD_AFTER" "$CONNECTIONS" "$DONE_AT_END" "${LOAD_TEST_LABEL:-}" "$HANDLE_START" <<'PY'
 import datetime, json, os, platform, sys
-work, instances, start, load_end, done_at, total, orders, store, record, lb, la, conns, done_at_end, label = sys.argv[1:15]
+work, instances, start, load_end, done_at, total, orders, store, record, lb, la, conns, done_at_end, label, handle_start = sys.argv[1:16]
 runs = [json.load(open(os.path.join(work, f"load-{i}.json"))) for i in range(int(instances))]
 ok = sum(r["ok"] for r in runs)
 load_secs = float(load_end) - float(start)
-done_secs = float(done_at) - float(start)
+done_secs = float(done_at) - float(handle_start)
 received = ok / load_secs
 handled = int(total) / done_secs
 during = int(done_at_end) / load_secs
@@ -109,6 +127,8 @@ machine = f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.releas
 when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 if label:
     when += f" ({label})"
+if os.environ.get("LOAD_TEST_DRAIN") == "1":
+    when += " (backlog: received with processing off, handled/s from the restart)"
 spread = "one order" if orders == "1" else f"{orders} orders"
 HEADER = ("| when | store | events for | connections | 2xx during the load | received/s | done when the load ended | all done | handled/s | handled/received | load avg (1/5/15 min) before → after |\n"
           "|---|---|---|---:|---|---:|---|---|---:|---:|---|")

@@ -32,7 +32,11 @@ start)
     DIR=$2 PORT=$3
     BIN=$(bindir)
     mkdir -p "$DIR"
-    [ "$(id -u)" = 0 ] && chown postgres:postgres "$DIR"
+    if [ "$(id -u)" = 0 ]; then
+        chown postgres:postgres "$DIR"
+        # The postgres user must reach DIR: a mktemp -d parent is 0700.
+        chmod a+x "$(dirname "$DIR")"
+    fi
     as_owner "$BIN/initdb" -D "$DIR/data" -U postgres --auth=trust --encoding=UTF8 >/dev/null
     cat >>"$DIR/data/postgresql.conf" <<CONF
 port = $PORT
