@@ -89,11 +89,18 @@ class CheckSpecs(unittest.TestCase):
                                     "TRADECLOUD_MIRRORS": os.path.join(self.tmp, "none")})
 
     def test_a_source_that_does_not_name_the_item_fails(self):
+        # A recorded source (about Bearer tokens): checked against the
+        # original page where it is available and against the record where
+        # it is not, and both must fail.
         def cite_wrong_line(doc):
             prop = self.schemas(doc)["BuyerOrder"]["properties"]["purchaseOrderNumber"]
-            prop["x-source"] = "security/authentication.md#L5"
+            prop["x-source"] = "security/authentication.md#L114"
         self.edit("common.yaml", cite_wrong_line)
-        self.assert_fails_with("BuyerOrder.purchaseOrderNumber: `security/authentication.md#L5` does not mention")
+        expected = "BuyerOrder.purchaseOrderNumber: `security/authentication.md#L114` does not mention"
+        self.assert_fails_with(expected)
+        self.assert_fails_with(expected + " 'purchaseOrderNumber' (as recorded)",
+                               env={"TRADECLOUD_REFERENCE": os.path.join(self.tmp, "none"),
+                                    "TRADECLOUD_MIRRORS": os.path.join(self.tmp, "none")})
 
     def test_a_source_line_that_does_not_exist_fails(self):
         def cite_missing_line(doc):
