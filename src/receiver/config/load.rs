@@ -250,7 +250,12 @@ impl Provider for EnvLayer {
 /// Every key of the configuration, with its default value: the tables are
 /// the sections, an unset optional value is [`Value::Empty`].
 fn key_tree() -> Result<Dict, ConfigError> {
-    Value::serialize(Config::default())
+    let mut template = Config::default();
+    // An optional section is unset by default: give it its defaults here so
+    // that its keys are known (a list variable is split) even when the file
+    // has no such section (`TRADECLOUD_SERVER_ACME_DOMAINS=a,b` alone).
+    template.server.acme = Some(crate::acme::AcmeConfig::default());
+    Value::serialize(template)
         .ok()
         .and_then(Value::into_dict)
         .ok_or_else(|| ConfigError::setting("the configuration defaults do not serialise"))
@@ -449,5 +454,41 @@ mod tests {
             names["server.acme.domains"],
             "TRADECLOUD_SERVER_ACME_DOMAINS"
         );
+    }
+
+    #[test]
+    fn an_acme_section_from_the_environment_alone() {
+        let env = [
+            ("TRADECLOUD_SERVER_ACME_DOMAINS", "a.example, b.example"),
+            ("TRADECLOUD_SERVER_ACME_CONTACT", "ops@example.com"),
+            (
+                "TRADECLOUD_SERVER_ACME_CACHE_DIR",
+                "/var/lib/tradecloud/acme",
+            ),
+            ("TRADECLOUD_SERVER_ACME_CHALLENGE", "http-01"),
+            ("TRADECLOUD_SERVER_ACME_HTTP_LISTEN", "0.0.0.0:80"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let config = Config::from_parts(None, "t", env).map_err(|e| e.to_string());
+        let acme = match config {
+            Ok(c) => c.server.acme,
+            Err(e) => panic!("the ACME variables load without a file: {e}"),
+        };
+        let Some(acme) = acme else {
+            panic!("[server.acme] is set by the variables");
+        };
+        assert_eq!(acme.domains, ["a.example", "b.example"]);
+        assert_eq!(acme.contact, ["ops@example.com"]);
+        assert_eq!(acme.cache_dir, Path::new("/var/lib/tradecloud/acme"));
+        assert_eq!(acme.challenge, crate::acme::ChallengeKind::Http01);
+        assert_eq!(acme.http_listen, "0.0.0.0:80".parse().ok());
+        // Keys not set keep their defaults.
+        assert_eq!(acme.directory_url, crate::acme::LETS_ENCRYPT_PRODUCTION);
+    }
+
+    #[test]
+    fn no_acme_section_without_acme_variables() {
+        let config = Config::from_parts(None, "t", Vec::new()).map_err(|e| e.to_string());
+        assert!(matches!(config, Ok(c) if c.server.acme.is_none()));
     }
 }
