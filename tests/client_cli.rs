@@ -126,6 +126,51 @@ mod client_cli {
     }
 
     #[tokio::test]
+    async fn poll_prints_page_by_page_and_says_where_to_resume_after_a_failure() {
+        use tradecloud::api::common::types::Order;
+        use tradecloud::mock::{operation, FaultConfig, FaultTrigger};
+        // 150 orders: two pages of at most 100; the second page is refused
+        // (403 is not retried).
+        let mut config = MockConfig::new().fault(
+            FaultConfig::status(403, FaultTrigger::EveryNth(2))
+                .for_operations([operation::POLL_ORDERS]),
+        );
+        for i in 0..150 {
+            let at = format!("2026-01-01T00:{:02}:{:02}.000Z", i / 60, i % 60);
+            config = config.order(Order {
+                id: Some(format!("po-{i:03}")),
+                last_updated_at: Some(at.parse().expect("a timestamp")),
+                ..Default::default()
+            });
+        }
+        let server = start(config).await;
+        let credentials = server.credentials();
+        let dir = tempfile::tempdir().expect("a directory");
+        let base_url = server.base_url();
+        let env = [
+            ("TRADECLOUD_USERNAME", credentials.username.as_str()),
+            ("TRADECLOUD_PASSWORD", credentials.password.as_str()),
+            ("TRADECLOUD_BASE_URL", base_url.as_str()),
+        ];
+        let output = run(dir.path(), &env, &["poll", "orders"]).await;
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        // The first page was printed before the second one failed.
+        let lines = text(&output.stdout)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).expect("one JSON object per line")
+            })
+            .count();
+        assert_eq!(lines, 100, "{stderr}");
+        assert!(
+            stderr.contains("the poll stopped after 100 orders"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("poll again with"), "{stderr}");
+    }
+
+    #[tokio::test]
     async fn document_download_saves_the_file() {
         let server = start(MockConfig::new().demo_data()).await;
         let credentials = server.credentials();

@@ -21,11 +21,12 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
+use futures_util::{Stream, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use tradecloud::client::{
-    Client, ClientBuilder, DocumentSource, DownloadOutcome, Environment, PollBatch, ENV_BASE_URL,
-    ENV_ENVIRONMENT, ENV_PASSWORD, ENV_USERNAME,
+    Client, ClientBuilder, ClientError, DocumentSource, DownloadOutcome, Environment, PollBatch,
+    PollStream, Polled, ENV_BASE_URL, ENV_ENVIRONMENT, ENV_PASSWORD, ENV_USERNAME,
 };
 use tradecloud::types::DateTime;
 
@@ -55,7 +56,8 @@ pub enum ShipmentCommand {
 }
 
 /// `tradecloud poll ...`: everything changed since a watermark, over all
-/// pages. The items go to stdout, the next watermark to stderr.
+/// pages. The items go to stdout (JSON lines page by page as they arrive,
+/// so a first sync holds one page in memory), the next watermark to stderr.
 #[derive(Debug, Subcommand)]
 pub enum PollCommand {
     /// Orders with a delivery schedule.
@@ -125,20 +127,41 @@ pub async fn run_shipment(cmd: ShipmentCommand, global: &GlobalArgs) -> Result<(
 /// `tradecloud poll orders|single-delivery|shipments [--since TIMESTAMP]`
 pub async fn run_poll(cmd: PollCommand, global: &GlobalArgs) -> Result<()> {
     let client = client(global)?;
-    match cmd {
-        PollCommand::Orders(args) => {
-            let batch = client.poll_orders_since(since(&args)?).await?;
-            report(batch, &args, "orders")
+    // JSON lines are printed page by page from the stream (a first sync
+    // holds one page in memory); the array needs every item first.
+    let format = cmd_args(&cmd).format;
+    match (cmd, format) {
+        (PollCommand::Orders(args), PollFormat::JsonLines) => {
+            let start = since(&args)?;
+            print_lines(client.orders().stream_since(start.clone()), start, "orders").await
         }
-        PollCommand::SingleDelivery(args) => {
+        (PollCommand::SingleDelivery(args), PollFormat::JsonLines) => {
+            let start = since(&args)?;
+            let poll = client.single_delivery_orders().stream_since(start.clone());
+            print_lines(poll, start, "single-delivery orders").await
+        }
+        (PollCommand::Shipments(args), PollFormat::JsonLines) => {
+            let start = since(&args)?;
+            print_lines(
+                client.shipments().stream_since(start.clone()),
+                start,
+                "shipments",
+            )
+            .await
+        }
+        (PollCommand::Orders(args), PollFormat::Array) => {
+            let batch = client.poll_orders_since(since(&args)?).await?;
+            print_array(batch, "orders")
+        }
+        (PollCommand::SingleDelivery(args), PollFormat::Array) => {
             let batch = client
                 .poll_single_delivery_orders_since(since(&args)?)
                 .await?;
-            report(batch, &args, "single-delivery orders")
+            print_array(batch, "single-delivery orders")
         }
-        PollCommand::Shipments(args) => {
+        (PollCommand::Shipments(args), PollFormat::Array) => {
             let batch = client.poll_shipments_since(since(&args)?).await?;
-            report(batch, &args, "shipments")
+            print_array(batch, "shipments")
         }
     }
 }
@@ -221,21 +244,76 @@ fn since(args: &PollArgs) -> Result<Option<DateTime>> {
         .transpose()
 }
 
-fn report<T: Serialize>(batch: PollBatch<T>, args: &PollArgs, kind: &str) -> Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let written = match args.format {
-        PollFormat::JsonLines => batch.items.iter().try_for_each(|item| {
-            serde_json::to_writer(&mut out, item).map_err(std::io::Error::from)?;
-            out.write_all(b"\n")
-        }),
-        PollFormat::Array => serde_json::to_writer_pretty(&mut out, &batch.items)
-            .map_err(std::io::Error::from)
-            .and_then(|()| out.write_all(b"\n")),
-    };
-    super::finish_stdout(written.and_then(|()| out.flush()))?;
+fn cmd_args(cmd: &PollCommand) -> &PollArgs {
+    match cmd {
+        PollCommand::Orders(args)
+        | PollCommand::SingleDelivery(args)
+        | PollCommand::Shipments(args) => args,
+    }
+}
+
+/// One JSON object per line as the pages arrive; an item that changed again
+/// while the poll was paging comes again (the later line is newer). When the
+/// poll fails half-way, stderr says from which watermark to go on.
+async fn print_lines<T: Serialize>(
+    mut poll: PollStream<T>,
+    start: Option<DateTime>,
+    kind: &str,
+) -> Result<()>
+where
+    PollStream<T>: Stream<Item = Result<Polled<T>, ClientError>>,
+{
+    let mut out = BufWriter::new(std::io::stdout());
+    let mut items = 0u64;
+    let mut watermark = start;
+    while let Some(event) = poll.next().await {
+        match event {
+            Ok(Polled::Item(item)) => {
+                let written = serde_json::to_writer(&mut out, &item)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| out.write_all(b"\n"));
+                super::finish_stdout(written)?;
+                items += 1;
+            }
+            // Everything before a watermark is out before it is reported.
+            Ok(Polled::Watermark(next)) => {
+                super::finish_stdout(out.flush())?;
+                watermark = Some(next);
+            }
+            Err(error) => {
+                super::finish_stdout(out.flush())?;
+                let resume = match &watermark {
+                    Some(w) => format!("poll again with --since {w}"),
+                    None => "poll again without --since".to_string(),
+                };
+                return Err(anyhow::Error::new(error).context(format!(
+                    "the poll stopped after {items} {kind} in {} page(s): {resume} (the items printed up to that watermark are complete)",
+                    poll.pages()
+                )));
+            }
+        }
+    }
+    super::finish_stdout(out.flush())?;
+    eprintln!("{items} {kind} in {} page(s)", poll.pages());
+    print_watermark(watermark.as_ref());
+    Ok(())
+}
+
+/// All items as one pretty JSON array, each once.
+fn print_array<T: Serialize>(batch: PollBatch<T>, kind: &str) -> Result<()> {
+    let mut out = BufWriter::new(std::io::stdout());
+    let written = serde_json::to_writer_pretty(&mut out, &batch.items)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    super::finish_stdout(written)?;
     eprintln!("{} {kind} in {} page(s)", batch.items.len(), batch.pages);
-    match &batch.next_watermark {
+    print_watermark(batch.next_watermark.as_ref());
+    Ok(())
+}
+
+fn print_watermark(watermark: Option<&DateTime>) {
+    match watermark {
         Some(watermark) => {
             eprintln!("next watermark: {watermark}  (pass it as --since to the next poll)")
         }
@@ -243,7 +321,6 @@ fn report<T: Serialize>(batch: PollBatch<T>, args: &PollArgs, kind: &str) -> Res
             eprintln!("next watermark: none (nothing has changed yet; poll again without --since)")
         }
     }
-    Ok(())
 }
 
 fn print_pretty<T: Serialize>(value: &T) -> Result<()> {

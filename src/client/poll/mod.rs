@@ -75,6 +75,13 @@ pub struct PollStream<T> {
 // Nothing in it is pinned in place (the page in flight is boxed).
 impl<T> Unpin for PollStream<T> {}
 
+impl<T> PollStream<T> {
+    /// Pages fetched so far.
+    pub fn pages(&self) -> u32 {
+        self.pages
+    }
+}
+
 type PageDone<T> = (Pager<T>, Result<Option<Vec<Polled<T>>>, ClientError>);
 
 impl<T> std::fmt::Debug for PollStream<T> {
@@ -99,11 +106,6 @@ impl<T: PollItem + Send + 'static> PollStream<T> {
     /// The next item or watermark; `None` when the poll is over.
     pub async fn next(&mut self) -> Option<Result<Polled<T>, ClientError>> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
-    }
-
-    /// Pages fetched so far.
-    pub fn pages(&self) -> u32 {
-        self.pages
     }
 
     /// Runs the poll to its end and collects it into a [`PollBatch`]: each
