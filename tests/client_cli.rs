@@ -161,8 +161,8 @@ mod client_cli {
             .map(|l| {
                 serde_json::from_str::<serde_json::Value>(l).expect("one JSON object per line")
             })
-            .count();
-        assert_eq!(lines, 100, "{stderr}");
+            .collect::<Vec<_>>();
+        assert_eq!(lines.len(), 100, "{stderr}");
         assert!(
             stderr.contains("the poll stopped after 100 orders"),
             "{stderr}"
