@@ -3,6 +3,7 @@
 
 Usage:
     python3 scripts/api_conformance.py --bin target/debug/tradecloud [--examples 30] [--seed 1]
+        [--only mock|serve] [--serve-phases examples,coverage,fuzzing]
 
 1. Starts `tradecloud mock` on a free port, logs in, reads the ids of its
    orders, shipments and documents, and runs schemathesis (`--checks all`,
@@ -10,8 +11,9 @@ Usage:
    path parameters set to those real ids so that requests reach real objects.
 2. Starts `tradecloud serve --receive-only` (development TLS, Basic auth, an
    SQLite inbox in a temporary directory) and runs schemathesis with both
-   webhook specs against its order and shipment webhook paths (examples and
-   fuzzing phases: see run_serve).
+   webhook specs against its order and shipment webhook paths (the examples
+   and fuzzing phases by default; --serve-phases adds coverage, which takes
+   minutes).
 
 Both servers are stopped again. Prints schemathesis' summary per spec and a
 closing `N passed, M failed` line (one per spec run); exits 1 on any failure
@@ -140,7 +142,7 @@ def run_mock(binary, tmp, examples, seed, env):
         mock.stop()
 
 
-def run_serve(binary, tmp, examples, seed, env):
+def run_serve(binary, tmp, examples, seed, env, phases):
     config = os.path.join(tmp, "serve.toml")
     with open(config, "w") as f:
         f.write('[server]\nlisten = "127.0.0.1:0"\norder_path = "/tradecloud/order"\n'
@@ -154,11 +156,8 @@ def run_serve(binary, tmp, examples, seed, env):
         st_config = os.path.join(tmp, "serve-st.toml")
         with open(st_config, "w") as f:
             f.write("# no per-parameter data: webhook ids are any non-empty string\n")
-        # The coverage phase walks every boundary of the order body (about
-        # 1,000 schema nodes, JSON and tXML, POST and PUT): over four minutes
-        # on this machine. The examples and fuzzing phases keep the run short.
         extra = ["--auth", f"{WEBHOOK_USER}:{WEBHOOK_PASSWORD}", "--tls-verify", "false",
-                 "--phases", "examples,fuzzing"]
+                 "--phases", phases]
         return [
             schemathesis("order-webhook-connector.yaml", f"https://{addr}/tradecloud/order", st_config,
                          examples, seed, extra, env),
@@ -175,6 +174,12 @@ def main():
     ap.add_argument("--examples", type=int, default=30, help="examples per operation (schemathesis -n)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--only", choices=["mock", "serve"], help="run one half")
+    # The coverage phase walks every boundary of the order body (about 1,000
+    # schema nodes, JSON and tXML, POST and PUT): over four minutes on a
+    # 2-core machine. The test command runs the examples and fuzzing phases;
+    # pass all three to check everything.
+    ap.add_argument("--serve-phases", default="examples,fuzzing",
+                    help="schemathesis phases against serve (default: examples,fuzzing; add coverage)")
     args = ap.parse_args()
     # The servers run in a temporary directory: resolve the binary first.
     args.bin = os.path.abspath(args.bin)
@@ -187,7 +192,7 @@ def main():
         if args.only in (None, "mock"):
             results += run_mock(args.bin, tmp, args.examples, args.seed, env)
         if args.only in (None, "serve"):
-            results += run_serve(args.bin, tmp, args.examples, args.seed, env)
+            results += run_serve(args.bin, tmp, args.examples, args.seed, env, args.serve_phases)
     passed = sum(results)
     print(f"{passed} passed, {len(results) - passed} failed")
     return 0 if passed == len(results) else 1
