@@ -6,6 +6,7 @@
 #![cfg(feature = "postgres")]
 
 mod pg_support;
+mod processing_support;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pg_support::PgCluster;
+use processing_support::crash_mid_handler;
 use tradecloud::inbox::{
     EventKind, Inbox, InboxError, ListFilter, NewEvent, NewState, State, Stored,
 };
@@ -287,25 +289,7 @@ async fn a_dead_processors_events_are_taken_over_after_its_lease() {
     let id = first.store(order_event("o-1", "m-1")).await.unwrap().id();
     let later = first.store(order_event("o-1", "m-2")).await.unwrap().id();
 
-    let started = Arc::new(tokio::sync::Notify::new());
-    let hang = {
-        let started = started.clone();
-        handler_fn(move |_event, _ctx| {
-            let started = started.clone();
-            async move {
-                started.notify_one();
-                std::future::pending::<()>().await;
-                Ok(())
-            }
-        })
-    };
-    let crashed =
-        tokio::spawn(Processor::new(first.clone(), hang, config()).run(std::future::pending()));
-    tokio::time::timeout(Duration::from_secs(30), started.notified())
-        .await
-        .expect("handler started");
-    crashed.abort();
-    let _ = crashed.await;
+    crash_mid_handler(&first, config(), Duration::from_secs(30)).await;
     let event = first.get(id).await.unwrap().unwrap().summary;
     assert_eq!((event.state, event.attempts), (State::Processing, 1));
 

@@ -2,11 +2,14 @@
 //! after a crash, GET-webhook triggers.
 #![cfg(feature = "receiver")]
 
+mod processing_support;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use processing_support::crash_mid_handler;
 use tradecloud::inbox::{EventKind, Inbox, ListFilter, NewEvent, NewState, Origin, State};
 use tradecloud::processing::{
     handler_fn, BoxFuture, Event, Fetcher, Handler, HandlerContext, HandlerError, LogHandler,
@@ -305,25 +308,7 @@ async fn an_event_interrupted_by_a_crash_is_handled_again_after_restart() {
     let id = first.store(order_event("o-1", "m-1")).await.unwrap().id();
 
     // A handler that never finishes: the process "dies" while it runs.
-    let started = Arc::new(tokio::sync::Notify::new());
-    let hang = {
-        let started = started.clone();
-        handler_fn(move |_event, _ctx| {
-            let started = started.clone();
-            async move {
-                started.notify_one();
-                std::future::pending::<()>().await;
-                Ok(())
-            }
-        })
-    };
-    let crashed =
-        tokio::spawn(Processor::new(first.clone(), hang, config()).run(std::future::pending()));
-    tokio::time::timeout(Duration::from_secs(10), started.notified())
-        .await
-        .expect("handler started");
-    crashed.abort();
-    let _ = crashed.await;
+    crash_mid_handler(&first, config(), Duration::from_secs(10)).await;
     let event = first.get(id).await.unwrap().unwrap().summary;
     assert_eq!((event.state, event.attempts), (State::Processing, 1));
 

@@ -5,12 +5,10 @@
 mod receiver_support;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use receiver_support::*;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tradecloud::inbox::Inbox;
 use tradecloud::receiver::tls;
@@ -54,35 +52,15 @@ async fn serve(exe: &str) -> Serve {
         ),
     )
     .unwrap();
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .arg("serve")
         .arg("--config")
         .arg(&config_path)
         // The secret comes from the environment, not the file or a flag.
         .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "warn,tradecloud=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            let line = lines
-                .next_line()
-                .await
-                .unwrap()
-                .expect("serve exited before listening");
-            if let Some(addr) = line.strip_prefix("listening on https://") {
-                return addr.trim().parse::<std::net::SocketAddr>().unwrap();
-            }
-        }
-    })
-    .await
-    .expect("serve starts");
-    // Keep draining stderr so that the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        .env("RUST_LOG", "warn,tradecloud=info");
+    let (child, addr) = spawn_serve(command, Duration::from_secs(30)).await;
     let client = client_for(&cert, addr);
     Serve {
         child,

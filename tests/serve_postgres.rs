@@ -12,13 +12,11 @@ mod receiver_support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pg_support::PgCluster;
 use receiver_support::*;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tradecloud::receiver::tls;
 
@@ -33,34 +31,15 @@ struct Serve {
 }
 
 async fn serve(exe: &str, config: &Path, cert: &str, store_url: &str) -> Serve {
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .arg("serve")
         .arg("--config")
         .arg(config)
         .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
         .env("TRADECLOUD_STORE_URL", store_url)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            let line = lines
-                .next_line()
-                .await
-                .unwrap()
-                .expect("serve exited before listening");
-            if let Some(addr) = line.strip_prefix("listening on https://") {
-                return addr.trim().parse::<std::net::SocketAddr>().unwrap();
-            }
-        }
-    })
-    .await
-    .expect("serve starts");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        .env("RUST_LOG", "warn");
+    let (child, addr) = spawn_serve(command, Duration::from_secs(60)).await;
     Serve {
         child,
         url: format!("https://localhost:{}/tradecloud/order", addr.port()),

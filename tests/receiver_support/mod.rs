@@ -246,3 +246,36 @@ pub async fn read_response(
     }
     Ok(String::from_utf8_lossy(&response).into_owned())
 }
+
+/// Spawns `command` (a `tradecloud serve ...` process, killed when dropped)
+/// and waits up to `timeout` until it logs `listening on https://ADDR`;
+/// its stderr keeps being drained so that it never blocks on a full pipe.
+pub async fn spawn_serve(
+    mut command: tokio::process::Command,
+    timeout: Duration,
+) -> (tokio::process::Child, SocketAddr) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = tokio::time::timeout(timeout, async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("serve exited before listening");
+            if let Some(addr) = line.strip_prefix("listening on https://") {
+                return addr.trim().parse::<SocketAddr>().unwrap();
+            }
+        }
+    })
+    .await
+    .expect("serve starts");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr)
+}
