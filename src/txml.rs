@@ -291,7 +291,19 @@ fn convert(element: &Element, kind: &Kind, path: &str) -> Result<Value, TxmlErro
 /// The JSON object of `element`, whose schema has `shape`; `path` is its
 /// place in the message (empty for the root). A field that is not a list
 /// may appear once: a repeated one is an error, as a duplicate key is in JSON.
+/// Text in an object's element is an error too (`<meta>AAA</meta>`), as a
+/// string where JSON expects an object is.
 fn object(element: &Element, shape: &Shape, path: &str) -> Result<Value, TxmlError> {
+    let text = element.text.trim();
+    if !text.is_empty() {
+        let at = if path.is_empty() { "the root" } else { path };
+        let shown: String = text.chars().take(40).collect();
+        return Err(TxmlError::Mismatch(format!(
+            "at `{at}`: the element <{}> holds the text `{shown}`, but it is an object ({}): \
+             give it child elements, or leave it out",
+            element.name, shape.name
+        )));
+    }
     let mut map = Map::new();
     for child in &element.children {
         let direct = shape
@@ -447,6 +459,22 @@ mod tests {
         assert_eq!(
             value,
             serde_json::json!({"leaf": {"tags": ["t1", "t2"], "x": ["1", "2"]}})
+        );
+    }
+
+    #[test]
+    fn text_in_an_object_element_is_an_error() {
+        let e = to_json(b"<a><leaf>AAA</leaf></a>", &ROOT).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the tXML body does not match the message: at `leaf`: the element <leaf> holds the text `AAA`, but it is an object (Leaf): give it child elements, or leave it out"
+        );
+        let e = to_json(b"<a>null</a>", &ROOT).unwrap_err();
+        assert!(e.to_string().contains("at `the root`"), "{e}");
+        // An empty object element, and whitespace around children, are fine.
+        assert_eq!(
+            to_json(b"<a>\n <leaf/>\n <name> x </name>\n</a>", &ROOT).unwrap(),
+            serde_json::json!({"leaf": {}, "name": "x"})
         );
     }
 
