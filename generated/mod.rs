@@ -48,6 +48,11 @@ pub mod authentication {
 /// and event names without notice. Every member is optional and unknown
 /// members and values must be accepted and kept. Fields the docs call
 /// mandatory say so in their description.
+///
+/// Every optional member that is not a list and can occur in a webhook body is
+/// `nullable` (a `$ref` member as `allOf: [{$ref}]` beside it): the receiver reads
+/// `null` as a member that is not there (a 400 would lose the event, Tradecloud
+/// never retries it). `scripts/check_specs.py` keeps this rule.
 pub mod common {
     /// Types of every schema of this spec.
     #[allow(clippy::all, missing_docs, rustdoc::all, unused_imports)]

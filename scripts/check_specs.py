@@ -55,13 +55,22 @@ Usage:
    and why) is generated from the specs; it must be up to date (`--update`).
 
 4. Lint: the conventions the code generator relies on (every $ref resolves,
-   descriptions, no oneOf/anyOf/allOf/discriminator/nullable/pattern, no
-   float formats, no inline objects or enums, unique operation ids...).
+   descriptions, no oneOf/anyOf/allOf/discriminator/pattern, no float
+   formats, no inline objects or enums, unique operation ids...), and the
+   null rule of the webhook bodies: the receiver reads `"member": null` as
+   an absent member (a 400 would lose the event), so every optional
+   non-array member of a schema a webhook body can contain says
+   `nullable: true` (a `$ref` member as `allOf: [{$ref: ...}]` beside it,
+   the OpenAPI 3.0 form other tools read), and no other member does (arrays
+   and required members refuse null; the mock refuses null in requests).
+   The other checks read members with that marking removed, as the
+   generator does (codegen/src/normalize/nulls.rs).
 
 Prints one line per failure and a summary line `N passed, M failed`; exits 1
 on any failure. Needs Python 3, PyYAML and git (for the mirrors).
 """
 import argparse
+import copy
 import hashlib
 import os
 import re
@@ -75,6 +84,7 @@ TYPES = {"string", "number", "integer", "boolean", "date", "date-time", "local-d
          "iso-date-time", "object", "array", "enum"}
 DATE_FORMATS = ("date", "date-time", "local-date-time", "iso-date-time")
 FORBIDDEN = ("oneOf", "anyOf", "allOf", "discriminator", "nullable", "pattern", "not")
+WEBHOOK_SPECS = ("order-webhook-connector.yaml", "shipment-webhook-connector.yaml")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 REPOS = {
     "tradecloud-bc-connector": "tradecloud+tradecloud-bc-connector",
@@ -87,14 +97,38 @@ SOURCE_RE = re.compile(r"^(?:(?P<repo>[a-z0-9-]+):)?(?P<path>[^#]+?)(?:#L(?P<a>\
 
 # ----------------------------------------------------------------------------- specs
 
+def read_nullable(node):
+    """Remove the null-means-absent marking from every object member, as the
+    generator does: `nullable: true` goes, `allOf: [{$ref}]` beside it becomes
+    the `$ref`. Anything else stays (and the lint refuses it)."""
+    if isinstance(node, dict):
+        for member in (node.get("properties") or {}).values() if isinstance(node.get("properties"), dict) else ():
+            if isinstance(member, dict) and member.get("nullable") is True:
+                del member["nullable"]
+                one = member.get("allOf")
+                if isinstance(one, list) and len(one) == 1 and isinstance(one[0], dict) \
+                        and list(one[0]) == ["$ref"] and "$ref" not in member:
+                    member["$ref"] = one[0]["$ref"]
+                    del member["allOf"]
+        for key, value in node.items():
+            if not key.startswith("x-") and key not in ("example", "examples", "default", "enum"):
+                read_nullable(value)
+    elif isinstance(node, list):
+        for value in node:
+            read_nullable(value)
+    return node
+
+
 class Specs:
     def __init__(self, directory):
         self.dir = directory
-        self.docs = {}
+        self.raw = {}   # as written (the null rule is checked here)
+        self.docs = {}  # with the null marking read (every other check)
         for name in sorted(os.listdir(directory)):
             if name.endswith((".yaml", ".yml")):
                 with open(os.path.join(directory, name)) as f:
-                    self.docs[name] = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+                    self.raw[name] = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+                self.docs[name] = read_nullable(copy.deepcopy(self.raw[name]))
         self.schema_files = {}  # schema name -> [file, ...]
         for fname, doc in self.docs.items():
             for sname in ((doc.get("components") or {}).get("schemas") or {}):
@@ -563,7 +597,67 @@ def all_refs(node, path="#"):
             yield from all_refs(v, f"{path}/{i}")
 
 
+def webhook_schemas(specs):
+    """(file, schema name) of every component a webhook request body can contain."""
+    found = set()
+
+    def visit(fname, node):
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and "#/components/schemas/" in ref:
+                target = os.path.basename(ref.partition("#")[0]) or fname
+                key = (target, ref.rpartition("/")[2])
+                if key not in found and target in specs.docs:
+                    found.add(key)
+                    visit(target, ((specs.docs[target].get("components") or {}).get("schemas") or {}).get(key[1]))
+            for key, value in node.items():
+                if key != "$ref":
+                    visit(fname, value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(fname, value)
+
+    for fname in WEBHOOK_SPECS:
+        for item in ((specs.docs.get(fname) or {}).get("paths") or {}).values():
+            for method in HTTP_METHODS:
+                op = item.get(method)
+                if isinstance(op, dict) and "requestBody" in op:
+                    visit(fname, op["requestBody"])
+    return found
+
+
+def lint_nulls(specs, report):
+    """The null rule (see the module documentation), on the specs as written."""
+    in_webhooks = webhook_schemas(specs)
+    for fname, doc in specs.raw.items():
+        for sname, schema in ((doc.get("components") or {}).get("schemas") or {}).items():
+            webhook = (fname, sname) in in_webhooks
+            for path, s in iter_schemas(schema, f"{fname} {sname}"):
+                if not isinstance(s, dict) or not isinstance(s.get("properties"), dict):
+                    continue
+                required = set(s.get("required") or [])
+                for pname, p in s["properties"].items():
+                    if not isinstance(p, dict):
+                        continue
+                    where = f"{path}.{pname}"
+                    want = webhook and pname not in required and p.get("type") != "array"
+                    has = p.get("nullable") is True
+                    if want:
+                        report(has, f"{where}: optional member of a webhook body without `nullable: true` "
+                                    "(the receiver reads null as absent; add it, a $ref as `allOf: [{$ref: ...}]`)")
+                    else:
+                        why = ("a required member" if pname in required else "an array (null is refused)"
+                               if p.get("type") == "array" else "a member outside the webhook bodies (the mock refuses null)")
+                        report("nullable" not in p, f"{where}: `nullable` on {why}; remove it")
+                    if "allOf" in p:
+                        one = p["allOf"]
+                        report(has and isinstance(one, list) and len(one) == 1 and isinstance(one[0], dict)
+                               and list(one[0]) == ["$ref"] and "$ref" not in p,
+                               f"{where}: allOf is only read as `allOf: [{{$ref: ...}}]` beside `nullable: true`")
+
+
 def lint(specs, report):
+    lint_nulls(specs, report)
     for fname, doc in specs.docs.items():
         report(doc.get("openapi") == "3.0.3", f"{fname}: openapi must be 3.0.3")
         for where, ref in all_refs(doc):

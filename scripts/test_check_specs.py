@@ -144,6 +144,41 @@ class CheckSpecs(unittest.TestCase):
         self.edit("order.yaml", add)
         self.assert_fails_with("response order.yaml GET /order/{orderId} 418: no x-source")
 
+    def test_an_optional_webhook_member_without_nullable_fails(self):
+        def strict(doc):
+            del self.schemas(doc)["MessageMeta"]["properties"]["createdDateTime"]["nullable"]
+        self.edit("common.yaml", strict)
+        self.assert_fails_with("common.yaml MessageMeta.createdDateTime: optional member of a webhook body "
+                               "without `nullable: true`")
+
+    def test_a_nullable_ref_member_reads_as_its_ref(self):
+        # The documented-fields check sees through `allOf: [{$ref}]`: a
+        # wrapper around the wrong schema is a wrong type.
+        def wrong(doc):
+            self.schemas(doc)["MessageMeta"]["properties"]["source"]["allOf"] = [
+                {"$ref": "#/components/schemas/MonetaryAmount"}]
+        self.edit("common.yaml", wrong)
+        self.assert_fails_with("meta.source.traceId")
+
+    def test_nullable_where_null_is_refused_fails(self):
+        def arrays(doc):
+            self.schemas(doc)["OrderEvent"]["properties"]["lines"]["nullable"] = True
+        self.edit("common.yaml", arrays)
+        self.assert_fails_with("common.yaml OrderEvent.lines: `nullable` on an array (null is refused)")
+
+    def test_nullable_outside_webhook_bodies_fails(self):
+        def poll(doc):
+            self.schemas(doc)["OrderPollRequest"]["properties"]["offset"]["nullable"] = True
+        self.edit("order-search.yaml", poll)
+        self.assert_fails_with("order-search.yaml OrderPollRequest.offset: `nullable` on a member outside the webhook bodies")
+
+    def test_allof_beyond_one_nullable_ref_fails(self):
+        def two(doc):
+            member = self.schemas(doc)["MessageMeta"]["properties"]["source"]
+            member["allOf"].append({"$ref": "#/components/schemas/MonetaryAmount"})
+        self.edit("common.yaml", two)
+        self.assert_fails_with("common.yaml MessageMeta.source: allOf is only read as")
+
     def test_a_stale_report_fails(self):
         with open(self.report, "a") as f:
             f.write("edited by hand\n")

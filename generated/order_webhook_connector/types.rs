@@ -10,7 +10,14 @@ pub use crate::api::common::types::SingleDeliveryOrderEvent;
 configuration it carries `orderEvent` (delivery schedule, multiple deliveries
 per order line), `singleDeliveryOrderEvent` (single delivery per order line;
 `simpleOrderEvent` on 2023 pages) or `orderDocumentsEvent` (documents events).
-Order events contain only the affected order lines, not the complete order.*/
+Order events contain only the affected order lines, not the complete order.
+
+Null means absent: an optional member that is not a list may be `null`
+(`nullable`), and this crate's receiver reads it as a member that is not
+there; a list given as `null` is refused (400). The payload rule, which an
+OpenAPI 3.0 schema cannot state: a known `eventName` needs one of the payload
+members above (not `null`), or the receiver answers 400 and keeps the body as
+`rejected`; an unknown name without one is accepted and kept as `unhandled`.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OrderWebhookBody {
     /// The event name summarizes what has happened. Unknown event names must be accepted.

@@ -6,7 +6,13 @@ pub use crate::api::common::types::Shipment;
 pub use crate::api::common::types::ShipmentEventName;
 /**The shipment webhook POST body sent by Tradecloud. The shipment contains ALL
 lines and ALL documents; filter the new or changed ones on
-`meta.lastUpdatedAt`. Document content is not embedded: download it.*/
+`meta.lastUpdatedAt`. Document content is not embedded: download it.
+
+Null means absent: an optional member that is not a list may be `null`
+(`nullable`), and this crate's receiver reads it as a member that is not
+there; a list given as `null` is refused (400). A known `eventName` needs
+`shipment`, or the receiver answers 400 and keeps the body as `rejected`;
+an unknown name without it is accepted and kept as `unhandled`.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentWebhookBody {
     /// The event name summarizes what has happened. Unknown event names must be accepted.

@@ -16,7 +16,11 @@
 //!   (else [`DecodeError::MissingPayload`], a 400 and quarantine); an
 //!   **unknown** event name without any known payload is
 //!   [`Webhook::Unknown`]: kept (2xx) but never handed to a handler as a
-//!   known event, because Tradecloud adds event kinds without notice.
+//!   known event, because Tradecloud adds event kinds without notice;
+//! * null: `"member": null` is read as a member that is not there (the
+//!   specs mark every optional non-list member `nullable`), so it never costs
+//!   an event; a list given as `null` is refused, and in tXML, which has no
+//!   null, text inside an element that stands for an object is refused too.
 //!
 //! The receiver's edge (`crate::receiver`), the processor
 //! (`crate::processing`), the inbox, [`crate::changes`] and `tradecloud

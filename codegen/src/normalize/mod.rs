@@ -16,6 +16,9 @@
 //!   (and `format: uuid` identifiers at plain text, `Id`); the custom formats
 //!   `local-date-time` (no zone) and `iso-date-time` (zone optional) are
 //!   `DateTime` too, which accepts every form;
+//! * `nullable: true` on optional members (null means absent, which their
+//!   `Option` already reads) is removed, a nullable `allOf: [{$ref}]` is
+//!   the `$ref` again ([`nulls`]);
 //! * objects that do not forbid additional properties get
 //!   `additionalProperties: {}` so that typify keeps unknown fields.
 //!
@@ -25,6 +28,7 @@
 
 mod annotate;
 mod hoist;
+mod nulls;
 mod refs;
 
 use std::collections::BTreeMap;
@@ -77,6 +81,7 @@ pub(crate) fn normalize_all(sources: &[SpecSource]) -> Result<Vec<Normalized>> {
     for source in sources {
         let mut doc = source.document.clone();
         check_version(source, &doc)?;
+        nulls::read_nullable_members(source, &mut doc)?;
         read_extensible_enums(&mut doc);
         rename_components(source, &mut doc)?;
         renamed.push(doc);
