@@ -26,8 +26,17 @@ name without one is accepted and kept as `unhandled`. Schema-valid bodies
 with a known name and no payload are therefore not generated
 (`filter_case` below); negative bodies still are. The known names and the
 payload members are read from the specs.
+
+The mock's refresh tokens are single-use (a refresh replaces the token, a
+logout invalidates it), so one configured `Refresh-Token` would make every
+refresh and logout after the first a 401 and leave their success responses
+untested. When scripts/api_conformance.py names the mock's login
+(TRADECLOUD_CONFORMANCE_LOGIN and _BASIC), every case whose headers are
+schema-valid gets a fresh refresh token from a new login; negative header
+cases (missing or malformed) are sent as generated.
 """
 import os
+import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import yaml
@@ -64,12 +73,7 @@ def _without_nulls(value):
 
 
 def _body_is_positive(case):
-    meta = getattr(case, "meta", None)
-    if meta is None:
-        return False
-    body = next((info for location, info in meta.components.items() if str(location.value) == "body"), None)
-    mode = body.mode if body is not None else meta.generation.mode
-    return mode == GenerationMode.POSITIVE
+    return _component_is_positive(case, "body")
 
 
 @schemathesis.serializer("application/xml", "text/xml")
@@ -111,3 +115,30 @@ def filter_case(ctx, case):
         if name in known and all(body.get(member) is None for member in members):
             return False
     return True
+
+
+_LOGIN = os.environ.get("TRADECLOUD_CONFORMANCE_LOGIN")
+_BASIC = os.environ.get("TRADECLOUD_CONFORMANCE_BASIC")
+
+
+def _fresh_refresh_token():
+    request = urllib.request.Request(_LOGIN, headers={"Authorization": _BASIC})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.headers["Set-Refresh-Token"]
+
+
+def _component_is_positive(case, location):
+    meta = getattr(case, "meta", None)
+    if meta is None:
+        return False
+    info = next((info for where, info in meta.components.items() if str(where.value) == location), None)
+    mode = info.mode if info is not None else meta.generation.mode
+    return mode == GenerationMode.POSITIVE
+
+
+@schemathesis.hook
+def map_case(ctx, case):
+    if _LOGIN and _BASIC and case.headers is not None and "Refresh-Token" in case.headers \
+            and _component_is_positive(case, "header"):
+        case.headers["Refresh-Token"] = _fresh_refresh_token()
+    return case

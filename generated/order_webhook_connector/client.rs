@@ -31,6 +31,11 @@ pub mod types {
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("[^ \\t\\r\\n]").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"[^ \\t\\r\\n]\"".into());
+            }
             Ok(Self(value.to_string()))
         }
     }
@@ -51,6 +56,62 @@ pub mod types {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for WebhookGetByQueryOrderId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`WebhookGetOrderId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct WebhookGetOrderId(::std::string::String);
+    impl ::std::ops::Deref for WebhookGetOrderId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<WebhookGetOrderId> for ::std::string::String {
+        fn from(value: WebhookGetOrderId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for WebhookGetOrderId {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("[^ \\t\\r\\n]").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"[^ \\t\\r\\n]\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookGetOrderId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for WebhookGetOrderId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for WebhookGetOrderId {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -183,7 +244,7 @@ The GET webhook (older pages) sends only the order id when the order (response) 
 Sends a `GET` request to `/`
 
 Arguments:
-- `order_id`: The Tradecloud order identifier. Fetch the actual order with GET /order/{orderId} (order API); it contains all lines.
+- `order_id`: The Tradecloud order identifier. Fetch the actual order with GET /order/{orderId} (order API); it contains all lines. An id of only spaces, tabs or line breaks is refused (400).
 */
     pub async fn webhook_get_by_query<'a>(
         &'a self,
@@ -317,11 +378,11 @@ The GET webhook sends the order id as path parameter (`GET https://yourcompany.c
 Sends a `GET` request to `/{orderId}`
 
 Arguments:
-- `order_id`: The Tradecloud order identifier. Fetch the actual order with GET /order/{orderId} (order API); it contains all lines.
+- `order_id`: The Tradecloud order identifier. Fetch the actual order with GET /order/{orderId} (order API); it contains all lines. An id of only spaces, tabs or line breaks is refused (400).
 */
     pub async fn webhook_get<'a>(
         &'a self,
-        order_id: &'a str,
+        order_id: &'a types::WebhookGetOrderId,
     ) -> Result<ResponseValue<()>, Error<()>> {
         let url = format!("{}/{}", self.baseurl, encode_path(& order_id.to_string()),);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);

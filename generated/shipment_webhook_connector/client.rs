@@ -31,6 +31,11 @@ pub mod types {
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
             }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("[^ \\t\\r\\n]").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"[^ \\t\\r\\n]\"".into());
+            }
             Ok(Self(value.to_string()))
         }
     }
@@ -51,6 +56,62 @@ pub mod types {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for WebhookGetByQueryShipmentId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`WebhookGetShipmentId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct WebhookGetShipmentId(::std::string::String);
+    impl ::std::ops::Deref for WebhookGetShipmentId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<WebhookGetShipmentId> for ::std::string::String {
+        fn from(value: WebhookGetShipmentId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for WebhookGetShipmentId {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("[^ \\t\\r\\n]").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"[^ \\t\\r\\n]\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookGetShipmentId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for WebhookGetShipmentId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for WebhookGetShipmentId {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -180,7 +241,7 @@ The GET webhook sends only the shipment id; fetch the actual shipment with GET /
 Sends a `GET` request to `/`
 
 Arguments:
-- `shipment_id`: The Tradecloud shipment identifier. Fetch the actual shipment with GET /shipment/{shipmentId} (shipment API); it contains all lines and documents.
+- `shipment_id`: The Tradecloud shipment identifier. Fetch the actual shipment with GET /shipment/{shipmentId} (shipment API); it contains all lines and documents. An id of only spaces, tabs or line breaks is refused (400).
 */
     pub async fn webhook_get_by_query<'a>(
         &'a self,
@@ -269,11 +330,11 @@ The GET webhook sends only the shipment id as path parameter; fetch the actual s
 Sends a `GET` request to `/{shipmentId}`
 
 Arguments:
-- `shipment_id`: The Tradecloud shipment identifier. Fetch the actual shipment with GET /shipment/{shipmentId} (shipment API); it contains all lines and documents.
+- `shipment_id`: The Tradecloud shipment identifier. Fetch the actual shipment with GET /shipment/{shipmentId} (shipment API); it contains all lines and documents. An id of only spaces, tabs or line breaks is refused (400).
 */
     pub async fn webhook_get<'a>(
         &'a self,
-        shipment_id: &'a str,
+        shipment_id: &'a types::WebhookGetShipmentId,
     ) -> Result<ResponseValue<()>, Error<()>> {
         let url = format!(
             "{}/{}", self.baseurl, encode_path(& shipment_id.to_string()),

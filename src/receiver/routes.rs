@@ -167,7 +167,10 @@ impl Webhooks {
             return StatusCode::OK.into_response();
         }
         self.metrics.received(kind.as_str());
-        match id.filter(|id| !id.trim().is_empty()) {
+        // Blank as the specs say (`pattern: '[^ \t\r\n]'`): only spaces,
+        // tabs and line breaks; any other character makes an id.
+        let blank = |id: &str| id.trim_matches([' ', '\t', '\r', '\n']).is_empty();
+        match id.filter(|id| !blank(id)) {
             Some(id) => {
                 self.store(NewEvent::trigger(kind, id).with_source(self.source_of(kind, &raw)))
                     .await
