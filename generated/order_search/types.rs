@@ -46,7 +46,7 @@ pub struct OrderPollRequest {
     ///The maximum number of results to return, 1 to 100. Set it to 100 (the maximum allowed value).
     #[serde(default = "defaults::default_nzu64::<::std::num::NonZeroU64, 100>")]
     pub limit: ::std::num::NonZeroU64,
-    ///The number of results to skip, for paging. When `total` is larger than `limit`, either decrease the polling period (recommended) or page with `offset`.
+    ///The number of results to skip, for paging. When `total` is larger than `limit`, either decrease the polling period (recommended) or page with `offset`. At most 2^64 - 1: this crate holds it as an unsigned 64-bit integer (`u64`).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub offset: ::std::option::Option<u64>,
     #[serde(flatten)]
@@ -270,7 +270,7 @@ polling use a well-chosen historical date. Format
             self.value.limit = value.into();
             self
         }
-        ///The number of results to skip, for paging. When `total` is larger than `limit`, either decrease the polling period (recommended) or page with `offset`.
+        ///The number of results to skip, for paging. When `total` is larger than `limit`, either decrease the polling period (recommended) or page with `offset`. At most 2^64 - 1: this crate holds it as an unsigned 64-bit integer (`u64`).
         pub fn offset(mut self, value: impl ::std::convert::Into<u64>) -> Self {
             self.value.offset = ::std::option::Option::Some(value.into());
             self
