@@ -102,7 +102,8 @@ def read_nullable(node):
     generator does: `nullable: true` goes, `allOf: [{$ref}]` beside it becomes
     the `$ref`. Anything else stays (and the lint refuses it)."""
     if isinstance(node, dict):
-        for member in (node.get("properties") or {}).values() if isinstance(node.get("properties"), dict) else ():
+        properties = node.get("properties")
+        for member in properties.values() if isinstance(properties, dict) else ():
             if isinstance(member, dict) and member.get("nullable") is True:
                 del member["nullable"]
                 one = member.get("allOf")

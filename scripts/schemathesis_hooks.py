@@ -72,13 +72,18 @@ def _without_nulls(value):
     return value
 
 
-def _body_is_positive(case):
-    return _component_is_positive(case, "body")
+def _component_is_positive(case, location):
+    meta = getattr(case, "meta", None)
+    if meta is None:
+        return False
+    info = next((info for where, info in meta.components.items() if str(where.value) == location), None)
+    mode = info.mode if info is not None else meta.generation.mode
+    return mode == GenerationMode.POSITIVE
 
 
 @schemathesis.serializer("application/xml", "text/xml")
 def txml(ctx, value):
-    if _body_is_positive(ctx.case):
+    if _component_is_positive(ctx.case, "body"):
         value = _without_nulls(value)
     return serialize_xml(ctx.case, value).get("data")
 
@@ -108,7 +113,7 @@ _PAYLOAD_RULES = _payload_rules()
 @schemathesis.hook
 def filter_case(ctx, case):
     body = case.body
-    if not isinstance(body, dict) or not _body_is_positive(case):
+    if not isinstance(body, dict) or not _component_is_positive(case, "body"):
         return True
     name = body.get("eventName")
     for known, members in _PAYLOAD_RULES:
@@ -125,15 +130,6 @@ def _fresh_refresh_token():
     request = urllib.request.Request(_LOGIN, headers={"Authorization": _BASIC})
     with urllib.request.urlopen(request, timeout=30) as response:
         return response.headers["Set-Refresh-Token"]
-
-
-def _component_is_positive(case, location):
-    meta = getattr(case, "meta", None)
-    if meta is None:
-        return False
-    info = next((info for where, info in meta.components.items() if str(where.value) == location), None)
-    mode = info.mode if info is not None else meta.generation.mode
-    return mode == GenerationMode.POSITIVE
 
 
 @schemathesis.hook

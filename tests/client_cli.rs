@@ -3,10 +3,11 @@
 
 #![cfg(feature = "cli")]
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Output;
 
-use tradecloud::mock::MockConfig;
+use tradecloud::mock::{MockConfig, MockServer};
 
 #[path = "client_support.rs"]
 mod support;
@@ -17,7 +18,7 @@ mod client_cli {
     use super::*;
 
     /// Runs `tradecloud ARGS` in `dir` with only the given Tradecloud variables.
-    async fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    async fn run(dir: &Path, env: &[(&str, impl AsRef<OsStr>)], args: &[&str]) -> Output {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tradecloud"));
         command.args(args).current_dir(dir);
         for (name, _) in std::env::vars() {
@@ -25,8 +26,21 @@ mod client_cli {
                 command.env_remove(name);
             }
         }
-        command.envs(env.iter().copied());
+        command.envs(env.iter().map(|(name, value)| (name, value)));
         command.output().await.expect("the binary runs")
+    }
+
+    /// No Tradecloud variables at all.
+    const NO_VARIABLES: [(&str, &str); 0] = [];
+
+    /// The mock's credentials and base URL, as the variables the binary reads.
+    fn mock_env(server: &MockServer) -> [(&'static str, String); 3] {
+        let credentials = server.credentials();
+        [
+            ("TRADECLOUD_USERNAME", credentials.username),
+            ("TRADECLOUD_PASSWORD", credentials.password),
+            ("TRADECLOUD_BASE_URL", server.base_url()),
+        ]
     }
 
     fn text(bytes: &[u8]) -> String {
@@ -76,14 +90,8 @@ mod client_cli {
     #[tokio::test]
     async fn poll_prints_items_and_the_next_watermark() {
         let server = start(MockConfig::new().demo_data()).await;
-        let credentials = server.credentials();
         let dir = tempfile::tempdir().expect("a directory");
-        let base_url = server.base_url();
-        let env = [
-            ("TRADECLOUD_USERNAME", credentials.username.as_str()),
-            ("TRADECLOUD_PASSWORD", credentials.password.as_str()),
-            ("TRADECLOUD_BASE_URL", base_url.as_str()),
-        ];
+        let env = mock_env(&server);
         let output = run(dir.path(), &env, &["poll", "orders"]).await;
         assert!(output.status.success(), "{}", text(&output.stderr));
         let lines: Vec<serde_json::Value> = text(&output.stdout)
@@ -144,14 +152,8 @@ mod client_cli {
             });
         }
         let server = start(config).await;
-        let credentials = server.credentials();
         let dir = tempfile::tempdir().expect("a directory");
-        let base_url = server.base_url();
-        let env = [
-            ("TRADECLOUD_USERNAME", credentials.username.as_str()),
-            ("TRADECLOUD_PASSWORD", credentials.password.as_str()),
-            ("TRADECLOUD_BASE_URL", base_url.as_str()),
-        ];
+        let env = mock_env(&server);
         let output = run(dir.path(), &env, &["poll", "orders"]).await;
         let stderr = text(&output.stderr);
         assert!(!output.status.success(), "{stderr}");
@@ -194,7 +196,7 @@ mod client_cli {
         .expect("a configuration file");
         let output = run(
             dir.path(),
-            &[],
+            &NO_VARIABLES,
             &["document", "download", MANUAL_OBJECT_ID, "-o", "out"],
         )
         .await;
@@ -215,7 +217,7 @@ mod client_cli {
         let base_url = server.base_url();
         let output = run(
             dir.path(),
-            &[],
+            &NO_VARIABLES,
             &["--base-url", &base_url, "order", "get", ORDER_ID],
         )
         .await;

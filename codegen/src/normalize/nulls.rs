@@ -46,23 +46,19 @@ fn walk(source: &SpecSource, value: &mut Value, pointer: &str) -> Result<()> {
                         .collect()
                 })
                 .unwrap_or_default();
-            if let Some(Value::Object(properties)) = map.get_mut("properties") {
-                for (name, member) in properties.iter_mut() {
-                    let at = format!("{pointer}/properties/{}", escape(name));
-                    if let Value::Object(member) = member {
-                        if member.contains_key("nullable") {
-                            read_member(source, member, required.contains(name), &at)?;
-                        }
-                    }
-                }
-            }
             for (key, child) in map.iter_mut() {
                 if key == "properties" {
-                    if let Value::Object(properties) = child {
-                        for (name, member) in properties.iter_mut() {
-                            let at = format!("{pointer}/properties/{}", escape(name));
-                            walk(source, member, &at)?;
+                    let Value::Object(properties) = child else {
+                        continue;
+                    };
+                    for (name, member) in properties.iter_mut() {
+                        let at = format!("{pointer}/properties/{}", escape(name));
+                        if let Value::Object(fields) = member {
+                            if fields.contains_key("nullable") {
+                                read_member(source, fields, required.contains(name), &at)?;
+                            }
                         }
+                        walk(source, member, &at)?;
                     }
                 } else if !key.starts_with("x-")
                     && !matches!(key.as_str(), "example" | "examples" | "default" | "enum")
