@@ -24,6 +24,12 @@ pub mod authentication {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/authentication/types.rs"));
     }
+    /// What the spec says about each operation, as data: one
+    /// constant per operation and [`OPERATIONS`], all of them.
+    pub mod operations {
+        include!(concat!(env!("OUT_DIR"), "/authentication/operations.rs"));
+    }
+    pub use operations::OPERATIONS;
     /// Typed async client (progenitor): `AuthenticationClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
@@ -74,6 +80,12 @@ pub mod object_storage {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/object_storage/types.rs"));
     }
+    /// What the spec says about each operation, as data: one
+    /// constant per operation and [`OPERATIONS`], all of them.
+    pub mod operations {
+        include!(concat!(env!("OUT_DIR"), "/object_storage/operations.rs"));
+    }
+    pub use operations::OPERATIONS;
     /// Typed async client (progenitor): `ObjectStorageClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
@@ -100,6 +112,12 @@ pub mod order_search {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/order_search/types.rs"));
     }
+    /// What the spec says about each operation, as data: one
+    /// constant per operation and [`OPERATIONS`], all of them.
+    pub mod operations {
+        include!(concat!(env!("OUT_DIR"), "/order_search/operations.rs"));
+    }
+    pub use operations::OPERATIONS;
     /// Typed async client (progenitor): `OrderSearchClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
@@ -141,6 +159,12 @@ pub mod order_webhook_connector {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/order_webhook_connector/types.rs"));
     }
+    /// What the spec says about each operation, as data: one
+    /// constant per operation and [`OPERATIONS`], all of them.
+    pub mod operations {
+        include!(concat!(env!("OUT_DIR"), "/order_webhook_connector/operations.rs"));
+    }
+    pub use operations::OPERATIONS;
     /// Typed async client (progenitor): `OrderWebhookConnectorClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
@@ -165,6 +189,12 @@ pub mod order {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/order/types.rs"));
     }
+    /// What the spec says about each operation, as data: one
+    /// constant per operation and [`OPERATIONS`], all of them.
+    pub mod operations {
+        include!(concat!(env!("OUT_DIR"), "/order/operations.rs"));
+    }
+    pub use operations::OPERATIONS;
     /// Typed async client (progenitor): `OrderClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
@@ -203,6 +233,12 @@ pub mod shipment_webhook_connector {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/shipment_webhook_connector/types.rs"));
     }
+    /// What the spec says about each operation, as data: one
+    /// constant per operation and [`OPERATIONS`], all of them.
+    pub mod operations {
+        include!(concat!(env!("OUT_DIR"), "/shipment_webhook_connector/operations.rs"));
+    }
+    pub use operations::OPERATIONS;
     /// Typed async client (progenitor): `ShipmentWebhookConnectorClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]
@@ -228,6 +264,12 @@ pub mod shipment {
     pub mod types {
         include!(concat!(env!("OUT_DIR"), "/shipment/types.rs"));
     }
+    /// What the spec says about each operation, as data: one
+    /// constant per operation and [`OPERATIONS`], all of them.
+    pub mod operations {
+        include!(concat!(env!("OUT_DIR"), "/shipment/operations.rs"));
+    }
+    pub use operations::OPERATIONS;
     /// Typed async client (progenitor): `ShipmentClient`.
     #[cfg(feature = "client")]
     #[allow(clippy::all, unused_imports, missing_docs, rustdoc::all)]

@@ -11,6 +11,9 @@
 //! * [`webhook`]: decoding webhook bodies (JSON or tXML) and which event,
 //!   order or shipment id and message id they carry.
 //! * [`changes`]: which lines and documents of a message changed.
+//! * [`operation`]: what the specs say about each operation (method, path,
+//!   security schemes, media types, limits), as the tables
+//!   `api::<spec>::OPERATIONS` that the client and the mock read.
 //!
 //! ```
 //! use tradecloud::api::order_webhook_connector::types::OrderWebhookBody;
@@ -56,6 +59,7 @@ extern crate self as tradecloud;
 mod accessors;
 pub mod api;
 pub mod changes;
+pub mod operation;
 pub mod types;
 
 #[cfg(feature = "client")]

@@ -10,11 +10,16 @@
 //! * `client`: a typed async client (progenitor + reqwest), named after the
 //!   spec (`OrderClient`);
 //! * `server`: axum server stubs (ours): a trait with one async method per
-//!   operation, typed requests and responses, and a `router()`.
+//!   operation, typed requests and responses, and a `router()`;
+//! * `operations`: the operation table (`OPERATIONS`, one constant per
+//!   operation): method, path template, security schemes, media types and
+//!   the limits the spec states, as data the runtime reads (its client
+//!   pipeline, its mock) instead of lists written by hand.
 //!
 //! The pipeline is: [`load`] (read files) → `normalize` (one canonical
 //! shape) → `model` (analyse once: operations, schemas, enums) → `emit`
-//! (independent emitters print the model: types, client, server stubs) →
+//! (independent emitters print the model: types, client, server stubs,
+//! operation table) →
 //! formatted files ([`Output`]). Only [`load`], [`error`] and the entry
 //! points here are public; the stages are internal.
 //!
@@ -261,6 +266,11 @@ pub fn generate(sources: Vec<load::SpecSource>, settings: &Settings) -> Result<O
         });
         let has_ops = !m.operations.is_empty();
         if has_ops {
+            let table = emit::operations::emit(m, settings);
+            files.push(GeneratedFile {
+                path: format!("{}/operations.rs", m.module),
+                contents: format(table, &m.path, "operation table")?,
+            });
             let client = emit::client::emit(m, settings)?;
             files.push(GeneratedFile {
                 path: format!("{}/client.rs", m.module),
@@ -279,6 +289,30 @@ pub fn generate(sources: Vec<load::SpecSource>, settings: &Settings) -> Result<O
         path: "mod.rs".into(),
         contents: format(root, &dir, "module tree")?,
     });
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Output { files, inputs })
+}
+
+/// Only the operation tables of a set of specs: `<module>/operations.rs`
+/// for every spec with operations (what [`generate`] writes there too),
+/// without types, clients or server stubs. For tools and tests that need
+/// the facts of the operations (method, path, security schemes, media
+/// types, limits) without compiling the rest, or for specs whose bodies the
+/// client generator cannot handle yet.
+pub fn operation_tables(sources: Vec<load::SpecSource>, settings: &Settings) -> Result<Output> {
+    let inputs = sources.iter().map(|s| s.path.clone()).collect();
+    let models = model::analyse_all(normalize::normalize_all(&sources)?)?;
+    let mut files = Vec::new();
+    for m in models.iter().filter(|m| !m.operations.is_empty()) {
+        files.push(GeneratedFile {
+            path: format!("{}/operations.rs", m.module),
+            contents: format(
+                emit::operations::emit(m, settings),
+                &m.path,
+                "operation table",
+            )?,
+        });
+    }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Output { files, inputs })
 }
@@ -306,7 +340,8 @@ fn module_decl(m: &model::SpecModel, settings: &Settings, has_ops: bool) -> Toke
     let doc_lines: Vec<String> = doc.lines().map(|l| format!(" {l}")).collect();
     let types_inc = include(settings, &format!("{}/types.rs", m.module));
     let cfg = |f: &Option<String>| f.as_ref().map(|f| quote!(#[cfg(feature = #f)]));
-    let (client, server) = if has_ops {
+    let (operations, client, server) = if has_ops {
+        let operations_inc = include(settings, &format!("{}/operations.rs", m.module));
         let client_inc = include(settings, &format!("{}/client.rs", m.module));
         let server_inc = include(settings, &format!("{}/server.rs", m.module));
         let ccfg = cfg(&settings.client_feature);
@@ -316,6 +351,12 @@ fn module_decl(m: &model::SpecModel, settings: &Settings, has_ops: bool) -> Toke
             emit::client::client_type_name(m)
         );
         (
+            quote! {
+                /// What the spec says about each operation, as data: one
+                /// constant per operation and [`OPERATIONS`], all of them.
+                pub mod operations { #operations_inc }
+                pub use operations::OPERATIONS;
+            },
             quote! {
                 #[doc = #client_doc]
                 #ccfg
@@ -330,7 +371,7 @@ fn module_decl(m: &model::SpecModel, settings: &Settings, has_ops: bool) -> Toke
             },
         )
     } else {
-        (quote!(), quote!())
+        (quote!(), quote!(), quote!())
     };
     quote! {
         #(#[doc = #doc_lines])*
@@ -338,6 +379,7 @@ fn module_decl(m: &model::SpecModel, settings: &Settings, has_ops: bool) -> Toke
             /// Types of every schema of this spec.
             #[allow(clippy::all, missing_docs, rustdoc::all, unused_imports)]
             pub mod types { #types_inc }
+            #operations
             #client
             #server
         }

@@ -40,6 +40,7 @@ fn basic_spec_set_snapshots() {
         [
             "common/types.rs",
             "hook/client.rs",
+            "hook/operations.rs",
             "hook/server.rs",
             "hook/types.rs",
             "mod.rs"

@@ -231,11 +231,27 @@ pub trait Api: Send + Sync + 'static {
         &self,
         request: RefreshRequest,
     ) -> impl ::std::future::Future<Output = RefreshResponse> + Send;
+    /// Called first for every request, before its parameters and body are
+    /// read, with the operation's entry of [`OPERATIONS`](super::OPERATIONS)
+    /// (its security schemes, media types and limits) and the request head.
+    /// `Err` is the answer, and the operation is not called: the place to
+    /// authenticate by [`Operation::security`](crate::operation::Operation::security).
+    /// The default admits every request.
+    fn admit(
+        &self,
+        operation: &'static crate::operation::Operation,
+        head: &::http::request::Parts,
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<(), ::axum::response::Response>,
+    > + Send {
+        let _ = (operation, head);
+        async { ::std::result::Result::Ok(()) }
+    }
     /// Called instead of an operation when its request could not be
     /// extracted (unsupported content type, undecodable body, bad
     /// parameters, unreadable or over-size body). The default answers
     /// with a problem description and the status of
-    /// [`RejectionKind::status`](#rt::server::RejectionKind::status).
+    /// [`RejectionKind::status`](crate::server::RejectionKind::status).
     fn reject(
         &self,
         rejection: crate::server::Rejection,
@@ -249,6 +265,9 @@ async fn handle_login<A: Api>(
 ) -> ::axum::response::Response {
     use ::axum::response::IntoResponse as _;
     let (parts, body) = request.into_parts();
+    if let Err(response) = api.admit(&super::operations::LOGIN, &parts).await {
+        return response;
+    }
     let raw = match crate::server::RawRequest::read(&parts, body).await {
         Ok(raw) => raw,
         Err((kind, raw)) => {
@@ -264,6 +283,9 @@ async fn handle_logout<A: Api>(
 ) -> ::axum::response::Response {
     use ::axum::response::IntoResponse as _;
     let (parts, body) = request.into_parts();
+    if let Err(response) = api.admit(&super::operations::LOGOUT, &parts).await {
+        return response;
+    }
     let raw = match crate::server::RawRequest::read(&parts, body).await {
         Ok(raw) => raw,
         Err((kind, raw)) => {
@@ -302,6 +324,9 @@ async fn handle_refresh<A: Api>(
 ) -> ::axum::response::Response {
     use ::axum::response::IntoResponse as _;
     let (parts, body) = request.into_parts();
+    if let Err(response) = api.admit(&super::operations::REFRESH, &parts).await {
+        return response;
+    }
     let raw = match crate::server::RawRequest::read(&parts, body).await {
         Ok(raw) => raw,
         Err((kind, raw)) => {

@@ -234,11 +234,27 @@ pub trait Api: Send + Sync + 'static {
         &self,
         request: DownloadRequest,
     ) -> impl ::std::future::Future<Output = DownloadResponse> + Send;
+    /// Called first for every request, before its parameters and body are
+    /// read, with the operation's entry of [`OPERATIONS`](super::OPERATIONS)
+    /// (its security schemes, media types and limits) and the request head.
+    /// `Err` is the answer, and the operation is not called: the place to
+    /// authenticate by [`Operation::security`](crate::operation::Operation::security).
+    /// The default admits every request.
+    fn admit(
+        &self,
+        operation: &'static crate::operation::Operation,
+        head: &::http::request::Parts,
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<(), ::axum::response::Response>,
+    > + Send {
+        let _ = (operation, head);
+        async { ::std::result::Result::Ok(()) }
+    }
     /// Called instead of an operation when its request could not be
     /// extracted (unsupported content type, undecodable body, bad
     /// parameters, unreadable or over-size body). The default answers
     /// with a problem description and the status of
-    /// [`RejectionKind::status`](#rt::server::RejectionKind::status).
+    /// [`RejectionKind::status`](crate::server::RejectionKind::status).
     fn reject(
         &self,
         rejection: crate::server::Rejection,
@@ -252,6 +268,10 @@ async fn handle_download_document<A: Api>(
 ) -> ::axum::response::Response {
     use ::axum::response::IntoResponse as _;
     let (mut parts, body) = request.into_parts();
+    if let Err(response) = api.admit(&super::operations::DOWNLOAD_DOCUMENT, &parts).await
+    {
+        return response;
+    }
     let path: DownloadDocumentPathParams = match crate::server::path_params::<
         DownloadDocumentPathParams,
     >(&mut parts)
@@ -293,6 +313,12 @@ async fn handle_get_document_metadata<A: Api>(
 ) -> ::axum::response::Response {
     use ::axum::response::IntoResponse as _;
     let (mut parts, body) = request.into_parts();
+    if let Err(response) = api
+        .admit(&super::operations::GET_DOCUMENT_METADATA, &parts)
+        .await
+    {
+        return response;
+    }
     let path: GetDocumentMetadataPathParams = match crate::server::path_params::<
         GetDocumentMetadataPathParams,
     >(&mut parts)
@@ -334,6 +360,9 @@ async fn handle_download<A: Api>(
 ) -> ::axum::response::Response {
     use ::axum::response::IntoResponse as _;
     let (mut parts, body) = request.into_parts();
+    if let Err(response) = api.admit(&super::operations::DOWNLOAD, &parts).await {
+        return response;
+    }
     let path: DownloadPathParams = match crate::server::path_params::<
         DownloadPathParams,
     >(&mut parts)

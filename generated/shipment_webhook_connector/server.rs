@@ -253,11 +253,27 @@ pub trait Api: Send + Sync + 'static {
         &self,
         request: WebhookGetRequest,
     ) -> impl ::std::future::Future<Output = WebhookGetResponse> + Send;
+    /// Called first for every request, before its parameters and body are
+    /// read, with the operation's entry of [`OPERATIONS`](super::OPERATIONS)
+    /// (its security schemes, media types and limits) and the request head.
+    /// `Err` is the answer, and the operation is not called: the place to
+    /// authenticate by [`Operation::security`](crate::operation::Operation::security).
+    /// The default admits every request.
+    fn admit(
+        &self,
+        operation: &'static crate::operation::Operation,
+        head: &::http::request::Parts,
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<(), ::axum::response::Response>,
+    > + Send {
+        let _ = (operation, head);
+        async { ::std::result::Result::Ok(()) }
+    }
     /// Called instead of an operation when its request could not be
     /// extracted (unsupported content type, undecodable body, bad
     /// parameters, unreadable or over-size body). The default answers
     /// with a problem description and the status of
-    /// [`RejectionKind::status`](#rt::server::RejectionKind::status).
+    /// [`RejectionKind::status`](crate::server::RejectionKind::status).
     fn reject(
         &self,
         rejection: crate::server::Rejection,
@@ -271,6 +287,12 @@ async fn handle_webhook_get_by_query<A: Api>(
 ) -> ::axum::response::Response {
     use ::axum::response::IntoResponse as _;
     let (parts, body) = request.into_parts();
+    if let Err(response) = api
+        .admit(&super::operations::WEBHOOK_GET_BY_QUERY, &parts)
+        .await
+    {
+        return response;
+    }
     let query: WebhookGetByQueryQueryParams = match crate::server::query_params::<
         WebhookGetByQueryQueryParams,
     >(&parts) {
@@ -310,6 +332,9 @@ async fn handle_webhook_post<A: Api>(
 ) -> ::axum::response::Response {
     use ::axum::response::IntoResponse as _;
     let (parts, body) = request.into_parts();
+    if let Err(response) = api.admit(&super::operations::WEBHOOK_POST, &parts).await {
+        return response;
+    }
     let raw = match crate::server::RawRequest::read(&parts, body).await {
         Ok(raw) => raw,
         Err((kind, raw)) => {
@@ -351,6 +376,9 @@ async fn handle_webhook_get<A: Api>(
 ) -> ::axum::response::Response {
     use ::axum::response::IntoResponse as _;
     let (mut parts, body) = request.into_parts();
+    if let Err(response) = api.admit(&super::operations::WEBHOOK_GET, &parts).await {
+        return response;
+    }
     let path: WebhookGetPathParams = match crate::server::path_params::<
         WebhookGetPathParams,
     >(&mut parts)

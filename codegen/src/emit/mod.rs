@@ -1,11 +1,13 @@
 //! Emitters: each prints one view of the analysed [`SpecModel`]:
 //! [`types`] (typify's types with our documentation, plus [`enums`],
-//! [`defaults`] and [`shapes`]), [`client`] (progenitor) and [`server`]
-//! (axum stubs). This module runs progenitor for the first two.
+//! [`defaults`] and [`shapes`]), [`client`] (progenitor), [`server`]
+//! (axum stubs) and [`operations`] (the operation table the runtime reads).
+//! This module runs progenitor for the first two.
 
 pub(crate) mod client;
 pub(crate) mod defaults;
 pub(crate) mod enums;
+pub(crate) mod operations;
 pub(crate) mod server;
 pub(crate) mod shapes;
 pub(crate) mod types;

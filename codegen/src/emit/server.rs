@@ -5,7 +5,10 @@
 //! One small function per piece, as tonic-build does: [`parameters`] (the
 //! path and query structs), [`headers`], [`body`], [`request_struct`],
 //! [`responses`], [`handler`], [`api_trait`] and [`router`]; [`emit`] puts
-//! them together. Extraction mechanics (reading the body within the
+//! them together. Every handler first calls `Api::admit` with the
+//! operation's entry of the spec's operation table (see
+//! [`operations`](super::operations)), so that an implementation can
+//! authenticate by the security schemes the spec states. Extraction mechanics (reading the body within the
 //! configured limit, content-type negotiation, JSON/tXML decoding, problem
 //! responses) live in the runtime crate's `server` module, so the emitted
 //! code stays short and readable; it only names types and wires them
@@ -406,6 +409,7 @@ fn handler(op: &Operation, parts: &RequestParts, settings: &Settings) -> TokenSt
     };
     let unreadable = reject(op, quote!(kind), quote!(raw), settings);
     let (from_head, from_raw, inits) = (&parts.from_head, &parts.from_raw, &parts.inits);
+    let operation = format_ident!("{}", super::operations::const_name(op));
     quote! {
         async fn #handler_name<A: Api>(
             ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
@@ -413,6 +417,9 @@ fn handler(op: &Operation, parts: &RequestParts, settings: &Settings) -> TokenSt
         ) -> ::axum::response::Response {
             use ::axum::response::IntoResponse as _;
             let (#parts_binding, body) = request.into_parts();
+            if let Err(response) = api.admit(&super::operations::#operation, &parts).await {
+                return response;
+            }
             #(#from_head)*
             let raw = match #rt::server::RawRequest::read(&parts, body).await {
                 Ok(raw) => raw,
@@ -428,6 +435,16 @@ fn handler(op: &Operation, parts: &RequestParts, settings: &Settings) -> TokenSt
 /// The `Api` trait: the operations' methods and `reject`.
 fn api_trait(model: &SpecModel, methods: &[TokenStream], settings: &Settings) -> TokenStream {
     let rt = settings.runtime_path();
+    let operation = format_ident!("{}", runtime::OPERATION);
+    let admit_doc = doc_lines(&format!(
+        "Called first for every request, before its parameters and body are\nread, with the operation's entry of [`OPERATIONS`](super::OPERATIONS)\n(its security schemes, media types and limits) and the request head.\n`Err` is the answer, and the operation is not called: the place to\nauthenticate by [`Operation::security`]({}::{}::Operation::security).\nThe default admits every request.",
+        settings.runtime_crate,
+        runtime::OPERATION
+    ));
+    let status_link = format!(
+        " [`RejectionKind::status`]({}::server::RejectionKind::status).",
+        settings.runtime_crate
+    );
     let title = &model.title;
     let doc = doc_lines(&format!(
         "Server side of *{title}*: one method per operation.\n\nImplement it and mount it with [`router`]. Requests whose parameters or body cannot be extracted never reach these methods: they go to [`Api::reject`] with the exact bytes received."
@@ -437,11 +454,21 @@ fn api_trait(model: &SpecModel, methods: &[TokenStream], settings: &Settings) ->
         pub trait Api: Send + Sync + 'static {
             #(#methods)*
 
+            #admit_doc
+            fn admit(
+                &self,
+                operation: &'static #rt::#operation::Operation,
+                head: &::http::request::Parts,
+            ) -> impl ::std::future::Future<Output = ::std::result::Result<(), ::axum::response::Response>> + Send {
+                let _ = (operation, head);
+                async { ::std::result::Result::Ok(()) }
+            }
+
             /// Called instead of an operation when its request could not be
             /// extracted (unsupported content type, undecodable body, bad
             /// parameters, unreadable or over-size body). The default answers
             /// with a problem description and the status of
-            /// [`RejectionKind::status`](#rt::server::RejectionKind::status).
+            #[doc = #status_link]
             fn reject(&self, rejection: #rt::server::Rejection) -> impl ::std::future::Future<Output = ::axum::response::Response> + Send {
                 async move { ::axum::response::IntoResponse::into_response(rejection) }
             }

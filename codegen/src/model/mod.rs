@@ -8,13 +8,19 @@
 //! * the schemas ([`schemas`]): which components are objects, their
 //!   properties (wire name, documentation, value kind) and, for shared
 //!   components, the sibling module they live in and whether they are objects;
-//! * the open enums, from normalisation.
+//! * the open enums, from normalisation;
+//! * per operation, the facts the runtime's operation table needs: its
+//!   security alternatives with each scheme's kind ([`security`]), the media
+//!   types of its request and responses, and the limits the spec states on
+//!   its request ([`limits`]).
 //!
 //! The normalised document stays in the model only as the input of typify and
 //! progenitor (they read OpenAPI, not our model).
 
+pub(crate) mod limits;
 mod operations;
 pub(crate) mod schemas;
+pub(crate) mod security;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -25,7 +31,9 @@ use serde_json::Value;
 use crate::error::{pointer, Error, Result};
 use crate::normalize::{EnumDef, Normalized};
 
+pub(crate) use limits::{Bound, Limit, LimitLocation, Rule};
 pub(crate) use schemas::{ObjectModel, SchemaIndex, ValueKind};
+pub(crate) use security::{ApiKeyLocation, AuthScheme};
 
 /// The Rust type of a parameter, body or response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,14 +133,49 @@ impl MediaType {
         m.ends_with("/xml") || m.ends_with("+xml")
     }
 
+    /// `multipart/*` (uploads).
+    pub(crate) fn is_multipart(&self) -> bool {
+        self.essence().starts_with("multipart/")
+    }
+
     pub(crate) fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// What kind of body it stands for.
+    pub(crate) fn kind(&self) -> MediaKind {
+        let m = self.essence().to_ascii_lowercase();
+        let m = MediaType(m);
+        if m.is_json() {
+            MediaKind::Json
+        } else if m.is_xml() {
+            MediaKind::Xml
+        } else if m.is_multipart() {
+            MediaKind::Multipart
+        } else if m.0 == "application/x-www-form-urlencoded" {
+            MediaKind::Form
+        } else if m.0.starts_with("text/") {
+            MediaKind::Text
+        } else {
+            MediaKind::Other
+        }
     }
 
     /// The JSON one of several media types, else the first.
     pub(crate) fn preferred(types: &[MediaType]) -> Option<&MediaType> {
         types.iter().find(|m| m.is_json()).or_else(|| types.first())
     }
+}
+
+/// What kind of body a media type stands for (the runtime's `MediaKind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MediaKind {
+    Json,
+    Xml,
+    Multipart,
+    Form,
+    Text,
+    Other,
 }
 
 /// Where a parameter comes from.
@@ -239,6 +282,8 @@ pub(crate) struct ResponseModel {
     pub(crate) status: Status,
     pub(crate) description: String,
     pub(crate) body: Option<ResponseBody>,
+    /// Every media type of the body, in spec order (`body` has the chosen one).
+    pub(crate) media_types: Vec<MediaType>,
     pub(crate) headers: Vec<ResponseHeader>,
 }
 
@@ -265,6 +310,12 @@ pub(crate) struct Operation {
     pub(crate) body: Option<Body>,
     /// Responses ordered by status.
     pub(crate) responses: Vec<ResponseModel>,
+    /// Security alternatives (the operation's `security`, else the spec's):
+    /// one is enough, each lists the schemes it needs together. Empty: no
+    /// authentication.
+    pub(crate) security: Vec<Vec<AuthScheme>>,
+    /// The limits the spec states on the request (body members, parameters).
+    pub(crate) limits: Vec<Limit>,
 }
 
 /// A component defined in a sibling spec.
@@ -353,7 +404,10 @@ fn analyse(normalized: Normalized, index: &SchemaIndex) -> Result<SpecModel> {
         })
         .collect();
     let objects = index.objects_of(&source.module, &externals);
-    let operations = operations::analyse(&path, &openapi, &externals, &objects)?;
+    let mut operations = operations::analyse(&path, &openapi, &externals, &objects)?;
+    for op in &mut operations {
+        op.limits = limits::of_operation(index, &source.module, &document, op);
+    }
     Ok(SpecModel {
         file_name: source.file_name.clone(),
         module: source.module.clone(),

@@ -100,6 +100,7 @@ pub(super) fn analyse(
                 responses.push(response(path, openapi, Status::Default, r, &ptr)?);
             }
             responses.sort_by_key(|r| r.status);
+            let security = super::security::of(path, openapi, op, &op_ptr)?;
             let fn_name = names::field_name(&id);
             operations.push(Operation {
                 client_fn_name: fn_name.clone(),
@@ -114,6 +115,9 @@ pub(super) fn analyse(
                 params,
                 body,
                 responses,
+                security,
+                // Filled in by the caller, which sees every spec's schemas.
+                limits: Vec::new(),
             });
         }
     }
@@ -388,6 +392,7 @@ fn response(
         status,
         description: r.description.clone(),
         body,
+        media_types,
         headers,
     })
 }

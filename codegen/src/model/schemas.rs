@@ -62,6 +62,8 @@ struct ModuleSchemas {
     /// Local component schemas (placeholders of shared ones left out).
     schemas: BTreeMap<String, Value>,
     enums: BTreeSet<String>,
+    /// Components defined in a sibling: name → module.
+    externals: BTreeMap<String, String>,
 }
 
 /// The components of every spec of the set, by module.
@@ -99,7 +101,15 @@ impl SchemaIndex {
                     })
                     .unwrap_or_default();
                 let enums = n.enums.iter().map(|e| e.name.clone()).collect();
-                (n.source.module.clone(), ModuleSchemas { schemas, enums })
+                let externals = n.externals.clone();
+                (
+                    n.source.module.clone(),
+                    ModuleSchemas {
+                        schemas,
+                        enums,
+                        externals,
+                    },
+                )
             })
             .collect();
         SchemaIndex { modules }
@@ -111,6 +121,25 @@ impl SchemaIndex {
             .get(module)
             .and_then(|m| m.schemas.get(name))
             .is_some_and(is_object)
+    }
+
+    /// The component `name` as seen from `module`: the module that defines
+    /// it (`module` itself, or the sibling it is shared from) and its schema.
+    pub(crate) fn resolve<'s>(
+        &'s self,
+        module: &'s str,
+        name: &str,
+    ) -> Option<(&'s str, &'s Value)> {
+        let mut module = module;
+        // A shared component may be re-shared; a few hops are plenty.
+        for _ in 0..4 {
+            let m = self.modules.get(module)?;
+            match m.externals.get(name) {
+                Some(owner) => module = owner,
+                None => return m.schemas.get(name).map(|s| (module, s)),
+            }
+        }
+        None
     }
 
     /// Whether `module` defines an open enum `name`.
