@@ -46,27 +46,12 @@ use super::answer::{self, describe};
 use super::auth::{AuthFailure, AuthTarget, Renewal};
 use super::retry::{is_retryable_status, is_transient_error, retry_after, Attempt, RetryPolicy};
 use super::{AuthMode, ClientContext, Shared};
+use crate::operation::{AuthScheme, Operation};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// How often one call may renew the tokens after a `401`.
 const MAX_RENEWALS: u32 = 2;
-
-/// The paths of the API specs the client calls (relative to the base URL),
-/// for the `url.template` of the span. A test checks them against `specs/`.
-const PATH_TEMPLATES: &[&str] = &[
-    "/authentication/login",
-    "/authentication/refresh",
-    "/authentication/logout",
-    "/order/{orderId}",
-    "/order-search/poll",
-    "/order-search/poll/single-delivery",
-    "/shipment/{shipmentId}",
-    "/shipment/poll",
-    "/object-storage/document/{objectId}/metadata",
-    "/object-storage/document/{objectId}",
-    "/object-storage/download/{id}",
-];
 
 macro_rules! client_hooks {
     ($($service:ident::$client:ident),* $(,)?) => {$(
@@ -76,7 +61,10 @@ macro_rules! client_hooks {
                 request: Request,
                 info: &OperationInfo,
             ) -> reqwest::Result<Response> {
-                exec(&self.client, &self.baseurl, &self.inner, request, info.operation_id).await
+                let operation = crate::api::$service::OPERATIONS
+                    .iter()
+                    .find(|o| o.client_method == info.operation_id);
+                exec(&self.client, &self.baseurl, &self.inner, request, info.operation_id, operation).await
             }
         }
     )*};
@@ -101,35 +89,30 @@ enum AuthKind {
     NoAuth,
 }
 
-/// The authentication an operation needs under `mode`.
-fn auth_kind(operation: &str, mode: AuthMode) -> AuthKind {
-    match operation {
-        "login" => AuthKind::Basic,
-        "refresh" | "logout" => AuthKind::NoAuth,
-        _ => match mode {
-            AuthMode::BasicEveryRequest if accepts_basic(operation) => AuthKind::Basic,
-            // Other APIs take only a token, also in this mode.
-            AuthMode::Token | AuthMode::BasicEveryRequest => AuthKind::Bearer,
-        },
-    }
-}
-
-/// Whether Tradecloud accepts Basic authentication on every request for
-/// `operation` (security/authentication.md: only the `api-connector`,
+/// The authentication `operation` needs under `mode`, from the security
+/// schemes its spec lists (the generated operation table): none when it
+/// needs none (refresh, logout); Basic when that is all it takes (login) or
+/// when it also takes Basic and `mode` sends Basic on every request
+/// (security/authentication.md: the `api-connector`,
 /// `object-storage/document`, `order-search/poll` and `shipment/poll` APIs;
-/// the specs list `basicAuth` only on those operations).
-/// Compared without case, `_` and a `Route` suffix (`poll_orders` as the
-/// generated client names it, `pollOrdersRoute` as the spec does).
-fn accepts_basic(operation: &str) -> bool {
-    let name = operation.replace('_', "").to_ascii_lowercase();
-    matches!(
-        name.trim_end_matches("route"),
-        "pollorders"
-            | "pollorderssingledelivery"
-            | "pollshipments"
-            | "getdocumentmetadata"
-            | "downloaddocument"
-    )
+/// the specs list `basicAuth` only on those operations); else a token.
+/// An operation missing from the table (never for a generated client)
+/// gets a token.
+fn auth_kind(operation: Option<&Operation>, mode: AuthMode) -> AuthKind {
+    let Some(operation) = operation else {
+        return AuthKind::Bearer;
+    };
+    if !operation.needs_authentication() {
+        return AuthKind::NoAuth;
+    }
+    let basic = operation.accepts(AuthScheme::Basic);
+    let token = operation.accepts(AuthScheme::Bearer);
+    match mode {
+        _ if basic && !token => AuthKind::Basic,
+        AuthMode::BasicEveryRequest if basic => AuthKind::Basic,
+        // Other APIs take only a token, also in this mode.
+        AuthMode::Token | AuthMode::BasicEveryRequest => AuthKind::Bearer,
+    }
 }
 
 /// Why one attempt did not produce an answer to hand back.
@@ -153,8 +136,10 @@ struct Call<'a> {
     renewals: AtomicU32,
 }
 
-/// Sends `request` for operation `operation`: with authentication, retries
-/// and the rate limit when `context` is configured, as is otherwise.
+/// Sends `request` for operation `operation` (the generated client's name
+/// for it; `facts` its entry of the spec's operation table): with
+/// authentication, retries and the rate limit when `context` is
+/// configured, as is otherwise.
 ///
 /// Boxed because a call may log in first, and the login is itself a call of
 /// a generated client that comes back here.
@@ -164,8 +149,10 @@ pub(crate) fn exec<'a>(
     context: &'a ClientContext,
     request: Request,
     operation: &'static str,
+    facts: Option<&'static Operation>,
 ) -> BoxFuture<'a, reqwest::Result<Response>> {
-    let span = request_span(request.method(), request.url().path(), baseurl, operation);
+    let template = facts.map_or(operation, |o| o.path);
+    let span = request_span(request.method(), template, operation);
     Box::pin(
         async move {
             let Some(shared) = context.shared.as_deref() else {
@@ -180,7 +167,7 @@ pub(crate) fn exec<'a>(
                     baseurl,
                     context,
                 },
-                kind: auth_kind(operation, shared.auth_mode),
+                kind: auth_kind(facts, shared.auth_mode),
                 operation,
                 renewals: AtomicU32::new(0),
             };
@@ -346,8 +333,8 @@ impl Call<'_> {
 }
 
 /// The span of one call; see the [module documentation](self#tracing).
-fn request_span(method: &Method, path: &str, baseurl: &str, operation: &str) -> tracing::Span {
-    let template = path_template(path, baseurl).unwrap_or(operation);
+/// `template` is the spec's path of the operation.
+fn request_span(method: &Method, template: &str, operation: &str) -> tracing::Span {
     tracing::info_span!(
         "tradecloud.request",
         otel.name = %format_args!("{method} {template}"),
@@ -395,100 +382,68 @@ fn record_outcome(result: &reqwest::Result<Response>, attempts: u32, started: In
     }
 }
 
-/// The spec's path template that `path` (a request path under `baseurl`)
-/// matches: a static segment wins over a parameter (`/shipment/poll` over
-/// `/shipment/{shipmentId}`).
-fn path_template(path: &str, baseurl: &str) -> Option<&'static str> {
-    let base_path = url::Url::parse(baseurl)
-        .ok()?
-        .path()
-        .trim_end_matches('/')
-        .to_owned();
-    let relative = path.strip_prefix(base_path.as_str())?;
-    let segments: Vec<&str> = relative.split('/').collect();
-    PATH_TEMPLATES
-        .iter()
-        .filter(|template| {
-            let parts: Vec<&str> = template.split('/').collect();
-            parts.len() == segments.len()
-                && parts
-                    .iter()
-                    .zip(&segments)
-                    .all(|(part, segment)| part.starts_with('{') || part == segment)
-        })
-        .max_by_key(|template| template.split('/').filter(|p| !p.starts_with('{')).count())
-        .copied()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::{authentication, object_storage, order, order_search, shipment};
 
-    #[test]
-    fn paths_map_to_their_templates() {
-        let base = "https://api.tradecloud1.com/v2";
-        assert_eq!(
-            path_template("/v2/order/4fd2a3c0", base),
-            Some("/order/{orderId}")
-        );
-        assert_eq!(
-            path_template("/v2/shipment/poll", base),
-            Some("/shipment/poll")
-        );
-        assert_eq!(
-            path_template("/v2/shipment/9a7b", base),
-            Some("/shipment/{shipmentId}")
-        );
-        assert_eq!(
-            path_template("/v2/object-storage/document/67aa/metadata", base),
-            Some("/object-storage/document/{objectId}/metadata")
-        );
-        assert_eq!(path_template("/v2/unknown", base), None);
-        assert_eq!(path_template("/other/order/1", base), None);
+    /// Every operation the client calls: the five API specs' tables.
+    fn every_operation() -> impl Iterator<Item = &'static Operation> {
+        [
+            authentication::OPERATIONS,
+            order::OPERATIONS,
+            order_search::OPERATIONS,
+            shipment::OPERATIONS,
+            object_storage::OPERATIONS,
+        ]
+        .into_iter()
+        .flatten()
     }
 
-    /// The templates are the paths of the API specs, no more, no less.
     #[test]
-    fn templates_are_the_specs_paths() {
-        let specs = [
-            include_str!("../../specs/authentication.yaml"),
-            include_str!("../../specs/order.yaml"),
-            include_str!("../../specs/order-search.yaml"),
-            include_str!("../../specs/shipment.yaml"),
-            include_str!("../../specs/object-storage.yaml"),
-        ];
-        let mut from_specs: Vec<&str> = Vec::new();
-        for spec in specs {
-            let mut in_paths = false;
-            for line in spec.lines() {
-                if !line.starts_with(' ') && !line.is_empty() {
-                    in_paths = line == "paths:";
-                } else if in_paths && line.starts_with("  /") {
-                    from_specs.push(line.trim().trim_end_matches(':'));
-                }
-            }
+    fn operations_get_their_authentication_from_the_specs() {
+        use AuthKind::{Basic, Bearer, NoAuth};
+        let kind = |op: &Operation| {
+            (
+                auth_kind(Some(op), AuthMode::Token),
+                auth_kind(Some(op), AuthMode::BasicEveryRequest),
+            )
+        };
+        assert_eq!(kind(&authentication::operations::LOGIN), (Basic, Basic));
+        assert_eq!(kind(&authentication::operations::REFRESH), (NoAuth, NoAuth));
+        assert_eq!(kind(&authentication::operations::LOGOUT), (NoAuth, NoAuth));
+        assert_eq!(
+            kind(&order::operations::GET_ORDER_BY_ID_ROUTE),
+            (Bearer, Bearer)
+        );
+        assert_eq!(
+            kind(&order_search::operations::POLL_ORDERS_ROUTE),
+            (Bearer, Basic)
+        );
+        assert_eq!(auth_kind(None, AuthMode::BasicEveryRequest), Bearer);
+        // security/authentication.md: Basic on every request only for
+        // api-connector, object-storage/document, order-search/poll and
+        // shipment/poll; everything else takes a token.
+        for op in every_operation() {
+            let basic_everywhere = auth_kind(Some(op), AuthMode::BasicEveryRequest) == Basic;
+            let documented = op.path.starts_with("/api-connector")
+                || op.path.starts_with("/object-storage/document")
+                || op.path.starts_with("/order-search/poll")
+                || op.path.starts_with("/shipment/poll")
+                || op.id == authentication::operations::LOGIN.id;
+            assert_eq!(basic_everywhere, documented, "{op}");
         }
-        let mut ours = PATH_TEMPLATES.to_vec();
-        from_specs.sort_unstable();
-        ours.sort_unstable();
-        assert_eq!(ours, from_specs);
     }
 
+    /// The generated clients report their method names, which the tables
+    /// know: every call finds its operation.
     #[test]
-    fn operations_get_their_authentication() {
-        assert_eq!(auth_kind("login", AuthMode::Token), AuthKind::Basic);
-        assert_eq!(auth_kind("refresh", AuthMode::Token), AuthKind::NoAuth);
-        assert_eq!(
-            auth_kind("logout", AuthMode::BasicEveryRequest),
-            AuthKind::NoAuth
-        );
-        assert_eq!(
-            auth_kind("get_order_by_id", AuthMode::Token),
-            AuthKind::Bearer
-        );
-        assert_eq!(
-            auth_kind("poll_orders", AuthMode::BasicEveryRequest),
-            AuthKind::Basic
-        );
+    fn every_client_method_is_in_its_table() {
+        let mut names: Vec<&str> = every_operation().map(|o| o.client_method).collect();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "client method names are unique");
+        assert!(names.contains(&"get_order_by_id"), "{names:?}");
     }
 }
