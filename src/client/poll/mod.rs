@@ -17,11 +17,42 @@ use crate::api::order_search::types::{
     OrderPollFilters, OrderPollRequest, OrderPollResponse, SingleDeliveryOrderPollResponse,
 };
 use crate::api::shipment::types::{ShipmentPollFilters, ShipmentPollRequest, ShipmentPollResponse};
+use crate::api::{order_search, shipment};
+use crate::operation::{Location, Operation};
 use crate::types::DateTime;
 use pager::{BoxFuture, Fetch, Page, Pager, PollItem};
 
-/// Page size of the polling helpers: 100, the maximum Tradecloud allows.
-pub const POLL_PAGE_SIZE: u64 = 100;
+/// Page size of the polling helpers: the largest `limit` the poll
+/// operations' specs allow (their `maximum`, from the generated operation
+/// tables; 100 today).
+pub const POLL_PAGE_SIZE: u64 = poll_page_size(&[
+    &order_search::operations::POLL_ORDERS_ROUTE,
+    &order_search::operations::POLL_ORDERS_SINGLE_DELIVERY_ROUTE,
+    &shipment::operations::POLL_SHIPMENTS_ROUTE,
+]);
+
+/// The largest `limit` that every one of `polls` accepts. A spec without
+/// a `maximum` for `limit` (or one below 1) stops the build: the helpers
+/// would not know how much to ask for.
+const fn poll_page_size(polls: &[&Operation]) -> u64 {
+    let mut size: Option<i128> = None;
+    let mut i = 0;
+    while i < polls.len() {
+        let max = match polls[i].integer_maximum(Location::Body, "/limit") {
+            Some(max) => max,
+            None => panic!("a poll operation's spec states no `maximum` for `limit`; the poll page size is that maximum"),
+        };
+        size = match size {
+            Some(size) if size < max => Some(size),
+            _ => Some(max),
+        };
+        i += 1;
+    }
+    match size {
+        Some(size) if size >= 1 && size <= u64::MAX as i128 => size as u64,
+        _ => panic!("the poll operations' `limit` maximum is not a page size (1 or more)"),
+    }
+}
 
 /// What a [`PollStream`] hands out.
 #[derive(Debug, Clone, PartialEq)]
