@@ -8,8 +8,10 @@
 
 use std::time::Duration;
 
+use tradecloud::api::authentication::operations::LOGOUT;
+use tradecloud::api::order::operations::GET_ORDER_BY_ID_ROUTE;
 use tradecloud::client::{AuthMode, ClientError};
-use tradecloud::mock::{operation, MockConfig};
+use tradecloud::mock::MockConfig;
 
 #[path = "client_support.rs"]
 mod support;
@@ -106,7 +108,7 @@ mod client_auth {
             "{stats:?}"
         );
         assert_eq!(stats.refreshes_with_authorization_header, 0);
-        assert_eq!(stats.requests_for(operation::GET_ORDER), 3);
+        assert_eq!(stats.requests_for(GET_ORDER_BY_ID_ROUTE.id), 3);
     }
 
     #[tokio::test]
@@ -192,7 +194,7 @@ mod client_auth {
         assert!(!error.to_string().contains("wrong password"));
         let stats = server.stats();
         assert_eq!(stats.failed_logins, 1, "a 401 is not retried: {stats:?}");
-        assert_eq!(stats.requests_for(operation::GET_ORDER), 0);
+        assert_eq!(stats.requests_for(GET_ORDER_BY_ID_ROUTE.id), 0);
         let error = client.login().await.expect_err("login() says the same");
         assert!(
             matches!(error, ClientError::Unauthorized { .. }),
@@ -253,7 +255,7 @@ mod client_auth {
             .logout()
             .await
             .expect("logging out without tokens does nothing");
-        assert_eq!(server.stats().requests_for(operation::LOGOUT), 0);
+        assert_eq!(server.stats().requests_for(LOGOUT.id), 0);
         client.get_order(ORDER_ID).await.expect("a call");
         client.logout().await.expect("logout");
         let stats = server.stats();

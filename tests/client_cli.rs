@@ -136,12 +136,13 @@ mod client_cli {
     #[tokio::test]
     async fn poll_prints_page_by_page_and_says_where_to_resume_after_a_failure() {
         use tradecloud::api::common::types::Order;
-        use tradecloud::mock::{operation, FaultConfig, FaultTrigger};
+        use tradecloud::api::order_search::operations::POLL_ORDERS_ROUTE;
+        use tradecloud::mock::{FaultConfig, FaultTrigger};
         // 150 orders: two pages of at most 100; the second page is refused
         // (403 is not retried).
         let mut config = MockConfig::new().fault(
             FaultConfig::status(403, FaultTrigger::EveryNth(2))
-                .for_operations([operation::POLL_ORDERS]),
+                .for_operations([POLL_ORDERS_ROUTE.id]),
         );
         for i in 0..150 {
             let at = format!("2026-01-01T00:{:02}:{:02}.000Z", i / 60, i % 60);

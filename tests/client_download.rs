@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tradecloud::api::common::types::{Document, ShipmentDocument};
+use tradecloud::api::object_storage::operations::GET_DOCUMENT_METADATA;
 use tradecloud::client::{
     ClientError, DocumentSource, DownloadOutcome, DownloadProgress, RetryPolicy,
 };
@@ -94,7 +95,7 @@ mod client_download {
         );
         assert!(reports.windows(2).all(|w| w[0].bytes <= w[1].bytes));
         let stats = server.stats();
-        assert_eq!(stats.requests_for(operation::GET_DOCUMENT_METADATA), 1);
+        assert_eq!(stats.requests_for(GET_DOCUMENT_METADATA.id), 1);
         assert_eq!(stats.requests_for(operation::MOCK_S3_DOWNLOAD), 1);
     }
 
@@ -164,7 +165,7 @@ mod client_download {
             .starts_with(b"%PDF"));
         let stats = server.stats();
         assert_eq!(
-            stats.requests_for(operation::GET_DOCUMENT_METADATA),
+            stats.requests_for(GET_DOCUMENT_METADATA.id),
             2,
             "fresh metadata: {stats:?}"
         );
@@ -245,7 +246,7 @@ mod client_download {
             3,
             "{stats:?}"
         );
-        assert_eq!(stats.requests_for(operation::GET_DOCUMENT_METADATA), 3);
+        assert_eq!(stats.requests_for(GET_DOCUMENT_METADATA.id), 3);
     }
 
     #[tokio::test]

@@ -10,7 +10,8 @@ use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use tradecloud::api::common::types::Order;
-use tradecloud::mock::{operation, FaultConfig, FaultTrigger, MockConfig};
+use tradecloud::api::order_search::operations::POLL_ORDERS_ROUTE;
+use tradecloud::mock::{FaultConfig, FaultTrigger, MockConfig};
 use tradecloud::types::DateTime;
 
 #[path = "client_support.rs"]
@@ -61,7 +62,7 @@ mod client_poll {
         assert_eq!(got.iter().cloned().collect::<BTreeSet<_>>(), expected);
         assert_eq!(got.len(), 320);
         assert_eq!(batch.pages, 4, "320 orders in pages of 100");
-        assert_eq!(server.stats().requests_for(operation::POLL_ORDERS), 4);
+        assert_eq!(server.stats().requests_for(POLL_ORDERS_ROUTE.id), 4);
         // The server's lastUpdatedAt, as the exact text it sent.
         let next = batch.next_watermark.expect("a next watermark");
         assert_eq!(next.as_str(), at(300));
@@ -117,7 +118,7 @@ mod client_poll {
     async fn orders_changing_while_paging_are_neither_lost_nor_doubled() {
         let mut config = MockConfig::new().fault(
             FaultConfig::delay(Duration::from_millis(150), FaultTrigger::Always)
-                .for_operations([operation::POLL_ORDERS]),
+                .for_operations([POLL_ORDERS_ROUTE.id]),
         );
         for i in 0..300 {
             config = config.order(order(&format!("po-{i:03}"), &at(i)));

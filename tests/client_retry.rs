@@ -8,8 +8,10 @@
 
 use std::time::{Duration, Instant};
 
+use tradecloud::api::authentication::operations::LOGIN;
+use tradecloud::api::order::operations::GET_ORDER_BY_ID_ROUTE;
 use tradecloud::client::{ClientError, RetryPolicy};
-use tradecloud::mock::{operation, FaultConfig, FaultTrigger, MockConfig};
+use tradecloud::mock::{FaultConfig, FaultTrigger, MockConfig};
 
 #[path = "client_support.rs"]
 mod support;
@@ -24,7 +26,7 @@ mod client_retry {
         let server = start(
             MockConfig::new().demo_data().fault(
                 FaultConfig::service_unavailable(FaultTrigger::FirstN(4))
-                    .for_operations([operation::GET_ORDER]),
+                    .for_operations([GET_ORDER_BY_ID_ROUTE.id]),
             ),
         )
         .await;
@@ -35,7 +37,7 @@ mod client_retry {
             .expect("the fifth attempt succeeds");
         assert_eq!(order.id.as_deref(), Some(ORDER_ID));
         let stats = server.stats();
-        assert_eq!(stats.requests_for(operation::GET_ORDER), 5, "{stats:?}");
+        assert_eq!(stats.requests_for(GET_ORDER_BY_ID_ROUTE.id), 5, "{stats:?}");
         assert_eq!(stats.responses_with(503), 4);
         assert_eq!(client.stats().retries, 4);
     }
@@ -45,7 +47,7 @@ mod client_retry {
         let server = start(
             MockConfig::new().demo_data().fault(
                 FaultConfig::too_many_requests(1, FaultTrigger::FirstN(2))
-                    .for_operations([operation::GET_ORDER]),
+                    .for_operations([GET_ORDER_BY_ID_ROUTE.id]),
             ),
         )
         .await;
@@ -61,17 +63,14 @@ mod client_retry {
         assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
         let stats = server.stats();
         assert_eq!(stats.responses_with(429), 2, "{stats:?}");
-        assert_eq!(stats.requests_for(operation::GET_ORDER), 3);
+        assert_eq!(stats.requests_for(GET_ORDER_BY_ID_ROUTE.id), 3);
     }
 
     #[tokio::test]
     async fn a_failing_login_is_retried_too() {
-        let server = start(
-            MockConfig::new().demo_data().fault(
-                FaultConfig::service_unavailable(FaultTrigger::FirstN(2))
-                    .for_operations([operation::LOGIN]),
-            ),
-        )
+        let server = start(MockConfig::new().demo_data().fault(
+            FaultConfig::service_unavailable(FaultTrigger::FirstN(2)).for_operations([LOGIN.id]),
+        ))
         .await;
         let client = client(&server);
         client
@@ -80,7 +79,7 @@ mod client_retry {
             .expect("the login succeeds on its third attempt");
         let stats = server.stats();
         assert_eq!(
-            (stats.requests_for(operation::LOGIN), stats.logins),
+            (stats.requests_for(LOGIN.id), stats.logins),
             (3, 1),
             "{stats:?}"
         );
@@ -90,12 +89,9 @@ mod client_retry {
     /// retry it once more (which would multiply the attempts).
     #[tokio::test]
     async fn a_login_that_keeps_failing_is_retried_once_over() {
-        let server = start(
-            MockConfig::new().demo_data().fault(
-                FaultConfig::service_unavailable(FaultTrigger::Always)
-                    .for_operations([operation::LOGIN]),
-            ),
-        )
+        let server = start(MockConfig::new().demo_data().fault(
+            FaultConfig::service_unavailable(FaultTrigger::Always).for_operations([LOGIN.id]),
+        ))
         .await;
         let client = client(&server);
         let error = client
@@ -107,15 +103,18 @@ mod client_retry {
             "{error:?}"
         );
         let stats = server.stats();
-        assert_eq!(stats.requests_for(operation::LOGIN), 6, "{stats:?}");
-        assert_eq!(stats.requests_for(operation::GET_ORDER), 0);
+        assert_eq!(stats.requests_for(LOGIN.id), 6, "{stats:?}");
+        assert_eq!(stats.requests_for(GET_ORDER_BY_ID_ROUTE.id), 0);
     }
 
     #[tokio::test]
     async fn a_400_is_not_retried() {
-        let server = start(MockConfig::new().demo_data().fault(
-            FaultConfig::status(400, FaultTrigger::Always).for_operations([operation::GET_ORDER]),
-        ))
+        let server = start(
+            MockConfig::new().demo_data().fault(
+                FaultConfig::status(400, FaultTrigger::Always)
+                    .for_operations([GET_ORDER_BY_ID_ROUTE.id]),
+            ),
+        )
         .await;
         let client = client(&server);
         let error = client
@@ -128,7 +127,7 @@ mod client_retry {
         );
         assert!(error.to_string().contains("it is not retried"), "{error}");
         assert!(!error.is_transient());
-        assert_eq!(server.stats().requests_for(operation::GET_ORDER), 1);
+        assert_eq!(server.stats().requests_for(GET_ORDER_BY_ID_ROUTE.id), 1);
         assert_eq!(client.stats().retries, 0);
     }
 
@@ -144,7 +143,7 @@ mod client_retry {
                 .starts_with("order no-such-order does not exist at Tradecloud"),
             "{error}"
         );
-        assert_eq!(server.stats().requests_for(operation::GET_ORDER), 1);
+        assert_eq!(server.stats().requests_for(GET_ORDER_BY_ID_ROUTE.id), 1);
     }
 
     #[tokio::test]
@@ -152,7 +151,7 @@ mod client_retry {
         let server = start(
             MockConfig::new().demo_data().fault(
                 FaultConfig::service_unavailable(FaultTrigger::Always)
-                    .for_operations([operation::GET_ORDER]),
+                    .for_operations([GET_ORDER_BY_ID_ROUTE.id]),
             ),
         )
         .await;
@@ -178,7 +177,7 @@ mod client_retry {
         );
         assert!(error.is_transient());
         assert!(error.to_string().contains("after 3 attempts"), "{error}");
-        assert_eq!(server.stats().requests_for(operation::GET_ORDER), 3);
+        assert_eq!(server.stats().requests_for(GET_ORDER_BY_ID_ROUTE.id), 3);
     }
 
     #[tokio::test]
@@ -186,7 +185,7 @@ mod client_retry {
         let server = start(
             MockConfig::new().demo_data().fault(
                 FaultConfig::delay(Duration::from_secs(2), FaultTrigger::FirstN(1))
-                    .for_operations([operation::GET_ORDER]),
+                    .for_operations([GET_ORDER_BY_ID_ROUTE.id]),
             ),
         )
         .await;
@@ -198,7 +197,7 @@ mod client_retry {
             .get_order(ORDER_ID)
             .await
             .expect("the second attempt is fast");
-        assert_eq!(server.stats().requests_for(operation::GET_ORDER), 2);
+        assert_eq!(server.stats().requests_for(GET_ORDER_BY_ID_ROUTE.id), 2);
         assert_eq!(client.stats().retries, 1);
     }
 

@@ -10,8 +10,9 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
+use tradecloud::api::order::operations::GET_ORDER_BY_ID_ROUTE;
 use tradecloud::client::{Client, DownloadOutcome, Environment, Polled};
-use tradecloud::mock::{operation, MockConfig};
+use tradecloud::mock::MockConfig;
 use tradecloud::types::DateTime;
 
 #[path = "client_support.rs"]
@@ -157,7 +158,7 @@ mod client_sdk {
             .expect("a client");
         let order = client.orders().get(ORDER_ID).await.expect("via the proxy");
         assert_eq!(order.id(), ORDER_ID);
-        assert_eq!(server.stats().requests_for(operation::GET_ORDER), 1);
+        assert_eq!(server.stats().requests_for(GET_ORDER_BY_ID_ROUTE.id), 1);
     }
 
     /// A one-request HTTP server that answers `{}` and hands back the
@@ -299,7 +300,7 @@ mod client_sdk {
                 tradecloud::mock::FaultConfig::service_unavailable(
                     tradecloud::mock::FaultTrigger::FirstN(1),
                 )
-                .for_operations([operation::GET_ORDER]),
+                .for_operations([GET_ORDER_BY_ID_ROUTE.id]),
             ),
         )
         .await;

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt as _;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use tradecloud::api::authentication::operations::{LOGIN, REFRESH};
 use tradecloud::api::common::types::{Order, Shipment};
+use tradecloud::api::order::operations::GET_ORDER_BY_ID_ROUTE;
 use tradecloud::mock::{
     generated_byte, operation, FaultConfig, FaultTrigger, MockConfig, MockData, MockDocument,
     MockServer, DEFAULT_PASSWORD, DEFAULT_USERNAME,
@@ -168,8 +170,8 @@ async fn login_refresh_and_logout_follow_the_documented_token_flow() {
     assert_eq!((stats.logins, stats.refreshes, stats.logouts), (1, 1, 1));
     assert_eq!(stats.failed_refreshes, 2);
     assert_eq!(stats.unauthorized, 2);
-    assert_eq!(stats.requests_for(operation::REFRESH), 3);
-    assert_eq!(stats.requests_for(operation::GET_ORDER), 3);
+    assert_eq!(stats.requests_for(REFRESH.id), 3);
+    assert_eq!(stats.requests_for(GET_ORDER_BY_ID_ROUTE.id), 3);
     assert_eq!(stats.bearer_requests, 3);
 }
 
@@ -1035,7 +1037,7 @@ async fn fault_injection_answers_503_and_429_and_delays() {
     let server = start(
         MockConfig::new().demo_data().fault(
             FaultConfig::service_unavailable(FaultTrigger::EveryNth(2))
-                .for_operations([operation::GET_ORDER]),
+                .for_operations([GET_ORDER_BY_ID_ROUTE.id]),
         ),
     )
     .await;
@@ -1154,9 +1156,11 @@ async fn the_request_log_shows_the_request_rate() {
     }
     let log = server.request_log();
     assert_eq!(log.len(), 6);
-    assert_eq!(log[0].operation, operation::LOGIN);
+    assert_eq!(log[0].operation, LOGIN.id);
     assert!(log.windows(2).all(|w| w[0].at <= w[1].at));
-    assert!(log[1..].iter().all(|r| r.operation == operation::GET_ORDER));
+    assert!(log[1..]
+        .iter()
+        .all(|r| r.operation == GET_ORDER_BY_ID_ROUTE.id));
     // Requests 120 ms apart: at most 1 GET within 100 ms (plus the login just before it).
     assert!(server.peak_requests_in(Duration::from_millis(100)) <= 2);
     assert_eq!(server.peak_requests_in(Duration::from_secs(10)), 6);
@@ -1233,4 +1237,105 @@ async fn tradecloud_mock_prints_its_url_and_credentials_and_serves() {
         .expect("answered");
     assert_eq!(response.content_length(), Some(1024 * 1024));
     child.kill().await.expect("the mock stops");
+}
+
+/// Every operation of the specs the mock serves, straight from the
+/// generated operation tables: an operation added to a spec is covered here
+/// without an edit.
+fn served_operations() -> impl Iterator<Item = &'static tradecloud::operation::Operation> {
+    use tradecloud::api::{authentication, object_storage, order, order_search, shipment};
+    [
+        authentication::OPERATIONS,
+        order::OPERATIONS,
+        order_search::OPERATIONS,
+        shipment::OPERATIONS,
+        object_storage::OPERATIONS,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The mock routes every operation of its specs and authenticates each by
+/// the security schemes its spec lists (the operation table), not by a list
+/// of its own: without credentials every operation answers 401 (refresh and
+/// logout for the missing `Refresh-Token`); with Basic credentials or a
+/// Bearer token, 401 exactly where the spec does not list that scheme.
+#[tokio::test]
+async fn every_operation_is_authenticated_by_the_schemes_its_spec_lists() {
+    use tradecloud::operation::AuthScheme;
+    let server = start(MockConfig::new().demo_data()).await;
+    let client = http();
+    let (access, _) = login(&client, &server).await;
+    server.reset_stats();
+    let mut checked = 0;
+    for op in served_operations() {
+        // Fill the path parameters; a body the operation may not accept is
+        // fine: authentication comes first.
+        let path = op
+            .path
+            .split('/')
+            .map(|s| if s.starts_with('{') { "x" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        let url = format!("{}{path}", server.base_url());
+        let method = reqwest::Method::from_bytes(op.method.as_str().as_bytes()).expect("a method");
+        let request = || {
+            let request = client.request(method.clone(), &url);
+            if op.request.is_some() {
+                request
+                    .header("Content-Type", "application/json")
+                    .body("{}")
+            } else {
+                request
+            }
+        };
+        let without = request().send().await.expect("answered").status();
+        assert_eq!(
+            without,
+            StatusCode::UNAUTHORIZED,
+            "{op} without credentials"
+        );
+        for (scheme, authorized) in [
+            (
+                AuthScheme::Basic,
+                request().basic_auth(DEFAULT_USERNAME, Some(DEFAULT_PASSWORD)),
+            ),
+            (AuthScheme::Bearer, request().bearer_auth(&access)),
+        ] {
+            let status = authorized.send().await.expect("answered").status();
+            let refused = op.needs_authentication() && !op.accepts(scheme);
+            assert_eq!(
+                status == StatusCode::UNAUTHORIZED,
+                refused,
+                "{op} with {scheme:?} answered {status}"
+            );
+        }
+        assert_eq!(
+            server.stats().requests_for(op.id),
+            3,
+            "{op} is counted by its id"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 11, "{checked} operations");
+}
+
+#[tokio::test]
+async fn a_fault_for_an_operation_the_mock_does_not_serve_is_refused() {
+    let fault =
+        FaultConfig::service_unavailable(FaultTrigger::Always).for_operations(["pollOrders"]);
+    let error = MockServer::start(MockConfig::new().fault(fault.clone()))
+        .await
+        .expect_err("refused");
+    assert!(
+        error
+            .to_string()
+            .contains("`pollOrders` is not an operation of the mock"),
+        "{error}"
+    );
+    let server = start(MockConfig::new()).await;
+    assert!(server.set_faults(vec![fault]).is_err());
+    let served = FaultConfig::service_unavailable(FaultTrigger::Always)
+        .for_operations([GET_ORDER_BY_ID_ROUTE.id, operation::MOCK_S3_DOWNLOAD]);
+    assert!(server.set_faults(vec![served]).is_ok());
 }

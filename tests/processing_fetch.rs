@@ -5,9 +5,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tradecloud::api::order::operations::GET_ORDER_BY_ID_ROUTE;
 use tradecloud::client::{Client, Environment, RetryPolicy};
 use tradecloud::inbox::{EventKind, Inbox, ListFilter, NewEvent, Origin, State};
-use tradecloud::mock::{operation, FaultConfig, FaultTrigger, MockConfig, MockServer};
+use tradecloud::mock::{FaultConfig, FaultTrigger, MockConfig, MockServer};
 use tradecloud::processing::{handler_fn, Event, HandlerContext, Processor, ProcessorConfig};
 
 /// An order and a shipment of the mock's demo data.
@@ -46,7 +47,7 @@ async fn wait_for_state(inbox: &Inbox, id: i64, state: State) -> tradecloud::inb
 async fn triggers_are_fetched_from_tradecloud_with_the_client() {
     // The first GET /order answers 503: a transient fetch error, retried.
     let fault = FaultConfig::service_unavailable(FaultTrigger::FirstN(1))
-        .for_operations([operation::GET_ORDER]);
+        .for_operations([GET_ORDER_BY_ID_ROUTE.id]);
     let server = MockServer::start(MockConfig::new().demo_data().fault(fault))
         .await
         .expect("the mock starts");
@@ -168,7 +169,7 @@ async fn triggers_are_fetched_from_tradecloud_with_the_client() {
 async fn a_trigger_outlives_max_attempts_while_the_api_is_down_then_is_dead_lettered() {
     // Every GET /order answers 503: Tradecloud's API is down.
     let fault = FaultConfig::service_unavailable(FaultTrigger::Always)
-        .for_operations([operation::GET_ORDER]);
+        .for_operations([GET_ORDER_BY_ID_ROUTE.id]);
     let server = MockServer::start(MockConfig::new().demo_data().fault(fault))
         .await
         .expect("the mock starts");

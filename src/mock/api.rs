@@ -1,4 +1,10 @@
 //! The five generated `Api` traits, implemented on the mock's shared state.
+//!
+//! Every request passes [`MockState::gate`] first (each trait's `admit`,
+//! which the generated handlers call with the operation's entry of its
+//! spec's operation table): it is counted, faults are injected, and its
+//! `Authorization` is checked against the security schemes the spec lists.
+//! The methods here only answer.
 
 use std::collections::BTreeMap;
 
@@ -11,26 +17,25 @@ use super::download;
 use super::state::{
     error_body, order_updated, shipment_updated, single_delivery_updated, Denied, MockState,
 };
-use super::stats::operation;
 use crate::api::common::types::{Order, OrderStatus, Shipment, SingleDeliveryOrder};
 use crate::api::order_search::types::OrderPollStatusFilter;
 use crate::api::shipment::types::ShipmentPollStatusFilter;
 use crate::api::{authentication, object_storage, order, order_search, shipment};
+use crate::operation::{Location, Operation};
 use crate::server::{RawRequest, Rejection, RejectionKind};
 use crate::types::DateTime;
 
-/// The largest `limit` a poll accepts.
-const MAX_LIMIT: u64 = 100;
-
-/// Count the request, inject faults and check its `Authorization`; return
-/// the operation's `Unauthorized` variant or a `Custom` response when it
-/// does not pass.
-macro_rules! gate {
-    ($state:expr, $op:expr, $raw:expr, $response:ident) => {
-        match $state.enter($op, &$raw.headers, true).await {
-            Ok(()) => {}
-            Err(Denied::Unauthorized(body)) => return $response::Unauthorized { body },
-            Err(Denied::Response(response)) => return $response::Custom(response),
+/// `admit` of every `Api` impl: the [gate](MockState::gate).
+macro_rules! admit {
+    () => {
+        async fn admit(
+            &self,
+            operation: &'static Operation,
+            head: &http::request::Parts,
+        ) -> Result<(), Response> {
+            self.gate(operation, &head.headers)
+                .await
+                .map_err(denied_response)
         }
     };
 }
@@ -61,19 +66,6 @@ const NO_AUTHORIZATION_HEADER: &str =
     "send ONLY the Refresh-Token header to /authentication/refresh and /authentication/logout; do NOT send the Authorization header";
 
 impl MockState {
-    /// `reject` of the API operations: authentication comes first (a request
-    /// without valid credentials is a `401` whatever its body), then the
-    /// generated stub's own answer.
-    async fn reject_api(&self, rejection: Rejection) -> Response {
-        match self
-            .enter(rejection.operation_id, &rejection.raw.headers, true)
-            .await
-        {
-            Ok(()) => rejection.into_response(),
-            Err(denied) => denied_response(denied),
-        }
-    }
-
     fn refuse_authorization_header(&self) -> Response {
         self.count(|s| s.refreshes_with_authorization_header += 1);
         json_error(StatusCode::BAD_REQUEST, NO_AUTHORIZATION_HEADER)
@@ -86,12 +78,6 @@ impl authentication::server::Api for MockState {
         request: authentication::server::LoginRequest,
     ) -> authentication::server::LoginResponse {
         use authentication::server::LoginResponse;
-        if let Err(denied) = self
-            .enter(operation::LOGIN, &request.raw.headers, false)
-            .await
-        {
-            return LoginResponse::Custom(denied_response(denied));
-        }
         match self.basic_user(&request.raw.headers) {
             Ok(user) => {
                 let (access, refresh) = self.start_session(&user);
@@ -116,12 +102,6 @@ impl authentication::server::Api for MockState {
         request: authentication::server::LogoutRequest,
     ) -> authentication::server::LogoutResponse {
         use authentication::server::LogoutResponse;
-        if let Err(denied) = self
-            .enter(operation::LOGOUT, &request.raw.headers, false)
-            .await
-        {
-            return LogoutResponse::Custom(denied_response(denied));
-        }
         if request.raw.headers.contains_key(AUTHORIZATION) {
             return LogoutResponse::Custom(self.refuse_authorization_header());
         }
@@ -141,12 +121,6 @@ impl authentication::server::Api for MockState {
         request: authentication::server::RefreshRequest,
     ) -> authentication::server::RefreshResponse {
         use authentication::server::RefreshResponse;
-        if let Err(denied) = self
-            .enter(operation::REFRESH, &request.raw.headers, false)
-            .await
-        {
-            return RefreshResponse::Custom(denied_response(denied));
-        }
         if request.raw.headers.contains_key(AUTHORIZATION) {
             return RefreshResponse::Custom(self.refuse_authorization_header());
         }
@@ -168,17 +142,20 @@ impl authentication::server::Api for MockState {
         }
     }
 
+    admit!();
+
     async fn reject(&self, rejection: Rejection) -> Response {
         let op = rejection.operation_id;
-        if let Err(denied) = self.enter(op, &rejection.raw.headers, false).await {
-            return denied_response(denied);
-        }
-        if op == operation::REFRESH || op == operation::LOGOUT {
+        let (refresh, logout) = (
+            authentication::operations::REFRESH.id,
+            authentication::operations::LOGOUT.id,
+        );
+        if op == refresh || op == logout {
             if rejection.raw.headers.contains_key(AUTHORIZATION) {
                 return self.refuse_authorization_header();
             }
             if rejection.kind == RejectionKind::MissingHeader("Refresh-Token") {
-                if op == operation::REFRESH {
+                if op == refresh {
                     self.count(|s| s.failed_refreshes += 1);
                 }
                 return json_error(
@@ -197,12 +174,6 @@ impl order::server::Api for MockState {
         request: order::server::GetOrderByIdRouteRequest,
     ) -> order::server::GetOrderByIdRouteResponse {
         use order::server::GetOrderByIdRouteResponse;
-        gate!(
-            self,
-            operation::GET_ORDER,
-            request.raw,
-            GetOrderByIdRouteResponse
-        );
         let found = self.get::<Order>(&request.order_id).or_else(|| {
             // A single-delivery order is the same order seen another way.
             let order = self.get::<SingleDeliveryOrder>(&request.order_id)?;
@@ -218,9 +189,7 @@ impl order::server::Api for MockState {
         }
     }
 
-    async fn reject(&self, rejection: Rejection) -> Response {
-        self.reject_api(rejection).await
-    }
+    admit!();
 }
 
 /// One page of a poll: the items updated strictly after `after` that `keep`
@@ -283,8 +252,11 @@ fn shipment_status_matches(shipment: &Shipment, filter: Option<&ShipmentPollStat
     filter.process_status.is_empty() || process.is_some_and(|p| filter.process_status.contains(p))
 }
 
-fn limit_error(limit: u64) -> Option<String> {
-    (limit > MAX_LIMIT).then(|| format!("limit {limit} is too large: use 1 to {MAX_LIMIT}"))
+/// Whether `limit` is above the `maximum` the spec states for the poll
+/// operation's `limit` member.
+fn limit_error(limit: u64, operation: &Operation) -> Option<String> {
+    let max = operation.integer_maximum(Location::Body, "/limit")?;
+    (i128::from(limit) > max).then(|| format!("limit {limit} is too large: use 1 to {max}"))
 }
 
 /// The members of a poll request the specs define (unknown members are
@@ -302,10 +274,11 @@ const POLL_MEMBERS: [&str; 10] = [
     "/limit",
 ];
 
-/// What is wrong with a poll request beyond what its type checks: a
-/// defined member given as `null` (the specs make none nullable; `"offset":
-/// null` is not an integer) or a `limit` above the maximum.
-fn poll_request_error(raw: &RawRequest, limit: u64) -> Option<String> {
+/// What is wrong with a request to the poll `operation` beyond what its
+/// type checks: a defined member given as `null` (the specs make none
+/// nullable; `"offset": null` is not an integer) or a `limit` above the
+/// maximum.
+fn poll_request_error(raw: &RawRequest, limit: u64, operation: &Operation) -> Option<String> {
     let body: Option<serde_json::Value> = serde_json::from_slice(&raw.body).ok();
     if let Some(body) = body {
         if let Some(member) = POLL_MEMBERS
@@ -318,7 +291,7 @@ fn poll_request_error(raw: &RawRequest, limit: u64) -> Option<String> {
             ));
         }
     }
-    limit_error(limit)
+    limit_error(limit, operation)
 }
 
 /// The poll answer's `lastUpdatedAt`: the page's latest timestamp as an
@@ -340,15 +313,13 @@ impl order_search::server::Api for MockState {
         request: order_search::server::PollOrdersRouteRequest,
     ) -> order_search::server::PollOrdersRouteResponse {
         use order_search::server::PollOrdersRouteResponse;
-        gate!(
-            self,
-            operation::POLL_ORDERS,
-            request.raw,
-            PollOrdersRouteResponse
-        );
         let body = request.body;
         let limit = body.limit.get();
-        if let Some(message) = poll_request_error(&request.raw, limit) {
+        if let Some(message) = poll_request_error(
+            &request.raw,
+            limit,
+            &order_search::operations::POLL_ORDERS_ROUTE,
+        ) {
             return PollOrdersRouteResponse::BadRequest {
                 body: error_body(message),
             };
@@ -381,15 +352,13 @@ impl order_search::server::Api for MockState {
         request: order_search::server::PollOrdersSingleDeliveryRouteRequest,
     ) -> order_search::server::PollOrdersSingleDeliveryRouteResponse {
         use order_search::server::PollOrdersSingleDeliveryRouteResponse;
-        gate!(
-            self,
-            operation::POLL_SINGLE_DELIVERY_ORDERS,
-            request.raw,
-            PollOrdersSingleDeliveryRouteResponse
-        );
         let body = request.body;
         let limit = body.limit.get();
-        if let Some(message) = poll_request_error(&request.raw, limit) {
+        if let Some(message) = poll_request_error(
+            &request.raw,
+            limit,
+            &order_search::operations::POLL_ORDERS_SINGLE_DELIVERY_ROUTE,
+        ) {
             return PollOrdersSingleDeliveryRouteResponse::BadRequest {
                 body: error_body(message),
             };
@@ -417,9 +386,7 @@ impl order_search::server::Api for MockState {
         }
     }
 
-    async fn reject(&self, rejection: Rejection) -> Response {
-        self.reject_api(rejection).await
-    }
+    admit!();
 }
 
 impl shipment::server::Api for MockState {
@@ -428,15 +395,13 @@ impl shipment::server::Api for MockState {
         request: shipment::server::PollShipmentsRouteRequest,
     ) -> shipment::server::PollShipmentsRouteResponse {
         use shipment::server::PollShipmentsRouteResponse;
-        gate!(
-            self,
-            operation::POLL_SHIPMENTS,
-            request.raw,
-            PollShipmentsRouteResponse
-        );
         let body = request.body;
         let limit = body.limit.get();
-        if let Some(message) = poll_request_error(&request.raw, limit) {
+        if let Some(message) = poll_request_error(
+            &request.raw,
+            limit,
+            &shipment::operations::POLL_SHIPMENTS_ROUTE,
+        ) {
             return PollShipmentsRouteResponse::BadRequest {
                 body: error_body(message),
             };
@@ -469,12 +434,6 @@ impl shipment::server::Api for MockState {
         request: shipment::server::GetShipmentByIdRouteRequest,
     ) -> shipment::server::GetShipmentByIdRouteResponse {
         use shipment::server::GetShipmentByIdRouteResponse;
-        gate!(
-            self,
-            operation::GET_SHIPMENT,
-            request.raw,
-            GetShipmentByIdRouteResponse
-        );
         match self.get::<Shipment>(&request.shipment_id) {
             Some(body) => GetShipmentByIdRouteResponse::Ok { body },
             None => GetShipmentByIdRouteResponse::NotFound {
@@ -483,9 +442,7 @@ impl shipment::server::Api for MockState {
         }
     }
 
-    async fn reject(&self, rejection: Rejection) -> Response {
-        self.reject_api(rejection).await
-    }
+    admit!();
 }
 
 /// Stream `document` as the `Ok` variant of a download operation (built by
@@ -518,12 +475,6 @@ impl object_storage::server::Api for MockState {
         request: object_storage::server::DownloadDocumentRequest,
     ) -> object_storage::server::DownloadDocumentResponse {
         use object_storage::server::DownloadDocumentResponse;
-        gate!(
-            self,
-            operation::DOWNLOAD_DOCUMENT,
-            request.raw,
-            DownloadDocumentResponse
-        );
         let Some(document) = self.document(&request.object_id) else {
             return DownloadDocumentResponse::NotFound {
                 body: document_not_found(&request.object_id),
@@ -542,12 +493,6 @@ impl object_storage::server::Api for MockState {
         request: object_storage::server::GetDocumentMetadataRequest,
     ) -> object_storage::server::GetDocumentMetadataResponse {
         use object_storage::server::GetDocumentMetadataResponse;
-        gate!(
-            self,
-            operation::GET_DOCUMENT_METADATA,
-            request.raw,
-            GetDocumentMetadataResponse
-        );
         let Some(document) = self.document(&request.object_id) else {
             return GetDocumentMetadataResponse::NotFound {
                 body: document_not_found(&request.object_id),
@@ -570,7 +515,6 @@ impl object_storage::server::Api for MockState {
         request: object_storage::server::DownloadRequest,
     ) -> object_storage::server::DownloadResponse {
         use object_storage::server::DownloadResponse;
-        gate!(self, operation::DOWNLOAD, request.raw, DownloadResponse);
         let Some(document) = self.document(&request.id) else {
             return DownloadResponse::NotFound {
                 body: document_not_found(&request.id),
@@ -581,7 +525,5 @@ impl object_storage::server::Api for MockState {
         )
     }
 
-    async fn reject(&self, rejection: Rejection) -> Response {
-        self.reject_api(rejection).await
-    }
+    admit!();
 }

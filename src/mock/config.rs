@@ -93,11 +93,12 @@ pub enum FaultTrigger {
 /// affected only when a rule names it in [`operations`](Self::operations).
 ///
 /// ```
-/// use tradecloud::mock::{FaultConfig, FaultTrigger, operation};
+/// use tradecloud::api::order_search::operations::POLL_ORDERS_ROUTE;
+/// use tradecloud::mock::{FaultConfig, FaultTrigger};
 ///
 /// // Every 5th poll answers 429 with `Retry-After: 1`.
 /// let fault = FaultConfig::too_many_requests(1, FaultTrigger::EveryNth(5))
-///     .for_operations([operation::POLL_ORDERS]);
+///     .for_operations([POLL_ORDERS_ROUTE.id]);
 /// assert_eq!(fault.operations, vec!["pollOrdersRoute".to_string()]);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -107,7 +108,8 @@ pub struct FaultConfig {
     /// Which requests are picked.
     pub trigger: FaultTrigger,
     /// Operation ids the rule applies to (see [`operation`](super::operation));
-    /// empty means every API operation.
+    /// empty means every API operation. An id the mock does not serve is
+    /// refused when the rule is installed.
     pub operations: Vec<String>,
 }
 
@@ -180,6 +182,12 @@ impl FaultConfig {
                     "fault status {status} is not an error status (400 to 599)"
                 )));
             }
+        }
+        if let Some(unknown) = self.operations.iter().find(|op| !super::serves(op)) {
+            return Err(MockError::Config(format!(
+                "fault operation `{unknown}` is not an operation of the mock; use an operationId of its specs (such as pollOrdersRoute or getDocumentMetadata) or {}",
+                super::operation::MOCK_S3_DOWNLOAD
+            )));
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Fault injection of the mock ([`FaultConfig`]): delays and error statuses
 //! answered before authentication, on the `/v2` routes; and the gate of
-//! every operation ([`MockState::enter`]) that applies them.
+//! every operation ([`MockState::gate`]) that applies them.
 
 use std::time::Duration;
 
@@ -10,7 +10,9 @@ use http::{HeaderMap, HeaderValue};
 
 use super::config::{Fault, FaultConfig, FaultTrigger};
 use super::state::{error_body, lock, Denied, MockState};
-use super::tokens::{accepts_basic, Credential};
+use super::tokens::Credential;
+use crate::api::authentication;
+use crate::operation::Operation;
 
 pub(super) struct InstalledFault {
     config: FaultConfig,
@@ -118,24 +120,27 @@ impl MockState {
         Some(response)
     }
 
-    /// The gate of every API operation: count it, inject faults, and (when
-    /// `authenticate`) check the `Authorization` header.
-    pub(crate) async fn enter(
+    /// The gate of every API operation (the generated routers call it
+    /// through `Api::admit` before anything else): count it, inject faults,
+    /// and check the `Authorization` header against the security schemes
+    /// its spec lists. Login is let through: it checks its Basic
+    /// credentials itself, to count failed logins and to know the user.
+    pub(crate) async fn gate(
         &self,
-        operation: &'static str,
+        operation: &'static Operation,
         headers: &HeaderMap,
-        authenticate: bool,
     ) -> Result<(), Denied> {
-        self.record(operation);
-        if let Some(response) = self.apply_faults(operation, false).await {
+        self.record(operation.id);
+        if let Some(response) = self.apply_faults(operation.id, false).await {
             return Err(Denied::Response(response));
         }
-        if authenticate {
-            match self.authorize(headers, accepts_basic(operation)) {
+        if operation.needs_authentication() && operation.id != authentication::operations::LOGIN.id
+        {
+            match self.authorize(headers, operation) {
                 Ok(Credential::Bearer) => self.count(|s| s.bearer_requests += 1),
                 Ok(Credential::Basic) => self.count(|s| s.basic_requests += 1),
                 Err(reason) => {
-                    tracing::debug!(operation, reason, "mock: unauthorized");
+                    tracing::debug!(operation = operation.id, %reason, "mock: unauthorized");
                     return Err(Denied::Unauthorized(error_body(reason)));
                 }
             }

@@ -49,12 +49,14 @@
 //!   A successful login or refresh also has a body,
 //!   `{"username": ..., "status": "authenticated"}`, as Tradecloud's SDK
 //!   examples show.
-//! * **Every other API route** accepts `Authorization: Bearer <access token>`,
-//!   and Basic credentials on every request only where Tradecloud does
-//!   (security/authentication.md: the polls and `object-storage/document`;
-//!   not `GET /order/{orderId}`, `GET /shipment/{shipmentId}` or
-//!   `/object-storage/download/{id}`), and answers `401` otherwise
-//!   (authentication is checked before the body is decoded).
+//! * **Every other API route** accepts the schemes its spec lists (the
+//!   generated operation tables, [`Operation::security`](crate::operation::Operation::security)):
+//!   `Authorization: Bearer <access token>`, and Basic credentials on every
+//!   request only where Tradecloud accepts them (security/authentication.md:
+//!   the polls and `object-storage/document`; not `GET /order/{orderId}`,
+//!   `GET /shipment/{shipmentId}` or `/object-storage/download/{id}`), and
+//!   answers `401` otherwise (authentication is checked before the
+//!   parameters and the body are read).
 //! * **Orders and shipments.** `GET /v2/order/{orderId}` (a single-delivery
 //!   order with that id is served too) and `GET /v2/shipment/{shipmentId}`
 //!   answer the stored one or `404`.
@@ -65,7 +67,9 @@
 //!   (comparing instants; without the filter: all), matching every given
 //!   `filters.status` list (`processStatus`, `logisticsStatus`), sorted by
 //!   that timestamp and then id, then `offset` and `limit` applied (`limit`
-//!   1 to 100, default 100; more is a `400`). `total` counts all matches
+//!   from 1 to the `maximum` the spec states, 100, which is also
+//!   [`POLL_PAGE_SIZE`](crate::client::POLL_PAGE_SIZE); default 100; more is
+//!   a `400`). `total` counts all matches
 //!   regardless of paging. `lastUpdatedAt` is the latest timestamp **in the
 //!   returned page** (a zone-less one in the data is answered as UTC, `...Z`,
 //!   as Tradecloud answers it); when the page is empty, the request's
@@ -148,6 +152,7 @@ pub use error::MockError;
 pub use stats::{operation, MockStats, RequestRecord};
 
 use crate::api::common::types::{Order, Shipment, SingleDeliveryOrder};
+use crate::operation::Operation;
 use crate::types::DateTime;
 use state::MockState;
 
@@ -225,6 +230,28 @@ async fn count_status(
 
 async fn index() -> &'static str {
     "Tradecloud mock: the API v2 is under /v2 (see `tradecloud mock --help`).\n"
+}
+
+/// The operation tables of the specs the mock serves: the specs whose
+/// routers [`router`] merges.
+fn served_operations() -> impl Iterator<Item = &'static Operation> {
+    use crate::api::{authentication, object_storage, order, order_search, shipment};
+    [
+        authentication::OPERATIONS,
+        order::OPERATIONS,
+        order_search::OPERATIONS,
+        shipment::OPERATIONS,
+        object_storage::OPERATIONS,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Whether `operation` is an operation id the mock answers (an operation
+/// of its specs, or its presigned download route).
+fn serves(operation: &str) -> bool {
+    operation == stats::operation::MOCK_S3_DOWNLOAD
+        || served_operations().any(|o| o.id == operation)
 }
 
 fn router(state: Arc<MockState>) -> Router {

@@ -1,9 +1,11 @@
 //! Authentication of the mock (security/authentication.md): Basic
 //! credentials, and JWT-shaped access and refresh tokens that really expire.
 //!
-//! Basic authentication on every request is accepted only where Tradecloud
-//! accepts it ([`accepts_basic`]); every other API needs a Bearer token.
+//! Each API operation accepts the schemes its spec lists (the generated
+//! operation table, [`Operation::security`]): Basic credentials on every
+//! request only where Tradecloud accepts them, a Bearer token elsewhere.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +16,7 @@ use http::HeaderMap;
 
 use super::config::MockUser;
 use super::state::{lock, MockState};
-use super::stats::operation;
+use crate::operation::{AuthScheme, Operation};
 
 /// How an API request authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,21 +25,13 @@ pub(crate) enum Credential {
     Basic,
 }
 
-/// Whether `operation` accepts Basic authentication on every request:
-/// security/authentication.md allows it only for the `api-connector`,
-/// `object-storage/document`, `order-search/poll` and `shipment/poll` APIs.
-pub(crate) fn accepts_basic(operation: &str) -> bool {
-    matches!(
-        operation,
-        operation::POLL_ORDERS
-            | operation::POLL_SINGLE_DELIVERY_ORDERS
-            | operation::POLL_SHIPMENTS
-            | operation::GET_DOCUMENT_METADATA
-            | operation::DOWNLOAD_DOCUMENT
+/// Why a request with Basic credentials is refused where the spec lists no
+/// Basic scheme.
+fn basic_refused(operation: &Operation) -> String {
+    format!(
+        "{operation} does not accept Basic authentication (Tradecloud accepts it on every request only for api-connector, object-storage/document, order-search/poll and shipment/poll); log in and send the access token as Bearer"
     )
 }
-
-const BASIC_REFUSED: &str = "this API does not accept Basic authentication (only api-connector, object-storage/document, order-search/poll and shipment/poll do); log in and send the access token as Bearer";
 
 struct TokenEntry {
     user: String,
@@ -97,28 +91,32 @@ impl MockState {
             .ok_or("wrong user name or password")
     }
 
-    /// Check the `Authorization` header of an API request: a valid access
-    /// token (`Bearer`) or, where `basic` allows it, valid Basic credentials.
+    /// Check the `Authorization` header of a request to `operation`: a
+    /// valid access token (`Bearer`) or valid Basic credentials, where the
+    /// operation's spec lists that scheme.
     pub(crate) fn authorize(
         &self,
         headers: &HeaderMap,
-        basic: bool,
-    ) -> Result<Credential, &'static str> {
+        operation: &Operation,
+    ) -> Result<Credential, Cow<'static, str>> {
         let (scheme, rest) = authorization(headers)?;
         if scheme.eq_ignore_ascii_case("bearer") {
+            if !operation.accepts(AuthScheme::Bearer) {
+                return Err(format!("{operation} does not accept a Bearer token").into());
+            }
             let tokens = lock(&self.tokens);
             match tokens.access.get(rest.trim()) {
                 Some(entry) if entry.expires_at > Instant::now() => Ok(Credential::Bearer),
-                Some(_) => Err("the access token has expired; refresh it"),
-                None => Err("the access token is not valid"),
+                Some(_) => Err("the access token has expired; refresh it".into()),
+                None => Err("the access token is not valid".into()),
             }
         } else if scheme.eq_ignore_ascii_case("basic") {
-            if !basic {
-                return Err(BASIC_REFUSED);
+            if !operation.accepts(AuthScheme::Basic) {
+                return Err(basic_refused(operation).into());
             }
-            self.basic_user(headers).map(|_| Credential::Basic)
+            Ok(self.basic_user(headers).map(|_| Credential::Basic)?)
         } else {
-            Err("unsupported authorization scheme; use Bearer or Basic")
+            Err("unsupported authorization scheme; use Bearer or Basic".into())
         }
     }
 
