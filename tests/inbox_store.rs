@@ -1,6 +1,8 @@
 //! The durable inbox against real SQLite files in a temporary directory.
 #![cfg(feature = "receiver")]
 
+mod inbox_cases;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -819,4 +821,11 @@ async fn readiness_writes_nothing_and_sees_a_full_disk() {
         matches!(&err, InboxError::Unavailable(m) if m.contains("bytes free")),
         "{err:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_of_any_content_and_length_are_kept_apart() {
+    let (_dir, path) = temp_db();
+    let inbox = Inbox::open(&url(&path)).unwrap();
+    inbox_cases::ids_of_any_content_and_length_are_kept_apart(&inbox).await;
 }

@@ -133,7 +133,7 @@
 //! one inbox:
 //!
 //! * **Receiving.** Each process group-commits the events it receives in
-//!   transactions of its own. `message_id` has a unique index: a redelivery
+//!   transactions of its own. The message key (see "Keys" below) has a unique index: a redelivery
 //!   stored by another instance waits for that commit, is found and is
 //!   answered `200` as a duplicate. Before a batch draws its event ids it
 //!   takes a transaction-scoped advisory lock per order (shipment) of the
@@ -167,6 +167,19 @@
 //! an inbox from one store to another (ids, states, errors, times and bodies
 //! byte for byte).
 //!
+//! # Keys
+//!
+//! An event is a redelivery of a stored one when both have the same kind
+//! (`order`, `orderDocuments`, `shipment`) and the same message id; the
+//! events of one order (shipment) id are handled one at a time. The stores
+//! index *keys* of these ids, not the ids (`keys.rs`): the id itself when
+//! it has at most 200 bytes and no NUL, else its SHA-256. So an id may hold
+//! any character (PostgreSQL text cannot hold NUL) and have any length (no
+//! index takes a 300 kB order id), and two different ids never meet. The
+//! ids are kept beside the keys exactly as received, on both stores
+//! (PostgreSQL: NUL written as an escape and read back, see
+//! `postgres/mod.rs`), and an id longer than 200 bytes is no error.
+//!
 //! # Schema versions
 //!
 //! The SQLite database records its schema version (`PRAGMA user_version`). Version 2
@@ -178,9 +191,15 @@
 //! about the database's size again in free disk space (WAL) and takes a while
 //! for a large inbox; stop every process of the older version first (it
 //! cannot read version 2). Version 3 adds the `heads` table (see "The work queue" below),
-//! built from the events still to handle when an older file is opened. A
-//! file of a newer version than this build knows is refused. PostgreSQL
-//! keeps its version in `tradecloud_schema` (see above).
+//! built from the events still to handle when an older file is opened.
+//! Version 4 indexes keys instead of ids (see "Keys"; the keys of the
+//! stored events are computed when an older file is opened, in the same one
+//! transaction). A file of a newer version than this build knows is
+//! refused. PostgreSQL keeps its version in `tradecloud_schema` (see
+//! above); its version 2 is SQLite's version 4 (on rows stored before it,
+//! a NUL already was U+FFFD). Stop every receiver of an older version before
+//! starting one of this version on the same database: an older one does not
+//! know the new columns.
 
 use std::fmt;
 use std::future::Future;
@@ -194,7 +213,8 @@ use tokio::sync::Notify;
 
 mod admission;
 mod event;
-mod migrate;
+pub(crate) mod keys;
+pub(crate) mod migrate;
 mod options;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -256,11 +276,20 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn next_due(&self) -> BoxFuture<'_, Result<Option<Duration>>>;
     // Copying a whole inbox, see `migrate`.
     /// Up to `limit` events with ids above `after`, oldest first, with bodies.
-    fn export(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<StoredEvent>>>;
-    /// Write exported events as they are (ids, states, times, bodies).
-    fn import(&self, events: Vec<StoredEvent>) -> BoxFuture<'_, Result<()>>;
+    fn export(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<Exported>>>;
+    /// Write exported events as they are (ids, keys, states, times, bodies).
+    fn import(&self, events: Vec<Exported>) -> BoxFuture<'_, Result<()>>;
     /// After the last `import`: rebuild the heads, move the id sequence on.
     fn finish_import(&self) -> BoxFuture<'_, Result<()>>;
+}
+
+/// An event as `inbox migrate` copies it: with its keys (see [`keys`]),
+/// which are copied as they are.
+#[derive(Debug, Clone)]
+pub(crate) struct Exported {
+    pub(crate) event: StoredEvent,
+    pub(crate) message_key: Option<String>,
+    pub(crate) object_key: Option<String>,
 }
 
 /// The last readiness check: when, what it found, and how many events had
@@ -383,8 +412,9 @@ impl Inbox {
     /// Store an event. Returns only after it is durably committed, together
     /// with the other events that arrived meanwhile (group commit).
     ///
-    /// An event whose `message_id` is already stored is not stored again:
-    /// [`Stored::Duplicate`] with the first one's id. (Exception: when the
+    /// An event whose `message_id` is already stored for an event of the
+    /// same `kind` is not stored again: [`Stored::Duplicate`] with the first
+    /// one's id (see "Keys" in the [module docs](self)). (Exception: when the
     /// stored one was `rejected` and this one is valid, the valid one is
     /// stored and takes over the message id; the rejected bytes are kept.)
     ///

@@ -17,8 +17,8 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use super::admission::{hand_over, writer_gone, Admission, QueuedBytes};
 use super::queue::{ClaimRequest, Claimed, Finished, RunOutcome};
 use super::{
-    redact, BoxFuture, EventSummary, InboxError, InboxOptions, ListFilter, NewEvent, Purged, State,
-    Store, Stored, StoredEvent,
+    redact, BoxFuture, EventSummary, Exported, InboxError, InboxOptions, ListFilter, NewEvent,
+    Purged, State, Store, Stored, StoredEvent,
 };
 
 /// How long to wait for a connection (pool, connect) before `Unavailable`.
@@ -54,22 +54,69 @@ fn pool_error(e: deadpool_postgres::PoolError) -> InboxError {
     }
 }
 
+/// The escape of text for PostgreSQL, see [`text`]: U+10FFFF, a
+/// noncharacter that no Tradecloud message carries.
+const ESCAPE: char = '\u{10FFFF}';
+
 /// PostgreSQL text cannot hold NUL: metadata read from a body (ids, event
-/// names) is stored with U+FFFD in its place (the body is stored as bytes,
-/// unchanged).
+/// names, errors) is stored with each NUL written as U+10FFFF `0` and each
+/// U+10FFFF doubled, and read back exactly by [`untext`]; so SQLite and
+/// PostgreSQL show (and hand the handler) the same ids. The keys that
+/// deduplicate and order events are computed from the exact ids (see
+/// [`super::keys`]); the body is stored as bytes, unchanged. (Rows written
+/// before schema version 2 kept U+FFFD in place of a NUL.)
 pub(crate) fn text(s: &str) -> Cow<'_, str> {
-    if s.contains('\0') {
-        Cow::Owned(s.replace('\0', "\u{FFFD}"))
-    } else {
-        Cow::Borrowed(s)
+    if !s.contains(['\0', ESCAPE]) {
+        return Cow::Borrowed(s);
     }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\0' => {
+                out.push(ESCAPE);
+                out.push('0');
+            }
+            ESCAPE => {
+                out.push(ESCAPE);
+                out.push(ESCAPE);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }
 
-/// The advisory lock key of an object id (64-bit FNV-1a, stable across
+/// Text as [`text`] stored it.
+pub(crate) fn untext(s: String) -> String {
+    if !s.contains(ESCAPE) {
+        return s;
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != ESCAPE {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('0') => out.push('\0'),
+            Some(ESCAPE) => out.push(ESCAPE),
+            // Not written by `text`: kept as it is.
+            Some(other) => {
+                out.push(ESCAPE);
+                out.push(other);
+            }
+            None => out.push(ESCAPE),
+        }
+    }
+    out
+}
+
+/// The advisory lock key of an object key (64-bit FNV-1a, stable across
 /// instances and builds).
-pub(crate) fn lock_key(object_id: &str) -> i64 {
+pub(crate) fn lock_key(object_key: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in object_id.bytes() {
+    for byte in object_key.bytes() {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
@@ -221,7 +268,11 @@ async fn insert_batch(
     let statement_error = |e: InboxError| (e, true);
     // Ids are drawn after the objects are locked: an order's events get
     // ids in commit order across instances.
-    let locks = rows::lock_keys(events.iter().map(|e| e.object_id.as_deref()));
+    let object_keys: Vec<Option<String>> = events
+        .iter()
+        .map(|e| e.object_id.as_deref().map(super::keys::object_key))
+        .collect();
+    let locks = rows::lock_keys(object_keys.iter().map(Option::as_deref));
     if !locks.is_empty() {
         tx.execute("SELECT tc_lock_objects($1)", &[&locks])
             .await
@@ -360,15 +411,11 @@ impl Store for PgStore {
         Box::pin(async move { queue::next_due(&self.client().await?).await })
     }
 
-    fn export(
-        &self,
-        after: i64,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<StoredEvent>, InboxError>> {
+    fn export(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<Exported>, InboxError>> {
         Box::pin(async move { rows::export(&self.client().await?, after, limit).await })
     }
 
-    fn import(&self, events: Vec<StoredEvent>) -> BoxFuture<'_, Result<(), InboxError>> {
+    fn import(&self, events: Vec<Exported>) -> BoxFuture<'_, Result<(), InboxError>> {
         Box::pin(async move {
             self.transaction(move |tx| Box::pin(async move { rows::import(tx, &events).await }))
                 .await
@@ -380,5 +427,30 @@ impl Store for PgStore {
             self.transaction(|tx| Box::pin(queue::rebuild_heads(tx)))
                 .await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_escapes_nul_and_reads_back_exactly() {
+        for s in [
+            "plain",
+            "n\0",
+            "n\u{FFFD}",
+            "\0\0",
+            "\u{10FFFF}",
+            "\u{10FFFF}0",
+            "a\u{10FFFF}\0b",
+            "",
+        ] {
+            let stored = text(s);
+            assert!(!stored.contains('\0'), "{s:?}");
+            assert_eq!(untext(stored.into_owned()), s);
+        }
+        assert_ne!(text("n\0"), text("n\u{FFFD}"));
+        assert!(matches!(text("plain"), Cow::Borrowed(_)));
     }
 }

@@ -17,8 +17,8 @@ use super::admission::{hand_over, writer_gone, Admission};
 use super::options::Target;
 use super::queue::{ClaimRequest, Claimed, Finished, RunOutcome};
 use super::{
-    now_ms, BoxFuture, EventSummary, InboxError, InboxOptions, ListFilter, NewEvent, Purged, State,
-    Store, Stored, StoredEvent,
+    now_ms, BoxFuture, EventSummary, Exported, InboxError, InboxOptions, ListFilter, NewEvent,
+    Purged, State, Store, Stored, StoredEvent,
 };
 use writer::{FnOp, WriteOp};
 
@@ -237,15 +237,11 @@ impl Store for SqliteStore {
         Box::pin(self.read(|conn| queue::next_due(conn, now_ms())))
     }
 
-    fn export(
-        &self,
-        after: i64,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<StoredEvent>, InboxError>> {
+    fn export(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<Exported>, InboxError>> {
         Box::pin(self.read(move |conn| rows::export(conn, after, limit)))
     }
 
-    fn import(&self, events: Vec<StoredEvent>) -> BoxFuture<'_, Result<(), InboxError>> {
+    fn import(&self, events: Vec<Exported>) -> BoxFuture<'_, Result<(), InboxError>> {
         Box::pin(self.write(move |conn| rows::import(conn, &events), false))
     }
 
