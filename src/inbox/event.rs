@@ -321,7 +321,12 @@ impl NewEvent {
         content_type: impl Into<String>,
         body: Bytes,
     ) -> Self {
-        Self::from_webhook(&Webhook::from_shipment(parsed.clone()), content_type, body)
+        match Webhook::from_shipment(parsed.clone()) {
+            Ok(webhook) => Self::from_webhook(&webhook, content_type, body),
+            Err(error) => {
+                Self::rejected(EventKind::Shipment, content_type, body, error.to_string())
+            }
+        }
     }
 
     /// A body that could not be parsed, kept with its parse `error`.

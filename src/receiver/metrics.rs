@@ -7,6 +7,7 @@
 //! | `tradecloud_webhook_stored_total` | `kind` | events durably stored as new (answered 2xx) |
 //! | `tradecloud_webhook_duplicates_total` | `kind` | redeliveries of a stored message id (answered 2xx, not stored again) |
 //! | `tradecloud_webhook_unhandled_total` | `kind` | unknown events without a known payload, stored as `unhandled` (also in `stored`) |
+//! | `tradecloud_webhook_wrong_url_total` | `kind` | events of the other webhook (`kind` is what they are: a `shipment` event sent to the order URL, an `order` event sent to the shipment URL): the URLs are swapped in the Tradecloud portal. Stored as what they are (also in `stored`), or quarantined when not valid |
 //! | `tradecloud_webhook_rejected_total` | `reason` | requests answered with an error: `unauthorized`, `invalid_body`, `unsupported_media_type`, `payload_too_large`, `body_read`, `store_unavailable`, `overloaded`, `timeout`, `panic`, `auth_unavailable`, ... |
 //! | `tradecloud_webhook_responses_total` | `status` | responses of the webhook routes by status code |
 //! | `tradecloud_webhook_request_duration_seconds` | | time from request to response on the webhook routes |
@@ -70,6 +71,7 @@ struct Inner {
     stored: Family<KindLabel, Counter>,
     duplicates: Family<KindLabel, Counter>,
     unhandled: Family<KindLabel, Counter>,
+    wrong_url: Family<KindLabel, Counter>,
     rejected: Family<ReasonLabel, Counter>,
     responses: Family<StatusLabel, Counter>,
     request_duration: Histogram,
@@ -116,6 +118,7 @@ impl Metrics {
         let stored = Family::<KindLabel, Counter>::default();
         let duplicates = Family::<KindLabel, Counter>::default();
         let unhandled = Family::<KindLabel, Counter>::default();
+        let wrong_url = Family::<KindLabel, Counter>::default();
         let rejected = Family::<ReasonLabel, Counter>::default();
         let responses = Family::<StatusLabel, Counter>::default();
         let request_duration = latency_histogram();
@@ -141,6 +144,11 @@ impl Metrics {
             "webhook_unhandled",
             "Unknown events without a known payload, stored as unhandled (never handed to the handler)",
             unhandled.clone(),
+        );
+        registry.register(
+            "webhook_wrong_url",
+            "Events sent to the other webhook's URL (order and shipment URLs swapped in the Tradecloud portal), by what they are",
+            wrong_url.clone(),
         );
         registry.register(
             "webhook_rejected",
@@ -192,6 +200,7 @@ impl Metrics {
                 stored,
                 duplicates,
                 unhandled,
+                wrong_url,
                 rejected,
                 responses,
                 request_duration,
@@ -233,6 +242,15 @@ impl Metrics {
     pub fn unhandled(&self, kind: &str) {
         self.inner
             .unhandled
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .inc();
+    }
+
+    /// An event of `kind` (`order`, `shipment`) was sent to the other
+    /// webhook's URL.
+    pub fn wrong_url(&self, kind: &str) {
+        self.inner
+            .wrong_url
             .get_or_create(&KindLabel { kind: kind.into() })
             .inc();
     }
