@@ -581,3 +581,13 @@ async fn a_version_1_database_is_upgraded_in_place_and_keeps_every_event() {
     .await;
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_copy_is_named_marked_and_started_over() {
+    let pg = PgCluster::start();
+    let url = pg.database("target");
+    let dir = tempfile::tempdir().unwrap();
+    inbox_cases::a_failed_copy_is_named_marked_and_started_over(dir.path(), &url).await;
+    let url = pg.database("busy");
+    inbox_cases::a_copy_from_a_source_in_use_is_refused(dir.path(), &url).await;
+}

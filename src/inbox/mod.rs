@@ -155,7 +155,12 @@
 //! * **PostgreSQL down.** `store` fails with [`InboxError::Unavailable`] (the
 //!   receiver answers `503` + `Retry-After`, Tradecloud retries), `/readyz`
 //!   answers `503`, and the pool reconnects by itself when the server is
-//!   back. Nothing acknowledged is lost: a `2xx` follows the commit.
+//!   back. Nothing acknowledged is lost: a `2xx` follows the commit. Down
+//!   (or refusing the password) when a receiver starts: the receiver starts
+//!   anyway and connects in the background ([`Inbox::connect_retrying`]).
+//! * **PostgreSQL read-only** (`default_transaction_read_only`, a standby
+//!   after a failover): every `store` fails, and so does [`Inbox::ready`],
+//!   which tries a write and rolls it back.
 //! * **Schema.** Versioned migrations (table `tradecloud_schema`) run at
 //!   start under a session advisory lock, so instances starting together
 //!   apply them once, one after the other.
@@ -165,7 +170,9 @@
 //!
 //! `tradecloud inbox migrate --from sqlite://... --to postgres://...` copies
 //! an inbox from one store to another (ids, states, errors, times and bodies
-//! byte for byte).
+//! byte for byte; see [`Inbox::copy_to`]). Until the copy is complete, the
+//! target is marked as an unfinished copy and no receiver opens it; running
+//! the migrate again starts it over.
 //!
 //! # Keys
 //!
@@ -212,6 +219,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 mod admission;
+mod deferred;
 mod event;
 pub(crate) mod keys;
 pub(crate) mod migrate;
@@ -229,8 +237,8 @@ pub use event::{
 };
 pub use migrate::Copied;
 pub(crate) use options::{from_ms, now_ms};
+pub use options::{is_memory_url, redact, InboxOptions, DEFAULT_STORE_URL};
 use options::{parse_url, StoreUrl};
-pub use options::{redact, InboxOptions, DEFAULT_STORE_URL};
 use queue::{ClaimRequest, Claimed, Finished, RunOutcome};
 
 /// Events deleted per write by [`Inbox::purge`].
@@ -279,8 +287,30 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn export(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<Exported>>>;
     /// Write exported events as they are (ids, keys, states, times, bodies).
     fn import(&self, events: Vec<Exported>) -> BoxFuture<'_, Result<()>>;
-    /// After the last `import`: rebuild the heads, move the id sequence on.
+    /// Before the first `import`, in one transaction: mark this inbox as
+    /// the unfinished copy of `source` (see [`migrate`]). An inbox with
+    /// events is refused, unless it is marked so already: then it is
+    /// emptied (a copy that did not finish is started over) and the old
+    /// mark is returned.
+    fn begin_import(&self, source: String) -> BoxFuture<'_, Result<Option<String>>>;
+    /// After the last `import`, in one transaction: rebuild the heads, move
+    /// the id sequence on, remove the mark.
     fn finish_import(&self) -> BoxFuture<'_, Result<()>>;
+    /// What changes whenever an event is stored, changes state or is
+    /// deleted: how many there are, the largest id and the latest change.
+    fn fingerprint(&self) -> BoxFuture<'_, Result<Fingerprint>>;
+}
+
+/// See [`Store::fingerprint`]: (events, largest id, latest `updated_at`).
+pub(crate) type Fingerprint = (i64, i64, i64);
+
+/// Why a store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Opening {
+    /// To be used: refused while an `inbox migrate` into it is unfinished.
+    Use,
+    /// As the target of `inbox migrate`.
+    MigrationTarget,
 }
 
 /// An event as `inbox migrate` copies it: with its keys (see [`keys`]),
@@ -290,6 +320,40 @@ pub(crate) struct Exported {
     pub(crate) event: StoredEvent,
     pub(crate) message_key: Option<String>,
     pub(crate) object_key: Option<String>,
+}
+
+/// Open the store a URL names, SQLite or PostgreSQL; its commits notify
+/// `changed`. `Unavailable` errors name the store (without a password).
+async fn open_store(
+    url: &str,
+    mut options: InboxOptions,
+    changed: Arc<Notify>,
+    opening: Opening,
+) -> Result<Arc<dyn Store>> {
+    let original = url.to_string();
+    let opened: Result<Arc<dyn Store>> = match parse_url(url, &mut options)? {
+        StoreUrl::Sqlite(target) => tokio::task::spawn_blocking(move || {
+            sqlite::SqliteStore::open(target, options, changed, opening)
+        })
+        .await
+        .map_err(|e| InboxError::Unavailable(format!("opening the inbox failed: {e}")))
+        .and_then(|opened| Ok(Arc::new(opened?) as Arc<dyn Store>)),
+        #[cfg(feature = "postgres")]
+        StoreUrl::Postgres(url) => postgres::PgStore::connect(&url, options, changed, opening)
+            .await
+            .map(|store| Arc::new(store) as Arc<dyn Store>),
+        #[cfg(not(feature = "postgres"))]
+        StoreUrl::Postgres(_) => Err(InboxError::Invalid(format!(
+            "{}: this build has no PostgreSQL support (cargo feature `postgres`)",
+            redact(&original)
+        ))),
+    };
+    opened.map_err(|e| match e {
+        InboxError::Unavailable(message) => {
+            InboxError::Unavailable(format!("{}: {message}", redact(&original)))
+        }
+        other => other,
+    })
 }
 
 /// The last readiness check: when, what it found, and how many events had
@@ -341,7 +405,10 @@ impl Inbox {
     pub fn open_with(url: &str, mut options: InboxOptions) -> Result<Inbox> {
         match parse_url(url, &mut options)? {
             StoreUrl::Sqlite(target) => Ok(Self::from_store(Arc::new(sqlite::SqliteStore::open(
-                target, options,
+                target,
+                options,
+                Arc::default(),
+                Opening::Use,
             )?))),
             StoreUrl::Postgres(_) => Err(InboxError::Invalid(format!(
                 "{} is a PostgreSQL URL: open it with Inbox::connect",
@@ -360,34 +427,57 @@ impl Inbox {
     }
 
     /// [`Inbox::connect`] with explicit options (the URL's query wins).
-    pub async fn connect_with(url: &str, mut options: InboxOptions) -> Result<Inbox> {
-        let original = url.to_string();
-        match parse_url(url, &mut options)? {
-            StoreUrl::Sqlite(target) => {
+    pub async fn connect_with(url: &str, options: InboxOptions) -> Result<Inbox> {
+        let store = open_store(url, options, Arc::default(), Opening::Use).await?;
+        Ok(Self::from_store(store))
+    }
+
+    /// [`Inbox::connect_with`], except that a store that cannot be opened
+    /// now ([`InboxError::Unavailable`]: PostgreSQL down or unreachable, its
+    /// password refused, a SQLite file that cannot be opened or is
+    /// read-only) is no error: the inbox is returned at once and opens the
+    /// store in the background, trying again after 1 s, 2 s, 4 s ... up to
+    /// every 30 s. Until then every operation fails with `Unavailable`
+    /// saying why (a receiver answers `503` + `Retry-After`, which
+    /// Tradecloud retries, and `/readyz` says why). What no retry can fix
+    /// (a bad URL, a schema newer than this build, an unfinished `inbox
+    /// migrate`) still fails at once. This is how `tradecloud serve` opens
+    /// its inbox, so that its port is open (and answers 503) while the
+    /// database is away.
+    pub async fn connect_retrying(url: &str, options: InboxOptions) -> Result<Inbox> {
+        let changed: Arc<Notify> = Arc::default();
+        match open_store(url, options.clone(), changed.clone(), Opening::Use).await {
+            Ok(store) => Ok(Self::from_store(store)),
+            Err(failure @ InboxError::Unavailable(_)) => {
+                let path = match parse_url(url, &mut options.clone())? {
+                    StoreUrl::Sqlite(options::Target::File(path)) => Some(path),
+                    _ => None,
+                };
+                let describe = match &path {
+                    Some(path) => format!("sqlite://{}", path.display()),
+                    None => redact(url),
+                };
+                let url = url.to_string();
+                let reopen = changed.clone();
                 let store =
-                    tokio::task::spawn_blocking(move || sqlite::SqliteStore::open(target, options))
-                        .await
-                        .map_err(|e| {
-                            InboxError::Unavailable(format!("opening the inbox failed: {e}"))
-                        })??;
-                Ok(Self::from_store(Arc::new(store)))
+                    deferred::Deferred::start(describe, path, changed, failure, move || {
+                        let (url, options, changed) =
+                            (url.clone(), options.clone(), reopen.clone());
+                        async move { open_store(&url, options, changed, Opening::Use).await }
+                    });
+                Ok(Self::from_store(store))
             }
-            #[cfg(feature = "postgres")]
-            StoreUrl::Postgres(url) => Ok(Self::from_store(Arc::new(
-                postgres::PgStore::connect(&url, options).await?,
-            ))),
-            #[cfg(not(feature = "postgres"))]
-            StoreUrl::Postgres(_) => Err(InboxError::Invalid(format!(
-                "{}: this build has no PostgreSQL support (cargo feature `postgres`)",
-                redact(&original)
-            ))),
+            Err(other) => Err(other),
         }
-        .map_err(|e: InboxError| match e {
-            InboxError::Unavailable(message) => {
-                InboxError::Unavailable(format!("{}: {message}", redact(&original)))
-            }
-            other => other,
-        })
+    }
+
+    /// Open an inbox to copy into with [`Inbox::copy_to`]: like
+    /// [`Inbox::connect_with`], except that an inbox holding the unfinished
+    /// copy of an earlier `copy_to` is opened too (every other opening
+    /// refuses it), so that the copy can be run again.
+    pub async fn connect_migration_target(url: &str, options: InboxOptions) -> Result<Inbox> {
+        let store = open_store(url, options, Arc::default(), Opening::MigrationTarget).await?;
+        Ok(Self::from_store(store))
     }
 
     /// The SQLite database file, or `None` (in memory, or PostgreSQL).
@@ -429,12 +519,16 @@ impl Inbox {
         stored
     }
 
-    /// Whether an event can be committed now, without writing one: SQLite
-    /// takes the write lock through the writer's queue (a full queue is
-    /// `Overloaded`, a lock held by another process past the busy timeout,
-    /// a missing file or a disk with less than
-    /// [`InboxOptions::min_free_bytes`] free are `Unavailable`); PostgreSQL
-    /// asks the server on a pooled connection whether it accepts writes.
+    /// Whether an event can be committed now, without committing one:
+    /// SQLite takes the write lock through the writer's queue (a full queue
+    /// is `Overloaded`; a lock held by another process past the busy
+    /// timeout, a missing file, a file this process may not write, or a
+    /// disk with less than [`InboxOptions::min_free_bytes`] free are
+    /// `Unavailable`); PostgreSQL inserts a row on a pooled connection and
+    /// rolls it back, so it fails whenever storing an event would
+    /// (`default_transaction_read_only`, a standby after a failover, a
+    /// revoked privilege, the server down). A store that could not be
+    /// opened yet ([`Inbox::connect_retrying`]) says why.
     pub async fn ready(&self) -> Result<()> {
         self.store.ready().await
     }
@@ -517,6 +611,15 @@ impl Inbox {
     /// Copy every event of this inbox into `to`, which must be empty: ids,
     /// states, errors, attempts, times, sources and bodies byte for byte, in
     /// id order; then build `to`'s queue. Stop the receivers of both first.
+    ///
+    /// Until the copy is complete, `to` is marked as an unfinished copy
+    /// (in the same transaction that starts it), and every opening but
+    /// [`Inbox::connect_migration_target`] refuses it, so that no receiver
+    /// serves half an inbox. Running the copy again starts it over (`to` is
+    /// emptied first). A row that cannot be read or written is named in the
+    /// error (id, kind, message id, order or shipment id, size, and the
+    /// database's reason). When the source changed while it was copied (a
+    /// receiver still uses it), the copy is refused and `to` stays marked.
     pub async fn copy_to(&self, to: &Inbox) -> Result<Copied> {
         migrate::copy(self, to).await
     }

@@ -14,6 +14,7 @@
 //! | `tradecloud_handler_outcomes_total` | `kind`, `outcome` | handler (or GET-webhook fetch) attempts: `done`, `fetched`, `retrying`, `dead`, `rejected`, `unhandled`; `trigger_dead`: a GET-webhook trigger whose fetch was given up on |
 //! | `tradecloud_handler_duration_seconds` | `kind` | handler run time |
 //! | `tradecloud_connections_open` | | open TLS connections (served and over the limits) |
+//! | `tradecloud_store_ready` | | 1 when the inbox store accepts writes, 0 when not: the last readiness check (`/readyz`, and every 5 s while serving) or the last write of a webhook, whichever came last. Alert on `tradecloud_store_ready == 0` |
 //! | `tradecloud_inbox_purged_total` | | `done` events deleted by `[store] retention_days` |
 //! | `tradecloud_connections_limited_total` | `action` | connections over `max_connections`/`max_connections_per_ip`: `answered_503`, or `closed` before TLS in a flood |
 //!
@@ -78,6 +79,7 @@ struct Inner {
     handler_outcomes: Family<OutcomeLabels, Counter>,
     handler_duration: HistogramFamily<KindLabel>,
     connections_open: Gauge,
+    store_ready: Gauge,
     connections_limited: Family<ActionLabel, Counter>,
     purged: Counter,
 }
@@ -182,6 +184,12 @@ impl Metrics {
             "Open TLS connections",
             connections_open.clone(),
         );
+        let store_ready = Gauge::default();
+        registry.register(
+            "store_ready",
+            "1 when the inbox store accepts writes (last readiness check or webhook write), 0 when not",
+            store_ready.clone(),
+        );
         let purged = Counter::default();
         registry.register(
             "inbox_purged",
@@ -207,6 +215,7 @@ impl Metrics {
                 handler_outcomes,
                 handler_duration,
                 connections_open,
+                store_ready,
                 connections_limited,
                 purged,
             }),
@@ -311,6 +320,12 @@ impl Metrics {
         OpenConnection(self.inner.connections_open.clone())
     }
 
+    /// Whether the inbox store accepts writes, as a readiness check or a
+    /// write just found (`tradecloud_store_ready`).
+    pub fn store_ready(&self, ready: bool) {
+        self.inner.store_ready.set(i64::from(ready));
+    }
+
     /// A connection over the limits was `answered_503` or `closed`.
     pub fn connection_limited(&self, action: &str) {
         self.inner
@@ -362,6 +377,8 @@ mod tests {
         m.rejected("invalid_body");
         m.response(202, Duration::from_millis(3));
         m.handler_outcome("order", "ok", Duration::from_millis(20));
+        assert!(m.encode().contains("tradecloud_store_ready 0"));
+        m.store_ready(true);
         let text = m.encode();
         for needle in [
             "tradecloud_webhook_received_total{kind=\"order\"} 1",
@@ -371,6 +388,8 @@ mod tests {
             "tradecloud_webhook_responses_total{status=\"202\"} 1",
             "tradecloud_handler_outcomes_total{kind=\"order\",outcome=\"ok\"} 1",
             "tradecloud_handler_duration_seconds_count{kind=\"order\"} 1",
+            "# TYPE tradecloud_store_ready gauge",
+            "tradecloud_store_ready 1",
         ] {
             assert!(text.contains(needle), "{needle} missing in\n{text}");
         }

@@ -112,6 +112,8 @@ impl Webhooks {
         let reason = if matches!(error, InboxError::Overloaded) {
             "store_overloaded"
         } else {
+            // A full queue says nothing about the store; any other failure does.
+            self.metrics.store_ready(false);
             "store_unavailable"
         };
         self.metrics.rejected(reason);
@@ -134,7 +136,11 @@ impl Webhooks {
             event.object_id.clone(),
             event.message_id.clone(),
         );
-        match self.inbox.store(event).await {
+        let stored = self.inbox.store(event).await;
+        if stored.is_ok() {
+            self.metrics.store_ready(true);
+        }
+        match stored {
             Ok(Stored::New(id)) => {
                 self.metrics.stored(kind.as_str());
                 if unhandled {
@@ -324,6 +330,7 @@ impl Webhooks {
         .with_source(self.source_of(sent_to, &raw));
         match self.inbox.store(event).await {
             Ok(stored) => {
+                self.metrics.store_ready(true);
                 self.metrics.rejected(reason_of(&error));
                 tracing::warn!(
                     id = stored.id(), kind = %kind, source = %self.source_of(sent_to, &raw), bytes = raw.body.len(),

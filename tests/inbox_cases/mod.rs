@@ -171,3 +171,145 @@ pub async fn ids_of_any_content_and_length_are_kept_apart(inbox: &Inbox) {
     let position = |id: i64| handled.iter().position(|h| *h == id).unwrap();
     assert!(position(ids[6]) < position(ids[7]), "{handled:?}");
 }
+
+/// A SQLite inbox at `path` with `n` order events (ids 1 to `n`).
+pub async fn sqlite_with_events(path: &std::path::Path, n: usize) -> Inbox {
+    let inbox = Inbox::open(&format!("sqlite://{}", path.display())).unwrap();
+    for i in 0..n {
+        let stored = inbox
+            .store(event(
+                EventKind::Order,
+                &format!("o-{}", i % 7),
+                &format!("m-{i}"),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(stored, Stored::New(i as i64 + 1));
+    }
+    inbox
+}
+
+/// Issue 23, item 8: `inbox migrate` (`Inbox::copy_to`) fails half-way on
+/// a row of the source that cannot be read (here event 700 of 1,200, past
+/// the first chunks): the error names the row and why; the target, with
+/// the chunks copied so far, is marked unfinished and refused by every
+/// opening but a new copy (so no receiver starts on it); running the copy
+/// again once the row is fixed starts over and completes. Then a copy
+/// from a source that a receiver keeps writing to is refused.
+pub async fn a_failed_copy_is_named_marked_and_started_over(
+    source_dir: &std::path::Path,
+    target_url: &str,
+) {
+    let path = source_dir.join("source.db");
+    let source = sqlite_with_events(&path, 1200).await;
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("UPDATE events SET kind = 'bogus' WHERE id = 700", [])
+            .unwrap();
+    }
+    let target = Inbox::connect_migration_target(target_url, Default::default())
+        .await
+        .unwrap();
+    let error = source.copy_to(&target).await.unwrap_err().to_string();
+    assert!(
+        error.contains("event 700") && error.contains("bogus") && error.contains("unfinished"),
+        "the error names the row and why: {error}"
+    );
+    // Half-copied, and marked: refused by everyone else.
+    let error = Inbox::connect(target_url).await.unwrap_err().to_string();
+    assert!(
+        error.contains("unfinished copy") && error.contains("inbox migrate"),
+        "{error}"
+    );
+    let error = Inbox::connect_retrying(target_url, Default::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("unfinished copy"), "{error}");
+
+    // Fixed, and run again: started over, complete, usable.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("UPDATE events SET kind = 'order' WHERE id = 700", [])
+            .unwrap();
+    }
+    drop(target);
+    let target = Inbox::connect_migration_target(target_url, Default::default())
+        .await
+        .unwrap();
+    let copied = source.copy_to(&target).await.unwrap();
+    assert_eq!(copied.events, 1200);
+    let target = Inbox::connect(target_url).await.unwrap();
+    let all = ListFilter {
+        limit: Some(10_000),
+        ..ListFilter::default()
+    };
+    assert_eq!(
+        source.list(all.clone()).await.unwrap(),
+        target.list(all).await.unwrap()
+    );
+    // A complete inbox is no target.
+    let target = Inbox::connect_migration_target(target_url, Default::default())
+        .await
+        .unwrap();
+    let error = source.copy_to(&target).await.unwrap_err().to_string();
+    assert!(error.contains("not empty"), "{error}");
+}
+
+/// Issue 23, item 8: a copy from a source a receiver still writes to is
+/// refused, and the target stays marked unfinished.
+pub async fn a_copy_from_a_source_in_use_is_refused(
+    source_dir: &std::path::Path,
+    target_url: &str,
+) {
+    let path = source_dir.join("busy.db");
+    let source = sqlite_with_events(&path, 3000).await;
+    let writing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let writer = {
+        let (source, writing) = (source.clone(), writing.clone());
+        tokio::spawn(async move {
+            let mut i = 0;
+            while writing.load(std::sync::atomic::Ordering::Relaxed) {
+                source
+                    .store(event(EventKind::Order, "o-busy", &format!("busy-{i}")))
+                    .await
+                    .unwrap();
+                i += 1;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            i
+        })
+    };
+    // Writing before the copy starts, and all through it.
+    while source
+        .list(ListFilter {
+            object_id: Some("o-busy".into()),
+            ..ListFilter::default()
+        })
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let target = Inbox::connect_migration_target(target_url, Default::default())
+        .await
+        .unwrap();
+    let result = source.copy_to(&target).await;
+    writing.store(false, std::sync::atomic::Ordering::Relaxed);
+    writer.await.unwrap();
+    let error = result.unwrap_err().to_string();
+    assert!(
+        error.contains("changed while it was copied")
+            && error.contains("Stop every `tradecloud serve`"),
+        "{error}"
+    );
+    assert!(
+        Inbox::connect(target_url).await.is_err(),
+        "marked unfinished"
+    );
+    // Once nothing writes to it: copied.
+    let copied = source.copy_to(&target).await.unwrap();
+    assert!(copied.events > 3000);
+    assert!(Inbox::connect(target_url).await.is_ok());
+}

@@ -183,6 +183,13 @@ impl PgCluster {
     /// Run `sql` (one or more statements, stopping at the first error) in
     /// `database` as the superuser; what psql printed (unaligned, tuples only).
     pub fn psql(&self, database: &str, sql: &str) -> String {
+        self.psql_each(database, &[sql])
+    }
+
+    /// [`psql`](Self::psql) with each of `commands` sent on its own, in one
+    /// session (for statements that cannot run in a transaction block, such
+    /// as `ALTER SYSTEM`).
+    pub fn psql_each(&self, database: &str, commands: &[&str]) -> String {
         let psql = self.bindir.join("psql");
         let psql = if psql.is_file() {
             psql
@@ -201,8 +208,8 @@ impl PgCluster {
                     "postgres",
                     "-At",
                 ])
-                .args(["-d", database, "-v", "ON_ERROR_STOP=1", "-c"])
-                .arg(sql)
+                .args(["-d", database, "-v", "ON_ERROR_STOP=1"])
+                .args(commands.iter().flat_map(|c| ["-c", c]))
                 .output(),
         );
         String::from_utf8_lossy(&output.stdout).into_owned()

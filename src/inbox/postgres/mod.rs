@@ -17,8 +17,8 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use super::admission::{hand_over, writer_gone, Admission, QueuedBytes};
 use super::queue::{ClaimRequest, Claimed, Finished, RunOutcome};
 use super::{
-    redact, BoxFuture, EventSummary, Exported, InboxError, InboxOptions, ListFilter, NewEvent,
-    Purged, State, Store, Stored, StoredEvent,
+    redact, BoxFuture, EventSummary, Exported, Fingerprint, InboxError, InboxOptions, ListFilter,
+    NewEvent, Opening, Purged, State, Store, Stored, StoredEvent,
 };
 
 /// How long to wait for a connection (pool, connect) before `Unavailable`.
@@ -138,8 +138,15 @@ pub(crate) struct PgStore {
 }
 
 impl PgStore {
-    /// Connect, migrate the schema (one instance at a time) and start the writer.
-    pub(crate) async fn connect(url: &str, options: InboxOptions) -> Result<PgStore, InboxError> {
+    /// Connect, migrate the schema (one instance at a time) and start the
+    /// writer; commits notify `changed`. To be used, an inbox with an
+    /// unfinished `inbox migrate` into it is refused.
+    pub(crate) async fn connect(
+        url: &str,
+        options: InboxOptions,
+        changed: Arc<Notify>,
+        opening: Opening,
+    ) -> Result<PgStore, InboxError> {
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
             InboxError::Invalid(format!("invalid PostgreSQL URL {}: {e}", redact(url)))
         })?;
@@ -168,9 +175,13 @@ impl PgStore {
         {
             let client = pool.get().await.map_err(pool_error)?;
             schema::migrate(&client).await?;
+            if opening == Opening::Use {
+                if let Some(mark) = rows::import_mark(&client).await? {
+                    return Err(super::migrate::unfinished(&redact(url), &mark));
+                }
+            }
         }
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
-        let changed = Arc::new(Notify::new());
         tokio::spawn(writer(
             pool.clone(),
             rx,
@@ -320,17 +331,36 @@ impl Store for PgStore {
             if self.tx.capacity() == 0 {
                 return Err(InboxError::Overloaded);
             }
-            let client = self.client().await?;
-            let row = client
-                .query_one("SELECT pg_is_in_recovery()", &[])
-                .await
-                .map_err(pg_error)?;
-            if row.get::<_, bool>(0) {
-                return Err(InboxError::Unavailable(
-                    "PostgreSQL is a read-only standby (in recovery)".into(),
-                ));
-            }
-            Ok(())
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(pg_error)?;
+            // A real write, rolled back: it fails whenever an event's insert
+            // would (default_transaction_read_only, a standby after a
+            // failover, a revoked privilege, a missing table). An explicit
+            // negative id draws nothing from the id sequence; the row is
+            // never committed, so no one else ever sees it.
+            let probe = tx
+                .batch_execute(
+                    "SET LOCAL statement_timeout = 3000; \
+                     INSERT INTO events (id, kind, content_type, body_len, state, received_at, updated_at) \
+                     VALUES (-pg_backend_pid(), 'order', '', 0, 'probe', 0, 0)",
+                )
+                .await;
+            let _ = tx.rollback().await;
+            probe.map_err(|e| match e.as_db_error() {
+                Some(db) if db.code() == &tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION => {
+                    InboxError::Unavailable(format!(
+                        "PostgreSQL does not accept writes: {} (default_transaction_read_only is on, \
+                         or the server is a standby, e.g. after a failover)",
+                        db.message()
+                    ))
+                }
+                _ => match pg_error(e) {
+                    InboxError::Unavailable(m) => {
+                        InboxError::Unavailable(format!("a test write failed: {m}"))
+                    }
+                    other => other,
+                },
+            })
         })
     }
 
@@ -422,11 +452,30 @@ impl Store for PgStore {
         })
     }
 
+    fn begin_import(&self, source: String) -> BoxFuture<'_, Result<Option<String>, InboxError>> {
+        Box::pin(async move {
+            let describe = self.describe.clone();
+            self.transaction(move |tx| {
+                Box::pin(async move { rows::begin_import(tx, &describe, &source).await })
+            })
+            .await
+        })
+    }
+
     fn finish_import(&self) -> BoxFuture<'_, Result<(), InboxError>> {
         Box::pin(async move {
-            self.transaction(|tx| Box::pin(queue::rebuild_heads(tx)))
-                .await
+            self.transaction(|tx| {
+                Box::pin(async move {
+                    queue::rebuild_heads(tx).await?;
+                    rows::clear_import_mark(tx).await
+                })
+            })
+            .await
         })
+    }
+
+    fn fingerprint(&self) -> BoxFuture<'_, Result<Fingerprint, InboxError>> {
+        Box::pin(async move { rows::fingerprint(&self.client().await?).await })
     }
 }
 

@@ -8,9 +8,10 @@ use tokio_postgres::Row;
 
 use super::{lock_key, pg_error, text, untext};
 use crate::inbox::keys::{message_key, object_key};
+use crate::inbox::migrate::{import_mark_value, not_empty, IMPORT_MARK};
 use crate::inbox::{
-    from_ms, EventSummary, Exported, InboxError, ListFilter, NewEvent, Origin, Purged, State,
-    Stored, StoredEvent,
+    from_ms, now_ms, EventSummary, Exported, Fingerprint, InboxError, ListFilter, NewEvent, Origin,
+    Purged, State, Stored, StoredEvent,
 };
 
 /// The columns of an [`EventSummary`], in the order [`summary`] reads them.
@@ -437,4 +438,76 @@ fn import_error(exported: &Exported, err: tokio_postgres::Error) -> InboxError {
         }
         other => other,
     }
+}
+
+/// The mark of an unfinished `inbox migrate` into this inbox, if any.
+pub(crate) async fn import_mark(client: &impl GenericClient) -> Result<Option<String>, InboxError> {
+    let row = client
+        .query_opt(
+            "SELECT value FROM tradecloud_meta WHERE key = $1",
+            &[&IMPORT_MARK],
+        )
+        .await
+        .map_err(pg_error)?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// See `Store::begin_import` (inside a transaction).
+pub(crate) async fn begin_import(
+    client: &impl GenericClient,
+    describe: &str,
+    source: &str,
+) -> Result<Option<String>, InboxError> {
+    // Serialise with another migrate into the same database.
+    client
+        .batch_execute("LOCK TABLE tradecloud_meta IN EXCLUSIVE MODE")
+        .await
+        .map_err(pg_error)?;
+    let previous = import_mark(client).await?;
+    if previous.is_some() {
+        client
+            .batch_execute("DELETE FROM events; DELETE FROM event_bodies; DELETE FROM heads;")
+            .await
+            .map_err(pg_error)?;
+    } else if client
+        .query_opt("SELECT id FROM events LIMIT 1", &[])
+        .await
+        .map_err(pg_error)?
+        .is_some()
+    {
+        return Err(not_empty(describe));
+    }
+    client
+        .execute(
+            "INSERT INTO tradecloud_meta (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&IMPORT_MARK, &import_mark_value(source, now_ms())],
+        )
+        .await
+        .map_err(pg_error)?;
+    Ok(previous)
+}
+
+/// Remove the mark of `begin_import`.
+pub(crate) async fn clear_import_mark(client: &impl GenericClient) -> Result<(), InboxError> {
+    client
+        .execute(
+            "DELETE FROM tradecloud_meta WHERE key = $1",
+            &[&IMPORT_MARK],
+        )
+        .await
+        .map_err(pg_error)?;
+    Ok(())
+}
+
+/// See `Store::fingerprint`.
+pub(crate) async fn fingerprint(client: &impl GenericClient) -> Result<Fingerprint, InboxError> {
+    let row = client
+        .query_one(
+            "SELECT count(*), coalesce(max(id), 0)::bigint, coalesce(max(updated_at), 0)::bigint FROM events",
+            &[],
+        )
+        .await
+        .map_err(pg_error)?;
+    Ok((row.get(0), row.get(1), row.get(2)))
 }

@@ -212,7 +212,22 @@ fn sync_parent_dir(path: &Path) {
     }
 }
 
+/// `Unavailable` when `conn` cannot write its database: SQLite opens a file
+/// this process may not write (its mode, its owner, a read-only mount)
+/// read-only without a word, and every write then fails.
+pub(crate) fn check_writable(conn: &Connection) -> Result<(), InboxError> {
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        let path = conn.path().unwrap_or("(in memory)");
+        return Err(InboxError::Unavailable(format!(
+            "the inbox database {path} is read-only for this process (the file's mode or owner, or a \
+             read-only file system): let the user running tradecloud write the file and its directory"
+        )));
+    }
+    Ok(())
+}
+
 fn setup_writer(conn: &Connection, options: &InboxOptions, file: bool) -> Result<(), InboxError> {
+    check_writable(conn)?;
     conn.busy_timeout(options.busy_timeout)?;
     if file {
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;

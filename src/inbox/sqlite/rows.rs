@@ -8,9 +8,10 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use super::db::{unavailable, SUMMARY_COLUMNS, WITH_BODY};
 use super::queue::ensure_head;
 use crate::inbox::keys::{message_key, object_key};
+use crate::inbox::migrate::{import_mark_value, IMPORT_MARK};
 use crate::inbox::{
-    from_ms, EventSummary, Exported, InboxError, ListFilter, NewEvent, Origin, Purged, State,
-    Stored, StoredEvent,
+    from_ms, EventSummary, Exported, Fingerprint, InboxError, ListFilter, NewEvent, Origin, Purged,
+    State, Stored, StoredEvent,
 };
 
 fn conversion_error(index: usize, err: InboxError) -> rusqlite::Error {
@@ -408,4 +409,52 @@ pub(crate) fn purge_batch(
             .map(|(_, n)| u64::try_from(*n).unwrap_or(0))
             .sum(),
     })
+}
+
+/// The mark of an unfinished `inbox migrate` into this inbox, if any.
+pub(crate) fn import_mark(conn: &Connection) -> Result<Option<String>, InboxError> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM inbox_meta WHERE key = ?1")?
+        .query_row([IMPORT_MARK], |row| row.get(0))
+        .optional()?)
+}
+
+/// See `Store::begin_import`.
+pub(crate) fn begin_import(
+    conn: &Connection,
+    describe: &str,
+    source: &str,
+    now: i64,
+) -> Result<Option<String>, InboxError> {
+    let previous = import_mark(conn)?;
+    if previous.is_some() {
+        conn.execute_batch("DELETE FROM events; DELETE FROM event_bodies; DELETE FROM heads;")?;
+    } else {
+        let any: Option<i64> = conn
+            .prepare_cached("SELECT id FROM events LIMIT 1")?
+            .query_row([], |row| row.get(0))
+            .optional()?;
+        if any.is_some() {
+            return Err(crate::inbox::migrate::not_empty(describe));
+        }
+    }
+    conn.prepare_cached("INSERT OR REPLACE INTO inbox_meta (key, value) VALUES (?1, ?2)")?
+        .execute([IMPORT_MARK, &import_mark_value(source, now)])?;
+    Ok(previous)
+}
+
+/// Remove the mark of `begin_import`.
+pub(crate) fn clear_import_mark(conn: &Connection) -> Result<(), InboxError> {
+    conn.prepare_cached("DELETE FROM inbox_meta WHERE key = ?1")?
+        .execute([IMPORT_MARK])?;
+    Ok(())
+}
+
+/// See `Store::fingerprint`.
+pub(crate) fn fingerprint(conn: &Connection) -> Result<Fingerprint, InboxError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*), coalesce(max(id), 0), coalesce(max(updated_at), 0) FROM events",
+        )?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?)
 }
