@@ -529,6 +529,20 @@ async fn a_read_only_postgres_is_not_ready() {
     assert_eq!(post_order(&rx.client, &order_url, "m-1").await.0, 202);
     wait_ready(&rx.client, &base, true, Duration::from_secs(10)).await;
     assert!(rx.metrics.encode().contains("tradecloud_store_ready 1"));
+    // Items 1-3 over HTTP: a 9,000-character message id with a NUL, a
+    // 300 kB order id: stored (202), and known again (200).
+    let long = serde_json::json!({
+        "eventName": "OrderIssuedByBuyer",
+        "meta": {"messageId": format!("{}\u{0}", "m".repeat(9_000))},
+        "orderEvent": {"orderId": "o".repeat(300_000)}
+    })
+    .to_string();
+    for expected in [202, 200] {
+        let response = rx
+            .post("/tradecloud/order", "application/json", long.clone())
+            .await;
+        assert_eq!(response.status().as_u16(), expected);
+    }
 
     pg.psql_each(
         "inbox",

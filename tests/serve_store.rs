@@ -28,13 +28,16 @@ async fn an_in_memory_inbox_is_refused_for_serving() {
     let dir = tempfile::tempdir().unwrap();
     let (config, _) = serve_config(dir.path(), "");
     for url in ["sqlite::memory:", "sqlite://:memory:?busy_timeout_ms=5"] {
-        let out = Command::new(EXE)
+        let serve = Command::new(EXE)
             .args(["serve", "--config"])
             .arg(&config)
             .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
             .env("TRADECLOUD_STORE_URL", url)
-            .output()
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(30), serve)
             .await
+            .unwrap_or_else(|_| panic!("serve started with {url} (killed)"))
             .unwrap();
         assert!(!out.status.success(), "{url} refused");
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -49,7 +52,8 @@ async fn an_in_memory_inbox_is_refused_for_serving() {
 /// write (SQLite would open it read-only without a word). `serve` starts,
 /// answers 503 + `Retry-After`, `/readyz` says the file is read-only and
 /// `tradecloud_store_ready` is 0; once the file is writable, events are
-/// stored. As root, the receiver runs as `nobody` (root writes any file).
+/// stored. As root, the receiver runs as `nobody` (root writes any file),
+/// through `setpriv`, which execs it (a kill reaches the receiver itself).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_sqlite_inbox_is_not_ready_until_it_can_be_written() {
     use std::os::unix::fs::PermissionsExt;
@@ -64,8 +68,14 @@ async fn a_read_only_sqlite_inbox_is_not_ready_until_it_can_be_written() {
     }
     let (config, cert) = serve_config(dir.path(), "");
     let mut command = if root {
-        let mut command = Command::new("runuser");
-        command.args(["-u", "nobody", "--", EXE]);
+        let mut command = Command::new("setpriv");
+        command.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            EXE,
+        ]);
         command
     } else {
         Command::new(EXE)
