@@ -36,7 +36,10 @@
 //! [`InboxOptions`] are shared; `Store` is the one trait both stores
 //! implement (`sqlite/`, `postgres/`); [`Inbox`] is the handle everyone
 //! holds (the receiver, the processor, the CLI), which does not know which
-//! store runs; `queue` is the processor's side of it.
+//! store runs; `queue` is the processor's side of it. `keys.rs` computes
+//! the keys both stores index (see "Keys"), `deferred.rs` is the store of
+//! [`Inbox::connect_retrying`] until the real one opens, and `migrate.rs`
+//! is [`Inbox::copy_to`].
 //!
 //! # Durability and throughput
 //!
@@ -65,7 +68,8 @@
 //! 503, Tradecloud retries, and the next batch tries again (reopening the
 //! file if it was replaced, reconnecting to PostgreSQL). Nothing
 //! half-written is acknowledged: a batch that fails is rolled back and every
-//! caller in it gets the error.
+//! caller in it gets the error. A store that cannot be opened at all yet
+//! is no reason for a receiver not to start: see [`Inbox::connect_retrying`].
 //!
 //! # States
 //!
