@@ -1,6 +1,7 @@
 //! Opening an inbox database of schema version 1 (bodies inside `events`)
-//! migrates it to version 3 (bodies in `event_bodies`, the queue's `heads`) without losing or
-//! changing anything.
+//! or 3 (ids in the indexes) migrates it to version 4 (bodies in
+//! `event_bodies`, the queue's `heads`, keys in the indexes) without losing
+//! or changing anything.
 #![cfg(feature = "receiver")]
 
 use std::path::Path;
@@ -259,14 +260,14 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
     )
     .unwrap();
 
-    // The file is at version 3: bodies moved, `events` without `body`, and
+    // The file is at version 4: bodies moved, `events` without `body`, and
     // the heads of the work queue built.
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 3);
+        assert_eq!(version, 4);
         let heads: i64 = conn
             .query_row("SELECT count(*) FROM heads", [], |r| r.get(0))
             .unwrap();
@@ -296,7 +297,7 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
             .unwrap();
         assert_eq!(
             indexes,
-            ["events_active_object", "events_message_id", "events_state"]
+            ["events_active_object", "events_message_key", "events_state"]
         );
         let bodies: i64 = conn
             .query_row("SELECT count(*) FROM event_bodies", [], |r| r.get(0))
@@ -412,7 +413,16 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
     assert_eq!(handled, [2, 3, 4, 11, 12]);
     let rejected = inbox.get(5).await.unwrap().unwrap().summary;
     assert_eq!(rejected.state, State::Rejected);
-    assert_eq!(rejected.message_id, None);
+    // It keeps its message id; the valid copy took over the key.
+    assert_eq!(rejected.message_id.as_deref(), Some("m-5"));
+    assert!(
+        rejected
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("superseded by event 12"),
+        "{rejected:?}"
+    );
     assert_eq!(
         inbox.get(7).await.unwrap().unwrap().summary.origin,
         Origin::Fetched
@@ -467,11 +477,11 @@ fn a_newer_schema_version_is_refused() {
     drop(Inbox::open(&url(&path)).unwrap());
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("PRAGMA user_version = 4").unwrap();
+        conn.execute_batch("PRAGMA user_version = 5").unwrap();
     }
     let err = Inbox::open(&url(&path)).unwrap_err().to_string();
     assert!(
-        err.contains("schema version 4") && err.contains("knows up to 3"),
+        err.contains("schema version 5") && err.contains("knows up to 4"),
         "{err}"
     );
 }
@@ -508,4 +518,255 @@ fn a_failed_migration_leaves_the_version_1_file_as_it_was() {
         bodies,
         rows.iter().map(|r| r.body.len() as i64).sum::<i64>()
     );
+}
+
+/// The schema of version 3, as the code of the previous release created it
+/// (fixture: do not change it along with the code).
+const SCHEMA_V3: &str = "
+CREATE TABLE events (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind            TEXT    NOT NULL,
+    event_name      TEXT,
+    object_id       TEXT,
+    message_id      TEXT,
+    content_type    TEXT    NOT NULL,
+    body_len        INTEGER NOT NULL,
+    state           TEXT    NOT NULL,
+    error           TEXT,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    received_at     INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    source          TEXT,
+    origin          TEXT    NOT NULL DEFAULT 'webhook'
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_message_id ON events (message_id);
+CREATE INDEX IF NOT EXISTS events_state ON events (state, id);
+CREATE INDEX IF NOT EXISTS events_active_object ON events (object_id, id)
+    WHERE state IN ('received', 'trigger', 'processing', 'retrying');
+CREATE TABLE event_bodies (
+    event_id INTEGER PRIMARY KEY,
+    body     BLOB    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS inbox_health (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    checked_at INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO inbox_health (id, checked_at) VALUES (1, 0);
+CREATE TABLE heads (
+    key       TEXT    PRIMARY KEY,
+    object_id TEXT,
+    event_id  INTEGER NOT NULL,
+    due_at    INTEGER NOT NULL,
+    owner     TEXT
+) WITHOUT ROWID;
+CREATE INDEX heads_due ON heads (due_at);
+";
+
+/// A webhook body of `kind` with these ids (JSON escapes the NUL).
+fn body_of(kind: &str, object: &Option<String>, message: &Option<String>) -> String {
+    let body = if kind == "shipment" {
+        serde_json::json!({"eventName": "ShipmentIssuedBySupplier", "meta": {"messageId": message},
+                           "shipment": {"id": object}})
+    } else {
+        serde_json::json!({"eventName": "OrderIssuedByBuyer", "meta": {"messageId": message},
+                           "orderEvent": {"orderId": object}})
+    };
+    body.to_string()
+}
+
+/// A version-3 inbox as the previous release left it: ids with NUL and
+/// U+FFFD, a 9,000-character message id and a 300 kB order id (SQLite
+/// indexed them as they were), events of every state, a queue with a head
+/// claimed by a process that is gone.
+#[tokio::test]
+async fn a_version_3_database_is_migrated_to_keys_and_keeps_every_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let long_message = "m".repeat(9_000);
+    let long_order = "o".repeat(300_000);
+    // id, kind, object id, message id, state
+    type Row<'a> = (i64, &'a str, Option<String>, Option<String>, &'a str);
+    let rows: Vec<Row> = vec![
+        (1, "order", Some("o-1".into()), Some("n\0".into()), "done"),
+        (
+            2,
+            "order",
+            Some("o-1".into()),
+            Some("n\u{FFFD}".into()),
+            "received",
+        ),
+        (
+            3,
+            "shipment",
+            Some("s\0".into()),
+            Some("s-3".into()),
+            "processing",
+        ),
+        (
+            4,
+            "order",
+            Some(long_order.clone()),
+            Some(long_message.clone()),
+            "received",
+        ),
+        (
+            5,
+            "order",
+            Some(long_order.clone()),
+            Some("m-5".into()),
+            "received",
+        ),
+        (6, "order", None, None, "rejected"),
+    ];
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; BEGIN; {SCHEMA_V3} PRAGMA user_version = 3; COMMIT;"
+        ))
+        .unwrap();
+        for (id, kind, object, message, state) in &rows {
+            let body = body_of(kind, object, message);
+            conn.execute(
+                "INSERT INTO events (id, kind, event_name, object_id, message_id, content_type, body_len, state, \
+                 attempts, received_at, updated_at, source, origin) \
+                 VALUES (?1, ?2, 'OrderIssuedByBuyer', ?3, ?4, 'application/json', ?5, ?6, 0, ?1, ?1, 'POST /x', 'webhook')",
+                rusqlite::params![id, kind, object, message, body.len() as i64, state],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO event_bodies (event_id, body) VALUES (?1, ?2)",
+                rusqlite::params![id, body.as_bytes()],
+            )
+            .unwrap();
+        }
+        // The heads as version 3 kept them (o:<id>), one claimed by a dead process.
+        conn.execute_batch(
+            "INSERT INTO heads VALUES ('o:o-1', 'o-1', 2, 0, NULL);
+             INSERT INTO heads VALUES ('o:s' || char(0), 's' || char(0), 3, 99999999999999, 'gone');",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO heads VALUES (?1, ?2, 4, 0, NULL)",
+            rusqlite::params![format!("o:{long_order}"), long_order],
+        )
+        .unwrap();
+    }
+
+    let inbox = Inbox::open(&url(&path)).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 4);
+        let longest: i64 = conn
+            .query_row(
+                "SELECT max(max(length(message_key)), max(length(object_key))) FROM events",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(longest <= 216, "keys are bounded: {longest}");
+        let longest: i64 = conn
+            .query_row("SELECT max(length(key)) FROM heads", [], |r| r.get(0))
+            .unwrap();
+        assert!(longest <= 203, "head keys are bounded: {longest}");
+    }
+    for (id, kind, object, message, state) in &rows {
+        let event = inbox.get(*id).await.unwrap().expect("kept");
+        assert_eq!(event.summary.kind.as_str(), *kind);
+        assert_eq!(&event.summary.object_id, object, "event {id}");
+        assert_eq!(&event.summary.message_id, message, "event {id}");
+        assert_eq!(event.summary.state.as_str(), *state);
+        assert_eq!(event.body, body_of(kind, object, message).into_bytes());
+    }
+    // Every stored message id is still known, each as itself.
+    let event = |kind: EventKind, object: &str, message: &str| NewEvent {
+        kind,
+        event_name: Some("OrderIssuedByBuyer".into()),
+        object_id: Some(object.into()),
+        message_id: Some(message.into()),
+        content_type: "application/json".into(),
+        body: Bytes::from_static(b"{}"),
+        state: NewState::Received,
+        source: None,
+    };
+    for (id, kind, message) in [
+        (1, EventKind::Order, "n\0"),
+        (2, EventKind::Order, "n\u{FFFD}"),
+        (3, EventKind::Shipment, "s-3"),
+        (4, EventKind::Order, long_message.as_str()),
+    ] {
+        assert_eq!(
+            inbox.store(event(kind, "o-x", message)).await.unwrap(),
+            Stored::Duplicate(id),
+            "{:?}",
+            &message[..message.len().min(10)]
+        );
+    }
+    // The same message id for another kind of event is another event.
+    assert!(matches!(
+        inbox
+            .store(event(EventKind::Shipment, "s-9", "m-5"))
+            .await
+            .unwrap(),
+        Stored::New(_)
+    ));
+
+    // The queue was rebuilt on keys: every event to handle is handled, in
+    // order per object (the long order's 4 before 5), the dead claim dropped.
+    let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let handler = {
+        let handled = handled.clone();
+        handler_fn(move |event, _ctx| {
+            let handled = handled.clone();
+            async move {
+                handled.lock().unwrap().push(event.meta().inbox_id);
+                Ok(())
+            }
+        })
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(Processor::new(inbox.clone(), handler, config()).run(async {
+        let _ = stopped.await;
+    }));
+    let start = Instant::now();
+    loop {
+        let open = inbox
+            .list(ListFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| matches!(e.state, State::Received | State::Processing))
+            .count();
+        if open == 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{open} events not handled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
+    let handled = handled.lock().unwrap().clone();
+    for id in [2, 3, 4, 5] {
+        assert!(handled.contains(&id), "event {id} handled: {handled:?}");
+    }
+    let position = |id| handled.iter().position(|h| *h == id).unwrap();
+    assert!(position(4) < position(5), "{handled:?}");
+    // The long order is found by its id.
+    let listed = inbox
+        .list(ListFilter {
+            object_id: Some(long_order.clone()),
+            ..ListFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.iter().map(|e| e.id).collect::<Vec<_>>(), [4, 5]);
 }

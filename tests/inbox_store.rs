@@ -1,6 +1,8 @@
 //! The durable inbox against real SQLite files in a temporary directory.
 #![cfg(feature = "receiver")]
 
+mod inbox_cases;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -819,4 +821,57 @@ async fn readiness_writes_nothing_and_sees_a_full_disk() {
         matches!(&err, InboxError::Unavailable(m) if m.contains("bytes free")),
         "{err:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_of_any_content_and_length_are_kept_apart() {
+    let (_dir, path) = temp_db();
+    let inbox = Inbox::open(&url(&path)).unwrap();
+    inbox_cases::ids_of_any_content_and_length_are_kept_apart(&inbox).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_copy_is_named_marked_and_started_over() {
+    let (dir, path) = temp_db();
+    inbox_cases::a_failed_copy_is_named_marked_and_started_over(dir.path(), &url(&path)).await;
+    // A receiver does not start on a half-copied inbox either.
+    let (dir, path) = temp_db();
+    let source = inbox_cases::sqlite_with_events(&dir.path().join("s.db"), 10).await;
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("s.db")).unwrap();
+        conn.execute("UPDATE events SET kind = 'bogus' WHERE id = 5", [])
+            .unwrap();
+    }
+    let target = Inbox::connect_migration_target(&url(&path), InboxOptions::default())
+        .await
+        .unwrap();
+    assert!(source.copy_to(&target).await.is_err());
+    let (cert, key) = tradecloud::receiver::tls::dev_certificate(&["localhost"]).unwrap();
+    let config = tradecloud::receiver::Config::from_parts(
+        Some(&format!(
+            "[auth]\nmethod = \"basic\"\nusername = \"u\"\npassword = \"correct horse battery\"\n[store]\nurl = {:?}\n",
+            url(&path)
+        )),
+        "test",
+        Vec::new(),
+    )
+    .unwrap();
+    let error = tradecloud::receiver::Receiver::builder()
+        .config(config)
+        .tls_pem(cert, key)
+        .listener(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .build()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("[store] url") && error.contains("unfinished copy"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_from_a_source_in_use_is_refused() {
+    let (dir, path) = temp_db();
+    inbox_cases::a_copy_from_a_source_in_use_is_refused(dir.path(), &url(&path)).await;
 }

@@ -392,3 +392,185 @@ async fn inbox_commands_work_on_postgres_after_a_migrate_from_sqlite() {
     let purge: serde_json::Value = serde_json::from_str(&purge).unwrap();
     assert_eq!(purge["events"], 4);
 }
+
+/// POST an order event; the status and the `Retry-After` header.
+async fn post_order(
+    client: &reqwest::Client,
+    url: &str,
+    message_id: &str,
+) -> (u16, Option<String>) {
+    let body = format!(
+        r#"{{"eventName":"OrderIssuedByBuyer","meta":{{"messageId":"{message_id}"}},"orderEvent":{{"orderId":"o-1"}}}}"#
+    );
+    let response = client
+        .post(url)
+        .basic_auth(USER, Some(PASSWORD))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    (response.status().as_u16(), retry_after)
+}
+
+/// `/readyz`: the status and the answer's `detail`.
+async fn readyz(client: &reqwest::Client, base: &str) -> (u16, String) {
+    let response = client.get(format!("{base}/readyz")).send().await.unwrap();
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap();
+    (status, body["detail"].as_str().unwrap_or("").to_string())
+}
+
+async fn wait_ready(client: &reqwest::Client, base: &str, ready: bool, within: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        let (status, detail) = readyz(client, base).await;
+        if (status == 200) == ready {
+            return detail;
+        }
+        assert!(
+            start.elapsed() < within,
+            "/readyz still {status} after {within:?}: {detail}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Issue 23, item 6: PostgreSQL unreachable when `serve` starts. The
+/// receiver starts anyway (its port answers), every webhook gets `503` +
+/// `Retry-After`, `/readyz` says why and names `[store] url`, the log names
+/// the store without its password; once PostgreSQL is up, events are stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_starts_while_postgres_is_down_and_stores_once_it_is_back() {
+    let exe = env!("CARGO_BIN_EXE_tradecloud");
+    let pg = PgCluster::start();
+    pg.database("inbox");
+    let store_url = format!(
+        "postgres://postgres:not-for-logs-4711@127.0.0.1:{}/inbox",
+        pg.port()
+    );
+    pg.stop_server();
+    let dir = tempfile::tempdir().unwrap();
+    let (config, cert) = serve_config(dir.path(), "");
+    let mut command = Command::new(exe);
+    command
+        .args(["serve", "--receive-only", "--config"])
+        .arg(&config)
+        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
+        .env("TRADECLOUD_STORE_URL", &store_url)
+        .env("RUST_LOG", "info");
+    let (_child, addr, log) = spawn_serve_logged(command, Duration::from_secs(60)).await;
+    let client = client_for(&cert, addr);
+    let base = format!("https://localhost:{}", addr.port());
+    let order_url = format!("{base}/tradecloud/order");
+
+    let (status, retry_after) = post_order(&client, &order_url, "m-1").await;
+    assert_eq!(status, 503);
+    assert!(retry_after.is_some(), "503 with Retry-After");
+    let (status, detail) = readyz(&client, &base).await;
+    assert_eq!(status, 503);
+    assert!(
+        detail.contains("[store] url") && detail.contains("could not be opened yet"),
+        "{detail}"
+    );
+    {
+        let log = log.lock().unwrap();
+        let shown = format!("postgres://postgres:***@127.0.0.1:{}/inbox", pg.port());
+        assert!(
+            log.iter()
+                .any(|l| l.contains("receiving Tradecloud webhooks") && l.contains(&shown)),
+            "the startup log names the store: {log:#?}"
+        );
+        assert!(
+            log.iter()
+                .any(|l| l.contains("[store] url") && l.contains("503")),
+            "{log:#?}"
+        );
+        assert!(
+            !log.iter().any(|l| l.contains("not-for-logs-4711")),
+            "no password in the log: {log:#?}"
+        );
+    }
+
+    pg.start_server();
+    wait_ready(&client, &base, true, Duration::from_secs(60)).await;
+    let (status, _) = post_order(&client, &order_url, "m-1").await;
+    assert_eq!(status, 202);
+    let stored = inbox_list(exe, &store_url, None);
+    assert_eq!(stored.len(), 1);
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("tradecloud_store_ready 1"), "{metrics}");
+}
+
+/// Issue 23, item 7: PostgreSQL turned read-only (`default_transaction_read_only`,
+/// as a failover can leave it): `/readyz` fails as every write does, and
+/// `tradecloud_store_ready` says 0; both recover with the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_postgres_is_not_ready() {
+    use tradecloud::inbox::Inbox;
+
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    let inbox = Inbox::connect(&url).await.unwrap();
+    let rx = start_with(&basic_config(""), |b| b.inbox(inbox.clone())).await;
+    let base = format!("https://localhost:{}", rx.addr.port());
+    let order_url = rx.url("/tradecloud/order");
+    assert_eq!(post_order(&rx.client, &order_url, "m-1").await.0, 202);
+    wait_ready(&rx.client, &base, true, Duration::from_secs(10)).await;
+    assert!(rx.metrics.encode().contains("tradecloud_store_ready 1"));
+    // Items 1-3 over HTTP: a 9,000-character message id with a NUL, a
+    // 300 kB order id: stored (202), and known again (200).
+    let long = serde_json::json!({
+        "eventName": "OrderIssuedByBuyer",
+        "meta": {"messageId": format!("{}\u{0}", "m".repeat(9_000))},
+        "orderEvent": {"orderId": "o".repeat(300_000)}
+    })
+    .to_string();
+    for expected in [202, 200] {
+        let response = rx
+            .post("/tradecloud/order", "application/json", long.clone())
+            .await;
+        assert_eq!(response.status().as_u16(), expected);
+    }
+
+    pg.psql_each(
+        "inbox",
+        &[
+            "ALTER SYSTEM SET default_transaction_read_only = on",
+            "SELECT pg_reload_conf()",
+        ],
+    );
+    let detail = wait_ready(&rx.client, &base, false, Duration::from_secs(20)).await;
+    assert!(
+        detail.contains("does not accept writes") && detail.contains("read-only"),
+        "{detail}"
+    );
+    let (status, retry_after) = post_order(&rx.client, &order_url, "m-2").await;
+    assert_eq!(status, 503);
+    assert!(retry_after.is_some());
+    assert!(rx.metrics.encode().contains("tradecloud_store_ready 0"));
+
+    pg.psql_each(
+        "postgres",
+        &[
+            "SET default_transaction_read_only = off",
+            "ALTER SYSTEM RESET default_transaction_read_only",
+            "SELECT pg_reload_conf()",
+        ],
+    );
+    wait_ready(&rx.client, &base, true, Duration::from_secs(20)).await;
+    assert_eq!(post_order(&rx.client, &order_url, "m-2").await.0, 202);
+    assert!(rx.metrics.encode().contains("tradecloud_store_ready 1"));
+    rx.stop().await;
+}

@@ -7,6 +7,10 @@
 //! * an unknown event name without a known payload is answered 2xx, stored
 //!   as `unhandled`, never handed to the handler, counted in `/metrics`,
 //!   listed by `tradecloud inbox list --state unhandled` and replayable;
+//! * an event without its order or shipment id is answered 400 and kept in
+//!   quarantine, never handed to the handler;
+//! * the other webhook's event (the order and shipment URLs swapped in the
+//!   portal) is stored and handled as what it is, JSON and tXML, both ways;
 //! * tXML is as strict as JSON (two roots, a repeated field: 400);
 //! * JSON with a UTF-8 byte order mark is accepted and handled.
 
@@ -420,5 +424,189 @@ async fn json_with_a_byte_order_mark_is_accepted_and_handled() {
         wait_for_state(&rx.inbox, id, State::Done).await;
     }
     assert_eq!(seen.lock().unwrap().len(), 2);
+    rx.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_without_its_id_is_rejected_and_kept() {
+    let (rx, seen) = recording_receiver().await;
+    let cases: [(&str, &str, &[u8], &str); 7] = [
+        (
+            ORDER,
+            "application/json",
+            br#"{"eventName":"OrderIssuedByBuyer","meta":{"messageId":"e-1"},"orderEvent":{}}"#,
+            "`orderEvent.orderId`",
+        ),
+        (
+            ORDER,
+            "application/json",
+            br#"{"eventName":"OrderIssuedByBuyer","singleDeliveryOrderEvent":{"orderId":""}}"#,
+            "`singleDeliveryOrderEvent.orderId`",
+        ),
+        (
+            ORDER,
+            "application/json",
+            br#"{"eventName":"OrderIssuedByBuyer","simpleOrderEvent":{"orderId":" "}}"#,
+            "`simpleOrderEvent.orderId`",
+        ),
+        (
+            ORDER,
+            "application/json",
+            br#"{"eventName":"OrderDocumentsAttachedByBuyer","orderDocumentsEvent":{"lines":[]}}"#,
+            "`orderDocumentsEvent.orderId`",
+        ),
+        (
+            ORDER,
+            "application/xml",
+            b"<webhookBody><eventName>OrderIssuedByBuyer</eventName><orderEvent><orderId></orderId></orderEvent></webhookBody>",
+            "`orderEvent.orderId`",
+        ),
+        (
+            SHIPMENT,
+            "application/json",
+            br#"{"eventName":"ShipmentIssuedBySupplier","shipment":{}}"#,
+            "`shipment.id`",
+        ),
+        // (tXML to the shipment webhook: an order event at the wrong URL.)
+        (
+            SHIPMENT,
+            "application/xml",
+            b"<webhookBody><eventName>OrderIssuedByBuyer</eventName><orderEvent><orderId>\t</orderId></orderEvent></webhookBody>",
+            "`orderEvent.orderId`",
+        ),
+    ];
+    for (path, content_type, body, member) in cases {
+        let (status, problem) = post(&rx, path, content_type, body).await;
+        let name = String::from_utf8_lossy(body);
+        assert_eq!(status, 400, "{name}: {problem}");
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains(&format!("{member} is missing, empty or blank")),
+            "{name}: {detail}"
+        );
+        assert_eq!(
+            detail.contains("swapped"),
+            path == SHIPMENT && content_type == "application/xml",
+            "{detail}"
+        );
+        let id = problem["inboxId"].as_i64().expect("kept in quarantine");
+        let kept = rx.inbox.get(id).await.unwrap().unwrap();
+        assert_eq!(kept.summary.state, State::Rejected, "{name}");
+        assert_eq!(kept.body.as_ref(), body, "{name}: bytes kept");
+    }
+    // A valid event afterwards is handled; the rejected ones never are.
+    let (status, answer) = post(&rx, ORDER, "application/json", &order_event("o-9", "m-9")).await;
+    assert_eq!(status, 202);
+    let good = answer["id"].as_i64().unwrap();
+    wait_for_state(&rx.inbox, good, State::Done).await;
+    let handled: Vec<i64> = seen.lock().unwrap().iter().map(|s| s.0).collect();
+    assert_eq!(handled, [good]);
+    rx.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_sent_to_the_other_webhooks_url_is_stored_and_handled_as_what_it_is() {
+    let (rx, seen) = recording_receiver().await;
+    let shipment_json = br#"{"eventName":"ShipmentIssuedBySupplier","meta":{"messageId":"w-1"},"shipment":{"id":"s-1"}}"#;
+    let shipment_xml = b"<webhookBody><eventName>ShipmentApprovedByBuyer</eventName><meta><messageId>w-2</messageId></meta><shipment><id>s-2</id></shipment></webhookBody>";
+    let order_json = br#"{"eventName":"OrderIssuedByBuyer","meta":{"messageId":"w-3"},"orderEvent":{"orderId":"o-3"}}"#;
+    let order_xml = b"<webhookBody><eventName>OrderLinesConfirmedBySupplier</eventName><meta><messageId>w-4</messageId></meta><singleDeliveryOrderEvent><orderId>o-4</orderId></singleDeliveryOrderEvent></webhookBody>";
+    let documents_json = br#"{"eventName":"OrderDocumentsAttachedByBuyer","meta":{"messageId":"w-5"},"orderDocumentsEvent":{"orderId":"o-5"}}"#;
+    let mut stored = Vec::new();
+    for (path, content_type, body, kind, object) in [
+        (
+            ORDER,
+            "application/json",
+            &shipment_json[..],
+            EventKind::Shipment,
+            "s-1",
+        ),
+        (
+            ORDER,
+            "application/xml",
+            &shipment_xml[..],
+            EventKind::Shipment,
+            "s-2",
+        ),
+        (
+            SHIPMENT,
+            "application/json",
+            &order_json[..],
+            EventKind::Order,
+            "o-3",
+        ),
+        (
+            SHIPMENT,
+            "text/xml",
+            &order_xml[..],
+            EventKind::Order,
+            "o-4",
+        ),
+        (
+            SHIPMENT,
+            "application/json",
+            &documents_json[..],
+            EventKind::OrderDocuments,
+            "o-5",
+        ),
+    ] {
+        let (status, answer) = post(&rx, path, content_type, body).await;
+        let name = String::from_utf8_lossy(body);
+        assert_eq!(status, 202, "{name}: {answer}");
+        let id = answer["id"].as_i64().unwrap();
+        let event = rx.inbox.get(id).await.unwrap().unwrap();
+        assert_eq!(event.summary.kind, kind, "{name}");
+        assert_eq!(event.summary.object_id.as_deref(), Some(object), "{name}");
+        assert_eq!(event.body.as_ref(), body, "{name}: bytes kept");
+        // Where it came from is kept.
+        assert_eq!(
+            event.summary.source.as_deref(),
+            Some(format!("POST {path}").as_str()),
+            "{name}"
+        );
+        stored.push(id);
+    }
+    for id in &stored {
+        wait_for_state(&rx.inbox, *id, State::Done).await;
+    }
+    let mut handled: Vec<i64> = seen.lock().unwrap().iter().map(|s| s.0).collect();
+    handled.sort_unstable();
+    assert_eq!(handled, stored, "each handled once, as what it is");
+
+    // Sent again to the right URL: the same event (kind and message id).
+    let (status, answer) = post(&rx, SHIPMENT, "application/json", shipment_json).await;
+    assert_eq!((status, &answer["id"]), (200, &stored[0].into()));
+
+    // The other webhook's event that is not valid: 400, kept, the swap named.
+    for (path, body, kind) in [
+        (
+            ORDER,
+            &br#"{"eventName":"ShipmentIssuedBySupplier","shipment":{}}"#[..],
+            EventKind::Shipment,
+        ),
+        (
+            SHIPMENT,
+            &br#"{"eventName":"OrderIssuedByBuyer"}"#[..],
+            EventKind::Order,
+        ),
+    ] {
+        let (status, problem) = post(&rx, path, "application/json", body).await;
+        assert_eq!(status, 400, "{problem}");
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("swapped in the Tradecloud portal"),
+            "{detail}"
+        );
+        let id = problem["inboxId"].as_i64().expect("kept in quarantine");
+        let kept = rx.inbox.get(id).await.unwrap().unwrap().summary;
+        assert_eq!((kept.state, kept.kind), (State::Rejected, kind));
+    }
+    let metrics = rx.metrics.encode();
+    for needle in [
+        "tradecloud_webhook_wrong_url_total{kind=\"shipment\"} 3",
+        "tradecloud_webhook_wrong_url_total{kind=\"order\"} 4",
+    ] {
+        assert!(metrics.contains(needle), "{needle} in\n{metrics}");
+    }
     rx.stop().await;
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use tradecloud::inbox::{
-    redact, EventSummary, Inbox, InboxOptions, ListFilter, State, DEFAULT_STORE_URL,
+    redact, EventSummary, Inbox, InboxError, InboxOptions, ListFilter, State, DEFAULT_STORE_URL,
 };
 
 use tradecloud::receiver::config::DEFAULT_CONFIG_FILE;
@@ -138,8 +138,14 @@ fn parse_state(s: &str) -> Result<State, String> {
 pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
     match cmd {
         InboxCommand::Migrate(args) => {
-            let from = open_url(&args.from, false).await?;
-            let to = open_url(&args.to, true).await?;
+            let from = open_url(&args.from, "--from").await?;
+            let options = InboxOptions {
+                create: true,
+                ..InboxOptions::default()
+            };
+            let to = Inbox::connect_migration_target(&args.to, options)
+                .await
+                .map_err(|e| open_error(&args.to, "--to", e))?;
             let copied = from.copy_to(&to).await.with_context(|| {
                 format!("cannot copy {} to {}", redact(&args.from), redact(&args.to))
             })?;
@@ -273,10 +279,11 @@ pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
 }
 
 /// The store URL: `--store` / `TRADECLOUD_STORE_URL`, else the
-/// configuration file's `[store] url`, else the default.
-pub fn store_url(store: &StoreArgs, global: &GlobalArgs) -> Result<String> {
+/// configuration file's `[store] url`, else the default; and where it came
+/// from (for error messages).
+fn locate(store: &StoreArgs, global: &GlobalArgs) -> Result<(String, String)> {
     if let Some(url) = &store.store {
-        return Ok(url.clone());
+        return Ok((url.clone(), "--store or TRADECLOUD_STORE_URL".into()));
     }
     let path = match &global.config {
         Some(path) => Some(path.as_path()),
@@ -290,31 +297,60 @@ pub fn store_url(store: &StoreArgs, global: &GlobalArgs) -> Result<String> {
             .with_context(|| format!("{} is not valid TOML", path.display()))?;
         if let Some(store) = table.get("store") {
             match store.get("url") {
-                Some(toml::Value::String(url)) => return Ok(url.clone()),
+                Some(toml::Value::String(url)) => {
+                    return Ok((url.clone(), format!("[store] url in {}", path.display())))
+                }
                 Some(_) => bail!("{}: [store] url must be a string", path.display()),
                 None => {}
             }
         }
     }
-    Ok(DEFAULT_STORE_URL.to_string())
+    Ok((DEFAULT_STORE_URL.to_string(), DEFAULT_ORIGIN.into()))
 }
+
+/// Where the default store URL "comes from".
+const DEFAULT_ORIGIN: &str = "the default: no --store, TRADECLOUD_STORE_URL or [store] url";
 
 async fn open(store: &StoreArgs, global: &GlobalArgs) -> Result<Inbox> {
-    let url = store_url(store, global)?;
-    open_url(&url, false)
-        .await
-        .context("choose the inbox with --store, TRADECLOUD_STORE_URL or [store] url in --config")
+    let (url, origin) = locate(store, global)?;
+    open_url(&url, &origin).await
 }
 
-/// Open an inbox; a SQLite file is created only when `create`.
-async fn open_url(url: &str, create: bool) -> Result<Inbox> {
+/// Open an existing inbox (a SQLite file is never created); `origin` says
+/// where `url` came from.
+async fn open_url(url: &str, origin: &str) -> Result<Inbox> {
     let options = InboxOptions {
-        create,
+        create: false,
         ..InboxOptions::default()
     };
     Inbox::connect_with(url, options)
         .await
-        .with_context(|| format!("cannot open the inbox {}", redact(url)))
+        .map_err(|e| open_error(url, origin, e))
+}
+
+/// What failed when opening `url` (from `origin`): the store could not be
+/// reached (down, refused, the password refused: the cause says which), or
+/// it is not an inbox this command can use. Only a missing default inbox
+/// suggests choosing another one.
+fn open_error(url: &str, origin: &str, error: InboxError) -> anyhow::Error {
+    let shown = redact(url);
+    match error {
+        InboxError::Unavailable(cause) => {
+            let cause = cause
+                .strip_prefix(&format!("{shown}: "))
+                .unwrap_or(&cause)
+                .to_string();
+            anyhow::anyhow!("cannot reach the inbox store {shown} (from {origin}): {cause}")
+        }
+        other => {
+            let hint = if origin == DEFAULT_ORIGIN {
+                "; choose the inbox with --store, TRADECLOUD_STORE_URL or [store] url in --config"
+            } else {
+                ""
+            };
+            anyhow::anyhow!("cannot open the inbox {shown} (from {origin}): {other}{hint}")
+        }
+    }
 }
 
 fn received(event: &EventSummary) -> String {

@@ -250,7 +250,8 @@ pub struct NewEvent {
     /// The order id or shipment id: the ordering key (events of one object are
     /// handled one at a time, in arrival order).
     pub object_id: Option<String>,
-    /// `meta.messageId` of the body, or of the event inside it: the dedupe key.
+    /// `meta.messageId` of the body, or of the event inside it: with `kind`,
+    /// the dedupe key. Any content and length.
     pub message_id: Option<String>,
     /// The request's `Content-Type`.
     pub content_type: String,
@@ -320,7 +321,12 @@ impl NewEvent {
         content_type: impl Into<String>,
         body: Bytes,
     ) -> Self {
-        Self::from_webhook(&Webhook::from_shipment(parsed.clone()), content_type, body)
+        match Webhook::from_shipment(parsed.clone()) {
+            Ok(webhook) => Self::from_webhook(&webhook, content_type, body),
+            Err(error) => {
+                Self::rejected(EventKind::Shipment, content_type, body, error.to_string())
+            }
+        }
     }
 
     /// A body that could not be parsed, kept with its parse `error`.
@@ -383,8 +389,8 @@ pub fn order_message_id_of(body: &OrderWebhookBody) -> Option<String> {
 pub enum Stored {
     /// Committed as a new event with this id.
     New(i64),
-    /// An event with the same message id was stored before, as this id; the
-    /// new copy was not stored.
+    /// An event of the same kind with the same message id was stored
+    /// before, as this id; the new copy was not stored.
     Duplicate(i64),
 }
 

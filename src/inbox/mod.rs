@@ -36,7 +36,10 @@
 //! [`InboxOptions`] are shared; `Store` is the one trait both stores
 //! implement (`sqlite/`, `postgres/`); [`Inbox`] is the handle everyone
 //! holds (the receiver, the processor, the CLI), which does not know which
-//! store runs; `queue` is the processor's side of it.
+//! store runs; `queue` is the processor's side of it. `keys.rs` computes
+//! the keys both stores index (see "Keys"), `deferred.rs` is the store of
+//! [`Inbox::connect_retrying`] until the real one opens, and `migrate.rs`
+//! is [`Inbox::copy_to`].
 //!
 //! # Durability and throughput
 //!
@@ -65,7 +68,8 @@
 //! 503, Tradecloud retries, and the next batch tries again (reopening the
 //! file if it was replaced, reconnecting to PostgreSQL). Nothing
 //! half-written is acknowledged: a batch that fails is rolled back and every
-//! caller in it gets the error.
+//! caller in it gets the error. A store that cannot be opened at all yet
+//! is no reason for a receiver not to start: see [`Inbox::connect_retrying`].
 //!
 //! # States
 //!
@@ -133,7 +137,7 @@
 //! one inbox:
 //!
 //! * **Receiving.** Each process group-commits the events it receives in
-//!   transactions of its own. `message_id` has a unique index: a redelivery
+//!   transactions of its own. The message key (see "Keys" below) has a unique index: a redelivery
 //!   stored by another instance waits for that commit, is found and is
 //!   answered `200` as a duplicate. Before a batch draws its event ids it
 //!   takes a transaction-scoped advisory lock per order (shipment) of the
@@ -155,7 +159,12 @@
 //! * **PostgreSQL down.** `store` fails with [`InboxError::Unavailable`] (the
 //!   receiver answers `503` + `Retry-After`, Tradecloud retries), `/readyz`
 //!   answers `503`, and the pool reconnects by itself when the server is
-//!   back. Nothing acknowledged is lost: a `2xx` follows the commit.
+//!   back. Nothing acknowledged is lost: a `2xx` follows the commit. Down
+//!   (or refusing the password) when a receiver starts: the receiver starts
+//!   anyway and connects in the background ([`Inbox::connect_retrying`]).
+//! * **PostgreSQL read-only** (`default_transaction_read_only`, a standby
+//!   after a failover): every `store` fails, and so does [`Inbox::ready`],
+//!   which tries a write and rolls it back.
 //! * **Schema.** Versioned migrations (table `tradecloud_schema`) run at
 //!   start under a session advisory lock, so instances starting together
 //!   apply them once, one after the other.
@@ -165,7 +174,22 @@
 //!
 //! `tradecloud inbox migrate --from sqlite://... --to postgres://...` copies
 //! an inbox from one store to another (ids, states, errors, times and bodies
-//! byte for byte).
+//! byte for byte; see [`Inbox::copy_to`]). Until the copy is complete, the
+//! target is marked as an unfinished copy and no receiver opens it; running
+//! the migrate again starts it over.
+//!
+//! # Keys
+//!
+//! An event is a redelivery of a stored one when both have the same kind
+//! (`order`, `orderDocuments`, `shipment`) and the same message id; the
+//! events of one order (shipment) id are handled one at a time. The stores
+//! index *keys* of these ids, not the ids (`keys.rs`): the id itself when
+//! it has at most 200 bytes and no NUL, else its SHA-256. So an id may hold
+//! any character (PostgreSQL text cannot hold NUL) and have any length (no
+//! index takes a 300 kB order id), and two different ids never meet. The
+//! ids are kept beside the keys exactly as received, on both stores
+//! (PostgreSQL: NUL written as an escape and read back, see
+//! `postgres/mod.rs`), and an id longer than 200 bytes is no error.
 //!
 //! # Schema versions
 //!
@@ -178,9 +202,15 @@
 //! about the database's size again in free disk space (WAL) and takes a while
 //! for a large inbox; stop every process of the older version first (it
 //! cannot read version 2). Version 3 adds the `heads` table (see "The work queue" below),
-//! built from the events still to handle when an older file is opened. A
-//! file of a newer version than this build knows is refused. PostgreSQL
-//! keeps its version in `tradecloud_schema` (see above).
+//! built from the events still to handle when an older file is opened.
+//! Version 4 indexes keys instead of ids (see "Keys"; the keys of the
+//! stored events are computed when an older file is opened, in the same one
+//! transaction). A file of a newer version than this build knows is
+//! refused. PostgreSQL keeps its version in `tradecloud_schema` (see
+//! above); its version 2 is SQLite's version 4 (on rows stored before it,
+//! a NUL already was U+FFFD). Stop every receiver of an older version before
+//! starting one of this version on the same database: an older one does not
+//! know the new columns.
 
 use std::fmt;
 use std::future::Future;
@@ -193,8 +223,10 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 mod admission;
+mod deferred;
 mod event;
-mod migrate;
+pub(crate) mod keys;
+pub(crate) mod migrate;
 mod options;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -209,8 +241,8 @@ pub use event::{
 };
 pub use migrate::Copied;
 pub(crate) use options::{from_ms, now_ms};
+pub use options::{is_memory_url, redact, InboxOptions, DEFAULT_STORE_URL};
 use options::{parse_url, StoreUrl};
-pub use options::{redact, InboxOptions, DEFAULT_STORE_URL};
 use queue::{ClaimRequest, Claimed, Finished, RunOutcome};
 
 /// Events deleted per write by [`Inbox::purge`].
@@ -256,11 +288,76 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn next_due(&self) -> BoxFuture<'_, Result<Option<Duration>>>;
     // Copying a whole inbox, see `migrate`.
     /// Up to `limit` events with ids above `after`, oldest first, with bodies.
-    fn export(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<StoredEvent>>>;
-    /// Write exported events as they are (ids, states, times, bodies).
-    fn import(&self, events: Vec<StoredEvent>) -> BoxFuture<'_, Result<()>>;
-    /// After the last `import`: rebuild the heads, move the id sequence on.
+    fn export(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<Exported>>>;
+    /// Write exported events as they are (ids, keys, states, times, bodies).
+    fn import(&self, events: Vec<Exported>) -> BoxFuture<'_, Result<()>>;
+    /// Before the first `import`, in one transaction: mark this inbox as
+    /// the unfinished copy of `source` (see [`migrate`]). An inbox with
+    /// events is refused, unless it is marked so already: then it is
+    /// emptied (a copy that did not finish is started over) and the old
+    /// mark is returned.
+    fn begin_import(&self, source: String) -> BoxFuture<'_, Result<Option<String>>>;
+    /// After the last `import`, in one transaction: rebuild the heads, move
+    /// the id sequence on, remove the mark.
     fn finish_import(&self) -> BoxFuture<'_, Result<()>>;
+    /// What changes whenever an event is stored, changes state or is
+    /// deleted: how many there are, the largest id and the latest change.
+    fn fingerprint(&self) -> BoxFuture<'_, Result<Fingerprint>>;
+}
+
+/// See [`Store::fingerprint`]: (events, largest id, latest `updated_at`).
+pub(crate) type Fingerprint = (i64, i64, i64);
+
+/// Why a store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Opening {
+    /// To be used: refused while an `inbox migrate` into it is unfinished.
+    Use,
+    /// As the target of `inbox migrate`.
+    MigrationTarget,
+}
+
+/// An event as `inbox migrate` copies it: with its keys (see [`keys`]),
+/// which are copied as they are.
+#[derive(Debug, Clone)]
+pub(crate) struct Exported {
+    pub(crate) event: StoredEvent,
+    pub(crate) message_key: Option<String>,
+    pub(crate) object_key: Option<String>,
+}
+
+/// Open the store a URL names, SQLite or PostgreSQL; its commits notify
+/// `changed`. `Unavailable` errors name the store (without a password).
+async fn open_store(
+    url: &str,
+    mut options: InboxOptions,
+    changed: Arc<Notify>,
+    opening: Opening,
+) -> Result<Arc<dyn Store>> {
+    let original = url.to_string();
+    let opened: Result<Arc<dyn Store>> = match parse_url(url, &mut options)? {
+        StoreUrl::Sqlite(target) => tokio::task::spawn_blocking(move || {
+            sqlite::SqliteStore::open(target, options, changed, opening)
+        })
+        .await
+        .map_err(|e| InboxError::Unavailable(format!("opening the inbox failed: {e}")))
+        .and_then(|opened| Ok(Arc::new(opened?) as Arc<dyn Store>)),
+        #[cfg(feature = "postgres")]
+        StoreUrl::Postgres(url) => postgres::PgStore::connect(&url, options, changed, opening)
+            .await
+            .map(|store| Arc::new(store) as Arc<dyn Store>),
+        #[cfg(not(feature = "postgres"))]
+        StoreUrl::Postgres(_) => Err(InboxError::Invalid(format!(
+            "{}: this build has no PostgreSQL support (cargo feature `postgres`)",
+            redact(&original)
+        ))),
+    };
+    opened.map_err(|e| match e {
+        InboxError::Unavailable(message) => {
+            InboxError::Unavailable(format!("{}: {message}", redact(&original)))
+        }
+        other => other,
+    })
 }
 
 /// The last readiness check: when, what it found, and how many events had
@@ -312,7 +409,10 @@ impl Inbox {
     pub fn open_with(url: &str, mut options: InboxOptions) -> Result<Inbox> {
         match parse_url(url, &mut options)? {
             StoreUrl::Sqlite(target) => Ok(Self::from_store(Arc::new(sqlite::SqliteStore::open(
-                target, options,
+                target,
+                options,
+                Arc::default(),
+                Opening::Use,
             )?))),
             StoreUrl::Postgres(_) => Err(InboxError::Invalid(format!(
                 "{} is a PostgreSQL URL: open it with Inbox::connect",
@@ -331,34 +431,57 @@ impl Inbox {
     }
 
     /// [`Inbox::connect`] with explicit options (the URL's query wins).
-    pub async fn connect_with(url: &str, mut options: InboxOptions) -> Result<Inbox> {
-        let original = url.to_string();
-        match parse_url(url, &mut options)? {
-            StoreUrl::Sqlite(target) => {
+    pub async fn connect_with(url: &str, options: InboxOptions) -> Result<Inbox> {
+        let store = open_store(url, options, Arc::default(), Opening::Use).await?;
+        Ok(Self::from_store(store))
+    }
+
+    /// [`Inbox::connect_with`], except that a store that cannot be opened
+    /// now ([`InboxError::Unavailable`]: PostgreSQL down or unreachable, its
+    /// password refused, a SQLite file that cannot be opened or is
+    /// read-only) is no error: the inbox is returned at once and opens the
+    /// store in the background, trying again after 1 s, 2 s, 4 s ... up to
+    /// every 30 s. Until then every operation fails with `Unavailable`
+    /// saying why (a receiver answers `503` + `Retry-After`, which
+    /// Tradecloud retries, and `/readyz` says why). What no retry can fix
+    /// (a bad URL, a schema newer than this build, an unfinished `inbox
+    /// migrate`) still fails at once. This is how `tradecloud serve` opens
+    /// its inbox, so that its port is open (and answers 503) while the
+    /// database is away.
+    pub async fn connect_retrying(url: &str, options: InboxOptions) -> Result<Inbox> {
+        let changed: Arc<Notify> = Arc::default();
+        match open_store(url, options.clone(), changed.clone(), Opening::Use).await {
+            Ok(store) => Ok(Self::from_store(store)),
+            Err(failure @ InboxError::Unavailable(_)) => {
+                let path = match parse_url(url, &mut options.clone())? {
+                    StoreUrl::Sqlite(options::Target::File(path)) => Some(path),
+                    _ => None,
+                };
+                let describe = match &path {
+                    Some(path) => format!("sqlite://{}", path.display()),
+                    None => redact(url),
+                };
+                let url = url.to_string();
+                let reopen = changed.clone();
                 let store =
-                    tokio::task::spawn_blocking(move || sqlite::SqliteStore::open(target, options))
-                        .await
-                        .map_err(|e| {
-                            InboxError::Unavailable(format!("opening the inbox failed: {e}"))
-                        })??;
-                Ok(Self::from_store(Arc::new(store)))
+                    deferred::Deferred::start(describe, path, changed, failure, move || {
+                        let (url, options, changed) =
+                            (url.clone(), options.clone(), reopen.clone());
+                        async move { open_store(&url, options, changed, Opening::Use).await }
+                    });
+                Ok(Self::from_store(store))
             }
-            #[cfg(feature = "postgres")]
-            StoreUrl::Postgres(url) => Ok(Self::from_store(Arc::new(
-                postgres::PgStore::connect(&url, options).await?,
-            ))),
-            #[cfg(not(feature = "postgres"))]
-            StoreUrl::Postgres(_) => Err(InboxError::Invalid(format!(
-                "{}: this build has no PostgreSQL support (cargo feature `postgres`)",
-                redact(&original)
-            ))),
+            Err(other) => Err(other),
         }
-        .map_err(|e: InboxError| match e {
-            InboxError::Unavailable(message) => {
-                InboxError::Unavailable(format!("{}: {message}", redact(&original)))
-            }
-            other => other,
-        })
+    }
+
+    /// Open an inbox to copy into with [`Inbox::copy_to`]: like
+    /// [`Inbox::connect_with`], except that an inbox holding the unfinished
+    /// copy of an earlier `copy_to` is opened too (every other opening
+    /// refuses it), so that the copy can be run again.
+    pub async fn connect_migration_target(url: &str, options: InboxOptions) -> Result<Inbox> {
+        let store = open_store(url, options, Arc::default(), Opening::MigrationTarget).await?;
+        Ok(Self::from_store(store))
     }
 
     /// The SQLite database file, or `None` (in memory, or PostgreSQL).
@@ -383,8 +506,9 @@ impl Inbox {
     /// Store an event. Returns only after it is durably committed, together
     /// with the other events that arrived meanwhile (group commit).
     ///
-    /// An event whose `message_id` is already stored is not stored again:
-    /// [`Stored::Duplicate`] with the first one's id. (Exception: when the
+    /// An event whose `message_id` is already stored for an event of the
+    /// same `kind` is not stored again: [`Stored::Duplicate`] with the first
+    /// one's id (see "Keys" in the [module docs](self)). (Exception: when the
     /// stored one was `rejected` and this one is valid, the valid one is
     /// stored and takes over the message id; the rejected bytes are kept.)
     ///
@@ -399,12 +523,16 @@ impl Inbox {
         stored
     }
 
-    /// Whether an event can be committed now, without writing one: SQLite
-    /// takes the write lock through the writer's queue (a full queue is
-    /// `Overloaded`, a lock held by another process past the busy timeout,
-    /// a missing file or a disk with less than
-    /// [`InboxOptions::min_free_bytes`] free are `Unavailable`); PostgreSQL
-    /// asks the server on a pooled connection whether it accepts writes.
+    /// Whether an event can be committed now, without committing one:
+    /// SQLite takes the write lock through the writer's queue (a full queue
+    /// is `Overloaded`; a lock held by another process past the busy
+    /// timeout, a missing file, a file this process may not write, or a
+    /// disk with less than [`InboxOptions::min_free_bytes`] free are
+    /// `Unavailable`); PostgreSQL inserts a row on a pooled connection and
+    /// rolls it back, so it fails whenever storing an event would
+    /// (`default_transaction_read_only`, a standby after a failover, a
+    /// revoked privilege, the server down). A store that could not be
+    /// opened yet ([`Inbox::connect_retrying`]) says why.
     pub async fn ready(&self) -> Result<()> {
         self.store.ready().await
     }
@@ -487,6 +615,15 @@ impl Inbox {
     /// Copy every event of this inbox into `to`, which must be empty: ids,
     /// states, errors, attempts, times, sources and bodies byte for byte, in
     /// id order; then build `to`'s queue. Stop the receivers of both first.
+    ///
+    /// Until the copy is complete, `to` is marked as an unfinished copy
+    /// (in the same transaction that starts it), and every opening but
+    /// [`Inbox::connect_migration_target`] refuses it, so that no receiver
+    /// serves half an inbox. Running the copy again starts it over (`to` is
+    /// emptied first). A row that cannot be read or written is named in the
+    /// error (id, kind, message id, order or shipment id, size, and the
+    /// database's reason). When the source changed while it was copied (a
+    /// receiver still uses it), the copy is refused and `to` stays marked.
     pub async fn copy_to(&self, to: &Inbox) -> Result<Copied> {
         migrate::copy(self, to).await
     }

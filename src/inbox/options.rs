@@ -145,19 +145,46 @@ pub(crate) fn parse_url(url: &str, options: &mut InboxOptions) -> Result<StoreUr
     Ok(StoreUrl::Sqlite(Target::File(PathBuf::from(path))))
 }
 
+/// Whether a store URL names a private in-memory SQLite database
+/// (`sqlite::memory:`, `sqlite://:memory:`, with or without options): for
+/// tests only, everything in it is lost when the process ends.
+pub fn is_memory_url(url: &str) -> bool {
+    matches!(
+        parse_url(url, &mut InboxOptions::default()),
+        Ok(StoreUrl::Sqlite(Target::Memory))
+    )
+}
+
 /// A store URL fit for logs and error messages: the password of a
-/// `postgres://user:password@host` URL replaced by `***`.
+/// `postgres://user:password@host` URL, and a `password=` (or
+/// `sslpassword=`) in its query, replaced by `***`.
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
     };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_string();
+    let mut out = match base.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => base.to_string(),
+            },
+            None => base.to_string(),
+        },
+        None => base.to_string(),
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key == "password" || key == "sslpassword" => format!("{key}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
     }
+    out
 }
 
 /// Milliseconds since the epoch, now.
@@ -170,4 +197,41 @@ pub(crate) fn from_ms(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms)
         .single()
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_every_password() {
+        assert_eq!(
+            redact("postgres://tc:s3cret@db:5432/inbox"),
+            "postgres://tc:***@db:5432/inbox"
+        );
+        assert_eq!(
+            redact("postgres://tc:p@ss@db/inbox?connect_timeout=5"),
+            "postgres://tc:***@db/inbox?connect_timeout=5"
+        );
+        assert_eq!(
+            redact("postgresql://db/inbox?user=tc&password=s3cret&sslpassword=x"),
+            "postgresql://db/inbox?user=tc&password=***&sslpassword=***"
+        );
+        assert_eq!(redact("sqlite://inbox.db"), "sqlite://inbox.db");
+    }
+
+    #[test]
+    fn memory_urls_are_recognised() {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite::memory:?busy_timeout_ms=5",
+            " sqlite::memory: ",
+        ] {
+            assert!(is_memory_url(url), "{url}");
+        }
+        for url in ["sqlite://inbox.db", "postgres://db/x", "nonsense"] {
+            assert!(!is_memory_url(url), "{url}");
+        }
+    }
 }

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use super::{EventKind, Inbox, InboxError, Origin, State, StoredEvent};
 
-/// The lease key of an event: its object id, or (without one) its own id.
-pub(crate) fn head_key(object_id: Option<&str>, id: i64) -> String {
-    match object_id {
+/// The lease key of an event: its object key (see [`super::keys`]), or
+/// (without one) its own id.
+pub(crate) fn head_key(object_key: Option<&str>, id: i64) -> String {
+    match object_key {
         Some(object) => format!("o:{object}"),
         None => format!("e:{id}"),
     }

@@ -45,8 +45,9 @@
 //!   crash can also hand the handler events it has already handled but whose
 //!   `done` was not yet committed: up to [`ProcessorConfig::batch`] events
 //!   per order. Handlers must therefore be idempotent: deduplicate with
-//!   [`EventMeta::message_id`] (Tradecloud's `meta.messageId`, unique per
-//!   event) or [`EventMeta::inbox_id`] (unique per stored event), and the
+//!   [`EventMeta::kind`] and [`EventMeta::message_id`] (Tradecloud's
+//!   `meta.messageId`, unique per event of a kind: the inbox's own
+//!   deduplication key) or [`EventMeta::inbox_id`] (unique per stored event), and the
 //!   order's `lastUpdatedAt`; [`EventMeta::attempt`] > 1 says it is a retry.
 //! * **Per-object order.** Events with the same object id (order id or
 //!   shipment id; an order's document events share its order id) are handled

@@ -112,6 +112,7 @@ impl Receiver {
             _ => None,
         };
         let acme = self.acme.map(crate::acme::Acme::spawn);
+        let store_watch = tokio::spawn(ops::watch_store(self.inbox.clone(), self.metrics.clone()));
         let (stop_processing, stopped) = tokio::sync::watch::channel(false);
         let processor = self
             .processing
@@ -119,7 +120,8 @@ impl Receiver {
         let s = &self.config.server;
         tracing::info!(
             listen = %self.local_addr, order_path = %s.order_path, shipment_path = %s.shipment_path,
-            auth = ?self.config.auth.method, processing = processor.is_some(), "receiving Tradecloud webhooks over HTTPS"
+            auth = ?self.config.auth.method, processing = processor.is_some(), store = %self.inbox.describe(),
+            "receiving Tradecloud webhooks over HTTPS"
         );
         let options = listener::ServeOptions {
             handshake_timeout: Duration::from_secs(s.handshake_timeout_secs.max(1)),
@@ -162,6 +164,7 @@ impl Receiver {
         if let Some(acme) = acme {
             acme.abort();
         }
+        store_watch.abort();
         tracing::info!("receiver stopped");
         Ok(())
     }

@@ -14,7 +14,7 @@ use super::{
     config, tls, AuthMethod, Authenticator, ClientFetcher, Config, ConfigError, Metrics, Receiver,
     ReceiverError,
 };
-use crate::inbox::Inbox;
+use crate::inbox::{Inbox, InboxOptions};
 use crate::processing::{Fetcher, Handler, Processor, ProcessorConfig};
 
 /// Where the TLS certificate comes from.
@@ -242,7 +242,21 @@ impl ReceiverBuilder {
 
         let inbox = match self.inbox {
             Some(inbox) => inbox,
-            None => Inbox::connect(&config.store.url).await?,
+            // A store that is away now does not stop the receiver: its port
+            // must answer (503, which Tradecloud retries), not refuse.
+            None => {
+                let inbox =
+                    Inbox::connect_retrying(&config.store.url, InboxOptions::default()).await?;
+                if let Err(error) = inbox.ready().await {
+                    tracing::warn!(
+                        store = %inbox.describe(), %error,
+                        "the inbox store ([store] url, or TRADECLOUD_STORE_URL) does not accept writes now; \
+                         receiving anyway: webhooks are answered 503 with Retry-After (Tradecloud retries them) \
+                         and /readyz 503 until it does"
+                    );
+                }
+                inbox
+            }
         };
 
         let listener = match self.listener {

@@ -273,6 +273,23 @@ pub struct StoreConfig {
     pub retention_days: Option<u64>,
 }
 
+impl StoreConfig {
+    /// What serving needs of `[store]`: an inbox that outlives the process.
+    fn validate(&self) -> Result<(), ConfigError> {
+        if crate::inbox::is_memory_url(&self.url) {
+            return Err(ConfigError::setting(format!(
+                "store.url = {:?} keeps the inbox in memory: every event acknowledged to Tradecloud \
+                 would be lost when the receiver stops. Use a file (sqlite://PATH, the default is {}) \
+                 or postgres://...; an in-memory inbox is for tests only (Inbox::open(\"sqlite::memory:\") \
+                 given to ReceiverBuilder::inbox)",
+                self.url,
+                DEFAULT_STORE_URL
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
@@ -466,6 +483,7 @@ impl Config {
             ));
         }
         self.processing.validate()?;
+        self.store.validate()?;
         let a = &self.auth;
         match a.method {
             None => {

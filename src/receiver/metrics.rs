@@ -7,12 +7,14 @@
 //! | `tradecloud_webhook_stored_total` | `kind` | events durably stored as new (answered 2xx) |
 //! | `tradecloud_webhook_duplicates_total` | `kind` | redeliveries of a stored message id (answered 2xx, not stored again) |
 //! | `tradecloud_webhook_unhandled_total` | `kind` | unknown events without a known payload, stored as `unhandled` (also in `stored`) |
+//! | `tradecloud_webhook_wrong_url_total` | `kind` | events of the other webhook (`kind` is what they are: a `shipment` event sent to the order URL, an `order` event sent to the shipment URL): the URLs are swapped in the Tradecloud portal. Stored as what they are (also in `stored`), or quarantined when not valid |
 //! | `tradecloud_webhook_rejected_total` | `reason` | requests answered with an error: `unauthorized`, `invalid_body`, `unsupported_media_type`, `payload_too_large`, `body_read`, `store_unavailable`, `overloaded`, `timeout`, `panic`, `auth_unavailable`, ... |
 //! | `tradecloud_webhook_responses_total` | `status` | responses of the webhook routes by status code |
 //! | `tradecloud_webhook_request_duration_seconds` | | time from request to response on the webhook routes |
 //! | `tradecloud_handler_outcomes_total` | `kind`, `outcome` | handler (or GET-webhook fetch) attempts: `done`, `fetched`, `retrying`, `dead`, `rejected`, `unhandled`; `trigger_dead`: a GET-webhook trigger whose fetch was given up on |
 //! | `tradecloud_handler_duration_seconds` | `kind` | handler run time |
 //! | `tradecloud_connections_open` | | open TLS connections (served and over the limits) |
+//! | `tradecloud_store_ready` | | 1 when the inbox store accepts writes, 0 when not: the last readiness check (`/readyz`, and every 5 s while serving) or the last write of a webhook, whichever came last. Alert on `tradecloud_store_ready == 0` |
 //! | `tradecloud_inbox_purged_total` | | `done` events deleted by `[store] retention_days` |
 //! | `tradecloud_connections_limited_total` | `action` | connections over `max_connections`/`max_connections_per_ip`: `answered_503`, or `closed` before TLS in a flood |
 //!
@@ -70,12 +72,14 @@ struct Inner {
     stored: Family<KindLabel, Counter>,
     duplicates: Family<KindLabel, Counter>,
     unhandled: Family<KindLabel, Counter>,
+    wrong_url: Family<KindLabel, Counter>,
     rejected: Family<ReasonLabel, Counter>,
     responses: Family<StatusLabel, Counter>,
     request_duration: Histogram,
     handler_outcomes: Family<OutcomeLabels, Counter>,
     handler_duration: HistogramFamily<KindLabel>,
     connections_open: Gauge,
+    store_ready: Gauge,
     connections_limited: Family<ActionLabel, Counter>,
     purged: Counter,
 }
@@ -116,6 +120,7 @@ impl Metrics {
         let stored = Family::<KindLabel, Counter>::default();
         let duplicates = Family::<KindLabel, Counter>::default();
         let unhandled = Family::<KindLabel, Counter>::default();
+        let wrong_url = Family::<KindLabel, Counter>::default();
         let rejected = Family::<ReasonLabel, Counter>::default();
         let responses = Family::<StatusLabel, Counter>::default();
         let request_duration = latency_histogram();
@@ -141,6 +146,11 @@ impl Metrics {
             "webhook_unhandled",
             "Unknown events without a known payload, stored as unhandled (never handed to the handler)",
             unhandled.clone(),
+        );
+        registry.register(
+            "webhook_wrong_url",
+            "Events sent to the other webhook's URL (order and shipment URLs swapped in the Tradecloud portal), by what they are",
+            wrong_url.clone(),
         );
         registry.register(
             "webhook_rejected",
@@ -174,6 +184,12 @@ impl Metrics {
             "Open TLS connections",
             connections_open.clone(),
         );
+        let store_ready = Gauge::default();
+        registry.register(
+            "store_ready",
+            "1 when the inbox store accepts writes (last readiness check or webhook write), 0 when not",
+            store_ready.clone(),
+        );
         let purged = Counter::default();
         registry.register(
             "inbox_purged",
@@ -192,12 +208,14 @@ impl Metrics {
                 stored,
                 duplicates,
                 unhandled,
+                wrong_url,
                 rejected,
                 responses,
                 request_duration,
                 handler_outcomes,
                 handler_duration,
                 connections_open,
+                store_ready,
                 connections_limited,
                 purged,
             }),
@@ -233,6 +251,15 @@ impl Metrics {
     pub fn unhandled(&self, kind: &str) {
         self.inner
             .unhandled
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .inc();
+    }
+
+    /// An event of `kind` (`order`, `shipment`) was sent to the other
+    /// webhook's URL.
+    pub fn wrong_url(&self, kind: &str) {
+        self.inner
+            .wrong_url
             .get_or_create(&KindLabel { kind: kind.into() })
             .inc();
     }
@@ -293,6 +320,12 @@ impl Metrics {
         OpenConnection(self.inner.connections_open.clone())
     }
 
+    /// Whether the inbox store accepts writes, as a readiness check or a
+    /// write just found (`tradecloud_store_ready`).
+    pub fn store_ready(&self, ready: bool) {
+        self.inner.store_ready.set(i64::from(ready));
+    }
+
     /// A connection over the limits was `answered_503` or `closed`.
     pub fn connection_limited(&self, action: &str) {
         self.inner
@@ -344,6 +377,8 @@ mod tests {
         m.rejected("invalid_body");
         m.response(202, Duration::from_millis(3));
         m.handler_outcome("order", "ok", Duration::from_millis(20));
+        assert!(m.encode().contains("tradecloud_store_ready 0"));
+        m.store_ready(true);
         let text = m.encode();
         for needle in [
             "tradecloud_webhook_received_total{kind=\"order\"} 1",
@@ -353,6 +388,8 @@ mod tests {
             "tradecloud_webhook_responses_total{status=\"202\"} 1",
             "tradecloud_handler_outcomes_total{kind=\"order\",outcome=\"ok\"} 1",
             "tradecloud_handler_duration_seconds_count{kind=\"order\"} 1",
+            "# TYPE tradecloud_store_ready gauge",
+            "tradecloud_store_ready 1",
         ] {
             assert!(text.contains(needle), "{needle} missing in\n{text}");
         }

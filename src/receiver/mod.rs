@@ -34,7 +34,7 @@
 //! | unsupported content type (bytes kept as `rejected`) | `415` + JSON problem |
 //! | a `Content-Encoding` such as gzip (nothing stored) | `415` + `Accept-Encoding: identity` |
 //! | body larger than `max_body_bytes` | `413` |
-//! | store unavailable, disk full, store or receiver overloaded, a request timeout, a panic, a body that broke off, a JWKS that cannot be fetched (also for a rotated key) | `503` + `Retry-After` |
+//! | store unavailable (also when it could not be opened at start: the receiver starts anyway and opens it in the background), read-only, disk full, store or receiver overloaded, a request timeout, a panic, a body that broke off, a JWKS that cannot be fetched (also for a rotated key) | `503` + `Retry-After` |
 //!
 //! Authentication happens before the body is read: a request without valid
 //! credentials is never stored. An answer given before the body is read
@@ -47,7 +47,8 @@
 //! Operational endpoints, without the webhook authentication: `/healthz`
 //! (the process is up), `/readyz` (an event can be committed now: see
 //! [`Inbox::ready`](crate::inbox::Inbox::ready); checked at most once a
-//! second, without writing) and `/metrics`
+//! second, with a write that is rolled back on PostgreSQL; a `503` says
+//! why) and `/metrics`
 //! (Prometheus, see [`metrics`]; `server.metrics = false` turns it off, and
 //! with `server.metrics_token` it requires `Authorization: Bearer TOKEN`,
 //! which Prometheus sends with `authorization: { credentials: TOKEN }`).
@@ -104,7 +105,7 @@ pub enum ReceiverError {
     #[error(transparent)]
     Tls(#[from] TlsError),
     /// The inbox could not be opened.
-    #[error("cannot open the inbox: {0}")]
+    #[error("cannot open the inbox ([store] url, or TRADECLOUD_STORE_URL): {0}")]
     Inbox(#[from] InboxError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]

@@ -1,8 +1,10 @@
 //! The operational endpoints, without the webhook authentication:
 //! `/healthz` (the process is up), `/readyz` (an event can be committed
-//! now, see [`Inbox::ready`]; checked at most once a second, writing
-//! nothing) and
+//! now, see [`Inbox::ready`]; checked at most once a second, committing
+//! nothing; a `503` says why) and
 //! `/metrics` (Prometheus; optional, optionally behind a Bearer token).
+//! The same check runs every [`WATCH_EVERY`] while serving, so that
+//! `tradecloud_store_ready` is current without probes.
 
 use std::time::Duration;
 
@@ -32,30 +34,64 @@ async fn healthz() -> Response {
         .into_response()
 }
 
+/// How often the store is checked while serving.
+pub(super) const WATCH_EVERY: Duration = Duration::from_secs(5);
+
+/// Whether the store accepts writes now (cached for a second: any number
+/// of probes costs one check a second), recorded in
+/// `tradecloud_store_ready`; `Err` says why not.
+async fn check(inbox: &Inbox, metrics: &Metrics) -> Result<(), String> {
+    let check = inbox.ready_cached(Duration::from_secs(1));
+    let result = match tokio::time::timeout(Duration::from_secs(5), check).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!(
+            "the inbox store does not accept writes ([store] url): {e}"
+        )),
+        Err(_) => Err(format!(
+            "the inbox store {} does not answer within 5 s ([store] url)",
+            inbox.describe()
+        )),
+    };
+    metrics.store_ready(result.is_ok());
+    result
+}
+
 async fn readyz(State(ops): State<Ops>) -> Response {
-    // Cached for a second: any number of probes costs one check a second,
-    // and a check writes nothing.
-    let check = ops.inbox.ready_cached(Duration::from_secs(1));
-    match tokio::time::timeout(Duration::from_secs(5), check).await {
-        Ok(Ok(())) => (
+    match check(&ops.inbox, &ops.metrics).await {
+        Ok(()) => (
             StatusCode::OK,
             [(CONTENT_TYPE, "application/json")],
             r#"{"status":"ready"}"#,
         )
             .into_response(),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "not ready");
-            crate::server::problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the inbox store does not accept writes",
-                None,
-            )
+        Err(why) => {
+            tracing::warn!(error = %why, "not ready");
+            crate::server::problem(StatusCode::SERVICE_UNAVAILABLE, &why, None)
         }
-        Err(_) => crate::server::problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the inbox store does not answer",
-            None,
-        ),
+    }
+}
+
+/// Check the store every [`WATCH_EVERY`] (for `tradecloud_store_ready`),
+/// logging when it stops or starts accepting writes.
+pub(super) async fn watch_store(inbox: Inbox, metrics: Metrics) {
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut was_ready = None;
+    loop {
+        tick.tick().await;
+        let result = check(&inbox, &metrics).await;
+        let ready = result.is_ok();
+        if was_ready != Some(ready) {
+            match result {
+                Ok(()) => {
+                    tracing::info!(store = %inbox.describe(), "the inbox store accepts writes")
+                }
+                Err(why) => {
+                    tracing::warn!(error = %why, "the inbox store does not accept writes: webhooks are answered 503 until it does")
+                }
+            }
+            was_ready = Some(ready);
+        }
     }
 }
 

@@ -5,18 +5,29 @@
 //! | request | stored as | answer |
 //! |---|---|---|
 //! | valid body (POST/PUT) | `received`, with event name, object id, message id | `202` (`200` for a redelivered message id) |
+//! | the other webhook's valid event (a shipment event at the order URL or the other way round, JSON or tXML: the URLs swapped in the portal) | `received` as what it is (kind `shipment` or `order`), and a warning naming the swap | `202` (`200` for a redelivered message id) |
 //! | unknown event name without a known payload | `unhandled` (never handed to the handler) | `202` (`200` for a redelivered message id) |
 //! | GET with the id in the path or the query | `trigger` | `202` |
 //! | HEAD with the id in the path or the query | nothing | `200` |
 //! | malformed chunked framing | nothing | `400` with a JSON problem |
-//! | body that does not decode, known event name without its payload, unsupported content type, GET without id | `rejected`, with the error and the exact bytes | `400` / `415` with a JSON problem |
+//! | body that does not decode, known event name without its payload, event without its order or shipment id, the other webhook's event that is not valid, unsupported content type, GET without id | `rejected`, with the error and the exact bytes | `400` / `415` with a JSON problem |
 //! | over-size body | not stored | `413` |
 //! | body that could not be read | not stored | `503` + `Retry-After` |
 //! | any of the above when the store fails | not stored | `503` + `Retry-After` |
 //!
 //! Bodies are decoded as [`crate::webhook`] says (the generated stubs use
-//! its decoder; the payload rule is [`Webhook::from_order`] and, for a body
-//! that does not fit its type, [`webhook::decode`]).
+//! its decoder; the payload and id rules are [`Webhook::from_order`] and
+//! [`Webhook::from_shipment`] and, for a body that does not fit its type or
+//! is an unknown event, [`webhook::decode`], which also recognises the other
+//! webhook's events).
+//!
+//! Why the other webhook's events are stored, not refused: a `4xx` is never
+//! retried by Tradecloud, so refusing would leave every event of a swapped
+//! configuration in quarantine, to be replayed one by one after the fix;
+//! stored as what they are, they reach the handler at once, and the warning
+//! (`tradecloud_webhook_wrong_url_total` in `/metrics`) tells the operator
+//! to fix the portal. The stored event keeps the URL it came to as its
+//! `source`.
 
 use std::sync::Arc;
 
@@ -65,13 +76,29 @@ fn reason_of(kind: &RejectionKind) -> &'static str {
     }
 }
 
+/// The webhook of an event kind.
+fn endpoint_of(kind: EventKind) -> Endpoint {
+    match kind {
+        EventKind::Order | EventKind::OrderDocuments => Endpoint::Order,
+        EventKind::Shipment => Endpoint::Shipment,
+    }
+}
+
+/// The event kind a quarantined body of this webhook is kept as.
+fn kind_of(endpoint: Endpoint) -> EventKind {
+    match endpoint {
+        Endpoint::Order => EventKind::Order,
+        Endpoint::Shipment => EventKind::Shipment,
+    }
+}
+
 impl Webhooks {
-    /// `METHOD /full/path` (the stubs see the path below the nesting point).
-    fn source_of(&self, kind: EventKind, raw: &RawRequest) -> String {
-        let prefix = if kind == EventKind::Shipment {
-            &self.shipment_path
-        } else {
-            &self.order_path
+    /// `METHOD /full/path` of a request to the `sent_to` webhook (the stubs
+    /// see the path below the nesting point).
+    fn source_of(&self, sent_to: Endpoint, raw: &RawRequest) -> String {
+        let prefix = match sent_to {
+            Endpoint::Shipment => &self.shipment_path,
+            Endpoint::Order => &self.order_path,
         };
         let rest = raw.uri.path();
         format!(
@@ -85,6 +112,8 @@ impl Webhooks {
         let reason = if matches!(error, InboxError::Overloaded) {
             "store_overloaded"
         } else {
+            // A full queue says nothing about the store; any other failure does.
+            self.metrics.store_ready(false);
             "store_unavailable"
         };
         self.metrics.rejected(reason);
@@ -107,7 +136,11 @@ impl Webhooks {
             event.object_id.clone(),
             event.message_id.clone(),
         );
-        match self.inbox.store(event).await {
+        let stored = self.inbox.store(event).await;
+        if stored.is_ok() {
+            self.metrics.store_ready(true);
+        }
+        match stored {
             Ok(Stored::New(id)) => {
                 self.metrics.stored(kind.as_str());
                 if unhandled {
@@ -135,29 +168,62 @@ impl Webhooks {
 
     async fn store_order(&self, body: OrderWebhookBody, raw: RawRequest) -> Response {
         self.metrics.received("order");
-        match Webhook::from_order(body) {
-            Ok(webhook) => self.store_webhook(&webhook, raw).await,
-            Err(error) => {
-                self.quarantine(
-                    EventKind::Order,
-                    RejectionKind::InvalidBody(error.to_string()),
-                    raw,
-                )
-                .await
+        let decoded = match Webhook::from_order(body) {
+            // Maybe a shipment event: decode the bytes as the decoder does.
+            Ok(Webhook::Unknown(_)) => {
+                webhook::decode(Endpoint::Order, &content_type_of(&raw), &raw.body)
             }
-        }
+            other => other,
+        };
+        self.store_decoded(Endpoint::Order, decoded, raw).await
     }
 
     async fn store_shipment(&self, body: ShipmentWebhookBody, raw: RawRequest) -> Response {
         self.metrics.received("shipment");
-        self.store_webhook(&Webhook::from_shipment(body), raw).await
+        self.store_decoded(Endpoint::Shipment, Webhook::from_shipment(body), raw)
+            .await
     }
 
-    async fn store_webhook(&self, webhook: &Webhook, raw: RawRequest) -> Response {
-        let event = NewEvent::from_webhook(webhook, content_type_of(&raw), raw.body.clone());
-        let source = self.source_of(event.kind, &raw);
-        let event = event.with_source(source);
-        self.store(event).await
+    /// Store a body sent to `sent_to` as decoded: the event, or the bytes in
+    /// quarantine with the error. The other webhook's event is stored as
+    /// what it is, with a warning that names the swap.
+    async fn store_decoded(
+        &self,
+        sent_to: Endpoint,
+        decoded: Result<Webhook, DecodeError>,
+        raw: RawRequest,
+    ) -> Response {
+        let belongs_to = match &decoded {
+            Ok(webhook) => webhook.endpoint(),
+            Err(error) => error.belongs_to().unwrap_or(sent_to),
+        };
+        if belongs_to != sent_to {
+            self.metrics.wrong_url(belongs_to.as_str());
+            tracing::warn!(
+                sent_to = %sent_to, event = %belongs_to, source = %self.source_of(sent_to, &raw),
+                stored = if decoded.is_ok() { "received" } else { "rejected" },
+                "a {belongs_to} event was sent to the {sent_to} webhook URL: the order and shipment \
+                 webhook URLs look swapped in the Tradecloud portal (fix them there); {}",
+                if decoded.is_ok() {
+                    "stored as the event it is, for the handler"
+                } else {
+                    "it is not a valid event either: kept in quarantine"
+                }
+            );
+        }
+        match decoded {
+            Ok(webhook) => {
+                let event =
+                    NewEvent::from_webhook(&webhook, content_type_of(&raw), raw.body.clone());
+                let event = event.with_source(self.source_of(sent_to, &raw));
+                self.store(event).await
+            }
+            Err(error) => {
+                let error = RejectionKind::InvalidBody(error.to_string());
+                self.quarantine(kind_of(belongs_to), sent_to, error, raw)
+                    .await
+            }
+        }
     }
 
     async fn trigger(&self, kind: EventKind, id: Option<String>, raw: RawRequest) -> Response {
@@ -167,12 +233,12 @@ impl Webhooks {
             return StatusCode::OK.into_response();
         }
         self.metrics.received(kind.as_str());
+        let sent_to = endpoint_of(kind);
         // Blank as the specs say (`pattern: '[^ \t\r\n]'`): only spaces,
         // tabs and line breaks; any other character makes an id.
-        let blank = |id: &str| id.trim_matches([' ', '\t', '\r', '\n']).is_empty();
-        match id.filter(|id| !blank(id)) {
+        match id.filter(|id| !webhook::is_blank_id(id)) {
             Some(id) => {
-                self.store(NewEvent::trigger(kind, id).with_source(self.source_of(kind, &raw)))
+                self.store(NewEvent::trigger(kind, id).with_source(self.source_of(sent_to, &raw)))
                     .await
             }
             None => {
@@ -180,7 +246,7 @@ impl Webhooks {
                     "the `{}` query parameter or path segment is required",
                     kind.object_id_name()
                 );
-                self.quarantine(kind, RejectionKind::InvalidQuery(detail), raw)
+                self.quarantine(kind, sent_to, RejectionKind::InvalidQuery(detail), raw)
                     .await
             }
         }
@@ -188,6 +254,7 @@ impl Webhooks {
 
     async fn reject(&self, kind: EventKind, rejection: Rejection) -> Response {
         self.metrics.received(kind.as_str());
+        let sent_to = endpoint_of(kind);
         match rejection.kind {
             RejectionKind::BodyRead(_)
             | RejectionKind::PayloadTooLarge
@@ -197,39 +264,61 @@ impl Webhooks {
                 // broken framing a fixed sender.
                 self.metrics.rejected(reason_of(&rejection.kind));
                 tracing::warn!(
-                    operation = rejection.operation_id, source = %self.source_of(kind, &rejection.raw),
+                    operation = rejection.operation_id, source = %self.source_of(sent_to, &rejection.raw),
                     detail = %rejection.kind.detail(), "webhook request refused"
                 );
                 rejection.into_response()
             }
             RejectionKind::InvalidBody(detail) => {
                 // The payload rule for a body that does not fit its type
-                // (e.g. a shipment body without `shipment`).
-                let endpoint = if kind == EventKind::Shipment {
-                    Endpoint::Shipment
-                } else {
-                    Endpoint::Order
-                };
+                // (e.g. a shipment body without `shipment`), and the other
+                // webhook's events.
                 let raw = rejection.raw;
-                match webhook::decode(endpoint, &content_type_of(&raw), &raw.body) {
-                    Ok(webhook) => self.store_webhook(&webhook, raw).await,
-                    Err(error @ DecodeError::MissingPayload { .. }) => {
-                        let error = RejectionKind::InvalidBody(error.to_string());
-                        self.quarantine(kind, error, raw).await
-                    }
+                match webhook::decode(sent_to, &content_type_of(&raw), &raw.body) {
+                    decoded @ (Ok(_)
+                    | Err(
+                        DecodeError::MissingPayload { .. }
+                        | DecodeError::MissingId { .. }
+                        | DecodeError::WrongEndpoint { .. },
+                    )) => self.store_decoded(sent_to, decoded, raw).await,
                     Err(_) => {
-                        self.quarantine(kind, RejectionKind::InvalidBody(detail), raw)
+                        self.quarantine(kind, sent_to, RejectionKind::InvalidBody(detail), raw)
                             .await
                     }
                 }
             }
-            kind_of_error => self.quarantine(kind, kind_of_error, rejection.raw).await,
+            error @ RejectionKind::UnsupportedMediaType { .. } => {
+                // tXML at the shipment webhook (JSON only) may be an order
+                // event at the wrong URL: stored as what it is.
+                let raw = rejection.raw;
+                let decoded = webhook::decode(sent_to, &content_type_of(&raw), &raw.body);
+                let other = match &decoded {
+                    Ok(webhook) => webhook.endpoint() != sent_to,
+                    Err(error) => error.belongs_to().is_some(),
+                };
+                if other {
+                    self.store_decoded(sent_to, decoded, raw).await
+                } else {
+                    self.quarantine(kind, sent_to, error, raw).await
+                }
+            }
+            kind_of_error => {
+                self.quarantine(kind, sent_to, kind_of_error, rejection.raw)
+                    .await
+            }
         }
     }
 
-    /// Keep the bytes of a request that is not a valid event (state
-    /// `rejected`), then answer its 4xx; `503` if they cannot be kept.
-    async fn quarantine(&self, kind: EventKind, error: RejectionKind, raw: RawRequest) -> Response {
+    /// Keep the bytes of a request to `sent_to` that is not a valid event
+    /// (state `rejected`, as `kind`), then answer its 4xx; `503` if they
+    /// cannot be kept.
+    async fn quarantine(
+        &self,
+        kind: EventKind,
+        sent_to: Endpoint,
+        error: RejectionKind,
+        raw: RawRequest,
+    ) -> Response {
         let detail = error.detail();
         let status = error.status();
         let event = NewEvent::rejected(
@@ -238,12 +327,13 @@ impl Webhooks {
             raw.body.clone(),
             detail.clone(),
         )
-        .with_source(self.source_of(kind, &raw));
+        .with_source(self.source_of(sent_to, &raw));
         match self.inbox.store(event).await {
             Ok(stored) => {
+                self.metrics.store_ready(true);
                 self.metrics.rejected(reason_of(&error));
                 tracing::warn!(
-                    id = stored.id(), kind = %kind, source = %self.source_of(kind, &raw), bytes = raw.body.len(),
+                    id = stored.id(), kind = %kind, source = %self.source_of(sent_to, &raw), bytes = raw.body.len(),
                     %detail, "invalid webhook request kept in quarantine (state rejected)"
                 );
                 problem(status, &detail, Some(("inboxId", stored.id().into())))

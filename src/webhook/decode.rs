@@ -97,6 +97,45 @@ pub enum DecodeError {
         /// Its `eventName`.
         event_name: String,
     },
+    /// An event whose payload lacks the id its handler needs (`orderId`
+    /// of the order event, `id` of the shipment), or has it empty or blank.
+    #[error(
+        "the {endpoint} event `{event_name}` carries no {} id: `{member}` is missing, empty or blank",
+        endpoint
+    )]
+    MissingId {
+        /// Whose event it is.
+        endpoint: Endpoint,
+        /// Its `eventName`.
+        event_name: String,
+        /// Where the id belongs, e.g. `orderEvent.orderId`.
+        member: &'static str,
+    },
+    /// A body sent to one webhook that is the other webhook's event (see
+    /// [`super`]), and does not decode as that event either.
+    #[error(
+        "a {belongs_to} event was sent to the {sent_to} webhook URL (are the order and shipment \
+         webhook URLs swapped in the Tradecloud portal?), and it is not a valid {belongs_to} event: {error}"
+    )]
+    WrongEndpoint {
+        /// The webhook it was sent to.
+        sent_to: Endpoint,
+        /// The webhook whose event it is.
+        belongs_to: Endpoint,
+        /// Why it is not a valid event of that webhook.
+        error: Box<DecodeError>,
+    },
+}
+
+impl DecodeError {
+    /// The webhook whose event the body is, when it is the other one than
+    /// it was sent to ([`DecodeError::WrongEndpoint`]).
+    pub fn belongs_to(&self) -> Option<Endpoint> {
+        match self {
+            DecodeError::WrongEndpoint { belongs_to, .. } => Some(*belongs_to),
+            _ => None,
+        }
+    }
 }
 
 /// Decode a body sent to `endpoint` with `content_type`.
@@ -108,6 +147,29 @@ pub enum DecodeError {
 /// * The payload rule of the [module](super): a known event name without
 ///   its payload is [`DecodeError::MissingPayload`]; an unknown event name
 ///   without any known payload member is `Ok(`[`Webhook::Unknown`]`)`.
+/// * The id rule: an event without its order or shipment id is
+///   [`DecodeError::MissingId`].
+/// * The other webhook's event (a body of `endpoint` without its payload
+///   and with an event name it does not know, that carries the other
+///   webhook's payload or event name) is decoded as that webhook's: `Ok`
+///   with [`Webhook::endpoint`] the other one, or
+///   [`DecodeError::WrongEndpoint`].
+///
+/// ```
+/// use tradecloud::webhook::{self, DecodeError, Endpoint};
+///
+/// // A shipment event posted to the order webhook (URLs swapped in the portal).
+/// let body = br#"{"eventName": "ShipmentIssuedBySupplier", "shipment": {"id": "s1"}}"#;
+/// let webhook = webhook::decode(Endpoint::Order, "application/json", body)?;
+/// assert_eq!(webhook.endpoint(), Endpoint::Shipment);
+/// assert_eq!(webhook.object_id(), Some("s1"));
+///
+/// // An order event without its order id.
+/// let body = br#"{"eventName": "OrderIssuedByBuyer", "orderEvent": {}}"#;
+/// let error = webhook::decode(Endpoint::Order, "application/json", body).unwrap_err();
+/// assert!(matches!(error, DecodeError::MissingId { .. }), "{error}");
+/// # Ok::<(), DecodeError>(())
+/// ```
 pub fn decode(
     endpoint: Endpoint,
     content_type: &str,
@@ -116,6 +178,24 @@ pub fn decode(
     let format = Format::of(content_type).ok_or_else(|| DecodeError::UnsupportedMediaType {
         content_type: content_type.to_owned(),
     })?;
+    let decoded = decode_as(endpoint, format, bytes);
+    if !matches!(decoded, Ok(Webhook::Unknown(_))) {
+        return decoded;
+    }
+    match other_webhook(endpoint, format, bytes) {
+        Some(other) => {
+            decode_as(other, format, bytes).map_err(|error| DecodeError::WrongEndpoint {
+                sent_to: endpoint,
+                belongs_to: other,
+                error: Box::new(error),
+            })
+        }
+        None => decoded,
+    }
+}
+
+/// [`decode`] as a body of `endpoint` only.
+fn decode_as(endpoint: Endpoint, format: Format, bytes: &[u8]) -> Result<Webhook, DecodeError> {
     let decoded = match endpoint {
         Endpoint::Order => {
             typed::<OrderWebhookBody>(format, bytes, &order_shapes::OrderWebhookBody)
@@ -123,7 +203,7 @@ pub fn decode(
         }
         Endpoint::Shipment => {
             typed::<ShipmentWebhookBody>(format, bytes, &shipment_shapes::ShipmentWebhookBody)
-                .map(Webhook::from_shipment)
+                .and_then(Webhook::from_shipment)
         }
     };
     match decoded {
@@ -187,6 +267,29 @@ impl Probe {
     }
 }
 
+/// For a body of `endpoint` that is an unknown event: the other webhook,
+/// when the body carries that webhook's payload or one of its event names.
+fn other_webhook(endpoint: Endpoint, format: Format, bytes: &[u8]) -> Option<Endpoint> {
+    let probe = probe(endpoint, format, bytes)?;
+    let other = endpoint.other();
+    (probe.has_payload(other) || other.knows_event(&probe.event_name)).then_some(other)
+}
+
+/// What [`Probe`] finds in a body of `endpoint`; `None` when it has no
+/// readable `eventName`.
+fn probe(endpoint: Endpoint, format: Format, bytes: &[u8]) -> Option<Probe> {
+    match format {
+        Format::Json => json::decode(bytes).ok(),
+        Format::Txml => {
+            let shape = match endpoint {
+                Endpoint::Order => &order_shapes::OrderWebhookBody,
+                Endpoint::Shipment => &shipment_shapes::ShipmentWebhookBody,
+            };
+            Probe::deserialize(txml::to_json(bytes, shape).ok()?).ok()
+        }
+    }
+}
+
 /// For a body that does not fit its type: the payload rule's verdict when
 /// the body has none of its endpoint's payload members (`None` when it has
 /// one, or has no readable `eventName`: then the type's error stands).
@@ -195,16 +298,7 @@ fn without_payload(
     format: Format,
     bytes: &[u8],
 ) -> Option<Result<Webhook, DecodeError>> {
-    let probe: Probe = match format {
-        Format::Json => json::decode(bytes).ok()?,
-        Format::Txml => {
-            let shape = match endpoint {
-                Endpoint::Order => &order_shapes::OrderWebhookBody,
-                Endpoint::Shipment => &shipment_shapes::ShipmentWebhookBody,
-            };
-            Probe::deserialize(txml::to_json(bytes, shape).ok()?).ok()?
-        }
-    };
+    let probe = probe(endpoint, format, bytes)?;
     if probe.has_payload(endpoint) {
         return None;
     }
@@ -300,13 +394,167 @@ mod tests {
         assert_eq!(unknown.message_id(), None, "an empty message id is no key");
         assert_eq!(unknown.endpoint(), Endpoint::Shipment);
 
-        // An order event name is not a shipment event name, and the other way round.
-        assert!(shipment(r#"{"eventName":"OrderIssuedByBuyer"}"#)
-            .unwrap()
-            .is_unknown());
-        assert!(order(r#"{"eventName":"ShipmentIssuedBySupplier"}"#)
-            .unwrap()
-            .is_unknown());
+        // An order event name at the shipment webhook is an order event
+        // (without its payload), and the other way round.
+        let error = shipment(r#"{"eventName":"OrderIssuedByBuyer"}"#).unwrap_err();
+        assert!(
+            matches!(&error, DecodeError::WrongEndpoint { sent_to: Endpoint::Shipment, belongs_to: Endpoint::Order, error }
+                if matches!(**error, DecodeError::MissingPayload { .. })),
+            "{error:?}"
+        );
+        assert_eq!(error.belongs_to(), Some(Endpoint::Order));
+        let error = order(r#"{"eventName":"ShipmentIssuedBySupplier"}"#).unwrap_err();
+        assert!(
+            error.to_string().starts_with(
+                "a shipment event was sent to the order webhook URL (are the order and shipment webhook URLs swapped"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_other_webhooks_events_are_decoded_as_what_they_are() {
+        let webhook = order(
+            r#"{"eventName":"ShipmentIssuedBySupplier","meta":{"messageId":"m1"},"shipment":{"id":"s1"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(webhook, Webhook::Shipment(_)));
+        assert_eq!(webhook.endpoint(), Endpoint::Shipment);
+        assert_eq!(
+            (webhook.object_id(), webhook.message_id()),
+            (Some("s1"), Some("m1"))
+        );
+        // By its payload, whatever its name.
+        let webhook =
+            order(r#"{"eventName":"ShipmentTeleported","shipment":{"id":"s1"}}"#).unwrap();
+        assert_eq!(webhook.endpoint(), Endpoint::Shipment);
+        for member in [
+            "orderEvent",
+            "singleDeliveryOrderEvent",
+            "simpleOrderEvent",
+            "orderDocumentsEvent",
+        ] {
+            let body =
+                format!(r#"{{"eventName":"OrderIssuedByBuyer","{member}":{{"orderId":"o1"}}}}"#);
+            let webhook = shipment(&body).unwrap();
+            assert!(matches!(webhook, Webhook::Order(_)), "{member}");
+            assert_eq!(webhook.object_id(), Some("o1"));
+        }
+        // As that webhook's event, it must be valid.
+        let error = order(r#"{"eventName":"ShipmentIssuedBySupplier","shipment":{}}"#).unwrap_err();
+        assert!(
+            matches!(&error, DecodeError::WrongEndpoint { error, .. } if matches!(**error, DecodeError::MissingId { .. })),
+            "{error:?}"
+        );
+        let error = shipment(r#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":5}}"#)
+            .unwrap_err();
+        assert_eq!(error.belongs_to(), Some(Endpoint::Order), "{error:?}");
+        // A body with its own payload stays its own, another member aside.
+        let webhook =
+            order(r#"{"eventName":"X","orderEvent":{"orderId":"o1"},"shipment":{"id":"s1"}}"#)
+                .unwrap();
+        assert_eq!(webhook.endpoint(), Endpoint::Order);
+        // An unknown event with neither payload stays unknown where it was sent.
+        assert!(order(r#"{"eventName":"Teleported"}"#).unwrap().is_unknown());
+        // tXML the same way, both directions.
+        let xml = |body: &str, endpoint| decode(endpoint, "application/xml", body.as_bytes());
+        let webhook = xml(
+            "<webhookBody><eventName>ShipmentIssuedBySupplier</eventName><shipment><id>s1</id></shipment></webhookBody>",
+            Endpoint::Order,
+        )
+        .unwrap();
+        assert_eq!(
+            (webhook.endpoint(), webhook.object_id()),
+            (Endpoint::Shipment, Some("s1"))
+        );
+        let webhook = xml(
+            "<webhookBody><eventName>OrderIssuedByBuyer</eventName><orderEvent><orderId>o1</orderId></orderEvent></webhookBody>",
+            Endpoint::Shipment,
+        )
+        .unwrap();
+        assert_eq!(
+            (webhook.endpoint(), webhook.object_id()),
+            (Endpoint::Order, Some("o1"))
+        );
+    }
+
+    #[test]
+    fn an_event_without_its_id_is_an_error() {
+        for (body, member) in [
+            (
+                r#"{"eventName":"OrderIssuedByBuyer","orderEvent":{}}"#,
+                "orderEvent.orderId",
+            ),
+            (
+                r#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":""}}"#,
+                "orderEvent.orderId",
+            ),
+            (
+                r#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":" \t\r\n"}}"#,
+                "orderEvent.orderId",
+            ),
+            (
+                r#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":null}}"#,
+                "orderEvent.orderId",
+            ),
+            (
+                r#"{"eventName":"OrderIssuedByBuyer","singleDeliveryOrderEvent":{}}"#,
+                "singleDeliveryOrderEvent.orderId",
+            ),
+            (
+                r#"{"eventName":"OrderIssuedByBuyer","simpleOrderEvent":{}}"#,
+                "simpleOrderEvent.orderId",
+            ),
+            (
+                r#"{"eventName":"OrderDocumentsAttachedByBuyer","orderDocumentsEvent":{}}"#,
+                "orderDocumentsEvent.orderId",
+            ),
+            // An unknown event name with a known payload is handled: it needs its id too.
+            (
+                r#"{"eventName":"OrderTeleported","orderEvent":{"lines":[]}}"#,
+                "orderEvent.orderId",
+            ),
+        ] {
+            let error = order(body).unwrap_err();
+            assert!(
+                matches!(&error, DecodeError::MissingId { endpoint: Endpoint::Order, member: m, .. } if *m == member),
+                "{body}: {error:?}"
+            );
+        }
+        let error = order(r#"{"eventName":"OrderIssuedByBuyer","orderEvent":{}}"#).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the order event `OrderIssuedByBuyer` carries no order id: `orderEvent.orderId` is missing, empty or blank"
+        );
+        for body in [
+            r#"{"eventName":"ShipmentIssuedBySupplier","shipment":{}}"#,
+            r#"{"eventName":"ShipmentIssuedBySupplier","shipment":{"id":" "}}"#,
+        ] {
+            let error = shipment(body).unwrap_err();
+            assert!(
+                matches!(
+                    &error,
+                    DecodeError::MissingId {
+                        endpoint: Endpoint::Shipment,
+                        member: "shipment.id",
+                        ..
+                    }
+                ),
+                "{body}: {error:?}"
+            );
+        }
+        // Any other character makes an id.
+        assert!(
+            order(r#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":"\u00a0"}}"#)
+                .is_ok()
+        );
+        let xml = decode(
+            Endpoint::Order,
+            "application/xml",
+            b"<webhookBody><eventName>OrderIssuedByBuyer</eventName><orderEvent><lines/></orderEvent></webhookBody>",
+        )
+        .unwrap_err();
+        assert!(matches!(xml, DecodeError::MissingId { .. }), "{xml:?}");
     }
 
     #[test]

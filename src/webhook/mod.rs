@@ -17,6 +17,18 @@
 //!   **unknown** event name without any known payload is
 //!   [`Webhook::Unknown`]: kept (2xx) but never handed to a handler as a
 //!   known event, because Tradecloud adds event kinds without notice;
+//! * the id rule: an event's payload must carry the id its handler works
+//!   on (`orderId` of the order event, `id` of the shipment), not empty and
+//!   not only blanks (else [`DecodeError::MissingId`], a 400 and
+//!   quarantine), whatever the event name;
+//! * the other webhook's events: a body sent to the order webhook that is a
+//!   shipment event (it carries `shipment`, or a shipment event name and no
+//!   order payload), or the other way round, is decoded as what it is
+//!   ([`Webhook::endpoint`] then differs from the endpoint it was sent to:
+//!   the two URLs are swapped in the Tradecloud portal). The receiver stores
+//!   it for the handler as that event, answers 2xx and logs the swap (see
+//!   `crate::receiver`); when it does not decode as that event either, the
+//!   error is [`DecodeError::WrongEndpoint`];
 //! * null: `"member": null` is read as a member that is not there (the
 //!   specs mark every optional non-list member `nullable`), so it never costs
 //!   an event; a list given as `null` is refused, and in tXML, which has no
@@ -102,6 +114,21 @@ impl Endpoint {
             Endpoint::Shipment => !ShipmentEventName::from(event_name).is_unknown(),
         }
     }
+
+    /// The other webhook: shipment for order, order for shipment.
+    pub fn other(self) -> Endpoint {
+        match self {
+            Endpoint::Order => Endpoint::Shipment,
+            Endpoint::Shipment => Endpoint::Order,
+        }
+    }
+}
+
+/// Whether an id is blank: empty, or only spaces, tabs and line breaks (the
+/// specs' `pattern: '[^ \t\r\n]'` of the GET webhook ids; any other
+/// character makes an id).
+pub fn is_blank_id(id: &str) -> bool {
+    id.trim_matches([' ', '\t', '\r', '\n']).is_empty()
 }
 
 impl fmt::Display for Endpoint {
@@ -168,11 +195,27 @@ pub(crate) fn one_of(names: &[&str]) -> String {
 
 impl Webhook {
     /// An order webhook body, checked against the payload rule: with an
-    /// event it is [`Webhook::Order`]; without one, [`Webhook::Unknown`] for
-    /// an unknown event name and [`DecodeError::MissingPayload`] for a known
+    /// event it is [`Webhook::Order`] (or [`DecodeError::MissingId`] when the
+    /// event has no `orderId`); without one, [`Webhook::Unknown`] for an
+    /// unknown event name and [`DecodeError::MissingPayload`] for a known
     /// one.
     pub fn from_order(body: OrderWebhookBody) -> Result<Webhook, DecodeError> {
-        if body.event().is_some() {
+        if let Some(event) = body.event() {
+            if event.order_id().is_none_or(is_blank_id) {
+                let member = match event {
+                    OrderWebhookEvent::SingleDelivery(_)
+                        if body.single_delivery_order_event.is_none() =>
+                    {
+                        "simpleOrderEvent.orderId"
+                    }
+                    event => event.order_id_path(),
+                };
+                return Err(DecodeError::MissingId {
+                    endpoint: Endpoint::Order,
+                    event_name: body.event_name.as_str().to_owned(),
+                    member,
+                });
+            }
             return Ok(Webhook::Order(Box::new(body)));
         }
         let event_name = body.event_name.as_str();
@@ -189,12 +232,22 @@ impl Webhook {
         }))
     }
 
-    /// A shipment webhook body (it always carries its `shipment`).
-    pub fn from_shipment(body: ShipmentWebhookBody) -> Webhook {
-        Webhook::Shipment(Box::new(body))
+    /// A shipment webhook body (it always carries its `shipment`), checked
+    /// against the id rule: [`DecodeError::MissingId`] when the shipment has
+    /// no `id`.
+    pub fn from_shipment(body: ShipmentWebhookBody) -> Result<Webhook, DecodeError> {
+        if body.shipment_id().is_none_or(is_blank_id) {
+            return Err(DecodeError::MissingId {
+                endpoint: Endpoint::Shipment,
+                event_name: body.event_name.as_str().to_owned(),
+                member: "shipment.id",
+            });
+        }
+        Ok(Webhook::Shipment(Box::new(body)))
     }
 
-    /// The webhook it was sent to.
+    /// The webhook whose event it is: the one it was sent to, unless it is
+    /// the other webhook's event (see the [module docs](self)).
     pub fn endpoint(&self) -> Endpoint {
         match self {
             Webhook::Order(_) => Endpoint::Order,
@@ -287,6 +340,17 @@ impl<'a> OrderWebhookEvent<'a> {
             OrderWebhookEvent::Order(e) => e.order_id.as_deref(),
             OrderWebhookEvent::SingleDelivery(e) => e.order_id.as_deref(),
             OrderWebhookEvent::Documents(e) => e.order_id.as_deref(),
+        }
+    }
+
+    /// Where its order id is, e.g. `orderEvent.orderId`.
+    pub fn order_id_path(self) -> &'static str {
+        match self {
+            OrderWebhookEvent::Order(_) => "orderEvent.orderId",
+            // (Or `simpleOrderEvent.orderId`: the event does not know which
+            // member of the body it came from.)
+            OrderWebhookEvent::SingleDelivery(_) => "singleDeliveryOrderEvent.orderId",
+            OrderWebhookEvent::Documents(_) => "orderDocumentsEvent.orderId",
         }
     }
 

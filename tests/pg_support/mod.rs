@@ -176,13 +176,27 @@ impl PgCluster {
 
     /// A new, empty database and its URL.
     pub fn database(&self, name: &str) -> String {
+        self.psql("postgres", &format!("CREATE DATABASE {name}"));
+        self.url(name)
+    }
+
+    /// Run `sql` (one or more statements, stopping at the first error) in
+    /// `database` as the superuser; what psql printed (unaligned, tuples only).
+    pub fn psql(&self, database: &str, sql: &str) -> String {
+        self.psql_each(database, &[sql])
+    }
+
+    /// [`psql`](Self::psql) with each of `commands` sent on its own, in one
+    /// session (for statements that cannot run in a transaction block, such
+    /// as `ALTER SYSTEM`).
+    pub fn psql_each(&self, database: &str, commands: &[&str]) -> String {
         let psql = self.bindir.join("psql");
         let psql = if psql.is_file() {
             psql
         } else {
             PathBuf::from("psql")
         };
-        check(
+        let output = check(
             "psql",
             Command::new(psql)
                 .args([
@@ -192,12 +206,13 @@ impl PgCluster {
                     &self.port.to_string(),
                     "-U",
                     "postgres",
+                    "-At",
                 ])
-                .args(["-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c"])
-                .arg(format!("CREATE DATABASE {name}"))
+                .args(["-d", database, "-v", "ON_ERROR_STOP=1"])
+                .args(commands.iter().flat_map(|c| ["-c", c]))
                 .output(),
         );
-        self.url(name)
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
     pub fn url(&self, database: &str) -> String {

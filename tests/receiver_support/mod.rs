@@ -279,3 +279,68 @@ pub async fn spawn_serve(
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, addr)
 }
+
+/// [`spawn_serve`], keeping every line `tradecloud serve` writes to stderr
+/// (its log) in the returned buffer.
+pub async fn spawn_serve_logged(
+    mut command: tokio::process::Command,
+    timeout: Duration,
+) -> (
+    tokio::process::Child,
+    SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let log: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let kept = log.clone();
+    let addr = tokio::time::timeout(timeout, async {
+        loop {
+            let line = lines.next_line().await.unwrap().unwrap_or_else(|| {
+                panic!("serve exited before listening: {:?}", kept.lock().unwrap())
+            });
+            kept.lock().unwrap().push(line.clone());
+            if let Some(addr) = line.strip_prefix("listening on https://") {
+                return addr.trim().parse::<SocketAddr>().unwrap();
+            }
+        }
+    })
+    .await
+    .expect("serve starts");
+    let kept = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            kept.lock().unwrap().push(line);
+        }
+    });
+    (child, addr, log)
+}
+
+/// A `tradecloud.toml` for `tradecloud serve` in `dir` (Basic auth as
+/// [`USER`], the password from `TRADECLOUD_AUTH_PASSWORD`, a fresh
+/// certificate, `extra` appended), and the certificate's PEM.
+pub fn serve_config(dir: &Path, extra: &str) -> (PathBuf, String) {
+    let (cert, key) = tls::dev_certificate(&["localhost"]).unwrap();
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    std::fs::write(&cert_path, &cert).unwrap();
+    std::fs::write(&key_path, &key).unwrap();
+    let config = dir.join("tradecloud.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = {:?}\ntls_key = {:?}\n\
+             [auth]\nmethod = \"basic\"\nusername = \"{USER}\"\n{extra}",
+            cert_path.display().to_string(),
+            key_path.display().to_string(),
+        ),
+    )
+    .unwrap();
+    (config, cert)
+}

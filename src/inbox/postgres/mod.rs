@@ -17,8 +17,8 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use super::admission::{hand_over, writer_gone, Admission, QueuedBytes};
 use super::queue::{ClaimRequest, Claimed, Finished, RunOutcome};
 use super::{
-    redact, BoxFuture, EventSummary, InboxError, InboxOptions, ListFilter, NewEvent, Purged, State,
-    Store, Stored, StoredEvent,
+    redact, BoxFuture, EventSummary, Exported, Fingerprint, InboxError, InboxOptions, ListFilter,
+    NewEvent, Opening, Purged, State, Store, Stored, StoredEvent,
 };
 
 /// How long to wait for a connection (pool, connect) before `Unavailable`.
@@ -54,22 +54,69 @@ fn pool_error(e: deadpool_postgres::PoolError) -> InboxError {
     }
 }
 
+/// The escape of text for PostgreSQL, see [`text`]: U+10FFFF, a
+/// noncharacter that no Tradecloud message carries.
+const ESCAPE: char = '\u{10FFFF}';
+
 /// PostgreSQL text cannot hold NUL: metadata read from a body (ids, event
-/// names) is stored with U+FFFD in its place (the body is stored as bytes,
-/// unchanged).
+/// names, errors) is stored with each NUL written as U+10FFFF `0` and each
+/// U+10FFFF doubled, and read back exactly by [`untext`]; so SQLite and
+/// PostgreSQL show (and hand the handler) the same ids. The keys that
+/// deduplicate and order events are computed from the exact ids (see
+/// [`super::keys`]); the body is stored as bytes, unchanged. (Rows written
+/// before schema version 2 kept U+FFFD in place of a NUL.)
 pub(crate) fn text(s: &str) -> Cow<'_, str> {
-    if s.contains('\0') {
-        Cow::Owned(s.replace('\0', "\u{FFFD}"))
-    } else {
-        Cow::Borrowed(s)
+    if !s.contains(['\0', ESCAPE]) {
+        return Cow::Borrowed(s);
     }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\0' => {
+                out.push(ESCAPE);
+                out.push('0');
+            }
+            ESCAPE => {
+                out.push(ESCAPE);
+                out.push(ESCAPE);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }
 
-/// The advisory lock key of an object id (64-bit FNV-1a, stable across
+/// Text as [`text`] stored it.
+pub(crate) fn untext(s: String) -> String {
+    if !s.contains(ESCAPE) {
+        return s;
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != ESCAPE {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('0') => out.push('\0'),
+            Some(ESCAPE) => out.push(ESCAPE),
+            // Not written by `text`: kept as it is.
+            Some(other) => {
+                out.push(ESCAPE);
+                out.push(other);
+            }
+            None => out.push(ESCAPE),
+        }
+    }
+    out
+}
+
+/// The advisory lock key of an object key (64-bit FNV-1a, stable across
 /// instances and builds).
-pub(crate) fn lock_key(object_id: &str) -> i64 {
+pub(crate) fn lock_key(object_key: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in object_id.bytes() {
+    for byte in object_key.bytes() {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
@@ -91,8 +138,15 @@ pub(crate) struct PgStore {
 }
 
 impl PgStore {
-    /// Connect, migrate the schema (one instance at a time) and start the writer.
-    pub(crate) async fn connect(url: &str, options: InboxOptions) -> Result<PgStore, InboxError> {
+    /// Connect, migrate the schema (one instance at a time) and start the
+    /// writer; commits notify `changed`. To be used, an inbox with an
+    /// unfinished `inbox migrate` into it is refused.
+    pub(crate) async fn connect(
+        url: &str,
+        options: InboxOptions,
+        changed: Arc<Notify>,
+        opening: Opening,
+    ) -> Result<PgStore, InboxError> {
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
             InboxError::Invalid(format!("invalid PostgreSQL URL {}: {e}", redact(url)))
         })?;
@@ -121,9 +175,13 @@ impl PgStore {
         {
             let client = pool.get().await.map_err(pool_error)?;
             schema::migrate(&client).await?;
+            if opening == Opening::Use {
+                if let Some(mark) = rows::import_mark(&client).await? {
+                    return Err(super::migrate::unfinished(&redact(url), &mark));
+                }
+            }
         }
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
-        let changed = Arc::new(Notify::new());
         tokio::spawn(writer(
             pool.clone(),
             rx,
@@ -221,7 +279,11 @@ async fn insert_batch(
     let statement_error = |e: InboxError| (e, true);
     // Ids are drawn after the objects are locked: an order's events get
     // ids in commit order across instances.
-    let locks = rows::lock_keys(events.iter().map(|e| e.object_id.as_deref()));
+    let object_keys: Vec<Option<String>> = events
+        .iter()
+        .map(|e| e.object_id.as_deref().map(super::keys::object_key))
+        .collect();
+    let locks = rows::lock_keys(object_keys.iter().map(Option::as_deref));
     if !locks.is_empty() {
         tx.execute("SELECT tc_lock_objects($1)", &[&locks])
             .await
@@ -269,17 +331,36 @@ impl Store for PgStore {
             if self.tx.capacity() == 0 {
                 return Err(InboxError::Overloaded);
             }
-            let client = self.client().await?;
-            let row = client
-                .query_one("SELECT pg_is_in_recovery()", &[])
-                .await
-                .map_err(pg_error)?;
-            if row.get::<_, bool>(0) {
-                return Err(InboxError::Unavailable(
-                    "PostgreSQL is a read-only standby (in recovery)".into(),
-                ));
-            }
-            Ok(())
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(pg_error)?;
+            // A real write, rolled back: it fails whenever an event's insert
+            // would (default_transaction_read_only, a standby after a
+            // failover, a revoked privilege, a missing table). An explicit
+            // negative id draws nothing from the id sequence; the row is
+            // never committed, so no one else ever sees it.
+            let probe = tx
+                .batch_execute(
+                    "SET LOCAL statement_timeout = 3000; \
+                     INSERT INTO events (id, kind, content_type, body_len, state, received_at, updated_at) \
+                     VALUES (-pg_backend_pid(), 'order', '', 0, 'probe', 0, 0)",
+                )
+                .await;
+            let _ = tx.rollback().await;
+            probe.map_err(|e| match e.as_db_error() {
+                Some(db) if db.code() == &tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION => {
+                    InboxError::Unavailable(format!(
+                        "PostgreSQL does not accept writes: {} (default_transaction_read_only is on, \
+                         or the server is a standby, e.g. after a failover)",
+                        db.message()
+                    ))
+                }
+                _ => match pg_error(e) {
+                    InboxError::Unavailable(m) => {
+                        InboxError::Unavailable(format!("a test write failed: {m}"))
+                    }
+                    other => other,
+                },
+            })
         })
     }
 
@@ -360,25 +441,65 @@ impl Store for PgStore {
         Box::pin(async move { queue::next_due(&self.client().await?).await })
     }
 
-    fn export(
-        &self,
-        after: i64,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<StoredEvent>, InboxError>> {
+    fn export(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<Exported>, InboxError>> {
         Box::pin(async move { rows::export(&self.client().await?, after, limit).await })
     }
 
-    fn import(&self, events: Vec<StoredEvent>) -> BoxFuture<'_, Result<(), InboxError>> {
+    fn import(&self, events: Vec<Exported>) -> BoxFuture<'_, Result<(), InboxError>> {
         Box::pin(async move {
             self.transaction(move |tx| Box::pin(async move { rows::import(tx, &events).await }))
                 .await
         })
     }
 
+    fn begin_import(&self, source: String) -> BoxFuture<'_, Result<Option<String>, InboxError>> {
+        Box::pin(async move {
+            let describe = self.describe.clone();
+            self.transaction(move |tx| {
+                Box::pin(async move { rows::begin_import(tx, &describe, &source).await })
+            })
+            .await
+        })
+    }
+
     fn finish_import(&self) -> BoxFuture<'_, Result<(), InboxError>> {
         Box::pin(async move {
-            self.transaction(|tx| Box::pin(queue::rebuild_heads(tx)))
-                .await
+            self.transaction(|tx| {
+                Box::pin(async move {
+                    queue::rebuild_heads(tx).await?;
+                    rows::clear_import_mark(tx).await
+                })
+            })
+            .await
         })
+    }
+
+    fn fingerprint(&self) -> BoxFuture<'_, Result<Fingerprint, InboxError>> {
+        Box::pin(async move { rows::fingerprint(&self.client().await?).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_escapes_nul_and_reads_back_exactly() {
+        for s in [
+            "plain",
+            "n\0",
+            "n\u{FFFD}",
+            "\0\0",
+            "\u{10FFFF}",
+            "\u{10FFFF}0",
+            "a\u{10FFFF}\0b",
+            "",
+        ] {
+            let stored = text(s);
+            assert!(!stored.contains('\0'), "{s:?}");
+            assert_eq!(untext(stored.into_owned()), s);
+        }
+        assert_ne!(text("n\0"), text("n\u{FFFD}"));
+        assert!(matches!(text("plain"), Cow::Borrowed(_)));
     }
 }

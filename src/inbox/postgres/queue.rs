@@ -31,7 +31,7 @@ pub(crate) async fn claim(
             "WITH picked AS (SELECT key FROM heads WHERE due_at <= tc_now_ms() \
                              ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
              UPDATE heads h SET owner = $2, due_at = tc_now_ms() + $3 FROM picked \
-             WHERE h.key = picked.key RETURNING h.key, h.object_id, h.event_id",
+             WHERE h.key = picked.key RETURNING h.key, h.object_key, h.event_id",
             &[&limit, &request.owner, &millis(request.lease)],
         )
         .await
@@ -64,9 +64,9 @@ pub(crate) async fn claim(
             .query(
                 &format!(
                     "SELECT h.key, c.id, c.state, c.origin \
-                     FROM unnest($1::text[], $2::text[], $3::bigint[]) AS h(key, object_id, head) \
+                     FROM unnest($1::text[], $2::text[], $3::bigint[]) AS h(key, object_key, head) \
                      CROSS JOIN LATERAL (SELECT id, state, origin FROM events \
-                         WHERE object_id = h.object_id AND id >= h.head AND state IN {ACTIVE} \
+                         WHERE object_key = h.object_key AND id >= h.head AND state IN {ACTIVE} \
                          ORDER BY id LIMIT $4) c ORDER BY h.key, c.id"
                 ),
                 &[&keyed.0, &keyed.1, &keyed.2, &run_limit],
@@ -152,13 +152,13 @@ async fn refresh_heads(
     let events: Vec<i64> = heads.iter().map(|h| h.2).collect();
     tx.execute(
         &format!(
-            "WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(key, object_id, head)), \
+            "WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(key, object_key, head)), \
              nxt AS (SELECT k.key, n.id, n.state, n.next_attempt_at FROM k LEFT JOIN LATERAL ( \
                  SELECT id, state, next_attempt_at FROM events \
-                 WHERE object_id = k.object_id AND state IN {ACTIVE} ORDER BY id LIMIT 1) n ON k.object_id IS NOT NULL \
+                 WHERE object_key = k.object_key AND state IN {ACTIVE} ORDER BY id LIMIT 1) n ON k.object_key IS NOT NULL \
                UNION ALL \
                SELECT k.key, n.id, n.state, n.next_attempt_at FROM k LEFT JOIN events n \
-                 ON n.id = k.head AND n.state IN {ACTIVE} WHERE k.object_id IS NULL), \
+                 ON n.id = k.head AND n.state IN {ACTIVE} WHERE k.object_key IS NULL), \
              upd AS (UPDATE heads h SET event_id = nxt.id, owner = NULL, \
                  due_at = CASE WHEN nxt.state = 'retrying' THEN coalesce(nxt.next_attempt_at, tc_now_ms()) ELSE tc_now_ms() END \
                  FROM nxt WHERE h.key = nxt.key AND nxt.id IS NOT NULL) \
@@ -198,7 +198,7 @@ pub(crate) async fn finish(
         .query(
             // Locked, so that no other instance claims a head (its lease
             // run out) between this check and the head moving on.
-            "SELECT key, object_id, event_id FROM heads WHERE key = ANY($1) AND owner = $2 \
+            "SELECT key, object_key, event_id FROM heads WHERE key = ANY($1) AND owner = $2 \
              ORDER BY key FOR UPDATE",
             &[&keys, &owner],
         )
@@ -321,11 +321,11 @@ pub(crate) async fn next_due(client: &impl GenericClient) -> Result<Option<Durat
 pub(crate) async fn rebuild_heads(tx: &Transaction<'_>) -> Result<(), InboxError> {
     tx.batch_execute(&format!(
         "DELETE FROM heads;
-         INSERT INTO heads (key, object_id, event_id, due_at, owner)
-         SELECT CASE WHEN object_id IS NULL THEN 'e:' || id ELSE 'o:' || object_id END,
-                object_id, min(id), 0, NULL
+         INSERT INTO heads (key, object_key, event_id, due_at, owner)
+         SELECT CASE WHEN object_key IS NULL THEN 'e:' || id ELSE 'o:' || object_key END,
+                object_key, min(id), 0, NULL
          FROM events WHERE state IN {ACTIVE}
-         GROUP BY CASE WHEN object_id IS NULL THEN 'e:' || id ELSE 'o:' || object_id END, object_id;
+         GROUP BY CASE WHEN object_key IS NULL THEN 'e:' || id ELSE 'o:' || object_key END, object_key;
          UPDATE heads h SET due_at = coalesce(e.next_attempt_at, 0) FROM events e
          WHERE e.id = h.event_id AND e.state = 'retrying';
          SELECT setval(pg_get_serial_sequence('events', 'id'), greatest((SELECT max(id) FROM events), 1));"

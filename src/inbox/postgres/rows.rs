@@ -6,10 +6,12 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use super::{lock_key, pg_error, text};
+use super::{lock_key, pg_error, text, untext};
+use crate::inbox::keys::{message_key, object_key};
+use crate::inbox::migrate::{import_mark_value, not_empty, IMPORT_MARK};
 use crate::inbox::{
-    from_ms, EventSummary, InboxError, ListFilter, NewEvent, Origin, Purged, State, Stored,
-    StoredEvent,
+    from_ms, now_ms, EventSummary, Exported, Fingerprint, InboxError, ListFilter, NewEvent, Origin,
+    Purged, State, Stored, StoredEvent,
 };
 
 /// The columns of an [`EventSummary`], in the order [`summary`] reads them.
@@ -18,20 +20,20 @@ pub(crate) const SUMMARY_COLUMNS: &str =
      e.error, e.attempts, e.received_at, e.updated_at, e.next_attempt_at, e.source, e.origin, e.body_len";
 
 /// Insert an event, its body and (when it is to be handled and its object
-/// has none) its head, in one statement; no row when the message id is
+/// has none) its head, in one statement; no row when the message key is
 /// already stored.
 const INSERT: &str = "
 WITH e AS (
     INSERT INTO events (kind, event_name, object_id, message_id, content_type, body_len, state,
-                        error, attempts, received_at, updated_at, source, origin)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, tc_now_ms(), tc_now_ms(), $9, $10)
-    ON CONFLICT (message_id) DO NOTHING
+                        error, attempts, received_at, updated_at, source, origin, message_key, object_key)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, tc_now_ms(), tc_now_ms(), $9, $10, $13, $14)
+    ON CONFLICT (message_key) DO NOTHING
     RETURNING id, received_at
 ), b AS (
     INSERT INTO event_bodies (event_id, body) SELECT id, $11 FROM e
 ), h AS (
-    INSERT INTO heads (key, object_id, event_id, due_at)
-    SELECT CASE WHEN $3::text IS NULL THEN 'e:' || id ELSE 'o:' || $3::text END, $3, id, received_at
+    INSERT INTO heads (key, object_key, event_id, due_at)
+    SELECT CASE WHEN $14::text IS NULL THEN 'e:' || id ELSE 'o:' || $14::text END, $14, id, received_at
     FROM e WHERE $12
     ON CONFLICT (key) DO NOTHING
 )
@@ -39,6 +41,14 @@ SELECT id FROM e";
 
 fn invalid(index: usize, e: InboxError) -> InboxError {
     InboxError::Invalid(format!("column {index} of the inbox: {e}"))
+}
+
+/// A text column as [`super::text`] stored it.
+fn text_at(row: &Row, index: usize) -> Result<Option<String>, InboxError> {
+    Ok(row
+        .try_get::<_, Option<String>>(index)
+        .map_err(pg_error)?
+        .map(untext))
 }
 
 /// Read an [`EventSummary`] from [`SUMMARY_COLUMNS`].
@@ -51,12 +61,12 @@ pub(crate) fn summary(row: &Row) -> Result<EventSummary, InboxError> {
     Ok(EventSummary {
         id: row.try_get(0).map_err(pg_error)?,
         kind: kind.parse().map_err(|e| invalid(1, e))?,
-        event_name: row.try_get(2).map_err(pg_error)?,
-        object_id: row.try_get(3).map_err(pg_error)?,
-        message_id: row.try_get(4).map_err(pg_error)?,
-        content_type: row.try_get(5).map_err(pg_error)?,
+        event_name: text_at(row, 2)?,
+        object_id: text_at(row, 3)?,
+        message_id: text_at(row, 4)?,
+        content_type: untext(row.try_get(5).map_err(pg_error)?),
         state: state.parse().map_err(|e| invalid(6, e))?,
-        error: row.try_get(7).map_err(pg_error)?,
+        error: text_at(row, 7)?,
         attempts: u32::try_from(attempts).unwrap_or(0),
         received_at: from_ms(row.try_get(9).map_err(pg_error)?),
         updated_at: from_ms(row.try_get(10).map_err(pg_error)?),
@@ -64,7 +74,7 @@ pub(crate) fn summary(row: &Row) -> Result<EventSummary, InboxError> {
             .try_get::<_, Option<i64>>(11)
             .map_err(pg_error)?
             .map(from_ms),
-        source: row.try_get(12).map_err(pg_error)?,
+        source: text_at(row, 12)?,
         origin: Origin::parse_str(&origin).map_err(|e| invalid(13, e))?,
         body_len: u64::try_from(body_len).unwrap_or(0),
     })
@@ -80,9 +90,10 @@ pub(crate) fn stored_event(row: &Row) -> Result<StoredEvent, InboxError> {
     })
 }
 
-/// The advisory lock keys of a batch's objects, sorted, without repeats.
-pub(crate) fn lock_keys<'a>(object_ids: impl Iterator<Item = Option<&'a str>>) -> Vec<i64> {
-    let mut keys: Vec<i64> = object_ids.flatten().map(lock_key).collect();
+/// The advisory lock keys of a batch's objects (by object key), sorted,
+/// without repeats.
+pub(crate) fn lock_keys<'a>(object_keys: impl Iterator<Item = Option<&'a str>>) -> Vec<i64> {
+    let mut keys: Vec<i64> = object_keys.flatten().map(lock_key).collect();
     keys.sort_unstable();
     keys.dedup();
     keys
@@ -98,11 +109,14 @@ pub(crate) async fn insert_event(
         return Ok(Stored::New(id));
     }
     // A message id stored before (by this instance or another one).
-    let message_id = event.message_id.as_deref().map(text);
+    let key = event
+        .message_id
+        .as_deref()
+        .map(|m| message_key(event.kind.as_str(), m));
     let row = client
         .query_opt(
-            "SELECT id, state FROM events WHERE message_id = $1",
-            &[&message_id],
+            "SELECT id, state FROM events WHERE message_key = $1",
+            &[&key],
         )
         .await
         .map_err(pg_error)?
@@ -115,8 +129,12 @@ pub(crate) async fn insert_event(
     }
     // A valid copy of a message whose first copy was quarantined: store it,
     // keep the rejected bytes, hand over the message id.
+    // The rejected event keeps its message id, not the key.
     client
-        .execute("UPDATE events SET message_id = NULL WHERE id = $1", &[&old])
+        .execute(
+            "UPDATE events SET message_key = NULL WHERE id = $1",
+            &[&old],
+        )
         .await
         .map_err(pg_error)?;
     let id = insert_row(client, event, state, error, origin)
@@ -143,7 +161,14 @@ async fn insert_row(
     let body_len = i64::try_from(event.body.len())
         .map_err(|_| InboxError::Invalid("body too large".into()))?;
     let queued = matches!(state, State::Received | State::Trigger);
-    let params: [&(dyn ToSql + Sync); 12] = [
+    let keys = (
+        event
+            .message_id
+            .as_deref()
+            .map(|m| message_key(event.kind.as_str(), m)),
+        event.object_id.as_deref().map(object_key),
+    );
+    let params: [&(dyn ToSql + Sync); 14] = [
         &event.kind.as_str(),
         &event.event_name.as_deref().map(text),
         &event.object_id.as_deref().map(text),
@@ -156,6 +181,8 @@ async fn insert_row(
         &origin.as_str(),
         &&event.body[..],
         &queued,
+        &keys.0,
+        &keys.1,
     ];
     let statement = client.prepare_cached(INSERT).await.map_err(pg_error)?;
     let row = client
@@ -174,13 +201,19 @@ pub(crate) async fn list(
     let limit = i64::try_from(filter.limit.unwrap_or(100)).unwrap_or(i64::MAX);
     let sql = format!(
         "SELECT {SUMMARY_COLUMNS} FROM events e WHERE ($1::text IS NULL OR e.state = $1) \
-         AND ($2::text IS NULL OR e.kind = $2) AND ($3::text IS NULL OR e.object_id = $3) \
+         AND ($2::text IS NULL OR e.kind = $2) AND ($3::text IS NULL OR e.object_key = $3) \
          AND ($4::bigint IS NULL OR e.id < $4) ORDER BY e.id DESC LIMIT $5"
     );
     let rows = client
         .query(
             &sql,
-            &[&state, &kind, &filter.object_id, &filter.before_id, &limit],
+            &[
+                &state,
+                &kind,
+                &filter.object_id.as_deref().map(object_key),
+                &filter.before_id,
+                &limit,
+            ],
         )
         .await
         .map_err(pg_error)?;
@@ -203,16 +236,16 @@ pub(crate) async fn get(
 pub(crate) async fn replay(client: &impl GenericClient, id: i64) -> Result<(), InboxError> {
     let row = client
         .query_opt(
-            "SELECT state, origin, object_id FROM events WHERE id = $1",
+            "SELECT state, origin, object_key FROM events WHERE id = $1",
             &[&id],
         )
         .await
         .map_err(pg_error)?
         .ok_or(InboxError::NotFound(id))?;
-    let (state, origin, object_id): (String, String, Option<String>) =
+    let (state, origin, object_key): (String, String, Option<String>) =
         (row.get(0), row.get(1), row.get(2));
     let next = State::replayed(id, &state, &origin)?;
-    let keys = lock_keys(std::iter::once(object_id.as_deref()));
+    let keys = lock_keys(std::iter::once(object_key.as_deref()));
     client
         .execute("SELECT tc_lock_objects($1)", &[&keys])
         .await
@@ -227,10 +260,10 @@ pub(crate) async fn replay(client: &impl GenericClient, id: i64) -> Result<(), I
         .map_err(pg_error)?;
     client
         .execute(
-            "INSERT INTO heads (key, object_id, event_id, due_at) \
+            "INSERT INTO heads (key, object_key, event_id, due_at) \
              VALUES (CASE WHEN $2::text IS NULL THEN 'e:' || $1::bigint ELSE 'o:' || $2::text END, $2, $1, tc_now_ms()) \
              ON CONFLICT (key) DO NOTHING",
-            &[&id, &object_id],
+            &[&id, &object_key],
         )
         .await
         .map_err(pg_error)?;
@@ -297,32 +330,51 @@ fn purged(row: tokio_postgres::Row) -> Result<Purged, InboxError> {
     })
 }
 
+/// Up to `limit` events with ids above `after`, oldest first, with bodies
+/// and keys. A row that cannot be read is named in the error.
 pub(crate) async fn export(
     client: &impl GenericClient,
     after: i64,
     limit: usize,
-) -> Result<Vec<StoredEvent>, InboxError> {
+) -> Result<Vec<Exported>, InboxError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS}, b.body FROM events e JOIN event_bodies b ON b.event_id = e.id \
+        "SELECT {SUMMARY_COLUMNS}, b.body, e.message_key, e.object_key \
+         FROM events e JOIN event_bodies b ON b.event_id = e.id \
          WHERE e.id > $1 ORDER BY e.id LIMIT $2"
     );
     let rows = client
         .query(&sql, &[&after, &limit])
         .await
         .map_err(pg_error)?;
-    rows.iter().map(stored_event).collect()
+    rows.iter()
+        .map(|row| {
+            let read = || -> Result<Exported, InboxError> {
+                Ok(Exported {
+                    event: stored_event(row)?,
+                    message_key: row.try_get(16).map_err(pg_error)?,
+                    object_key: row.try_get(17).map_err(pg_error)?,
+                })
+            };
+            read().map_err(|e| {
+                let id: i64 = row.try_get(0).unwrap_or_default();
+                InboxError::Invalid(format!("event {id} cannot be read: {e}"))
+            })
+        })
+        .collect()
 }
 
+/// Write exported events as they are: the same ids, keys, states and
+/// times. A row the database refuses is named in the error.
 pub(crate) async fn import(
     client: &impl GenericClient,
-    events: &[StoredEvent],
+    events: &[Exported],
 ) -> Result<(), InboxError> {
     let insert = client
         .prepare_cached(
             "INSERT INTO events (id, kind, event_name, object_id, message_id, content_type, body_len, state, error, \
-             attempts, received_at, updated_at, next_attempt_at, source, origin) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             attempts, received_at, updated_at, next_attempt_at, source, origin, message_key, object_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .await
         .map_err(pg_error)?;
@@ -330,12 +382,13 @@ pub(crate) async fn import(
         .prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES ($1, $2)")
         .await
         .map_err(pg_error)?;
-    for event in events {
+    for exported in events {
+        let event = &exported.event;
         let s = &event.summary;
         let attempts = i32::try_from(s.attempts).unwrap_or(i32::MAX);
         let body_len = i64::try_from(event.body.len()).unwrap_or(i64::MAX);
         let next = s.next_attempt_at.map(|t| t.timestamp_millis());
-        client
+        let written = client
             .execute(
                 &insert,
                 &[
@@ -354,14 +407,107 @@ pub(crate) async fn import(
                     &next,
                     &s.source.as_deref().map(text),
                     &s.origin.as_str(),
+                    &exported.message_key,
+                    &exported.object_key,
                 ],
             )
-            .await
-            .map_err(pg_error)?;
-        client
-            .execute(&body, &[&s.id, &&event.body[..]])
-            .await
-            .map_err(pg_error)?;
+            .await;
+        let written = match written {
+            Ok(_) => client.execute(&body, &[&s.id, &&event.body[..]]).await,
+            Err(e) => Err(e),
+        };
+        written.map_err(|e| import_error(exported, e))?;
     }
     Ok(())
+}
+
+/// The error of an event that could not be imported: which event, and why
+/// (`Invalid` when the server refused the data: SQLSTATE classes 22 data
+/// exception, 23 integrity constraint, 54 program limit).
+fn import_error(exported: &Exported, err: tokio_postgres::Error) -> InboxError {
+    let what = crate::inbox::migrate::describe_row(&exported.event);
+    let refused = err
+        .as_db_error()
+        .is_some_and(|db| matches!(&db.code().code()[..2], "22" | "23" | "54"));
+    match pg_error(err) {
+        InboxError::Unavailable(message) if refused => {
+            InboxError::Invalid(format!("{what} was refused by the target: {message}"))
+        }
+        InboxError::Unavailable(message) => {
+            InboxError::Unavailable(format!("{what} could not be written: {message}"))
+        }
+        other => other,
+    }
+}
+
+/// The mark of an unfinished `inbox migrate` into this inbox, if any.
+pub(crate) async fn import_mark(client: &impl GenericClient) -> Result<Option<String>, InboxError> {
+    let row = client
+        .query_opt(
+            "SELECT value FROM tradecloud_meta WHERE key = $1",
+            &[&IMPORT_MARK],
+        )
+        .await
+        .map_err(pg_error)?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// See `Store::begin_import` (inside a transaction).
+pub(crate) async fn begin_import(
+    client: &impl GenericClient,
+    describe: &str,
+    source: &str,
+) -> Result<Option<String>, InboxError> {
+    // Serialise with another migrate into the same database.
+    client
+        .batch_execute("LOCK TABLE tradecloud_meta IN EXCLUSIVE MODE")
+        .await
+        .map_err(pg_error)?;
+    let previous = import_mark(client).await?;
+    if previous.is_some() {
+        client
+            .batch_execute("DELETE FROM events; DELETE FROM event_bodies; DELETE FROM heads;")
+            .await
+            .map_err(pg_error)?;
+    } else if client
+        .query_opt("SELECT id FROM events LIMIT 1", &[])
+        .await
+        .map_err(pg_error)?
+        .is_some()
+    {
+        return Err(not_empty(describe));
+    }
+    client
+        .execute(
+            "INSERT INTO tradecloud_meta (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&IMPORT_MARK, &import_mark_value(source, now_ms())],
+        )
+        .await
+        .map_err(pg_error)?;
+    Ok(previous)
+}
+
+/// Remove the mark of `begin_import`.
+pub(crate) async fn clear_import_mark(client: &impl GenericClient) -> Result<(), InboxError> {
+    client
+        .execute(
+            "DELETE FROM tradecloud_meta WHERE key = $1",
+            &[&IMPORT_MARK],
+        )
+        .await
+        .map_err(pg_error)?;
+    Ok(())
+}
+
+/// See `Store::fingerprint`.
+pub(crate) async fn fingerprint(client: &impl GenericClient) -> Result<Fingerprint, InboxError> {
+    let row = client
+        .query_one(
+            "SELECT count(*), coalesce(max(id), 0)::bigint, coalesce(max(updated_at), 0)::bigint FROM events",
+            &[],
+        )
+        .await
+        .map_err(pg_error)?;
+    Ok((row.get(0), row.get(1), row.get(2)))
 }

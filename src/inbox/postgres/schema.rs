@@ -63,6 +63,46 @@ CREATE TABLE heads (
 );
 CREATE INDEX heads_due ON heads (due_at);
 ",
+    // 2: keys instead of ids in the indexes (crate::inbox::keys): an id with
+    // NUL (stored with U+FFFD in its place) no longer meets another id, an
+    // id of any length fits its index, and a message id is unique per kind
+    // of event. The keys of existing rows are computed by `tc_id_key`,
+    // which is the Rust `id_key` in SQL. `heads` moves to object keys
+    // (rebuilt: a lease of an instance of the older version is dropped, so
+    // its events are claimed again). `tradecloud_meta` holds the mark of an
+    // unfinished `inbox migrate` into this database.
+    "
+CREATE FUNCTION tc_id_key(id text) RETURNS text LANGUAGE sql IMMUTABLE STRICT AS $$
+  -- (PostgreSQL text holds no NUL: the plain form needs no test for it.)
+  SELECT CASE WHEN octet_length(convert_to(id, 'UTF8')) <= 200
+              THEN '=' || id
+              ELSE '#' || encode(sha256(convert_to(id, 'UTF8')), 'hex') END $$;
+
+ALTER TABLE events ADD COLUMN message_key text, ADD COLUMN object_key text;
+UPDATE events SET message_key = kind || ':' || tc_id_key(message_id),
+                  object_key = tc_id_key(object_id)
+WHERE message_id IS NOT NULL OR object_id IS NOT NULL;
+DROP INDEX events_message_id;
+DROP INDEX events_active_object;
+CREATE UNIQUE INDEX events_message_key ON events (message_key);
+CREATE INDEX events_active_object ON events (object_key, id)
+    WHERE state IN ('received', 'trigger', 'processing', 'retrying');
+
+ALTER TABLE heads RENAME COLUMN object_id TO object_key;
+DELETE FROM heads;
+INSERT INTO heads (key, object_key, event_id, due_at, owner)
+SELECT CASE WHEN object_key IS NULL THEN 'e:' || id ELSE 'o:' || object_key END,
+       object_key, min(id), 0, NULL
+FROM events WHERE state IN ('received', 'trigger', 'processing', 'retrying')
+GROUP BY CASE WHEN object_key IS NULL THEN 'e:' || id ELSE 'o:' || object_key END, object_key;
+UPDATE heads h SET due_at = coalesce(e.next_attempt_at, 0) FROM events e
+WHERE e.id = h.event_id AND e.state = 'retrying';
+
+CREATE TABLE tradecloud_meta (
+    key   text PRIMARY KEY,
+    value text NOT NULL
+);
+",
 ];
 
 /// The newest schema version this build knows.

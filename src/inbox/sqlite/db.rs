@@ -5,6 +5,7 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::queue::rebuild_heads;
+use crate::inbox::keys;
 use crate::inbox::options::Target;
 use crate::inbox::{InboxError, InboxOptions};
 
@@ -13,7 +14,10 @@ use crate::inbox::{InboxError, InboxOptions};
 /// 1: bodies in `events.body` (in the middle of the row).
 /// 2: bodies in `event_bodies`, `events.body_len` (see [`migrate_v1_to_v2`]).
 /// 3: the `heads` table of the work queue (see [`crate::inbox::queue`]).
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+/// 4: the indexes hold keys, not ids (`events.message_key`, unique per
+///    kind of event, and `events.object_key`, see [`crate::inbox::keys`]);
+///    `heads.object_key`; `inbox_meta` (see [`migrate_v3_to_v4`]).
+pub(crate) const SCHEMA_VERSION: i64 = 4;
 
 /// The `events` table of version 2, created as `{name}`.
 fn events_table(name: &str) -> String {
@@ -38,7 +42,9 @@ fn events_table(name: &str) -> String {
     )
 }
 
-/// The indexes on `events` (version 3; versions 1 and 2 also had `events_pending`).
+/// The indexes on `events` of version 3 (versions 1 and 2 also had
+/// `events_pending`; version 4 replaces the first and the last, see
+/// [`migrate_v3_to_v4`]).
 const EVENTS_INDEXES: &str = "
 CREATE UNIQUE INDEX IF NOT EXISTS events_message_id ON events (message_id);
 CREATE INDEX IF NOT EXISTS events_state ON events (state, id);
@@ -56,8 +62,8 @@ CREATE TABLE event_bodies (
 );
 ";
 
-/// The head of each object's queue (see [`crate::inbox::queue`]).
-const HEADS_TABLE: &str = "
+/// The head of each object's queue (see [`crate::inbox::queue`]), version 3.
+const HEADS_TABLE_V3: &str = "
 CREATE TABLE heads (
     key       TEXT    PRIMARY KEY,
     object_id TEXT,
@@ -66,6 +72,30 @@ CREATE TABLE heads (
     owner     TEXT
 ) WITHOUT ROWID;
 CREATE INDEX heads_due ON heads (due_at);
+";
+
+/// Version 4: keys in the indexes, `heads` keyed by object key, and
+/// `inbox_meta` (today only the mark of an unfinished `inbox migrate`
+/// into this inbox, see [`crate::inbox::Inbox::copy_to`]).
+const V4: &str = "
+DROP INDEX IF EXISTS events_message_id;
+DROP INDEX IF EXISTS events_active_object;
+CREATE UNIQUE INDEX events_message_key ON events (message_key);
+CREATE INDEX events_active_object ON events (object_key, id)
+    WHERE state IN ('received', 'trigger', 'processing', 'retrying');
+DROP TABLE heads;
+CREATE TABLE heads (
+    key        TEXT    PRIMARY KEY,
+    object_key TEXT,
+    event_id   INTEGER NOT NULL,
+    due_at     INTEGER NOT NULL,
+    owner      TEXT
+) WITHOUT ROWID;
+CREATE INDEX heads_due ON heads (due_at);
+CREATE TABLE inbox_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 ";
 
 /// Kept for files of earlier versions; nothing writes it any more.
@@ -182,7 +212,22 @@ fn sync_parent_dir(path: &Path) {
     }
 }
 
+/// `Unavailable` when `conn` cannot write its database: SQLite opens a file
+/// this process may not write (its mode, its owner, a read-only mount)
+/// read-only without a word, and every write then fails.
+pub(crate) fn check_writable(conn: &Connection) -> Result<(), InboxError> {
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        let path = conn.path().unwrap_or("(in memory)");
+        return Err(InboxError::Unavailable(format!(
+            "the inbox database {path} is read-only for this process (the file's mode or owner, or a \
+             read-only file system): let the user running tradecloud write the file and its directory"
+        )));
+    }
+    Ok(())
+}
+
 fn setup_writer(conn: &Connection, options: &InboxOptions, file: bool) -> Result<(), InboxError> {
+    check_writable(conn)?;
     conn.busy_timeout(options.busy_timeout)?;
     if file {
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
@@ -241,17 +286,25 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
     check_known(version)?;
     match version {
         0 => {
+            // Version 3, then the same steps as an existing file: a new
+            // file and a migrated one have the same schema.
             conn.execute_batch(&events_table("events"))?;
             conn.execute_batch(EVENTS_INDEXES)?;
             conn.execute_batch(BODIES_TABLE)?;
             conn.execute_batch(HEALTH_TABLE)?;
-            conn.execute_batch(HEADS_TABLE)?;
+            conn.execute_batch(HEADS_TABLE_V3)?;
+            migrate_v3_to_v4(conn)?;
         }
         1 => {
             migrate_v1_to_v2(conn)?;
             migrate_v2_to_v3(conn)?;
+            migrate_v3_to_v4(conn)?;
         }
-        2 => migrate_v2_to_v3(conn)?,
+        2 => {
+            migrate_v2_to_v3(conn)?;
+            migrate_v3_to_v4(conn)?;
+        }
+        3 => migrate_v3_to_v4(conn)?,
         _ => return Ok(()),
     }
     conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -308,7 +361,46 @@ fn migrate_v2_to_v3(conn: &Connection) -> Result<(), InboxError> {
     // The queue is found through `heads` now; the index of pending events
     // only cost a write per state change.
     conn.execute_batch("DROP INDEX IF EXISTS events_pending;")?;
-    conn.execute_batch(HEADS_TABLE)?;
+    conn.execute_batch(HEADS_TABLE_V3)?;
+    // Built with the keys of version 4, which always follows.
+    Ok(())
+}
+
+/// Version 3 to 4: the keys of [`crate::inbox::keys`] beside the ids, in
+/// the indexes instead of them (an id with NUL, or megabytes long, is kept
+/// apart from every other and fits an index), the message key unique per
+/// kind of event; `heads` rebuilt on object keys (a claim left by a crash
+/// is dropped, so its event is claimed again); `inbox_meta`. Every row is
+/// kept; the keys are computed here, in Rust, exactly as new events get
+/// them. Runs in the caller's transaction.
+fn migrate_v3_to_v4(conn: &Connection) -> Result<(), InboxError> {
+    conn.execute_batch(
+        "ALTER TABLE events ADD COLUMN message_key TEXT; ALTER TABLE events ADD COLUMN object_key TEXT;",
+    )?;
+    let mut after = 0i64;
+    loop {
+        let rows: Vec<(i64, String, Option<String>, Option<String>)> = conn
+            .prepare_cached(
+                "SELECT id, kind, message_id, object_id FROM events WHERE id > ?1 \
+                 AND (message_id IS NOT NULL OR object_id IS NOT NULL) ORDER BY id LIMIT 1000",
+            )?
+            .query_map([after], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        let mut update = conn
+            .prepare_cached("UPDATE events SET message_key = ?2, object_key = ?3 WHERE id = ?1")?;
+        for (id, kind, message_id, object_id) in &rows {
+            update.execute((
+                id,
+                message_id.as_deref().map(|m| keys::message_key(kind, m)),
+                object_id.as_deref().map(keys::object_key),
+            ))?;
+        }
+    }
+    conn.execute_batch(V4)?;
     rebuild_heads(conn)
 }
 

@@ -17,8 +17,8 @@ use super::admission::{hand_over, writer_gone, Admission};
 use super::options::Target;
 use super::queue::{ClaimRequest, Claimed, Finished, RunOutcome};
 use super::{
-    now_ms, BoxFuture, EventSummary, InboxError, InboxOptions, ListFilter, NewEvent, Purged, State,
-    Store, Stored, StoredEvent,
+    now_ms, BoxFuture, EventSummary, Exported, Fingerprint, InboxError, InboxOptions, ListFilter,
+    NewEvent, Opening, Purged, State, Store, Stored, StoredEvent,
 };
 use writer::{FnOp, WriteOp};
 
@@ -33,9 +33,21 @@ pub(crate) struct SqliteStore {
 
 impl SqliteStore {
     /// Open the database (creating file and schema when allowed) and start
-    /// the writer thread. Blocks while the file is opened and migrated.
-    pub(crate) fn open(target: Target, options: InboxOptions) -> Result<SqliteStore, InboxError> {
+    /// the writer thread; commits notify `changed`. Blocks while the file is
+    /// opened and migrated. To be used, an inbox with an unfinished `inbox
+    /// migrate` into it is refused.
+    pub(crate) fn open(
+        target: Target,
+        options: InboxOptions,
+        changed: Arc<Notify>,
+        opening: Opening,
+    ) -> Result<SqliteStore, InboxError> {
         let conn = db::open_writer(&target, &options)?;
+        if opening == Opening::Use {
+            if let Some(mark) = rows::import_mark(&conn)? {
+                return Err(crate::inbox::migrate::unfinished(&describe(&target), &mark));
+            }
+        }
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         writer::spawn(target.clone(), conn, rx, options.clone())?;
         Ok(SqliteStore {
@@ -44,7 +56,7 @@ impl SqliteStore {
             options,
             tx,
             readers: Mutex::new(Vec::new()),
-            changed: Arc::new(Notify::new()),
+            changed,
         })
     }
 
@@ -117,12 +129,17 @@ fn free_bytes(_path: &Path) -> Result<u64, InboxError> {
     Ok(u64::MAX)
 }
 
+/// `sqlite:///path` or `sqlite::memory:`.
+fn describe(target: &Target) -> String {
+    match target {
+        Target::Memory => "sqlite::memory:".into(),
+        Target::File(path) => format!("sqlite://{}", path.display()),
+    }
+}
+
 impl Store for SqliteStore {
     fn describe(&self) -> String {
-        match &self.target {
-            Target::Memory => "sqlite::memory:".into(),
-            Target::File(path) => format!("sqlite://{}", path.display()),
-        }
+        describe(&self.target)
     }
 
     fn path(&self) -> Option<&Path> {
@@ -166,9 +183,10 @@ impl Store for SqliteStore {
                 }
             }
             // An operation that writes nothing: the batch it joins still takes
-            // the write lock (BEGIN IMMEDIATE) and reopens a replaced file; a
-            // batch of nothing but this commits without an fsync.
-            let (op, rx) = FnOp::new(|_conn: &rusqlite::Connection| Ok(()), None);
+            // the write lock (BEGIN IMMEDIATE) and reopens a replaced file
+            // (a file that became read-only is found then); a batch of
+            // nothing but this commits without an fsync.
+            let (op, rx) = FnOp::new(db::check_writable, None);
             hand_over(&self.tx, op)?;
             rx.await.unwrap_or_else(|_| Err(writer_gone()))
         })
@@ -237,19 +255,33 @@ impl Store for SqliteStore {
         Box::pin(self.read(|conn| queue::next_due(conn, now_ms())))
     }
 
-    fn export(
-        &self,
-        after: i64,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<StoredEvent>, InboxError>> {
+    fn export(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<Exported>, InboxError>> {
         Box::pin(self.read(move |conn| rows::export(conn, after, limit)))
     }
 
-    fn import(&self, events: Vec<StoredEvent>) -> BoxFuture<'_, Result<(), InboxError>> {
+    fn import(&self, events: Vec<Exported>) -> BoxFuture<'_, Result<(), InboxError>> {
         Box::pin(self.write(move |conn| rows::import(conn, &events), false))
     }
 
+    fn begin_import(&self, source: String) -> BoxFuture<'_, Result<Option<String>, InboxError>> {
+        let describe = self.describe();
+        Box::pin(self.write(
+            move |conn| rows::begin_import(conn, &describe, &source, now_ms()),
+            false,
+        ))
+    }
+
     fn finish_import(&self) -> BoxFuture<'_, Result<(), InboxError>> {
-        Box::pin(self.write(queue::rebuild_heads, true))
+        Box::pin(self.write(
+            |conn| {
+                queue::rebuild_heads(conn)?;
+                rows::clear_import_mark(conn)
+            },
+            true,
+        ))
+    }
+
+    fn fingerprint(&self) -> BoxFuture<'_, Result<Fingerprint, InboxError>> {
+        Box::pin(self.read(rows::fingerprint))
     }
 }

@@ -19,18 +19,18 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
-/// Make `id` the head of its object unless the object has one.
+/// Make `id` the head of its object (by its object key) unless the object has one.
 pub(crate) fn ensure_head(
     conn: &Connection,
-    object_id: Option<&str>,
+    object_key: Option<&str>,
     id: i64,
     due_at: i64,
 ) -> Result<(), InboxError> {
     conn.prepare_cached(
-        "INSERT INTO heads (key, object_id, event_id, due_at, owner) VALUES (?1, ?2, ?3, ?4, NULL) \
+        "INSERT INTO heads (key, object_key, event_id, due_at, owner) VALUES (?1, ?2, ?3, ?4, NULL) \
          ON CONFLICT (key) DO NOTHING",
     )?
-    .execute((head_key(object_id, id), object_id, id, due_at))?;
+    .execute((head_key(object_key, id), object_key, id, due_at))?;
     Ok(())
 }
 
@@ -38,11 +38,11 @@ pub(crate) fn ensure_head(
 pub(crate) fn rebuild_heads(conn: &Connection) -> Result<(), InboxError> {
     conn.execute_batch(&format!(
         "DELETE FROM heads;
-         INSERT INTO heads (key, object_id, event_id, due_at, owner)
-         SELECT CASE WHEN object_id IS NULL THEN 'e:' || id ELSE 'o:' || object_id END,
-                object_id, min(id), 0, NULL
+         INSERT INTO heads (key, object_key, event_id, due_at, owner)
+         SELECT CASE WHEN object_key IS NULL THEN 'e:' || id ELSE 'o:' || object_key END,
+                object_key, min(id), 0, NULL
          FROM events WHERE state IN {ACTIVE}
-         GROUP BY CASE WHEN object_id IS NULL THEN 'e:' || id ELSE 'o:' || object_id END;
+         GROUP BY CASE WHEN object_key IS NULL THEN 'e:' || id ELSE 'o:' || object_key END;
          UPDATE heads SET due_at = coalesce((SELECT next_attempt_at FROM events
              WHERE events.id = heads.event_id AND events.state = 'retrying'), 0);"
     ))?;
@@ -65,18 +65,18 @@ pub(crate) fn claim(
     let limit = i64::try_from(request.heads).unwrap_or(i64::MAX);
     let heads: Vec<(String, Option<String>, i64)> = conn
         .prepare_cached(
-            "SELECT key, object_id, event_id FROM heads WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
+            "SELECT key, object_key, event_id FROM heads WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
         )?
         .query_map((now, limit), |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
         .collect::<Result<_, _>>()?;
     let lease_end = now.saturating_add(millis(request.lease));
     let run_limit = i64::try_from(request.run_limit.max(1)).unwrap_or(i64::MAX);
     let mut claimed = Vec::with_capacity(heads.len());
-    for (key, object_id, head) in heads {
-        let candidates: Vec<(i64, String, String)> = match &object_id {
+    for (key, object_key, head) in heads {
+        let candidates: Vec<(i64, String, String)> = match &object_key {
             Some(object) => conn
                 .prepare_cached(&format!(
-                    "SELECT id, state, origin FROM events WHERE object_id = ?1 AND id >= ?2 \
+                    "SELECT id, state, origin FROM events WHERE object_key = ?1 AND id >= ?2 \
                      AND state IN {ACTIVE} ORDER BY id LIMIT ?3"
                 ))?
                 .query_map((object, head, run_limit), |row| {
@@ -93,7 +93,7 @@ pub(crate) fn claim(
         let ids = run_of(head, &candidates);
         if ids.is_empty() {
             // A head out of step with its events: put it right, claim it next time.
-            refresh_head(conn, &key, object_id.as_deref(), head, now)?;
+            refresh_head(conn, &key, object_key.as_deref(), head, now)?;
             continue;
         }
         conn.prepare_cached("UPDATE heads SET owner = ?2, due_at = ?3 WHERE key = ?1")?
@@ -119,14 +119,14 @@ pub(crate) fn claim(
 fn refresh_head(
     conn: &Connection,
     key: &str,
-    object_id: Option<&str>,
+    object_key: Option<&str>,
     event_id: i64,
     now: i64,
 ) -> Result<(), InboxError> {
-    let next: Option<(i64, String, Option<i64>)> = match object_id {
+    let next: Option<(i64, String, Option<i64>)> = match object_key {
         Some(object) => conn
             .prepare_cached(&format!(
-                "SELECT id, state, next_attempt_at FROM events WHERE object_id = ?1 \
+                "SELECT id, state, next_attempt_at FROM events WHERE object_key = ?1 \
                  AND state IN {ACTIVE} ORDER BY id LIMIT 1"
             ))?
             .query_row([object], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
@@ -185,10 +185,10 @@ pub(crate) fn finish(
     let mut finished = Finished::default();
     for run in runs {
         let head: Option<(Option<String>, i64)> = conn
-            .prepare_cached("SELECT object_id, event_id FROM heads WHERE key = ?1 AND owner = ?2")?
+            .prepare_cached("SELECT object_key, event_id FROM heads WHERE key = ?1 AND owner = ?2")?
             .query_row((&run.key, owner), |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
-        let Some((object_id, event_id)) = head else {
+        let Some((object_key, event_id)) = head else {
             finished.lost.push(run.key.clone());
             continue;
         };
@@ -197,7 +197,7 @@ pub(crate) fn finish(
                 finished.fetched.push((*id, new_id));
             }
         }
-        refresh_head(conn, &run.key, object_id.as_deref(), event_id, now)?;
+        refresh_head(conn, &run.key, object_key.as_deref(), event_id, now)?;
     }
     Ok(finished)
 }

@@ -7,9 +7,11 @@ use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::db::{unavailable, SUMMARY_COLUMNS, WITH_BODY};
 use super::queue::ensure_head;
+use crate::inbox::keys::{message_key, object_key};
+use crate::inbox::migrate::{import_mark_value, IMPORT_MARK};
 use crate::inbox::{
-    from_ms, EventSummary, InboxError, ListFilter, NewEvent, Origin, Purged, State, Stored,
-    StoredEvent,
+    from_ms, EventSummary, Exported, Fingerprint, InboxError, ListFilter, NewEvent, Origin, Purged,
+    State, Stored, StoredEvent,
 };
 
 fn conversion_error(index: usize, err: InboxError) -> rusqlite::Error {
@@ -72,9 +74,10 @@ pub(crate) fn insert_event(
 ) -> Result<Stored, InboxError> {
     let (state, error, origin) = event.state.stored_as();
     if let Some(message_id) = &event.message_id {
+        let key = message_key(event.kind.as_str(), message_id);
         let existing: Option<(i64, String)> = conn
-            .prepare_cached("SELECT id, state FROM events WHERE message_id = ?1")?
-            .query_row([message_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .prepare_cached("SELECT id, state FROM events WHERE message_key = ?1")?
+            .query_row([key], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
         if let Some((id, existing_state)) = existing {
             if existing_state == State::Rejected.as_str() && state != State::Rejected {
@@ -131,7 +134,8 @@ fn supersede(
     event: &NewEvent,
     now: i64,
 ) -> Result<Stored, InboxError> {
-    conn.prepare_cached("UPDATE events SET message_id = NULL WHERE id = ?1")?
+    // The rejected event keeps its message id, not the key.
+    conn.prepare_cached("UPDATE events SET message_key = NULL WHERE id = ?1")?
         .execute([old])?;
     let (state, note, origin) = event.state.stored_as();
     let id = insert_new(conn, event, state, note, origin, now)?;
@@ -165,12 +169,13 @@ pub(crate) fn insert_row(
 ) -> Result<i64, InboxError> {
     let body_len =
         i64::try_from(row.body.len()).map_err(|_| InboxError::Invalid("body too large".into()))?;
+    let object_key = row.object_id.map(object_key);
     conn.prepare_cached(
         "INSERT INTO events (kind, event_name, object_id, message_id, content_type, body_len, state, error, \
-         attempts, received_at, updated_at, next_attempt_at, source, origin) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9, NULL, ?10, ?11)",
+         attempts, received_at, updated_at, next_attempt_at, source, origin, message_key, object_key) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9, NULL, ?10, ?11, ?12, ?13)",
     )?
-    .execute((
+    .execute(rusqlite::params![
         row.kind,
         row.event_name,
         row.object_id,
@@ -182,12 +187,14 @@ pub(crate) fn insert_row(
         now,
         row.source,
         row.origin.as_str(),
-    ))?;
+        row.message_id.map(|m| message_key(row.kind, m)),
+        object_key,
+    ])?;
     let id = conn.last_insert_rowid();
     conn.prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES (?1, ?2)")?
         .execute((id, row.body))?;
     if matches!(row.state, State::Received | State::Trigger) {
-        ensure_head(conn, row.object_id, id, now)?;
+        ensure_head(conn, object_key.as_deref(), id, now)?;
     }
     Ok(id)
 }
@@ -207,8 +214,8 @@ pub(crate) fn list(
         sql.push_str(&format!(" AND kind = ?{}", params.len()));
     }
     if let Some(object_id) = &filter.object_id {
-        params.push(Value::Text(object_id.clone()));
-        sql.push_str(&format!(" AND object_id = ?{}", params.len()));
+        params.push(Value::Text(object_key(object_id)));
+        sql.push_str(&format!(" AND object_key = ?{}", params.len()));
     }
     if let Some(before) = filter.before_id {
         params.push(Value::Integer(before));
@@ -242,63 +249,102 @@ pub(crate) fn replay(conn: &Connection, id: i64, now: i64) -> Result<(), InboxEr
         .optional()?;
     let (state, origin) = row.ok_or(InboxError::NotFound(id))?;
     let next = State::replayed(id, &state, &origin)?;
-    let object_id: Option<String> = conn
+    let object_key: Option<String> = conn
         .prepare_cached(
             "UPDATE events SET state = ?2, error = NULL, attempts = 0, next_attempt_at = NULL, updated_at = ?3 \
-             WHERE id = ?1 RETURNING object_id",
+             WHERE id = ?1 RETURNING object_key",
         )?
         .query_row((id, next.as_str(), now), |row| row.get(0))?;
-    ensure_head(conn, object_id.as_deref(), id, now)
+    ensure_head(conn, object_key.as_deref(), id, now)
 }
 
-/// Up to `limit` events with ids above `after`, oldest first, with bodies.
+/// Up to `limit` events with ids above `after`, oldest first, with bodies
+/// and keys. A row that cannot be read is named in the error.
 pub(crate) fn export(
     conn: &Connection,
     after: i64,
     limit: usize,
-) -> Result<Vec<StoredEvent>, InboxError> {
+) -> Result<Vec<Exported>, InboxError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {SUMMARY_COLUMNS}, b.body FROM {WITH_BODY} WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
+        "SELECT {SUMMARY_COLUMNS}, b.body, e.message_key, e.object_key FROM {WITH_BODY} \
+         WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
     ))?;
-    let events = stmt
-        .query_map((after, limit), stored_event)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(read_error)?;
+    let mut rows = stmt.query((after, limit))?;
+    let mut events = Vec::new();
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let read = |row: &Row<'_>| -> rusqlite::Result<Exported> {
+            Ok(Exported {
+                event: stored_event(row)?,
+                message_key: row.get(16)?,
+                object_key: row.get(17)?,
+            })
+        };
+        events.push(
+            read(row)
+                .map_err(read_error)
+                .map_err(|e| InboxError::Invalid(format!("event {id} cannot be read: {e}")))?,
+        );
+    }
     Ok(events)
 }
 
-/// Write exported events as they are: the same ids, states and times.
-pub(crate) fn import(conn: &Connection, events: &[StoredEvent]) -> Result<(), InboxError> {
+/// Write exported events as they are: the same ids, keys, states and
+/// times. A row the database refuses is named in the error.
+pub(crate) fn import(conn: &Connection, events: &[Exported]) -> Result<(), InboxError> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO events (id, kind, event_name, object_id, message_id, content_type, body_len, state, error, \
-         attempts, received_at, updated_at, next_attempt_at, source, origin) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+         attempts, received_at, updated_at, next_attempt_at, source, origin, message_key, object_key) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?;
     let mut body =
         conn.prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES (?1, ?2)")?;
-    for event in events {
+    for exported in events {
+        let event = &exported.event;
         let s = &event.summary;
-        insert.execute(rusqlite::params![
-            s.id,
-            s.kind.as_str(),
-            s.event_name,
-            s.object_id,
-            s.message_id,
-            s.content_type,
-            i64::try_from(event.body.len()).unwrap_or(i64::MAX),
-            s.state.as_str(),
-            s.error,
-            s.attempts,
-            s.received_at.timestamp_millis(),
-            s.updated_at.timestamp_millis(),
-            s.next_attempt_at.map(|t| t.timestamp_millis()),
-            s.source,
-            s.origin.as_str(),
-        ])?;
-        body.execute((s.id, &event.body[..]))?;
+        insert
+            .execute(rusqlite::params![
+                s.id,
+                s.kind.as_str(),
+                s.event_name,
+                s.object_id,
+                s.message_id,
+                s.content_type,
+                i64::try_from(event.body.len()).unwrap_or(i64::MAX),
+                s.state.as_str(),
+                s.error,
+                s.attempts,
+                s.received_at.timestamp_millis(),
+                s.updated_at.timestamp_millis(),
+                s.next_attempt_at.map(|t| t.timestamp_millis()),
+                s.source,
+                s.origin.as_str(),
+                exported.message_key,
+                exported.object_key,
+            ])
+            .and_then(|_| body.execute((s.id, &event.body[..])))
+            .map_err(|e| import_error(exported, e))?;
     }
     Ok(())
+}
+
+/// The error of an event that could not be imported: which event, and why.
+fn import_error(exported: &Exported, err: rusqlite::Error) -> InboxError {
+    let refused = matches!(
+        err.sqlite_error_code(),
+        Some(
+            rusqlite::ErrorCode::ConstraintViolation
+                | rusqlite::ErrorCode::TooBig
+                | rusqlite::ErrorCode::TypeMismatch
+        )
+    );
+    let what = crate::inbox::migrate::describe_row(&exported.event);
+    if refused {
+        InboxError::Invalid(format!("{what} was refused by the target: {err}"))
+    } else {
+        InboxError::Unavailable(format!("{what} could not be written: {err}"))
+    }
 }
 
 pub(crate) fn counts(conn: &Connection) -> Result<Vec<(State, u64)>, InboxError> {
@@ -363,4 +409,52 @@ pub(crate) fn purge_batch(
             .map(|(_, n)| u64::try_from(*n).unwrap_or(0))
             .sum(),
     })
+}
+
+/// The mark of an unfinished `inbox migrate` into this inbox, if any.
+pub(crate) fn import_mark(conn: &Connection) -> Result<Option<String>, InboxError> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM inbox_meta WHERE key = ?1")?
+        .query_row([IMPORT_MARK], |row| row.get(0))
+        .optional()?)
+}
+
+/// See `Store::begin_import`.
+pub(crate) fn begin_import(
+    conn: &Connection,
+    describe: &str,
+    source: &str,
+    now: i64,
+) -> Result<Option<String>, InboxError> {
+    let previous = import_mark(conn)?;
+    if previous.is_some() {
+        conn.execute_batch("DELETE FROM events; DELETE FROM event_bodies; DELETE FROM heads;")?;
+    } else {
+        let any: Option<i64> = conn
+            .prepare_cached("SELECT id FROM events LIMIT 1")?
+            .query_row([], |row| row.get(0))
+            .optional()?;
+        if any.is_some() {
+            return Err(crate::inbox::migrate::not_empty(describe));
+        }
+    }
+    conn.prepare_cached("INSERT OR REPLACE INTO inbox_meta (key, value) VALUES (?1, ?2)")?
+        .execute([IMPORT_MARK, &import_mark_value(source, now)])?;
+    Ok(previous)
+}
+
+/// Remove the mark of `begin_import`.
+pub(crate) fn clear_import_mark(conn: &Connection) -> Result<(), InboxError> {
+    conn.prepare_cached("DELETE FROM inbox_meta WHERE key = ?1")?
+        .execute([IMPORT_MARK])?;
+    Ok(())
+}
+
+/// See `Store::fingerprint`.
+pub(crate) fn fingerprint(conn: &Connection) -> Result<Fingerprint, InboxError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*), coalesce(max(id), 0), coalesce(max(updated_at), 0) FROM events",
+        )?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?)
 }

@@ -200,6 +200,9 @@ impl Writer {
 
     fn try_commit(&mut self, batch: &mut [Box<dyn WriteOp>]) -> Result<(), InboxError> {
         let conn = self.connection()?;
+        // A connection SQLite opened read-only fails the batch, and is
+        // opened again for the next one (the file may be writable by then).
+        db::check_writable(conn)?;
         conn.execute_batch("BEGIN IMMEDIATE")
             .map_err(db::unavailable)?;
         for op in batch.iter_mut() {

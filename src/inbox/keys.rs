@@ -1,0 +1,96 @@
+//! The keys both stores index, computed here once so that SQLite and
+//! PostgreSQL agree on them byte for byte.
+//!
+//! An id from a webhook body (`meta.messageId`, `orderId`, `shipment.id`)
+//! is whatever Tradecloud (or anyone holding the credentials) sent: it may
+//! hold NUL, which PostgreSQL text cannot, and it may be megabytes long,
+//! which no B-tree index takes (PostgreSQL refuses index rows above about
+//! 2.7 kB). So the indexed columns hold a *key* of the id, never the id:
+//!
+//! * `=` followed by the id, when the id has at most [`MAX_PLAIN_ID_BYTES`]
+//!   bytes and no NUL (every id Tradecloud sends: they are UUIDs);
+//! * else `#` followed by the SHA-256 of the id's UTF-8 bytes in lower-case
+//!   hex (64 characters).
+//!
+//! The two forms cannot meet (they start with different characters), each
+//! is one-to-one (up to a SHA-256 collision), every key is NUL-free text of
+//! at most 201 bytes, and ids stay readable in the database for the
+//! common case. The message key is prefixed with the event's kind
+//! (`order:`, `orderDocuments:`, `shipment:`): a message id is unique per
+//! kind of event, not across kinds, so a shipment event that happens to
+//! carry an order event's message id is not taken for its redelivery.
+//!
+//! The ids themselves are kept beside the keys, unchanged (PostgreSQL:
+//! with U+FFFD in place of a NUL, shown by `inbox list` only; the body is
+//! kept byte for byte on both stores).
+
+use aws_lc_rs::digest::{digest, SHA256};
+
+/// Ids up to this many bytes (and without NUL) are kept as they are in
+/// their key; longer ones are hashed.
+pub const MAX_PLAIN_ID_BYTES: usize = 200;
+
+/// The key of an id (see the [module docs](self)).
+pub(crate) fn id_key(id: &str) -> String {
+    if id.len() <= MAX_PLAIN_ID_BYTES && !id.contains('\0') {
+        let mut key = String::with_capacity(id.len() + 1);
+        key.push('=');
+        key.push_str(id);
+        return key;
+    }
+    let hash = digest(&SHA256, id.as_bytes());
+    let mut key = String::with_capacity(65);
+    key.push('#');
+    for byte in hash.as_ref() {
+        key.push(char::from(HEX[usize::from(byte >> 4)]));
+        key.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    key
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The deduplication key of a message id of an event of `kind`
+/// (`order`, `orderDocuments`, `shipment`).
+pub(crate) fn message_key(kind: &str, message_id: &str) -> String {
+    format!("{kind}:{}", id_key(message_id))
+}
+
+/// The ordering key of an order or shipment id.
+pub(crate) fn object_key(object_id: &str) -> String {
+    id_key(object_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_keep_ids_apart_and_stay_bounded() {
+        assert_eq!(id_key("7e1f5b2c"), "=7e1f5b2c");
+        assert_ne!(id_key("n\0"), id_key("n\u{FFFD}"));
+        assert!(!id_key("n\0").contains('\0'));
+        let long = "x".repeat(300_000);
+        let key = id_key(&long);
+        assert_eq!(key.len(), 65);
+        assert_ne!(key, id_key(&"x".repeat(299_999)));
+        // The plain form of a 64-hex id cannot be taken for a hash.
+        let hex = "a".repeat(64);
+        assert_ne!(id_key(&hex)[1..], id_key(&long)[1..]);
+        assert_eq!(id_key(&"y".repeat(200)).len(), 201);
+        assert!(id_key(&"y".repeat(201)).starts_with('#'));
+        // SHA-256 in lower-case hex, as PostgreSQL's
+        // `encode(sha256(...), 'hex')` prints it (the schema migration
+        // computes the keys of existing rows that way).
+        assert_eq!(
+            id_key("abc\0"),
+            "#dc1114cd074914bd872cc1f9a23ec910ea2203bc79779ab2e17da25782a624fc"
+        );
+        assert_eq!(
+            id_key(&"abc".repeat(100)),
+            "#d9f5aeb06abebb3be3f38adec9a2e3b94228d52193be923eb4e24c9b56ee0930"
+        );
+        assert_eq!(message_key("shipment", "m"), "shipment:=m");
+        assert_ne!(message_key("order", "m"), message_key("shipment", "m"));
+    }
+}

@@ -1,0 +1,315 @@
+//! Cases every inbox store must pass the same way, run against SQLite
+//! (`tests/inbox_store.rs`) and PostgreSQL (`tests/inbox_postgres.rs`).
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tradecloud::inbox::{EventKind, Inbox, ListFilter, NewEvent, NewState, State, Stored};
+use tradecloud::processing::{handler_fn, Processor, ProcessorConfig};
+
+/// A webhook body of `kind` carrying these ids (serde_json escapes a NUL).
+pub fn body(kind: EventKind, object: &str, message: &str) -> Bytes {
+    let body = match kind {
+        EventKind::Shipment => serde_json::json!({
+            "eventName": "ShipmentIssuedBySupplier",
+            "meta": {"messageId": message},
+            "shipment": {"id": object}
+        }),
+        EventKind::OrderDocuments => serde_json::json!({
+            "eventName": "OrderDocumentsAttachedByBuyer",
+            "meta": {"messageId": message},
+            "orderDocumentsEvent": {"orderId": object}
+        }),
+        EventKind::Order => serde_json::json!({
+            "eventName": "OrderIssuedByBuyer",
+            "meta": {"messageId": message},
+            "orderEvent": {"orderId": object}
+        }),
+    };
+    Bytes::from(body.to_string())
+}
+
+pub fn event(kind: EventKind, object: &str, message: &str) -> NewEvent {
+    NewEvent {
+        kind,
+        event_name: Some("OrderIssuedByBuyer".into()),
+        object_id: Some(object.into()),
+        message_id: Some(message.into()),
+        content_type: "application/json".into(),
+        body: body(kind, object, message),
+        state: NewState::Received,
+        source: Some("POST /tradecloud/test".into()),
+    }
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(12).collect()
+}
+
+/// Issue 23, items 1 to 3: ids with NUL or U+FFFD, one message id for
+/// events of different kinds, a 9,000-character message id and a 300 kB
+/// order id are each stored as their own event, found again as themselves
+/// (a redelivery is a duplicate of its own first copy, never of another
+/// event), listed by their order id, and handled in order.
+pub async fn ids_of_any_content_and_length_are_kept_apart(inbox: &Inbox) {
+    let long_message = "m".repeat(9_000);
+    let long_order = "o".repeat(300_000);
+    let cases: Vec<(EventKind, String, String)> = vec![
+        (EventKind::Order, "o-nul\0".into(), "n\0".into()),
+        (EventKind::Order, "o-nul\u{FFFD}".into(), "n\u{FFFD}".into()),
+        (EventKind::Order, "o-shared".into(), "shared".into()),
+        (EventKind::Shipment, "s-shared".into(), "shared".into()),
+        (
+            EventKind::OrderDocuments,
+            "o-shared".into(),
+            "shared".into(),
+        ),
+        (
+            EventKind::Order,
+            "o-long-message".into(),
+            long_message.clone(),
+        ),
+        (EventKind::Order, long_order.clone(), "long-order-1".into()),
+        (EventKind::Order, long_order.clone(), "long-order-2".into()),
+    ];
+    let mut ids = Vec::new();
+    for (kind, object, message) in &cases {
+        let stored = inbox
+            .store(event(*kind, object, message))
+            .await
+            .unwrap_or_else(|e| panic!("{kind} {:?}: {e}", short(message)));
+        assert!(
+            matches!(stored, Stored::New(_)),
+            "{kind} {:?} is a new event, not {stored:?}",
+            short(message)
+        );
+        ids.push(stored.id());
+    }
+    for ((kind, object, message), id) in cases.iter().zip(&ids) {
+        // A redelivery is a duplicate of its own first copy.
+        assert_eq!(
+            inbox.store(event(*kind, object, message)).await.unwrap(),
+            Stored::Duplicate(*id),
+            "{kind} {:?}",
+            short(message)
+        );
+        // Kept byte for byte, with its ids.
+        let got = inbox.get(*id).await.unwrap().expect("stored");
+        assert_eq!(got.body, body(*kind, object, message));
+        assert_eq!(got.summary.kind, *kind);
+        assert_eq!(
+            got.summary.object_id.as_ref().map(|o| o.len()),
+            Some(object.len())
+        );
+    }
+    // Found by their order ids, NUL or not, long or not.
+    for (object, expected) in [
+        ("o-nul\0", vec![ids[0]]),
+        ("o-nul\u{FFFD}", vec![ids[1]]),
+        (long_order.as_str(), vec![ids[6], ids[7]]),
+    ] {
+        let listed = inbox
+            .list(ListFilter {
+                object_id: Some(object.into()),
+                ..ListFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            listed.iter().map(|e| e.id).collect::<Vec<_>>(),
+            expected,
+            "{:?}",
+            short(object)
+        );
+    }
+
+    // Handled, each order's events in stored order.
+    let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let handler = {
+        let handled = handled.clone();
+        handler_fn(move |event, _ctx| {
+            let handled = handled.clone();
+            async move {
+                handled.lock().unwrap().push(event.meta().inbox_id);
+                Ok(())
+            }
+        })
+    };
+    let config = ProcessorConfig {
+        poll_interval: Duration::from_millis(50),
+        lease: Duration::from_secs(3),
+        ..ProcessorConfig::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(Processor::new(inbox.clone(), handler, config).run(async {
+        let _ = stopped.await;
+    }));
+    let start = Instant::now();
+    loop {
+        let mut done = 0;
+        for id in &ids {
+            if inbox.get(*id).await.unwrap().unwrap().summary.state == State::Done {
+                done += 1;
+            }
+        }
+        if done == ids.len() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{done} of {} handled",
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    let handled = handled.lock().unwrap().clone();
+    let position = |id: i64| handled.iter().position(|h| *h == id).unwrap();
+    assert!(position(ids[6]) < position(ids[7]), "{handled:?}");
+}
+
+/// A SQLite inbox at `path` with `n` order events (ids 1 to `n`).
+pub async fn sqlite_with_events(path: &std::path::Path, n: usize) -> Inbox {
+    let inbox = Inbox::open(&format!("sqlite://{}", path.display())).unwrap();
+    for i in 0..n {
+        let stored = inbox
+            .store(event(
+                EventKind::Order,
+                &format!("o-{}", i % 7),
+                &format!("m-{i}"),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(stored, Stored::New(i as i64 + 1));
+    }
+    inbox
+}
+
+/// Issue 23, item 8: `inbox migrate` (`Inbox::copy_to`) fails half-way on
+/// a row of the source that cannot be read (here event 700 of 1,200, past
+/// the first chunks): the error names the row and why; the target, with
+/// the chunks copied so far, is marked unfinished and refused by every
+/// opening but a new copy (so no receiver starts on it); running the copy
+/// again once the row is fixed starts over and completes. Then a copy
+/// from a source that a receiver keeps writing to is refused.
+pub async fn a_failed_copy_is_named_marked_and_started_over(
+    source_dir: &std::path::Path,
+    target_url: &str,
+) {
+    let path = source_dir.join("source.db");
+    let source = sqlite_with_events(&path, 1200).await;
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("UPDATE events SET kind = 'bogus' WHERE id = 700", [])
+            .unwrap();
+    }
+    let target = Inbox::connect_migration_target(target_url, Default::default())
+        .await
+        .unwrap();
+    let error = source.copy_to(&target).await.unwrap_err().to_string();
+    assert!(
+        error.contains("event 700") && error.contains("bogus") && error.contains("unfinished"),
+        "the error names the row and why: {error}"
+    );
+    // Half-copied, and marked: refused by everyone else.
+    let error = Inbox::connect(target_url).await.unwrap_err().to_string();
+    assert!(
+        error.contains("unfinished copy") && error.contains("inbox migrate"),
+        "{error}"
+    );
+    let error = Inbox::connect_retrying(target_url, Default::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("unfinished copy"), "{error}");
+
+    // Fixed, and run again: started over, complete, usable.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("UPDATE events SET kind = 'order' WHERE id = 700", [])
+            .unwrap();
+    }
+    drop(target);
+    let target = Inbox::connect_migration_target(target_url, Default::default())
+        .await
+        .unwrap();
+    let copied = source.copy_to(&target).await.unwrap();
+    assert_eq!(copied.events, 1200);
+    let target = Inbox::connect(target_url).await.unwrap();
+    let all = ListFilter {
+        limit: Some(10_000),
+        ..ListFilter::default()
+    };
+    assert_eq!(
+        source.list(all.clone()).await.unwrap(),
+        target.list(all).await.unwrap()
+    );
+    // A complete inbox is no target.
+    let target = Inbox::connect_migration_target(target_url, Default::default())
+        .await
+        .unwrap();
+    let error = source.copy_to(&target).await.unwrap_err().to_string();
+    assert!(error.contains("not empty"), "{error}");
+}
+
+/// Issue 23, item 8: a copy from a source a receiver still writes to is
+/// refused, and the target stays marked unfinished.
+pub async fn a_copy_from_a_source_in_use_is_refused(
+    source_dir: &std::path::Path,
+    target_url: &str,
+) {
+    let path = source_dir.join("busy.db");
+    let source = sqlite_with_events(&path, 3000).await;
+    let writing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let writer = {
+        let (source, writing) = (source.clone(), writing.clone());
+        tokio::spawn(async move {
+            let mut i = 0;
+            while writing.load(std::sync::atomic::Ordering::Relaxed) {
+                source
+                    .store(event(EventKind::Order, "o-busy", &format!("busy-{i}")))
+                    .await
+                    .unwrap();
+                i += 1;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            i
+        })
+    };
+    // Writing before the copy starts, and all through it.
+    while source
+        .list(ListFilter {
+            object_id: Some("o-busy".into()),
+            ..ListFilter::default()
+        })
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let target = Inbox::connect_migration_target(target_url, Default::default())
+        .await
+        .unwrap();
+    let result = source.copy_to(&target).await;
+    writing.store(false, std::sync::atomic::Ordering::Relaxed);
+    writer.await.unwrap();
+    let error = result.unwrap_err().to_string();
+    assert!(
+        error.contains("changed while it was copied")
+            && error.contains("Stop every `tradecloud serve`"),
+        "{error}"
+    );
+    assert!(
+        Inbox::connect(target_url).await.is_err(),
+        "marked unfinished"
+    );
+    // Once nothing writes to it: copied.
+    let copied = source.copy_to(&target).await.unwrap();
+    assert!(copied.events > 3000);
+    assert!(Inbox::connect(target_url).await.is_ok());
+}

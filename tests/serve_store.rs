@@ -1,0 +1,209 @@
+//! `tradecloud serve` and `tradecloud inbox` facing a store that cannot be
+//! used (issue 23): an in-memory inbox is refused for serving, a SQLite
+//! file the receiver may not write leaves it running but not ready (503
+//! with `Retry-After`, `/readyz` saying why) until it can, and `inbox list`
+//! against a store that is down says what failed.
+#![cfg(all(feature = "cli", unix))]
+
+mod receiver_support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use receiver_support::*;
+use tokio::process::Command;
+
+const EXE: &str = env!("CARGO_BIN_EXE_tradecloud");
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+#[tokio::test]
+async fn an_in_memory_inbox_is_refused_for_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _) = serve_config(dir.path(), "");
+    for url in ["sqlite::memory:", "sqlite://:memory:?busy_timeout_ms=5"] {
+        let serve = Command::new(EXE)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
+            .env("TRADECLOUD_STORE_URL", url)
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(30), serve)
+            .await
+            .unwrap_or_else(|_| panic!("serve started with {url} (killed)"))
+            .unwrap();
+        assert!(!out.status.success(), "{url} refused");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("store.url") && stderr.contains("in memory") && stderr.contains("lost"),
+            "{url}: {stderr}"
+        );
+    }
+}
+
+/// Issue 23, item 7 (SQLite): a database file the receiver's user may not
+/// write (SQLite would open it read-only without a word). `serve` starts,
+/// answers 503 + `Retry-After`, `/readyz` says the file is read-only and
+/// `tradecloud_store_ready` is 0; once the file is writable, events are
+/// stored. As root, the receiver runs as `nobody` (root writes any file),
+/// through `setpriv`, which execs it (a kill reaches the receiver itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_sqlite_inbox_is_not_ready_until_it_can_be_written() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let db = dir.path().join("inbox.db");
+    drop(tradecloud::inbox::Inbox::open(&format!("sqlite://{}", db.display())).unwrap());
+    let root = is_root();
+    if !root {
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    }
+    let (config, cert) = serve_config(dir.path(), "");
+    let mut command = if root {
+        let mut command = Command::new("setpriv");
+        command.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            EXE,
+        ]);
+        command
+    } else {
+        Command::new(EXE)
+    };
+    command
+        .args(["serve", "--receive-only", "--config"])
+        .arg(&config)
+        .current_dir(dir.path())
+        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
+        .env("TRADECLOUD_STORE_URL", format!("sqlite://{}", db.display()))
+        .env("RUST_LOG", "info");
+    let (_child, addr, log) = spawn_serve_logged(command, Duration::from_secs(60)).await;
+    let client = client_for(&cert, addr);
+    let base = format!("https://localhost:{}", addr.port());
+
+    let (status, retry_after) = post(&client, &base, "m-1").await;
+    assert_eq!(status, 503, "{:#?}", log.lock().unwrap());
+    assert!(retry_after.is_some());
+    let (status, detail) = readyz(&client, &base).await;
+    assert_eq!(status, 503);
+    assert!(
+        detail.contains("read-only") && detail.contains("[store] url"),
+        "{detail}"
+    );
+    assert!(metrics(&client, &base)
+        .await
+        .contains("tradecloud_store_ready 0"));
+
+    make_writable(&db, root);
+    let start = Instant::now();
+    while readyz(&client, &base).await.0 != 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "not ready: {:#?}",
+            log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(post(&client, &base, "m-1").await.0, 202);
+    assert!(metrics(&client, &base)
+        .await
+        .contains("tradecloud_store_ready 1"));
+}
+
+fn make_writable(db: &Path, root: bool) {
+    use std::os::unix::fs::PermissionsExt;
+    if root {
+        std::os::unix::fs::chown(db, Some(65534), Some(65534)).unwrap();
+    } else {
+        std::fs::set_permissions(db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+}
+
+async fn post(client: &reqwest::Client, base: &str, message_id: &str) -> (u16, Option<String>) {
+    let body = format!(
+        r#"{{"eventName":"OrderIssuedByBuyer","meta":{{"messageId":"{message_id}"}},"orderEvent":{{"orderId":"o-1"}}}}"#
+    );
+    let response = client
+        .post(format!("{base}/tradecloud/order"))
+        .basic_auth(USER, Some(PASSWORD))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    (response.status().as_u16(), retry_after)
+}
+
+async fn readyz(client: &reqwest::Client, base: &str) -> (u16, String) {
+    let response = client.get(format!("{base}/readyz")).send().await.unwrap();
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap();
+    (status, body["detail"].as_str().unwrap_or("").to_string())
+}
+
+async fn metrics(client: &reqwest::Client, base: &str) -> String {
+    client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// `tradecloud inbox list --store URL` with the store down says what failed
+/// (not reachable, and the driver's reason), names the URL without its
+/// password, and does not send the operator to choose another inbox.
+#[test]
+fn inbox_list_against_a_store_that_is_down_says_what_failed() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let url = format!("postgres://tc:pw-not-shown@127.0.0.1:{port}/inbox");
+    let out = std::process::Command::new(EXE)
+        .args(["inbox", "list", "--store", &url])
+        .env_remove("TRADECLOUD_STORE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach the inbox store postgres://tc:***@127.0.0.1:{port}/inbox (from --store or TRADECLOUD_STORE_URL)"
+        )) && stderr.to_lowercase().contains("connection refused"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pw-not-shown"), "{stderr}");
+    assert!(!stderr.contains("choose the inbox"), "{stderr}");
+
+    // A default inbox that is not there: choosing one is the advice.
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(EXE)
+        .args(["inbox", "list"])
+        .current_dir(dir.path())
+        .env_remove("TRADECLOUD_STORE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no inbox database") && stderr.contains("choose the inbox with --store"),
+        "{stderr}"
+    );
+}
