@@ -95,11 +95,22 @@ struct Element {
     text: String,
 }
 
+impl Element {
+    /// The element's text without the whitespace around it (indentation,
+    /// `<name> x </name>`); whitespace inside is kept.
+    fn value(&self) -> &str {
+        self.text.trim()
+    }
+}
+
 fn parse_tree(bytes: &[u8]) -> Result<Element, TxmlError> {
     let bytes = crate::webhook::json::strip_bom(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| TxmlError::Xml(format!("not UTF-8: {e}")))?;
     let mut reader = Reader::from_str(text);
-    reader.config_mut().trim_text(true);
+    // Text is trimmed once per element (`Element::value`), not per text
+    // event: quick-xml splits text at every entity (`Smith &amp; Sons` is
+    // three events), and trimming each would drop the spaces around it.
+    reader.config_mut().trim_text(false);
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     loop {
@@ -239,7 +250,7 @@ fn scalar(kind: &Kind, text: &str) -> Value {
 
 fn untyped(element: &Element) -> Value {
     if element.children.is_empty() {
-        return Value::String(element.text.clone());
+        return Value::String(element.value().to_string());
     }
     let mut map = Map::new();
     for child in &element.children {
@@ -280,7 +291,7 @@ fn convert(element: &Element, kind: &Kind, path: &str) -> Result<Value, TxmlErro
         Kind::Any => untyped(element),
         scalar_kind => {
             if element.children.is_empty() {
-                scalar(scalar_kind, &element.text)
+                scalar(scalar_kind, element.value())
             } else {
                 untyped(element)
             }
@@ -294,7 +305,7 @@ fn convert(element: &Element, kind: &Kind, path: &str) -> Result<Value, TxmlErro
 /// Text in an object's element is an error too (`<meta>AAA</meta>`), as a
 /// string where JSON expects an object is.
 fn object(element: &Element, shape: &Shape, path: &str) -> Result<Value, TxmlError> {
-    let text = element.text.trim();
+    let text = element.value();
     if !text.is_empty() {
         let at = if path.is_empty() { "the root" } else { path };
         let shown: String = text.chars().take(40).collect();
@@ -475,6 +486,21 @@ mod tests {
         assert_eq!(
             to_json(b"<a>\n <leaf/>\n <name> x </name>\n</a>", &ROOT).unwrap(),
             serde_json::json!({"leaf": {}, "name": "x"})
+        );
+    }
+
+    #[test]
+    fn spaces_around_entities_are_kept() {
+        // quick-xml reports `A &amp; B` as three events; trimming each one
+        // read it as `A&B`.
+        let value = to_json(
+            b"<a><name>  Smith &amp; Sons &lt;NL&gt; </name><leaf><id>Lloyd&apos;s Register</id></leaf></a>",
+            &ROOT,
+        )
+        .unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"name": "Smith & Sons <NL>", "leaf": {"id": "Lloyd's Register"}})
         );
     }
 
