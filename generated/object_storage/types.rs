@@ -141,6 +141,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::DocumentMetadata`].
     pub static DocumentMetadata: crate::txml::Shape = crate::txml::Shape {
         name: "DocumentMetadata",
+        element: "DocumentMetadata",
         properties: &[
             ("contentType", crate::txml::Kind::String),
             ("downloadUrl", crate::txml::Kind::String),

@@ -296,6 +296,97 @@ pub fn decode_body<T: DeserializeOwned>(
     }
 }
 
+/// The parts of a `multipart/form-data` request body, in the order
+/// received (the body of `uploadDocument`: one part named `file`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MultipartBody {
+    /// Every part.
+    pub parts: Vec<FormPart>,
+}
+
+impl MultipartBody {
+    /// The first part named `name`.
+    pub fn part(&self, name: &str) -> Option<&FormPart> {
+        self.parts.iter().find(|p| p.name == name)
+    }
+}
+
+/// One part of a `multipart/form-data` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormPart {
+    /// The form field name (`name` of its `Content-Disposition`).
+    pub name: String,
+    /// The file name, for a file part (`filename`).
+    pub file_name: Option<String>,
+    /// The part's `Content-Type`, if it has one.
+    pub content_type: Option<String>,
+    /// The part's bytes.
+    pub data: Bytes,
+}
+
+/// Decode a `multipart/form-data` body into its parts, and check that the
+/// parts named in `required` are there. `Ok(None)` means there is no body
+/// (and none is required). The body was read within the router's limit
+/// already; the parts are not limited again.
+pub async fn decode_multipart(
+    raw: &RawRequest,
+    required: &[&str],
+    body_required: bool,
+) -> Result<Option<MultipartBody>, RejectionKind> {
+    if raw.body.is_empty() && !body_required {
+        return Ok(None);
+    }
+    let unsupported = || RejectionKind::UnsupportedMediaType {
+        received: raw.media_type(),
+        accepted: vec!["multipart/form-data".to_string()],
+    };
+    if raw.media_type().as_deref() != Some("multipart/form-data") {
+        return Err(unsupported());
+    }
+    if raw.body.is_empty() {
+        return Err(RejectionKind::MissingBody);
+    }
+    let content_type = raw
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let boundary = multer::parse_boundary(content_type).map_err(|e| {
+        RejectionKind::InvalidBody(format!(
+            "the multipart/form-data body has no usable boundary in its Content-Type ({e})"
+        ))
+    })?;
+    let bytes = raw.body.clone();
+    let stream =
+        futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(bytes) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut parts = Vec::new();
+    let invalid = |e: multer::Error| {
+        RejectionKind::InvalidBody(format!("the multipart/form-data body is malformed: {e}"))
+    };
+    while let Some(field) = multipart.next_field().await.map_err(invalid)? {
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let content_type = field.content_type().map(|m| m.to_string());
+        let data = field.bytes().await.map_err(invalid)?;
+        parts.push(FormPart {
+            name,
+            file_name,
+            content_type,
+            data,
+        });
+    }
+    if let Some(missing) = required
+        .iter()
+        .find(|name| !parts.iter().any(|p| p.name == **name))
+    {
+        return Err(RejectionKind::InvalidBody(format!(
+            "the multipart/form-data body has no `{missing}` part"
+        )));
+    }
+    Ok(Some(MultipartBody { parts }))
+}
+
 /// Decode the path parameters of the matched route.
 pub async fn path_params<T: DeserializeOwned + Send>(
     parts: &mut Parts,

@@ -1,6 +1,6 @@
 //! Emitters: each prints one view of the analysed [`SpecModel`]:
 //! [`types`] (typify's types with our documentation, plus [`enums`],
-//! [`defaults`] and [`shapes`]), [`client`] (progenitor) and [`server`]
+//! [`defaults`], [`shapes`] and [`validate`]), [`client`] (progenitor) and [`server`]
 //! (axum stubs). This module runs progenitor for the first two.
 
 pub(crate) mod client;
@@ -9,6 +9,7 @@ pub(crate) mod enums;
 pub(crate) mod server;
 pub(crate) mod shapes;
 pub(crate) mod types;
+pub(crate) mod validate;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

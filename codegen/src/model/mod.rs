@@ -15,6 +15,7 @@
 
 mod operations;
 pub(crate) mod schemas;
+mod validation;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -125,6 +126,11 @@ impl MediaType {
         m.ends_with("/xml") || m.ends_with("+xml")
     }
 
+    /// `multipart/form-data`.
+    pub(crate) fn is_multipart_form(&self) -> bool {
+        self.essence().eq_ignore_ascii_case("multipart/form-data")
+    }
+
     pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
@@ -176,6 +182,10 @@ pub(crate) struct Body {
     /// The tXML shape, when an XML media type is accepted and the body is
     /// an object.
     pub(crate) xml_shape: Option<ShapeRef>,
+    /// A `multipart/form-data` body (its only media type): the parts the
+    /// schema requires, by name. Its type describes the parts; the stubs
+    /// hand over the parts as received and the client sends a form.
+    pub(crate) multipart: Option<Vec<String>>,
 }
 
 impl Body {
@@ -276,6 +286,9 @@ pub(crate) struct External {
     pub(crate) is_object: bool,
     /// Whether it is an open enum.
     pub(crate) is_enum: bool,
+    /// Whether its values have something to check (it implements
+    /// `Validate` there with checks of its own or of its members).
+    pub(crate) checked: bool,
 }
 
 /// The analysed spec.
@@ -303,6 +316,14 @@ pub(crate) struct SpecModel {
     pub(crate) components: BTreeSet<String>,
     /// The object schemas defined here, by name.
     pub(crate) objects: BTreeMap<String, ObjectModel>,
+    /// The object schemas defined here whose values have something to check
+    /// (a constraint of their own or in a member, through lists and shared
+    /// types): a member of such a type is checked too.
+    pub(crate) checked: BTreeSet<String>,
+    /// The object schemas defined here that implement `Validate`: the
+    /// checked ones and every request body, so that every request can be
+    /// validated before it is sent or after it is received.
+    pub(crate) validated: BTreeSet<String>,
 }
 
 impl SpecModel {
@@ -316,7 +337,12 @@ impl SpecModel {
 /// Analyse every normalised spec of a set.
 pub(crate) fn analyse_all(normalized: Vec<Normalized>) -> Result<Vec<SpecModel>> {
     let index = SchemaIndex::new(&normalized);
-    normalized.into_iter().map(|n| analyse(n, &index)).collect()
+    let mut models = normalized
+        .into_iter()
+        .map(|n| analyse(n, &index))
+        .collect::<Result<Vec<_>>>()?;
+    validation::mark(&mut models);
+    Ok(models)
 }
 
 fn analyse(normalized: Normalized, index: &SchemaIndex) -> Result<SpecModel> {
@@ -347,6 +373,7 @@ fn analyse(normalized: Normalized, index: &SchemaIndex) -> Result<SpecModel> {
             let external = External {
                 is_object: index.is_object(&module, &name),
                 is_enum: index.is_enum(&module, &name),
+                checked: false,
                 module,
             };
             (name, external)
@@ -366,5 +393,7 @@ fn analyse(normalized: Normalized, index: &SchemaIndex) -> Result<SpecModel> {
         externals,
         components,
         objects,
+        checked: BTreeSet::new(),
+        validated: BTreeSet::new(),
     })
 }
