@@ -9,6 +9,10 @@ values of the documented shapes instead:
 * `local-date-time`: `yyyy-MM-ddTHH:mm:ss[.fraction]`, no zone (ERP times);
 * `iso-date-time`: the same, or with `Z` / `+hh:mm` (ISO 8601 allows both).
 
+Every such string also carries a `pattern` (the shape `DateTime` reads, the
+same in every spec; scripts/check_specs.py holds it), so that a tool without
+these strategies generates that shape too; the values generated here match it.
+
 tXML has no null. The webhook specs make optional members `nullable` (the
 receiver reads JSON `null` as an absent member), and schemathesis' XML
 serializer writes a null as the text `null`, which in tXML is the string

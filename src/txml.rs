@@ -42,20 +42,20 @@
 //! not know is written as it would be read back.
 //!
 //! ```
-//! use tradecloud::api::order_webhook_connector::types::{txml_shapes, OrderWebhookBody};
+//! use tradecloud::api::api_connector::types::{txml_shapes, SendOrderResponseBySupplier};
 //!
-//! let json = r#"{"eventName": "OrderLinesConfirmedBySupplier",
-//!                "orderEvent": {"orderId": "o-1", "lines": [{"id": "l-1",
-//!                  "deliverySchedule": [{"date": "2025-05-01", "quantity": 78.90}]}]}}"#;
-//! let body: OrderWebhookBody = serde_json::from_str(json)?;
-//! let xml = tradecloud::txml::to_vec_with(&body, &txml_shapes::OrderWebhookBody)?;
+//! let json = r#"{"order": {"buyerAccountNumber": "340760", "purchaseOrderNumber": "PO1"},
+//!                "lines": [{"purchaseOrderLinePosition": "0001",
+//!                           "deliverySchedule": [{"date": "2025-05-01", "quantity": 78.90}]}]}"#;
+//! let response: SendOrderResponseBySupplier = serde_json::from_str(json)?;
+//! let xml = tradecloud::txml::to_vec_with(&response, &txml_shapes::SendOrderResponseBySupplier)?;
 //! let text = String::from_utf8(xml)?;
-//! assert!(text.contains("<OrderWebhookBody>"));
+//! assert!(text.contains("<SendOrderResponseBySupplier>"));
 //! assert!(text.contains("<deliveryScheduleLine>"));
 //! assert!(text.contains("<quantity>78.90</quantity>"));
-//! let back: OrderWebhookBody =
-//!     tradecloud::txml::from_slice_with(text.as_bytes(), &txml_shapes::OrderWebhookBody)?;
-//! assert_eq!(back, body);
+//! let back: SendOrderResponseBySupplier =
+//!     tradecloud::txml::from_slice_with(text.as_bytes(), &txml_shapes::SendOrderResponseBySupplier)?;
+//! assert_eq!(back, response);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

@@ -197,6 +197,108 @@ components:
 }
 
 #[test]
+fn real_request_types_snapshot() {
+    // The request types of the write operations as the crate generates
+    // them from `specs/`: their fields, documentation and rules.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs");
+    let out = generate_dir(&dir, &Settings::tradecloud()).expect("generates");
+    for (module, names) in [
+        (
+            "api_connector",
+            &[
+                "SendOrderByBuyer",
+                "SendSingleDeliveryOrderByBuyer",
+                "OrderByBuyer",
+                "OrderLineByBuyer",
+                "SingleDeliveryOrderLineByBuyer",
+                "SendOrderIndicatorsByBuyer",
+                "OrderIndicatorsOrderByBuyer",
+                "OrderIndicatorsLineByBuyer",
+                "AttachOrderDocumentsByBuyer",
+                "OrderDocumentsOrderByBuyer",
+                "OrderDocumentsLineByBuyer",
+                "SendOrderDeliveriesByBuyer",
+                "OrderDeliveriesOrderByBuyer",
+                "OrderDeliveriesLineByBuyer",
+                "SendOrderDeliveryHistoryByBuyer",
+                "OrderDeliveryHistoryLineByBuyer",
+                "SendOrderResponseBySupplier",
+                "OrderResponseBySupplier",
+                "OrderResponseLineBySupplier",
+                "SendDespatchAdviceBySupplier",
+                "DespatchAdviceHeader",
+                "DespatchAdviceShipment",
+                "DespatchAdviceDeparture",
+                "DespatchAdviceDestination",
+                "DespatchAdviceLocation",
+                "DespatchAdviceLine",
+                "OkResponse",
+            ][..],
+        ),
+        (
+            "order",
+            &[
+                "ApproveRequestsAsBuyer",
+                "RejectRequestsAsBuyer",
+                "ApproveShipmentRescheduleRequest",
+                "RejectShipmentRescheduleRequest",
+                "RevertOrderLines",
+                "OrderLinePositions",
+                "UpdateOrderLineDeliverySchedule",
+                "DeliveryScheduleLogistics",
+                "ReassignContact",
+                "ResendOrder",
+            ][..],
+        ),
+        (
+            "object_storage",
+            &["UploadDocumentRequest", "UploadDocumentResponse"][..],
+        ),
+    ] {
+        let text = out
+            .file(&format!("{module}/types.rs"))
+            .unwrap_or_else(|| panic!("{module} types"));
+        let file: syn::File = syn::parse_file(text).expect("parses");
+        let wanted = |ident: &syn::Ident| names.iter().any(|n| ident == n);
+        let items: Vec<syn::Item> = file
+            .items
+            .into_iter()
+            .filter(|item| match item {
+                syn::Item::Struct(st) => wanted(&st.ident),
+                syn::Item::Impl(imp) => {
+                    let validate = imp
+                        .trait_
+                        .as_ref()
+                        .and_then(|(_, p, _)| p.segments.last())
+                        .is_some_and(|s| s.ident == "Validate");
+                    let self_name = match imp.self_ty.as_ref() {
+                        syn::Type::Path(tp) => tp.path.segments.last().map(|s| s.ident.clone()),
+                        _ => None,
+                    };
+                    validate && self_name.as_ref().is_some_and(wanted)
+                }
+                _ => false,
+            })
+            .collect();
+        let found = items
+            .iter()
+            .filter(|i| matches!(i, syn::Item::Struct(_)))
+            .count();
+        assert_eq!(
+            found,
+            names.len(),
+            "{module}: not every request type was generated"
+        );
+        let printed = prettyplease::unparse(&syn::File {
+            shebang: None,
+            attrs: Vec::new(),
+            items,
+        });
+        insta::assert_snapshot!(format!("request_types__{module}"), printed);
+    }
+}
+
+#[test]
 fn types_follow_tradecloud_rules() {
     let out = generate_dir(&specs("basic"), &Settings::tradecloud()).expect("generates");
     let common = out.file("common/types.rs").expect("common types");

@@ -12,26 +12,22 @@
 //! JSON path of the member:
 //!
 //! ```
-//! use tradecloud::types::{validate, JsonPath, Validate, Violation};
+//! use tradecloud::api::api_connector::types::{OrderByBuyer, SendOrderByBuyer};
+//! use tradecloud::types::Validate;
 //!
-//! // What the generator writes for a member with `pattern: '^\S+$'`.
-//! struct Order {
-//!     purchase_order_number: String,
-//! }
-//! impl Validate for Order {
-//!     fn check(&self, at: &JsonPath<'_>, out: &mut Vec<Violation>) {
-//!         let path = at.field("purchaseOrderNumber");
-//!         validate::pattern(&self.purchase_order_number, r"^\S+$", &path, out);
-//!     }
-//! }
-//!
-//! let order = Order { purchase_order_number: "PO 123".into() };
+//! let order = SendOrderByBuyer::builder()
+//!     .order(
+//!         OrderByBuyer::builder()
+//!             .supplier_account_number("540830")
+//!             .purchase_order_number("PO 123"),
+//!     )
+//!     .build();
 //! let problems = order.validate().unwrap_err();
 //! assert_eq!(problems.len(), 1);
-//! assert_eq!(problems.iter().next().unwrap().path, "purchaseOrderNumber");
+//! assert_eq!(problems.iter().next().unwrap().path, "order.purchaseOrderNumber");
 //! assert_eq!(
 //!     problems.to_string(),
-//!     r#"`purchaseOrderNumber` must match the pattern `^\S+$` (it is "PO 123")"#
+//!     r#"`order.purchaseOrderNumber` must match the pattern `^\S+$` (it is "PO 123")"#
 //! );
 //! ```
 
