@@ -31,6 +31,13 @@ with a known name and no payload are therefore not generated
 (`filter_case` below); negative bodies still are. The known names and the
 payload members are read from the specs.
 
+A `multipart/form-data` body (the document upload) writes each member as a
+part whose name goes into a header; the specs' open objects let the tester
+invent member names no header can carry as they are (control characters,
+quotes), which RFC 7578 leaves to an encoding the specs do not state.
+Schema-valid multipart bodies keep only the members whose names can be
+written as they are (`map_case`).
+
 The mock's refresh tokens are single-use (a refresh replaces the token, a
 logout invalidates it), so one configured `Refresh-Token` would make every
 refresh and logout after the first a 401 and leave their success responses
@@ -120,6 +127,8 @@ def filter_case(ctx, case):
     if not isinstance(body, dict) or not _component_is_positive(case, "body"):
         return True
     name = body.get("eventName")
+    if not isinstance(name, str):
+        return True
     for known, members in _PAYLOAD_RULES:
         if name in known and all(body.get(member) is None for member in members):
             return False
@@ -136,9 +145,19 @@ def _fresh_refresh_token():
         return response.headers["Set-Refresh-Token"]
 
 
+def _form_field_name(name):
+    """Whether `name` can be written as it is into a part's
+    `Content-Disposition: form-data; name="..."` header (visible ASCII, no
+    quote or backslash)."""
+    return bool(name) and all("!" <= c <= "~" and c not in '"\\' for c in name)
+
+
 @schemathesis.hook
 def map_case(ctx, case):
     if _LOGIN and _BASIC and case.headers is not None and "Refresh-Token" in case.headers \
             and _component_is_positive(case, "header"):
         case.headers["Refresh-Token"] = _fresh_refresh_token()
+    if (getattr(case, "media_type", None) or "").startswith("multipart/form-data") \
+            and isinstance(case.body, dict) and _component_is_positive(case, "body"):
+        case.body = {k: v for k, v in case.body.items() if _form_field_name(k)}
     return case

@@ -57,13 +57,16 @@ fn not_implemented(operation_id: &str) -> Response {
     )
 }
 
-/// Trait methods of operations the mock does not implement yet, each
-/// answering [`not_implemented`].
+/// Trait methods of operations the mock does not implement yet: counted
+/// and authenticated like every operation (`401` without valid
+/// credentials), then answering [`not_implemented`].
 macro_rules! not_implemented {
     ($module:ident: $($method:ident($request:ident) -> $response:ident = $id:literal;)*) => {
         $(
-            async fn $method(&self, _request: $module::server::$request) -> $module::server::$response {
-                $module::server::$response::Custom(not_implemented($id))
+            async fn $method(&self, request: $module::server::$request) -> $module::server::$response {
+                use $module::server::$response;
+                gate!(self, $id, request.raw, $response);
+                $response::Custom(not_implemented($id))
             }
         )*
     };
