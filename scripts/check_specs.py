@@ -19,6 +19,13 @@ Usage:
        security <operationId> <scheme>            the operation accepts <scheme>
                                                   (`<spec.yaml>:<operationId>` for one file's)
        no-security <operationId> <scheme>         ... and does NOT accept it
+       media <operationId> <media-type>           its request body accepts <media-type>
+       no-media <operationId> <media-type>        ... and does NOT accept it
+       required <RootSchema> <dotted.path>        the member is required
+       max-items <RootSchema> <dotted.path> <n>   the array holds at most <n> items
+       min-items <RootSchema> <dotted.path> <n>   ... at least <n>
+       no-whitespace <RootSchema> <dotted.path>   its `pattern` refuses whitespace (and the
+                                                  empty string) and accepts an identifier
 
 2. Specs -> sources. Every property, enum value, operation, parameter,
    response status, response header, security requirement and security
@@ -55,8 +62,13 @@ Usage:
    and why) is generated from the specs; it must be up to date (`--update`).
 
 4. Lint: the conventions the code generator relies on (every $ref resolves,
-   descriptions, no oneOf/anyOf/allOf/discriminator/pattern, no float
-   formats, no inline objects or enums, unique operation ids...), and the
+   descriptions, no oneOf/anyOf/allOf/discriminator, no float formats, no
+   inline objects or enums, unique operation ids...), the rules constraints
+   follow (`pattern` only on strings, and on every `local-date-time` and
+   `iso-date-time` string exactly DATE_TIME_PATTERN below, the shape
+   `tradecloud::types::DateTime` accepts; `minItems`, `maxItems` and
+   `x-keep-empty` only on arrays; no constraint in a webhook body beyond that
+   date pattern, since the receiver must not refuse an event), and the
    null rule of the webhook bodies: the receiver reads `"member": null` as
    an absent member (a 400 would lose the event), so every optional
    non-array member of a schema a webhook body can contain says
@@ -83,7 +95,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TYPES = {"string", "number", "integer", "boolean", "date", "date-time", "local-date-time",
          "iso-date-time", "object", "array", "enum"}
 DATE_FORMATS = ("date", "date-time", "local-date-time", "iso-date-time")
-FORBIDDEN = ("oneOf", "anyOf", "allOf", "discriminator", "nullable", "pattern", "not")
+FORBIDDEN = ("oneOf", "anyOf", "allOf", "discriminator", "nullable", "not")
+# The shape `tradecloud::types::DateTime` reads (src/types/iso8601.rs): yyyy-MM-dd,
+# optionally followed by T (or t or a space) HH:mm:ss, 1 to 9 fraction digits after
+# `.` or `,`, and Z, ±HH:mm, ±HHmm or ±HH. Every value DateTime accepts matches it
+# (tests/date_time_pattern.rs checks that); digits are written [0-9], since `\d` is
+# any Unicode digit in some regex dialects.
+DATE_TIME_PATTERN = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+                     r"([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?"
+                     r"([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$")
+CUSTOM_DATE_TIME_FORMATS = ("local-date-time", "iso-date-time")
+RULE_KINDS = ("required", "max-items", "min-items", "no-whitespace")
+
 WEBHOOK_SPECS = ("order-webhook-connector.yaml", "shipment-webhook-connector.yaml")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 REPOS = {
@@ -198,6 +221,56 @@ def through_arrays(specs, fname, node):
     return fname, node
 
 
+def walk_parent(specs, root, path):
+    """(file, object schema, member name) of the last member of `path`."""
+    parent, _, name = path.rpartition(".")
+    if parent:
+        fname, node = walk(specs, root, parent)
+    else:
+        fname, node = specs.root(root)
+    fname, node = through_arrays(specs, fname, node)
+    if name not in ((node.get("properties") or {}) if isinstance(node, dict) else {}):
+        raise KeyError(f"no property '{name}' under {parent or '<root>'}")
+    return fname, node, name
+
+
+def ecma_search(rx, value):
+    """Whether `rx` matches `value` as JSON Schema's (ECMA-262) regexes do: Python's `$`
+    also matches before a final newline, ECMA's only at the end."""
+    m = rx.search(value)
+    if m is None:
+        return False
+    ends_before_newline = value.endswith("\n") and m.end() == len(value) - 1
+    return not (ends_before_newline and rx.pattern.endswith("$"))
+
+
+def check_rule(specs, parts, label, report):
+    """`required`, `max-items`, `min-items` and `no-whitespace` lines."""
+    kind = parts[0]
+    if len(parts) != (4 if kind in ("max-items", "min-items") else 3):
+        report(False, f"{label}: malformed line")
+        return
+    root, path = parts[1], parts[2]
+    if kind == "required":
+        _, parent, name = walk_parent(specs, root, path)
+        report(name in (parent.get("required") or []), f"{label}: not required")
+        return
+    _, node = walk(specs, root, path)
+    if kind in ("max-items", "min-items"):
+        key = "maxItems" if kind == "max-items" else "minItems"
+        report(node.get("type") == "array" and node.get(key) == int(parts[3]),
+               f"{label}: {key} is {node.get(key)}")
+        return
+    pattern = node.get("pattern")
+    if not isinstance(pattern, str):
+        report(False, f"{label}: no pattern")
+        return
+    rx = re.compile(pattern)
+    accepts = ecma_search(rx, "PO-123_4/B")
+    refuses = not any(ecma_search(rx, v) for v in ("", "PO 123", "PO\t123", " PO123", "PO123\n", "PO\u00a0123"))
+    report(accepts and refuses, f"{label}: pattern {pattern!r} does not refuse whitespace (or refuses an identifier)")
+
+
 def walk(specs, root, path):
     fname, node = specs.root(root)
     parts = path.split(".")
@@ -244,8 +317,11 @@ def check_fields(specs, fields_file, report):
             parts = line.split()
             label = f"{os.path.basename(fields_file)}:{lineno}: {line}"
             try:
-                if parts[0] in ("operation", "parameter", "status", "security", "no-security"):
+                if parts[0] in ("operation", "parameter", "status", "security", "no-security", "media", "no-media"):
                     check_operation_line(specs, parts, label, report)
+                    continue
+                if parts[0] in RULE_KINDS:
+                    check_rule(specs, parts, label, report)
                     continue
                 if len(parts) not in (3, 4) or parts[2] not in TYPES or (len(parts) == 4 and parts[2] != "enum"):
                     report(False, f"{label}: malformed line")
@@ -283,6 +359,11 @@ def check_operation_line(specs, parts, label, report):
     elif kind == "status":
         for _, _, _, op, _ in ops:
             report(str(parts[2]) in {str(k) for k in (op.get("responses") or {})}, f"{label}: status missing")
+    elif kind in ("media", "no-media"):
+        for _, _, _, op, _ in ops:
+            present = parts[2] in ((op.get("requestBody") or {}).get("content") or {})
+            report(present if kind == "media" else not present,
+                   f"{label}: request media type {'missing' if kind == 'media' else 'offered'}")
     else:
         scheme = parts[2]
         for fname, _, _, op, _ in ops:
@@ -657,8 +738,48 @@ def lint_nulls(specs, report):
                                f"{where}: allOf is only read as `allOf: [{{$ref: ...}}]` beside `nullable: true`")
 
 
+def lint_constraints(specs, report):
+    """`pattern`, `minItems`, `maxItems` and `x-keep-empty` (see the module
+    documentation), on the specs as written."""
+    in_webhooks = webhook_schemas(specs)
+    for fname, doc in specs.raw.items():
+        for sname, schema in ((doc.get("components") or {}).get("schemas") or {}).items():
+            webhook = (fname, sname) in in_webhooks
+            for path, s in iter_schemas(schema, f"{fname} {sname}"):
+                if not isinstance(s, dict):
+                    continue
+                fmt = s.get("format")
+                if s.get("type") == "string" and fmt in CUSTOM_DATE_TIME_FORMATS:
+                    report(s.get("pattern") == DATE_TIME_PATTERN,
+                           f"{path}: a `{fmt}` string needs `pattern: '{DATE_TIME_PATTERN}'` (the shape "
+                           "tradecloud::types::DateTime reads), so that tools without the format check it")
+                elif "pattern" in s:
+                    ok = s.get("type") == "string" and isinstance(s["pattern"], str)
+                    report(ok, f"{path}: `pattern` on a schema that is not a string")
+                    if ok:
+                        try:
+                            re.compile(s["pattern"])
+                            report(True, "")
+                        except re.error as e:
+                            report(False, f"{path}: `pattern` does not compile: {e}")
+                    report(not webhook, f"{path}: `pattern` in a webhook body (the receiver must not refuse "
+                                        "an event Tradecloud sends)")
+                for kw in ("minItems", "maxItems", "x-keep-empty"):
+                    if kw in s:
+                        report(s.get("type") == "array", f"{path}: `{kw}` on a schema that is not an array")
+                        report(not webhook, f"{path}: `{kw}` in a webhook body (the receiver must not refuse "
+                                            "an event Tradecloud sends)")
+                if "x-keep-empty" in s:
+                    report(s["x-keep-empty"] is True, f"{path}: `x-keep-empty` must be `true`")
+                for pname in (s.get("required") or []) if isinstance(s.get("properties"), dict) else []:
+                    member = s["properties"].get(pname)
+                    report(not (isinstance(member, dict) and "x-keep-empty" in member),
+                           f"{path}.{pname}: `x-keep-empty` on a required member (it is always sent)")
+
+
 def lint(specs, report):
     lint_nulls(specs, report)
+    lint_constraints(specs, report)
     for fname, doc in specs.docs.items():
         report(doc.get("openapi") == "3.0.3", f"{fname}: openapi must be 3.0.3")
         for where, ref in all_refs(doc):

@@ -9,6 +9,10 @@ values of the documented shapes instead:
 * `local-date-time`: `yyyy-MM-ddTHH:mm:ss[.fraction]`, no zone (ERP times);
 * `iso-date-time`: the same, or with `Z` / `+hh:mm` (ISO 8601 allows both).
 
+Every such string also carries a `pattern` (the shape `DateTime` reads, the
+same in every spec; scripts/check_specs.py holds it), so that a tool without
+these strategies generates that shape too; the values generated here match it.
+
 tXML has no null. The webhook specs make optional members `nullable` (the
 receiver reads JSON `null` as an absent member), and schemathesis' XML
 serializer writes a null as the text `null`, which in tXML is the string
@@ -26,6 +30,13 @@ name without one is accepted and kept as `unhandled`. Schema-valid bodies
 with a known name and no payload are therefore not generated
 (`filter_case` below); negative bodies still are. The known names and the
 payload members are read from the specs.
+
+A `multipart/form-data` body (the document upload) writes each member as a
+part whose name goes into a header; the specs' open objects let the tester
+invent member names no header can carry as they are (control characters,
+quotes), which RFC 7578 leaves to an encoding the specs do not state.
+Schema-valid multipart bodies keep only the members whose names can be
+written as they are (`map_case`).
 
 The mock's refresh tokens are single-use (a refresh replaces the token, a
 logout invalidates it), so one configured `Refresh-Token` would make every
@@ -116,6 +127,8 @@ def filter_case(ctx, case):
     if not isinstance(body, dict) or not _component_is_positive(case, "body"):
         return True
     name = body.get("eventName")
+    if not isinstance(name, str):
+        return True
     for known, members in _PAYLOAD_RULES:
         if name in known and all(body.get(member) is None for member in members):
             return False
@@ -132,9 +145,19 @@ def _fresh_refresh_token():
         return response.headers["Set-Refresh-Token"]
 
 
+def _form_field_name(name):
+    """Whether `name` can be written as it is into a part's
+    `Content-Disposition: form-data; name="..."` header (visible ASCII, no
+    quote or backslash)."""
+    return bool(name) and all("!" <= c <= "~" and c not in '"\\' for c in name)
+
+
 @schemathesis.hook
 def map_case(ctx, case):
     if _LOGIN and _BASIC and case.headers is not None and "Refresh-Token" in case.headers \
             and _component_is_positive(case, "header"):
         case.headers["Refresh-Token"] = _fresh_refresh_token()
+    if (getattr(case, "media_type", None) or "").startswith("multipart/form-data") \
+            and isinstance(case.body, dict) and _component_is_positive(case, "body"):
+        case.body = {k: v for k, v in case.body.items() if _form_field_name(k)}
     return case

@@ -179,6 +179,60 @@ class CheckSpecs(unittest.TestCase):
         self.edit("common.yaml", two)
         self.assert_fails_with("common.yaml MessageMeta.source: allOf is only read as")
 
+    def test_a_date_time_without_the_shared_pattern_fails(self):
+        def drop(doc):
+            del self.schemas(doc)["MessageMeta"]["properties"]["createdDateTime"]["pattern"]
+        self.edit("common.yaml", drop)
+        self.assert_fails_with("common.yaml MessageMeta.createdDateTime: a `iso-date-time` string needs `pattern:")
+
+    def test_a_date_time_pattern_that_differs_fails(self):
+        def loosen(doc):
+            self.schemas(doc)["MessageMeta"]["properties"]["createdDateTime"]["pattern"] = "^.*$"
+        self.edit("common.yaml", loosen)
+        self.assert_fails_with("common.yaml MessageMeta.createdDateTime: a `iso-date-time` string needs")
+
+    def test_a_pattern_in_a_webhook_body_fails(self):
+        def constrain(doc):
+            self.schemas(doc)["BuyerOrder"]["properties"]["purchaseOrderNumber"]["pattern"] = r"^\S+$"
+        self.edit("common.yaml", constrain)
+        self.assert_fails_with("common.yaml BuyerOrder.purchaseOrderNumber: `pattern` in a webhook body")
+
+    def test_a_removed_limit_fails(self):
+        def unlimited(doc):
+            del self.schemas(doc)["SendOrderByBuyer"]["properties"]["lines"]["maxItems"]
+        self.edit("api-connector.yaml", unlimited)
+        self.assert_fails_with("max-items SendOrderByBuyer lines 500: maxItems is None")
+
+    def test_a_pattern_that_lets_whitespace_through_fails(self):
+        def loosen(doc):
+            self.schemas(doc)["OrderByBuyer"]["properties"]["purchaseOrderNumber"]["pattern"] = "^.+$"
+        self.edit("api-connector.yaml", loosen)
+        self.assert_fails_with("no-whitespace SendOrderByBuyer order.purchaseOrderNumber: pattern '^.+$' does "
+                               "not refuse whitespace")
+
+    def test_a_trailing_newline_is_whitespace_as_in_ecma_regexes(self):
+        # Python's `$` also matches before a final newline; JSON Schema's does not.
+        self.assertFalse(check_specs.ecma_search(check_specs.re.compile(r"^\S+$"), "PO1\n"))
+        self.assertTrue(check_specs.ecma_search(check_specs.re.compile(r"^\S+$"), "PO1"))
+
+    def test_a_member_no_longer_required_fails(self):
+        def optional(doc):
+            self.schemas(doc)["OrderByBuyer"]["required"].remove("purchaseOrderNumber")
+        self.edit("api-connector.yaml", optional)
+        self.assert_fails_with("required SendOrderByBuyer order.purchaseOrderNumber: not required")
+
+    def test_a_removed_txml_media_type_fails(self):
+        def json_only(doc):
+            del doc["paths"]["/api-connector/order"]["post"]["requestBody"]["content"]["application/xml"]
+        self.edit("api-connector.yaml", json_only)
+        self.assert_fails_with("media sendOrderByBuyerRoute application/xml: request media type missing")
+
+    def test_keep_empty_on_a_required_member_fails(self):
+        def keep(doc):
+            self.schemas(doc)["OrderDeliveryHistoryLineByBuyer"]["properties"]["deliveryHistory"]["x-keep-empty"] = True
+        self.edit("api-connector.yaml", keep)
+        self.assert_fails_with("OrderDeliveryHistoryLineByBuyer.deliveryHistory: `x-keep-empty` on a required member")
+
     def test_a_stale_report_fails(self):
         with open(self.report, "a") as f:
             f.write("edited by hand\n")

@@ -32,12 +32,39 @@
 //! assert_eq!(quantity.as_str(), "12345678901234.567890");
 //! # Ok::<(), tradecloud::txml::TxmlError>(())
 //! ```
+//!
+//! [`to_vec_with`] writes a message the same way, for the requests that
+//! Tradecloud also takes as tXML (send order, send single delivery order,
+//! send order response): the root element is the message's
+//! ([`Shape::element`], `SendOrderByBuyer`), a list member is written as
+//! repeated elements with the singular name (`lines` → `<line>`,
+//! `deliverySchedule` → `<deliveryScheduleLine>`), and what the shape does
+//! not know is written as it would be read back.
+//!
+//! ```
+//! use tradecloud::api::api_connector::types::{txml_shapes, SendOrderResponseBySupplier};
+//!
+//! let json = r#"{"order": {"buyerAccountNumber": "340760", "purchaseOrderNumber": "PO1"},
+//!                "lines": [{"purchaseOrderLinePosition": "0001",
+//!                           "deliverySchedule": [{"date": "2025-05-01", "quantity": 78.90}]}]}"#;
+//! let response: SendOrderResponseBySupplier = serde_json::from_str(json)?;
+//! let xml = tradecloud::txml::to_vec_with(&response, &txml_shapes::SendOrderResponseBySupplier)?;
+//! let text = String::from_utf8(xml)?;
+//! assert!(text.contains("<SendOrderResponseBySupplier>"));
+//! assert!(text.contains("<deliveryScheduleLine>"));
+//! assert!(text.contains("<quantity>78.90</quantity>"));
+//! let back: SendOrderResponseBySupplier =
+//!     tradecloud::txml::from_slice_with(text.as_bytes(), &txml_shapes::SendOrderResponseBySupplier)?;
+//! assert_eq!(back, response);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::str::FromStr;
 
-use quick_xml::events::Event;
-use quick_xml::Reader;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::{Reader, Writer};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
 /// The fields of an object schema and their kinds.
@@ -45,6 +72,10 @@ use serde_json::{Map, Number, Value};
 pub struct Shape {
     /// Schema name (`""` for an inline object).
     pub name: &'static str,
+    /// The element name of a message of this shape: the schema's `xml.name`
+    /// (`SendOrderByBuyer`, also for the single delivery variant), else its
+    /// name. Reading does not look at it; writing uses it for the root.
+    pub element: &'static str,
     /// `(JSON field name, kind)` for every documented field.
     pub properties: &'static [(&'static str, Kind)],
 }
@@ -95,11 +126,22 @@ struct Element {
     text: String,
 }
 
+impl Element {
+    /// The element's text without the whitespace around it (indentation,
+    /// `<name> x </name>`); whitespace inside is kept.
+    fn value(&self) -> &str {
+        self.text.trim()
+    }
+}
+
 fn parse_tree(bytes: &[u8]) -> Result<Element, TxmlError> {
     let bytes = crate::webhook::json::strip_bom(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| TxmlError::Xml(format!("not UTF-8: {e}")))?;
     let mut reader = Reader::from_str(text);
-    reader.config_mut().trim_text(true);
+    // Text is trimmed once per element (`Element::value`), not per text
+    // event: quick-xml splits text at every entity (`Smith &amp; Sons` is
+    // three events), and trimming each would drop the spaces around it.
+    reader.config_mut().trim_text(false);
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     loop {
@@ -201,6 +243,23 @@ fn outside_root() -> TxmlError {
     TxmlError::Xml("text outside the root element".into())
 }
 
+/// The element name a list member's items are written with: the singular
+/// name (`lines` → `line`, `properties` → `property`, `addresses` →
+/// `address`), or the name with `Line` for a name that is not a plural
+/// (`deliverySchedule` → `deliveryScheduleLine`), as Tradecloud's tXML
+/// examples write them. [`element_matches_array`] reads all of these.
+fn item_element(field: &str) -> String {
+    if let Some(stem) = field.strip_suffix("ies") {
+        format!("{stem}y")
+    } else if let Some(stem) = field.strip_suffix("sses") {
+        format!("{stem}ss")
+    } else if let Some(stem) = field.strip_suffix('s') {
+        stem.to_string()
+    } else {
+        format!("{field}Line")
+    }
+}
+
 /// Singular element names that an array field may be written with.
 fn element_matches_array(field: &str, element: &str) -> bool {
     if element == field {
@@ -239,7 +298,7 @@ fn scalar(kind: &Kind, text: &str) -> Value {
 
 fn untyped(element: &Element) -> Value {
     if element.children.is_empty() {
-        return Value::String(element.text.clone());
+        return Value::String(element.value().to_string());
     }
     let mut map = Map::new();
     for child in &element.children {
@@ -280,7 +339,7 @@ fn convert(element: &Element, kind: &Kind, path: &str) -> Result<Value, TxmlErro
         Kind::Any => untyped(element),
         scalar_kind => {
             if element.children.is_empty() {
-                scalar(scalar_kind, &element.text)
+                scalar(scalar_kind, element.value())
             } else {
                 untyped(element)
             }
@@ -294,7 +353,7 @@ fn convert(element: &Element, kind: &Kind, path: &str) -> Result<Value, TxmlErro
 /// Text in an object's element is an error too (`<meta>AAA</meta>`), as a
 /// string where JSON expects an object is.
 fn object(element: &Element, shape: &Shape, path: &str) -> Result<Value, TxmlError> {
-    let text = element.text.trim();
+    let text = element.value();
     if !text.is_empty() {
         let at = if path.is_empty() { "the root" } else { path };
         let shown: String = text.chars().take(40).collect();
@@ -365,6 +424,132 @@ pub fn from_slice_with<T: DeserializeOwned>(bytes: &[u8], shape: &Shape) -> Resu
     crate::webhook::json::decode(text.as_bytes()).map_err(|e| TxmlError::Mismatch(e.detail()))
 }
 
+/// Encode `value` (a message whose schema has `shape`) as a tXML document.
+///
+/// tXML has no `null` and no empty list: a member that is `null` and a list
+/// without items are left out (which the reader reads as absent). Numbers
+/// keep every digit, as in JSON.
+pub fn to_vec_with<T: Serialize>(value: &T, shape: &Shape) -> Result<Vec<u8>, TxmlError> {
+    let value = serde_json::to_value(value).map_err(|e| TxmlError::Mismatch(e.to_string()))?;
+    to_xml(&value, shape)
+}
+
+/// Encode the JSON `value` of a message whose schema has `shape` as a tXML
+/// document (see [`to_vec_with`]). The value must be an object.
+pub fn to_xml(value: &Value, shape: &Shape) -> Result<Vec<u8>, TxmlError> {
+    let Value::Object(map) = value else {
+        return Err(TxmlError::Mismatch(format!(
+            "a tXML message is an object, not {}",
+            kind_name(value)
+        )));
+    };
+    let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
+    write(
+        &mut writer,
+        Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
+    )?;
+    let root = if shape.element.is_empty() {
+        shape.name
+    } else {
+        shape.element
+    };
+    write_object(&mut writer, root, map, Some(shape), "")?;
+    let mut bytes = writer.into_inner();
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+fn kind_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn write(writer: &mut Writer<Vec<u8>>, event: Event<'_>) -> Result<(), TxmlError> {
+    writer
+        .write_event(event)
+        .map_err(|e| TxmlError::Xml(e.to_string()))
+}
+
+/// Whether `name` can be an XML element name as written (letters, digits,
+/// `_`, `-`, `.`, not starting with a digit, `-` or `.`; no `:`).
+fn is_element_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+fn write_object(
+    writer: &mut Writer<Vec<u8>>,
+    element: &str,
+    map: &Map<String, Value>,
+    shape: Option<&Shape>,
+    path: &str,
+) -> Result<(), TxmlError> {
+    write(writer, Event::Start(BytesStart::new(element)))?;
+    for (name, value) in map {
+        let field = field_path(path, name);
+        if !is_element_name(name) {
+            return Err(TxmlError::Mismatch(format!(
+                "at `{field}`: `{name}` cannot be written as an XML element name"
+            )));
+        }
+        let kind = shape.and_then(|s| s.properties.iter().find(|(n, _)| n == name).map(|(_, k)| k));
+        match (kind, value) {
+            (_, Value::Null) => {}
+            (Some(Kind::Array(item)), Value::Array(items)) => {
+                let element = item_element(name);
+                for (i, v) in items.iter().enumerate() {
+                    write_value(writer, &element, v, Some(item), &format!("{field}[{i}]"))?;
+                }
+            }
+            (None, Value::Array(items)) => {
+                // Unknown: repeated elements of its own name, as read back.
+                for (i, v) in items.iter().enumerate() {
+                    write_value(writer, name, v, None, &format!("{field}[{i}]"))?;
+                }
+            }
+            (kind, v) => write_value(writer, name, v, kind, &field)?,
+        }
+    }
+    write(writer, Event::End(BytesEnd::new(element)))
+}
+
+fn write_value(
+    writer: &mut Writer<Vec<u8>>,
+    element: &str,
+    value: &Value,
+    kind: Option<&Kind>,
+    path: &str,
+) -> Result<(), TxmlError> {
+    let text = match value {
+        Value::Null => return Ok(()),
+        Value::Object(map) => {
+            let shape = match kind {
+                Some(Kind::Object(shape)) => Some(*shape),
+                _ => None,
+            };
+            return write_object(writer, element, map, shape, path);
+        }
+        Value::Array(_) => {
+            return Err(TxmlError::Mismatch(format!(
+                "at `{path}`: a list inside a list cannot be written in tXML"
+            )))
+        }
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+    };
+    write(writer, Event::Start(BytesStart::new(element)))?;
+    write(writer, Event::Text(BytesText::new(&text)))?;
+    write(writer, Event::End(BytesEnd::new(element)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,6 +576,7 @@ mod tests {
     fn malformed_and_truncated_xml_are_errors() {
         static EMPTY: Shape = Shape {
             name: "X",
+            element: "X",
             properties: &[],
         };
         assert!(matches!(
@@ -415,10 +601,12 @@ mod tests {
 
     static LEAF: Shape = Shape {
         name: "Leaf",
+        element: "Leaf",
         properties: &[("id", Kind::String), ("tags", Kind::Array(&Kind::String))],
     };
     static ROOT: Shape = Shape {
         name: "Root",
+        element: "Root",
         properties: &[("name", Kind::String), ("leaf", Kind::Object(&LEAF))],
     };
 
@@ -479,8 +667,72 @@ mod tests {
     }
 
     #[test]
+    fn spaces_around_entities_are_kept() {
+        // quick-xml reports `A &amp; B` as three events; trimming each one
+        // read it as `A&B`.
+        let value = to_json(
+            b"<a><name>  Smith &amp; Sons &lt;NL&gt; </name><leaf><id>Lloyd&apos;s Register</id></leaf></a>",
+            &ROOT,
+        )
+        .unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"name": "Smith & Sons <NL>", "leaf": {"id": "Lloyd's Register"}})
+        );
+    }
+
+    #[test]
     fn a_byte_order_mark_is_skipped() {
         let value = to_json(b"\xEF\xBB\xBF<a><name>x</name></a>", &ROOT).unwrap();
         assert_eq!(value, serde_json::json!({"name": "x"}));
+    }
+
+    #[test]
+    fn item_elements_are_the_names_the_reader_reads() {
+        for (field, element) in [
+            ("lines", "line"),
+            ("names", "name"),
+            ("addressLines", "addressLine"),
+            ("properties", "property"),
+            ("deliverySchedule", "deliveryScheduleLine"),
+            ("deliveryHistory", "deliveryHistoryLine"),
+            ("chargeLines", "chargeLine"),
+            ("deliveries", "delivery"),
+            ("addresses", "address"),
+        ] {
+            assert_eq!(item_element(field), element);
+            assert!(element_matches_array(field, element), "{field}");
+        }
+    }
+
+    #[test]
+    fn writing_and_reading_give_the_same_value() {
+        let value = serde_json::json!({
+            "name": "a < b & \"c\"",
+            "leaf": {"id": "1", "tags": ["t1", "t2"], "unknown": {"x": "y"}},
+            "extra": ["e1", "e2"],
+            "gone": null
+        });
+        let xml = to_xml(&value, &ROOT).unwrap();
+        let text = String::from_utf8(xml.clone()).unwrap();
+        assert!(
+            text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Root>"),
+            "{text}"
+        );
+        assert!(text.contains("<tag>t1</tag>"), "{text}");
+        assert!(!text.contains("gone"), "{text}");
+        let back = to_json(&xml, &ROOT).unwrap();
+        let mut expected = value.clone();
+        expected.as_object_mut().unwrap().remove("gone");
+        assert_eq!(back, expected);
+    }
+
+    #[test]
+    fn what_xml_cannot_hold_is_an_error() {
+        assert!(to_xml(&serde_json::json!([1]), &ROOT).is_err());
+        let e = to_xml(&serde_json::json!({"a b": 1}), &ROOT).unwrap_err();
+        assert!(e.to_string().contains("at `a b`"), "{e}");
+        let e = to_xml(&serde_json::json!({"leaf": {"tags": [["x"]]}}), &ROOT).unwrap_err();
+        assert!(e.to_string().contains("at `leaf.tags[0]`"), "{e}");
     }
 }

@@ -52,6 +52,254 @@ fn basic_spec_set_snapshots() {
 }
 
 #[test]
+fn request_spec_set_snapshots() {
+    let out = generate_dir(&specs("requests"), &Settings::tradecloud()).expect("generates");
+    for f in &out.files {
+        insta::assert_snapshot!(
+            format!("requests__{}", f.path.replace('/', "__")),
+            f.contents
+        );
+    }
+}
+
+#[test]
+fn request_rules_become_validate_impls_not_newtypes() {
+    let out = generate_dir(&specs("requests"), &Settings::tradecloud()).expect("generates");
+    let types = out.file("send/types.rs").expect("send types");
+    // A `pattern` does not make a validating newtype: the member is text,
+    // so that builders take a `&str` and a broken rule still decodes.
+    assert!(
+        has(types, "pub purchase_order_number: ::std::string::String,"),
+        "{types}"
+    );
+    assert!(!types.contains("regress"), "{types}");
+    // The rules are checked by `Validate`, with the wire name as the path.
+    assert!(
+        has(types, "impl crate::types::Validate for Header {"),
+        "{types}"
+    );
+    assert!(
+        has(
+            types,
+            r#"crate::types::validate::pattern(value, "^\\S+$", &path, out);"#
+        ),
+        "{types}"
+    );
+    assert!(has(
+        types,
+        "crate::types::validate::items(value.len(), ::std::option::Option::None, ::std::option::Option::Some(500u64), &path, out);"
+    ), "{types}");
+    // A shared type that holds a rule is checked through the member.
+    assert!(
+        has(types, r#"let path = at.field("reference");"#),
+        "{types}"
+    );
+    let common = out.file("common/types.rs").expect("common types");
+    assert!(
+        has(common, "impl crate::types::Validate for Reference {"),
+        "{common}"
+    );
+    assert!(
+        !common.contains("impl crate::types::Validate for Document"),
+        "{common}"
+    );
+    // A date-time's pattern is its type's business (no check here).
+    assert!(!types.contains("[0-9]{4}"), "{types}");
+    // `x-keep-empty`: an empty list is kept apart from an absent one.
+    assert!(
+        has(
+            types,
+            "pub notes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,"
+        ),
+        "{types}"
+    );
+    assert!(has(
+        types,
+        r#"#[serde(deserialize_with = "crate::types::validate::present")]"#
+    ));
+    // ... and is set by the builder like any list.
+    assert!(has(
+        types,
+        "pub fn notes(mut self, values: impl ::std::iter::IntoIterator<Item = impl ::std::convert::Into<::std::string::String>>) -> Self {"
+    ), "{types}");
+    // The tXML element of the message is its `xml.name`.
+    assert!(
+        has(types, r#"name: "SendOrder", element: "SendOrderByBuyer","#),
+        "{types}"
+    );
+}
+
+#[test]
+fn server_stubs_validate_bodies_and_hand_over_multipart_parts() {
+    let out = generate_dir(&specs("requests"), &Settings::tradecloud()).expect("generates");
+    let server = out.file("send/server.rs").expect("send server");
+    assert!(
+        has(
+            server,
+            "if let Err(violations) = crate::types::Validate::validate(&body) {"
+        ),
+        "{server}"
+    );
+    assert!(has(
+        server,
+        "crate::server::RejectionKind::InvalidBody(violations.to_string())"
+    ));
+    assert!(
+        has(server, "pub body: crate::server::MultipartBody,"),
+        "{server}"
+    );
+    assert!(
+        has(
+            server,
+            r#"crate::server::decode_multipart(&raw, &["file"], true).await"#
+        ),
+        "{server}"
+    );
+}
+
+#[test]
+fn clients_send_multipart_bodies_as_forms() {
+    let out = generate_dir(&specs("requests"), &Settings::tradecloud()).expect("generates");
+    let client = out.file("send/client.rs").expect("send client");
+    assert!(
+        has(
+            client,
+            "pub async fn upload_document<'a>(&'a self, body: ::reqwest::multipart::Form,)"
+        ),
+        "{client}"
+    );
+    assert!(has(client, ".multipart(body).build()?;"), "{client}");
+    // JSON is what the client sends when tXML is also accepted.
+    assert!(has(client, "pub async fn send_order<'a>("), "{client}");
+}
+
+#[test]
+fn a_multipart_body_with_other_media_types_is_refused() {
+    let spec = r#"
+openapi: 3.0.3
+info: {title: T, version: "1"}
+paths:
+  /up:
+    post:
+      operationId: up
+      requestBody:
+        content:
+          multipart/form-data: {schema: {$ref: '#/components/schemas/U'}}
+          application/json: {schema: {$ref: '#/components/schemas/U'}}
+      responses:
+        '200': {description: OK}
+components:
+  schemas:
+    U: {type: object, properties: {file: {type: string, format: binary}}}
+"#;
+    let e = error_of(&[("t.yaml", spec)]);
+    assert!(e.contains("multipart/form-data"), "{e}");
+    assert!(e.contains("/paths/~1up/post/requestBody"), "{e}");
+}
+
+#[test]
+fn real_request_types_snapshot() {
+    // The request types of the write operations as the crate generates
+    // them from `specs/`: their fields, documentation and rules.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs");
+    let out = generate_dir(&dir, &Settings::tradecloud()).expect("generates");
+    for (module, names) in [
+        (
+            "api_connector",
+            &[
+                "SendOrderByBuyer",
+                "SendSingleDeliveryOrderByBuyer",
+                "OrderByBuyer",
+                "OrderLineByBuyer",
+                "SingleDeliveryOrderLineByBuyer",
+                "SendOrderIndicatorsByBuyer",
+                "OrderIndicatorsOrderByBuyer",
+                "OrderIndicatorsLineByBuyer",
+                "AttachOrderDocumentsByBuyer",
+                "OrderDocumentsOrderByBuyer",
+                "OrderDocumentsLineByBuyer",
+                "SendOrderDeliveriesByBuyer",
+                "OrderDeliveriesOrderByBuyer",
+                "OrderDeliveriesLineByBuyer",
+                "SendOrderDeliveryHistoryByBuyer",
+                "OrderDeliveryHistoryLineByBuyer",
+                "SendOrderResponseBySupplier",
+                "OrderResponseBySupplier",
+                "OrderResponseLineBySupplier",
+                "SendDespatchAdviceBySupplier",
+                "DespatchAdviceHeader",
+                "DespatchAdviceShipment",
+                "DespatchAdviceDeparture",
+                "DespatchAdviceDestination",
+                "DespatchAdviceLocation",
+                "DespatchAdviceLine",
+                "OkResponse",
+            ][..],
+        ),
+        (
+            "order",
+            &[
+                "ApproveRequestsAsBuyer",
+                "RejectRequestsAsBuyer",
+                "ApproveShipmentRescheduleRequest",
+                "RejectShipmentRescheduleRequest",
+                "RevertOrderLines",
+                "OrderLinePositions",
+                "UpdateOrderLineDeliverySchedule",
+                "DeliveryScheduleLogistics",
+                "ReassignContact",
+                "ResendOrder",
+            ][..],
+        ),
+        (
+            "object_storage",
+            &["UploadDocumentRequest", "UploadDocumentResponse"][..],
+        ),
+    ] {
+        let text = out
+            .file(&format!("{module}/types.rs"))
+            .unwrap_or_else(|| panic!("{module} types"));
+        let file: syn::File = syn::parse_file(text).expect("parses");
+        let wanted = |ident: &syn::Ident| names.iter().any(|n| ident == n);
+        let items: Vec<syn::Item> = file
+            .items
+            .into_iter()
+            .filter(|item| match item {
+                syn::Item::Struct(st) => wanted(&st.ident),
+                syn::Item::Impl(imp) => {
+                    let validate = imp
+                        .trait_
+                        .as_ref()
+                        .and_then(|(_, p, _)| p.segments.last())
+                        .is_some_and(|s| s.ident == "Validate");
+                    let self_name = match imp.self_ty.as_ref() {
+                        syn::Type::Path(tp) => tp.path.segments.last().map(|s| s.ident.clone()),
+                        _ => None,
+                    };
+                    validate && self_name.as_ref().is_some_and(wanted)
+                }
+                _ => false,
+            })
+            .collect();
+        let found = items
+            .iter()
+            .filter(|i| matches!(i, syn::Item::Struct(_)))
+            .count();
+        assert_eq!(
+            found,
+            names.len(),
+            "{module}: not every request type was generated"
+        );
+        let printed = prettyplease::unparse(&syn::File {
+            shebang: None,
+            attrs: Vec::new(),
+            items,
+        });
+        insta::assert_snapshot!(format!("request_types__{module}"), printed);
+    }
+}
+
+#[test]
 fn types_follow_tradecloud_rules() {
     let out = generate_dir(&specs("basic"), &Settings::tradecloud()).expect("generates");
     let common = out.file("common/types.rs").expect("common types");

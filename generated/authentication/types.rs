@@ -111,6 +111,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::AuthenticatedUser`].
     pub static AuthenticatedUser: crate::txml::Shape = crate::txml::Shape {
         name: "AuthenticatedUser",
+        element: "AuthenticatedUser",
         properties: &[
             ("status", crate::txml::Kind::String),
             ("username", crate::txml::Kind::String),

@@ -9904,6 +9904,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ActualDelivery`].
     pub static ActualDelivery: crate::txml::Shape = crate::txml::Shape {
         name: "ActualDelivery",
+        element: "ActualDelivery",
         properties: &[
             ("date", crate::txml::Kind::String),
             ("quantity", crate::txml::Kind::Number),
@@ -9912,6 +9913,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::BuyerLine`].
     pub static BuyerLine: crate::txml::Shape = crate::txml::Shape {
         name: "BuyerLine",
+        element: "BuyerLine",
         properties: &[
             ("actualDelivery", crate::txml::Kind::Object(&ActualDelivery)),
             ("certification", crate::txml::Kind::Object(&Certification)),
@@ -9961,6 +9963,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::BuyerLineIndicators`].
     pub static BuyerLineIndicators: crate::txml::Shape = crate::txml::Shape {
         name: "BuyerLineIndicators",
+        element: "BuyerLineIndicators",
         properties: &[
             ("cancelled", crate::txml::Kind::Boolean),
             ("completed", crate::txml::Kind::Boolean),
@@ -9975,6 +9978,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::BuyerOrder`].
     pub static BuyerOrder: crate::txml::Shape = crate::txml::Shape {
         name: "BuyerOrder",
+        element: "BuyerOrder",
         properties: &[
             ("buyerAccountingParty", crate::txml::Kind::Object(&CompanyParty)),
             ("buyerParty", crate::txml::Kind::Object(&CompanyParty)),
@@ -10008,6 +10012,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::BuyerOrderIndicators`].
     pub static BuyerOrderIndicators: crate::txml::Shape = crate::txml::Shape {
         name: "BuyerOrderIndicators",
+        element: "BuyerOrderIndicators",
         properties: &[
             ("autoConfirm", crate::txml::Kind::Boolean),
             ("cancelLineWhenMissing", crate::txml::Kind::Boolean),
@@ -10022,11 +10027,13 @@ pub mod txml_shapes {
     /// tXML shape of [`super::BuyerRequests`].
     pub static BuyerRequests: crate::txml::Shape = crate::txml::Shape {
         name: "BuyerRequests",
+        element: "BuyerRequests",
         properties: &[("reopenRequest", crate::txml::Kind::Object(&Request))],
     };
     /// tXML shape of [`super::BuyerShipment`].
     pub static BuyerShipment: crate::txml::Shape = crate::txml::Shape {
         name: "BuyerShipment",
+        element: "BuyerShipment",
         properties: &[
             ("buyerParty", crate::txml::Kind::Object(&CompanyParty)),
             ("companyId", crate::txml::Kind::String),
@@ -10045,6 +10052,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::Certification`].
     pub static Certification: crate::txml::Shape = crate::txml::Shape {
         name: "Certification",
+        element: "Certification",
         properties: &[
             ("classificationSociety", crate::txml::Kind::String),
             ("classificationSocietyCode", crate::txml::Kind::String),
@@ -10055,6 +10063,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ChargeLine`].
     pub static ChargeLine: crate::txml::Shape = crate::txml::Shape {
         name: "ChargeLine",
+        element: "ChargeLine",
         properties: &[
             ("chargeDescription", crate::txml::Kind::String),
             ("chargeTypeCode", crate::txml::Kind::String),
@@ -10067,6 +10076,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::CompanyParty`].
     pub static CompanyParty: crate::txml::Shape = crate::txml::Shape {
         name: "CompanyParty",
+        element: "CompanyParty",
         properties: &[
             ("addressLines", crate::txml::Kind::Array(&crate::txml::Kind::String)),
             ("city", crate::txml::Kind::String),
@@ -10081,6 +10091,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ConfirmedLine`].
     pub static ConfirmedLine: crate::txml::Shape = crate::txml::Shape {
         name: "ConfirmedLine",
+        element: "ConfirmedLine",
         properties: &[
             (
                 "chargeLines",
@@ -10098,6 +10109,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::Contact`].
     pub static Contact: crate::txml::Shape = crate::txml::Shape {
         name: "Contact",
+        element: "Contact",
         properties: &[
             ("email", crate::txml::Kind::String),
             ("userName", crate::txml::Kind::String),
@@ -10106,6 +10118,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::CurrentDeliveryScheduleLine`].
     pub static CurrentDeliveryScheduleLine: crate::txml::Shape = crate::txml::Shape {
         name: "CurrentDeliveryScheduleLine",
+        element: "CurrentDeliveryScheduleLine",
         properties: &[
             ("date", crate::txml::Kind::String),
             ("eta", crate::txml::Kind::String),
@@ -10119,6 +10132,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::CurrentScheduledDelivery`].
     pub static CurrentScheduledDelivery: crate::txml::Shape = crate::txml::Shape {
         name: "CurrentScheduledDelivery",
+        element: "CurrentScheduledDelivery",
         properties: &[
             ("date", crate::txml::Kind::String),
             ("eta", crate::txml::Kind::String),
@@ -10131,6 +10145,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::DeliveryHistoryLine`].
     pub static DeliveryHistoryLine: crate::txml::Shape = crate::txml::Shape {
         name: "DeliveryHistoryLine",
+        element: "DeliveryHistoryLine",
         properties: &[
             ("date", crate::txml::Kind::String),
             ("position", crate::txml::Kind::String),
@@ -10140,6 +10155,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::DeliveryScheduleLine`].
     pub static DeliveryScheduleLine: crate::txml::Shape = crate::txml::Shape {
         name: "DeliveryScheduleLine",
+        element: "DeliveryScheduleLine",
         properties: &[
             ("date", crate::txml::Kind::String),
             ("position", crate::txml::Kind::String),
@@ -10151,6 +10167,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::Destination`].
     pub static Destination: crate::txml::Shape = crate::txml::Shape {
         name: "Destination",
+        element: "Destination",
         properties: &[
             ("addressLines", crate::txml::Kind::Array(&crate::txml::Kind::String)),
             ("city", crate::txml::Kind::String),
@@ -10165,6 +10182,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::Document`].
     pub static Document: crate::txml::Shape = crate::txml::Shape {
         name: "Document",
+        element: "Document",
         properties: &[
             ("code", crate::txml::Kind::String),
             ("description", crate::txml::Kind::String),
@@ -10178,6 +10196,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ErrorResponse`].
     pub static ErrorResponse: crate::txml::Shape = crate::txml::Shape {
         name: "ErrorResponse",
+        element: "ErrorResponse",
         properties: &[
             ("detail", crate::txml::Kind::String),
             ("message", crate::txml::Kind::String),
@@ -10189,6 +10208,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::Item`].
     pub static Item: crate::txml::Shape = crate::txml::Shape {
         name: "Item",
+        element: "Item",
         properties: &[
             ("description", crate::txml::Kind::String),
             (
@@ -10205,6 +10225,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ItemDetails`].
     pub static ItemDetails: crate::txml::Shape = crate::txml::Shape {
         name: "ItemDetails",
+        element: "ItemDetails",
         properties: &[
             ("batchNumber", crate::txml::Kind::String),
             ("combinedNomenclatureCode", crate::txml::Kind::String),
@@ -10219,6 +10240,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ItemDimension`].
     pub static ItemDimension: crate::txml::Shape = crate::txml::Shape {
         name: "ItemDimension",
+        element: "ItemDimension",
         properties: &[
             ("attribute", crate::txml::Kind::String),
             ("measure", crate::txml::Kind::Number),
@@ -10228,16 +10250,19 @@ pub mod txml_shapes {
     /// tXML shape of [`super::LineEventDates`].
     pub static LineEventDates: crate::txml::Shape = crate::txml::Shape {
         name: "LineEventDates",
+        element: "LineEventDates",
         properties: &[],
     };
     /// tXML shape of [`super::LineIndicators`].
     pub static LineIndicators: crate::txml::Shape = crate::txml::Shape {
         name: "LineIndicators",
+        element: "LineIndicators",
         properties: &[("deliveryOverdue", crate::txml::Kind::Boolean)],
     };
     /// tXML shape of [`super::LineStatus`].
     pub static LineStatus: crate::txml::Shape = crate::txml::Shape {
         name: "LineStatus",
+        element: "LineStatus",
         properties: &[
             ("inProgressStatus", crate::txml::Kind::String),
             ("logisticsStatus", crate::txml::Kind::String),
@@ -10247,6 +10272,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::LineTerms`].
     pub static LineTerms: crate::txml::Shape = crate::txml::Shape {
         name: "LineTerms",
+        element: "LineTerms",
         properties: &[
             ("contractNumber", crate::txml::Kind::String),
             ("contractPosition", crate::txml::Kind::String),
@@ -10255,6 +10281,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::LoadCarrier`].
     pub static LoadCarrier: crate::txml::Shape = crate::txml::Shape {
         name: "LoadCarrier",
+        element: "LoadCarrier",
         properties: &[
             ("containerNumber", crate::txml::Kind::String),
             ("containerSizeAndType", crate::txml::Kind::String),
@@ -10269,6 +10296,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::MergedItemDetails`].
     pub static MergedItemDetails: crate::txml::Shape = crate::txml::Shape {
         name: "MergedItemDetails",
+        element: "MergedItemDetails",
         properties: &[
             ("batchNumber", crate::txml::Kind::String),
             ("combinedNomenclatureCode", crate::txml::Kind::String),
@@ -10282,6 +10310,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::MessageMeta`].
     pub static MessageMeta: crate::txml::Shape = crate::txml::Shape {
         name: "MessageMeta",
+        element: "MessageMeta",
         properties: &[
             ("createdDateTime", crate::txml::Kind::String),
             ("messageId", crate::txml::Kind::String),
@@ -10291,6 +10320,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::MessageSource`].
     pub static MessageSource: crate::txml::Shape = crate::txml::Shape {
         name: "MessageSource",
+        element: "MessageSource",
         properties: &[
             ("companyId", crate::txml::Kind::String),
             ("origin", crate::txml::Kind::String),
@@ -10301,6 +10331,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::MonetaryAmount`].
     pub static MonetaryAmount: crate::txml::Shape = crate::txml::Shape {
         name: "MonetaryAmount",
+        element: "MonetaryAmount",
         properties: &[
             ("currencyIso", crate::txml::Kind::String),
             ("value", crate::txml::Kind::Number),
@@ -10309,6 +10340,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::Order`].
     pub static Order: crate::txml::Shape = crate::txml::Shape {
         name: "Order",
+        element: "Order",
         properties: &[
             ("buyerOrder", crate::txml::Kind::Object(&BuyerOrder)),
             ("eventDates", crate::txml::Kind::Object(&OrderEventDates)),
@@ -10329,6 +10361,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::OrderDocumentsEvent`].
     pub static OrderDocumentsEvent: crate::txml::Shape = crate::txml::Shape {
         name: "OrderDocumentsEvent",
+        element: "OrderDocumentsEvent",
         properties: &[
             ("buyerOrder", crate::txml::Kind::Object(&BuyerOrder)),
             ("lastUpdatedAt", crate::txml::Kind::String),
@@ -10341,6 +10374,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::OrderEvent`].
     pub static OrderEvent: crate::txml::Shape = crate::txml::Shape {
         name: "OrderEvent",
+        element: "OrderEvent",
         properties: &[
             ("buyerOrder", crate::txml::Kind::Object(&BuyerOrder)),
             ("eventDates", crate::txml::Kind::Object(&OrderEventDates)),
@@ -10361,16 +10395,19 @@ pub mod txml_shapes {
     /// tXML shape of [`super::OrderEventDates`].
     pub static OrderEventDates: crate::txml::Shape = crate::txml::Shape {
         name: "OrderEventDates",
+        element: "OrderEventDates",
         properties: &[],
     };
     /// tXML shape of [`super::OrderIndicators`].
     pub static OrderIndicators: crate::txml::Shape = crate::txml::Shape {
         name: "OrderIndicators",
+        element: "OrderIndicators",
         properties: &[("deliveryOverdue", crate::txml::Kind::Boolean)],
     };
     /// tXML shape of [`super::OrderLine`].
     pub static OrderLine: crate::txml::Shape = crate::txml::Shape {
         name: "OrderLine",
+        element: "OrderLine",
         properties: &[
             ("buyerLine", crate::txml::Kind::Object(&BuyerLine)),
             ("chargeReasonCode", crate::txml::Kind::String),
@@ -10406,6 +10443,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::OrderStatus`].
     pub static OrderStatus: crate::txml::Shape = crate::txml::Shape {
         name: "OrderStatus",
+        element: "OrderStatus",
         properties: &[
             ("logisticsStatus", crate::txml::Kind::String),
             ("processStatus", crate::txml::Kind::String),
@@ -10414,6 +10452,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::Price`].
     pub static Price: crate::txml::Shape = crate::txml::Shape {
         name: "Price",
+        element: "Price",
         properties: &[
             ("priceInBaseCurrency", crate::txml::Kind::Object(&MonetaryAmount)),
             ("priceInTransactionCurrency", crate::txml::Kind::Object(&MonetaryAmount)),
@@ -10422,6 +10461,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::Prices`].
     pub static Prices: crate::txml::Shape = crate::txml::Shape {
         name: "Prices",
+        element: "Prices",
         properties: &[
             ("discountPercentage", crate::txml::Kind::Number),
             ("grossPrice", crate::txml::Kind::Object(&Price)),
@@ -10433,6 +10473,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::Property`].
     pub static Property: crate::txml::Shape = crate::txml::Shape {
         name: "Property",
+        element: "Property",
         properties: &[
             ("key", crate::txml::Kind::String),
             ("value", crate::txml::Kind::String),
@@ -10441,6 +10482,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::PurchaseOrderTerms`].
     pub static PurchaseOrderTerms: crate::txml::Shape = crate::txml::Shape {
         name: "PurchaseOrderTerms",
+        element: "PurchaseOrderTerms",
         properties: &[
             ("incoterms", crate::txml::Kind::String),
             ("incotermsCode", crate::txml::Kind::String),
@@ -10451,6 +10493,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::Request`].
     pub static Request: crate::txml::Shape = crate::txml::Shape {
         name: "Request",
+        element: "Request",
         properties: &[
             (
                 "chargeLines",
@@ -10470,6 +10513,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ScheduledDelivery`].
     pub static ScheduledDelivery: crate::txml::Shape = crate::txml::Shape {
         name: "ScheduledDelivery",
+        element: "ScheduledDelivery",
         properties: &[
             ("date", crate::txml::Kind::String),
             ("quantity", crate::txml::Kind::Number),
@@ -10480,6 +10524,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::Shipment`].
     pub static Shipment: crate::txml::Shape = crate::txml::Shape {
         name: "Shipment",
+        element: "Shipment",
         properties: &[
             ("buyerShipment", crate::txml::Kind::Object(&BuyerShipment)),
             ("id", crate::txml::Kind::String),
@@ -10504,6 +10549,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentContact`].
     pub static ShipmentContact: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentContact",
+        element: "ShipmentContact",
         properties: &[
             ("email", crate::txml::Kind::String),
             ("firstName", crate::txml::Kind::String),
@@ -10516,6 +10562,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentDeparture`].
     pub static ShipmentDeparture: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentDeparture",
+        element: "ShipmentDeparture",
         properties: &[
             ("atdDate", crate::txml::Kind::String),
             ("etdDate", crate::txml::Kind::String),
@@ -10525,6 +10572,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentDestination`].
     pub static ShipmentDestination: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentDestination",
+        element: "ShipmentDestination",
         properties: &[
             ("ataDate", crate::txml::Kind::String),
             ("atdDate", crate::txml::Kind::String),
@@ -10540,6 +10588,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentDocument`].
     pub static ShipmentDocument: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentDocument",
+        element: "ShipmentDocument",
         properties: &[
             ("code", crate::txml::Kind::String),
             ("description", crate::txml::Kind::String),
@@ -10554,6 +10603,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentDocumentMeta`].
     pub static ShipmentDocumentMeta: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentDocumentMeta",
+        element: "ShipmentDocumentMeta",
         properties: &[
             ("lastChangedAt", crate::txml::Kind::String),
             ("lastUpdatedAt", crate::txml::Kind::String),
@@ -10562,6 +10612,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentIdentifiers`].
     pub static ShipmentIdentifiers: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentIdentifiers",
+        element: "ShipmentIdentifiers",
         properties: &[
             ("billOfLadingIssueDate", crate::txml::Kind::String),
             ("billOfLadingNumber", crate::txml::Kind::String),
@@ -10573,6 +10624,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentItem`].
     pub static ShipmentItem: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentItem",
+        element: "ShipmentItem",
         properties: &[
             ("buyerItemName", crate::txml::Kind::String),
             ("buyerItemNumber", crate::txml::Kind::String),
@@ -10586,6 +10638,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentLine`].
     pub static ShipmentLine: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentLine",
+        element: "ShipmentLine",
         properties: &[
             ("deliverySchedulePosition", crate::txml::Kind::String),
             ("item", crate::txml::Kind::Object(&ShipmentItem)),
@@ -10598,6 +10651,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentLineMeta`].
     pub static ShipmentLineMeta: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentLineMeta",
+        element: "ShipmentLineMeta",
         properties: &[
             ("lastChangedAt", crate::txml::Kind::String),
             ("lastUpdatedAt", crate::txml::Kind::String),
@@ -10606,6 +10660,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentLocation`].
     pub static ShipmentLocation: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentLocation",
+        element: "ShipmentLocation",
         properties: &[
             ("addressLines", crate::txml::Kind::Array(&crate::txml::Kind::String)),
             ("city", crate::txml::Kind::String),
@@ -10621,6 +10676,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentLocations`].
     pub static ShipmentLocations: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentLocations",
+        element: "ShipmentLocations",
         properties: &[
             ("departure", crate::txml::Kind::Object(&ShipmentDeparture)),
             (
@@ -10634,6 +10690,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentMeta`].
     pub static ShipmentMeta: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentMeta",
+        element: "ShipmentMeta",
         properties: &[
             ("despatchAdviceErpIssueDateTime", crate::txml::Kind::String),
             ("lastChangedAt", crate::txml::Kind::String),
@@ -10644,6 +10701,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentStatus`].
     pub static ShipmentStatus: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentStatus",
+        element: "ShipmentStatus",
         properties: &[
             ("processStatus", crate::txml::Kind::String),
             ("processStatusReason", crate::txml::Kind::String),
@@ -10652,6 +10710,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::SingleDeliveryOrder`].
     pub static SingleDeliveryOrder: crate::txml::Shape = crate::txml::Shape {
         name: "SingleDeliveryOrder",
+        element: "SingleDeliveryOrder",
         properties: &[
             ("buyerOrder", crate::txml::Kind::Object(&BuyerOrder)),
             ("eventDates", crate::txml::Kind::Object(&OrderEventDates)),
@@ -10677,6 +10736,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::SingleDeliveryOrderEvent`].
     pub static SingleDeliveryOrderEvent: crate::txml::Shape = crate::txml::Shape {
         name: "SingleDeliveryOrderEvent",
+        element: "SingleDeliveryOrderEvent",
         properties: &[
             ("buyerOrder", crate::txml::Kind::Object(&BuyerOrder)),
             ("eventDates", crate::txml::Kind::Object(&OrderEventDates)),
@@ -10702,6 +10762,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::SingleDeliveryOrderLine`].
     pub static SingleDeliveryOrderLine: crate::txml::Shape = crate::txml::Shape {
         name: "SingleDeliveryOrderLine",
+        element: "SingleDeliveryOrderLine",
         properties: &[
             ("buyerLine", crate::txml::Kind::Object(&BuyerLine)),
             ("chargeReasonCode", crate::txml::Kind::String),
@@ -10724,6 +10785,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::StatusLine`].
     pub static StatusLine: crate::txml::Shape = crate::txml::Shape {
         name: "StatusLine",
+        element: "StatusLine",
         properties: &[
             ("prices", crate::txml::Kind::Object(&Prices)),
             ("pricesInclRequests", crate::txml::Kind::Object(&Prices)),
@@ -10737,11 +10799,13 @@ pub mod txml_shapes {
     /// tXML shape of [`super::SupplierErpMeta`].
     pub static SupplierErpMeta: crate::txml::Shape = crate::txml::Shape {
         name: "SupplierErpMeta",
+        element: "SupplierErpMeta",
         properties: &[("despatchAdviceErpIssueDateTime", crate::txml::Kind::String)],
     };
     /// tXML shape of [`super::SupplierLine`].
     pub static SupplierLine: crate::txml::Shape = crate::txml::Shape {
         name: "SupplierLine",
+        element: "SupplierLine",
         properties: &[
             ("description", crate::txml::Kind::String),
             (
@@ -10766,6 +10830,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::SupplierLineIndicators`].
     pub static SupplierLineIndicators: crate::txml::Shape = crate::txml::Shape {
         name: "SupplierLineIndicators",
+        element: "SupplierLineIndicators",
         properties: &[
             ("accepted", crate::txml::Kind::Boolean),
             ("cancelled", crate::txml::Kind::Boolean),
@@ -10776,6 +10841,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::SupplierOrder`].
     pub static SupplierOrder: crate::txml::Shape = crate::txml::Shape {
         name: "SupplierOrder",
+        element: "SupplierOrder",
         properties: &[
             ("buyerAccountNumber", crate::txml::Kind::String),
             ("companyId", crate::txml::Kind::String),
@@ -10799,6 +10865,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::SupplierOrderIndicators`].
     pub static SupplierOrderIndicators: crate::txml::Shape = crate::txml::Shape {
         name: "SupplierOrderIndicators",
+        element: "SupplierOrderIndicators",
         properties: &[
             ("accepted", crate::txml::Kind::Boolean),
             ("cancelled", crate::txml::Kind::Boolean),
@@ -10809,6 +10876,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::SupplierRequests`].
     pub static SupplierRequests: crate::txml::Shape = crate::txml::Shape {
         name: "SupplierRequests",
+        element: "SupplierRequests",
         properties: &[
             ("proposal", crate::txml::Kind::Object(&Request)),
             ("reopenRequest", crate::txml::Kind::Object(&Request)),
@@ -10817,6 +10885,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::SupplierShipment`].
     pub static SupplierShipment: crate::txml::Shape = crate::txml::Shape {
         name: "SupplierShipment",
+        element: "SupplierShipment",
         properties: &[
             ("buyerAccountNumber", crate::txml::Kind::String),
             ("companyId", crate::txml::Kind::String),
@@ -10836,6 +10905,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::SupplierShipmentLine`].
     pub static SupplierShipmentLine: crate::txml::Shape = crate::txml::Shape {
         name: "SupplierShipmentLine",
+        element: "SupplierShipmentLine",
         properties: &[
             ("backorderDate", crate::txml::Kind::String),
             ("backorderQuantity", crate::txml::Kind::Number),
@@ -10847,6 +10917,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::Terms`].
     pub static Terms: crate::txml::Shape = crate::txml::Shape {
         name: "Terms",
+        element: "Terms",
         properties: &[
             ("incoterms", crate::txml::Kind::String),
             ("incotermsCode", crate::txml::Kind::String),

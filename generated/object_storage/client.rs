@@ -99,6 +99,66 @@ impl ClientInfo<crate::client::ClientContext> for ObjectStorageClient {
 impl ClientHooks<crate::client::ClientContext> for &ObjectStorageClient {}
 #[allow(clippy::all)]
 impl ObjectStorageClient {
+    /**Upload a document
+
+Uploads a document to the Tradecloud object-storage and answers its `objectId` (`id`), which
+a message then attaches (order/buyer/issue/attach-document.md,
+order/supplier/send-order-response/attach-document.md). Documents are stored encrypted,
+scanned for viruses on arrival (an infected one is deleted) and only downloadable by
+authenticated and authorized users (security/documents.md). Files with a blocked extension
+are refused. Each upload stores a new document: a retry after a lost answer may store the
+file twice (harmless, but the first `objectId` is never attached).
+
+Sends a `POST` request to `/object-storage/document`
+
+*/
+    /// - `body`: the `multipart/form-data` form with the part `file` at least.
+    pub async fn upload_document<'a>(
+        &'a self,
+        body: ::reqwest::multipart::Form,
+    ) -> Result<
+        ResponseValue<crate::api::object_storage::types::UploadDocumentResponse>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        let url = format!("{}/object-storage/document", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .multipart(body)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "upload_document",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            403u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
     /**Download a document
 
 Downloads the document content directly, next to its metadata at

@@ -2,6 +2,78 @@
 // Do not edit by hand: change the spec (or the generator) and rebuild.
 
 use crate::operation as op;
+/// Upload a document
+///
+/// `POST /object-storage/document` (`uploadDocument`)
+pub const UPLOAD_DOCUMENT: op::Operation = op::Operation {
+    id: "uploadDocument",
+    method: op::Method::Post,
+    path: "/object-storage/document",
+    client_method: "upload_document",
+    server_method: "upload_document",
+    deprecated: false,
+    security: &[&[op::AuthScheme::Bearer], &[op::AuthScheme::Basic]],
+    request: ::core::option::Option::Some(op::RequestBody {
+        required: true,
+        media_types: &[
+            op::MediaType {
+                name: "multipart/form-data",
+                kind: op::MediaKind::Multipart,
+            },
+        ],
+    }),
+    responses: &[
+        op::Response {
+            status: op::Status::Code(200),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(400),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(401),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(403),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+    ],
+    limits: &[],
+};
 /// Download a document
 ///
 /// `GET /object-storage/document/{objectId}` (`downloadDocument`)
@@ -178,6 +250,7 @@ pub const DOWNLOAD: op::Operation = op::Operation {
 };
 /// Every operation of *Tradecloud object storage API*, in path order.
 pub const OPERATIONS: &[op::Operation] = &[
+    UPLOAD_DOCUMENT,
     DOWNLOAD_DOCUMENT,
     GET_DOCUMENT_METADATA,
     DOWNLOAD,

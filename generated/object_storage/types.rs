@@ -34,6 +34,36 @@ impl DocumentMetadata {
         ::std::default::Default::default()
     }
 }
+/**The multipart/form-data body of an upload: one part named `file` with the file's bytes and
+its file name (`Content-Disposition: form-data; name="file"; filename="..."`).*/
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
+pub struct UploadDocumentRequest {
+    ///The document's bytes, with its file name. Files with a blocked extension (`.exe`, `.js`, `.bat`, ... see security/documents.md) are refused.
+    pub file: ::std::string::String,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl UploadDocumentRequest {
+    /// A builder of `UploadDocumentRequest`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::UploadDocumentRequest {
+        ::std::default::Default::default()
+    }
+}
+///The stored document's identifier.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
+pub struct UploadDocumentResponse {
+    ///The `objectId` of the uploaded document: attach it as `documents.objectId` of an order, line or order response.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub id: ::std::option::Option<::std::string::String>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl UploadDocumentResponse {
+    /// A builder of `UploadDocumentResponse`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::UploadDocumentResponse {
+        ::std::default::Default::default()
+    }
+}
 /// Error types.
 pub mod error {
     /// Error from a `TryFrom` or `FromStr` implementation.
@@ -133,6 +163,82 @@ again for a fresh one.*/
             Self { value }
         }
     }
+    /// Builder of [`super::UploadDocumentRequest`] (see [`super::UploadDocumentRequest::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct UploadDocumentRequest {
+        value: super::UploadDocumentRequest,
+    }
+    impl UploadDocumentRequest {
+        ///The document's bytes, with its file name. Files with a blocked extension (`.exe`, `.js`, `.bat`, ... see security/documents.md) are refused.
+        pub fn file(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.file = value.into();
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::UploadDocumentRequest {
+            self.value
+        }
+    }
+    impl ::std::convert::From<UploadDocumentRequest> for super::UploadDocumentRequest {
+        fn from(builder: UploadDocumentRequest) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::UploadDocumentRequest> for UploadDocumentRequest {
+        fn from(value: super::UploadDocumentRequest) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::UploadDocumentResponse`] (see [`super::UploadDocumentResponse::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct UploadDocumentResponse {
+        value: super::UploadDocumentResponse,
+    }
+    impl UploadDocumentResponse {
+        ///The `objectId` of the uploaded document: attach it as `documents.objectId` of an order, line or order response.
+        pub fn id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.id = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::UploadDocumentResponse {
+            self.value
+        }
+    }
+    impl ::std::convert::From<UploadDocumentResponse> for super::UploadDocumentResponse {
+        fn from(builder: UploadDocumentResponse) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::UploadDocumentResponse> for UploadDocumentResponse {
+        fn from(value: super::UploadDocumentResponse) -> Self {
+            Self { value }
+        }
+    }
 }
 /// Property kinds of every object schema, used to decode tXML
 /// (`application/xml`) bodies into the same types as JSON.
@@ -141,11 +247,24 @@ pub mod txml_shapes {
     /// tXML shape of [`super::DocumentMetadata`].
     pub static DocumentMetadata: crate::txml::Shape = crate::txml::Shape {
         name: "DocumentMetadata",
+        element: "DocumentMetadata",
         properties: &[
             ("contentType", crate::txml::Kind::String),
             ("downloadUrl", crate::txml::Kind::String),
             ("filename", crate::txml::Kind::String),
             ("id", crate::txml::Kind::String),
         ],
+    };
+    /// tXML shape of [`super::UploadDocumentRequest`].
+    pub static UploadDocumentRequest: crate::txml::Shape = crate::txml::Shape {
+        name: "UploadDocumentRequest",
+        element: "UploadDocumentRequest",
+        properties: &[("file", crate::txml::Kind::String)],
+    };
+    /// tXML shape of [`super::UploadDocumentResponse`].
+    pub static UploadDocumentResponse: crate::txml::Shape = crate::txml::Shape {
+        name: "UploadDocumentResponse",
+        element: "UploadDocumentResponse",
+        properties: &[("id", crate::txml::Kind::String)],
     };
 }

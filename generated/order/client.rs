@@ -48,6 +48,14 @@ Fetch a whole order by its Tradecloud order id. The fetched order contains ALL
 the lines (an order event contains only the affected lines); filter the new or
 changed lines on `lines.lastUpdatedAt` (older docs: `lastChangedAt`).
 
+Order actions a buyer or supplier integration calls directly on the order service
+(token only: Basic authentication is not accepted here): approve or reject open
+requests, answer shipment reschedule requests, complete, deliver or revert lines,
+update delivery logistics, resend an order or reassign its contact. They are not on
+the documentation pages; each names the example of Tradecloud's own public code
+(tradecloud-sdk-dotnet) it comes from. The api-connector equivalents (indicators,
+order updates) are usually the better choice for an ERP integration.
+
 Version: 2.0.0*/
 pub struct OrderClient {
     pub(crate) baseurl: String,
@@ -163,6 +171,755 @@ Arguments:
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
+    /**Reassign the buyer contact of an order
+
+Make another user the buyer contact of the order (event `OrderContactReassignedByBuyer`). Tradecloud lists it in the order service's private specification (`order/private/specs.yaml`), linked from its own example; not on the documentation pages.
+
+Sends a `POST` request to `/order/{orderId}/buyer/contact/reassign`
+
+Arguments:
+- `order_id`: The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+- `body`
+*/
+    pub async fn reassign_buyer_contact<'a>(
+        &'a self,
+        order_id: &'a str,
+        body: &'a crate::api::order::types::ReassignContact,
+    ) -> Result<
+        ResponseValue<::serde_json::Value>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        let url = format!(
+            "{}/order/{}/buyer/contact/reassign", self.baseurl, encode_path(& order_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "reassign_buyer_contact",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            403u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Resend an order to the supplier (buyer)
+
+Send the order to the supplier's integration again (event `OrderResentByBuyer`). The body is
+an empty object. Tradecloud lists it in the order service's private specification
+(`order/private/specs.yaml`), linked from its own example; not on the documentation pages.
+
+Sends a `POST` request to `/order/{orderId}/buyer/resend`
+
+Arguments:
+- `order_id`: The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+- `body`
+*/
+    pub async fn buyer_resend_order<'a>(
+        &'a self,
+        order_id: &'a str,
+        body: &'a crate::api::order::types::ResendOrder,
+    ) -> Result<
+        ResponseValue<::serde_json::Value>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        let url = format!(
+            "{}/order/{}/buyer/resend", self.baseurl, encode_path(& order_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "buyer_resend_order",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            403u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Complete order lines (buyer)
+
+Complete order lines directly on the order service (the api-connector way is `completed` in
+an indicators message). Tradecloud's batch example calls this path without naming an
+operation id; `completeOrderLines` is this crate's name for it.
+
+Sends a `POST` request to `/order/{orderId}/complete`
+
+Arguments:
+- `order_id`: The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+- `body`
+*/
+    pub async fn complete_order_lines<'a>(
+        &'a self,
+        order_id: &'a str,
+        body: &'a crate::api::order::types::OrderLinePositions,
+    ) -> Result<
+        ResponseValue<::serde_json::Value>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        let url = format!(
+            "{}/order/{}/complete", self.baseurl, encode_path(& order_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "complete_order_lines",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            403u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Mark order lines as delivered (buyer)
+
+Mark order lines as delivered directly on the order service (the api-connector way is
+`delivered` in an indicators message). Tradecloud's batch example calls this path without
+naming an operation id; `deliverOrderLines` is this crate's name for it.
+
+Sends a `POST` request to `/order/{orderId}/deliver`
+
+Arguments:
+- `order_id`: The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+- `body`
+*/
+    pub async fn deliver_order_lines<'a>(
+        &'a self,
+        order_id: &'a str,
+        body: &'a crate::api::order::types::OrderLinePositions,
+    ) -> Result<
+        ResponseValue<::serde_json::Value>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        let url = format!(
+            "{}/order/{}/deliver", self.baseurl, encode_path(& order_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "deliver_order_lines",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            403u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Update the logistics of a delivery schedule
+
+Set the logistics status, ETD and ETA of delivery lines of one order line (events
+`OrderLinesDeliveryScheduleLogisticsUpdatedByBuyer`/`...BySupplier`); Tradecloud's example
+does so as the supplier. Tradecloud lists it in the order service's private specification
+(`order/private/specs.yaml`), linked from its own example; not on the documentation pages.
+
+Sends a `POST` request to `/order/{orderId}/line/{position}/deliverySchedule`
+
+Arguments:
+- `order_id`: The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+- `position`: The order line position (`buyerLine.position`).
+- `body`
+*/
+    pub async fn update_order_line_delivery_schedule<'a>(
+        &'a self,
+        order_id: &'a str,
+        position: &'a str,
+        body: &'a crate::api::order::types::UpdateOrderLineDeliverySchedule,
+    ) -> Result<
+        ResponseValue<::serde_json::Value>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        let url = format!(
+            "{}/order/{}/line/{}/deliverySchedule", self.baseurl, encode_path(& order_id
+            .to_string()), encode_path(& position.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "update_order_line_delivery_schedule",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            403u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Approve a shipment reschedule request (buyer)
+
+Approve the supplier's shipment reschedule request of one order line. Tradecloud lists it in the order service's private specification (`order/private/specs.yaml`), linked from its own example; not on the documentation pages.
+
+Sends a `POST` request to `/order/{orderId}/line/{position}/reschedule/approve`
+
+Arguments:
+- `order_id`: The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+- `position`: The order line position (`buyerLine.position`).
+- `body`
+*/
+    pub async fn approve_shipment_reschedule_request<'a>(
+        &'a self,
+        order_id: &'a str,
+        position: &'a str,
+        body: &'a crate::api::order::types::ApproveShipmentRescheduleRequest,
+    ) -> Result<
+        ResponseValue<::serde_json::Value>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        let url = format!(
+            "{}/order/{}/line/{}/reschedule/approve", self.baseurl, encode_path(&
+            order_id.to_string()), encode_path(& position.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "approve_shipment_reschedule_request",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            403u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Reject a shipment reschedule request (buyer)
+
+Reject the supplier's shipment reschedule request of one order line, with a reason. Tradecloud lists it in the order service's private specification (`order/private/specs.yaml`), linked from its own example; not on the documentation pages.
+
+Sends a `POST` request to `/order/{orderId}/line/{position}/reschedule/reject`
+
+Arguments:
+- `order_id`: The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+- `position`: The order line position (`buyerLine.position`).
+- `body`
+*/
+    pub async fn reject_shipment_reschedule_request<'a>(
+        &'a self,
+        order_id: &'a str,
+        position: &'a str,
+        body: &'a crate::api::order::types::RejectShipmentRescheduleRequest,
+    ) -> Result<
+        ResponseValue<::serde_json::Value>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        let url = format!(
+            "{}/order/{}/line/{}/reschedule/reject", self.baseurl, encode_path(& order_id
+            .to_string()), encode_path(& position.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "reject_shipment_reschedule_request",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            403u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Approve open requests of order lines (buyer)
+
+Approve, as the buyer, the open supplier requests of the given order lines: proposals,
+reopen requests and shipment reschedule requests. Tradecloud lists it in the order service's
+private specification (`order/private/specs.yaml`), linked from its own example; not on the
+documentation pages. Tradecloud's example README writes the path under `/api-connector`; its
+code calls the order service, as here.
+
+Sends a `POST` request to `/order/{orderId}/requests/buyer/approve`
+
+Arguments:
+- `order_id`: The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+- `body`
+*/
+    pub async fn approve_requests_as_buyer<'a>(
+        &'a self,
+        order_id: &'a str,
+        body: &'a crate::api::order::types::ApproveRequestsAsBuyer,
+    ) -> Result<
+        ResponseValue<::serde_json::Value>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        let url = format!(
+            "{}/order/{}/requests/buyer/approve", self.baseurl, encode_path(& order_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "approve_requests_as_buyer",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            403u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Reject open requests of order lines (buyer)
+
+Reject, as the buyer, the open supplier requests of the given order lines, with a reason. Tradecloud lists it in the order service's private specification (`order/private/specs.yaml`), linked from its own example; not on the documentation pages.
+
+Sends a `POST` request to `/order/{orderId}/requests/buyer/reject`
+
+Arguments:
+- `order_id`: The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+- `body`
+*/
+    pub async fn reject_requests_as_buyer<'a>(
+        &'a self,
+        order_id: &'a str,
+        body: &'a crate::api::order::types::RejectRequestsAsBuyer,
+    ) -> Result<
+        ResponseValue<::serde_json::Value>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        let url = format!(
+            "{}/order/{}/requests/buyer/reject", self.baseurl, encode_path(& order_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "reject_requests_as_buyer",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            403u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Revert cancelled order lines (buyer)
+
+Revert cancelled order lines to their status before the cancellation (event
+`CancelledOrderLinesRevertedByBuyer`). Tradecloud lists it in the order service's private
+specification (`order/private/specs.yaml`), linked from its own example; not on the
+documentation pages.
+
+Sends a `POST` request to `/order/{orderId}/revertCancelled`
+
+Arguments:
+- `order_id`: The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+- `body`
+*/
+    pub async fn revert_cancelled_order_lines<'a>(
+        &'a self,
+        order_id: &'a str,
+        body: &'a crate::api::order::types::RevertOrderLines,
+    ) -> Result<
+        ResponseValue<::serde_json::Value>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        let url = format!(
+            "{}/order/{}/revertCancelled", self.baseurl, encode_path(& order_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "revert_cancelled_order_lines",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            403u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Revert completed order lines (buyer)
+
+Revert completed order lines to their status before completion (event
+`CompletedOrderLinesRevertedByBuyer`). Tradecloud lists it in the order service's private
+specification (`order/private/specs.yaml`), linked from its own example; not on the
+documentation pages.
+
+Sends a `POST` request to `/order/{orderId}/revertCompleted`
+
+Arguments:
+- `order_id`: The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+- `body`
+*/
+    pub async fn revert_completed_order_lines<'a>(
+        &'a self,
+        order_id: &'a str,
+        body: &'a crate::api::order::types::RevertOrderLines,
+    ) -> Result<
+        ResponseValue<::serde_json::Value>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        let url = format!(
+            "{}/order/{}/revertCompleted", self.baseurl, encode_path(& order_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "revert_completed_order_lines",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            403u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            404u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            409u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
 }
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
@@ -183,5 +940,67 @@ impl OrderClient {
         Error<crate::api::common::types::ErrorResponse>,
     > {
         self.get_order_by_id(order_id).await
+    }
+    /// The former name of [`Self::buyer_resend_order`] (after the operation id `buyerResendOrderRoute`).
+    #[deprecated(note = "renamed to `buyer_resend_order`")]
+    pub async fn buyer_resend_order_route<'a>(
+        &'a self,
+        order_id: &'a str,
+        body: &'a crate::api::order::types::ResendOrder,
+    ) -> Result<
+        ResponseValue<::serde_json::Value>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        self.buyer_resend_order(order_id, body).await
+    }
+    /// The former name of [`Self::approve_shipment_reschedule_request`] (after the operation id `approveShipmentRescheduleRequestRoute`).
+    #[deprecated(note = "renamed to `approve_shipment_reschedule_request`")]
+    pub async fn approve_shipment_reschedule_request_route<'a>(
+        &'a self,
+        order_id: &'a str,
+        position: &'a str,
+        body: &'a crate::api::order::types::ApproveShipmentRescheduleRequest,
+    ) -> Result<
+        ResponseValue<::serde_json::Value>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        self.approve_shipment_reschedule_request(order_id, position, body).await
+    }
+    /// The former name of [`Self::reject_shipment_reschedule_request`] (after the operation id `rejectShipmentRescheduleRequestRoute`).
+    #[deprecated(note = "renamed to `reject_shipment_reschedule_request`")]
+    pub async fn reject_shipment_reschedule_request_route<'a>(
+        &'a self,
+        order_id: &'a str,
+        position: &'a str,
+        body: &'a crate::api::order::types::RejectShipmentRescheduleRequest,
+    ) -> Result<
+        ResponseValue<::serde_json::Value>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        self.reject_shipment_reschedule_request(order_id, position, body).await
+    }
+    /// The former name of [`Self::approve_requests_as_buyer`] (after the operation id `approveRequestsAsBuyerRoute`).
+    #[deprecated(note = "renamed to `approve_requests_as_buyer`")]
+    pub async fn approve_requests_as_buyer_route<'a>(
+        &'a self,
+        order_id: &'a str,
+        body: &'a crate::api::order::types::ApproveRequestsAsBuyer,
+    ) -> Result<
+        ResponseValue<::serde_json::Value>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        self.approve_requests_as_buyer(order_id, body).await
+    }
+    /// The former name of [`Self::reject_requests_as_buyer`] (after the operation id `rejectRequestsAsBuyerRoute`).
+    #[deprecated(note = "renamed to `reject_requests_as_buyer`")]
+    pub async fn reject_requests_as_buyer_route<'a>(
+        &'a self,
+        order_id: &'a str,
+        body: &'a crate::api::order::types::RejectRequestsAsBuyer,
+    ) -> Result<
+        ResponseValue<::serde_json::Value>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        self.reject_requests_as_buyer(order_id, body).await
     }
 }

@@ -66,5 +66,1232 @@ pub const GET_ORDER_BY_ID_ROUTE: op::Operation = op::Operation {
     ],
     limits: &[],
 };
+/// Reassign the buyer contact of an order
+///
+/// `POST /order/{orderId}/buyer/contact/reassign` (`reassignBuyerContact`)
+pub const REASSIGN_BUYER_CONTACT: op::Operation = op::Operation {
+    id: "reassignBuyerContact",
+    method: op::Method::Post,
+    path: "/order/{orderId}/buyer/contact/reassign",
+    client_method: "reassign_buyer_contact",
+    server_method: "reassign_buyer_contact",
+    deprecated: false,
+    security: &[&[op::AuthScheme::Bearer]],
+    request: ::core::option::Option::Some(op::RequestBody {
+        required: true,
+        media_types: &[
+            op::MediaType {
+                name: "application/json",
+                kind: op::MediaKind::Json,
+            },
+        ],
+    }),
+    responses: &[
+        op::Response {
+            status: op::Status::Code(200),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(400),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(401),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(403),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(404),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(409),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+    ],
+    limits: &[
+        op::Limit {
+            location: op::Location::Body,
+            path: "/version",
+            rule: op::Rule::Minimum {
+                value: op::Bound::Integer(0),
+                exclusive: false,
+            },
+        },
+    ],
+};
+/// Resend an order to the supplier (buyer)
+///
+/// `POST /order/{orderId}/buyer/resend` (`buyerResendOrderRoute`)
+pub const BUYER_RESEND_ORDER_ROUTE: op::Operation = op::Operation {
+    id: "buyerResendOrderRoute",
+    method: op::Method::Post,
+    path: "/order/{orderId}/buyer/resend",
+    client_method: "buyer_resend_order",
+    server_method: "buyer_resend_order_route",
+    deprecated: false,
+    security: &[&[op::AuthScheme::Bearer]],
+    request: ::core::option::Option::Some(op::RequestBody {
+        required: false,
+        media_types: &[
+            op::MediaType {
+                name: "application/json",
+                kind: op::MediaKind::Json,
+            },
+        ],
+    }),
+    responses: &[
+        op::Response {
+            status: op::Status::Code(200),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(400),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(401),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(403),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(404),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(409),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+    ],
+    limits: &[],
+};
+/// Complete order lines (buyer)
+///
+/// `POST /order/{orderId}/complete` (`completeOrderLines`)
+pub const COMPLETE_ORDER_LINES: op::Operation = op::Operation {
+    id: "completeOrderLines",
+    method: op::Method::Post,
+    path: "/order/{orderId}/complete",
+    client_method: "complete_order_lines",
+    server_method: "complete_order_lines",
+    deprecated: false,
+    security: &[&[op::AuthScheme::Bearer]],
+    request: ::core::option::Option::Some(op::RequestBody {
+        required: true,
+        media_types: &[
+            op::MediaType {
+                name: "application/json",
+                kind: op::MediaKind::Json,
+            },
+        ],
+    }),
+    responses: &[
+        op::Response {
+            status: op::Status::Code(200),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(400),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(401),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(403),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(404),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(409),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+    ],
+    limits: &[
+        op::Limit {
+            location: op::Location::Body,
+            path: "/linePositions",
+            rule: op::Rule::MinItems(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/linePositions",
+            rule: op::Rule::MaxItems(500),
+        },
+    ],
+};
+/// Mark order lines as delivered (buyer)
+///
+/// `POST /order/{orderId}/deliver` (`deliverOrderLines`)
+pub const DELIVER_ORDER_LINES: op::Operation = op::Operation {
+    id: "deliverOrderLines",
+    method: op::Method::Post,
+    path: "/order/{orderId}/deliver",
+    client_method: "deliver_order_lines",
+    server_method: "deliver_order_lines",
+    deprecated: false,
+    security: &[&[op::AuthScheme::Bearer]],
+    request: ::core::option::Option::Some(op::RequestBody {
+        required: true,
+        media_types: &[
+            op::MediaType {
+                name: "application/json",
+                kind: op::MediaKind::Json,
+            },
+        ],
+    }),
+    responses: &[
+        op::Response {
+            status: op::Status::Code(200),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(400),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(401),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(403),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(404),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(409),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+    ],
+    limits: &[
+        op::Limit {
+            location: op::Location::Body,
+            path: "/linePositions",
+            rule: op::Rule::MinItems(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/linePositions",
+            rule: op::Rule::MaxItems(500),
+        },
+    ],
+};
+/// Update the logistics of a delivery schedule
+///
+/// `POST /order/{orderId}/line/{position}/deliverySchedule` (`updateOrderLineDeliverySchedule`)
+pub const UPDATE_ORDER_LINE_DELIVERY_SCHEDULE: op::Operation = op::Operation {
+    id: "updateOrderLineDeliverySchedule",
+    method: op::Method::Post,
+    path: "/order/{orderId}/line/{position}/deliverySchedule",
+    client_method: "update_order_line_delivery_schedule",
+    server_method: "update_order_line_delivery_schedule",
+    deprecated: false,
+    security: &[&[op::AuthScheme::Bearer]],
+    request: ::core::option::Option::Some(op::RequestBody {
+        required: true,
+        media_types: &[
+            op::MediaType {
+                name: "application/json",
+                kind: op::MediaKind::Json,
+            },
+        ],
+    }),
+    responses: &[
+        op::Response {
+            status: op::Status::Code(200),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(400),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(401),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(403),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(404),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(409),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+    ],
+    limits: &[
+        op::Limit {
+            location: op::Location::Body,
+            path: "/deliverySchedule",
+            rule: op::Rule::MinItems(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/deliverySchedule",
+            rule: op::Rule::MaxItems(100),
+        },
+    ],
+};
+/// Approve a shipment reschedule request (buyer)
+///
+/// `POST /order/{orderId}/line/{position}/reschedule/approve` (`approveShipmentRescheduleRequestRoute`)
+pub const APPROVE_SHIPMENT_RESCHEDULE_REQUEST_ROUTE: op::Operation = op::Operation {
+    id: "approveShipmentRescheduleRequestRoute",
+    method: op::Method::Post,
+    path: "/order/{orderId}/line/{position}/reschedule/approve",
+    client_method: "approve_shipment_reschedule_request",
+    server_method: "approve_shipment_reschedule_request_route",
+    deprecated: false,
+    security: &[&[op::AuthScheme::Bearer]],
+    request: ::core::option::Option::Some(op::RequestBody {
+        required: true,
+        media_types: &[
+            op::MediaType {
+                name: "application/json",
+                kind: op::MediaKind::Json,
+            },
+        ],
+    }),
+    responses: &[
+        op::Response {
+            status: op::Status::Code(200),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(400),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(401),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(403),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(404),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(409),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+    ],
+    limits: &[
+        op::Limit {
+            location: op::Location::Body,
+            path: "/version",
+            rule: op::Rule::Minimum {
+                value: op::Bound::Integer(0),
+                exclusive: false,
+            },
+        },
+    ],
+};
+/// Reject a shipment reschedule request (buyer)
+///
+/// `POST /order/{orderId}/line/{position}/reschedule/reject` (`rejectShipmentRescheduleRequestRoute`)
+pub const REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE: op::Operation = op::Operation {
+    id: "rejectShipmentRescheduleRequestRoute",
+    method: op::Method::Post,
+    path: "/order/{orderId}/line/{position}/reschedule/reject",
+    client_method: "reject_shipment_reschedule_request",
+    server_method: "reject_shipment_reschedule_request_route",
+    deprecated: false,
+    security: &[&[op::AuthScheme::Bearer]],
+    request: ::core::option::Option::Some(op::RequestBody {
+        required: true,
+        media_types: &[
+            op::MediaType {
+                name: "application/json",
+                kind: op::MediaKind::Json,
+            },
+        ],
+    }),
+    responses: &[
+        op::Response {
+            status: op::Status::Code(200),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(400),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(401),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(403),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(404),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(409),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+    ],
+    limits: &[
+        op::Limit {
+            location: op::Location::Body,
+            path: "/version",
+            rule: op::Rule::Minimum {
+                value: op::Bound::Integer(0),
+                exclusive: false,
+            },
+        },
+    ],
+};
+/// Approve open requests of order lines (buyer)
+///
+/// `POST /order/{orderId}/requests/buyer/approve` (`approveRequestsAsBuyerRoute`)
+pub const APPROVE_REQUESTS_AS_BUYER_ROUTE: op::Operation = op::Operation {
+    id: "approveRequestsAsBuyerRoute",
+    method: op::Method::Post,
+    path: "/order/{orderId}/requests/buyer/approve",
+    client_method: "approve_requests_as_buyer",
+    server_method: "approve_requests_as_buyer_route",
+    deprecated: false,
+    security: &[&[op::AuthScheme::Bearer]],
+    request: ::core::option::Option::Some(op::RequestBody {
+        required: true,
+        media_types: &[
+            op::MediaType {
+                name: "application/json",
+                kind: op::MediaKind::Json,
+            },
+        ],
+    }),
+    responses: &[
+        op::Response {
+            status: op::Status::Code(200),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(400),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(401),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(403),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(404),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(409),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+    ],
+    limits: &[
+        op::Limit {
+            location: op::Location::Body,
+            path: "/linePositions",
+            rule: op::Rule::MinItems(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/linePositions",
+            rule: op::Rule::MaxItems(500),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/version",
+            rule: op::Rule::Minimum {
+                value: op::Bound::Integer(0),
+                exclusive: false,
+            },
+        },
+    ],
+};
+/// Reject open requests of order lines (buyer)
+///
+/// `POST /order/{orderId}/requests/buyer/reject` (`rejectRequestsAsBuyerRoute`)
+pub const REJECT_REQUESTS_AS_BUYER_ROUTE: op::Operation = op::Operation {
+    id: "rejectRequestsAsBuyerRoute",
+    method: op::Method::Post,
+    path: "/order/{orderId}/requests/buyer/reject",
+    client_method: "reject_requests_as_buyer",
+    server_method: "reject_requests_as_buyer_route",
+    deprecated: false,
+    security: &[&[op::AuthScheme::Bearer]],
+    request: ::core::option::Option::Some(op::RequestBody {
+        required: true,
+        media_types: &[
+            op::MediaType {
+                name: "application/json",
+                kind: op::MediaKind::Json,
+            },
+        ],
+    }),
+    responses: &[
+        op::Response {
+            status: op::Status::Code(200),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(400),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(401),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(403),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(404),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(409),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+    ],
+    limits: &[
+        op::Limit {
+            location: op::Location::Body,
+            path: "/linePositions",
+            rule: op::Rule::MinItems(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/linePositions",
+            rule: op::Rule::MaxItems(500),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/version",
+            rule: op::Rule::Minimum {
+                value: op::Bound::Integer(0),
+                exclusive: false,
+            },
+        },
+    ],
+};
+/// Revert cancelled order lines (buyer)
+///
+/// `POST /order/{orderId}/revertCancelled` (`revertCancelledOrderLines`)
+pub const REVERT_CANCELLED_ORDER_LINES: op::Operation = op::Operation {
+    id: "revertCancelledOrderLines",
+    method: op::Method::Post,
+    path: "/order/{orderId}/revertCancelled",
+    client_method: "revert_cancelled_order_lines",
+    server_method: "revert_cancelled_order_lines",
+    deprecated: false,
+    security: &[&[op::AuthScheme::Bearer]],
+    request: ::core::option::Option::Some(op::RequestBody {
+        required: true,
+        media_types: &[
+            op::MediaType {
+                name: "application/json",
+                kind: op::MediaKind::Json,
+            },
+        ],
+    }),
+    responses: &[
+        op::Response {
+            status: op::Status::Code(200),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(400),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(401),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(403),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(404),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(409),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+    ],
+    limits: &[
+        op::Limit {
+            location: op::Location::Body,
+            path: "/linePositions",
+            rule: op::Rule::MinItems(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/linePositions",
+            rule: op::Rule::MaxItems(500),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/version",
+            rule: op::Rule::Minimum {
+                value: op::Bound::Integer(0),
+                exclusive: false,
+            },
+        },
+    ],
+};
+/// Revert completed order lines (buyer)
+///
+/// `POST /order/{orderId}/revertCompleted` (`revertCompletedOrderLines`)
+pub const REVERT_COMPLETED_ORDER_LINES: op::Operation = op::Operation {
+    id: "revertCompletedOrderLines",
+    method: op::Method::Post,
+    path: "/order/{orderId}/revertCompleted",
+    client_method: "revert_completed_order_lines",
+    server_method: "revert_completed_order_lines",
+    deprecated: false,
+    security: &[&[op::AuthScheme::Bearer]],
+    request: ::core::option::Option::Some(op::RequestBody {
+        required: true,
+        media_types: &[
+            op::MediaType {
+                name: "application/json",
+                kind: op::MediaKind::Json,
+            },
+        ],
+    }),
+    responses: &[
+        op::Response {
+            status: op::Status::Code(200),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(400),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(401),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(403),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(404),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(409),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+    ],
+    limits: &[
+        op::Limit {
+            location: op::Location::Body,
+            path: "/linePositions",
+            rule: op::Rule::MinItems(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/linePositions",
+            rule: op::Rule::MaxItems(500),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/version",
+            rule: op::Rule::Minimum {
+                value: op::Bound::Integer(0),
+                exclusive: false,
+            },
+        },
+    ],
+};
 /// Every operation of *Tradecloud order API*, in path order.
-pub const OPERATIONS: &[op::Operation] = &[GET_ORDER_BY_ID_ROUTE];
+pub const OPERATIONS: &[op::Operation] = &[
+    GET_ORDER_BY_ID_ROUTE,
+    REASSIGN_BUYER_CONTACT,
+    BUYER_RESEND_ORDER_ROUTE,
+    COMPLETE_ORDER_LINES,
+    DELIVER_ORDER_LINES,
+    UPDATE_ORDER_LINE_DELIVERY_SCHEDULE,
+    APPROVE_SHIPMENT_RESCHEDULE_REQUEST_ROUTE,
+    REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE,
+    APPROVE_REQUESTS_AS_BUYER_ROUTE,
+    REJECT_REQUESTS_AS_BUYER_ROUTE,
+    REVERT_CANCELLED_ORDER_LINES,
+    REVERT_COMPLETED_ORDER_LINES,
+];

@@ -73,6 +73,1077 @@ impl ::axum::response::IntoResponse for GetOrderByIdRouteResponse {
         }
     }
 }
+/// Path parameters of `reassignBuyerContact`.
+#[derive(Debug, Clone, ::serde::Deserialize)]
+pub struct ReassignBuyerContactPathParams {
+    /// The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    #[serde(rename = "orderId")]
+    pub order_id: ::std::string::String,
+}
+/// Request of [`Api::reassign_buyer_contact`]: its parameters, its decoded body and the request as received.
+#[derive(Debug)]
+pub struct ReassignBuyerContactRequest {
+    /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    pub order_id: ::std::string::String,
+    /// Request body, decoded from `application/json`.
+    pub body: super::types::ReassignContact,
+    /// The request as received: method, URI, headers and the exact body bytes.
+    pub raw: crate::server::RawRequest,
+}
+/// Responses of [`Api::reassign_buyer_contact`], one variant per documented status.
+#[derive(Debug)]
+pub enum ReassignBuyerContactResponse {
+    /// `200`: OK: the action was accepted. Tradecloud's examples print the JSON body it answers; its members are not documented.
+    Ok { body: ::serde_json::Value },
+    /// `400`: Bad request: the body is invalid, or the action does not apply to the lines. Do not retry unchanged.
+    BadRequest { body: super::types::ErrorResponse },
+    /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
+    Unauthorized { body: super::types::ErrorResponse },
+    /// `403`: Forbidden: the authenticated user is not authorized for this resource (only an integration user may use the integration APIs).
+    Forbidden { body: super::types::ErrorResponse },
+    /// `404`: Not found: no order with this id (for this user), or no line with this position.
+    NotFound { body: super::types::ErrorResponse },
+    /// `409`: Conflict: the order changed since the given `version`. Fetch the order and decide again.
+    Conflict { body: super::types::ErrorResponse },
+    /// Any other response, built by hand (for example `503` with `Retry-After`).
+    Custom(::axum::response::Response),
+}
+impl ::axum::response::IntoResponse for ReassignBuyerContactResponse {
+    fn into_response(self) -> ::axum::response::Response {
+        match self {
+            Self::Ok { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(200u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::BadRequest { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(400u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Unauthorized { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(401u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Forbidden { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(403u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::NotFound { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(404u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Conflict { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(409u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Custom(response) => response,
+        }
+    }
+}
+/// Path parameters of `buyerResendOrderRoute`.
+#[derive(Debug, Clone, ::serde::Deserialize)]
+pub struct BuyerResendOrderRoutePathParams {
+    /// The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    #[serde(rename = "orderId")]
+    pub order_id: ::std::string::String,
+}
+/// Request of [`Api::buyer_resend_order_route`]: its parameters, its decoded body and the request as received.
+#[derive(Debug)]
+pub struct BuyerResendOrderRouteRequest {
+    /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    pub order_id: ::std::string::String,
+    /// Request body, decoded from `application/json`.
+    pub body: ::std::option::Option<super::types::ResendOrder>,
+    /// The request as received: method, URI, headers and the exact body bytes.
+    pub raw: crate::server::RawRequest,
+}
+/// Responses of [`Api::buyer_resend_order_route`], one variant per documented status.
+#[derive(Debug)]
+pub enum BuyerResendOrderRouteResponse {
+    /// `200`: OK: the action was accepted. Tradecloud's examples print the JSON body it answers; its members are not documented.
+    Ok { body: ::serde_json::Value },
+    /// `400`: Bad request: the body is invalid, or the action does not apply to the lines. Do not retry unchanged.
+    BadRequest { body: super::types::ErrorResponse },
+    /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
+    Unauthorized { body: super::types::ErrorResponse },
+    /// `403`: Forbidden: the authenticated user is not authorized for this resource (only an integration user may use the integration APIs).
+    Forbidden { body: super::types::ErrorResponse },
+    /// `404`: Not found: no order with this id (for this user), or no line with this position.
+    NotFound { body: super::types::ErrorResponse },
+    /// `409`: Conflict: the order changed since the given `version`. Fetch the order and decide again.
+    Conflict { body: super::types::ErrorResponse },
+    /// Any other response, built by hand (for example `503` with `Retry-After`).
+    Custom(::axum::response::Response),
+}
+impl ::axum::response::IntoResponse for BuyerResendOrderRouteResponse {
+    fn into_response(self) -> ::axum::response::Response {
+        match self {
+            Self::Ok { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(200u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::BadRequest { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(400u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Unauthorized { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(401u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Forbidden { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(403u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::NotFound { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(404u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Conflict { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(409u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Custom(response) => response,
+        }
+    }
+}
+/// Path parameters of `completeOrderLines`.
+#[derive(Debug, Clone, ::serde::Deserialize)]
+pub struct CompleteOrderLinesPathParams {
+    /// The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    #[serde(rename = "orderId")]
+    pub order_id: ::std::string::String,
+}
+/// Request of [`Api::complete_order_lines`]: its parameters, its decoded body and the request as received.
+#[derive(Debug)]
+pub struct CompleteOrderLinesRequest {
+    /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    pub order_id: ::std::string::String,
+    /// Request body, decoded from `application/json`.
+    pub body: super::types::OrderLinePositions,
+    /// The request as received: method, URI, headers and the exact body bytes.
+    pub raw: crate::server::RawRequest,
+}
+/// Responses of [`Api::complete_order_lines`], one variant per documented status.
+#[derive(Debug)]
+pub enum CompleteOrderLinesResponse {
+    /// `200`: OK: the action was accepted. Tradecloud's examples print the JSON body it answers; its members are not documented.
+    Ok { body: ::serde_json::Value },
+    /// `400`: Bad request: the body is invalid, or the action does not apply to the lines (for example no open request). Do not retry unchanged.
+    BadRequest { body: super::types::ErrorResponse },
+    /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
+    Unauthorized { body: super::types::ErrorResponse },
+    /// `403`: Forbidden: the authenticated user is not authorized for this resource (only an integration user may use the integration APIs).
+    Forbidden { body: super::types::ErrorResponse },
+    /// `404`: Not found: no order with this id (for this user), or no line with this position.
+    NotFound { body: super::types::ErrorResponse },
+    /// `409`: Conflict: the order changed since the given `version`. Fetch the order and decide again.
+    Conflict { body: super::types::ErrorResponse },
+    /// Any other response, built by hand (for example `503` with `Retry-After`).
+    Custom(::axum::response::Response),
+}
+impl ::axum::response::IntoResponse for CompleteOrderLinesResponse {
+    fn into_response(self) -> ::axum::response::Response {
+        match self {
+            Self::Ok { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(200u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::BadRequest { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(400u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Unauthorized { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(401u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Forbidden { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(403u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::NotFound { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(404u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Conflict { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(409u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Custom(response) => response,
+        }
+    }
+}
+/// Path parameters of `deliverOrderLines`.
+#[derive(Debug, Clone, ::serde::Deserialize)]
+pub struct DeliverOrderLinesPathParams {
+    /// The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    #[serde(rename = "orderId")]
+    pub order_id: ::std::string::String,
+}
+/// Request of [`Api::deliver_order_lines`]: its parameters, its decoded body and the request as received.
+#[derive(Debug)]
+pub struct DeliverOrderLinesRequest {
+    /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    pub order_id: ::std::string::String,
+    /// Request body, decoded from `application/json`.
+    pub body: super::types::OrderLinePositions,
+    /// The request as received: method, URI, headers and the exact body bytes.
+    pub raw: crate::server::RawRequest,
+}
+/// Responses of [`Api::deliver_order_lines`], one variant per documented status.
+#[derive(Debug)]
+pub enum DeliverOrderLinesResponse {
+    /// `200`: OK: the action was accepted. Tradecloud's examples print the JSON body it answers; its members are not documented.
+    Ok { body: ::serde_json::Value },
+    /// `400`: Bad request: the body is invalid, or the action does not apply to the lines (for example no open request). Do not retry unchanged.
+    BadRequest { body: super::types::ErrorResponse },
+    /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
+    Unauthorized { body: super::types::ErrorResponse },
+    /// `403`: Forbidden: the authenticated user is not authorized for this resource (only an integration user may use the integration APIs).
+    Forbidden { body: super::types::ErrorResponse },
+    /// `404`: Not found: no order with this id (for this user), or no line with this position.
+    NotFound { body: super::types::ErrorResponse },
+    /// `409`: Conflict: the order changed since the given `version`. Fetch the order and decide again.
+    Conflict { body: super::types::ErrorResponse },
+    /// Any other response, built by hand (for example `503` with `Retry-After`).
+    Custom(::axum::response::Response),
+}
+impl ::axum::response::IntoResponse for DeliverOrderLinesResponse {
+    fn into_response(self) -> ::axum::response::Response {
+        match self {
+            Self::Ok { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(200u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::BadRequest { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(400u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Unauthorized { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(401u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Forbidden { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(403u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::NotFound { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(404u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Conflict { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(409u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Custom(response) => response,
+        }
+    }
+}
+/// Path parameters of `updateOrderLineDeliverySchedule`.
+#[derive(Debug, Clone, ::serde::Deserialize)]
+pub struct UpdateOrderLineDeliverySchedulePathParams {
+    /// The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    #[serde(rename = "orderId")]
+    pub order_id: ::std::string::String,
+    /// The order line position (`buyerLine.position`).
+    #[serde(rename = "position")]
+    pub position: ::std::string::String,
+}
+/// Request of [`Api::update_order_line_delivery_schedule`]: its parameters, its decoded body and the request as received.
+#[derive(Debug)]
+pub struct UpdateOrderLineDeliveryScheduleRequest {
+    /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    pub order_id: ::std::string::String,
+    /// Path parameter `position`. The order line position (`buyerLine.position`).
+    pub position: ::std::string::String,
+    /// Request body, decoded from `application/json`.
+    pub body: super::types::UpdateOrderLineDeliverySchedule,
+    /// The request as received: method, URI, headers and the exact body bytes.
+    pub raw: crate::server::RawRequest,
+}
+/// Responses of [`Api::update_order_line_delivery_schedule`], one variant per documented status.
+#[derive(Debug)]
+pub enum UpdateOrderLineDeliveryScheduleResponse {
+    /// `200`: OK: the action was accepted. Tradecloud's examples print the JSON body it answers; its members are not documented.
+    Ok { body: ::serde_json::Value },
+    /// `400`: Bad request: the body is invalid, or the action does not apply to the lines (for example no open request). Do not retry unchanged.
+    BadRequest { body: super::types::ErrorResponse },
+    /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
+    Unauthorized { body: super::types::ErrorResponse },
+    /// `403`: Forbidden: the authenticated user is not authorized for this resource (only an integration user may use the integration APIs).
+    Forbidden { body: super::types::ErrorResponse },
+    /// `404`: Not found: no order with this id (for this user), or no line with this position.
+    NotFound { body: super::types::ErrorResponse },
+    /// `409`: Conflict: the order changed since the given `version`. Fetch the order and decide again.
+    Conflict { body: super::types::ErrorResponse },
+    /// Any other response, built by hand (for example `503` with `Retry-After`).
+    Custom(::axum::response::Response),
+}
+impl ::axum::response::IntoResponse for UpdateOrderLineDeliveryScheduleResponse {
+    fn into_response(self) -> ::axum::response::Response {
+        match self {
+            Self::Ok { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(200u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::BadRequest { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(400u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Unauthorized { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(401u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Forbidden { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(403u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::NotFound { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(404u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Conflict { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(409u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Custom(response) => response,
+        }
+    }
+}
+/// Path parameters of `approveShipmentRescheduleRequestRoute`.
+#[derive(Debug, Clone, ::serde::Deserialize)]
+pub struct ApproveShipmentRescheduleRequestRoutePathParams {
+    /// The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    #[serde(rename = "orderId")]
+    pub order_id: ::std::string::String,
+    /// The order line position (`buyerLine.position`).
+    #[serde(rename = "position")]
+    pub position: ::std::string::String,
+}
+/// Request of [`Api::approve_shipment_reschedule_request_route`]: its parameters, its decoded body and the request as received.
+#[derive(Debug)]
+pub struct ApproveShipmentRescheduleRequestRouteRequest {
+    /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    pub order_id: ::std::string::String,
+    /// Path parameter `position`. The order line position (`buyerLine.position`).
+    pub position: ::std::string::String,
+    /// Request body, decoded from `application/json`.
+    pub body: super::types::ApproveShipmentRescheduleRequest,
+    /// The request as received: method, URI, headers and the exact body bytes.
+    pub raw: crate::server::RawRequest,
+}
+/// Responses of [`Api::approve_shipment_reschedule_request_route`], one variant per documented status.
+#[derive(Debug)]
+pub enum ApproveShipmentRescheduleRequestRouteResponse {
+    /// `200`: OK: the action was accepted. Tradecloud's examples print the JSON body it answers; its members are not documented.
+    Ok { body: ::serde_json::Value },
+    /// `400`: Bad request: the body is invalid, or the action does not apply to the lines (for example no open request). Do not retry unchanged.
+    BadRequest { body: super::types::ErrorResponse },
+    /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
+    Unauthorized { body: super::types::ErrorResponse },
+    /// `403`: Forbidden: the authenticated user is not authorized for this resource (only an integration user may use the integration APIs).
+    Forbidden { body: super::types::ErrorResponse },
+    /// `404`: Not found: no order with this id (for this user), or no line with this position.
+    NotFound { body: super::types::ErrorResponse },
+    /// `409`: Conflict: the order changed since the given `version`. Fetch the order and decide again.
+    Conflict { body: super::types::ErrorResponse },
+    /// Any other response, built by hand (for example `503` with `Retry-After`).
+    Custom(::axum::response::Response),
+}
+impl ::axum::response::IntoResponse for ApproveShipmentRescheduleRequestRouteResponse {
+    fn into_response(self) -> ::axum::response::Response {
+        match self {
+            Self::Ok { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(200u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::BadRequest { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(400u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Unauthorized { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(401u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Forbidden { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(403u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::NotFound { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(404u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Conflict { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(409u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Custom(response) => response,
+        }
+    }
+}
+/// Path parameters of `rejectShipmentRescheduleRequestRoute`.
+#[derive(Debug, Clone, ::serde::Deserialize)]
+pub struct RejectShipmentRescheduleRequestRoutePathParams {
+    /// The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    #[serde(rename = "orderId")]
+    pub order_id: ::std::string::String,
+    /// The order line position (`buyerLine.position`).
+    #[serde(rename = "position")]
+    pub position: ::std::string::String,
+}
+/// Request of [`Api::reject_shipment_reschedule_request_route`]: its parameters, its decoded body and the request as received.
+#[derive(Debug)]
+pub struct RejectShipmentRescheduleRequestRouteRequest {
+    /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    pub order_id: ::std::string::String,
+    /// Path parameter `position`. The order line position (`buyerLine.position`).
+    pub position: ::std::string::String,
+    /// Request body, decoded from `application/json`.
+    pub body: super::types::RejectShipmentRescheduleRequest,
+    /// The request as received: method, URI, headers and the exact body bytes.
+    pub raw: crate::server::RawRequest,
+}
+/// Responses of [`Api::reject_shipment_reschedule_request_route`], one variant per documented status.
+#[derive(Debug)]
+pub enum RejectShipmentRescheduleRequestRouteResponse {
+    /// `200`: OK: the action was accepted. Tradecloud's examples print the JSON body it answers; its members are not documented.
+    Ok { body: ::serde_json::Value },
+    /// `400`: Bad request: the body is invalid, or the action does not apply to the lines (for example no open request). Do not retry unchanged.
+    BadRequest { body: super::types::ErrorResponse },
+    /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
+    Unauthorized { body: super::types::ErrorResponse },
+    /// `403`: Forbidden: the authenticated user is not authorized for this resource (only an integration user may use the integration APIs).
+    Forbidden { body: super::types::ErrorResponse },
+    /// `404`: Not found: no order with this id (for this user), or no line with this position.
+    NotFound { body: super::types::ErrorResponse },
+    /// `409`: Conflict: the order changed since the given `version`. Fetch the order and decide again.
+    Conflict { body: super::types::ErrorResponse },
+    /// Any other response, built by hand (for example `503` with `Retry-After`).
+    Custom(::axum::response::Response),
+}
+impl ::axum::response::IntoResponse for RejectShipmentRescheduleRequestRouteResponse {
+    fn into_response(self) -> ::axum::response::Response {
+        match self {
+            Self::Ok { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(200u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::BadRequest { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(400u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Unauthorized { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(401u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Forbidden { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(403u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::NotFound { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(404u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Conflict { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(409u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Custom(response) => response,
+        }
+    }
+}
+/// Path parameters of `approveRequestsAsBuyerRoute`.
+#[derive(Debug, Clone, ::serde::Deserialize)]
+pub struct ApproveRequestsAsBuyerRoutePathParams {
+    /// The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    #[serde(rename = "orderId")]
+    pub order_id: ::std::string::String,
+}
+/// Request of [`Api::approve_requests_as_buyer_route`]: its parameters, its decoded body and the request as received.
+#[derive(Debug)]
+pub struct ApproveRequestsAsBuyerRouteRequest {
+    /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    pub order_id: ::std::string::String,
+    /// Request body, decoded from `application/json`.
+    pub body: super::types::ApproveRequestsAsBuyer,
+    /// The request as received: method, URI, headers and the exact body bytes.
+    pub raw: crate::server::RawRequest,
+}
+/// Responses of [`Api::approve_requests_as_buyer_route`], one variant per documented status.
+#[derive(Debug)]
+pub enum ApproveRequestsAsBuyerRouteResponse {
+    /// `200`: OK: the action was accepted. Tradecloud's examples print the JSON body it answers; its members are not documented.
+    Ok { body: ::serde_json::Value },
+    /// `400`: Bad request: the body is invalid, or the action does not apply to the lines (for example no open request). Do not retry unchanged.
+    BadRequest { body: super::types::ErrorResponse },
+    /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
+    Unauthorized { body: super::types::ErrorResponse },
+    /// `403`: Forbidden: the authenticated user is not authorized for this resource (only an integration user may use the integration APIs).
+    Forbidden { body: super::types::ErrorResponse },
+    /// `404`: Not found: no order with this id (for this user), or no line with this position.
+    NotFound { body: super::types::ErrorResponse },
+    /// `409`: Conflict: the order changed since the given `version`. Fetch the order and decide again.
+    Conflict { body: super::types::ErrorResponse },
+    /// Any other response, built by hand (for example `503` with `Retry-After`).
+    Custom(::axum::response::Response),
+}
+impl ::axum::response::IntoResponse for ApproveRequestsAsBuyerRouteResponse {
+    fn into_response(self) -> ::axum::response::Response {
+        match self {
+            Self::Ok { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(200u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::BadRequest { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(400u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Unauthorized { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(401u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Forbidden { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(403u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::NotFound { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(404u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Conflict { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(409u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Custom(response) => response,
+        }
+    }
+}
+/// Path parameters of `rejectRequestsAsBuyerRoute`.
+#[derive(Debug, Clone, ::serde::Deserialize)]
+pub struct RejectRequestsAsBuyerRoutePathParams {
+    /// The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    #[serde(rename = "orderId")]
+    pub order_id: ::std::string::String,
+}
+/// Request of [`Api::reject_requests_as_buyer_route`]: its parameters, its decoded body and the request as received.
+#[derive(Debug)]
+pub struct RejectRequestsAsBuyerRouteRequest {
+    /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    pub order_id: ::std::string::String,
+    /// Request body, decoded from `application/json`.
+    pub body: super::types::RejectRequestsAsBuyer,
+    /// The request as received: method, URI, headers and the exact body bytes.
+    pub raw: crate::server::RawRequest,
+}
+/// Responses of [`Api::reject_requests_as_buyer_route`], one variant per documented status.
+#[derive(Debug)]
+pub enum RejectRequestsAsBuyerRouteResponse {
+    /// `200`: OK: the action was accepted. Tradecloud's examples print the JSON body it answers; its members are not documented.
+    Ok { body: ::serde_json::Value },
+    /// `400`: Bad request: the body is invalid, or the action does not apply to the lines (for example no open request). Do not retry unchanged.
+    BadRequest { body: super::types::ErrorResponse },
+    /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
+    Unauthorized { body: super::types::ErrorResponse },
+    /// `403`: Forbidden: the authenticated user is not authorized for this resource (only an integration user may use the integration APIs).
+    Forbidden { body: super::types::ErrorResponse },
+    /// `404`: Not found: no order with this id (for this user), or no line with this position.
+    NotFound { body: super::types::ErrorResponse },
+    /// `409`: Conflict: the order changed since the given `version`. Fetch the order and decide again.
+    Conflict { body: super::types::ErrorResponse },
+    /// Any other response, built by hand (for example `503` with `Retry-After`).
+    Custom(::axum::response::Response),
+}
+impl ::axum::response::IntoResponse for RejectRequestsAsBuyerRouteResponse {
+    fn into_response(self) -> ::axum::response::Response {
+        match self {
+            Self::Ok { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(200u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::BadRequest { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(400u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Unauthorized { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(401u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Forbidden { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(403u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::NotFound { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(404u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Conflict { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(409u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Custom(response) => response,
+        }
+    }
+}
+/// Path parameters of `revertCancelledOrderLines`.
+#[derive(Debug, Clone, ::serde::Deserialize)]
+pub struct RevertCancelledOrderLinesPathParams {
+    /// The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    #[serde(rename = "orderId")]
+    pub order_id: ::std::string::String,
+}
+/// Request of [`Api::revert_cancelled_order_lines`]: its parameters, its decoded body and the request as received.
+#[derive(Debug)]
+pub struct RevertCancelledOrderLinesRequest {
+    /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    pub order_id: ::std::string::String,
+    /// Request body, decoded from `application/json`.
+    pub body: super::types::RevertOrderLines,
+    /// The request as received: method, URI, headers and the exact body bytes.
+    pub raw: crate::server::RawRequest,
+}
+/// Responses of [`Api::revert_cancelled_order_lines`], one variant per documented status.
+#[derive(Debug)]
+pub enum RevertCancelledOrderLinesResponse {
+    /// `200`: OK: the action was accepted. Tradecloud's examples print the JSON body it answers; its members are not documented.
+    Ok { body: ::serde_json::Value },
+    /// `400`: Bad request: the body is invalid, or the action does not apply to the lines (for example no open request). Do not retry unchanged.
+    BadRequest { body: super::types::ErrorResponse },
+    /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
+    Unauthorized { body: super::types::ErrorResponse },
+    /// `403`: Forbidden: the authenticated user is not authorized for this resource (only an integration user may use the integration APIs).
+    Forbidden { body: super::types::ErrorResponse },
+    /// `404`: Not found: no order with this id (for this user), or no line with this position.
+    NotFound { body: super::types::ErrorResponse },
+    /// `409`: Conflict: the order changed since the given `version`. Fetch the order and decide again.
+    Conflict { body: super::types::ErrorResponse },
+    /// Any other response, built by hand (for example `503` with `Retry-After`).
+    Custom(::axum::response::Response),
+}
+impl ::axum::response::IntoResponse for RevertCancelledOrderLinesResponse {
+    fn into_response(self) -> ::axum::response::Response {
+        match self {
+            Self::Ok { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(200u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::BadRequest { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(400u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Unauthorized { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(401u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Forbidden { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(403u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::NotFound { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(404u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Conflict { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(409u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Custom(response) => response,
+        }
+    }
+}
+/// Path parameters of `revertCompletedOrderLines`.
+#[derive(Debug, Clone, ::serde::Deserialize)]
+pub struct RevertCompletedOrderLinesPathParams {
+    /// The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    #[serde(rename = "orderId")]
+    pub order_id: ::std::string::String,
+}
+/// Request of [`Api::revert_completed_order_lines`]: its parameters, its decoded body and the request as received.
+#[derive(Debug)]
+pub struct RevertCompletedOrderLinesRequest {
+    /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
+    pub order_id: ::std::string::String,
+    /// Request body, decoded from `application/json`.
+    pub body: super::types::RevertOrderLines,
+    /// The request as received: method, URI, headers and the exact body bytes.
+    pub raw: crate::server::RawRequest,
+}
+/// Responses of [`Api::revert_completed_order_lines`], one variant per documented status.
+#[derive(Debug)]
+pub enum RevertCompletedOrderLinesResponse {
+    /// `200`: OK: the action was accepted. Tradecloud's examples print the JSON body it answers; its members are not documented.
+    Ok { body: ::serde_json::Value },
+    /// `400`: Bad request: the body is invalid, or the action does not apply to the lines (for example no open request). Do not retry unchanged.
+    BadRequest { body: super::types::ErrorResponse },
+    /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
+    Unauthorized { body: super::types::ErrorResponse },
+    /// `403`: Forbidden: the authenticated user is not authorized for this resource (only an integration user may use the integration APIs).
+    Forbidden { body: super::types::ErrorResponse },
+    /// `404`: Not found: no order with this id (for this user), or no line with this position.
+    NotFound { body: super::types::ErrorResponse },
+    /// `409`: Conflict: the order changed since the given `version`. Fetch the order and decide again.
+    Conflict { body: super::types::ErrorResponse },
+    /// Any other response, built by hand (for example `503` with `Retry-After`).
+    Custom(::axum::response::Response),
+}
+impl ::axum::response::IntoResponse for RevertCompletedOrderLinesResponse {
+    fn into_response(self) -> ::axum::response::Response {
+        match self {
+            Self::Ok { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(200u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::BadRequest { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(400u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Unauthorized { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(401u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Forbidden { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(403u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::NotFound { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(404u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Conflict { body } => {
+                #[allow(unused_mut)]
+                let mut response = crate::server::serialized_response(
+                    crate::server::status(409u16),
+                    "application/json",
+                    &body,
+                );
+                response
+            }
+            Self::Custom(response) => response,
+        }
+    }
+}
 /// Server side of *Tradecloud order API*: one method per operation.
 ///
 /// Implement it and mount it with [`router`]. Requests whose parameters or body cannot be extracted never reach these methods: they go to [`Api::reject`] with the exact bytes received.
@@ -88,6 +1159,130 @@ pub trait Api: Send + Sync + 'static {
         &self,
         request: GetOrderByIdRouteRequest,
     ) -> impl ::std::future::Future<Output = GetOrderByIdRouteResponse> + Send;
+    /// Reassign the buyer contact of an order
+    ///
+    /// `POST /order/{orderId}/buyer/contact/reassign` (`reassignBuyerContact`)
+    ///
+    /// Make another user the buyer contact of the order (event `OrderContactReassignedByBuyer`). Tradecloud lists it in the order service's private specification (`order/private/specs.yaml`), linked from its own example; not on the documentation pages.
+    fn reassign_buyer_contact(
+        &self,
+        request: ReassignBuyerContactRequest,
+    ) -> impl ::std::future::Future<Output = ReassignBuyerContactResponse> + Send;
+    /// Resend an order to the supplier (buyer)
+    ///
+    /// `POST /order/{orderId}/buyer/resend` (`buyerResendOrderRoute`)
+    ///
+    /// Send the order to the supplier's integration again (event `OrderResentByBuyer`). The body is
+    /// an empty object. Tradecloud lists it in the order service's private specification
+    /// (`order/private/specs.yaml`), linked from its own example; not on the documentation pages.
+    fn buyer_resend_order_route(
+        &self,
+        request: BuyerResendOrderRouteRequest,
+    ) -> impl ::std::future::Future<Output = BuyerResendOrderRouteResponse> + Send;
+    /// Complete order lines (buyer)
+    ///
+    /// `POST /order/{orderId}/complete` (`completeOrderLines`)
+    ///
+    /// Complete order lines directly on the order service (the api-connector way is `completed` in
+    /// an indicators message). Tradecloud's batch example calls this path without naming an
+    /// operation id; `completeOrderLines` is this crate's name for it.
+    fn complete_order_lines(
+        &self,
+        request: CompleteOrderLinesRequest,
+    ) -> impl ::std::future::Future<Output = CompleteOrderLinesResponse> + Send;
+    /// Mark order lines as delivered (buyer)
+    ///
+    /// `POST /order/{orderId}/deliver` (`deliverOrderLines`)
+    ///
+    /// Mark order lines as delivered directly on the order service (the api-connector way is
+    /// `delivered` in an indicators message). Tradecloud's batch example calls this path without
+    /// naming an operation id; `deliverOrderLines` is this crate's name for it.
+    fn deliver_order_lines(
+        &self,
+        request: DeliverOrderLinesRequest,
+    ) -> impl ::std::future::Future<Output = DeliverOrderLinesResponse> + Send;
+    /// Update the logistics of a delivery schedule
+    ///
+    /// `POST /order/{orderId}/line/{position}/deliverySchedule` (`updateOrderLineDeliverySchedule`)
+    ///
+    /// Set the logistics status, ETD and ETA of delivery lines of one order line (events
+    /// `OrderLinesDeliveryScheduleLogisticsUpdatedByBuyer`/`...BySupplier`); Tradecloud's example
+    /// does so as the supplier. Tradecloud lists it in the order service's private specification
+    /// (`order/private/specs.yaml`), linked from its own example; not on the documentation pages.
+    fn update_order_line_delivery_schedule(
+        &self,
+        request: UpdateOrderLineDeliveryScheduleRequest,
+    ) -> impl ::std::future::Future<
+        Output = UpdateOrderLineDeliveryScheduleResponse,
+    > + Send;
+    /// Approve a shipment reschedule request (buyer)
+    ///
+    /// `POST /order/{orderId}/line/{position}/reschedule/approve` (`approveShipmentRescheduleRequestRoute`)
+    ///
+    /// Approve the supplier's shipment reschedule request of one order line. Tradecloud lists it in the order service's private specification (`order/private/specs.yaml`), linked from its own example; not on the documentation pages.
+    fn approve_shipment_reschedule_request_route(
+        &self,
+        request: ApproveShipmentRescheduleRequestRouteRequest,
+    ) -> impl ::std::future::Future<
+        Output = ApproveShipmentRescheduleRequestRouteResponse,
+    > + Send;
+    /// Reject a shipment reschedule request (buyer)
+    ///
+    /// `POST /order/{orderId}/line/{position}/reschedule/reject` (`rejectShipmentRescheduleRequestRoute`)
+    ///
+    /// Reject the supplier's shipment reschedule request of one order line, with a reason. Tradecloud lists it in the order service's private specification (`order/private/specs.yaml`), linked from its own example; not on the documentation pages.
+    fn reject_shipment_reschedule_request_route(
+        &self,
+        request: RejectShipmentRescheduleRequestRouteRequest,
+    ) -> impl ::std::future::Future<
+        Output = RejectShipmentRescheduleRequestRouteResponse,
+    > + Send;
+    /// Approve open requests of order lines (buyer)
+    ///
+    /// `POST /order/{orderId}/requests/buyer/approve` (`approveRequestsAsBuyerRoute`)
+    ///
+    /// Approve, as the buyer, the open supplier requests of the given order lines: proposals,
+    /// reopen requests and shipment reschedule requests. Tradecloud lists it in the order service's
+    /// private specification (`order/private/specs.yaml`), linked from its own example; not on the
+    /// documentation pages. Tradecloud's example README writes the path under `/api-connector`; its
+    /// code calls the order service, as here.
+    fn approve_requests_as_buyer_route(
+        &self,
+        request: ApproveRequestsAsBuyerRouteRequest,
+    ) -> impl ::std::future::Future<Output = ApproveRequestsAsBuyerRouteResponse> + Send;
+    /// Reject open requests of order lines (buyer)
+    ///
+    /// `POST /order/{orderId}/requests/buyer/reject` (`rejectRequestsAsBuyerRoute`)
+    ///
+    /// Reject, as the buyer, the open supplier requests of the given order lines, with a reason. Tradecloud lists it in the order service's private specification (`order/private/specs.yaml`), linked from its own example; not on the documentation pages.
+    fn reject_requests_as_buyer_route(
+        &self,
+        request: RejectRequestsAsBuyerRouteRequest,
+    ) -> impl ::std::future::Future<Output = RejectRequestsAsBuyerRouteResponse> + Send;
+    /// Revert cancelled order lines (buyer)
+    ///
+    /// `POST /order/{orderId}/revertCancelled` (`revertCancelledOrderLines`)
+    ///
+    /// Revert cancelled order lines to their status before the cancellation (event
+    /// `CancelledOrderLinesRevertedByBuyer`). Tradecloud lists it in the order service's private
+    /// specification (`order/private/specs.yaml`), linked from its own example; not on the
+    /// documentation pages.
+    fn revert_cancelled_order_lines(
+        &self,
+        request: RevertCancelledOrderLinesRequest,
+    ) -> impl ::std::future::Future<Output = RevertCancelledOrderLinesResponse> + Send;
+    /// Revert completed order lines (buyer)
+    ///
+    /// `POST /order/{orderId}/revertCompleted` (`revertCompletedOrderLines`)
+    ///
+    /// Revert completed order lines to their status before completion (event
+    /// `CompletedOrderLinesRevertedByBuyer`). Tradecloud lists it in the order service's private
+    /// specification (`order/private/specs.yaml`), linked from its own example; not on the
+    /// documentation pages.
+    fn revert_completed_order_lines(
+        &self,
+        request: RevertCompletedOrderLinesRequest,
+    ) -> impl ::std::future::Future<Output = RevertCompletedOrderLinesResponse> + Send;
     /// Called first for every request, before its parameters and body are
     /// read, with the operation's entry of [`OPERATIONS`](super::OPERATIONS)
     /// (its security schemes, media types and limits) and the request head.
@@ -163,6 +1358,986 @@ async fn handle_get_order_by_id_route<A: Api>(
     };
     api.get_order_by_id_route(request).await.into_response()
 }
+async fn handle_reassign_buyer_contact<A: Api>(
+    ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::axum::extract::Request,
+) -> ::axum::response::Response {
+    use ::axum::response::IntoResponse as _;
+    let (mut parts, body) = request.into_parts();
+    if let Err(response) = api
+        .admit(&super::operations::REASSIGN_BUYER_CONTACT, &parts)
+        .await
+    {
+        return response;
+    }
+    let path: ReassignBuyerContactPathParams = match crate::server::path_params::<
+        ReassignBuyerContactPathParams,
+    >(&mut parts)
+        .await
+    {
+        Ok(v) => v,
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "reassignBuyerContact",
+                        kind,
+                        crate::server::RawRequest::from_parts(
+                            &parts,
+                            ::bytes::Bytes::new(),
+                        ),
+                    ),
+                )
+                .await;
+        }
+    };
+    let raw = match crate::server::RawRequest::read(&parts, body).await {
+        Ok(raw) => raw,
+        Err((kind, raw)) => {
+            return api
+                .reject(crate::server::Rejection::new("reassignBuyerContact", kind, raw))
+                .await;
+        }
+    };
+    let body: super::types::ReassignContact = match crate::server::decode_body(
+        &raw,
+        &["application/json"],
+        true,
+        ::std::option::Option::None,
+    ) {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "reassignBuyerContact",
+                        crate::server::RejectionKind::MissingBody,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+        Err(kind) => {
+            return api
+                .reject(crate::server::Rejection::new("reassignBuyerContact", kind, raw))
+                .await;
+        }
+    };
+    if let Err(violations) = crate::types::Validate::validate(&body) {
+        return api
+            .reject(
+                crate::server::Rejection::new(
+                    "reassignBuyerContact",
+                    crate::server::RejectionKind::InvalidBody(violations.to_string()),
+                    raw,
+                ),
+            )
+            .await;
+    }
+    let request = ReassignBuyerContactRequest {
+        order_id: path.order_id,
+        body,
+        raw,
+    };
+    api.reassign_buyer_contact(request).await.into_response()
+}
+async fn handle_buyer_resend_order_route<A: Api>(
+    ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::axum::extract::Request,
+) -> ::axum::response::Response {
+    use ::axum::response::IntoResponse as _;
+    let (mut parts, body) = request.into_parts();
+    if let Err(response) = api
+        .admit(&super::operations::BUYER_RESEND_ORDER_ROUTE, &parts)
+        .await
+    {
+        return response;
+    }
+    let path: BuyerResendOrderRoutePathParams = match crate::server::path_params::<
+        BuyerResendOrderRoutePathParams,
+    >(&mut parts)
+        .await
+    {
+        Ok(v) => v,
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "buyerResendOrderRoute",
+                        kind,
+                        crate::server::RawRequest::from_parts(
+                            &parts,
+                            ::bytes::Bytes::new(),
+                        ),
+                    ),
+                )
+                .await;
+        }
+    };
+    let raw = match crate::server::RawRequest::read(&parts, body).await {
+        Ok(raw) => raw,
+        Err((kind, raw)) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new("buyerResendOrderRoute", kind, raw),
+                )
+                .await;
+        }
+    };
+    let body: ::std::option::Option<super::types::ResendOrder> = match crate::server::decode_body(
+        &raw,
+        &["application/json"],
+        false,
+        ::std::option::Option::None,
+    ) {
+        Ok(v) => v,
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new("buyerResendOrderRoute", kind, raw),
+                )
+                .await;
+        }
+    };
+    if let ::std::option::Option::Some(Err(violations)) = body
+        .as_ref()
+        .map(crate::types::Validate::validate)
+    {
+        return api
+            .reject(
+                crate::server::Rejection::new(
+                    "buyerResendOrderRoute",
+                    crate::server::RejectionKind::InvalidBody(violations.to_string()),
+                    raw,
+                ),
+            )
+            .await;
+    }
+    let request = BuyerResendOrderRouteRequest {
+        order_id: path.order_id,
+        body,
+        raw,
+    };
+    api.buyer_resend_order_route(request).await.into_response()
+}
+async fn handle_complete_order_lines<A: Api>(
+    ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::axum::extract::Request,
+) -> ::axum::response::Response {
+    use ::axum::response::IntoResponse as _;
+    let (mut parts, body) = request.into_parts();
+    if let Err(response) = api
+        .admit(&super::operations::COMPLETE_ORDER_LINES, &parts)
+        .await
+    {
+        return response;
+    }
+    let path: CompleteOrderLinesPathParams = match crate::server::path_params::<
+        CompleteOrderLinesPathParams,
+    >(&mut parts)
+        .await
+    {
+        Ok(v) => v,
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "completeOrderLines",
+                        kind,
+                        crate::server::RawRequest::from_parts(
+                            &parts,
+                            ::bytes::Bytes::new(),
+                        ),
+                    ),
+                )
+                .await;
+        }
+    };
+    let raw = match crate::server::RawRequest::read(&parts, body).await {
+        Ok(raw) => raw,
+        Err((kind, raw)) => {
+            return api
+                .reject(crate::server::Rejection::new("completeOrderLines", kind, raw))
+                .await;
+        }
+    };
+    let body: super::types::OrderLinePositions = match crate::server::decode_body(
+        &raw,
+        &["application/json"],
+        true,
+        ::std::option::Option::None,
+    ) {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "completeOrderLines",
+                        crate::server::RejectionKind::MissingBody,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+        Err(kind) => {
+            return api
+                .reject(crate::server::Rejection::new("completeOrderLines", kind, raw))
+                .await;
+        }
+    };
+    if let Err(violations) = crate::types::Validate::validate(&body) {
+        return api
+            .reject(
+                crate::server::Rejection::new(
+                    "completeOrderLines",
+                    crate::server::RejectionKind::InvalidBody(violations.to_string()),
+                    raw,
+                ),
+            )
+            .await;
+    }
+    let request = CompleteOrderLinesRequest {
+        order_id: path.order_id,
+        body,
+        raw,
+    };
+    api.complete_order_lines(request).await.into_response()
+}
+async fn handle_deliver_order_lines<A: Api>(
+    ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::axum::extract::Request,
+) -> ::axum::response::Response {
+    use ::axum::response::IntoResponse as _;
+    let (mut parts, body) = request.into_parts();
+    if let Err(response) = api
+        .admit(&super::operations::DELIVER_ORDER_LINES, &parts)
+        .await
+    {
+        return response;
+    }
+    let path: DeliverOrderLinesPathParams = match crate::server::path_params::<
+        DeliverOrderLinesPathParams,
+    >(&mut parts)
+        .await
+    {
+        Ok(v) => v,
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "deliverOrderLines",
+                        kind,
+                        crate::server::RawRequest::from_parts(
+                            &parts,
+                            ::bytes::Bytes::new(),
+                        ),
+                    ),
+                )
+                .await;
+        }
+    };
+    let raw = match crate::server::RawRequest::read(&parts, body).await {
+        Ok(raw) => raw,
+        Err((kind, raw)) => {
+            return api
+                .reject(crate::server::Rejection::new("deliverOrderLines", kind, raw))
+                .await;
+        }
+    };
+    let body: super::types::OrderLinePositions = match crate::server::decode_body(
+        &raw,
+        &["application/json"],
+        true,
+        ::std::option::Option::None,
+    ) {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "deliverOrderLines",
+                        crate::server::RejectionKind::MissingBody,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+        Err(kind) => {
+            return api
+                .reject(crate::server::Rejection::new("deliverOrderLines", kind, raw))
+                .await;
+        }
+    };
+    if let Err(violations) = crate::types::Validate::validate(&body) {
+        return api
+            .reject(
+                crate::server::Rejection::new(
+                    "deliverOrderLines",
+                    crate::server::RejectionKind::InvalidBody(violations.to_string()),
+                    raw,
+                ),
+            )
+            .await;
+    }
+    let request = DeliverOrderLinesRequest {
+        order_id: path.order_id,
+        body,
+        raw,
+    };
+    api.deliver_order_lines(request).await.into_response()
+}
+async fn handle_update_order_line_delivery_schedule<A: Api>(
+    ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::axum::extract::Request,
+) -> ::axum::response::Response {
+    use ::axum::response::IntoResponse as _;
+    let (mut parts, body) = request.into_parts();
+    if let Err(response) = api
+        .admit(&super::operations::UPDATE_ORDER_LINE_DELIVERY_SCHEDULE, &parts)
+        .await
+    {
+        return response;
+    }
+    let path: UpdateOrderLineDeliverySchedulePathParams = match crate::server::path_params::<
+        UpdateOrderLineDeliverySchedulePathParams,
+    >(&mut parts)
+        .await
+    {
+        Ok(v) => v,
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "updateOrderLineDeliverySchedule",
+                        kind,
+                        crate::server::RawRequest::from_parts(
+                            &parts,
+                            ::bytes::Bytes::new(),
+                        ),
+                    ),
+                )
+                .await;
+        }
+    };
+    let raw = match crate::server::RawRequest::read(&parts, body).await {
+        Ok(raw) => raw,
+        Err((kind, raw)) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "updateOrderLineDeliverySchedule",
+                        kind,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+    };
+    let body: super::types::UpdateOrderLineDeliverySchedule = match crate::server::decode_body(
+        &raw,
+        &["application/json"],
+        true,
+        ::std::option::Option::None,
+    ) {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "updateOrderLineDeliverySchedule",
+                        crate::server::RejectionKind::MissingBody,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "updateOrderLineDeliverySchedule",
+                        kind,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+    };
+    if let Err(violations) = crate::types::Validate::validate(&body) {
+        return api
+            .reject(
+                crate::server::Rejection::new(
+                    "updateOrderLineDeliverySchedule",
+                    crate::server::RejectionKind::InvalidBody(violations.to_string()),
+                    raw,
+                ),
+            )
+            .await;
+    }
+    let request = UpdateOrderLineDeliveryScheduleRequest {
+        order_id: path.order_id,
+        position: path.position,
+        body,
+        raw,
+    };
+    api.update_order_line_delivery_schedule(request).await.into_response()
+}
+async fn handle_approve_shipment_reschedule_request_route<A: Api>(
+    ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::axum::extract::Request,
+) -> ::axum::response::Response {
+    use ::axum::response::IntoResponse as _;
+    let (mut parts, body) = request.into_parts();
+    if let Err(response) = api
+        .admit(&super::operations::APPROVE_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, &parts)
+        .await
+    {
+        return response;
+    }
+    let path: ApproveShipmentRescheduleRequestRoutePathParams = match crate::server::path_params::<
+        ApproveShipmentRescheduleRequestRoutePathParams,
+    >(&mut parts)
+        .await
+    {
+        Ok(v) => v,
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "approveShipmentRescheduleRequestRoute",
+                        kind,
+                        crate::server::RawRequest::from_parts(
+                            &parts,
+                            ::bytes::Bytes::new(),
+                        ),
+                    ),
+                )
+                .await;
+        }
+    };
+    let raw = match crate::server::RawRequest::read(&parts, body).await {
+        Ok(raw) => raw,
+        Err((kind, raw)) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "approveShipmentRescheduleRequestRoute",
+                        kind,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+    };
+    let body: super::types::ApproveShipmentRescheduleRequest = match crate::server::decode_body(
+        &raw,
+        &["application/json"],
+        true,
+        ::std::option::Option::None,
+    ) {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "approveShipmentRescheduleRequestRoute",
+                        crate::server::RejectionKind::MissingBody,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "approveShipmentRescheduleRequestRoute",
+                        kind,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+    };
+    if let Err(violations) = crate::types::Validate::validate(&body) {
+        return api
+            .reject(
+                crate::server::Rejection::new(
+                    "approveShipmentRescheduleRequestRoute",
+                    crate::server::RejectionKind::InvalidBody(violations.to_string()),
+                    raw,
+                ),
+            )
+            .await;
+    }
+    let request = ApproveShipmentRescheduleRequestRouteRequest {
+        order_id: path.order_id,
+        position: path.position,
+        body,
+        raw,
+    };
+    api.approve_shipment_reschedule_request_route(request).await.into_response()
+}
+async fn handle_reject_shipment_reschedule_request_route<A: Api>(
+    ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::axum::extract::Request,
+) -> ::axum::response::Response {
+    use ::axum::response::IntoResponse as _;
+    let (mut parts, body) = request.into_parts();
+    if let Err(response) = api
+        .admit(&super::operations::REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, &parts)
+        .await
+    {
+        return response;
+    }
+    let path: RejectShipmentRescheduleRequestRoutePathParams = match crate::server::path_params::<
+        RejectShipmentRescheduleRequestRoutePathParams,
+    >(&mut parts)
+        .await
+    {
+        Ok(v) => v,
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "rejectShipmentRescheduleRequestRoute",
+                        kind,
+                        crate::server::RawRequest::from_parts(
+                            &parts,
+                            ::bytes::Bytes::new(),
+                        ),
+                    ),
+                )
+                .await;
+        }
+    };
+    let raw = match crate::server::RawRequest::read(&parts, body).await {
+        Ok(raw) => raw,
+        Err((kind, raw)) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "rejectShipmentRescheduleRequestRoute",
+                        kind,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+    };
+    let body: super::types::RejectShipmentRescheduleRequest = match crate::server::decode_body(
+        &raw,
+        &["application/json"],
+        true,
+        ::std::option::Option::None,
+    ) {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "rejectShipmentRescheduleRequestRoute",
+                        crate::server::RejectionKind::MissingBody,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "rejectShipmentRescheduleRequestRoute",
+                        kind,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+    };
+    if let Err(violations) = crate::types::Validate::validate(&body) {
+        return api
+            .reject(
+                crate::server::Rejection::new(
+                    "rejectShipmentRescheduleRequestRoute",
+                    crate::server::RejectionKind::InvalidBody(violations.to_string()),
+                    raw,
+                ),
+            )
+            .await;
+    }
+    let request = RejectShipmentRescheduleRequestRouteRequest {
+        order_id: path.order_id,
+        position: path.position,
+        body,
+        raw,
+    };
+    api.reject_shipment_reschedule_request_route(request).await.into_response()
+}
+async fn handle_approve_requests_as_buyer_route<A: Api>(
+    ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::axum::extract::Request,
+) -> ::axum::response::Response {
+    use ::axum::response::IntoResponse as _;
+    let (mut parts, body) = request.into_parts();
+    if let Err(response) = api
+        .admit(&super::operations::APPROVE_REQUESTS_AS_BUYER_ROUTE, &parts)
+        .await
+    {
+        return response;
+    }
+    let path: ApproveRequestsAsBuyerRoutePathParams = match crate::server::path_params::<
+        ApproveRequestsAsBuyerRoutePathParams,
+    >(&mut parts)
+        .await
+    {
+        Ok(v) => v,
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "approveRequestsAsBuyerRoute",
+                        kind,
+                        crate::server::RawRequest::from_parts(
+                            &parts,
+                            ::bytes::Bytes::new(),
+                        ),
+                    ),
+                )
+                .await;
+        }
+    };
+    let raw = match crate::server::RawRequest::read(&parts, body).await {
+        Ok(raw) => raw,
+        Err((kind, raw)) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "approveRequestsAsBuyerRoute",
+                        kind,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+    };
+    let body: super::types::ApproveRequestsAsBuyer = match crate::server::decode_body(
+        &raw,
+        &["application/json"],
+        true,
+        ::std::option::Option::None,
+    ) {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "approveRequestsAsBuyerRoute",
+                        crate::server::RejectionKind::MissingBody,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "approveRequestsAsBuyerRoute",
+                        kind,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+    };
+    if let Err(violations) = crate::types::Validate::validate(&body) {
+        return api
+            .reject(
+                crate::server::Rejection::new(
+                    "approveRequestsAsBuyerRoute",
+                    crate::server::RejectionKind::InvalidBody(violations.to_string()),
+                    raw,
+                ),
+            )
+            .await;
+    }
+    let request = ApproveRequestsAsBuyerRouteRequest {
+        order_id: path.order_id,
+        body,
+        raw,
+    };
+    api.approve_requests_as_buyer_route(request).await.into_response()
+}
+async fn handle_reject_requests_as_buyer_route<A: Api>(
+    ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::axum::extract::Request,
+) -> ::axum::response::Response {
+    use ::axum::response::IntoResponse as _;
+    let (mut parts, body) = request.into_parts();
+    if let Err(response) = api
+        .admit(&super::operations::REJECT_REQUESTS_AS_BUYER_ROUTE, &parts)
+        .await
+    {
+        return response;
+    }
+    let path: RejectRequestsAsBuyerRoutePathParams = match crate::server::path_params::<
+        RejectRequestsAsBuyerRoutePathParams,
+    >(&mut parts)
+        .await
+    {
+        Ok(v) => v,
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "rejectRequestsAsBuyerRoute",
+                        kind,
+                        crate::server::RawRequest::from_parts(
+                            &parts,
+                            ::bytes::Bytes::new(),
+                        ),
+                    ),
+                )
+                .await;
+        }
+    };
+    let raw = match crate::server::RawRequest::read(&parts, body).await {
+        Ok(raw) => raw,
+        Err((kind, raw)) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "rejectRequestsAsBuyerRoute",
+                        kind,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+    };
+    let body: super::types::RejectRequestsAsBuyer = match crate::server::decode_body(
+        &raw,
+        &["application/json"],
+        true,
+        ::std::option::Option::None,
+    ) {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "rejectRequestsAsBuyerRoute",
+                        crate::server::RejectionKind::MissingBody,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "rejectRequestsAsBuyerRoute",
+                        kind,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+    };
+    if let Err(violations) = crate::types::Validate::validate(&body) {
+        return api
+            .reject(
+                crate::server::Rejection::new(
+                    "rejectRequestsAsBuyerRoute",
+                    crate::server::RejectionKind::InvalidBody(violations.to_string()),
+                    raw,
+                ),
+            )
+            .await;
+    }
+    let request = RejectRequestsAsBuyerRouteRequest {
+        order_id: path.order_id,
+        body,
+        raw,
+    };
+    api.reject_requests_as_buyer_route(request).await.into_response()
+}
+async fn handle_revert_cancelled_order_lines<A: Api>(
+    ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::axum::extract::Request,
+) -> ::axum::response::Response {
+    use ::axum::response::IntoResponse as _;
+    let (mut parts, body) = request.into_parts();
+    if let Err(response) = api
+        .admit(&super::operations::REVERT_CANCELLED_ORDER_LINES, &parts)
+        .await
+    {
+        return response;
+    }
+    let path: RevertCancelledOrderLinesPathParams = match crate::server::path_params::<
+        RevertCancelledOrderLinesPathParams,
+    >(&mut parts)
+        .await
+    {
+        Ok(v) => v,
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "revertCancelledOrderLines",
+                        kind,
+                        crate::server::RawRequest::from_parts(
+                            &parts,
+                            ::bytes::Bytes::new(),
+                        ),
+                    ),
+                )
+                .await;
+        }
+    };
+    let raw = match crate::server::RawRequest::read(&parts, body).await {
+        Ok(raw) => raw,
+        Err((kind, raw)) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new("revertCancelledOrderLines", kind, raw),
+                )
+                .await;
+        }
+    };
+    let body: super::types::RevertOrderLines = match crate::server::decode_body(
+        &raw,
+        &["application/json"],
+        true,
+        ::std::option::Option::None,
+    ) {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "revertCancelledOrderLines",
+                        crate::server::RejectionKind::MissingBody,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new("revertCancelledOrderLines", kind, raw),
+                )
+                .await;
+        }
+    };
+    if let Err(violations) = crate::types::Validate::validate(&body) {
+        return api
+            .reject(
+                crate::server::Rejection::new(
+                    "revertCancelledOrderLines",
+                    crate::server::RejectionKind::InvalidBody(violations.to_string()),
+                    raw,
+                ),
+            )
+            .await;
+    }
+    let request = RevertCancelledOrderLinesRequest {
+        order_id: path.order_id,
+        body,
+        raw,
+    };
+    api.revert_cancelled_order_lines(request).await.into_response()
+}
+async fn handle_revert_completed_order_lines<A: Api>(
+    ::axum::extract::State(api): ::axum::extract::State<::std::sync::Arc<A>>,
+    request: ::axum::extract::Request,
+) -> ::axum::response::Response {
+    use ::axum::response::IntoResponse as _;
+    let (mut parts, body) = request.into_parts();
+    if let Err(response) = api
+        .admit(&super::operations::REVERT_COMPLETED_ORDER_LINES, &parts)
+        .await
+    {
+        return response;
+    }
+    let path: RevertCompletedOrderLinesPathParams = match crate::server::path_params::<
+        RevertCompletedOrderLinesPathParams,
+    >(&mut parts)
+        .await
+    {
+        Ok(v) => v,
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "revertCompletedOrderLines",
+                        kind,
+                        crate::server::RawRequest::from_parts(
+                            &parts,
+                            ::bytes::Bytes::new(),
+                        ),
+                    ),
+                )
+                .await;
+        }
+    };
+    let raw = match crate::server::RawRequest::read(&parts, body).await {
+        Ok(raw) => raw,
+        Err((kind, raw)) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new("revertCompletedOrderLines", kind, raw),
+                )
+                .await;
+        }
+    };
+    let body: super::types::RevertOrderLines = match crate::server::decode_body(
+        &raw,
+        &["application/json"],
+        true,
+        ::std::option::Option::None,
+    ) {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new(
+                        "revertCompletedOrderLines",
+                        crate::server::RejectionKind::MissingBody,
+                        raw,
+                    ),
+                )
+                .await;
+        }
+        Err(kind) => {
+            return api
+                .reject(
+                    crate::server::Rejection::new("revertCompletedOrderLines", kind, raw),
+                )
+                .await;
+        }
+    };
+    if let Err(violations) = crate::types::Validate::validate(&body) {
+        return api
+            .reject(
+                crate::server::Rejection::new(
+                    "revertCompletedOrderLines",
+                    crate::server::RejectionKind::InvalidBody(violations.to_string()),
+                    raw,
+                ),
+            )
+            .await;
+    }
+    let request = RevertCompletedOrderLinesRequest {
+        order_id: path.order_id,
+        body,
+        raw,
+    };
+    api.revert_completed_order_lines(request).await.into_response()
+}
 /// Mount `api` on a router with the spec's paths (relative to the
 /// spec's server URL). Nest or merge it where the service lives.
 pub fn router<A: Api>(api: ::std::sync::Arc<A>) -> ::axum::Router {
@@ -170,6 +2345,50 @@ pub fn router<A: Api>(api: ::std::sync::Arc<A>) -> ::axum::Router {
         .route(
             "/order/{orderId}",
             ::axum::routing::get(handle_get_order_by_id_route::<A>),
+        )
+        .route(
+            "/order/{orderId}/buyer/contact/reassign",
+            ::axum::routing::post(handle_reassign_buyer_contact::<A>),
+        )
+        .route(
+            "/order/{orderId}/buyer/resend",
+            ::axum::routing::post(handle_buyer_resend_order_route::<A>),
+        )
+        .route(
+            "/order/{orderId}/complete",
+            ::axum::routing::post(handle_complete_order_lines::<A>),
+        )
+        .route(
+            "/order/{orderId}/deliver",
+            ::axum::routing::post(handle_deliver_order_lines::<A>),
+        )
+        .route(
+            "/order/{orderId}/line/{position}/deliverySchedule",
+            ::axum::routing::post(handle_update_order_line_delivery_schedule::<A>),
+        )
+        .route(
+            "/order/{orderId}/line/{position}/reschedule/approve",
+            ::axum::routing::post(handle_approve_shipment_reschedule_request_route::<A>),
+        )
+        .route(
+            "/order/{orderId}/line/{position}/reschedule/reject",
+            ::axum::routing::post(handle_reject_shipment_reschedule_request_route::<A>),
+        )
+        .route(
+            "/order/{orderId}/requests/buyer/approve",
+            ::axum::routing::post(handle_approve_requests_as_buyer_route::<A>),
+        )
+        .route(
+            "/order/{orderId}/requests/buyer/reject",
+            ::axum::routing::post(handle_reject_requests_as_buyer_route::<A>),
+        )
+        .route(
+            "/order/{orderId}/revertCancelled",
+            ::axum::routing::post(handle_revert_cancelled_order_lines::<A>),
+        )
+        .route(
+            "/order/{orderId}/revertCompleted",
+            ::axum::routing::post(handle_revert_completed_order_lines::<A>),
         )
         .with_state(api)
 }

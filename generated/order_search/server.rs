@@ -227,6 +227,17 @@ async fn handle_poll_orders_route<A: Api>(
                 .await;
         }
     };
+    if let Err(violations) = crate::types::Validate::validate(&body) {
+        return api
+            .reject(
+                crate::server::Rejection::new(
+                    "pollOrdersRoute",
+                    crate::server::RejectionKind::InvalidBody(violations.to_string()),
+                    raw,
+                ),
+            )
+            .await;
+    }
     let request = PollOrdersRouteRequest {
         body,
         raw,
@@ -289,6 +300,17 @@ async fn handle_poll_orders_single_delivery_route<A: Api>(
                 .await;
         }
     };
+    if let Err(violations) = crate::types::Validate::validate(&body) {
+        return api
+            .reject(
+                crate::server::Rejection::new(
+                    "pollOrdersSingleDeliveryRoute",
+                    crate::server::RejectionKind::InvalidBody(violations.to_string()),
+                    raw,
+                ),
+            )
+            .await;
+    }
     let request = PollOrdersSingleDeliveryRouteRequest {
         body,
         raw,

@@ -187,6 +187,16 @@ pub mod error {
         }
     }
 }
+/// The rules of `OrderPollRequest` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for OrderPollRequest {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        let _ = (at, out);
+    }
+}
 /// Builders of the structs above: `Type::builder()`, one setter
 /// per field, then `build()`. Building cannot fail.
 pub mod builder {
@@ -483,6 +493,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::OrderPollFilters`].
     pub static OrderPollFilters: crate::txml::Shape = crate::txml::Shape {
         name: "OrderPollFilters",
+        element: "OrderPollFilters",
         properties: &[
             ("companyId", crate::txml::Kind::String),
             ("lastUpdatedAfter", crate::txml::Kind::String),
@@ -492,6 +503,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::OrderPollRequest`].
     pub static OrderPollRequest: crate::txml::Shape = crate::txml::Shape {
         name: "OrderPollRequest",
+        element: "OrderPollRequest",
         properties: &[
             ("filters", crate::txml::Kind::Object(&OrderPollFilters)),
             ("limit", crate::txml::Kind::Integer),
@@ -501,6 +513,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::OrderPollResponse`].
     pub static OrderPollResponse: crate::txml::Shape = crate::txml::Shape {
         name: "OrderPollResponse",
+        element: "OrderPollResponse",
         properties: &[
             (
                 "data",
@@ -517,6 +530,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::OrderPollStatusFilter`].
     pub static OrderPollStatusFilter: crate::txml::Shape = crate::txml::Shape {
         name: "OrderPollStatusFilter",
+        element: "OrderPollStatusFilter",
         properties: &[
             ("logisticsStatus", crate::txml::Kind::Array(&crate::txml::Kind::String)),
             ("processStatus", crate::txml::Kind::Array(&crate::txml::Kind::String)),
@@ -525,6 +539,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::SingleDeliveryOrderPollResponse`].
     pub static SingleDeliveryOrderPollResponse: crate::txml::Shape = crate::txml::Shape {
         name: "SingleDeliveryOrderPollResponse",
+        element: "SingleDeliveryOrderPollResponse",
         properties: &[
             (
                 "data",

@@ -143,7 +143,232 @@ pub const WEBHOOK_PUT: op::Operation = op::Operation {
             media_types: &[],
         },
     ],
-    limits: &[],
+    limits: &[
+        op::Limit {
+            location: op::Location::Body,
+            path: "/meta/createdDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderDocumentsEvent/buyerOrder/erpIssueDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderDocumentsEvent/buyerOrder/erpLastChangeDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderDocumentsEvent/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderDocumentsEvent/lines/*/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderDocumentsEvent/lines/*/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderDocumentsEvent/meta/createdDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderDocumentsEvent/supplierOrder/erpResponseDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderEvent/buyerOrder/erpIssueDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderEvent/buyerOrder/erpLastChangeDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderEvent/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderEvent/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderEvent/lines/*/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderEvent/lines/*/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderEvent/meta/createdDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderEvent/supplierOrder/erpResponseDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/simpleOrderEvent/buyerOrder/erpIssueDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/simpleOrderEvent/buyerOrder/erpLastChangeDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/simpleOrderEvent/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/simpleOrderEvent/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/simpleOrderEvent/lines/*/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/simpleOrderEvent/lines/*/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/simpleOrderEvent/meta/createdDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/simpleOrderEvent/supplierOrder/erpResponseDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/singleDeliveryOrderEvent/buyerOrder/erpIssueDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/singleDeliveryOrderEvent/buyerOrder/erpLastChangeDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/singleDeliveryOrderEvent/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/singleDeliveryOrderEvent/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/singleDeliveryOrderEvent/lines/*/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/singleDeliveryOrderEvent/lines/*/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/singleDeliveryOrderEvent/meta/createdDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/singleDeliveryOrderEvent/supplierOrder/erpResponseDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+    ],
 };
 /// Receive an order event
 ///
@@ -215,7 +440,232 @@ pub const WEBHOOK_POST: op::Operation = op::Operation {
             media_types: &[],
         },
     ],
-    limits: &[],
+    limits: &[
+        op::Limit {
+            location: op::Location::Body,
+            path: "/meta/createdDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderDocumentsEvent/buyerOrder/erpIssueDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderDocumentsEvent/buyerOrder/erpLastChangeDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderDocumentsEvent/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderDocumentsEvent/lines/*/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderDocumentsEvent/lines/*/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderDocumentsEvent/meta/createdDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderDocumentsEvent/supplierOrder/erpResponseDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderEvent/buyerOrder/erpIssueDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderEvent/buyerOrder/erpLastChangeDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderEvent/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderEvent/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderEvent/lines/*/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderEvent/lines/*/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderEvent/meta/createdDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/orderEvent/supplierOrder/erpResponseDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/simpleOrderEvent/buyerOrder/erpIssueDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/simpleOrderEvent/buyerOrder/erpLastChangeDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/simpleOrderEvent/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/simpleOrderEvent/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/simpleOrderEvent/lines/*/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/simpleOrderEvent/lines/*/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/simpleOrderEvent/meta/createdDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/simpleOrderEvent/supplierOrder/erpResponseDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/singleDeliveryOrderEvent/buyerOrder/erpIssueDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/singleDeliveryOrderEvent/buyerOrder/erpLastChangeDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/singleDeliveryOrderEvent/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/singleDeliveryOrderEvent/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/singleDeliveryOrderEvent/lines/*/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/singleDeliveryOrderEvent/lines/*/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/singleDeliveryOrderEvent/meta/createdDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/singleDeliveryOrderEvent/supplierOrder/erpResponseDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+    ],
 };
 /// Receive an order id in the path (GET, older variant)
 ///

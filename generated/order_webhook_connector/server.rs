@@ -445,6 +445,17 @@ async fn handle_webhook_put<A: Api>(
                 .await;
         }
     };
+    if let Err(violations) = crate::types::Validate::validate(&body) {
+        return api
+            .reject(
+                crate::server::Rejection::new(
+                    "webhookPut",
+                    crate::server::RejectionKind::InvalidBody(violations.to_string()),
+                    raw,
+                ),
+            )
+            .await;
+    }
     let request = WebhookPutRequest { body, raw };
     api.webhook_put(request).await.into_response()
 }
@@ -489,6 +500,17 @@ async fn handle_webhook_post<A: Api>(
                 .await;
         }
     };
+    if let Err(violations) = crate::types::Validate::validate(&body) {
+        return api
+            .reject(
+                crate::server::Rejection::new(
+                    "webhookPost",
+                    crate::server::RejectionKind::InvalidBody(violations.to_string()),
+                    raw,
+                ),
+            )
+            .await;
+    }
     let request = WebhookPostRequest { body, raw };
     api.webhook_post(request).await.into_response()
 }

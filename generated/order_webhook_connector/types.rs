@@ -113,6 +113,16 @@ pub mod error {
         }
     }
 }
+/// The rules of `OrderWebhookBody` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for OrderWebhookBody {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        let _ = (at, out);
+    }
+}
 /// Builders of the structs above: `Type::builder()`, one setter
 /// per field, then `build()`. Building cannot fail.
 pub mod builder {
@@ -210,6 +220,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::OrderWebhookBody`].
     pub static OrderWebhookBody: crate::txml::Shape = crate::txml::Shape {
         name: "OrderWebhookBody",
+        element: "OrderWebhookBody",
         properties: &[
             ("eventName", crate::txml::Kind::String),
             (

@@ -233,6 +233,17 @@ async fn handle_poll_shipments_route<A: Api>(
                 .await;
         }
     };
+    if let Err(violations) = crate::types::Validate::validate(&body) {
+        return api
+            .reject(
+                crate::server::Rejection::new(
+                    "pollShipmentsRoute",
+                    crate::server::RejectionKind::InvalidBody(violations.to_string()),
+                    raw,
+                ),
+            )
+            .await;
+    }
     let request = PollShipmentsRouteRequest {
         body,
         raw,

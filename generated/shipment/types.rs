@@ -168,6 +168,16 @@ pub mod error {
         }
     }
 }
+/// The rules of `ShipmentPollRequest` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for ShipmentPollRequest {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        let _ = (at, out);
+    }
+}
 /// Builders of the structs above: `Type::builder()`, one setter
 /// per field, then `build()`. Building cannot fail.
 pub mod builder {
@@ -427,11 +437,13 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentPollBuyerShipmentFilter`].
     pub static ShipmentPollBuyerShipmentFilter: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentPollBuyerShipmentFilter",
+        element: "ShipmentPollBuyerShipmentFilter",
         properties: &[("companyId", crate::txml::Kind::String)],
     };
     /// tXML shape of [`super::ShipmentPollFilters`].
     pub static ShipmentPollFilters: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentPollFilters",
+        element: "ShipmentPollFilters",
         properties: &[
             (
                 "buyerShipment",
@@ -444,6 +456,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentPollRequest`].
     pub static ShipmentPollRequest: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentPollRequest",
+        element: "ShipmentPollRequest",
         properties: &[
             ("filters", crate::txml::Kind::Object(&ShipmentPollFilters)),
             ("limit", crate::txml::Kind::Integer),
@@ -453,6 +466,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentPollResponse`].
     pub static ShipmentPollResponse: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentPollResponse",
+        element: "ShipmentPollResponse",
         properties: &[
             (
                 "data",
@@ -469,6 +483,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentPollStatusFilter`].
     pub static ShipmentPollStatusFilter: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentPollStatusFilter",
+        element: "ShipmentPollStatusFilter",
         properties: &[
             ("processStatus", crate::txml::Kind::Array(&crate::txml::Kind::String)),
         ],

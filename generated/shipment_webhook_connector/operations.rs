@@ -131,7 +131,99 @@ pub const WEBHOOK_POST: op::Operation = op::Operation {
             media_types: &[],
         },
     ],
-    limits: &[],
+    limits: &[
+        op::Limit {
+            location: op::Location::Body,
+            path: "/meta/createdDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/shipment/buyerShipment/documents/*/meta/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/shipment/buyerShipment/documents/*/meta/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/shipment/lines/*/meta/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/shipment/lines/*/meta/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/shipment/loadCarriers/*/lines/*/meta/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/shipment/loadCarriers/*/lines/*/meta/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/shipment/meta/despatchAdviceErpIssueDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/shipment/meta/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/shipment/meta/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/shipment/meta/supplierErpMeta/despatchAdviceErpIssueDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/shipment/supplierShipment/documents/*/meta/lastChangedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/shipment/supplierShipment/documents/*/meta/lastUpdatedAt",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+    ],
 };
 /// Receive a shipment id in the path (GET, older variant)
 ///

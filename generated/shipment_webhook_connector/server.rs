@@ -367,6 +367,17 @@ async fn handle_webhook_post<A: Api>(
                 .await;
         }
     };
+    if let Err(violations) = crate::types::Validate::validate(&body) {
+        return api
+            .reject(
+                crate::server::Rejection::new(
+                    "webhookPost",
+                    crate::server::RejectionKind::InvalidBody(violations.to_string()),
+                    raw,
+                ),
+            )
+            .await;
+    }
     let request = WebhookPostRequest { body, raw };
     api.webhook_post(request).await.into_response()
 }

@@ -77,6 +77,16 @@ pub mod error {
         }
     }
 }
+/// The rules of `ShipmentWebhookBody` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for ShipmentWebhookBody {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        let _ = (at, out);
+    }
+}
 /// Builders of the structs above: `Type::builder()`, one setter
 /// per field, then `build()`. Building cannot fail.
 pub mod builder {
@@ -144,6 +154,7 @@ pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentWebhookBody`].
     pub static ShipmentWebhookBody: crate::txml::Shape = crate::txml::Shape {
         name: "ShipmentWebhookBody",
+        element: "ShipmentWebhookBody",
         properties: &[
             ("eventName", crate::txml::Kind::String),
             (

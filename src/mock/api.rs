@@ -53,6 +53,29 @@ fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
     crate::server::serialized_response(status, "application/json", &error_body(message))
 }
 
+/// The answer of an operation of the specs that the mock does not implement
+/// yet: `501 Not Implemented`.
+fn not_implemented(operation_id: &str) -> Response {
+    json_error(
+        StatusCode::NOT_IMPLEMENTED,
+        format!("the mock does not implement `{operation_id}` yet"),
+    )
+}
+
+/// Trait methods of operations the mock does not implement yet: counted
+/// and authenticated like every operation by `admit` (`401` without valid
+/// credentials), then answering [`not_implemented`].
+macro_rules! not_implemented {
+    ($module:ident: $($method:ident($request:ident) -> $response:ident = $id:literal;)*) => {
+        $(
+            async fn $method(&self, _request: $module::server::$request) -> $module::server::$response {
+                use $module::server::$response;
+                $response::Custom(not_implemented($id))
+            }
+        )*
+    };
+}
+
 /// The body of a login or refresh, as Tradecloud's SDK examples show it.
 fn authenticated(user: String) -> authentication::types::AuthenticatedUser {
     authentication::types::AuthenticatedUser {
@@ -190,6 +213,20 @@ impl order::server::Api for MockState {
     }
 
     admit!();
+
+    not_implemented! { order:
+        approve_requests_as_buyer_route(ApproveRequestsAsBuyerRouteRequest) -> ApproveRequestsAsBuyerRouteResponse = "approveRequestsAsBuyerRoute";
+        reject_requests_as_buyer_route(RejectRequestsAsBuyerRouteRequest) -> RejectRequestsAsBuyerRouteResponse = "rejectRequestsAsBuyerRoute";
+        approve_shipment_reschedule_request_route(ApproveShipmentRescheduleRequestRouteRequest) -> ApproveShipmentRescheduleRequestRouteResponse = "approveShipmentRescheduleRequestRoute";
+        reject_shipment_reschedule_request_route(RejectShipmentRescheduleRequestRouteRequest) -> RejectShipmentRescheduleRequestRouteResponse = "rejectShipmentRescheduleRequestRoute";
+        revert_cancelled_order_lines(RevertCancelledOrderLinesRequest) -> RevertCancelledOrderLinesResponse = "revertCancelledOrderLines";
+        revert_completed_order_lines(RevertCompletedOrderLinesRequest) -> RevertCompletedOrderLinesResponse = "revertCompletedOrderLines";
+        complete_order_lines(CompleteOrderLinesRequest) -> CompleteOrderLinesResponse = "completeOrderLines";
+        deliver_order_lines(DeliverOrderLinesRequest) -> DeliverOrderLinesResponse = "deliverOrderLines";
+        update_order_line_delivery_schedule(UpdateOrderLineDeliveryScheduleRequest) -> UpdateOrderLineDeliveryScheduleResponse = "updateOrderLineDeliverySchedule";
+        buyer_resend_order_route(BuyerResendOrderRouteRequest) -> BuyerResendOrderRouteResponse = "buyerResendOrderRoute";
+        reassign_buyer_contact(ReassignBuyerContactRequest) -> ReassignBuyerContactResponse = "reassignBuyerContact";
+    }
 }
 
 /// One page of a poll: the items updated strictly after `after` that `keep`
@@ -470,6 +507,10 @@ fn document_not_found(object_id: &str) -> crate::api::common::types::ErrorRespon
 }
 
 impl object_storage::server::Api for MockState {
+    not_implemented! { object_storage:
+        upload_document(UploadDocumentRequest) -> UploadDocumentResponse = "uploadDocument";
+    }
+
     async fn download_document(
         &self,
         request: object_storage::server::DownloadDocumentRequest,

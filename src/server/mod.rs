@@ -296,6 +296,102 @@ pub fn decode_body<T: DeserializeOwned>(
     }
 }
 
+/// The parts of a `multipart/form-data` request body, in the order
+/// received (the body of `uploadDocument`: one part named `file`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MultipartBody {
+    /// Every part.
+    pub parts: Vec<FormPart>,
+}
+
+impl MultipartBody {
+    /// The first part named `name`.
+    pub fn part(&self, name: &str) -> Option<&FormPart> {
+        self.parts.iter().find(|p| p.name == name)
+    }
+}
+
+/// One part of a `multipart/form-data` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormPart {
+    /// The form field name (`name` of its `Content-Disposition`).
+    pub name: String,
+    /// The file name, for a file part (`filename`).
+    pub file_name: Option<String>,
+    /// The part's `Content-Type`, if it has one.
+    pub content_type: Option<String>,
+    /// The part's bytes.
+    pub data: Bytes,
+}
+
+/// Decode a `multipart/form-data` body into its parts, and check that the
+/// parts named in `required` are there. `Ok(None)` means there is no body
+/// (and none is required). The body was read within the router's limit
+/// already; the parts are not limited again.
+pub async fn decode_multipart(
+    raw: &RawRequest,
+    required: &[&str],
+    body_required: bool,
+) -> Result<Option<MultipartBody>, RejectionKind> {
+    if raw.body.is_empty() {
+        return if body_required {
+            Err(RejectionKind::MissingBody)
+        } else {
+            Ok(None)
+        };
+    }
+    // A missing Content-Type is read as the one accepted (as `decode_body`
+    // does); it then has no boundary, which is a malformed body.
+    if raw
+        .media_type()
+        .is_some_and(|media| media != "multipart/form-data")
+    {
+        return Err(RejectionKind::UnsupportedMediaType {
+            received: raw.media_type(),
+            accepted: vec!["multipart/form-data".to_string()],
+        });
+    }
+    let content_type = raw
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let boundary = multer::parse_boundary(content_type).map_err(|e| {
+        RejectionKind::InvalidBody(format!(
+            "the multipart/form-data body has no usable boundary in its Content-Type ({e})"
+        ))
+    })?;
+    let bytes = raw.body.clone();
+    let stream =
+        futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(bytes) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut parts = Vec::new();
+    let invalid = |e: multer::Error| {
+        RejectionKind::InvalidBody(format!("the multipart/form-data body is malformed: {e}"))
+    };
+    while let Some(field) = multipart.next_field().await.map_err(invalid)? {
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let content_type = field.content_type().map(|m| m.to_string());
+        let data = field.bytes().await.map_err(invalid)?;
+        parts.push(FormPart {
+            name,
+            file_name,
+            content_type,
+            data,
+        });
+    }
+    if let Some(missing) = required
+        .iter()
+        .find(|name| !parts.iter().any(|p| p.name == **name))
+    {
+        return Err(RejectionKind::InvalidBody(format!(
+            "the multipart/form-data body has no `{missing}` part"
+        )));
+    }
+    Ok(Some(MultipartBody { parts }))
+}
+
 /// Decode the path parameters of the matched route.
 pub async fn path_params<T: DeserializeOwned + Send>(
     parts: &mut Parts,
@@ -403,6 +499,78 @@ pub fn set_header(response: &mut Response, name: &'static str, value: Option<&st
     if let (Some(value), Ok(name)) = (value, HeaderName::from_bytes(name.as_bytes())) {
         if let Ok(value) = HeaderValue::from_str(value) {
             response.headers_mut().insert(name, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(content_type: Option<&str>, body: &'static [u8]) -> RawRequest {
+        let mut builder = http::Request::builder()
+            .method("POST")
+            .uri("/object-storage/document");
+        if let Some(ct) = content_type {
+            builder = builder.header(CONTENT_TYPE, ct);
+        }
+        let (parts, ()) = builder.body(()).expect("request").into_parts();
+        RawRequest::from_parts(&parts, Bytes::from_static(body))
+    }
+
+    const FORM: &[u8] = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a b.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.7\r\n\r\n--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--XyZ--\r\n";
+
+    #[tokio::test]
+    async fn multipart_bodies_are_handed_over_as_their_parts() {
+        let raw = request(Some("multipart/form-data; boundary=XyZ"), FORM);
+        let body = decode_multipart(&raw, &["file"], true)
+            .await
+            .expect("decodes")
+            .expect("a body");
+        let file = body.part("file").expect("file part");
+        assert_eq!(file.file_name.as_deref(), Some("a b.pdf"));
+        assert_eq!(file.content_type.as_deref(), Some("application/pdf"));
+        assert_eq!(&file.data[..], b"%PDF-1.7\r\n");
+        assert_eq!(body.part("note").map(|p| &p.data[..]), Some(&b"hello"[..]));
+    }
+
+    #[tokio::test]
+    async fn multipart_bodies_that_cannot_be_read_are_refused_with_a_reason() {
+        // No body: 400 when one is required, nothing when it is not.
+        let empty = request(Some("multipart/form-data; boundary=XyZ"), b"");
+        assert_eq!(
+            decode_multipart(&empty, &["file"], true).await,
+            Err(RejectionKind::MissingBody)
+        );
+        assert_eq!(decode_multipart(&empty, &["file"], false).await, Ok(None));
+        // Another media type: 415.
+        let json = request(Some("application/json"), b"{}");
+        assert!(matches!(
+            decode_multipart(&json, &["file"], true).await,
+            Err(RejectionKind::UnsupportedMediaType { .. })
+        ));
+        // No Content-Type (so no boundary), a missing required part, a
+        // broken form: 400 naming the problem.
+        for (raw, expected) in [
+            (request(None, FORM), "no usable boundary"),
+            (
+                request(Some("multipart/form-data; boundary=XyZ"), FORM),
+                "no `document` part",
+            ),
+            (
+                request(
+                    Some("multipart/form-data; boundary=XyZ"),
+                    b"--XyZ\r\nbroken",
+                ),
+                "malformed",
+            ),
+        ] {
+            match decode_multipart(&raw, &["document"], true).await {
+                Err(RejectionKind::InvalidBody(detail)) => {
+                    assert!(detail.contains(expected), "{detail}")
+                }
+                other => panic!("expected a 400 for {expected}, got {other:?}"),
+            }
         }
     }
 }

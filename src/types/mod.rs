@@ -12,6 +12,9 @@
 //! * [`Date`] — an ISO 8601 calendar date.
 //! * [`OpenEnum`] — implemented by every generated enum: documented values
 //!   become variants, any other value is kept as `Unknown(String)`.
+//! * [`Validate`] — implemented by the generated request types: the rules the
+//!   specs state beyond the types (no whitespace in an order number, at most
+//!   500 lines, ...), each broken one reported with its JSON path.
 //!
 //! Parsing failures are reported as [`DecimalError`], [`DateTimeError`] and
 //! [`DateError`]; each message quotes the offending input.
@@ -22,12 +25,14 @@ mod decimal;
 mod decimal_interop;
 mod iso8601;
 mod open_enum;
+pub mod validate;
 
 pub use date::{Date, DateError};
 pub use datetime::{DateTime, DateTimeError};
 pub use decimal::{Decimal, DecimalError, DecimalErrorKind};
 pub use decimal_interop::DecimalRangeError;
 pub use open_enum::OpenEnum;
+pub use validate::{JsonPath, Rule, Validate, Violation, Violations};
 
 /// An identifier that a spec marks as `format: uuid`, kept as text: ids are
 /// compared and stored verbatim, and a differently shaped id from Tradecloud

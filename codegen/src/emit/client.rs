@@ -15,7 +15,11 @@
 //! * every named schema is replaced by the type of the `types` module, so
 //!   clients and server stubs share one set of types;
 //! * each operation id becomes the model's client method name, so that
-//!   `getOrderByIdRoute` is called `get_order_by_id`.
+//!   `getOrderByIdRoute` is called `get_order_by_id`;
+//! * a `multipart/form-data` body (which progenitor does not support) is
+//!   left out of the copy, and the method progenitor prints gets it back
+//!   afterwards: a `body: reqwest::multipart::Form` argument, sent with
+//!   `RequestBuilder::multipart` (whose parts may stream a file).
 //!
 //! progenitor calls every client `Client`; it is renamed after the spec
 //! (`OrderClient`), so that it does not clash with
@@ -128,12 +132,16 @@ fn progenitor_document(model: &SpecModel) -> Value {
             Value::String(op.client_fn_name.clone()),
         );
         if let Some(body) = &op.body {
-            keep_media_type(
-                operation
-                    .get_mut("requestBody")
-                    .and_then(|b| b.get_mut("content")),
-                body.client_media_type().map(|m| m.as_str()),
-            );
+            if body.multipart.is_some() {
+                operation.remove("requestBody");
+            } else {
+                keep_media_type(
+                    operation
+                        .get_mut("requestBody")
+                        .and_then(|b| b.get_mut("content")),
+                    body.client_media_type().map(|m| m.as_str()),
+                );
+            }
         }
         if let Some(responses) = operation
             .get_mut("responses")
@@ -160,6 +168,15 @@ pub(crate) fn emit(model: &SpecModel, settings: &Settings) -> Result<TokenStream
     })?;
     let client = format_ident!("{}", client_type_name(model));
     RenameClient { to: &client }.visit_file_mut(&mut file);
+    for op in &model.operations {
+        if let Some(parts) = op.body.as_ref().and_then(|b| b.multipart.as_ref()) {
+            MultipartBody {
+                method: &op.client_fn_name,
+                parts,
+            }
+            .visit_file_mut(&mut file);
+        }
+    }
     let aliases = deprecated_aliases(model, &file, &client);
     Ok(quote!(#file #aliases))
 }
@@ -198,6 +215,47 @@ impl VisitMut for RenameClient<'_> {
             }
         }
         syn::visit_mut::visit_use_path_mut(self, use_path);
+    }
+}
+
+/// Gives the method of a multipart operation its body back: a `body` argument
+/// (a `reqwest::multipart::Form`) sent with `.multipart(body)` on the request
+/// being built.
+struct MultipartBody<'a> {
+    method: &'a str,
+    parts: &'a [String],
+}
+
+impl VisitMut for MultipartBody<'_> {
+    fn visit_impl_item_fn_mut(&mut self, f: &mut syn::ImplItemFn) {
+        if f.sig.ident != self.method {
+            return;
+        }
+        f.sig
+            .inputs
+            .push(syn::parse_quote!(body: ::reqwest::multipart::Form));
+        let parts = if self.parts.is_empty() {
+            String::new()
+        } else {
+            let named: Vec<String> = self.parts.iter().map(|p| format!("`{p}`")).collect();
+            format!(" with the part {} at least", named.join(", "))
+        };
+        let doc = format!(" - `body`: the `multipart/form-data` form{parts}.");
+        f.attrs.push(syn::parse_quote!(#[doc = #doc]));
+        AddMultipart.visit_block_mut(&mut f.block);
+    }
+}
+
+/// `<request builder>.build()` → `<request builder>.multipart(body).build()`.
+struct AddMultipart;
+
+impl VisitMut for AddMultipart {
+    fn visit_expr_method_call_mut(&mut self, call: &mut syn::ExprMethodCall) {
+        syn::visit_mut::visit_expr_method_call_mut(self, call);
+        if call.method == "build" && call.args.is_empty() {
+            let receiver = call.receiver.clone();
+            *call.receiver = syn::parse_quote!(#receiver.multipart(body));
+        }
     }
 }
 

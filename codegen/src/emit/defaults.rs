@@ -23,8 +23,9 @@
 //! style of typify's (`types::builder`): `OrderPollRequest::builder()`, one
 //! setter per field named like the field, then `build()` (or `.into()`).
 //! Setters take anything that converts into the field's type; an optional
-//! field is set with its value (no `Some`), a list with anything iterable,
-//! and `extra(key, value)` adds one undocumented field. Building cannot fail.
+//! field is set with its value (no `Some`), a list (also an optional one
+//! kept when empty, `Option<Vec<T>>`) with anything iterable, and
+//! `extra(key, value)` adds one undocumented field. Building cannot fail.
 
 use std::collections::BTreeSet;
 
@@ -420,6 +421,15 @@ impl VisitMut for InSuper<'_> {
     }
 }
 
+/// The item type of a `Vec<T>`.
+fn list_item(ty: &syn::Type) -> Option<syn::Type> {
+    let (segment, _) = last_segment(ty)?;
+    if segment.ident != "Vec" {
+        return None;
+    }
+    type_args(segment).into_iter().next().cloned()
+}
+
 /// The builder of one struct (a type of the same name in `mod builder`).
 fn builder(st: &syn::ItemStruct, locals: &BTreeSet<String>) -> TokenStream {
     let name = &st.ident;
@@ -456,12 +466,23 @@ fn builder(st: &syn::ItemStruct, locals: &BTreeSet<String>) -> TokenStream {
                     self
                 }
             },
-            ("Option", [inner]) => quote! {
-                #(#docs)*
-                pub fn #ident(mut self, value: impl ::std::convert::Into<#inner>) -> Self {
-                    self.value.#ident = ::std::option::Option::Some(value.into());
-                    self
-                }
+            ("Option", [inner]) => match list_item(inner) {
+                // An optional list kept when empty (`x-keep-empty`): set
+                // like any list, to `Some` of what is given.
+                Some(item) => quote! {
+                    #(#docs)*
+                    pub fn #ident(mut self, values: impl ::std::iter::IntoIterator<Item = impl ::std::convert::Into<#item>>) -> Self {
+                        self.value.#ident = ::std::option::Option::Some(values.into_iter().map(::std::convert::Into::into).collect());
+                        self
+                    }
+                },
+                None => quote! {
+                    #(#docs)*
+                    pub fn #ident(mut self, value: impl ::std::convert::Into<#inner>) -> Self {
+                        self.value.#ident = ::std::option::Option::Some(value.into());
+                        self
+                    }
+                },
             },
             ("Vec", [inner]) => quote! {
                 #(#docs)*

@@ -1,6 +1,6 @@
 //! Emitters: each prints one view of the analysed [`SpecModel`]:
 //! [`types`] (typify's types with our documentation, plus [`enums`],
-//! [`defaults`] and [`shapes`]), [`client`] (progenitor), [`server`]
+//! [`defaults`], [`shapes`] and [`validate`]), [`client`] (progenitor), [`server`]
 //! (axum stubs) and [`operations`] (the operation table the runtime reads).
 //! This module runs progenitor for the first two.
 
@@ -11,6 +11,7 @@ pub(crate) mod operations;
 pub(crate) mod server;
 pub(crate) mod shapes;
 pub(crate) mod types;
+pub(crate) mod validate;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

@@ -190,10 +190,40 @@ fn headers(op: &Operation, settings: &Settings, parts: &mut RequestParts) {
 }
 
 /// The request body, decoded from one of its media types (tXML through the
-/// shape the model found for it).
-fn body(op: &Operation, settings: &Settings, parts: &mut RequestParts) {
+/// shape the model found for it) and, for a type that implements
+/// `Validate`, checked against the spec's rules (a broken one is a
+/// rejection naming the member). A `multipart/form-data` body is handed
+/// over as its parts, the required ones checked present.
+fn body(op: &Operation, model: &SpecModel, settings: &Settings, parts: &mut RequestParts) {
     let Some(body) = &op.body else { return };
     let rt = settings.runtime_path();
+    if let Some(required_parts) = &body.multipart {
+        let ty = optional(quote!(#rt::server::MultipartBody), body.required);
+        let doc = doc_lines(&format!(
+            "Request body, the parts of a `multipart/form-data` form{}.",
+            if required_parts.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (required: {})",
+                    required_parts
+                        .iter()
+                        .map(|p| format!("`{p}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        ));
+        parts.fields.push(quote! { #doc pub body: #ty, });
+        let required = body.required;
+        let missing = required.then(|| quote!(#rt::server::RejectionKind::MissingBody));
+        let arms = extracted(op, missing, settings);
+        parts.from_raw.push(quote! {
+            let body: #ty = match #rt::server::decode_multipart(&raw, &[#(#required_parts),*], #required).await { #arms };
+        });
+        parts.inits.push(quote! { body, });
+        return;
+    }
     let ty = optional(rust_type(&body.ty, settings), body.required);
     let media: Vec<&str> = body.media_types.iter().map(|m| m.as_str()).collect();
     let shape = match &body.xml_shape {
@@ -222,6 +252,28 @@ fn body(op: &Operation, settings: &Settings, parts: &mut RequestParts) {
     parts.from_raw.push(quote! {
         let body: #ty = match #rt::server::decode_body(&raw, &[#(#media),*], #required, #shape) { #arms };
     });
+    let validated = matches!(&body.ty, TypeRef::Named(name) if model.validated.contains(name));
+    if validated {
+        let invalid = reject(
+            op,
+            quote!(#rt::server::RejectionKind::InvalidBody(violations.to_string())),
+            quote!(raw),
+            settings,
+        );
+        parts.from_raw.push(if required {
+            quote! {
+                if let Err(violations) = #rt::types::Validate::validate(&body) {
+                    #invalid;
+                }
+            }
+        } else {
+            quote! {
+                if let ::std::option::Option::Some(Err(violations)) = body.as_ref().map(#rt::types::Validate::validate) {
+                    #invalid;
+                }
+            }
+        });
+    }
     parts.inits.push(quote! { body, });
 }
 
@@ -513,7 +565,7 @@ pub(crate) fn emit(model: &SpecModel, settings: &Settings) -> TokenStream {
         let mut parts = RequestParts::default();
         parameters(op, settings, &mut parts);
         headers(op, settings, &mut parts);
-        body(op, settings, &mut parts);
+        body(op, model, settings, &mut parts);
         items.append(&mut parts.items);
         items.push(request_struct(op, &parts, settings));
         items.push(responses(op, settings));

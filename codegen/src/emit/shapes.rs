@@ -5,6 +5,8 @@
 //! singular name (`lines` → `<line>`), which only the schema can tell.
 //!
 //! The kinds come from the model ([`ValueKind`]); this module only prints them.
+//! The element name of a message is the schema's `xml.name` when the spec
+//! gives one (`SendOrderByBuyer` for both order variants), else its name.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -38,7 +40,7 @@ fn kind(value: &ValueKind, settings: &Settings) -> TokenStream {
         }
         ValueKind::Inline(props) => {
             let props = properties(props, settings);
-            quote!(#rt::txml::Kind::Object(&#rt::txml::Shape { name: "", properties: &[#(#props),*] }))
+            quote!(#rt::txml::Kind::Object(&#rt::txml::Shape { name: "", element: "", properties: &[#(#props),*] }))
         }
     }
 }
@@ -62,12 +64,14 @@ pub(crate) fn emit(model: &SpecModel, settings: &Settings) -> TokenStream {
     let rt = settings.runtime_path();
     let statics = model.objects.iter().map(|(name, object)| {
         let ident = format_ident!("{}", name);
+        let element = object.xml_name.as_deref().unwrap_or(name);
         let props = properties(&object.properties, settings);
         let doc = format!(" tXML shape of [`super::{name}`].");
         quote! {
             #[doc = #doc]
             pub static #ident: #rt::txml::Shape = #rt::txml::Shape {
                 name: #name,
+                element: #element,
                 properties: &[#(#props),*],
             };
         }

@@ -9,9 +9,16 @@
 //! It runs in two steps, because whether a struct can have a `Default`
 //! depends on the types of sibling specs too: [`typify`] for every spec,
 //! then [`emit`] with the [`DefaultIndex`] of all of them.
+//!
+//! Two things typify would do differently are changed here: a `pattern` of a
+//! string member does not become a validating newtype (a value that breaks a
+//! rule still decodes, and [`validate`](crate::emit::validate) reports it with
+//! its place; builders take plain text), and an optional list marked
+//! `x-keep-empty` is an `Option<Vec<_>>`, so that an empty list is sent as
+//! `[]` and an absent one is left out.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, ToTokens};
 use serde_json::json;
 
 use crate::emit::defaults::DefaultIndex;
@@ -30,6 +37,7 @@ pub(crate) fn typify(model: &SpecModel, settings: &Settings) -> Result<Vec<syn::
     if let Some(root) = doc.as_object_mut() {
         root.insert("paths".into(), json!({}));
     }
+    strip_member_patterns(&mut doc, model);
     let gen_settings = progenitor_settings(model, settings, false);
     let tokens = run_progenitor(model, &doc, &gen_settings, "types")?;
     let file: syn::File = syn::parse2(tokens).map_err(|e| {
@@ -50,6 +58,7 @@ pub(crate) fn typify(model: &SpecModel, settings: &Settings) -> Result<Vec<syn::
             if let syn::Item::Struct(st) = &mut i {
                 if let Some(object) = model.objects.get(&st.ident.to_string()) {
                     document_ref_fields(st, object);
+                    keep_empty_lists(st, object, settings);
                 }
             }
             items.push(i);
@@ -66,6 +75,7 @@ pub(crate) fn emit(
     defaults: &DefaultIndex,
 ) -> TokenStream {
     let (items, builders) = crate::emit::defaults::add(model, settings, items, defaults);
+    let validate = crate::emit::validate::emit(model, settings, &items);
     let enums = crate::emit::enums::emit(&model.enums, settings);
     let shapes = crate::emit::shapes::emit(model, settings);
     let root = settings.api_root_path();
@@ -78,6 +88,7 @@ pub(crate) fn emit(
         #(#reexports)*
         #enums
         #(#items)*
+        #validate
         #builders
         #shapes
     }
@@ -115,6 +126,79 @@ fn document_ref_fields(st: &mut syn::ItemStruct, object: &ObjectModel) {
             .collect();
         attrs.append(&mut field.attrs);
         field.attrs = attrs;
+    }
+}
+
+/// Remove the `pattern` of the members whose pattern the model keeps as a
+/// constraint (`Constraints::pattern`), so that typify types them `String`.
+fn strip_member_patterns(doc: &mut serde_json::Value, model: &SpecModel) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    for (name, object) in &model.objects {
+        let Some(properties) = schemas
+            .get_mut(name)
+            .and_then(|s| s.get_mut("properties"))
+            .and_then(serde_json::Value::as_object_mut)
+        else {
+            continue;
+        };
+        for property in object
+            .properties
+            .iter()
+            .filter(|p| p.constraints.pattern.is_some())
+        {
+            if let Some(member) = properties
+                .get_mut(&property.wire)
+                .and_then(serde_json::Value::as_object_mut)
+            {
+                member.remove("pattern");
+            }
+        }
+    }
+}
+
+/// An optional list marked `x-keep-empty`: typify's `Vec<T>` (skipped when
+/// empty) becomes `Option<Vec<T>>`, skipped when absent; `null` stays an
+/// error, as for every list (`types::validate::present`).
+fn keep_empty_lists(st: &mut syn::ItemStruct, object: &ObjectModel, settings: &Settings) {
+    let rt = settings.runtime_path();
+    let present = format!(
+        "{}::types::validate::present",
+        rt.to_string().replace(' ', "")
+    );
+    for field in st.fields.iter_mut() {
+        let Some(ident) = &field.ident else { continue };
+        let wire = wire_name(field).unwrap_or_else(|| ident.to_string());
+        let keep = object
+            .property(&wire)
+            .is_some_and(|p| p.constraints.keep_empty && !p.required);
+        let is_vec = matches!(&field.ty, syn::Type::Path(tp)
+            if tp.path.segments.last().is_some_and(|s| s.ident == "Vec"));
+        if !keep || !is_vec {
+            continue;
+        }
+        let ty = field.ty.clone();
+        field.ty = syn::parse_quote!(::std::option::Option<#ty>);
+        for attr in field
+            .attrs
+            .iter_mut()
+            .filter(|a| a.path().is_ident("serde"))
+        {
+            let tokens = attr.meta.to_token_stream().to_string().replace(
+                "skip_serializing_if = \"::std::vec::Vec::is_empty\"",
+                "skip_serializing_if = \"::std::option::Option::is_none\"",
+            );
+            if let Ok(meta) = syn::parse_str::<syn::Meta>(&tokens) {
+                attr.meta = meta;
+            }
+        }
+        field
+            .attrs
+            .push(syn::parse_quote!(#[serde(deserialize_with = #present)]));
     }
 }
 

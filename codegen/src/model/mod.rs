@@ -21,6 +21,7 @@ pub(crate) mod limits;
 mod operations;
 pub(crate) mod schemas;
 pub(crate) mod security;
+mod validation;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -135,7 +136,14 @@ impl MediaType {
 
     /// `multipart/*` (uploads).
     pub(crate) fn is_multipart(&self) -> bool {
-        self.essence().starts_with("multipart/")
+        self.essence()
+            .to_ascii_lowercase()
+            .starts_with("multipart/")
+    }
+
+    /// `multipart/form-data`.
+    pub(crate) fn is_multipart_form(&self) -> bool {
+        self.essence().eq_ignore_ascii_case("multipart/form-data")
     }
 
     pub(crate) fn as_str(&self) -> &str {
@@ -219,6 +227,10 @@ pub(crate) struct Body {
     /// The tXML shape, when an XML media type is accepted and the body is
     /// an object.
     pub(crate) xml_shape: Option<ShapeRef>,
+    /// A `multipart/form-data` body (its only media type): the parts the
+    /// schema requires, by name. Its type describes the parts; the stubs
+    /// hand over the parts as received and the client sends a form.
+    pub(crate) multipart: Option<Vec<String>>,
 }
 
 impl Body {
@@ -327,6 +339,9 @@ pub(crate) struct External {
     pub(crate) is_object: bool,
     /// Whether it is an open enum.
     pub(crate) is_enum: bool,
+    /// Whether its values have something to check (it implements
+    /// `Validate` there with checks of its own or of its members).
+    pub(crate) checked: bool,
 }
 
 /// The analysed spec.
@@ -354,6 +369,14 @@ pub(crate) struct SpecModel {
     pub(crate) components: BTreeSet<String>,
     /// The object schemas defined here, by name.
     pub(crate) objects: BTreeMap<String, ObjectModel>,
+    /// The object schemas defined here whose values have something to check
+    /// (a constraint of their own or in a member, through lists and shared
+    /// types): a member of such a type is checked too.
+    pub(crate) checked: BTreeSet<String>,
+    /// The object schemas defined here that implement `Validate`: the
+    /// checked ones and every request body, so that every request can be
+    /// validated before it is sent or after it is received.
+    pub(crate) validated: BTreeSet<String>,
 }
 
 impl SpecModel {
@@ -367,7 +390,12 @@ impl SpecModel {
 /// Analyse every normalised spec of a set.
 pub(crate) fn analyse_all(normalized: Vec<Normalized>) -> Result<Vec<SpecModel>> {
     let index = SchemaIndex::new(&normalized);
-    normalized.into_iter().map(|n| analyse(n, &index)).collect()
+    let mut models = normalized
+        .into_iter()
+        .map(|n| analyse(n, &index))
+        .collect::<Result<Vec<_>>>()?;
+    validation::mark(&mut models);
+    Ok(models)
 }
 
 fn analyse(normalized: Normalized, index: &SchemaIndex) -> Result<SpecModel> {
@@ -398,6 +426,7 @@ fn analyse(normalized: Normalized, index: &SchemaIndex) -> Result<SpecModel> {
             let external = External {
                 is_object: index.is_object(&module, &name),
                 is_enum: index.is_enum(&module, &name),
+                checked: false,
                 module,
             };
             (name, external)
@@ -420,5 +449,7 @@ fn analyse(normalized: Normalized, index: &SchemaIndex) -> Result<SpecModel> {
         externals,
         components,
         objects,
+        checked: BTreeSet::new(),
+        validated: BTreeSet::new(),
     })
 }

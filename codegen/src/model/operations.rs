@@ -321,11 +321,42 @@ fn body(
     } else {
         None
     };
+    let multipart = if media_types.iter().any(MediaType::is_multipart_form) {
+        if media_types.len() > 1 {
+            return Err(Error::new(
+                file,
+                ptr,
+                "request body media types",
+                "a `multipart/form-data` body must be the body's only media type (its parts cannot be sent as JSON or XML)",
+            ));
+        }
+        let parts = match &ty {
+            TypeRef::Named(name) => shapes.objects.get(name).map(|o| {
+                o.properties
+                    .iter()
+                    .filter(|p| p.required)
+                    .map(|p| p.wire.clone())
+                    .collect()
+            }),
+            _ => None,
+        };
+        Some(parts.ok_or_else(|| {
+            Error::new(
+                file,
+                ptr,
+                "multipart/form-data body",
+                "the schema of a multipart body must be an object schema of this spec (`$ref` to `components/schemas`), one property per part",
+            )
+        })?)
+    } else {
+        None
+    };
     Ok(Body {
         required: b.required,
         media_types,
         ty,
         xml_shape,
+        multipart,
     })
 }
 

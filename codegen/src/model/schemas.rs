@@ -5,6 +5,9 @@
 //!
 //! The value kind is what the tXML decoder needs (tXML writes an array as
 //! repeated elements, which only the schema can tell): see `emit::shapes`.
+//! The constraints (`pattern`, `minItems`, `maxItems`) and `x-keep-empty`
+//! are what the generated `Validate` impls check and how optional lists are
+//! typed: see `emit::validate` and `emit::types`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,6 +34,29 @@ pub(crate) enum ValueKind {
     Inline(Vec<Property>),
 }
 
+/// What a property's value must satisfy beyond its type, and how an
+/// optional list is kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Constraints {
+    /// `pattern` of a plain string (not of a date-time, date or enum: their
+    /// types check their shape themselves), an ECMA-262 regex.
+    pub(crate) pattern: Option<String>,
+    /// `minItems` of a list.
+    pub(crate) min_items: Option<u64>,
+    /// `maxItems` of a list.
+    pub(crate) max_items: Option<u64>,
+    /// `x-keep-empty: true` on an optional list: an empty list is a value of
+    /// its own (sent as `[]`), not the same as an absent one.
+    pub(crate) keep_empty: bool,
+}
+
+impl Constraints {
+    /// Whether there is anything to check.
+    pub(crate) fn checks_anything(&self) -> bool {
+        self.pattern.is_some() || self.min_items.is_some() || self.max_items.is_some()
+    }
+}
+
 /// A property of an object schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Property {
@@ -41,6 +67,9 @@ pub(crate) struct Property {
     pub(crate) description: Option<String>,
     pub(crate) deprecated: bool,
     pub(crate) kind: ValueKind,
+    /// Whether the schema lists it in `required`.
+    pub(crate) required: bool,
+    pub(crate) constraints: Constraints,
 }
 
 /// An object schema of a spec.
@@ -48,6 +77,9 @@ pub(crate) struct Property {
 pub(crate) struct ObjectModel {
     /// Properties in spec order.
     pub(crate) properties: Vec<Property>,
+    /// The XML element name of a message of this schema (`xml.name`), if the
+    /// spec gives one.
+    pub(crate) xml_name: Option<String>,
 }
 
 impl ObjectModel {
@@ -78,6 +110,29 @@ fn is_object(schema: &Value) -> bool {
             schema.get("type").and_then(Value::as_str),
             Some("object") | None
         )
+}
+
+/// The constraints of a property schema as the normalised document has it
+/// (a date-time, date or uuid string has an `x-rust-type` by then, an enum a
+/// `$ref`: their `pattern` is their type's business).
+fn constraints(prop: &Value) -> Constraints {
+    let ty = prop.get("type").and_then(Value::as_str);
+    let count = |key: &str| prop.get(key).and_then(Value::as_u64);
+    let plain_string = ty == Some("string")
+        && prop.get("x-rust-type").is_none()
+        && prop.get("enum").is_none()
+        && prop.get("format").is_none();
+    let is_array = ty == Some("array");
+    Constraints {
+        pattern: prop
+            .get("pattern")
+            .and_then(Value::as_str)
+            .filter(|_| plain_string)
+            .map(str::to_string),
+        min_items: count("minItems").filter(|_| is_array),
+        max_items: count("maxItems").filter(|_| is_array),
+        keep_empty: is_array && prop.get("x-keep-empty").and_then(Value::as_bool) == Some(true),
+    }
 }
 
 /// Nesting beyond this is reported as `Any` (a guard against cycles of
@@ -168,6 +223,10 @@ impl SchemaIndex {
             .map(|(name, s)| {
                 let object = ObjectModel {
                     properties: ctx.properties(s, 0),
+                    xml_name: s
+                        .pointer("/xml/name")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
                 };
                 (name.clone(), object)
             })
@@ -187,6 +246,11 @@ impl KindContext<'_> {
         let Some(props) = schema.get("properties").and_then(Value::as_object) else {
             return Vec::new();
         };
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|names| names.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         props
             .iter()
             .map(|(wire, prop)| Property {
@@ -197,6 +261,8 @@ impl KindContext<'_> {
                     .map(str::to_string),
                 deprecated: prop.get("deprecated").and_then(Value::as_bool) == Some(true),
                 kind: self.kind(prop, depth),
+                required: required.contains(&wire.as_str()),
+                constraints: constraints(prop),
             })
             .collect()
     }

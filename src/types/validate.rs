@@ -1,0 +1,368 @@
+//! [`Validate`]: the documented rules a message must follow beyond its
+//! types, checked before a request is sent or after it is received.
+//!
+//! The specs state those rules as JSON Schema constraints, and the generator
+//! turns them into an implementation of [`Validate`] for every request body
+//! and every type that holds such a rule: a `pattern` (no whitespace in a
+//! purchase order or shipment number), `minItems` (an order response has at
+//! least one line) and `maxItems` (500 lines per order, 100 documents per
+//! order header and per line, ...). The types themselves stay lenient (a
+//! value that breaks a rule still decodes, so that it can be reported with
+//! its place), and [`Validate::validate`] lists every broken rule with the
+//! JSON path of the member:
+//!
+//! ```
+//! use tradecloud::api::api_connector::types::{OrderByBuyer, SendOrderByBuyer};
+//! use tradecloud::types::Validate;
+//!
+//! let order = SendOrderByBuyer::builder()
+//!     .order(
+//!         OrderByBuyer::builder()
+//!             .supplier_account_number("540830")
+//!             .purchase_order_number("PO 123"),
+//!     )
+//!     .build();
+//! let problems = order.validate().unwrap_err();
+//! assert_eq!(problems.len(), 1);
+//! assert_eq!(problems.iter().next().unwrap().path, "order.purchaseOrderNumber");
+//! assert_eq!(
+//!     problems.to_string(),
+//!     r#"`order.purchaseOrderNumber` must match the pattern `^\S+$` (it is "PO 123")"#
+//! );
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Mutex, OnceLock};
+
+use super::ShownInput;
+
+/// A message whose documented rules can be checked. Implemented by the
+/// generated request types (and every generated type that holds a rule).
+pub trait Validate {
+    /// Every documented rule this value breaks, or `Ok(())`.
+    fn validate(&self) -> Result<(), Violations> {
+        let mut found = Vec::new();
+        self.check(&JsonPath::root(), &mut found);
+        if found.is_empty() {
+            Ok(())
+        } else {
+            Err(Violations(found))
+        }
+    }
+
+    /// Adds the broken rules of this value, which sits at `at` in the
+    /// message, to `out`. [`validate`](Validate::validate) calls it with the
+    /// root path; generated implementations call it for their members.
+    fn check(&self, at: &JsonPath<'_>, out: &mut Vec<Violation>);
+}
+
+/// The place of a member in a message, written as `order.lines[3].documents`
+/// (the wire names, a list index in brackets; the root is `$`). Built
+/// without allocating while a message is checked.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonPath<'a> {
+    step: Step<'a>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Step<'a> {
+    Root,
+    Field(&'a JsonPath<'a>, &'static str),
+    Index(&'a JsonPath<'a>, usize),
+}
+
+impl<'a> JsonPath<'a> {
+    /// The message itself.
+    pub fn root() -> JsonPath<'static> {
+        JsonPath { step: Step::Root }
+    }
+
+    /// The member `name` of the object at this path.
+    pub fn field(&'a self, name: &'static str) -> JsonPath<'a> {
+        JsonPath {
+            step: Step::Field(self, name),
+        }
+    }
+
+    /// The item `index` of the list at this path.
+    pub fn index(&'a self, index: usize) -> JsonPath<'a> {
+        JsonPath {
+            step: Step::Index(self, index),
+        }
+    }
+
+    fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.step {
+            Step::Root => Ok(()),
+            Step::Field(parent, name) => {
+                if matches!(parent.step, Step::Root) {
+                    f.write_str(name)
+                } else {
+                    parent.write(f)?;
+                    write!(f, ".{name}")
+                }
+            }
+            Step::Index(parent, index) => {
+                parent.write(f)?;
+                write!(f, "[{index}]")
+            }
+        }
+    }
+}
+
+impl fmt::Display for JsonPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if matches!(self.step, Step::Root) {
+            f.write_str("$")
+        } else {
+            self.write(f)
+        }
+    }
+}
+
+/// A documented rule that a message breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Where: the JSON path of the member (`order.purchaseOrderNumber`,
+    /// `lines[2].documents`).
+    pub path: String,
+    /// Which rule.
+    pub rule: Rule,
+}
+
+/// The rules [`Validate`] checks, as the specs state them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rule {
+    /// The text must match this ECMA-262 regular expression (`^\S+$`: not
+    /// empty and no whitespace).
+    Pattern {
+        /// The spec's `pattern`.
+        pattern: &'static str,
+        /// The text given.
+        value: String,
+    },
+    /// The list needs at least `min` items.
+    MinItems {
+        /// The spec's `minItems`.
+        min: u64,
+        /// How many it has.
+        found: usize,
+    },
+    /// The list holds at most `max` items.
+    MaxItems {
+        /// The spec's `maxItems`.
+        max: u64,
+        /// How many it has.
+        found: usize,
+    },
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rule::Pattern { pattern, value } => write!(
+                f,
+                "must match the pattern `{pattern}` (it is {})",
+                ShownInput(value)
+            ),
+            Rule::MinItems { min, found } => {
+                write!(
+                    f,
+                    "needs at least {min} {} (it has {found})",
+                    items_word(*min)
+                )
+            }
+            Rule::MaxItems { max, found } => {
+                write!(
+                    f,
+                    "holds at most {max} {} (it has {found})",
+                    items_word(*max)
+                )
+            }
+        }
+    }
+}
+
+fn items_word(count: u64) -> &'static str {
+    if count == 1 {
+        "item"
+    } else {
+        "items"
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` {}", self.path, self.rule)
+    }
+}
+
+/// Every rule a message breaks (at least one), member by member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violations(Vec<Violation>);
+
+impl Violations {
+    /// The broken rules.
+    pub fn iter(&self) -> std::slice::Iter<'_, Violation> {
+        self.0.iter()
+    }
+
+    /// How many rules are broken.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Always `false`: a `Violations` holds at least one.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The broken rules, owned.
+    pub fn into_vec(self) -> Vec<Violation> {
+        self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a Violations {
+    type Item = &'a Violation;
+    type IntoIter = std::slice::Iter<'a, Violation>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl fmt::Display for Violations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, v) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Violations {}
+
+/// The compiled patterns, by their text (a handful per spec set).
+fn compiled(pattern: &'static str) -> Option<regress::Regex> {
+    static CACHE: OnceLock<Mutex<HashMap<&'static str, Option<regress::Regex>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    cache
+        .entry(pattern)
+        .or_insert_with(|| regress::Regex::new(pattern).ok())
+        .clone()
+}
+
+/// Generated code: checks `value` against `pattern` (anchored as written;
+/// JSON Schema's ECMA-262 semantics). A pattern that does not compile
+/// (the generator refuses those) fails every value rather than none.
+#[doc(hidden)]
+pub fn pattern(value: &str, pattern: &'static str, at: &JsonPath<'_>, out: &mut Vec<Violation>) {
+    let matches = compiled(pattern).is_some_and(|rx| rx.find(value).is_some());
+    if !matches {
+        out.push(Violation {
+            path: at.to_string(),
+            rule: Rule::Pattern {
+                pattern,
+                value: value.to_string(),
+            },
+        });
+    }
+}
+
+/// Generated code: checks the length of a list against `minItems` and
+/// `maxItems`.
+#[doc(hidden)]
+pub fn items(
+    found: usize,
+    min: Option<u64>,
+    max: Option<u64>,
+    at: &JsonPath<'_>,
+    out: &mut Vec<Violation>,
+) {
+    let count = u64::try_from(found).unwrap_or(u64::MAX);
+    if let Some(min) = min.filter(|min| count < *min) {
+        out.push(Violation {
+            path: at.to_string(),
+            rule: Rule::MinItems { min, found },
+        });
+    }
+    if let Some(max) = max.filter(|max| count > *max) {
+        out.push(Violation {
+            path: at.to_string(),
+            rule: Rule::MaxItems { max, found },
+        });
+    }
+}
+
+/// Generated code (`deserialize_with` of a list marked `x-keep-empty`):
+/// reads a present member as `Some`, also when it is an empty list, and
+/// refuses `null` as the list type does. An absent member stays `None`
+/// through `#[serde(default)]`.
+#[doc(hidden)]
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_written_with_wire_names_and_indexes() {
+        let root = JsonPath::root();
+        assert_eq!(root.to_string(), "$");
+        let lines = root.field("lines");
+        let third = lines.index(2);
+        let docs = third.field("documents");
+        assert_eq!(docs.to_string(), "lines[2].documents");
+        assert_eq!(
+            root.field("order").field("purchaseOrderNumber").to_string(),
+            "order.purchaseOrderNumber"
+        );
+    }
+
+    #[test]
+    fn patterns_follow_ecma_semantics() {
+        let mut out = Vec::new();
+        let at = JsonPath::root();
+        for ok in ["PO123", "PO-1/2_3", "ø60"] {
+            pattern(ok, r"^\S+$", &at, &mut out);
+        }
+        assert!(out.is_empty(), "{out:?}");
+        // `$` matches at the very end only (Python's `re` would accept the
+        // trailing newline); no-break space is whitespace.
+        for bad in ["", "PO 123", "PO\t1", "PO123\n", " PO", "PO\u{a0}1"] {
+            pattern(bad, r"^\S+$", &at, &mut out);
+        }
+        assert_eq!(out.len(), 6, "{out:?}");
+    }
+
+    #[test]
+    fn item_counts_report_both_bounds() {
+        let mut out = Vec::new();
+        let at = JsonPath::root();
+        let lines = at.field("lines");
+        items(0, Some(1), Some(500), &lines, &mut out);
+        items(501, Some(1), Some(500), &lines, &mut out);
+        items(500, Some(1), Some(500), &lines, &mut out);
+        assert_eq!(
+            out.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [
+                "`lines` needs at least 1 item (it has 0)",
+                "`lines` holds at most 500 items (it has 501)"
+            ]
+        );
+    }
+}
