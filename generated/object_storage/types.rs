@@ -29,8 +29,8 @@ again for a fresh one.*/
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl DocumentMetadata {
-    /// A builder of `DocumentMetadata`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::DocumentMetadata {
+    /// A [`builder::DocumentMetadataBuilder`] of `DocumentMetadata`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::DocumentMetadataBuilder {
         ::std::default::Default::default()
     }
 }
@@ -71,10 +71,10 @@ pub mod error {
 pub mod builder {
     /// Builder of [`super::DocumentMetadata`] (see [`super::DocumentMetadata::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct DocumentMetadata {
+    pub struct DocumentMetadataBuilder {
         value: super::DocumentMetadata,
     }
-    impl DocumentMetadata {
+    impl DocumentMetadataBuilder {
         ///The document media type.
         pub fn content_type(
             mut self,
@@ -123,12 +123,12 @@ again for a fresh one.*/
             self.value
         }
     }
-    impl ::std::convert::From<DocumentMetadata> for super::DocumentMetadata {
-        fn from(builder: DocumentMetadata) -> Self {
+    impl ::std::convert::From<DocumentMetadataBuilder> for super::DocumentMetadata {
+        fn from(builder: DocumentMetadataBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::DocumentMetadata> for DocumentMetadata {
+    impl ::std::convert::From<super::DocumentMetadata> for DocumentMetadataBuilder {
         fn from(value: super::DocumentMetadata) -> Self {
             Self { value }
         }

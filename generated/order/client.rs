@@ -169,19 +169,3 @@ pub mod prelude {
     #[allow(unused_imports)]
     pub use super::OrderClient;
 }
-/// The former name of [`OrderClient`], which does not clash with `tradecloud::client::Client` (the client with login, retries and downloads).
-#[deprecated(note = "renamed to `OrderClient`")]
-pub type Client = OrderClient;
-impl OrderClient {
-    /// The former name of [`Self::get_order_by_id`] (after the operation id `getOrderByIdRoute`).
-    #[deprecated(note = "renamed to `get_order_by_id`")]
-    pub async fn get_order_by_id_route<'a>(
-        &'a self,
-        order_id: &'a str,
-    ) -> Result<
-        ResponseValue<crate::api::common::types::Order>,
-        Error<crate::api::common::types::ErrorResponse>,
-    > {
-        self.get_order_by_id(order_id).await
-    }
-}
