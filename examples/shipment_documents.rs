@@ -60,13 +60,10 @@ impl Receipts {
             )
         })?;
         for document in shipment.changed_documents() {
-            let code = document.code.as_deref().unwrap_or("?");
+            let code = document.code();
             match client
-                .download(
-                    DocumentSource::from(document.document),
-                    &self.documents_dir,
-                    |_| {},
-                )
+                .documents()
+                .download(document.document, &self.documents_dir)
                 .await
             {
                 Ok(DownloadOutcome::Downloaded(file)) => println!(
@@ -77,8 +74,8 @@ impl Receipts {
                     file.content_type.as_deref().unwrap_or("unknown type"),
                 ),
                 Ok(DownloadOutcome::NoFile) => println!("  document {code}: no file attached"),
-                Err(e) if e.is_transient() => return Err(HandlerError::Transient(e.to_string())),
-                Err(e) => return Err(HandlerError::Permanent(e.to_string())),
+                // 5xx, time-outs: retried later; 404, a refused certificate: dead-lettered.
+                Err(e) => return Err(e.into()),
             }
         }
         let unchanged = shipment.all_documents().len() - shipment.changed_documents().len();

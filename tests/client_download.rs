@@ -65,7 +65,7 @@ mod client_download {
         let document: Document =
             serde_json::from_str(r#"{"code": "DN-7", "objectId": "doc-1"}"#).expect("a document");
         let outcome = client
-            .download(&document, dir.path(), |p| reports.push(p))
+            .documents().download(&document, dir.path()).progress(|p| reports.push(p))
             .await
             .expect("the download succeeds");
         let file = downloaded(outcome);
@@ -108,7 +108,7 @@ mod client_download {
         std::fs::write(&target, b"old content").expect("an old file");
         let file = downloaded(
             client
-                .download(MANUAL_OBJECT_ID, &target, |_| {})
+                .documents().download(MANUAL_OBJECT_ID, &target)
                 .await
                 .expect("the download succeeds"),
         );
@@ -130,7 +130,7 @@ mod client_download {
         let document: ShipmentDocument =
             serde_json::from_str(r#"{"code": "10007563", "name": "x"}"#).expect("a document");
         let outcome = client
-            .download(&document, dir.path(), |_| {})
+            .documents().download(&document, dir.path())
             .await
             .expect("no error");
         assert_eq!(outcome, DownloadOutcome::NoFile);
@@ -156,7 +156,7 @@ mod client_download {
         let dir = tempfile::tempdir().expect("a directory");
         let file = downloaded(
             client
-                .download(MANUAL_OBJECT_ID, dir.path(), |_| {})
+                .documents().download(MANUAL_OBJECT_ID, dir.path())
                 .await
                 .expect("renewed"),
         );
@@ -188,7 +188,7 @@ mod client_download {
         let client = client(&server);
         let dir = tempfile::tempdir().expect("a directory");
         let error = client
-            .download(MANUAL_OBJECT_ID, dir.path(), |_| {})
+            .documents().download(MANUAL_OBJECT_ID, dir.path())
             .await
             .expect_err("never in time");
         assert!(
@@ -223,7 +223,7 @@ mod client_download {
             .expect("a client");
         let dir = tempfile::tempdir().expect("a directory");
         let error = client
-            .download("big", dir.path(), |_| {})
+            .documents().download("big", dir.path())
             .await
             .expect_err("the connection drops every time");
         assert!(
@@ -263,9 +263,9 @@ mod client_download {
                 (client.clone(), written.clone(), dir.path().to_path_buf());
             tokio::spawn(async move {
                 client
-                    .download("huge", &path, move |p| {
-                        written.store(p.bytes, Ordering::Relaxed)
-                    })
+                    .documents()
+                    .download("huge", &path)
+                    .progress(move |p| written.store(p.bytes, Ordering::Relaxed))
                     .await
             })
         };
@@ -314,7 +314,7 @@ mod client_download {
         let mock = start(MockConfig::new().demo_data()).await;
         let client = client(&mock);
         client
-            .get_order(support::ORDER_ID)
+            .orders().get(support::ORDER_ID)
             .await
             .expect("tokens are held now");
         let dir = tempfile::tempdir().expect("a directory");
@@ -328,7 +328,7 @@ mod client_download {
         );
         let file = downloaded(
             client
-                .download(&document, dir.path(), |_| {})
+                .documents().download(&document, dir.path())
                 .await
                 .expect("the download succeeds"),
         );
@@ -361,7 +361,7 @@ mod client_download {
         let dir = tempfile::tempdir().expect("a directory");
         let file = downloaded(
             client
-                .download(url.as_str(), dir.path(), |_| {})
+                .documents().download(url.as_str(), dir.path())
                 .await
                 .expect("the download succeeds"),
         );
@@ -388,7 +388,7 @@ mod client_download {
         std::fs::create_dir_all(&dir).expect("directories");
         let file = downloaded(
             client
-                .download("evil", &dir, |_| {})
+                .documents().download("evil", &dir)
                 .await
                 .expect("the download succeeds"),
         );
@@ -402,7 +402,7 @@ mod client_download {
         let client = client(&server);
         let dir = tempfile::tempdir().expect("a directory");
         let error = client
-            .download("no-such-object", dir.path(), |_| {})
+            .documents().download("no-such-object", dir.path())
             .await
             .expect_err("a 404");
         assert!(matches!(error, ClientError::NotFound { .. }), "{error:?}");

@@ -32,7 +32,7 @@ mod client_retry {
         .await;
         let client = client(&server);
         let order = client
-            .get_order(ORDER_ID)
+            .orders().get(ORDER_ID)
             .await
             .expect("the fifth attempt succeeds");
         assert_eq!(order.id.as_deref(), Some(ORDER_ID));
@@ -54,7 +54,7 @@ mod client_retry {
         let client = client(&server);
         let started = Instant::now();
         client
-            .get_order(ORDER_ID)
+            .orders().get(ORDER_ID)
             .await
             .expect("the third attempt succeeds");
         let elapsed = started.elapsed();
@@ -74,7 +74,7 @@ mod client_retry {
         .await;
         let client = client(&server);
         client
-            .get_order(ORDER_ID)
+            .orders().get(ORDER_ID)
             .await
             .expect("the login succeeds on its third attempt");
         let stats = server.stats();
@@ -95,7 +95,7 @@ mod client_retry {
         .await;
         let client = client(&server);
         let error = client
-            .get_order(ORDER_ID)
+            .orders().get(ORDER_ID)
             .await
             .expect_err("the login never succeeds");
         assert!(
@@ -118,7 +118,7 @@ mod client_retry {
         .await;
         let client = client(&server);
         let error = client
-            .get_order(ORDER_ID)
+            .orders().get(ORDER_ID)
             .await
             .expect_err("a 400 fails at once");
         assert!(
@@ -135,7 +135,7 @@ mod client_retry {
     async fn other_4xx_answers_are_not_retried_either() {
         let server = start(MockConfig::new().demo_data()).await;
         let client = client(&server);
-        let error = client.get_order("no-such-order").await.expect_err("a 404");
+        let error = client.orders().get("no-such-order").await.expect_err("a 404");
         assert!(matches!(error, ClientError::NotFound { .. }), "{error:?}");
         assert!(
             error
@@ -163,7 +163,7 @@ mod client_retry {
             )
             .build()
             .expect("a client");
-        let error = client.get_order(ORDER_ID).await.expect_err("503 forever");
+        let error = client.orders().get(ORDER_ID).await.expect_err("503 forever");
         assert!(
             matches!(
                 error,
@@ -194,7 +194,7 @@ mod client_retry {
             .build()
             .expect("a client");
         client
-            .get_order(ORDER_ID)
+            .orders().get(ORDER_ID)
             .await
             .expect("the second attempt is fast");
         assert_eq!(server.stats().requests_for(GET_ORDER_BY_ID_ROUTE.id), 2);
@@ -215,7 +215,7 @@ mod client_retry {
             let client = client.clone();
             tasks.push(tokio::spawn(async move {
                 for _ in 0..6 {
-                    client.get_order(ORDER_ID).await?;
+                    client.orders().get(ORDER_ID).await?;
                 }
                 Ok::<_, ClientError>(())
             }));
@@ -253,7 +253,7 @@ mod client_retry {
         for _ in 0..25 {
             let client = client.clone();
             tasks.push(tokio::spawn(async move {
-                client.get_order(ORDER_ID).await.map(|_| ())
+                client.orders().get(ORDER_ID).await.map(|_| ())
             }));
         }
         for task in tasks {
