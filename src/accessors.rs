@@ -255,7 +255,9 @@ impl Prices {
         };
         let hundred = Decimal::from(100);
         let percent: Decimal = "0.01".parse().ok()?;
-        gross.checked_mul(&hundred.checked_sub(discount)?)?.checked_mul(&percent)
+        gross
+            .checked_mul(&hundred.checked_sub(discount)?)?
+            .checked_mul(&percent)
     }
 
     /// The ISO 4217 currency of the net price (`currencyIso` of
@@ -286,10 +288,17 @@ impl Prices {
     /// priceUnitQuantity`, rounded once to `scale` digits after the point
     /// (the exact product first). `None` as for
     /// [`net_price_per_unit`](Self::net_price_per_unit).
-    pub fn net_amount(&self, quantity: &Decimal, scale: u32, rounding: Rounding) -> Option<Decimal> {
-        quantity
-            .checked_mul(&self.net_price()?)?
-            .div_rounded(&self.price_unit_quantity(), scale, rounding)
+    pub fn net_amount(
+        &self,
+        quantity: &Decimal,
+        scale: u32,
+        rounding: Rounding,
+    ) -> Option<Decimal> {
+        quantity.checked_mul(&self.net_price()?)?.div_rounded(
+            &self.price_unit_quantity(),
+            scale,
+            rounding,
+        )
     }
 }
 
@@ -419,10 +428,19 @@ impl SingleDeliveryOrderLine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn ordered_quantity(&self) -> Option<Decimal> {
-        let current = self.status_line.as_ref().and_then(|s| s.scheduled_delivery.as_ref());
+        let current = self
+            .status_line
+            .as_ref()
+            .and_then(|s| s.scheduled_delivery.as_ref());
         match current {
             Some(delivery) => delivery.quantity.clone(),
-            None => self.buyer_line.as_ref()?.scheduled_delivery.as_ref()?.quantity.clone(),
+            None => self
+                .buyer_line
+                .as_ref()?
+                .scheduled_delivery
+                .as_ref()?
+                .quantity
+                .clone(),
         }
     }
 
@@ -489,20 +507,26 @@ mod tests {
                                          "priceUnitQuantity": 0}}}"#,
         )
         .unwrap();
-        assert_eq!(line.ordered_quantity().map(|q| q.to_string()), Some("12.5".into()));
+        assert_eq!(
+            line.ordered_quantity().map(|q| q.to_string()),
+            Some("12.5".into())
+        );
         assert_eq!(line.net_price(), Some(Decimal::from(2)));
         // A priceUnitQuantity of zero divides nothing.
         assert_eq!(line.net_amount(2, Rounding::HalfUp), None);
         let empty: OrderLine = serde_json::from_str("{}").unwrap();
         assert_eq!(
-            (empty.ordered_quantity(), empty.net_price(), empty.currency()),
+            (
+                empty.ordered_quantity(),
+                empty.net_price(),
+                empty.currency()
+            ),
             (None, None, None)
         );
         assert_eq!(empty.price_unit_quantity(), Decimal::from(1));
-        let single: SingleDeliveryOrderLine = serde_json::from_str(
-            r#"{"buyerLine": {"scheduledDelivery": {"quantity": 3}}}"#,
-        )
-        .unwrap();
+        let single: SingleDeliveryOrderLine =
+            serde_json::from_str(r#"{"buyerLine": {"scheduledDelivery": {"quantity": 3}}}"#)
+                .unwrap();
         assert_eq!(single.ordered_quantity(), Some(Decimal::from(3)));
         let blank: Document = serde_json::from_str(r#"{"code": " "}"#).unwrap();
         assert_eq!(blank.code(), None);

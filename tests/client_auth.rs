@@ -97,7 +97,8 @@ mod client_auth {
         // The client still believes its token lives an hour; the server says 401.
         server.expire_access_tokens();
         let order = client
-            .orders().get(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect("the call succeeds after a refresh");
         assert_eq!(order.id.as_deref(), Some(ORDER_ID));
@@ -118,7 +119,8 @@ mod client_auth {
         client.orders().get(ORDER_ID).await.expect("the first call");
         server.revoke_all_tokens();
         client
-            .shipments().get(SHIPMENT_ID)
+            .shipments()
+            .get(SHIPMENT_ID)
             .await
             .expect("the call succeeds after logging in again");
         let stats = server.stats();
@@ -141,7 +143,8 @@ mod client_auth {
         // The mock rounds `exp` up to whole seconds: wait past that too.
         tokio::time::sleep(Duration::from_millis(3100)).await;
         client
-            .orders().get(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect("the call after both tokens expired");
         let stats = server.stats();
@@ -178,7 +181,8 @@ mod client_auth {
             .build()
             .expect("a client");
         let error = client
-            .orders().get(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect_err("the login is refused");
         assert!(
@@ -265,7 +269,8 @@ mod client_auth {
             "logout sends no Authorization either"
         );
         client
-            .orders().get(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect("a call after logging out");
         assert_eq!(server.stats().logins, 2);

@@ -83,7 +83,8 @@ mod client_bench {
         for _ in 0..3 {
             let started = Instant::now();
             let outcome = client
-                .documents().download("big", dir.path())
+                .documents()
+                .download("big", dir.path())
                 .await
                 .expect("the download");
             let seconds = started.elapsed().as_secs_f64();

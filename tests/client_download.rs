@@ -65,7 +65,9 @@ mod client_download {
         let document: Document =
             serde_json::from_str(r#"{"code": "DN-7", "objectId": "doc-1"}"#).expect("a document");
         let outcome = client
-            .documents().download(&document, dir.path()).progress(|p| reports.push(p))
+            .documents()
+            .download(&document, dir.path())
+            .progress(|p| reports.push(p))
             .await
             .expect("the download succeeds");
         let file = downloaded(outcome);
@@ -108,7 +110,8 @@ mod client_download {
         std::fs::write(&target, b"old content").expect("an old file");
         let file = downloaded(
             client
-                .documents().download(MANUAL_OBJECT_ID, &target)
+                .documents()
+                .download(MANUAL_OBJECT_ID, &target)
                 .await
                 .expect("the download succeeds"),
         );
@@ -130,7 +133,8 @@ mod client_download {
         let document: ShipmentDocument =
             serde_json::from_str(r#"{"code": "10007563", "name": "x"}"#).expect("a document");
         let outcome = client
-            .documents().download(&document, dir.path())
+            .documents()
+            .download(&document, dir.path())
             .await
             .expect("no error");
         assert_eq!(outcome, DownloadOutcome::NoFile);
@@ -156,7 +160,8 @@ mod client_download {
         let dir = tempfile::tempdir().expect("a directory");
         let file = downloaded(
             client
-                .documents().download(MANUAL_OBJECT_ID, dir.path())
+                .documents()
+                .download(MANUAL_OBJECT_ID, dir.path())
                 .await
                 .expect("renewed"),
         );
@@ -188,7 +193,8 @@ mod client_download {
         let client = client(&server);
         let dir = tempfile::tempdir().expect("a directory");
         let error = client
-            .documents().download(MANUAL_OBJECT_ID, dir.path())
+            .documents()
+            .download(MANUAL_OBJECT_ID, dir.path())
             .await
             .expect_err("never in time");
         assert!(
@@ -223,7 +229,8 @@ mod client_download {
             .expect("a client");
         let dir = tempfile::tempdir().expect("a directory");
         let error = client
-            .documents().download("big", dir.path())
+            .documents()
+            .download("big", dir.path())
             .await
             .expect_err("the connection drops every time");
         assert!(
@@ -314,7 +321,8 @@ mod client_download {
         let mock = start(MockConfig::new().demo_data()).await;
         let client = client(&mock);
         client
-            .orders().get(support::ORDER_ID)
+            .orders()
+            .get(support::ORDER_ID)
             .await
             .expect("tokens are held now");
         let dir = tempfile::tempdir().expect("a directory");
@@ -328,7 +336,8 @@ mod client_download {
         );
         let file = downloaded(
             client
-                .documents().download(&document, dir.path())
+                .documents()
+                .download(&document, dir.path())
                 .await
                 .expect("the download succeeds"),
         );
@@ -361,7 +370,8 @@ mod client_download {
         let dir = tempfile::tempdir().expect("a directory");
         let file = downloaded(
             client
-                .documents().download(url.as_str(), dir.path())
+                .documents()
+                .download(url.as_str(), dir.path())
                 .await
                 .expect("the download succeeds"),
         );
@@ -388,7 +398,8 @@ mod client_download {
         std::fs::create_dir_all(&dir).expect("directories");
         let file = downloaded(
             client
-                .documents().download("evil", &dir)
+                .documents()
+                .download("evil", &dir)
                 .await
                 .expect("the download succeeds"),
         );
@@ -402,7 +413,8 @@ mod client_download {
         let client = client(&server);
         let dir = tempfile::tempdir().expect("a directory");
         let error = client
-            .documents().download("no-such-object", dir.path())
+            .documents()
+            .download("no-such-object", dir.path())
             .await
             .expect_err("a 404");
         assert!(matches!(error, ClientError::NotFound { .. }), "{error:?}");

@@ -50,7 +50,8 @@ mod client_poll {
 
         let watermark: DateTime = at(49).parse().expect("a watermark");
         let batch = client
-            .orders().poll_since(Some(watermark))
+            .orders()
+            .poll_since(Some(watermark))
             .await
             .expect("the poll");
         let got = ids(&batch.items);
@@ -73,7 +74,8 @@ mod client_poll {
             last = Some(server.update_order(order(id, &at(0))).expect("an update"));
         }
         let batch = client
-            .orders().poll_since(Some(next.clone()))
+            .orders()
+            .poll_since(Some(next.clone()))
             .await
             .expect("the second poll");
         assert_eq!(
@@ -88,7 +90,8 @@ mod client_poll {
 
         // Nothing changed: no items, the same watermark.
         let batch = client
-            .orders().poll_since(Some(next.clone()))
+            .orders()
+            .poll_since(Some(next.clone()))
             .await
             .expect("the third poll");
         assert!(batch.items.is_empty());
@@ -140,7 +143,8 @@ mod client_poll {
             })
         };
         let first = client
-            .orders().poll_since(Some(at(0).parse().expect("a watermark")))
+            .orders()
+            .poll_since(Some(at(0).parse().expect("a watermark")))
             .await
             .expect("the poll");
         changer.await.expect("the changer");
@@ -148,7 +152,8 @@ mod client_poll {
         assert_unique(&first_ids);
         // Whatever one poll missed, the next poll from its watermark returns.
         let second = client
-            .orders().poll_since(first.next_watermark.clone())
+            .orders()
+            .poll_since(first.next_watermark.clone())
             .await
             .expect("the next poll");
         let all: BTreeSet<String> = first_ids
@@ -165,13 +170,15 @@ mod client_poll {
         let server = start(MockConfig::new().demo_data()).await;
         let client = client(&server);
         let orders = client
-            .single_delivery_orders().poll_since(None)
+            .single_delivery_orders()
+            .poll_since(None)
             .await
             .expect("the poll");
         assert!(!orders.items.is_empty());
         let next = orders.next_watermark.clone().expect("a watermark");
         let again = client
-            .single_delivery_orders().poll_since(Some(next.clone()))
+            .single_delivery_orders()
+            .poll_since(Some(next.clone()))
             .await
             .expect("the poll");
         assert!(again.items.is_empty());
@@ -181,7 +188,8 @@ mod client_poll {
         assert_eq!(shipments.items.len(), 1);
         let next = shipments.next_watermark.clone().expect("a watermark");
         let again = client
-            .shipments().poll_since(Some(next.clone()))
+            .shipments()
+            .poll_since(Some(next.clone()))
             .await
             .expect("the poll");
         assert!(again.items.is_empty());

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tradecloud::api::authentication::operations::LOGIN;
 use tradecloud::api::order::operations::GET_ORDER_BY_ID_ROUTE;
-use tradecloud::client::{ClientError, RetryPolicy};
+use tradecloud::client::{AuthStep, ClientError, RetryPolicy};
 use tradecloud::mock::{FaultConfig, FaultTrigger, MockConfig};
 
 #[path = "client_support.rs"]
@@ -32,7 +32,8 @@ mod client_retry {
         .await;
         let client = client(&server);
         let order = client
-            .orders().get(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect("the fifth attempt succeeds");
         assert_eq!(order.id.as_deref(), Some(ORDER_ID));
@@ -54,7 +55,8 @@ mod client_retry {
         let client = client(&server);
         let started = Instant::now();
         client
-            .orders().get(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect("the third attempt succeeds");
         let elapsed = started.elapsed();
@@ -74,7 +76,8 @@ mod client_retry {
         .await;
         let client = client(&server);
         client
-            .orders().get(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect("the login succeeds on its third attempt");
         let stats = server.stats();
@@ -95,11 +98,20 @@ mod client_retry {
         .await;
         let client = client(&server);
         let error = client
-            .orders().get(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect_err("the login never succeeds");
         assert!(
-            matches!(error, ClientError::AuthenticationFailed { ref step, status: 503, attempts: 6, .. } if step == "login"),
+            matches!(
+                error,
+                ClientError::AuthenticationFailed {
+                    step: AuthStep::Login,
+                    status: 503,
+                    attempts: 6,
+                    ..
+                }
+            ),
             "{error:?}"
         );
         let stats = server.stats();
@@ -118,7 +130,8 @@ mod client_retry {
         .await;
         let client = client(&server);
         let error = client
-            .orders().get(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect_err("a 400 fails at once");
         assert!(
@@ -135,7 +148,11 @@ mod client_retry {
     async fn other_4xx_answers_are_not_retried_either() {
         let server = start(MockConfig::new().demo_data()).await;
         let client = client(&server);
-        let error = client.orders().get("no-such-order").await.expect_err("a 404");
+        let error = client
+            .orders()
+            .get("no-such-order")
+            .await
+            .expect_err("a 404");
         assert!(matches!(error, ClientError::NotFound { .. }), "{error:?}");
         assert!(
             error
@@ -163,7 +180,11 @@ mod client_retry {
             )
             .build()
             .expect("a client");
-        let error = client.orders().get(ORDER_ID).await.expect_err("503 forever");
+        let error = client
+            .orders()
+            .get(ORDER_ID)
+            .await
+            .expect_err("503 forever");
         assert!(
             matches!(
                 error,
@@ -194,7 +215,8 @@ mod client_retry {
             .build()
             .expect("a client");
         client
-            .orders().get(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect("the second attempt is fast");
         assert_eq!(server.stats().requests_for(GET_ORDER_BY_ID_ROUTE.id), 2);

@@ -104,7 +104,10 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<
             Ok(vec![value.to_owned()])
         }
 
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
             let mut values = Vec::new();
             while let Some(value) = seq.next_element::<String>()? {
                 values.push(value);
@@ -247,7 +250,10 @@ mod tests {
         )
         .map_err(|e| e.to_string());
         let acme = config.ok().and_then(|c| c.server.acme);
-        assert_eq!(acme.map(|a| a.contact_uris()), Some(vec!["mailto:it@example.com".to_owned()]));
+        assert_eq!(
+            acme.map(|a| a.contact_uris()),
+            Some(vec!["mailto:it@example.com".to_owned()])
+        );
     }
 
     #[test]

@@ -120,7 +120,10 @@ mod tests {
         assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(answer.headers()["x-test"], "1");
         assert!(
-            answer.headers().keys().all(|k| !k.as_str().starts_with("x-tradecloud")),
+            answer
+                .headers()
+                .keys()
+                .all(|k| !k.as_str().starts_with("x-tradecloud")),
             "no made-up headers"
         );
         let body: serde_json::Value = answer.json().await.unwrap();

@@ -309,8 +309,9 @@ impl ClientError {
             ClientError::Connect { source, .. } | ClientError::Http { source, .. } => {
                 super::retry::is_transient_error(source)
             }
-            ClientError::DownloadFailed { status, .. } => StatusCode::from_u16(*status)
-                .is_ok_and(super::retry::is_retryable_status),
+            ClientError::DownloadFailed { status, .. } => {
+                StatusCode::from_u16(*status).is_ok_and(super::retry::is_retryable_status)
+            }
             _ => false,
         }
     }
@@ -527,6 +528,11 @@ mod tests {
             ),
             "{error:?}"
         );
-        assert!(error.to_string().starts_with("Tradecloud's login failed with 500 after 2 attempts"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("Tradecloud's login failed with 500 after 2 attempts"),
+            "{error}"
+        );
     }
 }

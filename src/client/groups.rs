@@ -12,9 +12,7 @@
 use std::path::Path;
 
 use super::download::Download;
-use super::poll::{
-    order_filters, order_request, shipment_filters, shipment_request, PollError,
-};
+use super::poll::{order_filters, order_request, shipment_filters, shipment_request, PollError};
 use super::{Client, ClientError, DocumentSource, PollBatch, PollStream};
 use crate::api::common::types::{Order, Shipment, SingleDeliveryOrder};
 use crate::api::object_storage::types::DocumentMetadata;
@@ -87,7 +85,10 @@ impl Orders<'_> {
     pub async fn get(&self, order_id: &str) -> Result<Order, ClientError> {
         let api = &self.client.inner.order;
         self.client
-            .call(|| format!("order {order_id}"), api.get_order_by_id(order_id))
+            .call(
+                || format!("order {order_id}"),
+                api.get_order_by_id(order_id),
+            )
             .await
     }
 
@@ -239,9 +240,7 @@ impl Shipments<'_> {
             self.client,
             start,
             move |offset| shipment_request(&filters, offset),
-            |client, request| {
-                Box::pin(async move { client.shipments().poll_page(&request).await })
-            },
+            |client, request| Box::pin(async move { client.shipments().poll_page(&request).await }),
         )
     }
 

@@ -246,7 +246,12 @@ impl Decimal {
     /// assert_eq!(price.div_rounded(&"0".parse()?, 2, Rounding::HalfUp), None);
     /// # Ok::<(), tradecloud::types::DecimalError>(())
     /// ```
-    pub fn div_rounded(&self, divisor: &Decimal, scale: u32, rounding: Rounding) -> Option<Decimal> {
+    pub fn div_rounded(
+        &self,
+        divisor: &Decimal,
+        scale: u32,
+        rounding: Rounding,
+    ) -> Option<Decimal> {
         if divisor.is_zero() {
             return None;
         }
@@ -463,10 +468,7 @@ mod tests {
         assert_eq!((d("1e3") + d("1")).as_str(), "1001");
         assert_eq!((d("1.5e-3") - d("0.0015")).as_str(), "0.0000");
         let big = "9".repeat(200);
-        assert_eq!(
-            (d(&big) + d("1")).as_str(),
-            format!("1{}", "0".repeat(200))
-        );
+        assert_eq!((d(&big) + d("1")).as_str(), format!("1{}", "0".repeat(200)));
         assert_eq!((d("-0.5") - d("0.25")).as_str(), "-0.75");
         assert_eq!(d("1e1000001").checked_add(&d("1")), None);
         assert!(d("1e99999").checked_add(&d("1")).is_some());
@@ -480,7 +482,10 @@ mod tests {
         assert_eq!((d("1e40") * d("2")).as_str(), "2e40");
         assert_eq!((d("1e-40") * d("3")).as_str(), "3e-40");
         assert_eq!((d("0") * d("-5")).as_str(), "0");
-        assert_eq!(d("1e9000000000000000000").checked_mul(&d("1e9000000000000000000")), None);
+        assert_eq!(
+            d("1e9000000000000000000").checked_mul(&d("1e9000000000000000000")),
+            None
+        );
         let product = d("123456789012345678901234567890") * d("987654321098765432109876543210");
         assert_eq!(
             product.as_str(),
@@ -508,7 +513,11 @@ mod tests {
         ];
         for (value, expected) in table {
             for (mode, expected) in modes.iter().zip(expected) {
-                assert_eq!(d(value).round(0, *mode).as_str(), expected, "{value} {mode}");
+                assert_eq!(
+                    d(value).round(0, *mode).as_str(),
+                    expected,
+                    "{value} {mode}"
+                );
                 assert_eq!(
                     d(value).div_rounded(&d("1"), 0, *mode).unwrap().as_str(),
                     expected,
@@ -516,11 +525,41 @@ mod tests {
                 );
             }
         }
-        assert_eq!(d("10").div_rounded(&d("3"), 4, Rounding::HalfEven).unwrap().as_str(), "3.3333");
-        assert_eq!(d("-10").div_rounded(&d("3"), 2, Rounding::Floor).unwrap().as_str(), "-3.34");
-        assert_eq!(d("1").div_rounded(&d("-8"), 3, Rounding::Down).unwrap().as_str(), "-0.125");
-        assert_eq!(d("12.50").div_rounded(&d("100"), 4, Rounding::HalfUp).unwrap().as_str(), "0.1250");
-        assert_eq!(d("1e-3").div_rounded(&d("2e2"), 6, Rounding::HalfUp).unwrap().as_str(), "0.000005");
+        assert_eq!(
+            d("10")
+                .div_rounded(&d("3"), 4, Rounding::HalfEven)
+                .unwrap()
+                .as_str(),
+            "3.3333"
+        );
+        assert_eq!(
+            d("-10")
+                .div_rounded(&d("3"), 2, Rounding::Floor)
+                .unwrap()
+                .as_str(),
+            "-3.34"
+        );
+        assert_eq!(
+            d("1")
+                .div_rounded(&d("-8"), 3, Rounding::Down)
+                .unwrap()
+                .as_str(),
+            "-0.125"
+        );
+        assert_eq!(
+            d("12.50")
+                .div_rounded(&d("100"), 4, Rounding::HalfUp)
+                .unwrap()
+                .as_str(),
+            "0.1250"
+        );
+        assert_eq!(
+            d("1e-3")
+                .div_rounded(&d("2e2"), 6, Rounding::HalfUp)
+                .unwrap()
+                .as_str(),
+            "0.000005"
+        );
         assert_eq!(d("1").div_rounded(&d("0.000"), 2, Rounding::HalfUp), None);
     }
 
@@ -558,17 +597,27 @@ mod tests {
         for _ in 0..2000 {
             let (a, sa) = (rng.int(), rng.scale());
             let (b, sb) = (rng.int(), rng.scale());
-            let text = |m: i128, s: u32| Parts {
-                mantissa: BigInt::from(m),
-                scale: i128::from(s),
-            }
-            .into_decimal()
-            .unwrap();
+            let text = |m: i128, s: u32| {
+                Parts {
+                    mantissa: BigInt::from(m),
+                    scale: i128::from(s),
+                }
+                .into_decimal()
+                .unwrap()
+            };
             let (x, y) = (text(a, sa), text(b, sb));
             let scale = sa.max(sb);
             let align = |m: i128, s: u32| m * 10i128.pow(scale - s);
-            assert_eq!(x.clone() + &y, text(align(a, sa) + align(b, sb), scale), "{x} + {y}");
-            assert_eq!(x.clone() - &y, text(align(a, sa) - align(b, sb), scale), "{x} - {y}");
+            assert_eq!(
+                x.clone() + &y,
+                text(align(a, sa) + align(b, sb), scale),
+                "{x} + {y}"
+            );
+            assert_eq!(
+                x.clone() - &y,
+                text(align(a, sa) - align(b, sb), scale),
+                "{x} - {y}"
+            );
             assert_eq!(&x * &y, text(a * b, sa + sb), "{x} * {y}");
         }
     }

@@ -243,7 +243,10 @@ where
     type IntoFuture = BoxFuture<'a, Self::Output>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.client.download_to(self.source, self.dest, self.progress))
+        Box::pin(
+            self.client
+                .download_to(self.source, self.dest, self.progress),
+        )
     }
 }
 

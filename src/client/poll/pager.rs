@@ -419,9 +419,8 @@ mod tests {
         assert_eq!(error.pages, 1);
         assert!(pager.done);
         // An error before any watermark: resume from the start.
-        let fetch: Fetch<Item> = Box::new(|_| {
-            Box::pin(async { Err(ClientError::Config("down".into())) })
-        });
+        let fetch: Fetch<Item> =
+            Box::new(|_| Box::pin(async { Err(ClientError::Config("down".into())) }));
         let mut pager = Pager::new(Some(at(5)), fetch);
         let error = runtime.block_on(pager.next_page()).unwrap_err();
         assert_eq!((error.resume_from, error.pages), (Some(at(5)), 0));
