@@ -268,17 +268,31 @@ fn resolver_says_try_again(error: &reqwest::Error) -> bool {
     false
 }
 
-/// Whether a connection failed in its TLS handshake: rustls reports every
-/// handshake failure (a certificate it does not trust, an alert from the
-/// server, a peer that does not speak TLS) as an I/O error of kind
-/// `InvalidData`, which a plain TCP connection never produces.
+/// Whether a connection failed because this client refuses the server's
+/// TLS certificate or cannot agree on TLS with it: the handshake's
+/// `rustls::Error` is a certificate error (untrusted issuer, expired, for
+/// another name, revoked), no certificate at all, or no protocol version
+/// or cipher suite in common. Retrying meets the same certificate.
 pub(crate) fn is_tls_refusal(error: &reqwest::Error) -> bool {
+    /// The `rustls::Error` of `cause`, also inside (nested) `io::Error`s,
+    /// whose `source()` skips the error they wrap.
+    fn tls_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        let inner = cause.downcast_ref::<std::io::Error>()?.get_ref()?;
+        tls_error(inner)
+    }
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::InvalidData {
-                return true;
-            }
+        if let Some(tls) = tls_error(cause) {
+            return matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_)
+                    | rustls::Error::NoCertificatesPresented
+                    | rustls::Error::UnsupportedNameType
+                    | rustls::Error::PeerIncompatible(_)
+            );
         }
         source = cause.source();
     }
