@@ -41,7 +41,7 @@
 //! the failed login or refresh, beside it) → [`ClientError`].
 //!
 //! The builder takes [`reqwest`]'s types (a proxy, a certificate, headers,
-//! your own `reqwest::Client`); use them from [`tradecloud::client::reqwest`](reqwest),
+//! your own `reqwest::Client`); use them from [`tradecloud::client::reqwest`],
 //! the version this crate is built with, rather than guessing which
 //! `reqwest` to add to your `Cargo.toml`.
 

@@ -181,7 +181,7 @@ fn divide(numerator: &BigInt, denominator: &BigInt, rounding: Rounding) -> BigIn
 impl Decimal {
     /// `self + other`, exactly; the scale of the result is the larger of
     /// the two. `None` only when the scales lie more than a million digits
-    /// apart (see the [module documentation](self)).
+    /// apart (see [Arithmetic](Decimal#arithmetic)).
     ///
     /// ```
     /// use tradecloud::types::Decimal;
@@ -343,7 +343,7 @@ macro_rules! operator {
         impl $trait<&Decimal> for &Decimal {
             type Output = Decimal;
 
-            /// Exact; see the [module documentation](self).
+            /// Exact; see [Arithmetic](Decimal#arithmetic).
             ///
             /// # Panics
             ///
@@ -636,7 +636,7 @@ mod tests {
 
             pub fn int(&mut self) -> i128 {
                 let magnitude = i128::from(self.next() % 1_000_000_000_000);
-                if self.next() % 2 == 0 {
+                if self.next() & 1 == 0 {
                     magnitude
                 } else {
                     -magnitude
