@@ -14,6 +14,7 @@ use tradecloud::api::common::types::{OrderEvent, OrderEventName};
 use tradecloud::changes::ChangeSet;
 use tradecloud::processing::{Event, Handler, HandlerContext, HandlerError};
 use tradecloud::testing::{Sample, TestBed};
+use tradecloud::types::Rounding;
 use tradecloud::webhook::OrderWebhookEvent;
 
 /// The buyer's ERP: updates purchase orders from the supplier's responses.
@@ -25,15 +26,13 @@ impl PurchaseOrders {
         name: &OrderEventName,
         event: &OrderEvent,
     ) -> Result<(), HandlerError> {
-        let order_id = event
-            .order_id
-            .as_deref()
-            .ok_or_else(|| HandlerError::Permanent("an order event without an orderId".into()))?;
-        let po = event
-            .buyer_order
-            .as_ref()
-            .and_then(|o| o.purchase_order_number.as_deref())
-            .unwrap_or("?");
+        let order_id = event.order_id();
+        if order_id.is_empty() {
+            return Err(HandlerError::Permanent(
+                "an order event without an orderId".into(),
+            ));
+        }
+        let po = event.purchase_order_number().unwrap_or("?");
         let what = match name {
             OrderEventName::OrderLinesAcceptedBySupplier => "accepted as requested",
             OrderEventName::OrderLinesConfirmedBySupplier => "confirmed with other values",
@@ -47,11 +46,7 @@ impl PurchaseOrders {
         println!("{name} on purchase order {po} ({order_id}): {what}");
         // An order event carries only the affected lines: all of them changed.
         for line in event.changed_lines() {
-            let position = line
-                .buyer_line
-                .as_ref()
-                .and_then(|l| l.position.as_deref())
-                .unwrap_or("?");
+            let position = line.position();
             // `deliverySchedule` is the agreed schedule; an open proposal is in
             // `deliveryScheduleIncludingRequests`.
             for delivery in &line.delivery_schedule {
@@ -60,6 +55,15 @@ impl PurchaseOrders {
                     delivery.quantity.as_ref().map_or("?", |q| q.as_str()),
                     delivery.date.as_ref().map_or("?".into(), |d| d.to_string()),
                 );
+            }
+            // Exact totals: the quantity summed over the schedule, the net
+            // amount by the `priceUnitQuantity` rule, rounded once.
+            if let (Some(quantity), Some(amount)) = (
+                line.ordered_quantity(),
+                line.net_amount(2, Rounding::HalfUp),
+            ) {
+                let currency = line.currency().unwrap_or("");
+                println!("  line {position}: {quantity} in total, net {amount} {currency}");
             }
         }
         Ok(())

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use tradecloud::api::common::types::Shipment;
 use tradecloud::changes::ChangeSet;
-use tradecloud::client::{DocumentSource, DownloadOutcome};
+use tradecloud::client::DownloadOutcome;
 use tradecloud::processing::{Event, Handler, HandlerContext, HandlerError};
 use tradecloud::testing::{Sample, TestBed};
 
@@ -32,10 +32,10 @@ impl Receipts {
         shipment: &Shipment,
         ctx: &HandlerContext,
     ) -> Result<(), HandlerError> {
-        let id = shipment
-            .id
-            .as_deref()
-            .ok_or_else(|| HandlerError::Permanent("a shipment without an id".into()))?;
+        let id = shipment.id();
+        if id.is_empty() {
+            return Err(HandlerError::Permanent("a shipment without an id".into()));
+        }
         // A shipment carries all its lines; only some changed in this event.
         let lines = shipment.changed_lines();
         println!(
@@ -46,12 +46,9 @@ impl Receipts {
         for line in lines {
             println!(
                 "  {} line {}: {} despatched",
-                line.purchase_order_number.as_deref().unwrap_or("?"),
-                line.purchase_order_line_position.as_deref().unwrap_or("?"),
-                line.supplier_line
-                    .as_ref()
-                    .and_then(|l| l.despatch_quantity.as_ref())
-                    .map_or("?", |q| q.as_str()),
+                line.purchase_order_number(),
+                line.purchase_order_line_position(),
+                line.despatch_quantity().map_or("?", |q| q.as_str()),
             );
         }
         let client = ctx.client().ok_or_else(|| {
@@ -60,13 +57,10 @@ impl Receipts {
             )
         })?;
         for document in shipment.changed_documents() {
-            let code = document.code.as_deref().unwrap_or("?");
+            let code = document.code().unwrap_or("(no code)");
             match client
-                .download(
-                    DocumentSource::from(document.document),
-                    &self.documents_dir,
-                    |_| {},
-                )
+                .documents()
+                .download(document.document, &self.documents_dir)
                 .await
             {
                 Ok(DownloadOutcome::Downloaded(file)) => println!(
@@ -77,8 +71,8 @@ impl Receipts {
                     file.content_type.as_deref().unwrap_or("unknown type"),
                 ),
                 Ok(DownloadOutcome::NoFile) => println!("  document {code}: no file attached"),
-                Err(e) if e.is_transient() => return Err(HandlerError::Transient(e.to_string())),
-                Err(e) => return Err(HandlerError::Permanent(e.to_string())),
+                // 5xx, time-outs: retried later; 404, a refused certificate: dead-lettered.
+                Err(e) => return Err(e.into()),
             }
         }
         let unchanged = shipment.all_documents().len() - shipment.changed_documents().len();

@@ -15,6 +15,7 @@ use tradecloud::api::common::types::{OrderEventName, SingleDeliveryOrderEvent};
 use tradecloud::changes::ChangeSet;
 use tradecloud::processing::{Event, Handler, HandlerContext, HandlerError};
 use tradecloud::testing::{Sample, TestBed};
+use tradecloud::types::Rounding;
 use tradecloud::webhook::OrderWebhookEvent;
 
 /// The supplier's ERP: creates and updates sales orders.
@@ -26,15 +27,13 @@ impl SalesOrders {
         name: &OrderEventName,
         order: &SingleDeliveryOrderEvent,
     ) -> Result<(), HandlerError> {
-        let order_id = order
-            .order_id
-            .as_deref()
-            .ok_or_else(|| HandlerError::Permanent("an order event without an orderId".into()))?;
-        let po = order
-            .buyer_order
-            .as_ref()
-            .and_then(|o| o.purchase_order_number.as_deref())
-            .unwrap_or("?");
+        let order_id = order.order_id();
+        if order_id.is_empty() {
+            return Err(HandlerError::Permanent(
+                "an order event without an orderId".into(),
+            ));
+        }
+        let po = order.purchase_order_number().unwrap_or("?");
         let action = match name {
             OrderEventName::OrderIssuedByBuyer | OrderEventName::OrderLinesIssuedByBuyer => {
                 "add these lines to"
@@ -57,18 +56,27 @@ impl SalesOrders {
             let requested = buyer_line.scheduled_delivery.as_ref();
             println!(
                 "  line {}: item {} ({}), {} {} on {}",
-                buyer_line.position.as_deref().unwrap_or("?"),
+                line.position(),
                 item.and_then(|i| i.number.as_deref()).unwrap_or("?"),
                 item.and_then(|i| i.name.as_deref()).unwrap_or("?"),
-                requested
-                    .and_then(|d| d.quantity.as_ref())
-                    .map_or("?", |q| q.as_str()),
+                line.ordered_quantity()
+                    .map_or_else(|| "?".to_owned(), |q| q.to_string()),
                 item.and_then(|i| i.purchase_unit_of_measure_iso.as_deref())
                     .unwrap_or(""),
                 requested
                     .and_then(|d| d.date.as_ref())
                     .map_or("?".into(), |d| d.to_string()),
             );
+            // The price applies to `priceUnitQuantity` items: the net amount
+            // is computed exactly and rounded once.
+            if let Some(amount) = line.net_amount(2, Rounding::HalfUp) {
+                println!(
+                    "    net {} {} per {} = {amount}",
+                    line.net_price().map_or_else(String::new, |p| p.to_string()),
+                    line.currency().unwrap_or(""),
+                    line.price_unit_quantity(),
+                );
+            }
         }
         Ok(())
     }

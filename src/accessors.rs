@@ -12,6 +12,11 @@
 //!   breaks the rule (such a body is kept, not refused).
 //! * Values that may be missing (statuses, the purchase order number of a
 //!   partial event) come as one `Option` instead of a chain.
+//! * What every integration computes from a line comes computed, exactly
+//!   ([`Decimal`] arithmetic, no float): its ordered quantity, its net
+//!   price, the net price per unit and the net amount (the
+//!   `priceUnitQuantity` rule); see [`OrderLine::ordered_quantity`] and
+//!   [`Prices`].
 //!
 //! ```
 //! use tradecloud::api::common::types::Order;
@@ -33,12 +38,12 @@
 //! ```
 
 use crate::api::common::types::{
-    BuyerLine, BuyerOrder, LineLogisticsStatus, LineProcessStatus, LineStatus, Order,
-    OrderDocumentsEvent, OrderEvent, OrderLine, OrderLogisticsStatus, OrderProcessStatus,
-    OrderStatus, Shipment, ShipmentLine, ShipmentProcessStatus, SingleDeliveryOrder,
-    SingleDeliveryOrderEvent, SingleDeliveryOrderLine,
+    BuyerLine, BuyerOrder, Document, LineLogisticsStatus, LineProcessStatus, LineStatus,
+    MonetaryAmount, Order, OrderDocumentsEvent, OrderEvent, OrderLine, OrderLogisticsStatus,
+    OrderProcessStatus, OrderStatus, Price, Prices, Shipment, ShipmentDocument, ShipmentLine,
+    ShipmentProcessStatus, SingleDeliveryOrder, SingleDeliveryOrderEvent, SingleDeliveryOrderLine,
 };
-use crate::types::Decimal;
+use crate::types::{Decimal, Rounding};
 
 fn text(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or_default()
@@ -192,6 +197,284 @@ impl ShipmentLine {
     }
 }
 
+/// The price in the transaction currency (`priceInTransactionCurrency`),
+/// the one the docs require.
+fn transaction(price: &Option<Price>) -> Option<&MonetaryAmount> {
+    price.as_ref()?.price_in_transaction_currency.as_ref()
+}
+
+/// Prices (order/buyer/issue "Requested prices"): a price applies to
+/// `priceUnitQuantity` items, and is given as `netPrice`, or as
+/// `grossPrice` with `discountPercentage`. Every amount is read in the
+/// transaction currency (`priceInTransactionCurrency`), the one the docs
+/// require; the base-currency price stays in the fields.
+///
+/// ```
+/// use tradecloud::api::common::types::Prices;
+/// use tradecloud::types::Rounding;
+///
+/// // 12.50 EUR per 100 pieces.
+/// let prices: Prices = serde_json::from_str(r#"{
+///     "netPrice": { "priceInTransactionCurrency": { "value": 12.50, "currencyIso": "EUR" } },
+///     "priceUnitQuantity": 100
+/// }"#)?;
+/// assert_eq!(prices.net_price().map(|p| p.to_string()).as_deref(), Some("12.50"));
+/// assert_eq!(prices.currency(), Some("EUR"));
+/// assert_eq!(prices.price_unit_quantity().as_str(), "100");
+/// let per_piece = prices.net_price_per_unit(4, Rounding::HalfUp).expect("a net price");
+/// assert_eq!(per_piece.as_str(), "0.1250");
+/// let amount = prices.net_amount(&"250".parse()?, 2, Rounding::HalfUp).expect("a net price");
+/// assert_eq!(amount.as_str(), "31.25");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl Prices {
+    /// The net price for [`price_unit_quantity`](Self::price_unit_quantity)
+    /// items: `netPrice.priceInTransactionCurrency.value`, else computed
+    /// exactly from `grossPrice` and `discountPercentage`
+    /// (`gross × (100 − discount) / 100`; no discount: the gross price).
+    /// `None` when neither is given.
+    ///
+    /// ```
+    /// use tradecloud::api::common::types::Prices;
+    ///
+    /// let prices: Prices = serde_json::from_str(r#"{
+    ///     "grossPrice": { "priceInTransactionCurrency": { "value": 80.00, "currencyIso": "USD" } },
+    ///     "discountPercentage": 12.5
+    /// }"#)?;
+    /// assert_eq!(prices.net_price().map(|p| p.to_string()).as_deref(), Some("70.00000"));
+    /// assert_eq!(prices.net_price(), Some("70".parse()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn net_price(&self) -> Option<Decimal> {
+        if let Some(net) = transaction(&self.net_price).and_then(|m| m.value.as_ref()) {
+            return Some(net.clone());
+        }
+        let gross = transaction(&self.gross_price)?.value.as_ref()?;
+        let Some(discount) = &self.discount_percentage else {
+            return Some(gross.clone());
+        };
+        let hundred = Decimal::from(100);
+        let percent: Decimal = "0.01".parse().ok()?;
+        gross
+            .checked_mul(&hundred.checked_sub(discount)?)?
+            .checked_mul(&percent)
+    }
+
+    /// The ISO 4217 currency of the net price (`currencyIso` of
+    /// `netPrice`, else of `grossPrice`, in the transaction currency).
+    pub fn currency(&self) -> Option<&str> {
+        transaction(&self.net_price)
+            .and_then(|m| m.currency_iso.as_deref())
+            .or_else(|| transaction(&self.gross_price)?.currency_iso.as_deref())
+    }
+
+    /// How many items the price applies to (`priceUnitQuantity`): "typically
+    /// 1 (unit price) or 100"; 1 when absent.
+    pub fn price_unit_quantity(&self) -> Decimal {
+        self.price_unit_quantity
+            .clone()
+            .unwrap_or_else(|| Decimal::from(1))
+    }
+
+    /// The net price of one item, `net price ÷ priceUnitQuantity`, with
+    /// `scale` digits after the point. `None` without a net price or with
+    /// a `priceUnitQuantity` of zero.
+    pub fn net_price_per_unit(&self, scale: u32, rounding: Rounding) -> Option<Decimal> {
+        self.net_price()?
+            .div_rounded(&self.price_unit_quantity(), scale, rounding)
+    }
+
+    /// The net amount of `quantity` items, `quantity × net price ÷
+    /// priceUnitQuantity`, rounded once to `scale` digits after the point
+    /// (the exact product first). `None` as for
+    /// [`net_price_per_unit`](Self::net_price_per_unit).
+    pub fn net_amount(
+        &self,
+        quantity: &Decimal,
+        scale: u32,
+        rounding: Rounding,
+    ) -> Option<Decimal> {
+        quantity.checked_mul(&self.net_price()?)?.div_rounded(
+            &self.price_unit_quantity(),
+            scale,
+            rounding,
+        )
+    }
+}
+
+/// The sum of `quantities`; `None` when there are none or one is missing
+/// (a total without it would be wrong).
+fn total<'a>(quantities: impl IntoIterator<Item = Option<&'a Decimal>>) -> Option<Decimal> {
+    let mut sum: Option<Decimal> = None;
+    for quantity in quantities {
+        let quantity = quantity?;
+        sum = Some(match sum {
+            Some(sum) => sum.checked_add(quantity)?,
+            None => quantity.clone(),
+        });
+    }
+    sum
+}
+
+/// Price accessors of an order line, reading [`current_prices`](OrderLine::current_prices).
+macro_rules! line_price_accessors {
+    ($($ty:ty),*) => {$(
+        impl $ty {
+            /// The net price of the line's [current prices](Self::current_prices)
+            /// ([`Prices::net_price`]): for
+            /// [`price_unit_quantity`](Self::price_unit_quantity) items.
+            pub fn net_price(&self) -> Option<Decimal> {
+                self.current_prices()?.net_price()
+            }
+
+            /// The currency of the net price ([`Prices::currency`]).
+            pub fn currency(&self) -> Option<&str> {
+                self.current_prices()?.currency()
+            }
+
+            /// How many items the price applies to (`priceUnitQuantity`, 1
+            /// when absent).
+            pub fn price_unit_quantity(&self) -> Decimal {
+                self.current_prices()
+                    .map_or_else(|| Decimal::from(1), Prices::price_unit_quantity)
+            }
+
+            /// The net price of one item ([`Prices::net_price_per_unit`]).
+            pub fn net_price_per_unit(&self, scale: u32, rounding: Rounding) -> Option<Decimal> {
+                self.current_prices()?.net_price_per_unit(scale, rounding)
+            }
+
+            /// The line's net amount: its
+            /// [`ordered_quantity`](Self::ordered_quantity) at its
+            /// [`net_price`](Self::net_price) per
+            /// [`price_unit_quantity`](Self::price_unit_quantity), rounded
+            /// once to `scale` digits ([`Prices::net_amount`]).
+            pub fn net_amount(&self, scale: u32, rounding: Rounding) -> Option<Decimal> {
+                self.current_prices()?
+                    .net_amount(&self.ordered_quantity()?, scale, rounding)
+            }
+        }
+    )*};
+}
+
+line_price_accessors!(OrderLine, SingleDeliveryOrderLine);
+
+impl OrderLine {
+    /// The ordered quantity: the sum of the line's current delivery
+    /// schedule (`lines.deliverySchedule`: the issued quantities, or the
+    /// confirmed ones once confirmed, without open requests; see
+    /// order/buyer/receive "Delivery schedule"), else of the buyer's
+    /// (`buyerLine.deliverySchedule`). `None` when there is no schedule or
+    /// a delivery line has no quantity.
+    ///
+    /// ```
+    /// use tradecloud::api::common::types::OrderLine;
+    /// use tradecloud::types::Rounding;
+    ///
+    /// let line: OrderLine = serde_json::from_str(r#"{
+    ///     "deliverySchedule": [
+    ///         { "position": "1", "date": "2025-05-01", "quantity": 12345678901234.5 },
+    ///         { "position": "2", "date": "2025-06-01", "quantity": 0.25 }
+    ///     ],
+    ///     "prices": {
+    ///         "netPrice": { "priceInTransactionCurrency": { "value": 3.99, "currencyIso": "EUR" } },
+    ///         "priceUnitQuantity": 10
+    ///     }
+    /// }"#)?;
+    /// assert_eq!(line.ordered_quantity().map(|q| q.to_string()).as_deref(), Some("12345678901234.75"));
+    /// assert_eq!(line.net_price(), Some("3.99".parse()?));
+    /// assert_eq!(line.currency(), Some("EUR"));
+    /// assert_eq!(line.net_price_per_unit(3, Rounding::HalfUp).map(|p| p.to_string()).as_deref(), Some("0.399"));
+    /// let amount = line.net_amount(2, Rounding::HalfUp).expect("a quantity and a price");
+    /// assert_eq!(amount.as_str(), "4925925881592.67");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ordered_quantity(&self) -> Option<Decimal> {
+        if !self.delivery_schedule.is_empty() {
+            return total(self.delivery_schedule.iter().map(|d| d.quantity.as_ref()));
+        }
+        let buyer = self.buyer_line.as_ref()?;
+        total(buyer.delivery_schedule.iter().map(|d| d.quantity.as_ref()))
+    }
+
+    /// The current prices: `lines.prices` (issued, or confirmed once
+    /// confirmed, without open requests), else the buyer's
+    /// (`buyerLine.prices`).
+    pub fn current_prices(&self) -> Option<&Prices> {
+        self.prices
+            .as_ref()
+            .or_else(|| self.buyer_line.as_ref()?.prices.as_ref())
+    }
+}
+
+impl SingleDeliveryOrderLine {
+    /// The ordered quantity: the quantity of the line's current delivery
+    /// (`lines.statusLine.scheduledDelivery`: issued, or confirmed once
+    /// confirmed, without open requests), else of the buyer's
+    /// (`buyerLine.scheduledDelivery`).
+    ///
+    /// ```
+    /// use tradecloud::api::common::types::SingleDeliveryOrderLine;
+    /// use tradecloud::types::Rounding;
+    ///
+    /// let line: SingleDeliveryOrderLine = serde_json::from_str(r#"{
+    ///     "statusLine": {
+    ///         "scheduledDelivery": { "date": "2025-05-01", "quantity": 40 },
+    ///         "prices": { "netPrice": { "priceInTransactionCurrency": { "value": 1.25, "currencyIso": "EUR" } } }
+    ///     }
+    /// }"#)?;
+    /// assert_eq!(line.ordered_quantity(), Some("40".parse()?));
+    /// assert_eq!(line.net_amount(2, Rounding::HalfEven).map(|a| a.to_string()).as_deref(), Some("50.00"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ordered_quantity(&self) -> Option<Decimal> {
+        let current = self
+            .status_line
+            .as_ref()
+            .and_then(|s| s.scheduled_delivery.as_ref());
+        match current {
+            Some(delivery) => delivery.quantity.clone(),
+            None => self
+                .buyer_line
+                .as_ref()?
+                .scheduled_delivery
+                .as_ref()?
+                .quantity
+                .clone(),
+        }
+    }
+
+    /// The current prices: `lines.statusLine.prices`, else the buyer's
+    /// (`buyerLine.prices`).
+    pub fn current_prices(&self) -> Option<&Prices> {
+        self.status_line
+            .as_ref()
+            .and_then(|s| s.prices.as_ref())
+            .or_else(|| self.buyer_line.as_ref()?.prices.as_ref())
+    }
+}
+
+/// The code accessor of a document type.
+macro_rules! document_code {
+    ($($ty:ty),*) => {$(
+        impl $ty {
+            /// The document's code or number (`code`): unique within the
+            /// company; optional, so `None` when absent or blank.
+            ///
+            /// ```
+            #[doc = concat!("let document: tradecloud::api::common::types::", stringify!($ty), " = serde_json::from_str(r#\"{\"code\": \"DRAWING-1\", \"objectId\": \"67aa8ece\"}\"#)?;")]
+            /// assert_eq!(document.code(), Some("DRAWING-1"));
+            /// # Ok::<(), serde_json::Error>(())
+            /// ```
+            pub fn code(&self) -> Option<&str> {
+                self.code.as_deref().filter(|code| !code.trim().is_empty())
+            }
+        }
+    )*};
+}
+
+document_code!(Document, ShipmentDocument);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +490,46 @@ mod tests {
         let line: SingleDeliveryOrderLine = serde_json::from_str("{}").unwrap();
         assert_eq!((line.id(), line.position()), ("", ""));
         assert_eq!(line.logistics_status(), None);
+    }
+
+    #[test]
+    fn quantities_and_prices_need_every_part() {
+        // A delivery line without a quantity: no total rather than a wrong one.
+        let line: OrderLine = serde_json::from_str(
+            r#"{"deliverySchedule": [{"quantity": 5}, {"date": "2025-05-01"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(line.ordered_quantity(), None);
+        // The buyer's schedule and prices when the aggregates are absent.
+        let line: OrderLine = serde_json::from_str(
+            r#"{"buyerLine": {"deliverySchedule": [{"quantity": 5}, {"quantity": 7.5}],
+                              "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 2}},
+                                         "priceUnitQuantity": 0}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            line.ordered_quantity().map(|q| q.to_string()),
+            Some("12.5".into())
+        );
+        assert_eq!(line.net_price(), Some(Decimal::from(2)));
+        // A priceUnitQuantity of zero divides nothing.
+        assert_eq!(line.net_amount(2, Rounding::HalfUp), None);
+        let empty: OrderLine = serde_json::from_str("{}").unwrap();
+        assert_eq!(
+            (
+                empty.ordered_quantity(),
+                empty.net_price(),
+                empty.currency()
+            ),
+            (None, None, None)
+        );
+        assert_eq!(empty.price_unit_quantity(), Decimal::from(1));
+        let single: SingleDeliveryOrderLine =
+            serde_json::from_str(r#"{"buyerLine": {"scheduledDelivery": {"quantity": 3}}}"#)
+                .unwrap();
+        assert_eq!(single.ordered_quantity(), Some(Decimal::from(3)));
+        let blank: Document = serde_json::from_str(r#"{"code": " "}"#).unwrap();
+        assert_eq!(blank.code(), None);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!
 //! Every struct keeps the fields a spec does not know in `extra`, has a
 //! `Default` (optional fields absent, lists empty, the spec's defaults) and a
-//! builder (`Type::builder()`, one setter per field, then `build()`), so a
+//! builder (`Type::builder()` returns a `builder::TypeBuilder`: one setter
+//! per field, then `build()`), so a
 //! request is written without spelling out `extra`:
 //!
 //! ```
@@ -43,9 +44,7 @@
 //!
 //! Each spec's client is named after it (`order::client::OrderClient`) and
 //! its methods after the operations, without the `Route` suffix of
-//! Tradecloud's operation ids (`get_order_by_id`); the former names
-//! (`Client`, `get_order_by_id_route`) are deprecated aliases for one
-//! release. These clients send requests as they are; most programs want
+//! Tradecloud's operation ids (`get_order_by_id`). These clients send requests as they are; most programs want
 //! [`crate::client::Client`] (feature `client`), which adds login, token
 //! refresh, retries and downloads on top of them.
 

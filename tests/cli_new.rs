@@ -144,7 +144,8 @@ fn the_role_and_events_choose_the_content() {
     assert!(handler.contains("changed_lines()"));
     assert!(handler.contains("HandlerError::Transient"));
     assert!(handler.contains("HandlerError::Permanent"));
-    assert!(handler.contains("client.download("));
+    assert!(handler.contains("client.documents().download("));
+    assert!(handler.contains("line.net_amount(2, Rounding::HalfUp),"));
     let tests = read(&supplier, "tests/webhooks.rs");
     assert!(tests.contains(r#"Sample::order_event("OrderIssuedByBuyer")"#));
     assert!(tests.contains(r#"Sample::shipment_event("ShipmentApprovedByBuyer")"#));

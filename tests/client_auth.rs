@@ -31,9 +31,9 @@ mod client_auth {
             tasks.push(tokio::spawn(async move {
                 for call in 0..20 {
                     if (task + call) % 2 == 0 {
-                        client.get_order(ORDER_ID).await.map(|o| o.id)?;
+                        client.orders().get(ORDER_ID).await.map(|o| o.id)?;
                     } else {
-                        client.get_shipment(SHIPMENT_ID).await.map(|s| s.id)?;
+                        client.shipments().get(SHIPMENT_ID).await.map(|s| s.id)?;
                     }
                 }
                 Ok::<_, ClientError>(())
@@ -65,7 +65,7 @@ mod client_auth {
         )
         .await;
         let client = client(&server);
-        client.get_order(ORDER_ID).await.expect("the first call");
+        client.orders().get(ORDER_ID).await.expect("the first call");
         // The mock rounds `exp` up to whole seconds: wait past that too.
         tokio::time::sleep(Duration::from_millis(3100)).await;
         // 50 concurrent calls after expiry: one refresh between them.
@@ -73,7 +73,7 @@ mod client_auth {
         for _ in 0..50 {
             let client = client.clone();
             tasks.push(tokio::spawn(async move {
-                client.get_order(ORDER_ID).await.map(|_| ())
+                client.orders().get(ORDER_ID).await.map(|_| ())
             }));
         }
         for task in tasks {
@@ -93,11 +93,12 @@ mod client_auth {
     async fn a_401_leads_to_a_refresh_and_the_call_is_retried() {
         let server = start(MockConfig::new().demo_data()).await;
         let client = client(&server);
-        client.get_order(ORDER_ID).await.expect("the first call");
+        client.orders().get(ORDER_ID).await.expect("the first call");
         // The client still believes its token lives an hour; the server says 401.
         server.expire_access_tokens();
         let order = client
-            .get_order(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect("the call succeeds after a refresh");
         assert_eq!(order.id.as_deref(), Some(ORDER_ID));
@@ -115,10 +116,11 @@ mod client_auth {
     async fn a_401_with_a_refused_refresh_token_leads_to_a_fresh_login() {
         let server = start(MockConfig::new().demo_data()).await;
         let client = client(&server);
-        client.get_order(ORDER_ID).await.expect("the first call");
+        client.orders().get(ORDER_ID).await.expect("the first call");
         server.revoke_all_tokens();
         client
-            .get_shipment(SHIPMENT_ID)
+            .shipments()
+            .get(SHIPMENT_ID)
             .await
             .expect("the call succeeds after logging in again");
         let stats = server.stats();
@@ -137,11 +139,12 @@ mod client_auth {
         )
         .await;
         let client = client(&server);
-        client.get_order(ORDER_ID).await.expect("the first call");
+        client.orders().get(ORDER_ID).await.expect("the first call");
         // The mock rounds `exp` up to whole seconds: wait past that too.
         tokio::time::sleep(Duration::from_millis(3100)).await;
         client
-            .get_order(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect("the call after both tokens expired");
         let stats = server.stats();
@@ -160,7 +163,7 @@ mod client_auth {
         let server = start(MockConfig::new().demo_data()).await;
         let client = client(&server);
         for _ in 0..5 {
-            client.get_order(ORDER_ID).await.expect("a call");
+            client.orders().get(ORDER_ID).await.expect("a call");
             server.expire_access_tokens();
         }
         let stats = server.stats();
@@ -178,7 +181,8 @@ mod client_auth {
             .build()
             .expect("a client");
         let error = client
-            .get_order(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect_err("the login is refused");
         assert!(
@@ -210,7 +214,7 @@ mod client_auth {
             .build()
             .expect("a client");
         for _ in 0..10 {
-            client.poll_orders_since(None).await.expect("a call");
+            client.orders().poll_since(None).await.expect("a call");
         }
         let stats = server.stats();
         assert_eq!(
@@ -231,9 +235,9 @@ mod client_auth {
             .build()
             .expect("a client");
         for _ in 0..3 {
-            client.get_order(ORDER_ID).await.expect("a call");
+            client.orders().get(ORDER_ID).await.expect("a call");
         }
-        client.poll_orders_since(None).await.expect("a poll");
+        client.orders().poll_since(None).await.expect("a poll");
         let stats = server.stats();
         assert_eq!(
             (
@@ -256,7 +260,7 @@ mod client_auth {
             .await
             .expect("logging out without tokens does nothing");
         assert_eq!(server.stats().requests_for(LOGOUT.id), 0);
-        client.get_order(ORDER_ID).await.expect("a call");
+        client.orders().get(ORDER_ID).await.expect("a call");
         client.logout().await.expect("logout");
         let stats = server.stats();
         assert_eq!(stats.logouts, 1, "{stats:?}");
@@ -265,7 +269,8 @@ mod client_auth {
             "logout sends no Authorization either"
         );
         client
-            .get_order(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect("a call after logging out");
         assert_eq!(server.stats().logins, 2);
@@ -276,7 +281,7 @@ mod client_auth {
         let server = start(MockConfig::new().demo_data()).await;
         let credentials = server.credentials();
         let client = client(&server);
-        client.get_order(ORDER_ID).await.expect("a call");
+        client.orders().get(ORDER_ID).await.expect("a call");
         let shown = format!("{client:?} {:?}", client.context());
         assert!(shown.contains(&credentials.username), "{shown}");
         assert!(!shown.contains(&credentials.password), "{shown}");

@@ -43,7 +43,7 @@ mod client_bench {
             let client = client.clone();
             tasks.push(tokio::spawn(async move {
                 for _ in 0..20 {
-                    client.get_order(ORDER_ID).await?;
+                    client.orders().get(ORDER_ID).await?;
                     // Spread the calls over a few seconds, so that a short-lived
                     // token expires in between.
                     tokio::time::sleep(Duration::from_millis(150)).await;
@@ -83,7 +83,8 @@ mod client_bench {
         for _ in 0..3 {
             let started = Instant::now();
             let outcome = client
-                .download("big", dir.path(), |_| {})
+                .documents()
+                .download("big", dir.path())
                 .await
                 .expect("the download");
             let seconds = started.elapsed().as_secs_f64();

@@ -260,4 +260,72 @@ mod client_cli {
             text(&output.stderr)
         );
     }
+
+    /// Log lines on a pipe (a log file, the journal) are plain text; on a
+    /// terminal they are coloured unless `NO_COLOR` is set. The mock answers
+    /// the order's first GET with 503, so the client logs a retry (WARN).
+    #[tokio::test]
+    async fn log_lines_are_coloured_only_on_a_terminal() {
+        use tradecloud::api::order::operations::GET_ORDER_BY_ID_ROUTE;
+        use tradecloud::mock::{FaultConfig, FaultTrigger};
+
+        let server = start(MockConfig::new().demo_data()).await;
+        let one_503 = || {
+            server
+                .set_faults(vec![FaultConfig::service_unavailable(
+                    FaultTrigger::FirstN(1),
+                )
+                .for_operations([GET_ORDER_BY_ID_ROUTE.id])])
+                .expect("a fault");
+        };
+        let dir = tempfile::tempdir().expect("a directory");
+        one_503();
+        let output = run(dir.path(), &mock_env(&server), &["order", "get", ORDER_ID]).await;
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("retrying"), "a log line: {stderr}");
+        assert!(
+            !stderr.contains('\u{1b}'),
+            "no escape codes on a pipe: {stderr:?}"
+        );
+
+        // On a terminal (script(1) gives the command one), when installed.
+        if std::process::Command::new("script")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("script(1) is not installed: the terminal half is not checked");
+            return;
+        }
+        let command = format!(
+            "'{}' order get {ORDER_ID} >/dev/null",
+            env!("CARGO_BIN_EXE_tradecloud")
+        );
+        let on_terminal = |no_color: Option<&str>| {
+            one_503();
+            let mut script = tokio::process::Command::new("script");
+            script
+                .args(["-qec", &command, "/dev/null"])
+                .current_dir(dir.path())
+                .envs(mock_env(&server))
+                .env_remove("NO_COLOR")
+                .env_remove("RUST_LOG");
+            if let Some(value) = no_color {
+                script.env("NO_COLOR", value);
+            }
+            script.output()
+        };
+        let output = on_terminal(None).await.expect("script runs");
+        let shown = text(&output.stdout);
+        assert!(shown.contains("retrying"), "{shown:?}");
+        assert!(
+            shown.contains("\u{1b}["),
+            "colours on a terminal: {shown:?}"
+        );
+        let output = on_terminal(Some("1")).await.expect("script runs");
+        let shown = text(&output.stdout);
+        assert!(shown.contains("retrying"), "{shown:?}");
+        assert!(!shown.contains('\u{1b}'), "NO_COLOR: {shown:?}");
+    }
 }

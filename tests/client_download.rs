@@ -16,10 +16,10 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tradecloud::api::common::types::{Document, ShipmentDocument};
 use tradecloud::api::object_storage::operations::GET_DOCUMENT_METADATA;
 use tradecloud::client::{
-    ClientError, DocumentSource, DownloadOutcome, DownloadProgress, RetryPolicy,
+    Client, ClientError, DocumentSource, DownloadOutcome, DownloadProgress, RetryPolicy,
 };
 use tradecloud::mock::{
-    generated_byte, operation, FaultConfig, FaultTrigger, MockConfig, MockDocument,
+    generated_byte, operation, FaultConfig, FaultTrigger, MockConfig, MockDocument, MockServer,
 };
 
 #[path = "client_support.rs"]
@@ -65,7 +65,9 @@ mod client_download {
         let document: Document =
             serde_json::from_str(r#"{"code": "DN-7", "objectId": "doc-1"}"#).expect("a document");
         let outcome = client
-            .download(&document, dir.path(), |p| reports.push(p))
+            .documents()
+            .download(&document, dir.path())
+            .progress(|p| reports.push(p))
             .await
             .expect("the download succeeds");
         let file = downloaded(outcome);
@@ -108,7 +110,8 @@ mod client_download {
         std::fs::write(&target, b"old content").expect("an old file");
         let file = downloaded(
             client
-                .download(MANUAL_OBJECT_ID, &target, |_| {})
+                .documents()
+                .download(MANUAL_OBJECT_ID, &target)
                 .await
                 .expect("the download succeeds"),
         );
@@ -130,7 +133,8 @@ mod client_download {
         let document: ShipmentDocument =
             serde_json::from_str(r#"{"code": "10007563", "name": "x"}"#).expect("a document");
         let outcome = client
-            .download(&document, dir.path(), |_| {})
+            .documents()
+            .download(&document, dir.path())
             .await
             .expect("no error");
         assert_eq!(outcome, DownloadOutcome::NoFile);
@@ -156,7 +160,8 @@ mod client_download {
         let dir = tempfile::tempdir().expect("a directory");
         let file = downloaded(
             client
-                .download(MANUAL_OBJECT_ID, dir.path(), |_| {})
+                .documents()
+                .download(MANUAL_OBJECT_ID, dir.path())
                 .await
                 .expect("renewed"),
         );
@@ -188,7 +193,8 @@ mod client_download {
         let client = client(&server);
         let dir = tempfile::tempdir().expect("a directory");
         let error = client
-            .download(MANUAL_OBJECT_ID, dir.path(), |_| {})
+            .documents()
+            .download(MANUAL_OBJECT_ID, dir.path())
             .await
             .expect_err("never in time");
         assert!(
@@ -223,7 +229,8 @@ mod client_download {
             .expect("a client");
         let dir = tempfile::tempdir().expect("a directory");
         let error = client
-            .download("big", dir.path(), |_| {})
+            .documents()
+            .download("big", dir.path())
             .await
             .expect_err("the connection drops every time");
         assert!(
@@ -263,9 +270,9 @@ mod client_download {
                 (client.clone(), written.clone(), dir.path().to_path_buf());
             tokio::spawn(async move {
                 client
-                    .download("huge", &path, move |p| {
-                        written.store(p.bytes, Ordering::Relaxed)
-                    })
+                    .documents()
+                    .download("huge", &path)
+                    .progress(move |p| written.store(p.bytes, Ordering::Relaxed))
                     .await
             })
         };
@@ -314,7 +321,8 @@ mod client_download {
         let mock = start(MockConfig::new().demo_data()).await;
         let client = client(&mock);
         client
-            .get_order(support::ORDER_ID)
+            .orders()
+            .get(support::ORDER_ID)
             .await
             .expect("tokens are held now");
         let dir = tempfile::tempdir().expect("a directory");
@@ -328,7 +336,8 @@ mod client_download {
         );
         let file = downloaded(
             client
-                .download(&document, dir.path(), |_| {})
+                .documents()
+                .download(&document, dir.path())
                 .await
                 .expect("the download succeeds"),
         );
@@ -361,7 +370,8 @@ mod client_download {
         let dir = tempfile::tempdir().expect("a directory");
         let file = downloaded(
             client
-                .download(url.as_str(), dir.path(), |_| {})
+                .documents()
+                .download(url.as_str(), dir.path())
                 .await
                 .expect("the download succeeds"),
         );
@@ -388,7 +398,8 @@ mod client_download {
         std::fs::create_dir_all(&dir).expect("directories");
         let file = downloaded(
             client
-                .download("evil", &dir, |_| {})
+                .documents()
+                .download("evil", &dir)
                 .await
                 .expect("the download succeeds"),
         );
@@ -402,7 +413,8 @@ mod client_download {
         let client = client(&server);
         let dir = tempfile::tempdir().expect("a directory");
         let error = client
-            .download("no-such-object", dir.path(), |_| {})
+            .documents()
+            .download("no-such-object", dir.path())
             .await
             .expect_err("a 404");
         assert!(matches!(error, ClientError::NotFound { .. }), "{error:?}");
@@ -410,5 +422,273 @@ mod client_download {
             error.to_string().contains("document no-such-object"),
             "{error}"
         );
+    }
+
+    /// A content server that answers the `n`th request with `statuses[n]`
+    /// (the last one from then on), counting the requests.
+    async fn status_server(statuses: Vec<u16>) -> (String, Arc<AtomicU64>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let address = listener.local_addr().expect("the address");
+        let requests = Arc::new(AtomicU64::new(0));
+        let seen = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let n = seen.fetch_add(1, Ordering::SeqCst) as usize;
+                let status = statuses[n.min(statuses.len() - 1)];
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0u8; 4096];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    let body = format!("status {status}");
+                    let head = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let _ = socket.write_all(body.as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        (format!("http://{address}/files/report.txt"), requests)
+    }
+
+    /// `404` and every other `4xx` but `408` and `429` are final: one
+    /// request, an error that is not transient.
+    #[tokio::test]
+    async fn a_4xx_answer_fails_at_once() {
+        let mock = start(MockConfig::new()).await;
+        let client = client(&mock);
+        let dir = tempfile::tempdir().expect("a directory");
+        for status in [400u16, 403, 404, 410] {
+            let (url, requests) = status_server(vec![status]).await;
+            let error = client
+                .documents()
+                .download(url.as_str(), dir.path())
+                .await
+                .expect_err("a 4xx answer");
+            assert!(
+                matches!(
+                    error,
+                    ClientError::DownloadFailed { status: s, attempts: 1, .. } if s == status
+                ),
+                "{status}: {error:?}"
+            );
+            assert!(!error.is_transient(), "{status}");
+            assert_eq!(requests.load(Ordering::SeqCst), 1, "{status}: not retried");
+        }
+        assert!(entries(dir.path()).is_empty());
+    }
+
+    /// `5xx`, `429` and `408` are retried, and the download then succeeds.
+    #[tokio::test]
+    async fn a_5xx_429_or_408_answer_is_retried() {
+        let mock = start(MockConfig::new()).await;
+        let client = client(&mock);
+        let dir = tempfile::tempdir().expect("a directory");
+        for status in [500u16, 503, 429, 408] {
+            let (url, requests) = status_server(vec![status, status, 200]).await;
+            let file = downloaded(
+                client
+                    .documents()
+                    .download(url.as_str(), dir.path())
+                    .await
+                    .unwrap_or_else(|e| panic!("{status}, then 200: {e}")),
+            );
+            assert_eq!(std::fs::read(&file.path).expect("the file"), b"status 200");
+            assert_eq!(requests.load(Ordering::SeqCst), 3, "{status}");
+        }
+        // Still failing after the retries: transient, so a later try may work.
+        let (url, requests) = status_server(vec![503]).await;
+        let error = client
+            .documents()
+            .download(url.as_str(), dir.path())
+            .await
+            .expect_err("503 forever");
+        assert!(
+            matches!(
+                error,
+                ClientError::DownloadFailed {
+                    status: 503,
+                    attempts: 6,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(error.is_transient());
+        assert_eq!(requests.load(Ordering::SeqCst), 6);
+    }
+
+    /// A resolver that fails every name with `message`, counting lookups
+    /// (the system resolver's answer depends on the machine's network).
+    struct FailingResolver {
+        message: &'static str,
+        lookups: Arc<AtomicU64>,
+    }
+
+    impl tradecloud::client::reqwest::dns::Resolve for FailingResolver {
+        fn resolve(
+            &self,
+            _name: tradecloud::client::reqwest::dns::Name,
+        ) -> tradecloud::client::reqwest::dns::Resolving {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            let message = self.message;
+            Box::pin(async move { Err(std::io::Error::other(message).into()) })
+        }
+    }
+
+    /// A client of `mock` whose HTTP client resolves names with `message`'s
+    /// failure, and the lookup counter.
+    fn client_with_resolver(mock: &MockServer, message: &'static str) -> (Client, Arc<AtomicU64>) {
+        let lookups = Arc::new(AtomicU64::new(0));
+        let http = tradecloud::client::reqwest::Client::builder()
+            .dns_resolver(FailingResolver {
+                message,
+                lookups: lookups.clone(),
+            })
+            .build()
+            .expect("an HTTP client");
+        let client = builder(mock).http_client(http).build().expect("a client");
+        (client, lookups)
+    }
+
+    /// A host name that does not exist fails at once, for a download and an
+    /// API call; a resolver that says "try again" is retried.
+    #[tokio::test]
+    async fn a_host_that_does_not_resolve_fails_at_once() {
+        let mock = start(MockConfig::new()).await;
+        let dir = tempfile::tempdir().expect("a directory");
+        let url = "https://files.example.invalid/report.pdf";
+
+        // glibc's text for EAI_NONAME.
+        let (client, lookups) = client_with_resolver(
+            &mock,
+            "failed to lookup address information: Name or service not known",
+        );
+        let error = client
+            .documents()
+            .download(url, dir.path())
+            .await
+            .expect_err("no such host");
+        assert!(
+            matches!(error, ClientError::DownloadUnreachable { .. }),
+            "{error:?}"
+        );
+        assert!(
+            error.to_string().contains("retrying cannot help"),
+            "{error}"
+        );
+        assert!(!error.is_transient());
+        assert_eq!(
+            lookups.load(Ordering::SeqCst),
+            1,
+            "looked up once, not retried"
+        );
+
+        // The same for an API call to a base URL that does not resolve.
+        let api = Client::builder()
+            .base_url("http://tradecloud.example.invalid/v2")
+            .credentials("integration@example.com", "secret")
+            .retry_policy(RetryPolicy::default().base_delay(Duration::from_millis(1)))
+            .http_client(
+                tradecloud::client::reqwest::Client::builder()
+                    .dns_resolver(FailingResolver {
+                        message: "failed to lookup address information: Name or service not known",
+                        lookups: lookups.clone(),
+                    })
+                    .build()
+                    .expect("an HTTP client"),
+            )
+            .build()
+            .expect("a client");
+        lookups.store(0, Ordering::SeqCst);
+        let error = api.orders().get("o1").await.expect_err("no such host");
+        assert!(matches!(error, ClientError::Connect { .. }), "{error:?}");
+        assert!(!error.is_transient());
+        assert_eq!(lookups.load(Ordering::SeqCst), 1);
+
+        // glibc's text for EAI_AGAIN: the resolver may answer later.
+        let (client, lookups) = client_with_resolver(
+            &mock,
+            "failed to lookup address information: Temporary failure in name resolution",
+        );
+        let error = client
+            .documents()
+            .download(url, dir.path())
+            .await
+            .expect_err("the resolver stays down");
+        assert!(
+            matches!(error, ClientError::DownloadInterrupted { attempts: 6, .. }),
+            "{error:?}"
+        );
+        assert!(error.is_transient());
+        assert_eq!(lookups.load(Ordering::SeqCst), 6);
+        assert!(entries(dir.path()).is_empty());
+    }
+
+    /// A server whose certificate the client does not trust: one TLS
+    /// handshake, no retries.
+    #[cfg(feature = "receiver")]
+    #[tokio::test]
+    async fn a_refused_certificate_fails_at_once() {
+        use tokio_rustls::rustls;
+
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
+            .expect("a self-signed certificate");
+        let key =
+            rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key)
+            .expect("a TLS configuration");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let address = listener.local_addr().expect("the address");
+        let connections = Arc::new(AtomicU64::new(0));
+        let seen = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                seen.fetch_add(1, Ordering::SeqCst);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    // The client aborts the handshake.
+                    let _ = acceptor.accept(socket).await;
+                });
+            }
+        });
+
+        let mock = start(MockConfig::new()).await;
+        let client = client(&mock);
+        let dir = tempfile::tempdir().expect("a directory");
+        let url = format!("https://{address}/report.pdf");
+        let error = client
+            .documents()
+            .download(url.as_str(), dir.path())
+            .await
+            .expect_err("an untrusted certificate");
+        assert!(
+            matches!(error, ClientError::DownloadUnreachable { .. }),
+            "{error:?}"
+        );
+        assert!(!error.is_transient());
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            1,
+            "one handshake, no retries"
+        );
+        assert!(entries(dir.path()).is_empty());
     }
 }

@@ -87,7 +87,8 @@ mod client_download_memory {
 
         // Warm up: connections, logins, buffers and thread stacks exist after this.
         let _ = client
-            .download("warm-up", dir.path(), |_| {})
+            .documents()
+            .download("warm-up", dir.path())
             .await
             .expect("the warm-up download");
 
@@ -97,7 +98,8 @@ mod client_download_memory {
             let before = peak_rss();
             let started = Instant::now();
             let outcome = client
-                .download(object_id, dir.path(), |_| {})
+                .documents()
+                .download(object_id, dir.path())
                 .await
                 .expect("the download succeeds");
             let elapsed = started.elapsed();

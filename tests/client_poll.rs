@@ -50,7 +50,8 @@ mod client_poll {
 
         let watermark: DateTime = at(49).parse().expect("a watermark");
         let batch = client
-            .poll_orders_since(Some(watermark))
+            .orders()
+            .poll_since(Some(watermark))
             .await
             .expect("the poll");
         let got = ids(&batch.items);
@@ -73,7 +74,8 @@ mod client_poll {
             last = Some(server.update_order(order(id, &at(0))).expect("an update"));
         }
         let batch = client
-            .poll_orders_since(Some(next.clone()))
+            .orders()
+            .poll_since(Some(next.clone()))
             .await
             .expect("the second poll");
         assert_eq!(
@@ -88,7 +90,8 @@ mod client_poll {
 
         // Nothing changed: no items, the same watermark.
         let batch = client
-            .poll_orders_since(Some(next.clone()))
+            .orders()
+            .poll_since(Some(next.clone()))
             .await
             .expect("the third poll");
         assert!(batch.items.is_empty());
@@ -98,7 +101,7 @@ mod client_poll {
         );
 
         // From the beginning: everything once.
-        let batch = client.poll_orders_since(None).await.expect("a full poll");
+        let batch = client.orders().poll_since(None).await.expect("a full poll");
         let all = ids(&batch.items);
         assert_unique(&all);
         assert_eq!(all.len(), 370);
@@ -108,7 +111,7 @@ mod client_poll {
     async fn an_empty_first_poll_has_no_watermark_yet() {
         let server = start(MockConfig::new()).await;
         let client = client(&server);
-        let batch = client.poll_orders_since(None).await.expect("the poll");
+        let batch = client.orders().poll_since(None).await.expect("the poll");
         assert!(batch.items.is_empty());
         assert_eq!(batch.next_watermark, None);
         assert_eq!(batch.pages, 1);
@@ -140,7 +143,8 @@ mod client_poll {
             })
         };
         let first = client
-            .poll_orders_since(Some(at(0).parse().expect("a watermark")))
+            .orders()
+            .poll_since(Some(at(0).parse().expect("a watermark")))
             .await
             .expect("the poll");
         changer.await.expect("the changer");
@@ -148,7 +152,8 @@ mod client_poll {
         assert_unique(&first_ids);
         // Whatever one poll missed, the next poll from its watermark returns.
         let second = client
-            .poll_orders_since(first.next_watermark.clone())
+            .orders()
+            .poll_since(first.next_watermark.clone())
             .await
             .expect("the next poll");
         let all: BTreeSet<String> = first_ids
@@ -165,23 +170,26 @@ mod client_poll {
         let server = start(MockConfig::new().demo_data()).await;
         let client = client(&server);
         let orders = client
-            .poll_single_delivery_orders_since(None)
+            .single_delivery_orders()
+            .poll_since(None)
             .await
             .expect("the poll");
         assert!(!orders.items.is_empty());
         let next = orders.next_watermark.clone().expect("a watermark");
         let again = client
-            .poll_single_delivery_orders_since(Some(next.clone()))
+            .single_delivery_orders()
+            .poll_since(Some(next.clone()))
             .await
             .expect("the poll");
         assert!(again.items.is_empty());
         assert_eq!(again.next_watermark, Some(next));
 
-        let shipments = client.poll_shipments_since(None).await.expect("the poll");
+        let shipments = client.shipments().poll_since(None).await.expect("the poll");
         assert_eq!(shipments.items.len(), 1);
         let next = shipments.next_watermark.clone().expect("a watermark");
         let again = client
-            .poll_shipments_since(Some(next.clone()))
+            .shipments()
+            .poll_since(Some(next.clone()))
             .await
             .expect("the poll");
         assert!(again.items.is_empty());

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tradecloud::api::authentication::operations::LOGIN;
 use tradecloud::api::order::operations::GET_ORDER_BY_ID_ROUTE;
-use tradecloud::client::{ClientError, RetryPolicy};
+use tradecloud::client::{AuthStep, ClientError, RetryPolicy};
 use tradecloud::mock::{FaultConfig, FaultTrigger, MockConfig};
 
 #[path = "client_support.rs"]
@@ -32,7 +32,8 @@ mod client_retry {
         .await;
         let client = client(&server);
         let order = client
-            .get_order(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect("the fifth attempt succeeds");
         assert_eq!(order.id.as_deref(), Some(ORDER_ID));
@@ -54,7 +55,8 @@ mod client_retry {
         let client = client(&server);
         let started = Instant::now();
         client
-            .get_order(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect("the third attempt succeeds");
         let elapsed = started.elapsed();
@@ -74,7 +76,8 @@ mod client_retry {
         .await;
         let client = client(&server);
         client
-            .get_order(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect("the login succeeds on its third attempt");
         let stats = server.stats();
@@ -95,11 +98,20 @@ mod client_retry {
         .await;
         let client = client(&server);
         let error = client
-            .get_order(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect_err("the login never succeeds");
         assert!(
-            matches!(error, ClientError::AuthenticationFailed { ref step, status: 503, attempts: 6, .. } if step == "login"),
+            matches!(
+                error,
+                ClientError::AuthenticationFailed {
+                    step: AuthStep::Login,
+                    status: 503,
+                    attempts: 6,
+                    ..
+                }
+            ),
             "{error:?}"
         );
         let stats = server.stats();
@@ -118,7 +130,8 @@ mod client_retry {
         .await;
         let client = client(&server);
         let error = client
-            .get_order(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect_err("a 400 fails at once");
         assert!(
@@ -135,7 +148,11 @@ mod client_retry {
     async fn other_4xx_answers_are_not_retried_either() {
         let server = start(MockConfig::new().demo_data()).await;
         let client = client(&server);
-        let error = client.get_order("no-such-order").await.expect_err("a 404");
+        let error = client
+            .orders()
+            .get("no-such-order")
+            .await
+            .expect_err("a 404");
         assert!(matches!(error, ClientError::NotFound { .. }), "{error:?}");
         assert!(
             error
@@ -163,7 +180,11 @@ mod client_retry {
             )
             .build()
             .expect("a client");
-        let error = client.get_order(ORDER_ID).await.expect_err("503 forever");
+        let error = client
+            .orders()
+            .get(ORDER_ID)
+            .await
+            .expect_err("503 forever");
         assert!(
             matches!(
                 error,
@@ -194,7 +215,8 @@ mod client_retry {
             .build()
             .expect("a client");
         client
-            .get_order(ORDER_ID)
+            .orders()
+            .get(ORDER_ID)
             .await
             .expect("the second attempt is fast");
         assert_eq!(server.stats().requests_for(GET_ORDER_BY_ID_ROUTE.id), 2);
@@ -215,7 +237,7 @@ mod client_retry {
             let client = client.clone();
             tasks.push(tokio::spawn(async move {
                 for _ in 0..6 {
-                    client.get_order(ORDER_ID).await?;
+                    client.orders().get(ORDER_ID).await?;
                 }
                 Ok::<_, ClientError>(())
             }));
@@ -253,7 +275,7 @@ mod client_retry {
         for _ in 0..25 {
             let client = client.clone();
             tasks.push(tokio::spawn(async move {
-                client.get_order(ORDER_ID).await.map(|_| ())
+                client.orders().get(ORDER_ID).await.map(|_| ())
             }));
         }
         for task in tasks {

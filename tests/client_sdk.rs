@@ -11,8 +11,9 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use tradecloud::api::order::operations::GET_ORDER_BY_ID_ROUTE;
-use tradecloud::client::{Client, DownloadOutcome, Environment, Polled};
-use tradecloud::mock::MockConfig;
+use tradecloud::api::order_search::operations::POLL_ORDERS_ROUTE;
+use tradecloud::client::{Client, ClientError, DownloadOutcome, Environment, Polled};
+use tradecloud::mock::{FaultConfig, FaultTrigger, MockConfig};
 use tradecloud::types::DateTime;
 
 #[path = "client_support.rs"]
@@ -100,6 +101,87 @@ mod client_sdk {
             resumed.next_watermark.as_ref().map(DateTime::as_str),
             Some(at(49).as_str())
         );
+    }
+
+    /// A poll that fails after a page says from which watermark to go on;
+    /// polling again from it delivers the rest and, at least once, the last
+    /// item of the last good page (with the others of its change time).
+    #[tokio::test]
+    async fn a_failed_stream_says_where_to_resume() {
+        let mut config = MockConfig::new();
+        for i in 0..250 {
+            config = config.order(order(&format!("po-{i:03}"), &at(i / 5)));
+        }
+        let server = start(config).await;
+        let client = client(&server);
+        let start_from: DateTime = at(0).parse().expect("a watermark");
+
+        let mut stream = client.orders().stream_since(Some(start_from.clone()));
+        let mut delivered = Vec::new();
+        while let Some(event) = stream.next().await {
+            match event.expect("the first page") {
+                Polled::Item(order) => delivered.push(order.id().to_owned()),
+                // The page holds po-005 to po-104 (seconds 1 to 20): safe
+                // is the time before its last one.
+                Polled::Watermark(w) => {
+                    assert_eq!(w.as_str(), at(19));
+                    break;
+                }
+            }
+        }
+        // The next page fails with an answer no retry changes.
+        server
+            .set_faults(vec![FaultConfig::status(400, FaultTrigger::Always)
+                .for_operations([POLL_ORDERS_ROUTE.id])])
+            .expect("a fault");
+        let error = match stream.next().await {
+            Some(Err(error)) => error,
+            other => panic!("an error, not {other:?}"),
+        };
+        assert_eq!(
+            error.resume_from.as_ref().map(DateTime::as_str),
+            Some(at(19).as_str())
+        );
+        assert_eq!(error.pages, 1);
+        assert!(
+            matches!(error.error, ClientError::Rejected { status: 400, .. }),
+            "{error:?}"
+        );
+        assert!(!error.is_transient());
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("poll again from watermark {}", at(19))),
+            "{message}"
+        );
+        assert!(stream.next().await.is_none(), "an error ends the stream");
+
+        // A batch poll that fails resumes from where it started.
+        let batch_error = client
+            .orders()
+            .poll_since(Some(start_from.clone()))
+            .await
+            .expect_err("the fault is still on");
+        assert_eq!(batch_error.resume_from, Some(start_from));
+
+        server.clear_faults();
+        let resumed = client
+            .orders()
+            .poll_since(error.resume_from)
+            .await
+            .expect("the resumed poll");
+        let again: Vec<&str> = resumed.items.iter().map(|o| o.id()).collect();
+        // Second 20's orders come again: the last item of the last good page
+        // (po-104) and the others of its change time.
+        let twice: Vec<&str> = again
+            .iter()
+            .copied()
+            .filter(|id| delivered.iter().any(|d| d == id))
+            .collect();
+        assert_eq!(twice, ["po-100", "po-101", "po-102", "po-103", "po-104"]);
+        let mut everything: BTreeSet<String> = delivered.into_iter().collect();
+        everything.extend(again.iter().map(|id| id.to_string()));
+        // po-000 to po-004 changed at second 0, the start: not after it.
+        assert_eq!(everything.len(), 245, "nothing is lost");
     }
 
     #[tokio::test]

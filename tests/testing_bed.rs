@@ -31,7 +31,8 @@ impl Handler for Downloader {
             .ok_or_else(|| HandlerError::Permanent("no client".into()))?;
         let document = &body.shipment.supplier_shipment.as_ref().unwrap().documents[0];
         match client
-            .download(DocumentSource::from(document), &self.dir, |_| {})
+            .documents()
+            .download(DocumentSource::from(document), &self.dir)
             .await
         {
             Ok(DownloadOutcome::Downloaded(_)) => Ok(()),

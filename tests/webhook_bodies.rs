@@ -1190,8 +1190,10 @@ fn request_bodies_are_built_without_an_extra_literal() -> TestResult {
     );
     // A value goes back into a builder and comes out unchanged.
     let again: OrderPollRequest =
-        tradecloud::api::order_search::types::builder::OrderPollRequest::from(request.clone())
-            .into();
+        tradecloud::api::order_search::types::builder::OrderPollRequestBuilder::from(
+            request.clone(),
+        )
+        .into();
     assert_eq!(again, request);
     Ok(())
 }

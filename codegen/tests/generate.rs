@@ -345,7 +345,7 @@ fn structs_get_default_and_a_builder() {
     );
     // The builder: `Line::builder()`, one setter per field taking what
     // converts into it (an optional field without `Some`), then `build()`.
-    assert!(has(common, "pub fn builder() -> builder::Line {"));
+    assert!(has(common, "pub fn builder() -> builder::LineBuilder {"));
     assert!(has(common, "pub mod builder {"));
     assert!(has(
         common,
@@ -371,7 +371,7 @@ fn structs_get_default_and_a_builder() {
     assert!(has(common, "pub fn build(self) -> super::Line {"));
     assert!(has(
         common,
-        "impl ::std::convert::From<Line> for super::Line {"
+        "impl ::std::convert::From<LineBuilder> for super::Line {"
     ));
     let hook = out.file("hook/types.rs").expect("hook types");
     assert!(
@@ -403,12 +403,12 @@ fn required_enums_start_empty_and_other_required_scalars_get_no_default() {
         "{types}"
     );
     assert!(has(types, "size: defaults::"), "{types}");
-    assert!(has(types, "pub fn builder() -> builder::Event {"));
+    assert!(has(types, "pub fn builder() -> builder::EventBuilder {"));
     // A required decimal has no value to start from, and neither has what
     // requires it.
     for name in ["Priced", "Holder"] {
         assert!(!has(types, &format!("Default for {name} ")), "{types}");
-        assert!(!has(types, &format!("builder::{name} ")), "{types}");
+        assert!(!has(types, &format!("builder::{name}Builder ")), "{types}");
         assert!(
             !has(types, &format!("PartialEq, Default)]\npub struct {name} ")),
             "{types}"
@@ -423,13 +423,11 @@ fn clients_are_named_after_the_spec_and_drop_the_route_suffix() {
     assert!(has(client, "pub struct OrderServiceClient {"), "{client}");
     assert!(has(client, "pub async fn get_order_by_id<'a>("), "{client}");
     assert!(has(client, "pub async fn poll_orders<'a>("));
-    // The old names stay, deprecated, and call the new ones.
-    assert!(has(client, "#[deprecated(note = \"renamed to `OrderServiceClient`\")]\npub type Client = OrderServiceClient;"), "{client}");
-    assert!(has(client, "#[deprecated(note = \"renamed to `get_order_by_id`\")]\n    pub async fn get_order_by_id_route<'a>("), "{client}");
-    assert!(
-        has(client, "self.get_order_by_id(order_id, x_trace).await"),
-        "{client}"
-    );
+    // One name per operation: no aliases under the operation id, and no
+    // `Client` beside the spec's own name.
+    assert!(!has(client, "get_order_by_id_route"), "{client}");
+    assert!(!has(client, "pub type Client"), "{client}");
+    assert!(!has(client, "#[deprecated"), "{client}");
     assert!(has(client, "pub use super::OrderServiceClient;"));
     // `reqwest::Client` is left alone.
     assert!(has(client, "client: reqwest::Client,"));
@@ -451,10 +449,6 @@ fn clients_are_named_after_the_spec_and_drop_the_route_suffix() {
     let client = out.file("svc/client.rs").expect("client");
     assert!(has(client, "pub async fn poll<'a>("), "{client}");
     assert!(has(client, "pub async fn poll_route<'a>("), "{client}");
-    assert!(
-        !has(client, "#[deprecated(note = \"renamed to `poll`"),
-        "{client}"
-    );
 }
 
 #[test]

@@ -42,8 +42,8 @@ pub struct AttachOrderDocumentsByBuyer {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl AttachOrderDocumentsByBuyer {
-    /// A builder of `AttachOrderDocumentsByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::AttachOrderDocumentsByBuyer {
+    /// A [`builder::AttachOrderDocumentsByBuyerBuilder`] of `AttachOrderDocumentsByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::AttachOrderDocumentsByBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -69,8 +69,8 @@ pub struct DespatchAdviceDeparture {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl DespatchAdviceDeparture {
-    /// A builder of `DespatchAdviceDeparture`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::DespatchAdviceDeparture {
+    /// A [`builder::DespatchAdviceDepartureBuilder`] of `DespatchAdviceDeparture`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::DespatchAdviceDepartureBuilder {
         ::std::default::Default::default()
     }
 }
@@ -142,8 +142,8 @@ pub struct DespatchAdviceDestination {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl DespatchAdviceDestination {
-    /// A builder of `DespatchAdviceDestination`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::DespatchAdviceDestination {
+    /// A [`builder::DespatchAdviceDestinationBuilder`] of `DespatchAdviceDestination`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::DespatchAdviceDestinationBuilder {
         ::std::default::Default::default()
     }
 }
@@ -169,8 +169,8 @@ pub struct DespatchAdviceHeader {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl DespatchAdviceHeader {
-    /// A builder of `DespatchAdviceHeader`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::DespatchAdviceHeader {
+    /// A [`builder::DespatchAdviceHeaderBuilder`] of `DespatchAdviceHeader`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::DespatchAdviceHeaderBuilder {
         ::std::default::Default::default()
     }
 }
@@ -223,8 +223,8 @@ pub struct DespatchAdviceLine {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl DespatchAdviceLine {
-    /// A builder of `DespatchAdviceLine`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::DespatchAdviceLine {
+    /// A [`builder::DespatchAdviceLineBuilder`] of `DespatchAdviceLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::DespatchAdviceLineBuilder {
         ::std::default::Default::default()
     }
 }
@@ -279,8 +279,8 @@ pub struct DespatchAdviceLocation {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl DespatchAdviceLocation {
-    /// A builder of `DespatchAdviceLocation`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::DespatchAdviceLocation {
+    /// A [`builder::DespatchAdviceLocationBuilder`] of `DespatchAdviceLocation`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::DespatchAdviceLocationBuilder {
         ::std::default::Default::default()
     }
 }
@@ -336,8 +336,8 @@ pub struct DespatchAdviceShipment {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl DespatchAdviceShipment {
-    /// A builder of `DespatchAdviceShipment`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::DespatchAdviceShipment {
+    /// A [`builder::DespatchAdviceShipmentBuilder`] of `DespatchAdviceShipment`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::DespatchAdviceShipmentBuilder {
         ::std::default::Default::default()
     }
 }
@@ -352,8 +352,8 @@ pub struct OkResponse {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OkResponse {
-    /// A builder of `OkResponse`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OkResponse {
+    /// A [`builder::OkResponseBuilder`] of `OkResponse`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OkResponseBuilder {
         ::std::default::Default::default()
     }
 }
@@ -446,8 +446,8 @@ pub struct OrderByBuyer {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderByBuyer {
-    /// A builder of `OrderByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderByBuyer {
+    /// A [`builder::OrderByBuyerBuilder`] of `OrderByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderByBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -466,8 +466,8 @@ pub struct OrderDeliveriesLineByBuyer {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderDeliveriesLineByBuyer {
-    /// A builder of `OrderDeliveriesLineByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderDeliveriesLineByBuyer {
+    /// A [`builder::OrderDeliveriesLineByBuyerBuilder`] of `OrderDeliveriesLineByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderDeliveriesLineByBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -487,8 +487,8 @@ pub struct OrderDeliveriesOrderByBuyer {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderDeliveriesOrderByBuyer {
-    /// A builder of `OrderDeliveriesOrderByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderDeliveriesOrderByBuyer {
+    /// A [`builder::OrderDeliveriesOrderByBuyerBuilder`] of `OrderDeliveriesOrderByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderDeliveriesOrderByBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -506,8 +506,8 @@ pub struct OrderDeliveryHistoryLineByBuyer {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderDeliveryHistoryLineByBuyer {
-    /// A builder of `OrderDeliveryHistoryLineByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderDeliveryHistoryLineByBuyer {
+    /// A [`builder::OrderDeliveryHistoryLineByBuyerBuilder`] of `OrderDeliveryHistoryLineByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderDeliveryHistoryLineByBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -526,8 +526,8 @@ pub struct OrderDocumentsLineByBuyer {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderDocumentsLineByBuyer {
-    /// A builder of `OrderDocumentsLineByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderDocumentsLineByBuyer {
+    /// A [`builder::OrderDocumentsLineByBuyerBuilder`] of `OrderDocumentsLineByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderDocumentsLineByBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -559,8 +559,8 @@ pub struct OrderDocumentsOrderByBuyer {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderDocumentsOrderByBuyer {
-    /// A builder of `OrderDocumentsOrderByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderDocumentsOrderByBuyer {
+    /// A [`builder::OrderDocumentsOrderByBuyerBuilder`] of `OrderDocumentsOrderByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderDocumentsOrderByBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -578,8 +578,8 @@ pub struct OrderIndicatorsLineByBuyer {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderIndicatorsLineByBuyer {
-    /// A builder of `OrderIndicatorsLineByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderIndicatorsLineByBuyer {
+    /// A [`builder::OrderIndicatorsLineByBuyerBuilder`] of `OrderIndicatorsLineByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderIndicatorsLineByBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -606,8 +606,8 @@ pub struct OrderIndicatorsOrderByBuyer {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderIndicatorsOrderByBuyer {
-    /// A builder of `OrderIndicatorsOrderByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderIndicatorsOrderByBuyer {
+    /// A [`builder::OrderIndicatorsOrderByBuyerBuilder`] of `OrderIndicatorsOrderByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderIndicatorsOrderByBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -730,8 +730,8 @@ pub struct OrderLineByBuyer {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderLineByBuyer {
-    /// A builder of `OrderLineByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderLineByBuyer {
+    /// A [`builder::OrderLineByBuyerBuilder`] of `OrderLineByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderLineByBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -781,8 +781,8 @@ pub struct OrderResponseBySupplier {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderResponseBySupplier {
-    /// A builder of `OrderResponseBySupplier`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderResponseBySupplier {
+    /// A [`builder::OrderResponseBySupplierBuilder`] of `OrderResponseBySupplier`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderResponseBySupplierBuilder {
         ::std::default::Default::default()
     }
 }
@@ -870,8 +870,8 @@ pub struct OrderResponseLineBySupplier {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderResponseLineBySupplier {
-    /// A builder of `OrderResponseLineBySupplier`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderResponseLineBySupplier {
+    /// A [`builder::OrderResponseLineBySupplierBuilder`] of `OrderResponseLineBySupplier`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderResponseLineBySupplierBuilder {
         ::std::default::Default::default()
     }
 }
@@ -896,8 +896,8 @@ pub struct SendDespatchAdviceBySupplier {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SendDespatchAdviceBySupplier {
-    /// A builder of `SendDespatchAdviceBySupplier`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SendDespatchAdviceBySupplier {
+    /// A [`builder::SendDespatchAdviceBySupplierBuilder`] of `SendDespatchAdviceBySupplier`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SendDespatchAdviceBySupplierBuilder {
         ::std::default::Default::default()
     }
 }
@@ -940,8 +940,8 @@ pub struct SendOrderByBuyer {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SendOrderByBuyer {
-    /// A builder of `SendOrderByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SendOrderByBuyer {
+    /// A [`builder::SendOrderByBuyerBuilder`] of `SendOrderByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SendOrderByBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -971,8 +971,8 @@ pub struct SendOrderDeliveriesByBuyer {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SendOrderDeliveriesByBuyer {
-    /// A builder of `SendOrderDeliveriesByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SendOrderDeliveriesByBuyer {
+    /// A [`builder::SendOrderDeliveriesByBuyerBuilder`] of `SendOrderDeliveriesByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SendOrderDeliveriesByBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1004,8 +1004,8 @@ pub struct SendOrderDeliveryHistoryByBuyer {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SendOrderDeliveryHistoryByBuyer {
-    /// A builder of `SendOrderDeliveryHistoryByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SendOrderDeliveryHistoryByBuyer {
+    /// A [`builder::SendOrderDeliveryHistoryByBuyerBuilder`] of `SendOrderDeliveryHistoryByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SendOrderDeliveryHistoryByBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1024,8 +1024,8 @@ pub struct SendOrderIndicatorsByBuyer {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SendOrderIndicatorsByBuyer {
-    /// A builder of `SendOrderIndicatorsByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SendOrderIndicatorsByBuyer {
+    /// A [`builder::SendOrderIndicatorsByBuyerBuilder`] of `SendOrderIndicatorsByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SendOrderIndicatorsByBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1056,8 +1056,8 @@ pub struct SendOrderResponseBySupplier {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SendOrderResponseBySupplier {
-    /// A builder of `SendOrderResponseBySupplier`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SendOrderResponseBySupplier {
+    /// A [`builder::SendOrderResponseBySupplierBuilder`] of `SendOrderResponseBySupplier`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SendOrderResponseBySupplierBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1100,8 +1100,8 @@ pub struct SendSingleDeliveryOrderByBuyer {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SendSingleDeliveryOrderByBuyer {
-    /// A builder of `SendSingleDeliveryOrderByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SendSingleDeliveryOrderByBuyer {
+    /// A [`builder::SendSingleDeliveryOrderByBuyerBuilder`] of `SendSingleDeliveryOrderByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SendSingleDeliveryOrderByBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1226,8 +1226,8 @@ pub struct SingleDeliveryOrderLineByBuyer {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SingleDeliveryOrderLineByBuyer {
-    /// A builder of `SingleDeliveryOrderLineByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SingleDeliveryOrderLineByBuyer {
+    /// A [`builder::SingleDeliveryOrderLineByBuyerBuilder`] of `SingleDeliveryOrderLineByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SingleDeliveryOrderLineByBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1766,10 +1766,10 @@ impl crate::types::Validate for SingleDeliveryOrderLineByBuyer {
 pub mod builder {
     /// Builder of [`super::AttachOrderDocumentsByBuyer`] (see [`super::AttachOrderDocumentsByBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct AttachOrderDocumentsByBuyer {
+    pub struct AttachOrderDocumentsByBuyerBuilder {
         value: super::AttachOrderDocumentsByBuyer,
     }
-    impl AttachOrderDocumentsByBuyer {
+    impl AttachOrderDocumentsByBuyerBuilder {
         ///The purchase order lines having a new document attached. An empty list is sent as `[]` (not left out).
         pub fn lines(
             mut self,
@@ -1804,24 +1804,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<AttachOrderDocumentsByBuyer>
+    impl ::std::convert::From<AttachOrderDocumentsByBuyerBuilder>
     for super::AttachOrderDocumentsByBuyer {
-        fn from(builder: AttachOrderDocumentsByBuyer) -> Self {
+        fn from(builder: AttachOrderDocumentsByBuyerBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::AttachOrderDocumentsByBuyer>
-    for AttachOrderDocumentsByBuyer {
+    for AttachOrderDocumentsByBuyerBuilder {
         fn from(value: super::AttachOrderDocumentsByBuyer) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::DespatchAdviceDeparture`] (see [`super::DespatchAdviceDeparture::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct DespatchAdviceDeparture {
+    pub struct DespatchAdviceDepartureBuilder {
         value: super::DespatchAdviceDeparture,
     }
-    impl DespatchAdviceDeparture {
+    impl DespatchAdviceDepartureBuilder {
         ///The actual departure local date, as the despatch advice page names it.
         pub fn actual_date(
             mut self,
@@ -1868,24 +1868,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<DespatchAdviceDeparture>
+    impl ::std::convert::From<DespatchAdviceDepartureBuilder>
     for super::DespatchAdviceDeparture {
-        fn from(builder: DespatchAdviceDeparture) -> Self {
+        fn from(builder: DespatchAdviceDepartureBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::DespatchAdviceDeparture>
-    for DespatchAdviceDeparture {
+    for DespatchAdviceDepartureBuilder {
         fn from(value: super::DespatchAdviceDeparture) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::DespatchAdviceDestination`] (see [`super::DespatchAdviceDestination::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct DespatchAdviceDestination {
+    pub struct DespatchAdviceDestinationBuilder {
         value: super::DespatchAdviceDestination,
     }
-    impl DespatchAdviceDestination {
+    impl DespatchAdviceDestinationBuilder {
         ///The actual departure date from this destination.
         pub fn atd_date(
             mut self,
@@ -1996,24 +1996,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<DespatchAdviceDestination>
+    impl ::std::convert::From<DespatchAdviceDestinationBuilder>
     for super::DespatchAdviceDestination {
-        fn from(builder: DespatchAdviceDestination) -> Self {
+        fn from(builder: DespatchAdviceDestinationBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::DespatchAdviceDestination>
-    for DespatchAdviceDestination {
+    for DespatchAdviceDestinationBuilder {
         fn from(value: super::DespatchAdviceDestination) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::DespatchAdviceHeader`] (see [`super::DespatchAdviceHeader::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct DespatchAdviceHeader {
+    pub struct DespatchAdviceHeaderBuilder {
         value: super::DespatchAdviceHeader,
     }
-    impl DespatchAdviceHeader {
+    impl DespatchAdviceHeaderBuilder {
         ///The buyer account code or number as known in the supplier's ERP system. It is verified.
         pub fn buyer_account_number(
             mut self,
@@ -2060,22 +2060,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<DespatchAdviceHeader> for super::DespatchAdviceHeader {
-        fn from(builder: DespatchAdviceHeader) -> Self {
+    impl ::std::convert::From<DespatchAdviceHeaderBuilder>
+    for super::DespatchAdviceHeader {
+        fn from(builder: DespatchAdviceHeaderBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::DespatchAdviceHeader> for DespatchAdviceHeader {
+    impl ::std::convert::From<super::DespatchAdviceHeader>
+    for DespatchAdviceHeaderBuilder {
         fn from(value: super::DespatchAdviceHeader) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::DespatchAdviceLine`] (see [`super::DespatchAdviceLine::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct DespatchAdviceLine {
+    pub struct DespatchAdviceLineBuilder {
         value: super::DespatchAdviceLine,
     }
-    impl DespatchAdviceLine {
+    impl DespatchAdviceLineBuilder {
         ///The expected date of the backorder quantity, as Tradecloud's example sends it.
         pub fn backorder_date(
             mut self,
@@ -2158,22 +2160,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<DespatchAdviceLine> for super::DespatchAdviceLine {
-        fn from(builder: DespatchAdviceLine) -> Self {
+    impl ::std::convert::From<DespatchAdviceLineBuilder> for super::DespatchAdviceLine {
+        fn from(builder: DespatchAdviceLineBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::DespatchAdviceLine> for DespatchAdviceLine {
+    impl ::std::convert::From<super::DespatchAdviceLine> for DespatchAdviceLineBuilder {
         fn from(value: super::DespatchAdviceLine) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::DespatchAdviceLocation`] (see [`super::DespatchAdviceLocation::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct DespatchAdviceLocation {
+    pub struct DespatchAdviceLocationBuilder {
         value: super::DespatchAdviceLocation,
     }
-    impl DespatchAdviceLocation {
+    impl DespatchAdviceLocationBuilder {
         ///One or more location address lines. An empty list is sent as `[]` (not left out).
         pub fn address_lines(
             mut self,
@@ -2268,22 +2270,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<DespatchAdviceLocation> for super::DespatchAdviceLocation {
-        fn from(builder: DespatchAdviceLocation) -> Self {
+    impl ::std::convert::From<DespatchAdviceLocationBuilder>
+    for super::DespatchAdviceLocation {
+        fn from(builder: DespatchAdviceLocationBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::DespatchAdviceLocation> for DespatchAdviceLocation {
+    impl ::std::convert::From<super::DespatchAdviceLocation>
+    for DespatchAdviceLocationBuilder {
         fn from(value: super::DespatchAdviceLocation) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::DespatchAdviceShipment`] (see [`super::DespatchAdviceShipment::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct DespatchAdviceShipment {
+    pub struct DespatchAdviceShipmentBuilder {
         value: super::DespatchAdviceShipment,
     }
-    impl DespatchAdviceShipment {
+    impl DespatchAdviceShipmentBuilder {
         /// The departure location and date of the shipment.
         pub fn departure(
             mut self,
@@ -2376,22 +2380,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<DespatchAdviceShipment> for super::DespatchAdviceShipment {
-        fn from(builder: DespatchAdviceShipment) -> Self {
+    impl ::std::convert::From<DespatchAdviceShipmentBuilder>
+    for super::DespatchAdviceShipment {
+        fn from(builder: DespatchAdviceShipmentBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::DespatchAdviceShipment> for DespatchAdviceShipment {
+    impl ::std::convert::From<super::DespatchAdviceShipment>
+    for DespatchAdviceShipmentBuilder {
         fn from(value: super::DespatchAdviceShipment) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OkResponse`] (see [`super::OkResponse::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OkResponse {
+    pub struct OkResponseBuilder {
         value: super::OkResponse,
     }
-    impl OkResponse {
+    impl OkResponseBuilder {
         ///`true`: the message was accepted.
         pub fn ok(mut self, value: impl ::std::convert::Into<bool>) -> Self {
             self.value.ok = ::std::option::Option::Some(value.into());
@@ -2411,22 +2417,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OkResponse> for super::OkResponse {
-        fn from(builder: OkResponse) -> Self {
+    impl ::std::convert::From<OkResponseBuilder> for super::OkResponse {
+        fn from(builder: OkResponseBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::OkResponse> for OkResponse {
+    impl ::std::convert::From<super::OkResponse> for OkResponseBuilder {
         fn from(value: super::OkResponse) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderByBuyer`] (see [`super::OrderByBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderByBuyer {
+    pub struct OrderByBuyerBuilder {
         value: super::OrderByBuyer,
     }
-    impl OrderByBuyer {
+    impl OrderByBuyerBuilder {
         /// The optional legal entity that receives and handles the invoice. The supplier must send the invoice to the buyer accounting party when specified.
         pub fn buyer_accounting_party(
             mut self,
@@ -2597,22 +2603,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OrderByBuyer> for super::OrderByBuyer {
-        fn from(builder: OrderByBuyer) -> Self {
+    impl ::std::convert::From<OrderByBuyerBuilder> for super::OrderByBuyer {
+        fn from(builder: OrderByBuyerBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::OrderByBuyer> for OrderByBuyer {
+    impl ::std::convert::From<super::OrderByBuyer> for OrderByBuyerBuilder {
         fn from(value: super::OrderByBuyer) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderDeliveriesLineByBuyer`] (see [`super::OrderDeliveriesLineByBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderDeliveriesLineByBuyer {
+    pub struct OrderDeliveriesLineByBuyerBuilder {
         value: super::OrderDeliveriesLineByBuyer,
     }
-    impl OrderDeliveriesLineByBuyer {
+    impl OrderDeliveriesLineByBuyerBuilder {
         ///The actual deliveries (goods received) to append to this line's delivery history; matched against the delivery schedule by date and quantity. At most 100 delivery lines per delivery history. An empty list is sent as `[]` (not left out).
         pub fn deliveries(
             mut self,
@@ -2649,24 +2655,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OrderDeliveriesLineByBuyer>
+    impl ::std::convert::From<OrderDeliveriesLineByBuyerBuilder>
     for super::OrderDeliveriesLineByBuyer {
-        fn from(builder: OrderDeliveriesLineByBuyer) -> Self {
+        fn from(builder: OrderDeliveriesLineByBuyerBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::OrderDeliveriesLineByBuyer>
-    for OrderDeliveriesLineByBuyer {
+    for OrderDeliveriesLineByBuyerBuilder {
         fn from(value: super::OrderDeliveriesLineByBuyer) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderDeliveriesOrderByBuyer`] (see [`super::OrderDeliveriesOrderByBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderDeliveriesOrderByBuyer {
+    pub struct OrderDeliveriesOrderByBuyerBuilder {
         value: super::OrderDeliveriesOrderByBuyer,
     }
-    impl OrderDeliveriesOrderByBuyer {
+    impl OrderDeliveriesOrderByBuyerBuilder {
         ///The optional Tradecloud company identifier. Only needed when the integration user account has authorization for multiple companies.
         pub fn company_id(
             mut self,
@@ -2697,24 +2703,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OrderDeliveriesOrderByBuyer>
+    impl ::std::convert::From<OrderDeliveriesOrderByBuyerBuilder>
     for super::OrderDeliveriesOrderByBuyer {
-        fn from(builder: OrderDeliveriesOrderByBuyer) -> Self {
+        fn from(builder: OrderDeliveriesOrderByBuyerBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::OrderDeliveriesOrderByBuyer>
-    for OrderDeliveriesOrderByBuyer {
+    for OrderDeliveriesOrderByBuyerBuilder {
         fn from(value: super::OrderDeliveriesOrderByBuyer) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderDeliveryHistoryLineByBuyer`] (see [`super::OrderDeliveryHistoryLineByBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderDeliveryHistoryLineByBuyer {
+    pub struct OrderDeliveryHistoryLineByBuyerBuilder {
         value: super::OrderDeliveryHistoryLineByBuyer,
     }
-    impl OrderDeliveryHistoryLineByBuyer {
+    impl OrderDeliveryHistoryLineByBuyerBuilder {
         ///The complete delivery history of this line, replacing the current one; an empty list clears it (required for that reason: a line without it would say nothing). At most 100 delivery lines per delivery history.
         pub fn delivery_history(
             mut self,
@@ -2752,24 +2758,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OrderDeliveryHistoryLineByBuyer>
+    impl ::std::convert::From<OrderDeliveryHistoryLineByBuyerBuilder>
     for super::OrderDeliveryHistoryLineByBuyer {
-        fn from(builder: OrderDeliveryHistoryLineByBuyer) -> Self {
+        fn from(builder: OrderDeliveryHistoryLineByBuyerBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::OrderDeliveryHistoryLineByBuyer>
-    for OrderDeliveryHistoryLineByBuyer {
+    for OrderDeliveryHistoryLineByBuyerBuilder {
         fn from(value: super::OrderDeliveryHistoryLineByBuyer) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderDocumentsLineByBuyer`] (see [`super::OrderDocumentsLineByBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderDocumentsLineByBuyer {
+    pub struct OrderDocumentsLineByBuyerBuilder {
         value: super::OrderDocumentsLineByBuyer,
     }
-    impl OrderDocumentsLineByBuyer {
+    impl OrderDocumentsLineByBuyerBuilder {
         ///The documents to be attached to this line. At most 100 documents per order line. An empty list is sent as `[]` (not left out).
         pub fn documents(
             mut self,
@@ -2804,24 +2810,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OrderDocumentsLineByBuyer>
+    impl ::std::convert::From<OrderDocumentsLineByBuyerBuilder>
     for super::OrderDocumentsLineByBuyer {
-        fn from(builder: OrderDocumentsLineByBuyer) -> Self {
+        fn from(builder: OrderDocumentsLineByBuyerBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::OrderDocumentsLineByBuyer>
-    for OrderDocumentsLineByBuyer {
+    for OrderDocumentsLineByBuyerBuilder {
         fn from(value: super::OrderDocumentsLineByBuyer) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderDocumentsOrderByBuyer`] (see [`super::OrderDocumentsOrderByBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderDocumentsOrderByBuyer {
+    pub struct OrderDocumentsOrderByBuyerBuilder {
         value: super::OrderDocumentsOrderByBuyer,
     }
-    impl OrderDocumentsOrderByBuyer {
+    impl OrderDocumentsOrderByBuyerBuilder {
         ///The optional Tradecloud company identifier. Only needed when the integration user account has authorization for multiple companies.
         pub fn company_id(
             mut self,
@@ -2874,24 +2880,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OrderDocumentsOrderByBuyer>
+    impl ::std::convert::From<OrderDocumentsOrderByBuyerBuilder>
     for super::OrderDocumentsOrderByBuyer {
-        fn from(builder: OrderDocumentsOrderByBuyer) -> Self {
+        fn from(builder: OrderDocumentsOrderByBuyerBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::OrderDocumentsOrderByBuyer>
-    for OrderDocumentsOrderByBuyer {
+    for OrderDocumentsOrderByBuyerBuilder {
         fn from(value: super::OrderDocumentsOrderByBuyer) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderIndicatorsLineByBuyer`] (see [`super::OrderIndicatorsLineByBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderIndicatorsLineByBuyer {
+    pub struct OrderIndicatorsLineByBuyerBuilder {
         value: super::OrderIndicatorsLineByBuyer,
     }
-    impl OrderIndicatorsLineByBuyer {
+    impl OrderIndicatorsLineByBuyerBuilder {
         /// Line level indicators; they overrule the order level indicators.
         pub fn indicators(
             mut self,
@@ -2924,24 +2930,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OrderIndicatorsLineByBuyer>
+    impl ::std::convert::From<OrderIndicatorsLineByBuyerBuilder>
     for super::OrderIndicatorsLineByBuyer {
-        fn from(builder: OrderIndicatorsLineByBuyer) -> Self {
+        fn from(builder: OrderIndicatorsLineByBuyerBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::OrderIndicatorsLineByBuyer>
-    for OrderIndicatorsLineByBuyer {
+    for OrderIndicatorsLineByBuyerBuilder {
         fn from(value: super::OrderIndicatorsLineByBuyer) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderIndicatorsOrderByBuyer`] (see [`super::OrderIndicatorsOrderByBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderIndicatorsOrderByBuyer {
+    pub struct OrderIndicatorsOrderByBuyerBuilder {
         value: super::OrderIndicatorsOrderByBuyer,
     }
-    impl OrderIndicatorsOrderByBuyer {
+    impl OrderIndicatorsOrderByBuyerBuilder {
         ///The optional Tradecloud company identifier. Only needed when the integration user account has authorization for multiple companies.
         pub fn company_id(
             mut self,
@@ -2982,24 +2988,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OrderIndicatorsOrderByBuyer>
+    impl ::std::convert::From<OrderIndicatorsOrderByBuyerBuilder>
     for super::OrderIndicatorsOrderByBuyer {
-        fn from(builder: OrderIndicatorsOrderByBuyer) -> Self {
+        fn from(builder: OrderIndicatorsOrderByBuyerBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::OrderIndicatorsOrderByBuyer>
-    for OrderIndicatorsOrderByBuyer {
+    for OrderIndicatorsOrderByBuyerBuilder {
         fn from(value: super::OrderIndicatorsOrderByBuyer) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderLineByBuyer`] (see [`super::OrderLineByBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderLineByBuyer {
+    pub struct OrderLineByBuyerBuilder {
         value: super::OrderLineByBuyer,
     }
-    impl OrderLineByBuyer {
+    impl OrderLineByBuyerBuilder {
         /// The certification required for the goods of this line.
         pub fn certification(
             mut self,
@@ -3224,22 +3230,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OrderLineByBuyer> for super::OrderLineByBuyer {
-        fn from(builder: OrderLineByBuyer) -> Self {
+    impl ::std::convert::From<OrderLineByBuyerBuilder> for super::OrderLineByBuyer {
+        fn from(builder: OrderLineByBuyerBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::OrderLineByBuyer> for OrderLineByBuyer {
+    impl ::std::convert::From<super::OrderLineByBuyer> for OrderLineByBuyerBuilder {
         fn from(value: super::OrderLineByBuyer) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderResponseBySupplier`] (see [`super::OrderResponseBySupplier::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderResponseBySupplier {
+    pub struct OrderResponseBySupplierBuilder {
         value: super::OrderResponseBySupplier,
     }
-    impl OrderResponseBySupplier {
+    impl OrderResponseBySupplierBuilder {
         ///The buyer's account number as known in the supplier's ERP system. It is verified: it must be set in the Tradecloud portal after the connection is accepted, and be unique within the company.
         pub fn buyer_account_number(
             mut self,
@@ -3340,24 +3346,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OrderResponseBySupplier>
+    impl ::std::convert::From<OrderResponseBySupplierBuilder>
     for super::OrderResponseBySupplier {
-        fn from(builder: OrderResponseBySupplier) -> Self {
+        fn from(builder: OrderResponseBySupplierBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::OrderResponseBySupplier>
-    for OrderResponseBySupplier {
+    for OrderResponseBySupplierBuilder {
         fn from(value: super::OrderResponseBySupplier) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderResponseLineBySupplier`] (see [`super::OrderResponseLineBySupplier::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderResponseLineBySupplier {
+    pub struct OrderResponseLineBySupplierBuilder {
         value: super::OrderResponseLineBySupplier,
     }
-    impl OrderResponseLineBySupplier {
+    impl OrderResponseLineBySupplierBuilder {
         ///**Deprecated.** Responded charge lines, superseded by `lineType` `Charge` and line-level pricing. An empty list is sent as `[]` (not left out).
         pub fn charge_lines(
             mut self,
@@ -3510,24 +3516,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OrderResponseLineBySupplier>
+    impl ::std::convert::From<OrderResponseLineBySupplierBuilder>
     for super::OrderResponseLineBySupplier {
-        fn from(builder: OrderResponseLineBySupplier) -> Self {
+        fn from(builder: OrderResponseLineBySupplierBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::OrderResponseLineBySupplier>
-    for OrderResponseLineBySupplier {
+    for OrderResponseLineBySupplierBuilder {
         fn from(value: super::OrderResponseLineBySupplier) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SendDespatchAdviceBySupplier`] (see [`super::SendDespatchAdviceBySupplier::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SendDespatchAdviceBySupplier {
+    pub struct SendDespatchAdviceBySupplierBuilder {
         value: super::SendDespatchAdviceBySupplier,
     }
-    impl SendDespatchAdviceBySupplier {
+    impl SendDespatchAdviceBySupplierBuilder {
         ///Local date and time at which the despatch advice of this shipment was issued in the supplier's ERP system.
         pub fn erp_issue_date_time(
             mut self,
@@ -3570,24 +3576,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<SendDespatchAdviceBySupplier>
+    impl ::std::convert::From<SendDespatchAdviceBySupplierBuilder>
     for super::SendDespatchAdviceBySupplier {
-        fn from(builder: SendDespatchAdviceBySupplier) -> Self {
+        fn from(builder: SendDespatchAdviceBySupplierBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::SendDespatchAdviceBySupplier>
-    for SendDespatchAdviceBySupplier {
+    for SendDespatchAdviceBySupplierBuilder {
         fn from(value: super::SendDespatchAdviceBySupplier) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SendOrderByBuyer`] (see [`super::SendOrderByBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SendOrderByBuyer {
+    pub struct SendOrderByBuyerBuilder {
         value: super::SendOrderByBuyer,
     }
-    impl SendOrderByBuyer {
+    impl SendOrderByBuyerBuilder {
         ///Date and time the order was originally issued in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`.
         pub fn erp_issue_date_time(
             mut self,
@@ -3656,22 +3662,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<SendOrderByBuyer> for super::SendOrderByBuyer {
-        fn from(builder: SendOrderByBuyer) -> Self {
+    impl ::std::convert::From<SendOrderByBuyerBuilder> for super::SendOrderByBuyer {
+        fn from(builder: SendOrderByBuyerBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::SendOrderByBuyer> for SendOrderByBuyer {
+    impl ::std::convert::From<super::SendOrderByBuyer> for SendOrderByBuyerBuilder {
         fn from(value: super::SendOrderByBuyer) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SendOrderDeliveriesByBuyer`] (see [`super::SendOrderDeliveriesByBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SendOrderDeliveriesByBuyer {
+    pub struct SendOrderDeliveriesByBuyerBuilder {
         value: super::SendOrderDeliveriesByBuyer,
     }
-    impl SendOrderDeliveriesByBuyer {
+    impl SendOrderDeliveriesByBuyerBuilder {
         ///Date and time of this change in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`.
         pub fn erp_last_change_date_time(
             mut self,
@@ -3724,24 +3730,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<SendOrderDeliveriesByBuyer>
+    impl ::std::convert::From<SendOrderDeliveriesByBuyerBuilder>
     for super::SendOrderDeliveriesByBuyer {
-        fn from(builder: SendOrderDeliveriesByBuyer) -> Self {
+        fn from(builder: SendOrderDeliveriesByBuyerBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::SendOrderDeliveriesByBuyer>
-    for SendOrderDeliveriesByBuyer {
+    for SendOrderDeliveriesByBuyerBuilder {
         fn from(value: super::SendOrderDeliveriesByBuyer) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SendOrderDeliveryHistoryByBuyer`] (see [`super::SendOrderDeliveryHistoryByBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SendOrderDeliveryHistoryByBuyer {
+    pub struct SendOrderDeliveryHistoryByBuyerBuilder {
         value: super::SendOrderDeliveryHistoryByBuyer,
     }
-    impl SendOrderDeliveryHistoryByBuyer {
+    impl SendOrderDeliveryHistoryByBuyerBuilder {
         ///Date and time of this change in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`.
         pub fn erp_last_change_date_time(
             mut self,
@@ -3794,24 +3800,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<SendOrderDeliveryHistoryByBuyer>
+    impl ::std::convert::From<SendOrderDeliveryHistoryByBuyerBuilder>
     for super::SendOrderDeliveryHistoryByBuyer {
-        fn from(builder: SendOrderDeliveryHistoryByBuyer) -> Self {
+        fn from(builder: SendOrderDeliveryHistoryByBuyerBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::SendOrderDeliveryHistoryByBuyer>
-    for SendOrderDeliveryHistoryByBuyer {
+    for SendOrderDeliveryHistoryByBuyerBuilder {
         fn from(value: super::SendOrderDeliveryHistoryByBuyer) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SendOrderIndicatorsByBuyer`] (see [`super::SendOrderIndicatorsByBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SendOrderIndicatorsByBuyer {
+    pub struct SendOrderIndicatorsByBuyerBuilder {
         value: super::SendOrderIndicatorsByBuyer,
     }
-    impl SendOrderIndicatorsByBuyer {
+    impl SendOrderIndicatorsByBuyerBuilder {
         ///The lines with line level indicators (at most 500, the lines of one order). An empty list is sent as `[]` (not left out).
         pub fn lines(
             mut self,
@@ -3846,24 +3852,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<SendOrderIndicatorsByBuyer>
+    impl ::std::convert::From<SendOrderIndicatorsByBuyerBuilder>
     for super::SendOrderIndicatorsByBuyer {
-        fn from(builder: SendOrderIndicatorsByBuyer) -> Self {
+        fn from(builder: SendOrderIndicatorsByBuyerBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::SendOrderIndicatorsByBuyer>
-    for SendOrderIndicatorsByBuyer {
+    for SendOrderIndicatorsByBuyerBuilder {
         fn from(value: super::SendOrderIndicatorsByBuyer) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SendOrderResponseBySupplier`] (see [`super::SendOrderResponseBySupplier::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SendOrderResponseBySupplier {
+    pub struct SendOrderResponseBySupplierBuilder {
         value: super::SendOrderResponseBySupplier,
     }
-    impl SendOrderResponseBySupplier {
+    impl SendOrderResponseBySupplierBuilder {
         /// Email or user name of the person who responded to this order in the supplier's ERP.
         pub fn erp_responded_by(
             mut self,
@@ -3917,24 +3923,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<SendOrderResponseBySupplier>
+    impl ::std::convert::From<SendOrderResponseBySupplierBuilder>
     for super::SendOrderResponseBySupplier {
-        fn from(builder: SendOrderResponseBySupplier) -> Self {
+        fn from(builder: SendOrderResponseBySupplierBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::SendOrderResponseBySupplier>
-    for SendOrderResponseBySupplier {
+    for SendOrderResponseBySupplierBuilder {
         fn from(value: super::SendOrderResponseBySupplier) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SendSingleDeliveryOrderByBuyer`] (see [`super::SendSingleDeliveryOrderByBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SendSingleDeliveryOrderByBuyer {
+    pub struct SendSingleDeliveryOrderByBuyerBuilder {
         value: super::SendSingleDeliveryOrderByBuyer,
     }
-    impl SendSingleDeliveryOrderByBuyer {
+    impl SendSingleDeliveryOrderByBuyerBuilder {
         ///Date and time the order was originally issued in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`.
         pub fn erp_issue_date_time(
             mut self,
@@ -4003,24 +4009,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<SendSingleDeliveryOrderByBuyer>
+    impl ::std::convert::From<SendSingleDeliveryOrderByBuyerBuilder>
     for super::SendSingleDeliveryOrderByBuyer {
-        fn from(builder: SendSingleDeliveryOrderByBuyer) -> Self {
+        fn from(builder: SendSingleDeliveryOrderByBuyerBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::SendSingleDeliveryOrderByBuyer>
-    for SendSingleDeliveryOrderByBuyer {
+    for SendSingleDeliveryOrderByBuyerBuilder {
         fn from(value: super::SendSingleDeliveryOrderByBuyer) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SingleDeliveryOrderLineByBuyer`] (see [`super::SingleDeliveryOrderLineByBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SingleDeliveryOrderLineByBuyer {
+    pub struct SingleDeliveryOrderLineByBuyerBuilder {
         value: super::SingleDeliveryOrderLineByBuyer,
     }
-    impl SingleDeliveryOrderLineByBuyer {
+    impl SingleDeliveryOrderLineByBuyerBuilder {
         /// The actual delivery at the buyer for this order line (single delivery per order line).
         pub fn actual_delivery(
             mut self,
@@ -4243,14 +4249,14 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<SingleDeliveryOrderLineByBuyer>
+    impl ::std::convert::From<SingleDeliveryOrderLineByBuyerBuilder>
     for super::SingleDeliveryOrderLineByBuyer {
-        fn from(builder: SingleDeliveryOrderLineByBuyer) -> Self {
+        fn from(builder: SingleDeliveryOrderLineByBuyerBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::SingleDeliveryOrderLineByBuyer>
-    for SingleDeliveryOrderLineByBuyer {
+    for SingleDeliveryOrderLineByBuyerBuilder {
         fn from(value: super::SingleDeliveryOrderLineByBuyer) -> Self {
             Self { value }
         }

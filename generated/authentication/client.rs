@@ -283,6 +283,3 @@ pub mod prelude {
     #[allow(unused_imports)]
     pub use super::AuthenticationClient;
 }
-/// The former name of [`AuthenticationClient`], which does not clash with `tradecloud::client::Client` (the client with login, retries and downloads).
-#[deprecated(note = "renamed to `AuthenticationClient`")]
-pub type Client = AuthenticationClient;

@@ -17,8 +17,8 @@ pub struct AuthenticatedUser {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl AuthenticatedUser {
-    /// A builder of `AuthenticatedUser`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::AuthenticatedUser {
+    /// A [`builder::AuthenticatedUserBuilder`] of `AuthenticatedUser`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::AuthenticatedUserBuilder {
         ::std::default::Default::default()
     }
 }
@@ -59,10 +59,10 @@ pub mod error {
 pub mod builder {
     /// Builder of [`super::AuthenticatedUser`] (see [`super::AuthenticatedUser::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct AuthenticatedUser {
+    pub struct AuthenticatedUserBuilder {
         value: super::AuthenticatedUser,
     }
-    impl AuthenticatedUser {
+    impl AuthenticatedUserBuilder {
         ///The authentication status, `authenticated` on success.
         pub fn status(
             mut self,
@@ -93,12 +93,12 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<AuthenticatedUser> for super::AuthenticatedUser {
-        fn from(builder: AuthenticatedUser) -> Self {
+    impl ::std::convert::From<AuthenticatedUserBuilder> for super::AuthenticatedUser {
+        fn from(builder: AuthenticatedUserBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::AuthenticatedUser> for AuthenticatedUser {
+    impl ::std::convert::From<super::AuthenticatedUser> for AuthenticatedUserBuilder {
         fn from(value: super::AuthenticatedUser) -> Self {
             Self { value }
         }

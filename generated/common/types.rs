@@ -1104,8 +1104,8 @@ pub struct ActualDelivery {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ActualDelivery {
-    /// A builder of `ActualDelivery`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ActualDelivery {
+    /// A [`builder::ActualDeliveryBuilder`] of `ActualDelivery`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ActualDeliveryBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1222,8 +1222,8 @@ pub struct BuyerLine {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl BuyerLine {
-    /// A builder of `BuyerLine`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::BuyerLine {
+    /// A [`builder::BuyerLineBuilder`] of `BuyerLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::BuyerLineBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1267,8 +1267,8 @@ pub struct BuyerLineIndicators {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl BuyerLineIndicators {
-    /// A builder of `BuyerLineIndicators`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::BuyerLineIndicators {
+    /// A [`builder::BuyerLineIndicatorsBuilder`] of `BuyerLineIndicators`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::BuyerLineIndicatorsBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1379,8 +1379,8 @@ pub struct BuyerOrder {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl BuyerOrder {
-    /// A builder of `BuyerOrder`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::BuyerOrder {
+    /// A [`builder::BuyerOrderBuilder`] of `BuyerOrder`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::BuyerOrderBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1425,8 +1425,8 @@ pub struct BuyerOrderIndicators {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl BuyerOrderIndicators {
-    /// A builder of `BuyerOrderIndicators`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::BuyerOrderIndicators {
+    /// A [`builder::BuyerOrderIndicatorsBuilder`] of `BuyerOrderIndicators`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::BuyerOrderIndicatorsBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1444,8 +1444,8 @@ pub struct BuyerRequests {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl BuyerRequests {
-    /// A builder of `BuyerRequests`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::BuyerRequests {
+    /// A [`builder::BuyerRequestsBuilder`] of `BuyerRequests`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::BuyerRequestsBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1486,8 +1486,8 @@ pub struct BuyerShipment {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl BuyerShipment {
-    /// A builder of `BuyerShipment`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::BuyerShipment {
+    /// A [`builder::BuyerShipmentBuilder`] of `BuyerShipment`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::BuyerShipmentBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1516,8 +1516,8 @@ pub struct Certification {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl Certification {
-    /// A builder of `Certification`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::Certification {
+    /// A [`builder::CertificationBuilder`] of `Certification`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::CertificationBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1555,8 +1555,8 @@ pub struct ChargeLine {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ChargeLine {
-    /// A builder of `ChargeLine`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ChargeLine {
+    /// A [`builder::ChargeLineBuilder`] of `ChargeLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ChargeLineBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1605,8 +1605,8 @@ pub struct CompanyParty {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl CompanyParty {
-    /// A builder of `CompanyParty`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::CompanyParty {
+    /// A [`builder::CompanyPartyBuilder`] of `CompanyParty`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::CompanyPartyBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1635,8 +1635,8 @@ pub struct ConfirmedLine {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ConfirmedLine {
-    /// A builder of `ConfirmedLine`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ConfirmedLine {
+    /// A [`builder::ConfirmedLineBuilder`] of `ConfirmedLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ConfirmedLineBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1657,8 +1657,8 @@ pub struct Contact {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl Contact {
-    /// A builder of `Contact`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::Contact {
+    /// A [`builder::ContactBuilder`] of `Contact`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ContactBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1697,8 +1697,8 @@ pub struct CurrentDeliveryScheduleLine {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl CurrentDeliveryScheduleLine {
-    /// A builder of `CurrentDeliveryScheduleLine`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::CurrentDeliveryScheduleLine {
+    /// A [`builder::CurrentDeliveryScheduleLineBuilder`] of `CurrentDeliveryScheduleLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::CurrentDeliveryScheduleLineBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1734,8 +1734,8 @@ pub struct CurrentScheduledDelivery {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl CurrentScheduledDelivery {
-    /// A builder of `CurrentScheduledDelivery`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::CurrentScheduledDelivery {
+    /// A [`builder::CurrentScheduledDeliveryBuilder`] of `CurrentScheduledDelivery`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::CurrentScheduledDeliveryBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1757,8 +1757,8 @@ pub struct DeliveryHistoryLine {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl DeliveryHistoryLine {
-    /// A builder of `DeliveryHistoryLine`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::DeliveryHistoryLine {
+    /// A [`builder::DeliveryHistoryLineBuilder`] of `DeliveryHistoryLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::DeliveryHistoryLineBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1792,8 +1792,8 @@ pub struct DeliveryScheduleLine {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl DeliveryScheduleLine {
-    /// A builder of `DeliveryScheduleLine`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::DeliveryScheduleLine {
+    /// A [`builder::DeliveryScheduleLineBuilder`] of `DeliveryScheduleLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::DeliveryScheduleLineBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1846,8 +1846,8 @@ pub struct Destination {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl Destination {
-    /// A builder of `Destination`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::Destination {
+    /// A [`builder::DestinationBuilder`] of `Destination`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::DestinationBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1882,8 +1882,8 @@ pub struct Document {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl Document {
-    /// A builder of `Document`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::Document {
+    /// A [`builder::DocumentBuilder`] of `Document`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::DocumentBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1912,8 +1912,8 @@ pub struct ErrorResponse {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ErrorResponse {
-    /// A builder of `ErrorResponse`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ErrorResponse {
+    /// A [`builder::ErrorResponseBuilder`] of `ErrorResponse`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ErrorResponseBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1954,8 +1954,8 @@ pub struct Item {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl Item {
-    /// A builder of `Item`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::Item {
+    /// A [`builder::ItemBuilder`] of `Item`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ItemBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2016,8 +2016,8 @@ pub struct ItemDetails {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ItemDetails {
-    /// A builder of `ItemDetails`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ItemDetails {
+    /// A [`builder::ItemDetailsBuilder`] of `ItemDetails`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ItemDetailsBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2040,8 +2040,8 @@ pub struct ItemDimension {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ItemDimension {
-    /// A builder of `ItemDimension`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ItemDimension {
+    /// A [`builder::ItemDimensionBuilder`] of `ItemDimension`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ItemDimensionBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2085,8 +2085,8 @@ pub struct LineIndicators {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl LineIndicators {
-    /// A builder of `LineIndicators`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::LineIndicators {
+    /// A [`builder::LineIndicatorsBuilder`] of `LineIndicators`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::LineIndicatorsBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2121,8 +2121,8 @@ pub struct LineStatus {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl LineStatus {
-    /// A builder of `LineStatus`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::LineStatus {
+    /// A [`builder::LineStatusBuilder`] of `LineStatus`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::LineStatusBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2145,8 +2145,8 @@ pub struct LineTerms {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl LineTerms {
-    /// A builder of `LineTerms`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::LineTerms {
+    /// A [`builder::LineTermsBuilder`] of `LineTerms`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::LineTermsBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2186,8 +2186,8 @@ pub struct LoadCarrier {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl LoadCarrier {
-    /// A builder of `LoadCarrier`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::LoadCarrier {
+    /// A [`builder::LoadCarrierBuilder`] of `LoadCarrier`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::LoadCarrierBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2242,8 +2242,8 @@ pub struct MergedItemDetails {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl MergedItemDetails {
-    /// A builder of `MergedItemDetails`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::MergedItemDetails {
+    /// A [`builder::MergedItemDetailsBuilder`] of `MergedItemDetails`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::MergedItemDetailsBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2270,8 +2270,8 @@ pub struct MessageMeta {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl MessageMeta {
-    /// A builder of `MessageMeta`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::MessageMeta {
+    /// A [`builder::MessageMetaBuilder`] of `MessageMeta`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::MessageMetaBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2297,8 +2297,8 @@ pub struct MessageSource {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl MessageSource {
-    /// A builder of `MessageSource`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::MessageSource {
+    /// A [`builder::MessageSourceBuilder`] of `MessageSource`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::MessageSourceBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2318,8 +2318,8 @@ pub struct MonetaryAmount {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl MonetaryAmount {
-    /// A builder of `MonetaryAmount`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::MonetaryAmount {
+    /// A [`builder::MonetaryAmountBuilder`] of `MonetaryAmount`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::MonetaryAmountBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2398,8 +2398,8 @@ pub struct Order {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl Order {
-    /// A builder of `Order`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::Order {
+    /// A [`builder::OrderBuilder`] of `Order`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2442,8 +2442,8 @@ pub struct OrderDocumentsEvent {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderDocumentsEvent {
-    /// A builder of `OrderDocumentsEvent`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderDocumentsEvent {
+    /// A [`builder::OrderDocumentsEventBuilder`] of `OrderDocumentsEvent`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderDocumentsEventBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2519,8 +2519,8 @@ pub struct OrderEvent {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderEvent {
-    /// A builder of `OrderEvent`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderEvent {
+    /// A [`builder::OrderEventBuilder`] of `OrderEvent`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderEventBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2564,8 +2564,8 @@ pub struct OrderIndicators {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderIndicators {
-    /// A builder of `OrderIndicators`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderIndicators {
+    /// A [`builder::OrderIndicatorsBuilder`] of `OrderIndicators`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderIndicatorsBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2678,8 +2678,8 @@ pub struct OrderLine {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderLine {
-    /// A builder of `OrderLine`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderLine {
+    /// A [`builder::OrderLineBuilder`] of `OrderLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderLineBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2706,8 +2706,8 @@ pub struct OrderStatus {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderStatus {
-    /// A builder of `OrderStatus`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderStatus {
+    /// A [`builder::OrderStatusBuilder`] of `OrderStatus`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderStatusBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2731,8 +2731,8 @@ pub struct Price {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl Price {
-    /// A builder of `Price`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::Price {
+    /// A [`builder::PriceBuilder`] of `Price`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::PriceBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2771,8 +2771,8 @@ pub struct Prices {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl Prices {
-    /// A builder of `Prices`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::Prices {
+    /// A [`builder::PricesBuilder`] of `Prices`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::PricesBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2789,8 +2789,8 @@ pub struct Property {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl Property {
-    /// A builder of `Property`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::Property {
+    /// A [`builder::PropertyBuilder`] of `Property`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::PropertyBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2822,8 +2822,8 @@ pub struct PurchaseOrderTerms {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl PurchaseOrderTerms {
-    /// A builder of `PurchaseOrderTerms`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::PurchaseOrderTerms {
+    /// A [`builder::PurchaseOrderTermsBuilder`] of `PurchaseOrderTerms`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::PurchaseOrderTermsBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2858,8 +2858,8 @@ pub struct Request {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl Request {
-    /// A builder of `Request`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::Request {
+    /// A [`builder::RequestBuilder`] of `Request`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::RequestBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2890,8 +2890,8 @@ pub struct ScheduledDelivery {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ScheduledDelivery {
-    /// A builder of `ScheduledDelivery`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ScheduledDelivery {
+    /// A [`builder::ScheduledDeliveryBuilder`] of `ScheduledDelivery`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ScheduledDeliveryBuilder {
         ::std::default::Default::default()
     }
 }
@@ -2964,8 +2964,8 @@ pub struct Shipment {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl Shipment {
-    /// A builder of `Shipment`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::Shipment {
+    /// A [`builder::ShipmentBuilder`] of `Shipment`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3000,8 +3000,8 @@ pub struct ShipmentContact {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ShipmentContact {
-    /// A builder of `ShipmentContact`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentContact {
+    /// A [`builder::ShipmentContactBuilder`] of `ShipmentContact`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentContactBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3021,8 +3021,8 @@ pub struct ShipmentDeparture {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ShipmentDeparture {
-    /// A builder of `ShipmentDeparture`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentDeparture {
+    /// A [`builder::ShipmentDepartureBuilder`] of `ShipmentDeparture`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentDepartureBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3074,8 +3074,8 @@ pub struct ShipmentDestination {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ShipmentDestination {
-    /// A builder of `ShipmentDestination`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentDestination {
+    /// A [`builder::ShipmentDestinationBuilder`] of `ShipmentDestination`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentDestinationBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3112,8 +3112,8 @@ pub struct ShipmentDocument {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ShipmentDocument {
-    /// A builder of `ShipmentDocument`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentDocument {
+    /// A [`builder::ShipmentDocumentBuilder`] of `ShipmentDocument`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentDocumentBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3136,8 +3136,8 @@ pub struct ShipmentDocumentMeta {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ShipmentDocumentMeta {
-    /// A builder of `ShipmentDocumentMeta`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentDocumentMeta {
+    /// A [`builder::ShipmentDocumentMetaBuilder`] of `ShipmentDocumentMeta`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentDocumentMetaBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3178,8 +3178,8 @@ pub struct ShipmentIdentifiers {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ShipmentIdentifiers {
-    /// A builder of `ShipmentIdentifiers`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentIdentifiers {
+    /// A [`builder::ShipmentIdentifiersBuilder`] of `ShipmentIdentifiers`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentIdentifiersBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3232,8 +3232,8 @@ pub struct ShipmentItem {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ShipmentItem {
-    /// A builder of `ShipmentItem`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentItem {
+    /// A [`builder::ShipmentItemBuilder`] of `ShipmentItem`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentItemBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3275,8 +3275,8 @@ pub struct ShipmentLine {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ShipmentLine {
-    /// A builder of `ShipmentLine`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentLine {
+    /// A [`builder::ShipmentLineBuilder`] of `ShipmentLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentLineBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3299,8 +3299,8 @@ pub struct ShipmentLineMeta {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ShipmentLineMeta {
-    /// A builder of `ShipmentLineMeta`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentLineMeta {
+    /// A [`builder::ShipmentLineMetaBuilder`] of `ShipmentLineMeta`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentLineMetaBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3354,8 +3354,8 @@ pub struct ShipmentLocation {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ShipmentLocation {
-    /// A builder of `ShipmentLocation`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentLocation {
+    /// A [`builder::ShipmentLocationBuilder`] of `ShipmentLocation`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentLocationBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3372,8 +3372,8 @@ pub struct ShipmentLocations {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ShipmentLocations {
-    /// A builder of `ShipmentLocations`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentLocations {
+    /// A [`builder::ShipmentLocationsBuilder`] of `ShipmentLocations`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentLocationsBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3410,8 +3410,8 @@ pub struct ShipmentMeta {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ShipmentMeta {
-    /// A builder of `ShipmentMeta`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentMeta {
+    /// A [`builder::ShipmentMetaBuilder`] of `ShipmentMeta`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentMetaBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3439,8 +3439,8 @@ pub struct ShipmentStatus {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ShipmentStatus {
-    /// A builder of `ShipmentStatus`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentStatus {
+    /// A [`builder::ShipmentStatusBuilder`] of `ShipmentStatus`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentStatusBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3518,8 +3518,8 @@ pub struct SingleDeliveryOrder {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SingleDeliveryOrder {
-    /// A builder of `SingleDeliveryOrder`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SingleDeliveryOrder {
+    /// A [`builder::SingleDeliveryOrderBuilder`] of `SingleDeliveryOrder`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SingleDeliveryOrderBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3595,8 +3595,8 @@ pub struct SingleDeliveryOrderEvent {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SingleDeliveryOrderEvent {
-    /// A builder of `SingleDeliveryOrderEvent`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SingleDeliveryOrderEvent {
+    /// A [`builder::SingleDeliveryOrderEventBuilder`] of `SingleDeliveryOrderEvent`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SingleDeliveryOrderEventBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3690,8 +3690,8 @@ pub struct SingleDeliveryOrderLine {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SingleDeliveryOrderLine {
-    /// A builder of `SingleDeliveryOrderLine`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SingleDeliveryOrderLine {
+    /// A [`builder::SingleDeliveryOrderLineBuilder`] of `SingleDeliveryOrderLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SingleDeliveryOrderLineBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3730,8 +3730,8 @@ pub struct StatusLine {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl StatusLine {
-    /// A builder of `StatusLine`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::StatusLine {
+    /// A [`builder::StatusLineBuilder`] of `StatusLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::StatusLineBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3756,8 +3756,8 @@ supplier's ERP system, if it sits inside `supplierErpMeta` (see above; also read
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SupplierErpMeta {
-    /// A builder of `SupplierErpMeta`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SupplierErpMeta {
+    /// A [`builder::SupplierErpMetaBuilder`] of `SupplierErpMeta`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SupplierErpMetaBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3820,8 +3820,8 @@ pub struct SupplierLine {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SupplierLine {
-    /// A builder of `SupplierLine`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SupplierLine {
+    /// A [`builder::SupplierLineBuilder`] of `SupplierLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SupplierLineBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3844,8 +3844,8 @@ pub struct SupplierLineIndicators {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SupplierLineIndicators {
-    /// A builder of `SupplierLineIndicators`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SupplierLineIndicators {
+    /// A [`builder::SupplierLineIndicatorsBuilder`] of `SupplierLineIndicators`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SupplierLineIndicatorsBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3905,8 +3905,8 @@ pub struct SupplierOrder {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SupplierOrder {
-    /// A builder of `SupplierOrder`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SupplierOrder {
+    /// A [`builder::SupplierOrderBuilder`] of `SupplierOrder`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SupplierOrderBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3929,8 +3929,8 @@ pub struct SupplierOrderIndicators {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SupplierOrderIndicators {
-    /// A builder of `SupplierOrderIndicators`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SupplierOrderIndicators {
+    /// A [`builder::SupplierOrderIndicatorsBuilder`] of `SupplierOrderIndicators`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SupplierOrderIndicatorsBuilder {
         ::std::default::Default::default()
     }
 }
@@ -3951,8 +3951,8 @@ pub struct SupplierRequests {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SupplierRequests {
-    /// A builder of `SupplierRequests`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SupplierRequests {
+    /// A [`builder::SupplierRequestsBuilder`] of `SupplierRequests`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SupplierRequestsBuilder {
         ::std::default::Default::default()
     }
 }
@@ -4000,8 +4000,8 @@ pub struct SupplierShipment {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SupplierShipment {
-    /// A builder of `SupplierShipment`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SupplierShipment {
+    /// A [`builder::SupplierShipmentBuilder`] of `SupplierShipment`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SupplierShipmentBuilder {
         ::std::default::Default::default()
     }
 }
@@ -4042,8 +4042,8 @@ pub struct SupplierShipmentLine {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SupplierShipmentLine {
-    /// A builder of `SupplierShipmentLine`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SupplierShipmentLine {
+    /// A [`builder::SupplierShipmentLineBuilder`] of `SupplierShipmentLine`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SupplierShipmentLineBuilder {
         ::std::default::Default::default()
     }
 }
@@ -4076,8 +4076,8 @@ pub struct Terms {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl Terms {
-    /// A builder of `Terms`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::Terms {
+    /// A [`builder::TermsBuilder`] of `Terms`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::TermsBuilder {
         ::std::default::Default::default()
     }
 }
@@ -4118,10 +4118,10 @@ pub mod error {
 pub mod builder {
     /// Builder of [`super::ActualDelivery`] (see [`super::ActualDelivery::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ActualDelivery {
+    pub struct ActualDeliveryBuilder {
         value: super::ActualDelivery,
     }
-    impl ActualDelivery {
+    impl ActualDeliveryBuilder {
         ///The actual delivery date of this delivery. Date has ISO 8601 date `yyyy-MM-dd` format.
         pub fn date(
             mut self,
@@ -4152,22 +4152,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ActualDelivery> for super::ActualDelivery {
-        fn from(builder: ActualDelivery) -> Self {
+    impl ::std::convert::From<ActualDeliveryBuilder> for super::ActualDelivery {
+        fn from(builder: ActualDeliveryBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ActualDelivery> for ActualDelivery {
+    impl ::std::convert::From<super::ActualDelivery> for ActualDeliveryBuilder {
         fn from(value: super::ActualDelivery) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::BuyerLine`] (see [`super::BuyerLine::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct BuyerLine {
+    pub struct BuyerLineBuilder {
         value: super::BuyerLine,
     }
-    impl BuyerLine {
+    impl BuyerLineBuilder {
         /// The actual delivery at the buyer, when using single delivery per order line.
         pub fn actual_delivery(
             mut self,
@@ -4406,22 +4406,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<BuyerLine> for super::BuyerLine {
-        fn from(builder: BuyerLine) -> Self {
+    impl ::std::convert::From<BuyerLineBuilder> for super::BuyerLine {
+        fn from(builder: BuyerLineBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::BuyerLine> for BuyerLine {
+    impl ::std::convert::From<super::BuyerLine> for BuyerLineBuilder {
         fn from(value: super::BuyerLine) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::BuyerLineIndicators`] (see [`super::BuyerLineIndicators::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct BuyerLineIndicators {
+    pub struct BuyerLineIndicatorsBuilder {
         value: super::BuyerLineIndicators,
     }
-    impl BuyerLineIndicators {
+    impl BuyerLineIndicatorsBuilder {
         ///The order or line is cancelled by the buyer.
         pub fn cancelled(mut self, value: impl ::std::convert::Into<bool>) -> Self {
             self.value.cancelled = ::std::option::Option::Some(value.into());
@@ -4487,22 +4487,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<BuyerLineIndicators> for super::BuyerLineIndicators {
-        fn from(builder: BuyerLineIndicators) -> Self {
+    impl ::std::convert::From<BuyerLineIndicatorsBuilder>
+    for super::BuyerLineIndicators {
+        fn from(builder: BuyerLineIndicatorsBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::BuyerLineIndicators> for BuyerLineIndicators {
+    impl ::std::convert::From<super::BuyerLineIndicators>
+    for BuyerLineIndicatorsBuilder {
         fn from(value: super::BuyerLineIndicators) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::BuyerOrder`] (see [`super::BuyerOrder::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct BuyerOrder {
+    pub struct BuyerOrderBuilder {
         value: super::BuyerOrder,
     }
-    impl BuyerOrder {
+    impl BuyerOrderBuilder {
         /// The optional legal entity that receives and handles the invoice. The supplier must send the invoice to the buyer accounting party when specified.
         pub fn buyer_accounting_party(
             mut self,
@@ -4708,22 +4710,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<BuyerOrder> for super::BuyerOrder {
-        fn from(builder: BuyerOrder) -> Self {
+    impl ::std::convert::From<BuyerOrderBuilder> for super::BuyerOrder {
+        fn from(builder: BuyerOrderBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::BuyerOrder> for BuyerOrder {
+    impl ::std::convert::From<super::BuyerOrder> for BuyerOrderBuilder {
         fn from(value: super::BuyerOrder) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::BuyerOrderIndicators`] (see [`super::BuyerOrderIndicators::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct BuyerOrderIndicators {
+    pub struct BuyerOrderIndicatorsBuilder {
         value: super::BuyerOrderIndicators,
     }
-    impl BuyerOrderIndicators {
+    impl BuyerOrderIndicatorsBuilder {
         ///Order only: if true, the order lines will be automatically confirmed in case of a supplier proposal or reopen request.
         pub fn auto_confirm(mut self, value: impl ::std::convert::Into<bool>) -> Self {
             self.value.auto_confirm = ::std::option::Option::Some(value.into());
@@ -4788,22 +4790,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<BuyerOrderIndicators> for super::BuyerOrderIndicators {
-        fn from(builder: BuyerOrderIndicators) -> Self {
+    impl ::std::convert::From<BuyerOrderIndicatorsBuilder>
+    for super::BuyerOrderIndicators {
+        fn from(builder: BuyerOrderIndicatorsBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::BuyerOrderIndicators> for BuyerOrderIndicators {
+    impl ::std::convert::From<super::BuyerOrderIndicators>
+    for BuyerOrderIndicatorsBuilder {
         fn from(value: super::BuyerOrderIndicators) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::BuyerRequests`] (see [`super::BuyerRequests::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct BuyerRequests {
+    pub struct BuyerRequestsBuilder {
         value: super::BuyerRequests,
     }
-    impl BuyerRequests {
+    impl BuyerRequestsBuilder {
         /// The buyer requests to reopen the confirmed order line with a different delivery schedule and prices compared to the confirmed order line.
         pub fn reopen_request(
             mut self,
@@ -4826,22 +4830,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<BuyerRequests> for super::BuyerRequests {
-        fn from(builder: BuyerRequests) -> Self {
+    impl ::std::convert::From<BuyerRequestsBuilder> for super::BuyerRequests {
+        fn from(builder: BuyerRequestsBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::BuyerRequests> for BuyerRequests {
+    impl ::std::convert::From<super::BuyerRequests> for BuyerRequestsBuilder {
         fn from(value: super::BuyerRequests) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::BuyerShipment`] (see [`super::BuyerShipment::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct BuyerShipment {
+    pub struct BuyerShipmentBuilder {
         value: super::BuyerShipment,
     }
-    impl BuyerShipment {
+    impl BuyerShipmentBuilder {
         /// The unique party identifier and scheme, like GLN, of the buyer.
         pub fn buyer_party(
             mut self,
@@ -4916,22 +4920,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<BuyerShipment> for super::BuyerShipment {
-        fn from(builder: BuyerShipment) -> Self {
+    impl ::std::convert::From<BuyerShipmentBuilder> for super::BuyerShipment {
+        fn from(builder: BuyerShipmentBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::BuyerShipment> for BuyerShipment {
+    impl ::std::convert::From<super::BuyerShipment> for BuyerShipmentBuilder {
         fn from(value: super::BuyerShipment) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::Certification`] (see [`super::Certification::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct Certification {
+    pub struct CertificationBuilder {
         value: super::Certification,
     }
-    impl Certification {
+    impl CertificationBuilder {
         ///The classification society that issues the certificate.
         pub fn classification_society(
             mut self,
@@ -4982,22 +4986,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<Certification> for super::Certification {
-        fn from(builder: Certification) -> Self {
+    impl ::std::convert::From<CertificationBuilder> for super::Certification {
+        fn from(builder: CertificationBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::Certification> for Certification {
+    impl ::std::convert::From<super::Certification> for CertificationBuilder {
         fn from(value: super::Certification) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ChargeLine`] (see [`super::ChargeLine::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ChargeLine {
+    pub struct ChargeLineBuilder {
         value: super::ChargeLine,
     }
-    impl ChargeLine {
+    impl ChargeLineBuilder {
         ///The charge description.
         pub fn charge_description(
             mut self,
@@ -5059,22 +5063,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ChargeLine> for super::ChargeLine {
-        fn from(builder: ChargeLine) -> Self {
+    impl ::std::convert::From<ChargeLineBuilder> for super::ChargeLine {
+        fn from(builder: ChargeLineBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ChargeLine> for ChargeLine {
+    impl ::std::convert::From<super::ChargeLine> for ChargeLineBuilder {
         fn from(value: super::ChargeLine) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::CompanyParty`] (see [`super::CompanyParty::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct CompanyParty {
+    pub struct CompanyPartyBuilder {
         value: super::CompanyParty,
     }
-    impl CompanyParty {
+    impl CompanyPartyBuilder {
         ///The location address lines of the party. It is recommended to provide at least one address line.
         pub fn address_lines(
             mut self,
@@ -5163,22 +5167,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<CompanyParty> for super::CompanyParty {
-        fn from(builder: CompanyParty) -> Self {
+    impl ::std::convert::From<CompanyPartyBuilder> for super::CompanyParty {
+        fn from(builder: CompanyPartyBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::CompanyParty> for CompanyParty {
+    impl ::std::convert::From<super::CompanyParty> for CompanyPartyBuilder {
         fn from(value: super::CompanyParty) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ConfirmedLine`] (see [`super::ConfirmedLine::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ConfirmedLine {
+    pub struct ConfirmedLineBuilder {
         value: super::ConfirmedLine,
     }
-    impl ConfirmedLine {
+    impl ConfirmedLineBuilder {
         ///**Deprecated**: the agreed charge lines.
         pub fn charge_lines(
             mut self,
@@ -5227,22 +5231,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ConfirmedLine> for super::ConfirmedLine {
-        fn from(builder: ConfirmedLine) -> Self {
+    impl ::std::convert::From<ConfirmedLineBuilder> for super::ConfirmedLine {
+        fn from(builder: ConfirmedLineBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ConfirmedLine> for ConfirmedLine {
+    impl ::std::convert::From<super::ConfirmedLine> for ConfirmedLineBuilder {
         fn from(value: super::ConfirmedLine) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::Contact`] (see [`super::Contact::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct Contact {
+    pub struct ContactBuilder {
         value: super::Contact,
     }
-    impl Contact {
+    impl ContactBuilder {
         ///The email of the employee responsible for this order. The user with this email address should be active in Tradecloud.
         pub fn email(
             mut self,
@@ -5273,22 +5277,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<Contact> for super::Contact {
-        fn from(builder: Contact) -> Self {
+    impl ::std::convert::From<ContactBuilder> for super::Contact {
+        fn from(builder: ContactBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::Contact> for Contact {
+    impl ::std::convert::From<super::Contact> for ContactBuilder {
         fn from(value: super::Contact) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::CurrentDeliveryScheduleLine`] (see [`super::CurrentDeliveryScheduleLine::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct CurrentDeliveryScheduleLine {
+    pub struct CurrentDeliveryScheduleLineBuilder {
         value: super::CurrentDeliveryScheduleLine,
     }
-    impl CurrentDeliveryScheduleLine {
+    impl CurrentDeliveryScheduleLineBuilder {
         ///The delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
         pub fn date(
             mut self,
@@ -5361,24 +5365,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<CurrentDeliveryScheduleLine>
+    impl ::std::convert::From<CurrentDeliveryScheduleLineBuilder>
     for super::CurrentDeliveryScheduleLine {
-        fn from(builder: CurrentDeliveryScheduleLine) -> Self {
+        fn from(builder: CurrentDeliveryScheduleLineBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::CurrentDeliveryScheduleLine>
-    for CurrentDeliveryScheduleLine {
+    for CurrentDeliveryScheduleLineBuilder {
         fn from(value: super::CurrentDeliveryScheduleLine) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::CurrentScheduledDelivery`] (see [`super::CurrentScheduledDelivery::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct CurrentScheduledDelivery {
+    pub struct CurrentScheduledDeliveryBuilder {
         value: super::CurrentScheduledDelivery,
     }
-    impl CurrentScheduledDelivery {
+    impl CurrentScheduledDeliveryBuilder {
         ///The delivery date of this delivery line. Date has ISO 8601 date `yyyy-MM-dd` format.
         pub fn date(
             mut self,
@@ -5443,24 +5447,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<CurrentScheduledDelivery>
+    impl ::std::convert::From<CurrentScheduledDeliveryBuilder>
     for super::CurrentScheduledDelivery {
-        fn from(builder: CurrentScheduledDelivery) -> Self {
+        fn from(builder: CurrentScheduledDeliveryBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::CurrentScheduledDelivery>
-    for CurrentScheduledDelivery {
+    for CurrentScheduledDeliveryBuilder {
         fn from(value: super::CurrentScheduledDelivery) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::DeliveryHistoryLine`] (see [`super::DeliveryHistoryLine::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct DeliveryHistoryLine {
+    pub struct DeliveryHistoryLineBuilder {
         value: super::DeliveryHistoryLine,
     }
-    impl DeliveryHistoryLine {
+    impl DeliveryHistoryLineBuilder {
         ///The actual delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
         pub fn date(
             mut self,
@@ -5499,22 +5503,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<DeliveryHistoryLine> for super::DeliveryHistoryLine {
-        fn from(builder: DeliveryHistoryLine) -> Self {
+    impl ::std::convert::From<DeliveryHistoryLineBuilder>
+    for super::DeliveryHistoryLine {
+        fn from(builder: DeliveryHistoryLineBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::DeliveryHistoryLine> for DeliveryHistoryLine {
+    impl ::std::convert::From<super::DeliveryHistoryLine>
+    for DeliveryHistoryLineBuilder {
         fn from(value: super::DeliveryHistoryLine) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::DeliveryScheduleLine`] (see [`super::DeliveryScheduleLine::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct DeliveryScheduleLine {
+    pub struct DeliveryScheduleLineBuilder {
         value: super::DeliveryScheduleLine,
     }
-    impl DeliveryScheduleLine {
+    impl DeliveryScheduleLineBuilder {
         ///The delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
         pub fn date(
             mut self,
@@ -5571,22 +5577,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<DeliveryScheduleLine> for super::DeliveryScheduleLine {
-        fn from(builder: DeliveryScheduleLine) -> Self {
+    impl ::std::convert::From<DeliveryScheduleLineBuilder>
+    for super::DeliveryScheduleLine {
+        fn from(builder: DeliveryScheduleLineBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::DeliveryScheduleLine> for DeliveryScheduleLine {
+    impl ::std::convert::From<super::DeliveryScheduleLine>
+    for DeliveryScheduleLineBuilder {
         fn from(value: super::DeliveryScheduleLine) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::Destination`] (see [`super::Destination::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct Destination {
+    pub struct DestinationBuilder {
         value: super::Destination,
     }
-    impl Destination {
+    impl DestinationBuilder {
         ///The destination address lines.
         pub fn address_lines(
             mut self,
@@ -5675,22 +5683,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<Destination> for super::Destination {
-        fn from(builder: Destination) -> Self {
+    impl ::std::convert::From<DestinationBuilder> for super::Destination {
+        fn from(builder: DestinationBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::Destination> for Destination {
+    impl ::std::convert::From<super::Destination> for DestinationBuilder {
         fn from(value: super::Destination) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::Document`] (see [`super::Document::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct Document {
+    pub struct DocumentBuilder {
         value: super::Document,
     }
-    impl Document {
+    impl DocumentBuilder {
         ///Optional document code or number. Unique within the company and immutable; a document with the same code attached to the same order or line is replaced, else appended.
         pub fn code(
             mut self,
@@ -5761,22 +5769,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<Document> for super::Document {
-        fn from(builder: Document) -> Self {
+    impl ::std::convert::From<DocumentBuilder> for super::Document {
+        fn from(builder: DocumentBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::Document> for Document {
+    impl ::std::convert::From<super::Document> for DocumentBuilder {
         fn from(value: super::Document) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ErrorResponse`] (see [`super::ErrorResponse::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ErrorResponse {
+    pub struct ErrorResponseBuilder {
         value: super::ErrorResponse,
     }
-    impl ErrorResponse {
+    impl ErrorResponseBuilder {
         ///What went wrong with this request and what to do.
         pub fn detail(
             mut self,
@@ -5828,22 +5836,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ErrorResponse> for super::ErrorResponse {
-        fn from(builder: ErrorResponse) -> Self {
+    impl ::std::convert::From<ErrorResponseBuilder> for super::ErrorResponse {
+        fn from(builder: ErrorResponseBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ErrorResponse> for ErrorResponse {
+    impl ::std::convert::From<super::ErrorResponse> for ErrorResponseBuilder {
         fn from(value: super::ErrorResponse) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::Item`] (see [`super::Item::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct Item {
+    pub struct ItemBuilder {
         value: super::Item,
     }
-    impl Item {
+    impl ItemBuilder {
         ///The item long description.
         pub fn description(
             mut self,
@@ -5921,22 +5929,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<Item> for super::Item {
-        fn from(builder: Item) -> Self {
+    impl ::std::convert::From<ItemBuilder> for super::Item {
+        fn from(builder: ItemBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::Item> for Item {
+    impl ::std::convert::From<super::Item> for ItemBuilder {
         fn from(value: super::Item) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ItemDetails`] (see [`super::ItemDetails::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ItemDetails {
+    pub struct ItemDetailsBuilder {
         value: super::ItemDetails,
     }
-    impl ItemDetails {
+    impl ItemDetailsBuilder {
         ///An identification number assigned to a particular quantity or lot of material from a single manufacturer.
         pub fn batch_number(
             mut self,
@@ -6023,22 +6031,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ItemDetails> for super::ItemDetails {
-        fn from(builder: ItemDetails) -> Self {
+    impl ::std::convert::From<ItemDetailsBuilder> for super::ItemDetails {
+        fn from(builder: ItemDetailsBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ItemDetails> for ItemDetails {
+    impl ::std::convert::From<super::ItemDetails> for ItemDetailsBuilder {
         fn from(value: super::ItemDetails) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ItemDimension`] (see [`super::ItemDimension::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ItemDimension {
+    pub struct ItemDimensionBuilder {
         value: super::ItemDimension,
     }
-    impl ItemDimension {
+    impl ItemDimensionBuilder {
         ///The dimension measured, for example `mass`.
         pub fn attribute(
             mut self,
@@ -6077,22 +6085,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ItemDimension> for super::ItemDimension {
-        fn from(builder: ItemDimension) -> Self {
+    impl ::std::convert::From<ItemDimensionBuilder> for super::ItemDimension {
+        fn from(builder: ItemDimensionBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ItemDimension> for ItemDimension {
+    impl ::std::convert::From<super::ItemDimension> for ItemDimensionBuilder {
         fn from(value: super::ItemDimension) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::LineIndicators`] (see [`super::LineIndicators::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct LineIndicators {
+    pub struct LineIndicatorsBuilder {
         value: super::LineIndicators,
     }
-    impl LineIndicators {
+    impl LineIndicatorsBuilder {
         ///True when the order line is overdue. Lines with `noDeliveryExpected` never become overdue.
         pub fn delivery_overdue(
             mut self,
@@ -6115,22 +6123,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<LineIndicators> for super::LineIndicators {
-        fn from(builder: LineIndicators) -> Self {
+    impl ::std::convert::From<LineIndicatorsBuilder> for super::LineIndicators {
+        fn from(builder: LineIndicatorsBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::LineIndicators> for LineIndicators {
+    impl ::std::convert::From<super::LineIndicators> for LineIndicatorsBuilder {
         fn from(value: super::LineIndicators) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::LineStatus`] (see [`super::LineStatus::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct LineStatus {
+    pub struct LineStatusBuilder {
         value: super::LineStatus,
     }
-    impl LineStatus {
+    impl LineStatusBuilder {
         /// The order line's in progress status, when `processStatus` is `InProgress`.
         pub fn in_progress_status(
             mut self,
@@ -6175,22 +6183,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<LineStatus> for super::LineStatus {
-        fn from(builder: LineStatus) -> Self {
+    impl ::std::convert::From<LineStatusBuilder> for super::LineStatus {
+        fn from(builder: LineStatusBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::LineStatus> for LineStatus {
+    impl ::std::convert::From<super::LineStatus> for LineStatusBuilder {
         fn from(value: super::LineStatus) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::LineTerms`] (see [`super::LineTerms::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct LineTerms {
+    pub struct LineTermsBuilder {
         value: super::LineTerms,
     }
-    impl LineTerms {
+    impl LineTermsBuilder {
         ///The agreed framework contract number.
         pub fn contract_number(
             mut self,
@@ -6221,22 +6229,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<LineTerms> for super::LineTerms {
-        fn from(builder: LineTerms) -> Self {
+    impl ::std::convert::From<LineTermsBuilder> for super::LineTerms {
+        fn from(builder: LineTermsBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::LineTerms> for LineTerms {
+    impl ::std::convert::From<super::LineTerms> for LineTermsBuilder {
         fn from(value: super::LineTerms) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::LoadCarrier`] (see [`super::LoadCarrier::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct LoadCarrier {
+    pub struct LoadCarrierBuilder {
         value: super::LoadCarrier,
     }
-    impl LoadCarrier {
+    impl LoadCarrierBuilder {
         ///When the load carrier is a container: the BIC ISO 6346 Container Identification Number.
         pub fn container_number(
             mut self,
@@ -6298,22 +6306,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<LoadCarrier> for super::LoadCarrier {
-        fn from(builder: LoadCarrier) -> Self {
+    impl ::std::convert::From<LoadCarrierBuilder> for super::LoadCarrier {
+        fn from(builder: LoadCarrierBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::LoadCarrier> for LoadCarrier {
+    impl ::std::convert::From<super::LoadCarrier> for LoadCarrierBuilder {
         fn from(value: super::LoadCarrier) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::MergedItemDetails`] (see [`super::MergedItemDetails::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct MergedItemDetails {
+    pub struct MergedItemDetailsBuilder {
         value: super::MergedItemDetails,
     }
-    impl MergedItemDetails {
+    impl MergedItemDetailsBuilder {
         ///An identification number assigned to a particular quantity or lot of material from a single manufacturer.
         pub fn batch_number(
             mut self,
@@ -6392,22 +6400,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<MergedItemDetails> for super::MergedItemDetails {
-        fn from(builder: MergedItemDetails) -> Self {
+    impl ::std::convert::From<MergedItemDetailsBuilder> for super::MergedItemDetails {
+        fn from(builder: MergedItemDetailsBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::MergedItemDetails> for MergedItemDetails {
+    impl ::std::convert::From<super::MergedItemDetails> for MergedItemDetailsBuilder {
         fn from(value: super::MergedItemDetails) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::MessageMeta`] (see [`super::MessageMeta::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct MessageMeta {
+    pub struct MessageMetaBuilder {
         value: super::MessageMeta,
     }
-    impl MessageMeta {
+    impl MessageMetaBuilder {
         ///Date and time with time zone when this message was created. Date and time with time zone (ISO 8601), e.g. `2025-04-23T10:01:53.812Z` or `2025-04-23T12:01:53+02:00`, with or without fractions. The docs' own examples also show it without a zone (`2019-12-31T10:11:12`): accept both and compare instants, never strings.
         pub fn created_date_time(
             mut self,
@@ -6446,22 +6454,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<MessageMeta> for super::MessageMeta {
-        fn from(builder: MessageMeta) -> Self {
+    impl ::std::convert::From<MessageMetaBuilder> for super::MessageMeta {
+        fn from(builder: MessageMetaBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::MessageMeta> for MessageMeta {
+    impl ::std::convert::From<super::MessageMeta> for MessageMetaBuilder {
         fn from(value: super::MessageMeta) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::MessageSource`] (see [`super::MessageSource::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct MessageSource {
+    pub struct MessageSourceBuilder {
         value: super::MessageSource,
     }
-    impl MessageSource {
+    impl MessageSourceBuilder {
         ///The Tradecloud company identifier which triggered the first message in a flow.
         pub fn company_id(
             mut self,
@@ -6508,22 +6516,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<MessageSource> for super::MessageSource {
-        fn from(builder: MessageSource) -> Self {
+    impl ::std::convert::From<MessageSourceBuilder> for super::MessageSource {
+        fn from(builder: MessageSourceBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::MessageSource> for MessageSource {
+    impl ::std::convert::From<super::MessageSource> for MessageSourceBuilder {
         fn from(value: super::MessageSource) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::MonetaryAmount`] (see [`super::MonetaryAmount::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct MonetaryAmount {
+    pub struct MonetaryAmountBuilder {
         value: super::MonetaryAmount,
     }
-    impl MonetaryAmount {
+    impl MonetaryAmountBuilder {
         ///The 3-letter currency code according to ISO 4217, like `EUR`, `USD` and `CNY`.
         pub fn currency_iso(
             mut self,
@@ -6554,22 +6562,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<MonetaryAmount> for super::MonetaryAmount {
-        fn from(builder: MonetaryAmount) -> Self {
+    impl ::std::convert::From<MonetaryAmountBuilder> for super::MonetaryAmount {
+        fn from(builder: MonetaryAmountBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::MonetaryAmount> for MonetaryAmount {
+    impl ::std::convert::From<super::MonetaryAmount> for MonetaryAmountBuilder {
         fn from(value: super::MonetaryAmount) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::Order`] (see [`super::Order::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct Order {
+    pub struct OrderBuilder {
         value: super::Order,
     }
-    impl Order {
+    impl OrderBuilder {
         /// The buyer part of the order.
         pub fn buyer_order(
             mut self,
@@ -6700,22 +6708,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<Order> for super::Order {
-        fn from(builder: Order) -> Self {
+    impl ::std::convert::From<OrderBuilder> for super::Order {
+        fn from(builder: OrderBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::Order> for Order {
+    impl ::std::convert::From<super::Order> for OrderBuilder {
         fn from(value: super::Order) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderDocumentsEvent`] (see [`super::OrderDocumentsEvent::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderDocumentsEvent {
+    pub struct OrderDocumentsEventBuilder {
         value: super::OrderDocumentsEvent,
     }
-    impl OrderDocumentsEvent {
+    impl OrderDocumentsEventBuilder {
         /// The buyer part of the order, e.g. `purchaseOrderNumber` and the buyer's order `documents`.
         pub fn buyer_order(
             mut self,
@@ -6783,22 +6791,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OrderDocumentsEvent> for super::OrderDocumentsEvent {
-        fn from(builder: OrderDocumentsEvent) -> Self {
+    impl ::std::convert::From<OrderDocumentsEventBuilder>
+    for super::OrderDocumentsEvent {
+        fn from(builder: OrderDocumentsEventBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::OrderDocumentsEvent> for OrderDocumentsEvent {
+    impl ::std::convert::From<super::OrderDocumentsEvent>
+    for OrderDocumentsEventBuilder {
         fn from(value: super::OrderDocumentsEvent) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderEvent`] (see [`super::OrderEvent::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderEvent {
+    pub struct OrderEventBuilder {
         value: super::OrderEvent,
     }
-    impl OrderEvent {
+    impl OrderEventBuilder {
         /// The buyer part of the order.
         pub fn buyer_order(
             mut self,
@@ -6927,22 +6937,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OrderEvent> for super::OrderEvent {
-        fn from(builder: OrderEvent) -> Self {
+    impl ::std::convert::From<OrderEventBuilder> for super::OrderEvent {
+        fn from(builder: OrderEventBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::OrderEvent> for OrderEvent {
+    impl ::std::convert::From<super::OrderEvent> for OrderEventBuilder {
         fn from(value: super::OrderEvent) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderIndicators`] (see [`super::OrderIndicators::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderIndicators {
+    pub struct OrderIndicatorsBuilder {
         value: super::OrderIndicators,
     }
-    impl OrderIndicators {
+    impl OrderIndicatorsBuilder {
         ///True when at least one order line is overdue.
         pub fn delivery_overdue(
             mut self,
@@ -6965,22 +6975,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OrderIndicators> for super::OrderIndicators {
-        fn from(builder: OrderIndicators) -> Self {
+    impl ::std::convert::From<OrderIndicatorsBuilder> for super::OrderIndicators {
+        fn from(builder: OrderIndicatorsBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::OrderIndicators> for OrderIndicators {
+    impl ::std::convert::From<super::OrderIndicators> for OrderIndicatorsBuilder {
         fn from(value: super::OrderIndicators) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderLine`] (see [`super::OrderLine::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderLine {
+    pub struct OrderLineBuilder {
         value: super::OrderLine,
     }
-    impl OrderLine {
+    impl OrderLineBuilder {
         /// The buyer part of the order line.
         pub fn buyer_line(
             mut self,
@@ -7159,22 +7169,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OrderLine> for super::OrderLine {
-        fn from(builder: OrderLine) -> Self {
+    impl ::std::convert::From<OrderLineBuilder> for super::OrderLine {
+        fn from(builder: OrderLineBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::OrderLine> for OrderLine {
+    impl ::std::convert::From<super::OrderLine> for OrderLineBuilder {
         fn from(value: super::OrderLine) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderStatus`] (see [`super::OrderStatus::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderStatus {
+    pub struct OrderStatusBuilder {
         value: super::OrderStatus,
     }
-    impl OrderStatus {
+    impl OrderStatusBuilder {
         /// The aggregate of all lines' logistics status.
         pub fn logistics_status(
             mut self,
@@ -7209,22 +7219,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OrderStatus> for super::OrderStatus {
-        fn from(builder: OrderStatus) -> Self {
+    impl ::std::convert::From<OrderStatusBuilder> for super::OrderStatus {
+        fn from(builder: OrderStatusBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::OrderStatus> for OrderStatus {
+    impl ::std::convert::From<super::OrderStatus> for OrderStatusBuilder {
         fn from(value: super::OrderStatus) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::Price`] (see [`super::Price::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct Price {
+    pub struct PriceBuilder {
         value: super::Price,
     }
-    impl Price {
+    impl PriceBuilder {
         /// The price in the buyer's base currency, like `EUR` in the EU.
         pub fn price_in_base_currency(
             mut self,
@@ -7259,22 +7269,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<Price> for super::Price {
-        fn from(builder: Price) -> Self {
+    impl ::std::convert::From<PriceBuilder> for super::Price {
+        fn from(builder: PriceBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::Price> for Price {
+    impl ::std::convert::From<super::Price> for PriceBuilder {
         fn from(value: super::Price) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::Prices`] (see [`super::Prices::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct Prices {
+    pub struct PricesBuilder {
         value: super::Prices,
     }
-    impl Prices {
+    impl PricesBuilder {
         ///The discount percentage. Used together with `grossPrice`. Decimal with any number of digits.
         pub fn discount_percentage(
             mut self,
@@ -7331,22 +7341,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<Prices> for super::Prices {
-        fn from(builder: Prices) -> Self {
+    impl ::std::convert::From<PricesBuilder> for super::Prices {
+        fn from(builder: PricesBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::Prices> for Prices {
+    impl ::std::convert::From<super::Prices> for PricesBuilder {
         fn from(value: super::Prices) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::Property`] (see [`super::Property::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct Property {
+    pub struct PropertyBuilder {
         value: super::Property,
     }
-    impl Property {
+    impl PropertyBuilder {
         ///The property key.
         pub fn key(
             mut self,
@@ -7377,22 +7387,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<Property> for super::Property {
-        fn from(builder: Property) -> Self {
+    impl ::std::convert::From<PropertyBuilder> for super::Property {
+        fn from(builder: PropertyBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::Property> for Property {
+    impl ::std::convert::From<super::Property> for PropertyBuilder {
         fn from(value: super::Property) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::PurchaseOrderTerms`] (see [`super::PurchaseOrderTerms::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct PurchaseOrderTerms {
+    pub struct PurchaseOrderTermsBuilder {
         value: super::PurchaseOrderTerms,
     }
-    impl PurchaseOrderTerms {
+    impl PurchaseOrderTermsBuilder {
         ///The Incoterms named place (delivery, terminal, port, or destination).
         pub fn incoterms(
             mut self,
@@ -7439,22 +7449,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<PurchaseOrderTerms> for super::PurchaseOrderTerms {
-        fn from(builder: PurchaseOrderTerms) -> Self {
+    impl ::std::convert::From<PurchaseOrderTermsBuilder> for super::PurchaseOrderTerms {
+        fn from(builder: PurchaseOrderTermsBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::PurchaseOrderTerms> for PurchaseOrderTerms {
+    impl ::std::convert::From<super::PurchaseOrderTerms> for PurchaseOrderTermsBuilder {
         fn from(value: super::PurchaseOrderTerms) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::Request`] (see [`super::Request::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct Request {
+    pub struct RequestBuilder {
         value: super::Request,
     }
-    impl Request {
+    impl RequestBuilder {
         ///**Deprecated**: the requested alternative charge lines. Superseded by `lineType` `Charge`.
         pub fn charge_lines(
             mut self,
@@ -7519,22 +7529,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<Request> for super::Request {
-        fn from(builder: Request) -> Self {
+    impl ::std::convert::From<RequestBuilder> for super::Request {
+        fn from(builder: RequestBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::Request> for Request {
+    impl ::std::convert::From<super::Request> for RequestBuilder {
         fn from(value: super::Request) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ScheduledDelivery`] (see [`super::ScheduledDelivery::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ScheduledDelivery {
+    pub struct ScheduledDeliveryBuilder {
         value: super::ScheduledDelivery,
     }
-    impl ScheduledDelivery {
+    impl ScheduledDeliveryBuilder {
         ///The delivery date of this delivery line. Date has ISO 8601 date `yyyy-MM-dd` format.
         pub fn date(
             mut self,
@@ -7583,22 +7593,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ScheduledDelivery> for super::ScheduledDelivery {
-        fn from(builder: ScheduledDelivery) -> Self {
+    impl ::std::convert::From<ScheduledDeliveryBuilder> for super::ScheduledDelivery {
+        fn from(builder: ScheduledDeliveryBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ScheduledDelivery> for ScheduledDelivery {
+    impl ::std::convert::From<super::ScheduledDelivery> for ScheduledDeliveryBuilder {
         fn from(value: super::ScheduledDelivery) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::Shipment`] (see [`super::Shipment::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct Shipment {
+    pub struct ShipmentBuilder {
         value: super::Shipment,
     }
-    impl Shipment {
+    impl ShipmentBuilder {
         /// The buyer side header of the shipment.
         pub fn buyer_shipment(
             mut self,
@@ -7721,22 +7731,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<Shipment> for super::Shipment {
-        fn from(builder: Shipment) -> Self {
+    impl ::std::convert::From<ShipmentBuilder> for super::Shipment {
+        fn from(builder: ShipmentBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::Shipment> for Shipment {
+    impl ::std::convert::From<super::Shipment> for ShipmentBuilder {
         fn from(value: super::Shipment) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ShipmentContact`] (see [`super::ShipmentContact::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentContact {
+    pub struct ShipmentContactBuilder {
         value: super::ShipmentContact,
     }
-    impl ShipmentContact {
+    impl ShipmentContactBuilder {
         ///The contact email as known in Tradecloud.
         pub fn email(
             mut self,
@@ -7799,22 +7809,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentContact> for super::ShipmentContact {
-        fn from(builder: ShipmentContact) -> Self {
+    impl ::std::convert::From<ShipmentContactBuilder> for super::ShipmentContact {
+        fn from(builder: ShipmentContactBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ShipmentContact> for ShipmentContact {
+    impl ::std::convert::From<super::ShipmentContact> for ShipmentContactBuilder {
         fn from(value: super::ShipmentContact) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ShipmentDeparture`] (see [`super::ShipmentDeparture::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentDeparture {
+    pub struct ShipmentDepartureBuilder {
         value: super::ShipmentDeparture,
     }
-    impl ShipmentDeparture {
+    impl ShipmentDepartureBuilder {
         ///The Actual Time of Departure of this shipment from this location (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
         pub fn atd_date(
             mut self,
@@ -7853,22 +7863,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentDeparture> for super::ShipmentDeparture {
-        fn from(builder: ShipmentDeparture) -> Self {
+    impl ::std::convert::From<ShipmentDepartureBuilder> for super::ShipmentDeparture {
+        fn from(builder: ShipmentDepartureBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ShipmentDeparture> for ShipmentDeparture {
+    impl ::std::convert::From<super::ShipmentDeparture> for ShipmentDepartureBuilder {
         fn from(value: super::ShipmentDeparture) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ShipmentDestination`] (see [`super::ShipmentDestination::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentDestination {
+    pub struct ShipmentDestinationBuilder {
         value: super::ShipmentDestination,
     }
-    impl ShipmentDestination {
+    impl ShipmentDestinationBuilder {
         ///The Actual Time of Arrival of this shipment at this destination (local date). Date has ISO 8601 date `yyyy-MM-dd` format.
         pub fn ata_date(
             mut self,
@@ -7955,22 +7965,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentDestination> for super::ShipmentDestination {
-        fn from(builder: ShipmentDestination) -> Self {
+    impl ::std::convert::From<ShipmentDestinationBuilder>
+    for super::ShipmentDestination {
+        fn from(builder: ShipmentDestinationBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ShipmentDestination> for ShipmentDestination {
+    impl ::std::convert::From<super::ShipmentDestination>
+    for ShipmentDestinationBuilder {
         fn from(value: super::ShipmentDestination) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ShipmentDocument`] (see [`super::ShipmentDocument::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentDocument {
+    pub struct ShipmentDocumentBuilder {
         value: super::ShipmentDocument,
     }
-    impl ShipmentDocument {
+    impl ShipmentDocumentBuilder {
         ///The unique identifier of the document as provided by the supplier or buyer.
         pub fn code(
             mut self,
@@ -8049,22 +8061,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentDocument> for super::ShipmentDocument {
-        fn from(builder: ShipmentDocument) -> Self {
+    impl ::std::convert::From<ShipmentDocumentBuilder> for super::ShipmentDocument {
+        fn from(builder: ShipmentDocumentBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ShipmentDocument> for ShipmentDocument {
+    impl ::std::convert::From<super::ShipmentDocument> for ShipmentDocumentBuilder {
         fn from(value: super::ShipmentDocument) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ShipmentDocumentMeta`] (see [`super::ShipmentDocumentMeta::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentDocumentMeta {
+    pub struct ShipmentDocumentMetaBuilder {
         value: super::ShipmentDocumentMeta,
     }
-    impl ShipmentDocumentMeta {
+    impl ShipmentDocumentMetaBuilder {
         ///Older (2022-23 docs) name of `lastUpdatedAt`. Read `lastUpdatedAt` first.
         pub fn last_changed_at(
             mut self,
@@ -8095,22 +8107,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentDocumentMeta> for super::ShipmentDocumentMeta {
-        fn from(builder: ShipmentDocumentMeta) -> Self {
+    impl ::std::convert::From<ShipmentDocumentMetaBuilder>
+    for super::ShipmentDocumentMeta {
+        fn from(builder: ShipmentDocumentMetaBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ShipmentDocumentMeta> for ShipmentDocumentMeta {
+    impl ::std::convert::From<super::ShipmentDocumentMeta>
+    for ShipmentDocumentMetaBuilder {
         fn from(value: super::ShipmentDocumentMeta) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ShipmentIdentifiers`] (see [`super::ShipmentIdentifiers::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentIdentifiers {
+    pub struct ShipmentIdentifiersBuilder {
         value: super::ShipmentIdentifiers,
     }
-    impl ShipmentIdentifiers {
+    impl ShipmentIdentifiersBuilder {
         ///The issue date of the bill of lading. Date has ISO 8601 date `yyyy-MM-dd` format.
         pub fn bill_of_lading_issue_date(
             mut self,
@@ -8169,22 +8183,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentIdentifiers> for super::ShipmentIdentifiers {
-        fn from(builder: ShipmentIdentifiers) -> Self {
+    impl ::std::convert::From<ShipmentIdentifiersBuilder>
+    for super::ShipmentIdentifiers {
+        fn from(builder: ShipmentIdentifiersBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ShipmentIdentifiers> for ShipmentIdentifiers {
+    impl ::std::convert::From<super::ShipmentIdentifiers>
+    for ShipmentIdentifiersBuilder {
         fn from(value: super::ShipmentIdentifiers) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ShipmentItem`] (see [`super::ShipmentItem::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentItem {
+    pub struct ShipmentItemBuilder {
         value: super::ShipmentItem,
     }
-    impl ShipmentItem {
+    impl ShipmentItemBuilder {
         ///The short name of this item as provided by the buyer.
         pub fn buyer_item_name(
             mut self,
@@ -8259,22 +8275,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentItem> for super::ShipmentItem {
-        fn from(builder: ShipmentItem) -> Self {
+    impl ::std::convert::From<ShipmentItemBuilder> for super::ShipmentItem {
+        fn from(builder: ShipmentItemBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ShipmentItem> for ShipmentItem {
+    impl ::std::convert::From<super::ShipmentItem> for ShipmentItemBuilder {
         fn from(value: super::ShipmentItem) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ShipmentLine`] (see [`super::ShipmentLine::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentLine {
+    pub struct ShipmentLineBuilder {
         value: super::ShipmentLine,
     }
-    impl ShipmentLine {
+    impl ShipmentLineBuilder {
         ///The related delivery schedule position in the purchase order line as provided by the buyer.
         pub fn delivery_schedule_position(
             mut self,
@@ -8341,22 +8357,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentLine> for super::ShipmentLine {
-        fn from(builder: ShipmentLine) -> Self {
+    impl ::std::convert::From<ShipmentLineBuilder> for super::ShipmentLine {
+        fn from(builder: ShipmentLineBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ShipmentLine> for ShipmentLine {
+    impl ::std::convert::From<super::ShipmentLine> for ShipmentLineBuilder {
         fn from(value: super::ShipmentLine) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ShipmentLineMeta`] (see [`super::ShipmentLineMeta::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentLineMeta {
+    pub struct ShipmentLineMetaBuilder {
         value: super::ShipmentLineMeta,
     }
-    impl ShipmentLineMeta {
+    impl ShipmentLineMetaBuilder {
         ///Older (2022-23 docs) name of `lastUpdatedAt`. Read `lastUpdatedAt` first.
         pub fn last_changed_at(
             mut self,
@@ -8387,22 +8403,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentLineMeta> for super::ShipmentLineMeta {
-        fn from(builder: ShipmentLineMeta) -> Self {
+    impl ::std::convert::From<ShipmentLineMetaBuilder> for super::ShipmentLineMeta {
+        fn from(builder: ShipmentLineMetaBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ShipmentLineMeta> for ShipmentLineMeta {
+    impl ::std::convert::From<super::ShipmentLineMeta> for ShipmentLineMetaBuilder {
         fn from(value: super::ShipmentLineMeta) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ShipmentLocation`] (see [`super::ShipmentLocation::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentLocation {
+    pub struct ShipmentLocationBuilder {
         value: super::ShipmentLocation,
     }
-    impl ShipmentLocation {
+    impl ShipmentLocationBuilder {
         ///One or more location address lines.
         pub fn address_lines(
             mut self,
@@ -8499,22 +8515,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentLocation> for super::ShipmentLocation {
-        fn from(builder: ShipmentLocation) -> Self {
+    impl ::std::convert::From<ShipmentLocationBuilder> for super::ShipmentLocation {
+        fn from(builder: ShipmentLocationBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ShipmentLocation> for ShipmentLocation {
+    impl ::std::convert::From<super::ShipmentLocation> for ShipmentLocationBuilder {
         fn from(value: super::ShipmentLocation) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ShipmentLocations`] (see [`super::ShipmentLocations::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentLocations {
+    pub struct ShipmentLocationsBuilder {
         value: super::ShipmentLocations,
     }
-    impl ShipmentLocations {
+    impl ShipmentLocationsBuilder {
         /// The departure location and dates.
         pub fn departure(
             mut self,
@@ -8550,22 +8566,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentLocations> for super::ShipmentLocations {
-        fn from(builder: ShipmentLocations) -> Self {
+    impl ::std::convert::From<ShipmentLocationsBuilder> for super::ShipmentLocations {
+        fn from(builder: ShipmentLocationsBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ShipmentLocations> for ShipmentLocations {
+    impl ::std::convert::From<super::ShipmentLocations> for ShipmentLocationsBuilder {
         fn from(value: super::ShipmentLocations) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ShipmentMeta`] (see [`super::ShipmentMeta::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentMeta {
+    pub struct ShipmentMetaBuilder {
         value: super::ShipmentMeta,
     }
-    impl ShipmentMeta {
+    impl ShipmentMetaBuilder {
         ///Local date and time when the despatch advice of this shipment was issued in the supplier's ERP system. Local date and time without time zone, ISO 8601 format `yyyy-MM-ddThh:mm:ss`, e.g. `2019-12-31T10:11:12`.
         pub fn despatch_advice_erp_issue_date_time(
             mut self,
@@ -8614,22 +8630,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentMeta> for super::ShipmentMeta {
-        fn from(builder: ShipmentMeta) -> Self {
+    impl ::std::convert::From<ShipmentMetaBuilder> for super::ShipmentMeta {
+        fn from(builder: ShipmentMetaBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ShipmentMeta> for ShipmentMeta {
+    impl ::std::convert::From<super::ShipmentMeta> for ShipmentMetaBuilder {
         fn from(value: super::ShipmentMeta) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ShipmentStatus`] (see [`super::ShipmentStatus::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentStatus {
+    pub struct ShipmentStatusBuilder {
         value: super::ShipmentStatus,
     }
-    impl ShipmentStatus {
+    impl ShipmentStatusBuilder {
         /// The shipment process status, currently `Issued`, `Approved`, or `Rejected`.
         pub fn process_status(
             mut self,
@@ -8662,22 +8678,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentStatus> for super::ShipmentStatus {
-        fn from(builder: ShipmentStatus) -> Self {
+    impl ::std::convert::From<ShipmentStatusBuilder> for super::ShipmentStatus {
+        fn from(builder: ShipmentStatusBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ShipmentStatus> for ShipmentStatus {
+    impl ::std::convert::From<super::ShipmentStatus> for ShipmentStatusBuilder {
         fn from(value: super::ShipmentStatus) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SingleDeliveryOrder`] (see [`super::SingleDeliveryOrder::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SingleDeliveryOrder {
+    pub struct SingleDeliveryOrderBuilder {
         value: super::SingleDeliveryOrder,
     }
-    impl SingleDeliveryOrder {
+    impl SingleDeliveryOrderBuilder {
         /// The buyer part of the order.
         pub fn buyer_order(
             mut self,
@@ -8808,22 +8824,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<SingleDeliveryOrder> for super::SingleDeliveryOrder {
-        fn from(builder: SingleDeliveryOrder) -> Self {
+    impl ::std::convert::From<SingleDeliveryOrderBuilder>
+    for super::SingleDeliveryOrder {
+        fn from(builder: SingleDeliveryOrderBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::SingleDeliveryOrder> for SingleDeliveryOrder {
+    impl ::std::convert::From<super::SingleDeliveryOrder>
+    for SingleDeliveryOrderBuilder {
         fn from(value: super::SingleDeliveryOrder) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SingleDeliveryOrderEvent`] (see [`super::SingleDeliveryOrderEvent::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SingleDeliveryOrderEvent {
+    pub struct SingleDeliveryOrderEventBuilder {
         value: super::SingleDeliveryOrderEvent,
     }
-    impl SingleDeliveryOrderEvent {
+    impl SingleDeliveryOrderEventBuilder {
         /// The buyer part of the order.
         pub fn buyer_order(
             mut self,
@@ -8952,24 +8970,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<SingleDeliveryOrderEvent>
+    impl ::std::convert::From<SingleDeliveryOrderEventBuilder>
     for super::SingleDeliveryOrderEvent {
-        fn from(builder: SingleDeliveryOrderEvent) -> Self {
+        fn from(builder: SingleDeliveryOrderEventBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::SingleDeliveryOrderEvent>
-    for SingleDeliveryOrderEvent {
+    for SingleDeliveryOrderEventBuilder {
         fn from(value: super::SingleDeliveryOrderEvent) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SingleDeliveryOrderLine`] (see [`super::SingleDeliveryOrderLine::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SingleDeliveryOrderLine {
+    pub struct SingleDeliveryOrderLineBuilder {
         value: super::SingleDeliveryOrderLine,
     }
-    impl SingleDeliveryOrderLine {
+    impl SingleDeliveryOrderLineBuilder {
         /// The buyer part of the order line.
         pub fn buyer_line(
             mut self,
@@ -9112,24 +9130,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<SingleDeliveryOrderLine>
+    impl ::std::convert::From<SingleDeliveryOrderLineBuilder>
     for super::SingleDeliveryOrderLine {
-        fn from(builder: SingleDeliveryOrderLine) -> Self {
+        fn from(builder: SingleDeliveryOrderLineBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::SingleDeliveryOrderLine>
-    for SingleDeliveryOrderLine {
+    for SingleDeliveryOrderLineBuilder {
         fn from(value: super::SingleDeliveryOrderLine) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::StatusLine`] (see [`super::StatusLine::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct StatusLine {
+    pub struct StatusLineBuilder {
         value: super::StatusLine,
     }
-    impl StatusLine {
+    impl StatusLineBuilder {
         /// The current prices, either having `Issued` or `Confirmed` values.
         pub fn prices(
             mut self,
@@ -9178,22 +9196,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<StatusLine> for super::StatusLine {
-        fn from(builder: StatusLine) -> Self {
+    impl ::std::convert::From<StatusLineBuilder> for super::StatusLine {
+        fn from(builder: StatusLineBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::StatusLine> for StatusLine {
+    impl ::std::convert::From<super::StatusLine> for StatusLineBuilder {
         fn from(value: super::StatusLine) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SupplierErpMeta`] (see [`super::SupplierErpMeta::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SupplierErpMeta {
+    pub struct SupplierErpMetaBuilder {
         value: super::SupplierErpMeta,
     }
-    impl SupplierErpMeta {
+    impl SupplierErpMetaBuilder {
         /**Local date and time when the despatch advice of this shipment was issued in the
 supplier's ERP system, if it sits inside `supplierErpMeta` (see above; also read
 `meta.despatchAdviceErpIssueDateTime`). Local date and time without time zone, ISO
@@ -9221,22 +9239,22 @@ supplier's ERP system, if it sits inside `supplierErpMeta` (see above; also read
             self.value
         }
     }
-    impl ::std::convert::From<SupplierErpMeta> for super::SupplierErpMeta {
-        fn from(builder: SupplierErpMeta) -> Self {
+    impl ::std::convert::From<SupplierErpMetaBuilder> for super::SupplierErpMeta {
+        fn from(builder: SupplierErpMetaBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::SupplierErpMeta> for SupplierErpMeta {
+    impl ::std::convert::From<super::SupplierErpMeta> for SupplierErpMetaBuilder {
         fn from(value: super::SupplierErpMeta) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SupplierLine`] (see [`super::SupplierLine::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SupplierLine {
+    pub struct SupplierLineBuilder {
         value: super::SupplierLine,
     }
-    impl SupplierLine {
+    impl SupplierLineBuilder {
         ///A free-format additional description of this line by the supplier.
         pub fn description(
             mut self,
@@ -9366,22 +9384,22 @@ supplier's ERP system, if it sits inside `supplierErpMeta` (see above; also read
             self.value
         }
     }
-    impl ::std::convert::From<SupplierLine> for super::SupplierLine {
-        fn from(builder: SupplierLine) -> Self {
+    impl ::std::convert::From<SupplierLineBuilder> for super::SupplierLine {
+        fn from(builder: SupplierLineBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::SupplierLine> for SupplierLine {
+    impl ::std::convert::From<super::SupplierLine> for SupplierLineBuilder {
         fn from(value: super::SupplierLine) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SupplierLineIndicators`] (see [`super::SupplierLineIndicators::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SupplierLineIndicators {
+    pub struct SupplierLineIndicatorsBuilder {
         value: super::SupplierLineIndicators,
     }
-    impl SupplierLineIndicators {
+    impl SupplierLineIndicatorsBuilder {
         ///Accept the line as-is; delivery schedule, prices, and header indicators are ignored.
         pub fn accepted(mut self, value: impl ::std::convert::Into<bool>) -> Self {
             self.value.accepted = ::std::option::Option::Some(value.into());
@@ -9416,22 +9434,24 @@ supplier's ERP system, if it sits inside `supplierErpMeta` (see above; also read
             self.value
         }
     }
-    impl ::std::convert::From<SupplierLineIndicators> for super::SupplierLineIndicators {
-        fn from(builder: SupplierLineIndicators) -> Self {
+    impl ::std::convert::From<SupplierLineIndicatorsBuilder>
+    for super::SupplierLineIndicators {
+        fn from(builder: SupplierLineIndicatorsBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::SupplierLineIndicators> for SupplierLineIndicators {
+    impl ::std::convert::From<super::SupplierLineIndicators>
+    for SupplierLineIndicatorsBuilder {
         fn from(value: super::SupplierLineIndicators) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SupplierOrder`] (see [`super::SupplierOrder::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SupplierOrder {
+    pub struct SupplierOrderBuilder {
         value: super::SupplierOrder,
     }
-    impl SupplierOrder {
+    impl SupplierOrderBuilder {
         ///The buyer account number as known in the supplier's ERP system. Should be set on forehand in the Tradecloud connection.
         pub fn buyer_account_number(
             mut self,
@@ -9551,22 +9571,22 @@ supplier's ERP system, if it sits inside `supplierErpMeta` (see above; also read
             self.value
         }
     }
-    impl ::std::convert::From<SupplierOrder> for super::SupplierOrder {
-        fn from(builder: SupplierOrder) -> Self {
+    impl ::std::convert::From<SupplierOrderBuilder> for super::SupplierOrder {
+        fn from(builder: SupplierOrderBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::SupplierOrder> for SupplierOrder {
+    impl ::std::convert::From<super::SupplierOrder> for SupplierOrderBuilder {
         fn from(value: super::SupplierOrder) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SupplierOrderIndicators`] (see [`super::SupplierOrderIndicators::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SupplierOrderIndicators {
+    pub struct SupplierOrderIndicatorsBuilder {
         value: super::SupplierOrderIndicators,
     }
-    impl SupplierOrderIndicators {
+    impl SupplierOrderIndicatorsBuilder {
         ///Accept all lines in this response as-is. Line-level indicators override this header indicator when present.
         pub fn accepted(mut self, value: impl ::std::convert::Into<bool>) -> Self {
             self.value.accepted = ::std::option::Option::Some(value.into());
@@ -9601,24 +9621,24 @@ supplier's ERP system, if it sits inside `supplierErpMeta` (see above; also read
             self.value
         }
     }
-    impl ::std::convert::From<SupplierOrderIndicators>
+    impl ::std::convert::From<SupplierOrderIndicatorsBuilder>
     for super::SupplierOrderIndicators {
-        fn from(builder: SupplierOrderIndicators) -> Self {
+        fn from(builder: SupplierOrderIndicatorsBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::SupplierOrderIndicators>
-    for SupplierOrderIndicators {
+    for SupplierOrderIndicatorsBuilder {
         fn from(value: super::SupplierOrderIndicators) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SupplierRequests`] (see [`super::SupplierRequests::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SupplierRequests {
+    pub struct SupplierRequestsBuilder {
         value: super::SupplierRequests,
     }
-    impl SupplierRequests {
+    impl SupplierRequestsBuilder {
         /// The supplier has proposed a different delivery schedule and prices compared to the issued order line.
         pub fn proposal(
             mut self,
@@ -9649,22 +9669,22 @@ supplier's ERP system, if it sits inside `supplierErpMeta` (see above; also read
             self.value
         }
     }
-    impl ::std::convert::From<SupplierRequests> for super::SupplierRequests {
-        fn from(builder: SupplierRequests) -> Self {
+    impl ::std::convert::From<SupplierRequestsBuilder> for super::SupplierRequests {
+        fn from(builder: SupplierRequestsBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::SupplierRequests> for SupplierRequests {
+    impl ::std::convert::From<super::SupplierRequests> for SupplierRequestsBuilder {
         fn from(value: super::SupplierRequests) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SupplierShipment`] (see [`super::SupplierShipment::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SupplierShipment {
+    pub struct SupplierShipmentBuilder {
         value: super::SupplierShipment,
     }
-    impl SupplierShipment {
+    impl SupplierShipmentBuilder {
         ///The buyer account code or number as used by the supplier.
         pub fn buyer_account_number(
             mut self,
@@ -9750,22 +9770,22 @@ supplier's ERP system, if it sits inside `supplierErpMeta` (see above; also read
             self.value
         }
     }
-    impl ::std::convert::From<SupplierShipment> for super::SupplierShipment {
-        fn from(builder: SupplierShipment) -> Self {
+    impl ::std::convert::From<SupplierShipmentBuilder> for super::SupplierShipment {
+        fn from(builder: SupplierShipmentBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::SupplierShipment> for SupplierShipment {
+    impl ::std::convert::From<super::SupplierShipment> for SupplierShipmentBuilder {
         fn from(value: super::SupplierShipment) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SupplierShipmentLine`] (see [`super::SupplierShipmentLine::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SupplierShipmentLine {
+    pub struct SupplierShipmentLineBuilder {
         value: super::SupplierShipmentLine,
     }
-    impl SupplierShipmentLine {
+    impl SupplierShipmentLineBuilder {
         ///The date the backorder quantity is expected. Date has ISO 8601 date `yyyy-MM-dd` format.
         pub fn backorder_date(
             mut self,
@@ -9824,22 +9844,24 @@ supplier's ERP system, if it sits inside `supplierErpMeta` (see above; also read
             self.value
         }
     }
-    impl ::std::convert::From<SupplierShipmentLine> for super::SupplierShipmentLine {
-        fn from(builder: SupplierShipmentLine) -> Self {
+    impl ::std::convert::From<SupplierShipmentLineBuilder>
+    for super::SupplierShipmentLine {
+        fn from(builder: SupplierShipmentLineBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::SupplierShipmentLine> for SupplierShipmentLine {
+    impl ::std::convert::From<super::SupplierShipmentLine>
+    for SupplierShipmentLineBuilder {
         fn from(value: super::SupplierShipmentLine) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::Terms`] (see [`super::Terms::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct Terms {
+    pub struct TermsBuilder {
         value: super::Terms,
     }
-    impl Terms {
+    impl TermsBuilder {
         ///The Incoterms named place (delivery, terminal, port, or destination).
         pub fn incoterms(
             mut self,
@@ -9886,12 +9908,12 @@ supplier's ERP system, if it sits inside `supplierErpMeta` (see above; also read
             self.value
         }
     }
-    impl ::std::convert::From<Terms> for super::Terms {
-        fn from(builder: Terms) -> Self {
+    impl ::std::convert::From<TermsBuilder> for super::Terms {
+        fn from(builder: TermsBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::Terms> for Terms {
+    impl ::std::convert::From<super::Terms> for TermsBuilder {
         fn from(value: super::Terms) -> Self {
             Self { value }
         }

@@ -319,6 +319,3 @@ pub mod prelude {
     #[allow(unused_imports)]
     pub use super::ObjectStorageClient;
 }
-/// The former name of [`ObjectStorageClient`], which does not clash with `tradecloud::client::Client` (the client with login, retries and downloads).
-#[deprecated(note = "renamed to `ObjectStorageClient`")]
-pub type Client = ObjectStorageClient;

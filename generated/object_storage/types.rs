@@ -29,8 +29,8 @@ again for a fresh one.*/
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl DocumentMetadata {
-    /// A builder of `DocumentMetadata`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::DocumentMetadata {
+    /// A [`builder::DocumentMetadataBuilder`] of `DocumentMetadata`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::DocumentMetadataBuilder {
         ::std::default::Default::default()
     }
 }
@@ -44,8 +44,8 @@ pub struct UploadDocumentRequest {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl UploadDocumentRequest {
-    /// A builder of `UploadDocumentRequest`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::UploadDocumentRequest {
+    /// A [`builder::UploadDocumentRequestBuilder`] of `UploadDocumentRequest`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::UploadDocumentRequestBuilder {
         ::std::default::Default::default()
     }
 }
@@ -59,8 +59,8 @@ pub struct UploadDocumentResponse {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl UploadDocumentResponse {
-    /// A builder of `UploadDocumentResponse`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::UploadDocumentResponse {
+    /// A [`builder::UploadDocumentResponseBuilder`] of `UploadDocumentResponse`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::UploadDocumentResponseBuilder {
         ::std::default::Default::default()
     }
 }
@@ -101,10 +101,10 @@ pub mod error {
 pub mod builder {
     /// Builder of [`super::DocumentMetadata`] (see [`super::DocumentMetadata::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct DocumentMetadata {
+    pub struct DocumentMetadataBuilder {
         value: super::DocumentMetadata,
     }
-    impl DocumentMetadata {
+    impl DocumentMetadataBuilder {
         ///The document media type.
         pub fn content_type(
             mut self,
@@ -153,22 +153,22 @@ again for a fresh one.*/
             self.value
         }
     }
-    impl ::std::convert::From<DocumentMetadata> for super::DocumentMetadata {
-        fn from(builder: DocumentMetadata) -> Self {
+    impl ::std::convert::From<DocumentMetadataBuilder> for super::DocumentMetadata {
+        fn from(builder: DocumentMetadataBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::DocumentMetadata> for DocumentMetadata {
+    impl ::std::convert::From<super::DocumentMetadata> for DocumentMetadataBuilder {
         fn from(value: super::DocumentMetadata) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::UploadDocumentRequest`] (see [`super::UploadDocumentRequest::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct UploadDocumentRequest {
+    pub struct UploadDocumentRequestBuilder {
         value: super::UploadDocumentRequest,
     }
-    impl UploadDocumentRequest {
+    impl UploadDocumentRequestBuilder {
         ///The document's bytes, with its file name. Files with a blocked extension (`.exe`, `.js`, `.bat`, ... see security/documents.md) are refused.
         pub fn file(
             mut self,
@@ -191,22 +191,24 @@ again for a fresh one.*/
             self.value
         }
     }
-    impl ::std::convert::From<UploadDocumentRequest> for super::UploadDocumentRequest {
-        fn from(builder: UploadDocumentRequest) -> Self {
+    impl ::std::convert::From<UploadDocumentRequestBuilder>
+    for super::UploadDocumentRequest {
+        fn from(builder: UploadDocumentRequestBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::UploadDocumentRequest> for UploadDocumentRequest {
+    impl ::std::convert::From<super::UploadDocumentRequest>
+    for UploadDocumentRequestBuilder {
         fn from(value: super::UploadDocumentRequest) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::UploadDocumentResponse`] (see [`super::UploadDocumentResponse::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct UploadDocumentResponse {
+    pub struct UploadDocumentResponseBuilder {
         value: super::UploadDocumentResponse,
     }
-    impl UploadDocumentResponse {
+    impl UploadDocumentResponseBuilder {
         ///The `objectId` of the uploaded document: attach it as `documents.objectId` of an order, line or order response.
         pub fn id(
             mut self,
@@ -229,12 +231,14 @@ again for a fresh one.*/
             self.value
         }
     }
-    impl ::std::convert::From<UploadDocumentResponse> for super::UploadDocumentResponse {
-        fn from(builder: UploadDocumentResponse) -> Self {
+    impl ::std::convert::From<UploadDocumentResponseBuilder>
+    for super::UploadDocumentResponse {
+        fn from(builder: UploadDocumentResponseBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::UploadDocumentResponse> for UploadDocumentResponse {
+    impl ::std::convert::From<super::UploadDocumentResponse>
+    for UploadDocumentResponseBuilder {
         fn from(value: super::UploadDocumentResponse) -> Self {
             Self { value }
         }

@@ -18,8 +18,8 @@ pub struct ApproveRequestsAsBuyer {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ApproveRequestsAsBuyer {
-    /// A builder of `ApproveRequestsAsBuyer`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ApproveRequestsAsBuyer {
+    /// A [`builder::ApproveRequestsAsBuyerBuilder`] of `ApproveRequestsAsBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ApproveRequestsAsBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -33,8 +33,8 @@ pub struct ApproveShipmentRescheduleRequest {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ApproveShipmentRescheduleRequest {
-    /// A builder of `ApproveShipmentRescheduleRequest`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ApproveShipmentRescheduleRequest {
+    /// A [`builder::ApproveShipmentRescheduleRequestBuilder`] of `ApproveShipmentRescheduleRequest`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ApproveShipmentRescheduleRequestBuilder {
         ::std::default::Default::default()
     }
 }
@@ -58,8 +58,8 @@ pub struct DeliveryScheduleLogistics {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl DeliveryScheduleLogistics {
-    /// A builder of `DeliveryScheduleLogistics`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::DeliveryScheduleLogistics {
+    /// A [`builder::DeliveryScheduleLogisticsBuilder`] of `DeliveryScheduleLogistics`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::DeliveryScheduleLogisticsBuilder {
         ::std::default::Default::default()
     }
 }
@@ -73,8 +73,8 @@ pub struct OrderLinePositions {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderLinePositions {
-    /// A builder of `OrderLinePositions`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderLinePositions {
+    /// A [`builder::OrderLinePositionsBuilder`] of `OrderLinePositions`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderLinePositionsBuilder {
         ::std::default::Default::default()
     }
 }
@@ -91,8 +91,8 @@ pub struct ReassignContact {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ReassignContact {
-    /// A builder of `ReassignContact`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ReassignContact {
+    /// A [`builder::ReassignContactBuilder`] of `ReassignContact`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ReassignContactBuilder {
         ::std::default::Default::default()
     }
 }
@@ -112,8 +112,8 @@ pub struct RejectRequestsAsBuyer {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl RejectRequestsAsBuyer {
-    /// A builder of `RejectRequestsAsBuyer`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::RejectRequestsAsBuyer {
+    /// A [`builder::RejectRequestsAsBuyerBuilder`] of `RejectRequestsAsBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::RejectRequestsAsBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -129,8 +129,8 @@ pub struct RejectShipmentRescheduleRequest {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl RejectShipmentRescheduleRequest {
-    /// A builder of `RejectShipmentRescheduleRequest`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::RejectShipmentRescheduleRequest {
+    /// A [`builder::RejectShipmentRescheduleRequestBuilder`] of `RejectShipmentRescheduleRequest`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::RejectShipmentRescheduleRequestBuilder {
         ::std::default::Default::default()
     }
 }
@@ -176,8 +176,8 @@ pub struct RevertOrderLines {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl RevertOrderLines {
-    /// A builder of `RevertOrderLines`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::RevertOrderLines {
+    /// A [`builder::RevertOrderLinesBuilder`] of `RevertOrderLines`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::RevertOrderLinesBuilder {
         ::std::default::Default::default()
     }
 }
@@ -191,8 +191,8 @@ pub struct UpdateOrderLineDeliverySchedule {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl UpdateOrderLineDeliverySchedule {
-    /// A builder of `UpdateOrderLineDeliverySchedule`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::UpdateOrderLineDeliverySchedule {
+    /// A [`builder::UpdateOrderLineDeliveryScheduleBuilder`] of `UpdateOrderLineDeliverySchedule`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::UpdateOrderLineDeliveryScheduleBuilder {
         ::std::default::Default::default()
     }
 }
@@ -373,10 +373,10 @@ impl crate::types::Validate for UpdateOrderLineDeliverySchedule {
 pub mod builder {
     /// Builder of [`super::ApproveRequestsAsBuyer`] (see [`super::ApproveRequestsAsBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ApproveRequestsAsBuyer {
+    pub struct ApproveRequestsAsBuyerBuilder {
         value: super::ApproveRequestsAsBuyer,
     }
-    impl ApproveRequestsAsBuyer {
+    impl ApproveRequestsAsBuyerBuilder {
         ///The positions of the order lines whose open requests are approved (required).
         pub fn line_positions(
             mut self,
@@ -409,22 +409,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ApproveRequestsAsBuyer> for super::ApproveRequestsAsBuyer {
-        fn from(builder: ApproveRequestsAsBuyer) -> Self {
+    impl ::std::convert::From<ApproveRequestsAsBuyerBuilder>
+    for super::ApproveRequestsAsBuyer {
+        fn from(builder: ApproveRequestsAsBuyerBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ApproveRequestsAsBuyer> for ApproveRequestsAsBuyer {
+    impl ::std::convert::From<super::ApproveRequestsAsBuyer>
+    for ApproveRequestsAsBuyerBuilder {
         fn from(value: super::ApproveRequestsAsBuyer) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ApproveShipmentRescheduleRequest`] (see [`super::ApproveShipmentRescheduleRequest::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ApproveShipmentRescheduleRequest {
+    pub struct ApproveShipmentRescheduleRequestBuilder {
         value: super::ApproveShipmentRescheduleRequest,
     }
-    impl ApproveShipmentRescheduleRequest {
+    impl ApproveShipmentRescheduleRequestBuilder {
         ///The order `version` the action is based on (optimistic locking): Tradecloud refuses the action when the order has changed since. Optional.
         pub fn version(mut self, value: impl ::std::convert::Into<i64>) -> Self {
             self.value.version = ::std::option::Option::Some(value.into());
@@ -444,24 +446,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ApproveShipmentRescheduleRequest>
+    impl ::std::convert::From<ApproveShipmentRescheduleRequestBuilder>
     for super::ApproveShipmentRescheduleRequest {
-        fn from(builder: ApproveShipmentRescheduleRequest) -> Self {
+        fn from(builder: ApproveShipmentRescheduleRequestBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::ApproveShipmentRescheduleRequest>
-    for ApproveShipmentRescheduleRequest {
+    for ApproveShipmentRescheduleRequestBuilder {
         fn from(value: super::ApproveShipmentRescheduleRequest) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::DeliveryScheduleLogistics`] (see [`super::DeliveryScheduleLogistics::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct DeliveryScheduleLogistics {
+    pub struct DeliveryScheduleLogisticsBuilder {
         value: super::DeliveryScheduleLogistics,
     }
-    impl DeliveryScheduleLogistics {
+    impl DeliveryScheduleLogisticsBuilder {
         ///The estimated time of arrival (date).
         pub fn eta(
             mut self,
@@ -510,24 +512,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<DeliveryScheduleLogistics>
+    impl ::std::convert::From<DeliveryScheduleLogisticsBuilder>
     for super::DeliveryScheduleLogistics {
-        fn from(builder: DeliveryScheduleLogistics) -> Self {
+        fn from(builder: DeliveryScheduleLogisticsBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::DeliveryScheduleLogistics>
-    for DeliveryScheduleLogistics {
+    for DeliveryScheduleLogisticsBuilder {
         fn from(value: super::DeliveryScheduleLogistics) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderLinePositions`] (see [`super::OrderLinePositions::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderLinePositions {
+    pub struct OrderLinePositionsBuilder {
         value: super::OrderLinePositions,
     }
-    impl OrderLinePositions {
+    impl OrderLinePositionsBuilder {
         ///The positions of the order lines.
         pub fn line_positions(
             mut self,
@@ -555,22 +557,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OrderLinePositions> for super::OrderLinePositions {
-        fn from(builder: OrderLinePositions) -> Self {
+    impl ::std::convert::From<OrderLinePositionsBuilder> for super::OrderLinePositions {
+        fn from(builder: OrderLinePositionsBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::OrderLinePositions> for OrderLinePositions {
+    impl ::std::convert::From<super::OrderLinePositions> for OrderLinePositionsBuilder {
         fn from(value: super::OrderLinePositions) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ReassignContact`] (see [`super::ReassignContact::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ReassignContact {
+    pub struct ReassignContactBuilder {
         value: super::ReassignContact,
     }
-    impl ReassignContact {
+    impl ReassignContactBuilder {
         ///The Tradecloud user id of the new buyer contact.
         pub fn user_id(
             mut self,
@@ -598,22 +600,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ReassignContact> for super::ReassignContact {
-        fn from(builder: ReassignContact) -> Self {
+    impl ::std::convert::From<ReassignContactBuilder> for super::ReassignContact {
+        fn from(builder: ReassignContactBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ReassignContact> for ReassignContact {
+    impl ::std::convert::From<super::ReassignContact> for ReassignContactBuilder {
         fn from(value: super::ReassignContact) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::RejectRequestsAsBuyer`] (see [`super::RejectRequestsAsBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct RejectRequestsAsBuyer {
+    pub struct RejectRequestsAsBuyerBuilder {
         value: super::RejectRequestsAsBuyer,
     }
-    impl RejectRequestsAsBuyer {
+    impl RejectRequestsAsBuyerBuilder {
         ///The positions of the order lines whose open requests are rejected (required).
         pub fn line_positions(
             mut self,
@@ -654,22 +656,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<RejectRequestsAsBuyer> for super::RejectRequestsAsBuyer {
-        fn from(builder: RejectRequestsAsBuyer) -> Self {
+    impl ::std::convert::From<RejectRequestsAsBuyerBuilder>
+    for super::RejectRequestsAsBuyer {
+        fn from(builder: RejectRequestsAsBuyerBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::RejectRequestsAsBuyer> for RejectRequestsAsBuyer {
+    impl ::std::convert::From<super::RejectRequestsAsBuyer>
+    for RejectRequestsAsBuyerBuilder {
         fn from(value: super::RejectRequestsAsBuyer) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::RejectShipmentRescheduleRequest`] (see [`super::RejectShipmentRescheduleRequest::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct RejectShipmentRescheduleRequest {
+    pub struct RejectShipmentRescheduleRequestBuilder {
         value: super::RejectShipmentRescheduleRequest,
     }
-    impl RejectShipmentRescheduleRequest {
+    impl RejectShipmentRescheduleRequestBuilder {
         ///Why the reschedule request is rejected (required for a reject).
         pub fn reason(
             mut self,
@@ -697,24 +701,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<RejectShipmentRescheduleRequest>
+    impl ::std::convert::From<RejectShipmentRescheduleRequestBuilder>
     for super::RejectShipmentRescheduleRequest {
-        fn from(builder: RejectShipmentRescheduleRequest) -> Self {
+        fn from(builder: RejectShipmentRescheduleRequestBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::RejectShipmentRescheduleRequest>
-    for RejectShipmentRescheduleRequest {
+    for RejectShipmentRescheduleRequestBuilder {
         fn from(value: super::RejectShipmentRescheduleRequest) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::RevertOrderLines`] (see [`super::RevertOrderLines::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct RevertOrderLines {
+    pub struct RevertOrderLinesBuilder {
         value: super::RevertOrderLines,
     }
-    impl RevertOrderLines {
+    impl RevertOrderLinesBuilder {
         ///The positions of the order lines to revert.
         pub fn line_positions(
             mut self,
@@ -755,22 +759,22 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<RevertOrderLines> for super::RevertOrderLines {
-        fn from(builder: RevertOrderLines) -> Self {
+    impl ::std::convert::From<RevertOrderLinesBuilder> for super::RevertOrderLines {
+        fn from(builder: RevertOrderLinesBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::RevertOrderLines> for RevertOrderLines {
+    impl ::std::convert::From<super::RevertOrderLines> for RevertOrderLinesBuilder {
         fn from(value: super::RevertOrderLines) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::UpdateOrderLineDeliverySchedule`] (see [`super::UpdateOrderLineDeliverySchedule::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct UpdateOrderLineDeliverySchedule {
+    pub struct UpdateOrderLineDeliveryScheduleBuilder {
         value: super::UpdateOrderLineDeliverySchedule,
     }
-    impl UpdateOrderLineDeliverySchedule {
+    impl UpdateOrderLineDeliveryScheduleBuilder {
         ///The delivery lines to update, by position (at most 100 per delivery schedule).
         pub fn delivery_schedule(
             mut self,
@@ -798,14 +802,14 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<UpdateOrderLineDeliverySchedule>
+    impl ::std::convert::From<UpdateOrderLineDeliveryScheduleBuilder>
     for super::UpdateOrderLineDeliverySchedule {
-        fn from(builder: UpdateOrderLineDeliverySchedule) -> Self {
+        fn from(builder: UpdateOrderLineDeliveryScheduleBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::UpdateOrderLineDeliverySchedule>
-    for UpdateOrderLineDeliverySchedule {
+    for UpdateOrderLineDeliveryScheduleBuilder {
         fn from(value: super::UpdateOrderLineDeliverySchedule) -> Self {
             Self { value }
         }

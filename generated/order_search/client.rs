@@ -219,30 +219,3 @@ pub mod prelude {
     #[allow(unused_imports)]
     pub use super::OrderSearchClient;
 }
-/// The former name of [`OrderSearchClient`], which does not clash with `tradecloud::client::Client` (the client with login, retries and downloads).
-#[deprecated(note = "renamed to `OrderSearchClient`")]
-pub type Client = OrderSearchClient;
-impl OrderSearchClient {
-    /// The former name of [`Self::poll_orders`] (after the operation id `pollOrdersRoute`).
-    #[deprecated(note = "renamed to `poll_orders`")]
-    pub async fn poll_orders_route<'a>(
-        &'a self,
-        body: &'a crate::api::order_search::types::OrderPollRequest,
-    ) -> Result<
-        ResponseValue<crate::api::order_search::types::OrderPollResponse>,
-        Error<crate::api::common::types::ErrorResponse>,
-    > {
-        self.poll_orders(body).await
-    }
-    /// The former name of [`Self::poll_orders_single_delivery`] (after the operation id `pollOrdersSingleDeliveryRoute`).
-    #[deprecated(note = "renamed to `poll_orders_single_delivery`")]
-    pub async fn poll_orders_single_delivery_route<'a>(
-        &'a self,
-        body: &'a crate::api::order_search::types::OrderPollRequest,
-    ) -> Result<
-        ResponseValue<crate::api::order_search::types::SingleDeliveryOrderPollResponse>,
-        Error<crate::api::common::types::ErrorResponse>,
-    > {
-        self.poll_orders_single_delivery(body).await
-    }
-}

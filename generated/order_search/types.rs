@@ -32,8 +32,8 @@ polling use a well-chosen historical date. Format
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderPollFilters {
-    /// A builder of `OrderPollFilters`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderPollFilters {
+    /// A [`builder::OrderPollFiltersBuilder`] of `OrderPollFilters`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderPollFiltersBuilder {
         ::std::default::Default::default()
     }
 }
@@ -64,8 +64,8 @@ impl ::std::default::Default for OrderPollRequest {
     }
 }
 impl OrderPollRequest {
-    /// A builder of `OrderPollRequest`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderPollRequest {
+    /// A [`builder::OrderPollRequestBuilder`] of `OrderPollRequest`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderPollRequestBuilder {
         ::std::default::Default::default()
     }
 }
@@ -88,8 +88,8 @@ pub struct OrderPollResponse {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderPollResponse {
-    /// A builder of `OrderPollResponse`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderPollResponse {
+    /// A [`builder::OrderPollResponseBuilder`] of `OrderPollResponse`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderPollResponseBuilder {
         ::std::default::Default::default()
     }
 }
@@ -116,8 +116,8 @@ pub struct OrderPollStatusFilter {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl OrderPollStatusFilter {
-    /// A builder of `OrderPollStatusFilter`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderPollStatusFilter {
+    /// A [`builder::OrderPollStatusFilterBuilder`] of `OrderPollStatusFilter`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderPollStatusFilterBuilder {
         ::std::default::Default::default()
     }
 }
@@ -140,8 +140,8 @@ pub struct SingleDeliveryOrderPollResponse {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl SingleDeliveryOrderPollResponse {
-    /// A builder of `SingleDeliveryOrderPollResponse`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::SingleDeliveryOrderPollResponse {
+    /// A [`builder::SingleDeliveryOrderPollResponseBuilder`] of `SingleDeliveryOrderPollResponse`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SingleDeliveryOrderPollResponseBuilder {
         ::std::default::Default::default()
     }
 }
@@ -202,10 +202,10 @@ impl crate::types::Validate for OrderPollRequest {
 pub mod builder {
     /// Builder of [`super::OrderPollFilters`] (see [`super::OrderPollFilters::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderPollFilters {
+    pub struct OrderPollFiltersBuilder {
         value: super::OrderPollFilters,
     }
-    impl OrderPollFilters {
+    impl OrderPollFiltersBuilder {
         ///Only orders of this Tradecloud company (your own company identifier), as Tradecloud's own polling examples send it. Not on the documentation pages.
         pub fn company_id(
             mut self,
@@ -248,22 +248,22 @@ polling use a well-chosen historical date. Format
             self.value
         }
     }
-    impl ::std::convert::From<OrderPollFilters> for super::OrderPollFilters {
-        fn from(builder: OrderPollFilters) -> Self {
+    impl ::std::convert::From<OrderPollFiltersBuilder> for super::OrderPollFilters {
+        fn from(builder: OrderPollFiltersBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::OrderPollFilters> for OrderPollFilters {
+    impl ::std::convert::From<super::OrderPollFilters> for OrderPollFiltersBuilder {
         fn from(value: super::OrderPollFilters) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderPollRequest`] (see [`super::OrderPollRequest::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderPollRequest {
+    pub struct OrderPollRequestBuilder {
         value: super::OrderPollRequest,
     }
-    impl OrderPollRequest {
+    impl OrderPollRequestBuilder {
         /// The poll filters.
         pub fn filters(
             mut self,
@@ -299,22 +299,22 @@ polling use a well-chosen historical date. Format
             self.value
         }
     }
-    impl ::std::convert::From<OrderPollRequest> for super::OrderPollRequest {
-        fn from(builder: OrderPollRequest) -> Self {
+    impl ::std::convert::From<OrderPollRequestBuilder> for super::OrderPollRequest {
+        fn from(builder: OrderPollRequestBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::OrderPollRequest> for OrderPollRequest {
+    impl ::std::convert::From<super::OrderPollRequest> for OrderPollRequestBuilder {
         fn from(value: super::OrderPollRequest) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderPollResponse`] (see [`super::OrderPollResponse::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderPollResponse {
+    pub struct OrderPollResponseBuilder {
         value: super::OrderPollResponse,
     }
-    impl OrderPollResponse {
+    impl OrderPollResponseBuilder {
         ///The actual orders in their current state, with all lines. Use `data.lines.lastUpdatedAt` to identify which lines changed since `lastUpdatedAfter`. May include outdated data in case of an echo of a recent request (api/polling/echo.md).
         pub fn data(
             mut self,
@@ -355,22 +355,22 @@ polling use a well-chosen historical date. Format
             self.value
         }
     }
-    impl ::std::convert::From<OrderPollResponse> for super::OrderPollResponse {
-        fn from(builder: OrderPollResponse) -> Self {
+    impl ::std::convert::From<OrderPollResponseBuilder> for super::OrderPollResponse {
+        fn from(builder: OrderPollResponseBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::OrderPollResponse> for OrderPollResponse {
+    impl ::std::convert::From<super::OrderPollResponse> for OrderPollResponseBuilder {
         fn from(value: super::OrderPollResponse) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::OrderPollStatusFilter`] (see [`super::OrderPollStatusFilter::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderPollStatusFilter {
+    pub struct OrderPollStatusFilterBuilder {
         value: super::OrderPollStatusFilter,
     }
-    impl OrderPollStatusFilter {
+    impl OrderPollStatusFilterBuilder {
         ///Order logistics status values to match.
         pub fn logistics_status(
             mut self,
@@ -415,22 +415,24 @@ polling use a well-chosen historical date. Format
             self.value
         }
     }
-    impl ::std::convert::From<OrderPollStatusFilter> for super::OrderPollStatusFilter {
-        fn from(builder: OrderPollStatusFilter) -> Self {
+    impl ::std::convert::From<OrderPollStatusFilterBuilder>
+    for super::OrderPollStatusFilter {
+        fn from(builder: OrderPollStatusFilterBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::OrderPollStatusFilter> for OrderPollStatusFilter {
+    impl ::std::convert::From<super::OrderPollStatusFilter>
+    for OrderPollStatusFilterBuilder {
         fn from(value: super::OrderPollStatusFilter) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::SingleDeliveryOrderPollResponse`] (see [`super::SingleDeliveryOrderPollResponse::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct SingleDeliveryOrderPollResponse {
+    pub struct SingleDeliveryOrderPollResponseBuilder {
         value: super::SingleDeliveryOrderPollResponse,
     }
-    impl SingleDeliveryOrderPollResponse {
+    impl SingleDeliveryOrderPollResponseBuilder {
         ///The actual orders in their current state, one scheduled delivery per order line (`lines.statusLine.scheduledDelivery`).
         pub fn data(
             mut self,
@@ -473,14 +475,14 @@ polling use a well-chosen historical date. Format
             self.value
         }
     }
-    impl ::std::convert::From<SingleDeliveryOrderPollResponse>
+    impl ::std::convert::From<SingleDeliveryOrderPollResponseBuilder>
     for super::SingleDeliveryOrderPollResponse {
-        fn from(builder: SingleDeliveryOrderPollResponse) -> Self {
+        fn from(builder: SingleDeliveryOrderPollResponseBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::SingleDeliveryOrderPollResponse>
-    for SingleDeliveryOrderPollResponse {
+    for SingleDeliveryOrderPollResponseBuilder {
         fn from(value: super::SingleDeliveryOrderPollResponse) -> Self {
             Self { value }
         }

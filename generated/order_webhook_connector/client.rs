@@ -420,6 +420,3 @@ pub mod prelude {
     #[allow(unused_imports)]
     pub use super::OrderWebhookConnectorClient;
 }
-/// The former name of [`OrderWebhookConnectorClient`], which does not clash with `tradecloud::client::Client` (the client with login, retries and downloads).
-#[deprecated(note = "renamed to `OrderWebhookConnectorClient`")]
-pub type Client = OrderWebhookConnectorClient;

@@ -76,8 +76,8 @@ impl ::std::default::Default for OrderWebhookBody {
     }
 }
 impl OrderWebhookBody {
-    /// A builder of `OrderWebhookBody`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::OrderWebhookBody {
+    /// A [`builder::OrderWebhookBodyBuilder`] of `OrderWebhookBody`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::OrderWebhookBodyBuilder {
         ::std::default::Default::default()
     }
 }
@@ -128,10 +128,10 @@ impl crate::types::Validate for OrderWebhookBody {
 pub mod builder {
     /// Builder of [`super::OrderWebhookBody`] (see [`super::OrderWebhookBody::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct OrderWebhookBody {
+    pub struct OrderWebhookBodyBuilder {
         value: super::OrderWebhookBody,
     }
-    impl OrderWebhookBody {
+    impl OrderWebhookBodyBuilder {
         /// The event name summarizes what has happened. Unknown event names must be accepted.
         pub fn event_name(
             mut self,
@@ -202,12 +202,12 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<OrderWebhookBody> for super::OrderWebhookBody {
-        fn from(builder: OrderWebhookBody) -> Self {
+    impl ::std::convert::From<OrderWebhookBodyBuilder> for super::OrderWebhookBody {
+        fn from(builder: OrderWebhookBodyBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::OrderWebhookBody> for OrderWebhookBody {
+    impl ::std::convert::From<super::OrderWebhookBody> for OrderWebhookBodyBuilder {
         fn from(value: super::OrderWebhookBody) -> Self {
             Self { value }
         }

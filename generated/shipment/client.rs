@@ -221,30 +221,3 @@ pub mod prelude {
     #[allow(unused_imports)]
     pub use super::ShipmentClient;
 }
-/// The former name of [`ShipmentClient`], which does not clash with `tradecloud::client::Client` (the client with login, retries and downloads).
-#[deprecated(note = "renamed to `ShipmentClient`")]
-pub type Client = ShipmentClient;
-impl ShipmentClient {
-    /// The former name of [`Self::poll_shipments`] (after the operation id `pollShipmentsRoute`).
-    #[deprecated(note = "renamed to `poll_shipments`")]
-    pub async fn poll_shipments_route<'a>(
-        &'a self,
-        body: &'a crate::api::shipment::types::ShipmentPollRequest,
-    ) -> Result<
-        ResponseValue<crate::api::shipment::types::ShipmentPollResponse>,
-        Error<crate::api::common::types::ErrorResponse>,
-    > {
-        self.poll_shipments(body).await
-    }
-    /// The former name of [`Self::get_shipment_by_id`] (after the operation id `getShipmentByIdRoute`).
-    #[deprecated(note = "renamed to `get_shipment_by_id`")]
-    pub async fn get_shipment_by_id_route<'a>(
-        &'a self,
-        shipment_id: &'a str,
-    ) -> Result<
-        ResponseValue<crate::api::common::types::Shipment>,
-        Error<crate::api::common::types::ErrorResponse>,
-    > {
-        self.get_shipment_by_id(shipment_id).await
-    }
-}

@@ -17,8 +17,8 @@ pub struct ShipmentPollBuyerShipmentFilter {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ShipmentPollBuyerShipmentFilter {
-    /// A builder of `ShipmentPollBuyerShipmentFilter`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentPollBuyerShipmentFilter {
+    /// A [`builder::ShipmentPollBuyerShipmentFilterBuilder`] of `ShipmentPollBuyerShipmentFilter`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentPollBuyerShipmentFilterBuilder {
         ::std::default::Default::default()
     }
 }
@@ -44,8 +44,8 @@ pub struct ShipmentPollFilters {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ShipmentPollFilters {
-    /// A builder of `ShipmentPollFilters`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentPollFilters {
+    /// A [`builder::ShipmentPollFiltersBuilder`] of `ShipmentPollFilters`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentPollFiltersBuilder {
         ::std::default::Default::default()
     }
 }
@@ -76,8 +76,8 @@ impl ::std::default::Default for ShipmentPollRequest {
     }
 }
 impl ShipmentPollRequest {
-    /// A builder of `ShipmentPollRequest`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentPollRequest {
+    /// A [`builder::ShipmentPollRequestBuilder`] of `ShipmentPollRequest`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentPollRequestBuilder {
         ::std::default::Default::default()
     }
 }
@@ -100,8 +100,8 @@ pub struct ShipmentPollResponse {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ShipmentPollResponse {
-    /// A builder of `ShipmentPollResponse`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentPollResponse {
+    /// A [`builder::ShipmentPollResponseBuilder`] of `ShipmentPollResponse`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentPollResponseBuilder {
         ::std::default::Default::default()
     }
 }
@@ -121,8 +121,8 @@ pub struct ShipmentPollStatusFilter {
     pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 impl ShipmentPollStatusFilter {
-    /// A builder of `ShipmentPollStatusFilter`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentPollStatusFilter {
+    /// A [`builder::ShipmentPollStatusFilterBuilder`] of `ShipmentPollStatusFilter`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentPollStatusFilterBuilder {
         ::std::default::Default::default()
     }
 }
@@ -183,10 +183,10 @@ impl crate::types::Validate for ShipmentPollRequest {
 pub mod builder {
     /// Builder of [`super::ShipmentPollBuyerShipmentFilter`] (see [`super::ShipmentPollBuyerShipmentFilter::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentPollBuyerShipmentFilter {
+    pub struct ShipmentPollBuyerShipmentFilterBuilder {
         value: super::ShipmentPollBuyerShipmentFilter,
     }
-    impl ShipmentPollBuyerShipmentFilter {
+    impl ShipmentPollBuyerShipmentFilterBuilder {
         ///Only shipments whose buyer is this Tradecloud company.
         pub fn company_id(
             mut self,
@@ -209,24 +209,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentPollBuyerShipmentFilter>
+    impl ::std::convert::From<ShipmentPollBuyerShipmentFilterBuilder>
     for super::ShipmentPollBuyerShipmentFilter {
-        fn from(builder: ShipmentPollBuyerShipmentFilter) -> Self {
+        fn from(builder: ShipmentPollBuyerShipmentFilterBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::ShipmentPollBuyerShipmentFilter>
-    for ShipmentPollBuyerShipmentFilter {
+    for ShipmentPollBuyerShipmentFilterBuilder {
         fn from(value: super::ShipmentPollBuyerShipmentFilter) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ShipmentPollFilters`] (see [`super::ShipmentPollFilters::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentPollFilters {
+    pub struct ShipmentPollFiltersBuilder {
         value: super::ShipmentPollFilters,
     }
-    impl ShipmentPollFilters {
+    impl ShipmentPollFiltersBuilder {
         /// Only shipments of this buyer company.
         pub fn buyer_shipment(
             mut self,
@@ -265,22 +265,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentPollFilters> for super::ShipmentPollFilters {
-        fn from(builder: ShipmentPollFilters) -> Self {
+    impl ::std::convert::From<ShipmentPollFiltersBuilder>
+    for super::ShipmentPollFilters {
+        fn from(builder: ShipmentPollFiltersBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ShipmentPollFilters> for ShipmentPollFilters {
+    impl ::std::convert::From<super::ShipmentPollFilters>
+    for ShipmentPollFiltersBuilder {
         fn from(value: super::ShipmentPollFilters) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ShipmentPollRequest`] (see [`super::ShipmentPollRequest::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentPollRequest {
+    pub struct ShipmentPollRequestBuilder {
         value: super::ShipmentPollRequest,
     }
-    impl ShipmentPollRequest {
+    impl ShipmentPollRequestBuilder {
         /// The poll filters.
         pub fn filters(
             mut self,
@@ -316,22 +318,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentPollRequest> for super::ShipmentPollRequest {
-        fn from(builder: ShipmentPollRequest) -> Self {
+    impl ::std::convert::From<ShipmentPollRequestBuilder>
+    for super::ShipmentPollRequest {
+        fn from(builder: ShipmentPollRequestBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ShipmentPollRequest> for ShipmentPollRequest {
+    impl ::std::convert::From<super::ShipmentPollRequest>
+    for ShipmentPollRequestBuilder {
         fn from(value: super::ShipmentPollRequest) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ShipmentPollResponse`] (see [`super::ShipmentPollResponse::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentPollResponse {
+    pub struct ShipmentPollResponseBuilder {
         value: super::ShipmentPollResponse,
     }
-    impl ShipmentPollResponse {
+    impl ShipmentPollResponseBuilder {
         ///The actual shipment states, with all lines and documents. Use `data.lines.meta.lastUpdatedAt` to identify changed shipment lines.
         pub fn data(
             mut self,
@@ -372,22 +376,24 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentPollResponse> for super::ShipmentPollResponse {
-        fn from(builder: ShipmentPollResponse) -> Self {
+    impl ::std::convert::From<ShipmentPollResponseBuilder>
+    for super::ShipmentPollResponse {
+        fn from(builder: ShipmentPollResponseBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ShipmentPollResponse> for ShipmentPollResponse {
+    impl ::std::convert::From<super::ShipmentPollResponse>
+    for ShipmentPollResponseBuilder {
         fn from(value: super::ShipmentPollResponse) -> Self {
             Self { value }
         }
     }
     /// Builder of [`super::ShipmentPollStatusFilter`] (see [`super::ShipmentPollStatusFilter::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentPollStatusFilter {
+    pub struct ShipmentPollStatusFilterBuilder {
         value: super::ShipmentPollStatusFilter,
     }
-    impl ShipmentPollStatusFilter {
+    impl ShipmentPollStatusFilterBuilder {
         ///Shipment process status values to match.
         pub fn process_status(
             mut self,
@@ -417,14 +423,14 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentPollStatusFilter>
+    impl ::std::convert::From<ShipmentPollStatusFilterBuilder>
     for super::ShipmentPollStatusFilter {
-        fn from(builder: ShipmentPollStatusFilter) -> Self {
+        fn from(builder: ShipmentPollStatusFilterBuilder) -> Self {
             builder.value
         }
     }
     impl ::std::convert::From<super::ShipmentPollStatusFilter>
-    for ShipmentPollStatusFilter {
+    for ShipmentPollStatusFilterBuilder {
         fn from(value: super::ShipmentPollStatusFilter) -> Self {
             Self { value }
         }

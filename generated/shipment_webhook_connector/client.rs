@@ -374,6 +374,3 @@ pub mod prelude {
     #[allow(unused_imports)]
     pub use super::ShipmentWebhookConnectorClient;
 }
-/// The former name of [`ShipmentWebhookConnectorClient`], which does not clash with `tradecloud::client::Client` (the client with login, retries and downloads).
-#[deprecated(note = "renamed to `ShipmentWebhookConnectorClient`")]
-pub type Client = ShipmentWebhookConnectorClient;

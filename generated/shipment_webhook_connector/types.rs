@@ -40,8 +40,8 @@ impl ::std::default::Default for ShipmentWebhookBody {
     }
 }
 impl ShipmentWebhookBody {
-    /// A builder of `ShipmentWebhookBody`, starting from its `Default`: set the fields you need, then `build()`.
-    pub fn builder() -> builder::ShipmentWebhookBody {
+    /// A [`builder::ShipmentWebhookBodyBuilder`] of `ShipmentWebhookBody`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ShipmentWebhookBodyBuilder {
         ::std::default::Default::default()
     }
 }
@@ -92,10 +92,10 @@ impl crate::types::Validate for ShipmentWebhookBody {
 pub mod builder {
     /// Builder of [`super::ShipmentWebhookBody`] (see [`super::ShipmentWebhookBody::builder`]).
     #[derive(Clone, Debug, Default)]
-    pub struct ShipmentWebhookBody {
+    pub struct ShipmentWebhookBodyBuilder {
         value: super::ShipmentWebhookBody,
     }
-    impl ShipmentWebhookBody {
+    impl ShipmentWebhookBodyBuilder {
         /// The event name summarizes what has happened. Unknown event names must be accepted.
         pub fn event_name(
             mut self,
@@ -136,12 +136,14 @@ pub mod builder {
             self.value
         }
     }
-    impl ::std::convert::From<ShipmentWebhookBody> for super::ShipmentWebhookBody {
-        fn from(builder: ShipmentWebhookBody) -> Self {
+    impl ::std::convert::From<ShipmentWebhookBodyBuilder>
+    for super::ShipmentWebhookBody {
+        fn from(builder: ShipmentWebhookBodyBuilder) -> Self {
             builder.value
         }
     }
-    impl ::std::convert::From<super::ShipmentWebhookBody> for ShipmentWebhookBody {
+    impl ::std::convert::From<super::ShipmentWebhookBody>
+    for ShipmentWebhookBodyBuilder {
         fn from(value: super::ShipmentWebhookBody) -> Self {
             Self { value }
         }

@@ -44,7 +44,7 @@ impl ChallengeKind {
 /// ```toml
 /// [server.acme]
 /// domains = ["webhooks.example.com"]
-/// contact = ["mailto:it@example.com"]
+/// contact = "it@example.com"             # or a list: ["mailto:it@example.com", "ops@example.com"]
 /// cache_dir = "/var/lib/tradecloud/acme"   # account key and certificates (mode 0600)
 /// # directory_url = "https://acme-staging-v02.api.letsencrypt.org/directory"
 /// # challenge = "http-01"                  # default "tls-alpn-01", on the HTTPS port itself
@@ -57,8 +57,10 @@ pub struct AcmeConfig {
     pub directory_url: String,
     /// The names the certificate is for (DNS names pointing at this receiver).
     pub domains: Vec<String>,
-    /// Contact addresses for the CA's expiry and incident mails
-    /// (`mailto:` is added to a bare address).
+    /// Contact addresses for the CA's expiry and incident mails: one
+    /// address or a list, as Caddy and Traefik take them (`mailto:` is
+    /// added to a bare address).
+    #[serde(deserialize_with = "one_or_many")]
     pub contact: Vec<String>,
     /// Where the account key and the certificates are kept (files written
     /// atomically, mode 0600; the directory mode 0700).
@@ -85,6 +87,36 @@ impl Default for AcmeConfig {
             http_listen: None,
         }
     }
+}
+
+/// A string or a list of strings.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    struct OneOrMany;
+
+    impl<'de> serde::de::Visitor<'de> for OneOrMany {
+        type Value = Vec<String>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an e-mail address or a list of them")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Self::Value, E> {
+            Ok(vec![value.to_owned()])
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut values = Vec::new();
+            while let Some(value) = seq.next_element::<String>()? {
+                values.push(value);
+            }
+            Ok(values)
+        }
+    }
+
+    deserializer.deserialize_any(OneOrMany)
 }
 
 impl AcmeConfig {
@@ -191,7 +223,37 @@ mod tests {
         assert_eq!(c.domains, vec!["a.example.com", "b.example.com"]);
         c.validate(false).unwrap();
         assert!(toml::from_str::<AcmeConfig>("domain = \"x\"").is_err());
+        assert!(toml::from_str::<AcmeConfig>("contact = 7").is_err());
         assert!(toml::from_str::<AcmeConfig>("challenge = \"dns-01\"").is_err());
+    }
+
+    /// Caddy (`email`) and Traefik (`email`) take one address as a string;
+    /// so does `contact`, beside a list.
+    #[test]
+    fn contact_is_one_address_or_a_list() {
+        let one = parse("domains = [\"x.example.com\"]\ncontact = \"it@example.com\"\n");
+        assert_eq!(one.contact, ["it@example.com"]);
+        assert_eq!(one.contact_uris(), ["mailto:it@example.com"]);
+        one.validate(false).unwrap();
+        let many = parse("contact = [\"mailto:it@example.com\", \"ops@example.com\"]");
+        assert_eq!(
+            many.contact_uris(),
+            ["mailto:it@example.com", "mailto:ops@example.com"]
+        );
+        assert!(parse("").contact.is_empty());
+        let wrong = parse("domains = [\"x.example.com\"]\ncontact = \"nobody\"").validate(false);
+        assert!(wrong.is_err_and(|e| e.contains("not a mail address")));
+        let config = crate::receiver::Config::from_parts(
+            Some("[server.acme]\ndomains = [\"x.example.com\"]\ncontact = \"it@example.com\"\n"),
+            "t",
+            Vec::new(),
+        )
+        .map_err(|e| e.to_string());
+        let acme = config.ok().and_then(|c| c.server.acme);
+        assert_eq!(
+            acme.map(|a| a.contact_uris()),
+            Some(vec!["mailto:it@example.com".to_owned()])
+        );
     }
 
     #[test]

@@ -66,18 +66,20 @@
 //!
 //! # Layout
 //!
-//! [`LastUpdated`] reads timestamps (`timestamps.rs`); [`DocumentRef`],
+//! [`LastUpdated`] reads timestamps (`timestamps.rs`): the one place of
+//! the rule "`lastUpdatedAt`, else `lastChangedAt`", which the polling
+//! helpers and the mock use too; [`DocumentRef`],
 //! [`Side`] and [`Place`] say where a document sits (`documents.rs`);
 //! [`ChangeSet`] is implemented for orders and order events (`order.rs`) and
 //! for shipments (`shipment.rs`). Which event an order webhook body carries,
 //! and reading any file by its shape, belong to [`crate::webhook`]
-//! ([`OrderWebhookBody::event`], [`crate::webhook::Message`]).
+//! ([`OrderWebhookBody::event`](crate::api::order_webhook_connector::types::OrderWebhookBody::event),
+//! [`crate::webhook::Message`]).
 
 #[cfg(doc)]
 use crate::api::common::types::{
     Order, OrderDocumentsEvent, OrderEvent, Shipment, SingleDeliveryOrder, SingleDeliveryOrderEvent,
 };
-use crate::api::order_webhook_connector::types::OrderWebhookBody;
 use crate::types::DateTime;
 
 mod documents;
@@ -210,31 +212,3 @@ pub fn documents_changed_after<'a, M: ChangeSet + ?Sized>(
 ) -> Vec<DocumentRef<'a, M::Document>> {
     message.documents_changed_after(since)
 }
-
-// ---------------------------------------------------------------------------
-// Moved to `crate::webhook` (deprecated paths, see the README's changelog)
-// ---------------------------------------------------------------------------
-
-/// Moved: [`crate::webhook::OrderWebhookEvent`].
-#[deprecated(note = "moved to `tradecloud::webhook::OrderWebhookEvent`")]
-pub type OrderWebhookEvent<'a> = crate::webhook::OrderWebhookEvent<'a>;
-
-/// Moved: [`OrderWebhookBody::event`] (or [`crate::webhook::OrderWebhookEvent::of`]).
-#[deprecated(note = "use `body.event()` (tradecloud::webhook)")]
-pub fn order_webhook_event(
-    body: &OrderWebhookBody,
-) -> Option<crate::webhook::OrderWebhookEvent<'_>> {
-    body.event()
-}
-
-/// Moved: [`crate::webhook::Message`].
-#[deprecated(note = "moved to `tradecloud::webhook::Message`")]
-pub type Message = crate::webhook::Message;
-
-/// Moved: [`crate::webhook::MessageKind`].
-#[deprecated(note = "moved to `tradecloud::webhook::MessageKind`")]
-pub type Kind = crate::webhook::MessageKind;
-
-/// Moved: [`crate::webhook::MessageError`].
-#[deprecated(note = "moved to `tradecloud::webhook::MessageError`")]
-pub type MessageError = crate::webhook::MessageError;

@@ -25,7 +25,7 @@ use futures_util::{Stream, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use tradecloud::client::{
-    Client, ClientBuilder, ClientError, DocumentSource, DownloadOutcome, Environment, PollBatch,
+    Client, ClientBuilder, DocumentSource, DownloadOutcome, Environment, PollBatch, PollError,
     PollStream, Polled, ENV_BASE_URL, ENV_ENVIRONMENT, ENV_PASSWORD, ENV_USERNAME,
 };
 use tradecloud::types::DateTime;
@@ -107,7 +107,7 @@ pub async fn run_order(cmd: OrderCommand, global: &GlobalArgs) -> Result<()> {
     let client = client(global)?;
     match cmd {
         OrderCommand::Get { id } => {
-            let order = client.get_order(&id).await?;
+            let order = client.orders().get(&id).await?;
             print_pretty(&order)
         }
     }
@@ -118,7 +118,7 @@ pub async fn run_shipment(cmd: ShipmentCommand, global: &GlobalArgs) -> Result<(
     let client = client(global)?;
     match cmd {
         ShipmentCommand::Get { id } => {
-            let shipment = client.get_shipment(&id).await?;
+            let shipment = client.shipments().get(&id).await?;
             print_pretty(&shipment)
         }
     }
@@ -150,17 +150,18 @@ pub async fn run_poll(cmd: PollCommand, global: &GlobalArgs) -> Result<()> {
             .await
         }
         (PollCommand::Orders(args), PollFormat::Array) => {
-            let batch = client.poll_orders_since(since(&args)?).await?;
+            let batch = client.orders().poll_since(since(&args)?).await?;
             print_array(batch, "orders")
         }
         (PollCommand::SingleDelivery(args), PollFormat::Array) => {
             let batch = client
-                .poll_single_delivery_orders_since(since(&args)?)
+                .single_delivery_orders()
+                .poll_since(since(&args)?)
                 .await?;
             print_array(batch, "single-delivery orders")
         }
         (PollCommand::Shipments(args), PollFormat::Array) => {
-            let batch = client.poll_shipments_since(since(&args)?).await?;
+            let batch = client.shipments().poll_since(since(&args)?).await?;
             print_array(batch, "shipments")
         }
     }
@@ -254,14 +255,15 @@ fn cmd_args(cmd: &PollCommand) -> &PollArgs {
 
 /// One JSON object per line as the pages arrive; an item that changed again
 /// while the poll was paging comes again (the later line is newer). When the
-/// poll fails half-way, stderr says from which watermark to go on.
+/// poll fails half-way, stderr says from which watermark to go on (the
+/// error's [`PollError::resume_from`]).
 async fn print_lines<T: Serialize>(
     mut poll: PollStream<T>,
     start: Option<DateTime>,
     kind: &str,
 ) -> Result<()>
 where
-    PollStream<T>: Stream<Item = Result<Polled<T>, ClientError>>,
+    PollStream<T>: Stream<Item = Result<Polled<T>, PollError>>,
 {
     let mut out = BufWriter::new(std::io::stdout());
     let mut items = 0u64;
@@ -282,12 +284,12 @@ where
             }
             Err(error) => {
                 super::finish_stdout(out.flush())?;
-                let resume = match &watermark {
+                let resume = match &error.resume_from {
                     Some(w) => format!("poll again with --since {w}"),
                     None => "poll again without --since".to_string(),
                 };
-                return Err(anyhow::Error::new(error).context(format!(
-                    "the poll stopped after {items} {kind} in {} page(s): {resume} (the items printed up to that watermark are complete)",
+                return Err(anyhow::Error::new(error.error).context(format!(
+                    "the poll stopped after {items} {kind} in {} page(s): {resume} (the items printed up to that watermark are complete; the last one before it comes again)",
                     poll.pages()
                 )));
             }

@@ -94,6 +94,13 @@ pub fn finish_stdout(result: std::io::Result<()>) -> anyhow::Result<()> {
     }
 }
 
+/// Whether log lines on standard error get ANSI colours: only on a terminal,
+/// and not when `NO_COLOR` is set to anything but the empty string
+/// (no-color.org). A file, a pipe or the systemd journal gets plain text.
+fn colour_logs(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
 pub fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn,tradecloud=info",
@@ -104,6 +111,10 @@ pub fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour_logs(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .with_writer(std::io::stderr);
     // `tradecloud serve --log-json` (or TRADECLOUD_LOG_JSON=1): one JSON object per line.
     let json = std::env::args().any(|a| a == "--log-json")
@@ -139,5 +150,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         #[cfg(feature = "receiver")]
         Command::New(args) => new::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour_logs;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colours_only_on_a_terminal_without_no_color() {
+        assert!(colour_logs(true, None));
+        assert!(colour_logs(true, Some(OsStr::new(""))));
+        assert!(!colour_logs(true, Some(OsStr::new("1"))));
+        assert!(!colour_logs(false, None));
     }
 }

@@ -3,44 +3,30 @@
 //!
 //! The generated code reads an error answer as an `ErrorResponse`, so every
 //! final error answer gets a JSON object body (a bare `401` often has an
-//! empty one), and two marker headers carry what [`ClientError`] needs: how
-//! many attempts the call took, and whether the answer came from a failed
-//! login or refresh rather than from the call itself.
+//! empty one). How many attempts a call took and whether its answer comes
+//! from a failed login or refresh travel beside the answer, typed
+//! ([`report`](super::report)), never in made-up headers.
 //!
 //! This module imports nothing from the rest of the client: the pipeline,
 //! authentication, errors and downloads all build on it.
-//!
-//! [`ClientError`]: super::ClientError
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use reqwest::{Response, StatusCode};
 
-/// Set on the final answer handed to the generated code: how many HTTP
-/// attempts the call took (for error messages).
-pub(crate) const ATTEMPTS_HEADER: &str = "x-tradecloud-sdk-attempts";
-/// Set on an answer that comes from a failed login or refresh rather than
-/// from the call itself; the value is `login` or `refresh`.
-pub(crate) const AUTH_STEP_HEADER: &str = "x-tradecloud-sdk-auth-step";
 /// Error bodies are read up to this size to normalise them.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-/// Prepares the final answer for the generated code: records the number of
-/// attempts and makes sure an error answer has a JSON object body, so the
-/// generated code can always read it as an `ErrorResponse` and its status
-/// is never lost to a parse error.
-pub(crate) async fn finish(mut response: Response, attempts: u32) -> Response {
-    let attempts_value = HeaderValue::from(attempts);
+/// Prepares the final answer for the generated code: an error answer gets a
+/// JSON object body, so the generated code can always read it as an
+/// `ErrorResponse` and its status is never lost to a parse error.
+pub(crate) async fn finish(response: Response) -> Response {
     if response.status().is_success() || response.status().is_informational() {
-        response
-            .headers_mut()
-            .insert(ATTEMPTS_HEADER, attempts_value);
         return response;
     }
     let status = response.status();
-    let mut headers = response.headers().clone();
-    headers.insert(ATTEMPTS_HEADER, attempts_value);
+    let headers = response.headers().clone();
     let body = read_limited(response, MAX_ERROR_BODY).await;
     let is_object =
         serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body).is_ok();
@@ -51,11 +37,6 @@ pub(crate) async fn finish(mut response: Response, attempts: u32) -> Response {
         let text = text.trim();
         synthetic_response(status, headers, (!text.is_empty()).then_some(text))
     }
-}
-
-/// The number of attempts recorded on an answer by [`finish`].
-pub(crate) fn attempts(headers: &HeaderMap) -> Option<u32> {
-    headers.get(ATTEMPTS_HEADER)?.to_str().ok()?.parse().ok()
 }
 
 /// Reads at most `limit` bytes of a body; a broken body reads as what
@@ -135,10 +116,16 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-test", HeaderValue::from_static("1"));
         let answer = rebuild(StatusCode::UNAUTHORIZED, headers, Bytes::new());
-        let answer = finish(answer, 3).await;
+        let answer = finish(answer).await;
         assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(answer.headers()[ATTEMPTS_HEADER], "3");
         assert_eq!(answer.headers()["x-test"], "1");
+        assert!(
+            answer
+                .headers()
+                .keys()
+                .all(|k| !k.as_str().starts_with("x-tradecloud")),
+            "no made-up headers"
+        );
         let body: serde_json::Value = answer.json().await.unwrap();
         assert_eq!(body["message"], "Unauthorized");
 
@@ -147,12 +134,12 @@ mod tests {
             HeaderMap::new(),
             Bytes::from_static(b"bad limit"),
         );
-        let body: serde_json::Value = finish(answer, 1).await.json().await.unwrap();
+        let body: serde_json::Value = finish(answer).await.json().await.unwrap();
         assert_eq!(body["message"], "bad limit");
 
         let json = Bytes::from_static(br#"{"message":"kept","code":7}"#);
         let answer = rebuild(StatusCode::NOT_FOUND, HeaderMap::new(), json);
-        let body: serde_json::Value = finish(answer, 1).await.json().await.unwrap();
+        let body: serde_json::Value = finish(answer).await.json().await.unwrap();
         assert_eq!(body["code"], 7);
     }
 

@@ -21,11 +21,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use reqwest::header::{HeaderMap, HeaderValue};
-use reqwest::{Response, StatusCode};
+use reqwest::StatusCode;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::answer::{synthetic_response, AUTH_STEP_HEADER};
+use super::report::{self, AuthStep};
 use super::ClientContext;
 use crate::api::authentication::client::AuthenticationClient as AuthClient;
 use crate::secret::Secret;
@@ -87,11 +87,22 @@ pub(crate) struct AccessToken {
 }
 
 /// Why tokens could not be obtained: a transport error (returned as is) or
-/// an answer from Tradecloud (returned to the caller as the answer to its
-/// own request, marked with [`AUTH_STEP_HEADER`]).
+/// a refusal, which the call that needed the tokens reports as its own
+/// answer with the step and the step's attempts beside it
+/// ([`report`](super::report)).
 pub(crate) enum AuthFailure {
     Transport(reqwest::Error),
-    Answer(Box<Response>),
+    Refused(Refusal),
+}
+
+/// A login or refresh that Tradecloud refused or answered unusably.
+#[derive(Debug, Clone)]
+pub(crate) struct Refusal {
+    pub(crate) step: AuthStep,
+    pub(crate) status: StatusCode,
+    /// HTTP attempts of the step.
+    pub(crate) attempts: u32,
+    pub(crate) message: Option<String>,
 }
 
 /// How a renewal was done.
@@ -175,11 +186,11 @@ impl TokenStore {
                 generation: state.generation,
             }),
             // renew_locked either stores tokens or fails.
-            None => Err(AuthFailure::Answer(auth_failed_answer(
+            None => Err(refused(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "login",
+                AuthStep::Login,
                 "no tokens after logging in",
-            ))),
+            )),
         }
     }
 
@@ -225,20 +236,21 @@ impl TokenStore {
             .and_then(|t| t.refresh.clone());
         if let (false, Some(refresh_token)) = (force_login, refresh_token) {
             let client = target.client();
-            match client.refresh(refresh_token.expose()).await {
+            let (result, call) = report::capture(client.refresh(refresh_token.expose())).await;
+            match result {
                 Ok(answer) => {
-                    let tokens = tokens_from_headers(answer.headers(), "refresh")?;
+                    let tokens = tokens_from_headers(answer.headers(), AuthStep::Refresh)?;
                     self.counters.refreshes.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!("refreshed the Tradecloud access token");
                     state.tokens = Some(tokens);
                     state.generation += 1;
                     return Ok(Renewal::Refreshed);
                 }
-                Err(error) => match failure_from(error, "refresh") {
+                Err(error) => match failure_from(error, AuthStep::Refresh, call.attempts()).await {
                     // A refused or expired refresh token: log in again.
-                    AuthFailure::Answer(answer) if answer.status().is_client_error() => {
+                    AuthFailure::Refused(refusal) if refusal.status.is_client_error() => {
                         tracing::debug!(
-                            status = answer.status().as_u16(),
+                            status = refusal.status.as_u16(),
                             "refresh refused; logging in again"
                         );
                     }
@@ -247,9 +259,10 @@ impl TokenStore {
             }
         }
         let client = target.client();
-        match client.login().await {
+        let (result, call) = report::capture(client.login()).await;
+        match result {
             Ok(answer) => {
-                let tokens = tokens_from_headers(answer.headers(), "login")?;
+                let tokens = tokens_from_headers(answer.headers(), AuthStep::Login)?;
                 self.counters.logins.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!("logged in to Tradecloud");
                 state.tokens = Some(tokens);
@@ -258,58 +271,66 @@ impl TokenStore {
             }
             Err(error) => {
                 state.tokens = None;
-                Err(failure_from(error, "login"))
+                Err(failure_from(error, AuthStep::Login, call.attempts()).await)
             }
         }
     }
 }
 
-/// Turns a failed login, refresh or logout into an [`AuthFailure`].
-fn failure_from(
+/// Turns a failed login or refresh (after `attempts` HTTP attempts) into
+/// an [`AuthFailure`].
+async fn failure_from(
     error: progenitor_client::Error<crate::api::common::types::ErrorResponse>,
-    step: &'static str,
+    step: AuthStep,
+    attempts: u32,
 ) -> AuthFailure {
     use progenitor_client::Error;
+    let refusal = |status: StatusCode, message: Option<String>| {
+        AuthFailure::Refused(Refusal {
+            step,
+            status,
+            attempts,
+            message,
+        })
+    };
     match error {
         Error::CommunicationError(e) | Error::ResponseBodyError(e) | Error::InvalidUpgrade(e) => {
             AuthFailure::Transport(e)
         }
         Error::ErrorResponse(answer) => {
             let status = answer.status();
-            let mut headers = answer.headers().clone();
-            headers.insert(AUTH_STEP_HEADER, HeaderValue::from_static(step));
-            let message = answer.into_inner().message;
-            AuthFailure::Answer(Box::new(synthetic_response(
-                status,
-                headers,
-                message.as_deref(),
-            )))
+            refusal(status, answer.into_inner().message)
         }
-        Error::UnexpectedResponse(mut response) => {
-            response
-                .headers_mut()
-                .insert(AUTH_STEP_HEADER, HeaderValue::from_static(step));
-            AuthFailure::Answer(Box::new(response))
+        Error::UnexpectedResponse(response) => {
+            let status = response.status();
+            let body = response.bytes().await.unwrap_or_default();
+            let message = serde_json::from_slice::<crate::api::common::types::ErrorResponse>(&body)
+                .ok()
+                .and_then(|e| e.message);
+            refusal(status, message)
         }
-        Error::InvalidResponsePayload(_, e) => AuthFailure::Answer(auth_failed_answer(
+        Error::InvalidResponsePayload(_, e) => refusal(
             StatusCode::BAD_GATEWAY,
-            step,
-            &format!("the {step} answer could not be read: {e}"),
-        )),
+            Some(format!("the {step} answer could not be read: {e}")),
+        ),
         Error::InvalidRequest(message) | Error::Custom(message) => {
-            AuthFailure::Answer(auth_failed_answer(StatusCode::BAD_REQUEST, step, &message))
+            refusal(StatusCode::BAD_REQUEST, Some(message))
         }
     }
 }
 
-fn auth_failed_answer(status: StatusCode, step: &'static str, message: &str) -> Box<Response> {
-    let mut headers = HeaderMap::new();
-    headers.insert(AUTH_STEP_HEADER, HeaderValue::from_static(step));
-    Box::new(synthetic_response(status, headers, Some(message)))
+/// A refusal made up here (one attempt): the answer was there but unusable.
+fn refused(status: StatusCode, step: AuthStep, message: &str) -> AuthFailure {
+    AuthFailure::Refused(Refusal {
+        step,
+        status,
+        attempts: 1,
+        message: Some(message.to_owned()),
+    })
 }
 
 /// Reads the tokens of a login or refresh answer.
-fn tokens_from_headers(headers: &HeaderMap, step: &'static str) -> Result<Tokens, AuthFailure> {
+fn tokens_from_headers(headers: &HeaderMap, step: AuthStep) -> Result<Tokens, AuthFailure> {
     let header = |name: &str| {
         headers
             .get(name)
@@ -318,19 +339,19 @@ fn tokens_from_headers(headers: &HeaderMap, step: &'static str) -> Result<Tokens
             .filter(|v| !v.is_empty())
     };
     let Some(access) = header("set-authorization") else {
-        return Err(AuthFailure::Answer(auth_failed_answer(
+        return Err(refused(
             StatusCode::BAD_GATEWAY,
             step,
             &format!("the {step} answer has no Set-Authorization header"),
-        )));
+        ));
     };
     let access = access.strip_prefix("Bearer ").unwrap_or(access).trim();
     let mut access_header = HeaderValue::try_from(format!("Bearer {access}")).map_err(|_| {
-        AuthFailure::Answer(auth_failed_answer(
+        refused(
             StatusCode::BAD_GATEWAY,
             step,
             &format!("the {step} answer has an access token that cannot be sent back"),
-        ))
+        )
     })?;
     access_header.set_sensitive(true);
     let refresh = header("set-refresh-token").map(Secret::new);
@@ -441,7 +462,7 @@ mod tests {
         let token = jwt(&format!(r#"{{"exp":{exp}}}"#));
         let mut headers = HeaderMap::new();
         headers.insert("set-authorization", HeaderValue::from_str(&token).unwrap());
-        let tokens = tokens_from_headers(&headers, "login").ok().unwrap();
+        let tokens = tokens_from_headers(&headers, AuthStep::Login).ok().unwrap();
         let renew_at = tokens.access_renew_at.expect("a JWT with exp");
         // A 9-minute token is renewed before its 9 minutes, not after an hour.
         assert!(renew_at < Instant::now() + Duration::from_secs(9 * 60));
@@ -453,7 +474,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("set-authorization", HeaderValue::from_static("abc"));
         headers.insert("set-refresh-token", HeaderValue::from_static("def"));
-        let tokens = tokens_from_headers(&headers, "login").ok().unwrap();
+        let tokens = tokens_from_headers(&headers, AuthStep::Login).ok().unwrap();
         assert_eq!(tokens.access.to_str().unwrap(), "Bearer abc");
         assert!(tokens.access.is_sensitive());
         assert_eq!(tokens.refresh.unwrap().expose(), "def");
@@ -462,10 +483,10 @@ mod tests {
         assert_eq!(tokens.refresh_renew_at, None);
 
         headers.insert("set-authorization", HeaderValue::from_static("Bearer xyz"));
-        let tokens = tokens_from_headers(&headers, "login").ok().unwrap();
+        let tokens = tokens_from_headers(&headers, AuthStep::Login).ok().unwrap();
         assert_eq!(tokens.access.to_str().unwrap(), "Bearer xyz");
 
         headers.remove("set-authorization");
-        assert!(tokens_from_headers(&headers, "login").is_err());
+        assert!(tokens_from_headers(&headers, AuthStep::Login).is_err());
     }
 }

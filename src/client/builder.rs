@@ -105,7 +105,7 @@ pub enum AuthMode {
 ///     .retry_policy(RetryPolicy::default().max_retries(8))
 ///     .rate_limit(5)
 ///     .build()?;
-/// let order = client.get_order("7e1f5b2c").await?;
+/// let order = client.orders().get("7e1f5b2c").await?;
 /// # Ok(())
 /// # }
 /// ```
@@ -220,6 +220,24 @@ impl ClientBuilder {
         self
     }
 
+    /// Talks to the API at this base URL, with its `/v2` path stem: the
+    /// mock of Tradecloud (`tradecloud mock` prints its base URL), a proxy,
+    /// or Tradecloud itself. The same as
+    /// `environment(Environment::custom(url))`; [`build`](Self::build)
+    /// checks it.
+    ///
+    /// ```
+    /// let client = tradecloud::client::Client::builder()
+    ///     .base_url("http://127.0.0.1:8080/v2/")
+    ///     .credentials("integration@example.com", "secret")
+    ///     .build()?;
+    /// assert_eq!(client.base_url(), "http://127.0.0.1:8080/v2");
+    /// # Ok::<(), tradecloud::client::ClientError>(())
+    /// ```
+    pub fn base_url(self, url: impl Into<String>) -> Self {
+        self.environment(Environment::custom(url))
+    }
+
     /// The integration user's e-mail address and password.
     pub fn credentials(mut self, email: impl Into<String>, password: impl Into<String>) -> Self {
         self.credentials = Some((email.into(), password.into()));
@@ -288,9 +306,11 @@ impl ClientBuilder {
     /// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` environment variables.
     ///
     /// ```
+    /// use tradecloud::client::reqwest::Proxy;
+    ///
     /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
     /// let builder = tradecloud::client::Client::builder()
-    ///     .proxy(reqwest::Proxy::https("http://proxy.internal:3128")?);
+    ///     .proxy(Proxy::https("http://proxy.internal:3128")?);
     /// # Ok(()) }
     /// ```
     pub fn proxy(mut self, proxy: reqwest::Proxy) -> Self {
@@ -302,10 +322,12 @@ impl ClientBuilder {
     /// company proxy that inspects TLS. The system's roots stay trusted.
     ///
     /// ```no_run
+    /// use tradecloud::client::reqwest::Certificate;
+    ///
     /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
     /// let pem = std::fs::read("/etc/ssl/company-root.pem")?;
     /// let builder = tradecloud::client::Client::builder()
-    ///     .add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
+    ///     .add_root_certificate(Certificate::from_pem(&pem)?);
     /// # Ok(()) }
     /// ```
     pub fn add_root_certificate(mut self, certificate: reqwest::Certificate) -> Self {
@@ -316,6 +338,14 @@ impl ClientBuilder {
     /// Headers sent with every request (API calls and downloads), e.g. a
     /// tracing or tenant header. The client's own `Authorization` wins over
     /// one given here.
+    ///
+    /// ```
+    /// use tradecloud::client::reqwest::header::{HeaderMap, HeaderValue};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-tenant", HeaderValue::from_static("acme"));
+    /// let builder = tradecloud::client::Client::builder().default_headers(headers);
+    /// ```
     pub fn default_headers(mut self, headers: reqwest::header::HeaderMap) -> Self {
         self.default_headers = headers;
         self
@@ -330,6 +360,16 @@ impl ClientBuilder {
     /// [`default_headers`](Self::default_headers), and
     /// [`build`](Self::build) refuses to combine them. Give it a read
     /// time-out rather than a total one, or large downloads get cut off.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tradecloud::client::reqwest;
+    ///
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let http = reqwest::Client::builder().read_timeout(Duration::from_secs(30)).build()?;
+    /// let builder = tradecloud::client::Client::builder().http_client(http);
+    /// # Ok(()) }
+    /// ```
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self

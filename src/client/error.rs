@@ -3,10 +3,9 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 
-use super::answer::AUTH_STEP_HEADER;
+use super::report::{AuthStep, CallReport};
 use crate::api::common::types::ErrorResponse;
 
 /// An error of the typed Tradecloud client.
@@ -103,8 +102,8 @@ pub enum ClientError {
         OptMessage(message)
     )]
     AuthenticationFailed {
-        /// `login` or `refresh`.
-        step: String,
+        /// The login or the refresh.
+        step: AuthStep,
         /// What was asked for when the tokens were needed.
         what: String,
         /// The HTTP status code of the login or refresh.
@@ -225,6 +224,21 @@ pub enum ClientError {
         message: Option<String>,
     },
 
+    /// The document's server cannot be reached in a way no retry fixes: its
+    /// host name does not resolve, or the TLS handshake failed (a
+    /// certificate this client does not trust, an expired one, one for
+    /// another name). Tried once.
+    #[error(
+        "downloading {what} failed: {reason}; retrying cannot help: check the URL's host name, \
+         the DNS, the proxy and the trusted certificates (ClientBuilder::add_root_certificate)"
+    )]
+    DownloadUnreachable {
+        /// The document or URL (without its query).
+        what: String,
+        /// What happened (no URL query in it).
+        reason: String,
+    },
+
     /// The download broke off (connection lost, time-out, short body), also
     /// after the retries. No file was left under the final name.
     #[error("downloading {what} broke off after {attempts} attempts: {reason}; nothing was written under the final name, try again")]
@@ -271,20 +285,35 @@ impl ClientError {
         }
     }
 
-    /// Whether trying the same thing later may succeed (Tradecloud or the
-    /// network was unavailable), as opposed to an error that needs a fix.
+    /// Whether trying the same thing later may succeed (Tradecloud, the
+    /// network or a file server was unavailable), as opposed to an error
+    /// that needs a fix.
+    ///
+    /// Transient: `429`, `408` and `5xx` answers, time-outs, refused or
+    /// broken connections, a failed login or refresh, an expired download
+    /// URL. Not transient: other `4xx` answers (`404`, `403`, `401`), a host
+    /// name that does not resolve, a refused TLS certificate
+    /// ([`DownloadUnreachable`](Self::DownloadUnreachable) and its API-call
+    /// kin [`Connect`](Self::Connect)), an answer that does not fit the spec,
+    /// configuration and file-system errors. The client has already
+    /// retried transient failures by its [`RetryPolicy`](super::RetryPolicy);
+    /// this says whether a later try (the next poll, a redelivery) may work.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
+        match self {
             ClientError::RateLimited { .. }
-                | ClientError::Unavailable { .. }
-                | ClientError::AuthenticationFailed { .. }
-                | ClientError::Timeout { .. }
-                | ClientError::Connect { .. }
-                | ClientError::Http { .. }
-                | ClientError::DownloadUrlExpired { .. }
-                | ClientError::DownloadInterrupted { .. }
-        )
+            | ClientError::Unavailable { .. }
+            | ClientError::AuthenticationFailed { .. }
+            | ClientError::Timeout { .. }
+            | ClientError::DownloadUrlExpired { .. }
+            | ClientError::DownloadInterrupted { .. } => true,
+            ClientError::Connect { source, .. } | ClientError::Http { source, .. } => {
+                super::retry::is_transient_error(source)
+            }
+            ClientError::DownloadFailed { status, .. } => {
+                StatusCode::from_u16(*status).is_ok_and(super::retry::is_retryable_status)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -319,21 +348,21 @@ pub(crate) struct ErrorContext<'a> {
 }
 
 impl ErrorContext<'_> {
-    /// Converts an error of a generated client.
+    /// Converts an error of a generated client, with what the pipeline
+    /// reported about the call.
     pub(crate) async fn convert(
         &self,
         error: progenitor_client::Error<ErrorResponse>,
+        report: CallReport,
     ) -> ClientError {
         use progenitor_client::Error;
         match error {
             Error::ErrorResponse(answer) => {
                 let status = answer.status();
-                let headers = answer.headers().clone();
-                self.status_error(status, &headers, answer.into_inner().message)
+                self.status_error(status, report, answer.into_inner().message)
             }
             Error::UnexpectedResponse(response) => {
                 let status = response.status();
-                let headers = response.headers().clone();
                 let body = response.bytes().await.unwrap_or_default();
                 let message = serde_json::from_slice::<ErrorResponse>(&body)
                     .ok()
@@ -342,7 +371,7 @@ impl ErrorContext<'_> {
                         let text = String::from_utf8_lossy(&body).trim().to_owned();
                         (!text.is_empty()).then_some(text)
                     });
-                self.status_error(status, &headers, message)
+                self.status_error(status, report, message)
             }
             Error::CommunicationError(source)
             | Error::ResponseBodyError(source)
@@ -387,19 +416,18 @@ impl ErrorContext<'_> {
     pub(crate) fn status_error(
         &self,
         status: StatusCode,
-        headers: &HeaderMap,
+        report: CallReport,
         message: Option<String>,
     ) -> ClientError {
         let what = self.what.clone();
-        let attempts = super::answer::attempts(headers).unwrap_or(1);
-        let step = headers.get(AUTH_STEP_HEADER).and_then(|v| v.to_str().ok());
+        let attempts = report.attempts();
         let code = status.as_u16();
-        match (step, code) {
+        match (report.auth_step, code) {
             (_, 401) => ClientError::Unauthorized {
                 username: self.username.to_owned(),
             },
             (Some(step), _) => ClientError::AuthenticationFailed {
-                step: step.to_owned(),
+                step,
                 what,
                 status: code,
                 attempts,
@@ -434,9 +462,7 @@ impl ErrorContext<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::answer::ATTEMPTS_HEADER;
     use super::*;
-    use reqwest::header::HeaderValue;
 
     fn context() -> ErrorContext<'static> {
         ErrorContext {
@@ -448,20 +474,20 @@ mod tests {
 
     #[test]
     fn messages_say_what_to_do() {
-        let error = context().status_error(StatusCode::UNAUTHORIZED, &HeaderMap::new(), None);
+        let once = CallReport::default();
+        let error = context().status_error(StatusCode::UNAUTHORIZED, once, None);
         assert_eq!(
             error.to_string(),
             "Tradecloud rejected the credentials of integration@example.com: check \
              TRADECLOUD_USERNAME/TRADECLOUD_PASSWORD and that the user has the integration role \
              (ask support@tradecloud1.com to assign it)"
         );
-        let mut headers = HeaderMap::new();
-        headers.insert(ATTEMPTS_HEADER, HeaderValue::from_static("6"));
-        let error = context().status_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &headers,
-            Some("down".into()),
-        );
+        let six = CallReport {
+            attempts: 6,
+            auth_step: None,
+        };
+        let error =
+            context().status_error(StatusCode::SERVICE_UNAVAILABLE, six, Some("down".into()));
         assert!(matches!(
             error,
             ClientError::Unavailable {
@@ -477,23 +503,36 @@ mod tests {
             "{error}"
         );
         assert!(error.is_transient());
-        let error = context().status_error(
-            StatusCode::BAD_REQUEST,
-            &HeaderMap::new(),
-            Some("limit".into()),
-        );
+        let error = context().status_error(StatusCode::BAD_REQUEST, once, Some("limit".into()));
         assert!(matches!(error, ClientError::Rejected { status: 400, .. }));
         assert!(!error.is_transient());
-        let error = context().status_error(StatusCode::NOT_FOUND, &HeaderMap::new(), None);
+        let error = context().status_error(StatusCode::NOT_FOUND, once, None);
         assert_eq!(error.status(), Some(404));
         assert!(
             error.to_string().starts_with("order 42 does not exist"),
             "{error}"
         );
-        headers.insert(AUTH_STEP_HEADER, HeaderValue::from_static("login"));
-        let error = context().status_error(StatusCode::INTERNAL_SERVER_ERROR, &headers, None);
+        let login = CallReport {
+            attempts: 2,
+            auth_step: Some(AuthStep::Login),
+        };
+        let error = context().status_error(StatusCode::INTERNAL_SERVER_ERROR, login, None);
         assert!(
-            matches!(error, ClientError::AuthenticationFailed { ref step, .. } if step == "login")
+            matches!(
+                error,
+                ClientError::AuthenticationFailed {
+                    step: AuthStep::Login,
+                    attempts: 2,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with("Tradecloud's login failed with 500 after 2 attempts"),
+            "{error}"
         );
     }
 }

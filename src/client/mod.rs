@@ -2,13 +2,14 @@
 //!
 //! One `Client` is what most integrations need: it logs in, refreshes
 //! tokens, retries, keeps to the rate limit, polls and downloads. Its calls
-//! are grouped by kind of object: [`client.orders()`](Client::orders),
+//! are grouped by service area, one way to make each:
+//! [`client.orders()`](Client::orders),
 //! [`client.single_delivery_orders()`](Client::single_delivery_orders),
 //! [`client.shipments()`](Client::shipments) and
-//! [`client.documents()`](Client::documents). It wraps the generated
-//! clients of the API specs (`api::<spec>::client`, reachable as
-//! `client.orders().api()` and friends) and adds what Tradecloud's
-//! documentation asks of an integration:
+//! [`client.documents()`](Client::documents) (see [`Client`] for the list).
+//! It wraps the generated clients of the API specs (`api::<spec>::client`,
+//! reachable as `client.orders().api()` and friends) and adds what
+//! Tradecloud's documentation asks of an integration:
 //!
 //! * **Authentication** (security/authentication.md): log in once with Basic
 //!   auth, send `Authorization: Bearer`, refresh shortly before the access
@@ -17,12 +18,15 @@
 //!   Concurrent first calls cause one login, concurrent `401`s one refresh.
 //!   Or [`AuthMode::BasicEveryRequest`].
 //! * **Retries and rate limit** (api/rules.md): `5xx`, `429` (honouring
-//!   `Retry-After`) and time-outs are retried with exponential backoff and
-//!   jitter ([`RetryPolicy`]); other `4xx` never. At most 10 requests per
-//!   second by default, across all clones.
+//!   `Retry-After`), `408`, time-outs and broken connections are retried
+//!   with exponential backoff and jitter ([`RetryPolicy`]); other `4xx`, a
+//!   host name that does not resolve and a refused TLS certificate never
+//!   ([`is_transient_error`]). At most 10 requests per second by default,
+//!   across all clones.
 //! * **Polling** (api/polling/README.md): [`Orders::stream_since`] and
 //!   friends page through one poll as a [`PollStream`] of items and
-//!   watermarks to persist; [`Orders::poll_since`] returns all pages at once.
+//!   watermarks to persist; [`Orders::poll_since`] returns all pages at
+//!   once. An error says from which watermark to resume ([`PollError`]).
 //! * **Documents** (order/*/receive/download-document.md):
 //!   [`Documents::download`] streams a document to disk atomically,
 //!   renewing expired presigned URLs.
@@ -31,37 +35,28 @@
 //!
 //! All of this lives in the request pipeline of the generated clients, so
 //! the raw generated operations (`client.orders().api()`, ...) get it too.
-//! Follow one call: `pipeline` (span, the retry loop, authorization,
-//! `401` renewal) → `auth` (token store) → `answer` (what the generated code
-//! gets back) → [`ClientError`].
+//! Follow one call: a group's method (`groups`) → `pipeline` (span, the
+//! retry loop, authorization, `401` renewal) → `auth` (token store) →
+//! `answer` (what the generated code gets back) and `report` (attempts and
+//! the failed login or refresh, beside it) → [`ClientError`].
 //!
-//! ```no_run
-//! use tradecloud::client::{Client, Polled};
-//!
-//! # async fn run() -> Result<(), tradecloud::client::ClientError> {
-//! // TRADECLOUD_USERNAME, TRADECLOUD_PASSWORD, TRADECLOUD_ENV
-//! let client = Client::from_env()?;
-//!
-//! let mut poll = client.orders().stream_since(Some("2025-04-23T10:01:53.812Z".parse().unwrap()));
-//! while let Some(event) = poll.next().await {
-//!     match event? {
-//!         Polled::Item(order) => {
-//!             for document in order.buyer_order.iter().flat_map(|b| &b.documents) {
-//!                 client.documents().download(document, "inbox/").await?;
-//!             }
-//!         }
-//!         Polled::Watermark(next) => { /* persist next.as_str() durably */ }
-//!     }
-//! }
-//! # Ok(())
-//! # }
-//! ```
+//! The builder takes [`reqwest`]'s types (a proxy, a certificate, headers,
+//! your own `reqwest::Client`); use them from [`tradecloud::client::reqwest`],
+//! the version this crate is built with, rather than guessing which
+//! `reqwest` to add to your `Cargo.toml`.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use progenitor_client::ResponseValue;
+
+/// The `reqwest` this crate is built with: [`ClientBuilder::proxy`] takes its
+/// [`Proxy`](reqwest::Proxy), [`ClientBuilder::add_root_certificate`] its
+/// [`Certificate`](reqwest::Certificate), [`ClientBuilder::default_headers`]
+/// its [`HeaderMap`](reqwest::header::HeaderMap) and
+/// [`ClientBuilder::http_client`] a [`reqwest::Client`].
+pub use reqwest;
 
 mod answer;
 mod auth;
@@ -72,6 +67,7 @@ mod groups;
 mod pipeline;
 mod poll;
 mod rate_limit;
+mod report;
 mod retry;
 
 pub use builder::{
@@ -83,17 +79,13 @@ pub use download::{
 };
 pub use error::ClientError;
 pub use groups::{Documents, Orders, Shipments, SingleDeliveryOrders};
-pub use poll::{PollBatch, PollStream, Polled, POLL_PAGE_SIZE};
+pub use poll::{PollBatch, PollError, PollStream, Polled, POLL_PAGE_SIZE};
+pub use report::AuthStep;
 pub use retry::{
     is_retryable_status, is_transient_error, retry_after, Attempt, Finished, RetryPolicy, Retrying,
 };
 
-use crate::api::common::types::{Order, Shipment};
-use crate::api::object_storage::types::DocumentMetadata;
-use crate::api::order_search::types::{
-    OrderPollRequest, OrderPollResponse, SingleDeliveryOrderPollResponse,
-};
-use crate::api::shipment::types::{ShipmentPollRequest, ShipmentPollResponse};
+use crate::api::common::types::ErrorResponse;
 use crate::api::{authentication, object_storage, order, order_search, shipment};
 use auth::{Credentials, TokenStore};
 use error::ErrorContext;
@@ -175,7 +167,50 @@ pub struct ClientStats {
 }
 
 /// A Tradecloud API v2 client: cheap to clone, `Send + Sync`, to share by
-/// all tasks of an integration. See the [module documentation](self).
+/// all tasks of an integration.
+///
+/// Its calls are grouped by service area; each call exists once:
+///
+/// | group | calls |
+/// | --- | --- |
+/// | [`client.orders()`](Client::orders) | [`get`](Orders::get), [`stream_since`](Orders::stream_since), [`stream_filtered`](Orders::stream_filtered), [`poll_since`](Orders::poll_since), [`poll_filtered`](Orders::poll_filtered), [`poll_page`](Orders::poll_page), [`api`](Orders::api), [`search_api`](Orders::search_api) |
+/// | [`client.single_delivery_orders()`](Client::single_delivery_orders) | [`stream_since`](SingleDeliveryOrders::stream_since), [`stream_filtered`](SingleDeliveryOrders::stream_filtered), [`poll_since`](SingleDeliveryOrders::poll_since), [`poll_filtered`](SingleDeliveryOrders::poll_filtered), [`poll_page`](SingleDeliveryOrders::poll_page) |
+/// | [`client.shipments()`](Client::shipments) | [`get`](Shipments::get), [`stream_since`](Shipments::stream_since), [`stream_filtered`](Shipments::stream_filtered), [`poll_since`](Shipments::poll_since), [`poll_filtered`](Shipments::poll_filtered), [`poll_page`](Shipments::poll_page), [`api`](Shipments::api) |
+/// | [`client.documents()`](Client::documents) | [`metadata`](Documents::metadata), [`download`](Documents::download), [`api`](Documents::api) |
+///
+/// and on the client itself: [`login`](Client::login) (to check the
+/// credentials early), [`logout`](Client::logout), [`stats`](Client::stats).
+///
+/// ```no_run
+/// use tradecloud::client::{Client, Polled};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = Client::builder()
+///     .base_url("https://api.accp.tradecloud1.com/v2") // the default is production
+///     .credentials("integration@example.com", "secret")
+///     .build()?;
+///
+/// let order = client.orders().get("7e1f5b2c").await?;
+/// let shipment = client.shipments().get("2c3fa4d0").await?;
+///
+/// let mut poll = client.orders().stream_since(Some("2025-04-23T10:01:53.812Z".parse()?));
+/// while let Some(event) = poll.next().await {
+///     match event? {
+///         Polled::Item(order) => {
+///             for document in order.buyer_order.iter().flat_map(|b| &b.documents) {
+///                 client.documents().download(document, "inbox/").await?;
+///             }
+///         }
+///         Polled::Watermark(next) => { /* persist next.as_str() durably */ }
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+///
+/// [`Client::from_env`] reads the credentials and the environment from
+/// `TRADECLOUD_*` variables instead; [`Client::builder`] sets time-outs,
+/// retries, the rate limit, a proxy and more.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<ClientInner>,
@@ -216,7 +251,7 @@ impl Client {
     /// ```no_run
     /// # async fn run() -> Result<(), tradecloud::client::ClientError> {
     /// let client = tradecloud::client::Client::from_env()?;
-    /// let shipment = client.get_shipment("2c3fa4d0").await?;
+    /// let shipment = client.shipments().get("2c3fa4d0").await?;
     /// # Ok(())
     /// # }
     /// ```
@@ -292,31 +327,6 @@ impl Client {
         &self.inner.context
     }
 
-    /// The generated order client (same authentication, retries, rate limit).
-    pub fn order_api(&self) -> &order::client::OrderClient {
-        &self.inner.order
-    }
-
-    /// The generated order search (polling) client.
-    pub fn order_search_api(&self) -> &order_search::client::OrderSearchClient {
-        &self.inner.order_search
-    }
-
-    /// The generated shipment client.
-    pub fn shipment_api(&self) -> &shipment::client::ShipmentClient {
-        &self.inner.shipment
-    }
-
-    /// The generated object storage client.
-    pub fn object_storage_api(&self) -> &object_storage::client::ObjectStorageClient {
-        &self.inner.object_storage
-    }
-
-    /// The generated authentication client.
-    pub fn authentication_api(&self) -> &authentication::client::AuthenticationClient {
-        &self.inner.authentication
-    }
-
     /// Counters of requests, retries, logins and refreshes so far.
     pub fn stats(&self) -> ClientStats {
         let shared = &self.inner.shared;
@@ -336,17 +346,20 @@ impl Client {
         }
     }
 
-    async fn typed<T>(
+    /// Runs one call of a generated client; its error becomes a
+    /// [`ClientError`] about `what` (made only on error), with the attempts
+    /// and the failed login or refresh the pipeline reported.
+    pub(crate) async fn call<T>(
         &self,
-        what: impl Into<String>,
-        result: Result<
-            ResponseValue<T>,
-            progenitor_client::Error<crate::api::common::types::ErrorResponse>,
+        what: impl FnOnce() -> String,
+        call: impl std::future::Future<
+            Output = Result<ResponseValue<T>, progenitor_client::Error<ErrorResponse>>,
         >,
     ) -> Result<T, ClientError> {
+        let (result, report) = report::capture(call).await;
         match result {
             Ok(value) => Ok(value.into_inner()),
-            Err(error) => Err(self.error_context(what).convert(error).await),
+            Err(error) => Err(self.error_context(what()).convert(error, report).await),
         }
     }
 
@@ -369,9 +382,14 @@ impl Client {
             Err(auth::AuthFailure::Transport(error)) => {
                 Err(self.error_context("login").transport_error(error))
             }
-            Err(auth::AuthFailure::Answer(answer)) => {
-                let error = progenitor_client::Error::<crate::api::common::types::ErrorResponse>::UnexpectedResponse(*answer);
-                Err(self.error_context("login").convert(error).await)
+            Err(auth::AuthFailure::Refused(refusal)) => {
+                let call = report::CallReport {
+                    attempts: refusal.attempts,
+                    auth_step: Some(refusal.step),
+                };
+                Err(self
+                    .error_context("login")
+                    .status_error(refusal.status, call, refusal.message))
             }
         }
     }
@@ -384,75 +402,9 @@ impl Client {
         let Some(refresh_token) = self.inner.shared.tokens.take_refresh_token().await else {
             return Ok(());
         };
-        let result = self
-            .inner
-            .authentication
-            .logout(refresh_token.expose())
-            .await;
-        self.typed("logout", result).await
-    }
-
-    /// Fetches a whole order, with all its lines (`GET /order/{orderId}`).
-    ///
-    /// `order_id` is the `orderId` of an order event or the `id` of an order.
-    pub async fn get_order(&self, order_id: &str) -> Result<Order, ClientError> {
-        let result = self.inner.order.get_order_by_id(order_id).await;
-        self.typed(format!("order {order_id}"), result).await
-    }
-
-    /// Fetches a shipment with all its lines and documents
-    /// (`GET /shipment/{shipmentId}`).
-    pub async fn get_shipment(&self, shipment_id: &str) -> Result<Shipment, ClientError> {
-        let result = self.inner.shipment.get_shipment_by_id(shipment_id).await;
-        self.typed(format!("shipment {shipment_id}"), result).await
-    }
-
-    /// One page of orders (delivery schedule) changed after
-    /// `filters.lastUpdatedAfter` (`POST /order-search/poll`). See
-    /// [`poll_orders_since`](Self::poll_orders_since) for all pages at once.
-    pub async fn poll_orders(
-        &self,
-        request: &OrderPollRequest,
-    ) -> Result<OrderPollResponse, ClientError> {
-        let result = self.inner.order_search.poll_orders(request).await;
-        self.typed("the order poll", result).await
-    }
-
-    /// One page of single-delivery orders
-    /// (`POST /order-search/poll/single-delivery`).
-    pub async fn poll_single_delivery_orders(
-        &self,
-        request: &OrderPollRequest,
-    ) -> Result<SingleDeliveryOrderPollResponse, ClientError> {
-        let result = self
-            .inner
-            .order_search
-            .poll_orders_single_delivery(request)
-            .await;
-        self.typed("the single-delivery order poll", result).await
-    }
-
-    /// One page of shipments (`POST /shipment/poll`).
-    pub async fn poll_shipments(
-        &self,
-        request: &ShipmentPollRequest,
-    ) -> Result<ShipmentPollResponse, ClientError> {
-        let result = self.inner.shipment.poll_shipments(request).await;
-        self.typed("the shipment poll", result).await
-    }
-
-    /// The metadata of a document, with a fresh presigned `downloadUrl`
-    /// (`GET /object-storage/document/{objectId}/metadata`).
-    pub async fn document_metadata(
-        &self,
-        object_id: &str,
-    ) -> Result<DocumentMetadata, ClientError> {
-        let result = self
-            .inner
-            .object_storage
-            .get_document_metadata(object_id)
-            .await;
-        self.typed(format!("document {object_id}"), result).await
+        let api = &self.inner.authentication;
+        self.call(|| "logout".into(), api.logout(refresh_token.expose()))
+            .await
     }
 }
 
@@ -473,10 +425,17 @@ mod tests {
         use std::future::IntoFuture as _;
         fn send<T: Send>(_: T) {}
         fn spawnable<T: Send + 'static>(_: T) {}
-        send(client.get_order("x"));
-        send(client.poll_orders_since(None));
-        send(client.download(DocumentSource::parse("x"), ".", |_| {}));
+        send(client.orders().get("x"));
+        send(client.orders().poll_since(None));
+        send(client.shipments().poll_page(&Default::default()));
         send(client.documents().download("x", ".").into_future());
+        send(
+            client
+                .documents()
+                .download("x", ".")
+                .progress(|_| {})
+                .into_future(),
+        );
         spawnable(client.orders().stream_since(None));
         send(client.logout());
     }

@@ -13,8 +13,10 @@
 //! 3. The attempt's answer is classified: `5xx`, `429`, `408` and transport
 //!    failures are retried (honouring `Retry-After`), everything else is
 //!    final.
-//! 4. The final answer goes back to the generated code with a JSON body and
-//!    the number of attempts ([`answer::finish`]).
+//! 4. The final answer goes back to the generated code with a JSON body
+//!    ([`answer::finish`]); the number of attempts, and the login or refresh
+//!    step when the answer is theirs, go beside it
+//!    ([`report::record`](super::report::record)).
 //!
 //! progenitor lets a crate replace how a generated client executes a
 //! request by implementing [`ClientHooks`] for the client type itself (the
@@ -44,6 +46,7 @@ use tracing::Instrument as _;
 
 use super::answer::{self, describe};
 use super::auth::{AuthFailure, AuthTarget, Renewal};
+use super::report::{self, CallReport};
 use super::retry::{is_retryable_status, is_transient_error, retry_after, Attempt, RetryPolicy};
 use super::{AuthMode, ClientContext, Shared};
 use crate::operation::{AuthScheme, Operation};
@@ -212,19 +215,33 @@ pub(crate) fn exec<'a>(
                 )
                 .await;
             let attempts = finished.attempts;
-            let result = match finished.result {
+            let call_report = CallReport {
+                attempts,
+                auth_step: None,
+            };
+            let (result, call_report) = match finished.result {
                 Ok(response) | Err(Failure::Answer(response)) => {
-                    Ok(answer::finish(*response, attempts).await)
+                    (Ok(answer::finish(*response).await), call_report)
                 }
-                // The failed login's or refresh's own attempts say more.
-                Err(Failure::Auth(AuthFailure::Answer(response))) => {
-                    let attempts = answer::attempts(response.headers()).unwrap_or(attempts);
-                    Ok(answer::finish(*response, attempts).await)
+                // The failed login's or refresh's answer, with its own
+                // attempts: they say more than this call's.
+                Err(Failure::Auth(AuthFailure::Refused(refusal))) => {
+                    let response = answer::synthetic_response(
+                        refusal.status,
+                        Default::default(),
+                        refusal.message.as_deref(),
+                    );
+                    let call_report = CallReport {
+                        attempts: refusal.attempts,
+                        auth_step: Some(refusal.step),
+                    };
+                    (Ok(response), call_report)
                 }
                 Err(Failure::Transport(error))
-                | Err(Failure::Auth(AuthFailure::Transport(error))) => Err(error),
+                | Err(Failure::Auth(AuthFailure::Transport(error))) => (Err(error), call_report),
             };
             record_outcome(&result, attempts, started);
+            report::record(call_report);
             result
         }
         .instrument(span),

@@ -222,10 +222,81 @@ pub fn is_retryable_status(status: StatusCode) -> bool {
         || status == StatusCode::REQUEST_TIMEOUT
 }
 
-/// Whether a transport error is worth retrying: time-outs, failed
-/// connections and requests that broke off while being sent.
+/// Whether a transport error is worth retrying.
+///
+/// | worth retrying | not worth retrying (fails at once) |
+/// | --- | --- |
+/// | time-outs (connecting, sending, reading) | a host name that does not resolve (`NXDOMAIN`, "Name or service not known") |
+/// | a refused or reset connection (a server restarting) | a TLS certificate or handshake this client refuses (untrusted, expired, wrong host name) |
+/// | a request or body that broke off | an invalid URL, too many redirects |
+/// | a resolver that says "temporary failure", "try again" or timed out | |
+///
+/// A name that does not resolve or a refused certificate stays so for
+/// seconds as for hours: retrying only delays the error (six attempts of up
+/// to ten seconds each by default) that needs a fix of the URL, the proxy,
+/// the DNS or the trusted roots.
 pub fn is_transient_error(error: &reqwest::Error) -> bool {
-    error.is_timeout() || error.is_connect() || error.is_request()
+    if error.is_builder() || error.is_redirect() {
+        return false;
+    }
+    if error.is_timeout() {
+        return true;
+    }
+    if error.is_dns() {
+        return resolver_says_try_again(error);
+    }
+    if error.is_connect() && is_tls_refusal(error) {
+        return false;
+    }
+    error.is_connect() || error.is_request() || error.is_body()
+}
+
+/// Whether a failed name lookup says it may work later (`EAI_AGAIN`:
+/// glibc "Temporary failure in name resolution", musl "Name could not be
+/// resolved at this time", Windows `WSATRY_AGAIN` "...temporary error...",
+/// or a time-out), rather than that the name does not exist.
+fn resolver_says_try_again(error: &reqwest::Error) -> bool {
+    const MARKERS: [&str; 4] = ["temporary", "try again", "timed out", "at this time"];
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        let text = cause.to_string().to_ascii_lowercase();
+        if MARKERS.iter().any(|marker| text.contains(marker)) {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// Whether a connection failed because this client refuses the server's
+/// TLS certificate or cannot agree on TLS with it: the handshake's
+/// `rustls::Error` is a certificate error (untrusted issuer, expired, for
+/// another name, revoked), no certificate at all, or no protocol version
+/// or cipher suite in common. Retrying meets the same certificate.
+pub(crate) fn is_tls_refusal(error: &reqwest::Error) -> bool {
+    /// The `rustls::Error` of `cause`, also inside (nested) `io::Error`s,
+    /// whose `source()` skips the error they wrap.
+    fn tls_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        let inner = cause.downcast_ref::<std::io::Error>()?.get_ref()?;
+        tls_error(inner)
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(tls) = tls_error(cause) {
+            return matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_)
+                    | rustls::Error::NoCertificatesPresented
+                    | rustls::Error::UnsupportedNameType
+                    | rustls::Error::PeerIncompatible(_)
+            );
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// The delay a `Retry-After` header asks for (seconds or an HTTP date),

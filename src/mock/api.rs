@@ -14,13 +14,12 @@ use http::StatusCode;
 
 use super::data::MockDocument;
 use super::download;
-use super::state::{
-    error_body, order_updated, shipment_updated, single_delivery_updated, Denied, MockState,
-};
+use super::state::{error_body, Denied, MockState};
 use crate::api::common::types::{Order, OrderStatus, Shipment, SingleDeliveryOrder};
 use crate::api::order_search::types::OrderPollStatusFilter;
 use crate::api::shipment::types::ShipmentPollStatusFilter;
 use crate::api::{authentication, object_storage, order, order_search, shipment};
+use crate::changes::LastUpdated;
 use crate::operation::{Location, Operation};
 use crate::server::{RawRequest, Rejection, RejectionKind};
 use crate::types::DateTime;
@@ -233,9 +232,8 @@ impl order::server::Api for MockState {
 /// accepts, sorted by their timestamp (then id), `offset`/`limit` applied.
 /// Returns the page, the number of matches, and the largest timestamp in
 /// the page (or `after` when the page is empty).
-fn poll_page<T: Clone>(
+fn poll_page<T: Clone + LastUpdated>(
     items: &BTreeMap<String, T>,
-    updated: fn(&T) -> Option<&DateTime>,
     after: Option<&DateTime>,
     keep: impl Fn(&T) -> bool,
     offset: u64,
@@ -244,13 +242,13 @@ fn poll_page<T: Clone>(
     let mut matches: Vec<&T> = items
         .values()
         .filter(|item| match after {
-            Some(after) => updated(item).is_some_and(|u| u > after),
+            Some(after) => item.last_updated().is_some_and(|u| u > after),
             None => true,
         })
         .filter(|item| keep(item))
         .collect();
     // Stable: equal timestamps keep the map's id order.
-    matches.sort_by(|a, b| updated(a).cmp(&updated(b)));
+    matches.sort_by(|a, b| a.last_updated().cmp(&b.last_updated()));
     let total = i64::try_from(matches.len()).unwrap_or(i64::MAX);
     let page: Vec<T> = matches
         .into_iter()
@@ -260,7 +258,7 @@ fn poll_page<T: Clone>(
         .collect();
     let watermark = page
         .iter()
-        .filter_map(updated)
+        .filter_map(LastUpdated::last_updated)
         .max()
         .cloned()
         .or_else(|| after.cloned());
@@ -367,7 +365,6 @@ impl order_search::server::Api for MockState {
         let (data, total, last_updated_at) = self.with_orders(|orders| {
             poll_page(
                 orders,
-                order_updated,
                 after,
                 |o| order_status_matches(o.status.as_ref(), status),
                 body.offset.unwrap_or(0),
@@ -406,7 +403,6 @@ impl order_search::server::Api for MockState {
         let (data, total, last_updated_at) = self.with_single_delivery_orders(|orders| {
             poll_page(
                 orders,
-                single_delivery_updated,
                 after,
                 |o| order_status_matches(o.status.as_ref(), status),
                 body.offset.unwrap_or(0),
@@ -449,7 +445,6 @@ impl shipment::server::Api for MockState {
         let (data, total, last_updated_at) = self.with_shipments(|shipments| {
             poll_page(
                 shipments,
-                shipment_updated,
                 after,
                 |s| shipment_status_matches(s, status),
                 body.offset.unwrap_or(0),

@@ -5,18 +5,18 @@
 use std::collections::BTreeMap;
 
 use crate::api::common::types::{Order, Shipment, SingleDeliveryOrder};
+use crate::changes::LastUpdated;
 use crate::types::DateTime;
 
-use super::state::{order_updated, shipment_updated, single_delivery_updated, Objects};
+use super::state::Objects;
 
-/// An object the mock stores by id and hands out in polls.
-pub(crate) trait Record: Clone + Sized {
+/// An object the mock stores by id and hands out in polls; its change time
+/// is its [`LastUpdated`] time.
+pub(crate) trait Record: Clone + Sized + LastUpdated {
     /// What it is called in errors ("order").
     const KIND: &'static str;
     /// Its id, which the mock needs to store it.
     fn record_id(&self) -> Option<String>;
-    /// Its `lastUpdatedAt` (or the older `lastChangedAt`).
-    fn updated(&self) -> Option<&DateTime>;
     /// Set its `lastUpdatedAt` to `now`, and that of its lines that carry
     /// no timestamp of their own.
     fn stamp(&mut self, now: &DateTime);
@@ -31,13 +31,9 @@ impl Record for Order {
         self.id.clone()
     }
 
-    fn updated(&self) -> Option<&DateTime> {
-        order_updated(self)
-    }
-
     fn stamp(&mut self, now: &DateTime) {
         for line in self.lines.iter_mut() {
-            if line.last_updated_at.is_none() && line.last_changed_at.is_none() {
+            if line.last_updated().is_none() {
                 line.last_updated_at = Some(now.clone());
             }
         }
@@ -56,14 +52,10 @@ impl Record for SingleDeliveryOrder {
         self.id.clone()
     }
 
-    fn updated(&self) -> Option<&DateTime> {
-        single_delivery_updated(self)
-    }
-
     fn stamp(&mut self, now: &DateTime) {
         self.lines
             .iter_mut()
-            .filter(|line| line.last_updated_at.is_none() && line.last_changed_at.is_none())
+            .filter(|line| line.last_updated().is_none())
             .for_each(|line| line.last_updated_at = Some(now.clone()));
         self.last_updated_at = Some(now.clone());
     }
@@ -80,10 +72,6 @@ impl Record for Shipment {
         self.id.clone()
     }
 
-    fn updated(&self) -> Option<&DateTime> {
-        shipment_updated(self)
-    }
-
     fn stamp(&mut self, now: &DateTime) {
         let lines = self.lines.iter_mut().chain(
             self.load_carriers
@@ -92,7 +80,7 @@ impl Record for Shipment {
         );
         for line in lines {
             let meta = line.meta.get_or_insert_with(Default::default);
-            if meta.last_updated_at.is_none() && meta.last_changed_at.is_none() {
+            if meta.last_updated().is_none() {
                 meta.last_updated_at = Some(now.clone());
             }
         }

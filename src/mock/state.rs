@@ -117,28 +117,6 @@ pub(crate) struct MockState {
     counters: Mutex<Counters>,
 }
 
-/// The order's timestamp: `lastUpdatedAt`, else the older `lastChangedAt`.
-pub(crate) fn order_updated(order: &Order) -> Option<&DateTime> {
-    order
-        .last_updated_at
-        .as_ref()
-        .or(order.last_changed_at.as_ref())
-}
-
-pub(crate) fn single_delivery_updated(order: &SingleDeliveryOrder) -> Option<&DateTime> {
-    order
-        .last_updated_at
-        .as_ref()
-        .or(order.last_changed_at.as_ref())
-}
-
-pub(crate) fn shipment_updated(shipment: &Shipment) -> Option<&DateTime> {
-    let meta = shipment.meta.as_ref()?;
-    meta.last_updated_at
-        .as_ref()
-        .or(meta.last_changed_at.as_ref())
-}
-
 impl MockState {
     pub(crate) fn new(
         config: &MockConfig,
@@ -274,7 +252,7 @@ impl MockState {
             .record_id()
             .ok_or(MockError::MissingId { kind: R::KIND })?;
         let mut store = lock(&self.store);
-        store.observe(record.updated());
+        store.observe(record.last_updated());
         R::map(&mut store).insert(id, record);
         Ok(())
     }

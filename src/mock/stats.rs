@@ -12,54 +12,10 @@ use std::time::{Duration, Instant};
 /// `"pollOrdersRoute"`; every operation of a spec:
 /// [`crate::api::order_search::OPERATIONS`]), and the mock's own presigned
 /// download route by [`MOCK_S3_DOWNLOAD`](operation::MOCK_S3_DOWNLOAD).
-///
-/// The other constants are the names this module had before the tables;
-/// they are deprecated and go in the next release.
 pub mod operation {
-    use crate::api::{authentication, object_storage, order, order_search, shipment};
-
     /// `GET /mock-s3/{objectId}?X-Amz-...`: the presigned `downloadUrl`
     /// (not part of Tradecloud's API and of no spec; no `Authorization` needed).
     pub const MOCK_S3_DOWNLOAD: &str = "mockS3Download";
-
-    /// `GET /authentication/login`
-    #[deprecated(note = "use `tradecloud::api::authentication::operations::LOGIN.id`")]
-    pub const LOGIN: &str = authentication::operations::LOGIN.id;
-    /// `GET /authentication/refresh`
-    #[deprecated(note = "use `tradecloud::api::authentication::operations::REFRESH.id`")]
-    pub const REFRESH: &str = authentication::operations::REFRESH.id;
-    /// `POST /authentication/logout`
-    #[deprecated(note = "use `tradecloud::api::authentication::operations::LOGOUT.id`")]
-    pub const LOGOUT: &str = authentication::operations::LOGOUT.id;
-    /// `GET /order/{orderId}`
-    #[deprecated(note = "use `tradecloud::api::order::operations::GET_ORDER_BY_ID_ROUTE.id`")]
-    pub const GET_ORDER: &str = order::operations::GET_ORDER_BY_ID_ROUTE.id;
-    /// `POST /order-search/poll`
-    #[deprecated(note = "use `tradecloud::api::order_search::operations::POLL_ORDERS_ROUTE.id`")]
-    pub const POLL_ORDERS: &str = order_search::operations::POLL_ORDERS_ROUTE.id;
-    /// `POST /order-search/poll/single-delivery`
-    #[deprecated(
-        note = "use `tradecloud::api::order_search::operations::POLL_ORDERS_SINGLE_DELIVERY_ROUTE.id`"
-    )]
-    pub const POLL_SINGLE_DELIVERY_ORDERS: &str =
-        order_search::operations::POLL_ORDERS_SINGLE_DELIVERY_ROUTE.id;
-    /// `GET /shipment/{shipmentId}`
-    #[deprecated(note = "use `tradecloud::api::shipment::operations::GET_SHIPMENT_BY_ID_ROUTE.id`")]
-    pub const GET_SHIPMENT: &str = shipment::operations::GET_SHIPMENT_BY_ID_ROUTE.id;
-    /// `POST /shipment/poll`
-    #[deprecated(note = "use `tradecloud::api::shipment::operations::POLL_SHIPMENTS_ROUTE.id`")]
-    pub const POLL_SHIPMENTS: &str = shipment::operations::POLL_SHIPMENTS_ROUTE.id;
-    /// `GET /object-storage/document/{objectId}/metadata`
-    #[deprecated(
-        note = "use `tradecloud::api::object_storage::operations::GET_DOCUMENT_METADATA.id`"
-    )]
-    pub const GET_DOCUMENT_METADATA: &str = object_storage::operations::GET_DOCUMENT_METADATA.id;
-    /// `GET /object-storage/document/{objectId}`
-    #[deprecated(note = "use `tradecloud::api::object_storage::operations::DOWNLOAD_DOCUMENT.id`")]
-    pub const DOWNLOAD_DOCUMENT: &str = object_storage::operations::DOWNLOAD_DOCUMENT.id;
-    /// `GET /object-storage/download/{id}`
-    #[deprecated(note = "use `tradecloud::api::object_storage::operations::DOWNLOAD.id`")]
-    pub const DOWNLOAD: &str = object_storage::operations::DOWNLOAD.id;
 }
 
 /// Counters of a running mock (a snapshot; see

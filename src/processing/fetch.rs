@@ -28,13 +28,13 @@ pub trait Fetcher: Send + Sync + 'static {
 /// The Tradecloud API client fetches for GET webhooks: `GET /order/{id}`
 /// and `GET /shipment/{id}`. The typed answer is stored re-serialised as JSON;
 /// unknown fields are kept and decimals are exact, so nothing the API sent is
-/// lost (the bytes are the client's, not the wire's). Errors the client calls
-/// transient (5xx, 429, timeouts, connection errors) are retried; 404, 403
-/// and refused credentials dead-letter the trigger (replay it once fixed).
+/// lost (the bytes are the client's, not the wire's). Errors become
+/// [`HandlerError`]s by its `From` (transient ones are retried; 404, 403 and
+/// refused credentials dead-letter the trigger: replay it once fixed).
 impl Fetcher for crate::client::Client {
     fn fetch_order<'a>(&'a self, order_id: &'a str) -> BoxFuture<'a, Result<Bytes, HandlerError>> {
         Box::pin(async move {
-            let order = self.get_order(order_id).await.map_err(client_error)?;
+            let order = self.orders().get(order_id).await?;
             serde_json::to_vec(&order).map(Bytes::from).map_err(|e| {
                 HandlerError::Permanent(format!("cannot serialise order {order_id}: {e}"))
             })
@@ -46,18 +46,10 @@ impl Fetcher for crate::client::Client {
         shipment_id: &'a str,
     ) -> BoxFuture<'a, Result<Bytes, HandlerError>> {
         Box::pin(async move {
-            let shipment = self.get_shipment(shipment_id).await.map_err(client_error)?;
+            let shipment = self.shipments().get(shipment_id).await?;
             serde_json::to_vec(&shipment).map(Bytes::from).map_err(|e| {
                 HandlerError::Permanent(format!("cannot serialise shipment {shipment_id}: {e}"))
             })
         })
-    }
-}
-
-fn client_error(error: crate::client::ClientError) -> HandlerError {
-    if error.is_transient() {
-        HandlerError::Transient(error.to_string())
-    } else {
-        HandlerError::Permanent(error.to_string())
     }
 }

@@ -257,6 +257,33 @@ pub enum HandlerError {
     Permanent(String),
 }
 
+/// An API call's or download's error, classified by
+/// [`ClientError::is_transient`](crate::client::ClientError::is_transient):
+/// `5xx`, `429`, time-outs and broken connections are
+/// [`Transient`](HandlerError::Transient) (retried with backoff); `404`,
+/// `403`, refused credentials, a host that does not resolve or a refused
+/// certificate are [`Permanent`](HandlerError::Permanent) (dead-lettered;
+/// replay once fixed). So a handler writes `client.orders().get(id).await?`.
+///
+/// ```
+/// use tradecloud::client::ClientError;
+/// use tradecloud::processing::HandlerError;
+///
+/// let error = ClientError::RateLimited { what: "order 7e1f5b2c".into(), attempts: 6 };
+/// assert!(matches!(HandlerError::from(error), HandlerError::Transient(_)));
+/// let error = ClientError::NotFound { what: "order 7e1f5b2c".into(), message: None };
+/// assert!(matches!(HandlerError::from(error), HandlerError::Permanent(_)));
+/// ```
+impl From<crate::client::ClientError> for HandlerError {
+    fn from(error: crate::client::ClientError) -> Self {
+        if error.is_transient() {
+            HandlerError::Transient(error.to_string())
+        } else {
+            HandlerError::Permanent(error.to_string())
+        }
+    }
+}
+
 /// The user's event handler.
 pub trait Handler: Send + Sync + 'static {
     /// Handle one event. `Ok` marks it done; see [`HandlerError`] for errors.

@@ -38,6 +38,38 @@ const JSON_NUMBER_TOKEN: &str = "$serde_json::private::Number";
 /// value*, computed exactly on the digits: `1.50 == 1.5`, `1e2 == 100`,
 /// `-0 == 0`.
 ///
+/// # Arithmetic
+///
+/// `+`, `-`, `*`, `+=` and friends, unary `-` and [`Sum`](std::iter::Sum)
+/// are exact for any number of digits: a value is taken apart into a
+/// big-integer mantissa and a scale (`12.50` is 1250 and 2, `1.5e3` is 15
+/// and -2), computed on, and written back as text; nothing goes through a
+/// float or a fixed-width integer. As with SQL's `NUMERIC` and Java's
+/// `BigDecimal`, a sum keeps the larger scale of its operands (`1.50 + 2 =
+/// 3.50`) and a product the sum of their scales (`10.00 × 3 = 30.00`).
+/// Division ([`div_rounded`](Decimal::div_rounded)) and
+/// [`round`](Decimal::round) take an explicit scale and
+/// [`Rounding`](super::Rounding).
+///
+/// The one limit: adding numbers whose scales lie more than a million
+/// digits apart (`1e1000000 + 1`) would need that many digits written out;
+/// [`checked_add`](Decimal::checked_add) and friends return `None` there,
+/// the operators panic with a message (like integer overflow). No value
+/// Tradecloud sends comes near it.
+///
+/// ```
+/// use tradecloud::types::{Decimal, Rounding};
+///
+/// let quantities: Vec<Decimal> = vec!["0.1".parse()?, "0.2".parse()?, "12345678901234567890.7".parse()?];
+/// let total: Decimal = quantities.iter().sum();
+/// assert_eq!(total.as_str(), "12345678901234567891.0");
+/// let price: Decimal = "3.99".parse()?;
+/// assert_eq!((&total * &price).as_str(), "49259258815925925885.090");
+/// let per_unit = price.div_rounded(&"3".parse()?, 4, Rounding::HalfEven).expect("not zero");
+/// assert_eq!(per_unit.as_str(), "1.3300");
+/// # Ok::<(), tradecloud::types::DecimalError>(())
+/// ```
+///
 /// # Serde
 ///
 /// * Deserialises from a JSON number with every digit preserved (this needs

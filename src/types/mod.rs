@@ -6,7 +6,9 @@
 //! back byte for byte, while comparing by *value*:
 //!
 //! * [`Decimal`] — an exact decimal number (JSON number or string). No floating
-//!   point is involved in parsing, comparing or re-serialising it.
+//!   point is involved in parsing, comparing, re-serialising or computing
+//!   with it: `+ - *` and `Sum` are exact for any number of digits, division
+//!   and [`Decimal::round`] take an explicit scale and [`Rounding`].
 //! * [`DateTime`] — an ISO 8601 date-time with or without a zone offset
 //!   (a zone-less value is taken to be UTC when compared or converted).
 //! * [`Date`] — an ISO 8601 calendar date.
@@ -23,6 +25,7 @@ mod date;
 mod datetime;
 mod decimal;
 mod decimal_interop;
+mod decimal_math;
 mod iso8601;
 mod open_enum;
 pub mod validate;
@@ -31,8 +34,21 @@ pub use date::{Date, DateError};
 pub use datetime::{DateTime, DateTimeError};
 pub use decimal::{Decimal, DecimalError, DecimalErrorKind};
 pub use decimal_interop::DecimalRangeError;
+pub use decimal_math::Rounding;
 pub use open_enum::OpenEnum;
 pub use validate::{JsonPath, Rule, Validate, Violation, Violations};
+
+/// The `rust_decimal` crate that [`Decimal`] converts to and from exactly
+/// (feature `rust_decimal`): `rust_decimal::Decimal::try_from(&decimal)`.
+#[cfg(feature = "rust_decimal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rust_decimal")))]
+pub use rust_decimal;
+
+/// The `bigdecimal` crate that [`Decimal`] converts to and from exactly
+/// (feature `bigdecimal`): `bigdecimal::BigDecimal::try_from(&decimal)`.
+#[cfg(feature = "bigdecimal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bigdecimal")))]
+pub use bigdecimal;
 
 /// An identifier that a spec marks as `format: uuid`, kept as text: ids are
 /// compared and stored verbatim, and a differently shaped id from Tradecloud

@@ -66,11 +66,9 @@ mod tests {
             "https://api.example.com/v2",
             tradecloud::client::ClientContext::default(),
         );
-        // Both names exist; the old ones are deprecated aliases. (`format:
+        // One name per operation, without the `Route` suffix. (`format:
         // uuid` ids are text; the trace header is optional.)
         let id = String::from("o1");
-        let _new = client.get_order_by_id(&id, None);
-        #[allow(deprecated)]
-        let _old = client.get_order_by_id_route(&id, None);
+        let _call = client.get_order_by_id(&id, None);
     }
 }

@@ -23,8 +23,8 @@
 //!
 //! progenitor calls every client `Client`; it is renamed after the spec
 //! (`OrderClient`), so that it does not clash with
-//! `tradecloud::client::Client`. The old names (`Client`,
-//! `get_order_by_id_route`) stay as deprecated aliases for one release.
+//! `tradecloud::client::Client`. Each operation has one method under one
+//! name: no aliases under the operation id or progenitor's `Client`.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -177,8 +177,7 @@ pub(crate) fn emit(model: &SpecModel, settings: &Settings) -> Result<TokenStream
             .visit_file_mut(&mut file);
         }
     }
-    let aliases = deprecated_aliases(model, &file, &client);
-    Ok(quote!(#file #aliases))
+    Ok(quote!(#file))
 }
 
 /// Renames progenitor's `Client` (the struct, its impls, the prelude), not
@@ -256,61 +255,5 @@ impl VisitMut for AddMultipart {
             let receiver = call.receiver.clone();
             *call.receiver = syn::parse_quote!(#receiver.multipart(body));
         }
-    }
-}
-
-/// `Client` and the methods under their operation-id names, deprecated.
-fn deprecated_aliases(model: &SpecModel, file: &syn::File, client: &syn::Ident) -> TokenStream {
-    let methods: Vec<&syn::ImplItemFn> = file
-        .items
-        .iter()
-        .filter_map(|item| match item {
-            syn::Item::Impl(imp) if imp.trait_.is_none() => Some(imp),
-            _ => None,
-        })
-        .flat_map(|imp| imp.items.iter())
-        .filter_map(|item| match item {
-            syn::ImplItem::Fn(f) => Some(f),
-            _ => None,
-        })
-        .collect();
-    let renamed = model
-        .operations
-        .iter()
-        .filter(|op| op.client_fn_name != op.fn_name)
-        .filter_map(|op| {
-            let method = methods.iter().find(|m| m.sig.ident == op.client_fn_name)?;
-            let mut sig = method.sig.clone();
-            sig.ident = format_ident!("{}", op.fn_name);
-            let new = format_ident!("{}", op.client_fn_name);
-            let args = sig.inputs.iter().filter_map(|arg| match arg {
-                syn::FnArg::Typed(t) => match t.pat.as_ref() {
-                    syn::Pat::Ident(p) => Some(p.ident.clone()),
-                    _ => None,
-                },
-                syn::FnArg::Receiver(_) => None,
-            });
-            let note = format!("renamed to `{new}`");
-            let doc = format!(
-                " The former name of [`Self::{new}`] (after the operation id `{}`).",
-                op.id
-            );
-            Some(quote! {
-                #[doc = #doc]
-                #[deprecated(note = #note)]
-                pub #sig {
-                    self.#new(#(#args),*).await
-                }
-            })
-        })
-        .collect::<Vec<_>>();
-    let methods = (!renamed.is_empty()).then(|| quote!(impl #client { #(#renamed)* }));
-    let note = format!("renamed to `{client}`");
-    let doc = format!(" The former name of [`{client}`], which does not clash with `tradecloud::client::Client` (the client with login, retries and downloads).");
-    quote! {
-        #[doc = #doc]
-        #[deprecated(note = #note)]
-        pub type Client = #client;
-        #methods
     }
 }

@@ -20,7 +20,9 @@
 //! Nothing here changes how a type is decoded.
 //!
 //! Every struct with named fields and a `Default` also gets a builder in the
-//! style of typify's (`types::builder`): `OrderPollRequest::builder()`, one
+//! style of typify's (`types::builder`): `OrderPollRequest::builder()`
+//! returns a `builder::OrderPollRequestBuilder` (a name of its own, so that
+//! the documentation never shows `fn builder() -> OrderPollRequest`), one
 //! setter per field named like the field, then `build()` (or `.into()`).
 //! Setters take anything that converts into the field's type; an optional
 //! field is set with its value (no `Some`), a list (also an optional one
@@ -288,11 +290,12 @@ pub(crate) fn add(
                 if let syn::Fields::Named(_) = st.fields {
                     let builder = builder(st, &locals);
                     let name = &st.ident;
-                    let doc = format!(" A builder of `{name}`, starting from its `Default`: set the fields you need, then `build()`.");
+                    let builder_name = builder_name(name);
+                    let doc = format!(" A [`builder::{builder_name}`] of `{name}`, starting from its `Default`: set the fields you need, then `build()`.");
                     let method = quote! {
                         impl #name {
                             #[doc = #doc]
-                            pub fn builder() -> builder::#name {
+                            pub fn builder() -> builder::#builder_name {
                                 ::std::default::Default::default()
                             }
                         }
@@ -399,8 +402,13 @@ fn derive_default(st: &mut syn::ItemStruct) {
     st.attrs.push(syn::parse_quote!(#[derive(Default)]));
 }
 
+/// The name of the builder of `name` (`Order` → `OrderBuilder`).
+fn builder_name(name: &syn::Ident) -> syn::Ident {
+    quote::format_ident!("{}Builder", name)
+}
+
 /// Prefixes the types of the spec's own module with `super::`, for use
-/// inside `mod builder` (where the builder of `X` is also called `X`).
+/// inside `mod builder`, which holds only the builders.
 struct InSuper<'a> {
     locals: &'a BTreeSet<String>,
 }
@@ -430,9 +438,10 @@ fn list_item(ty: &syn::Type) -> Option<syn::Type> {
     type_args(segment).into_iter().next().cloned()
 }
 
-/// The builder of one struct (a type of the same name in `mod builder`).
+/// The builder of one struct (`XBuilder` in `mod builder`).
 fn builder(st: &syn::ItemStruct, locals: &BTreeSet<String>) -> TokenStream {
     let name = &st.ident;
+    let builder = builder_name(name);
     let scoped = |ty: &syn::Type| {
         let mut ty = ty.clone();
         InSuper { locals }.visit_type_mut(&mut ty);
@@ -517,22 +526,22 @@ fn builder(st: &syn::ItemStruct, locals: &BTreeSet<String>) -> TokenStream {
     quote! {
         #[doc = #doc]
         #[derive(Clone, Debug, Default)]
-        pub struct #name {
+        pub struct #builder {
             value: super::#name,
         }
 
-        impl #name {
+        impl #builder {
             #(#setters)*
             #build
         }
 
-        impl ::std::convert::From<#name> for super::#name {
-            fn from(builder: #name) -> Self {
+        impl ::std::convert::From<#builder> for super::#name {
+            fn from(builder: #builder) -> Self {
                 builder.value
             }
         }
 
-        impl ::std::convert::From<super::#name> for #name {
+        impl ::std::convert::From<super::#name> for #builder {
             fn from(value: super::#name) -> Self {
                 Self { value }
             }

@@ -133,10 +133,11 @@ impl Client {
                     reason: describe(&error),
                 })
             }
+            // A host that does not resolve, a refused certificate, a bad
+            // URL: the same on every try.
             Err(error) => {
-                return Err(FetchError::Fatal(ClientError::DownloadInterrupted {
+                return Err(FetchError::Fatal(ClientError::DownloadUnreachable {
                     what: what.to_owned(),
-                    attempts: 1,
                     reason: describe(&error),
                 }))
             }

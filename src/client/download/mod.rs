@@ -9,9 +9,10 @@
 //! failed or cancelled download leaves nothing behind.
 //!
 //! Failures are retried through the client's
-//! [`RetryPolicy`](super::RetryPolicy), the same loop as API calls. An
-//! expired presigned URL is not a failure but a renewal: fresh metadata, a
-//! fresh URL, up to three times per attempt.
+//! [`RetryPolicy`](super::RetryPolicy), the same loop as API calls, when
+//! retrying can help (see [`Documents::download`](super::Documents::download)
+//! for which are). An expired presigned URL is not a failure but a renewal:
+//! fresh metadata, a fresh URL, up to three times per attempt.
 //!
 //! The file-name policy: [`Download`](super::Download#file-names).
 
@@ -19,7 +20,7 @@ mod fetch;
 mod names;
 
 use std::future::{Future, IntoFuture};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 
 use tokio::time::Instant;
@@ -242,41 +243,26 @@ where
     type IntoFuture = BoxFuture<'a, Self::Output>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.client.download(self.source, self.dest, self.progress))
+        Box::pin(
+            self.client
+                .download_to(self.source, self.dest, self.progress),
+        )
     }
 }
 
 impl Client {
-    /// Downloads a document's file into `dest`: a directory (the file is
-    /// named as [File names](Download#file-names) says) or a file path, calling
-    /// `progress` after every chunk. Without progress reports:
-    /// [`client.documents().download(source, dest)`](super::Documents::download).
-    ///
-    /// * `objectId`: fetches the metadata for a presigned `downloadUrl` and
-    ///   GETs it without an `Authorization` header; when the URL has expired
-    ///   (its `X-Amz-Expires` lifetime passed before the GET, or the storage
-    ///   answers 400/401/403) it fetches fresh metadata and tries again, up
-    ///   to three times.
-    /// * `url`: GETs the URL.
-    /// * neither: returns [`DownloadOutcome::NoFile`].
-    ///
-    /// The file streams through a small buffer into a temporary file in the
-    /// destination directory (constant memory, whatever the size), is
-    /// flushed and `fsync`ed and then renamed into place. On error or
-    /// cancellation the temporary file is removed and nothing appears under
-    /// the final name. Broken-off transfers and `5xx`/`429` answers are
-    /// retried per the client's [`RetryPolicy`](super::RetryPolicy).
-    pub async fn download<F>(
+    /// What [`Documents::download`](super::Documents::download) runs (its
+    /// documentation says what happens).
+    async fn download_to<F>(
         &self,
-        source: impl Into<DocumentSource>,
-        dest: impl AsRef<Path>,
+        source: DocumentSource,
+        dest: PathBuf,
         mut progress: F,
     ) -> Result<DownloadOutcome, ClientError>
     where
         F: FnMut(DownloadProgress) + Send,
     {
-        let source = source.into();
-        let dest = Destination::resolve(dest.as_ref())?;
+        let dest = Destination::resolve(&dest)?;
         let (what, target) = match &source {
             DocumentSource::NoFile => return Ok(DownloadOutcome::NoFile),
             DocumentSource::ObjectId(id) => (format!("document {id}"), Target::Object(id)),
@@ -373,7 +359,8 @@ impl Client {
         let mut renewals = 0;
         loop {
             let metadata = self
-                .document_metadata(object_id)
+                .documents()
+                .metadata(object_id)
                 .await
                 .map_err(FetchError::Fatal)?;
             let Some(url) = metadata.download_url.filter(|u| !u.trim().is_empty()) else {

@@ -20,6 +20,7 @@ use crate::api::shipment::types::{ShipmentPollFilters, ShipmentPollRequest, Ship
 use crate::api::{order_search, shipment};
 use crate::operation::{Location, Operation};
 use crate::types::DateTime;
+
 use pager::{BoxFuture, Fetch, Page, Pager, PollItem};
 
 /// Page size of the polling helpers: the largest `limit` the poll
@@ -93,14 +94,32 @@ pub enum Polled<T> {
 /// # }
 /// ```
 ///
-/// An error ends the stream (the client has retried transient failures
-/// already); poll again from the last persisted watermark.
+/// # Errors and resuming
+///
+/// An error ends the stream; the client has retried transient failures
+/// already. The [`PollError`] says from which watermark to poll again
+/// ([`PollError::resume_from`]): the last one the stream handed out, else
+/// the one it started from, which is what a program that persists every
+/// watermark has on disk anyway.
+///
+/// **Delivery is at least once.** A watermark handed out after a page in
+/// the middle of a poll is the newest change time *before* that page's last
+/// one (items sharing the last change time may continue on the next page,
+/// and the next poll asks for changes strictly after its watermark). So a
+/// poll resumed from it delivers again the last item of the last good page,
+/// and any other items of that page with the same change time, before the
+/// items that were never delivered. When the server does not sort the items
+/// by change time, the stream hands out no watermark before the end, and a
+/// resumed poll starts over from the watermark it started from. Make
+/// processing an item twice harmless (e.g. keep the `lastUpdatedAt` you
+/// processed per id); nothing is ever skipped.
 #[must_use = "a stream does nothing unless polled"]
 pub struct PollStream<T> {
     buffered: VecDeque<Polled<T>>,
     pager: Option<Pager<T>>,
     in_flight: Option<BoxFuture<PageDone<T>>>,
     pages: u32,
+    start: Option<DateTime>,
 }
 
 // Nothing in it is pinned in place (the page in flight is boxed).
@@ -113,7 +132,7 @@ impl<T> PollStream<T> {
     }
 }
 
-type PageDone<T> = (Pager<T>, Result<Option<Vec<Polled<T>>>, ClientError>);
+type PageDone<T> = (Pager<T>, Result<Option<Vec<Polled<T>>>, PollError>);
 
 impl<T> std::fmt::Debug for PollStream<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -124,31 +143,114 @@ impl<T> std::fmt::Debug for PollStream<T> {
     }
 }
 
+/// A poll that stopped part-way: what went wrong and from which watermark
+/// to poll again. See [PollStream](PollStream#errors-and-resuming) for what
+/// a resumed poll delivers again.
+///
+/// ```
+/// use tradecloud::client::{ClientError, PollError};
+///
+/// let error = PollError::new(
+///     Some("2025-04-23T10:01:53.812Z".parse()?),
+///     2,
+///     ClientError::Config("for the example".into()),
+/// );
+/// assert_eq!(error.resume_from.as_ref().map(|w| w.as_str()), Some("2025-04-23T10:01:53.812Z"));
+/// assert_eq!(
+///     error.to_string(),
+///     "polling stopped after 2 page(s): for the example; poll again from watermark \
+///      2025-04-23T10:01:53.812Z (the items up to it are complete; the last item before it comes again)"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error("polling stopped after {pages} page(s): {error}; {}", Resume(.resume_from.as_ref()))]
+#[non_exhaustive]
+pub struct PollError {
+    /// The watermark to poll again from: the last one handed out by the
+    /// stream, else the one the poll started from (`None`: from the
+    /// beginning).
+    pub resume_from: Option<DateTime>,
+    /// Pages fetched before the error.
+    pub pages: u32,
+    /// What went wrong (its message is part of this error's).
+    pub error: ClientError,
+}
+
+impl PollError {
+    /// A poll error; the client makes these, this is for tests and wrappers.
+    pub fn new(resume_from: Option<DateTime>, pages: u32, error: ClientError) -> Self {
+        PollError {
+            resume_from,
+            pages,
+            error,
+        }
+    }
+
+    /// Whether polling again later may succeed ([`ClientError::is_transient`]).
+    pub fn is_transient(&self) -> bool {
+        self.error.is_transient()
+    }
+}
+
+/// ` poll again from ...`, for [`PollError`]'s message.
+struct Resume<'a>(Option<&'a DateTime>);
+
+impl std::fmt::Display for Resume<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(watermark) => write!(
+                f,
+                "poll again from watermark {watermark} (the items up to it are complete; the last item before it comes again)"
+            ),
+            None => f.write_str("poll again from the beginning (no watermark was handed out)"),
+        }
+    }
+}
+
 impl<T: PollItem + Send + 'static> PollStream<T> {
-    fn new(start: Option<DateTime>, fetch: Fetch<T>) -> Self {
+    /// A stream from `start` whose pages are `call(client, request(offset))`.
+    pub(super) fn from_pages<Request, Response>(
+        client: &Client,
+        start: Option<DateTime>,
+        request: impl Fn(u64) -> Request + Send + 'static,
+        call: fn(Client, Request) -> BoxFuture<Result<Response, ClientError>>,
+    ) -> Self
+    where
+        Request: 'static,
+        Response: Into<Page<T>> + 'static,
+    {
+        let client = client.clone();
+        let fetch: Fetch<T> = Box::new(move |offset| {
+            let response = call(client.clone(), request(offset));
+            Box::pin(async move { response.await.map(Into::into) })
+        });
         PollStream {
             buffered: VecDeque::new(),
-            pager: Some(Pager::new(start, fetch)),
+            pager: Some(Pager::new(start.clone(), fetch)),
             in_flight: None,
             pages: 0,
+            start,
         }
     }
 
     /// The next item or watermark; `None` when the poll is over.
-    pub async fn next(&mut self) -> Option<Result<Polled<T>, ClientError>> {
+    pub async fn next(&mut self) -> Option<Result<Polled<T>, PollError>> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
 
     /// Runs the poll to its end and collects it into a [`PollBatch`]: each
     /// item once (its newest version, at its first position), and the last
-    /// watermark (or `start` when there was none).
-    async fn collect(mut self, start: Option<DateTime>) -> Result<PollBatch<T>, ClientError> {
+    /// watermark (or the start when there was none). On an error nothing
+    /// was delivered, so the error says to resume from the start.
+    pub(super) async fn collect(mut self) -> Result<PollBatch<T>, PollError> {
+        let start = self.start.clone();
         let mut items: Vec<T> = Vec::new();
         let mut positions: HashMap<String, usize> = HashMap::new();
-        let mut next_watermark = start;
+        let mut next_watermark = start.clone();
         while let Some(event) = self.next().await {
-            match event? {
-                Polled::Item(item) => match item.key().map(str::to_owned) {
+            match event {
+                Ok(Polled::Item(item)) => match item.key().map(str::to_owned) {
                     Some(key) => match positions.get(&key) {
                         Some(&at) => items[at] = item,
                         None => {
@@ -158,7 +260,13 @@ impl<T: PollItem + Send + 'static> PollStream<T> {
                     },
                     None => items.push(item),
                 },
-                Polled::Watermark(watermark) => next_watermark = Some(watermark),
+                Ok(Polled::Watermark(watermark)) => next_watermark = Some(watermark),
+                Err(error) => {
+                    return Err(PollError {
+                        resume_from: start,
+                        ..error
+                    })
+                }
             }
         }
         Ok(PollBatch {
@@ -170,7 +278,7 @@ impl<T: PollItem + Send + 'static> PollStream<T> {
 }
 
 impl<T: PollItem + Send + 'static> Stream for PollStream<T> {
-    type Item = Result<Polled<T>, ClientError>;
+    type Item = Result<Polled<T>, PollError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -234,8 +342,19 @@ fn limit() -> std::num::NonZeroU64 {
     std::num::NonZeroU64::MIN.saturating_add(POLL_PAGE_SIZE - 1)
 }
 
-fn order_request(filters: &OrderPollFilters, offset: u64) -> OrderPollRequest {
+/// The request of the order poll page at `offset`.
+pub(super) fn order_request(filters: &OrderPollFilters, offset: u64) -> OrderPollRequest {
     OrderPollRequest {
+        filters: Some(filters.clone()),
+        limit: limit(),
+        offset: Some(offset),
+        extra: Default::default(),
+    }
+}
+
+/// The request of the shipment poll page at `offset`.
+pub(super) fn shipment_request(filters: &ShipmentPollFilters, offset: u64) -> ShipmentPollRequest {
+    ShipmentPollRequest {
         filters: Some(filters.clone()),
         limit: limit(),
         offset: Some(offset),
@@ -245,19 +364,15 @@ fn order_request(filters: &OrderPollFilters, offset: u64) -> OrderPollRequest {
 
 pub(super) fn order_filters(watermark: Option<DateTime>) -> OrderPollFilters {
     OrderPollFilters {
-        company_id: None,
         last_updated_after: watermark,
-        status: None,
-        extra: Default::default(),
+        ..Default::default()
     }
 }
 
 pub(super) fn shipment_filters(watermark: Option<DateTime>) -> ShipmentPollFilters {
     ShipmentPollFilters {
-        buyer_shipment: None,
         last_updated_after: watermark,
-        status: None,
-        extra: Default::default(),
+        ..Default::default()
     }
 }
 
@@ -281,146 +396,3 @@ page_from!(
     SingleDeliveryOrderPollResponse => SingleDeliveryOrder,
     ShipmentPollResponse => Shipment,
 );
-
-impl Client {
-    /// A [`PollStream`] from `start` whose pages are `call(client, request(offset))`.
-    fn stream_pages<T, Request, Response>(
-        &self,
-        start: Option<DateTime>,
-        request: impl Fn(u64) -> Request + Send + 'static,
-        call: fn(Client, Request) -> BoxFuture<Result<Response, ClientError>>,
-    ) -> PollStream<T>
-    where
-        T: PollItem + Send + 'static,
-        Request: 'static,
-        Response: Into<Page<T>> + 'static,
-    {
-        let client = self.clone();
-        PollStream::new(
-            start,
-            Box::new(move |offset| {
-                let response = call(client.clone(), request(offset));
-                Box::pin(async move { response.await.map(Into::into) })
-            }),
-        )
-    }
-
-    /// A stream of the orders (delivery schedule) changed after
-    /// `filters.last_updated_after` that match `filters`; see [`PollStream`].
-    pub fn stream_orders(&self, filters: OrderPollFilters) -> PollStream<Order> {
-        let start = filters.last_updated_after.clone();
-        self.stream_pages(
-            start,
-            move |offset| order_request(&filters, offset),
-            |client, request| Box::pin(async move { client.poll_orders(&request).await }),
-        )
-    }
-
-    /// A stream of the single-delivery orders changed after
-    /// `filters.last_updated_after`; see [`PollStream`].
-    pub fn stream_single_delivery_orders(
-        &self,
-        filters: OrderPollFilters,
-    ) -> PollStream<SingleDeliveryOrder> {
-        let start = filters.last_updated_after.clone();
-        self.stream_pages(
-            start,
-            move |offset| order_request(&filters, offset),
-            |client, request| {
-                Box::pin(async move { client.poll_single_delivery_orders(&request).await })
-            },
-        )
-    }
-
-    /// A stream of the shipments changed after
-    /// `filters.last_updated_after`; see [`PollStream`].
-    pub fn stream_shipments(&self, filters: ShipmentPollFilters) -> PollStream<Shipment> {
-        let start = filters.last_updated_after.clone();
-        self.stream_pages(
-            start,
-            move |offset| ShipmentPollRequest {
-                filters: Some(filters.clone()),
-                limit: limit(),
-                offset: Some(offset),
-                extra: Default::default(),
-            },
-            |client, request| Box::pin(async move { client.poll_shipments(&request).await }),
-        )
-    }
-
-    /// All orders (delivery schedule) changed after `watermark`, over all
-    /// pages, with the next watermark. `None` polls from the beginning.
-    /// Same as `client.orders().poll_since(watermark)`.
-    ///
-    /// ```no_run
-    /// # async fn run(client: tradecloud::client::Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// let watermark = std::fs::read_to_string("watermark.txt").ok().map(|s| s.trim().parse()).transpose()?;
-    /// let batch = client.poll_orders_since(watermark).await?;
-    /// for order in &batch.items {
-    ///     // process the order ...
-    /// }
-    /// if let Some(next) = &batch.next_watermark {
-    ///     // Write durably (write a temporary file, fsync, rename) in real code.
-    ///     std::fs::write("watermark.txt", next.as_str())?;
-    /// }
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn poll_orders_since(
-        &self,
-        watermark: Option<DateTime>,
-    ) -> Result<PollBatch<Order>, ClientError> {
-        self.poll_orders_filtered(order_filters(watermark)).await
-    }
-
-    /// Like [`poll_orders_since`](Self::poll_orders_since), with more filters
-    /// (e.g. `status.processStatus`); the watermark is
-    /// `filters.last_updated_after`.
-    pub async fn poll_orders_filtered(
-        &self,
-        filters: OrderPollFilters,
-    ) -> Result<PollBatch<Order>, ClientError> {
-        let start = filters.last_updated_after.clone();
-        self.stream_orders(filters).collect(start).await
-    }
-
-    /// All single-delivery orders changed after `watermark`, over all pages.
-    pub async fn poll_single_delivery_orders_since(
-        &self,
-        watermark: Option<DateTime>,
-    ) -> Result<PollBatch<SingleDeliveryOrder>, ClientError> {
-        self.poll_single_delivery_orders_filtered(order_filters(watermark))
-            .await
-    }
-
-    /// Like [`poll_single_delivery_orders_since`](Self::poll_single_delivery_orders_since),
-    /// with more filters.
-    pub async fn poll_single_delivery_orders_filtered(
-        &self,
-        filters: OrderPollFilters,
-    ) -> Result<PollBatch<SingleDeliveryOrder>, ClientError> {
-        let start = filters.last_updated_after.clone();
-        self.stream_single_delivery_orders(filters)
-            .collect(start)
-            .await
-    }
-
-    /// All shipments changed after `watermark`, over all pages.
-    pub async fn poll_shipments_since(
-        &self,
-        watermark: Option<DateTime>,
-    ) -> Result<PollBatch<Shipment>, ClientError> {
-        self.poll_shipments_filtered(shipment_filters(watermark))
-            .await
-    }
-
-    /// Like [`poll_shipments_since`](Self::poll_shipments_since), with more
-    /// filters.
-    pub async fn poll_shipments_filtered(
-        &self,
-        filters: ShipmentPollFilters,
-    ) -> Result<PollBatch<Shipment>, ClientError> {
-        let start = filters.last_updated_after.clone();
-        self.stream_shipments(filters).collect(start).await
-    }
-}

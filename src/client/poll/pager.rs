@@ -31,20 +31,21 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 
-use super::{Polled, POLL_PAGE_SIZE};
+use super::{PollError, Polled, POLL_PAGE_SIZE};
 use crate::api::common::types::{Order, Shipment, SingleDeliveryOrder};
+use crate::changes::LastUpdated;
 use crate::client::ClientError;
 use crate::types::DateTime;
 
 /// Full passes over the pages before giving up on a stable result.
 const MAX_PASSES: u32 = 3;
 
-pub(super) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// Fetches the page at an offset.
 pub(super) type Fetch<T> = Box<dyn FnMut(u64) -> BoxFuture<Result<Page<T>, ClientError>> + Send>;
 
 /// One page as the server sent it.
-pub(super) struct Page<T> {
+pub(crate) struct Page<T> {
     pub(super) items: Vec<T>,
     pub(super) last_updated_at: Option<DateTime>,
     pub(super) total: Option<i64>,
@@ -56,39 +57,26 @@ pub(super) struct Page<T> {
 pub trait PollItem {
     /// The item's `id`.
     fn key(&self) -> Option<&str>;
-    /// The item's `lastUpdatedAt` (else `lastChangedAt`).
+    /// The item's change time ([`LastUpdated`]: `lastUpdatedAt`, else
+    /// `lastChangedAt`).
     fn updated(&self) -> Option<&DateTime>;
 }
 
-/// Orders: `id`, and `lastUpdatedAt` else `lastChangedAt`.
-macro_rules! order_poll_item {
+/// Orders and shipments: `id`, and their [`LastUpdated`] time.
+macro_rules! poll_item {
     ($($ty:ty),*) => {$(
         impl PollItem for $ty {
             fn key(&self) -> Option<&str> {
                 self.id.as_deref()
             }
             fn updated(&self) -> Option<&DateTime> {
-                self.last_updated_at
-                    .as_ref()
-                    .or(self.last_changed_at.as_ref())
+                self.last_updated()
             }
         }
     )*};
 }
 
-order_poll_item!(Order, SingleDeliveryOrder);
-
-impl PollItem for Shipment {
-    fn key(&self) -> Option<&str> {
-        self.id.as_deref()
-    }
-    fn updated(&self) -> Option<&DateTime> {
-        let meta = self.meta.as_ref()?;
-        meta.last_updated_at
-            .as_ref()
-            .or(meta.last_changed_at.as_ref())
-    }
-}
+poll_item!(Order, SingleDeliveryOrder, Shipment);
 
 fn later(a: Option<DateTime>, b: Option<&DateTime>) -> Option<DateTime> {
     match (a, b) {
@@ -172,8 +160,9 @@ impl<T: PollItem> Pager<T> {
     }
 
     /// Fetches the next page: what to hand out for it, or `None` when the
-    /// poll is over.
-    pub(super) async fn next_page(&mut self) -> Result<Option<Vec<Polled<T>>>, ClientError> {
+    /// poll is over. An error names the last watermark handed out (or the
+    /// start) to resume from.
+    pub(super) async fn next_page(&mut self) -> Result<Option<Vec<Polled<T>>>, PollError> {
         if self.done {
             return Ok(None);
         }
@@ -181,7 +170,11 @@ impl<T: PollItem> Pager<T> {
             Ok(page) => page,
             Err(error) => {
                 self.done = true;
-                return Err(error);
+                return Err(PollError {
+                    resume_from: self.emitted.clone(),
+                    pages: self.pages,
+                    error,
+                });
             }
         };
         self.pages += 1;
@@ -397,6 +390,40 @@ mod tests {
         };
         assert_eq!(position(&at(18)), 100);
         assert_eq!(items(&events).len(), 250);
+    }
+
+    #[test]
+    fn an_error_names_the_last_watermark_handed_out() {
+        // 250 items, five per second; the second page fails.
+        let data: Vec<Item> = (0..250)
+            .map(|i| Item(format!("o{i:03}"), at(i / 5)))
+            .collect();
+        let fetch: Fetch<Item> = Box::new(move |offset| {
+            let page = serve(&data, offset);
+            Box::pin(async move {
+                if offset == 0 {
+                    Ok(page)
+                } else {
+                    Err(ClientError::Config("the second page fails".into()))
+                }
+            })
+        });
+        let mut pager = Pager::new(Some(at(0)), fetch);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let first = runtime.block_on(pager.next_page()).unwrap().unwrap();
+        assert_eq!(watermarks(&first), [&at(18)]);
+        let error = runtime.block_on(pager.next_page()).unwrap_err();
+        assert_eq!(error.resume_from, Some(at(18)));
+        assert_eq!(error.pages, 1);
+        assert!(pager.done);
+        // An error before any watermark: resume from the start.
+        let fetch: Fetch<Item> =
+            Box::new(|_| Box::pin(async { Err(ClientError::Config("down".into())) }));
+        let mut pager = Pager::new(Some(at(5)), fetch);
+        let error = runtime.block_on(pager.next_page()).unwrap_err();
+        assert_eq!((error.resume_from, error.pages), (Some(at(5)), 0));
     }
 
     #[test]

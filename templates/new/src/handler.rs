@@ -30,6 +30,9 @@ use tradecloud::api::common::types::{Shipment, ShipmentEventName};
 use tradecloud::changes::{ChangeSet, DocumentRef};
 use tradecloud::client::{DocumentSource, DownloadOutcome};
 use tradecloud::processing::{Event, Handler, HandlerContext, HandlerError};
+// {{#if orders}}
+use tradecloud::types::{Decimal, Rounding};
+// {{/if}}
 // {{#if order_webhook}}
 use tradecloud::webhook::OrderWebhookEvent;
 // {{/if}}
@@ -84,12 +87,19 @@ impl Erp {
             for delivery in &buyer_line.delivery_schedule {
                 tracing::info!(
                     event = %name, order_id,
-                    position = %show(buyer_line.position.as_ref()),
+                    position = line.position(),
                     date = %show(delivery.date.as_ref()),
                     quantity = %show(delivery.quantity.as_ref()),
                     "requested delivery"
                 );
             }
+            log_totals(
+                order_id,
+                line.position(),
+                line.ordered_quantity(),
+                line.net_amount(2, Rounding::HalfUp),
+                line.currency(),
+            );
         }
         // {{else}}
         match name {
@@ -103,18 +113,24 @@ impl Erp {
         }
         // An order event carries only the lines it affects: all of them changed.
         for line in order.changed_lines() {
-            let position = line.buyer_line.as_ref().and_then(|l| l.position.as_ref());
             // The agreed delivery schedule; a supplier proposal still open is
             // in `delivery_schedule_including_requests`.
             for delivery in &line.delivery_schedule {
                 tracing::info!(
                     event = %name, order_id,
-                    position = %show(position),
+                    position = line.position(),
                     date = %show(delivery.date.as_ref()),
                     quantity = %show(delivery.quantity.as_ref()),
                     "agreed delivery"
                 );
             }
+            log_totals(
+                order_id,
+                line.position(),
+                line.ordered_quantity(),
+                line.net_amount(2, Rounding::HalfUp),
+                line.currency(),
+            );
         }
         // {{/if}}
         // Write to the ERP here. When it is unavailable, return
@@ -160,10 +176,17 @@ impl Erp {
             let requested = buyer_line.scheduled_delivery.as_ref();
             tracing::info!(
                 event = %name, order_id,
-                position = %show(buyer_line.position.as_ref()),
+                position = line.position(),
                 date = %show(requested.and_then(|d| d.date.as_ref())),
                 quantity = %show(requested.and_then(|d| d.quantity.as_ref())),
                 "requested delivery"
+            );
+            log_totals(
+                order_id,
+                line.position(),
+                line.ordered_quantity(),
+                line.net_amount(2, Rounding::HalfUp),
+                line.currency(),
             );
         }
         // {{else}}
@@ -178,7 +201,6 @@ impl Erp {
         }
         // An order event carries only the lines it affects: all of them changed.
         for line in order.changed_lines() {
-            let position = line.buyer_line.as_ref().and_then(|l| l.position.as_ref());
             // The agreed delivery (`statusLine`); an open request is in
             // `scheduled_delivery_incl_requests`.
             let agreed = line
@@ -187,10 +209,17 @@ impl Erp {
                 .and_then(|s| s.scheduled_delivery.as_ref());
             tracing::info!(
                 event = %name, order_id,
-                position = %show(position),
+                position = line.position(),
                 date = %show(agreed.and_then(|d| d.date.as_ref())),
                 quantity = %show(agreed.and_then(|d| d.quantity.as_ref())),
                 "agreed delivery"
+            );
+            log_totals(
+                order_id,
+                line.position(),
+                line.ordered_quantity(),
+                line.net_amount(2, Rounding::HalfUp),
+                line.currency(),
             );
         }
         // {{/if}}
@@ -246,15 +275,11 @@ impl Erp {
         // A shipment carries all its lines: those whose `meta.lastUpdatedAt`
         // equals the shipment's changed in this event.
         for line in shipment.changed_lines() {
-            let despatched = line
-                .supplier_line
-                .as_ref()
-                .and_then(|l| l.despatch_quantity.as_ref());
             tracing::info!(
                 event = %name, shipment_id,
-                purchase_order = %show(line.purchase_order_number.as_ref()),
-                position = %show(line.purchase_order_line_position.as_ref()),
-                quantity = %show(despatched),
+                purchase_order = line.purchase_order_number(),
+                position = line.purchase_order_line_position(),
+                quantity = %show(line.despatch_quantity()),
                 "changed shipment line"
             );
         }
@@ -295,17 +320,14 @@ impl Erp {
             HandlerError::Transient(format!("cannot create {}: {e}", dir.display()))
         })?;
         for document in documents {
-            match client.download(document, &dir, |_| {}).await {
-                Ok(DownloadOutcome::Downloaded(file)) => {
+            // Network trouble, 5xx, 429 become HandlerError::Transient (the
+            // whole event is tried again later); an unknown document, no
+            // access, a host that does not resolve become Permanent.
+            match client.documents().download(document, &dir).await? {
+                DownloadOutcome::Downloaded(file) => {
                     tracing::info!(path = %file.path.display(), bytes = file.bytes, "document saved");
                 }
-                Ok(DownloadOutcome::NoFile) => {}
-                // Network trouble, 5xx, 429: the whole event is tried again later.
-                Err(e) if e.is_transient() => {
-                    return Err(HandlerError::Transient(format!("document download: {e}")));
-                }
-                // Unknown document, no access, refused credentials: a retry cannot help.
-                Err(e) => return Err(HandlerError::Permanent(format!("document download: {e}"))),
+                DownloadOutcome::NoFile => {}
             }
         }
         Ok(())
@@ -393,5 +415,27 @@ fn directory_name(id: &str) -> Result<&str, HandlerError> {
 /// A value for a log line, `-` when it is missing.
 fn show<T: std::fmt::Display>(value: Option<&T>) -> String {
     value.map_or_else(|| "-".to_owned(), T::to_string)
+}
+// {{/if}}
+// {{#if orders}}
+
+/// A line's totals, computed exactly from the event: the ordered quantity
+/// (the delivery schedule summed) and the net amount (quantity × net price
+/// ÷ `priceUnitQuantity`, rounded once to cents).
+fn log_totals(
+    order_id: &str,
+    position: &str,
+    quantity: Option<Decimal>,
+    net_amount: Option<Decimal>,
+    currency: Option<&str>,
+) {
+    tracing::info!(
+        order_id,
+        position,
+        quantity = %show(quantity.as_ref()),
+        net_amount = %show(net_amount.as_ref()),
+        currency = currency.unwrap_or("-"),
+        "line totals"
+    );
 }
 // {{/if}}

@@ -1,6 +1,7 @@
 //! Runs the Tradecloud webhook receiver with the ERP handler, configured by
 //! `tradecloud.toml` and `TRADECLOUD_<SECTION>_<KEY>` environment variables.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -30,7 +31,14 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Colours only on a terminal and without NO_COLOR: a log file, a pipe or
+    // the systemd journal gets plain text.
+    let colour = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colour)
+        .init();
     let args = Args::parse();
 
     let config = Config::load(Some(&args.config))
