@@ -6,6 +6,7 @@
 mod queue;
 mod rows;
 mod schema;
+mod tls;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -93,9 +94,12 @@ pub(crate) struct PgStore {
 impl PgStore {
     /// Connect, migrate the schema (one instance at a time) and start the writer.
     pub(crate) async fn connect(url: &str, options: InboxOptions) -> Result<PgStore, InboxError> {
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+        // `sslmode`, `sslrootcert`: see `tls`.
+        let (driver_url, tls) = tls::PgTls::from_url(url)?;
+        let mut config: tokio_postgres::Config = driver_url.parse().map_err(|e| {
             InboxError::Invalid(format!("invalid PostgreSQL URL {}: {e}", redact(url)))
         })?;
+        config.ssl_mode(tls.driver_mode());
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -105,7 +109,7 @@ impl PgStore {
         config.keepalives(true);
         let manager = Manager::from_config(
             config,
-            tokio_postgres::NoTls,
+            tls.connector()?,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -119,7 +123,7 @@ impl PgStore {
             .build()
             .map_err(|e| InboxError::Invalid(format!("PostgreSQL pool: {e}")))?;
         {
-            let client = pool.get().await.map_err(pool_error)?;
+            let client = pool.get().await.map_err(|e| tls.explain(pool_error(e)))?;
             schema::migrate(&client).await?;
         }
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
