@@ -193,6 +193,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 mod admission;
+mod backlog;
 mod event;
 mod migrate;
 mod options;
@@ -201,6 +202,7 @@ mod postgres;
 pub(crate) mod queue;
 mod sqlite;
 
+pub use backlog::Backlog;
 #[allow(deprecated)]
 pub use event::{order_id_of, order_message_id_of};
 pub use event::{
@@ -240,6 +242,8 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn get(&self, id: i64) -> BoxFuture<'_, Result<Option<StoredEvent>>>;
     fn replay(&self, id: i64) -> BoxFuture<'_, Result<()>>;
     fn counts(&self) -> BoxFuture<'_, Result<Vec<(State, u64)>>>;
+    /// See [`Inbox::backlog`].
+    fn backlog(&self) -> BoxFuture<'_, Result<Backlog>>;
     /// Count (`dry_run`) or delete up to `limit` of the oldest `done` events
     /// finished before `cutoff_ms`.
     /// What a purge of `done` events last updated before `cutoff_ms` would

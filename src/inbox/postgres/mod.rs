@@ -308,6 +308,23 @@ impl Store for PgStore {
         Box::pin(async move { rows::counts(&self.client().await?).await })
     }
 
+    fn backlog(&self) -> BoxFuture<'_, Result<super::Backlog, InboxError>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let statement = client
+                .prepare_cached(&super::backlog::postgres_sql())
+                .await
+                .map_err(pg_error)?;
+            let row = client.query_one(&statement, &[]).await.map_err(pg_error)?;
+            let queued: i64 = row.try_get(0).map_err(pg_error)?;
+            let age: Option<i64> = row.try_get(1).map_err(pg_error)?;
+            Ok(super::Backlog {
+                queued: u64::try_from(queued).unwrap_or(0),
+                oldest_age: age.map(super::backlog::age),
+            })
+        })
+    }
+
     fn purgeable(&self, cutoff_ms: i64) -> BoxFuture<'_, Result<Purged, InboxError>> {
         Box::pin(async move { rows::purgeable(&self.client().await?, cutoff_ms).await })
     }

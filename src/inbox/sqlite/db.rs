@@ -199,7 +199,7 @@ fn setup_writer(conn: &Connection, options: &InboxOptions, file: bool) -> Result
     ensure_schema(conn)
 }
 
-fn ensure_schema(conn: &Connection) -> Result<(), InboxError> {
+pub(super) fn ensure_schema(conn: &Connection) -> Result<(), InboxError> {
     let version = schema_version(conn)?;
     if version == SCHEMA_VERSION {
         return Ok(());

@@ -96,6 +96,12 @@ impl SqliteStore {
     }
 }
 
+/// The schema on a connection of a unit test.
+#[cfg(test)]
+pub(crate) fn create_schema_for_tests(conn: &rusqlite::Connection) {
+    db::ensure_schema(conn).expect("the inbox schema");
+}
+
 /// Free bytes for an unprivileged writer on the file system of `path`.
 #[cfg(unix)]
 fn free_bytes(path: &Path) -> Result<u64, InboxError> {
@@ -188,6 +194,10 @@ impl Store for SqliteStore {
 
     fn counts(&self) -> BoxFuture<'_, Result<Vec<(State, u64)>, InboxError>> {
         Box::pin(self.read(rows::counts))
+    }
+
+    fn backlog(&self) -> BoxFuture<'_, Result<super::Backlog, InboxError>> {
+        Box::pin(self.read(|conn| super::backlog::sqlite(conn, now_ms())))
     }
 
     fn purgeable(&self, cutoff_ms: i64) -> BoxFuture<'_, Result<Purged, InboxError>> {
