@@ -225,7 +225,10 @@ fn the_rule_and_scrape_readers_read_what_they_should() {
     let used = used_by_rules(
         "expr: sum(rate(tradecloud_a_total{job=\"x\", reason=~\"u|v\"}[5m])) > tradecloud_b\n",
     );
-    assert_eq!(used["tradecloud_a_total"], BTreeSet::from(["job".into(), "reason".into()]));
+    assert_eq!(
+        used["tradecloud_a_total"],
+        BTreeSet::from(["job".into(), "reason".into()])
+    );
     assert!(used["tradecloud_b"].is_empty());
     let served = scraped(
         "# TYPE tradecloud_c counter\n# TYPE tradecloud_d gauge\ntradecloud_d{kind=\"order\"} 1\n# EOF\n",

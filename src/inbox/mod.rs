@@ -234,8 +234,10 @@ pub(crate) trait Store: Send + Sync + 'static {
     }
     /// Notified after every commit that may have made an event ready.
     fn changed(&self) -> Arc<Notify>;
-    /// Store an event (group commit); see [`Inbox::store`].
-    fn store(&self, event: NewEvent) -> BoxFuture<'_, Result<Stored>>;
+    /// Store an event (group commit) with the `traceparent` of the span
+    /// storing it; see [`Inbox::store`].
+    fn store(&self, event: NewEvent, trace_parent: Option<String>)
+        -> BoxFuture<'_, Result<Stored>>;
     /// Whether an event could be committed now, without writing one.
     fn ready(&self) -> BoxFuture<'_, Result<()>>;
     fn list(&self, filter: ListFilter) -> BoxFuture<'_, Result<Vec<EventSummary>>>;
@@ -395,10 +397,49 @@ impl Inbox {
     /// Errors: [`InboxError::Overloaded`] at once when the write queue is full;
     /// [`InboxError::Unavailable`] when the database cannot be written. Both
     /// are transient: answer 503.
+    ///
+    /// With OpenTelemetry traces on ([`crate::telemetry`]), the commit is a
+    /// `tradecloud.store` span, and the caller's span context (W3C
+    /// `traceparent`) is stored with the event, so that handling it joins
+    /// that trace.
     pub async fn store(&self, event: NewEvent) -> Result<Stored> {
-        let stored = self.store.store(event).await;
-        if stored.is_ok() {
-            self.stored.fetch_add(1, Ordering::Relaxed);
+        use tracing::Instrument as _;
+        let trace_parent = crate::telemetry::current_traceparent();
+        let span = tracing::debug_span!(
+            "tradecloud.store",
+            tradecloud.inbox.id = tracing::field::Empty,
+            tradecloud.outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        let stored = self
+            .store
+            .store(event, trace_parent)
+            .instrument(span.clone())
+            .await;
+        match &stored {
+            Ok(s) => {
+                self.stored.fetch_add(1, Ordering::Relaxed);
+                span.record("tradecloud.inbox.id", s.id());
+                span.record(
+                    "tradecloud.outcome",
+                    if s.is_duplicate() {
+                        "duplicate"
+                    } else {
+                        "stored"
+                    },
+                );
+            }
+            Err(e) => {
+                span.record(
+                    "tradecloud.outcome",
+                    if e.is_transient() {
+                        "unavailable"
+                    } else {
+                        "error"
+                    },
+                );
+                span.record("otel.status_code", "ERROR");
+            }
         }
         stored
     }

@@ -77,6 +77,7 @@ pub mod metrics;
 mod ops;
 mod retention;
 mod routes;
+mod spans;
 pub mod tls;
 
 use std::net::SocketAddr;

@@ -79,6 +79,7 @@ pub(crate) fn lock_key(object_id: &str) -> i64 {
 
 struct Insert {
     event: NewEvent,
+    trace_parent: Option<String>,
     reply: oneshot::Sender<Result<Stored, InboxError>>,
     _budget: QueuedBytes,
 }
@@ -178,7 +179,10 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        let events: Vec<&NewEvent> = batch.iter().map(|i| &i.event).collect();
+        let events: Vec<(&NewEvent, Option<&str>)> = batch
+            .iter()
+            .map(|i| (&i.event, i.trace_parent.as_deref()))
+            .collect();
         let outcome = insert_batch(&pool, &events).await;
         match outcome {
             Ok(stored) => {
@@ -193,7 +197,8 @@ async fn writer(
             Err((e, true)) if batch.len() > 1 => {
                 tracing::warn!(error = %e, events = batch.len(), "inbox batch failed; storing its events one by one");
                 for insert in batch.drain(..) {
-                    let result = insert_batch(&pool, &[&insert.event])
+                    let one = (&insert.event, insert.trace_parent.as_deref());
+                    let result = insert_batch(&pool, &[one])
                         .await
                         .map(|mut s| s.remove(0))
                         .map_err(|(e, _)| e);
@@ -215,7 +220,7 @@ async fn writer(
 /// refused a statement (`true`) rather than the connection failing.
 async fn insert_batch(
     pool: &Pool,
-    events: &[&NewEvent],
+    events: &[(&NewEvent, Option<&str>)],
 ) -> Result<Vec<Stored>, (InboxError, bool)> {
     let mut client = pool.get().await.map_err(|e| (pool_error(e), false))?;
     let tx = client
@@ -225,16 +230,16 @@ async fn insert_batch(
     let statement_error = |e: InboxError| (e, true);
     // Ids are drawn after the objects are locked: an order's events get
     // ids in commit order across instances.
-    let locks = rows::lock_keys(events.iter().map(|e| e.object_id.as_deref()));
+    let locks = rows::lock_keys(events.iter().map(|(e, _)| e.object_id.as_deref()));
     if !locks.is_empty() {
         tx.execute("SELECT tc_lock_objects($1)", &[&locks])
             .await
             .map_err(|e| (pg_error(e), false))?;
     }
     let mut stored = Vec::with_capacity(events.len());
-    for event in events {
+    for (event, trace_parent) in events {
         stored.push(
-            rows::insert_event(&tx, event)
+            rows::insert_event(&tx, event, *trace_parent)
                 .await
                 .map_err(statement_error)?,
         );
@@ -252,7 +257,11 @@ impl Store for PgStore {
         self.changed.clone()
     }
 
-    fn store(&self, event: NewEvent) -> BoxFuture<'_, Result<Stored, InboxError>> {
+    fn store(
+        &self,
+        event: NewEvent,
+        trace_parent: Option<String>,
+    ) -> BoxFuture<'_, Result<Stored, InboxError>> {
         Box::pin(async move {
             let budget = self.admission.reserve(event.body.len())?;
             let (reply, rx) = oneshot::channel();
@@ -260,6 +269,7 @@ impl Store for PgStore {
                 &self.tx,
                 Insert {
                     event,
+                    trace_parent,
                     reply,
                     _budget: budget,
                 },

@@ -63,6 +63,10 @@ CREATE TABLE heads (
 );
 CREATE INDEX heads_due ON heads (due_at);
 ",
+    // 2: the W3C traceparent of the span that stored an event (NULL for
+    // older events and without traces): handling it joins the receiving
+    // trace. A column without a default: no rewrite, instant at any size.
+    "ALTER TABLE events ADD COLUMN trace_parent text;",
 ];
 
 /// The newest schema version this build knows.

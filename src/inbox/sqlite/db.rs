@@ -13,7 +13,8 @@ use crate::inbox::{InboxError, InboxOptions};
 /// 1: bodies in `events.body` (in the middle of the row).
 /// 2: bodies in `event_bodies`, `events.body_len` (see [`migrate_v1_to_v2`]).
 /// 3: the `heads` table of the work queue (see [`crate::inbox::queue`]).
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+/// 4: `events.trace_parent` (see [`migrate_v3_to_v4`]).
+pub(crate) const SCHEMA_VERSION: i64 = 4;
 
 /// The `events` table of version 2, created as `{name}`.
 fn events_table(name: &str) -> String {
@@ -85,7 +86,7 @@ pub(crate) const WITH_BODY: &str = "events e JOIN event_bodies b ON b.event_id =
 /// (none of them reads a body).
 pub(crate) const SUMMARY_COLUMNS: &str =
     "id, kind, event_name, object_id, message_id, content_type, state, \
-     error, attempts, received_at, updated_at, next_attempt_at, source, origin, body_len";
+     error, attempts, received_at, updated_at, next_attempt_at, source, origin, body_len, trace_parent";
 
 /// Identity of the database file: a file replaced or removed under a running
 /// inbox is noticed (and not written to through a stale handle).
@@ -246,12 +247,18 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             conn.execute_batch(BODIES_TABLE)?;
             conn.execute_batch(HEALTH_TABLE)?;
             conn.execute_batch(HEADS_TABLE)?;
+            migrate_v3_to_v4(conn)?;
         }
         1 => {
             migrate_v1_to_v2(conn)?;
             migrate_v2_to_v3(conn)?;
+            migrate_v3_to_v4(conn)?;
         }
-        2 => migrate_v2_to_v3(conn)?,
+        2 => {
+            migrate_v2_to_v3(conn)?;
+            migrate_v3_to_v4(conn)?;
+        }
+        3 => migrate_v3_to_v4(conn)?,
         _ => return Ok(()),
     }
     conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -310,6 +317,16 @@ fn migrate_v2_to_v3(conn: &Connection) -> Result<(), InboxError> {
     conn.execute_batch("DROP INDEX IF EXISTS events_pending;")?;
     conn.execute_batch(HEADS_TABLE)?;
     rebuild_heads(conn)
+}
+
+/// Version 3 to 4: the W3C `traceparent` of the span that stored an event
+/// (NULL for older events and without traces), so that handling it joins
+/// the receiving trace ([`crate::telemetry`]). Adding a column without a
+/// default rewrites nothing: instant at any size. Runs in the caller's
+/// transaction.
+fn migrate_v3_to_v4(conn: &Connection) -> Result<(), InboxError> {
+    conn.execute_batch("ALTER TABLE events ADD COLUMN trace_parent TEXT;")?;
+    Ok(())
 }
 
 /// A pooled read connection with the identity of the file it was opened on.

@@ -142,7 +142,11 @@ impl Store for SqliteStore {
         self.changed.clone()
     }
 
-    fn store(&self, event: NewEvent) -> BoxFuture<'_, Result<Stored, InboxError>> {
+    fn store(
+        &self,
+        event: NewEvent,
+        trace_parent: Option<String>,
+    ) -> BoxFuture<'_, Result<Stored, InboxError>> {
         Box::pin(async move {
             let guard = self.admission.reserve(event.body.len())?;
             // `insert_event` writes the event, its body and maybe its head: it
@@ -150,7 +154,7 @@ impl Store for SqliteStore {
             let (op, rx) = FnOp::new(
                 move |conn: &rusqlite::Connection| {
                     let _guard = &guard;
-                    rows::insert_event(conn, &event, now_ms())
+                    rows::insert_event(conn, &event, trace_parent.as_deref(), now_ms())
                 },
                 Some(self.changed.clone()),
             );

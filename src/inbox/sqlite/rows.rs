@@ -16,7 +16,7 @@ fn conversion_error(index: usize, err: InboxError) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(err))
 }
 
-/// Read an [`EventSummary`] from the first 15 columns ([`SUMMARY_COLUMNS`]).
+/// Read an [`EventSummary`] from the first 16 columns ([`SUMMARY_COLUMNS`]).
 pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<EventSummary> {
     let kind: String = row.get(1)?;
     let state: String = row.get(6)?;
@@ -39,6 +39,7 @@ pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<EventSummary> {
         source: row.get(12)?,
         origin: Origin::parse_str(&origin).map_err(|e| conversion_error(13, e))?,
         body_len: u64::try_from(body_len).unwrap_or(0),
+        trace_parent: row.get(15)?,
     })
 }
 
@@ -46,7 +47,7 @@ pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<EventSummary> {
 /// (`event_bodies.body`, see [`WITH_BODY`]).
 pub(crate) fn stored_event(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     let summary = summary(row)?;
-    let body: Vec<u8> = row.get(15)?;
+    let body: Vec<u8> = row.get(16)?;
     Ok(StoredEvent {
         summary,
         body: Bytes::from(body),
@@ -68,6 +69,7 @@ fn read_error(err: rusqlite::Error) -> InboxError {
 pub(crate) fn insert_event(
     conn: &Connection,
     event: &NewEvent,
+    trace_parent: Option<&str>,
     now: i64,
 ) -> Result<Stored, InboxError> {
     let (state, error, origin) = event.state.stored_as();
@@ -82,7 +84,7 @@ pub(crate) fn insert_event(
                 // store it, keep the rejected bytes, hand over the message id
                 // (three statements: all or nothing).
                 conn.execute_batch("SAVEPOINT supersede")?;
-                let result = supersede(conn, id, event, now);
+                let result = supersede(conn, id, event, trace_parent, now);
                 let end = if result.is_ok() {
                     "RELEASE supersede"
                 } else {
@@ -95,15 +97,14 @@ pub(crate) fn insert_event(
             }
         }
     }
-    insert_new(conn, event, state, error, origin, now).map(Stored::New)
+    insert_new(conn, event, (state, error, origin), trace_parent, now).map(Stored::New)
 }
 
 fn insert_new(
     conn: &Connection,
     event: &NewEvent,
-    state: State,
-    error: Option<&str>,
-    origin: Origin,
+    (state, error, origin): (State, Option<&str>, Origin),
+    trace_parent: Option<&str>,
     now: i64,
 ) -> Result<i64, InboxError> {
     insert_row(
@@ -119,6 +120,7 @@ fn insert_new(
             error,
             source: event.source.as_deref(),
             origin,
+            trace_parent,
         },
         now,
     )
@@ -129,12 +131,12 @@ fn supersede(
     conn: &Connection,
     old: i64,
     event: &NewEvent,
+    trace_parent: Option<&str>,
     now: i64,
 ) -> Result<Stored, InboxError> {
     conn.prepare_cached("UPDATE events SET message_id = NULL WHERE id = ?1")?
         .execute([old])?;
-    let (state, note, origin) = event.state.stored_as();
-    let id = insert_new(conn, event, state, note, origin, now)?;
+    let id = insert_new(conn, event, event.state.stored_as(), trace_parent, now)?;
     conn.prepare_cached(
         "UPDATE events SET error = coalesce(error, '') || ' (superseded by event ' || ?2 || ')', \
          updated_at = ?3 WHERE id = ?1",
@@ -154,6 +156,7 @@ pub(crate) struct RowValues<'a> {
     pub(crate) error: Option<&'a str>,
     pub(crate) source: Option<&'a str>,
     pub(crate) origin: Origin,
+    pub(crate) trace_parent: Option<&'a str>,
 }
 
 /// Insert an event and its body: two statements, so run it in a savepoint
@@ -167,8 +170,8 @@ pub(crate) fn insert_row(
         i64::try_from(row.body.len()).map_err(|_| InboxError::Invalid("body too large".into()))?;
     conn.prepare_cached(
         "INSERT INTO events (kind, event_name, object_id, message_id, content_type, body_len, state, error, \
-         attempts, received_at, updated_at, next_attempt_at, source, origin) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9, NULL, ?10, ?11)",
+         attempts, received_at, updated_at, next_attempt_at, source, origin, trace_parent) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9, NULL, ?10, ?11, ?12)",
     )?
     .execute((
         row.kind,
@@ -182,6 +185,7 @@ pub(crate) fn insert_row(
         now,
         row.source,
         row.origin.as_str(),
+        row.trace_parent,
     ))?;
     let id = conn.last_insert_rowid();
     conn.prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES (?1, ?2)")?
@@ -272,8 +276,8 @@ pub(crate) fn export(
 pub(crate) fn import(conn: &Connection, events: &[StoredEvent]) -> Result<(), InboxError> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO events (id, kind, event_name, object_id, message_id, content_type, body_len, state, error, \
-         attempts, received_at, updated_at, next_attempt_at, source, origin) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+         attempts, received_at, updated_at, next_attempt_at, source, origin, trace_parent) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?;
     let mut body =
         conn.prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES (?1, ?2)")?;
@@ -295,6 +299,7 @@ pub(crate) fn import(conn: &Connection, events: &[StoredEvent]) -> Result<(), In
             s.next_attempt_at.map(|t| t.timestamp_millis()),
             s.source,
             s.origin.as_str(),
+            s.trace_parent,
         ])?;
         body.execute((s.id, &event.body[..]))?;
     }
