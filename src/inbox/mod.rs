@@ -178,9 +178,12 @@
 //! about the database's size again in free disk space (WAL) and takes a while
 //! for a large inbox; stop every process of the older version first (it
 //! cannot read version 2). Version 3 adds the `heads` table (see "The work queue" below),
-//! built from the events still to handle when an older file is opened. A
-//! file of a newer version than this build knows is refused. PostgreSQL
-//! keeps its version in `tradecloud_schema` (see above).
+//! built from the events still to handle when an older file is opened.
+//! Version 4 adds `events.trace_parent`, the W3C `traceparent` of the span
+//! that stored the event ([`crate::telemetry`]; a column without a default,
+//! added in place at once at any size). A file of a newer version than this
+//! build knows is refused. PostgreSQL keeps its version in
+//! `tradecloud_schema` (see above); its migration 2 adds the same column.
 
 use std::fmt;
 use std::future::Future;
