@@ -392,3 +392,47 @@ pub(crate) fn set_parent(_span: &tracing::Span, _traceparent: Option<&str>) {}
 pub(crate) fn traceparent_header(headers: &http::HeaderMap) -> Option<&str> {
     headers.get("traceparent").and_then(|v| v.to_str().ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::receiver::Config;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, String> {
+        Config::from_parts(
+            Some(text),
+            "tradecloud.toml",
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_telemetry_section_with_its_variables() {
+        let c = load("", &[]).unwrap();
+        assert_eq!(c.telemetry, super::TelemetryConfig::default());
+        let c = load(
+            "[telemetry]\notlp_endpoint = \"http://collector:4318\"\n",
+            &[("TRADECLOUD_TELEMETRY_SERVICE_NAME", "erp-bridge")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.telemetry.otlp_endpoint.as_deref(),
+            Some("http://collector:4318")
+        );
+        assert_eq!(c.telemetry.service_name.as_deref(), Some("erp-bridge"));
+        let c = load(
+            "",
+            &[("TRADECLOUD_TELEMETRY_OTLP_ENDPOINT", "http://env:4318")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.telemetry.otlp_endpoint.as_deref(),
+            Some("http://env:4318")
+        );
+        let e = load("[telemetry]\nendpoint = \"x\"\n", &[]).unwrap_err();
+        assert!(
+            e.contains("`telemetry.endpoint`: unknown key") && e.contains("otlp_endpoint"),
+            "{e}"
+        );
+    }
+}
