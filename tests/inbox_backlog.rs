@@ -2,7 +2,8 @@
 //! `tradecloud_inbox_oldest_queued_age_seconds` gauges) on both stores:
 //! what counts as queued, the oldest one's age, nothing once handled; and
 //! on PostgreSQL with 200 000 handled events, that reading it does not walk
-//! the `events` table (the server's own scan counters).
+//! the `events` table (the server's own scan counters); and `/metrics`
+//! reading it at each scrape.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use tradecloud::processing::{handler_fn, Event, HandlerError, Processor, Process
 
 #[cfg(feature = "postgres")]
 mod pg_support;
+mod receiver_support;
 
 fn order_event(order: &str, message: &str, state: NewState) -> NewEvent {
     NewEvent {
@@ -166,4 +168,52 @@ async fn postgres_backlog_follows_the_queue_and_reads_indexes_only() {
         before,
         "reading the backlog walked the events table"
     );
+}
+
+/// `/metrics` reads the backlog at each scrape (a receiver without a
+/// handler: stored events stay queued).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_the_backlog_at_each_scrape() {
+    use receiver_support::*;
+    let rx = start(&basic_config("")).await;
+    let scrape = || async {
+        rx.client
+            .get(rx.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let gauge = |text: &str, name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing in\n{text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let text = scrape().await;
+    assert_eq!(gauge(&text, "tradecloud_inbox_queued_events"), 0.0);
+    assert_eq!(
+        gauge(&text, "tradecloud_inbox_oldest_queued_age_seconds"),
+        0.0
+    );
+    for message in ["a", "b"] {
+        let response = rx
+            .post(
+                "/tradecloud/order",
+                "application/json",
+                order_event("o1", message, NewState::Received).body,
+            )
+            .await;
+        assert_eq!(response.status(), 202);
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let text = scrape().await;
+    assert_eq!(gauge(&text, "tradecloud_inbox_queued_events"), 2.0);
+    let age = gauge(&text, "tradecloud_inbox_oldest_queued_age_seconds");
+    assert!((1.0..60.0).contains(&age), "{age}");
+    rx.stop().await;
 }
