@@ -8,6 +8,11 @@
 # before/after figures) with the same load generator; LOAD_TEST_LABEL names
 # it in the recorded row.
 #
+# It also prints the CPU time the tradecloud processes used from the start
+# of the load until every event was done, per event (the load generator's
+# and the database's not counted). Variables such as
+# OTEL_EXPORTER_OTLP_ENDPOINT reach the instances (BENCHMARKS.md, "Traces").
+#
 # LOAD_TEST_DRAIN=1 measures a backlog instead: the instances receive with
 # processing off (--receive-only), are stopped after the load and started
 # again with processing on; handled/s is then the stored events per second
@@ -74,6 +79,16 @@ start_instances() { # extra serve flags
 if [ "$DRAIN" = 1 ]; then start_instances --receive-only; else start_instances; fi
 
 count() { "$BIN" inbox list --json --limit 100000000 "$@" | wc -l; }
+# CPU time (user + system, clock ticks) of the running instances so far.
+cpu_ticks() {
+    local total=0 pid fields
+    for pid in "${PIDS[@]}"; do
+        read -r -a fields <"/proc/$pid/stat"
+        total=$((total + fields[13] + fields[14]))
+    done
+    echo "$total"
+}
+CPU_BEFORE=$(cpu_ticks)
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 START=$(date +%s.%N)
@@ -106,6 +121,13 @@ while :; do
     sleep 0.5
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ "$DRAIN" = 1 ]; then
+    echo "cpu: not measured with LOAD_TEST_DRAIN=1 (the instances were restarted)"
+else
+    python3 -c 'import sys; t = (int(sys.argv[2]) - int(sys.argv[1])) / int(sys.argv[3]); n = int(sys.argv[4])
+print(f"cpu: {t:.2f} s (user + system) in the tradecloud process(es) for {n} events: {1e6 * t / n:,.0f} µs per event received and handled")' \
+        "$CPU_BEFORE" "$(cpu_ticks)" "$(getconf CLK_TCK)" "$TOTAL"
+fi
 
 python3 - "$WORK" "$INSTANCES" "$START" "$LOAD_END" "$NOW" "$TOTAL" "$ORDERS" "$STORE" "$RECORD" \
     "$LOAD_BEFORE" "$LOAD_AFTER" "$CONNECTIONS" "$DONE_AT_END" "${LOAD_TEST_LABEL:-}" "$HANDLE_START" <<'PY'

@@ -74,6 +74,9 @@ echo "== a service made by tradecloud new builds and passes its own tests =="
 ./scripts/scaffold-check.sh                                # supplier, all three event kinds
 ./scripts/scaffold-check.sh --role buyer --events documents # the smallest handler
 
+echo "== deploy/: the systemd unit (verify, security exposure) and the alert rules (promtool) =="
+TRADECLOUD_BIN="${CARGO_TARGET_DIR:-target}/debug/tradecloud" ./scripts/check-deploy.sh
+
 echo "== TLS audit of tradecloud serve (testssl.sh; about a minute) =="
 ./scripts/tls-audit.sh
 

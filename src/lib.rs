@@ -85,6 +85,8 @@ pub mod inbox;
 pub mod processing;
 #[cfg(feature = "receiver")]
 pub mod receiver;
+#[cfg(feature = "receiver")]
+pub mod telemetry;
 
 #[cfg(feature = "mock")]
 pub mod mock;

@@ -14,7 +14,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
-    cli::init_logging(args.global.verbose);
+    // `serve` sets up its logging once its configuration (`[telemetry]`) is read.
+    if !matches!(args.command, cli::Command::Serve(_)) {
+        cli::init_logging(args.global.verbose);
+    }
     match cli::run(args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -1,7 +1,7 @@
 //! Opening an inbox database of schema version 1 (bodies inside `events`)
-//! or 3 (ids in the indexes) migrates it to version 4 (bodies in
-//! `event_bodies`, the queue's `heads`, keys in the indexes) without losing
-//! or changing anything.
+//! or 3 (ids in the indexes) migrates it to version 5 (bodies in
+//! `event_bodies`, the queue's `heads`, keys in the indexes,
+//! `trace_parent`) without losing or changing anything.
 #![cfg(feature = "receiver")]
 
 use std::path::Path;
@@ -260,14 +260,15 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
     )
     .unwrap();
 
-    // The file is at version 4: bodies moved, `events` without `body`, and
-    // the heads of the work queue built.
+    // The file is at version 5: bodies moved, `events` without `body`, the
+    // heads of the work queue built, keys in the indexes, and the
+    // `trace_parent` column.
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 4);
+        assert_eq!(version, 5);
         let heads: i64 = conn
             .query_row("SELECT count(*) FROM heads", [], |r| r.get(0))
             .unwrap();
@@ -288,6 +289,7 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
             .unwrap();
         assert!(!columns.iter().any(|c| c == "body"), "{columns:?}");
         assert!(columns.iter().any(|c| c == "body_len"), "{columns:?}");
+        assert!(columns.iter().any(|c| c == "trace_parent"), "{columns:?}");
         let indexes: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name")
             .unwrap()
@@ -477,11 +479,11 @@ fn a_newer_schema_version_is_refused() {
     drop(Inbox::open(&url(&path)).unwrap());
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("PRAGMA user_version = 5").unwrap();
+        conn.execute_batch("PRAGMA user_version = 6").unwrap();
     }
     let err = Inbox::open(&url(&path)).unwrap_err().to_string();
     assert!(
-        err.contains("schema version 5") && err.contains("knows up to 4"),
+        err.contains("schema version 6") && err.contains("knows up to 5"),
         "{err}"
     );
 }
@@ -659,7 +661,7 @@ async fn a_version_3_database_is_migrated_to_keys_and_keeps_every_event() {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 4);
+        assert_eq!(version, 5);
         let longest: i64 = conn
             .query_row(
                 "SELECT max(max(length(message_key)), max(length(object_key))) FROM events",

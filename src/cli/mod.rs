@@ -102,6 +102,19 @@ fn colour_logs(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> 
 }
 
 pub fn init_logging(verbose: u8) {
+    init_logging_with(verbose, None);
+}
+
+/// The layer exporting spans (`tradecloud serve` with OpenTelemetry on).
+pub type SpanLayer = Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>;
+
+/// [`init_logging`] with an OpenTelemetry layer beside the log output;
+/// each has a filter of its own (`RUST_LOG` is the log's, see
+/// `tradecloud::telemetry` for the spans').
+pub fn init_logging_with(verbose: u8, spans: Option<SpanLayer>) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
     let default = match verbose {
         0 => "warn,tradecloud=info",
         1 => "debug",
@@ -109,22 +122,25 @@ pub fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // `tradecloud serve --log-json` (or TRADECLOUD_LOG_JSON=1): one JSON object per line.
+    let json = std::env::args().any(|a| a == "--log-json")
+        || std::env::var("TRADECLOUD_LOG_JSON")
+            .is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+    let log = tracing_subscriber::fmt::layer()
         .with_ansi(colour_logs(
             std::io::IsTerminal::is_terminal(&std::io::stderr()),
             std::env::var_os("NO_COLOR").as_deref(),
         ))
         .with_writer(std::io::stderr);
-    // `tradecloud serve --log-json` (or TRADECLOUD_LOG_JSON=1): one JSON object per line.
-    let json = std::env::args().any(|a| a == "--log-json")
-        || std::env::var("TRADECLOUD_LOG_JSON")
-            .is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
-    let _ = if json {
-        builder.json().try_init()
+    let log = if json {
+        log.json().boxed()
     } else {
-        builder.try_init()
+        log.boxed()
     };
+    let _ = tracing_subscriber::registry()
+        .with(spans)
+        .with(log.with_filter(filter))
+        .try_init();
 }
 
 /// Run a parsed command line.

@@ -45,6 +45,20 @@ pub struct ServeArgs {
 pub async fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let mut config =
         Config::load(global.config.as_deref()).context("cannot load the configuration")?;
+    // Traces: `[telemetry]` and the OTEL_* variables (off without an endpoint).
+    let telemetry = tradecloud::telemetry::Telemetry::from_config(&config.telemetry)?;
+    super::init_logging_with(
+        global.verbose,
+        telemetry
+            .as_ref()
+            .map(|t| Box::new(t.layer()) as super::SpanLayer),
+    );
+    if let Some(telemetry) = &telemetry {
+        tracing::info!(
+            endpoint = telemetry.endpoint(),
+            "exporting traces over OTLP/HTTP"
+        );
+    }
     if let Some(listen) = args.listen {
         config.server.listen = listen;
     }
@@ -76,5 +90,9 @@ pub async fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     }
     eprintln!("listening on https://{}", receiver.local_addr());
     receiver.run().await?;
+    if let Some(telemetry) = telemetry {
+        // Export what is still buffered (blocks on the exporter's thread).
+        let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    }
     Ok(())
 }

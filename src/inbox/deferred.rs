@@ -14,8 +14,8 @@ use tokio::sync::Notify;
 
 use super::queue::{ClaimRequest, Claimed, Finished, RunOutcome};
 use super::{
-    BoxFuture, EventSummary, Exported, Fingerprint, InboxError, ListFilter, NewEvent, Purged,
-    State, Store, Stored, StoredEvent,
+    Backlog, BoxFuture, EventSummary, Exported, Fingerprint, InboxError, ListFilter, NewEvent,
+    Purged, State, Store, Stored, StoredEvent,
 };
 
 /// The longest wait between two attempts.
@@ -138,8 +138,12 @@ impl Store for Deferred {
         self.changed.clone()
     }
 
-    fn store(&self, event: NewEvent) -> BoxFuture<'_, Result<Stored, InboxError>> {
-        delegate!(self.store(event))
+    fn store(
+        &self,
+        event: NewEvent,
+        trace_parent: Option<String>,
+    ) -> BoxFuture<'_, Result<Stored, InboxError>> {
+        delegate!(self.store(event, trace_parent))
     }
 
     fn ready(&self) -> BoxFuture<'_, Result<(), InboxError>> {
@@ -160,6 +164,10 @@ impl Store for Deferred {
 
     fn counts(&self) -> BoxFuture<'_, Result<Vec<(State, u64)>, InboxError>> {
         delegate!(self.counts())
+    }
+
+    fn backlog(&self) -> BoxFuture<'_, Result<Backlog, InboxError>> {
+        delegate!(self.backlog())
     }
 
     fn purgeable(&self, cutoff_ms: i64) -> BoxFuture<'_, Result<Purged, InboxError>> {

@@ -489,6 +489,9 @@ pub struct EventSummary {
     pub origin: Origin,
     /// Size of the body in bytes.
     pub body_len: u64,
+    /// The W3C `traceparent` of the span that stored it (with OpenTelemetry
+    /// traces on, see [`crate::telemetry`]): handling it joins that trace.
+    pub trace_parent: Option<String>,
 }
 
 fn rfc3339(at: &DateTime<Utc>) -> String {
@@ -498,7 +501,8 @@ fn rfc3339(at: &DateTime<Utc>) -> String {
 /// JSON as printed by `tradecloud inbox list --json`: `id`, `kind`,
 /// `eventName`, `orderId` or `shipmentId`, `messageId`, `receivedAt`
 /// (RFC 3339, UTC), `state`, `error` (when set), `attempts`, `updatedAt`,
-/// `nextAttemptAt` (when set), `contentType`, `bodyBytes`, `source`, `origin`.
+/// `nextAttemptAt` (when set), `contentType`, `bodyBytes`, `source`, `origin`,
+/// `traceParent` (when set).
 impl serde::Serialize for EventSummary {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
@@ -521,6 +525,9 @@ impl serde::Serialize for EventSummary {
         map.serialize_entry("bodyBytes", &self.body_len)?;
         map.serialize_entry("source", &self.source)?;
         map.serialize_entry("origin", &self.origin)?;
+        if let Some(trace_parent) = &self.trace_parent {
+            map.serialize_entry("traceParent", trace_parent)?;
+        }
         map.end()
     }
 }

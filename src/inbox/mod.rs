@@ -205,12 +205,15 @@
 //! built from the events still to handle when an older file is opened.
 //! Version 4 indexes keys instead of ids (see "Keys"; the keys of the
 //! stored events are computed when an older file is opened, in the same one
-//! transaction). A file of a newer version than this build knows is
-//! refused. PostgreSQL keeps its version in `tradecloud_schema` (see
-//! above); its version 2 is SQLite's version 4 (on rows stored before it,
-//! a NUL already was U+FFFD). Stop every receiver of an older version before
-//! starting one of this version on the same database: an older one does not
-//! know the new columns.
+//! transaction). Version 5 adds `events.trace_parent`, the W3C
+//! `traceparent` of the span that stored the event ([`crate::telemetry`]; a
+//! column without a default, added in place at once at any size). A file of
+//! a newer version than this build knows is refused. PostgreSQL keeps its
+//! version in `tradecloud_schema` (see above); its version 2 is SQLite's
+//! version 4 (on rows stored before it, a NUL already was U+FFFD) and its
+//! version 3 SQLite's version 5. Stop every receiver of an older version
+//! before starting one of this version on the same database: an older one
+//! does not know the new columns.
 
 use std::fmt;
 use std::future::Future;
@@ -223,6 +226,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 mod admission;
+mod backlog;
 mod deferred;
 mod event;
 pub(crate) mod keys;
@@ -233,6 +237,7 @@ mod postgres;
 pub(crate) mod queue;
 mod sqlite;
 
+pub use backlog::Backlog;
 #[allow(deprecated)]
 pub use event::{order_id_of, order_message_id_of};
 pub use event::{
@@ -264,14 +269,18 @@ pub(crate) trait Store: Send + Sync + 'static {
     }
     /// Notified after every commit that may have made an event ready.
     fn changed(&self) -> Arc<Notify>;
-    /// Store an event (group commit); see [`Inbox::store`].
-    fn store(&self, event: NewEvent) -> BoxFuture<'_, Result<Stored>>;
+    /// Store an event (group commit) with the `traceparent` of the span
+    /// storing it; see [`Inbox::store`].
+    fn store(&self, event: NewEvent, trace_parent: Option<String>)
+        -> BoxFuture<'_, Result<Stored>>;
     /// Whether an event could be committed now, without writing one.
     fn ready(&self) -> BoxFuture<'_, Result<()>>;
     fn list(&self, filter: ListFilter) -> BoxFuture<'_, Result<Vec<EventSummary>>>;
     fn get(&self, id: i64) -> BoxFuture<'_, Result<Option<StoredEvent>>>;
     fn replay(&self, id: i64) -> BoxFuture<'_, Result<()>>;
     fn counts(&self) -> BoxFuture<'_, Result<Vec<(State, u64)>>>;
+    /// See [`Inbox::backlog`].
+    fn backlog(&self) -> BoxFuture<'_, Result<Backlog>>;
     /// Count (`dry_run`) or delete up to `limit` of the oldest `done` events
     /// finished before `cutoff_ms`.
     /// What a purge of `done` events last updated before `cutoff_ms` would
@@ -515,10 +524,49 @@ impl Inbox {
     /// Errors: [`InboxError::Overloaded`] at once when the write queue is full;
     /// [`InboxError::Unavailable`] when the database cannot be written. Both
     /// are transient: answer 503.
+    ///
+    /// With OpenTelemetry traces on ([`crate::telemetry`]), the commit is a
+    /// `tradecloud.store` span, and the caller's span context (W3C
+    /// `traceparent`) is stored with the event, so that handling it joins
+    /// that trace.
     pub async fn store(&self, event: NewEvent) -> Result<Stored> {
-        let stored = self.store.store(event).await;
-        if stored.is_ok() {
-            self.stored.fetch_add(1, Ordering::Relaxed);
+        use tracing::Instrument as _;
+        let trace_parent = crate::telemetry::current_traceparent();
+        let span = tracing::debug_span!(
+            "tradecloud.store",
+            tradecloud.inbox.id = tracing::field::Empty,
+            tradecloud.outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        let stored = self
+            .store
+            .store(event, trace_parent)
+            .instrument(span.clone())
+            .await;
+        match &stored {
+            Ok(s) => {
+                self.stored.fetch_add(1, Ordering::Relaxed);
+                span.record("tradecloud.inbox.id", s.id());
+                span.record(
+                    "tradecloud.outcome",
+                    if s.is_duplicate() {
+                        "duplicate"
+                    } else {
+                        "stored"
+                    },
+                );
+            }
+            Err(e) => {
+                span.record(
+                    "tradecloud.outcome",
+                    if e.is_transient() {
+                        "unavailable"
+                    } else {
+                        "error"
+                    },
+                );
+                span.record("otel.status_code", "ERROR");
+            }
         }
         stored
     }

@@ -73,6 +73,8 @@ pub(crate) struct Fetched {
     pub(crate) object_id: Option<String>,
     pub(crate) body: bytes::Bytes,
     pub(crate) source: String,
+    /// The trigger's `traceparent`: the fetched event joins its trace.
+    pub(crate) trace_parent: Option<String>,
 }
 
 /// What became of one claimed event.

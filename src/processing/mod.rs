@@ -106,6 +106,7 @@ use crate::webhook::{self, Endpoint, Webhook};
 mod fetch;
 mod outcome;
 mod processor;
+mod spans;
 
 pub use fetch::{BoxFuture, Fetcher};
 pub use outcome::{Outcome, OutcomeReport};

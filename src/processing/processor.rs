@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 use super::{
     Decoded, Fetcher, Handler, HandlerContext, HandlerError, Outcome, OutcomeReport,
@@ -72,9 +73,16 @@ struct Shared<H> {
 /// until the next head is due.
 type ClaimResult = (
     usize,
-    Result<Vec<Claimed>, crate::inbox::InboxError>,
+    Result<Vec<Run>, crate::inbox::InboxError>,
     Option<Duration>,
 );
+
+/// A claimed run with the `tradecloud.claim` span of each of its events
+/// (ended when a handler takes the event).
+struct Run {
+    claimed: Claimed,
+    spans: Vec<tracing::Span>,
+}
 
 /// A run whose handling ended, on its way to the finisher.
 struct RunDone {
@@ -173,7 +181,7 @@ impl<H: Handler> Processor<H> {
 
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let finisher = tokio::spawn(finisher(shared.clone(), done_rx));
-        let mut pending: VecDeque<Claimed> = VecDeque::new();
+        let mut pending: VecDeque<Run> = VecDeque::new();
         let mut tasks: JoinSet<()> = JoinSet::new();
         let concurrency = shared.config.concurrency.max(1);
         let lease = shared.config.lease.max(Duration::from_secs(1));
@@ -250,7 +258,7 @@ impl<H: Handler> Processor<H> {
         shared.stopping.store(true, Ordering::SeqCst);
         // Runs claimed but not started go back at once (another instance
         // need not wait for their lease).
-        for run in pending.drain(..) {
+        for Run { claimed: run, .. } in pending.drain(..) {
             let outcome = RunOutcome {
                 key: run.key,
                 events: run
@@ -277,10 +285,8 @@ impl<H: Handler> Processor<H> {
     }
 }
 
-async fn claim<H>(
-    shared: &Shared<H>,
-    heads: usize,
-) -> Result<Vec<Claimed>, crate::inbox::InboxError> {
+async fn claim<H>(shared: &Shared<H>, heads: usize) -> Result<Vec<Run>, crate::inbox::InboxError> {
+    let started = Instant::now();
     let claimed = shared
         .inbox
         .claim(ClaimRequest {
@@ -290,9 +296,23 @@ async fn claim<H>(
             lease: shared.config.lease.max(Duration::from_secs(1)),
         })
         .await?;
-    let mut held = shared.held.lock().unwrap_or_else(|e| e.into_inner());
-    held.extend(claimed.iter().map(|c| c.key.clone()));
-    Ok(claimed)
+    {
+        let mut held = shared.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.extend(claimed.iter().map(|c| c.key.clone()));
+    }
+    let claim_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let events: usize = claimed.iter().map(|c| c.events.len()).sum();
+    Ok(claimed
+        .into_iter()
+        .map(|claimed| Run {
+            spans: claimed
+                .events
+                .iter()
+                .map(|event| super::spans::claim(event, events, claim_ms))
+                .collect(),
+            claimed,
+        })
+        .collect())
 }
 
 async fn renew_leases<H>(shared: &Shared<H>) {
@@ -382,14 +402,20 @@ async fn finisher<H>(shared: Arc<Shared<H>>, mut rx: mpsc::UnboundedReceiver<Run
 /// Hand a run's events to the handler one at a time, in order.
 async fn handle_run<H: Handler>(
     shared: Arc<Shared<H>>,
-    run: Claimed,
+    Run {
+        claimed: run,
+        spans,
+    }: Run,
     done: mpsc::UnboundedSender<RunDone>,
 ) {
     let mut events = Vec::with_capacity(run.events.len());
     let mut reports = Vec::with_capacity(run.events.len());
     let mut stop = false;
+    let mut claim_spans = spans.into_iter();
     for stored in run.events {
         let id = stored.summary.id;
+        // The claim ends where handling starts (or the event goes back).
+        drop(claim_spans.next());
         if stop || shared.stopping.load(Ordering::SeqCst) {
             events.push((id, Finish::Release));
             continue;
@@ -421,6 +447,17 @@ async fn handle_event<H: Handler>(
     shared: &Arc<Shared<H>>,
     stored: &StoredEvent,
 ) -> (Outcome, Finish, Duration) {
+    let span = super::spans::handle(stored, stored.summary.attempts.max(1));
+    let handled = try_event(shared, stored).instrument(span.clone()).await;
+    super::spans::outcome(&span, &handled.0);
+    handled
+}
+
+/// One attempt at a claimed event, inside its `tradecloud.handle` span.
+async fn try_event<H: Handler>(
+    shared: &Arc<Shared<H>>,
+    stored: &StoredEvent,
+) -> (Outcome, Finish, Duration) {
     let start = Instant::now();
     let s = &stored.summary;
     let (id, attempt) = (s.id, s.attempts.max(1));
@@ -440,7 +477,12 @@ async fn handle_event<H: Handler>(
                 let handler = shared.handler.clone();
                 // A task of its own, so that a panicking handler is an error
                 // for this event, not the end of the processor.
-                let result = tokio::spawn(async move { handler.handle(event, &ctx).await }).await;
+                // In the handle span: the handler's own spans and API calls nest there.
+                let result = tokio::spawn(
+                    async move { handler.handle(event, &ctx).await }
+                        .instrument(tracing::Span::current()),
+                )
+                .await;
                 match result {
                     Ok(Ok(())) => Outcome::Done,
                     Ok(Err(e)) => Outcome::of_error(&shared.config, e, attempt),
@@ -540,6 +582,7 @@ async fn fetch<H: Handler>(
                 object_id: Some(object_id.to_string()),
                 body,
                 source: format!("fetched {what} for trigger {}", s.id),
+                trace_parent: s.trace_parent.clone(),
             };
             (Outcome::Fetched { event_id: 0 }, Finish::Fetched(fetched))
         }

@@ -231,7 +231,10 @@ pub(super) fn app(
                 metrics: Some(metrics.clone()),
             },
             layers::guard,
-        ));
+        ))
+        // Outermost: a trace per webhook request, also for those refused
+        // early (see `spans`).
+        .layer(axum::middleware::from_fn(super::spans::receive));
     let ops = ops::router(inbox, metrics, metrics_auth, s.metrics).layer(
         axum::middleware::from_fn_with_state(
             layers::Guard {

@@ -30,6 +30,10 @@
 //! batch = 64             # events of one order claimed and recorded together
 //! lease_secs = 30        # another instance takes over a dead one's events after this
 //! fetch_retry_hours = 24 # GET-webhook fetches are retried this long, then dead
+//!
+//! [telemetry]            # OpenTelemetry traces (off without an endpoint)
+//! otlp_endpoint = "http://localhost:4318" # or OTEL_EXPORTER_OTLP_ENDPOINT
+//! service_name = "tradecloud"             # or OTEL_SERVICE_NAME
 //! ```
 //!
 //! Every key can be overridden by an environment variable
@@ -115,6 +119,8 @@ pub struct Config {
     pub tradecloud: TradecloudConfig,
     /// `[processing]`: how stored events are handed to the handler.
     pub processing: ProcessingConfig,
+    /// `[telemetry]`: OpenTelemetry traces (see [`crate::telemetry`]).
+    pub telemetry: crate::telemetry::TelemetryConfig,
     /// Other sections, kept for their owners.
     #[serde(flatten)]
     pub other: BTreeMap<String, toml::Value>,

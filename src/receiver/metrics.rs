@@ -17,6 +17,8 @@
 //! | `tradecloud_store_ready` | | 1 when the inbox store accepts writes, 0 when not: the last readiness check (`/readyz`, and every 5 s while serving) or the last write of a webhook, whichever came last. Alert on `tradecloud_store_ready == 0` |
 //! | `tradecloud_inbox_purged_total` | | `done` events deleted by `[store] retention_days` |
 //! | `tradecloud_connections_limited_total` | `action` | connections over `max_connections`/`max_connections_per_ip`: `answered_503`, or `closed` before TLS in a flood |
+//! | `tradecloud_inbox_queued_events` | | events still to be handled (`received`, `trigger`, `processing`, `retrying`), read from the inbox at each scrape ([`Inbox::backlog`](crate::inbox::Inbox::backlog)); on PostgreSQL every instance reports the whole inbox |
+//! | `tradecloud_inbox_oldest_queued_age_seconds` | | how long the oldest of them (lowest inbox id) has waited; 0 when none |
 //!
 //! [`Metrics`] is cheap to clone and shared by the HTTP side and the
 //! processor; more metrics can be added with [`Metrics::register`].
@@ -31,6 +33,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Metric, Registry};
+use std::sync::atomic::AtomicU64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabel {
@@ -82,6 +85,7 @@ struct Inner {
     store_ready: Gauge,
     connections_limited: Family<ActionLabel, Counter>,
     purged: Counter,
+    backlog: (Gauge, Gauge<f64, AtomicU64>),
 }
 
 /// An open connection in `tradecloud_connections_open`, until dropped.
@@ -201,6 +205,17 @@ impl Metrics {
             "Connections over the connection limits: answered_503, or closed before TLS",
             connections_limited.clone(),
         );
+        let backlog = (Gauge::default(), Gauge::<f64, AtomicU64>::default());
+        registry.register(
+            "inbox_queued_events",
+            "Events still to be handled (received, trigger, processing, retrying), read at each scrape",
+            backlog.0.clone(),
+        );
+        registry.register(
+            "inbox_oldest_queued_age_seconds",
+            "How long the oldest event still to be handled has waited (0 when none)",
+            backlog.1.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry: Mutex::new(registry),
@@ -218,6 +233,7 @@ impl Metrics {
                 store_ready,
                 connections_limited,
                 purged,
+                backlog,
             }),
         }
     }
@@ -339,6 +355,24 @@ impl Metrics {
     /// `events` done events were deleted by the retention period.
     pub fn purged(&self, events: u64) {
         self.inner.purged.inc_by(events);
+    }
+
+    /// Read the inbox's [backlog](crate::inbox::Inbox::backlog) into
+    /// `tradecloud_inbox_queued_events` and
+    /// `tradecloud_inbox_oldest_queued_age_seconds` (called before each
+    /// scrape is answered). When the store does not answer within
+    /// `timeout`, the gauges keep their last values (`tradecloud_store_ready`
+    /// tells that the store is down).
+    pub async fn refresh_backlog(&self, inbox: &crate::inbox::Inbox, timeout: Duration) {
+        match tokio::time::timeout(timeout, inbox.backlog()).await {
+            Ok(Ok(backlog)) => {
+                let (queued, oldest) = &self.inner.backlog;
+                queued.set(i64::try_from(backlog.queued).unwrap_or(i64::MAX));
+                oldest.set(backlog.oldest_age.map_or(0.0, |age| age.as_secs_f64()));
+            }
+            Ok(Err(e)) => tracing::debug!(error = %e, "cannot read the inbox backlog for /metrics"),
+            Err(_) => tracing::debug!("the inbox backlog for /metrics took too long"),
+        }
     }
 
     /// Register another metric (its name gets the `tradecloud_` prefix).

@@ -58,7 +58,8 @@
 //! A request goes `listener.rs` (the accept loop: TLS, connection limits,
 //! timeouts, the body left unread by an early answer) → `app.rs` (the axum
 //! application: which layers guard which routes; also [`Receiver::run`])
-//! → `layers.rs` (concurrency limit, timeout, panic catcher,
+//! → `spans.rs` (its `tradecloud.receive` trace span, see
+//! [`crate::telemetry`]) → `layers.rs` (concurrency limit, timeout, panic catcher,
 //! authentication, `Content-Encoding`) → `routes.rs` (the generated webhook
 //! stubs, storing in the inbox) or `ops.rs` (the operational endpoints).
 //! `builder.rs` loads and checks all of it before anything is served;
@@ -78,6 +79,7 @@ pub mod metrics;
 mod ops;
 mod retention;
 mod routes;
+mod spans;
 pub mod tls;
 
 use std::net::SocketAddr;

@@ -110,6 +110,9 @@ async fn metrics_text(State(ops): State<Ops>, headers: http::HeaderMap) -> Respo
             return response;
         }
     }
+    ops.metrics
+        .refresh_backlog(&ops.inbox, Duration::from_secs(2))
+        .await;
     (
         StatusCode::OK,
         [(

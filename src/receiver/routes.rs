@@ -109,6 +109,7 @@ impl Webhooks {
     }
 
     fn store_failed(&self, error: &InboxError, what: &str) -> Response {
+        super::spans::record_outcome("unavailable", None);
         let reason = if matches!(error, InboxError::Overloaded) {
             "store_overloaded"
         } else {
@@ -136,12 +137,25 @@ impl Webhooks {
             event.object_id.clone(),
             event.message_id.clone(),
         );
+        super::spans::record_event(
+            kind,
+            event_name.as_deref(),
+            object_id.as_deref(),
+            message_id.as_deref(),
+        );
+        let trigger = matches!(event.state, NewState::Trigger);
         let stored = self.inbox.store(event).await;
         if stored.is_ok() {
             self.metrics.store_ready(true);
         }
         match stored {
             Ok(Stored::New(id)) => {
+                let outcome = match (unhandled, trigger) {
+                    (true, _) => "unhandled",
+                    (_, true) => "trigger",
+                    _ => "stored",
+                };
+                super::spans::record_outcome(outcome, Some(id));
                 self.metrics.stored(kind.as_str());
                 if unhandled {
                     self.metrics.unhandled(kind.as_str());
@@ -158,6 +172,7 @@ impl Webhooks {
                 accepted(StatusCode::ACCEPTED, id, false)
             }
             Ok(Stored::Duplicate(id)) => {
+                super::spans::record_outcome("duplicate", Some(id));
                 self.metrics.duplicate(kind.as_str());
                 tracing::info!(id, kind = %kind, message_id = message_id.as_deref().unwrap_or(""), "redelivered message acknowledged");
                 accepted(StatusCode::OK, id, true)
@@ -328,9 +343,11 @@ impl Webhooks {
             detail.clone(),
         )
         .with_source(self.source_of(sent_to, &raw));
+        super::spans::record_event(kind, None, None, None);
         match self.inbox.store(event).await {
             Ok(stored) => {
                 self.metrics.store_ready(true);
+                super::spans::record_outcome("rejected", Some(stored.id()));
                 self.metrics.rejected(reason_of(&error));
                 tracing::warn!(
                     id = stored.id(), kind = %kind, source = %self.source_of(sent_to, &raw), bytes = raw.body.len(),

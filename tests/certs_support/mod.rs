@@ -22,6 +22,11 @@ pub struct Pki {
 
 impl Pki {
     pub fn new(prefix: &str) -> Pki {
+        Self::for_names(prefix, &["localhost", "127.0.0.1"])
+    }
+
+    /// The same with a leaf for these names only.
+    pub fn for_names(prefix: &str, names: &[&str]) -> Pki {
         let ca = |name: &str| {
             let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
             params
@@ -40,9 +45,9 @@ impl Pki {
             CertifiedIssuer::signed_by(ca("Intermediate"), KeyPair::generate().unwrap(), &root)
                 .unwrap();
         let mut leaf =
-            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-        leaf.distinguished_name
-            .push(DnType::CommonName, "localhost");
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        leaf.distinguished_name.push(DnType::CommonName, names[0]);
         leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         let leaf_key = KeyPair::generate().unwrap();

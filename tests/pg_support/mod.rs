@@ -84,6 +84,18 @@ fn check(what: &str, output: std::io::Result<Output>) -> Output {
 impl PgCluster {
     /// initdb and start a new cluster.
     pub fn start() -> PgCluster {
+        Self::start_with(None)
+    }
+
+    /// A cluster with `ssl = on`, serving this certificate chain (PEM,
+    /// leaf first) and key. With `tls_only`, connections without TLS are
+    /// refused (`hostnossl ... reject` in `pg_hba.conf`); else plain TCP
+    /// stays allowed and the client's `sslmode` decides.
+    pub fn start_tls(chain_pem: &str, key_pem: &str, tls_only: bool) -> PgCluster {
+        Self::start_with(Some((chain_pem, key_pem, tls_only)))
+    }
+
+    fn start_with(tls: Option<(&str, &str, bool)>) -> PgCluster {
         let bindir = bindir();
         let as_postgres = is_root();
         let dir = tempfile::Builder::new()
@@ -123,11 +135,40 @@ impl PgCluster {
         );
         // Loopback only, no Unix socket, and settings for a short-lived test
         // cluster (the data is thrown away: no need to survive a power cut).
-        let conf = format!(
+        let mut conf = format!(
             "\nport = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n\
              fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n",
             cluster.port
         );
+        if let Some((chain, key, tls_only)) = tls {
+            if tls_only {
+                let hba = cluster.data.join("pg_hba.conf");
+                let text = std::fs::read_to_string(&hba).expect("pg_hba.conf");
+                std::fs::write(&hba, format!("hostnossl all all 0.0.0.0/0 reject\n{text}"))
+                    .expect("write pg_hba.conf");
+            }
+            // The key must belong to the server's user, mode 0600.
+            for (name, pem) in [("server.crt", chain), ("server.key", key)] {
+                let path = cluster.data.join(name);
+                std::fs::write(&path, pem).expect("write the server's certificate");
+                #[cfg(unix)]
+                std::fs::set_permissions(
+                    &path,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o600),
+                )
+                .expect("chmod 600 the server's key");
+                if cluster.as_postgres {
+                    check(
+                        "chown",
+                        Command::new("chown")
+                            .arg("postgres:postgres")
+                            .arg(&path)
+                            .output(),
+                    );
+                }
+            }
+            conf.push_str("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        }
         let conf_path = cluster.data.join("postgresql.conf");
         let mut text = std::fs::read_to_string(&conf_path).expect("postgresql.conf");
         text.push_str(&conf);
@@ -181,7 +222,7 @@ impl PgCluster {
     }
 
     /// Run `sql` (one or more statements, stopping at the first error) in
-    /// `database` as the superuser; what psql printed (unaligned, tuples only).
+    /// `database` as the superuser; what psql printed (unaligned, tuples only, trimmed).
     pub fn psql(&self, database: &str, sql: &str) -> String {
         self.psql_each(database, &[sql])
     }
@@ -212,7 +253,7 @@ impl PgCluster {
                 .args(commands.iter().flat_map(|c| ["-c", c]))
                 .output(),
         );
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
     }
 
     pub fn url(&self, database: &str) -> String {

@@ -6,6 +6,7 @@
 mod queue;
 mod rows;
 mod schema;
+mod tls;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -125,6 +126,7 @@ pub(crate) fn lock_key(object_key: &str) -> i64 {
 
 struct Insert {
     event: NewEvent,
+    trace_parent: Option<String>,
     reply: oneshot::Sender<Result<Stored, InboxError>>,
     _budget: QueuedBytes,
 }
@@ -147,9 +149,12 @@ impl PgStore {
         changed: Arc<Notify>,
         opening: Opening,
     ) -> Result<PgStore, InboxError> {
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+        // `sslmode`, `sslrootcert`: see `tls`.
+        let (driver_url, tls) = tls::PgTls::from_url(url)?;
+        let mut config: tokio_postgres::Config = driver_url.parse().map_err(|e| {
             InboxError::Invalid(format!("invalid PostgreSQL URL {}: {e}", redact(url)))
         })?;
+        config.ssl_mode(tls.driver_mode());
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -159,7 +164,7 @@ impl PgStore {
         config.keepalives(true);
         let manager = Manager::from_config(
             config,
-            tokio_postgres::NoTls,
+            tls.connector()?,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -173,7 +178,7 @@ impl PgStore {
             .build()
             .map_err(|e| InboxError::Invalid(format!("PostgreSQL pool: {e}")))?;
         {
-            let client = pool.get().await.map_err(pool_error)?;
+            let client = pool.get().await.map_err(|e| tls.explain(pool_error(e)))?;
             schema::migrate(&client).await?;
             if opening == Opening::Use {
                 if let Some(mark) = rows::import_mark(&client).await? {
@@ -232,7 +237,10 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        let events: Vec<&NewEvent> = batch.iter().map(|i| &i.event).collect();
+        let events: Vec<(&NewEvent, Option<&str>)> = batch
+            .iter()
+            .map(|i| (&i.event, i.trace_parent.as_deref()))
+            .collect();
         let outcome = insert_batch(&pool, &events).await;
         match outcome {
             Ok(stored) => {
@@ -247,7 +255,8 @@ async fn writer(
             Err((e, true)) if batch.len() > 1 => {
                 tracing::warn!(error = %e, events = batch.len(), "inbox batch failed; storing its events one by one");
                 for insert in batch.drain(..) {
-                    let result = insert_batch(&pool, &[&insert.event])
+                    let one = (&insert.event, insert.trace_parent.as_deref());
+                    let result = insert_batch(&pool, &[one])
                         .await
                         .map(|mut s| s.remove(0))
                         .map_err(|(e, _)| e);
@@ -269,7 +278,7 @@ async fn writer(
 /// refused a statement (`true`) rather than the connection failing.
 async fn insert_batch(
     pool: &Pool,
-    events: &[&NewEvent],
+    events: &[(&NewEvent, Option<&str>)],
 ) -> Result<Vec<Stored>, (InboxError, bool)> {
     let mut client = pool.get().await.map_err(|e| (pool_error(e), false))?;
     let tx = client
@@ -281,7 +290,7 @@ async fn insert_batch(
     // ids in commit order across instances.
     let object_keys: Vec<Option<String>> = events
         .iter()
-        .map(|e| e.object_id.as_deref().map(super::keys::object_key))
+        .map(|(e, _)| e.object_id.as_deref().map(super::keys::object_key))
         .collect();
     let locks = rows::lock_keys(object_keys.iter().map(Option::as_deref));
     if !locks.is_empty() {
@@ -290,9 +299,9 @@ async fn insert_batch(
             .map_err(|e| (pg_error(e), false))?;
     }
     let mut stored = Vec::with_capacity(events.len());
-    for event in events {
+    for (event, trace_parent) in events {
         stored.push(
-            rows::insert_event(&tx, event)
+            rows::insert_event(&tx, event, *trace_parent)
                 .await
                 .map_err(statement_error)?,
         );
@@ -310,7 +319,11 @@ impl Store for PgStore {
         self.changed.clone()
     }
 
-    fn store(&self, event: NewEvent) -> BoxFuture<'_, Result<Stored, InboxError>> {
+    fn store(
+        &self,
+        event: NewEvent,
+        trace_parent: Option<String>,
+    ) -> BoxFuture<'_, Result<Stored, InboxError>> {
         Box::pin(async move {
             let budget = self.admission.reserve(event.body.len())?;
             let (reply, rx) = oneshot::channel();
@@ -318,6 +331,7 @@ impl Store for PgStore {
                 &self.tx,
                 Insert {
                     event,
+                    trace_parent,
                     reply,
                     _budget: budget,
                 },
@@ -383,6 +397,23 @@ impl Store for PgStore {
 
     fn counts(&self) -> BoxFuture<'_, Result<Vec<(State, u64)>, InboxError>> {
         Box::pin(async move { rows::counts(&self.client().await?).await })
+    }
+
+    fn backlog(&self) -> BoxFuture<'_, Result<super::Backlog, InboxError>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let statement = client
+                .prepare_cached(&super::backlog::postgres_sql())
+                .await
+                .map_err(pg_error)?;
+            let row = client.query_one(&statement, &[]).await.map_err(pg_error)?;
+            let queued: i64 = row.try_get(0).map_err(pg_error)?;
+            let age: Option<i64> = row.try_get(1).map_err(pg_error)?;
+            Ok(super::Backlog {
+                queued: u64::try_from(queued).unwrap_or(0),
+                oldest_age: age.map(super::backlog::age),
+            })
+        })
     }
 
     fn purgeable(&self, cutoff_ms: i64) -> BoxFuture<'_, Result<Purged, InboxError>> {

@@ -261,7 +261,7 @@ pub(crate) async fn finish(
             state: NewState::Received,
             source: Some(f.source.clone()),
         };
-        let Stored::New(new_id) = insert_event(tx, &event).await? else {
+        let Stored::New(new_id) = insert_event(tx, &event, f.trace_parent.as_deref()).await? else {
             return Err(InboxError::Unavailable(
                 "the fetched object was not stored".into(),
             ));

@@ -17,7 +17,8 @@ use crate::inbox::{
 /// The columns of an [`EventSummary`], in the order [`summary`] reads them.
 pub(crate) const SUMMARY_COLUMNS: &str =
     "e.id, e.kind, e.event_name, e.object_id, e.message_id, e.content_type, e.state, \
-     e.error, e.attempts, e.received_at, e.updated_at, e.next_attempt_at, e.source, e.origin, e.body_len";
+     e.error, e.attempts, e.received_at, e.updated_at, e.next_attempt_at, e.source, e.origin, e.body_len, \
+     e.trace_parent";
 
 /// Insert an event, its body and (when it is to be handled and its object
 /// has none) its head, in one statement; no row when the message key is
@@ -25,8 +26,9 @@ pub(crate) const SUMMARY_COLUMNS: &str =
 const INSERT: &str = "
 WITH e AS (
     INSERT INTO events (kind, event_name, object_id, message_id, content_type, body_len, state,
-                        error, attempts, received_at, updated_at, source, origin, message_key, object_key)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, tc_now_ms(), tc_now_ms(), $9, $10, $13, $14)
+                        error, attempts, received_at, updated_at, source, origin, message_key, object_key,
+                        trace_parent)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, tc_now_ms(), tc_now_ms(), $9, $10, $13, $14, $15)
     ON CONFLICT (message_key) DO NOTHING
     RETURNING id, received_at
 ), b AS (
@@ -77,13 +79,14 @@ pub(crate) fn summary(row: &Row) -> Result<EventSummary, InboxError> {
         source: text_at(row, 12)?,
         origin: Origin::parse_str(&origin).map_err(|e| invalid(13, e))?,
         body_len: u64::try_from(body_len).unwrap_or(0),
+        trace_parent: row.try_get(15).map_err(pg_error)?,
     })
 }
 
 /// Read a [`StoredEvent`]: [`SUMMARY_COLUMNS`] followed by the body.
 pub(crate) fn stored_event(row: &Row) -> Result<StoredEvent, InboxError> {
     let summary = summary(row)?;
-    let body: Vec<u8> = row.try_get(15).map_err(pg_error)?;
+    let body: Vec<u8> = row.try_get(16).map_err(pg_error)?;
     Ok(StoredEvent {
         summary,
         body: Bytes::from(body),
@@ -103,9 +106,11 @@ pub(crate) fn lock_keys<'a>(object_keys: impl Iterator<Item = Option<&'a str>>) 
 pub(crate) async fn insert_event(
     client: &impl GenericClient,
     event: &NewEvent,
+    trace_parent: Option<&str>,
 ) -> Result<Stored, InboxError> {
     let (state, error, origin) = event.state.stored_as();
-    if let Some(id) = insert_row(client, event, state, error, origin).await? {
+    let stored_as = (state, error, origin);
+    if let Some(id) = insert_row(client, event, stored_as, trace_parent).await? {
         return Ok(Stored::New(id));
     }
     // A message id stored before (by this instance or another one).
@@ -137,7 +142,7 @@ pub(crate) async fn insert_event(
         )
         .await
         .map_err(pg_error)?;
-    let id = insert_row(client, event, state, error, origin)
+    let id = insert_row(client, event, stored_as, trace_parent)
         .await?
         .ok_or_else(|| InboxError::Unavailable("the superseding event was not stored".into()))?;
     client
@@ -154,9 +159,8 @@ pub(crate) async fn insert_event(
 async fn insert_row(
     client: &impl GenericClient,
     event: &NewEvent,
-    state: State,
-    error: Option<&str>,
-    origin: Origin,
+    (state, error, origin): (State, Option<&str>, Origin),
+    trace_parent: Option<&str>,
 ) -> Result<Option<i64>, InboxError> {
     let body_len = i64::try_from(event.body.len())
         .map_err(|_| InboxError::Invalid("body too large".into()))?;
@@ -168,7 +172,7 @@ async fn insert_row(
             .map(|m| message_key(event.kind.as_str(), m)),
         event.object_id.as_deref().map(object_key),
     );
-    let params: [&(dyn ToSql + Sync); 14] = [
+    let params: [&(dyn ToSql + Sync); 15] = [
         &event.kind.as_str(),
         &event.event_name.as_deref().map(text),
         &event.object_id.as_deref().map(text),
@@ -183,6 +187,7 @@ async fn insert_row(
         &queued,
         &keys.0,
         &keys.1,
+        &trace_parent.map(text),
     ];
     let statement = client.prepare_cached(INSERT).await.map_err(pg_error)?;
     let row = client
@@ -352,8 +357,8 @@ pub(crate) async fn export(
             let read = || -> Result<Exported, InboxError> {
                 Ok(Exported {
                     event: stored_event(row)?,
-                    message_key: row.try_get(16).map_err(pg_error)?,
-                    object_key: row.try_get(17).map_err(pg_error)?,
+                    message_key: row.try_get(17).map_err(pg_error)?,
+                    object_key: row.try_get(18).map_err(pg_error)?,
                 })
             };
             read().map_err(|e| {
@@ -373,8 +378,9 @@ pub(crate) async fn import(
     let insert = client
         .prepare_cached(
             "INSERT INTO events (id, kind, event_name, object_id, message_id, content_type, body_len, state, error, \
-             attempts, received_at, updated_at, next_attempt_at, source, origin, message_key, object_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             attempts, received_at, updated_at, next_attempt_at, source, origin, message_key, object_key, \
+             trace_parent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .await
         .map_err(pg_error)?;
@@ -409,6 +415,7 @@ pub(crate) async fn import(
                     &s.origin.as_str(),
                     &exported.message_key,
                     &exported.object_key,
+                    &s.trace_parent.as_deref().map(text),
                 ],
             )
             .await;

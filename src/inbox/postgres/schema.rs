@@ -103,6 +103,10 @@ CREATE TABLE tradecloud_meta (
     value text NOT NULL
 );
 ",
+    // 3: the W3C traceparent of the span that stored an event (NULL for
+    // older events and without traces): handling it joins the receiving
+    // trace. A column without a default: no rewrite, instant at any size.
+    "ALTER TABLE events ADD COLUMN trace_parent text;",
 ];
 
 /// The newest schema version this build knows.

@@ -17,7 +17,8 @@ use crate::inbox::{InboxError, InboxOptions};
 /// 4: the indexes hold keys, not ids (`events.message_key`, unique per
 ///    kind of event, and `events.object_key`, see [`crate::inbox::keys`]);
 ///    `heads.object_key`; `inbox_meta` (see [`migrate_v3_to_v4`]).
-pub(crate) const SCHEMA_VERSION: i64 = 4;
+/// 5: `events.trace_parent` (see [`migrate_v4_to_v5`]).
+pub(crate) const SCHEMA_VERSION: i64 = 5;
 
 /// The `events` table of version 2, created as `{name}`.
 fn events_table(name: &str) -> String {
@@ -115,7 +116,7 @@ pub(crate) const WITH_BODY: &str = "events e JOIN event_bodies b ON b.event_id =
 /// (none of them reads a body).
 pub(crate) const SUMMARY_COLUMNS: &str =
     "id, kind, event_name, object_id, message_id, content_type, state, \
-     error, attempts, received_at, updated_at, next_attempt_at, source, origin, body_len";
+     error, attempts, received_at, updated_at, next_attempt_at, source, origin, body_len, trace_parent";
 
 /// Identity of the database file: a file replaced or removed under a running
 /// inbox is noticed (and not written to through a stale handle).
@@ -244,7 +245,7 @@ fn setup_writer(conn: &Connection, options: &InboxOptions, file: bool) -> Result
     ensure_schema(conn)
 }
 
-fn ensure_schema(conn: &Connection) -> Result<(), InboxError> {
+pub(super) fn ensure_schema(conn: &Connection) -> Result<(), InboxError> {
     let version = schema_version(conn)?;
     if version == SCHEMA_VERSION {
         return Ok(());
@@ -294,17 +295,24 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             conn.execute_batch(HEALTH_TABLE)?;
             conn.execute_batch(HEADS_TABLE_V3)?;
             migrate_v3_to_v4(conn)?;
+            migrate_v4_to_v5(conn)?;
         }
         1 => {
             migrate_v1_to_v2(conn)?;
             migrate_v2_to_v3(conn)?;
             migrate_v3_to_v4(conn)?;
+            migrate_v4_to_v5(conn)?;
         }
         2 => {
             migrate_v2_to_v3(conn)?;
             migrate_v3_to_v4(conn)?;
+            migrate_v4_to_v5(conn)?;
         }
-        3 => migrate_v3_to_v4(conn)?,
+        3 => {
+            migrate_v3_to_v4(conn)?;
+            migrate_v4_to_v5(conn)?;
+        }
+        4 => migrate_v4_to_v5(conn)?,
         _ => return Ok(()),
     }
     conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -402,6 +410,16 @@ fn migrate_v3_to_v4(conn: &Connection) -> Result<(), InboxError> {
     }
     conn.execute_batch(V4)?;
     rebuild_heads(conn)
+}
+
+/// Version 4 to 5: the W3C `traceparent` of the span that stored an event
+/// (NULL for older events and without traces), so that handling it joins
+/// the receiving trace ([`crate::telemetry`]). Adding a column without a
+/// default rewrites nothing: instant at any size. Runs in the caller's
+/// transaction.
+fn migrate_v4_to_v5(conn: &Connection) -> Result<(), InboxError> {
+    conn.execute_batch("ALTER TABLE events ADD COLUMN trace_parent TEXT;")?;
+    Ok(())
 }
 
 /// A pooled read connection with the identity of the file it was opened on.

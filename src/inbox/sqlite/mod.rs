@@ -108,6 +108,12 @@ impl SqliteStore {
     }
 }
 
+/// The schema on a connection of a unit test.
+#[cfg(test)]
+pub(crate) fn create_schema_for_tests(conn: &rusqlite::Connection) {
+    db::ensure_schema(conn).expect("the inbox schema");
+}
+
 /// Free bytes for an unprivileged writer on the file system of `path`.
 #[cfg(unix)]
 fn free_bytes(path: &Path) -> Result<u64, InboxError> {
@@ -153,7 +159,11 @@ impl Store for SqliteStore {
         self.changed.clone()
     }
 
-    fn store(&self, event: NewEvent) -> BoxFuture<'_, Result<Stored, InboxError>> {
+    fn store(
+        &self,
+        event: NewEvent,
+        trace_parent: Option<String>,
+    ) -> BoxFuture<'_, Result<Stored, InboxError>> {
         Box::pin(async move {
             let guard = self.admission.reserve(event.body.len())?;
             // `insert_event` writes the event, its body and maybe its head: it
@@ -161,7 +171,7 @@ impl Store for SqliteStore {
             let (op, rx) = FnOp::new(
                 move |conn: &rusqlite::Connection| {
                     let _guard = &guard;
-                    rows::insert_event(conn, &event, now_ms())
+                    rows::insert_event(conn, &event, trace_parent.as_deref(), now_ms())
                 },
                 Some(self.changed.clone()),
             );
@@ -206,6 +216,10 @@ impl Store for SqliteStore {
 
     fn counts(&self) -> BoxFuture<'_, Result<Vec<(State, u64)>, InboxError>> {
         Box::pin(self.read(rows::counts))
+    }
+
+    fn backlog(&self) -> BoxFuture<'_, Result<super::Backlog, InboxError>> {
+        Box::pin(self.read(|conn| super::backlog::sqlite(conn, now_ms())))
     }
 
     fn purgeable(&self, cutoff_ms: i64) -> BoxFuture<'_, Result<Purged, InboxError>> {

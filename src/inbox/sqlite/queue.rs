@@ -248,6 +248,7 @@ fn finish_event(
                     error: None,
                     source: Some(&fetched.source),
                     origin: Origin::Fetched,
+                    trace_parent: fetched.trace_parent.as_deref(),
                 },
                 now,
             )?;

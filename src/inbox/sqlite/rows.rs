@@ -18,7 +18,7 @@ fn conversion_error(index: usize, err: InboxError) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(err))
 }
 
-/// Read an [`EventSummary`] from the first 15 columns ([`SUMMARY_COLUMNS`]).
+/// Read an [`EventSummary`] from the first 16 columns ([`SUMMARY_COLUMNS`]).
 pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<EventSummary> {
     let kind: String = row.get(1)?;
     let state: String = row.get(6)?;
@@ -41,6 +41,7 @@ pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<EventSummary> {
         source: row.get(12)?,
         origin: Origin::parse_str(&origin).map_err(|e| conversion_error(13, e))?,
         body_len: u64::try_from(body_len).unwrap_or(0),
+        trace_parent: row.get(15)?,
     })
 }
 
@@ -48,7 +49,7 @@ pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<EventSummary> {
 /// (`event_bodies.body`, see [`WITH_BODY`]).
 pub(crate) fn stored_event(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     let summary = summary(row)?;
-    let body: Vec<u8> = row.get(15)?;
+    let body: Vec<u8> = row.get(16)?;
     Ok(StoredEvent {
         summary,
         body: Bytes::from(body),
@@ -70,6 +71,7 @@ fn read_error(err: rusqlite::Error) -> InboxError {
 pub(crate) fn insert_event(
     conn: &Connection,
     event: &NewEvent,
+    trace_parent: Option<&str>,
     now: i64,
 ) -> Result<Stored, InboxError> {
     let (state, error, origin) = event.state.stored_as();
@@ -85,7 +87,7 @@ pub(crate) fn insert_event(
                 // store it, keep the rejected bytes, hand over the message id
                 // (three statements: all or nothing).
                 conn.execute_batch("SAVEPOINT supersede")?;
-                let result = supersede(conn, id, event, now);
+                let result = supersede(conn, id, event, trace_parent, now);
                 let end = if result.is_ok() {
                     "RELEASE supersede"
                 } else {
@@ -98,15 +100,14 @@ pub(crate) fn insert_event(
             }
         }
     }
-    insert_new(conn, event, state, error, origin, now).map(Stored::New)
+    insert_new(conn, event, (state, error, origin), trace_parent, now).map(Stored::New)
 }
 
 fn insert_new(
     conn: &Connection,
     event: &NewEvent,
-    state: State,
-    error: Option<&str>,
-    origin: Origin,
+    (state, error, origin): (State, Option<&str>, Origin),
+    trace_parent: Option<&str>,
     now: i64,
 ) -> Result<i64, InboxError> {
     insert_row(
@@ -122,6 +123,7 @@ fn insert_new(
             error,
             source: event.source.as_deref(),
             origin,
+            trace_parent,
         },
         now,
     )
@@ -132,13 +134,13 @@ fn supersede(
     conn: &Connection,
     old: i64,
     event: &NewEvent,
+    trace_parent: Option<&str>,
     now: i64,
 ) -> Result<Stored, InboxError> {
     // The rejected event keeps its message id, not the key.
     conn.prepare_cached("UPDATE events SET message_key = NULL WHERE id = ?1")?
         .execute([old])?;
-    let (state, note, origin) = event.state.stored_as();
-    let id = insert_new(conn, event, state, note, origin, now)?;
+    let id = insert_new(conn, event, event.state.stored_as(), trace_parent, now)?;
     conn.prepare_cached(
         "UPDATE events SET error = coalesce(error, '') || ' (superseded by event ' || ?2 || ')', \
          updated_at = ?3 WHERE id = ?1",
@@ -158,6 +160,7 @@ pub(crate) struct RowValues<'a> {
     pub(crate) error: Option<&'a str>,
     pub(crate) source: Option<&'a str>,
     pub(crate) origin: Origin,
+    pub(crate) trace_parent: Option<&'a str>,
 }
 
 /// Insert an event and its body: two statements, so run it in a savepoint
@@ -172,8 +175,9 @@ pub(crate) fn insert_row(
     let object_key = row.object_id.map(object_key);
     conn.prepare_cached(
         "INSERT INTO events (kind, event_name, object_id, message_id, content_type, body_len, state, error, \
-         attempts, received_at, updated_at, next_attempt_at, source, origin, message_key, object_key) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9, NULL, ?10, ?11, ?12, ?13)",
+         attempts, received_at, updated_at, next_attempt_at, source, origin, message_key, object_key, \
+         trace_parent) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9, NULL, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(rusqlite::params![
         row.kind,
@@ -189,6 +193,7 @@ pub(crate) fn insert_row(
         row.origin.as_str(),
         row.message_id.map(|m| message_key(row.kind, m)),
         object_key,
+        row.trace_parent,
     ])?;
     let id = conn.last_insert_rowid();
     conn.prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES (?1, ?2)")?
@@ -277,8 +282,8 @@ pub(crate) fn export(
         let read = |row: &Row<'_>| -> rusqlite::Result<Exported> {
             Ok(Exported {
                 event: stored_event(row)?,
-                message_key: row.get(16)?,
-                object_key: row.get(17)?,
+                message_key: row.get(17)?,
+                object_key: row.get(18)?,
             })
         };
         events.push(
@@ -295,8 +300,9 @@ pub(crate) fn export(
 pub(crate) fn import(conn: &Connection, events: &[Exported]) -> Result<(), InboxError> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO events (id, kind, event_name, object_id, message_id, content_type, body_len, state, error, \
-         attempts, received_at, updated_at, next_attempt_at, source, origin, message_key, object_key) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+         attempts, received_at, updated_at, next_attempt_at, source, origin, message_key, object_key, \
+         trace_parent) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?;
     let mut body =
         conn.prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES (?1, ?2)")?;
@@ -322,6 +328,7 @@ pub(crate) fn import(conn: &Connection, events: &[Exported]) -> Result<(), Inbox
                 s.origin.as_str(),
                 exported.message_key,
                 exported.object_key,
+                s.trace_parent,
             ])
             .and_then(|_| body.execute((s.id, &event.body[..])))
             .map_err(|e| import_error(exported, e))?;

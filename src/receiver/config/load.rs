@@ -107,7 +107,7 @@ impl Config {
             Some((key, _)) => Err(ConfigError::Invalid {
                 origin: origin.to_string(),
                 message: format!(
-                    "unknown key `{key}` outside any section: put it in its section ([server], [auth], [store], [tradecloud], [processing] or one of your own)"
+                    "unknown key `{key}` outside any section: put it in its section ([server], [auth], [store], [tradecloud], [processing], [telemetry] or one of your own)"
                 ),
             }),
             None => Ok(()),

@@ -1,0 +1,438 @@
+//! Traces of the receiver with OpenTelemetry: one trace per webhook, from
+//! receiving it to the handler and the API calls the handler makes.
+//!
+//! Off by default. `tradecloud serve` exports spans over OTLP (HTTP with
+//! protobuf) once an endpoint is configured: `[telemetry] otlp_endpoint`
+//! (`TRADECLOUD_TELEMETRY_OTLP_ENDPOINT`), or the standard
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
+//! which win over the file. The other standard variables are honoured too:
+//! `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`
+//! and `OTEL_TRACES_SAMPLER_ARG` (default `parentbased_always_on`),
+//! `OTEL_EXPORTER_OTLP_HEADERS`, `..._TIMEOUT`, the batch processor's
+//! `OTEL_BSP_*`, and `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`
+//! to turn it off. This build speaks `http/protobuf` only (no gRPC): an
+//! `OTEL_EXPORTER_OTLP_PROTOCOL` of `grpc` is refused with what to do.
+//!
+//! # The spans of one webhook
+//!
+//! ```text
+//! tradecloud.receive   (server: the HTTP request; event name, order id, inbox id, outcome)
+//! ├── tradecloud.store     (the commit to the inbox)
+//! ├── tradecloud.claim     (claimed by a processor, waiting for a handler slot)
+//! └── tradecloud.handle    (the handler; attempt, outcome)
+//!     ├── your handler's own spans
+//!     └── GET /order/{orderId}, document downloads, ...  (the client's `tradecloud.request` spans)
+//! ```
+//!
+//! Receiving and handling happen at different times (the inbox decouples
+//! them, a retry may come hours later): the inbox stores the W3C
+//! `traceparent` of the receive span with the event, and the processor
+//! makes every claim and handling attempt a child of it, so they join the
+//! webhook's trace (a replay too). A GET webhook's fetched order or
+//! shipment inherits the trigger's trace. An incoming `traceparent` header
+//! (from a proxy in front) makes the receive span its child.
+//!
+//! The handler runs inside `tradecloud.handle`, so its own spans
+//! (`tracing::info_span!`, `#[tracing::instrument]`) nest there; a task it
+//! spawns must carry the span along (`.instrument(Span::current())`).
+//!
+//! The receiver's spans are at `DEBUG` level: without the exporter they are
+//! disabled and cost nothing, and the log output does not change. The
+//! exporter's layer takes `tradecloud*` spans at `DEBUG` and above, other
+//! spans at `INFO` and above, and records `WARN` and `ERROR` log events on
+//! their span.
+//!
+//! In your own program (feature `otel`):
+//!
+//! ```no_run
+//! use tracing_subscriber::layer::SubscriberExt as _;
+//! use tracing_subscriber::util::SubscriberInitExt as _;
+//! use tradecloud::telemetry::{Telemetry, TelemetryConfig};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = TelemetryConfig {
+//!     otlp_endpoint: Some("http://localhost:4318".into()),
+//!     ..TelemetryConfig::default()
+//! };
+//! let telemetry = Telemetry::from_config(&config)?;
+//! tracing_subscriber::registry()
+//!     .with(telemetry.as_ref().map(|t| t.layer()))
+//!     .init();
+//! // ... run the receiver ...
+//! if let Some(telemetry) = telemetry {
+//!     telemetry.shutdown(); // exports what is still buffered
+//! }
+//! # Ok(()) }
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// `[telemetry]`: where traces go. Without an endpoint (here or in
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`) nothing is exported.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// The collector's OTLP/HTTP base URL, e.g. `http://localhost:4318`;
+    /// spans are posted to `{otlp_endpoint}/v1/traces`.
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL too) and
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (the full URL) win over it.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the spans (default `tradecloud`);
+    /// `OTEL_SERVICE_NAME` wins over it.
+    pub service_name: Option<String>,
+}
+
+/// Why tracing could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// A setting or variable is wrong.
+    #[error("telemetry: {0}")]
+    Config(String),
+    /// The exporter could not be built.
+    #[error("telemetry: cannot start the OTLP exporter: {0}")]
+    Exporter(String),
+}
+
+#[cfg(feature = "otel")]
+pub use exporter::Telemetry;
+
+#[cfg(feature = "otel")]
+mod exporter {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_otlp::{SpanExporter, WithExportConfig as _};
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use opentelemetry_sdk::Resource;
+    use tracing::{Level, Subscriber};
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::registry::LookupSpan;
+    use tracing_subscriber::Layer;
+
+    use super::{TelemetryConfig, TelemetryError};
+
+    /// The tracer of a configured OTLP exporter; [`layer`](Self::layer)
+    /// feeds it the `tracing` spans. Keep it until the end, then
+    /// [`shutdown`](Self::shutdown) to export what is still buffered.
+    #[derive(Debug)]
+    pub struct Telemetry {
+        provider: SdkTracerProvider,
+        endpoint: String,
+    }
+
+    impl Telemetry {
+        /// The exporter `config` and the `OTEL_*` variables ask for, or
+        /// `None` when no endpoint is configured or tracing is turned off
+        /// (`OTEL_SDK_DISABLED=true`, `OTEL_TRACES_EXPORTER=none`).
+        pub fn from_config(config: &TelemetryConfig) -> Result<Option<Telemetry>, TelemetryError> {
+            Self::from_parts(config, &|name| std::env::var(name).ok())
+        }
+
+        pub(crate) fn from_parts(
+            config: &TelemetryConfig,
+            env: &dyn Fn(&str) -> Option<String>,
+        ) -> Result<Option<Telemetry>, TelemetryError> {
+            let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+            if set("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
+                return Ok(None);
+            }
+            match set("OTEL_TRACES_EXPORTER").as_deref().map(str::trim) {
+                None | Some("otlp") => {}
+                Some("none") => return Ok(None),
+                Some(other) => {
+                    return Err(TelemetryError::Config(format!(
+                        "OTEL_TRACES_EXPORTER={other} is not supported: this build exports over OTLP only (`otlp`, or `none` to turn traces off)"
+                    )))
+                }
+            }
+            for name in [
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+            ] {
+                if let Some(protocol) = set(name) {
+                    if protocol.trim() != "http/protobuf" {
+                        return Err(TelemetryError::Config(format!(
+                            "{name}={protocol} is not supported: this build exports OTLP over HTTP with protobuf only \
+                             (`http/protobuf`; a collector takes it on port 4318, e.g. http://localhost:4318)"
+                        )));
+                    }
+                }
+            }
+            // The variables win over the file; the exporter reads them itself.
+            let from_env = set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+                .or_else(|| set("OTEL_EXPORTER_OTLP_ENDPOINT"));
+            // (`endpoint` below is what the log shows; the exporter reads
+            // the variables itself.)
+            let from_file = config
+                .otlp_endpoint
+                .as_deref()
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(traces_url);
+            let mut builder = SpanExporter::builder().with_http();
+            let endpoint = match (from_env, from_file) {
+                (Some(endpoint), _) => match set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+                    Some(_) => endpoint,
+                    None => traces_url(endpoint.trim()),
+                },
+                (None, Some(url)) => {
+                    check_url(&url, "telemetry.otlp_endpoint")?;
+                    builder = builder.with_endpoint(url.clone());
+                    url
+                }
+                (None, None) => return Ok(None),
+            };
+            let exporter = builder
+                .build()
+                .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+            let mut resource = Resource::builder();
+            let named_by_env = set("OTEL_SERVICE_NAME").is_some()
+                || set("OTEL_RESOURCE_ATTRIBUTES").is_some_and(|a| a.contains("service.name="));
+            if !named_by_env {
+                resource = resource.with_service_name(
+                    config
+                        .service_name
+                        .clone()
+                        .unwrap_or_else(|| "tradecloud".into()),
+                );
+            }
+            let provider = SdkTracerProvider::builder()
+                .with_batch_exporter(exporter)
+                .with_resource(resource.build())
+                .build();
+            Ok(Some(Telemetry { provider, endpoint }))
+        }
+
+        /// Where the spans go (for the start-up log).
+        pub fn endpoint(&self) -> &str {
+            &self.endpoint
+        }
+
+        /// The `tracing` layer that turns spans into OpenTelemetry spans:
+        /// `tradecloud*` spans at `DEBUG` and above, other spans at `INFO`
+        /// and above, and `WARN`/`ERROR` events as span events.
+        pub fn layer<S>(&self) -> impl Layer<S> + Send + Sync + 'static
+        where
+            S: Subscriber + for<'span> LookupSpan<'span> + Send + Sync + 'static,
+        {
+            let tracer = self.provider.tracer("tradecloud");
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(filter_fn(|meta| {
+                    if meta.is_span() {
+                        let ours = meta.target().starts_with("tradecloud");
+                        *meta.level() <= if ours { Level::DEBUG } else { Level::INFO }
+                    } else {
+                        *meta.level() <= Level::WARN
+                    }
+                }))
+        }
+
+        /// Export the spans ended so far (the batch processor otherwise
+        /// exports every `OTEL_BSP_SCHEDULE_DELAY`, 5 s).
+        pub fn flush(&self) {
+            if let Err(e) = self.provider.force_flush() {
+                tracing::warn!(error = %e, "cannot export the buffered spans");
+            }
+        }
+
+        /// Export what is still buffered and stop the exporter.
+        pub fn shutdown(self) {
+            if let Err(e) = self.provider.shutdown() {
+                tracing::warn!(error = %e, "cannot export the last spans");
+            }
+        }
+    }
+
+    /// `{base}/v1/traces`, as `OTEL_EXPORTER_OTLP_ENDPOINT` is read.
+    fn traces_url(base: &str) -> String {
+        if base.ends_with("/v1/traces") {
+            base.to_string()
+        } else {
+            format!("{}/v1/traces", base.trim_end_matches('/'))
+        }
+    }
+
+    fn check_url(url: &str, key: &str) -> Result<(), TelemetryError> {
+        match url::Url::parse(url) {
+            Ok(parsed)
+                if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() =>
+            {
+                Ok(())
+            }
+            _ => Err(TelemetryError::Config(format!(
+                "{key} = {url:?} is not an http(s) URL such as http://localhost:4318"
+            ))),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use std::collections::HashMap;
+
+        fn build(file: Option<&str>, env: &[(&str, &str)]) -> Result<Option<Telemetry>, String> {
+            let env: HashMap<String, String> = env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let config = TelemetryConfig {
+                otlp_endpoint: file.map(String::from),
+                service_name: None,
+            };
+            Telemetry::from_parts(&config, &|name| env.get(name).cloned())
+                .map_err(|e| e.to_string())
+        }
+
+        #[test]
+        fn off_unless_an_endpoint_is_configured() {
+            assert!(build(None, &[]).unwrap().is_none());
+            assert!(build(None, &[("OTEL_SERVICE_NAME", "x")])
+                .unwrap()
+                .is_none());
+            assert!(build(
+                Some("http://collector:4318"),
+                &[("OTEL_SDK_DISABLED", "true")]
+            )
+            .unwrap()
+            .is_none());
+            assert!(build(
+                Some("http://collector:4318"),
+                &[("OTEL_TRACES_EXPORTER", "none")]
+            )
+            .unwrap()
+            .is_none());
+        }
+
+        #[tokio::test]
+        async fn the_variables_win_over_the_file() {
+            let t = build(Some("http://collector:4318/"), &[]).unwrap().unwrap();
+            assert_eq!(t.endpoint(), "http://collector:4318/v1/traces");
+            let t = build(
+                Some("http://collector:4318"),
+                &[(
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    "http://other:4318/v1/traces",
+                )],
+            )
+            .unwrap()
+            .unwrap();
+            assert_eq!(t.endpoint(), "http://other:4318/v1/traces");
+            let t = build(None, &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:4318")])
+                .unwrap()
+                .unwrap();
+            assert_eq!(t.endpoint(), "http://env:4318/v1/traces");
+        }
+
+        #[test]
+        fn what_this_build_cannot_do_is_refused_with_what_to_do() {
+            let e = build(
+                Some("http://c:4317"),
+                &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")],
+            )
+            .unwrap_err();
+            assert!(
+                e.contains("HTTP with protobuf only") && e.contains("4318"),
+                "{e}"
+            );
+            let e =
+                build(Some("http://c:4318"), &[("OTEL_TRACES_EXPORTER", "zipkin")]).unwrap_err();
+            assert!(e.contains("OTEL_TRACES_EXPORTER=zipkin"), "{e}");
+            let e = build(Some("collector:4318"), &[]).unwrap_err();
+            assert!(e.contains("telemetry.otlp_endpoint"), "{e}");
+        }
+    }
+}
+
+/// The W3C `traceparent` of the current span, when it is traced.
+#[cfg(feature = "otel")]
+pub(crate) fn current_traceparent() -> Option<String> {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let span = tracing::Span::current();
+    if span.is_disabled() {
+        return None;
+    }
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    span_context.is_valid().then(|| {
+        format!(
+            "00-{}-{}-{:02x}",
+            span_context.trace_id(),
+            span_context.span_id(),
+            span_context.trace_flags().to_u8()
+        )
+    })
+}
+
+#[cfg(not(feature = "otel"))]
+pub(crate) fn current_traceparent() -> Option<String> {
+    None
+}
+
+/// Make `span` (not entered yet) a child of the span a `traceparent` names.
+#[cfg(feature = "otel")]
+pub(crate) fn set_parent(span: &tracing::Span, traceparent: Option<&str>) {
+    use opentelemetry::propagation::TextMapPropagator as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let Some(traceparent) = traceparent else {
+        return;
+    };
+    if span.is_disabled() {
+        return;
+    }
+    let carrier =
+        std::collections::HashMap::from([("traceparent".to_string(), traceparent.to_string())]);
+    let parent = opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&carrier);
+    let _ = span.set_parent(parent);
+}
+
+#[cfg(not(feature = "otel"))]
+pub(crate) fn set_parent(_span: &tracing::Span, _traceparent: Option<&str>) {}
+
+/// A `traceparent` header of a request (from a proxy in front), if any.
+pub(crate) fn traceparent_header(headers: &http::HeaderMap) -> Option<&str> {
+    headers.get("traceparent").and_then(|v| v.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::receiver::Config;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, String> {
+        Config::from_parts(
+            Some(text),
+            "tradecloud.toml",
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_telemetry_section_with_its_variables() {
+        let c = load("", &[]).unwrap();
+        assert_eq!(c.telemetry, super::TelemetryConfig::default());
+        let c = load(
+            "[telemetry]\notlp_endpoint = \"http://collector:4318\"\n",
+            &[("TRADECLOUD_TELEMETRY_SERVICE_NAME", "erp-bridge")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.telemetry.otlp_endpoint.as_deref(),
+            Some("http://collector:4318")
+        );
+        assert_eq!(c.telemetry.service_name.as_deref(), Some("erp-bridge"));
+        let c = load(
+            "",
+            &[("TRADECLOUD_TELEMETRY_OTLP_ENDPOINT", "http://env:4318")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.telemetry.otlp_endpoint.as_deref(),
+            Some("http://env:4318")
+        );
+        let e = load("[telemetry]\nendpoint = \"x\"\n", &[]).unwrap_err();
+        assert!(
+            e.contains("`telemetry.endpoint`: unknown key") && e.contains("otlp_endpoint"),
+            "{e}"
+        );
+    }
+}

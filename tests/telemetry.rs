@@ -1,0 +1,462 @@
+//! OpenTelemetry traces, received by a real OTLP/HTTP endpoint inside the
+//! test (a minimal collector decoding the protobuf export requests with the
+//! message types of `opentelemetry-proto`):
+//!
+//! * `tradecloud serve` as a process, configured only by the standard
+//!   `OTEL_*` variables: a webhook is one trace (receive → store, claim,
+//!   handle) with its event name, order id, inbox id and outcomes; an
+//!   incoming `traceparent` is honoured; a GET webhook's fetch (the client's
+//!   API call) nests in the handle span, and the fetched order's handling
+//!   joins the same trace.
+//! * The library with a handler of its own (`TestBed`): the handler's span
+//!   nests in `tradecloud.handle`, and the API call it makes nests in that.
+#![cfg(feature = "otel")]
+
+mod receiver_support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::routing::post;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use prost::Message as _;
+use receiver_support::*;
+use tokio::process::Command;
+use tradecloud::receiver::tls;
+
+const DEMO_ORDER: &str = "4fd2a3c0-6b1e-4e8b-9c2a-1d3e5f7a9b0c";
+
+/// One exported span, flattened.
+#[derive(Debug, Clone)]
+struct Span {
+    service: String,
+    name: String,
+    kind: i32,
+    trace_id: String,
+    span_id: String,
+    parent: String,
+    attributes: HashMap<String, String>,
+}
+
+impl Span {
+    fn attr(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).map(String::as_str)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn text(attributes: &[KeyValue]) -> HashMap<String, String> {
+    attributes
+        .iter()
+        .filter_map(|kv| {
+            let value = match kv.value.as_ref()?.value.as_ref()? {
+                Value::StringValue(s) => s.clone(),
+                Value::IntValue(i) => i.to_string(),
+                Value::DoubleValue(d) => d.to_string(),
+                Value::BoolValue(b) => b.to_string(),
+                other => format!("{other:?}"),
+            };
+            Some((kv.key.clone(), value))
+        })
+        .collect()
+}
+
+/// A minimal OTLP/HTTP collector: `POST /v1/traces` with a protobuf
+/// `ExportTraceServiceRequest`.
+struct Collector {
+    url: String,
+    spans: Arc<Mutex<Vec<Span>>>,
+}
+
+async fn export(
+    State(spans): State<Arc<Mutex<Vec<Span>>>>,
+    headers: http::HeaderMap,
+    body: bytes::Bytes,
+) -> (
+    http::StatusCode,
+    [(http::HeaderName, &'static str); 1],
+    Vec<u8>,
+) {
+    let protobuf = [(http::header::CONTENT_TYPE, "application/x-protobuf")];
+    if headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        != Some("application/x-protobuf")
+    {
+        return (
+            http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            protobuf,
+            Vec::new(),
+        );
+    }
+    let Ok(request) = ExportTraceServiceRequest::decode(body) else {
+        return (http::StatusCode::BAD_REQUEST, protobuf, Vec::new());
+    };
+    let mut received = spans.lock().unwrap();
+    for resource_spans in request.resource_spans {
+        let resource = resource_spans
+            .resource
+            .map(|r| text(&r.attributes))
+            .unwrap_or_default();
+        let service = resource.get("service.name").cloned().unwrap_or_default();
+        for scope in resource_spans.scope_spans {
+            for span in scope.spans {
+                received.push(Span {
+                    service: service.clone(),
+                    name: span.name.clone(),
+                    kind: span.kind,
+                    trace_id: hex(&span.trace_id),
+                    span_id: hex(&span.span_id),
+                    parent: hex(&span.parent_span_id),
+                    attributes: text(&span.attributes),
+                });
+            }
+        }
+    }
+    (
+        http::StatusCode::OK,
+        protobuf,
+        ExportTraceServiceResponse::default().encode_to_vec(),
+    )
+}
+
+impl Collector {
+    async fn start() -> Collector {
+        let spans: Arc<Mutex<Vec<Span>>> = Arc::default();
+        let app = axum::Router::new()
+            .route("/v1/traces", post(export))
+            .with_state(spans.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Collector { url, spans }
+    }
+
+    fn spans(&self) -> Vec<Span> {
+        self.spans.lock().unwrap().clone()
+    }
+
+    /// Wait until `done` holds for the spans exported so far.
+    async fn wait(&self, what: &str, done: impl Fn(&[Span]) -> bool) -> Vec<Span> {
+        let start = Instant::now();
+        loop {
+            let spans = self.spans();
+            if done(&spans) {
+                return spans;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "timed out waiting for {what}; spans: {:#?}",
+                spans
+                    .iter()
+                    .map(|s| (&s.name, &s.attributes))
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn find<'a>(spans: &'a [Span], name: &str, attributes: &[(&str, &str)]) -> Vec<&'a Span> {
+    spans
+        .iter()
+        .filter(|s| s.name == name && attributes.iter().all(|(k, v)| s.attr(k) == Some(v)))
+        .collect()
+}
+
+fn one<'a>(spans: &'a [Span], name: &str, attributes: &[(&str, &str)]) -> &'a Span {
+    let found = find(spans, name, attributes);
+    assert_eq!(
+        found.len(),
+        1,
+        "one {name} with {attributes:?}: {:#?}",
+        spans
+            .iter()
+            .map(|s| (&s.name, &s.attributes))
+            .collect::<Vec<_>>()
+    );
+    found[0]
+}
+
+fn child_of(span: &Span, parent: &Span) {
+    assert_eq!(
+        (&span.trace_id, &span.parent),
+        (&parent.trace_id, &parent.span_id),
+        "{} is a child of {}",
+        span.name,
+        parent.name
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_exports_one_trace_per_webhook_to_the_otlp_endpoint() {
+    let Some(exe) = option_env!("CARGO_BIN_EXE_tradecloud") else {
+        eprintln!("skipped: the tradecloud binary is not built (feature cli)");
+        return;
+    };
+    let collector = Collector::start().await;
+    let mock = tradecloud::mock::MockServer::start(tradecloud::mock::MockConfig::new().demo_data())
+        .await
+        .unwrap();
+    let credentials = mock.credentials();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = tls::dev_certificate(&["localhost"]).unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, &cert).unwrap();
+    std::fs::write(&key_path, &key).unwrap();
+    let config = dir.path().join("tradecloud.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = {:?}\ntls_key = {:?}\n\
+             [auth]\nmethod = \"basic\"\nusername = \"{USER}\"\n\
+             [store]\nurl = \"sqlite://{}\"\n\
+             [processing]\npoll_interval_ms = 50\n",
+            cert_path.display().to_string(),
+            key_path.display().to_string(),
+            dir.path().join("inbox.db").display()
+        ),
+    )
+    .unwrap();
+    let mut command = Command::new(exe);
+    command
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
+        .env("TRADECLOUD_BASE_URL", mock.base_url())
+        .env("TRADECLOUD_USERNAME", &credentials.username)
+        .env("TRADECLOUD_PASSWORD", &credentials.password)
+        // Only the standard variables turn traces on.
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.url)
+        .env("OTEL_SERVICE_NAME", "tradecloud-test")
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("RUST_LOG", "warn");
+    for name in [
+        "OTEL_SDK_DISABLED",
+        "OTEL_TRACES_EXPORTER",
+        "OTEL_TRACES_SAMPLER",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_RESOURCE_ATTRIBUTES",
+    ] {
+        command.env_remove(name);
+    }
+    let (_child, addr) = spawn_serve(command, Duration::from_secs(30)).await;
+    let client = client_for(&cert, addr);
+    let url = |path: &str| format!("https://localhost:{}{path}", addr.port());
+    let order_event = String::from_utf8(fixture("order-webhook/order-event.json")).unwrap();
+
+    // 1. A POSTed event.
+    let response = client
+        .post(url("/tradecloud/order"))
+        .basic_auth(USER, Some(PASSWORD))
+        .header("content-type", "application/json")
+        .body(order_event.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let id = json(response).await["id"].to_string();
+    // 2. One with a `traceparent` from a proxy in front.
+    let (remote_trace, remote_span) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let response = client
+        .post(url("/tradecloud/order"))
+        .basic_auth(USER, Some(PASSWORD))
+        .header("content-type", "application/json")
+        .header("traceparent", format!("00-{remote_trace}-{remote_span}-01"))
+        .body(order_event.replace("5b0c2f0e-8f4a-4d5e-9c3b-2a1d0e9f8c7b", "second"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let second = json(response).await["id"].to_string();
+    // 3. A GET webhook: the order is fetched from the API, then handled.
+    let response = client
+        .get(url(&format!("/tradecloud/order/{DEMO_ORDER}")))
+        .basic_auth(USER, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let trigger = json(response).await["id"].to_string();
+
+    let spans = collector
+        .wait("the handling of all four events", |spans| {
+            find(
+                spans,
+                "tradecloud.handle",
+                &[("tradecloud.outcome", "done")],
+            )
+            .len()
+                == 3
+                && find(
+                    spans,
+                    "tradecloud.handle",
+                    &[("tradecloud.outcome", "fetched")],
+                )
+                .len()
+                    == 1
+                && find(spans, "tradecloud.claim", &[]).len() == 4
+        })
+        .await;
+    assert!(
+        spans.iter().all(|s| s.service == "tradecloud-test"),
+        "OTEL_SERVICE_NAME names the service"
+    );
+
+    // 1: receive → store, claim, handle, with the event's attributes.
+    let receive = one(
+        &spans,
+        "tradecloud.receive",
+        &[("tradecloud.inbox.id", &id)],
+    );
+    assert_eq!(receive.kind, SpanKind::Server as i32);
+    assert_eq!(receive.parent, "", "a new trace");
+    for (key, value) in [
+        ("tradecloud.event.name", "OrderLinesConfirmedBySupplier"),
+        ("tradecloud.order_id", DEMO_ORDER),
+        ("tradecloud.outcome", "stored"),
+        ("http.response.status_code", "202"),
+        ("http.request.method", "POST"),
+    ] {
+        assert_eq!(receive.attr(key), Some(value), "receive {key}");
+    }
+    let store = one(&spans, "tradecloud.store", &[("tradecloud.inbox.id", &id)]);
+    child_of(store, receive);
+    assert_eq!(store.attr("tradecloud.outcome"), Some("stored"));
+    let claim = one(&spans, "tradecloud.claim", &[("tradecloud.inbox.id", &id)]);
+    child_of(claim, receive);
+    let handle = one(&spans, "tradecloud.handle", &[("tradecloud.inbox.id", &id)]);
+    child_of(handle, receive);
+    for (key, value) in [
+        ("tradecloud.event.name", "OrderLinesConfirmedBySupplier"),
+        ("tradecloud.event.kind", "order"),
+        ("tradecloud.order_id", DEMO_ORDER),
+        ("tradecloud.outcome", "done"),
+        ("tradecloud.attempt", "1"),
+    ] {
+        assert_eq!(handle.attr(key), Some(value), "handle {key}");
+    }
+
+    // 2: the incoming traceparent is the receive span's parent.
+    let receive = one(
+        &spans,
+        "tradecloud.receive",
+        &[("tradecloud.inbox.id", &second)],
+    );
+    assert_eq!(
+        (receive.trace_id.as_str(), receive.parent.as_str()),
+        (remote_trace, remote_span)
+    );
+    child_of(
+        one(
+            &spans,
+            "tradecloud.handle",
+            &[("tradecloud.inbox.id", &second)],
+        ),
+        receive,
+    );
+
+    // 3: the fetch is an API call inside the trigger's handle span; the
+    // fetched order's handling joins the trigger's trace.
+    let receive = one(
+        &spans,
+        "tradecloud.receive",
+        &[("tradecloud.inbox.id", &trigger)],
+    );
+    assert_eq!(receive.attr("tradecloud.outcome"), Some("trigger"));
+    let fetch = one(
+        &spans,
+        "tradecloud.handle",
+        &[("tradecloud.inbox.id", &trigger)],
+    );
+    child_of(fetch, receive);
+    assert_eq!(fetch.attr("tradecloud.outcome"), Some("fetched"));
+    let call = one(&spans, "GET /order/{orderId}", &[]);
+    child_of(call, fetch);
+    assert_eq!(call.kind, SpanKind::Client as i32);
+    assert_eq!(call.attr("http.response.status_code"), Some("200"));
+    let fetched = one(
+        &spans,
+        "tradecloud.handle",
+        &[("tradecloud.origin", "fetched")],
+    );
+    child_of(fetched, receive);
+    assert_eq!(fetched.attr("tradecloud.outcome"), Some("done"));
+    assert_eq!(fetched.attr("tradecloud.order_id"), Some(DEMO_ORDER));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handlers_spans_and_api_calls_nest_in_the_handle_span() {
+    use tracing::Instrument as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tradecloud::processing::{handler_fn, Event, HandlerContext, HandlerError};
+    use tradecloud::telemetry::{Telemetry, TelemetryConfig};
+    use tradecloud::testing::{Sample, TestBed};
+
+    let collector = Collector::start().await;
+    let telemetry = Telemetry::from_config(&TelemetryConfig {
+        otlp_endpoint: Some(collector.url.clone()),
+        service_name: Some("my-erp-bridge".into()),
+    })
+    .unwrap()
+    .expect("an endpoint turns traces on");
+    tracing_subscriber::registry()
+        .with(telemetry.layer())
+        .try_init()
+        .expect("the only subscriber of this test binary");
+
+    let handler = handler_fn(|event: Event, ctx: HandlerContext| async move {
+        let span = tracing::info_span!("erp.write", erp.inbox_id = event.meta().inbox_id);
+        async {
+            let client = ctx
+                .client()
+                .ok_or_else(|| HandlerError::Permanent("no client".into()))?;
+            client
+                .orders()
+                .get(DEMO_ORDER)
+                .await
+                .map_err(|e| HandlerError::Transient(e.to_string()))?;
+            Ok(())
+        }
+        .instrument(span)
+        .await
+    });
+    let bed = TestBed::start(handler).await.unwrap();
+    bed.deliver(&Sample::order_event("OrderIssuedByBuyer"))
+        .await
+        .unwrap();
+    let handled = bed.wait_handled(1).await.unwrap();
+    assert!(handled[0].result.is_ok(), "{handled:?}");
+    telemetry.flush();
+    let spans = collector
+        .wait("the handler's spans", |spans| {
+            !find(spans, "erp.write", &[]).is_empty()
+                && !find(spans, "GET /order/{orderId}", &[]).is_empty()
+                && !find(spans, "tradecloud.handle", &[]).is_empty()
+        })
+        .await;
+    let receive = one(&spans, "tradecloud.receive", &[]);
+    let handle = one(&spans, "tradecloud.handle", &[]);
+    child_of(handle, receive);
+    let own = one(&spans, "erp.write", &[]);
+    child_of(own, handle);
+    assert_eq!(own.attr("erp.inbox_id"), handle.attr("tradecloud.inbox.id"));
+    let call = one(&spans, "GET /order/{orderId}", &[]);
+    child_of(call, own);
+    assert!(spans.iter().all(|s| s.service == "my-erp-bridge"));
+    bed.shutdown().await.unwrap();
+    telemetry.shutdown();
+}
