@@ -31,6 +31,14 @@ with a known name and no payload are therefore not generated
 (`filter_case` below); negative bodies still are. The known names and the
 payload members are read from the specs.
 
+The id rule (`tradecloud::webhook`, in the same descriptions) is the same
+kind: the payload member the receiver reads (the first present of the
+order payload members, or `shipment`) must carry its id (`orderId`,
+`shipment.id`), not blank, whatever the event name, or the receiver answers
+400. Schema-valid bodies whose payload lacks it get one (`map_case`), so
+they stay schema-valid and still reach every other member; negative bodies
+are sent as generated.
+
 A `multipart/form-data` body (the document upload) writes each member as a
 part whose name goes into a header; the specs' open objects let the tester
 invent member names no header can carry as they are (control characters,
@@ -120,6 +128,30 @@ def _payload_rules():
 
 _PAYLOAD_RULES = _payload_rules()
 
+# The payload members in the order the receiver reads them
+# (`tradecloud::webhook::ORDER_PAYLOAD_MEMBERS`, then the shipment's), with
+# the member that holds each one's id.
+_ID_MEMBERS = [("orderEvent", "orderId"), ("singleDeliveryOrderEvent", "orderId"),
+               ("simpleOrderEvent", "orderId"), ("orderDocumentsEvent", "orderId"),
+               ("shipment", "id")]
+
+
+def _blank(value):
+    """`tradecloud::webhook::is_blank_id`: empty once spaces, tabs, CR and LF
+    are trimmed (other Unicode spaces are not blank)."""
+    return not isinstance(value, str) or value.strip(" \t\r\n") == ""
+
+
+def _with_id(body):
+    """The first present payload member given an id when it has none."""
+    for member, id_member in _ID_MEMBERS:
+        payload = body.get(member)
+        if payload is None:
+            continue
+        if isinstance(payload, dict) and _blank(payload.get(id_member)):
+            payload[id_member] = "id-1"
+        return
+
 
 @schemathesis.hook
 def filter_case(ctx, case):
@@ -157,6 +189,8 @@ def map_case(ctx, case):
     if _LOGIN and _BASIC and case.headers is not None and "Refresh-Token" in case.headers \
             and _component_is_positive(case, "header"):
         case.headers["Refresh-Token"] = _fresh_refresh_token()
+    if isinstance(case.body, dict) and "eventName" in case.body and _component_is_positive(case, "body"):
+        _with_id(case.body)
     if (getattr(case, "media_type", None) or "").startswith("multipart/form-data") \
             and isinstance(case.body, dict) and _component_is_positive(case, "body"):
         case.body = {k: v for k, v in case.body.items() if _form_field_name(k)}

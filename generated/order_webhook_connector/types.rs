@@ -17,7 +17,11 @@ Null means absent: an optional member that is not a list may be `null`
 there; a list given as `null` is refused (400). The payload rule, which an
 OpenAPI 3.0 schema cannot state: a known `eventName` needs one of the payload
 members above (not `null`), or the receiver answers 400 and keeps the body as
-`rejected`; an unknown name without one is accepted and kept as `unhandled`.*/
+`rejected`; an unknown name without one is accepted and kept as `unhandled`.
+The id rule: the payload member read (the first present of `orderEvent`,
+`singleDeliveryOrderEvent`, `simpleOrderEvent`, `orderDocumentsEvent`) must
+carry its `orderId`, not empty and not only spaces, tabs or line breaks,
+whatever the event name: its handler needs it; else 400 and `rejected`.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct OrderWebhookBody {
     /// The event name summarizes what has happened. Unknown event names must be accepted.

@@ -12,7 +12,10 @@ Null means absent: an optional member that is not a list may be `null`
 (`nullable`), and this crate's receiver reads it as a member that is not
 there; a list given as `null` is refused (400). A known `eventName` needs
 `shipment`, or the receiver answers 400 and keeps the body as `rejected`;
-an unknown name without it is accepted and kept as `unhandled`.*/
+an unknown name without it is accepted and kept as `unhandled`. The id
+rule: `shipment.id` must be there, not empty and not only spaces, tabs or
+line breaks, whatever the event name: its handler needs it; else 400 and
+`rejected`.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ShipmentWebhookBody {
     /// The event name summarizes what has happened. Unknown event names must be accepted.
