@@ -76,7 +76,25 @@ pub enum Command {
     New(new::NewArgs),
 }
 
-/// Set up `tracing` output on stderr.
+/// An error and its causes on one line, `outer: cause: its cause`, each
+/// said once: a message that already contains the text of its cause (many
+/// errors quote their source, `cannot read x: No such file`, and also
+/// return it as `source()`) is not followed by that cause again.
+pub fn error_chain(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// Write `bytes` to stdout; a closed pipe (`tradecloud ... | head`) is not
 /// an error.
 pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
@@ -94,6 +112,7 @@ pub fn finish_stdout(result: std::io::Result<()>) -> anyhow::Result<()> {
     }
 }
 
+/// Set up `tracing` output on stderr.
 pub fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn,tradecloud=info",
