@@ -29,6 +29,8 @@ pub struct Receiver {
     pub(super) local_addr: SocketAddr,
     pub(super) tls: Arc<ServerConfig>,
     pub(super) resolver: Option<Arc<tls::CertResolver>>,
+    /// The certificate being served (also ACME's), checked daily.
+    pub(super) served: Option<Arc<tls::CertResolver>>,
     pub(super) watch: Option<tls::CertFiles>,
     pub(super) dev_certificate: Option<String>,
     pub(super) acme: Option<crate::acme::Acme>,
@@ -103,6 +105,10 @@ impl Receiver {
             )),
             _ => None,
         };
+        let daily_check = self
+            .served
+            .clone()
+            .map(super::certificate::spawn_daily_check);
         let retention = match self.config.store.retention_days {
             Some(days) if days > 0 => Some(tokio::spawn(retention::run(
                 self.inbox.clone(),
@@ -155,6 +161,9 @@ impl Receiver {
         }
         if let Some(watcher) = watcher {
             watcher.abort();
+        }
+        if let Some(daily_check) = daily_check {
+            daily_check.abort();
         }
         if let Some(retention) = retention {
             retention.abort();

@@ -174,6 +174,9 @@ impl ReceiverBuilder {
             (None, path) => Config::load(path.as_deref())?,
         };
         config.validate_for_serving()?;
+        for warning in config.warnings() {
+            tracing::warn!("{warning}");
+        }
         // `[processing]` of the configuration, unless set in code.
         self.processor_config
             .get_or_insert_with(|| config.processing.processor_config());
@@ -212,6 +215,7 @@ impl ReceiverBuilder {
                             key: key.clone(),
                         };
                         let key = files.load()?;
+                        super::certificate::check_at_start(&key, "server.tls_cert", cert)?;
                         watch = Some(files);
                         key
                     }
@@ -231,7 +235,13 @@ impl ReceiverBuilder {
                         certified
                     }
                     TlsSource::Pem { cert, key } => {
-                        tls::certified_key_from_pem(&cert, &key, "(PEM)".as_ref())?
+                        let key = tls::certified_key_from_pem(&cert, &key, "(PEM)".as_ref())?;
+                        super::certificate::check_at_start(
+                            &key,
+                            "the certificate given in code",
+                            "(PEM)".as_ref(),
+                        )?;
+                        key
                     }
                     TlsSource::Rustls(_) => unreachable!("handled above"),
                 };
@@ -239,6 +249,16 @@ impl ReceiverBuilder {
                 (tls::server_config(resolver.clone())?, Some(resolver))
             }
         };
+
+        // The certificate being served, for its expiry metric and daily check.
+        let served = match (&resolver, &acme) {
+            (Some(resolver), _) => Some(resolver.clone()),
+            (None, Some(acme)) => Some(acme.certificates()),
+            (None, None) => None,
+        };
+        if let Some(served) = &served {
+            super::certificate::register_expiry(&metrics, served.clone());
+        }
 
         let inbox = match self.inbox {
             Some(inbox) => inbox,
@@ -317,6 +337,7 @@ impl ReceiverBuilder {
             local_addr,
             tls,
             resolver,
+            served,
             watch,
             dev_certificate,
             acme,

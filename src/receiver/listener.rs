@@ -351,6 +351,7 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let acceptor = TlsAcceptor::from(tls);
+    let handshake_failures = super::certificate::HandshakeFailures::register(&metrics);
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -405,6 +406,7 @@ pub(crate) async fn serve(
         let builder = builder.clone();
         let mut stopping = stopping.clone();
         let metrics = metrics.clone();
+        let handshake_failures = handshake_failures.clone();
         connections.spawn(async move {
             let _slot = slot;
             let _open = metrics.connection_opened();
@@ -416,11 +418,11 @@ pub(crate) async fn serve(
             {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(e)) => {
-                    tracing::debug!(%remote, error = %e, "TLS handshake failed");
+                    handshake_failures.record(remote, Some(&e));
                     return;
                 }
                 Err(_) => {
-                    tracing::debug!(%remote, "TLS handshake timed out");
+                    handshake_failures.record(remote, None);
                     return;
                 }
             };

@@ -68,6 +68,7 @@
 mod app;
 pub mod auth;
 mod builder;
+mod certificate;
 pub mod config;
 mod fetch;
 mod glue;
@@ -87,6 +88,7 @@ pub use crate::processing::LogHandler;
 pub use app::{shutdown_signal, Receiver};
 pub use auth::{AuthFailure, Authenticator, Principal};
 pub use builder::ReceiverBuilder;
+pub use certificate::EXPIRY_WARNING_DAYS;
 pub use config::{AuthMethod, Config, ConfigError, Secret};
 pub use fetch::ClientFetcher;
 pub use layers::RemoteAddr;
