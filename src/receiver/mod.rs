@@ -72,7 +72,7 @@ mod certificate;
 pub mod config;
 mod fetch;
 mod glue;
-mod layers;
+pub(crate) mod layers;
 mod listener;
 pub mod metrics;
 mod ops;
