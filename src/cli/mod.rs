@@ -9,6 +9,8 @@ pub mod api;
 pub mod doctor;
 #[cfg(feature = "receiver")]
 pub mod inbox;
+#[cfg(feature = "receiver")]
+pub mod inbox_replay;
 pub mod inspect;
 pub mod mock;
 #[cfg(feature = "receiver")]
@@ -16,6 +18,7 @@ pub mod new;
 pub mod send;
 #[cfg(feature = "receiver")]
 pub mod serve;
+pub mod terminal;
 
 /// Tradecloud integration kit: typed API client, webhook tools and a mock of Tradecloud.
 #[derive(Debug, Parser)]

@@ -102,7 +102,7 @@ use crate::client::RetryPolicy;
 use crate::inbox::{EventKind, Inbox, Origin, StoredEvent};
 use crate::webhook::{self, Endpoint, Webhook};
 
-mod fetch;
+pub(crate) mod fetch;
 mod outcome;
 mod processor;
 

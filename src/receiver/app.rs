@@ -36,6 +36,8 @@ pub struct Receiver {
     pub(super) acme: Option<crate::acme::Acme>,
     pub(super) inbox: Inbox,
     pub(super) metrics: Metrics,
+    /// The `[tradecloud]` client and its credentials' standing, checked at start.
+    pub(super) api_check: Option<(crate::client::Client, super::ApiHealth)>,
     pub(super) processing: Option<Box<dyn glue::Spawn>>,
 }
 
@@ -118,6 +120,10 @@ impl Receiver {
             _ => None,
         };
         let acme = self.acme.map(crate::acme::Acme::spawn);
+        // Once, without holding up the start: a refusal is logged loudly.
+        let api_check = self.api_check.map(|(client, health)| {
+            tokio::spawn(async move { health.check_at_start(&client).await })
+        });
         let (stop_processing, stopped) = tokio::sync::watch::channel(false);
         let processor = self
             .processing
@@ -171,6 +177,9 @@ impl Receiver {
         if let Some(acme) = acme {
             acme.abort();
         }
+        if let Some(api_check) = api_check {
+            api_check.abort();
+        }
         tracing::info!("receiver stopped");
         Ok(())
     }
@@ -209,6 +218,7 @@ pub(super) fn app(
     metrics: Metrics,
     authenticator: Authenticator,
     metrics_auth: Option<Authenticator>,
+    api_health: Option<super::ApiHealth>,
 ) -> axum::Router {
     let s = &config.server;
     let webhooks = Arc::new(routes::Webhooks {
@@ -238,7 +248,7 @@ pub(super) fn app(
             },
             layers::guard,
         ));
-    let ops = ops::router(inbox, metrics, metrics_auth, s.metrics).layer(
+    let ops = ops::router(inbox, metrics, metrics_auth, s.metrics, api_health).layer(
         axum::middleware::from_fn_with_state(
             layers::Guard {
                 permits: None,

@@ -298,6 +298,17 @@ impl ReceiverBuilder {
             Some(_) => ClientFetcher::from_config(&config.tradecloud)?,
             None => None,
         };
+        // Whether Tradecloud accepts these credentials: checked at start,
+        // followed by the fetches, shown by /readyz and the metrics.
+        let api_health = configured.as_ref().map(|_| super::ApiHealth::new(&metrics));
+        let configured = configured.map(|fetcher| match &api_health {
+            Some(health) => fetcher.with_health(health.clone()),
+            None => fetcher,
+        });
+        let api_check = configured
+            .as_ref()
+            .zip(api_health.clone())
+            .map(|(fetcher, health)| (fetcher.client().clone(), health));
         let client = configured.as_ref().map(|f| f.client().clone());
         let fetcher = match self.fetcher {
             Some(fetcher) => Some(fetcher),
@@ -325,6 +336,7 @@ impl ReceiverBuilder {
             metrics.clone(),
             authenticator,
             metrics_auth,
+            api_health,
         );
         let app = match &acme {
             Some(acme) => acme.gate(app),
@@ -343,6 +355,7 @@ impl ReceiverBuilder {
             acme,
             inbox,
             metrics,
+            api_check,
             processing: self.processing.map(|mut p| {
                 p.configure(self.processor_config.unwrap_or_default(), fetcher, client);
                 p

@@ -65,6 +65,7 @@
 //! `config/load.rs`), [`auth`], [`tls`], [`metrics`] and `retention.rs`
 //! are what their names say.
 
+mod api_health;
 mod app;
 pub mod auth;
 mod builder;
@@ -85,6 +86,7 @@ use std::net::SocketAddr;
 use crate::inbox::InboxError;
 
 pub use crate::processing::LogHandler;
+pub use api_health::ApiHealth;
 pub use app::{shutdown_signal, Receiver};
 pub use auth::{AuthFailure, Authenticator, Principal};
 pub use builder::ReceiverBuilder;
