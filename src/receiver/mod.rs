@@ -40,7 +40,7 @@
 //! credentials is never stored. An answer given before the body is read
 //! still reaches an HTTP/1.1 client that is busy sending it: the rest of
 //! the body is read and discarded first (at most `max_body_bytes` within
-//! `request_timeout_secs`; not over HTTP/2). Unknown fields,
+//! `request_timeout_secs`; over HTTP/2 as well). Unknown fields,
 //! enum values and event names are accepted (and kept: the inbox stores the
 //! exact bytes).
 //!
