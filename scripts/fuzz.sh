@@ -127,18 +127,19 @@ for target in "${targets[@]}"; do
   fi
   log="fuzz/last-$target.log"
   mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target"
-  if ! cargo +nightly fuzz run --jobs "${FUZZ_JOBS:-1}" "$target" "fuzz/corpus/$target" -- "${args[@]}" 2>&1 | tee "$log" \
+  if ! cargo +nightly fuzz run --release --jobs "${FUZZ_JOBS:-1}" "$target" "fuzz/corpus/$target" -- "${args[@]}" 2>&1 | tee "$log" \
       | grep -E '^(#[0-9]+ +(DONE|pulse)|==[0-9]+== ERROR|SUMMARY|stat::)' ; then
     :
   fi
-  if grep -qE 'ERROR: libFuzzer|panicked at|deadly signal|timeout' "$log"; then
+  if grep -qE 'ERROR: libFuzzer|panicked at|^SUMMARY: ' "$log"; then
     echo "!! $target found a crash or hang: see $log and fuzz/artifacts/$target/" >&2
     status=1
   fi
   {
     printf '%s %s %ss: ' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$target" "$seconds"
-    grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$log" | tr '\n' ' '
-    printf 'corpus=%s\n' "$(ls "fuzz/corpus/$target" | wc -l)"
+    grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb' "$log" | tr -s ' ' | tr '\n' ' '
+    grep -oE 'DONE +cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -1 | tr '\n' ' '
+    printf 'files=%s crashes=%s\n' "$(ls "fuzz/corpus/$target" | wc -l)" "$(ls "fuzz/artifacts/$target" | wc -l)"
   } >>fuzz/runs.log
 done
 exit $status

@@ -238,7 +238,7 @@ impl ReceiverBuilder {
                         let key = tls::certified_key_from_pem(&cert, &key, "(PEM)".as_ref())?;
                         super::certificate::check_at_start(
                             &key,
-                            "the certificate given in code",
+                            "ReceiverBuilder::tls_pem",
                             "(PEM)".as_ref(),
                         )?;
                         key
