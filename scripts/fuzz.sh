@@ -96,8 +96,10 @@ mkdir -p fuzz/dict
   done
 } >fuzz/dict/webhook.dict
 {
-  for word in 'Transfer-Encoding: chunked\r\n' 'Content-Length: ' 'Content-Type: application/json\r\n' \
-      'Content-Type: application/xml\r\n' 'Expect: 100-continue\r\n' 'Content-Encoding: ' '\r\n0\r\n\r\n' ';ext='; do
+  # libFuzzer's dictionary escapes are \xNN (no \r, \n).
+  for word in 'Transfer-Encoding: chunked\x0D\x0A' 'Content-Length: ' 'Content-Type: application/json\x0D\x0A' \
+      'Content-Type: application/xml\x0D\x0A' 'Expect: 100-continue\x0D\x0A' 'Content-Encoding: ' \
+      '\x0D\x0A0\x0D\x0A\x0D\x0A' ';ext=' '\x0D\x0A\x0D\x0A'; do
     printf '"%s"\n' "$word"
   done
 } >fuzz/dict/http.dict
@@ -137,8 +139,8 @@ for target in "${targets[@]}"; do
   fi
   {
     printf '%s %s %ss: ' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$target" "$seconds"
-    grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb' "$log" | tr -s ' ' | tr '\n' ' '
-    grep -oE 'DONE +cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -1 | tr '\n' ' '
+    grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb' "$log" | tr -s ' ' | tr '\n' ' ' || true
+    grep -oE 'DONE +cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -1 | tr '\n' ' ' || true
     printf 'files=%s crashes=%s\n' "$(ls "fuzz/corpus/$target" | wc -l)" "$(ls "fuzz/artifacts/$target" | wc -l)"
   } >>fuzz/runs.log
 done
