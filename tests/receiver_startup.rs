@@ -319,3 +319,33 @@ async fn serve_says_each_cause_once_and_warns_at_start() {
     );
     assert!(seen.contains("auth.allowed_client_ids is empty"), "{seen}");
 }
+
+/// The README's quick start (`tradecloud.example.toml` with the password
+/// from the environment) passes the checks, and so does the scaffold's
+/// file with its own `[erp]` section.
+#[test]
+fn the_shipped_configurations_load() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = std::fs::read_to_string(root.join("tradecloud.example.toml")).unwrap();
+    let env = vec![(
+        "TRADECLOUD_AUTH_PASSWORD".to_string(),
+        "change-me-to-a-long-secret".to_string(),
+    )];
+    tradecloud::receiver::Config::from_parts(
+        Some(&example),
+        "tradecloud.example.toml",
+        env.clone(),
+    )
+    .unwrap()
+    .validate_for_serving()
+    .unwrap();
+    let scaffold = std::fs::read_to_string(root.join("templates/new/tradecloud.toml")).unwrap();
+    let e = tradecloud::receiver::Config::from_parts(Some(&scaffold), "t", env.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown section `[erp]`"), "{e}");
+    tradecloud::receiver::Config::from_parts_with_sections(Some(&scaffold), "t", env, &["erp"])
+        .unwrap()
+        .validate_for_serving()
+        .unwrap();
+}
