@@ -311,19 +311,18 @@ pub async fn run(options: &Options) -> Report {
         ));
     }
 
-    // TCP
-    let mut reached = None;
-    let mut errors = Vec::new();
-    for addr in &addrs {
+    // TCP: every address at once (a name with several silent addresses
+    // costs one timeout); the first that accepts, in DNS order.
+    let attempts = futures_util::future::join_all(addrs.iter().map(|addr| async move {
         match tokio::time::timeout(options.timeout, tokio::net::TcpStream::connect(addr)).await {
-            Ok(Ok(_)) => {
-                reached = Some(*addr);
-                break;
-            }
-            Ok(Err(e)) => errors.push(format!("{addr}: {e}")),
-            Err(_) => errors.push(format!("{addr}: timed out")),
+            Ok(Ok(_)) => Ok(*addr),
+            Ok(Err(e)) => Err(format!("{addr}: {e}")),
+            Err(_) => Err(format!("{addr}: timed out")),
         }
-    }
+    }))
+    .await;
+    let reached = attempts.iter().find_map(|a| a.as_ref().ok()).copied();
+    let errors: Vec<String> = attempts.into_iter().filter_map(Result::err).collect();
     let Some(addr) = reached else {
         checks.push(Check::fail(
             "tcp",
