@@ -9,6 +9,12 @@
 //! | `tradecloud_tls_certificate_expiry_timestamp_seconds` | | notAfter of the certificate being served (Unix time), read at each scrape: it follows reloads of `tls_cert` and ACME renewals |
 //! | `tradecloud_tls_handshake_failures_total` | `reason` | TLS handshakes that failed: `protocol_version` (TLS 1.1 or older, or no version in common), `no_shared_cipher`, `unknown_ca`, `certificate_expired`, `bad_certificate` (the client refused the certificate with that alert; `bad_certificate` also stands for `certificate_unknown`, `unsupported_certificate`, `certificate_revoked`), `not_tls` (plain HTTP or other bytes on the HTTPS port), `timeout` (`handshake_timeout_secs`), `closed` (the client closed the connection, e.g. a TCP health check), `other` |
 //!
+//! The expiry is exported for certificates from `tls_cert`/`tls_key`,
+//! `--dev-tls`, [`tls_pem`](super::ReceiverBuilder::tls_pem) and ACME; not
+//! for a whole rustls configuration given in code
+//! ([`rustls_config`](super::ReceiverBuilder::rustls_config)), whose
+//! certificate the receiver does not see.
+//!
 //! A client that refuses the certificate (`unknown_ca`,
 //! `certificate_expired`, `bad_certificate`) is also logged as a warning,
 //! at most once a minute per reason (with the number of refusals since).
