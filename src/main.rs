@@ -21,7 +21,7 @@ async fn main() -> std::process::ExitCode {
     match cli::run(args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", cli::error_chain(&e));
             std::process::ExitCode::FAILURE
         }
     }

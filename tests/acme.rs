@@ -20,7 +20,7 @@ use tokio::process::{Child, Command};
 use tokio_rustls::rustls;
 
 const AUTH: &str =
-    "[auth]\nmethod = \"basic\"\nusername = \"tradecloud\"\npassword = \"acme-test\"\n";
+    "[auth]\nmethod = \"basic\"\nusername = \"tradecloud\"\npassword = \"acme-test-password-0123\"\n";
 
 fn config(dir: &Path, port: u16, acme: &str) -> PathBuf {
     let text = format!(
@@ -366,7 +366,7 @@ async fn without_a_certificate_webhooks_get_503_and_the_log_says_why() {
         .unwrap();
     let response = client
         .post(format!("https://127.0.0.1:{port}/tradecloud/order"))
-        .basic_auth("tradecloud", Some("acme-test"))
+        .basic_auth("tradecloud", Some("acme-test-password-0123"))
         .header("content-type", "application/json")
         .body("{}")
         .send()

@@ -1,6 +1,8 @@
 //! Every metric the alert rules in `deploy/prometheus/tradecloud-alerts.yml`
 //! use is served by a running `tradecloud serve`: the test starts one,
-//! delivers an event (handled) and a request with a wrong password, scrapes
+//! delivers an event (handled), a request with a wrong password and one in
+//! plain HTTP, lets the API check at start meet a refused `[tradecloud]`
+//! password (the mock of Tradecloud), scrapes
 //! `/metrics`, and checks each `tradecloud_*` name of the rules file, and
 //! the labels its selectors match on, against the scrape. (`promtool check
 //! rules` and `promtool test rules` run in `scripts/check-deploy.sh`.)
@@ -13,18 +15,8 @@ use std::time::{Duration, Instant};
 
 use receiver_support::*;
 use tokio::process::Command;
+use tradecloud::mock::{MockConfig, MockServer};
 use tradecloud::receiver::tls;
-
-/// EXPECTED FROM OTHER BRANCHES (issue 20): metrics that branches being
-/// merged at the same time add under exactly these names. The rules use
-/// them already; remove each name here once its branch is merged (the test
-/// fails for a name listed here that the receiver serves, to say so).
-const EXPECTED_FROM_OTHER_BRANCHES: &[&str] = &[
-    "tradecloud_tls_certificate_expiry_timestamp_seconds",
-    "tradecloud_tls_handshake_failures_total",
-    "tradecloud_api_auth_failures_total",
-    "tradecloud_api_credentials_valid",
-];
 
 /// Target labels Prometheus adds itself.
 const TARGET_LABELS: &[&str] = &["job", "instance"];
@@ -109,6 +101,10 @@ async fn every_metric_of_the_alert_rules_is_served() {
         "the rules file names its metrics: {used:?}"
     );
 
+    // Tradecloud (the mock), which refuses the receiver's `[tradecloud]`
+    // password: the check at start counts the refusal.
+    let tradecloud = MockServer::start(MockConfig::new()).await.unwrap();
+
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = tls::dev_certificate(&["localhost"]).unwrap();
     let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
@@ -121,10 +117,13 @@ async fn every_metric_of_the_alert_rules_is_served() {
             "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = {:?}\ntls_key = {:?}\n\
              [auth]\nmethod = \"basic\"\nusername = \"{USER}\"\n\
              [store]\nurl = \"sqlite://{}\"\n\
-             [processing]\npoll_interval_ms = 50\n",
+             [processing]\npoll_interval_ms = 50\n\
+             [tradecloud]\nbase_url = {:?}\nusername = {:?}\npassword = \"not-the-password\"\n",
             cert_path.display().to_string(),
             key_path.display().to_string(),
-            dir.path().join("inbox.db").display()
+            dir.path().join("inbox.db").display(),
+            tradecloud.base_url(),
+            tradecloud.credentials().username,
         ),
     )
     .unwrap();
@@ -165,6 +164,17 @@ async fn every_metric_of_the_alert_rules_is_served() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 401);
+    // Plain HTTP to the TLS port: a failed handshake (`not_tls`).
+    {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut plain = tokio::net::TcpStream::connect(addr).await.unwrap();
+        plain
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), plain.read_to_end(&mut answer)).await;
+    }
     let start = Instant::now();
     let text = loop {
         let text = client
@@ -179,6 +189,8 @@ async fn every_metric_of_the_alert_rules_is_served() {
         // for both, so the backlog read at this scrape is the final one.
         if text.contains("tradecloud_handler_outcomes_total{kind=\"order\",outcome=\"done\"} 1")
             && text.contains("tradecloud_inbox_queued_events 0")
+            && text.contains("tradecloud_api_credentials_valid 0")
+            && text.contains("tradecloud_tls_handshake_failures_total{")
         {
             break text;
         }
@@ -197,14 +209,9 @@ async fn every_metric_of_the_alert_rules_is_served() {
 
     let mut problems = Vec::new();
     for (name, labels) in &used {
-        let expected_elsewhere = EXPECTED_FROM_OTHER_BRANCHES.contains(&name.as_str());
-        match (served.get(name), expected_elsewhere) {
-            (None, true) => {}
-            (None, false) => problems.push(format!("{name} is not served at /metrics")),
-            (Some(_), true) => problems.push(format!(
-                "{name} is served now: remove it from EXPECTED_FROM_OTHER_BRANCHES"
-            )),
-            (Some(seen), false) => {
+        match served.get(name) {
+            None => problems.push(format!("{name} is not served at /metrics")),
+            Some(seen) => {
                 for label in labels {
                     if !TARGET_LABELS.contains(&label.as_str()) && !seen.contains(label) {
                         problems.push(format!(

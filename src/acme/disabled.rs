@@ -38,6 +38,11 @@ impl Acme {
     }
 
     /// Never called.
+    pub(crate) fn certificates(&self) -> Arc<crate::receiver::tls::CertResolver> {
+        match self.never {}
+    }
+
+    /// Never called.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         match self.never {}
     }

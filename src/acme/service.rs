@@ -239,6 +239,11 @@ impl Acme {
         ))
     }
 
+    /// The resolver of the certificate being served (for its expiry metric).
+    pub(crate) fn certificates(&self) -> Arc<CertResolver> {
+        self.certificates.clone()
+    }
+
     /// Whether a certificate from the CA is being served.
     pub fn has_certificate(&self) -> bool {
         self.ready.load(Ordering::SeqCst)

@@ -20,6 +20,7 @@ use tradecloud::inbox::{
 
 use tradecloud::receiver::config::DEFAULT_CONFIG_FILE;
 
+use super::terminal::{self, COLUMN_CHARS, FIELD_CHARS};
 use super::{write_stdout, GlobalArgs};
 
 /// `tradecloud inbox` subcommands.
@@ -29,7 +30,9 @@ pub enum InboxCommand {
     List(ListArgs),
     /// Show one event; with --raw, write its exact body bytes to stdout.
     Show(ShowArgs),
-    /// Queue a rejected, unhandled, dead or done event to be processed again.
+    /// Queue a rejected, unhandled, dead or done event to be processed again;
+    /// with --state (and --since, --until, --kind, --error-contains), every
+    /// event of that state that matches.
     Replay(ReplayArgs),
     /// List the dead-lettered events with their errors.
     Dead(DeadArgs),
@@ -98,8 +101,11 @@ pub struct ShowArgs {
 /// `tradecloud inbox replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// Inbox id of the event.
-    pub id: i64,
+    /// Inbox id of the event (or --state with filters, for many).
+    #[arg(required_unless_present = "state", conflicts_with = "state")]
+    pub id: Option<i64>,
+    #[command(flatten)]
+    pub filter: super::inbox_replay::ReplayFilter,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -190,7 +196,8 @@ pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
             out.push('\n');
             match std::str::from_utf8(&event.body) {
                 Ok(text) => {
-                    out.push_str(text);
+                    let text = terminal::text(text);
+                    out.push_str(&text);
                     if !text.ends_with('\n') {
                         out.push('\n');
                     }
@@ -207,16 +214,20 @@ pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
         }
         InboxCommand::Replay(args) => {
             let inbox = open(&args.store, global).await?;
+            let Some(id) = args.id else {
+                let out = super::inbox_replay::run(&inbox, &args.filter).await?;
+                return write_stdout(out.as_bytes());
+            };
             let before = inbox
-                .get(args.id)
+                .get(id)
                 .await?
-                .with_context(|| format!("no event {} in the inbox", args.id))?;
-            inbox.replay(args.id).await?;
-            let after = inbox.get(args.id).await?.map(|e| e.summary.state);
+                .with_context(|| format!("no event {id} in the inbox"))?;
+            inbox.replay(id).await?;
+            let after = inbox.get(id).await?.map(|e| e.summary.state);
             let after = after.map_or_else(|| "?".to_string(), |s| s.to_string());
             let line = format!(
-                "event {} ({}) queued again as {after}\n",
-                args.id, before.summary.state
+                "event {id} ({}) queued again as {after}\n",
+                before.summary.state
             );
             write_stdout(line.as_bytes())
         }
@@ -265,12 +276,12 @@ pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
                     event.id,
                     event.state,
                     event.kind,
-                    event.event_name.as_deref().unwrap_or("-"),
+                    shown(&event.event_name, FIELD_CHARS),
                     event.kind.object_id_name(),
-                    event.object_id.as_deref().unwrap_or("-"),
+                    shown(&event.object_id, FIELD_CHARS),
                     event.attempts,
                     received(event),
-                    event.error.as_deref().unwrap_or("")
+                    terminal::field(event.error.as_deref().unwrap_or(""), FIELD_CHARS)
                 );
             }
             write_stdout(out.as_bytes())
@@ -374,20 +385,15 @@ fn print_events(events: &[EventSummary], json: bool) -> Result<()> {
         "ID", "STATE", "KIND", "EVENT", "ORDER/SHIPMENT ID", "RECEIVED", "TRY"
     );
     for e in events {
-        let error = e.error.as_deref().unwrap_or("");
-        let error: String = if error.chars().count() > 80 {
-            error.chars().take(79).chain(std::iter::once('…')).collect()
-        } else {
-            error.to_string()
-        };
+        let error = terminal::field(e.error.as_deref().unwrap_or(""), 80);
         let _ = writeln!(
             out,
             "{:>8}  {:<10}  {:<14}  {:<36}  {:<36}  {:<24}  {:>3}  {}",
             e.id,
             e.state.as_str(),
             e.kind.as_str(),
-            e.event_name.as_deref().unwrap_or("-"),
-            e.object_id.as_deref().unwrap_or("-"),
+            shown(&e.event_name, COLUMN_CHARS),
+            shown(&e.object_id, COLUMN_CHARS),
             received(e),
             e.attempts,
             error
@@ -396,9 +402,16 @@ fn print_events(events: &[EventSummary], json: bool) -> Result<()> {
     write_stdout(out.as_bytes())
 }
 
+/// An optional value from the outside, for a terminal (`-` when absent).
+fn shown(value: &Option<String>, max: usize) -> String {
+    value
+        .as_deref()
+        .map_or_else(|| "-".into(), |v| terminal::field(v, max))
+}
+
 fn describe(e: &EventSummary) -> String {
     let mut out = String::new();
-    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let opt = |v: &Option<String>| shown(v, FIELD_CHARS);
     let _ = writeln!(out, "id:            {}", e.id);
     let _ = writeln!(out, "kind:          {}", e.kind);
     let _ = writeln!(out, "event name:    {}", opt(&e.event_name));
@@ -411,7 +424,11 @@ fn describe(e: &EventSummary) -> String {
     let _ = writeln!(out, "message id:    {}", opt(&e.message_id));
     let _ = writeln!(out, "state:         {}", e.state);
     if let Some(error) = &e.error {
-        let _ = writeln!(out, "error:         {error}");
+        let _ = writeln!(
+            out,
+            "error:         {}",
+            terminal::field(error, FIELD_CHARS)
+        );
     }
     let _ = writeln!(out, "attempts:      {}", e.attempts);
     let _ = writeln!(out, "received at:   {}", received(e));
@@ -428,7 +445,11 @@ fn describe(e: &EventSummary) -> String {
             next.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         );
     }
-    let _ = writeln!(out, "content type:  {}", e.content_type);
+    let _ = writeln!(
+        out,
+        "content type:  {}",
+        terminal::field(&e.content_type, FIELD_CHARS)
+    );
     let _ = writeln!(out, "source:        {}", opt(&e.source));
     let _ = writeln!(out, "origin:        {}", e.origin.as_str());
     let _ = writeln!(out, "body:          {} bytes", e.body_len);

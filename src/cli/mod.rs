@@ -9,6 +9,8 @@ pub mod api;
 pub mod doctor;
 #[cfg(feature = "receiver")]
 pub mod inbox;
+#[cfg(feature = "receiver")]
+pub mod inbox_replay;
 pub mod inspect;
 pub mod mock;
 #[cfg(feature = "receiver")]
@@ -16,6 +18,7 @@ pub mod new;
 pub mod send;
 #[cfg(feature = "receiver")]
 pub mod serve;
+pub mod terminal;
 
 /// Tradecloud integration kit: typed API client, webhook tools and a mock of Tradecloud.
 #[derive(Debug, Parser)]
@@ -76,7 +79,25 @@ pub enum Command {
     New(new::NewArgs),
 }
 
-/// Set up `tracing` output on stderr.
+/// An error and its causes on one line, `outer: cause: its cause`, each
+/// said once: a message that already contains the text of its cause (many
+/// errors quote their source, `cannot read x: No such file`, and also
+/// return it as `source()`) is not followed by that cause again.
+pub fn error_chain(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// Write `bytes` to stdout; a closed pipe (`tradecloud ... | head`) is not
 /// an error.
 pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
@@ -101,6 +122,7 @@ fn colour_logs(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> 
     stderr_is_terminal && no_color.is_none_or(|value| value.is_empty())
 }
 
+/// Set up `tracing` output on stderr.
 pub fn init_logging(verbose: u8) {
     init_logging_with(verbose, None);
 }

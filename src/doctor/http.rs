@@ -4,15 +4,20 @@
 //! delivering an event, the probe POSTs an empty JSON body: a receiver
 //! authenticates first (a request without valid credentials gets `401`
 //! whatever its body) and then refuses the empty body with a `4xx`, which
-//! Tradecloud never retries and nobody handles as an event.
-//! (`tradecloud serve` keeps the refused bytes in its inbox as `rejected`,
-//! as it does with every refused body.)
+//! Tradecloud never retries and nobody handles as an event. The probe with
+//! the given credentials also carries `Content-Encoding:
+//! x-tradecloud-doctor-probe` ([`PROBE_ENCODING`]), which `tradecloud serve`
+//! refuses with `415` before reading the body: nothing is stored, so the
+//! doctor leaves no `rejected` row in a live inbox.
+//!
+//! A request that times out ends the HTTP checks: the rest are skipped, so
+//! that a silent endpoint costs one timeout, not one per check.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use base64::Engine as _;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 
 use super::{Check, Credentials};
@@ -123,42 +128,88 @@ struct Answer {
     challenge: bool,
 }
 
-async fn request(
-    client: &reqwest::Client,
-    method: Method,
-    url: &str,
-    credentials: &Sent,
-    body: Option<(&str, String)>,
-) -> Result<Answer, String> {
-    let mut request = client.request(method, url);
-    if let Some(header) = credentials.header() {
-        request = request.header(AUTHORIZATION, header);
-    }
-    if let Some((content_type, body)) = body {
-        request = request.header(CONTENT_TYPE, content_type).body(body);
-    }
-    let response = request.send().await.map_err(|e| {
-        let mut text = e.to_string();
-        let mut cause = std::error::Error::source(&e);
-        while let Some(c) = cause {
-            text.push_str(&format!(": {c}"));
-            cause = c.source();
-        }
-        text
-    })?;
-    Ok(Answer {
-        status: response.status(),
-        challenge: response.headers().contains_key(WWW_AUTHENTICATE),
-    })
+/// The header that makes the empty-body probes of `auth.given`,
+/// `route.post` and `route.get` refusable without storing anything: a
+/// `Content-Encoding` nobody implements. `tradecloud serve` checks the
+/// credentials first, then refuses any encoded body with `415` before
+/// reading or keeping it (so the probes leave no `rejected` row in its
+/// inbox); a receiver that ignores the header refuses the empty body with
+/// `400`. Either answer shows that the credentials passed and the route exists.
+pub(crate) const PROBE_ENCODING: &str = "x-tradecloud-doctor-probe";
+
+/// A request without an answer: why, and whether it timed out.
+struct NoAnswer {
+    text: String,
+    timed_out: bool,
 }
+
+impl std::fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Sends the checks' requests; after one that timed out, sends nothing more
+/// (a silent endpoint would otherwise cost a timeout per check).
+struct Prober<'a> {
+    client: &'a reqwest::Client,
+    url: &'a str,
+    silent: bool,
+}
+
+impl Prober<'_> {
+    async fn request(
+        &mut self,
+        method: Method,
+        credentials: &Sent,
+        body: Option<(&str, String)>,
+        probe: bool,
+    ) -> Result<Answer, NoAnswer> {
+        let mut request = self.client.request(method, self.url);
+        if let Some(header) = credentials.header() {
+            request = request.header(AUTHORIZATION, header);
+        }
+        if probe {
+            request = request.header(CONTENT_ENCODING, PROBE_ENCODING);
+        }
+        if let Some((content_type, body)) = body {
+            request = request.header(CONTENT_TYPE, content_type).body(body);
+        }
+        let response = request.send().await.map_err(|e| {
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                let c_text = c.to_string();
+                if !text.contains(&c_text) {
+                    text.push_str(&format!(": {c_text}"));
+                }
+                cause = c.source();
+            }
+            if e.is_timeout() {
+                self.silent = true;
+            }
+            NoAnswer {
+                text,
+                timed_out: e.is_timeout(),
+            }
+        })?;
+        Ok(Answer {
+            status: response.status(),
+            challenge: response.headers().contains_key(WWW_AUTHENTICATE),
+        })
+    }
+}
+
+const SILENT: &str = "not sent: an earlier request got no answer within the timeout";
 
 fn empty_json() -> Option<(&'static str, String)> {
     Some(("application/json", String::new()))
 }
 
 /// A request that must be refused for lack of valid credentials.
-fn refused(id: &str, what: &str, answer: Result<Answer, String>) -> Check {
+fn refused(id: &str, what: &str, answer: Result<Answer, NoAnswer>) -> Check {
     match answer {
+        Err(e) if e.timed_out => Check::fail(id, format!("{what}: no answer within the timeout ({e})"), "check that the receiver is running and answers HTTPS requests (a TLS proxy without a backend?)"),
         Err(e) => Check::fail(id, format!("{what}: no answer ({e})"), "check that the receiver is running and reachable"),
         Ok(a) if a.status == StatusCode::UNAUTHORIZED => Check::pass(
             id,
@@ -226,18 +277,31 @@ pub(crate) async fn checks(
     get: bool,
     test_event: Option<&(String, String)>,
 ) -> Vec<Check> {
-    let mut checks = vec![
-        refused(
-            "auth.missing",
-            "POST without credentials",
-            request(client, Method::POST, url, &Sent::None, empty_json()).await,
-        ),
-        refused(
-            "auth.wrong",
-            "POST with wrong credentials",
-            request(client, Method::POST, url, &sent.wrong(), empty_json()).await,
-        ),
-    ];
+    let mut prober = Prober {
+        client,
+        url,
+        silent: false,
+    };
+    let mut checks = vec![refused(
+        "auth.missing",
+        "POST without credentials",
+        prober
+            .request(Method::POST, &Sent::None, empty_json(), false)
+            .await,
+    )];
+    if prober.silent {
+        for id in ["auth.wrong", "auth.given", "route.post"] {
+            checks.push(Check::skip(id, SILENT));
+        }
+        return checks;
+    }
+    checks.push(refused(
+        "auth.wrong",
+        "POST with wrong credentials",
+        prober
+            .request(Method::POST, &sent.wrong(), empty_json(), false)
+            .await,
+    ));
     if matches!(sent, Sent::None) {
         checks.push(Check::fail(
             "auth.given",
@@ -247,7 +311,12 @@ pub(crate) async fn checks(
         checks.push(Check::skip("route.post", "needs the credentials"));
         return checks;
     }
-    let given = request(client, Method::POST, url, sent, empty_json()).await;
+    if prober.silent {
+        checks.push(Check::skip("auth.given", SILENT));
+        checks.push(Check::skip("route.post", SILENT));
+        return checks;
+    }
+    let given = prober.request(Method::POST, sent, empty_json(), true).await;
     match given {
         Err(e) => {
             checks.push(Check::fail(
@@ -276,14 +345,17 @@ pub(crate) async fn checks(
             checks.push(route("route.post", "POST", a.status));
         }
     }
-    if get {
+    if get && prober.silent {
+        checks.push(Check::skip("auth.get", SILENT));
+        checks.push(Check::skip("route.get", SILENT));
+    } else if get {
         let refused_get = refused(
             "auth.get",
             "GET without credentials",
-            request(client, Method::GET, url, &Sent::None, None).await,
+            prober.request(Method::GET, &Sent::None, None, false).await,
         );
         checks.push(refused_get);
-        checks.push(match request(client, Method::GET, url, sent, None).await {
+        checks.push(match prober.request(Method::GET, sent, None, true).await {
             Err(e) => Check::fail(
                 "route.get",
                 format!("GET: no answer ({e})"),
@@ -297,15 +369,17 @@ pub(crate) async fn checks(
             Ok(a) => route("route.get", "GET", a.status),
         });
     }
-    if let Some((content_type, body)) = test_event {
-        let answer = request(
-            client,
-            Method::POST,
-            url,
-            sent,
-            Some((content_type.as_str(), body.clone())),
-        )
-        .await;
+    if test_event.is_some() && prober.silent {
+        checks.push(Check::skip("event.delivered", SILENT));
+    } else if let Some((content_type, body)) = test_event {
+        let answer = prober
+            .request(
+                Method::POST,
+                sent,
+                Some((content_type.as_str(), body.clone())),
+                false,
+            )
+            .await;
         checks.push(match answer {
             Ok(a) if a.status.is_success() => Check::pass(
                 "event.delivered",
@@ -328,4 +402,15 @@ pub(crate) async fn checks(
         });
     }
     checks
+}
+
+#[cfg(all(test, feature = "receiver"))]
+mod tests {
+    #[test]
+    fn the_receiver_knows_the_probe() {
+        assert_eq!(
+            super::PROBE_ENCODING,
+            crate::receiver::layers::DOCTOR_PROBE_ENCODING
+        );
+    }
 }

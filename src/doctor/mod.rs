@@ -9,8 +9,8 @@
 //! | `url` | the URL | `https://` (Tradecloud calls nothing else) |
 //! | `dns` | the host name | it resolves |
 //! | `tcp` | the port | one of its addresses accepts a connection |
-//! | `tls.modern` | TLS 1.2 and 1.3 (rustls handshakes) | at least one is offered |
-//! | `tls.legacy` | TLS 1.1, 1.0, SSL 3.0 (hand-built ClientHellos) | none is accepted |
+//! | `tls.modern` | TLS 1.2 and 1.3 (rustls handshakes; a port that answers plain HTTP, or nothing, is named so and ends the run) | at least one is offered |
+//! | `tls.legacy` | TLS 1.1, 1.0, SSL 3.0 (hand-built ClientHellos; skipped when no TLS version at all is accepted) | none is accepted |
 //! | `cert.trust` | the chain against Mozilla's roots (and `--ca-file`) | trusted |
 //! | `cert.self_signed` | the leaf | not self-signed |
 //! | `cert.chain` | each certificate issued by the next | complete; a missing intermediate is named |
@@ -24,6 +24,13 @@
 //! | `event.delivered` | a test event (`--send-test-event`) | `2xx` |
 //!
 //! The endpoint is acceptable when no check fails; warnings do not count.
+//!
+//! Every step is bounded by [`Options::timeout`], and the TLS probes run at
+//! the same time: a port that accepts connections and never answers ends
+//! the run after about one timeout (at most three), and after an HTTP
+//! request that timed out the remaining HTTP checks are skipped. The
+//! authenticated probes store nothing in `tradecloud serve`'s inbox (see
+//! the `Content-Encoding` of the probe in `http.rs`).
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -272,7 +279,18 @@ pub async fn run(options: &Options) -> Report {
     checks.push(Check::pass("url", "https:// URL"));
 
     // DNS
-    let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host.as_str(), port)).await {
+    let lookup = tokio::time::timeout(
+        options.timeout,
+        tokio::net::lookup_host((host.as_str(), port)),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no answer within {} s", options.timeout.as_secs()),
+        ))
+    });
+    let addrs: Vec<SocketAddr> = match lookup {
         Ok(addrs) => addrs.collect(),
         Err(e) => {
             checks.push(Check::fail("dns", format!("{host} does not resolve: {e}"), format!("create a DNS A/AAAA record for {host} pointing to the receiver's public address")));
@@ -293,19 +311,18 @@ pub async fn run(options: &Options) -> Report {
         ));
     }
 
-    // TCP
-    let mut reached = None;
-    let mut errors = Vec::new();
-    for addr in &addrs {
+    // TCP: every address at once (a name with several silent addresses
+    // costs one timeout); the first that accepts, in DNS order.
+    let attempts = futures_util::future::join_all(addrs.iter().map(|addr| async move {
         match tokio::time::timeout(options.timeout, tokio::net::TcpStream::connect(addr)).await {
-            Ok(Ok(_)) => {
-                reached = Some(*addr);
-                break;
-            }
-            Ok(Err(e)) => errors.push(format!("{addr}: {e}")),
-            Err(_) => errors.push(format!("{addr}: timed out")),
+            Ok(Ok(_)) => Ok(*addr),
+            Ok(Err(e)) => Err(format!("{addr}: {e}")),
+            Err(_) => Err(format!("{addr}: timed out")),
         }
-    }
+    }))
+    .await;
+    let reached = attempts.iter().find_map(|a| a.as_ref().ok()).copied();
+    let errors: Vec<String> = attempts.into_iter().filter_map(Result::err).collect();
     let Some(addr) = reached else {
         checks.push(Check::fail(
             "tcp",
@@ -316,9 +333,46 @@ pub async fn run(options: &Options) -> Report {
     };
     checks.push(Check::pass("tcp", format!("connected to {addr}")));
 
-    // TLS versions
-    let tls13 = tls::handshake(addr, &host, &rustls::version::TLS13, options.timeout).await;
-    let tls12 = tls::handshake(addr, &host, &rustls::version::TLS12, options.timeout).await;
+    // What the port speaks: plain HTTP and a silent port are named as such
+    // (and end the run: nothing below could pass).
+    match tls::sniff(addr, &host, options.timeout).await {
+        tls::Sniffed::PlainHttp(line) => {
+            checks.push(Check::fail(
+                "tls.modern",
+                format!("the port answers plain HTTP (`{line}`), not TLS: Tradecloud calls https:// URLs only"),
+                format!("serve HTTPS on port {port} (tradecloud serve always does; behind a proxy, terminate TLS there), or correct the port in the URL"),
+            ));
+            checks.push(Check::skip("tls.legacy", "not a TLS port"));
+            return Report::finish(&options.url, checks);
+        }
+        tls::Sniffed::Silent => {
+            checks.push(Check::fail(
+                "tls.modern",
+                format!(
+                    "no answer to a TLS ClientHello within {} s: the port accepts connections but sends nothing",
+                    options.timeout.as_secs()
+                ),
+                format!("check what listens on port {port} (a firewall or load balancer that accepts and then drops?), and that the receiver runs"),
+            ));
+            checks.push(Check::skip("tls.legacy", "no answer"));
+            return Report::finish(&options.url, checks);
+        }
+        tls::Sniffed::Tls | tls::Sniffed::Closed | tls::Sniffed::Other(_) => {}
+    }
+
+    // TLS versions: every probe at once, so that the run takes one timeout.
+    let host_name: &str = &host;
+    let legacy_probes = futures_util::future::join_all(tls::LEGACY_VERSIONS.iter().map(
+        |&(version, name)| async move {
+            let accepted = tls::legacy_accepted(addr, host_name, version, options.timeout).await;
+            (name, matches!(accepted, Ok(true)))
+        },
+    ));
+    let (tls13, tls12, legacy_answers) = tokio::join!(
+        tls::handshake(addr, &host, &rustls::version::TLS13, options.timeout),
+        tls::handshake(addr, &host, &rustls::version::TLS12, options.timeout),
+        legacy_probes,
+    );
     let mut offered = Vec::new();
     if tls13.is_ok() {
         offered.push("TLS 1.3");
@@ -342,13 +396,18 @@ pub async fn run(options: &Options) -> Report {
             "serve HTTPS with TLS 1.2 and/or 1.3 on this port (tradecloud serve does; for a proxy: ssl_protocols TLSv1.2 TLSv1.3)",
         )),
     }
-    let mut legacy = Vec::new();
-    for &(version, name) in tls::LEGACY_VERSIONS {
-        if let Ok(true) = tls::legacy_accepted(addr, &host, version, options.timeout).await {
-            legacy.push(name);
-        }
-    }
-    checks.push(if legacy.is_empty() {
+    let legacy: Vec<&str> = legacy_answers
+        .into_iter()
+        .filter(|(_, accepted)| *accepted)
+        .map(|(name, _)| name)
+        .collect();
+    checks.push(if legacy.is_empty() && handshake.is_none() {
+        // Refusing the old versions says nothing about a port without TLS.
+        Check::skip(
+            "tls.legacy",
+            "no TLS version at all was accepted on this port",
+        )
+    } else if legacy.is_empty() {
         Check::pass("tls.legacy", "TLS 1.1, TLS 1.0 and SSL 3.0 refused")
     } else {
         Check::fail(

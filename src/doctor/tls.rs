@@ -207,6 +207,72 @@ pub fn client_hello(version: u16, suites: &[u16], host: &str) -> Vec<u8> {
     record
 }
 
+/// What a port answers to a TLS 1.2 ClientHello, before any handshake is
+/// judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sniffed {
+    /// A TLS record (a handshake message or an alert): TLS is spoken.
+    Tls,
+    /// An HTTP answer (its first line, cut): plain HTTP on this port.
+    PlainHttp(String),
+    /// The connection was closed without an answer.
+    Closed,
+    /// Nothing came back within the timeout.
+    Silent,
+    /// Other bytes (the first few, escaped), or an error.
+    Other(String),
+}
+
+/// Send a TLS 1.2 ClientHello to `addr` and look at the first bytes of the
+/// answer (see [`Sniffed`]).
+pub async fn sniff(addr: SocketAddr, host: &str, timeout: Duration) -> Sniffed {
+    let probe = async {
+        let mut tcp = match TcpStream::connect(addr).await {
+            Ok(tcp) => tcp,
+            Err(e) => return Sniffed::Other(e.to_string()),
+        };
+        if let Err(e) = tcp
+            .write_all(&client_hello(0x0303, LEGACY_SUITES, host))
+            .await
+        {
+            return Sniffed::Other(e.to_string());
+        }
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 256];
+        while answer.len() < 5 {
+            match tcp.read(&mut buffer).await {
+                Ok(0) => break,
+                Ok(n) => answer.extend_from_slice(&buffer[..n]),
+                Err(e) if answer.is_empty() => return Sniffed::Other(e.to_string()),
+                Err(_) => break,
+            }
+        }
+        if answer.is_empty() {
+            Sniffed::Closed
+        } else if matches!(answer[0], 0x15 | 0x16) {
+            Sniffed::Tls
+        } else if answer.starts_with(b"HTTP/") {
+            let line = answer
+                .split(|b| *b == b'\r' || *b == b'\n')
+                .next()
+                .unwrap_or_default();
+            Sniffed::PlainHttp(String::from_utf8_lossy(line).chars().take(80).collect())
+        } else {
+            Sniffed::Other(
+                answer
+                    .iter()
+                    .take(16)
+                    .flat_map(|b| std::ascii::escape_default(*b))
+                    .map(char::from)
+                    .collect(),
+            )
+        }
+    };
+    tokio::time::timeout(timeout, probe)
+        .await
+        .unwrap_or(Sniffed::Silent)
+}
+
 /// Whether the server answers a hand-built ClientHello for `version`
 /// with a ServerHello of that version (rather than an alert or a close).
 pub async fn legacy_accepted(

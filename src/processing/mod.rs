@@ -103,7 +103,7 @@ use crate::client::RetryPolicy;
 use crate::inbox::{EventKind, Inbox, Origin, StoredEvent};
 use crate::webhook::{self, Endpoint, Webhook};
 
-mod fetch;
+pub(crate) mod fetch;
 mod outcome;
 mod processor;
 mod spans;
@@ -261,10 +261,13 @@ pub enum HandlerError {
 /// An API call's or download's error, classified by
 /// [`ClientError::is_transient`](crate::client::ClientError::is_transient):
 /// `5xx`, `429`, time-outs and broken connections are
-/// [`Transient`](HandlerError::Transient) (retried with backoff); `404`,
-/// `403`, refused credentials, a host that does not resolve or a refused
-/// certificate are [`Permanent`](HandlerError::Permanent) (dead-lettered;
-/// replay once fixed). So a handler writes `client.orders().get(id).await?`.
+/// [`Transient`](HandlerError::Transient) (retried with backoff), and so are
+/// Tradecloud's `401`/`403` and a refused login (the `[tradecloud]`
+/// credentials are wrong or rotated: a configuration fault, not the
+/// event's, which fixing the credentials ends); `404`, a host that does not
+/// resolve or a refused certificate are
+/// [`Permanent`](HandlerError::Permanent) (dead-lettered; replay once
+/// fixed). So a handler writes `client.orders().get(id).await?`.
 ///
 /// ```
 /// use tradecloud::client::ClientError;
@@ -277,7 +280,17 @@ pub enum HandlerError {
 /// ```
 impl From<crate::client::ClientError> for HandlerError {
     fn from(error: crate::client::ClientError) -> Self {
-        if error.is_transient() {
+        use crate::client::ClientError;
+        let refused_credentials = match &error {
+            ClientError::Unauthorized { .. } | ClientError::Forbidden { .. } => true,
+            ClientError::AuthenticationFailed { .. } => matches!(error.status(), Some(401 | 403)),
+            _ => false,
+        };
+        if refused_credentials {
+            HandlerError::Transient(format!(
+                "{error} (refused credentials are a configuration fault: retried until they are fixed)"
+            ))
+        } else if error.is_transient() {
             HandlerError::Transient(error.to_string())
         } else {
             HandlerError::Permanent(error.to_string())

@@ -558,7 +558,7 @@ async fn fetch<H: Handler>(
                 );
                 tracing::error!(
                     id = s.id, object_id, attempts = attempt, retried_for_secs = age.as_secs(),
-                    %error, "GET-webhook trigger dead-lettered: the {what} could not be fetched; replay it with `tradecloud inbox replay {}`", s.id
+                    %error, "GET-webhook trigger dead-lettered: the {what} could not be fetched; replay it with `tradecloud inbox replay {}` (or all such: `tradecloud inbox replay --state dead --since TIME`)", s.id
                 );
                 return dead(&error);
             }

@@ -29,11 +29,15 @@ pub struct Receiver {
     pub(super) local_addr: SocketAddr,
     pub(super) tls: Arc<ServerConfig>,
     pub(super) resolver: Option<Arc<tls::CertResolver>>,
+    /// The certificate being served (also ACME's), checked daily.
+    pub(super) served: Option<Arc<tls::CertResolver>>,
     pub(super) watch: Option<tls::CertFiles>,
     pub(super) dev_certificate: Option<String>,
     pub(super) acme: Option<crate::acme::Acme>,
     pub(super) inbox: Inbox,
     pub(super) metrics: Metrics,
+    /// The `[tradecloud]` client and its credentials' standing, checked at start.
+    pub(super) api_check: Option<(crate::client::Client, super::ApiHealth)>,
     pub(super) processing: Option<Box<dyn glue::Spawn>>,
 }
 
@@ -103,6 +107,10 @@ impl Receiver {
             )),
             _ => None,
         };
+        let daily_check = self
+            .served
+            .clone()
+            .map(super::certificate::spawn_daily_check);
         let retention = match self.config.store.retention_days {
             Some(days) if days > 0 => Some(tokio::spawn(retention::run(
                 self.inbox.clone(),
@@ -113,6 +121,10 @@ impl Receiver {
         };
         let acme = self.acme.map(crate::acme::Acme::spawn);
         let store_watch = tokio::spawn(ops::watch_store(self.inbox.clone(), self.metrics.clone()));
+        // Once, without holding up the start: a refusal is logged loudly.
+        let api_check = self.api_check.map(|(client, health)| {
+            tokio::spawn(async move { health.check_at_start(&client).await })
+        });
         let (stop_processing, stopped) = tokio::sync::watch::channel(false);
         let processor = self
             .processing
@@ -158,6 +170,9 @@ impl Receiver {
         if let Some(watcher) = watcher {
             watcher.abort();
         }
+        if let Some(daily_check) = daily_check {
+            daily_check.abort();
+        }
         if let Some(retention) = retention {
             retention.abort();
         }
@@ -165,6 +180,9 @@ impl Receiver {
             acme.abort();
         }
         store_watch.abort();
+        if let Some(api_check) = api_check {
+            api_check.abort();
+        }
         tracing::info!("receiver stopped");
         Ok(())
     }
@@ -203,6 +221,7 @@ pub(super) fn app(
     metrics: Metrics,
     authenticator: Authenticator,
     metrics_auth: Option<Authenticator>,
+    api_health: Option<super::ApiHealth>,
 ) -> axum::Router {
     let s = &config.server;
     let webhooks = Arc::new(routes::Webhooks {
@@ -235,7 +254,7 @@ pub(super) fn app(
         // Outermost: a trace per webhook request, also for those refused
         // early (see `spans`).
         .layer(axum::middleware::from_fn(super::spans::receive));
-    let ops = ops::router(inbox, metrics, metrics_auth, s.metrics).layer(
+    let ops = ops::router(inbox, metrics, metrics_auth, s.metrics, api_health).layer(
         axum::middleware::from_fn_with_state(
             layers::Guard {
                 permits: None,

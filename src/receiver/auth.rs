@@ -290,7 +290,10 @@ impl EntraVerifier {
     fn from_config(config: &AuthConfig) -> Result<Self, ConfigError> {
         let tenant = config.tenant_id.as_deref().unwrap_or("");
         let jwks_url = match &config.jwks_url {
-            Some(url) => url.clone(),
+            Some(url) => {
+                super::config::check_jwks_url(url)?;
+                url.clone()
+            }
             None if !tenant.is_empty() => {
                 format!("https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys")
             }

@@ -174,6 +174,9 @@ impl ReceiverBuilder {
             (None, path) => Config::load(path.as_deref())?,
         };
         config.validate_for_serving()?;
+        for warning in config.warnings() {
+            tracing::warn!("{warning}");
+        }
         // `[processing]` of the configuration, unless set in code.
         self.processor_config
             .get_or_insert_with(|| config.processing.processor_config());
@@ -212,6 +215,7 @@ impl ReceiverBuilder {
                             key: key.clone(),
                         };
                         let key = files.load()?;
+                        super::certificate::check_at_start(&key, "server.tls_cert", cert)?;
                         watch = Some(files);
                         key
                     }
@@ -231,7 +235,13 @@ impl ReceiverBuilder {
                         certified
                     }
                     TlsSource::Pem { cert, key } => {
-                        tls::certified_key_from_pem(&cert, &key, "(PEM)".as_ref())?
+                        let key = tls::certified_key_from_pem(&cert, &key, "(PEM)".as_ref())?;
+                        super::certificate::check_at_start(
+                            &key,
+                            "ReceiverBuilder::tls_pem",
+                            "(PEM)".as_ref(),
+                        )?;
+                        key
                     }
                     TlsSource::Rustls(_) => unreachable!("handled above"),
                 };
@@ -239,6 +249,16 @@ impl ReceiverBuilder {
                 (tls::server_config(resolver.clone())?, Some(resolver))
             }
         };
+
+        // The certificate being served, for its expiry metric and daily check.
+        let served = match (&resolver, &acme) {
+            (Some(resolver), _) => Some(resolver.clone()),
+            (None, Some(acme)) => Some(acme.certificates()),
+            (None, None) => None,
+        };
+        if let Some(served) = &served {
+            super::certificate::register_expiry(&metrics, served.clone());
+        }
 
         let inbox = match self.inbox {
             Some(inbox) => inbox,
@@ -292,6 +312,17 @@ impl ReceiverBuilder {
             Some(_) => ClientFetcher::from_config(&config.tradecloud)?,
             None => None,
         };
+        // Whether Tradecloud accepts these credentials: checked at start,
+        // followed by the fetches, shown by /readyz and the metrics.
+        let api_health = configured.as_ref().map(|_| super::ApiHealth::new(&metrics));
+        let configured = configured.map(|fetcher| match &api_health {
+            Some(health) => fetcher.with_health(health.clone()),
+            None => fetcher,
+        });
+        let api_check = configured
+            .as_ref()
+            .zip(api_health.clone())
+            .map(|(fetcher, health)| (fetcher.client().clone(), health));
         let client = configured.as_ref().map(|f| f.client().clone());
         let fetcher = match self.fetcher {
             Some(fetcher) => Some(fetcher),
@@ -319,6 +350,7 @@ impl ReceiverBuilder {
             metrics.clone(),
             authenticator,
             metrics_auth,
+            api_health,
         );
         let app = match &acme {
             Some(acme) => acme.gate(app),
@@ -331,11 +363,13 @@ impl ReceiverBuilder {
             local_addr,
             tls,
             resolver,
+            served,
             watch,
             dev_certificate,
             acme,
             inbox,
             metrics,
+            api_check,
             processing: self.processing.map(|mut p| {
                 p.configure(self.processor_config.unwrap_or_default(), fetcher, client);
                 p

@@ -48,8 +48,15 @@
 //! be written into the configuration or on a command line.
 //!
 //! Unknown keys are refused, with the file or variable, the key and the
-//! keys that are known; so are values of the wrong type. Sections of your
-//! own (`[erp]`) are kept in [`Config::other`]. How the layers are merged
+//! keys that are known; so are values of the wrong type, and unknown
+//! sections (a misspelt `[procesing]`). A program's own sections (`[erp]`)
+//! are named with [`Config::load_with_sections`] and kept in
+//! [`Config::other`].
+//!
+//! Secrets are checked too: a Basic password or Bearer token shorter than
+//! 16 characters is refused unless `auth.allow_short_secret = true`, and
+//! `auth.jwks_url` must be `https://` (`http://` only on a loopback
+//! address). How the layers are merged
 //! (with figment) and how variable names find their keys (without a list
 //! of keys to keep in step with these structs) is described in `load.rs`.
 
@@ -260,7 +267,16 @@ pub struct AuthConfig {
     pub jwks_backoff_max_secs: Option<u64>,
     /// `realm` in `WWW-Authenticate`.
     pub realm: Option<String>,
+    /// Accept a Basic password or Bearer token shorter than
+    /// [`MIN_SECRET_CHARS`] characters (default `false`: refused, since a
+    /// short secret can be guessed). Only for a test, or a secret you
+    /// cannot change.
+    pub allow_short_secret: bool,
 }
+
+/// The shortest Basic password or Bearer token accepted (in characters)
+/// without `auth.allow_short_secret = true`.
+pub const MIN_SECRET_CHARS: usize = 16;
 
 /// `[store]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -506,6 +522,7 @@ impl Config {
                 if a.username.as_deref().is_some_and(|u| u.contains(':')) {
                     return Err(ConfigError::setting("auth.username cannot contain `:` (RFC 7617)"));
                 }
+                a.refuse_short_secret("auth.password", a.password.as_ref())?;
             }
             Some(AuthMethod::Bearer) => {
                 if a.token.as_ref().is_none_or(|t| t.expose().is_empty()) {
@@ -513,6 +530,7 @@ impl Config {
                         "auth.method = \"bearer\" needs auth.token (or token_file, or TRADECLOUD_AUTH_TOKEN)",
                     ));
                 }
+                a.refuse_short_secret("auth.token", a.token.as_ref())?;
             }
             Some(AuthMethod::Entra) => {
                 if a.tenant_id.as_deref().unwrap_or("").is_empty() && (a.jwks_url.is_none() || a.issuer.is_empty()) {
@@ -525,9 +543,93 @@ impl Config {
                         "auth.method = \"entra\" needs auth.audience (the application id URI or client id of this webhook's app registration)",
                     ));
                 }
+                if let Some(url) = &a.jwks_url {
+                    check_jwks_url(url)?;
+                }
             }
         }
         Ok(())
+    }
+
+    /// What is allowed but probably not meant, one sentence each (the
+    /// receiver logs them as warnings at start): Entra ID without
+    /// `auth.allowed_client_ids` accepts a token of any application of the
+    /// tenant that may call this audience; a short secret allowed by
+    /// `auth.allow_short_secret`.
+    pub fn warnings(&self) -> Vec<String> {
+        let a = &self.auth;
+        let mut warnings = Vec::new();
+        if a.method == Some(AuthMethod::Entra) && a.allowed_client_ids.is_empty() {
+            warnings.push(
+                "auth.allowed_client_ids is empty: any application of the tenant that can get a token \
+                 for this audience is accepted; set it to the client id Tradecloud uses (the portal's \
+                 \"Client ID\")"
+                    .to_string(),
+            );
+        }
+        if a.allow_short_secret {
+            let short = |s: &Option<Secret>| {
+                s.as_ref()
+                    .is_some_and(|s| s.expose().chars().count() < MIN_SECRET_CHARS)
+            };
+            if (a.method == Some(AuthMethod::Basic) && short(&a.password))
+                || (a.method == Some(AuthMethod::Bearer) && short(&a.token))
+            {
+                warnings.push(format!(
+                    "auth.allow_short_secret = true: the webhook secret is shorter than {MIN_SECRET_CHARS} characters and can be guessed"
+                ));
+            }
+        }
+        warnings
+    }
+}
+
+impl AuthConfig {
+    /// A secret shorter than [`MIN_SECRET_CHARS`] is refused unless
+    /// `allow_short_secret`.
+    fn refuse_short_secret(&self, key: &str, secret: Option<&Secret>) -> Result<(), ConfigError> {
+        let chars = secret.map_or(0, |s| s.expose().chars().count());
+        if chars < MIN_SECRET_CHARS && !self.allow_short_secret {
+            return Err(ConfigError::setting(format!(
+                "{key} has {chars} characters, fewer than {MIN_SECRET_CHARS}: a short secret can be guessed; \
+                 use a longer one (e.g. `openssl rand -base64 24`) in the receiver and in Tradecloud's \
+                 portal, or set auth.allow_short_secret = true to accept it anyway"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// `auth.jwks_url` must be `https://`: keys fetched over plain HTTP can be
+/// swapped by anyone on the path, and then any token verifies. `http://` is
+/// accepted for a loopback address only (a local key proxy, a test).
+pub(crate) fn check_jwks_url(jwks_url: &str) -> Result<(), ConfigError> {
+    let invalid = |why: &str| {
+        ConfigError::setting(format!(
+            "auth.jwks_url = {jwks_url:?} {why}; use the https:// URL of the tenant's keys \
+             (https://login.microsoftonline.com/TENANT/discovery/v2.0/keys, the default with auth.tenant_id)"
+        ))
+    };
+    let url = url::Url::parse(jwks_url).map_err(|e| invalid(&format!("is not a URL ({e})")))?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = match url.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+                None => false,
+            };
+            if loopback {
+                Ok(())
+            } else {
+                Err(invalid(
+                    "is plain HTTP: signing keys fetched without TLS can be swapped by anyone on the path \
+                     (http:// is accepted for a loopback address only)",
+                ))
+            }
+        }
+        _ => Err(invalid("is not an https:// URL")),
     }
 }
 
@@ -573,7 +675,7 @@ mod tests {
             Some(text),
             "t.toml",
             env(&[
-                ("TRADECLOUD_AUTH_PASSWORD", "from-env"),
+                ("TRADECLOUD_AUTH_PASSWORD", "from-the-environment"),
                 ("TRADECLOUD_SERVER_MAX_BODY_BYTES", "2000"),
                 ("TRADECLOUD_USERNAME", "alias"),
                 ("TRADECLOUD_PASSWORD", "alias-pw"),
@@ -587,7 +689,10 @@ mod tests {
         assert_eq!(c.server.listen.to_string(), "127.0.0.1:9443");
         assert_eq!(c.server.max_body_bytes, 2000);
         assert!(!c.server.metrics);
-        assert_eq!(c.auth.password.as_ref().unwrap().expose(), "from-env");
+        assert_eq!(
+            c.auth.password.as_ref().unwrap().expose(),
+            "from-the-environment"
+        );
         assert_eq!(c.tradecloud.username.as_deref(), Some("prefixed"));
         assert_eq!(c.tradecloud.password.as_ref().unwrap().expose(), "alias-pw");
         assert_eq!(c.auth.allowed_client_ids, vec!["a", "b"]);
@@ -595,7 +700,7 @@ mod tests {
         assert_eq!(c.processing.concurrency, 4, "`workers` is an alias");
         c.validate_for_serving().unwrap();
         assert!(
-            !format!("{c:?}").contains("from-env"),
+            !format!("{c:?}").contains("from-the-environment"),
             "secrets are not printed"
         );
     }
@@ -762,7 +867,7 @@ mod tests {
     /// string; a user's own sections are kept.
     #[test]
     fn variables_find_their_keys() {
-        let c = Config::from_parts(
+        let c = Config::from_parts_with_sections(
             Some("[erp]\ndocuments_dir = \"docs\"\n"),
             "t",
             env(&[
@@ -778,6 +883,7 @@ mod tests {
                 ("TRADECLOUD_ENV", "production"),
                 ("TRADECLOUD_LOG", "debug"),
             ]),
+            &["erp"],
         )
         .unwrap();
         assert_eq!(c.server.max_connections_per_ip, 7);
@@ -818,5 +924,167 @@ mod tests {
         assert_eq!(c.auth.password.unwrap().expose(), "from-file");
         let e = error(Some(&format!("{with_file}password = \"x\"\n")), &[]);
         assert!(e.contains("auth.password and auth.password_file"), "{e}");
+    }
+
+    /// Issue 23: a section that is not the receiver's is refused like an
+    /// unknown key, unless the program declared it as its own.
+    #[test]
+    fn unknown_sections_are_refused_unless_declared() {
+        let e = error(Some("[procesing]\nconcurrency = 4\n"), &[]);
+        assert_eq!(
+            e,
+            "invalid configuration tradecloud.toml: unknown section `[procesing]`; known sections: auth, processing, server, store, tradecloud"
+        );
+        let text = "[erp]\ndocuments_dir = \"docs\"\n";
+        assert!(error(Some(text), &[]).contains("unknown section `[erp]`"));
+        let c = Config::from_parts_with_sections(Some(text), "t", env(&[]), &["erp"]).unwrap();
+        assert_eq!(c.other["erp"]["documents_dir"].as_str(), Some("docs"));
+        let e = Config::from_parts_with_sections(Some("[erp]\n[epr]\n"), "t", env(&[]), &["erp"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown section `[epr]`") && e.contains("this program's erp"),
+            "{e}"
+        );
+        // A nested table of a known section is that section's business.
+        let e = error(Some("[server.acmee]\ndomains = [\"x\"]\n"), &[]);
+        assert!(e.contains("unknown key `acmee`"), "{e}");
+    }
+
+    fn basic(password: &str, extra: &str) -> Result<(), String> {
+        let text = format!(
+            "[auth]\nmethod = \"basic\"\nusername = \"u\"\npassword = {password:?}\n{extra}"
+        );
+        Config::from_parts(Some(&text), "t", env(&[]))
+            .map_err(|e| e.to_string())?
+            .validate_for_serving()
+            .map_err(|e| e.to_string())
+    }
+
+    /// Issue 23: a one-character password or a five-character token is
+    /// refused unless `auth.allow_short_secret`.
+    #[test]
+    fn short_secrets_are_refused_unless_allowed() {
+        let e = basic("p", "").unwrap_err();
+        assert!(
+            e.contains("auth.password has 1 characters, fewer than 16")
+                && e.contains("auth.allow_short_secret"),
+            "{e}"
+        );
+        assert!(basic("123456789012345", "").is_err(), "15 characters");
+        basic("1234567890123456", "").unwrap();
+        // Characters, not bytes.
+        assert!(basic("ääääääää", "").is_err());
+        basic("p", "allow_short_secret = true\n").unwrap();
+        let c = Config::from_parts(
+            Some("[auth]\nmethod = \"basic\"\nusername = \"u\"\npassword = \"p\"\nallow_short_secret = true\n"),
+            "t",
+            env(&[]),
+        )
+        .unwrap();
+        assert!(c.warnings().iter().any(|w| w.contains("shorter than 16")));
+        let bearer = |token: &str| {
+            Config::from_parts(
+                Some(&format!("[auth]\nmethod = \"bearer\"\ntoken = {token:?}\n")),
+                "t",
+                env(&[]),
+            )
+            .unwrap()
+            .validate_for_serving()
+            .map_err(|e| e.to_string())
+        };
+        assert!(bearer("abcde")
+            .unwrap_err()
+            .contains("auth.token has 5 characters"));
+        bearer("kP3x-static-token-0123456789").unwrap();
+    }
+
+    fn entra(extra: &str) -> Config {
+        Config::from_parts(
+            Some(&format!(
+                "[auth]\nmethod = \"entra\"\ntenant_id = \"t\"\naudience = \"api://a\"\n{extra}"
+            )),
+            "t",
+            env(&[]),
+        )
+        .unwrap()
+    }
+
+    /// Issue 23: a JWKS over plain HTTP is refused except on loopback; Entra
+    /// without allowed client ids is warned about.
+    #[test]
+    fn jwks_url_must_be_https_except_on_loopback() {
+        for url in [
+            "http://keys.example.com/keys",
+            "http://10.0.0.1/keys",
+            "ftp://keys.example.com/keys",
+            "keys",
+        ] {
+            let e = entra(&format!("jwks_url = {url:?}\n"))
+                .validate_for_serving()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("auth.jwks_url"), "{url}: {e}");
+            let e = super::super::Authenticator::from_config(
+                &entra(&format!("jwks_url = {url:?}\n")).auth,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("auth.jwks_url"), "{url}: {e}");
+        }
+        assert!(entra("jwks_url = \"http://keys.example.com/keys\"\n")
+            .validate_for_serving()
+            .unwrap_err()
+            .to_string()
+            .contains("plain HTTP"));
+        for url in [
+            "https://login.microsoftonline.com/t/discovery/v2.0/keys",
+            "http://127.0.0.1:8080/keys",
+            "http://[::1]:8080/keys",
+            "http://localhost/keys",
+        ] {
+            entra(&format!("jwks_url = {url:?}\n"))
+                .validate_for_serving()
+                .unwrap_or_else(|e| panic!("{url}: {e}"));
+        }
+        let warnings = entra("").warnings();
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("auth.allowed_client_ids is empty")),
+            "{warnings:?}"
+        );
+        assert!(entra("allowed_client_ids = [\"c\"]\n")
+            .warnings()
+            .is_empty());
+    }
+
+    /// Issue 23: a secret file that cannot be read names its key.
+    #[test]
+    fn a_missing_secret_file_names_its_key() {
+        let e = error(Some("[auth]\npassword_file = \"/nonexistent/pw\"\n"), &[]);
+        assert!(
+            e.contains("auth.password_file = \"/nonexistent/pw\": cannot open it"),
+            "{e}"
+        );
+        let e = error(
+            None,
+            &[("TRADECLOUD_TRADECLOUD_PASSWORD_FILE", "/nonexistent/tc")],
+        );
+        assert!(e.contains("tradecloud.password_file"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'x'; 70_000]).unwrap();
+        let e = error(
+            Some(&format!(
+                "[auth]\ntoken_file = {:?}\n",
+                big.display().to_string()
+            )),
+            &[],
+        );
+        assert!(
+            e.contains("auth.token_file") && e.contains("too large"),
+            "{e}"
+        );
     }
 }

@@ -15,12 +15,35 @@ use super::config::{ConfigError, TradecloudConfig};
 #[derive(Debug, Clone)]
 pub struct ClientFetcher {
     client: Client,
+    health: Option<super::ApiHealth>,
 }
 
 impl ClientFetcher {
     /// A fetcher using `client`.
     pub fn new(client: Client) -> Self {
-        ClientFetcher { client }
+        ClientFetcher {
+            client,
+            health: None,
+        }
+    }
+
+    /// Report every fetch's answer to `health`: a `401`/`403` as refused
+    /// credentials, a success as accepted ones.
+    pub fn with_health(mut self, health: super::ApiHealth) -> Self {
+        self.health = Some(health);
+        self
+    }
+
+    /// Tell `health` what the answer says about the credentials.
+    fn observe<T>(&self, what: &str, id: &str, result: &Result<T, crate::client::ClientError>) {
+        let Some(health) = &self.health else { return };
+        match result {
+            Ok(_) => health.accepted(),
+            Err(e) if super::api_health::is_refusal(e) => {
+                health.refused(&format!("fetching {what} {id}"), &e.to_string())
+            }
+            Err(_) => {}
+        }
     }
 
     /// The client it fetches with.
@@ -45,20 +68,29 @@ impl ClientFetcher {
             .credentials(username.clone(), password.expose())
             .build()
             .map_err(|e| ConfigError::Setting(format!("[tradecloud]: {e}")))?;
-        Ok(Some(ClientFetcher { client }))
+        Ok(Some(ClientFetcher::new(client)))
     }
 }
 
-/// The [`Client`]'s own [`Fetcher`] implementation, with the client of `[tradecloud]`.
+/// The [`Client`]'s own [`Fetcher`] implementation, with the client of
+/// `[tradecloud]`, reporting to its [`ApiHealth`](super::ApiHealth).
 impl Fetcher for ClientFetcher {
     fn fetch_order<'a>(&'a self, order_id: &'a str) -> BoxFuture<'a, Result<Bytes, HandlerError>> {
-        self.client.fetch_order(order_id)
+        Box::pin(async move {
+            let result = self.client.orders().get(order_id).await;
+            self.observe("order", order_id, &result);
+            crate::processing::fetch::fetched_bytes("order", order_id, result)
+        })
     }
 
     fn fetch_shipment<'a>(
         &'a self,
         shipment_id: &'a str,
     ) -> BoxFuture<'a, Result<Bytes, HandlerError>> {
-        self.client.fetch_shipment(shipment_id)
+        Box::pin(async move {
+            let result = self.client.shipments().get(shipment_id).await;
+            self.observe("shipment", shipment_id, &result);
+            crate::processing::fetch::fetched_bytes("shipment", shipment_id, result)
+        })
     }
 }

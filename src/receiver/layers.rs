@@ -170,6 +170,11 @@ pub(crate) async fn authenticate(
 }
 
 /// Refuse a body with a `Content-Encoding` other than `identity` (`415`).
+/// The `Content-Encoding` of `tradecloud doctor`'s authenticated probes
+/// (the doctor's `PROBE_ENCODING`): refused like any other, but logged as
+/// the probe it is.
+pub(crate) const DOCTOR_PROBE_ENCODING: &str = "x-tradecloud-doctor-probe";
+
 pub(crate) async fn identity_only(
     State(metrics): State<Metrics>,
     request: Request,
@@ -186,8 +191,14 @@ pub(crate) async fn identity_only(
     let Some(coding) = encoded else {
         return next.run(request).await;
     };
-    metrics.rejected("unsupported_content_encoding");
-    tracing::warn!(path = %request.uri().path(), content_encoding = %coding, "compressed webhook body refused; answering 415");
+    if coding == DOCTOR_PROBE_ENCODING {
+        // `tradecloud doctor`'s probe: the credentials passed; nothing is kept.
+        metrics.rejected("doctor_probe");
+        tracing::info!(path = %request.uri().path(), "tradecloud doctor probe: credentials accepted; answering 415, nothing stored");
+    } else {
+        metrics.rejected("unsupported_content_encoding");
+        tracing::warn!(path = %request.uri().path(), content_encoding = %coding, "compressed webhook body refused; answering 415");
+    }
     let mut response = problem(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         &format!(

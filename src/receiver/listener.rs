@@ -40,9 +40,12 @@
 //! before the answer is sent: at most `server.max_body_bytes` more bytes
 //! within `server.request_timeout_secs`; a body beyond that is cut off and
 //! the connection closed (`Connection: close`). Not when the client waits
-//! for `100 Continue` (it has sent no body yet), and not over HTTP/2, where
-//! the answer is followed by `RST_STREAM(NO_ERROR)` and the stream's body
-//! is simply not read.
+//! for `100 Continue` (it has sent no body yet). The same over HTTP/2: an
+//! answer sent while the client still sends the body made curl report a
+//! stream error in the framing layer instead of the `401` (issue 23), so
+//! the rest of the stream's body is read first, within the same bounds; a
+//! body beyond them gets the answer and then its stream is reset (the
+//! connection stays).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -153,15 +156,13 @@ async fn drain(mut body: Incoming, max_bytes: usize, within: Duration) -> bool {
 }
 
 /// Whether the unread rest of `request`'s body is to be drained before the
-/// answer (HTTP/1.x, unless the client waits for `100 Continue`).
+/// answer (HTTP/1.x and HTTP/2, unless the client waits for `100 Continue`).
 fn drains(request: &http::Request<Incoming>) -> bool {
     let expects_continue = request
         .headers()
         .get(EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    request.version() < http::Version::HTTP_2
-        && !expects_continue
-        && !request.body().is_end_stream()
+    !expects_continue && !request.body().is_end_stream()
 }
 
 /// Connections over the limits that are still answered `503` (after the
@@ -351,6 +352,7 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let acceptor = TlsAcceptor::from(tls);
+    let handshake_failures = super::certificate::HandshakeFailures::register(&metrics);
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -405,6 +407,7 @@ pub(crate) async fn serve(
         let builder = builder.clone();
         let mut stopping = stopping.clone();
         let metrics = metrics.clone();
+        let handshake_failures = handshake_failures.clone();
         connections.spawn(async move {
             let _slot = slot;
             let _open = metrics.connection_opened();
@@ -416,11 +419,11 @@ pub(crate) async fn serve(
             {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(e)) => {
-                    tracing::debug!(%remote, error = %e, "TLS handshake failed");
+                    handshake_failures.record(remote, Some(&e));
                     return;
                 }
                 Err(_) => {
-                    tracing::debug!(%remote, "TLS handshake timed out");
+                    handshake_failures.record(remote, None);
                     return;
                 }
             };
@@ -456,10 +459,14 @@ pub(crate) async fn serve(
                             .and_then(|l| l.lock().unwrap_or_else(|e| e.into_inner()).take());
                         if let Some(body) = unread {
                             if !drain(body, options.drain_max_bytes, options.drain_timeout).await {
-                                tracing::debug!(%remote, status = response.status().as_u16(), "request body not read to its end; closing the connection after the answer");
-                                response
-                                    .headers_mut()
-                                    .insert(CONNECTION, HeaderValue::from_static("close"));
+                                tracing::debug!(%remote, status = response.status().as_u16(), "request body not read to its end; the answer ends the request");
+                                // HTTP/2: the stream is reset after the
+                                // answer; the connection stays.
+                                if version < http::Version::HTTP_2 {
+                                    response
+                                        .headers_mut()
+                                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                                }
                             }
                         }
                         Ok::<_, std::convert::Infallible>(response)

@@ -19,6 +19,10 @@
 //! | `tradecloud_connections_limited_total` | `action` | connections over `max_connections`/`max_connections_per_ip`: `answered_503`, or `closed` before TLS in a flood |
 //! | `tradecloud_inbox_queued_events` | | events still to be handled (`received`, `trigger`, `processing`, `retrying`), read from the inbox at each scrape ([`Inbox::backlog`](crate::inbox::Inbox::backlog)); on PostgreSQL every instance reports the whole inbox |
 //! | `tradecloud_inbox_oldest_queued_age_seconds` | | how long the oldest of them (lowest inbox id) has waited; 0 when none |
+//! | `tradecloud_tls_certificate_expiry_timestamp_seconds` | | notAfter of the certificate being served, Unix time (follows reloads and ACME renewals; see `certificate.rs`) |
+//! | `tradecloud_tls_handshake_failures_total` | `reason` | failed TLS handshakes: `protocol_version`, `no_shared_cipher`, `unknown_ca`, `certificate_expired`, `bad_certificate`, `not_tls`, `timeout`, `closed`, `other` |
+//! | `tradecloud_api_credentials_valid` | | `0` after Tradecloud refused the `[tradecloud]` credentials (401/403), else `1` (with a processor and credentials; see [`ApiHealth`](super::ApiHealth)) |
+//! | `tradecloud_api_auth_failures_total` | | minutes in which Tradecloud refused the `[tradecloud]` credentials (counted once per minute, however many calls) |
 //!
 //! [`Metrics`] is cheap to clone and shared by the HTTP side and the
 //! processor; more metrics can be added with [`Metrics::register`].

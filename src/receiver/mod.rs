@@ -40,7 +40,7 @@
 //! credentials is never stored. An answer given before the body is read
 //! still reaches an HTTP/1.1 client that is busy sending it: the rest of
 //! the body is read and discarded first (at most `max_body_bytes` within
-//! `request_timeout_secs`; not over HTTP/2). Unknown fields,
+//! `request_timeout_secs`; over HTTP/2 as well). Unknown fields,
 //! enum values and event names are accepted (and kept: the inbox stores the
 //! exact bytes).
 //!
@@ -67,13 +67,15 @@
 //! `config/load.rs`), [`auth`], [`tls`], [`metrics`] and `retention.rs`
 //! are what their names say.
 
+mod api_health;
 mod app;
 pub mod auth;
 mod builder;
+mod certificate;
 pub mod config;
 mod fetch;
 mod glue;
-mod layers;
+pub(crate) mod layers;
 mod listener;
 pub mod metrics;
 mod ops;
@@ -87,9 +89,11 @@ use std::net::SocketAddr;
 use crate::inbox::InboxError;
 
 pub use crate::processing::LogHandler;
+pub use api_health::ApiHealth;
 pub use app::{shutdown_signal, Receiver};
 pub use auth::{AuthFailure, Authenticator, Principal};
 pub use builder::ReceiverBuilder;
+pub use certificate::EXPIRY_WARNING_DAYS;
 pub use config::{AuthMethod, Config, ConfigError, Secret};
 pub use fetch::ClientFetcher;
 pub use layers::RemoteAddr;

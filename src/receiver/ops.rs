@@ -23,6 +23,8 @@ struct Ops {
     metrics: Metrics,
     /// `server.metrics_token`: the Bearer token `/metrics` requires.
     metrics_auth: Option<Authenticator>,
+    /// The `[tradecloud]` credentials' standing, a detail of `/readyz`.
+    api: Option<super::ApiHealth>,
 }
 
 async fn healthz() -> Response {
@@ -61,7 +63,7 @@ async fn readyz(State(ops): State<Ops>) -> Response {
         Ok(()) => (
             StatusCode::OK,
             [(CONTENT_TYPE, "application/json")],
-            r#"{"status":"ready"}"#,
+            ready_body(ops.api.as_ref()),
         )
             .into_response(),
         Err(why) => {
@@ -91,6 +93,18 @@ pub(super) async fn watch_store(inbox: Inbox, metrics: Metrics) {
                 }
             }
             was_ready = Some(ready);
+        }
+    }
+}
+
+/// `{"status":"ready"}`, with `"tradecloudApi"` when the receiver fetches
+/// from Tradecloud: refused credentials do not stop receiving (so `/readyz`
+/// stays `200`), but they are said here.
+fn ready_body(api: Option<&super::ApiHealth>) -> String {
+    match api {
+        None => r#"{"status":"ready"}"#.to_string(),
+        Some(api) => {
+            serde_json::json!({ "status": "ready", "tradecloudApi": api.detail() }).to_string()
         }
     }
 }
@@ -134,11 +148,13 @@ pub(super) fn router(
     metrics: Metrics,
     metrics_auth: Option<Authenticator>,
     serve_metrics: bool,
+    api: Option<super::ApiHealth>,
 ) -> axum::Router {
     let state = Ops {
         inbox,
         metrics,
         metrics_auth,
+        api,
     };
     let mut ops = axum::Router::new()
         .route("/healthz", get(healthz))

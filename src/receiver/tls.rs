@@ -39,6 +39,17 @@ pub enum TlsError {
         /// What is wrong.
         message: String,
     },
+    /// A file of the configuration (`server.tls_cert`, `server.tls_key`)
+    /// is missing, unreadable or unusable.
+    #[error("{key} = {path:?}: {message}")]
+    File {
+        /// The configuration key (`server.tls_cert`).
+        key: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and what to do.
+        message: String,
+    },
     /// rustls refused the key or the configuration.
     #[error("TLS: {0}")]
     Rustls(#[from] rustls::Error),
@@ -103,18 +114,24 @@ pub fn certified_key_from_pem(
         path: origin.to_path_buf(),
         message,
     };
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain_pem)
-        .collect::<Result<_, _>>()
-        .map_err(|e| pem_error(format!("invalid certificate PEM: {e}")))?;
-    if chain.is_empty() {
-        return Err(pem_error("no CERTIFICATE block found".into()));
-    }
+    let chain = parse_chain(chain_pem).map_err(pem_error)?;
     let key = PrivateKeyDer::from_pem_slice(key_pem)
         .map_err(|e| pem_error(format!("no usable private key: {e}")))?;
     let signing_key = provider().key_provider.load_private_key(key)?;
     let certified = CertifiedKey::new(chain, signing_key);
     certified.keys_match()?;
     Ok(certified)
+}
+
+/// The certificates of a PEM chain (at least one).
+fn parse_chain(chain_pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("invalid certificate PEM: {e}"))?;
+    if chain.is_empty() {
+        return Err("no CERTIFICATE block found".into());
+    }
+    Ok(chain)
 }
 
 /// A certificate resolver that serves one certificate and can swap it
@@ -162,15 +179,59 @@ pub struct CertFiles {
 }
 
 impl CertFiles {
-    /// Read and check both files.
+    /// Read and check both files. An error names the file and its key
+    /// (`server.tls_cert`, `server.tls_key`), and for a key that does not
+    /// belong to the certificate, both.
     pub fn load(&self) -> Result<CertifiedKey, TlsError> {
-        let read = |path: &Path| {
-            std::fs::read(path).map_err(|source| TlsError::Read {
-                path: path.to_path_buf(),
-                source,
+        let file = |key: &'static str, path: &Path, message: String| TlsError::File {
+            key,
+            path: path.to_path_buf(),
+            message,
+        };
+        let read = |key: &'static str, path: &Path| {
+            std::fs::read(path).map_err(|e| {
+                let hint = match e.kind() {
+                    io::ErrorKind::NotFound => "; check the path (relative paths start from the working directory), or use [server.acme] for a certificate from Let's Encrypt",
+                    io::ErrorKind::PermissionDenied => "; let the receiver's user read it",
+                    _ => "",
+                };
+                file(key, path, format!("cannot read it: {e}{hint}"))
             })
         };
-        certified_key_from_pem(&read(&self.cert)?, &read(&self.key)?, &self.cert)
+        let chain_pem = read("server.tls_cert", &self.cert)?;
+        let key_pem = read("server.tls_key", &self.key)?;
+        let chain = parse_chain(&chain_pem)
+            .map_err(|message| file("server.tls_cert", &self.cert, message))?;
+        let private_key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
+            file(
+                "server.tls_key",
+                &self.key,
+                format!("no usable private key (PKCS#8, PKCS#1 or SEC1 PEM): {e}"),
+            )
+        })?;
+        let signing_key = provider()
+            .key_provider
+            .load_private_key(private_key)
+            .map_err(|e| {
+                file(
+                    "server.tls_key",
+                    &self.key,
+                    format!("the private key cannot be used: {e}"),
+                )
+            })?;
+        let certified = CertifiedKey::new(chain, signing_key);
+        certified.keys_match().map_err(|e| {
+            file(
+                "server.tls_key",
+                &self.key,
+                format!(
+                    "this private key does not belong to the certificate in server.tls_cert = {:?} ({e}); \
+                     configure the key that was issued with that certificate",
+                    self.cert.display().to_string()
+                ),
+            )
+        })?;
+        Ok(certified)
     }
 
     fn stamp(&self) -> Option<(SystemTime, u64, SystemTime, u64)> {
@@ -210,6 +271,16 @@ impl CertFiles {
                 let files = self.clone();
                 match tokio::task::spawn_blocking(move || files.load()).await {
                     Ok(Ok(key)) => {
+                        use super::certificate::{standing, Standing, Validity};
+                        let now = chrono::Utc::now().timestamp();
+                        if let Some(Standing::Invalid(error)) =
+                            Validity::of(&key).ok().map(|v| standing(v, now))
+                        {
+                            tracing::error!(cert = %self.cert.display(), "changed TLS certificate not loaded: {error}; still serving the previous certificate");
+                            last = stamp;
+                            continue;
+                        }
+                        super::certificate::log_standing(&key);
                         resolver.set(key);
                         last = stamp;
                         tracing::info!(cert = %self.cert.display(), "TLS certificate reloaded");

@@ -19,7 +19,7 @@ use super::ShownInput;
 /// | form | example |
 /// | --- | --- |
 /// | local date-time (no zone) | `2019-12-31T10:11:12` |
-/// | with fractional seconds (1–9 digits, `.` or `,`) | `2019-12-31T10:11:12.345` |
+/// | with fractional seconds (any number of digits, `.` or `,`; the first nine count) | `2019-12-31T10:11:12.345` |
 /// | UTC | `2025-04-23T10:01:53.812Z` |
 /// | offset | `2019-12-31T10:11:12+02:00`, `+0200`, `+02` |
 /// | date only, taken as local midnight | `2019-12-31` |

@@ -6,12 +6,12 @@ use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
 
 /// Forms listed in [`DateTimeError`](super::DateTimeError) messages.
 pub(super) const DATE_TIME_FORMS: &str = "yyyy-MM-dd, or yyyy-MM-ddTHH:mm:ss with optional \
-     fractional seconds (.f to .fffffffff), each time optionally followed by Z, \
+     fractional seconds (.f, .fff, .fffffffff, ...), each time optionally followed by Z, \
      ±HH:mm, ±HHmm or ±HH";
 
 /// Forms listed in [`DateError`](super::DateError) messages.
 pub(super) const DATE_FORMS: &str =
-    "yyyy-MM-dd, or a date-time yyyy-MM-ddTHH:mm:ss[.fffffffff][Z|±HH:mm] \
+    "yyyy-MM-dd, or a date-time yyyy-MM-ddTHH:mm:ss[.fff...][Z|±HH:mm] \
      whose date part is taken";
 
 /// What a date-time text says.
@@ -86,7 +86,9 @@ fn parse_date_part(cur: &mut Cursor<'_>) -> Result<NaiveDate, &'static str> {
     NaiveDate::from_ymd_opt(year as i32, month, day).ok_or("day out of range for the month")
 }
 
-/// Parses `HH:mm:ss[(.|,)f{1,9}]`.
+/// Parses `HH:mm:ss[(.|,)f+]`. RFC 3339 and ISO 8601 put no bound on the
+/// digits of the fraction: all are read, the first nine give the instant
+/// (nanoseconds; the text keeps the rest).
 fn parse_time_part(cur: &mut Cursor<'_>) -> Result<NaiveTime, &'static str> {
     const SHAPE: &str = "expected a time HH:mm:ss";
     let hour = cur.fixed_digits(2, SHAPE)?;
@@ -98,15 +100,16 @@ fn parse_time_part(cur: &mut Cursor<'_>) -> Result<NaiveTime, &'static str> {
     let mut nanos = 0u32;
     if cur.eat(b'.') || cur.eat(b',') {
         let mut count = 0u32;
+        let mut digits = 0usize;
         while let Some(d @ b'0'..=b'9') = cur.peek() {
-            if count == 9 {
-                return Err("more than 9 fractional second digits");
+            if count < 9 {
+                nanos = nanos * 10 + u32::from(d - b'0');
+                count += 1;
             }
-            nanos = nanos * 10 + u32::from(d - b'0');
-            count += 1;
+            digits += 1;
             cur.pos += 1;
         }
-        if count == 0 {
+        if digits == 0 {
             return Err("expected digits after the decimal separator of the seconds");
         }
         nanos *= 10u32.pow(9 - count);

@@ -163,7 +163,7 @@ fn template_values(options: &Options) -> (BTreeSet<&'static str>, Vars) {
         }
         let _ = write!(
             send,
-            "tradecloud send https://127.0.0.1:8443/tradecloud/{path} --file samples/{} --basic tradecloud:change-me -k",
+            "tradecloud send https://127.0.0.1:8443/tradecloud/{path} --file samples/{} --basic tradecloud:change-me-to-a-long-secret -k",
             sample_file(&sample)
         );
     }

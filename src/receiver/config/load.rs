@@ -56,7 +56,26 @@ impl Config {
     /// Load the configuration: the file at `path` (which must exist), or
     /// `tradecloud.toml` in the current directory if it exists, then the
     /// `TRADECLOUD_*` environment overrides, then the secret files.
+    ///
+    /// A section that is not the receiver's (`[procesing]`, a typing error)
+    /// is refused; a program with sections of its own names them with
+    /// [`Config::load_with_sections`].
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with_sections(path, &[])
+    }
+
+    /// [`Config::load`], keeping the sections named in `own` (`["erp"]`)
+    /// in [`Config::other`] for the program; any other unknown section is
+    /// refused.
+    ///
+    /// ```no_run
+    /// use tradecloud::receiver::Config;
+    ///
+    /// let config = Config::load_with_sections(None, &["erp"])?;
+    /// let documents = config.other.get("erp").and_then(|erp| erp.get("documents_dir"));
+    /// # Ok::<(), tradecloud::receiver::ConfigError>(())
+    /// ```
+    pub fn load_with_sections(path: Option<&Path>, own: &[&str]) -> Result<Config, ConfigError> {
         let env: Vec<(String, String)> = std::env::vars().collect();
         let (text, origin) = match path {
             Some(path) => (Some(read(path)?), path.display().to_string()),
@@ -69,16 +88,27 @@ impl Config {
                 }
             }
         };
-        Self::from_parts(text.as_deref(), &origin, env)
+        Self::from_parts_with_sections(text.as_deref(), &origin, env, own)
     }
 
     /// Parse `text` (TOML, from `origin`), apply the overrides in `env`
     /// (pairs of environment variable name and value) and read the secret
-    /// files.
+    /// files. Unknown sections are refused (see [`Config::load`]).
     pub fn from_parts(
         text: Option<&str>,
         origin: &str,
         env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        Self::from_parts_with_sections(text, origin, env, &[])
+    }
+
+    /// [`Config::from_parts`], keeping the sections named in `own` (see
+    /// [`Config::load_with_sections`]).
+    pub fn from_parts_with_sections(
+        text: Option<&str>,
+        origin: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+        own: &[&str],
     ) -> Result<Config, ConfigError> {
         let mut figment = Figment::new();
         if let Some(text) = text {
@@ -95,21 +125,42 @@ impl Config {
         let mut config: Config = figment
             .extract_lossy()
             .map_err(|e| describe(e, origin, &names))?;
-        config.refuse_keys_outside_sections(origin)?;
+        config.refuse_unknown_sections(origin, own)?;
         config.resolve_secret_files(&figment)?;
         Ok(config)
     }
 
-    /// Sections of the user's own go to [`Config::other`]; a plain key
-    /// there is a typing error (a key of `[server]` above the first section).
-    fn refuse_keys_outside_sections(&self, origin: &str) -> Result<(), ConfigError> {
-        match self.other.iter().find(|(_, value)| !value.is_table()) {
-            Some((key, _)) => Err(ConfigError::Invalid {
-                origin: origin.to_string(),
-                message: format!(
-                    "unknown key `{key}` outside any section: put it in its section ([server], [auth], [store], [tradecloud], [processing], [telemetry] or one of your own)"
-                ),
-            }),
+    /// Sections that are not the receiver's go to [`Config::other`]: those
+    /// the program named are kept, any other is refused (a misspelt
+    /// `[procesing]` would otherwise leave its keys unread without a
+    /// word), and so is a plain key there (a key of `[server]` above the
+    /// first section).
+    fn refuse_unknown_sections(&self, origin: &str, own: &[&str]) -> Result<(), ConfigError> {
+        let known = known_sections();
+        let invalid = |message: String| ConfigError::Invalid {
+            origin: origin.to_string(),
+            message,
+        };
+        if let Some((key, _)) = self.other.iter().find(|(_, value)| !value.is_table()) {
+            return Err(invalid(format!(
+                "unknown key `{key}` outside any section: put it in its section ({})",
+                known
+                    .iter()
+                    .map(|s| format!("[{s}]"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        match self.other.keys().find(|name| !own.contains(&name.as_str())) {
+            Some(name) => Err(invalid(format!(
+                "unknown section `[{name}]`; known sections: {}{}",
+                known.join(", "),
+                if own.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and this program's {}", own.join(", "))
+                }
+            ))),
             None => Ok(()),
         }
     }
@@ -147,6 +198,26 @@ fn read(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
+/// Largest secret file read (a secret is a line; a bigger file is a
+/// wrong path, such as a device or a log).
+const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+
+/// The text of a secret file, or what is wrong with it.
+fn read_secret_file(path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SECRET_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if bytes.len() as u64 > MAX_SECRET_FILE_BYTES {
+        return Err(format!(
+            "it is larger than {MAX_SECRET_FILE_BYTES} bytes, too large for a secret"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_string())
+}
+
 /// Read the secret `key` from the file of `key_file`, if set. Both set in
 /// one layer is an error; set in different layers, the environment's wins
 /// (`TRADECLOUD_AUTH_PASSWORD` replaces the file's `password_file`).
@@ -173,7 +244,12 @@ fn resolve_secret(
             }
         }
     }
-    let text = read(file)?;
+    let text = read_secret_file(file).map_err(|problem| {
+        ConfigError::setting(format!(
+            "{key}_file = {:?}: {problem}; write the secret into that file, or set {key} (or its variable) instead",
+            file.display().to_string()
+        ))
+    })?;
     // A trailing newline is an artefact of how secret files are written.
     let secret = text
         .strip_suffix('\n')
@@ -249,16 +325,75 @@ impl Provider for EnvLayer {
 
 /// Every key of the configuration, with its default value: the tables are
 /// the sections, an unset optional value is [`Value::Empty`].
+///
+/// An optional section (`[server.acme]`) is unset by default, so its keys
+/// are not in the serialised defaults; yet they must be known so that a
+/// variable alone can set them (`TRADECLOUD_SERVER_ACME_DOMAINS=a,b` is
+/// split as a list). They are found without naming the section here:
+/// every unset optional value is tried as an empty table, and one that
+/// deserialises from it is a section with defaults, whose keys are then
+/// taken (and so on into its own optional sections). Built once.
 fn key_tree() -> Result<Dict, ConfigError> {
-    let mut template = Config::default();
-    // An optional section is unset by default: give it its defaults here so
-    // that its keys are known (a list variable is split) even when the file
-    // has no such section (`TRADECLOUD_SERVER_ACME_DOMAINS=a,b` alone).
-    template.server.acme = Some(crate::acme::AcmeConfig::default());
-    Value::serialize(template)
-        .ok()
-        .and_then(Value::into_dict)
-        .ok_or_else(|| ConfigError::setting("the configuration defaults do not serialise"))
+    static TREE: std::sync::OnceLock<Option<Dict>> = std::sync::OnceLock::new();
+    TREE.get_or_init(|| {
+        let mut tree = Value::serialize(Config::default())
+            .ok()
+            .and_then(Value::into_dict)?;
+        open_optional_sections(&mut tree);
+        Some(tree)
+    })
+    .clone()
+    .ok_or_else(|| ConfigError::setting("the configuration defaults do not serialise"))
+}
+
+/// Replace each unset optional value of `tree` that is a section (see
+/// [`key_tree`]) by that section's defaults.
+fn open_optional_sections(tree: &mut Dict) {
+    let mut pending: Vec<Vec<String>> = Vec::new();
+    collect_unset(tree, &mut Vec::new(), &mut pending);
+    while let Some(path) = pending.pop() {
+        let mut probe = Dict::new();
+        insert(&mut probe, &path, Value::from(Dict::new()));
+        let Ok(config) =
+            Figment::from(figment::providers::Serialized::defaults(probe)).extract::<Config>()
+        else {
+            continue; // not a table: a plain optional value
+        };
+        let Some(section) = Value::serialize(config)
+            .ok()
+            .and_then(Value::into_dict)
+            .and_then(|d| lookup(&d, &path).and_then(Value::as_dict).cloned())
+        else {
+            continue;
+        };
+        collect_unset(&section, &mut path.clone(), &mut pending);
+        insert(tree, &path, Value::from(section));
+    }
+}
+
+/// The paths of the unset optional values in `dict` (under `prefix`).
+fn collect_unset(dict: &Dict, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    for (key, value) in dict {
+        prefix.push(key.clone());
+        match value {
+            Value::Empty(..) => out.push(prefix.clone()),
+            Value::Dict(_, inner) => collect_unset(inner, prefix, out),
+            _ => {}
+        }
+        prefix.pop();
+    }
+}
+
+/// The sections `[server]`, `[auth]`, ...: the tables of [`key_tree`].
+pub(super) fn known_sections() -> Vec<String> {
+    key_tree()
+        .map(|tree| {
+            tree.iter()
+                .filter(|(_, v)| v.as_dict().is_some())
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The key path of a variable name (without `TRADECLOUD_`, lower case):

@@ -41,7 +41,9 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
 
-    let config = Config::load(Some(&args.config))
+    // `[erp]` is this service's own section; any other unknown section is
+    // refused as a typing error.
+    let config = Config::load_with_sections(Some(&args.config), &["erp"])
         .with_context(|| format!("cannot load the configuration {}", args.config.display()))?;
     let documents_dir = config
         .other

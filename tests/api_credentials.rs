@@ -1,0 +1,138 @@
+//! Issue 23: wrong `[tradecloud]` credentials are a configuration fault.
+//! A GET webhook's fetch refused with 401 stays queued (it used to be dead
+//! at its first try), the refusal shows in the metrics and in `/readyz`
+//! (which stays 200: receiving goes on), the credentials are checked at
+//! start, and once they are fixed the queued event goes through without a
+//! replay. Real receiver over TLS, real mock of Tradecloud over HTTP.
+#![cfg(all(feature = "receiver", feature = "mock"))]
+
+mod receiver_support;
+
+use std::time::{Duration, Instant};
+
+use receiver_support::*;
+use tradecloud::inbox::{Inbox, State};
+use tradecloud::mock::{MockConfig, MockServer};
+use tradecloud::receiver::LogHandler;
+
+/// An order of the mock's demo data.
+const ORDER_ID: &str = "4fd2a3c0-6b1e-4e8b-9c2a-1d3e5f7a9b0c";
+
+fn config_with(server: &MockServer, password: &str) -> String {
+    format!(
+        "{}[tradecloud]\nbase_url = {:?}\nusername = {:?}\npassword = {:?}\n\
+         [processing]\nbackoff_base_ms = 50\nbackoff_max_secs = 1\npoll_interval_ms = 50\n",
+        basic_config(""),
+        server.base_url(),
+        server.credentials().username,
+        password
+    )
+}
+
+async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while !done().await {
+        assert!(start.elapsed() < Duration::from_secs(30), "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_keep_get_webhook_events_queued_until_fixed() {
+    let server = MockServer::start(MockConfig::new().demo_data())
+        .await
+        .expect("the mock starts");
+    // The inbox outlives the first receiver.
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = Inbox::open(&format!(
+        "sqlite://{}",
+        dir.path().join("inbox.db").display()
+    ))
+    .unwrap();
+    let rx = start_with(&config_with(&server, "not-the-password"), |b| {
+        b.handler(LogHandler).inbox(inbox.clone())
+    })
+    .await;
+
+    // The check at start found out, before any event.
+    wait_until("the check at start reports the refusal", async || {
+        metric(&rx.metrics.encode(), "tradecloud_api_credentials_valid") == Some(0.0)
+    })
+    .await;
+
+    let response = rx
+        .basic(
+            rx.client
+                .get(rx.url(&format!("/tradecloud/order/{ORDER_ID}"))),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let id = json(response).await["id"].as_i64().unwrap();
+
+    // Retried, never dead.
+    wait_until("the trigger is retried several times", async || {
+        let event = inbox.get(id).await.unwrap().unwrap().summary;
+        assert_ne!(event.state, State::Dead, "dead-lettered: {event:?}");
+        event.attempts >= 3
+    })
+    .await;
+    let event = inbox.get(id).await.unwrap().unwrap().summary;
+    assert!(
+        matches!(
+            event.state,
+            State::Retrying | State::Processing | State::Trigger
+        ),
+        "{event:?}"
+    );
+    let error = event.error.unwrap_or_default();
+    assert!(error.contains("credentials"), "{error}");
+
+    // Counted once for the interval, however many fetches were refused.
+    let text = rx.metrics.encode();
+    assert_eq!(
+        metric(&text, "tradecloud_api_auth_failures_total"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(metric(&text, "tradecloud_api_credentials_valid"), Some(0.0));
+
+    // /readyz: still ready to receive, and says what is wrong.
+    let ready = rx.client.get(rx.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let ready = json(ready).await;
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["tradecloudApi"]["credentials"], "refused", "{ready}");
+    assert!(
+        ready["tradecloudApi"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("rejected the credentials"),
+        "{ready}"
+    );
+    rx.stop().await;
+
+    // Fixed: the same inbox, the right password. The queued trigger goes
+    // through by itself.
+    let fixed = start_with(&config_with(&server, &server.credentials().password), |b| {
+        b.handler(LogHandler).inbox(inbox.clone())
+    })
+    .await;
+    wait_until("the queued trigger is fetched once fixed", async || {
+        inbox.get(id).await.unwrap().unwrap().summary.state == State::Done
+    })
+    .await;
+    let text = fixed.metrics.encode();
+    assert_eq!(metric(&text, "tradecloud_api_credentials_valid"), Some(1.0));
+    let ready = json(fixed.client.get(fixed.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(ready["tradecloudApi"]["credentials"], "accepted", "{ready}");
+    fixed.stop().await;
+    server.shutdown().await.unwrap();
+}
