@@ -69,6 +69,7 @@ mod poll;
 mod rate_limit;
 mod report;
 mod retry;
+mod upload;
 
 pub use builder::{
     AuthMode, ClientBuilder, Environment, ACCEPTANCE_BASE_URL, ENV_BASE_URL, ENV_ENVIRONMENT,
@@ -84,6 +85,7 @@ pub use report::AuthStep;
 pub use retry::{
     is_retryable_status, is_transient_error, retry_after, Attempt, Finished, RetryPolicy, Retrying,
 };
+pub use upload::{blocked_extension, BLOCKED_EXTENSIONS};
 
 use crate::api::common::types::ErrorResponse;
 use crate::api::{authentication, object_storage, order, order_search, shipment};
