@@ -297,10 +297,40 @@ fn router(state: Arc<MockState>) -> Router {
         .route("/mock-s3/{objectId}", get(download::mock_s3))
         .with_state(state.clone());
     Router::new()
-        .nest("/v2", api)
+        .nest("/v2", api.layer(axum::middleware::from_fn(read_body_first)))
         .merge(s3)
         .route("/", get(index))
         .layer(axum::middleware::from_fn_with_state(state, count_status))
+}
+
+/// Reads a request's whole body (at most [`MAX_UPLOAD_BYTES`]; the routes
+/// apply their own limits to it) before the route answers, as servers that
+/// close lingeringly do: an answer given before the body is needed (a `401`,
+/// an injected `503` or `429`) then reaches a client that is still sending a
+/// large body, instead of the connection being reset under it.
+async fn read_body_first(request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, MAX_UPLOAD_BYTES).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Err(error) => {
+            use axum::response::IntoResponse as _;
+            let too_large = std::error::Error::source(&error)
+                .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
+            let status = if too_large {
+                http::StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                http::StatusCode::BAD_REQUEST
+            };
+            (
+                status,
+                format!("the request body could not be read: {error}"),
+            )
+                .into_response()
+        }
+    }
 }
 
 impl MockServer {
