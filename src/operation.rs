@@ -132,6 +132,142 @@ impl Operation {
     }
 }
 
+impl Operation {
+    /// The numeric bounds and text lengths the spec states for the request
+    /// body (`minimum`, `maximum`, `minLength`, `maxLength` of
+    /// [`limits`](Self::limits)) that `body` breaks, with the JSON path of
+    /// each member (`lines[2].quantity`).
+    ///
+    /// These are the rules [`Validate`](crate::types::Validate) leaves out
+    /// (it checks patterns and item counts, in the types); together they
+    /// are every rule the operation table states for a body. The client
+    /// checks both before it sends a message, the mock before it accepts
+    /// one.
+    ///
+    /// ```
+    /// use tradecloud::api::order::operations::REASSIGN_BUYER_CONTACT;
+    ///
+    /// let body = serde_json::json!({"userId": "8b1e7f7c", "version": -1});
+    /// let broken = REASSIGN_BUYER_CONTACT.check_bounds(&body);
+    /// assert_eq!(broken.len(), 1);
+    /// assert_eq!(broken[0].to_string(), "`version` must be at least 0 (it is -1)");
+    /// ```
+    pub fn check_bounds(&self, body: &serde_json::Value) -> Vec<crate::types::Violation> {
+        let mut out = Vec::new();
+        for limit in self.limits.iter().filter(|l| l.location == Location::Body) {
+            if !matches!(
+                limit.rule,
+                Rule::Minimum { .. }
+                    | Rule::Maximum { .. }
+                    | Rule::MinLength(_)
+                    | Rule::MaxLength(_)
+            ) {
+                continue;
+            }
+            let steps: Vec<&str> = limit.path.split('/').skip(1).collect();
+            visit(body, &steps, String::new(), &mut |value, path| {
+                if let Some(rule) = broken(&limit.rule, value) {
+                    out.push(crate::types::Violation {
+                        path: if path.is_empty() { "$".into() } else { path },
+                        rule,
+                    });
+                }
+            });
+        }
+        out
+    }
+}
+
+/// Calls `found` with every value at `steps` (JSON pointer segments, `*`
+/// for every item of an array) below `value`, and its JSON path.
+fn visit(
+    value: &serde_json::Value,
+    steps: &[&str],
+    path: String,
+    found: &mut dyn FnMut(&serde_json::Value, String),
+) {
+    let Some((step, rest)) = steps.split_first() else {
+        found(value, path);
+        return;
+    };
+    match (*step, value) {
+        ("*", serde_json::Value::Array(items)) => {
+            for (index, item) in items.iter().enumerate() {
+                visit(item, rest, format!("{path}[{index}]"), found);
+            }
+        }
+        (name, serde_json::Value::Object(members)) => {
+            // JSON pointer escapes (RFC 6901).
+            let name = name.replace("~1", "/").replace("~0", "~");
+            if let Some(member) = members.get(&name) {
+                let path = if path.is_empty() {
+                    name
+                } else {
+                    format!("{path}.{name}")
+                };
+                visit(member, rest, path, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The broken `rule` of `value`, if it breaks it (a value of another type
+/// breaks none: the types check types).
+fn broken(rule: &Rule, value: &serde_json::Value) -> Option<crate::types::Rule> {
+    use crate::types::{Decimal, Rule as Broken};
+    let number = || {
+        let serde_json::Value::Number(n) = value else {
+            return None;
+        };
+        let text = n.to_string();
+        text.parse::<Decimal>().ok().map(|d| (d, text))
+    };
+    let bound_of = |bound: &Bound| bound.to_string().parse::<Decimal>().ok();
+    let characters = || match value {
+        serde_json::Value::String(text) => Some(text.chars().count()),
+        _ => None,
+    };
+    let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    match rule {
+        Rule::Minimum {
+            value: bound,
+            exclusive,
+        } => {
+            let (n, text) = number()?;
+            let limit = bound_of(bound)?;
+            let ok = if *exclusive { n > limit } else { n >= limit };
+            (!ok).then(|| Broken::Minimum {
+                bound: bound.to_string(),
+                exclusive: *exclusive,
+                value: text,
+            })
+        }
+        Rule::Maximum {
+            value: bound,
+            exclusive,
+        } => {
+            let (n, text) = number()?;
+            let limit = bound_of(bound)?;
+            let ok = if *exclusive { n < limit } else { n <= limit };
+            (!ok).then(|| Broken::Maximum {
+                bound: bound.to_string(),
+                exclusive: *exclusive,
+                value: text,
+            })
+        }
+        Rule::MinLength(min) => {
+            let found = characters()?;
+            (count(found) < *min).then_some(Broken::MinLength { min: *min, found })
+        }
+        Rule::MaxLength(max) => {
+            let found = characters()?;
+            (count(found) > *max).then_some(Broken::MaxLength { max: *max, found })
+        }
+        _ => None,
+    }
+}
+
 impl fmt::Display for Operation {
     /// `POST /order-search/poll (pollOrdersRoute)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -407,6 +543,65 @@ mod tests {
         // Anonymous as one alternative, or no security at all.
         assert!(!op(&[&[AuthScheme::Bearer], &[]], &[]).needs_authentication());
         assert!(!op(&[], &[]).needs_authentication());
+    }
+
+    #[test]
+    fn bounds_and_lengths_are_checked_with_their_json_path() {
+        const LIMITS: &[Limit] = &[
+            Limit {
+                location: Location::Body,
+                path: "/lines/*/quantity",
+                rule: Rule::Minimum {
+                    value: Bound::Decimal("0.5"),
+                    exclusive: true,
+                },
+            },
+            Limit {
+                location: Location::Body,
+                path: "/version",
+                rule: Rule::Maximum {
+                    value: Bound::Integer(10),
+                    exclusive: false,
+                },
+            },
+            Limit {
+                location: Location::Body,
+                path: "/order/code",
+                rule: Rule::MinLength(2),
+            },
+            Limit {
+                location: Location::Body,
+                path: "/order/code",
+                rule: Rule::MaxLength(3),
+            },
+            // Patterns and item counts are `Validate`'s.
+            Limit {
+                location: Location::Body,
+                path: "/lines",
+                rule: Rule::MaxItems(1),
+            },
+        ];
+        let op = op(&[], LIMITS);
+        let body = serde_json::json!({
+            "lines": [{"quantity": 0.6}, {"quantity": 0.5}, {"quantity": "x"}, {}],
+            "version": 12345678901234567890123456789_u128.to_string().parse::<serde_json::Number>().unwrap(),
+            "order": {"code": "é"}
+        });
+        let broken: Vec<String> = op
+            .check_bounds(&body)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            broken,
+            [
+                "`lines[1].quantity` must be larger than 0.5 (it is 0.5)",
+                "`version` must be at most 10 (it is 12345678901234567890123456789)",
+                "`order.code` needs at least 2 characters (it has 1)",
+            ]
+        );
+        let fine = serde_json::json!({"lines": [{"quantity": 1}], "version": 10, "order": {"code": "abc"}});
+        assert!(op.check_bounds(&fine).is_empty());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tradecloud::api::common::types::{Document, ShipmentDocument};
 use tradecloud::api::object_storage::operations::GET_DOCUMENT_METADATA;
 use tradecloud::client::{
-    Client, ClientError, DocumentSource, DownloadOutcome, DownloadProgress, RetryPolicy,
+    Client, ClientError, DocumentSource, DownloadOutcome, Progress, RetryPolicy,
 };
 use tradecloud::mock::{
     generated_byte, operation, FaultConfig, FaultTrigger, MockConfig, MockDocument, MockServer,
@@ -61,7 +61,7 @@ mod client_download {
         .await;
         let client = client(&server);
         let dir = tempfile::tempdir().expect("a directory");
-        let mut reports: Vec<DownloadProgress> = Vec::new();
+        let mut reports: Vec<Progress> = Vec::new();
         let document: Document =
             serde_json::from_str(r#"{"code": "DN-7", "objectId": "doc-1"}"#).expect("a document");
         let outcome = client
@@ -83,14 +83,14 @@ mod client_download {
         );
         assert_eq!(
             reports.first(),
-            Some(&DownloadProgress {
+            Some(&Progress {
                 bytes: 0,
                 total: Some(300_000)
             })
         );
         assert_eq!(
             reports.last(),
-            Some(&DownloadProgress {
+            Some(&Progress {
                 bytes: 300_000,
                 total: Some(300_000)
             })

@@ -1243,8 +1243,11 @@ async fn tradecloud_mock_prints_its_url_and_credentials_and_serves() {
 /// generated operation tables: an operation added to a spec is covered here
 /// without an edit.
 fn served_operations() -> impl Iterator<Item = &'static tradecloud::operation::Operation> {
-    use tradecloud::api::{authentication, object_storage, order, order_search, shipment};
+    use tradecloud::api::{
+        api_connector, authentication, object_storage, order, order_search, shipment,
+    };
     [
+        api_connector::OPERATIONS,
         authentication::OPERATIONS,
         order::OPERATIONS,
         order_search::OPERATIONS,

@@ -15,8 +15,6 @@
 //!   `git show` when that is set; the test says it skipped them otherwise.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use quick_xml::events::Event;
 use serde::de::DeserializeOwned;
@@ -26,6 +24,9 @@ use tradecloud::api::api_connector::types as connector;
 use tradecloud::api::order::types as order;
 use tradecloud::txml::{self, Shape};
 use tradecloud::types::Validate;
+
+#[path = "request_examples.rs"]
+mod examples;
 
 trait Request: DeserializeOwned + Serialize + Validate + PartialEq + std::fmt::Debug {}
 impl<T: DeserializeOwned + Serialize + Validate + PartialEq + std::fmt::Debug> Request for T {}
@@ -206,42 +207,14 @@ fn canonical(bytes: &[u8]) -> Result<String, String> {
         .ok_or_else(|| "no root element".into())
 }
 
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/requests")
-}
-
-/// Every fixture file as `(spec dir, operation id, file name, bytes)`.
-fn fixtures() -> Vec<(String, String, String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for spec in ["api-connector", "order"] {
-        let dir = fixtures_dir().join(spec);
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.expect("directory entry").path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .expect("file name")
-                .to_string();
-            let op = name.split('.').next().expect("operation id").to_string();
-            let bytes = std::fs::read(&path).expect("fixture");
-            out.push((spec.to_string(), op, name, bytes));
-        }
-    }
-    out
-}
-
 #[test]
 fn documentation_examples_round_trip() {
     let mut failures = Vec::new();
     let mut checked = 0;
-    for (spec, op, name, bytes) in fixtures() {
+    for example in examples::documentation_examples() {
         checked += 1;
-        if let Err(e) = check_example(&op, &name, &bytes) {
-            failures.push(format!("{spec}/{name}: {e}"));
+        if let Err(e) = check_example(example.operation, &example.name, &example.bytes) {
+            failures.push(format!("{}: {e}", example.path));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -250,8 +223,10 @@ fn documentation_examples_round_trip() {
 
 #[test]
 fn every_write_operation_has_a_documentation_fixture() {
-    let covered: std::collections::BTreeSet<String> =
-        fixtures().into_iter().map(|(_, op, _, _)| op).collect();
+    let covered: std::collections::BTreeSet<&str> = examples::documentation_examples()
+        .into_iter()
+        .map(|example| example.operation)
+        .collect();
     for op in [
         "sendOrderByBuyerRoute",
         "sendSingleDeliveryOrderByBuyerRoute",
@@ -278,7 +253,7 @@ fn every_write_operation_has_a_documentation_fixture() {
 }
 
 fn fixture(spec: &str, name: &str) -> Decoded {
-    let bytes = std::fs::read(fixtures_dir().join(spec).join(name)).expect("fixture");
+    let bytes = std::fs::read(examples::fixtures_dir().join(spec).join(name)).expect("fixture");
     let op = name.split('.').next().expect("operation id");
     check_example(op, name, &bytes).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
@@ -435,145 +410,17 @@ fn broken_rules_are_reported_with_their_json_path() {
     );
 }
 
-/// Tradecloud's example directories and the operation each one's bodies
-/// are for (templates with unquoted placeholders are not JSON and not
-/// listed).
-const DOTNET_EXAMPLES: &[(&str, &str)] = &[
-    ("api-connector/SendOrder/", "sendOrderByBuyerRoute"),
-    ("api-connector/SendOrderBatch/", "sendOrderByBuyerRoute"),
-    (
-        "api-connector/SendOrderSingleDelivery/",
-        "sendSingleDeliveryOrderByBuyerRoute",
-    ),
-    (
-        "api-connector/SendOrderIndicators/",
-        "sendOrderIndicatorsByBuyerRoute",
-    ),
-    (
-        "api-connector/SendOrderIndicatorsCsvBatch/",
-        "sendOrderIndicatorsByBuyerRoute",
-    ),
-    (
-        "api-connector/SendOrderIndicatorsSearchBatch/",
-        "sendOrderIndicatorsByBuyerRoute",
-    ),
-    (
-        "api-connector/SendOrderLinesIndicatorsCsvBatch/",
-        "sendOrderIndicatorsByBuyerRoute",
-    ),
-    (
-        "api-connector/SendOrderLinesIndicatorsSearchBatch/",
-        "sendOrderIndicatorsByBuyerRoute",
-    ),
-    (
-        "api-connector/AttachOrderDocuments/",
-        "attachOrderDocumentsByBuyerRoute",
-    ),
-    (
-        "api-connector/SendOrderDeliveries/",
-        "sendOrderDeliveriesByBuyer",
-    ),
-    (
-        "api-connector/SendOrderResponse/",
-        "sendOrderResponseBySupplierRoute",
-    ),
-    (
-        "api-connector/SendOrderResponseAcceptCvsBatch/",
-        "sendOrderResponseBySupplierRoute",
-    ),
-    (
-        "api-connector/SendDespatchAdvice/",
-        "sendDespatchAdviceBySupplierRoute",
-    ),
-    (
-        "order/ApproveOrRejectRescheduleRequest/approve-request.json",
-        "approveShipmentRescheduleRequestRoute",
-    ),
-    (
-        "order/ApproveOrRejectRescheduleRequest/reject-request.json",
-        "rejectShipmentRescheduleRequestRoute",
-    ),
-    (
-        "order/BulkApproveRejectRequests/bulk-approve-request.json",
-        "approveRequestsAsBuyerRoute",
-    ),
-    (
-        "order/BulkApproveRejectRequests/bulk-reject-request.json",
-        "rejectRequestsAsBuyerRoute",
-    ),
-    (
-        "order/RevertCancelledOrderLine/",
-        "revertCancelledOrderLines",
-    ),
-    (
-        "order/RevertCancelledOrderLinesCvsBatch/",
-        "revertCancelledOrderLines",
-    ),
-    (
-        "order/RevertCompletedOrderLine/",
-        "revertCompletedOrderLines",
-    ),
-    (
-        "order/RevertCompletedOrderLinesCvsBatch/",
-        "revertCompletedOrderLines",
-    ),
-    (
-        "order/SetDeliverySchedule/",
-        "updateOrderLineDeliverySchedule",
-    ),
-    (
-        "order/SetDeliveryScheduleStatusBatch/",
-        "updateOrderLineDeliverySchedule",
-    ),
-];
-
-fn git(repo: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 #[test]
 fn tradecloud_published_examples_round_trip() {
-    let Some(mirrors) = std::env::var_os("TRADECLOUD_MIRRORS") else {
-        eprintln!(
-            "skipped: set TRADECLOUD_MIRRORS to the directory holding \
-             tradecloud+tradecloud-sdk-dotnet/repo to check Tradecloud's own examples"
-        );
+    let Some(examples) = examples::tradecloud_examples() else {
         return;
     };
-    let repo = Path::new(&mirrors).join("tradecloud+tradecloud-sdk-dotnet/repo");
-    if !repo.is_dir() {
-        eprintln!("skipped: {} does not exist", repo.display());
-        return;
-    }
-    let listing = String::from_utf8(git(&repo, &["ls-tree", "-r", "--name-only", "HEAD"]))
-        .expect("file names are UTF-8");
     let mut failures = Vec::new();
     let mut checked = Vec::new();
-    for path in listing.lines() {
-        if !(path.ends_with(".json") || path.ends_with(".xml")) {
-            continue;
-        }
-        let Some((_, op)) = DOTNET_EXAMPLES.iter().find(|(prefix, _)| {
-            path == *prefix || (prefix.ends_with('/') && path.starts_with(prefix))
-        }) else {
-            continue;
-        };
-        let bytes = git(&repo, &["show", &format!("HEAD:{path}")]);
-        let name = path.rsplit('/').next().unwrap_or(path);
-        match check_example(op, name, &bytes) {
-            Ok(_) => checked.push(path.to_string()),
-            Err(e) => failures.push(format!("{path} ({op}): {e}")),
+    for example in examples {
+        match check_example(example.operation, &example.name, &example.bytes) {
+            Ok(_) => checked.push(example.path),
+            Err(e) => failures.push(format!("{} ({}): {e}", example.path, example.operation)),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::auth::{Credentials, TokenStore};
 use super::rate_limit::RateLimiter;
-use super::{Client, ClientError, RetryPolicy, Shared, Stats};
+use super::{Client, ClientError, RetryPolicy, Shared, Stats, Transports};
 
 /// Base URL of Tradecloud's production environment.
 pub const PRODUCTION_BASE_URL: &str = "https://api.tradecloud1.com/v2";
@@ -407,7 +407,7 @@ impl ClientBuilder {
             Some(rate) => Some(RateLimiter::new(rate)),
             None => None,
         };
-        let (http, download_http) = match self.http_client {
+        let transports = match self.http_client {
             Some(client) => {
                 if !self.proxies.is_empty()
                     || !self.root_certificates.is_empty()
@@ -420,7 +420,11 @@ impl ClientBuilder {
                             .into(),
                     ));
                 }
-                (client.clone(), client)
+                Transports {
+                    api: client.clone(),
+                    download: client.clone(),
+                    upload: client,
+                }
             }
             None => {
                 let user_agent = self.user_agent.unwrap_or_else(|| {
@@ -449,7 +453,14 @@ impl ClientBuilder {
                     .read_timeout(self.timeout)
                     .build()
                     .map_err(failed)?;
-                (http, download_http)
+                // Uploads: a time-out per upload that grows with the file
+                // (a read time-out would also run while the file is sent).
+                let upload_http = common().build().map_err(failed)?;
+                Transports {
+                    api: http,
+                    download: download_http,
+                    upload: upload_http,
+                }
             }
         };
         let shared = Arc::new(Shared {
@@ -460,7 +471,7 @@ impl ClientBuilder {
             tokens: TokenStore::default(),
             stats: Stats::default(),
         });
-        Ok(Client::assemble(base_url, shared, http, download_http))
+        Ok(Client::assemble(base_url, shared, transports, self.timeout))
     }
 }
 

@@ -172,6 +172,37 @@ pub enum ClientError {
         message: String,
     },
 
+    /// A message breaks a rule Tradecloud documents (no whitespace in a
+    /// purchase order number, at most 500 lines, ...): found before
+    /// anything was sent. Each [`Violation`](crate::types::Violation) names
+    /// the member by its JSON path and the rule.
+    #[error("{what} was not sent: it breaks Tradecloud's rules: {violations}; fix the message")]
+    InvalidMessage {
+        /// What was to be sent, e.g. `order PO123`.
+        what: String,
+        /// Every broken rule.
+        violations: crate::types::Violations,
+    },
+
+    /// A call that is not safe to repeat
+    /// ([`Resend::IfNotReceived`](super::Resend::IfNotReceived): an upload,
+    /// deliveries to append, ...) failed after its request may have
+    /// reached Tradecloud: a `5xx` answer, no answer in time, a connection
+    /// lost while sending. It was not sent again, since Tradecloud may have
+    /// processed it already; `advice` says how to find out or to send it
+    /// safely.
+    #[error("{what}: {reason}; it was not sent again, since Tradecloud may have processed it already: {advice}")]
+    NotResent {
+        /// What was sent.
+        what: String,
+        /// What happened, e.g. `Tradecloud answered 503 Service Unavailable`.
+        reason: String,
+        /// The HTTP status code, when Tradecloud answered.
+        status: Option<u16>,
+        /// What to do before sending it again.
+        advice: &'static str,
+    },
+
     /// An answer that the spec does not describe.
     #[error(
         "{what}: unexpected answer {status} from Tradecloud{}",
@@ -277,7 +308,8 @@ impl ClientError {
             | ClientError::AuthenticationFailed { status, .. }
             | ClientError::UnexpectedStatus { status, .. }
             | ClientError::DownloadFailed { status, .. } => Some(*status),
-            ClientError::DownloadUrlExpired { status, .. } => *status,
+            ClientError::DownloadUrlExpired { status, .. }
+            | ClientError::NotResent { status, .. } => *status,
             ClientError::Timeout { source, .. }
             | ClientError::Connect { source, .. }
             | ClientError::Http { source, .. } => source.status().map(|s| s.as_u16()),
@@ -295,7 +327,10 @@ impl ClientError {
     /// name that does not resolve, a refused TLS certificate
     /// ([`DownloadUnreachable`](Self::DownloadUnreachable) and its API-call
     /// kin [`Connect`](Self::Connect)), an answer that does not fit the spec,
-    /// configuration and file-system errors. The client has already
+    /// configuration and file-system errors, a message that breaks a rule
+    /// ([`InvalidMessage`](Self::InvalidMessage)), and a call that was not
+    /// sent again because sending it twice could apply it twice
+    /// ([`NotResent`](Self::NotResent): check before trying again). The client has already
     /// retried transient failures by its [`RetryPolicy`](super::RetryPolicy);
     /// this says whether a later try (the next poll, a redelivery) may work.
     pub fn is_transient(&self) -> bool {

@@ -4,23 +4,39 @@
 //! [`client.shipments()`](Client::shipments) and
 //! [`client.documents()`](Client::documents). Each is a cheap view of the
 //! client (same tokens, retries and rate limit) and the only way to make
-//! its calls. A new service area gets a group of its own: a struct holding
-//! `&Client`, a method on [`Client`] that returns it, and its calls written
-//! with `Client::call` (which turns a generated call's error into a
-//! [`ClientError`]).
+//! its calls: reading, and sending (what a buyer's or supplier's ERP sends
+//! about that area: an order and its indicators, documents and deliveries,
+//! an order response and the order actions under `orders()`; a despatch
+//! advice under `shipments()`; an upload under `documents()`).
+//!
+//! A new service area gets a group of its own: a struct holding `&Client`,
+//! a method on [`Client`] that returns it, and its calls written with
+//! `Client::call` (which turns a generated call's error into a
+//! [`ClientError`]). A call that sends a body returns a [`Message`] made
+//! from the operation's entry of the operation table, with its
+//! [`Resend`](super::Resend) rule stated (and documented) where the call
+//! is written.
 
 use std::path::Path;
 
+use progenitor_client::ClientInfo as _;
+
 use super::download::Download;
+use super::message::Message;
 use super::poll::{order_filters, order_request, shipment_filters, shipment_request, PollError};
+use super::upload::Upload;
 use super::{Client, ClientError, DocumentSource, PollBatch, PollStream};
+use crate::api::api_connector::types::{
+    self as connector, txml_shapes as connector_shapes, OkResponse,
+};
 use crate::api::common::types::{Order, Shipment, SingleDeliveryOrder};
 use crate::api::object_storage::types::DocumentMetadata;
+use crate::api::order::types::{self as actions, txml_shapes as action_shapes};
 use crate::api::order_search::types::{
     OrderPollFilters, OrderPollRequest, OrderPollResponse, SingleDeliveryOrderPollResponse,
 };
 use crate::api::shipment::types::{ShipmentPollFilters, ShipmentPollRequest, ShipmentPollResponse};
-use crate::api::{object_storage, order, order_search, shipment};
+use crate::api::{api_connector, object_storage, order, order_search, shipment};
 use crate::types::DateTime;
 
 /// Orders with a delivery schedule: `client.orders()`.
@@ -48,30 +64,47 @@ pub struct Documents<'a> {
     client: &'a Client,
 }
 
+/// The `api-version` of the api-connector spec.
+fn connector_version() -> &'static str {
+    api_connector::client::ApiConnectorClient::api_version()
+}
+
+/// The `api-version` of the order spec.
+fn order_version() -> &'static str {
+    order::client::OrderClient::api_version()
+}
+
+/// What an action on one order is, for errors.
+fn on_order(action: &str, order_id: &str) -> String {
+    format!("{action} of order {order_id}")
+}
+
 impl Client {
-    /// Orders with a delivery schedule: get, poll, stream.
+    /// Orders with a delivery schedule: get, poll, stream; send orders,
+    /// indicators, documents, deliveries and order responses; the order
+    /// actions.
     pub fn orders(&self) -> Orders<'_> {
         Orders { client: self }
     }
 
-    /// Orders with a single delivery per line: poll, stream (get them with
-    /// [`orders().get`](Orders::get)).
+    /// Orders with a single delivery per line: poll, stream, send (get them
+    /// with [`orders().get`](Orders::get)).
     pub fn single_delivery_orders(&self) -> SingleDeliveryOrders<'_> {
         SingleDeliveryOrders { client: self }
     }
 
-    /// Shipments: get, poll, stream.
+    /// Shipments: get, poll, stream; send despatch advices.
     pub fn shipments(&self) -> Shipments<'_> {
         Shipments { client: self }
     }
 
-    /// Documents: metadata and download.
+    /// Documents: metadata, download and upload.
     pub fn documents(&self) -> Documents<'_> {
         Documents { client: self }
     }
 }
 
-impl Orders<'_> {
+impl<'a> Orders<'a> {
     /// The whole order with all its lines (`GET /order/{orderId}`);
     /// `order_id` is the `orderId` of an order event or the `id` of an order.
     ///
@@ -152,6 +185,489 @@ impl Orders<'_> {
             .await
     }
 
+    /// Sends a new or updated purchase order with a delivery schedule per
+    /// line (`POST /api-connector/order`, order/buyer/issue/README.md,
+    /// order/buyer/update.md); also how lines are cancelled, completed or
+    /// marked delivered with the whole order. JSON, or tXML with
+    /// [`.format(WireFormat::Txml)`](Message::format). Tradecloud answers
+    /// `{"ok": true}` once the order is queued.
+    ///
+    /// # Retries
+    ///
+    /// [`Resend::Always`](super::Resend::Always): sending it again is an
+    /// update with the same data, since Tradecloud updates the order by its
+    /// `purchaseOrderNumber` and matches lines by `lines.position` and
+    /// delivery lines by `deliverySchedule.position` and
+    /// `deliveryHistory.position` (order/buyer/update.md).
+    ///
+    /// ```no_run
+    /// use tradecloud::api::api_connector::types::{OrderByBuyer, OrderLineByBuyer, SendOrderByBuyer};
+    /// use tradecloud::api::common::types::{DeliveryScheduleLine, Item, Prices};
+    ///
+    /// # async fn run(client: tradecloud::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let order = SendOrderByBuyer::builder()
+    ///     .order(OrderByBuyer::builder().supplier_account_number("540830").purchase_order_number("PO123"))
+    ///     .lines([OrderLineByBuyer::builder()
+    ///         .position("0001")
+    ///         .item(Item::builder().number("8711223344").name("Bearing").purchase_unit_of_measure_iso("PCE"))
+    ///         .delivery_schedule([
+    ///             DeliveryScheduleLine::builder().position("1").date("2025-06-02".parse::<tradecloud::types::Date>()?).quantity("40".parse::<tradecloud::types::Decimal>()?),
+    ///         ])])
+    ///     .build();
+    /// client.orders().send(&order).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn send(
+        &self,
+        order: &'a connector::SendOrderByBuyer,
+    ) -> Message<'a, connector::SendOrderByBuyer, OkResponse> {
+        Message::new(
+            self.client,
+            &api_connector::operations::SEND_ORDER_BY_BUYER_ROUTE,
+            connector_version(),
+            &[],
+            order,
+            Some(&connector_shapes::SendOrderByBuyer),
+            format!("the order {}", order.order.purchase_order_number),
+        )
+    }
+
+    /// Sends order and line indicators only (`cancelled`, `completed`,
+    /// `delivered`, ...) for an existing order
+    /// (`POST /api-connector/order/indicators`, order/buyer/cancel.md,
+    /// complete.md, receive-goods.md). An indicator on the order applies to
+    /// all its lines. Not for single delivery orders. JSON only.
+    ///
+    /// # Retries
+    ///
+    /// [`Resend::Always`](super::Resend::Always): an indicator sets a state
+    /// of the order or line matched by `purchaseOrderNumber` and `position`;
+    /// setting it again sets the same state.
+    pub fn send_indicators(
+        &self,
+        indicators: &'a connector::SendOrderIndicatorsByBuyer,
+    ) -> Message<'a, connector::SendOrderIndicatorsByBuyer, OkResponse> {
+        Message::new(
+            self.client,
+            &api_connector::operations::SEND_ORDER_INDICATORS_BY_BUYER_ROUTE,
+            connector_version(),
+            &[],
+            indicators,
+            Some(&connector_shapes::SendOrderIndicatorsByBuyer),
+            format!(
+                "the indicators of order {}",
+                indicators.order.purchase_order_number
+            ),
+        )
+    }
+
+    /// Attaches documents to an existing order or its lines
+    /// (`POST /api-connector/order/documents`,
+    /// order/buyer/issue/attach-document-api.md): files uploaded with
+    /// [`documents().upload`](Documents::upload) (`objectId`), on your
+    /// own server (`url`), or meta data only. Creates the
+    /// `OrderDocumentsAttachedByBuyer` event for the supplier. JSON only.
+    ///
+    /// # Retries
+    ///
+    /// "If a document with the same code is already attached to the order
+    /// or line, the document will be replaced, else it will be appended"
+    /// (attach-document-api.md). So when every document has a `code`,
+    /// sending again replaces them with themselves:
+    /// [`Resend::Always`](super::Resend::Always). When one has none,
+    /// sending again would attach it twice:
+    /// [`Resend::IfNotReceived`](super::Resend::IfNotReceived). Give your
+    /// documents a code.
+    pub fn attach_documents(
+        &self,
+        documents: &'a connector::AttachOrderDocumentsByBuyer,
+    ) -> Message<'a, connector::AttachOrderDocumentsByBuyer, OkResponse> {
+        let message = Message::new(
+            self.client,
+            &api_connector::operations::ATTACH_ORDER_DOCUMENTS_BY_BUYER_ROUTE,
+            connector_version(),
+            &[],
+            documents,
+            Some(&connector_shapes::AttachOrderDocumentsByBuyer),
+            format!(
+                "the documents of order {}",
+                documents.order.purchase_order_number
+            ),
+        );
+        let coded = |list: &Option<Vec<crate::api::common::types::Document>>| {
+            list.iter()
+                .flatten()
+                .all(|d| d.code.as_deref().is_some_and(|c| !c.trim().is_empty()))
+        };
+        let all_coded = coded(&documents.order.documents)
+            && documents
+                .lines
+                .iter()
+                .flatten()
+                .all(|l| coded(&l.documents));
+        if all_coded {
+            message
+        } else {
+            message.resend_if_not_received(
+                "a document without a code would be attached twice; give every document a `code` \
+                 (sending again then replaces them), or check the order's documents first",
+            )
+        }
+    }
+
+    /// Appends deliveries (goods received) to the delivery history of
+    /// existing order lines (`POST /api-connector/order/deliveries`,
+    /// order/buyer/receive-goods.md). Not for single delivery orders. JSON
+    /// only.
+    ///
+    /// # Retries
+    ///
+    /// [`Resend::IfNotReceived`](super::Resend::IfNotReceived): this
+    /// endpoint "will append the deliveries to the order line's delivery
+    /// history" (receive-goods.md), so the same message sent twice records
+    /// the goods twice. When retries matter, send the whole history with
+    /// [`send_delivery_history`](Self::send_delivery_history), which
+    /// replaces it and is retried.
+    pub fn send_deliveries(
+        &self,
+        deliveries: &'a connector::SendOrderDeliveriesByBuyer,
+    ) -> Message<'a, connector::SendOrderDeliveriesByBuyer, OkResponse> {
+        Message::new(
+            self.client,
+            &api_connector::operations::SEND_ORDER_DELIVERIES_BY_BUYER,
+            connector_version(),
+            &[],
+            deliveries,
+            Some(&connector_shapes::SendOrderDeliveriesByBuyer),
+            format!(
+                "the deliveries of order {}",
+                deliveries.order.purchase_order_number
+            ),
+        )
+        .resend_if_not_received(
+            "sending the deliveries again would append them twice; check the lines' delivery history \
+             (client.orders().get) first, or send the whole history with send_delivery_history, which replaces it",
+        )
+    }
+
+    /// Replaces the delivery history of the order lines in the message
+    /// (`POST /api-connector/order/deliveryHistory`,
+    /// order/buyer/receive-goods.md); an empty `deliveryHistory` clears a
+    /// line's, lines not in the message stay as they are. Not for single
+    /// delivery orders. JSON only.
+    ///
+    /// # Retries
+    ///
+    /// [`Resend::Always`](super::Resend::Always): "this endpoint replaces
+    /// the delivery history per order line with the deliveries in the
+    /// request" (receive-goods.md); replacing it again with the same
+    /// deliveries changes nothing.
+    pub fn send_delivery_history(
+        &self,
+        history: &'a connector::SendOrderDeliveryHistoryByBuyer,
+    ) -> Message<'a, connector::SendOrderDeliveryHistoryByBuyer, OkResponse> {
+        Message::new(
+            self.client,
+            &api_connector::operations::SEND_ORDER_DELIVERY_HISTORY_BY_BUYER,
+            connector_version(),
+            &[],
+            history,
+            Some(&connector_shapes::SendOrderDeliveryHistoryByBuyer),
+            format!(
+                "the delivery history of order {}",
+                history.order.purchase_order_number
+            ),
+        )
+    }
+
+    /// Answers a purchase order as the supplier: accept, reject or propose
+    /// per line or for the whole order
+    /// (`POST /api-connector/order-response`,
+    /// order/supplier/send-order-response/README.md). JSON, or tXML with
+    /// [`.format(WireFormat::Txml)`](Message::format).
+    ///
+    /// # Retries
+    ///
+    /// [`Resend::Always`](super::Resend::Always): the response is matched
+    /// to the order by `purchaseOrderNumber` and to its lines by
+    /// `purchaseOrderLinePosition`; a line "stays `Confirmed` if responded
+    /// values match the confirmed values" (send-order-response/README.md),
+    /// so the same response sent again is an update with the same data.
+    ///
+    /// ```no_run
+    /// use tradecloud::api::api_connector::types::{
+    ///     OrderResponseBySupplier, OrderResponseLineBySupplier, SendOrderResponseBySupplier,
+    /// };
+    /// use tradecloud::api::common::types::SupplierLineIndicators;
+    ///
+    /// # async fn run(client: tradecloud::client::Client) -> Result<(), tradecloud::client::ClientError> {
+    /// let response = SendOrderResponseBySupplier::builder()
+    ///     .order(OrderResponseBySupplier::builder().buyer_account_number("340760").purchase_order_number("PO123"))
+    ///     .lines([OrderResponseLineBySupplier::builder()
+    ///         .purchase_order_line_position("0001")
+    ///         .indicators(SupplierLineIndicators::builder().accepted(true))])
+    ///     .build();
+    /// client.orders().respond(&response).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn respond(
+        &self,
+        response: &'a connector::SendOrderResponseBySupplier,
+    ) -> Message<'a, connector::SendOrderResponseBySupplier, OkResponse> {
+        Message::new(
+            self.client,
+            &api_connector::operations::SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE,
+            connector_version(),
+            &[],
+            response,
+            Some(&connector_shapes::SendOrderResponseBySupplier),
+            format!(
+                "the order response to {}",
+                response.order.purchase_order_number
+            ),
+        )
+    }
+
+    /// Approves, as the buyer, the open supplier requests (proposals,
+    /// reopen and reschedule requests) of the given lines
+    /// (`POST /order/{orderId}/requests/buyer/approve`; Tradecloud's
+    /// example BulkApproveRejectRequests). Tradecloud documents no members
+    /// of the answer.
+    ///
+    /// # Retries
+    ///
+    /// [`Resend::Always`](super::Resend::Always), as every order action but
+    /// [`resend`](Self::resend): an action moves the lines to a state, and
+    /// repeating it cannot apply it twice (an approved request is no longer
+    /// open). A repeat after an answer was lost may be answered `400` or,
+    /// with `version`, `409`: fetch the order to see where it stands.
+    pub fn approve_requests(
+        &self,
+        order_id: &'a str,
+        approval: &'a actions::ApproveRequestsAsBuyer,
+    ) -> Message<'a, actions::ApproveRequestsAsBuyer, serde_json::Value> {
+        self.action(
+            &order::operations::APPROVE_REQUESTS_AS_BUYER_ROUTE,
+            &[("orderId", order_id)],
+            approval,
+            Some(&action_shapes::ApproveRequestsAsBuyer),
+            on_order("the approval of requests", order_id),
+        )
+    }
+
+    /// Rejects, as the buyer, the open supplier requests of the given lines,
+    /// with a reason (`POST /order/{orderId}/requests/buyer/reject`).
+    /// Retries as [`approve_requests`](Self::approve_requests).
+    pub fn reject_requests(
+        &self,
+        order_id: &'a str,
+        rejection: &'a actions::RejectRequestsAsBuyer,
+    ) -> Message<'a, actions::RejectRequestsAsBuyer, serde_json::Value> {
+        self.action(
+            &order::operations::REJECT_REQUESTS_AS_BUYER_ROUTE,
+            &[("orderId", order_id)],
+            rejection,
+            Some(&action_shapes::RejectRequestsAsBuyer),
+            on_order("the rejection of requests", order_id),
+        )
+    }
+
+    /// Approves the supplier's shipment reschedule request of one line
+    /// (`POST /order/{orderId}/line/{position}/reschedule/approve`).
+    /// Retries as [`approve_requests`](Self::approve_requests).
+    pub fn approve_reschedule(
+        &self,
+        order_id: &'a str,
+        position: &'a str,
+        approval: &'a actions::ApproveShipmentRescheduleRequest,
+    ) -> Message<'a, actions::ApproveShipmentRescheduleRequest, serde_json::Value> {
+        self.action(
+            &order::operations::APPROVE_SHIPMENT_RESCHEDULE_REQUEST_ROUTE,
+            &[("orderId", order_id), ("position", position)],
+            approval,
+            Some(&action_shapes::ApproveShipmentRescheduleRequest),
+            on_order(
+                &format!("the reschedule approval of line {position}"),
+                order_id,
+            ),
+        )
+    }
+
+    /// Rejects the supplier's shipment reschedule request of one line, with
+    /// a reason (`POST /order/{orderId}/line/{position}/reschedule/reject`).
+    /// Retries as [`approve_requests`](Self::approve_requests).
+    pub fn reject_reschedule(
+        &self,
+        order_id: &'a str,
+        position: &'a str,
+        rejection: &'a actions::RejectShipmentRescheduleRequest,
+    ) -> Message<'a, actions::RejectShipmentRescheduleRequest, serde_json::Value> {
+        self.action(
+            &order::operations::REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE,
+            &[("orderId", order_id), ("position", position)],
+            rejection,
+            Some(&action_shapes::RejectShipmentRescheduleRequest),
+            on_order(
+                &format!("the reschedule rejection of line {position}"),
+                order_id,
+            ),
+        )
+    }
+
+    /// Completes order lines on the order service
+    /// (`POST /order/{orderId}/complete`; the api-connector way is
+    /// `completed` in [`send_indicators`](Self::send_indicators)).
+    /// Retries as [`approve_requests`](Self::approve_requests).
+    pub fn complete_lines(
+        &self,
+        order_id: &'a str,
+        lines: &'a actions::OrderLinePositions,
+    ) -> Message<'a, actions::OrderLinePositions, serde_json::Value> {
+        self.action(
+            &order::operations::COMPLETE_ORDER_LINES,
+            &[("orderId", order_id)],
+            lines,
+            Some(&action_shapes::OrderLinePositions),
+            on_order("completing lines", order_id),
+        )
+    }
+
+    /// Marks order lines delivered on the order service
+    /// (`POST /order/{orderId}/deliver`). Retries as
+    /// [`approve_requests`](Self::approve_requests).
+    pub fn deliver_lines(
+        &self,
+        order_id: &'a str,
+        lines: &'a actions::OrderLinePositions,
+    ) -> Message<'a, actions::OrderLinePositions, serde_json::Value> {
+        self.action(
+            &order::operations::DELIVER_ORDER_LINES,
+            &[("orderId", order_id)],
+            lines,
+            Some(&action_shapes::OrderLinePositions),
+            on_order("delivering lines", order_id),
+        )
+    }
+
+    /// Reverts cancelled order lines (`POST /order/{orderId}/revertCancelled`).
+    /// Retries as [`approve_requests`](Self::approve_requests).
+    pub fn revert_cancelled_lines(
+        &self,
+        order_id: &'a str,
+        lines: &'a actions::RevertOrderLines,
+    ) -> Message<'a, actions::RevertOrderLines, serde_json::Value> {
+        self.action(
+            &order::operations::REVERT_CANCELLED_ORDER_LINES,
+            &[("orderId", order_id)],
+            lines,
+            Some(&action_shapes::RevertOrderLines),
+            on_order("reverting cancelled lines", order_id),
+        )
+    }
+
+    /// Reverts completed order lines (`POST /order/{orderId}/revertCompleted`).
+    /// Retries as [`approve_requests`](Self::approve_requests).
+    pub fn revert_completed_lines(
+        &self,
+        order_id: &'a str,
+        lines: &'a actions::RevertOrderLines,
+    ) -> Message<'a, actions::RevertOrderLines, serde_json::Value> {
+        self.action(
+            &order::operations::REVERT_COMPLETED_ORDER_LINES,
+            &[("orderId", order_id)],
+            lines,
+            Some(&action_shapes::RevertOrderLines),
+            on_order("reverting completed lines", order_id),
+        )
+    }
+
+    /// Sets the logistics status, ETD and ETA of delivery lines of one
+    /// order line (`POST /order/{orderId}/line/{position}/deliverySchedule`;
+    /// Tradecloud's example SetDeliverySchedule). Retries as
+    /// [`approve_requests`](Self::approve_requests).
+    pub fn update_delivery_schedule(
+        &self,
+        order_id: &'a str,
+        position: &'a str,
+        update: &'a actions::UpdateOrderLineDeliverySchedule,
+    ) -> Message<'a, actions::UpdateOrderLineDeliverySchedule, serde_json::Value> {
+        self.action(
+            &order::operations::UPDATE_ORDER_LINE_DELIVERY_SCHEDULE,
+            &[("orderId", order_id), ("position", position)],
+            update,
+            Some(&action_shapes::UpdateOrderLineDeliverySchedule),
+            on_order(
+                &format!("the delivery schedule of line {position}"),
+                order_id,
+            ),
+        )
+    }
+
+    /// Makes another user the buyer contact of the order
+    /// (`POST /order/{orderId}/buyer/contact/reassign`). Retries as
+    /// [`approve_requests`](Self::approve_requests).
+    pub fn reassign_contact(
+        &self,
+        order_id: &'a str,
+        contact: &'a actions::ReassignContact,
+    ) -> Message<'a, actions::ReassignContact, serde_json::Value> {
+        self.action(
+            &order::operations::REASSIGN_BUYER_CONTACT,
+            &[("orderId", order_id)],
+            contact,
+            Some(&action_shapes::ReassignContact),
+            on_order("reassigning the contact", order_id),
+        )
+    }
+
+    /// Sends the order to the supplier's integration again
+    /// (`POST /order/{orderId}/buyer/resend`, event `OrderResentByBuyer`;
+    /// Tradecloud's example ResendOrders sends `{}`, as
+    /// `ResendOrder::default()` does).
+    ///
+    /// # Retries
+    ///
+    /// [`Resend::IfNotReceived`](super::Resend::IfNotReceived): each call
+    /// is one more delivery to the supplier.
+    pub fn resend(
+        &self,
+        order_id: &'a str,
+        body: &'a actions::ResendOrder,
+    ) -> Message<'a, actions::ResendOrder, serde_json::Value> {
+        self.action(
+            &order::operations::BUYER_RESEND_ORDER_ROUTE,
+            &[("orderId", order_id)],
+            body,
+            Some(&action_shapes::ResendOrder),
+            on_order("resending", order_id),
+        )
+        .resend_if_not_received(
+            "each resend delivers the order to the supplier once more; check whether it arrived \
+             before resending it",
+        )
+    }
+
+    fn action<B: serde::Serialize + crate::types::Validate>(
+        &self,
+        operation: &'static crate::operation::Operation,
+        params: &[(&str, &str)],
+        body: &'a B,
+        shape: Option<&'static crate::txml::Shape>,
+        what: String,
+    ) -> Message<'a, B, serde_json::Value> {
+        Message::new(
+            self.client,
+            operation,
+            order_version(),
+            params,
+            body,
+            shape,
+            what,
+        )
+    }
+
     /// The generated client of the order API (same authentication, retries
     /// and rate limit), for operations without a call here.
     pub fn api(&self) -> &order::client::OrderClient {
@@ -165,7 +681,33 @@ impl Orders<'_> {
     }
 }
 
-impl SingleDeliveryOrders<'_> {
+impl<'a> SingleDeliveryOrders<'a> {
+    /// Sends a new or updated purchase order with a single delivery per
+    /// line (`POST /api-connector/order/single-delivery`,
+    /// order/buyer/issue/delivery-schedule.md). JSON, or tXML with
+    /// [`.format(WireFormat::Txml)`](Message::format) (root element
+    /// `SendOrderByBuyer`, as the delivery schedule variant).
+    ///
+    /// # Retries
+    ///
+    /// [`Resend::Always`](super::Resend::Always), as
+    /// [`orders().send`](Orders::send): Tradecloud updates the order by its
+    /// `purchaseOrderNumber` and line positions (order/buyer/update.md).
+    pub fn send(
+        &self,
+        order: &'a connector::SendSingleDeliveryOrderByBuyer,
+    ) -> Message<'a, connector::SendSingleDeliveryOrderByBuyer, OkResponse> {
+        Message::new(
+            self.client,
+            &api_connector::operations::SEND_SINGLE_DELIVERY_ORDER_BY_BUYER_ROUTE,
+            connector_version(),
+            &[],
+            order,
+            Some(&connector_shapes::SendSingleDeliveryOrderByBuyer),
+            format!("the order {}", order.order.purchase_order_number),
+        )
+    }
+
     /// Everything changed after `watermark`, page by page; see [`PollStream`].
     pub fn stream_since(&self, watermark: Option<DateTime>) -> PollStream<SingleDeliveryOrder> {
         self.stream_filtered(order_filters(watermark))
@@ -215,7 +757,54 @@ impl SingleDeliveryOrders<'_> {
     }
 }
 
-impl Shipments<'_> {
+impl<'a> Shipments<'a> {
+    /// Sends a new or updated despatch advice as the supplier
+    /// (`POST /api-connector/shipment/despatch-advice`,
+    /// shipment/supplier/send-despatch-advice.md). The buyer account number
+    /// is verified; missing item details are taken from the purchase
+    /// order. JSON only.
+    ///
+    /// # Retries
+    ///
+    /// [`Resend::Always`](super::Resend::Always): Tradecloud takes "either a
+    /// new or updated despatch advice", identified by its unique
+    /// `despatchAdviceNumber` (send-despatch-advice.md); the same advice
+    /// sent again updates it with the same data.
+    ///
+    /// ```no_run
+    /// use tradecloud::api::api_connector::types::{DespatchAdviceHeader, DespatchAdviceLine, SendDespatchAdviceBySupplier};
+    ///
+    /// # async fn run(client: tradecloud::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let advice = SendDespatchAdviceBySupplier::builder()
+    ///     .header(DespatchAdviceHeader::builder().buyer_account_number("340760").despatch_advice_number("DA-1001"))
+    ///     .lines([DespatchAdviceLine::builder()
+    ///         .despatch_advice_line_position("1")
+    ///         .purchase_order_number("PO123")
+    ///         .purchase_order_line_position("0001")
+    ///         .despatch_quantity("40".parse::<tradecloud::types::Decimal>()?)])
+    ///     .build();
+    /// client.shipments().send_despatch_advice(&advice).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn send_despatch_advice(
+        &self,
+        advice: &'a connector::SendDespatchAdviceBySupplier,
+    ) -> Message<'a, connector::SendDespatchAdviceBySupplier, OkResponse> {
+        Message::new(
+            self.client,
+            &api_connector::operations::SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE,
+            connector_version(),
+            &[],
+            advice,
+            Some(&connector_shapes::SendDespatchAdviceBySupplier),
+            format!(
+                "the despatch advice {}",
+                advice.header.despatch_advice_number
+            ),
+        )
+    }
+
     /// A shipment with all its lines and documents
     /// (`GET /shipment/{shipmentId}`).
     pub async fn get(&self, shipment_id: &str) -> Result<Shipment, ClientError> {
@@ -329,6 +918,40 @@ impl<'a> Documents<'a> {
         dest: impl AsRef<Path>,
     ) -> Download<'a> {
         Download::new(self.client, source.into(), dest.as_ref().to_path_buf())
+    }
+
+    /// Uploads a file to Tradecloud's object storage when awaited
+    /// (`POST /object-storage/document`,
+    /// order/supplier/send-order-response/attach-document.md): its
+    /// [`Uploaded::object_id`](super::Uploaded::object_id) is then attached
+    /// as `documents.objectId` of an order response, an order, a line or
+    /// an attach-documents message. See [`Upload`] for the file name, the
+    /// media type and [`progress`](Upload::progress) reports.
+    ///
+    /// The file streams from disk in chunks (constant memory, whatever its
+    /// size). A file name with an extension Tradecloud blocks
+    /// ([`blocked_extension`](super::blocked_extension), security/documents.md)
+    /// fails before anything is sent.
+    ///
+    /// # Retries
+    ///
+    /// [`Resend::IfNotReceived`](super::Resend::IfNotReceived): each upload
+    /// stores a new document under a new `objectId`, so the file is sent
+    /// again (read from disk again) only when it provably did not arrive:
+    /// no connection, refused unread (`429`, `408`, a `401` renewing the
+    /// token), or a connection that broke before the whole file went out.
+    /// After a `5xx` answer, a time-out, or a connection lost once the
+    /// whole file was sent, the upload fails with
+    /// [`ClientError::NotResent`]: uploading again is safe but stores a
+    /// second copy, of which only the `objectId` you attach is ever shown.
+    ///
+    /// # Time-out
+    ///
+    /// One send may take the client's time-out plus one second per
+    /// [`MIN_UPLOAD_RATE`](super::MIN_UPLOAD_RATE) bytes of the file (30 s
+    /// and 5 min 20 s for 20 MB, with the default time-out).
+    pub fn upload(&self, path: impl AsRef<Path>) -> Upload<'a> {
+        Upload::new(self.client, path.as_ref().to_path_buf())
     }
 
     /// The generated client of the object storage API.

@@ -29,7 +29,47 @@
 //!   once. An error says from which watermark to resume ([`PollError`]).
 //! * **Documents** (order/*/receive/download-document.md):
 //!   [`Documents::download`] streams a document to disk atomically,
-//!   renewing expired presigned URLs.
+//!   renewing expired presigned URLs; [`Documents::upload`] streams a file
+//!   from disk into the object storage and answers its `objectId`.
+//! * **Sending** (api/requests.md, api/rules.md): orders, order responses,
+//!   indicators, documents, deliveries, despatch advices and the order
+//!   actions are [`Message`]s, checked against the documented rules before
+//!   anything is sent ([`ClientError::InvalidMessage`], with the JSON path
+//!   of each member and the rule), sent as JSON or tXML
+//!   ([`WireFormat`], where the spec takes `application/xml`), and retried
+//!   only where sending twice has the effect of sending once ([`Resend`];
+//!   each call says which and why).
+//!
+//! A supplier's answer to a new order, with a document:
+//!
+//! ```no_run
+//! use tradecloud::api::api_connector::types::{
+//!     OrderResponseBySupplier, OrderResponseLineBySupplier, SendOrderResponseBySupplier,
+//! };
+//! use tradecloud::api::common::types::{Document, SupplierLineIndicators};
+//!
+//! # async fn run(client: tradecloud::client::Client) -> Result<(), tradecloud::client::ClientError> {
+//! // 1. Upload the order confirmation; Tradecloud answers its objectId.
+//! let pdf = client.documents().upload("out/PO123-confirmation.pdf").await?;
+//! // 2. Accept line 0001 and attach the document to the response.
+//! let response = SendOrderResponseBySupplier::builder()
+//!     .order(
+//!         OrderResponseBySupplier::builder()
+//!             .buyer_account_number("340760")
+//!             .purchase_order_number("PO123")
+//!             .documents([Document::builder()
+//!                 .code("SO-9876-confirmation")
+//!                 .name(pdf.file_name.clone())
+//!                 .object_id(pdf.object_id.clone())]),
+//!     )
+//!     .lines([OrderResponseLineBySupplier::builder()
+//!         .purchase_order_line_position("0001")
+//!         .indicators(SupplierLineIndicators::builder().accepted(true))])
+//!     .build();
+//! client.orders().respond(&response).await?;
+//! # Ok(())
+//! # }
+//! ```
 //! * **Tracing**: one `tradecloud.request` span per call with method, path
 //!   template, status, attempts and latency; never a secret.
 //!
@@ -64,26 +104,30 @@ mod builder;
 mod download;
 mod error;
 mod groups;
+mod message;
 mod pipeline;
 mod poll;
 mod rate_limit;
 mod report;
 mod retry;
+mod upload;
 
 pub use builder::{
     AuthMode, ClientBuilder, Environment, ACCEPTANCE_BASE_URL, ENV_BASE_URL, ENV_ENVIRONMENT,
     ENV_PASSWORD, ENV_USERNAME, PRODUCTION_BASE_URL,
 };
 pub use download::{
-    safe_file_name, DocumentSource, Download, DownloadOutcome, DownloadProgress, Downloaded,
+    safe_file_name, DocumentSource, Download, DownloadOutcome, Downloaded, Progress,
 };
 pub use error::ClientError;
 pub use groups::{Documents, Orders, Shipments, SingleDeliveryOrders};
+pub use message::{EncodedMessage, Message, Resend, WireFormat};
 pub use poll::{PollBatch, PollError, PollStream, Polled, POLL_PAGE_SIZE};
 pub use report::AuthStep;
 pub use retry::{
     is_retryable_status, is_transient_error, retry_after, Attempt, Finished, RetryPolicy, Retrying,
 };
+pub use upload::{blocked_extension, Upload, Uploaded, BLOCKED_EXTENSIONS, CHUNK, MIN_UPLOAD_RATE};
 
 use crate::api::common::types::ErrorResponse;
 use crate::api::{authentication, object_storage, order, order_search, shipment};
@@ -166,17 +210,33 @@ pub struct ClientStats {
     pub refreshes: u64,
 }
 
+/// The HTTP clients of a [`Client`]: API calls (a time-out for the whole
+/// answer), downloads (a time-out between two reads) and uploads (a
+/// time-out per upload, growing with the file).
+pub(crate) struct Transports {
+    pub(crate) api: reqwest::Client,
+    pub(crate) download: reqwest::Client,
+    pub(crate) upload: reqwest::Client,
+}
+
 /// A Tradecloud API v2 client: cheap to clone, `Send + Sync`, to share by
 /// all tasks of an integration.
 ///
 /// Its calls are grouped by service area; each call exists once:
 ///
-/// | group | calls |
-/// | --- | --- |
-/// | [`client.orders()`](Client::orders) | [`get`](Orders::get), [`stream_since`](Orders::stream_since), [`stream_filtered`](Orders::stream_filtered), [`poll_since`](Orders::poll_since), [`poll_filtered`](Orders::poll_filtered), [`poll_page`](Orders::poll_page), [`api`](Orders::api), [`search_api`](Orders::search_api) |
-/// | [`client.single_delivery_orders()`](Client::single_delivery_orders) | [`stream_since`](SingleDeliveryOrders::stream_since), [`stream_filtered`](SingleDeliveryOrders::stream_filtered), [`poll_since`](SingleDeliveryOrders::poll_since), [`poll_filtered`](SingleDeliveryOrders::poll_filtered), [`poll_page`](SingleDeliveryOrders::poll_page) |
-/// | [`client.shipments()`](Client::shipments) | [`get`](Shipments::get), [`stream_since`](Shipments::stream_since), [`stream_filtered`](Shipments::stream_filtered), [`poll_since`](Shipments::poll_since), [`poll_filtered`](Shipments::poll_filtered), [`poll_page`](Shipments::poll_page), [`api`](Shipments::api) |
-/// | [`client.documents()`](Client::documents) | [`metadata`](Documents::metadata), [`download`](Documents::download), [`api`](Documents::api) |
+/// | group | read | send |
+/// | --- | --- | --- |
+/// | [`client.orders()`](Client::orders) | [`get`](Orders::get), [`stream_since`](Orders::stream_since), [`stream_filtered`](Orders::stream_filtered), [`poll_since`](Orders::poll_since), [`poll_filtered`](Orders::poll_filtered), [`poll_page`](Orders::poll_page), [`api`](Orders::api), [`search_api`](Orders::search_api) | buyer: [`send`](Orders::send), [`send_indicators`](Orders::send_indicators), [`attach_documents`](Orders::attach_documents), [`send_deliveries`](Orders::send_deliveries), [`send_delivery_history`](Orders::send_delivery_history); supplier: [`respond`](Orders::respond); order actions: [`approve_requests`](Orders::approve_requests), [`reject_requests`](Orders::reject_requests), [`approve_reschedule`](Orders::approve_reschedule), [`reject_reschedule`](Orders::reject_reschedule), [`complete_lines`](Orders::complete_lines), [`deliver_lines`](Orders::deliver_lines), [`revert_cancelled_lines`](Orders::revert_cancelled_lines), [`revert_completed_lines`](Orders::revert_completed_lines), [`update_delivery_schedule`](Orders::update_delivery_schedule), [`reassign_contact`](Orders::reassign_contact), [`resend`](Orders::resend) |
+/// | [`client.single_delivery_orders()`](Client::single_delivery_orders) | [`stream_since`](SingleDeliveryOrders::stream_since), [`stream_filtered`](SingleDeliveryOrders::stream_filtered), [`poll_since`](SingleDeliveryOrders::poll_since), [`poll_filtered`](SingleDeliveryOrders::poll_filtered), [`poll_page`](SingleDeliveryOrders::poll_page) | buyer: [`send`](SingleDeliveryOrders::send) |
+/// | [`client.shipments()`](Client::shipments) | [`get`](Shipments::get), [`stream_since`](Shipments::stream_since), [`stream_filtered`](Shipments::stream_filtered), [`poll_since`](Shipments::poll_since), [`poll_filtered`](Shipments::poll_filtered), [`poll_page`](Shipments::poll_page), [`api`](Shipments::api) | supplier: [`send_despatch_advice`](Shipments::send_despatch_advice) |
+/// | [`client.documents()`](Client::documents) | [`metadata`](Documents::metadata), [`download`](Documents::download), [`api`](Documents::api) | [`upload`](Documents::upload) |
+///
+/// A call that sends a body returns a [`Message`]: awaiting it checks the
+/// documented rules first ([`ClientError::InvalidMessage`] names the
+/// member and the rule; nothing is sent), sends JSON, or tXML after
+/// [`.format(WireFormat::Txml)`](Message::format) where the spec takes it,
+/// and retries by the call's [`Resend`] rule, which its documentation states
+/// with the reason.
 ///
 /// and on the client itself: [`login`](Client::login) (to check the
 /// credentials early), [`logout`](Client::logout), [`stats`](Client::stats).
@@ -222,6 +282,11 @@ struct ClientInner {
     context: ClientContext,
     http: reqwest::Client,
     download_http: reqwest::Client,
+    /// Uploads: no time-out of its own (each upload sets one that grows
+    /// with the file's size).
+    upload_http: reqwest::Client,
+    /// The builder's time-out.
+    timeout: std::time::Duration,
     authentication: authentication::client::AuthenticationClient,
     order: order::client::OrderClient,
     order_search: order_search::client::OrderSearchClient,
@@ -262,9 +327,14 @@ impl Client {
     fn assemble(
         base_url: String,
         shared: Arc<Shared>,
-        http: reqwest::Client,
-        download_http: reqwest::Client,
+        http: Transports,
+        timeout: std::time::Duration,
     ) -> Client {
+        let Transports {
+            api: http,
+            download: download_http,
+            upload: upload_http,
+        } = http;
         let context = ClientContext {
             shared: Some(shared.clone()),
         };
@@ -299,6 +369,8 @@ impl Client {
             shared,
             context,
             download_http,
+            upload_http,
+            timeout,
         };
         Client {
             inner: Arc::new(inner),
@@ -438,5 +510,16 @@ mod tests {
         );
         spawnable(client.orders().stream_since(None));
         send(client.logout());
+        let order = crate::api::api_connector::types::SendOrderByBuyer::default();
+        send(client.orders().send(&order).into_future());
+        let resend = crate::api::order::types::ResendOrder::default();
+        send(client.orders().resend("x", &resend).into_future());
+        send(
+            client
+                .documents()
+                .upload("x")
+                .progress(|_| {})
+                .into_future(),
+        );
     }
 }

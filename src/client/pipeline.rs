@@ -48,7 +48,7 @@ use super::answer::{self, describe};
 use super::auth::{AuthFailure, AuthTarget, Renewal};
 use super::report::{self, CallReport};
 use super::retry::{is_retryable_status, is_transient_error, retry_after, Attempt, RetryPolicy};
-use super::{AuthMode, ClientContext, Shared};
+use super::{AuthMode, ClientContext, Resend, Shared};
 use crate::operation::{AuthScheme, Operation};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -74,6 +74,7 @@ macro_rules! client_hooks {
 }
 
 client_hooks!(
+    api_connector::ApiConnectorClient,
     authentication::AuthenticationClient,
     order::OrderClient,
     order_search::OrderSearchClient,
@@ -129,6 +130,62 @@ enum Failure {
     Auth(AuthFailure),
 }
 
+/// Builds one more copy of a request whose body cannot be copied (a file
+/// streamed from disk), for a retry or a resend after a `401`.
+pub(crate) type Rebuild<'a> = Box<dyn FnMut() -> reqwest::Result<Request> + Send + 'a>;
+
+/// Whether part of the body of the request sent last never went to the
+/// connection (so the server cannot have received the whole request).
+pub(crate) type Unsent<'a> = Box<dyn Fn() -> bool + Send + Sync + 'a>;
+
+/// The requests of one call: copies of one request, or requests built
+/// anew for each send.
+pub(crate) enum Requests<'a> {
+    /// One request, sent as copies (`try_clone`); one whose body cannot be
+    /// copied is sent once, without retries.
+    Once(Request),
+    /// A first request, how to build the next ones, and whether the body
+    /// of the last one was not sent whole.
+    Rebuilt(Request, Rebuild<'a>, Unsent<'a>),
+}
+
+/// Hands out the request of each send of a call.
+struct Source<'a> {
+    /// The request to copy, or the next one to send.
+    next: Option<Request>,
+    rebuild: Option<Rebuild<'a>>,
+}
+
+impl<'a> Source<'a> {
+    fn new(next: Request, rebuild: Option<Rebuild<'a>>) -> Self {
+        Source {
+            next: Some(next),
+            rebuild,
+        }
+    }
+
+    /// Whether a call can be sent more than once.
+    fn repeatable(&self) -> bool {
+        self.rebuild.is_some() || self.next.as_ref().and_then(Request::try_clone).is_some()
+    }
+
+    /// The request to send now; `None` when there is none left (a body
+    /// that could not be copied was sent already).
+    fn take(&mut self) -> Option<reqwest::Result<Request>> {
+        if let Some(next) = self.next.take() {
+            if self.rebuild.is_none() {
+                // Keep the original to copy again.
+                if let Some(copy) = next.try_clone() {
+                    self.next = Some(next);
+                    return Some(Ok(copy));
+                }
+            }
+            return Some(Ok(next));
+        }
+        self.rebuild.as_mut().map(|rebuild| rebuild())
+    }
+}
+
 /// What one call shares between its attempts.
 struct Call<'a> {
     http: &'a reqwest::Client,
@@ -137,12 +194,16 @@ struct Call<'a> {
     kind: AuthKind,
     operation: &'static str,
     renewals: AtomicU32,
+    resend: Resend,
+    source: std::sync::Mutex<Source<'a>>,
+    unsent: Option<Unsent<'a>>,
 }
 
 /// Sends `request` for operation `operation` (the generated client's name
 /// for it; `facts` its entry of the spec's operation table): with
 /// authentication, retries and the rate limit when `context` is
-/// configured, as is otherwise.
+/// configured, as is otherwise. Retried by the client's policy
+/// ([`Resend::Always`]).
 ///
 /// Boxed because a call may log in first, and the login is itself a call of
 /// a generated client that comes back here.
@@ -154,14 +215,56 @@ pub(crate) fn exec<'a>(
     operation: &'static str,
     facts: Option<&'static Operation>,
 ) -> BoxFuture<'a, reqwest::Result<Response>> {
+    exec_with(
+        http,
+        baseurl,
+        context,
+        Requests::Once(request),
+        operation,
+        facts,
+        Resend::Always,
+    )
+}
+
+/// [`exec`] with the requests of a call and its resend rule: with
+/// [`Resend::IfNotReceived`] only a connection that could not be made and
+/// a `429` or `408` answer (refused unread) are retried, and a `5xx`
+/// answer is handed back at once.
+pub(crate) fn exec_with<'a>(
+    http: &'a reqwest::Client,
+    baseurl: &'a str,
+    context: &'a ClientContext,
+    requests: Requests<'a>,
+    operation: &'static str,
+    facts: Option<&'static Operation>,
+    resend: Resend,
+) -> BoxFuture<'a, reqwest::Result<Response>> {
     let template = facts.map_or(operation, |o| o.path);
-    let span = request_span(request.method(), template, operation);
+    let method = match &requests {
+        Requests::Once(request) | Requests::Rebuilt(request, ..) => request.method().clone(),
+    };
+    let span = request_span(&method, template, operation);
     Box::pin(
         async move {
             let Some(shared) = context.shared.as_deref() else {
+                let (Requests::Once(request) | Requests::Rebuilt(request, ..)) = requests;
                 return http.execute(request).await;
             };
             let started = Instant::now();
+            let (source, unsent) = match requests {
+                Requests::Once(request) => (Source::new(request, None), None),
+                Requests::Rebuilt(request, rebuild, unsent) => {
+                    (Source::new(request, Some(rebuild)), Some(unsent))
+                }
+            };
+            // A body that cannot be copied and has no way to be built again
+            // is sent once, without retries. The generated clients never
+            // build one.
+            let policy = if source.repeatable() {
+                shared.retry
+            } else {
+                RetryPolicy::none()
+            };
             let call = Call {
                 http,
                 shared,
@@ -173,23 +276,13 @@ pub(crate) fn exec<'a>(
                 kind: auth_kind(facts, shared.auth_mode),
                 operation,
                 renewals: AtomicU32::new(0),
+                resend,
+                source: std::sync::Mutex::new(source),
+                unsent,
             };
-            // A body that cannot be copied (a stream) is sent once, without
-            // retries. The generated clients never build one.
-            let policy = match request.try_clone() {
-                Some(_) => shared.retry,
-                None => RetryPolicy::none(),
-            };
-            let mut original = Some(request);
             let finished = policy
                 .run(
-                    |_| {
-                        let request = match original.as_ref().and_then(Request::try_clone) {
-                            Some(copy) => Some(copy),
-                            None => original.take(),
-                        };
-                        call.attempt(request)
-                    },
+                    |_| call.attempt(),
                     |retry| {
                         shared.stats.retries.fetch_add(1, Ordering::Relaxed);
                         match retry.error {
@@ -249,23 +342,38 @@ pub(crate) fn exec<'a>(
 }
 
 impl Call<'_> {
-    /// One attempt; `None` when the request could not be copied (never for
-    /// a generated client).
-    async fn attempt(&self, request: Option<Request>) -> Attempt<Box<Response>, Failure> {
-        let Some(request) = request else {
-            return Attempt::Fail(Failure::Answer(Box::new(answer::synthetic_response(
+    /// The request of the next send, or why there is none.
+    fn next_request(&self) -> Result<Request, Failure> {
+        let next = self
+            .source
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        match next {
+            Some(Ok(request)) => Ok(request),
+            Some(Err(error)) => Err(Failure::Transport(error)),
+            // Never for a generated client.
+            None => Err(Failure::Answer(Box::new(answer::synthetic_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Default::default(),
                 Some("the request body could not be sent again"),
-            ))));
+            )))),
+        }
+    }
+
+    /// One attempt, classified by the call's resend rule.
+    async fn attempt(&self) -> Attempt<Box<Response>, Failure> {
+        let request = match self.next_request() {
+            Ok(request) => request,
+            Err(failure) => return Attempt::Fail(failure),
         };
         match self.send_authorized(request).await {
-            Ok(response) if is_retryable_status(response.status()) => Attempt::Retry {
+            Ok(response) if self.retries_status(response.status()) => Attempt::Retry {
                 after: retry_after(response.headers()),
                 error: Failure::Answer(Box::new(response)),
             },
             Ok(response) => Attempt::Done(Box::new(response)),
-            Err(Failure::Transport(error)) if is_transient_error(&error) => Attempt::Retry {
+            Err(Failure::Transport(error)) if self.retries_error(&error) => Attempt::Retry {
                 error: Failure::Transport(error),
                 after: None,
             },
@@ -273,14 +381,38 @@ impl Call<'_> {
         }
     }
 
-    /// Authorizes and sends one copy of the request; a `401` to a bearer
-    /// token renews the tokens and sends a fresh copy, at most
-    /// [`MAX_RENEWALS`] times per call. A failed login or refresh comes
-    /// back as [`Failure::Auth`].
+    /// Whether an answer with `status` is sent again under the call's rule.
+    fn retries_status(&self, status: StatusCode) -> bool {
+        match self.resend {
+            Resend::Always => is_retryable_status(status),
+            // Refused before it was read: sending again cannot repeat it.
+            Resend::IfNotReceived => {
+                status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT
+            }
+        }
+    }
+
+    /// Whether a transport failure is sent again under the call's rule.
+    fn retries_error(&self, error: &reqwest::Error) -> bool {
+        match self.resend {
+            Resend::Always => is_transient_error(error),
+            // No connection, so no request either; or a body that never
+            // went out whole (a server answering early and closing while
+            // a file is still being sent), so no whole request.
+            Resend::IfNotReceived => {
+                is_transient_error(error)
+                    && (error.is_connect() || self.unsent.as_ref().is_some_and(|unsent| unsent()))
+            }
+        }
+    }
+
+    /// Authorizes and sends one request; a `401` to a bearer token renews
+    /// the tokens and sends a fresh copy, at most [`MAX_RENEWALS`] times
+    /// per call. A failed login or refresh comes back as
+    /// [`Failure::Auth`].
     async fn send_authorized(&self, request: Request) -> Result<Response, Failure> {
         let mut request = request;
         loop {
-            let spare = request.try_clone();
             let generation = self.authorize(&mut request).await.map_err(Failure::Auth)?;
             if let Some(limiter) = &self.shared.limiter {
                 limiter.acquire().await;
@@ -291,7 +423,7 @@ impl Call<'_> {
                 .execute(request)
                 .await
                 .map_err(Failure::Transport)?;
-            let (Some(seen), Some(spare)) = (generation, spare) else {
+            let Some(seen) = generation else {
                 return Ok(response);
             };
             if response.status() != StatusCode::UNAUTHORIZED {
@@ -304,6 +436,17 @@ impl Call<'_> {
             if renewal > MAX_RENEWALS {
                 return Ok(response);
             }
+            // A 401 was refused unread: the request goes again, also under
+            // `Resend::IfNotReceived`, when there is a copy to send.
+            let Some(spare) = self
+                .source
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take()
+            else {
+                return Ok(response);
+            };
+            let spare = spare.map_err(Failure::Transport)?;
             tracing::debug!(
                 operation = self.operation,
                 "Tradecloud answered 401; renewing the tokens"

@@ -1,4 +1,5 @@
-//! The five generated `Api` traits, implemented on the mock's shared state.
+//! The generated `Api` traits of the read side, implemented on the mock's
+//! shared state (the write operations: [`super::write`]).
 //!
 //! Every request passes [`MockState::gate`] first (each trait's `admit`,
 //! which the generated handlers call with the operation's entry of its
@@ -29,17 +30,18 @@ macro_rules! admit {
     () => {
         async fn admit(
             &self,
-            operation: &'static Operation,
-            head: &http::request::Parts,
-        ) -> Result<(), Response> {
+            operation: &'static $crate::operation::Operation,
+            head: &::http::request::Parts,
+        ) -> ::std::result::Result<(), ::axum::response::Response> {
             self.gate(operation, &head.headers)
                 .await
-                .map_err(denied_response)
+                .map_err($crate::mock::api::denied_response)
         }
     };
 }
+pub(super) use admit;
 
-fn denied_response(denied: Denied) -> Response {
+pub(super) fn denied_response(denied: Denied) -> Response {
     match denied {
         Denied::Unauthorized(body) => {
             crate::server::serialized_response(StatusCode::UNAUTHORIZED, "application/json", &body)
@@ -50,29 +52,6 @@ fn denied_response(denied: Denied) -> Response {
 
 fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
     crate::server::serialized_response(status, "application/json", &error_body(message))
-}
-
-/// The answer of an operation of the specs that the mock does not implement
-/// yet: `501 Not Implemented`.
-fn not_implemented(operation_id: &str) -> Response {
-    json_error(
-        StatusCode::NOT_IMPLEMENTED,
-        format!("the mock does not implement `{operation_id}` yet"),
-    )
-}
-
-/// Trait methods of operations the mock does not implement yet: counted
-/// and authenticated like every operation by `admit` (`401` without valid
-/// credentials), then answering [`not_implemented`].
-macro_rules! not_implemented {
-    ($module:ident: $($method:ident($request:ident) -> $response:ident = $id:literal;)*) => {
-        $(
-            async fn $method(&self, _request: $module::server::$request) -> $module::server::$response {
-                use $module::server::$response;
-                $response::Custom(not_implemented($id))
-            }
-        )*
-    };
 }
 
 /// The body of a login or refresh, as Tradecloud's SDK examples show it.
@@ -213,18 +192,19 @@ impl order::server::Api for MockState {
 
     admit!();
 
-    not_implemented! { order:
-        approve_requests_as_buyer_route(ApproveRequestsAsBuyerRouteRequest) -> ApproveRequestsAsBuyerRouteResponse = "approveRequestsAsBuyerRoute";
-        reject_requests_as_buyer_route(RejectRequestsAsBuyerRouteRequest) -> RejectRequestsAsBuyerRouteResponse = "rejectRequestsAsBuyerRoute";
-        approve_shipment_reschedule_request_route(ApproveShipmentRescheduleRequestRouteRequest) -> ApproveShipmentRescheduleRequestRouteResponse = "approveShipmentRescheduleRequestRoute";
-        reject_shipment_reschedule_request_route(RejectShipmentRescheduleRequestRouteRequest) -> RejectShipmentRescheduleRequestRouteResponse = "rejectShipmentRescheduleRequestRoute";
-        revert_cancelled_order_lines(RevertCancelledOrderLinesRequest) -> RevertCancelledOrderLinesResponse = "revertCancelledOrderLines";
-        revert_completed_order_lines(RevertCompletedOrderLinesRequest) -> RevertCompletedOrderLinesResponse = "revertCompletedOrderLines";
-        complete_order_lines(CompleteOrderLinesRequest) -> CompleteOrderLinesResponse = "completeOrderLines";
-        deliver_order_lines(DeliverOrderLinesRequest) -> DeliverOrderLinesResponse = "deliverOrderLines";
-        update_order_line_delivery_schedule(UpdateOrderLineDeliveryScheduleRequest) -> UpdateOrderLineDeliveryScheduleResponse = "updateOrderLineDeliverySchedule";
-        buyer_resend_order_route(BuyerResendOrderRouteRequest) -> BuyerResendOrderRouteResponse = "buyerResendOrderRoute";
-        reassign_buyer_contact(ReassignBuyerContactRequest) -> ReassignBuyerContactResponse = "reassignBuyerContact";
+    // Accepted without state (write.rs).
+    super::write::order_actions! {
+        approve_requests_as_buyer_route(ApproveRequestsAsBuyerRouteRequest) -> ApproveRequestsAsBuyerRouteResponse = APPROVE_REQUESTS_AS_BUYER_ROUTE, ApproveRequestsAsBuyer;
+        reject_requests_as_buyer_route(RejectRequestsAsBuyerRouteRequest) -> RejectRequestsAsBuyerRouteResponse = REJECT_REQUESTS_AS_BUYER_ROUTE, RejectRequestsAsBuyer;
+        approve_shipment_reschedule_request_route(ApproveShipmentRescheduleRequestRouteRequest) -> ApproveShipmentRescheduleRequestRouteResponse = APPROVE_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, ApproveShipmentRescheduleRequest;
+        reject_shipment_reschedule_request_route(RejectShipmentRescheduleRequestRouteRequest) -> RejectShipmentRescheduleRequestRouteResponse = REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, RejectShipmentRescheduleRequest;
+        revert_cancelled_order_lines(RevertCancelledOrderLinesRequest) -> RevertCancelledOrderLinesResponse = REVERT_CANCELLED_ORDER_LINES, RevertOrderLines;
+        revert_completed_order_lines(RevertCompletedOrderLinesRequest) -> RevertCompletedOrderLinesResponse = REVERT_COMPLETED_ORDER_LINES, RevertOrderLines;
+        complete_order_lines(CompleteOrderLinesRequest) -> CompleteOrderLinesResponse = COMPLETE_ORDER_LINES, OrderLinePositions;
+        deliver_order_lines(DeliverOrderLinesRequest) -> DeliverOrderLinesResponse = DELIVER_ORDER_LINES, OrderLinePositions;
+        update_order_line_delivery_schedule(UpdateOrderLineDeliveryScheduleRequest) -> UpdateOrderLineDeliveryScheduleResponse = UPDATE_ORDER_LINE_DELIVERY_SCHEDULE, UpdateOrderLineDeliverySchedule;
+        buyer_resend_order_route(BuyerResendOrderRouteRequest) -> BuyerResendOrderRouteResponse = BUYER_RESEND_ORDER_ROUTE, ResendOrder;
+        reassign_buyer_contact(ReassignBuyerContactRequest) -> ReassignBuyerContactResponse = REASSIGN_BUYER_CONTACT, ReassignContact;
     }
 }
 
@@ -502,8 +482,12 @@ fn document_not_found(object_id: &str) -> crate::api::common::types::ErrorRespon
 }
 
 impl object_storage::server::Api for MockState {
-    not_implemented! { object_storage:
-        upload_document(UploadDocumentRequest) -> UploadDocumentResponse = "uploadDocument";
+    async fn upload_document(
+        &self,
+        request: object_storage::server::UploadDocumentRequest,
+    ) -> object_storage::server::UploadDocumentResponse {
+        // Stored without further state (write.rs).
+        self.store_upload(&request.body)
     }
 
     async fn download_document(

@@ -3,8 +3,9 @@
 //! command line).
 //!
 //! The mock is built on the generated axum server stubs of the API specs:
-//! one shared state implements the five generated `Api` traits
-//! ([`authentication`](crate::api::authentication::server::Api),
+//! one shared state implements the six generated `Api` traits
+//! ([`api_connector`](crate::api::api_connector::server::Api),
+//! [`authentication`](crate::api::authentication::server::Api),
 //! [`order`](crate::api::order::server::Api),
 //! [`order_search`](crate::api::order_search::server::Api),
 //! [`shipment`](crate::api::shipment::server::Api),
@@ -87,6 +88,22 @@
 //!   (authenticated). Downloads carry `Content-Type`, `Content-Length` and
 //!   `Content-Disposition`, and are streamed in 64 KiB chunks, so a
 //!   [generated](MockDocument::generated) 200 MB document never sits in memory.
+//! * **Messages and actions** (`specs/api-connector.yaml`: orders, single
+//!   delivery orders, indicators, documents, deliveries, delivery history,
+//!   order responses, despatch advices; the order actions of
+//!   `specs/order.yaml`): the body is decoded (JSON, or tXML where the spec
+//!   takes `application/xml`) and checked against the documented rules
+//!   ([`Validate`](crate::types::Validate)); a body that breaks one is a
+//!   `400` naming the member. An accepted message is answered `200` with
+//!   `{"ok": true}` as Tradecloud does, an order action `200` with `{}`.
+//!   They change no order or shipment (no state behind them yet); the
+//!   counters count them.
+//! * **Upload** (`POST /v2/object-storage/document`, `multipart/form-data`
+//!   with a part `file`): keeps the file (at most [`MAX_UPLOAD_BYTES`],
+//!   else `413`) as a document under a new `objectId`, answered as
+//!   `{"id": objectId}`; its metadata and downloads are then served like
+//!   every other document's. A file name with an extension Tradecloud
+//!   blocks (security/documents.md) is a `400`.
 //! * **Fault injection** ([`FaultConfig`]) answers `503`, `429` with
 //!   `Retry-After`, any other error status, or delays requests, before
 //!   authentication, on the `/v2` routes.
@@ -131,6 +148,7 @@ mod record;
 mod state;
 mod stats;
 mod tokens;
+mod write;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -235,8 +253,11 @@ async fn index() -> &'static str {
 /// The operation tables of the specs the mock serves: the specs whose
 /// routers [`router`] merges.
 fn served_operations() -> impl Iterator<Item = &'static Operation> {
-    use crate::api::{authentication, object_storage, order, order_search, shipment};
+    use crate::api::{
+        api_connector, authentication, object_storage, order, order_search, shipment,
+    };
     [
+        api_connector::OPERATIONS,
         authentication::OPERATIONS,
         order::OPERATIONS,
         order_search::OPERATIONS,
@@ -254,22 +275,62 @@ fn serves(operation: &str) -> bool {
         || served_operations().any(|o| o.id == operation)
 }
 
+/// The largest document the mock takes in one upload (it keeps uploads in
+/// memory); a larger one is answered `413`. Tradecloud documents no limit.
+pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+
 fn router(state: Arc<MockState>) -> Router {
-    use crate::api::{authentication, object_storage, order, order_search, shipment};
+    use crate::api::{
+        api_connector, authentication, object_storage, order, order_search, shipment,
+    };
     let api = Router::new()
+        .merge(api_connector::server::router(state.clone()))
         .merge(authentication::server::router(state.clone()))
         .merge(order::server::router(state.clone()))
         .merge(order_search::server::router(state.clone()))
         .merge(shipment::server::router(state.clone()))
-        .merge(object_storage::server::router(state.clone()));
+        .merge(
+            object_storage::server::router(state.clone())
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        );
     let s3 = Router::new()
         .route("/mock-s3/{objectId}", get(download::mock_s3))
         .with_state(state.clone());
     Router::new()
-        .nest("/v2", api)
+        .nest("/v2", api.layer(axum::middleware::from_fn(read_body_first)))
         .merge(s3)
         .route("/", get(index))
         .layer(axum::middleware::from_fn_with_state(state, count_status))
+}
+
+/// Reads a request's whole body (at most [`MAX_UPLOAD_BYTES`]; the routes
+/// apply their own limits to it) before the route answers, as servers that
+/// close lingeringly do: an answer given before the body is needed (a `401`,
+/// an injected `503` or `429`) then reaches a client that is still sending a
+/// large body, instead of the connection being reset under it.
+async fn read_body_first(request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, MAX_UPLOAD_BYTES).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Err(error) => {
+            use axum::response::IntoResponse as _;
+            let too_large = std::error::Error::source(&error)
+                .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
+            let status = if too_large {
+                http::StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                http::StatusCode::BAD_REQUEST
+            };
+            (
+                status,
+                format!("the request body could not be read: {error}"),
+            )
+                .into_response()
+        }
+    }
 }
 
 impl MockServer {

@@ -157,6 +157,40 @@ pub enum Rule {
         /// How many it has.
         found: usize,
     },
+    /// The number must be at least `bound` (larger, when `exclusive`).
+    /// Checked from the operation tables
+    /// ([`Operation::check_bounds`](crate::operation::Operation::check_bounds)).
+    Minimum {
+        /// The spec's `minimum`, as written.
+        bound: String,
+        /// `exclusiveMinimum`.
+        exclusive: bool,
+        /// The number given, as written.
+        value: String,
+    },
+    /// The number must be at most `bound` (smaller, when `exclusive`).
+    Maximum {
+        /// The spec's `maximum`, as written.
+        bound: String,
+        /// `exclusiveMaximum`.
+        exclusive: bool,
+        /// The number given, as written.
+        value: String,
+    },
+    /// The text needs at least `min` characters.
+    MinLength {
+        /// The spec's `minLength`.
+        min: u64,
+        /// How many it has.
+        found: usize,
+    },
+    /// The text holds at most `max` characters.
+    MaxLength {
+        /// The spec's `maxLength`.
+        max: u64,
+        /// How many it has.
+        found: usize,
+    },
 }
 
 impl fmt::Display for Rule {
@@ -181,7 +215,49 @@ impl fmt::Display for Rule {
                     items_word(*max)
                 )
             }
+            Rule::Minimum {
+                bound,
+                exclusive,
+                value,
+            } => {
+                let relation = if *exclusive {
+                    "larger than"
+                } else {
+                    "at least"
+                };
+                write!(f, "must be {relation} {bound} (it is {value})")
+            }
+            Rule::Maximum {
+                bound,
+                exclusive,
+                value,
+            } => {
+                let relation = if *exclusive {
+                    "smaller than"
+                } else {
+                    "at most"
+                };
+                write!(f, "must be {relation} {bound} (it is {value})")
+            }
+            Rule::MinLength { min, found } => write!(
+                f,
+                "needs at least {min} {} (it has {found})",
+                characters_word(*min)
+            ),
+            Rule::MaxLength { max, found } => write!(
+                f,
+                "holds at most {max} {} (it has {found})",
+                characters_word(*max)
+            ),
         }
+    }
+}
+
+fn characters_word(count: u64) -> &'static str {
+    if count == 1 {
+        "character"
+    } else {
+        "characters"
     }
 }
 
@@ -204,6 +280,11 @@ impl fmt::Display for Violation {
 pub struct Violations(Vec<Violation>);
 
 impl Violations {
+    /// The violations of `found`, or `None` when it is empty.
+    pub fn from_vec(found: Vec<Violation>) -> Option<Violations> {
+        (!found.is_empty()).then_some(Violations(found))
+    }
+
     /// The broken rules.
     pub fn iter(&self) -> std::slice::Iter<'_, Violation> {
         self.0.iter()

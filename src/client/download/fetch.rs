@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use super::super::answer::describe;
 use super::super::retry::{is_retryable_status, is_transient_error, retry_after};
 use super::super::{Client, ClientError};
-use super::{names, DownloadProgress, Downloaded};
+use super::{names, Downloaded, Progress};
 
 /// Size of the write buffer between the network and the file.
 const WRITE_BUFFER: usize = 256 * 1024;
@@ -104,7 +104,7 @@ impl Client {
         progress: &mut F,
     ) -> Result<Downloaded, FetchError>
     where
-        F: FnMut(DownloadProgress) + Send,
+        F: FnMut(Progress) + Send,
     {
         if let Some(limiter) = &self.inner.shared.limiter {
             limiter.acquire().await;
@@ -201,7 +201,7 @@ impl Client {
         let mut writer = BufWriter::with_capacity(WRITE_BUFFER, tokio::fs::File::from_std(file));
         let mut stream = response.bytes_stream();
         let mut bytes = 0u64;
-        progress(DownloadProgress { bytes, total });
+        progress(Progress { bytes, total });
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|error| FetchError::Transient {
                 status: None,
@@ -216,7 +216,7 @@ impl Client {
                 .await
                 .map_err(|e| io_error("write", &temp_path, e))?;
             bytes += chunk.len() as u64;
-            progress(DownloadProgress { bytes, total });
+            progress(Progress { bytes, total });
         }
         if let Some(total) = total {
             if bytes != total {

@@ -109,13 +109,16 @@ impl From<String> for DocumentSource {
     }
 }
 
-/// Progress of a download, reported after every chunk written.
+/// Progress of a transfer: a download ([`Download::progress`]), reported
+/// after every chunk written to disk, or an upload
+/// ([`Upload::progress`](super::Upload::progress)), reported as chunks of
+/// the file are taken by the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DownloadProgress {
-    /// Bytes written so far. Starts again at 0 when a broken-off download
-    /// is retried.
+pub struct Progress {
+    /// Bytes transferred so far. Starts again at 0 when a transfer is
+    /// retried.
     pub bytes: u64,
-    /// The file size, when the server said it.
+    /// The file size, when known (a download: when the server said it).
     pub total: Option<u64>,
 }
 
@@ -192,7 +195,7 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Files are created like any file the process writes: mode `0666` minus
 /// the process umask (`0644` with the usual umask `022`).
 #[must_use = "a download does nothing until it is awaited"]
-pub struct Download<'a, P = fn(DownloadProgress)> {
+pub struct Download<'a, P = fn(Progress)> {
     client: &'a Client,
     source: DocumentSource,
     dest: PathBuf,
@@ -210,7 +213,7 @@ impl<P> std::fmt::Debug for Download<'_, P> {
 
 impl<'a> Download<'a> {
     pub(super) fn new(client: &'a Client, source: DocumentSource, dest: PathBuf) -> Self {
-        fn ignore(_: DownloadProgress) {}
+        fn ignore(_: Progress) {}
         Download {
             client,
             source,
@@ -224,7 +227,7 @@ impl<'a, P> Download<'a, P> {
     /// Calls `progress` after every chunk written (for a progress bar).
     pub fn progress<F>(self, progress: F) -> Download<'a, F>
     where
-        F: FnMut(DownloadProgress) + Send + 'a,
+        F: FnMut(Progress) + Send + 'a,
     {
         Download {
             client: self.client,
@@ -237,7 +240,7 @@ impl<'a, P> Download<'a, P> {
 
 impl<'a, P> IntoFuture for Download<'a, P>
 where
-    P: FnMut(DownloadProgress) + Send + 'a,
+    P: FnMut(Progress) + Send + 'a,
 {
     type Output = Result<DownloadOutcome, ClientError>;
     type IntoFuture = BoxFuture<'a, Self::Output>;
@@ -260,7 +263,7 @@ impl Client {
         mut progress: F,
     ) -> Result<DownloadOutcome, ClientError>
     where
-        F: FnMut(DownloadProgress) + Send,
+        F: FnMut(Progress) + Send,
     {
         let dest = Destination::resolve(&dest)?;
         let (what, target) = match &source {
@@ -279,7 +282,7 @@ impl Client {
             .retry
             .run(
                 |_| async move {
-                    let mut report = |p: DownloadProgress| {
+                    let mut report = |p: Progress| {
                         let mut progress = progress.lock().unwrap_or_else(|e| e.into_inner());
                         (*progress)(p)
                     };
@@ -353,7 +356,7 @@ impl Client {
         progress: &mut F,
     ) -> Result<Downloaded, FetchError>
     where
-        F: FnMut(DownloadProgress) + Send,
+        F: FnMut(Progress) + Send,
     {
         let what = format!("document {object_id}");
         let mut renewals = 0;

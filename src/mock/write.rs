@@ -1,0 +1,380 @@
+//! The write operations, accepted without state: the messages of
+//! `specs/api-connector.yaml`, the order actions of `specs/order.yaml` and
+//! the document upload of `specs/object-storage.yaml`.
+//!
+//! Every request has passed the [gate](MockState::gate) (counted, faults,
+//! authentication by the operation's security schemes) and the generated
+//! stub (its body decoded as JSON, or as tXML where the spec takes
+//! `application/xml`, and checked by [`Validate`](crate::types::Validate):
+//! a body that breaks a documented rule is a `400` naming the member)
+//! before it gets here. [`refusal`] checks what the types cannot: a defined
+//! member sent as `null`, and the numeric bounds and lengths of the
+//! operation table (a `400` naming the member). What is left is the
+//! documented answer:
+//!
+//! * api-connector messages: `200` with `{"ok": true}`, as Tradecloud's
+//!   published examples show;
+//! * order actions: `200` with `{}` (Tradecloud documents no members);
+//! * upload: the file's bytes are kept as a document under a new
+//!   `objectId`, served by the metadata and download routes like every
+//!   other document, and answered as `200` with `{"id": objectId}`; a file
+//!   name with an extension that security/documents.md blocks is a `400`.
+//!
+//! Nothing else changes: orders, shipments and their statuses stay as they
+//! are. The handlers are small on purpose, to be replaced by a stateful
+//! mock.
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::data::{content_type_for, MockDocument};
+use super::state::{error_body, MockState};
+use crate::api::common::types::ErrorResponse;
+use crate::api::{api_connector, object_storage};
+use crate::client::blocked_extension;
+use crate::operation::Operation;
+use crate::server::{MultipartBody, RawRequest};
+use crate::txml::{Kind, Shape};
+
+/// What the generated stub does not check of a decoded body: a member the
+/// spec defines sent as `null` where the spec does not make it `nullable`
+/// ([`null_member`]), and the numeric bounds and text lengths of the
+/// operation table ([`Operation::check_bounds`]). `Some` is the `400` body.
+pub(super) fn refusal<B: Serialize>(
+    operation: &Operation,
+    raw: &RawRequest,
+    body: &B,
+    shape: &'static Shape,
+) -> Option<ErrorResponse> {
+    if let Ok(sent) = serde_json::from_slice::<Value>(&raw.body) {
+        if let Some(member) = null_member(&sent, shape, String::new()) {
+            return Some(error_body(format!(
+                "`{member}` is null; leave the member out or give it a value"
+            )));
+        }
+    }
+    let typed = serde_json::to_value(body).ok()?;
+    let broken = crate::types::Violations::from_vec(operation.check_bounds(&typed))?;
+    Some(error_body(broken.to_string()))
+}
+
+/// The first member of `sent` (a message of `shape`) that is `null` where
+/// the spec does not allow it. The specs make a member `nullable` exactly
+/// when its schema can occur in a webhook body (`scripts/check_specs.py`,
+/// the null rule: the receiver reads `null` as absent); the members of the
+/// other schemas, which only requests use, refuse it, as lists and
+/// required members do everywhere. Unknown members may be anything.
+fn null_member(sent: &Value, shape: &'static Shape, path: String) -> Option<String> {
+    let Value::Object(members) = sent else {
+        return None;
+    };
+    let nullable = webhook_shapes().contains(&(shape as *const Shape as usize));
+    shape.properties.iter().find_map(|(name, kind)| {
+        let value = members.get(*name)?;
+        let at = if path.is_empty() {
+            (*name).to_owned()
+        } else {
+            format!("{path}.{name}")
+        };
+        null_in(value, kind, nullable, at)
+    })
+}
+
+fn null_in(value: &Value, kind: &'static Kind, nullable: bool, at: String) -> Option<String> {
+    match (value, kind) {
+        (Value::Null, Kind::Array(_)) => Some(at),
+        (Value::Null, _) => (!nullable).then_some(at),
+        (Value::Object(_), Kind::Object(inner)) => null_member(value, inner, at),
+        (Value::Array(items), Kind::Array(item)) => {
+            items.iter().enumerate().find_map(|(i, v)| match v {
+                // A list item is never optional.
+                Value::Null => Some(format!("{at}[{i}]")),
+                v => null_in(v, item, true, format!("{at}[{i}]")),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The addresses of the shapes of every schema a webhook body can contain.
+fn webhook_shapes() -> &'static HashSet<usize> {
+    static SHAPES: OnceLock<HashSet<usize>> = OnceLock::new();
+    SHAPES.get_or_init(|| {
+        fn walk(shape: &'static Shape, seen: &mut HashSet<usize>) {
+            if seen.insert(shape as *const Shape as usize) {
+                for (_, kind) in shape.properties {
+                    walk_kind(kind, seen);
+                }
+            }
+        }
+        fn walk_kind(kind: &'static Kind, seen: &mut HashSet<usize>) {
+            match kind {
+                Kind::Object(shape) => walk(shape, seen),
+                Kind::Array(item) => walk_kind(item, seen),
+                _ => {}
+            }
+        }
+        let mut seen = HashSet::new();
+        walk(
+            &crate::api::order_webhook_connector::types::txml_shapes::OrderWebhookBody,
+            &mut seen,
+        );
+        walk(
+            &crate::api::shipment_webhook_connector::types::txml_shapes::ShipmentWebhookBody,
+            &mut seen,
+        );
+        seen
+    })
+}
+
+/// The answer of an accepted api-connector message.
+fn ok() -> api_connector::types::OkResponse {
+    api_connector::types::OkResponse {
+        ok: Some(true),
+        extra: Default::default(),
+    }
+}
+
+impl api_connector::server::Api for MockState {
+    async fn send_order_by_buyer_route(
+        &self,
+        request: api_connector::server::SendOrderByBuyerRouteRequest,
+    ) -> api_connector::server::SendOrderByBuyerRouteResponse {
+        use api_connector::server::SendOrderByBuyerRouteResponse as Answer;
+        match refusal(
+            &api_connector::operations::SEND_ORDER_BY_BUYER_ROUTE,
+            &request.raw,
+            &request.body,
+            &api_connector::types::txml_shapes::SendOrderByBuyer,
+        ) {
+            Some(body) => Answer::BadRequest { body },
+            None => Answer::Ok { body: ok() },
+        }
+    }
+
+    async fn send_single_delivery_order_by_buyer_route(
+        &self,
+        request: api_connector::server::SendSingleDeliveryOrderByBuyerRouteRequest,
+    ) -> api_connector::server::SendSingleDeliveryOrderByBuyerRouteResponse {
+        use api_connector::server::SendSingleDeliveryOrderByBuyerRouteResponse as Answer;
+        match refusal(
+            &api_connector::operations::SEND_SINGLE_DELIVERY_ORDER_BY_BUYER_ROUTE,
+            &request.raw,
+            &request.body,
+            &api_connector::types::txml_shapes::SendSingleDeliveryOrderByBuyer,
+        ) {
+            Some(body) => Answer::BadRequest { body },
+            None => Answer::Ok { body: ok() },
+        }
+    }
+
+    async fn send_order_indicators_by_buyer_route(
+        &self,
+        request: api_connector::server::SendOrderIndicatorsByBuyerRouteRequest,
+    ) -> api_connector::server::SendOrderIndicatorsByBuyerRouteResponse {
+        use api_connector::server::SendOrderIndicatorsByBuyerRouteResponse as Answer;
+        match refusal(
+            &api_connector::operations::SEND_ORDER_INDICATORS_BY_BUYER_ROUTE,
+            &request.raw,
+            &request.body,
+            &api_connector::types::txml_shapes::SendOrderIndicatorsByBuyer,
+        ) {
+            Some(body) => Answer::BadRequest { body },
+            None => Answer::Ok { body: ok() },
+        }
+    }
+
+    async fn attach_order_documents_by_buyer_route(
+        &self,
+        request: api_connector::server::AttachOrderDocumentsByBuyerRouteRequest,
+    ) -> api_connector::server::AttachOrderDocumentsByBuyerRouteResponse {
+        use api_connector::server::AttachOrderDocumentsByBuyerRouteResponse as Answer;
+        match refusal(
+            &api_connector::operations::ATTACH_ORDER_DOCUMENTS_BY_BUYER_ROUTE,
+            &request.raw,
+            &request.body,
+            &api_connector::types::txml_shapes::AttachOrderDocumentsByBuyer,
+        ) {
+            Some(body) => Answer::BadRequest { body },
+            None => Answer::Ok { body: ok() },
+        }
+    }
+
+    async fn send_order_deliveries_by_buyer(
+        &self,
+        request: api_connector::server::SendOrderDeliveriesByBuyerRequest,
+    ) -> api_connector::server::SendOrderDeliveriesByBuyerResponse {
+        use api_connector::server::SendOrderDeliveriesByBuyerResponse as Answer;
+        match refusal(
+            &api_connector::operations::SEND_ORDER_DELIVERIES_BY_BUYER,
+            &request.raw,
+            &request.body,
+            &api_connector::types::txml_shapes::SendOrderDeliveriesByBuyer,
+        ) {
+            Some(body) => Answer::BadRequest { body },
+            None => Answer::Ok { body: ok() },
+        }
+    }
+
+    async fn send_order_delivery_history_by_buyer(
+        &self,
+        request: api_connector::server::SendOrderDeliveryHistoryByBuyerRequest,
+    ) -> api_connector::server::SendOrderDeliveryHistoryByBuyerResponse {
+        use api_connector::server::SendOrderDeliveryHistoryByBuyerResponse as Answer;
+        match refusal(
+            &api_connector::operations::SEND_ORDER_DELIVERY_HISTORY_BY_BUYER,
+            &request.raw,
+            &request.body,
+            &api_connector::types::txml_shapes::SendOrderDeliveryHistoryByBuyer,
+        ) {
+            Some(body) => Answer::BadRequest { body },
+            None => Answer::Ok { body: ok() },
+        }
+    }
+
+    async fn send_order_response_by_supplier_route(
+        &self,
+        request: api_connector::server::SendOrderResponseBySupplierRouteRequest,
+    ) -> api_connector::server::SendOrderResponseBySupplierRouteResponse {
+        use api_connector::server::SendOrderResponseBySupplierRouteResponse as Answer;
+        match refusal(
+            &api_connector::operations::SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE,
+            &request.raw,
+            &request.body,
+            &api_connector::types::txml_shapes::SendOrderResponseBySupplier,
+        ) {
+            Some(body) => Answer::BadRequest { body },
+            None => Answer::Ok { body: ok() },
+        }
+    }
+
+    async fn send_despatch_advice_by_supplier_route(
+        &self,
+        request: api_connector::server::SendDespatchAdviceBySupplierRouteRequest,
+    ) -> api_connector::server::SendDespatchAdviceBySupplierRouteResponse {
+        use api_connector::server::SendDespatchAdviceBySupplierRouteResponse as Answer;
+        match refusal(
+            &api_connector::operations::SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE,
+            &request.raw,
+            &request.body,
+            &api_connector::types::txml_shapes::SendDespatchAdviceBySupplier,
+        ) {
+            Some(body) => Answer::BadRequest { body },
+            None => Answer::Ok { body: ok() },
+        }
+    }
+
+    super::api::admit!();
+}
+
+/// The methods of `order::server::Api` for the order actions: each answers
+/// `200` with `{}`, or `400` for a body [`refusal`] refuses. Used inside that trait's implementation (in `api.rs`).
+macro_rules! order_actions {
+    ($($method:ident($request:ident) -> $response:ident = $operation:ident, $shape:ident;)*) => {
+        $(
+            async fn $method(
+                &self,
+                request: $crate::api::order::server::$request,
+            ) -> $crate::api::order::server::$response {
+                use $crate::api::order::server::$response as Answer;
+                match $crate::mock::write::refusal(
+                    &$crate::api::order::operations::$operation,
+                    &request.raw,
+                    &request.body,
+                    &$crate::api::order::types::txml_shapes::$shape,
+                ) {
+                    Some(body) => Answer::BadRequest { body },
+                    None => Answer::Ok {
+                        body: $crate::mock::write::order_action_answer(),
+                    },
+                }
+            }
+        )*
+    };
+}
+pub(super) use order_actions;
+
+/// The body of an accepted order action.
+pub(super) fn order_action_answer() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+impl MockState {
+    /// `POST /object-storage/document`: keeps the `file` part as a new
+    /// document and answers its `objectId`.
+    pub(super) fn store_upload(
+        &self,
+        body: &MultipartBody,
+    ) -> object_storage::server::UploadDocumentResponse {
+        use object_storage::server::UploadDocumentResponse;
+        // The generated stub refuses a body without a `file` part.
+        let Some(file) = body.part("file") else {
+            return UploadDocumentResponse::BadRequest {
+                body: error_body("the multipart/form-data body has no part named `file`"),
+            };
+        };
+        let filename = file
+            .file_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .unwrap_or("document")
+            .to_owned();
+        if let Some(extension) = blocked_extension(&filename) {
+            return UploadDocumentResponse::BadRequest {
+                body: error_body(format!(
+                    "`file`: files with the extension .{extension} are refused (security/documents.md)"
+                )),
+            };
+        }
+        let content_type = file
+            .content_type
+            .clone()
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| content_type_for(&filename).to_owned());
+        let object_id = new_object_id();
+        self.insert_document(
+            object_id.clone(),
+            MockDocument::from_bytes(filename, content_type, file.data.clone()),
+        );
+        UploadDocumentResponse::Ok {
+            body: object_storage::types::UploadDocumentResponse {
+                id: Some(object_id),
+                extra: Default::default(),
+            },
+        }
+    }
+}
+
+/// A random `objectId` shaped like Tradecloud's (a version 4 UUID).
+fn new_object_id() -> String {
+    let n = fastrand::u128(..);
+    // Version 4, variant 10xx.
+    let n = (n & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
+    let hex = format!("{n:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_ids_look_like_uuids() {
+        let id = new_object_id();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
+        assert_ne!(new_object_id(), id);
+    }
+}
