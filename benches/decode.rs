@@ -70,8 +70,9 @@ fn bench_decode(c: &mut Criterion) {
     });
     group.bench_function("txml_path_to_error", |b| {
         b.iter(|| {
-            let value = tradecloud::txml::to_json(black_box(&xml), &txml_shapes::OrderWebhookBody)
-                .expect("the fixture is tXML");
+            let value =
+                tradecloud::webhook::txml::to_json(black_box(&xml), &txml_shapes::OrderWebhookBody)
+                    .expect("the fixture is tXML");
             path_to_error(serde_json::to_string(&value).expect("text").as_bytes())
         })
     });

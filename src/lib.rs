@@ -67,7 +67,6 @@ pub mod client;
 pub mod secret;
 #[cfg(feature = "server")]
 pub mod server;
-pub mod txml;
 pub mod webhook;
 
 /// The README's Rust snippets, compiled and run as doc tests.
@@ -75,8 +74,6 @@ pub mod webhook;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
-#[cfg(feature = "receiver")]
-pub mod acme;
 #[cfg(feature = "doctor")]
 pub mod doctor;
 #[cfg(feature = "receiver")]

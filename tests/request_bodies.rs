@@ -22,8 +22,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tradecloud::api::api_connector::types as connector;
 use tradecloud::api::order::types as order;
-use tradecloud::txml::{self, Shape};
 use tradecloud::types::Validate;
+use tradecloud::webhook::txml::{self, Shape};
 
 #[path = "request_examples.rs"]
 mod examples;

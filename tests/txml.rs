@@ -14,7 +14,7 @@ fn fixture(name: &str) -> Vec<u8> {
 fn txml_fixture_decodes_to_the_same_message_as_its_json_twin() {
     let from_json: OrderWebhookBody =
         serde_json::from_slice(&fixture("order-event.json")).expect("JSON fixture parses");
-    let from_xml: OrderWebhookBody = tradecloud::txml::from_slice_with(
+    let from_xml: OrderWebhookBody = tradecloud::webhook::txml::from_slice_with(
         &fixture("order-event.xml"),
         &txml_shapes::OrderWebhookBody,
     )
@@ -61,7 +61,8 @@ fn repeated_elements_become_arrays_even_when_single() {
           <futureElement><x>1</x></futureElement>
         </orderEvent></webhookBody>"#;
     let body: OrderWebhookBody =
-        tradecloud::txml::from_slice_with(xml, &txml_shapes::OrderWebhookBody).expect("parses");
+        tradecloud::webhook::txml::from_slice_with(xml, &txml_shapes::OrderWebhookBody)
+            .expect("parses");
     let event = body.order_event.expect("order event");
     assert_eq!(event.lines.len(), 1);
     assert_eq!(event.lines[0].delivery_schedule.len(), 1);
@@ -82,7 +83,7 @@ fn invalid_txml_is_an_error_not_a_panic() {
         &[0xc3, 0x28],
     ] {
         let r: Result<OrderWebhookBody, _> =
-            tradecloud::txml::from_slice_with(bad, &txml_shapes::OrderWebhookBody);
+            tradecloud::webhook::txml::from_slice_with(bad, &txml_shapes::OrderWebhookBody);
         assert!(
             r.is_err(),
             "{:?} must be refused",

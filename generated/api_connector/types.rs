@@ -4267,732 +4267,778 @@ pub mod builder {
 #[allow(non_upper_case_globals)]
 pub mod txml_shapes {
     /// tXML shape of [`super::AttachOrderDocumentsByBuyer`].
-    pub static AttachOrderDocumentsByBuyer: crate::txml::Shape = crate::txml::Shape {
+    pub static AttachOrderDocumentsByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "AttachOrderDocumentsByBuyer",
         element: "AttachOrderDocumentsByBuyer",
         properties: &[
             (
                 "lines",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&OrderDocumentsLineByBuyer),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&OrderDocumentsLineByBuyer),
                 ),
             ),
-            ("order", crate::txml::Kind::Object(&OrderDocumentsOrderByBuyer)),
+            ("order", crate::webhook::txml::Kind::Object(&OrderDocumentsOrderByBuyer)),
         ],
     };
     /// tXML shape of [`super::DespatchAdviceDeparture`].
-    pub static DespatchAdviceDeparture: crate::txml::Shape = crate::txml::Shape {
+    pub static DespatchAdviceDeparture: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "DespatchAdviceDeparture",
         element: "DespatchAdviceDeparture",
         properties: &[
-            ("actualDate", crate::txml::Kind::String),
-            ("atdDate", crate::txml::Kind::String),
-            ("etdDate", crate::txml::Kind::String),
-            ("location", crate::txml::Kind::Object(&DespatchAdviceLocation)),
+            ("actualDate", crate::webhook::txml::Kind::String),
+            ("atdDate", crate::webhook::txml::Kind::String),
+            ("etdDate", crate::webhook::txml::Kind::String),
+            ("location", crate::webhook::txml::Kind::Object(&DespatchAdviceLocation)),
         ],
     };
     /// tXML shape of [`super::DespatchAdviceDestination`].
-    pub static DespatchAdviceDestination: crate::txml::Shape = crate::txml::Shape {
+    pub static DespatchAdviceDestination: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "DespatchAdviceDestination",
         element: "DespatchAdviceDestination",
         properties: &[
-            ("atdDate", crate::txml::Kind::String),
-            ("etaDate", crate::txml::Kind::String),
-            ("etaEndDate", crate::txml::Kind::String),
-            ("etaEndTime", crate::txml::Kind::String),
-            ("etaStartDate", crate::txml::Kind::String),
-            ("etaStartTime", crate::txml::Kind::String),
-            ("etdDate", crate::txml::Kind::String),
-            ("location", crate::txml::Kind::Object(&DespatchAdviceLocation)),
-            ("scheduledEndDate", crate::txml::Kind::String),
-            ("scheduledEndTime", crate::txml::Kind::String),
-            ("scheduledStartDate", crate::txml::Kind::String),
-            ("scheduledStartTime", crate::txml::Kind::String),
+            ("atdDate", crate::webhook::txml::Kind::String),
+            ("etaDate", crate::webhook::txml::Kind::String),
+            ("etaEndDate", crate::webhook::txml::Kind::String),
+            ("etaEndTime", crate::webhook::txml::Kind::String),
+            ("etaStartDate", crate::webhook::txml::Kind::String),
+            ("etaStartTime", crate::webhook::txml::Kind::String),
+            ("etdDate", crate::webhook::txml::Kind::String),
+            ("location", crate::webhook::txml::Kind::Object(&DespatchAdviceLocation)),
+            ("scheduledEndDate", crate::webhook::txml::Kind::String),
+            ("scheduledEndTime", crate::webhook::txml::Kind::String),
+            ("scheduledStartDate", crate::webhook::txml::Kind::String),
+            ("scheduledStartTime", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::DespatchAdviceHeader`].
-    pub static DespatchAdviceHeader: crate::txml::Shape = crate::txml::Shape {
+    pub static DespatchAdviceHeader: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "DespatchAdviceHeader",
         element: "DespatchAdviceHeader",
         properties: &[
-            ("buyerAccountNumber", crate::txml::Kind::String),
-            ("despatchAdviceNumber", crate::txml::Kind::String),
-            ("shipment", crate::txml::Kind::Object(&DespatchAdviceShipment)),
-            ("supplierCompanyId", crate::txml::Kind::String),
+            ("buyerAccountNumber", crate::webhook::txml::Kind::String),
+            ("despatchAdviceNumber", crate::webhook::txml::Kind::String),
+            ("shipment", crate::webhook::txml::Kind::Object(&DespatchAdviceShipment)),
+            ("supplierCompanyId", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::DespatchAdviceLine`].
-    pub static DespatchAdviceLine: crate::txml::Shape = crate::txml::Shape {
+    pub static DespatchAdviceLine: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "DespatchAdviceLine",
         element: "DespatchAdviceLine",
         properties: &[
-            ("backorderDate", crate::txml::Kind::String),
-            ("backorderQuantity", crate::txml::Kind::Number),
-            ("deliverySchedulePosition", crate::txml::Kind::String),
-            ("despatchAdviceLinePosition", crate::txml::Kind::String),
-            ("despatchQuantity", crate::txml::Kind::Number),
+            ("backorderDate", crate::webhook::txml::Kind::String),
+            ("backorderQuantity", crate::webhook::txml::Kind::Number),
+            ("deliverySchedulePosition", crate::webhook::txml::Kind::String),
+            ("despatchAdviceLinePosition", crate::webhook::txml::Kind::String),
+            ("despatchQuantity", crate::webhook::txml::Kind::Number),
             (
                 "item",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::ShipmentItem,
                 ),
             ),
-            ("purchaseOrderLinePosition", crate::txml::Kind::String),
-            ("purchaseOrderNumber", crate::txml::Kind::String),
+            ("purchaseOrderLinePosition", crate::webhook::txml::Kind::String),
+            ("purchaseOrderNumber", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::DespatchAdviceLocation`].
-    pub static DespatchAdviceLocation: crate::txml::Shape = crate::txml::Shape {
+    pub static DespatchAdviceLocation: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "DespatchAdviceLocation",
         element: "DespatchAdviceLocation",
         properties: &[
-            ("addressLines", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("city", crate::txml::Kind::String),
-            ("countryCodeIso", crate::txml::Kind::String),
-            ("countryCodeIso2", crate::txml::Kind::String),
-            ("id", crate::txml::Kind::String),
-            ("idScheme", crate::txml::Kind::String),
-            ("locationType", crate::txml::Kind::String),
-            ("names", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("postalCode", crate::txml::Kind::String),
+            (
+                "addressLines",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("city", crate::webhook::txml::Kind::String),
+            ("countryCodeIso", crate::webhook::txml::Kind::String),
+            ("countryCodeIso2", crate::webhook::txml::Kind::String),
+            ("id", crate::webhook::txml::Kind::String),
+            ("idScheme", crate::webhook::txml::Kind::String),
+            ("locationType", crate::webhook::txml::Kind::String),
+            (
+                "names",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("postalCode", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::DespatchAdviceShipment`].
-    pub static DespatchAdviceShipment: crate::txml::Shape = crate::txml::Shape {
+    pub static DespatchAdviceShipment: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "DespatchAdviceShipment",
         element: "DespatchAdviceShipment",
         properties: &[
-            ("departure", crate::txml::Kind::Object(&DespatchAdviceDeparture)),
-            ("destination", crate::txml::Kind::Object(&DespatchAdviceDestination)),
+            ("departure", crate::webhook::txml::Kind::Object(&DespatchAdviceDeparture)),
+            (
+                "destination",
+                crate::webhook::txml::Kind::Object(&DespatchAdviceDestination),
+            ),
             (
                 "destinations",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&DespatchAdviceDestination),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&DespatchAdviceDestination),
                 ),
             ),
-            ("finalDestination", crate::txml::Kind::Object(&DespatchAdviceDestination)),
+            (
+                "finalDestination",
+                crate::webhook::txml::Kind::Object(&DespatchAdviceDestination),
+            ),
             (
                 "identifiers",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::ShipmentIdentifiers,
                 ),
             ),
-            ("shipmentCompanyName", crate::txml::Kind::String),
-            ("shipmentNumber", crate::txml::Kind::String),
-            ("trackingNumber", crate::txml::Kind::String),
-            ("transportMode", crate::txml::Kind::String),
+            ("shipmentCompanyName", crate::webhook::txml::Kind::String),
+            ("shipmentNumber", crate::webhook::txml::Kind::String),
+            ("trackingNumber", crate::webhook::txml::Kind::String),
+            ("transportMode", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::OkResponse`].
-    pub static OkResponse: crate::txml::Shape = crate::txml::Shape {
+    pub static OkResponse: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OkResponse",
         element: "OkResponse",
-        properties: &[("ok", crate::txml::Kind::Boolean)],
+        properties: &[("ok", crate::webhook::txml::Kind::Boolean)],
     };
     /// tXML shape of [`super::OrderByBuyer`].
-    pub static OrderByBuyer: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderByBuyer",
         element: "OrderByBuyer",
         properties: &[
             (
                 "buyerAccountingParty",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::CompanyParty,
                 ),
             ),
             (
                 "buyerParty",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::CompanyParty,
                 ),
             ),
-            ("companyId", crate::txml::Kind::String),
+            ("companyId", crate::webhook::txml::Kind::String),
             (
                 "contact",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::Contact,
                 ),
             ),
-            ("description", crate::txml::Kind::String),
+            ("description", crate::webhook::txml::Kind::String),
             (
                 "destination",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::Destination,
                 ),
             ),
             (
                 "documents",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::Document,
                     ),
                 ),
             ),
             (
                 "indicators",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::BuyerOrderIndicators,
                 ),
             ),
-            ("labels", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("notes", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("orderType", crate::txml::Kind::String),
+            (
+                "labels",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            (
+                "notes",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("orderType", crate::webhook::txml::Kind::String),
             (
                 "properties",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::Property,
                     ),
                 ),
             ),
-            ("purchaseOrderNumber", crate::txml::Kind::String),
-            ("supplierAccountNumber", crate::txml::Kind::String),
+            ("purchaseOrderNumber", crate::webhook::txml::Kind::String),
+            ("supplierAccountNumber", crate::webhook::txml::Kind::String),
             (
                 "supplierContact",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::Contact,
                 ),
             ),
             (
                 "supplierParty",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::CompanyParty,
                 ),
             ),
             (
                 "terms",
-                crate::txml::Kind::Object(&crate::api::common::types::txml_shapes::Terms),
+                crate::webhook::txml::Kind::Object(
+                    &crate::api::common::types::txml_shapes::Terms,
+                ),
             ),
         ],
     };
     /// tXML shape of [`super::OrderDeliveriesLineByBuyer`].
-    pub static OrderDeliveriesLineByBuyer: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderDeliveriesLineByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderDeliveriesLineByBuyer",
         element: "OrderDeliveriesLineByBuyer",
         properties: &[
             (
                 "deliveries",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::DeliveryHistoryLine,
                     ),
                 ),
             ),
-            ("position", crate::txml::Kind::String),
+            ("position", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::OrderDeliveriesOrderByBuyer`].
-    pub static OrderDeliveriesOrderByBuyer: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderDeliveriesOrderByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderDeliveriesOrderByBuyer",
         element: "OrderDeliveriesOrderByBuyer",
         properties: &[
-            ("companyId", crate::txml::Kind::String),
-            ("purchaseOrderNumber", crate::txml::Kind::String),
+            ("companyId", crate::webhook::txml::Kind::String),
+            ("purchaseOrderNumber", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::OrderDeliveryHistoryLineByBuyer`].
-    pub static OrderDeliveryHistoryLineByBuyer: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderDeliveryHistoryLineByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderDeliveryHistoryLineByBuyer",
         element: "OrderDeliveryHistoryLineByBuyer",
         properties: &[
             (
                 "deliveryHistory",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::DeliveryHistoryLine,
                     ),
                 ),
             ),
-            ("position", crate::txml::Kind::String),
+            ("position", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::OrderDocumentsLineByBuyer`].
-    pub static OrderDocumentsLineByBuyer: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderDocumentsLineByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderDocumentsLineByBuyer",
         element: "OrderDocumentsLineByBuyer",
         properties: &[
             (
                 "documents",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::Document,
                     ),
                 ),
             ),
-            ("position", crate::txml::Kind::String),
+            ("position", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::OrderDocumentsOrderByBuyer`].
-    pub static OrderDocumentsOrderByBuyer: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderDocumentsOrderByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderDocumentsOrderByBuyer",
         element: "OrderDocumentsOrderByBuyer",
         properties: &[
-            ("companyId", crate::txml::Kind::String),
+            ("companyId", crate::webhook::txml::Kind::String),
             (
                 "documents",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::Document,
                     ),
                 ),
             ),
-            ("purchaseOrderNumber", crate::txml::Kind::String),
-            ("supplierAccountNumber", crate::txml::Kind::String),
+            ("purchaseOrderNumber", crate::webhook::txml::Kind::String),
+            ("supplierAccountNumber", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::OrderIndicatorsLineByBuyer`].
-    pub static OrderIndicatorsLineByBuyer: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderIndicatorsLineByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderIndicatorsLineByBuyer",
         element: "OrderIndicatorsLineByBuyer",
         properties: &[
             (
                 "indicators",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::BuyerLineIndicators,
                 ),
             ),
-            ("position", crate::txml::Kind::String),
+            ("position", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::OrderIndicatorsOrderByBuyer`].
-    pub static OrderIndicatorsOrderByBuyer: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderIndicatorsOrderByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderIndicatorsOrderByBuyer",
         element: "OrderIndicatorsOrderByBuyer",
         properties: &[
-            ("companyId", crate::txml::Kind::String),
+            ("companyId", crate::webhook::txml::Kind::String),
             (
                 "indicators",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::BuyerOrderIndicators,
                 ),
             ),
-            ("purchaseOrderNumber", crate::txml::Kind::String),
+            ("purchaseOrderNumber", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::OrderLineByBuyer`].
-    pub static OrderLineByBuyer: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderLineByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderLineByBuyer",
         element: "OrderLineByBuyer",
         properties: &[
             (
                 "certification",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::Certification,
                 ),
             ),
             (
                 "chargeLines",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::ChargeLine,
                     ),
                 ),
             ),
-            ("chargeReasonCode", crate::txml::Kind::String),
+            ("chargeReasonCode", crate::webhook::txml::Kind::String),
             (
                 "deliveryHistory",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::DeliveryHistoryLine,
                     ),
                 ),
             ),
             (
                 "deliverySchedule",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::DeliveryScheduleLine,
                     ),
                 ),
             ),
-            ("description", crate::txml::Kind::String),
+            ("description", crate::webhook::txml::Kind::String),
             (
                 "documents",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::Document,
                     ),
                 ),
             ),
             (
                 "indicators",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::BuyerLineIndicators,
                 ),
             ),
             (
                 "item",
-                crate::txml::Kind::Object(&crate::api::common::types::txml_shapes::Item),
+                crate::webhook::txml::Kind::Object(
+                    &crate::api::common::types::txml_shapes::Item,
+                ),
             ),
             (
                 "itemDetails",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::ItemDetails,
                 ),
             ),
-            ("labels", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("lineType", crate::txml::Kind::String),
-            ("notes", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("position", crate::txml::Kind::String),
+            (
+                "labels",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("lineType", crate::webhook::txml::Kind::String),
+            (
+                "notes",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("position", crate::webhook::txml::Kind::String),
             (
                 "prices",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::Prices,
                 ),
             ),
-            ("productionNumber", crate::txml::Kind::String),
-            ("projectNumber", crate::txml::Kind::String),
+            ("productionNumber", crate::webhook::txml::Kind::String),
+            ("projectNumber", crate::webhook::txml::Kind::String),
             (
                 "properties",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::Property,
                     ),
                 ),
             ),
-            ("reason", crate::txml::Kind::String),
-            ("row", crate::txml::Kind::String),
-            ("salesOrderNumber", crate::txml::Kind::String),
+            ("reason", crate::webhook::txml::Kind::String),
+            ("row", crate::webhook::txml::Kind::String),
+            ("salesOrderNumber", crate::webhook::txml::Kind::String),
             (
                 "terms",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::LineTerms,
                 ),
             ),
         ],
     };
     /// tXML shape of [`super::OrderResponseBySupplier`].
-    pub static OrderResponseBySupplier: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderResponseBySupplier: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderResponseBySupplier",
         element: "OrderResponseBySupplier",
         properties: &[
-            ("buyerAccountNumber", crate::txml::Kind::String),
-            ("companyId", crate::txml::Kind::String),
+            ("buyerAccountNumber", crate::webhook::txml::Kind::String),
+            ("companyId", crate::webhook::txml::Kind::String),
             (
                 "contact",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::Contact,
                 ),
             ),
-            ("description", crate::txml::Kind::String),
+            ("description", crate::webhook::txml::Kind::String),
             (
                 "documents",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::Document,
                     ),
                 ),
             ),
             (
                 "indicators",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::SupplierOrderIndicators,
                 ),
             ),
-            ("notes", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            (
+                "notes",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
             (
                 "properties",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::Property,
                     ),
                 ),
             ),
-            ("purchaseOrderNumber", crate::txml::Kind::String),
+            ("purchaseOrderNumber", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::OrderResponseLineBySupplier`].
-    pub static OrderResponseLineBySupplier: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderResponseLineBySupplier: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderResponseLineBySupplier",
         element: "OrderResponseLineBySupplier",
         properties: &[
             (
                 "chargeLines",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::ChargeLine,
                     ),
                 ),
             ),
             (
                 "deliverySchedule",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::DeliveryScheduleLine,
                     ),
                 ),
             ),
-            ("description", crate::txml::Kind::String),
+            ("description", crate::webhook::txml::Kind::String),
             (
                 "documents",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::Document,
                     ),
                 ),
             ),
             (
                 "indicators",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::SupplierLineIndicators,
                 ),
             ),
             (
                 "itemDetails",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::ItemDetails,
                 ),
             ),
-            ("notes", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            (
+                "notes",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
             (
                 "prices",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::Prices,
                 ),
             ),
             (
                 "properties",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::Property,
                     ),
                 ),
             ),
-            ("purchaseOrderLinePosition", crate::txml::Kind::String),
-            ("reason", crate::txml::Kind::String),
-            ("salesOrderLinePosition", crate::txml::Kind::String),
-            ("salesOrderNumber", crate::txml::Kind::String),
-            ("salesOrderPosition", crate::txml::Kind::String),
+            ("purchaseOrderLinePosition", crate::webhook::txml::Kind::String),
+            ("reason", crate::webhook::txml::Kind::String),
+            ("salesOrderLinePosition", crate::webhook::txml::Kind::String),
+            ("salesOrderNumber", crate::webhook::txml::Kind::String),
+            ("salesOrderPosition", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::SendDespatchAdviceBySupplier`].
-    pub static SendDespatchAdviceBySupplier: crate::txml::Shape = crate::txml::Shape {
+    pub static SendDespatchAdviceBySupplier: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SendDespatchAdviceBySupplier",
         element: "SendDespatchAdviceBySupplier",
         properties: &[
-            ("erpIssueDateTime", crate::txml::Kind::String),
-            ("header", crate::txml::Kind::Object(&DespatchAdviceHeader)),
+            ("erpIssueDateTime", crate::webhook::txml::Kind::String),
+            ("header", crate::webhook::txml::Kind::Object(&DespatchAdviceHeader)),
             (
                 "lines",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&DespatchAdviceLine)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&DespatchAdviceLine),
+                ),
             ),
         ],
     };
     /// tXML shape of [`super::SendOrderByBuyer`].
-    pub static SendOrderByBuyer: crate::txml::Shape = crate::txml::Shape {
+    pub static SendOrderByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SendOrderByBuyer",
         element: "SendOrderByBuyer",
         properties: &[
-            ("erpIssueDateTime", crate::txml::Kind::String),
+            ("erpIssueDateTime", crate::webhook::txml::Kind::String),
             (
                 "erpIssuedBy",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::Contact,
                 ),
             ),
-            ("erpLastChangeDateTime", crate::txml::Kind::String),
+            ("erpLastChangeDateTime", crate::webhook::txml::Kind::String),
             (
                 "erpLastChangedBy",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::Contact,
                 ),
             ),
             (
                 "lines",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&OrderLineByBuyer)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&OrderLineByBuyer),
+                ),
             ),
-            ("order", crate::txml::Kind::Object(&OrderByBuyer)),
+            ("order", crate::webhook::txml::Kind::Object(&OrderByBuyer)),
         ],
     };
     /// tXML shape of [`super::SendOrderDeliveriesByBuyer`].
-    pub static SendOrderDeliveriesByBuyer: crate::txml::Shape = crate::txml::Shape {
+    pub static SendOrderDeliveriesByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SendOrderDeliveriesByBuyer",
         element: "SendOrderDeliveriesByBuyer",
         properties: &[
-            ("erpLastChangeDateTime", crate::txml::Kind::String),
+            ("erpLastChangeDateTime", crate::webhook::txml::Kind::String),
             (
                 "erpLastChangedBy",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::Contact,
                 ),
             ),
             (
                 "lines",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&OrderDeliveriesLineByBuyer),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&OrderDeliveriesLineByBuyer),
                 ),
             ),
-            ("order", crate::txml::Kind::Object(&OrderDeliveriesOrderByBuyer)),
+            ("order", crate::webhook::txml::Kind::Object(&OrderDeliveriesOrderByBuyer)),
         ],
     };
     /// tXML shape of [`super::SendOrderDeliveryHistoryByBuyer`].
-    pub static SendOrderDeliveryHistoryByBuyer: crate::txml::Shape = crate::txml::Shape {
+    pub static SendOrderDeliveryHistoryByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SendOrderDeliveryHistoryByBuyer",
         element: "SendOrderDeliveryHistoryByBuyer",
         properties: &[
-            ("erpLastChangeDateTime", crate::txml::Kind::String),
+            ("erpLastChangeDateTime", crate::webhook::txml::Kind::String),
             (
                 "erpLastChangedBy",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::Contact,
                 ),
             ),
             (
                 "lines",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&OrderDeliveryHistoryLineByBuyer),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&OrderDeliveryHistoryLineByBuyer),
                 ),
             ),
-            ("order", crate::txml::Kind::Object(&OrderDeliveriesOrderByBuyer)),
+            ("order", crate::webhook::txml::Kind::Object(&OrderDeliveriesOrderByBuyer)),
         ],
     };
     /// tXML shape of [`super::SendOrderIndicatorsByBuyer`].
-    pub static SendOrderIndicatorsByBuyer: crate::txml::Shape = crate::txml::Shape {
+    pub static SendOrderIndicatorsByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SendOrderIndicatorsByBuyer",
         element: "SendOrderIndicatorsByBuyer",
         properties: &[
             (
                 "lines",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&OrderIndicatorsLineByBuyer),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&OrderIndicatorsLineByBuyer),
                 ),
             ),
-            ("order", crate::txml::Kind::Object(&OrderIndicatorsOrderByBuyer)),
+            ("order", crate::webhook::txml::Kind::Object(&OrderIndicatorsOrderByBuyer)),
         ],
     };
     /// tXML shape of [`super::SendOrderResponseBySupplier`].
-    pub static SendOrderResponseBySupplier: crate::txml::Shape = crate::txml::Shape {
+    pub static SendOrderResponseBySupplier: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SendOrderResponseBySupplier",
         element: "SendOrderResponseBySupplier",
         properties: &[
             (
                 "erpRespondedBy",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::Contact,
                 ),
             ),
-            ("erpResponseDateTime", crate::txml::Kind::String),
+            ("erpResponseDateTime", crate::webhook::txml::Kind::String),
             (
                 "lines",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&OrderResponseLineBySupplier),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&OrderResponseLineBySupplier),
                 ),
             ),
-            ("order", crate::txml::Kind::Object(&OrderResponseBySupplier)),
+            ("order", crate::webhook::txml::Kind::Object(&OrderResponseBySupplier)),
         ],
     };
     /// tXML shape of [`super::SendSingleDeliveryOrderByBuyer`].
-    pub static SendSingleDeliveryOrderByBuyer: crate::txml::Shape = crate::txml::Shape {
+    pub static SendSingleDeliveryOrderByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SendSingleDeliveryOrderByBuyer",
         element: "SendOrderByBuyer",
         properties: &[
-            ("erpIssueDateTime", crate::txml::Kind::String),
+            ("erpIssueDateTime", crate::webhook::txml::Kind::String),
             (
                 "erpIssuedBy",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::Contact,
                 ),
             ),
-            ("erpLastChangeDateTime", crate::txml::Kind::String),
+            ("erpLastChangeDateTime", crate::webhook::txml::Kind::String),
             (
                 "erpLastChangedBy",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::Contact,
                 ),
             ),
             (
                 "lines",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&SingleDeliveryOrderLineByBuyer),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&SingleDeliveryOrderLineByBuyer),
                 ),
             ),
-            ("order", crate::txml::Kind::Object(&OrderByBuyer)),
+            ("order", crate::webhook::txml::Kind::Object(&OrderByBuyer)),
         ],
     };
     /// tXML shape of [`super::SingleDeliveryOrderLineByBuyer`].
-    pub static SingleDeliveryOrderLineByBuyer: crate::txml::Shape = crate::txml::Shape {
+    pub static SingleDeliveryOrderLineByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SingleDeliveryOrderLineByBuyer",
         element: "SingleDeliveryOrderLineByBuyer",
         properties: &[
             (
                 "actualDelivery",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::ActualDelivery,
                 ),
             ),
             (
                 "certification",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::Certification,
                 ),
             ),
             (
                 "chargeLines",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::ChargeLine,
                     ),
                 ),
             ),
-            ("chargeReasonCode", crate::txml::Kind::String),
-            ("description", crate::txml::Kind::String),
+            ("chargeReasonCode", crate::webhook::txml::Kind::String),
+            ("description", crate::webhook::txml::Kind::String),
             (
                 "documents",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::Document,
                     ),
                 ),
             ),
             (
                 "indicators",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::BuyerLineIndicators,
                 ),
             ),
             (
                 "item",
-                crate::txml::Kind::Object(&crate::api::common::types::txml_shapes::Item),
+                crate::webhook::txml::Kind::Object(
+                    &crate::api::common::types::txml_shapes::Item,
+                ),
             ),
             (
                 "itemDetails",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::ItemDetails,
                 ),
             ),
-            ("labels", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("lineType", crate::txml::Kind::String),
-            ("notes", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("originalPosition", crate::txml::Kind::String),
-            ("position", crate::txml::Kind::String),
+            (
+                "labels",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("lineType", crate::webhook::txml::Kind::String),
+            (
+                "notes",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("originalPosition", crate::webhook::txml::Kind::String),
+            ("position", crate::webhook::txml::Kind::String),
             (
                 "prices",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::Prices,
                 ),
             ),
-            ("productionNumber", crate::txml::Kind::String),
-            ("projectNumber", crate::txml::Kind::String),
+            ("productionNumber", crate::webhook::txml::Kind::String),
+            ("projectNumber", crate::webhook::txml::Kind::String),
             (
                 "properties",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::Property,
                     ),
                 ),
             ),
-            ("reason", crate::txml::Kind::String),
-            ("row", crate::txml::Kind::String),
-            ("salesOrderNumber", crate::txml::Kind::String),
+            ("reason", crate::webhook::txml::Kind::String),
+            ("row", crate::webhook::txml::Kind::String),
+            ("salesOrderNumber", crate::webhook::txml::Kind::String),
             (
                 "scheduledDelivery",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::ScheduledDelivery,
                 ),
             ),
             (
                 "terms",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::LineTerms,
                 ),
             ),

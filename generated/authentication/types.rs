@@ -109,12 +109,12 @@ pub mod builder {
 #[allow(non_upper_case_globals)]
 pub mod txml_shapes {
     /// tXML shape of [`super::AuthenticatedUser`].
-    pub static AuthenticatedUser: crate::txml::Shape = crate::txml::Shape {
+    pub static AuthenticatedUser: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "AuthenticatedUser",
         element: "AuthenticatedUser",
         properties: &[
-            ("status", crate::txml::Kind::String),
-            ("username", crate::txml::Kind::String),
+            ("status", crate::webhook::txml::Kind::String),
+            ("username", crate::webhook::txml::Kind::String),
         ],
     };
 }

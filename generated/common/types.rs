@@ -9924,1027 +9924,1142 @@ supplier's ERP system, if it sits inside `supplierErpMeta` (see above; also read
 #[allow(non_upper_case_globals)]
 pub mod txml_shapes {
     /// tXML shape of [`super::ActualDelivery`].
-    pub static ActualDelivery: crate::txml::Shape = crate::txml::Shape {
+    pub static ActualDelivery: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ActualDelivery",
         element: "ActualDelivery",
         properties: &[
-            ("date", crate::txml::Kind::String),
-            ("quantity", crate::txml::Kind::Number),
+            ("date", crate::webhook::txml::Kind::String),
+            ("quantity", crate::webhook::txml::Kind::Number),
         ],
     };
     /// tXML shape of [`super::BuyerLine`].
-    pub static BuyerLine: crate::txml::Shape = crate::txml::Shape {
+    pub static BuyerLine: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "BuyerLine",
         element: "BuyerLine",
         properties: &[
-            ("actualDelivery", crate::txml::Kind::Object(&ActualDelivery)),
-            ("certification", crate::txml::Kind::Object(&Certification)),
+            ("actualDelivery", crate::webhook::txml::Kind::Object(&ActualDelivery)),
+            ("certification", crate::webhook::txml::Kind::Object(&Certification)),
             (
                 "chargeLines",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ChargeLine)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&ChargeLine),
+                ),
             ),
             (
                 "deliveryHistory",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&DeliveryHistoryLine),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&DeliveryHistoryLine),
                 ),
             ),
             (
                 "deliverySchedule",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&DeliveryScheduleLine),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&DeliveryScheduleLine),
                 ),
             ),
-            ("description", crate::txml::Kind::String),
+            ("description", crate::webhook::txml::Kind::String),
             (
                 "documents",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&Document)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&Document),
+                ),
             ),
-            ("indicators", crate::txml::Kind::Object(&BuyerLineIndicators)),
-            ("item", crate::txml::Kind::Object(&Item)),
-            ("itemDetails", crate::txml::Kind::Object(&ItemDetails)),
-            ("labels", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("notes", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("originalPosition", crate::txml::Kind::String),
-            ("position", crate::txml::Kind::String),
-            ("prices", crate::txml::Kind::Object(&Prices)),
-            ("productionNumber", crate::txml::Kind::String),
-            ("projectNumber", crate::txml::Kind::String),
+            ("indicators", crate::webhook::txml::Kind::Object(&BuyerLineIndicators)),
+            ("item", crate::webhook::txml::Kind::Object(&Item)),
+            ("itemDetails", crate::webhook::txml::Kind::Object(&ItemDetails)),
+            (
+                "labels",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            (
+                "notes",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("originalPosition", crate::webhook::txml::Kind::String),
+            ("position", crate::webhook::txml::Kind::String),
+            ("prices", crate::webhook::txml::Kind::Object(&Prices)),
+            ("productionNumber", crate::webhook::txml::Kind::String),
+            ("projectNumber", crate::webhook::txml::Kind::String),
             (
                 "properties",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&Property)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&Property),
+                ),
             ),
-            ("reason", crate::txml::Kind::String),
-            ("requests", crate::txml::Kind::Object(&BuyerRequests)),
-            ("row", crate::txml::Kind::String),
-            ("salesOrderNumber", crate::txml::Kind::String),
-            ("scheduledDelivery", crate::txml::Kind::Object(&ScheduledDelivery)),
-            ("terms", crate::txml::Kind::Object(&LineTerms)),
+            ("reason", crate::webhook::txml::Kind::String),
+            ("requests", crate::webhook::txml::Kind::Object(&BuyerRequests)),
+            ("row", crate::webhook::txml::Kind::String),
+            ("salesOrderNumber", crate::webhook::txml::Kind::String),
+            (
+                "scheduledDelivery",
+                crate::webhook::txml::Kind::Object(&ScheduledDelivery),
+            ),
+            ("terms", crate::webhook::txml::Kind::Object(&LineTerms)),
         ],
     };
     /// tXML shape of [`super::BuyerLineIndicators`].
-    pub static BuyerLineIndicators: crate::txml::Shape = crate::txml::Shape {
+    pub static BuyerLineIndicators: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "BuyerLineIndicators",
         element: "BuyerLineIndicators",
         properties: &[
-            ("cancelled", crate::txml::Kind::Boolean),
-            ("completed", crate::txml::Kind::Boolean),
-            ("confirmed", crate::txml::Kind::Boolean),
-            ("delivered", crate::txml::Kind::Boolean),
-            ("noDeliveryExpected", crate::txml::Kind::Boolean),
-            ("proposeWhenAccepted", crate::txml::Kind::Boolean),
-            ("requestReconfirmation", crate::txml::Kind::Boolean),
-            ("shipped", crate::txml::Kind::Boolean),
+            ("cancelled", crate::webhook::txml::Kind::Boolean),
+            ("completed", crate::webhook::txml::Kind::Boolean),
+            ("confirmed", crate::webhook::txml::Kind::Boolean),
+            ("delivered", crate::webhook::txml::Kind::Boolean),
+            ("noDeliveryExpected", crate::webhook::txml::Kind::Boolean),
+            ("proposeWhenAccepted", crate::webhook::txml::Kind::Boolean),
+            ("requestReconfirmation", crate::webhook::txml::Kind::Boolean),
+            ("shipped", crate::webhook::txml::Kind::Boolean),
         ],
     };
     /// tXML shape of [`super::BuyerOrder`].
-    pub static BuyerOrder: crate::txml::Shape = crate::txml::Shape {
+    pub static BuyerOrder: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "BuyerOrder",
         element: "BuyerOrder",
         properties: &[
-            ("buyerAccountingParty", crate::txml::Kind::Object(&CompanyParty)),
-            ("buyerParty", crate::txml::Kind::Object(&CompanyParty)),
-            ("companyId", crate::txml::Kind::String),
-            ("contact", crate::txml::Kind::Object(&Contact)),
-            ("description", crate::txml::Kind::String),
-            ("destination", crate::txml::Kind::Object(&Destination)),
+            ("buyerAccountingParty", crate::webhook::txml::Kind::Object(&CompanyParty)),
+            ("buyerParty", crate::webhook::txml::Kind::Object(&CompanyParty)),
+            ("companyId", crate::webhook::txml::Kind::String),
+            ("contact", crate::webhook::txml::Kind::Object(&Contact)),
+            ("description", crate::webhook::txml::Kind::String),
+            ("destination", crate::webhook::txml::Kind::Object(&Destination)),
             (
                 "documents",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&Document)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&Document),
+                ),
             ),
-            ("erpIssueDateTime", crate::txml::Kind::String),
-            ("erpIssuedBy", crate::txml::Kind::Object(&Contact)),
-            ("erpLastChangeDateTime", crate::txml::Kind::String),
-            ("erpLastChangedBy", crate::txml::Kind::Object(&Contact)),
-            ("indicators", crate::txml::Kind::Object(&BuyerOrderIndicators)),
-            ("labels", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("notes", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("orderType", crate::txml::Kind::String),
+            ("erpIssueDateTime", crate::webhook::txml::Kind::String),
+            ("erpIssuedBy", crate::webhook::txml::Kind::Object(&Contact)),
+            ("erpLastChangeDateTime", crate::webhook::txml::Kind::String),
+            ("erpLastChangedBy", crate::webhook::txml::Kind::Object(&Contact)),
+            ("indicators", crate::webhook::txml::Kind::Object(&BuyerOrderIndicators)),
+            (
+                "labels",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            (
+                "notes",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("orderType", crate::webhook::txml::Kind::String),
             (
                 "properties",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&Property)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&Property),
+                ),
             ),
-            ("purchaseOrderNumber", crate::txml::Kind::String),
-            ("supplierAccountNumber", crate::txml::Kind::String),
-            ("supplierContact", crate::txml::Kind::Object(&Contact)),
-            ("supplierParty", crate::txml::Kind::Object(&CompanyParty)),
-            ("terms", crate::txml::Kind::Object(&Terms)),
+            ("purchaseOrderNumber", crate::webhook::txml::Kind::String),
+            ("supplierAccountNumber", crate::webhook::txml::Kind::String),
+            ("supplierContact", crate::webhook::txml::Kind::Object(&Contact)),
+            ("supplierParty", crate::webhook::txml::Kind::Object(&CompanyParty)),
+            ("terms", crate::webhook::txml::Kind::Object(&Terms)),
         ],
     };
     /// tXML shape of [`super::BuyerOrderIndicators`].
-    pub static BuyerOrderIndicators: crate::txml::Shape = crate::txml::Shape {
+    pub static BuyerOrderIndicators: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "BuyerOrderIndicators",
         element: "BuyerOrderIndicators",
         properties: &[
-            ("autoConfirm", crate::txml::Kind::Boolean),
-            ("cancelLineWhenMissing", crate::txml::Kind::Boolean),
-            ("cancelled", crate::txml::Kind::Boolean),
-            ("completed", crate::txml::Kind::Boolean),
-            ("confirmed", crate::txml::Kind::Boolean),
-            ("delivered", crate::txml::Kind::Boolean),
-            ("requestReconfirmation", crate::txml::Kind::Boolean),
-            ("shipped", crate::txml::Kind::Boolean),
+            ("autoConfirm", crate::webhook::txml::Kind::Boolean),
+            ("cancelLineWhenMissing", crate::webhook::txml::Kind::Boolean),
+            ("cancelled", crate::webhook::txml::Kind::Boolean),
+            ("completed", crate::webhook::txml::Kind::Boolean),
+            ("confirmed", crate::webhook::txml::Kind::Boolean),
+            ("delivered", crate::webhook::txml::Kind::Boolean),
+            ("requestReconfirmation", crate::webhook::txml::Kind::Boolean),
+            ("shipped", crate::webhook::txml::Kind::Boolean),
         ],
     };
     /// tXML shape of [`super::BuyerRequests`].
-    pub static BuyerRequests: crate::txml::Shape = crate::txml::Shape {
+    pub static BuyerRequests: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "BuyerRequests",
         element: "BuyerRequests",
-        properties: &[("reopenRequest", crate::txml::Kind::Object(&Request))],
+        properties: &[("reopenRequest", crate::webhook::txml::Kind::Object(&Request))],
     };
     /// tXML shape of [`super::BuyerShipment`].
-    pub static BuyerShipment: crate::txml::Shape = crate::txml::Shape {
+    pub static BuyerShipment: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "BuyerShipment",
         element: "BuyerShipment",
         properties: &[
-            ("buyerParty", crate::txml::Kind::Object(&CompanyParty)),
-            ("companyId", crate::txml::Kind::String),
+            ("buyerParty", crate::webhook::txml::Kind::Object(&CompanyParty)),
+            ("companyId", crate::webhook::txml::Kind::String),
             (
                 "contacts",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ShipmentContact)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&ShipmentContact),
+                ),
             ),
             (
                 "documents",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ShipmentDocument)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&ShipmentDocument),
+                ),
             ),
-            ("purchaseOrderTerms", crate::txml::Kind::Object(&PurchaseOrderTerms)),
-            ("supplierAccountNumber", crate::txml::Kind::String),
+            (
+                "purchaseOrderTerms",
+                crate::webhook::txml::Kind::Object(&PurchaseOrderTerms),
+            ),
+            ("supplierAccountNumber", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::Certification`].
-    pub static Certification: crate::txml::Shape = crate::txml::Shape {
+    pub static Certification: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "Certification",
         element: "Certification",
         properties: &[
-            ("classificationSociety", crate::txml::Kind::String),
-            ("classificationSocietyCode", crate::txml::Kind::String),
-            ("type", crate::txml::Kind::String),
-            ("typeCode", crate::txml::Kind::String),
+            ("classificationSociety", crate::webhook::txml::Kind::String),
+            ("classificationSocietyCode", crate::webhook::txml::Kind::String),
+            ("type", crate::webhook::txml::Kind::String),
+            ("typeCode", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::ChargeLine`].
-    pub static ChargeLine: crate::txml::Shape = crate::txml::Shape {
+    pub static ChargeLine: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ChargeLine",
         element: "ChargeLine",
         properties: &[
-            ("chargeDescription", crate::txml::Kind::String),
-            ("chargeTypeCode", crate::txml::Kind::String),
-            ("position", crate::txml::Kind::String),
-            ("price", crate::txml::Kind::Object(&Price)),
-            ("priceUnitOfMeasureIso", crate::txml::Kind::String),
-            ("quantity", crate::txml::Kind::Number),
+            ("chargeDescription", crate::webhook::txml::Kind::String),
+            ("chargeTypeCode", crate::webhook::txml::Kind::String),
+            ("position", crate::webhook::txml::Kind::String),
+            ("price", crate::webhook::txml::Kind::Object(&Price)),
+            ("priceUnitOfMeasureIso", crate::webhook::txml::Kind::String),
+            ("quantity", crate::webhook::txml::Kind::Number),
         ],
     };
     /// tXML shape of [`super::CompanyParty`].
-    pub static CompanyParty: crate::txml::Shape = crate::txml::Shape {
+    pub static CompanyParty: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "CompanyParty",
         element: "CompanyParty",
         properties: &[
-            ("addressLines", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("city", crate::txml::Kind::String),
-            ("countryCodeIso2", crate::txml::Kind::String),
-            ("countryName", crate::txml::Kind::String),
-            ("id", crate::txml::Kind::String),
-            ("idScheme", crate::txml::Kind::String),
-            ("names", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("postalCode", crate::txml::Kind::String),
+            (
+                "addressLines",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("city", crate::webhook::txml::Kind::String),
+            ("countryCodeIso2", crate::webhook::txml::Kind::String),
+            ("countryName", crate::webhook::txml::Kind::String),
+            ("id", crate::webhook::txml::Kind::String),
+            ("idScheme", crate::webhook::txml::Kind::String),
+            (
+                "names",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("postalCode", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::ConfirmedLine`].
-    pub static ConfirmedLine: crate::txml::Shape = crate::txml::Shape {
+    pub static ConfirmedLine: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ConfirmedLine",
         element: "ConfirmedLine",
         properties: &[
             (
                 "chargeLines",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ChargeLine)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&ChargeLine),
+                ),
             ),
             (
                 "deliverySchedule",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&DeliveryScheduleLine),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&DeliveryScheduleLine),
                 ),
             ),
-            ("prices", crate::txml::Kind::Object(&Prices)),
+            ("prices", crate::webhook::txml::Kind::Object(&Prices)),
         ],
     };
     /// tXML shape of [`super::Contact`].
-    pub static Contact: crate::txml::Shape = crate::txml::Shape {
+    pub static Contact: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "Contact",
         element: "Contact",
         properties: &[
-            ("email", crate::txml::Kind::String),
-            ("userName", crate::txml::Kind::String),
+            ("email", crate::webhook::txml::Kind::String),
+            ("userName", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::CurrentDeliveryScheduleLine`].
-    pub static CurrentDeliveryScheduleLine: crate::txml::Shape = crate::txml::Shape {
+    pub static CurrentDeliveryScheduleLine: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "CurrentDeliveryScheduleLine",
         element: "CurrentDeliveryScheduleLine",
         properties: &[
-            ("date", crate::txml::Kind::String),
-            ("eta", crate::txml::Kind::String),
-            ("etd", crate::txml::Kind::String),
-            ("position", crate::txml::Kind::String),
-            ("quantity", crate::txml::Kind::Number),
-            ("status", crate::txml::Kind::String),
-            ("transportMode", crate::txml::Kind::String),
+            ("date", crate::webhook::txml::Kind::String),
+            ("eta", crate::webhook::txml::Kind::String),
+            ("etd", crate::webhook::txml::Kind::String),
+            ("position", crate::webhook::txml::Kind::String),
+            ("quantity", crate::webhook::txml::Kind::Number),
+            ("status", crate::webhook::txml::Kind::String),
+            ("transportMode", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::CurrentScheduledDelivery`].
-    pub static CurrentScheduledDelivery: crate::txml::Shape = crate::txml::Shape {
+    pub static CurrentScheduledDelivery: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "CurrentScheduledDelivery",
         element: "CurrentScheduledDelivery",
         properties: &[
-            ("date", crate::txml::Kind::String),
-            ("eta", crate::txml::Kind::String),
-            ("etd", crate::txml::Kind::String),
-            ("quantity", crate::txml::Kind::Number),
-            ("status", crate::txml::Kind::String),
-            ("transportMode", crate::txml::Kind::String),
+            ("date", crate::webhook::txml::Kind::String),
+            ("eta", crate::webhook::txml::Kind::String),
+            ("etd", crate::webhook::txml::Kind::String),
+            ("quantity", crate::webhook::txml::Kind::Number),
+            ("status", crate::webhook::txml::Kind::String),
+            ("transportMode", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::DeliveryHistoryLine`].
-    pub static DeliveryHistoryLine: crate::txml::Shape = crate::txml::Shape {
+    pub static DeliveryHistoryLine: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "DeliveryHistoryLine",
         element: "DeliveryHistoryLine",
         properties: &[
-            ("date", crate::txml::Kind::String),
-            ("position", crate::txml::Kind::String),
-            ("quantity", crate::txml::Kind::Number),
+            ("date", crate::webhook::txml::Kind::String),
+            ("position", crate::webhook::txml::Kind::String),
+            ("quantity", crate::webhook::txml::Kind::Number),
         ],
     };
     /// tXML shape of [`super::DeliveryScheduleLine`].
-    pub static DeliveryScheduleLine: crate::txml::Shape = crate::txml::Shape {
+    pub static DeliveryScheduleLine: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "DeliveryScheduleLine",
         element: "DeliveryScheduleLine",
         properties: &[
-            ("date", crate::txml::Kind::String),
-            ("position", crate::txml::Kind::String),
-            ("quantity", crate::txml::Kind::Number),
-            ("status", crate::txml::Kind::String),
-            ("transportMode", crate::txml::Kind::String),
+            ("date", crate::webhook::txml::Kind::String),
+            ("position", crate::webhook::txml::Kind::String),
+            ("quantity", crate::webhook::txml::Kind::Number),
+            ("status", crate::webhook::txml::Kind::String),
+            ("transportMode", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::Destination`].
-    pub static Destination: crate::txml::Shape = crate::txml::Shape {
+    pub static Destination: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "Destination",
         element: "Destination",
         properties: &[
-            ("addressLines", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("city", crate::txml::Kind::String),
-            ("code", crate::txml::Kind::String),
-            ("countryCodeIso2", crate::txml::Kind::String),
-            ("countryName", crate::txml::Kind::String),
-            ("locationType", crate::txml::Kind::String),
-            ("names", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("postalCode", crate::txml::Kind::String),
+            (
+                "addressLines",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("city", crate::webhook::txml::Kind::String),
+            ("code", crate::webhook::txml::Kind::String),
+            ("countryCodeIso2", crate::webhook::txml::Kind::String),
+            ("countryName", crate::webhook::txml::Kind::String),
+            ("locationType", crate::webhook::txml::Kind::String),
+            (
+                "names",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("postalCode", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::Document`].
-    pub static Document: crate::txml::Shape = crate::txml::Shape {
+    pub static Document: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "Document",
         element: "Document",
         properties: &[
-            ("code", crate::txml::Kind::String),
-            ("description", crate::txml::Kind::String),
-            ("name", crate::txml::Kind::String),
-            ("objectId", crate::txml::Kind::String),
-            ("revision", crate::txml::Kind::String),
-            ("type", crate::txml::Kind::String),
-            ("url", crate::txml::Kind::String),
+            ("code", crate::webhook::txml::Kind::String),
+            ("description", crate::webhook::txml::Kind::String),
+            ("name", crate::webhook::txml::Kind::String),
+            ("objectId", crate::webhook::txml::Kind::String),
+            ("revision", crate::webhook::txml::Kind::String),
+            ("type", crate::webhook::txml::Kind::String),
+            ("url", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::ErrorResponse`].
-    pub static ErrorResponse: crate::txml::Shape = crate::txml::Shape {
+    pub static ErrorResponse: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ErrorResponse",
         element: "ErrorResponse",
         properties: &[
-            ("detail", crate::txml::Kind::String),
-            ("message", crate::txml::Kind::String),
-            ("status", crate::txml::Kind::Integer),
-            ("title", crate::txml::Kind::String),
-            ("type", crate::txml::Kind::String),
+            ("detail", crate::webhook::txml::Kind::String),
+            ("message", crate::webhook::txml::Kind::String),
+            ("status", crate::webhook::txml::Kind::Integer),
+            ("title", crate::webhook::txml::Kind::String),
+            ("type", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::Item`].
-    pub static Item: crate::txml::Shape = crate::txml::Shape {
+    pub static Item: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "Item",
         element: "Item",
         properties: &[
-            ("description", crate::txml::Kind::String),
+            ("description", crate::webhook::txml::Kind::String),
             (
                 "dimensions",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ItemDimension)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&ItemDimension),
+                ),
             ),
-            ("name", crate::txml::Kind::String),
-            ("number", crate::txml::Kind::String),
-            ("purchaseUnitOfMeasureIso", crate::txml::Kind::String),
-            ("revision", crate::txml::Kind::String),
-            ("supplierItemNumber", crate::txml::Kind::String),
+            ("name", crate::webhook::txml::Kind::String),
+            ("number", crate::webhook::txml::Kind::String),
+            ("purchaseUnitOfMeasureIso", crate::webhook::txml::Kind::String),
+            ("revision", crate::webhook::txml::Kind::String),
+            ("supplierItemNumber", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::ItemDetails`].
-    pub static ItemDetails: crate::txml::Shape = crate::txml::Shape {
+    pub static ItemDetails: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ItemDetails",
         element: "ItemDetails",
         properties: &[
-            ("batchNumber", crate::txml::Kind::String),
-            ("combinedNomenclatureCode", crate::txml::Kind::String),
-            ("countryOfOriginCodeIso2", crate::txml::Kind::String),
-            ("dangerousGoodsCodeUnece", crate::txml::Kind::String),
-            ("mergedItemDetails", crate::txml::Kind::Object(&MergedItemDetails)),
-            ("netWeight", crate::txml::Kind::Number),
-            ("netWeightUnitOfMeasureIso", crate::txml::Kind::String),
-            ("serialNumber", crate::txml::Kind::String),
+            ("batchNumber", crate::webhook::txml::Kind::String),
+            ("combinedNomenclatureCode", crate::webhook::txml::Kind::String),
+            ("countryOfOriginCodeIso2", crate::webhook::txml::Kind::String),
+            ("dangerousGoodsCodeUnece", crate::webhook::txml::Kind::String),
+            (
+                "mergedItemDetails",
+                crate::webhook::txml::Kind::Object(&MergedItemDetails),
+            ),
+            ("netWeight", crate::webhook::txml::Kind::Number),
+            ("netWeightUnitOfMeasureIso", crate::webhook::txml::Kind::String),
+            ("serialNumber", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::ItemDimension`].
-    pub static ItemDimension: crate::txml::Shape = crate::txml::Shape {
+    pub static ItemDimension: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ItemDimension",
         element: "ItemDimension",
         properties: &[
-            ("attribute", crate::txml::Kind::String),
-            ("measure", crate::txml::Kind::Number),
-            ("unitOfMeasureUnece", crate::txml::Kind::String),
+            ("attribute", crate::webhook::txml::Kind::String),
+            ("measure", crate::webhook::txml::Kind::Number),
+            ("unitOfMeasureUnece", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::LineEventDates`].
-    pub static LineEventDates: crate::txml::Shape = crate::txml::Shape {
+    pub static LineEventDates: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "LineEventDates",
         element: "LineEventDates",
         properties: &[],
     };
     /// tXML shape of [`super::LineIndicators`].
-    pub static LineIndicators: crate::txml::Shape = crate::txml::Shape {
+    pub static LineIndicators: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "LineIndicators",
         element: "LineIndicators",
-        properties: &[("deliveryOverdue", crate::txml::Kind::Boolean)],
+        properties: &[("deliveryOverdue", crate::webhook::txml::Kind::Boolean)],
     };
     /// tXML shape of [`super::LineStatus`].
-    pub static LineStatus: crate::txml::Shape = crate::txml::Shape {
+    pub static LineStatus: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "LineStatus",
         element: "LineStatus",
         properties: &[
-            ("inProgressStatus", crate::txml::Kind::String),
-            ("logisticsStatus", crate::txml::Kind::String),
-            ("processStatus", crate::txml::Kind::String),
+            ("inProgressStatus", crate::webhook::txml::Kind::String),
+            ("logisticsStatus", crate::webhook::txml::Kind::String),
+            ("processStatus", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::LineTerms`].
-    pub static LineTerms: crate::txml::Shape = crate::txml::Shape {
+    pub static LineTerms: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "LineTerms",
         element: "LineTerms",
         properties: &[
-            ("contractNumber", crate::txml::Kind::String),
-            ("contractPosition", crate::txml::Kind::String),
+            ("contractNumber", crate::webhook::txml::Kind::String),
+            ("contractPosition", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::LoadCarrier`].
-    pub static LoadCarrier: crate::txml::Shape = crate::txml::Shape {
+    pub static LoadCarrier: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "LoadCarrier",
         element: "LoadCarrier",
         properties: &[
-            ("containerNumber", crate::txml::Kind::String),
-            ("containerSizeAndType", crate::txml::Kind::String),
+            ("containerNumber", crate::webhook::txml::Kind::String),
+            ("containerSizeAndType", crate::webhook::txml::Kind::String),
             (
                 "lines",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ShipmentLine)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&ShipmentLine),
+                ),
             ),
-            ("packageSSCC", crate::txml::Kind::String),
-            ("packageType", crate::txml::Kind::String),
+            ("packageSSCC", crate::webhook::txml::Kind::String),
+            ("packageType", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::MergedItemDetails`].
-    pub static MergedItemDetails: crate::txml::Shape = crate::txml::Shape {
+    pub static MergedItemDetails: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "MergedItemDetails",
         element: "MergedItemDetails",
         properties: &[
-            ("batchNumber", crate::txml::Kind::String),
-            ("combinedNomenclatureCode", crate::txml::Kind::String),
-            ("countryOfOriginCodeIso2", crate::txml::Kind::String),
-            ("dangerousGoodsCodeUnece", crate::txml::Kind::String),
-            ("netWeight", crate::txml::Kind::Number),
-            ("netWeightUnitOfMeasureIso", crate::txml::Kind::String),
-            ("serialNumber", crate::txml::Kind::String),
+            ("batchNumber", crate::webhook::txml::Kind::String),
+            ("combinedNomenclatureCode", crate::webhook::txml::Kind::String),
+            ("countryOfOriginCodeIso2", crate::webhook::txml::Kind::String),
+            ("dangerousGoodsCodeUnece", crate::webhook::txml::Kind::String),
+            ("netWeight", crate::webhook::txml::Kind::Number),
+            ("netWeightUnitOfMeasureIso", crate::webhook::txml::Kind::String),
+            ("serialNumber", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::MessageMeta`].
-    pub static MessageMeta: crate::txml::Shape = crate::txml::Shape {
+    pub static MessageMeta: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "MessageMeta",
         element: "MessageMeta",
         properties: &[
-            ("createdDateTime", crate::txml::Kind::String),
-            ("messageId", crate::txml::Kind::String),
-            ("source", crate::txml::Kind::Object(&MessageSource)),
+            ("createdDateTime", crate::webhook::txml::Kind::String),
+            ("messageId", crate::webhook::txml::Kind::String),
+            ("source", crate::webhook::txml::Kind::Object(&MessageSource)),
         ],
     };
     /// tXML shape of [`super::MessageSource`].
-    pub static MessageSource: crate::txml::Shape = crate::txml::Shape {
+    pub static MessageSource: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "MessageSource",
         element: "MessageSource",
         properties: &[
-            ("companyId", crate::txml::Kind::String),
-            ("origin", crate::txml::Kind::String),
-            ("traceId", crate::txml::Kind::String),
-            ("userId", crate::txml::Kind::String),
+            ("companyId", crate::webhook::txml::Kind::String),
+            ("origin", crate::webhook::txml::Kind::String),
+            ("traceId", crate::webhook::txml::Kind::String),
+            ("userId", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::MonetaryAmount`].
-    pub static MonetaryAmount: crate::txml::Shape = crate::txml::Shape {
+    pub static MonetaryAmount: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "MonetaryAmount",
         element: "MonetaryAmount",
         properties: &[
-            ("currencyIso", crate::txml::Kind::String),
-            ("value", crate::txml::Kind::Number),
+            ("currencyIso", crate::webhook::txml::Kind::String),
+            ("value", crate::webhook::txml::Kind::Number),
         ],
     };
     /// tXML shape of [`super::Order`].
-    pub static Order: crate::txml::Shape = crate::txml::Shape {
+    pub static Order: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "Order",
         element: "Order",
         properties: &[
-            ("buyerOrder", crate::txml::Kind::Object(&BuyerOrder)),
-            ("eventDates", crate::txml::Kind::Object(&OrderEventDates)),
-            ("id", crate::txml::Kind::String),
-            ("indicators", crate::txml::Kind::Object(&OrderIndicators)),
-            ("lastChangedAt", crate::txml::Kind::String),
-            ("lastUpdatedAt", crate::txml::Kind::String),
-            ("legacyOrderId", crate::txml::Kind::String),
-            ("lines", crate::txml::Kind::Array(&crate::txml::Kind::Object(&OrderLine))),
-            ("meta", crate::txml::Kind::Object(&MessageMeta)),
-            ("purchaseOrderNumber", crate::txml::Kind::String),
-            ("status", crate::txml::Kind::Object(&OrderStatus)),
-            ("supplierAccountNumber", crate::txml::Kind::String),
-            ("supplierOrder", crate::txml::Kind::Object(&SupplierOrder)),
-            ("version", crate::txml::Kind::Integer),
+            ("buyerOrder", crate::webhook::txml::Kind::Object(&BuyerOrder)),
+            ("eventDates", crate::webhook::txml::Kind::Object(&OrderEventDates)),
+            ("id", crate::webhook::txml::Kind::String),
+            ("indicators", crate::webhook::txml::Kind::Object(&OrderIndicators)),
+            ("lastChangedAt", crate::webhook::txml::Kind::String),
+            ("lastUpdatedAt", crate::webhook::txml::Kind::String),
+            ("legacyOrderId", crate::webhook::txml::Kind::String),
+            (
+                "lines",
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&OrderLine),
+                ),
+            ),
+            ("meta", crate::webhook::txml::Kind::Object(&MessageMeta)),
+            ("purchaseOrderNumber", crate::webhook::txml::Kind::String),
+            ("status", crate::webhook::txml::Kind::Object(&OrderStatus)),
+            ("supplierAccountNumber", crate::webhook::txml::Kind::String),
+            ("supplierOrder", crate::webhook::txml::Kind::Object(&SupplierOrder)),
+            ("version", crate::webhook::txml::Kind::Integer),
         ],
     };
     /// tXML shape of [`super::OrderDocumentsEvent`].
-    pub static OrderDocumentsEvent: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderDocumentsEvent: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderDocumentsEvent",
         element: "OrderDocumentsEvent",
         properties: &[
-            ("buyerOrder", crate::txml::Kind::Object(&BuyerOrder)),
-            ("lastUpdatedAt", crate::txml::Kind::String),
-            ("lines", crate::txml::Kind::Array(&crate::txml::Kind::Object(&OrderLine))),
-            ("meta", crate::txml::Kind::Object(&MessageMeta)),
-            ("orderId", crate::txml::Kind::String),
-            ("supplierOrder", crate::txml::Kind::Object(&SupplierOrder)),
+            ("buyerOrder", crate::webhook::txml::Kind::Object(&BuyerOrder)),
+            ("lastUpdatedAt", crate::webhook::txml::Kind::String),
+            (
+                "lines",
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&OrderLine),
+                ),
+            ),
+            ("meta", crate::webhook::txml::Kind::Object(&MessageMeta)),
+            ("orderId", crate::webhook::txml::Kind::String),
+            ("supplierOrder", crate::webhook::txml::Kind::Object(&SupplierOrder)),
         ],
     };
     /// tXML shape of [`super::OrderEvent`].
-    pub static OrderEvent: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderEvent: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderEvent",
         element: "OrderEvent",
         properties: &[
-            ("buyerOrder", crate::txml::Kind::Object(&BuyerOrder)),
-            ("eventDates", crate::txml::Kind::Object(&OrderEventDates)),
-            ("indicators", crate::txml::Kind::Object(&OrderIndicators)),
-            ("lastChangedAt", crate::txml::Kind::String),
-            ("lastUpdatedAt", crate::txml::Kind::String),
-            ("legacyOrderId", crate::txml::Kind::String),
-            ("lines", crate::txml::Kind::Array(&crate::txml::Kind::Object(&OrderLine))),
-            ("meta", crate::txml::Kind::Object(&MessageMeta)),
-            ("orderId", crate::txml::Kind::String),
-            ("portalUrl", crate::txml::Kind::String),
-            ("reason", crate::txml::Kind::String),
-            ("status", crate::txml::Kind::Object(&OrderStatus)),
-            ("supplierOrder", crate::txml::Kind::Object(&SupplierOrder)),
-            ("version", crate::txml::Kind::Integer),
+            ("buyerOrder", crate::webhook::txml::Kind::Object(&BuyerOrder)),
+            ("eventDates", crate::webhook::txml::Kind::Object(&OrderEventDates)),
+            ("indicators", crate::webhook::txml::Kind::Object(&OrderIndicators)),
+            ("lastChangedAt", crate::webhook::txml::Kind::String),
+            ("lastUpdatedAt", crate::webhook::txml::Kind::String),
+            ("legacyOrderId", crate::webhook::txml::Kind::String),
+            (
+                "lines",
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&OrderLine),
+                ),
+            ),
+            ("meta", crate::webhook::txml::Kind::Object(&MessageMeta)),
+            ("orderId", crate::webhook::txml::Kind::String),
+            ("portalUrl", crate::webhook::txml::Kind::String),
+            ("reason", crate::webhook::txml::Kind::String),
+            ("status", crate::webhook::txml::Kind::Object(&OrderStatus)),
+            ("supplierOrder", crate::webhook::txml::Kind::Object(&SupplierOrder)),
+            ("version", crate::webhook::txml::Kind::Integer),
         ],
     };
     /// tXML shape of [`super::OrderEventDates`].
-    pub static OrderEventDates: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderEventDates: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderEventDates",
         element: "OrderEventDates",
         properties: &[],
     };
     /// tXML shape of [`super::OrderIndicators`].
-    pub static OrderIndicators: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderIndicators: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderIndicators",
         element: "OrderIndicators",
-        properties: &[("deliveryOverdue", crate::txml::Kind::Boolean)],
+        properties: &[("deliveryOverdue", crate::webhook::txml::Kind::Boolean)],
     };
     /// tXML shape of [`super::OrderLine`].
-    pub static OrderLine: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderLine: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderLine",
         element: "OrderLine",
         properties: &[
-            ("buyerLine", crate::txml::Kind::Object(&BuyerLine)),
-            ("chargeReasonCode", crate::txml::Kind::String),
-            ("confirmedLine", crate::txml::Kind::Object(&ConfirmedLine)),
+            ("buyerLine", crate::webhook::txml::Kind::Object(&BuyerLine)),
+            ("chargeReasonCode", crate::webhook::txml::Kind::String),
+            ("confirmedLine", crate::webhook::txml::Kind::Object(&ConfirmedLine)),
             (
                 "deliverySchedule",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&CurrentDeliveryScheduleLine),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&CurrentDeliveryScheduleLine),
                 ),
             ),
             (
                 "deliveryScheduleIncludingRequests",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&CurrentDeliveryScheduleLine),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&CurrentDeliveryScheduleLine),
                 ),
             ),
-            ("eventDates", crate::txml::Kind::Object(&LineEventDates)),
-            ("id", crate::txml::Kind::String),
-            ("indicators", crate::txml::Kind::Object(&LineIndicators)),
-            ("itemDetails", crate::txml::Kind::Object(&ItemDetails)),
-            ("lastChangedAt", crate::txml::Kind::String),
-            ("lastUpdatedAt", crate::txml::Kind::String),
-            ("lineType", crate::txml::Kind::String),
-            ("mergedItemDetails", crate::txml::Kind::Object(&MergedItemDetails)),
-            ("portalUrl", crate::txml::Kind::String),
-            ("prices", crate::txml::Kind::Object(&Prices)),
-            ("pricesIncludingRequests", crate::txml::Kind::Object(&Prices)),
-            ("reason", crate::txml::Kind::String),
-            ("status", crate::txml::Kind::Object(&LineStatus)),
-            ("supplierLine", crate::txml::Kind::Object(&SupplierLine)),
+            ("eventDates", crate::webhook::txml::Kind::Object(&LineEventDates)),
+            ("id", crate::webhook::txml::Kind::String),
+            ("indicators", crate::webhook::txml::Kind::Object(&LineIndicators)),
+            ("itemDetails", crate::webhook::txml::Kind::Object(&ItemDetails)),
+            ("lastChangedAt", crate::webhook::txml::Kind::String),
+            ("lastUpdatedAt", crate::webhook::txml::Kind::String),
+            ("lineType", crate::webhook::txml::Kind::String),
+            (
+                "mergedItemDetails",
+                crate::webhook::txml::Kind::Object(&MergedItemDetails),
+            ),
+            ("portalUrl", crate::webhook::txml::Kind::String),
+            ("prices", crate::webhook::txml::Kind::Object(&Prices)),
+            ("pricesIncludingRequests", crate::webhook::txml::Kind::Object(&Prices)),
+            ("reason", crate::webhook::txml::Kind::String),
+            ("status", crate::webhook::txml::Kind::Object(&LineStatus)),
+            ("supplierLine", crate::webhook::txml::Kind::Object(&SupplierLine)),
         ],
     };
     /// tXML shape of [`super::OrderStatus`].
-    pub static OrderStatus: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderStatus: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderStatus",
         element: "OrderStatus",
         properties: &[
-            ("logisticsStatus", crate::txml::Kind::String),
-            ("processStatus", crate::txml::Kind::String),
+            ("logisticsStatus", crate::webhook::txml::Kind::String),
+            ("processStatus", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::Price`].
-    pub static Price: crate::txml::Shape = crate::txml::Shape {
+    pub static Price: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "Price",
         element: "Price",
         properties: &[
-            ("priceInBaseCurrency", crate::txml::Kind::Object(&MonetaryAmount)),
-            ("priceInTransactionCurrency", crate::txml::Kind::Object(&MonetaryAmount)),
+            ("priceInBaseCurrency", crate::webhook::txml::Kind::Object(&MonetaryAmount)),
+            (
+                "priceInTransactionCurrency",
+                crate::webhook::txml::Kind::Object(&MonetaryAmount),
+            ),
         ],
     };
     /// tXML shape of [`super::Prices`].
-    pub static Prices: crate::txml::Shape = crate::txml::Shape {
+    pub static Prices: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "Prices",
         element: "Prices",
         properties: &[
-            ("discountPercentage", crate::txml::Kind::Number),
-            ("grossPrice", crate::txml::Kind::Object(&Price)),
-            ("netPrice", crate::txml::Kind::Object(&Price)),
-            ("priceUnitOfMeasureIso", crate::txml::Kind::String),
-            ("priceUnitQuantity", crate::txml::Kind::Number),
+            ("discountPercentage", crate::webhook::txml::Kind::Number),
+            ("grossPrice", crate::webhook::txml::Kind::Object(&Price)),
+            ("netPrice", crate::webhook::txml::Kind::Object(&Price)),
+            ("priceUnitOfMeasureIso", crate::webhook::txml::Kind::String),
+            ("priceUnitQuantity", crate::webhook::txml::Kind::Number),
         ],
     };
     /// tXML shape of [`super::Property`].
-    pub static Property: crate::txml::Shape = crate::txml::Shape {
+    pub static Property: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "Property",
         element: "Property",
         properties: &[
-            ("key", crate::txml::Kind::String),
-            ("value", crate::txml::Kind::String),
+            ("key", crate::webhook::txml::Kind::String),
+            ("value", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::PurchaseOrderTerms`].
-    pub static PurchaseOrderTerms: crate::txml::Shape = crate::txml::Shape {
+    pub static PurchaseOrderTerms: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "PurchaseOrderTerms",
         element: "PurchaseOrderTerms",
         properties: &[
-            ("incoterms", crate::txml::Kind::String),
-            ("incotermsCode", crate::txml::Kind::String),
-            ("paymentTerms", crate::txml::Kind::String),
-            ("paymentTermsCode", crate::txml::Kind::String),
+            ("incoterms", crate::webhook::txml::Kind::String),
+            ("incotermsCode", crate::webhook::txml::Kind::String),
+            ("paymentTerms", crate::webhook::txml::Kind::String),
+            ("paymentTermsCode", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::Request`].
-    pub static Request: crate::txml::Shape = crate::txml::Shape {
+    pub static Request: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "Request",
         element: "Request",
         properties: &[
             (
                 "chargeLines",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ChargeLine)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&ChargeLine),
+                ),
             ),
             (
                 "deliverySchedule",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&DeliveryScheduleLine),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&DeliveryScheduleLine),
                 ),
             ),
-            ("prices", crate::txml::Kind::Object(&Prices)),
-            ("reason", crate::txml::Kind::String),
-            ("status", crate::txml::Kind::String),
+            ("prices", crate::webhook::txml::Kind::Object(&Prices)),
+            ("reason", crate::webhook::txml::Kind::String),
+            ("status", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::ScheduledDelivery`].
-    pub static ScheduledDelivery: crate::txml::Shape = crate::txml::Shape {
+    pub static ScheduledDelivery: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ScheduledDelivery",
         element: "ScheduledDelivery",
         properties: &[
-            ("date", crate::txml::Kind::String),
-            ("quantity", crate::txml::Kind::Number),
-            ("status", crate::txml::Kind::String),
-            ("transportMode", crate::txml::Kind::String),
+            ("date", crate::webhook::txml::Kind::String),
+            ("quantity", crate::webhook::txml::Kind::Number),
+            ("status", crate::webhook::txml::Kind::String),
+            ("transportMode", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::Shipment`].
-    pub static Shipment: crate::txml::Shape = crate::txml::Shape {
+    pub static Shipment: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "Shipment",
         element: "Shipment",
         properties: &[
-            ("buyerShipment", crate::txml::Kind::Object(&BuyerShipment)),
-            ("id", crate::txml::Kind::String),
-            ("identifiers", crate::txml::Kind::Object(&ShipmentIdentifiers)),
+            ("buyerShipment", crate::webhook::txml::Kind::Object(&BuyerShipment)),
+            ("id", crate::webhook::txml::Kind::String),
+            ("identifiers", crate::webhook::txml::Kind::Object(&ShipmentIdentifiers)),
             (
                 "lines",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ShipmentLine)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&ShipmentLine),
+                ),
             ),
             (
                 "loadCarriers",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&LoadCarrier)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&LoadCarrier),
+                ),
             ),
-            ("locations", crate::txml::Kind::Object(&ShipmentLocations)),
-            ("meta", crate::txml::Kind::Object(&ShipmentMeta)),
-            ("processStatus", crate::txml::Kind::String),
-            ("processStatusReason", crate::txml::Kind::String),
-            ("status", crate::txml::Kind::Object(&ShipmentStatus)),
-            ("supplierShipment", crate::txml::Kind::Object(&SupplierShipment)),
-            ("transportMode", crate::txml::Kind::String),
+            ("locations", crate::webhook::txml::Kind::Object(&ShipmentLocations)),
+            ("meta", crate::webhook::txml::Kind::Object(&ShipmentMeta)),
+            ("processStatus", crate::webhook::txml::Kind::String),
+            ("processStatusReason", crate::webhook::txml::Kind::String),
+            ("status", crate::webhook::txml::Kind::Object(&ShipmentStatus)),
+            ("supplierShipment", crate::webhook::txml::Kind::Object(&SupplierShipment)),
+            ("transportMode", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::ShipmentContact`].
-    pub static ShipmentContact: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentContact: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentContact",
         element: "ShipmentContact",
         properties: &[
-            ("email", crate::txml::Kind::String),
-            ("firstName", crate::txml::Kind::String),
-            ("lastName", crate::txml::Kind::String),
-            ("phoneNumber", crate::txml::Kind::String),
-            ("position", crate::txml::Kind::String),
-            ("userId", crate::txml::Kind::String),
+            ("email", crate::webhook::txml::Kind::String),
+            ("firstName", crate::webhook::txml::Kind::String),
+            ("lastName", crate::webhook::txml::Kind::String),
+            ("phoneNumber", crate::webhook::txml::Kind::String),
+            ("position", crate::webhook::txml::Kind::String),
+            ("userId", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::ShipmentDeparture`].
-    pub static ShipmentDeparture: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentDeparture: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentDeparture",
         element: "ShipmentDeparture",
         properties: &[
-            ("atdDate", crate::txml::Kind::String),
-            ("etdDate", crate::txml::Kind::String),
-            ("location", crate::txml::Kind::Object(&ShipmentLocation)),
+            ("atdDate", crate::webhook::txml::Kind::String),
+            ("etdDate", crate::webhook::txml::Kind::String),
+            ("location", crate::webhook::txml::Kind::Object(&ShipmentLocation)),
         ],
     };
     /// tXML shape of [`super::ShipmentDestination`].
-    pub static ShipmentDestination: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentDestination: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentDestination",
         element: "ShipmentDestination",
         properties: &[
-            ("ataDate", crate::txml::Kind::String),
-            ("atdDate", crate::txml::Kind::String),
-            ("etaDate", crate::txml::Kind::String),
-            ("etaEndDate", crate::txml::Kind::String),
-            ("etaEndTime", crate::txml::Kind::String),
-            ("etaStartDate", crate::txml::Kind::String),
-            ("etaStartTime", crate::txml::Kind::String),
-            ("etdDate", crate::txml::Kind::String),
-            ("location", crate::txml::Kind::Object(&ShipmentLocation)),
+            ("ataDate", crate::webhook::txml::Kind::String),
+            ("atdDate", crate::webhook::txml::Kind::String),
+            ("etaDate", crate::webhook::txml::Kind::String),
+            ("etaEndDate", crate::webhook::txml::Kind::String),
+            ("etaEndTime", crate::webhook::txml::Kind::String),
+            ("etaStartDate", crate::webhook::txml::Kind::String),
+            ("etaStartTime", crate::webhook::txml::Kind::String),
+            ("etdDate", crate::webhook::txml::Kind::String),
+            ("location", crate::webhook::txml::Kind::Object(&ShipmentLocation)),
         ],
     };
     /// tXML shape of [`super::ShipmentDocument`].
-    pub static ShipmentDocument: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentDocument: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentDocument",
         element: "ShipmentDocument",
         properties: &[
-            ("code", crate::txml::Kind::String),
-            ("description", crate::txml::Kind::String),
-            ("meta", crate::txml::Kind::Object(&ShipmentDocumentMeta)),
-            ("name", crate::txml::Kind::String),
-            ("objectId", crate::txml::Kind::String),
-            ("revision", crate::txml::Kind::String),
-            ("type", crate::txml::Kind::String),
-            ("url", crate::txml::Kind::String),
+            ("code", crate::webhook::txml::Kind::String),
+            ("description", crate::webhook::txml::Kind::String),
+            ("meta", crate::webhook::txml::Kind::Object(&ShipmentDocumentMeta)),
+            ("name", crate::webhook::txml::Kind::String),
+            ("objectId", crate::webhook::txml::Kind::String),
+            ("revision", crate::webhook::txml::Kind::String),
+            ("type", crate::webhook::txml::Kind::String),
+            ("url", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::ShipmentDocumentMeta`].
-    pub static ShipmentDocumentMeta: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentDocumentMeta: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentDocumentMeta",
         element: "ShipmentDocumentMeta",
         properties: &[
-            ("lastChangedAt", crate::txml::Kind::String),
-            ("lastUpdatedAt", crate::txml::Kind::String),
+            ("lastChangedAt", crate::webhook::txml::Kind::String),
+            ("lastUpdatedAt", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::ShipmentIdentifiers`].
-    pub static ShipmentIdentifiers: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentIdentifiers: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentIdentifiers",
         element: "ShipmentIdentifiers",
         properties: &[
-            ("billOfLadingIssueDate", crate::txml::Kind::String),
-            ("billOfLadingNumber", crate::txml::Kind::String),
-            ("carrierShipmentNumber", crate::txml::Kind::String),
-            ("imoNumber", crate::txml::Kind::String),
-            ("trackingNumber", crate::txml::Kind::String),
+            ("billOfLadingIssueDate", crate::webhook::txml::Kind::String),
+            ("billOfLadingNumber", crate::webhook::txml::Kind::String),
+            ("carrierShipmentNumber", crate::webhook::txml::Kind::String),
+            ("imoNumber", crate::webhook::txml::Kind::String),
+            ("trackingNumber", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::ShipmentItem`].
-    pub static ShipmentItem: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentItem: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentItem",
         element: "ShipmentItem",
         properties: &[
-            ("buyerItemName", crate::txml::Kind::String),
-            ("buyerItemNumber", crate::txml::Kind::String),
-            ("buyerItemRevision", crate::txml::Kind::String),
-            ("purchaseUnitOfMeasureIso", crate::txml::Kind::String),
-            ("supplierItemName", crate::txml::Kind::String),
-            ("supplierItemNumber", crate::txml::Kind::String),
-            ("supplierItemRevision", crate::txml::Kind::String),
+            ("buyerItemName", crate::webhook::txml::Kind::String),
+            ("buyerItemNumber", crate::webhook::txml::Kind::String),
+            ("buyerItemRevision", crate::webhook::txml::Kind::String),
+            ("purchaseUnitOfMeasureIso", crate::webhook::txml::Kind::String),
+            ("supplierItemName", crate::webhook::txml::Kind::String),
+            ("supplierItemNumber", crate::webhook::txml::Kind::String),
+            ("supplierItemRevision", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::ShipmentLine`].
-    pub static ShipmentLine: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentLine: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentLine",
         element: "ShipmentLine",
         properties: &[
-            ("deliverySchedulePosition", crate::txml::Kind::String),
-            ("item", crate::txml::Kind::Object(&ShipmentItem)),
-            ("meta", crate::txml::Kind::Object(&ShipmentLineMeta)),
-            ("purchaseOrderLinePosition", crate::txml::Kind::String),
-            ("purchaseOrderNumber", crate::txml::Kind::String),
-            ("supplierLine", crate::txml::Kind::Object(&SupplierShipmentLine)),
+            ("deliverySchedulePosition", crate::webhook::txml::Kind::String),
+            ("item", crate::webhook::txml::Kind::Object(&ShipmentItem)),
+            ("meta", crate::webhook::txml::Kind::Object(&ShipmentLineMeta)),
+            ("purchaseOrderLinePosition", crate::webhook::txml::Kind::String),
+            ("purchaseOrderNumber", crate::webhook::txml::Kind::String),
+            ("supplierLine", crate::webhook::txml::Kind::Object(&SupplierShipmentLine)),
         ],
     };
     /// tXML shape of [`super::ShipmentLineMeta`].
-    pub static ShipmentLineMeta: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentLineMeta: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentLineMeta",
         element: "ShipmentLineMeta",
         properties: &[
-            ("lastChangedAt", crate::txml::Kind::String),
-            ("lastUpdatedAt", crate::txml::Kind::String),
+            ("lastChangedAt", crate::webhook::txml::Kind::String),
+            ("lastUpdatedAt", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::ShipmentLocation`].
-    pub static ShipmentLocation: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentLocation: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentLocation",
         element: "ShipmentLocation",
         properties: &[
-            ("addressLines", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("city", crate::txml::Kind::String),
-            ("countryCodeIso", crate::txml::Kind::String),
-            ("countryCodeIso2", crate::txml::Kind::String),
-            ("id", crate::txml::Kind::String),
-            ("idScheme", crate::txml::Kind::String),
-            ("locationType", crate::txml::Kind::String),
-            ("names", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("postalCode", crate::txml::Kind::String),
+            (
+                "addressLines",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("city", crate::webhook::txml::Kind::String),
+            ("countryCodeIso", crate::webhook::txml::Kind::String),
+            ("countryCodeIso2", crate::webhook::txml::Kind::String),
+            ("id", crate::webhook::txml::Kind::String),
+            ("idScheme", crate::webhook::txml::Kind::String),
+            ("locationType", crate::webhook::txml::Kind::String),
+            (
+                "names",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("postalCode", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::ShipmentLocations`].
-    pub static ShipmentLocations: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentLocations: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentLocations",
         element: "ShipmentLocations",
         properties: &[
-            ("departure", crate::txml::Kind::Object(&ShipmentDeparture)),
+            ("departure", crate::webhook::txml::Kind::Object(&ShipmentDeparture)),
             (
                 "destinations",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&ShipmentDestination),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&ShipmentDestination),
                 ),
             ),
         ],
     };
     /// tXML shape of [`super::ShipmentMeta`].
-    pub static ShipmentMeta: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentMeta: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentMeta",
         element: "ShipmentMeta",
         properties: &[
-            ("despatchAdviceErpIssueDateTime", crate::txml::Kind::String),
-            ("lastChangedAt", crate::txml::Kind::String),
-            ("lastUpdatedAt", crate::txml::Kind::String),
-            ("supplierErpMeta", crate::txml::Kind::Object(&SupplierErpMeta)),
+            ("despatchAdviceErpIssueDateTime", crate::webhook::txml::Kind::String),
+            ("lastChangedAt", crate::webhook::txml::Kind::String),
+            ("lastUpdatedAt", crate::webhook::txml::Kind::String),
+            ("supplierErpMeta", crate::webhook::txml::Kind::Object(&SupplierErpMeta)),
         ],
     };
     /// tXML shape of [`super::ShipmentStatus`].
-    pub static ShipmentStatus: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentStatus: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentStatus",
         element: "ShipmentStatus",
         properties: &[
-            ("processStatus", crate::txml::Kind::String),
-            ("processStatusReason", crate::txml::Kind::String),
+            ("processStatus", crate::webhook::txml::Kind::String),
+            ("processStatusReason", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::SingleDeliveryOrder`].
-    pub static SingleDeliveryOrder: crate::txml::Shape = crate::txml::Shape {
+    pub static SingleDeliveryOrder: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SingleDeliveryOrder",
         element: "SingleDeliveryOrder",
         properties: &[
-            ("buyerOrder", crate::txml::Kind::Object(&BuyerOrder)),
-            ("eventDates", crate::txml::Kind::Object(&OrderEventDates)),
-            ("id", crate::txml::Kind::String),
-            ("indicators", crate::txml::Kind::Object(&OrderIndicators)),
-            ("lastChangedAt", crate::txml::Kind::String),
-            ("lastUpdatedAt", crate::txml::Kind::String),
-            ("legacyOrderId", crate::txml::Kind::String),
+            ("buyerOrder", crate::webhook::txml::Kind::Object(&BuyerOrder)),
+            ("eventDates", crate::webhook::txml::Kind::Object(&OrderEventDates)),
+            ("id", crate::webhook::txml::Kind::String),
+            ("indicators", crate::webhook::txml::Kind::Object(&OrderIndicators)),
+            ("lastChangedAt", crate::webhook::txml::Kind::String),
+            ("lastUpdatedAt", crate::webhook::txml::Kind::String),
+            ("legacyOrderId", crate::webhook::txml::Kind::String),
             (
                 "lines",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&SingleDeliveryOrderLine),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&SingleDeliveryOrderLine),
                 ),
             ),
-            ("meta", crate::txml::Kind::Object(&MessageMeta)),
-            ("purchaseOrderNumber", crate::txml::Kind::String),
-            ("status", crate::txml::Kind::Object(&OrderStatus)),
-            ("supplierAccountNumber", crate::txml::Kind::String),
-            ("supplierOrder", crate::txml::Kind::Object(&SupplierOrder)),
-            ("version", crate::txml::Kind::Integer),
+            ("meta", crate::webhook::txml::Kind::Object(&MessageMeta)),
+            ("purchaseOrderNumber", crate::webhook::txml::Kind::String),
+            ("status", crate::webhook::txml::Kind::Object(&OrderStatus)),
+            ("supplierAccountNumber", crate::webhook::txml::Kind::String),
+            ("supplierOrder", crate::webhook::txml::Kind::Object(&SupplierOrder)),
+            ("version", crate::webhook::txml::Kind::Integer),
         ],
     };
     /// tXML shape of [`super::SingleDeliveryOrderEvent`].
-    pub static SingleDeliveryOrderEvent: crate::txml::Shape = crate::txml::Shape {
+    pub static SingleDeliveryOrderEvent: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SingleDeliveryOrderEvent",
         element: "SingleDeliveryOrderEvent",
         properties: &[
-            ("buyerOrder", crate::txml::Kind::Object(&BuyerOrder)),
-            ("eventDates", crate::txml::Kind::Object(&OrderEventDates)),
-            ("indicators", crate::txml::Kind::Object(&OrderIndicators)),
-            ("lastChangedAt", crate::txml::Kind::String),
-            ("lastUpdatedAt", crate::txml::Kind::String),
-            ("legacyOrderId", crate::txml::Kind::String),
+            ("buyerOrder", crate::webhook::txml::Kind::Object(&BuyerOrder)),
+            ("eventDates", crate::webhook::txml::Kind::Object(&OrderEventDates)),
+            ("indicators", crate::webhook::txml::Kind::Object(&OrderIndicators)),
+            ("lastChangedAt", crate::webhook::txml::Kind::String),
+            ("lastUpdatedAt", crate::webhook::txml::Kind::String),
+            ("legacyOrderId", crate::webhook::txml::Kind::String),
             (
                 "lines",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&SingleDeliveryOrderLine),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&SingleDeliveryOrderLine),
                 ),
             ),
-            ("meta", crate::txml::Kind::Object(&MessageMeta)),
-            ("orderId", crate::txml::Kind::String),
-            ("portalUrl", crate::txml::Kind::String),
-            ("reason", crate::txml::Kind::String),
-            ("status", crate::txml::Kind::Object(&OrderStatus)),
-            ("supplierOrder", crate::txml::Kind::Object(&SupplierOrder)),
-            ("version", crate::txml::Kind::Integer),
+            ("meta", crate::webhook::txml::Kind::Object(&MessageMeta)),
+            ("orderId", crate::webhook::txml::Kind::String),
+            ("portalUrl", crate::webhook::txml::Kind::String),
+            ("reason", crate::webhook::txml::Kind::String),
+            ("status", crate::webhook::txml::Kind::Object(&OrderStatus)),
+            ("supplierOrder", crate::webhook::txml::Kind::Object(&SupplierOrder)),
+            ("version", crate::webhook::txml::Kind::Integer),
         ],
     };
     /// tXML shape of [`super::SingleDeliveryOrderLine`].
-    pub static SingleDeliveryOrderLine: crate::txml::Shape = crate::txml::Shape {
+    pub static SingleDeliveryOrderLine: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SingleDeliveryOrderLine",
         element: "SingleDeliveryOrderLine",
         properties: &[
-            ("buyerLine", crate::txml::Kind::Object(&BuyerLine)),
-            ("chargeReasonCode", crate::txml::Kind::String),
-            ("confirmedLine", crate::txml::Kind::Object(&ConfirmedLine)),
-            ("eventDates", crate::txml::Kind::Object(&LineEventDates)),
-            ("id", crate::txml::Kind::String),
-            ("indicators", crate::txml::Kind::Object(&LineIndicators)),
-            ("itemDetails", crate::txml::Kind::Object(&ItemDetails)),
-            ("lastChangedAt", crate::txml::Kind::String),
-            ("lastUpdatedAt", crate::txml::Kind::String),
-            ("lineType", crate::txml::Kind::String),
-            ("mergedItemDetails", crate::txml::Kind::Object(&MergedItemDetails)),
-            ("portalUrl", crate::txml::Kind::String),
-            ("reason", crate::txml::Kind::String),
-            ("status", crate::txml::Kind::Object(&LineStatus)),
-            ("statusLine", crate::txml::Kind::Object(&StatusLine)),
-            ("supplierLine", crate::txml::Kind::Object(&SupplierLine)),
+            ("buyerLine", crate::webhook::txml::Kind::Object(&BuyerLine)),
+            ("chargeReasonCode", crate::webhook::txml::Kind::String),
+            ("confirmedLine", crate::webhook::txml::Kind::Object(&ConfirmedLine)),
+            ("eventDates", crate::webhook::txml::Kind::Object(&LineEventDates)),
+            ("id", crate::webhook::txml::Kind::String),
+            ("indicators", crate::webhook::txml::Kind::Object(&LineIndicators)),
+            ("itemDetails", crate::webhook::txml::Kind::Object(&ItemDetails)),
+            ("lastChangedAt", crate::webhook::txml::Kind::String),
+            ("lastUpdatedAt", crate::webhook::txml::Kind::String),
+            ("lineType", crate::webhook::txml::Kind::String),
+            (
+                "mergedItemDetails",
+                crate::webhook::txml::Kind::Object(&MergedItemDetails),
+            ),
+            ("portalUrl", crate::webhook::txml::Kind::String),
+            ("reason", crate::webhook::txml::Kind::String),
+            ("status", crate::webhook::txml::Kind::Object(&LineStatus)),
+            ("statusLine", crate::webhook::txml::Kind::Object(&StatusLine)),
+            ("supplierLine", crate::webhook::txml::Kind::Object(&SupplierLine)),
         ],
     };
     /// tXML shape of [`super::StatusLine`].
-    pub static StatusLine: crate::txml::Shape = crate::txml::Shape {
+    pub static StatusLine: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "StatusLine",
         element: "StatusLine",
         properties: &[
-            ("prices", crate::txml::Kind::Object(&Prices)),
-            ("pricesInclRequests", crate::txml::Kind::Object(&Prices)),
-            ("scheduledDelivery", crate::txml::Kind::Object(&CurrentScheduledDelivery)),
+            ("prices", crate::webhook::txml::Kind::Object(&Prices)),
+            ("pricesInclRequests", crate::webhook::txml::Kind::Object(&Prices)),
+            (
+                "scheduledDelivery",
+                crate::webhook::txml::Kind::Object(&CurrentScheduledDelivery),
+            ),
             (
                 "scheduledDeliveryInclRequests",
-                crate::txml::Kind::Object(&CurrentScheduledDelivery),
+                crate::webhook::txml::Kind::Object(&CurrentScheduledDelivery),
             ),
         ],
     };
     /// tXML shape of [`super::SupplierErpMeta`].
-    pub static SupplierErpMeta: crate::txml::Shape = crate::txml::Shape {
+    pub static SupplierErpMeta: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SupplierErpMeta",
         element: "SupplierErpMeta",
-        properties: &[("despatchAdviceErpIssueDateTime", crate::txml::Kind::String)],
+        properties: &[
+            ("despatchAdviceErpIssueDateTime", crate::webhook::txml::Kind::String),
+        ],
     };
     /// tXML shape of [`super::SupplierLine`].
-    pub static SupplierLine: crate::txml::Shape = crate::txml::Shape {
+    pub static SupplierLine: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SupplierLine",
         element: "SupplierLine",
         properties: &[
-            ("description", crate::txml::Kind::String),
+            ("description", crate::webhook::txml::Kind::String),
             (
                 "documents",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&Document)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&Document),
+                ),
             ),
-            ("indicators", crate::txml::Kind::Object(&SupplierLineIndicators)),
-            ("itemDetails", crate::txml::Kind::Object(&ItemDetails)),
-            ("notes", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            ("indicators", crate::webhook::txml::Kind::Object(&SupplierLineIndicators)),
+            ("itemDetails", crate::webhook::txml::Kind::Object(&ItemDetails)),
+            (
+                "notes",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
             (
                 "properties",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&Property)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&Property),
+                ),
             ),
-            ("purchaseOrderLinePosition", crate::txml::Kind::String),
-            ("reason", crate::txml::Kind::String),
-            ("requests", crate::txml::Kind::Object(&SupplierRequests)),
-            ("salesOrderLinePosition", crate::txml::Kind::String),
-            ("salesOrderNumber", crate::txml::Kind::String),
-            ("salesOrderPosition", crate::txml::Kind::String),
+            ("purchaseOrderLinePosition", crate::webhook::txml::Kind::String),
+            ("reason", crate::webhook::txml::Kind::String),
+            ("requests", crate::webhook::txml::Kind::Object(&SupplierRequests)),
+            ("salesOrderLinePosition", crate::webhook::txml::Kind::String),
+            ("salesOrderNumber", crate::webhook::txml::Kind::String),
+            ("salesOrderPosition", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::SupplierLineIndicators`].
-    pub static SupplierLineIndicators: crate::txml::Shape = crate::txml::Shape {
+    pub static SupplierLineIndicators: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SupplierLineIndicators",
         element: "SupplierLineIndicators",
         properties: &[
-            ("accepted", crate::txml::Kind::Boolean),
-            ("cancelled", crate::txml::Kind::Boolean),
-            ("rejected", crate::txml::Kind::Boolean),
-            ("shipped", crate::txml::Kind::Boolean),
+            ("accepted", crate::webhook::txml::Kind::Boolean),
+            ("cancelled", crate::webhook::txml::Kind::Boolean),
+            ("rejected", crate::webhook::txml::Kind::Boolean),
+            ("shipped", crate::webhook::txml::Kind::Boolean),
         ],
     };
     /// tXML shape of [`super::SupplierOrder`].
-    pub static SupplierOrder: crate::txml::Shape = crate::txml::Shape {
+    pub static SupplierOrder: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SupplierOrder",
         element: "SupplierOrder",
         properties: &[
-            ("buyerAccountNumber", crate::txml::Kind::String),
-            ("companyId", crate::txml::Kind::String),
-            ("contact", crate::txml::Kind::Object(&Contact)),
-            ("description", crate::txml::Kind::String),
+            ("buyerAccountNumber", crate::webhook::txml::Kind::String),
+            ("companyId", crate::webhook::txml::Kind::String),
+            ("contact", crate::webhook::txml::Kind::Object(&Contact)),
+            ("description", crate::webhook::txml::Kind::String),
             (
                 "documents",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&Document)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&Document),
+                ),
             ),
-            ("erpRespondedBy", crate::txml::Kind::Object(&Contact)),
-            ("erpResponseDateTime", crate::txml::Kind::String),
-            ("indicators", crate::txml::Kind::Object(&SupplierOrderIndicators)),
-            ("notes", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            ("erpRespondedBy", crate::webhook::txml::Kind::Object(&Contact)),
+            ("erpResponseDateTime", crate::webhook::txml::Kind::String),
+            ("indicators", crate::webhook::txml::Kind::Object(&SupplierOrderIndicators)),
+            (
+                "notes",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
             (
                 "properties",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&Property)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&Property),
+                ),
             ),
-            ("purchaseOrderNumber", crate::txml::Kind::String),
+            ("purchaseOrderNumber", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::SupplierOrderIndicators`].
-    pub static SupplierOrderIndicators: crate::txml::Shape = crate::txml::Shape {
+    pub static SupplierOrderIndicators: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SupplierOrderIndicators",
         element: "SupplierOrderIndicators",
         properties: &[
-            ("accepted", crate::txml::Kind::Boolean),
-            ("cancelled", crate::txml::Kind::Boolean),
-            ("rejected", crate::txml::Kind::Boolean),
-            ("shipped", crate::txml::Kind::Boolean),
+            ("accepted", crate::webhook::txml::Kind::Boolean),
+            ("cancelled", crate::webhook::txml::Kind::Boolean),
+            ("rejected", crate::webhook::txml::Kind::Boolean),
+            ("shipped", crate::webhook::txml::Kind::Boolean),
         ],
     };
     /// tXML shape of [`super::SupplierRequests`].
-    pub static SupplierRequests: crate::txml::Shape = crate::txml::Shape {
+    pub static SupplierRequests: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SupplierRequests",
         element: "SupplierRequests",
         properties: &[
-            ("proposal", crate::txml::Kind::Object(&Request)),
-            ("reopenRequest", crate::txml::Kind::Object(&Request)),
+            ("proposal", crate::webhook::txml::Kind::Object(&Request)),
+            ("reopenRequest", crate::webhook::txml::Kind::Object(&Request)),
         ],
     };
     /// tXML shape of [`super::SupplierShipment`].
-    pub static SupplierShipment: crate::txml::Shape = crate::txml::Shape {
+    pub static SupplierShipment: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SupplierShipment",
         element: "SupplierShipment",
         properties: &[
-            ("buyerAccountNumber", crate::txml::Kind::String),
-            ("companyId", crate::txml::Kind::String),
+            ("buyerAccountNumber", crate::webhook::txml::Kind::String),
+            ("companyId", crate::webhook::txml::Kind::String),
             (
                 "contacts",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ShipmentContact)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&ShipmentContact),
+                ),
             ),
             (
                 "documents",
-                crate::txml::Kind::Array(&crate::txml::Kind::Object(&ShipmentDocument)),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&ShipmentDocument),
+                ),
             ),
-            ("invoiceNumbers", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("shipmentNumber", crate::txml::Kind::String),
-            ("supplierParty", crate::txml::Kind::Object(&CompanyParty)),
+            (
+                "invoiceNumbers",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("shipmentNumber", crate::webhook::txml::Kind::String),
+            ("supplierParty", crate::webhook::txml::Kind::Object(&CompanyParty)),
         ],
     };
     /// tXML shape of [`super::SupplierShipmentLine`].
-    pub static SupplierShipmentLine: crate::txml::Shape = crate::txml::Shape {
+    pub static SupplierShipmentLine: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SupplierShipmentLine",
         element: "SupplierShipmentLine",
         properties: &[
-            ("backorderDate", crate::txml::Kind::String),
-            ("backorderQuantity", crate::txml::Kind::Number),
-            ("despatchAdviceLinePosition", crate::txml::Kind::String),
-            ("despatchAdviceNumber", crate::txml::Kind::String),
-            ("despatchQuantity", crate::txml::Kind::Number),
+            ("backorderDate", crate::webhook::txml::Kind::String),
+            ("backorderQuantity", crate::webhook::txml::Kind::Number),
+            ("despatchAdviceLinePosition", crate::webhook::txml::Kind::String),
+            ("despatchAdviceNumber", crate::webhook::txml::Kind::String),
+            ("despatchQuantity", crate::webhook::txml::Kind::Number),
         ],
     };
     /// tXML shape of [`super::Terms`].
-    pub static Terms: crate::txml::Shape = crate::txml::Shape {
+    pub static Terms: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "Terms",
         element: "Terms",
         properties: &[
-            ("incoterms", crate::txml::Kind::String),
-            ("incotermsCode", crate::txml::Kind::String),
-            ("paymentTerms", crate::txml::Kind::String),
-            ("paymentTermsCode", crate::txml::Kind::String),
+            ("incoterms", crate::webhook::txml::Kind::String),
+            ("incotermsCode", crate::webhook::txml::Kind::String),
+            ("paymentTerms", crate::webhook::txml::Kind::String),
+            ("paymentTermsCode", crate::webhook::txml::Kind::String),
         ],
     };
 }

@@ -249,26 +249,26 @@ again for a fresh one.*/
 #[allow(non_upper_case_globals)]
 pub mod txml_shapes {
     /// tXML shape of [`super::DocumentMetadata`].
-    pub static DocumentMetadata: crate::txml::Shape = crate::txml::Shape {
+    pub static DocumentMetadata: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "DocumentMetadata",
         element: "DocumentMetadata",
         properties: &[
-            ("contentType", crate::txml::Kind::String),
-            ("downloadUrl", crate::txml::Kind::String),
-            ("filename", crate::txml::Kind::String),
-            ("id", crate::txml::Kind::String),
+            ("contentType", crate::webhook::txml::Kind::String),
+            ("downloadUrl", crate::webhook::txml::Kind::String),
+            ("filename", crate::webhook::txml::Kind::String),
+            ("id", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::UploadDocumentRequest`].
-    pub static UploadDocumentRequest: crate::txml::Shape = crate::txml::Shape {
+    pub static UploadDocumentRequest: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "UploadDocumentRequest",
         element: "UploadDocumentRequest",
-        properties: &[("file", crate::txml::Kind::String)],
+        properties: &[("file", crate::webhook::txml::Kind::String)],
     };
     /// tXML shape of [`super::UploadDocumentResponse`].
-    pub static UploadDocumentResponse: crate::txml::Shape = crate::txml::Shape {
+    pub static UploadDocumentResponse: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "UploadDocumentResponse",
         element: "UploadDocumentResponse",
-        properties: &[("id", crate::txml::Kind::String)],
+        properties: &[("id", crate::webhook::txml::Kind::String)],
     };
 }

@@ -820,92 +820,104 @@ pub mod builder {
 #[allow(non_upper_case_globals)]
 pub mod txml_shapes {
     /// tXML shape of [`super::ApproveRequestsAsBuyer`].
-    pub static ApproveRequestsAsBuyer: crate::txml::Shape = crate::txml::Shape {
+    pub static ApproveRequestsAsBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ApproveRequestsAsBuyer",
         element: "ApproveRequestsAsBuyer",
         properties: &[
-            ("linePositions", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("version", crate::txml::Kind::Integer),
+            (
+                "linePositions",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("version", crate::webhook::txml::Kind::Integer),
         ],
     };
     /// tXML shape of [`super::ApproveShipmentRescheduleRequest`].
-    pub static ApproveShipmentRescheduleRequest: crate::txml::Shape = crate::txml::Shape {
+    pub static ApproveShipmentRescheduleRequest: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ApproveShipmentRescheduleRequest",
         element: "ApproveShipmentRescheduleRequest",
-        properties: &[("version", crate::txml::Kind::Integer)],
+        properties: &[("version", crate::webhook::txml::Kind::Integer)],
     };
     /// tXML shape of [`super::DeliveryScheduleLogistics`].
-    pub static DeliveryScheduleLogistics: crate::txml::Shape = crate::txml::Shape {
+    pub static DeliveryScheduleLogistics: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "DeliveryScheduleLogistics",
         element: "DeliveryScheduleLogistics",
         properties: &[
-            ("eta", crate::txml::Kind::String),
-            ("etd", crate::txml::Kind::String),
-            ("position", crate::txml::Kind::String),
-            ("status", crate::txml::Kind::String),
+            ("eta", crate::webhook::txml::Kind::String),
+            ("etd", crate::webhook::txml::Kind::String),
+            ("position", crate::webhook::txml::Kind::String),
+            ("status", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::OrderLinePositions`].
-    pub static OrderLinePositions: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderLinePositions: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderLinePositions",
         element: "OrderLinePositions",
         properties: &[
-            ("linePositions", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            (
+                "linePositions",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
         ],
     };
     /// tXML shape of [`super::ReassignContact`].
-    pub static ReassignContact: crate::txml::Shape = crate::txml::Shape {
+    pub static ReassignContact: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ReassignContact",
         element: "ReassignContact",
         properties: &[
-            ("userId", crate::txml::Kind::String),
-            ("version", crate::txml::Kind::Integer),
+            ("userId", crate::webhook::txml::Kind::String),
+            ("version", crate::webhook::txml::Kind::Integer),
         ],
     };
     /// tXML shape of [`super::RejectRequestsAsBuyer`].
-    pub static RejectRequestsAsBuyer: crate::txml::Shape = crate::txml::Shape {
+    pub static RejectRequestsAsBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "RejectRequestsAsBuyer",
         element: "RejectRequestsAsBuyer",
         properties: &[
-            ("linePositions", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("reason", crate::txml::Kind::String),
-            ("version", crate::txml::Kind::Integer),
+            (
+                "linePositions",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("reason", crate::webhook::txml::Kind::String),
+            ("version", crate::webhook::txml::Kind::Integer),
         ],
     };
     /// tXML shape of [`super::RejectShipmentRescheduleRequest`].
-    pub static RejectShipmentRescheduleRequest: crate::txml::Shape = crate::txml::Shape {
+    pub static RejectShipmentRescheduleRequest: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "RejectShipmentRescheduleRequest",
         element: "RejectShipmentRescheduleRequest",
         properties: &[
-            ("reason", crate::txml::Kind::String),
-            ("version", crate::txml::Kind::Integer),
+            ("reason", crate::webhook::txml::Kind::String),
+            ("version", crate::webhook::txml::Kind::Integer),
         ],
     };
     /// tXML shape of [`super::ResendOrder`].
-    pub static ResendOrder: crate::txml::Shape = crate::txml::Shape {
+    pub static ResendOrder: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ResendOrder",
         element: "ResendOrder",
         properties: &[],
     };
     /// tXML shape of [`super::RevertOrderLines`].
-    pub static RevertOrderLines: crate::txml::Shape = crate::txml::Shape {
+    pub static RevertOrderLines: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "RevertOrderLines",
         element: "RevertOrderLines",
         properties: &[
-            ("linePositions", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("reason", crate::txml::Kind::String),
-            ("version", crate::txml::Kind::Integer),
+            (
+                "linePositions",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            ("reason", crate::webhook::txml::Kind::String),
+            ("version", crate::webhook::txml::Kind::Integer),
         ],
     };
     /// tXML shape of [`super::UpdateOrderLineDeliverySchedule`].
-    pub static UpdateOrderLineDeliverySchedule: crate::txml::Shape = crate::txml::Shape {
+    pub static UpdateOrderLineDeliverySchedule: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "UpdateOrderLineDeliverySchedule",
         element: "UpdateOrderLineDeliverySchedule",
         properties: &[
             (
                 "deliverySchedule",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(&DeliveryScheduleLogistics),
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&DeliveryScheduleLogistics),
                 ),
             ),
         ],

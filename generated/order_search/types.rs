@@ -493,66 +493,72 @@ polling use a well-chosen historical date. Format
 #[allow(non_upper_case_globals)]
 pub mod txml_shapes {
     /// tXML shape of [`super::OrderPollFilters`].
-    pub static OrderPollFilters: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderPollFilters: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderPollFilters",
         element: "OrderPollFilters",
         properties: &[
-            ("companyId", crate::txml::Kind::String),
-            ("lastUpdatedAfter", crate::txml::Kind::String),
-            ("status", crate::txml::Kind::Object(&OrderPollStatusFilter)),
+            ("companyId", crate::webhook::txml::Kind::String),
+            ("lastUpdatedAfter", crate::webhook::txml::Kind::String),
+            ("status", crate::webhook::txml::Kind::Object(&OrderPollStatusFilter)),
         ],
     };
     /// tXML shape of [`super::OrderPollRequest`].
-    pub static OrderPollRequest: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderPollRequest: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderPollRequest",
         element: "OrderPollRequest",
         properties: &[
-            ("filters", crate::txml::Kind::Object(&OrderPollFilters)),
-            ("limit", crate::txml::Kind::Integer),
-            ("offset", crate::txml::Kind::Integer),
+            ("filters", crate::webhook::txml::Kind::Object(&OrderPollFilters)),
+            ("limit", crate::webhook::txml::Kind::Integer),
+            ("offset", crate::webhook::txml::Kind::Integer),
         ],
     };
     /// tXML shape of [`super::OrderPollResponse`].
-    pub static OrderPollResponse: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderPollResponse: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderPollResponse",
         element: "OrderPollResponse",
         properties: &[
             (
                 "data",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::Order,
                     ),
                 ),
             ),
-            ("lastUpdatedAt", crate::txml::Kind::String),
-            ("total", crate::txml::Kind::Integer),
+            ("lastUpdatedAt", crate::webhook::txml::Kind::String),
+            ("total", crate::webhook::txml::Kind::Integer),
         ],
     };
     /// tXML shape of [`super::OrderPollStatusFilter`].
-    pub static OrderPollStatusFilter: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderPollStatusFilter: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderPollStatusFilter",
         element: "OrderPollStatusFilter",
         properties: &[
-            ("logisticsStatus", crate::txml::Kind::Array(&crate::txml::Kind::String)),
-            ("processStatus", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            (
+                "logisticsStatus",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
+            (
+                "processStatus",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
         ],
     };
     /// tXML shape of [`super::SingleDeliveryOrderPollResponse`].
-    pub static SingleDeliveryOrderPollResponse: crate::txml::Shape = crate::txml::Shape {
+    pub static SingleDeliveryOrderPollResponse: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SingleDeliveryOrderPollResponse",
         element: "SingleDeliveryOrderPollResponse",
         properties: &[
             (
                 "data",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::SingleDeliveryOrder,
                     ),
                 ),
             ),
-            ("lastUpdatedAt", crate::txml::Kind::String),
-            ("total", crate::txml::Kind::Integer),
+            ("lastUpdatedAt", crate::webhook::txml::Kind::String),
+            ("total", crate::webhook::txml::Kind::Integer),
         ],
     };
 }

@@ -222,38 +222,38 @@ pub mod builder {
 #[allow(non_upper_case_globals)]
 pub mod txml_shapes {
     /// tXML shape of [`super::OrderWebhookBody`].
-    pub static OrderWebhookBody: crate::txml::Shape = crate::txml::Shape {
+    pub static OrderWebhookBody: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "OrderWebhookBody",
         element: "OrderWebhookBody",
         properties: &[
-            ("eventName", crate::txml::Kind::String),
+            ("eventName", crate::webhook::txml::Kind::String),
             (
                 "meta",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::MessageMeta,
                 ),
             ),
             (
                 "orderDocumentsEvent",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::OrderDocumentsEvent,
                 ),
             ),
             (
                 "orderEvent",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::OrderEvent,
                 ),
             ),
             (
                 "simpleOrderEvent",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::SingleDeliveryOrderEvent,
                 ),
             ),
             (
                 "singleDeliveryOrderEvent",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::SingleDeliveryOrderEvent,
                 ),
             ),

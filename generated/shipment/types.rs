@@ -441,57 +441,60 @@ pub mod builder {
 #[allow(non_upper_case_globals)]
 pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentPollBuyerShipmentFilter`].
-    pub static ShipmentPollBuyerShipmentFilter: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentPollBuyerShipmentFilter: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentPollBuyerShipmentFilter",
         element: "ShipmentPollBuyerShipmentFilter",
-        properties: &[("companyId", crate::txml::Kind::String)],
+        properties: &[("companyId", crate::webhook::txml::Kind::String)],
     };
     /// tXML shape of [`super::ShipmentPollFilters`].
-    pub static ShipmentPollFilters: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentPollFilters: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentPollFilters",
         element: "ShipmentPollFilters",
         properties: &[
             (
                 "buyerShipment",
-                crate::txml::Kind::Object(&ShipmentPollBuyerShipmentFilter),
+                crate::webhook::txml::Kind::Object(&ShipmentPollBuyerShipmentFilter),
             ),
-            ("lastUpdatedAfter", crate::txml::Kind::String),
-            ("status", crate::txml::Kind::Object(&ShipmentPollStatusFilter)),
+            ("lastUpdatedAfter", crate::webhook::txml::Kind::String),
+            ("status", crate::webhook::txml::Kind::Object(&ShipmentPollStatusFilter)),
         ],
     };
     /// tXML shape of [`super::ShipmentPollRequest`].
-    pub static ShipmentPollRequest: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentPollRequest: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentPollRequest",
         element: "ShipmentPollRequest",
         properties: &[
-            ("filters", crate::txml::Kind::Object(&ShipmentPollFilters)),
-            ("limit", crate::txml::Kind::Integer),
-            ("offset", crate::txml::Kind::Integer),
+            ("filters", crate::webhook::txml::Kind::Object(&ShipmentPollFilters)),
+            ("limit", crate::webhook::txml::Kind::Integer),
+            ("offset", crate::webhook::txml::Kind::Integer),
         ],
     };
     /// tXML shape of [`super::ShipmentPollResponse`].
-    pub static ShipmentPollResponse: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentPollResponse: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentPollResponse",
         element: "ShipmentPollResponse",
         properties: &[
             (
                 "data",
-                crate::txml::Kind::Array(
-                    &crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(
                         &crate::api::common::types::txml_shapes::Shipment,
                     ),
                 ),
             ),
-            ("lastUpdatedAt", crate::txml::Kind::String),
-            ("total", crate::txml::Kind::Integer),
+            ("lastUpdatedAt", crate::webhook::txml::Kind::String),
+            ("total", crate::webhook::txml::Kind::Integer),
         ],
     };
     /// tXML shape of [`super::ShipmentPollStatusFilter`].
-    pub static ShipmentPollStatusFilter: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentPollStatusFilter: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentPollStatusFilter",
         element: "ShipmentPollStatusFilter",
         properties: &[
-            ("processStatus", crate::txml::Kind::Array(&crate::txml::Kind::String)),
+            (
+                "processStatus",
+                crate::webhook::txml::Kind::Array(&crate::webhook::txml::Kind::String),
+            ),
         ],
     };
 }

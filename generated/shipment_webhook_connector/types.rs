@@ -157,20 +157,20 @@ pub mod builder {
 #[allow(non_upper_case_globals)]
 pub mod txml_shapes {
     /// tXML shape of [`super::ShipmentWebhookBody`].
-    pub static ShipmentWebhookBody: crate::txml::Shape = crate::txml::Shape {
+    pub static ShipmentWebhookBody: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "ShipmentWebhookBody",
         element: "ShipmentWebhookBody",
         properties: &[
-            ("eventName", crate::txml::Kind::String),
+            ("eventName", crate::webhook::txml::Kind::String),
             (
                 "meta",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::MessageMeta,
                 ),
             ),
             (
                 "shipment",
-                crate::txml::Kind::Object(
+                crate::webhook::txml::Kind::Object(
                     &crate::api::common::types::txml_shapes::Shipment,
                 ),
             ),

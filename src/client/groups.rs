@@ -654,7 +654,7 @@ impl<'a> Orders<'a> {
         operation: &'static crate::operation::Operation,
         params: &[(&str, &str)],
         body: &'a B,
-        shape: Option<&'static crate::txml::Shape>,
+        shape: Option<&'static crate::webhook::txml::Shape>,
         what: String,
     ) -> Message<'a, B, serde_json::Value> {
         Message::new(

@@ -30,8 +30,8 @@ use super::pipeline::{self, Requests};
 use super::{Client, ClientError};
 use crate::api::common::types::ErrorResponse;
 use crate::operation::{MediaKind, Operation};
-use crate::txml::Shape;
 use crate::types::{Validate, Violations};
+use crate::webhook::txml::Shape;
 
 /// How a message's body goes on the wire.
 ///
@@ -252,7 +252,7 @@ where
                 let shape = self
                     .shape
                     .ok_or_else(|| invalid("there is no tXML form of this message".into()))?;
-                crate::txml::to_vec_with(self.body, shape)
+                crate::webhook::txml::to_vec_with(self.body, shape)
                     .map_err(|e| invalid(format!("cannot encode it as tXML: {e}")))?
             }
         };

@@ -37,7 +37,7 @@ use crate::api::{api_connector, object_storage};
 use crate::client::blocked_extension;
 use crate::operation::Operation;
 use crate::server::{MultipartBody, RawRequest};
-use crate::txml::{Kind, Shape};
+use crate::webhook::txml::{Kind, Shape};
 
 /// What the generated stub does not check of a decoded body: a member the
 /// spec defines sent as `null` where the spec does not make it `nullable`

@@ -33,7 +33,7 @@ pub struct Receiver {
     pub(super) served: Option<Arc<tls::CertResolver>>,
     pub(super) watch: Option<tls::CertFiles>,
     pub(super) dev_certificate: Option<String>,
-    pub(super) acme: Option<crate::acme::Acme>,
+    pub(super) acme: Option<crate::receiver::acme::Acme>,
     pub(super) inbox: Inbox,
     pub(super) metrics: Metrics,
     /// The `[tradecloud]` client and its credentials' standing, checked at start.
@@ -119,7 +119,7 @@ impl Receiver {
             ))),
             _ => None,
         };
-        let acme = self.acme.map(crate::acme::Acme::spawn);
+        let acme = self.acme.map(crate::receiver::acme::Acme::spawn);
         let store_watch = tokio::spawn(ops::watch_store(self.inbox.clone(), self.metrics.clone()));
         // Once, without holding up the start: a refusal is logged loudly.
         let api_check = self.api_check.map(|(client, health)| {

@@ -186,7 +186,7 @@ impl ReceiverBuilder {
         let mut dev_certificate = None;
         let mut watch = None;
         // `[server.acme]`: its own resolver; excludes the other sources.
-        let acme = crate::acme::Acme::prepare(
+        let acme = crate::receiver::acme::Acme::prepare(
             &config,
             match &self.tls {
                 TlsSource::Config => None,

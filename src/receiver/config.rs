@@ -179,8 +179,8 @@ pub struct ServerConfig {
     /// A file holding the metrics token.
     pub metrics_token_file: Option<PathBuf>,
     /// `[server.acme]`: obtain and renew the certificate from an ACME CA
-    /// instead of `tls_cert`/`tls_key` (see [`crate::acme`]).
-    pub acme: Option<crate::acme::AcmeConfig>,
+    /// instead of `tls_cert`/`tls_key` (see [`crate::receiver::acme`]).
+    pub acme: Option<crate::receiver::acme::AcmeConfig>,
 }
 
 impl Default for ServerConfig {

@@ -67,6 +67,7 @@
 //! `config/load.rs`), [`auth`], [`tls`], [`metrics`] and `retention.rs`
 //! are what their names say.
 
+pub mod acme;
 mod api_health;
 mod app;
 pub mod auth;

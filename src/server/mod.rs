@@ -253,7 +253,7 @@ pub fn problem(
 /// Decode the body of `raw` into `T` according to its `Content-Type`.
 /// `Ok(None)` means there is no body (and none is required).
 /// `txml_shape` is the tXML shape of `T` for operations that accept
-/// `application/xml` (see [`crate::txml`]).
+/// `application/xml` (see [`crate::webhook::txml`]).
 ///
 /// The same decoding as [`crate::webhook::decode`]: JSON (a leading UTF-8
 /// byte order mark skipped) without path tracking first, and only for a
@@ -262,7 +262,7 @@ pub fn decode_body<T: DeserializeOwned>(
     raw: &RawRequest,
     accepted: &[&str],
     required: bool,
-    txml_shape: Option<&'static crate::txml::Shape>,
+    txml_shape: Option<&'static crate::webhook::txml::Shape>,
 ) -> Result<Option<T>, RejectionKind> {
     if raw.body.is_empty() && !required {
         return Ok(None);
@@ -288,7 +288,7 @@ pub fn decode_body<T: DeserializeOwned>(
         let Some(shape) = txml_shape else {
             return Err(unsupported());
         };
-        crate::txml::from_slice_with(&raw.body, shape)
+        crate::webhook::txml::from_slice_with(&raw.body, shape)
             .map(Some)
             .map_err(|e| RejectionKind::InvalidBody(e.to_string()))
     } else {

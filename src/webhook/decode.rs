@@ -9,14 +9,14 @@ use crate::api::order_webhook_connector::types::{txml_shapes as order_shapes, Or
 use crate::api::shipment_webhook_connector::types::{
     txml_shapes as shipment_shapes, ShipmentWebhookBody,
 };
-use crate::txml::{self, Shape, TxmlError};
+use crate::webhook::txml::{self, Shape, TxmlError};
 
 /// How a body is encoded, from its `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     /// JSON: `application/json`, any `…+json`, or no content type at all.
     Json,
-    /// tXML, Tradecloud's XML encoding ([`crate::txml`]): `application/xml`,
+    /// tXML, Tradecloud's XML encoding ([`crate::webhook::txml`]): `application/xml`,
     /// `text/xml` or any `…+xml`.
     Txml,
 }

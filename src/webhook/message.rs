@@ -339,7 +339,7 @@ impl Message {
     pub fn from_txml(bytes: &[u8]) -> Result<Message, MessageError> {
         use crate::api::order_webhook_connector::types::txml_shapes;
 
-        let root = crate::txml::to_json(bytes, &txml_shapes::OrderWebhookBody)
+        let root = crate::webhook::txml::to_json(bytes, &txml_shapes::OrderWebhookBody)
             .map_err(|e| MessageError::Webhook(super::DecodeError::Txml(e)))?;
         let has = |key: &str| root.get(key).is_some();
         let endpoint = if ORDER_PAYLOAD_MEMBERS.iter().any(|key| has(key)) {

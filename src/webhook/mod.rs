@@ -76,6 +76,7 @@ use crate::api::shipment_webhook_connector::types::ShipmentWebhookBody;
 pub(crate) mod decode;
 pub(crate) mod json;
 pub mod message;
+pub mod txml;
 
 pub use decode::{decode, DecodeError, Format};
 pub use json::JsonError;

@@ -18,29 +18,29 @@ use crate::Settings;
 fn kind(value: &ValueKind, settings: &Settings) -> TokenStream {
     let rt = settings.runtime_path();
     match value {
-        ValueKind::String => quote!(#rt::txml::Kind::String),
-        ValueKind::Number => quote!(#rt::txml::Kind::Number),
-        ValueKind::Integer => quote!(#rt::txml::Kind::Integer),
-        ValueKind::Boolean => quote!(#rt::txml::Kind::Boolean),
-        ValueKind::Any => quote!(#rt::txml::Kind::Any),
+        ValueKind::String => quote!(#rt::webhook::txml::Kind::String),
+        ValueKind::Number => quote!(#rt::webhook::txml::Kind::Number),
+        ValueKind::Integer => quote!(#rt::webhook::txml::Kind::Integer),
+        ValueKind::Boolean => quote!(#rt::webhook::txml::Kind::Boolean),
+        ValueKind::Any => quote!(#rt::webhook::txml::Kind::Any),
         ValueKind::Array(item) => {
             let item = kind(item, settings);
-            quote!(#rt::txml::Kind::Array(&#item))
+            quote!(#rt::webhook::txml::Kind::Array(&#item))
         }
         ValueKind::Named { name, module } => {
             let n = format_ident!("{}", name);
             match module {
-                None => quote!(#rt::txml::Kind::Object(&#n)),
+                None => quote!(#rt::webhook::txml::Kind::Object(&#n)),
                 Some(module) => {
                     let root = settings.api_root_path();
                     let m = format_ident!("{}", module);
-                    quote!(#rt::txml::Kind::Object(&#root::#m::types::txml_shapes::#n))
+                    quote!(#rt::webhook::txml::Kind::Object(&#root::#m::types::txml_shapes::#n))
                 }
             }
         }
         ValueKind::Inline(props) => {
             let props = properties(props, settings);
-            quote!(#rt::txml::Kind::Object(&#rt::txml::Shape { name: "", element: "", properties: &[#(#props),*] }))
+            quote!(#rt::webhook::txml::Kind::Object(&#rt::webhook::txml::Shape { name: "", element: "", properties: &[#(#props),*] }))
         }
     }
 }
@@ -69,7 +69,7 @@ pub(crate) fn emit(model: &SpecModel, settings: &Settings) -> TokenStream {
         let doc = format!(" tXML shape of [`super::{name}`].");
         quote! {
             #[doc = #doc]
-            pub static #ident: #rt::txml::Shape = #rt::txml::Shape {
+            pub static #ident: #rt::webhook::txml::Shape = #rt::webhook::txml::Shape {
                 name: #name,
                 element: #element,
                 properties: &[#(#props),*],

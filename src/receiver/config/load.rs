@@ -615,10 +615,13 @@ mod tests {
         assert_eq!(acme.domains, ["a.example", "b.example"]);
         assert_eq!(acme.contact, ["ops@example.com"]);
         assert_eq!(acme.cache_dir, Path::new("/var/lib/tradecloud/acme"));
-        assert_eq!(acme.challenge, crate::acme::ChallengeKind::Http01);
+        assert_eq!(acme.challenge, crate::receiver::acme::ChallengeKind::Http01);
         assert_eq!(acme.http_listen, "0.0.0.0:80".parse().ok());
         // Keys not set keep their defaults.
-        assert_eq!(acme.directory_url, crate::acme::LETS_ENCRYPT_PRODUCTION);
+        assert_eq!(
+            acme.directory_url,
+            crate::receiver::acme::LETS_ENCRYPT_PRODUCTION
+        );
     }
 
     #[test]

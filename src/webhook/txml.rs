@@ -25,12 +25,12 @@
 //!   </orderEvent>
 //! </webhookBody>"#;
 //! let body: OrderWebhookBody =
-//!     tradecloud::txml::from_slice_with(xml, &txml_shapes::OrderWebhookBody)?;
+//!     tradecloud::webhook::txml::from_slice_with(xml, &txml_shapes::OrderWebhookBody)?;
 //! let event = body.order_event.expect("order event");
 //! assert_eq!(event.lines.len(), 2);
 //! let quantity = event.lines[0].delivery_schedule[0].quantity.as_ref().expect("quantity");
 //! assert_eq!(quantity.as_str(), "12345678901234.567890");
-//! # Ok::<(), tradecloud::txml::TxmlError>(())
+//! # Ok::<(), tradecloud::webhook::txml::TxmlError>(())
 //! ```
 //!
 //! [`to_vec_with`] writes a message the same way, for the requests that
@@ -48,13 +48,13 @@
 //!                "lines": [{"purchaseOrderLinePosition": "0001",
 //!                           "deliverySchedule": [{"date": "2025-05-01", "quantity": 78.90}]}]}"#;
 //! let response: SendOrderResponseBySupplier = serde_json::from_str(json)?;
-//! let xml = tradecloud::txml::to_vec_with(&response, &txml_shapes::SendOrderResponseBySupplier)?;
+//! let xml = tradecloud::webhook::txml::to_vec_with(&response, &txml_shapes::SendOrderResponseBySupplier)?;
 //! let text = String::from_utf8(xml)?;
 //! assert!(text.contains("<SendOrderResponseBySupplier>"));
 //! assert!(text.contains("<deliveryScheduleLine>"));
 //! assert!(text.contains("<quantity>78.90</quantity>"));
 //! let back: SendOrderResponseBySupplier =
-//!     tradecloud::txml::from_slice_with(text.as_bytes(), &txml_shapes::SendOrderResponseBySupplier)?;
+//!     tradecloud::webhook::txml::from_slice_with(text.as_bytes(), &txml_shapes::SendOrderResponseBySupplier)?;
 //! assert_eq!(back, response);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
