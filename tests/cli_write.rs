@@ -514,6 +514,7 @@ mod cli_write {
             &["order", "attach-documents", "--help"],
             &["order", "deliveries", "--help"],
             &["order", "delivery-history", "--help"],
+            &["order", "action", "--help"],
             &["order", "action", "approve-requests", "--help"],
             &["order", "action", "resend", "--help"],
             &["shipment", "send-despatch-advice", "--help"],

@@ -95,7 +95,15 @@ pub enum OrderCommand {
     ))]
     DeliveryHistory(write::MessageArgs),
     /// Order actions on the order service: approve or reject requests, complete, deliver, revert, resend, ...
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = concat!(
+            "Example:\n  tradecloud order action approve-requests 7e1f5b2c-... approve.json\n  \
+             tradecloud order action reject-reschedule 7e1f5b2c-... 0001 reject.json\n  \
+             echo '{}' | tradecloud order action resend 7e1f5b2c-... -\n\n",
+            exit_line!()
+        )
+    )]
     Action(write::ActionCommand),
 }
 
