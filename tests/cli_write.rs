@@ -144,6 +144,13 @@ mod cli_write {
                 example.path,
                 text(&output.stderr)
             );
+            // Every documented member is known.
+            assert!(
+                !text(&output.stderr).contains("warning"),
+                "{}: {}",
+                example.path,
+                text(&output.stderr)
+            );
             assert!(output.stdout.ends_with(b"\n"), "{}", example.path);
             let printed = json(&output.stdout);
             let expected = if example.is_xml() {
@@ -273,6 +280,30 @@ mod cli_write {
         let stderr = text(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains("`lines`"), "{stderr}");
+
+        // A member the spec does not know is sent, with a warning.
+        let misspelt = edited(dir.path(), order, "misspelt.json", |v| {
+            v["order"]["descripton"] = "typo".into();
+        });
+        let output = run(
+            dir.path(),
+            &env,
+            &[
+                "order",
+                "send",
+                "--dry-run",
+                misspelt.to_str().expect("a path"),
+            ],
+        )
+        .await;
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        assert!(stderr.contains("warning: "), "{stderr}");
+        assert!(
+            stderr.contains("`order.descripton` is not a member"),
+            "{stderr}"
+        );
+        assert_eq!(json(&output.stdout)["order"]["descripton"], "typo");
 
         // The same rule in a tXML order.
         let xml = std::fs::read_to_string(fixture("api-connector/sendOrderByBuyerRoute.guide.xml"))

@@ -36,7 +36,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tradecloud::client::{Client, ClientBuilder, ClientError, Message, WireFormat};
 use tradecloud::operation::Operation;
-use tradecloud::txml::Shape;
+use tradecloud::txml::{Kind, Shape};
 use tradecloud::types::Validate;
 
 use super::GlobalArgs;
@@ -256,7 +256,7 @@ pub struct Input<T> {
 
 /// Reads `args.file` as the message of `operation`, whose tXML form has
 /// `shape`; `command` names the command in errors (`order indicators`).
-pub fn read<T: DeserializeOwned>(
+pub fn read<T: DeserializeOwned + Serialize>(
     args: &MessageArgs,
     operation: &Operation,
     shape: &'static Shape,
@@ -265,7 +265,7 @@ pub fn read<T: DeserializeOwned>(
     read_message(args, operation, shape, command).map_err(|e| with_code(e, NOT_SENT))
 }
 
-fn read_message<T: DeserializeOwned>(
+fn read_message<T: DeserializeOwned + Serialize>(
     args: &MessageArgs,
     operation: &Operation,
     shape: &'static Shape,
@@ -320,7 +320,49 @@ fn read_message<T: DeserializeOwned>(
         InputFormat::Json => WireFormat::Json,
         InputFormat::Txml => WireFormat::Txml,
     };
+    // Members the spec does not know are kept and sent (Tradecloud adds
+    // fields without notice), but a misspelt one is likely a mistake.
+    if let Ok(value) = serde_json::to_value(&body) {
+        let mut unknown = Vec::new();
+        unknown_members(&value, shape, "", &mut unknown);
+        for path in unknown {
+            eprintln!(
+                "warning: {name}: `{path}` is not a member Tradecloud documents for this message; \
+                 it is sent as it is: check its spelling"
+            );
+        }
+    }
     Ok(Input { body, wire })
+}
+
+/// The JSON paths of the members of `value` that `shape` does not list.
+fn unknown_members(value: &serde_json::Value, shape: &Shape, path: &str, out: &mut Vec<String>) {
+    let serde_json::Value::Object(map) = value else {
+        return;
+    };
+    for (name, member) in map {
+        let member_path = if path.is_empty() {
+            name.clone()
+        } else {
+            format!("{path}.{name}")
+        };
+        match shape.properties.iter().find(|(known, _)| known == name) {
+            Some((_, kind)) => unknown_in(member, kind, &member_path, out),
+            None => out.push(member_path),
+        }
+    }
+}
+
+fn unknown_in(value: &serde_json::Value, kind: &Kind, path: &str, out: &mut Vec<String>) {
+    match (kind, value) {
+        (Kind::Object(shape), _) => unknown_members(value, shape, path, out),
+        (Kind::Array(item), serde_json::Value::Array(items)) => {
+            for (i, value) in items.iter().enumerate() {
+                unknown_in(value, item, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The format a file's extension says.
