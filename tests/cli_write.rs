@@ -381,7 +381,11 @@ mod cli_write {
         .expect("written");
         check(
             run(dir.path(), &env, &["order", "indicators", "indicators.xml"]).await,
-            &["takes JSON only", "write indicators.xml as JSON"],
+            &[
+                "takes JSON only",
+                "indicators.xml cannot be sent",
+                "as JSON in a .json file",
+            ],
         );
         // No credentials: named, with where to set them.
         check(

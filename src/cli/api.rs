@@ -313,7 +313,7 @@ pub async fn run_document(cmd: DocumentCommand, global: &GlobalArgs) -> Result<(
     }
 }
 
-fn bar_style() -> ProgressStyle {
+pub(super) fn bar_style() -> ProgressStyle {
     ProgressStyle::with_template(
         "{bar:40.cyan/blue} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
     )

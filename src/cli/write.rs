@@ -279,10 +279,14 @@ fn read_message<T: DeserializeOwned + Serialize>(
         None => format_of(&args.file)?,
     };
     if format == InputFormat::Txml && !WireFormat::Txml.accepted_by(operation) {
+        let fix = match args.format {
+            Some(_) => "leave out --format txml and give the message as JSON",
+            None => "write the message as JSON in a .json file",
+        };
         return Err(anyhow!(
             "`tradecloud {command}` takes JSON only: Tradecloud accepts tXML only for orders \
-             (order send) and order responses (order respond), and {operation} takes JSON; \
-             write {shown} as JSON"
+             (order send) and order responses (order respond), and {operation} takes JSON, \
+             so {shown} cannot be sent: {fix}"
         ));
     }
     let bytes = if stdin {
@@ -759,14 +763,28 @@ pub async fn document_upload(args: &UploadArgs, global: &GlobalArgs) -> Result<(
         Err(e) => return Err(with_code(anyhow!("cannot read {shown}: {e}"), NOT_SENT)),
     }
     let client = sender(global)?;
-    let mut upload = client.documents().upload(&args.file);
+    // A progress bar on stderr, as `document download` has (drawn only on a terminal).
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(super::api::bar_style());
+    let progress_bar = bar.clone();
+    let mut upload = client
+        .documents()
+        .upload(&args.file)
+        .progress(move |progress| {
+            if let Some(total) = progress.total {
+                progress_bar.set_length(total);
+            }
+            progress_bar.set_position(progress.bytes);
+        });
     if let Some(name) = &args.file_name {
         upload = upload.file_name(name);
     }
     if let Some(content_type) = &args.content_type {
         upload = upload.content_type(content_type);
     }
-    let uploaded = upload.await.map_err(client_failure)?;
+    let uploaded = upload.await;
+    bar.finish_and_clear();
+    let uploaded = uploaded.map_err(client_failure)?;
     eprintln!(
         "uploaded {} ({} bytes, {}) as objectId {}: attach it as documents.objectId",
         uploaded.file_name, uploaded.bytes, uploaded.content_type, uploaded.object_id
