@@ -22,7 +22,8 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", cli::error_chain(&e));
-            std::process::ExitCode::FAILURE
+            // 1, or the status a sending command chose (`tradecloud order --help`).
+            std::process::ExitCode::from(cli::write::exit_code(&e))
         }
     }
 }

@@ -3,49 +3,21 @@
 
 #![cfg(feature = "cli")]
 
-use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Output;
 
-use tradecloud::mock::{MockConfig, MockServer};
+use tradecloud::mock::MockConfig;
 
 #[path = "client_support.rs"]
 mod support;
 use support::{start, MANUAL_OBJECT_ID, ORDER_ID, SHIPMENT_ID};
 
+#[path = "cli_support.rs"]
+mod cli_support;
+use cli_support::{mock_env, run, text, NO_VARIABLES};
+
 /// Named after the file, so that `cargo test --tests client` selects these tests.
 mod client_cli {
     use super::*;
-
-    /// Runs `tradecloud ARGS` in `dir` with only the given Tradecloud variables.
-    async fn run(dir: &Path, env: &[(&str, impl AsRef<OsStr>)], args: &[&str]) -> Output {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tradecloud"));
-        command.args(args).current_dir(dir);
-        for (name, _) in std::env::vars() {
-            if name.starts_with("TRADECLOUD_") || name == "RUST_LOG" {
-                command.env_remove(name);
-            }
-        }
-        command.envs(env.iter().map(|(name, value)| (name, value)));
-        command.output().await.expect("the binary runs")
-    }
-
-    /// No Tradecloud variables at all.
-    const NO_VARIABLES: [(&str, &str); 0] = [];
-
-    /// The mock's credentials and base URL, as the variables the binary reads.
-    fn mock_env(server: &MockServer) -> [(&'static str, String); 3] {
-        let credentials = server.credentials();
-        [
-            ("TRADECLOUD_USERNAME", credentials.username),
-            ("TRADECLOUD_PASSWORD", credentials.password),
-            ("TRADECLOUD_BASE_URL", server.base_url()),
-        ]
-    }
-
-    fn text(bytes: &[u8]) -> String {
-        String::from_utf8_lossy(bytes).into_owned()
-    }
 
     #[tokio::test]
     async fn order_and_shipment_get_print_json() {

@@ -30,10 +30,18 @@ use tradecloud::client::{
 };
 use tradecloud::types::DateTime;
 
-use super::GlobalArgs;
+use super::{write, GlobalArgs};
 
 /// The configuration file read when `--config` is not given, if it exists.
 const DEFAULT_CONFIG_FILE: &str = "tradecloud.toml";
+
+/// The exit-status line of a sending command's `--help`.
+macro_rules! exit_line {
+    () => {
+        "Exit status: 0 sent, 1 not sent (file, rule, credentials), 3 refused by Tradecloud, \
+         4 unavailable (send again later), 5 may have arrived (check first); see `tradecloud order --help`"
+    };
+}
 
 /// `tradecloud order ...`
 #[derive(Debug, Subcommand)]
@@ -43,6 +51,60 @@ pub enum OrderCommand {
         /// The Tradecloud order id (`orderId` of an order event, `id` of an order).
         id: String,
     },
+    /// Send a new or updated purchase order as the buyer (JSON or tXML).
+    #[command(after_help = concat!(
+        "Example:\n  tradecloud order send PO123.json\n  tradecloud order send --single-delivery PO123.xml\n  \
+         tradecloud order send --dry-run PO123.json > body.json\n\n",
+        exit_line!()
+    ))]
+    Send {
+        #[command(flatten)]
+        message: write::MessageArgs,
+        /// The order has a single delivery per line (POST /api-connector/order/single-delivery).
+        #[arg(long)]
+        single_delivery: bool,
+    },
+    /// Answer a purchase order as the supplier: accept, reject or propose (JSON or tXML).
+    #[command(after_help = concat!(
+        "Example:\n  tradecloud order respond response-PO123.json\n  tradecloud order respond --format txml response.tx\n\n",
+        exit_line!()
+    ))]
+    Respond(write::MessageArgs),
+    /// Send order and line indicators (cancelled, completed, delivered, ...) as the buyer (JSON).
+    #[command(after_help = concat!(
+        "Example:\n  tradecloud order indicators cancel-PO123.json\n  tradecloud order indicators --dry-run cancel-PO123.json\n\n",
+        exit_line!()
+    ))]
+    Indicators(write::MessageArgs),
+    /// Attach documents (an uploaded objectId, a URL or meta data) to an order or its lines (JSON).
+    #[command(after_help = concat!(
+        "Example:\n  id=$(tradecloud document upload drawing.pdf)\n  tradecloud order attach-documents documents-PO123.json\n\n",
+        exit_line!()
+    ))]
+    AttachDocuments(write::MessageArgs),
+    /// Append received goods to the delivery history of order lines (JSON; not resent after a doubtful failure).
+    #[command(after_help = concat!(
+        "Example:\n  tradecloud order deliveries goods-received-PO123.json\n\n",
+        exit_line!()
+    ))]
+    Deliveries(write::MessageArgs),
+    /// Replace the delivery history of order lines (JSON).
+    #[command(after_help = concat!(
+        "Example:\n  tradecloud order delivery-history history-PO123.json\n\n",
+        exit_line!()
+    ))]
+    DeliveryHistory(write::MessageArgs),
+    /// Order actions on the order service: approve or reject requests, complete, deliver, revert, resend, ...
+    #[command(
+        subcommand,
+        after_help = concat!(
+            "Example:\n  tradecloud order action approve-requests 7e1f5b2c-... approve.json\n  \
+             tradecloud order action reject-reschedule 7e1f5b2c-... 0001 reject.json\n  \
+             echo '{}' | tradecloud order action resend 7e1f5b2c-... -\n\n",
+            exit_line!()
+        )
+    )]
+    Action(write::ActionCommand),
 }
 
 /// `tradecloud shipment ...`
@@ -53,6 +115,13 @@ pub enum ShipmentCommand {
         /// The Tradecloud shipment id.
         id: String,
     },
+    /// Send a new or updated despatch advice as the supplier (JSON).
+    #[command(after_help = concat!(
+        "Example:\n  tradecloud shipment send-despatch-advice DA-1001.json\n  \
+         tradecloud shipment send-despatch-advice --dry-run DA-1001.json\n\n",
+        exit_line!()
+    ))]
+    SendDespatchAdvice(write::MessageArgs),
 }
 
 /// `tradecloud poll ...`: everything changed since a watermark, over all
@@ -100,26 +169,48 @@ pub enum DocumentCommand {
         #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
     },
+    /// Upload a file to Tradecloud's object storage and print its objectId (attach it as documents.objectId).
+    #[command(after_help = concat!(
+        "Example:\n  tradecloud document upload confirmation-PO123.pdf\n  \
+         id=$(tradecloud document upload --file-name 'Drawing 4711.pdf' out/4711.pdf)\n\n",
+        exit_line!()
+    ))]
+    Upload(write::UploadArgs),
 }
 
-/// `tradecloud order get ID`
+/// `tradecloud order get ID`, and the sending commands of [`write`].
 pub async fn run_order(cmd: OrderCommand, global: &GlobalArgs) -> Result<()> {
-    let client = client(global)?;
     match cmd {
         OrderCommand::Get { id } => {
-            let order = client.orders().get(&id).await?;
+            let order = client(global)?.orders().get(&id).await?;
             print_pretty(&order)
         }
+        OrderCommand::Send {
+            message,
+            single_delivery,
+        } => write::order_send(&message, single_delivery, global).await,
+        OrderCommand::Respond(message) => write::order_respond(&message, global).await,
+        OrderCommand::Indicators(message) => write::order_indicators(&message, global).await,
+        OrderCommand::AttachDocuments(message) => {
+            write::order_attach_documents(&message, global).await
+        }
+        OrderCommand::Deliveries(message) => write::order_deliveries(&message, global).await,
+        OrderCommand::DeliveryHistory(message) => {
+            write::order_delivery_history(&message, global).await
+        }
+        OrderCommand::Action(action) => write::order_action(&action, global).await,
     }
 }
 
-/// `tradecloud shipment get ID`
+/// `tradecloud shipment get ID`, `tradecloud shipment send-despatch-advice FILE`
 pub async fn run_shipment(cmd: ShipmentCommand, global: &GlobalArgs) -> Result<()> {
-    let client = client(global)?;
     match cmd {
         ShipmentCommand::Get { id } => {
-            let shipment = client.shipments().get(&id).await?;
+            let shipment = client(global)?.shipments().get(&id).await?;
             print_pretty(&shipment)
+        }
+        ShipmentCommand::SendDespatchAdvice(message) => {
+            write::shipment_send_despatch_advice(&message, global).await
         }
     }
 }
@@ -167,9 +258,12 @@ pub async fn run_poll(cmd: PollCommand, global: &GlobalArgs) -> Result<()> {
     }
 }
 
-/// `tradecloud document download OBJECT_ID_OR_URL [-o PATH]`
+/// `tradecloud document download OBJECT_ID_OR_URL [-o PATH]`, `tradecloud document upload FILE`
 pub async fn run_document(cmd: DocumentCommand, global: &GlobalArgs) -> Result<()> {
-    let DocumentCommand::Download { source, output } = cmd;
+    let (source, output) = match cmd {
+        DocumentCommand::Download { source, output } => (source, output),
+        DocumentCommand::Upload(args) => return write::document_upload(&args, global).await,
+    };
     let source = DocumentSource::parse(&source);
     if source == DocumentSource::NoFile {
         bail!("nothing to download: give a document objectId or URL");
@@ -219,7 +313,7 @@ pub async fn run_document(cmd: DocumentCommand, global: &GlobalArgs) -> Result<(
     }
 }
 
-fn bar_style() -> ProgressStyle {
+pub(super) fn bar_style() -> ProgressStyle {
     ProgressStyle::with_template(
         "{bar:40.cyan/blue} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
     )
@@ -398,7 +492,7 @@ fn resolve(config: &Path, path: &Path) -> PathBuf {
 }
 
 /// The client: environment variables first, then the configuration file.
-fn client(global: &GlobalArgs) -> Result<Client> {
+pub(super) fn client(global: &GlobalArgs) -> Result<Client> {
     let mut builder = ClientBuilder::from_env()?;
     let settings = file_settings(global)?;
     let env_set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());

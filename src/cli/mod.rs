@@ -19,6 +19,7 @@ pub mod send;
 #[cfg(feature = "receiver")]
 pub mod serve;
 pub mod terminal;
+pub mod write;
 
 /// Tradecloud integration kit: typed API client, webhook tools and a mock of Tradecloud.
 #[derive(Debug, Parser)]
@@ -51,16 +52,16 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Run a mock of Tradecloud's API for tests and local development.
     Mock(mock::MockArgs),
-    /// Orders: `tradecloud order get ID`.
-    #[command(subcommand)]
+    /// Orders: `tradecloud order get ID`; send orders, responses, indicators, documents, deliveries; order actions.
+    #[command(subcommand, after_help = write::ORDER_HELP)]
     Order(api::OrderCommand),
-    /// Shipments: `tradecloud shipment get ID`.
+    /// Shipments: `tradecloud shipment get ID`, `tradecloud shipment send-despatch-advice FILE`.
     #[command(subcommand)]
     Shipment(api::ShipmentCommand),
     /// Poll for changed orders or shipments.
     #[command(subcommand)]
     Poll(api::PollCommand),
-    /// Documents: `tradecloud document download OBJECT_ID_OR_URL [-o PATH]`.
+    /// Documents: `tradecloud document download OBJECT_ID_OR_URL [-o PATH]`, `tradecloud document upload FILE`.
     #[command(subcommand)]
     Document(api::DocumentCommand),
     /// The receiver's durable inbox: `inbox list [--json]`, `inbox show ID [--raw]`, `inbox replay ID`, `inbox dead`.
