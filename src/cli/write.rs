@@ -36,8 +36,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tradecloud::client::{Client, ClientBuilder, ClientError, Message, WireFormat};
 use tradecloud::operation::Operation;
-use tradecloud::webhook::txml::{Kind, Shape};
 use tradecloud::types::Validate;
+use tradecloud::webhook::txml::{Kind, Shape};
 
 use super::GlobalArgs;
 
@@ -313,12 +313,14 @@ fn read_message<T: DeserializeOwned + Serialize>(
     };
     let body = match format {
         InputFormat::Json => decode_json(&bytes, &name)?,
-        InputFormat::Txml => tradecloud::webhook::txml::from_slice_with(&bytes, shape).map_err(|e| {
-            anyhow!(
-                "{name} is not a valid tXML {} message: {e}; fix it",
-                shape.element
-            )
-        })?,
+        InputFormat::Txml => {
+            tradecloud::webhook::txml::from_slice_with(&bytes, shape).map_err(|e| {
+                anyhow!(
+                    "{name} is not a valid tXML {} message: {e}; fix it",
+                    shape.element
+                )
+            })?
+        }
     };
     let wire = match format {
         InputFormat::Json => WireFormat::Json,
