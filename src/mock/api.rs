@@ -192,10 +192,52 @@ impl order::server::Api for MockState {
 
     admit!();
 
+    async fn approve_requests_as_buyer_route(
+        &self,
+        request: order::server::ApproveRequestsAsBuyerRouteRequest,
+    ) -> order::server::ApproveRequestsAsBuyerRouteResponse {
+        use order::server::ApproveRequestsAsBuyerRouteResponse as Answer;
+        if let Some(body) = super::write::refusal(
+            &order::operations::APPROVE_REQUESTS_AS_BUYER_ROUTE,
+            &request.raw,
+            &request.body,
+            &order::types::txml_shapes::ApproveRequestsAsBuyer,
+        ) {
+            return Answer::BadRequest { body };
+        }
+        let positions = &request.body.line_positions;
+        self.process_request_answer(&request.raw.headers, &request.order_id, |order, now| {
+            super::process::approve_requests(order, positions, now)
+        });
+        Answer::Ok {
+            body: super::write::order_action_answer(),
+        }
+    }
+
+    async fn reject_requests_as_buyer_route(
+        &self,
+        request: order::server::RejectRequestsAsBuyerRouteRequest,
+    ) -> order::server::RejectRequestsAsBuyerRouteResponse {
+        use order::server::RejectRequestsAsBuyerRouteResponse as Answer;
+        if let Some(body) = super::write::refusal(
+            &order::operations::REJECT_REQUESTS_AS_BUYER_ROUTE,
+            &request.raw,
+            &request.body,
+            &order::types::txml_shapes::RejectRequestsAsBuyer,
+        ) {
+            return Answer::BadRequest { body };
+        }
+        let positions = &request.body.line_positions;
+        self.process_request_answer(&request.raw.headers, &request.order_id, |order, now| {
+            super::process::reject_requests(order, positions, now)
+        });
+        Answer::Ok {
+            body: super::write::order_action_answer(),
+        }
+    }
+
     // Accepted without state (write.rs).
     super::write::order_actions! {
-        approve_requests_as_buyer_route(ApproveRequestsAsBuyerRouteRequest) -> ApproveRequestsAsBuyerRouteResponse = APPROVE_REQUESTS_AS_BUYER_ROUTE, ApproveRequestsAsBuyer;
-        reject_requests_as_buyer_route(RejectRequestsAsBuyerRouteRequest) -> RejectRequestsAsBuyerRouteResponse = REJECT_REQUESTS_AS_BUYER_ROUTE, RejectRequestsAsBuyer;
         approve_shipment_reschedule_request_route(ApproveShipmentRescheduleRequestRouteRequest) -> ApproveShipmentRescheduleRequestRouteResponse = APPROVE_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, ApproveShipmentRescheduleRequest;
         reject_shipment_reschedule_request_route(RejectShipmentRescheduleRequestRouteRequest) -> RejectShipmentRescheduleRequestRouteResponse = REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, RejectShipmentRescheduleRequest;
         revert_cancelled_order_lines(RevertCancelledOrderLinesRequest) -> RevertCancelledOrderLinesResponse = REVERT_CANCELLED_ORDER_LINES, RevertOrderLines;

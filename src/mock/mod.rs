@@ -144,6 +144,7 @@ mod data;
 mod download;
 mod error;
 mod faults;
+mod process;
 mod record;
 mod state;
 mod stats;
@@ -163,7 +164,9 @@ use axum::Router;
 use base64::Engine as _;
 
 pub use config::{
-    Fault, FaultConfig, FaultTrigger, MockConfig, MockUser, DEFAULT_PASSWORD, DEFAULT_USERNAME,
+    Fault, FaultConfig, FaultTrigger, MockCompany, MockConfig, MockUser, DEFAULT_BUYER_PASSWORD,
+    DEFAULT_BUYER_USERNAME, DEFAULT_PASSWORD, DEFAULT_SUPPLIER_PASSWORD, DEFAULT_SUPPLIER_USERNAME,
+    DEFAULT_USERNAME,
 };
 pub use data::{generated_byte, DocumentContent, MockData, MockDocument};
 pub use error::MockError;
@@ -200,6 +203,93 @@ impl fmt::Debug for MockCredentials {
             .field("password", &"<redacted>")
             .finish()
     }
+}
+
+/// One of the two companies the mock plays, as its integration sees it
+/// ([`MockServer::buyer`], [`MockServer::supplier`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockParty {
+    /// The Tradecloud company id.
+    pub company_id: String,
+    /// The company name.
+    pub name: String,
+    /// The company's integration user.
+    pub credentials: MockCredentials,
+    /// The account number this company knows its partner by: the buyer's
+    /// `supplierAccountNumber`, the supplier's `buyerAccountNumber`.
+    pub partner_account_number: String,
+}
+
+impl From<&MockCompany> for MockParty {
+    fn from(company: &MockCompany) -> Self {
+        MockParty {
+            company_id: company.company_id.clone(),
+            name: company.name.clone(),
+            credentials: MockCredentials {
+                username: company.user.email.clone(),
+                password: company.user.password.clone(),
+            },
+            partner_account_number: company.partner_account_number.clone(),
+        }
+    }
+}
+
+/// What `tradecloud mock --info-file PATH` writes, as JSON
+/// ([`MockServer::info`]):
+///
+/// ```json
+/// {"base_url": "http://127.0.0.1:41234/v2",
+///  "username": "integration@example.com", "password": "...",
+///  "buyer": {"company_id": "...", "name": "...", "username": "buyer@example.com",
+///            "password": "...", "supplier_account_number": "SUPPLIER12345"},
+///  "supplier": {"company_id": "...", "name": "...", "username": "supplier@example.com",
+///               "password": "...", "buyer_account_number": "340760"}}
+/// ```
+///
+/// `username`/`password` at the top are the first configured user (the
+/// single-user default, which may act for either company).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MockInfo {
+    /// The API base URL.
+    pub base_url: String,
+    /// The first configured user.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+    /// The buyer company.
+    pub buyer: MockInfoBuyer,
+    /// The supplier company.
+    pub supplier: MockInfoSupplier,
+}
+
+/// The buyer in [`MockInfo`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MockInfoBuyer {
+    /// The Tradecloud company id.
+    pub company_id: String,
+    /// The company name.
+    pub name: String,
+    /// The integration user.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+    /// The account number the buyer knows the supplier by.
+    pub supplier_account_number: String,
+}
+
+/// The supplier in [`MockInfo`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MockInfoSupplier {
+    /// The Tradecloud company id.
+    pub company_id: String,
+    /// The company name.
+    pub name: String,
+    /// The integration user.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+    /// The account number the supplier knows the buyer by.
+    pub buyer_account_number: String,
 }
 
 /// A running mock of Tradecloud, listening on a TCP port.
@@ -390,6 +480,62 @@ impl MockServer {
             username: user.email,
             password: user.password,
         }
+    }
+
+    /// The buyer company: its id, integration user and the account number
+    /// it knows the supplier by.
+    pub fn buyer(&self) -> MockParty {
+        MockParty::from(&self.state.buyer)
+    }
+
+    /// The supplier company: its id, integration user and the account
+    /// number it knows the buyer by.
+    pub fn supplier(&self) -> MockParty {
+        MockParty::from(&self.state.supplier)
+    }
+
+    /// Where the mock listens and how both companies log in (what
+    /// [`write_info_file`](Self::write_info_file) writes).
+    pub fn info(&self) -> MockInfo {
+        let (user, buyer, supplier) = (self.credentials(), self.buyer(), self.supplier());
+        MockInfo {
+            base_url: self.base_url(),
+            username: user.username,
+            password: user.password,
+            buyer: MockInfoBuyer {
+                company_id: buyer.company_id,
+                name: buyer.name,
+                username: buyer.credentials.username,
+                password: buyer.credentials.password,
+                supplier_account_number: buyer.partner_account_number,
+            },
+            supplier: MockInfoSupplier {
+                company_id: supplier.company_id,
+                name: supplier.name,
+                username: supplier.credentials.username,
+                password: supplier.credentials.password,
+                buyer_account_number: supplier.partner_account_number,
+            },
+        }
+    }
+
+    /// Write [`info`](Self::info) as JSON to `path`, atomically: to a
+    /// temporary file beside it, then renamed, so a reader never sees a
+    /// partial file.
+    pub fn write_info_file(&self, path: &std::path::Path) -> Result<(), MockError> {
+        let failed = |source: std::io::Error| MockError::InfoFile {
+            path: path.to_path_buf(),
+            source,
+        };
+        let json = serde_json::to_vec_pretty(&self.info()).map_err(|e| failed(e.into()))?;
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => std::path::Path::new("."),
+        };
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(failed)?;
+        std::io::Write::write_all(&mut file, &json).map_err(failed)?;
+        file.persist(path).map_err(|e| failed(e.error))?;
+        Ok(())
     }
 
     /// A snapshot of the counters.
