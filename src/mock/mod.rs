@@ -88,6 +88,19 @@
 //!   (authenticated). Downloads carry `Content-Type`, `Content-Length` and
 //!   `Content-Disposition`, and are streamed in 64 KiB chunks, so a
 //!   [generated](MockDocument::generated) 200 MB document never sits in memory.
+//! * **Two companies.** Besides [`MockConfig::users`] (by default the
+//!   single user [`DEFAULT_USERNAME`], as before), the mock plays a buyer
+//!   and a supplier company ([`MockConfig::buyer`], [`MockConfig::supplier`],
+//!   [`MockCompany`]), connected as Tradecloud connects two companies: the
+//!   buyer knows the supplier by a `supplierAccountNumber` (default
+//!   `SUPPLIER12345`), the supplier knows the buyer by a
+//!   `buyerAccountNumber` (default `BUYER340760`), the numbers of
+//!   Tradecloud's published examples; the company ids are those of the
+//!   examples too. Each company has an integration user
+//!   ([`DEFAULT_BUYER_USERNAME`], [`DEFAULT_SUPPLIER_USERNAME`]) that logs
+//!   in like any other. [`MockServer::buyer`], [`MockServer::supplier`] and
+//!   [`MockServer::info`] tell them; `tradecloud mock --info-file PATH`
+//!   writes [`MockInfo`] as JSON once the port listens.
 //! * **Messages and actions** (`specs/api-connector.yaml`: orders, single
 //!   delivery orders, indicators, documents, deliveries, delivery history,
 //!   order responses, despatch advices; the order actions of
@@ -96,8 +109,100 @@
 //!   ([`Validate`](crate::types::Validate)); a body that breaks one is a
 //!   `400` naming the member. An accepted message is answered `200` with
 //!   `{"ok": true}` as Tradecloud does, an order action `200` with `{}`.
-//!   They change no order or shipment (no state behind them yet); the
-//!   counters count them.
+//!   The counters count them. Then the process below runs on it.
+//! * **The process** (Tradecloud's, as documented in `order/status.md`,
+//!   `order/buyer/*`, `order/supplier/send-order-response/`,
+//!   `shipment/supplier/send-despatch-advice.md`):
+//!   - a buyer's **order** (`POST /api-connector/order`) for the supplier
+//!     the buyer is connected with creates the order (a new `id`, owned by
+//!     both companies: `buyerOrder.companyId`, `supplierOrder.companyId` and
+//!     `supplierOrder.buyerAccountNumber` set) or updates the buyer's order
+//!     with the same `purchaseOrderNumber`. New lines are `Issued`/`Open`;
+//!     a sent line matched on `position` follows order/buyer/update.md:
+//!     `Issued`/`InProgress` keep their status, `Rejected` becomes
+//!     `InProgress` (`ReissuedRejectedLine`), `Confirmed` with other
+//!     requested values becomes `InProgress` with an open buyer reopen
+//!     request (`OpenBuyerReopenRequest`, values equal to the confirmed
+//!     ones again revert it), `Completed`/`Cancelled` ignore the update;
+//!   - a supplier's **order response** (`POST
+//!     /api-connector/order-response`) finds the order by the supplier's
+//!     `buyerAccountNumber` and the `purchaseOrderNumber`, its lines by
+//!     `purchaseOrderLinePosition`, and moves each line per its current
+//!     status as send-order-response/README.md says: `accepted` or values
+//!     equal to the requested ones → `Confirmed` (the values become
+//!     `confirmedLine`), `rejected` → `Rejected`, other values → `InProgress`
+//!     with the proposal held in `supplierLine.requests.proposal`
+//!     (`OpenSupplierProposal`); a `Confirmed` line with other values gets
+//!     a supplier reopen request (`OpenSupplierReopenRequest`), and values
+//!     equal to the confirmed ones revert it; `Completed`/`Cancelled` lines
+//!     do not change. Line indicators take precedence over header ones;
+//!   - the buyer's **answers** `POST /order/{orderId}/requests/buyer/approve`
+//!     and `.../reject` approve (the request's values become the confirmed
+//!     ones: `Confirmed`, request `Approved`) or reject (request `Rejected`;
+//!     a proposal leaves the line `InProgress`/`RejectedSupplierProposal`,
+//!     a reopen request leaves it `Confirmed`) the open supplier request of
+//!     the lines named;
+//!   - the buyer's **indicators** (`POST /api-connector/order/indicators`,
+//!     and the indicators of a sent order): `cancelled` → `Cancelled` (also
+//!     the logistics status), `completed` → `Completed`, `shipped` /
+//!     `delivered` set the logistics status; order level indicators apply
+//!     to every line, line indicators take precedence;
+//!   - a supplier's **despatch advice** (`POST
+//!     /api-connector/shipment/despatch-advice`) for the connected buyer
+//!     creates a shipment (process status `Issued`) or updates the one of
+//!     the same `despatchAdviceNumber`, visible through `GET
+//!     /v2/shipment/{id}` and the shipment poll.
+//!
+//!   Every transition sets the changed lines' and the order's
+//!   `lastUpdatedAt` and `lastChangedAt` (see
+//!   [timestamps](self#timestamps-of-runtime-updates)), `version` one up,
+//!   the order status aggregated from the lines, `deliverySchedule`/`prices`
+//!   (the confirmed values once the line was confirmed, else the requested
+//!   ones) and `deliveryScheduleIncludingRequests`/`pricesIncludingRequests`
+//!   (an open request's values, else the same). The single-delivery view
+//!   (`GET /v2/order/{orderId}` is the same order; the single-delivery poll)
+//!   shows every order of the process too.
+//!
+//!   A message for an order the mock does not know (another purchase order
+//!   number, another account number, another `companyId`), or sent by the
+//!   other company's user (the supplier's user sending an order), is still
+//!   answered `200` `{"ok": true}`: Tradecloud's api-connector acknowledges
+//!   a message and processes it asynchronously, and the mock then changes
+//!   nothing. An order action on an order the process does not hold is
+//!   answered `200` `{}` and changes nothing. The users of
+//!   [`MockConfig::users`] (the single-user default) may act for either
+//!   company.
+//!
+//!   **Choices where the docs are silent:**
+//!   - The process changes only the orders it created; the demo data and
+//!     fixture orders are served as they are (so existing data never
+//!     changes under a test), even when they carry the same numbers.
+//!   - Values agree when the delivery schedules have the same number of
+//!     lines with the same dates and quantities in order (positions are not
+//!     compared) and the prices the same net price, gross price, discount,
+//!     price unit quantity and unit (decimals compared as numbers); a
+//!     response that leaves prices out agrees on prices; a responded price
+//!     without `priceUnitOfMeasureIso`/`priceUnitQuantity` takes the buyer's
+//!     ("copied from buyer if empty").
+//!   - A `rejected` response to a `Confirmed` line, and any response to a
+//!     `Rejected` line, change no status (the supplier's line data is still
+//!     kept).
+//!   - Accepting or confirming a line closes its other open requests
+//!     (`Closed`); cancelling or completing closes them too.
+//!   - The order process status: the lines' common status; cancelled lines
+//!     do not count while another line is not cancelled, nor rejected ones
+//!     while another line is neither; a mix is `InProgress` while a line is
+//!     `Issued` or `InProgress`, else `Confirmed` when a line is
+//!     `Confirmed`, else `Completed`. The order logistics status: the lines'
+//!     common one (cancelled lines not counting while others are not), else
+//!     `Open`.
+//!   - A buyer reopen request holds the newly requested values; the
+//!     buyer's line shows them as sent.
+//!   - The single-delivery view's `statusLine.scheduledDelivery` is the
+//!     first delivery line with the quantities of the whole schedule added.
+//!   - A despatch advice does not change the orders' logistics statuses;
+//!     an update replaces the shipment's lines and header (its id stays).
+//!   - New ids are random version 4 UUIDs.
 //! * **Upload** (`POST /v2/object-storage/document`, `multipart/form-data`
 //!   with a part `file`): keeps the file (at most [`MAX_UPLOAD_BYTES`],
 //!   else `413`) as a document under a new `objectId`, answered as

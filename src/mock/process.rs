@@ -471,16 +471,16 @@ pub(crate) fn issue_order(
                 LineProcessStatus::InProgress,
                 Some(LineInProgressStatus::ReissuedRejectedLine),
             ),
-            Some(LineProcessStatus::Confirmed) => {
-                if confirmed(line).is_some_and(|c| !now_requested.agrees_with(&c)) {
-                    let reason = line.buyer_line.as_ref().and_then(|b| b.reason.clone());
-                    buyer_requests(line).reopen_request = Some(now_requested.request(reason));
-                    set_status(
-                        line,
-                        LineProcessStatus::InProgress,
-                        Some(LineInProgressStatus::OpenBuyerReopenRequest),
-                    );
-                }
+            Some(LineProcessStatus::Confirmed)
+                if confirmed(line).is_some_and(|c| !now_requested.agrees_with(&c)) =>
+            {
+                let reason = line.buyer_line.as_ref().and_then(|b| b.reason.clone());
+                buyer_requests(line).reopen_request = Some(now_requested.request(reason));
+                set_status(
+                    line,
+                    LineProcessStatus::InProgress,
+                    Some(LineInProgressStatus::OpenBuyerReopenRequest),
+                );
             }
             Some(LineProcessStatus::InProgress)
                 if is_open(
@@ -612,7 +612,7 @@ pub(crate) fn apply_indicators(
 enum Answer {
     Accept,
     Reject,
-    Values(Terms),
+    Values(Box<Terms>),
 }
 
 /// A supplier's order response (`POST /api-connector/order-response`;
@@ -685,10 +685,10 @@ pub(crate) fn respond(
                     prices.price_unit_quantity = buyer.price_unit_quantity.clone();
                 }
             }
-            Answer::Values(Terms {
+            Answer::Values(Box::new(Terms {
                 schedule: sent.delivery_schedule.clone().unwrap_or_default(),
                 prices,
-            })
+            }))
         };
         // The supplier's part of the line, keeping its requests.
         let mut supplier_line: SupplierLine =
@@ -765,15 +765,15 @@ fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
                 );
             }
         }
-        (P::Confirmed, Answer::Values(values)) => {
-            if !confirmed(line).is_some_and(|c| values.agrees_with(&c)) {
-                supplier_requests(line).reopen_request = Some(values.request(reason));
-                set_status(
-                    line,
-                    P::InProgress,
-                    Some(LineInProgressStatus::OpenSupplierReopenRequest),
-                );
-            }
+        (P::Confirmed, Answer::Values(values))
+            if !confirmed(line).is_some_and(|c| values.agrees_with(&c)) =>
+        {
+            supplier_requests(line).reopen_request = Some(values.request(reason));
+            set_status(
+                line,
+                P::InProgress,
+                Some(LineInProgressStatus::OpenSupplierReopenRequest),
+            );
         }
         _ => {}
     }
@@ -794,7 +794,7 @@ fn confirm(line: &mut OrderLine, agreed: Terms) {
 // ----- the buyer answers requests ------------------------------------------------
 
 /// The buyer approves the open supplier requests of the lines at
-/// `positions` (`POST /order/{orderId}/approve-requests`): an open
+/// `positions` (`POST /order/{orderId}/requests/buyer/approve`): an open
 /// proposal or supplier reopen request becomes `Approved` and its values
 /// the confirmed ones (`Confirmed`). Lines without an open supplier request
 /// do not change. Returns whether the order changed.
@@ -816,7 +816,7 @@ pub(crate) fn approve_requests(order: &mut Order, positions: &[String], now: &Da
 }
 
 /// The buyer rejects the open supplier requests of the lines at
-/// `positions` (`POST /order/{orderId}/reject-requests`): an open proposal
+/// `positions` (`POST /order/{orderId}/requests/buyer/reject`): an open proposal
 /// becomes `Rejected` and the line stays `InProgress`
 /// (`RejectedSupplierProposal`); a rejected supplier reopen request leaves
 /// the line `Confirmed` with its confirmed values. Returns whether the

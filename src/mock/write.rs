@@ -1,6 +1,6 @@
-//! The write operations, accepted without state: the messages of
-//! `specs/api-connector.yaml`, the order actions of `specs/order.yaml` and
-//! the document upload of `specs/object-storage.yaml`.
+//! The write operations: the messages of `specs/api-connector.yaml`, the
+//! order actions of `specs/order.yaml` and the document upload of
+//! `specs/object-storage.yaml`.
 //!
 //! Every request has passed the [gate](MockState::gate) (counted, faults,
 //! authentication by the operation's security schemes) and the generated
@@ -20,9 +20,13 @@
 //!   other document, and answered as `200` with `{"id": objectId}`; a file
 //!   name with an extension that security/documents.md blocks is a `400`.
 //!
-//! Nothing else changes: orders, shipments and their statuses stay as they
-//! are. The handlers are small on purpose, to be replaced by a stateful
-//! mock.
+//! An accepted order, order response, indicators message, despatch advice
+//! and the buyer's approval or rejection of requests then run the process
+//! ([`super::process`]) on the store: the `process_*` methods here find
+//! the order or shipment (by the caller's company and the message's
+//! identifiers) and store the result; a message for an order the mock does
+//! not know changes nothing. The other messages and actions change nothing
+//! yet.
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
