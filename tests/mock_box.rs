@@ -277,6 +277,82 @@ mod mock_box {
         server.shutdown().await.expect("stops");
     }
 
+    /// A request body of Tradecloud's documentation (tests/fixtures/requests).
+    fn published<T: DeserializeOwned>(name: &str) -> T {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/requests/api-connector")
+            .join(name);
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// Tradecloud's published examples, as they are (their account numbers
+    /// and company ids are the mock's defaults): the buyer issues
+    /// PO123456789, the supplier accepts 0001 and rejects 0002, the buyer
+    /// cancels 0002 and sends a single-delivery update.
+    #[tokio::test]
+    async fn the_published_examples_trade_as_documented() {
+        let server = start(MockConfig::new()).await;
+        let (buyer, supplier) = (server.buyer(), server.supplier());
+        let buyer_client = client_of(&server, &buyer);
+        let supplier_client = client_of(&server, &supplier);
+        let order: connector::SendOrderByBuyer = published("sendOrderByBuyerRoute.issue-page.json");
+        buyer_client.orders().send(&order).await.expect("sent");
+        let polled = buyer_client.orders().poll_since(None).await.expect("poll");
+        assert_eq!(polled.items.len(), 1);
+        let order_id = polled.items[0].id.clone().expect("an id");
+        let response: connector::SendOrderResponseBySupplier =
+            published("sendOrderResponseBySupplierRoute.line-acceptance.json");
+        supplier_client
+            .orders()
+            .respond(&response)
+            .await
+            .expect("sent");
+        let order = buyer_client.orders().get(&order_id).await.expect("GET");
+        assert_eq!(
+            process(line(&order, "0001")),
+            Some(LineProcessStatus::Confirmed)
+        );
+        assert_eq!(
+            process(line(&order, "0002")),
+            Some(LineProcessStatus::Rejected)
+        );
+        assert_eq!(
+            process(line(&order, "0003")),
+            Some(LineProcessStatus::Issued)
+        );
+        let cancel: connector::SendOrderIndicatorsByBuyer =
+            published("sendOrderIndicatorsByBuyerRoute.cancel-page.json");
+        buyer_client
+            .orders()
+            .send_indicators(&cancel)
+            .await
+            .expect("sent");
+        let order = buyer_client.orders().get(&order_id).await.expect("GET");
+        assert_eq!(
+            process(line(&order, "0002")),
+            Some(LineProcessStatus::Cancelled)
+        );
+        assert_eq!(
+            process(line(&order, "0001")),
+            Some(LineProcessStatus::Confirmed)
+        );
+        // The published despatch advice makes a shipment.
+        let advice: connector::SendDespatchAdviceBySupplier =
+            published("sendDespatchAdviceBySupplierRoute.send-despatch-advice-page.json");
+        supplier_client
+            .shipments()
+            .send_despatch_advice(&advice)
+            .await
+            .expect("sent");
+        let shipments = buyer_client
+            .shipments()
+            .poll_since(None)
+            .await
+            .expect("poll");
+        assert_eq!(shipments.items.len(), 1);
+    }
+
     #[tokio::test]
     async fn messages_for_unknown_orders_or_partners_are_accepted_and_change_nothing() {
         let server = start(MockConfig::new()).await;

@@ -113,7 +113,9 @@
 //! * **The process** (Tradecloud's, as documented in `order/status.md`,
 //!   `order/buyer/*`, `order/supplier/send-order-response/`,
 //!   `shipment/supplier/send-despatch-advice.md`):
-//!   - a buyer's **order** (`POST /api-connector/order`) for the supplier
+//!   - a buyer's **order** (`POST /api-connector/order`, or
+//!     `/api-connector/order/single-delivery`, whose lines become delivery
+//!     lines of the line they or their `originalPosition` name) for the supplier
 //!     the buyer is connected with creates the order (a new `id`, owned by
 //!     both companies: `buyerOrder.companyId`, `supplierOrder.companyId` and
 //!     `supplierOrder.buyerAccountNumber` set) or updates the buyer's order
@@ -143,10 +145,17 @@
 //!     a reopen request leaves it `Confirmed`) the open supplier request of
 //!     the lines named;
 //!   - the buyer's **indicators** (`POST /api-connector/order/indicators`,
-//!     and the indicators of a sent order): `cancelled` → `Cancelled` (also
-//!     the logistics status), `completed` → `Completed`, `shipped` /
-//!     `delivered` set the logistics status; order level indicators apply
-//!     to every line, line indicators take precedence;
+//!     and the indicators of a sent order; order/buyer/issue/indicators.md):
+//!     `completed` → `Completed` (over `cancelled` on the same level),
+//!     `cancelled` → `Cancelled` (also the logistics status), both only for
+//!     `Issued`, `InProgress`, `Rejected` and `Confirmed` lines;
+//!     `confirmed` confirms an `Issued` line, `requestReconfirmation` makes
+//!     a `Confirmed` line `InProgress` (`OpenBuyerReconfirmationRequest`),
+//!     `shipped`/`delivered` move the logistics status forward; order level
+//!     indicators apply to every line, line indicators take precedence.
+//!     `cancelLineWhenMissing` on a sent order cancels the lines it leaves
+//!     out, and `autoConfirm` approves a supplier proposal or reopen request
+//!     at once;
 //!   - a supplier's **despatch advice** (`POST
 //!     /api-connector/shipment/despatch-advice`) for the connected buyer
 //!     creates a shipment (process status `Issued`) or updates the one of
@@ -203,6 +212,11 @@
 //!   - A despatch advice does not change the orders' logistics statuses;
 //!     an update replaces the shipment's lines and header (its id stays).
 //!   - New ids are random version 4 UUIDs.
+//!   - Not played yet: `proposeWhenAccepted`, `noDeliveryExpected`, reopen
+//!     requests through the other order actions, goods receipts
+//!     (deliveries, delivery history), documents attached to orders, and
+//!     the reschedule requests of shipments; those messages are accepted
+//!     and change nothing.
 //! * **Upload** (`POST /v2/object-storage/document`, `multipart/form-data`
 //!   with a part `file`): keeps the file (at most [`MAX_UPLOAD_BYTES`],
 //!   else `413`) as a document under a new `objectId`, answered as

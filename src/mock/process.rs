@@ -529,26 +529,101 @@ pub(crate) fn issue_order(
         },
         extra: Default::default(),
     };
+    let cancel_missing = message
+        .order
+        .indicators
+        .as_ref()
+        .and_then(|i| i.cancel_line_when_missing)
+        .unwrap_or(false);
+    if cancel_missing {
+        let sent: Vec<String> = message
+            .lines
+            .iter()
+            .flatten()
+            .map(|l| l.position.clone())
+            .collect();
+        cancel_missing_lines(&mut order, &sent, now);
+    }
     apply_indicators(&mut order, &indicators, now);
     finish(&mut order, now);
     order
 }
 
+/// A single-delivery order (`POST /api-connector/order/single-delivery`)
+/// as the order with delivery schedules it stands for (api/delivery-schedule.md):
+/// each line's `scheduledDelivery` becomes a delivery line whose `position`
+/// is the sent line's; a line with an `originalPosition` adds its delivery
+/// to the schedule of the line with that position (Tradecloud "merges
+/// their `scheduledDelivery` ... into the delivery schedule of the line with
+/// the matching position number"). `actualDelivery` is not kept.
+pub(crate) fn single_delivery_message(
+    message: &connector::SendSingleDeliveryOrderByBuyer,
+) -> connector::SendOrderByBuyer {
+    let mut lines: Vec<connector::OrderLineByBuyer> = Vec::new();
+    for sent in message.lines.iter().flatten() {
+        let target = sent
+            .original_position
+            .clone()
+            .unwrap_or_else(|| sent.position.clone());
+        let delivery = sent.scheduled_delivery.as_ref().map(|d| {
+            let mut delivery: DeliveryScheduleLine = convert(d, &[]);
+            delivery.position = Some(sent.position.clone());
+            delivery
+        });
+        if let Some(line) = lines.iter_mut().find(|l| l.position == target) {
+            line.delivery_schedule
+                .get_or_insert_with(Vec::new)
+                .extend(delivery);
+            continue;
+        }
+        let mut line: connector::OrderLineByBuyer = convert(
+            sent,
+            &["scheduledDelivery", "actualDelivery", "originalPosition"],
+        );
+        line.position = target;
+        line.delivery_schedule = Some(delivery.into_iter().collect());
+        lines.push(line);
+    }
+    connector::SendOrderByBuyer {
+        erp_issue_date_time: message.erp_issue_date_time.clone(),
+        erp_issued_by: message.erp_issued_by.clone(),
+        erp_last_change_date_time: message.erp_last_change_date_time.clone(),
+        erp_last_changed_by: message.erp_last_changed_by.clone(),
+        lines: Some(lines),
+        order: message.order.clone(),
+        extra: Default::default(),
+    }
+}
+
 // ----- indicators -----------------------------------------------------------
 
-/// The buyer's indicators (`POST /api-connector/order/indicators`;
-/// order/buyer/cancel.md, complete.md, receive-goods.md): order level
-/// indicators apply to every line of the order, line indicators (matched
-/// on `position`) take precedence. `cancelled` makes a line
-/// `Cancelled`/`Cancelled`, `completed` makes it `Completed`; `shipped` and
-/// `delivered` set the logistics status `Shipped`/`Delivered`. A line that
-/// is already `Cancelled` or `Completed` does not change. Returns whether
-/// a line changed (the order is then stamped).
+/// The buyer's indicators (`POST /api-connector/order/indicators`, and the
+/// indicators of a sent order; order/buyer/issue/indicators.md, cancel.md,
+/// complete.md, receive-goods.md): order level indicators apply to every
+/// line of the order, line indicators (matched on `position`) take
+/// precedence.
+///
+/// * `completed`: `Issued`, `InProgress`, `Rejected` and `Confirmed` lines
+///   become `Completed` (completing has precedence over cancelling on the
+///   same level; a line's `completed` or `cancelled` overrules both of the
+///   order's);
+/// * `cancelled`: the same lines become `Cancelled` (logistics status
+///   `Cancelled` too);
+/// * `confirmed`: an `Issued` line becomes `Confirmed` with its requested
+///   values;
+/// * `requestReconfirmation`: a `Confirmed` line becomes `InProgress`
+///   (`OpenBuyerReconfirmationRequest`);
+/// * `shipped`: logistics status `Open`, `Produced`, `ReadyToShip` →
+///   `Shipped`; `delivered`: those and `Shipped` → `Delivered`.
+///
+/// Returns whether a line changed (the order is then stamped).
 pub(crate) fn apply_indicators(
     order: &mut Order,
     message: &connector::SendOrderIndicatorsByBuyer,
     now: &DateTime,
 ) -> bool {
+    use LineLogisticsStatus as L;
+    use LineProcessStatus as P;
     let header = message.order.indicators.as_ref();
     let mut changed = false;
     for line in &mut order.lines {
@@ -566,44 +641,124 @@ pub(crate) fn apply_indicators(
                 .or(header_value.flatten())
                 .unwrap_or(false)
         };
-        let cancelled = flag(sent.map(|i| i.cancelled), header.map(|i| i.cancelled));
-        let completed = flag(sent.map(|i| i.completed), header.map(|i| i.completed));
+        // Completing and cancelling are judged on one level: the line's
+        // when it sets either, else the order's.
+        let line_decides = sent.is_some_and(|i| i.completed.is_some() || i.cancelled.is_some());
+        let (completed, cancelled) = if line_decides {
+            (
+                sent.and_then(|i| i.completed).unwrap_or(false),
+                sent.and_then(|i| i.cancelled).unwrap_or(false),
+            )
+        } else {
+            (
+                header.and_then(|i| i.completed).unwrap_or(false),
+                header.and_then(|i| i.cancelled).unwrap_or(false),
+            )
+        };
+        let confirmed_by_buyer = flag(sent.map(|i| i.confirmed), header.map(|i| i.confirmed));
+        let reconfirm = flag(
+            sent.map(|i| i.request_reconfirmation),
+            header.map(|i| i.request_reconfirmation),
+        );
         let shipped = flag(sent.map(|i| i.shipped), header.map(|i| i.shipped));
         let delivered = flag(sent.map(|i| i.delivered), header.map(|i| i.delivered));
-        if !(cancelled || completed || shipped || delivered) {
-            continue;
-        }
-        if matches!(
-            process_status(line),
-            Some(LineProcessStatus::Cancelled | LineProcessStatus::Completed)
-        ) {
-            continue;
-        }
-        if cancelled {
-            set_status(line, LineProcessStatus::Cancelled, None);
+        let process = process_status(line).cloned();
+        let open_line = matches!(
+            process,
+            Some(P::Issued | P::InProgress | P::Rejected | P::Confirmed)
+        );
+        let mut line_changed = false;
+        if completed && open_line {
+            close_all(line, RequestStatus::Closed);
+            set_status(line, P::Completed, None);
+            line_changed = true;
+        } else if cancelled && open_line {
+            close_all(line, RequestStatus::Closed);
+            set_status(line, P::Cancelled, None);
             if let Some(status) = line.status.as_mut() {
-                status.logistics_status = Some(LineLogisticsStatus::Cancelled);
+                status.logistics_status = Some(L::Cancelled);
             }
-            close_all(line, RequestStatus::Closed);
-        } else if completed {
-            set_status(line, LineProcessStatus::Completed, None);
-            close_all(line, RequestStatus::Closed);
+            line_changed = true;
+        } else if confirmed_by_buyer && process == Some(P::Issued) {
+            let agreed = requested(line);
+            confirm(line, agreed);
+            line_changed = true;
+        } else if reconfirm && process == Some(P::Confirmed) {
+            set_status(
+                line,
+                P::InProgress,
+                Some(LineInProgressStatus::OpenBuyerReconfirmationRequest),
+            );
+            line_changed = true;
         }
-        if !cancelled && (shipped || delivered) {
-            let status = line.status.get_or_insert_with(LineStatus::default);
-            status.logistics_status = Some(if delivered {
-                LineLogisticsStatus::Delivered
-            } else {
-                LineLogisticsStatus::Shipped
-            });
+        let logistics = line
+            .status
+            .as_ref()
+            .and_then(|s| s.logistics_status.clone())
+            .unwrap_or(L::Open);
+        let next = if delivered
+            && matches!(
+                logistics,
+                L::Open | L::Produced | L::ReadyToShip | L::Shipped
+            ) {
+            Some(L::Delivered)
+        } else if shipped && matches!(logistics, L::Open | L::Produced | L::ReadyToShip) {
+            Some(L::Shipped)
+        } else {
+            None
+        };
+        if let Some(next) = next {
+            line.status
+                .get_or_insert_with(LineStatus::default)
+                .logistics_status = Some(next);
+            line_changed = true;
         }
-        refresh_line(line, now);
-        changed = true;
+        if line_changed {
+            refresh_line(line, now);
+            changed = true;
+        }
     }
     if changed {
         finish(order, now);
     }
     changed
+}
+
+/// `cancelLineWhenMissing` on a sent order (order/buyer/cancel.md): the
+/// order's `Issued`, `InProgress`, `Rejected` and `Confirmed` lines whose
+/// position the message does not contain become `Cancelled`.
+fn cancel_missing_lines(order: &mut Order, sent: &[String], now: &DateTime) {
+    for line in &mut order.lines {
+        let missing = line_position(line).is_none_or(|p| !sent.iter().any(|s| s == p));
+        let open_line = matches!(
+            process_status(line),
+            Some(
+                LineProcessStatus::Issued
+                    | LineProcessStatus::InProgress
+                    | LineProcessStatus::Rejected
+                    | LineProcessStatus::Confirmed
+            )
+        );
+        if missing && open_line {
+            close_all(line, RequestStatus::Closed);
+            set_status(line, LineProcessStatus::Cancelled, None);
+            if let Some(status) = line.status.as_mut() {
+                status.logistics_status = Some(LineLogisticsStatus::Cancelled);
+            }
+            refresh_line(line, now);
+        }
+    }
+}
+
+/// `autoConfirm` on the order (order/buyer/issue/indicators.md): a
+/// supplier proposal or reopen request is approved at once.
+fn auto_confirms(order: &Order) -> bool {
+    order
+        .buyer_order
+        .as_ref()
+        .and_then(|b| b.indicators.as_ref())
+        .and_then(|i| i.auto_confirm)
+        .unwrap_or(false)
 }
 
 // ----- the supplier responds -------------------------------------------------
@@ -642,6 +797,7 @@ pub(crate) fn respond(
     now: &DateTime,
 ) -> bool {
     let header = message.order.indicators.as_ref();
+    let auto_confirm = auto_confirms(order);
     let mut changed = false;
     for sent in &message.lines {
         let Some(line) = order
@@ -696,6 +852,9 @@ pub(crate) fn respond(
         supplier_line.requests = line.supplier_line.as_ref().and_then(|s| s.requests.clone());
         line.supplier_line = Some(supplier_line);
         transition(line, answer, sent.reason.clone());
+        if auto_confirm {
+            approve_open_supplier_request(line);
+        }
         refresh_line(line, now);
         changed = true;
     }
@@ -799,20 +958,24 @@ fn confirm(line: &mut OrderLine, agreed: Terms) {
 /// the confirmed ones (`Confirmed`). Lines without an open supplier request
 /// do not change. Returns whether the order changed.
 pub(crate) fn approve_requests(order: &mut Order, positions: &[String], now: &DateTime) -> bool {
-    answer_requests(order, positions, now, |line| {
-        let requests = line.supplier_line.as_mut()?.requests.as_mut()?;
-        let open = if is_open(requests.proposal.as_ref()) {
-            &mut requests.proposal
-        } else if is_open(requests.reopen_request.as_ref()) {
-            &mut requests.reopen_request
-        } else {
-            return None;
-        };
-        let agreed = Terms::of_request(open.as_ref()?);
-        close(open, RequestStatus::Approved);
-        confirm(line, agreed);
-        Some(())
-    })
+    answer_requests(order, positions, now, approve_open_supplier_request)
+}
+
+/// Approve a line's open supplier proposal or reopen request: its values
+/// become the confirmed ones. `None` when none is open.
+fn approve_open_supplier_request(line: &mut OrderLine) -> Option<()> {
+    let requests = line.supplier_line.as_mut()?.requests.as_mut()?;
+    let open = if is_open(requests.proposal.as_ref()) {
+        &mut requests.proposal
+    } else if is_open(requests.reopen_request.as_ref()) {
+        &mut requests.reopen_request
+    } else {
+        return None;
+    };
+    let agreed = Terms::of_request(open.as_ref()?);
+    close(open, RequestStatus::Approved);
+    confirm(line, agreed);
+    Some(())
 }
 
 /// The buyer rejects the open supplier requests of the lines at
@@ -1432,6 +1595,128 @@ mod tests {
         );
         let again = despatch_advice(Some(shipment.clone()), &message, parties, &at(6));
         assert_eq!(again.id, shipment.id);
+    }
+
+    #[test]
+    fn a_single_delivery_order_merges_split_lines() {
+        let message: connector::SendSingleDeliveryOrderByBuyer = from_json(serde_json::json!({
+            "order": {"supplierAccountNumber": "SUPPLIER12345", "purchaseOrderNumber": "PO-2"},
+            "lines": [
+                {"position": "0001", "item": {"number": "A"},
+                 "scheduledDelivery": {"date": "2026-03-01", "quantity": 6}},
+                {"position": "0002", "originalPosition": "0001", "item": {"number": "A"},
+                 "scheduledDelivery": {"date": "2026-03-20", "quantity": 4}}
+            ]
+        }));
+        let order = single_delivery_message(&message);
+        let lines = order.lines.unwrap_or_default();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].position, "0001");
+        let schedule = lines[0].delivery_schedule.clone().unwrap_or_default();
+        assert_eq!(schedule.len(), 2);
+        assert_eq!(schedule[1].position.as_deref(), Some("0002"));
+    }
+
+    #[test]
+    fn completing_wins_over_cancelling_and_missing_lines_are_cancelled() {
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let mut order = issued();
+        let both: connector::SendOrderIndicatorsByBuyer = from_json(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-1", "indicators": {"cancelled": true}},
+            "lines": [{"position": "0001", "indicators": {"completed": true}}]
+        }));
+        assert!(apply_indicators(&mut order, &both, &at(2)));
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Completed, None));
+        assert_eq!(status(&order, "0002"), (LineProcessStatus::Cancelled, None));
+
+        let mut order = issued();
+        let mut update = order_message();
+        update.order.indicators = Some(crate::api::common::types::BuyerOrderIndicators {
+            cancel_line_when_missing: Some(true),
+            ..Default::default()
+        });
+        if let Some(lines) = update.lines.as_mut() {
+            lines.truncate(1);
+        }
+        order = issue_order(Some(order), &update, parties, &at(3));
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Issued, None));
+        assert_eq!(status(&order, "0002"), (LineProcessStatus::Cancelled, None));
+        assert_eq!(order_process(&order), Some(OrderProcessStatus::Issued));
+    }
+
+    #[test]
+    fn buyer_confirmation_reconfirmation_and_logistics_indicators() {
+        let mut order = issued();
+        let message: connector::SendOrderIndicatorsByBuyer = from_json(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-1", "indicators": {"confirmed": true}},
+            "lines": [{"position": "0002", "indicators": {"shipped": true}}]
+        }));
+        assert!(apply_indicators(&mut order, &message, &at(2)));
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Confirmed, None));
+        let logistics = |order: &Order, position: &str| {
+            line(order, position)
+                .status
+                .as_ref()
+                .and_then(|s| s.logistics_status.clone())
+        };
+        assert_eq!(
+            logistics(&order, "0002"),
+            Some(LineLogisticsStatus::Shipped)
+        );
+        let reconfirm: connector::SendOrderIndicatorsByBuyer = from_json(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-1"},
+            "lines": [{"position": "0001", "indicators": {"requestReconfirmation": true, "delivered": true}}]
+        }));
+        assert!(apply_indicators(&mut order, &reconfirm, &at(3)));
+        assert_eq!(
+            status(&order, "0001"),
+            (
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::OpenBuyerReconfirmationRequest)
+            )
+        );
+        assert_eq!(
+            logistics(&order, "0001"),
+            Some(LineLogisticsStatus::Delivered)
+        );
+    }
+
+    #[test]
+    fn auto_confirm_approves_a_proposal_at_once() {
+        let (buyer, supplier) = parties();
+        let mut message = order_message();
+        message.order.indicators = Some(crate::api::common::types::BuyerOrderIndicators {
+            auto_confirm: Some(true),
+            ..Default::default()
+        });
+        let mut order = issue_order(
+            None,
+            &message,
+            Parties {
+                buyer: &buyer,
+                supplier: &supplier,
+            },
+            &at(1),
+        );
+        let propose = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001",
+             "deliverySchedule": [{"date": "2026-04-01", "quantity": 10}]}
+        ]));
+        assert!(respond(&mut order, &propose, &at(2)));
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Confirmed, None));
+        let first = line(&order, "0001");
+        assert_eq!(
+            first.delivery_schedule[0]
+                .date
+                .as_ref()
+                .map(|d| d.to_string())
+                .as_deref(),
+            Some("2026-04-01")
+        );
     }
 
     #[test]

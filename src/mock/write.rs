@@ -178,7 +178,11 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendSingleDeliveryOrderByBuyer,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => Answer::Ok { body: ok() },
+            None => {
+                let order = process::single_delivery_message(&request.body);
+                self.process_order(&request.raw.headers, &order);
+                Answer::Ok { body: ok() }
+            }
         }
     }
 
