@@ -337,6 +337,35 @@ mod mock_box {
             process(line(&order, "0001")),
             Some(LineProcessStatus::Confirmed)
         );
+        // Goods received in full, then the line is completed by an order action.
+        let receipt: connector::SendOrderDeliveriesByBuyer = decode(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO123456789"},
+            "lines": [{"position": "0002", "deliveries": [{"date": "2026-02-01", "quantity": 8}]}]
+        }));
+        buyer_client
+            .orders()
+            .send_deliveries(&receipt)
+            .await
+            .expect("sent");
+        let positions: tradecloud::api::order::types::OrderLinePositions =
+            decode(serde_json::json!({"linePositions": ["0001"]}));
+        buyer_client
+            .orders()
+            .complete_lines(&order_id, &positions)
+            .await
+            .expect("completed");
+        let order = buyer_client.orders().get(&order_id).await.expect("GET");
+        assert_eq!(
+            process(line(&order, "0001")),
+            Some(LineProcessStatus::Completed)
+        );
+        assert_eq!(
+            line(&order, "0002")
+                .buyer_line
+                .as_ref()
+                .map(|b| b.delivery_history.len()),
+            Some(1)
+        );
         // The published despatch advice makes a shipment.
         let advice: connector::SendDespatchAdviceBySupplier =
             published("sendDespatchAdviceBySupplierRoute.send-despatch-advice-page.json");

@@ -236,14 +236,64 @@ impl order::server::Api for MockState {
         }
     }
 
+    async fn complete_order_lines(
+        &self,
+        request: order::server::CompleteOrderLinesRequest,
+    ) -> order::server::CompleteOrderLinesResponse {
+        use order::server::CompleteOrderLinesResponse as Answer;
+        if let Some(body) = super::write::refusal(
+            &order::operations::COMPLETE_ORDER_LINES,
+            &request.raw,
+            &request.body,
+            &order::types::txml_shapes::OrderLinePositions,
+        ) {
+            return Answer::BadRequest { body };
+        }
+        let indicators = crate::api::common::types::BuyerLineIndicators {
+            completed: Some(true),
+            ..Default::default()
+        };
+        let positions = &request.body.line_positions;
+        self.process_request_answer(&request.raw.headers, &request.order_id, |order, now| {
+            super::process::indicate_lines(order, positions, &indicators, now)
+        });
+        Answer::Ok {
+            body: super::write::order_action_answer(),
+        }
+    }
+
+    async fn deliver_order_lines(
+        &self,
+        request: order::server::DeliverOrderLinesRequest,
+    ) -> order::server::DeliverOrderLinesResponse {
+        use order::server::DeliverOrderLinesResponse as Answer;
+        if let Some(body) = super::write::refusal(
+            &order::operations::DELIVER_ORDER_LINES,
+            &request.raw,
+            &request.body,
+            &order::types::txml_shapes::OrderLinePositions,
+        ) {
+            return Answer::BadRequest { body };
+        }
+        let indicators = crate::api::common::types::BuyerLineIndicators {
+            delivered: Some(true),
+            ..Default::default()
+        };
+        let positions = &request.body.line_positions;
+        self.process_request_answer(&request.raw.headers, &request.order_id, |order, now| {
+            super::process::indicate_lines(order, positions, &indicators, now)
+        });
+        Answer::Ok {
+            body: super::write::order_action_answer(),
+        }
+    }
+
     // Accepted without state (write.rs).
     super::write::order_actions! {
         approve_shipment_reschedule_request_route(ApproveShipmentRescheduleRequestRouteRequest) -> ApproveShipmentRescheduleRequestRouteResponse = APPROVE_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, ApproveShipmentRescheduleRequest;
         reject_shipment_reschedule_request_route(RejectShipmentRescheduleRequestRouteRequest) -> RejectShipmentRescheduleRequestRouteResponse = REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, RejectShipmentRescheduleRequest;
         revert_cancelled_order_lines(RevertCancelledOrderLinesRequest) -> RevertCancelledOrderLinesResponse = REVERT_CANCELLED_ORDER_LINES, RevertOrderLines;
         revert_completed_order_lines(RevertCompletedOrderLinesRequest) -> RevertCompletedOrderLinesResponse = REVERT_COMPLETED_ORDER_LINES, RevertOrderLines;
-        complete_order_lines(CompleteOrderLinesRequest) -> CompleteOrderLinesResponse = COMPLETE_ORDER_LINES, OrderLinePositions;
-        deliver_order_lines(DeliverOrderLinesRequest) -> DeliverOrderLinesResponse = DELIVER_ORDER_LINES, OrderLinePositions;
         update_order_line_delivery_schedule(UpdateOrderLineDeliveryScheduleRequest) -> UpdateOrderLineDeliveryScheduleResponse = UPDATE_ORDER_LINE_DELIVERY_SCHEDULE, UpdateOrderLineDeliverySchedule;
         buyer_resend_order_route(BuyerResendOrderRouteRequest) -> BuyerResendOrderRouteResponse = BUYER_RESEND_ORDER_ROUTE, ResendOrder;
         reassign_buyer_contact(ReassignBuyerContactRequest) -> ReassignBuyerContactResponse = REASSIGN_BUYER_CONTACT, ReassignContact;

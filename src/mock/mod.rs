@@ -143,7 +143,8 @@
 //!     ones: `Confirmed`, request `Approved`) or reject (request `Rejected`;
 //!     a proposal leaves the line `InProgress`/`RejectedSupplierProposal`,
 //!     a reopen request leaves it `Confirmed`) the open supplier request of
-//!     the lines named;
+//!     the lines named; `POST /order/{orderId}/complete` and `/deliver`
+//!     complete or deliver the lines named, as the indicators below do;
 //!   - the buyer's **indicators** (`POST /api-connector/order/indicators`,
 //!     and the indicators of a sent order; order/buyer/issue/indicators.md):
 //!     `completed` → `Completed` (over `cancelled` on the same level),
@@ -156,6 +157,15 @@
 //!     `cancelLineWhenMissing` on a sent order cancels the lines it leaves
 //!     out, and `autoConfirm` approves a supplier proposal or reopen request
 //!     at once;
+//!   - the buyer's **goods receipts** (`POST /api-connector/order/deliveries`
+//!     appends to a line's `buyerLine.deliveryHistory`,
+//!     `/api-connector/order/deliveryHistory` and a sent order's
+//!     `deliveryHistory` replace it); a line whose delivered quantity
+//!     reaches its current schedule's quantity becomes `Delivered` (a
+//!     choice: Tradecloud matches by date and quantity and does not say
+//!     when a line counts as delivered). A sent order's order level
+//!     indicators apply only to the lines it contains, those of
+//!     `/order/indicators` to all lines (receive-goods.md);
 //!   - a supplier's **despatch advice** (`POST
 //!     /api-connector/shipment/despatch-advice`) for the connected buyer
 //!     creates a shipment (process status `Issued`) or updates the one of
@@ -212,11 +222,11 @@
 //!   - A despatch advice does not change the orders' logistics statuses;
 //!     an update replaces the shipment's lines and header (its id stays).
 //!   - New ids are random version 4 UUIDs.
-//!   - Not played yet: `proposeWhenAccepted`, `noDeliveryExpected`, reopen
-//!     requests through the other order actions, goods receipts
-//!     (deliveries, delivery history), documents attached to orders, and
-//!     the reschedule requests of shipments; those messages are accepted
-//!     and change nothing.
+//!   - Not played yet: `proposeWhenAccepted`, `noDeliveryExpected`, the
+//!     other order actions (revert, delivery schedule
+//!     logistics, resend, reassign), documents attached to orders, and the
+//!     reschedule requests of shipments; those are accepted and change
+//!     nothing.
 //! * **Upload** (`POST /v2/object-storage/document`, `multipart/form-data`
 //!   with a part `file`): keeps the file (at most [`MAX_UPLOAD_BYTES`],
 //!   else `413`) as a document under a new `objectId`, answered as

@@ -18,12 +18,12 @@ use super::config::MockCompany;
 use crate::api::api_connector::types as connector;
 use crate::api::common::types::{
     BuyerLine, BuyerOrder, BuyerRequests, BuyerShipment, ConfirmedLine,
-    CurrentDeliveryScheduleLine, CurrentScheduledDelivery, DeliveryScheduleLine,
-    LineInProgressStatus, LineLogisticsStatus, LineProcessStatus, LineStatus, Order, OrderLine,
-    OrderLogisticsStatus, OrderProcessStatus, OrderStatus, Prices, Request, RequestStatus,
-    Shipment, ShipmentLine, ShipmentLineMeta, ShipmentMeta, ShipmentProcessStatus, ShipmentStatus,
-    SingleDeliveryOrder, SingleDeliveryOrderLine, StatusLine, SupplierLine, SupplierOrder,
-    SupplierRequests, SupplierShipment,
+    CurrentDeliveryScheduleLine, CurrentScheduledDelivery, DeliveryHistoryLine,
+    DeliveryScheduleLine, LineInProgressStatus, LineLogisticsStatus, LineProcessStatus, LineStatus,
+    Order, OrderLine, OrderLogisticsStatus, OrderProcessStatus, OrderStatus, Prices, Request,
+    RequestStatus, Shipment, ShipmentLine, ShipmentLineMeta, ShipmentMeta, ShipmentProcessStatus,
+    ShipmentStatus, SingleDeliveryOrder, SingleDeliveryOrderLine, StatusLine, SupplierLine,
+    SupplierOrder, SupplierRequests, SupplierShipment,
 };
 use crate::types::DateTime;
 
@@ -535,16 +535,21 @@ pub(crate) fn issue_order(
         .as_ref()
         .and_then(|i| i.cancel_line_when_missing)
         .unwrap_or(false);
+    let sent: Vec<String> = message
+        .lines
+        .iter()
+        .flatten()
+        .map(|l| l.position.clone())
+        .collect();
     if cancel_missing {
-        let sent: Vec<String> = message
-            .lines
-            .iter()
-            .flatten()
-            .map(|l| l.position.clone())
-            .collect();
         cancel_missing_lines(&mut order, &sent, now);
     }
-    apply_indicators(&mut order, &indicators, now);
+    indicate(&mut order, &indicators, Some(&sent), now);
+    for line in message.lines.iter().flatten() {
+        if let Some(history) = &line.delivery_history {
+            record_deliveries(&mut order, &line.position, history, true, now);
+        }
+    }
     finish(&mut order, now);
     order
 }
@@ -622,11 +627,52 @@ pub(crate) fn apply_indicators(
     message: &connector::SendOrderIndicatorsByBuyer,
     now: &DateTime,
 ) -> bool {
+    indicate(order, message, None, now)
+}
+
+/// The order actions `POST /order/{orderId}/complete` and `/deliver`:
+/// the lines at `positions` get `indicators` as if the buyer had sent them
+/// with [`apply_indicators`].
+pub(crate) fn indicate_lines(
+    order: &mut Order,
+    positions: &[String],
+    indicators: &crate::api::common::types::BuyerLineIndicators,
+    now: &DateTime,
+) -> bool {
+    let message = connector::SendOrderIndicatorsByBuyer {
+        lines: Some(
+            positions
+                .iter()
+                .map(|position| connector::OrderIndicatorsLineByBuyer {
+                    indicators: Some(indicators.clone()),
+                    position: position.clone(),
+                    extra: Default::default(),
+                })
+                .collect(),
+        ),
+        order: connector::OrderIndicatorsOrderByBuyer::default(),
+        extra: Default::default(),
+    };
+    apply_indicators(order, &message, now)
+}
+
+/// [`apply_indicators`]; with `only`, the order level indicators apply
+/// only to the lines at those positions (an order sent with indicators:
+/// "ONLY the lines provided in this order message", receive-goods.md).
+fn indicate(
+    order: &mut Order,
+    message: &connector::SendOrderIndicatorsByBuyer,
+    only: Option<&[String]>,
+    now: &DateTime,
+) -> bool {
     use LineLogisticsStatus as L;
     use LineProcessStatus as P;
-    let header = message.order.indicators.as_ref();
     let mut changed = false;
     for line in &mut order.lines {
+        let in_scope = only.is_none_or(|positions| {
+            line_position(line).is_some_and(|p| positions.iter().any(|s| s == p))
+        });
+        let header = message.order.indicators.as_ref().filter(|_| in_scope);
         let sent = line_position(line).and_then(|position| {
             message
                 .lines
@@ -722,6 +768,84 @@ pub(crate) fn apply_indicators(
         finish(order, now);
     }
     changed
+}
+
+/// Goods receipts (order/buyer/receive-goods.md): `POST
+/// /api-connector/order/deliveries` appends the deliveries to the line's
+/// `buyerLine.deliveryHistory`, `/order/deliveryHistory` (and a sent order's
+/// `deliveryHistory`) replaces it. Lines are matched on `position`.
+/// Returns whether the order changed.
+pub(crate) fn receive_goods<'m>(
+    order: &mut Order,
+    lines: impl IntoIterator<Item = (&'m str, &'m [DeliveryHistoryLine])>,
+    replace: bool,
+    now: &DateTime,
+) -> bool {
+    let mut changed = false;
+    for (position, deliveries) in lines {
+        changed |= record_deliveries(order, position, deliveries, replace, now);
+    }
+    if changed {
+        finish(order, now);
+    }
+    changed
+}
+
+/// One line's goods receipt: the history appended or replaced; when the
+/// delivered quantity reaches the quantity of the line's current delivery
+/// schedule, an `Open`, `Produced`, `ReadyToShip` or `Shipped` line becomes
+/// `Delivered`.
+fn record_deliveries(
+    order: &mut Order,
+    position: &str,
+    deliveries: &[DeliveryHistoryLine],
+    replace: bool,
+    now: &DateTime,
+) -> bool {
+    use LineLogisticsStatus as L;
+    let Some(line) = order
+        .lines
+        .iter_mut()
+        .find(|l| line_position(l) == Some(position))
+    else {
+        return false;
+    };
+    let buyer = line.buyer_line.get_or_insert_with(BuyerLine::default);
+    if replace {
+        buyer.delivery_history = deliveries.to_vec();
+    } else {
+        buyer.delivery_history.extend(deliveries.iter().cloned());
+    }
+    let delivered = total(buyer.delivery_history.iter().map(|d| d.quantity.as_ref()));
+    let planned = total(line.delivery_schedule.iter().map(|d| d.quantity.as_ref()));
+    if let (Some(delivered), Some(planned)) = (delivered, planned) {
+        let status = line.status.get_or_insert_with(LineStatus::default);
+        let logistics = status.logistics_status.clone().unwrap_or(L::Open);
+        if delivered >= planned
+            && matches!(
+                logistics,
+                L::Open | L::Produced | L::ReadyToShip | L::Shipped
+            )
+        {
+            status.logistics_status = Some(L::Delivered);
+        }
+    }
+    refresh_line(line, now);
+    true
+}
+
+/// The sum of some quantities (`None` when there are none or a sum does
+/// not fit).
+fn total<'q>(
+    quantities: impl Iterator<Item = Option<&'q crate::types::Decimal>>,
+) -> Option<crate::types::Decimal> {
+    quantities
+        .flatten()
+        .try_fold(None::<crate::types::Decimal>, |sum, q| match sum {
+            None => Some(Some(q.clone())),
+            Some(s) => s.checked_add(q).map(Some),
+        })
+        .flatten()
 }
 
 /// `cancelLineWhenMissing` on a sent order (order/buyer/cancel.md): the
@@ -1717,6 +1841,77 @@ mod tests {
                 .as_deref(),
             Some("2026-04-01")
         );
+    }
+
+    #[test]
+    fn goods_receipts_append_or_replace_and_deliver_the_full_quantity() {
+        let mut order = issued();
+        let six: Vec<DeliveryHistoryLine> =
+            from_json(serde_json::json!([{"position": "1", "date": "2026-03-01", "quantity": 6}]));
+        assert!(receive_goods(
+            &mut order,
+            [("0001", six.as_slice())],
+            false,
+            &at(2)
+        ));
+        let logistics = |order: &Order| {
+            line(order, "0001")
+                .status
+                .as_ref()
+                .and_then(|s| s.logistics_status.clone())
+        };
+        assert_eq!(logistics(&order), Some(LineLogisticsStatus::Open));
+        let four: Vec<DeliveryHistoryLine> =
+            from_json(serde_json::json!([{"position": "2", "date": "2026-03-02", "quantity": 4}]));
+        assert!(receive_goods(
+            &mut order,
+            [("0001", four.as_slice())],
+            false,
+            &at(3)
+        ));
+        assert_eq!(logistics(&order), Some(LineLogisticsStatus::Delivered));
+        let history = |order: &Order| {
+            line(order, "0001")
+                .buyer_line
+                .as_ref()
+                .map(|b| b.delivery_history.len())
+        };
+        assert_eq!(history(&order), Some(2));
+        assert!(receive_goods(&mut order, [("0001", &[][..])], true, &at(4)));
+        assert_eq!(history(&order), Some(0));
+        assert!(!receive_goods(
+            &mut order,
+            [("0099", &[][..])],
+            true,
+            &at(5)
+        ));
+    }
+
+    #[test]
+    fn order_level_indicators_of_a_sent_order_touch_only_its_lines() {
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let order = issued();
+        let mut update = order_message();
+        update.order.indicators = Some(crate::api::common::types::BuyerOrderIndicators {
+            delivered: Some(true),
+            ..Default::default()
+        });
+        if let Some(lines) = update.lines.as_mut() {
+            lines.truncate(1);
+        }
+        let order = issue_order(Some(order), &update, parties, &at(2));
+        let logistics = |position: &str| {
+            line(&order, position)
+                .status
+                .as_ref()
+                .and_then(|s| s.logistics_status.clone())
+        };
+        assert_eq!(logistics("0001"), Some(LineLogisticsStatus::Delivered));
+        assert_eq!(logistics("0002"), Some(LineLogisticsStatus::Open));
     }
 
     #[test]

@@ -39,7 +39,7 @@ use super::data::{content_type_for, MockDocument};
 use super::process::{self, Parties};
 use super::state::{error_body, MockState, Objects};
 use crate::api::common::types::ErrorResponse;
-use crate::api::common::types::Order;
+use crate::api::common::types::{DeliveryHistoryLine, Order};
 use crate::api::{api_connector, object_storage};
 use crate::client::blocked_extension;
 use crate::operation::Operation;
@@ -233,7 +233,20 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendOrderDeliveriesByBuyer,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => Answer::Ok { body: ok() },
+            None => {
+                self.process_goods_receipt(
+                    &request.raw.headers,
+                    &request.body.order,
+                    request.body.lines.iter().flatten().map(|l| {
+                        (
+                            l.position.as_str(),
+                            l.deliveries.as_deref().unwrap_or_default(),
+                        )
+                    }),
+                    false,
+                );
+                Answer::Ok { body: ok() }
+            }
         }
     }
 
@@ -249,7 +262,20 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendOrderDeliveryHistoryByBuyer,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => Answer::Ok { body: ok() },
+            None => {
+                self.process_goods_receipt(
+                    &request.raw.headers,
+                    &request.body.order,
+                    request
+                        .body
+                        .lines
+                        .iter()
+                        .flatten()
+                        .map(|l| (l.position.as_str(), l.delivery_history.as_slice())),
+                    true,
+                );
+                Answer::Ok { body: ok() }
+            }
         }
     }
 
@@ -419,6 +445,28 @@ impl MockState {
         );
     }
 
+    /// The buyer's goods receipts for one of its orders
+    /// ([`process::receive_goods`]): appended, or with `replace` replacing
+    /// the delivery history of the lines sent.
+    pub(super) fn process_goods_receipt<'m>(
+        &self,
+        headers: &http::HeaderMap,
+        order: &api_connector::types::OrderDeliveriesOrderByBuyer,
+        lines: impl IntoIterator<Item = (&'m str, &'m [DeliveryHistoryLine])>,
+        replace: bool,
+    ) {
+        if !self.acts_as(headers, Side::Buyer)
+            || !Self::for_company(order.company_id.as_ref(), &self.buyer)
+        {
+            return;
+        }
+        let number = &order.purchase_order_number;
+        self.change_order(
+            |o| process::is_buyer_order(o, &self.buyer, number),
+            |stored, now| process::receive_goods(stored, lines, replace, now),
+        );
+    }
+
     /// A supplier's order response for the order its buyer (known by
     /// `buyerAccountNumber`) sent with that purchase order number
     /// ([`process::respond`]).
@@ -446,7 +494,8 @@ impl MockState {
         );
     }
 
-    /// The buyer's answer to requests of its order `order_id`.
+    /// A buyer's order action on its order `order_id` (the answers to
+    /// requests, complete, deliver).
     pub(super) fn process_request_answer(
         &self,
         headers: &http::HeaderMap,
