@@ -199,8 +199,10 @@
 //!   - Values agree when the delivery schedules have the same number of
 //!     lines with the same dates and quantities in order (positions are not
 //!     compared) and the prices the same net price, gross price, discount,
-//!     price unit quantity and unit (decimals compared as numbers); a
-//!     response that leaves prices out agrees on prices; a responded price
+//!     price unit quantity and unit (decimals compared as numbers); what a
+//!     response leaves out (no `deliverySchedule`, no `prices`) stays as
+//!     it is (the confirmed values of a confirmed line, else the requested
+//!     ones), so a response with neither agrees; a responded price
 //!     without `priceUnitOfMeasureIso`/`priceUnitQuantity` takes the buyer's
 //!     ("copied from buyer if empty").
 //!   - A `rejected` response to a `Confirmed` line, and any response to a

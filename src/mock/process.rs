@@ -123,8 +123,8 @@ impl Terms {
     /// the same number of delivery lines with the same dates and
     /// quantities in the same order (positions and other members are not
     /// compared), and the same prices (net price, gross price, discount,
-    /// price unit quantity and unit; compared as decimal numbers). Prices
-    /// left out by the responding party agree with any.
+    /// price unit quantity and unit; compared as decimal numbers). No
+    /// prices on `self` agree with any.
     fn agrees_with(&self, other: &Terms) -> bool {
         let schedule = self.schedule.len() == other.schedule.len()
             && self
@@ -1010,6 +1010,25 @@ pub(crate) fn respond(
 fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
     use LineProcessStatus as P;
     let status = process_status(line).cloned().unwrap_or(P::Issued);
+    // What the response leaves out (no delivery schedule, no prices) stays
+    // as it is: the confirmed values of a confirmed line, else the
+    // requested ones.
+    let answer = match answer {
+        Answer::Values(mut values) => {
+            let base = match status {
+                P::Confirmed => confirmed(line).unwrap_or_else(|| requested(line)),
+                _ => requested(line),
+            };
+            if values.schedule.is_empty() {
+                values.schedule = base.schedule;
+            }
+            if values.prices.is_none() {
+                values.prices = base.prices;
+            }
+            Answer::Values(values)
+        }
+        other => other,
+    };
     match (status, answer) {
         (P::Issued | P::InProgress, Answer::Accept) => {
             let agreed = requested(line);
@@ -1912,6 +1931,29 @@ mod tests {
         };
         assert_eq!(logistics("0001"), Some(LineLogisticsStatus::Delivered));
         assert_eq!(logistics("0002"), Some(LineLogisticsStatus::Open));
+    }
+
+    #[test]
+    fn a_response_without_a_schedule_keeps_the_requested_one() {
+        let mut order = issued();
+        let cheaper = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001",
+             "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 4, "currencyIso": "EUR"}}}},
+            {"purchaseOrderLinePosition": "0002", "notes": ["ok"]}
+        ]));
+        assert!(respond(&mut order, &cheaper, &at(2)));
+        assert_eq!(
+            status(&order, "0001"),
+            (
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::OpenSupplierProposal)
+            )
+        );
+        let first = line(&order, "0001");
+        assert_eq!(first.delivery_schedule_including_requests.len(), 1);
+        assert_ne!(first.prices, first.prices_including_requests);
+        // Nothing but notes: agrees with everything requested.
+        assert_eq!(status(&order, "0002"), (LineProcessStatus::Confirmed, None));
     }
 
     #[test]
