@@ -73,6 +73,13 @@ pub struct MockArgs {
     /// big-file=200MB (repeatable; streamed, never held in memory).
     #[arg(long = "generated-document", value_name = "OBJECT_ID=SIZE")]
     pub generated_documents: Vec<String>,
+    /// Once the port listens, write JSON with the base URL and both
+    /// companies' ids, users, passwords and account numbers to this file
+    /// (atomically): {"base_url", "buyer": {"company_id", "username",
+    /// "password", "supplier_account_number"}, "supplier": {"company_id",
+    /// "username", "password", "buyer_account_number"}}.
+    #[arg(long, value_name = "PATH")]
+    pub info_file: Option<PathBuf>,
 }
 
 /// Parse `500ms`, `30s`, `5m`, `1h`, `1.5s` or a bare number of seconds.
@@ -233,6 +240,23 @@ pub async fn run(args: MockArgs) -> anyhow::Result<()> {
     println!("export TRADECLOUD_BASE_URL={base_url}");
     println!("export TRADECLOUD_USERNAME={}", credentials.username);
     println!("export TRADECLOUD_PASSWORD={}", credentials.password);
+    println!();
+    for (role, party) in [("buyer", server.buyer()), ("supplier", server.supplier())] {
+        println!(
+            "{role} {} (company {}): {} / {}; knows its partner as account {}",
+            party.name,
+            party.company_id,
+            party.credentials.username,
+            party.credentials.password,
+            party.partner_account_number
+        );
+    }
+    if let Some(path) = &args.info_file {
+        server
+            .write_info_file(path)
+            .context("cannot write --info-file")?;
+        println!("wrote {}", path.display());
+    }
     println!();
     println!(
         "serving {} orders, {} single-delivery orders, {} shipments, {} documents",

@@ -82,6 +82,61 @@ pub enum FaultTrigger {
     FirstN(u64),
 }
 
+/// The buyer company's default integration user.
+pub const DEFAULT_BUYER_USERNAME: &str = "buyer@example.com";
+/// The buyer company's default password (a fixed test value).
+pub const DEFAULT_BUYER_PASSWORD: &str = "tradecloud-mock-buyer";
+/// The supplier company's default integration user.
+pub const DEFAULT_SUPPLIER_USERNAME: &str = "supplier@example.com";
+/// The supplier company's default password (a fixed test value).
+pub const DEFAULT_SUPPLIER_PASSWORD: &str = "tradecloud-mock-supplier";
+
+/// One of the two companies the mock plays: its Tradecloud company id, its
+/// integration user, and the account number it knows its partner by (the
+/// buyer's number for the supplier, `supplierAccountNumber`; the supplier's
+/// number for the buyer, `buyerAccountNumber`), as a connection between
+/// two Tradecloud companies holds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockCompany {
+    /// The Tradecloud company id (a UUID).
+    pub company_id: String,
+    /// The company name.
+    pub name: String,
+    /// The company's integration user.
+    pub user: MockUser,
+    /// The account number this company has given its partner in its ERP
+    /// system: for the buyer, the supplier's account number
+    /// (`supplierAccountNumber`); for the supplier, the buyer's
+    /// (`buyerAccountNumber`).
+    pub partner_account_number: String,
+}
+
+impl MockCompany {
+    /// The default buyer: company `3fa85f64-...` (as in Tradecloud's
+    /// published examples), user [`DEFAULT_BUYER_USERNAME`], knowing its
+    /// supplier as `SUPPLIER12345` (the examples' `supplierAccountNumber`).
+    pub fn default_buyer() -> Self {
+        MockCompany {
+            company_id: "3fa85f64-5717-4562-b3fc-2c963f66afa6".into(),
+            name: "Mock Buyer B.V.".into(),
+            user: MockUser::new(DEFAULT_BUYER_USERNAME, DEFAULT_BUYER_PASSWORD),
+            partner_account_number: "SUPPLIER12345".into(),
+        }
+    }
+
+    /// The default supplier: company `1f61e695-...` (as in Tradecloud's
+    /// published examples), user [`DEFAULT_SUPPLIER_USERNAME`], knowing its
+    /// buyer as `BUYER340760` (the examples' `buyerAccountNumber`).
+    pub fn default_supplier() -> Self {
+        MockCompany {
+            company_id: "1f61e695-7545-5670-9384-58e8b1f263e6".into(),
+            name: "Mock Supplier Ltd.".into(),
+            user: MockUser::new(DEFAULT_SUPPLIER_USERNAME, DEFAULT_SUPPLIER_PASSWORD),
+            partner_account_number: "BUYER340760".into(),
+        }
+    }
+}
+
 /// One fault-injection rule: what to do ([`Fault`]), to which requests
 /// ([`FaultTrigger`]) and, optionally, only for some operations.
 ///
@@ -235,6 +290,12 @@ pub struct MockConfig {
     /// Seed of the random number generator used by
     /// [`FaultTrigger::Probability`] (random when `None`).
     pub seed: Option<u64>,
+    /// The buyer company ([`MockCompany::default_buyer`]); its user can log
+    /// in besides [`users`](Self::users).
+    pub buyer: MockCompany,
+    /// The supplier company ([`MockCompany::default_supplier`]); its user
+    /// can log in besides [`users`](Self::users).
+    pub supplier: MockCompany,
 }
 
 impl Default for MockConfig {
@@ -249,6 +310,8 @@ impl Default for MockConfig {
             data: MockData::default(),
             faults: Vec::new(),
             seed: None,
+            buyer: MockCompany::default_buyer(),
+            supplier: MockCompany::default_supplier(),
         }
     }
 }
@@ -350,9 +413,38 @@ impl MockConfig {
         self
     }
 
+    /// Set the buyer company.
+    pub fn buyer(mut self, buyer: MockCompany) -> Self {
+        self.buyer = buyer;
+        self
+    }
+
+    /// Set the supplier company.
+    pub fn supplier(mut self, supplier: MockCompany) -> Self {
+        self.supplier = supplier;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), MockError> {
         if self.users.is_empty() {
             return Err(MockError::Config("at least one user is needed".into()));
+        }
+        if self
+            .buyer
+            .user
+            .email
+            .eq_ignore_ascii_case(&self.supplier.user.email)
+        {
+            return Err(MockError::Config(format!(
+                "the buyer and the supplier have the same user {}; give each company its own",
+                self.buyer.user.email
+            )));
+        }
+        if self.buyer.company_id == self.supplier.company_id {
+            return Err(MockError::Config(format!(
+                "the buyer and the supplier have the same company id {}",
+                self.buyer.company_id
+            )));
         }
         for (name, lifetime) in [
             ("access token lifetime", self.access_token_lifetime),

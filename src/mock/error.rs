@@ -54,6 +54,15 @@ pub enum MockError {
     /// A configuration value is out of range.
     #[error("invalid mock configuration: {0}")]
     Config(String),
+    /// The info file could not be written.
+    #[error("cannot write the mock's info file {}: {source}", path.display())]
+    InfoFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
     /// The HTTP server stopped with an error.
     #[error("the mock server failed: {0}")]
     Serve(#[source] std::io::Error),

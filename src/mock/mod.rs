@@ -88,6 +88,19 @@
 //!   (authenticated). Downloads carry `Content-Type`, `Content-Length` and
 //!   `Content-Disposition`, and are streamed in 64 KiB chunks, so a
 //!   [generated](MockDocument::generated) 200 MB document never sits in memory.
+//! * **Two companies.** Besides [`MockConfig::users`] (by default the
+//!   single user [`DEFAULT_USERNAME`], as before), the mock plays a buyer
+//!   and a supplier company ([`MockConfig::buyer`], [`MockConfig::supplier`],
+//!   [`MockCompany`]), connected as Tradecloud connects two companies: the
+//!   buyer knows the supplier by a `supplierAccountNumber` (default
+//!   `SUPPLIER12345`), the supplier knows the buyer by a
+//!   `buyerAccountNumber` (default `BUYER340760`), the numbers of
+//!   Tradecloud's published examples; the company ids are those of the
+//!   examples too. Each company has an integration user
+//!   ([`DEFAULT_BUYER_USERNAME`], [`DEFAULT_SUPPLIER_USERNAME`]) that logs
+//!   in like any other. [`MockServer::buyer`], [`MockServer::supplier`] and
+//!   [`MockServer::info`] tell them; `tradecloud mock --info-file PATH`
+//!   writes [`MockInfo`] as JSON once the port listens.
 //! * **Messages and actions** (`specs/api-connector.yaml`: orders, single
 //!   delivery orders, indicators, documents, deliveries, delivery history,
 //!   order responses, despatch advices; the order actions of
@@ -96,8 +109,126 @@
 //!   ([`Validate`](crate::types::Validate)); a body that breaks one is a
 //!   `400` naming the member. An accepted message is answered `200` with
 //!   `{"ok": true}` as Tradecloud does, an order action `200` with `{}`.
-//!   They change no order or shipment (no state behind them yet); the
-//!   counters count them.
+//!   The counters count them. Then the process below runs on it.
+//! * **The process** (Tradecloud's, as documented in `order/status.md`,
+//!   `order/buyer/*`, `order/supplier/send-order-response/`,
+//!   `shipment/supplier/send-despatch-advice.md`):
+//!   - a buyer's **order** (`POST /api-connector/order`, or
+//!     `/api-connector/order/single-delivery`, whose lines become delivery
+//!     lines of the line they or their `originalPosition` name) for the supplier
+//!     the buyer is connected with creates the order (a new `id`, owned by
+//!     both companies: `buyerOrder.companyId`, `supplierOrder.companyId` and
+//!     `supplierOrder.buyerAccountNumber` set) or updates the buyer's order
+//!     with the same `purchaseOrderNumber`. New lines are `Issued`/`Open`;
+//!     a sent line matched on `position` follows order/buyer/update.md:
+//!     `Issued`/`InProgress` keep their status, `Rejected` becomes
+//!     `InProgress` (`ReissuedRejectedLine`), `Confirmed` with other
+//!     requested values becomes `InProgress` with an open buyer reopen
+//!     request (`OpenBuyerReopenRequest`, values equal to the confirmed
+//!     ones again revert it), `Completed`/`Cancelled` ignore the update;
+//!   - a supplier's **order response** (`POST
+//!     /api-connector/order-response`) finds the order by the supplier's
+//!     `buyerAccountNumber` and the `purchaseOrderNumber`, its lines by
+//!     `purchaseOrderLinePosition`, and moves each line per its current
+//!     status as send-order-response/README.md says: `accepted` or values
+//!     equal to the requested ones → `Confirmed` (the values become
+//!     `confirmedLine`), `rejected` → `Rejected`, other values → `InProgress`
+//!     with the proposal held in `supplierLine.requests.proposal`
+//!     (`OpenSupplierProposal`); a `Confirmed` line with other values gets
+//!     a supplier reopen request (`OpenSupplierReopenRequest`), and values
+//!     equal to the confirmed ones revert it; `Completed`/`Cancelled` lines
+//!     do not change. Line indicators take precedence over header ones;
+//!   - the buyer's **answers** `POST /order/{orderId}/requests/buyer/approve`
+//!     and `.../reject` approve (the request's values become the confirmed
+//!     ones: `Confirmed`, request `Approved`) or reject (request `Rejected`;
+//!     a proposal leaves the line `InProgress`/`RejectedSupplierProposal`,
+//!     a reopen request leaves it `Confirmed`) the open supplier request of
+//!     the lines named; `POST /order/{orderId}/complete` and `/deliver`
+//!     complete or deliver the lines named, as the indicators below do;
+//!   - the buyer's **indicators** (`POST /api-connector/order/indicators`,
+//!     and the indicators of a sent order; order/buyer/issue/indicators.md):
+//!     `completed` → `Completed` (over `cancelled` on the same level),
+//!     `cancelled` → `Cancelled` (also the logistics status), both only for
+//!     `Issued`, `InProgress`, `Rejected` and `Confirmed` lines;
+//!     `confirmed` confirms an `Issued` line, `requestReconfirmation` makes
+//!     a `Confirmed` line `InProgress` (`OpenBuyerReconfirmationRequest`),
+//!     `shipped`/`delivered` move the logistics status forward; order level
+//!     indicators apply to every line, line indicators take precedence.
+//!     `cancelLineWhenMissing` on a sent order cancels the lines it leaves
+//!     out, and `autoConfirm` approves a supplier proposal or reopen request
+//!     at once;
+//!   - the buyer's **goods receipts** (`POST /api-connector/order/deliveries`
+//!     appends to a line's `buyerLine.deliveryHistory`,
+//!     `/api-connector/order/deliveryHistory` and a sent order's
+//!     `deliveryHistory` replace it); a line whose delivered quantity
+//!     reaches its current schedule's quantity becomes `Delivered` (a
+//!     choice: Tradecloud matches by date and quantity and does not say
+//!     when a line counts as delivered). A sent order's order level
+//!     indicators apply only to the lines it contains, those of
+//!     `/order/indicators` to all lines (receive-goods.md);
+//!   - a supplier's **despatch advice** (`POST
+//!     /api-connector/shipment/despatch-advice`) for the connected buyer
+//!     creates a shipment (process status `Issued`) or updates the one of
+//!     the same `despatchAdviceNumber`, visible through `GET
+//!     /v2/shipment/{id}` and the shipment poll.
+//!
+//!   Every transition sets the changed lines' and the order's
+//!   `lastUpdatedAt` and `lastChangedAt` (see
+//!   [timestamps](self#timestamps-of-runtime-updates)), `version` one up,
+//!   the order status aggregated from the lines, `deliverySchedule`/`prices`
+//!   (the confirmed values once the line was confirmed, else the requested
+//!   ones) and `deliveryScheduleIncludingRequests`/`pricesIncludingRequests`
+//!   (an open request's values, else the same). The single-delivery view
+//!   (`GET /v2/order/{orderId}` is the same order; the single-delivery poll)
+//!   shows every order of the process too.
+//!
+//!   A message for an order the mock does not know (another purchase order
+//!   number, another account number, another `companyId`), or sent by the
+//!   other company's user (the supplier's user sending an order), is still
+//!   answered `200` `{"ok": true}`: Tradecloud's api-connector acknowledges
+//!   a message and processes it asynchronously, and the mock then changes
+//!   nothing. An order action on an order the process does not hold is
+//!   answered `200` `{}` and changes nothing. The users of
+//!   [`MockConfig::users`] (the single-user default) may act for either
+//!   company.
+//!
+//!   **Choices where the docs are silent:**
+//!   - The process changes only the orders it created; the demo data and
+//!     fixture orders are served as they are (so existing data never
+//!     changes under a test), even when they carry the same numbers.
+//!   - Values agree when the delivery schedules have the same number of
+//!     lines with the same dates and quantities in order (positions are not
+//!     compared) and the prices the same net price, gross price, discount,
+//!     price unit quantity and unit (decimals compared as numbers); what a
+//!     response leaves out (no `deliverySchedule`, no `prices`) stays as
+//!     it is (the confirmed values of a confirmed line, else the requested
+//!     ones), so a response with neither agrees; a responded price
+//!     without `priceUnitOfMeasureIso`/`priceUnitQuantity` takes the buyer's
+//!     ("copied from buyer if empty").
+//!   - A `rejected` response to a `Confirmed` line, and any response to a
+//!     `Rejected` line, change no status (the supplier's line data is still
+//!     kept).
+//!   - Accepting or confirming a line closes its other open requests
+//!     (`Closed`); cancelling or completing closes them too.
+//!   - The order process status: the lines' common status; cancelled lines
+//!     do not count while another line is not cancelled, nor rejected ones
+//!     while another line is neither; a mix is `InProgress` while a line is
+//!     `Issued` or `InProgress`, else `Confirmed` when a line is
+//!     `Confirmed`, else `Completed`. The order logistics status: the lines'
+//!     common one (cancelled lines not counting while others are not), else
+//!     `Open`.
+//!   - A buyer reopen request holds the newly requested values; the
+//!     buyer's line shows them as sent.
+//!   - The single-delivery view's `statusLine.scheduledDelivery` is the
+//!     first delivery line with the quantities of the whole schedule added.
+//!   - A despatch advice does not change the orders' logistics statuses;
+//!     an update replaces the shipment's lines and header (its id stays).
+//!   - New ids are random version 4 UUIDs.
+//!   - Not played yet: `proposeWhenAccepted`, `noDeliveryExpected`, the
+//!     other order actions (revert, delivery schedule
+//!     logistics, resend, reassign), documents attached to orders, and the
+//!     reschedule requests of shipments; those are accepted and change
+//!     nothing.
 //! * **Upload** (`POST /v2/object-storage/document`, `multipart/form-data`
 //!   with a part `file`): keeps the file (at most [`MAX_UPLOAD_BYTES`],
 //!   else `413`) as a document under a new `objectId`, answered as
@@ -144,6 +275,7 @@ mod data;
 mod download;
 mod error;
 mod faults;
+mod process;
 mod record;
 mod state;
 mod stats;
@@ -163,7 +295,9 @@ use axum::Router;
 use base64::Engine as _;
 
 pub use config::{
-    Fault, FaultConfig, FaultTrigger, MockConfig, MockUser, DEFAULT_PASSWORD, DEFAULT_USERNAME,
+    Fault, FaultConfig, FaultTrigger, MockCompany, MockConfig, MockUser, DEFAULT_BUYER_PASSWORD,
+    DEFAULT_BUYER_USERNAME, DEFAULT_PASSWORD, DEFAULT_SUPPLIER_PASSWORD, DEFAULT_SUPPLIER_USERNAME,
+    DEFAULT_USERNAME,
 };
 pub use data::{generated_byte, DocumentContent, MockData, MockDocument};
 pub use error::MockError;
@@ -200,6 +334,93 @@ impl fmt::Debug for MockCredentials {
             .field("password", &"<redacted>")
             .finish()
     }
+}
+
+/// One of the two companies the mock plays, as its integration sees it
+/// ([`MockServer::buyer`], [`MockServer::supplier`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockParty {
+    /// The Tradecloud company id.
+    pub company_id: String,
+    /// The company name.
+    pub name: String,
+    /// The company's integration user.
+    pub credentials: MockCredentials,
+    /// The account number this company knows its partner by: the buyer's
+    /// `supplierAccountNumber`, the supplier's `buyerAccountNumber`.
+    pub partner_account_number: String,
+}
+
+impl From<&MockCompany> for MockParty {
+    fn from(company: &MockCompany) -> Self {
+        MockParty {
+            company_id: company.company_id.clone(),
+            name: company.name.clone(),
+            credentials: MockCredentials {
+                username: company.user.email.clone(),
+                password: company.user.password.clone(),
+            },
+            partner_account_number: company.partner_account_number.clone(),
+        }
+    }
+}
+
+/// What `tradecloud mock --info-file PATH` writes, as JSON
+/// ([`MockServer::info`]):
+///
+/// ```json
+/// {"base_url": "http://127.0.0.1:41234/v2",
+///  "username": "integration@example.com", "password": "...",
+///  "buyer": {"company_id": "...", "name": "...", "username": "buyer@example.com",
+///            "password": "...", "supplier_account_number": "SUPPLIER12345"},
+///  "supplier": {"company_id": "...", "name": "...", "username": "supplier@example.com",
+///               "password": "...", "buyer_account_number": "340760"}}
+/// ```
+///
+/// `username`/`password` at the top are the first configured user (the
+/// single-user default, which may act for either company).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MockInfo {
+    /// The API base URL.
+    pub base_url: String,
+    /// The first configured user.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+    /// The buyer company.
+    pub buyer: MockInfoBuyer,
+    /// The supplier company.
+    pub supplier: MockInfoSupplier,
+}
+
+/// The buyer in [`MockInfo`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MockInfoBuyer {
+    /// The Tradecloud company id.
+    pub company_id: String,
+    /// The company name.
+    pub name: String,
+    /// The integration user.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+    /// The account number the buyer knows the supplier by.
+    pub supplier_account_number: String,
+}
+
+/// The supplier in [`MockInfo`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MockInfoSupplier {
+    /// The Tradecloud company id.
+    pub company_id: String,
+    /// The company name.
+    pub name: String,
+    /// The integration user.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+    /// The account number the supplier knows the buyer by.
+    pub buyer_account_number: String,
 }
 
 /// A running mock of Tradecloud, listening on a TCP port.
@@ -390,6 +611,62 @@ impl MockServer {
             username: user.email,
             password: user.password,
         }
+    }
+
+    /// The buyer company: its id, integration user and the account number
+    /// it knows the supplier by.
+    pub fn buyer(&self) -> MockParty {
+        MockParty::from(&self.state.buyer)
+    }
+
+    /// The supplier company: its id, integration user and the account
+    /// number it knows the buyer by.
+    pub fn supplier(&self) -> MockParty {
+        MockParty::from(&self.state.supplier)
+    }
+
+    /// Where the mock listens and how both companies log in (what
+    /// [`write_info_file`](Self::write_info_file) writes).
+    pub fn info(&self) -> MockInfo {
+        let (user, buyer, supplier) = (self.credentials(), self.buyer(), self.supplier());
+        MockInfo {
+            base_url: self.base_url(),
+            username: user.username,
+            password: user.password,
+            buyer: MockInfoBuyer {
+                company_id: buyer.company_id,
+                name: buyer.name,
+                username: buyer.credentials.username,
+                password: buyer.credentials.password,
+                supplier_account_number: buyer.partner_account_number,
+            },
+            supplier: MockInfoSupplier {
+                company_id: supplier.company_id,
+                name: supplier.name,
+                username: supplier.credentials.username,
+                password: supplier.credentials.password,
+                buyer_account_number: supplier.partner_account_number,
+            },
+        }
+    }
+
+    /// Write [`info`](Self::info) as JSON to `path`, atomically: to a
+    /// temporary file beside it, then renamed, so a reader never sees a
+    /// partial file.
+    pub fn write_info_file(&self, path: &std::path::Path) -> Result<(), MockError> {
+        let failed = |source: std::io::Error| MockError::InfoFile {
+            path: path.to_path_buf(),
+            source,
+        };
+        let json = serde_json::to_vec_pretty(&self.info()).map_err(|e| failed(e.into()))?;
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => std::path::Path::new("."),
+        };
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(failed)?;
+        std::io::Write::write_all(&mut file, &json).map_err(failed)?;
+        file.persist(path).map_err(|e| failed(e.error))?;
+        Ok(())
     }
 
     /// A snapshot of the counters.

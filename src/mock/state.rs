@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::response::Response;
 use chrono::{DurationRound as _, Utc};
 
-use super::config::{MockConfig, MockUser};
+use super::config::{MockCompany, MockConfig, MockUser};
 use super::data::{MockData, MockDocument};
 use super::error::MockError;
 use super::faults::Faults;
@@ -66,6 +66,10 @@ pub(crate) struct Objects {
     pub(super) single_delivery_orders: BTreeMap<String, SingleDeliveryOrder>,
     pub(super) shipments: BTreeMap<String, Shipment>,
     documents: BTreeMap<String, MockDocument>,
+    /// The ids of the orders the process created (the only ones it changes).
+    pub(super) process_orders: std::collections::BTreeSet<String>,
+    /// The shipment id of each despatch advice number the supplier sent.
+    pub(super) despatch_advices: BTreeMap<String, String>,
     /// The last `lastUpdatedAt` handed out (or the latest in the data).
     clock: Option<chrono::DateTime<Utc>>,
 }
@@ -83,7 +87,7 @@ impl Objects {
     /// A new `lastUpdatedAt`: now, in milliseconds, but always later than
     /// every one handed out before and every one in the data, so that a poll
     /// with the previous watermark always sees the change.
-    fn stamp(&mut self) -> DateTime {
+    pub(crate) fn stamp(&mut self) -> DateTime {
         let now = Utc::now();
         let now = now
             .duration_trunc(chrono::TimeDelta::milliseconds(1))
@@ -106,6 +110,10 @@ struct Counters {
 /// Everything the routes share.
 pub(crate) struct MockState {
     pub(super) users: Vec<MockUser>,
+    /// The buyer company of the process.
+    pub(super) buyer: MockCompany,
+    /// The supplier company of the process.
+    pub(super) supplier: MockCompany,
     pub(super) access_lifetime: Duration,
     pub(super) refresh_lifetime: Duration,
     download_lifetime: Duration,
@@ -123,8 +131,19 @@ impl MockState {
         data: MockData,
         local_addr: SocketAddr,
     ) -> Result<Self, MockError> {
+        let mut users = config.users.clone();
+        for company in [&config.buyer, &config.supplier] {
+            if !users
+                .iter()
+                .any(|u| u.email.eq_ignore_ascii_case(&company.user.email))
+            {
+                users.push(company.user.clone());
+            }
+        }
         let state = MockState {
-            users: config.users.clone(),
+            users,
+            buyer: config.buyer.clone(),
+            supplier: config.supplier.clone(),
             access_lifetime: config.access_token_lifetime,
             refresh_lifetime: config.refresh_token_lifetime,
             download_lifetime: config.download_url_lifetime,
@@ -268,6 +287,12 @@ impl MockState {
         record.stamp(&now);
         R::map(&mut store).insert(id, record);
         Ok(now)
+    }
+
+    /// Run `f` on the whole store under its lock, with a function handing
+    /// out new `lastUpdatedAt` timestamps (see [`Objects::stamp`]).
+    pub(crate) fn with_store<T>(&self, f: impl FnOnce(&mut Objects) -> T) -> T {
+        f(&mut lock(&self.store))
     }
 
     /// Remove the object of kind `R` with this id.

@@ -91,6 +91,22 @@ impl MockState {
             .ok_or("wrong user name or password")
     }
 
+    /// The e-mail address of the user a request authenticates as (a valid
+    /// Bearer access token or Basic credentials), if any.
+    pub(crate) fn caller(&self, headers: &HeaderMap) -> Option<String> {
+        let (scheme, rest) = authorization(headers).ok()?;
+        if scheme.eq_ignore_ascii_case("bearer") {
+            let tokens = lock(&self.tokens);
+            tokens
+                .access
+                .get(rest.trim())
+                .filter(|entry| entry.expires_at > Instant::now())
+                .map(|entry| entry.user.clone())
+        } else {
+            self.basic_user(headers).ok()
+        }
+    }
+
     /// Check the `Authorization` header of a request to `operation`: a
     /// valid access token (`Bearer`) or valid Basic credentials, where the
     /// operation's spec lists that scheme.

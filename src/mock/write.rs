@@ -1,6 +1,6 @@
-//! The write operations, accepted without state: the messages of
-//! `specs/api-connector.yaml`, the order actions of `specs/order.yaml` and
-//! the document upload of `specs/object-storage.yaml`.
+//! The write operations: the messages of `specs/api-connector.yaml`, the
+//! order actions of `specs/order.yaml` and the document upload of
+//! `specs/object-storage.yaml`.
 //!
 //! Every request has passed the [gate](MockState::gate) (counted, faults,
 //! authentication by the operation's security schemes) and the generated
@@ -20,9 +20,13 @@
 //!   other document, and answered as `200` with `{"id": objectId}`; a file
 //!   name with an extension that security/documents.md blocks is a `400`.
 //!
-//! Nothing else changes: orders, shipments and their statuses stay as they
-//! are. The handlers are small on purpose, to be replaced by a stateful
-//! mock.
+//! An accepted order, order response, indicators message, despatch advice
+//! and the buyer's approval or rejection of requests then run the process
+//! ([`super::process`]) on the store: the `process_*` methods here find
+//! the order or shipment (by the caller's company and the message's
+//! identifiers) and store the result; a message for an order the mock does
+//! not know changes nothing. The other messages and actions change nothing
+//! yet.
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -30,13 +34,17 @@ use std::sync::OnceLock;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::config::MockCompany;
 use super::data::{content_type_for, MockDocument};
-use super::state::{error_body, MockState};
+use super::process::{self, Parties};
+use super::state::{error_body, MockState, Objects};
 use crate::api::common::types::ErrorResponse;
+use crate::api::common::types::{DeliveryHistoryLine, Order};
 use crate::api::{api_connector, object_storage};
 use crate::client::blocked_extension;
 use crate::operation::Operation;
 use crate::server::{MultipartBody, RawRequest};
+use crate::types::DateTime;
 use crate::webhook::txml::{Kind, Shape};
 
 /// What the generated stub does not check of a decoded body: a member the
@@ -151,7 +159,10 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendOrderByBuyer,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => Answer::Ok { body: ok() },
+            None => {
+                self.process_order(&request.raw.headers, &request.body);
+                Answer::Ok { body: ok() }
+            }
         }
     }
 
@@ -167,7 +178,11 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendSingleDeliveryOrderByBuyer,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => Answer::Ok { body: ok() },
+            None => {
+                let order = process::single_delivery_message(&request.body);
+                self.process_order(&request.raw.headers, &order);
+                Answer::Ok { body: ok() }
+            }
         }
     }
 
@@ -183,7 +198,10 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendOrderIndicatorsByBuyer,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => Answer::Ok { body: ok() },
+            None => {
+                self.process_indicators(&request.raw.headers, &request.body);
+                Answer::Ok { body: ok() }
+            }
         }
     }
 
@@ -215,7 +233,20 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendOrderDeliveriesByBuyer,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => Answer::Ok { body: ok() },
+            None => {
+                self.process_goods_receipt(
+                    &request.raw.headers,
+                    &request.body.order,
+                    request.body.lines.iter().flatten().map(|l| {
+                        (
+                            l.position.as_str(),
+                            l.deliveries.as_deref().unwrap_or_default(),
+                        )
+                    }),
+                    false,
+                );
+                Answer::Ok { body: ok() }
+            }
         }
     }
 
@@ -231,7 +262,20 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendOrderDeliveryHistoryByBuyer,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => Answer::Ok { body: ok() },
+            None => {
+                self.process_goods_receipt(
+                    &request.raw.headers,
+                    &request.body.order,
+                    request
+                        .body
+                        .lines
+                        .iter()
+                        .flatten()
+                        .map(|l| (l.position.as_str(), l.delivery_history.as_slice())),
+                    true,
+                );
+                Answer::Ok { body: ok() }
+            }
         }
     }
 
@@ -247,7 +291,10 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendOrderResponseBySupplier,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => Answer::Ok { body: ok() },
+            None => {
+                self.process_order_response(&request.raw.headers, &request.body);
+                Answer::Ok { body: ok() }
+            }
         }
     }
 
@@ -263,7 +310,10 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendDespatchAdviceBySupplier,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => Answer::Ok { body: ok() },
+            None => {
+                self.process_despatch_advice(&request.raw.headers, &request.body);
+                Answer::Ok { body: ok() }
+            }
         }
     }
 
@@ -302,7 +352,235 @@ pub(super) fn order_action_answer() -> serde_json::Value {
     serde_json::Value::Object(Default::default())
 }
 
+/// Which side of the process an endpoint is for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Side {
+    Buyer,
+    Supplier,
+}
+
 impl MockState {
+    fn parties(&self) -> Parties<'_> {
+        Parties {
+            buyer: &self.buyer,
+            supplier: &self.supplier,
+        }
+    }
+
+    /// Whether the caller of a request may act as `side`: the buyer's user
+    /// only as the buyer, the supplier's only as the supplier; any other
+    /// configured user (the single-user default) acts for either company.
+    pub(super) fn acts_as(&self, headers: &http::HeaderMap, side: Side) -> bool {
+        let Some(email) = self.caller(headers) else {
+            return false;
+        };
+        if email.eq_ignore_ascii_case(&self.buyer.user.email) {
+            side == Side::Buyer
+        } else if email.eq_ignore_ascii_case(&self.supplier.user.email) {
+            side == Side::Supplier
+        } else {
+            true
+        }
+    }
+
+    /// Whether a message's optional `companyId` names `company` (or is absent).
+    fn for_company(company_id: Option<&String>, company: &MockCompany) -> bool {
+        company_id.is_none_or(|id| *id == company.company_id)
+    }
+
+    /// Store a changed order and its single-delivery view.
+    fn store_order(store: &mut Objects, order: Order) {
+        let Some(id) = order.id.clone() else {
+            return;
+        };
+        store.process_orders.insert(id.clone());
+        store
+            .single_delivery_orders
+            .insert(id.clone(), process::single_delivery_view(&order));
+        store.orders.insert(id, order);
+    }
+
+    /// A buyer's order: creates or updates the order of the buyer with that
+    /// purchase order number, when it is for the supplier the buyer knows
+    /// by `supplierAccountNumber` ([`process::issue_order`]).
+    pub(super) fn process_order(
+        &self,
+        headers: &http::HeaderMap,
+        message: &api_connector::types::SendOrderByBuyer,
+    ) {
+        let order = &message.order;
+        if !self.acts_as(headers, Side::Buyer)
+            || !Self::for_company(order.company_id.as_ref(), &self.buyer)
+            || order.supplier_account_number != self.buyer.partner_account_number
+        {
+            tracing::debug!(purchase_order_number = %order.purchase_order_number, "order not for the mock's buyer and supplier: accepted, nothing changes");
+            return;
+        }
+        let parties = self.parties();
+        self.with_store(|store| {
+            let existing = Self::process_order_where(store, |o| {
+                process::is_buyer_order(o, parties.buyer, &order.purchase_order_number)
+            });
+            let now = store.stamp();
+            let updated = process::issue_order(existing, message, parties, &now);
+            Self::store_order(store, updated);
+        });
+    }
+
+    /// The buyer's indicators for one of its orders ([`process::apply_indicators`]).
+    pub(super) fn process_indicators(
+        &self,
+        headers: &http::HeaderMap,
+        message: &api_connector::types::SendOrderIndicatorsByBuyer,
+    ) {
+        if !self.acts_as(headers, Side::Buyer)
+            || !Self::for_company(message.order.company_id.as_ref(), &self.buyer)
+        {
+            return;
+        }
+        let number = &message.order.purchase_order_number;
+        self.change_order(
+            |o| process::is_buyer_order(o, &self.buyer, number),
+            |order, now| process::apply_indicators(order, message, now),
+        );
+    }
+
+    /// The buyer's goods receipts for one of its orders
+    /// ([`process::receive_goods`]): appended, or with `replace` replacing
+    /// the delivery history of the lines sent.
+    pub(super) fn process_goods_receipt<'m>(
+        &self,
+        headers: &http::HeaderMap,
+        order: &api_connector::types::OrderDeliveriesOrderByBuyer,
+        lines: impl IntoIterator<Item = (&'m str, &'m [DeliveryHistoryLine])>,
+        replace: bool,
+    ) {
+        if !self.acts_as(headers, Side::Buyer)
+            || !Self::for_company(order.company_id.as_ref(), &self.buyer)
+        {
+            return;
+        }
+        let number = &order.purchase_order_number;
+        self.change_order(
+            |o| process::is_buyer_order(o, &self.buyer, number),
+            |stored, now| process::receive_goods(stored, lines, replace, now),
+        );
+    }
+
+    /// A supplier's order response for the order its buyer (known by
+    /// `buyerAccountNumber`) sent with that purchase order number
+    /// ([`process::respond`]).
+    pub(super) fn process_order_response(
+        &self,
+        headers: &http::HeaderMap,
+        message: &api_connector::types::SendOrderResponseBySupplier,
+    ) {
+        let order = &message.order;
+        if !self.acts_as(headers, Side::Supplier)
+            || !Self::for_company(order.company_id.as_ref(), &self.supplier)
+        {
+            return;
+        }
+        self.change_order(
+            |o| {
+                process::is_supplier_order(
+                    o,
+                    &self.supplier,
+                    &order.buyer_account_number,
+                    &order.purchase_order_number,
+                )
+            },
+            |stored, now| process::respond(stored, message, now),
+        );
+    }
+
+    /// A buyer's order action on its order `order_id` (the answers to
+    /// requests, complete, deliver).
+    pub(super) fn process_request_answer(
+        &self,
+        headers: &http::HeaderMap,
+        order_id: &str,
+        answer: impl FnOnce(&mut Order, &DateTime) -> bool,
+    ) {
+        if !self.acts_as(headers, Side::Buyer) {
+            return;
+        }
+        let buyer = &self.buyer.company_id;
+        self.change_order(
+            |o| {
+                o.id.as_deref() == Some(order_id)
+                    && o.buyer_order
+                        .as_ref()
+                        .and_then(|b| b.company_id.as_ref())
+                        .is_none_or(|id| id == buyer)
+            },
+            answer,
+        );
+    }
+
+    /// The first order of the process (not of the data the mock was
+    /// started with) that `find` picks.
+    fn process_order_where(store: &Objects, find: impl Fn(&Order) -> bool) -> Option<Order> {
+        store
+            .process_orders
+            .iter()
+            .filter_map(|id| store.orders.get(id))
+            .find(|o| find(o))
+            .cloned()
+    }
+
+    /// Apply `change` to the first stored order `find` picks; stamp and
+    /// store it when `change` says it changed.
+    fn change_order(
+        &self,
+        find: impl Fn(&Order) -> bool,
+        change: impl FnOnce(&mut Order, &DateTime) -> bool,
+    ) {
+        self.with_store(|store| {
+            let Some(mut order) = Self::process_order_where(store, find) else {
+                tracing::debug!("no such order in the mock: accepted, nothing changes");
+                return;
+            };
+            let now = store.stamp();
+            if change(&mut order, &now) {
+                Self::store_order(store, order);
+            }
+        });
+    }
+
+    /// A supplier's despatch advice: creates or updates the shipment of
+    /// that `despatchAdviceNumber` ([`process::despatch_advice`]), when it
+    /// is for the buyer the supplier knows by `buyerAccountNumber`.
+    pub(super) fn process_despatch_advice(
+        &self,
+        headers: &http::HeaderMap,
+        message: &api_connector::types::SendDespatchAdviceBySupplier,
+    ) {
+        let header = &message.header;
+        if !self.acts_as(headers, Side::Supplier)
+            || !Self::for_company(header.supplier_company_id.as_ref(), &self.supplier)
+            || header.buyer_account_number != self.supplier.partner_account_number
+        {
+            return;
+        }
+        let parties = self.parties();
+        self.with_store(|store| {
+            let existing = store
+                .despatch_advices
+                .get(&header.despatch_advice_number)
+                .and_then(|id| store.shipments.get(id))
+                .cloned();
+            let now = store.stamp();
+            let shipment = process::despatch_advice(existing, message, parties, &now);
+            if let Some(id) = shipment.id.clone() {
+                store
+                    .despatch_advices
+                    .insert(header.despatch_advice_number.clone(), id.clone());
+                store.shipments.insert(id, shipment);
+            }
+        });
+    }
+
     /// `POST /object-storage/document`: keeps the `file` part as a new
     /// document and answers its `objectId`.
     pub(super) fn store_upload(

@@ -1,0 +1,1966 @@
+//! Tradecloud's order and shipment process, as the mock plays it between
+//! its buyer and its supplier company: the transition rules of
+//! `order/status.md`, `order/buyer/*` (issue, update, cancel, complete,
+//! receive goods), `order/supplier/send-order-response/README.md`, the
+//! buyer's answers to proposals (the order actions of `specs/order.yaml`)
+//! and `shipment/supplier/send-despatch-advice.md`.
+//!
+//! The functions here are pure: they take the stored order (or shipment)
+//! and a message, change the order, and say whether anything changed. The
+//! caller ([`super::write`]) finds the order, hands out the timestamp and
+//! stores the result. The choices made where the documentation is silent
+//! are listed in the module documentation of [`super`] ("Behaviour").
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::config::MockCompany;
+use crate::api::api_connector::types as connector;
+use crate::api::common::types::{
+    BuyerLine, BuyerOrder, BuyerRequests, BuyerShipment, ConfirmedLine,
+    CurrentDeliveryScheduleLine, CurrentScheduledDelivery, DeliveryHistoryLine,
+    DeliveryScheduleLine, LineInProgressStatus, LineLogisticsStatus, LineProcessStatus, LineStatus,
+    Order, OrderLine, OrderLogisticsStatus, OrderProcessStatus, OrderStatus, Prices, Request,
+    RequestStatus, Shipment, ShipmentLine, ShipmentLineMeta, ShipmentMeta, ShipmentProcessStatus,
+    ShipmentStatus, SingleDeliveryOrder, SingleDeliveryOrderLine, StatusLine, SupplierLine,
+    SupplierOrder, SupplierRequests, SupplierShipment,
+};
+use crate::types::DateTime;
+
+/// Convert between two generated types with the same JSON members (a
+/// message's part and the stored order's part); members the target does
+/// not define are dropped, and a value that does not fit gives the
+/// target's default.
+fn convert<A: Serialize, B: DeserializeOwned + Default>(value: &A, drop: &[&str]) -> B {
+    let Ok(mut json) = serde_json::to_value(value) else {
+        return B::default();
+    };
+    if let serde_json::Value::Object(members) = &mut json {
+        for name in drop {
+            members.remove(*name);
+        }
+    }
+    serde_json::from_value(json).unwrap_or_default()
+}
+
+/// A new Tradecloud identifier: a random UUID (version 4).
+pub(crate) fn new_id() -> String {
+    let a = fastrand::u128(..);
+    let hex = format!("{a:032x}");
+    format!(
+        "{}-{}-4{}-{:x}{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        8 + (a >> 60 & 0x3),
+        &hex[17..20],
+        &hex[20..32]
+    )
+}
+
+/// The two companies of the process.
+#[derive(Clone, Copy)]
+pub(crate) struct Parties<'a> {
+    pub buyer: &'a MockCompany,
+    pub supplier: &'a MockCompany,
+}
+
+// ----- reading an order ---------------------------------------------------
+
+/// The line's process status (`None` when the data has none).
+fn process_status(line: &OrderLine) -> Option<&LineProcessStatus> {
+    line.status.as_ref()?.process_status.as_ref()
+}
+
+fn line_position(line: &OrderLine) -> Option<&str> {
+    line.buyer_line.as_ref()?.position.as_deref()
+}
+
+/// The order's purchase order number (from the buyer part, else the top).
+pub(crate) fn purchase_order_number(order: &Order) -> Option<&str> {
+    order
+        .buyer_order
+        .as_ref()
+        .and_then(|b| b.purchase_order_number.as_deref())
+        .or(order.purchase_order_number.as_deref())
+}
+
+/// Whether `order` is the buyer's order `purchase_order_number`.
+pub(crate) fn is_buyer_order(order: &Order, buyer: &MockCompany, number: &str) -> bool {
+    order
+        .buyer_order
+        .as_ref()
+        .and_then(|b| b.company_id.as_deref())
+        == Some(buyer.company_id.as_str())
+        && purchase_order_number(order) == Some(number)
+}
+
+/// Whether `order` is the order `purchase_order_number` of the buyer the
+/// supplier knows as `buyer_account_number`.
+pub(crate) fn is_supplier_order(
+    order: &Order,
+    supplier: &MockCompany,
+    buyer_account_number: &str,
+    number: &str,
+) -> bool {
+    let Some(supplier_order) = &order.supplier_order else {
+        return false;
+    };
+    supplier_order.company_id.as_deref() == Some(supplier.company_id.as_str())
+        && supplier_order.buyer_account_number.as_deref() == Some(buyer_account_number)
+        && purchase_order_number(order) == Some(number)
+}
+
+/// A delivery schedule and prices: what the parties negotiate about.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Terms {
+    schedule: Vec<DeliveryScheduleLine>,
+    prices: Option<Prices>,
+}
+
+impl Terms {
+    /// Whether `self` (responded or requested values) agrees with `other`:
+    /// the same number of delivery lines with the same dates and
+    /// quantities in the same order (positions and other members are not
+    /// compared), and the same prices (net price, gross price, discount,
+    /// price unit quantity and unit; compared as decimal numbers). No
+    /// prices on `self` agree with any.
+    fn agrees_with(&self, other: &Terms) -> bool {
+        let schedule = self.schedule.len() == other.schedule.len()
+            && self
+                .schedule
+                .iter()
+                .zip(&other.schedule)
+                .all(|(a, b)| a.date == b.date && a.quantity == b.quantity);
+        let prices = match (&self.prices, &other.prices) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(a), Some(b)) => {
+                a.net_price == b.net_price
+                    && a.gross_price == b.gross_price
+                    && a.discount_percentage == b.discount_percentage
+                    && a.price_unit_quantity == b.price_unit_quantity
+                    && a.price_unit_of_measure_iso == b.price_unit_of_measure_iso
+            }
+        };
+        schedule && prices
+    }
+
+    fn request(&self, reason: Option<String>) -> Request {
+        Request {
+            delivery_schedule: self.schedule.clone(),
+            prices: self.prices.clone(),
+            reason,
+            status: Some(RequestStatus::Open),
+            ..Request::default()
+        }
+    }
+
+    fn of_request(request: &Request) -> Terms {
+        Terms {
+            schedule: request.delivery_schedule.clone(),
+            prices: request.prices.clone(),
+        }
+    }
+}
+
+/// The buyer's requested values of a line.
+fn requested(line: &OrderLine) -> Terms {
+    let buyer = line.buyer_line.as_ref();
+    Terms {
+        schedule: buyer
+            .map(|b| b.delivery_schedule.clone())
+            .unwrap_or_default(),
+        prices: buyer.and_then(|b| b.prices.clone()),
+    }
+}
+
+/// The agreed values of a line, once it was confirmed.
+fn confirmed(line: &OrderLine) -> Option<Terms> {
+    let confirmed = line.confirmed_line.as_ref()?;
+    Some(Terms {
+        schedule: confirmed.delivery_schedule.clone(),
+        prices: confirmed.prices.clone(),
+    })
+}
+
+fn is_open(request: Option<&Request>) -> bool {
+    request.is_some_and(|r| r.status == Some(RequestStatus::Open))
+}
+
+fn supplier_requests(line: &mut OrderLine) -> &mut SupplierRequests {
+    line.supplier_line
+        .get_or_insert_with(SupplierLine::default)
+        .requests
+        .get_or_insert_with(SupplierRequests::default)
+}
+
+fn buyer_requests(line: &mut OrderLine) -> &mut BuyerRequests {
+    line.buyer_line
+        .get_or_insert_with(BuyerLine::default)
+        .requests
+        .get_or_insert_with(BuyerRequests::default)
+}
+
+/// Set a request's status when it is open.
+fn close(request: &mut Option<Request>, status: RequestStatus) {
+    if let Some(request) = request
+        .as_mut()
+        .filter(|r| r.status == Some(RequestStatus::Open))
+    {
+        request.status = Some(status);
+    }
+}
+
+/// Close every open request of a line (the line was answered in full).
+fn close_all(line: &mut OrderLine, status: RequestStatus) {
+    if let Some(requests) = line
+        .supplier_line
+        .as_mut()
+        .and_then(|s| s.requests.as_mut())
+    {
+        close(&mut requests.proposal, status.clone());
+        close(&mut requests.reopen_request, status.clone());
+    }
+    if let Some(requests) = line.buyer_line.as_mut().and_then(|b| b.requests.as_mut()) {
+        close(&mut requests.reopen_request, status);
+    }
+}
+
+/// The open request whose values `*IncludingRequests` shows: the
+/// supplier's proposal or reopen request, else the buyer's reopen request.
+fn open_request(line: &OrderLine) -> Option<&Request> {
+    let supplier = line
+        .supplier_line
+        .as_ref()
+        .and_then(|s| s.requests.as_ref());
+    let buyer = line.buyer_line.as_ref().and_then(|b| b.requests.as_ref());
+    [
+        supplier.and_then(|r| r.proposal.as_ref()),
+        supplier.and_then(|r| r.reopen_request.as_ref()),
+        buyer.and_then(|r| r.reopen_request.as_ref()),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|r| r.status == Some(RequestStatus::Open))
+}
+
+fn set_status(
+    line: &mut OrderLine,
+    process: LineProcessStatus,
+    in_progress: Option<LineInProgressStatus>,
+) {
+    let status = line.status.get_or_insert_with(LineStatus::default);
+    status.process_status = Some(process);
+    status.in_progress_status = in_progress;
+    if status.logistics_status.is_none() {
+        status.logistics_status = Some(LineLogisticsStatus::Open);
+    }
+}
+
+fn current_schedule(
+    schedule: &[DeliveryScheduleLine],
+    old: &[CurrentDeliveryScheduleLine],
+) -> Vec<CurrentDeliveryScheduleLine> {
+    schedule
+        .iter()
+        .map(|line| {
+            let mut current: CurrentDeliveryScheduleLine = convert(line, &[]);
+            // Keep what logistics said of the same delivery line.
+            if let Some(before) = old
+                .iter()
+                .find(|o| o.position.is_some() && o.position == current.position)
+            {
+                current.etd = before.etd.clone();
+                current.eta = before.eta.clone();
+                if current.status.is_none() {
+                    current.status = before.status.clone();
+                }
+            }
+            current
+        })
+        .collect()
+}
+
+/// Recompute a line's current views after a change, and stamp it:
+/// `deliverySchedule`/`prices` show the confirmed values once the line was
+/// confirmed (else the buyer's requested ones), `*IncludingRequests` the
+/// values of an open request, else the same; `lastUpdatedAt` and
+/// `lastChangedAt` become `now`.
+fn refresh_line(line: &mut OrderLine, now: &DateTime) {
+    let base = confirmed(line).unwrap_or_else(|| requested(line));
+    let including = open_request(line)
+        .map(Terms::of_request)
+        .unwrap_or_else(|| base.clone());
+    let including_prices = including.prices.clone().or_else(|| base.prices.clone());
+    line.delivery_schedule = current_schedule(&base.schedule, &line.delivery_schedule);
+    line.delivery_schedule_including_requests = current_schedule(
+        &including.schedule,
+        &line.delivery_schedule_including_requests,
+    );
+    line.prices = base.prices;
+    line.prices_including_requests = including_prices;
+    line.last_updated_at = Some(now.clone());
+    line.last_changed_at = Some(now.clone());
+}
+
+/// The order status: the aggregation of the lines' statuses.
+///
+/// Process status: the lines' common status when they all have the same;
+/// cancelled lines do not count while another line is not cancelled, nor
+/// rejected ones while another is neither; otherwise `InProgress` while any
+/// line is `Issued` or `InProgress`, else `Confirmed` when a line is
+/// `Confirmed`, else `Completed`. Logistics status: the lines' common
+/// status when they all have the same (cancelled lines not counting while
+/// others are not), else `Open`.
+fn aggregate(order: &mut Order) {
+    use LineProcessStatus as P;
+    let statuses: Vec<P> = order
+        .lines
+        .iter()
+        .filter_map(|l| process_status(l).cloned())
+        .collect();
+    let active: Vec<&P> = statuses.iter().filter(|s| **s != P::Cancelled).collect();
+    let counted: Vec<&P> = if active.is_empty() {
+        statuses.iter().collect()
+    } else if active.iter().all(|s| **s == P::Rejected) {
+        active
+    } else {
+        active.into_iter().filter(|s| **s != P::Rejected).collect()
+    };
+    let process = match counted.first() {
+        None => None,
+        Some(first) if counted.iter().all(|s| s == first) => Some(match first {
+            P::Issued => OrderProcessStatus::Issued,
+            P::InProgress => OrderProcessStatus::InProgress,
+            P::Confirmed => OrderProcessStatus::Confirmed,
+            P::Rejected => OrderProcessStatus::Rejected,
+            P::Completed => OrderProcessStatus::Completed,
+            P::Cancelled => OrderProcessStatus::Cancelled,
+            P::Unknown(other) => OrderProcessStatus::Unknown(other.clone()),
+        }),
+        Some(_)
+            if counted
+                .iter()
+                .any(|s| matches!(s, P::Issued | P::InProgress)) =>
+        {
+            Some(OrderProcessStatus::InProgress)
+        }
+        Some(_) if counted.contains(&&P::Confirmed) => Some(OrderProcessStatus::Confirmed),
+        Some(_) => Some(OrderProcessStatus::Completed),
+    };
+    use LineLogisticsStatus as L;
+    let logistics: Vec<&L> = order
+        .lines
+        .iter()
+        .filter_map(|l| l.status.as_ref()?.logistics_status.as_ref())
+        .collect();
+    let active: Vec<&&L> = logistics.iter().filter(|s| ***s != L::Cancelled).collect();
+    let counted: Vec<&L> = if active.is_empty() {
+        logistics.clone()
+    } else {
+        active.into_iter().copied().collect()
+    };
+    let logistics = match counted.first() {
+        None => None,
+        Some(first) if counted.iter().all(|s| s == first) => Some(match first {
+            L::Open => OrderLogisticsStatus::Open,
+            L::Produced => OrderLogisticsStatus::Produced,
+            L::ReadyToShip => OrderLogisticsStatus::ReadyToShip,
+            L::Shipped => OrderLogisticsStatus::Shipped,
+            L::Delivered => OrderLogisticsStatus::Delivered,
+            L::Cancelled => OrderLogisticsStatus::Cancelled,
+            L::Unknown(other) => OrderLogisticsStatus::Unknown(other.clone()),
+        }),
+        Some(_) => Some(OrderLogisticsStatus::Open),
+    };
+    let status = order.status.get_or_insert_with(OrderStatus::default);
+    status.process_status = process;
+    status.logistics_status = logistics;
+}
+
+/// Stamp the order after a change: its status aggregated again,
+/// `lastUpdatedAt`/`lastChangedAt` set to `now`, `version` one up.
+fn finish(order: &mut Order, now: &DateTime) {
+    aggregate(order);
+    order.last_updated_at = Some(now.clone());
+    order.last_changed_at = Some(now.clone());
+    order.version = Some(order.version.unwrap_or(0) + 1);
+}
+
+// ----- the buyer issues or updates an order -------------------------------
+
+/// A buyer's new or updated order (`POST /api-connector/order`;
+/// order/buyer/issue, order/buyer/update.md): `existing` is the stored
+/// order with the same buyer and purchase order number, if any. Returns
+/// the order to store.
+///
+/// New lines become `Issued`/`Open`. A line matched on `position`: kept
+/// status when `Issued` or `InProgress` (its requested values replaced;
+/// an open buyer reopen request whose values now equal the confirmed ones
+/// again is reverted: `Confirmed`), `Rejected` becomes `InProgress`
+/// (`ReissuedRejectedLine`), `Confirmed` stays when the requested values
+/// still agree with the confirmed ones and otherwise becomes `InProgress`
+/// with an open buyer reopen request (`OpenBuyerReopenRequest`);
+/// `Completed` and `Cancelled` lines ignore the update. Lines not sent are
+/// left as they are. Indicators in the message apply as
+/// [`apply_indicators`] does.
+pub(crate) fn issue_order(
+    existing: Option<Order>,
+    message: &connector::SendOrderByBuyer,
+    parties: Parties<'_>,
+    now: &DateTime,
+) -> Order {
+    let mut order = existing.unwrap_or_else(|| Order {
+        id: Some(new_id()),
+        ..Order::default()
+    });
+    let mut buyer_order: BuyerOrder = convert(&message.order, &[]);
+    buyer_order.company_id = Some(parties.buyer.company_id.clone());
+    buyer_order.erp_issue_date_time = message.erp_issue_date_time.clone();
+    buyer_order.erp_issued_by = message.erp_issued_by.clone();
+    buyer_order.erp_last_change_date_time = message.erp_last_change_date_time.clone();
+    buyer_order.erp_last_changed_by = message.erp_last_changed_by.clone();
+    order.buyer_order = Some(buyer_order);
+    let supplier_order = order
+        .supplier_order
+        .get_or_insert_with(SupplierOrder::default);
+    supplier_order.company_id = Some(parties.supplier.company_id.clone());
+    supplier_order.buyer_account_number = Some(parties.supplier.partner_account_number.clone());
+    supplier_order.purchase_order_number = Some(message.order.purchase_order_number.clone());
+    order.purchase_order_number = None;
+    order.supplier_account_number = None;
+
+    for sent in message.lines.iter().flatten() {
+        let mut buyer_line: BuyerLine = convert(sent, &["lineType", "chargeReasonCode"]);
+        let index = order
+            .lines
+            .iter()
+            .position(|l| line_position(l) == Some(sent.position.as_str()));
+        let Some(index) = index else {
+            let mut line = OrderLine {
+                id: Some(new_id()),
+                line_type: sent.line_type.clone(),
+                charge_reason_code: sent.charge_reason_code.clone(),
+                buyer_line: Some(buyer_line),
+                ..OrderLine::default()
+            };
+            set_status(&mut line, LineProcessStatus::Issued, None);
+            refresh_line(&mut line, now);
+            order.lines.push(line);
+            continue;
+        };
+        let line = &mut order.lines[index];
+        let status = process_status(line).cloned();
+        if matches!(
+            status,
+            Some(LineProcessStatus::Completed | LineProcessStatus::Cancelled)
+        ) {
+            continue;
+        }
+        // Keep the requests the line holds.
+        buyer_line.requests = line.buyer_line.as_ref().and_then(|b| b.requests.clone());
+        line.buyer_line = Some(buyer_line);
+        if sent.line_type.is_some() {
+            line.line_type = sent.line_type.clone();
+        }
+        let now_requested = requested(line);
+        match status {
+            Some(LineProcessStatus::Rejected) => set_status(
+                line,
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::ReissuedRejectedLine),
+            ),
+            Some(LineProcessStatus::Confirmed)
+                if confirmed(line).is_some_and(|c| !now_requested.agrees_with(&c)) =>
+            {
+                let reason = line.buyer_line.as_ref().and_then(|b| b.reason.clone());
+                buyer_requests(line).reopen_request = Some(now_requested.request(reason));
+                set_status(
+                    line,
+                    LineProcessStatus::InProgress,
+                    Some(LineInProgressStatus::OpenBuyerReopenRequest),
+                );
+            }
+            Some(LineProcessStatus::InProgress)
+                if is_open(
+                    line.buyer_line
+                        .as_ref()
+                        .and_then(|b| b.requests.as_ref())
+                        .and_then(|r| r.reopen_request.as_ref()),
+                ) =>
+            {
+                if confirmed(line).is_some_and(|c| now_requested.agrees_with(&c)) {
+                    close(
+                        &mut buyer_requests(line).reopen_request,
+                        RequestStatus::Closed,
+                    );
+                    set_status(line, LineProcessStatus::Confirmed, None);
+                } else {
+                    buyer_requests(line).reopen_request = Some(
+                        now_requested
+                            .request(line.buyer_line.as_ref().and_then(|b| b.reason.clone())),
+                    );
+                }
+            }
+            None => set_status(line, LineProcessStatus::Issued, None),
+            _ => {}
+        }
+        refresh_line(line, now);
+    }
+    let indicators = connector::SendOrderIndicatorsByBuyer {
+        lines: Some(
+            message
+                .lines
+                .iter()
+                .flatten()
+                .filter(|l| l.indicators.is_some())
+                .map(|l| connector::OrderIndicatorsLineByBuyer {
+                    indicators: l.indicators.clone(),
+                    position: l.position.clone(),
+                    extra: Default::default(),
+                })
+                .collect(),
+        ),
+        order: connector::OrderIndicatorsOrderByBuyer {
+            indicators: message.order.indicators.clone(),
+            purchase_order_number: message.order.purchase_order_number.clone(),
+            ..Default::default()
+        },
+        extra: Default::default(),
+    };
+    let cancel_missing = message
+        .order
+        .indicators
+        .as_ref()
+        .and_then(|i| i.cancel_line_when_missing)
+        .unwrap_or(false);
+    let sent: Vec<String> = message
+        .lines
+        .iter()
+        .flatten()
+        .map(|l| l.position.clone())
+        .collect();
+    if cancel_missing {
+        cancel_missing_lines(&mut order, &sent, now);
+    }
+    indicate(&mut order, &indicators, Some(&sent), now);
+    for line in message.lines.iter().flatten() {
+        if let Some(history) = &line.delivery_history {
+            record_deliveries(&mut order, &line.position, history, true, now);
+        }
+    }
+    finish(&mut order, now);
+    order
+}
+
+/// A single-delivery order (`POST /api-connector/order/single-delivery`)
+/// as the order with delivery schedules it stands for (api/delivery-schedule.md):
+/// each line's `scheduledDelivery` becomes a delivery line whose `position`
+/// is the sent line's; a line with an `originalPosition` adds its delivery
+/// to the schedule of the line with that position (Tradecloud "merges
+/// their `scheduledDelivery` ... into the delivery schedule of the line with
+/// the matching position number"). `actualDelivery` is not kept.
+pub(crate) fn single_delivery_message(
+    message: &connector::SendSingleDeliveryOrderByBuyer,
+) -> connector::SendOrderByBuyer {
+    let mut lines: Vec<connector::OrderLineByBuyer> = Vec::new();
+    for sent in message.lines.iter().flatten() {
+        let target = sent
+            .original_position
+            .clone()
+            .unwrap_or_else(|| sent.position.clone());
+        let delivery = sent.scheduled_delivery.as_ref().map(|d| {
+            let mut delivery: DeliveryScheduleLine = convert(d, &[]);
+            delivery.position = Some(sent.position.clone());
+            delivery
+        });
+        if let Some(line) = lines.iter_mut().find(|l| l.position == target) {
+            line.delivery_schedule
+                .get_or_insert_with(Vec::new)
+                .extend(delivery);
+            continue;
+        }
+        let mut line: connector::OrderLineByBuyer = convert(
+            sent,
+            &["scheduledDelivery", "actualDelivery", "originalPosition"],
+        );
+        line.position = target;
+        line.delivery_schedule = Some(delivery.into_iter().collect());
+        lines.push(line);
+    }
+    connector::SendOrderByBuyer {
+        erp_issue_date_time: message.erp_issue_date_time.clone(),
+        erp_issued_by: message.erp_issued_by.clone(),
+        erp_last_change_date_time: message.erp_last_change_date_time.clone(),
+        erp_last_changed_by: message.erp_last_changed_by.clone(),
+        lines: Some(lines),
+        order: message.order.clone(),
+        extra: Default::default(),
+    }
+}
+
+// ----- indicators -----------------------------------------------------------
+
+/// The buyer's indicators (`POST /api-connector/order/indicators`, and the
+/// indicators of a sent order; order/buyer/issue/indicators.md, cancel.md,
+/// complete.md, receive-goods.md): order level indicators apply to every
+/// line of the order, line indicators (matched on `position`) take
+/// precedence.
+///
+/// * `completed`: `Issued`, `InProgress`, `Rejected` and `Confirmed` lines
+///   become `Completed` (completing has precedence over cancelling on the
+///   same level; a line's `completed` or `cancelled` overrules both of the
+///   order's);
+/// * `cancelled`: the same lines become `Cancelled` (logistics status
+///   `Cancelled` too);
+/// * `confirmed`: an `Issued` line becomes `Confirmed` with its requested
+///   values;
+/// * `requestReconfirmation`: a `Confirmed` line becomes `InProgress`
+///   (`OpenBuyerReconfirmationRequest`);
+/// * `shipped`: logistics status `Open`, `Produced`, `ReadyToShip` →
+///   `Shipped`; `delivered`: those and `Shipped` → `Delivered`.
+///
+/// Returns whether a line changed (the order is then stamped).
+pub(crate) fn apply_indicators(
+    order: &mut Order,
+    message: &connector::SendOrderIndicatorsByBuyer,
+    now: &DateTime,
+) -> bool {
+    indicate(order, message, None, now)
+}
+
+/// The order actions `POST /order/{orderId}/complete` and `/deliver`:
+/// the lines at `positions` get `indicators` as if the buyer had sent them
+/// with [`apply_indicators`].
+pub(crate) fn indicate_lines(
+    order: &mut Order,
+    positions: &[String],
+    indicators: &crate::api::common::types::BuyerLineIndicators,
+    now: &DateTime,
+) -> bool {
+    let message = connector::SendOrderIndicatorsByBuyer {
+        lines: Some(
+            positions
+                .iter()
+                .map(|position| connector::OrderIndicatorsLineByBuyer {
+                    indicators: Some(indicators.clone()),
+                    position: position.clone(),
+                    extra: Default::default(),
+                })
+                .collect(),
+        ),
+        order: connector::OrderIndicatorsOrderByBuyer::default(),
+        extra: Default::default(),
+    };
+    apply_indicators(order, &message, now)
+}
+
+/// [`apply_indicators`]; with `only`, the order level indicators apply
+/// only to the lines at those positions (an order sent with indicators:
+/// "ONLY the lines provided in this order message", receive-goods.md).
+fn indicate(
+    order: &mut Order,
+    message: &connector::SendOrderIndicatorsByBuyer,
+    only: Option<&[String]>,
+    now: &DateTime,
+) -> bool {
+    use LineLogisticsStatus as L;
+    use LineProcessStatus as P;
+    let mut changed = false;
+    for line in &mut order.lines {
+        let in_scope = only.is_none_or(|positions| {
+            line_position(line).is_some_and(|p| positions.iter().any(|s| s == p))
+        });
+        let header = message.order.indicators.as_ref().filter(|_| in_scope);
+        let sent = line_position(line).and_then(|position| {
+            message
+                .lines
+                .iter()
+                .flatten()
+                .find(|l| l.position == position)
+                .and_then(|l| l.indicators.as_ref())
+        });
+        let flag = |line_value: Option<Option<bool>>, header_value: Option<Option<bool>>| {
+            line_value
+                .flatten()
+                .or(header_value.flatten())
+                .unwrap_or(false)
+        };
+        // Completing and cancelling are judged on one level: the line's
+        // when it sets either, else the order's.
+        let line_decides = sent.is_some_and(|i| i.completed.is_some() || i.cancelled.is_some());
+        let (completed, cancelled) = if line_decides {
+            (
+                sent.and_then(|i| i.completed).unwrap_or(false),
+                sent.and_then(|i| i.cancelled).unwrap_or(false),
+            )
+        } else {
+            (
+                header.and_then(|i| i.completed).unwrap_or(false),
+                header.and_then(|i| i.cancelled).unwrap_or(false),
+            )
+        };
+        let confirmed_by_buyer = flag(sent.map(|i| i.confirmed), header.map(|i| i.confirmed));
+        let reconfirm = flag(
+            sent.map(|i| i.request_reconfirmation),
+            header.map(|i| i.request_reconfirmation),
+        );
+        let shipped = flag(sent.map(|i| i.shipped), header.map(|i| i.shipped));
+        let delivered = flag(sent.map(|i| i.delivered), header.map(|i| i.delivered));
+        let process = process_status(line).cloned();
+        let open_line = matches!(
+            process,
+            Some(P::Issued | P::InProgress | P::Rejected | P::Confirmed)
+        );
+        let mut line_changed = false;
+        if completed && open_line {
+            close_all(line, RequestStatus::Closed);
+            set_status(line, P::Completed, None);
+            line_changed = true;
+        } else if cancelled && open_line {
+            close_all(line, RequestStatus::Closed);
+            set_status(line, P::Cancelled, None);
+            if let Some(status) = line.status.as_mut() {
+                status.logistics_status = Some(L::Cancelled);
+            }
+            line_changed = true;
+        } else if confirmed_by_buyer && process == Some(P::Issued) {
+            let agreed = requested(line);
+            confirm(line, agreed);
+            line_changed = true;
+        } else if reconfirm && process == Some(P::Confirmed) {
+            set_status(
+                line,
+                P::InProgress,
+                Some(LineInProgressStatus::OpenBuyerReconfirmationRequest),
+            );
+            line_changed = true;
+        }
+        let logistics = line
+            .status
+            .as_ref()
+            .and_then(|s| s.logistics_status.clone())
+            .unwrap_or(L::Open);
+        let next = if delivered
+            && matches!(
+                logistics,
+                L::Open | L::Produced | L::ReadyToShip | L::Shipped
+            ) {
+            Some(L::Delivered)
+        } else if shipped && matches!(logistics, L::Open | L::Produced | L::ReadyToShip) {
+            Some(L::Shipped)
+        } else {
+            None
+        };
+        if let Some(next) = next {
+            line.status
+                .get_or_insert_with(LineStatus::default)
+                .logistics_status = Some(next);
+            line_changed = true;
+        }
+        if line_changed {
+            refresh_line(line, now);
+            changed = true;
+        }
+    }
+    if changed {
+        finish(order, now);
+    }
+    changed
+}
+
+/// Goods receipts (order/buyer/receive-goods.md): `POST
+/// /api-connector/order/deliveries` appends the deliveries to the line's
+/// `buyerLine.deliveryHistory`, `/order/deliveryHistory` (and a sent order's
+/// `deliveryHistory`) replaces it. Lines are matched on `position`.
+/// Returns whether the order changed.
+pub(crate) fn receive_goods<'m>(
+    order: &mut Order,
+    lines: impl IntoIterator<Item = (&'m str, &'m [DeliveryHistoryLine])>,
+    replace: bool,
+    now: &DateTime,
+) -> bool {
+    let mut changed = false;
+    for (position, deliveries) in lines {
+        changed |= record_deliveries(order, position, deliveries, replace, now);
+    }
+    if changed {
+        finish(order, now);
+    }
+    changed
+}
+
+/// One line's goods receipt: the history appended or replaced; when the
+/// delivered quantity reaches the quantity of the line's current delivery
+/// schedule, an `Open`, `Produced`, `ReadyToShip` or `Shipped` line becomes
+/// `Delivered`.
+fn record_deliveries(
+    order: &mut Order,
+    position: &str,
+    deliveries: &[DeliveryHistoryLine],
+    replace: bool,
+    now: &DateTime,
+) -> bool {
+    use LineLogisticsStatus as L;
+    let Some(line) = order
+        .lines
+        .iter_mut()
+        .find(|l| line_position(l) == Some(position))
+    else {
+        return false;
+    };
+    let buyer = line.buyer_line.get_or_insert_with(BuyerLine::default);
+    if replace {
+        buyer.delivery_history = deliveries.to_vec();
+    } else {
+        buyer.delivery_history.extend(deliveries.iter().cloned());
+    }
+    let delivered = total(buyer.delivery_history.iter().map(|d| d.quantity.as_ref()));
+    let planned = total(line.delivery_schedule.iter().map(|d| d.quantity.as_ref()));
+    if let (Some(delivered), Some(planned)) = (delivered, planned) {
+        let status = line.status.get_or_insert_with(LineStatus::default);
+        let logistics = status.logistics_status.clone().unwrap_or(L::Open);
+        if delivered >= planned
+            && matches!(
+                logistics,
+                L::Open | L::Produced | L::ReadyToShip | L::Shipped
+            )
+        {
+            status.logistics_status = Some(L::Delivered);
+        }
+    }
+    refresh_line(line, now);
+    true
+}
+
+/// The sum of some quantities (`None` when there are none or a sum does
+/// not fit).
+fn total<'q>(
+    quantities: impl Iterator<Item = Option<&'q crate::types::Decimal>>,
+) -> Option<crate::types::Decimal> {
+    quantities
+        .flatten()
+        .try_fold(None::<crate::types::Decimal>, |sum, q| match sum {
+            None => Some(Some(q.clone())),
+            Some(s) => s.checked_add(q).map(Some),
+        })
+        .flatten()
+}
+
+/// `cancelLineWhenMissing` on a sent order (order/buyer/cancel.md): the
+/// order's `Issued`, `InProgress`, `Rejected` and `Confirmed` lines whose
+/// position the message does not contain become `Cancelled`.
+fn cancel_missing_lines(order: &mut Order, sent: &[String], now: &DateTime) {
+    for line in &mut order.lines {
+        let missing = line_position(line).is_none_or(|p| !sent.iter().any(|s| s == p));
+        let open_line = matches!(
+            process_status(line),
+            Some(
+                LineProcessStatus::Issued
+                    | LineProcessStatus::InProgress
+                    | LineProcessStatus::Rejected
+                    | LineProcessStatus::Confirmed
+            )
+        );
+        if missing && open_line {
+            close_all(line, RequestStatus::Closed);
+            set_status(line, LineProcessStatus::Cancelled, None);
+            if let Some(status) = line.status.as_mut() {
+                status.logistics_status = Some(LineLogisticsStatus::Cancelled);
+            }
+            refresh_line(line, now);
+        }
+    }
+}
+
+/// `autoConfirm` on the order (order/buyer/issue/indicators.md): a
+/// supplier proposal or reopen request is approved at once.
+fn auto_confirms(order: &Order) -> bool {
+    order
+        .buyer_order
+        .as_ref()
+        .and_then(|b| b.indicators.as_ref())
+        .and_then(|i| i.auto_confirm)
+        .unwrap_or(false)
+}
+
+// ----- the supplier responds -------------------------------------------------
+
+/// What one response line says.
+enum Answer {
+    Accept,
+    Reject,
+    Values(Box<Terms>),
+}
+
+/// A supplier's order response (`POST /api-connector/order-response`;
+/// order/supplier/send-order-response/README.md). Lines are matched on
+/// `purchaseOrderLinePosition`; a position the order does not have is
+/// skipped. Per the line's current process status:
+///
+/// * `Issued`: `accepted` → `Confirmed` (the requested values become the
+///   confirmed ones); `rejected` → `Rejected`; responded values that agree
+///   with the requested ones → `Confirmed`; other values → `InProgress`
+///   with an open supplier proposal (`OpenSupplierProposal`).
+/// * `InProgress`: the same, and responded values that agree with the
+///   **confirmed** ones while a supplier reopen request is open revert the
+///   reopen (`Confirmed`); other values replace the open proposal (or the
+///   open reopen request).
+/// * `Confirmed`: values that differ from the confirmed ones → `InProgress`
+///   with an open supplier reopen request (`OpenSupplierReopenRequest`);
+///   otherwise it stays `Confirmed` (also for `accepted`; `rejected` is
+///   ignored).
+/// * `Rejected`, `Completed`, `Cancelled`: the process status does not
+///   change.
+///
+/// Returns whether the order changed.
+pub(crate) fn respond(
+    order: &mut Order,
+    message: &connector::SendOrderResponseBySupplier,
+    now: &DateTime,
+) -> bool {
+    let header = message.order.indicators.as_ref();
+    let auto_confirm = auto_confirms(order);
+    let mut changed = false;
+    for sent in &message.lines {
+        let Some(line) = order
+            .lines
+            .iter_mut()
+            .find(|l| line_position(l) == Some(sent.purchase_order_line_position.as_str()))
+        else {
+            continue;
+        };
+        let line_indicators = sent.indicators.as_ref();
+        let accepted = line_indicators
+            .and_then(|i| i.accepted)
+            .or(line_indicators.and_then(|i| i.rejected).map(|_| false))
+            .unwrap_or(false);
+        let rejected = line_indicators
+            .and_then(|i| i.rejected)
+            .or(line_indicators.and_then(|i| i.accepted).map(|_| false))
+            .unwrap_or(false);
+        let (accepted, rejected) =
+            if line_indicators.is_some_and(|i| i.accepted.is_some() || i.rejected.is_some()) {
+                (accepted, rejected)
+            } else {
+                (
+                    header.and_then(|h| h.accepted).unwrap_or(false),
+                    header.and_then(|h| h.rejected).unwrap_or(false),
+                )
+            };
+        let answer = if accepted {
+            Answer::Accept
+        } else if rejected {
+            Answer::Reject
+        } else {
+            let requested = requested(line);
+            let mut prices = sent.prices.clone();
+            if let (Some(prices), Some(buyer)) = (prices.as_mut(), requested.prices.as_ref()) {
+                // "Copied from buyer if empty".
+                if prices.price_unit_of_measure_iso.is_none() {
+                    prices.price_unit_of_measure_iso = buyer.price_unit_of_measure_iso.clone();
+                }
+                if prices.price_unit_quantity.is_none() {
+                    prices.price_unit_quantity = buyer.price_unit_quantity.clone();
+                }
+            }
+            Answer::Values(Box::new(Terms {
+                schedule: sent.delivery_schedule.clone().unwrap_or_default(),
+                prices,
+            }))
+        };
+        // The supplier's part of the line, keeping its requests.
+        let mut supplier_line: SupplierLine =
+            convert(sent, &["deliverySchedule", "prices", "chargeLines"]);
+        supplier_line.requests = line.supplier_line.as_ref().and_then(|s| s.requests.clone());
+        line.supplier_line = Some(supplier_line);
+        transition(line, answer, sent.reason.clone());
+        if auto_confirm {
+            approve_open_supplier_request(line);
+        }
+        refresh_line(line, now);
+        changed = true;
+    }
+    if changed {
+        let supplier_order = order
+            .supplier_order
+            .get_or_insert_with(SupplierOrder::default);
+        let sent = &message.order;
+        if sent.description.is_some() {
+            supplier_order.description = sent.description.clone();
+        }
+        if sent.contact.is_some() {
+            supplier_order.contact = sent.contact.clone();
+        }
+        if let Some(notes) = &sent.notes {
+            supplier_order.notes = notes.clone();
+        }
+        if let Some(properties) = &sent.properties {
+            supplier_order.properties = properties.clone();
+        }
+        supplier_order.erp_responded_by = message.erp_responded_by.clone();
+        supplier_order.erp_response_date_time = message.erp_response_date_time.clone();
+        finish(order, now);
+    }
+    changed
+}
+
+/// One line's transition for a supplier's answer (see [`respond`]).
+fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
+    use LineProcessStatus as P;
+    let status = process_status(line).cloned().unwrap_or(P::Issued);
+    // What the response leaves out (no delivery schedule, no prices) stays
+    // as it is: the confirmed values of a confirmed line, else the
+    // requested ones.
+    let answer = match answer {
+        Answer::Values(mut values) => {
+            let base = match status {
+                P::Confirmed => confirmed(line).unwrap_or_else(|| requested(line)),
+                _ => requested(line),
+            };
+            if values.schedule.is_empty() {
+                values.schedule = base.schedule;
+            }
+            if values.prices.is_none() {
+                values.prices = base.prices;
+            }
+            Answer::Values(values)
+        }
+        other => other,
+    };
+    match (status, answer) {
+        (P::Issued | P::InProgress, Answer::Accept) => {
+            let agreed = requested(line);
+            confirm(line, agreed);
+        }
+        (P::Issued | P::InProgress, Answer::Reject) => {
+            close_all(line, RequestStatus::Closed);
+            set_status(line, P::Rejected, None);
+        }
+        (P::Issued | P::InProgress, Answer::Values(values)) => {
+            let reopen_open = is_open(
+                line.supplier_line
+                    .as_ref()
+                    .and_then(|s| s.requests.as_ref())
+                    .and_then(|r| r.reopen_request.as_ref()),
+            );
+            if values.agrees_with(&requested(line)) && !reopen_open {
+                let agreed = requested(line);
+                confirm(line, agreed);
+            } else if reopen_open {
+                if confirmed(line).is_some_and(|c| values.agrees_with(&c)) {
+                    close(
+                        &mut supplier_requests(line).reopen_request,
+                        RequestStatus::Closed,
+                    );
+                    set_status(line, P::Confirmed, None);
+                } else {
+                    supplier_requests(line).reopen_request = Some(values.request(reason));
+                }
+            } else {
+                supplier_requests(line).proposal = Some(values.request(reason));
+                set_status(
+                    line,
+                    P::InProgress,
+                    Some(LineInProgressStatus::OpenSupplierProposal),
+                );
+            }
+        }
+        (P::Confirmed, Answer::Values(values))
+            if !confirmed(line).is_some_and(|c| values.agrees_with(&c)) =>
+        {
+            supplier_requests(line).reopen_request = Some(values.request(reason));
+            set_status(
+                line,
+                P::InProgress,
+                Some(LineInProgressStatus::OpenSupplierReopenRequest),
+            );
+        }
+        _ => {}
+    }
+}
+
+/// Confirm a line with `agreed` as the confirmed values; open requests are
+/// closed.
+fn confirm(line: &mut OrderLine, agreed: Terms) {
+    close_all(line, RequestStatus::Closed);
+    let confirmed = line
+        .confirmed_line
+        .get_or_insert_with(ConfirmedLine::default);
+    confirmed.delivery_schedule = agreed.schedule;
+    confirmed.prices = agreed.prices;
+    set_status(line, LineProcessStatus::Confirmed, None);
+}
+
+// ----- the buyer answers requests ------------------------------------------------
+
+/// The buyer approves the open supplier requests of the lines at
+/// `positions` (`POST /order/{orderId}/requests/buyer/approve`): an open
+/// proposal or supplier reopen request becomes `Approved` and its values
+/// the confirmed ones (`Confirmed`). Lines without an open supplier request
+/// do not change. Returns whether the order changed.
+pub(crate) fn approve_requests(order: &mut Order, positions: &[String], now: &DateTime) -> bool {
+    answer_requests(order, positions, now, approve_open_supplier_request)
+}
+
+/// Approve a line's open supplier proposal or reopen request: its values
+/// become the confirmed ones. `None` when none is open.
+fn approve_open_supplier_request(line: &mut OrderLine) -> Option<()> {
+    let requests = line.supplier_line.as_mut()?.requests.as_mut()?;
+    let open = if is_open(requests.proposal.as_ref()) {
+        &mut requests.proposal
+    } else if is_open(requests.reopen_request.as_ref()) {
+        &mut requests.reopen_request
+    } else {
+        return None;
+    };
+    let agreed = Terms::of_request(open.as_ref()?);
+    close(open, RequestStatus::Approved);
+    confirm(line, agreed);
+    Some(())
+}
+
+/// The buyer rejects the open supplier requests of the lines at
+/// `positions` (`POST /order/{orderId}/requests/buyer/reject`): an open proposal
+/// becomes `Rejected` and the line stays `InProgress`
+/// (`RejectedSupplierProposal`); a rejected supplier reopen request leaves
+/// the line `Confirmed` with its confirmed values. Returns whether the
+/// order changed.
+pub(crate) fn reject_requests(order: &mut Order, positions: &[String], now: &DateTime) -> bool {
+    answer_requests(order, positions, now, |line| {
+        let requests = line.supplier_line.as_mut()?.requests.as_mut()?;
+        if is_open(requests.proposal.as_ref()) {
+            close(&mut requests.proposal, RequestStatus::Rejected);
+            set_status(
+                line,
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::RejectedSupplierProposal),
+            );
+            Some(())
+        } else if is_open(requests.reopen_request.as_ref()) {
+            close(&mut requests.reopen_request, RequestStatus::Rejected);
+            set_status(line, LineProcessStatus::Confirmed, None);
+            Some(())
+        } else {
+            None
+        }
+    })
+}
+
+fn answer_requests(
+    order: &mut Order,
+    positions: &[String],
+    now: &DateTime,
+    mut answer: impl FnMut(&mut OrderLine) -> Option<()>,
+) -> bool {
+    let mut changed = false;
+    for line in &mut order.lines {
+        if !line_position(line).is_some_and(|p| positions.iter().any(|wanted| wanted == p)) {
+            continue;
+        }
+        if answer(line).is_some() {
+            refresh_line(line, now);
+            changed = true;
+        }
+    }
+    if changed {
+        finish(order, now);
+    }
+    changed
+}
+
+// ----- the single-delivery view ----------------------------------------------------
+
+/// The same order seen with a single delivery per line (the single-delivery
+/// view and its poll): `statusLine.scheduledDelivery[InclRequests]` is the
+/// first delivery line of `deliverySchedule[IncludingRequests]` with the
+/// sum of the quantities of all of them; `statusLine.prices[InclRequests]`
+/// are the line's prices.
+pub(crate) fn single_delivery_view(order: &Order) -> SingleDeliveryOrder {
+    let mut view: SingleDeliveryOrder = convert(order, &["lines"]);
+    view.lines = order
+        .lines
+        .iter()
+        .map(|line| {
+            let mut single: SingleDeliveryOrderLine = convert(
+                line,
+                &[
+                    "deliverySchedule",
+                    "deliveryScheduleIncludingRequests",
+                    "prices",
+                    "pricesIncludingRequests",
+                ],
+            );
+            single.status_line = Some(StatusLine {
+                prices: line.prices.clone(),
+                prices_incl_requests: line.prices_including_requests.clone(),
+                scheduled_delivery: single_delivery(&line.delivery_schedule),
+                scheduled_delivery_incl_requests: single_delivery(
+                    &line.delivery_schedule_including_requests,
+                ),
+                extra: Default::default(),
+            });
+            single
+        })
+        .collect();
+    view
+}
+
+fn single_delivery(schedule: &[CurrentDeliveryScheduleLine]) -> Option<CurrentScheduledDelivery> {
+    let first = schedule.first()?;
+    let mut delivery: CurrentScheduledDelivery = convert(first, &["position"]);
+    let total = schedule
+        .iter()
+        .try_fold(None::<crate::types::Decimal>, |sum, line| {
+            match (&sum, &line.quantity) {
+                (_, None) => Some(sum),
+                (None, Some(q)) => Some(Some(q.clone())),
+                (Some(s), Some(q)) => s.checked_add(q).map(Some),
+            }
+        });
+    if let Some(total) = total.flatten() {
+        delivery.quantity = Some(total);
+    }
+    Some(delivery)
+}
+
+// ----- the supplier's despatch advice ---------------------------------------------
+
+/// A supplier's new or updated despatch advice (`POST
+/// /api-connector/shipment/despatch-advice`;
+/// shipment/supplier/send-despatch-advice.md): `existing` is the stored
+/// shipment of the same `despatchAdviceNumber`, if any (its id is kept); the
+/// result replaces it with the sent header, locations and lines (the
+/// process status `Issued`), `meta.lastUpdatedAt` and every line's
+/// `meta.lastUpdatedAt` set to `now`.
+pub(crate) fn despatch_advice(
+    existing: Option<Shipment>,
+    message: &connector::SendDespatchAdviceBySupplier,
+    parties: Parties<'_>,
+    now: &DateTime,
+) -> Shipment {
+    let header = &message.header;
+    let sent = header.shipment.as_ref();
+    let id = existing
+        .as_ref()
+        .and_then(|s| s.id.clone())
+        .unwrap_or_else(new_id);
+    let supplier_shipment = SupplierShipment {
+        buyer_account_number: Some(header.buyer_account_number.clone()),
+        company_id: Some(parties.supplier.company_id.clone()),
+        shipment_number: sent.and_then(|s| s.shipment_number.clone()),
+        ..SupplierShipment::default()
+    };
+    let locations = sent.map(|s| {
+        let mut locations = serde_json::Map::new();
+        if let Some(departure) = &s.departure {
+            locations.insert(
+                "departure".into(),
+                serde_json::to_value(departure).unwrap_or_default(),
+            );
+        }
+        let destinations: Vec<_> = s
+            .destinations
+            .iter()
+            .flatten()
+            .chain(s.destination.iter())
+            .filter_map(|d| serde_json::to_value(d).ok())
+            .collect();
+        if !destinations.is_empty() {
+            locations.insert(
+                "destinations".into(),
+                serde_json::Value::Array(destinations),
+            );
+        }
+        serde_json::from_value(serde_json::Value::Object(locations)).unwrap_or_default()
+    });
+    let lines = message
+        .lines
+        .iter()
+        .flatten()
+        .map(|line| ShipmentLine {
+            delivery_schedule_position: line.delivery_schedule_position.clone(),
+            item: line.item.clone(),
+            meta: Some(ShipmentLineMeta {
+                last_changed_at: Some(now.clone()),
+                last_updated_at: Some(now.clone()),
+                extra: Default::default(),
+            }),
+            purchase_order_line_position: line.purchase_order_line_position.clone(),
+            purchase_order_number: line.purchase_order_number.clone(),
+            supplier_line: Some(crate::api::common::types::SupplierShipmentLine {
+                backorder_date: line.backorder_date.clone(),
+                backorder_quantity: line.backorder_quantity.clone(),
+                despatch_advice_line_position: Some(line.despatch_advice_line_position.clone()),
+                despatch_advice_number: Some(header.despatch_advice_number.clone()),
+                despatch_quantity: line.despatch_quantity.clone(),
+                extra: Default::default(),
+            }),
+            extra: Default::default(),
+        })
+        .collect();
+    Shipment {
+        id: Some(id),
+        buyer_shipment: Some(BuyerShipment {
+            company_id: Some(parties.buyer.company_id.clone()),
+            supplier_account_number: Some(parties.buyer.partner_account_number.clone()),
+            ..BuyerShipment::default()
+        }),
+        supplier_shipment: Some(supplier_shipment),
+        identifiers: sent.and_then(|s| s.identifiers.clone()),
+        transport_mode: sent.and_then(|s| s.transport_mode.clone()),
+        locations,
+        lines,
+        meta: Some(ShipmentMeta {
+            despatch_advice_erp_issue_date_time: message.erp_issue_date_time.clone(),
+            last_changed_at: Some(now.clone()),
+            last_updated_at: Some(now.clone()),
+            ..ShipmentMeta::default()
+        }),
+        status: Some(ShipmentStatus {
+            process_status: Some(ShipmentProcessStatus::Issued),
+            ..ShipmentStatus::default()
+        }),
+        ..Shipment::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::order::types::ApproveRequestsAsBuyer;
+
+    fn parties() -> (MockCompany, MockCompany) {
+        (
+            MockCompany::default_buyer(),
+            MockCompany::default_supplier(),
+        )
+    }
+
+    fn at(second: u32) -> DateTime {
+        DateTime::try_from(format!("2026-01-01T00:00:{second:02}.000Z").as_str())
+            .unwrap_or_else(|e| panic!("a date-time: {e}"))
+    }
+
+    fn from_json<T: DeserializeOwned>(value: serde_json::Value) -> T {
+        serde_json::from_value(value).unwrap_or_else(|e| panic!("decodes: {e}"))
+    }
+
+    /// An order of two lines: 0001 (10 on 2026-03-01 at 5 EUR), 0002 (4 on
+    /// 2026-03-08 at 7 EUR).
+    fn order_message() -> connector::SendOrderByBuyer {
+        from_json(serde_json::json!({
+            "order": {"supplierAccountNumber": "SUPPLIER12345", "purchaseOrderNumber": "PO-1"},
+            "lines": [
+                {"position": "0001", "item": {"number": "A"},
+                 "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 10}],
+                 "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 5, "currencyIso": "EUR"}},
+                            "priceUnitQuantity": 1}},
+                {"position": "0002", "item": {"number": "B"},
+                 "deliverySchedule": [{"position": "1", "date": "2026-03-08", "quantity": 4}],
+                 "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 7, "currencyIso": "EUR"}},
+                            "priceUnitQuantity": 1}}
+            ]
+        }))
+    }
+
+    fn issued() -> Order {
+        let (buyer, supplier) = parties();
+        issue_order(
+            None,
+            &order_message(),
+            Parties {
+                buyer: &buyer,
+                supplier: &supplier,
+            },
+            &at(1),
+        )
+    }
+
+    fn response(lines: serde_json::Value) -> connector::SendOrderResponseBySupplier {
+        from_json(serde_json::json!({
+            "order": {"buyerAccountNumber": "BUYER340760", "purchaseOrderNumber": "PO-1"},
+            "lines": lines
+        }))
+    }
+
+    fn status(order: &Order, position: &str) -> (LineProcessStatus, Option<LineInProgressStatus>) {
+        let line = order
+            .lines
+            .iter()
+            .find(|l| line_position(l) == Some(position))
+            .unwrap_or_else(|| panic!("line {position}"));
+        let status = line.status.clone().unwrap_or_default();
+        (
+            status
+                .process_status
+                .unwrap_or(LineProcessStatus::Unknown("none".into())),
+            status.in_progress_status,
+        )
+    }
+
+    fn line<'o>(order: &'o Order, position: &str) -> &'o OrderLine {
+        order
+            .lines
+            .iter()
+            .find(|l| line_position(l) == Some(position))
+            .unwrap_or_else(|| panic!("line {position}"))
+    }
+
+    fn order_process(order: &Order) -> Option<OrderProcessStatus> {
+        order.status.as_ref()?.process_status.clone()
+    }
+
+    #[test]
+    fn a_new_order_is_issued_and_open_and_owned_by_both_companies() {
+        let order = issued();
+        let (buyer, supplier) = parties();
+        assert!(order.id.is_some());
+        assert!(is_buyer_order(&order, &buyer, "PO-1"));
+        assert!(is_supplier_order(&order, &supplier, "BUYER340760", "PO-1"));
+        assert!(!is_supplier_order(&order, &supplier, "OTHER", "PO-1"));
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Issued, None));
+        assert_eq!(order_process(&order), Some(OrderProcessStatus::Issued));
+        let status = order.status.clone().unwrap_or_default();
+        assert_eq!(status.logistics_status, Some(OrderLogisticsStatus::Open));
+        let first = line(&order, "0001");
+        assert_eq!(first.delivery_schedule.len(), 1);
+        assert_eq!(
+            first.delivery_schedule,
+            first.delivery_schedule_including_requests
+        );
+        assert_eq!(first.prices, first.prices_including_requests);
+        assert_eq!(first.last_updated_at, Some(at(1)));
+        assert_eq!(order.last_updated_at, Some(at(1)));
+        assert_eq!(order.last_changed_at, Some(at(1)));
+        assert_eq!(order.version, Some(1));
+    }
+
+    #[test]
+    fn matching_values_confirm_and_different_values_propose() {
+        let mut order = issued();
+        let changed = respond(
+            &mut order,
+            &response(serde_json::json!([
+                {"purchaseOrderLinePosition": "0001",
+                 "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 10.0}],
+                 "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 5.00, "currencyIso": "EUR"}}}},
+                {"purchaseOrderLinePosition": "0002", "reason": "later",
+                 "deliverySchedule": [{"position": "1", "date": "2026-03-15", "quantity": 4}]},
+                {"purchaseOrderLinePosition": "0099", "indicators": {"accepted": true}}
+            ])),
+            &at(2),
+        );
+        assert!(changed);
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Confirmed, None));
+        assert_eq!(
+            status(&order, "0002"),
+            (
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::OpenSupplierProposal)
+            )
+        );
+        assert_eq!(order_process(&order), Some(OrderProcessStatus::InProgress));
+        let proposed = line(&order, "0002");
+        // The current schedule is still the requested one; including
+        // requests shows the proposal.
+        assert_eq!(
+            proposed.delivery_schedule[0]
+                .date
+                .as_ref()
+                .map(|d| d.to_string())
+                .as_deref(),
+            Some("2026-03-08")
+        );
+        assert_eq!(
+            proposed.delivery_schedule_including_requests[0]
+                .date
+                .as_ref()
+                .map(|d| d.to_string())
+                .as_deref(),
+            Some("2026-03-15")
+        );
+        let proposal = proposed
+            .supplier_line
+            .as_ref()
+            .and_then(|s| s.requests.as_ref())
+            .and_then(|r| r.proposal.as_ref())
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(proposal.status, Some(RequestStatus::Open));
+        assert_eq!(proposal.reason.as_deref(), Some("later"));
+        assert_eq!(proposed.last_updated_at, Some(at(2)));
+        assert_eq!(order.last_updated_at, Some(at(2)));
+
+        // The buyer approves: confirmed with the proposed values.
+        let approval = ApproveRequestsAsBuyer {
+            line_positions: vec!["0002".into()],
+            ..Default::default()
+        };
+        assert!(approve_requests(
+            &mut order,
+            &approval.line_positions,
+            &at(3)
+        ));
+        assert_eq!(status(&order, "0002"), (LineProcessStatus::Confirmed, None));
+        assert_eq!(order_process(&order), Some(OrderProcessStatus::Confirmed));
+        let approved = line(&order, "0002");
+        assert_eq!(
+            approved.delivery_schedule[0]
+                .date
+                .as_ref()
+                .map(|d| d.to_string())
+                .as_deref(),
+            Some("2026-03-15")
+        );
+        assert_eq!(
+            approved.delivery_schedule,
+            approved.delivery_schedule_including_requests
+        );
+        // The proposal left out prices: the confirmed prices are none of it.
+        let request = approved
+            .supplier_line
+            .as_ref()
+            .and_then(|s| s.requests.as_ref())
+            .and_then(|r| r.proposal.as_ref())
+            .and_then(|p| p.status.clone());
+        assert_eq!(request, Some(RequestStatus::Approved));
+        // Nothing more to approve.
+        assert!(!approve_requests(
+            &mut order,
+            &approval.line_positions,
+            &at(4)
+        ));
+    }
+
+    #[test]
+    fn indicators_accept_and_reject_with_line_over_header() {
+        let mut order = issued();
+        let mut message = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001"},
+            {"purchaseOrderLinePosition": "0002", "indicators": {"rejected": true}}
+        ]));
+        message.order.indicators = Some(crate::api::common::types::SupplierOrderIndicators {
+            accepted: Some(true),
+            ..Default::default()
+        });
+        assert!(respond(&mut order, &message, &at(2)));
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Confirmed, None));
+        assert_eq!(status(&order, "0002"), (LineProcessStatus::Rejected, None));
+        // Confirmed and rejected lines: the order counts as confirmed.
+        assert_eq!(order_process(&order), Some(OrderProcessStatus::Confirmed));
+        // The confirmed line holds the requested values.
+        let confirmed_line = line(&order, "0001");
+        assert_eq!(
+            confirmed_line
+                .confirmed_line
+                .as_ref()
+                .map(|c| c.delivery_schedule.clone()),
+            confirmed_line
+                .buyer_line
+                .as_ref()
+                .map(|b| b.delivery_schedule.clone())
+        );
+    }
+
+    #[test]
+    fn a_confirmed_line_reopens_on_other_values_and_reverts_on_the_confirmed_ones() {
+        let mut order = issued();
+        let accept = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}
+        ]));
+        assert!(respond(&mut order, &accept, &at(2)));
+        let other = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001",
+             "deliverySchedule": [{"date": "2026-04-01", "quantity": 10}]}
+        ]));
+        assert!(respond(&mut order, &other, &at(3)));
+        assert_eq!(
+            status(&order, "0001"),
+            (
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::OpenSupplierReopenRequest)
+            )
+        );
+        // The same values as confirmed: the reopen request is reverted.
+        let same = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001",
+             "deliverySchedule": [{"date": "2026-03-01", "quantity": 10}]}
+        ]));
+        assert!(respond(&mut order, &same, &at(4)));
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Confirmed, None));
+    }
+
+    #[test]
+    fn a_rejected_proposal_keeps_the_line_in_progress() {
+        let mut order = issued();
+        let propose = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001",
+             "deliverySchedule": [{"date": "2026-04-01", "quantity": 10}]}
+        ]));
+        assert!(respond(&mut order, &propose, &at(2)));
+        assert!(reject_requests(&mut order, &["0001".into()], &at(3)));
+        assert_eq!(
+            status(&order, "0001"),
+            (
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::RejectedSupplierProposal)
+            )
+        );
+    }
+
+    #[test]
+    fn updates_follow_the_update_rules() {
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let mut order = issued();
+        let answer = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}},
+            {"purchaseOrderLinePosition": "0002", "indicators": {"rejected": true}}
+        ]));
+        assert!(respond(&mut order, &answer, &at(2)));
+        // The buyer sends line 0001 with another date and reissues 0002.
+        let mut update = order_message();
+        if let Some(lines) = update.lines.as_mut() {
+            lines[0].delivery_schedule = Some(vec![from_json(
+                serde_json::json!({"position": "1", "date": "2026-05-01", "quantity": 10}),
+            )]);
+        }
+        let order = issue_order(Some(order), &update, parties, &at(3));
+        assert_eq!(
+            status(&order, "0001"),
+            (
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::OpenBuyerReopenRequest)
+            )
+        );
+        assert_eq!(
+            status(&order, "0002"),
+            (
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::ReissuedRejectedLine)
+            )
+        );
+        assert_eq!(order.version, Some(3));
+        // Back to the confirmed values: the reopen request is reverted.
+        let order = issue_order(Some(order), &order_message(), parties, &at(4));
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Confirmed, None));
+    }
+
+    #[test]
+    fn cancel_and_complete_by_indicators_and_final_lines_stay() {
+        let mut order = issued();
+        let message: connector::SendOrderIndicatorsByBuyer = from_json(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-1", "indicators": {"completed": true}},
+            "lines": [{"position": "0002", "indicators": {"cancelled": true}}]
+        }));
+        assert!(apply_indicators(&mut order, &message, &at(2)));
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Completed, None));
+        assert_eq!(status(&order, "0002"), (LineProcessStatus::Cancelled, None));
+        assert_eq!(order_process(&order), Some(OrderProcessStatus::Completed));
+        // Completed or cancelled: an order response changes nothing.
+        let accept = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001", "indicators": {"rejected": true}}
+        ]));
+        respond(&mut order, &accept, &at(3));
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Completed, None));
+        // And indicators again change nothing.
+        assert!(!apply_indicators(&mut order, &message, &at(4)));
+    }
+
+    #[test]
+    fn the_single_delivery_view_sums_the_schedule() {
+        let mut message = order_message();
+        if let Some(lines) = message.lines.as_mut() {
+            lines[0].delivery_schedule = Some(vec![
+                from_json(
+                    serde_json::json!({"position": "1", "date": "2026-03-01", "quantity": 10}),
+                ),
+                from_json(
+                    serde_json::json!({"position": "2", "date": "2026-03-09", "quantity": 2.5}),
+                ),
+            ]);
+        }
+        let (buyer, supplier) = parties();
+        let order = issue_order(
+            None,
+            &message,
+            Parties {
+                buyer: &buyer,
+                supplier: &supplier,
+            },
+            &at(1),
+        );
+        let view = single_delivery_view(&order);
+        assert_eq!(view.id, order.id);
+        let delivery = view.lines[0]
+            .status_line
+            .as_ref()
+            .and_then(|s| s.scheduled_delivery.clone())
+            .unwrap_or_default();
+        assert_eq!(
+            delivery.quantity.map(|q| q.to_string()).as_deref(),
+            Some("12.5")
+        );
+        assert_eq!(
+            delivery.date.map(|d| d.to_string()).as_deref(),
+            Some("2026-03-01")
+        );
+    }
+
+    #[test]
+    fn a_despatch_advice_makes_a_shipment() {
+        let (buyer, supplier) = parties();
+        let message: connector::SendDespatchAdviceBySupplier = from_json(serde_json::json!({
+            "header": {"buyerAccountNumber": "BUYER340760", "despatchAdviceNumber": "DA-1",
+                       "shipment": {"shipmentNumber": "S-1", "transportMode": "3"}},
+            "lines": [{"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-1",
+                       "purchaseOrderLinePosition": "0001", "despatchQuantity": 5}]
+        }));
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let shipment = despatch_advice(None, &message, parties, &at(5));
+        let meta = shipment.meta.clone().unwrap_or_default();
+        assert_eq!(meta.last_updated_at, Some(at(5)));
+        assert_eq!(shipment.lines.len(), 1);
+        assert_eq!(
+            shipment.lines[0]
+                .meta
+                .as_ref()
+                .and_then(|m| m.last_updated_at.clone()),
+            Some(at(5))
+        );
+        let again = despatch_advice(Some(shipment.clone()), &message, parties, &at(6));
+        assert_eq!(again.id, shipment.id);
+    }
+
+    #[test]
+    fn a_single_delivery_order_merges_split_lines() {
+        let message: connector::SendSingleDeliveryOrderByBuyer = from_json(serde_json::json!({
+            "order": {"supplierAccountNumber": "SUPPLIER12345", "purchaseOrderNumber": "PO-2"},
+            "lines": [
+                {"position": "0001", "item": {"number": "A"},
+                 "scheduledDelivery": {"date": "2026-03-01", "quantity": 6}},
+                {"position": "0002", "originalPosition": "0001", "item": {"number": "A"},
+                 "scheduledDelivery": {"date": "2026-03-20", "quantity": 4}}
+            ]
+        }));
+        let order = single_delivery_message(&message);
+        let lines = order.lines.unwrap_or_default();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].position, "0001");
+        let schedule = lines[0].delivery_schedule.clone().unwrap_or_default();
+        assert_eq!(schedule.len(), 2);
+        assert_eq!(schedule[1].position.as_deref(), Some("0002"));
+    }
+
+    #[test]
+    fn completing_wins_over_cancelling_and_missing_lines_are_cancelled() {
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let mut order = issued();
+        let both: connector::SendOrderIndicatorsByBuyer = from_json(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-1", "indicators": {"cancelled": true}},
+            "lines": [{"position": "0001", "indicators": {"completed": true}}]
+        }));
+        assert!(apply_indicators(&mut order, &both, &at(2)));
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Completed, None));
+        assert_eq!(status(&order, "0002"), (LineProcessStatus::Cancelled, None));
+
+        let mut order = issued();
+        let mut update = order_message();
+        update.order.indicators = Some(crate::api::common::types::BuyerOrderIndicators {
+            cancel_line_when_missing: Some(true),
+            ..Default::default()
+        });
+        if let Some(lines) = update.lines.as_mut() {
+            lines.truncate(1);
+        }
+        order = issue_order(Some(order), &update, parties, &at(3));
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Issued, None));
+        assert_eq!(status(&order, "0002"), (LineProcessStatus::Cancelled, None));
+        assert_eq!(order_process(&order), Some(OrderProcessStatus::Issued));
+    }
+
+    #[test]
+    fn buyer_confirmation_reconfirmation_and_logistics_indicators() {
+        let mut order = issued();
+        let message: connector::SendOrderIndicatorsByBuyer = from_json(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-1", "indicators": {"confirmed": true}},
+            "lines": [{"position": "0002", "indicators": {"shipped": true}}]
+        }));
+        assert!(apply_indicators(&mut order, &message, &at(2)));
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Confirmed, None));
+        let logistics = |order: &Order, position: &str| {
+            line(order, position)
+                .status
+                .as_ref()
+                .and_then(|s| s.logistics_status.clone())
+        };
+        assert_eq!(
+            logistics(&order, "0002"),
+            Some(LineLogisticsStatus::Shipped)
+        );
+        let reconfirm: connector::SendOrderIndicatorsByBuyer = from_json(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-1"},
+            "lines": [{"position": "0001", "indicators": {"requestReconfirmation": true, "delivered": true}}]
+        }));
+        assert!(apply_indicators(&mut order, &reconfirm, &at(3)));
+        assert_eq!(
+            status(&order, "0001"),
+            (
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::OpenBuyerReconfirmationRequest)
+            )
+        );
+        assert_eq!(
+            logistics(&order, "0001"),
+            Some(LineLogisticsStatus::Delivered)
+        );
+    }
+
+    #[test]
+    fn auto_confirm_approves_a_proposal_at_once() {
+        let (buyer, supplier) = parties();
+        let mut message = order_message();
+        message.order.indicators = Some(crate::api::common::types::BuyerOrderIndicators {
+            auto_confirm: Some(true),
+            ..Default::default()
+        });
+        let mut order = issue_order(
+            None,
+            &message,
+            Parties {
+                buyer: &buyer,
+                supplier: &supplier,
+            },
+            &at(1),
+        );
+        let propose = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001",
+             "deliverySchedule": [{"date": "2026-04-01", "quantity": 10}]}
+        ]));
+        assert!(respond(&mut order, &propose, &at(2)));
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Confirmed, None));
+        let first = line(&order, "0001");
+        assert_eq!(
+            first.delivery_schedule[0]
+                .date
+                .as_ref()
+                .map(|d| d.to_string())
+                .as_deref(),
+            Some("2026-04-01")
+        );
+    }
+
+    #[test]
+    fn goods_receipts_append_or_replace_and_deliver_the_full_quantity() {
+        let mut order = issued();
+        let six: Vec<DeliveryHistoryLine> =
+            from_json(serde_json::json!([{"position": "1", "date": "2026-03-01", "quantity": 6}]));
+        assert!(receive_goods(
+            &mut order,
+            [("0001", six.as_slice())],
+            false,
+            &at(2)
+        ));
+        let logistics = |order: &Order| {
+            line(order, "0001")
+                .status
+                .as_ref()
+                .and_then(|s| s.logistics_status.clone())
+        };
+        assert_eq!(logistics(&order), Some(LineLogisticsStatus::Open));
+        let four: Vec<DeliveryHistoryLine> =
+            from_json(serde_json::json!([{"position": "2", "date": "2026-03-02", "quantity": 4}]));
+        assert!(receive_goods(
+            &mut order,
+            [("0001", four.as_slice())],
+            false,
+            &at(3)
+        ));
+        assert_eq!(logistics(&order), Some(LineLogisticsStatus::Delivered));
+        let history = |order: &Order| {
+            line(order, "0001")
+                .buyer_line
+                .as_ref()
+                .map(|b| b.delivery_history.len())
+        };
+        assert_eq!(history(&order), Some(2));
+        assert!(receive_goods(&mut order, [("0001", &[][..])], true, &at(4)));
+        assert_eq!(history(&order), Some(0));
+        assert!(!receive_goods(
+            &mut order,
+            [("0099", &[][..])],
+            true,
+            &at(5)
+        ));
+    }
+
+    #[test]
+    fn order_level_indicators_of_a_sent_order_touch_only_its_lines() {
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let order = issued();
+        let mut update = order_message();
+        update.order.indicators = Some(crate::api::common::types::BuyerOrderIndicators {
+            delivered: Some(true),
+            ..Default::default()
+        });
+        if let Some(lines) = update.lines.as_mut() {
+            lines.truncate(1);
+        }
+        let order = issue_order(Some(order), &update, parties, &at(2));
+        let logistics = |position: &str| {
+            line(&order, position)
+                .status
+                .as_ref()
+                .and_then(|s| s.logistics_status.clone())
+        };
+        assert_eq!(logistics("0001"), Some(LineLogisticsStatus::Delivered));
+        assert_eq!(logistics("0002"), Some(LineLogisticsStatus::Open));
+    }
+
+    #[test]
+    fn a_response_without_a_schedule_keeps_the_requested_one() {
+        let mut order = issued();
+        let cheaper = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001",
+             "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 4, "currencyIso": "EUR"}}}},
+            {"purchaseOrderLinePosition": "0002", "notes": ["ok"]}
+        ]));
+        assert!(respond(&mut order, &cheaper, &at(2)));
+        assert_eq!(
+            status(&order, "0001"),
+            (
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::OpenSupplierProposal)
+            )
+        );
+        let first = line(&order, "0001");
+        assert_eq!(first.delivery_schedule_including_requests.len(), 1);
+        assert_ne!(first.prices, first.prices_including_requests);
+        // Nothing but notes: agrees with everything requested.
+        assert_eq!(status(&order, "0002"), (LineProcessStatus::Confirmed, None));
+    }
+
+    #[test]
+    fn new_ids_look_like_uuids() {
+        let id = new_id();
+        assert_eq!(id.len(), 36);
+        assert_eq!(id.as_bytes()[14], b'4');
+        assert_ne!(id, new_id());
+    }
+}
