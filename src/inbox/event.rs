@@ -450,6 +450,12 @@ pub struct ListFilter {
     pub kind: Option<EventKind>,
     /// Only events of this order or shipment.
     pub object_id: Option<String>,
+    /// Only events with this event name (`orderEvent`, ...).
+    pub event_name: Option<String>,
+    /// Only events received at or after this time.
+    pub received_from: Option<DateTime<Utc>>,
+    /// Only events received before this time.
+    pub received_until: Option<DateTime<Utc>>,
     /// Only events with a smaller id (paging backwards).
     pub before_id: Option<i64>,
     /// At most this many (default 100): the newest ones, returned oldest first.

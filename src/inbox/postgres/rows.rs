@@ -207,7 +207,9 @@ pub(crate) async fn list(
     let sql = format!(
         "SELECT {SUMMARY_COLUMNS} FROM events e WHERE ($1::text IS NULL OR e.state = $1) \
          AND ($2::text IS NULL OR e.kind = $2) AND ($3::text IS NULL OR e.object_key = $3) \
-         AND ($4::bigint IS NULL OR e.id < $4) ORDER BY e.id DESC LIMIT $5"
+         AND ($4::bigint IS NULL OR e.id < $4) AND ($6::text IS NULL OR e.event_name = $6) \
+         AND ($7::bigint IS NULL OR e.received_at >= $7) AND ($8::bigint IS NULL OR e.received_at < $8) \
+         ORDER BY e.id DESC LIMIT $5"
     );
     let rows = client
         .query(
@@ -218,6 +220,9 @@ pub(crate) async fn list(
                 &filter.object_id.as_deref().map(object_key),
                 &filter.before_id,
                 &limit,
+                &filter.event_name,
+                &filter.received_from.map(|t| t.timestamp_millis()),
+                &filter.received_until.map(|t| t.timestamp_millis()),
             ],
         )
         .await

@@ -222,6 +222,18 @@ pub(crate) fn list(
         params.push(Value::Text(object_key(object_id)));
         sql.push_str(&format!(" AND object_key = ?{}", params.len()));
     }
+    if let Some(name) = &filter.event_name {
+        params.push(Value::Text(name.clone()));
+        sql.push_str(&format!(" AND event_name = ?{}", params.len()));
+    }
+    if let Some(from) = filter.received_from {
+        params.push(Value::Integer(from.timestamp_millis()));
+        sql.push_str(&format!(" AND received_at >= ?{}", params.len()));
+    }
+    if let Some(until) = filter.received_until {
+        params.push(Value::Integer(until.timestamp_millis()));
+        sql.push_str(&format!(" AND received_at < ?{}", params.len()));
+    }
     if let Some(before) = filter.before_id {
         params.push(Value::Integer(before));
         sql.push_str(&format!(" AND id < ?{}", params.len()));
