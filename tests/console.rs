@@ -13,6 +13,8 @@
 //! page there (how docs/console.png was made).
 #![cfg(all(feature = "cli", unix))]
 
+#[cfg(feature = "postgres")]
+mod pg_support;
 mod receiver_support;
 
 use std::path::Path;
@@ -86,15 +88,19 @@ struct Console {
 }
 
 async fn start(dir: &Path, extra: &str) -> Console {
+    let store = format!("sqlite://{}", dir.join("inbox.db").display());
+    start_on(dir, &store, extra).await
+}
+
+async fn start_on(dir: &Path, store: &str, extra: &str) -> Console {
     let port = free_port();
     let (config, _cert) = serve_config(
         dir,
         &format!(
-            "[store]\nurl = \"sqlite://{}\"\n[processing]\npoll_interval_ms = 50\n\
+            "[store]\nurl = \"{store}\"\n[processing]\npoll_interval_ms = 50\n\
              [console]\nlisten = \"127.0.0.1:{port}\"\ntls = false\n\
              password = \"{OPERATOR}\"\nreadonly_password = \"{VIEWER}\"\n\
              audit_file = {:?}\n{extra}",
-            dir.join("inbox.db").display(),
             dir.join("audit.jsonl").display().to_string(),
         ),
     );
@@ -604,6 +610,103 @@ async fn the_console_refuses_what_it_must() {
     assert!(r.headers().contains_key("retry-after"));
 }
 
+/// Issue 21, item 3: two receivers on one PostgreSQL inbox; either one's
+/// console shows every event, and a replay through one is handled (by
+/// either) and seen through the other.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_receivers_on_postgresql_serve_the_same_console() {
+    let pg = pg_support::PgCluster::start();
+    let url = pg.database("inbox");
+    let inbox = Inbox::connect(&url).await.unwrap();
+    let mut failed = 0;
+    for n in 0..3 {
+        failed = inbox.store(order_event(ORDER, n + 1)).await.unwrap().id();
+    }
+    drop(inbox);
+    pg.psql(
+        "inbox",
+        &format!(
+            "UPDATE events SET state = 'dead', attempts = 10, error = 'the ERP was down' WHERE id = {failed}"
+        ),
+    );
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start_on(dir_a.path(), &url, "").await;
+    let b = start_on(dir_b.path(), &url, "").await;
+    let client = http();
+    let mut cookies = Vec::new();
+    for console in [&a, &b] {
+        let r = login(&console.base, OPERATOR).await;
+        assert_eq!(r.status(), 303);
+        cookies.push(cookie_of(&r));
+    }
+    let page = |base: String, cookie: String, path: String| {
+        let client = client.clone();
+        async move {
+            let r = client
+                .get(format!("{base}{path}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            r.text().await.unwrap()
+        }
+    };
+    let listed = page(
+        b.base.clone(),
+        cookies[1].clone(),
+        format!("/events?q={ORDER}"),
+    )
+    .await;
+    assert_eq!(
+        listed.matches(&format!("href=\"/events/")).count(),
+        3,
+        "{listed}"
+    );
+    let event = page(
+        b.base.clone(),
+        cookies[1].clone(),
+        format!("/events/{failed}"),
+    )
+    .await;
+    assert!(event.contains("the ERP was down"));
+    let r = client
+        .post(format!("{}/replay", b.base))
+        .header("cookie", &cookies[1])
+        .form_pairs(&[
+            ("id", failed.to_string()),
+            ("confirm", "yes".into()),
+            ("csrf", csrf_of(&event)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen = page(
+            a.base.clone(),
+            cookies[0].clone(),
+            format!("/events/{failed}"),
+        )
+        .await;
+        if seen.contains("class=\"state done\"") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "replayed and handled: {seen}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A session of one receiver is not one of the other.
+    let r = client
+        .get(format!("{}/events", a.base))
+        .header("cookie", &cookies[1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
 /// The console's port is open only when configured.
 #[tokio::test]
 async fn no_console_without_configuration() {
@@ -638,4 +741,70 @@ async fn no_console_without_configuration() {
     .await
     .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+/// Fills the inbox of `scripts/console-bench.py` (not a timed test; run by
+/// the script): `CONSOLE_BENCH_DB` gets `CONSOLE_BENCH_EVENTS` handled
+/// events of 20,000 orders (order-documents events, 2 kB each) and three
+/// of [`ORDER`], the last of them dead. Prints the dead event's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by scripts/console-bench.py"]
+async fn fill_an_inbox_for_the_benchmark() {
+    let Ok(db) = std::env::var("CONSOLE_BENCH_DB") else {
+        panic!("set CONSOLE_BENCH_DB to the inbox file to fill");
+    };
+    let events: usize = std::env::var("CONSOLE_BENCH_EVENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
+    let inbox = Inbox::open(&format!("sqlite://{db}")).unwrap();
+    let template = String::from_utf8(fixture("order-webhook/order-documents-event.json")).unwrap();
+    let tasks = 64;
+    let mut joins = Vec::new();
+    for t in 0..tasks {
+        let (inbox, template) = (inbox.clone(), template.clone());
+        joins.push(tokio::spawn(async move {
+            for n in (t..events).step_by(tasks) {
+                let body = template
+                    .replace(
+                        "c3d4e5f6-a7b8-4c9d-0e1f-2a3b4c5d6e7f",
+                        &format!("00000000-0000-4000-9000-{n:012}"),
+                    )
+                    .replace(
+                        "4fd2a3c0-6b1e-4e8b-9c2a-1d3e5f7a9b0c",
+                        &format!("bench-order-{}", n % 20_000),
+                    );
+                let webhook = decode(Endpoint::Order, "application/json", body.as_bytes()).unwrap();
+                inbox
+                    .store(NewEvent::from_webhook(
+                        &webhook,
+                        "application/json",
+                        Bytes::from(body),
+                    ))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for join in joins {
+        join.await.unwrap();
+    }
+    let mut failed = 0;
+    for n in 0..3 {
+        failed = inbox.store(order_event(ORDER, n + 1)).await.unwrap().id();
+    }
+    drop(inbox);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "UPDATE events SET state = 'done', updated_at = received_at WHERE state = 'received'; \
+         DELETE FROM heads;",
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE events SET state = 'dead', attempts = 10, \
+         error = 'the ERP answered 503 Service Unavailable (attempts ran out)' WHERE id = ?1",
+        [failed],
+    )
+    .unwrap();
+    println!("CONSOLE_BENCH_FAILED={failed}");
 }
