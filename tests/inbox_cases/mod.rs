@@ -45,6 +45,79 @@ pub fn event(kind: EventKind, object: &str, message: &str) -> NewEvent {
     }
 }
 
+/// Issue 21: the console's filters, by event name and by the time an event
+/// was received, alone and with the others and keyset paging.
+pub async fn events_are_listed_by_name_and_time(inbox: &Inbox) {
+    let mut shipment = event(EventKind::Shipment, "s-1", "m-s1");
+    shipment.event_name = Some("ShipmentIssuedBySupplier".into());
+    let first = inbox.store(shipment).await.unwrap().id();
+    // Times are kept in milliseconds: `before` in a millisecond of its own.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let before = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let id = inbox
+            .store(event(EventKind::Order, "o-1", &format!("m-{n}")))
+            .await
+            .unwrap()
+            .id();
+        ids.push(id);
+    }
+    let list = |filter: ListFilter| async move {
+        inbox
+            .list(filter)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        list(ListFilter {
+            event_name: Some("ShipmentIssuedBySupplier".into()),
+            ..ListFilter::default()
+        })
+        .await,
+        vec![first]
+    );
+    assert_eq!(
+        list(ListFilter {
+            event_name: Some("OrderIssuedByBuyer".into()),
+            before_id: Some(ids[2]),
+            ..ListFilter::default()
+        })
+        .await,
+        ids[..2]
+    );
+    let all = inbox.list(ListFilter::default()).await.unwrap();
+    let times: Vec<_> = all.iter().map(|e| (e.id, e.received_at)).collect();
+    assert_eq!(
+        list(ListFilter {
+            received_from: Some(before),
+            ..ListFilter::default()
+        })
+        .await,
+        ids,
+        "received after {before}: {times:?}"
+    );
+    assert_eq!(
+        list(ListFilter {
+            received_until: Some(before),
+            ..ListFilter::default()
+        })
+        .await,
+        vec![first]
+    );
+    assert!(list(ListFilter {
+        event_name: Some("OrderIssuedByBuyer".into()),
+        received_until: Some(before),
+        ..ListFilter::default()
+    })
+    .await
+    .is_empty());
+}
+
 fn short(s: &str) -> String {
     s.chars().take(12).collect()
 }
