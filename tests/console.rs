@@ -581,6 +581,46 @@ async fn the_console_refuses_what_it_must() {
     assert_eq!(r.status(), 200);
     assert_ne!(state_of(&db, failed).await, "dead");
 
+    // Mark dead: confirmed first; refused, saying why, for a handled event.
+    let other = failed - 1;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while state_of(&db, other).await != "done" {
+        assert!(Instant::now() < deadline, "event {other} is handled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut form = vec![
+        ("id", other.to_string()),
+        ("reason", "the ERP refuses it".to_string()),
+        ("csrf", csrf.clone()),
+    ];
+    let r = client
+        .post(format!("{base}/dead"))
+        .header("cookie", &cookie)
+        .form_pairs(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains(&format!("Mark event #{other} dead")));
+    form.push(("confirm", "yes".into()));
+    let r = client
+        .post(format!("{base}/dead"))
+        .header("cookie", &cookie)
+        .form_pairs(&form)
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("was not marked dead") && text.contains("is done"),
+        "{text}"
+    );
+    assert_eq!(state_of(&db, other).await, "done");
+
     // Logged out: the session is gone.
     let r = client
         .post(format!("{base}/logout"))
@@ -659,11 +699,7 @@ async fn two_receivers_on_postgresql_serve_the_same_console() {
         format!("/events?q={ORDER}"),
     )
     .await;
-    assert_eq!(
-        listed.matches(&format!("href=\"/events/")).count(),
-        3,
-        "{listed}"
-    );
+    assert_eq!(listed.matches("href=\"/events/").count(), 3, "{listed}");
     let event = page(
         b.base.clone(),
         cookies[1].clone(),

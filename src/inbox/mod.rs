@@ -278,6 +278,8 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn list(&self, filter: ListFilter) -> BoxFuture<'_, Result<Vec<EventSummary>>>;
     fn get(&self, id: i64) -> BoxFuture<'_, Result<Option<StoredEvent>>>;
     fn replay(&self, id: i64) -> BoxFuture<'_, Result<()>>;
+    /// See [`Inbox::mark_dead`].
+    fn mark_dead(&self, id: i64, reason: String) -> BoxFuture<'_, Result<()>>;
     fn counts(&self) -> BoxFuture<'_, Result<Vec<(State, u64)>>>;
     /// See [`Inbox::backlog`].
     fn backlog(&self) -> BoxFuture<'_, Result<Backlog>>;
@@ -619,6 +621,16 @@ impl Inbox {
     /// `NotFound` for an unknown id, `Invalid` for an event in another state.
     pub async fn replay(&self, id: i64) -> Result<()> {
         self.store.replay(id).await
+    }
+
+    /// Give up on an event still to be handled (`received`, `trigger` or
+    /// `retrying`, e.g. one the ERP will never accept): it becomes `dead`
+    /// with `reason` as its error, and the next event of its order or
+    /// shipment is handled. `NotFound` for an unknown id, `Invalid` for an
+    /// event in another state (one being handled right now: try again when
+    /// it is finished). It can be replayed like any dead event.
+    pub async fn mark_dead(&self, id: i64, reason: &str) -> Result<()> {
+        self.store.mark_dead(id, reason.to_string()).await
     }
 
     /// All dead-lettered events, oldest first.

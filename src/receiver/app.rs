@@ -57,9 +57,10 @@ impl ConsoleServer {
         addr: SocketAddr,
         config: &super::config::ConsoleConfig,
         inbox: Inbox,
+        metrics: Metrics,
         tls: Option<Arc<ServerConfig>>,
     ) -> Result<ConsoleServer, ReceiverError> {
-        let console = super::console::Console::new(config, inbox)
+        let console = super::console::Console::new(config, inbox, metrics)
             .map_err(|e| super::ConfigError::Setting(format!("[console]: {e}")))?;
         let bind_error = |source| ReceiverError::Bind { addr, source };
         let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;

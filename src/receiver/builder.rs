@@ -311,6 +311,7 @@ impl ReceiverBuilder {
                 addr,
                 &config.console,
                 inbox.clone(),
+                metrics.clone(),
                 config.console.tls.then(|| tls.clone()),
             )?),
             None => None,

@@ -118,6 +118,86 @@ pub async fn events_are_listed_by_name_and_time(inbox: &Inbox) {
     .is_empty());
 }
 
+/// Issue 21: an event still to be handled can be given up (`dead`, with
+/// the reason as its error); the next event of its order is then handled,
+/// and the dead one can be replayed. Other states are refused.
+pub async fn an_event_to_be_handled_can_be_marked_dead(inbox: &Inbox) {
+    let first = inbox
+        .store(event(EventKind::Order, "o-dead", "m-d1"))
+        .await
+        .unwrap()
+        .id();
+    let second = inbox
+        .store(event(EventKind::Order, "o-dead", "m-d2"))
+        .await
+        .unwrap()
+        .id();
+    inbox.mark_dead(first, "the ERP refuses it").await.unwrap();
+    let dead = inbox.get(first).await.unwrap().unwrap().summary;
+    assert_eq!(dead.state, State::Dead);
+    assert_eq!(dead.error.as_deref(), Some("the ERP refuses it"));
+    let again = inbox
+        .mark_dead(first, "again")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        again.contains("is dead") && again.contains("still to be handled"),
+        "{again}"
+    );
+    assert!(matches!(
+        inbox.mark_dead(first + 1000, "x").await,
+        Err(tradecloud::inbox::InboxError::NotFound(_))
+    ));
+
+    // The next event of the order is handled, the dead one is not.
+    let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let handler = {
+        let handled = handled.clone();
+        handler_fn(move |event, _ctx| {
+            let handled = handled.clone();
+            async move {
+                handled.lock().unwrap().push(event.meta().inbox_id);
+                Ok(())
+            }
+        })
+    };
+    let config = ProcessorConfig {
+        poll_interval: Duration::from_millis(50),
+        lease: Duration::from_secs(3),
+        ..ProcessorConfig::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(Processor::new(inbox.clone(), handler, config).run(async {
+        let _ = stopped.await;
+    }));
+    let start = Instant::now();
+    while inbox.get(second).await.unwrap().unwrap().summary.state != State::Done {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the next event is handled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(*handled.lock().unwrap(), vec![second]);
+    inbox.replay(first).await.unwrap();
+    while inbox.get(first).await.unwrap().unwrap().summary.state != State::Done {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the replayed event is handled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    let done = inbox
+        .mark_dead(second, "late")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(done.contains("is done"), "{done}");
+}
+
 fn short(s: &str) -> String {
     s.chars().take(12).collect()
 }

@@ -280,6 +280,59 @@ pub(crate) async fn replay(client: &impl GenericClient, id: i64) -> Result<(), I
     Ok(())
 }
 
+/// See [`crate::inbox::Inbox::mark_dead`]; under the object's lock, like
+/// a claim. A head left pointing at the event is made due now: the next
+/// claim moves it on to the object's next event.
+pub(crate) async fn mark_dead(
+    client: &impl GenericClient,
+    id: i64,
+    reason: &str,
+) -> Result<(), InboxError> {
+    let row = client
+        .query_opt("SELECT object_key FROM events WHERE id = $1", &[&id])
+        .await
+        .map_err(pg_error)?
+        .ok_or(InboxError::NotFound(id))?;
+    let object_key: Option<String> = row.get(0);
+    let keys = lock_keys(std::iter::once(object_key.as_deref()));
+    client
+        .execute("SELECT tc_lock_objects($1)", &[&keys])
+        .await
+        .map_err(pg_error)?;
+    let changed = client
+        .execute(
+            "UPDATE events SET state = 'dead', error = $2, next_attempt_at = NULL, updated_at = tc_now_ms() \
+             WHERE id = $1 AND state IN ('received', 'trigger', 'retrying')",
+            &[&id, &reason],
+        )
+        .await
+        .map_err(pg_error)?;
+    if changed == 0 {
+        let state: String = client
+            .query_one("SELECT state FROM events WHERE id = $1", &[&id])
+            .await
+            .map_err(pg_error)?
+            .get(0);
+        return Err(InboxError::Invalid(format!(
+            "event {id} is {state}: only an event still to be handled (received, trigger, retrying) \
+             can be marked dead{}",
+            if state == State::Processing.as_str() {
+                "; it is being handled now, try again when it is finished"
+            } else {
+                ""
+            }
+        )));
+    }
+    client
+        .execute(
+            "UPDATE heads SET due_at = tc_now_ms() WHERE event_id = $1 AND owner IS NULL",
+            &[&id],
+        )
+        .await
+        .map_err(pg_error)?;
+    Ok(())
+}
+
 pub(crate) async fn counts(client: &impl GenericClient) -> Result<Vec<(State, u64)>, InboxError> {
     let rows = client
         .query("SELECT state, count(*) FROM events GROUP BY state", &[])

@@ -275,6 +275,42 @@ pub(crate) fn replay(conn: &Connection, id: i64, now: i64) -> Result<(), InboxEr
     ensure_head(conn, object_key.as_deref(), id, now)
 }
 
+/// See [`crate::inbox::Inbox::mark_dead`]. A head left pointing at the
+/// event is made due now: the next claim moves it on to the object's next
+/// event (see `queue::claim`).
+pub(crate) fn mark_dead(
+    conn: &Connection,
+    id: i64,
+    reason: &str,
+    now: i64,
+) -> Result<(), InboxError> {
+    let state: Option<String> = conn
+        .prepare_cached("SELECT state FROM events WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()?;
+    let state = state.ok_or(InboxError::NotFound(id))?;
+    let changed = conn
+        .prepare_cached(
+            "UPDATE events SET state = 'dead', error = ?2, next_attempt_at = NULL, updated_at = ?3 \
+             WHERE id = ?1 AND state IN ('received', 'trigger', 'retrying')",
+        )?
+        .execute((id, reason, now))?;
+    if changed == 0 {
+        return Err(InboxError::Invalid(format!(
+            "event {id} is {state}: only an event still to be handled (received, trigger, retrying) \
+             can be marked dead{}",
+            if state == State::Processing.as_str() {
+                "; it is being handled now, try again when it is finished"
+            } else {
+                ""
+            }
+        )));
+    }
+    conn.prepare_cached("UPDATE heads SET due_at = ?2 WHERE event_id = ?1 AND owner IS NULL")?
+        .execute((id, now))?;
+    Ok(())
+}
+
 /// Up to `limit` events with ids above `after`, oldest first, with bodies
 /// and keys. A row that cannot be read is named in the error.
 pub(crate) fn export(

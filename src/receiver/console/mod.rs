@@ -14,11 +14,12 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `GET /` | the login form, or (logged in) the overview: counts per state, readiness, the events per minute of the last 3 hours, the last errors |
+//! | `GET /` | the login form, or (logged in) the overview: counts per state, readiness, the handler's mean run time in this process, the events per minute of the last 3 hours, the last errors |
 //! | `GET /events` | the events, newest first, 50 a page (keyset paging on the id: `before=`), filtered by `state`, `name` (event name), `object` (order or shipment id), `from`/`until` (received, UTC) and `q` (an event id, an order or shipment id, or an event name) |
 //! | `GET /events/{id}` | one event: its metadata, attempts and last error, the decoded body and the raw body |
 //! | `GET /objects/{id}` | the timeline of one order or shipment: all its events, oldest first |
 //! | `POST /replay` | replay one or many events (`id=..&id=..`), after a confirmation page |
+//! | `POST /dead` | give up on an event still to be handled ([`Inbox::mark_dead`], with a reason), after a confirmation page |
 //! | `POST /purge` | delete `done` events handled more than `days` days ago ([`Inbox::purge`]), after a confirmation page showing how many |
 //! | `POST /login`, `POST /logout` | |
 //!
@@ -49,7 +50,7 @@
 //! See [`security`]: hashed passwords, two roles (operator, read-only),
 //! sessions in `HttpOnly`, `SameSite=Strict` (and, over HTTPS, `Secure`,
 //! `__Host-`) cookies issued anew at every login, a CSRF token on every
-//! `POST`, and a login rate limit. Every replay and purge is an audit record
+//! `POST`, and a login rate limit. Every replay, mark-dead and purge is an audit record
 //! with who (the name given at login, the role, the client address), when
 //! and what: a log line with target `tradecloud::console::audit`, and a JSON
 //! line appended to `console.audit_file` when set.
@@ -89,6 +90,7 @@ const CHART_SAMPLE: usize = 10_000;
 /// The console's state, shared by its handlers.
 pub(crate) struct Console {
     inbox: Inbox,
+    metrics: super::Metrics,
     passwords: Passwords,
     sessions: Sessions,
     limiter: LoginLimiter,
@@ -108,7 +110,11 @@ impl std::fmt::Debug for Console {
 impl Console {
     /// The console of `config` (whose passwords are hashed here and not
     /// kept) over `inbox`; `secure`: served over HTTPS.
-    pub(crate) fn new(config: &ConsoleConfig, inbox: Inbox) -> Result<Console, String> {
+    pub(crate) fn new(
+        config: &ConsoleConfig,
+        inbox: Inbox,
+        metrics: super::Metrics,
+    ) -> Result<Console, String> {
         let operator = config
             .password
             .as_ref()
@@ -119,6 +125,7 @@ impl Console {
         )?;
         Ok(Console {
             inbox,
+            metrics,
             passwords,
             sessions: Sessions::new(
                 Duration::from_secs(config.idle_minutes.saturating_mul(60)),
@@ -194,6 +201,7 @@ pub(crate) fn router(console: Shared) -> Router {
         .route("/events/{id}", get(event))
         .route("/objects/{id}", get(timeline))
         .route("/replay", post(replay))
+        .route("/dead", post(dead))
         .route("/purge", post(purge))
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))
@@ -272,13 +280,13 @@ fn checked(
     console: &Console,
     headers: &HeaderMap,
     form: &HashMap<String, Vec<String>>,
-) -> Result<(String, Session), Response> {
+) -> Result<(String, Session), Box<Response>> {
     let Some((id, session)) = console.session(headers) else {
-        return Err(unauthorized());
+        return Err(Box::new(unauthorized()));
     };
     if !security::same_token(first(form, "csrf"), &session.csrf) {
         tracing::warn!(who = %session.name, "console request without a valid CSRF token refused");
-        return Err(html(
+        return Err(Box::new(html(
             StatusCode::FORBIDDEN,
             pages::message(
                 "Refused",
@@ -286,7 +294,7 @@ fn checked(
                 "This request did not carry this session's form token (CSRF protection), so nothing \
                  was done. Open the page again from the console and submit its form.",
             ),
-        ));
+        )));
     }
     Ok((id, session))
 }
@@ -392,6 +400,7 @@ async fn overview(console: &Console, session: &Session, notice: Option<String>) 
                 last_errors,
                 per_minute,
                 sampled: recent.len(),
+                latency: console.metrics.handler_latency(),
                 notice,
             },
         ),
@@ -477,7 +486,7 @@ async fn logout(
 ) -> Response {
     let (id, _) = match checked(&console, &headers, &form(&body)) {
         Ok(s) => s,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     console.sessions.end(&id);
     let mut response = see_other("/");
@@ -681,7 +690,7 @@ fn operator_only(session: &Session) -> Option<Response> {
             pages::message(
                 "Not allowed",
                 Some(session),
-                "This login is read-only: replaying and purging need the operator password.",
+                "This login is read-only: replaying, marking dead and purging need the operator password.",
             ),
         )
     })
@@ -696,7 +705,7 @@ async fn replay(
     let form = form(&body);
     let (_, session) = match checked(&console, &headers, &form) {
         Ok(s) => s,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     if let Some(refusal) = operator_only(&session) {
         return refusal;
@@ -785,6 +794,69 @@ async fn replay(
     overview(&console, &session, Some(notice)).await
 }
 
+async fn dead(
+    AxumState(console): AxumState<Shared>,
+    addr: Option<Extension<RemoteAddr>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = form(&body);
+    let (_, session) = match checked(&console, &headers, &form) {
+        Ok(s) => s,
+        Err(refusal) => return *refusal,
+    };
+    if let Some(refusal) = operator_only(&session) {
+        return refusal;
+    }
+    let refuse = |problem: String| {
+        html(
+            StatusCode::BAD_REQUEST,
+            pages::message("Nothing marked dead", Some(&session), &problem),
+        )
+    };
+    let raw = first(&form, "id");
+    let Ok(id) = raw.parse::<i64>() else {
+        return refuse(format!("{raw:?} is not an event id."));
+    };
+    let reason = first(&form, "reason").trim().to_string();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return refuse(
+            "Say why the event is given up (up to 500 characters): it becomes its error.".into(),
+        );
+    }
+    if first(&form, "confirm") != "yes" {
+        return html(
+            StatusCode::OK,
+            pages::confirm(
+                &session,
+                "/dead",
+                &format!(
+                    "Mark event #{id} dead ({reason})? It is not handled again unless replayed; \
+                     the next event of its order or shipment is handled."
+                ),
+                &[("id", id.to_string()), ("reason", reason.clone())],
+            ),
+        );
+    }
+    let notice = match console
+        .inbox
+        .mark_dead(id, &format!("marked dead by {}: {reason}", session.name))
+        .await
+    {
+        Ok(()) => {
+            console.audit(
+                &session,
+                remote(addr),
+                "dead",
+                &format!("marked #{id} dead: {reason}"),
+            );
+            format!("Marked #{id} dead.")
+        }
+        Err(e) => format!("#{id} was not marked dead: {e}"),
+    };
+    show_event(&console, &session, &id.to_string(), Some(&notice)).await
+}
+
 async fn purge(
     AxumState(console): AxumState<Shared>,
     addr: Option<Extension<RemoteAddr>>,
@@ -794,7 +866,7 @@ async fn purge(
     let form = form(&body);
     let (_, session) = match checked(&console, &headers, &form) {
         Ok(s) => s,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     if let Some(refusal) = operator_only(&session) {
         return refusal;

@@ -122,6 +122,8 @@ pub(super) struct Overview {
     pub per_minute: Vec<u64>,
     /// How many of the newest events the chart was drawn from.
     pub sampled: usize,
+    /// Handler runs of this process and their mean time.
+    pub latency: Option<(u64, std::time::Duration)>,
     pub notice: Option<String>,
 }
 
@@ -145,6 +147,14 @@ pub(super) fn overview(session: &Session, o: &Overview) -> Markup {
                     Ok(()) => { strong.done { "ready" } " (an event can be stored now)" }
                     Err(why) => { strong.dead { "not ready" } ": " (why) }
                 }
+            }
+            p {
+                "Handler: "
+                @match o.latency {
+                    Some((runs, mean)) => { (format!("{:.1} ms", mean.as_secs_f64() * 1000.0)) " on average over " (runs) " runs by this receiver since it started" }
+                    None => { "no event handled by this receiver since it started" }
+                }
+                " (per kind and as a histogram: tradecloud_handler_duration_seconds in /metrics)."
             }
             ul.counts aria-label="Events per state" {
                 li { strong { (received) } "received in all" }
@@ -359,6 +369,16 @@ pub(super) fn event(session: &Session, e: &StoredEvent, notice: Option<&str>) ->
                     input type="hidden" name="csrf" value=(session.csrf);
                     input type="hidden" name="id" value=(s.id);
                     button id="replay" type="submit" { "Replay…" }
+                }
+            }
+            @if session.role == Role::Operator && matches!(s.state, State::Received | State::Trigger | State::Retrying) {
+                form method="post" action="/dead" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    input type="hidden" name="id" value=(s.id);
+                    label for="reason" { "Give up on it, because " }
+                    input id="reason" name="reason" type="text" required maxlength="500" placeholder="the ERP will never accept it";
+                    " "
+                    button id="dead" type="submit" { "Mark dead…" }
                 }
             }
             h2 { "Decoded body" }
