@@ -743,6 +743,73 @@ async fn two_receivers_on_postgresql_serve_the_same_console() {
     assert_eq!(r.status(), 401);
 }
 
+/// By default the console is HTTPS with the receiver's certificate, and its
+/// session cookie is `Secure` with the `__Host-` prefix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_is_https_with_the_receivers_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (config, cert) = serve_config(
+        dir.path(),
+        &format!(
+            "[store]\nurl = \"sqlite://{}\"\n[console]\nlisten = \"127.0.0.1:{port}\"\npassword = \"{OPERATOR}\"\n",
+            dir.path().join("inbox.db").display()
+        ),
+    );
+    let mut command = Command::new(EXE);
+    command
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD);
+    let (_serve, _, log) = spawn_serve_logged(command, Duration::from_secs(60)).await;
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains(&format!("operator console on https://127.0.0.1:{port}"))),
+        "{:?}",
+        log.lock().unwrap()
+    );
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.as_bytes()).unwrap())
+        .resolve("localhost", ([127, 0, 0, 1], port).into())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = format!("https://localhost:{port}");
+    let home = client.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(home.status(), 200);
+    let r = client
+        .post(format!("{base}/login"))
+        .form_pairs(&[("name", "probe"), ("password", OPERATOR)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        set.starts_with("__Host-tc_console=")
+            && set.contains("; Secure")
+            && set.contains("HttpOnly"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_string();
+    let overview = client
+        .get(format!("{base}/"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(overview.text().await.unwrap().contains("<h1>Overview</h1>"));
+    // Plain HTTP on the console's port gets nothing.
+    assert!(http()
+        .get(format!("http://127.0.0.1:{port}/"))
+        .send()
+        .await
+        .map(|r| r.status().is_success())
+        .map_or(true, |ok| !ok));
+}
+
 /// The console's port is open only when configured.
 #[tokio::test]
 async fn no_console_without_configuration() {
