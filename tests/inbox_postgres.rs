@@ -545,7 +545,7 @@ async fn a_version_1_database_is_upgraded_in_place_and_keeps_every_event() {
     assert_eq!(
         pg.psql("old", "SELECT max(version) FROM tradecloud_schema")
             .trim(),
-        "3"
+        "4"
     );
     // The SQL key function is the Rust one.
     assert_eq!(

@@ -207,11 +207,14 @@
 //! stored events are computed when an older file is opened, in the same one
 //! transaction). Version 5 adds `events.trace_parent`, the W3C
 //! `traceparent` of the span that stored the event ([`crate::telemetry`]; a
-//! column without a default, added in place at once at any size). A file of
+//! column without a default, added in place at once at any size). Version 6
+//! indexes every event by object key and id (`events_object`: one order's
+//! events without walking the others; built when an older file is opened,
+//! seconds for a million events). A file of
 //! a newer version than this build knows is refused. PostgreSQL keeps its
 //! version in `tradecloud_schema` (see above); its version 2 is SQLite's
-//! version 4 (on rows stored before it, a NUL already was U+FFFD) and its
-//! version 3 SQLite's version 5. Stop every receiver of an older version
+//! version 4 (on rows stored before it, a NUL already was U+FFFD), its
+//! version 3 SQLite's version 5 and its version 4 SQLite's version 6. Stop every receiver of an older version
 //! before starting one of this version on the same database: an older one
 //! does not know the new columns.
 
