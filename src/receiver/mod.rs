@@ -64,7 +64,8 @@
 //! stubs, storing in the inbox) or `ops.rs` (the operational endpoints).
 //! `builder.rs` loads and checks all of it before anything is served;
 //! `glue.rs` starts the [processor](crate::processing); [`config`] (with
-//! `config/load.rs`), [`auth`], [`tls`], [`metrics`] and `retention.rs`
+//! `config/load.rs`), [`auth`], [`tls`], [`metrics`], [`console`] (the
+//! operator's web console on a listener of its own) and `retention.rs`
 //! are what their names say.
 
 mod api_health;

@@ -925,16 +925,25 @@ async fn purge(
     }
 }
 
+/// Connections the console serves at once; more are closed at once.
+const MAX_CONNECTIONS: usize = 64;
+/// Time for a client to finish the TLS handshake, and to send a request's headers.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serve the console on `listener` (TLS with `tls`, else plain HTTP) until
-/// the task is aborted. Each connection gets the client's address.
+/// the task is aborted. Each connection gets the client's address; at most
+/// [`MAX_CONNECTIONS`] at once, each with [`HANDSHAKE_TIMEOUT`] for its
+/// handshake and for each request's headers (no slow client holds the
+/// console).
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     app: Router,
 ) {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use tower_service::Service as _;
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -944,9 +953,14 @@ pub(crate) async fn serve(
                 continue;
             }
         };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::warn!(%remote, "console: {MAX_CONNECTIONS} connections open already; closing this one");
+            continue;
+        };
         let app = app.clone();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let service = hyper::service::service_fn(
                 move |mut request: http::Request<hyper::body::Incoming>| {
                     request.extensions_mut().insert(RemoteAddr(remote));
@@ -954,12 +968,14 @@ pub(crate) async fn serve(
                     async move { app.call(request.map(axum::body::Body::new)).await }
                 },
             );
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HANDSHAKE_TIMEOUT);
             let served = match acceptor {
                 Some(acceptor) => {
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
-                        .await
-                    {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => builder.serve_connection(TokioIo::new(tls), service).await,
                         _ => return,
                     }
