@@ -130,6 +130,11 @@ def main():
                   "/events?object=bench-order-777", cookie, repeat=args.repeat)
             timed("events by name (GET /events?name=..)", "GET",
                   "/events?name=OrderLinesConfirmedBySupplier", cookie, repeat=args.repeat)
+            timed("a PO number in the newest bodies (q=PO-...)", "GET",
+                  "/events?q=" + urllib.parse.quote("PO-<script>alert(1)</script>"), cookie,
+                  repeat=args.repeat)
+            timed("a text in no body: every body read (q=...)", "GET",
+                  "/events?q=no-such-text-anywhere", cookie, repeat=1)
             _, page = timed("open the failed event (GET /events/ID)", "GET", f"/events/{failed}", cookie,
                             repeat=args.repeat)
             csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)

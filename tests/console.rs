@@ -524,6 +524,23 @@ async fn the_console_refuses_what_it_must() {
         "escaped"
     );
     assert!(!page.contains("<script>"), "no script from a body");
+    // A purchase order number (any text of a body) is found too.
+    let found = client
+        .get(format!(
+            "{base}/events?q=PO-%3Cscript%3Ealert(1)%3C%2Fscript%3E"
+        ))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(found.contains("in their body"), "{found}");
+    assert!(
+        found.contains(&format!("href=\"/events/{failed}\"")),
+        "{found}"
+    );
     let csrf = csrf_of(&page);
     for token in [None, Some("0".repeat(64))] {
         let mut form = vec![("id", failed.to_string()), ("confirm", "yes".to_string())];

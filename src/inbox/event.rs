@@ -452,6 +452,10 @@ pub struct ListFilter {
     pub object_id: Option<String>,
     /// Only events with this event name (`orderEvent`, ...).
     pub event_name: Option<String>,
+    /// Only events whose body holds these bytes (a purchase order number,
+    /// any text). Walks the bodies newest first until `limit` match: narrow
+    /// it with the other filters (a time range) on a large inbox.
+    pub body_contains: Option<String>,
     /// Only events received at or after this time.
     pub received_from: Option<DateTime<Utc>>,
     /// Only events received before this time.

@@ -45,8 +45,8 @@ pub fn event(kind: EventKind, object: &str, message: &str) -> NewEvent {
     }
 }
 
-/// Issue 21: the console's filters, by event name and by the time an event
-/// was received, alone and with the others and keyset paging.
+/// Issue 21: the console's filters, by event name, by the time an event
+/// was received and by a text of its body, alone and with the others and keyset paging.
 pub async fn events_are_listed_by_name_and_time(inbox: &Inbox) {
     let mut shipment = event(EventKind::Shipment, "s-1", "m-s1");
     shipment.event_name = Some("ShipmentIssuedBySupplier".into());
@@ -109,6 +109,21 @@ pub async fn events_are_listed_by_name_and_time(inbox: &Inbox) {
         .await,
         vec![first]
     );
+    assert_eq!(
+        list(ListFilter {
+            body_contains: Some("\"m-1\"".into()),
+            ..ListFilter::default()
+        })
+        .await,
+        vec![ids[1]],
+        "a text of the body"
+    );
+    assert!(list(ListFilter {
+        body_contains: Some("not in any body".into()),
+        ..ListFilter::default()
+    })
+    .await
+    .is_empty());
     assert!(list(ListFilter {
         event_name: Some("OrderIssuedByBuyer".into()),
         received_until: Some(before),

@@ -209,6 +209,8 @@ pub(crate) async fn list(
          AND ($2::text IS NULL OR e.kind = $2) AND ($3::text IS NULL OR e.object_key = $3) \
          AND ($4::bigint IS NULL OR e.id < $4) AND ($6::text IS NULL OR e.event_name = $6) \
          AND ($7::bigint IS NULL OR e.received_at >= $7) AND ($8::bigint IS NULL OR e.received_at < $8) \
+         AND ($9::bytea IS NULL OR EXISTS (SELECT 1 FROM event_bodies b WHERE b.event_id = e.id \
+              AND position($9::bytea IN b.body) > 0)) \
          ORDER BY e.id DESC LIMIT $5"
     );
     let rows = client
@@ -223,6 +225,7 @@ pub(crate) async fn list(
                 &filter.event_name,
                 &filter.received_from.map(|t| t.timestamp_millis()),
                 &filter.received_until.map(|t| t.timestamp_millis()),
+                &filter.body_contains.as_deref().map(str::as_bytes),
             ],
         )
         .await

@@ -226,6 +226,13 @@ pub(crate) fn list(
         params.push(Value::Text(name.clone()));
         sql.push_str(&format!(" AND event_name = ?{}", params.len()));
     }
+    if let Some(text) = &filter.body_contains {
+        params.push(Value::Blob(text.as_bytes().to_vec()));
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM event_bodies b WHERE b.event_id = events.id AND instr(b.body, ?{}) > 0)",
+            params.len()
+        ));
+    }
     if let Some(from) = filter.received_from {
         params.push(Value::Integer(from.timestamp_millis()));
         sql.push_str(&format!(" AND received_at >= ?{}", params.len()));

@@ -15,7 +15,7 @@
 //! | path | what |
 //! |---|---|
 //! | `GET /` | the login form, or (logged in) the overview: counts per state, readiness, the handler's mean run time in this process, the events per minute of the last 3 hours, the last errors |
-//! | `GET /events` | the events, newest first, 50 a page (keyset paging on the id: `before=`), filtered by `state`, `name` (event name), `object` (order or shipment id), `from`/`until` (received, UTC) and `q` (an event id, an order or shipment id, or an event name) |
+//! | `GET /events` | the events, newest first, 50 a page (keyset paging on the id: `before=`), filtered by `state`, `name` (event name), `object` (order or shipment id), `from`/`until` (received, UTC) and `q` (an event id, an order or shipment id, an event name, else any text of the bodies such as a purchase order number) |
 //! | `GET /events/{id}` | one event: its metadata, attempts and last error, the decoded body and the raw body |
 //! | `GET /objects/{id}` | the timeline of one order or shipment: all its events, oldest first |
 //! | `POST /replay` | replay one or many events (`id=..&id=..`), after a confirmation page |
@@ -532,7 +532,7 @@ async fn events(
     let bad = |problem: String| {
         html(
             StatusCode::BAD_REQUEST,
-            pages::events(&session, &f, &[], None, Some(&problem)),
+            pages::events(&session, &f, &[], None, Some(&problem), None),
         )
     };
     let mut filter = ListFilter {
@@ -574,6 +574,7 @@ async fn events(
         }
     }
     let inbox = &console.inbox;
+    let mut searched_bodies = false;
     let mut found = if f.q.is_empty() {
         inbox.list(filter).await
     } else if let Ok(id) = f.q.trim_start_matches('#').parse::<i64>() {
@@ -588,15 +589,24 @@ async fn events(
             object_id: Some(f.q.clone()),
             ..filter.clone()
         };
+        let by_name = ListFilter {
+            event_name: Some(f.q.clone()),
+            ..filter.clone()
+        };
         match inbox.list(by_object).await {
-            Ok(events) if events.is_empty() => {
-                inbox
-                    .list(ListFilter {
-                        event_name: Some(f.q.clone()),
-                        ..filter
-                    })
-                    .await
-            }
+            Ok(events) if events.is_empty() => match inbox.list(by_name).await {
+                Ok(events) if events.is_empty() => {
+                    // A purchase order number, or any text of a body.
+                    searched_bodies = true;
+                    inbox
+                        .list(ListFilter {
+                            body_contains: Some(f.q.clone()),
+                            ..filter
+                        })
+                        .await
+                }
+                other => other,
+            },
             other => other,
         }
     };
@@ -613,9 +623,14 @@ async fn events(
     } else {
         None
     };
+    let note = searched_bodies.then_some(
+        "No event has this id, order or shipment id or event name: these events hold it in their \
+         body (a purchase order number, say). Searching bodies reads them, newest first: on a large \
+         inbox, narrow it with a time range.",
+    );
     html(
         StatusCode::OK,
-        pages::events(&session, &f, events, next, None),
+        pages::events(&session, &f, events, next, None, note),
     )
 }
 

@@ -299,6 +299,7 @@ pub(super) fn events(
     events: &[EventSummary],
     next: Option<i64>,
     problem: Option<&str>,
+    note: Option<&str>,
 ) -> Markup {
     let csrf = (session.role == Role::Operator).then_some(session.csrf.as_str());
     page(
@@ -306,7 +307,7 @@ pub(super) fn events(
         Some(session),
         html! {
             form.filters method="get" action="/events" role="search" {
-                label for="q" { "Search (id, order or shipment id, event name)" input id="q" name="q" type="search" value=(f.q); }
+                label for="q" { "Search (id, order or shipment id, event name, purchase order number, any text)" input id="q" name="q" type="search" value=(f.q); }
                 label for="state" { "State"
                     select id="state" name="state" {
                         option value="" { "any" }
@@ -322,6 +323,7 @@ pub(super) fn events(
                 button id="filter" type="submit" { "Filter" }
             }
             @if let Some(problem) = problem { p.error role="alert" { (problem) } }
+            @if let Some(note) = note { p.notice role="status" { (note) } }
             p { (events.len()) " events, newest first." }
             (event_table(events, csrf))
             @if let Some(next) = next {
