@@ -1091,7 +1091,7 @@ mod tests {
         let e = error(Some("[procesing]\nconcurrency = 4\n"), &[]);
         assert_eq!(
             e,
-            "invalid configuration tradecloud.toml: unknown section `[procesing]`; known sections: auth, processing, server, store, telemetry, tradecloud"
+            "invalid configuration tradecloud.toml: unknown section `[procesing]`; known sections: auth, console, processing, server, store, telemetry, tradecloud"
         );
         let text = "[erp]\ndocuments_dir = \"docs\"\n";
         assert!(error(Some(text), &[]).contains("unknown section `[erp]`"));
