@@ -32,6 +32,8 @@ pre{background:#f4f4f4;padding:.5rem;overflow:auto;white-space:pre-wrap;word-bre
 .notice{background:#e8f3e8;border:1px solid #1b6b1b;padding:.5rem}
 button{padding:.3rem .8rem}
 svg rect{fill:#0b3d63}
+.skip{position:absolute;left:-100rem}
+.skip:focus{left:1rem;top:1rem;background:#fff;color:#0645ad;padding:.5rem;z-index:1}
 "#;
 
 fn time(t: &DateTime<Utc>) -> String {
@@ -50,6 +52,7 @@ pub(super) fn page(title: &str, session: Option<&Session>, body: Markup) -> Mark
                 link rel="stylesheet" href="/style.css";
             }
             body {
+                a.skip href="#main" { "Skip to the content" }
                 header {
                     strong { "Tradecloud receiver" }
                     @if let Some(s) = session {
