@@ -66,7 +66,7 @@ echo "== tests =="
 cargo test --workspace --locked
 
 echo "== the examples run against the mock =="
-for example in buyer_order_responses supplier_orders shipment_documents; do
+for example in buyer_order_responses supplier_orders shipment_documents supplier_order_response buyer_send_order; do
   cargo run --quiet --locked --example "$example" >/dev/null
 done
 
