@@ -31,11 +31,12 @@ cargo fmt --all -- --check
 echo "== clippy =="
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== tools of the PostgreSQL and certificate tests (postgresql, pebble, openssl, curl) =="
+echo "== tools of the PostgreSQL, certificate and console tests (postgresql, pebble, openssl, curl, chromium) =="
 # tests/pg_support runs Debian's PostgreSQL server (initdb into a temporary
 # directory, on a free loopback port, as the postgres user, stopped again);
 # tests/acme.rs runs Debian's pebble (an ACME test CA), tests/doctor.rs an
-# `openssl s_server` offering only TLS 1.1, both use curl. Installed when
+# `openssl s_server` offering only TLS 1.1, both use curl; tests/console.rs
+# drives Debian's headless chromium through chromedriver. Installed when
 # missing; TRADECLOUD_REQUIRE_TOOLS=1 makes the certificate tests fail, not
 # skip, when a tool is still missing (the PostgreSQL tests always fail
 # without a server).
@@ -45,6 +46,9 @@ for tool in pebble openssl curl; do
 done
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
+fi
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  missing+=(chromium chromium-driver)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""

@@ -260,15 +260,15 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
     )
     .unwrap();
 
-    // The file is at version 5: bodies moved, `events` without `body`, the
-    // heads of the work queue built, keys in the indexes, and the
-    // `trace_parent` column.
+    // The file is at version 6: bodies moved, `events` without `body`, the
+    // heads of the work queue built, keys in the indexes, the
+    // `trace_parent` column and the index of every event by object.
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 5);
+        assert_eq!(version, 6);
         let heads: i64 = conn
             .query_row("SELECT count(*) FROM heads", [], |r| r.get(0))
             .unwrap();
@@ -299,7 +299,12 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
             .unwrap();
         assert_eq!(
             indexes,
-            ["events_active_object", "events_message_key", "events_state"]
+            [
+                "events_active_object",
+                "events_message_key",
+                "events_object",
+                "events_state"
+            ]
         );
         let bodies: i64 = conn
             .query_row("SELECT count(*) FROM event_bodies", [], |r| r.get(0))
@@ -479,11 +484,11 @@ fn a_newer_schema_version_is_refused() {
     drop(Inbox::open(&url(&path)).unwrap());
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("PRAGMA user_version = 6").unwrap();
+        conn.execute_batch("PRAGMA user_version = 7").unwrap();
     }
     let err = Inbox::open(&url(&path)).unwrap_err().to_string();
     assert!(
-        err.contains("schema version 6") && err.contains("knows up to 5"),
+        err.contains("schema version 7") && err.contains("knows up to 6"),
         "{err}"
     );
 }
@@ -661,7 +666,7 @@ async fn a_version_3_database_is_migrated_to_keys_and_keeps_every_event() {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 5);
+        assert_eq!(version, 6);
         let longest: i64 = conn
             .query_row(
                 "SELECT max(max(length(message_key)), max(length(object_key))) FROM events",

@@ -438,6 +438,22 @@ async fn ids_of_any_content_and_length_are_kept_apart() {
     inbox_cases::ids_of_any_content_and_length_are_kept_apart(&inbox).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_to_be_handled_can_be_marked_dead() {
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    let inbox = Inbox::connect(&url).await.unwrap();
+    inbox_cases::an_event_to_be_handled_can_be_marked_dead(&inbox).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_listed_by_name_and_time() {
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    let inbox = Inbox::connect(&url).await.unwrap();
+    inbox_cases::events_are_listed_by_name_and_time(&inbox).await;
+}
+
 /// The PostgreSQL schema of version 1, as the previous release created it
 /// (fixture: do not change it along with the code).
 const PG_SCHEMA_V1: &str = "
@@ -529,7 +545,7 @@ async fn a_version_1_database_is_upgraded_in_place_and_keeps_every_event() {
     assert_eq!(
         pg.psql("old", "SELECT max(version) FROM tradecloud_schema")
             .trim(),
-        "3"
+        "4"
     );
     // The SQL key function is the Rust one.
     assert_eq!(

@@ -831,6 +831,20 @@ async fn ids_of_any_content_and_length_are_kept_apart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_to_be_handled_can_be_marked_dead() {
+    let (_dir, path) = temp_db();
+    let inbox = Inbox::open(&url(&path)).unwrap();
+    inbox_cases::an_event_to_be_handled_can_be_marked_dead(&inbox).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_listed_by_name_and_time() {
+    let (_dir, path) = temp_db();
+    let inbox = Inbox::open(&url(&path)).unwrap();
+    inbox_cases::events_are_listed_by_name_and_time(&inbox).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_copy_is_named_marked_and_started_over() {
     let (dir, path) = temp_db();
     inbox_cases::a_failed_copy_is_named_marked_and_started_over(dir.path(), &url(&path)).await;

@@ -88,6 +88,14 @@ pub async fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             );
         }
     }
+    if let Some(addr) = receiver.console_addr() {
+        let scheme = if receiver.config().console.tls {
+            "https"
+        } else {
+            "http"
+        };
+        eprintln!("operator console on {scheme}://{addr}");
+    }
     eprintln!("listening on https://{}", receiver.local_addr());
     receiver.run().await?;
     if let Some(telemetry) = telemetry {

@@ -162,6 +162,10 @@ impl Store for Deferred {
         delegate!(self.replay(id))
     }
 
+    fn mark_dead(&self, id: i64, reason: String) -> BoxFuture<'_, Result<(), InboxError>> {
+        delegate!(self.mark_dead(id, reason))
+    }
+
     fn counts(&self) -> BoxFuture<'_, Result<Vec<(State, u64)>, InboxError>> {
         delegate!(self.counts())
     }

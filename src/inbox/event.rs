@@ -450,6 +450,16 @@ pub struct ListFilter {
     pub kind: Option<EventKind>,
     /// Only events of this order or shipment.
     pub object_id: Option<String>,
+    /// Only events with this event name (`orderEvent`, ...).
+    pub event_name: Option<String>,
+    /// Only events whose body holds these bytes (a purchase order number,
+    /// any text). Walks the bodies newest first until `limit` match: narrow
+    /// it with the other filters (a time range) on a large inbox.
+    pub body_contains: Option<String>,
+    /// Only events received at or after this time.
+    pub received_from: Option<DateTime<Utc>>,
+    /// Only events received before this time.
+    pub received_until: Option<DateTime<Utc>>,
     /// Only events with a smaller id (paging backwards).
     pub before_id: Option<i64>,
     /// At most this many (default 100): the newest ones, returned oldest first.

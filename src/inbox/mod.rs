@@ -207,11 +207,14 @@
 //! stored events are computed when an older file is opened, in the same one
 //! transaction). Version 5 adds `events.trace_parent`, the W3C
 //! `traceparent` of the span that stored the event ([`crate::telemetry`]; a
-//! column without a default, added in place at once at any size). A file of
+//! column without a default, added in place at once at any size). Version 6
+//! indexes every event by object key and id (`events_object`: one order's
+//! events without walking the others; built when an older file is opened,
+//! seconds for a million events). A file of
 //! a newer version than this build knows is refused. PostgreSQL keeps its
 //! version in `tradecloud_schema` (see above); its version 2 is SQLite's
-//! version 4 (on rows stored before it, a NUL already was U+FFFD) and its
-//! version 3 SQLite's version 5. Stop every receiver of an older version
+//! version 4 (on rows stored before it, a NUL already was U+FFFD), its
+//! version 3 SQLite's version 5 and its version 4 SQLite's version 6. Stop every receiver of an older version
 //! before starting one of this version on the same database: an older one
 //! does not know the new columns.
 
@@ -278,6 +281,8 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn list(&self, filter: ListFilter) -> BoxFuture<'_, Result<Vec<EventSummary>>>;
     fn get(&self, id: i64) -> BoxFuture<'_, Result<Option<StoredEvent>>>;
     fn replay(&self, id: i64) -> BoxFuture<'_, Result<()>>;
+    /// See [`Inbox::mark_dead`].
+    fn mark_dead(&self, id: i64, reason: String) -> BoxFuture<'_, Result<()>>;
     fn counts(&self) -> BoxFuture<'_, Result<Vec<(State, u64)>>>;
     /// See [`Inbox::backlog`].
     fn backlog(&self) -> BoxFuture<'_, Result<Backlog>>;
@@ -619,6 +624,16 @@ impl Inbox {
     /// `NotFound` for an unknown id, `Invalid` for an event in another state.
     pub async fn replay(&self, id: i64) -> Result<()> {
         self.store.replay(id).await
+    }
+
+    /// Give up on an event still to be handled (`received`, `trigger` or
+    /// `retrying`, e.g. one the ERP will never accept): it becomes `dead`
+    /// with `reason` as its error, and the next event of its order or
+    /// shipment is handled. `NotFound` for an unknown id, `Invalid` for an
+    /// event in another state (one being handled right now: try again when
+    /// it is finished). It can be replayed like any dead event.
+    pub async fn mark_dead(&self, id: i64, reason: &str) -> Result<()> {
+        self.store.mark_dead(id, reason.to_string()).await
     }
 
     /// All dead-lettered events, oldest first.

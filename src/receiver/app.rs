@@ -39,6 +39,41 @@ pub struct Receiver {
     /// The `[tradecloud]` client and its credentials' standing, checked at start.
     pub(super) api_check: Option<(crate::client::Client, super::ApiHealth)>,
     pub(super) processing: Option<Box<dyn glue::Spawn>>,
+    /// `[console]`: the operator's web console, if configured.
+    pub(super) console: Option<ConsoleServer>,
+}
+
+/// The bound listener of the operator's console and its application.
+pub(super) struct ConsoleServer {
+    listener: tokio::net::TcpListener,
+    local_addr: SocketAddr,
+    tls: Option<Arc<ServerConfig>>,
+    app: axum::Router,
+}
+
+impl ConsoleServer {
+    /// Hash the passwords and bind `addr`.
+    pub(super) fn bind(
+        addr: SocketAddr,
+        config: &super::config::ConsoleConfig,
+        inbox: Inbox,
+        metrics: Metrics,
+        tls: Option<Arc<ServerConfig>>,
+    ) -> Result<ConsoleServer, ReceiverError> {
+        let console = super::console::Console::new(config, inbox, metrics)
+            .map_err(|e| super::ConfigError::Setting(format!("[console]: {e}")))?;
+        let bind_error = |source| ReceiverError::Bind { addr, source };
+        let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
+        listener.set_nonblocking(true).map_err(bind_error)?;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        Ok(ConsoleServer {
+            listener,
+            local_addr,
+            tls,
+            app: super::console::router(Arc::new(console)),
+        })
+    }
 }
 
 impl std::fmt::Debug for Receiver {
@@ -58,6 +93,11 @@ impl Receiver {
     /// The address the receiver listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address of the operator's console (`[console] listen`), if configured.
+    pub fn console_addr(&self) -> Option<SocketAddr> {
+        self.console.as_ref().map(|c| c.local_addr)
     }
 
     /// The inbox events are stored in.
@@ -129,6 +169,13 @@ impl Receiver {
         let processor = self
             .processing
             .map(|p| p.spawn(self.inbox.clone(), self.metrics.clone(), stopped));
+        let console = self.console.map(|c| {
+            tracing::info!(
+                listen = %c.local_addr, tls = c.tls.is_some(),
+                "operator console on {}://{}", if c.tls.is_some() { "https" } else { "http" }, c.local_addr
+            );
+            tokio::spawn(super::console::serve(c.listener, c.tls, c.app))
+        });
         let s = &self.config.server;
         tracing::info!(
             listen = %self.local_addr, order_path = %s.order_path, shipment_path = %s.shipment_path,
@@ -180,6 +227,9 @@ impl Receiver {
             acme.abort();
         }
         store_watch.abort();
+        if let Some(console) = console {
+            console.abort();
+        }
         if let Some(api_check) = api_check {
             api_check.abort();
         }

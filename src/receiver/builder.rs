@@ -306,6 +306,17 @@ impl ReceiverBuilder {
                 source,
             })?;
 
+        let console = match config.console.listen {
+            Some(addr) => Some(super::app::ConsoleServer::bind(
+                addr,
+                &config.console,
+                inbox.clone(),
+                metrics.clone(),
+                config.console.tls.then(|| tls.clone()),
+            )?),
+            None => None,
+        };
+
         // The `[tradecloud]` client: the default fetcher, and `ctx.client()`
         // for handlers (document downloads).
         let configured = match self.processing {
@@ -370,6 +381,7 @@ impl ReceiverBuilder {
             inbox,
             metrics,
             api_check,
+            console,
             processing: self.processing.map(|mut p| {
                 p.configure(self.processor_config.unwrap_or_default(), fetcher, client);
                 p

@@ -31,6 +31,12 @@
 //! lease_secs = 30        # another instance takes over a dead one's events after this
 //! fetch_retry_hours = 24 # GET-webhook fetches are retried this long, then dead
 //!
+//! [console]              # the operator's web console (off without listen)
+//! listen = "127.0.0.1:9090"               # never the webhook port
+//! password_file = "/run/secrets/console-operator"   # replay, mark dead, purge
+//! readonly_password_file = "/run/secrets/console-viewer" # optional: look only
+//! tls = true             # default: HTTPS with the receiver's certificate
+//!
 //! [telemetry]            # OpenTelemetry traces (off without an endpoint)
 //! otlp_endpoint = "http://localhost:4318" # or OTEL_EXPORTER_OTLP_ENDPOINT
 //! service_name = "tradecloud"             # or OTEL_SERVICE_NAME
@@ -128,6 +134,8 @@ pub struct Config {
     pub processing: ProcessingConfig,
     /// `[telemetry]`: OpenTelemetry traces (see [`crate::telemetry`]).
     pub telemetry: crate::telemetry::TelemetryConfig,
+    /// `[console]`: the operator's web console (off unless `listen` is set).
+    pub console: ConsoleConfig,
     /// Other sections, kept for their owners.
     #[serde(flatten)]
     pub other: BTreeMap<String, toml::Value>,
@@ -277,6 +285,117 @@ pub struct AuthConfig {
 /// The shortest Basic password or Bearer token accepted (in characters)
 /// without `auth.allow_short_secret = true`.
 pub const MIN_SECRET_CHARS: usize = 16;
+
+/// `[console]`: the operator's web console (see
+/// [`crate::receiver::console`]). Off unless `listen` is set.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Address of the console's own listener (`127.0.0.1:9090`); never the
+    /// webhook address. Unset: no console, no port.
+    pub listen: Option<SocketAddr>,
+    /// HTTPS with the receiver's certificate (default). `false` serves plain
+    /// HTTP, which is accepted on a loopback address only (behind an SSH
+    /// tunnel or a local reverse proxy that terminates TLS).
+    pub tls: bool,
+    /// The operator password: look, replay, mark dead, purge.
+    pub password: Option<Secret>,
+    /// A file holding the operator password.
+    pub password_file: Option<PathBuf>,
+    /// The read-only password (optional): look only.
+    pub readonly_password: Option<Secret>,
+    /// A file holding the read-only password.
+    pub readonly_password_file: Option<PathBuf>,
+    /// A session ends after this many minutes without a request.
+    pub idle_minutes: u64,
+    /// A session ends this many hours after the login in any case.
+    pub session_hours: u64,
+    /// Append every replay, mark-dead and purge (who, when, what) to this
+    /// file, one JSON object per line, besides the log line
+    /// (`tradecloud::console::audit`) always written.
+    pub audit_file: Option<PathBuf>,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            listen: None,
+            tls: true,
+            password: None,
+            password_file: None,
+            readonly_password: None,
+            readonly_password_file: None,
+            idle_minutes: 30,
+            session_hours: 12,
+            audit_file: None,
+        }
+    }
+}
+
+impl ConsoleConfig {
+    /// The console needs a password, its own port, and TLS unless it
+    /// listens on loopback only.
+    fn validate(&self, webhook: SocketAddr) -> Result<(), ConfigError> {
+        let Some(listen) = self.listen else {
+            return Ok(());
+        };
+        let same_port = listen.port() == webhook.port()
+            && (listen.ip() == webhook.ip()
+                || listen.ip().is_unspecified()
+                || webhook.ip().is_unspecified());
+        if same_port {
+            return Err(ConfigError::setting(format!(
+                "console.listen = {listen} is the webhook address (server.listen = {webhook}): the console \
+                 has its own port, never Tradecloud's; use another port such as 127.0.0.1:9090"
+            )));
+        }
+        if !self.tls && !listen.ip().is_loopback() {
+            return Err(ConfigError::setting(format!(
+                "console.tls = false serves plain HTTP, which is accepted on a loopback address only \
+                 (console.listen = {listen}); listen on 127.0.0.1 (reach it through an SSH tunnel) \
+                 or keep console.tls = true (HTTPS with the receiver's certificate)"
+            )));
+        }
+        let operator = match &self.password {
+            Some(p) if !p.expose().is_empty() => p,
+            _ => {
+                return Err(ConfigError::setting(
+                    "console.listen is set but console.password is not: the console needs a login; \
+                     set console.password_file (or console.password, or TRADECLOUD_CONSOLE_PASSWORD)",
+                ))
+            }
+        };
+        for (key, secret) in [
+            ("console.password", Some(operator)),
+            ("console.readonly_password", self.readonly_password.as_ref()),
+        ] {
+            let Some(secret) = secret else { continue };
+            let chars = secret.expose().chars().count();
+            if chars < MIN_SECRET_CHARS {
+                return Err(ConfigError::setting(format!(
+                    "{key} has {chars} characters, fewer than {MIN_SECRET_CHARS}: a short password can be \
+                     guessed; use a longer one (e.g. `openssl rand -base64 24`)"
+                )));
+            }
+        }
+        if self
+            .readonly_password
+            .as_ref()
+            .is_some_and(|r| r.expose() == operator.expose())
+        {
+            return Err(ConfigError::setting(
+                "console.readonly_password is the operator password (console.password): the roles need \
+                 different passwords",
+            ));
+        }
+        if self.idle_minutes == 0 || self.session_hours == 0 {
+            return Err(ConfigError::setting(
+                "console.idle_minutes and console.session_hours must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// `[store]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -506,6 +625,7 @@ impl Config {
         }
         self.processing.validate()?;
         self.store.validate()?;
+        self.console.validate(s.listen)?;
         let a = &self.auth;
         match a.method {
             None => {
@@ -760,6 +880,44 @@ mod tests {
         assert!(e.contains("TRADECLOUD_PROCESSING_CONCURRENCY"), "{e}");
     }
 
+    /// Issue 21: the console is off by default, has its own port, a long
+    /// password, and plain HTTP on loopback only.
+    #[test]
+    fn console_section() {
+        let basic = "[server]\nlisten = \"0.0.0.0:8443\"\n[auth]\nmethod = \"basic\"\nusername = \"u\"\npassword = \"a-long-enough-password\"\n";
+        let c = Config::from_parts(Some(basic), "t", env(&[])).unwrap();
+        assert!(c.console.listen.is_none(), "off by default");
+        c.validate_for_serving().unwrap();
+        let check = |extra: &str| {
+            Config::from_parts(Some(&format!("{basic}[console]\n{extra}")), "t", env(&[]))
+                .and_then(|c| c.validate_for_serving())
+        };
+        check("listen = \"127.0.0.1:9090\"\npassword = \"operator-password-123\"\ntls = false\n")
+            .unwrap();
+        for (extra, expected) in [
+            ("listen = \"127.0.0.1:9090\"\n", "console.password"),
+            ("listen = \"127.0.0.1:8443\"\npassword = \"operator-password-123\"\n", "webhook address"),
+            ("listen = \"10.0.0.1:9090\"\npassword = \"operator-password-123\"\ntls = false\n", "loopback"),
+            ("listen = \"127.0.0.1:9090\"\npassword = \"short\"\n", "fewer than 16"),
+            ("listen = \"127.0.0.1:9090\"\npassword = \"operator-password-123\"\nreadonly_password = \"operator-password-123\"\n", "different passwords"),
+            ("lisen = \"127.0.0.1:9090\"\n", "lisen"),
+        ] {
+            let e = check(extra).unwrap_err().to_string();
+            assert!(e.contains(expected), "{extra}: {e}");
+        }
+        let c = Config::from_parts(
+            Some(basic),
+            "t",
+            env(&[
+                ("TRADECLOUD_CONSOLE_LISTEN", "127.0.0.1:9091"),
+                ("TRADECLOUD_CONSOLE_PASSWORD", "from-the-environment"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.console.listen.unwrap().port(), 9091);
+        assert!(!format!("{c:?}").contains("from-the-environment"));
+    }
+
     #[test]
     fn secrets_from_files() {
         let dir = tempfile::tempdir().unwrap();
@@ -933,7 +1091,7 @@ mod tests {
         let e = error(Some("[procesing]\nconcurrency = 4\n"), &[]);
         assert_eq!(
             e,
-            "invalid configuration tradecloud.toml: unknown section `[procesing]`; known sections: auth, processing, server, store, telemetry, tradecloud"
+            "invalid configuration tradecloud.toml: unknown section `[procesing]`; known sections: auth, console, processing, server, store, telemetry, tradecloud"
         );
         let text = "[erp]\ndocuments_dir = \"docs\"\n";
         assert!(error(Some(text), &[]).contains("unknown section `[erp]`"));

@@ -90,6 +90,8 @@ struct Inner {
     connections_limited: Family<ActionLabel, Counter>,
     purged: Counter,
     backlog: (Gauge, Gauge<f64, AtomicU64>),
+    /// Handler runs and their total time in microseconds (the console's overview).
+    handler_totals: (AtomicU64, AtomicU64),
 }
 
 /// An open connection in `tradecloud_connections_open`, until dropped.
@@ -238,6 +240,7 @@ impl Metrics {
                 connections_limited,
                 purged,
                 backlog,
+                handler_totals: Default::default(),
             }),
         }
     }
@@ -317,6 +320,21 @@ impl Metrics {
             .handler_duration
             .get_or_create(&KindLabel { kind: kind.into() })
             .observe(elapsed.as_secs_f64());
+        let (runs, micros) = &self.inner.handler_totals;
+        runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        micros.fetch_add(
+            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// The handler runs of this process since it started, and their mean
+    /// time (`None` before the first).
+    pub fn handler_latency(&self) -> Option<(u64, Duration)> {
+        let (runs, micros) = &self.inner.handler_totals;
+        let runs = runs.load(std::sync::atomic::Ordering::Relaxed);
+        let micros = micros.load(std::sync::atomic::Ordering::Relaxed);
+        (runs > 0).then(|| (runs, Duration::from_micros(micros / runs)))
     }
 
     /// Record a processor outcome: use as

@@ -64,7 +64,8 @@
 //! stubs, storing in the inbox) or `ops.rs` (the operational endpoints).
 //! `builder.rs` loads and checks all of it before anything is served;
 //! `glue.rs` starts the [processor](crate::processing); [`config`] (with
-//! `config/load.rs`), [`auth`], [`tls`], [`metrics`] and `retention.rs`
+//! `config/load.rs`), [`auth`], [`tls`], [`metrics`], [`console`] (the
+//! operator's web console on a listener of its own) and `retention.rs`
 //! are what their names say.
 
 pub mod acme;
@@ -74,6 +75,7 @@ pub mod auth;
 mod builder;
 mod certificate;
 pub mod config;
+pub mod console;
 mod fetch;
 mod glue;
 pub(crate) mod layers;
@@ -95,7 +97,7 @@ pub use app::{shutdown_signal, Receiver};
 pub use auth::{AuthFailure, Authenticator, Principal};
 pub use builder::ReceiverBuilder;
 pub use certificate::EXPIRY_WARNING_DAYS;
-pub use config::{AuthMethod, Config, ConfigError, Secret};
+pub use config::{AuthMethod, Config, ConfigError, ConsoleConfig, Secret};
 pub use fetch::ClientFetcher;
 pub use layers::RemoteAddr;
 pub use listener::overflow_limit;

@@ -45,6 +45,174 @@ pub fn event(kind: EventKind, object: &str, message: &str) -> NewEvent {
     }
 }
 
+/// Issue 21: the console's filters, by event name, by the time an event
+/// was received and by a text of its body, alone and with the others and keyset paging.
+pub async fn events_are_listed_by_name_and_time(inbox: &Inbox) {
+    let mut shipment = event(EventKind::Shipment, "s-1", "m-s1");
+    shipment.event_name = Some("ShipmentIssuedBySupplier".into());
+    let first = inbox.store(shipment).await.unwrap().id();
+    // Times are kept in milliseconds: `before` in a millisecond of its own.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let before = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let id = inbox
+            .store(event(EventKind::Order, "o-1", &format!("m-{n}")))
+            .await
+            .unwrap()
+            .id();
+        ids.push(id);
+    }
+    let list = |filter: ListFilter| async move {
+        inbox
+            .list(filter)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        list(ListFilter {
+            event_name: Some("ShipmentIssuedBySupplier".into()),
+            ..ListFilter::default()
+        })
+        .await,
+        vec![first]
+    );
+    assert_eq!(
+        list(ListFilter {
+            event_name: Some("OrderIssuedByBuyer".into()),
+            before_id: Some(ids[2]),
+            ..ListFilter::default()
+        })
+        .await,
+        ids[..2]
+    );
+    let all = inbox.list(ListFilter::default()).await.unwrap();
+    let times: Vec<_> = all.iter().map(|e| (e.id, e.received_at)).collect();
+    assert_eq!(
+        list(ListFilter {
+            received_from: Some(before),
+            ..ListFilter::default()
+        })
+        .await,
+        ids,
+        "received after {before}: {times:?}"
+    );
+    assert_eq!(
+        list(ListFilter {
+            received_until: Some(before),
+            ..ListFilter::default()
+        })
+        .await,
+        vec![first]
+    );
+    assert_eq!(
+        list(ListFilter {
+            body_contains: Some("\"m-1\"".into()),
+            ..ListFilter::default()
+        })
+        .await,
+        vec![ids[1]],
+        "a text of the body"
+    );
+    assert!(list(ListFilter {
+        body_contains: Some("not in any body".into()),
+        ..ListFilter::default()
+    })
+    .await
+    .is_empty());
+    assert!(list(ListFilter {
+        event_name: Some("OrderIssuedByBuyer".into()),
+        received_until: Some(before),
+        ..ListFilter::default()
+    })
+    .await
+    .is_empty());
+}
+
+/// Issue 21: an event still to be handled can be given up (`dead`, with
+/// the reason as its error); the next event of its order is then handled,
+/// and the dead one can be replayed. Other states are refused.
+pub async fn an_event_to_be_handled_can_be_marked_dead(inbox: &Inbox) {
+    let first = inbox
+        .store(event(EventKind::Order, "o-dead", "m-d1"))
+        .await
+        .unwrap()
+        .id();
+    let second = inbox
+        .store(event(EventKind::Order, "o-dead", "m-d2"))
+        .await
+        .unwrap()
+        .id();
+    inbox.mark_dead(first, "the ERP refuses it").await.unwrap();
+    let dead = inbox.get(first).await.unwrap().unwrap().summary;
+    assert_eq!(dead.state, State::Dead);
+    assert_eq!(dead.error.as_deref(), Some("the ERP refuses it"));
+    let again = inbox
+        .mark_dead(first, "again")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        again.contains("is dead") && again.contains("still to be handled"),
+        "{again}"
+    );
+    assert!(matches!(
+        inbox.mark_dead(first + 1000, "x").await,
+        Err(tradecloud::inbox::InboxError::NotFound(_))
+    ));
+
+    // The next event of the order is handled, the dead one is not.
+    let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let handler = {
+        let handled = handled.clone();
+        handler_fn(move |event, _ctx| {
+            let handled = handled.clone();
+            async move {
+                handled.lock().unwrap().push(event.meta().inbox_id);
+                Ok(())
+            }
+        })
+    };
+    let config = ProcessorConfig {
+        poll_interval: Duration::from_millis(50),
+        lease: Duration::from_secs(3),
+        ..ProcessorConfig::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(Processor::new(inbox.clone(), handler, config).run(async {
+        let _ = stopped.await;
+    }));
+    let start = Instant::now();
+    while inbox.get(second).await.unwrap().unwrap().summary.state != State::Done {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the next event is handled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(*handled.lock().unwrap(), vec![second]);
+    inbox.replay(first).await.unwrap();
+    while inbox.get(first).await.unwrap().unwrap().summary.state != State::Done {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the replayed event is handled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    let done = inbox
+        .mark_dead(second, "late")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(done.contains("is done"), "{done}");
+}
+
 fn short(s: &str) -> String {
     s.chars().take(12).collect()
 }

@@ -386,6 +386,15 @@ impl Store for PgStore {
         Box::pin(async move { rows::get(&self.client().await?, id).await })
     }
 
+    fn mark_dead(&self, id: i64, reason: String) -> BoxFuture<'_, Result<(), InboxError>> {
+        Box::pin(async move {
+            self.transaction(|tx| Box::pin(async move { rows::mark_dead(tx, id, &reason).await }))
+                .await?;
+            self.changed.notify_one();
+            Ok(())
+        })
+    }
+
     fn replay(&self, id: i64) -> BoxFuture<'_, Result<(), InboxError>> {
         Box::pin(async move {
             self.transaction(|tx| Box::pin(rows::replay(tx, id)))

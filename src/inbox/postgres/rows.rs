@@ -207,7 +207,11 @@ pub(crate) async fn list(
     let sql = format!(
         "SELECT {SUMMARY_COLUMNS} FROM events e WHERE ($1::text IS NULL OR e.state = $1) \
          AND ($2::text IS NULL OR e.kind = $2) AND ($3::text IS NULL OR e.object_key = $3) \
-         AND ($4::bigint IS NULL OR e.id < $4) ORDER BY e.id DESC LIMIT $5"
+         AND ($4::bigint IS NULL OR e.id < $4) AND ($6::text IS NULL OR e.event_name = $6) \
+         AND ($7::bigint IS NULL OR e.received_at >= $7) AND ($8::bigint IS NULL OR e.received_at < $8) \
+         AND ($9::bytea IS NULL OR EXISTS (SELECT 1 FROM event_bodies b WHERE b.event_id = e.id \
+              AND position($9::bytea IN b.body) > 0)) \
+         ORDER BY e.id DESC LIMIT $5"
     );
     let rows = client
         .query(
@@ -218,6 +222,10 @@ pub(crate) async fn list(
                 &filter.object_id.as_deref().map(object_key),
                 &filter.before_id,
                 &limit,
+                &filter.event_name,
+                &filter.received_from.map(|t| t.timestamp_millis()),
+                &filter.received_until.map(|t| t.timestamp_millis()),
+                &filter.body_contains.as_deref().map(str::as_bytes),
             ],
         )
         .await
@@ -269,6 +277,59 @@ pub(crate) async fn replay(client: &impl GenericClient, id: i64) -> Result<(), I
              VALUES (CASE WHEN $2::text IS NULL THEN 'e:' || $1::bigint ELSE 'o:' || $2::text END, $2, $1, tc_now_ms()) \
              ON CONFLICT (key) DO NOTHING",
             &[&id, &object_key],
+        )
+        .await
+        .map_err(pg_error)?;
+    Ok(())
+}
+
+/// See [`crate::inbox::Inbox::mark_dead`]; under the object's lock, like
+/// a claim. A head left pointing at the event is made due now: the next
+/// claim moves it on to the object's next event.
+pub(crate) async fn mark_dead(
+    client: &impl GenericClient,
+    id: i64,
+    reason: &str,
+) -> Result<(), InboxError> {
+    let row = client
+        .query_opt("SELECT object_key FROM events WHERE id = $1", &[&id])
+        .await
+        .map_err(pg_error)?
+        .ok_or(InboxError::NotFound(id))?;
+    let object_key: Option<String> = row.get(0);
+    let keys = lock_keys(std::iter::once(object_key.as_deref()));
+    client
+        .execute("SELECT tc_lock_objects($1)", &[&keys])
+        .await
+        .map_err(pg_error)?;
+    let changed = client
+        .execute(
+            "UPDATE events SET state = 'dead', error = $2, next_attempt_at = NULL, updated_at = tc_now_ms() \
+             WHERE id = $1 AND state IN ('received', 'trigger', 'retrying')",
+            &[&id, &reason],
+        )
+        .await
+        .map_err(pg_error)?;
+    if changed == 0 {
+        let state: String = client
+            .query_one("SELECT state FROM events WHERE id = $1", &[&id])
+            .await
+            .map_err(pg_error)?
+            .get(0);
+        return Err(InboxError::Invalid(format!(
+            "event {id} is {state}: only an event still to be handled (received, trigger, retrying) \
+             can be marked dead{}",
+            if state == State::Processing.as_str() {
+                "; it is being handled now, try again when it is finished"
+            } else {
+                ""
+            }
+        )));
+    }
+    client
+        .execute(
+            "UPDATE heads SET due_at = tc_now_ms() WHERE event_id = $1 AND owner IS NULL",
+            &[&id],
         )
         .await
         .map_err(pg_error)?;

@@ -107,6 +107,13 @@ CREATE TABLE tradecloud_meta (
     // older events and without traces): handling it joins the receiving
     // trace. A column without a default: no rewrite, instant at any size.
     "ALTER TABLE events ADD COLUMN trace_parent text;",
+    // 4: every event by object key and id, so that the events of one order
+    // or shipment are found (and paged, newest first) without walking the
+    // others (the operator's console, `inbox list --object`); the partial
+    // `events_active_object` covers only events still to be handled. Built
+    // in the migration's transaction: writes wait for it (seconds for a
+    // million events).
+    "CREATE INDEX IF NOT EXISTS events_object ON events (object_key, id);",
 ];
 
 /// The newest schema version this build knows.

@@ -18,7 +18,8 @@ use crate::inbox::{InboxError, InboxOptions};
 ///    kind of event, and `events.object_key`, see [`crate::inbox::keys`]);
 ///    `heads.object_key`; `inbox_meta` (see [`migrate_v3_to_v4`]).
 /// 5: `events.trace_parent` (see [`migrate_v4_to_v5`]).
-pub(crate) const SCHEMA_VERSION: i64 = 5;
+/// 6: `events_object`, every event by object key and id (see [`migrate_v5_to_v6`]).
+pub(crate) const SCHEMA_VERSION: i64 = 6;
 
 /// The `events` table of version 2, created as `{name}`.
 fn events_table(name: &str) -> String {
@@ -296,23 +297,31 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             conn.execute_batch(HEADS_TABLE_V3)?;
             migrate_v3_to_v4(conn)?;
             migrate_v4_to_v5(conn)?;
+            migrate_v5_to_v6(conn)?;
         }
         1 => {
             migrate_v1_to_v2(conn)?;
             migrate_v2_to_v3(conn)?;
             migrate_v3_to_v4(conn)?;
             migrate_v4_to_v5(conn)?;
+            migrate_v5_to_v6(conn)?;
         }
         2 => {
             migrate_v2_to_v3(conn)?;
             migrate_v3_to_v4(conn)?;
             migrate_v4_to_v5(conn)?;
+            migrate_v5_to_v6(conn)?;
         }
         3 => {
             migrate_v3_to_v4(conn)?;
             migrate_v4_to_v5(conn)?;
+            migrate_v5_to_v6(conn)?;
         }
-        4 => migrate_v4_to_v5(conn)?,
+        4 => {
+            migrate_v4_to_v5(conn)?;
+            migrate_v5_to_v6(conn)?;
+        }
+        5 => migrate_v5_to_v6(conn)?,
         _ => return Ok(()),
     }
     conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -419,6 +428,18 @@ fn migrate_v3_to_v4(conn: &Connection) -> Result<(), InboxError> {
 /// transaction.
 fn migrate_v4_to_v5(conn: &Connection) -> Result<(), InboxError> {
     conn.execute_batch("ALTER TABLE events ADD COLUMN trace_parent TEXT;")?;
+    Ok(())
+}
+
+/// Version 5 to 6: an index of every event by object key and id, so that
+/// the events of one order or shipment are found (and paged, newest first)
+/// without walking the others: the operator's console (`/events?object=`,
+/// a search, an order's timeline) and `tradecloud inbox list --object`. The
+/// partial `events_active_object` covers only events still to be handled.
+/// Building it reads the table once (seconds for a million events), in the
+/// caller's transaction.
+fn migrate_v5_to_v6(conn: &Connection) -> Result<(), InboxError> {
+    conn.execute_batch("CREATE INDEX IF NOT EXISTS events_object ON events (object_key, id);")?;
     Ok(())
 }
 

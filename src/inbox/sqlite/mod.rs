@@ -214,6 +214,13 @@ impl Store for SqliteStore {
         Box::pin(self.write(move |conn| rows::replay(conn, id, now_ms()), true))
     }
 
+    fn mark_dead(&self, id: i64, reason: String) -> BoxFuture<'_, Result<(), InboxError>> {
+        Box::pin(self.write(
+            move |conn| rows::mark_dead(conn, id, &reason, now_ms()),
+            true,
+        ))
+    }
+
     fn counts(&self) -> BoxFuture<'_, Result<Vec<(State, u64)>, InboxError>> {
         Box::pin(self.read(rows::counts))
     }

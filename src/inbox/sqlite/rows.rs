@@ -222,6 +222,25 @@ pub(crate) fn list(
         params.push(Value::Text(object_key(object_id)));
         sql.push_str(&format!(" AND object_key = ?{}", params.len()));
     }
+    if let Some(name) = &filter.event_name {
+        params.push(Value::Text(name.clone()));
+        sql.push_str(&format!(" AND event_name = ?{}", params.len()));
+    }
+    if let Some(text) = &filter.body_contains {
+        params.push(Value::Blob(text.as_bytes().to_vec()));
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM event_bodies b WHERE b.event_id = events.id AND instr(b.body, ?{}) > 0)",
+            params.len()
+        ));
+    }
+    if let Some(from) = filter.received_from {
+        params.push(Value::Integer(from.timestamp_millis()));
+        sql.push_str(&format!(" AND received_at >= ?{}", params.len()));
+    }
+    if let Some(until) = filter.received_until {
+        params.push(Value::Integer(until.timestamp_millis()));
+        sql.push_str(&format!(" AND received_at < ?{}", params.len()));
+    }
     if let Some(before) = filter.before_id {
         params.push(Value::Integer(before));
         sql.push_str(&format!(" AND id < ?{}", params.len()));
@@ -261,6 +280,42 @@ pub(crate) fn replay(conn: &Connection, id: i64, now: i64) -> Result<(), InboxEr
         )?
         .query_row((id, next.as_str(), now), |row| row.get(0))?;
     ensure_head(conn, object_key.as_deref(), id, now)
+}
+
+/// See [`crate::inbox::Inbox::mark_dead`]. A head left pointing at the
+/// event is made due now: the next claim moves it on to the object's next
+/// event (see `queue::claim`).
+pub(crate) fn mark_dead(
+    conn: &Connection,
+    id: i64,
+    reason: &str,
+    now: i64,
+) -> Result<(), InboxError> {
+    let state: Option<String> = conn
+        .prepare_cached("SELECT state FROM events WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()?;
+    let state = state.ok_or(InboxError::NotFound(id))?;
+    let changed = conn
+        .prepare_cached(
+            "UPDATE events SET state = 'dead', error = ?2, next_attempt_at = NULL, updated_at = ?3 \
+             WHERE id = ?1 AND state IN ('received', 'trigger', 'retrying')",
+        )?
+        .execute((id, reason, now))?;
+    if changed == 0 {
+        return Err(InboxError::Invalid(format!(
+            "event {id} is {state}: only an event still to be handled (received, trigger, retrying) \
+             can be marked dead{}",
+            if state == State::Processing.as_str() {
+                "; it is being handled now, try again when it is finished"
+            } else {
+                ""
+            }
+        )));
+    }
+    conn.prepare_cached("UPDATE heads SET due_at = ?2 WHERE event_id = ?1 AND owner IS NULL")?
+        .execute((id, now))?;
+    Ok(())
 }
 
 /// Up to `limit` events with ids above `after`, oldest first, with bodies

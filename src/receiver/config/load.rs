@@ -181,6 +181,19 @@ impl Config {
             &server.metrics_token_file,
             "server.metrics_token",
         )?;
+        let console = &mut self.console;
+        resolve_secret(
+            figment,
+            &mut console.password,
+            &console.password_file,
+            "console.password",
+        )?;
+        resolve_secret(
+            figment,
+            &mut console.readonly_password,
+            &console.readonly_password_file,
+            "console.readonly_password",
+        )?;
         let tradecloud = &mut self.tradecloud;
         resolve_secret(
             figment,

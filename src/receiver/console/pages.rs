@@ -1,0 +1,445 @@
+//! The console's HTML, written with maud: every value is escaped unless
+//! wrapped in `PreEscaped` (never done here), so an event body
+//! holding `<script>` is shown as text.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use maud::{html, Markup, DOCTYPE};
+
+use super::security::{Role, Session};
+use crate::inbox::{EventSummary, State, StoredEvent};
+
+/// The style sheet, served at `/style.css` (the content security policy
+/// allows no inline styles). Colours meet WCAG AA contrast on white.
+pub(super) const CSS: &str = r#"
+body{font-family:system-ui,sans-serif;margin:0;color:#1a1a1a;background:#fff;line-height:1.4}
+header{background:#0b3d63;color:#fff;padding:.5rem 1rem;display:flex;gap:1rem;align-items:center;flex-wrap:wrap}
+header a{color:#fff}
+header form{margin-left:auto}
+main{padding:1rem;max-width:80rem}
+a{color:#0645ad}
+a:focus,button:focus,input:focus,select:focus{outline:3px solid #d47500;outline-offset:2px}
+table{border-collapse:collapse;width:100%}
+th,td{border-bottom:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}
+pre{background:#f4f4f4;padding:.5rem;overflow:auto;white-space:pre-wrap;word-break:break-all}
+.state{font-weight:bold}
+.dead,.rejected{color:#a00000}.retrying,.unhandled{color:#8a4b00}.done{color:#1b6b1b}
+.counts{display:flex;gap:1rem;flex-wrap:wrap;padding:0;list-style:none}
+.counts li{border:1px solid #ccc;padding:.5rem 1rem;min-width:7rem}
+.counts strong{display:block;font-size:1.5rem}
+.filters{display:flex;gap:.5rem;flex-wrap:wrap;align-items:flex-end}
+.filters label{display:flex;flex-direction:column;font-size:.9rem}
+.error{color:#a00000;font-weight:bold}
+.notice{background:#e8f3e8;border:1px solid #1b6b1b;padding:.5rem}
+button{padding:.3rem .8rem}
+svg rect{fill:#0b3d63}
+.skip{position:absolute;left:-100rem}
+.skip:focus{left:1rem;top:1rem;background:#fff;color:#0645ad;padding:.5rem;z-index:1}
+"#;
+
+fn time(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A page with the header (navigation and logout) of a session.
+pub(super) fn page(title: &str, session: Option<&Session>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Tradecloud receiver" }
+                link rel="stylesheet" href="/style.css";
+            }
+            body {
+                a.skip href="#main" { "Skip to the content" }
+                header {
+                    strong { "Tradecloud receiver" }
+                    @if let Some(s) = session {
+                        nav aria-label="Main" {
+                            a href="/" { "Overview" } " · "
+                            a href="/events" { "Events" }
+                        }
+                        span { (s.name) " (" (s.role.as_str()) ")" }
+                        form method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(s.csrf);
+                            button type="submit" { "Log out" }
+                        }
+                    }
+                }
+                main id="main" {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// The login form, with what went wrong (if anything).
+pub(super) fn login(problem: Option<&str>) -> Markup {
+    page(
+        "Log in",
+        None,
+        html! {
+            @if let Some(problem) = problem {
+                p.error role="alert" { (problem) }
+            }
+            form method="post" action="/login" {
+                p {
+                    label for="name" { "Your name (for the audit log)" } br;
+                    input id="name" name="name" type="text" required autocomplete="username" maxlength="64" autofocus;
+                }
+                p {
+                    label for="password" { "Password" } br;
+                    input id="password" name="password" type="password" required autocomplete="current-password";
+                }
+                button id="login" type="submit" { "Log in" }
+            }
+        },
+    )
+}
+
+/// A short page saying what went wrong and what to do.
+pub(super) fn message(title: &str, session: Option<&Session>, text: &str) -> Markup {
+    page(
+        title,
+        session,
+        html! {
+            p role="alert" { (text) }
+            p { a href="/" { "Back to the start" } }
+        },
+    )
+}
+
+fn state_cell(state: State) -> Markup {
+    html! { span class={"state " (state.as_str())} { (state.as_str()) } }
+}
+
+/// What the overview shows.
+pub(super) struct Overview {
+    pub counts: Vec<(State, u64)>,
+    pub ready: Result<(), String>,
+    pub last_errors: Vec<EventSummary>,
+    /// Events received per minute, oldest minute first.
+    pub per_minute: Vec<u64>,
+    /// How many of the newest events the chart was drawn from.
+    pub sampled: usize,
+    /// Handler runs of this process and their mean time.
+    pub latency: Option<(u64, std::time::Duration)>,
+    pub notice: Option<String>,
+}
+
+pub(super) fn overview(session: &Session, o: &Overview) -> Markup {
+    let count = |states: &[State]| -> u64 {
+        o.counts
+            .iter()
+            .filter(|(s, _)| states.contains(s))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let received: u64 = o.counts.iter().map(|(_, n)| n).sum();
+    page(
+        "Overview",
+        Some(session),
+        html! {
+            @if let Some(notice) = &o.notice { p.notice role="status" { (notice) } }
+            p {
+                "Readiness: "
+                @match &o.ready {
+                    Ok(()) => { strong.done { "ready" } " (an event can be stored now)" }
+                    Err(why) => { strong.dead { "not ready" } ": " (why) }
+                }
+            }
+            p {
+                "Handler: "
+                @match o.latency {
+                    Some((runs, mean)) => { (format!("{:.1} ms", mean.as_secs_f64() * 1000.0)) " on average over " (runs) " runs by this receiver since it started" }
+                    None => { "no event handled by this receiver since it started" }
+                }
+                " (per kind and as a histogram: tradecloud_handler_duration_seconds in /metrics)."
+            }
+            ul.counts aria-label="Events per state" {
+                li { strong { (received) } "received in all" }
+                li { strong { (count(&[State::Done])) } a href="/events?state=done" { "handled" } }
+                li { strong { (count(&[State::Received, State::Trigger, State::Processing, State::Retrying])) } "to be handled" }
+                li { strong { (count(&[State::Retrying])) } a href="/events?state=retrying" { "retrying" } }
+                li { strong { (count(&[State::Unhandled])) } a href="/events?state=unhandled" { "unhandled" } }
+                li { strong { (count(&[State::Rejected])) } a href="/events?state=rejected" { "rejected" } }
+                li { strong { (count(&[State::Dead])) } a href="/events?state=dead" { "dead" } }
+            }
+            h2 { "Events per minute, last " (o.per_minute.len() / 60) " hours" }
+            (chart(&o.per_minute, o.sampled))
+            h2 { "Last errors" }
+            @if o.last_errors.is_empty() {
+                p { "No dead or retrying events." }
+            } @else {
+                (event_table(&o.last_errors, None))
+            }
+            @if session.role == Role::Operator {
+                h2 { "Purge handled events" }
+                form method="post" action="/purge" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    label for="days" { "Delete done events handled more than this many days ago " }
+                    input id="days" name="days" type="number" min="1" value="30" required;
+                    " "
+                    button type="submit" { "Purge…" }
+                }
+            }
+        },
+    )
+}
+
+/// Bars of events per minute as inline SVG (no script, no external file).
+fn chart(per_minute: &[u64], sampled: usize) -> Markup {
+    let max = per_minute.iter().copied().max().unwrap_or(0).max(1);
+    let width = per_minute.len().max(1);
+    let total: u64 = per_minute.iter().sum();
+    let label = format!(
+        "{total} events in the last {} minutes, at most {max} in one minute",
+        per_minute.len()
+    );
+    html! {
+        figure {
+            svg width="100%" height="120" viewBox={"0 0 " (width) " 100"} preserveAspectRatio="none" role="img" aria-label=(label) {
+                @for (i, n) in per_minute.iter().enumerate() {
+                    @if *n > 0 {
+                        @let h = (*n as f64 / max as f64 * 100.0).max(1.0);
+                        rect x=(i) y=(format!("{:.1}", 100.0 - h)) width="1" height=(format!("{h:.1}")) {}
+                    }
+                }
+            }
+            figcaption { (label) " (from the newest " (sampled) " events)." }
+        }
+    }
+}
+
+/// A table of events; with `select` (the CSRF token), a check box per
+/// replayable event and a "Replay selected" button.
+pub(super) fn event_table(events: &[EventSummary], select: Option<&str>) -> Markup {
+    let rows = html! {
+        table {
+            thead { tr {
+                @if select.is_some() { th scope="col" { span { "Select" } } }
+                th scope="col" { "Id" } th scope="col" { "Received" } th scope="col" { "Event" }
+                th scope="col" { "Order / shipment" } th scope="col" { "State" } th scope="col" { "Attempts" }
+                th scope="col" { "Last error" }
+            } }
+            tbody {
+                @for e in events {
+                    tr {
+                        @if select.is_some() {
+                            td { @if e.state.is_replayable() {
+                                input type="checkbox" name="id" value=(e.id) id={"select-" (e.id)} aria-label={"Select event " (e.id)};
+                            } }
+                        }
+                        td { a href={"/events/" (e.id)} { "#" (e.id) } }
+                        td { (time(&e.received_at)) }
+                        td { (e.kind.as_str()) @if let Some(n) = &e.event_name { " " (n) } }
+                        td { @if let Some(o) = &e.object_id { a href={"/objects/" (encode(o))} { (o) } } }
+                        td { (state_cell(e.state)) }
+                        td { (e.attempts) }
+                        td { (e.error.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+        }
+    };
+    match select {
+        Some(csrf) => html! {
+            form method="post" action="/replay" {
+                input type="hidden" name="csrf" value=(csrf);
+                (rows)
+                p { button type="submit" { "Replay selected…" } }
+            }
+        },
+        None => rows,
+    }
+}
+
+/// Percent-encode one path segment or query value.
+pub(super) fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The filters of the event list, as given.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Filters {
+    pub state: String,
+    pub name: String,
+    pub object: String,
+    pub q: String,
+    pub from: String,
+    pub until: String,
+}
+
+impl Filters {
+    /// The query string of these filters (and `before`).
+    pub fn query(&self, before: Option<i64>) -> String {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("state", &self.state),
+            ("name", &self.name),
+            ("object", &self.object),
+            ("q", &self.q),
+            ("from", &self.from),
+            ("until", &self.until),
+        ] {
+            if !v.is_empty() {
+                s.append_pair(k, v);
+            }
+        }
+        if let Some(before) = before {
+            s.append_pair("before", &before.to_string());
+        }
+        s.finish()
+    }
+}
+
+pub(super) fn events(
+    session: &Session,
+    f: &Filters,
+    events: &[EventSummary],
+    next: Option<i64>,
+    problem: Option<&str>,
+    note: Option<&str>,
+) -> Markup {
+    let csrf = (session.role == Role::Operator).then_some(session.csrf.as_str());
+    page(
+        "Events",
+        Some(session),
+        html! {
+            form.filters method="get" action="/events" role="search" {
+                label for="q" { "Search (id, order or shipment id, event name, purchase order number, any text)" input id="q" name="q" type="search" value=(f.q); }
+                label for="state" { "State"
+                    select id="state" name="state" {
+                        option value="" { "any" }
+                        @for s in State::ALL {
+                            option value=(s.as_str()) selected[f.state == s.as_str()] { (s.as_str()) }
+                        }
+                    }
+                }
+                label for="name" { "Event name" input id="name" name="name" type="text" value=(f.name); }
+                label for="object" { "Order / shipment id" input id="object" name="object" type="text" value=(f.object); }
+                label for="from" { "Received from (UTC)" input id="from" name="from" type="datetime-local" value=(f.from); }
+                label for="until" { "until" input id="until" name="until" type="datetime-local" value=(f.until); }
+                button id="filter" type="submit" { "Filter" }
+            }
+            @if let Some(problem) = problem { p.error role="alert" { (problem) } }
+            @if let Some(note) = note { p.notice role="status" { (note) } }
+            p { (events.len()) " events, newest first." }
+            (event_table(events, csrf))
+            @if let Some(next) = next {
+                p { a rel="next" href={"/events?" (f.query(Some(next)))} { "Older events" } }
+            }
+        },
+    )
+}
+
+/// The body as indented JSON, or `None` when it is not JSON.
+fn pretty(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    serde_json::to_string_pretty(&value).ok()
+}
+
+pub(super) fn event(session: &Session, e: &StoredEvent, notice: Option<&str>) -> Markup {
+    let s = &e.summary;
+    let title = format!("Event #{}", s.id);
+    page(
+        &title,
+        Some(session),
+        html! {
+            @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+            dl {
+                dt { "State" } dd id="state" { (state_cell(s.state)) }
+                dt { "Kind and event name" } dd { (s.kind.as_str()) " " (s.event_name.as_deref().unwrap_or("")) }
+                dt { "Order / shipment id" } dd {
+                    @if let Some(o) = &s.object_id { a href={"/objects/" (encode(o))} { (o) " (timeline)" } } @else { "none" }
+                }
+                dt { "Message id" } dd { (s.message_id.as_deref().unwrap_or("none")) }
+                dt { "Received" } dd { (time(&s.received_at)) " from " (s.source.as_deref().unwrap_or("unknown")) " (" (s.origin.as_str()) ")" }
+                dt { "Content-Type" } dd { (s.content_type) }
+                dt { "Trace parent" } dd { (s.trace_parent.as_deref().unwrap_or("none")) }
+                dt { "Last change" } dd { (time(&s.updated_at)) }
+                @if let Some(next) = &s.next_attempt_at { dt { "Next attempt" } dd { (time(next)) } }
+            }
+            h2 { "Processing attempts" }
+            p { (s.attempts) " attempts." }
+            @if let Some(error) = &s.error {
+                p { "Last error:" }
+                pre id="error" { (error) }
+            }
+            @if session.role == Role::Operator && s.state.is_replayable() {
+                form method="post" action="/replay" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    input type="hidden" name="id" value=(s.id);
+                    button id="replay" type="submit" { "Replay…" }
+                }
+            }
+            @if session.role == Role::Operator && matches!(s.state, State::Received | State::Trigger | State::Retrying) {
+                form method="post" action="/dead" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    input type="hidden" name="id" value=(s.id);
+                    label for="reason" { "Give up on it, because " }
+                    input id="reason" name="reason" type="text" required maxlength="500" placeholder="the ERP will never accept it";
+                    " "
+                    button id="dead" type="submit" { "Mark dead…" }
+                }
+            }
+            h2 { "Decoded body" }
+            @match pretty(&e.body) {
+                Some(text) => { pre id="decoded" { (text) } }
+                None => { p { "The body is not JSON; see the raw body." } }
+            }
+            h2 { "Raw body (" (e.body.len()) " bytes)" }
+            pre id="raw" { (String::from_utf8_lossy(&e.body)) }
+        },
+    )
+}
+
+pub(super) fn timeline(session: &Session, object_id: &str, events: &[EventSummary]) -> Markup {
+    page(
+        &format!("Timeline of {object_id}"),
+        Some(session),
+        html! {
+            p { (events.len()) " events, oldest first. "
+                a href={"/events?object=" (encode(object_id))} { "As a list with actions" } }
+            ol {
+                @for e in events {
+                    li {
+                        a href={"/events/" (e.id)} { "#" (e.id) } " "
+                        (time(&e.received_at)) " " (e.event_name.as_deref().unwrap_or(e.kind.as_str())) " "
+                        (state_cell(e.state))
+                        @if let Some(error) = &e.error { ": " (error) }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// "Are you sure?": the same form again with `confirm=yes`.
+pub(super) fn confirm(
+    session: &Session,
+    action: &str,
+    what: &str,
+    fields: &[(&str, String)],
+) -> Markup {
+    page(
+        "Please confirm",
+        Some(session),
+        html! {
+            p { (what) }
+            form method="post" action=(action) {
+                input type="hidden" name="csrf" value=(session.csrf);
+                input type="hidden" name="confirm" value="yes";
+                @for (name, value) in fields {
+                    input type="hidden" name=(name) value=(value);
+                }
+                button id="confirm" type="submit" { "Yes, do it" }
+                " "
+                a href="/" { "Cancel" }
+            }
+        },
+    )
+}

@@ -1,0 +1,930 @@
+//! The operator's console (issue 21), driven like an operator drives it: a
+//! real `tradecloud serve` process with `[console]` on plain HTTP on
+//! loopback, a real headless Chromium (Debian's `chromium` and
+//! `chromedriver`, installed by scripts/test.sh) over WebDriver, spoken
+//! with the reqwest client the crate builds anyway (a dozen JSON calls; no
+//! WebDriver crate to build). Then security probes with plain HTTP
+//! requests: no session, no CSRF token, a planted session id, a body with
+//! `<script>`, login brute force.
+//!
+//! Without chromium the browser part is skipped (with a message), unless
+//! `TRADECLOUD_REQUIRE_TOOLS=1` (set by scripts/test.sh) makes it fail.
+//! `CONSOLE_SCREENSHOT=PATH` writes a screenshot of the event
+//! page there (how docs/console.png was made).
+#![cfg(all(feature = "cli", unix))]
+
+#[cfg(feature = "postgres")]
+mod pg_support;
+mod receiver_support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use receiver_support::*;
+use serde_json::{json, Value};
+use tokio::process::Command;
+use tradecloud::inbox::{Inbox, NewEvent};
+use tradecloud::webhook::{decode, Endpoint};
+
+const EXE: &str = env!("CARGO_BIN_EXE_tradecloud");
+const OPERATOR: &str = "operator password for the test";
+const VIEWER: &str = "viewer password for the test";
+/// The order whose events the operator looks for.
+const ORDER: &str = "order-under-test";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An order event of `order` with message id `n`; its purchase order
+/// number holds `<script>` (shown as text, never run).
+fn order_event(order: &str, n: usize) -> NewEvent {
+    let template = String::from_utf8(fixture("order-webhook/order-event.json")).unwrap();
+    let body = template
+        .replace(
+            "5b0c2f0e-8f4a-4d5e-9c3b-2a1d0e9f8c7b",
+            &format!("00000000-0000-4000-8000-{n:012}"),
+        )
+        .replace("4fd2a3c0-6b1e-4e8b-9c2a-1d3e5f7a9b0c", order)
+        .replace("PO123456789", "PO-<script>alert(1)</script>");
+    let webhook = decode(Endpoint::Order, "application/json", body.as_bytes()).unwrap();
+    NewEvent::from_webhook(&webhook, "application/json", Bytes::from(body))
+}
+
+/// An inbox of `others` events of other orders and three of [`ORDER`],
+/// the last of which failed (`dead`, as after an ERP outage). Returns the
+/// failed event's id.
+async fn fill(db: &Path, others: usize) -> i64 {
+    let inbox = Inbox::open(&format!("sqlite://{}", db.display())).unwrap();
+    for n in 0..others {
+        inbox
+            .store(order_event(&format!("other-{}", n % 500), n + 10))
+            .await
+            .unwrap();
+    }
+    let mut failed = 0;
+    for n in 0..3 {
+        failed = inbox.store(order_event(ORDER, n + 1)).await.unwrap().id();
+    }
+    drop(inbox);
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute(
+        "UPDATE events SET state = 'dead', attempts = 10, \
+         error = 'the ERP answered 503 Service Unavailable (attempts ran out)' WHERE id = ?1",
+        [failed],
+    )
+    .unwrap();
+    failed
+}
+
+struct Console {
+    _serve: tokio::process::Child,
+    base: String,
+}
+
+async fn start(dir: &Path, extra: &str) -> Console {
+    let store = format!("sqlite://{}", dir.join("inbox.db").display());
+    start_on(dir, &store, extra).await
+}
+
+async fn start_on(dir: &Path, store: &str, extra: &str) -> Console {
+    let port = free_port();
+    let (config, _cert) = serve_config(
+        dir,
+        &format!(
+            "[store]\nurl = \"{store}\"\n[processing]\npoll_interval_ms = 50\n\
+             [console]\nlisten = \"127.0.0.1:{port}\"\ntls = false\n\
+             password = \"{OPERATOR}\"\nreadonly_password = \"{VIEWER}\"\n\
+             audit_file = {:?}\n{extra}",
+            dir.join("audit.jsonl").display().to_string(),
+        ),
+    );
+    let mut command = Command::new(EXE);
+    command
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "warn");
+    let (serve, _, _log) = spawn_serve_logged(command, Duration::from_secs(60)).await;
+    Console {
+        _serve: serve,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// `application/x-www-form-urlencoded` bodies (reqwest is built without its `form` feature).
+trait FormPairs {
+    fn form_pairs<K: AsRef<str>, V: AsRef<str>>(self, pairs: &[(K, V)]) -> Self;
+}
+
+impl FormPairs for reqwest::RequestBuilder {
+    fn form_pairs<K: AsRef<str>, V: AsRef<str>>(self, pairs: &[(K, V)]) -> Self {
+        let mut body = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs {
+            body.append_pair(k.as_ref(), v.as_ref());
+        }
+        self.header("content-type", "application/x-www-form-urlencoded")
+            .body(body.finish())
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Log in with plain HTTP; the session cookie (`name=value`).
+async fn login(base: &str, password: &str) -> reqwest::Response {
+    http()
+        .post(format!("{base}/login"))
+        .form_pairs(&[("name", "probe"), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn cookie_of(response: &reqwest::Response) -> String {
+    let set = response
+        .headers()
+        .get("set-cookie")
+        .expect("a session cookie")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(set.contains("HttpOnly"), "{set}");
+    assert!(set.contains("SameSite=Strict"), "{set}");
+    set.split(';').next().unwrap().to_string()
+}
+
+/// The CSRF token in a page's forms.
+fn csrf_of(page: &str) -> String {
+    let at = page
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token");
+    let rest = &page[at + 19..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+async fn state_of(db: &Path, id: i64) -> String {
+    let inbox = Inbox::open(&format!("sqlite://{}", db.display())).unwrap();
+    inbox
+        .get(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .summary
+        .state
+        .as_str()
+        .to_string()
+}
+
+/// A minimal WebDriver client (W3C protocol, JSON over HTTP).
+struct Browser {
+    http: reqwest::Client,
+    session: String,
+    _driver: tokio::process::Child,
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    async fn start() -> Option<Browser> {
+        let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+            .into_iter()
+            .find(|p| Path::new(p).exists());
+        let driver = ["/usr/bin/chromedriver"]
+            .into_iter()
+            .find(|p| Path::new(p).exists());
+        let (Some(chromium), Some(driver)) = (chromium, driver) else {
+            assert!(
+                std::env::var("TRADECLOUD_REQUIRE_TOOLS").as_deref() != Ok("1"),
+                "chromium and chromium-driver are required (apt-get install chromium chromium-driver)"
+            );
+            eprintln!("skipped: chromium or chromedriver missing (apt-get install chromium chromium-driver)");
+            return None;
+        };
+        let port = free_port();
+        let driver = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http.get(format!("{base}/status")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let created: Value = http
+            .post(format!("{base}/session"))
+            .json(&json!({"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": chromium,
+                    "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                             "--disable-dev-shm-usage", "--window-size=1280,1000"]
+                }
+            }}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {created}"))
+            .to_string();
+        Some(Browser {
+            http,
+            session: format!("{base}/session/{session}"),
+            _driver: driver,
+        })
+    }
+
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Value> {
+        let mut request = self.http.request(method, format!("{}{path}", self.session));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer: Value = request.send().await.unwrap().json().await.unwrap();
+        if answer["value"].get("error").is_some() {
+            return Err(answer);
+        }
+        Ok(answer["value"].clone())
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .await
+            .unwrap_or_else(|answer| panic!("WebDriver {path}: {answer}"))
+    }
+
+    async fn go(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_string()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let e = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{e}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    /// The text of `css`, once the page showing it has loaded (a click
+    /// that submits a form returns before the next page is there).
+    async fn text(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self
+                .try_call(
+                    reqwest::Method::POST,
+                    "/element",
+                    Some(json!({"using": "css selector", "value": css})),
+                )
+                .await;
+            if let Ok(v) = found {
+                if let Some(e) = v[ELEMENT].as_str() {
+                    let text = self
+                        .try_call(reqwest::Method::GET, &format!("/element/{e}/text"), None)
+                        .await;
+                    if let Ok(Value::String(text)) = text {
+                        return text;
+                    }
+                }
+            }
+            assert!(Instant::now() < deadline, "no element {css}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Wait until the text of `css` contains `want`.
+    async fn expect_text(&self, css: &str, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = self.text(css).await;
+            if text.contains(want) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css}: {text:?}, expected {want:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Wait until the address contains `want`.
+    async fn expect_url(&self, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let url = self.url().await;
+            if url.contains(want) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "at {url}, expected {want:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn screenshot(&self, path: &Path) {
+        use base64::Engine as _;
+        let png = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    async fn close(self) {
+        let _ = self.http.delete(&self.session).send().await;
+    }
+}
+
+/// Issue 21, "how it will be checked": log in, find the events of one
+/// order, open the one that failed, replay it, see it `done`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_finds_and_replays_a_failed_event_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let failed = fill(&db, 200).await;
+    let console = start(dir.path(), "").await;
+    let base = &console.base;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+
+    browser.go(&format!("{base}/")).await;
+    browser.type_into("#name", "Ann Operator").await;
+    browser.type_into("#password", OPERATOR).await;
+    browser.click("#login").await;
+    browser.expect_text("h1", "Overview").await;
+
+    browser.go(&format!("{base}/events")).await;
+    browser.type_into("#q", ORDER).await;
+    browser.click("#filter").await;
+    browser.expect_url(&format!("q={ORDER}")).await;
+    let listed = browser.text("main table").await;
+    assert_eq!(listed.matches(ORDER).count(), 3, "{listed}");
+    assert!(listed.contains("dead"), "{listed}");
+
+    browser.click(&format!("a[href='/events/{failed}']")).await;
+    browser.expect_text("h1", &format!("Event #{failed}")).await;
+    assert_eq!(browser.text("#state").await, "dead");
+    assert!(browser.text("#error").await.contains("503"));
+    // The body's <script> is text on the page, not a script.
+    assert!(browser
+        .text("#raw")
+        .await
+        .contains("PO-<script>alert(1)</script>"));
+    if let Ok(path) = std::env::var("CONSOLE_SCREENSHOT") {
+        browser.screenshot(Path::new(&path)).await;
+    }
+
+    browser.click("#replay").await;
+    browser.expect_text("h1", "Please confirm").await;
+    browser.click("#confirm").await;
+    browser
+        .expect_text("main", &format!("Replayed #{failed}"))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        browser.go(&format!("{base}/events/{failed}")).await;
+        if browser.text("#state").await == "done" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the replayed event is handled");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(browser.url().await.ends_with(&format!("/events/{failed}")));
+    browser.close().await;
+
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let record: Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();
+    assert_eq!(record["who"], "Ann Operator");
+    assert_eq!(record["action"], "replay");
+    assert!(record["detail"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("#{failed}")));
+}
+
+/// Plain HTTP probes: nothing without a session, no change without the
+/// session's CSRF token, no promotion of a planted session id, the
+/// read-only role cannot replay, bodies are escaped, login brute force is
+/// slowed down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_refuses_what_it_must() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let failed = fill(&db, 5).await;
+    let console = start(dir.path(), "").await;
+    let base = &console.base;
+    let client = http();
+
+    // No session: the login form, and nothing else.
+    let home = client.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(home.status(), 200);
+    assert!(home.text().await.unwrap().contains("name=\"password\""));
+    for path in [
+        "/events",
+        &format!("/events/{failed}"),
+        &format!("/objects/{ORDER}"),
+    ] {
+        let r = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+        assert!(!r.text().await.unwrap().contains(ORDER), "{path}");
+    }
+    let r = client
+        .post(format!("{base}/replay"))
+        .form_pairs(&[("id", failed.to_string()), ("confirm", "yes".into())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // A session, but no (or another) CSRF token: refused, nothing replayed.
+    let planted = "tc_console=0000000000000000000000000000000000000000000000000000000000000000";
+    let logged_in = http()
+        .post(format!("{base}/login"))
+        .header("cookie", planted)
+        .form_pairs(&[("name", "probe"), ("password", OPERATOR)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged_in.status(), 303);
+    let cookie = cookie_of(&logged_in);
+    assert_ne!(cookie, planted, "a new session id at login (no fixation)");
+    let page = client
+        .get(format!("{base}/events/{failed}"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("PO-&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "escaped"
+    );
+    assert!(!page.contains("<script>"), "no script from a body");
+    // A purchase order number (any text of a body) is found too.
+    let found = client
+        .get(format!(
+            "{base}/events?q=PO-%3Cscript%3Ealert(1)%3C%2Fscript%3E"
+        ))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(found.contains("in their body"), "{found}");
+    assert!(
+        found.contains(&format!("href=\"/events/{failed}\"")),
+        "{found}"
+    );
+    let csrf = csrf_of(&page);
+    for token in [None, Some("0".repeat(64))] {
+        let mut form = vec![("id", failed.to_string()), ("confirm", "yes".to_string())];
+        if let Some(token) = token {
+            form.push(("csrf", token));
+        }
+        let r = client
+            .post(format!("{base}/replay"))
+            .header("cookie", &cookie)
+            .form_pairs(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+    }
+    assert_eq!(state_of(&db, failed).await, "dead", "nothing replayed");
+
+    // The read-only role sees, but cannot replay.
+    let viewer = cookie_of(&login(base, VIEWER).await);
+    let page = client
+        .get(format!("{base}/events/{failed}"))
+        .header("cookie", &viewer)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("id=\"replay\""));
+    let r = client
+        .post(format!("{base}/replay"))
+        .header("cookie", &viewer)
+        .form_pairs(&[
+            ("id", failed.to_string()),
+            ("confirm", "yes".into()),
+            ("csrf", csrf_of(&page)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // With the token: replayed.
+    let r = client
+        .post(format!("{base}/replay"))
+        .header("cookie", &cookie)
+        .form_pairs(&[
+            ("id", failed.to_string()),
+            ("confirm", "yes".into()),
+            ("csrf", csrf.clone()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_ne!(state_of(&db, failed).await, "dead");
+
+    // Mark dead: confirmed first; refused, saying why, for a handled event.
+    let other = failed - 1;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while state_of(&db, other).await != "done" {
+        assert!(Instant::now() < deadline, "event {other} is handled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut form = vec![
+        ("id", other.to_string()),
+        ("reason", "the ERP refuses it".to_string()),
+        ("csrf", csrf.clone()),
+    ];
+    let r = client
+        .post(format!("{base}/dead"))
+        .header("cookie", &cookie)
+        .form_pairs(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains(&format!("Mark event #{other} dead")));
+    form.push(("confirm", "yes".into()));
+    let r = client
+        .post(format!("{base}/dead"))
+        .header("cookie", &cookie)
+        .form_pairs(&form)
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("was not marked dead") && text.contains("is done"),
+        "{text}"
+    );
+    assert_eq!(state_of(&db, other).await, "done");
+
+    // Logged out: the session is gone.
+    let r = client
+        .post(format!("{base}/logout"))
+        .header("cookie", &cookie)
+        .form_pairs(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let r = client
+        .get(format!("{base}/events"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Brute force: after 5 wrong passwords, even the right one waits.
+    for _ in 0..5 {
+        assert_eq!(
+            login(base, "wrong password, long enough").await.status(),
+            401
+        );
+    }
+    let r = login(base, OPERATOR).await;
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+}
+
+/// Issue 21, item 3: two receivers on one PostgreSQL inbox; either one's
+/// console shows every event, and a replay through one is handled (by
+/// either) and seen through the other.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_receivers_on_postgresql_serve_the_same_console() {
+    let pg = pg_support::PgCluster::start();
+    let url = pg.database("inbox");
+    let inbox = Inbox::connect(&url).await.unwrap();
+    let mut failed = 0;
+    for n in 0..3 {
+        failed = inbox.store(order_event(ORDER, n + 1)).await.unwrap().id();
+    }
+    drop(inbox);
+    pg.psql(
+        "inbox",
+        &format!(
+            "UPDATE events SET state = 'dead', attempts = 10, error = 'the ERP was down' WHERE id = {failed}"
+        ),
+    );
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start_on(dir_a.path(), &url, "").await;
+    let b = start_on(dir_b.path(), &url, "").await;
+    let client = http();
+    let mut cookies = Vec::new();
+    for console in [&a, &b] {
+        let r = login(&console.base, OPERATOR).await;
+        assert_eq!(r.status(), 303);
+        cookies.push(cookie_of(&r));
+    }
+    let page = |base: String, cookie: String, path: String| {
+        let client = client.clone();
+        async move {
+            let r = client
+                .get(format!("{base}{path}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            r.text().await.unwrap()
+        }
+    };
+    let listed = page(
+        b.base.clone(),
+        cookies[1].clone(),
+        format!("/events?q={ORDER}"),
+    )
+    .await;
+    assert_eq!(listed.matches("href=\"/events/").count(), 3, "{listed}");
+    let event = page(
+        b.base.clone(),
+        cookies[1].clone(),
+        format!("/events/{failed}"),
+    )
+    .await;
+    assert!(event.contains("the ERP was down"));
+    let r = client
+        .post(format!("{}/replay", b.base))
+        .header("cookie", &cookies[1])
+        .form_pairs(&[
+            ("id", failed.to_string()),
+            ("confirm", "yes".into()),
+            ("csrf", csrf_of(&event)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen = page(
+            a.base.clone(),
+            cookies[0].clone(),
+            format!("/events/{failed}"),
+        )
+        .await;
+        if seen.contains("class=\"state done\"") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "replayed and handled: {seen}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A session of one receiver is not one of the other.
+    let r = client
+        .get(format!("{}/events", a.base))
+        .header("cookie", &cookies[1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+/// By default the console is HTTPS with the receiver's certificate, and its
+/// session cookie is `Secure` with the `__Host-` prefix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_is_https_with_the_receivers_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (config, cert) = serve_config(
+        dir.path(),
+        &format!(
+            "[store]\nurl = \"sqlite://{}\"\n[console]\nlisten = \"127.0.0.1:{port}\"\npassword = \"{OPERATOR}\"\n",
+            dir.path().join("inbox.db").display()
+        ),
+    );
+    let mut command = Command::new(EXE);
+    command
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD);
+    let (_serve, _, log) = spawn_serve_logged(command, Duration::from_secs(60)).await;
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains(&format!("operator console on https://127.0.0.1:{port}"))),
+        "{:?}",
+        log.lock().unwrap()
+    );
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.as_bytes()).unwrap())
+        .resolve("localhost", ([127, 0, 0, 1], port).into())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = format!("https://localhost:{port}");
+    let home = client.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(home.status(), 200);
+    let r = client
+        .post(format!("{base}/login"))
+        .form_pairs(&[("name", "probe"), ("password", OPERATOR)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        set.starts_with("__Host-tc_console=")
+            && set.contains("; Secure")
+            && set.contains("HttpOnly"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_string();
+    let overview = client
+        .get(format!("{base}/"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(overview.text().await.unwrap().contains("<h1>Overview</h1>"));
+    // Plain HTTP on the console's port gets nothing.
+    assert!(http()
+        .get(format!("http://127.0.0.1:{port}/"))
+        .send()
+        .await
+        .map(|r| r.status().is_success())
+        .map_or(true, |ok| !ok));
+}
+
+/// The console's port is open only when configured.
+#[tokio::test]
+async fn no_console_without_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _) = serve_config(
+        dir.path(),
+        &format!(
+            "[store]\nurl = \"sqlite://{}\"\n",
+            dir.path().join("inbox.db").display()
+        ),
+    );
+    let mut command = Command::new(EXE);
+    command
+        .args(["serve", "--receive-only", "--config"])
+        .arg(&config)
+        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD);
+    let (_serve, addr, log) = spawn_serve_logged(command, Duration::from_secs(60)).await;
+    assert!(
+        !log.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("operator console")),
+        "no console"
+    );
+    // The webhook port does not serve the console.
+    let r = client_for(
+        &std::fs::read_to_string(dir.path().join("cert.pem")).unwrap(),
+        addr,
+    )
+    .get(format!("https://localhost:{}/events", addr.port()))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+/// Fills the inbox of `scripts/console-bench.py` (not a timed test; run by
+/// the script): `CONSOLE_BENCH_DB` gets `CONSOLE_BENCH_EVENTS` handled
+/// events of 20,000 orders (order-documents events, 2 kB each) and three
+/// of [`ORDER`], the last of them dead. Prints the dead event's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by scripts/console-bench.py"]
+async fn fill_an_inbox_for_the_benchmark() {
+    let Ok(db) = std::env::var("CONSOLE_BENCH_DB") else {
+        panic!("set CONSOLE_BENCH_DB to the inbox file to fill");
+    };
+    let events: usize = std::env::var("CONSOLE_BENCH_EVENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
+    let inbox = Inbox::open(&format!("sqlite://{db}")).unwrap();
+    let template = String::from_utf8(fixture("order-webhook/order-documents-event.json")).unwrap();
+    let tasks = 64;
+    let mut joins = Vec::new();
+    for t in 0..tasks {
+        let (inbox, template) = (inbox.clone(), template.clone());
+        joins.push(tokio::spawn(async move {
+            for n in (t..events).step_by(tasks) {
+                let body = template
+                    .replace(
+                        "c3d4e5f6-a7b8-4c9d-0e1f-2a3b4c5d6e7f",
+                        &format!("00000000-0000-4000-9000-{n:012}"),
+                    )
+                    .replace(
+                        "4fd2a3c0-6b1e-4e8b-9c2a-1d3e5f7a9b0c",
+                        &format!("bench-order-{}", n % 20_000),
+                    );
+                let webhook = decode(Endpoint::Order, "application/json", body.as_bytes()).unwrap();
+                inbox
+                    .store(NewEvent::from_webhook(
+                        &webhook,
+                        "application/json",
+                        Bytes::from(body),
+                    ))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for join in joins {
+        join.await.unwrap();
+    }
+    let mut failed = 0;
+    for n in 0..3 {
+        failed = inbox.store(order_event(ORDER, n + 1)).await.unwrap().id();
+    }
+    drop(inbox);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "UPDATE events SET state = 'done', updated_at = received_at WHERE state = 'received'; \
+         DELETE FROM heads;",
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE events SET state = 'dead', attempts = 10, \
+         error = 'the ERP answered 503 Service Unavailable (attempts ran out)' WHERE id = ?1",
+        [failed],
+    )
+    .unwrap();
+    println!("CONSOLE_BENCH_FAILED={failed}");
+}
