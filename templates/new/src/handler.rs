@@ -72,8 +72,8 @@ pub enum LineDecision {
     Propose {
         /// The delivery schedule the supplier can make.
         delivery_schedule: Vec<DeliveryScheduleLine>,
-        /// Other prices, or `None` to keep the buyer's.
-        prices: Option<Prices>,
+        /// Other prices, or `None` to keep the buyer's (boxed: `Prices` is large).
+        prices: Option<Box<Prices>>,
         /// Why, for the buyer.
         reason: String,
     },
@@ -327,7 +327,7 @@ impl Erp {
                 } => {
                     let answer = answer.delivery_schedule(delivery_schedule).reason(reason);
                     match prices {
-                        Some(prices) => answer.prices(prices),
+                        Some(prices) => answer.prices(*prices),
                         None => answer,
                     }
                 }
