@@ -5,6 +5,7 @@
 # with -D warnings, and rustfmt.
 #
 #   scripts/scaffold-check.sh                       # supplier, orders + documents + shipments
+#   scripts/scaffold-check.sh --role buyer          # buyer, orders + documents + shipments
 #   scripts/scaffold-check.sh --role buyer --events orders --delivery single
 #
 # The build shares this workspace's target directory (CARGO_TARGET_DIR, default

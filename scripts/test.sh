@@ -75,7 +75,8 @@ cargo build --quiet --locked --bin tradecloud
 python3 scripts/api_conformance.py --bin "${CARGO_TARGET_DIR:-target}/debug/tradecloud" --examples 30 --seed 1
 
 echo "== a service made by tradecloud new builds and passes its own tests =="
-./scripts/scaffold-check.sh                                # supplier, all three event kinds
+./scripts/scaffold-check.sh                                # supplier, all three event kinds: answers the buyer's order
+./scripts/scaffold-check.sh --role buyer                   # buyer, all three event kinds: approves the supplier's proposal
 ./scripts/scaffold-check.sh --role buyer --events documents # the smallest handler
 
 echo "== deploy/: the systemd unit (verify, security exposure) and the alert rules (promtool) =="

@@ -134,10 +134,16 @@ fn the_role_and_events_choose_the_content() {
     let handler = read(&supplier, "src/handler.rs");
     assert!(handler.contains("OrderEventName::OrderIssuedByBuyer"));
     assert!(handler.contains("ShipmentEventName::ShipmentApprovedByBuyer"));
-    assert!(
-        !handler.contains("BySupplier"),
-        "a supplier acts on the buyer's events"
-    );
+    for absent in [
+        "OrderEventName::OrderLinesConfirmedBySupplier",
+        "ShipmentEventName::ShipmentIssuedBySupplier",
+        "approve_requests",
+    ] {
+        assert!(
+            !handler.contains(absent),
+            "a supplier acts on the buyer's events: {absent}"
+        );
+    }
     assert!(handler.contains("async fn order_event("));
     assert!(handler.contains("async fn shipment_event("));
     assert!(!handler.contains("order_documents_event"));
@@ -185,6 +191,9 @@ fn the_role_and_events_choose_the_content() {
     assert!(handler.contains("async fn single_delivery_order_event("));
     assert!(!handler.contains("async fn order_event("));
     assert!(!handler.contains("Shipment"));
+    // Single Delivery: the handler only logs, it does not answer.
+    assert!(!handler.contains(".approve_requests(order_id"));
+    assert!(handler.contains("only logs"));
     assert!(read(&buyer, "tests/webhooks.rs")
         .contains(r#"Sample::single_delivery_order_event("OrderLinesConfirmedBySupplier")"#));
     assert_eq!(
@@ -360,4 +369,97 @@ fn the_dependency_source_is_chosen_by_a_flag() {
         ],
     );
     assert!(!output.status.success(), "conflicting sources are refused");
+}
+
+#[test]
+fn each_role_answers_through_the_sdk_and_tests_the_story() {
+    let Some(exe) = exe() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+
+    // The default role is the buyer.
+    let buyer = tmp.path().join("buyer");
+    let output = new(exe, &[buyer.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Created the buyer receiver"));
+    let handler = read(&buyer, "src/handler.rs");
+    for needle in [
+        "OrderEventName::OrderChangesProposedBySupplier",
+        "pub fn decide_proposal(&self, line: &OrderLine) -> ProposalDecision",
+        "pub enum ProposalDecision",
+        ".approve_requests(order_id, &approval)",
+        ".reject_requests(order_id, &rejection)",
+        "ShipmentEventName::ShipmentIssuedBySupplier",
+        "record it and book the expected receipt",
+    ] {
+        assert!(
+            handler.contains(needle),
+            "the buyer's handler lacks {needle}"
+        );
+    }
+    for absent in ["decide_line", ".respond(", "OrderIssuedByBuyer"] {
+        assert!(
+            !handler.contains(absent),
+            "the buyer's handler has {absent}"
+        );
+    }
+    let tests = read(&buyer, "tests/webhooks.rs");
+    for needle in [
+        "TestBed::start_as(Erp::new(documents.path()), MockConfig::new(), Party::Buyer)",
+        "Sample::order_event_from(\n        \"OrderChangesProposedBySupplier\"",
+        ".respond(&response)",
+        "Some(&LineProcessStatus::Confirmed)",
+    ] {
+        assert!(tests.contains(needle), "the buyer's tests lack {needle}");
+    }
+    assert!(read(&buyer, "Cargo.toml").contains("serde_json = \"1\""));
+
+    let supplier = tmp.path().join("supplier");
+    let output = new(exe, &[supplier.to_str().unwrap(), "--role", "supplier"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let handler = read(&supplier, "src/handler.rs");
+    for needle in [
+        "OrderEventName::OrderIssuedByBuyer",
+        "pub fn decide_line(&self, requested: &BuyerLine) -> LineDecision",
+        "pub enum LineDecision",
+        "pub async fn order_confirmation(",
+        "client.documents().upload(&file)",
+        "client.orders().respond(&response)",
+        "SupplierLineIndicators::builder().accepted(true)",
+        "SupplierLineIndicators::builder().rejected(true)",
+        "ShipmentEventName::ShipmentApprovedByBuyer",
+    ] {
+        assert!(
+            handler.contains(needle),
+            "the supplier's handler lacks {needle}"
+        );
+    }
+    for absent in [
+        "decide_proposal",
+        "approve_requests",
+        "OrderChangesProposedBySupplier",
+    ] {
+        assert!(
+            !handler.contains(absent),
+            "the supplier's handler has {absent}"
+        );
+    }
+    let tests = read(&supplier, "tests/webhooks.rs");
+    for needle in [
+        "Party::Supplier,",
+        "let buyer = bed.client_as(Party::Buyer)?;",
+        "Sample::order_event_from(\"OrderIssuedByBuyer\", &order)",
+        "Some(&LineInProgressStatus::OpenSupplierProposal)",
+        "requests_for(\"uploadDocument\")",
+    ] {
+        assert!(tests.contains(needle), "the supplier's tests lack {needle}");
+    }
+
+    // --help names the default role.
+    let help = Command::new(exe)
+        .args(["new", "--help"])
+        .output()
+        .expect("tradecloud runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("buyer (the default)"), "{help}");
+    assert!(help.contains("[default: buyer]"), "{help}");
 }

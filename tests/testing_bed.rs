@@ -96,3 +96,102 @@ async fn a_rejected_delivery_and_a_missing_event_are_errors() {
     );
     bed.shutdown().await.unwrap();
 }
+
+/// Accepts every line of an order event as the supplier, through the
+/// receiver's client.
+struct AcceptAll;
+
+impl Handler for AcceptAll {
+    async fn handle(&self, event: Event, ctx: &HandlerContext) -> Result<(), HandlerError> {
+        use tradecloud::api::api_connector::types::{
+            OrderResponseBySupplier, OrderResponseLineBySupplier, SendOrderResponseBySupplier,
+        };
+        use tradecloud::api::common::types::SupplierLineIndicators;
+        let Event::Order { body, .. } = event else {
+            return Err(HandlerError::Permanent("not an order".into()));
+        };
+        let order = body
+            .order_event
+            .ok_or_else(|| HandlerError::Permanent("no orderEvent".into()))?;
+        let buyer = order
+            .supplier_order
+            .as_ref()
+            .and_then(|s| s.buyer_account_number.clone())
+            .ok_or_else(|| HandlerError::Permanent("no buyerAccountNumber".into()))?;
+        let po = order
+            .purchase_order_number()
+            .ok_or_else(|| HandlerError::Permanent("no purchaseOrderNumber".into()))?;
+        let lines: Vec<_> = order
+            .lines
+            .iter()
+            .map(|line| {
+                OrderResponseLineBySupplier::builder()
+                    .purchase_order_line_position(line.position())
+                    .indicators(SupplierLineIndicators::builder().accepted(true))
+            })
+            .collect();
+        let response = SendOrderResponseBySupplier::builder()
+            .order(
+                OrderResponseBySupplier::builder()
+                    .buyer_account_number(buyer)
+                    .purchase_order_number(po),
+            )
+            .lines(lines)
+            .build();
+        let client = ctx
+            .client()
+            .ok_or_else(|| HandlerError::Permanent("no client".into()))?;
+        client.orders().respond(&response).await?;
+        Ok(())
+    }
+}
+
+/// `start_as(.., Party::Supplier)`: the handler's client is the mock's
+/// supplier; `client_as(Party::Buyer)` sends the order; the order, fetched
+/// and wrapped by `Sample::order_event_from`, is answered and confirmed.
+#[tokio::test]
+async fn a_bed_started_as_the_supplier_answers_the_buyers_order() {
+    use tradecloud::api::api_connector::types::SendOrderByBuyer;
+    use tradecloud::api::common::types::LineProcessStatus;
+    use tradecloud::mock::MockConfig;
+    use tradecloud::testing::Party;
+
+    let bed = TestBed::start_as(AcceptAll, MockConfig::new(), Party::Supplier)
+        .await
+        .unwrap();
+    let buyer = bed.client_as(Party::Buyer).unwrap();
+    let order: SendOrderByBuyer = serde_json::from_value(serde_json::json!({
+        "order": {"supplierAccountNumber": bed.mock().buyer().partner_account_number,
+                  "purchaseOrderNumber": "PO-BED-1"},
+        "lines": [{"position": "0001", "item": {"number": "A-1"},
+                   "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 10}]}]
+    }))
+    .unwrap();
+    buyer.orders().send(&order).await.unwrap();
+    let order_id = buyer.orders().poll_since(None).await.unwrap().items[0]
+        .id
+        .clone()
+        .unwrap();
+    let seen = bed
+        .client_as(Party::Supplier)
+        .unwrap()
+        .orders()
+        .get(&order_id)
+        .await
+        .unwrap();
+    let sample = Sample::order_event_from("OrderIssuedByBuyer", &seen);
+    assert_eq!(sample.event_name(), "OrderIssuedByBuyer");
+    bed.deliver(&sample).await.unwrap();
+    let handled = bed.wait_handled(1).await.unwrap();
+    assert_eq!(handled[0].result, Ok(()));
+    assert_eq!(
+        handled[0].meta.object_id.as_deref(),
+        Some(order_id.as_str())
+    );
+    let order = buyer.orders().get(&order_id).await.unwrap();
+    assert_eq!(
+        order.lines[0].process_status(),
+        Some(&LineProcessStatus::Confirmed)
+    );
+    bed.shutdown().await.unwrap();
+}

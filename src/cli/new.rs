@@ -30,9 +30,12 @@ pub struct NewArgs {
     /// Package name (default: the directory's name).
     #[arg(long)]
     pub name: Option<String>,
-    /// Your side of the order: a buyer receives the supplier's responses
-    /// (confirmations, proposals, shipments); a supplier receives new and
-    /// changed orders (and the buyer's answers to shipments).
+    /// Your side of the order. buyer (the default): receives the supplier's
+    /// responses, approves or rejects proposals through the API
+    /// (`decide_proposal`) and records despatch advices. supplier: receives
+    /// new and changed orders and answers them through the API (accept,
+    /// propose or reject per line in `decide_line`, the order confirmation
+    /// attached). With --delivery single the order handler only logs.
     #[arg(long, value_enum, default_value_t = Role::Buyer)]
     pub role: Role,
     /// The webhook events to handle, comma-separated.
@@ -305,7 +308,7 @@ pub fn validate_name(name: &str) -> anyhow::Result<()> {
         override priv pub ref return self static struct super trait true try type typeof unsafe \
         unsized use virtual where while yield \
         alloc core proc_macro std test build deps examples incremental \
-        tradecloud anyhow clap tokio tracing tracing_subscriber tempfile \
+        tradecloud anyhow clap tokio tracing tracing_subscriber tempfile serde_json \
         con prn aux nul com1 com2 com3 com4 com5 com6 com7 com8 com9 \
         lpt1 lpt2 lpt3 lpt4 lpt5 lpt6 lpt7 lpt8 lpt9";
     let advice = "choose another with --name, e.g. --name my-erp-receiver";

@@ -4,8 +4,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::client::{Client, ClientError, Environment};
 use crate::inbox::{EventKind, Inbox};
-use crate::mock::{MockConfig, MockError, MockServer};
+use crate::mock::{MockConfig, MockCredentials, MockError, MockServer};
 use crate::processing::{EventMeta, Handler, HandlerContext, HandlerError, ProcessorConfig};
 use crate::receiver::{Config, Receiver, ReceiverError};
 
@@ -50,9 +51,39 @@ pub enum TestBedError {
         /// How long it waited.
         waited: Duration,
     },
+    /// A client of the mock could not be built.
+    #[error("cannot build a client of the mock: {0}")]
+    Client(#[from] ClientError),
     /// The receiver task stopped unexpectedly.
     #[error("the receiver task stopped unexpectedly: {0}")]
     Stopped(String),
+}
+
+/// One of the two companies the mock of Tradecloud plays
+/// ([`MockServer::buyer`], [`MockServer::supplier`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Party {
+    /// The buyer company: sends orders, answers the supplier's proposals.
+    Buyer,
+    /// The supplier company: answers orders, sends despatch advices.
+    Supplier,
+}
+
+impl Party {
+    /// The other company.
+    pub fn other(self) -> Party {
+        match self {
+            Party::Buyer => Party::Supplier,
+            Party::Supplier => Party::Buyer,
+        }
+    }
+
+    fn credentials(self, mock: &MockServer) -> MockCredentials {
+        match self {
+            Party::Buyer => mock.buyer().credentials,
+            Party::Supplier => mock.supplier().credentials,
+        }
+    }
 }
 
 /// One finished handler call, recorded by the [`TestBed`].
@@ -161,10 +192,35 @@ impl TestBed {
         handler: H,
         mock: MockConfig,
     ) -> Result<TestBed, TestBedError> {
+        Self::start_inner(handler, mock, None).await
+    }
+
+    /// Start the mock with `mock` and the receiver with `handler` as
+    /// `party`'s service: the receiver's `[tradecloud]` client (the
+    /// handler's [`HandlerContext::client`]) logs in as that company's
+    /// integration user, so what the handler sends through the SDK (an
+    /// order response, an approval) moves the mock's orders for that
+    /// company. Play the other side with [`client_as`](Self::client_as).
+    pub async fn start_as<H: Handler>(
+        handler: H,
+        mock: MockConfig,
+        party: Party,
+    ) -> Result<TestBed, TestBedError> {
+        Self::start_inner(handler, mock, Some(party)).await
+    }
+
+    async fn start_inner<H: Handler>(
+        handler: H,
+        mock: MockConfig,
+        party: Option<Party>,
+    ) -> Result<TestBed, TestBedError> {
         let mock = MockServer::start(mock).await?;
         let dir = tempfile::tempdir()?;
         let password: String = (0..24).map(|_| fastrand::alphanumeric()).collect();
-        let credentials = mock.credentials();
+        let credentials = match party {
+            Some(party) => party.credentials(&mock),
+            None => mock.credentials(),
+        };
         let toml_string = |s: &str| toml::Value::String(s.to_owned()).to_string();
         let text = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\n\
@@ -233,6 +289,24 @@ impl TestBed {
     /// The mock of Tradecloud (its data, counters and fault injection).
     pub fn mock(&self) -> &MockServer {
         &self.mock
+    }
+
+    /// A client of the mock logging in as `party`'s integration user, e.g.
+    /// the buyer sending the order that a supplier's handler then answers.
+    /// No rate limit, short retry delays.
+    pub fn client_as(&self, party: Party) -> Result<Client, TestBedError> {
+        let credentials = party.credentials(&self.mock);
+        Ok(Client::builder()
+            .environment(Environment::custom(self.mock.base_url()))
+            .credentials(credentials.username, credentials.password)
+            .without_rate_limit()
+            .retry_policy(
+                crate::client::RetryPolicy::default()
+                    .max_retries(3)
+                    .base_delay(Duration::from_millis(10))
+                    .max_delay(Duration::from_millis(200)),
+            )
+            .build()?)
     }
 
     /// The receiver's inbox.

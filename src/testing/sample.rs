@@ -89,6 +89,47 @@ impl Sample {
         Sample::new(SampleKind::ShipmentEvent, event_name, SHIPMENT_EVENT)
     }
 
+    /// An order event (`orderEvent`) carrying `order` as fetched with GET
+    /// order (its `id` becomes the event's `orderId`), e.g. the order the
+    /// mock's buyer just sent, delivered to a supplier as
+    /// `OrderIssuedByBuyer`. Tradecloud's order events carry only the lines
+    /// the event affects: keep only those in `order.lines` first.
+    ///
+    /// ```
+    /// use tradecloud::api::common::types::Order;
+    /// use tradecloud::api::order_webhook_connector::types::OrderWebhookBody;
+    /// use tradecloud::testing::Sample;
+    ///
+    /// let order: Order = serde_json::from_str(r#"{"id": "o-1", "lines": [{"id": "l-1"}]}"#)?;
+    /// let sample = Sample::order_event_from("OrderIssuedByBuyer", &order);
+    /// let body: OrderWebhookBody = serde_json::from_str(sample.body())?;
+    /// let event = body.order_event.expect("an orderEvent");
+    /// assert_eq!(event.order_id.as_deref(), Some("o-1"));
+    /// assert_eq!(event.lines.len(), 1);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn order_event_from(event_name: &str, order: &crate::api::common::types::Order) -> Sample {
+        let mut event = match serde_json::to_value(order) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        if let Some(id) = event.remove("id") {
+            event.insert("orderId".to_owned(), id);
+        }
+        let message_id = random_uuid();
+        let body = serde_json::json!({
+            "eventName": event_name,
+            "orderEvent": event,
+            "meta": {"messageId": message_id},
+        });
+        Sample {
+            kind: SampleKind::OrderEvent,
+            event_name: event_name.to_owned(),
+            message_id,
+            body: body.to_string(),
+        }
+    }
+
     fn new(kind: SampleKind, event_name: &str, template: &str) -> Sample {
         let message_id = random_uuid();
         // The event name is a JSON string: escape what JSON requires.

@@ -128,6 +128,9 @@ fn template_values(options: &Options) -> (BTreeSet<&'static str>, Vars) {
         ("single", orders && single),
         ("buyer", buyer),
         ("supplier", !buyer),
+        // The order handlers that answer through the SDK (Multiple Deliveries).
+        ("supplier_answers", !buyer && orders && !single),
+        ("buyer_answers", buyer && orders && !single),
     ] {
         if on {
             flags.insert(flag);

@@ -12,6 +12,11 @@
 
 use std::path::PathBuf;
 
+// {{#if supplier_answers}}
+use tradecloud::api::api_connector::types::{
+    OrderResponseBySupplier, OrderResponseLineBySupplier, SendOrderResponseBySupplier,
+};
+// {{/if}}
 // {{#if documents}}
 use tradecloud::api::common::types::OrderDocumentsEvent;
 // {{/if}}
@@ -24,12 +29,26 @@ use tradecloud::api::common::types::OrderEventName;
 // {{#if single}}
 use tradecloud::api::common::types::SingleDeliveryOrderEvent;
 // {{/if}}
+// {{#if supplier_answers}}
+use tradecloud::api::common::types::{
+    BuyerLine, DeliveryScheduleLine, Document, Prices, SupplierLineIndicators,
+};
+// {{/if}}
+// {{#if buyer_answers}}
+use tradecloud::api::common::types::{LineInProgressStatus, OrderLine, Prices};
+// {{/if}}
 // {{#if shipments}}
 use tradecloud::api::common::types::{Shipment, ShipmentEventName};
 // {{/if}}
+// {{#if buyer_answers}}
+use tradecloud::api::order::types::{ApproveRequestsAsBuyer, RejectRequestsAsBuyer};
+// {{/if}}
 use tradecloud::changes::{ChangeSet, DocumentRef};
-use tradecloud::client::{DocumentSource, DownloadOutcome};
+use tradecloud::client::{Client, DocumentSource, DownloadOutcome};
 use tradecloud::processing::{Event, Handler, HandlerContext, HandlerError};
+// {{#if supplier_answers}}
+use tradecloud::types::Date;
+// {{/if}}
 // {{#if orders}}
 use tradecloud::types::{Decimal, Rounding};
 // {{/if}}
@@ -37,6 +56,54 @@ use tradecloud::types::{Decimal, Rounding};
 use tradecloud::webhook::OrderWebhookEvent;
 // {{/if}}
 
+// {{#if supplier_answers}}
+/// The largest delivery quantity [`Erp::decide_line`] accepts as requested
+/// (an example rule).
+pub const MAX_DELIVERY_QUANTITY: u32 = 1000;
+
+/// What the ERP decides for one line of the buyer's order
+/// ([`Erp::decide_line`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LineDecision {
+    /// Deliver as requested: the line becomes `Confirmed`.
+    Accept,
+    /// Other values: the line is `InProgress` until the buyer approves
+    /// (`Confirmed` with these values) or rejects the proposal.
+    Propose {
+        /// The delivery schedule the supplier can make.
+        delivery_schedule: Vec<DeliveryScheduleLine>,
+        /// Other prices, or `None` to keep the buyer's (boxed: `Prices` is large).
+        prices: Option<Box<Prices>>,
+        /// Why, for the buyer.
+        reason: String,
+    },
+    /// Cannot deliver: the line becomes `Rejected`.
+    Reject {
+        /// Why, for the buyer.
+        reason: String,
+    },
+    /// No answer now (e.g. planning is still running): the line stays open.
+    Later,
+}
+
+// {{/if}}
+// {{#if buyer_answers}}
+/// What the ERP decides on a supplier's proposal for one line
+/// ([`Erp::decide_proposal`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProposalDecision {
+    /// Agree: the line becomes `Confirmed` with the proposed values.
+    Approve,
+    /// Disagree: the supplier is told why and answers again.
+    Reject {
+        /// Why, for the supplier.
+        reason: String,
+    },
+    /// No answer now (a purchaser decides in the portal).
+    Later,
+}
+
+// {{/if}}
 /// The handler. Add what the ERP code needs here: a database pool, an ERP
 /// API client, ...
 #[derive(Debug, Clone)]
@@ -56,10 +123,13 @@ impl Erp {
 
     // {{#if supplier}}
     /// A new or changed purchase order from the buyer (`orderEvent`, with
-    /// a delivery schedule): create or update the sales order.
+    /// a delivery schedule): create or update the sales order, then answer
+    /// the new and changed lines through Tradecloud's API
+    /// ([`answer_order`](Self::answer_order)).
     // {{else}}
     /// The supplier's response to a purchase order (`orderEvent`, with a
-    /// delivery schedule): update the purchase order.
+    /// delivery schedule): update the purchase order, and answer the
+    /// supplier's proposals ([`answer_proposals`](Self::answer_proposals)).
     // {{/if}}
     async fn order_event(
         &self,
@@ -69,15 +139,17 @@ impl Erp {
     ) -> Result<(), HandlerError> {
         let order_id = required(order.order_id.as_deref(), "orderId")?;
         // {{#if supplier}}
-        match name {
+        // Lines issued or changed by the buyer are answered; cancelled ones
+        // only recorded.
+        let answer = match name {
             OrderEventName::OrderIssuedByBuyer
             | OrderEventName::OrderLinesIssuedByBuyer
             | OrderEventName::OrderLinesReissuedByBuyer
             | OrderEventName::OrderReissuedByBuyer
-            | OrderEventName::OrderLinesUpdatedByBuyer
-            | OrderEventName::OrderLinesCancelledByBuyer => {}
+            | OrderEventName::OrderLinesUpdatedByBuyer => true,
+            OrderEventName::OrderLinesCancelledByBuyer => false,
             other => return not_used(other.as_str(), order_id),
-        }
+        };
         // An order event carries only the lines it affects: all of them changed.
         for line in order.changed_lines() {
             let Some(buyer_line) = &line.buyer_line else {
@@ -101,18 +173,35 @@ impl Erp {
                 line.currency(),
             );
         }
+        // Write to the ERP here. When it is unavailable, return
+        // Err(HandlerError::Transient(..)): the event is tried again later.
+        self.save_documents(ctx, order_id, order.changed_documents())
+            .await?;
+        if answer {
+            self.answer_order(ctx, order_id, order).await?;
+        }
+        Ok(())
         // {{else}}
-        match name {
+        // Proposals and reopen requests wait for the buyer's answer; the
+        // other responses are only recorded.
+        let answer = match name {
+            OrderEventName::OrderChangesProposedBySupplier
+            | OrderEventName::OrderLinesReopenRequestedBySupplier => true,
             OrderEventName::OrderLinesAcceptedBySupplier
             | OrderEventName::OrderLinesConfirmedBySupplier
             | OrderEventName::OrderLinesRejectedBySupplier
-            | OrderEventName::OrderChangesProposedBySupplier
             | OrderEventName::OrderLinesUpdatedBySupplier
-            | OrderEventName::OrderLinesReconfirmedBySupplier => {}
+            | OrderEventName::OrderLinesReconfirmedBySupplier => false,
             other => return not_used(other.as_str(), order_id),
-        }
+        };
         // An order event carries only the lines it affects: all of them changed.
         for line in order.changed_lines() {
+            tracing::info!(
+                event = %name, order_id,
+                position = line.position(),
+                status = %show(line.process_status()),
+                "line status"
+            );
             // The agreed delivery schedule; a supplier proposal still open is
             // in `delivery_schedule_including_requests`.
             for delivery in &line.delivery_schedule {
@@ -132,23 +221,254 @@ impl Erp {
                 line.currency(),
             );
         }
-        // {{/if}}
         // Write to the ERP here. When it is unavailable, return
         // Err(HandlerError::Transient(..)): the event is tried again later.
         self.save_documents(ctx, order_id, order.changed_documents())
-            .await
+            .await?;
+        if answer {
+            self.answer_proposals(ctx, order_id, order).await?;
+        }
+        Ok(())
+        // {{/if}}
     }
+    // {{#if supplier}}
+
+    /// **The ERP's decision for one line** of the buyer's order: fill in
+    /// your planning here. This example accepts a line whose deliveries are
+    /// each at most [`MAX_DELIVERY_QUANTITY`], and proposes the same
+    /// deliveries a week later for a larger one.
+    pub fn decide_line(&self, requested: &BuyerLine) -> LineDecision {
+        let limit = Decimal::from(MAX_DELIVERY_QUANTITY);
+        let large = requested
+            .delivery_schedule
+            .iter()
+            .any(|d| d.quantity.as_ref().is_some_and(|q| *q > limit));
+        if !large {
+            return LineDecision::Accept;
+        }
+        let delivery_schedule = requested
+            .delivery_schedule
+            .iter()
+            .map(|delivery| {
+                let mut later = delivery.clone();
+                later.date = delivery
+                    .date
+                    .as_ref()
+                    .and_then(|date| (0..7).try_fold(date.date(), |day, _| day.succ_opt()))
+                    .map(Date::from);
+                later
+            })
+            .collect();
+        LineDecision::Propose {
+            delivery_schedule,
+            prices: None,
+            reason: "a large quantity takes a week longer to make".to_owned(),
+        }
+    }
+
+    /// The order confirmation to attach to the answer, or `None` to answer
+    /// without a document. This example writes a short text file next to
+    /// the order's documents; attach your ERP's printed confirmation instead.
+    pub async fn order_confirmation(
+        &self,
+        order_id: &str,
+        purchase_order_number: &str,
+    ) -> Result<Option<PathBuf>, HandlerError> {
+        let dir = self.documents_dir.join(directory_name(order_id)?);
+        tokio::fs::create_dir_all(&dir).await.map_err(|e| {
+            HandlerError::Transient(format!("cannot create {}: {e}", dir.display()))
+        })?;
+        let file = dir.join("order-confirmation.txt");
+        let text = format!("Order confirmation of purchase order {purchase_order_number}\n");
+        tokio::fs::write(&file, text).await.map_err(|e| {
+            HandlerError::Transient(format!("cannot write {}: {e}", file.display()))
+        })?;
+        Ok(Some(file))
+    }
+
+    /// Answer the buyer through Tradecloud's API with an order response
+    /// (order/supplier/send-order-response): each line of the event as
+    /// [`decide_line`](Self::decide_line) says, with the
+    /// [order confirmation](Self::order_confirmation) uploaded and attached.
+    /// An accepted line becomes `Confirmed`, a proposal `InProgress` until
+    /// the buyer answers it, a rejected line `Rejected`.
+    async fn answer_order(
+        &self,
+        ctx: &HandlerContext,
+        order_id: &str,
+        order: &OrderEvent,
+    ) -> Result<(), HandlerError> {
+        let buyer_account_number = order
+            .supplier_order
+            .as_ref()
+            .and_then(|s| s.buyer_account_number.clone())
+            .ok_or_else(|| {
+                HandlerError::Permanent("the order has no supplierOrder.buyerAccountNumber".into())
+            })?;
+        let po = required(order.purchase_order_number(), "purchaseOrderNumber")?.to_owned();
+        let mut lines = Vec::new();
+        for line in order.changed_lines() {
+            let Some(requested) = &line.buyer_line else {
+                continue;
+            };
+            let position = line.position();
+            let answer =
+                OrderResponseLineBySupplier::builder().purchase_order_line_position(position);
+            let decision = self.decide_line(requested);
+            tracing::info!(order_id, position, ?decision, "answering line");
+            lines.push(match decision {
+                LineDecision::Accept => {
+                    answer.indicators(SupplierLineIndicators::builder().accepted(true))
+                }
+                LineDecision::Propose {
+                    delivery_schedule,
+                    prices,
+                    reason,
+                } => {
+                    let answer = answer.delivery_schedule(delivery_schedule).reason(reason);
+                    match prices {
+                        Some(prices) => answer.prices(*prices),
+                        None => answer,
+                    }
+                }
+                LineDecision::Reject { reason } => answer
+                    .indicators(SupplierLineIndicators::builder().rejected(true))
+                    .reason(reason),
+                LineDecision::Later => continue,
+            });
+        }
+        if lines.is_empty() {
+            // An order response holds at least one line.
+            return Ok(());
+        }
+        let client = tradecloud_client(ctx)?;
+        let mut header = OrderResponseBySupplier::builder()
+            .buyer_account_number(buyer_account_number)
+            .purchase_order_number(po.clone());
+        if let Some(file) = self.order_confirmation(order_id, &po).await? {
+            // Uploaded to Tradecloud's object storage first, then attached by
+            // its objectId. A failed upload is transient: the whole event is
+            // tried again.
+            let uploaded = client.documents().upload(&file).await?;
+            header = header.documents([Document::builder()
+                .object_id(uploaded.object_id)
+                .name(format!("Order confirmation {po}"))
+                .code(format!("OC-{po}"))
+                .type_("General")]);
+        }
+        let response = SendOrderResponseBySupplier::builder()
+            .order(header)
+            .lines(lines)
+            .build();
+        // Checked against the documented rules before it is sent; resent on
+        // a transient failure (a repeated response changes nothing).
+        client.orders().respond(&response).await?;
+        tracing::info!(order_id, "order response sent");
+        Ok(())
+    }
+    // {{else}}
+
+    /// **The ERP's decision on the supplier's proposal** (or reopen
+    /// request) for one line: fill in your rules here. The proposed values
+    /// are in `line.delivery_schedule_including_requests` and
+    /// `line.prices_including_requests`. This example approves unless the
+    /// proposed net price is above the one ordered.
+    pub fn decide_proposal(&self, line: &OrderLine) -> ProposalDecision {
+        let ordered = net_price(line.buyer_line.as_ref().and_then(|b| b.prices.as_ref()));
+        let proposed = net_price(line.prices_including_requests.as_ref());
+        match (ordered, proposed) {
+            (Some(ordered), Some(proposed)) if proposed > ordered => ProposalDecision::Reject {
+                reason: format!("the proposed price {proposed} is above the {ordered} ordered"),
+            },
+            _ => ProposalDecision::Approve,
+        }
+    }
+
+    /// Answer the supplier's open proposals and reopen requests through
+    /// Tradecloud's API as [`decide_proposal`](Self::decide_proposal) says:
+    /// an approved line becomes `Confirmed` with the proposed values, a
+    /// rejected proposal leaves it `InProgress` for the supplier to answer.
+    async fn answer_proposals(
+        &self,
+        ctx: &HandlerContext,
+        order_id: &str,
+        order: &OrderEvent,
+    ) -> Result<(), HandlerError> {
+        let mut approve = Vec::new();
+        let mut reject = Vec::new();
+        for line in order.changed_lines() {
+            let open = line
+                .status
+                .as_ref()
+                .and_then(|s| s.in_progress_status.as_ref());
+            if !matches!(
+                open,
+                Some(
+                    LineInProgressStatus::OpenSupplierProposal
+                        | LineInProgressStatus::OpenSupplierReopenRequest
+                )
+            ) {
+                continue;
+            }
+            let decision = self.decide_proposal(line);
+            tracing::info!(
+                order_id,
+                position = line.position(),
+                ?decision,
+                "answering proposal"
+            );
+            match decision {
+                ProposalDecision::Approve => approve.push(line.position().to_owned()),
+                ProposalDecision::Reject { reason } => {
+                    reject.push((line.position().to_owned(), reason));
+                }
+                ProposalDecision::Later => {}
+            }
+        }
+        if approve.is_empty() && reject.is_empty() {
+            return Ok(());
+        }
+        let client = tradecloud_client(ctx)?;
+        if !approve.is_empty() {
+            let approval = ApproveRequestsAsBuyer::builder()
+                .line_positions(approve)
+                .build();
+            client
+                .orders()
+                .approve_requests(order_id, &approval)
+                .await?;
+        }
+        // One rejection per line: each has its own reason.
+        for (position, reason) in reject {
+            let rejection = RejectRequestsAsBuyer::builder()
+                .line_positions(vec![position])
+                .reason(reason)
+                .build();
+            client
+                .orders()
+                .reject_requests(order_id, &rejection)
+                .await?;
+        }
+        Ok(())
+    }
+    // {{/if}}
     // {{/if}}
     // {{#if single}}
 
     // {{#if supplier}}
     /// A new or changed purchase order from the buyer
     /// (`singleDeliveryOrderEvent`, one delivery per line): create or update
-    /// the sales order.
+    /// the sales order. This handler only logs and saves the documents: it
+    /// does not answer the order. `tradecloud new --role supplier` (Multiple
+    /// Deliveries) shows how to answer through the SDK
+    /// (`client.orders().respond(..)`).
     // {{else}}
     /// The supplier's response to a purchase order
     /// (`singleDeliveryOrderEvent`, one delivery per line): update the
-    /// purchase order.
+    /// purchase order. This handler only logs and saves the documents: it
+    /// does not answer proposals. `tradecloud new --role buyer` (Multiple
+    /// Deliveries) shows how to answer them through the SDK
+    /// (`client.orders().approve_requests(..)`).
     // {{/if}}
     async fn single_delivery_order_event(
         &self,
@@ -248,7 +568,8 @@ impl Erp {
     // {{#if shipments}}
 
     // {{#if buyer}}
-    /// A despatch advice from the supplier: book the expected receipt.
+    /// A despatch advice from the supplier (a new or updated shipment):
+    /// record it and book the expected receipt in the ERP.
     // {{else}}
     /// The buyer's answer to a shipment: approved or rejected.
     // {{/if}}
@@ -308,13 +629,7 @@ impl Erp {
         if documents.is_empty() {
             return Ok(());
         }
-        let client = ctx.client().ok_or_else(|| {
-            HandlerError::Permanent(
-                "cannot download documents without Tradecloud credentials: set TRADECLOUD_USERNAME \
-                 and TRADECLOUD_PASSWORD, restart, then `tradecloud inbox replay` this event"
-                    .into(),
-            )
-        })?;
+        let client = tradecloud_client(ctx)?;
         let dir = self.documents_dir.join(directory_name(id)?);
         tokio::fs::create_dir_all(&dir).await.map_err(|e| {
             HandlerError::Transient(format!("cannot create {}: {e}", dir.display()))
@@ -369,6 +684,31 @@ impl Handler for Erp {
         }
     }
 }
+
+/// The client of Tradecloud's API (`[tradecloud]` in tradecloud.toml), to
+/// download documents and answer.
+fn tradecloud_client(ctx: &HandlerContext) -> Result<&Client, HandlerError> {
+    ctx.client().ok_or_else(|| {
+        HandlerError::Permanent(
+            "cannot call Tradecloud without credentials: set TRADECLOUD_USERNAME and \
+             TRADECLOUD_PASSWORD, restart, then `tradecloud inbox replay` this event"
+                .into(),
+        )
+    })
+}
+// {{#if buyer_answers}}
+
+/// The net price in the transaction currency.
+fn net_price(prices: Option<&Prices>) -> Option<&Decimal> {
+    prices?
+        .net_price
+        .as_ref()?
+        .price_in_transaction_currency
+        .as_ref()?
+        .value
+        .as_ref()
+}
+// {{/if}}
 
 /// A required field, or a permanent error naming it.
 fn required<'a>(value: Option<&'a str>, field: &str) -> Result<&'a str, HandlerError> {

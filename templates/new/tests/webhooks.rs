@@ -4,7 +4,24 @@
 
 use std::path::Path;
 
+// {{#if multiple}}
+use tradecloud::api::api_connector::types::SendOrderByBuyer;
+// {{/if}}
+// {{#if buyer_answers}}
+use tradecloud::api::api_connector::types::SendOrderResponseBySupplier;
+// {{/if}}
+// {{#if multiple}}
+// {{#if supplier_answers}}
+use tradecloud::api::common::types::LineInProgressStatus;
+// {{/if}}
+use tradecloud::api::common::types::{LineProcessStatus, Order, OrderLine};
+use tradecloud::client::Client;
+use tradecloud::mock::MockConfig;
+// {{/if}}
 use tradecloud::processing::HandlerError;
+// {{#if multiple}}
+use tradecloud::testing::Party;
+// {{/if}}
 use tradecloud::testing::{Sample, TestBed};
 
 use {{crate_name}}::Erp;
@@ -43,7 +60,14 @@ fn files_in(dir: &Path) -> std::io::Result<usize> {
 async fn an_order_event_is_handled_and_its_documents_saved() -> TestResult {
     let sample = Sample::{{order_sample}}("{{order_event_name}}");
     let saved = handle(sample).await?;
+    // {{#if supplier_answers}}
+    assert_eq!(
+        saved, 3,
+        "the two order documents with a file and the order confirmation sent with the answer"
+    );
+    // {{else}}
     assert_eq!(saved, 2, "the two order documents with a file");
+    // {{/if}}
     Ok(())
 }
 
@@ -105,3 +129,167 @@ async fn a_document_that_cannot_be_downloaded_fails_the_event() -> TestResult {
     bed.shutdown().await?;
     Ok(())
 }
+// {{#if multiple}}
+
+// The story with the mock of Tradecloud playing both companies: the buyer
+// sends an order, the supplier answers it, the buyer answers the proposal.
+
+/// Purchase order `PO-STORY-1` of the mock's buyer: line 0001 (10 bolts at
+/// 5 EUR on 2026-03-01), line 0002 (5000 nuts at 7 EUR on 2026-03-08).
+fn story_order(supplier_account_number: &str) -> Result<SendOrderByBuyer, serde_json::Error> {
+    serde_json::from_value(serde_json::json!({
+        "order": {"supplierAccountNumber": supplier_account_number,
+                  "purchaseOrderNumber": "PO-STORY-1"},
+        "lines": [
+            {"position": "0001", "item": {"number": "A-1", "name": "Bolt"},
+             "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 10}],
+             "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 5, "currencyIso": "EUR"} },
+                        "priceUnitQuantity": 1} },
+            {"position": "0002", "item": {"number": "B-2", "name": "Nut"},
+             "deliverySchedule": [{"position": "1", "date": "2026-03-08", "quantity": 5000}],
+             "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 7, "currencyIso": "EUR"} },
+                        "priceUnitQuantity": 1} }
+        ]
+    }))
+}
+
+/// The mock's buyer sends [`story_order`]; returns the new order's id.
+async fn buyer_sends_the_order(
+    bed: &TestBed,
+    buyer: &Client,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let order = story_order(&bed.mock().buyer().partner_account_number)?;
+    buyer.orders().send(&order).await?;
+    let polled = buyer.orders().poll_since(None).await?;
+    let id = polled.items.first().and_then(|o| o.id.clone());
+    Ok(id.ok_or("the buyer's poll shows no order")?)
+}
+
+fn line<'o>(order: &'o Order, position: &str) -> Result<&'o OrderLine, String> {
+    order
+        .lines
+        .iter()
+        .find(|l| l.position() == position)
+        .ok_or_else(|| format!("the order has no line {position}"))
+}
+
+/// The dates of a line's delivery schedule.
+fn dates(line: &OrderLine) -> Vec<String> {
+    line.delivery_schedule
+        .iter()
+        .filter_map(|d| d.date.as_ref().map(|d| d.to_string()))
+        .collect()
+}
+// {{/if}}
+// {{#if supplier_answers}}
+
+fn in_progress_status(line: &OrderLine) -> Option<&LineInProgressStatus> {
+    line.status.as_ref()?.in_progress_status.as_ref()
+}
+
+#[tokio::test]
+async fn the_buyers_order_is_answered_as_the_erp_decides() -> TestResult {
+    let documents = tempfile::tempdir()?;
+    // This service is the mock's supplier: the handler answers as the supplier.
+    let bed = TestBed::start_as(
+        Erp::new(documents.path()),
+        MockConfig::new(),
+        Party::Supplier,
+    )
+    .await?;
+    let buyer = bed.client_as(Party::Buyer)?;
+    let order_id = buyer_sends_the_order(&bed, &buyer).await?;
+
+    // Tradecloud tells the supplier: OrderIssuedByBuyer with the order.
+    let order = bed
+        .client_as(Party::Supplier)?
+        .orders()
+        .get(&order_id)
+        .await?;
+    bed.deliver(&Sample::order_event_from("OrderIssuedByBuyer", &order))
+        .await?;
+    let handled = bed.wait_handled(1).await?;
+    assert_eq!(handled[0].result, Ok(()));
+
+    // Erp::decide_line accepted 0001 and proposed 0002 a week later; the
+    // order confirmation was uploaded and attached.
+    let order = buyer.orders().get(&order_id).await?;
+    assert_eq!(
+        line(&order, "0001")?.process_status(),
+        Some(&LineProcessStatus::Confirmed)
+    );
+    let proposed = line(&order, "0002")?;
+    assert_eq!(
+        proposed.process_status(),
+        Some(&LineProcessStatus::InProgress)
+    );
+    assert_eq!(
+        in_progress_status(proposed),
+        Some(&LineInProgressStatus::OpenSupplierProposal)
+    );
+    let proposed_dates: Vec<String> = proposed
+        .delivery_schedule_including_requests
+        .iter()
+        .filter_map(|d| d.date.as_ref().map(|d| d.to_string()))
+        .collect();
+    assert_eq!(proposed_dates, ["2026-03-15"]);
+    assert_eq!(dates(proposed), ["2026-03-08"], "still the requested date");
+    assert_eq!(bed.mock().stats().requests_for("uploadDocument"), 1);
+    bed.shutdown().await?;
+    Ok(())
+}
+// {{/if}}
+// {{#if buyer_answers}}
+
+#[tokio::test]
+async fn the_suppliers_proposal_is_approved_as_the_erp_decides() -> TestResult {
+    let documents = tempfile::tempdir()?;
+    // This service is the mock's buyer: the handler answers as the buyer.
+    let bed =
+        TestBed::start_as(Erp::new(documents.path()), MockConfig::new(), Party::Buyer).await?;
+    let buyer = bed.client_as(Party::Buyer)?;
+    let order_id = buyer_sends_the_order(&bed, &buyer).await?;
+
+    // The supplier accepts 0001 and proposes another date for 0002.
+    let response: SendOrderResponseBySupplier = serde_json::from_value(serde_json::json!({
+        "order": {"buyerAccountNumber": bed.mock().supplier().partner_account_number,
+                  "purchaseOrderNumber": "PO-STORY-1"},
+        "lines": [
+            {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true} },
+            {"purchaseOrderLinePosition": "0002", "reason": "capacity",
+             "deliverySchedule": [{"position": "1", "date": "2026-03-22", "quantity": 5000}]}
+        ]
+    }))?;
+    bed.client_as(Party::Supplier)?
+        .orders()
+        .respond(&response)
+        .await?;
+
+    // Tradecloud tells the buyer: OrderChangesProposedBySupplier with the
+    // line it affects.
+    let mut order = buyer.orders().get(&order_id).await?;
+    order.lines.retain(|l| l.position() == "0002");
+    bed.deliver(&Sample::order_event_from(
+        "OrderChangesProposedBySupplier",
+        &order,
+    ))
+    .await?;
+    let handled = bed.wait_handled(1).await?;
+    assert_eq!(handled[0].result, Ok(()));
+
+    // Erp::decide_proposal approved it: confirmed with the proposed date.
+    let order = buyer.orders().get(&order_id).await?;
+    let approved = line(&order, "0002")?;
+    assert_eq!(
+        approved.process_status(),
+        Some(&LineProcessStatus::Confirmed)
+    );
+    assert_eq!(dates(approved), ["2026-03-22"]);
+    assert_eq!(
+        line(&order, "0001")?.process_status(),
+        Some(&LineProcessStatus::Confirmed)
+    );
+    bed.shutdown().await?;
+    Ok(())
+}
+// {{/if}}
