@@ -150,7 +150,7 @@ impl<H: Handler> Handler for Recording<H> {
 }
 
 /// A mock of Tradecloud and a receiver with your handler, both in-process
-/// on loopback; see the [module documentation](self).
+/// on loopback; see the [module documentation](crate::testing).
 ///
 /// The receiver is configured as a scaffolded service's `tradecloud.toml`:
 /// webhooks at `/tradecloud/order` and `/tradecloud/shipment`, Basic

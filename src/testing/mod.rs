@@ -1,11 +1,11 @@
 //! Testing a receiver service in-process (features `mock` and `receiver`):
 //! a [`TestBed`] starts a [mock of Tradecloud](crate::mock) and a real
-//! [`Receiver`] over HTTPS (a self-signed certificate that only the test
-//! bed's client trusts) with your [`Handler`], delivers [`Sample`] webhook
+//! [`Receiver`](crate::receiver::Receiver) over HTTPS (a self-signed certificate that only the test
+//! bed's client trusts) with your [`Handler`](crate::processing::Handler), delivers [`Sample`] webhook
 //! bodies the way Tradecloud does, and records what your handler did.
 //!
 //! The receiver's `[tradecloud]` client points at the mock, so a handler
-//! that downloads documents with [`HandlerContext::client`] downloads them
+//! that downloads documents with [`HandlerContext::client`](crate::processing::HandlerContext::client) downloads them
 //! from the mock (the samples reference documents the mock's
 //! [demo data](crate::mock::MockData::demo) holds).
 //!
