@@ -88,6 +88,24 @@ pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
+/// An attempt that did not really happen: what a fault injection makes
+/// of it (`status` answered, or no answer with `error`).
+pub fn simulated(
+    attempt: u32,
+    status: Option<StatusCode>,
+    error: Option<String>,
+) -> DeliveryAttempt {
+    DeliveryAttempt {
+        attempt,
+        status,
+        latency: Duration::ZERO,
+        body: String::new(),
+        error,
+        verdict: status.map_or(Verdict::Retry, verdict),
+        retry_in: None,
+    }
+}
+
 /// Send one request and read the whole answer.
 async fn attempt_once(
     client: &reqwest::Client,
@@ -157,31 +175,27 @@ pub async fn deliver(
     mut on_attempt: impl FnMut(&DeliveryAttempt),
 ) -> Delivery {
     let mut attempts = Vec::new();
-    let finished = {
-        let attempts = std::cell::RefCell::new(&mut attempts);
-        let on_attempt = std::cell::RefCell::new(&mut on_attempt);
-        policy
-            .run(
-                |n| async move {
-                    let outcome = attempt_once(client, method, url, headers, body, n).await;
-                    match outcome.verdict {
-                        Verdict::Delivered => Attempt::Done(outcome),
-                        Verdict::Refused => Attempt::Fail(outcome),
-                        Verdict::Retry => Attempt::Retry {
-                            error: outcome,
-                            after: None,
-                        },
-                    }
-                },
-                |retry| {
-                    let mut outcome = retry.error.clone();
-                    outcome.retry_in = Some(retry.delay);
-                    (on_attempt.borrow_mut())(&outcome);
-                    attempts.borrow_mut().push(outcome);
-                },
-            )
-            .await
-    };
+    let finished = policy
+        .run(
+            |n| async move {
+                let outcome = attempt_once(client, method, url, headers, body, n).await;
+                match outcome.verdict {
+                    Verdict::Delivered => Attempt::Done(outcome),
+                    Verdict::Refused => Attempt::Fail(outcome),
+                    Verdict::Retry => Attempt::Retry {
+                        error: outcome,
+                        after: None,
+                    },
+                }
+            },
+            |retry| {
+                let mut outcome = retry.error.clone();
+                outcome.retry_in = Some(retry.delay);
+                on_attempt(&outcome);
+                attempts.push(outcome);
+            },
+        )
+        .await;
     let last = match finished.result {
         Ok(outcome) | Err(outcome) => outcome,
     };

@@ -280,6 +280,7 @@ mod record;
 mod state;
 mod stats;
 mod tokens;
+mod webhooks;
 mod write;
 
 use std::fmt;
@@ -302,6 +303,10 @@ pub use config::{
 pub use data::{generated_byte, DocumentContent, MockData, MockDocument};
 pub use error::MockError;
 pub use stats::{operation, MockStats, RequestRecord};
+pub use webhooks::{
+    check_target, BasicAuthCredentials, CompanyWebhooks, DeliveryRecord, MockWebhooks,
+    WebhookFault, WebhookFaultKind, WebhookKind, WebhookSettings, DELIVERY_RETRIES,
+};
 
 use crate::api::common::types::{Order, Shipment, SingleDeliveryOrder};
 use crate::operation::Operation;
@@ -514,8 +519,10 @@ fn router(state: Arc<MockState>) -> Router {
             object_storage::server::router(state.clone())
                 .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
         );
+    let api = api.merge(webhooks::routes::router(state.clone()));
     let s3 = Router::new()
         .route("/mock-s3/{objectId}", get(download::mock_s3))
+        .route("/mock/deliveries", get(webhooks::routes::deliveries))
         .with_state(state.clone());
     Router::new()
         .nest("/v2", api.layer(axum::middleware::from_fn(read_body_first)))
@@ -591,6 +598,39 @@ impl MockServer {
             shutdown: Some(shutdown),
             task: Some(task),
         })
+    }
+
+    /// Every webhook delivery attempt so far, in the order they ended (also
+    /// `GET /mock/deliveries`).
+    pub fn deliveries(&self) -> Vec<DeliveryRecord> {
+        self.state.webhooks.deliveries()
+    }
+
+    /// Set `company`'s (`"buyer"` or `"supplier"`) webhook of `kind`, as
+    /// the settings endpoints do.
+    pub fn set_webhook(
+        &self,
+        company: &str,
+        kind: WebhookKind,
+        settings: WebhookSettings,
+    ) -> Result<(), MockError> {
+        settings.validate().map_err(MockError::Config)?;
+        let side = match company {
+            "buyer" => write::Side::Buyer,
+            "supplier" => write::Side::Supplier,
+            other => {
+                return Err(MockError::Config(format!(
+                    "no company `{other}`: use buyer or supplier"
+                )))
+            }
+        };
+        self.state.webhooks.set(side, kind, settings);
+        Ok(())
+    }
+
+    /// Replace the webhook faults.
+    pub fn set_webhook_faults(&self, faults: Vec<WebhookFault>) {
+        self.state.webhooks.set_faults(faults);
     }
 
     /// The API base URL, e.g. `http://127.0.0.1:41234/v2` (the loopback
