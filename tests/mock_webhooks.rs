@@ -548,6 +548,55 @@ mod mock_webhooks {
     }
 
     #[tokio::test]
+    async fn attached_documents_reach_the_supplier_s_documents_webhook() {
+        let server = start(MockConfig::new()).await;
+        let (buyer, supplier) = (server.buyer(), server.supplier());
+        let supplier_rx = Receiver::start().await;
+        assert_eq!(
+            put_settings(
+                &server,
+                &supplier,
+                "order-webhook-connector/company/{companyId}/settings/orderDocumentsEvents",
+                serde_json::json!({"webhookUrl": format!("{}/documents", supplier_rx.url),
+                                   "enabledEventNames": ["OrderDocumentsAttachedByBuyer"]})
+            )
+            .await,
+            200
+        );
+        let buyer_client = client_of(&server, &buyer);
+        buyer_client
+            .orders()
+            .send(&order_message(&buyer.partner_account_number, "PO-DOCS"))
+            .await
+            .expect("sent");
+        let documents: connector::AttachOrderDocumentsByBuyer = decode(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-DOCS",
+                      "documents": [{"code": "SPEC-1", "name": "Specification",
+                                     "url": "https://example.com/spec.pdf", "type": "General"}]},
+            "lines": [{"position": "0002",
+                       "documents": [{"code": "DRAWING-2", "name": "Drawing",
+                                      "url": "https://example.com/d2.pdf", "type": "Drawing"}]}]
+        }));
+        buyer_client
+            .orders()
+            .attach_documents(&documents)
+            .await
+            .expect("attached");
+        let got = supplier_rx.wait_for(1).await;
+        assert_eq!(got[0].uri.path(), "/documents");
+        let body: OrderWebhookBody = got[0].decode();
+        assert_eq!(body.event_name.to_string(), "OrderDocumentsAttachedByBuyer");
+        let event = body.order_documents_event.expect("orderDocumentsEvent");
+        assert!(event.order_id.is_some());
+        assert_eq!(event.lines.len(), 1);
+        assert_eq!(
+            got[0].json()["orderDocumentsEvent"]["buyerOrder"]["documents"][0]["code"],
+            "SPEC-1"
+        );
+        server.shutdown().await.expect("stops");
+    }
+
+    #[tokio::test]
     async fn the_settings_endpoints_check_who_and_what() {
         let server = start(MockConfig::new()).await;
         let (buyer, supplier) = (server.buyer(), server.supplier());

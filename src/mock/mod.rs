@@ -294,8 +294,13 @@
 //!   ([`DeliveryRecord`]: company, event, id, `messageId`, URL, attempt,
 //!   status, latency, outcome) in [`MockServer::deliveries`] and
 //!   `GET /mock/deliveries` (no authentication, beside `/mock-s3`).
-//!   Not produced yet: order-document events (documents attached to orders
-//!   are not played), and the order actions the process does not play.
+//!   A buyer's `POST /api-connector/order/documents` for one of its orders
+//!   sends `OrderDocumentsAttachedByBuyer` to the order-documents webhook
+//!   (`orderDocumentsEvent` with the documents sent on `buyerOrder` and on
+//!   the lines named; the stored order itself does not change, as
+//!   documents are not played yet). Not produced yet:
+//!   `OrderDocumentsAttachedBySupplier` (the mock has no supplier document
+//!   route) and the events of the order actions the process does not play.
 //! * **Webhook faults** ([`WebhookFault`], `--webhook-fault
 //!   [buyer:|supplier:]KIND[:N]`): the mock pretends a company's target is
 //!   `down` (a refused connection, nothing sent, retried), answered a

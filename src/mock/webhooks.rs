@@ -984,6 +984,53 @@ pub(crate) fn order_body(
     json!({ "eventName": event_name, member: value })
 }
 
+/// The body of an order-documents event: `orderDocumentsEvent` with the
+/// order's id and parts, the documents of `sent` (an
+/// `AttachOrderDocumentsByBuyer` message) on `buyerOrder` and on the lines
+/// it names (only those lines).
+pub(crate) fn documents_body(event_name: &str, order: &Order, sent: &Value) -> Value {
+    let order_value = serde_json::to_value(order).unwrap_or_default();
+    let mut buyer_order = order_value.get("buyerOrder").cloned().unwrap_or(json!({}));
+    if let (Value::Object(map), Some(documents)) =
+        (&mut buyer_order, sent.pointer("/order/documents"))
+    {
+        map.insert("documents".into(), documents.clone());
+    }
+    let mut lines = Vec::new();
+    for sent_line in sent
+        .get("lines")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let wanted = sent_line
+            .get("position")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if let Some(mut line) = lines_of(&order_value)
+            .into_iter()
+            .find(|l| position(l) == wanted)
+        {
+            if let (Some(Value::Object(buyer_line)), Some(documents)) =
+                (line.get_mut("buyerLine"), sent_line.get("documents"))
+            {
+                buyer_line.insert("documents".into(), documents.clone());
+            }
+            lines.push(line);
+        }
+    }
+    json!({
+        "eventName": event_name,
+        "orderDocumentsEvent": {
+            "orderId": order.id,
+            "buyerOrder": buyer_order,
+            "supplierOrder": order_value.get("supplierOrder").cloned().unwrap_or(json!({})),
+            "lines": lines,
+            "lastUpdatedAt": order_value.get("lastUpdatedAt").cloned().unwrap_or(Value::Null),
+        }
+    })
+}
+
 /// The body of a shipment event.
 pub(crate) fn shipment_body(event_name: &str, shipment: &Shipment) -> Value {
     json!({

@@ -218,7 +218,10 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::AttachOrderDocumentsByBuyer,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => Answer::Ok { body: ok() },
+            None => {
+                self.process_documents(&request.raw.headers, &request.body);
+                Answer::Ok { body: ok() }
+            }
         }
     }
 
@@ -459,6 +462,43 @@ impl MockState {
                     },
                 );
             }
+        }
+    }
+
+    /// The buyer's documents for one of its orders: the order is not
+    /// changed (documents are not played yet), but the supplier's
+    /// order-documents webhook gets `OrderDocumentsAttachedByBuyer` with
+    /// the documents sent, on the order and on the lines named.
+    pub(super) fn process_documents(
+        &self,
+        headers: &http::HeaderMap,
+        message: &api_connector::types::AttachOrderDocumentsByBuyer,
+    ) {
+        if !self.acts_as(headers, Side::Buyer)
+            || !Self::for_company(message.order.company_id.as_ref(), &self.buyer)
+        {
+            return;
+        }
+        let number = &message.order.purchase_order_number;
+        let Some(order) = self.with_store(|store| {
+            Self::process_order_where(store, |o| process::is_buyer_order(o, &self.buyer, number))
+        }) else {
+            return;
+        };
+        let Some(id) = order.id.clone() else {
+            return;
+        };
+        let event = "OrderDocumentsAttachedByBuyer";
+        let sent = serde_json::to_value(message).unwrap_or_default();
+        for (company, acting) in [(Side::Supplier, false), (Side::Buyer, true)] {
+            self.webhooks.emit(
+                company,
+                WebhookKind::OrderDocumentsEvents,
+                event,
+                &id,
+                acting,
+                |_| Some(webhooks::documents_body(event, &order, &sent)),
+            );
         }
     }
 
