@@ -597,6 +597,71 @@ mod mock_webhooks {
     }
 
     #[tokio::test]
+    async fn txml_and_get_targets() {
+        let server = start(MockConfig::new()).await;
+        let (buyer, supplier) = (server.buyer(), server.supplier());
+        let buyer_rx = Receiver::start().await;
+        let supplier_rx = Receiver::start().await;
+        assert_eq!(
+            put_settings(
+                &server,
+                &supplier,
+                ORDER_EVENTS,
+                serde_json::json!({"webhookUrl": supplier_rx.url, "format": "tXML"})
+            )
+            .await,
+            200
+        );
+        assert_eq!(
+            put_settings(
+                &server,
+                &buyer,
+                ORDER_EVENTS,
+                serde_json::json!({"method": "GET",
+                                   "webhookUrl": format!("{}/orders/{{orderId}}", buyer_rx.url)})
+            )
+            .await,
+            200
+        );
+        let buyer_client = client_of(&server, &buyer);
+        buyer_client
+            .orders()
+            .send(&order_message(&buyer.partner_account_number, "PO-TXML"))
+            .await
+            .expect("sent");
+        let got = supplier_rx.wait_for(1).await;
+        let body: OrderWebhookBody = tradecloud::webhook::txml::from_slice_with(
+            &got[0].body,
+            &tradecloud::api::order_webhook_connector::types::txml_shapes::OrderWebhookBody,
+        )
+        .unwrap_or_else(|e| panic!("a tXML body: {e}"));
+        assert_eq!(body.event_name.to_string(), "OrderIssuedByBuyer");
+        assert_eq!(positions(&body), vec!["0001", "0002"]);
+
+        let response: connector::SendOrderResponseBySupplier = decode(serde_json::json!({
+            "order": {"buyerAccountNumber": supplier.partner_account_number,
+                      "purchaseOrderNumber": "PO-TXML", "indicators": {"accepted": true}},
+            "lines": [{"purchaseOrderLinePosition": "0001"}, {"purchaseOrderLinePosition": "0002"}]
+        }));
+        client_of(&server, &supplier)
+            .orders()
+            .respond(&response)
+            .await
+            .expect("responded");
+        let got = buyer_rx.wait_for(1).await;
+        assert_eq!(got[0].method, Method::GET);
+        assert!(got[0].body.is_empty());
+        let log = deliveries_until(&server, |log| log.len() >= 2).await;
+        let order_id = &log[1].id;
+        assert_eq!(got[0].uri.path(), format!("/orders/{order_id}"));
+        assert_eq!(
+            got[0].uri.query(),
+            Some("eventName=OrderLinesAcceptedBySupplier")
+        );
+        server.shutdown().await.expect("stops");
+    }
+
+    #[tokio::test]
     async fn the_settings_endpoints_check_who_and_what() {
         let server = start(MockConfig::new()).await;
         let (buyer, supplier) = (server.buyer(), server.supplier());
