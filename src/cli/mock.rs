@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use clap::Args;
 use tradecloud::mock::{
-    Fault, FaultConfig, FaultTrigger, MockConfig, MockData, MockDocument, MockServer,
-    DEFAULT_PASSWORD, DEFAULT_USERNAME,
+    Fault, FaultConfig, FaultTrigger, MockConfig, MockData, MockDocument, MockServer, MockWebhooks,
+    WebhookFault, DEFAULT_PASSWORD, DEFAULT_USERNAME,
 };
 
 /// Run a mock of Tradecloud's API v2 for tests and local development.
@@ -80,6 +80,32 @@ pub struct MockArgs {
     /// "username", "password", "buyer_account_number"}}.
     #[arg(long, value_name = "PATH")]
     pub info_file: Option<PathBuf>,
+    /// Both companies' webhooks, JSON: {"buyer": {"orderEvents": SETTINGS,
+    /// "orderDocumentsEvents": SETTINGS, "shipmentEvents": SETTINGS},
+    /// "supplier": {...}}, SETTINGS with the members of Tradecloud's
+    /// settings endpoints (method, webhookUrl, basicAuthCredentials,
+    /// bearerToken, format, singleDeliveryPerOrderLine, enabledEventNames).
+    /// Also settable through those endpoints.
+    #[arg(long, value_name = "FILE")]
+    pub webhooks: Option<PathBuf>,
+    /// First retry delay of a webhook delivery answered above 500 or not
+    /// at all (doubling after it).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub delivery_backoff: Duration,
+    /// PEM file of CA certificates trusted for https:// webhook targets,
+    /// besides the system roots.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Make webhook targets fail as the mock sees them:
+    /// [buyer:|supplier:]KIND[:N], KIND `down`, a status code (`503`) or
+    /// `slow=DURATION`, N the number of first attempts that fail (default:
+    /// all). E.g. `supplier:503:2`. Repeatable.
+    #[arg(long = "webhook-fault", value_name = "SPEC", value_parser = parse_webhook_fault)]
+    pub webhook_faults: Vec<WebhookFault>,
+}
+
+fn parse_webhook_fault(text: &str) -> Result<WebhookFault, String> {
+    WebhookFault::parse(text)
 }
 
 /// Parse `500ms`, `30s`, `5m`, `1h`, `1.5s` or a bare number of seconds.
@@ -150,7 +176,24 @@ fn config(args: &MockArgs) -> anyhow::Result<MockConfig> {
         .user(args.username.clone(), args.password.clone())
         .access_token_lifetime(args.access_token_lifetime)
         .refresh_token_lifetime(args.refresh_token_lifetime)
-        .download_url_lifetime(args.download_url_lifetime);
+        .download_url_lifetime(args.download_url_lifetime)
+        .delivery_backoff(args.delivery_backoff);
+    if let Some(path) = &args.webhooks {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the webhooks file {}", path.display()))?;
+        config.webhooks = serde_json::from_str::<MockWebhooks>(&text).with_context(|| {
+            format!(
+                "{}: not webhook settings of the form {{\"buyer\": {{\"orderEvents\": {{\"webhookUrl\": ...}}}}, \"supplier\": {{...}}}}",
+                path.display()
+            )
+        })?;
+    }
+    if let Some(path) = &args.ca_file {
+        config = config.ca_file(path);
+    }
+    for fault in &args.webhook_faults {
+        config = config.webhook_fault(fault.clone());
+    }
     config = match &args.fixtures {
         Some(dir) => config.data(
             MockData::from_dir(dir)

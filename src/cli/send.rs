@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use clap::Args;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use reqwest::{Method, StatusCode};
-use tradecloud::client::{Attempt, RetryPolicy};
+use reqwest::Method;
+use tradecloud::client::delivery::{deliver, Verdict};
+use tradecloud::client::RetryPolicy;
 
 /// Deliver a webhook body the way Tradecloud does: retry status codes above
 /// 500 with exponential backoff, and stop on 2xx, 4xx or 500.
@@ -83,26 +84,6 @@ pub struct SendArgs {
     pub timeout: u64,
 }
 
-/// What to do after an attempt.
-#[derive(Debug, PartialEq, Eq)]
-enum Verdict {
-    Delivered,
-    Refused,
-    Retry,
-}
-
-/// Tradecloud's rule: 2xx delivered; 4xx and 500 (and anything else up to
-/// 500) not retried; above 500 retried.
-fn verdict(status: StatusCode) -> Verdict {
-    if status.is_success() {
-        Verdict::Delivered
-    } else if status.as_u16() > 500 {
-        Verdict::Retry
-    } else {
-        Verdict::Refused
-    }
-}
-
 /// The retry policy of the arguments: `--max-attempts` in all,
 /// exponential backoff from `--backoff-ms` up to `--max-backoff-ms`.
 fn policy(args: &SendArgs) -> RetryPolicy {
@@ -110,14 +91,6 @@ fn policy(args: &SendArgs) -> RetryPolicy {
         .max_retries(args.max_attempts.saturating_sub(1))
         .base_delay(Duration::from_millis(args.backoff_ms))
         .max_delay(Duration::from_millis(args.max_backoff_ms))
-}
-
-/// Why an attempt did not deliver.
-enum Undelivered {
-    /// Refused for good (2xx never, 4xx, 500, ...).
-    Refused(anyhow::Error),
-    /// Worth another attempt; the text says what happened.
-    Failed(String),
 }
 
 fn read_body(args: &SendArgs) -> anyhow::Result<Option<Vec<u8>>> {
@@ -225,97 +198,57 @@ pub async fn run(args: SendArgs) -> anyhow::Result<()> {
     let client = client(&args)?;
     let started = Instant::now();
     let max_attempts = args.max_attempts;
-    let (client, method, url, headers, body) = (&client, &method, &url, &headers, &body);
-    let finished = policy(&args)
-        .run(
-            |attempt| async move {
-                let prefix = format!("attempt {attempt}/{max_attempts}");
-                let mut request = client
-                    .request(method.clone(), url.clone())
-                    .headers(headers.clone());
-                if let Some(body) = body {
-                    request = request.body(body.clone());
+    let delivery = deliver(
+        &policy(&args),
+        &client,
+        &method,
+        &url,
+        &headers,
+        body.as_deref(),
+        |attempt| {
+            let prefix = format!("attempt {}/{max_attempts}", attempt.attempt);
+            let show_body = || {
+                if !attempt.body.is_empty() {
+                    println!("{}", truncate(&attempt.body));
                 }
-                let sent = Instant::now();
-                let result = request.send().await;
-                let elapsed = sent.elapsed();
-                let response = match result {
-                    Ok(response) => response,
-                    Err(e) => {
-                        let what = if e.is_timeout() {
-                            "timeout".to_string()
-                        } else if e.is_connect() {
-                            format!("connection failed ({})", root_cause(&e))
-                        } else {
-                            format!("error ({})", root_cause(&e))
-                        };
-                        return Attempt::Retry {
-                            error: Undelivered::Failed(format!("{what} after {}", millis(elapsed))),
-                            after: None,
-                        };
-                    }
-                };
-                let status = response.status();
-                let text = response
-                    .bytes()
-                    .await
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default();
-                let show_body = || {
-                    if !text.is_empty() {
-                        println!("{}", truncate(&text));
-                    }
-                };
-                match verdict(status) {
-                    Verdict::Delivered => {
-                        println!("{prefix}: {status} in {} — delivered", millis(elapsed));
-                        show_body();
-                        Attempt::Done(())
-                    }
-                    Verdict::Refused => {
-                        println!("{prefix}: {status} in {} — not retried", millis(elapsed));
-                        show_body();
-                        Attempt::Fail(Undelivered::Refused(anyhow::anyhow!(
-                            "delivery refused with {status} (Tradecloud does not retry it)"
-                        )))
-                    }
-                    Verdict::Retry => Attempt::Retry {
-                        error: Undelivered::Failed(format!("{status} in {}", millis(elapsed))),
-                        after: None,
-                    },
+            };
+            let what = match (attempt.status, &attempt.error) {
+                (Some(status), _) => format!("{status} in {}", millis(attempt.latency)),
+                (None, Some(error)) => format!("{error} after {}", millis(attempt.latency)),
+                (None, None) => format!("no answer after {}", millis(attempt.latency)),
+            };
+            match (attempt.verdict, attempt.retry_in) {
+                (Verdict::Delivered, _) => {
+                    println!("{prefix}: {what} — delivered");
+                    show_body();
                 }
-            },
-            |retry| {
-                if let Undelivered::Failed(what) = retry.error {
-                    println!(
-                        "attempt {}/{max_attempts}: {what} — retrying in {:.1} s",
-                        retry.retry,
-                        retry.delay.as_secs_f64()
-                    );
+                (Verdict::Refused, _) => {
+                    println!("{prefix}: {what} — not retried");
+                    show_body();
                 }
-            },
-        )
-        .await;
-    match finished.result {
-        Ok(()) => Ok(()),
-        Err(Undelivered::Refused(error)) => Err(error),
-        Err(Undelivered::Failed(what)) => {
-            println!("attempt {}/{max_attempts}: {what}", finished.attempts);
-            bail!(
-                "not delivered after {} attempts in {:.1} s",
-                finished.attempts,
-                started.elapsed().as_secs_f64()
-            )
+                (Verdict::Retry, Some(delay)) => println!(
+                    "{prefix}: {what} — retrying in {:.1} s",
+                    delay.as_secs_f64()
+                ),
+                (Verdict::Retry, None) => println!("{prefix}: {what}"),
+            }
+        },
+    )
+    .await;
+    let Some(last) = delivery.last() else {
+        bail!("no attempt was made");
+    };
+    match (last.verdict, last.status) {
+        (Verdict::Delivered, _) => Ok(()),
+        (Verdict::Refused, Some(status)) => {
+            bail!("delivery refused with {status} (Tradecloud does not retry it)")
         }
+        _ => bail!(
+            "not delivered after {} attempts in {:.1} s",
+            last.attempt,
+            started.elapsed().as_secs_f64()
+        ),
     }
-}
-
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = e;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    cause.to_string()
 }
 
 fn truncate(text: &str) -> &str {
@@ -328,6 +261,8 @@ fn truncate(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::StatusCode;
+    use tradecloud::client::delivery::verdict;
 
     #[test]
     fn retries_only_above_500() {

@@ -101,6 +101,7 @@ pub use reqwest;
 mod answer;
 mod auth;
 mod builder;
+pub mod delivery;
 mod download;
 mod error;
 mod groups;

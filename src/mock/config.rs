@@ -296,6 +296,17 @@ pub struct MockConfig {
     /// The supplier company ([`MockCompany::default_supplier`]); its user
     /// can log in besides [`users`](Self::users).
     pub supplier: MockCompany,
+    /// Both companies' webhooks (none by default; also set through the
+    /// settings endpoints).
+    pub webhooks: super::webhooks::MockWebhooks,
+    /// The first retry delay of a webhook delivery (doubling after it, with
+    /// [`RetryPolicy`](crate::client::RetryPolicy)'s jitter). Default 1 s.
+    pub delivery_backoff: Duration,
+    /// PEM file of CA certificates trusted for `https://` webhook targets,
+    /// besides the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Webhook targets that fail as the mock sees them.
+    pub webhook_faults: Vec<super::webhooks::WebhookFault>,
 }
 
 impl Default for MockConfig {
@@ -312,6 +323,10 @@ impl Default for MockConfig {
             seed: None,
             buyer: MockCompany::default_buyer(),
             supplier: MockCompany::default_supplier(),
+            webhooks: Default::default(),
+            delivery_backoff: Duration::from_secs(1),
+            ca_file: None,
+            webhook_faults: Vec::new(),
         }
     }
 }
@@ -422,6 +437,37 @@ impl MockConfig {
     /// Set the supplier company.
     pub fn supplier(mut self, supplier: MockCompany) -> Self {
         self.supplier = supplier;
+        self
+    }
+
+    /// The buyer's webhooks.
+    pub fn buyer_webhooks(mut self, webhooks: super::webhooks::CompanyWebhooks) -> Self {
+        self.webhooks.buyer = webhooks;
+        self
+    }
+
+    /// The supplier's webhooks.
+    pub fn supplier_webhooks(mut self, webhooks: super::webhooks::CompanyWebhooks) -> Self {
+        self.webhooks.supplier = webhooks;
+        self
+    }
+
+    /// The first retry delay of webhook deliveries (doubling after it).
+    pub fn delivery_backoff(mut self, backoff: Duration) -> Self {
+        self.delivery_backoff = backoff;
+        self
+    }
+
+    /// Trust the CA certificates of this PEM file for `https://` webhook
+    /// targets, besides the system roots.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// Add a webhook fault ([`WebhookFault`](super::webhooks::WebhookFault)).
+    pub fn webhook_fault(mut self, fault: super::webhooks::WebhookFault) -> Self {
+        self.webhook_faults.push(fault);
         self
     }
 

@@ -235,6 +235,78 @@
 //!   `{"id": objectId}`; its metadata and downloads are then served like
 //!   every other document's. A file name with an extension Tradecloud
 //!   blocks (security/documents.md) is a `400`.
+//! * **Webhooks** (the [`webhooks`] module; Tradecloud's
+//!   connectors/webhooks/webhook-setup.md and `*-events.md`): each company
+//!   has an order-events, an order-documents-events and a shipment-events
+//!   webhook ([`WebhookSettings`]: `method` POST/PUT/GET, `webhookUrl`,
+//!   `basicAuthCredentials` or `bearerToken`, `format` JSON or tXML,
+//!   `singleDeliveryPerOrderLine`, `enabledEventNames`), set in
+//!   [`MockConfig::webhooks`] (`tradecloud mock --webhooks FILE`) or with
+//!   `PUT`/`POST` (and read back with `GET`) on
+//!   `/v2/order-webhook-connector/company/{companyId}/settings/orderEvents`,
+//!   `.../settings/orderDocumentsEvents` and
+//!   `/v2/shipment-webhook-connector/company/{companyId}/settings`, the
+//!   paths and JSON members of Tradecloud's .NET SDK examples
+//!   (`tradecloud/tradecloud-sdk-dotnet`,
+//!   `order-webhook-connector/SetOrderEventsSettings/order-events-settings.json`,
+//!   `.../SetOrderDocumentsEventsSettings/order-documents-events-settings.json`,
+//!   `shipment-webhook-connector/SetSettings/settings.json`). These routes
+//!   are plain axum routes, not generated from a spec (Tradecloud's spec of
+//!   them is not available here); they take the company's integration user
+//!   with `Bearer` (`401` without, `403` for the other company's user, `404`
+//!   for another `companyId`, `400` for a body that is not the settings or
+//!   a target that is not `https://` or `http://` on loopback), and fault
+//!   injection applies to them (operation ids `setOrderEventsSettings`,
+//!   `setOrderDocumentsEventsSettings`, `setShipmentWebhookSettings`).
+//!
+//!   Every transition of the process produces its documented event
+//!   (one table: `webhooks::line_event`; the lines of one event name form
+//!   one event): e.g. a new order `OrderIssuedByBuyer`, new lines
+//!   `OrderLinesIssuedByBuyer`, accepted lines
+//!   `OrderLinesAcceptedBySupplier`, rejected ones
+//!   `OrderLinesRejectedBySupplier`, a proposal
+//!   `OrderChangesProposedBySupplier`, its approval or rejection
+//!   `OrderChangesProposal{Approved,Rejected}ByBuyer`, reopen requests,
+//!   cancel, complete, deliveries and delivery history; a new shipment
+//!   `ShipmentIssuedBySupplier`, an updated one
+//!   `ShipmentReissuedBySupplier`. The body is Tradecloud's
+//!   ([`OrderWebhookBody`](crate::api::order_webhook_connector::types::OrderWebhookBody),
+//!   [`ShipmentWebhookBody`](crate::api::shipment_webhook_connector::types::ShipmentWebhookBody)):
+//!   `eventName`, `orderEvent` (or `singleDeliveryOrderEvent`) with only
+//!   the affected lines, or the whole `shipment`, and `meta` with a fresh
+//!   `messageId`. It goes to the other company; to the acting company only
+//!   when its `enabledEventNames` names the event (a choice: Tradecloud
+//!   sends a company's own events where configured). Absent or empty
+//!   `enabledEventNames`: every event. With `GET` no body is sent: the id
+//!   fills `{orderId}`/`{shipmentId}`/`{id}` in the URL, else goes into the
+//!   query, with `eventName` (a choice).
+//!
+//!   Delivery uses the crate's one delivery implementation
+//!   ([`crate::client::delivery`], also behind `tradecloud send`): `2xx`
+//!   delivered; `4xx` and `500` not retried; above `500`, and connection
+//!   errors, retried ([`DELIVERY_RETRIES`] times) with exponential backoff
+//!   from [`MockConfig::delivery_backoff`] (`--delivery-backoff`, default
+//!   1 s, doubling, with jitter). The events of one order (or shipment) for
+//!   one company are delivered in order: a later one waits until the
+//!   earlier is delivered or given up. Targets are `https://`, trusting the
+//!   system roots plus [`MockConfig::ca_file`] (`--ca-file PEM`), or
+//!   `http://` on a loopback address. Every attempt is logged
+//!   ([`DeliveryRecord`]: company, event, id, `messageId`, URL, attempt,
+//!   status, latency, outcome) in [`MockServer::deliveries`] and
+//!   `GET /mock/deliveries` (no authentication, beside `/mock-s3`).
+//!   A buyer's `POST /api-connector/order/documents` for one of its orders
+//!   sends `OrderDocumentsAttachedByBuyer` to the order-documents webhook
+//!   (`orderDocumentsEvent` with the documents sent on `buyerOrder` and on
+//!   the lines named; the stored order itself does not change, as
+//!   documents are not played yet). Not produced yet:
+//!   `OrderDocumentsAttachedBySupplier` (the mock has no supplier document
+//!   route) and the events of the order actions the process does not play.
+//! * **Webhook faults** ([`WebhookFault`], `--webhook-fault
+//!   [buyer:|supplier:]KIND[:N]`): the mock pretends a company's target is
+//!   `down` (a refused connection, nothing sent, retried), answered a
+//!   status (`503` retried, `500` not; nothing sent) or is `slow=DURATION`
+//!   (waits, then really sends), for the first N attempts or all; the
+//!   delivery log marks such attempts `fault: true`.
 //! * **Fault injection** ([`FaultConfig`]) answers `503`, `429` with
 //!   `Retry-After`, any other error status, or delays requests, before
 //!   authentication, on the `/v2` routes.
@@ -280,6 +352,7 @@ mod record;
 mod state;
 mod stats;
 mod tokens;
+pub mod webhooks;
 mod write;
 
 use std::fmt;
@@ -302,6 +375,10 @@ pub use config::{
 pub use data::{generated_byte, DocumentContent, MockData, MockDocument};
 pub use error::MockError;
 pub use stats::{operation, MockStats, RequestRecord};
+pub use webhooks::{
+    check_target, BasicAuthCredentials, CompanyWebhooks, DeliveryRecord, MockWebhooks,
+    WebhookFault, WebhookFaultKind, WebhookKind, WebhookSettings, DELIVERY_RETRIES,
+};
 
 use crate::api::common::types::{Order, Shipment, SingleDeliveryOrder};
 use crate::operation::Operation;
@@ -514,8 +591,10 @@ fn router(state: Arc<MockState>) -> Router {
             object_storage::server::router(state.clone())
                 .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
         );
+    let api = api.merge(webhooks::routes::router(state.clone()));
     let s3 = Router::new()
         .route("/mock-s3/{objectId}", get(download::mock_s3))
+        .route("/mock/deliveries", get(webhooks::routes::deliveries))
         .with_state(state.clone());
     Router::new()
         .nest("/v2", api.layer(axum::middleware::from_fn(read_body_first)))
@@ -591,6 +670,39 @@ impl MockServer {
             shutdown: Some(shutdown),
             task: Some(task),
         })
+    }
+
+    /// Every webhook delivery attempt so far, in the order they ended (also
+    /// `GET /mock/deliveries`).
+    pub fn deliveries(&self) -> Vec<DeliveryRecord> {
+        self.state.webhooks.deliveries()
+    }
+
+    /// Set `company`'s (`"buyer"` or `"supplier"`) webhook of `kind`, as
+    /// the settings endpoints do.
+    pub fn set_webhook(
+        &self,
+        company: &str,
+        kind: WebhookKind,
+        settings: WebhookSettings,
+    ) -> Result<(), MockError> {
+        settings.validate().map_err(MockError::Config)?;
+        let side = match company {
+            "buyer" => write::Side::Buyer,
+            "supplier" => write::Side::Supplier,
+            other => {
+                return Err(MockError::Config(format!(
+                    "no company `{other}`: use buyer or supplier"
+                )))
+            }
+        };
+        self.state.webhooks.set(side, kind, settings);
+        Ok(())
+    }
+
+    /// Replace the webhook faults.
+    pub fn set_webhook_faults(&self, faults: Vec<WebhookFault>) {
+        self.state.webhooks.set_faults(faults);
     }
 
     /// The API base URL, e.g. `http://127.0.0.1:41234/v2` (the loopback

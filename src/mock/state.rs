@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::response::Response;
@@ -123,6 +123,8 @@ pub(crate) struct MockState {
     presigned: Mutex<HashMap<String, Presigned>>,
     pub(super) faults: Mutex<Faults>,
     counters: Mutex<Counters>,
+    /// The webhooks, their queues and the delivery log.
+    pub(crate) webhooks: Arc<super::webhooks::WebhookHub>,
 }
 
 impl MockState {
@@ -153,6 +155,12 @@ impl MockState {
             presigned: Mutex::new(HashMap::new()),
             faults: Mutex::new(Faults::new(config.seed)),
             counters: Mutex::new(Counters::default()),
+            webhooks: Arc::new(super::webhooks::WebhookHub::new(
+                &config.webhooks,
+                config.delivery_backoff,
+                config.ca_file.as_ref(),
+                &config.webhook_faults,
+            )?),
         };
         state.set_faults(config.faults.clone());
         for order in data.orders {

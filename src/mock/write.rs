@@ -38,6 +38,7 @@ use super::config::MockCompany;
 use super::data::{content_type_for, MockDocument};
 use super::process::{self, Parties};
 use super::state::{error_body, MockState, Objects};
+use super::webhooks::{self, WebhookKind};
 use crate::api::common::types::ErrorResponse;
 use crate::api::common::types::{DeliveryHistoryLine, Order};
 use crate::api::{api_connector, object_storage};
@@ -217,7 +218,10 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::AttachOrderDocumentsByBuyer,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => Answer::Ok { body: ok() },
+            None => {
+                self.process_documents(&request.raw.headers, &request.body);
+                Answer::Ok { body: ok() }
+            }
         }
     }
 
@@ -353,8 +357,8 @@ pub(super) fn order_action_answer() -> serde_json::Value {
 }
 
 /// Which side of the process an endpoint is for.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) enum Side {
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) enum Side {
     Buyer,
     Supplier,
 }
@@ -417,14 +421,85 @@ impl MockState {
             return;
         }
         let parties = self.parties();
-        self.with_store(|store| {
+        let (before, after) = self.with_store(|store| {
             let existing = Self::process_order_where(store, |o| {
                 process::is_buyer_order(o, parties.buyer, &order.purchase_order_number)
             });
             let now = store.stamp();
-            let updated = process::issue_order(existing, message, parties, &now);
-            Self::store_order(store, updated);
+            let updated = process::issue_order(existing.clone(), message, parties, &now);
+            Self::store_order(store, updated.clone());
+            (existing, updated)
         });
+        self.emit_order_events(Side::Buyer, before.as_ref(), &after);
+    }
+
+    /// Queue the webhook events of an order change by `actor`
+    /// ([`webhooks::order_events`]): for the other company, and for the
+    /// acting one when its settings name the event.
+    fn emit_order_events(&self, actor: Side, before: Option<&Order>, after: &Order) {
+        let Some(id) = after.id.clone() else {
+            return;
+        };
+        let other = match actor {
+            Side::Buyer => Side::Supplier,
+            Side::Supplier => Side::Buyer,
+        };
+        for (event, positions) in webhooks::order_events(actor, before, after) {
+            for (company, acting) in [(other, false), (actor, true)] {
+                self.webhooks.emit(
+                    company,
+                    WebhookKind::OrderEvents,
+                    event,
+                    &id,
+                    acting,
+                    |settings| {
+                        Some(webhooks::order_body(
+                            event,
+                            after,
+                            &positions,
+                            settings.single_delivery_per_order_line == Some(true),
+                        ))
+                    },
+                );
+            }
+        }
+    }
+
+    /// The buyer's documents for one of its orders: the order is not
+    /// changed (documents are not played yet), but the supplier's
+    /// order-documents webhook gets `OrderDocumentsAttachedByBuyer` with
+    /// the documents sent, on the order and on the lines named.
+    pub(super) fn process_documents(
+        &self,
+        headers: &http::HeaderMap,
+        message: &api_connector::types::AttachOrderDocumentsByBuyer,
+    ) {
+        if !self.acts_as(headers, Side::Buyer)
+            || !Self::for_company(message.order.company_id.as_ref(), &self.buyer)
+        {
+            return;
+        }
+        let number = &message.order.purchase_order_number;
+        let Some(order) = self.with_store(|store| {
+            Self::process_order_where(store, |o| process::is_buyer_order(o, &self.buyer, number))
+        }) else {
+            return;
+        };
+        let Some(id) = order.id.clone() else {
+            return;
+        };
+        let event = "OrderDocumentsAttachedByBuyer";
+        let sent = serde_json::to_value(message).unwrap_or_default();
+        for (company, acting) in [(Side::Supplier, false), (Side::Buyer, true)] {
+            self.webhooks.emit(
+                company,
+                WebhookKind::OrderDocumentsEvents,
+                event,
+                &id,
+                acting,
+                |_| Some(webhooks::documents_body(event, &order, &sent)),
+            );
+        }
     }
 
     /// The buyer's indicators for one of its orders ([`process::apply_indicators`]).
@@ -440,6 +515,7 @@ impl MockState {
         }
         let number = &message.order.purchase_order_number;
         self.change_order(
+            Side::Buyer,
             |o| process::is_buyer_order(o, &self.buyer, number),
             |order, now| process::apply_indicators(order, message, now),
         );
@@ -462,6 +538,7 @@ impl MockState {
         }
         let number = &order.purchase_order_number;
         self.change_order(
+            Side::Buyer,
             |o| process::is_buyer_order(o, &self.buyer, number),
             |stored, now| process::receive_goods(stored, lines, replace, now),
         );
@@ -482,6 +559,7 @@ impl MockState {
             return;
         }
         self.change_order(
+            Side::Supplier,
             |o| {
                 process::is_supplier_order(
                     o,
@@ -507,6 +585,7 @@ impl MockState {
         }
         let buyer = &self.buyer.company_id;
         self.change_order(
+            Side::Buyer,
             |o| {
                 o.id.as_deref() == Some(order_id)
                     && o.buyer_order
@@ -533,19 +612,27 @@ impl MockState {
     /// store it when `change` says it changed.
     fn change_order(
         &self,
+        actor: Side,
         find: impl Fn(&Order) -> bool,
         change: impl FnOnce(&mut Order, &DateTime) -> bool,
     ) {
-        self.with_store(|store| {
+        let changed = self.with_store(|store| {
             let Some(mut order) = Self::process_order_where(store, find) else {
                 tracing::debug!("no such order in the mock: accepted, nothing changes");
-                return;
+                return None;
             };
+            let before = order.clone();
             let now = store.stamp();
             if change(&mut order, &now) {
-                Self::store_order(store, order);
+                Self::store_order(store, order.clone());
+                Some((before, order))
+            } else {
+                None
             }
         });
+        if let Some((before, after)) = changed {
+            self.emit_order_events(actor, Some(&before), &after);
+        }
     }
 
     /// A supplier's despatch advice: creates or updates the shipment of
@@ -564,21 +651,39 @@ impl MockState {
             return;
         }
         let parties = self.parties();
-        self.with_store(|store| {
+        let changed = self.with_store(|store| {
             let existing = store
                 .despatch_advices
                 .get(&header.despatch_advice_number)
                 .and_then(|id| store.shipments.get(id))
                 .cloned();
             let now = store.stamp();
+            let new = existing.is_none();
             let shipment = process::despatch_advice(existing, message, parties, &now);
-            if let Some(id) = shipment.id.clone() {
-                store
-                    .despatch_advices
-                    .insert(header.despatch_advice_number.clone(), id.clone());
-                store.shipments.insert(id, shipment);
-            }
+            let id = shipment.id.clone()?;
+            store
+                .despatch_advices
+                .insert(header.despatch_advice_number.clone(), id.clone());
+            store.shipments.insert(id.clone(), shipment.clone());
+            Some((new, id, shipment))
         });
+        if let Some((new, id, shipment)) = changed {
+            let event = if new {
+                "ShipmentIssuedBySupplier"
+            } else {
+                "ShipmentReissuedBySupplier"
+            };
+            for (company, acting) in [(Side::Buyer, false), (Side::Supplier, true)] {
+                self.webhooks.emit(
+                    company,
+                    WebhookKind::ShipmentEvents,
+                    event,
+                    &id,
+                    acting,
+                    |_| Some(webhooks::shipment_body(event, &shipment)),
+                );
+            }
+        }
     }
 
     /// `POST /object-storage/document`: keeps the `file` part as a new

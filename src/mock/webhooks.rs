@@ -1,0 +1,1361 @@
+//! Webhook delivery of the mock, like Tradecloud's: per company, the
+//! settings of its order, order-document and shipment webhooks; the events
+//! the process produces ([`line_event`], the one table from transition to
+//! event name); and their delivery through the crate's one delivery
+//! implementation ([`crate::client::delivery`]) with Tradecloud's retry
+//! rule, per order in order, logged attempt by attempt.
+//!
+//! The settings have the JSON members of Tradecloud's published examples
+//! (`tradecloud/tradecloud-sdk-dotnet`:
+//! `order-webhook-connector/SetOrderEventsSettings/order-events-settings.json`,
+//! `order-webhook-connector/SetOrderDocumentsEventsSettings/order-documents-events-settings.json`,
+//! `shipment-webhook-connector/SetSettings/settings.json`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::error::MockError;
+use super::state::lock;
+use super::write::Side;
+use crate::api::common::types::{Order, Shipment};
+use crate::client::delivery::{self, DeliveryAttempt, Verdict};
+use crate::client::RetryPolicy;
+
+/// Basic credentials a webhook is called with (`basicAuthCredentials`).
+/// `Debug` leaves the password out.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BasicAuthCredentials {
+    /// The user name.
+    #[serde(default)]
+    pub username: String,
+    /// The password.
+    #[serde(default)]
+    pub password: String,
+}
+
+impl fmt::Debug for BasicAuthCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BasicAuthCredentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The settings of one webhook of a company, with the JSON members of
+/// Tradecloud's settings endpoints (see the [module docs](self)).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookSettings {
+    /// `POST` (default), `PUT` or `GET`. With `GET` no body is sent: the
+    /// order or shipment id goes into the URL's `{orderId}`/`{shipmentId}`
+    /// (or `{id}`) placeholder, else into the query (`?orderId=...` or
+    /// `?shipmentId=...`), with `eventName` in the query too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Where the events go: `https://`, or `http://` on a loopback address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Basic credentials sent with each event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth_credentials: Option<BasicAuthCredentials>,
+    /// A static Bearer token sent with each event (instead of the Basic
+    /// credentials when both are set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token: Option<String>,
+    /// `JSON` (default) or `tXML`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// Send `singleDeliveryOrderEvent` (one delivery per line) instead of
+    /// `orderEvent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub single_delivery_per_order_line: Option<bool>,
+    /// The event names to deliver; absent or empty: every event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled_event_names: Option<Vec<String>>,
+    /// Members Tradecloud may add, kept.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl WebhookSettings {
+    /// POST JSON to `url`, every event.
+    pub fn new(url: impl Into<String>) -> Self {
+        WebhookSettings {
+            webhook_url: Some(url.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Check the settings: a usable URL (HTTPS, or HTTP on loopback), a
+    /// known method and format.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(url) = &self.webhook_url {
+            check_target(url)?;
+        }
+        if let Some(method) = &self.method {
+            if !["POST", "PUT", "GET"].contains(&method.to_ascii_uppercase().as_str()) {
+                return Err(format!(
+                    "`method`: `{method}` is not one of POST, PUT or GET"
+                ));
+            }
+        }
+        if let Some(format) = &self.format {
+            if !format.eq_ignore_ascii_case("json") && !format.eq_ignore_ascii_case("txml") {
+                return Err(format!("`format`: `{format}` is not JSON or tXML"));
+            }
+        }
+        Ok(())
+    }
+
+    fn enabled(&self, event: &str) -> bool {
+        self.enabled_event_names
+            .as_ref()
+            .is_none_or(|names| names.is_empty() || names.iter().any(|n| n == event))
+    }
+
+    fn explicitly_enabled(&self, event: &str) -> bool {
+        self.enabled_event_names
+            .as_ref()
+            .is_some_and(|names| names.iter().any(|n| n == event))
+    }
+
+    fn txml(&self) -> bool {
+        self.format
+            .as_deref()
+            .is_some_and(|f| f.eq_ignore_ascii_case("txml"))
+    }
+}
+
+/// Whether the mock may deliver to `url`: `https://` anywhere, `http://`
+/// only on a loopback address (`127.0.0.0/8`, `::1`, `localhost`).
+pub fn check_target(url: &str) -> Result<(), String> {
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| format!("`webhookUrl` {url:?} is not a URL ({e})"))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = match parsed.host() {
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+                Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+                None => false,
+            };
+            if loopback {
+                Ok(())
+            } else {
+                Err(format!(
+                    "`webhookUrl` {url:?}: plain http:// is allowed only on loopback addresses; use https://"
+                ))
+            }
+        }
+        other => Err(format!(
+            "`webhookUrl` {url:?}: scheme {other} is not https (or http on loopback)"
+        )),
+    }
+}
+
+/// The three webhooks of a company. The JSON form (for `tradecloud mock
+/// --webhooks FILE`) has the members `orderEvents`, `orderDocumentsEvents`
+/// and `shipmentEvents`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompanyWebhooks {
+    /// Order events (`/order-webhook-connector/company/{companyId}/settings/orderEvents`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_events: Option<WebhookSettings>,
+    /// Order-document events (`.../settings/orderDocumentsEvents`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_documents_events: Option<WebhookSettings>,
+    /// Shipment events (`/shipment-webhook-connector/company/{companyId}/settings`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipment_events: Option<WebhookSettings>,
+}
+
+/// The webhooks of both companies, as read from `tradecloud mock
+/// --webhooks FILE`: `{"buyer": {...}, "supplier": {...}}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MockWebhooks {
+    /// The buyer's webhooks.
+    #[serde(default)]
+    pub buyer: CompanyWebhooks,
+    /// The supplier's webhooks.
+    #[serde(default)]
+    pub supplier: CompanyWebhooks,
+}
+
+/// Which webhook of a company.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum WebhookKind {
+    /// Order events.
+    OrderEvents,
+    /// Order-document events.
+    OrderDocumentsEvents,
+    /// Shipment events.
+    ShipmentEvents,
+}
+
+/// How a webhook target fails, as the mock sees it ([`WebhookFault`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookFaultKind {
+    /// The target is down: the attempt fails as a refused connection,
+    /// without sending anything (retried, as connection errors are).
+    Down,
+    /// The target answered this status (nothing is sent).
+    Status(u16),
+    /// The target is slow: the attempt waits this long, then really sends.
+    Slow(Duration),
+}
+
+/// Make a webhook target fail as the mock sees it: the mock pretends the
+/// target was down or answered a status (it sends nothing), or waits
+/// before really sending. For the attempts of `company` (`None`: both),
+/// the first `first` attempts (`None`: all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookFault {
+    /// Whose webhooks fail (`None`: both companies').
+    pub company: Option<String>,
+    /// How they fail.
+    pub kind: WebhookFaultKind,
+    /// Only the first N delivery attempts (`None`: every attempt).
+    pub first: Option<u64>,
+}
+
+impl WebhookFault {
+    /// Parse `[buyer:|supplier:]KIND[:N]`, KIND being `down`, a status code
+    /// (`503`) or `slow=DURATION` (`slow=2s`, `slow=500ms`), N the number of
+    /// first attempts that fail (default: all).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut parts: Vec<&str> = text.split(':').collect();
+        let company = match parts.first() {
+            Some(&c) if c == "buyer" || c == "supplier" => {
+                parts.remove(0);
+                Some(c.to_owned())
+            }
+            _ => None,
+        };
+        let (kind, first) = match parts.as_slice() {
+            [kind] => (*kind, None),
+            [kind, n] => (
+                *kind,
+                Some(n.parse::<u64>().map_err(|_| {
+                    format!("--webhook-fault {text:?}: `{n}` is not a number of attempts")
+                })?),
+            ),
+            _ => {
+                return Err(format!(
+                    "--webhook-fault {text:?}: expected [buyer:|supplier:]KIND[:N], KIND one of down, a status code such as 503, slow=2s"
+                ))
+            }
+        };
+        let kind = if kind == "down" {
+            WebhookFaultKind::Down
+        } else if let Some(d) = kind.strip_prefix("slow=") {
+            WebhookFaultKind::Slow(parse_short_duration(d).ok_or_else(|| {
+                format!("--webhook-fault {text:?}: `{d}` is not a duration such as 2s or 500ms")
+            })?)
+        } else {
+            match kind.parse::<u16>() {
+                Ok(code) if (100..=599).contains(&code) => WebhookFaultKind::Status(code),
+                _ => {
+                    return Err(format!(
+                        "--webhook-fault {text:?}: `{kind}` is not down, slow=DURATION or a status code (100-599)"
+                    ))
+                }
+            }
+        };
+        Ok(WebhookFault {
+            company,
+            kind,
+            first,
+        })
+    }
+}
+
+fn parse_short_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, factor) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (text, 1.0)
+    };
+    let value: f64 = number.trim().parse().ok()?;
+    Duration::try_from_secs_f64(value * factor).ok()
+}
+
+/// One delivery attempt of the mock, as [`MockServer::deliveries`]
+/// (super::MockServer::deliveries) and `GET /mock/deliveries` list it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct DeliveryRecord {
+    /// `buyer` or `supplier`: whose webhook.
+    pub company: String,
+    /// Which webhook.
+    pub webhook: WebhookKind,
+    /// The event name.
+    pub event_name: String,
+    /// The order or shipment id.
+    pub id: String,
+    /// The event's `meta.messageId`.
+    pub message_id: String,
+    /// The method used.
+    pub method: String,
+    /// The URL called.
+    pub url: String,
+    /// Which attempt of this event, from 1.
+    pub attempt: u32,
+    /// The status answered; `None` when there was no answer.
+    pub status: Option<u16>,
+    /// Milliseconds from sending to the whole answer.
+    pub latency_ms: f64,
+    /// What went wrong without an answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// `delivered`, `refused` (not retried), `retrying` or `failed` (the
+    /// retries ran out).
+    pub outcome: String,
+    /// Whether a [`WebhookFault`] made this attempt's result.
+    pub fault: bool,
+}
+
+/// One event waiting for delivery.
+struct Job {
+    company: Side,
+    webhook: WebhookKind,
+    event_name: String,
+    id: String,
+    message_id: String,
+    settings: WebhookSettings,
+    body: Value,
+}
+
+struct InstalledWebhookFault {
+    fault: WebhookFault,
+    seen: u64,
+}
+
+/// The webhook side of the mock's state.
+pub(crate) struct WebhookHub {
+    settings: Mutex<HashMap<(Side, WebhookKind), WebhookSettings>>,
+    log: Mutex<Vec<DeliveryRecord>>,
+    queues: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<Job>>>,
+    faults: Mutex<Vec<InstalledWebhookFault>>,
+    client: reqwest::Client,
+    policy: RetryPolicy,
+}
+
+/// How many times an event is retried before the mock gives up on it.
+pub const DELIVERY_RETRIES: u32 = 8;
+
+impl WebhookHub {
+    pub(crate) fn new(
+        webhooks: &MockWebhooks,
+        backoff: Duration,
+        ca_file: Option<&PathBuf>,
+        faults: &[WebhookFault],
+    ) -> Result<Self, MockError> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .min_tls_version(reqwest::tls::Version::TLS_1_2)
+            .user_agent(concat!("tradecloud-mock/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                MockError::Config(format!(
+                    "cannot read the CA file {}: {e}; give a PEM file of the CA certificates that sign the webhook targets",
+                    path.display()
+                ))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                MockError::Config(format!(
+                    "{}: not a PEM bundle of certificates ({e})",
+                    path.display()
+                ))
+            })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
+            .build()
+            .map_err(|e| MockError::Config(format!("cannot build the webhook HTTP client: {e}")))?;
+        let mut settings = HashMap::new();
+        for (side, company) in [
+            (Side::Buyer, &webhooks.buyer),
+            (Side::Supplier, &webhooks.supplier),
+        ] {
+            for (kind, webhook) in [
+                (WebhookKind::OrderEvents, &company.order_events),
+                (
+                    WebhookKind::OrderDocumentsEvents,
+                    &company.order_documents_events,
+                ),
+                (WebhookKind::ShipmentEvents, &company.shipment_events),
+            ] {
+                if let Some(webhook) = webhook {
+                    webhook.validate().map_err(MockError::Config)?;
+                    settings.insert((side, kind), webhook.clone());
+                }
+            }
+        }
+        Ok(WebhookHub {
+            settings: Mutex::new(settings),
+            log: Mutex::new(Vec::new()),
+            queues: Mutex::new(HashMap::new()),
+            faults: Mutex::new(
+                faults
+                    .iter()
+                    .cloned()
+                    .map(|fault| InstalledWebhookFault { fault, seen: 0 })
+                    .collect(),
+            ),
+            client,
+            policy: RetryPolicy::default()
+                .max_retries(DELIVERY_RETRIES)
+                .base_delay(backoff)
+                .max_delay(backoff.saturating_mul(64).max(Duration::from_secs(1))),
+        })
+    }
+
+    pub(crate) fn set(&self, side: Side, kind: WebhookKind, settings: WebhookSettings) {
+        lock(&self.settings).insert((side, kind), settings);
+    }
+
+    pub(crate) fn get(&self, side: Side, kind: WebhookKind) -> Option<WebhookSettings> {
+        lock(&self.settings).get(&(side, kind)).cloned()
+    }
+
+    pub(crate) fn deliveries(&self) -> Vec<DeliveryRecord> {
+        lock(&self.log).clone()
+    }
+
+    pub(crate) fn set_faults(&self, faults: Vec<WebhookFault>) {
+        *lock(&self.faults) = faults
+            .into_iter()
+            .map(|fault| InstalledWebhookFault { fault, seen: 0 })
+            .collect();
+    }
+
+    /// The fault that makes this attempt's result, if any.
+    fn fault_for(&self, company: Side) -> Option<WebhookFaultKind> {
+        let name = side_name(company);
+        let mut faults = lock(&self.faults);
+        for installed in faults.iter_mut() {
+            if installed
+                .fault
+                .company
+                .as_deref()
+                .is_some_and(|c| c != name)
+            {
+                continue;
+            }
+            installed.seen += 1;
+            if installed.fault.first.is_none_or(|n| installed.seen <= n) {
+                return Some(installed.fault.kind.clone());
+            }
+        }
+        None
+    }
+
+    /// Queue an event for `company`'s `webhook`, if it has one that
+    /// takes `event_name` (`acting`: the company did it itself, so only an
+    /// explicitly enabled event name is sent).
+    pub(crate) fn emit(
+        self: &Arc<Self>,
+        company: Side,
+        webhook: WebhookKind,
+        event_name: &str,
+        id: &str,
+        acting: bool,
+        body: impl FnOnce(&WebhookSettings) -> Option<Value>,
+    ) {
+        let Some(settings) = self.get(company, webhook) else {
+            return;
+        };
+        if settings.webhook_url.is_none()
+            || !(if acting {
+                settings.explicitly_enabled(event_name)
+            } else {
+                settings.enabled(event_name)
+            })
+        {
+            return;
+        }
+        let Some(mut body) = body(&settings) else {
+            return;
+        };
+        let message_id = super::process::new_id();
+        if let Value::Object(map) = &mut body {
+            map.insert(
+                "meta".into(),
+                json!({
+                    "messageId": message_id,
+                    "source": {"traceId": super::process::new_id()},
+                    "createdDateTime": crate::types::DateTime::now_utc().to_string(),
+                }),
+            );
+        }
+        let job = Job {
+            company,
+            webhook,
+            event_name: event_name.to_owned(),
+            id: id.to_owned(),
+            message_id,
+            settings,
+            body,
+        };
+        // Per order (or shipment) and company, in order: one queue each.
+        let key = format!("{}/{:?}/{id}", side_name(company), webhook);
+        let mut queues = lock(&self.queues);
+        let sender = queues.entry(key).or_insert_with(|| {
+            let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(Arc::clone(self).run_queue(receiver));
+            sender
+        });
+        if let Err(e) = sender.send(job) {
+            tracing::warn!(error = %e, "mock webhook queue closed: event dropped");
+        }
+    }
+
+    async fn run_queue(self: Arc<Self>, mut receiver: tokio::sync::mpsc::UnboundedReceiver<Job>) {
+        while let Some(job) = receiver.recv().await {
+            self.deliver(job).await;
+        }
+    }
+
+    async fn deliver(&self, job: Job) {
+        let settings = &job.settings;
+        let Some(url) = settings.webhook_url.as_deref() else {
+            return;
+        };
+        let method = settings
+            .method
+            .as_deref()
+            .unwrap_or("POST")
+            .to_ascii_uppercase();
+        let Ok(http_method) = reqwest::Method::from_bytes(method.as_bytes()) else {
+            return;
+        };
+        let id_name = if job.webhook == WebhookKind::ShipmentEvents {
+            "shipmentId"
+        } else {
+            "orderId"
+        };
+        let mut target = url.to_owned();
+        let mut body = None;
+        let mut headers = reqwest::header::HeaderMap::new();
+        if http_method == reqwest::Method::GET {
+            let placeholder = [format!("{{{id_name}}}"), "{id}".to_owned()]
+                .into_iter()
+                .find(|p| target.contains(p.as_str()));
+            match placeholder {
+                Some(p) => target = target.replace(&p, &job.id),
+                None => {
+                    if let Ok(mut parsed) = reqwest::Url::parse(&target) {
+                        parsed.query_pairs_mut().append_pair(id_name, &job.id);
+                        target = parsed.to_string();
+                    }
+                }
+            }
+            if let Ok(mut parsed) = reqwest::Url::parse(&target) {
+                parsed
+                    .query_pairs_mut()
+                    .append_pair("eventName", &job.event_name);
+                target = parsed.to_string();
+            }
+        } else if settings.txml() {
+            let shape = if job.webhook == WebhookKind::ShipmentEvents {
+                &crate::api::shipment_webhook_connector::types::txml_shapes::ShipmentWebhookBody
+            } else {
+                &crate::api::order_webhook_connector::types::txml_shapes::OrderWebhookBody
+            };
+            match crate::webhook::txml::to_xml(&job.body, shape) {
+                Ok(bytes) => body = Some(bytes),
+                Err(e) => {
+                    tracing::warn!(error = %e, "mock webhook: cannot encode the event as tXML; sending JSON");
+                }
+            }
+            if body.is_some() {
+                headers.insert(
+                    reqwest::header::CONTENT_TYPE,
+                    reqwest::header::HeaderValue::from_static("application/xml"),
+                );
+            }
+        }
+        if http_method != reqwest::Method::GET && body.is_none() {
+            body = serde_json::to_vec(&job.body).ok();
+            headers.insert(
+                reqwest::header::CONTENT_TYPE,
+                reqwest::header::HeaderValue::from_static("application/json"),
+            );
+        }
+        let authorization = if let Some(token) = &settings.bearer_token {
+            Some(format!("Bearer {token}"))
+        } else {
+            settings.basic_auth_credentials.as_ref().map(|c| {
+                use base64::Engine as _;
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD
+                        .encode(format!("{}:{}", c.username, c.password))
+                )
+            })
+        };
+        if let Some(value) =
+            authorization.and_then(|a| reqwest::header::HeaderValue::from_str(&a).ok())
+        {
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        let Ok(url) = reqwest::Url::parse(&target) else {
+            return;
+        };
+        let record = |attempt: &DeliveryAttempt, fault: bool| DeliveryRecord {
+            company: side_name(job.company).to_owned(),
+            webhook: job.webhook,
+            event_name: job.event_name.clone(),
+            id: job.id.clone(),
+            message_id: job.message_id.clone(),
+            method: method.clone(),
+            url: url.to_string(),
+            attempt: attempt.attempt,
+            status: attempt.status.map(|s| s.as_u16()),
+            latency_ms: attempt.latency.as_secs_f64() * 1000.0,
+            error: attempt.error.clone(),
+            outcome: match (attempt.verdict, attempt.retry_in) {
+                (Verdict::Delivered, _) => "delivered",
+                (Verdict::Refused, _) => "refused",
+                (Verdict::Retry, Some(_)) => "retrying",
+                (Verdict::Retry, None) => "failed",
+            }
+            .to_owned(),
+            fault,
+        };
+        // A fault decides an attempt before it is sent: run the attempts
+        // through the delivery engine, but with the fault's answer where
+        // one fires.
+        let mut attempt_no = 0u32;
+        loop {
+            attempt_no += 1;
+            let fault = self.fault_for(job.company);
+            let outcome = match &fault {
+                Some(WebhookFaultKind::Down) => Some(delivery::simulated(
+                    attempt_no,
+                    None,
+                    Some("connection failed (target down: fault injected by the mock)".into()),
+                )),
+                Some(WebhookFaultKind::Status(code)) => Some(delivery::simulated(
+                    attempt_no,
+                    reqwest::StatusCode::from_u16(*code).ok(),
+                    None,
+                )),
+                Some(WebhookFaultKind::Slow(delay)) => {
+                    tokio::time::sleep(*delay).await;
+                    None
+                }
+                None => None,
+            };
+            let mut outcome = match outcome {
+                Some(o) => o,
+                None => {
+                    let single = delivery::deliver(
+                        &RetryPolicy::none(),
+                        &self.client,
+                        &http_method,
+                        &url,
+                        &headers,
+                        body.as_deref(),
+                        |_| {},
+                    )
+                    .await;
+                    match single.attempts.into_iter().last() {
+                        Some(mut a) => {
+                            a.attempt = attempt_no;
+                            a
+                        }
+                        None => return,
+                    }
+                }
+            };
+            let retry = attempt_no - 1;
+            if outcome.verdict == Verdict::Retry && retry < self.policy.get_max_retries() {
+                outcome.retry_in = Some(self.policy.backoff(retry));
+            }
+            lock(&self.log).push(record(&outcome, fault.is_some()));
+            match outcome.retry_in {
+                Some(delay) if outcome.verdict == Verdict::Retry => tokio::time::sleep(delay).await,
+                _ => return,
+            }
+        }
+    }
+}
+
+pub(crate) fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Buyer => "buyer",
+        Side::Supplier => "supplier",
+    }
+}
+
+// ----- the events of the process --------------------------------------------
+
+/// What the process reads of a line to tell which event a change is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct LineState {
+    pub process: String,
+    pub in_progress: String,
+    pub logistics: String,
+    pub supplier_reopen: String,
+    pub supplier_proposal: String,
+    pub buyer_reopen: String,
+    pub history: Vec<Value>,
+    pub line: Value,
+}
+
+fn text(value: &Value, path: &[&str]) -> String {
+    let mut v = value;
+    for key in path {
+        match v.get(key) {
+            Some(next) => v = next,
+            None => return String::new(),
+        }
+    }
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+impl LineState {
+    pub(crate) fn of(line: &Value) -> Self {
+        LineState {
+            process: text(line, &["status", "processStatus"]),
+            in_progress: text(line, &["status", "inProgressStatus"]),
+            logistics: text(line, &["status", "logisticsStatus"]),
+            supplier_reopen: text(
+                line,
+                &["supplierLine", "requests", "reopenRequest", "status"],
+            ),
+            supplier_proposal: text(line, &["supplierLine", "requests", "proposal", "status"]),
+            buyer_reopen: text(line, &["buyerLine", "requests", "reopenRequest", "status"]),
+            history: line
+                .pointer("/buyerLine/deliveryHistory")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            line: without_stamps(line),
+        }
+    }
+}
+
+/// `value` without the members every transition stamps (`lastUpdatedAt`,
+/// `lastChangedAt`, `version`), to tell whether a line really changed.
+fn without_stamps(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "lastUpdatedAt" | "lastChangedAt" | "version")
+                })
+                .map(|(k, v)| (k.clone(), without_stamps(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_stamps).collect()),
+        other => other.clone(),
+    }
+}
+
+/// **The one table from a transition to its event name.** `actor` changed a
+/// line from `before` (`None`: the line is new; `new_order`: so is the
+/// order) to `after`; the first rule that matches names the event
+/// (connectors/webhooks/order-events.md). `None`: nothing changed.
+///
+/// | actor | transition | event |
+/// |---|---|---|
+/// | buyer | a new order | `OrderIssuedByBuyer` |
+/// | buyer | a new line in an order | `OrderLinesIssuedByBuyer` |
+/// | buyer | → `Cancelled` | `OrderLinesCancelledByBuyer` |
+/// | buyer | → `Completed` | `OrderLinesCompletedByBuyer` |
+/// | buyer | open supplier proposal → `Confirmed` | `OrderChangesProposalApprovedByBuyer` |
+/// | buyer | open supplier proposal → `RejectedSupplierProposal` | `OrderChangesProposalRejectedByBuyer` |
+/// | buyer | open supplier reopen request → approved / rejected | `OrderLinesReopenRequestApprovedByBuyer` / `...RejectedByBuyer` |
+/// | buyer | → `OpenBuyerReopenRequest` | `OrderLinesReopenRequestedByBuyer` |
+/// | buyer | `OpenBuyerReopenRequest` → none (values reverted) | `OrderLinesReopenRequestRevertedByBuyer` |
+/// | buyer | → `OpenBuyerReconfirmationRequest` | `OrderLinesReconfirmationRequestedByBuyer` |
+/// | buyer | `Issued` → `Confirmed` | `OrderLinesConfirmedByBuyer` |
+/// | buyer | logistics → `Delivered` / `Shipped` | `OrderLinesMarkedAsDeliveredByBuyer` / `OrderLinesShippedByBuyer` |
+/// | buyer | delivery history grown / replaced | `OrderLinesDeliveryHistoryAppendedByBuyer` / `...SetByBuyer` |
+/// | buyer | other change of an `Issued`/`InProgress`/`Rejected` line | `OrderLinesReissuedByBuyer` |
+/// | buyer | other change | `OrderLinesUpdatedByBuyer` |
+/// | supplier | → `OpenSupplierProposal` | `OrderChangesProposedBySupplier` |
+/// | supplier | → `OpenSupplierReopenRequest` | `OrderLinesReopenRequestedBySupplier` |
+/// | supplier | `OpenSupplierReopenRequest` → none | `OrderLinesReopenRequestRevertedBySupplier` |
+/// | supplier | open buyer reopen request → approved / rejected | `OrderLinesReopenRequestApprovedBySupplier` / `...RejectedBySupplier` |
+/// | supplier | `OpenBuyerReconfirmationRequest` → `Confirmed` | `OrderLinesReconfirmedBySupplier` |
+/// | supplier | → `Confirmed`, its proposal approved at once (`autoConfirm`) | `OrderLinesConfirmedBySupplier` |
+/// | supplier | → `Confirmed` | `OrderLinesAcceptedBySupplier` |
+/// | supplier | → `Rejected` | `OrderLinesRejectedBySupplier` |
+/// | supplier | other change | `OrderLinesUpdatedBySupplier` |
+pub(crate) fn line_event(
+    actor: Side,
+    before: Option<&LineState>,
+    after: &LineState,
+    new_order: bool,
+) -> Option<&'static str> {
+    let Some(before) = before else {
+        return Some(match (actor, new_order) {
+            (Side::Buyer, true) => "OrderIssuedByBuyer",
+            (Side::Buyer, false) => "OrderLinesIssuedByBuyer",
+            (Side::Supplier, _) => "OrderLinesUpdatedBySupplier",
+        });
+    };
+    if before.line == after.line {
+        return None;
+    }
+    let became = |field: fn(&LineState) -> &String, value: &str| {
+        field(after) == value && field(before) != value
+    };
+    let was = |field: fn(&LineState) -> &String, value: &str| field(before) == value;
+    fn process(s: &LineState) -> &String {
+        &s.process
+    }
+    fn in_progress(s: &LineState) -> &String {
+        &s.in_progress
+    }
+    fn logistics(s: &LineState) -> &String {
+        &s.logistics
+    }
+    Some(match actor {
+        Side::Buyer => {
+            if became(process, "Cancelled") {
+                "OrderLinesCancelledByBuyer"
+            } else if became(process, "Completed") {
+                "OrderLinesCompletedByBuyer"
+            } else if was(in_progress, "OpenSupplierProposal") && became(process, "Confirmed") {
+                "OrderChangesProposalApprovedByBuyer"
+            } else if was(in_progress, "OpenSupplierProposal")
+                && became(in_progress, "RejectedSupplierProposal")
+            {
+                "OrderChangesProposalRejectedByBuyer"
+            } else if was(in_progress, "OpenSupplierReopenRequest")
+                && after.supplier_reopen == "Approved"
+            {
+                "OrderLinesReopenRequestApprovedByBuyer"
+            } else if was(in_progress, "OpenSupplierReopenRequest")
+                && after.supplier_reopen == "Rejected"
+            {
+                "OrderLinesReopenRequestRejectedByBuyer"
+            } else if became(in_progress, "OpenBuyerReopenRequest") {
+                "OrderLinesReopenRequestedByBuyer"
+            } else if was(in_progress, "OpenBuyerReopenRequest")
+                && after.in_progress != "OpenBuyerReopenRequest"
+            {
+                "OrderLinesReopenRequestRevertedByBuyer"
+            } else if became(in_progress, "OpenBuyerReconfirmationRequest") {
+                "OrderLinesReconfirmationRequestedByBuyer"
+            } else if became(process, "Confirmed") {
+                "OrderLinesConfirmedByBuyer"
+            } else if became(logistics, "Delivered") {
+                "OrderLinesMarkedAsDeliveredByBuyer"
+            } else if became(logistics, "Shipped") {
+                "OrderLinesShippedByBuyer"
+            } else if before.history != after.history {
+                if after.history.len() > before.history.len()
+                    && after.history.starts_with(&before.history)
+                {
+                    "OrderLinesDeliveryHistoryAppendedByBuyer"
+                } else {
+                    "OrderLinesDeliveryHistorySetByBuyer"
+                }
+            } else if matches!(after.process.as_str(), "Issued" | "InProgress" | "Rejected") {
+                "OrderLinesReissuedByBuyer"
+            } else {
+                "OrderLinesUpdatedByBuyer"
+            }
+        }
+        Side::Supplier => {
+            if became(in_progress, "OpenSupplierProposal") {
+                "OrderChangesProposedBySupplier"
+            } else if became(in_progress, "OpenSupplierReopenRequest") {
+                "OrderLinesReopenRequestedBySupplier"
+            } else if was(in_progress, "OpenSupplierReopenRequest")
+                && after.in_progress != "OpenSupplierReopenRequest"
+            {
+                "OrderLinesReopenRequestRevertedBySupplier"
+            } else if was(in_progress, "OpenBuyerReopenRequest") && after.buyer_reopen == "Approved"
+            {
+                "OrderLinesReopenRequestApprovedBySupplier"
+            } else if was(in_progress, "OpenBuyerReopenRequest") && after.buyer_reopen == "Rejected"
+            {
+                "OrderLinesReopenRequestRejectedBySupplier"
+            } else if was(in_progress, "OpenBuyerReconfirmationRequest")
+                && after.process == "Confirmed"
+            {
+                "OrderLinesReconfirmedBySupplier"
+            } else if became(process, "Confirmed") && after.supplier_proposal == "Approved" {
+                "OrderLinesConfirmedBySupplier"
+            } else if became(process, "Confirmed") {
+                "OrderLinesAcceptedBySupplier"
+            } else if became(process, "Rejected") {
+                "OrderLinesRejectedBySupplier"
+            } else {
+                "OrderLinesUpdatedBySupplier"
+            }
+        }
+    })
+}
+
+fn lines_of(value: &Value) -> Vec<Value> {
+    value
+        .get("lines")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn position(line: &Value) -> String {
+    text(line, &["buyerLine", "position"])
+}
+
+/// The events of an order change by `actor`, in the order of their first
+/// line: event name → the positions of the affected lines.
+pub(crate) fn order_events(
+    actor: Side,
+    before: Option<&Order>,
+    after: &Order,
+) -> Vec<(&'static str, Vec<String>)> {
+    let before_lines: BTreeMap<String, LineState> = before
+        .and_then(|o| serde_json::to_value(o).ok())
+        .map(|v| {
+            lines_of(&v)
+                .iter()
+                .map(|l| (position(l), LineState::of(l)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let after_value = serde_json::to_value(after).unwrap_or_default();
+    let mut events: Vec<(&'static str, Vec<String>)> = Vec::new();
+    for line in lines_of(&after_value) {
+        let position = position(&line);
+        let state = LineState::of(&line);
+        if let Some(event) =
+            line_event(actor, before_lines.get(&position), &state, before.is_none())
+        {
+            match events.iter_mut().find(|(name, _)| *name == event) {
+                Some((_, positions)) => positions.push(position),
+                None => events.push((event, vec![position])),
+            }
+        }
+    }
+    events
+}
+
+/// The body of an order event: `orderEvent` (or `singleDeliveryOrderEvent`)
+/// is the order with only the affected lines.
+pub(crate) fn order_body(
+    event_name: &str,
+    order: &Order,
+    positions: &[String],
+    single_delivery: bool,
+) -> Value {
+    let (member, mut value) = if single_delivery {
+        (
+            "singleDeliveryOrderEvent",
+            serde_json::to_value(super::process::single_delivery_view(order)).unwrap_or_default(),
+        )
+    } else {
+        (
+            "orderEvent",
+            serde_json::to_value(order).unwrap_or_default(),
+        )
+    };
+    if let Some(Value::Array(lines)) = value.get_mut("lines") {
+        lines.retain(|l| positions.contains(&position(l)));
+    }
+    json!({ "eventName": event_name, member: value })
+}
+
+/// The body of an order-documents event: `orderDocumentsEvent` with the
+/// order's id and parts, the documents of `sent` (an
+/// `AttachOrderDocumentsByBuyer` message) on `buyerOrder` and on the lines
+/// it names (only those lines).
+pub(crate) fn documents_body(event_name: &str, order: &Order, sent: &Value) -> Value {
+    let order_value = serde_json::to_value(order).unwrap_or_default();
+    let mut buyer_order = order_value.get("buyerOrder").cloned().unwrap_or(json!({}));
+    if let (Value::Object(map), Some(documents)) =
+        (&mut buyer_order, sent.pointer("/order/documents"))
+    {
+        map.insert("documents".into(), documents.clone());
+    }
+    let mut lines = Vec::new();
+    for sent_line in sent
+        .get("lines")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let wanted = sent_line
+            .get("position")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if let Some(mut line) = lines_of(&order_value)
+            .into_iter()
+            .find(|l| position(l) == wanted)
+        {
+            if let (Some(Value::Object(buyer_line)), Some(documents)) =
+                (line.get_mut("buyerLine"), sent_line.get("documents"))
+            {
+                buyer_line.insert("documents".into(), documents.clone());
+            }
+            lines.push(line);
+        }
+    }
+    json!({
+        "eventName": event_name,
+        "orderDocumentsEvent": {
+            "orderId": order.id,
+            "buyerOrder": buyer_order,
+            "supplierOrder": order_value.get("supplierOrder").cloned().unwrap_or(json!({})),
+            "lines": lines,
+            "lastUpdatedAt": order_value.get("lastUpdatedAt").cloned().unwrap_or(Value::Null),
+        }
+    })
+}
+
+/// The body of a shipment event.
+pub(crate) fn shipment_body(event_name: &str, shipment: &Shipment) -> Value {
+    json!({
+        "eventName": event_name,
+        "shipment": serde_json::to_value(shipment).unwrap_or_default(),
+    })
+}
+
+// ----- the settings endpoints -------------------------------------------------
+
+/// The settings endpoints, as plain axum routes (Tradecloud publishes no
+/// spec for them here; their paths and JSON members are those of
+/// Tradecloud's .NET SDK examples, see the [module docs](self)).
+pub(crate) mod routes {
+    use std::sync::Arc;
+
+    use axum::body::Bytes;
+    use axum::extract::{Path, State};
+    use axum::response::Response;
+    use axum::routing::get;
+    use axum::Router;
+    use http::{HeaderMap, StatusCode};
+
+    use super::{WebhookKind, WebhookSettings};
+    use crate::mock::state::{error_body, MockState};
+    use crate::mock::write::Side;
+    use crate::operation::{AuthScheme, Method, Operation};
+
+    macro_rules! settings_operation {
+        ($name:ident, $id:literal, $path:literal) => {
+            /// A settings endpoint (for authentication and fault injection).
+            pub(crate) static $name: Operation = Operation {
+                id: $id,
+                method: Method::Put,
+                path: $path,
+                client_method: $id,
+                server_method: $id,
+                deprecated: false,
+                security: &[&[AuthScheme::Bearer]],
+                request: None,
+                responses: &[],
+                limits: &[],
+            };
+        };
+    }
+    settings_operation!(
+        ORDER_EVENTS,
+        "setOrderEventsSettings",
+        "/order-webhook-connector/company/{companyId}/settings/orderEvents"
+    );
+    settings_operation!(
+        ORDER_DOCUMENTS_EVENTS,
+        "setOrderDocumentsEventsSettings",
+        "/order-webhook-connector/company/{companyId}/settings/orderDocumentsEvents"
+    );
+    settings_operation!(
+        SHIPMENT_EVENTS,
+        "setShipmentWebhookSettings",
+        "/shipment-webhook-connector/company/{companyId}/settings"
+    );
+
+    fn json(status: StatusCode, body: &impl serde::Serialize) -> Response {
+        crate::server::serialized_response(status, "application/json", body)
+    }
+
+    fn error(status: StatusCode, message: impl Into<String>) -> Response {
+        json(status, &error_body(message))
+    }
+
+    /// Gate, find the company, check the caller may act for it.
+    async fn admit(
+        state: &MockState,
+        operation: &'static Operation,
+        headers: &HeaderMap,
+        company_id: &str,
+    ) -> Result<Side, Response> {
+        state
+            .gate(operation, headers)
+            .await
+            .map_err(crate::mock::api::denied_response)?;
+        let side = if company_id == state.buyer.company_id {
+            Side::Buyer
+        } else if company_id == state.supplier.company_id {
+            Side::Supplier
+        } else {
+            return Err(error(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no company {company_id} in the mock; use the buyer's ({}) or the supplier's ({}) companyId",
+                    state.buyer.company_id, state.supplier.company_id
+                ),
+            ));
+        };
+        if !state.acts_as(headers, side) {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                format!("only the integration user of company {company_id} may change its webhook settings"),
+            ));
+        }
+        Ok(side)
+    }
+
+    async fn put(
+        state: Arc<MockState>,
+        operation: &'static Operation,
+        kind: WebhookKind,
+        headers: HeaderMap,
+        company_id: String,
+        body: Bytes,
+    ) -> Response {
+        let side = match admit(&state, operation, &headers, &company_id).await {
+            Ok(side) => side,
+            Err(response) => return response,
+        };
+        let settings: WebhookSettings = match serde_json::from_slice(&body) {
+            Ok(settings) => settings,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("the settings are not valid JSON of the documented shape ({e}); send {{\"method\", \"webhookUrl\", \"basicAuthCredentials\", \"bearerToken\", \"format\", \"enabledEventNames\", ...}}"),
+                )
+            }
+        };
+        if let Err(message) = settings.validate() {
+            return error(StatusCode::BAD_REQUEST, message);
+        }
+        state.webhooks.set(side, kind, settings.clone());
+        json(StatusCode::OK, &settings)
+    }
+
+    async fn read(
+        state: Arc<MockState>,
+        operation: &'static Operation,
+        kind: WebhookKind,
+        headers: HeaderMap,
+        company_id: String,
+    ) -> Response {
+        let side = match admit(&state, operation, &headers, &company_id).await {
+            Ok(side) => side,
+            Err(response) => return response,
+        };
+        match state.webhooks.get(side, kind) {
+            Some(settings) => json(StatusCode::OK, &settings),
+            None => error(StatusCode::NOT_FOUND, "no settings yet for this webhook"),
+        }
+    }
+
+    macro_rules! settings_route {
+        ($router:expr, $operation:ident, $kind:expr) => {{
+            let set = |State(state): State<Arc<MockState>>,
+                       Path(company_id): Path<String>,
+                       headers: HeaderMap,
+                       body: Bytes| async move {
+                put(state, &$operation, $kind, headers, company_id, body).await
+            };
+            $router.route(
+                $operation.path,
+                get(
+                    |State(state): State<Arc<MockState>>,
+                     Path(company_id): Path<String>,
+                     headers: HeaderMap| async move {
+                        read(state, &$operation, $kind, headers, company_id).await
+                    },
+                )
+                .put(set)
+                .post(set),
+            )
+        }};
+    }
+
+    /// The settings routes (nested under `/v2`).
+    pub(crate) fn router(state: Arc<MockState>) -> Router {
+        let router = Router::new();
+        let router = settings_route!(router, ORDER_EVENTS, WebhookKind::OrderEvents);
+        let router = settings_route!(
+            router,
+            ORDER_DOCUMENTS_EVENTS,
+            WebhookKind::OrderDocumentsEvents
+        );
+        let router = settings_route!(router, SHIPMENT_EVENTS, WebhookKind::ShipmentEvents);
+        router.with_state(state)
+    }
+
+    /// `GET /mock/deliveries`: the delivery log as JSON.
+    pub(crate) async fn deliveries(State(state): State<Arc<MockState>>) -> Response {
+        json(StatusCode::OK, &state.webhooks.deliveries())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(process: &str, in_progress: &str) -> LineState {
+        let line = json!({"status": {"processStatus": process, "inProgressStatus": in_progress}});
+        LineState::of(&line)
+    }
+
+    #[test]
+    fn the_table_names_the_documented_events() {
+        let issued = state("Issued", "");
+        assert_eq!(
+            line_event(Side::Buyer, None, &issued, true),
+            Some("OrderIssuedByBuyer")
+        );
+        assert_eq!(
+            line_event(Side::Buyer, None, &issued, false),
+            Some("OrderLinesIssuedByBuyer")
+        );
+        assert_eq!(line_event(Side::Buyer, Some(&issued), &issued, false), None);
+        let confirmed = state("Confirmed", "");
+        assert_eq!(
+            line_event(Side::Supplier, Some(&issued), &confirmed, false),
+            Some("OrderLinesAcceptedBySupplier")
+        );
+        assert_eq!(
+            line_event(Side::Supplier, Some(&issued), &state("Rejected", ""), false),
+            Some("OrderLinesRejectedBySupplier")
+        );
+        let proposed = state("InProgress", "OpenSupplierProposal");
+        assert_eq!(
+            line_event(Side::Supplier, Some(&issued), &proposed, false),
+            Some("OrderChangesProposedBySupplier")
+        );
+        assert_eq!(
+            line_event(Side::Buyer, Some(&proposed), &confirmed, false),
+            Some("OrderChangesProposalApprovedByBuyer")
+        );
+        assert_eq!(
+            line_event(
+                Side::Buyer,
+                Some(&proposed),
+                &state("InProgress", "RejectedSupplierProposal"),
+                false
+            ),
+            Some("OrderChangesProposalRejectedByBuyer")
+        );
+        assert_eq!(
+            line_event(
+                Side::Buyer,
+                Some(&confirmed),
+                &state("Cancelled", ""),
+                false
+            ),
+            Some("OrderLinesCancelledByBuyer")
+        );
+        assert_eq!(
+            line_event(
+                Side::Buyer,
+                Some(&confirmed),
+                &state("Completed", ""),
+                false
+            ),
+            Some("OrderLinesCompletedByBuyer")
+        );
+        assert_eq!(
+            line_event(
+                Side::Buyer,
+                Some(&confirmed),
+                &state("InProgress", "OpenBuyerReopenRequest"),
+                false
+            ),
+            Some("OrderLinesReopenRequestedByBuyer")
+        );
+        assert_eq!(
+            line_event(
+                Side::Supplier,
+                Some(&confirmed),
+                &state("Confirmed", "OpenSupplierReopenRequest"),
+                false
+            ),
+            Some("OrderLinesReopenRequestedBySupplier")
+        );
+        assert_eq!(
+            line_event(Side::Buyer, Some(&issued), &confirmed, false),
+            Some("OrderLinesConfirmedByBuyer")
+        );
+    }
+
+    #[test]
+    fn targets_are_https_or_loopback_http() {
+        assert!(check_target("https://example.com/hook").is_ok());
+        assert!(check_target("http://127.0.0.1:8080/hook").is_ok());
+        assert!(check_target("http://[::1]:8080/hook").is_ok());
+        assert!(check_target("http://localhost/hook").is_ok());
+        assert!(check_target("http://example.com/hook").is_err());
+        assert!(check_target("ftp://127.0.0.1/").is_err());
+    }
+
+    #[test]
+    fn webhook_faults_parse() {
+        assert_eq!(
+            WebhookFault::parse("supplier:503:2"),
+            Ok(WebhookFault {
+                company: Some("supplier".into()),
+                kind: WebhookFaultKind::Status(503),
+                first: Some(2)
+            })
+        );
+        assert_eq!(
+            WebhookFault::parse("down").map(|f| f.kind),
+            Ok(WebhookFaultKind::Down)
+        );
+        assert_eq!(
+            WebhookFault::parse("slow=500ms").map(|f| f.kind),
+            Ok(WebhookFaultKind::Slow(Duration::from_millis(500)))
+        );
+        assert!(WebhookFault::parse("sometimes").is_err());
+    }
+
+    #[test]
+    fn settings_read_tradecloud_s_example() {
+        let example = r#"{
+          "method": "POST",
+          "webhookUrl": "https://orderwebhook.mycompany.com",
+          "basicAuthCredentials": {"username": "MyCompany", "password": "ReallyStrongPassword123"},
+          "bearerToken": "REALLY-LONG-TOKEN-ABCDEFGHIJKLMOPQRSTUVW",
+          "format": "JSON",
+          "singleDeliveryPerOrderLine": false,
+          "enabledEventNames": ["OrderIssuedByBuyer", "OrderLinesAcceptedBySupplier"]
+        }"#;
+        let settings: WebhookSettings = serde_json::from_str(example).unwrap();
+        assert!(settings.validate().is_ok());
+        assert!(settings.enabled("OrderIssuedByBuyer"));
+        assert!(!settings.enabled("OrderLinesRejectedBySupplier"));
+        assert!(!format!("{settings:?}").contains("ReallyStrongPassword123"));
+    }
+}

@@ -1,0 +1,753 @@
+//! The mock delivers each company's webhooks like Tradecloud (issue 22
+//! items 3 and 5): two plain HTTP receivers on 127.0.0.1, configured
+//! through Tradecloud's settings endpoints, get the documented events of
+//! the buyer's and the supplier's actions, with bodies that parse with the
+//! generated types; answers above 500 are retried, 4xx and 500 are not;
+//! events of one order arrive in order; the delivery log lists every
+//! attempt; a webhook fault makes a target fail as the mock sees it.
+
+#![cfg(feature = "mock")]
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use serde::de::DeserializeOwned;
+use tradecloud::api::api_connector::types as connector;
+use tradecloud::api::order::types::ApproveRequestsAsBuyer;
+use tradecloud::api::order_webhook_connector::types::OrderWebhookBody;
+use tradecloud::api::shipment_webhook_connector::types::ShipmentWebhookBody;
+use tradecloud::client::Client;
+use tradecloud::mock::{DeliveryRecord, MockConfig, MockParty, MockServer, WebhookFault};
+
+#[path = "client_support.rs"]
+mod support;
+use support::{builder, start};
+
+/// Named after the file, so that `cargo test --tests mock_webhooks` selects these tests.
+mod mock_webhooks {
+    use super::*;
+
+    /// One request a receiver got.
+    #[derive(Clone, Debug)]
+    struct Received {
+        method: Method,
+        uri: Uri,
+        authorization: Option<String>,
+        body: Vec<u8>,
+    }
+
+    impl Received {
+        fn json(&self) -> serde_json::Value {
+            serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("JSON body: {e}"))
+        }
+        fn event_name(&self) -> String {
+            self.json()["eventName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        }
+        fn decode<T: DeserializeOwned>(&self) -> T {
+            serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("decodes: {e}"))
+        }
+    }
+
+    #[derive(Default)]
+    struct Inner {
+        received: Vec<Received>,
+        /// Statuses to answer, in order; then 200.
+        script: VecDeque<u16>,
+    }
+
+    /// A plain HTTP webhook receiver on 127.0.0.1 that records requests.
+    #[derive(Clone)]
+    struct Receiver {
+        inner: Arc<Mutex<Inner>>,
+        url: String,
+    }
+
+    async fn record(
+        State(inner): State<Arc<Mutex<Inner>>>,
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> StatusCode {
+        let mut inner = inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.received.push(Received {
+            method,
+            uri,
+            authorization: headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            body: body.to_vec(),
+        });
+        let status = inner.script.pop_front().unwrap_or(200);
+        StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
+    }
+
+    impl Receiver {
+        async fn start() -> Receiver {
+            let inner = Arc::new(Mutex::new(Inner::default()));
+            let app = axum::Router::new()
+                .fallback(record)
+                .with_state(inner.clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("binds");
+            let addr = listener.local_addr().expect("an address");
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            Receiver {
+                inner,
+                url: format!("http://{addr}"),
+            }
+        }
+
+        fn answer(&self, statuses: &[u16]) {
+            self.inner
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .script
+                .extend(statuses);
+        }
+
+        fn received(&self) -> Vec<Received> {
+            self.inner
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .received
+                .clone()
+        }
+
+        /// Wait until `count` requests have come (at most 10 s).
+        async fn wait_for(&self, count: usize) -> Vec<Received> {
+            for _ in 0..200 {
+                let received = self.received();
+                if received.len() >= count {
+                    return received;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!(
+                "expected {count} requests, got {:?}",
+                self.received()
+                    .iter()
+                    .map(Received::event_name)
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(value: serde_json::Value) -> T {
+        serde_json::from_value(value).unwrap_or_else(|e| panic!("decodes: {e}"))
+    }
+
+    fn client_of(server: &MockServer, party: &MockParty) -> Client {
+        builder(server)
+            .credentials(
+                party.credentials.username.clone(),
+                party.credentials.password.clone(),
+            )
+            .build()
+            .expect("a client")
+    }
+
+    /// Log in as `party` with raw HTTP: the access token.
+    async fn token(server: &MockServer, party: &MockParty) -> String {
+        let response = reqwest::Client::new()
+            .get(format!("{}/authentication/login", server.base_url()))
+            .basic_auth(
+                &party.credentials.username,
+                Some(&party.credentials.password),
+            )
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), 200);
+        response
+            .headers()
+            .get("set-authorization")
+            .and_then(|v| v.to_str().ok())
+            .expect("an access token")
+            .to_owned()
+    }
+
+    /// `PUT` settings to one of Tradecloud's settings endpoints.
+    async fn put_settings(
+        server: &MockServer,
+        party: &MockParty,
+        path: &str,
+        settings: serde_json::Value,
+    ) -> reqwest::StatusCode {
+        let url = format!(
+            "{}/{}",
+            server.base_url(),
+            path.replace("{companyId}", &party.company_id)
+        );
+        reqwest::Client::new()
+            .put(url)
+            .bearer_auth(token(server, party).await)
+            .json(&settings)
+            .send()
+            .await
+            .expect("settings sent")
+            .status()
+    }
+
+    const ORDER_EVENTS: &str = "order-webhook-connector/company/{companyId}/settings/orderEvents";
+    const SHIPMENT_EVENTS: &str = "shipment-webhook-connector/company/{companyId}/settings";
+
+    fn order_message(supplier_account_number: &str, number: &str) -> connector::SendOrderByBuyer {
+        decode(serde_json::json!({
+            "order": {"supplierAccountNumber": supplier_account_number,
+                      "purchaseOrderNumber": number},
+            "lines": [
+                {"position": "0001", "item": {"number": "A-1", "name": "Bolt"},
+                 "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 10}],
+                 "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 5, "currencyIso": "EUR"}},
+                            "priceUnitQuantity": 1}},
+                {"position": "0002", "item": {"number": "B-2", "name": "Nut"},
+                 "deliverySchedule": [{"position": "1", "date": "2026-03-08", "quantity": 4}],
+                 "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 7, "currencyIso": "EUR"}},
+                            "priceUnitQuantity": 1}}
+            ]
+        }))
+    }
+
+    fn positions(body: &OrderWebhookBody) -> Vec<String> {
+        body.order_event
+            .as_ref()
+            .map(|e| {
+                e.lines
+                    .iter()
+                    .filter_map(|l| l.buyer_line.as_ref().and_then(|b| b.position.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    async fn deliveries_until(
+        server: &MockServer,
+        done: impl Fn(&[DeliveryRecord]) -> bool,
+    ) -> Vec<DeliveryRecord> {
+        for _ in 0..200 {
+            let log = server.deliveries();
+            if done(&log) {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "the delivery log never got there: {:#?}",
+            server.deliveries()
+        );
+    }
+
+    #[tokio::test]
+    async fn both_companies_receive_the_documented_events() {
+        let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
+        let (buyer, supplier) = (server.buyer(), server.supplier());
+        let buyer_rx = Receiver::start().await;
+        let supplier_rx = Receiver::start().await;
+        assert_eq!(
+            put_settings(
+                &server,
+                &supplier,
+                ORDER_EVENTS,
+                serde_json::json!({
+                    "method": "POST",
+                    "webhookUrl": format!("{}/orders", supplier_rx.url),
+                    "basicAuthCredentials": {"username": "supplier-erp", "password": "s3cret"},
+                    "format": "JSON",
+                    "singleDeliveryPerOrderLine": false,
+                    "enabledEventNames": ["OrderIssuedByBuyer", "OrderLinesIssuedByBuyer",
+                                          "OrderChangesProposalApprovedByBuyer"]
+                })
+            )
+            .await,
+            200
+        );
+        assert_eq!(
+            put_settings(
+                &server,
+                &buyer,
+                ORDER_EVENTS,
+                serde_json::json!({
+                    "method": "POST",
+                    "webhookUrl": format!("{}/orders", buyer_rx.url),
+                    "bearerToken": "buyer-token",
+                    "format": "JSON"
+                })
+            )
+            .await,
+            200
+        );
+        assert_eq!(
+            put_settings(
+                &server,
+                &buyer,
+                SHIPMENT_EVENTS,
+                serde_json::json!({
+                    "method": "POST",
+                    "webhookUrl": format!("{}/shipments", buyer_rx.url),
+                    "enabledEventNames": ["ShipmentIssuedBySupplier", "ShipmentReissuedBySupplier"]
+                })
+            )
+            .await,
+            200
+        );
+        let buyer_client = client_of(&server, &buyer);
+        let supplier_client = client_of(&server, &supplier);
+
+        // The buyer issues an order: the supplier's receiver gets it.
+        buyer_client
+            .orders()
+            .send(&order_message(&buyer.partner_account_number, "PO-HOOK-1"))
+            .await
+            .expect("sent");
+        let got = supplier_rx.wait_for(1).await;
+        assert_eq!(got[0].method, Method::POST);
+        assert_eq!(got[0].uri.path(), "/orders");
+        assert!(got[0]
+            .authorization
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Basic ")));
+        let issued: OrderWebhookBody = got[0].decode();
+        assert_eq!(issued.event_name.to_string(), "OrderIssuedByBuyer");
+        assert_eq!(positions(&issued), vec!["0001", "0002"]);
+        assert!(issued
+            .meta
+            .as_ref()
+            .and_then(|m| m.message_id.as_ref())
+            .is_some());
+        let order_id = got[0].json()["orderEvent"]["id"]
+            .as_str()
+            .expect("the event has the order id")
+            .to_owned();
+        // The buyer's own receiver did not get its own action (not enabled
+        // explicitly).
+        assert!(buyer_rx.received().is_empty());
+
+        // The supplier accepts 0001 and proposes another date for 0002.
+        let response: connector::SendOrderResponseBySupplier = decode(serde_json::json!({
+            "order": {"buyerAccountNumber": supplier.partner_account_number,
+                      "purchaseOrderNumber": "PO-HOOK-1"},
+            "lines": [
+                {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}},
+                {"purchaseOrderLinePosition": "0002", "reason": "capacity",
+                 "deliverySchedule": [{"position": "1", "date": "2026-03-22", "quantity": 4}],
+                 "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 7, "currencyIso": "EUR"}}}}
+            ]
+        }));
+        supplier_client
+            .orders()
+            .respond(&response)
+            .await
+            .expect("responded");
+        let got = buyer_rx.wait_for(2).await;
+        let events: Vec<(String, Vec<String>)> = got
+            .iter()
+            .map(|r| {
+                let body: OrderWebhookBody = r.decode();
+                (body.event_name.to_string(), positions(&body))
+            })
+            .collect();
+        assert_eq!(
+            events,
+            vec![
+                (
+                    "OrderLinesAcceptedBySupplier".to_string(),
+                    vec!["0001".to_string()]
+                ),
+                (
+                    "OrderChangesProposedBySupplier".to_string(),
+                    vec!["0002".to_string()]
+                ),
+            ]
+        );
+        assert_eq!(got[0].authorization.as_deref(), Some("Bearer buyer-token"));
+
+        // The buyer approves: the supplier hears of it.
+        buyer_client
+            .orders()
+            .approve_requests(
+                &order_id,
+                &ApproveRequestsAsBuyer {
+                    line_positions: vec!["0002".into()],
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("approved");
+        let got = supplier_rx.wait_for(2).await;
+        assert_eq!(got[1].event_name(), "OrderChangesProposalApprovedByBuyer");
+
+        // The supplier sends a despatch advice: the buyer's shipment webhook.
+        let advice: connector::SendDespatchAdviceBySupplier = decode(serde_json::json!({
+            "header": {"buyerAccountNumber": supplier.partner_account_number,
+                       "despatchAdviceNumber": "DA-HOOK-1",
+                       "shipment": {"shipmentNumber": "SHIP-1", "transportMode": "3"}},
+            "lines": [{"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-HOOK-1",
+                       "purchaseOrderLinePosition": "0001", "despatchQuantity": 10}]
+        }));
+        supplier_client
+            .shipments()
+            .send_despatch_advice(&advice)
+            .await
+            .expect("despatch advice sent");
+        let got = buyer_rx.wait_for(3).await;
+        assert_eq!(got[2].uri.path(), "/shipments");
+        let shipment: ShipmentWebhookBody = got[2].decode();
+        assert_eq!(shipment.event_name.to_string(), "ShipmentIssuedBySupplier");
+        assert_eq!(shipment.shipment.lines.len(), 1);
+
+        // The delivery log: every attempt delivered with 200, and the
+        // endpoint shows the same.
+        let log = deliveries_until(&server, |log| log.len() >= 5).await;
+        assert_eq!(log.len(), 5, "{log:#?}");
+        assert!(log
+            .iter()
+            .all(|d| d.status == Some(200) && d.outcome == "delivered" && d.attempt == 1));
+        let listed: Vec<DeliveryRecord> =
+            reqwest::get(format!("http://{}/mock/deliveries", server.local_addr()))
+                .await
+                .expect("the delivery log")
+                .json()
+                .await
+                .expect("JSON");
+        assert_eq!(listed.len(), 5);
+        server.shutdown().await.expect("stops");
+    }
+
+    #[tokio::test]
+    async fn retries_only_above_500_and_keeps_each_order_in_order() {
+        let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(30))).await;
+        let (buyer, supplier) = (server.buyer(), server.supplier());
+        let supplier_rx = Receiver::start().await;
+        assert_eq!(
+            put_settings(
+                &server,
+                &supplier,
+                ORDER_EVENTS,
+                serde_json::json!({"webhookUrl": supplier_rx.url})
+            )
+            .await,
+            200
+        );
+        let buyer_client = client_of(&server, &buyer);
+
+        // 503 then 200: retried; the update of the same order waits for it.
+        supplier_rx.answer(&[503]);
+        buyer_client
+            .orders()
+            .send(&order_message(&buyer.partner_account_number, "PO-RETRY"))
+            .await
+            .expect("sent");
+        let mut update = order_message(&buyer.partner_account_number, "PO-RETRY");
+        let lines = update.lines.as_mut().expect("lines");
+        let mut third = lines[1].clone();
+        third.position = "0003".into();
+        lines.push(third);
+        buyer_client.orders().send(&update).await.expect("sent");
+        let got = supplier_rx.wait_for(3).await;
+        let names: Vec<String> = got.iter().map(Received::event_name).collect();
+        assert_eq!(
+            names,
+            vec![
+                "OrderIssuedByBuyer",
+                "OrderIssuedByBuyer",
+                "OrderLinesIssuedByBuyer"
+            ]
+        );
+        assert_eq!(
+            got[0].json()["meta"]["messageId"],
+            got[1].json()["meta"]["messageId"],
+            "a retry is the same message"
+        );
+        let log = deliveries_until(&server, |log| log.len() >= 3).await;
+        let attempts: Vec<(u32, Option<u16>, &str)> = log
+            .iter()
+            .map(|d| (d.attempt, d.status, d.outcome.as_str()))
+            .collect();
+        assert_eq!(
+            attempts,
+            vec![
+                (1, Some(503), "retrying"),
+                (2, Some(200), "delivered"),
+                (1, Some(200), "delivered")
+            ]
+        );
+
+        // 400 and 500: not retried.
+        supplier_rx.answer(&[400, 500]);
+        for number in ["PO-400", "PO-500"] {
+            buyer_client
+                .orders()
+                .send(&order_message(&buyer.partner_account_number, number))
+                .await
+                .expect("sent");
+        }
+        let log = deliveries_until(&server, |log| log.len() >= 5).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(supplier_rx.received().len(), 5, "no retry of 400 or 500");
+        let refused: Vec<Option<u16>> = log[3..]
+            .iter()
+            .filter(|d| d.outcome == "refused")
+            .map(|d| d.status)
+            .collect();
+        assert_eq!(refused.len(), 2, "{log:#?}");
+        assert!(refused.contains(&Some(400)) && refused.contains(&Some(500)));
+        assert!(log.iter().all(|d| d.latency_ms >= 0.0));
+        server.shutdown().await.expect("stops");
+    }
+
+    #[tokio::test]
+    async fn a_webhook_fault_makes_the_target_fail_as_the_mock_sees_it() {
+        let fault = WebhookFault::parse("supplier:503:2").expect("a fault");
+        let server = start(
+            MockConfig::new()
+                .delivery_backoff(Duration::from_millis(20))
+                .webhook_fault(fault),
+        )
+        .await;
+        let (buyer, supplier) = (server.buyer(), server.supplier());
+        let supplier_rx = Receiver::start().await;
+        assert_eq!(
+            put_settings(
+                &server,
+                &supplier,
+                ORDER_EVENTS,
+                serde_json::json!({"webhookUrl": supplier_rx.url})
+            )
+            .await,
+            200
+        );
+        client_of(&server, &buyer)
+            .orders()
+            .send(&order_message(&buyer.partner_account_number, "PO-FAULT"))
+            .await
+            .expect("sent");
+        let got = supplier_rx.wait_for(1).await;
+        assert_eq!(got.len(), 1, "the faked attempts send nothing");
+        let log = deliveries_until(&server, |log| log.len() >= 3).await;
+        let attempts: Vec<(u32, Option<u16>, bool)> =
+            log.iter().map(|d| (d.attempt, d.status, d.fault)).collect();
+        assert_eq!(
+            attempts,
+            vec![
+                (1, Some(503), true),
+                (2, Some(503), true),
+                (3, Some(200), false)
+            ]
+        );
+        server.shutdown().await.expect("stops");
+    }
+
+    #[tokio::test]
+    async fn attached_documents_reach_the_supplier_s_documents_webhook() {
+        let server = start(MockConfig::new()).await;
+        let (buyer, supplier) = (server.buyer(), server.supplier());
+        let supplier_rx = Receiver::start().await;
+        assert_eq!(
+            put_settings(
+                &server,
+                &supplier,
+                "order-webhook-connector/company/{companyId}/settings/orderDocumentsEvents",
+                serde_json::json!({"webhookUrl": format!("{}/documents", supplier_rx.url),
+                                   "enabledEventNames": ["OrderDocumentsAttachedByBuyer"]})
+            )
+            .await,
+            200
+        );
+        let buyer_client = client_of(&server, &buyer);
+        buyer_client
+            .orders()
+            .send(&order_message(&buyer.partner_account_number, "PO-DOCS"))
+            .await
+            .expect("sent");
+        let documents: connector::AttachOrderDocumentsByBuyer = decode(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-DOCS",
+                      "documents": [{"code": "SPEC-1", "name": "Specification",
+                                     "url": "https://example.com/spec.pdf", "type": "General"}]},
+            "lines": [{"position": "0002",
+                       "documents": [{"code": "DRAWING-2", "name": "Drawing",
+                                      "url": "https://example.com/d2.pdf", "type": "Drawing"}]}]
+        }));
+        buyer_client
+            .orders()
+            .attach_documents(&documents)
+            .await
+            .expect("attached");
+        let got = supplier_rx.wait_for(1).await;
+        assert_eq!(got[0].uri.path(), "/documents");
+        let body: OrderWebhookBody = got[0].decode();
+        assert_eq!(body.event_name.to_string(), "OrderDocumentsAttachedByBuyer");
+        let event = body.order_documents_event.expect("orderDocumentsEvent");
+        assert!(event.order_id.is_some());
+        assert_eq!(event.lines.len(), 1);
+        assert_eq!(
+            got[0].json()["orderDocumentsEvent"]["buyerOrder"]["documents"][0]["code"],
+            "SPEC-1"
+        );
+        server.shutdown().await.expect("stops");
+    }
+
+    #[tokio::test]
+    async fn txml_and_get_targets() {
+        let server = start(MockConfig::new()).await;
+        let (buyer, supplier) = (server.buyer(), server.supplier());
+        let buyer_rx = Receiver::start().await;
+        let supplier_rx = Receiver::start().await;
+        assert_eq!(
+            put_settings(
+                &server,
+                &supplier,
+                ORDER_EVENTS,
+                serde_json::json!({"webhookUrl": supplier_rx.url, "format": "tXML"})
+            )
+            .await,
+            200
+        );
+        assert_eq!(
+            put_settings(
+                &server,
+                &buyer,
+                ORDER_EVENTS,
+                serde_json::json!({"method": "GET",
+                                   "webhookUrl": format!("{}/orders/{{orderId}}", buyer_rx.url)})
+            )
+            .await,
+            200
+        );
+        let buyer_client = client_of(&server, &buyer);
+        buyer_client
+            .orders()
+            .send(&order_message(&buyer.partner_account_number, "PO-TXML"))
+            .await
+            .expect("sent");
+        let got = supplier_rx.wait_for(1).await;
+        let body: OrderWebhookBody = tradecloud::webhook::txml::from_slice_with(
+            &got[0].body,
+            &tradecloud::api::order_webhook_connector::types::txml_shapes::OrderWebhookBody,
+        )
+        .unwrap_or_else(|e| panic!("a tXML body: {e}"));
+        assert_eq!(body.event_name.to_string(), "OrderIssuedByBuyer");
+        assert_eq!(positions(&body), vec!["0001", "0002"]);
+
+        let response: connector::SendOrderResponseBySupplier = decode(serde_json::json!({
+            "order": {"buyerAccountNumber": supplier.partner_account_number,
+                      "purchaseOrderNumber": "PO-TXML", "indicators": {"accepted": true}},
+            "lines": [{"purchaseOrderLinePosition": "0001"}, {"purchaseOrderLinePosition": "0002"}]
+        }));
+        client_of(&server, &supplier)
+            .orders()
+            .respond(&response)
+            .await
+            .expect("responded");
+        let got = buyer_rx.wait_for(1).await;
+        assert_eq!(got[0].method, Method::GET);
+        assert!(got[0].body.is_empty());
+        let log = deliveries_until(&server, |log| log.len() >= 2).await;
+        let order_id = &log[1].id;
+        assert_eq!(got[0].uri.path(), format!("/orders/{order_id}"));
+        assert_eq!(
+            got[0].uri.query(),
+            Some("eventName=OrderLinesAcceptedBySupplier")
+        );
+        server.shutdown().await.expect("stops");
+    }
+
+    #[tokio::test]
+    async fn the_settings_endpoints_check_who_and_what() {
+        let server = start(MockConfig::new()).await;
+        let (buyer, supplier) = (server.buyer(), server.supplier());
+        let url = format!(
+            "{}/{}",
+            server.base_url(),
+            ORDER_EVENTS.replace("{companyId}", &buyer.company_id)
+        );
+        let http = reqwest::Client::new();
+        // No token: 401.
+        let status = http
+            .put(&url)
+            .json(&serde_json::json!({"webhookUrl": "https://example.com"}))
+            .send()
+            .await
+            .expect("sent")
+            .status();
+        assert_eq!(status, 401);
+        // The supplier's user cannot set the buyer's webhook.
+        let status = http
+            .put(&url)
+            .bearer_auth(token(&server, &supplier).await)
+            .json(&serde_json::json!({"webhookUrl": "https://example.com"}))
+            .send()
+            .await
+            .expect("sent")
+            .status();
+        assert_eq!(status, 403);
+        // Plain http:// off loopback is refused.
+        assert_eq!(
+            put_settings(
+                &server,
+                &buyer,
+                ORDER_EVENTS,
+                serde_json::json!({"webhookUrl": "http://example.com/hook"})
+            )
+            .await,
+            400
+        );
+        // Tradecloud's published example is taken, and read back.
+        let example = serde_json::json!({
+            "method": "POST",
+            "webhookUrl": "https://orderwebhook.mycompany.com",
+            "basicAuthCredentials": {"username": "MyCompany", "password": "ReallyStrongPassword123"},
+            "bearerToken": "REALLY-LONG-TOKEN-ABCDEFGHIJKLMOPQRSTUVW",
+            "format": "JSON",
+            "enabledEventNames": ["OrderDocumentsAttachedByBuyer", "OrderDocumentsAttachedBySupplier"]
+        });
+        assert_eq!(
+            put_settings(
+                &server,
+                &buyer,
+                "order-webhook-connector/company/{companyId}/settings/orderDocumentsEvents",
+                example.clone()
+            )
+            .await,
+            200
+        );
+        let back: serde_json::Value = http
+            .get(format!(
+                "{}/order-webhook-connector/company/{}/settings/orderDocumentsEvents",
+                server.base_url(),
+                buyer.company_id
+            ))
+            .bearer_auth(token(&server, &buyer).await)
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(back, example);
+        // Unknown company: 404.
+        assert_eq!(
+            put_settings(
+                &server,
+                &MockParty {
+                    company_id: "00000000-0000-0000-0000-000000000000".into(),
+                    ..buyer.clone()
+                },
+                ORDER_EVENTS,
+                serde_json::json!({"webhookUrl": "https://example.com"})
+            )
+            .await,
+            404
+        );
+        server.shutdown().await.expect("stops");
+    }
+}
