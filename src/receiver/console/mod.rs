@@ -82,6 +82,8 @@ use crate::inbox::{Inbox, ListFilter, State};
 
 /// Events per page of `/events`.
 const PAGE: usize = 50;
+/// How many events of a timeline have their bodies read for "what changed".
+const TIMELINE_BODIES: usize = 200;
 /// Hours of the overview's chart.
 const CHART_HOURS: i64 = 3;
 /// Newest events read for the chart.
@@ -690,10 +692,21 @@ async fn timeline(
         })
         .await
     {
-        Ok(events) => html(
-            StatusCode::OK,
-            pages::timeline(&session, &object_id, &events),
-        ),
+        Ok(events) => {
+            // What changed in each: the first events' bodies are read.
+            let mut changes = Vec::with_capacity(events.len().min(TIMELINE_BODIES));
+            for e in events.iter().take(TIMELINE_BODIES) {
+                changes.push(match console.inbox.get(e.id).await {
+                    Ok(Some(stored)) => pages::changed_lines(&stored.body),
+                    Ok(None) => None,
+                    Err(e) => return store_problem(&session, &e),
+                });
+            }
+            html(
+                StatusCode::OK,
+                pages::timeline(&session, &object_id, &events, &changes),
+            )
+        }
         Err(e) => store_problem(&session, &e),
     }
 }
