@@ -598,14 +598,25 @@ async fn events(
         match inbox.list(by_object).await {
             Ok(events) if events.is_empty() => match inbox.list(by_name).await {
                 Ok(events) if events.is_empty() => {
-                    // A purchase order number, or any text of a body.
-                    searched_bodies = true;
-                    inbox
-                        .list(ListFilter {
-                            body_contains: Some(f.q.clone()),
-                            ..filter
-                        })
-                        .await
+                    // A purchase order number, by its index.
+                    let by_po = ListFilter {
+                        purchase_order_number: Some(f.q.clone()),
+                        ..filter.clone()
+                    };
+                    match inbox.list(by_po).await {
+                        Ok(events) if events.is_empty() => {
+                            // Any text of a body (or a purchase order
+                            // number of an event stored before the index).
+                            searched_bodies = true;
+                            inbox
+                                .list(ListFilter {
+                                    body_contains: Some(f.q.clone()),
+                                    ..filter
+                                })
+                                .await
+                        }
+                        other => other,
+                    }
                 }
                 other => other,
             },
