@@ -735,7 +735,7 @@ async fn changed_lines_are_shown_on_the_event_and_the_timeline() {
         assert!(at > decoded_at);
         let end = at + page[at..].find("</mark>").unwrap();
         assert!(
-            page[at..end].contains(&format!("&quot;buyerLine&quot;")),
+            page[at..end].contains("&quot;buyerLine&quot;"),
             "the whole line is marked"
         );
     }
