@@ -536,6 +536,22 @@ async fn the_console_refuses_what_it_must() {
         .text()
         .await
         .unwrap();
+    // Found by its index, not by reading bodies.
+    assert!(!found.contains("in their body"), "{found}");
+    assert!(
+        found.contains(&format!("href=\"/events/{failed}\"")),
+        "{found}"
+    );
+    // Any other text of a body: the body scan.
+    let found = client
+        .get(format!("{base}/events?q=OpenSupplierProposal"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(found.contains("in their body"), "{found}");
     assert!(
         found.contains(&format!("href=\"/events/{failed}\"")),
@@ -671,6 +687,85 @@ async fn the_console_refuses_what_it_must() {
 /// console shows every event, and a replay through one is handled (by
 /// either) and seen through the other.
 #[cfg(feature = "postgres")]
+/// An event's page lists the lines it changed (position, status, delivery
+/// schedule, prices) and marks them in the decoded body; the order's
+/// timeline says what changed in each event. The same rules as
+/// `tradecloud inspect` (`Message::changed_lines`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_lines_are_shown_on_the_event_and_the_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let failed = fill(&db, 0).await;
+    let console = start(dir.path(), "").await;
+    let base = &console.base;
+    let cookie = cookie_of(&login(base, VIEWER).await);
+    let get = |path: String| {
+        let cookie = cookie.clone();
+        async move {
+            let r = http()
+                .get(format!("{base}{path}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            r.text().await.unwrap()
+        }
+    };
+    let page = get(format!("/events/{failed}")).await;
+    let list_at = page
+        .find("id=\"changed-lines\"")
+        .expect("a list of changed lines");
+    let decoded_at = page.find("id=\"decoded\"").expect("the decoded body");
+    assert!(list_at < decoded_at, "the list comes first");
+    assert!(
+        page.contains("2 changed, marked in the decoded body"),
+        "{page}"
+    );
+    for (k, id) in [
+        (0, "0001 (d2b9a8e4-5c1e-4a53-9d0b-6f1f0f6d7a01)"),
+        (1, "0002 (d2b9a8e4-5c1e-4a53-9d0b-6f1f0f6d7a02)"),
+    ] {
+        assert!(
+            page.contains(&format!("href=\"#line-{k}\">position {id}</a>")),
+            "{page}"
+        );
+        let mark = format!("<mark class=\"changed\" id=\"line-{k}\">");
+        let at = page.find(&mark).expect("the changed line marked");
+        assert!(at > decoded_at);
+        let end = at + page[at..].find("</mark>").unwrap();
+        assert!(
+            page[at..end].contains("&quot;buyerLine&quot;"),
+            "the whole line is marked"
+        );
+    }
+    // Its values: statuses (and schedule and prices when the line has them).
+    assert!(page.contains("<dt>status</dt><dd><code>{&quot;inProgressStatus&quot;:&quot;OpenSupplierProposal&quot;"), "{page}");
+    // The body's <script> is still text, inside a marked line too.
+    assert!(!page.contains("<script>"));
+    // The rest of the body is there, unmarked, once.
+    let raw_at = page.find("id=\"raw\"").expect("the raw body");
+    assert_eq!(
+        page[decoded_at..raw_at]
+            .matches("&quot;eventName&quot;")
+            .count(),
+        1
+    );
+
+    let timeline = get(format!("/objects/{ORDER}")).await;
+    assert_eq!(
+        timeline
+            .matches("aria-label=\"Lines changed by event")
+            .count(),
+        3,
+        "{timeline}"
+    );
+    assert!(
+        timeline.contains("position 0002 (d2b9a8e4-5c1e-4a53-9d0b-6f1f0f6d7a02); status <code>"),
+        "{timeline}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_receivers_on_postgresql_serve_the_same_console() {
     let pg = pg_support::PgCluster::start();

@@ -290,6 +290,7 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
         assert!(!columns.iter().any(|c| c == "body"), "{columns:?}");
         assert!(columns.iter().any(|c| c == "body_len"), "{columns:?}");
         assert!(columns.iter().any(|c| c == "trace_parent"), "{columns:?}");
+        assert!(columns.iter().any(|c| c == "po_key"), "{columns:?}");
         let indexes: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name")
             .unwrap()
@@ -303,6 +304,7 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
                 "events_active_object",
                 "events_message_key",
                 "events_object",
+                "events_po",
                 "events_state"
             ]
         );

@@ -454,6 +454,14 @@ async fn events_are_listed_by_name_and_time() {
     inbox_cases::events_are_listed_by_name_and_time(&inbox).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_found_by_purchase_order_number() {
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    let inbox = Inbox::connect(&url).await.unwrap();
+    inbox_cases::events_are_found_by_purchase_order_number(&inbox).await;
+}
+
 /// The PostgreSQL schema of version 1, as the previous release created it
 /// (fixture: do not change it along with the code).
 const PG_SCHEMA_V1: &str = "

@@ -845,6 +845,13 @@ async fn events_are_listed_by_name_and_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_found_by_purchase_order_number() {
+    let (_dir, path) = temp_db();
+    let inbox = Inbox::open(&url(&path)).unwrap();
+    inbox_cases::events_are_found_by_purchase_order_number(&inbox).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_copy_is_named_marked_and_started_over() {
     let (dir, path) = temp_db();
     inbox_cases::a_failed_copy_is_named_marked_and_started_over(dir.path(), &url(&path)).await;

@@ -83,11 +83,13 @@ use crate::api::common::types::{
 use crate::types::DateTime;
 
 mod documents;
+mod lines;
 mod order;
 mod shipment;
 mod timestamps;
 
 pub use documents::{DocumentRef, Place, Side};
+pub use lines::{describe_changed_lines, DescribeLine, LineChange};
 pub use timestamps::LastUpdated;
 
 /// The lines and documents of a message, and which of them changed.

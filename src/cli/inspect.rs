@@ -18,10 +18,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use tradecloud::api::common::types::{
-    Document, OrderLine, ShipmentDocument, ShipmentLine, SingleDeliveryOrderLine,
-};
-use tradecloud::changes::{ChangeSet, DocumentRef, Place};
+use tradecloud::api::common::types::{Document, ShipmentDocument};
+use tradecloud::changes::{describe_changed_lines, ChangeSet, DescribeLine, DocumentRef, Place};
 use tradecloud::types::DateTime;
 use tradecloud::webhook::{Message, OrderWebhookEvent};
 
@@ -88,60 +86,6 @@ fn parse(name: &str, bytes: &[u8]) -> anyhow::Result<Message> {
 // Naming lines and documents
 // ---------------------------------------------------------------------------
 
-/// How a line is named in the output, and a short description.
-trait LineName {
-    fn name(&self, index: usize) -> String;
-    fn detail(&self) -> Option<String>;
-}
-
-/// Order lines are named by `id`, else by `buyerLine.position`.
-fn order_line_name(id: Option<&str>, position: Option<&str>, index: usize) -> String {
-    match (id, position) {
-        (Some(id), _) => id.to_owned(),
-        (None, Some(position)) => format!("position {position}"),
-        (None, None) => format!("line #{}", index + 1),
-    }
-}
-
-macro_rules! impl_order_line_name {
-    ($($ty:ty),*) => {$(
-        impl LineName for $ty {
-            fn name(&self, index: usize) -> String {
-                let position = self.buyer_line.as_ref().and_then(|b| b.position.as_deref());
-                order_line_name(self.id.as_deref(), position, index)
-            }
-            fn detail(&self) -> Option<String> {
-                let buyer = self.buyer_line.as_ref()?;
-                match (&buyer.position, &buyer.original_position) {
-                    (Some(p), _) => Some(format!("position {p}")),
-                    (None, Some(o)) => Some(format!("split from position {o}")),
-                    (None, None) => None,
-                }
-            }
-        }
-    )*};
-}
-
-impl_order_line_name!(OrderLine, SingleDeliveryOrderLine);
-
-impl LineName for ShipmentLine {
-    /// `despatchAdviceNumber/despatchAdviceLinePosition`, `?` for a missing part.
-    fn name(&self, _index: usize) -> String {
-        let supplier = self.supplier_line.as_ref();
-        let number = supplier.and_then(|s| s.despatch_advice_number.as_deref());
-        let position = supplier.and_then(|s| s.despatch_advice_line_position.as_deref());
-        format!("{}/{}", number.unwrap_or("?"), position.unwrap_or("?"))
-    }
-
-    fn detail(&self) -> Option<String> {
-        let number = self.purchase_order_number.as_deref()?;
-        Some(match &self.purchase_order_line_position {
-            Some(position) => format!("purchase order {number} line {position}"),
-            None => format!("purchase order {number}"),
-        })
-    }
-}
-
 /// The fields of a document used for naming it.
 trait DocumentFields {
     fn code(&self) -> Option<&str>;
@@ -181,7 +125,7 @@ fn document_name<D: DocumentFields>(doc: &D, index: usize) -> String {
 }
 
 /// Where a document sits and how to get its file, for the text output.
-fn document_detail<D: DocumentFields, L: LineName>(
+fn document_detail<D: DocumentFields, L: DescribeLine>(
     doc: &DocumentRef<'_, D>,
     lines: &[&L],
     shipment: bool,
@@ -313,17 +257,15 @@ impl Report {
     ) -> Report
     where
         M: ChangeSet + tradecloud::changes::LastUpdated,
-        M::Line: LineName,
+        M::Line: DescribeLine,
         M::Document: DocumentFields,
     {
         let lines = message.all_lines();
-        let changed_lines = lines
-            .iter()
-            .enumerate()
-            .filter(|(_, line)| message.line_changed(line, since))
-            .map(|(index, line)| Entry {
-                name: line.name(index),
-                detail: line.detail(),
+        let changed_lines = describe_changed_lines(message, since)
+            .into_iter()
+            .map(|line| Entry {
+                name: line.name,
+                detail: line.detail,
             })
             .collect();
         let documents = message.all_documents();

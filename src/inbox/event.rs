@@ -452,6 +452,11 @@ pub struct ListFilter {
     pub object_id: Option<String>,
     /// Only events with this event name (`orderEvent`, ...).
     pub event_name: Option<String>,
+    /// Only events naming this purchase order number (an order event's
+    /// `buyerOrder.purchaseOrderNumber`, a shipment's first line's), found
+    /// by an index. On PostgreSQL, events stored before inbox schema 4 have
+    /// none: `body_contains` finds them.
+    pub purchase_order_number: Option<String>,
     /// Only events whose body holds these bytes (a purchase order number,
     /// any text). Walks the bodies newest first until `limit` match: narrow
     /// it with the other filters (a time range) on a large inbox.

@@ -61,6 +61,37 @@ pub(crate) fn object_key(object_id: &str) -> String {
     id_key(object_id)
 }
 
+/// The purchase order number a webhook body names, for the indexed search
+/// of the operator's console (`po_key`, holding its [`object_key`]): the
+/// order event's `buyerOrder.purchaseOrderNumber`, else the first shipment
+/// line's `purchaseOrderNumber`. JSON bodies only; `None` for anything else
+/// (tXML, no number, only blanks): such events are found by a body scan.
+pub(crate) fn purchase_order_number(body: &[u8]) -> Option<String> {
+    let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
+    if body.get(start) != Some(&b'{') {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    [
+        "/orderEvent/buyerOrder/purchaseOrderNumber",
+        "/singleDeliveryOrderEvent/buyerOrder/purchaseOrderNumber",
+        "/simpleOrderEvent/buyerOrder/purchaseOrderNumber",
+        "/orderDocumentsEvent/buyerOrder/purchaseOrderNumber",
+        "/shipment/lines/0/purchaseOrderNumber",
+        "/shipment/loadCarriers/0/lines/0/purchaseOrderNumber",
+    ]
+    .iter()
+    .filter_map(|p| value.pointer(p).and_then(serde_json::Value::as_str))
+    .map(str::trim)
+    .find(|n| !n.is_empty())
+    .map(str::to_owned)
+}
+
+/// The `po_key` of a body: the key of its purchase order number.
+pub(crate) fn po_key(body: &[u8]) -> Option<String> {
+    purchase_order_number(body).map(|n| object_key(&n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,7 @@ use crate::api::order_search::types::{OrderPollResponse, SingleDeliveryOrderPoll
 use crate::api::order_webhook_connector::types::OrderWebhookBody;
 use crate::api::shipment::types::ShipmentPollResponse;
 use crate::api::shipment_webhook_connector::types::ShipmentWebhookBody;
-use crate::changes::LastUpdated;
+use crate::changes::{describe_changed_lines, LastUpdated, LineChange};
 use crate::types::DateTime;
 
 /// What a [`Message`] is. [`MessageKind::as_str`] gives the camelCase name used by
@@ -423,6 +423,113 @@ impl Message {
             Message::OrderPoll(poll) => poll.last_updated(),
             Message::SingleDeliveryOrderPoll(poll) => poll.last_updated(),
             Message::ShipmentPoll(poll) => poll.last_updated(),
+        }
+    }
+
+    /// The lines that changed (in this message when `since` is `None`, else
+    /// strictly after `since`), described by the rules of
+    /// [`crate::changes`], each with where it sits in the JSON body
+    /// ([`LineChange::pointer`]). A poll response gives its items' lines in
+    /// turn. `tradecloud inspect` and the receiver's console both use it.
+    ///
+    /// ```
+    /// use tradecloud::webhook::Message;
+    ///
+    /// let message = Message::from_json(r#"{
+    ///     "eventName": "OrderLinesConfirmedBySupplier",
+    ///     "orderEvent": { "orderId": "o1", "lines": [
+    ///         { "id": "l1", "buyerLine": { "position": "10" } }
+    ///     ] }
+    /// }"#)?;
+    /// let lines = message.changed_lines(None);
+    /// assert_eq!(lines[0].position.as_deref(), Some("10"));
+    /// assert_eq!(lines[0].pointer.as_deref(), Some("/orderEvent/lines/0"));
+    /// # Ok::<(), tradecloud::webhook::MessageError>(())
+    /// ```
+    pub fn changed_lines(&self, since: Option<&DateTime>) -> Vec<LineChange> {
+        fn at(mut lines: Vec<LineChange>, pointers: &[String]) -> Vec<LineChange> {
+            for line in &mut lines {
+                line.pointer = pointers.get(line.index).cloned();
+            }
+            lines
+        }
+        fn numbered(prefix: &str, n: usize) -> Vec<String> {
+            (0..n).map(|i| format!("{prefix}/{i}")).collect()
+        }
+        fn shipment_pointers(prefix: &str, shipment: &Shipment) -> Vec<String> {
+            let mut out = Vec::new();
+            for (c, carrier) in shipment.load_carriers.iter().enumerate() {
+                out.extend(numbered(
+                    &format!("{prefix}/loadCarriers/{c}/lines"),
+                    carrier.lines.len(),
+                ));
+            }
+            out.extend(numbered(&format!("{prefix}/lines"), shipment.lines.len()));
+            out
+        }
+        match self {
+            Message::OrderWebhook(body) => match body.event() {
+                Some(OrderWebhookEvent::Order(e)) => at(
+                    describe_changed_lines(e, since),
+                    &numbered("/orderEvent/lines", e.lines.len()),
+                ),
+                Some(OrderWebhookEvent::SingleDelivery(e)) => {
+                    let member = if body.single_delivery_order_event.is_some() {
+                        "/singleDeliveryOrderEvent/lines"
+                    } else {
+                        "/simpleOrderEvent/lines"
+                    };
+                    at(
+                        describe_changed_lines(e, since),
+                        &numbered(member, e.lines.len()),
+                    )
+                }
+                Some(OrderWebhookEvent::Documents(e)) => at(
+                    describe_changed_lines(e, since),
+                    &numbered("/orderDocumentsEvent/lines", e.lines.len()),
+                ),
+                None => Vec::new(),
+            },
+            Message::ShipmentWebhook(body) => at(
+                describe_changed_lines(&body.shipment, since),
+                &shipment_pointers("/shipment", &body.shipment),
+            ),
+            Message::Order(o) => at(
+                describe_changed_lines(o.as_ref(), since),
+                &numbered("/lines", o.lines.len()),
+            ),
+            Message::SingleDeliveryOrder(o) => at(
+                describe_changed_lines(o.as_ref(), since),
+                &numbered("/lines", o.lines.len()),
+            ),
+            Message::Shipment(s) => at(
+                describe_changed_lines(s.as_ref(), since),
+                &shipment_pointers("", s),
+            ),
+            Message::OrderPoll(poll) => (poll.data.iter().enumerate())
+                .flat_map(|(i, o)| {
+                    at(
+                        describe_changed_lines(o, since),
+                        &numbered(&format!("/data/{i}/lines"), o.lines.len()),
+                    )
+                })
+                .collect(),
+            Message::SingleDeliveryOrderPoll(poll) => (poll.data.iter().enumerate())
+                .flat_map(|(i, o)| {
+                    at(
+                        describe_changed_lines(o, since),
+                        &numbered(&format!("/data/{i}/lines"), o.lines.len()),
+                    )
+                })
+                .collect(),
+            Message::ShipmentPoll(poll) => (poll.data.iter().enumerate())
+                .flat_map(|(i, s)| {
+                    at(
+                        describe_changed_lines(s, since),
+                        &shipment_pointers(&format!("/data/{i}"), s),
+                    )
+                })
+                .collect(),
         }
     }
 }

@@ -45,6 +45,69 @@ pub fn event(kind: EventKind, object: &str, message: &str) -> NewEvent {
     }
 }
 
+/// Issue 21: the console's search by purchase order number, through the
+/// indexed key stored at insert: an order event's `buyerOrder`, a
+/// shipment's first line; a number only mentioned elsewhere in a body, a
+/// blank one or a tXML body give no key (the body scan finds those).
+pub async fn events_are_found_by_purchase_order_number(inbox: &Inbox) {
+    let store = |kind: EventKind, message: &str, body: serde_json::Value| {
+        let mut e = event(kind, "o-po", message);
+        e.body = Bytes::from(body.to_string());
+        async move { inbox.store(e).await.unwrap().id() }
+    };
+    let order = store(
+        EventKind::Order,
+        "m-po-1",
+        serde_json::json!({"eventName": "OrderIssuedByBuyer", "orderEvent": {"orderId": "o-po",
+            "buyerOrder": {"purchaseOrderNumber": " PO-42 "}}}),
+    )
+    .await;
+    let shipment = store(
+        EventKind::Shipment,
+        "m-po-2",
+        serde_json::json!({"eventName": "ShipmentIssuedBySupplier", "shipment": {"id": "s-po",
+            "loadCarriers": [{"lines": [{"purchaseOrderNumber": "PO-42"}]}]}}),
+    )
+    .await;
+    let _mentioned = store(
+        EventKind::Order,
+        "m-po-3",
+        serde_json::json!({"eventName": "OrderIssuedByBuyer", "orderEvent": {"orderId": "o-po",
+            "buyerOrder": {"purchaseOrderNumber": "  ", "description": "PO-42"}}}),
+    )
+    .await;
+    let mut txml = event(EventKind::Order, "o-po", "m-po-4");
+    txml.content_type = "application/xml".into();
+    txml.body = Bytes::from_static(b"<purchaseOrderNumber>PO-42</purchaseOrderNumber>");
+    inbox.store(txml).await.unwrap();
+    let by_po = |number: &str| {
+        let filter = ListFilter {
+            purchase_order_number: Some(number.into()),
+            ..ListFilter::default()
+        };
+        async move {
+            inbox
+                .list(filter)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(by_po("PO-42").await, vec![order, shipment]);
+    assert_eq!(by_po(" PO-42").await, vec![order, shipment], "trimmed");
+    assert!(by_po("PO-4").await.is_empty(), "the whole number");
+    assert!(by_po("").await.is_empty());
+    // With the other filters and paging.
+    let filter = ListFilter {
+        purchase_order_number: Some("PO-42".into()),
+        before_id: Some(shipment),
+        ..ListFilter::default()
+    };
+    assert_eq!(inbox.list(filter).await.unwrap().len(), 1);
+}
+
 /// Issue 21: the console's filters, by event name, by the time an event
 /// was received and by a text of its body, alone and with the others and keyset paging.
 pub async fn events_are_listed_by_name_and_time(inbox: &Inbox) {

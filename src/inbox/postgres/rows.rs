@@ -7,7 +7,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::{lock_key, pg_error, text, untext};
-use crate::inbox::keys::{message_key, object_key};
+use crate::inbox::keys::{message_key, object_key, po_key};
 use crate::inbox::migrate::{import_mark_value, not_empty, IMPORT_MARK};
 use crate::inbox::{
     from_ms, now_ms, EventSummary, Exported, Fingerprint, InboxError, ListFilter, NewEvent, Origin,
@@ -27,8 +27,8 @@ const INSERT: &str = "
 WITH e AS (
     INSERT INTO events (kind, event_name, object_id, message_id, content_type, body_len, state,
                         error, attempts, received_at, updated_at, source, origin, message_key, object_key,
-                        trace_parent)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, tc_now_ms(), tc_now_ms(), $9, $10, $13, $14, $15)
+                        trace_parent, po_key)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, tc_now_ms(), tc_now_ms(), $9, $10, $13, $14, $15, $16)
     ON CONFLICT (message_key) DO NOTHING
     RETURNING id, received_at
 ), b AS (
@@ -172,7 +172,8 @@ async fn insert_row(
             .map(|m| message_key(event.kind.as_str(), m)),
         event.object_id.as_deref().map(object_key),
     );
-    let params: [&(dyn ToSql + Sync); 15] = [
+    let po_key = po_key(&event.body);
+    let params: [&(dyn ToSql + Sync); 16] = [
         &event.kind.as_str(),
         &event.event_name.as_deref().map(text),
         &event.object_id.as_deref().map(text),
@@ -188,6 +189,7 @@ async fn insert_row(
         &keys.0,
         &keys.1,
         &trace_parent.map(text),
+        &po_key,
     ];
     let statement = client.prepare_cached(INSERT).await.map_err(pg_error)?;
     let row = client
@@ -211,6 +213,7 @@ pub(crate) async fn list(
          AND ($7::bigint IS NULL OR e.received_at >= $7) AND ($8::bigint IS NULL OR e.received_at < $8) \
          AND ($9::bytea IS NULL OR EXISTS (SELECT 1 FROM event_bodies b WHERE b.event_id = e.id \
               AND position($9::bytea IN b.body) > 0)) \
+         AND ($10::text IS NULL OR e.po_key = $10) \
          ORDER BY e.id DESC LIMIT $5"
     );
     let rows = client
@@ -226,6 +229,10 @@ pub(crate) async fn list(
                 &filter.received_from.map(|t| t.timestamp_millis()),
                 &filter.received_until.map(|t| t.timestamp_millis()),
                 &filter.body_contains.as_deref().map(str::as_bytes),
+                &filter
+                    .purchase_order_number
+                    .as_deref()
+                    .map(|n| object_key(n.trim())),
             ],
         )
         .await
@@ -440,8 +447,8 @@ pub(crate) async fn import(
         .prepare_cached(
             "INSERT INTO events (id, kind, event_name, object_id, message_id, content_type, body_len, state, error, \
              attempts, received_at, updated_at, next_attempt_at, source, origin, message_key, object_key, \
-             trace_parent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+             trace_parent, po_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         )
         .await
         .map_err(pg_error)?;
@@ -455,6 +462,7 @@ pub(crate) async fn import(
         let attempts = i32::try_from(s.attempts).unwrap_or(i32::MAX);
         let body_len = i64::try_from(event.body.len()).unwrap_or(i64::MAX);
         let next = s.next_attempt_at.map(|t| t.timestamp_millis());
+        let po_key = po_key(&event.body);
         let written = client
             .execute(
                 &insert,
@@ -477,6 +485,7 @@ pub(crate) async fn import(
                     &exported.message_key,
                     &exported.object_key,
                     &s.trace_parent.as_deref().map(text),
+                    &po_key,
                 ],
             )
             .await;

@@ -113,7 +113,14 @@ CREATE TABLE tradecloud_meta (
     // `events_active_object` covers only events still to be handled. Built
     // in the migration's transaction: writes wait for it (seconds for a
     // million events).
-    "CREATE INDEX IF NOT EXISTS events_object ON events (object_key, id);",
+    // Also the key of the purchase order number a body names
+    // (`crate::inbox::keys::po_key`), stored at insert and indexed, so that
+    // the console's search finds a purchase order's events without reading
+    // bodies. A column without a default (instant); events stored before
+    // have none (the console's body scan finds them).
+    "CREATE INDEX IF NOT EXISTS events_object ON events (object_key, id);
+     ALTER TABLE events ADD COLUMN IF NOT EXISTS po_key text;
+     CREATE INDEX IF NOT EXISTS events_po ON events (po_key, id);",
 ];
 
 /// The newest schema version this build knows.

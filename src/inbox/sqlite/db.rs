@@ -438,8 +438,30 @@ fn migrate_v4_to_v5(conn: &Connection) -> Result<(), InboxError> {
 /// partial `events_active_object` covers only events still to be handled.
 /// Building it reads the table once (seconds for a million events), in the
 /// caller's transaction.
+///
+/// Also `po_key`, the key of the purchase order number a body names
+/// ([`keys::po_key`]), stored at insert and indexed (`events_po`) so that
+/// the console's search finds a purchase order's events without reading
+/// bodies; filled here for the events already stored (reading every body
+/// once).
 fn migrate_v5_to_v6(conn: &Connection) -> Result<(), InboxError> {
-    conn.execute_batch("CREATE INDEX IF NOT EXISTS events_object ON events (object_key, id);")?;
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS events_object ON events (object_key, id); \
+         ALTER TABLE events ADD COLUMN po_key TEXT;",
+    )?;
+    {
+        let mut read = conn.prepare("SELECT event_id, body FROM event_bodies")?;
+        let mut write = conn.prepare("UPDATE events SET po_key = ?2 WHERE id = ?1")?;
+        let mut rows = read.query([])?;
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            let body: Vec<u8> = row.get(1)?;
+            if let Some(key) = keys::po_key(&body) {
+                write.execute(rusqlite::params![id, key])?;
+            }
+        }
+    }
+    conn.execute_batch("CREATE INDEX IF NOT EXISTS events_po ON events (po_key, id);")?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::db::{unavailable, SUMMARY_COLUMNS, WITH_BODY};
 use super::queue::ensure_head;
-use crate::inbox::keys::{message_key, object_key};
+use crate::inbox::keys::{message_key, object_key, po_key};
 use crate::inbox::migrate::{import_mark_value, IMPORT_MARK};
 use crate::inbox::{
     from_ms, EventSummary, Exported, Fingerprint, InboxError, ListFilter, NewEvent, Origin, Purged,
@@ -176,8 +176,8 @@ pub(crate) fn insert_row(
     conn.prepare_cached(
         "INSERT INTO events (kind, event_name, object_id, message_id, content_type, body_len, state, error, \
          attempts, received_at, updated_at, next_attempt_at, source, origin, message_key, object_key, \
-         trace_parent) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9, NULL, ?10, ?11, ?12, ?13, ?14)",
+         trace_parent, po_key) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9, NULL, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(rusqlite::params![
         row.kind,
@@ -194,6 +194,7 @@ pub(crate) fn insert_row(
         row.message_id.map(|m| message_key(row.kind, m)),
         object_key,
         row.trace_parent,
+        po_key(row.body),
     ])?;
     let id = conn.last_insert_rowid();
     conn.prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES (?1, ?2)")?
@@ -225,6 +226,10 @@ pub(crate) fn list(
     if let Some(name) = &filter.event_name {
         params.push(Value::Text(name.clone()));
         sql.push_str(&format!(" AND event_name = ?{}", params.len()));
+    }
+    if let Some(number) = &filter.purchase_order_number {
+        params.push(Value::Text(object_key(number.trim())));
+        sql.push_str(&format!(" AND po_key = ?{}", params.len()));
     }
     if let Some(text) = &filter.body_contains {
         params.push(Value::Blob(text.as_bytes().to_vec()));
@@ -356,8 +361,8 @@ pub(crate) fn import(conn: &Connection, events: &[Exported]) -> Result<(), Inbox
     let mut insert = conn.prepare_cached(
         "INSERT INTO events (id, kind, event_name, object_id, message_id, content_type, body_len, state, error, \
          attempts, received_at, updated_at, next_attempt_at, source, origin, message_key, object_key, \
-         trace_parent) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+         trace_parent, po_key) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?;
     let mut body =
         conn.prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES (?1, ?2)")?;
@@ -384,6 +389,7 @@ pub(crate) fn import(conn: &Connection, events: &[Exported]) -> Result<(), Inbox
                 exported.message_key,
                 exported.object_key,
                 s.trace_parent,
+                po_key(&event.body),
             ])
             .and_then(|_| body.execute((s.id, &event.body[..])))
             .map_err(|e| import_error(exported, e))?;

@@ -82,6 +82,8 @@ use crate::inbox::{Inbox, ListFilter, State};
 
 /// Events per page of `/events`.
 const PAGE: usize = 50;
+/// How many events of a timeline have their bodies read for "what changed".
+const TIMELINE_BODIES: usize = 200;
 /// Hours of the overview's chart.
 const CHART_HOURS: i64 = 3;
 /// Newest events read for the chart.
@@ -584,31 +586,39 @@ async fn events(
             .await
             .map(|e| e.map(|e| vec![e.summary]).unwrap_or_default())
     } else {
-        // An order or shipment id, else an event name.
+        // An order or shipment id, else a purchase order number (both by
+        // an index), else an event name, else any text of the bodies.
         let by_object = ListFilter {
             object_id: Some(f.q.clone()),
+            ..filter.clone()
+        };
+        let by_po = ListFilter {
+            purchase_order_number: Some(f.q.clone()),
             ..filter.clone()
         };
         let by_name = ListFilter {
             event_name: Some(f.q.clone()),
             ..filter.clone()
         };
-        match inbox.list(by_object).await {
-            Ok(events) if events.is_empty() => match inbox.list(by_name).await {
-                Ok(events) if events.is_empty() => {
-                    // A purchase order number, or any text of a body.
-                    searched_bodies = true;
-                    inbox
-                        .list(ListFilter {
-                            body_contains: Some(f.q.clone()),
-                            ..filter
-                        })
-                        .await
-                }
-                other => other,
-            },
-            other => other,
+        let mut found = Ok(Vec::new());
+        for by in [by_object, by_po, by_name] {
+            found = inbox.list(by).await;
+            if !matches!(&found, Ok(events) if events.is_empty()) {
+                break;
+            }
         }
+        if matches!(&found, Ok(events) if events.is_empty()) {
+            // Any text of a body (or a purchase order number of an event
+            // stored before the index).
+            searched_bodies = true;
+            found = inbox
+                .list(ListFilter {
+                    body_contains: Some(f.q.clone()),
+                    ..filter
+                })
+                .await;
+        }
+        found
     };
     let events = match &mut found {
         Ok(events) => {
@@ -690,10 +700,21 @@ async fn timeline(
         })
         .await
     {
-        Ok(events) => html(
-            StatusCode::OK,
-            pages::timeline(&session, &object_id, &events),
-        ),
+        Ok(events) => {
+            // What changed in each: the first events' bodies are read.
+            let mut changes = Vec::with_capacity(events.len().min(TIMELINE_BODIES));
+            for e in events.iter().take(TIMELINE_BODIES) {
+                changes.push(match console.inbox.get(e.id).await {
+                    Ok(Some(stored)) => pages::changed_lines(&stored.body),
+                    Ok(None) => None,
+                    Err(e) => return store_problem(&session, &e),
+                });
+            }
+            html(
+                StatusCode::OK,
+                pages::timeline(&session, &object_id, &events, &changes),
+            )
+        }
         Err(e) => store_problem(&session, &e),
     }
 }

@@ -6,7 +6,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use maud::{html, Markup, DOCTYPE};
 
 use super::security::{Role, Session};
+use crate::changes::LineChange;
 use crate::inbox::{EventSummary, State, StoredEvent};
+use crate::webhook::Message;
 
 /// The style sheet, served at `/style.css` (the content security policy
 /// allows no inline styles). Colours meet WCAG AA contrast on white.
@@ -32,6 +34,8 @@ pre{background:#f4f4f4;padding:.5rem;overflow:auto;white-space:pre-wrap;word-bre
 .notice{background:#e8f3e8;border:1px solid #1b6b1b;padding:.5rem}
 button{padding:.3rem .8rem}
 svg rect{fill:#0b3d63}
+mark.changed{background:#fff3b0;color:#1a1a1a;display:inline-block;border-left:4px solid #d47500}
+dl.values{margin:.2rem 0 .5rem 1rem}dl.values dt{font-size:.9rem}dl.values dd{margin-left:1rem}
 .skip{position:absolute;left:-100rem}
 .skip:focus{left:1rem;top:1rem;background:#fff;color:#0645ad;padding:.5rem;z-index:1}
 "#;
@@ -336,15 +340,86 @@ pub(super) fn events(
     )
 }
 
-/// The body as indented JSON, or `None` when it is not JSON.
-fn pretty(body: &[u8]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    serde_json::to_string_pretty(&value).ok()
+/// The lines a body changed, by [`Message::changed_lines`] (the same rules
+/// as `tradecloud inspect`); `None` when the body is not a message.
+pub(super) fn changed_lines(body: &[u8]) -> Option<Vec<LineChange>> {
+    let message = if Message::looks_like_txml(body) {
+        Message::from_txml(body).ok()?
+    } else {
+        Message::from_slice(body).ok()?
+    };
+    Some(message.changed_lines(None))
+}
+
+/// How a changed line is called on a page: `position 10 (l1)`.
+fn line_label(line: &LineChange) -> String {
+    match &line.position {
+        Some(p) if line.name != format!("position {p}") => format!("position {p} ({})", line.name),
+        Some(p) => format!("position {p}"),
+        None => line.name.clone(),
+    }
+}
+
+/// A piece of the decoded body: plain text, or a changed line (its index
+/// in the changed lines).
+enum Piece {
+    Text(String),
+    Changed(usize, String),
+}
+
+/// The body as indented JSON cut into pieces, the changed lines apart so
+/// they can be marked; `None` when it is not JSON.
+fn pretty(body: &[u8], changed: &[LineChange]) -> Option<Vec<Piece>> {
+    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let plain = |value: &serde_json::Value| {
+        serde_json::to_string_pretty(value)
+            .ok()
+            .map(|t| vec![Piece::Text(t)])
+    };
+    // Each changed line is swapped for a placeholder string, the rest is
+    // printed, and the placeholders are replaced by the lines printed alone.
+    let mut taken = Vec::new();
+    let original = value.clone();
+    for (k, line) in changed.iter().enumerate() {
+        let Some(slot) = line.pointer.as_deref().and_then(|p| value.pointer_mut(p)) else {
+            continue;
+        };
+        let line_value = std::mem::replace(
+            slot,
+            serde_json::Value::String(format!("\u{1}tc-changed-{k}\u{1}")),
+        );
+        taken.push((k, line_value));
+    }
+    if taken.is_empty() {
+        return plain(&original);
+    }
+    let mut rest = serde_json::to_string_pretty(&value).ok()?;
+    let mut pieces = Vec::new();
+    for (k, line_value) in taken {
+        let placeholder = format!("\"\\u0001tc-changed-{k}\\u0001\"");
+        // A body holding the placeholder itself is shown unmarked.
+        if rest.matches(&placeholder).count() != 1 {
+            return plain(&original);
+        }
+        let Some((before, after)) = rest.split_once(&placeholder) else {
+            return plain(&original);
+        };
+        let indent = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+        let text = serde_json::to_string_pretty(&line_value)
+            .ok()?
+            .replace('\n', &format!("\n{indent}"));
+        pieces.push(Piece::Text(before.to_owned()));
+        pieces.push(Piece::Changed(k, text));
+        rest = after.to_owned();
+    }
+    pieces.push(Piece::Text(rest));
+    Some(pieces)
 }
 
 pub(super) fn event(session: &Session, e: &StoredEvent, notice: Option<&str>) -> Markup {
     let s = &e.summary;
     let title = format!("Event #{}", s.id);
+    let changed = changed_lines(&e.body);
     page(
         &title,
         Some(session),
@@ -386,9 +461,37 @@ pub(super) fn event(session: &Session, e: &StoredEvent, notice: Option<&str>) ->
                     button id="dead" type="submit" { "Mark dead…" }
                 }
             }
+            h2 { "Changed lines" }
+            @match &changed {
+                None => { p { "The body is not a Tradecloud message: no lines to compare." } }
+                Some(lines) if lines.is_empty() => { p { "No line changed in this event." } }
+                Some(lines) => {
+                    p { (lines.len()) " changed, marked in the decoded body:" }
+                    ul id="changed-lines" {
+                        @for (k, line) in lines.iter().enumerate() {
+                            li {
+                                a href={"#line-" (k)} { (line_label(line)) }
+                                @if let Some(detail) = &line.detail { " (" (detail) ")" }
+                                @if !line.values.is_empty() {
+                                    dl.values {
+                                        @for (label, value) in &line.values { dt { (label) } dd { code { (value) } } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             h2 { "Decoded body" }
-            @match pretty(&e.body) {
-                Some(text) => { pre id="decoded" { (text) } }
+            @match pretty(&e.body, changed.as_deref().unwrap_or_default()) {
+                Some(pieces) => { pre id="decoded" {
+                    @for piece in &pieces {
+                        @match piece {
+                            Piece::Text(text) => { (text) }
+                            Piece::Changed(k, text) => { mark.changed id={"line-" (k)} { (text) } }
+                        }
+                    }
+                } }
                 None => { p { "The body is not JSON; see the raw body." } }
             }
             h2 { "Raw body (" (e.body.len()) " bytes)" }
@@ -397,7 +500,14 @@ pub(super) fn event(session: &Session, e: &StoredEvent, notice: Option<&str>) ->
     )
 }
 
-pub(super) fn timeline(session: &Session, object_id: &str, events: &[EventSummary]) -> Markup {
+/// The timeline's "what changed": the changed lines of each event whose body
+/// was read (`None`: not read or not a message).
+pub(super) fn timeline(
+    session: &Session,
+    object_id: &str,
+    events: &[EventSummary],
+    changes: &[Option<Vec<LineChange>>],
+) -> Markup {
     page(
         &format!("Timeline of {object_id}"),
         Some(session),
@@ -405,12 +515,24 @@ pub(super) fn timeline(session: &Session, object_id: &str, events: &[EventSummar
             p { (events.len()) " events, oldest first. "
                 a href={"/events?object=" (encode(object_id))} { "As a list with actions" } }
             ol {
-                @for e in events {
+                @for (i, e) in events.iter().enumerate() {
                     li {
                         a href={"/events/" (e.id)} { "#" (e.id) } " "
                         (time(&e.received_at)) " " (e.event_name.as_deref().unwrap_or(e.kind.as_str())) " "
                         (state_cell(e.state))
                         @if let Some(error) = &e.error { ": " (error) }
+                        @if let Some(Some(lines)) = changes.get(i) {
+                            @if !lines.is_empty() {
+                                ul.changes aria-label={"Lines changed by event " (e.id)} {
+                                    @for line in lines {
+                                        li {
+                                            (line_label(line))
+                                            @for (label, value) in &line.values { "; " (label) " " code { (value) } }
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
