@@ -10,7 +10,9 @@ use crate::types::DateTime;
 
 /// How a line is named, where it sits and what it says, for reports.
 pub trait DescribeLine {
-    /// The line's name: see the [module documentation](self).
+    /// The line's name: an order line's `id`, else `position P`
+    /// (`buyerLine.position`); a shipment line's
+    /// `despatchAdviceNumber/despatchAdviceLinePosition`.
     fn name(&self, index: usize) -> String;
     /// A short description: `position 10`, `split from position 10`,
     /// `purchase order PO1 line 2`.

@@ -1,6 +1,6 @@
 //! Webhook delivery of the mock, like Tradecloud's: per company, the
 //! settings of its order, order-document and shipment webhooks; the events
-//! the process produces ([`line_event`], the one table from transition to
+//! the process produces (`line_event`, the one table from transition to
 //! event name); and their delivery through the crate's one delivery
 //! implementation ([`crate::client::delivery`]) with Tradecloud's retry
 //! rule, per order in order, logged attempt by attempt.
@@ -294,7 +294,7 @@ fn parse_short_duration(text: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(value * factor).ok()
 }
 
-/// One delivery attempt of the mock, as [`MockServer::deliveries`]
+/// One delivery attempt of the mock, as [`MockServer::deliveries`](crate::mock::MockServer::deliveries)
 /// (super::MockServer::deliveries) and `GET /mock/deliveries` list it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
