@@ -88,8 +88,12 @@ async fn a_version_3_sqlite_inbox_gets_the_column_in_place() {
     // Back to the shape of version 4.
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("ALTER TABLE events DROP COLUMN trace_parent; PRAGMA user_version = 4;")
-            .unwrap();
+        conn.execute_batch(
+            "ALTER TABLE events DROP COLUMN trace_parent; DROP INDEX events_po; \
+             ALTER TABLE events DROP COLUMN po_key; DROP INDEX events_object; \
+             PRAGMA user_version = 4;",
+        )
+        .unwrap();
     }
     let inbox = Inbox::open(&url).unwrap();
     {
