@@ -719,6 +719,25 @@ async fn timeline(
     }
 }
 
+/// A decoded `application/x-www-form-urlencoded` body: every value of each name.
+type Form = HashMap<String, Vec<String>>;
+
+/// A state-changing form of an operator: the session, its CSRF token and
+/// the operator role checked in that order (the one gate of replay, mark
+/// dead and purge), or the refusal to answer.
+fn operator_form(
+    console: &Console,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Form, Session), Box<Response>> {
+    let form = form(body);
+    let (_, session) = checked(console, headers, &form)?;
+    if let Some(refusal) = operator_only(&session) {
+        return Err(Box::new(refusal));
+    }
+    Ok((form, session))
+}
+
 fn operator_only(session: &Session) -> Option<Response> {
     (session.role != Role::Operator).then(|| {
         html(
@@ -738,14 +757,10 @@ async fn replay(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = form(&body);
-    let (_, session) = match checked(&console, &headers, &form) {
-        Ok(s) => s,
+    let (form, session) = match operator_form(&console, &headers, &body) {
+        Ok(checked) => checked,
         Err(refusal) => return *refusal,
     };
-    if let Some(refusal) = operator_only(&session) {
-        return refusal;
-    }
     let mut ids = Vec::new();
     for raw in form.get("id").into_iter().flatten() {
         match raw.parse::<i64>() {
@@ -836,14 +851,10 @@ async fn dead(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = form(&body);
-    let (_, session) = match checked(&console, &headers, &form) {
-        Ok(s) => s,
+    let (form, session) = match operator_form(&console, &headers, &body) {
+        Ok(checked) => checked,
         Err(refusal) => return *refusal,
     };
-    if let Some(refusal) = operator_only(&session) {
-        return refusal;
-    }
     let refuse = |problem: String| {
         html(
             StatusCode::BAD_REQUEST,
@@ -899,14 +910,10 @@ async fn purge(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = form(&body);
-    let (_, session) = match checked(&console, &headers, &form) {
-        Ok(s) => s,
+    let (form, session) = match operator_form(&console, &headers, &body) {
+        Ok(checked) => checked,
         Err(refusal) => return *refusal,
     };
-    if let Some(refusal) = operator_only(&session) {
-        return refusal;
-    }
     let days =
         match first(&form, "days").parse::<u32>() {
             Ok(d) if d >= 1 => d,
