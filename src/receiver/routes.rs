@@ -183,9 +183,13 @@ impl Webhooks {
 
     async fn store_order(&self, body: OrderWebhookBody, raw: RawRequest) -> Response {
         self.metrics.received("order");
+        // An unknown event name is decoded once, as it came (forward
+        // compatibility: new events are common); only one that carries a
+        // `shipment` may be a shipment event at the wrong URL, and only then
+        // are the bytes decoded again, as the shipment webhook would.
+        let carries_shipment = body.extra.contains_key("shipment");
         let decoded = match Webhook::from_order(body) {
-            // Maybe a shipment event: decode the bytes as the decoder does.
-            Ok(Webhook::Unknown(_)) => {
+            Ok(Webhook::Unknown(_)) if carries_shipment => {
                 webhook::decode(Endpoint::Order, &content_type_of(&raw), &raw.body)
             }
             other => other,

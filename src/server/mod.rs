@@ -66,14 +66,7 @@ impl RawRequest {
     /// The media type of the body (`Content-Type` without parameters, lower case).
     pub fn media_type(&self) -> Option<String> {
         let value = self.headers.get(CONTENT_TYPE)?.to_str().ok()?;
-        Some(
-            value
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase(),
-        )
+        Some(crate::webhook::decode::media_type(value))
     }
 }
 
