@@ -1023,3 +1023,59 @@ async fn fill_an_inbox_for_the_benchmark() {
     .unwrap();
     println!("CONSOLE_BENCH_FAILED={failed}");
 }
+
+/// An event's page lists every processing attempt with its outcome and
+/// error, oldest first; an error is shown as text (a `<script>` in it is
+/// not run) (issue 21).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_processing_attempt_is_shown_with_its_error_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let failed = fill(&db, 0).await;
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        for (n, (outcome, error)) in [
+            (
+                "retry",
+                Some("the ERP answered 503 <script>alert(2)</script>"),
+            ),
+            ("retry", Some("connection reset by the ERP & its proxy")),
+            ("dead", Some("attempts ran out")),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let at = 1_700_000_000_000i64 + 60_000 * n as i64;
+            conn.execute(
+                "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
+                 VALUES (?1, ?2, ?3, 'instance-a', ?4, ?5)",
+                rusqlite::params![failed, at, at + 1_500, outcome, error],
+            )
+            .unwrap();
+        }
+    }
+    let console = start(dir.path(), "").await;
+    let base = &console.base;
+    let cookie = cookie_of(&login(base, VIEWER).await);
+    let r = http()
+        .get(format!("{base}/events/{failed}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    let table = page.find("id=\"attempts\"").expect("a table of attempts");
+    let first = page
+        .find("the ERP answered 503 &lt;script&gt;alert(2)&lt;/script&gt;")
+        .expect("the first error, escaped");
+    let second = page
+        .find("connection reset by the ERP &amp; its proxy")
+        .expect("the second error, escaped");
+    assert!(table < first && first < second, "oldest first: {page}");
+    assert!(!page.contains("<script>alert(2)"), "{page}");
+    assert_eq!(page.matches("<td class=\"outcome\">retry</td>").count(), 2);
+    assert!(page.contains("<td class=\"outcome\">dead</td>"), "{page}");
+    assert!(page.contains("instance-a"));
+    assert!(page.contains("1.500 s"), "{page}");
+}

@@ -83,6 +83,15 @@ async fn list_show_replay_and_dead() {
             [order],
         )
         .unwrap();
+    // With the attempts a processor would have recorded.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(&format!(
+            "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
+             VALUES ({order}, 1700000000000, 1700000001250, 'p-1', 'retry', 'ERP timed out'), \
+                    ({order}, 1700000060000, 1700000060500, 'p-1', 'dead', 'ERP said no');"
+        ))
+        .unwrap();
 
     // list --json: one object per line with the documented keys.
     let out = run(
@@ -167,6 +176,16 @@ async fn list_show_replay_and_dead() {
         text.contains("state:         dead") && text.contains("orderId:       o-1"),
         "{text}"
     );
+    let timed_out = text
+        .find("processing attempts (2):")
+        .unwrap_or_else(|| panic!("{text}"));
+    let first = text
+        .find("1.250 s  retry      p-1  ERP timed out")
+        .unwrap_or_else(|| panic!("{text}"));
+    let second = text
+        .find("0.500 s  dead       p-1  ERP said no")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(timed_out < first && first < second, "{text}");
     assert!(
         text.ends_with(&format!("{}\n", std::str::from_utf8(&order_body).unwrap())),
         "{text}"
@@ -182,7 +201,16 @@ async fn list_show_replay_and_dead() {
             &url,
         ],
     ));
-    assert_eq!(json_lines(&out)[0]["messageId"], "m-1");
+    let shown = &json_lines(&out)[0];
+    assert_eq!(shown["messageId"], "m-1");
+    let attempts = shown["processingAttempts"]
+        .as_array()
+        .expect("the attempts");
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[0]["outcome"], "retry");
+    assert_eq!(attempts[0]["error"], "ERP timed out");
+    assert_eq!(attempts[1]["instance"], "p-1");
+    assert_eq!(attempts[1]["error"], "ERP said no");
     let out = tradecloud(dir.path(), &["inbox", "show", "999", "--store", &url])
         .output()
         .unwrap();

@@ -260,15 +260,20 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
     )
     .unwrap();
 
-    // The file is at version 6: bodies moved, `events` without `body`, the
+    // The file is at version 7: bodies moved, `events` without `body`, the
     // heads of the work queue built, keys in the indexes, the
-    // `trace_parent` column and the index of every event by object.
+    // `trace_parent` column, the index of every event by object and the
+    // (empty) table of processing attempts.
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 6);
+        assert_eq!(version, 7);
+        let attempts: i64 = conn
+            .query_row("SELECT count(*) FROM event_attempts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(attempts, 0, "events handled before have no attempts");
         let heads: i64 = conn
             .query_row("SELECT count(*) FROM heads", [], |r| r.get(0))
             .unwrap();
@@ -486,11 +491,11 @@ fn a_newer_schema_version_is_refused() {
     drop(Inbox::open(&url(&path)).unwrap());
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("PRAGMA user_version = 7").unwrap();
+        conn.execute_batch("PRAGMA user_version = 8").unwrap();
     }
     let err = Inbox::open(&url(&path)).unwrap_err().to_string();
     assert!(
-        err.contains("schema version 7") && err.contains("knows up to 6"),
+        err.contains("schema version 8") && err.contains("knows up to 7"),
         "{err}"
     );
 }
@@ -668,7 +673,7 @@ async fn a_version_3_database_is_migrated_to_keys_and_keeps_every_event() {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 6);
+        assert_eq!(version, 7);
         let longest: i64 = conn
             .query_row(
                 "SELECT max(max(length(message_key)), max(length(object_key))) FROM events",
@@ -778,4 +783,54 @@ async fn a_version_3_database_is_migrated_to_keys_and_keeps_every_event() {
         .await
         .unwrap();
     assert_eq!(listed.iter().map(|e| e.id).collect::<Vec<_>>(), [4, 5]);
+}
+
+/// `inbox migrate` (`Inbox::copy_to`) copies every processing attempt of
+/// an event, in order, with its times, instance, outcome and error (issue 21).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_keeps_every_processing_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let from_path = dir.path().join("from.db");
+    let to_path = dir.path().join("to.db");
+    let source = Inbox::open(&url(&from_path)).unwrap();
+    let id = source
+        .store(NewEvent {
+            kind: EventKind::Order,
+            event_name: Some("OrderIssuedByBuyer".into()),
+            object_id: Some("o-copy".into()),
+            message_id: Some("m-copy".into()),
+            content_type: "application/json".into(),
+            body: Bytes::from(order_body("o-copy", "m-copy", 10)),
+            state: NewState::Received,
+            source: None,
+        })
+        .await
+        .unwrap()
+        .id();
+    {
+        let conn = rusqlite::Connection::open(&from_path).unwrap();
+        for (n, (outcome, error)) in [
+            ("retry", Some("first: the ERP answered 503")),
+            ("retry", Some("second: \u{10FFFF} and a NUL \0 kept")),
+            ("done", None),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let at = 1_700_000_000_000i64 + 1_000 * n as i64;
+            conn.execute(
+                "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
+                 VALUES (?1, ?2, ?3, 'p-1', ?4, ?5)",
+                rusqlite::params![id, at, at + 250, outcome, error],
+            )
+            .unwrap();
+        }
+    }
+    let want = source.attempts(id).await.unwrap();
+    assert_eq!(want.len(), 3);
+    let target = Inbox::connect_migration_target(&url(&to_path), InboxOptions::default())
+        .await
+        .unwrap();
+    source.copy_to(&target).await.unwrap();
+    assert_eq!(target.attempts(id).await.unwrap(), want);
 }

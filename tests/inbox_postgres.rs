@@ -447,6 +447,22 @@ async fn an_event_to_be_handled_can_be_marked_dead() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_attempt_is_kept_with_its_error() {
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    let inbox = Inbox::connect(&url).await.unwrap();
+    inbox_cases::every_attempt_is_kept_with_its_error(&inbox).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_newest_attempts_are_kept() {
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    let inbox = Inbox::connect(&url).await.unwrap();
+    inbox_cases::only_the_newest_attempts_are_kept(&inbox).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_are_listed_by_name_and_time() {
     let pg = PgCluster::start();
     let url = pg.database("inbox");
@@ -553,7 +569,7 @@ async fn a_version_1_database_is_upgraded_in_place_and_keeps_every_event() {
     assert_eq!(
         pg.psql("old", "SELECT max(version) FROM tradecloud_schema")
             .trim(),
-        "4"
+        "5"
     );
     // The SQL key function is the Rust one.
     assert_eq!(

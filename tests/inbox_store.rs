@@ -838,6 +838,20 @@ async fn an_event_to_be_handled_can_be_marked_dead() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_attempt_is_kept_with_its_error() {
+    let (_dir, path) = temp_db();
+    let inbox = Inbox::open(&url(&path)).unwrap();
+    inbox_cases::every_attempt_is_kept_with_its_error(&inbox).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_newest_attempts_are_kept() {
+    let (_dir, path) = temp_db();
+    let inbox = Inbox::open(&url(&path)).unwrap();
+    inbox_cases::only_the_newest_attempts_are_kept(&inbox).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_are_listed_by_name_and_time() {
     let (_dir, path) = temp_db();
     let inbox = Inbox::open(&url(&path)).unwrap();

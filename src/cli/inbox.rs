@@ -15,7 +15,8 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use tradecloud::inbox::{
-    redact, EventSummary, Inbox, InboxError, InboxOptions, ListFilter, State, DEFAULT_STORE_URL,
+    redact, Attempt, EventSummary, Inbox, InboxError, InboxOptions, ListFilter, State,
+    DEFAULT_STORE_URL,
 };
 
 use tradecloud::receiver::config::DEFAULT_CONFIG_FILE;
@@ -187,12 +188,21 @@ pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
             if args.raw {
                 return write_stdout(&event.body);
             }
+            let attempts = inbox.attempts(args.id).await?;
             if args.json {
-                let mut line = serde_json::to_string(&event.summary)?;
+                let mut value = serde_json::to_value(&event.summary)?;
+                if let Some(object) = value.as_object_mut() {
+                    object.insert(
+                        "processingAttempts".into(),
+                        serde_json::to_value(&attempts)?,
+                    );
+                }
+                let mut line = serde_json::to_string(&value)?;
                 line.push('\n');
                 return write_stdout(line.as_bytes());
             }
             let mut out = describe(&event.summary);
+            out.push_str(&describe_attempts(&attempts));
             out.push('\n');
             match std::str::from_utf8(&event.body) {
                 Ok(text) => {
@@ -407,6 +417,27 @@ fn shown(value: &Option<String>, max: usize) -> String {
     value
         .as_deref()
         .map_or_else(|| "-".into(), |v| terminal::field(v, max))
+}
+
+/// The processing attempts, one line each (oldest first), for `inbox show`.
+fn describe_attempts(attempts: &[Attempt]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "processing attempts ({}):", attempts.len());
+    for a in attempts {
+        let _ = writeln!(
+            out,
+            "  {}  {:>9.3} s  {:<9}  {}  {}",
+            a.started_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            a.duration().as_secs_f64(),
+            a.outcome.as_str(),
+            shown(&a.instance, 40),
+            a.error
+                .as_deref()
+                .map_or_else(String::new, |e| terminal::field(e, FIELD_CHARS)),
+        );
+    }
+    out
 }
 
 fn describe(e: &EventSummary) -> String {

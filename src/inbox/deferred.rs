@@ -158,6 +158,10 @@ impl Store for Deferred {
         delegate!(self.get(id))
     }
 
+    fn attempts(&self, id: i64) -> BoxFuture<'_, Result<Vec<super::Attempt>, InboxError>> {
+        delegate!(self.attempts(id))
+    }
+
     fn replay(&self, id: i64) -> BoxFuture<'_, Result<(), InboxError>> {
         delegate!(self.replay(id))
     }

@@ -173,8 +173,8 @@
 //!   agree.
 //!
 //! `tradecloud inbox migrate --from sqlite://... --to postgres://...` copies
-//! an inbox from one store to another (ids, states, errors, times and bodies
-//! byte for byte; see [`Inbox::copy_to`]). Until the copy is complete, the
+//! an inbox from one store to another (ids, states, errors, processing
+//! attempts, times and bodies byte for byte; see [`Inbox::copy_to`]). Until the copy is complete, the
 //! target is marked as an unfinished copy and no receiver opens it; running
 //! the migrate again starts it over.
 //!
@@ -210,11 +210,16 @@
 //! column without a default, added in place at once at any size). Version 6
 //! indexes every event by object key and id (`events_object`: one order's
 //! events without walking the others; built when an older file is opened,
-//! seconds for a million events). A file of
+//! seconds for a million events). Version 7 adds
+//! `event_attempts`, one row per processing attempt of an event
+//! ([`Attempt`], read with [`Inbox::attempts`]; written in the same
+//! transaction as the outcome, one multi-row insert per batch; at most
+//! [`ATTEMPTS_KEPT`] per event, errors cut to [`ERROR_MAX_BYTES`]; deleted
+//! with their event by a purge, copied by `inbox migrate`). A file of
 //! a newer version than this build knows is refused. PostgreSQL keeps its
 //! version in `tradecloud_schema` (see above); its version 2 is SQLite's
 //! version 4 (on rows stored before it, a NUL already was U+FFFD), its
-//! version 3 SQLite's version 5 and its version 4 SQLite's version 6. Stop every receiver of an older version
+//! version 3 SQLite's version 5, its version 4 SQLite's version 6 and its version 5 SQLite's version 7. Stop every receiver of an older version
 //! before starting one of this version on the same database: an older one
 //! does not know the new columns.
 
@@ -229,6 +234,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 mod admission;
+mod attempts;
 mod backlog;
 mod deferred;
 mod event;
@@ -240,6 +246,7 @@ mod postgres;
 pub(crate) mod queue;
 mod sqlite;
 
+pub use attempts::{Attempt, AttemptOutcome, ATTEMPTS_KEPT, ERROR_MAX_BYTES};
 pub use backlog::Backlog;
 #[allow(deprecated)]
 pub use event::{order_id_of, order_message_id_of};
@@ -280,6 +287,8 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn ready(&self) -> BoxFuture<'_, Result<()>>;
     fn list(&self, filter: ListFilter) -> BoxFuture<'_, Result<Vec<EventSummary>>>;
     fn get(&self, id: i64) -> BoxFuture<'_, Result<Option<StoredEvent>>>;
+    /// See [`Inbox::attempts`].
+    fn attempts(&self, id: i64) -> BoxFuture<'_, Result<Vec<Attempt>>>;
     fn replay(&self, id: i64) -> BoxFuture<'_, Result<()>>;
     /// See [`Inbox::mark_dead`].
     fn mark_dead(&self, id: i64, reason: String) -> BoxFuture<'_, Result<()>>;
@@ -338,6 +347,8 @@ pub(crate) struct Exported {
     pub(crate) event: StoredEvent,
     pub(crate) message_key: Option<String>,
     pub(crate) object_key: Option<String>,
+    /// Its processing attempts, oldest first.
+    pub(crate) attempts: Vec<Attempt>,
 }
 
 /// Open the store a URL names, SQLite or PostgreSQL; its commits notify
@@ -616,6 +627,13 @@ impl Inbox {
     /// One event with its exact body bytes.
     pub async fn get(&self, id: i64) -> Result<Option<StoredEvent>> {
         self.store.get(id).await
+    }
+
+    /// The processing attempts of event `id` (the newest [`ATTEMPTS_KEPT`]),
+    /// oldest first: when each started and finished, which processor ran
+    /// it, what became of it and its error. Empty for an unknown id.
+    pub async fn attempts(&self, id: i64) -> Result<Vec<Attempt>> {
+        self.store.attempts(id).await
     }
 
     /// Queue a `rejected`, `dead`, `done` or `unhandled` event to be processed again: it

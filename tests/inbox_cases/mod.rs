@@ -544,3 +544,149 @@ pub async fn a_copy_from_a_source_in_use_is_refused(
     assert!(copied.events > 3000);
     assert!(Inbox::connect(target_url).await.is_ok());
 }
+
+/// Issue 21: every processing attempt is kept with its error. An event
+/// failing twice transiently, then succeeding, has three attempts in
+/// order: the two errors (one with a NUL and markup, one longer than
+/// [`ERROR_MAX_BYTES`], cut at a character boundary) and then `done`.
+/// Purging the event removes its attempts.
+pub async fn every_attempt_is_kept_with_its_error(inbox: &Inbox) {
+    use tradecloud::inbox::{AttemptOutcome, ERROR_MAX_BYTES};
+    use tradecloud::processing::HandlerError;
+
+    let id = inbox
+        .store(event(EventKind::Order, "o-attempts", "m-attempts"))
+        .await
+        .unwrap()
+        .id();
+    assert!(inbox.attempts(id).await.unwrap().is_empty());
+    let long = format!("second {}", "é".repeat(ERROR_MAX_BYTES));
+    let handler = {
+        let long = long.clone();
+        handler_fn(move |event, _ctx| {
+            let long = long.clone();
+            async move {
+                match event.meta().attempt {
+                    1 => Err(HandlerError::Transient(
+                        "first <script>alert(1)</script> \0 nul".into(),
+                    )),
+                    2 => Err(HandlerError::Transient(long)),
+                    _ => Ok(()),
+                }
+            }
+        })
+    };
+    let config = ProcessorConfig {
+        poll_interval: Duration::from_millis(50),
+        lease: Duration::from_secs(3),
+        max_attempts: 5,
+        backoff_base: Duration::from_millis(20),
+        backoff_max: Duration::from_millis(40),
+        ..ProcessorConfig::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(Processor::new(inbox.clone(), handler, config).run(async {
+        let _ = stopped.await;
+    }));
+    let start = Instant::now();
+    while inbox.get(id).await.unwrap().unwrap().summary.state != State::Done {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the event is handled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+
+    let attempts = inbox.attempts(id).await.unwrap();
+    let outcomes: Vec<_> = attempts.iter().map(|a| a.outcome).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            AttemptOutcome::Retry,
+            AttemptOutcome::Retry,
+            AttemptOutcome::Done
+        ]
+    );
+    let first = attempts[0].error.as_deref().unwrap();
+    assert!(
+        first.contains("first <script>alert(1)</script> \0 nul"),
+        "{first:?}"
+    );
+    let second = attempts[1].error.as_deref().unwrap();
+    assert!(second.contains("second é"), "{second:?}");
+    assert!(second.len() <= ERROR_MAX_BYTES && second.len() > ERROR_MAX_BYTES - 64);
+    assert_eq!(attempts[2].error, None);
+    for (a, b) in attempts.iter().zip(attempts.iter().skip(1)) {
+        assert!(a.finished_at <= b.finished_at);
+    }
+    for a in &attempts {
+        assert!(a.started_at <= a.finished_at);
+        assert!(a.instance.as_deref().is_some_and(|i| !i.is_empty()));
+    }
+    assert_eq!(attempts[0].instance, attempts[2].instance);
+
+    let purged = inbox
+        .purge(chrono::Utc::now() + chrono::Duration::seconds(5), false)
+        .await
+        .unwrap();
+    assert!(purged.events >= 1);
+    assert!(inbox.get(id).await.unwrap().is_none());
+    assert!(inbox.attempts(id).await.unwrap().is_empty());
+}
+
+/// Issue 21: the attempts of an event are bounded: handled (and replayed)
+/// more than [`ATTEMPTS_KEPT`] times, it keeps the newest ones, in order.
+pub async fn only_the_newest_attempts_are_kept(inbox: &Inbox) {
+    use tradecloud::inbox::{AttemptOutcome, ATTEMPTS_KEPT};
+
+    let id = inbox
+        .store(event(EventKind::Order, "o-many", "m-many"))
+        .await
+        .unwrap()
+        .id();
+    let handler = handler_fn(|_event, _ctx| async { Ok(()) });
+    let config = ProcessorConfig {
+        poll_interval: Duration::from_millis(20),
+        lease: Duration::from_secs(3),
+        ..ProcessorConfig::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(Processor::new(inbox.clone(), handler, config).run(async {
+        let _ = stopped.await;
+    }));
+    let start = Instant::now();
+    let handlings = ATTEMPTS_KEPT + 3;
+    let mut finished = Vec::new();
+    for n in 0..handlings {
+        if n > 0 {
+            inbox.replay(id).await.unwrap();
+        }
+        loop {
+            let s = inbox.get(id).await.unwrap().unwrap().summary;
+            if s.state == State::Done {
+                finished.push(s.updated_at);
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "handling {n}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+
+    let attempts = inbox.attempts(id).await.unwrap();
+    assert_eq!(attempts.len(), ATTEMPTS_KEPT);
+    assert!(attempts.iter().all(|a| a.outcome == AttemptOutcome::Done));
+    // The newest: the last one finished when the event last became done,
+    // and the first is not older than the handling 3 after the first.
+    assert_eq!(
+        attempts.last().map(|a| a.finished_at),
+        finished.last().copied()
+    );
+    assert!(attempts[0].finished_at >= finished[handlings - ATTEMPTS_KEPT]);
+    for (a, b) in attempts.iter().zip(attempts.iter().skip(1)) {
+        assert!(a.finished_at <= b.finished_at);
+    }
+}

@@ -386,6 +386,10 @@ impl Store for PgStore {
         Box::pin(async move { rows::get(&self.client().await?, id).await })
     }
 
+    fn attempts(&self, id: i64) -> BoxFuture<'_, Result<Vec<super::Attempt>, InboxError>> {
+        Box::pin(async move { queue::attempts(&self.client().await?, id).await })
+    }
+
     fn mark_dead(&self, id: i64, reason: String) -> BoxFuture<'_, Result<(), InboxError>> {
         Box::pin(async move {
             self.transaction(|tx| Box::pin(async move { rows::mark_dead(tx, id, &reason).await }))

@@ -10,8 +10,12 @@ use deadpool_postgres::{GenericClient, Transaction};
 
 use super::pg_error;
 use super::rows::{insert_event, lock_keys, stored_event, SUMMARY_COLUMNS};
+use crate::inbox::attempts::of_finish;
 use crate::inbox::queue::{run_of, ClaimRequest, Claimed, Finish, Finished, RunOutcome};
-use crate::inbox::{InboxError, NewEvent, NewState, State, Stored, StoredEvent};
+use crate::inbox::{
+    from_ms, Attempt, AttemptOutcome, InboxError, NewEvent, NewState, State, Stored, StoredEvent,
+    ATTEMPTS_KEPT,
+};
 
 const ACTIVE: &str = "('received', 'trigger', 'processing', 'retrying')";
 
@@ -280,6 +284,9 @@ pub(crate) async fn finish(
         .await
         .map_err(pg_error)?
         .get(0);
+    // Before the outcomes: an attempt started when its event was claimed
+    // (`updated_at` of a `processing` event).
+    record_attempts(tx, owner, runs, &owned, now).await?;
     if !ids.is_empty() {
         tx.execute(
             "UPDATE events e SET state = x.state, error = x.error, updated_at = $5, \
@@ -305,6 +312,84 @@ pub(crate) async fn finish(
         refresh_heads(tx, &heads).await?;
     }
     Ok(finished)
+}
+
+/// Record the attempts of a batch (the owned runs' events, but for
+/// releases): one multi-row insert, then one delete of what is beyond
+/// [`ATTEMPTS_KEPT`] for those events. Only events still `processing` get
+/// one (as only those get their outcome recorded).
+async fn record_attempts(
+    tx: &Transaction<'_>,
+    owner: &str,
+    runs: &[RunOutcome],
+    owned: &HashMap<String, (Option<String>, i64)>,
+    now: i64,
+) -> Result<(), InboxError> {
+    let (mut ids, mut outcomes, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+    for run in runs.iter().filter(|r| owned.contains_key(&r.key)) {
+        for (id, finish) in &run.events {
+            if let Some((outcome, error)) = of_finish(finish) {
+                ids.push(*id);
+                outcomes.push(outcome.as_str());
+                errors.push(error.map(super::text));
+            }
+        }
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let keep = i64::try_from(ATTEMPTS_KEPT.saturating_sub(1)).unwrap_or(0);
+    tx.execute(
+        "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
+         SELECT e.id, e.updated_at, $4, $5, x.outcome, x.error \
+         FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS x(id, outcome, error, n) \
+         JOIN events e ON e.id = x.id WHERE e.state = 'processing' ORDER BY x.n",
+        &[&ids, &outcomes, &errors, &now, &super::text(owner)],
+    )
+    .await
+    .map_err(pg_error)?;
+    tx.execute(
+        "DELETE FROM event_attempts a WHERE a.event_id = ANY($1) AND a.id < \
+         (SELECT b.id FROM event_attempts b WHERE b.event_id = a.event_id \
+          ORDER BY b.id DESC LIMIT 1 OFFSET $2)",
+        &[&ids, &keep],
+    )
+    .await
+    .map_err(pg_error)?;
+    Ok(())
+}
+
+/// The attempts of event `id`, oldest first.
+pub(crate) async fn attempts(
+    client: &impl GenericClient,
+    id: i64,
+) -> Result<Vec<Attempt>, InboxError> {
+    let rows = client
+        .query(
+            "SELECT started_at, finished_at, instance, outcome, error FROM event_attempts \
+             WHERE event_id = $1 ORDER BY id",
+            &[&id],
+        )
+        .await
+        .map_err(pg_error)?;
+    rows.iter()
+        .map(|row| {
+            let outcome: String = row.try_get(3).map_err(pg_error)?;
+            Ok(Attempt {
+                started_at: from_ms(row.try_get(0).map_err(pg_error)?),
+                finished_at: from_ms(row.try_get(1).map_err(pg_error)?),
+                instance: row
+                    .try_get::<_, Option<String>>(2)
+                    .map_err(pg_error)?
+                    .map(super::untext),
+                outcome: AttemptOutcome::parse_str(&outcome)?,
+                error: row
+                    .try_get::<_, Option<String>>(4)
+                    .map_err(pg_error)?
+                    .map(super::untext),
+            })
+        })
+        .collect()
 }
 
 pub(crate) async fn next_due(client: &impl GenericClient) -> Result<Option<Duration>, InboxError> {

@@ -1,17 +1,20 @@
 //! PostgreSQL statements on events: the insert of a batch, reading rows,
 //! listing, replay, purge, export and import.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::{lock_key, pg_error, text, untext};
+use crate::inbox::attempts::bounded;
 use crate::inbox::keys::{message_key, object_key, po_key};
 use crate::inbox::migrate::{import_mark_value, not_empty, IMPORT_MARK};
 use crate::inbox::{
-    from_ms, now_ms, EventSummary, Exported, Fingerprint, InboxError, ListFilter, NewEvent, Origin,
-    Purged, State, Stored, StoredEvent,
+    from_ms, now_ms, Attempt, AttemptOutcome, EventSummary, Exported, Fingerprint, InboxError,
+    ListFilter, NewEvent, Origin, Purged, State, Stored, StoredEvent,
 };
 
 /// The columns of an [`EventSummary`], in the order [`summary`] reads them.
@@ -385,7 +388,8 @@ pub(crate) async fn purge_batch(
     let sql =
         "WITH d AS (DELETE FROM events WHERE id IN (SELECT id FROM events WHERE state = 'done' \
          AND updated_at < $1 ORDER BY id LIMIT $2) RETURNING id, body_len), \
-         b AS (DELETE FROM event_bodies WHERE event_id IN (SELECT id FROM d)) \
+         b AS (DELETE FROM event_bodies WHERE event_id IN (SELECT id FROM d)), \
+         a AS (DELETE FROM event_attempts WHERE event_id IN (SELECT id FROM d)) \
          SELECT count(*), coalesce(sum(body_len), 0)::bigint FROM d";
     purged(
         client
@@ -427,6 +431,7 @@ pub(crate) async fn export(
                     event: stored_event(row)?,
                     message_key: row.try_get(17).map_err(pg_error)?,
                     object_key: row.try_get(18).map_err(pg_error)?,
+                    attempts: Vec::new(),
                 })
             };
             read().map_err(|e| {
@@ -434,7 +439,49 @@ pub(crate) async fn export(
                 InboxError::Invalid(format!("event {id} cannot be read: {e}"))
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()
+        .map(|events| attach_attempts(client, events))?
+        .await
+}
+
+/// Fill in the attempts of exported events: one query for the batch.
+async fn attach_attempts(
+    client: &impl GenericClient,
+    mut events: Vec<Exported>,
+) -> Result<Vec<Exported>, InboxError> {
+    let ids: Vec<i64> = events.iter().map(|e| e.event.summary.id).collect();
+    let rows = client
+        .query(
+            "SELECT event_id, started_at, finished_at, instance, outcome, error FROM event_attempts \
+             WHERE event_id = ANY($1) ORDER BY event_id, id",
+            &[&ids],
+        )
+        .await
+        .map_err(pg_error)?;
+    let mut by_id: std::collections::HashMap<i64, Vec<Attempt>> = std::collections::HashMap::new();
+    for row in &rows {
+        let outcome: String = row.try_get(4).map_err(pg_error)?;
+        by_id
+            .entry(row.try_get(0).map_err(pg_error)?)
+            .or_default()
+            .push(Attempt {
+                started_at: from_ms(row.try_get(1).map_err(pg_error)?),
+                finished_at: from_ms(row.try_get(2).map_err(pg_error)?),
+                instance: row
+                    .try_get::<_, Option<String>>(3)
+                    .map_err(pg_error)?
+                    .map(untext),
+                outcome: AttemptOutcome::parse_str(&outcome)?,
+                error: row
+                    .try_get::<_, Option<String>>(5)
+                    .map_err(pg_error)?
+                    .map(untext),
+            });
+    }
+    for exported in &mut events {
+        exported.attempts = by_id.remove(&exported.event.summary.id).unwrap_or_default();
+    }
+    Ok(events)
 }
 
 /// Write exported events as they are: the same ids, keys, states and
@@ -494,8 +541,54 @@ pub(crate) async fn import(
             Err(e) => Err(e),
         };
         written.map_err(|e| import_error(exported, e))?;
+        if !exported.attempts.is_empty() {
+            import_attempts(client, exported)
+                .await
+                .map_err(|e| import_error(exported, e))?;
+        }
     }
     Ok(())
+}
+
+/// Write the attempts of an imported event: one multi-row insert.
+async fn import_attempts(
+    client: &impl GenericClient,
+    exported: &Exported,
+) -> Result<u64, tokio_postgres::Error> {
+    let attempts = &exported.attempts;
+    let started: Vec<i64> = attempts
+        .iter()
+        .map(|a| a.started_at.timestamp_millis())
+        .collect();
+    let finished: Vec<i64> = attempts
+        .iter()
+        .map(|a| a.finished_at.timestamp_millis())
+        .collect();
+    let instances: Vec<Option<Cow<'_, str>>> = attempts
+        .iter()
+        .map(|a| a.instance.as_deref().map(text))
+        .collect();
+    let outcomes: Vec<&str> = attempts.iter().map(|a| a.outcome.as_str()).collect();
+    let errors: Vec<Option<Cow<'_, str>>> = attempts
+        .iter()
+        .map(|a| a.error.as_deref().map(|e| text(bounded(e))))
+        .collect();
+    client
+        .execute(
+            "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
+             SELECT $1, x.s, x.f, x.i, x.o, x.e \
+             FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) \
+             WITH ORDINALITY AS x(s, f, i, o, e, n) ORDER BY x.n",
+            &[
+                &exported.event.summary.id,
+                &started,
+                &finished,
+                &instances,
+                &outcomes,
+                &errors,
+            ],
+        )
+        .await
 }
 
 /// The error of an event that could not be imported: which event, and why
@@ -543,7 +636,7 @@ pub(crate) async fn begin_import(
     let previous = import_mark(client).await?;
     if previous.is_some() {
         client
-            .batch_execute("DELETE FROM events; DELETE FROM event_bodies; DELETE FROM heads;")
+            .batch_execute("DELETE FROM events; DELETE FROM event_bodies; DELETE FROM event_attempts; DELETE FROM heads;",)
             .await
             .map_err(pg_error)?;
     } else if client

@@ -19,7 +19,8 @@ use crate::inbox::{InboxError, InboxOptions};
 ///    `heads.object_key`; `inbox_meta` (see [`migrate_v3_to_v4`]).
 /// 5: `events.trace_parent` (see [`migrate_v4_to_v5`]).
 /// 6: `events_object`, every event by object key and id (see [`migrate_v5_to_v6`]).
-pub(crate) const SCHEMA_VERSION: i64 = 6;
+/// 7: `event_attempts`, every processing attempt (see [`migrate_v6_to_v7`]).
+pub(crate) const SCHEMA_VERSION: i64 = 7;
 
 /// The `events` table of version 2, created as `{name}`.
 fn events_table(name: &str) -> String {
@@ -298,6 +299,7 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v3_to_v4(conn)?;
             migrate_v4_to_v5(conn)?;
             migrate_v5_to_v6(conn)?;
+            migrate_v6_to_v7(conn)?;
         }
         1 => {
             migrate_v1_to_v2(conn)?;
@@ -305,23 +307,31 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v3_to_v4(conn)?;
             migrate_v4_to_v5(conn)?;
             migrate_v5_to_v6(conn)?;
+            migrate_v6_to_v7(conn)?;
         }
         2 => {
             migrate_v2_to_v3(conn)?;
             migrate_v3_to_v4(conn)?;
             migrate_v4_to_v5(conn)?;
             migrate_v5_to_v6(conn)?;
+            migrate_v6_to_v7(conn)?;
         }
         3 => {
             migrate_v3_to_v4(conn)?;
             migrate_v4_to_v5(conn)?;
             migrate_v5_to_v6(conn)?;
+            migrate_v6_to_v7(conn)?;
         }
         4 => {
             migrate_v4_to_v5(conn)?;
             migrate_v5_to_v6(conn)?;
+            migrate_v6_to_v7(conn)?;
         }
-        5 => migrate_v5_to_v6(conn)?,
+        5 => {
+            migrate_v5_to_v6(conn)?;
+            migrate_v6_to_v7(conn)?;
+        }
+        6 => migrate_v6_to_v7(conn)?,
         _ => return Ok(()),
     }
     conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -462,6 +472,27 @@ fn migrate_v5_to_v6(conn: &Connection) -> Result<(), InboxError> {
         }
     }
     conn.execute_batch("CREATE INDEX IF NOT EXISTS events_po ON events (po_key, id);")?;
+    Ok(())
+}
+
+/// Version 6 to 7: `event_attempts`, one row per processing attempt of
+/// an event (see [`crate::inbox::Attempt`]): when it was claimed and
+/// finished (milliseconds), the processor, the outcome and the error. Events
+/// handled before have none. A new table: instant at any size. Runs in the
+/// caller's transaction.
+fn migrate_v6_to_v7(conn: &Connection) -> Result<(), InboxError> {
+    conn.execute_batch(
+        "CREATE TABLE event_attempts (
+    id          INTEGER PRIMARY KEY,
+    event_id    INTEGER NOT NULL,
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL,
+    instance    TEXT,
+    outcome     TEXT    NOT NULL,
+    error       TEXT
+);
+CREATE INDEX event_attempts_event ON event_attempts (event_id, id);",
+    )?;
     Ok(())
 }
 

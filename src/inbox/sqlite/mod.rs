@@ -210,6 +210,10 @@ impl Store for SqliteStore {
         Box::pin(self.read(move |conn| rows::get(conn, id)))
     }
 
+    fn attempts(&self, id: i64) -> BoxFuture<'_, Result<Vec<super::Attempt>, InboxError>> {
+        Box::pin(self.read(move |conn| queue::attempts(conn, id)))
+    }
+
     fn replay(&self, id: i64) -> BoxFuture<'_, Result<(), InboxError>> {
         Box::pin(self.write(move |conn| rows::replay(conn, id, now_ms()), true))
     }

@@ -5,12 +5,14 @@
 
 use std::time::Duration;
 
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::db::{SUMMARY_COLUMNS, WITH_BODY};
 use super::rows::{insert_row, stored_event, RowValues};
+use crate::inbox::attempts::of_finish;
 use crate::inbox::queue::{head_key, run_of, ClaimRequest, Claimed, Finish, Finished, RunOutcome};
-use crate::inbox::{InboxError, Origin, State};
+use crate::inbox::{from_ms, Attempt, AttemptOutcome, InboxError, Origin, State, ATTEMPTS_KEPT};
 
 /// The states of events that still hold their object's queue.
 const ACTIVE: &str = "('received', 'trigger', 'processing', 'retrying')";
@@ -183,15 +185,26 @@ pub(crate) fn finish(
     now: i64,
 ) -> Result<Finished, InboxError> {
     let mut finished = Finished::default();
+    let mut owned = Vec::with_capacity(runs.len());
     for run in runs {
         let head: Option<(Option<String>, i64)> = conn
             .prepare_cached("SELECT object_key, event_id FROM heads WHERE key = ?1 AND owner = ?2")?
             .query_row((&run.key, owner), |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
-        let Some((object_key, event_id)) = head else {
-            finished.lost.push(run.key.clone());
-            continue;
-        };
+        match head {
+            Some(head) => owned.push((run, head)),
+            None => finished.lost.push(run.key.clone()),
+        }
+    }
+    // Before the outcomes: an attempt started when its event was claimed
+    // (`updated_at` of a `processing` event).
+    let attempts: Vec<(i64, AttemptOutcome, Option<&str>)> = owned
+        .iter()
+        .flat_map(|(run, _)| run.events.iter())
+        .filter_map(|(id, outcome)| of_finish(outcome).map(|(o, e)| (*id, o, e)))
+        .collect();
+    record_attempts(conn, owner, &attempts, now)?;
+    for (run, (object_key, event_id)) in owned {
         for (id, outcome) in &run.events {
             if let Some(new_id) = finish_event(conn, *id, outcome, now)? {
                 finished.fetched.push((*id, new_id));
@@ -200,6 +213,83 @@ pub(crate) fn finish(
         refresh_head(conn, &run.key, object_key.as_deref(), event_id, now)?;
     }
     Ok(finished)
+}
+
+/// Attempt rows written per statement (4 parameters each, far below
+/// SQLite's limit of 32766).
+const ATTEMPT_ROWS: usize = 1000;
+
+/// Record the attempts of a batch: one multi-row insert (per
+/// [`ATTEMPT_ROWS`]), then one delete of what is beyond
+/// [`ATTEMPTS_KEPT`] for those events. Only events still `processing`
+/// get one (as only those get their outcome recorded).
+fn record_attempts(
+    conn: &Connection,
+    owner: &str,
+    attempts: &[(i64, AttemptOutcome, Option<&str>)],
+    now: i64,
+) -> Result<(), InboxError> {
+    for chunk in attempts.chunks(ATTEMPT_ROWS) {
+        let values = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!(
+            "WITH x(n, id, outcome, error) AS (VALUES {values}) \
+             INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
+             SELECT e.id, e.updated_at, ?, ?, x.outcome, x.error FROM x JOIN events e ON e.id = x.id \
+             WHERE e.state = 'processing' ORDER BY x.n"
+        );
+        let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 4 + 2);
+        for (n, (id, outcome, error)) in chunk.iter().enumerate() {
+            params.push(Value::Integer(i64::try_from(n).unwrap_or(i64::MAX)));
+            params.push(Value::Integer(*id));
+            params.push(Value::Text(outcome.as_str().into()));
+            params.push(error.map_or(Value::Null, |e| Value::Text(e.into())));
+        }
+        params.push(Value::Integer(now));
+        params.push(Value::Text(owner.into()));
+        conn.prepare_cached(&sql)?
+            .execute(rusqlite::params_from_iter(params))?;
+        let ids = vec!["?"; chunk.len()].join(", ");
+        let keep = i64::try_from(ATTEMPTS_KEPT.saturating_sub(1)).unwrap_or(0);
+        let mut params: Vec<Value> = chunk.iter().map(|(id, _, _)| Value::Integer(*id)).collect();
+        params.push(Value::Integer(keep));
+        conn.prepare_cached(&format!(
+            "DELETE FROM event_attempts WHERE event_id IN ({ids}) AND id < \
+             (SELECT a.id FROM event_attempts a WHERE a.event_id = event_attempts.event_id \
+              ORDER BY a.id DESC LIMIT 1 OFFSET ?)"
+        ))?
+        .execute(rusqlite::params_from_iter(params))?;
+    }
+    Ok(())
+}
+
+/// The attempts of event `id`, oldest first.
+pub(crate) fn attempts(conn: &Connection, id: i64) -> Result<Vec<Attempt>, InboxError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT started_at, finished_at, instance, outcome, error FROM event_attempts \
+         WHERE event_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([id], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, Option<String>>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, Option<String>>(4)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(started, finished, instance, outcome, error)| {
+            Ok(Attempt {
+                started_at: from_ms(started),
+                finished_at: from_ms(finished),
+                instance,
+                outcome: AttemptOutcome::parse_str(&outcome)?,
+                error,
+            })
+        })
+        .collect()
 }
 
 /// Record one outcome; returns the id of a fetched order or shipment.

@@ -344,6 +344,7 @@ pub(crate) fn export(
                 event: stored_event(row)?,
                 message_key: row.get(17)?,
                 object_key: row.get(18)?,
+                attempts: Vec::new(),
             })
         };
         events.push(
@@ -351,6 +352,11 @@ pub(crate) fn export(
                 .map_err(read_error)
                 .map_err(|e| InboxError::Invalid(format!("event {id} cannot be read: {e}")))?,
         );
+    }
+    drop(rows);
+    // A local read per event (no round trip): the attempts go with it.
+    for exported in &mut events {
+        exported.attempts = super::queue::attempts(conn, exported.event.summary.id)?;
     }
     Ok(events)
 }
@@ -366,6 +372,10 @@ pub(crate) fn import(conn: &Connection, events: &[Exported]) -> Result<(), Inbox
     )?;
     let mut body =
         conn.prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES (?1, ?2)")?;
+    let mut attempt_insert = conn.prepare_cached(
+        "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
     for exported in events {
         let event = &exported.event;
         let s = &event.summary;
@@ -393,6 +403,18 @@ pub(crate) fn import(conn: &Connection, events: &[Exported]) -> Result<(), Inbox
             ])
             .and_then(|_| body.execute((s.id, &event.body[..])))
             .map_err(|e| import_error(exported, e))?;
+        for attempt in &exported.attempts {
+            attempt_insert
+                .execute(rusqlite::params![
+                    s.id,
+                    attempt.started_at.timestamp_millis(),
+                    attempt.finished_at.timestamp_millis(),
+                    attempt.instance,
+                    attempt.outcome.as_str(),
+                    attempt.error,
+                ])
+                .map_err(|e| import_error(exported, e))?;
+        }
     }
     Ok(())
 }
@@ -467,8 +489,11 @@ pub(crate) fn purge_batch(
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut delete_body = conn.prepare_cached("DELETE FROM event_bodies WHERE event_id = ?1")?;
+    let mut delete_attempts =
+        conn.prepare_cached("DELETE FROM event_attempts WHERE event_id = ?1")?;
     for (id, _) in &deleted {
         delete_body.execute([id])?;
+        delete_attempts.execute([id])?;
     }
     Ok(Purged {
         events: deleted.len() as u64,
@@ -496,7 +521,9 @@ pub(crate) fn begin_import(
 ) -> Result<Option<String>, InboxError> {
     let previous = import_mark(conn)?;
     if previous.is_some() {
-        conn.execute_batch("DELETE FROM events; DELETE FROM event_bodies; DELETE FROM heads;")?;
+        conn.execute_batch(
+            "DELETE FROM events; DELETE FROM event_bodies; DELETE FROM event_attempts; DELETE FROM heads;",
+        )?;
     } else {
         let any: Option<i64> = conn
             .prepare_cached("SELECT id FROM events LIMIT 1")?

@@ -16,7 +16,7 @@
 //! |---|---|
 //! | `GET /` | the login form, or (logged in) the overview: counts per state, readiness, the handler's mean run time in this process, the events per minute of the last 3 hours, the last errors |
 //! | `GET /events` | the events, newest first, 50 a page (keyset paging on the id: `before=`), filtered by `state`, `name` (event name), `object` (order or shipment id), `from`/`until` (received, UTC) and `q` (an event id, an order or shipment id, an event name, else any text of the bodies such as a purchase order number) |
-//! | `GET /events/{id}` | one event: its metadata, attempts and last error, the decoded body and the raw body |
+//! | `GET /events/{id}` | one event: its metadata, every processing attempt (time, instance, outcome, duration, error) and the last error, the decoded body and the raw body |
 //! | `GET /objects/{id}` | the timeline of one order or shipment: all its events, oldest first |
 //! | `POST /replay` | replay one or many events (`id=..&id=..`), after a confirmation page |
 //! | `POST /dead` | give up on an event still to be handled ([`Inbox::mark_dead`], with a reason), after a confirmation page |
@@ -677,7 +677,10 @@ async fn show_event(
         return missing();
     };
     match console.inbox.get(id).await {
-        Ok(Some(e)) => html(StatusCode::OK, pages::event(session, &e, notice)),
+        Ok(Some(e)) => match console.inbox.attempts(id).await {
+            Ok(attempts) => html(StatusCode::OK, pages::event(session, &e, &attempts, notice)),
+            Err(e) => store_problem(session, &e),
+        },
         Ok(None) => missing(),
         Err(e) => store_problem(session, &e),
     }

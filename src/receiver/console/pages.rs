@@ -7,7 +7,7 @@ use maud::{html, Markup, DOCTYPE};
 
 use super::security::{Role, Session};
 use crate::changes::LineChange;
-use crate::inbox::{EventSummary, State, StoredEvent};
+use crate::inbox::{Attempt, EventSummary, State, StoredEvent};
 use crate::webhook::Message;
 
 /// The style sheet, served at `/style.css` (the content security policy
@@ -416,7 +416,16 @@ fn pretty(body: &[u8], changed: &[LineChange]) -> Option<Vec<Piece>> {
     Some(pieces)
 }
 
-pub(super) fn event(session: &Session, e: &StoredEvent, notice: Option<&str>) -> Markup {
+/// One event: metadata, every processing attempt (`attempts`, oldest
+/// first), the last error, the changed lines, the decoded and the raw body.
+/// The request headers are not stored by the inbox (only `Content-Type`
+/// and the request line as `source`), so those are what is shown.
+pub(super) fn event(
+    session: &Session,
+    e: &StoredEvent,
+    attempts: &[Attempt],
+    notice: Option<&str>,
+) -> Markup {
     let s = &e.summary;
     let title = format!("Event #{}", s.id);
     let changed = changed_lines(&e.body);
@@ -440,6 +449,23 @@ pub(super) fn event(session: &Session, e: &StoredEvent, notice: Option<&str>) ->
             }
             h2 { "Processing attempts" }
             p { (s.attempts) " attempts." }
+            @if !attempts.is_empty() {
+                table id="attempts" {
+                    thead { tr { th { "Started" } th { "Finished" } th { "Instance" } th { "Outcome" } th { "Duration" } th { "Error" } } }
+                    tbody {
+                        @for a in attempts {
+                            tr {
+                                td { (time(&a.started_at)) }
+                                td { (time(&a.finished_at)) }
+                                td { code { (a.instance.as_deref().unwrap_or("unknown")) } }
+                                td.outcome { (a.outcome.as_str()) }
+                                td { (format!("{:.3} s", a.duration().as_secs_f64())) }
+                                td { @if let Some(error) = &a.error { pre.attempt-error { (error) } } }
+                            }
+                        }
+                    }
+                }
+            }
             @if let Some(error) = &s.error {
                 p { "Last error:" }
                 pre id="error" { (error) }
