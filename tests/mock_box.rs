@@ -13,7 +13,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use tradecloud::api::api_connector::types as connector;
 use tradecloud::api::common::types::{
-    LineInProgressStatus, LineProcessStatus, Order, OrderLine, OrderProcessStatus, RequestStatus,
+    Document, LineInProgressStatus, LineProcessStatus, Order, OrderLine, OrderProcessStatus,
+    RequestStatus,
 };
 use tradecloud::api::order::types::ApproveRequestsAsBuyer;
 use tradecloud::client::Client;
@@ -309,13 +310,35 @@ mod mock_box {
             .await
             .expect("sent");
         let order = buyer_client.orders().get(&order_id).await.expect("GET");
+        // The published order marks line 0001 `proposeWhenAccepted`: the
+        // supplier's acceptance is a proposal with the requested values,
+        // for the buyer to approve (order/buyer/issue/propose-when-accepted.md).
         assert_eq!(
             process(line(&order, "0001")),
-            Some(LineProcessStatus::Confirmed)
+            Some(LineProcessStatus::InProgress)
+        );
+        assert_eq!(
+            line(&order, "0001")
+                .status
+                .as_ref()
+                .and_then(|s| s.in_progress_status.clone()),
+            Some(tradecloud::api::common::types::LineInProgressStatus::OpenSupplierProposal)
         );
         assert_eq!(
             process(line(&order, "0002")),
             Some(LineProcessStatus::Rejected)
+        );
+        let approve: tradecloud::api::order::types::ApproveRequestsAsBuyer =
+            decode(serde_json::json!({"linePositions": ["0001"]}));
+        buyer_client
+            .orders()
+            .approve_requests(&order_id, &approve)
+            .await
+            .expect("approved");
+        let order = buyer_client.orders().get(&order_id).await.expect("GET");
+        assert_eq!(
+            process(line(&order, "0001")),
+            Some(LineProcessStatus::Confirmed)
         );
         assert_eq!(
             process(line(&order, "0003")),
@@ -380,6 +403,107 @@ mod mock_box {
             .await
             .expect("poll");
         assert_eq!(shipments.items.len(), 1);
+    }
+
+    /// The documents of the buyer's part of the order (`None`: no line).
+    fn buyer_documents(order: &Order, position: Option<&str>) -> Vec<Document> {
+        match position {
+            None => order
+                .buyer_order
+                .as_ref()
+                .map(|b| b.documents.clone())
+                .unwrap_or_default(),
+            Some(position) => line(order, position)
+                .buyer_line
+                .as_ref()
+                .map(|b| b.documents.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_buyer_s_documents_reach_the_supplier_and_re_attaching_replaces() {
+        let server = start(MockConfig::new()).await;
+        let (buyer, supplier) = (server.buyer(), server.supplier());
+        let buyer_client = client_of(&server, &buyer);
+        let supplier_client = client_of(&server, &supplier);
+
+        // The buyer sends an order with a document on its content server,
+        // and a meta data only document on line 0002.
+        let mut message = order_message(&buyer.partner_account_number);
+        message.order.documents = Some(vec![decode(serde_json::json!({
+            "code": "TERMS", "revision": "1", "name": "Terms.pdf",
+            "description": "General terms", "type": "General",
+            "url": "https://example.com/terms-1.pdf"
+        }))]);
+        if let Some(lines) = message.lines.as_mut() {
+            lines[1].documents = Some(vec![decode(serde_json::json!({
+                "code": "DRAWING-B2", "revision": "C", "name": "Drawing B-2"
+            }))]);
+        }
+        buyer_client.orders().send(&message).await.expect("sent");
+        let polled = supplier_client
+            .orders()
+            .poll_since(None)
+            .await
+            .expect("a poll");
+        let order_id = polled.items[0].id.clone().expect("an id");
+        let seen = supplier_client.orders().get(&order_id).await.expect("GET");
+        let documents = buyer_documents(&seen, None);
+        assert_eq!(documents.len(), 1, "{documents:?}");
+        assert_eq!(
+            documents[0].url.as_deref(),
+            Some("https://example.com/terms-1.pdf")
+        );
+        assert_eq!(documents[0].description.as_deref(), Some("General terms"));
+        assert_eq!(documents[0].type_.as_deref(), Some("General"));
+        assert_eq!(
+            buyer_documents(&seen, Some("0002"))[0].revision.as_deref(),
+            Some("C")
+        );
+        assert!(buyer_documents(&seen, Some("0001")).is_empty());
+
+        // Attaching a new revision with the same code replaces it; another
+        // code is appended; the order is stamped again.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let attach: connector::AttachOrderDocumentsByBuyer = decode(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-BOX-1",
+                      "documents": [{"code": "TERMS", "revision": "2",
+                                     "url": "https://example.com/terms-2.pdf"},
+                                    {"code": "NDA", "url": "https://example.com/nda.pdf"}]},
+            "lines": [{"position": "0002",
+                       "documents": [{"code": "DRAWING-B2", "revision": "D", "name": "Drawing B-2"}]}]
+        }));
+        buyer_client
+            .orders()
+            .attach_documents(&attach)
+            .await
+            .expect("attached");
+        let after = supplier_client.orders().get(&order_id).await.expect("GET");
+        let documents = buyer_documents(&after, None);
+        let codes: Vec<_> = documents.iter().filter_map(|d| d.code.as_deref()).collect();
+        assert_eq!(codes, ["TERMS", "NDA"]);
+        assert_eq!(documents[0].revision.as_deref(), Some("2"));
+        assert_eq!(
+            documents[0].url.as_deref(),
+            Some("https://example.com/terms-2.pdf")
+        );
+        let line_documents = buyer_documents(&after, Some("0002"));
+        assert_eq!(line_documents.len(), 1);
+        assert_eq!(line_documents[0].revision.as_deref(), Some("D"));
+        let stamp = |o: &Order| o.last_updated_at.clone().expect("lastUpdatedAt");
+        assert!(stamp(&after).to_utc() > stamp(&seen).to_utc());
+        assert!(after.version > seen.version);
+
+        // The buyer updates the order without documents: they stay attached.
+        buyer_client
+            .orders()
+            .send(&order_message(&buyer.partner_account_number))
+            .await
+            .expect("sent");
+        let updated = supplier_client.orders().get(&order_id).await.expect("GET");
+        assert_eq!(buyer_documents(&updated, None), documents);
+        assert_eq!(buyer_documents(&updated, Some("0002")), line_documents);
     }
 
     #[tokio::test]

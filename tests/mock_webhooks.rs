@@ -20,7 +20,7 @@ use tradecloud::api::api_connector::types as connector;
 use tradecloud::api::order::types::ApproveRequestsAsBuyer;
 use tradecloud::api::order_webhook_connector::types::OrderWebhookBody;
 use tradecloud::api::shipment_webhook_connector::types::ShipmentWebhookBody;
-use tradecloud::client::Client;
+use tradecloud::client::{Client, DownloadOutcome};
 use tradecloud::mock::{DeliveryRecord, MockConfig, MockParty, MockServer, WebhookFault};
 
 #[path = "client_support.rs"]
@@ -50,7 +50,21 @@ mod mock_webhooks {
                 .unwrap_or_default()
                 .to_owned()
         }
+        /// The body as `T`, after the receiver's own check of a webhook
+        /// (`tradecloud::webhook::decode`: the event name, the payload and
+        /// its id), so a body a receiver would quarantine fails the test.
         fn decode<T: DeserializeOwned>(&self) -> T {
+            let endpoint = if self.uri.path().contains("shipment") {
+                tradecloud::webhook::Endpoint::Shipment
+            } else {
+                tradecloud::webhook::Endpoint::Order
+            };
+            if let Err(e) = tradecloud::webhook::decode(endpoint, "application/json", &self.body) {
+                panic!(
+                    "a receiver refuses this {endpoint:?} webhook: {e}\n{}",
+                    String::from_utf8_lossy(&self.body)
+                );
+            }
             serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("decodes: {e}"))
         }
     }
@@ -199,6 +213,8 @@ mod mock_webhooks {
     }
 
     const ORDER_EVENTS: &str = "order-webhook-connector/company/{companyId}/settings/orderEvents";
+    const ORDER_DOCUMENTS_EVENTS: &str =
+        "order-webhook-connector/company/{companyId}/settings/orderDocumentsEvents";
     const SHIPMENT_EVENTS: &str = "shipment-webhook-connector/company/{companyId}/settings";
 
     fn order_message(supplier_account_number: &str, number: &str) -> connector::SendOrderByBuyer {
@@ -324,10 +340,14 @@ mod mock_webhooks {
             .as_ref()
             .and_then(|m| m.message_id.as_ref())
             .is_some());
-        let order_id = got[0].json()["orderEvent"]["id"]
-            .as_str()
-            .expect("the event has the order id")
-            .to_owned();
+        // An event names the order `orderId` (a fetched order `id`): the
+        // receiver refuses an order event without it.
+        assert!(got[0].json()["orderEvent"].get("id").is_none());
+        let order_id = issued
+            .order_event
+            .as_ref()
+            .and_then(|e| e.order_id.clone())
+            .expect("the event has the order id");
         // The buyer's own receiver did not get its own action (not enabled
         // explicitly).
         assert!(buyer_rx.received().is_empty());
@@ -593,6 +613,146 @@ mod mock_webhooks {
             got[0].json()["orderDocumentsEvent"]["buyerOrder"]["documents"][0]["code"],
             "SPEC-1"
         );
+        server.shutdown().await.expect("stops");
+    }
+
+    #[tokio::test]
+    async fn a_supplier_s_uploaded_document_reaches_the_buyer() {
+        let server = start(MockConfig::new()).await;
+        let (buyer, supplier) = (server.buyer(), server.supplier());
+        let buyer_rx = Receiver::start().await;
+        for (path, target) in [
+            (ORDER_DOCUMENTS_EVENTS, "documents"),
+            (ORDER_EVENTS, "orders"),
+        ] {
+            assert_eq!(
+                put_settings(
+                    &server,
+                    &buyer,
+                    path,
+                    serde_json::json!({"webhookUrl": format!("{}/{target}", buyer_rx.url)})
+                )
+                .await,
+                200
+            );
+        }
+        let buyer_client = client_of(&server, &buyer);
+        let supplier_client = client_of(&server, &supplier);
+        buyer_client
+            .orders()
+            .send(&order_message(&buyer.partner_account_number, "PO-PDF"))
+            .await
+            .expect("sent");
+
+        // The supplier uploads a PDF and answers with it attached to the
+        // order, and a certificate on its content server on line 0001.
+        let dir = tempfile::tempdir().expect("a directory");
+        let pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".to_vec();
+        let path = dir.path().join("confirmation.pdf");
+        std::fs::write(&path, &pdf).expect("written");
+        let uploaded = supplier_client
+            .documents()
+            .upload(&path)
+            .await
+            .expect("uploaded");
+        let respond = |name: &str| -> connector::SendOrderResponseBySupplier {
+            decode(serde_json::json!({
+                "order": {"buyerAccountNumber": supplier.partner_account_number,
+                          "purchaseOrderNumber": "PO-PDF",
+                          "documents": [{"code": "OC-PDF", "objectId": uploaded.object_id,
+                                         "name": name, "type": "OrderConfirmation"}]},
+                "lines": [{"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true},
+                           "documents": [{"code": "CERT-1", "revision": "A", "name": "Certificate",
+                                          "url": "https://example.com/cert.pdf"}]}]
+            }))
+        };
+        supplier_client
+            .orders()
+            .respond(&respond("confirmation.pdf"))
+            .await
+            .expect("responded");
+
+        // The buyer gets the order event, which carries the documents; a
+        // response's documents create no OrderDocumentsAttachedBySupplier
+        // (order/supplier/send-order-response/attach-document.md).
+        let got = buyer_rx.wait_for(1).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let got_all = buyer_rx.received();
+        assert_eq!(got_all.len(), 1, "{got_all:?}");
+        assert_eq!(got[0].uri.path(), "/orders");
+        assert_eq!(got[0].event_name(), "OrderLinesAcceptedBySupplier");
+        let body: OrderWebhookBody = got[0].decode();
+        let event = body.order_event.expect("orderEvent");
+        let order_id = event.order_id.clone().expect("orderId");
+        let attached = &event
+            .supplier_order
+            .as_ref()
+            .expect("supplierOrder")
+            .documents;
+        assert_eq!(attached.len(), 1);
+        assert_eq!(
+            attached[0].object_id.as_deref(),
+            Some(uploaded.object_id.as_str())
+        );
+        assert_eq!(event.lines.len(), 1);
+        let line = &event.lines[0];
+        assert_eq!(
+            line.buyer_line.as_ref().and_then(|b| b.position.as_deref()),
+            Some("0001")
+        );
+        assert_eq!(
+            line.supplier_line.as_ref().expect("supplierLine").documents[0]
+                .code
+                .as_deref(),
+            Some("CERT-1")
+        );
+
+        // GET order shows them in the supplier's part, stamped as the event.
+        let order = buyer_client.orders().get(&order_id).await.expect("GET");
+        assert_eq!(order.last_updated_at, event.last_updated_at);
+        let stored = &order
+            .supplier_order
+            .as_ref()
+            .expect("supplierOrder")
+            .documents;
+        assert_eq!(stored, attached);
+        let stored_line = order
+            .lines
+            .iter()
+            .find(|l| l.buyer_line.as_ref().and_then(|b| b.position.as_deref()) == Some("0001"))
+            .and_then(|l| l.supplier_line.as_ref())
+            .expect("line 0001's supplierLine");
+        assert_eq!(
+            stored_line.documents[0].url.as_deref(),
+            Some("https://example.com/cert.pdf")
+        );
+
+        // The buyer downloads the supplier's upload with its own credentials.
+        let downloads = tempfile::tempdir().expect("a directory");
+        let DownloadOutcome::Downloaded(back) = buyer_client
+            .documents()
+            .download(&stored[0], downloads.path())
+            .await
+            .expect("downloaded")
+        else {
+            panic!("a file")
+        };
+        assert_eq!(std::fs::read(&back.path).expect("read"), pdf);
+
+        // Answering again with the same code replaces the document.
+        supplier_client
+            .orders()
+            .respond(&respond("confirmation-2.pdf"))
+            .await
+            .expect("responded");
+        let order = buyer_client.orders().get(&order_id).await.expect("GET");
+        let stored = &order
+            .supplier_order
+            .as_ref()
+            .expect("supplierOrder")
+            .documents;
+        assert_eq!(stored.len(), 1, "{stored:?}");
+        assert_eq!(stored[0].name.as_deref(), Some("confirmation-2.pdf"));
         server.shutdown().await.expect("stops");
     }
 

@@ -170,7 +170,21 @@
 //!     /api-connector/shipment/despatch-advice`) for the connected buyer
 //!     creates a shipment (process status `Issued`) or updates the one of
 //!     the same `despatchAdviceNumber`, visible through `GET
-//!     /v2/shipment/{id}` and the shipment poll.
+//!     /v2/shipment/{id}` and the shipment poll;
+//!   - **documents** (order/buyer/issue/attach-document-api.md,
+//!     order/supplier/send-order-response/attach-document.md): the
+//!     `documents` of a buyer's order and its lines, of the buyer's `POST
+//!     /api-connector/order/documents` (order and lines), and of a
+//!     supplier's order response (order and lines) are attached to the
+//!     order: `buyerOrder.documents`, `buyerLine.documents`,
+//!     `supplierOrder.documents`, `supplierLine.documents`, each document
+//!     as sent (`objectId`, `url`, `name`, `description`, `code`, `type`,
+//!     `revision` and any other member). A document with the same `code`
+//!     as an attached one replaces it in its place, others are appended
+//!     (as documented); documents attached before stay when an order or a
+//!     response is sent again without them. The specs have no supplier
+//!     attach-documents message, so a supplier attaches through its order
+//!     response.
 //!
 //!   Every transition sets the changed lines' and the order's
 //!   `lastUpdatedAt` and `lastChangedAt` (see
@@ -224,9 +238,35 @@
 //!   - A despatch advice does not change the orders' logistics statuses;
 //!     an update replaces the shipment's lines and header (its id stays).
 //!   - New ids are random version 4 UUIDs.
-//!   - Not played yet: `proposeWhenAccepted`, `noDeliveryExpected`, the
-//!     other order actions (revert, delivery schedule
-//!     logistics, resend, reassign), documents attached to orders, and the
+//!   - Documents without a `code` (the docs give them no identity): one
+//!     with the same `objectId` as an attached one without a code
+//!     replaces it, else one with the same `url` and `name`, else one
+//!     equal in every member; so a sent order repeated with its documents
+//!     does not attach them twice. A document with a code never replaces
+//!     one without, nor the other way round.
+//!   - An `objectId` the mock's object storage does not know is attached
+//!     as sent, and its download answers `404` like that of any unknown
+//!     object: the api-connector acknowledges a message before processing
+//!     it, and security/documents.md has stored documents deleted later
+//!     (an infected upload), so an attached `objectId` need not have a
+//!     file behind it.
+//!   - Downloads are not restricted by company: every user of the mock
+//!     may fetch the metadata and bytes of every document (Tradecloud
+//!     lets authenticated and authorized users download, security/documents.md),
+//!     so the buyer downloads what the supplier uploaded and attached, and
+//!     the other way round.
+//!   - Attaching documents is no line transition: it produces no order
+//!     event of its own (a response that also accepts or proposes gets
+//!     those events, a sent order with documents its own), and an attach
+//!     that changes nothing (the same documents again) is not stamped.
+//!   - A line the buyer sent with `indicators.proposeWhenAccepted`
+//!     becomes a supplier proposal with the requested values when the
+//!     supplier accepts it (`InProgress`, `OpenSupplierProposal`), for the
+//!     buyer to approve (order/buyer/issue/propose-when-accepted.md).
+//!   - Not played yet: `noDeliveryExpected` (a planned feature whose only
+//!     documented effect is that such lines never become `Overdue`, a
+//!     status the mock does not compute), the other order actions
+//!     (revert, delivery schedule logistics, resend, reassign), and the
 //!     reschedule requests of shipments; those are accepted and change
 //!     nothing.
 //! * **Upload** (`POST /v2/object-storage/document`, `multipart/form-data`
@@ -294,13 +334,25 @@
 //!   ([`DeliveryRecord`]: company, event, id, `messageId`, URL, attempt,
 //!   status, latency, outcome) in [`MockServer::deliveries`] and
 //!   `GET /mock/deliveries` (no authentication, beside `/mock-s3`).
-//!   A buyer's `POST /api-connector/order/documents` for one of its orders
-//!   sends `OrderDocumentsAttachedByBuyer` to the order-documents webhook
-//!   (`orderDocumentsEvent` with the documents sent on `buyerOrder` and on
-//!   the lines named; the stored order itself does not change, as
-//!   documents are not played yet). Not produced yet:
-//!   `OrderDocumentsAttachedBySupplier` (the mock has no supplier document
-//!   route) and the events of the order actions the process does not play.
+//!   Documents attached produce the order-documents events
+//!   (connectors/webhooks/order-documents-events.md), delivered to the
+//!   order-documents webhook of the other company (and of the acting one
+//!   when its `enabledEventNames` names the event): a buyer's `POST
+//!   /api-connector/order/documents` for one of its orders
+//!   `OrderDocumentsAttachedByBuyer`. The body is `{"eventName",
+//!   "orderDocumentsEvent"}` as the generated
+//!   [`OrderDocumentsEvent`](crate::api::common::types::OrderDocumentsEvent):
+//!   `orderId` (not `id`), `lastUpdatedAt`, `buyerOrder` and
+//!   `supplierOrder`, the acting party's with the documents the message
+//!   attached, and only the lines it attached documents to, their
+//!   `buyerLine`/`supplierLine` likewise. Documents embedded in a buyer's
+//!   order produce no documents event (the events page says so), and
+//!   neither do the documents of a supplier's order response
+//!   (order/supplier/send-order-response/attach-document.md: "This will NOT
+//!   create an `OrderDocumentsAttachedBySupplier` activity"): the buyer
+//!   finds them in the response's order event (`supplierOrder.documents`,
+//!   `supplierLine.documents`) and in GET order. Not produced yet: the
+//!   events of the order actions the process does not play.
 //! * **Webhook faults** ([`WebhookFault`], `--webhook-fault
 //!   [buyer:|supplier:]KIND[:N]`): the mock pretends a company's target is
 //!   `down` (a refused connection, nothing sent, retried), answered a

@@ -19,11 +19,11 @@ use crate::api::api_connector::types as connector;
 use crate::api::common::types::{
     BuyerLine, BuyerOrder, BuyerRequests, BuyerShipment, ConfirmedLine,
     CurrentDeliveryScheduleLine, CurrentScheduledDelivery, DeliveryHistoryLine,
-    DeliveryScheduleLine, LineInProgressStatus, LineLogisticsStatus, LineProcessStatus, LineStatus,
-    Order, OrderLine, OrderLogisticsStatus, OrderProcessStatus, OrderStatus, Prices, Request,
-    RequestStatus, Shipment, ShipmentLine, ShipmentLineMeta, ShipmentMeta, ShipmentProcessStatus,
-    ShipmentStatus, SingleDeliveryOrder, SingleDeliveryOrderLine, StatusLine, SupplierLine,
-    SupplierOrder, SupplierRequests, SupplierShipment,
+    DeliveryScheduleLine, Document, LineInProgressStatus, LineLogisticsStatus, LineProcessStatus,
+    LineStatus, Order, OrderLine, OrderLogisticsStatus, OrderProcessStatus, OrderStatus, Prices,
+    Request, RequestStatus, Shipment, ShipmentLine, ShipmentLineMeta, ShipmentMeta,
+    ShipmentProcessStatus, ShipmentStatus, SingleDeliveryOrder, SingleDeliveryOrderLine,
+    StatusLine, SupplierLine, SupplierOrder, SupplierRequests, SupplierShipment,
 };
 use crate::types::DateTime;
 
@@ -416,6 +416,14 @@ pub(crate) fn issue_order(
         ..Order::default()
     });
     let mut buyer_order: BuyerOrder = convert(&message.order, &[]);
+    // Documents attached before stay; the sent ones are attached to them.
+    let sent_documents = std::mem::take(&mut buyer_order.documents);
+    buyer_order.documents = order
+        .buyer_order
+        .as_ref()
+        .map(|b| b.documents.clone())
+        .unwrap_or_default();
+    attach_documents(&mut buyer_order.documents, &sent_documents);
     buyer_order.company_id = Some(parties.buyer.company_id.clone());
     buyer_order.erp_issue_date_time = message.erp_issue_date_time.clone();
     buyer_order.erp_issued_by = message.erp_issued_by.clone();
@@ -437,6 +445,15 @@ pub(crate) fn issue_order(
             .lines
             .iter()
             .position(|l| line_position(l) == Some(sent.position.as_str()));
+        if let Some(index) = index {
+            let sent_documents = std::mem::take(&mut buyer_line.documents);
+            buyer_line.documents = order.lines[index]
+                .buyer_line
+                .as_ref()
+                .map(|b| b.documents.clone())
+                .unwrap_or_default();
+            attach_documents(&mut buyer_line.documents, &sent_documents);
+        }
         let Some(index) = index else {
             let mut line = OrderLine {
                 id: Some(new_id()),
@@ -885,6 +902,96 @@ fn auto_confirms(order: &Order) -> bool {
         .unwrap_or(false)
 }
 
+// ----- documents ------------------------------------------------------------
+
+/// Whether `sent` is the same document as the attached `attached`: the
+/// same `code` when either has one (order/buyer/issue/attach-document-api.md,
+/// send-order-response/attach-document.md: "If a document with the same
+/// code is already attached to the order or line, the document will be
+/// replaced, else it will be appended"); without codes (a choice, the docs
+/// give no identity), the same `objectId`, else the same `url` and `name`,
+/// else equal in every member.
+fn same_document(attached: &Document, sent: &Document) -> bool {
+    match (&attached.code, &sent.code) {
+        (Some(a), Some(b)) => a == b,
+        (Some(_), None) | (None, Some(_)) => false,
+        (None, None) => match (&attached.object_id, &sent.object_id) {
+            (Some(a), Some(b)) => a == b,
+            (Some(_), None) | (None, Some(_)) => false,
+            (None, None) if attached.url.is_some() || sent.url.is_some() => {
+                attached.url == sent.url && attached.name == sent.name
+            }
+            (None, None) => attached == sent,
+        },
+    }
+}
+
+/// Attach `sent` to the documents `attached` to an order or a line: a
+/// document the same as an attached one ([`same_document`]) replaces it
+/// (in its place), any other is appended. Every member of a sent document
+/// is kept as sent (`objectId`, `url`, `name`, `description`, `code`,
+/// `type`, `revision` and members the spec does not name). An `objectId`
+/// is not checked against the object storage. Returns whether `attached`
+/// changed.
+pub(crate) fn attach_documents(attached: &mut Vec<Document>, sent: &[Document]) -> bool {
+    let mut changed = false;
+    for document in sent {
+        match attached.iter_mut().find(|a| same_document(a, document)) {
+            Some(existing) if existing == document => {}
+            Some(existing) => {
+                *existing = document.clone();
+                changed = true;
+            }
+            None => {
+                attached.push(document.clone());
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
+/// The buyer's documents for an existing order (`POST
+/// /api-connector/order/documents`; order/buyer/issue/attach-document-api.md):
+/// the order's documents are attached to `buyerOrder.documents`, each
+/// line's (matched on `position`; other positions are skipped) to its
+/// `buyerLine.documents` ([`attach_documents`]). Changed lines and the
+/// order are stamped. Returns whether the order changed.
+pub(crate) fn attach_buyer_documents(
+    order: &mut Order,
+    message: &connector::AttachOrderDocumentsByBuyer,
+    now: &DateTime,
+) -> bool {
+    let mut changed = attach_documents(
+        &mut order
+            .buyer_order
+            .get_or_insert_with(BuyerOrder::default)
+            .documents,
+        message.order.documents.as_deref().unwrap_or_default(),
+    );
+    for sent in message.lines.iter().flatten() {
+        let Some(line) = order
+            .lines
+            .iter_mut()
+            .find(|l| line_position(l) == Some(sent.position.as_str()))
+        else {
+            continue;
+        };
+        let buyer_line = line.buyer_line.get_or_insert_with(BuyerLine::default);
+        if attach_documents(
+            &mut buyer_line.documents,
+            sent.documents.as_deref().unwrap_or_default(),
+        ) {
+            refresh_line(line, now);
+            changed = true;
+        }
+    }
+    if changed {
+        finish(order, now);
+    }
+    changed
+}
+
 // ----- the supplier responds -------------------------------------------------
 
 /// What one response line says.
@@ -974,6 +1081,16 @@ pub(crate) fn respond(
         let mut supplier_line: SupplierLine =
             convert(sent, &["deliverySchedule", "prices", "chargeLines"]);
         supplier_line.requests = line.supplier_line.as_ref().and_then(|s| s.requests.clone());
+        // Documents attached before stay; the sent ones are attached to them.
+        supplier_line.documents = line
+            .supplier_line
+            .as_ref()
+            .map(|s| s.documents.clone())
+            .unwrap_or_default();
+        attach_documents(
+            &mut supplier_line.documents,
+            sent.documents.as_deref().unwrap_or_default(),
+        );
         line.supplier_line = Some(supplier_line);
         transition(line, answer, sent.reason.clone());
         if auto_confirm {
@@ -999,6 +1116,10 @@ pub(crate) fn respond(
         if let Some(properties) = &sent.properties {
             supplier_order.properties = properties.clone();
         }
+        attach_documents(
+            &mut supplier_order.documents,
+            sent.documents.as_deref().unwrap_or_default(),
+        );
         supplier_order.erp_responded_by = message.erp_responded_by.clone();
         supplier_order.erp_response_date_time = message.erp_response_date_time.clone();
         finish(order, now);
@@ -1030,6 +1151,18 @@ fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
         other => other,
     };
     match (status, answer) {
+        (P::Issued | P::InProgress, Answer::Accept) if propose_when_accepted(line) => {
+            // order/buyer/issue/propose-when-accepted.md: "Every `Accepted
+            // by supplier` line becomes a proposal with requested values",
+            // for the buyer to approve.
+            let requested = requested(line);
+            supplier_requests(line).proposal = Some(requested.request(reason));
+            set_status(
+                line,
+                P::InProgress,
+                Some(LineInProgressStatus::OpenSupplierProposal),
+            );
+        }
         (P::Issued | P::InProgress, Answer::Accept) => {
             let agreed = requested(line);
             confirm(line, agreed);
@@ -1079,6 +1212,16 @@ fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
         }
         _ => {}
     }
+}
+
+/// Whether the buyer set `indicators.proposeWhenAccepted` on the line
+/// (order/buyer/issue/propose-when-accepted.md).
+fn propose_when_accepted(line: &OrderLine) -> bool {
+    line.buyer_line
+        .as_ref()
+        .and_then(|b| b.indicators.as_ref())
+        .and_then(|i| i.propose_when_accepted)
+        .unwrap_or(false)
 }
 
 /// Confirm a line with `agreed` as the confirmed values; open requests are
@@ -1435,6 +1578,56 @@ mod tests {
         assert_eq!(order.last_updated_at, Some(at(1)));
         assert_eq!(order.last_changed_at, Some(at(1)));
         assert_eq!(order.version, Some(1));
+    }
+
+    #[test]
+    fn an_accepted_line_the_buyer_marked_propose_when_accepted_becomes_a_proposal() {
+        let (buyer, supplier) = parties();
+        let mut json = serde_json::to_value(order_message()).expect("a message");
+        json["lines"][0]["indicators"] = serde_json::json!({"proposeWhenAccepted": true});
+        let message: connector::SendOrderByBuyer = from_json(json);
+        let mut order = issue_order(
+            None,
+            &message,
+            Parties {
+                buyer: &buyer,
+                supplier: &supplier,
+            },
+            &at(1),
+        );
+        assert!(respond(
+            &mut order,
+            &response(serde_json::json!([
+                {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}},
+                {"purchaseOrderLinePosition": "0002", "indicators": {"accepted": true}}
+            ])),
+            &at(2),
+        ));
+        assert_eq!(
+            status(&order, "0001"),
+            (
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::OpenSupplierProposal)
+            )
+        );
+        assert_eq!(status(&order, "0002"), (LineProcessStatus::Confirmed, None));
+        // The proposal holds the requested values, for the buyer to approve.
+        let proposed = line(&order, "0001");
+        let proposal = proposed
+            .supplier_line
+            .as_ref()
+            .and_then(|s| s.requests.as_ref())
+            .and_then(|r| r.proposal.as_ref())
+            .expect("an open proposal");
+        assert_eq!(proposal.status, Some(RequestStatus::Open));
+        assert_eq!(
+            proposal.delivery_schedule,
+            proposed
+                .buyer_line
+                .as_ref()
+                .expect("buyerLine")
+                .delivery_schedule
+        );
     }
 
     #[test]
@@ -1962,5 +2155,136 @@ mod tests {
         assert_eq!(id.len(), 36);
         assert_eq!(id.as_bytes()[14], b'4');
         assert_ne!(id, new_id());
+    }
+
+    fn document(value: serde_json::Value) -> Document {
+        from_json(value)
+    }
+
+    #[test]
+    fn a_document_with_the_same_code_object_id_or_url_and_name_replaces() {
+        let mut attached = vec![
+            document(
+                serde_json::json!({"code": "SPEC", "revision": "1", "url": "https://e.com/1"}),
+            ),
+            document(serde_json::json!({"objectId": "obj-1", "name": "a.pdf"})),
+            document(serde_json::json!({"url": "https://e.com/d.pdf", "name": "Drawing"})),
+        ];
+        let sent = [
+            // Same code: replaces, whatever else changed.
+            document(
+                serde_json::json!({"code": "SPEC", "revision": "2", "url": "https://e.com/2",
+                                        "metadata": {"k": "v"}}),
+            ),
+            // No code, same objectId: replaces.
+            document(serde_json::json!({"objectId": "obj-1", "name": "b.pdf"})),
+            // Same url, other name: appended.
+            document(serde_json::json!({"url": "https://e.com/d.pdf", "name": "Other"})),
+            // A code where the attached one has none: appended.
+            document(serde_json::json!({"code": "X", "objectId": "obj-1"})),
+        ];
+        assert!(attach_documents(&mut attached, &sent));
+        assert_eq!(attached.len(), 5);
+        assert_eq!(attached[0].revision.as_deref(), Some("2"));
+        assert_eq!(attached[0].url.as_deref(), Some("https://e.com/2"));
+        assert_eq!(
+            attached[0].extra.get("metadata"),
+            Some(&serde_json::json!({"k": "v"}))
+        );
+        assert_eq!(attached[1].name.as_deref(), Some("b.pdf"));
+        assert_eq!(attached[2].name.as_deref(), Some("Drawing"));
+        assert_eq!(attached[3].name.as_deref(), Some("Other"));
+        assert_eq!(attached[4].code.as_deref(), Some("X"));
+        // Attaching the same again changes nothing.
+        assert!(!attach_documents(&mut attached, &sent));
+        assert_eq!(attached.len(), 5);
+    }
+
+    #[test]
+    fn documents_are_kept_on_the_order_and_re_attaching_replaces() {
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let mut message = order_message();
+        message.order.documents = Some(vec![document(
+            serde_json::json!({"code": "TERMS", "url": "https://e.com/terms.pdf", "name": "Terms"}),
+        )]);
+        let order = issue_order(None, &message, parties, &at(1));
+        // The buyer attaches more to the order and to line 0002.
+        let attach: connector::AttachOrderDocumentsByBuyer = from_json(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-1",
+                      "documents": [{"code": "TERMS", "revision": "B", "url": "https://e.com/terms-b.pdf"}]},
+            "lines": [{"position": "0002", "documents": [{"objectId": "obj-2", "name": "d.pdf"}]},
+                      {"position": "0009", "documents": [{"objectId": "obj-9"}]}]
+        }));
+        let mut attached = order.clone();
+        assert!(attach_buyer_documents(&mut attached, &attach, &at(2)));
+        assert_eq!(attached.last_updated_at, Some(at(2)));
+        assert_eq!(attached.version, Some(2));
+        let documents = &attached.buyer_order.as_ref().expect("buyerOrder").documents;
+        assert_eq!(documents.len(), 1, "{documents:?}");
+        assert_eq!(documents[0].revision.as_deref(), Some("B"));
+        let line_documents = |order: &Order, position: &str| {
+            line(order, position)
+                .buyer_line
+                .as_ref()
+                .map(|b| b.documents.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(line_documents(&attached, "0002").len(), 1);
+        assert_eq!(line(&attached, "0002").last_updated_at, Some(at(2)));
+        assert_eq!(line(&attached, "0001").last_updated_at, Some(at(1)));
+        // The same again changes nothing, and is not stamped.
+        let mut again = attached.clone();
+        assert!(!attach_buyer_documents(&mut again, &attach, &at(3)));
+        assert_eq!(again, attached);
+        // An update of the order without documents keeps the attached ones.
+        let updated = issue_order(Some(attached.clone()), &order_message(), parties, &at(4));
+        assert_eq!(
+            updated.buyer_order.as_ref().expect("buyerOrder").documents,
+            *documents
+        );
+        assert_eq!(line_documents(&updated, "0002").len(), 1);
+
+        // The supplier answers with documents on the order and a line;
+        // answering again with the same code replaces.
+        let mut responded = updated;
+        let mut answer = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true},
+             "documents": [{"code": "CERT", "objectId": "obj-c", "name": "cert.pdf"}]}
+        ]));
+        answer.order.documents = Some(vec![document(
+            serde_json::json!({"code": "OC", "objectId": "obj-oc", "name": "confirmation.pdf"}),
+        )]);
+        assert!(respond(&mut responded, &answer, &at(5)));
+        answer.order.documents = Some(vec![document(
+            serde_json::json!({"code": "OC", "objectId": "obj-oc2", "name": "confirmation-2.pdf"}),
+        )]);
+        assert!(respond(&mut responded, &answer, &at(6)));
+        let supplier_documents = &responded
+            .supplier_order
+            .as_ref()
+            .expect("supplierOrder")
+            .documents;
+        assert_eq!(supplier_documents.len(), 1);
+        assert_eq!(supplier_documents[0].object_id.as_deref(), Some("obj-oc2"));
+        let supplier_line = line(&responded, "0001")
+            .supplier_line
+            .as_ref()
+            .expect("supplierLine");
+        assert_eq!(supplier_line.documents.len(), 1);
+        assert_eq!(responded.last_updated_at, Some(at(6)));
+        // The buyer's documents are untouched by the supplier's.
+        assert_eq!(
+            responded
+                .buyer_order
+                .as_ref()
+                .expect("buyerOrder")
+                .documents
+                .len(),
+            1
+        );
     }
 }

@@ -24,7 +24,7 @@ use serde_json::{json, Map, Value};
 use super::error::MockError;
 use super::state::lock;
 use super::write::Side;
-use crate::api::common::types::{Order, Shipment};
+use crate::api::common::types::{Document, Order, Shipment};
 use crate::client::delivery::{self, DeliveryAttempt, Verdict};
 use crate::client::RetryPolicy;
 
@@ -752,9 +752,23 @@ impl LineState {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default(),
-            line: without_stamps(line),
+            line: without_documents(&without_stamps(line)),
         }
     }
+}
+
+/// `line` without the documents of its buyer and supplier parts: attaching
+/// documents is not a line transition (it has the order-documents events
+/// of [`documents_body`]; documents embedded in a sent order have none,
+/// connectors/webhooks/order-documents-events.md).
+fn without_documents(line: &Value) -> Value {
+    let mut line = line.clone();
+    for part in ["buyerLine", "supplierLine"] {
+        if let Some(Value::Object(members)) = line.get_mut(part) {
+            members.remove("documents");
+        }
+    }
+    line
 }
 
 /// `value` without the members every transition stamps (`lastUpdatedAt`,
@@ -981,40 +995,62 @@ pub(crate) fn order_body(
     if let Some(Value::Array(lines)) = value.get_mut("lines") {
         lines.retain(|l| positions.contains(&position(l)));
     }
+    // An event names the order `orderId`; a fetched or polled order `id`
+    // (`specs/common.yaml`, `OrderEvent.orderId`).
+    if let Value::Object(members) = &mut value {
+        if let Some(id) = members.remove("id") {
+            members.insert("orderId".into(), id);
+        }
+    }
     json!({ "eventName": event_name, member: value })
 }
 
-/// The body of an order-documents event: `orderDocumentsEvent` with the
-/// order's id and parts, the documents of `sent` (an
-/// `AttachOrderDocumentsByBuyer` message) on `buyerOrder` and on the lines
-/// it names (only those lines).
-pub(crate) fn documents_body(event_name: &str, order: &Order, sent: &Value) -> Value {
+/// The documents one message attached: on the order (`documents`) and on
+/// its lines (position, documents), as sent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct AttachedDocuments {
+    pub order: Vec<Document>,
+    pub lines: Vec<(String, Vec<Document>)>,
+}
+
+/// The body of the buyer's order-documents event
+/// (connectors/webhooks/order-documents-events.md; the generated
+/// `OrderDocumentsEvent`; the supplier attaches through its order response,
+/// which has no documents event): `orderDocumentsEvent` with the order's
+/// id as `orderId`, its `lastUpdatedAt`, its buyer and supplier parts,
+/// where `buyerOrder` has as `documents` those the message attached, and
+/// only the lines the message attached documents to (and the order has),
+/// their `buyerLine` likewise.
+pub(crate) fn documents_body(
+    event_name: &str,
+    order: &Order,
+    attached: &AttachedDocuments,
+) -> Value {
     let order_value = serde_json::to_value(order).unwrap_or_default();
-    let mut buyer_order = order_value.get("buyerOrder").cloned().unwrap_or(json!({}));
-    if let (Value::Object(map), Some(documents)) =
-        (&mut buyer_order, sent.pointer("/order/documents"))
-    {
-        map.insert("documents".into(), documents.clone());
+    let part = |name: &str| order_value.get(name).cloned().unwrap_or(json!({}));
+    let (mut buyer_order, supplier_order) = (part("buyerOrder"), part("supplierOrder"));
+    if let Value::Object(members) = &mut buyer_order {
+        members.insert(
+            "documents".into(),
+            serde_json::to_value(&attached.order).unwrap_or_default(),
+        );
     }
     let mut lines = Vec::new();
-    for sent_line in sent
-        .get("lines")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let wanted = sent_line
-            .get("position")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+    for (wanted, documents) in attached.lines.iter().filter(|(_, d)| !d.is_empty()) {
         if let Some(mut line) = lines_of(&order_value)
             .into_iter()
-            .find(|l| position(l) == wanted)
+            .find(|l| position(l) == *wanted)
         {
-            if let (Some(Value::Object(buyer_line)), Some(documents)) =
-                (line.get_mut("buyerLine"), sent_line.get("documents"))
-            {
-                buyer_line.insert("documents".into(), documents.clone());
+            if let Value::Object(members) = &mut line {
+                let part = members
+                    .entry("buyerLine")
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(part) = part {
+                    part.insert(
+                        "documents".into(),
+                        serde_json::to_value(documents).unwrap_or_default(),
+                    );
+                }
             }
             lines.push(line);
         }
@@ -1024,7 +1060,7 @@ pub(crate) fn documents_body(event_name: &str, order: &Order, sent: &Value) -> V
         "orderDocumentsEvent": {
             "orderId": order.id,
             "buyerOrder": buyer_order,
-            "supplierOrder": order_value.get("supplierOrder").cloned().unwrap_or(json!({})),
+            "supplierOrder": supplier_order,
             "lines": lines,
             "lastUpdatedAt": order_value.get("lastUpdatedAt").cloned().unwrap_or(Value::Null),
         }

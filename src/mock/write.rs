@@ -20,13 +20,14 @@
 //!   other document, and answered as `200` with `{"id": objectId}`; a file
 //!   name with an extension that security/documents.md blocks is a `400`.
 //!
-//! An accepted order, order response, indicators message, despatch advice
-//! and the buyer's approval or rejection of requests then run the process
-//! ([`super::process`]) on the store: the `process_*` methods here find
-//! the order or shipment (by the caller's company and the message's
-//! identifiers) and store the result; a message for an order the mock does
-//! not know changes nothing. The other messages and actions change nothing
-//! yet.
+//! An accepted order, order response, indicators message, attach-documents
+//! message, goods receipt, despatch advice and the buyer's approval or
+//! rejection of requests then run the process ([`super::process`]) on the
+//! store: the `process_*` methods here find the order or shipment (by the
+//! caller's company and the message's identifiers), store the result and
+//! queue the webhook events (order events, order-documents events,
+//! shipment events); a message for an order the mock does not know
+//! changes nothing. The other messages and actions change nothing yet.
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -465,10 +466,11 @@ impl MockState {
         }
     }
 
-    /// The buyer's documents for one of its orders: the order is not
-    /// changed (documents are not played yet), but the supplier's
-    /// order-documents webhook gets `OrderDocumentsAttachedByBuyer` with
-    /// the documents sent, on the order and on the lines named.
+    /// The buyer's documents for one of its orders
+    /// ([`process::attach_buyer_documents`]): attached to the stored order
+    /// (stamped when that changes it), and the supplier's order-documents
+    /// webhook gets `OrderDocumentsAttachedByBuyer` with the documents sent,
+    /// on the order and on the lines named.
     pub(super) fn process_documents(
         &self,
         headers: &http::HeaderMap,
@@ -481,15 +483,32 @@ impl MockState {
         }
         let number = &message.order.purchase_order_number;
         let Some(order) = self.with_store(|store| {
-            Self::process_order_where(store, |o| process::is_buyer_order(o, &self.buyer, number))
+            let mut order = Self::process_order_where(store, |o| {
+                process::is_buyer_order(o, &self.buyer, number)
+            })?;
+            let now = store.stamp();
+            if process::attach_buyer_documents(&mut order, message, &now) {
+                Self::store_order(store, order.clone());
+            }
+            Some(order)
         }) else {
             return;
+        };
+        let attached = webhooks::AttachedDocuments {
+            order: message.order.documents.clone().unwrap_or_default(),
+            lines: message
+                .lines
+                .iter()
+                .flatten()
+                .map(|l| (l.position.clone(), l.documents.clone().unwrap_or_default()))
+                .collect(),
         };
         let Some(id) = order.id.clone() else {
             return;
         };
+        // For the supplier, and for the buyer itself when its settings name
+        // the event.
         let event = "OrderDocumentsAttachedByBuyer";
-        let sent = serde_json::to_value(message).unwrap_or_default();
         for (company, acting) in [(Side::Supplier, false), (Side::Buyer, true)] {
             self.webhooks.emit(
                 company,
@@ -497,7 +516,7 @@ impl MockState {
                 event,
                 &id,
                 acting,
-                |_| Some(webhooks::documents_body(event, &order, &sent)),
+                |_| Some(webhooks::documents_body(event, &order, &attached)),
             );
         }
     }
@@ -558,6 +577,11 @@ impl MockState {
         {
             return;
         }
+        // Documents in a response are kept on the order (process::respond)
+        // and travel in the order event's `supplierOrder`/`supplierLine`;
+        // they create no `OrderDocumentsAttachedBySupplier`
+        // (order/supplier/send-order-response/attach-document.md: "This will
+        // NOT create an `OrderDocumentsAttachedBySupplier` activity").
         self.change_order(
             Side::Supplier,
             |o| {
@@ -609,13 +633,14 @@ impl MockState {
     }
 
     /// Apply `change` to the first stored order `find` picks; stamp and
-    /// store it when `change` says it changed.
+    /// store it when `change` says it changed, and queue its order events.
+    /// Returns the changed order (`None`: no order, or nothing changed).
     fn change_order(
         &self,
         actor: Side,
         find: impl Fn(&Order) -> bool,
         change: impl FnOnce(&mut Order, &DateTime) -> bool,
-    ) {
+    ) -> Option<Order> {
         let changed = self.with_store(|store| {
             let Some(mut order) = Self::process_order_where(store, find) else {
                 tracing::debug!("no such order in the mock: accepted, nothing changes");
@@ -630,9 +655,9 @@ impl MockState {
                 None
             }
         });
-        if let Some((before, after)) = changed {
-            self.emit_order_events(actor, Some(&before), &after);
-        }
+        let (before, after) = changed?;
+        self.emit_order_events(actor, Some(&before), &after);
+        Some(after)
     }
 
     /// A supplier's despatch advice: creates or updates the shipment of
