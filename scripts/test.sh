@@ -79,6 +79,9 @@ echo "== a service made by tradecloud new builds and passes its own tests =="
 ./scripts/scaffold-check.sh --role buyer                   # buyer, all three event kinds: approves the supplier's proposal
 ./scripts/scaffold-check.sh --role buyer --events documents # the smallest handler
 
+echo "== Tradecloud in a box: the mock, a buyer service and a supplier service trade (real processes) =="
+./scripts/round-trip.sh
+
 echo "== deploy/: the systemd unit (verify, security exposure) and the alert rules (promtool) =="
 TRADECLOUD_BIN="${CARGO_TARGET_DIR:-target}/debug/tradecloud" ./scripts/check-deploy.sh
 
