@@ -3,7 +3,7 @@
 
 Fills a SQLite inbox with N handled events (default 100,000, of 20,000
 orders) plus three events of one order, the last of them dead (the ignored
-test `fill_an_inbox_for_the_benchmark` in tests/console.rs), starts
+test `fill_an_inbox_for_the_benchmark` in cli/tests/console.rs), starts
 `tradecloud serve` with `[console]` on loopback, and times what an operator
 does: open the login page, log in, list the events, find the order's events,
 open the failed one, its order's timeline, replay it (confirmation page,

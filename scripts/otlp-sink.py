@@ -8,7 +8,7 @@ spans in it by walking the protobuf wire format (resource_spans = 1 →
 scope_spans = 2 → spans = 2), and answers 200 with an empty
 `ExportTraceServiceResponse`. `GET /count` answers {"requests": N,
 "spans": N, "bytes": N}. Standard library only; the tests have their own
-collector in Rust (tests/telemetry.rs).
+collector in Rust (cli/tests/telemetry.rs).
 """
 import json
 import sys

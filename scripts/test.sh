@@ -34,8 +34,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== tools of the PostgreSQL, certificate and console tests (postgresql, pebble, openssl, curl, chromium) =="
 # tests/pg_support runs Debian's PostgreSQL server (initdb into a temporary
 # directory, on a free loopback port, as the postgres user, stopped again);
-# tests/acme.rs runs Debian's pebble (an ACME test CA), tests/doctor.rs an
-# `openssl s_server` offering only TLS 1.1, both use curl; tests/console.rs
+# cli/tests/acme.rs runs Debian's pebble (an ACME test CA), cli/tests/doctor.rs an
+# `openssl s_server` offering only TLS 1.1, both use curl; cli/tests/console.rs
 # drives Debian's headless chromium through chromedriver. Installed when
 # missing; TRADECLOUD_REQUIRE_TOOLS=1 makes the certificate tests fail, not
 # skip, when a tool is still missing (the PostgreSQL tests always fail
@@ -88,28 +88,35 @@ TRADECLOUD_BIN="${CARGO_TARGET_DIR:-target}/debug/tradecloud" ./scripts/check-de
 echo "== TLS audit of tradecloud serve (testssl.sh; about a minute) =="
 ./scripts/tls-audit.sh
 
-echo "== feature combinations =="
-cargo build --locked --no-default-features
-cargo build --locked --no-default-features --features client
-cargo build --locked --no-default-features --features server
+echo "== feature combinations (the library alone: -p tradecloud) =="
+cargo build --locked -p tradecloud --no-default-features
+cargo build --locked -p tradecloud --no-default-features --features client
+cargo build --locked -p tradecloud --no-default-features --features server
 # The receiver with its embedded SQLite store only (no PostgreSQL driver).
-cargo build --locked --no-default-features --features receiver
+cargo build --locked -p tradecloud --no-default-features --features receiver
+# The library's own tests with its default features only (the SDK), not the
+# binary's: each test target says which features it needs.
+cargo check --locked -p tradecloud --all-targets
 # The exact decimal conversions (off by default), with their doc tests.
-cargo test --locked --no-default-features --features rust_decimal,bigdecimal --lib types::
-cargo test --locked --no-default-features --features rust_decimal,bigdecimal --doc types::
+cargo test --locked -p tradecloud --no-default-features --features rust_decimal,bigdecimal --lib types::
+cargo test --locked -p tradecloud --no-default-features --features rust_decimal,bigdecimal --doc types::
 
-echo "== a light SDK build compiles no CLI, server or database =="
-# What `tradecloud = { default-features = false, features = ["client"] }` builds
-# (normal and build dependencies, this platform).
-light_tree=$(cargo tree --locked -p tradecloud --no-default-features --features client \
-  -e normal,build --prefix none --format '{p}')
-heavy=$(printf '%s\n' "$light_tree" | grep -E '^(clap|axum|rusqlite|libsqlite3-sys|tokio-postgres|deadpool-postgres|mimalloc|libmimalloc-sys) ' || true)
-if [ -n "$heavy" ]; then
-  echo "FAIL: default-features = false, features = [\"client\"] builds:" >&2
-  printf '%s\n' "$heavy" | sort -u >&2
-  exit 1
-fi
-echo "ok: $(printf '%s\n' "$light_tree" | sed 's/ (\*)//' | sort -u | wc -l) crates, none of clap, axum, rusqlite, tokio-postgres, mimalloc"
+echo "== the plain dependency is the SDK: no CLI, server or database =="
+# What `tradecloud = "0.1"` builds (no feature options; normal and build
+# dependencies, this platform), and the same with `default-features = false,
+# features = ["client"]`. The binary is the package tradecloud-cli (cli/).
+for features in "" "--no-default-features --features client"; do
+  # shellcheck disable=SC2086 # $features is two words or none
+  light_tree=$(cargo tree --locked -p tradecloud $features \
+    -e normal,build --prefix none --format '{p}')
+  heavy=$(printf '%s\n' "$light_tree" | grep -E '^(clap|axum|rusqlite|libsqlite3-sys|tokio-postgres|deadpool-postgres|mimalloc|libmimalloc-sys) ' || true)
+  if [ -n "$heavy" ]; then
+    echo "FAIL: tradecloud ${features:-with its default features} builds:" >&2
+    printf '%s\n' "$heavy" | sort -u >&2
+    exit 1
+  fi
+  echo "ok (${features:-default features}): $(printf '%s\n' "$light_tree" | sed 's/ (\*)//' | sort -u | wc -l) crates, none of clap, axum, rusqlite, tokio-postgres, mimalloc"
+done
 
 echo "== docs =="
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked

@@ -39,17 +39,18 @@
 //!
 //! ## Features
 //!
-//! * `client`: [`client`] and the generated per-spec clients (reqwest).
+//! * `client` (default): [`client`] and the generated per-spec clients (reqwest).
 //! * `server`: the axum server stubs.
 //! * `mock`: [`mock`], a mock of Tradecloud's API for tests.
-//! * `receiver`: the webhook receiver (`receiver`, `inbox`, `processing`).
+//! * `receiver`: the webhook receiver (`receiver`, `inbox`, `processing`);
+//!   `postgres`, `acme`, `otel` add PostgreSQL, ACME certificates and traces.
+//! * `doctor`: the outside check of a webhook endpoint.
 //! * `rust_decimal`, `bigdecimal`: exact conversions of [`types::Decimal`].
-//! * `cli` (default): the `tradecloud` command line tool, with all of the
-//!   above but the decimal conversions.
 //!
-//! A library needs `default-features = false`: the types alone with no
-//! features, the SDK with `features = ["client"]` (no clap, axum, SQLite or
-//! mimalloc). On docs.rs each item says which feature it needs.
+//! The plain dependency `tradecloud = "0.1"` is the SDK (no clap, axum,
+//! SQLite or mimalloc); the types alone need `default-features = false`.
+//! The `tradecloud` command line tool is the package `tradecloud-cli`. On
+//! docs.rs each item says which feature it needs.
 
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -13,7 +13,7 @@ use tradecloud::api::order::operations::GET_ORDER_BY_ID_ROUTE;
 use tradecloud::client::{AuthMode, ClientError};
 use tradecloud::mock::MockConfig;
 
-#[path = "client_support.rs"]
+#[path = "client_support/mod.rs"]
 mod support;
 use support::{builder, client, start, ORDER_ID, SHIPMENT_ID};
 

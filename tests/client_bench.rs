@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tradecloud::client::{ClientError, DownloadOutcome};
 use tradecloud::mock::{MockConfig, MockDocument};
 
-#[path = "client_support.rs"]
+#[path = "client_support/mod.rs"]
 mod support;
 use support::{builder, start, ORDER_ID};
 

@@ -22,7 +22,7 @@ use tradecloud::mock::{
     generated_byte, operation, FaultConfig, FaultTrigger, MockConfig, MockDocument, MockServer,
 };
 
-#[path = "client_support.rs"]
+#[path = "client_support/mod.rs"]
 mod support;
 use support::{builder, client, start, MANUAL_OBJECT_ID};
 

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tradecloud::client::{DownloadOutcome, RetryPolicy};
 use tradecloud::mock::{generated_byte, MockConfig, MockDocument};
 
-#[path = "client_support.rs"]
+#[path = "client_support/mod.rs"]
 mod support;
 use support::{builder, start};
 

@@ -14,7 +14,7 @@ use tradecloud::api::order_search::operations::POLL_ORDERS_ROUTE;
 use tradecloud::mock::{FaultConfig, FaultTrigger, MockConfig};
 use tradecloud::types::DateTime;
 
-#[path = "client_support.rs"]
+#[path = "client_support/mod.rs"]
 mod support;
 use support::{at, client, order, start};
 

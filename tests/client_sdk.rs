@@ -16,7 +16,7 @@ use tradecloud::client::{Client, ClientError, DownloadOutcome, Environment, Poll
 use tradecloud::mock::{FaultConfig, FaultTrigger, MockConfig};
 use tradecloud::types::DateTime;
 
-#[path = "client_support.rs"]
+#[path = "client_support/mod.rs"]
 mod support;
 use support::{at, builder, client, order, start, MANUAL_OBJECT_ID, ORDER_ID, SHIPMENT_ID};
 

@@ -12,7 +12,7 @@ use tradecloud::api::object_storage::operations::UPLOAD_DOCUMENT;
 use tradecloud::client::{ClientError, DownloadOutcome, Progress, CHUNK};
 use tradecloud::mock::{FaultConfig, FaultTrigger, MockConfig};
 
-#[path = "client_support.rs"]
+#[path = "client_support/mod.rs"]
 mod support;
 use support::{client, start};
 

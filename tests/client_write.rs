@@ -19,7 +19,7 @@ use tradecloud::client::{ClientError, Resend, RetryPolicy, WireFormat};
 use tradecloud::mock::{FaultConfig, FaultTrigger, MockConfig};
 use tradecloud::types::Rule;
 
-#[path = "client_support.rs"]
+#[path = "client_support/mod.rs"]
 mod support;
 use support::{builder, client, start, ORDER_ID};
 

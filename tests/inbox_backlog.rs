@@ -5,6 +5,8 @@
 //! the `events` table (the server's own scan counters); and `/metrics`
 //! reading it at each scrape.
 
+#![cfg(feature = "receiver")]
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;

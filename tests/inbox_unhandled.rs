@@ -6,6 +6,8 @@
 //! of a still-unknown event ends `unhandled` again, a replay of a body this
 //! version knows is handled; a purge never deletes it.
 
+#![cfg(feature = "receiver")]
+
 #[cfg(feature = "postgres")]
 mod pg_support;
 

@@ -23,7 +23,7 @@ use tradecloud::api::shipment_webhook_connector::types::ShipmentWebhookBody;
 use tradecloud::client::{Client, DownloadOutcome};
 use tradecloud::mock::{DeliveryRecord, MockConfig, MockParty, MockServer, WebhookFault};
 
-#[path = "client_support.rs"]
+#[path = "client_support/mod.rs"]
 mod support;
 use support::{builder, start};
 

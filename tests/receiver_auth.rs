@@ -4,6 +4,8 @@
 //! Refusals are `401` with `WWW-Authenticate`, happen before the body is
 //! read, and store nothing.
 
+#![cfg(feature = "receiver")]
+
 mod receiver_support;
 
 use std::net::SocketAddr;

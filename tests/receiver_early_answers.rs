@@ -5,6 +5,8 @@
 //! a reset (issue 9, item 2). Also: `HEAD` has no side effect, a compressed
 //! body gets `415`, and malformed chunked framing `400` (issue 9, item 8).
 
+#![cfg(all(feature = "receiver", feature = "mock"))]
+
 mod receiver_support;
 
 use base64::engine::general_purpose::STANDARD;

@@ -4,6 +4,8 @@
 //! close before TLS in a flood); slow clients are disconnected; old done
 //! events are purged, and nothing else; `/metrics` can require a token.
 
+#![cfg(feature = "receiver")]
+
 mod receiver_support;
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -4,6 +4,8 @@
 //! suites), checked against a well-formed TLS 1.2 hello that the server
 //! accepts, and additionally with `openssl s_client` when it is installed.
 
+#![cfg(feature = "receiver")]
+
 mod receiver_support;
 
 use std::net::SocketAddr;

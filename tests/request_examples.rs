@@ -36,7 +36,13 @@ impl Example {
 }
 
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/requests")
+    // Included by cli/tests/cli_write.rs too: the workspace root (the
+    // directory with Cargo.lock) holds the fixtures.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .unwrap_or(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .join("tests/fixtures/requests")
 }
 
 /// Every fixture file, by spec directory and name.

@@ -19,8 +19,15 @@ use tradecloud::receiver::{tls, Config, Receiver, ReceiverBuilder};
 pub const USER: &str = "tradecloud";
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// `tests/fixtures` of the checkout: this module is included by the
+/// library's tests and by the binary's (cli/tests), so it looks for the
+/// workspace root (the directory with `Cargo.lock`) above the package.
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .unwrap_or(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .join("tests/fixtures")
 }
 
 pub fn fixture(path: &str) -> Vec<u8> {

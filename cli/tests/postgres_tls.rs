@@ -6,11 +6,15 @@
 //! `require` to a server without TLS is refused, and the same through
 //! `tradecloud inbox migrate` and two `tradecloud serve` processes, one of
 //! them SIGKILLed.
-#![cfg(all(feature = "postgres", unix))]
+#![cfg(unix)]
 
+#[path = "../../tests/certs_support/mod.rs"]
 mod certs_support;
+#[path = "../../tests/pg_support/mod.rs"]
 mod pg_support;
+#[path = "../../tests/receiver_support/mod.rs"]
 mod receiver_support;
+#[path = "../../tests/serve_pg_support/mod.rs"]
 mod serve_pg_support;
 
 use certs_support::Pki;

@@ -3,6 +3,7 @@
 //! start and as a metric, through reloads) and the TLS handshakes that
 //! fail, counted by reason.
 
+#[path = "../../tests/receiver_support/mod.rs"]
 mod receiver_support;
 
 use std::path::Path;
@@ -325,7 +326,7 @@ async fn serve_says_each_cause_once_and_warns_at_start() {
 /// file with its own `[erp]` section.
 #[test]
 fn the_shipped_configurations_load() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let example = std::fs::read_to_string(root.join("tradecloud.example.toml")).unwrap();
     let env = vec![(
         "TRADECLOUD_AUTH_PASSWORD".to_string(),

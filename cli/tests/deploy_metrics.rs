@@ -7,6 +7,7 @@
 //! the labels its selectors match on, against the scrape. (`promtool check
 //! rules` and `promtool test rules` run in `scripts/check-deploy.sh`.)
 
+#[path = "../../tests/receiver_support/mod.rs"]
 mod receiver_support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -93,7 +94,7 @@ async fn every_metric_of_the_alert_rules_is_served() {
         return;
     };
     let rules_path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus/tradecloud-alerts.yml");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/prometheus/tradecloud-alerts.yml");
     let rules = std::fs::read_to_string(&rules_path).unwrap();
     let used = used_by_rules(&rules);
     assert!(

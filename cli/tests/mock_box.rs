@@ -6,8 +6,6 @@
 //! single-delivery view, the polls and GET shipment show each step. And
 //! `tradecloud mock --info-file` writes what a script needs to log in.
 
-#![cfg(feature = "mock")]
-
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -20,7 +18,7 @@ use tradecloud::api::order::types::ApproveRequestsAsBuyer;
 use tradecloud::client::Client;
 use tradecloud::mock::{MockConfig, MockInfo, MockParty, MockServer};
 
-#[path = "client_support.rs"]
+#[path = "../../tests/client_support/mod.rs"]
 mod support;
 use support::{builder, start};
 
@@ -281,7 +279,7 @@ mod mock_box {
     /// A request body of Tradecloud's documentation (tests/fixtures/requests).
     fn published<T: DeserializeOwned>(name: &str) -> T {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/requests/api-connector")
+            .join("../tests/fixtures/requests/api-connector")
             .join(name);
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

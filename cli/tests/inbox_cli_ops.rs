@@ -1,7 +1,6 @@
 //! `tradecloud inbox` as an operator uses it (issue 23): names from the
 //! outside cannot drive the terminal (escape sequences, newlines, a
 //! megabyte name), and `inbox replay` takes a whole state with filters.
-#![cfg(all(feature = "cli", feature = "receiver"))]
 
 use std::path::Path;
 use std::process::{Command, Output};

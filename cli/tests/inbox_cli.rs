@@ -1,5 +1,4 @@
 //! `tradecloud inbox ...`, run as a separate process on a real inbox file.
-#![cfg(all(feature = "cli", feature = "receiver"))]
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -90,7 +90,12 @@ fn creates_a_complete_project_with_every_placeholder_replaced() {
     assert!(manifest.contains(r#"features = ["receiver", "mock"]"#));
     assert!(manifest.contains("debug = \"line-tables-only\""));
     // From a checkout, the dependency is that checkout.
-    let checkout = toml_string(env!("CARGO_MANIFEST_DIR"));
+    let checkout = toml_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .and_then(Path::to_str)
+            .expect("the checkout of the cli package"),
+    );
     assert!(
         manifest.contains(&format!("path = {checkout}")),
         "{manifest}"

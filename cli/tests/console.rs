@@ -11,10 +11,11 @@
 //! `TRADECLOUD_REQUIRE_TOOLS=1` (set by scripts/test.sh) makes it fail.
 //! `CONSOLE_SCREENSHOT=PATH` writes a screenshot of the event
 //! page there (how docs/console.png was made).
-#![cfg(all(feature = "cli", unix))]
+#![cfg(unix)]
 
-#[cfg(feature = "postgres")]
+#[path = "../../tests/pg_support/mod.rs"]
 mod pg_support;
+#[path = "../../tests/receiver_support/mod.rs"]
 mod receiver_support;
 
 use std::path::Path;
@@ -686,7 +687,6 @@ async fn the_console_refuses_what_it_must() {
 /// Issue 21, item 3: two receivers on one PostgreSQL inbox; either one's
 /// console shows every event, and a replay through one is handled (by
 /// either) and seen through the other.
-#[cfg(feature = "postgres")]
 /// An event's page lists the lines it changed (position, status, delivery
 /// schedule, prices) and marks them in the decoded body; the order's
 /// timeline says what changed in each event. The same rules as

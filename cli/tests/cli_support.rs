@@ -2,7 +2,6 @@
 //! against the mock of Tradecloud (`client_cli.rs`, `cli_write.rs`;
 //! included with `#[path]`); as a test target of its own it holds no tests.
 
-#![cfg(feature = "cli")]
 #![allow(dead_code)]
 
 use std::ffi::OsStr;

@@ -3,8 +3,9 @@
 //! file the receiver may not write leaves it running but not ready (503
 //! with `Retry-After`, `/readyz` saying why) until it can, and `inbox list`
 //! against a store that is down says what failed.
-#![cfg(all(feature = "cli", unix))]
+#![cfg(unix)]
 
+#[path = "../../tests/receiver_support/mod.rs"]
 mod receiver_support;
 
 use std::path::Path;

@@ -5,10 +5,13 @@
 //! Every event answered 2xx is stored exactly once and ends `done` (as
 //! `tradecloud inbox list --json --state done` shows), and each order's
 //! events finish in the order they were stored.
-#![cfg(all(feature = "postgres", unix))]
+#![cfg(unix)]
 
+#[path = "../../tests/pg_support/mod.rs"]
 mod pg_support;
+#[path = "../../tests/receiver_support/mod.rs"]
 mod receiver_support;
+#[path = "../../tests/serve_pg_support/mod.rs"]
 mod serve_pg_support;
 
 use std::time::{Duration, Instant};

@@ -10,8 +10,8 @@
 //!   joins the same trace.
 //! * The library with a handler of its own (`TestBed`): the handler's span
 //!   nests in `tradecloud.handle`, and the API call it makes nests in that.
-#![cfg(feature = "otel")]
 
+#[path = "../../tests/receiver_support/mod.rs"]
 mod receiver_support;
 
 use std::collections::HashMap;

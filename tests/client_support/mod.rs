@@ -1,5 +1,5 @@
-//! Helpers shared by the `client_*` tests (included with `#[path]`); as a
-//! test target of its own it holds no tests.
+//! Helpers shared by the `client_*` tests and the binary's (included with
+//! `#[path]`; a directory, so not a test target of its own).
 
 #![allow(dead_code)]
 

@@ -165,9 +165,12 @@ fn shell_word(path: &Path) -> String {
     }
 }
 
-/// The checkout this binary was built from, when it still exists.
+/// The checkout this binary was built from, when it still exists: the
+/// directory above this package (`cli/`), where the library's manifest is.
 fn this_checkout() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()?
+        .to_path_buf();
     dir.join("Cargo.toml").is_file().then_some(dir)
 }
 

@@ -14,35 +14,35 @@ use super::{Delivery, EventKind, Options, Role};
 const TEMPLATES: &[(&str, &str)] = &[
     (
         "Cargo.toml",
-        include_str!("../../../templates/new/Cargo.toml"),
+        include_str!("../../../../templates/new/Cargo.toml"),
     ),
     (
         ".gitignore",
-        include_str!("../../../templates/new/gitignore"),
+        include_str!("../../../../templates/new/gitignore"),
     ),
     (
         "README.md",
-        include_str!("../../../templates/new/README.md"),
+        include_str!("../../../../templates/new/README.md"),
     ),
     (
         "tradecloud.toml",
-        include_str!("../../../templates/new/tradecloud.toml"),
+        include_str!("../../../../templates/new/tradecloud.toml"),
     ),
     (
         "src/lib.rs",
-        include_str!("../../../templates/new/src/lib.rs"),
+        include_str!("../../../../templates/new/src/lib.rs"),
     ),
     (
         "src/main.rs",
-        include_str!("../../../templates/new/src/main.rs"),
+        include_str!("../../../../templates/new/src/main.rs"),
     ),
     (
         "src/handler.rs",
-        include_str!("../../../templates/new/src/handler.rs"),
+        include_str!("../../../../templates/new/src/handler.rs"),
     ),
     (
         "tests/webhooks.rs",
-        include_str!("../../../templates/new/tests/webhooks.rs"),
+        include_str!("../../../../templates/new/tests/webhooks.rs"),
     ),
 ];
 

@@ -12,7 +12,7 @@ const LINE_1: &str = "d2b9a8e4-5c1e-4a53-9d0b-6f1f0f6d7a01";
 const LINE_2: &str = "d2b9a8e4-5c1e-4a53-9d0b-6f1f0f6d7a02";
 
 fn fixture(path: &str) -> PathBuf {
-    [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", path]
+    [env!("CARGO_MANIFEST_DIR"), "..", "tests", "fixtures", path]
         .iter()
         .collect()
 }

@@ -7,16 +7,12 @@ use clap::{Args, Parser, Subcommand};
 
 pub mod api;
 pub mod doctor;
-#[cfg(feature = "receiver")]
 pub mod inbox;
-#[cfg(feature = "receiver")]
 pub mod inbox_replay;
 pub mod inspect;
 pub mod mock;
-#[cfg(feature = "receiver")]
 pub mod new;
 pub mod send;
-#[cfg(feature = "receiver")]
 pub mod serve;
 pub mod terminal;
 pub mod write;
@@ -65,18 +61,15 @@ pub enum Command {
     #[command(subcommand)]
     Document(api::DocumentCommand),
     /// The receiver's durable inbox: `inbox list [--json]`, `inbox show ID [--raw]`, `inbox replay ID`, `inbox dead`.
-    #[cfg(feature = "receiver")]
     #[command(subcommand)]
     Inbox(inbox::InboxCommand),
     /// Run the webhook receiver: HTTPS, authentication, durable inbox, processing.
-    #[cfg(feature = "receiver")]
     Serve(serve::ServeArgs),
     /// Check a deployed webhook endpoint as Tradecloud would: TLS, certificate, authentication, routes.
     Doctor(doctor::DoctorArgs),
     /// Deliver a body to a webhook URL the way Tradecloud does (retrying status codes above 500).
     Send(send::SendArgs),
     /// Create a new receiver service: `tradecloud new PATH [--role buyer|supplier] [--events orders,documents,shipments]`.
-    #[cfg(feature = "receiver")]
     New(new::NewArgs),
 }
 
@@ -175,9 +168,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Shipment(cmd) => api::run_shipment(cmd, &cli.global).await,
         Command::Poll(cmd) => api::run_poll(cmd, &cli.global).await,
         Command::Document(cmd) => api::run_document(cmd, &cli.global).await,
-        #[cfg(feature = "receiver")]
         Command::Inbox(cmd) => inbox::run(cmd, &cli.global).await,
-        #[cfg(feature = "receiver")]
         Command::Serve(args) => serve::run(args, &cli.global).await,
         Command::Send(args) => send::run(args).await,
         Command::Doctor(args) => {
@@ -187,7 +178,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        #[cfg(feature = "receiver")]
         Command::New(args) => new::run(args),
     }
 }

@@ -4,6 +4,7 @@
 //! once, GET webhooks store triggers, and a store that is unavailable is
 //! answered 503 until a retrying sender gets everything stored.
 
+#[path = "../../tests/receiver_support/mod.rs"]
 mod receiver_support;
 
 use std::sync::{Arc, Mutex};
@@ -704,7 +705,6 @@ async fn receiver_hands_the_events_of_one_order_to_the_handler_in_order() {
     rx.stop().await;
 }
 
-#[cfg(feature = "mock")]
 #[tokio::test]
 async fn receiver_fetches_the_whole_order_for_a_get_webhook_from_the_mock() {
     use tradecloud::mock::{MockConfig, MockServer};

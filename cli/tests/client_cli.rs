@@ -1,13 +1,11 @@
 //! `tradecloud order|shipment|poll|document` against the mock of Tradecloud:
 //! the real binary, as a child process, over real HTTP.
 
-#![cfg(feature = "cli")]
-
 use std::path::Path;
 
 use tradecloud::mock::MockConfig;
 
-#[path = "client_support.rs"]
+#[path = "../../tests/client_support/mod.rs"]
 mod support;
 use support::{start, MANUAL_OBJECT_ID, ORDER_ID, SHIPMENT_ID};
 

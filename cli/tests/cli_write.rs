@@ -5,8 +5,6 @@
 //! Tradecloud over real HTTP, with the documentation's example bodies of
 //! `tests/fixtures/requests` as input.
 
-#![cfg(feature = "cli")]
-
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -14,7 +12,7 @@ use tradecloud::api::api_connector::operations as connector_ops;
 use tradecloud::api::object_storage::operations as storage_ops;
 use tradecloud::mock::{FaultConfig, FaultTrigger, MockConfig};
 
-#[path = "client_support.rs"]
+#[path = "../../tests/client_support/mod.rs"]
 mod support;
 use support::{client, start, ORDER_ID};
 
@@ -22,7 +20,7 @@ use support::{client, start, ORDER_ID};
 mod cli_support;
 use cli_support::{mock_env, run, run_with_input, text, NO_VARIABLES};
 
-#[path = "request_examples.rs"]
+#[path = "../../tests/request_examples.rs"]
 mod examples;
 
 mod cli_write {
