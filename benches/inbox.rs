@@ -44,6 +44,7 @@ fn event(n: u64) -> NewEvent {
         body: body(&order, &message),
         state: NewState::Received,
         source: Some("POST /tradecloud/order".into()),
+        headers: Vec::new(),
     }
 }
 

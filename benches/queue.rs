@@ -37,6 +37,7 @@ fn event(n: u64) -> NewEvent {
         body: Bytes::from(body),
         state: NewState::Received,
         source: None,
+        headers: Vec::new(),
     }
 }
 

@@ -29,6 +29,7 @@ fn order_event(order: &str, message: &str, state: NewState) -> NewEvent {
         )),
         state,
         source: None,
+        headers: Vec::new(),
     }
 }
 

@@ -43,6 +43,7 @@ async fn crash_child_stores_until_killed() {
                     body: Bytes::from(body),
                     state: NewState::Received,
                     source: None,
+                    headers: Vec::new(),
                 };
                 match inbox.store(event).await {
                     Ok(stored) => {

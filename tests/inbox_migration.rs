@@ -260,16 +260,25 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
     )
     .unwrap();
 
-    // The file is at version 7: bodies moved, `events` without `body`, the
+    // The file is at version 8: bodies moved, `events` without `body`, the
     // heads of the work queue built, keys in the indexes, the
-    // `trace_parent` column, the index of every event by object and the
-    // (empty) table of processing attempts.
+    // `trace_parent` column, the index of every event by object, the
+    // (empty) table of processing attempts and the bodies' `headers`
+    // column (NULL: none were kept before).
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 7);
+        assert_eq!(version, 8);
+        let headers: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM event_bodies WHERE headers IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(headers, 0, "events stored before have no headers");
         let attempts: i64 = conn
             .query_row("SELECT count(*) FROM event_attempts", [], |r| r.get(0))
             .unwrap();
@@ -370,6 +379,7 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
         body: Bytes::from(order_body(order, message, 50)),
         state: NewState::Received,
         source: Some("POST /tradecloud/order".into()),
+        headers: Vec::new(),
     };
     assert_eq!(
         inbox.store(event("o-1", "m-1")).await.unwrap(),
@@ -491,11 +501,11 @@ fn a_newer_schema_version_is_refused() {
     drop(Inbox::open(&url(&path)).unwrap());
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("PRAGMA user_version = 8").unwrap();
+        conn.execute_batch("PRAGMA user_version = 9").unwrap();
     }
     let err = Inbox::open(&url(&path)).unwrap_err().to_string();
     assert!(
-        err.contains("schema version 8") && err.contains("knows up to 7"),
+        err.contains("schema version 9") && err.contains("knows up to 8"),
         "{err}"
     );
 }
@@ -673,7 +683,7 @@ async fn a_version_3_database_is_migrated_to_keys_and_keeps_every_event() {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 7);
+        assert_eq!(version, 8);
         let longest: i64 = conn
             .query_row(
                 "SELECT max(max(length(message_key)), max(length(object_key))) FROM events",
@@ -705,6 +715,7 @@ async fn a_version_3_database_is_migrated_to_keys_and_keeps_every_event() {
         body: Bytes::from_static(b"{}"),
         state: NewState::Received,
         source: None,
+        headers: Vec::new(),
     };
     for (id, kind, message) in [
         (1, EventKind::Order, "n\0"),
@@ -786,7 +797,8 @@ async fn a_version_3_database_is_migrated_to_keys_and_keeps_every_event() {
 }
 
 /// `inbox migrate` (`Inbox::copy_to`) copies every processing attempt of
-/// an event, in order, with its times, instance, outcome and error (issue 21).
+/// an event, in order, with its times, instance, outcome and error, and its
+/// request headers (issue 21).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_copy_keeps_every_processing_attempt() {
     let dir = tempfile::tempdir().unwrap();
@@ -803,6 +815,10 @@ async fn a_copy_keeps_every_processing_attempt() {
             body: Bytes::from(order_body("o-copy", "m-copy", 10)),
             state: NewState::Received,
             source: None,
+            headers: vec![
+                ("user-agent".into(), "Tradecloud webhook".into()),
+                ("x-note".into(), "\u{10FFFF} and a NUL \0 kept".into()),
+            ],
         })
         .await
         .unwrap()
@@ -833,4 +849,11 @@ async fn a_copy_keeps_every_processing_attempt() {
         .unwrap();
     source.copy_to(&target).await.unwrap();
     assert_eq!(target.attempts(id).await.unwrap(), want);
+    // And the request headers beside the body.
+    let copied = target.get(id).await.unwrap().unwrap();
+    assert_eq!(
+        copied.headers,
+        source.get(id).await.unwrap().unwrap().headers
+    );
+    assert_eq!(copied.headers.len(), 2);
 }

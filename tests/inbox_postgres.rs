@@ -34,6 +34,11 @@ fn order_event(order_id: &str, message_id: &str) -> NewEvent {
         body: Bytes::from(body),
         state: NewState::Received,
         source: Some("POST /tradecloud/order".into()),
+        // Copied from SQLite to PostgreSQL with the rest (`copy_to` below).
+        headers: vec![
+            ("user-agent".into(), "Tradecloud".into()),
+            ("x-request-id".into(), format!("{message_id}\0\u{10FFFF}")),
+        ],
     }
 }
 
@@ -455,6 +460,14 @@ async fn every_attempt_is_kept_with_its_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_headers_are_kept_with_credentials_redacted() {
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    let inbox = Inbox::connect(&url).await.unwrap();
+    inbox_cases::request_headers_are_kept_with_credentials_redacted(&inbox).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_newest_attempts_are_kept() {
     let pg = PgCluster::start();
     let url = pg.database("inbox");
@@ -569,7 +582,16 @@ async fn a_version_1_database_is_upgraded_in_place_and_keeps_every_event() {
     assert_eq!(
         pg.psql("old", "SELECT max(version) FROM tradecloud_schema")
             .trim(),
-        "5"
+        "6"
+    );
+    // Events stored before version 6 have no headers.
+    assert_eq!(
+        pg.psql(
+            "old",
+            "SELECT count(*) FROM event_bodies WHERE headers IS NOT NULL"
+        )
+        .trim(),
+        "0"
     );
     // The SQL key function is the Rust one.
     assert_eq!(

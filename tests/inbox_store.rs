@@ -42,6 +42,7 @@ fn order_event(order_id: &str, message_id: Option<&str>, body: Bytes) -> NewEven
         body,
         state: NewState::Received,
         source: Some("POST /tradecloud/order".into()),
+        headers: Vec::new(),
     }
 }
 
@@ -556,6 +557,7 @@ async fn list_filters_and_prints_the_documented_json() {
         body: Bytes::from_static(b"{}"),
         state: NewState::Received,
         source: None,
+        headers: Vec::new(),
     };
     let shipment_id = inbox.store(shipment).await.unwrap().id();
     let rejected_id = inbox
@@ -842,6 +844,13 @@ async fn every_attempt_is_kept_with_its_error() {
     let (_dir, path) = temp_db();
     let inbox = Inbox::open(&url(&path)).unwrap();
     inbox_cases::every_attempt_is_kept_with_its_error(&inbox).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_headers_are_kept_with_credentials_redacted() {
+    let (_dir, path) = temp_db();
+    let inbox = Inbox::open(&url(&path)).unwrap();
+    inbox_cases::request_headers_are_kept_with_credentials_redacted(&inbox).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

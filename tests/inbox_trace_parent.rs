@@ -20,6 +20,7 @@ fn event(message: &str) -> NewEvent {
         body: Bytes::from_static(b"{}"),
         state: NewState::Received,
         source: None,
+        headers: Vec::new(),
     }
 }
 
@@ -91,7 +92,8 @@ async fn a_version_3_sqlite_inbox_gets_the_column_in_place() {
         conn.execute_batch(
             "ALTER TABLE events DROP COLUMN trace_parent; DROP INDEX events_po; \
              ALTER TABLE events DROP COLUMN po_key; DROP INDEX events_object; \
-             DROP TABLE event_attempts; PRAGMA user_version = 4;",
+             DROP TABLE event_attempts; ALTER TABLE event_bodies DROP COLUMN headers; \
+             PRAGMA user_version = 4;",
         )
         .unwrap();
     }
@@ -101,7 +103,7 @@ async fn a_version_3_sqlite_inbox_gets_the_column_in_place() {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 7);
+        assert_eq!(version, 8);
     }
     old_and_new_events(&inbox, old_id).await;
 }
@@ -124,7 +126,7 @@ async fn a_postgres_inbox_of_schema_2_gets_the_column_in_place() {
     let inbox = Inbox::connect(&url).await.unwrap();
     assert_eq!(
         pg.psql("inbox", "SELECT max(version) FROM tradecloud_schema"),
-        "5"
+        "6"
     );
     old_and_new_events(&inbox, old_id).await;
 }

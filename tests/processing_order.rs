@@ -26,6 +26,7 @@ fn order_event(order_id: &str, seq: usize) -> NewEvent {
         body: Bytes::from(body),
         state: NewState::Received,
         source: None,
+        headers: Vec::new(),
     }
 }
 

@@ -32,6 +32,7 @@ fn order_event(order_id: &str, message_id: &str) -> NewEvent {
         body: order_body(order_id, message_id),
         state: NewState::Received,
         source: Some("POST /tradecloud/order".into()),
+        headers: Vec::new(),
     }
 }
 

@@ -258,6 +258,7 @@ async fn store_events(inbox: &Inbox, prefix: &str, n: usize) -> Vec<i64> {
                 body: body.into_bytes().into(),
                 state: NewState::Received,
                 source: None,
+                headers: Vec::new(),
             })
             .await
             .unwrap();

@@ -1025,8 +1025,8 @@ async fn fill_an_inbox_for_the_benchmark() {
 }
 
 /// An event's page lists every processing attempt with its outcome and
-/// error, oldest first; an error is shown as text (a `<script>` in it is
-/// not run) (issue 21).
+/// error, oldest first, and the request headers; an error or a header is
+/// shown as text (a `<script>` in it is not run) (issue 21).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_processing_attempt_is_shown_with_its_error_as_text() {
     let dir = tempfile::tempdir().unwrap();
@@ -1053,6 +1053,15 @@ async fn every_processing_attempt_is_shown_with_its_error_as_text() {
             )
             .unwrap();
         }
+        // And the request headers it came with (as the receiver keeps them).
+        conn.execute(
+            "UPDATE event_bodies SET headers = ?2 WHERE event_id = ?1",
+            rusqlite::params![
+                failed,
+                r#"[["user-agent","Tradecloud <script>alert(3)</script>"],["authorization","Basic [redacted]"]]"#
+            ],
+        )
+        .unwrap();
     }
     let console = start(dir.path(), "").await;
     let base = &console.base;
@@ -1078,4 +1087,13 @@ async fn every_processing_attempt_is_shown_with_its_error_as_text() {
     assert!(page.contains("<td class=\"outcome\">dead</td>"), "{page}");
     assert!(page.contains("instance-a"));
     assert!(page.contains("1.500 s"), "{page}");
+    let headers = page.find("id=\"headers\"").expect("a table of headers");
+    let agent = page
+        .find("Tradecloud &lt;script&gt;alert(3)&lt;/script&gt;")
+        .expect("the user agent, escaped");
+    assert!(
+        headers < agent && !page.contains("<script>alert(3)"),
+        "{page}"
+    );
+    assert!(page.contains("Basic [redacted]"), "{page}");
 }

@@ -44,16 +44,24 @@ async fn list_show_replay_and_dead() {
         br#"{"eventName":"OrderIssuedByBuyer","meta":{"messageId":"m-1"},"orderEvent":{"orderId":"o-1"}}"#,
     );
     let order = inbox
-        .store(NewEvent {
-            kind: EventKind::Order,
-            event_name: Some("OrderIssuedByBuyer".into()),
-            object_id: Some("o-1".into()),
-            message_id: Some("m-1".into()),
-            content_type: "application/json".into(),
-            body: order_body.clone(),
-            state: NewState::Received,
-            source: Some("POST /tradecloud/order".into()),
-        })
+        .store(
+            NewEvent {
+                kind: EventKind::Order,
+                event_name: Some("OrderIssuedByBuyer".into()),
+                object_id: Some("o-1".into()),
+                message_id: Some("m-1".into()),
+                content_type: "application/json".into(),
+                body: order_body.clone(),
+                state: NewState::Received,
+                source: Some("POST /tradecloud/order".into()),
+                headers: Vec::new(),
+            }
+            .with_headers([
+                ("User-Agent", "Tradecloud"),
+                ("Authorization", "Basic dHJhZGVjbG91ZDpzM2NyZXQ="),
+                ("X-Note", "a \u{1b}[31m escape"),
+            ]),
+        )
         .await
         .unwrap()
         .id();
@@ -175,6 +183,17 @@ async fn list_show_replay_and_dead() {
         text.contains("state:         dead") && text.contains("orderId:       o-1"),
         "{text}"
     );
+    // The request headers, credentials redacted, control characters escaped.
+    assert!(
+        text.contains(
+            "request headers (3):\n  user-agent: Tradecloud\n  authorization: Basic [redacted]\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains('\u{1b}') && !text.contains("dHJhZGVjbG91ZDpzM2NyZXQ="),
+        "{text}"
+    );
     let timed_out = text
         .find("processing attempts (2):")
         .unwrap_or_else(|| panic!("{text}"));
@@ -210,6 +229,10 @@ async fn list_show_replay_and_dead() {
     assert_eq!(attempts[0]["error"], "ERP timed out");
     assert_eq!(attempts[1]["instance"], "p-1");
     assert_eq!(attempts[1]["error"], "ERP said no");
+    assert_eq!(
+        shown["headers"][1],
+        serde_json::json!(["authorization", "Basic [redacted]"])
+    );
     let out = tradecloud(dir.path(), &["inbox", "show", "999", "--store", &url])
         .output()
         .unwrap();
@@ -360,6 +383,7 @@ async fn purge_deletes_old_done_events_only() {
                     body: Bytes::from(body),
                     state: NewState::Received,
                     source: None,
+                    headers: Vec::new(),
                 })
                 .await
                 .unwrap()

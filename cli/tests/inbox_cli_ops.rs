@@ -38,6 +38,7 @@ fn event(name: &str, object_id: &str, message_id: &str) -> NewEvent {
         body: Bytes::from_static("{\"note\":\"\u{1b}[31mred\"}".as_bytes()),
         state: NewState::Received,
         source: None,
+        headers: Vec::new(),
     }
 }
 

@@ -160,6 +160,61 @@ async fn receiver_stores_txml_order_events() {
     rx.stop().await;
 }
 
+/// The request's headers are kept with the event (for the console and
+/// `inbox show`), credentials redacted: a stored event, one kept in
+/// quarantine and a GET trigger alike (issue 21).
+#[tokio::test]
+async fn receiver_keeps_the_request_headers_with_credentials_redacted() {
+    let rx = start(&basic_config("")).await;
+    let post = |body: Vec<u8>| {
+        rx.basic(rx.client.post(rx.url(ORDER)))
+            .header("content-type", "application/json")
+            .header("user-agent", "Tradecloud webhook")
+            .header("x-request-id", "r-1")
+            .header("x-api-key", "s3cret")
+            .body(body)
+    };
+    let stored = json(
+        post(fixture("order-webhook/order-event.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let rejected = json(post(b"{not json".to_vec()).send().await.unwrap()).await;
+    let trigger = rx
+        .basic(rx.client.get(rx.url("/tradecloud/order/o-headers")))
+        .header("user-agent", "Tradecloud webhook")
+        .send()
+        .await
+        .unwrap();
+    assert!(trigger.status().is_success());
+    let trigger = json(trigger).await;
+    for id in [&stored["id"], &rejected["inboxId"], &trigger["id"]] {
+        let id = id
+            .as_i64()
+            .unwrap_or_else(|| panic!("an inbox id: {stored} {rejected} {trigger}"));
+        let headers = rx.inbox.get(id).await.unwrap().unwrap().headers;
+        let value = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_else(|| panic!("{name} in {headers:?}"))
+        };
+        assert_eq!(value("user-agent"), "Tradecloud webhook");
+        assert_eq!(value("authorization"), "Basic [redacted]");
+        if id != trigger["id"].as_i64().unwrap() {
+            assert_eq!(value("x-request-id"), "r-1");
+            assert_eq!(value("x-api-key"), "[redacted]");
+            assert_eq!(value("content-type"), "application/json");
+        }
+        let all = format!("{headers:?}");
+        assert!(!all.contains("s3cret") && !all.contains(PASSWORD), "{all}");
+    }
+    rx.stop().await;
+}
+
 #[tokio::test]
 async fn receiver_stores_a_redelivered_message_once() {
     let rx = start(&basic_config("")).await;

@@ -342,6 +342,7 @@ async fn an_unhandled_event_is_handled_after_an_upgrade_and_a_replay() {
                 reason: "unknown order event `OrderIssuedByBuyer` (an older version)".into(),
             },
             source: Some("POST /tradecloud/order".into()),
+            headers: Vec::new(),
         })
         .await
         .unwrap()

@@ -261,6 +261,9 @@ pub struct NewEvent {
     pub state: NewState,
     /// Where it came from, e.g. `POST /tradecloud/order`.
     pub source: Option<String>,
+    /// The request's headers as received, in order, credentials redacted
+    /// (see [`NewEvent::with_headers`]); empty when not known.
+    pub headers: Vec<(String, String)>,
 }
 
 impl NewEvent {
@@ -294,6 +297,7 @@ impl NewEvent {
             body,
             state,
             source: None,
+            headers: Vec::new(),
         }
     }
 
@@ -347,6 +351,7 @@ impl NewEvent {
                 error: error.into(),
             },
             source: None,
+            headers: Vec::new(),
         }
     }
 
@@ -361,6 +366,7 @@ impl NewEvent {
             body: Bytes::new(),
             state: NewState::Trigger,
             source: None,
+            headers: Vec::new(),
         }
     }
 
@@ -369,6 +375,86 @@ impl NewEvent {
         self.source = Some(source.into());
         self
     }
+
+    /// The same event with the request's headers, kept for the operator
+    /// (the console's event page, `tradecloud inbox show`). The values of
+    /// `Authorization`, `Proxy-Authorization`, `Cookie` and of headers whose
+    /// name says they carry a secret (`*key*`, `*token*`, `*secret*`,
+    /// `*password*`, `*signature*`) are replaced by `[redacted]` (an
+    /// `Authorization` keeps its scheme: `Basic [redacted]`). At most
+    /// [`HEADERS_KEPT`] headers of at most [`HEADER_VALUE_MAX_BYTES`] each.
+    ///
+    /// ```
+    /// use tradecloud::inbox::{EventKind, NewEvent};
+    ///
+    /// let event = NewEvent::trigger(EventKind::Order, "4fd2a3c0").with_headers([
+    ///     ("user-agent", "Tradecloud"),
+    ///     ("authorization", "Basic dHJhZGVjbG91ZDpzZWNyZXQ="),
+    ///     ("x-api-key", "s3cret"),
+    /// ]);
+    /// assert_eq!(event.headers[0], ("user-agent".into(), "Tradecloud".into()));
+    /// assert_eq!(event.headers[1].1, "Basic [redacted]");
+    /// assert_eq!(event.headers[2].1, "[redacted]");
+    /// ```
+    pub fn with_headers<N, V>(mut self, headers: impl IntoIterator<Item = (N, V)>) -> Self
+    where
+        N: AsRef<str>,
+        V: AsRef<str>,
+    {
+        self.headers = headers
+            .into_iter()
+            .take(HEADERS_KEPT)
+            .map(|(name, value)| {
+                let name = name.as_ref().to_ascii_lowercase();
+                let value = redacted(&name, value.as_ref());
+                (name, value)
+            })
+            .collect();
+        self
+    }
+}
+
+/// How many request headers an event keeps ([`NewEvent::with_headers`]).
+pub const HEADERS_KEPT: usize = 64;
+
+/// The longest header value an event keeps, in bytes; longer ones end in `…`.
+pub const HEADER_VALUE_MAX_BYTES: usize = 1024;
+
+/// A header value as kept: secrets redacted, long values cut at a character
+/// boundary.
+fn redacted(name: &str, value: &str) -> String {
+    const SECRET_WORDS: [&str; 5] = ["key", "token", "secret", "password", "signature"];
+    match name {
+        "authorization" | "proxy-authorization" => match value.split_once(' ') {
+            Some((scheme, _)) if !scheme.is_empty() => format!("{scheme} [redacted]"),
+            _ => "[redacted]".to_owned(),
+        },
+        "cookie" | "set-cookie" => "[redacted]".to_owned(),
+        _ if SECRET_WORDS.iter().any(|word| name.contains(word)) => "[redacted]".to_owned(),
+        _ if value.len() > HEADER_VALUE_MAX_BYTES => {
+            let mut end = HEADER_VALUE_MAX_BYTES;
+            while !value.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!("{}…", &value[..end])
+        }
+        _ => value.to_owned(),
+    }
+}
+
+/// Headers as the stores keep them: a JSON array of `[name, value]` pairs,
+/// `None` when there are none (events stored before headers were kept).
+pub(crate) fn headers_to_json(headers: &[(String, String)]) -> Option<String> {
+    if headers.is_empty() {
+        return None;
+    }
+    serde_json::to_string(headers).ok()
+}
+
+/// The headers a store kept ([`headers_to_json`]); none when unreadable.
+pub(crate) fn headers_from_json(json: Option<&str>) -> Vec<(String, String)> {
+    json.and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default()
 }
 
 /// The order id of an order webhook body, from whichever event it carries.
@@ -564,4 +650,7 @@ pub struct StoredEvent {
     pub summary: EventSummary,
     /// The bytes received, unchanged.
     pub body: Bytes,
+    /// The request's headers, credentials redacted
+    /// ([`NewEvent::with_headers`]); empty for an event stored without them.
+    pub headers: Vec<(String, String)>,
 }

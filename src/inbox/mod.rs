@@ -21,6 +21,7 @@
 //!         body: bytes::Bytes::from_static(br#"{"eventName":"OrderIssuedByBuyer"}"#),
 //!         state: NewState::Received,
 //!         source: Some("POST /tradecloud/order".into()),
+//!         headers: vec![("user-agent".into(), "Tradecloud".into())],
 //!     })
 //!     .await?;
 //! match stored {
@@ -215,11 +216,15 @@
 //! ([`Attempt`], read with [`Inbox::attempts`]; written in the same
 //! transaction as the outcome, one multi-row insert per batch; at most
 //! [`ATTEMPTS_KEPT`] per event, errors cut to [`ERROR_MAX_BYTES`]; deleted
-//! with their event by a purge, copied by `inbox migrate`). A file of
+//! with their event by a purge, copied by `inbox migrate`). Version 8
+//! adds `event_bodies.headers`, the request's headers beside the body
+//! ([`NewEvent::with_headers`], credentials redacted; NULL for older
+//! events; a nullable column, instant). A file of
 //! a newer version than this build knows is refused. PostgreSQL keeps its
 //! version in `tradecloud_schema` (see above); its version 2 is SQLite's
 //! version 4 (on rows stored before it, a NUL already was U+FFFD), its
-//! version 3 SQLite's version 5, its version 4 SQLite's version 6 and its version 5 SQLite's version 7. Stop every receiver of an older version
+//! version 3 SQLite's version 5, its version 4 SQLite's version 6, its version 5 SQLite's
+//! version 7 and its version 6 SQLite's version 8. Stop every receiver of an older version
 //! before starting one of this version on the same database: an older one
 //! does not know the new columns.
 
@@ -252,7 +257,7 @@ pub use backlog::Backlog;
 pub use event::{order_id_of, order_message_id_of};
 pub use event::{
     EventKind, EventSummary, InboxError, ListFilter, NewEvent, NewState, Origin, Purged, State,
-    Stored, StoredEvent,
+    Stored, StoredEvent, HEADERS_KEPT, HEADER_VALUE_MAX_BYTES,
 };
 pub use migrate::Copied;
 pub(crate) use options::{from_ms, now_ms};

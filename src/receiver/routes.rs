@@ -54,6 +54,14 @@ pub(crate) struct Webhooks {
     pub shipment_path: String,
 }
 
+/// The request's headers for the stored event (credentials are redacted by
+/// [`NewEvent::with_headers`]); a value that is not UTF-8 is kept lossily.
+fn headers_of(raw: &RawRequest) -> impl Iterator<Item = (&str, std::borrow::Cow<'_, str>)> {
+    raw.headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), String::from_utf8_lossy(value.as_bytes())))
+}
+
 fn content_type_of(raw: &RawRequest) -> String {
     raw.headers
         .get(CONTENT_TYPE)
@@ -234,7 +242,9 @@ impl Webhooks {
             Ok(webhook) => {
                 let event =
                     NewEvent::from_webhook(&webhook, content_type_of(&raw), raw.body.clone());
-                let event = event.with_source(self.source_of(sent_to, &raw));
+                let event = event
+                    .with_source(self.source_of(sent_to, &raw))
+                    .with_headers(headers_of(&raw));
                 self.store(event).await
             }
             Err(error) => {
@@ -257,8 +267,10 @@ impl Webhooks {
         // tabs and line breaks; any other character makes an id.
         match id.filter(|id| !webhook::is_blank_id(id)) {
             Some(id) => {
-                self.store(NewEvent::trigger(kind, id).with_source(self.source_of(sent_to, &raw)))
-                    .await
+                let event = NewEvent::trigger(kind, id)
+                    .with_source(self.source_of(sent_to, &raw))
+                    .with_headers(headers_of(&raw));
+                self.store(event).await
             }
             None => {
                 let detail = format!(
@@ -346,7 +358,8 @@ impl Webhooks {
             raw.body.clone(),
             detail.clone(),
         )
-        .with_source(self.source_of(sent_to, &raw));
+        .with_source(self.source_of(sent_to, &raw))
+        .with_headers(headers_of(&raw));
         super::spans::record_event(kind, None, None, None);
         match self.inbox.store(event).await {
             Ok(stored) => {

@@ -32,7 +32,15 @@ pub fn body(kind: EventKind, object: &str, message: &str) -> Bytes {
     Bytes::from(body.to_string())
 }
 
+/// [`event_with`] and the headers a receiver keeps (so that every shared
+/// case stores and copies headers too).
 pub fn event(kind: EventKind, object: &str, message: &str) -> NewEvent {
+    event_with(kind, object, message)
+        .with_headers([("user-agent", "Tradecloud"), ("x-request-id", message)])
+}
+
+/// An event of `kind` without headers.
+pub fn event_with(kind: EventKind, object: &str, message: &str) -> NewEvent {
     NewEvent {
         kind,
         event_name: Some("OrderIssuedByBuyer".into()),
@@ -42,7 +50,75 @@ pub fn event(kind: EventKind, object: &str, message: &str) -> NewEvent {
         body: body(kind, object, message),
         state: NewState::Received,
         source: Some("POST /tradecloud/test".into()),
+        headers: Vec::new(),
     }
+}
+
+/// Issue 21: the request's headers are kept beside the body, in order,
+/// with duplicates, any Unicode and a NUL, credentials redacted
+/// (`Authorization` keeps its scheme), long values cut; an event stored
+/// without headers has none. A duplicate keeps the first copy's headers.
+pub async fn request_headers_are_kept_with_credentials_redacted(inbox: &Inbox) {
+    let long = "é".repeat(2_000);
+    let first = event(EventKind::Order, "o-headers", "m-headers").with_headers([
+        ("Host", "erp.example.com"),
+        ("User-Agent", "Tradecloud webhook"),
+        ("Authorization", "Basic dHJhZGVjbG91ZDpzM2NyZXQ="),
+        ("X-Api-Key", "s3cret"),
+        ("Cookie", "session=abc"),
+        ("X-Forwarded-For", "10.0.0.1"),
+        ("X-Forwarded-For", "10.0.0.2"),
+        ("X-Note", "\u{10FFFF} and a NUL \0 kept"),
+        ("X-Long", long.as_str()),
+    ]);
+    let id = inbox.store(first).await.unwrap().id();
+    let stored = inbox.get(id).await.unwrap().unwrap();
+    let pairs: Vec<(&str, &str)> = stored
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        &pairs[..8],
+        &[
+            ("host", "erp.example.com"),
+            ("user-agent", "Tradecloud webhook"),
+            ("authorization", "Basic [redacted]"),
+            ("x-api-key", "[redacted]"),
+            ("cookie", "[redacted]"),
+            ("x-forwarded-for", "10.0.0.1"),
+            ("x-forwarded-for", "10.0.0.2"),
+            ("x-note", "\u{10FFFF} and a NUL \0 kept"),
+        ]
+    );
+    let (name, value) = pairs[8];
+    assert_eq!(name, "x-long");
+    assert!(value.len() <= tradecloud::inbox::HEADER_VALUE_MAX_BYTES + '…'.len_utf8());
+    assert!(value.ends_with('…') && long.starts_with(value.trim_end_matches('…')));
+    let text = format!("{:?}", stored.headers);
+    assert!(!text.contains("dHJhZGVjbG91ZDpzM2NyZXQ=") && !text.contains("s3cret"));
+
+    // A second copy of the message is a duplicate: the first one's headers stay.
+    let again = event_with(EventKind::Order, "o-headers", "m-headers")
+        .with_headers([("user-agent", "someone else")]);
+    assert_eq!(inbox.store(again).await.unwrap(), Stored::Duplicate(id));
+    assert_eq!(
+        inbox.get(id).await.unwrap().unwrap().headers,
+        stored.headers
+    );
+
+    // Without headers: none, and a trigger (GET webhook) may carry them too.
+    let mut bare = event(EventKind::Order, "o-headers", "m-bare");
+    bare.headers.clear();
+    let bare = inbox.store(bare).await.unwrap().id();
+    assert!(inbox.get(bare).await.unwrap().unwrap().headers.is_empty());
+    let trigger = NewEvent::trigger(EventKind::Shipment, "s-headers")
+        .with_headers([("user-agent", "Tradecloud")]);
+    let trigger = inbox.store(trigger).await.unwrap().id();
+    assert_eq!(
+        inbox.get(trigger).await.unwrap().unwrap().headers,
+        vec![("user-agent".to_owned(), "Tradecloud".to_owned())]
+    );
 }
 
 /// Issue 21: the console's search by purchase order number, through the

@@ -196,12 +196,14 @@ pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
                         "processingAttempts".into(),
                         serde_json::to_value(&attempts)?,
                     );
+                    object.insert("headers".into(), serde_json::to_value(&event.headers)?);
                 }
                 let mut line = serde_json::to_string(&value)?;
                 line.push('\n');
                 return write_stdout(line.as_bytes());
             }
             let mut out = describe(&event.summary);
+            out.push_str(&describe_headers(&event.headers));
             out.push_str(&describe_attempts(&attempts));
             out.push('\n');
             match std::str::from_utf8(&event.body) {
@@ -417,6 +419,26 @@ fn shown(value: &Option<String>, max: usize) -> String {
     value
         .as_deref()
         .map_or_else(|| "-".into(), |v| terminal::field(v, max))
+}
+
+/// The request's headers as stored (credentials redacted), one line each,
+/// for `inbox show`.
+fn describe_headers(headers: &[(String, String)]) -> String {
+    let mut out = String::new();
+    if headers.is_empty() {
+        out.push_str("request headers: none kept\n");
+        return out;
+    }
+    let _ = writeln!(out, "request headers ({}):", headers.len());
+    for (name, value) in headers {
+        let _ = writeln!(
+            out,
+            "  {}: {}",
+            terminal::field(name, FIELD_CHARS),
+            terminal::field(value, FIELD_CHARS)
+        );
+    }
+    out
 }
 
 /// The processing attempts, one line each (oldest first), for `inbox show`.

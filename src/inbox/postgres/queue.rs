@@ -123,7 +123,7 @@ pub(crate) async fn claim(
             &format!(
                 "WITH m AS (UPDATE events SET state = 'processing', attempts = attempts + 1, \
                  updated_at = tc_now_ms() WHERE id = ANY($1) RETURNING *) \
-                 SELECT {SUMMARY_COLUMNS}, b.body FROM m e JOIN event_bodies b ON b.event_id = e.id"
+                 SELECT {SUMMARY_COLUMNS}, b.body, b.headers FROM m e JOIN event_bodies b ON b.event_id = e.id"
             ),
             &[&ids],
         )
@@ -264,6 +264,7 @@ pub(crate) async fn finish(
             body: f.body.clone(),
             state: NewState::Received,
             source: Some(f.source.clone()),
+            headers: Vec::new(),
         };
         let Stored::New(new_id) = insert_event(tx, &event, f.trace_parent.as_deref()).await? else {
             return Err(InboxError::Unavailable(

@@ -10,6 +10,7 @@ use tokio_postgres::Row;
 
 use super::{lock_key, pg_error, text, untext};
 use crate::inbox::attempts::bounded;
+use crate::inbox::event::{headers_from_json, headers_to_json};
 use crate::inbox::keys::{message_key, object_key, po_key};
 use crate::inbox::migrate::{import_mark_value, not_empty, IMPORT_MARK};
 use crate::inbox::{
@@ -35,7 +36,7 @@ WITH e AS (
     ON CONFLICT (message_key) DO NOTHING
     RETURNING id, received_at
 ), b AS (
-    INSERT INTO event_bodies (event_id, body) SELECT id, $11 FROM e
+    INSERT INTO event_bodies (event_id, body, headers) SELECT id, $11, $17 FROM e
 ), h AS (
     INSERT INTO heads (key, object_key, event_id, due_at)
     SELECT CASE WHEN $14::text IS NULL THEN 'e:' || id ELSE 'o:' || $14::text END, $14, id, received_at
@@ -86,13 +87,16 @@ pub(crate) fn summary(row: &Row) -> Result<EventSummary, InboxError> {
     })
 }
 
-/// Read a [`StoredEvent`]: [`SUMMARY_COLUMNS`] followed by the body.
+/// Read a [`StoredEvent`]: [`SUMMARY_COLUMNS`] followed by the body and the
+/// headers (`b.body, b.headers`).
 pub(crate) fn stored_event(row: &Row) -> Result<StoredEvent, InboxError> {
     let summary = summary(row)?;
     let body: Vec<u8> = row.try_get(16).map_err(pg_error)?;
+    let headers: Option<String> = row.try_get(17).map_err(pg_error)?;
     Ok(StoredEvent {
         summary,
         body: Bytes::from(body),
+        headers: headers_from_json(headers.as_deref()),
     })
 }
 
@@ -176,7 +180,8 @@ async fn insert_row(
         event.object_id.as_deref().map(object_key),
     );
     let po_key = po_key(&event.body);
-    let params: [&(dyn ToSql + Sync); 16] = [
+    let headers = headers_to_json(&event.headers);
+    let params: [&(dyn ToSql + Sync); 17] = [
         &event.kind.as_str(),
         &event.event_name.as_deref().map(text),
         &event.object_id.as_deref().map(text),
@@ -193,6 +198,7 @@ async fn insert_row(
         &keys.1,
         &trace_parent.map(text),
         &po_key,
+        &headers,
     ];
     let statement = client.prepare_cached(INSERT).await.map_err(pg_error)?;
     let row = client
@@ -250,7 +256,7 @@ pub(crate) async fn get(
     id: i64,
 ) -> Result<Option<StoredEvent>, InboxError> {
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS}, b.body FROM events e JOIN event_bodies b ON b.event_id = e.id WHERE e.id = $1"
+        "SELECT {SUMMARY_COLUMNS}, b.body, b.headers FROM events e JOIN event_bodies b ON b.event_id = e.id WHERE e.id = $1"
     );
     let row = client.query_opt(&sql, &[&id]).await.map_err(pg_error)?;
     row.as_ref().map(stored_event).transpose()
@@ -416,7 +422,7 @@ pub(crate) async fn export(
 ) -> Result<Vec<Exported>, InboxError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS}, b.body, e.message_key, e.object_key \
+        "SELECT {SUMMARY_COLUMNS}, b.body, b.headers, e.message_key, e.object_key \
          FROM events e JOIN event_bodies b ON b.event_id = e.id \
          WHERE e.id > $1 ORDER BY e.id LIMIT $2"
     );
@@ -429,8 +435,8 @@ pub(crate) async fn export(
             let read = || -> Result<Exported, InboxError> {
                 Ok(Exported {
                     event: stored_event(row)?,
-                    message_key: row.try_get(17).map_err(pg_error)?,
-                    object_key: row.try_get(18).map_err(pg_error)?,
+                    message_key: row.try_get(18).map_err(pg_error)?,
+                    object_key: row.try_get(19).map_err(pg_error)?,
                     attempts: Vec::new(),
                 })
             };
@@ -500,7 +506,7 @@ pub(crate) async fn import(
         .await
         .map_err(pg_error)?;
     let body = client
-        .prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES ($1, $2)")
+        .prepare_cached("INSERT INTO event_bodies (event_id, body, headers) VALUES ($1, $2, $3)")
         .await
         .map_err(pg_error)?;
     for exported in events {
@@ -537,7 +543,12 @@ pub(crate) async fn import(
             )
             .await;
         let written = match written {
-            Ok(_) => client.execute(&body, &[&s.id, &&event.body[..]]).await,
+            Ok(_) => {
+                let headers = headers_to_json(&event.headers);
+                client
+                    .execute(&body, &[&s.id, &&event.body[..], &headers])
+                    .await
+            }
             Err(e) => Err(e),
         };
         written.map_err(|e| import_error(exported, e))?;

@@ -135,6 +135,11 @@ CREATE TABLE tradecloud_meta (
     error       text
 );
 CREATE INDEX IF NOT EXISTS event_attempts_event ON event_attempts (event_id, id);",
+    // 6: the request's headers beside the body (a JSON array of `[name,
+    // value]` pairs, credentials redacted: `NewEvent::with_headers`), for
+    // the operator's event page and `inbox show`. NULL for older events; a
+    // column without a default: instant.
+    "ALTER TABLE event_bodies ADD COLUMN IF NOT EXISTS headers text;",
 ];
 
 /// The newest schema version this build knows.

@@ -20,7 +20,8 @@ use crate::inbox::{InboxError, InboxOptions};
 /// 5: `events.trace_parent` (see [`migrate_v4_to_v5`]).
 /// 6: `events_object`, every event by object key and id (see [`migrate_v5_to_v6`]).
 /// 7: `event_attempts`, every processing attempt (see [`migrate_v6_to_v7`]).
-pub(crate) const SCHEMA_VERSION: i64 = 7;
+/// 8: `event_bodies.headers`, the request's headers (see [`migrate_v7_to_v8`]).
+pub(crate) const SCHEMA_VERSION: i64 = 8;
 
 /// The `events` table of version 2, created as `{name}`.
 fn events_table(name: &str) -> String {
@@ -300,6 +301,7 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v4_to_v5(conn)?;
             migrate_v5_to_v6(conn)?;
             migrate_v6_to_v7(conn)?;
+            migrate_v7_to_v8(conn)?;
         }
         1 => {
             migrate_v1_to_v2(conn)?;
@@ -308,6 +310,7 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v4_to_v5(conn)?;
             migrate_v5_to_v6(conn)?;
             migrate_v6_to_v7(conn)?;
+            migrate_v7_to_v8(conn)?;
         }
         2 => {
             migrate_v2_to_v3(conn)?;
@@ -315,23 +318,31 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v4_to_v5(conn)?;
             migrate_v5_to_v6(conn)?;
             migrate_v6_to_v7(conn)?;
+            migrate_v7_to_v8(conn)?;
         }
         3 => {
             migrate_v3_to_v4(conn)?;
             migrate_v4_to_v5(conn)?;
             migrate_v5_to_v6(conn)?;
             migrate_v6_to_v7(conn)?;
+            migrate_v7_to_v8(conn)?;
         }
         4 => {
             migrate_v4_to_v5(conn)?;
             migrate_v5_to_v6(conn)?;
             migrate_v6_to_v7(conn)?;
+            migrate_v7_to_v8(conn)?;
         }
         5 => {
             migrate_v5_to_v6(conn)?;
             migrate_v6_to_v7(conn)?;
+            migrate_v7_to_v8(conn)?;
         }
-        6 => migrate_v6_to_v7(conn)?,
+        6 => {
+            migrate_v6_to_v7(conn)?;
+            migrate_v7_to_v8(conn)?;
+        }
+        7 => migrate_v7_to_v8(conn)?,
         _ => return Ok(()),
     }
     conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -493,6 +504,16 @@ fn migrate_v6_to_v7(conn: &Connection) -> Result<(), InboxError> {
 );
 CREATE INDEX event_attempts_event ON event_attempts (event_id, id);",
     )?;
+    Ok(())
+}
+
+/// Version 7 to 8: `event_bodies.headers`, the request's headers as a JSON
+/// array of `[name, value]` pairs, credentials redacted
+/// ([`crate::inbox::NewEvent::with_headers`]); NULL for events stored
+/// before. Adding a nullable column rewrites nothing: instant at any size.
+/// Runs in the caller's transaction.
+fn migrate_v7_to_v8(conn: &Connection) -> Result<(), InboxError> {
+    conn.execute_batch("ALTER TABLE event_bodies ADD COLUMN headers TEXT;")?;
     Ok(())
 }
 

@@ -104,7 +104,7 @@ pub(crate) fn claim(
             "UPDATE events SET state = 'processing', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
         )?;
         let mut read = conn.prepare_cached(&format!(
-            "SELECT {SUMMARY_COLUMNS}, b.body FROM {WITH_BODY} WHERE e.id = ?1"
+            "SELECT {SUMMARY_COLUMNS}, b.body, b.headers FROM {WITH_BODY} WHERE e.id = ?1"
         ))?;
         let mut events = Vec::with_capacity(ids.len());
         for id in ids {
@@ -334,6 +334,7 @@ fn finish_event(
                     message_id: None,
                     content_type: "application/json",
                     body: &fetched.body,
+                    headers: None,
                     state: State::Received,
                     error: None,
                     source: Some(&fetched.source),

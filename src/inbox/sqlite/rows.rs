@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::db::{unavailable, SUMMARY_COLUMNS, WITH_BODY};
 use super::queue::ensure_head;
+use crate::inbox::event::{headers_from_json, headers_to_json};
 use crate::inbox::keys::{message_key, object_key, po_key};
 use crate::inbox::migrate::{import_mark_value, IMPORT_MARK};
 use crate::inbox::{
@@ -45,14 +46,16 @@ pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<EventSummary> {
     })
 }
 
-/// Read a [`StoredEvent`]: [`SUMMARY_COLUMNS`] followed by the body
-/// (`event_bodies.body`, see [`WITH_BODY`]).
+/// Read a [`StoredEvent`]: [`SUMMARY_COLUMNS`] followed by the body and the
+/// headers (`event_bodies.body, event_bodies.headers`, see [`WITH_BODY`]).
 pub(crate) fn stored_event(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     let summary = summary(row)?;
     let body: Vec<u8> = row.get(16)?;
+    let headers: Option<String> = row.get(17)?;
     Ok(StoredEvent {
         summary,
         body: Bytes::from(body),
+        headers: headers_from_json(headers.as_deref()),
     })
 }
 
@@ -119,6 +122,7 @@ fn insert_new(
             message_id: event.message_id.as_deref(),
             content_type: &event.content_type,
             body: &event.body,
+            headers: headers_to_json(&event.headers).as_deref(),
             state,
             error,
             source: event.source.as_deref(),
@@ -156,6 +160,8 @@ pub(crate) struct RowValues<'a> {
     pub(crate) message_id: Option<&'a str>,
     pub(crate) content_type: &'a str,
     pub(crate) body: &'a [u8],
+    /// [`headers_to_json`] of the request's headers.
+    pub(crate) headers: Option<&'a str>,
     pub(crate) state: State,
     pub(crate) error: Option<&'a str>,
     pub(crate) source: Option<&'a str>,
@@ -197,8 +203,8 @@ pub(crate) fn insert_row(
         po_key(row.body),
     ])?;
     let id = conn.last_insert_rowid();
-    conn.prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES (?1, ?2)")?
-        .execute((id, row.body))?;
+    conn.prepare_cached("INSERT INTO event_bodies (event_id, body, headers) VALUES (?1, ?2, ?3)")?
+        .execute((id, row.body, row.headers))?;
     if matches!(row.state, State::Received | State::Trigger) {
         ensure_head(conn, object_key.as_deref(), id, now)?;
     }
@@ -264,7 +270,7 @@ pub(crate) fn list(
 
 pub(crate) fn get(conn: &Connection, id: i64) -> Result<Option<StoredEvent>, InboxError> {
     conn.prepare_cached(&format!(
-        "SELECT {SUMMARY_COLUMNS}, b.body FROM {WITH_BODY} WHERE e.id = ?1"
+        "SELECT {SUMMARY_COLUMNS}, b.body, b.headers FROM {WITH_BODY} WHERE e.id = ?1"
     ))?
     .query_row([id], stored_event)
     .optional()
@@ -332,7 +338,7 @@ pub(crate) fn export(
 ) -> Result<Vec<Exported>, InboxError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {SUMMARY_COLUMNS}, b.body, e.message_key, e.object_key FROM {WITH_BODY} \
+        "SELECT {SUMMARY_COLUMNS}, b.body, b.headers, e.message_key, e.object_key FROM {WITH_BODY} \
          WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
     ))?;
     let mut rows = stmt.query((after, limit))?;
@@ -342,8 +348,8 @@ pub(crate) fn export(
         let read = |row: &Row<'_>| -> rusqlite::Result<Exported> {
             Ok(Exported {
                 event: stored_event(row)?,
-                message_key: row.get(17)?,
-                object_key: row.get(18)?,
+                message_key: row.get(18)?,
+                object_key: row.get(19)?,
                 attempts: Vec::new(),
             })
         };
@@ -370,8 +376,8 @@ pub(crate) fn import(conn: &Connection, events: &[Exported]) -> Result<(), Inbox
          trace_parent, po_key) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?;
-    let mut body =
-        conn.prepare_cached("INSERT INTO event_bodies (event_id, body) VALUES (?1, ?2)")?;
+    let mut body = conn
+        .prepare_cached("INSERT INTO event_bodies (event_id, body, headers) VALUES (?1, ?2, ?3)")?;
     let mut attempt_insert = conn.prepare_cached(
         "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -401,7 +407,7 @@ pub(crate) fn import(conn: &Connection, events: &[Exported]) -> Result<(), Inbox
                 s.trace_parent,
                 po_key(&event.body),
             ])
-            .and_then(|_| body.execute((s.id, &event.body[..])))
+            .and_then(|_| body.execute((s.id, &event.body[..], headers_to_json(&event.headers))))
             .map_err(|e| import_error(exported, e))?;
         for attempt in &exported.attempts {
             attempt_insert

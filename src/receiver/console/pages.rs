@@ -417,9 +417,9 @@ fn pretty(body: &[u8], changed: &[LineChange]) -> Option<Vec<Piece>> {
 }
 
 /// One event: metadata, every processing attempt (`attempts`, oldest
-/// first), the last error, the changed lines, the decoded and the raw body.
-/// The request headers are not stored by the inbox (only `Content-Type`
-/// and the request line as `source`), so those are what is shown.
+/// first), the last error, the changed lines, the decoded and the raw body,
+/// and the request's headers as stored (credentials redacted by
+/// `NewEvent::with_headers`; none for events stored before schema 8/6).
 pub(super) fn event(
     session: &Session,
     e: &StoredEvent,
@@ -446,6 +446,19 @@ pub(super) fn event(
                 dt { "Trace parent" } dd { (s.trace_parent.as_deref().unwrap_or("none")) }
                 dt { "Last change" } dd { (time(&s.updated_at)) }
                 @if let Some(next) = &s.next_attempt_at { dt { "Next attempt" } dd { (time(next)) } }
+            }
+            h2 { "Request headers" }
+            @if e.headers.is_empty() {
+                p { "No headers were kept for this event (stored before they were, or not received over HTTP)." }
+            } @else {
+                table id="headers" {
+                    thead { tr { th scope="col" { "Name" } th scope="col" { "Value" } } }
+                    tbody {
+                        @for (name, value) in &e.headers {
+                            tr { td { code { (name) } } td { code { (value) } } }
+                        }
+                    }
+                }
             }
             h2 { "Processing attempts" }
             p { (s.attempts) " attempts." }
