@@ -66,11 +66,23 @@ pub(crate) fn object_key(object_id: &str) -> String {
 /// order event's `buyerOrder.purchaseOrderNumber`, else the first shipment
 /// line's `purchaseOrderNumber`. JSON bodies only; `None` for anything else
 /// (tXML, no number, only blanks): such events are found by a body scan.
+///
+/// Computed for every stored event, so it reads only the members it needs
+/// and skips the rest without building it ([`probe::Body`]); a body of an
+/// unexpected shape (a member of another type, a repeated key) is read once
+/// more as a `serde_json::Value`, which gives the same answer for any JSON.
 pub(crate) fn purchase_order_number(body: &[u8]) -> Option<String> {
     let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
     if body.get(start) != Some(&b'{') {
         return None;
     }
+    match serde_json::from_slice::<probe::Body>(body) {
+        Ok(probe) => probe.purchase_order_number(),
+        Err(_) => purchase_order_number_of_value(body),
+    }
+}
+
+fn purchase_order_number_of_value(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     [
         "/orderEvent/buyerOrder/purchaseOrderNumber",
@@ -87,6 +99,104 @@ pub(crate) fn purchase_order_number(body: &[u8]) -> Option<String> {
     .map(str::to_owned)
 }
 
+/// The members of a webhook body that name its purchase order number, and
+/// nothing else (serde skips every other member without allocating).
+mod probe {
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::{Deserialize, Deserializer, IgnoredAny, SeqAccess, Visitor};
+
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct Body {
+        order_event: Option<OrderEvent>,
+        single_delivery_order_event: Option<OrderEvent>,
+        simple_order_event: Option<OrderEvent>,
+        order_documents_event: Option<OrderEvent>,
+        shipment: Option<Shipment>,
+    }
+
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct OrderEvent {
+        buyer_order: Option<Numbered>,
+    }
+
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Numbered {
+        purchase_order_number: Option<String>,
+    }
+
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Shipment {
+        lines: Option<First<Numbered>>,
+        load_carriers: Option<First<Carrier>>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Carrier {
+        lines: Option<First<Numbered>>,
+    }
+
+    /// The first element of an array; the others are skipped.
+    struct First<T>(Option<T>);
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for First<T> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct FirstVisitor<T>(PhantomData<T>);
+            impl<'de, T: Deserialize<'de>> Visitor<'de> for FirstVisitor<T> {
+                type Value = First<T>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("an array")
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<First<T>, A::Error> {
+                    let first = seq.next_element::<T>()?;
+                    while seq.next_element::<IgnoredAny>()?.is_some() {}
+                    Ok(First(first))
+                }
+            }
+            deserializer.deserialize_seq(FirstVisitor(PhantomData))
+        }
+    }
+
+    fn number(numbered: Option<&Numbered>) -> Option<&str> {
+        numbered?.purchase_order_number.as_deref()
+    }
+
+    impl Body {
+        /// The same order of preference as the JSON pointers of
+        /// [`super::purchase_order_number_of_value`].
+        pub(super) fn purchase_order_number(&self) -> Option<String> {
+            let orders = [
+                &self.order_event,
+                &self.single_delivery_order_event,
+                &self.simple_order_event,
+                &self.order_documents_event,
+            ]
+            .into_iter()
+            .map(|event| number(event.as_ref().and_then(|e| e.buyer_order.as_ref())));
+            let shipment = self.shipment.as_ref();
+            let line = shipment
+                .and_then(|s| s.lines.as_ref())
+                .and_then(|l| number(l.0.as_ref()));
+            let carrier_line = shipment
+                .and_then(|s| s.load_carriers.as_ref())
+                .and_then(|c| c.0.as_ref())
+                .and_then(|c| c.lines.as_ref())
+                .and_then(|l| number(l.0.as_ref()));
+            orders
+                .chain([line, carrier_line])
+                .flatten()
+                .map(str::trim)
+                .find(|n| !n.is_empty())
+                .map(str::to_owned)
+        }
+    }
+}
+
 /// The `po_key` of a body: the key of its purchase order number.
 pub(crate) fn po_key(body: &[u8]) -> Option<String> {
     purchase_order_number(body).map(|n| object_key(&n))
@@ -95,6 +205,44 @@ pub(crate) fn po_key(body: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The probe gives what the `Value` reading gives, on the shapes that
+    /// take the fast path and on those that fall back.
+    #[test]
+    fn the_probe_agrees_with_the_value_reading() {
+        let bodies = [
+            r#"{"orderEvent":{"buyerOrder":{"purchaseOrderNumber":" PO-1 "}}}"#,
+            r#"{"orderEvent":{"buyerOrder":{"purchaseOrderNumber":"  "}},"simpleOrderEvent":{"buyerOrder":{"purchaseOrderNumber":"PO-2"}}}"#,
+            r#"{"singleDeliveryOrderEvent":{"buyerOrder":{"purchaseOrderNumber":"PO-3"}},"x":[1,{"y":2.50}]}"#,
+            r#"{"orderDocumentsEvent":{"buyerOrder":{"purchaseOrderNumber":"PO-4"}}}"#,
+            r#"{"shipment":{"lines":[{"purchaseOrderNumber":"PO-5"},{"purchaseOrderNumber":"PO-6"}]}}"#,
+            r#"{"shipment":{"lines":[{"purchaseOrderNumber":""}],"loadCarriers":[{"lines":[{"purchaseOrderNumber":"PO-7"}]}]}}"#,
+            r#"{"shipment":{"lines":[],"loadCarriers":[{"lines":[]},{"lines":[{"purchaseOrderNumber":"PO-8"}]}]}}"#,
+            r#"{"orderEvent":{"buyerOrder":{"purchaseOrderNumber":42}},"shipment":{"lines":[{"purchaseOrderNumber":"PO-9"}]}}"#,
+            r#"{"orderEvent":5,"shipment":{"lines":[{"purchaseOrderNumber":"PO-10"}]}}"#,
+            r#"{"orderEvent":{"buyerOrder":{"purchaseOrderNumber":"A"}},"orderEvent":{"buyerOrder":{"purchaseOrderNumber":"B"}}}"#,
+            r#"{"orderEvent":{"buyerOrder":null}}"#,
+            r#"{"eventName":"OrderIssuedByBuyer"}"#,
+            r#"{"orderEvent":{"buyerOrder":{"purchaseOrderNumber":"PO-\u0000\u00e9"}}}"#,
+            r#"{not json"#,
+        ];
+        for body in bodies {
+            assert_eq!(
+                purchase_order_number(body.as_bytes()),
+                purchase_order_number_of_value(body.as_bytes()),
+                "{body}"
+            );
+        }
+        assert_eq!(
+            purchase_order_number(bodies[0].as_bytes()).as_deref(),
+            Some("PO-1")
+        );
+        assert_eq!(purchase_order_number(bodies[6].as_bytes()), None);
+        assert_eq!(
+            purchase_order_number(bodies[8].as_bytes()).as_deref(),
+            Some("PO-10")
+        );
+    }
 
     #[test]
     fn keys_keep_ids_apart_and_stay_bounded() {

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""CPU time per event of `tradecloud serve`, two binaries side by side.
+
+    scripts/cpu-per-event.py --a OLD_BINARY --b NEW_BINARY --load LOAD_BINARY
+                             [--rounds 3] [--secs 10] [--connections 32]
+                             [--orders 100] [--mode receive-only|handled|both]
+
+Each round runs A, then B (interleaved, so that a machine that gets busier
+or quieter affects both alike), each on a fresh SQLite inbox
+(`serve --dev-tls`, Basic auth, `synchronous=FULL`): benches/load.rs
+(`cargo bench --bench load --no-run` builds it) POSTs the 14 KB order event
+of tests/fixtures with its own messageId per request and one of `--orders`
+order ids, over `--connections` TLS connections for `--secs` seconds.
+
+Reported per run: events stored (2xx), events/s, and the CPU time (user +
+system, from /proc/PID/stat) of the serve process divided by the events:
+
+* receive-only: `serve --receive-only`, CPU over the load;
+* handled: processing on (the built-in handler), CPU from the start of the
+  load until every stored event is `done` (read from the SQLite file).
+
+CPU per event is the figure to compare: events/s depends on what else the
+machine does (BENCHMARKS.md). Prints a Markdown table with the medians.
+"""
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BODY = os.path.join(ROOT, "tests/fixtures/order-webhook/order-event.json")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of the line (1-based).
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def wait_healthy(port, cert, proc, log):
+    context = ssl.create_default_context(cafile=cert) if os.path.exists(cert) else None
+    for _ in range(300):
+        if proc.poll() is not None:
+            sys.exit(f"serve exited: {open(log).read()}")
+        try:
+            if context is None and os.path.exists(cert):
+                context = ssl.create_default_context(cafile=cert)
+            if context is not None:
+                urllib.request.urlopen(f"https://localhost:{port}/healthz", context=context, timeout=2)
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    sys.exit(f"serve did not become healthy: {open(log).read()}")
+
+
+def states(db):
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = dict(conn.execute("SELECT state, count(*) FROM events GROUP BY state").fetchall())
+    finally:
+        conn.close()
+    return rows
+
+
+def run(binary, load, mode, args):
+    work = tempfile.mkdtemp(prefix="cpu-per-event-")
+    try:
+        port = free_port()
+        password = base64.b64encode(os.urandom(12)).decode().replace("/", "x").replace("+", "y")
+        cert = os.path.join(work, "cert.pem")
+        db = os.path.join(work, "inbox.db")
+        env = dict(
+            os.environ,
+            TRADECLOUD_AUTH_METHOD="basic",
+            TRADECLOUD_AUTH_USERNAME="tradecloud",
+            TRADECLOUD_AUTH_PASSWORD=password,
+            TRADECLOUD_STORE_URL=f"sqlite://{db}",
+            TRADECLOUD_SERVER_MAX_CONCURRENT_REQUESTS="4096",
+            RUST_LOG="warn",
+        )
+        flags = ["--receive-only"] if mode == "receive-only" else []
+        log = os.path.join(work, "serve.log")
+        with open(log, "w") as out:
+            proc = subprocess.Popen(
+                [binary, "serve", "--dev-tls", "--dev-cert-out", cert, "--listen", f"127.0.0.1:{port}", *flags],
+                cwd=work, env=env, stdout=out, stderr=out,
+            )
+        try:
+            wait_healthy(port, cert, proc, log)
+            load_env = dict(
+                os.environ,
+                LOAD_URL=f"https://localhost:{port}/tradecloud/order",
+                LOAD_PASSWORD=password,
+                LOAD_CACERT=cert,
+                LOAD_BODY=BODY,
+                LOAD_SECS=str(args.secs),
+                LOAD_CONNECTIONS=str(args.connections),
+                LOAD_ORDERS=str(args.orders),
+            )
+            before = cpu_seconds(proc.pid)
+            started = time.monotonic()
+            result = subprocess.run([load], env=load_env, capture_output=True, text=True, check=True)
+            load_secs = time.monotonic() - started
+            stats = json.loads(result.stdout)
+            stored = stats["ok"]
+            if mode == "handled":
+                deadline = time.monotonic() + 900
+                while True:
+                    counts = states(db)
+                    total = sum(counts.values())
+                    if total and counts.get("done", 0) == total:
+                        break
+                    if time.monotonic() > deadline:
+                        sys.exit(f"not all done after 15 minutes: {counts}")
+                    time.sleep(0.2)
+                stored = total
+            cpu = cpu_seconds(proc.pid) - before
+            elapsed = time.monotonic() - started
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        return {
+            "events": stored,
+            "per_sec": stats["ok"] / load_secs,
+            "handled_per_sec": stored / elapsed,
+            "cpu_us": 1e6 * cpu / max(stored, 1),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--a", required=True, help="the binary to compare against (before)")
+    parser.add_argument("--b", required=True, help="the binary to measure (after)")
+    parser.add_argument("--load", required=True, help="benches/load.rs's executable")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--secs", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--orders", type=int, default=100)
+    parser.add_argument("--mode", choices=["receive-only", "handled", "both"], default="both")
+    args = parser.parse_args()
+    modes = ["receive-only", "handled"] if args.mode == "both" else [args.mode]
+    results = {(label, mode): [] for label in "ab" for mode in modes}
+    for n in range(args.rounds):
+        for mode in modes:
+            for label, binary in (("a", args.a), ("b", args.b)):
+                r = run(binary, args.load, mode, args)
+                results[(label, mode)].append(r)
+                print(
+                    f"round {n + 1} {mode:12} {label}: {r['events']} events, {r['per_sec']:.0f}/s received, "
+                    f"{r['handled_per_sec']:.0f}/s to done, {r['cpu_us']:.0f} µs CPU per event",
+                    file=sys.stderr,
+                )
+    print("| binary | mode | events/s received (median) | CPU µs per event (each round) | median |")
+    print("|---|---|---:|---|---:|")
+    for mode in modes:
+        for label, binary in (("a", args.a), ("b", args.b)):
+            rs = results[(label, mode)]
+            cpus = [r["cpu_us"] for r in rs]
+            print(
+                f"| {label}: `{binary}` | {mode} | {statistics.median(r['per_sec'] for r in rs):,.0f} | "
+                f"{' / '.join(f'{c:.0f}' for c in cpus)} | **{statistics.median(cpus):.0f}** |"
+            )
+    for mode in modes:
+        a = statistics.median(r["cpu_us"] for r in results[("a", mode)])
+        b = statistics.median(r["cpu_us"] for r in results[("b", mode)])
+        print(f"\n{mode}: b needs {b / a:.2f} × a's CPU per event")
+
+
+if __name__ == "__main__":
+    main()
