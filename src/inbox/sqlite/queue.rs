@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::db::{SUMMARY_COLUMNS, WITH_BODY};
@@ -16,6 +15,30 @@ use crate::inbox::{from_ms, Attempt, AttemptOutcome, InboxError, Origin, State, 
 
 /// The states of events that still hold their object's queue.
 const ACTIVE: &str = "('received', 'trigger', 'processing', 'retrying')";
+
+/// The events of one object still to be handled, oldest first, go through
+/// the partial index `events_active_object` (whose condition is
+/// [`ACTIVE`]). Without saying so, SQLite's planner takes the full
+/// `events_object` index (object key, id) instead and walks every event the
+/// object ever had, done ones included, to find the first active one: a
+/// cost per claim and per finish that grows with the object's history.
+const ACTIVE_OF_OBJECT: &str = "events INDEXED BY events_active_object";
+
+/// An object's active events from a head on, oldest first (the run a claim takes).
+fn run_candidates_sql() -> String {
+    format!(
+        "SELECT id, state, origin FROM {ACTIVE_OF_OBJECT} WHERE object_key = ?1 \
+         AND id >= ?2 AND state IN {ACTIVE} ORDER BY id LIMIT ?3"
+    )
+}
+
+/// An object's oldest active event (its head after a finish).
+fn oldest_active_sql() -> String {
+    format!(
+        "SELECT id, state, next_attempt_at FROM {ACTIVE_OF_OBJECT} \
+         WHERE object_key = ?1 AND state IN {ACTIVE} ORDER BY id LIMIT 1"
+    )
+}
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
@@ -77,10 +100,7 @@ pub(crate) fn claim(
     for (key, object_key, head) in heads {
         let candidates: Vec<(i64, String, String)> = match &object_key {
             Some(object) => conn
-                .prepare_cached(&format!(
-                    "SELECT id, state, origin FROM events WHERE object_key = ?1 AND id >= ?2 \
-                     AND state IN {ACTIVE} ORDER BY id LIMIT ?3"
-                ))?
+                .prepare_cached(&run_candidates_sql())?
                 .query_map((object, head, run_limit), |row| {
                     Ok((row.get(0)?, row.get(1)?, row.get(2)?))
                 })?
@@ -127,10 +147,7 @@ fn refresh_head(
 ) -> Result<(), InboxError> {
     let next: Option<(i64, String, Option<i64>)> = match object_key {
         Some(object) => conn
-            .prepare_cached(&format!(
-                "SELECT id, state, next_attempt_at FROM events WHERE object_key = ?1 \
-                 AND state IN {ACTIVE} ORDER BY id LIMIT 1"
-            ))?
+            .prepare_cached(&oldest_active_sql())?
             .query_row([object], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .optional()?,
         None => conn
@@ -215,49 +232,38 @@ pub(crate) fn finish(
     Ok(finished)
 }
 
-/// Attempt rows written per statement (4 parameters each, far below
-/// SQLite's limit of 32766).
-const ATTEMPT_ROWS: usize = 1000;
-
-/// Record the attempts of a batch: one multi-row insert (per
-/// [`ATTEMPT_ROWS`]), then one delete of what is beyond
-/// [`ATTEMPTS_KEPT`] for those events. Only events still `processing`
-/// get one (as only those get their outcome recorded).
+/// Record the attempts of a batch, one row per event still `processing`
+/// (as only those get their outcome recorded), then trim each of those
+/// events to its newest [`ATTEMPTS_KEPT`] attempts.
+///
+/// Two fixed statements, prepared once per connection: a statement whose
+/// text depended on the batch's size would be compiled again for most
+/// batches and push the others out of the statement cache. The trim's
+/// subquery names one event and stops at the `ATTEMPTS_KEPT + 1`-th
+/// newest attempt, through the `(event_id, id)` index: for the usual event
+/// with a few attempts it finds none and deletes nothing.
 fn record_attempts(
     conn: &Connection,
     owner: &str,
     attempts: &[(i64, AttemptOutcome, Option<&str>)],
     now: i64,
 ) -> Result<(), InboxError> {
-    for chunk in attempts.chunks(ATTEMPT_ROWS) {
-        let values = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
-        let sql = format!(
-            "WITH x(n, id, outcome, error) AS (VALUES {values}) \
-             INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
-             SELECT e.id, e.updated_at, ?, ?, x.outcome, x.error FROM x JOIN events e ON e.id = x.id \
-             WHERE e.state = 'processing' ORDER BY x.n"
-        );
-        let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 4 + 2);
-        for (n, (id, outcome, error)) in chunk.iter().enumerate() {
-            params.push(Value::Integer(i64::try_from(n).unwrap_or(i64::MAX)));
-            params.push(Value::Integer(*id));
-            params.push(Value::Text(outcome.as_str().into()));
-            params.push(error.map_or(Value::Null, |e| Value::Text(e.into())));
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
+         SELECT id, updated_at, ?2, ?3, ?4, ?5 FROM events WHERE id = ?1 AND state = 'processing'",
+    )?;
+    let mut trim = conn.prepare_cached(
+        "DELETE FROM event_attempts WHERE event_id = ?1 AND id <= \
+         (SELECT id FROM event_attempts WHERE event_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+    )?;
+    let keep = i64::try_from(ATTEMPTS_KEPT).unwrap_or(i64::MAX);
+    for (id, outcome, error) in attempts {
+        if insert.execute((id, now, owner, outcome.as_str(), error))? > 0 {
+            trim.execute((id, keep))?;
         }
-        params.push(Value::Integer(now));
-        params.push(Value::Text(owner.into()));
-        conn.prepare_cached(&sql)?
-            .execute(rusqlite::params_from_iter(params))?;
-        let ids = vec!["?"; chunk.len()].join(", ");
-        let keep = i64::try_from(ATTEMPTS_KEPT.saturating_sub(1)).unwrap_or(0);
-        let mut params: Vec<Value> = chunk.iter().map(|(id, _, _)| Value::Integer(*id)).collect();
-        params.push(Value::Integer(keep));
-        conn.prepare_cached(&format!(
-            "DELETE FROM event_attempts WHERE event_id IN ({ids}) AND id < \
-             (SELECT a.id FROM event_attempts a WHERE a.event_id = event_attempts.event_id \
-              ORDER BY a.id DESC LIMIT 1 OFFSET ?)"
-        ))?
-        .execute(rusqlite::params_from_iter(params))?;
     }
     Ok(())
 }
@@ -356,4 +362,38 @@ pub(crate) fn next_due(conn: &Connection, now: i64) -> Result<Option<Duration>, 
         .prepare_cached("SELECT min(due_at) FROM heads")?
         .query_row([], |row| row.get(0))?;
     Ok(due.map(|at| Duration::from_millis(u64::try_from(at - now).unwrap_or(0))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Vec<String> {
+        conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map(params, |row| row.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// The queue's per-object lookups read only the object's active events
+    /// (the partial index), not its whole history: with `events_object`
+    /// present, SQLite would otherwise pick that one.
+    #[test]
+    fn queue_lookups_use_the_partial_index_of_active_events() {
+        let conn = Connection::open_in_memory().unwrap();
+        super::super::db::ensure_schema(&conn).unwrap();
+        let plans = [
+            plan(&conn, &run_candidates_sql(), ("o:1", 1, 10)),
+            plan(&conn, &oldest_active_sql(), ["o:1"]),
+        ];
+        for plan in plans {
+            assert!(
+                plan.iter()
+                    .any(|step| step.contains("USING INDEX events_active_object")),
+                "{plan:?}"
+            );
+        }
+    }
 }
