@@ -133,8 +133,14 @@ def main():
             timed("a PO number, by its index (q=PO-...)", "GET",
                   "/events?q=" + urllib.parse.quote("PO-<script>alert(1)</script>"), cookie,
                   repeat=args.repeat)
-            timed("a text in no body: every body read (q=...)", "GET",
-                  "/events?q=no-such-text-anywhere", cookie, repeat=1)
+            timed("events by a name no event has (walks all)", "GET",
+                  "/events?name=NoSuchEventName", cookie, repeat=1)
+            _, page = timed("a text in no body: one window (q=...)", "GET",
+                            "/events?q=no-such-text-anywhere", cookie, repeat=1)
+            older = re.search(r'<a rel="next" href="([^"]+)"', page)
+            if older:
+                timed("  the next window (Older events)", "GET", older.group(1).replace("&amp;", "&"),
+                      cookie, repeat=1)
             _, page = timed("open the failed event (GET /events/ID)", "GET", f"/events/{failed}", cookie,
                             repeat=args.repeat)
             csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)

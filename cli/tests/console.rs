@@ -461,6 +461,58 @@ async fn an_operator_finds_and_replays_a_failed_event_in_a_browser() {
         .contains(&format!("#{failed}")));
 }
 
+/// A search of bodies reads a window of `console.body_search_events`
+/// events per page, newest first, says which, and "Older events" goes on
+/// below it until the oldest event: each page's cost is bounded at any
+/// size of inbox, and nothing older is out of reach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_of_bodies_goes_back_a_window_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    // Events 1..=5 of other orders, 6..=8 of ORDER.
+    fill(&db, 5).await;
+    let console = start(dir.path(), "body_search_events = 3\n").await;
+    let base = &console.base;
+    let cookie = cookie_of(&login(base, VIEWER).await);
+    // The first event's message id: in its body only (no index knows it).
+    let text = "00000000-0000-4000-8000-000000000010";
+    let mut path = format!("/events?q={text}");
+    let mut windows = Vec::new();
+    let found = loop {
+        let page = http()
+            .get(format!("{base}{path}"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200, "{path}");
+        let page = page.text().await.unwrap();
+        let window = page
+            .split("this page searched events ")
+            .nth(1)
+            .and_then(|rest| rest.split([';', ',']).next())
+            .unwrap_or_else(|| panic!("no window named: {page}"))
+            .to_string();
+        windows.push(window);
+        let next = page
+            .split("<a rel=\"next\" href=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .map(|href| href.replace("&amp;", "&"));
+        match next {
+            Some(next) => {
+                assert!(!page.contains("href=\"/events/1\""), "{page}");
+                path = next;
+            }
+            None => break page,
+        }
+    };
+    assert_eq!(windows, ["#6 to #8", "#3 to #5", "#1 to #2"]);
+    assert!(found.contains("the oldest there are"), "{found}");
+    assert!(found.contains("href=\"/events/1\""), "{found}");
+    assert!(found.contains("1 events, newest first"), "{found}");
+}
+
 /// Plain HTTP probes: nothing without a session, no change without the
 /// session's CSRF token, no promotion of a planted session id, the
 /// read-only role cannot replay, bodies are escaped, login brute force is

@@ -544,8 +544,9 @@ pub struct ListFilter {
     /// none: `body_contains` finds them.
     pub purchase_order_number: Option<String>,
     /// Only events whose body holds these bytes (a purchase order number,
-    /// any text). Walks the bodies newest first until `limit` match: narrow
-    /// it with the other filters (a time range) on a large inbox.
+    /// any text). Walks the bodies newest first until `limit` match: bound
+    /// it with `after_id` and `before_id` (a window of ids, as the
+    /// operator's console does) or a time range on a large inbox.
     pub body_contains: Option<String>,
     /// Only events received at or after this time.
     pub received_from: Option<DateTime<Utc>>,
@@ -553,6 +554,9 @@ pub struct ListFilter {
     pub received_until: Option<DateTime<Utc>>,
     /// Only events with a smaller id (paging backwards).
     pub before_id: Option<i64>,
+    /// Only events with a larger id: with `before_id`, a window of ids
+    /// that bounds how many events (and bodies) a query reads.
+    pub after_id: Option<i64>,
     /// At most this many (default 100): the newest ones, returned oldest first.
     pub limit: Option<usize>,
 }

@@ -263,6 +263,33 @@ pub async fn events_are_listed_by_name_and_time(inbox: &Inbox) {
     })
     .await
     .is_empty());
+    // A window of ids (after < id < before): how the console bounds a
+    // search of bodies.
+    assert_eq!(
+        list(ListFilter {
+            after_id: Some(ids[0]),
+            ..ListFilter::default()
+        })
+        .await,
+        ids[1..]
+    );
+    assert_eq!(
+        list(ListFilter {
+            body_contains: Some("OrderIssuedByBuyer".into()),
+            after_id: Some(first),
+            before_id: Some(ids[2]),
+            ..ListFilter::default()
+        })
+        .await,
+        ids[..2]
+    );
+    assert!(list(ListFilter {
+        body_contains: Some("\"m-1\"".into()),
+        after_id: Some(ids[1]),
+        ..ListFilter::default()
+    })
+    .await
+    .is_empty());
     assert!(list(ListFilter {
         event_name: Some("OrderIssuedByBuyer".into()),
         received_until: Some(before),

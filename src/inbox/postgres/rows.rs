@@ -222,7 +222,7 @@ pub(crate) async fn list(
          AND ($7::bigint IS NULL OR e.received_at >= $7) AND ($8::bigint IS NULL OR e.received_at < $8) \
          AND ($9::bytea IS NULL OR EXISTS (SELECT 1 FROM event_bodies b WHERE b.event_id = e.id \
               AND position($9::bytea IN b.body) > 0)) \
-         AND ($10::text IS NULL OR e.po_key = $10) \
+         AND ($10::text IS NULL OR e.po_key = $10) AND ($11::bigint IS NULL OR e.id > $11) \
          ORDER BY e.id DESC LIMIT $5"
     );
     let rows = client
@@ -242,6 +242,7 @@ pub(crate) async fn list(
                     .purchase_order_number
                     .as_deref()
                     .map(|n| object_key(n.trim())),
+                &filter.after_id,
             ],
         )
         .await

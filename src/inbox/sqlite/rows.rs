@@ -256,6 +256,10 @@ pub(crate) fn list(
         params.push(Value::Integer(before));
         sql.push_str(&format!(" AND id < ?{}", params.len()));
     }
+    if let Some(after) = filter.after_id {
+        params.push(Value::Integer(after));
+        sql.push_str(&format!(" AND id > ?{}", params.len()));
+    }
     let limit = i64::try_from(filter.limit.unwrap_or(100)).unwrap_or(i64::MAX);
     params.push(Value::Integer(limit));
     sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", params.len()));
