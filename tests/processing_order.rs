@@ -309,3 +309,58 @@ async fn dead_and_rejected_events_do_not_hold_back_their_order() {
         "the parse error says where"
     );
 }
+
+/// The receiver decodes each body before storing it; with
+/// `Inbox::store_webhook` the processor of the same process takes that
+/// value instead of decoding the stored body again (issue 24 item 14). The
+/// test hands on a webhook that differs from the body on purpose (line
+/// `handed` instead of `l0`) to see which one the handler got; an event
+/// stored with `Inbox::store` is decoded from its body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_processor_takes_the_webhook_the_receiver_decoded() {
+    use tradecloud::webhook::{decode, Endpoint};
+
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = Inbox::open(&url(&dir.path().join("inbox.db"))).unwrap();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let handler = {
+        let seen = seen.clone();
+        handler_fn(move |event, _ctx| {
+            let seen = seen.clone();
+            async move {
+                let Event::Order { body, .. } = event else {
+                    panic!("an order event")
+                };
+                let line = body.order_event.unwrap().lines[0].id.clone().unwrap();
+                seen.lock().unwrap().push(line);
+                Ok(())
+            }
+        })
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let processor = tokio::spawn(
+        Processor::new(inbox.clone(), handler, config(1)).run(async {
+            let _ = stopped.await;
+        }),
+    );
+    // Once it has handled an event it runs, and takes what is handed on.
+    inbox.store(order_event("o-0", 9)).await.unwrap();
+    wait_until("the first handled", Duration::from_secs(10), || {
+        seen.lock().unwrap().len() == 1
+    })
+    .await;
+    let handed = r#"{"eventName":"OrderLinesConfirmedBySupplier","orderEvent":{"orderId":"o-1","lines":[{"id":"handed"}]}}"#;
+    let webhook = decode(Endpoint::Order, "application/json", handed.as_bytes()).unwrap();
+    inbox
+        .store_webhook(order_event("o-1", 0), webhook)
+        .await
+        .unwrap();
+    inbox.store(order_event("o-1", 1)).await.unwrap();
+    wait_until("all handled", Duration::from_secs(10), || {
+        seen.lock().unwrap().len() == 3
+    })
+    .await;
+    assert_eq!(*seen.lock().unwrap(), ["l9", "handed", "l1"]);
+    let _ = stop.send(());
+    processor.await.unwrap();
+}

@@ -238,11 +238,14 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
+use crate::webhook::Webhook;
+
 mod admission;
 mod attempts;
 mod backlog;
 mod deferred;
 mod event;
+mod handoff;
 pub(crate) mod keys;
 pub(crate) mod migrate;
 mod options;
@@ -403,6 +406,8 @@ pub struct Inbox {
     /// Events stored by this handle: a commit since a failed check proves
     /// the store is back before the cached failure runs out.
     stored: Arc<AtomicU64>,
+    /// Webhooks decoded by this process's receiver, for its processor.
+    handoff: Arc<handoff::Handoff>,
 }
 
 impl fmt::Debug for Inbox {
@@ -419,6 +424,7 @@ impl Inbox {
             store,
             readiness: Arc::default(),
             stored: Arc::default(),
+            handoff: Arc::default(),
         }
     }
 
@@ -590,6 +596,52 @@ impl Inbox {
             }
         }
         stored
+    }
+
+    /// [`store`](Self::store) an event made from `webhook`
+    /// ([`NewEvent::from_webhook`]) and keep the decoded `webhook` for this
+    /// process's [`Processor`](crate::processing::Processor), which then
+    /// need not decode the stored body again for the event's first attempt.
+    /// A shortcut only: when the processor does not find it (another
+    /// process, a retry, a replay, a backlog of more than a few hundred
+    /// events) it decodes the stored body, to the same value.
+    ///
+    /// ```
+    /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+    /// use bytes::Bytes;
+    /// use tradecloud::inbox::{Inbox, NewEvent};
+    /// use tradecloud::webhook::{decode, Endpoint};
+    ///
+    /// let inbox = Inbox::open("sqlite::memory:")?;
+    /// let body = Bytes::from_static(
+    ///     br#"{"eventName": "OrderIssuedByBuyer", "orderEvent": {"orderId": "o1", "lines": []}}"#,
+    /// );
+    /// let webhook = decode(Endpoint::Order, "application/json", &body)?;
+    /// let event = NewEvent::from_webhook(&webhook, "application/json", body.clone());
+    /// let stored = inbox.store_webhook(event, webhook).await?;
+    /// assert!(!stored.is_duplicate());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn store_webhook(&self, event: NewEvent, webhook: Webhook) -> Result<Stored> {
+        let handed_on = matches!(event.state, NewState::Received);
+        let stored = self.store(event).await?;
+        if let (Stored::New(id), true) = (stored, handed_on) {
+            self.handoff.put(id, webhook);
+        }
+        Ok(stored)
+    }
+
+    /// The webhook [`store_webhook`](Self::store_webhook) kept for event
+    /// `id`, once.
+    pub(crate) fn take_decoded(&self, id: i64) -> Option<Webhook> {
+        self.handoff.take(id)
+    }
+
+    /// A processor of this process handles this inbox's events: keep what
+    /// [`store_webhook`](Self::store_webhook) decoded for it.
+    pub(crate) fn open_handoff(&self) {
+        self.handoff.open();
     }
 
     /// Whether an event can be committed now, without committing one:

@@ -163,7 +163,7 @@ impl Event {
     /// is not handled (the event is then `unhandled`). A trigger has no body
     /// to parse: `Err` too.
     pub fn from_stored(stored: &StoredEvent, attempt: u32) -> Result<Event, String> {
-        match decode_stored(stored, attempt)? {
+        match decode_stored(stored, attempt, None)? {
             Decoded::Event(event) => Ok(event),
             Decoded::Unhandled(reason) => Err(reason),
         }
@@ -181,8 +181,13 @@ pub(crate) enum Decoded {
 
 /// Decode a stored event with [`crate::webhook::decode`] (webhook bodies) or
 /// as the JSON the API returned (fetched orders and shipments). `Err` is the
-/// parse error.
-pub(crate) fn decode_stored(stored: &StoredEvent, attempt: u32) -> Result<Decoded, String> {
+/// parse error. `decoded`: the webhook the receiver decoded from the same
+/// body ([`Inbox::store_webhook`]), used instead of decoding it again.
+pub(crate) fn decode_stored(
+    stored: &StoredEvent,
+    attempt: u32,
+    decoded: Option<Webhook>,
+) -> Result<Decoded, String> {
     let s = &stored.summary;
     let meta = EventMeta {
         inbox_id: s.id,
@@ -202,7 +207,13 @@ pub(crate) fn decode_stored(stored: &StoredEvent, attempt: u32) -> Result<Decode
     let event = match (s.origin, endpoint) {
         (Origin::Trigger, _) => return Err("a GET-webhook trigger has no body to handle".into()),
         (Origin::Webhook, _) => {
-            match webhook::decode(endpoint, &s.content_type, body).map_err(|e| e.to_string())? {
+            let webhook = match decoded {
+                Some(webhook) => webhook,
+                None => {
+                    webhook::decode(endpoint, &s.content_type, body).map_err(|e| e.to_string())?
+                }
+            };
+            match webhook {
                 Webhook::Order(body) => Event::Order { body: *body, meta },
                 Webhook::Shipment(body) => Event::Shipment { body: *body, meta },
                 Webhook::Unknown(unknown) => return Ok(Decoded::Unhandled(unknown.reason())),

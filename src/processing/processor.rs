@@ -144,6 +144,7 @@ impl<H: Handler> Processor<H> {
     /// On start (SQLite), claims left by a crash are released. While the
     /// store is unavailable the processor waits and tries again.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        self.inbox.open_handoff();
         let shared = Arc::new(Shared {
             inbox: self.inbox,
             handler: Arc::new(self.handler),
@@ -464,7 +465,8 @@ async fn try_event<H: Handler>(
     let (outcome, finish) = if s.origin == Origin::Trigger {
         fetch(shared, stored, attempt).await
     } else {
-        let outcome = match super::decode_stored(stored, attempt) {
+        let decoded = shared.inbox.take_decoded(id);
+        let outcome = match super::decode_stored(stored, attempt, decoded) {
             Err(error) => Outcome::Rejected { error },
             Ok(Decoded::Unhandled(reason)) => Outcome::Unhandled { reason },
             Ok(Decoded::Event(event)) => {

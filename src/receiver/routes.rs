@@ -137,7 +137,9 @@ impl Webhooks {
         )
     }
 
-    async fn store(&self, event: NewEvent) -> Response {
+    /// Store `event`; `decoded`: the webhook it was made from, kept for
+    /// this process's processor ([`crate::inbox::Inbox::store_webhook`]).
+    async fn store(&self, event: NewEvent, decoded: Option<Webhook>) -> Response {
         let kind = event.kind;
         let unhandled = matches!(event.state, NewState::Unhandled { .. });
         let (event_name, object_id, message_id) = (
@@ -152,7 +154,10 @@ impl Webhooks {
             message_id.as_deref(),
         );
         let trigger = matches!(event.state, NewState::Trigger);
-        let stored = self.inbox.store(event).await;
+        let stored = match decoded {
+            Some(webhook) => self.inbox.store_webhook(event, webhook).await,
+            None => self.inbox.store(event).await,
+        };
         if stored.is_ok() {
             self.metrics.store_ready(true);
         }
@@ -245,7 +250,7 @@ impl Webhooks {
                 let event = event
                     .with_source(self.source_of(sent_to, &raw))
                     .with_headers(headers_of(&raw));
-                self.store(event).await
+                self.store(event, Some(webhook)).await
             }
             Err(error) => {
                 let error = RejectionKind::InvalidBody(error.to_string());
@@ -270,7 +275,7 @@ impl Webhooks {
                 let event = NewEvent::trigger(kind, id)
                     .with_source(self.source_of(sent_to, &raw))
                     .with_headers(headers_of(&raw));
-                self.store(event).await
+                self.store(event, None).await
             }
             None => {
                 let detail = format!(
