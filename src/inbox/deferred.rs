@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::queue::{ClaimRequest, Claimed, Finished, RunOutcome};
+use super::queue::{ClaimRequest, Claimed, FinishReport, RunOutcome};
 use super::{
     Backlog, BoxFuture, EventSummary, Exported, Fingerprint, InboxError, ListFilter, NewEvent,
     Purged, State, Store, Stored, StoredEvent,
@@ -211,7 +211,7 @@ impl Store for Deferred {
         &self,
         owner: String,
         runs: Vec<RunOutcome>,
-    ) -> BoxFuture<'_, Result<Finished, InboxError>> {
+    ) -> BoxFuture<'_, Result<FinishReport, InboxError>> {
         delegate!(self.finish(owner, runs))
     }
 

@@ -43,6 +43,36 @@ impl EventKind {
             EventKind::Shipment => "shipmentId",
         }
     }
+
+    /// The webhook events of this kind arrive at: order events and order
+    /// documents events at the order webhook, shipment events at the
+    /// shipment webhook.
+    ///
+    /// ```
+    /// use tradecloud::inbox::EventKind;
+    /// use tradecloud::webhook::Endpoint;
+    ///
+    /// assert_eq!(EventKind::OrderDocuments.endpoint(), Endpoint::Order);
+    /// assert_eq!(EventKind::from(Endpoint::Order), EventKind::Order);
+    /// ```
+    pub fn endpoint(self) -> Endpoint {
+        match self {
+            EventKind::Order | EventKind::OrderDocuments => Endpoint::Order,
+            EventKind::Shipment => Endpoint::Shipment,
+        }
+    }
+}
+
+/// The kind of a body of this webhook when its event is not known (an
+/// unknown event, a quarantined body): [`EventKind::Order`] or
+/// [`EventKind::Shipment`]. [`EventKind::endpoint`] is the way back.
+impl From<Endpoint> for EventKind {
+    fn from(endpoint: Endpoint) -> Self {
+        match endpoint {
+            Endpoint::Order => EventKind::Order,
+            Endpoint::Shipment => EventKind::Shipment,
+        }
+    }
 }
 
 impl fmt::Display for EventKind {
@@ -279,10 +309,7 @@ impl NewEvent {
             Webhook::Order(_) => (EventKind::Order, NewState::Received),
             Webhook::Shipment(_) => (EventKind::Shipment, NewState::Received),
             Webhook::Unknown(unknown) => (
-                match unknown.endpoint {
-                    Endpoint::Order => EventKind::Order,
-                    Endpoint::Shipment => EventKind::Shipment,
-                },
+                EventKind::from(unknown.endpoint),
                 NewState::Unhandled {
                     reason: unknown.reason(),
                 },

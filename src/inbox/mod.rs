@@ -266,7 +266,7 @@ pub use migrate::Copied;
 pub(crate) use options::{from_ms, now_ms};
 pub use options::{is_memory_url, redact, InboxOptions, DEFAULT_STORE_URL};
 use options::{parse_url, StoreUrl};
-use queue::{ClaimRequest, Claimed, Finished, RunOutcome};
+use queue::{ClaimRequest, Claimed, FinishReport, RunOutcome};
 
 /// Events deleted per write by [`Inbox::purge`].
 pub const PURGE_BATCH: usize = 500;
@@ -315,7 +315,7 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn claim(&self, request: ClaimRequest) -> BoxFuture<'_, Result<Vec<Claimed>>>;
     fn renew(&self, owner: String, keys: Vec<String>, lease: Duration)
         -> BoxFuture<'_, Result<()>>;
-    fn finish(&self, owner: String, runs: Vec<RunOutcome>) -> BoxFuture<'_, Result<Finished>>;
+    fn finish(&self, owner: String, runs: Vec<RunOutcome>) -> BoxFuture<'_, Result<FinishReport>>;
     fn next_due(&self) -> BoxFuture<'_, Result<Option<Duration>>>;
     // Copying a whole inbox, see `migrate`.
     /// Up to `limit` events with ids above `after`, oldest first, with bodies.

@@ -116,7 +116,7 @@ pub(crate) struct RunOutcome {
 
 /// What a store did with a batch of [`RunOutcome`]s.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Finished {
+pub(crate) struct FinishReport {
     /// For each `Finish::Fetched`: the trigger's id and the new event's id.
     pub(crate) fetched: Vec<(i64, i64)>,
     /// Runs whose lease had passed to another owner: nothing was recorded.
@@ -155,7 +155,7 @@ impl Inbox {
         &self,
         owner: String,
         runs: Vec<RunOutcome>,
-    ) -> Result<Finished, InboxError> {
+    ) -> Result<FinishReport, InboxError> {
         self.store_impl().finish(owner, runs).await
     }
 

@@ -200,10 +200,7 @@ pub(crate) fn decode_stored(
         source: s.source.clone(),
     };
     let body = &stored.body;
-    let endpoint = match s.kind {
-        EventKind::Order | EventKind::OrderDocuments => Endpoint::Order,
-        EventKind::Shipment => Endpoint::Shipment,
-    };
+    let endpoint = s.kind.endpoint();
     let event = match (s.origin, endpoint) {
         (Origin::Trigger, _) => return Err("a GET-webhook trigger has no body to handle".into()),
         (Origin::Webhook, _) => {

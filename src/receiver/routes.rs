@@ -84,22 +84,6 @@ fn reason_of(kind: &RejectionKind) -> &'static str {
     }
 }
 
-/// The webhook of an event kind.
-fn endpoint_of(kind: EventKind) -> Endpoint {
-    match kind {
-        EventKind::Order | EventKind::OrderDocuments => Endpoint::Order,
-        EventKind::Shipment => Endpoint::Shipment,
-    }
-}
-
-/// The event kind a quarantined body of this webhook is kept as.
-fn kind_of(endpoint: Endpoint) -> EventKind {
-    match endpoint {
-        Endpoint::Order => EventKind::Order,
-        Endpoint::Shipment => EventKind::Shipment,
-    }
-}
-
 impl Webhooks {
     /// `METHOD /full/path` of a request to the `sent_to` webhook (the stubs
     /// see the path below the nesting point).
@@ -254,7 +238,7 @@ impl Webhooks {
             }
             Err(error) => {
                 let error = RejectionKind::InvalidBody(error.to_string());
-                self.quarantine(kind_of(belongs_to), sent_to, error, raw)
+                self.quarantine(EventKind::from(belongs_to), sent_to, error, raw)
                     .await
             }
         }
@@ -267,7 +251,7 @@ impl Webhooks {
             return StatusCode::OK.into_response();
         }
         self.metrics.received(kind.as_str());
-        let sent_to = endpoint_of(kind);
+        let sent_to = kind.endpoint();
         // Blank as the specs say (`pattern: '[^ \t\r\n]'`): only spaces,
         // tabs and line breaks; any other character makes an id.
         match id.filter(|id| !webhook::is_blank_id(id)) {
@@ -290,7 +274,7 @@ impl Webhooks {
 
     async fn reject(&self, kind: EventKind, rejection: Rejection) -> Response {
         self.metrics.received(kind.as_str());
-        let sent_to = endpoint_of(kind);
+        let sent_to = kind.endpoint();
         match rejection.kind {
             RejectionKind::BodyRead(_)
             | RejectionKind::PayloadTooLarge

@@ -16,7 +16,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::admission::{hand_over, writer_gone, Admission, QueuedBytes};
-use super::queue::{ClaimRequest, Claimed, Finished, RunOutcome};
+use super::queue::{ClaimRequest, Claimed, FinishReport, RunOutcome};
 use super::{
     redact, BoxFuture, EventSummary, Exported, Fingerprint, InboxError, InboxOptions, ListFilter,
     NewEvent, Opening, Purged, State, Store, Stored, StoredEvent,
@@ -469,7 +469,7 @@ impl Store for PgStore {
         &self,
         owner: String,
         runs: Vec<RunOutcome>,
-    ) -> BoxFuture<'_, Result<Finished, InboxError>> {
+    ) -> BoxFuture<'_, Result<FinishReport, InboxError>> {
         Box::pin(async move {
             let finished = self
                 .transaction(move |tx| {

@@ -11,7 +11,7 @@ use deadpool_postgres::{GenericClient, Transaction};
 use super::pg_error;
 use super::rows::{insert_event, lock_keys, stored_event, SUMMARY_COLUMNS};
 use crate::inbox::attempts::of_finish;
-use crate::inbox::queue::{run_of, ClaimRequest, Claimed, Finish, Finished, RunOutcome};
+use crate::inbox::queue::{run_of, ClaimRequest, Claimed, Finish, FinishReport, RunOutcome};
 use crate::inbox::{
     from_ms, Attempt, AttemptOutcome, InboxError, NewEvent, NewState, State, Stored, StoredEvent,
     ATTEMPTS_KEPT,
@@ -195,8 +195,8 @@ pub(crate) async fn finish(
     tx: &Transaction<'_>,
     owner: &str,
     runs: &[RunOutcome],
-) -> Result<Finished, InboxError> {
-    let mut finished = Finished::default();
+) -> Result<FinishReport, InboxError> {
+    let mut finished = FinishReport::default();
     let keys: Vec<&str> = runs.iter().map(|r| r.key.as_str()).collect();
     let rows = tx
         .query(

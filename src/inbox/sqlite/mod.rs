@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, Notify};
 
 use super::admission::{hand_over, writer_gone, Admission};
 use super::options::Target;
-use super::queue::{ClaimRequest, Claimed, Finished, RunOutcome};
+use super::queue::{ClaimRequest, Claimed, FinishReport, RunOutcome};
 use super::{
     now_ms, BoxFuture, EventSummary, Exported, Fingerprint, InboxError, InboxOptions, ListFilter,
     NewEvent, Opening, Purged, State, Store, Stored, StoredEvent,
@@ -269,7 +269,7 @@ impl Store for SqliteStore {
         &self,
         owner: String,
         runs: Vec<RunOutcome>,
-    ) -> BoxFuture<'_, Result<Finished, InboxError>> {
+    ) -> BoxFuture<'_, Result<FinishReport, InboxError>> {
         Box::pin(self.write(
             move |conn| queue::finish(conn, &owner, &runs, now_ms()),
             true,

@@ -10,7 +10,9 @@ use rusqlite::{Connection, OptionalExtension};
 use super::db::{SUMMARY_COLUMNS, WITH_BODY};
 use super::rows::{insert_row, stored_event, RowValues};
 use crate::inbox::attempts::of_finish;
-use crate::inbox::queue::{head_key, run_of, ClaimRequest, Claimed, Finish, Finished, RunOutcome};
+use crate::inbox::queue::{
+    head_key, run_of, ClaimRequest, Claimed, Finish, FinishReport, RunOutcome,
+};
 use crate::inbox::{from_ms, Attempt, AttemptOutcome, InboxError, Origin, State, ATTEMPTS_KEPT};
 
 /// The states of events that still hold their object's queue.
@@ -200,8 +202,8 @@ pub(crate) fn finish(
     owner: &str,
     runs: &[RunOutcome],
     now: i64,
-) -> Result<Finished, InboxError> {
-    let mut finished = Finished::default();
+) -> Result<FinishReport, InboxError> {
+    let mut finished = FinishReport::default();
     let mut owned = Vec::with_capacity(runs.len());
     for run in runs {
         let head: Option<(Option<String>, i64)> = conn
