@@ -16,7 +16,6 @@ use tradecloud::mock::{FaultConfig, FaultTrigger, MockConfig};
 mod support;
 use support::{client, start, ORDER_ID};
 
-#[path = "cli_support.rs"]
 mod cli_support;
 use cli_support::{mock_env, run, run_with_input, text, NO_VARIABLES};
 

@@ -9,7 +9,6 @@ use tradecloud::mock::MockConfig;
 mod support;
 use support::{start, MANUAL_OBJECT_ID, ORDER_ID, SHIPMENT_ID};
 
-#[path = "cli_support.rs"]
 mod cli_support;
 use cli_support::{mock_env, run, text, NO_VARIABLES};
 
