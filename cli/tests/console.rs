@@ -513,6 +513,54 @@ async fn a_search_of_bodies_goes_back_a_window_at_a_time() {
     assert!(found.contains("1 events, newest first"), "{found}");
 }
 
+/// A full page of a body search stopped at its 50th match: its note says
+/// how far it searched, and "Older events" goes on from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_page_of_a_body_search_says_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    // 63 events; every message id starts with this text (bodies only).
+    fill(&db, 60).await;
+    let console = start(dir.path(), "").await;
+    let base = &console.base;
+    let cookie = cookie_of(&login(base, VIEWER).await);
+    let get = |path: String| {
+        let cookie = cookie.clone();
+        async move {
+            http()
+                .get(format!("{base}{path}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let text = "00000000-0000-4000-8000-0000000000";
+    let first = get(format!("/events?q={text}")).await;
+    assert!(first.contains("50 events, newest first"), "{first}");
+    assert!(
+        first.contains("this page searched events #14 to #63; \u{201c}Older events\u{201d} goes on from there."),
+        "{first}"
+    );
+    let older = first
+        .split("<a rel=\"next\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(|href| href.replace("&amp;", "&"))
+        .unwrap();
+    assert!(older.contains("before=14"), "{older}");
+    let second = get(older).await;
+    assert!(second.contains("13 events, newest first"), "{second}");
+    assert!(
+        second.contains("this page searched events #1 to #13, the oldest there are."),
+        "{second}"
+    );
+    assert!(!second.contains("rel=\"next\""), "{second}");
+}
+
 /// Plain HTTP probes: nothing without a session, no change without the
 /// session's CSRF token, no promotion of a planted session id, the
 /// read-only role cannot replay, bodies are escaped, login brute force is

@@ -638,7 +638,8 @@ async fn events(
         }
         Err(e) => return store_problem(&session, e),
     };
-    let next = if events.len() > PAGE {
+    let full = events.len() > PAGE;
+    let next = if full {
         events.truncate(PAGE);
         events.last().map(|e| e.id)
     } else {
@@ -646,18 +647,21 @@ async fn events(
         body_window.and_then(|w| (w.after > 0).then_some(w.after + 1))
     };
     let note = body_window.map(|w| {
+        // A full page stopped at its last match, short of the window's end.
+        let (oldest, rest) = match (full, next) {
+            (true, Some(last)) => (last, "; \u{201c}Older events\u{201d} goes on from there."),
+            _ if w.after > 0 => (
+                w.after + 1,
+                "; \u{201c}Older events\u{201d} searches further back (or narrow it with a time range).",
+            ),
+            _ => (w.after + 1, ", the oldest there are."),
+        };
         format!(
             "No event has this id, order or shipment id, purchase order number or event name; \
              these events hold the text in their body. A search of bodies reads at most \
-             {} events per page, newest first: this page searched events #{} to #{}{}",
+             {} events per page, newest first: this page searched events #{oldest} to #{}{rest}",
             console.body_search_events,
-            w.after + 1,
             w.before - 1,
-            if w.after > 0 {
-                "; \u{201c}Older events\u{201d} searches further back (or narrow it with a time range)."
-            } else {
-                ", the oldest there are."
-            }
         )
     });
     html(
