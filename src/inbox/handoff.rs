@@ -25,6 +25,16 @@ use crate::webhook::Webhook;
 /// is some tens of kilobytes).
 pub(crate) const KEPT: usize = 128;
 
+/// The bodies of the kept webhooks add up to at most this many bytes (a
+/// decoded body takes a few times its size in memory): with large events
+/// and a slow handler, fewer are kept.
+pub(crate) const BODY_BYTES_KEPT: usize = 8 << 20;
+
+/// A webhook whose body is larger than this is not kept at all: the
+/// processor decodes it from the store (large events are rare, and one
+/// alone would take much of [`BODY_BYTES_KEPT`]).
+pub(crate) const BODY_BYTES_MAX: usize = BODY_BYTES_KEPT / 8;
+
 #[derive(Debug, Default)]
 pub(crate) struct Handoff {
     /// Whether a processor of this process takes from it: without one
@@ -36,9 +46,20 @@ pub(crate) struct Handoff {
 
 #[derive(Debug, Default)]
 struct Kept {
-    by_id: HashMap<i64, Webhook>,
+    /// Each webhook with the length of the body it was decoded from.
+    by_id: HashMap<i64, (Webhook, usize)>,
     /// Ids in the order they were put, some already taken.
     order: VecDeque<i64>,
+    /// The sum of the kept bodies' lengths.
+    body_bytes: usize,
+}
+
+impl Kept {
+    fn remove(&mut self, id: i64) -> Option<Webhook> {
+        let (webhook, len) = self.by_id.remove(&id)?;
+        self.body_bytes -= len;
+        Some(webhook)
+    }
 }
 
 impl Handoff {
@@ -47,20 +68,26 @@ impl Handoff {
         self.taken.store(true, Ordering::Relaxed);
     }
 
-    pub(crate) fn put(&self, id: i64, webhook: Webhook) {
-        if !self.taken.load(Ordering::Relaxed) {
+    /// Keep `webhook`, decoded from a body of `body_len` bytes, for event `id`.
+    pub(crate) fn put(&self, id: i64, webhook: Webhook, body_len: usize) {
+        if !self.taken.load(Ordering::Relaxed) || body_len > BODY_BYTES_MAX {
             return;
         }
         let Ok(mut kept) = self.kept.lock() else {
             return;
         };
-        if kept.by_id.insert(id, webhook).is_none() {
+        if kept.remove(id).is_none() {
             kept.order.push_back(id);
         }
-        while kept.by_id.len() > KEPT || kept.order.len() > 2 * KEPT {
+        kept.by_id.insert(id, (webhook, body_len));
+        kept.body_bytes += body_len;
+        while kept.by_id.len() > KEPT
+            || kept.body_bytes > BODY_BYTES_KEPT
+            || kept.order.len() > 2 * KEPT
+        {
             match kept.order.pop_front() {
                 Some(old) => {
-                    kept.by_id.remove(&old);
+                    kept.remove(old);
                 }
                 None => break,
             }
@@ -68,7 +95,7 @@ impl Handoff {
     }
 
     pub(crate) fn take(&self, id: i64) -> Option<Webhook> {
-        self.kept.lock().ok()?.by_id.remove(&id)
+        self.kept.lock().ok()?.remove(id)
     }
 }
 
@@ -88,14 +115,14 @@ mod tests {
     #[test]
     fn a_webhook_is_taken_once_and_the_oldest_go_first() {
         let handoff = Handoff::default();
-        handoff.put(1, webhook(1));
+        handoff.put(1, webhook(1), 10);
         assert_eq!(handoff.take(1), None, "nothing kept without a processor");
         handoff.open();
-        handoff.put(1, webhook(1));
+        handoff.put(1, webhook(1), 10);
         assert_eq!(handoff.take(1), Some(webhook(1)));
         assert_eq!(handoff.take(1), None, "taken once");
         for n in 0..(KEPT as i64 + 10) {
-            handoff.put(100 + n, webhook(n));
+            handoff.put(100 + n, webhook(n), 10);
         }
         assert_eq!(handoff.take(100), None, "pushed out");
         assert_eq!(handoff.take(109), None, "pushed out");
@@ -104,10 +131,34 @@ mod tests {
         assert_eq!(handoff.take(last), Some(webhook(KEPT as i64 + 9)));
         // Taking leaves ids in the queue: it stays bounded all the same.
         for n in 0..(10 * KEPT as i64) {
-            handoff.put(10_000 + n, webhook(n));
+            handoff.put(10_000 + n, webhook(n), 10);
             handoff.take(10_000 + n);
         }
         let kept = handoff.kept.lock().unwrap();
         assert!(kept.order.len() <= 2 * KEPT && kept.by_id.is_empty());
+        assert_eq!(kept.body_bytes, 0);
+    }
+
+    #[test]
+    fn large_bodies_are_kept_by_their_size() {
+        let handoff = Handoff::default();
+        handoff.open();
+        handoff.put(1, webhook(1), BODY_BYTES_MAX + 1);
+        assert_eq!(handoff.take(1), None, "too large to keep");
+        // Bodies of the largest size kept: the oldest go once the bytes run out.
+        let fit = (BODY_BYTES_KEPT / BODY_BYTES_MAX) as i64;
+        for n in 0..=fit {
+            handoff.put(10 + n, webhook(n), BODY_BYTES_MAX);
+        }
+        assert_eq!(handoff.take(10), None, "pushed out by size");
+        assert_eq!(handoff.take(11), Some(webhook(1)));
+        assert_eq!(handoff.take(10 + fit), Some(webhook(fit)));
+        assert!(handoff.kept.lock().unwrap().body_bytes <= BODY_BYTES_KEPT);
+        // Putting the same id again replaces it, counted once.
+        handoff.put(99, webhook(1), 100);
+        handoff.put(99, webhook(2), 50);
+        let bytes = handoff.kept.lock().unwrap().body_bytes;
+        assert_eq!(handoff.take(99), Some(webhook(2)));
+        assert_eq!(handoff.kept.lock().unwrap().body_bytes, bytes - 50);
     }
 }

@@ -603,8 +603,9 @@ impl Inbox {
     /// process's [`Processor`](crate::processing::Processor), which then
     /// need not decode the stored body again for the event's first attempt.
     /// A shortcut only: when the processor does not find it (another
-    /// process, a retry, a replay, a backlog of more than a few hundred
-    /// events) it decodes the stored body, to the same value.
+    /// process, a retry, a replay, a backlog of more than 128 events or 8 MiB
+    /// of bodies, a body over 1 MiB) it decodes the stored body, to the same
+    /// value.
     ///
     /// ```
     /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
@@ -625,9 +626,10 @@ impl Inbox {
     /// ```
     pub async fn store_webhook(&self, event: NewEvent, webhook: Webhook) -> Result<Stored> {
         let handed_on = matches!(event.state, NewState::Received);
+        let body_len = event.body.len();
         let stored = self.store(event).await?;
         if let (Stored::New(id), true) = (stored, handed_on) {
-            self.handoff.put(id, webhook);
+            self.handoff.put(id, webhook, body_len);
         }
         Ok(stored)
     }
