@@ -173,6 +173,14 @@ fn csrf_of(page: &str) -> String {
     rest[..rest.find('"').unwrap()].to_string()
 }
 
+/// The "Older events" link of an events page, as a path, if any.
+fn older_link(page: &str) -> Option<String> {
+    page.split("<a rel=\"next\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(|href| href.replace("&amp;", "&"))
+}
+
 async fn state_of(db: &Path, id: i64) -> String {
     let inbox = Inbox::open(&format!("sqlite://{}", db.display())).unwrap();
     inbox
@@ -494,12 +502,7 @@ async fn a_search_of_bodies_goes_back_a_window_at_a_time() {
             .unwrap_or_else(|| panic!("no window named: {page}"))
             .to_string();
         windows.push(window);
-        let next = page
-            .split("<a rel=\"next\" href=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .map(|href| href.replace("&amp;", "&"));
-        match next {
+        match older_link(&page) {
             Some(next) => {
                 assert!(!page.contains("href=\"/events/1\""), "{page}");
                 path = next;
@@ -545,12 +548,7 @@ async fn a_full_page_of_a_body_search_says_where_it_stopped() {
         first.contains("this page searched events #14 to #63; \u{201c}Older events\u{201d} goes on from there."),
         "{first}"
     );
-    let older = first
-        .split("<a rel=\"next\" href=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .map(|href| href.replace("&amp;", "&"))
-        .unwrap();
+    let older = older_link(&first).unwrap();
     assert!(older.contains("before=14"), "{older}");
     let second = get(older).await;
     assert!(second.contains("13 events, newest first"), "{second}");

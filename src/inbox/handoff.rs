@@ -13,7 +13,7 @@
 //! from its stored body as before, to the same value (the same bytes, media
 //! type and decoder).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -46,10 +46,9 @@ pub(crate) struct Handoff {
 
 #[derive(Debug, Default)]
 struct Kept {
-    /// Each webhook with the length of the body it was decoded from.
-    by_id: HashMap<i64, (Webhook, usize)>,
-    /// Ids in the order they were put, some already taken.
-    order: VecDeque<i64>,
+    /// Each webhook with the length of the body it was decoded from, by
+    /// event id: ids grow with arrival, so the first is the oldest.
+    by_id: BTreeMap<i64, (Webhook, usize)>,
     /// The sum of the kept bodies' lengths.
     body_bytes: usize,
 }
@@ -76,21 +75,14 @@ impl Handoff {
         let Ok(mut kept) = self.kept.lock() else {
             return;
         };
-        if kept.remove(id).is_none() {
-            kept.order.push_back(id);
-        }
+        kept.remove(id);
         kept.by_id.insert(id, (webhook, body_len));
         kept.body_bytes += body_len;
-        while kept.by_id.len() > KEPT
-            || kept.body_bytes > BODY_BYTES_KEPT
-            || kept.order.len() > 2 * KEPT
-        {
-            match kept.order.pop_front() {
-                Some(old) => {
-                    kept.remove(old);
-                }
-                None => break,
-            }
+        while kept.by_id.len() > KEPT || kept.body_bytes > BODY_BYTES_KEPT {
+            let Some((_, (_, len))) = kept.by_id.pop_first() else {
+                break;
+            };
+            kept.body_bytes -= len;
         }
     }
 
@@ -129,13 +121,22 @@ mod tests {
         assert_eq!(handoff.take(110), Some(webhook(10)));
         let last = 100 + KEPT as i64 + 9;
         assert_eq!(handoff.take(last), Some(webhook(KEPT as i64 + 9)));
-        // Taking leaves ids in the queue: it stays bounded all the same.
+        // Put and taken at once: the count and the bytes stay what they were
+        // (the first loop's untaken events, 111 to last - 1).
         for n in 0..(10 * KEPT as i64) {
             handoff.put(10_000 + n, webhook(n), 10);
             handoff.take(10_000 + n);
         }
+        {
+            let kept = handoff.kept.lock().unwrap();
+            assert_eq!(kept.by_id.len(), KEPT - 2);
+            assert_eq!(kept.body_bytes, 10 * (KEPT - 2));
+        }
+        for id in 111..last {
+            assert!(handoff.take(id).is_some(), "{id}");
+        }
         let kept = handoff.kept.lock().unwrap();
-        assert!(kept.order.len() <= 2 * KEPT && kept.by_id.is_empty());
+        assert!(kept.by_id.is_empty());
         assert_eq!(kept.body_bytes, 0);
     }
 
