@@ -484,6 +484,14 @@ async fn events_are_listed_by_name_and_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_take_nul_and_control_characters() {
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    let inbox = Inbox::connect(&url).await.unwrap();
+    inbox_cases::filters_take_nul_and_control_characters(&inbox).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_are_found_by_purchase_order_number() {
     let pg = PgCluster::start();
     let url = pg.database("inbox");

@@ -793,3 +793,61 @@ pub async fn only_the_newest_attempts_are_kept(inbox: &Inbox) {
         assert!(a.finished_at <= b.finished_at);
     }
 }
+
+/// The console's search terms reach every filter as typed: NUL, control
+/// characters and U+10FFFF in a name, an order id, a purchase order number
+/// or a text of the bodies find the event that holds them (or nothing),
+/// never a store error (PostgreSQL's `text` refuses NUL as such).
+pub async fn filters_take_nul_and_control_characters(inbox: &Inbox) {
+    let odd = "x\u{0}\u{1}\u{7f}\u{10ffff}";
+    let mut stored = event(EventKind::Order, &format!("o-{odd}"), "m-odd");
+    stored.event_name = Some(format!("Name{odd}"));
+    stored.body = Bytes::from(format!("raw {odd} body"));
+    let id = inbox.store(stored).await.unwrap().id();
+    let by = |filter: ListFilter| async move {
+        inbox
+            .list(filter)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>()
+    };
+    for filter in [
+        ListFilter {
+            event_name: Some(format!("Name{odd}")),
+            ..ListFilter::default()
+        },
+        ListFilter {
+            object_id: Some(format!("o-{odd}")),
+            ..ListFilter::default()
+        },
+        ListFilter {
+            body_contains: Some(odd.into()),
+            ..ListFilter::default()
+        },
+        ListFilter {
+            body_contains: Some("\u{0}".into()),
+            after_id: Some(id - 1),
+            ..ListFilter::default()
+        },
+    ] {
+        assert_eq!(by(filter.clone()).await, vec![id], "{filter:?}");
+    }
+    for filter in [
+        ListFilter {
+            event_name: Some("\u{0}".into()),
+            ..ListFilter::default()
+        },
+        ListFilter {
+            object_id: Some("\u{0}".into()),
+            ..ListFilter::default()
+        },
+        ListFilter {
+            purchase_order_number: Some(format!("PO{odd}")),
+            ..ListFilter::default()
+        },
+    ] {
+        assert!(by(filter.clone()).await.is_empty(), "{filter:?}");
+    }
+}

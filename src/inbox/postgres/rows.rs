@@ -234,7 +234,8 @@ pub(crate) async fn list(
                 &filter.object_id.as_deref().map(object_key),
                 &filter.before_id,
                 &limit,
-                &filter.event_name,
+                // Stored through `text` (NUL escaped): compared the same way.
+                &filter.event_name.as_deref().map(text),
                 &filter.received_from.map(|t| t.timestamp_millis()),
                 &filter.received_until.map(|t| t.timestamp_millis()),
                 &filter.body_contains.as_deref().map(str::as_bytes),
