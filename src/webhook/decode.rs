@@ -178,6 +178,15 @@ pub fn decode(
     let format = Format::of(content_type).ok_or_else(|| DecodeError::UnsupportedMediaType {
         content_type: content_type.to_owned(),
     })?;
+    decode_format(endpoint, format, bytes)
+}
+
+/// [`decode`] of a body whose format is known.
+pub(crate) fn decode_format(
+    endpoint: Endpoint,
+    format: Format,
+    bytes: &[u8],
+) -> Result<Webhook, DecodeError> {
     let decoded = decode_as(endpoint, format, bytes);
     if !matches!(decoded, Ok(Webhook::Unknown(_))) {
         return decoded;

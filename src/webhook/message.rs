@@ -3,93 +3,39 @@
 //! single-delivery orders, shipments and poll responses.
 //!
 //! ```
-//! use tradecloud::webhook::{Message, MessageKind};
+//! use tradecloud::webhook::{Message, Webhook};
 //!
 //! let message: Message = r#"{
 //!     "eventName": "ShipmentIssuedBySupplier",
 //!     "shipment": { "id": "s1", "meta": { "lastUpdatedAt": "2025-04-23T10:01:53.812Z" } }
 //! }"#.parse()?;
-//! assert_eq!(message.kind(), MessageKind::ShipmentEvent);
+//! assert!(matches!(message, Message::Webhook(Webhook::Shipment(_))));
+//! assert_eq!(message.kind(), "shipmentEvent");
 //! assert_eq!(message.event_name(), Some("ShipmentIssuedBySupplier"));
 //! assert_eq!(message.id(), Some("s1"));
 //! # Ok::<(), tradecloud::webhook::MessageError>(())
 //! ```
 
-use std::fmt;
 use std::str::FromStr;
 
 use serde_json::Value;
 
-use super::{Endpoint, OrderWebhookEvent, Webhook, ORDER_PAYLOAD_MEMBERS};
+use super::{DecodeError, Endpoint, Format, OrderWebhookEvent, Webhook, ORDER_PAYLOAD_MEMBERS};
 use crate::api::common::types::{Order, Shipment, SingleDeliveryOrder};
 use crate::api::order_search::types::{OrderPollResponse, SingleDeliveryOrderPollResponse};
-use crate::api::order_webhook_connector::types::OrderWebhookBody;
 use crate::api::shipment::types::ShipmentPollResponse;
-use crate::api::shipment_webhook_connector::types::ShipmentWebhookBody;
 use crate::changes::{describe_changed_lines, LastUpdated, LineChange};
 use crate::types::DateTime;
-
-/// What a [`Message`] is. [`MessageKind::as_str`] gives the camelCase name used by
-/// `tradecloud inspect`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MessageKind {
-    /// An order webhook body with an `orderEvent`.
-    OrderEvent,
-    /// An order webhook body with a `singleDeliveryOrderEvent` (or `simpleOrderEvent`).
-    SingleDeliveryOrderEvent,
-    /// An order webhook body with an `orderDocumentsEvent`.
-    OrderDocumentsEvent,
-    /// A whole order (delivery schedule), as fetched or polled.
-    Order,
-    /// A whole single-delivery order, as polled.
-    SingleDeliveryOrder,
-    /// A shipment webhook body.
-    ShipmentEvent,
-    /// A shipment, as fetched or polled.
-    Shipment,
-    /// An order poll response (`data` with orders).
-    OrderPollResponse,
-    /// A single-delivery order poll response.
-    SingleDeliveryOrderPollResponse,
-    /// A shipment poll response.
-    ShipmentPollResponse,
-}
-
-impl MessageKind {
-    /// `orderEvent`, `singleDeliveryOrderEvent`, `orderDocumentsEvent`,
-    /// `order`, `singleDeliveryOrder`, `shipmentEvent`, `shipment`,
-    /// `orderPollResponse`, `singleDeliveryOrderPollResponse` or
-    /// `shipmentPollResponse`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MessageKind::OrderEvent => "orderEvent",
-            MessageKind::SingleDeliveryOrderEvent => "singleDeliveryOrderEvent",
-            MessageKind::OrderDocumentsEvent => "orderDocumentsEvent",
-            MessageKind::Order => "order",
-            MessageKind::SingleDeliveryOrder => "singleDeliveryOrder",
-            MessageKind::ShipmentEvent => "shipmentEvent",
-            MessageKind::Shipment => "shipment",
-            MessageKind::OrderPollResponse => "orderPollResponse",
-            MessageKind::SingleDeliveryOrderPollResponse => "singleDeliveryOrderPollResponse",
-            MessageKind::ShipmentPollResponse => "shipmentPollResponse",
-        }
-    }
-}
-
-impl fmt::Display for MessageKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Any Tradecloud message `tradecloud inspect` understands, recognised by its
 /// shape (see [`Message::from_json`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
-    /// An order webhook body carrying an event ([`OrderWebhookBody::event`] is `Some`).
-    OrderWebhook(Box<OrderWebhookBody>),
-    /// A shipment webhook body.
-    ShipmentWebhook(Box<ShipmentWebhookBody>),
+    /// An order or shipment webhook body, decoded by [`super::decode`] as the
+    /// receiver decodes it (the same rules, the same errors). Never
+    /// [`Webhook::Unknown`]: a body without any event is
+    /// [`MessageError::NoEvent`].
+    Webhook(Webhook),
     /// A whole order (delivery schedule).
     Order(Box<Order>),
     /// A whole single-delivery order.
@@ -142,9 +88,16 @@ pub enum MessageError {
         /// The child elements of the root.
         elements: Vec<String>,
     },
-    /// A tXML webhook body that does not decode (see [`super::decode`]).
-    #[error(transparent)]
-    Webhook(super::DecodeError),
+    /// A webhook body (JSON or tXML) that does not decode as the receiver
+    /// decodes it ([`super::decode`]): the receiver would reject it with
+    /// this error.
+    #[error("looks like {what} but the receiver would reject it: {error}")]
+    Webhook {
+        /// What it was taken for, e.g. `"an order webhook body"`.
+        what: &'static str,
+        /// The decoder's error.
+        error: DecodeError,
+    },
     /// The shape was recognised but the content does not fit the type.
     #[error("looks like {what} but does not match it: {error}")]
     Invalid {
@@ -281,20 +234,20 @@ impl Message {
     ///
     /// | shape | becomes |
     /// | --- | --- |
-    /// | has `orderEvent`, `singleDeliveryOrderEvent`, `simpleOrderEvent` or `orderDocumentsEvent` | [`Message::OrderWebhook`] |
-    /// | has a `shipment` object | [`Message::ShipmentWebhook`] |
+    /// | has `orderEvent`, `singleDeliveryOrderEvent`, `simpleOrderEvent` or `orderDocumentsEvent` | [`Message::Webhook`] ([`Webhook::Order`]) |
+    /// | has a `shipment` object | [`Message::Webhook`] ([`Webhook::Shipment`]) |
     /// | has a `data` array | a poll response; the kind follows its first item (orders when empty) |
     /// | has `loadCarriers`, `supplierShipment`, `buyerShipment` or `identifiers`, or lines with `supplierLine.despatchAdviceNumber` | [`Message::Shipment`] |
     /// | has `lines` and `id`, `buyerOrder` or `supplierOrder` | [`Message::SingleDeliveryOrder`] when a line has `statusLine`, else [`Message::Order`] |
     ///
-    /// Numbers are read from the text itself, so decimals keep every digit.
+    /// Webhook bodies are decoded by [`super::decode`], the receiver's
+    /// decoder. Numbers are read from the text itself, so decimals keep
+    /// every digit.
     pub fn from_json(text: &str) -> Result<Message, MessageError> {
         let value: Value = serde_json::from_str(text).map_err(MessageError::NotJson)?;
-        let message = match sniff(&value)? {
-            Shape::OrderWebhook => Message::OrderWebhook(typed(text, "an order webhook body")?),
-            Shape::ShipmentWebhook => {
-                Message::ShipmentWebhook(typed(text, "a shipment webhook body")?)
-            }
+        Ok(match sniff(&value)? {
+            Shape::OrderWebhook => webhook(Endpoint::Order, Format::Json, text.as_bytes())?,
+            Shape::ShipmentWebhook => webhook(Endpoint::Shipment, Format::Json, text.as_bytes())?,
             Shape::Order => Message::Order(typed(text, "an order")?),
             Shape::SingleDeliveryOrder => {
                 Message::SingleDeliveryOrder(typed(text, "a single-delivery order")?)
@@ -306,13 +259,29 @@ impl Message {
                 "a single-delivery order poll response",
             )?),
             Shape::ShipmentPoll => Message::ShipmentPoll(typed(text, "a shipment poll response")?),
-        };
-        if let Message::OrderWebhook(body) = &message {
-            if body.event().is_none() {
-                return Err(MessageError::NoEvent);
-            }
+        })
+    }
+
+    /// Reads a message from bytes in either encoding: tXML when they
+    /// [look like XML](Message::looks_like_txml) ([`Message::from_txml`]),
+    /// else JSON ([`Message::from_slice`]). What `tradecloud inspect` and the
+    /// receiver's console call.
+    ///
+    /// ```
+    /// use tradecloud::webhook::Message;
+    ///
+    /// let json = br#"{ "eventName": "ShipmentIssuedBySupplier", "shipment": { "id": "s1" } }"#;
+    /// assert_eq!(Message::from_bytes(json)?.id(), Some("s1"));
+    /// let txml = b"<webhook><eventName>ShipmentIssuedBySupplier</eventName><shipment><id>s1</id></shipment></webhook>";
+    /// assert_eq!(Message::from_bytes(txml)?.kind(), "shipmentEvent");
+    /// # Ok::<(), tradecloud::webhook::MessageError>(())
+    /// ```
+    pub fn from_bytes(bytes: &[u8]) -> Result<Message, MessageError> {
+        if Message::looks_like_txml(bytes) {
+            Message::from_txml(bytes)
+        } else {
+            Message::from_slice(bytes)
         }
-        Ok(message)
     }
 
     /// Reads a message from JSON bytes (a leading UTF-8 byte order mark
@@ -339,8 +308,13 @@ impl Message {
     pub fn from_txml(bytes: &[u8]) -> Result<Message, MessageError> {
         use crate::api::order_webhook_connector::types::txml_shapes;
 
-        let root = crate::webhook::txml::to_json(bytes, &txml_shapes::OrderWebhookBody)
-            .map_err(|e| MessageError::Webhook(super::DecodeError::Txml(e)))?;
+        let root =
+            crate::webhook::txml::to_json(bytes, &txml_shapes::OrderWebhookBody).map_err(|e| {
+                MessageError::Webhook {
+                    what: "a tXML webhook body",
+                    error: DecodeError::Txml(e),
+                }
+            })?;
         let has = |key: &str| root.get(key).is_some();
         let endpoint = if ORDER_PAYLOAD_MEMBERS.iter().any(|key| has(key)) {
             Endpoint::Order
@@ -354,40 +328,37 @@ impl Message {
                     .unwrap_or_default(),
             });
         };
-        match super::decode(endpoint, "application/xml", bytes) {
-            Ok(Webhook::Order(body)) => Ok(Message::OrderWebhook(body)),
-            Ok(Webhook::Shipment(body)) => Ok(Message::ShipmentWebhook(body)),
-            Ok(Webhook::Unknown(_)) | Err(super::DecodeError::MissingPayload { .. }) => {
-                Err(MessageError::NoEvent)
-            }
-            Err(e) => Err(MessageError::Webhook(e)),
-        }
+        webhook(endpoint, Format::Txml, bytes)
     }
 
-    /// What this message is.
-    pub fn kind(&self) -> MessageKind {
+    /// What this message is, by the camelCase name `tradecloud inspect`
+    /// prints: `orderEvent`, `singleDeliveryOrderEvent`,
+    /// `orderDocumentsEvent`, `shipmentEvent`, `order`,
+    /// `singleDeliveryOrder`, `shipment`, `orderPollResponse`,
+    /// `singleDeliveryOrderPollResponse` or `shipmentPollResponse`.
+    pub fn kind(&self) -> &'static str {
         match self {
-            Message::OrderWebhook(body) => match body.event() {
-                Some(OrderWebhookEvent::SingleDelivery(_)) => MessageKind::SingleDeliveryOrderEvent,
-                Some(OrderWebhookEvent::Documents(_)) => MessageKind::OrderDocumentsEvent,
-                // `from_json` never builds a body without an event.
-                Some(OrderWebhookEvent::Order(_)) | None => MessageKind::OrderEvent,
+            Message::Webhook(Webhook::Order(body)) => match body.event() {
+                Some(OrderWebhookEvent::SingleDelivery(_)) => "singleDeliveryOrderEvent",
+                Some(OrderWebhookEvent::Documents(_)) => "orderDocumentsEvent",
+                Some(OrderWebhookEvent::Order(_)) | None => "orderEvent",
             },
-            Message::ShipmentWebhook(_) => MessageKind::ShipmentEvent,
-            Message::Order(_) => MessageKind::Order,
-            Message::SingleDeliveryOrder(_) => MessageKind::SingleDeliveryOrder,
-            Message::Shipment(_) => MessageKind::Shipment,
-            Message::OrderPoll(_) => MessageKind::OrderPollResponse,
-            Message::SingleDeliveryOrderPoll(_) => MessageKind::SingleDeliveryOrderPollResponse,
-            Message::ShipmentPoll(_) => MessageKind::ShipmentPollResponse,
+            Message::Webhook(Webhook::Shipment(_)) => "shipmentEvent",
+            // Never built by this module (see `Message::Webhook`).
+            Message::Webhook(Webhook::Unknown(_)) => "unknownEvent",
+            Message::Order(_) => "order",
+            Message::SingleDeliveryOrder(_) => "singleDeliveryOrder",
+            Message::Shipment(_) => "shipment",
+            Message::OrderPoll(_) => "orderPollResponse",
+            Message::SingleDeliveryOrderPoll(_) => "singleDeliveryOrderPollResponse",
+            Message::ShipmentPoll(_) => "shipmentPollResponse",
         }
     }
 
     /// The webhook's `eventName`; `None` for orders, shipments and poll responses.
     pub fn event_name(&self) -> Option<&str> {
         match self {
-            Message::OrderWebhook(body) => Some(body.event_name.as_str()),
-            Message::ShipmentWebhook(body) => Some(body.event_name.as_str()),
+            Message::Webhook(webhook) => Some(webhook.event_name()),
             _ => None,
         }
     }
@@ -396,8 +367,7 @@ impl Message {
     /// id; `None` for poll responses or when missing.
     pub fn id(&self) -> Option<&str> {
         match self {
-            Message::OrderWebhook(body) => body.order_id(),
-            Message::ShipmentWebhook(body) => body.shipment_id(),
+            Message::Webhook(webhook) => webhook.object_id(),
             Message::Order(order) => order.id.as_deref(),
             Message::SingleDeliveryOrder(order) => order.id.as_deref(),
             Message::Shipment(shipment) => shipment.id.as_deref(),
@@ -411,12 +381,13 @@ impl Message {
     /// order's or shipment's, or the poll response's watermark.
     pub fn last_updated(&self) -> Option<&DateTime> {
         match self {
-            Message::OrderWebhook(body) => match body.event()? {
+            Message::Webhook(Webhook::Order(body)) => match body.event()? {
                 OrderWebhookEvent::Order(e) => e.last_updated(),
                 OrderWebhookEvent::SingleDelivery(e) => e.last_updated(),
                 OrderWebhookEvent::Documents(e) => e.last_updated(),
             },
-            Message::ShipmentWebhook(body) => body.shipment.last_updated(),
+            Message::Webhook(Webhook::Shipment(body)) => body.shipment.last_updated(),
+            Message::Webhook(Webhook::Unknown(_)) => None,
             Message::Order(order) => order.last_updated(),
             Message::SingleDeliveryOrder(order) => order.last_updated(),
             Message::Shipment(shipment) => shipment.last_updated(),
@@ -468,7 +439,7 @@ impl Message {
             out
         }
         match self {
-            Message::OrderWebhook(body) => match body.event() {
+            Message::Webhook(Webhook::Order(body)) => match body.event() {
                 Some(OrderWebhookEvent::Order(e)) => at(
                     describe_changed_lines(e, since),
                     &numbered("/orderEvent/lines", e.lines.len()),
@@ -490,10 +461,11 @@ impl Message {
                 ),
                 None => Vec::new(),
             },
-            Message::ShipmentWebhook(body) => at(
+            Message::Webhook(Webhook::Shipment(body)) => at(
                 describe_changed_lines(&body.shipment, since),
                 &shipment_pointers("/shipment", &body.shipment),
             ),
+            Message::Webhook(Webhook::Unknown(_)) => Vec::new(),
             Message::Order(o) => at(
                 describe_changed_lines(o.as_ref(), since),
                 &numbered("/lines", o.lines.len()),
@@ -531,6 +503,24 @@ impl Message {
                 })
                 .collect(),
         }
+    }
+}
+
+/// A webhook body decoded by [`super::decode`], as a [`Message`]: a body
+/// without any event is [`MessageError::NoEvent`].
+fn webhook(endpoint: Endpoint, format: Format, bytes: &[u8]) -> Result<Message, MessageError> {
+    let what = match (format, endpoint) {
+        (Format::Json, Endpoint::Order) => "an order webhook body",
+        (Format::Json, Endpoint::Shipment) => "a shipment webhook body",
+        (Format::Txml, Endpoint::Order) => "a tXML order webhook body",
+        (Format::Txml, Endpoint::Shipment) => "a tXML shipment webhook body",
+    };
+    match super::decode::decode_format(endpoint, format, bytes) {
+        Ok(Webhook::Unknown(_)) | Err(DecodeError::MissingPayload { .. }) => {
+            Err(MessageError::NoEvent)
+        }
+        Ok(webhook) => Ok(Message::Webhook(webhook)),
+        Err(error) => Err(MessageError::Webhook { what, error }),
     }
 }
 

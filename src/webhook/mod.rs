@@ -38,6 +38,21 @@
 //! (`crate::processing`), the inbox, [`crate::changes`] and `tradecloud
 //! inspect` ([`Message`]) all use it.
 //!
+//! # Which type is what
+//!
+//! A message meets these types on its way; each converts to the next in one
+//! place:
+//!
+//! | type | what it says | made by |
+//! | --- | --- | --- |
+//! | [`Endpoint`] | which webhook URL a body came to; it decides the body's type | the receiver's routes |
+//! | [`Webhook`] | a decoded webhook body (order, shipment, or an unknown event kept as is) | [`decode`] |
+//! | [`OrderWebhookEvent`] | which event an order body carries, borrowed from it | [`OrderWebhookEvent::of`] |
+//! | [`Message`] | anything `tradecloud inspect` reads: a [`Webhook`], or an order, a shipment or a poll response | [`Message::from_bytes`] (webhooks through [`decode`]) |
+//! | [`EventKind`](crate::inbox::EventKind) | what a stored event is: `order`, `orderDocuments` or `shipment` | [`NewEvent::from_webhook`](crate::inbox::NewEvent::from_webhook); [`EventKind::endpoint`](crate::inbox::EventKind::endpoint) and `From<Endpoint>` convert |
+//! | [`Origin`](crate::inbox::Origin) | where a stored body came from: a webhook, a GET-webhook trigger, or a fetch | the inbox |
+//! | `processing::Event` | what the handler gets: a webhook body or a fetched order or shipment, with inbox metadata | the processor, from the [`Webhook`] the receiver decoded or from the stored bytes |
+//!
 //! ```
 //! use tradecloud::webhook::{self, Endpoint, OrderWebhookEvent, Webhook};
 //!
@@ -80,7 +95,7 @@ pub mod txml;
 
 pub use decode::{decode, DecodeError, Format};
 pub use json::JsonError;
-pub use message::{Message, MessageError, MessageKind};
+pub use message::{Message, MessageError};
 
 /// Which webhook a body was sent to; it decides the body's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

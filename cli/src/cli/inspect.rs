@@ -21,7 +21,7 @@ use clap::Args;
 use tradecloud::api::common::types::{Document, ShipmentDocument};
 use tradecloud::changes::{describe_changed_lines, ChangeSet, DescribeLine, DocumentRef, Place};
 use tradecloud::types::DateTime;
-use tradecloud::webhook::{Message, OrderWebhookEvent};
+use tradecloud::webhook::{Message, OrderWebhookEvent, Webhook};
 
 /// Arguments of `tradecloud inspect`.
 #[derive(Debug, Args)]
@@ -76,10 +76,12 @@ fn read_input(path: &Path) -> anyhow::Result<(String, Vec<u8>)> {
 
 /// Recognises the message: tXML (XML) or JSON.
 fn parse(name: &str, bytes: &[u8]) -> anyhow::Result<Message> {
-    if Message::looks_like_txml(bytes) {
-        return Message::from_txml(bytes).with_context(|| format!("{name} looks like tXML (XML)"));
-    }
-    Message::from_slice(bytes).with_context(|| format!("{name} cannot be inspected"))
+    let what = if Message::looks_like_txml(bytes) {
+        "looks like tXML (XML)"
+    } else {
+        "cannot be inspected"
+    };
+    Message::from_bytes(bytes).with_context(|| format!("{name} {what}"))
 }
 
 // ---------------------------------------------------------------------------
@@ -195,10 +197,10 @@ struct Report {
 
 impl Report {
     fn of(message: &Message, since: Option<&DateTime>) -> Report {
-        let kind = message.kind().as_str();
+        let kind = message.kind();
         let event_name = message.event_name().map(str::to_owned);
         let mut report = match message {
-            Message::OrderWebhook(body) => match body.event() {
+            Message::Webhook(Webhook::Order(body)) => match body.event() {
                 Some(OrderWebhookEvent::Order(event)) => Report::changes(kind, event, since, false),
                 Some(OrderWebhookEvent::SingleDelivery(event)) => {
                     Report::changes(kind, event, since, false)
@@ -209,7 +211,11 @@ impl Report {
                 // `Message` never holds an order webhook body without an event.
                 None => Report::poll(kind, std::iter::empty()),
             },
-            Message::ShipmentWebhook(body) => Report::changes(kind, &body.shipment, since, true),
+            Message::Webhook(Webhook::Shipment(body)) => {
+                Report::changes(kind, &body.shipment, since, true)
+            }
+            // `Message` never holds a body without an event.
+            Message::Webhook(Webhook::Unknown(_)) => Report::poll(kind, std::iter::empty()),
             Message::Order(order) => Report::changes(kind, order.as_ref(), since, false),
             Message::SingleDeliveryOrder(order) => {
                 Report::changes(kind, order.as_ref(), since, false)

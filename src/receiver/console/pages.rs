@@ -343,12 +343,7 @@ pub(super) fn events(
 /// The lines a body changed, by [`Message::changed_lines`] (the same rules
 /// as `tradecloud inspect`); `None` when the body is not a message.
 pub(super) fn changed_lines(body: &[u8]) -> Option<Vec<LineChange>> {
-    let message = if Message::looks_like_txml(body) {
-        Message::from_txml(body).ok()?
-    } else {
-        Message::from_slice(body).ok()?
-    };
-    Some(message.changed_lines(None))
+    Some(Message::from_bytes(body).ok()?.changed_lines(None))
 }
 
 /// How a changed line is called on a page: `position 10 (l1)`.
