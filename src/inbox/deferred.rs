@@ -6,6 +6,7 @@
 //!
 //! [`Inbox::connect_retrying`]: super::Inbox::connect_retrying
 
+use crate::inbox::Derived;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
@@ -141,9 +142,9 @@ impl Store for Deferred {
     fn store(
         &self,
         event: NewEvent,
-        trace_parent: Option<String>,
+        derived: Derived,
     ) -> BoxFuture<'_, Result<Stored, InboxError>> {
-        delegate!(self.store(event, trace_parent))
+        delegate!(self.store(event, derived))
     }
 
     fn ready(&self) -> BoxFuture<'_, Result<(), InboxError>> {

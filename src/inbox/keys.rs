@@ -244,6 +244,63 @@ mod tests {
         );
     }
 
+    /// The number a decoded webhook gives (what the receiver stores) is the
+    /// probe's (what a body stored without its webhook gets) on every JSON
+    /// webhook fixture and on the probe's own cases that decode.
+    #[test]
+    fn the_decoded_webhook_gives_the_probes_number() {
+        use crate::webhook::{decode, Endpoint};
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let mut checked = 0;
+        for (folder, endpoint) in [
+            ("order-webhook", Endpoint::Order),
+            ("shipment-webhook", Endpoint::Shipment),
+        ] {
+            let Ok(entries) = std::fs::read_dir(format!("{dir}/{folder}")) else {
+                panic!("{dir}/{folder} is missing")
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                    continue;
+                }
+                let Ok(body) = std::fs::read(&path) else {
+                    panic!("cannot read {}", path.display())
+                };
+                let Ok(webhook) = decode(endpoint, "application/json", &body) else {
+                    panic!("{} does not decode", path.display())
+                };
+                assert_eq!(
+                    webhook.purchase_order_number(),
+                    purchase_order_number(&body).as_deref(),
+                    "{}",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+        let shipment = br#"{"eventName":"ShipmentIssuedBySupplier","shipment":{"id":"s1",
+            "lines":[{"purchaseOrderNumber":" "}],"loadCarriers":[{"lines":[{"purchaseOrderNumber":" PO-7"}]}]}}"#;
+        let order = br#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":"o1",
+            "buyerOrder":{"purchaseOrderNumber":"  "}},"simpleOrderEvent":{"orderId":"o1",
+            "buyerOrder":{"purchaseOrderNumber":"PO-2"}}}"#;
+        for (endpoint, body) in [
+            (Endpoint::Shipment, &shipment[..]),
+            (Endpoint::Order, &order[..]),
+        ] {
+            let Ok(webhook) = decode(endpoint, "application/json", body) else {
+                panic!("does not decode")
+            };
+            assert_eq!(
+                webhook.purchase_order_number(),
+                purchase_order_number(body).as_deref()
+            );
+            assert!(webhook.purchase_order_number().is_some());
+            checked += 1;
+        }
+        assert!(checked >= 7, "{checked} bodies checked");
+    }
+
     #[test]
     fn keys_keep_ids_apart_and_stay_bounded() {
         assert_eq!(id_key("7e1f5b2c"), "=7e1f5b2c");

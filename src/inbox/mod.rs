@@ -275,6 +275,29 @@ pub const PURGE_BATCH: usize = 500;
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 type Result<T, E = InboxError> = std::result::Result<T, E>;
 
+/// What the inbox derives for a [`NewEvent`] before a store writes it: in
+/// the caller's task, so that the stores' writers (one at a time) only
+/// write.
+#[derive(Debug, Default)]
+pub(crate) struct Derived {
+    /// The caller's span context (W3C `traceparent`), stored with the event.
+    pub(crate) trace_parent: Option<String>,
+    /// The key of the event's purchase order number (`po_key`), which the
+    /// console searches by.
+    pub(crate) po_key: Option<String>,
+}
+
+impl Derived {
+    /// For an event stored without a decoded webhook: the purchase order
+    /// number is probed from the JSON body ([`keys::po_key`]).
+    pub(crate) fn of_body(body: &[u8], trace_parent: Option<String>) -> Derived {
+        Derived {
+            trace_parent,
+            po_key: keys::po_key(body),
+        }
+    }
+}
+
 /// The one interface of a store. [`Inbox`] holds one as `Arc<dyn Store>`;
 /// the SQLite and PostgreSQL stores implement it, and nothing above this
 /// module knows which one runs.
@@ -289,8 +312,7 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn changed(&self) -> Arc<Notify>;
     /// Store an event (group commit) with the `traceparent` of the span
     /// storing it; see [`Inbox::store`].
-    fn store(&self, event: NewEvent, trace_parent: Option<String>)
-        -> BoxFuture<'_, Result<Stored>>;
+    fn store(&self, event: NewEvent, derived: Derived) -> BoxFuture<'_, Result<Stored>>;
     /// Whether an event could be committed now, without writing one.
     fn ready(&self) -> BoxFuture<'_, Result<()>>;
     fn list(&self, filter: ListFilter) -> BoxFuture<'_, Result<Vec<EventSummary>>>;
@@ -557,8 +579,13 @@ impl Inbox {
     /// `traceparent`) is stored with the event, so that handling it joins
     /// that trace.
     pub async fn store(&self, event: NewEvent) -> Result<Stored> {
+        let derived = Derived::of_body(&event.body, crate::telemetry::current_traceparent());
+        self.store_derived(event, derived).await
+    }
+
+    /// [`Inbox::store`] with what the inbox derives already known.
+    async fn store_derived(&self, event: NewEvent, derived: Derived) -> Result<Stored> {
         use tracing::Instrument as _;
-        let trace_parent = crate::telemetry::current_traceparent();
         let span = tracing::debug_span!(
             "tradecloud.store",
             tradecloud.inbox.id = tracing::field::Empty,
@@ -567,7 +594,7 @@ impl Inbox {
         );
         let stored = self
             .store
-            .store(event, trace_parent)
+            .store(event, derived)
             .instrument(span.clone())
             .await;
         match &stored {
@@ -627,7 +654,13 @@ impl Inbox {
     pub async fn store_webhook(&self, event: NewEvent, webhook: Webhook) -> Result<Stored> {
         let handed_on = matches!(event.state, NewState::Received);
         let body_len = event.body.len();
-        let stored = self.store(event).await?;
+        // The purchase order number comes from the decoded webhook, not
+        // from another pass over the body.
+        let derived = Derived {
+            trace_parent: crate::telemetry::current_traceparent(),
+            po_key: webhook.purchase_order_number().map(keys::object_key),
+        };
+        let stored = self.store_derived(event, derived).await?;
         if let (Stored::New(id), true) = (stored, handed_on) {
             self.handoff.put(id, webhook, body_len);
         }

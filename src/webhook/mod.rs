@@ -301,6 +301,31 @@ impl Webhook {
         }
     }
 
+    /// The purchase order number the event is about, trimmed: the order's
+    /// (`buyerOrder.purchaseOrderNumber` of the event), or the shipment's
+    /// first line's (else the first load carrier's first line's). `None`
+    /// for an unknown event, or when the number is missing or blank. The
+    /// inbox indexes it, so that the console finds events by it.
+    ///
+    /// ```
+    /// use tradecloud::webhook::{self, Endpoint};
+    ///
+    /// let body = br#"{
+    ///     "eventName": "OrderIssuedByBuyer",
+    ///     "orderEvent": { "orderId": "o1", "buyerOrder": { "purchaseOrderNumber": " PO-1 " } }
+    /// }"#;
+    /// let webhook = webhook::decode(Endpoint::Order, "application/json", body)?;
+    /// assert_eq!(webhook.purchase_order_number(), Some("PO-1"));
+    /// # Ok::<(), tradecloud::webhook::DecodeError>(())
+    /// ```
+    pub fn purchase_order_number(&self) -> Option<&str> {
+        match self {
+            Webhook::Order(body) => body.purchase_order_number(),
+            Webhook::Shipment(body) => body.purchase_order_number(),
+            Webhook::Unknown(_) => None,
+        }
+    }
+
     /// Whether it is an unknown event ([`Webhook::Unknown`]).
     pub fn is_unknown(&self) -> bool {
         matches!(self, Webhook::Unknown(_))
@@ -420,6 +445,26 @@ impl OrderWebhookBody {
         usable_message_id(self.meta.as_ref())
             .or_else(|| usable_message_id(self.event().and_then(OrderWebhookEvent::meta)))
     }
+
+    /// The first purchase order number that is not blank, trimmed, of
+    /// `orderEvent`, `singleDeliveryOrderEvent`, `simpleOrderEvent` and
+    /// `orderDocumentsEvent` (`buyerOrder.purchaseOrderNumber`), in that
+    /// order.
+    pub fn purchase_order_number(&self) -> Option<&str> {
+        [
+            self.order_event
+                .as_ref()
+                .and_then(|e| e.buyer_order.as_ref()),
+            (self.single_delivery_order_event.as_ref()).and_then(|e| e.buyer_order.as_ref()),
+            (self.simple_order_event.as_ref()).and_then(|e| e.buyer_order.as_ref()),
+            (self.order_documents_event.as_ref()).and_then(|e| e.buyer_order.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|order| order.purchase_order_number.as_deref())
+        .map(str::trim)
+        .find(|n| !n.is_empty())
+    }
 }
 
 impl ShipmentWebhookBody {
@@ -432,5 +477,18 @@ impl ShipmentWebhookBody {
     /// counts as none.
     pub fn message_id(&self) -> Option<&str> {
         usable_message_id(self.meta.as_ref())
+    }
+
+    /// The purchase order number of the shipment's first line, else of its
+    /// first load carrier's first line, trimmed; `None` when blank.
+    pub fn purchase_order_number(&self) -> Option<&str> {
+        let first_line = self.shipment.lines.first();
+        let carrier_line = (self.shipment.load_carriers.first()).and_then(|c| c.lines.first());
+        [first_line, carrier_line]
+            .into_iter()
+            .flatten()
+            .filter_map(|line| line.purchase_order_number.as_deref())
+            .map(str::trim)
+            .find(|n| !n.is_empty())
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tradecloud::inbox::{EventKind, Inbox, ListFilter, NewEvent, NewState, State, Stored};
 use tradecloud::processing::{handler_fn, Processor, ProcessorConfig};
+use tradecloud::webhook::{decode, Endpoint};
 
 /// A webhook body of `kind` carrying these ids (serde_json escapes a NUL).
 pub fn body(kind: EventKind, object: &str, message: &str) -> Bytes {
@@ -124,7 +125,9 @@ pub async fn request_headers_are_kept_with_credentials_redacted(inbox: &Inbox) {
 /// Issue 21: the console's search by purchase order number, through the
 /// indexed key stored at insert: an order event's `buyerOrder`, a
 /// shipment's first line; a number only mentioned elsewhere in a body, a
-/// blank one or a tXML body give no key (the body scan finds those).
+/// blank one or a tXML body stored without its decoded webhook give no key
+/// (the body scan finds those). A decoded webhook gives its number
+/// (`Webhook::purchase_order_number`), also from tXML.
 pub async fn events_are_found_by_purchase_order_number(inbox: &Inbox) {
     let store = |kind: EventKind, message: &str, body: serde_json::Value| {
         let mut e = event(kind, "o-po", message);
@@ -182,6 +185,23 @@ pub async fn events_are_found_by_purchase_order_number(inbox: &Inbox) {
         ..ListFilter::default()
     };
     assert_eq!(inbox.list(filter).await.unwrap().len(), 1);
+
+    let mut decoded = Vec::new();
+    for (file, content_type) in [
+        ("order-event.json", "application/json"),
+        ("order-event.xml", "application/xml"),
+    ] {
+        let path = format!(
+            "{}/tests/fixtures/order-webhook/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let body = Bytes::from(std::fs::read(&path).unwrap());
+        let webhook = decode(Endpoint::Order, content_type, &body).unwrap();
+        let mut e = NewEvent::from_webhook(&webhook, content_type, body);
+        e.message_id = Some(format!("m-po-{file}"));
+        decoded.push(inbox.store_webhook(e, webhook).await.unwrap().id());
+    }
+    assert_eq!(by_po("PO123456789").await, decoded, "JSON and tXML");
 }
 
 /// Issue 21: the console's filters, by event name, by the time an event

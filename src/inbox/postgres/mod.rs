@@ -8,6 +8,7 @@ mod rows;
 mod schema;
 mod tls;
 
+use crate::inbox::Derived;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
@@ -126,7 +127,7 @@ pub(crate) fn lock_key(object_key: &str) -> i64 {
 
 struct Insert {
     event: NewEvent,
-    trace_parent: Option<String>,
+    derived: Derived,
     reply: oneshot::Sender<Result<Stored, InboxError>>,
     _budget: QueuedBytes,
 }
@@ -237,10 +238,8 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        let events: Vec<(&NewEvent, Option<&str>)> = batch
-            .iter()
-            .map(|i| (&i.event, i.trace_parent.as_deref()))
-            .collect();
+        let events: Vec<(&NewEvent, &Derived)> =
+            batch.iter().map(|i| (&i.event, &i.derived)).collect();
         let outcome = insert_batch(&pool, &events).await;
         match outcome {
             Ok(stored) => {
@@ -255,7 +254,7 @@ async fn writer(
             Err((e, true)) if batch.len() > 1 => {
                 tracing::warn!(error = %e, events = batch.len(), "inbox batch failed; storing its events one by one");
                 for insert in batch.drain(..) {
-                    let one = (&insert.event, insert.trace_parent.as_deref());
+                    let one = (&insert.event, &insert.derived);
                     let result = insert_batch(&pool, &[one])
                         .await
                         .map(|mut s| s.remove(0))
@@ -278,7 +277,7 @@ async fn writer(
 /// refused a statement (`true`) rather than the connection failing.
 async fn insert_batch(
     pool: &Pool,
-    events: &[(&NewEvent, Option<&str>)],
+    events: &[(&NewEvent, &Derived)],
 ) -> Result<Vec<Stored>, (InboxError, bool)> {
     let mut client = pool.get().await.map_err(|e| (pool_error(e), false))?;
     let tx = client
@@ -299,9 +298,9 @@ async fn insert_batch(
             .map_err(|e| (pg_error(e), false))?;
     }
     let mut stored = Vec::with_capacity(events.len());
-    for (event, trace_parent) in events {
+    for (event, derived) in events {
         stored.push(
-            rows::insert_event(&tx, event, *trace_parent)
+            rows::insert_event(&tx, event, derived)
                 .await
                 .map_err(statement_error)?,
         );
@@ -322,7 +321,7 @@ impl Store for PgStore {
     fn store(
         &self,
         event: NewEvent,
-        trace_parent: Option<String>,
+        derived: Derived,
     ) -> BoxFuture<'_, Result<Stored, InboxError>> {
         Box::pin(async move {
             let budget = self.admission.reserve(event.body.len())?;
@@ -331,7 +330,7 @@ impl Store for PgStore {
                 &self.tx,
                 Insert {
                     event,
-                    trace_parent,
+                    derived,
                     reply,
                     _budget: budget,
                 },

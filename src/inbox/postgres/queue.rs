@@ -3,6 +3,7 @@
 //! is one transaction of a handful of statements, whatever the number of
 //! runs in it.
 
+use crate::inbox::Derived;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -266,7 +267,8 @@ pub(crate) async fn finish(
             source: Some(f.source.clone()),
             headers: Vec::new(),
         };
-        let Stored::New(new_id) = insert_event(tx, &event, f.trace_parent.as_deref()).await? else {
+        let derived = Derived::of_body(&f.body, f.trace_parent.clone());
+        let Stored::New(new_id) = insert_event(tx, &event, &derived).await? else {
             return Err(InboxError::Unavailable(
                 "the fetched object was not stored".into(),
             ));

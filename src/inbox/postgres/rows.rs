@@ -1,6 +1,7 @@
 //! PostgreSQL statements on events: the insert of a batch, reading rows,
 //! listing, replay, purge, export and import.
 
+use crate::inbox::Derived;
 use std::borrow::Cow;
 
 use bytes::Bytes;
@@ -113,11 +114,11 @@ pub(crate) fn lock_keys<'a>(object_keys: impl Iterator<Item = Option<&'a str>>) 
 pub(crate) async fn insert_event(
     client: &impl GenericClient,
     event: &NewEvent,
-    trace_parent: Option<&str>,
+    derived: &Derived,
 ) -> Result<Stored, InboxError> {
     let (state, error, origin) = event.state.stored_as();
     let stored_as = (state, error, origin);
-    if let Some(id) = insert_row(client, event, stored_as, trace_parent).await? {
+    if let Some(id) = insert_row(client, event, stored_as, derived).await? {
         return Ok(Stored::New(id));
     }
     // A message id stored before (by this instance or another one).
@@ -149,7 +150,7 @@ pub(crate) async fn insert_event(
         )
         .await
         .map_err(pg_error)?;
-    let id = insert_row(client, event, stored_as, trace_parent)
+    let id = insert_row(client, event, stored_as, derived)
         .await?
         .ok_or_else(|| InboxError::Unavailable("the superseding event was not stored".into()))?;
     client
@@ -167,7 +168,7 @@ async fn insert_row(
     client: &impl GenericClient,
     event: &NewEvent,
     (state, error, origin): (State, Option<&str>, Origin),
-    trace_parent: Option<&str>,
+    derived: &Derived,
 ) -> Result<Option<i64>, InboxError> {
     let body_len = i64::try_from(event.body.len())
         .map_err(|_| InboxError::Invalid("body too large".into()))?;
@@ -179,7 +180,6 @@ async fn insert_row(
             .map(|m| message_key(event.kind.as_str(), m)),
         event.object_id.as_deref().map(object_key),
     );
-    let po_key = po_key(&event.body);
     let headers = headers_to_json(&event.headers);
     let params: [&(dyn ToSql + Sync); 17] = [
         &event.kind.as_str(),
@@ -196,8 +196,8 @@ async fn insert_row(
         &queued,
         &keys.0,
         &keys.1,
-        &trace_parent.map(text),
-        &po_key,
+        &derived.trace_parent.as_deref().map(text),
+        &derived.po_key,
         &headers,
     ];
     let statement = client.prepare_cached(INSERT).await.map_err(pg_error)?;

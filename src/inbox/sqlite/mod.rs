@@ -7,6 +7,7 @@ mod queue;
 mod rows;
 mod writer;
 
+use crate::inbox::Derived;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -162,7 +163,7 @@ impl Store for SqliteStore {
     fn store(
         &self,
         event: NewEvent,
-        trace_parent: Option<String>,
+        derived: Derived,
     ) -> BoxFuture<'_, Result<Stored, InboxError>> {
         Box::pin(async move {
             let guard = self.admission.reserve(event.body.len())?;
@@ -171,7 +172,7 @@ impl Store for SqliteStore {
             let (op, rx) = FnOp::new(
                 move |conn: &rusqlite::Connection| {
                     let _guard = &guard;
-                    rows::insert_event(conn, &event, trace_parent.as_deref(), now_ms())
+                    rows::insert_event(conn, &event, &derived, now_ms())
                 },
                 Some(self.changed.clone()),
             );

@@ -333,6 +333,7 @@ fn finish_event(
             .execute((id, now))?;
         }
         Finish::Fetched(fetched) => {
+            let po_key = crate::inbox::keys::po_key(&fetched.body);
             let new_id = insert_row(
                 conn,
                 &RowValues {
@@ -348,6 +349,7 @@ fn finish_event(
                     source: Some(&fetched.source),
                     origin: Origin::Fetched,
                     trace_parent: fetched.trace_parent.as_deref(),
+                    po_key: po_key.as_deref(),
                 },
                 now,
             )?;

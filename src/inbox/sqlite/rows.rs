@@ -1,6 +1,7 @@
 //! SQLite statements on events: reading rows, inserting, listing, replay,
 //! purge, and the export and import of `tradecloud inbox migrate`.
 
+use crate::inbox::Derived;
 use bytes::Bytes;
 use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -74,7 +75,7 @@ fn read_error(err: rusqlite::Error) -> InboxError {
 pub(crate) fn insert_event(
     conn: &Connection,
     event: &NewEvent,
-    trace_parent: Option<&str>,
+    derived: &Derived,
     now: i64,
 ) -> Result<Stored, InboxError> {
     let (state, error, origin) = event.state.stored_as();
@@ -90,7 +91,7 @@ pub(crate) fn insert_event(
                 // store it, keep the rejected bytes, hand over the message id
                 // (three statements: all or nothing).
                 conn.execute_batch("SAVEPOINT supersede")?;
-                let result = supersede(conn, id, event, trace_parent, now);
+                let result = supersede(conn, id, event, derived, now);
                 let end = if result.is_ok() {
                     "RELEASE supersede"
                 } else {
@@ -103,14 +104,14 @@ pub(crate) fn insert_event(
             }
         }
     }
-    insert_new(conn, event, (state, error, origin), trace_parent, now).map(Stored::New)
+    insert_new(conn, event, (state, error, origin), derived, now).map(Stored::New)
 }
 
 fn insert_new(
     conn: &Connection,
     event: &NewEvent,
     (state, error, origin): (State, Option<&str>, Origin),
-    trace_parent: Option<&str>,
+    derived: &Derived,
     now: i64,
 ) -> Result<i64, InboxError> {
     insert_row(
@@ -127,7 +128,8 @@ fn insert_new(
             error,
             source: event.source.as_deref(),
             origin,
-            trace_parent,
+            trace_parent: derived.trace_parent.as_deref(),
+            po_key: derived.po_key.as_deref(),
         },
         now,
     )
@@ -138,13 +140,13 @@ fn supersede(
     conn: &Connection,
     old: i64,
     event: &NewEvent,
-    trace_parent: Option<&str>,
+    derived: &Derived,
     now: i64,
 ) -> Result<Stored, InboxError> {
     // The rejected event keeps its message id, not the key.
     conn.prepare_cached("UPDATE events SET message_key = NULL WHERE id = ?1")?
         .execute([old])?;
-    let id = insert_new(conn, event, event.state.stored_as(), trace_parent, now)?;
+    let id = insert_new(conn, event, event.state.stored_as(), derived, now)?;
     conn.prepare_cached(
         "UPDATE events SET error = coalesce(error, '') || ' (superseded by event ' || ?2 || ')', \
          updated_at = ?3 WHERE id = ?1",
@@ -167,6 +169,8 @@ pub(crate) struct RowValues<'a> {
     pub(crate) source: Option<&'a str>,
     pub(crate) origin: Origin,
     pub(crate) trace_parent: Option<&'a str>,
+    /// The key of the purchase order number ([`Derived::po_key`]).
+    pub(crate) po_key: Option<&'a str>,
 }
 
 /// Insert an event and its body: two statements, so run it in a savepoint
@@ -200,7 +204,7 @@ pub(crate) fn insert_row(
         row.message_id.map(|m| message_key(row.kind, m)),
         object_key,
         row.trace_parent,
-        po_key(row.body),
+        row.po_key,
     ])?;
     let id = conn.last_insert_rowid();
     conn.prepare_cached("INSERT INTO event_bodies (event_id, body, headers) VALUES (?1, ?2, ?3)")?
