@@ -67,9 +67,15 @@ impl Handoff {
         self.taken.store(true, Ordering::Relaxed);
     }
 
+    /// Whether [`put`](Self::put) would keep a webhook decoded from a body
+    /// of `body_len` bytes.
+    pub(crate) fn wants(&self, body_len: usize) -> bool {
+        self.taken.load(Ordering::Relaxed) && body_len <= BODY_BYTES_MAX
+    }
+
     /// Keep `webhook`, decoded from a body of `body_len` bytes, for event `id`.
     pub(crate) fn put(&self, id: i64, webhook: Webhook, body_len: usize) {
-        if !self.taken.load(Ordering::Relaxed) || body_len > BODY_BYTES_MAX {
+        if !self.wants(body_len) {
             return;
         }
         let Ok(mut kept) = self.kept.lock() else {
