@@ -48,9 +48,17 @@ impl JsonError {
 /// fast path first, path tracking only on failure.
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
     let bytes = strip_bom(bytes);
-    match serde_json::from_slice(bytes) {
-        Ok(value) => Ok(value),
-        Err(_) => decode_tracked(bytes),
+    // The whole body is checked as UTF-8 in one pass (vectorised), and then
+    // read as text: `from_slice` would check every string on its own, at
+    // several times the cost. Bytes that are not UTF-8 take the slow path,
+    // which names where they are.
+    let fast = match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text).ok(),
+        Err(_) => None,
+    };
+    match fast {
+        Some(value) => Ok(value),
+        None => decode_tracked(bytes),
     }
 }
 
@@ -99,5 +107,28 @@ mod tests {
         // Only one BOM, and only at the start.
         assert!(decode::<Doc>(b"\xEF\xBB\xBF\xEF\xBB\xBF{\"a\": []}").is_err());
         assert!(decode::<Doc>(b" \xEF\xBB\xBF{\"a\": []}").is_err());
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Named {
+        name: String,
+    }
+
+    /// The fast path reads the body as text once checked as a whole: text
+    /// in any script is kept, bytes that are not UTF-8 (in a string or out
+    /// of one) are refused, with where they are.
+    #[test]
+    fn bytes_that_are_not_utf8_are_refused_with_their_place() {
+        let named = decode::<Named>("{\"name\": \"Müller \u{1F69A} \\u00e9\"}".as_bytes());
+        assert_eq!(named.unwrap().name, "Müller \u{1F69A} é");
+
+        let e = decode::<Named>(b"{\"name\": \"M\xFCller\"}").unwrap_err();
+        assert_eq!(e.path.as_deref(), Some("name"), "{e}");
+        assert!(e.message.contains("invalid unicode code point"), "{e}");
+
+        let e = decode::<Named>(b"{\"name\": \"x\"}\xFF").unwrap_err();
+        assert!(e.message.contains("trailing characters"), "{e}");
+        let e = decode::<Named>(b"{\"na\xC3me\": \"x\"}").unwrap_err();
+        assert!(e.message.contains("invalid unicode code point"), "{e}");
     }
 }
