@@ -92,6 +92,15 @@ impl Handoff {
         }
     }
 
+    /// Whether it holds the webhook of event `id` now (it may drop it
+    /// before [`take`](Self::take): the oldest go first).
+    pub(crate) fn holds(&self, id: i64) -> bool {
+        self.kept
+            .lock()
+            .map(|kept| kept.by_id.contains_key(&id))
+            .unwrap_or(false)
+    }
+
     pub(crate) fn take(&self, id: i64) -> Option<Webhook> {
         self.kept.lock().ok()?.remove(id)
     }

@@ -4,8 +4,10 @@
 //!
 //! The rules of the `heads` table are in the [module docs](super#the-work-queue).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::handoff::Handoff;
 use super::{EventKind, Inbox, InboxError, Origin, State, StoredEvent};
 
 /// The lease key of an event: its object key (see [`super::keys`]), or
@@ -53,6 +55,11 @@ pub(crate) struct ClaimRequest {
     pub(crate) run_limit: usize,
     /// How long the claim holds unless renewed.
     pub(crate) lease: Duration,
+    /// Events whose decoded webhook this process holds
+    /// ([`Inbox::store_webhook`]): a store may leave their bodies out (an
+    /// empty `body`), the processor takes the webhook instead. Set by
+    /// [`Inbox::claim`].
+    pub(crate) held: Option<Arc<Handoff>>,
 }
 
 /// A run: consecutive events of one object, claimed together, to be handled
@@ -133,7 +140,11 @@ impl Inbox {
     }
 
     /// Claim up to `request.heads` ready runs.
-    pub(crate) async fn claim(&self, request: ClaimRequest) -> Result<Vec<Claimed>, InboxError> {
+    pub(crate) async fn claim(
+        &self,
+        mut request: ClaimRequest,
+    ) -> Result<Vec<Claimed>, InboxError> {
+        request.held = Some(self.handoff.clone());
         self.store_impl().claim(request).await
     }
 

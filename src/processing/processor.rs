@@ -295,6 +295,7 @@ async fn claim<H>(shared: &Shared<H>, heads: usize) -> Result<Vec<Run>, crate::i
             heads,
             run_limit: shared.config.batch.max(1),
             lease: shared.config.lease.max(Duration::from_secs(1)),
+            held: None,
         })
         .await?;
     {
@@ -466,6 +467,29 @@ async fn try_event<H: Handler>(
         fetch(shared, stored, attempt).await
     } else {
         let decoded = shared.inbox.take_decoded(id);
+        let reread;
+        let stored = match (&decoded, s.origin) {
+            // The claim left the body out because the handoff held the
+            // webhook, which was dropped since (the oldest go first when
+            // more arrive): read the body now. A failed read is a store
+            // fault, retried like one, never a reason to reject the event.
+            (None, Origin::Webhook) if stored.body.is_empty() => match shared.inbox.get(id).await {
+                Ok(Some(full)) => {
+                    reread = full;
+                    &reread
+                }
+                Ok(None) => stored,
+                Err(e) => {
+                    let error = HandlerError::Transient(format!(
+                        "reading the stored body of event {id}: {e}"
+                    ));
+                    let outcome = Outcome::of_error(&shared.config, error, attempt);
+                    let finish = outcome.finish();
+                    return (outcome, finish, start.elapsed());
+                }
+            },
+            _ => stored,
+        };
         let outcome = match super::decode_stored(stored, attempt, decoded) {
             Err(error) => Outcome::Rejected { error },
             Ok(Decoded::Unhandled(reason)) => Outcome::Unhandled { reason },

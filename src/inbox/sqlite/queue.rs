@@ -5,15 +5,18 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::db::{SUMMARY_COLUMNS, WITH_BODY};
-use super::rows::{insert_row, stored_event, RowValues};
+use super::rows::{insert_row, stored_event, summary, RowValues};
 use crate::inbox::attempts::of_finish;
 use crate::inbox::queue::{
     head_key, run_of, ClaimRequest, Claimed, Finish, FinishReport, RunOutcome,
 };
-use crate::inbox::{from_ms, Attempt, AttemptOutcome, InboxError, Origin, State, ATTEMPTS_KEPT};
+use crate::inbox::{
+    from_ms, Attempt, AttemptOutcome, InboxError, Origin, State, StoredEvent, ATTEMPTS_KEPT,
+};
 
 /// The states of events that still hold their object's queue.
 const ACTIVE: &str = "('received', 'trigger', 'processing', 'retrying')";
@@ -131,7 +134,24 @@ pub(crate) fn claim(
         let mut events = Vec::with_capacity(ids.len());
         for id in ids {
             mark.execute((id, now))?;
-            events.push(read.query_row([id], stored_event)?);
+            // The body of an event whose decoded webhook the process holds
+            // is not read: the processor takes the webhook (and reads the
+            // body itself if it was dropped meanwhile).
+            let held = request.held.as_ref().is_some_and(|h| h.holds(id));
+            events.push(if held {
+                conn.prepare_cached(&format!(
+                    "SELECT {SUMMARY_COLUMNS} FROM events WHERE id = ?1"
+                ))?
+                .query_row([id], |row| {
+                    Ok(StoredEvent {
+                        summary: summary(row)?,
+                        body: Bytes::new(),
+                        headers: Vec::new(),
+                    })
+                })?
+            } else {
+                read.query_row([id], stored_event)?
+            });
         }
         claimed.push(Claimed { key, events });
     }
