@@ -67,7 +67,11 @@ pub(crate) fn object_key(object_id: &str) -> String {
 /// line's `purchaseOrderNumber`. JSON bodies only; `None` for anything else
 /// (tXML, no number, only blanks): such events are found by a body scan.
 ///
-/// Computed for every stored event, so it reads only the members it needs
+/// For events stored without their decoded webhook (`Inbox::store`,
+/// fetched orders, imports); the receiver's events take the number from
+/// the decode instead (`Webhook::purchase_order_number`, which gives the
+/// same answer on JSON and also reads tXML; see `Inbox::store_webhook`).
+/// It reads only the members it needs
 /// and skips the rest without building it ([`probe::Body`]); a body of an
 /// unexpected shape (a member of another type, a repeated key) is read once
 /// more as a `serde_json::Value`, which gives the same answer for any JSON.
