@@ -122,6 +122,17 @@ pub async fn request_headers_are_kept_with_credentials_redacted(inbox: &Inbox) {
     );
 }
 
+/// The ids `inbox.list(filter)` gives, in its order.
+pub async fn listed_ids(inbox: &Inbox, filter: ListFilter) -> Vec<i64> {
+    inbox
+        .list(filter)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect()
+}
+
 /// Issue 21: the console's search by purchase order number, through the
 /// indexed key stored at insert: an order event's `buyerOrder`, a
 /// shipment's first line; a number only mentioned elsewhere in a body, a
@@ -164,15 +175,7 @@ pub async fn events_are_found_by_purchase_order_number(inbox: &Inbox) {
             purchase_order_number: Some(number.into()),
             ..ListFilter::default()
         };
-        async move {
-            inbox
-                .list(filter)
-                .await
-                .unwrap()
-                .iter()
-                .map(|e| e.id)
-                .collect::<Vec<_>>()
-        }
+        listed_ids(inbox, filter)
     };
     assert_eq!(by_po("PO-42").await, vec![order, shipment]);
     assert_eq!(by_po(" PO-42").await, vec![order, shipment], "trimmed");
@@ -223,15 +226,7 @@ pub async fn events_are_listed_by_name_and_time(inbox: &Inbox) {
             .id();
         ids.push(id);
     }
-    let list = |filter: ListFilter| async move {
-        inbox
-            .list(filter)
-            .await
-            .unwrap()
-            .iter()
-            .map(|e| e.id)
-            .collect::<Vec<_>>()
-    };
+    let list = |filter: ListFilter| listed_ids(inbox, filter);
     assert_eq!(
         list(ListFilter {
             event_name: Some("ShipmentIssuedBySupplier".into()),
@@ -824,15 +819,7 @@ pub async fn filters_take_nul_and_control_characters(inbox: &Inbox) {
     stored.event_name = Some(format!("Name{odd}"));
     stored.body = Bytes::from(format!("raw {odd} body"));
     let id = inbox.store(stored).await.unwrap().id();
-    let by = |filter: ListFilter| async move {
-        inbox
-            .list(filter)
-            .await
-            .unwrap()
-            .iter()
-            .map(|e| e.id)
-            .collect::<Vec<_>>()
-    };
+    let by = |filter: ListFilter| listed_ids(inbox, filter);
     for filter in [
         ListFilter {
             event_name: Some(format!("Name{odd}")),

@@ -131,6 +131,9 @@ pub(crate) fn claim(
         let mut read = conn.prepare_cached(&format!(
             "SELECT {SUMMARY_COLUMNS}, b.body, b.headers FROM {WITH_BODY} WHERE e.id = ?1"
         ))?;
+        let mut read_summary = conn.prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM events WHERE id = ?1"
+        ))?;
         let mut events = Vec::with_capacity(ids.len());
         for id in ids {
             mark.execute((id, now))?;
@@ -139,10 +142,7 @@ pub(crate) fn claim(
             // body itself if it was dropped meanwhile).
             let held = request.held.as_ref().is_some_and(|h| h.holds(id));
             events.push(if held {
-                conn.prepare_cached(&format!(
-                    "SELECT {SUMMARY_COLUMNS} FROM events WHERE id = ?1"
-                ))?
-                .query_row([id], |row| {
+                read_summary.query_row([id], |row| {
                     Ok(StoredEvent {
                         summary: summary(row)?,
                         body: Bytes::new(),
