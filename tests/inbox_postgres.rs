@@ -661,3 +661,11 @@ async fn a_failed_copy_is_named_marked_and_started_over() {
     let url = pg.database("busy");
     inbox_cases::a_copy_from_a_source_in_use_is_refused(dir.path(), &url).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_whose_handed_on_webhook_was_dropped_is_read_from_the_store() {
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    let inbox = Inbox::connect(&url).await.unwrap();
+    inbox_cases::an_event_whose_handed_on_webhook_was_dropped_is_read_from_the_store(&inbox).await;
+}

@@ -926,3 +926,10 @@ async fn a_copy_from_a_source_in_use_is_refused() {
     let (dir, path) = temp_db();
     inbox_cases::a_copy_from_a_source_in_use_is_refused(dir.path(), &url(&path)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_whose_handed_on_webhook_was_dropped_is_read_from_the_store() {
+    let (_dir, path) = temp_db();
+    let inbox = Inbox::open(&url(&path)).unwrap();
+    inbox_cases::an_event_whose_handed_on_webhook_was_dropped_is_read_from_the_store(&inbox).await;
+}

@@ -119,14 +119,29 @@ pub(crate) async fn claim(
         .iter()
         .flat_map(|(_, ids)| ids.iter().copied())
         .collect();
+    // The body (and headers) of an event whose decoded webhook this process
+    // holds are not read: the processor takes the webhook, and reads the
+    // body itself if the handoff dropped it meanwhile (as on SQLite). The
+    // `CASE` leaves the TOASTed body where it is.
+    let held: Vec<i64> = match &request.held {
+        Some(handoff) => ids
+            .iter()
+            .copied()
+            .filter(|id| handoff.holds(*id))
+            .collect(),
+        None => Vec::new(),
+    };
     let rows = tx
         .query(
             &format!(
                 "WITH m AS (UPDATE events SET state = 'processing', attempts = attempts + 1, \
                  updated_at = tc_now_ms() WHERE id = ANY($1) RETURNING *) \
-                 SELECT {SUMMARY_COLUMNS}, b.body, b.headers FROM m e JOIN event_bodies b ON b.event_id = e.id"
+                 SELECT {SUMMARY_COLUMNS}, \
+                 CASE WHEN e.id = ANY($2) THEN ''::bytea ELSE b.body END, \
+                 CASE WHEN e.id = ANY($2) THEN NULL ELSE b.headers END \
+                 FROM m e JOIN event_bodies b ON b.event_id = e.id"
             ),
-            &[&ids],
+            &[&ids, &held],
         )
         .await
         .map_err(pg_error)?;
