@@ -9,26 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tradecloud::inbox::{EventKind, Inbox, ListFilter, NewEvent, NewState, State};
+use tradecloud::inbox::{Inbox, ListFilter, State};
 use tradecloud::processing::{handler_fn, Event, HandlerError, Processor, ProcessorConfig};
 
-fn order_event(order_id: &str, seq: usize) -> NewEvent {
-    let message_id = format!("{order_id}-{seq}");
-    let body = format!(
-        r#"{{"eventName":"OrderLinesConfirmedBySupplier","meta":{{"messageId":"{message_id}"}},"orderEvent":{{"orderId":"{order_id}","lines":[{{"id":"l{seq}"}}]}}}}"#
-    );
-    NewEvent {
-        kind: EventKind::Order,
-        event_name: Some("OrderLinesConfirmedBySupplier".into()),
-        object_id: Some(order_id.into()),
-        message_id: Some(message_id),
-        content_type: "application/json".into(),
-        body: Bytes::from(body),
-        state: NewState::Received,
-        source: None,
-        headers: Vec::new(),
-    }
-}
+mod inbox_cases;
 
 fn config(concurrency: usize) -> ProcessorConfig {
     ProcessorConfig {
@@ -118,7 +102,10 @@ async fn events_of_one_order_are_handled_one_at_a_time_in_order() {
     for o in 0..ORDERS {
         for seq in 0..EACH / 2 {
             inbox
-                .store(order_event(&format!("order-{o}"), seq))
+                .store(inbox_cases::confirmed_line_event(
+                    &format!("order-{o}"),
+                    seq,
+                ))
                 .await
                 .unwrap();
         }
@@ -132,7 +119,10 @@ async fn events_of_one_order_are_handled_one_at_a_time_in_order() {
     for seq in EACH / 2..EACH {
         for o in 0..ORDERS {
             inbox
-                .store(order_event(&format!("order-{o}"), seq))
+                .store(inbox_cases::confirmed_line_event(
+                    &format!("order-{o}"),
+                    seq,
+                ))
                 .await
                 .unwrap();
         }
@@ -192,9 +182,21 @@ async fn events_of_one_order_are_handled_one_at_a_time_in_order() {
 async fn a_retrying_event_holds_back_its_own_order_only() {
     let dir = tempfile::tempdir().unwrap();
     let inbox = Inbox::open(&url(&dir.path().join("inbox.db"))).unwrap();
-    let a1 = inbox.store(order_event("A", 1)).await.unwrap().id();
-    let a2 = inbox.store(order_event("A", 2)).await.unwrap().id();
-    let b1 = inbox.store(order_event("B", 1)).await.unwrap().id();
+    let a1 = inbox
+        .store(inbox_cases::confirmed_line_event("A", 1))
+        .await
+        .unwrap()
+        .id();
+    let a2 = inbox
+        .store(inbox_cases::confirmed_line_event("A", 2))
+        .await
+        .unwrap()
+        .id();
+    let b1 = inbox
+        .store(inbox_cases::confirmed_line_event("B", 1))
+        .await
+        .unwrap()
+        .id();
 
     let log: Arc<Mutex<Vec<(i64, u32, bool)>>> = Arc::default();
     let handler = {
@@ -258,11 +260,19 @@ async fn a_retrying_event_holds_back_its_own_order_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_and_rejected_events_do_not_hold_back_their_order() {
     let inbox = Inbox::open("sqlite::memory:").unwrap();
-    let bad = inbox.store(order_event("A", 1)).await.unwrap().id();
-    let mut unparseable = order_event("A", 2);
+    let bad = inbox
+        .store(inbox_cases::confirmed_line_event("A", 1))
+        .await
+        .unwrap()
+        .id();
+    let mut unparseable = inbox_cases::confirmed_line_event("A", 2);
     unparseable.body = Bytes::from_static(b"{\"eventName\": 42}");
     let unparseable = inbox.store(unparseable).await.unwrap().id();
-    let good = inbox.store(order_event("A", 3)).await.unwrap().id();
+    let good = inbox
+        .store(inbox_cases::confirmed_line_event("A", 3))
+        .await
+        .unwrap()
+        .id();
 
     let seen: Arc<Mutex<Vec<i64>>> = Arc::default();
     let handler = {
@@ -344,7 +354,10 @@ async fn the_processor_takes_the_webhook_the_receiver_decoded() {
         }),
     );
     // Once it has handled an event it runs, and takes what is handed on.
-    inbox.store(order_event("o-0", 9)).await.unwrap();
+    inbox
+        .store(inbox_cases::confirmed_line_event("o-0", 9))
+        .await
+        .unwrap();
     wait_until("the first handled", Duration::from_secs(10), || {
         seen.lock().unwrap().len() == 1
     })
@@ -352,10 +365,13 @@ async fn the_processor_takes_the_webhook_the_receiver_decoded() {
     let handed = r#"{"eventName":"OrderLinesConfirmedBySupplier","orderEvent":{"orderId":"o-1","lines":[{"id":"handed"}]}}"#;
     let webhook = decode(Endpoint::Order, "application/json", handed.as_bytes()).unwrap();
     inbox
-        .store_webhook(order_event("o-1", 0), webhook)
+        .store_webhook(inbox_cases::confirmed_line_event("o-1", 0), webhook)
         .await
         .unwrap();
-    inbox.store(order_event("o-1", 1)).await.unwrap();
+    inbox
+        .store(inbox_cases::confirmed_line_event("o-1", 1))
+        .await
+        .unwrap();
     wait_until("all handled", Duration::from_secs(10), || {
         seen.lock().unwrap().len() == 3
     })

@@ -861,7 +861,7 @@ pub async fn filters_take_nul_and_control_characters(inbox: &Inbox) {
 
 /// An order event confirming line `l<seq>` of `order_id` (message id
 /// `<order_id>-<seq>`).
-fn confirmed_line_event(order_id: &str, seq: usize) -> NewEvent {
+pub fn confirmed_line_event(order_id: &str, seq: usize) -> NewEvent {
     let message_id = format!("{order_id}-{seq}");
     let body = format!(
         r#"{{"eventName":"OrderLinesConfirmedBySupplier","meta":{{"messageId":"{message_id}"}},"orderEvent":{{"orderId":"{order_id}","lines":[{{"id":"l{seq}"}}]}}}}"#
@@ -965,24 +965,12 @@ pub async fn an_event_whose_handed_on_webhook_was_dropped_is_read_from_the_store
     for seq in 1..4 {
         store("o-a".into(), seq).await;
     }
-    let processing = || {
-        let inbox = inbox.clone();
-        async move {
-            let filter = ListFilter {
-                state: Some(State::Processing),
-                ..ListFilter::default()
-            };
-            inbox
-                .list(filter)
-                .await
-                .unwrap()
-                .iter()
-                .map(|e| e.id)
-                .collect::<Vec<_>>()
-        }
+    let processing = || ListFilter {
+        state: Some(State::Processing),
+        ..ListFilter::default()
     };
     let start = Instant::now();
-    while !processing().await.contains(&first) {
+    while !listed_ids(&inbox, processing()).await.contains(&first) {
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "o-a was not claimed"
