@@ -270,7 +270,7 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 8);
+        assert_eq!(version, 9);
         let headers: i64 = conn
             .query_row(
                 "SELECT count(*) FROM event_bodies WHERE headers IS NOT NULL",
@@ -501,11 +501,11 @@ fn a_newer_schema_version_is_refused() {
     drop(Inbox::open(&url(&path)).unwrap());
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("PRAGMA user_version = 9").unwrap();
+        conn.execute_batch("PRAGMA user_version = 10").unwrap();
     }
     let err = Inbox::open(&url(&path)).unwrap_err().to_string();
     assert!(
-        err.contains("schema version 9") && err.contains("knows up to 8"),
+        err.contains("schema version 10") && err.contains("knows up to 9"),
         "{err}"
     );
 }
@@ -683,7 +683,7 @@ async fn a_version_3_database_is_migrated_to_keys_and_keeps_every_event() {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 8);
+        assert_eq!(version, 9);
         let longest: i64 = conn
             .query_row(
                 "SELECT max(max(length(message_key)), max(length(object_key))) FROM events",
@@ -856,4 +856,106 @@ async fn a_copy_keeps_every_processing_attempt() {
         source.get(id).await.unwrap().unwrap().headers
     );
     assert_eq!(copied.headers.len(), 2);
+}
+
+/// Version 8 to 9: bodies stored before stay as they are and read back
+/// byte for byte; bodies stored after are compressed (`codec = 'lz4'`),
+/// read back byte for byte too, and the body search finds text in both.
+#[tokio::test]
+async fn a_version_8_database_keeps_its_bodies_and_compresses_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let event = |order: &str, message: &str, padding: usize| NewEvent {
+        kind: EventKind::Order,
+        event_name: Some("OrderIssuedByBuyer".into()),
+        object_id: Some(order.into()),
+        message_id: Some(message.into()),
+        content_type: "application/json".into(),
+        body: Bytes::from(order_body(order, message, padding)),
+        state: NewState::Received,
+        source: None,
+        headers: Vec::new(),
+    };
+    // A version-8 file: this build's schema without `codec`, a body as
+    // version 8 stored it (as received).
+    let old_body = order_body("o-old", "m-old", 9000);
+    let old_id = {
+        let inbox = Inbox::open(&url(&path)).unwrap();
+        let id = inbox
+            .store(event("o-old", "m-old", 9000))
+            .await
+            .unwrap()
+            .id();
+        drop(inbox);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE event_bodies SET body = ?2, codec = NULL WHERE event_id = ?1",
+            (id, &old_body),
+        )
+        .unwrap();
+        conn.execute_batch("ALTER TABLE event_bodies DROP COLUMN codec; PRAGMA user_version = 8;")
+            .unwrap();
+        id
+    };
+    let inbox = Inbox::open(&url(&path)).unwrap();
+    let new_id = inbox
+        .store(event("o-new", "m-new", 9000))
+        .await
+        .unwrap()
+        .id();
+    let small_id = inbox
+        .store(event("o-small", "m-small", 0))
+        .await
+        .unwrap()
+        .id();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 9);
+        let stored = |id: i64| -> (Option<String>, i64) {
+            conn.query_row(
+                "SELECT codec, length(body) FROM event_bodies WHERE event_id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+        };
+        assert_eq!(stored(old_id), (None, old_body.len() as i64));
+        let (codec, len) = stored(new_id);
+        assert_eq!(codec.as_deref(), Some("lz4"));
+        assert!(len * 4 < old_body.len() as i64, "{len} bytes stored");
+        assert_eq!(
+            stored(small_id).0,
+            None,
+            "a small body is stored as it came"
+        );
+    }
+    let read = |id: i64| {
+        let inbox = inbox.clone();
+        async move { inbox.get(id).await.unwrap().unwrap().body.to_vec() }
+    };
+    assert_eq!(read(old_id).await, old_body);
+    assert_eq!(read(new_id).await, order_body("o-new", "m-new", 9000));
+    assert_eq!(read(small_id).await, order_body("o-small", "m-small", 0));
+    for (text, expected) in [
+        ("\"orderId\":\"o-old\"", vec![old_id]),
+        ("\"orderId\":\"o-new\"", vec![new_id]),
+        ("OrderIssuedByBuyer", vec![old_id, new_id, small_id]),
+        ("no such text", vec![]),
+    ] {
+        let filter = ListFilter {
+            body_contains: Some(text.into()),
+            ..ListFilter::default()
+        };
+        let ids: Vec<i64> = inbox
+            .list(filter)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(ids, expected, "{text}");
+    }
 }

@@ -93,7 +93,7 @@ async fn a_version_3_sqlite_inbox_gets_the_column_in_place() {
             "ALTER TABLE events DROP COLUMN trace_parent; DROP INDEX events_po; \
              ALTER TABLE events DROP COLUMN po_key; DROP INDEX events_object; \
              DROP TABLE event_attempts; ALTER TABLE event_bodies DROP COLUMN headers; \
-             PRAGMA user_version = 4;",
+             ALTER TABLE event_bodies DROP COLUMN codec; PRAGMA user_version = 4;",
         )
         .unwrap();
     }
@@ -103,7 +103,7 @@ async fn a_version_3_sqlite_inbox_gets_the_column_in_place() {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 8);
+        assert_eq!(version, 9);
     }
     old_and_new_events(&inbox, old_id).await;
 }

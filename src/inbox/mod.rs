@@ -219,7 +219,13 @@
 //! with their event by a purge, copied by `inbox migrate`). Version 8
 //! adds `event_bodies.headers`, the request's headers beside the body
 //! ([`NewEvent::with_headers`], credentials redacted; NULL for older
-//! events; a nullable column, instant). A file of
+//! events; a nullable column, instant). Version 9 adds
+//! `event_bodies.codec`: bodies stored from then on are LZ4-compressed when
+//! that saves space (about 3× for an order event; NULL, as received, for
+//! older and small bodies; a nullable column, instant), so each event
+//! writes fewer pages to the WAL and the checkpoint (`sqlite/codec.rs`);
+//! every read gives the body back as received, and the body search looks
+//! into the decompressed bytes. A file of
 //! a newer version than this build knows is refused. PostgreSQL keeps its
 //! version in `tradecloud_schema` (see above); its version 2 is SQLite's
 //! version 4 (on rows stored before it, a NUL already was U+FFFD), its
@@ -285,6 +291,9 @@ pub(crate) struct Derived {
     /// The key of the event's purchase order number (`po_key`), which the
     /// console searches by.
     pub(crate) po_key: Option<String>,
+    /// The body as the SQLite store writes it (compressed or not), made by
+    /// that store in the caller's task; `None` elsewhere (PostgreSQL).
+    pub(crate) packed: Option<sqlite::codec::Packed>,
 }
 
 impl Derived {
@@ -294,6 +303,7 @@ impl Derived {
         Derived {
             trace_parent,
             po_key: keys::po_key(body),
+            packed: None,
         }
     }
 }
@@ -658,6 +668,7 @@ impl Inbox {
         let derived = Derived {
             trace_parent: crate::telemetry::current_traceparent(),
             po_key: webhook.purchase_order_number().map(keys::object_key),
+            packed: None,
         };
         // A webhook no processor will take is freed here, on the thread
         // that decoded it: after the await below the task may go on on

@@ -21,7 +21,8 @@ use crate::inbox::{InboxError, InboxOptions};
 /// 6: `events_object`, every event by object key and id (see [`migrate_v5_to_v6`]).
 /// 7: `event_attempts`, every processing attempt (see [`migrate_v6_to_v7`]).
 /// 8: `event_bodies.headers`, the request's headers (see [`migrate_v7_to_v8`]).
-pub(crate) const SCHEMA_VERSION: i64 = 8;
+/// 9: `event_bodies.codec`, bodies stored compressed (see [`migrate_v8_to_v9`]).
+pub(crate) const SCHEMA_VERSION: i64 = 9;
 
 /// The `events` table of version 2, created as `{name}`.
 fn events_table(name: &str) -> String {
@@ -112,8 +113,13 @@ INSERT OR IGNORE INTO inbox_health (id, checked_at) VALUES (1, 0);
 ";
 
 /// `events` (as `e`) joined with their bodies (as `b`): select
-/// [`SUMMARY_COLUMNS`]`, b.body` from it for [`stored_event`].
+/// [`SUMMARY_COLUMNS`]`, `[`BODY_COLUMNS`] from it for [`stored_event`].
 pub(crate) const WITH_BODY: &str = "events e JOIN event_bodies b ON b.event_id = e.id";
+
+/// The columns of a body after the [`SUMMARY_COLUMNS`], in the order
+/// [`stored_event`] reads them: the stored bytes, the request's headers,
+/// how the bytes are stored ([`super::codec`]).
+pub(crate) const BODY_COLUMNS: &str = "b.body, b.headers, b.codec";
 
 /// The columns of an [`EventSummary`], in the order [`summary`] reads them
 /// (none of them reads a body).
@@ -245,6 +251,7 @@ fn setup_writer(conn: &Connection, options: &InboxOptions, file: bool) -> Result
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "journal_size_limit", 64i64 << 20)?;
     conn.set_prepared_statement_cache_capacity(64);
+    super::codec::register(conn)?;
     ensure_schema(conn)
 }
 
@@ -302,6 +309,7 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v5_to_v6(conn)?;
             migrate_v6_to_v7(conn)?;
             migrate_v7_to_v8(conn)?;
+            migrate_v8_to_v9(conn)?;
         }
         1 => {
             migrate_v1_to_v2(conn)?;
@@ -311,6 +319,7 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v5_to_v6(conn)?;
             migrate_v6_to_v7(conn)?;
             migrate_v7_to_v8(conn)?;
+            migrate_v8_to_v9(conn)?;
         }
         2 => {
             migrate_v2_to_v3(conn)?;
@@ -319,6 +328,7 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v5_to_v6(conn)?;
             migrate_v6_to_v7(conn)?;
             migrate_v7_to_v8(conn)?;
+            migrate_v8_to_v9(conn)?;
         }
         3 => {
             migrate_v3_to_v4(conn)?;
@@ -326,23 +336,31 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v5_to_v6(conn)?;
             migrate_v6_to_v7(conn)?;
             migrate_v7_to_v8(conn)?;
+            migrate_v8_to_v9(conn)?;
         }
         4 => {
             migrate_v4_to_v5(conn)?;
             migrate_v5_to_v6(conn)?;
             migrate_v6_to_v7(conn)?;
             migrate_v7_to_v8(conn)?;
+            migrate_v8_to_v9(conn)?;
         }
         5 => {
             migrate_v5_to_v6(conn)?;
             migrate_v6_to_v7(conn)?;
             migrate_v7_to_v8(conn)?;
+            migrate_v8_to_v9(conn)?;
         }
         6 => {
             migrate_v6_to_v7(conn)?;
             migrate_v7_to_v8(conn)?;
+            migrate_v8_to_v9(conn)?;
         }
-        7 => migrate_v7_to_v8(conn)?,
+        7 => {
+            migrate_v7_to_v8(conn)?;
+            migrate_v8_to_v9(conn)?;
+        }
+        8 => migrate_v8_to_v9(conn)?,
         _ => return Ok(()),
     }
     conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -517,6 +535,17 @@ fn migrate_v7_to_v8(conn: &Connection) -> Result<(), InboxError> {
     Ok(())
 }
 
+/// Version 8 to 9: `event_bodies.codec`, how `body` is stored: NULL as
+/// received (every body stored before), `'lz4'` compressed (see
+/// [`super::codec`]). Adding a nullable column rewrites nothing: instant at
+/// any size; the bodies already stored stay as they are. Runs in the
+/// caller's transaction. Versions before this one refuse a file at version
+/// 9, so no older build reads a compressed body as if it were the body.
+fn migrate_v8_to_v9(conn: &Connection) -> Result<(), InboxError> {
+    conn.execute_batch("ALTER TABLE event_bodies ADD COLUMN codec TEXT;")?;
+    Ok(())
+}
+
 /// A pooled read connection with the identity of the file it was opened on.
 pub(crate) struct Reader {
     pub(crate) conn: Connection,
@@ -545,6 +574,7 @@ impl Reader {
         conn.busy_timeout(options.busy_timeout)?;
         conn.pragma_update(None, "query_only", true)?;
         conn.set_prepared_statement_cache_capacity(32);
+        super::codec::register(&conn)?;
         Ok(Reader {
             conn,
             file: current,

@@ -2,6 +2,7 @@
 //! one writer thread that group-commits every write ([`writer`]), a small
 //! pool of read connections ([`db::Reader`]).
 
+pub(crate) mod codec;
 mod db;
 mod queue;
 mod rows;
@@ -163,10 +164,12 @@ impl Store for SqliteStore {
     fn store(
         &self,
         event: NewEvent,
-        derived: Derived,
+        mut derived: Derived,
     ) -> BoxFuture<'_, Result<Stored, InboxError>> {
         Box::pin(async move {
             let guard = self.admission.reserve(event.body.len())?;
+            // Compressed here, in the caller's task: the writer only writes.
+            derived.packed = Some(codec::Packed::of(&event.body));
             // `insert_event` writes the event, its body and maybe its head: it
             // runs in a savepoint of its own within the group commit.
             let (op, rx) = FnOp::new(

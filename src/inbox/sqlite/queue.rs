@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension};
 
-use super::db::{SUMMARY_COLUMNS, WITH_BODY};
+use super::db::{BODY_COLUMNS, SUMMARY_COLUMNS, WITH_BODY};
 use super::rows::{insert_row, stored_event, summary, RowValues};
 use crate::inbox::attempts::of_finish;
 use crate::inbox::queue::{
@@ -129,7 +129,7 @@ pub(crate) fn claim(
             "UPDATE events SET state = 'processing', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
         )?;
         let mut read = conn.prepare_cached(&format!(
-            "SELECT {SUMMARY_COLUMNS}, b.body, b.headers FROM {WITH_BODY} WHERE e.id = ?1"
+            "SELECT {SUMMARY_COLUMNS}, {BODY_COLUMNS} FROM {WITH_BODY} WHERE e.id = ?1"
         ))?;
         let mut read_summary = conn.prepare_cached(&format!(
             "SELECT {SUMMARY_COLUMNS} FROM events WHERE id = ?1"
@@ -363,6 +363,7 @@ fn finish_event(
                     message_id: None,
                     content_type: "application/json",
                     body: &fetched.body,
+                    packed: None,
                     headers: None,
                     state: State::Received,
                     error: None,

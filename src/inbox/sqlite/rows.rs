@@ -6,7 +6,8 @@ use bytes::Bytes;
 use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OptionalExtension, Row};
 
-use super::db::{unavailable, SUMMARY_COLUMNS, WITH_BODY};
+use super::codec::{self, Packed, BODY_AS_RECEIVED};
+use super::db::{unavailable, BODY_COLUMNS, SUMMARY_COLUMNS, WITH_BODY};
 use super::queue::ensure_head;
 use crate::inbox::event::{headers_from_json, headers_to_json};
 use crate::inbox::keys::{message_key, object_key, po_key};
@@ -47,12 +48,16 @@ pub(crate) fn summary(row: &Row<'_>) -> rusqlite::Result<EventSummary> {
     })
 }
 
-/// Read a [`StoredEvent`]: [`SUMMARY_COLUMNS`] followed by the body and the
-/// headers (`event_bodies.body, event_bodies.headers`, see [`WITH_BODY`]).
+/// Read a [`StoredEvent`]: [`SUMMARY_COLUMNS`] followed by
+/// [`BODY_COLUMNS`] (see [`WITH_BODY`]); a compressed body is given back as
+/// received ([`codec::unpack`]).
 pub(crate) fn stored_event(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     let summary = summary(row)?;
-    let body: Vec<u8> = row.get(16)?;
+    let stored: Vec<u8> = row.get(16)?;
     let headers: Option<String> = row.get(17)?;
+    let codec: Option<String> = row.get(18)?;
+    let body = codec::unpack(stored, codec.as_deref(), summary.body_len)
+        .map_err(|e| conversion_error(16, e))?;
     Ok(StoredEvent {
         summary,
         body: Bytes::from(body),
@@ -123,6 +128,7 @@ fn insert_new(
             message_id: event.message_id.as_deref(),
             content_type: &event.content_type,
             body: &event.body,
+            packed: derived.packed.as_ref(),
             headers: headers_to_json(&event.headers).as_deref(),
             state,
             error,
@@ -162,6 +168,9 @@ pub(crate) struct RowValues<'a> {
     pub(crate) message_id: Option<&'a str>,
     pub(crate) content_type: &'a str,
     pub(crate) body: &'a [u8],
+    /// `body` as stored, if the caller made it ([`Derived::packed`]); else
+    /// [`insert_row`] does.
+    pub(crate) packed: Option<&'a Packed>,
     /// [`headers_to_json`] of the request's headers.
     pub(crate) headers: Option<&'a str>,
     pub(crate) state: State,
@@ -207,8 +216,19 @@ pub(crate) fn insert_row(
         row.po_key,
     ])?;
     let id = conn.last_insert_rowid();
-    conn.prepare_cached("INSERT INTO event_bodies (event_id, body, headers) VALUES (?1, ?2, ?3)")?
-        .execute((id, row.body, row.headers))?;
+    let packed_here;
+    let packed = match row.packed {
+        Some(packed) => packed,
+        None => {
+            packed_here = Packed::of(row.body);
+            &packed_here
+        }
+    };
+    let (body, codec) = packed.columns(row.body);
+    conn.prepare_cached(
+        "INSERT INTO event_bodies (event_id, body, headers, codec) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute((id, body, row.headers, codec))?;
     if matches!(row.state, State::Received | State::Trigger) {
         ensure_head(conn, object_key.as_deref(), id, now)?;
     }
@@ -244,7 +264,8 @@ pub(crate) fn list(
     if let Some(text) = &filter.body_contains {
         params.push(Value::Blob(text.as_bytes().to_vec()));
         sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM event_bodies b WHERE b.event_id = events.id AND instr(b.body, ?{}) > 0)",
+            " AND EXISTS (SELECT 1 FROM event_bodies b WHERE b.event_id = events.id \
+             AND instr({BODY_AS_RECEIVED}, ?{}) > 0)",
             params.len()
         ));
     }
@@ -278,7 +299,7 @@ pub(crate) fn list(
 
 pub(crate) fn get(conn: &Connection, id: i64) -> Result<Option<StoredEvent>, InboxError> {
     conn.prepare_cached(&format!(
-        "SELECT {SUMMARY_COLUMNS}, b.body, b.headers FROM {WITH_BODY} WHERE e.id = ?1"
+        "SELECT {SUMMARY_COLUMNS}, {BODY_COLUMNS} FROM {WITH_BODY} WHERE e.id = ?1"
     ))?
     .query_row([id], stored_event)
     .optional()
@@ -346,7 +367,7 @@ pub(crate) fn export(
 ) -> Result<Vec<Exported>, InboxError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {SUMMARY_COLUMNS}, b.body, b.headers, e.message_key, e.object_key FROM {WITH_BODY} \
+        "SELECT {SUMMARY_COLUMNS}, {BODY_COLUMNS}, e.message_key, e.object_key FROM {WITH_BODY} \
          WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
     ))?;
     let mut rows = stmt.query((after, limit))?;
@@ -356,8 +377,8 @@ pub(crate) fn export(
         let read = |row: &Row<'_>| -> rusqlite::Result<Exported> {
             Ok(Exported {
                 event: stored_event(row)?,
-                message_key: row.get(18)?,
-                object_key: row.get(19)?,
+                message_key: row.get(19)?,
+                object_key: row.get(20)?,
                 attempts: Vec::new(),
             })
         };
@@ -384,8 +405,9 @@ pub(crate) fn import(conn: &Connection, events: &[Exported]) -> Result<(), Inbox
          trace_parent, po_key) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?;
-    let mut body = conn
-        .prepare_cached("INSERT INTO event_bodies (event_id, body, headers) VALUES (?1, ?2, ?3)")?;
+    let mut body = conn.prepare_cached(
+        "INSERT INTO event_bodies (event_id, body, headers, codec) VALUES (?1, ?2, ?3, ?4)",
+    )?;
     let mut attempt_insert = conn.prepare_cached(
         "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -415,7 +437,11 @@ pub(crate) fn import(conn: &Connection, events: &[Exported]) -> Result<(), Inbox
                 s.trace_parent,
                 po_key(&event.body),
             ])
-            .and_then(|_| body.execute((s.id, &event.body[..], headers_to_json(&event.headers))))
+            .and_then(|_| {
+                let packed = Packed::of(&event.body);
+                let (stored, codec) = packed.columns(&event.body);
+                body.execute((s.id, stored, headers_to_json(&event.headers), codec))
+            })
             .map_err(|e| import_error(exported, e))?;
         for attempt in &exported.attempts {
             attempt_insert
