@@ -6,32 +6,13 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tradecloud::inbox::{Inbox, ListFilter, State};
-use tradecloud::processing::{handler_fn, Event, HandlerError, Processor, ProcessorConfig};
+use tradecloud::processing::{handler_fn, Event, HandlerError, Processor};
 
 mod inbox_cases;
-
-fn config(concurrency: usize) -> ProcessorConfig {
-    ProcessorConfig {
-        concurrency,
-        max_attempts: 5,
-        backoff_base: Duration::from_millis(100),
-        backoff_max: Duration::from_millis(200),
-        poll_interval: Duration::from_millis(50),
-        ..ProcessorConfig::default()
-    }
-}
-
-async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 fn url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
@@ -112,7 +93,7 @@ async fn events_of_one_order_are_handled_one_at_a_time_in_order() {
     }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let processor = tokio::spawn(
-        Processor::new(inbox.clone(), handler, config(4)).run(async {
+        Processor::new(inbox.clone(), handler, inbox_cases::processor_config(4)).run(async {
             let _ = stopped.await;
         }),
     );
@@ -128,7 +109,7 @@ async fn events_of_one_order_are_handled_one_at_a_time_in_order() {
         }
     }
 
-    wait_until("all events", Duration::from_secs(60), || {
+    inbox_cases::wait_for("all events", Duration::from_secs(60), || {
         seen.lock().unwrap().len() == ORDERS * EACH
     })
     .await;
@@ -219,11 +200,11 @@ async fn a_retrying_event_holds_back_its_own_order_only() {
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let processor = tokio::spawn(
-        Processor::new(inbox.clone(), handler, config(4)).run(async {
+        Processor::new(inbox.clone(), handler, inbox_cases::processor_config(4)).run(async {
             let _ = stopped.await;
         }),
     );
-    wait_until("A2", Duration::from_secs(20), || {
+    inbox_cases::wait_for("A2", Duration::from_secs(20), || {
         log.lock()
             .unwrap()
             .iter()
@@ -292,11 +273,11 @@ async fn dead_and_rejected_events_do_not_hold_back_their_order() {
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let processor = tokio::spawn(
-        Processor::new(inbox.clone(), handler, config(2)).run(async {
+        Processor::new(inbox.clone(), handler, inbox_cases::processor_config(2)).run(async {
             let _ = stopped.await;
         }),
     );
-    wait_until("the good event", Duration::from_secs(20), || {
+    inbox_cases::wait_for("the good event", Duration::from_secs(20), || {
         seen.lock().unwrap().contains(&good)
     })
     .await;
@@ -349,7 +330,7 @@ async fn the_processor_takes_the_webhook_the_receiver_decoded() {
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let processor = tokio::spawn(
-        Processor::new(inbox.clone(), handler, config(1)).run(async {
+        Processor::new(inbox.clone(), handler, inbox_cases::processor_config(1)).run(async {
             let _ = stopped.await;
         }),
     );
@@ -358,7 +339,7 @@ async fn the_processor_takes_the_webhook_the_receiver_decoded() {
         .store(inbox_cases::confirmed_line_event("o-0", 9))
         .await
         .unwrap();
-    wait_until("the first handled", Duration::from_secs(10), || {
+    inbox_cases::wait_for("the first handled", Duration::from_secs(10), || {
         seen.lock().unwrap().len() == 1
     })
     .await;
@@ -372,7 +353,7 @@ async fn the_processor_takes_the_webhook_the_receiver_decoded() {
         .store(inbox_cases::confirmed_line_event("o-1", 1))
         .await
         .unwrap();
-    wait_until("all handled", Duration::from_secs(10), || {
+    inbox_cases::wait_for("all handled", Duration::from_secs(10), || {
         seen.lock().unwrap().len() == 3
     })
     .await;

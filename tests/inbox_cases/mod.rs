@@ -879,10 +879,11 @@ pub fn confirmed_line_event(order_id: &str, seq: usize) -> NewEvent {
     }
 }
 
-/// A processor with one handler slot that polls often.
-fn one_at_a_time() -> ProcessorConfig {
+/// A processor with `concurrency` handler slots that polls often and
+/// retries soon.
+pub fn processor_config(concurrency: usize) -> ProcessorConfig {
     ProcessorConfig {
-        concurrency: 1,
+        concurrency,
         max_attempts: 5,
         backoff_base: Duration::from_millis(100),
         backoff_max: Duration::from_millis(200),
@@ -891,7 +892,8 @@ fn one_at_a_time() -> ProcessorConfig {
     }
 }
 
-async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+/// Wait until `done`, failing the test after `timeout`.
+pub async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
         assert!(start.elapsed() < timeout, "timed out waiting for {what}");
@@ -931,11 +933,11 @@ pub async fn an_event_whose_handed_on_webhook_was_dropped_is_read_from_the_store
         })
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let processor = tokio::spawn(Processor::new(inbox.clone(), handler, one_at_a_time()).run(
-        async {
+    let processor = tokio::spawn(
+        Processor::new(inbox.clone(), handler, processor_config(1)).run(async {
             let _ = stopped.await;
-        },
-    ));
+        }),
+    );
     let store = |order: String, seq: usize| {
         let inbox = inbox.clone();
         async move {
