@@ -101,31 +101,57 @@ const JSON_NUMBER_TOKEN: &str = "$serde_json::private::Number";
 /// ```
 #[derive(Clone)]
 pub struct Decimal {
-    /// The text exactly as received (validated).
+    /// The text exactly as received (validated). The numeric value that
+    /// equality, ordering and hashing use is read from it when needed
+    /// ([`Decimal::normal`]), so a decimal is one allocation and as small as
+    /// a `String`: a decoded order carries hundreds of them.
     text: String,
-    /// Normalised numeric value, used for comparison and hashing.
-    pub(super) key: NumericKey,
 }
 
 /// Sign of a number; zero has no sign (`-0 == 0`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Sign {
+pub(super) enum Sign {
     Negative,
     Zero,
     Positive,
 }
 
-/// Normalised value: `sign × 0.DIGITS × 10^exponent`, where `DIGITS` has no
-/// leading or trailing zeros. For zero, `digits` is empty and `exponent` is 0,
-/// so derived equality and hashing are by numeric value.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(super) struct NumericKey {
-    sign: Sign,
-    pub(super) digits: Box<[u8]>,
+/// Normalised value of a valid text, borrowed from it: `sign × 0.DIGITS ×
+/// 10^exponent`, where `DIGITS` (the `len` digits of `int` then `frac` after
+/// the first `skip`) has no leading or trailing zeros. For zero, `DIGITS` is
+/// empty and `exponent` is 0, so two values are equal exactly when their
+/// normal forms are.
+#[derive(Clone, Copy)]
+pub(super) struct Normal<'a> {
+    pub(super) sign: Sign,
+    int: &'a [u8],
+    frac: &'a [u8],
+    skip: usize,
+    /// How many significant digits there are.
+    pub(super) len: usize,
     pub(super) exponent: i128,
 }
 
-impl NumericKey {
+impl<'a> Normal<'a> {
+    const ZERO: Normal<'static> = Normal {
+        sign: Sign::Zero,
+        int: &[],
+        frac: &[],
+        skip: 0,
+        len: 0,
+        exponent: 0,
+    };
+
+    /// The significant digits, as ASCII (`b'0'..=b'9'`).
+    pub(super) fn digits(&self) -> impl Iterator<Item = u8> + 'a {
+        self.int
+            .iter()
+            .chain(self.frac.iter())
+            .copied()
+            .skip(self.skip)
+            .take(self.len)
+    }
+
     fn cmp_value(&self, other: &Self) -> Ordering {
         match self.sign.cmp(&other.sign) {
             Ordering::Equal => {}
@@ -138,7 +164,7 @@ impl NumericKey {
         let magnitude = self
             .exponent
             .cmp(&other.exponent)
-            .then_with(|| self.digits.cmp(&other.digits));
+            .then_with(|| self.digits().cmp(other.digits()));
         match self.sign {
             Sign::Zero => Ordering::Equal,
             Sign::Positive => magnitude,
@@ -208,8 +234,9 @@ impl DecimalError {
 }
 
 /// Scans `-?DIGITS[.DIGITS][(e|E)[+|-]DIGITS]` and returns the normalised
-/// value. Only ASCII is ever skipped, so every index used is a char boundary.
-fn parse_key(text: &str) -> Result<NumericKey, DecimalErrorKind> {
+/// value, without allocating. Only ASCII is ever skipped, so every index used
+/// is a char boundary.
+fn scan(text: &str) -> Result<Normal<'_>, DecimalErrorKind> {
     let bytes = text.as_bytes();
     if bytes.is_empty() {
         return Err(DecimalErrorKind::Empty);
@@ -263,27 +290,22 @@ fn parse_key(text: &str) -> Result<NumericKey, DecimalErrorKind> {
     let total = int_digits.len() + frac_digits.len();
     let leading_zeros = all_digits().take_while(|&d| d == b'0').count();
     if leading_zeros == total {
-        return Ok(NumericKey {
-            sign: Sign::Zero,
-            digits: Box::default(),
-            exponent: 0,
-        });
+        return Ok(Normal::ZERO);
     }
     let trailing_zeros = all_digits().rev().take_while(|&d| d == b'0').count();
-    let digits: Box<[u8]> = all_digits()
-        .skip(leading_zeros)
-        .take(total - leading_zeros - trailing_zeros)
-        .collect();
     // value = 0.DIGITS × 10^(int_len + exponent − leading_zeros). Lengths are
     // bounded by isize::MAX and the exponent by i64, so i128 cannot overflow.
     let exponent = int_digits.len() as i128 + i128::from(exponent) - leading_zeros as i128;
-    Ok(NumericKey {
+    Ok(Normal {
         sign: if negative {
             Sign::Negative
         } else {
             Sign::Positive
         },
-        digits,
+        int: int_digits,
+        frac: frac_digits,
+        skip: leading_zeros,
+        len: total - leading_zeros - trailing_zeros,
         exponent,
     })
 }
@@ -315,10 +337,16 @@ fn unexpected_at(text: &str, index: usize) -> DecimalErrorKind {
 impl Decimal {
     /// Validates an owned text and keeps it without copying.
     pub(super) fn from_text(text: String) -> Result<Self, DecimalError> {
-        match parse_key(&text) {
-            Ok(key) => Ok(Decimal { text, key }),
+        match scan(&text) {
+            Ok(_) => Ok(Decimal { text }),
             Err(kind) => Err(DecimalError::new(text, kind)),
         }
+    }
+
+    /// The normalised value, read from the text (validated when the decimal
+    /// was made, so the fallback is never taken).
+    pub(super) fn normal(&self) -> Normal<'_> {
+        scan(&self.text).unwrap_or(Normal::ZERO)
     }
 
     /// Builds a decimal from an `f64`, using the shortest text that
@@ -349,17 +377,17 @@ impl Decimal {
 
     /// Whether the value is zero (`0`, `0.000`, `-0`, `0e5`, ...).
     pub fn is_zero(&self) -> bool {
-        self.key.sign == Sign::Zero
+        self.normal().sign == Sign::Zero
     }
 
     /// Whether the value is strictly below zero (`-0` is not negative).
     pub fn is_negative(&self) -> bool {
-        self.key.sign == Sign::Negative
+        self.normal().sign == Sign::Negative
     }
 
     /// Whether the value is strictly above zero.
     pub fn is_positive(&self) -> bool {
-        self.key.sign == Sign::Positive
+        self.normal().sign == Sign::Positive
     }
 
     /// Converts to the nearest `f64`.
@@ -407,11 +435,8 @@ impl FromStr for Decimal {
     type Err = DecimalError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match parse_key(s) {
-            Ok(key) => Ok(Decimal {
-                text: s.to_owned(),
-                key,
-            }),
+        match scan(s) {
+            Ok(_) => Ok(Decimal { text: s.to_owned() }),
             Err(kind) => Err(DecimalError::new(s, kind)),
         }
     }
@@ -437,14 +462,8 @@ macro_rules! decimal_from_integer {
     ($($int:ty),*) => {$(
         impl From<$int> for Decimal {
             fn from(value: $int) -> Self {
-                let text = value.to_string();
                 // An integer's decimal rendering always matches the grammar.
-                let key = parse_key(&text).unwrap_or(NumericKey {
-                    sign: Sign::Zero,
-                    digits: Box::default(),
-                    exponent: 0,
-                });
-                Decimal { text, key }
+                Decimal { text: value.to_string() }
             }
         }
     )*};
@@ -468,7 +487,7 @@ impl fmt::Debug for Decimal {
 
 impl PartialEq for Decimal {
     fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
+        self.cmp(other) == Ordering::Equal
     }
 }
 
@@ -482,15 +501,21 @@ impl PartialOrd for Decimal {
 
 impl Ord for Decimal {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.key.cmp_value(&other.key)
+        self.normal().cmp_value(&other.normal())
     }
 }
 
 impl Hash for Decimal {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        // Consistent with `Eq`: the normalised key is equal exactly when the
+        // Consistent with `Eq`: the normal forms are equal exactly when the
         // numeric values are.
-        self.key.hash(state);
+        let normal = self.normal();
+        normal.sign.hash(state);
+        normal.exponent.hash(state);
+        normal.len.hash(state);
+        for digit in normal.digits() {
+            digit.hash(state);
+        }
     }
 }
 

@@ -77,17 +77,18 @@ mod rust_decimal_impl {
     fn parts(value: &Decimal) -> Result<(u128, u32), &'static str> {
         // value = ±0.DIGITS × 10^exponent, DIGITS without leading or
         // trailing zeros (empty for zero).
-        let (digits, exponent) = (&value.key.digits, value.key.exponent);
+        let normal = value.normal();
+        let (digits, exponent) = (normal.digits(), normal.exponent);
         let too_big = "more than 96 bits";
         let mut mantissa: u128 = 0;
-        for &digit in digits.iter() {
+        for digit in digits {
             mantissa = mantissa
                 .checked_mul(10)
                 .and_then(|m| m.checked_add(u128::from(digit - b'0')))
                 .ok_or(too_big)?;
         }
         // value = 0.DIGITS × 10^exponent = DIGITS × 10^(exponent - len).
-        let shift = exponent - digits.len() as i128;
+        let shift = exponent - normal.len as i128;
         let (mut mantissa, mut scale) = if shift >= 0 {
             let factor = u32::try_from(shift)
                 .ok()
