@@ -104,7 +104,8 @@ pub struct Decimal {
     /// The text exactly as received (validated). The numeric value that
     /// equality, ordering and hashing use is read from it when needed
     /// ([`Decimal::normal`]), so a decimal is one allocation and as small as
-    /// a `String`: a decoded order carries hundreds of them.
+    /// a `String`: the generated types hold decimals inline, and serde moves
+    /// those by value while decoding.
     text: String,
 }
 
