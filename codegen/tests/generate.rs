@@ -136,8 +136,14 @@ fn server_stubs_validate_bodies_and_hand_over_multipart_parts() {
     assert!(
         has(
             server,
-            "if let Err(violations) = crate::types::Validate::validate(&body) {"
+            "if let Err(violations) = crate::types::Validate::validate(&*body) {"
         ),
+        "{server}"
+    );
+    // A named body type is boxed: the request and the futures holding it
+    // stay small.
+    assert!(
+        has(server, "pub body: ::std::boxed::Box<super::types::"),
         "{server}"
     );
     assert!(has(

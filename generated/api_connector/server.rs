@@ -5,7 +5,7 @@
 #[derive(Debug)]
 pub struct SendOrderByBuyerRouteRequest {
     /// Request body, decoded from `application/json` or `application/xml`.
-    pub body: super::types::SendOrderByBuyer,
+    pub body: ::std::boxed::Box<super::types::SendOrderByBuyer>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -92,7 +92,7 @@ impl ::axum::response::IntoResponse for SendOrderByBuyerRouteResponse {
 #[derive(Debug)]
 pub struct SendOrderResponseBySupplierRouteRequest {
     /// Request body, decoded from `application/json` or `application/xml`.
-    pub body: super::types::SendOrderResponseBySupplier,
+    pub body: ::std::boxed::Box<super::types::SendOrderResponseBySupplier>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -179,7 +179,7 @@ impl ::axum::response::IntoResponse for SendOrderResponseBySupplierRouteResponse
 #[derive(Debug)]
 pub struct SendOrderDeliveriesByBuyerRequest {
     /// Request body, decoded from `application/json`.
-    pub body: super::types::SendOrderDeliveriesByBuyer,
+    pub body: ::std::boxed::Box<super::types::SendOrderDeliveriesByBuyer>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -266,7 +266,7 @@ impl ::axum::response::IntoResponse for SendOrderDeliveriesByBuyerResponse {
 #[derive(Debug)]
 pub struct SendOrderDeliveryHistoryByBuyerRequest {
     /// Request body, decoded from `application/json`.
-    pub body: super::types::SendOrderDeliveryHistoryByBuyer,
+    pub body: ::std::boxed::Box<super::types::SendOrderDeliveryHistoryByBuyer>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -353,7 +353,7 @@ impl ::axum::response::IntoResponse for SendOrderDeliveryHistoryByBuyerResponse 
 #[derive(Debug)]
 pub struct AttachOrderDocumentsByBuyerRouteRequest {
     /// Request body, decoded from `application/json`.
-    pub body: super::types::AttachOrderDocumentsByBuyer,
+    pub body: ::std::boxed::Box<super::types::AttachOrderDocumentsByBuyer>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -440,7 +440,7 @@ impl ::axum::response::IntoResponse for AttachOrderDocumentsByBuyerRouteResponse
 #[derive(Debug)]
 pub struct SendOrderIndicatorsByBuyerRouteRequest {
     /// Request body, decoded from `application/json`.
-    pub body: super::types::SendOrderIndicatorsByBuyer,
+    pub body: ::std::boxed::Box<super::types::SendOrderIndicatorsByBuyer>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -527,7 +527,7 @@ impl ::axum::response::IntoResponse for SendOrderIndicatorsByBuyerRouteResponse 
 #[derive(Debug)]
 pub struct SendSingleDeliveryOrderByBuyerRouteRequest {
     /// Request body, decoded from `application/json` or `application/xml`.
-    pub body: super::types::SendSingleDeliveryOrderByBuyer,
+    pub body: ::std::boxed::Box<super::types::SendSingleDeliveryOrderByBuyer>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -614,7 +614,7 @@ impl ::axum::response::IntoResponse for SendSingleDeliveryOrderByBuyerRouteRespo
 #[derive(Debug)]
 pub struct SendDespatchAdviceBySupplierRouteRequest {
     /// Request body, decoded from `application/json`.
-    pub body: super::types::SendDespatchAdviceBySupplier,
+    pub body: ::std::boxed::Box<super::types::SendDespatchAdviceBySupplier>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -869,7 +869,7 @@ async fn handle_send_order_by_buyer_route<A: Api>(
                 .await;
         }
     };
-    let body: super::types::SendOrderByBuyer = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::SendOrderByBuyer> = match crate::server::decode_body(
         &raw,
         &["application/json", "application/xml"],
         true,
@@ -895,7 +895,7 @@ async fn handle_send_order_by_buyer_route<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(
@@ -938,7 +938,7 @@ async fn handle_send_order_response_by_supplier_route<A: Api>(
                 .await;
         }
     };
-    let body: super::types::SendOrderResponseBySupplier = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::SendOrderResponseBySupplier> = match crate::server::decode_body(
         &raw,
         &["application/json", "application/xml"],
         true,
@@ -970,7 +970,7 @@ async fn handle_send_order_response_by_supplier_route<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(
@@ -1013,7 +1013,7 @@ async fn handle_send_order_deliveries_by_buyer<A: Api>(
                 .await;
         }
     };
-    let body: super::types::SendOrderDeliveriesByBuyer = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::SendOrderDeliveriesByBuyer> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -1043,7 +1043,7 @@ async fn handle_send_order_deliveries_by_buyer<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(
@@ -1086,7 +1086,7 @@ async fn handle_send_order_delivery_history_by_buyer<A: Api>(
                 .await;
         }
     };
-    let body: super::types::SendOrderDeliveryHistoryByBuyer = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::SendOrderDeliveryHistoryByBuyer> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -1116,7 +1116,7 @@ async fn handle_send_order_delivery_history_by_buyer<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(
@@ -1159,7 +1159,7 @@ async fn handle_attach_order_documents_by_buyer_route<A: Api>(
                 .await;
         }
     };
-    let body: super::types::AttachOrderDocumentsByBuyer = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::AttachOrderDocumentsByBuyer> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -1189,7 +1189,7 @@ async fn handle_attach_order_documents_by_buyer_route<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(
@@ -1232,7 +1232,7 @@ async fn handle_send_order_indicators_by_buyer_route<A: Api>(
                 .await;
         }
     };
-    let body: super::types::SendOrderIndicatorsByBuyer = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::SendOrderIndicatorsByBuyer> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -1262,7 +1262,7 @@ async fn handle_send_order_indicators_by_buyer_route<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(
@@ -1305,7 +1305,7 @@ async fn handle_send_single_delivery_order_by_buyer_route<A: Api>(
                 .await;
         }
     };
-    let body: super::types::SendSingleDeliveryOrderByBuyer = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::SendSingleDeliveryOrderByBuyer> = match crate::server::decode_body(
         &raw,
         &["application/json", "application/xml"],
         true,
@@ -1337,7 +1337,7 @@ async fn handle_send_single_delivery_order_by_buyer_route<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(
@@ -1380,7 +1380,7 @@ async fn handle_send_despatch_advice_by_supplier_route<A: Api>(
                 .await;
         }
     };
-    let body: super::types::SendDespatchAdviceBySupplier = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::SendDespatchAdviceBySupplier> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -1410,7 +1410,7 @@ async fn handle_send_despatch_advice_by_supplier_route<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(

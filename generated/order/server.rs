@@ -86,7 +86,7 @@ pub struct ReassignBuyerContactRequest {
     /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
     pub order_id: ::std::string::String,
     /// Request body, decoded from `application/json`.
-    pub body: super::types::ReassignContact,
+    pub body: ::std::boxed::Box<super::types::ReassignContact>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -182,7 +182,7 @@ pub struct BuyerResendOrderRouteRequest {
     /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
     pub order_id: ::std::string::String,
     /// Request body, decoded from `application/json`.
-    pub body: ::std::option::Option<super::types::ResendOrder>,
+    pub body: ::std::option::Option<::std::boxed::Box<super::types::ResendOrder>>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -278,7 +278,7 @@ pub struct CompleteOrderLinesRequest {
     /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
     pub order_id: ::std::string::String,
     /// Request body, decoded from `application/json`.
-    pub body: super::types::OrderLinePositions,
+    pub body: ::std::boxed::Box<super::types::OrderLinePositions>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -374,7 +374,7 @@ pub struct DeliverOrderLinesRequest {
     /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
     pub order_id: ::std::string::String,
     /// Request body, decoded from `application/json`.
-    pub body: super::types::OrderLinePositions,
+    pub body: ::std::boxed::Box<super::types::OrderLinePositions>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -475,7 +475,7 @@ pub struct UpdateOrderLineDeliveryScheduleRequest {
     /// Path parameter `position`. The order line position (`buyerLine.position`).
     pub position: ::std::string::String,
     /// Request body, decoded from `application/json`.
-    pub body: super::types::UpdateOrderLineDeliverySchedule,
+    pub body: ::std::boxed::Box<super::types::UpdateOrderLineDeliverySchedule>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -576,7 +576,7 @@ pub struct ApproveShipmentRescheduleRequestRouteRequest {
     /// Path parameter `position`. The order line position (`buyerLine.position`).
     pub position: ::std::string::String,
     /// Request body, decoded from `application/json`.
-    pub body: super::types::ApproveShipmentRescheduleRequest,
+    pub body: ::std::boxed::Box<super::types::ApproveShipmentRescheduleRequest>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -677,7 +677,7 @@ pub struct RejectShipmentRescheduleRequestRouteRequest {
     /// Path parameter `position`. The order line position (`buyerLine.position`).
     pub position: ::std::string::String,
     /// Request body, decoded from `application/json`.
-    pub body: super::types::RejectShipmentRescheduleRequest,
+    pub body: ::std::boxed::Box<super::types::RejectShipmentRescheduleRequest>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -773,7 +773,7 @@ pub struct ApproveRequestsAsBuyerRouteRequest {
     /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
     pub order_id: ::std::string::String,
     /// Request body, decoded from `application/json`.
-    pub body: super::types::ApproveRequestsAsBuyer,
+    pub body: ::std::boxed::Box<super::types::ApproveRequestsAsBuyer>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -869,7 +869,7 @@ pub struct RejectRequestsAsBuyerRouteRequest {
     /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
     pub order_id: ::std::string::String,
     /// Request body, decoded from `application/json`.
-    pub body: super::types::RejectRequestsAsBuyer,
+    pub body: ::std::boxed::Box<super::types::RejectRequestsAsBuyer>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -965,7 +965,7 @@ pub struct RevertCancelledOrderLinesRequest {
     /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
     pub order_id: ::std::string::String,
     /// Request body, decoded from `application/json`.
-    pub body: super::types::RevertOrderLines,
+    pub body: ::std::boxed::Box<super::types::RevertOrderLines>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -1061,7 +1061,7 @@ pub struct RevertCompletedOrderLinesRequest {
     /// Path parameter `orderId`. The Tradecloud order identifier (`id` of an order, `orderId` of an order event).
     pub order_id: ::std::string::String,
     /// Request body, decoded from `application/json`.
-    pub body: super::types::RevertOrderLines,
+    pub body: ::std::boxed::Box<super::types::RevertOrderLines>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -1399,7 +1399,7 @@ async fn handle_reassign_buyer_contact<A: Api>(
                 .await;
         }
     };
-    let body: super::types::ReassignContact = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::ReassignContact> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -1423,7 +1423,7 @@ async fn handle_reassign_buyer_contact<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(
@@ -1484,7 +1484,7 @@ async fn handle_buyer_resend_order_route<A: Api>(
                 .await;
         }
     };
-    let body: ::std::option::Option<super::types::ResendOrder> = match crate::server::decode_body(
+    let body: ::std::option::Option<::std::boxed::Box<super::types::ResendOrder>> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         false,
@@ -1500,7 +1500,7 @@ async fn handle_buyer_resend_order_route<A: Api>(
         }
     };
     if let ::std::option::Option::Some(Err(violations)) = body
-        .as_ref()
+        .as_deref()
         .map(crate::types::Validate::validate)
     {
         return api
@@ -1561,7 +1561,7 @@ async fn handle_complete_order_lines<A: Api>(
                 .await;
         }
     };
-    let body: super::types::OrderLinePositions = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::OrderLinePositions> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -1585,7 +1585,7 @@ async fn handle_complete_order_lines<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(
@@ -1644,7 +1644,7 @@ async fn handle_deliver_order_lines<A: Api>(
                 .await;
         }
     };
-    let body: super::types::OrderLinePositions = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::OrderLinePositions> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -1668,7 +1668,7 @@ async fn handle_deliver_order_lines<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(
@@ -1733,7 +1733,7 @@ async fn handle_update_order_line_delivery_schedule<A: Api>(
                 .await;
         }
     };
-    let body: super::types::UpdateOrderLineDeliverySchedule = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::UpdateOrderLineDeliverySchedule> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -1763,7 +1763,7 @@ async fn handle_update_order_line_delivery_schedule<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(
@@ -1829,7 +1829,7 @@ async fn handle_approve_shipment_reschedule_request_route<A: Api>(
                 .await;
         }
     };
-    let body: super::types::ApproveShipmentRescheduleRequest = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::ApproveShipmentRescheduleRequest> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -1859,7 +1859,7 @@ async fn handle_approve_shipment_reschedule_request_route<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(
@@ -1925,7 +1925,7 @@ async fn handle_reject_shipment_reschedule_request_route<A: Api>(
                 .await;
         }
     };
-    let body: super::types::RejectShipmentRescheduleRequest = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::RejectShipmentRescheduleRequest> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -1955,7 +1955,7 @@ async fn handle_reject_shipment_reschedule_request_route<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(
@@ -2021,7 +2021,7 @@ async fn handle_approve_requests_as_buyer_route<A: Api>(
                 .await;
         }
     };
-    let body: super::types::ApproveRequestsAsBuyer = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::ApproveRequestsAsBuyer> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -2051,7 +2051,7 @@ async fn handle_approve_requests_as_buyer_route<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(
@@ -2116,7 +2116,7 @@ async fn handle_reject_requests_as_buyer_route<A: Api>(
                 .await;
         }
     };
-    let body: super::types::RejectRequestsAsBuyer = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::RejectRequestsAsBuyer> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -2146,7 +2146,7 @@ async fn handle_reject_requests_as_buyer_route<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(
@@ -2207,7 +2207,7 @@ async fn handle_revert_cancelled_order_lines<A: Api>(
                 .await;
         }
     };
-    let body: super::types::RevertOrderLines = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::RevertOrderLines> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -2233,7 +2233,7 @@ async fn handle_revert_cancelled_order_lines<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(
@@ -2294,7 +2294,7 @@ async fn handle_revert_completed_order_lines<A: Api>(
                 .await;
         }
     };
-    let body: super::types::RevertOrderLines = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::RevertOrderLines> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -2320,7 +2320,7 @@ async fn handle_revert_completed_order_lines<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(

@@ -5,7 +5,7 @@
 #[derive(Debug)]
 pub struct PollOrdersRouteRequest {
     /// Request body, decoded from `application/json`.
-    pub body: super::types::OrderPollRequest,
+    pub body: ::std::boxed::Box<super::types::OrderPollRequest>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -71,7 +71,7 @@ impl ::axum::response::IntoResponse for PollOrdersRouteResponse {
 #[derive(Debug)]
 pub struct PollOrdersSingleDeliveryRouteRequest {
     /// Request body, decoded from `application/json`.
-    pub body: super::types::OrderPollRequest,
+    pub body: ::std::boxed::Box<super::types::OrderPollRequest>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -203,7 +203,7 @@ async fn handle_poll_orders_route<A: Api>(
                 .await;
         }
     };
-    let body: super::types::OrderPollRequest = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::OrderPollRequest> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -227,7 +227,7 @@ async fn handle_poll_orders_route<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(
@@ -270,7 +270,7 @@ async fn handle_poll_orders_single_delivery_route<A: Api>(
                 .await;
         }
     };
-    let body: super::types::OrderPollRequest = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::OrderPollRequest> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -300,7 +300,7 @@ async fn handle_poll_orders_single_delivery_route<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(

@@ -81,7 +81,7 @@ impl ::axum::response::IntoResponse for WebhookGetByQueryResponse {
 #[derive(Debug)]
 pub struct WebhookPutRequest {
     /// Request body, decoded from `application/json` or `application/xml`.
-    pub body: super::types::OrderWebhookBody,
+    pub body: ::std::boxed::Box<super::types::OrderWebhookBody>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -150,7 +150,7 @@ impl ::axum::response::IntoResponse for WebhookPutResponse {
 #[derive(Debug)]
 pub struct WebhookPostRequest {
     /// Request body, decoded from `application/json` or `application/xml`.
-    pub body: super::types::OrderWebhookBody,
+    pub body: ::std::boxed::Box<super::types::OrderWebhookBody>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -421,7 +421,7 @@ async fn handle_webhook_put<A: Api>(
                 .await;
         }
     };
-    let body: super::types::OrderWebhookBody = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::OrderWebhookBody> = match crate::server::decode_body(
         &raw,
         &["application/json", "application/xml"],
         true,
@@ -445,7 +445,7 @@ async fn handle_webhook_put<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(
@@ -476,7 +476,7 @@ async fn handle_webhook_post<A: Api>(
                 .await;
         }
     };
-    let body: super::types::OrderWebhookBody = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::OrderWebhookBody> = match crate::server::decode_body(
         &raw,
         &["application/json", "application/xml"],
         true,
@@ -500,7 +500,7 @@ async fn handle_webhook_post<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(

@@ -5,7 +5,7 @@
 #[derive(Debug)]
 pub struct PollShipmentsRouteRequest {
     /// Request body, decoded from `application/json`.
-    pub body: super::types::ShipmentPollRequest,
+    pub body: ::std::boxed::Box<super::types::ShipmentPollRequest>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -209,7 +209,7 @@ async fn handle_poll_shipments_route<A: Api>(
                 .await;
         }
     };
-    let body: super::types::ShipmentPollRequest = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::ShipmentPollRequest> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -233,7 +233,7 @@ async fn handle_poll_shipments_route<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(

@@ -81,7 +81,7 @@ impl ::axum::response::IntoResponse for WebhookGetByQueryResponse {
 #[derive(Debug)]
 pub struct WebhookPostRequest {
     /// Request body, decoded from `application/json`.
-    pub body: super::types::ShipmentWebhookBody,
+    pub body: ::std::boxed::Box<super::types::ShipmentWebhookBody>,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
 }
@@ -343,7 +343,7 @@ async fn handle_webhook_post<A: Api>(
                 .await;
         }
     };
-    let body: super::types::ShipmentWebhookBody = match crate::server::decode_body(
+    let body: ::std::boxed::Box<super::types::ShipmentWebhookBody> = match crate::server::decode_body(
         &raw,
         &["application/json"],
         true,
@@ -367,7 +367,7 @@ async fn handle_webhook_post<A: Api>(
                 .await;
         }
     };
-    if let Err(violations) = crate::types::Validate::validate(&body) {
+    if let Err(violations) = crate::types::Validate::validate(&*body) {
         return api
             .reject(
                 crate::server::Rejection::new(

@@ -178,7 +178,7 @@ impl Webhooks {
         }
     }
 
-    async fn store_order(&self, body: OrderWebhookBody, raw: RawRequest) -> Response {
+    async fn store_order(&self, body: Box<OrderWebhookBody>, raw: RawRequest) -> Response {
         self.metrics.received("order");
         // An unknown event name is decoded once, as it came (forward
         // compatibility: new events are common); only one that carries a
@@ -194,7 +194,7 @@ impl Webhooks {
         self.store_decoded(Endpoint::Order, decoded, raw).await
     }
 
-    async fn store_shipment(&self, body: ShipmentWebhookBody, raw: RawRequest) -> Response {
+    async fn store_shipment(&self, body: Box<ShipmentWebhookBody>, raw: RawRequest) -> Response {
         self.metrics.received("shipment");
         self.store_decoded(Endpoint::Shipment, Webhook::from_shipment(body), raw)
             .await

@@ -214,8 +214,10 @@ impl Webhook {
     /// event it is [`Webhook::Order`] (or [`DecodeError::MissingId`] when the
     /// event has no `orderId`); without one, [`Webhook::Unknown`] for an
     /// unknown event name and [`DecodeError::MissingPayload`] for a known
-    /// one.
-    pub fn from_order(body: OrderWebhookBody) -> Result<Webhook, DecodeError> {
+    /// one. Takes the body or a box of it (as the generated server stubs
+    /// hand it over), and does not copy a boxed one.
+    pub fn from_order(body: impl Into<Box<OrderWebhookBody>>) -> Result<Webhook, DecodeError> {
+        let body: Box<OrderWebhookBody> = body.into();
         if let Some(event) = body.event() {
             if event.order_id().is_none_or(is_blank_id) {
                 let member = match event {
@@ -232,7 +234,7 @@ impl Webhook {
                     member,
                 });
             }
-            return Ok(Webhook::Order(Box::new(body)));
+            return Ok(Webhook::Order(body));
         }
         let event_name = body.event_name.as_str();
         if Endpoint::Order.knows_event(event_name) {
@@ -250,8 +252,11 @@ impl Webhook {
 
     /// A shipment webhook body (it always carries its `shipment`), checked
     /// against the id rule: [`DecodeError::MissingId`] when the shipment has
-    /// no `id`.
-    pub fn from_shipment(body: ShipmentWebhookBody) -> Result<Webhook, DecodeError> {
+    /// no `id`. Takes the body or a box of it, as [`Webhook::from_order`].
+    pub fn from_shipment(
+        body: impl Into<Box<ShipmentWebhookBody>>,
+    ) -> Result<Webhook, DecodeError> {
+        let body: Box<ShipmentWebhookBody> = body.into();
         if body.shipment_id().is_none_or(is_blank_id) {
             return Err(DecodeError::MissingId {
                 endpoint: Endpoint::Shipment,
@@ -259,7 +264,7 @@ impl Webhook {
                 member: "shipment.id",
             });
         }
-        Ok(Webhook::Shipment(Box::new(body)))
+        Ok(Webhook::Shipment(body))
     }
 
     /// The webhook whose event it is: the one it was sent to, unless it is

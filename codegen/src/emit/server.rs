@@ -224,7 +224,19 @@ fn body(op: &Operation, model: &SpecModel, settings: &Settings, parts: &mut Requ
         parts.inits.push(quote! { body, });
         return;
     }
-    let ty = optional(rust_type(&body.ty, settings), body.required);
+    // A named body type is a generated struct of up to several kilobytes
+    // (an order webhook body is 10 KB): boxed, it is moved once, from the
+    // decoder to the heap, and the request and every future that holds it
+    // stay small. Held inline, each future wrapping the handler (axum boxes
+    // one per request) copied all of it.
+    let boxed = matches!(&body.ty, TypeRef::Named(_));
+    let inner = rust_type(&body.ty, settings);
+    let inner = if boxed {
+        quote!(::std::boxed::Box<#inner>)
+    } else {
+        inner
+    };
+    let ty = optional(inner, body.required);
     let media: Vec<&str> = body.media_types.iter().map(|m| m.as_str()).collect();
     let shape = match &body.xml_shape {
         None => quote!(::std::option::Option::None),
@@ -262,13 +274,13 @@ fn body(op: &Operation, model: &SpecModel, settings: &Settings, parts: &mut Requ
         );
         parts.from_raw.push(if required {
             quote! {
-                if let Err(violations) = #rt::types::Validate::validate(&body) {
+                if let Err(violations) = #rt::types::Validate::validate(&*body) {
                     #invalid;
                 }
             }
         } else {
             quote! {
-                if let ::std::option::Option::Some(Err(violations)) = body.as_ref().map(#rt::types::Validate::validate) {
+                if let ::std::option::Option::Some(Err(violations)) = body.as_deref().map(#rt::types::Validate::validate) {
                     #invalid;
                 }
             }
