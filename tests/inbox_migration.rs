@@ -51,6 +51,12 @@ fn url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
 }
 
+/// The schema version a file says it has (`PRAGMA user_version`).
+fn user_version(conn: &rusqlite::Connection) -> i64 {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
 fn order_body(order_id: &str, message_id: &str, padding: usize) -> Vec<u8> {
     format!(
         r#"{{"eventName":"OrderIssuedByBuyer","meta":{{"messageId":"{message_id}"}},"orderEvent":{{"orderId":"{order_id}","lines":[{{"id":"l1"}}]}},"padding":"{}"}}"#,
@@ -260,17 +266,14 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
     )
     .unwrap();
 
-    // The file is at version 8: bodies moved, `events` without `body`, the
+    // The file is at version 9: bodies moved, `events` without `body`, the
     // heads of the work queue built, keys in the indexes, the
     // `trace_parent` column, the index of every event by object, the
-    // (empty) table of processing attempts and the bodies' `headers`
-    // column (NULL: none were kept before).
+    // (empty) table of processing attempts, the bodies' `headers`
+    // column (NULL: none were kept before) and their `codec` column.
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, 9);
+        assert_eq!(user_version(&conn), 9);
         let headers: i64 = conn
             .query_row(
                 "SELECT count(*) FROM event_bodies WHERE headers IS NOT NULL",
@@ -523,10 +526,7 @@ fn a_failed_migration_leaves_the_version_1_file_as_it_was() {
     }
     assert!(Inbox::open(&url(&path)).is_err());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(user_version(&conn), 1);
     let exists: i64 = conn
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE name = 'event_bodies'",
@@ -680,10 +680,7 @@ async fn a_version_3_database_is_migrated_to_keys_and_keeps_every_event() {
     let inbox = Inbox::open(&url(&path)).unwrap();
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, 9);
+        assert_eq!(user_version(&conn), 9);
         let longest: i64 = conn
             .query_row(
                 "SELECT max(max(length(message_key)), max(length(object_key))) FROM events",
@@ -910,10 +907,7 @@ async fn a_version_8_database_keeps_its_bodies_and_compresses_new_ones() {
         .id();
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, 9);
+        assert_eq!(user_version(&conn), 9);
         let stored = |id: i64| -> (Option<String>, i64) {
             conn.query_row(
                 "SELECT codec, length(body) FROM event_bodies WHERE event_id = ?1",
