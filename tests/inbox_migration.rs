@@ -266,14 +266,15 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
     )
     .unwrap();
 
-    // The file is at version 9: bodies moved, `events` without `body`, the
+    // The file is at version 10: bodies moved, `events` without `body`, the
     // heads of the work queue built, keys in the indexes, the
     // `trace_parent` column, the index of every event by object, the
     // (empty) table of processing attempts, the bodies' `headers`
-    // column (NULL: none were kept before) and their `codec` column.
+    // column (NULL: none were kept before), their `codec` column, and
+    // `heads.active_from` instead of the partial index of active events.
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        assert_eq!(user_version(&conn), 9);
+        assert_eq!(user_version(&conn), 10);
         let headers: i64 = conn
             .query_row(
                 "SELECT count(*) FROM event_bodies WHERE headers IS NOT NULL",
@@ -318,13 +319,20 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
         assert_eq!(
             indexes,
             [
-                "events_active_object",
                 "events_message_key",
                 "events_object",
                 "events_po",
                 "events_state"
             ]
         );
+        let unbounded: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM heads WHERE active_from <> event_id",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(unbounded, 0, "each head starts at its own event");
         let bodies: i64 = conn
             .query_row("SELECT count(*) FROM event_bodies", [], |r| r.get(0))
             .unwrap();
@@ -504,11 +512,11 @@ fn a_newer_schema_version_is_refused() {
     drop(Inbox::open(&url(&path)).unwrap());
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("PRAGMA user_version = 10").unwrap();
+        conn.execute_batch("PRAGMA user_version = 11").unwrap();
     }
     let err = Inbox::open(&url(&path)).unwrap_err().to_string();
     assert!(
-        err.contains("schema version 10") && err.contains("knows up to 9"),
+        err.contains("schema version 11") && err.contains("knows up to 10"),
         "{err}"
     );
 }
@@ -680,7 +688,7 @@ async fn a_version_3_database_is_migrated_to_keys_and_keeps_every_event() {
     let inbox = Inbox::open(&url(&path)).unwrap();
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        assert_eq!(user_version(&conn), 9);
+        assert_eq!(user_version(&conn), 10);
         let longest: i64 = conn
             .query_row(
                 "SELECT max(max(length(message_key)), max(length(object_key))) FROM events",
@@ -855,6 +863,114 @@ async fn a_copy_keeps_every_processing_attempt() {
     assert_eq!(copied.headers.len(), 2);
 }
 
+/// What makes a file of this build's schema one of version 9 (before
+/// `heads.active_from`): the partial index of active events back, the
+/// column gone.
+const TO_VERSION_9: &str = "
+ALTER TABLE heads DROP COLUMN active_from;
+CREATE INDEX events_active_object ON events (object_key, id)
+    WHERE state IN ('received', 'trigger', 'processing', 'retrying');
+";
+
+/// Version 9 to 10: each head's `active_from` is its object's oldest active
+/// event, also one older than the head's own event (replayed while the
+/// object had a head), so that event is still handled; the partial index
+/// is gone.
+#[tokio::test]
+async fn a_version_9_database_starts_each_queue_at_its_oldest_active_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let event = |order: &str, message: &str| NewEvent {
+        kind: EventKind::Order,
+        event_name: Some("OrderIssuedByBuyer".into()),
+        object_id: Some(order.into()),
+        message_id: Some(message.into()),
+        content_type: "application/json".into(),
+        body: Bytes::from(order_body(order, message, 0)),
+        state: NewState::Received,
+        source: None,
+        headers: Vec::new(),
+    };
+    let ids = {
+        let inbox = Inbox::open(&url(&path)).unwrap();
+        let mut ids = Vec::new();
+        for (order, message) in [
+            ("o-a", "m-1"),
+            ("o-a", "m-2"),
+            ("o-a", "m-3"),
+            ("o-b", "m-4"),
+        ] {
+            ids.push(inbox.store(event(order, message)).await.unwrap().id());
+        }
+        ids
+    };
+    {
+        // As version 9 left it after event 1 was replayed while event 3
+        // was the head of its order, and event 2 was done.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(&format!("{TO_VERSION_9} PRAGMA user_version = 9;"))
+            .unwrap();
+        conn.execute(
+            "UPDATE heads SET event_id = ?2 WHERE event_id = ?1",
+            [ids[0], ids[2]],
+        )
+        .unwrap();
+        conn.execute("UPDATE events SET state = 'done' WHERE id = ?1", [ids[1]])
+            .unwrap();
+    }
+    let inbox = Inbox::open(&url(&path)).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        assert_eq!(user_version(&conn), 10);
+        let heads: Vec<(i64, i64)> = conn
+            .prepare("SELECT event_id, active_from FROM heads ORDER BY event_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(heads, [(ids[2], ids[0]), (ids[3], ids[3])]);
+        let partial: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'events_active_object'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(partial, 0);
+    }
+    // Every active event is handled, the replayed one too.
+    let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let handler = {
+        let handled = handled.clone();
+        handler_fn(move |event, _ctx| {
+            let handled = handled.clone();
+            async move {
+                handled.lock().unwrap().push(event.meta().inbox_id);
+                Ok(())
+            }
+        })
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(Processor::new(inbox.clone(), handler, config()).run(async {
+        let _ = stopped.await;
+    }));
+    let start = Instant::now();
+    while handled.lock().unwrap().len() < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "handled: {:?}",
+            handled.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    let mut handled = handled.lock().unwrap().clone();
+    handled.sort_unstable();
+    assert_eq!(handled, [ids[0], ids[2], ids[3]]);
+}
+
 /// Version 8 to 9: bodies stored before stay as they are and read back
 /// byte for byte; bodies stored after are compressed (`codec = 'lz4'`),
 /// read back byte for byte too, and the body search finds text in both.
@@ -890,8 +1006,10 @@ async fn a_version_8_database_keeps_its_bodies_and_compresses_new_ones() {
             (id, &old_body),
         )
         .unwrap();
-        conn.execute_batch("ALTER TABLE event_bodies DROP COLUMN codec; PRAGMA user_version = 8;")
-            .unwrap();
+        conn.execute_batch(&format!(
+            "ALTER TABLE event_bodies DROP COLUMN codec; {TO_VERSION_9} PRAGMA user_version = 8;"
+        ))
+        .unwrap();
         id
     };
     let inbox = Inbox::open(&url(&path)).unwrap();
@@ -907,7 +1025,7 @@ async fn a_version_8_database_keeps_its_bodies_and_compresses_new_ones() {
         .id();
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        assert_eq!(user_version(&conn), 9);
+        assert_eq!(user_version(&conn), 10);
         let stored = |id: i64| -> (Option<String>, i64) {
             conn.query_row(
                 "SELECT codec, length(body) FROM event_bodies WHERE event_id = ?1",

@@ -452,6 +452,14 @@ async fn an_event_to_be_handled_can_be_marked_dead() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_event_replayed_behind_a_busy_head_is_handled_next() {
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    let inbox = Inbox::connect(&url).await.unwrap();
+    inbox_cases::an_older_event_replayed_behind_a_busy_head_is_handled_next(&inbox).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_attempt_is_kept_with_its_error() {
     let pg = PgCluster::start();
     let url = pg.database("inbox");

@@ -123,8 +123,12 @@
 //!   the cost does not depend on how many events are queued behind them),
 //!   sets `owner` and moves `due_at` to the end of the lease;
 //! * finishing a run moves the head to the object's oldest event that is
-//!   still active (an index seek on `events_active_object`), or deletes it;
-//!   a retry keeps it, due at `next_attempt_at`.
+//!   still active, or deletes it; a retry keeps it, due at
+//!   `next_attempt_at`. PostgreSQL seeks the partial index of active
+//!   events (`events_active_object`); SQLite walks the index of every event
+//!   by object (`events_object`) from the head's `active_from` on, an id
+//!   below which the object has no active event (replaying an older event
+//!   moves it down), so neither reads an object's done history.
 //!
 //! A claim takes the head and up to `run_limit - 1` further `received`
 //! events of the same object (a *run*): one commit claims them and one

@@ -1003,3 +1003,81 @@ pub async fn an_event_whose_handed_on_webhook_was_dropped_is_read_from_the_store
     let _ = stop.send(());
     processor.await.unwrap();
 }
+
+/// An older event replayed while its order's head is being handled is
+/// handled right after that head, before the order's newer events: the
+/// queue looks for an order's next event from the oldest one that may be
+/// active, not from the head (SQLite keeps that id in `heads.active_from`
+/// since schema 10; PostgreSQL seeks its partial index of active events).
+pub async fn an_older_event_replayed_behind_a_busy_head_is_handled_next(inbox: &Inbox) {
+    let store = |message: &'static str| {
+        let inbox = inbox.clone();
+        async move {
+            inbox
+                .store(event(EventKind::Order, "o-replay", message))
+                .await
+                .unwrap()
+                .id()
+        }
+    };
+    let state = |id: i64| {
+        let inbox = inbox.clone();
+        async move { inbox.get(id).await.unwrap().unwrap().summary.state }
+    };
+    let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
+    // The handler holds every event of the order until `gate` opens.
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let handler = {
+        let (handled, gate) = (handled.clone(), gate.clone());
+        handler_fn(move |event, _ctx| {
+            let (handled, gate) = (handled.clone(), gate.clone());
+            async move {
+                handled.lock().unwrap().push(event.meta().inbox_id);
+                if let Ok(permit) = gate.acquire().await {
+                    permit.forget();
+                }
+                Ok(())
+            }
+        })
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(
+        Processor::new(inbox.clone(), handler, processor_config(2)).run(async {
+            let _ = stopped.await;
+        }),
+    );
+    let seen = |n: usize| {
+        let handled = handled.clone();
+        move || handled.lock().unwrap().len() >= n
+    };
+    let first = store("m-r1").await;
+    gate.add_permits(1);
+    wait_for("the first event", Duration::from_secs(30), seen(1)).await;
+    let start = Instant::now();
+    while state(first).await != State::Done {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the first event is done"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The second event is the order's head and is being handled ...
+    let second = store("m-r2").await;
+    wait_for("the second event", Duration::from_secs(30), seen(2)).await;
+    // ... when the first is replayed and a third arrives.
+    inbox.replay(first).await.unwrap();
+    let third = store("m-r3").await;
+    gate.add_permits(3);
+    let start = Instant::now();
+    while state(third).await != State::Done || state(first).await != State::Done {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the replayed and the third event are handled; handled so far: {:?}",
+            handled.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    assert_eq!(*handled.lock().unwrap(), vec![first, second, first, third]);
+}

@@ -22,7 +22,9 @@ use crate::inbox::{InboxError, InboxOptions};
 /// 7: `event_attempts`, every processing attempt (see [`migrate_v6_to_v7`]).
 /// 8: `event_bodies.headers`, the request's headers (see [`migrate_v7_to_v8`]).
 /// 9: `event_bodies.codec`, bodies stored compressed (see [`migrate_v8_to_v9`]).
-pub(crate) const SCHEMA_VERSION: i64 = 9;
+/// 10: `heads.active_from` instead of the partial index `events_active_object`
+///     (see [`migrate_v9_to_v10`]).
+pub(crate) const SCHEMA_VERSION: i64 = 10;
 
 /// The `events` table of version 2, created as `{name}`.
 fn events_table(name: &str) -> String {
@@ -310,6 +312,7 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v6_to_v7(conn)?;
             migrate_v7_to_v8(conn)?;
             migrate_v8_to_v9(conn)?;
+            migrate_v9_to_v10(conn)?;
         }
         1 => {
             migrate_v1_to_v2(conn)?;
@@ -320,6 +323,7 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v6_to_v7(conn)?;
             migrate_v7_to_v8(conn)?;
             migrate_v8_to_v9(conn)?;
+            migrate_v9_to_v10(conn)?;
         }
         2 => {
             migrate_v2_to_v3(conn)?;
@@ -329,6 +333,7 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v6_to_v7(conn)?;
             migrate_v7_to_v8(conn)?;
             migrate_v8_to_v9(conn)?;
+            migrate_v9_to_v10(conn)?;
         }
         3 => {
             migrate_v3_to_v4(conn)?;
@@ -337,6 +342,7 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v6_to_v7(conn)?;
             migrate_v7_to_v8(conn)?;
             migrate_v8_to_v9(conn)?;
+            migrate_v9_to_v10(conn)?;
         }
         4 => {
             migrate_v4_to_v5(conn)?;
@@ -344,23 +350,31 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v6_to_v7(conn)?;
             migrate_v7_to_v8(conn)?;
             migrate_v8_to_v9(conn)?;
+            migrate_v9_to_v10(conn)?;
         }
         5 => {
             migrate_v5_to_v6(conn)?;
             migrate_v6_to_v7(conn)?;
             migrate_v7_to_v8(conn)?;
             migrate_v8_to_v9(conn)?;
+            migrate_v9_to_v10(conn)?;
         }
         6 => {
             migrate_v6_to_v7(conn)?;
             migrate_v7_to_v8(conn)?;
             migrate_v8_to_v9(conn)?;
+            migrate_v9_to_v10(conn)?;
         }
         7 => {
             migrate_v7_to_v8(conn)?;
             migrate_v8_to_v9(conn)?;
+            migrate_v9_to_v10(conn)?;
         }
-        8 => migrate_v8_to_v9(conn)?,
+        8 => {
+            migrate_v8_to_v9(conn)?;
+            migrate_v9_to_v10(conn)?;
+        }
+        9 => migrate_v9_to_v10(conn)?,
         _ => return Ok(()),
     }
     conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -543,6 +557,30 @@ fn migrate_v7_to_v8(conn: &Connection) -> Result<(), InboxError> {
 /// 9, so no older build reads a compressed body as if it were the body.
 fn migrate_v8_to_v9(conn: &Connection) -> Result<(), InboxError> {
     conn.execute_batch("ALTER TABLE event_bodies ADD COLUMN codec TEXT;")?;
+    Ok(())
+}
+
+/// Version 9 to 10: `heads.active_from`, an id below which the head's
+/// object has no active event, replaces the partial index
+/// `events_active_object`. The queue finds an object's oldest active event
+/// by walking `events_object` (object key, id) from `active_from` on, which
+/// in the usual case starts at that event; the partial index cost every
+/// event a leaf page written when it was stored and another when it was
+/// done (9 % of the receiver's CPU per event with `--receive-only`,
+/// BENCHMARKS.md). The column is filled here from the partial index, before
+/// it is dropped: the oldest active event of each object (an event replayed
+/// while its object had a head can be older than the head's event). Runs in
+/// the caller's transaction; reads each head's object once.
+fn migrate_v9_to_v10(conn: &Connection) -> Result<(), InboxError> {
+    conn.execute_batch(
+        "ALTER TABLE heads ADD COLUMN active_from INTEGER NOT NULL DEFAULT 0;
+         UPDATE heads SET active_from = CASE WHEN object_key IS NULL THEN event_id ELSE
+             coalesce((SELECT min(id) FROM events INDEXED BY events_active_object
+                 WHERE events.object_key = heads.object_key
+                 AND state IN ('received', 'trigger', 'processing', 'retrying')), event_id)
+             END;
+         DROP INDEX events_active_object;",
+    )?;
     Ok(())
 }
 

@@ -304,6 +304,7 @@ impl Store for SqliteStore {
         Box::pin(self.write(
             |conn| {
                 queue::rebuild_heads(conn)?;
+                queue::rebuild_active_from(conn)?;
                 rows::clear_import_mark(conn)
             },
             true,

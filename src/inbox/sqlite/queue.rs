@@ -21,27 +21,30 @@ use crate::inbox::{
 /// The states of events that still hold their object's queue.
 const ACTIVE: &str = "('received', 'trigger', 'processing', 'retrying')";
 
-/// The events of one object still to be handled, oldest first, go through
-/// the partial index `events_active_object` (whose condition is
-/// [`ACTIVE`]). Without saying so, SQLite's planner takes the full
-/// `events_object` index (object key, id) instead and walks every event the
-/// object ever had, done ones included, to find the first active one: a
-/// cost per claim and per finish that grows with the object's history.
-const ACTIVE_OF_OBJECT: &str = "events INDEXED BY events_active_object";
+/// The events of one object from an id on, oldest first, go through
+/// `events_object` (object key, id), starting at that id: without saying
+/// so, SQLite's planner may walk the table by id instead. Where to start
+/// is what keeps the walk short: a head's event for a claim, the head's
+/// `active_from` (no active event of the object below it, see
+/// [`ensure_head`]) for a finish, so an object's done history is never
+/// read again. (Schema 10 dropped the partial index of active events that
+/// did this before: it cost each event a page written when stored and
+/// another when done.)
+const OF_OBJECT: &str = "events INDEXED BY events_object";
 
 /// An object's active events from a head on, oldest first (the run a claim takes).
 fn run_candidates_sql() -> String {
     format!(
-        "SELECT id, state, origin FROM {ACTIVE_OF_OBJECT} WHERE object_key = ?1 \
+        "SELECT id, state, origin FROM {OF_OBJECT} WHERE object_key = ?1 \
          AND id >= ?2 AND state IN {ACTIVE} ORDER BY id LIMIT ?3"
     )
 }
 
-/// An object's oldest active event (its head after a finish).
+/// An object's oldest active event from an id on (its head after a finish).
 fn oldest_active_sql() -> String {
     format!(
-        "SELECT id, state, next_attempt_at FROM {ACTIVE_OF_OBJECT} \
-         WHERE object_key = ?1 AND state IN {ACTIVE} ORDER BY id LIMIT 1"
+        "SELECT id, state, next_attempt_at FROM {OF_OBJECT} \
+         WHERE object_key = ?1 AND id >= ?2 AND state IN {ACTIVE} ORDER BY id LIMIT 1"
     )
 }
 
@@ -49,16 +52,30 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
-/// Make `id` the head of its object (by its object key) unless the object has one.
+/// Make `id` the head of its object (by its object key) unless the object
+/// has one; an object that has one keeps its head, and its `active_from`
+/// moves down to `id` if `id` is older (an event replayed while its object
+/// has a head: the finish of the head's run then finds it).
+///
+/// `heads.active_from` keeps this promise: no event of the head's object
+/// with a smaller id is active. A new event has the largest id; an event
+/// becomes active again only here (a replay) or within a claimed run (a
+/// release or a retry, at or after the head's event); a head is made from
+/// the oldest active event ([`refresh_head`], [`rebuild_heads`]).
 pub(crate) fn ensure_head(
     conn: &Connection,
     object_key: Option<&str>,
     id: i64,
     due_at: i64,
 ) -> Result<(), InboxError> {
+    // The update's condition is false for every new event (the largest
+    // id), so storing an event whose object has a head writes no page of
+    // `heads`.
     conn.prepare_cached(
-        "INSERT INTO heads (key, object_key, event_id, due_at, owner) VALUES (?1, ?2, ?3, ?4, NULL) \
-         ON CONFLICT (key) DO NOTHING",
+        "INSERT INTO heads (key, object_key, event_id, due_at, owner, active_from) \
+         VALUES (?1, ?2, ?3, ?4, NULL, ?3) \
+         ON CONFLICT (key) DO UPDATE SET active_from = excluded.active_from \
+         WHERE excluded.active_from < heads.active_from",
     )?
     .execute((head_key(object_key, id), object_key, id, due_at))?;
     Ok(())
@@ -79,6 +96,13 @@ pub(crate) fn rebuild_heads(conn: &Connection) -> Result<(), InboxError> {
     Ok(())
 }
 
+/// After [`rebuild_heads`] on a schema of version 10 or later: each head's
+/// event is its object's oldest active one, so `active_from` is that id.
+pub(crate) fn rebuild_active_from(conn: &Connection) -> Result<(), InboxError> {
+    conn.execute_batch("UPDATE heads SET active_from = event_id;")?;
+    Ok(())
+}
+
 /// Drop every claim (one processor per SQLite file: they are a dead one's).
 pub(crate) fn release_all(conn: &Connection) -> Result<u64, InboxError> {
     let n = conn
@@ -93,16 +117,19 @@ pub(crate) fn claim(
     now: i64,
 ) -> Result<Vec<Claimed>, InboxError> {
     let limit = i64::try_from(request.heads).unwrap_or(i64::MAX);
-    let heads: Vec<(String, Option<String>, i64)> = conn
+    let heads: Vec<(String, Option<String>, i64, i64)> = conn
         .prepare_cached(
-            "SELECT key, object_key, event_id FROM heads WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
+            "SELECT key, object_key, event_id, active_from FROM heads WHERE due_at <= ?1 \
+             ORDER BY due_at LIMIT ?2",
         )?
-        .query_map((now, limit), |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .query_map((now, limit), |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?
         .collect::<Result<_, _>>()?;
     let lease_end = now.saturating_add(millis(request.lease));
     let run_limit = i64::try_from(request.run_limit.max(1)).unwrap_or(i64::MAX);
     let mut claimed = Vec::with_capacity(heads.len());
-    for (key, object_key, head) in heads {
+    for (key, object_key, head, active_from) in heads {
         let candidates: Vec<(i64, String, String)> = match &object_key {
             Some(object) => conn
                 .prepare_cached(&run_candidates_sql())?
@@ -120,7 +147,7 @@ pub(crate) fn claim(
         let ids = run_of(head, &candidates);
         if ids.is_empty() {
             // A head out of step with its events: put it right, claim it next time.
-            refresh_head(conn, &key, object_key.as_deref(), head, now)?;
+            refresh_head(conn, &key, object_key.as_deref(), head, active_from, now)?;
             continue;
         }
         conn.prepare_cached("UPDATE heads SET owner = ?2, due_at = ?3 WHERE key = ?1")?
@@ -159,18 +186,22 @@ pub(crate) fn claim(
 }
 
 /// Point the head `key` at its object's oldest active event (due now, or
-/// at its retry time), or delete it when there is none.
+/// at its retry time), looked for from `active_from` on, or delete it when
+/// there is none.
 fn refresh_head(
     conn: &Connection,
     key: &str,
     object_key: Option<&str>,
     event_id: i64,
+    active_from: i64,
     now: i64,
 ) -> Result<(), InboxError> {
     let next: Option<(i64, String, Option<i64>)> = match object_key {
         Some(object) => conn
             .prepare_cached(&oldest_active_sql())?
-            .query_row([object], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .query_row((object, active_from), |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
             .optional()?,
         None => conn
             .prepare_cached(&format!(
@@ -188,8 +219,10 @@ fn refresh_head(
             } else {
                 now
             };
+            // Nothing below the oldest active event is active.
             conn.prepare_cached(
-                "UPDATE heads SET event_id = ?2, due_at = ?3, owner = NULL WHERE key = ?1",
+                "UPDATE heads SET event_id = ?2, due_at = ?3, owner = NULL, active_from = ?2 \
+                 WHERE key = ?1",
             )?
             .execute((key, id, due))?;
         }
@@ -226,9 +259,13 @@ pub(crate) fn finish(
     let mut finished = FinishReport::default();
     let mut owned = Vec::with_capacity(runs.len());
     for run in runs {
-        let head: Option<(Option<String>, i64)> = conn
-            .prepare_cached("SELECT object_key, event_id FROM heads WHERE key = ?1 AND owner = ?2")?
-            .query_row((&run.key, owner), |row| Ok((row.get(0)?, row.get(1)?)))
+        let head: Option<(Option<String>, i64, i64)> = conn
+            .prepare_cached(
+                "SELECT object_key, event_id, active_from FROM heads WHERE key = ?1 AND owner = ?2",
+            )?
+            .query_row((&run.key, owner), |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
             .optional()?;
         match head {
             Some(head) => owned.push((run, head)),
@@ -243,13 +280,20 @@ pub(crate) fn finish(
         .filter_map(|(id, outcome)| of_finish(outcome).map(|(o, e)| (*id, o, e)))
         .collect();
     record_attempts(conn, owner, &attempts, now)?;
-    for (run, (object_key, event_id)) in owned {
+    for (run, (object_key, event_id, active_from)) in owned {
         for (id, outcome) in &run.events {
             if let Some(new_id) = finish_event(conn, *id, outcome, now)? {
                 finished.fetched.push((*id, new_id));
             }
         }
-        refresh_head(conn, &run.key, object_key.as_deref(), event_id, now)?;
+        refresh_head(
+            conn,
+            &run.key,
+            object_key.as_deref(),
+            event_id,
+            active_from,
+            now,
+        )?;
     }
     Ok(finished)
 }
@@ -402,21 +446,21 @@ mod tests {
             .unwrap()
     }
 
-    /// The queue's per-object lookups read only the object's active events
-    /// (the partial index), not its whole history: with `events_object`
-    /// present, SQLite would otherwise pick that one.
+    /// The queue's per-object lookups seek into `events_object` at the
+    /// object and the id they start from, not a walk of the table by id.
     #[test]
-    fn queue_lookups_use_the_partial_index_of_active_events() {
+    fn queue_lookups_seek_the_object_index_from_an_id() {
         let conn = Connection::open_in_memory().unwrap();
         super::super::db::ensure_schema(&conn).unwrap();
         let plans = [
             plan(&conn, &run_candidates_sql(), ("o:1", 1, 10)),
-            plan(&conn, &oldest_active_sql(), ["o:1"]),
+            plan(&conn, &oldest_active_sql(), ("o:1", 1)),
         ];
         for plan in plans {
             assert!(
                 plan.iter()
-                    .any(|step| step.contains("USING INDEX events_active_object")),
+                    .any(|step| step
+                        .contains("USING INDEX events_object (object_key=? AND id>?)")),
                 "{plan:?}"
             );
         }
