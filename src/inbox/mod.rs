@@ -229,7 +229,11 @@
 //! older and small bodies; a nullable column, instant), so each event
 //! writes fewer pages to the WAL and the checkpoint (`sqlite/codec.rs`);
 //! every read gives the body back as received, and the body search looks
-//! into the decompressed bytes. A file of
+//! into the decompressed bytes. Version 10 adds `heads.active_from` (see
+//! "The work queue") and drops the partial index of active events, so each
+//! event writes one index page less when stored and one less when done
+//! (each head's value read from that index when an older file is opened,
+//! instant). A file of
 //! a newer version than this build knows is refused. PostgreSQL keeps its
 //! version in `tradecloud_schema` (see above); its version 2 is SQLite's
 //! version 4 (on rows stored before it, a NUL already was U+FFFD), its
