@@ -459,8 +459,7 @@ mod tests {
         for plan in plans {
             assert!(
                 plan.iter()
-                    .any(|step| step
-                        .contains("USING INDEX events_object (object_key=? AND id>?)")),
+                    .any(|step| step.contains("USING INDEX events_object (object_key=? AND id>?)")),
                 "{plan:?}"
             );
         }
