@@ -112,7 +112,7 @@ def run(binary, load, mode, args):
                 LOAD_URL=f"https://localhost:{port}/tradecloud/order",
                 LOAD_PASSWORD=password,
                 LOAD_CACERT=cert,
-                LOAD_BODY=BODY,
+                LOAD_BODY=args.body,
                 LOAD_SECS=str(args.secs),
                 LOAD_CONNECTIONS=str(args.connections),
                 LOAD_ORDERS=str(args.orders),
@@ -159,6 +159,12 @@ def main():
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--orders", type=int, default=100)
     parser.add_argument("--mode", choices=["receive-only", "handled", "both"], default="both")
+    parser.add_argument(
+        "--body",
+        default=BODY,
+        help="the event posted (its orderId and messageId values are replaced per request; "
+        "default: the 14 KB order event, whose purchase order number is the same for every order)",
+    )
     args = parser.parse_args()
     modes = ["receive-only", "handled"] if args.mode == "both" else [args.mode]
     results = {(label, mode): [] for label in "ab" for mode in modes}
