@@ -266,15 +266,16 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
     )
     .unwrap();
 
-    // The file is at version 10: bodies moved, `events` without `body`, the
+    // The file is at version 11: bodies moved, `events` without `body`, the
     // heads of the work queue built, keys in the indexes, the
     // `trace_parent` column, the index of every event by object, the
     // (empty) table of processing attempts, the bodies' `headers`
     // column (NULL: none were kept before), their `codec` column, and
-    // `heads.active_from` instead of the partial index of active events.
+    // `heads.active_from` instead of the partial index of active events,
+    // `po_objects` instead of the index by purchase order number.
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        assert_eq!(user_version(&conn), 10);
+        assert_eq!(user_version(&conn), 11);
         let headers: i64 = conn
             .query_row(
                 "SELECT count(*) FROM event_bodies WHERE headers IS NOT NULL",
@@ -321,7 +322,7 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
             [
                 "events_message_key",
                 "events_object",
-                "events_po",
+                "events_po_alone",
                 "events_state"
             ]
         );
@@ -512,11 +513,11 @@ fn a_newer_schema_version_is_refused() {
     drop(Inbox::open(&url(&path)).unwrap());
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("PRAGMA user_version = 11").unwrap();
+        conn.execute_batch("PRAGMA user_version = 12").unwrap();
     }
     let err = Inbox::open(&url(&path)).unwrap_err().to_string();
     assert!(
-        err.contains("schema version 11") && err.contains("knows up to 10"),
+        err.contains("schema version 12") && err.contains("knows up to 11"),
         "{err}"
     );
 }
@@ -688,7 +689,7 @@ async fn a_version_3_database_is_migrated_to_keys_and_keeps_every_event() {
     let inbox = Inbox::open(&url(&path)).unwrap();
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        assert_eq!(user_version(&conn), 10);
+        assert_eq!(user_version(&conn), 11);
         let longest: i64 = conn
             .query_row(
                 "SELECT max(max(length(message_key)), max(length(object_key))) FROM events",
@@ -863,10 +864,21 @@ async fn a_copy_keeps_every_processing_attempt() {
     assert_eq!(copied.headers.len(), 2);
 }
 
+/// What makes a file of this build's schema one of version 10 (before
+/// `po_objects`): the index by purchase order number back.
+const TO_VERSION_10: &str = "
+DROP TABLE po_objects;
+DROP INDEX events_po_alone;
+CREATE INDEX events_po ON events (po_key, id);
+";
+
 /// What makes a file of this build's schema one of version 9 (before
-/// `heads.active_from`): the partial index of active events back, the
-/// column gone.
+/// `heads.active_from`): that of version 10, the partial index of active
+/// events back, the column gone.
 const TO_VERSION_9: &str = "
+DROP TABLE po_objects;
+DROP INDEX events_po_alone;
+CREATE INDEX events_po ON events (po_key, id);
 ALTER TABLE heads DROP COLUMN active_from;
 CREATE INDEX events_active_object ON events (object_key, id)
     WHERE state IN ('received', 'trigger', 'processing', 'retrying');
@@ -921,7 +933,7 @@ async fn a_version_9_database_starts_each_queue_at_its_oldest_active_event() {
     let inbox = Inbox::open(&url(&path)).unwrap();
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        assert_eq!(user_version(&conn), 10);
+        assert_eq!(user_version(&conn), 11);
         let heads: Vec<(i64, i64)> = conn
             .prepare("SELECT event_id, active_from FROM heads ORDER BY event_id")
             .unwrap()
@@ -969,6 +981,111 @@ async fn a_version_9_database_starts_each_queue_at_its_oldest_active_event() {
     let mut handled = handled.lock().unwrap().clone();
     handled.sort_unstable();
     assert_eq!(handled, [ids[0], ids[2], ids[3]]);
+}
+
+/// Version 10 to 11: the pairs of order and purchase order number are
+/// made from the events stored before, so a search by number finds the
+/// same events as before (also one without an order id); `events_po` is
+/// gone. A purge that leaves an order no event drops its pairs.
+#[tokio::test]
+async fn a_version_10_database_finds_its_events_by_purchase_order_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let event = |order: Option<&str>, message: &str, po: &str| NewEvent {
+        kind: EventKind::Order,
+        event_name: Some("OrderIssuedByBuyer".into()),
+        object_id: order.map(str::to_owned),
+        message_id: Some(message.into()),
+        content_type: "application/json".into(),
+        body: Bytes::from(format!(
+            r#"{{"eventName":"OrderIssuedByBuyer","orderEvent":{{"orderId":"{}","buyerOrder":{{"purchaseOrderNumber":"{po}"}}}}}}"#,
+            order.unwrap_or("")
+        )),
+        state: NewState::Received,
+        source: None,
+        headers: Vec::new(),
+    };
+    let ids = {
+        let inbox = Inbox::open(&url(&path)).unwrap();
+        let mut ids = Vec::new();
+        for (order, message, po) in [
+            (Some("o-1"), "m-1", "PO-1"),
+            (Some("o-1"), "m-2", "PO-1"),
+            (Some("o-2"), "m-3", "PO-2"),
+            (None, "m-4", "PO-1"),
+        ] {
+            ids.push(inbox.store(event(order, message, po)).await.unwrap().id());
+        }
+        ids
+    };
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(&format!("{TO_VERSION_10} PRAGMA user_version = 10;"))
+            .unwrap();
+    }
+    let inbox = Inbox::open(&url(&path)).unwrap();
+    let pairs = || {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.query_row("SELECT count(*) FROM po_objects", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap()
+    };
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        assert_eq!(user_version(&conn), 11);
+        let old_index: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'events_po'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old_index, 0);
+    }
+    assert_eq!(pairs(), 2, "o-1 with PO-1, o-2 with PO-2");
+    let by_po = |number: &'static str| {
+        let inbox = inbox.clone();
+        async move {
+            let filter = ListFilter {
+                purchase_order_number: Some(number.into()),
+                ..ListFilter::default()
+            };
+            let listed = inbox.list(filter).await.unwrap();
+            listed.iter().map(|e| e.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(by_po("PO-1").await, [ids[0], ids[1], ids[3]]);
+    assert_eq!(by_po("PO-2").await, [ids[2]]);
+    // A new order's first event adds its pair, its next ones none.
+    let mut newer = Vec::new();
+    for message in ["m-5", "m-6"] {
+        newer.push(
+            inbox
+                .store(event(Some("o-3"), message, "PO-2"))
+                .await
+                .unwrap()
+                .id(),
+        );
+    }
+    assert_eq!(pairs(), 3);
+    assert_eq!(by_po("PO-2").await, [ids[2], newer[0], newer[1]]);
+    // Purged, o-2 leaves no event and its pair goes; o-3's stays.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE events SET state = 'done', updated_at = 0 WHERE id = ?1",
+            [ids[2]],
+        )
+        .unwrap();
+    }
+    let purged = inbox
+        .purge(chrono::Utc::now() - chrono::Duration::days(1), false)
+        .await
+        .unwrap();
+    assert_eq!(purged.events, 1);
+    assert_eq!(pairs(), 2);
+    assert_eq!(by_po("PO-2").await, newer);
 }
 
 /// Version 8 to 9: bodies stored before stay as they are and read back
@@ -1025,7 +1142,7 @@ async fn a_version_8_database_keeps_its_bodies_and_compresses_new_ones() {
         .id();
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        assert_eq!(user_version(&conn), 10);
+        assert_eq!(user_version(&conn), 11);
         let stored = |id: i64| -> (Option<String>, i64) {
             conn.query_row(
                 "SELECT codec, length(body) FROM event_bodies WHERE event_id = ?1",

@@ -90,10 +90,11 @@ async fn a_version_3_sqlite_inbox_gets_the_column_in_place() {
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "ALTER TABLE heads DROP COLUMN active_from; \
+            "DROP TABLE po_objects; DROP INDEX events_po_alone; \
+             ALTER TABLE heads DROP COLUMN active_from; \
              CREATE INDEX events_active_object ON events (object_key, id) \
              WHERE state IN ('received', 'trigger', 'processing', 'retrying'); \
-             ALTER TABLE events DROP COLUMN trace_parent; DROP INDEX events_po; \
+             ALTER TABLE events DROP COLUMN trace_parent; \
              ALTER TABLE events DROP COLUMN po_key; DROP INDEX events_object; \
              DROP TABLE event_attempts; ALTER TABLE event_bodies DROP COLUMN headers; \
              ALTER TABLE event_bodies DROP COLUMN codec; PRAGMA user_version = 4;",
@@ -106,7 +107,7 @@ async fn a_version_3_sqlite_inbox_gets_the_column_in_place() {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 10);
+        assert_eq!(version, 11);
     }
     old_and_new_events(&inbox, old_id).await;
 }

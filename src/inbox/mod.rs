@@ -233,7 +233,13 @@
 //! "The work queue") and drops the partial index of active events, so each
 //! event writes one index page less when stored and one less when done
 //! (each head's value read from that index when an older file is opened,
-//! instant). A file of
+//! instant). Version 11 finds events by purchase order number through
+//! `po_objects`, a pair of object key and purchase order number key per
+//! order, written for an order's first event that names the number,
+//! instead of an index entry per event (`events_po`; events without an
+//! object key keep a partial index, `events_po_alone`; the pairs are made
+//! from the events when an older file is opened, one read of the table).
+//! A file of
 //! a newer version than this build knows is refused. PostgreSQL keeps its
 //! version in `tradecloud_schema` (see above); its version 2 is SQLite's
 //! version 4 (on rows stored before it, a NUL already was U+FFFD), its

@@ -166,6 +166,15 @@ pub async fn events_are_found_by_purchase_order_number(inbox: &Inbox) {
             "buyerOrder": {"purchaseOrderNumber": "  ", "description": "PO-42"}}}),
     )
     .await;
+    // An event without an order id (stored as it came) is found too.
+    let mut alone = event(EventKind::Order, "o-po", "m-po-5");
+    alone.object_id = None;
+    alone.body = Bytes::from(
+        serde_json::json!({"eventName": "OrderIssuedByBuyer", "orderEvent": {
+            "buyerOrder": {"purchaseOrderNumber": "PO-42"}}})
+        .to_string(),
+    );
+    let alone = inbox.store(alone).await.unwrap().id();
     let mut txml = event(EventKind::Order, "o-po", "m-po-4");
     txml.content_type = "application/xml".into();
     txml.body = Bytes::from_static(b"<purchaseOrderNumber>PO-42</purchaseOrderNumber>");
@@ -177,8 +186,12 @@ pub async fn events_are_found_by_purchase_order_number(inbox: &Inbox) {
         };
         listed_ids(inbox, filter)
     };
-    assert_eq!(by_po("PO-42").await, vec![order, shipment]);
-    assert_eq!(by_po(" PO-42").await, vec![order, shipment], "trimmed");
+    assert_eq!(by_po("PO-42").await, vec![order, shipment, alone]);
+    assert_eq!(
+        by_po(" PO-42").await,
+        vec![order, shipment, alone],
+        "trimmed"
+    );
     assert!(by_po("PO-4").await.is_empty(), "the whole number");
     assert!(by_po("").await.is_empty());
     // With the other filters and paging.

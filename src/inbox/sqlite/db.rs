@@ -24,7 +24,8 @@ use crate::inbox::{InboxError, InboxOptions};
 /// 9: `event_bodies.codec`, bodies stored compressed (see [`migrate_v8_to_v9`]).
 /// 10: `heads.active_from` instead of the partial index `events_active_object`
 ///     (see [`migrate_v9_to_v10`]).
-pub(crate) const SCHEMA_VERSION: i64 = 10;
+/// 11: `po_objects` instead of the index `events_po` (see [`migrate_v10_to_v11`]).
+pub(crate) const SCHEMA_VERSION: i64 = 11;
 
 /// The `events` table of version 2, created as `{name}`.
 fn events_table(name: &str) -> String {
@@ -313,6 +314,7 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v7_to_v8(conn)?;
             migrate_v8_to_v9(conn)?;
             migrate_v9_to_v10(conn)?;
+            migrate_v10_to_v11(conn)?;
         }
         1 => {
             migrate_v1_to_v2(conn)?;
@@ -324,6 +326,7 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v7_to_v8(conn)?;
             migrate_v8_to_v9(conn)?;
             migrate_v9_to_v10(conn)?;
+            migrate_v10_to_v11(conn)?;
         }
         2 => {
             migrate_v2_to_v3(conn)?;
@@ -334,6 +337,7 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v7_to_v8(conn)?;
             migrate_v8_to_v9(conn)?;
             migrate_v9_to_v10(conn)?;
+            migrate_v10_to_v11(conn)?;
         }
         3 => {
             migrate_v3_to_v4(conn)?;
@@ -343,6 +347,7 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v7_to_v8(conn)?;
             migrate_v8_to_v9(conn)?;
             migrate_v9_to_v10(conn)?;
+            migrate_v10_to_v11(conn)?;
         }
         4 => {
             migrate_v4_to_v5(conn)?;
@@ -351,6 +356,7 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v7_to_v8(conn)?;
             migrate_v8_to_v9(conn)?;
             migrate_v9_to_v10(conn)?;
+            migrate_v10_to_v11(conn)?;
         }
         5 => {
             migrate_v5_to_v6(conn)?;
@@ -358,23 +364,31 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
             migrate_v7_to_v8(conn)?;
             migrate_v8_to_v9(conn)?;
             migrate_v9_to_v10(conn)?;
+            migrate_v10_to_v11(conn)?;
         }
         6 => {
             migrate_v6_to_v7(conn)?;
             migrate_v7_to_v8(conn)?;
             migrate_v8_to_v9(conn)?;
             migrate_v9_to_v10(conn)?;
+            migrate_v10_to_v11(conn)?;
         }
         7 => {
             migrate_v7_to_v8(conn)?;
             migrate_v8_to_v9(conn)?;
             migrate_v9_to_v10(conn)?;
+            migrate_v10_to_v11(conn)?;
         }
         8 => {
             migrate_v8_to_v9(conn)?;
             migrate_v9_to_v10(conn)?;
+            migrate_v10_to_v11(conn)?;
         }
-        9 => migrate_v9_to_v10(conn)?,
+        9 => {
+            migrate_v9_to_v10(conn)?;
+            migrate_v10_to_v11(conn)?;
+        }
+        10 => migrate_v10_to_v11(conn)?,
         _ => return Ok(()),
     }
     conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -583,6 +597,40 @@ fn migrate_v9_to_v10(conn: &Connection) -> Result<(), InboxError> {
     )?;
     Ok(())
 }
+
+/// Version 10 to 11: `po_objects`, each pair of an order or shipment (its
+/// object key) and a purchase order number (its key) that one of its
+/// events names, replaces the index `events_po` (po_key, id); events
+/// without an object key keep a partial index of their own
+/// (`events_po_alone`). An order's events name the same purchase order
+/// number, so storing an event writes a pair only for an order's first
+/// event: `events_po` cost every event a leaf page of its own. A search
+/// by purchase order number finds the pairs, then the events of those
+/// objects by `events_object` (see `rows::list`). Filled from the events
+/// here, in the caller's transaction (one read of the table).
+fn migrate_v10_to_v11(conn: &Connection) -> Result<(), InboxError> {
+    conn.execute_batch(PO_OBJECTS)?;
+    conn.execute_batch(
+        "INSERT OR IGNORE INTO po_objects (object_key, po_key)
+             SELECT object_key, po_key FROM events
+             WHERE object_key IS NOT NULL AND po_key IS NOT NULL;
+         DROP INDEX events_po;",
+    )?;
+    Ok(())
+}
+
+/// The table and indexes of version 11 that find events by purchase order
+/// number (see [`migrate_v10_to_v11`]).
+const PO_OBJECTS: &str = "
+CREATE TABLE po_objects (
+    object_key TEXT NOT NULL,
+    po_key     TEXT NOT NULL,
+    PRIMARY KEY (object_key, po_key)
+) WITHOUT ROWID;
+CREATE INDEX po_objects_po ON po_objects (po_key, object_key);
+CREATE INDEX events_po_alone ON events (po_key, id)
+    WHERE object_key IS NULL AND po_key IS NOT NULL;
+";
 
 /// A pooled read connection with the identity of the file it was opened on.
 pub(crate) struct Reader {

@@ -182,6 +182,24 @@ pub(crate) struct RowValues<'a> {
     pub(crate) po_key: Option<&'a str>,
 }
 
+/// Record that the object `object_key` has an event naming the purchase
+/// order `po_key` (`po_objects`, see `db::migrate_v10_to_v11`). A pair that
+/// is there already writes nothing, which is every event of an order but
+/// its first.
+fn pair_with_po(
+    conn: &Connection,
+    object_key: Option<&str>,
+    po_key: Option<&str>,
+) -> Result<(), InboxError> {
+    if let (Some(object_key), Some(po_key)) = (object_key, po_key) {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO po_objects (object_key, po_key) VALUES (?1, ?2)",
+        )?
+        .execute((object_key, po_key))?;
+    }
+    Ok(())
+}
+
 /// Insert an event and its body: two statements, so run it in a savepoint
 /// (or a transaction of its own) to keep it all or nothing.
 pub(crate) fn insert_row(
@@ -216,6 +234,7 @@ pub(crate) fn insert_row(
         row.po_key,
     ])?;
     let id = conn.last_insert_rowid();
+    pair_with_po(conn, object_key.as_deref(), row.po_key)?;
     let packed_here;
     let packed = match row.packed {
         Some(packed) => packed,
@@ -233,6 +252,19 @@ pub(crate) fn insert_row(
         ensure_head(conn, object_key.as_deref(), id, now)?;
     }
     Ok(id)
+}
+
+/// The ids of the events that name the purchase order whose key is
+/// parameter `n`: the objects paired with it (`po_objects`), then their
+/// events that name it (`events_object`); events without an object by
+/// their own partial index.
+fn po_ids_sql(n: usize) -> String {
+    format!(
+        "SELECT e.id FROM po_objects p JOIN events e INDEXED BY events_object \
+         ON e.object_key = p.object_key WHERE p.po_key = ?{n} AND e.po_key = ?{n} \
+         UNION ALL SELECT id FROM events INDEXED BY events_po_alone \
+         WHERE object_key IS NULL AND po_key = ?{n}"
+    )
 }
 
 pub(crate) fn list(
@@ -258,8 +290,14 @@ pub(crate) fn list(
         sql.push_str(&format!(" AND event_name = ?{}", params.len()));
     }
     if let Some(number) = &filter.purchase_order_number {
+        // The objects whose events named the number, then their events that
+        // name it; events without an object by their own index.
         params.push(Value::Text(object_key(number.trim())));
-        sql.push_str(&format!(" AND po_key = ?{}", params.len()));
+        sql.push_str(&format!(
+            " AND po_key = ?{n} AND id IN ({})",
+            po_ids_sql(params.len()),
+            n = params.len()
+        ));
     }
     if let Some(text) = &filter.body_contains {
         params.push(Value::Blob(text.as_bytes().to_vec()));
@@ -415,6 +453,7 @@ pub(crate) fn import(conn: &Connection, events: &[Exported]) -> Result<(), Inbox
     for exported in events {
         let event = &exported.event;
         let s = &event.summary;
+        let po = po_key(&event.body);
         insert
             .execute(rusqlite::params![
                 s.id,
@@ -435,7 +474,7 @@ pub(crate) fn import(conn: &Connection, events: &[Exported]) -> Result<(), Inbox
                 exported.message_key,
                 exported.object_key,
                 s.trace_parent,
-                po_key(&event.body),
+                po,
             ])
             .and_then(|_| {
                 let packed = Packed::of(&event.body);
@@ -443,6 +482,7 @@ pub(crate) fn import(conn: &Connection, events: &[Exported]) -> Result<(), Inbox
                 body.execute((s.id, stored, headers_to_json(&event.headers), codec))
             })
             .map_err(|e| import_error(exported, e))?;
+        pair_with_po(conn, exported.object_key.as_deref(), po.as_deref())?;
         for attempt in &exported.attempts {
             attempt_insert
                 .execute(rusqlite::params![
@@ -522,24 +562,42 @@ pub(crate) fn purge_batch(
         .prepare_cached(
             "DELETE FROM events WHERE id IN \
              (SELECT id FROM events WHERE state = 'done' AND updated_at < ?1 ORDER BY id LIMIT ?2) \
-             RETURNING id, body_len",
+             RETURNING id, body_len, object_key",
         )?
         .query_map([cutoff_ms, limit], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, Option<String>>(2)?,
+            ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut delete_body = conn.prepare_cached("DELETE FROM event_bodies WHERE event_id = ?1")?;
     let mut delete_attempts =
         conn.prepare_cached("DELETE FROM event_attempts WHERE event_id = ?1")?;
-    for (id, _) in &deleted {
+    for (id, _, _) in &deleted {
         delete_body.execute([id])?;
         delete_attempts.execute([id])?;
+    }
+    // The purchase order numbers of an object none of whose events is left.
+    let mut objects: Vec<&str> = deleted
+        .iter()
+        .filter_map(|(_, _, o)| o.as_deref())
+        .collect();
+    objects.sort_unstable();
+    objects.dedup();
+    let mut unpair = conn.prepare_cached(
+        "DELETE FROM po_objects WHERE object_key = ?1 AND NOT EXISTS \
+         (SELECT 1 FROM events INDEXED BY events_object WHERE object_key = ?1)",
+    )?;
+    for object in objects {
+        unpair.execute([object])?;
     }
     Ok(Purged {
         events: deleted.len() as u64,
         body_bytes: deleted
             .iter()
-            .map(|(_, n)| u64::try_from(*n).unwrap_or(0))
+            .map(|(_, n, _)| u64::try_from(*n).unwrap_or(0))
             .sum(),
     })
 }
@@ -562,7 +620,8 @@ pub(crate) fn begin_import(
     let previous = import_mark(conn)?;
     if previous.is_some() {
         conn.execute_batch(
-            "DELETE FROM events; DELETE FROM event_bodies; DELETE FROM event_attempts; DELETE FROM heads;",
+            "DELETE FROM events; DELETE FROM event_bodies; DELETE FROM event_attempts; DELETE FROM heads; \
+             DELETE FROM po_objects;",
         )?;
     } else {
         let any: Option<i64> = conn
@@ -592,4 +651,31 @@ pub(crate) fn fingerprint(conn: &Connection) -> Result<Fingerprint, InboxError> 
             "SELECT count(*), coalesce(max(id), 0), coalesce(max(updated_at), 0) FROM events",
         )?
         .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A search by purchase order number seeks the pairs by number and each
+    /// paired object's events by key: it reads no other order's events.
+    #[test]
+    fn the_purchase_order_search_seeks_pairs_then_objects() {
+        let conn = Connection::open_in_memory().unwrap();
+        super::super::db::ensure_schema(&conn).unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", po_ids_sql(1)))
+            .unwrap()
+            .query_map(["=PO-1"], |row| row.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for step in [
+            "SEARCH p USING COVERING INDEX po_objects_po (po_key=?)",
+            "SEARCH e USING INDEX events_object (object_key=?)",
+            "SEARCH events USING INDEX events_po_alone (po_key=?)",
+        ] {
+            assert!(plan.iter().any(|s| s == step), "{step} in {plan:?}");
+        }
+    }
 }
