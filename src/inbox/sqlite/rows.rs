@@ -267,6 +267,26 @@ fn po_ids_sql(n: usize) -> String {
     )
 }
 
+/// The one object paired with the purchase order key `po` when there is
+/// exactly one and no event without an object names it.
+fn only_object_of_po(conn: &Connection, po: &str) -> Result<Option<String>, InboxError> {
+    let objects: Vec<String> = conn
+        .prepare_cached("SELECT object_key FROM po_objects WHERE po_key = ?1 LIMIT 2")?
+        .query_map([po], |row| row.get(0))?
+        .collect::<Result<_, _>>()
+        .map_err(read_error)?;
+    let alone = conn
+        .prepare_cached(
+            "SELECT 1 FROM events INDEXED BY events_po_alone \
+             WHERE object_key IS NULL AND po_key = ?1 LIMIT 1",
+        )?
+        .exists([po])?;
+    Ok(match <[String; 1]>::try_from(objects) {
+        Ok([object]) if !alone => Some(object),
+        _ => None,
+    })
+}
+
 pub(crate) fn list(
     conn: &Connection,
     filter: &ListFilter,
@@ -290,14 +310,30 @@ pub(crate) fn list(
         sql.push_str(&format!(" AND event_name = ?{}", params.len()));
     }
     if let Some(number) = &filter.purchase_order_number {
-        // The objects whose events named the number, then their events that
-        // name it; events without an object by their own index.
-        params.push(Value::Text(object_key(number.trim())));
-        sql.push_str(&format!(
-            " AND po_key = ?{n} AND id IN ({})",
-            po_ids_sql(params.len()),
-            n = params.len()
-        ));
+        let po = object_key(number.trim());
+        match only_object_of_po(conn, &po)? {
+            // The usual case, one order: its events by `events_object`,
+            // newest first, stopping at the page's end.
+            Some(object) => {
+                params.push(Value::Text(object));
+                params.push(Value::Text(po));
+                sql.push_str(&format!(
+                    " AND object_key = ?{} AND po_key = ?{}",
+                    params.len() - 1,
+                    params.len()
+                ));
+            }
+            // Several objects (an order and its shipments) or events
+            // without one: every event of them that names the number.
+            None => {
+                params.push(Value::Text(po));
+                sql.push_str(&format!(
+                    " AND po_key = ?{n} AND id IN ({})",
+                    po_ids_sql(params.len()),
+                    n = params.len()
+                ));
+            }
+        }
     }
     if let Some(text) = &filter.body_contains {
         params.push(Value::Blob(text.as_bytes().to_vec()));
