@@ -51,6 +51,17 @@ fn url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
 }
 
+/// Whether the file's schema has a table or index of this name.
+fn schema_has(conn: &rusqlite::Connection, name: &str) -> bool {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE name = ?1",
+        [name],
+        |r| r.get::<_, i64>(0),
+    )
+    .unwrap()
+        > 0
+}
+
 /// The schema version a file says it has (`PRAGMA user_version`).
 fn user_version(conn: &rusqlite::Connection) -> i64 {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -248,6 +259,56 @@ fn config() -> ProcessorConfig {
     }
 }
 
+/// A processor of an inbox (with [`config`]) whose handler records the id
+/// of each event it gets.
+struct Recorder {
+    handled: Arc<Mutex<Vec<i64>>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Recorder {
+    fn start(inbox: &Inbox) -> Self {
+        let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
+        let handler = {
+            let handled = handled.clone();
+            handler_fn(move |event, _ctx| {
+                let handled = handled.clone();
+                async move {
+                    handled.lock().unwrap().push(event.meta().inbox_id);
+                    Ok(())
+                }
+            })
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(Processor::new(inbox.clone(), handler, config()).run(async {
+            let _ = stopped.await;
+        }));
+        Recorder {
+            handled,
+            stop,
+            task,
+        }
+    }
+
+    /// The ids handled so far, in the order the handler got them.
+    fn handled(&self) -> Vec<i64> {
+        self.handled.lock().unwrap().clone()
+    }
+
+    /// Stop the processor, wait until it has (10 s at most), and give the
+    /// ids it handled.
+    async fn stop(self) -> Vec<i64> {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("the processor stops")
+            .expect("the processor's task ends");
+        let handled = self.handled.lock().unwrap().clone();
+        handled
+    }
+}
+
 #[tokio::test]
 async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
     let dir = tempfile::tempdir().unwrap();
@@ -410,21 +471,7 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
 
     // Processing continues: the queued, crashed, retrying and new events are
     // handled, in order per object.
-    let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
-    let handler = {
-        let handled = handled.clone();
-        handler_fn(move |event, _ctx| {
-            let handled = handled.clone();
-            async move {
-                handled.lock().unwrap().push(event.meta().inbox_id);
-                Ok(())
-            }
-        })
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(Processor::new(inbox.clone(), handler, config()).run(async {
-        let _ = stopped.await;
-    }));
+    let recorder = Recorder::start(&inbox);
     let start = Instant::now();
     for id in [2, 3, 4, 11, 12] {
         loop {
@@ -439,12 +486,7 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .unwrap()
-        .unwrap();
-    let mut handled = handled.lock().unwrap().clone();
+    let mut handled = recorder.stop().await;
     handled.sort_unstable();
     assert_eq!(handled, [2, 3, 4, 11, 12]);
     let rejected = inbox.get(5).await.unwrap().unwrap().summary;
@@ -536,14 +578,7 @@ fn a_failed_migration_leaves_the_version_1_file_as_it_was() {
     assert!(Inbox::open(&url(&path)).is_err());
     let conn = rusqlite::Connection::open(&path).unwrap();
     assert_eq!(user_version(&conn), 1);
-    let exists: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'event_bodies'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(exists, 0);
+    assert!(!schema_has(&conn, "event_bodies"));
     let bodies: i64 = conn
         .query_row("SELECT sum(length(body)) FROM events", [], |r| r.get(0))
         .unwrap();
@@ -747,21 +782,7 @@ async fn a_version_3_database_is_migrated_to_keys_and_keeps_every_event() {
 
     // The queue was rebuilt on keys: every event to handle is handled, in
     // order per object (the long order's 4 before 5), the dead claim dropped.
-    let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
-    let handler = {
-        let handled = handled.clone();
-        handler_fn(move |event, _ctx| {
-            let handled = handled.clone();
-            async move {
-                handled.lock().unwrap().push(event.meta().inbox_id);
-                Ok(())
-            }
-        })
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(Processor::new(inbox.clone(), handler, config()).run(async {
-        let _ = stopped.await;
-    }));
+    let recorder = Recorder::start(&inbox);
     let start = Instant::now();
     loop {
         let open = inbox
@@ -780,12 +801,7 @@ async fn a_version_3_database_is_migrated_to_keys_and_keeps_every_event() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .unwrap()
-        .unwrap();
-    let handled = handled.lock().unwrap().clone();
+    let handled = recorder.stop().await;
     for id in [2, 3, 4, 5] {
         assert!(handled.contains(&id), "event {id} handled: {handled:?}");
     }
@@ -942,43 +958,20 @@ async fn a_version_9_database_starts_each_queue_at_its_oldest_active_event() {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(heads, [(ids[2], ids[0]), (ids[3], ids[3])]);
-        let partial: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE name = 'events_active_object'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(partial, 0);
+        assert!(!schema_has(&conn, "events_active_object"));
     }
     // Every active event is handled, the replayed one too.
-    let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
-    let handler = {
-        let handled = handled.clone();
-        handler_fn(move |event, _ctx| {
-            let handled = handled.clone();
-            async move {
-                handled.lock().unwrap().push(event.meta().inbox_id);
-                Ok(())
-            }
-        })
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(Processor::new(inbox.clone(), handler, config()).run(async {
-        let _ = stopped.await;
-    }));
+    let recorder = Recorder::start(&inbox);
     let start = Instant::now();
-    while handled.lock().unwrap().len() < 3 {
+    while recorder.handled().len() < 3 {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "handled: {:?}",
-            handled.lock().unwrap()
+            recorder.handled()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
-    let mut handled = handled.lock().unwrap().clone();
+    let mut handled = recorder.stop().await;
     handled.sort_unstable();
     assert_eq!(handled, [ids[0], ids[2], ids[3]]);
 }
@@ -1034,14 +1027,7 @@ async fn a_version_10_database_finds_its_events_by_purchase_order_number() {
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         assert_eq!(user_version(&conn), 11);
-        let old_index: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE name = 'events_po'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(old_index, 0);
+        assert!(!schema_has(&conn, "events_po"));
     }
     assert_eq!(pairs(), 2, "o-1 with PO-1, o-2 with PO-2");
     let by_po = |number: &'static str| {
