@@ -298,102 +298,44 @@ fn upgrade(conn: &Connection) -> Result<(), InboxError> {
     // file since.
     let version = schema_version(conn)?;
     check_known(version)?;
-    match version {
+    // A new file starts at version 3, then takes the same steps as an
+    // existing one: a new file and a migrated one have the same schema.
+    let first_step = match version {
         0 => {
-            // Version 3, then the same steps as an existing file: a new
-            // file and a migrated one have the same schema.
             conn.execute_batch(&events_table("events"))?;
             conn.execute_batch(EVENTS_INDEXES)?;
             conn.execute_batch(BODIES_TABLE)?;
             conn.execute_batch(HEALTH_TABLE)?;
             conn.execute_batch(HEADS_TABLE_V3)?;
-            migrate_v3_to_v4(conn)?;
-            migrate_v4_to_v5(conn)?;
-            migrate_v5_to_v6(conn)?;
-            migrate_v6_to_v7(conn)?;
-            migrate_v7_to_v8(conn)?;
-            migrate_v8_to_v9(conn)?;
-            migrate_v9_to_v10(conn)?;
-            migrate_v10_to_v11(conn)?;
+            3
         }
-        1 => {
-            migrate_v1_to_v2(conn)?;
-            migrate_v2_to_v3(conn)?;
-            migrate_v3_to_v4(conn)?;
-            migrate_v4_to_v5(conn)?;
-            migrate_v5_to_v6(conn)?;
-            migrate_v6_to_v7(conn)?;
-            migrate_v7_to_v8(conn)?;
-            migrate_v8_to_v9(conn)?;
-            migrate_v9_to_v10(conn)?;
-            migrate_v10_to_v11(conn)?;
-        }
-        2 => {
-            migrate_v2_to_v3(conn)?;
-            migrate_v3_to_v4(conn)?;
-            migrate_v4_to_v5(conn)?;
-            migrate_v5_to_v6(conn)?;
-            migrate_v6_to_v7(conn)?;
-            migrate_v7_to_v8(conn)?;
-            migrate_v8_to_v9(conn)?;
-            migrate_v9_to_v10(conn)?;
-            migrate_v10_to_v11(conn)?;
-        }
-        3 => {
-            migrate_v3_to_v4(conn)?;
-            migrate_v4_to_v5(conn)?;
-            migrate_v5_to_v6(conn)?;
-            migrate_v6_to_v7(conn)?;
-            migrate_v7_to_v8(conn)?;
-            migrate_v8_to_v9(conn)?;
-            migrate_v9_to_v10(conn)?;
-            migrate_v10_to_v11(conn)?;
-        }
-        4 => {
-            migrate_v4_to_v5(conn)?;
-            migrate_v5_to_v6(conn)?;
-            migrate_v6_to_v7(conn)?;
-            migrate_v7_to_v8(conn)?;
-            migrate_v8_to_v9(conn)?;
-            migrate_v9_to_v10(conn)?;
-            migrate_v10_to_v11(conn)?;
-        }
-        5 => {
-            migrate_v5_to_v6(conn)?;
-            migrate_v6_to_v7(conn)?;
-            migrate_v7_to_v8(conn)?;
-            migrate_v8_to_v9(conn)?;
-            migrate_v9_to_v10(conn)?;
-            migrate_v10_to_v11(conn)?;
-        }
-        6 => {
-            migrate_v6_to_v7(conn)?;
-            migrate_v7_to_v8(conn)?;
-            migrate_v8_to_v9(conn)?;
-            migrate_v9_to_v10(conn)?;
-            migrate_v10_to_v11(conn)?;
-        }
-        7 => {
-            migrate_v7_to_v8(conn)?;
-            migrate_v8_to_v9(conn)?;
-            migrate_v9_to_v10(conn)?;
-            migrate_v10_to_v11(conn)?;
-        }
-        8 => {
-            migrate_v8_to_v9(conn)?;
-            migrate_v9_to_v10(conn)?;
-            migrate_v10_to_v11(conn)?;
-        }
-        9 => {
-            migrate_v9_to_v10(conn)?;
-            migrate_v10_to_v11(conn)?;
-        }
-        10 => migrate_v10_to_v11(conn)?,
-        _ => return Ok(()),
+        v if v >= SCHEMA_VERSION => return Ok(()),
+        v => v,
+    };
+    let first = usize::try_from(first_step - 1).unwrap_or(0);
+    for step in MIGRATIONS.get(first..).unwrap_or_default() {
+        step(conn)?;
     }
     conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     Ok(())
 }
+
+/// One step of [`MIGRATIONS`], run in the caller's transaction.
+type Migration = fn(&Connection) -> Result<(), InboxError>;
+
+/// The migrations in order: entry `n - 1` takes version `n` to `n + 1`.
+const MIGRATIONS: [Migration; (SCHEMA_VERSION - 1) as usize] = [
+    migrate_v1_to_v2,
+    migrate_v2_to_v3,
+    migrate_v3_to_v4,
+    migrate_v4_to_v5,
+    migrate_v5_to_v6,
+    migrate_v6_to_v7,
+    migrate_v7_to_v8,
+    migrate_v8_to_v9,
+    migrate_v9_to_v10,
+    migrate_v10_to_v11,
+];
 
 /// Version 1 to 2: bodies move to `event_bodies`, `events` is rebuilt
 /// without its `body` column (SQLite's documented way of changing a table:
