@@ -1,8 +1,10 @@
 //! Opening an inbox database of schema version 1 (bodies inside `events`)
-//! or 3 (ids in the indexes) migrates it to version 5 (bodies in
+//! or 3 (ids in the indexes) migrates it to the current version (bodies in
 //! `event_bodies`, the queue's `heads`, keys in the indexes,
 //! `trace_parent`) without losing or changing anything.
 #![cfg(feature = "receiver")]
+
+mod inbox_cases;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -12,7 +14,7 @@ use bytes::Bytes;
 use tradecloud::inbox::{
     EventKind, Inbox, InboxOptions, ListFilter, NewEvent, NewState, Origin, State, Stored,
 };
-use tradecloud::processing::{handler_fn, Processor, ProcessorConfig};
+use tradecloud::processing::{Processor, ProcessorConfig};
 
 /// The schema of version 1, as `src/inbox/db.rs` created it (fixture: do not
 /// change it along with the code).
@@ -49,6 +51,11 @@ INSERT OR IGNORE INTO inbox_health (id, checked_at) VALUES (1, 0);
 
 fn url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
+}
+
+/// The single number a `SELECT count(*) ...` answers.
+fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
 /// Whether the file's schema has a table or index of this name.
@@ -269,17 +276,7 @@ struct Recorder {
 
 impl Recorder {
     fn start(inbox: &Inbox) -> Self {
-        let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
-        let handler = {
-            let handled = handled.clone();
-            handler_fn(move |event, _ctx| {
-                let handled = handled.clone();
-                async move {
-                    handled.lock().unwrap().push(event.meta().inbox_id);
-                    Ok(())
-                }
-            })
-        };
+        let (handled, handler) = inbox_cases::recording_handler();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(Processor::new(inbox.clone(), handler, config()).run(async {
             let _ = stopped.await;
@@ -337,21 +334,14 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         assert_eq!(user_version(&conn), 11);
-        let headers: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM event_bodies WHERE headers IS NOT NULL",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let headers: i64 = count(
+            &conn,
+            "SELECT count(*) FROM event_bodies WHERE headers IS NOT NULL",
+        );
         assert_eq!(headers, 0, "events stored before have no headers");
-        let attempts: i64 = conn
-            .query_row("SELECT count(*) FROM event_attempts", [], |r| r.get(0))
-            .unwrap();
+        let attempts: i64 = count(&conn, "SELECT count(*) FROM event_attempts");
         assert_eq!(attempts, 0, "events handled before have no attempts");
-        let heads: i64 = conn
-            .query_row("SELECT count(*) FROM heads", [], |r| r.get(0))
-            .unwrap();
+        let heads: i64 = count(&conn, "SELECT count(*) FROM heads");
         assert!(
             heads > 0,
             "the queue's heads are built from the events to handle"
@@ -387,17 +377,12 @@ async fn a_version_1_database_is_migrated_on_open_and_keeps_working() {
                 "events_state"
             ]
         );
-        let unbounded: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM heads WHERE active_from <> event_id",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let unbounded: i64 = count(
+            &conn,
+            "SELECT count(*) FROM heads WHERE active_from <> event_id",
+        );
         assert_eq!(unbounded, 0, "each head starts at its own event");
-        let bodies: i64 = conn
-            .query_row("SELECT count(*) FROM event_bodies", [], |r| r.get(0))
-            .unwrap();
+        let bodies: i64 = count(&conn, "SELECT count(*) FROM event_bodies");
         assert_eq!(bodies, rows.len() as i64);
     }
 
@@ -908,17 +893,8 @@ CREATE INDEX events_active_object ON events (object_key, id)
 async fn a_version_9_database_starts_each_queue_at_its_oldest_active_event() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("inbox.db");
-    let event = |order: &str, message: &str| NewEvent {
-        kind: EventKind::Order,
-        event_name: Some("OrderIssuedByBuyer".into()),
-        object_id: Some(order.into()),
-        message_id: Some(message.into()),
-        content_type: "application/json".into(),
-        body: Bytes::from(order_body(order, message, 0)),
-        state: NewState::Received,
-        source: None,
-        headers: Vec::new(),
-    };
+    let event =
+        |order: &str, message: &str| inbox_cases::event_with(EventKind::Order, order, message);
     let ids = {
         let inbox = Inbox::open(&url(&path)).unwrap();
         let mut ids = Vec::new();
@@ -985,18 +961,12 @@ async fn a_version_10_database_finds_its_events_by_purchase_order_number() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("inbox.db");
     let event = |order: Option<&str>, message: &str, po: &str| NewEvent {
-        kind: EventKind::Order,
-        event_name: Some("OrderIssuedByBuyer".into()),
         object_id: order.map(str::to_owned),
-        message_id: Some(message.into()),
-        content_type: "application/json".into(),
         body: Bytes::from(format!(
             r#"{{"eventName":"OrderIssuedByBuyer","orderEvent":{{"orderId":"{}","buyerOrder":{{"purchaseOrderNumber":"{po}"}}}}}}"#,
             order.unwrap_or("")
         )),
-        state: NewState::Received,
-        source: None,
-        headers: Vec::new(),
+        ..inbox_cases::event_with(EventKind::Order, "", message)
     };
     let ids = {
         let inbox = Inbox::open(&url(&path)).unwrap();
@@ -1019,10 +989,7 @@ async fn a_version_10_database_finds_its_events_by_purchase_order_number() {
     let inbox = Inbox::open(&url(&path)).unwrap();
     let pairs = || {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.query_row("SELECT count(*) FROM po_objects", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .unwrap()
+        count(&conn, "SELECT count(*) FROM po_objects")
     };
     {
         let conn = rusqlite::Connection::open(&path).unwrap();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tradecloud::inbox::{EventKind, Inbox, ListFilter, NewEvent, NewState, State, Stored};
-use tradecloud::processing::{handler_fn, Event, Processor, ProcessorConfig};
+use tradecloud::processing::{handler_fn, Event, Handler, Processor, ProcessorConfig};
 use tradecloud::webhook::{decode, Endpoint};
 
 /// A webhook body of `kind` carrying these ids (serde_json escapes a NUL).
@@ -360,17 +360,7 @@ pub async fn an_event_to_be_handled_can_be_marked_dead(inbox: &Inbox) {
     ));
 
     // The next event of the order is handled, the dead one is not.
-    let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
-    let handler = {
-        let handled = handled.clone();
-        handler_fn(move |event, _ctx| {
-            let handled = handled.clone();
-            async move {
-                handled.lock().unwrap().push(event.meta().inbox_id);
-                Ok(())
-            }
-        })
-    };
+    let (handled, handler) = recording_handler();
     let config = ProcessorConfig {
         poll_interval: Duration::from_millis(50),
         lease: Duration::from_secs(3),
@@ -489,17 +479,7 @@ pub async fn ids_of_any_content_and_length_are_kept_apart(inbox: &Inbox) {
     }
 
     // Handled, each order's events in stored order.
-    let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
-    let handler = {
-        let handled = handled.clone();
-        handler_fn(move |event, _ctx| {
-            let handled = handled.clone();
-            async move {
-                handled.lock().unwrap().push(event.meta().inbox_id);
-                Ok(())
-            }
-        })
-    };
+    let (handled, handler) = recording_handler();
     let config = ProcessorConfig {
         poll_interval: Duration::from_millis(50),
         lease: Duration::from_secs(3),
@@ -890,6 +870,23 @@ pub fn confirmed_line_event(order_id: &str, seq: usize) -> NewEvent {
         source: None,
         headers: Vec::new(),
     }
+}
+
+/// A handler that records the inbox id of each event it gets, in the order
+/// it gets them, and the list it records into.
+pub fn recording_handler() -> (Arc<Mutex<Vec<i64>>>, impl Handler) {
+    let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let handler = {
+        let handled = handled.clone();
+        handler_fn(move |event, _ctx| {
+            let handled = handled.clone();
+            async move {
+                handled.lock().unwrap().push(event.meta().inbox_id);
+                Ok(())
+            }
+        })
+    };
+    (handled, handler)
 }
 
 /// A processor with `concurrency` handler slots that polls often and
