@@ -113,35 +113,41 @@ pub use outcome::{Outcome, OutcomeReport};
 pub use processor::Processor;
 
 /// A typed event for the handler.
+///
+/// Each variant holds its body in a `Box`: an order webhook body is about
+/// 10 KB inline (every optional part has its room), and an event is moved
+/// several times on its way to the handler (into the handler's future,
+/// through each `await`); boxed, each move copies a pointer. Fields and
+/// methods of the body are reached through the box as usual
+/// (`body.event_name`, `body.event()`); `*body` gives the body itself.
 #[derive(Debug, Clone)]
-#[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// An order webhook body (order events, single-delivery order events and
     /// order documents events; see `meta.kind`).
     Order {
         /// The body as Tradecloud sent it.
-        body: OrderWebhookBody,
+        body: Box<OrderWebhookBody>,
         /// Inbox metadata.
         meta: EventMeta,
     },
     /// A shipment webhook body.
     Shipment {
         /// The body as Tradecloud sent it.
-        body: ShipmentWebhookBody,
+        body: Box<ShipmentWebhookBody>,
         /// Inbox metadata.
         meta: EventMeta,
     },
     /// The whole order, fetched for an order GET webhook.
     FetchedOrder {
         /// The order as the API returned it.
-        order: Order,
+        order: Box<Order>,
         /// Inbox metadata.
         meta: EventMeta,
     },
     /// The whole shipment, fetched for a shipment GET webhook.
     FetchedShipment {
         /// The shipment as the API returned it.
-        shipment: Shipment,
+        shipment: Box<Shipment>,
         /// Inbox metadata.
         meta: EventMeta,
     },
@@ -171,7 +177,6 @@ impl Event {
 }
 
 /// A stored event, decoded for the handler.
-#[allow(clippy::large_enum_variant)]
 pub(crate) enum Decoded {
     /// To hand to the handler.
     Event(Event),
@@ -211,8 +216,8 @@ pub(crate) fn decode_stored(
                 }
             };
             match webhook {
-                Webhook::Order(body) => Event::Order { body: *body, meta },
-                Webhook::Shipment(body) => Event::Shipment { body: *body, meta },
+                Webhook::Order(body) => Event::Order { body, meta },
+                Webhook::Shipment(body) => Event::Shipment { body, meta },
                 Webhook::Unknown(unknown) => return Ok(Decoded::Unhandled(unknown.reason())),
             }
         }
@@ -511,5 +516,22 @@ impl ProcessorConfig {
     /// half and all of `min(backoff_max, backoff_base * 2^(attempt-1))`.
     pub fn backoff(&self, attempt: u32) -> Duration {
         self.retry_policy().backoff(attempt.saturating_sub(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An event is moved several times on its way to the handler: its body
+    /// stays behind a pointer (an order webhook body alone is over 10 KB).
+    #[test]
+    fn an_event_is_small_to_move() {
+        let event = std::mem::size_of::<Event>();
+        let body = std::mem::size_of::<OrderWebhookBody>();
+        assert!(
+            event <= std::mem::size_of::<EventMeta>() + 32,
+            "Event is {event} bytes (an order webhook body is {body})"
+        );
     }
 }
