@@ -4,6 +4,7 @@
     scripts/cpu-per-event.py --a OLD_BINARY --b NEW_BINARY --load LOAD_BINARY
                              [--rounds 3] [--secs 10] [--connections 32]
                              [--orders 100] [--mode receive-only|handled|both]
+                             [--body FILE] [--rust-log warn]
 
 Each round runs A, then B (interleaved, so that a machine that gets busier
 or quieter affects both alike), each on a fresh SQLite inbox
@@ -89,14 +90,15 @@ def run(binary, load, mode, args):
         password = base64.b64encode(os.urandom(12)).decode().replace("/", "x").replace("+", "y")
         cert = os.path.join(work, "cert.pem")
         db = os.path.join(work, "inbox.db")
-        env = dict(
-            os.environ,
+        env = {k: v for k, v in os.environ.items() if k != "RUST_LOG"}
+        if args.rust_log:
+            env["RUST_LOG"] = args.rust_log
+        env.update(
             TRADECLOUD_AUTH_METHOD="basic",
             TRADECLOUD_AUTH_USERNAME="tradecloud",
             TRADECLOUD_AUTH_PASSWORD=password,
             TRADECLOUD_STORE_URL=f"sqlite://{db}",
             TRADECLOUD_SERVER_MAX_CONCURRENT_REQUESTS="4096",
-            RUST_LOG="warn",
         )
         flags = ["--receive-only"] if mode == "receive-only" else []
         log = os.path.join(work, "serve.log")
@@ -159,6 +161,12 @@ def main():
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--orders", type=int, default=100)
     parser.add_argument("--mode", choices=["receive-only", "handled", "both"], default="both")
+    parser.add_argument(
+        "--rust-log",
+        default="warn",
+        help="RUST_LOG of serve (default: warn, no line per event); an empty value leaves it "
+        "unset, so that serve logs at its default level (a line per stored and handled event)",
+    )
     parser.add_argument(
         "--body",
         default=BODY,
