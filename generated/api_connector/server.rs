@@ -1430,37 +1430,47 @@ async fn handle_send_despatch_advice_by_supplier_route<A: Api>(
 /// Mount `api` on a router with the spec's paths (relative to the
 /// spec's server URL). Nest or merge it where the service lives.
 pub fn router<A: Api>(api: ::std::sync::Arc<A>) -> ::axum::Router {
+    router_at("", api)
+}
+/// [`router`] with every path below `prefix` (`/tradecloud/order`:
+/// the spec's `/` is `/tradecloud/order`, `/{orderId}` is
+/// `/tradecloud/order/{orderId}`). Unlike `nest`, the request's URI
+/// is not rewritten for every request.
+pub fn router_at<A: Api>(prefix: &str, api: ::std::sync::Arc<A>) -> ::axum::Router {
     ::axum::Router::new()
         .route(
-            "/api-connector/order",
+            &crate::server::mount_path(prefix, "/api-connector/order"),
             ::axum::routing::post(handle_send_order_by_buyer_route::<A>),
         )
         .route(
-            "/api-connector/order-response",
+            &crate::server::mount_path(prefix, "/api-connector/order-response"),
             ::axum::routing::post(handle_send_order_response_by_supplier_route::<A>),
         )
         .route(
-            "/api-connector/order/deliveries",
+            &crate::server::mount_path(prefix, "/api-connector/order/deliveries"),
             ::axum::routing::post(handle_send_order_deliveries_by_buyer::<A>),
         )
         .route(
-            "/api-connector/order/deliveryHistory",
+            &crate::server::mount_path(prefix, "/api-connector/order/deliveryHistory"),
             ::axum::routing::post(handle_send_order_delivery_history_by_buyer::<A>),
         )
         .route(
-            "/api-connector/order/documents",
+            &crate::server::mount_path(prefix, "/api-connector/order/documents"),
             ::axum::routing::post(handle_attach_order_documents_by_buyer_route::<A>),
         )
         .route(
-            "/api-connector/order/indicators",
+            &crate::server::mount_path(prefix, "/api-connector/order/indicators"),
             ::axum::routing::post(handle_send_order_indicators_by_buyer_route::<A>),
         )
         .route(
-            "/api-connector/order/single-delivery",
+            &crate::server::mount_path(prefix, "/api-connector/order/single-delivery"),
             ::axum::routing::post(handle_send_single_delivery_order_by_buyer_route::<A>),
         )
         .route(
-            "/api-connector/shipment/despatch-advice",
+            &crate::server::mount_path(
+                prefix,
+                "/api-connector/shipment/despatch-advice",
+            ),
             ::axum::routing::post(handle_send_despatch_advice_by_supplier_route::<A>),
         )
         .with_state(api)

@@ -362,9 +362,25 @@ async fn handle_refresh<A: Api>(
 /// Mount `api` on a router with the spec's paths (relative to the
 /// spec's server URL). Nest or merge it where the service lives.
 pub fn router<A: Api>(api: ::std::sync::Arc<A>) -> ::axum::Router {
+    router_at("", api)
+}
+/// [`router`] with every path below `prefix` (`/tradecloud/order`:
+/// the spec's `/` is `/tradecloud/order`, `/{orderId}` is
+/// `/tradecloud/order/{orderId}`). Unlike `nest`, the request's URI
+/// is not rewritten for every request.
+pub fn router_at<A: Api>(prefix: &str, api: ::std::sync::Arc<A>) -> ::axum::Router {
     ::axum::Router::new()
-        .route("/authentication/login", ::axum::routing::get(handle_login::<A>))
-        .route("/authentication/logout", ::axum::routing::post(handle_logout::<A>))
-        .route("/authentication/refresh", ::axum::routing::get(handle_refresh::<A>))
+        .route(
+            &crate::server::mount_path(prefix, "/authentication/login"),
+            ::axum::routing::get(handle_login::<A>),
+        )
+        .route(
+            &crate::server::mount_path(prefix, "/authentication/logout"),
+            ::axum::routing::post(handle_logout::<A>),
+        )
+        .route(
+            &crate::server::mount_path(prefix, "/authentication/refresh"),
+            ::axum::routing::get(handle_refresh::<A>),
+        )
         .with_state(api)
 }

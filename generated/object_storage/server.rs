@@ -524,21 +524,31 @@ async fn handle_download<A: Api>(
 /// Mount `api` on a router with the spec's paths (relative to the
 /// spec's server URL). Nest or merge it where the service lives.
 pub fn router<A: Api>(api: ::std::sync::Arc<A>) -> ::axum::Router {
+    router_at("", api)
+}
+/// [`router`] with every path below `prefix` (`/tradecloud/order`:
+/// the spec's `/` is `/tradecloud/order`, `/{orderId}` is
+/// `/tradecloud/order/{orderId}`). Unlike `nest`, the request's URI
+/// is not rewritten for every request.
+pub fn router_at<A: Api>(prefix: &str, api: ::std::sync::Arc<A>) -> ::axum::Router {
     ::axum::Router::new()
         .route(
-            "/object-storage/document",
+            &crate::server::mount_path(prefix, "/object-storage/document"),
             ::axum::routing::post(handle_upload_document::<A>),
         )
         .route(
-            "/object-storage/document/{objectId}",
+            &crate::server::mount_path(prefix, "/object-storage/document/{objectId}"),
             ::axum::routing::get(handle_download_document::<A>),
         )
         .route(
-            "/object-storage/document/{objectId}/metadata",
+            &crate::server::mount_path(
+                prefix,
+                "/object-storage/document/{objectId}/metadata",
+            ),
             ::axum::routing::get(handle_get_document_metadata::<A>),
         )
         .route(
-            "/object-storage/download/{id}",
+            &crate::server::mount_path(prefix, "/object-storage/download/{id}"),
             ::axum::routing::get(handle_download::<A>),
         )
         .with_state(api)

@@ -2341,53 +2341,75 @@ async fn handle_revert_completed_order_lines<A: Api>(
 /// Mount `api` on a router with the spec's paths (relative to the
 /// spec's server URL). Nest or merge it where the service lives.
 pub fn router<A: Api>(api: ::std::sync::Arc<A>) -> ::axum::Router {
+    router_at("", api)
+}
+/// [`router`] with every path below `prefix` (`/tradecloud/order`:
+/// the spec's `/` is `/tradecloud/order`, `/{orderId}` is
+/// `/tradecloud/order/{orderId}`). Unlike `nest`, the request's URI
+/// is not rewritten for every request.
+pub fn router_at<A: Api>(prefix: &str, api: ::std::sync::Arc<A>) -> ::axum::Router {
     ::axum::Router::new()
         .route(
-            "/order/{orderId}",
+            &crate::server::mount_path(prefix, "/order/{orderId}"),
             ::axum::routing::get(handle_get_order_by_id_route::<A>),
         )
         .route(
-            "/order/{orderId}/buyer/contact/reassign",
+            &crate::server::mount_path(
+                prefix,
+                "/order/{orderId}/buyer/contact/reassign",
+            ),
             ::axum::routing::post(handle_reassign_buyer_contact::<A>),
         )
         .route(
-            "/order/{orderId}/buyer/resend",
+            &crate::server::mount_path(prefix, "/order/{orderId}/buyer/resend"),
             ::axum::routing::post(handle_buyer_resend_order_route::<A>),
         )
         .route(
-            "/order/{orderId}/complete",
+            &crate::server::mount_path(prefix, "/order/{orderId}/complete"),
             ::axum::routing::post(handle_complete_order_lines::<A>),
         )
         .route(
-            "/order/{orderId}/deliver",
+            &crate::server::mount_path(prefix, "/order/{orderId}/deliver"),
             ::axum::routing::post(handle_deliver_order_lines::<A>),
         )
         .route(
-            "/order/{orderId}/line/{position}/deliverySchedule",
+            &crate::server::mount_path(
+                prefix,
+                "/order/{orderId}/line/{position}/deliverySchedule",
+            ),
             ::axum::routing::post(handle_update_order_line_delivery_schedule::<A>),
         )
         .route(
-            "/order/{orderId}/line/{position}/reschedule/approve",
+            &crate::server::mount_path(
+                prefix,
+                "/order/{orderId}/line/{position}/reschedule/approve",
+            ),
             ::axum::routing::post(handle_approve_shipment_reschedule_request_route::<A>),
         )
         .route(
-            "/order/{orderId}/line/{position}/reschedule/reject",
+            &crate::server::mount_path(
+                prefix,
+                "/order/{orderId}/line/{position}/reschedule/reject",
+            ),
             ::axum::routing::post(handle_reject_shipment_reschedule_request_route::<A>),
         )
         .route(
-            "/order/{orderId}/requests/buyer/approve",
+            &crate::server::mount_path(
+                prefix,
+                "/order/{orderId}/requests/buyer/approve",
+            ),
             ::axum::routing::post(handle_approve_requests_as_buyer_route::<A>),
         )
         .route(
-            "/order/{orderId}/requests/buyer/reject",
+            &crate::server::mount_path(prefix, "/order/{orderId}/requests/buyer/reject"),
             ::axum::routing::post(handle_reject_requests_as_buyer_route::<A>),
         )
         .route(
-            "/order/{orderId}/revertCancelled",
+            &crate::server::mount_path(prefix, "/order/{orderId}/revertCancelled"),
             ::axum::routing::post(handle_revert_cancelled_order_lines::<A>),
         )
         .route(
-            "/order/{orderId}/revertCompleted",
+            &crate::server::mount_path(prefix, "/order/{orderId}/revertCompleted"),
             ::axum::routing::post(handle_revert_completed_order_lines::<A>),
         )
         .with_state(api)

@@ -320,13 +320,20 @@ async fn handle_poll_orders_single_delivery_route<A: Api>(
 /// Mount `api` on a router with the spec's paths (relative to the
 /// spec's server URL). Nest or merge it where the service lives.
 pub fn router<A: Api>(api: ::std::sync::Arc<A>) -> ::axum::Router {
+    router_at("", api)
+}
+/// [`router`] with every path below `prefix` (`/tradecloud/order`:
+/// the spec's `/` is `/tradecloud/order`, `/{orderId}` is
+/// `/tradecloud/order/{orderId}`). Unlike `nest`, the request's URI
+/// is not rewritten for every request.
+pub fn router_at<A: Api>(prefix: &str, api: ::std::sync::Arc<A>) -> ::axum::Router {
     ::axum::Router::new()
         .route(
-            "/order-search/poll",
+            &crate::server::mount_path(prefix, "/order-search/poll"),
             ::axum::routing::post(handle_poll_orders_route::<A>),
         )
         .route(
-            "/order-search/poll/single-delivery",
+            &crate::server::mount_path(prefix, "/order-search/poll/single-delivery"),
             ::axum::routing::post(handle_poll_orders_single_delivery_route::<A>),
         )
         .with_state(api)

@@ -300,10 +300,20 @@ async fn handle_get_shipment_by_id_route<A: Api>(
 /// Mount `api` on a router with the spec's paths (relative to the
 /// spec's server URL). Nest or merge it where the service lives.
 pub fn router<A: Api>(api: ::std::sync::Arc<A>) -> ::axum::Router {
+    router_at("", api)
+}
+/// [`router`] with every path below `prefix` (`/tradecloud/order`:
+/// the spec's `/` is `/tradecloud/order`, `/{orderId}` is
+/// `/tradecloud/order/{orderId}`). Unlike `nest`, the request's URI
+/// is not rewritten for every request.
+pub fn router_at<A: Api>(prefix: &str, api: ::std::sync::Arc<A>) -> ::axum::Router {
     ::axum::Router::new()
-        .route("/shipment/poll", ::axum::routing::post(handle_poll_shipments_route::<A>))
         .route(
-            "/shipment/{shipmentId}",
+            &crate::server::mount_path(prefix, "/shipment/poll"),
+            ::axum::routing::post(handle_poll_shipments_route::<A>),
+        )
+        .route(
+            &crate::server::mount_path(prefix, "/shipment/{shipmentId}"),
             ::axum::routing::get(handle_get_shipment_by_id_route::<A>),
         )
         .with_state(api)

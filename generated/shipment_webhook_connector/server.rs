@@ -428,12 +428,22 @@ async fn handle_webhook_get<A: Api>(
 /// Mount `api` on a router with the spec's paths (relative to the
 /// spec's server URL). Nest or merge it where the service lives.
 pub fn router<A: Api>(api: ::std::sync::Arc<A>) -> ::axum::Router {
+    router_at("", api)
+}
+/// [`router`] with every path below `prefix` (`/tradecloud/order`:
+/// the spec's `/` is `/tradecloud/order`, `/{orderId}` is
+/// `/tradecloud/order/{orderId}`). Unlike `nest`, the request's URI
+/// is not rewritten for every request.
+pub fn router_at<A: Api>(prefix: &str, api: ::std::sync::Arc<A>) -> ::axum::Router {
     ::axum::Router::new()
         .route(
-            "/",
+            &crate::server::mount_path(prefix, "/"),
             ::axum::routing::get(handle_webhook_get_by_query::<A>)
                 .post(handle_webhook_post::<A>),
         )
-        .route("/{shipmentId}", ::axum::routing::get(handle_webhook_get::<A>))
+        .route(
+            &crate::server::mount_path(prefix, "/{shipmentId}"),
+            ::axum::routing::get(handle_webhook_get::<A>),
+        )
         .with_state(api)
 }

@@ -277,33 +277,23 @@ pub(super) fn app(
     let webhooks = Arc::new(routes::Webhooks {
         inbox: inbox.clone(),
         metrics: metrics.clone(),
-        order_path: s.order_path.clone(),
-        shipment_path: s.shipment_path.clone(),
     });
     let webhook_routes = routes::router(webhooks, &s.order_path, &s.shipment_path)
         .layer(DefaultBodyLimit::max(s.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(
-            metrics.clone(),
-            layers::identity_only,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            layers::Auth {
-                authenticator,
-                metrics: metrics.clone(),
+            layers::Front {
+                guard: layers::Guard {
+                    permits: Some(Arc::new(Semaphore::new(s.max_concurrent_requests))),
+                    timeout: Duration::from_secs(s.request_timeout_secs),
+                    metrics: Some(metrics.clone()),
+                },
+                auth: layers::Auth {
+                    authenticator,
+                    metrics: metrics.clone(),
+                },
             },
-            layers::authenticate,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            layers::Guard {
-                permits: Some(Arc::new(Semaphore::new(s.max_concurrent_requests))),
-                timeout: Duration::from_secs(s.request_timeout_secs),
-                metrics: Some(metrics.clone()),
-            },
-            layers::guard,
-        ))
-        // Outermost: a trace per webhook request, also for those refused
-        // early (see `spans`).
-        .layer(axum::middleware::from_fn(super::spans::receive));
+            layers::webhook_front,
+        ));
     let ops = ops::router(inbox, metrics, metrics_auth, s.metrics, api_health).layer(
         axum::middleware::from_fn_with_state(
             layers::Guard {

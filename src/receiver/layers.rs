@@ -1,22 +1,25 @@
 //! The middleware around the webhook routes, written here rather than taken
-//! from tower-http because every one of them must answer `503` (which
-//! Tradecloud retries) where the usual layers answer `408` or `500` (which
-//! it does not retry):
+//! from tower-http because every step must answer `503` (which Tradecloud
+//! retries) where the usual layers answer `408` or `500` (which it does not
+//! retry). [`webhook_front`] runs them in this order, as one layer:
 //!
-//! * [`guard`] (outermost): a concurrency limit that answers `503` at once
-//!   when it is reached (no queueing that could end in a timeout), a request
-//!   timeout that answers `503`, a panic catcher that answers `503`, and the
-//!   response metrics;
-//! * [`authenticate`]: checks the `Authorization` header before the body is
-//!   read, answers `401` with `WWW-Authenticate`, or `503` when the
+//! * the guard ([`guard`], outermost): a concurrency limit that answers
+//!   `503` at once when it is reached (no queueing that could end in a
+//!   timeout), a request timeout that answers `503`, a panic catcher that
+//!   answers `503`, and the response metrics;
+//! * authentication ([`Auth`]): checks the `Authorization` header before the
+//!   body is read, answers `401` with `WWW-Authenticate`, or `503` when the
 //!   credentials cannot be checked right now;
-//! * [`identity_only`]: answers `415` (with `Accept-Encoding: identity`) to
-//!   a body with a `Content-Encoding`, before it is read. Tradecloud sends
-//!   uncompressed bodies; a compressed one would otherwise be taken for
-//!   invalid JSON (`400`). Decoding gzip would be the alternative, with a
-//!   bound against zip bombs; refusing keeps the stored bytes exactly the
-//!   bytes that were sent.
+//! * the `Content-Encoding` check: answers `415` (with `Accept-Encoding:
+//!   identity`) to a body with a `Content-Encoding`, before it is read.
+//!   Tradecloud sends uncompressed bodies; a compressed one would otherwise
+//!   be taken for invalid JSON (`400`). Decoding gzip would be the
+//!   alternative, with a bound against zip bombs; refusing keeps the stored
+//!   bytes exactly the bytes that were sent.
+//!
+//! The operational endpoints have the guard alone, without a limit.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -56,8 +59,19 @@ fn unavailable(detail: &str, retry_after: &'static str) -> Response {
     response
 }
 
-/// Concurrency limit, timeout, panic catcher and response metrics.
+/// Concurrency limit, timeout, panic catcher and response metrics (the
+/// operational endpoints' layer; the webhook routes run [`guarded`] inside
+/// [`webhook_front`]).
 pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    guarded(&guard, request, |request| next.run(request)).await
+}
+
+/// [`guard`] around any inner call.
+async fn guarded<F, Fut>(guard: &Guard, request: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let started = Instant::now();
     let reject = |reason: &str| {
         if let Some(m) = &guard.metrics {
@@ -72,16 +86,18 @@ pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
                 reject("overloaded");
                 tracing::warn!("concurrency limit reached; answering 503");
                 let response = unavailable("the receiver is busy; send it again later", "1");
-                record(&guard, &response, started);
+                record(guard, &response, started);
                 return response;
             }
         },
     };
+    // For the log lines of a panic or a timeout; a `Uri` clone shares its
+    // bytes.
     let method = request.method().clone();
-    let path = request.uri().path().to_string();
+    let uri = request.uri().clone();
     let response = match tokio::time::timeout(
         guard.timeout,
-        AssertUnwindSafe(next.run(request)).catch_unwind(),
+        AssertUnwindSafe(inner(request)).catch_unwind(),
     )
     .await
     {
@@ -93,16 +109,16 @@ pub(crate) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "(no message)".into());
             reject("panic");
-            tracing::error!(%method, %path, panic = %message, "request handler panicked; answering 503");
+            tracing::error!(%method, path = uri.path(), panic = %message, "request handler panicked; answering 503");
             unavailable("the request could not be handled; send it again later", "5")
         }
         Err(_) => {
             reject("timeout");
-            tracing::warn!(%method, %path, timeout_secs = guard.timeout.as_secs_f64(), "request timed out; answering 503");
+            tracing::warn!(%method, path = uri.path(), timeout_secs = guard.timeout.as_secs_f64(), "request timed out; answering 503");
             unavailable("the request took too long; send it again later", "5")
         }
     };
-    record(&guard, &response, started);
+    record(guard, &response, started);
     response
 }
 
@@ -112,23 +128,22 @@ fn record(guard: &Guard, response: &Response, started: Instant) {
     }
 }
 
-/// Settings of [`authenticate`].
+/// Settings of the authentication step of [`webhook_front`].
 #[derive(Clone, Debug)]
 pub(crate) struct Auth {
     pub authenticator: Authenticator,
     pub metrics: Metrics,
 }
 
-/// Authenticate before the route reads the body.
-pub(crate) async fn authenticate(
-    State(auth): State<Auth>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// Authenticate before the route reads the body: the request back, or the
+/// answer (`401`, or `503` when the credentials cannot be checked now). It
+/// takes the request whole, as a reference to it held across the `await`
+/// would need the body to be `Sync`.
+async fn admit(auth: &Auth, request: Request) -> Result<Request, Response> {
     match auth.authenticator.authenticate(request.headers()).await {
         Ok(principal) => {
             tracing::debug!(principal = %principal.0, "authenticated");
-            next.run(request).await
+            Ok(request)
         }
         Err(AuthFailure::Denied(reason)) => {
             auth.metrics.rejected("unauthorized");
@@ -146,7 +161,7 @@ pub(crate) async fn authenticate(
             response
                 .headers_mut()
                 .insert(WWW_AUTHENTICATE, auth.authenticator.challenge());
-            response
+            Err(response)
         }
         Err(AuthFailure::Unavailable {
             reason,
@@ -164,22 +179,19 @@ pub(crate) async fn authenticate(
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
-            response
+            Err(response)
         }
     }
 }
 
-/// Refuse a body with a `Content-Encoding` other than `identity` (`415`).
 /// The `Content-Encoding` of `tradecloud doctor`'s authenticated probes
 /// (the doctor's `PROBE_ENCODING`): refused like any other, but logged as
 /// the probe it is.
 pub(crate) const DOCTOR_PROBE_ENCODING: &str = "x-tradecloud-doctor-probe";
 
-pub(crate) async fn identity_only(
-    State(metrics): State<Metrics>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// `Some` answer (`415`) for a body with a `Content-Encoding` other than
+/// `identity`.
+fn refuse_encoded(metrics: &Metrics, request: &Request) -> Option<Response> {
     let encoded = request
         .headers()
         .get_all(CONTENT_ENCODING)
@@ -188,9 +200,7 @@ pub(crate) async fn identity_only(
         .map(str::trim)
         .find(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))
         .map(str::to_owned);
-    let Some(coding) = encoded else {
-        return next.run(request).await;
-    };
+    let coding = encoded?;
     if coding == DOCTOR_PROBE_ENCODING {
         // `tradecloud doctor`'s probe: the credentials passed; nothing is kept.
         metrics.rejected("doctor_probe");
@@ -209,7 +219,38 @@ pub(crate) async fn identity_only(
     response
         .headers_mut()
         .insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
-    response
+    Some(response)
+}
+
+/// Settings of [`webhook_front`].
+#[derive(Clone, Debug)]
+pub(crate) struct Front {
+    pub guard: Guard,
+    pub auth: Auth,
+}
+
+/// Everything in front of the webhook routes, in this order: the
+/// `tradecloud.receive` span, [`guard`], authentication, the
+/// `Content-Encoding` check. One middleware rather than one per step: each
+/// `from_fn` layer boxes the service and the future of every request.
+pub(crate) async fn webhook_front(
+    State(front): State<Front>,
+    request: Request,
+    next: Next,
+) -> Response {
+    super::spans::receive(request, |request| {
+        guarded(&front.guard, request, |request| async {
+            let request = match admit(&front.auth, request).await {
+                Ok(request) => request,
+                Err(response) => return response,
+            };
+            if let Some(response) = refuse_encoded(&front.auth.metrics, &request) {
+                return response;
+            }
+            next.run(request).await
+        })
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -50,8 +50,6 @@ use super::metrics::Metrics;
 pub(crate) struct Webhooks {
     pub inbox: Inbox,
     pub metrics: Metrics,
-    pub order_path: String,
-    pub shipment_path: String,
 }
 
 /// The request's headers for the stored event (credentials are redacted by
@@ -85,19 +83,9 @@ fn reason_of(kind: &RejectionKind) -> &'static str {
 }
 
 impl Webhooks {
-    /// `METHOD /full/path` of a request to the `sent_to` webhook (the stubs
-    /// see the path below the nesting point).
-    fn source_of(&self, sent_to: Endpoint, raw: &RawRequest) -> String {
-        let prefix = match sent_to {
-            Endpoint::Shipment => &self.shipment_path,
-            Endpoint::Order => &self.order_path,
-        };
-        let rest = raw.uri.path();
-        format!(
-            "{} {prefix}{}",
-            raw.method,
-            if rest == "/" { "" } else { rest }
-        )
+    /// `METHOD /full/path` of a request to a webhook.
+    fn source_of(raw: &RawRequest) -> String {
+        format!("{} {}", raw.method, raw.uri.path())
     }
 
     fn store_failed(&self, error: &InboxError, what: &str) -> Response {
@@ -216,7 +204,7 @@ impl Webhooks {
         if belongs_to != sent_to {
             self.metrics.wrong_url(belongs_to.as_str());
             tracing::warn!(
-                sent_to = %sent_to, event = %belongs_to, source = %self.source_of(sent_to, &raw),
+                sent_to = %sent_to, event = %belongs_to, source = %Self::source_of(&raw),
                 stored = if decoded.is_ok() { "received" } else { "rejected" },
                 "a {belongs_to} event was sent to the {sent_to} webhook URL: the order and shipment \
                  webhook URLs look swapped in the Tradecloud portal (fix them there); {}",
@@ -232,13 +220,13 @@ impl Webhooks {
                 let event =
                     NewEvent::from_webhook(&webhook, content_type_of(&raw), raw.body.clone());
                 let event = event
-                    .with_source(self.source_of(sent_to, &raw))
+                    .with_source(Self::source_of(&raw))
                     .with_headers(headers_of(&raw));
                 self.store(event, Some(webhook)).await
             }
             Err(error) => {
                 let error = RejectionKind::InvalidBody(error.to_string());
-                self.quarantine(EventKind::from(belongs_to), sent_to, error, raw)
+                self.quarantine(EventKind::from(belongs_to), error, raw)
                     .await
             }
         }
@@ -251,13 +239,12 @@ impl Webhooks {
             return StatusCode::OK.into_response();
         }
         self.metrics.received(kind.as_str());
-        let sent_to = kind.endpoint();
         // Blank as the specs say (`pattern: '[^ \t\r\n]'`): only spaces,
         // tabs and line breaks; any other character makes an id.
         match id.filter(|id| !webhook::is_blank_id(id)) {
             Some(id) => {
                 let event = NewEvent::trigger(kind, id)
-                    .with_source(self.source_of(sent_to, &raw))
+                    .with_source(Self::source_of(&raw))
                     .with_headers(headers_of(&raw));
                 self.store(event, None).await
             }
@@ -266,7 +253,7 @@ impl Webhooks {
                     "the `{}` query parameter or path segment is required",
                     kind.object_id_name()
                 );
-                self.quarantine(kind, sent_to, RejectionKind::InvalidQuery(detail), raw)
+                self.quarantine(kind, RejectionKind::InvalidQuery(detail), raw)
                     .await
             }
         }
@@ -284,7 +271,7 @@ impl Webhooks {
                 // broken framing a fixed sender.
                 self.metrics.rejected(reason_of(&rejection.kind));
                 tracing::warn!(
-                    operation = rejection.operation_id, source = %self.source_of(sent_to, &rejection.raw),
+                    operation = rejection.operation_id, source = %Self::source_of(&rejection.raw),
                     detail = %rejection.kind.detail(), "webhook request refused"
                 );
                 rejection.into_response()
@@ -302,7 +289,7 @@ impl Webhooks {
                         | DecodeError::WrongEndpoint { .. },
                     )) => self.store_decoded(sent_to, decoded, raw).await,
                     Err(_) => {
-                        self.quarantine(kind, sent_to, RejectionKind::InvalidBody(detail), raw)
+                        self.quarantine(kind, RejectionKind::InvalidBody(detail), raw)
                             .await
                     }
                 }
@@ -319,26 +306,17 @@ impl Webhooks {
                 if other {
                     self.store_decoded(sent_to, decoded, raw).await
                 } else {
-                    self.quarantine(kind, sent_to, error, raw).await
+                    self.quarantine(kind, error, raw).await
                 }
             }
-            kind_of_error => {
-                self.quarantine(kind, sent_to, kind_of_error, rejection.raw)
-                    .await
-            }
+            kind_of_error => self.quarantine(kind, kind_of_error, rejection.raw).await,
         }
     }
 
-    /// Keep the bytes of a request to `sent_to` that is not a valid event
-    /// (state `rejected`, as `kind`), then answer its 4xx; `503` if they
-    /// cannot be kept.
-    async fn quarantine(
-        &self,
-        kind: EventKind,
-        sent_to: Endpoint,
-        error: RejectionKind,
-        raw: RawRequest,
-    ) -> Response {
+    /// Keep the bytes of a request that is not a valid event (state
+    /// `rejected`, as `kind`), then answer its 4xx; `503` if they cannot be
+    /// kept.
+    async fn quarantine(&self, kind: EventKind, error: RejectionKind, raw: RawRequest) -> Response {
         let detail = error.detail();
         let status = error.status();
         let event = NewEvent::rejected(
@@ -347,7 +325,7 @@ impl Webhooks {
             raw.body.clone(),
             detail.clone(),
         )
-        .with_source(self.source_of(sent_to, &raw))
+        .with_source(Self::source_of(&raw))
         .with_headers(headers_of(&raw));
         super::spans::record_event(kind, None, None, None);
         match self.inbox.store(event).await {
@@ -356,7 +334,7 @@ impl Webhooks {
                 super::spans::record_outcome("rejected", Some(stored.id()));
                 self.metrics.rejected(reason_of(&error));
                 tracing::warn!(
-                    id = stored.id(), kind = %kind, source = %self.source_of(sent_to, &raw), bytes = raw.body.len(),
+                    id = stored.id(), kind = %kind, source = %Self::source_of(&raw), bytes = raw.body.len(),
                     %detail, "invalid webhook request kept in quarantine (state rejected)"
                 );
                 problem(status, &detail, Some(("inboxId", stored.id().into())))
@@ -454,19 +432,13 @@ impl shipment::Api for ShipmentWebhook {
     }
 }
 
-/// The webhook routes, nested at the configured paths.
+/// The webhook routes, at the configured paths.
 pub(crate) fn router(
     webhooks: Arc<Webhooks>,
     order_path: &str,
     shipment_path: &str,
 ) -> axum::Router {
-    axum::Router::new()
-        .nest(
-            order_path,
-            order::router(Arc::new(OrderWebhook(webhooks.clone()))),
-        )
-        .nest(
-            shipment_path,
-            shipment::router(Arc::new(ShipmentWebhook(webhooks))),
-        )
+    order::router_at(order_path, Arc::new(OrderWebhook(webhooks.clone()))).merge(
+        shipment::router_at(shipment_path, Arc::new(ShipmentWebhook(webhooks))),
+    )
 }

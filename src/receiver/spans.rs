@@ -3,8 +3,9 @@
 //! what the routes learn about the event recorded on it. At `DEBUG`
 //! level: disabled, and free, unless traces are exported.
 
+use std::future::Future;
+
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::Response;
 use tracing::field::Empty;
 use tracing::Instrument as _;
@@ -13,7 +14,11 @@ use crate::inbox::EventKind;
 
 /// Wrap a webhook request in its `tradecloud.receive` span (a child of an
 /// incoming `traceparent`, e.g. from a proxy in front).
-pub(crate) async fn receive(request: Request, next: Next) -> Response {
+pub(crate) async fn receive<F, Fut>(request: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let span = tracing::debug_span!(
         "tradecloud.receive",
         otel.kind = "server",
@@ -30,13 +35,13 @@ pub(crate) async fn receive(request: Request, next: Next) -> Response {
         tradecloud.outcome = Empty,
     );
     if span.is_disabled() {
-        return next.run(request).await;
+        return inner(request).await;
     }
     crate::telemetry::set_parent(
         &span,
         crate::telemetry::traceparent_header(request.headers()),
     );
-    let response = next.run(request).instrument(span.clone()).await;
+    let response = inner(request).instrument(span.clone()).await;
     let status = response.status();
     span.record("http.response.status_code", status.as_u16());
     if status.is_server_error() {

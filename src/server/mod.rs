@@ -423,6 +423,26 @@ where
     }
 }
 
+/// The route of a spec's `path` mounted below `prefix`, as the generated
+/// `router_at` uses it: the spec's `/` is the prefix itself, any other path
+/// follows it; an empty prefix leaves the path as it is.
+///
+/// ```
+/// use tradecloud::server::mount_path;
+///
+/// assert_eq!(mount_path("/tradecloud/order", "/"), "/tradecloud/order");
+/// assert_eq!(mount_path("/tradecloud/order/", "/{orderId}"), "/tradecloud/order/{orderId}");
+/// assert_eq!(mount_path("", "/{orderId}"), "/{orderId}");
+/// ```
+pub fn mount_path(prefix: &str, path: &str) -> String {
+    let prefix = prefix.trim_end_matches('/');
+    match (prefix, path) {
+        ("", path) => path.to_owned(),
+        (prefix, "/" | "") => prefix.to_owned(),
+        (prefix, path) => format!("{prefix}{path}"),
+    }
+}
+
 /// The status code `code` (`500` if `code` is not a valid status).
 pub fn status(code: u16) -> StatusCode {
     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)

@@ -541,7 +541,8 @@ fn api_trait(model: &SpecModel, methods: &[TokenStream], settings: &Settings) ->
 }
 
 /// `router()`: every operation's handler on its path and method.
-fn router(model: &SpecModel) -> TokenStream {
+fn router(model: &SpecModel, settings: &Settings) -> TokenStream {
+    let rt = settings.runtime_path();
     let mut routes: BTreeMap<&str, Vec<TokenStream>> = BTreeMap::new();
     for op in &model.operations {
         let method = format_ident!("{}", op.method.key());
@@ -555,12 +556,20 @@ fn router(model: &SpecModel) -> TokenStream {
         let mut chain = methods.iter();
         let first = chain.next().map(|m| quote!(::axum::routing::#m));
         let rest = chain.map(|m| quote!(.#m));
-        quote!(.route(#path, #first #(#rest)*))
+        quote!(.route(&#rt::server::mount_path(prefix, #path), #first #(#rest)*))
     });
     quote! {
         /// Mount `api` on a router with the spec's paths (relative to the
         /// spec's server URL). Nest or merge it where the service lives.
         pub fn router<A: Api>(api: ::std::sync::Arc<A>) -> ::axum::Router {
+            router_at("", api)
+        }
+
+        /// [`router`] with every path below `prefix` (`/tradecloud/order`:
+        /// the spec's `/` is `/tradecloud/order`, `/{orderId}` is
+        /// `/tradecloud/order/{orderId}`). Unlike `nest`, the request's URI
+        /// is not rewritten for every request.
+        pub fn router_at<A: Api>(prefix: &str, api: ::std::sync::Arc<A>) -> ::axum::Router {
             ::axum::Router::new()
                 #(#route_calls)*
                 .with_state(api)
@@ -585,7 +594,7 @@ pub(crate) fn emit(model: &SpecModel, settings: &Settings) -> TokenStream {
         handlers.push(handler(op, &parts, settings));
     }
     let api = api_trait(model, &methods, settings);
-    let router = router(model);
+    let router = router(model, settings);
     quote! {
         #(#items)*
         #api
