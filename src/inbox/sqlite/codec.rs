@@ -31,6 +31,19 @@ pub(crate) const LZ4: &str = "lz4";
 /// Bodies shorter than this are stored as they came: too small to gain.
 const MIN_LEN: usize = 256;
 
+/// Bodies up to this size are compressed into [`OUTPUT`], larger ones into
+/// a buffer of their own (so that one huge body does not keep a buffer of
+/// its size for the life of the thread).
+const REUSED_MAX_LEN: usize = 256 << 10;
+
+thread_local! {
+    /// The compressor's output buffer, reused: `lz4_flex::block::compress`
+    /// zeroes a new buffer of the maximum output size (110 % of the body)
+    /// for every body, then shrinks it. Here only the compressed bytes are
+    /// copied out (about a third of an order event).
+    static OUTPUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// A body as it goes into `event_bodies`: compressed, or `None` when it is
 /// stored as received. Made in the caller's task ([`Packed::of`]).
 #[derive(Debug, Default)]
@@ -43,12 +56,23 @@ impl Packed {
         if body.len() < MIN_LEN {
             return Packed(None);
         }
-        let compressed = lz4_flex::block::compress(body);
-        if compressed.len() <= body.len() - body.len() / 8 {
-            Packed(Some(compressed))
-        } else {
-            Packed(None)
+        let gain = |compressed: &[u8]| compressed.len() <= body.len() - body.len() / 8;
+        if body.len() > REUSED_MAX_LEN {
+            let compressed = lz4_flex::block::compress(body);
+            return Packed(gain(&compressed).then_some(compressed));
         }
+        OUTPUT.with_borrow_mut(|output| {
+            let size = lz4_flex::block::get_maximum_output_size(body.len());
+            if output.len() < size {
+                output.resize(size, 0);
+            }
+            match lz4_flex::block::compress_into(body, output) {
+                Ok(n) if gain(&output[..n]) => Packed(Some(output[..n].to_vec())),
+                // A buffer of the maximum output size cannot be too small;
+                // were it, the body is stored as it came.
+                _ => Packed(None),
+            }
+        })
     }
 
     /// The `body` and `codec` columns for `body` (the bytes this was made of).
@@ -144,6 +168,10 @@ mod tests {
         for body in [
             Vec::new(),
             b"{}".to_vec(),
+            json.clone(),
+            // Compressed in the thread's reused buffer, which grows, then
+            // serves smaller bodies; and one too large for that buffer.
+            json.repeat(10),
             json.clone(),
             json.repeat(50),
             binary,
