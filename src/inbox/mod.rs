@@ -308,6 +308,10 @@ pub(crate) struct Derived {
     /// The body as the SQLite store writes it (compressed or not), made by
     /// that store in the caller's task; `None` elsewhere (PostgreSQL).
     pub(crate) packed: Option<sqlite::codec::Packed>,
+    /// The decoded webhook for this process's processor: the store puts it
+    /// into the handoff when the event is committed as new
+    /// ([`handoff::HandedOn`]).
+    pub(crate) handed_on: Option<handoff::HandedOn>,
 }
 
 impl Derived {
@@ -318,6 +322,7 @@ impl Derived {
             trace_parent,
             po_key: keys::po_key(body),
             packed: None,
+            handed_on: None,
         }
     }
 }
@@ -679,27 +684,31 @@ impl Inbox {
         let body_len = event.body.len();
         // The purchase order number comes from the decoded webhook, not
         // from another pass over the body.
-        let derived = Derived {
-            trace_parent: crate::telemetry::current_traceparent(),
-            po_key: webhook.purchase_order_number().map(keys::object_key),
-            packed: None,
-        };
+        let po_key = webhook.purchase_order_number().map(keys::object_key);
         // A webhook no processor will take is freed here, on the thread
         // that decoded it: after the await below the task may go on on
         // another worker thread, where freeing its hundreds of allocations
         // costs more (5 % of the CPU per event with `--receive-only`).
-        let handed_on = matches!(event.state, NewState::Received) && self.handoff.wants(body_len);
-        let webhook = if handed_on {
-            Some(webhook)
+        let handed_on = if matches!(event.state, NewState::Received) && self.handoff.wants(body_len)
+        {
+            Some(handoff::HandedOn {
+                handoff: self.handoff.clone(),
+                webhook,
+                body_len,
+            })
         } else {
             drop(webhook);
             None
         };
-        let stored = self.store_derived(event, derived).await?;
-        if let (Stored::New(id), Some(webhook)) = (stored, webhook) {
-            self.handoff.put(id, webhook, body_len);
-        }
-        Ok(stored)
+        let derived = Derived {
+            trace_parent: crate::telemetry::current_traceparent(),
+            po_key,
+            packed: None,
+            handed_on,
+        };
+        // The store puts the webhook into the handoff when it commits the
+        // event as new.
+        self.store_derived(event, derived).await
     }
 
     /// The webhook [`store_webhook`](Self::store_webhook) kept for event

@@ -132,6 +132,17 @@ struct Insert {
     _budget: QueuedBytes,
 }
 
+impl Insert {
+    /// Answer the caller; an event committed as new first has its decoded
+    /// webhook put into the handoff, before `changed` wakes the processor.
+    fn answer(mut self, result: Result<Stored, InboxError>) {
+        if let (Ok(Stored::New(id)), Some(handed_on)) = (&result, self.derived.handed_on.take()) {
+            handed_on.put(*id);
+        }
+        let _ = self.reply.send(result);
+    }
+}
+
 pub(crate) struct PgStore {
     pool: Pool,
     describe: String,
@@ -244,7 +255,7 @@ async fn writer(
         match outcome {
             Ok(stored) => {
                 for (insert, stored) in batch.drain(..).zip(stored) {
-                    let _ = insert.reply.send(Ok(stored));
+                    insert.answer(Ok(stored));
                 }
                 changed.notify_one();
             }
@@ -259,7 +270,7 @@ async fn writer(
                         .await
                         .map(|mut s| s.remove(0))
                         .map_err(|(e, _)| e);
-                    let _ = insert.reply.send(result);
+                    insert.answer(result);
                 }
                 changed.notify_one();
             }

@@ -22,7 +22,7 @@ use super::{
     now_ms, BoxFuture, EventSummary, Exported, Fingerprint, InboxError, InboxOptions, ListFilter,
     NewEvent, Opening, Purged, State, Store, Stored, StoredEvent,
 };
-use writer::{FnOp, WriteOp};
+use writer::{FnOp, Settled, WriteOp};
 
 pub(crate) struct SqliteStore {
     target: Target,
@@ -170,14 +170,33 @@ impl Store for SqliteStore {
             let guard = self.admission.reserve(event.body.len())?;
             // Compressed here, in the caller's task: the writer only writes.
             derived.packed = Some(codec::Packed::of(&event.body));
+            // The decoded webhook goes into the handoff on the writer thread
+            // as soon as the event has its id, so that every claim after it
+            // (claims run on the writer too, some in the same batch) finds it
+            // held; taken out again if the batch is not committed (SQLite may
+            // give the id to another event then).
+            let handed_on = derived.handed_on.take();
+            let handoff = handed_on.as_ref().map(|h| h.handoff.clone());
+            let settled = handoff.map(|handoff| -> Settled<Stored> {
+                Box::new(move |stored: &Stored, committed: bool| {
+                    if let (Stored::New(id), false) = (stored, committed) {
+                        handoff.take(*id);
+                    }
+                })
+            });
             // `insert_event` writes the event, its body and maybe its head: it
             // runs in a savepoint of its own within the group commit.
-            let (op, rx) = FnOp::new(
+            let (op, rx) = FnOp::then(
                 move |conn: &rusqlite::Connection| {
                     let _guard = &guard;
-                    rows::insert_event(conn, &event, &derived, now_ms())
+                    let stored = rows::insert_event(conn, &event, &derived, now_ms())?;
+                    if let (Stored::New(id), Some(handed_on)) = (stored, handed_on) {
+                        handed_on.put(id);
+                    }
+                    Ok(stored)
                 },
                 Some(self.changed.clone()),
+                settled,
             );
             hand_over(&self.tx, op)?;
             rx.await.unwrap_or_else(|_| Err(writer_gone()))
@@ -313,5 +332,92 @@ impl Store for SqliteStore {
 
     fn fingerprint(&self) -> BoxFuture<'_, Result<Fingerprint, InboxError>> {
         Box::pin(self.read(rows::fingerprint))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+
+    use super::*;
+    use crate::inbox::handoff::{HandedOn, Handoff};
+    use crate::inbox::{NewEvent, Opening};
+    use crate::webhook::Endpoint;
+
+    /// A webhook put into the handoff when its event was inserted is taken
+    /// out again when the batch then fails to commit: SQLite may give the
+    /// same id to another event, which must not be handled with this
+    /// webhook. The batch fails on a deferred foreign key, checked only at
+    /// `COMMIT`, of an operation queued behind the store in the same batch.
+    #[tokio::test]
+    async fn a_batch_that_does_not_commit_leaves_nothing_in_the_handoff() {
+        let store = SqliteStore::open(
+            Target::Memory,
+            InboxOptions::default(),
+            Arc::new(Notify::new()),
+            Opening::Use,
+        )
+        .unwrap();
+        store
+            .write(
+                |conn| {
+                    conn.execute_batch(
+                        "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+                         CREATE TABLE child (parent INTEGER REFERENCES parent (id)
+                             DEFERRABLE INITIALLY DEFERRED);",
+                    )?;
+                    Ok(())
+                },
+                false,
+            )
+            .await
+            .unwrap();
+        // Hold the writer in a batch of its own while the next one is queued.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (op, blocked) = FnOp::new(
+            move |_: &rusqlite::Connection| {
+                let _ = held.recv();
+                Ok(())
+            },
+            None,
+        );
+        store.tx.send(op).await.unwrap();
+        let handoff = Arc::new(Handoff::default());
+        handoff.open();
+        let body = bytes::Bytes::from_static(
+            br#"{"eventName": "OrderIssuedByBuyer", "orderEvent": {"orderId": "o1", "lines": []}}"#,
+        );
+        let webhook = crate::webhook::decode(Endpoint::Order, "application/json", &body).unwrap();
+        let event = NewEvent::from_webhook(&webhook, "application/json", body.clone());
+        let derived = Derived {
+            handed_on: Some(HandedOn {
+                handoff: handoff.clone(),
+                webhook,
+                body_len: body.len(),
+            }),
+            ..Derived::default()
+        };
+        let mut stored = std::pin::pin!(store.store(event, derived));
+        assert!(stored
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_pending());
+        let (op, orphan) = FnOp::new(
+            |conn: &rusqlite::Connection| {
+                conn.execute("INSERT INTO child VALUES (42)", [])?;
+                Ok(())
+            },
+            None,
+        );
+        store.tx.send(op).await.unwrap();
+        release.send(()).unwrap();
+        blocked.await.unwrap().unwrap();
+        assert!(
+            orphan.await.unwrap().is_err(),
+            "the foreign key fails the commit"
+        );
+        assert!(stored.await.is_err(), "the event is not stored");
+        assert_eq!(handoff.len(), 0, "the webhook left the handoff");
     }
 }

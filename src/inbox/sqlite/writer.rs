@@ -28,6 +28,11 @@ pub(crate) trait WriteOp: Send {
     }
 }
 
+/// What to do, on the writer thread, with an operation's successful result
+/// once its batch is settled: called with whether the batch was committed,
+/// before the caller hears of it or `notify` wakes anyone.
+pub(crate) type Settled<T> = Box<dyn FnOnce(&T, bool) + Send>;
+
 /// A closure run by the writer whose result is sent back after the commit.
 pub(crate) struct FnOp<T, F> {
     f: Option<F>,
@@ -35,6 +40,7 @@ pub(crate) struct FnOp<T, F> {
     result: Option<Result<T, InboxError>>,
     reply: oneshot::Sender<Result<T, InboxError>>,
     notify: Option<Arc<Notify>>,
+    settled: Option<Settled<T>>,
 }
 
 impl<T, F> FnOp<T, F>
@@ -47,6 +53,16 @@ where
         f: F,
         notify: Option<Arc<Notify>>,
     ) -> (Box<dyn WriteOp>, oneshot::Receiver<Result<T, InboxError>>) {
+        Self::then(f, notify, None)
+    }
+
+    /// [`FnOp::new`], and `settled` runs with the result of `f` (when it
+    /// succeeded) once the batch is committed or has failed.
+    pub(crate) fn then(
+        f: F,
+        notify: Option<Arc<Notify>>,
+        settled: Option<Settled<T>>,
+    ) -> (Box<dyn WriteOp>, oneshot::Receiver<Result<T, InboxError>>) {
         let (reply, rx) = oneshot::channel();
         (
             Box::new(FnOp {
@@ -55,6 +71,7 @@ where
                 result: None,
                 reply,
                 notify,
+                settled,
             }),
             rx,
         )
@@ -79,6 +96,9 @@ where
 
     fn finish(self: Box<Self>, batch: Result<(), InboxError>) {
         let this = *self;
+        if let (Some(settled), Some(Ok(value))) = (this.settled, &this.result) {
+            settled(value, batch.is_ok());
+        }
         let answer = match (this.result, batch) {
             // The operation's own error (e.g. NotFound) says more than the batch's.
             (Some(Err(e)), _) => Err(e),
