@@ -36,11 +36,13 @@ shift 2
 SECS=15 CONNECTIONS=8 FLAGS=() BY_PART="" KEEP=""
 while [ $# -gt 0 ]; do
   case $1 in
+    --secs|--connections|--by-part)
+      [ $# -ge 2 ] && [[ $2 =~ ^[0-9]+$ ]] || { echo "$1 takes a whole number" >&2; usage; } ;;&
     --secs) SECS=$2; shift 2 ;;
     --connections) CONNECTIONS=$2; shift 2 ;;
     --receive-only) FLAGS=(--receive-only); shift ;;
     --by-part) BY_PART=$2; shift 2 ;;
-    --keep) KEEP=$2; shift 2 ;;
+    --keep) [ $# -ge 2 ] || { echo "--keep takes a file name" >&2; usage; }; KEEP=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "unknown option $1" >&2; usage ;;
   esac
