@@ -40,13 +40,19 @@ const IS_ACTIVE: &str =
 /// another when done.)
 const OF_OBJECT: &str = "events INDEXED BY events_object";
 
-/// An object's active events from a head on, oldest first (the run a claim takes).
+/// An object's active events from a head on, oldest first (the run a claim
+/// takes, as many as it wants of them).
 fn run_candidates_sql() -> String {
     format!(
         "SELECT id, state, origin FROM {OF_OBJECT} WHERE object_key = ?1 \
-         AND id >= ?2 AND {IS_ACTIVE} ORDER BY id LIMIT ?3"
+         AND id >= ?2 AND {IS_ACTIVE} ORDER BY id"
     )
 }
+
+/// The heads due at `?1`, the most overdue first (a claim takes as many as
+/// it has room for).
+const HEADS_DUE_SQL: &str = "SELECT key, object_key, event_id, active_from FROM heads \
+     WHERE due_at <= ?1 ORDER BY due_at";
 
 /// An object's oldest active event from an id on (its head after a finish).
 fn oldest_active_sql() -> String {
@@ -124,26 +130,28 @@ pub(crate) fn claim(
     request: &ClaimRequest,
     now: i64,
 ) -> Result<Vec<Claimed>, InboxError> {
-    let limit = i64::try_from(request.heads).unwrap_or(i64::MAX);
+    // The number of heads (and below, of events per run) is not a bound
+    // `LIMIT ?`: SQLite compiles a statement again whenever the value bound
+    // to its `LIMIT` changes (about 80K instructions each time, and the
+    // number of free handler slots changes from claim to claim). The rows
+    // come in order through the index and are read only as far as needed.
     let heads: Vec<(String, Option<String>, i64, i64)> = conn
-        .prepare_cached(
-            "SELECT key, object_key, event_id, active_from FROM heads WHERE due_at <= ?1 \
-             ORDER BY due_at LIMIT ?2",
-        )?
-        .query_map((now, limit), |row| {
+        .prepare_cached(HEADS_DUE_SQL)?
+        .query_map([now], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
         })?
+        .take(request.heads)
         .collect::<Result<_, _>>()?;
     let lease_end = now.saturating_add(millis(request.lease));
-    let run_limit = i64::try_from(request.run_limit.max(1)).unwrap_or(i64::MAX);
     let mut claimed = Vec::with_capacity(heads.len());
     for (key, object_key, head, active_from) in heads {
         let candidates: Vec<(i64, String, String)> = match &object_key {
             Some(object) => conn
                 .prepare_cached(&run_candidates_sql())?
-                .query_map((object, head, run_limit), |row| {
+                .query_map((object, head), |row| {
                     Ok((row.get(0)?, row.get(1)?, row.get(2)?))
                 })?
+                .take(request.run_limit.max(1))
                 .collect::<Result<_, _>>()?,
             None => conn
                 .prepare_cached(&format!(
@@ -456,12 +464,38 @@ mod tests {
 
     /// The statements a claim and a finish run for every event build no
     /// temporary B-tree (`OpenEphemeral`, what an `IN` list of constants
-    /// costs each run), and [`IS_ACTIVE`] names the states of [`ACTIVE`].
+    /// costs each run) and are not compiled again when other values are
+    /// bound (as a bound `LIMIT ?` is), and [`IS_ACTIVE`] names the states
+    /// of [`ACTIVE`].
     #[test]
     fn per_event_queue_statements_build_no_temporary_tree() {
         let conn = Connection::open_in_memory().unwrap();
         super::super::db::ensure_schema(&conn).unwrap();
         for sql in [
+            HEADS_DUE_SQL.to_string(),
+            run_candidates_sql(),
+            oldest_active_sql(),
+            format!("SELECT id, state, origin FROM events WHERE id = ?1 AND {IS_ACTIVE}"),
+        ] {
+            let mut stmt = conn.prepare(&sql).unwrap();
+            for n in 1..5i64 {
+                let values = (0..stmt.parameter_count()).map(|i| match i {
+                    0 if sql.contains("object_key = ?1") => {
+                        rusqlite::types::Value::Text(format!("o:{n}"))
+                    }
+                    _ => rusqlite::types::Value::Integer(n),
+                });
+                let rows = stmt
+                    .query_map(rusqlite::params_from_iter(values), |_| Ok(()))
+                    .unwrap()
+                    .count();
+                assert_eq!(rows, 0);
+            }
+            let compiled_again = stmt.get_status(rusqlite::StatementStatus::RePrepare);
+            assert_eq!(compiled_again, 0, "{sql}");
+        }
+        for sql in [
+            HEADS_DUE_SQL.to_string(),
             run_candidates_sql(),
             oldest_active_sql(),
             format!("SELECT id, state, origin FROM events WHERE id = ?1 AND {IS_ACTIVE}"),
@@ -495,8 +529,15 @@ mod tests {
     fn queue_lookups_seek_the_object_index_from_an_id() {
         let conn = Connection::open_in_memory().unwrap();
         super::super::db::ensure_schema(&conn).unwrap();
+        let heads = plan(&conn, HEADS_DUE_SQL, [1]);
+        assert!(
+            heads
+                .iter()
+                .any(|step| step.contains("USING INDEX heads_due (due_at<?)")),
+            "{heads:?}"
+        );
         let plans = [
-            plan(&conn, &run_candidates_sql(), ("o:1", 1, 10)),
+            plan(&conn, &run_candidates_sql(), ("o:1", 1)),
             plan(&conn, &oldest_active_sql(), ("o:1", 1)),
         ];
         for plan in plans {
