@@ -493,13 +493,6 @@ mod tests {
             }
             let compiled_again = stmt.get_status(rusqlite::StatementStatus::RePrepare);
             assert_eq!(compiled_again, 0, "{sql}");
-        }
-        for sql in [
-            HEADS_DUE_SQL.to_string(),
-            run_candidates_sql(),
-            oldest_active_sql(),
-            format!("SELECT id, state, origin FROM events WHERE id = ?1 AND {IS_ACTIVE}"),
-        ] {
             let mut explain = conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
             let unbound = vec![rusqlite::types::Value::Null; explain.parameter_count()];
             let opcodes: Vec<String> = explain
