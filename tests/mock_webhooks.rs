@@ -443,6 +443,264 @@ mod mock_webhooks {
         server.shutdown().await.expect("stops");
     }
 
+    /// The buyer cancels and completes a line each and reverts both, the
+    /// supplier sets a delivery line's logistics, the buyer resends the
+    /// order: each moves the order as documented and sends its event to
+    /// the party that hears of it (issue 22 item 2: the order actions
+    /// beyond the answers to requests).
+    #[tokio::test]
+    async fn reverts_logistics_and_a_resend_move_the_order_and_send_their_events() {
+        use tradecloud::api::order::types::{
+            DeliveryScheduleLogistics, OrderLinePositions, ResendOrder, RevertOrderLines,
+            UpdateOrderLineDeliverySchedule,
+        };
+        let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
+        let (buyer, supplier) = (server.buyer(), server.supplier());
+        let buyer_rx = Receiver::start().await;
+        let supplier_rx = Receiver::start().await;
+        let hook = |rx: &Receiver, names: serde_json::Value| {
+            let mut settings = serde_json::json!({
+                "method": "POST",
+                "webhookUrl": format!("{}/orders", rx.url),
+                "format": "JSON"
+            });
+            if !names.is_null() {
+                settings["enabledEventNames"] = names;
+            }
+            settings
+        };
+        assert_eq!(
+            put_settings(
+                &server,
+                &supplier,
+                ORDER_EVENTS,
+                hook(&supplier_rx, serde_json::Value::Null)
+            )
+            .await,
+            200
+        );
+        assert_eq!(
+            put_settings(
+                &server,
+                &buyer,
+                ORDER_EVENTS,
+                hook(
+                    &buyer_rx,
+                    serde_json::json!([
+                        "OrderResentByBuyer",
+                        "OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier"
+                    ])
+                )
+            )
+            .await,
+            200
+        );
+        let buyer_client = client_of(&server, &buyer);
+        let supplier_client = client_of(&server, &supplier);
+        buyer_client
+            .orders()
+            .send(&order_message(&buyer.partner_account_number, "PO-REVERT-1"))
+            .await
+            .expect("sent");
+        let issued: OrderWebhookBody = supplier_rx.wait_for(1).await[0].decode();
+        let order_id = issued
+            .order_event
+            .as_ref()
+            .and_then(|e| e.order_id.clone())
+            .expect("the event has the order id");
+
+        // 0001 cancelled through the api-connector, 0002 completed on the
+        // order service.
+        let cancel: connector::SendOrderIndicatorsByBuyer = decode(serde_json::json!({
+            "order": {"supplierAccountNumber": buyer.partner_account_number,
+                      "purchaseOrderNumber": "PO-REVERT-1"},
+            "lines": [{"position": "0001", "indicators": {"cancelled": true}}]
+        }));
+        buyer_client
+            .orders()
+            .send_indicators(&cancel)
+            .await
+            .expect("cancelled");
+        let complete = OrderLinePositions {
+            line_positions: vec!["0002".into()],
+            ..Default::default()
+        };
+        buyer_client
+            .orders()
+            .complete_lines(&order_id, &complete)
+            .await
+            .expect("completed");
+        supplier_rx.wait_for(3).await;
+
+        // Reverting names both lines; only the one in that status moves.
+        let both = RevertOrderLines {
+            line_positions: vec!["0001".into(), "0002".into()],
+            reason: Some("entered by mistake".into()),
+            ..Default::default()
+        };
+        buyer_client
+            .orders()
+            .revert_cancelled_lines(&order_id, &both)
+            .await
+            .expect("reverted");
+        buyer_client
+            .orders()
+            .revert_completed_lines(&order_id, &both)
+            .await
+            .expect("reverted");
+        // Nothing left to revert: no change, no event.
+        buyer_client
+            .orders()
+            .revert_cancelled_lines(&order_id, &both)
+            .await
+            .expect("accepted");
+        let got = supplier_rx.wait_for(5).await;
+        let events: Vec<(String, Vec<String>)> = got
+            .iter()
+            .map(|r| {
+                let body: OrderWebhookBody = r.decode();
+                (body.event_name.to_string(), positions(&body))
+            })
+            .collect();
+        let event = |name: &str, position: &str| (name.to_string(), vec![position.to_string()]);
+        assert_eq!(
+            events[1..],
+            [
+                event("OrderLinesCancelledByBuyer", "0001"),
+                event("OrderLinesCompletedByBuyer", "0002"),
+                event("CancelledOrderLinesRevertedByBuyer", "0001"),
+                event("CompletedOrderLinesRevertedByBuyer", "0002"),
+            ]
+        );
+        let order = buyer_client
+            .orders()
+            .get(&order_id)
+            .await
+            .expect("the order");
+        let status = |position: &str| {
+            let line = order
+                .lines
+                .iter()
+                .find(|l| l.position() == position)
+                .expect("the line");
+            let status = line.status.clone().unwrap_or_default();
+            (
+                status.process_status.map(|s| s.to_string()),
+                status.in_progress_status.map(|s| s.to_string()),
+                status.logistics_status.map(|s| s.to_string()),
+            )
+        };
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            status("0001"),
+            (
+                some("InProgress"),
+                some("RevertedCancelledLine"),
+                some("Open")
+            )
+        );
+        assert_eq!(
+            status("0002"),
+            (
+                some("InProgress"),
+                some("RevertedCompletedLine"),
+                some("Open")
+            )
+        );
+        assert_eq!(
+            order.process_status().map(|s| s.to_string()),
+            some("InProgress")
+        );
+
+        // A reverted line is answered as any line in progress.
+        let accept: connector::SendOrderResponseBySupplier = decode(serde_json::json!({
+            "order": {"buyerAccountNumber": supplier.partner_account_number,
+                      "purchaseOrderNumber": "PO-REVERT-1"},
+            "lines": [{"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}]
+        }));
+        supplier_client
+            .orders()
+            .respond(&accept)
+            .await
+            .expect("responded");
+
+        // The supplier's logistics of delivery line 1 of 0001 reach the buyer.
+        let logistics = UpdateOrderLineDeliverySchedule {
+            delivery_schedule: vec![DeliveryScheduleLogistics {
+                position: "1".into(),
+                status: Some("Produced".parse().expect("a status")),
+                etd: Some("2026-02-25".parse().expect("a date")),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        supplier_client
+            .orders()
+            .update_delivery_schedule(&order_id, "0001", &logistics)
+            .await
+            .expect("logistics updated");
+        let got = buyer_rx.wait_for(1).await;
+        assert_eq!(
+            got[0].event_name(),
+            "OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier"
+        );
+        let updated: OrderWebhookBody = got[0].decode();
+        assert_eq!(positions(&updated), vec!["0001"]);
+        let delivery = &got[0].json()["orderEvent"]["lines"][0]["deliverySchedule"][0];
+        assert_eq!(delivery["status"], "Produced");
+        assert_eq!(delivery["etd"], "2026-02-25");
+        assert_eq!(delivery["date"], "2026-03-01", "the date stays");
+        let order = buyer_client
+            .orders()
+            .get(&order_id)
+            .await
+            .expect("the order");
+        let version = order.version;
+        let line = order
+            .lines
+            .iter()
+            .find(|l| l.position() == "0001")
+            .expect("0001");
+        assert_eq!(
+            line.process_status().map(|s| s.to_string()),
+            some("Confirmed"),
+            "the supplier accepted the reverted line"
+        );
+        assert_eq!(
+            line.delivery_schedule[0]
+                .status
+                .as_ref()
+                .map(|s| s.to_string()),
+            some("Produced")
+        );
+
+        // The buyer resends: its own webhook gets the order, with all its
+        // lines; the order does not change.
+        buyer_client
+            .orders()
+            .resend(&order_id, &ResendOrder::default())
+            .await
+            .expect("resent");
+        let got = buyer_rx.wait_for(2).await;
+        assert_eq!(got[1].event_name(), "OrderResentByBuyer");
+        assert_eq!(positions(&got[1].decode()), vec!["0001", "0002"]);
+        let order = buyer_client
+            .orders()
+            .get(&order_id)
+            .await
+            .expect("the order");
+        assert_eq!(order.version, version, "a resend changes nothing");
+
+        // Seven deliveries in all: the supplier heard of no resend, of no
+        // revert that changed nothing, and of its own actions.
+        deliveries_until(&server, |log| log.len() >= 7).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(server.deliveries().len(), 7, "{:#?}", server.deliveries());
+        assert_eq!(supplier_rx.received().len(), 5);
+        assert_eq!(buyer_rx.received().len(), 2);
+        server.shutdown().await.expect("stops");
+    }
+
     #[tokio::test]
     async fn retries_only_above_500_and_keeps_each_order_in_order() {
         let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(30))).await;

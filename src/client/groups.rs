@@ -622,7 +622,9 @@ impl<'a> Orders<'a> {
         )
     }
 
-    /// Sends the order to the supplier's integration again
+    /// Sends the order to the buyer's own integration again, as the
+    /// portal's resend does ("manually resent the order to their ERP
+    /// system", connectors/webhooks/order-events.md)
     /// (`POST /order/{orderId}/buyer/resend`, event `OrderResentByBuyer`;
     /// Tradecloud's example ResendOrders sends `{}`, as
     /// `ResendOrder::default()` does).
@@ -630,7 +632,7 @@ impl<'a> Orders<'a> {
     /// # Retries
     ///
     /// [`Resend::IfNotReceived`](super::Resend::IfNotReceived): each call
-    /// is one more delivery to the supplier.
+    /// is one more delivery to the buyer's webhook.
     pub fn resend(
         &self,
         order_id: &'a str,
@@ -644,8 +646,8 @@ impl<'a> Orders<'a> {
             on_order("resending", order_id),
         )
         .resend_if_not_received(
-            "each resend delivers the order to the supplier once more; check whether it arrived \
-             before resending it",
+            "each resend delivers the order to the buyer's webhook once more; check whether it \
+             arrived before resending it",
         )
     }
 

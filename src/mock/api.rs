@@ -192,97 +192,90 @@ impl order::server::Api for MockState {
 
     admit!();
 
-    async fn approve_requests_as_buyer_route(
+    // The buyer's order actions that move its order (process.rs).
+    super::write::buyer_order_actions! {
+        approve_requests_as_buyer_route(ApproveRequestsAsBuyerRouteRequest) -> ApproveRequestsAsBuyerRouteResponse
+            = APPROVE_REQUESTS_AS_BUYER_ROUTE, ApproveRequestsAsBuyer,
+            |body, order, now| super::process::approve_requests(order, &body.line_positions, now);
+        reject_requests_as_buyer_route(RejectRequestsAsBuyerRouteRequest) -> RejectRequestsAsBuyerRouteResponse
+            = REJECT_REQUESTS_AS_BUYER_ROUTE, RejectRequestsAsBuyer,
+            |body, order, now| super::process::reject_requests(order, &body.line_positions, now);
+        complete_order_lines(CompleteOrderLinesRequest) -> CompleteOrderLinesResponse
+            = COMPLETE_ORDER_LINES, OrderLinePositions,
+            |body, order, now| super::process::indicate_lines(
+                order,
+                &body.line_positions,
+                &crate::api::common::types::BuyerLineIndicators {
+                    completed: Some(true),
+                    ..Default::default()
+                },
+                now,
+            );
+        deliver_order_lines(DeliverOrderLinesRequest) -> DeliverOrderLinesResponse
+            = DELIVER_ORDER_LINES, OrderLinePositions,
+            |body, order, now| super::process::indicate_lines(
+                order,
+                &body.line_positions,
+                &crate::api::common::types::BuyerLineIndicators {
+                    delivered: Some(true),
+                    ..Default::default()
+                },
+                now,
+            );
+        revert_cancelled_order_lines(RevertCancelledOrderLinesRequest) -> RevertCancelledOrderLinesResponse
+            = REVERT_CANCELLED_ORDER_LINES, RevertOrderLines,
+            |body, order, now| super::process::revert_lines(
+                order,
+                &body.line_positions,
+                super::process::Finished::Cancelled,
+                now,
+            );
+        revert_completed_order_lines(RevertCompletedOrderLinesRequest) -> RevertCompletedOrderLinesResponse
+            = REVERT_COMPLETED_ORDER_LINES, RevertOrderLines,
+            |body, order, now| super::process::revert_lines(
+                order,
+                &body.line_positions,
+                super::process::Finished::Completed,
+                now,
+            );
+    }
+
+    async fn update_order_line_delivery_schedule(
         &self,
-        request: order::server::ApproveRequestsAsBuyerRouteRequest,
-    ) -> order::server::ApproveRequestsAsBuyerRouteResponse {
-        use order::server::ApproveRequestsAsBuyerRouteResponse as Answer;
+        request: order::server::UpdateOrderLineDeliveryScheduleRequest,
+    ) -> order::server::UpdateOrderLineDeliveryScheduleResponse {
+        use order::server::UpdateOrderLineDeliveryScheduleResponse as Answer;
         if let Some(body) = super::write::refusal(
-            &order::operations::APPROVE_REQUESTS_AS_BUYER_ROUTE,
+            &order::operations::UPDATE_ORDER_LINE_DELIVERY_SCHEDULE,
             &request.raw,
             &request.body,
-            &order::types::txml_shapes::ApproveRequestsAsBuyer,
+            &order::types::txml_shapes::UpdateOrderLineDeliverySchedule,
         ) {
             return Answer::BadRequest { body };
         }
-        let positions = &request.body.line_positions;
-        self.process_request_answer(&request.raw.headers, &request.order_id, |order, now| {
-            super::process::approve_requests(order, positions, now)
+        let (position, update) = (&request.position, &*request.body);
+        self.process_either_party_action(&request.raw.headers, &request.order_id, |order, now| {
+            super::process::update_delivery_logistics(order, position, update, now)
         });
         Answer::Ok {
             body: super::write::order_action_answer(),
         }
     }
 
-    async fn reject_requests_as_buyer_route(
+    async fn buyer_resend_order_route(
         &self,
-        request: order::server::RejectRequestsAsBuyerRouteRequest,
-    ) -> order::server::RejectRequestsAsBuyerRouteResponse {
-        use order::server::RejectRequestsAsBuyerRouteResponse as Answer;
+        request: order::server::BuyerResendOrderRouteRequest,
+    ) -> order::server::BuyerResendOrderRouteResponse {
+        use order::server::BuyerResendOrderRouteResponse as Answer;
         if let Some(body) = super::write::refusal(
-            &order::operations::REJECT_REQUESTS_AS_BUYER_ROUTE,
+            &order::operations::BUYER_RESEND_ORDER_ROUTE,
             &request.raw,
             &request.body,
-            &order::types::txml_shapes::RejectRequestsAsBuyer,
+            &order::types::txml_shapes::ResendOrder,
         ) {
             return Answer::BadRequest { body };
         }
-        let positions = &request.body.line_positions;
-        self.process_request_answer(&request.raw.headers, &request.order_id, |order, now| {
-            super::process::reject_requests(order, positions, now)
-        });
-        Answer::Ok {
-            body: super::write::order_action_answer(),
-        }
-    }
-
-    async fn complete_order_lines(
-        &self,
-        request: order::server::CompleteOrderLinesRequest,
-    ) -> order::server::CompleteOrderLinesResponse {
-        use order::server::CompleteOrderLinesResponse as Answer;
-        if let Some(body) = super::write::refusal(
-            &order::operations::COMPLETE_ORDER_LINES,
-            &request.raw,
-            &request.body,
-            &order::types::txml_shapes::OrderLinePositions,
-        ) {
-            return Answer::BadRequest { body };
-        }
-        let indicators = crate::api::common::types::BuyerLineIndicators {
-            completed: Some(true),
-            ..Default::default()
-        };
-        let positions = &request.body.line_positions;
-        self.process_request_answer(&request.raw.headers, &request.order_id, |order, now| {
-            super::process::indicate_lines(order, positions, &indicators, now)
-        });
-        Answer::Ok {
-            body: super::write::order_action_answer(),
-        }
-    }
-
-    async fn deliver_order_lines(
-        &self,
-        request: order::server::DeliverOrderLinesRequest,
-    ) -> order::server::DeliverOrderLinesResponse {
-        use order::server::DeliverOrderLinesResponse as Answer;
-        if let Some(body) = super::write::refusal(
-            &order::operations::DELIVER_ORDER_LINES,
-            &request.raw,
-            &request.body,
-            &order::types::txml_shapes::OrderLinePositions,
-        ) {
-            return Answer::BadRequest { body };
-        }
-        let indicators = crate::api::common::types::BuyerLineIndicators {
-            delivered: Some(true),
-            ..Default::default()
-        };
-        let positions = &request.body.line_positions;
-        self.process_request_answer(&request.raw.headers, &request.order_id, |order, now| {
-            super::process::indicate_lines(order, positions, &indicators, now)
-        });
+        self.resend_order(&request.raw.headers, &request.order_id);
         Answer::Ok {
             body: super::write::order_action_answer(),
         }
@@ -292,10 +285,6 @@ impl order::server::Api for MockState {
     super::write::order_actions! {
         approve_shipment_reschedule_request_route(ApproveShipmentRescheduleRequestRouteRequest) -> ApproveShipmentRescheduleRequestRouteResponse = APPROVE_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, ApproveShipmentRescheduleRequest;
         reject_shipment_reschedule_request_route(RejectShipmentRescheduleRequestRouteRequest) -> RejectShipmentRescheduleRequestRouteResponse = REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, RejectShipmentRescheduleRequest;
-        revert_cancelled_order_lines(RevertCancelledOrderLinesRequest) -> RevertCancelledOrderLinesResponse = REVERT_CANCELLED_ORDER_LINES, RevertOrderLines;
-        revert_completed_order_lines(RevertCompletedOrderLinesRequest) -> RevertCompletedOrderLinesResponse = REVERT_COMPLETED_ORDER_LINES, RevertOrderLines;
-        update_order_line_delivery_schedule(UpdateOrderLineDeliveryScheduleRequest) -> UpdateOrderLineDeliveryScheduleResponse = UPDATE_ORDER_LINE_DELIVERY_SCHEDULE, UpdateOrderLineDeliverySchedule;
-        buyer_resend_order_route(BuyerResendOrderRouteRequest) -> BuyerResendOrderRouteResponse = BUYER_RESEND_ORDER_ROUTE, ResendOrder;
         reassign_buyer_contact(ReassignBuyerContactRequest) -> ReassignBuyerContactResponse = REASSIGN_BUYER_CONTACT, ReassignContact;
     }
 }

@@ -263,12 +263,35 @@
 //!     becomes a supplier proposal with the requested values when the
 //!     supplier accepts it (`InProgress`, `OpenSupplierProposal`), for the
 //!     buyer to approve (order/buyer/issue/propose-when-accepted.md).
+//!   - Reverting (`POST /order/{orderId}/revertCancelled`,
+//!     `/revertCompleted`, the buyer): a `Cancelled` (`Completed`) line
+//!     named becomes `InProgress` with `RevertedCancelledLine`
+//!     (`RevertedCompletedLine`, order/status.md), a cancelled line's
+//!     logistics status `Open` again; its requested and confirmed values
+//!     stay, and the supplier answers it as any line in progress. Events
+//!     `CancelledOrderLinesRevertedByBuyer` /
+//!     `CompletedOrderLinesRevertedByBuyer`. Lines in another status are
+//!     left alone.
+//!   - Delivery schedule logistics (`POST
+//!     /order/{orderId}/line/{position}/deliverySchedule`, either party:
+//!     "Both buyer and supplier can update the logistics process",
+//!     connectors/webhooks/order-events.md): the `status`, `etd` and `eta`
+//!     sent for a delivery line position are set on that delivery line of
+//!     the current schedules (members left out stay); event
+//!     `OrderLinesDeliveryScheduleLogisticsUpdatedByBuyer` /
+//!     `...BySupplier`. A `Cancelled` or `Completed` line is left alone,
+//!     and the line's own logistics status is not derived from its
+//!     delivery lines (nothing documents how).
+//!   - Resending (`POST /order/{orderId}/buyer/resend`): the order as it
+//!     is goes to the buyer's own order-events webhook as
+//!     `OrderResentByBuyer` ("manually resent the order to their ERP
+//!     system"); nothing changes and the supplier gets nothing.
 //!   - Not played yet: `noDeliveryExpected` (a planned feature whose only
 //!     documented effect is that such lines never become `Overdue`, a
-//!     status the mock does not compute), the other order actions
-//!     (revert, delivery schedule logistics, resend, reassign), and the
-//!     reschedule requests of shipments; those are accepted and change
-//!     nothing.
+//!     status the mock does not compute), reassigning the buyer contact
+//!     (the request names a Tradecloud user id, and the mock's users have
+//!     none), and the reschedule requests of shipments; those are
+//!     accepted and change nothing.
 //! * **Upload** (`POST /v2/object-storage/document`, `multipart/form-data`
 //!   with a part `file`): keeps the file (at most [`MAX_UPLOAD_BYTES`],
 //!   else `413`) as a document under a new `objectId`, answered as

@@ -76,6 +76,14 @@ fn line_position(line: &OrderLine) -> Option<&str> {
     line.buyer_line.as_ref()?.position.as_deref()
 }
 
+/// The line of `order` at `position`.
+fn line_at_mut<'o>(order: &'o mut Order, position: &str) -> Option<&'o mut OrderLine> {
+    order
+        .lines
+        .iter_mut()
+        .find(|l| line_position(l) == Some(position))
+}
+
 /// The order's purchase order number (from the buyer part, else the top).
 pub(crate) fn purchase_order_number(order: &Order) -> Option<&str> {
     order
@@ -787,6 +795,121 @@ fn indicate(
     changed
 }
 
+/// Which finishing status of a line a revert undoes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Finished {
+    /// `POST /order/{orderId}/revertCancelled`.
+    Cancelled,
+    /// `POST /order/{orderId}/revertCompleted`.
+    Completed,
+}
+
+/// The order actions `POST /order/{orderId}/revertCancelled` and
+/// `/revertCompleted`: each line at `positions` whose process status is
+/// `from` becomes `InProgress` with the in-progress status
+/// `RevertedCancelledLine` or `RevertedCompletedLine` (order/status.md,
+/// "Completed or cancelled line reversion"); a reverted cancelled line's
+/// logistics status `Cancelled` becomes `Open`. Its requested and
+/// confirmed values stay: the supplier answers the line again, as any
+/// line in progress. Lines in any other status are left as they are.
+/// Returns whether a line changed.
+pub(crate) fn revert_lines(
+    order: &mut Order,
+    positions: &[String],
+    from: Finished,
+    now: &DateTime,
+) -> bool {
+    use LineProcessStatus as P;
+    let (status, reverted) = match from {
+        Finished::Cancelled => (P::Cancelled, LineInProgressStatus::RevertedCancelledLine),
+        Finished::Completed => (P::Completed, LineInProgressStatus::RevertedCompletedLine),
+    };
+    let mut changed = false;
+    for line in &mut order.lines {
+        let named = line_position(line).is_some_and(|p| positions.iter().any(|s| s == p));
+        if !named || process_status(line) != Some(&status) {
+            continue;
+        }
+        set_status(line, P::InProgress, Some(reverted.clone()));
+        if let Some(status) = line.status.as_mut() {
+            if status.logistics_status == Some(LineLogisticsStatus::Cancelled) {
+                status.logistics_status = Some(LineLogisticsStatus::Open);
+            }
+        }
+        refresh_line(line, now);
+        changed = true;
+    }
+    if changed {
+        finish(order, now);
+    }
+    changed
+}
+
+/// The order action `POST /order/{orderId}/line/{position}/deliverySchedule`
+/// (either party; connectors/webhooks/order-events.md, "Order lines
+/// logistics"): each sent delivery line sets the `status`, `etd` and `eta`
+/// it carries on the delivery line with the same `position` of the order
+/// line `position`, in both `deliverySchedule` and
+/// `deliveryScheduleIncludingRequests`; members it leaves out stay.
+/// Positions the line does not have, and lines that are `Cancelled` or
+/// `Completed`, are left alone; the line's own logistics status is not
+/// derived from its delivery lines (nothing documents how). Returns
+/// whether a delivery line changed.
+pub(crate) fn update_delivery_logistics(
+    order: &mut Order,
+    position: &str,
+    update: &crate::api::order::types::UpdateOrderLineDeliverySchedule,
+    now: &DateTime,
+) -> bool {
+    use LineProcessStatus as P;
+    let Some(line) = line_at_mut(order, position) else {
+        return false;
+    };
+    if matches!(process_status(line), Some(P::Cancelled | P::Completed)) {
+        return false;
+    }
+    let mut changed = false;
+    for sent in &update.delivery_schedule {
+        for schedule in [
+            &mut line.delivery_schedule,
+            &mut line.delivery_schedule_including_requests,
+        ] {
+            let Some(delivery) = schedule
+                .iter_mut()
+                .find(|d| d.position.as_deref() == Some(sent.position.as_str()))
+            else {
+                continue;
+            };
+            let before = (
+                delivery.status.clone(),
+                delivery.etd.clone(),
+                delivery.eta.clone(),
+            );
+            if let Some(status) = &sent.status {
+                delivery.status = Some(status.clone());
+            }
+            if let Some(etd) = &sent.etd {
+                delivery.etd = Some(etd.clone());
+            }
+            if let Some(eta) = &sent.eta {
+                delivery.eta = Some(eta.clone());
+            }
+            changed |= before
+                != (
+                    delivery.status.clone(),
+                    delivery.etd.clone(),
+                    delivery.eta.clone(),
+                );
+        }
+    }
+    if changed {
+        line.last_updated_at = Some(now.clone());
+        line.last_changed_at = Some(now.clone());
+        finish(order, now);
+    }
+    changed
+}
+
 /// Goods receipts (order/buyer/receive-goods.md): `POST
 /// /api-connector/order/deliveries` appends the deliveries to the line's
 /// `buyerLine.deliveryHistory`, `/order/deliveryHistory` (and a sent order's
@@ -820,11 +943,7 @@ fn record_deliveries(
     now: &DateTime,
 ) -> bool {
     use LineLogisticsStatus as L;
-    let Some(line) = order
-        .lines
-        .iter_mut()
-        .find(|l| line_position(l) == Some(position))
-    else {
+    let Some(line) = line_at_mut(order, position) else {
         return false;
     };
     let buyer = line.buyer_line.get_or_insert_with(BuyerLine::default);
@@ -1863,6 +1982,119 @@ mod tests {
         assert_eq!(status(&order, "0001"), (LineProcessStatus::Completed, None));
         // And indicators again change nothing.
         assert!(!apply_indicators(&mut order, &message, &at(4)));
+    }
+
+    #[test]
+    fn reverting_undoes_only_the_status_it_names() {
+        let mut order = issued();
+        let message: connector::SendOrderIndicatorsByBuyer = from_json(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-1"},
+            "lines": [{"position": "0001", "indicators": {"completed": true}},
+                      {"position": "0002", "indicators": {"cancelled": true}}]
+        }));
+        assert!(apply_indicators(&mut order, &message, &at(2)));
+        let both = ["0001".to_string(), "0002".to_string()];
+        assert!(revert_lines(&mut order, &both, Finished::Cancelled, &at(3)));
+        assert_eq!(
+            status(&order, "0002"),
+            (
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::RevertedCancelledLine)
+            )
+        );
+        assert_eq!(
+            line(&order, "0002")
+                .status
+                .as_ref()
+                .and_then(|s| s.logistics_status.clone()),
+            Some(LineLogisticsStatus::Open)
+        );
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Completed, None));
+        assert_eq!(order.last_updated_at, Some(at(3)));
+        // Nothing cancelled any more: no change, no stamp.
+        assert!(!revert_lines(
+            &mut order,
+            &both,
+            Finished::Cancelled,
+            &at(4)
+        ));
+        assert_eq!(order.last_updated_at, Some(at(3)));
+        assert!(revert_lines(&mut order, &both, Finished::Completed, &at(5)));
+        assert_eq!(
+            status(&order, "0001"),
+            (
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::RevertedCompletedLine)
+            )
+        );
+        assert_eq!(order_process(&order), Some(OrderProcessStatus::InProgress));
+    }
+
+    #[test]
+    fn delivery_logistics_set_what_is_sent_on_open_lines_only() {
+        let mut order = issued();
+        let update = |value: serde_json::Value| -> crate::api::order::types::UpdateOrderLineDeliverySchedule {
+            from_json(serde_json::json!({ "deliverySchedule": value }))
+        };
+        let delivery = |order: &Order| line(order, "0001").delivery_schedule[0].clone();
+        assert!(update_delivery_logistics(
+            &mut order,
+            "0001",
+            &update(
+                serde_json::json!([{"position": "1", "status": "Produced", "etd": "2026-02-20"}])
+            ),
+            &at(2)
+        ));
+        assert_eq!(
+            delivery(&order).etd,
+            Some("2026-02-20".parse().unwrap_or_else(|e| panic!("{e:?}")))
+        );
+        // Left out stays; the same values again change nothing.
+        assert!(update_delivery_logistics(
+            &mut order,
+            "0001",
+            &update(serde_json::json!([{"position": "1", "eta": "2026-02-27"}])),
+            &at(3)
+        ));
+        let now = delivery(&order);
+        assert_eq!(
+            now.status.map(|s| s.to_string()),
+            Some("Produced".to_string())
+        );
+        assert!(now.etd.is_some() && now.eta.is_some());
+        assert!(!update_delivery_logistics(
+            &mut order,
+            "0001",
+            &update(serde_json::json!([{"position": "1", "eta": "2026-02-27"}])),
+            &at(4)
+        ));
+        // An unknown delivery line or order line, a cancelled line: nothing.
+        let produced = update(serde_json::json!([{"position": "9", "status": "Shipped"}]));
+        assert!(!update_delivery_logistics(
+            &mut order,
+            "0001",
+            &produced,
+            &at(5)
+        ));
+        assert!(!update_delivery_logistics(
+            &mut order,
+            "0009",
+            &produced,
+            &at(5)
+        ));
+        let cancel: connector::SendOrderIndicatorsByBuyer = from_json(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-1"},
+            "lines": [{"position": "0002", "indicators": {"cancelled": true}}]
+        }));
+        assert!(apply_indicators(&mut order, &cancel, &at(6)));
+        let shipped = update(serde_json::json!([{"position": "1", "status": "Shipped"}]));
+        assert!(!update_delivery_logistics(
+            &mut order,
+            "0002",
+            &shipped,
+            &at(7)
+        ));
+        assert_eq!(order.last_updated_at, Some(at(6)));
     }
 
     #[test]

@@ -722,6 +722,10 @@ pub(crate) struct LineState {
     pub buyer_reopen: String,
     pub history: Vec<Value>,
     pub line: Value,
+    /// `line` without the logistics members of its delivery lines
+    /// (`status`, `etd`, `eta`): equal before and after while `line` is
+    /// not, the change was one of delivery schedule logistics only.
+    pub without_schedule_logistics: Value,
 }
 
 fn text(value: &Value, path: &[&str]) -> String {
@@ -753,8 +757,29 @@ impl LineState {
                 .cloned()
                 .unwrap_or_default(),
             line: without_documents(&without_stamps(line)),
+            without_schedule_logistics: without_schedule_logistics(&without_documents(
+                &without_stamps(line),
+            )),
         }
     }
+}
+
+/// `line` without `status`, `etd` and `eta` of the delivery lines in its
+/// current delivery schedules.
+fn without_schedule_logistics(line: &Value) -> Value {
+    let mut line = line.clone();
+    for schedule in ["deliverySchedule", "deliveryScheduleIncludingRequests"] {
+        if let Some(Value::Array(deliveries)) = line.get_mut(schedule) {
+            for delivery in deliveries {
+                if let Value::Object(members) = delivery {
+                    for logistics in ["status", "etd", "eta"] {
+                        members.remove(logistics);
+                    }
+                }
+            }
+        }
+    }
+    line
 }
 
 /// `line` without the documents of its buyer and supplier parts: attaching
@@ -797,6 +822,9 @@ fn without_stamps(value: &Value) -> Value {
 /// |---|---|---|
 /// | buyer | a new order | `OrderIssuedByBuyer` |
 /// | buyer | a new line in an order | `OrderLinesIssuedByBuyer` |
+/// | either | only delivery lines' `status`/`etd`/`eta` | `OrderLinesDeliveryScheduleLogisticsUpdatedByBuyer` / `...BySupplier` |
+/// | buyer | `Cancelled` → `RevertedCancelledLine` | `CancelledOrderLinesRevertedByBuyer` |
+/// | buyer | `Completed` → `RevertedCompletedLine` | `CompletedOrderLinesRevertedByBuyer` |
 /// | buyer | → `Cancelled` | `OrderLinesCancelledByBuyer` |
 /// | buyer | → `Completed` | `OrderLinesCompletedByBuyer` |
 /// | buyer | open supplier proposal → `Confirmed` | `OrderChangesProposalApprovedByBuyer` |
@@ -848,9 +876,19 @@ pub(crate) fn line_event(
     fn logistics(s: &LineState) -> &String {
         &s.logistics
     }
+    if before.without_schedule_logistics == after.without_schedule_logistics {
+        return Some(match actor {
+            Side::Buyer => "OrderLinesDeliveryScheduleLogisticsUpdatedByBuyer",
+            Side::Supplier => "OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier",
+        });
+    }
     Some(match actor {
         Side::Buyer => {
-            if became(process, "Cancelled") {
+            if was(process, "Cancelled") && became(in_progress, "RevertedCancelledLine") {
+                "CancelledOrderLinesRevertedByBuyer"
+            } else if was(process, "Completed") && became(in_progress, "RevertedCompletedLine") {
+                "CompletedOrderLinesRevertedByBuyer"
+            } else if became(process, "Cancelled") {
                 "OrderLinesCancelledByBuyer"
             } else if became(process, "Completed") {
                 "OrderLinesCompletedByBuyer"
@@ -1344,6 +1382,83 @@ mod tests {
             line_event(Side::Buyer, Some(&issued), &confirmed, false),
             Some("OrderLinesConfirmedByBuyer")
         );
+        assert_eq!(
+            line_event(
+                Side::Buyer,
+                Some(&state("Cancelled", "")),
+                &state("InProgress", "RevertedCancelledLine"),
+                false
+            ),
+            Some("CancelledOrderLinesRevertedByBuyer")
+        );
+        assert_eq!(
+            line_event(
+                Side::Buyer,
+                Some(&state("Completed", "")),
+                &state("InProgress", "RevertedCompletedLine"),
+                false
+            ),
+            Some("CompletedOrderLinesRevertedByBuyer")
+        );
+    }
+
+    #[test]
+    fn delivery_line_logistics_alone_is_its_own_event() {
+        let line = |status: &str, etd: Option<&str>, date: &str| {
+            let mut delivery = json!({"position": "1", "date": date, "quantity": 10});
+            if !status.is_empty() {
+                delivery["status"] = json!(status);
+            }
+            if let Some(etd) = etd {
+                delivery["etd"] = json!(etd);
+            }
+            LineState::of(&json!({
+                "status": {"processStatus": "Confirmed"},
+                "deliverySchedule": [delivery.clone()],
+                "deliveryScheduleIncludingRequests": [delivery],
+            }))
+        };
+        let before = line("", None, "2026-03-01");
+        for (actor, event) in [
+            (
+                Side::Buyer,
+                "OrderLinesDeliveryScheduleLogisticsUpdatedByBuyer",
+            ),
+            (
+                Side::Supplier,
+                "OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier",
+            ),
+        ] {
+            assert_eq!(
+                line_event(
+                    actor,
+                    Some(&before),
+                    &line("Produced", None, "2026-03-01"),
+                    false
+                ),
+                Some(event)
+            );
+            assert_eq!(
+                line_event(
+                    actor,
+                    Some(&before),
+                    &line("", Some("2026-02-20"), "2026-03-01"),
+                    false
+                ),
+                Some(event)
+            );
+        }
+        // Another date is a change of the schedule, not of its logistics.
+        assert_eq!(
+            line_event(
+                Side::Supplier,
+                Some(&before),
+                &line("Produced", None, "2026-03-09"),
+                false
+            ),
+            Some("OrderLinesUpdatedBySupplier")
+        );
+        assert_eq!(line_event(Side::Buyer, Some(&before), &before, false), None);
     }
 
     #[test]

@@ -352,6 +352,41 @@ macro_rules! order_actions {
 }
 pub(super) use order_actions;
 
+/// The buyer's order actions that move its order: each refuses a body as
+/// [`refusal`] does (`400`), else applies its change to the buyer's order
+/// `orderId` ([`MockState::process_request_answer`]) and answers `200 {}`.
+macro_rules! buyer_order_actions {
+    ($($method:ident($request:ident) -> $response:ident = $operation:ident, $shape:ident,
+        |$body:ident, $order:ident, $now:ident| $change:expr;)*) => {
+        $(
+            async fn $method(
+                &self,
+                request: $crate::api::order::server::$request,
+            ) -> $crate::api::order::server::$response {
+                use $crate::api::order::server::$response as Answer;
+                if let Some(body) = $crate::mock::write::refusal(
+                    &$crate::api::order::operations::$operation,
+                    &request.raw,
+                    &request.body,
+                    &$crate::api::order::types::txml_shapes::$shape,
+                ) {
+                    return Answer::BadRequest { body };
+                }
+                let $body = &*request.body;
+                self.process_request_answer(
+                    &request.raw.headers,
+                    &request.order_id,
+                    |$order, $now| $change,
+                );
+                Answer::Ok {
+                    body: $crate::mock::write::order_action_answer(),
+                }
+            }
+        )*
+    };
+}
+pub(super) use buyer_order_actions;
+
 /// The body of an accepted order action.
 pub(super) fn order_action_answer() -> serde_json::Value {
     serde_json::Value::Object(Default::default())
@@ -618,6 +653,89 @@ impl MockState {
                         .is_none_or(|id| id == buyer)
             },
             answer,
+        );
+    }
+
+    /// An order action either party may take on order `order_id`
+    /// ([`process::update_delivery_logistics`]): the caller's side finds
+    /// the order among its own (the buyer's by its company, the
+    /// supplier's by its `supplierOrder.companyId`) and is the actor of
+    /// the events.
+    pub(super) fn process_either_party_action(
+        &self,
+        headers: &http::HeaderMap,
+        order_id: &str,
+        answer: impl FnOnce(&mut Order, &DateTime) -> bool,
+    ) {
+        let actor = if self.acts_as(headers, Side::Buyer) {
+            Side::Buyer
+        } else if self.acts_as(headers, Side::Supplier) {
+            Side::Supplier
+        } else {
+            return;
+        };
+        let company = match actor {
+            Side::Buyer => &self.buyer.company_id,
+            Side::Supplier => &self.supplier.company_id,
+        };
+        self.change_order(
+            actor,
+            |o| {
+                let party = match actor {
+                    Side::Buyer => o.buyer_order.as_ref().and_then(|b| b.company_id.as_ref()),
+                    Side::Supplier => o
+                        .supplier_order
+                        .as_ref()
+                        .and_then(|s| s.company_id.as_ref()),
+                };
+                o.id.as_deref() == Some(order_id) && party.is_none_or(|id| id == company)
+            },
+            answer,
+        );
+    }
+
+    /// The buyer's `POST /order/{orderId}/buyer/resend`: the order as it
+    /// is, with all its lines, to the buyer's own order-events webhook as
+    /// `OrderResentByBuyer` ("manually resent the order to their ERP
+    /// system", connectors/webhooks/order-events.md, "Maintenance"); the
+    /// order does not change and the supplier gets nothing.
+    pub(super) fn resend_order(&self, headers: &http::HeaderMap, order_id: &str) {
+        if !self.acts_as(headers, Side::Buyer) {
+            return;
+        }
+        let buyer = &self.buyer.company_id;
+        let Some(order) = self.with_store(|store| {
+            Self::process_order_where(store, |o| {
+                o.id.as_deref() == Some(order_id)
+                    && o.buyer_order
+                        .as_ref()
+                        .and_then(|b| b.company_id.as_ref())
+                        .is_none_or(|id| id == buyer)
+            })
+        }) else {
+            tracing::debug!("no such order in the mock: accepted, nothing resent");
+            return;
+        };
+        let positions: Vec<String> = order
+            .lines
+            .iter()
+            .filter_map(|l| l.buyer_line.as_ref()?.position.clone())
+            .collect();
+        let event = "OrderResentByBuyer";
+        self.webhooks.emit(
+            Side::Buyer,
+            WebhookKind::OrderEvents,
+            event,
+            order_id,
+            false,
+            |settings| {
+                Some(webhooks::order_body(
+                    event,
+                    &order,
+                    &positions,
+                    settings.single_delivery_per_order_line == Some(true),
+                ))
+            },
         );
     }
 
