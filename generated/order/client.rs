@@ -237,10 +237,11 @@ Arguments:
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /**Resend an order to the supplier (buyer)
+    /**Resend an order to the buyer's own integration (buyer)
 
-Send the order to the supplier's integration again (event `OrderResentByBuyer`). The body is
-an empty object. Tradecloud lists it in the order service's private specification
+Send the order to the buyer's own integration again (event `OrderResentByBuyer`: "Buyer or
+supplier manually resent the order to their ERP system", connectors/webhooks/order-events.md,
+"Maintenance"). The body is an empty object. Tradecloud lists it in the order service's private specification
 (`order/private/specs.yaml`), linked from its own example; not on the documentation pages.
 
 Sends a `POST` request to `/order/{orderId}/buyer/resend`

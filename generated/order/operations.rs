@@ -173,7 +173,7 @@ pub const REASSIGN_BUYER_CONTACT: op::Operation = op::Operation {
         },
     ],
 };
-/// Resend an order to the supplier (buyer)
+/// Resend an order to the buyer's own integration (buyer)
 ///
 /// `POST /order/{orderId}/buyer/resend` (`buyerResendOrderRoute`)
 pub const BUYER_RESEND_ORDER_ROUTE: op::Operation = op::Operation {

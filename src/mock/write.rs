@@ -632,7 +632,7 @@ impl MockState {
     }
 
     /// A buyer's order action on its order `order_id` (the answers to
-    /// requests, complete, deliver).
+    /// requests, complete, deliver, revert: [`buyer_order_actions`]).
     pub(super) fn process_request_answer(
         &self,
         headers: &http::HeaderMap,

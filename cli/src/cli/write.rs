@@ -217,7 +217,7 @@ pub enum ActionCommand {
     /// Make another user the buyer contact of the order.
     #[command(after_help = action_help!("reassign-contact", "contact.json"))]
     ReassignContact(OrderAction),
-    /// Send the order to the supplier's integration again (FILE: `{}`).
+    /// Send the order to your own (the buyer's) integration again, as the portal's resend does (FILE: `{}`).
     #[command(
         after_help = "Example:\n  echo '{}' | tradecloud order action resend 7e1f5b2c-... -\n\n\
                             Exit status: 0 sent, 1 not sent (file, rule, credentials), 3 refused, 4 unavailable, \
