@@ -281,11 +281,17 @@ impl order::server::Api for MockState {
         }
     }
 
-    // Accepted without state (write.rs).
-    super::write::order_actions! {
-        approve_shipment_reschedule_request_route(ApproveShipmentRescheduleRequestRouteRequest) -> ApproveShipmentRescheduleRequestRouteResponse = APPROVE_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, ApproveShipmentRescheduleRequest;
-        reject_shipment_reschedule_request_route(RejectShipmentRescheduleRequestRouteRequest) -> RejectShipmentRescheduleRequestRouteResponse = REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, RejectShipmentRescheduleRequest;
-        reassign_buyer_contact(ReassignBuyerContactRequest) -> ReassignBuyerContactResponse = REASSIGN_BUYER_CONTACT, ReassignContact;
+    // Accepted, and not played: they change nothing (mod.rs, "Not played yet").
+    super::write::buyer_order_actions! {
+        approve_shipment_reschedule_request_route(ApproveShipmentRescheduleRequestRouteRequest) -> ApproveShipmentRescheduleRequestRouteResponse
+            = APPROVE_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, ApproveShipmentRescheduleRequest,
+            |_body, _order, _now| false;
+        reject_shipment_reschedule_request_route(RejectShipmentRescheduleRequestRouteRequest) -> RejectShipmentRescheduleRequestRouteResponse
+            = REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, RejectShipmentRescheduleRequest,
+            |_body, _order, _now| false;
+        reassign_buyer_contact(ReassignBuyerContactRequest) -> ReassignBuyerContactResponse
+            = REASSIGN_BUYER_CONTACT, ReassignContact,
+            |_body, _order, _now| false;
     }
 }
 

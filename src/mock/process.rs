@@ -880,26 +880,9 @@ pub(crate) fn update_delivery_logistics(
             else {
                 continue;
             };
-            let before = (
-                delivery.status.clone(),
-                delivery.etd.clone(),
-                delivery.eta.clone(),
-            );
-            if let Some(status) = &sent.status {
-                delivery.status = Some(status.clone());
-            }
-            if let Some(etd) = &sent.etd {
-                delivery.etd = Some(etd.clone());
-            }
-            if let Some(eta) = &sent.eta {
-                delivery.eta = Some(eta.clone());
-            }
-            changed |= before
-                != (
-                    delivery.status.clone(),
-                    delivery.etd.clone(),
-                    delivery.eta.clone(),
-                );
+            changed |= set_sent(&mut delivery.status, &sent.status);
+            changed |= set_sent(&mut delivery.etd, &sent.etd);
+            changed |= set_sent(&mut delivery.eta, &sent.eta);
         }
     }
     if changed {
@@ -908,6 +891,17 @@ pub(crate) fn update_delivery_logistics(
         finish(order, now);
     }
     changed
+}
+
+/// `slot` takes the value `sent` carries, if any; whether it changed.
+fn set_sent<T: Clone + PartialEq>(slot: &mut Option<T>, sent: &Option<T>) -> bool {
+    match sent {
+        Some(value) if slot.as_ref() != Some(value) => {
+            *slot = Some(value.clone());
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Goods receipts (order/buyer/receive-goods.md): `POST

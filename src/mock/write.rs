@@ -325,36 +325,11 @@ impl api_connector::server::Api for MockState {
     super::api::admit!();
 }
 
-/// The methods of `order::server::Api` for the order actions: each answers
-/// `200` with `{}`, or `400` for a body [`refusal`] refuses. Used inside that trait's implementation (in `api.rs`).
-macro_rules! order_actions {
-    ($($method:ident($request:ident) -> $response:ident = $operation:ident, $shape:ident;)*) => {
-        $(
-            async fn $method(
-                &self,
-                request: $crate::api::order::server::$request,
-            ) -> $crate::api::order::server::$response {
-                use $crate::api::order::server::$response as Answer;
-                match $crate::mock::write::refusal(
-                    &$crate::api::order::operations::$operation,
-                    &request.raw,
-                    &request.body,
-                    &$crate::api::order::types::txml_shapes::$shape,
-                ) {
-                    Some(body) => Answer::BadRequest { body },
-                    None => Answer::Ok {
-                        body: $crate::mock::write::order_action_answer(),
-                    },
-                }
-            }
-        )*
-    };
-}
-pub(super) use order_actions;
-
-/// The buyer's order actions that move its order: each refuses a body as
+/// The methods of `order::server::Api` for the buyer's order actions (used
+/// inside that trait's implementation, in `api.rs`): each refuses a body as
 /// [`refusal`] does (`400`), else applies its change to the buyer's order
-/// `orderId` ([`MockState::process_request_answer`]) and answers `200 {}`.
+/// `orderId` ([`MockState::process_request_answer`]; a change that returns
+/// `false` changes nothing) and answers `200 {}`.
 macro_rules! buyer_order_actions {
     ($($method:ident($request:ident) -> $response:ident = $operation:ident, $shape:ident,
         |$body:ident, $order:ident, $now:ident| $change:expr;)*) => {
@@ -473,32 +448,45 @@ impl MockState {
     /// ([`webhooks::order_events`]): for the other company, and for the
     /// acting one when its settings name the event.
     fn emit_order_events(&self, actor: Side, before: Option<&Order>, after: &Order) {
-        let Some(id) = after.id.clone() else {
-            return;
-        };
         let other = match actor {
             Side::Buyer => Side::Supplier,
             Side::Supplier => Side::Buyer,
         };
         for (event, positions) in webhooks::order_events(actor, before, after) {
             for (company, acting) in [(other, false), (actor, true)] {
-                self.webhooks.emit(
-                    company,
-                    WebhookKind::OrderEvents,
-                    event,
-                    &id,
-                    acting,
-                    |settings| {
-                        Some(webhooks::order_body(
-                            event,
-                            after,
-                            &positions,
-                            settings.single_delivery_per_order_line == Some(true),
-                        ))
-                    },
-                );
+                self.emit_order_event(company, event, after, &positions, acting);
             }
         }
+    }
+
+    /// Queue `event` of `order`, with the lines at `positions`, for
+    /// `company`'s order-events webhook ([`webhooks::WebhookHub::emit`]).
+    fn emit_order_event(
+        &self,
+        company: Side,
+        event: &str,
+        order: &Order,
+        positions: &[String],
+        acting: bool,
+    ) {
+        let Some(id) = order.id.as_deref() else {
+            return;
+        };
+        self.webhooks.emit(
+            company,
+            WebhookKind::OrderEvents,
+            event,
+            id,
+            acting,
+            |settings| {
+                Some(webhooks::order_body(
+                    event,
+                    order,
+                    positions,
+                    settings.single_delivery_per_order_line == Some(true),
+                ))
+            },
+        );
     }
 
     /// The buyer's documents for one of its orders
@@ -642,18 +630,27 @@ impl MockState {
         if !self.acts_as(headers, Side::Buyer) {
             return;
         }
-        let buyer = &self.buyer.company_id;
-        self.change_order(
-            Side::Buyer,
-            |o| {
-                o.id.as_deref() == Some(order_id)
-                    && o.buyer_order
+        self.change_order(Side::Buyer, self.own_order(Side::Buyer, order_id), answer);
+    }
+
+    /// Whether an order is `side`'s order `order_id` (its company named in
+    /// its buyer or supplier part, or not named).
+    fn own_order<'s>(&'s self, side: Side, order_id: &'s str) -> impl Fn(&Order) -> bool + 's {
+        move |o| {
+            let (party, company) = match side {
+                Side::Buyer => (
+                    o.buyer_order.as_ref().and_then(|b| b.company_id.as_ref()),
+                    &self.buyer.company_id,
+                ),
+                Side::Supplier => (
+                    o.supplier_order
                         .as_ref()
-                        .and_then(|b| b.company_id.as_ref())
-                        .is_none_or(|id| id == buyer)
-            },
-            answer,
-        );
+                        .and_then(|s| s.company_id.as_ref()),
+                    &self.supplier.company_id,
+                ),
+            };
+            o.id.as_deref() == Some(order_id) && party.is_none_or(|id| id == company)
+        }
     }
 
     /// An order action either party may take on order `order_id`
@@ -674,24 +671,7 @@ impl MockState {
         } else {
             return;
         };
-        let company = match actor {
-            Side::Buyer => &self.buyer.company_id,
-            Side::Supplier => &self.supplier.company_id,
-        };
-        self.change_order(
-            actor,
-            |o| {
-                let party = match actor {
-                    Side::Buyer => o.buyer_order.as_ref().and_then(|b| b.company_id.as_ref()),
-                    Side::Supplier => o
-                        .supplier_order
-                        .as_ref()
-                        .and_then(|s| s.company_id.as_ref()),
-                };
-                o.id.as_deref() == Some(order_id) && party.is_none_or(|id| id == company)
-            },
-            answer,
-        );
+        self.change_order(actor, self.own_order(actor, order_id), answer);
     }
 
     /// The buyer's `POST /order/{orderId}/buyer/resend`: the order as it
@@ -703,15 +683,8 @@ impl MockState {
         if !self.acts_as(headers, Side::Buyer) {
             return;
         }
-        let buyer = &self.buyer.company_id;
         let Some(order) = self.with_store(|store| {
-            Self::process_order_where(store, |o| {
-                o.id.as_deref() == Some(order_id)
-                    && o.buyer_order
-                        .as_ref()
-                        .and_then(|b| b.company_id.as_ref())
-                        .is_none_or(|id| id == buyer)
-            })
+            Self::process_order_where(store, self.own_order(Side::Buyer, order_id))
         }) else {
             tracing::debug!("no such order in the mock: accepted, nothing resent");
             return;
@@ -721,22 +694,7 @@ impl MockState {
             .iter()
             .filter_map(|l| l.buyer_line.as_ref()?.position.clone())
             .collect();
-        let event = "OrderResentByBuyer";
-        self.webhooks.emit(
-            Side::Buyer,
-            WebhookKind::OrderEvents,
-            event,
-            order_id,
-            false,
-            |settings| {
-                Some(webhooks::order_body(
-                    event,
-                    &order,
-                    &positions,
-                    settings.single_delivery_per_order_line == Some(true),
-                ))
-            },
-        );
+        self.emit_order_event(Side::Buyer, "OrderResentByBuyer", &order, &positions, false);
     }
 
     /// The first order of the process (not of the data the mock was
