@@ -89,6 +89,18 @@ fn creates_a_complete_project_with_every_placeholder_replaced() {
     assert!(manifest.contains(r#"default-features = false, features = ["receiver"]"#));
     assert!(manifest.contains(r#"features = ["receiver", "mock"]"#));
     assert!(manifest.contains("debug = \"line-tables-only\""));
+    // The repository's dev profile, all of it: a shared target directory
+    // reuses the compiled dependencies, and the service's dev build receives
+    // as fast as the repository's (optimised dependencies, `tradecloud` at
+    // opt-level 1).
+    let dev_profile = |text: &str| -> toml::Value {
+        let doc: toml::Table = toml::from_str(text).expect("a TOML manifest");
+        doc["profile"]["dev"].clone()
+    };
+    let repository =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"))
+            .expect("the repository's Cargo.toml");
+    assert_eq!(dev_profile(&manifest), dev_profile(&repository));
     // From a checkout, the dependency is that checkout.
     let checkout = toml_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
