@@ -154,8 +154,16 @@ pub async fn two_instances_lose_nothing_when_one_is_killed(exe: &str, store_url:
         }));
     }
 
-    // Mid-stream: SIGKILL instance a, then start it again.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Mid-stream: once a third of the events are acknowledged (however fast
+    // the build), SIGKILL instance a, then start it again.
+    let started = Instant::now();
+    while acknowledged.lock().unwrap().len() < SENDERS * EVENTS_PER_SENDER / 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "a third of the events acknowledged within a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let mut a = a;
     a.child.start_kill().unwrap();
     a.child.wait().await.unwrap();
