@@ -59,6 +59,7 @@ fn creates_a_complete_project_with_every_placeholder_replaced() {
     assert_eq!(
         files(&dir),
         [
+            ".cargo/config.toml",
             ".gitignore",
             "Cargo.lock",
             "Cargo.toml",
@@ -101,6 +102,21 @@ fn creates_a_complete_project_with_every_placeholder_replaced() {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"))
             .expect("the repository's Cargo.toml");
     assert_eq!(dev_profile(&manifest), dev_profile(&repository));
+    // And its build environment (SQLite's compile flags): with other flags a
+    // shared target directory would rebuild SQLite, and everything above it,
+    // each time the other project builds.
+    let env = |text: &str| -> toml::Value {
+        let doc: toml::Table = toml::from_str(text).expect("a TOML cargo config");
+        doc["env"].clone()
+    };
+    let repository_config = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cargo/config.toml"),
+    )
+    .expect("the repository's .cargo/config.toml");
+    assert_eq!(
+        env(&read(&dir, ".cargo/config.toml")),
+        env(&repository_config)
+    );
     // From a checkout, the dependency is that checkout.
     let checkout = toml_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -17,6 +17,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../../templates/new/Cargo.toml"),
     ),
     (
+        ".cargo/config.toml",
+        include_str!("../../../../templates/new/cargo-config.toml"),
+    ),
+    (
         ".gitignore",
         include_str!("../../../../templates/new/gitignore"),
     ),
