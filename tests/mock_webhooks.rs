@@ -1168,4 +1168,104 @@ mod mock_webhooks {
         );
         server.shutdown().await.expect("stops");
     }
+
+    /// security/authorization.md: a buyer company executes the "ByBuyer"
+    /// actions, a supplier company the "BySupplier" ones. The other
+    /// company's user gets `403` naming the side, and the order does not
+    /// move; the same call from the right user then works. An order id
+    /// the mock does not know is a `404`.
+    #[tokio::test]
+    async fn the_other_company_s_actions_are_forbidden() {
+        use tradecloud::api::order::types::OrderLinePositions;
+        use tradecloud::client::ClientError;
+        fn refused<T: std::fmt::Debug>(
+            answer: Result<T, ClientError>,
+            operation: &str,
+            side: &str,
+        ) {
+            let e = answer.expect_err("the other company's action");
+            assert_eq!(e.status(), Some(403), "{e}");
+            let says = format!("({operation}) is the {side}'s action");
+            assert!(e.to_string().contains(&says), "{e}");
+        }
+        let server = start(MockConfig::new()).await;
+        let (buyer, supplier) = (server.buyer(), server.supplier());
+        let supplier_rx = Receiver::start().await;
+        let settings = serde_json::json!({
+            "method": "POST", "webhookUrl": format!("{}/orders", supplier_rx.url), "format": "JSON"
+        });
+        assert_eq!(
+            put_settings(&server, &supplier, ORDER_EVENTS, settings).await,
+            200
+        );
+        let buyer_client = client_of(&server, &buyer);
+        let supplier_client = client_of(&server, &supplier);
+
+        let order = order_message(&buyer.partner_account_number, "PO-SIDES-1");
+        refused(
+            supplier_client.orders().send(&order).await,
+            "sendOrderByBuyerRoute",
+            "buyer",
+        );
+        buyer_client.orders().send(&order).await.expect("sent");
+        let issued: OrderWebhookBody = supplier_rx.wait_for(1).await[0].decode();
+        let order_id = issued
+            .order_event
+            .and_then(|e| e.order_id)
+            .expect("the order id");
+
+        let complete = OrderLinePositions {
+            line_positions: vec!["0001".into()],
+            ..Default::default()
+        };
+        let completed = supplier_client
+            .orders()
+            .complete_lines(&order_id, &complete)
+            .await;
+        refused(completed, "completeOrderLines", "buyer");
+        let accept: connector::SendOrderResponseBySupplier = decode(serde_json::json!({
+            "order": {"buyerAccountNumber": supplier.partner_account_number,
+                      "purchaseOrderNumber": "PO-SIDES-1"},
+            "lines": [{"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}]
+        }));
+        let responded = buyer_client.orders().respond(&accept).await;
+        refused(responded, "sendOrderResponseBySupplierRoute", "supplier");
+
+        // Nothing moved; then each side's own call moves the line.
+        let line_status = |order: &tradecloud::api::common::types::Order| {
+            let line = order.lines.iter().find(|l| l.position() == "0001");
+            let status = line.and_then(|l| l.status.as_ref()?.process_status.as_ref());
+            status.map(|s| s.to_string())
+        };
+        let order = buyer_client
+            .orders()
+            .get(&order_id)
+            .await
+            .expect("the order");
+        assert_eq!(line_status(&order).as_deref(), Some("Issued"));
+        supplier_client
+            .orders()
+            .respond(&accept)
+            .await
+            .expect("responded");
+        let completed = buyer_client
+            .orders()
+            .complete_lines(&order_id, &complete)
+            .await;
+        completed.expect("completed");
+        let order = buyer_client
+            .orders()
+            .get(&order_id)
+            .await
+            .expect("the order");
+        assert_eq!(line_status(&order).as_deref(), Some("Completed"));
+
+        // An order id the mock does not know is a 404, not a silent no-op.
+        let unknown = buyer_client
+            .orders()
+            .complete_lines("no-such-order", &complete)
+            .await;
+        assert_eq!(unknown.expect_err("no such order").status(), Some(404));
+        server.shutdown().await.expect("stops");
+    }
 }

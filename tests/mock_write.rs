@@ -44,12 +44,20 @@ mod mock_write {
             .unwrap_or_else(|| panic!("no operation {id}"))
     }
 
+    /// The demo data's order (tests/fixtures/api/order.json): an order
+    /// action on an id the mock does not know is a `404`.
+    const DEMO_ORDER_ID: &str = "4fd2a3c0-6b1e-4e8b-9c2a-1d3e5f7a9b0c";
+
     /// The URL of `op` with its path parameters filled in.
     fn url(server: &MockServer, op: &Operation) -> String {
         let path = op
             .path
             .split('/')
-            .map(|s| if s.starts_with('{') { "0001" } else { s })
+            .map(|s| match s {
+                "{orderId}" => DEMO_ORDER_ID,
+                _ if s.starts_with('{') => "0001",
+                _ => s,
+            })
             .collect::<Vec<_>>()
             .join("/");
         format!("{}{path}", server.base_url())

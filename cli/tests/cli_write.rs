@@ -404,7 +404,8 @@ mod cli_write {
     /// Standard input, JSON unless `--format txml`.
     #[tokio::test]
     async fn a_message_from_standard_input() {
-        let server = start(MockConfig::new()).await;
+        // The demo data holds ORDER_ID (an unknown order id is a 404).
+        let server = start(MockConfig::new().demo_data()).await;
         let env = mock_env(&server);
         let dir = tempfile::tempdir().expect("a directory");
         let xml = std::fs::read(fixture(

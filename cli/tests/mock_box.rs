@@ -517,13 +517,15 @@ mod mock_box {
             .await
             .expect("accepted");
         assert_eq!(ok.ok, Some(true));
-        // The supplier cannot send orders as the buyer.
-        let ok = supplier_client
+        // The supplier cannot send orders as the buyer: refused at once
+        // (security/authorization.md), not accepted and dropped.
+        let e = supplier_client
             .orders()
             .send(&order_message(&buyer.partner_account_number))
             .await
-            .expect("accepted");
-        assert_eq!(ok.ok, Some(true));
+            .expect_err("the buyer's action");
+        assert_eq!(e.status(), Some(403), "{e}");
+        assert!(e.to_string().contains("is the buyer's action"), "{e}");
         // A response for an order nobody sent.
         let response: connector::SendOrderResponseBySupplier = decode(serde_json::json!({
             "order": {"buyerAccountNumber": supplier.partner_account_number,

@@ -33,7 +33,8 @@ pub enum ClientError {
     /// Tradecloud answered `403 Forbidden`.
     #[error(
         "Tradecloud refused {username} access to {what} (403 Forbidden){}: only an integration user \
-         of a company that is party to it may read it",
+         of a company that is party to it may read it, and only the buyer's user may take the \
+         buyer's actions, the supplier's user the supplier's",
         OptMessage(message)
     )]
     Forbidden {

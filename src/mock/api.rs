@@ -46,6 +46,9 @@ pub(super) fn denied_response(denied: Denied) -> Response {
         Denied::Unauthorized(body) => {
             crate::server::serialized_response(StatusCode::UNAUTHORIZED, "application/json", &body)
         }
+        Denied::Forbidden(body) => {
+            crate::server::serialized_response(StatusCode::FORBIDDEN, "application/json", &body)
+        }
         Denied::Response(response) => response,
     }
 }
@@ -253,6 +256,9 @@ impl order::server::Api for MockState {
         ) {
             return Answer::BadRequest { body };
         }
+        if let Some(body) = self.unknown_order(&request.order_id) {
+            return Answer::NotFound { body };
+        }
         let (position, update) = (&request.position, &*request.body);
         self.process_either_party_action(&request.raw.headers, &request.order_id, |order, now| {
             super::process::update_delivery_logistics(order, position, update, now)
@@ -275,7 +281,10 @@ impl order::server::Api for MockState {
         ) {
             return Answer::BadRequest { body };
         }
-        self.resend_order(&request.raw.headers, &request.order_id);
+        if let Some(body) = self.unknown_order(&request.order_id) {
+            return Answer::NotFound { body };
+        }
+        self.resend_order(&request.order_id);
         Answer::Ok {
             body: super::write::order_action_answer(),
         }

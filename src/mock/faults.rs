@@ -11,6 +11,8 @@ use http::{HeaderMap, HeaderValue};
 use super::config::{Fault, FaultConfig, FaultTrigger};
 use super::state::{error_body, lock, Denied, MockState};
 use super::tokens::Credential;
+use super::webhooks::side_name;
+use super::write::Side;
 use crate::api::authentication;
 use crate::operation::Operation;
 
@@ -143,6 +145,20 @@ impl MockState {
                     tracing::debug!(operation = operation.id, %reason, "mock: unauthorized");
                     return Err(Denied::Unauthorized(error_body(reason)));
                 }
+            }
+        }
+        // One company's action from the other company's user: refused
+        // before anything is read (security/authorization.md).
+        if let Some(side) = Side::alone_taking(operation) {
+            if !self.acts_as(headers, side) {
+                let side = side_name(side);
+                let message = format!(
+                    "{operation} is the {side}'s action and this user is not the {side} company's \
+                     integration user (a company executes only its own side's order actions); \
+                     call it with the {side}'s credentials"
+                );
+                tracing::debug!(operation = operation.id, "mock: the other company's action");
+                return Err(Denied::Forbidden(error_body(message)));
             }
         }
         Ok(())

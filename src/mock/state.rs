@@ -44,6 +44,8 @@ pub(crate) fn error_body(message: impl Into<String>) -> ErrorResponse {
 pub(crate) enum Denied {
     /// Answer `401` with this body.
     Unauthorized(ErrorResponse),
+    /// Answer `403` with this body: the other company's action.
+    Forbidden(ErrorResponse),
     /// Answer this response (an injected fault).
     Response(Response),
 }

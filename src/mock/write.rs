@@ -162,7 +162,7 @@ impl api_connector::server::Api for MockState {
         ) {
             Some(body) => Answer::BadRequest { body },
             None => {
-                self.process_order(&request.raw.headers, &request.body);
+                self.process_order(&request.body);
                 Answer::Ok { body: ok() }
             }
         }
@@ -182,7 +182,7 @@ impl api_connector::server::Api for MockState {
             Some(body) => Answer::BadRequest { body },
             None => {
                 let order = process::single_delivery_message(&request.body);
-                self.process_order(&request.raw.headers, &order);
+                self.process_order(&order);
                 Answer::Ok { body: ok() }
             }
         }
@@ -201,7 +201,7 @@ impl api_connector::server::Api for MockState {
         ) {
             Some(body) => Answer::BadRequest { body },
             None => {
-                self.process_indicators(&request.raw.headers, &request.body);
+                self.process_indicators(&request.body);
                 Answer::Ok { body: ok() }
             }
         }
@@ -220,7 +220,7 @@ impl api_connector::server::Api for MockState {
         ) {
             Some(body) => Answer::BadRequest { body },
             None => {
-                self.process_documents(&request.raw.headers, &request.body);
+                self.process_documents(&request.body);
                 Answer::Ok { body: ok() }
             }
         }
@@ -240,7 +240,6 @@ impl api_connector::server::Api for MockState {
             Some(body) => Answer::BadRequest { body },
             None => {
                 self.process_goods_receipt(
-                    &request.raw.headers,
                     &request.body.order,
                     request.body.lines.iter().flatten().map(|l| {
                         (
@@ -269,7 +268,6 @@ impl api_connector::server::Api for MockState {
             Some(body) => Answer::BadRequest { body },
             None => {
                 self.process_goods_receipt(
-                    &request.raw.headers,
                     &request.body.order,
                     request
                         .body
@@ -297,7 +295,7 @@ impl api_connector::server::Api for MockState {
         ) {
             Some(body) => Answer::BadRequest { body },
             None => {
-                self.process_order_response(&request.raw.headers, &request.body);
+                self.process_order_response(&request.body);
                 Answer::Ok { body: ok() }
             }
         }
@@ -316,7 +314,7 @@ impl api_connector::server::Api for MockState {
         ) {
             Some(body) => Answer::BadRequest { body },
             None => {
-                self.process_despatch_advice(&request.raw.headers, &request.body);
+                self.process_despatch_advice(&request.body);
                 Answer::Ok { body: ok() }
             }
         }
@@ -329,7 +327,8 @@ impl api_connector::server::Api for MockState {
 /// inside that trait's implementation, in `api.rs`): each refuses a body as
 /// [`refusal`] does (`400`), else applies its change to the buyer's order
 /// `orderId` ([`MockState::process_request_answer`]; a change that returns
-/// `false` changes nothing) and answers `200 {}`.
+/// `false` changes nothing) and answers `200 {}`; an order id the mock does
+/// not know is a `404` ([`MockState::unknown_order`]).
 macro_rules! buyer_order_actions {
     ($($method:ident($request:ident) -> $response:ident = $operation:ident, $shape:ident,
         |$body:ident, $order:ident, $now:ident| $change:expr;)*) => {
@@ -347,12 +346,11 @@ macro_rules! buyer_order_actions {
                 ) {
                     return Answer::BadRequest { body };
                 }
+                if let Some(body) = self.unknown_order(&request.order_id) {
+                    return Answer::NotFound { body };
+                }
                 let $body = &*request.body;
-                self.process_request_answer(
-                    &request.raw.headers,
-                    &request.order_id,
-                    |$order, $now| $change,
-                );
+                self.process_request_answer(&request.order_id, |$order, $now| $change);
                 Answer::Ok {
                     body: $crate::mock::write::order_action_answer(),
                 }
@@ -372,6 +370,48 @@ pub(super) fn order_action_answer() -> serde_json::Value {
 pub(crate) enum Side {
     Buyer,
     Supplier,
+}
+
+impl Side {
+    /// The side that alone may take `operation`, `None` for one either
+    /// company may call (reads, uploads, the delivery schedule's logistics).
+    /// security/authorization.md, "Order (line)": a supplier company
+    /// executes the "BySupplier" actions, a buyer company the "ByBuyer"
+    /// ones; the order service's actions here are the buyer's (their
+    /// pages are under order/buyer, their spec summaries say "(buyer)").
+    pub(crate) fn alone_taking(operation: &Operation) -> Option<Side> {
+        use crate::api::api_connector::operations as connector;
+        use crate::api::order::operations as order;
+        const BUYER: [&Operation; 16] = [
+            &connector::SEND_ORDER_BY_BUYER_ROUTE,
+            &connector::SEND_SINGLE_DELIVERY_ORDER_BY_BUYER_ROUTE,
+            &connector::SEND_ORDER_INDICATORS_BY_BUYER_ROUTE,
+            &connector::ATTACH_ORDER_DOCUMENTS_BY_BUYER_ROUTE,
+            &connector::SEND_ORDER_DELIVERIES_BY_BUYER,
+            &connector::SEND_ORDER_DELIVERY_HISTORY_BY_BUYER,
+            &order::APPROVE_REQUESTS_AS_BUYER_ROUTE,
+            &order::REJECT_REQUESTS_AS_BUYER_ROUTE,
+            &order::APPROVE_SHIPMENT_RESCHEDULE_REQUEST_ROUTE,
+            &order::REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE,
+            &order::COMPLETE_ORDER_LINES,
+            &order::DELIVER_ORDER_LINES,
+            &order::REVERT_CANCELLED_ORDER_LINES,
+            &order::REVERT_COMPLETED_ORDER_LINES,
+            &order::BUYER_RESEND_ORDER_ROUTE,
+            &order::REASSIGN_BUYER_CONTACT,
+        ];
+        const SUPPLIER: [&Operation; 2] = [
+            &connector::SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE,
+            &connector::SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE,
+        ];
+        if BUYER.contains(&operation) {
+            Some(Side::Buyer)
+        } else if SUPPLIER.contains(&operation) {
+            Some(Side::Supplier)
+        } else {
+            None
+        }
+    }
 }
 
 impl MockState {
@@ -418,14 +458,9 @@ impl MockState {
     /// A buyer's order: creates or updates the order of the buyer with that
     /// purchase order number, when it is for the supplier the buyer knows
     /// by `supplierAccountNumber` ([`process::issue_order`]).
-    pub(super) fn process_order(
-        &self,
-        headers: &http::HeaderMap,
-        message: &api_connector::types::SendOrderByBuyer,
-    ) {
+    pub(super) fn process_order(&self, message: &api_connector::types::SendOrderByBuyer) {
         let order = &message.order;
-        if !self.acts_as(headers, Side::Buyer)
-            || !Self::for_company(order.company_id.as_ref(), &self.buyer)
+        if !Self::for_company(order.company_id.as_ref(), &self.buyer)
             || order.supplier_account_number != self.buyer.partner_account_number
         {
             tracing::debug!(purchase_order_number = %order.purchase_order_number, "order not for the mock's buyer and supplier: accepted, nothing changes");
@@ -496,12 +531,9 @@ impl MockState {
     /// on the order and on the lines named.
     pub(super) fn process_documents(
         &self,
-        headers: &http::HeaderMap,
         message: &api_connector::types::AttachOrderDocumentsByBuyer,
     ) {
-        if !self.acts_as(headers, Side::Buyer)
-            || !Self::for_company(message.order.company_id.as_ref(), &self.buyer)
-        {
+        if !Self::for_company(message.order.company_id.as_ref(), &self.buyer) {
             return;
         }
         let number = &message.order.purchase_order_number;
@@ -547,12 +579,9 @@ impl MockState {
     /// The buyer's indicators for one of its orders ([`process::apply_indicators`]).
     pub(super) fn process_indicators(
         &self,
-        headers: &http::HeaderMap,
         message: &api_connector::types::SendOrderIndicatorsByBuyer,
     ) {
-        if !self.acts_as(headers, Side::Buyer)
-            || !Self::for_company(message.order.company_id.as_ref(), &self.buyer)
-        {
+        if !Self::for_company(message.order.company_id.as_ref(), &self.buyer) {
             return;
         }
         let number = &message.order.purchase_order_number;
@@ -568,14 +597,11 @@ impl MockState {
     /// the delivery history of the lines sent.
     pub(super) fn process_goods_receipt<'m>(
         &self,
-        headers: &http::HeaderMap,
         order: &api_connector::types::OrderDeliveriesOrderByBuyer,
         lines: impl IntoIterator<Item = (&'m str, &'m [DeliveryHistoryLine])>,
         replace: bool,
     ) {
-        if !self.acts_as(headers, Side::Buyer)
-            || !Self::for_company(order.company_id.as_ref(), &self.buyer)
-        {
+        if !Self::for_company(order.company_id.as_ref(), &self.buyer) {
             return;
         }
         let number = &order.purchase_order_number;
@@ -591,13 +617,10 @@ impl MockState {
     /// ([`process::respond`]).
     pub(super) fn process_order_response(
         &self,
-        headers: &http::HeaderMap,
         message: &api_connector::types::SendOrderResponseBySupplier,
     ) {
         let order = &message.order;
-        if !self.acts_as(headers, Side::Supplier)
-            || !Self::for_company(order.company_id.as_ref(), &self.supplier)
-        {
+        if !Self::for_company(order.company_id.as_ref(), &self.supplier) {
             return;
         }
         // Documents in a response are kept on the order (process::respond)
@@ -623,14 +646,21 @@ impl MockState {
     /// requests, complete, deliver, revert: [`buyer_order_actions`]).
     pub(super) fn process_request_answer(
         &self,
-        headers: &http::HeaderMap,
         order_id: &str,
         answer: impl FnOnce(&mut Order, &DateTime) -> bool,
     ) {
-        if !self.acts_as(headers, Side::Buyer) {
-            return;
-        }
         self.change_order(Side::Buyer, self.own_order(Side::Buyer, order_id), answer);
+    }
+
+    /// The `404` body for an order id the mock does not know at all (not
+    /// in the process, not in its data): a mistyped id is an error, as at
+    /// Tradecloud, not an action that silently changes nothing.
+    pub(super) fn unknown_order(&self, order_id: &str) -> Option<ErrorResponse> {
+        let known = self.with_store(|store| {
+            store.orders.contains_key(order_id)
+                || store.single_delivery_orders.contains_key(order_id)
+        });
+        (!known).then(|| error_body(format!("order {order_id} not found")))
     }
 
     /// Whether an order is `side`'s order `order_id` (its company named in
@@ -679,10 +709,7 @@ impl MockState {
     /// `OrderResentByBuyer` ("manually resent the order to their ERP
     /// system", connectors/webhooks/order-events.md, "Maintenance"); the
     /// order does not change and the supplier gets nothing.
-    pub(super) fn resend_order(&self, headers: &http::HeaderMap, order_id: &str) {
-        if !self.acts_as(headers, Side::Buyer) {
-            return;
-        }
+    pub(super) fn resend_order(&self, order_id: &str) {
         let Some(order) = self.with_store(|store| {
             Self::process_order_where(store, self.own_order(Side::Buyer, order_id))
         }) else {
@@ -741,12 +768,10 @@ impl MockState {
     /// is for the buyer the supplier knows by `buyerAccountNumber`.
     pub(super) fn process_despatch_advice(
         &self,
-        headers: &http::HeaderMap,
         message: &api_connector::types::SendDespatchAdviceBySupplier,
     ) {
         let header = &message.header;
-        if !self.acts_as(headers, Side::Supplier)
-            || !Self::for_company(header.supplier_company_id.as_ref(), &self.supplier)
+        if !Self::for_company(header.supplier_company_id.as_ref(), &self.supplier)
             || header.buyer_account_number != self.supplier.partner_account_number
         {
             return;
@@ -852,6 +877,46 @@ fn new_object_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every action of the order and api-connector specs is one side's,
+    /// except the logistics either party updates; an operation added to a
+    /// spec fails here until it is placed. The names agree where they say
+    /// a side (`...ByBuyer`, `...AsBuyer`, `buyer...`, `...BySupplier`).
+    #[test]
+    fn every_order_action_has_its_side() {
+        use crate::api::{api_connector, order};
+        use crate::operation::Method;
+        let either = [order::operations::UPDATE_ORDER_LINE_DELIVERY_SCHEDULE.id];
+        let actions = order::OPERATIONS
+            .iter()
+            .chain(api_connector::OPERATIONS)
+            .filter(|op| op.method != Method::Get && !either.contains(&op.id));
+        let mut count = 0;
+        for op in actions {
+            count += 1;
+            let side = Side::alone_taking(op);
+            assert!(side.is_some(), "{op}: whose action is it?");
+            let id = op.id.to_ascii_lowercase();
+            if id.contains("supplier") {
+                assert_eq!(side, Some(Side::Supplier), "{op}");
+            } else if id.contains("buyer") {
+                assert_eq!(side, Some(Side::Buyer), "{op}");
+            }
+        }
+        assert_eq!(count, 18);
+        assert_eq!(
+            Side::alone_taking(&order::operations::UPDATE_ORDER_LINE_DELIVERY_SCHEDULE),
+            None
+        );
+        assert_eq!(
+            Side::alone_taking(&order::operations::GET_ORDER_BY_ID_ROUTE),
+            None
+        );
+        assert_eq!(
+            Side::alone_taking(&crate::api::object_storage::operations::UPLOAD_DOCUMENT),
+            None
+        );
+    }
 
     #[test]
     fn object_ids_look_like_uuids() {
