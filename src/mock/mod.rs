@@ -203,15 +203,15 @@
 //!   nothing. An order action on an order of the mock's data (not one the
 //!   process made) is answered `200` `{}` and changes nothing; on an order
 //!   id the mock does not know at all, `404` (the spec's "no order with
-//!   this id"). One company's action from the
-//!   other company's user (the supplier's user sending an order or
-//!   completing lines, the buyer's user sending an order response or a
-//!   despatch advice) is answered `403` naming the side, before anything
-//!   is read: security/authorization.md gives a buyer company the "ByBuyer"
-//!   actions and a supplier company the "BySupplier" ones (which operation
-//!   is whose: `Side::alone_taking`; the status is the spec's `403`, the
-//!   docs do not name one). The users of [`MockConfig::users`] (the
-//!   single-user default) may act for either company.
+//!   this id"). One company's action from the other company's user (the
+//!   supplier's user sending an order or completing lines, the buyer's user
+//!   sending an order response or a despatch advice) is answered `403`
+//!   naming the side, before anything is read: security/authorization.md
+//!   gives a buyer company the "ByBuyer" actions and a supplier company the
+//!   "BySupplier" ones (which operation is whose: `Side::alone_taking`; the
+//!   status is the spec's `403`, the docs do not name one). The users of
+//!   [`MockConfig::users`] (the single-user default) may act for either
+//!   company.
 //!
 //!   **Choices where the docs are silent:**
 //!   - The process changes only the orders it created; the demo data and
