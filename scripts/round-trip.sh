@@ -15,7 +15,9 @@
 #      approves the proposal through the SDK (`decide_proposal`): the whole
 #      order is Confirmed;
 #   4. the supplier sends a despatch advice (`tradecloud shipment
-#      send-despatch-advice`); the buyer's service receives the shipment event.
+#      send-despatch-advice`) for all of line 0001; the buyer's service
+#      receives the shipment event, and the order event of its delivery line
+#      now ReadyToShip.
 #
 # Every event must reach its service's inbox and be handled (`done`), the
 # mock's delivery log must show each delivery answered 2xx, and GET order must
@@ -197,7 +199,7 @@ echo "the buyer's service saved the supplier's confirmation: $(cat "$confirmatio
 as buyer "$bin" order get "$id" | jq -e '.supplierOrder.documents | length == 1' >/dev/null ||
   fail "GET order does not show the supplier's one document"
 
-step "4. the supplier ships line 0001; the buyer's shipment service receives it"
+step "4. the supplier ships line 0001; the buyer's service receives the shipment and the order ready to ship"
 jq -n --arg po "$po" --arg buyer "$(jq -r .supplier.buyer_account_number "$work/mock.json")" '
   {header: {buyerAccountNumber: $buyer, despatchAdviceNumber: ("DA-" + $po),
             shipment: {shipmentNumber: ("SHIP-" + $po), transportMode: "3"}},
@@ -205,6 +207,10 @@ jq -n --arg po "$po" --arg buyer "$(jq -r .supplier.buyer_account_number "$work/
             purchaseOrderLinePosition: "0001", despatchQuantity: 10}]}' >"$work/despatch-advice.json"
 as supplier "$bin" shipment send-despatch-advice "$work/despatch-advice.json" >/dev/null
 wait_until 60 "ShipmentIssuedBySupplier handled by the buyer" has buyer ShipmentIssuedBySupplier
+wait_until 60 "OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier handled by the buyer" \
+  has buyer OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier
+as buyer "$bin" order get "$id" | jq -e '.lines[] | select(.buyerLine.position == "0001") | .deliverySchedule[0].status == "ReadyToShip"' >/dev/null ||
+  fail "GET order does not show line 0001's delivery line ReadyToShip after shipping all of it"
 
 step "nothing failed: every event handled, every delivery answered 2xx at the first attempt"
 for role in buyer supplier; do

@@ -69,6 +69,14 @@ mod mock_webhooks {
         }
     }
 
+    impl Received {
+        /// An order event's name and the positions of its lines.
+        fn order_event(&self) -> (String, Vec<String>) {
+            let body: OrderWebhookBody = self.decode();
+            (body.event_name.to_string(), positions(&body))
+        }
+    }
+
     #[derive(Default)]
     struct Inner {
         received: Vec<Received>,
@@ -369,13 +377,7 @@ mod mock_webhooks {
             .await
             .expect("responded");
         let got = buyer_rx.wait_for(2).await;
-        let events: Vec<(String, Vec<String>)> = got
-            .iter()
-            .map(|r| {
-                let body: OrderWebhookBody = r.decode();
-                (body.event_name.to_string(), positions(&body))
-            })
-            .collect();
+        let events: Vec<(String, Vec<String>)> = got.iter().map(Received::order_event).collect();
         assert_eq!(
             events,
             vec![
@@ -419,16 +421,24 @@ mod mock_webhooks {
             .send_despatch_advice(&advice)
             .await
             .expect("despatch advice sent");
-        let got = buyer_rx.wait_for(3).await;
-        assert_eq!(got[2].uri.path(), "/shipments");
-        let shipment: ShipmentWebhookBody = got[2].decode();
+        // It ships the whole delivery line: the order's webhook hears that
+        // the delivery line is ready to ship (the two webhooks deliver
+        // independently, in either order).
+        let got = buyer_rx.wait_for(4).await;
+        let (shipments, orders): (Vec<_>, Vec<_>) =
+            got[2..].iter().partition(|r| r.uri.path() == "/shipments");
+        let shipment: ShipmentWebhookBody = shipments[0].decode();
         assert_eq!(shipment.event_name.to_string(), "ShipmentIssuedBySupplier");
         assert_eq!(shipment.shipment.lines.len(), 1);
+        assert_eq!(
+            orders[0].event_name(),
+            "OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier"
+        );
 
         // The delivery log: every attempt delivered with 200, and the
         // endpoint shows the same.
-        let log = deliveries_until(&server, |log| log.len() >= 5).await;
-        assert_eq!(log.len(), 5, "{log:#?}");
+        let log = deliveries_until(&server, |log| log.len() >= 6).await;
+        assert_eq!(log.len(), 6, "{log:#?}");
         assert!(log
             .iter()
             .all(|d| d.status == Some(200) && d.outcome == "delivered" && d.attempt == 1));
@@ -439,7 +449,7 @@ mod mock_webhooks {
                 .json()
                 .await
                 .expect("JSON");
-        assert_eq!(listed.len(), 5);
+        assert_eq!(listed.len(), 6);
         server.shutdown().await.expect("stops");
     }
 
@@ -555,13 +565,7 @@ mod mock_webhooks {
             .await
             .expect("accepted");
         let got = supplier_rx.wait_for(5).await;
-        let events: Vec<(String, Vec<String>)> = got
-            .iter()
-            .map(|r| {
-                let body: OrderWebhookBody = r.decode();
-                (body.event_name.to_string(), positions(&body))
-            })
-            .collect();
+        let events: Vec<(String, Vec<String>)> = got.iter().map(Received::order_event).collect();
         let event = |name: &str, position: &str| (name.to_string(), vec![position.to_string()]);
         assert_eq!(
             events[1..],
@@ -1266,6 +1270,288 @@ mod mock_webhooks {
             .complete_lines("no-such-order", &complete)
             .await;
         assert_eq!(unknown.expect_err("no such order").status(), Some(404));
+        server.shutdown().await.expect("stops");
+    }
+
+    /// A despatch advice is compared with the order it ships
+    /// (connectors/webhooks/order-events.md, "Order lines shipment
+    /// reschedule"): a matching quantity makes the delivery line
+    /// `ReadyToShip`, a different one (with a backorder) opens a shipment
+    /// reschedule request that the buyer approves or rejects per line.
+    #[tokio::test]
+    async fn a_shipment_that_differs_asks_the_buyer_to_reschedule() {
+        use tradecloud::api::common::types::{Order, OrderLine};
+        use tradecloud::api::order::types::{
+            ApproveShipmentRescheduleRequest, RejectShipmentRescheduleRequest,
+        };
+        let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
+        let (buyer, supplier) = (server.buyer(), server.supplier());
+        let buyer_rx = Receiver::start().await;
+        let supplier_rx = Receiver::start().await;
+        for (party, rx) in [(&buyer, &buyer_rx), (&supplier, &supplier_rx)] {
+            let settings = serde_json::json!({"webhookUrl": format!("{}/orders", rx.url)});
+            assert_eq!(
+                put_settings(&server, party, ORDER_EVENTS, settings).await,
+                200
+            );
+        }
+        let buyer_client = client_of(&server, &buyer);
+        let supplier_client = client_of(&server, &supplier);
+        buyer_client
+            .orders()
+            .send(&order_message(
+                &buyer.partner_account_number,
+                "PO-RESCHEDULE-1",
+            ))
+            .await
+            .expect("sent");
+        let issued: OrderWebhookBody = supplier_rx.wait_for(1).await[0].decode();
+        let order_id = issued
+            .order_event
+            .as_ref()
+            .and_then(|e| e.order_id.clone())
+            .expect("the event has the order id");
+        let accept: connector::SendOrderResponseBySupplier = decode(serde_json::json!({
+            "order": {"buyerAccountNumber": supplier.partner_account_number,
+                      "purchaseOrderNumber": "PO-RESCHEDULE-1"},
+            "lines": [
+                {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}},
+                {"purchaseOrderLinePosition": "0002", "indicators": {"accepted": true}}
+            ]
+        }));
+        supplier_client
+            .orders()
+            .respond(&accept)
+            .await
+            .expect("accepted");
+        buyer_rx.wait_for(1).await;
+
+        let ship =
+            |number: &str, lines: serde_json::Value| -> connector::SendDespatchAdviceBySupplier {
+                decode(serde_json::json!({
+                    "header": {"buyerAccountNumber": supplier.partner_account_number,
+                               "despatchAdviceNumber": number},
+                    "lines": lines
+                }))
+            };
+        let get = || async {
+            buyer_client
+                .orders()
+                .get(&order_id)
+                .await
+                .expect("the order")
+        };
+        let line = |order: &Order, position: &str| -> OrderLine {
+            order
+                .lines
+                .iter()
+                .find(|l| {
+                    l.buyer_line.as_ref().and_then(|b| b.position.as_deref()) == Some(position)
+                })
+                .cloned()
+                .unwrap_or_else(|| panic!("line {position}"))
+        };
+        let statuses = |line: &OrderLine| {
+            let status = line.status.clone().unwrap_or_default();
+            (
+                status.process_status.map(|s| s.to_string()),
+                status.in_progress_status.map(|s| s.to_string()),
+            )
+        };
+        let schedule =
+            |deliveries: &[tradecloud::api::common::types::CurrentDeliveryScheduleLine]| {
+                deliveries
+                    .iter()
+                    .map(|d| {
+                        (
+                            d.quantity
+                                .as_ref()
+                                .map(|q| q.to_string())
+                                .unwrap_or_default(),
+                            d.status.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            };
+        let pair = |quantity: &str, status: &str| (quantity.to_owned(), status.to_owned());
+
+        // 0001 ships its 10: ready to ship. 0002 ships 3 of 4 and
+        // backorders 1: a reschedule request.
+        let advice = ship(
+            "DA-RESCHEDULE-1",
+            serde_json::json!([
+                {"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-RESCHEDULE-1",
+                 "purchaseOrderLinePosition": "0001", "despatchQuantity": 10},
+                {"despatchAdviceLinePosition": "2", "purchaseOrderNumber": "PO-RESCHEDULE-1",
+                 "purchaseOrderLinePosition": "0002", "deliverySchedulePosition": "1",
+                 "despatchQuantity": 3, "backorderQuantity": 1, "backorderDate": "2026-04-01"}
+            ]),
+        );
+        supplier_client
+            .shipments()
+            .send_despatch_advice(&advice)
+            .await
+            .expect("sent");
+        let got = buyer_rx.wait_for(3).await;
+        let events: Vec<(String, Vec<String>)> =
+            got[1..].iter().map(Received::order_event).collect();
+        assert_eq!(
+            events,
+            vec![
+                (
+                    "OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier".to_owned(),
+                    vec!["0001".to_owned()]
+                ),
+                (
+                    "OrderLinesShipmentRescheduleRequestedBySupplier".to_owned(),
+                    vec!["0002".to_owned()]
+                ),
+            ]
+        );
+        let order = get().await;
+        let (first, second) = (line(&order, "0001"), line(&order, "0002"));
+        assert_eq!(statuses(&first), (Some("Confirmed".into()), None));
+        assert_eq!(
+            schedule(&first.delivery_schedule),
+            vec![pair("10", "ReadyToShip")]
+        );
+        assert_eq!(
+            statuses(&second),
+            (
+                Some("InProgress".into()),
+                Some("OpenSupplierShipmentRescheduleRequest".into())
+            )
+        );
+        // The confirmed schedule stays until the buyer answers; the request
+        // shows in the schedule including requests.
+        assert_eq!(schedule(&second.delivery_schedule), vec![pair("4", "")]);
+        assert_eq!(
+            schedule(&second.delivery_schedule_including_requests),
+            vec![pair("3", "ReadyToShip"), pair("1", "")]
+        );
+        assert_eq!(
+            second.delivery_schedule_including_requests[1]
+                .date
+                .as_ref()
+                .map(|d| d.to_string()),
+            Some("2026-04-01".to_owned())
+        );
+
+        // A line without an open request, a position the order does not
+        // have: refused, nothing changes.
+        let approval = ApproveShipmentRescheduleRequest::default();
+        let e = buyer_client
+            .orders()
+            .approve_reschedule(&order_id, "0001", &approval)
+            .await
+            .expect_err("0001 has no open request");
+        assert_eq!(e.status(), Some(400), "{e}");
+        let e = buyer_client
+            .orders()
+            .approve_reschedule(&order_id, "0009", &approval)
+            .await
+            .expect_err("no line 0009");
+        assert_eq!(e.status(), Some(404), "{e}");
+        assert_eq!(get().await.version, order.version);
+
+        // The buyer approves: the requested schedule is the confirmed one.
+        buyer_client
+            .orders()
+            .approve_reschedule(&order_id, "0002", &approval)
+            .await
+            .expect("approved");
+        let got = supplier_rx.wait_for(2).await;
+        assert_eq!(
+            got[1].order_event(),
+            (
+                "OrderLinesShipmentRescheduleApprovedByBuyer".to_owned(),
+                vec!["0002".to_owned()]
+            )
+        );
+        let second = line(&get().await, "0002");
+        assert_eq!(
+            statuses(&second),
+            (
+                Some("Confirmed".into()),
+                Some("ApprovedDeliverySchedule".into())
+            )
+        );
+        assert_eq!(
+            schedule(&second.delivery_schedule),
+            vec![pair("3", "ReadyToShip"), pair("1", "")]
+        );
+
+        // The backorder ships 2 instead of 1: another request, which the
+        // buyer rejects; the confirmed schedule stays.
+        let advice = ship(
+            "DA-RESCHEDULE-2",
+            serde_json::json!([
+                {"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-RESCHEDULE-1",
+                 "purchaseOrderLinePosition": "0002", "deliverySchedulePosition": "2",
+                 "despatchQuantity": 2}
+            ]),
+        );
+        supplier_client
+            .shipments()
+            .send_despatch_advice(&advice)
+            .await
+            .expect("sent");
+        let got = buyer_rx.wait_for(4).await;
+        assert_eq!(
+            got[3].event_name(),
+            "OrderLinesShipmentRescheduleRequestedBySupplier"
+        );
+        let rejection = RejectShipmentRescheduleRequest {
+            reason: "only 1 needed".into(),
+            ..Default::default()
+        };
+        buyer_client
+            .orders()
+            .reject_reschedule(&order_id, "0002", &rejection)
+            .await
+            .expect("rejected");
+        let got = supplier_rx.wait_for(3).await;
+        assert_eq!(
+            got[2].event_name(),
+            "OrderLinesShipmentRescheduleRejectedByBuyer"
+        );
+        let second = line(&get().await, "0002");
+        assert_eq!(
+            statuses(&second),
+            (
+                Some("Confirmed".into()),
+                Some("RejectedDeliverySchedule".into())
+            )
+        );
+        assert_eq!(
+            schedule(&second.delivery_schedule_including_requests),
+            vec![pair("3", "ReadyToShip"), pair("1", "")]
+        );
+
+        // The backorder's 1 shipped without naming its delivery line: the
+        // first one not shipped yet, which it matches.
+        let advice = ship(
+            "DA-RESCHEDULE-3",
+            serde_json::json!([
+                {"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-RESCHEDULE-1",
+                 "purchaseOrderLinePosition": "0002", "despatchQuantity": 1}
+            ]),
+        );
+        supplier_client
+            .shipments()
+            .send_despatch_advice(&advice)
+            .await
+            .expect("sent");
+        let got = buyer_rx.wait_for(5).await;
+        assert_eq!(
+            got[4].event_name(),
+            "OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier"
+        );
+        let second = line(&get().await, "0002");
+        assert_eq!(
+            schedule(&second.delivery_schedule),
+            vec![pair("3", "ReadyToShip"), pair("1", "ReadyToShip")]
+        );
         server.shutdown().await.expect("stops");
     }
 }

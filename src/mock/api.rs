@@ -248,17 +248,12 @@ impl order::server::Api for MockState {
         request: order::server::UpdateOrderLineDeliveryScheduleRequest,
     ) -> order::server::UpdateOrderLineDeliveryScheduleResponse {
         use order::server::UpdateOrderLineDeliveryScheduleResponse as Answer;
-        if let Some(body) = super::write::refusal(
-            &order::operations::UPDATE_ORDER_LINE_DELIVERY_SCHEDULE,
-            &request.raw,
-            &request.body,
-            &order::types::txml_shapes::UpdateOrderLineDeliverySchedule,
-        ) {
-            return Answer::BadRequest { body };
-        }
-        if let Some(body) = self.unknown_order(&request.order_id) {
-            return Answer::NotFound { body };
-        }
+        super::write::order_action_gate!(
+            self,
+            request,
+            UPDATE_ORDER_LINE_DELIVERY_SCHEDULE,
+            UpdateOrderLineDeliverySchedule
+        );
         let (position, update) = (&request.position, &*request.body);
         self.process_either_party_action(&request.raw.headers, &request.order_id, |order, now| {
             super::process::update_delivery_logistics(order, position, update, now)
@@ -273,31 +268,23 @@ impl order::server::Api for MockState {
         request: order::server::BuyerResendOrderRouteRequest,
     ) -> order::server::BuyerResendOrderRouteResponse {
         use order::server::BuyerResendOrderRouteResponse as Answer;
-        if let Some(body) = super::write::refusal(
-            &order::operations::BUYER_RESEND_ORDER_ROUTE,
-            &request.raw,
-            &request.body,
-            &order::types::txml_shapes::ResendOrder,
-        ) {
-            return Answer::BadRequest { body };
-        }
-        if let Some(body) = self.unknown_order(&request.order_id) {
-            return Answer::NotFound { body };
-        }
+        super::write::order_action_gate!(self, request, BUYER_RESEND_ORDER_ROUTE, ResendOrder);
         self.resend_order(&request.order_id);
         Answer::Ok {
             body: super::write::order_action_answer(),
         }
     }
 
-    // Accepted, and not played: they change nothing (mod.rs, "Not played yet").
-    super::write::buyer_order_actions! {
+    // The buyer's answers to a shipment reschedule request (process.rs).
+    super::write::reschedule_answers! {
         approve_shipment_reschedule_request_route(ApproveShipmentRescheduleRequestRouteRequest) -> ApproveShipmentRescheduleRequestRouteResponse
-            = APPROVE_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, ApproveShipmentRescheduleRequest,
-            |_body, _order, _now| false;
+            = APPROVE_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, ApproveShipmentRescheduleRequest, true;
         reject_shipment_reschedule_request_route(RejectShipmentRescheduleRequestRouteRequest) -> RejectShipmentRescheduleRequestRouteResponse
-            = REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, RejectShipmentRescheduleRequest,
-            |_body, _order, _now| false;
+            = REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, RejectShipmentRescheduleRequest, false;
+    }
+
+    // Accepted, and not played: it changes nothing (mod.rs, "Not played yet").
+    super::write::buyer_order_actions! {
         reassign_buyer_contact(ReassignBuyerContactRequest) -> ReassignBuyerContactResponse
             = REASSIGN_BUYER_CONTACT, ReassignContact,
             |_body, _order, _now| false;

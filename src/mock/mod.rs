@@ -170,7 +170,20 @@
 //!     /api-connector/shipment/despatch-advice`) for the connected buyer
 //!     creates a shipment (process status `Issued`) or updates the one of
 //!     the same `despatchAdviceNumber`, visible through `GET
-//!     /v2/shipment/{id}` and the shipment poll;
+//!     /v2/shipment/{id}` and the shipment poll; and the orders it ships
+//!     hear of it (connectors/webhooks/order-events.md, "Order lines
+//!     shipment reschedule"): a despatch line whose `despatchQuantity`
+//!     equals its delivery line's quantity sets that delivery line
+//!     `ReadyToShip` (`OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier`);
+//!     one that differs, or backorders, opens a shipment reschedule request
+//!     on the order line (`InProgress` /
+//!     `OpenSupplierShipmentRescheduleRequest`,
+//!     `OrderLinesShipmentRescheduleRequestedBySupplier`), which the buyer
+//!     approves or rejects per line (`POST
+//!     /order/{orderId}/line/{position}/reschedule/approve` or `…/reject`:
+//!     `ApprovedDeliverySchedule` or `RejectedDeliverySchedule`, the line
+//!     `Confirmed` again; `OrderLinesShipmentRescheduleApprovedByBuyer` /
+//!     `…RejectedByBuyer`);
 //!   - **documents** (order/buyer/issue/attach-document-api.md,
 //!     order/supplier/send-order-response/attach-document.md): the
 //!     `documents` of a buyer's order and its lines, of the buyer's `POST
@@ -242,8 +255,33 @@
 //!     buyer's line shows them as sent.
 //!   - The single-delivery view's `statusLine.scheduledDelivery` is the
 //!     first delivery line with the quantities of the whole schedule added.
-//!   - A despatch advice does not change the orders' logistics statuses;
-//!     an update replaces the shipment's lines and header (its id stays).
+//!   - A despatch advice changes no order line's own logistics status
+//!     (nothing documents how its delivery lines add up to it); an update
+//!     replaces the shipment's lines and header (its id stays).
+//!   - Shipment reschedule requests (the docs name the statuses and events,
+//!     not the values): a despatch line is matched with the delivery line
+//!     at its `deliverySchedulePosition`, else with the first delivery line
+//!     of the order line that neither this advice nor an earlier one
+//!     shipped (not yet `ReadyToShip`, `Shipped` or `Delivered`), in the
+//!     *confirmed* schedule; only `Confirmed` lines and lines with an open
+//!     reschedule request are compared (a shipment of a line still under
+//!     negotiation, finished or unknown changes no order). The requested
+//!     schedule is the confirmed one with the shipped quantities, a
+//!     `backorderQuantity` with its `backorderDate` a new delivery line;
+//!     it shows in `deliveryScheduleIncludingRequests` (the shipped
+//!     delivery lines `ReadyToShip`), while `deliverySchedule` keeps the
+//!     confirmed values, as for any open request (api/polling/echo.md).
+//!     The request has no request object (the docs define none), so
+//!     `supplierLine.requests` does not change. A reissued advice compares
+//!     again: a changed difference updates the request (the event again),
+//!     a match withdraws it (`Confirmed`, the delivery lines
+//!     `ReadyToShip`, `OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier`).
+//!     Approving makes the requested schedule the confirmed one; the
+//!     answered line keeps `ApprovedDeliverySchedule` /
+//!     `RejectedDeliverySchedule` as its `inProgressStatus` (order/status.md
+//!     lists them there) while its process status is `Confirmed`. The
+//!     reject's `reason` is not kept. An answer for a line without an open
+//!     request is a `400`, for a position the order does not have a `404`.
 //!   - New ids are random version 4 UUIDs.
 //!   - Documents without a `code` (the docs give them no identity): one
 //!     with the same `objectId` as an attached one without a code
@@ -295,10 +333,9 @@
 //!     system"); nothing changes and the supplier gets nothing.
 //!   - Not played yet: `noDeliveryExpected` (a planned feature whose only
 //!     documented effect is that such lines never become `Overdue`, a
-//!     status the mock does not compute), reassigning the buyer contact
+//!     status the mock does not compute) and reassigning the buyer contact
 //!     (the request names a Tradecloud user id, and the mock's users have
-//!     none), and the reschedule requests of shipments; those are
-//!     accepted and change nothing.
+//!     none); those are accepted and change nothing.
 //! * **Upload** (`POST /v2/object-storage/document`, `multipart/form-data`
 //!   with a part `file`): keeps the file (at most [`MAX_UPLOAD_BYTES`],
 //!   else `413`) as a document under a new `objectId`, answered as

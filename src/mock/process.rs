@@ -19,13 +19,14 @@ use crate::api::api_connector::types as connector;
 use crate::api::common::types::{
     BuyerLine, BuyerOrder, BuyerRequests, BuyerShipment, ConfirmedLine,
     CurrentDeliveryScheduleLine, CurrentScheduledDelivery, DeliveryHistoryLine,
-    DeliveryScheduleLine, Document, LineInProgressStatus, LineLogisticsStatus, LineProcessStatus,
-    LineStatus, Order, OrderLine, OrderLogisticsStatus, OrderProcessStatus, OrderStatus, Prices,
-    Request, RequestStatus, Shipment, ShipmentLine, ShipmentLineMeta, ShipmentMeta,
-    ShipmentProcessStatus, ShipmentStatus, SingleDeliveryOrder, SingleDeliveryOrderLine,
-    StatusLine, SupplierLine, SupplierOrder, SupplierRequests, SupplierShipment,
+    DeliveryLineLogisticsStatus, DeliveryScheduleLine, Document, LineInProgressStatus,
+    LineLogisticsStatus, LineProcessStatus, LineStatus, Order, OrderLine, OrderLogisticsStatus,
+    OrderProcessStatus, OrderStatus, Prices, Request, RequestStatus, Shipment, ShipmentLine,
+    ShipmentLineMeta, ShipmentMeta, ShipmentProcessStatus, ShipmentStatus, SingleDeliveryOrder,
+    SingleDeliveryOrderLine, StatusLine, SupplierLine, SupplierOrder, SupplierRequests,
+    SupplierShipment,
 };
-use crate::types::DateTime;
+use crate::types::{Date, DateTime, Decimal};
 
 /// Convert between two generated types with the same JSON members (a
 /// message's part and the stored order's part); members the target does
@@ -302,10 +303,15 @@ fn refresh_line(line: &mut OrderLine, now: &DateTime) {
         .unwrap_or_else(|| base.clone());
     let including_prices = including.prices.clone().or_else(|| base.prices.clone());
     line.delivery_schedule = current_schedule(&base.schedule, &line.delivery_schedule);
-    line.delivery_schedule_including_requests = current_schedule(
-        &including.schedule,
-        &line.delivery_schedule_including_requests,
-    );
+    // An open shipment reschedule request has no request object: its
+    // schedule is the one `deliveryScheduleIncludingRequests` shows
+    // ([`ship_lines`]), kept until the buyer answers.
+    if !has_open_reschedule(line) {
+        line.delivery_schedule_including_requests = current_schedule(
+            &including.schedule,
+            &line.delivery_schedule_including_requests,
+        );
+    }
     line.prices = base.prices;
     line.prices_including_requests = including_prices;
     line.last_updated_at = Some(now.clone());
@@ -1426,6 +1432,251 @@ fn answer_requests(
     changed
 }
 
+// ----- shipments and reschedule requests ------------------------------------------
+
+/// One despatch advice line, as the order it ships sees it.
+#[derive(Clone, Debug)]
+pub(crate) struct Despatched<'m> {
+    /// `purchaseOrderLinePosition`: the order line shipped.
+    pub line_position: &'m str,
+    /// `deliverySchedulePosition`: the delivery line shipped, if named.
+    pub delivery_position: Option<&'m str>,
+    /// `despatchQuantity`.
+    pub quantity: &'m Decimal,
+    /// `backorderQuantity` and `backorderDate`, when both are sent.
+    pub backorder: Option<(&'m Decimal, &'m Date)>,
+}
+
+impl<'m> Despatched<'m> {
+    /// The lines of a despatch advice for purchase order `number`; lines
+    /// without an order line position or a despatch quantity ship nothing
+    /// the order can compare.
+    pub(crate) fn of_advice(
+        message: &'m connector::SendDespatchAdviceBySupplier,
+        number: &str,
+    ) -> Vec<Despatched<'m>> {
+        message
+            .lines
+            .iter()
+            .flatten()
+            .filter(|l| l.purchase_order_number.as_deref() == Some(number))
+            .filter_map(|l| {
+                Some(Despatched {
+                    line_position: l.purchase_order_line_position.as_deref()?,
+                    delivery_position: l.delivery_schedule_position.as_deref(),
+                    quantity: l.despatch_quantity.as_ref()?,
+                    backorder: l.backorder_quantity.as_ref().zip(l.backorder_date.as_ref()),
+                })
+            })
+            .collect()
+    }
+}
+
+fn has_open_reschedule(line: &OrderLine) -> bool {
+    line.status.as_ref().is_some_and(|s| {
+        s.in_progress_status == Some(LineInProgressStatus::OpenSupplierShipmentRescheduleRequest)
+    })
+}
+
+/// A supplier's (re)issued shipment as the order sees it
+/// (connectors/webhooks/order-events.md, "Order lines shipment
+/// reschedule"): for each order line shipped, each despatch line is
+/// compared with its delivery line (the one at `deliverySchedulePosition`,
+/// else the first delivery line neither this advice nor an earlier one
+/// shipped) of the confirmed schedule. When every quantity matches and nothing is
+/// backordered, the shipped delivery lines become `ReadyToShip` (and an
+/// open reschedule request of the line is withdrawn). Otherwise the line
+/// gets a shipment reschedule request: `InProgress` /
+/// `OpenSupplierShipmentRescheduleRequest`, with the confirmed schedule
+/// changed to the shipped quantities (a backorder a new delivery line at
+/// its date) in `deliveryScheduleIncludingRequests`, its shipped delivery
+/// lines `ReadyToShip` there; `deliverySchedule` keeps the confirmed
+/// values until the buyer answers. Only `Confirmed` lines, and lines with
+/// an open shipment reschedule request, are compared: a shipment of a line
+/// still under negotiation, finished or unknown changes nothing. Returns
+/// whether the order changed.
+pub(crate) fn ship_lines(order: &mut Order, despatched: &[Despatched<'_>], now: &DateTime) -> bool {
+    let mut changed = false;
+    let mut positions: Vec<&str> = despatched.iter().map(|d| d.line_position).collect();
+    positions.sort_unstable();
+    positions.dedup();
+    for position in positions {
+        let Some(line) = line_at_mut(order, position) else {
+            continue;
+        };
+        let reschedule_open = has_open_reschedule(line);
+        if !(reschedule_open || process_status(line) == Some(&LineProcessStatus::Confirmed)) {
+            continue;
+        }
+        let Some(agreed) = confirmed(line) else {
+            continue;
+        };
+        let mut schedule = agreed.schedule.clone();
+        let mut shipped: Vec<usize> = Vec::new();
+        let mut differs = false;
+        for sent in despatched.iter().filter(|d| d.line_position == position) {
+            let at = match sent.delivery_position {
+                Some(wanted) => schedule
+                    .iter()
+                    .position(|d| d.position.as_deref() == Some(wanted)),
+                None => {
+                    let open = |i: &usize| {
+                        !shipped.contains(i) && !on_its_way(&line.delivery_schedule, &schedule[*i])
+                    };
+                    (0..schedule.len())
+                        .find(open)
+                        .or_else(|| (0..schedule.len()).find(|i| !shipped.contains(i)))
+                }
+            };
+            let Some(at) = at else {
+                continue;
+            };
+            if schedule[at].quantity.as_ref() != Some(sent.quantity) {
+                schedule[at].quantity = Some(sent.quantity.clone());
+                differs = true;
+            }
+            if let Some((quantity, date)) = sent.backorder {
+                schedule.push(DeliveryScheduleLine {
+                    position: Some(next_delivery_position(&schedule)),
+                    date: Some(date.clone()),
+                    quantity: Some(quantity.clone()),
+                    ..DeliveryScheduleLine::default()
+                });
+                differs = true;
+            }
+            shipped.push(at);
+        }
+        if shipped.is_empty() {
+            continue;
+        }
+        let shipped_positions: Vec<Option<String>> = shipped
+            .iter()
+            .map(|&i| schedule[i].position.clone())
+            .collect();
+        let before = line.clone();
+        if differs {
+            set_status(
+                line,
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::OpenSupplierShipmentRescheduleRequest),
+            );
+            line.delivery_schedule_including_requests =
+                current_schedule(&schedule, &line.delivery_schedule_including_requests);
+            ready_to_ship(
+                &mut line.delivery_schedule_including_requests,
+                &shipped_positions,
+            );
+        } else {
+            if reschedule_open {
+                set_status(line, LineProcessStatus::Confirmed, None);
+                line.delivery_schedule_including_requests = line.delivery_schedule.clone();
+            }
+            ready_to_ship(&mut line.delivery_schedule, &shipped_positions);
+            ready_to_ship(
+                &mut line.delivery_schedule_including_requests,
+                &shipped_positions,
+            );
+        }
+        if *line != before {
+            refresh_line(line, now);
+            changed = true;
+        }
+    }
+    if changed {
+        finish(order, now);
+    }
+    changed
+}
+
+/// A position for a new delivery line: one above the largest numeric
+/// position of `schedule`, as wide as the widest (`"0003"` after `"0002"`).
+/// Positions that are not numbers (or above `u128`) are passed over.
+fn next_delivery_position(schedule: &[DeliveryScheduleLine]) -> String {
+    let positions = schedule.iter().filter_map(|d| d.position.as_deref());
+    let width = positions.clone().map(str::len).max().unwrap_or(1);
+    let next = positions
+        .filter_map(|p| p.parse::<u128>().ok())
+        .max()
+        .unwrap_or(0)
+        .saturating_add(1);
+    format!("{next:0width$}")
+}
+
+/// Whether the delivery line `delivery` is, in the line's current
+/// schedule, already `ReadyToShip`, `Shipped` or `Delivered` (an earlier
+/// despatch advice shipped it).
+fn on_its_way(current: &[CurrentDeliveryScheduleLine], delivery: &DeliveryScheduleLine) -> bool {
+    use DeliveryLineLogisticsStatus as S;
+    current
+        .iter()
+        .find(|c| c.position.is_some() && c.position == delivery.position)
+        .and_then(|c| c.status.as_ref())
+        .is_some_and(|s| matches!(s, S::ReadyToShip | S::Shipped | S::Delivered))
+}
+
+/// Set the delivery lines at `positions` to `ReadyToShip`.
+fn ready_to_ship(schedule: &mut [CurrentDeliveryScheduleLine], positions: &[Option<String>]) {
+    for delivery in schedule
+        .iter_mut()
+        .filter(|d| positions.contains(&d.position))
+    {
+        delivery.status = Some(DeliveryLineLogisticsStatus::ReadyToShip);
+    }
+}
+
+/// Why the buyer's answer to a shipment reschedule request was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RescheduleRefused {
+    /// The order has no line at this position (`404`).
+    NoSuchLine,
+    /// The line has no open shipment reschedule request (`400`).
+    NothingOpen,
+}
+
+/// The buyer's answer to the shipment reschedule request of the line at
+/// `position` (`POST /order/{orderId}/line/{position}/reschedule/approve`
+/// or `…/reject`). Approved: the requested schedule (the line's
+/// `deliveryScheduleIncludingRequests`, statuses included) becomes the
+/// confirmed one, the line `Confirmed` / `ApprovedDeliverySchedule`.
+/// Rejected: the confirmed schedule stays, the line `Confirmed` /
+/// `RejectedDeliverySchedule`. order/status.md lists both among the
+/// in-progress statuses, as the trace of the answered request, the way
+/// `RejectedSupplierProposal` is; the line itself is agreed again.
+pub(crate) fn answer_reschedule(
+    order: &mut Order,
+    position: &str,
+    approve: bool,
+    now: &DateTime,
+) -> Result<(), RescheduleRefused> {
+    let line = line_at_mut(order, position).ok_or(RescheduleRefused::NoSuchLine)?;
+    if !has_open_reschedule(line) {
+        return Err(RescheduleRefused::NothingOpen);
+    }
+    let requested = std::mem::take(&mut line.delivery_schedule_including_requests);
+    if approve {
+        let prices = confirmed(line).and_then(|c| c.prices);
+        let schedule = requested
+            .iter()
+            .map(|d| convert(d, &["etd", "eta"]))
+            .collect();
+        confirm(line, Terms { schedule, prices });
+    }
+    let answered = if approve {
+        LineInProgressStatus::ApprovedDeliverySchedule
+    } else {
+        LineInProgressStatus::RejectedDeliverySchedule
+    };
+    set_status(line, LineProcessStatus::Confirmed, Some(answered));
+    line.delivery_schedule_including_requests = if approve {
+        requested
+    } else {
+        line.delivery_schedule.clone()
+    };
+    refresh_line(line, now);
+    finish(order, now);
+    Ok(())
+}
+
 // ----- the single-delivery view ----------------------------------------------------
 
 /// The same order seen with a single delivery per line (the single-delivery
@@ -2157,6 +2408,174 @@ mod tests {
         );
         let again = despatch_advice(Some(shipment.clone()), &message, parties, &at(6));
         assert_eq!(again.id, shipment.id);
+    }
+
+    /// The lines of a despatch advice for PO-1, as `ship_lines` reads them.
+    fn despatch(lines: serde_json::Value) -> connector::SendDespatchAdviceBySupplier {
+        from_json(serde_json::json!({
+            "header": {"buyerAccountNumber": "BUYER340760", "despatchAdviceNumber": "DA-1"},
+            "lines": lines
+        }))
+    }
+
+    fn quantities(schedule: &[CurrentDeliveryScheduleLine]) -> Vec<String> {
+        schedule
+            .iter()
+            .map(|d| {
+                d.quantity
+                    .as_ref()
+                    .map(|q| q.to_string())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_shipment_is_compared_with_confirmed_lines_only() {
+        use LineProcessStatus as P;
+        let ships_two = despatch(serde_json::json!([
+            {"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-1",
+             "purchaseOrderLinePosition": "0001", "despatchQuantity": 2}
+        ]));
+        // An issued line (still to be agreed) does not hear of it.
+        let mut order = issued();
+        let before = order.clone();
+        assert!(!ship_lines(
+            &mut order,
+            &Despatched::of_advice(&ships_two, "PO-1"),
+            &at(2)
+        ));
+        assert_eq!(order, before);
+        // Another purchase order's lines, an unknown line or delivery
+        // position, a line without a quantity: nothing to compare.
+        let mut order = issued();
+        assert!(respond(
+            &mut order,
+            &response(serde_json::json!([
+                {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}},
+                {"purchaseOrderLinePosition": "0002", "indicators": {"accepted": true}}
+            ])),
+            &at(2)
+        ));
+        assert!(Despatched::of_advice(&ships_two, "PO-2").is_empty());
+        let nothing = despatch(serde_json::json!([
+            {"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-1",
+             "purchaseOrderLinePosition": "0009", "despatchQuantity": 2},
+            {"despatchAdviceLinePosition": "2", "purchaseOrderNumber": "PO-1",
+             "purchaseOrderLinePosition": "0001", "deliverySchedulePosition": "7",
+             "despatchQuantity": 2},
+            {"despatchAdviceLinePosition": "3", "purchaseOrderNumber": "PO-1",
+             "purchaseOrderLinePosition": "0002"}
+        ]));
+        let confirmed = order.clone();
+        assert!(!ship_lines(
+            &mut order,
+            &Despatched::of_advice(&nothing, "PO-1"),
+            &at(3)
+        ));
+        assert_eq!(order, confirmed);
+        // 2 of 10, no position named: the first delivery line, a request.
+        assert!(ship_lines(
+            &mut order,
+            &Despatched::of_advice(&ships_two, "PO-1"),
+            &at(4)
+        ));
+        assert_eq!(
+            status(&order, "0001"),
+            (
+                P::InProgress,
+                Some(LineInProgressStatus::OpenSupplierShipmentRescheduleRequest)
+            )
+        );
+        assert_eq!(
+            quantities(&line(&order, "0001").delivery_schedule),
+            vec!["10"]
+        );
+        assert_eq!(
+            quantities(&line(&order, "0001").delivery_schedule_including_requests),
+            vec!["2"]
+        );
+        assert_eq!(order_process(&order), Some(OrderProcessStatus::InProgress));
+        // The request survives the buyer sending the order again (the
+        // line's values refreshed), and approving requests does not
+        // answer it.
+        assert!(!approve_requests(&mut order, &["0001".into()], &at(5)));
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        order = issue_order(Some(order), &order_message(), parties, &at(5));
+        assert_eq!(
+            status(&order, "0001"),
+            (
+                P::InProgress,
+                Some(LineInProgressStatus::OpenSupplierShipmentRescheduleRequest)
+            )
+        );
+        assert_eq!(
+            quantities(&line(&order, "0001").delivery_schedule_including_requests),
+            vec!["2"]
+        );
+        // The advice reissued with all 10: the request is withdrawn and
+        // the delivery line is ready to ship.
+        let ships_all = despatch(serde_json::json!([
+            {"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-1",
+             "purchaseOrderLinePosition": "0001", "despatchQuantity": "10.0"}
+        ]));
+        assert!(ship_lines(
+            &mut order,
+            &Despatched::of_advice(&ships_all, "PO-1"),
+            &at(6)
+        ));
+        assert_eq!(status(&order, "0001"), (P::Confirmed, None));
+        let first = line(&order, "0001");
+        assert_eq!(
+            quantities(&first.delivery_schedule_including_requests),
+            vec!["10"]
+        );
+        assert_eq!(
+            first.delivery_schedule[0].status,
+            Some(DeliveryLineLogisticsStatus::ReadyToShip)
+        );
+        assert_eq!(first.last_updated_at, Some(at(6)));
+        assert_eq!(order_process(&order), Some(OrderProcessStatus::Confirmed));
+        // The same again changes nothing.
+        assert!(!ship_lines(
+            &mut order,
+            &Despatched::of_advice(&ships_all, "PO-1"),
+            &at(7)
+        ));
+        // Answering a line without an open request, or no line at all.
+        assert_eq!(
+            answer_reschedule(&mut order, "0001", true, &at(8)),
+            Err(RescheduleRefused::NothingOpen)
+        );
+        assert_eq!(
+            answer_reschedule(&mut order, "0009", false, &at(8)),
+            Err(RescheduleRefused::NoSuchLine)
+        );
+    }
+
+    #[test]
+    fn new_delivery_lines_number_on_from_the_largest() {
+        let schedule = |positions: &[&str]| -> Vec<DeliveryScheduleLine> {
+            positions
+                .iter()
+                .map(|p| DeliveryScheduleLine {
+                    position: Some((*p).to_owned()),
+                    ..DeliveryScheduleLine::default()
+                })
+                .collect()
+        };
+        assert_eq!(next_delivery_position(&schedule(&["1"])), "2");
+        assert_eq!(next_delivery_position(&schedule(&["0001", "0003"])), "0004");
+        assert_eq!(next_delivery_position(&schedule(&["A", "9"])), "10");
+        assert_eq!(next_delivery_position(&[]), "1");
+        assert_eq!(
+            next_delivery_position(&schedule(&[&u64::MAX.to_string()])),
+            (u128::from(u64::MAX) + 1).to_string()
+        );
     }
 
     #[test]

@@ -892,6 +892,14 @@ pub(crate) fn line_event(
                 "OrderLinesCancelledByBuyer"
             } else if became(process, "Completed") {
                 "OrderLinesCompletedByBuyer"
+            } else if was(in_progress, "OpenSupplierShipmentRescheduleRequest")
+                && became(in_progress, "ApprovedDeliverySchedule")
+            {
+                "OrderLinesShipmentRescheduleApprovedByBuyer"
+            } else if was(in_progress, "OpenSupplierShipmentRescheduleRequest")
+                && became(in_progress, "RejectedDeliverySchedule")
+            {
+                "OrderLinesShipmentRescheduleRejectedByBuyer"
             } else if was(in_progress, "OpenSupplierProposal") && became(process, "Confirmed") {
                 "OrderChangesProposalApprovedByBuyer"
             } else if was(in_progress, "OpenSupplierProposal")
@@ -935,7 +943,11 @@ pub(crate) fn line_event(
             }
         }
         Side::Supplier => {
-            if became(in_progress, "OpenSupplierProposal") {
+            // A (re)issued shipment whose quantities differ from the
+            // delivery lines opens, or changes, a reschedule request.
+            if after.in_progress == "OpenSupplierShipmentRescheduleRequest" {
+                "OrderLinesShipmentRescheduleRequestedBySupplier"
+            } else if became(in_progress, "OpenSupplierProposal") {
                 "OrderChangesProposedBySupplier"
             } else if became(in_progress, "OpenSupplierReopenRequest") {
                 "OrderLinesReopenRequestedBySupplier"
@@ -953,6 +965,10 @@ pub(crate) fn line_event(
                 && after.process == "Confirmed"
             {
                 "OrderLinesReconfirmedBySupplier"
+            } else if was(in_progress, "OpenSupplierShipmentRescheduleRequest") {
+                // A reissued shipment now matches: the request is
+                // withdrawn, and its delivery lines are `ReadyToShip`.
+                "OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier"
             } else if became(process, "Confirmed") && after.supplier_proposal == "Approved" {
                 "OrderLinesConfirmedBySupplier"
             } else if became(process, "Confirmed") {

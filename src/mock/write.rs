@@ -329,6 +329,27 @@ impl api_connector::server::Api for MockState {
 /// `orderId` ([`MockState::process_request_answer`]; a change that returns
 /// `false` changes nothing) and answers `200 {}`; an order id the mock does
 /// not know is a `404` ([`MockState::unknown_order`]).
+/// The checks every order action of the order service passes first, in a
+/// handler whose `Answer` has `BadRequest` and `NotFound`: a body the
+/// operation refuses ([`refusal`]) returns `400`, an order id the mock
+/// does not know ([`MockState::unknown_order`]) `404`.
+macro_rules! order_action_gate {
+    ($state:ident, $request:ident, $operation:ident, $shape:ident) => {
+        if let Some(body) = $crate::mock::write::refusal(
+            &$crate::api::order::operations::$operation,
+            &$request.raw,
+            &$request.body,
+            &$crate::api::order::types::txml_shapes::$shape,
+        ) {
+            return Answer::BadRequest { body };
+        }
+        if let Some(body) = $state.unknown_order(&$request.order_id) {
+            return Answer::NotFound { body };
+        }
+    };
+}
+pub(super) use order_action_gate;
+
 macro_rules! buyer_order_actions {
     ($($method:ident($request:ident) -> $response:ident = $operation:ident, $shape:ident,
         |$body:ident, $order:ident, $now:ident| $change:expr;)*) => {
@@ -338,17 +359,7 @@ macro_rules! buyer_order_actions {
                 request: $crate::api::order::server::$request,
             ) -> $crate::api::order::server::$response {
                 use $crate::api::order::server::$response as Answer;
-                if let Some(body) = $crate::mock::write::refusal(
-                    &$crate::api::order::operations::$operation,
-                    &request.raw,
-                    &request.body,
-                    &$crate::api::order::types::txml_shapes::$shape,
-                ) {
-                    return Answer::BadRequest { body };
-                }
-                if let Some(body) = self.unknown_order(&request.order_id) {
-                    return Answer::NotFound { body };
-                }
+                $crate::mock::write::order_action_gate!(self, request, $operation, $shape);
                 let $body = &*request.body;
                 self.process_request_answer(&request.order_id, |$order, $now| $change);
                 Answer::Ok {
@@ -359,6 +370,61 @@ macro_rules! buyer_order_actions {
     };
 }
 pub(super) use buyer_order_actions;
+
+/// The buyer's answers to a shipment reschedule request, `true` to approve
+/// ([`MockState::process_reschedule_answer`]): a refused body `400`, an
+/// unknown order or line `404`, a line without an open request `400`
+/// ([`reschedule_refusal`]).
+macro_rules! reschedule_answers {
+    ($($method:ident($request:ident) -> $response:ident = $operation:ident, $shape:ident, $approve:expr;)*) => {
+        $(
+            async fn $method(
+                &self,
+                request: $crate::api::order::server::$request,
+            ) -> $crate::api::order::server::$response {
+                use $crate::api::order::server::$response as Answer;
+                use $crate::mock::process::RescheduleRefused;
+                $crate::mock::write::order_action_gate!(self, request, $operation, $shape);
+                match self.process_reschedule_answer(&request.order_id, &request.position, $approve) {
+                    Ok(()) => Answer::Ok {
+                        body: $crate::mock::write::order_action_answer(),
+                    },
+                    Err(refused) => {
+                        let body = $crate::mock::write::reschedule_refusal(
+                            &request.order_id,
+                            &request.position,
+                            &refused,
+                        );
+                        match refused {
+                            RescheduleRefused::NoSuchLine => Answer::NotFound { body },
+                            RescheduleRefused::NothingOpen => Answer::BadRequest { body },
+                        }
+                    }
+                }
+            }
+        )*
+    };
+}
+pub(super) use reschedule_answers;
+
+/// The body of a refused answer to a shipment reschedule request: no such
+/// line (`404`) or no open request on it (`400`).
+pub(super) fn reschedule_refusal(
+    order_id: &str,
+    position: &str,
+    refused: &process::RescheduleRefused,
+) -> ErrorResponse {
+    match refused {
+        process::RescheduleRefused::NoSuchLine => error_body(format!(
+            "order {order_id} has no line at position {position}"
+        )),
+        process::RescheduleRefused::NothingOpen => error_body(format!(
+            "line {position} of order {order_id} has no open shipment reschedule request \
+             (its status.inProgressStatus is not OpenSupplierShipmentRescheduleRequest); \
+             fetch the order and answer only the lines that have one"
+        )),
+    }
+}
 
 /// The body of an accepted order action.
 pub(super) fn order_action_answer() -> serde_json::Value {
@@ -809,7 +875,52 @@ impl MockState {
                     |_| Some(webhooks::shipment_body(event, &shipment)),
                 );
             }
+            self.ship_order_lines(message);
         }
+    }
+
+    /// The orders hear of a stored despatch advice
+    /// ([`process::ship_lines`]): each order it names, the supplier's order
+    /// of that purchase order number, compares the shipped quantities with
+    /// its delivery lines; the events go out as for any supplier change,
+    /// after the shipment's own.
+    fn ship_order_lines(&self, message: &api_connector::types::SendDespatchAdviceBySupplier) {
+        let buyer_account_number = &message.header.buyer_account_number;
+        let mut numbers: Vec<&str> = message
+            .lines
+            .iter()
+            .flatten()
+            .filter_map(|l| l.purchase_order_number.as_deref())
+            .collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        for number in numbers {
+            let despatched = process::Despatched::of_advice(message, number);
+            self.change_order(
+                Side::Supplier,
+                |o| process::is_supplier_order(o, &self.supplier, buyer_account_number, number),
+                |order, now| process::ship_lines(order, &despatched, now),
+            );
+        }
+    }
+
+    /// The buyer's answer to the shipment reschedule request of line
+    /// `position` of its order `order_id` ([`process::answer_reschedule`]),
+    /// or why it is refused ([`reschedule_refusal`] says it). An order of
+    /// the mock's data, which the process does not move, is accepted and
+    /// does not change.
+    pub(super) fn process_reschedule_answer(
+        &self,
+        order_id: &str,
+        position: &str,
+        approve: bool,
+    ) -> Result<(), process::RescheduleRefused> {
+        let mut outcome = Ok(());
+        self.process_request_answer(order_id, |order, now| {
+            outcome = process::answer_reschedule(order, position, approve, now);
+            outcome.is_ok()
+        });
+        outcome
     }
 
     /// `POST /object-storage/document`: keeps the `file` part as a new
