@@ -31,8 +31,9 @@ pub struct NewArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// Your side of the order. buyer (the default): receives the supplier's
-    /// responses, approves or rejects proposals through the API
-    /// (`decide_proposal`) and records despatch advices. supplier: receives
+    /// responses, approves or rejects proposals (`decide_proposal`) and
+    /// shipment reschedule requests (`decide_reschedule`) through the API
+    /// and records despatch advices. supplier: receives
     /// new and changed orders and answers them through the API (accept,
     /// propose or reject per line in `decide_line`, the order confirmation
     /// attached). With --delivery single the order handler only logs.

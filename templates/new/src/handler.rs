@@ -41,7 +41,10 @@ use tradecloud::api::common::types::{LineInProgressStatus, OrderLine, Prices};
 use tradecloud::api::common::types::{Shipment, ShipmentEventName};
 // {{/if}}
 // {{#if buyer_answers}}
-use tradecloud::api::order::types::{ApproveRequestsAsBuyer, RejectRequestsAsBuyer};
+use tradecloud::api::order::types::{
+    ApproveRequestsAsBuyer, ApproveShipmentRescheduleRequest, RejectRequestsAsBuyer,
+    RejectShipmentRescheduleRequest,
+};
 // {{/if}}
 use tradecloud::changes::{ChangeSet, DocumentRef};
 use tradecloud::client::{Client, DocumentSource, DownloadOutcome};
@@ -182,16 +185,18 @@ impl Erp {
         }
         Ok(())
         // {{else}}
-        // Proposals and reopen requests wait for the buyer's answer; the
-        // other responses are only recorded.
+        // Proposals, reopen requests and shipment reschedule requests wait
+        // for the buyer's answer; the other responses are only recorded.
         let answer = match name {
             OrderEventName::OrderChangesProposedBySupplier
-            | OrderEventName::OrderLinesReopenRequestedBySupplier => true,
+            | OrderEventName::OrderLinesReopenRequestedBySupplier
+            | OrderEventName::OrderLinesShipmentRescheduleRequestedBySupplier => true,
             OrderEventName::OrderLinesAcceptedBySupplier
             | OrderEventName::OrderLinesConfirmedBySupplier
             | OrderEventName::OrderLinesRejectedBySupplier
             | OrderEventName::OrderLinesUpdatedBySupplier
-            | OrderEventName::OrderLinesReconfirmedBySupplier => false,
+            | OrderEventName::OrderLinesReconfirmedBySupplier
+            | OrderEventName::OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier => false,
             other => return not_used(other.as_str(), order_id),
         };
         // An order event carries only the lines it affects: all of them changed.
@@ -384,10 +389,42 @@ impl Erp {
         }
     }
 
-    /// Answer the supplier's open proposals and reopen requests through
-    /// Tradecloud's API as [`decide_proposal`](Self::decide_proposal) says:
-    /// an approved line becomes `Confirmed` with the proposed values, a
-    /// rejected proposal leaves it `InProgress` for the supplier to answer.
+    /// **The ERP's decision on a shipment reschedule request** for one
+    /// line: the supplier shipped another quantity than a delivery line
+    /// holds (connectors/webhooks/order-events.md, "Order lines shipment
+    /// reschedule"). The schedule the shipment asks for is in
+    /// `line.delivery_schedule_including_requests`, the agreed one in
+    /// `line.delivery_schedule`. This example approves when the requested
+    /// schedule still delivers the whole agreed quantity (the rest
+    /// backordered) and rejects a short delivery.
+    pub fn decide_reschedule(&self, line: &OrderLine) -> ProposalDecision {
+        let agreed: Decimal = line
+            .delivery_schedule
+            .iter()
+            .filter_map(|d| d.quantity.as_ref())
+            .sum();
+        let requested: Decimal = line
+            .delivery_schedule_including_requests
+            .iter()
+            .filter_map(|d| d.quantity.as_ref())
+            .sum();
+        if requested < agreed {
+            ProposalDecision::Reject {
+                reason: format!("{requested} delivered in all is less than the {agreed} agreed"),
+            }
+        } else {
+            ProposalDecision::Approve
+        }
+    }
+
+    /// Answer the supplier's open requests through Tradecloud's API:
+    /// proposals and reopen requests as
+    /// [`decide_proposal`](Self::decide_proposal) says (an approved line
+    /// becomes `Confirmed` with the proposed values, a rejected proposal
+    /// leaves it `InProgress` for the supplier to answer), shipment
+    /// reschedule requests as [`decide_reschedule`](Self::decide_reschedule)
+    /// says (answered line by line; the line is `Confirmed` again either
+    /// way, with the requested schedule when approved).
     async fn answer_proposals(
         &self,
         ctx: &HandlerContext,
@@ -396,11 +433,23 @@ impl Erp {
     ) -> Result<(), HandlerError> {
         let mut approve = Vec::new();
         let mut reject = Vec::new();
+        let mut reschedules = Vec::new();
         for line in order.changed_lines() {
             let open = line
                 .status
                 .as_ref()
                 .and_then(|s| s.in_progress_status.as_ref());
+            if open == Some(&LineInProgressStatus::OpenSupplierShipmentRescheduleRequest) {
+                let decision = self.decide_reschedule(line);
+                tracing::info!(
+                    order_id,
+                    position = line.position(),
+                    ?decision,
+                    "answering shipment reschedule request"
+                );
+                reschedules.push((line.position().to_owned(), decision));
+                continue;
+            }
             if !matches!(
                 open,
                 Some(
@@ -425,10 +474,34 @@ impl Erp {
                 ProposalDecision::Later => {}
             }
         }
-        if approve.is_empty() && reject.is_empty() {
+        let answers = reschedules
+            .iter()
+            .filter(|(_, d)| *d != ProposalDecision::Later);
+        if approve.is_empty() && reject.is_empty() && answers.clone().next().is_none() {
             return Ok(());
         }
         let client = tradecloud_client(ctx)?;
+        for (position, decision) in answers {
+            match decision {
+                ProposalDecision::Approve => {
+                    let approval = ApproveShipmentRescheduleRequest::default();
+                    client
+                        .orders()
+                        .approve_reschedule(order_id, position, &approval)
+                        .await?;
+                }
+                ProposalDecision::Reject { reason } => {
+                    let rejection = RejectShipmentRescheduleRequest::builder()
+                        .reason(reason.clone())
+                        .build();
+                    client
+                        .orders()
+                        .reject_reschedule(order_id, position, &rejection)
+                        .await?;
+                }
+                ProposalDecision::Later => {}
+            }
+        }
         if !approve.is_empty() {
             let approval = ApproveRequestsAsBuyer::builder()
                 .line_positions(approve)

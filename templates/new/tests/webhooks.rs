@@ -8,12 +8,12 @@ use std::path::Path;
 use tradecloud::api::api_connector::types::SendOrderByBuyer;
 // {{/if}}
 // {{#if buyer_answers}}
-use tradecloud::api::api_connector::types::SendOrderResponseBySupplier;
+use tradecloud::api::api_connector::types::{
+    SendDespatchAdviceBySupplier, SendOrderResponseBySupplier,
+};
 // {{/if}}
 // {{#if multiple}}
-// {{#if supplier_answers}}
 use tradecloud::api::common::types::LineInProgressStatus;
-// {{/if}}
 use tradecloud::api::common::types::{LineProcessStatus, Order, OrderLine};
 use tradecloud::client::Client;
 use tradecloud::mock::MockConfig;
@@ -180,12 +180,12 @@ fn dates(line: &OrderLine) -> Vec<String> {
         .filter_map(|d| d.date.as_ref().map(|d| d.to_string()))
         .collect()
 }
-// {{/if}}
-// {{#if supplier_answers}}
 
 fn in_progress_status(line: &OrderLine) -> Option<&LineInProgressStatus> {
     line.status.as_ref()?.in_progress_status.as_ref()
 }
+// {{/if}}
+// {{#if supplier_answers}}
 
 #[tokio::test]
 async fn the_buyers_order_is_answered_as_the_erp_decides() -> TestResult {
@@ -289,6 +289,69 @@ async fn the_suppliers_proposal_is_approved_as_the_erp_decides() -> TestResult {
         line(&order, "0001")?.process_status(),
         Some(&LineProcessStatus::Confirmed)
     );
+    bed.shutdown().await?;
+    Ok(())
+}
+#[tokio::test]
+async fn the_suppliers_shipment_reschedule_requests_are_answered_as_the_erp_decides() -> TestResult
+{
+    let documents = tempfile::tempdir()?;
+    let bed =
+        TestBed::start_as(Erp::new(documents.path()), MockConfig::new(), Party::Buyer).await?;
+    let buyer = bed.client_as(Party::Buyer)?;
+    let supplier = bed.client_as(Party::Supplier)?;
+    let order_id = buyer_sends_the_order(&bed, &buyer).await?;
+    let buyer_account_number = &bed.mock().supplier().partner_account_number;
+    let accept: SendOrderResponseBySupplier = serde_json::from_value(serde_json::json!({
+        "order": {"buyerAccountNumber": buyer_account_number, "purchaseOrderNumber": "PO-STORY-1"},
+        "lines": [
+            {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true} },
+            {"purchaseOrderLinePosition": "0002", "indicators": {"accepted": true} }
+        ]
+    }))?;
+    supplier.orders().respond(&accept).await?;
+
+    // The supplier ships 6 of line 0001's 10 bolts and backorders the other
+    // 4, and 4,000 of line 0002's 5,000 nuts: each a reschedule request.
+    let advice: SendDespatchAdviceBySupplier = serde_json::from_value(serde_json::json!({
+        "header": {"buyerAccountNumber": buyer_account_number, "despatchAdviceNumber": "DA-STORY-1"},
+        "lines": [
+            {"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-STORY-1",
+             "purchaseOrderLinePosition": "0001", "despatchQuantity": 6,
+             "backorderQuantity": 4, "backorderDate": "2026-03-15"},
+            {"despatchAdviceLinePosition": "2", "purchaseOrderNumber": "PO-STORY-1",
+             "purchaseOrderLinePosition": "0002", "despatchQuantity": 4000}
+        ]
+    }))?;
+    supplier.shipments().send_despatch_advice(&advice).await?;
+
+    // Tradecloud tells the buyer: OrderLinesShipmentRescheduleRequestedBySupplier.
+    let order = buyer.orders().get(&order_id).await?;
+    bed.deliver(&Sample::order_event_from(
+        "OrderLinesShipmentRescheduleRequestedBySupplier",
+        &order,
+    ))
+    .await?;
+    let handled = bed.wait_handled(1).await?;
+    assert_eq!(handled[0].result, Ok(()));
+
+    // Erp::decide_reschedule approved the backorder (all 10 still come) and
+    // rejected the short delivery.
+    let order = buyer.orders().get(&order_id).await?;
+    let split = line(&order, "0001")?;
+    assert_eq!(split.process_status(), Some(&LineProcessStatus::Confirmed));
+    assert_eq!(
+        in_progress_status(split),
+        Some(&LineInProgressStatus::ApprovedDeliverySchedule)
+    );
+    assert_eq!(dates(split), ["2026-03-01", "2026-03-15"]);
+    let short = line(&order, "0002")?;
+    assert_eq!(short.process_status(), Some(&LineProcessStatus::Confirmed));
+    assert_eq!(
+        in_progress_status(short),
+        Some(&LineInProgressStatus::RejectedDeliverySchedule)
+    );
+    assert_eq!(dates(short), ["2026-03-08"]);
     bed.shutdown().await?;
     Ok(())
 }
