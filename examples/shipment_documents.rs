@@ -65,7 +65,7 @@ impl Receipts {
             {
                 Ok(DownloadOutcome::Downloaded(file)) => println!(
                     "  document {code} ({}): saved {} ({} bytes, {})",
-                    document.side,
+                    document.party,
                     file.filename,
                     file.bytes,
                     file.content_type.as_deref().unwrap_or("unknown type"),

@@ -453,6 +453,14 @@ def collect_items(specs):
                     for hname, h in (r.get("headers") or {}).items():
                         items.append(Item("header", f"{where} {status} {hname}", [hname],
                                           as_list(h.get("x-source")), h.get("x-inferred"), case_insensitive=True))
+                # x-party: the company that alone takes the operation; its
+                # source must say "ByBuyer"/"BySupplier" (security/authorization.md).
+                party = op.get("x-party")
+                if party is not None:
+                    token = {"buyer": "ByBuyer", "supplier": "BySupplier"}.get(party)
+                    items.append(Item("party", f"{where} x-party {party}",
+                                      [token or f"(x-party must be buyer or supplier, not {party!r})"],
+                                      as_list(op.get("x-party-source")), None))
                 reqs, holder = effective_security(doc, op)
                 srcs = holder.get("x-security-sources") or {}
                 for req in reqs:
@@ -626,7 +634,7 @@ def render_report(items):
             return "Tradecloud code" if all(":" in s.split("#")[0] for s in map(str, item.sources)) else "docs + code"
         return "docs"
     kinds = ["property", "enum value", "operation", "parameter", "response", "header",
-             "security requirement", "security scheme"]
+             "security requirement", "security scheme", "party"]
     cols = ["docs", "docs + code", "Tradecloud code", "inferred"]
     counts = {(k, c): 0 for k in kinds for c in cols}
     for it in items:

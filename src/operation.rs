@@ -37,6 +37,8 @@
 
 use std::fmt;
 
+use crate::types::Party;
+
 /// One operation of a spec, as the generator read it. Built only by
 /// generated code (`tradecloud::api::<spec>::operations`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +69,12 @@ pub struct Operation {
     /// The limits the spec states on the request: `minimum`, `maximum`,
     /// lengths, item counts and patterns of the body members and parameters.
     pub limits: &'static [Limit],
+    /// The company that alone takes the operation (the spec's `x-party`),
+    /// `None` when either may (reads, uploads, the delivery schedule's
+    /// logistics). security/authorization.md: a buyer company executes the
+    /// "ByBuyer" actions, a supplier company the "BySupplier" ones; the
+    /// other company's user is refused.
+    pub party: Option<Party>,
 }
 
 impl Operation {
@@ -528,6 +536,7 @@ mod tests {
             request: None,
             responses: &[],
             limits,
+            party: None,
         }
     }
 
@@ -643,10 +652,45 @@ mod tests {
             request: None,
             responses: &[],
             limits: LIMITS,
+            party: None,
         };
         const MAX: Option<i128> = OP.integer_maximum(Location::Body, "/limit");
         assert_eq!(MAX, Some(49));
         assert_eq!(OP.integer_maximum(Location::Body, "/offset"), None);
         assert_eq!(OP.rules(Location::Query, "/limit").count(), 1);
+    }
+
+    /// Every action of the order and api-connector specs names the company
+    /// that takes it (`x-party`), except the delivery schedule's logistics,
+    /// which either updates: an action added to a spec without one fails
+    /// here. Where the id names a side (`...ByBuyer`, `...AsBuyer`,
+    /// `buyer...`, `...BySupplier`), it agrees.
+    #[test]
+    fn every_order_action_names_its_party() {
+        use crate::api::{api_connector, object_storage, order};
+        let either = [order::operations::UPDATE_ORDER_LINE_DELIVERY_SCHEDULE.id];
+        let actions = order::OPERATIONS
+            .iter()
+            .chain(api_connector::OPERATIONS)
+            .filter(|op| op.method != Method::Get && !either.contains(&op.id));
+        let mut count = 0;
+        for op in actions {
+            count += 1;
+            assert!(op.party.is_some(), "{op}: whose action is it? (x-party)");
+            let id = op.id.to_ascii_lowercase();
+            if id.contains("supplier") {
+                assert_eq!(op.party, Some(Party::Supplier), "{op}");
+            } else if id.contains("buyer") {
+                assert_eq!(op.party, Some(Party::Buyer), "{op}");
+            }
+        }
+        assert_eq!(count, 18);
+        for either in [
+            &order::operations::UPDATE_ORDER_LINE_DELIVERY_SCHEDULE,
+            &order::operations::GET_ORDER_BY_ID_ROUTE,
+            &object_storage::operations::UPLOAD_DOCUMENT,
+        ] {
+            assert_eq!(either.party, None, "{either}");
+        }
     }
 }

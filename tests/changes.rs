@@ -10,8 +10,9 @@ use tradecloud::api::common::types::{
 };
 use tradecloud::api::order_webhook_connector::types::OrderWebhookBody;
 use tradecloud::api::shipment_webhook_connector::types::ShipmentWebhookBody;
-use tradecloud::changes::{self, ChangeSet, DocumentRef, LastUpdated, Place, Side};
+use tradecloud::changes::{self, ChangeSet, DocumentRef, LastUpdated, Place};
 use tradecloud::types::DateTime;
+use tradecloud::types::Party;
 use tradecloud::webhook::{Message, MessageError, OrderWebhookEvent, Webhook};
 
 const LINE_1: &str = "d2b9a8e4-5c1e-4a53-9d0b-6f1f0f6d7a01";
@@ -132,16 +133,16 @@ fn order_event_fixture_documents_know_where_they_sit() {
     let docs = changes::documents(&event);
     let places: Vec<_> = docs
         .iter()
-        .map(|d| (d.code.as_deref(), d.side, d.place))
+        .map(|d| (d.code.as_deref(), d.party, d.place))
         .collect();
     assert_eq!(
         places,
         [
-            (Some("123456789"), Side::Buyer, Place::Header),
-            (Some("SO-CONFIRMATION-1"), Side::Supplier, Place::Header),
+            (Some("123456789"), Party::Buyer, Place::Header),
+            (Some("SO-CONFIRMATION-1"), Party::Supplier, Place::Header),
             (
                 Some("DRAWING-12345"),
-                Side::Buyer,
+                Party::Buyer,
                 Place::Line {
                     index: 0,
                     id: Some(LINE_1)
@@ -149,7 +150,7 @@ fn order_event_fixture_documents_know_where_they_sit() {
             ),
             (
                 Some("CERT-0001"),
-                Side::Supplier,
+                Party::Supplier,
                 Place::Line {
                     index: 0,
                     id: Some(LINE_1)
@@ -157,7 +158,7 @@ fn order_event_fixture_documents_know_where_they_sit() {
             ),
             (
                 Some("SPEC-0002"),
-                Side::Buyer,
+                Party::Buyer,
                 Place::Line {
                     index: 1,
                     id: Some(LINE_2)
@@ -226,8 +227,8 @@ fn shipment_fixture_changed_lines_and_documents() {
     let changed = changes::changed_documents(&shipment);
     assert_eq!(names(changed.iter().copied()), ["PACKING-LIST-001"]);
     assert_eq!(
-        (changed[0].side, changed[0].place),
-        (Side::Supplier, Place::Header)
+        (changed[0].party, changed[0].place),
+        (Party::Supplier, Place::Header)
     );
 }
 

@@ -1189,8 +1189,11 @@ mod mock_webhooks {
         ) {
             let e = answer.expect_err("the other company's action");
             assert_eq!(e.status(), Some(403), "{e}");
+            // The mock's message, then the SDK's advice from the spec's x-party.
             let says = format!("({operation}) is the {side}'s action");
             assert!(e.to_string().contains(&says), "{e}");
+            let advice = format!("call it with the {side} company's integration user");
+            assert!(e.to_string().ends_with(&advice), "{e}");
         }
         let server = start(MockConfig::new()).await;
         let (buyer, supplier) = (server.buyer(), server.supplier());

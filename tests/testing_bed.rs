@@ -154,7 +154,7 @@ async fn a_bed_started_as_the_supplier_answers_the_buyers_order() {
     use tradecloud::api::api_connector::types::SendOrderByBuyer;
     use tradecloud::api::common::types::LineProcessStatus;
     use tradecloud::mock::MockConfig;
-    use tradecloud::testing::Party;
+    use tradecloud::types::Party;
 
     let bed = TestBed::start_as(AcceptAll, MockConfig::new(), Party::Supplier)
         .await

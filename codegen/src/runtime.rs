@@ -10,5 +10,7 @@ pub(crate) const DATE_TIME: &str = "types::DateTime";
 pub(crate) const DATE: &str = "types::Date";
 /// Identifier kept as text (`format: uuid`).
 pub(crate) const ID: &str = "types::Id";
+/// The company an operation is for (`x-party`).
+pub(crate) const PARTY: &str = "types::Party";
 /// The module of the operation table's types (`Operation`, `AuthScheme`, ...).
 pub(crate) const OPERATION: &str = "operation";

@@ -88,6 +88,7 @@ paths:
   /order:
     post:
       operationId: sendOrderRoute
+      x-party: buyer
       summary: Send an order
       requestBody:
         required: true
@@ -300,6 +301,32 @@ fn an_undefined_security_scheme_is_reported_with_its_pointer() {
         error.contains("the scheme `jwt` is not defined in `components/securitySchemes`"),
         "{error}"
     );
+}
+
+/// `x-party` names the company that alone takes an operation; left out,
+/// either may; any other value is refused with its pointer.
+#[test]
+fn the_party_of_an_operation_is_read_and_checked() {
+    let out = tables(&[("common.yaml", COMMON), ("shop.yaml", SHOP)]);
+    let table = out.file("shop/operations.rs").expect("a table");
+    assert!(has(
+        constant(table, "SEND_ORDER_ROUTE"),
+        "party: ::core::option::Option::Some(crate::types::Party::Buyer)"
+    ));
+    assert!(has(
+        constant(table, "GET_ORDER"),
+        "party: ::core::option::Option::None"
+    ));
+    let spec = SHOP.replace("x-party: buyer", "x-party: Buyer");
+    let sources = vec![source("common.yaml", COMMON), source("shop.yaml", &spec)];
+    let error = operation_tables(sources, &Settings::tradecloud())
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        error.contains("specs/shop.yaml: at `#/paths/~1order/post`: x-party: is \"Buyer\""),
+        "{error}"
+    );
+    assert!(error.contains("`buyer` or `supplier`"), "{error}");
 }
 
 /// The check, through the library: a copy of the real

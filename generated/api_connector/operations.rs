@@ -144,6 +144,7 @@ pub const SEND_ORDER_BY_BUYER_ROUTE: op::Operation = op::Operation {
             rule: op::Rule::Pattern("^\\S+$"),
         },
     ],
+    party: ::core::option::Option::Some(crate::types::Party::Buyer),
 };
 /// Send an order response
 ///
@@ -280,6 +281,7 @@ pub const SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation {
             rule: op::Rule::Pattern("^\\S+$"),
         },
     ],
+    party: ::core::option::Option::Some(crate::types::Party::Supplier),
 };
 /// Send order deliveries (goods receipts)
 ///
@@ -397,6 +399,7 @@ pub const SEND_ORDER_DELIVERIES_BY_BUYER: op::Operation = op::Operation {
             rule: op::Rule::Pattern("^\\S+$"),
         },
     ],
+    party: ::core::option::Option::Some(crate::types::Party::Buyer),
 };
 /// Replace the delivery history of order lines
 ///
@@ -514,6 +517,7 @@ pub const SEND_ORDER_DELIVERY_HISTORY_BY_BUYER: op::Operation = op::Operation {
             rule: op::Rule::Pattern("^\\S+$"),
         },
     ],
+    party: ::core::option::Option::Some(crate::types::Party::Buyer),
 };
 /// Attach documents to an order
 ///
@@ -629,6 +633,7 @@ pub const ATTACH_ORDER_DOCUMENTS_BY_BUYER_ROUTE: op::Operation = op::Operation {
             rule: op::Rule::Pattern("^\\S+$"),
         },
     ],
+    party: ::core::option::Option::Some(crate::types::Party::Buyer),
 };
 /// Send order indicators
 ///
@@ -734,6 +739,7 @@ pub const SEND_ORDER_INDICATORS_BY_BUYER_ROUTE: op::Operation = op::Operation {
             rule: op::Rule::Pattern("^\\S+$"),
         },
     ],
+    party: ::core::option::Option::Some(crate::types::Party::Buyer),
 };
 /// Send an order (single delivery per order line)
 ///
@@ -867,6 +873,7 @@ pub const SEND_SINGLE_DELIVERY_ORDER_BY_BUYER_ROUTE: op::Operation = op::Operati
             rule: op::Rule::Pattern("^\\S+$"),
         },
     ],
+    party: ::core::option::Option::Some(crate::types::Party::Buyer),
 };
 /// Send a despatch advice
 ///
@@ -984,6 +991,7 @@ pub const SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation 
             rule: op::Rule::Pattern("^\\S+$"),
         },
     ],
+    party: ::core::option::Option::Some(crate::types::Party::Supplier),
 };
 /// Every operation of *Tradecloud API connector*, in path order.
 pub const OPERATIONS: &[op::Operation] = &[

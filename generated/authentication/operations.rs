@@ -52,6 +52,7 @@ pub const LOGIN: op::Operation = op::Operation {
         },
     ],
     limits: &[],
+    party: ::core::option::Option::None,
 };
 /// Log out: invalidate the refresh token
 ///
@@ -98,6 +99,7 @@ pub const LOGOUT: op::Operation = op::Operation {
         },
     ],
     limits: &[],
+    party: ::core::option::Option::None,
 };
 /// Refresh the access token
 ///
@@ -149,6 +151,7 @@ pub const REFRESH: op::Operation = op::Operation {
         },
     ],
     limits: &[],
+    party: ::core::option::Option::None,
 };
 /// Every operation of *Tradecloud authentication API*, in path order.
 pub const OPERATIONS: &[op::Operation] = &[LOGIN, LOGOUT, REFRESH];

@@ -73,6 +73,7 @@ pub const UPLOAD_DOCUMENT: op::Operation = op::Operation {
         },
     ],
     limits: &[],
+    party: ::core::option::Option::None,
 };
 /// Download a document
 ///
@@ -128,6 +129,7 @@ pub const DOWNLOAD_DOCUMENT: op::Operation = op::Operation {
         },
     ],
     limits: &[],
+    party: ::core::option::Option::None,
 };
 /// Get document metadata
 ///
@@ -192,6 +194,7 @@ pub const GET_DOCUMENT_METADATA: op::Operation = op::Operation {
         },
     ],
     limits: &[],
+    party: ::core::option::Option::None,
 };
 /// Download a document (download route)
 ///
@@ -247,6 +250,7 @@ pub const DOWNLOAD: op::Operation = op::Operation {
         },
     ],
     limits: &[],
+    party: ::core::option::Option::None,
 };
 /// Every operation of *Tradecloud object storage API*, in path order.
 pub const OPERATIONS: &[op::Operation] = &[

@@ -65,6 +65,7 @@ pub const GET_ORDER_BY_ID_ROUTE: op::Operation = op::Operation {
         },
     ],
     limits: &[],
+    party: ::core::option::Option::None,
 };
 /// Reassign the buyer contact of an order
 ///
@@ -172,6 +173,7 @@ pub const REASSIGN_BUYER_CONTACT: op::Operation = op::Operation {
             },
         },
     ],
+    party: ::core::option::Option::Some(crate::types::Party::Buyer),
 };
 /// Resend an order to the buyer's own integration (buyer)
 ///
@@ -270,6 +272,7 @@ pub const BUYER_RESEND_ORDER_ROUTE: op::Operation = op::Operation {
         },
     ],
     limits: &[],
+    party: ::core::option::Option::Some(crate::types::Party::Buyer),
 };
 /// Complete order lines (buyer)
 ///
@@ -379,6 +382,7 @@ pub const COMPLETE_ORDER_LINES: op::Operation = op::Operation {
             rule: op::Rule::MaxItems(500),
         },
     ],
+    party: ::core::option::Option::Some(crate::types::Party::Buyer),
 };
 /// Mark order lines as delivered (buyer)
 ///
@@ -488,6 +492,7 @@ pub const DELIVER_ORDER_LINES: op::Operation = op::Operation {
             rule: op::Rule::MaxItems(500),
         },
     ],
+    party: ::core::option::Option::Some(crate::types::Party::Buyer),
 };
 /// Update the logistics of a delivery schedule
 ///
@@ -597,6 +602,7 @@ pub const UPDATE_ORDER_LINE_DELIVERY_SCHEDULE: op::Operation = op::Operation {
             rule: op::Rule::MaxItems(100),
         },
     ],
+    party: ::core::option::Option::None,
 };
 /// Approve a shipment reschedule request (buyer)
 ///
@@ -704,6 +710,7 @@ pub const APPROVE_SHIPMENT_RESCHEDULE_REQUEST_ROUTE: op::Operation = op::Operati
             },
         },
     ],
+    party: ::core::option::Option::Some(crate::types::Party::Buyer),
 };
 /// Reject a shipment reschedule request (buyer)
 ///
@@ -811,6 +818,7 @@ pub const REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE: op::Operation = op::Operatio
             },
         },
     ],
+    party: ::core::option::Option::Some(crate::types::Party::Buyer),
 };
 /// Approve open requests of order lines (buyer)
 ///
@@ -928,6 +936,7 @@ pub const APPROVE_REQUESTS_AS_BUYER_ROUTE: op::Operation = op::Operation {
             },
         },
     ],
+    party: ::core::option::Option::Some(crate::types::Party::Buyer),
 };
 /// Reject open requests of order lines (buyer)
 ///
@@ -1045,6 +1054,7 @@ pub const REJECT_REQUESTS_AS_BUYER_ROUTE: op::Operation = op::Operation {
             },
         },
     ],
+    party: ::core::option::Option::Some(crate::types::Party::Buyer),
 };
 /// Revert cancelled order lines (buyer)
 ///
@@ -1162,6 +1172,7 @@ pub const REVERT_CANCELLED_ORDER_LINES: op::Operation = op::Operation {
             },
         },
     ],
+    party: ::core::option::Option::Some(crate::types::Party::Buyer),
 };
 /// Revert completed order lines (buyer)
 ///
@@ -1279,6 +1290,7 @@ pub const REVERT_COMPLETED_ORDER_LINES: op::Operation = op::Operation {
             },
         },
     ],
+    party: ::core::option::Option::Some(crate::types::Party::Buyer),
 };
 /// Every operation of *Tradecloud order API*, in path order.
 pub const OPERATIONS: &[op::Operation] = &[

@@ -106,6 +106,7 @@ pub const POLL_ORDERS_ROUTE: op::Operation = op::Operation {
             },
         },
     ],
+    party: ::core::option::Option::None,
 };
 /// Poll orders (single delivery per order line)
 ///
@@ -211,6 +212,7 @@ pub const POLL_ORDERS_SINGLE_DELIVERY_ROUTE: op::Operation = op::Operation {
             },
         },
     ],
+    party: ::core::option::Option::None,
 };
 /// Every operation of *Tradecloud order search API (polling)*, in path order.
 pub const OPERATIONS: &[op::Operation] = &[

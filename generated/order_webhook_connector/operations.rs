@@ -72,6 +72,7 @@ pub const WEBHOOK_GET_BY_QUERY: op::Operation = op::Operation {
             rule: op::Rule::Pattern("[^ \\t\\r\\n]"),
         },
     ],
+    party: ::core::option::Option::None,
 };
 /// Receive an order event (PUT, older Tradecloud versions)
 ///
@@ -369,6 +370,7 @@ pub const WEBHOOK_PUT: op::Operation = op::Operation {
             ),
         },
     ],
+    party: ::core::option::Option::None,
 };
 /// Receive an order event
 ///
@@ -666,6 +668,7 @@ pub const WEBHOOK_POST: op::Operation = op::Operation {
             ),
         },
     ],
+    party: ::core::option::Option::None,
 };
 /// Receive an order id in the path (GET, older variant)
 ///
@@ -732,6 +735,7 @@ pub const WEBHOOK_GET: op::Operation = op::Operation {
             rule: op::Rule::Pattern("[^ \\t\\r\\n]"),
         },
     ],
+    party: ::core::option::Option::None,
 };
 /// Every operation of *Tradecloud order webhook (implemented by you)*, in path order.
 pub const OPERATIONS: &[op::Operation] = &[

@@ -106,6 +106,7 @@ pub const POLL_SHIPMENTS_ROUTE: op::Operation = op::Operation {
             },
         },
     ],
+    party: ::core::option::Option::None,
 };
 /// Get a shipment by id
 ///
@@ -170,6 +171,7 @@ pub const GET_SHIPMENT_BY_ID_ROUTE: op::Operation = op::Operation {
         },
     ],
     limits: &[],
+    party: ::core::option::Option::None,
 };
 /// Every operation of *Tradecloud shipment API*, in path order.
 pub const OPERATIONS: &[op::Operation] = &[

@@ -68,6 +68,7 @@ pub const WEBHOOK_GET_BY_QUERY: op::Operation = op::Operation {
             rule: op::Rule::Pattern("[^ \\t\\r\\n]"),
         },
     ],
+    party: ::core::option::Option::None,
 };
 /// Receive a shipment event
 ///
@@ -224,6 +225,7 @@ pub const WEBHOOK_POST: op::Operation = op::Operation {
             ),
         },
     ],
+    party: ::core::option::Option::None,
 };
 /// Receive a shipment id in the path (GET, older variant)
 ///
@@ -286,6 +288,7 @@ pub const WEBHOOK_GET: op::Operation = op::Operation {
             rule: op::Rule::Pattern("[^ \\t\\r\\n]"),
         },
     ],
+    party: ::core::option::Option::None,
 };
 /// Every operation of *Tradecloud shipment webhook (implemented by you)*, in path order.
 pub const OPERATIONS: &[op::Operation] = &[

@@ -1,33 +1,9 @@
-//! Documents and where they sit in a message: [`Side`], [`Place`] and
-//! [`DocumentRef`].
+//! Documents and where they sit in a message: [`Place`] and
+//! [`DocumentRef`] (whose part holds one: a [`Party`]).
 
-use std::fmt;
 use std::ops::Deref;
 
-/// The party whose part of the order or shipment holds a document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Side {
-    /// `buyerOrder`, `buyerLine` or `buyerShipment`.
-    Buyer,
-    /// `supplierOrder`, `supplierLine` or `supplierShipment`.
-    Supplier,
-}
-
-impl Side {
-    /// `"buyer"` or `"supplier"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Side::Buyer => "buyer",
-            Side::Supplier => "supplier",
-        }
-    }
-}
-
-impl fmt::Display for Side {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::types::Party;
 
 /// Where in the message a document is attached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,7 +26,8 @@ pub enum Place<'a> {
 ///
 /// ```
 /// use tradecloud::api::common::types::OrderEvent;
-/// use tradecloud::changes::{self, Place, Side};
+/// use tradecloud::changes::{self, Place};
+/// use tradecloud::types::Party;
 ///
 /// let event: OrderEvent = serde_json::from_str(r#"{
 ///     "orderId": "o1",
@@ -60,8 +37,8 @@ pub enum Place<'a> {
 ///
 /// let docs = changes::documents(&event);
 /// assert_eq!(docs[0].code.as_deref(), Some("SO-CONFIRMATION-1"));
-/// assert_eq!((docs[0].side, docs[0].place), (Side::Supplier, Place::Header));
-/// assert_eq!(docs[1].side, Side::Buyer);
+/// assert_eq!((docs[0].party, docs[0].place), (Party::Supplier, Place::Header));
+/// assert_eq!(docs[1].party, Party::Buyer);
 /// assert_eq!(docs[1].place, Place::Line { index: 0, id: Some("l1") });
 /// # Ok::<(), serde_json::Error>(())
 /// ```
@@ -70,7 +47,7 @@ pub struct DocumentRef<'a, D> {
     /// The document.
     pub document: &'a D,
     /// Whose part holds it.
-    pub side: Side,
+    pub party: Party,
     /// Header or line.
     pub place: Place<'a>,
 }

@@ -68,8 +68,9 @@
 //!
 //! [`LastUpdated`] reads timestamps (`timestamps.rs`): the one place of
 //! the rule "`lastUpdatedAt`, else `lastChangedAt`", which the polling
-//! helpers and the mock use too; [`DocumentRef`],
-//! [`Side`] and [`Place`] say where a document sits (`documents.rs`);
+//! helpers and the mock use too; [`DocumentRef`] and [`Place`] say where a
+//! document sits, and whose part holds it (a [`Party`](crate::types::Party))
+//! (`documents.rs`);
 //! [`ChangeSet`] is implemented for orders and order events (`order.rs`) and
 //! for shipments (`shipment.rs`). Which event an order webhook body carries,
 //! and reading any file by its shape, belong to [`crate::webhook`]
@@ -88,7 +89,7 @@ mod order;
 mod shipment;
 mod timestamps;
 
-pub use documents::{DocumentRef, Place, Side};
+pub use documents::{DocumentRef, Place};
 pub use lines::{describe_changed_lines, DescribeLine, LineChange};
 pub use timestamps::LastUpdated;
 

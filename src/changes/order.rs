@@ -1,12 +1,12 @@
 //! [`ChangeSet`] for whole orders and order events.
 
 use super::timestamps::{after, same_instant};
-use super::{ChangeSet, DocumentRef, LastUpdated, Place, Side};
+use super::{ChangeSet, DocumentRef, LastUpdated, Place};
 use crate::api::common::types::{
     BuyerLine, Document, Order, OrderDocumentsEvent, OrderEvent, OrderLine, SingleDeliveryOrder,
     SingleDeliveryOrderEvent, SingleDeliveryOrderLine, SupplierLine,
 };
-use crate::types::DateTime;
+use crate::types::{DateTime, Party};
 
 /// The parts of an order line that hold documents. Implemented for
 /// [`OrderLine`] and [`SingleDeliveryOrderLine`].
@@ -40,17 +40,17 @@ fn order_documents<'a, L: OrderLineParts>(
     supplier: Option<&'a [Document]>,
     lines: &'a [L],
 ) -> Vec<DocumentRef<'a, Document>> {
-    let header = |docs: Option<&'a [Document]>, side| {
+    let header = |docs: Option<&'a [Document]>, party| {
         docs.unwrap_or_default()
             .iter()
             .map(move |document| DocumentRef {
                 document,
-                side,
+                party,
                 place: Place::Header,
             })
     };
-    let mut out: Vec<_> = header(buyer, Side::Buyer)
-        .chain(header(supplier, Side::Supplier))
+    let mut out: Vec<_> = header(buyer, Party::Buyer)
+        .chain(header(supplier, Party::Supplier))
         .collect();
     for (index, line) in lines.iter().enumerate() {
         let place = Place::Line {
@@ -67,12 +67,12 @@ fn order_documents<'a, L: OrderLineParts>(
             .unwrap_or_default();
         out.extend(buyer_docs.iter().map(|document| DocumentRef {
             document,
-            side: Side::Buyer,
+            party: Party::Buyer,
             place,
         }));
         out.extend(supplier_docs.iter().map(|document| DocumentRef {
             document,
-            side: Side::Supplier,
+            party: Party::Supplier,
             place,
         }));
     }

@@ -1,9 +1,9 @@
 //! [`ChangeSet`] for shipments: lines and documents carry `meta.lastUpdatedAt`.
 
 use super::order::snapshot_line_changed;
-use super::{ChangeSet, DocumentRef, Place, Side};
+use super::{ChangeSet, DocumentRef, Place};
 use crate::api::common::types::{Shipment, ShipmentDocument, ShipmentLine};
-use crate::types::DateTime;
+use crate::types::{DateTime, Party};
 
 impl ChangeSet for Shipment {
     type Line = ShipmentLine;
@@ -24,7 +24,7 @@ impl ChangeSet for Shipment {
             .flat_map(|s| s.documents.iter())
             .map(|document| DocumentRef {
                 document,
-                side: Side::Supplier,
+                party: Party::Supplier,
                 place: Place::Header,
             });
         let buyer = self
@@ -33,7 +33,7 @@ impl ChangeSet for Shipment {
             .flat_map(|b| b.documents.iter())
             .map(|document| DocumentRef {
                 document,
-                side: Side::Buyer,
+                party: Party::Buyer,
                 place: Place::Header,
             });
         supplier.chain(buyer).collect()

@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 
 use super::report::{AuthStep, CallReport};
 use crate::api::common::types::ErrorResponse;
+use crate::types::Party;
 
 /// An error of the typed Tradecloud client.
 ///
@@ -32,10 +33,9 @@ pub enum ClientError {
 
     /// Tradecloud answered `403 Forbidden`.
     #[error(
-        "Tradecloud refused {username} access to {what} (403 Forbidden){}: only an integration user \
-         of a company that is party to it may read it, and only the buyer's user may take the \
-         buyer's actions, the supplier's user the supplier's",
-        OptMessage(message)
+        "Tradecloud refused {username} access to {what} (403 Forbidden){}: {}",
+        OptMessage(message),
+        ForbiddenAdvice(*party)
     )]
     Forbidden {
         /// What was asked for, e.g. `order 7e1f5b2c`.
@@ -44,6 +44,10 @@ pub enum ClientError {
         username: String,
         /// Tradecloud's explanation, if any.
         message: Option<String>,
+        /// The company that alone takes the refused operation
+        /// ([`Operation::party`](crate::operation::Operation::party)), when
+        /// only one does: the likely cause is the other company's user.
+        party: Option<Party>,
     },
 
     /// Tradecloud answered `404 Not Found`.
@@ -365,6 +369,26 @@ impl fmt::Display for OptMessage<'_> {
     }
 }
 
+/// What to check after a `403`: for an action only one company takes,
+/// that the user is that company's.
+struct ForbiddenAdvice(Option<Party>);
+
+impl fmt::Display for ForbiddenAdvice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(party) => write!(
+                f,
+                "this is the {party}'s action (security/authorization.md: a company executes only \
+                 its own side's actions); call it with the {party} company's integration user"
+            ),
+            None => f.write_str(
+                "only an integration user of a company that is party to it may read it, and only \
+                 the buyer's user may take the buyer's actions, the supplier's user the supplier's",
+            ),
+        }
+    }
+}
+
 struct OptStatus(Option<u16>);
 
 impl fmt::Display for OptStatus {
@@ -473,6 +497,7 @@ impl ErrorContext<'_> {
                 what,
                 username: self.username.to_owned(),
                 message,
+                party: None,
             },
             (None, 404) => ClientError::NotFound { what, message },
             (None, 429) => ClientError::RateLimited { what, attempts },

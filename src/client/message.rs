@@ -332,6 +332,21 @@ where
             client
                 .call(|| what, call)
                 .await
+                .map_err(|error| match error {
+                    // The operation says whose action it is (the spec's `x-party`).
+                    ClientError::Forbidden {
+                        what,
+                        username,
+                        message,
+                        party: None,
+                    } => ClientError::Forbidden {
+                        what,
+                        username,
+                        message,
+                        party: operation.party,
+                    },
+                    other => other,
+                })
                 .map_err(|error| not_resent(error, self.resend, self.advice))
         })
     }

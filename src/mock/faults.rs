@@ -11,8 +11,6 @@ use http::{HeaderMap, HeaderValue};
 use super::config::{Fault, FaultConfig, FaultTrigger};
 use super::state::{error_body, lock, Denied, MockState};
 use super::tokens::Credential;
-use super::webhooks::side_name;
-use super::write::Side;
 use crate::api::authentication;
 use crate::operation::Operation;
 
@@ -149,9 +147,8 @@ impl MockState {
         }
         // One company's action from the other company's user: refused
         // before anything is read (security/authorization.md).
-        if let Some(side) = Side::alone_taking(operation) {
+        if let Some(side) = operation.party {
             if !self.acts_as(headers, side) {
-                let side = side_name(side);
                 let message = format!(
                     "{operation} is the {side}'s action and this user is not the {side} company's \
                      integration user (a company executes only its own side's order actions); \

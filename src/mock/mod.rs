@@ -221,7 +221,8 @@
 //!   sending an order response or a despatch advice) is answered `403`
 //!   naming the side, before anything is read: security/authorization.md
 //!   gives a buyer company the "ByBuyer" actions and a supplier company the
-//!   "BySupplier" ones (which operation is whose: `Side::alone_taking`; the
+//!   "BySupplier" ones (which operation is whose: the spec's `x-party`,
+//!   [`Operation::party`](crate::operation::Operation::party); the
 //!   status is the spec's `403`, the docs do not name one). The users of
 //!   [`MockConfig::users`] (the single-user default) may act for either
 //!   company.
@@ -501,7 +502,7 @@ pub use webhooks::{
 
 use crate::api::common::types::{Order, Shipment, SingleDeliveryOrder};
 use crate::operation::Operation;
-use crate::types::DateTime;
+use crate::types::{DateTime, Party};
 use state::MockState;
 
 /// The user name and password of the mock's (first) integration user.
@@ -797,25 +798,15 @@ impl MockServer {
         self.state.webhooks.deliveries()
     }
 
-    /// Set `company`'s (`"buyer"` or `"supplier"`) webhook of `kind`, as
-    /// the settings endpoints do.
+    /// Set `company`'s webhook of `kind`, as the settings endpoints do.
     pub fn set_webhook(
         &self,
-        company: &str,
+        company: Party,
         kind: WebhookKind,
         settings: WebhookSettings,
     ) -> Result<(), MockError> {
         settings.validate().map_err(MockError::Config)?;
-        let side = match company {
-            "buyer" => write::Side::Buyer,
-            "supplier" => write::Side::Supplier,
-            other => {
-                return Err(MockError::Config(format!(
-                    "no company `{other}`: use buyer or supplier"
-                )))
-            }
-        };
-        self.state.webhooks.set(side, kind, settings);
+        self.state.webhooks.set(company, kind, settings);
         Ok(())
     }
 

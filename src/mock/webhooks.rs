@@ -23,10 +23,10 @@ use serde_json::{json, Map, Value};
 
 use super::error::MockError;
 use super::state::lock;
-use super::write::Side;
 use crate::api::common::types::{Document, Order, Shipment};
 use crate::client::delivery::{self, DeliveryAttempt, Verdict};
 use crate::client::RetryPolicy;
+use crate::types::Party;
 
 /// Basic credentials a webhook is called with (`basicAuthCredentials`).
 /// `Debug` leaves the password out.
@@ -332,7 +332,7 @@ pub struct DeliveryRecord {
 
 /// One event waiting for delivery.
 struct Job {
-    company: Side,
+    company: Party,
     webhook: WebhookKind,
     event_name: String,
     id: String,
@@ -348,7 +348,7 @@ struct InstalledWebhookFault {
 
 /// The webhook side of the mock's state.
 pub(crate) struct WebhookHub {
-    settings: Mutex<HashMap<(Side, WebhookKind), WebhookSettings>>,
+    settings: Mutex<HashMap<(Party, WebhookKind), WebhookSettings>>,
     log: Mutex<Vec<DeliveryRecord>>,
     queues: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<Job>>>,
     faults: Mutex<Vec<InstalledWebhookFault>>,
@@ -394,8 +394,8 @@ impl WebhookHub {
             .map_err(|e| MockError::Config(format!("cannot build the webhook HTTP client: {e}")))?;
         let mut settings = HashMap::new();
         for (side, company) in [
-            (Side::Buyer, &webhooks.buyer),
-            (Side::Supplier, &webhooks.supplier),
+            (Party::Buyer, &webhooks.buyer),
+            (Party::Supplier, &webhooks.supplier),
         ] {
             for (kind, webhook) in [
                 (WebhookKind::OrderEvents, &company.order_events),
@@ -430,11 +430,11 @@ impl WebhookHub {
         })
     }
 
-    pub(crate) fn set(&self, side: Side, kind: WebhookKind, settings: WebhookSettings) {
+    pub(crate) fn set(&self, side: Party, kind: WebhookKind, settings: WebhookSettings) {
         lock(&self.settings).insert((side, kind), settings);
     }
 
-    pub(crate) fn get(&self, side: Side, kind: WebhookKind) -> Option<WebhookSettings> {
+    pub(crate) fn get(&self, side: Party, kind: WebhookKind) -> Option<WebhookSettings> {
         lock(&self.settings).get(&(side, kind)).cloned()
     }
 
@@ -450,8 +450,8 @@ impl WebhookHub {
     }
 
     /// The fault that makes this attempt's result, if any.
-    fn fault_for(&self, company: Side) -> Option<WebhookFaultKind> {
-        let name = side_name(company);
+    fn fault_for(&self, company: Party) -> Option<WebhookFaultKind> {
+        let name = company.as_str();
         let mut faults = lock(&self.faults);
         for installed in faults.iter_mut() {
             if installed
@@ -475,7 +475,7 @@ impl WebhookHub {
     /// explicitly enabled event name is sent).
     pub(crate) fn emit(
         self: &Arc<Self>,
-        company: Side,
+        company: Party,
         webhook: WebhookKind,
         event_name: &str,
         id: &str,
@@ -518,7 +518,7 @@ impl WebhookHub {
             body,
         };
         // Per order (or shipment) and company, in order: one queue each.
-        let key = format!("{}/{:?}/{id}", side_name(company), webhook);
+        let key = format!("{}/{:?}/{id}", company.as_str(), webhook);
         let mut queues = lock(&self.queues);
         let sender = queues.entry(key).or_insert_with(|| {
             let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
@@ -623,7 +623,7 @@ impl WebhookHub {
             return;
         };
         let record = |attempt: &DeliveryAttempt, fault: bool| DeliveryRecord {
-            company: side_name(job.company).to_owned(),
+            company: job.company.as_str().to_owned(),
             webhook: job.webhook,
             event_name: job.event_name.clone(),
             id: job.id.clone(),
@@ -699,13 +699,6 @@ impl WebhookHub {
                 _ => return,
             }
         }
-    }
-}
-
-pub(crate) fn side_name(side: Side) -> &'static str {
-    match side {
-        Side::Buyer => "buyer",
-        Side::Supplier => "supplier",
     }
 }
 
@@ -848,16 +841,16 @@ fn without_stamps(value: &Value) -> Value {
 /// | supplier | → `Rejected` | `OrderLinesRejectedBySupplier` |
 /// | supplier | other change | `OrderLinesUpdatedBySupplier` |
 pub(crate) fn line_event(
-    actor: Side,
+    actor: Party,
     before: Option<&LineState>,
     after: &LineState,
     new_order: bool,
 ) -> Option<&'static str> {
     let Some(before) = before else {
         return Some(match (actor, new_order) {
-            (Side::Buyer, true) => "OrderIssuedByBuyer",
-            (Side::Buyer, false) => "OrderLinesIssuedByBuyer",
-            (Side::Supplier, _) => "OrderLinesUpdatedBySupplier",
+            (Party::Buyer, true) => "OrderIssuedByBuyer",
+            (Party::Buyer, false) => "OrderLinesIssuedByBuyer",
+            (Party::Supplier, _) => "OrderLinesUpdatedBySupplier",
         });
     };
     if before.line == after.line {
@@ -878,12 +871,12 @@ pub(crate) fn line_event(
     }
     if before.without_schedule_logistics == after.without_schedule_logistics {
         return Some(match actor {
-            Side::Buyer => "OrderLinesDeliveryScheduleLogisticsUpdatedByBuyer",
-            Side::Supplier => "OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier",
+            Party::Buyer => "OrderLinesDeliveryScheduleLogisticsUpdatedByBuyer",
+            Party::Supplier => "OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier",
         });
     }
     Some(match actor {
-        Side::Buyer => {
+        Party::Buyer => {
             if was(process, "Cancelled") && became(in_progress, "RevertedCancelledLine") {
                 "CancelledOrderLinesRevertedByBuyer"
             } else if was(process, "Completed") && became(in_progress, "RevertedCompletedLine") {
@@ -942,7 +935,7 @@ pub(crate) fn line_event(
                 "OrderLinesUpdatedByBuyer"
             }
         }
-        Side::Supplier => {
+        Party::Supplier => {
             // A (re)issued shipment whose quantities differ from the
             // delivery lines opens, or changes, a reschedule request.
             if after.in_progress == "OpenSupplierShipmentRescheduleRequest" {
@@ -997,7 +990,7 @@ fn position(line: &Value) -> String {
 /// The events of an order change by `actor`, in the order of their first
 /// line: event name → the positions of the affected lines.
 pub(crate) fn order_events(
-    actor: Side,
+    actor: Party,
     before: Option<&Order>,
     after: &Order,
 ) -> Vec<(&'static str, Vec<String>)> {
@@ -1146,8 +1139,8 @@ pub(crate) mod routes {
 
     use super::{WebhookKind, WebhookSettings};
     use crate::mock::state::{error_body, MockState};
-    use crate::mock::write::Side;
     use crate::operation::{AuthScheme, Method, Operation};
+    use crate::types::Party;
 
     macro_rules! settings_operation {
         ($name:ident, $id:literal, $path:literal) => {
@@ -1163,6 +1156,7 @@ pub(crate) mod routes {
                 request: None,
                 responses: &[],
                 limits: &[],
+                party: None,
             };
         };
     }
@@ -1196,15 +1190,15 @@ pub(crate) mod routes {
         operation: &'static Operation,
         headers: &HeaderMap,
         company_id: &str,
-    ) -> Result<Side, Response> {
+    ) -> Result<Party, Response> {
         state
             .gate(operation, headers)
             .await
             .map_err(crate::mock::api::denied_response)?;
         let side = if company_id == state.buyer.company_id {
-            Side::Buyer
+            Party::Buyer
         } else if company_id == state.supplier.company_id {
-            Side::Supplier
+            Party::Supplier
         } else {
             return Err(error(
                 StatusCode::NOT_FOUND,
@@ -1323,35 +1317,43 @@ mod tests {
     fn the_table_names_the_documented_events() {
         let issued = state("Issued", "");
         assert_eq!(
-            line_event(Side::Buyer, None, &issued, true),
+            line_event(Party::Buyer, None, &issued, true),
             Some("OrderIssuedByBuyer")
         );
         assert_eq!(
-            line_event(Side::Buyer, None, &issued, false),
+            line_event(Party::Buyer, None, &issued, false),
             Some("OrderLinesIssuedByBuyer")
         );
-        assert_eq!(line_event(Side::Buyer, Some(&issued), &issued, false), None);
+        assert_eq!(
+            line_event(Party::Buyer, Some(&issued), &issued, false),
+            None
+        );
         let confirmed = state("Confirmed", "");
         assert_eq!(
-            line_event(Side::Supplier, Some(&issued), &confirmed, false),
+            line_event(Party::Supplier, Some(&issued), &confirmed, false),
             Some("OrderLinesAcceptedBySupplier")
         );
         assert_eq!(
-            line_event(Side::Supplier, Some(&issued), &state("Rejected", ""), false),
+            line_event(
+                Party::Supplier,
+                Some(&issued),
+                &state("Rejected", ""),
+                false
+            ),
             Some("OrderLinesRejectedBySupplier")
         );
         let proposed = state("InProgress", "OpenSupplierProposal");
         assert_eq!(
-            line_event(Side::Supplier, Some(&issued), &proposed, false),
+            line_event(Party::Supplier, Some(&issued), &proposed, false),
             Some("OrderChangesProposedBySupplier")
         );
         assert_eq!(
-            line_event(Side::Buyer, Some(&proposed), &confirmed, false),
+            line_event(Party::Buyer, Some(&proposed), &confirmed, false),
             Some("OrderChangesProposalApprovedByBuyer")
         );
         assert_eq!(
             line_event(
-                Side::Buyer,
+                Party::Buyer,
                 Some(&proposed),
                 &state("InProgress", "RejectedSupplierProposal"),
                 false
@@ -1360,7 +1362,7 @@ mod tests {
         );
         assert_eq!(
             line_event(
-                Side::Buyer,
+                Party::Buyer,
                 Some(&confirmed),
                 &state("Cancelled", ""),
                 false
@@ -1369,7 +1371,7 @@ mod tests {
         );
         assert_eq!(
             line_event(
-                Side::Buyer,
+                Party::Buyer,
                 Some(&confirmed),
                 &state("Completed", ""),
                 false
@@ -1378,7 +1380,7 @@ mod tests {
         );
         assert_eq!(
             line_event(
-                Side::Buyer,
+                Party::Buyer,
                 Some(&confirmed),
                 &state("InProgress", "OpenBuyerReopenRequest"),
                 false
@@ -1387,7 +1389,7 @@ mod tests {
         );
         assert_eq!(
             line_event(
-                Side::Supplier,
+                Party::Supplier,
                 Some(&confirmed),
                 &state("Confirmed", "OpenSupplierReopenRequest"),
                 false
@@ -1395,12 +1397,12 @@ mod tests {
             Some("OrderLinesReopenRequestedBySupplier")
         );
         assert_eq!(
-            line_event(Side::Buyer, Some(&issued), &confirmed, false),
+            line_event(Party::Buyer, Some(&issued), &confirmed, false),
             Some("OrderLinesConfirmedByBuyer")
         );
         assert_eq!(
             line_event(
-                Side::Buyer,
+                Party::Buyer,
                 Some(&state("Cancelled", "")),
                 &state("InProgress", "RevertedCancelledLine"),
                 false
@@ -1409,7 +1411,7 @@ mod tests {
         );
         assert_eq!(
             line_event(
-                Side::Buyer,
+                Party::Buyer,
                 Some(&state("Completed", "")),
                 &state("InProgress", "RevertedCompletedLine"),
                 false
@@ -1437,11 +1439,11 @@ mod tests {
         let before = line("", None, "2026-03-01");
         for (actor, event) in [
             (
-                Side::Buyer,
+                Party::Buyer,
                 "OrderLinesDeliveryScheduleLogisticsUpdatedByBuyer",
             ),
             (
-                Side::Supplier,
+                Party::Supplier,
                 "OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier",
             ),
         ] {
@@ -1467,14 +1469,17 @@ mod tests {
         // Another date is a change of the schedule, not of its logistics.
         assert_eq!(
             line_event(
-                Side::Supplier,
+                Party::Supplier,
                 Some(&before),
                 &line("Produced", None, "2026-03-09"),
                 false
             ),
             Some("OrderLinesUpdatedBySupplier")
         );
-        assert_eq!(line_event(Side::Buyer, Some(&before), &before, false), None);
+        assert_eq!(
+            line_event(Party::Buyer, Some(&before), &before, false),
+            None
+        );
     }
 
     #[test]

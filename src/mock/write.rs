@@ -46,7 +46,7 @@ use crate::api::{api_connector, object_storage};
 use crate::client::blocked_extension;
 use crate::operation::Operation;
 use crate::server::{MultipartBody, RawRequest};
-use crate::types::DateTime;
+use crate::types::{DateTime, Party};
 use crate::webhook::txml::{Kind, Shape};
 
 /// What the generated stub does not check of a decoded body: a member the
@@ -431,55 +431,6 @@ pub(super) fn order_action_answer() -> serde_json::Value {
     serde_json::Value::Object(Default::default())
 }
 
-/// Which side of the process an endpoint is for.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub(crate) enum Side {
-    Buyer,
-    Supplier,
-}
-
-impl Side {
-    /// The side that alone may take `operation`, `None` for one either
-    /// company may call (reads, uploads, the delivery schedule's logistics).
-    /// security/authorization.md, "Order (line)": a supplier company
-    /// executes the "BySupplier" actions, a buyer company the "ByBuyer"
-    /// ones; the order service's actions here are the buyer's (their
-    /// pages are under order/buyer, their spec summaries say "(buyer)").
-    pub(crate) fn alone_taking(operation: &Operation) -> Option<Side> {
-        use crate::api::api_connector::operations as connector;
-        use crate::api::order::operations as order;
-        const BUYER: [&Operation; 16] = [
-            &connector::SEND_ORDER_BY_BUYER_ROUTE,
-            &connector::SEND_SINGLE_DELIVERY_ORDER_BY_BUYER_ROUTE,
-            &connector::SEND_ORDER_INDICATORS_BY_BUYER_ROUTE,
-            &connector::ATTACH_ORDER_DOCUMENTS_BY_BUYER_ROUTE,
-            &connector::SEND_ORDER_DELIVERIES_BY_BUYER,
-            &connector::SEND_ORDER_DELIVERY_HISTORY_BY_BUYER,
-            &order::APPROVE_REQUESTS_AS_BUYER_ROUTE,
-            &order::REJECT_REQUESTS_AS_BUYER_ROUTE,
-            &order::APPROVE_SHIPMENT_RESCHEDULE_REQUEST_ROUTE,
-            &order::REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE,
-            &order::COMPLETE_ORDER_LINES,
-            &order::DELIVER_ORDER_LINES,
-            &order::REVERT_CANCELLED_ORDER_LINES,
-            &order::REVERT_COMPLETED_ORDER_LINES,
-            &order::BUYER_RESEND_ORDER_ROUTE,
-            &order::REASSIGN_BUYER_CONTACT,
-        ];
-        const SUPPLIER: [&Operation; 2] = [
-            &connector::SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE,
-            &connector::SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE,
-        ];
-        if BUYER.contains(&operation) {
-            Some(Side::Buyer)
-        } else if SUPPLIER.contains(&operation) {
-            Some(Side::Supplier)
-        } else {
-            None
-        }
-    }
-}
-
 impl MockState {
     fn parties(&self) -> Parties<'_> {
         Parties {
@@ -491,14 +442,14 @@ impl MockState {
     /// Whether the caller of a request may act as `side`: the buyer's user
     /// only as the buyer, the supplier's only as the supplier; any other
     /// configured user (the single-user default) acts for either company.
-    pub(super) fn acts_as(&self, headers: &http::HeaderMap, side: Side) -> bool {
+    pub(super) fn acts_as(&self, headers: &http::HeaderMap, side: Party) -> bool {
         let Some(email) = self.caller(headers) else {
             return false;
         };
         if email.eq_ignore_ascii_case(&self.buyer.user.email) {
-            side == Side::Buyer
+            side == Party::Buyer
         } else if email.eq_ignore_ascii_case(&self.supplier.user.email) {
-            side == Side::Supplier
+            side == Party::Supplier
         } else {
             true
         }
@@ -542,16 +493,16 @@ impl MockState {
             Self::store_order(store, updated.clone());
             (existing, updated)
         });
-        self.emit_order_events(Side::Buyer, before.as_ref(), &after);
+        self.emit_order_events(Party::Buyer, before.as_ref(), &after);
     }
 
     /// Queue the webhook events of an order change by `actor`
     /// ([`webhooks::order_events`]): for the other company, and for the
     /// acting one when its settings name the event.
-    fn emit_order_events(&self, actor: Side, before: Option<&Order>, after: &Order) {
+    fn emit_order_events(&self, actor: Party, before: Option<&Order>, after: &Order) {
         let other = match actor {
-            Side::Buyer => Side::Supplier,
-            Side::Supplier => Side::Buyer,
+            Party::Buyer => Party::Supplier,
+            Party::Supplier => Party::Buyer,
         };
         for (event, positions) in webhooks::order_events(actor, before, after) {
             for (company, acting) in [(other, false), (actor, true)] {
@@ -564,7 +515,7 @@ impl MockState {
     /// `company`'s order-events webhook ([`webhooks::WebhookHub::emit`]).
     fn emit_order_event(
         &self,
-        company: Side,
+        company: Party,
         event: &str,
         order: &Order,
         positions: &[String],
@@ -630,7 +581,7 @@ impl MockState {
         // For the supplier, and for the buyer itself when its settings name
         // the event.
         let event = "OrderDocumentsAttachedByBuyer";
-        for (company, acting) in [(Side::Supplier, false), (Side::Buyer, true)] {
+        for (company, acting) in [(Party::Supplier, false), (Party::Buyer, true)] {
             self.webhooks.emit(
                 company,
                 WebhookKind::OrderDocumentsEvents,
@@ -652,7 +603,7 @@ impl MockState {
         }
         let number = &message.order.purchase_order_number;
         self.change_order(
-            Side::Buyer,
+            Party::Buyer,
             |o| process::is_buyer_order(o, &self.buyer, number),
             |order, now| process::apply_indicators(order, message, now),
         );
@@ -672,7 +623,7 @@ impl MockState {
         }
         let number = &order.purchase_order_number;
         self.change_order(
-            Side::Buyer,
+            Party::Buyer,
             |o| process::is_buyer_order(o, &self.buyer, number),
             |stored, now| process::receive_goods(stored, lines, replace, now),
         );
@@ -695,7 +646,7 @@ impl MockState {
         // (order/supplier/send-order-response/attach-document.md: "This will
         // NOT create an `OrderDocumentsAttachedBySupplier` activity").
         self.change_order(
-            Side::Supplier,
+            Party::Supplier,
             |o| {
                 process::is_supplier_order(
                     o,
@@ -715,7 +666,7 @@ impl MockState {
         order_id: &str,
         answer: impl FnOnce(&mut Order, &DateTime) -> bool,
     ) {
-        self.change_order(Side::Buyer, self.own_order(Side::Buyer, order_id), answer);
+        self.change_order(Party::Buyer, self.own_order(Party::Buyer, order_id), answer);
     }
 
     /// The `404` body for an order id the mock does not know at all (not
@@ -731,14 +682,14 @@ impl MockState {
 
     /// Whether an order is `side`'s order `order_id` (its company named in
     /// its buyer or supplier part, or not named).
-    fn own_order<'s>(&'s self, side: Side, order_id: &'s str) -> impl Fn(&Order) -> bool + 's {
+    fn own_order<'s>(&'s self, side: Party, order_id: &'s str) -> impl Fn(&Order) -> bool + 's {
         move |o| {
             let (party, company) = match side {
-                Side::Buyer => (
+                Party::Buyer => (
                     o.buyer_order.as_ref().and_then(|b| b.company_id.as_ref()),
                     &self.buyer.company_id,
                 ),
-                Side::Supplier => (
+                Party::Supplier => (
                     o.supplier_order
                         .as_ref()
                         .and_then(|s| s.company_id.as_ref()),
@@ -760,10 +711,10 @@ impl MockState {
         order_id: &str,
         answer: impl FnOnce(&mut Order, &DateTime) -> bool,
     ) {
-        let actor = if self.acts_as(headers, Side::Buyer) {
-            Side::Buyer
-        } else if self.acts_as(headers, Side::Supplier) {
-            Side::Supplier
+        let actor = if self.acts_as(headers, Party::Buyer) {
+            Party::Buyer
+        } else if self.acts_as(headers, Party::Supplier) {
+            Party::Supplier
         } else {
             return;
         };
@@ -777,7 +728,7 @@ impl MockState {
     /// order does not change and the supplier gets nothing.
     pub(super) fn resend_order(&self, order_id: &str) {
         let Some(order) = self.with_store(|store| {
-            Self::process_order_where(store, self.own_order(Side::Buyer, order_id))
+            Self::process_order_where(store, self.own_order(Party::Buyer, order_id))
         }) else {
             tracing::debug!("no such order in the mock: accepted, nothing resent");
             return;
@@ -787,7 +738,13 @@ impl MockState {
             .iter()
             .filter_map(|l| l.buyer_line.as_ref()?.position.clone())
             .collect();
-        self.emit_order_event(Side::Buyer, "OrderResentByBuyer", &order, &positions, false);
+        self.emit_order_event(
+            Party::Buyer,
+            "OrderResentByBuyer",
+            &order,
+            &positions,
+            false,
+        );
     }
 
     /// The first order of the process (not of the data the mock was
@@ -806,7 +763,7 @@ impl MockState {
     /// Returns the changed order (`None`: no order, or nothing changed).
     fn change_order(
         &self,
-        actor: Side,
+        actor: Party,
         find: impl Fn(&Order) -> bool,
         change: impl FnOnce(&mut Order, &DateTime) -> bool,
     ) -> Option<Order> {
@@ -865,7 +822,7 @@ impl MockState {
             } else {
                 "ShipmentReissuedBySupplier"
             };
-            for (company, acting) in [(Side::Buyer, false), (Side::Supplier, true)] {
+            for (company, acting) in [(Party::Buyer, false), (Party::Supplier, true)] {
                 self.webhooks.emit(
                     company,
                     WebhookKind::ShipmentEvents,
@@ -897,7 +854,7 @@ impl MockState {
         for number in numbers {
             let despatched = process::Despatched::of_advice(message, number);
             self.change_order(
-                Side::Supplier,
+                Party::Supplier,
                 |o| process::is_supplier_order(o, &self.supplier, buyer_account_number, number),
                 |order, now| process::ship_lines(order, &despatched, now),
             );
@@ -988,46 +945,6 @@ fn new_object_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Every action of the order and api-connector specs is one side's,
-    /// except the logistics either party updates; an operation added to a
-    /// spec fails here until it is placed. The names agree where they say
-    /// a side (`...ByBuyer`, `...AsBuyer`, `buyer...`, `...BySupplier`).
-    #[test]
-    fn every_order_action_has_its_side() {
-        use crate::api::{api_connector, order};
-        use crate::operation::Method;
-        let either = [order::operations::UPDATE_ORDER_LINE_DELIVERY_SCHEDULE.id];
-        let actions = order::OPERATIONS
-            .iter()
-            .chain(api_connector::OPERATIONS)
-            .filter(|op| op.method != Method::Get && !either.contains(&op.id));
-        let mut count = 0;
-        for op in actions {
-            count += 1;
-            let side = Side::alone_taking(op);
-            assert!(side.is_some(), "{op}: whose action is it?");
-            let id = op.id.to_ascii_lowercase();
-            if id.contains("supplier") {
-                assert_eq!(side, Some(Side::Supplier), "{op}");
-            } else if id.contains("buyer") {
-                assert_eq!(side, Some(Side::Buyer), "{op}");
-            }
-        }
-        assert_eq!(count, 18);
-        assert_eq!(
-            Side::alone_taking(&order::operations::UPDATE_ORDER_LINE_DELIVERY_SCHEDULE),
-            None
-        );
-        assert_eq!(
-            Side::alone_taking(&order::operations::GET_ORDER_BY_ID_ROUTE),
-            None
-        );
-        assert_eq!(
-            Side::alone_taking(&crate::api::object_storage::operations::UPLOAD_DOCUMENT),
-            None
-        );
-    }
 
     #[test]
     fn object_ids_look_like_uuids() {

@@ -9,6 +9,7 @@ use crate::inbox::{EventKind, Inbox};
 use crate::mock::{MockConfig, MockCredentials, MockError, MockServer};
 use crate::processing::{EventMeta, Handler, HandlerContext, HandlerError, ProcessorConfig};
 use crate::receiver::{Config, Receiver, ReceiverError};
+use crate::types::Party;
 
 use super::{Sample, WAIT, WEBHOOK_USERNAME};
 
@@ -59,30 +60,11 @@ pub enum TestBedError {
     Stopped(String),
 }
 
-/// One of the two companies the mock of Tradecloud plays
-/// ([`MockServer::buyer`], [`MockServer::supplier`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Party {
-    /// The buyer company: sends orders, answers the supplier's proposals.
-    Buyer,
-    /// The supplier company: answers orders, sends despatch advices.
-    Supplier,
-}
-
-impl Party {
-    /// The other company.
-    pub fn other(self) -> Party {
-        match self {
-            Party::Buyer => Party::Supplier,
-            Party::Supplier => Party::Buyer,
-        }
-    }
-
-    fn credentials(self, mock: &MockServer) -> MockCredentials {
-        match self {
-            Party::Buyer => mock.buyer().credentials,
-            Party::Supplier => mock.supplier().credentials,
-        }
+/// The credentials of `party`'s integration user at `mock`.
+fn credentials(party: Party, mock: &MockServer) -> MockCredentials {
+    match party {
+        Party::Buyer => mock.buyer().credentials,
+        Party::Supplier => mock.supplier().credentials,
     }
 }
 
@@ -218,7 +200,7 @@ impl TestBed {
         let dir = tempfile::tempdir()?;
         let password: String = (0..24).map(|_| fastrand::alphanumeric()).collect();
         let credentials = match party {
-            Some(party) => party.credentials(&mock),
+            Some(party) => credentials(party, &mock),
             None => mock.credentials(),
         };
         let toml_string = |s: &str| toml::Value::String(s.to_owned()).to_string();
@@ -295,7 +277,7 @@ impl TestBed {
     /// the buyer sending the order that a supplier's handler then answers.
     /// No rate limit, short retry delays.
     pub fn client_as(&self, party: Party) -> Result<Client, TestBedError> {
-        let credentials = party.credentials(&self.mock);
+        let credentials = credentials(party, &self.mock);
         Ok(Client::builder()
             .environment(Environment::custom(self.mock.base_url()))
             .credentials(credentials.username, credentials.password)

@@ -10,7 +10,8 @@
 //! [demo data](crate::mock::MockData::demo) holds).
 //!
 //! [`TestBed::start_as`] makes the receiver one of the mock's two companies
-//! ([`Party::Buyer`] or [`Party::Supplier`]): its `[tradecloud]` client logs
+//! ([`Party::Buyer`](crate::types::Party::Buyer) or
+//! [`Party::Supplier`](crate::types::Party::Supplier)): its `[tradecloud]` client logs
 //! in as that company's integration user, so a handler that answers through
 //! the SDK acts for that company in the mock's order process, and
 //! [`TestBed::client_as`] gives the test a client of either company to play
@@ -51,7 +52,7 @@ use std::time::Duration;
 mod bed;
 mod sample;
 
-pub use bed::{Handled, Party, TestBed, TestBedError};
+pub use bed::{Handled, TestBed, TestBedError};
 pub use sample::{Sample, SampleKind};
 
 /// The Basic-auth user name the test bed's receiver expects.

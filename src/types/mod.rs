@@ -12,6 +12,7 @@
 //! * [`DateTime`] — an ISO 8601 date-time with or without a zone offset
 //!   (a zone-less value is taken to be UTC when compared or converted).
 //! * [`Date`] — an ISO 8601 calendar date.
+//! * [`Party`] — the buyer or the supplier company.
 //! * [`OpenEnum`] — implemented by every generated enum: documented values
 //!   become variants, any other value is kept as `Unknown(String)`.
 //! * [`Validate`] — implemented by the generated request types: the rules the
@@ -28,6 +29,7 @@ mod decimal_interop;
 mod decimal_math;
 mod iso8601;
 mod open_enum;
+mod party;
 pub mod validate;
 
 pub use date::{Date, DateError};
@@ -36,6 +38,7 @@ pub use decimal::{Decimal, DecimalError, DecimalErrorKind};
 pub use decimal_interop::DecimalRangeError;
 pub use decimal_math::Rounding;
 pub use open_enum::OpenEnum;
+pub use party::Party;
 pub use validate::{JsonPath, Rule, Validate, Violation, Violations};
 
 /// The `rust_decimal` crate that [`Decimal`] converts to and from exactly

@@ -133,13 +133,13 @@ fn document_detail<D: DocumentFields, L: DescribeLine>(
     shipment: bool,
 ) -> String {
     let place = match doc.place {
-        Place::Header if shipment => format!("{} shipment", doc.side),
-        Place::Header => format!("{} order", doc.side),
+        Place::Header if shipment => format!("{} shipment", doc.party),
+        Place::Header => format!("{} order", doc.party),
         Place::Line { index, .. } => {
             let line = lines
                 .get(index)
                 .map_or_else(|| format!("#{}", index + 1), |l| l.name(index));
-            format!("{} line {line}", doc.side)
+            format!("{} line {line}", doc.party)
         }
     };
     let file = if doc.object_id().is_some() {

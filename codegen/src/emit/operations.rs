@@ -11,7 +11,7 @@ use quote::{format_ident, quote};
 
 use crate::model::{
     ApiKeyLocation, AuthScheme, Bound, HttpMethod, Limit, LimitLocation, MediaKind, MediaType,
-    Operation, Rule, SpecModel, Status,
+    Operation, Party, Rule, SpecModel, Status,
 };
 use crate::{runtime, Settings};
 
@@ -157,8 +157,24 @@ fn limit(l: &Limit) -> TokenStream {
     quote!(op::Limit { location: op::Location::#location, path: #path, rule: #rule })
 }
 
+/// `Some(<runtime>::types::Party::Buyer)` for an operation only the buyer
+/// takes, and so on; `None` when either company may.
+fn party(op: &Operation, rt: &TokenStream) -> TokenStream {
+    let Some(party) = op.party else {
+        return quote!(::core::option::Option::None);
+    };
+    let path: TokenStream = runtime::PARTY
+        .parse()
+        .unwrap_or_else(|_| quote!(types::Party));
+    let variant = match party {
+        Party::Buyer => format_ident!("Buyer"),
+        Party::Supplier => format_ident!("Supplier"),
+    };
+    quote!(::core::option::Option::Some(#rt::#path::#variant))
+}
+
 /// The constant of one operation, documented with its method, path and summary.
-fn operation(op: &Operation) -> TokenStream {
+fn operation(op: &Operation, rt: &TokenStream) -> TokenStream {
     let mut doc = format!("`{} {}` (`{}`)", op.method.wire(), op.path, op.id);
     if let Some(summary) = &op.summary {
         doc = format!("{summary}\n\n{doc}");
@@ -175,6 +191,7 @@ fn operation(op: &Operation) -> TokenStream {
     let request = request(op);
     let responses = responses(op);
     let limits = op.limits.iter().map(limit);
+    let party = party(op, rt);
     quote! {
         #(#[doc = #docs])*
         pub const #name: op::Operation = op::Operation {
@@ -188,6 +205,7 @@ fn operation(op: &Operation) -> TokenStream {
             request: #request,
             responses: #responses,
             limits: &[#(#limits),*],
+            party: #party,
         };
     }
 }
@@ -196,7 +214,7 @@ fn operation(op: &Operation) -> TokenStream {
 pub(crate) fn emit(model: &SpecModel, settings: &Settings) -> TokenStream {
     let rt = settings.runtime_path();
     let module = format_ident!("{}", runtime::OPERATION);
-    let items = model.operations.iter().map(operation);
+    let items = model.operations.iter().map(|op| operation(op, &rt));
     let names = model
         .operations
         .iter()

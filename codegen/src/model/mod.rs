@@ -328,6 +328,15 @@ pub(crate) struct Operation {
     pub(crate) security: Vec<Vec<AuthScheme>>,
     /// The limits the spec states on the request (body members, parameters).
     pub(crate) limits: Vec<Limit>,
+    /// The company that alone takes the operation (`x-party`), if one does.
+    pub(crate) party: Option<Party>,
+}
+
+/// The company an operation is for (the runtime's `types::Party`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Party {
+    Buyer,
+    Supplier,
 }
 
 /// A component defined in a sibling spec.

@@ -11,7 +11,7 @@ use openapiv3::{
 
 use crate::error::{pointer, Error, Result};
 use crate::model::{
-    Body, External, HttpMethod, MediaType, ObjectModel, Operation, Param, ParamLocation,
+    Body, External, HttpMethod, MediaType, ObjectModel, Operation, Param, ParamLocation, Party,
     ResponseBody, ResponseHeader, ResponseModel, ShapeRef, Status, TypeRef,
 };
 use crate::names;
@@ -101,6 +101,22 @@ pub(super) fn analyse(
             }
             responses.sort_by_key(|r| r.status);
             let security = super::security::of(path, openapi, op, &op_ptr)?;
+            let party = match op.extensions.get("x-party") {
+                None => None,
+                Some(serde_json::Value::String(p)) if p == "buyer" => Some(Party::Buyer),
+                Some(serde_json::Value::String(p)) if p == "supplier" => Some(Party::Supplier),
+                Some(other) => {
+                    return Err(Error::new(
+                        path,
+                        op_ptr,
+                        "x-party",
+                        format!(
+                            "is {other}; it names the company that alone takes the operation: \
+                             `buyer` or `supplier` (leave it out when either may)"
+                        ),
+                    ))
+                }
+            };
             let fn_name = names::field_name(&id);
             operations.push(Operation {
                 client_fn_name: fn_name.clone(),
@@ -118,6 +134,7 @@ pub(super) fn analyse(
                 security,
                 // Filled in by the caller, which sees every spec's schemas.
                 limits: Vec::new(),
+                party,
             });
         }
     }

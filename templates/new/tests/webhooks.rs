@@ -19,10 +19,10 @@ use tradecloud::client::Client;
 use tradecloud::mock::MockConfig;
 // {{/if}}
 use tradecloud::processing::HandlerError;
-// {{#if multiple}}
-use tradecloud::testing::Party;
-// {{/if}}
 use tradecloud::testing::{Sample, TestBed};
+// {{#if multiple}}
+use tradecloud::types::Party;
+// {{/if}}
 
 use {{crate_name}}::Erp;
 
