@@ -188,7 +188,7 @@ impl order::server::Api for MockState {
         match found {
             Some(body) => GetOrderByIdRouteResponse::Ok { body },
             None => GetOrderByIdRouteResponse::NotFound {
-                body: error_body(format!("order {} not found", request.order_id)),
+                body: super::state::order_not_found(&request.order_id),
             },
         }
     }

@@ -1652,26 +1652,21 @@ pub(crate) fn answer_reschedule(
     if !has_open_reschedule(line) {
         return Err(RescheduleRefused::NothingOpen);
     }
-    let requested = std::mem::take(&mut line.delivery_schedule_including_requests);
-    if approve {
+    let answered = if approve {
         let prices = confirmed(line).and_then(|c| c.prices);
-        let schedule = requested
+        let schedule = line
+            .delivery_schedule_including_requests
             .iter()
             .map(|d| convert(d, &["etd", "eta"]))
             .collect();
         confirm(line, Terms { schedule, prices });
-    }
-    let answered = if approve {
         LineInProgressStatus::ApprovedDeliverySchedule
     } else {
+        // The rejected request's view goes, its delivery line statuses too.
+        line.delivery_schedule_including_requests = line.delivery_schedule.clone();
         LineInProgressStatus::RejectedDeliverySchedule
     };
     set_status(line, LineProcessStatus::Confirmed, Some(answered));
-    line.delivery_schedule_including_requests = if approve {
-        requested
-    } else {
-        line.delivery_schedule.clone()
-    };
     refresh_line(line, now);
     finish(order, now);
     Ok(())

@@ -40,6 +40,12 @@ pub(crate) fn error_body(message: impl Into<String>) -> ErrorResponse {
     }
 }
 
+/// The body of a `404` for an order id the mock does not hold (GET order
+/// and the order actions say the same).
+pub(crate) fn order_not_found(order_id: &str) -> ErrorResponse {
+    error_body(format!("order {order_id} not found"))
+}
+
 /// Why a request does not reach its operation.
 pub(crate) enum Denied {
     /// Answer `401` with this body.

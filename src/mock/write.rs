@@ -38,7 +38,7 @@ use serde_json::Value;
 use super::config::MockCompany;
 use super::data::{content_type_for, MockDocument};
 use super::process::{self, Parties};
-use super::state::{error_body, MockState, Objects};
+use super::state::{error_body, order_not_found, MockState, Objects};
 use super::webhooks::{self, WebhookKind};
 use crate::api::common::types::ErrorResponse;
 use crate::api::common::types::{DeliveryHistoryLine, Order};
@@ -500,12 +500,8 @@ impl MockState {
     /// ([`webhooks::order_events`]): for the other company, and for the
     /// acting one when its settings name the event.
     fn emit_order_events(&self, actor: Party, before: Option<&Order>, after: &Order) {
-        let other = match actor {
-            Party::Buyer => Party::Supplier,
-            Party::Supplier => Party::Buyer,
-        };
         for (event, positions) in webhooks::order_events(actor, before, after) {
-            for (company, acting) in [(other, false), (actor, true)] {
+            for (company, acting) in [(actor.other(), false), (actor, true)] {
                 self.emit_order_event(company, event, after, &positions, acting);
             }
         }
@@ -677,7 +673,7 @@ impl MockState {
             store.orders.contains_key(order_id)
                 || store.single_delivery_orders.contains_key(order_id)
         });
-        (!known).then(|| error_body(format!("order {order_id} not found")))
+        (!known).then(|| order_not_found(order_id))
     }
 
     /// Whether an order is `side`'s order `order_id` (its company named in
