@@ -71,7 +71,8 @@ def main():
         db = os.path.join(tmp, "inbox.db")
         started = time.perf_counter()
         fill = subprocess.run(
-            ["cargo", "test", "--quiet", *profile, "--test", "console", "fill_an_inbox_for_the_benchmark",
+            ["cargo", "test", "--quiet", *profile, "-p", "tradecloud-cli", "--test", "integration",
+             "console::fill_an_inbox_for_the_benchmark",
              "--", "--ignored", "--nocapture"],
             cwd=ROOT, check=True, capture_output=True, text=True,
             env={**os.environ, "CONSOLE_BENCH_DB": db, "CONSOLE_BENCH_EVENTS": str(args.events)},

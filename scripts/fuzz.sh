@@ -11,7 +11,7 @@
 # fuzz/corpus/<target>/ (not committed), crashes land in
 # fuzz/artifacts/<target>/. A crash or hang found becomes a regression
 # input in tests/fuzz-regressions/<target>/ (replayed by `cargo test --test
-# fuzz_regressions`) and gets fixed. FUZZ_JOBS=N runs N workers per target
+# integration fuzz_regressions`) and gets fixed. FUZZ_JOBS=N runs N workers per target
 # (default 1: the machine is shared). Each run's last statistics line is
 # appended to fuzz/runs.log.
 set -euo pipefail

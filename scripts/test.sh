@@ -124,3 +124,7 @@ done
 
 echo "== docs =="
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+# What the whole run left in the target directory (a CI machine's disk is
+# finite: the figure shows a growing build before it fills one).
+echo "== disk used by the build: $(du -sh "${CARGO_TARGET_DIR:-target}" 2>/dev/null | cut -f1) in ${CARGO_TARGET_DIR:-target} =="

@@ -6,7 +6,7 @@
 //! replay. Real receiver over TLS, real mock of Tradecloud over HTTP.
 #![cfg(all(feature = "receiver", feature = "mock"))]
 
-mod receiver_support;
+use crate::receiver_support;
 
 use std::time::{Duration, Instant};
 

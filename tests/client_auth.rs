@@ -13,279 +13,273 @@ use tradecloud::api::order::operations::GET_ORDER_BY_ID_ROUTE;
 use tradecloud::client::{AuthMode, ClientError};
 use tradecloud::mock::MockConfig;
 
-#[path = "client_support/mod.rs"]
-mod support;
+use crate::client_support as support;
 use support::{builder, client, start, ORDER_ID, SHIPMENT_ID};
 
-/// Named after the file, so that `cargo test --tests client` selects these tests.
-mod client_auth {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn a_thousand_calls_from_fifty_tasks_log_in_once() {
-        let server = start(MockConfig::new().demo_data()).await;
-        let client = client(&server);
-        let mut tasks = Vec::new();
-        for task in 0..50 {
-            let client = client.clone();
-            tasks.push(tokio::spawn(async move {
-                for call in 0..20 {
-                    if (task + call) % 2 == 0 {
-                        client.orders().get(ORDER_ID).await.map(|o| o.id)?;
-                    } else {
-                        client.shipments().get(SHIPMENT_ID).await.map(|s| s.id)?;
-                    }
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_calls_from_fifty_tasks_log_in_once() {
+    let server = start(MockConfig::new().demo_data()).await;
+    let client = client(&server);
+    let mut tasks = Vec::new();
+    for task in 0..50 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            for call in 0..20 {
+                if (task + call) % 2 == 0 {
+                    client.orders().get(ORDER_ID).await.map(|o| o.id)?;
+                } else {
+                    client.shipments().get(SHIPMENT_ID).await.map(|s| s.id)?;
                 }
-                Ok::<_, ClientError>(())
-            }));
-        }
-        for task in tasks {
-            task.await
-                .expect("the task runs")
-                .expect("every call succeeds");
-        }
-        let stats = server.stats();
-        assert_eq!(
-            stats.logins, 1,
-            "exactly one login for 1,000 calls: {stats:?}"
-        );
-        assert_eq!(stats.refreshes, 0);
-        assert_eq!(stats.bearer_requests, 1000);
-        assert_eq!(stats.unauthorized, 0);
-        assert_eq!(client.stats().logins, 1);
-        assert_eq!(client.stats().requests, 1001);
+            }
+            Ok::<_, ClientError>(())
+        }));
     }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn an_expired_access_token_is_refreshed_once() {
-        let server = start(
-            MockConfig::new()
-                .demo_data()
-                .access_token_lifetime(Duration::from_secs(2)),
-        )
-        .await;
-        let client = client(&server);
-        client.orders().get(ORDER_ID).await.expect("the first call");
-        // The mock rounds `exp` up to whole seconds: wait past that too.
-        tokio::time::sleep(Duration::from_millis(3100)).await;
-        // 50 concurrent calls after expiry: one refresh between them.
-        let mut tasks = Vec::new();
-        for _ in 0..50 {
-            let client = client.clone();
-            tasks.push(tokio::spawn(async move {
-                client.orders().get(ORDER_ID).await.map(|_| ())
-            }));
-        }
-        for task in tasks {
-            task.await
-                .expect("the task runs")
-                .expect("the call succeeds");
-        }
-        let stats = server.stats();
-        assert_eq!(stats.logins, 1, "{stats:?}");
-        assert_eq!(stats.refreshes, 1, "{stats:?}");
-        assert_eq!(stats.refreshes_with_authorization_header, 0, "{stats:?}");
-        // The token was renewed before it was sent expired: no 401 at all.
-        assert_eq!(stats.unauthorized, 0, "{stats:?}");
+    for task in tasks {
+        task.await
+            .expect("the task runs")
+            .expect("every call succeeds");
     }
+    let stats = server.stats();
+    assert_eq!(
+        stats.logins, 1,
+        "exactly one login for 1,000 calls: {stats:?}"
+    );
+    assert_eq!(stats.refreshes, 0);
+    assert_eq!(stats.bearer_requests, 1000);
+    assert_eq!(stats.unauthorized, 0);
+    assert_eq!(client.stats().logins, 1);
+    assert_eq!(client.stats().requests, 1001);
+}
 
-    #[tokio::test]
-    async fn a_401_leads_to_a_refresh_and_the_call_is_retried() {
-        let server = start(MockConfig::new().demo_data()).await;
-        let client = client(&server);
-        client.orders().get(ORDER_ID).await.expect("the first call");
-        // The client still believes its token lives an hour; the server says 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_expired_access_token_is_refreshed_once() {
+    let server = start(
+        MockConfig::new()
+            .demo_data()
+            .access_token_lifetime(Duration::from_secs(2)),
+    )
+    .await;
+    let client = client(&server);
+    client.orders().get(ORDER_ID).await.expect("the first call");
+    // The mock rounds `exp` up to whole seconds: wait past that too.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    // 50 concurrent calls after expiry: one refresh between them.
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            client.orders().get(ORDER_ID).await.map(|_| ())
+        }));
+    }
+    for task in tasks {
+        task.await
+            .expect("the task runs")
+            .expect("the call succeeds");
+    }
+    let stats = server.stats();
+    assert_eq!(stats.logins, 1, "{stats:?}");
+    assert_eq!(stats.refreshes, 1, "{stats:?}");
+    assert_eq!(stats.refreshes_with_authorization_header, 0, "{stats:?}");
+    // The token was renewed before it was sent expired: no 401 at all.
+    assert_eq!(stats.unauthorized, 0, "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_401_leads_to_a_refresh_and_the_call_is_retried() {
+    let server = start(MockConfig::new().demo_data()).await;
+    let client = client(&server);
+    client.orders().get(ORDER_ID).await.expect("the first call");
+    // The client still believes its token lives an hour; the server says 401.
+    server.expire_access_tokens();
+    let order = client
+        .orders()
+        .get(ORDER_ID)
+        .await
+        .expect("the call succeeds after a refresh");
+    assert_eq!(order.id.as_deref(), Some(ORDER_ID));
+    let stats = server.stats();
+    assert_eq!(
+        (stats.logins, stats.refreshes, stats.unauthorized),
+        (1, 1, 1),
+        "{stats:?}"
+    );
+    assert_eq!(stats.refreshes_with_authorization_header, 0);
+    assert_eq!(stats.requests_for(GET_ORDER_BY_ID_ROUTE.id), 3);
+}
+
+#[tokio::test]
+async fn a_401_with_a_refused_refresh_token_leads_to_a_fresh_login() {
+    let server = start(MockConfig::new().demo_data()).await;
+    let client = client(&server);
+    client.orders().get(ORDER_ID).await.expect("the first call");
+    server.revoke_all_tokens();
+    client
+        .shipments()
+        .get(SHIPMENT_ID)
+        .await
+        .expect("the call succeeds after logging in again");
+    let stats = server.stats();
+    assert_eq!(stats.logins, 2, "{stats:?}");
+    assert_eq!(stats.failed_refreshes, 1, "{stats:?}");
+    assert_eq!(stats.refreshes_with_authorization_header, 0);
+}
+
+#[tokio::test]
+async fn an_expired_refresh_token_means_logging_in_again() {
+    let server = start(
+        MockConfig::new()
+            .demo_data()
+            .access_token_lifetime(Duration::from_secs(1))
+            .refresh_token_lifetime(Duration::from_secs(2)),
+    )
+    .await;
+    let client = client(&server);
+    client.orders().get(ORDER_ID).await.expect("the first call");
+    // The mock rounds `exp` up to whole seconds: wait past that too.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    client
+        .orders()
+        .get(ORDER_ID)
+        .await
+        .expect("the call after both tokens expired");
+    let stats = server.stats();
+    // The refresh token's own `exp` says it is gone: log in, no refresh try.
+    assert_eq!(
+        (stats.logins, stats.refreshes, stats.failed_refreshes),
+        (2, 0, 0),
+        "{stats:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_refresh_request_carries_only_the_refresh_token() {
+    // The mock answers 400 to a refresh that also has an Authorization
+    // header; many refreshes in a row must all succeed.
+    let server = start(MockConfig::new().demo_data()).await;
+    let client = client(&server);
+    for _ in 0..5 {
+        client.orders().get(ORDER_ID).await.expect("a call");
         server.expire_access_tokens();
-        let order = client
-            .orders()
-            .get(ORDER_ID)
-            .await
-            .expect("the call succeeds after a refresh");
-        assert_eq!(order.id.as_deref(), Some(ORDER_ID));
-        let stats = server.stats();
-        assert_eq!(
-            (stats.logins, stats.refreshes, stats.unauthorized),
-            (1, 1, 1),
-            "{stats:?}"
-        );
-        assert_eq!(stats.refreshes_with_authorization_header, 0);
-        assert_eq!(stats.requests_for(GET_ORDER_BY_ID_ROUTE.id), 3);
     }
+    let stats = server.stats();
+    assert_eq!(stats.refreshes, 4, "{stats:?}");
+    assert_eq!(stats.refreshes_with_authorization_header, 0, "{stats:?}");
+    assert_eq!(stats.responses_with(400), 0, "{stats:?}");
+    assert_eq!(stats.logins, 1);
+}
 
-    #[tokio::test]
-    async fn a_401_with_a_refused_refresh_token_leads_to_a_fresh_login() {
-        let server = start(MockConfig::new().demo_data()).await;
-        let client = client(&server);
-        client.orders().get(ORDER_ID).await.expect("the first call");
-        server.revoke_all_tokens();
-        client
-            .shipments()
-            .get(SHIPMENT_ID)
-            .await
-            .expect("the call succeeds after logging in again");
-        let stats = server.stats();
-        assert_eq!(stats.logins, 2, "{stats:?}");
-        assert_eq!(stats.failed_refreshes, 1, "{stats:?}");
-        assert_eq!(stats.refreshes_with_authorization_header, 0);
-    }
-
-    #[tokio::test]
-    async fn an_expired_refresh_token_means_logging_in_again() {
-        let server = start(
-            MockConfig::new()
-                .demo_data()
-                .access_token_lifetime(Duration::from_secs(1))
-                .refresh_token_lifetime(Duration::from_secs(2)),
-        )
-        .await;
-        let client = client(&server);
-        client.orders().get(ORDER_ID).await.expect("the first call");
-        // The mock rounds `exp` up to whole seconds: wait past that too.
-        tokio::time::sleep(Duration::from_millis(3100)).await;
-        client
-            .orders()
-            .get(ORDER_ID)
-            .await
-            .expect("the call after both tokens expired");
-        let stats = server.stats();
-        // The refresh token's own `exp` says it is gone: log in, no refresh try.
-        assert_eq!(
-            (stats.logins, stats.refreshes, stats.failed_refreshes),
-            (2, 0, 0),
-            "{stats:?}"
-        );
-    }
-
-    #[tokio::test]
-    async fn the_refresh_request_carries_only_the_refresh_token() {
-        // The mock answers 400 to a refresh that also has an Authorization
-        // header; many refreshes in a row must all succeed.
-        let server = start(MockConfig::new().demo_data()).await;
-        let client = client(&server);
-        for _ in 0..5 {
-            client.orders().get(ORDER_ID).await.expect("a call");
-            server.expire_access_tokens();
-        }
-        let stats = server.stats();
-        assert_eq!(stats.refreshes, 4, "{stats:?}");
-        assert_eq!(stats.refreshes_with_authorization_header, 0, "{stats:?}");
-        assert_eq!(stats.responses_with(400), 0, "{stats:?}");
-        assert_eq!(stats.logins, 1);
-    }
-
-    #[tokio::test]
-    async fn wrong_credentials_give_a_clear_error_without_retrying() {
-        let server = start(MockConfig::new().demo_data()).await;
-        let client = builder(&server)
-            .credentials("integration@example.com", "wrong password")
-            .build()
-            .expect("a client");
-        let error = client
-            .orders()
-            .get(ORDER_ID)
-            .await
-            .expect_err("the login is refused");
-        assert!(
-            matches!(error, ClientError::Unauthorized { .. }),
-            "{error:?}"
-        );
-        assert_eq!(
-            error.to_string(),
-            "Tradecloud rejected the credentials of integration@example.com: check \
+#[tokio::test]
+async fn wrong_credentials_give_a_clear_error_without_retrying() {
+    let server = start(MockConfig::new().demo_data()).await;
+    let client = builder(&server)
+        .credentials("integration@example.com", "wrong password")
+        .build()
+        .expect("a client");
+    let error = client
+        .orders()
+        .get(ORDER_ID)
+        .await
+        .expect_err("the login is refused");
+    assert!(
+        matches!(error, ClientError::Unauthorized { .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "Tradecloud rejected the credentials of integration@example.com: check \
              TRADECLOUD_USERNAME/TRADECLOUD_PASSWORD and that the user has the integration role \
              (ask support@tradecloud1.com to assign it)"
-        );
-        assert!(!error.to_string().contains("wrong password"));
-        let stats = server.stats();
-        assert_eq!(stats.failed_logins, 1, "a 401 is not retried: {stats:?}");
-        assert_eq!(stats.requests_for(GET_ORDER_BY_ID_ROUTE.id), 0);
-        let error = client.login().await.expect_err("login() says the same");
-        assert!(
-            matches!(error, ClientError::Unauthorized { .. }),
-            "{error:?}"
-        );
-    }
+    );
+    assert!(!error.to_string().contains("wrong password"));
+    let stats = server.stats();
+    assert_eq!(stats.failed_logins, 1, "a 401 is not retried: {stats:?}");
+    assert_eq!(stats.requests_for(GET_ORDER_BY_ID_ROUTE.id), 0);
+    let error = client.login().await.expect_err("login() says the same");
+    assert!(
+        matches!(error, ClientError::Unauthorized { .. }),
+        "{error:?}"
+    );
+}
 
-    #[tokio::test]
-    async fn basic_auth_on_every_request_never_logs_in() {
-        let server = start(MockConfig::new().demo_data()).await;
-        let client = builder(&server)
-            .auth_mode(AuthMode::BasicEveryRequest)
-            .build()
-            .expect("a client");
-        for _ in 0..10 {
-            client.orders().poll_since(None).await.expect("a call");
-        }
-        let stats = server.stats();
-        assert_eq!(
-            (stats.logins, stats.basic_requests, stats.bearer_requests),
-            (0, 10, 0),
-            "{stats:?}"
-        );
+#[tokio::test]
+async fn basic_auth_on_every_request_never_logs_in() {
+    let server = start(MockConfig::new().demo_data()).await;
+    let client = builder(&server)
+        .auth_mode(AuthMode::BasicEveryRequest)
+        .build()
+        .expect("a client");
+    for _ in 0..10 {
+        client.orders().poll_since(None).await.expect("a call");
     }
+    let stats = server.stats();
+    assert_eq!(
+        (stats.logins, stats.basic_requests, stats.bearer_requests),
+        (0, 10, 0),
+        "{stats:?}"
+    );
+}
 
-    #[tokio::test]
-    async fn basic_auth_mode_uses_a_token_where_tradecloud_refuses_basic() {
-        // security/authentication.md: Basic on every request only for
-        // api-connector, object-storage/document, order-search/poll and
-        // shipment/poll. The mock refuses Basic on GET /order/{orderId}.
-        let server = start(MockConfig::new().demo_data()).await;
-        let client = builder(&server)
-            .auth_mode(AuthMode::BasicEveryRequest)
-            .build()
-            .expect("a client");
-        for _ in 0..3 {
-            client.orders().get(ORDER_ID).await.expect("a call");
-        }
-        client.orders().poll_since(None).await.expect("a poll");
-        let stats = server.stats();
-        assert_eq!(
-            (
-                stats.logins,
-                stats.basic_requests,
-                stats.bearer_requests,
-                stats.unauthorized
-            ),
-            (1, 1, 3, 0),
-            "{stats:?}"
-        );
-    }
-
-    #[tokio::test]
-    async fn logout_invalidates_the_refresh_token_and_a_later_call_logs_in_again() {
-        let server = start(MockConfig::new().demo_data()).await;
-        let client = client(&server);
-        client
-            .logout()
-            .await
-            .expect("logging out without tokens does nothing");
-        assert_eq!(server.stats().requests_for(LOGOUT.id), 0);
+#[tokio::test]
+async fn basic_auth_mode_uses_a_token_where_tradecloud_refuses_basic() {
+    // security/authentication.md: Basic on every request only for
+    // api-connector, object-storage/document, order-search/poll and
+    // shipment/poll. The mock refuses Basic on GET /order/{orderId}.
+    let server = start(MockConfig::new().demo_data()).await;
+    let client = builder(&server)
+        .auth_mode(AuthMode::BasicEveryRequest)
+        .build()
+        .expect("a client");
+    for _ in 0..3 {
         client.orders().get(ORDER_ID).await.expect("a call");
-        client.logout().await.expect("logout");
-        let stats = server.stats();
-        assert_eq!(stats.logouts, 1, "{stats:?}");
-        assert_eq!(
-            stats.refreshes_with_authorization_header, 0,
-            "logout sends no Authorization either"
-        );
-        client
-            .orders()
-            .get(ORDER_ID)
-            .await
-            .expect("a call after logging out");
-        assert_eq!(server.stats().logins, 2);
     }
+    client.orders().poll_since(None).await.expect("a poll");
+    let stats = server.stats();
+    assert_eq!(
+        (
+            stats.logins,
+            stats.basic_requests,
+            stats.bearer_requests,
+            stats.unauthorized
+        ),
+        (1, 1, 3, 0),
+        "{stats:?}"
+    );
+}
 
-    #[tokio::test]
-    async fn debug_output_shows_no_secrets() {
-        let server = start(MockConfig::new().demo_data()).await;
-        let credentials = server.credentials();
-        let client = client(&server);
-        client.orders().get(ORDER_ID).await.expect("a call");
-        let shown = format!("{client:?} {:?}", client.context());
-        assert!(shown.contains(&credentials.username), "{shown}");
-        assert!(!shown.contains(&credentials.password), "{shown}");
-        assert!(!shown.contains("eyJ"), "no JWT in {shown}");
-        assert!(!shown.to_lowercase().contains("bearer "), "{shown}");
-    }
+#[tokio::test]
+async fn logout_invalidates_the_refresh_token_and_a_later_call_logs_in_again() {
+    let server = start(MockConfig::new().demo_data()).await;
+    let client = client(&server);
+    client
+        .logout()
+        .await
+        .expect("logging out without tokens does nothing");
+    assert_eq!(server.stats().requests_for(LOGOUT.id), 0);
+    client.orders().get(ORDER_ID).await.expect("a call");
+    client.logout().await.expect("logout");
+    let stats = server.stats();
+    assert_eq!(stats.logouts, 1, "{stats:?}");
+    assert_eq!(
+        stats.refreshes_with_authorization_header, 0,
+        "logout sends no Authorization either"
+    );
+    client
+        .orders()
+        .get(ORDER_ID)
+        .await
+        .expect("a call after logging out");
+    assert_eq!(server.stats().logins, 2);
+}
+
+#[tokio::test]
+async fn debug_output_shows_no_secrets() {
+    let server = start(MockConfig::new().demo_data()).await;
+    let credentials = server.credentials();
+    let client = client(&server);
+    client.orders().get(ORDER_ID).await.expect("a call");
+    let shown = format!("{client:?} {:?}", client.context());
+    assert!(shown.contains(&credentials.username), "{shown}");
+    assert!(!shown.contains(&credentials.password), "{shown}");
+    assert!(!shown.contains("eyJ"), "no JWT in {shown}");
+    assert!(!shown.to_lowercase().contains("bearer "), "{shown}");
 }

@@ -19,523 +19,510 @@ use tradecloud::client::{ClientError, Resend, RetryPolicy, WireFormat};
 use tradecloud::mock::{FaultConfig, FaultTrigger, MockConfig};
 use tradecloud::types::Rule;
 
-#[path = "client_support/mod.rs"]
-mod support;
+use crate::client_support as support;
 use support::{builder, client, start, ORDER_ID};
 
-#[path = "request_examples.rs"]
-mod examples;
+use crate::request_examples as examples;
 
-/// Named after the file, so that `cargo test --tests client` selects these tests.
-mod client_write {
-    use super::*;
+fn typed<T: DeserializeOwned>(example: &examples::Example) -> T {
+    serde_json::from_slice(&example.bytes).unwrap_or_else(|e| panic!("{}: {e}", example.path))
+}
 
-    fn typed<T: DeserializeOwned>(example: &examples::Example) -> T {
-        serde_json::from_slice(&example.bytes).unwrap_or_else(|e| panic!("{}: {e}", example.path))
-    }
+fn fixture<T: DeserializeOwned>(spec: &str, name: &str) -> T {
+    let bytes = std::fs::read(examples::fixtures_dir().join(spec).join(name)).expect("fixture");
+    serde_json::from_slice(&bytes).expect("decodes")
+}
 
-    fn fixture<T: DeserializeOwned>(spec: &str, name: &str) -> T {
-        let bytes = std::fs::read(examples::fixtures_dir().join(spec).join(name)).expect("fixture");
-        serde_json::from_slice(&bytes).expect("decodes")
-    }
+fn order() -> connector::SendOrderByBuyer {
+    fixture("api-connector", "sendOrderByBuyerRoute.guide.json")
+}
 
-    fn order() -> connector::SendOrderByBuyer {
-        fixture("api-connector", "sendOrderByBuyerRoute.guide.json")
-    }
-
-    /// Every JSON example of the documentation, sent with its call: the
-    /// mock answers each as Tradecloud documents, and every operation of
-    /// both specs' tables is covered.
-    #[tokio::test]
-    async fn every_call_sends_the_documentation_examples() {
-        let server = start(MockConfig::new().demo_data()).await;
-        let client = client(&server);
-        let orders = client.orders();
-        let mut called = BTreeSet::new();
-        for example in examples::documentation_examples() {
-            if example.is_xml() {
-                continue;
-            }
-            let ok = |answer: Result<connector::OkResponse, ClientError>| {
-                let answer = answer.unwrap_or_else(|e| panic!("{}: {e}", example.path));
-                assert_eq!(answer.ok, Some(true), "{}", example.path);
-            };
-            let action = |answer: Result<serde_json::Value, ClientError>| {
-                let answer = answer.unwrap_or_else(|e| panic!("{}: {e}", example.path));
-                assert!(answer.is_object(), "{}: {answer}", example.path);
-            };
-            match example.operation {
-                "sendOrderByBuyerRoute" => ok(orders.send(&typed(&example)).await),
-                "sendSingleDeliveryOrderByBuyerRoute" => {
-                    ok(client.single_delivery_orders().send(&typed(&example)).await)
-                }
-                "sendOrderIndicatorsByBuyerRoute" => {
-                    ok(orders.send_indicators(&typed(&example)).await)
-                }
-                "attachOrderDocumentsByBuyerRoute" => {
-                    ok(orders.attach_documents(&typed(&example)).await)
-                }
-                "sendOrderDeliveriesByBuyer" => ok(orders.send_deliveries(&typed(&example)).await),
-                "sendOrderDeliveryHistoryByBuyer" => {
-                    ok(orders.send_delivery_history(&typed(&example)).await)
-                }
-                "sendOrderResponseBySupplierRoute" => ok(orders.respond(&typed(&example)).await),
-                "sendDespatchAdviceBySupplierRoute" => ok(client
-                    .shipments()
-                    .send_despatch_advice(&typed(&example))
-                    .await),
-                "approveRequestsAsBuyerRoute" => {
-                    action(orders.approve_requests(ORDER_ID, &typed(&example)).await)
-                }
-                "rejectRequestsAsBuyerRoute" => {
-                    action(orders.reject_requests(ORDER_ID, &typed(&example)).await)
-                }
-                "approveShipmentRescheduleRequestRoute" => action(
-                    orders
-                        .approve_reschedule(ORDER_ID, "0001", &typed(&example))
-                        .await,
-                ),
-                "rejectShipmentRescheduleRequestRoute" => action(
-                    orders
-                        .reject_reschedule(ORDER_ID, "0001", &typed(&example))
-                        .await,
-                ),
-                "completeOrderLines" => {
-                    action(orders.complete_lines(ORDER_ID, &typed(&example)).await)
-                }
-                "deliverOrderLines" => {
-                    action(orders.deliver_lines(ORDER_ID, &typed(&example)).await)
-                }
-                "revertCancelledOrderLines" => action(
-                    orders
-                        .revert_cancelled_lines(ORDER_ID, &typed(&example))
-                        .await,
-                ),
-                "revertCompletedOrderLines" => action(
-                    orders
-                        .revert_completed_lines(ORDER_ID, &typed(&example))
-                        .await,
-                ),
-                "updateOrderLineDeliverySchedule" => action(
-                    orders
-                        .update_delivery_schedule(ORDER_ID, "0001", &typed(&example))
-                        .await,
-                ),
-                "reassignBuyerContact" => {
-                    action(orders.reassign_contact(ORDER_ID, &typed(&example)).await)
-                }
-                "buyerResendOrderRoute" => action(orders.resend(ORDER_ID, &typed(&example)).await),
-                other => panic!("no call for {other}"),
-            }
-            called.insert(example.operation);
+/// Every JSON example of the documentation, sent with its call: the
+/// mock answers each as Tradecloud documents, and every operation of
+/// both specs' tables is covered.
+#[tokio::test]
+async fn every_call_sends_the_documentation_examples() {
+    let server = start(MockConfig::new().demo_data()).await;
+    let client = client(&server);
+    let orders = client.orders();
+    let mut called = BTreeSet::new();
+    for example in examples::documentation_examples() {
+        if example.is_xml() {
+            continue;
         }
-        let stats = server.stats();
-        for op in api_connector::OPERATIONS.iter().chain(
-            order::OPERATIONS
-                .iter()
-                .filter(|o| o.id != order::operations::GET_ORDER_BY_ID_ROUTE.id),
-        ) {
-            assert!(called.contains(op.id), "no call sent {op}");
-            assert!(stats.requests_for(op.id) >= 1, "the mock saw no {op}");
-        }
-        assert_eq!(stats.responses_with(400), 0);
-    }
-
-    /// A body that breaks a documented rule is refused with every broken
-    /// rule, by JSON path, before anything is sent: no login, no request.
-    #[tokio::test]
-    async fn a_broken_rule_is_a_typed_error_and_nothing_is_sent() {
-        let server = start(MockConfig::new()).await;
-        let client = client(&server);
-        let mut order = order();
-        order.order.purchase_order_number = "PO 123".into();
-        order.lines.as_mut().expect("lines")[0].documents = Some(vec![Document::default(); 101]);
-        let error = client
-            .orders()
-            .send(&order)
-            .await
-            .expect_err("the rules are broken");
-        let ClientError::InvalidMessage { violations, .. } = &error else {
-            panic!("{error:?}")
+        let ok = |answer: Result<connector::OkResponse, ClientError>| {
+            let answer = answer.unwrap_or_else(|e| panic!("{}: {e}", example.path));
+            assert_eq!(answer.ok, Some(true), "{}", example.path);
         };
-        let found: Vec<(String, String)> = violations
+        let action = |answer: Result<serde_json::Value, ClientError>| {
+            let answer = answer.unwrap_or_else(|e| panic!("{}: {e}", example.path));
+            assert!(answer.is_object(), "{}: {answer}", example.path);
+        };
+        match example.operation {
+            "sendOrderByBuyerRoute" => ok(orders.send(&typed(&example)).await),
+            "sendSingleDeliveryOrderByBuyerRoute" => {
+                ok(client.single_delivery_orders().send(&typed(&example)).await)
+            }
+            "sendOrderIndicatorsByBuyerRoute" => ok(orders.send_indicators(&typed(&example)).await),
+            "attachOrderDocumentsByBuyerRoute" => {
+                ok(orders.attach_documents(&typed(&example)).await)
+            }
+            "sendOrderDeliveriesByBuyer" => ok(orders.send_deliveries(&typed(&example)).await),
+            "sendOrderDeliveryHistoryByBuyer" => {
+                ok(orders.send_delivery_history(&typed(&example)).await)
+            }
+            "sendOrderResponseBySupplierRoute" => ok(orders.respond(&typed(&example)).await),
+            "sendDespatchAdviceBySupplierRoute" => ok(client
+                .shipments()
+                .send_despatch_advice(&typed(&example))
+                .await),
+            "approveRequestsAsBuyerRoute" => {
+                action(orders.approve_requests(ORDER_ID, &typed(&example)).await)
+            }
+            "rejectRequestsAsBuyerRoute" => {
+                action(orders.reject_requests(ORDER_ID, &typed(&example)).await)
+            }
+            "approveShipmentRescheduleRequestRoute" => action(
+                orders
+                    .approve_reschedule(ORDER_ID, "0001", &typed(&example))
+                    .await,
+            ),
+            "rejectShipmentRescheduleRequestRoute" => action(
+                orders
+                    .reject_reschedule(ORDER_ID, "0001", &typed(&example))
+                    .await,
+            ),
+            "completeOrderLines" => action(orders.complete_lines(ORDER_ID, &typed(&example)).await),
+            "deliverOrderLines" => action(orders.deliver_lines(ORDER_ID, &typed(&example)).await),
+            "revertCancelledOrderLines" => action(
+                orders
+                    .revert_cancelled_lines(ORDER_ID, &typed(&example))
+                    .await,
+            ),
+            "revertCompletedOrderLines" => action(
+                orders
+                    .revert_completed_lines(ORDER_ID, &typed(&example))
+                    .await,
+            ),
+            "updateOrderLineDeliverySchedule" => action(
+                orders
+                    .update_delivery_schedule(ORDER_ID, "0001", &typed(&example))
+                    .await,
+            ),
+            "reassignBuyerContact" => {
+                action(orders.reassign_contact(ORDER_ID, &typed(&example)).await)
+            }
+            "buyerResendOrderRoute" => action(orders.resend(ORDER_ID, &typed(&example)).await),
+            other => panic!("no call for {other}"),
+        }
+        called.insert(example.operation);
+    }
+    let stats = server.stats();
+    for op in api_connector::OPERATIONS.iter().chain(
+        order::OPERATIONS
             .iter()
-            .map(|v| (v.path.clone(), v.rule.to_string()))
-            .collect();
-        assert_eq!(
-            found,
-            [
-                (
-                    "lines[0].documents".to_owned(),
-                    "holds at most 100 items (it has 101)".to_owned()
-                ),
-                (
-                    "order.purchaseOrderNumber".to_owned(),
-                    r#"must match the pattern `^\S+$` (it is "PO 123")"#.to_owned()
-                ),
-            ],
-            "{error}"
-        );
-        assert!(
-            error.to_string().contains("was not sent"),
-            "the message says nothing was sent: {error}"
-        );
-        // The table's bounds: `version` is at least 0.
-        let contact = actions::ReassignContact::builder()
-            .user_id("u1")
-            .version(-1)
-            .build();
-        let error = client
-            .orders()
-            .reassign_contact(ORDER_ID, &contact)
-            .await
-            .expect_err("a bound is broken");
-        let ClientError::InvalidMessage { violations, .. } = &error else {
-            panic!("{error:?}")
-        };
-        let broken = violations.iter().next().expect("one");
-        assert_eq!(broken.path, "version");
-        assert!(matches!(broken.rule, Rule::Minimum { .. }), "{broken}");
-        // An order response needs a line.
-        let empty = connector::SendOrderResponseBySupplier::default();
-        assert!(matches!(
-            client.orders().respond(&empty).await,
-            Err(ClientError::InvalidMessage { .. })
-        ));
-        let stats = server.stats();
-        assert_eq!(stats.api_requests(), 0, "{stats:?}");
-        assert_eq!(stats.logins, 0);
-        // `encode` checks the same.
-        assert!(client.orders().send(&order).encode().is_err());
+            .filter(|o| o.id != order::operations::GET_ORDER_BY_ID_ROUTE.id),
+    ) {
+        assert!(called.contains(op.id), "no call sent {op}");
+        assert!(stats.requests_for(op.id) >= 1, "the mock saw no {op}");
     }
+    assert_eq!(stats.responses_with(400), 0);
+}
 
-    /// tXML where the operation table says the spec takes
-    /// `application/xml`, an error before sending everywhere else.
-    #[tokio::test]
-    async fn txml_only_where_the_spec_takes_it() {
-        let server = start(MockConfig::new()).await;
-        let client = client(&server);
-        let order = order();
-        let message = client.orders().send(&order).format(WireFormat::Txml);
-        let encoded = message.encode().expect("encodes");
-        assert_eq!(encoded.content_type, "application/xml");
-        let text = String::from_utf8(encoded.body).expect("UTF-8");
-        assert!(text.contains("<SendOrderByBuyer>"), "{text}");
-        assert!(text.contains("<purchaseOrderNumber>"), "{text}");
-        let answer = message.await.expect("the mock reads the tXML");
-        assert_eq!(answer.ok, Some(true));
-        let response: connector::SendOrderResponseBySupplier = fixture(
-            "api-connector",
-            "sendOrderResponseBySupplierRoute.detailed.json",
-        );
-        client
-            .orders()
-            .respond(&response)
-            .format(WireFormat::Txml)
-            .await
-            .expect("accepted as tXML");
-        let stats = server.stats();
-        assert_eq!(
-            stats.requests_for(connector_ops::SEND_ORDER_BY_BUYER_ROUTE.id),
-            1
-        );
-        assert_eq!(stats.responses_with(400) + stats.responses_with(415), 0);
+/// A body that breaks a documented rule is refused with every broken
+/// rule, by JSON path, before anything is sent: no login, no request.
+#[tokio::test]
+async fn a_broken_rule_is_a_typed_error_and_nothing_is_sent() {
+    let server = start(MockConfig::new()).await;
+    let client = client(&server);
+    let mut order = order();
+    order.order.purchase_order_number = "PO 123".into();
+    order.lines.as_mut().expect("lines")[0].documents = Some(vec![Document::default(); 101]);
+    let error = client
+        .orders()
+        .send(&order)
+        .await
+        .expect_err("the rules are broken");
+    let ClientError::InvalidMessage { violations, .. } = &error else {
+        panic!("{error:?}")
+    };
+    let found: Vec<(String, String)> = violations
+        .iter()
+        .map(|v| (v.path.clone(), v.rule.to_string()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "lines[0].documents".to_owned(),
+                "holds at most 100 items (it has 101)".to_owned()
+            ),
+            (
+                "order.purchaseOrderNumber".to_owned(),
+                r#"must match the pattern `^\S+$` (it is "PO 123")"#.to_owned()
+            ),
+        ],
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("was not sent"),
+        "the message says nothing was sent: {error}"
+    );
+    // The table's bounds: `version` is at least 0.
+    let contact = actions::ReassignContact::builder()
+        .user_id("u1")
+        .version(-1)
+        .build();
+    let error = client
+        .orders()
+        .reassign_contact(ORDER_ID, &contact)
+        .await
+        .expect_err("a bound is broken");
+    let ClientError::InvalidMessage { violations, .. } = &error else {
+        panic!("{error:?}")
+    };
+    let broken = violations.iter().next().expect("one");
+    assert_eq!(broken.path, "version");
+    assert!(matches!(broken.rule, Rule::Minimum { .. }), "{broken}");
+    // An order response needs a line.
+    let empty = connector::SendOrderResponseBySupplier::default();
+    assert!(matches!(
+        client.orders().respond(&empty).await,
+        Err(ClientError::InvalidMessage { .. })
+    ));
+    let stats = server.stats();
+    assert_eq!(stats.api_requests(), 0, "{stats:?}");
+    assert_eq!(stats.logins, 0);
+    // `encode` checks the same.
+    assert!(client.orders().send(&order).encode().is_err());
+}
 
-        // Indicators are JSON only: refused before sending.
-        let indicators: connector::SendOrderIndicatorsByBuyer = fixture(
-            "api-connector",
-            "sendOrderIndicatorsByBuyerRoute.cancel-page.json",
-        );
-        let error = client
-            .orders()
-            .send_indicators(&indicators)
-            .format(WireFormat::Txml)
-            .await
-            .expect_err("JSON only");
-        assert!(
-            matches!(error, ClientError::InvalidRequest { .. }),
-            "{error:?}"
-        );
-        assert!(error.to_string().contains("application/json"), "{error}");
-        assert_eq!(
-            server
-                .stats()
-                .requests_for(connector_ops::SEND_ORDER_INDICATORS_BY_BUYER_ROUTE.id),
-            0
-        );
-    }
+/// tXML where the operation table says the spec takes
+/// `application/xml`, an error before sending everywhere else.
+#[tokio::test]
+async fn txml_only_where_the_spec_takes_it() {
+    let server = start(MockConfig::new()).await;
+    let client = client(&server);
+    let order = order();
+    let message = client.orders().send(&order).format(WireFormat::Txml);
+    let encoded = message.encode().expect("encodes");
+    assert_eq!(encoded.content_type, "application/xml");
+    let text = String::from_utf8(encoded.body).expect("UTF-8");
+    assert!(text.contains("<SendOrderByBuyer>"), "{text}");
+    assert!(text.contains("<purchaseOrderNumber>"), "{text}");
+    let answer = message.await.expect("the mock reads the tXML");
+    assert_eq!(answer.ok, Some(true));
+    let response: connector::SendOrderResponseBySupplier = fixture(
+        "api-connector",
+        "sendOrderResponseBySupplierRoute.detailed.json",
+    );
+    client
+        .orders()
+        .respond(&response)
+        .format(WireFormat::Txml)
+        .await
+        .expect("accepted as tXML");
+    let stats = server.stats();
+    assert_eq!(
+        stats.requests_for(connector_ops::SEND_ORDER_BY_BUYER_ROUTE.id),
+        1
+    );
+    assert_eq!(stats.responses_with(400) + stats.responses_with(415), 0);
 
-    /// tXML on the wire: what reaches the server is the tXML the message
-    /// encodes to, with its media type (a server of the test's own, which
-    /// keeps what it receives).
-    #[tokio::test]
-    async fn the_txml_body_is_what_goes_on_the_wire() {
-        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a port");
-        let addr = listener.local_addr().expect("an address");
-        let server = tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.expect("a connection");
-            let mut received = Vec::new();
-            let mut buffer = [0u8; 8192];
-            loop {
-                let n = socket.read(&mut buffer).await.expect("read");
-                received.extend_from_slice(&buffer[..n]);
-                let text = String::from_utf8_lossy(&received);
-                if let Some(end) = text.find("\r\n\r\n") {
-                    let length: usize = text[..end]
-                        .lines()
-                        .find_map(|l| {
-                            let (name, value) = l.split_once(':')?;
-                            name.eq_ignore_ascii_case("content-length")
-                                .then(|| value.trim().parse().ok())?
-                        })
-                        .unwrap_or(0);
-                    if received.len() >= end + 4 + length {
-                        break;
-                    }
-                }
-                if n == 0 {
+    // Indicators are JSON only: refused before sending.
+    let indicators: connector::SendOrderIndicatorsByBuyer = fixture(
+        "api-connector",
+        "sendOrderIndicatorsByBuyerRoute.cancel-page.json",
+    );
+    let error = client
+        .orders()
+        .send_indicators(&indicators)
+        .format(WireFormat::Txml)
+        .await
+        .expect_err("JSON only");
+    assert!(
+        matches!(error, ClientError::InvalidRequest { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("application/json"), "{error}");
+    assert_eq!(
+        server
+            .stats()
+            .requests_for(connector_ops::SEND_ORDER_INDICATORS_BY_BUYER_ROUTE.id),
+        0
+    );
+}
+
+/// tXML on the wire: what reaches the server is the tXML the message
+/// encodes to, with its media type (a server of the test's own, which
+/// keeps what it receives).
+#[tokio::test]
+async fn the_txml_body_is_what_goes_on_the_wire() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let addr = listener.local_addr().expect("an address");
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("a connection");
+        let mut received = Vec::new();
+        let mut buffer = [0u8; 8192];
+        loop {
+            let n = socket.read(&mut buffer).await.expect("read");
+            received.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&received);
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length: usize = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                if received.len() >= end + 4 + length {
                     break;
                 }
             }
-            socket
+            if n == 0 {
+                break;
+            }
+        }
+        socket
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\nconnection: close\r\n\r\n{\"ok\":true}")
                 .await
                 .expect("answer");
-            received
-        });
-        let client = tradecloud::client::Client::builder()
-            .base_url(format!("http://{addr}/v2"))
-            .credentials("integration@example.com", "secret")
-            .auth_mode(tradecloud::client::AuthMode::BasicEveryRequest)
-            .build()
-            .expect("a client");
-        let order = order();
-        let expected = client
-            .orders()
-            .send(&order)
-            .format(WireFormat::Txml)
-            .encode()
-            .expect("encodes")
-            .body;
-        client
-            .orders()
-            .send(&order)
-            .format(WireFormat::Txml)
-            .await
-            .expect("answered");
-        let received = server.await.expect("the server");
-        let text = String::from_utf8_lossy(&received);
-        let (head, body) = text.split_once("\r\n\r\n").expect("a request");
-        assert!(
-            head.starts_with("POST /v2/api-connector/order HTTP/1.1"),
-            "{head}"
-        );
-        assert!(
-            head.to_ascii_lowercase()
-                .contains("content-type: application/xml"),
-            "{head}"
-        );
-        assert!(head.to_ascii_lowercase().contains("authorization: basic "));
-        assert_eq!(body.as_bytes(), expected.as_slice());
-    }
+        received
+    });
+    let client = tradecloud::client::Client::builder()
+        .base_url(format!("http://{addr}/v2"))
+        .credentials("integration@example.com", "secret")
+        .auth_mode(tradecloud::client::AuthMode::BasicEveryRequest)
+        .build()
+        .expect("a client");
+    let order = order();
+    let expected = client
+        .orders()
+        .send(&order)
+        .format(WireFormat::Txml)
+        .encode()
+        .expect("encodes")
+        .body;
+    client
+        .orders()
+        .send(&order)
+        .format(WireFormat::Txml)
+        .await
+        .expect("answered");
+    let received = server.await.expect("the server");
+    let text = String::from_utf8_lossy(&received);
+    let (head, body) = text.split_once("\r\n\r\n").expect("a request");
+    assert!(
+        head.starts_with("POST /v2/api-connector/order HTTP/1.1"),
+        "{head}"
+    );
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/xml"),
+        "{head}"
+    );
+    assert!(head.to_ascii_lowercase().contains("authorization: basic "));
+    assert_eq!(body.as_bytes(), expected.as_slice());
+}
 
-    fn fault(status: u16, first: u64, op: &str) -> FaultConfig {
-        FaultConfig::status(status, FaultTrigger::FirstN(first)).for_operations([op])
-    }
+fn fault(status: u16, first: u64, op: &str) -> FaultConfig {
+    FaultConfig::status(status, FaultTrigger::FirstN(first)).for_operations([op])
+}
 
-    /// Orders, responses, indicators, delivery history and despatch advices
-    /// are updates with the same data when sent again: retried on `5xx`.
-    #[tokio::test]
-    async fn updates_are_retried_on_server_errors() {
-        let server = start(MockConfig::new()).await;
-        let client = client(&server);
-        let order = order();
-        let message = client.orders().send(&order);
-        assert_eq!(message.resend(), Resend::Always);
+/// Orders, responses, indicators, delivery history and despatch advices
+/// are updates with the same data when sent again: retried on `5xx`.
+#[tokio::test]
+async fn updates_are_retried_on_server_errors() {
+    let server = start(MockConfig::new()).await;
+    let client = client(&server);
+    let order = order();
+    let message = client.orders().send(&order);
+    assert_eq!(message.resend(), Resend::Always);
+    server
+        .set_faults(vec![fault(
+            503,
+            2,
+            connector_ops::SEND_ORDER_BY_BUYER_ROUTE.id,
+        )])
+        .expect("a fault");
+    message.await.expect("the third attempt succeeds");
+    assert_eq!(
         server
-            .set_faults(vec![fault(
-                503,
-                2,
-                connector_ops::SEND_ORDER_BY_BUYER_ROUTE.id,
-            )])
-            .expect("a fault");
-        message.await.expect("the third attempt succeeds");
-        assert_eq!(
-            server
-                .stats()
-                .requests_for(connector_ops::SEND_ORDER_BY_BUYER_ROUTE.id),
-            3
-        );
-        let advice: connector::SendDespatchAdviceBySupplier = fixture(
-            "api-connector",
-            "sendDespatchAdviceBySupplierRoute.send-despatch-advice-page.json",
-        );
-        let op = connector_ops::SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE.id;
-        server.set_faults(vec![fault(502, 1, op)]).expect("a fault");
-        client
-            .shipments()
-            .send_despatch_advice(&advice)
-            .await
-            .expect("retried");
-        assert_eq!(server.stats().requests_for(op), 2);
-    }
+            .stats()
+            .requests_for(connector_ops::SEND_ORDER_BY_BUYER_ROUTE.id),
+        3
+    );
+    let advice: connector::SendDespatchAdviceBySupplier = fixture(
+        "api-connector",
+        "sendDespatchAdviceBySupplierRoute.send-despatch-advice-page.json",
+    );
+    let op = connector_ops::SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE.id;
+    server.set_faults(vec![fault(502, 1, op)]).expect("a fault");
+    client
+        .shipments()
+        .send_despatch_advice(&advice)
+        .await
+        .expect("retried");
+    assert_eq!(server.stats().requests_for(op), 2);
+}
 
-    /// Deliveries are appended: a `5xx` after the request went out is not
-    /// retried, and the error says why and what to do; a `429` (refused
-    /// unread) is.
-    #[tokio::test]
-    async fn appending_deliveries_is_not_repeated_after_the_request_went_out() {
-        let server = start(MockConfig::new()).await;
-        let client = client(&server);
-        let deliveries: connector::SendOrderDeliveriesByBuyer = fixture(
-            "api-connector",
-            "sendOrderDeliveriesByBuyer.receive-goods-page.json",
-        );
-        let op = connector_ops::SEND_ORDER_DELIVERIES_BY_BUYER.id;
-        let message = client.orders().send_deliveries(&deliveries);
-        assert_eq!(message.resend(), Resend::IfNotReceived);
-        server.set_faults(vec![fault(503, 1, op)]).expect("a fault");
-        let error = message.await.expect_err("not sent again");
-        assert!(
-            matches!(
-                error,
-                ClientError::NotResent {
-                    status: Some(503),
-                    ..
-                }
-            ),
-            "{error:?}"
-        );
-        assert!(!error.is_transient());
-        let text = error.to_string();
-        assert!(text.contains("not sent again"), "{text}");
-        assert!(text.contains("send_delivery_history"), "{text}");
-        assert_eq!(server.stats().requests_for(op), 1);
+/// Deliveries are appended: a `5xx` after the request went out is not
+/// retried, and the error says why and what to do; a `429` (refused
+/// unread) is.
+#[tokio::test]
+async fn appending_deliveries_is_not_repeated_after_the_request_went_out() {
+    let server = start(MockConfig::new()).await;
+    let client = client(&server);
+    let deliveries: connector::SendOrderDeliveriesByBuyer = fixture(
+        "api-connector",
+        "sendOrderDeliveriesByBuyer.receive-goods-page.json",
+    );
+    let op = connector_ops::SEND_ORDER_DELIVERIES_BY_BUYER.id;
+    let message = client.orders().send_deliveries(&deliveries);
+    assert_eq!(message.resend(), Resend::IfNotReceived);
+    server.set_faults(vec![fault(503, 1, op)]).expect("a fault");
+    let error = message.await.expect_err("not sent again");
+    assert!(
+        matches!(
+            error,
+            ClientError::NotResent {
+                status: Some(503),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(!error.is_transient());
+    let text = error.to_string();
+    assert!(text.contains("not sent again"), "{text}");
+    assert!(text.contains("send_delivery_history"), "{text}");
+    assert_eq!(server.stats().requests_for(op), 1);
 
-        server
-            .set_faults(vec![FaultConfig::too_many_requests(
-                0,
-                FaultTrigger::FirstN(2),
-            )
-            .for_operations([op])])
-            .expect("a fault");
-        client
-            .orders()
-            .send_deliveries(&deliveries)
-            .await
-            .expect("a 429 is retried");
-        assert_eq!(server.stats().requests_for(op), 4);
-    }
+    server
+        .set_faults(vec![FaultConfig::too_many_requests(
+            0,
+            FaultTrigger::FirstN(2),
+        )
+        .for_operations([op])])
+        .expect("a fault");
+    client
+        .orders()
+        .send_deliveries(&deliveries)
+        .await
+        .expect("a 429 is retried");
+    assert_eq!(server.stats().requests_for(op), 4);
+}
 
-    /// No answer in time: an update is sent again, an append is not.
-    #[tokio::test]
-    async fn time_outs_follow_the_resend_rule() {
-        let server = start(MockConfig::new()).await;
-        let client = builder(&server)
-            .timeout(Duration::from_millis(500))
-            .build()
-            .expect("a client");
-        client.login().await.expect("logged in");
-        let history: connector::SendOrderDeliveryHistoryByBuyer = fixture(
-            "api-connector",
-            "sendOrderDeliveryHistoryByBuyer.receive-goods-page.json",
-        );
-        let deliveries: connector::SendOrderDeliveriesByBuyer = fixture(
-            "api-connector",
-            "sendOrderDeliveriesByBuyer.receive-goods-page.json",
-        );
-        let slow = |op: &str| {
-            FaultConfig::delay(Duration::from_secs(2), FaultTrigger::FirstN(1)).for_operations([op])
-        };
-        let history_op = connector_ops::SEND_ORDER_DELIVERY_HISTORY_BY_BUYER.id;
-        server.set_faults(vec![slow(history_op)]).expect("a fault");
-        client
-            .orders()
-            .send_delivery_history(&history)
-            .await
-            .expect("sent again after the time-out");
-        assert_eq!(server.stats().requests_for(history_op), 2);
+/// No answer in time: an update is sent again, an append is not.
+#[tokio::test]
+async fn time_outs_follow_the_resend_rule() {
+    let server = start(MockConfig::new()).await;
+    let client = builder(&server)
+        .timeout(Duration::from_millis(500))
+        .build()
+        .expect("a client");
+    client.login().await.expect("logged in");
+    let history: connector::SendOrderDeliveryHistoryByBuyer = fixture(
+        "api-connector",
+        "sendOrderDeliveryHistoryByBuyer.receive-goods-page.json",
+    );
+    let deliveries: connector::SendOrderDeliveriesByBuyer = fixture(
+        "api-connector",
+        "sendOrderDeliveriesByBuyer.receive-goods-page.json",
+    );
+    let slow = |op: &str| {
+        FaultConfig::delay(Duration::from_secs(2), FaultTrigger::FirstN(1)).for_operations([op])
+    };
+    let history_op = connector_ops::SEND_ORDER_DELIVERY_HISTORY_BY_BUYER.id;
+    server.set_faults(vec![slow(history_op)]).expect("a fault");
+    client
+        .orders()
+        .send_delivery_history(&history)
+        .await
+        .expect("sent again after the time-out");
+    assert_eq!(server.stats().requests_for(history_op), 2);
 
-        let deliveries_op = connector_ops::SEND_ORDER_DELIVERIES_BY_BUYER.id;
-        server
-            .set_faults(vec![slow(deliveries_op)])
-            .expect("a fault");
-        let error = client
-            .orders()
-            .send_deliveries(&deliveries)
-            .await
-            .expect_err("not sent again");
-        assert!(
-            matches!(error, ClientError::NotResent { status: None, .. }),
-            "{error:?}"
-        );
-        assert!(error.to_string().contains("no answer in time"), "{error}");
-        assert_eq!(server.stats().requests_for(deliveries_op), 1);
-    }
+    let deliveries_op = connector_ops::SEND_ORDER_DELIVERIES_BY_BUYER.id;
+    server
+        .set_faults(vec![slow(deliveries_op)])
+        .expect("a fault");
+    let error = client
+        .orders()
+        .send_deliveries(&deliveries)
+        .await
+        .expect_err("not sent again");
+    assert!(
+        matches!(error, ClientError::NotResent { status: None, .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("no answer in time"), "{error}");
+    assert_eq!(server.stats().requests_for(deliveries_op), 1);
+}
 
-    /// Documents with a code replace themselves when sent again
-    /// (attach-document-api.md); without one they would be appended.
-    #[tokio::test]
-    async fn attaching_documents_is_retried_only_when_every_document_has_a_code() {
-        let server = start(MockConfig::new()).await;
-        let client = client(&server);
-        let mut documents: connector::AttachOrderDocumentsByBuyer = fixture(
-            "api-connector",
-            "attachOrderDocumentsByBuyerRoute.attach-document-api-page.json",
-        );
-        let op = connector_ops::ATTACH_ORDER_DOCUMENTS_BY_BUYER_ROUTE.id;
-        assert_eq!(
-            client.orders().attach_documents(&documents).resend(),
-            Resend::Always
-        );
-        server.set_faults(vec![fault(503, 1, op)]).expect("a fault");
-        client
-            .orders()
-            .attach_documents(&documents)
-            .await
-            .expect("retried");
-        assert_eq!(server.stats().requests_for(op), 2);
+/// Documents with a code replace themselves when sent again
+/// (attach-document-api.md); without one they would be appended.
+#[tokio::test]
+async fn attaching_documents_is_retried_only_when_every_document_has_a_code() {
+    let server = start(MockConfig::new()).await;
+    let client = client(&server);
+    let mut documents: connector::AttachOrderDocumentsByBuyer = fixture(
+        "api-connector",
+        "attachOrderDocumentsByBuyerRoute.attach-document-api-page.json",
+    );
+    let op = connector_ops::ATTACH_ORDER_DOCUMENTS_BY_BUYER_ROUTE.id;
+    assert_eq!(
+        client.orders().attach_documents(&documents).resend(),
+        Resend::Always
+    );
+    server.set_faults(vec![fault(503, 1, op)]).expect("a fault");
+    client
+        .orders()
+        .attach_documents(&documents)
+        .await
+        .expect("retried");
+    assert_eq!(server.stats().requests_for(op), 2);
 
-        documents.order.documents = Some(vec![Document::builder().name("no code").build()]);
-        let message = client.orders().attach_documents(&documents);
-        assert_eq!(message.resend(), Resend::IfNotReceived);
-        server.set_faults(vec![fault(503, 1, op)]).expect("a fault");
-        let error = message.await.expect_err("not sent again");
-        assert!(error.to_string().contains("`code`"), "{error}");
-        assert_eq!(server.stats().requests_for(op), 3);
-    }
+    documents.order.documents = Some(vec![Document::builder().name("no code").build()]);
+    let message = client.orders().attach_documents(&documents);
+    assert_eq!(message.resend(), Resend::IfNotReceived);
+    server.set_faults(vec![fault(503, 1, op)]).expect("a fault");
+    let error = message.await.expect_err("not sent again");
+    assert!(error.to_string().contains("`code`"), "{error}");
+    assert_eq!(server.stats().requests_for(op), 3);
+}
 
-    /// A connection that cannot be made is retried also for a call that is
-    /// not repeated otherwise: nothing reached Tradecloud.
-    #[tokio::test]
-    async fn a_refused_connection_is_retried_for_every_call() {
-        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-        let addr = closed.local_addr().expect("an address");
-        drop(closed);
-        let client = tradecloud::client::Client::builder()
-            .base_url(format!("http://{addr}/v2"))
-            .credentials("integration@example.com", "secret")
-            .auth_mode(tradecloud::client::AuthMode::BasicEveryRequest)
-            .retry_policy(
-                RetryPolicy::default()
-                    .max_retries(2)
-                    .base_delay(Duration::from_millis(1)),
-            )
-            .build()
-            .expect("a client");
-        let deliveries: connector::SendOrderDeliveriesByBuyer = fixture(
-            "api-connector",
-            "sendOrderDeliveriesByBuyer.receive-goods-page.json",
-        );
-        let error = client
-            .orders()
-            .send_deliveries(&deliveries)
-            .await
-            .expect_err("nothing listens");
-        assert!(matches!(error, ClientError::Connect { .. }), "{error:?}");
-        assert_eq!(client.stats().retries, 2);
-    }
+/// A connection that cannot be made is retried also for a call that is
+/// not repeated otherwise: nothing reached Tradecloud.
+#[tokio::test]
+async fn a_refused_connection_is_retried_for_every_call() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = closed.local_addr().expect("an address");
+    drop(closed);
+    let client = tradecloud::client::Client::builder()
+        .base_url(format!("http://{addr}/v2"))
+        .credentials("integration@example.com", "secret")
+        .auth_mode(tradecloud::client::AuthMode::BasicEveryRequest)
+        .retry_policy(
+            RetryPolicy::default()
+                .max_retries(2)
+                .base_delay(Duration::from_millis(1)),
+        )
+        .build()
+        .expect("a client");
+    let deliveries: connector::SendOrderDeliveriesByBuyer = fixture(
+        "api-connector",
+        "sendOrderDeliveriesByBuyer.receive-goods-page.json",
+    );
+    let error = client
+        .orders()
+        .send_deliveries(&deliveries)
+        .await
+        .expect_err("nothing listens");
+    assert!(matches!(error, ClientError::Connect { .. }), "{error:?}");
+    assert_eq!(client.stats().retries, 2);
 }

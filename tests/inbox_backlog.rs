@@ -14,8 +14,8 @@ use tradecloud::inbox::{Backlog, EventKind, Inbox, NewEvent, NewState};
 use tradecloud::processing::{handler_fn, Event, HandlerError, Processor, ProcessorConfig};
 
 #[cfg(feature = "postgres")]
-mod pg_support;
-mod receiver_support;
+use crate::pg_support;
+use crate::receiver_support;
 
 fn order_event(order: &str, message: &str, state: NewState) -> NewEvent {
     NewEvent {

@@ -4,7 +4,7 @@
 //! `trace_parent`) without losing or changing anything.
 #![cfg(feature = "receiver")]
 
-mod inbox_cases;
+use crate::inbox_cases;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

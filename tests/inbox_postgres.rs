@@ -5,9 +5,9 @@
 //! from SQLite.
 #![cfg(feature = "postgres")]
 
-mod inbox_cases;
-mod pg_support;
-mod processing_support;
+use crate::inbox_cases;
+use crate::pg_support;
+use crate::processing_support;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,7 @@
 //! The durable inbox against real SQLite files in a temporary directory.
 #![cfg(feature = "receiver")]
 
-mod inbox_cases;
+use crate::inbox_cases;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

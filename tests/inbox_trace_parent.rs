@@ -8,7 +8,7 @@ use bytes::Bytes;
 use tradecloud::inbox::{EventKind, Inbox, NewEvent, NewState};
 
 #[cfg(feature = "postgres")]
-mod pg_support;
+use crate::pg_support;
 
 fn event(message: &str) -> NewEvent {
     NewEvent {

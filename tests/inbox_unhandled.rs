@@ -9,7 +9,7 @@
 #![cfg(feature = "receiver")]
 
 #[cfg(feature = "postgres")]
-mod pg_support;
+use crate::pg_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -15,360 +15,354 @@ use tradecloud::api::{api_connector, object_storage, order};
 use tradecloud::mock::{MockConfig, MockServer, MAX_UPLOAD_BYTES};
 use tradecloud::operation::{MediaKind, Operation};
 
-#[path = "request_examples.rs"]
-mod examples;
+use crate::request_examples as examples;
 
-/// Named after the file, so that `cargo test --tests mock` selects these tests.
-mod mock_write {
-    use super::*;
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client")
+}
 
-    fn http() -> reqwest::Client {
-        reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("an HTTP client")
+async fn start() -> MockServer {
+    MockServer::start(MockConfig::new().demo_data())
+        .await
+        .expect("the mock starts")
+}
+
+/// The operation with this id, from the operation tables.
+fn operation(id: &str) -> &'static Operation {
+    [api_connector::OPERATIONS, order::OPERATIONS]
+        .into_iter()
+        .flatten()
+        .find(|o| o.id == id)
+        .unwrap_or_else(|| panic!("no operation {id}"))
+}
+
+/// The demo data's order (tests/fixtures/api/order.json): an order
+/// action on an id the mock does not know is a `404`.
+const DEMO_ORDER_ID: &str = "4fd2a3c0-6b1e-4e8b-9c2a-1d3e5f7a9b0c";
+
+/// The URL of `op` with its path parameters filled in.
+fn url(server: &MockServer, op: &Operation) -> String {
+    let path = op
+        .path
+        .split('/')
+        .map(|s| match s {
+            "{orderId}" => DEMO_ORDER_ID,
+            _ if s.starts_with('{') => "0001",
+            _ => s,
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    format!("{}{path}", server.base_url())
+}
+
+/// POSTs `body` to `op` with Basic credentials where the spec takes
+/// them, else a token.
+async fn post(
+    client: &reqwest::Client,
+    server: &MockServer,
+    op: &Operation,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let credentials = server.credentials();
+    let mut request = client
+        .post(url(server, op))
+        .header("Content-Type", content_type)
+        .body(body);
+    request = if op.accepts(tradecloud::operation::AuthScheme::Basic) {
+        request.basic_auth(&credentials.username, Some(&credentials.password))
+    } else {
+        request.bearer_auth(token(client, server).await)
+    };
+    let response = request.send().await.expect("answered");
+    let status = response.status();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+async fn token(client: &reqwest::Client, server: &MockServer) -> String {
+    let credentials = server.credentials();
+    let response = client
+        .get(format!("{}/authentication/login", server.base_url()))
+        .basic_auth(&credentials.username, Some(&credentials.password))
+        .send()
+        .await
+        .expect("login is answered");
+    response
+        .headers()
+        .get("Set-Authorization")
+        .and_then(|v| v.to_str().ok())
+        .expect("a token")
+        .to_owned()
+}
+
+fn expected_answer(op: &Operation) -> Value {
+    if op.path.starts_with("/api-connector") {
+        serde_json::json!({"ok": true})
+    } else {
+        serde_json::json!({})
     }
+}
 
-    async fn start() -> MockServer {
-        MockServer::start(MockConfig::new().demo_data())
-            .await
-            .expect("the mock starts")
-    }
-
-    /// The operation with this id, from the operation tables.
-    fn operation(id: &str) -> &'static Operation {
-        [api_connector::OPERATIONS, order::OPERATIONS]
-            .into_iter()
-            .flatten()
-            .find(|o| o.id == id)
-            .unwrap_or_else(|| panic!("no operation {id}"))
-    }
-
-    /// The demo data's order (tests/fixtures/api/order.json): an order
-    /// action on an id the mock does not know is a `404`.
-    const DEMO_ORDER_ID: &str = "4fd2a3c0-6b1e-4e8b-9c2a-1d3e5f7a9b0c";
-
-    /// The URL of `op` with its path parameters filled in.
-    fn url(server: &MockServer, op: &Operation) -> String {
-        let path = op
-            .path
-            .split('/')
-            .map(|s| match s {
-                "{orderId}" => DEMO_ORDER_ID,
-                _ if s.starts_with('{') => "0001",
-                _ => s,
-            })
-            .collect::<Vec<_>>()
-            .join("/");
-        format!("{}{path}", server.base_url())
-    }
-
-    /// POSTs `body` to `op` with Basic credentials where the spec takes
-    /// them, else a token.
-    async fn post(
-        client: &reqwest::Client,
-        server: &MockServer,
-        op: &Operation,
-        content_type: &str,
-        body: Vec<u8>,
-    ) -> (StatusCode, Value) {
-        let credentials = server.credentials();
-        let mut request = client
-            .post(url(server, op))
-            .header("Content-Type", content_type)
-            .body(body);
-        request = if op.accepts(tradecloud::operation::AuthScheme::Basic) {
-            request.basic_auth(&credentials.username, Some(&credentials.password))
+#[tokio::test]
+async fn every_documentation_example_is_accepted_with_the_documented_answer() {
+    let server = start().await;
+    let client = http();
+    let mut checked = 0;
+    for example in examples::documentation_examples() {
+        let op = operation(example.operation);
+        let media = if example.is_xml() {
+            "application/xml"
         } else {
-            request.bearer_auth(token(client, server).await)
+            "application/json"
         };
-        let response = request.send().await.expect("answered");
-        let status = response.status();
-        let body = response.json().await.unwrap_or(Value::Null);
-        (status, body)
+        let (status, body) = post(&client, &server, op, media, example.bytes).await;
+        assert_eq!(status, StatusCode::OK, "{}: {body}", example.path);
+        assert_eq!(body, expected_answer(op), "{}", example.path);
+        checked += 1;
     }
+    assert!(checked >= 30, "{checked}");
+    let stats = server.stats();
+    assert_eq!(stats.requests_for("sendOrderByBuyerRoute"), 5);
+    assert_eq!(stats.requests_for("reassignBuyerContact"), 1);
+}
 
-    async fn token(client: &reqwest::Client, server: &MockServer) -> String {
-        let credentials = server.credentials();
-        let response = client
-            .get(format!("{}/authentication/login", server.base_url()))
-            .basic_auth(&credentials.username, Some(&credentials.password))
-            .send()
-            .await
-            .expect("login is answered");
-        response
-            .headers()
-            .get("Set-Authorization")
-            .and_then(|v| v.to_str().ok())
-            .expect("a token")
-            .to_owned()
-    }
-
-    fn expected_answer(op: &Operation) -> Value {
-        if op.path.starts_with("/api-connector") {
-            serde_json::json!({"ok": true})
+#[tokio::test]
+async fn tradecloud_published_examples_are_accepted() {
+    let Some(examples) = examples::tradecloud_examples() else {
+        return;
+    };
+    let server = start().await;
+    let client = http();
+    let mut accepted = 0;
+    for example in examples {
+        let op = operation(example.operation);
+        let media = if example.is_xml() {
+            "application/xml"
         } else {
-            serde_json::json!({})
-        }
-    }
-
-    #[tokio::test]
-    async fn every_documentation_example_is_accepted_with_the_documented_answer() {
-        let server = start().await;
-        let client = http();
-        let mut checked = 0;
-        for example in examples::documentation_examples() {
-            let op = operation(example.operation);
-            let media = if example.is_xml() {
-                "application/xml"
-            } else {
-                "application/json"
-            };
-            let (status, body) = post(&client, &server, op, media, example.bytes).await;
-            assert_eq!(status, StatusCode::OK, "{}: {body}", example.path);
-            assert_eq!(body, expected_answer(op), "{}", example.path);
-            checked += 1;
-        }
-        assert!(checked >= 30, "{checked}");
-        let stats = server.stats();
-        assert_eq!(stats.requests_for("sendOrderByBuyerRoute"), 5);
-        assert_eq!(stats.requests_for("reassignBuyerContact"), 1);
-    }
-
-    #[tokio::test]
-    async fn tradecloud_published_examples_are_accepted() {
-        let Some(examples) = examples::tradecloud_examples() else {
-            return;
+            "application/json"
         };
-        let server = start().await;
-        let client = http();
-        let mut accepted = 0;
-        for example in examples {
-            let op = operation(example.operation);
-            let media = if example.is_xml() {
-                "application/xml"
-            } else {
-                "application/json"
-            };
-            let (status, body) = post(&client, &server, op, media, example.bytes).await;
-            assert_eq!(status, StatusCode::OK, "{}: {body}", example.path);
-            accepted += 1;
-        }
-        assert!(accepted >= 25, "only {accepted}");
+        let (status, body) = post(&client, &server, op, media, example.bytes).await;
+        assert_eq!(status, StatusCode::OK, "{}: {body}", example.path);
+        accepted += 1;
     }
+    assert!(accepted >= 25, "only {accepted}");
+}
 
-    #[tokio::test]
-    async fn a_broken_rule_is_a_400_naming_the_member() {
-        let server = start().await;
-        let client = http();
-        let op = &api_connector::operations::SEND_ORDER_BY_BUYER_ROUTE;
-        let body = serde_json::json!({
-            "order": {"supplierAccountNumber": "S1", "purchaseOrderNumber": "PO 1"},
-            "lines": [{"position": "1"}]
-        });
-        let (status, answer) = post(
+#[tokio::test]
+async fn a_broken_rule_is_a_400_naming_the_member() {
+    let server = start().await;
+    let client = http();
+    let op = &api_connector::operations::SEND_ORDER_BY_BUYER_ROUTE;
+    let body = serde_json::json!({
+        "order": {"supplierAccountNumber": "S1", "purchaseOrderNumber": "PO 1"},
+        "lines": [{"position": "1"}]
+    });
+    let (status, answer) = post(
+        &client,
+        &server,
+        op,
+        "application/json",
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer.to_string().contains("order.purchaseOrderNumber"),
+        "{answer}"
+    );
+    // A required member missing: the decoder names it.
+    let (status, answer) = post(
+        &client,
+        &server,
+        op,
+        "application/json",
+        br#"{"order": {"supplierAccountNumber": "S1"}, "lines": []}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer.to_string().contains("purchaseOrderNumber"),
+        "{answer}"
+    );
+    // An order response needs a line.
+    let (status, answer) = post(
+        &client,
+        &server,
+        &api_connector::operations::SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE,
+        "application/json",
+        br#"{"order": {"buyerAccountNumber": "B1", "purchaseOrderNumber": "PO1"}, "lines": []}"#
+            .to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(answer.to_string().contains("`lines`"), "{answer}");
+    // A bound of the operation table (`version` is at least 0).
+    let (status, answer) = post(
+        &client,
+        &server,
+        &order::operations::REASSIGN_BUYER_CONTACT,
+        "application/json",
+        br#"{"userId": "u1", "version": -1}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer.to_string().contains("`version` must be at least 0"),
+        "{answer}"
+    );
+}
+
+/// `null` is refused for the members of request-only schemas (the specs
+/// make no such member `nullable`) and read as absent in the shared
+/// schemas a webhook body can contain (where the specs say `nullable`).
+#[tokio::test]
+async fn null_is_refused_where_the_spec_does_not_allow_it() {
+    let server = start().await;
+    let client = http();
+    let op = &api_connector::operations::SEND_ORDER_BY_BUYER_ROUTE;
+    let send = |body: Value| {
+        post(
             &client,
             &server,
             op,
             "application/json",
             body.to_string().into_bytes(),
         )
-        .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(
-            answer.to_string().contains("order.purchaseOrderNumber"),
-            "{answer}"
-        );
-        // A required member missing: the decoder names it.
-        let (status, answer) = post(
-            &client,
-            &server,
-            op,
-            "application/json",
-            br#"{"order": {"supplierAccountNumber": "S1"}, "lines": []}"#.to_vec(),
-        )
-        .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(
-            answer.to_string().contains("purchaseOrderNumber"),
-            "{answer}"
-        );
-        // An order response needs a line.
-        let (status, answer) = post(
-            &client,
-            &server,
-            &api_connector::operations::SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE,
-            "application/json",
-            br#"{"order": {"buyerAccountNumber": "B1", "purchaseOrderNumber": "PO1"}, "lines": []}"#
-                .to_vec(),
-        )
-        .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(answer.to_string().contains("`lines`"), "{answer}");
-        // A bound of the operation table (`version` is at least 0).
-        let (status, answer) = post(
-            &client,
-            &server,
-            &order::operations::REASSIGN_BUYER_CONTACT,
-            "application/json",
-            br#"{"userId": "u1", "version": -1}"#.to_vec(),
-        )
-        .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(
-            answer.to_string().contains("`version` must be at least 0"),
-            "{answer}"
-        );
-    }
-
-    /// `null` is refused for the members of request-only schemas (the specs
-    /// make no such member `nullable`) and read as absent in the shared
-    /// schemas a webhook body can contain (where the specs say `nullable`).
-    #[tokio::test]
-    async fn null_is_refused_where_the_spec_does_not_allow_it() {
-        let server = start().await;
-        let client = http();
-        let op = &api_connector::operations::SEND_ORDER_BY_BUYER_ROUTE;
-        let send = |body: Value| {
-            post(
-                &client,
-                &server,
-                op,
-                "application/json",
-                body.to_string().into_bytes(),
-            )
-        };
-        let order = |extra: Value| {
-            let mut body = serde_json::json!({
-                "order": {"supplierAccountNumber": "S1", "purchaseOrderNumber": "PO1",
-                          "contact": {"email": null, "userName": "jdoe"}},
-                "lines": [{"position": "1"}]
-            });
-            if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
-                body.extend(extra);
-            }
-            body
-        };
-        let (status, answer) = send(order(serde_json::json!({}))).await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        let (status, answer) = send(order(serde_json::json!({"erpLastChangedBy": null}))).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(
-            answer.to_string().contains("`erpLastChangedBy` is null"),
-            "{answer}"
-        );
-        // An unknown member may be null.
-        let (status, answer) = send(order(serde_json::json!({"somethingNew": null}))).await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        // A list item never.
-        let mut body = order(serde_json::json!({}));
-        body["lines"][0]["documents"] = serde_json::json!([null]);
-        let (status, _) = send(body).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-    }
-
-    /// tXML where the spec takes `application/xml` (read from the operation
-    /// table), `415` elsewhere.
-    #[tokio::test]
-    async fn txml_is_taken_exactly_where_the_spec_says() {
-        let server = start().await;
-        let client = http();
-        let xml = br#"<SendOrderIndicatorsByBuyer><order><purchaseOrderNumber>PO1</purchaseOrderNumber></order></SendOrderIndicatorsByBuyer>"#;
-        let mut with_xml = 0;
-        for op in api_connector::OPERATIONS {
-            let (status, _) = post(&client, &server, op, "application/xml", xml.to_vec()).await;
-            if op.accepts_request(MediaKind::Xml) {
-                // Accepted as XML; this body is not the operation's message.
-                assert_ne!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{op}");
-                with_xml += 1;
-            } else {
-                assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{op}");
-            }
+    };
+    let order = |extra: Value| {
+        let mut body = serde_json::json!({
+            "order": {"supplierAccountNumber": "S1", "purchaseOrderNumber": "PO1",
+                      "contact": {"email": null, "userName": "jdoe"}},
+            "lines": [{"position": "1"}]
+        });
+        if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
+            body.extend(extra);
         }
-        assert_eq!(with_xml, 3);
+        body
+    };
+    let (status, answer) = send(order(serde_json::json!({}))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = send(order(serde_json::json!({"erpLastChangedBy": null}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer.to_string().contains("`erpLastChangedBy` is null"),
+        "{answer}"
+    );
+    // An unknown member may be null.
+    let (status, answer) = send(order(serde_json::json!({"somethingNew": null}))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    // A list item never.
+    let mut body = order(serde_json::json!({}));
+    body["lines"][0]["documents"] = serde_json::json!([null]);
+    let (status, _) = send(body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// tXML where the spec takes `application/xml` (read from the operation
+/// table), `415` elsewhere.
+#[tokio::test]
+async fn txml_is_taken_exactly_where_the_spec_says() {
+    let server = start().await;
+    let client = http();
+    let xml = br#"<SendOrderIndicatorsByBuyer><order><purchaseOrderNumber>PO1</purchaseOrderNumber></order></SendOrderIndicatorsByBuyer>"#;
+    let mut with_xml = 0;
+    for op in api_connector::OPERATIONS {
+        let (status, _) = post(&client, &server, op, "application/xml", xml.to_vec()).await;
+        if op.accepts_request(MediaKind::Xml) {
+            // Accepted as XML; this body is not the operation's message.
+            assert_ne!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{op}");
+            with_xml += 1;
+        } else {
+            assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{op}");
+        }
     }
+    assert_eq!(with_xml, 3);
+}
 
-    fn form(name: &str, content_type: &str, bytes: Vec<u8>) -> reqwest::multipart::Form {
-        let part = reqwest::multipart::Part::bytes(bytes)
-            .file_name(name.to_owned())
-            .mime_str(content_type)
-            .expect("a media type");
-        reqwest::multipart::Form::new().part("file", part)
-    }
+fn form(name: &str, content_type: &str, bytes: Vec<u8>) -> reqwest::multipart::Form {
+    let part = reqwest::multipart::Part::bytes(bytes)
+        .file_name(name.to_owned())
+        .mime_str(content_type)
+        .expect("a media type");
+    reqwest::multipart::Form::new().part("file", part)
+}
 
-    #[tokio::test]
-    async fn an_uploaded_document_is_served_back() {
-        let server = start().await;
-        let client = http();
-        let credentials = server.credentials();
-        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
-        let response = client
-            .post(format!("{}/object-storage/document", server.base_url()))
-            .basic_auth(&credentials.username, Some(&credentials.password))
-            .multipart(form("confirmation.pdf", "application/pdf", bytes.clone()))
-            .send()
-            .await
-            .expect("answered");
-        assert_eq!(response.status(), StatusCode::OK);
-        let answer: object_storage::types::UploadDocumentResponse =
-            response.json().await.expect("the documented answer");
-        let object_id = answer.id.expect("an objectId");
-        assert!(server.data_summary().documents.contains(&object_id));
-
-        let metadata: object_storage::types::DocumentMetadata = client
-            .get(format!(
-                "{}/object-storage/document/{object_id}/metadata",
-                server.base_url()
-            ))
-            .basic_auth(&credentials.username, Some(&credentials.password))
-            .send()
-            .await
-            .expect("answered")
-            .json()
-            .await
-            .expect("metadata");
-        assert_eq!(metadata.filename.as_deref(), Some("confirmation.pdf"));
-        assert_eq!(metadata.content_type.as_deref(), Some("application/pdf"));
-        let url = metadata.download_url.expect("a download URL");
-        let downloaded = client.get(url).send().await.expect("answered");
-        assert_eq!(downloaded.status(), StatusCode::OK);
-        assert_eq!(downloaded.bytes().await.expect("the file").as_ref(), bytes);
-        assert_eq!(server.stats().requests_for("uploadDocument"), 1);
-    }
-
-    #[tokio::test]
-    async fn uploads_that_tradecloud_refuses_are_refused() {
-        let server = start().await;
-        let client = http();
-        let credentials = server.credentials();
-        let upload = |form: reqwest::multipart::Form| {
-            client
-                .post(format!("{}/object-storage/document", server.base_url()))
-                .basic_auth(&credentials.username, Some(&credentials.password))
-                .multipart(form)
-                .send()
-        };
-        // A blocked extension (security/documents.md).
-        let response = upload(form("setup.exe", "application/octet-stream", vec![1, 2]))
-            .await
-            .expect("answered");
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-        let text = response.text().await.expect("a body");
-        assert!(text.contains(".exe"), "{text}");
-        // No `file` part.
-        let response = upload(reqwest::multipart::Form::new().text("other", "x"))
-            .await
-            .expect("answered");
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-        // Larger than the mock keeps.
-        let response = upload(form(
-            "big.pdf",
-            "application/pdf",
-            vec![0; MAX_UPLOAD_BYTES + 1],
-        ))
+#[tokio::test]
+async fn an_uploaded_document_is_served_back() {
+    let server = start().await;
+    let client = http();
+    let credentials = server.credentials();
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    let response = client
+        .post(format!("{}/object-storage/document", server.base_url()))
+        .basic_auth(&credentials.username, Some(&credentials.password))
+        .multipart(form("confirmation.pdf", "application/pdf", bytes.clone()))
+        .send()
         .await
         .expect("answered");
-        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-        assert_eq!(server.data_summary().documents.len(), 4, "nothing stored");
-    }
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: object_storage::types::UploadDocumentResponse =
+        response.json().await.expect("the documented answer");
+    let object_id = answer.id.expect("an objectId");
+    assert!(server.data_summary().documents.contains(&object_id));
+
+    let metadata: object_storage::types::DocumentMetadata = client
+        .get(format!(
+            "{}/object-storage/document/{object_id}/metadata",
+            server.base_url()
+        ))
+        .basic_auth(&credentials.username, Some(&credentials.password))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("metadata");
+    assert_eq!(metadata.filename.as_deref(), Some("confirmation.pdf"));
+    assert_eq!(metadata.content_type.as_deref(), Some("application/pdf"));
+    let url = metadata.download_url.expect("a download URL");
+    let downloaded = client.get(url).send().await.expect("answered");
+    assert_eq!(downloaded.status(), StatusCode::OK);
+    assert_eq!(downloaded.bytes().await.expect("the file").as_ref(), bytes);
+    assert_eq!(server.stats().requests_for("uploadDocument"), 1);
+}
+
+#[tokio::test]
+async fn uploads_that_tradecloud_refuses_are_refused() {
+    let server = start().await;
+    let client = http();
+    let credentials = server.credentials();
+    let upload = |form: reqwest::multipart::Form| {
+        client
+            .post(format!("{}/object-storage/document", server.base_url()))
+            .basic_auth(&credentials.username, Some(&credentials.password))
+            .multipart(form)
+            .send()
+    };
+    // A blocked extension (security/documents.md).
+    let response = upload(form("setup.exe", "application/octet-stream", vec![1, 2]))
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let text = response.text().await.expect("a body");
+    assert!(text.contains(".exe"), "{text}");
+    // No `file` part.
+    let response = upload(reqwest::multipart::Form::new().text("other", "x"))
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    // Larger than the mock keeps.
+    let response = upload(form(
+        "big.pdf",
+        "application/pdf",
+        vec![0; MAX_UPLOAD_BYTES + 1],
+    ))
+    .await
+    .expect("answered");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(server.data_summary().documents.len(), 4, "nothing stored");
 }

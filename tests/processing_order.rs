@@ -12,7 +12,7 @@ use bytes::Bytes;
 use tradecloud::inbox::{Inbox, ListFilter, State};
 use tradecloud::processing::{handler_fn, Event, HandlerError, Processor};
 
-mod inbox_cases;
+use crate::inbox_cases;
 
 fn url(path: &Path) -> String {
     format!("sqlite://{}", path.display())

@@ -2,7 +2,7 @@
 //! after a crash, GET-webhook triggers.
 #![cfg(feature = "receiver")]
 
-mod processing_support;
+use crate::processing_support;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -7,7 +7,7 @@
 
 #![cfg(all(feature = "receiver", feature = "mock"))]
 
-mod receiver_support;
+use crate::receiver_support;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;

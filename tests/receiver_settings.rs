@@ -6,7 +6,7 @@
 
 #![cfg(feature = "receiver")]
 
-mod receiver_support;
+use crate::receiver_support;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;

@@ -25,8 +25,7 @@ use tradecloud::api::order::types as order;
 use tradecloud::types::Validate;
 use tradecloud::webhook::txml::{self, Shape};
 
-#[path = "request_examples.rs"]
-mod examples;
+use crate::request_examples as examples;
 
 trait Request: DeserializeOwned + Serialize + Validate + PartialEq + std::fmt::Debug {}
 impl<T: DeserializeOwned + Serialize + Validate + PartialEq + std::fmt::Debug> Request for T {}

@@ -8,8 +8,7 @@
 //! pebble test is skipped, unless TRADECLOUD_REQUIRE_TOOLS=1 (set by
 //! `./scripts/test.sh`), which makes it fail instead.
 
-#[path = "../../tests/certs_support/mod.rs"]
-mod certs_support;
+use crate::certs_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

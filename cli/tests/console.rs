@@ -13,10 +13,8 @@
 //! page there (how docs/console.png was made).
 #![cfg(unix)]
 
-#[path = "../../tests/pg_support/mod.rs"]
-mod pg_support;
-#[path = "../../tests/receiver_support/mod.rs"]
-mod receiver_support;
+use crate::pg_support;
+use crate::receiver_support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

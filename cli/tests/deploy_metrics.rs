@@ -7,8 +7,7 @@
 //! the labels its selectors match on, against the scrape. (`promtool check
 //! rules` and `promtool test rules` run in `scripts/check-deploy.sh`.)
 
-#[path = "../../tests/receiver_support/mod.rs"]
-mod receiver_support;
+use crate::receiver_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

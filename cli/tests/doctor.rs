@@ -4,10 +4,8 @@
 //! offering only TLS 1.1 (`openssl s_server`) and wrong credentials fail,
 //! each naming the cause.
 
-#[path = "../../tests/certs_support/mod.rs"]
-mod certs_support;
-#[path = "../../tests/receiver_support/mod.rs"]
-mod receiver_support;
+use crate::certs_support;
+use crate::receiver_support;
 
 use std::path::Path;
 use std::process::Stdio;

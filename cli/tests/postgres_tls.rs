@@ -8,14 +8,9 @@
 //! them SIGKILLed.
 #![cfg(unix)]
 
-#[path = "../../tests/certs_support/mod.rs"]
-mod certs_support;
-#[path = "../../tests/pg_support/mod.rs"]
-mod pg_support;
-#[path = "../../tests/receiver_support/mod.rs"]
-mod receiver_support;
-#[path = "../../tests/serve_pg_support/mod.rs"]
-mod serve_pg_support;
+use crate::certs_support;
+use crate::pg_support;
+use crate::serve_pg_support;
 
 use certs_support::Pki;
 use pg_support::PgCluster;

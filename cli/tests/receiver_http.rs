@@ -4,8 +4,7 @@
 //! once, GET webhooks store triggers, and a store that is unavailable is
 //! answered 503 until a retrying sender gets everything stored.
 
-#[path = "../../tests/receiver_support/mod.rs"]
-mod receiver_support;
+use crate::receiver_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -2,8 +2,7 @@
 //! 2xx is lost when the server is killed with SIGKILL mid-stream, SIGTERM
 //! finishes in-flight requests, and `send` stops on 4xx.
 
-#[path = "../../tests/receiver_support/mod.rs"]
-mod receiver_support;
+use crate::receiver_support;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

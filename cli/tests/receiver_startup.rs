@@ -3,8 +3,7 @@
 //! start and as a metric, through reloads) and the TLS handshakes that
 //! fail, counted by reason.
 
-#[path = "../../tests/receiver_support/mod.rs"]
-mod receiver_support;
+use crate::receiver_support;
 
 use std::path::Path;
 use std::time::Duration;

@@ -7,12 +7,9 @@
 //! events finish in the order they were stored.
 #![cfg(unix)]
 
-#[path = "../../tests/pg_support/mod.rs"]
-mod pg_support;
-#[path = "../../tests/receiver_support/mod.rs"]
-mod receiver_support;
-#[path = "../../tests/serve_pg_support/mod.rs"]
-mod serve_pg_support;
+use crate::pg_support;
+use crate::receiver_support;
+use crate::serve_pg_support;
 
 use std::time::{Duration, Instant};
 use tokio::process::Command;

@@ -5,8 +5,7 @@
 //! against a store that is down says what failed.
 #![cfg(unix)]
 
-#[path = "../../tests/receiver_support/mod.rs"]
-mod receiver_support;
+use crate::receiver_support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -11,8 +11,7 @@
 //! * The library with a handler of its own (`TestBed`): the handler's span
 //!   nests in `tradecloud.handle`, and the API call it makes nests in that.
 
-#[path = "../../tests/receiver_support/mod.rs"]
-mod receiver_support;
+use crate::receiver_support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -14,8 +14,7 @@
 //! * tXML is as strict as JSON (two roots, a repeated field: 400);
 //! * JSON with a UTF-8 byte order mark is accepted and handled.
 
-#[path = "../../tests/receiver_support/mod.rs"]
-mod receiver_support;
+use crate::receiver_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,0 +1,59 @@
+//! The crate's integration tests, one module per file of `tests/`, in one
+//! test binary: one link instead of one per file, and a tenth of the disk
+//! (each binary links every dependency again; forty of them filled a CI
+//! machine's disk). Three files stay their own binaries (`Cargo.toml`,
+//! `[[test]]`): the two memory tests measure the whole process's peak memory
+//! and must run alone, and `inbox_crash` re-runs its own binary as a child it
+//! kills.
+//!
+//! Run one file's tests with a filter: `cargo test --all-features --test
+//! integration mock_webhooks::`.
+
+// Shared helpers; each says which features it needs.
+#[cfg(feature = "mock")]
+mod client_support;
+#[cfg(feature = "receiver")]
+mod inbox_cases;
+#[cfg(feature = "receiver")]
+mod pg_support;
+#[cfg(feature = "receiver")]
+mod processing_support;
+#[cfg(feature = "receiver")]
+mod receiver_support;
+mod request_examples;
+
+mod api_credentials;
+mod changes;
+mod client_auth;
+mod client_bench;
+mod client_download;
+mod client_poll;
+mod client_retry;
+mod client_sdk;
+mod client_upload;
+mod client_write;
+mod date_time_pattern;
+mod fuzz_regressions;
+mod generated_code;
+mod inbox_backlog;
+mod inbox_migration;
+mod inbox_postgres;
+mod inbox_store;
+mod inbox_trace_parent;
+mod inbox_unhandled;
+mod mock_api;
+mod mock_webhooks;
+mod mock_write;
+mod processing_fetch;
+mod processing_order;
+mod processing_outcomes;
+mod receiver_auth;
+mod receiver_early_answers;
+mod receiver_settings;
+mod receiver_tls;
+mod request_bodies;
+mod scalar_types;
+mod testing_bed;
+mod txml;
+mod webhook_bodies;
+mod webhook_null_members;
