@@ -5,6 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A whole run leaves 3.5 to 4.6 GB in the target directory (its last line says
+# how much): say so up front rather than let a build stop half-way with
+# "No space left on device".
+target_dir="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$target_dir"
+free_gb=$(df -Pk "$target_dir" | awk 'NR == 2 { printf "%d", $4 / 1048576 }')
+used_gb=$(du -sk "$target_dir" | awk '{ printf "%d", $1 / 1048576 }')
+if [ $((free_gb + used_gb)) -lt 5 ]; then
+  echo "warning: $free_gb GB free where $target_dir is (which holds $used_gb GB); a full run needs about 5 GB: free some space or point CARGO_TARGET_DIR elsewhere" >&2
+fi
+
 # The Python tools for the independent spec checks, when missing: the OpenAPI
 # validator, PyYAML, and schemathesis (pinned: its checks and data generation
 # change between releases, and the conformance run uses a fixed seed).
@@ -127,4 +138,4 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 # What the whole run left in the target directory (a CI machine's disk is
 # finite: the figure shows a growing build before it fills one).
-echo "== disk used by the build: $(du -sh "${CARGO_TARGET_DIR:-target}" 2>/dev/null | cut -f1) in ${CARGO_TARGET_DIR:-target} =="
+echo "== disk used by the build: $(du -sh "$target_dir" | cut -f1) in $target_dir =="
