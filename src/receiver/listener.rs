@@ -73,10 +73,10 @@ use tower_service::Service as _;
 use super::layers::RemoteAddr;
 use super::metrics::Metrics;
 
-/// Bytes read from a connection's socket at once, below TLS: one read
-/// takes a whole TLS record (at most 16 KiB + 325 bytes) where rustls alone
-/// would read 4 KiB per system call. Held for as long as the connection is
-/// open (16 MiB at `max_connections` = 1024).
+/// Bytes read from a connection's socket at once, below TLS: one system
+/// call takes up to 16 KiB of records (a 14 KB event in one read) where
+/// rustls alone reads 4 KiB per call. Held for as long as the connection is
+/// open (16 MiB at the default `max_connections` of 1,024).
 const SOCKET_READ_BUFFER: usize = 16 * 1024;
 
 /// Timeouts and limits of the connection handling.
@@ -422,7 +422,7 @@ pub(crate) async fn serve(
                 options.handshake_timeout,
                 // rustls reads the socket 4 KiB at a time; a buffer under
                 // it turns the four reads of a 14 KB event into one
-                // (BENCHMARKS.md, "Fewer system calls").
+                // (BENCHMARKS.md, "Kept: a 16 KiB read buffer under TLS").
                 acceptor.accept(BufReader::with_capacity(SOCKET_READ_BUFFER, tcp)),
             )
             .await
