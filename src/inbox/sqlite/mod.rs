@@ -373,16 +373,23 @@ mod tests {
             )
             .await
             .unwrap();
-        // Hold the writer in a batch of its own while the next one is queued.
+        // Hold the writer in a batch of its own while the next one is
+        // queued: the writer fixes a batch before it runs it, so once this
+        // operation runs, what is queued after it goes into the next batch.
+        // (Queued before the writer took this one, all three would share a
+        // batch and all fail.)
         let (release, held) = std::sync::mpsc::channel::<()>();
+        let (running, started) = std::sync::mpsc::channel::<()>();
         let (op, blocked) = FnOp::new(
             move |_: &rusqlite::Connection| {
+                let _ = running.send(());
                 let _ = held.recv();
                 Ok(())
             },
             None,
         );
         store.tx.send(op).await.unwrap();
+        started.recv().unwrap();
         let handoff = Arc::new(Handoff::default());
         handoff.open();
         let body = bytes::Bytes::from_static(
