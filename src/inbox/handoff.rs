@@ -258,7 +258,7 @@ mod tests {
             );
             let stored = match store.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
                 Poll::Ready(stored) => stored.unwrap(),
-                Poll::Pending => panic!("the store answered before the claim"),
+                Poll::Pending => panic!("the claim answered, the store of its event not yet"),
             };
             assert_eq!(stored, Stored::New(events[0].summary.id));
             assert_eq!(inbox.take_decoded(stored.id()), Some(decoded));
