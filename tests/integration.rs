@@ -9,6 +9,12 @@
 //!
 //! Run one file's tests with a filter: `cargo test --all-features --test
 //! integration mock_webhooks::`.
+//!
+//! The tests of one binary share one process, and run in parallel: a test
+//! that installs process-wide state (a global tracing subscriber, as
+//! `inbox_trace_parent` does; an environment variable) sees every other test's effects
+//! too, and must read only what is its own (its own trace, its own server),
+//! never "the one span" or "every event" of the process.
 
 // Shared helpers; each says which features it needs.
 #[cfg(feature = "mock")]

@@ -6,6 +6,12 @@
 //!
 //! Run one file's tests with a filter: `cargo test -p tradecloud-cli --test
 //! integration serve_postgres::`.
+//!
+//! The tests of one binary share one process, and run in parallel: a test
+//! that installs process-wide state (a global tracing subscriber, as
+//! `telemetry` does; an environment variable) sees every other test's effects
+//! too, and must read only what is its own (its own trace, its own server),
+//! never "the one span" or "every event" of the process.
 
 #[path = "../../tests/certs_support/mod.rs"]
 mod certs_support;
