@@ -5,6 +5,8 @@
                              [--rounds 3] [--secs 10] [--connections 32]
                              [--orders 100] [--mode receive-only|handled|both]
                              [--body FILE] [--rust-log warn]
+    scripts/cpu-per-event.py --b BINARY --load LOAD_BINARY --mode MODE
+                             (--perf OUT.perf | --strace) [--secs 6] [...]
 
 Each round runs A, then B (interleaved, so that a machine that gets busier
 or quieter affects both alike), each on a fresh SQLite inbox
@@ -22,6 +24,15 @@ system, from /proc/PID/stat) of the serve process divided by the events:
 
 CPU per event is the figure to compare: events/s depends on what else the
 machine does (BENCHMARKS.md). Prints a Markdown table with the medians.
+
+Where the CPU goes: with `--perf OUT.perf` or `--strace` one run of `--b`
+per mode (no `--a`, one round) is watched during the load:
+
+* `--perf OUT.perf`: `perf record` with call graphs of the server (Debian's
+  linux-perf; `python3 scripts/perf-parts.py OUT.perf` then gives the share
+  of each part; with `--mode both`, OUT.receive-only.perf and OUT.handled.perf);
+* `--strace`: the server's system calls (`strace -c -f`) per stored event
+  (strace slows the server: counts, not times).
 """
 
 import argparse
@@ -83,6 +94,32 @@ def states(db):
     return rows
 
 
+def start_watcher(pid, mode, args, work):
+    """The profiler attached to the server during the load, if one is asked for."""
+    if args.perf:
+        out = args.perf if args.mode != "both" else f"{os.path.splitext(args.perf)[0]}.{mode}.perf"
+        command = ["perf", "record", "-q", "-o", out, "-F", "999", "--call-graph", "dwarf,32768",
+                   "-p", str(pid), "--", "sleep", str(args.secs)]
+    elif args.strace:
+        command = ["timeout", "-s", "INT", str(args.secs), "strace", "-c", "-f", "-p", str(pid),
+                   "-o", os.path.join(work, "strace.txt")]
+    else:
+        return None
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def syscalls_per_event(path, events):
+    """`strace -c` output as (system call, calls per event), most first."""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            fields = line.split()
+            # "% time, seconds, usecs/call, calls, [errors,] syscall"
+            if len(fields) >= 5 and fields[3].isdigit() and fields[-1] != "total":
+                rows.append((fields[-1], int(fields[3]) / max(events, 1)))
+    return sorted(rows, key=lambda row: -row[1])
+
+
 def run(binary, load, mode, args):
     work = tempfile.mkdtemp(prefix="cpu-per-event-")
     try:
@@ -119,12 +156,19 @@ def run(binary, load, mode, args):
                 LOAD_CONNECTIONS=str(args.connections),
                 LOAD_ORDERS=str(args.orders),
             )
+            watcher = start_watcher(proc.pid, mode, args, work)
             before = cpu_seconds(proc.pid)
             started = time.monotonic()
             result = subprocess.run([load], env=load_env, capture_output=True, text=True, check=True)
             load_secs = time.monotonic() - started
             stats = json.loads(result.stdout)
             stored = stats["ok"]
+            if watcher is not None:
+                watcher.wait()
+                if args.strace:
+                    print(f"{mode}: system calls per stored event ({stored} events, under strace):")
+                    for name, per_event in syscalls_per_event(os.path.join(work, "strace.txt"), stored):
+                        print(f"  {name:14} {per_event:6.2f}")
             if mode == "handled":
                 deadline = time.monotonic() + 900
                 while True:
@@ -153,7 +197,7 @@ def run(binary, load, mode, args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--a", required=True, help="the binary to compare against (before)")
+    parser.add_argument("--a", help="the binary to compare against (before); not with --perf or --strace")
     parser.add_argument("--b", required=True, help="the binary to measure (after)")
     parser.add_argument("--load", required=True, help="benches/load.rs's executable")
     parser.add_argument("--rounds", type=int, default=3)
@@ -173,7 +217,20 @@ def main():
         help="the event posted (its orderId and messageId values are replaced per request; "
         "default: the 14 KB order event, whose purchase order number is the same for every order)",
     )
+    watch = parser.add_mutually_exclusive_group()
+    watch.add_argument("--perf", metavar="OUT", help="record the server of one run of --b with perf into OUT")
+    watch.add_argument("--strace", action="store_true", help="count the system calls of one run of --b per event")
     args = parser.parse_args()
+    if args.perf or args.strace:
+        if args.a:
+            parser.error("--perf and --strace watch one run of --b: leave out --a")
+        modes = ["receive-only", "handled"] if args.mode == "both" else [args.mode]
+        for mode in modes:
+            r = run(args.b, args.load, mode, args)
+            print(f"{mode}: {r['events']} events, {r['cpu_us']:.0f} µs CPU per event (watched)", file=sys.stderr)
+        return
+    if not args.a:
+        parser.error("--a is needed to compare two binaries")
     modes = ["receive-only", "handled"] if args.mode == "both" else [args.mode]
     results = {(label, mode): [] for label in "ab" for mode in modes}
     for n in range(args.rounds):

@@ -3,7 +3,8 @@
 
     python3 scripts/perf-parts.py OUT.perf
 
-(`scripts/profile-receiver.sh ... perf OUT.perf` records one.) A sample in
+(`scripts/cpu-per-event.py --b BINARY --load LOAD --mode receive-only
+--perf OUT.perf` records one.) A sample in
 the kernel goes to the first kernel part its stack names (fsync, pwrite,
 pread, network, scheduling); a sample whose own frame is the allocator or a
 copy goes to "alloc" or "copy"; any other goes to the part of the nearest
@@ -18,7 +19,7 @@ import sys
 
 PARTS = [
     ("lz4", r"lz4_flex"),
-    ("decode", r"serde_json|serde_core::de|serde::private::de|serde_core::de::Deserialize"
+    ("decode", r"serde_json|serde_core::de|serde::private::de"
      r"|tradecloud::webhook::json|types::decimal|iso8601|open_enum|FlatMap|__deserialize_content"),
     ("sqlite", r"sqlite3|rusqlite|pager|btree|Vdbe|wal[A-Z]|memjrnl|subjournal|tradecloud::inbox::sqlite"),
     ("tls", r"rustls|aws_lc|aes|gcm|ghash|chacha"),
