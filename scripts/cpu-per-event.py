@@ -7,6 +7,7 @@
                              [--body FILE] [--rust-log warn]
     scripts/cpu-per-event.py --b BINARY --load LOAD_BINARY --mode MODE
                              (--perf OUT.perf | --strace) [--secs 6] [...]
+    scripts/cpu-per-event.py --a-rev 99de869 --b-rev HEAD [--build dev|release] [...]
 
 Each round runs A, then B (interleaved, so that a machine that gets busier
 or quieter affects both alike), each on a fresh SQLite inbox
@@ -24,6 +25,14 @@ system, from /proc/PID/stat) of the serve process divided by the events:
 
 CPU per event is the figure to compare: events/s depends on what else the
 machine does (BENCHMARKS.md). Prints a Markdown table with the medians.
+
+`--a-rev`/`--b-rev` name commits instead of binaries: each is checked out
+(a git worktree) and built with `--build` (`dev`: `cargo build`, as
+`cargo run` without `--release`; `release`, the default), under
+target/cpu-per-event/ (kept, so a second run builds nothing); without
+`--load` the load generator is built from this checkout. Issue 24's
+check, both ways: `--a-rev 99de869 --b-rev HEAD --build dev`, then
+`--build release` (BENCHMARKS.md, "Issue 24 item 14, where it ends").
 
 Where the CPU goes: with `--perf OUT.perf` or `--strace` one run of `--b`
 per mode (no `--a`, one round) is watched during the load:
@@ -195,11 +204,62 @@ def run(binary, load, mode, args):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def cargo_executable(command, cwd, target_dir, name):
+    """Run a cargo build `command` and return the path of the executable `name` it made."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR")}
+    env["CARGO_TARGET_DIR"] = target_dir
+    print(f"building {name} in {cwd}: {' '.join(command)}", file=sys.stderr)
+    built = subprocess.run(
+        [*command, "--message-format=json-render-diagnostics"],
+        cwd=cwd, env=env, stdout=subprocess.PIPE, text=True,
+    )
+    if built.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed in {cwd} (its errors are above)")
+    found = None
+    for line in built.stdout.splitlines():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if message.get("reason") == "compiler-artifact" and message.get("executable") \
+                and message["target"]["name"] == name:
+            found = message["executable"]
+    if found is None:
+        sys.exit(f"{' '.join(command)} made no executable named {name}")
+    return found
+
+
+def build_rev(rev, profile):
+    """The `tradecloud` executable of commit `rev`, built with `profile` (dev or release)."""
+    commit = subprocess.run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], cwd=ROOT,
+                            capture_output=True, text=True)
+    if commit.returncode != 0:
+        sys.exit(f"{rev} is not a commit of this repository: {commit.stderr.strip()}")
+    short = commit.stdout.strip()[:12]
+    cache = os.path.join(ROOT, "target", "cpu-per-event")
+    tree = os.path.join(cache, f"src-{short}")
+    if not os.path.exists(os.path.join(tree, "Cargo.toml")):
+        os.makedirs(cache, exist_ok=True)
+        subprocess.run(["git", "worktree", "prune"], cwd=ROOT, check=True)
+        subprocess.run(["git", "worktree", "add", "--detach", "--force", tree, short], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+    # The command line tool is its own crate since issue 24; before, the
+    # library's `tradecloud` binary behind its default `cli` feature.
+    package = ["-p", "tradecloud-cli"] if os.path.exists(os.path.join(tree, "cli", "Cargo.toml")) \
+        else ["--bin", "tradecloud"]
+    command = ["cargo", "build", "--locked", *package, *(["--release"] if profile == "release" else [])]
+    return cargo_executable(command, tree, os.path.join(cache, f"target-{short}"), "tradecloud")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--a", help="the binary to compare against (before); not with --perf or --strace")
-    parser.add_argument("--b", required=True, help="the binary to measure (after)")
-    parser.add_argument("--load", required=True, help="benches/load.rs's executable")
+    parser.add_argument("--b", help="the binary to measure (after)")
+    parser.add_argument("--a-rev", help="instead of --a: the commit to build and compare against")
+    parser.add_argument("--b-rev", help="instead of --b: the commit to build and measure")
+    parser.add_argument("--build", choices=["dev", "release"], default="release",
+                        help="how --a-rev and --b-rev are built (default: release)")
+    parser.add_argument("--load", help="benches/load.rs's executable (default: built from this checkout)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--secs", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
@@ -221,6 +281,17 @@ def main():
     watch.add_argument("--perf", metavar="OUT", help="record the server of one run of --b with perf into OUT")
     watch.add_argument("--strace", action="store_true", help="count the system calls of one run of --b per event")
     args = parser.parse_args()
+    for side in ("a", "b"):
+        rev = getattr(args, f"{side}_rev")
+        if rev and getattr(args, side):
+            parser.error(f"give --{side} or --{side}-rev, not both")
+        if rev:
+            setattr(args, side, build_rev(rev, args.build))
+    if not args.b:
+        parser.error("--b (or --b-rev) is needed")
+    if not args.load:
+        args.load = cargo_executable(["cargo", "bench", "--locked", "--bench", "load", "--no-run"], ROOT,
+                                     os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "load")
     if args.perf or args.strace:
         if args.a:
             parser.error("--perf and --strace watch one run of --b: leave out --a")
@@ -230,7 +301,7 @@ def main():
             print(f"{mode}: {r['events']} events, {r['cpu_us']:.0f} µs CPU per event (watched)", file=sys.stderr)
         return
     if not args.a:
-        parser.error("--a is needed to compare two binaries")
+        parser.error("--a (or --a-rev) is needed to compare two binaries")
     modes = ["receive-only", "handled"] if args.mode == "both" else [args.mode]
     results = {(label, mode): [] for label in "ab" for mode in modes}
     for n in range(args.rounds):
