@@ -281,27 +281,30 @@ def main():
     watch.add_argument("--perf", metavar="OUT", help="record the server of one run of --b with perf into OUT")
     watch.add_argument("--strace", action="store_true", help="count the system calls of one run of --b per event")
     args = parser.parse_args()
+    # Every mistake in the arguments is said before anything is built.
+    for side in ("a", "b"):
+        if getattr(args, f"{side}_rev") and getattr(args, side):
+            parser.error(f"give --{side} or --{side}-rev, not both")
+    if not (args.b or args.b_rev):
+        parser.error("--b (or --b-rev) is needed")
+    watching = bool(args.perf or args.strace)
+    if watching and (args.a or args.a_rev):
+        parser.error("--perf and --strace watch one run of --b: leave out --a")
+    if not watching and not (args.a or args.a_rev):
+        parser.error("--a (or --a-rev) is needed to compare two binaries")
     for side in ("a", "b"):
         rev = getattr(args, f"{side}_rev")
-        if rev and getattr(args, side):
-            parser.error(f"give --{side} or --{side}-rev, not both")
         if rev:
             setattr(args, side, build_rev(rev, args.build))
-    if not args.b:
-        parser.error("--b (or --b-rev) is needed")
     if not args.load:
         args.load = cargo_executable(["cargo", "bench", "--locked", "--bench", "load", "--no-run"], ROOT,
                                      os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "load")
-    if args.perf or args.strace:
-        if args.a:
-            parser.error("--perf and --strace watch one run of --b: leave out --a")
+    if watching:
         modes = ["receive-only", "handled"] if args.mode == "both" else [args.mode]
         for mode in modes:
             r = run(args.b, args.load, mode, args)
             print(f"{mode}: {r['events']} events, {r['cpu_us']:.0f} µs CPU per event (watched)", file=sys.stderr)
         return
-    if not args.a:
-        parser.error("--a (or --a-rev) is needed to compare two binaries")
     modes = ["receive-only", "handled"] if args.mode == "both" else [args.mode]
     results = {(label, mode): [] for label in "ab" for mode in modes}
     for n in range(args.rounds):
