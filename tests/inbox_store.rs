@@ -375,6 +375,47 @@ async fn a_missing_database_file_is_unavailable_and_recovers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_write_ahead_log_loses_nothing() {
+    let (dir, path) = temp_db();
+    let inbox = Inbox::open(&url(&path)).unwrap();
+    for m in ["m-0", "m-1"] {
+        inbox
+            .store(order_event("o-1", Some(m), order_body("o-1", m, 3000)))
+            .await
+            .unwrap();
+    }
+    // A pooled reader now has the log open.
+    assert_eq!(inbox.list(ListFilter::default()).await.unwrap().len(), 2);
+    let wal = dir.path().join("inbox.db-wal");
+    assert!(wal.exists());
+
+    // A clean-up deletes the log of the running inbox: both events are
+    // committed only there, and the receiver's handle is all that is left.
+    std::fs::remove_file(&wal).unwrap();
+    // The next batch (a readiness check, as every 5 s while serving) finds
+    // it gone and copies what it held into the database file.
+    inbox.ready().await.unwrap();
+    // The database file alone, as a crash would leave it, holds both.
+    let alone = dir.path().join("alone.db");
+    std::fs::copy(&path, &alone).unwrap();
+    assert_eq!(count_rows(&alone), 2);
+
+    // A new log takes the next events; readers read the new one.
+    inbox
+        .store(order_event(
+            "o-1",
+            Some("m-2"),
+            order_body("o-1", "m-2", 3000),
+        ))
+        .await
+        .unwrap();
+    assert!(wal.exists());
+    assert_eq!(inbox.list(ListFilter::default()).await.unwrap().len(), 3);
+    drop(inbox);
+    assert_eq!(count_rows(&path), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_is_overloaded() {
     let (_dir, path) = temp_db();
     let options = InboxOptions {

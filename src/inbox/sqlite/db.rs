@@ -147,6 +147,38 @@ pub(crate) fn file_id(path: &Path) -> std::io::Result<FileId> {
     std::fs::metadata(path).map(|_| FileId(0, 0))
 }
 
+/// The write-ahead log next to the database file (`PATH-wal`).
+pub(crate) fn wal_path(path: &Path) -> std::path::PathBuf {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    wal.into()
+}
+
+/// Identity of the write-ahead log next to `path`, `None` while there is
+/// none.
+pub(crate) fn wal_id(path: &Path) -> Option<FileId> {
+    file_id(&wal_path(path)).ok()
+}
+
+/// Copy every committed frame of the connection's write-ahead log into the
+/// database file and sync it (`wal_checkpoint(TRUNCATE)`, waiting for
+/// readers as long as the busy timeout): afterwards the database file holds
+/// everything committed, whatever becomes of the log.
+pub(crate) fn checkpoint_all(conn: &Connection) -> Result<(), InboxError> {
+    let (busy, log, copied): (i64, i64, i64) = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .map_err(unavailable)?;
+    if busy != 0 || log != copied {
+        return Err(InboxError::Unavailable(format!(
+            "the write-ahead log could not be copied into the database file ({copied} of {log} \
+             frames; readers kept it busy)"
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn unavailable(err: rusqlite::Error) -> InboxError {
     InboxError::Unavailable(err.to_string())
 }
@@ -574,10 +606,13 @@ CREATE INDEX events_po_alone ON events (po_key, id)
     WHERE object_key IS NULL AND po_key IS NOT NULL;
 ";
 
-/// A pooled read connection with the identity of the file it was opened on.
+/// A pooled read connection with the identity of the files it was opened
+/// on: the database file and its write-ahead log (a connection that reads a
+/// log deleted or replaced under it reads frames nobody writes any more).
 pub(crate) struct Reader {
     pub(crate) conn: Connection,
     file: FileId,
+    wal: Option<FileId>,
 }
 
 impl Reader {
@@ -593,8 +628,9 @@ impl Reader {
                 path.display()
             ))
         })?;
+        let wal = wal_id(path);
         if let Some(reader) = pooled {
-            if reader.file == current {
+            if reader.file == current && reader.wal == wal {
                 return Ok(reader);
             }
         }
@@ -606,6 +642,7 @@ impl Reader {
         Ok(Reader {
             conn,
             file: current,
+            wal,
         })
     }
 }

@@ -133,6 +133,7 @@ pub(crate) fn spawn(
         target,
         conn: Some(conn),
         file_id,
+        wal_id: None,
         options,
     };
     std::thread::Builder::new()
@@ -146,6 +147,9 @@ struct Writer {
     target: Target,
     conn: Option<Connection>,
     file_id: Option<db::FileId>,
+    /// The write-ahead log the connection writes, as found after its first
+    /// commit (see [`Writer::keep_wal`]).
+    wal_id: Option<db::FileId>,
     options: InboxOptions,
 }
 
@@ -181,6 +185,7 @@ impl Writer {
                 Ok(_) => {
                     // Replaced (or never opened): open what is there now.
                     self.conn = None;
+                    self.wal_id = None;
                     let conn = db::open_existing_writer(path, &self.options)?;
                     self.file_id = db::file_id(path).ok();
                     self.conn = Some(conn);
@@ -201,6 +206,10 @@ impl Writer {
     }
 
     fn commit(&mut self, batch: &mut [Box<dyn WriteOp>]) -> Result<(), InboxError> {
+        // A log lost since the last batch: what it holds is copied into the
+        // database file before anything more is written into it.
+        self.connection()?;
+        self.keep_wal(false)?;
         let result = self.try_commit(batch);
         if let Err(InboxError::Unavailable(_)) = &result {
             if let Some(conn) = &self.conn {
@@ -215,7 +224,59 @@ impl Writer {
                 self.conn = None;
             }
         }
-        result
+        result?;
+        // A log lost while this batch was written.
+        self.keep_wal(true)
+    }
+
+    /// Whether the write-ahead log this connection writes is still the file
+    /// next to the database (`committed`: a batch was just committed, so
+    /// there must be one). A log deleted or replaced under the receiver (a
+    /// clean-up, a copy of the database without its `-wal`) keeps taking
+    /// commits through the open handle, but what it holds is gone at the next
+    /// start. Then everything committed is copied into the database file and
+    /// synced, and the next batch opens a new log. If that copy fails (readers
+    /// kept the log busy past the busy timeout), the batch is not
+    /// acknowledged (503: Tradecloud sends it again) and the connection is
+    /// kept, to copy again before the next batch writes. Every batch runs
+    /// this, readiness checks included (every 5 s while serving), so a log
+    /// lost between two events is found within seconds.
+    fn keep_wal(&mut self, committed: bool) -> Result<(), InboxError> {
+        let Target::File(path) = &self.target else {
+            return Ok(());
+        };
+        match (db::wal_id(path), self.wal_id) {
+            (Some(found), Some(known)) if found == known => return Ok(()),
+            (Some(found), None) => {
+                self.wal_id = Some(found);
+                return Ok(());
+            }
+            (None, None) if !committed => return Ok(()),
+            _ => {}
+        }
+        let wal = db::wal_path(path);
+        let rescued = match &self.conn {
+            Some(conn) => db::checkpoint_all(conn),
+            None => Err(InboxError::Unavailable("no database connection".into())),
+        };
+        if let Err(e) = rescued {
+            return Err(InboxError::Unavailable(format!(
+                "the inbox's write-ahead log {} was deleted or replaced while in use, and what it \
+                 holds could not be copied into the database file yet ({e}); events are answered \
+                 503 until it is",
+                wal.display()
+            )));
+        }
+        tracing::warn!(
+            wal = %wal.display(),
+            "the inbox's write-ahead log was deleted or replaced while in use: everything committed \
+             was copied into the database file, and a new log is started (never remove the -wal and \
+             -shm files of a running inbox)"
+        );
+        self.conn = None;
+        self.file_id = None;
+        self.wal_id = None;
+        Ok(())
     }
 
     fn try_commit(&mut self, batch: &mut [Box<dyn WriteOp>]) -> Result<(), InboxError> {
