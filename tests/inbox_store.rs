@@ -415,6 +415,50 @@ async fn a_deleted_write_ahead_log_loses_nothing() {
     assert_eq!(count_rows(&path), 3);
 }
 
+#[tokio::test]
+async fn a_file_that_is_not_an_inbox_is_refused_and_left_alone() {
+    let (dir, _) = temp_db();
+    let reading = InboxOptions {
+        create: false,
+        ..InboxOptions::default()
+    };
+    // An empty file, given to a command that reads an inbox (`inbox list`).
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let err = Inbox::open_with(&url(&empty), reading.clone()).unwrap_err();
+    assert!(
+        matches!(&err, InboxError::Invalid(m) if m.contains("is not a tradecloud inbox") && m.contains("empty")),
+        "{err:?}"
+    );
+    assert_eq!(
+        std::fs::metadata(&empty).unwrap().len(),
+        0,
+        "nothing written"
+    );
+    // The receiver may make an empty file its inbox.
+    drop(Inbox::open(&url(&empty)).unwrap());
+    assert_eq!(count_rows(&empty), 0);
+
+    // Another program's database, given to either: refused, not extended.
+    let other = dir.path().join("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE invoices (id INTEGER PRIMARY KEY);")
+        .unwrap();
+    for options in [reading, InboxOptions::default()] {
+        let err = Inbox::open_with(&url(&other), options).unwrap_err();
+        assert!(
+            matches!(&err, InboxError::Invalid(m) if m.contains("other tables (invoices)")),
+            "{err:?}"
+        );
+    }
+    let tables: i64 = rusqlite::Connection::open(&other)
+        .unwrap()
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tables, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_is_overloaded() {
     let (_dir, path) = temp_db();

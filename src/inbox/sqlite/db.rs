@@ -275,6 +275,8 @@ fn setup_writer(conn: &Connection, options: &InboxOptions, file: bool) -> Result
     check_writable(conn)?;
     conn.busy_timeout(options.busy_timeout)?;
     if file {
+        // Before anything is written (WAL mode writes the file's header).
+        refuse_foreign(conn, options.create)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(InboxError::Unavailable(format!(
@@ -288,6 +290,38 @@ fn setup_writer(conn: &Connection, options: &InboxOptions, file: bool) -> Result
     conn.set_prepared_statement_cache_capacity(64);
     super::codec::register(conn)?;
     ensure_schema(conn)
+}
+
+/// A file without the inbox's schema: another program's SQLite database is
+/// never given the inbox's tables, and an empty file only by the receiver
+/// (`create`), not by a command that reads an inbox (`inbox list` on a wrong
+/// path would otherwise answer "empty" and leave tables behind).
+fn refuse_foreign(conn: &Connection, create: bool) -> Result<(), InboxError> {
+    if schema_version(conn)? != 0 {
+        return Ok(());
+    }
+    let path = conn.path().unwrap_or("(in memory)").to_string();
+    let mut names = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite%' ORDER BY name LIMIT 4",
+    )?;
+    let names: Vec<String> = names
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    if !names.is_empty() {
+        return Err(InboxError::Invalid(format!(
+            "{path} is not a tradecloud inbox: it is a SQLite database with other tables ({}{}) and \
+             no inbox schema; give the path of the receiver's inbox (its [store] url)",
+            names.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+            if names.len() > 3 { ", ..." } else { "" }
+        )));
+    }
+    if !create {
+        return Err(InboxError::Invalid(format!(
+            "{path} is not a tradecloud inbox: the file is empty (the receiver creates its inbox at \
+             its first start); give the path of the receiver's inbox (its [store] url)"
+        )));
+    }
+    Ok(())
 }
 
 pub(super) fn ensure_schema(conn: &Connection) -> Result<(), InboxError> {
