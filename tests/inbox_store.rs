@@ -850,7 +850,7 @@ async fn helpers_read_kind_ids_and_message_id_from_bodies() {
 }
 
 #[tokio::test]
-async fn readiness_writes_nothing_and_sees_a_full_disk() {
+async fn readiness_writes_nothing_and_a_nearly_full_disk_is_a_warning() {
     let (_dir, path) = temp_db();
     let inbox = Inbox::open(&url(&path)).unwrap();
     inbox
@@ -889,17 +889,30 @@ async fn readiness_writes_nothing_and_sees_a_full_disk() {
         before
     );
 
-    // A disk with less free space than the minimum is "not ready".
+    // A disk with less free space than the minimum is a warning, not "not
+    // ready": events are stored as long as they fit.
+    assert_eq!(inbox.low_space(), None);
     let options = InboxOptions {
         min_free_bytes: u64::MAX,
         ..InboxOptions::default()
     };
-    let full = Inbox::open_with(&url(&path), options).unwrap();
-    let err = full.ready().await.unwrap_err();
+    drop(inbox);
+    let nearly_full = Inbox::open_with(&url(&path), options).unwrap();
+    let warning = nearly_full.low_space().expect("a warning");
     assert!(
-        matches!(&err, InboxError::Unavailable(m) if m.contains("bytes free")),
-        "{err:?}"
+        warning.contains("bytes free") && warning.contains("still stored"),
+        "{warning}"
     );
+    nearly_full.ready().await.unwrap();
+    let stored = nearly_full
+        .store(order_event(
+            "o-9",
+            Some("m-9"),
+            order_body("o-9", "m-9", 300),
+        ))
+        .await
+        .unwrap();
+    assert!(matches!(stored, Stored::New(_)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -151,6 +151,10 @@ impl Store for Deferred {
         delegate!(self.ready())
     }
 
+    fn low_space(&self) -> Option<String> {
+        self.open.get().and_then(|store| store.low_space())
+    }
+
     fn list(&self, filter: ListFilter) -> BoxFuture<'_, Result<Vec<EventSummary>, InboxError>> {
         delegate!(self.list(filter))
     }

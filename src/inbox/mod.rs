@@ -344,6 +344,10 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn store(&self, event: NewEvent, derived: Derived) -> BoxFuture<'_, Result<Stored>>;
     /// Whether an event could be committed now, without writing one.
     fn ready(&self) -> BoxFuture<'_, Result<()>>;
+    /// See [`Inbox::low_space`].
+    fn low_space(&self) -> Option<String> {
+        None
+    }
     fn list(&self, filter: ListFilter) -> BoxFuture<'_, Result<Vec<EventSummary>>>;
     fn get(&self, id: i64) -> BoxFuture<'_, Result<Option<StoredEvent>>>;
     /// See [`Inbox::attempts`].
@@ -726,15 +730,24 @@ impl Inbox {
     /// Whether an event can be committed now, without committing one:
     /// SQLite takes the write lock through the writer's queue (a full queue
     /// is `Overloaded`; a lock held by another process past the busy
-    /// timeout, a missing file, a file this process may not write, or a
-    /// disk with less than [`InboxOptions::min_free_bytes`] free are
-    /// `Unavailable`); PostgreSQL inserts a row on a pooled connection and
+    /// timeout, a missing file, a file this process may not write are
+    /// `Unavailable`; a disk with little free space is not, as long as
+    /// events can be stored: see [`Inbox::low_space`]); PostgreSQL inserts a row on a pooled connection and
     /// rolls it back, so it fails whenever storing an event would
     /// (`default_transaction_read_only`, a standby after a failover, a
     /// revoked privilege, the server down). A store that could not be
     /// opened yet ([`Inbox::connect_retrying`]) says why.
     pub async fn ready(&self) -> Result<()> {
         self.store.ready().await
+    }
+
+    /// A warning while the disk holding a SQLite inbox has less free space
+    /// than [`InboxOptions::min_free_bytes`]: events are still stored (each
+    /// one stored is one Tradecloud need not send again), but the disk is
+    /// filling up; once it is full, webhooks are answered 503. `None` when
+    /// there is room, and for PostgreSQL.
+    pub fn low_space(&self) -> Option<String> {
+        self.store.low_space()
     }
 
     /// [`Inbox::ready`], answered from the last check while it is younger

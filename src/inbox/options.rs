@@ -29,8 +29,10 @@ pub struct InboxOptions {
     pub create: bool,
     /// PostgreSQL: connections in the pool (default 8).
     pub pool_size: usize,
-    /// SQLite: `/readyz` reports "not ready" when the disk holding the
-    /// database has less free space than this (default 64 MiB).
+    /// SQLite: below this much free space on the disk holding the database
+    /// (default 64 MiB) the receiver warns, in its log and in `/readyz`'s
+    /// answer, which stays `200` while events can be stored
+    /// ([`Inbox::low_space`](crate::inbox::Inbox::low_space)).
     pub min_free_bytes: u64,
 }
 

@@ -63,7 +63,7 @@ async fn readyz(State(ops): State<Ops>) -> Response {
         Ok(()) => (
             StatusCode::OK,
             [(CONTENT_TYPE, "application/json")],
-            ready_body(ops.api.as_ref()),
+            ready_body(ops.api.as_ref(), ops.inbox.low_space()),
         )
             .into_response(),
         Err(why) => {
@@ -79,8 +79,18 @@ pub(super) async fn watch_store(inbox: Inbox, metrics: Metrics) {
     let mut tick = tokio::time::interval(WATCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut was_ready = None;
+    let mut was_low = false;
     loop {
         tick.tick().await;
+        let low = inbox.low_space();
+        match (&low, was_low) {
+            (Some(warning), false) => tracing::warn!("{warning}"),
+            (None, true) => {
+                tracing::info!(store = %inbox.describe(), "the disk of the inbox has room again")
+            }
+            _ => {}
+        }
+        was_low = low.is_some();
         let result = check(&inbox, &metrics).await;
         let ready = result.is_ok();
         if was_ready != Some(ready) {
@@ -99,14 +109,17 @@ pub(super) async fn watch_store(inbox: Inbox, metrics: Metrics) {
 
 /// `{"status":"ready"}`, with `"tradecloudApi"` when the receiver fetches
 /// from Tradecloud: refused credentials do not stop receiving (so `/readyz`
-/// stays `200`), but they are said here.
-fn ready_body(api: Option<&super::ApiHealth>) -> String {
-    match api {
-        None => r#"{"status":"ready"}"#.to_string(),
-        Some(api) => {
-            serde_json::json!({ "status": "ready", "tradecloudApi": api.detail() }).to_string()
-        }
+/// stays `200`), but they are said here; likewise `"warning"` while the
+/// inbox's disk is nearly full ([`Inbox::low_space`]).
+fn ready_body(api: Option<&super::ApiHealth>, warning: Option<String>) -> String {
+    let mut body = serde_json::json!({ "status": "ready" });
+    if let Some(api) = api {
+        body["tradecloudApi"] = api.detail();
     }
+    if let Some(warning) = warning {
+        body["warning"] = warning.into();
+    }
+    body.to_string()
 }
 
 async fn metrics_text(State(ops): State<Ops>, headers: http::HeaderMap) -> Response {
@@ -163,4 +176,18 @@ pub(super) fn router(
         ops = ops.route("/metrics", get(metrics_text));
     }
     ops.with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ready_body;
+
+    #[test]
+    fn a_ready_answer_carries_the_low_space_warning() {
+        assert_eq!(ready_body(None, None), r#"{"status":"ready"}"#);
+        let body: serde_json::Value =
+            serde_json::from_str(&ready_body(None, Some("only 5 bytes free".into()))).unwrap();
+        assert_eq!(body["status"], "ready");
+        assert_eq!(body["warning"], "only 5 bytes free");
+    }
 }

@@ -203,18 +203,24 @@ impl Store for SqliteStore {
         })
     }
 
+    fn low_space(&self) -> Option<String> {
+        let Target::File(path) = &self.target else {
+            return None;
+        };
+        // A free space that cannot be read is for `ready` to find, if it matters.
+        let free = free_bytes(path).ok()?;
+        (free < self.options.min_free_bytes).then(|| {
+            format!(
+                "only {free} bytes free on the disk of the inbox {} (fewer than {}): events are \
+                 still stored, but once the disk is full webhooks are answered 503; free some space",
+                path.display(),
+                self.options.min_free_bytes
+            )
+        })
+    }
+
     fn ready(&self) -> BoxFuture<'_, Result<(), InboxError>> {
         Box::pin(async move {
-            if let Target::File(path) = &self.target {
-                let free = free_bytes(path)?;
-                if free < self.options.min_free_bytes {
-                    return Err(InboxError::Unavailable(format!(
-                        "only {free} bytes free on the disk of {} (fewer than {})",
-                        path.display(),
-                        self.options.min_free_bytes
-                    )));
-                }
-            }
             // An operation that writes nothing: the batch it joins still takes
             // the write lock (BEGIN IMMEDIATE) and reopens a replaced file
             // (a file that became read-only is found then); a batch of
