@@ -449,8 +449,8 @@ async fn open_store(
 }
 
 /// The last readiness check: when, what it found, and how many events had
-/// been stored then.
-type Checked = (Instant, Result<()>, u64);
+/// been stored, and how many stores had failed, then.
+type Checked = (Instant, Result<()>, u64, u64);
 
 /// The durable inbox. Cheap to clone (an `Arc`), `Send + Sync`: give a clone
 /// to every request handler and to the processor.
@@ -461,6 +461,9 @@ pub struct Inbox {
     /// Events stored by this handle: a commit since a failed check proves
     /// the store is back before the cached failure runs out.
     stored: Arc<AtomicU64>,
+    /// Stores by this handle that failed because the store is unavailable:
+    /// one since a successful check proves that check out of date.
+    failed: Arc<AtomicU64>,
     /// Webhooks decoded by this process's receiver, for its processor.
     handoff: Arc<handoff::Handoff>,
 }
@@ -478,6 +481,7 @@ impl Inbox {
         Inbox {
             store,
             readiness: Arc::default(),
+            failed: Arc::default(),
             stored: Arc::default(),
             handoff: Arc::default(),
         }
@@ -644,6 +648,9 @@ impl Inbox {
                 );
             }
             Err(e) => {
+                if matches!(e, InboxError::Unavailable(_)) {
+                    self.failed.fetch_add(1, Ordering::Relaxed);
+                }
                 span.record(
                     "tradecloud.outcome",
                     if e.is_transient() {
@@ -753,18 +760,22 @@ impl Inbox {
     /// [`Inbox::ready`], answered from the last check while it is younger
     /// than `max_age`: what `/readyz` calls, so that any number of probes
     /// costs at most one check per `max_age`. (A failed check is not reused
-    /// once an event has been stored since: the store is back.)
+    /// once an event has been stored since: the store is back; nor a
+    /// successful one once storing an event failed since because the store
+    /// was unavailable.)
     pub async fn ready_cached(&self, max_age: Duration) -> Result<()> {
         let mut cached = self.readiness.lock().await;
         let stored = self.stored.load(Ordering::Relaxed);
-        if let Some((at, result, stored_then)) = &*cached {
+        let failed = self.failed.load(Ordering::Relaxed);
+        if let Some((at, result, stored_then, failed_then)) = &*cached {
             let stale_failure = result.is_err() && *stored_then != stored;
-            if at.elapsed() < max_age && !stale_failure {
+            let stale_success = result.is_ok() && *failed_then != failed;
+            if at.elapsed() < max_age && !stale_failure && !stale_success {
                 return result.clone();
             }
         }
         let result = self.store.ready().await;
-        *cached = Some((Instant::now(), result.clone(), stored));
+        *cached = Some((Instant::now(), result.clone(), stored, failed));
         result
     }
 
