@@ -459,6 +459,37 @@ async fn a_file_that_is_not_an_inbox_is_refused_and_left_alone() {
     assert_eq!(tables, 1);
 }
 
+#[tokio::test]
+async fn a_failed_store_makes_a_cached_ready_answer_stale() {
+    let (dir, path) = temp_db();
+    let inbox = Inbox::open(&url(&path)).unwrap();
+    let long = Duration::from_secs(3600);
+    inbox.ready_cached(long).await.unwrap();
+    let aside = dir.path().join("aside.db");
+    std::fs::rename(&path, &aside).unwrap();
+    // A webhook finds the store gone before the next check is due.
+    let err = inbox
+        .store(order_event(
+            "o-1",
+            Some("m-1"),
+            order_body("o-1", "m-1", 300),
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, InboxError::Unavailable(_)), "{err:?}");
+    assert!(inbox.ready_cached(long).await.is_err());
+    std::fs::rename(&aside, &path).unwrap();
+    inbox
+        .store(order_event(
+            "o-1",
+            Some("m-1"),
+            order_body("o-1", "m-1", 300),
+        ))
+        .await
+        .unwrap();
+    inbox.ready_cached(long).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_is_overloaded() {
     let (_dir, path) = temp_db();
