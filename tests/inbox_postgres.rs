@@ -17,7 +17,7 @@ use bytes::Bytes;
 use pg_support::PgCluster;
 use processing_support::crash_mid_handler;
 use tradecloud::inbox::{
-    EventKind, Inbox, InboxError, ListFilter, NewEvent, NewState, State, Stored,
+    EventKind, Inbox, InboxError, InboxOptions, ListFilter, NewEvent, NewState, State, Stored,
 };
 use tradecloud::processing::{handler_fn, Event, HandlerError, Processor, ProcessorConfig};
 
@@ -356,6 +356,69 @@ async fn postgres_down_is_unavailable_and_the_store_reconnects() {
     let stored = inbox.store(order_event("o-1", "m-2")).await.unwrap();
     assert!(matches!(stored, Stored::New(_)));
     assert_eq!(inbox.list(ListFilter::default()).await.unwrap().len(), 2);
+}
+
+/// Sessions opened while the database was read-only (`ALTER DATABASE ...
+/// SET default_transaction_read_only`) stay read-only after the setting is
+/// reset: the pool must not keep handing them out. An inbox that is only
+/// read opens on a read-only database; a database without an inbox is not
+/// given one by a command that reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_read_only_for_a_while_is_written_again_without_a_restart() {
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    let inbox = Inbox::connect(&url).await.unwrap();
+    inbox.store(order_event("o-1", "m-1")).await.unwrap();
+    let reading = InboxOptions {
+        create: false,
+        ..InboxOptions::default()
+    };
+
+    pg.psql_each(
+        "postgres",
+        &[
+            "ALTER DATABASE inbox SET default_transaction_read_only = on",
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = 'inbox' AND pid <> pg_backend_pid()",
+        ],
+    );
+    wait_for("a read-only refusal", Duration::from_secs(30), async || {
+        matches!(
+            inbox.store(order_event("o-1", "m-2")).await,
+            Err(InboxError::Unavailable(m)) if m.contains("read-only")
+        )
+    })
+    .await;
+    assert!(inbox.ready().await.is_err());
+    // `inbox list` on the read-only database.
+    let reader = Inbox::connect_with(&url, reading.clone()).await.unwrap();
+    assert_eq!(reader.list(ListFilter::default()).await.unwrap().len(), 1);
+
+    pg.psql(
+        "postgres",
+        "ALTER DATABASE inbox RESET default_transaction_read_only",
+    );
+    wait_for("writable again", Duration::from_secs(30), async || {
+        inbox.ready().await.is_ok()
+    })
+    .await;
+    let stored = inbox.store(order_event("o-1", "m-2")).await.unwrap();
+    assert!(matches!(stored, Stored::New(_)));
+
+    // A database that holds no inbox, opened as `inbox list` opens one.
+    let other = pg.database("not_an_inbox");
+    let err = Inbox::connect_with(&other, reading).await.unwrap_err();
+    assert!(
+        matches!(&err, InboxError::Invalid(m) if m.contains("holds no tradecloud inbox")),
+        "{err:?}"
+    );
+    assert_eq!(
+        pg.psql(
+            "not_an_inbox",
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        ),
+        "0"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,7 @@ mod tls;
 
 use crate::inbox::Derived;
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,12 +31,17 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// own message when there is one.
 pub(crate) fn pg_error(e: tokio_postgres::Error) -> InboxError {
     match e.as_db_error() {
-        Some(db) => InboxError::Unavailable(format!(
-            "PostgreSQL: {} {}: {}",
-            db.severity(),
-            db.code().code(),
-            db.message()
-        )),
+        Some(db) => {
+            if db.code() == &tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION {
+                READ_ONLY_SESSIONS.store(true, Ordering::Relaxed);
+            }
+            InboxError::Unavailable(format!(
+                "PostgreSQL: {} {}: {}",
+                db.severity(),
+                db.code().code(),
+                db.message()
+            ))
+        }
         None => {
             let mut text = e.to_string();
             let mut source = std::error::Error::source(&e);
@@ -47,6 +53,29 @@ pub(crate) fn pg_error(e: tokio_postgres::Error) -> InboxError {
             InboxError::Unavailable(format!("PostgreSQL: {text}"))
         }
     }
+}
+
+/// Set when the server refused a write because the session is read-only
+/// (SQLSTATE 25006). A session opened while the database was read-only
+/// (`ALTER DATABASE ... SET default_transaction_read_only = on`) stays so
+/// after the setting is reset, and the pool would hand it out for ever: so
+/// the idle connections are dropped before the next checkout (see
+/// [`checkout`]), and new sessions read the setting as it is now. One flag
+/// for the process: at worst another pool opens its connections again.
+static READ_ONLY_SESSIONS: AtomicBool = AtomicBool::new(false);
+
+/// A pooled connection, after dropping the idle ones when a session was
+/// found read-only since the last checkout ([`READ_ONLY_SESSIONS`]; the
+/// one that failed is dropped at the next failure, once it is idle).
+async fn checkout(pool: &Pool) -> Result<Object, InboxError> {
+    if READ_ONLY_SESSIONS.swap(false, Ordering::Relaxed) {
+        let dropped = pool.retain(|_, _| false).removed.len();
+        tracing::info!(
+            dropped,
+            "PostgreSQL refused a write in a read-only session: idle connections are opened again"
+        );
+    }
+    pool.get().await.map_err(pool_error)
 }
 
 fn pool_error(e: deadpool_postgres::PoolError) -> InboxError {
@@ -191,7 +220,7 @@ impl PgStore {
             .map_err(|e| InboxError::Invalid(format!("PostgreSQL pool: {e}")))?;
         {
             let client = pool.get().await.map_err(|e| tls.explain(pool_error(e)))?;
-            schema::migrate(&client).await?;
+            schema::migrate(&client, options.create).await?;
             if opening == Opening::Use {
                 if let Some(mark) = rows::import_mark(&client).await? {
                     return Err(super::migrate::unfinished(&redact(url), &mark));
@@ -215,7 +244,7 @@ impl PgStore {
     }
 
     async fn client(&self) -> Result<Object, InboxError> {
-        self.pool.get().await.map_err(pool_error)
+        checkout(&self.pool).await
     }
 
     /// Run `f` in a transaction of its own on a pooled connection.
@@ -290,7 +319,7 @@ async fn insert_batch(
     pool: &Pool,
     events: &[(&NewEvent, &Derived)],
 ) -> Result<Vec<Stored>, (InboxError, bool)> {
-    let mut client = pool.get().await.map_err(|e| (pool_error(e), false))?;
+    let mut client = checkout(pool).await.map_err(|e| (e, false))?;
     let tx = client
         .transaction()
         .await
@@ -372,6 +401,7 @@ impl Store for PgStore {
             let _ = tx.rollback().await;
             probe.map_err(|e| match e.as_db_error() {
                 Some(db) if db.code() == &tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION => {
+                    READ_ONLY_SESSIONS.store(true, Ordering::Relaxed);
                     InboxError::Unavailable(format!(
                         "PostgreSQL does not accept writes: {} (default_transaction_read_only is on, \
                          or the server is a standby, e.g. after a failover)",

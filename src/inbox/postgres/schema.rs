@@ -146,8 +146,24 @@ CREATE INDEX IF NOT EXISTS event_attempts_event ON event_attempts (event_id, id)
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Bring the database to [`SCHEMA_VERSION`]; several instances starting at
-/// once wait for each other here.
-pub(crate) async fn migrate(client: &Client) -> Result<(), InboxError> {
+/// once wait for each other here. An inbox already at this version is only
+/// read (no lock, no `CREATE`: a read-only database or a standby opens), and
+/// a database without an inbox gets one only when `create` (the receiver;
+/// not a command that reads an inbox, where a mistyped database name would
+/// otherwise look like an empty inbox).
+pub(crate) async fn migrate(client: &Client, create: bool) -> Result<(), InboxError> {
+    match current_version(client).await? {
+        Some(version) if version == SCHEMA_VERSION => return Ok(()),
+        None if !create => {
+            return Err(InboxError::Invalid(
+                "this PostgreSQL database holds no tradecloud inbox (no table tradecloud_schema): \
+                 give the database of the receiver's inbox (its [store] url); the receiver creates \
+                 the inbox at its first start"
+                    .into(),
+            ))
+        }
+        _ => {}
+    }
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await
@@ -158,6 +174,26 @@ pub(crate) async fn migrate(client: &Client) -> Result<(), InboxError> {
         .await
         .map_err(pg_error);
     result.and(unlocked.map(|_| ()))
+}
+
+/// The inbox's schema version, `None` without `tradecloud_schema`; reads only.
+async fn current_version(client: &Client) -> Result<Option<i64>, InboxError> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('tradecloud_schema') IS NOT NULL", &[])
+        .await
+        .map_err(pg_error)?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    let row = client
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM tradecloud_schema",
+            &[],
+        )
+        .await
+        .map_err(pg_error)?;
+    Ok(Some(row.get(0)))
 }
 
 async fn apply(client: &Client) -> Result<(), InboxError> {
