@@ -203,14 +203,7 @@ async fn apply(client: &Client) -> Result<(), InboxError> {
         )
         .await
         .map_err(pg_error)?;
-    let row = client
-        .query_one(
-            "SELECT coalesce(max(version), 0) FROM tradecloud_schema",
-            &[],
-        )
-        .await
-        .map_err(pg_error)?;
-    let version: i64 = row.get(0);
+    let version = current_version(client).await?.unwrap_or(0);
     if version > SCHEMA_VERSION {
         return Err(InboxError::Invalid(format!(
             "the inbox database has schema version {version}; this build of tradecloud knows up to {SCHEMA_VERSION}"
