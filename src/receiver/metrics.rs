@@ -15,6 +15,7 @@
 //! | `tradecloud_handler_duration_seconds` | `kind` | handler run time |
 //! | `tradecloud_connections_open` | | open TLS connections (served and over the limits) |
 //! | `tradecloud_store_ready` | | 1 when the inbox store accepts writes, 0 when not: the last readiness check (`/readyz`, and every 5 s while serving) or the last write of a webhook, whichever came last. Alert on `tradecloud_store_ready == 0` |
+//! | `tradecloud_store_low_space` | | 1 while the disk of a SQLite inbox has less than 64 MiB free (checked every 5 s while serving): events are still stored, but a full disk answers webhooks 503. Always 0 on PostgreSQL |
 //! | `tradecloud_inbox_purged_total` | | `done` events deleted by `[store] retention_days` |
 //! | `tradecloud_connections_limited_total` | `action` | connections over `max_connections`/`max_connections_per_ip`: `answered_503`, or `closed` before TLS in a flood |
 //! | `tradecloud_inbox_queued_events` | | events still to be handled (`received`, `trigger`, `processing`, `retrying`), read from the inbox at each scrape ([`Inbox::backlog`](crate::inbox::Inbox::backlog)); on PostgreSQL every instance reports the whole inbox |
@@ -87,6 +88,7 @@ struct Inner {
     handler_duration: HistogramFamily<KindLabel>,
     connections_open: Gauge,
     store_ready: Gauge,
+    store_low_space: Gauge,
     connections_limited: Family<ActionLabel, Counter>,
     purged: Counter,
     backlog: (Gauge, Gauge<f64, AtomicU64>),
@@ -200,6 +202,12 @@ impl Metrics {
             "1 when the inbox store accepts writes (last readiness check or webhook write), 0 when not",
             store_ready.clone(),
         );
+        let store_low_space = Gauge::default();
+        registry.register(
+            "store_low_space",
+            "1 while the disk of a SQLite inbox has little free space (events are still stored)",
+            store_low_space.clone(),
+        );
         let purged = Counter::default();
         registry.register(
             "inbox_purged",
@@ -237,6 +245,7 @@ impl Metrics {
                 handler_duration,
                 connections_open,
                 store_ready,
+                store_low_space,
                 connections_limited,
                 purged,
                 backlog,
@@ -364,6 +373,12 @@ impl Metrics {
         self.inner.store_ready.set(i64::from(ready));
     }
 
+    /// Whether the inbox's disk has little free space
+    /// (`tradecloud_store_low_space`, see [`Inbox::low_space`](crate::inbox::Inbox::low_space)).
+    pub fn store_low_space(&self, low: bool) {
+        self.inner.store_low_space.set(i64::from(low));
+    }
+
     /// A connection over the limits was `answered_503` or `closed`.
     pub fn connection_limited(&self, action: &str) {
         self.inner
@@ -434,7 +449,9 @@ mod tests {
         m.response(202, Duration::from_millis(3));
         m.handler_outcome("order", "ok", Duration::from_millis(20));
         assert!(m.encode().contains("tradecloud_store_ready 0"));
+        assert!(m.encode().contains("tradecloud_store_low_space 0"));
         m.store_ready(true);
+        m.store_low_space(true);
         let text = m.encode();
         for needle in [
             "tradecloud_webhook_received_total{kind=\"order\"} 1",
@@ -446,6 +463,7 @@ mod tests {
             "tradecloud_handler_duration_seconds_count{kind=\"order\"} 1",
             "# TYPE tradecloud_store_ready gauge",
             "tradecloud_store_ready 1",
+            "tradecloud_store_low_space 1",
         ] {
             assert!(text.contains(needle), "{needle} missing in\n{text}");
         }

@@ -91,6 +91,7 @@ pub(super) async fn watch_store(inbox: Inbox, metrics: Metrics) {
             _ => {}
         }
         was_low = low.is_some();
+        metrics.store_low_space(was_low);
         let result = check(&inbox, &metrics).await;
         let ready = result.is_ok();
         if was_ready != Some(ready) {
