@@ -737,10 +737,10 @@ impl Inbox {
     /// Whether an event can be committed now, without committing one:
     /// SQLite takes the write lock through the writer's queue (a full queue
     /// is `Overloaded`; a lock held by another process past the busy
-    /// timeout, a missing file, a file this process may not write are
+    /// timeout, a missing file or a file this process may not write is
     /// `Unavailable`; a disk with little free space is not, as long as
-    /// events can be stored: see [`Inbox::low_space`]); PostgreSQL inserts a row on a pooled connection and
-    /// rolls it back, so it fails whenever storing an event would
+    /// events can be stored: see [`Inbox::low_space`]); PostgreSQL inserts
+    /// a row on a pooled connection and rolls it back, so it fails whenever storing an event would
     /// (`default_transaction_read_only`, a standby after a failover, a
     /// revoked privilege, the server down). A store that could not be
     /// opened yet ([`Inbox::connect_retrying`]) says why.
