@@ -422,6 +422,69 @@ async fn a_deleted_write_ahead_log_loses_nothing() {
     assert_eq!(count_rows(&path), 3);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_log_that_a_reader_keeps_busy_is_copied_once_the_reader_is_done() {
+    let (dir, path) = temp_db();
+    let inbox = Inbox::open(&format!("{}?busy_timeout_ms=200", url(&path))).unwrap();
+    for m in ["m-0", "m-1"] {
+        inbox
+            .store(order_event("o-1", Some(m), order_body("o-1", m, 3000)))
+            .await
+            .unwrap();
+    }
+    // Another program reads the inbox (a backup, `sqlite3`) and keeps its
+    // read transaction open on the log.
+    let reader = rusqlite::Connection::open(&path).unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let seen: i64 = reader
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .unwrap();
+    assert!(seen > 0);
+
+    // The log is deleted meanwhile: it cannot be copied into the database
+    // file while the reader holds it, so nothing more is acknowledged.
+    let wal = dir.path().join("inbox.db-wal");
+    std::fs::remove_file(&wal).unwrap();
+    let err = inbox
+        .store(order_event(
+            "o-1",
+            Some("m-2"),
+            order_body("o-1", "m-2", 3000),
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, InboxError::Unavailable(m) if m.contains("write-ahead log") && m.contains("503")),
+        "{err:?}"
+    );
+    assert!(matches!(
+        inbox.ready().await,
+        Err(InboxError::Unavailable(_))
+    ));
+
+    // The reader finishes: the next batch copies the log first, then writes.
+    reader.execute_batch("COMMIT").unwrap();
+    drop(reader);
+    let stored = inbox
+        .store(order_event(
+            "o-1",
+            Some("m-2"),
+            order_body("o-1", "m-2", 3000),
+        ))
+        .await
+        .unwrap();
+    assert!(matches!(stored, Stored::New(_)));
+    let alone = dir.path().join("alone.db");
+    std::fs::copy(&path, &alone).unwrap();
+    assert!(
+        count_rows(&alone) >= 2,
+        "the events acknowledged before the deletion are in the database file"
+    );
+    assert_eq!(inbox.list(ListFilter::default()).await.unwrap().len(), 3);
+    drop(inbox);
+    assert_eq!(count_rows(&path), 3);
+}
+
 #[tokio::test]
 async fn a_file_that_is_not_an_inbox_is_refused_and_left_alone() {
     let (dir, _) = temp_db();

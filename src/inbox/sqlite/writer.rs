@@ -206,10 +206,6 @@ impl Writer {
     }
 
     fn commit(&mut self, batch: &mut [Box<dyn WriteOp>]) -> Result<(), InboxError> {
-        // A log lost since the last batch: what it holds is copied into the
-        // database file before anything more is written into it.
-        self.connection()?;
-        self.keep_wal(false)?;
         let result = self.try_commit(batch);
         if let Err(InboxError::Unavailable(_)) = &result {
             if let Some(conn) = &self.conn {
@@ -218,15 +214,26 @@ impl Writer {
                 }
             }
             // Start the next batch on a fresh connection to the file: an I/O
-            // error may have left this one unusable. (An in-memory database
-            // lives only in its connection: keep it.)
-            if matches!(self.target, Target::File(_)) {
+            // error may have left this one unusable. Not while it is the only
+            // way to a log deleted under it, though: a new connection would
+            // not see what that log holds. (An in-memory database lives only
+            // in its connection: keep it.)
+            if matches!(self.target, Target::File(_)) && !self.wal_lost() {
                 self.conn = None;
             }
         }
         result?;
         // A log lost while this batch was written.
         self.keep_wal(true)
+    }
+
+    /// Whether the log this connection has committed to is no longer the file
+    /// next to the database (the next batch copies it first).
+    fn wal_lost(&self) -> bool {
+        match (&self.target, self.wal_id) {
+            (Target::File(path), Some(known)) => db::wal_id(path) != Some(known),
+            _ => false,
+        }
     }
 
     /// Whether the write-ahead log this connection writes is still the file
@@ -280,7 +287,18 @@ impl Writer {
     }
 
     fn try_commit(&mut self, batch: &mut [Box<dyn WriteOp>]) -> Result<(), InboxError> {
-        let conn = self.connection()?;
+        // A log lost since the last batch: what it holds is copied into the
+        // database file before anything more is written into it (and the
+        // connection is then opened again, on a new log).
+        self.connection()?;
+        self.keep_wal(false)?;
+        if self.conn.is_none() {
+            self.connection()?;
+        }
+        let conn = self
+            .conn
+            .as_ref()
+            .ok_or_else(|| InboxError::Unavailable("no database connection".into()))?;
         // A connection SQLite opened read-only fails the batch, and is
         // opened again for the next one (the file may be writable by then).
         db::check_writable(conn)?;
