@@ -407,6 +407,45 @@ fn broken_rules_are_reported_with_their_json_path() {
             "lines[0].purchaseOrderNumber"
         ]
     );
+
+    // Every identifier api/rules.md names is free of whitespace (and so
+    // not empty), in every message that sends one.
+    let response: connector::SendOrderResponseBySupplier =
+        serde_json::from_value(serde_json::json!({
+            "order": {"buyerAccountNumber": "", "purchaseOrderNumber": "PO1"},
+            "lines": [{"purchaseOrderLinePosition": "0 1", "salesOrderNumber": "SO 1",
+                       "indicators": {"accepted": true}}]
+        }))
+        .expect("decodes");
+    let problems: Vec<String> = response
+        .validate()
+        .expect_err("whitespace")
+        .iter()
+        .map(|v| v.path.clone())
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "lines[0].purchaseOrderLinePosition",
+            "lines[0].salesOrderNumber",
+            "order.buyerAccountNumber"
+        ]
+    );
+    let order: connector::SendOrderByBuyer = serde_json::from_value(serde_json::json!({
+        "order": {"supplierAccountNumber": "S 1", "purchaseOrderNumber": "PO1"},
+        "lines": [{"position": "00 01"}]
+    }))
+    .expect("decodes");
+    let problems: Vec<String> = order
+        .validate()
+        .expect_err("whitespace")
+        .iter()
+        .map(|v| v.path.clone())
+        .collect();
+    assert_eq!(
+        problems,
+        ["lines[0].position", "order.supplierAccountNumber"]
+    );
 }
 
 #[test]

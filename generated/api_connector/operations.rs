@@ -135,12 +135,27 @@ pub const SEND_ORDER_BY_BUYER_ROUTE: op::Operation = op::Operation {
         },
         op::Limit {
             location: op::Location::Body,
+            path: "/lines/*/position",
+            rule: op::Rule::Pattern("^\\S+$"),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/lines/*/salesOrderNumber",
+            rule: op::Rule::Pattern("^\\S+$"),
+        },
+        op::Limit {
+            location: op::Location::Body,
             path: "/order/documents",
             rule: op::Rule::MaxItems(100),
         },
         op::Limit {
             location: op::Location::Body,
             path: "/order/purchaseOrderNumber",
+            rule: op::Rule::Pattern("^\\S+$"),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/order/supplierAccountNumber",
             rule: op::Rule::Pattern("^\\S+$"),
         },
     ],
@@ -272,6 +287,26 @@ pub const SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation {
         },
         op::Limit {
             location: op::Location::Body,
+            path: "/lines/*/purchaseOrderLinePosition",
+            rule: op::Rule::Pattern("^\\S+$"),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/lines/*/salesOrderNumber",
+            rule: op::Rule::Pattern("^\\S+$"),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/lines/*/salesOrderPosition",
+            rule: op::Rule::Pattern("^\\S+$"),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/order/buyerAccountNumber",
+            rule: op::Rule::Pattern("^\\S+$"),
+        },
+        op::Limit {
+            location: op::Location::Body,
             path: "/order/documents",
             rule: op::Rule::MaxItems(100),
         },
@@ -395,6 +430,11 @@ pub const SEND_ORDER_DELIVERIES_BY_BUYER: op::Operation = op::Operation {
         },
         op::Limit {
             location: op::Location::Body,
+            path: "/lines/*/position",
+            rule: op::Rule::Pattern("^\\S+$"),
+        },
+        op::Limit {
+            location: op::Location::Body,
             path: "/order/purchaseOrderNumber",
             rule: op::Rule::Pattern("^\\S+$"),
         },
@@ -513,6 +553,11 @@ pub const SEND_ORDER_DELIVERY_HISTORY_BY_BUYER: op::Operation = op::Operation {
         },
         op::Limit {
             location: op::Location::Body,
+            path: "/lines/*/position",
+            rule: op::Rule::Pattern("^\\S+$"),
+        },
+        op::Limit {
+            location: op::Location::Body,
             path: "/order/purchaseOrderNumber",
             rule: op::Rule::Pattern("^\\S+$"),
         },
@@ -624,12 +669,22 @@ pub const ATTACH_ORDER_DOCUMENTS_BY_BUYER_ROUTE: op::Operation = op::Operation {
         },
         op::Limit {
             location: op::Location::Body,
+            path: "/lines/*/position",
+            rule: op::Rule::Pattern("^\\S+$"),
+        },
+        op::Limit {
+            location: op::Location::Body,
             path: "/order/documents",
             rule: op::Rule::MaxItems(100),
         },
         op::Limit {
             location: op::Location::Body,
             path: "/order/purchaseOrderNumber",
+            rule: op::Rule::Pattern("^\\S+$"),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/order/supplierAccountNumber",
             rule: op::Rule::Pattern("^\\S+$"),
         },
     ],
@@ -732,6 +787,11 @@ pub const SEND_ORDER_INDICATORS_BY_BUYER_ROUTE: op::Operation = op::Operation {
             location: op::Location::Body,
             path: "/lines",
             rule: op::Rule::MaxItems(500),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/lines/*/position",
+            rule: op::Rule::Pattern("^\\S+$"),
         },
         op::Limit {
             location: op::Location::Body,
@@ -864,12 +924,27 @@ pub const SEND_SINGLE_DELIVERY_ORDER_BY_BUYER_ROUTE: op::Operation = op::Operati
         },
         op::Limit {
             location: op::Location::Body,
+            path: "/lines/*/position",
+            rule: op::Rule::Pattern("^\\S+$"),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/lines/*/salesOrderNumber",
+            rule: op::Rule::Pattern("^\\S+$"),
+        },
+        op::Limit {
+            location: op::Location::Body,
             path: "/order/documents",
             rule: op::Rule::MaxItems(100),
         },
         op::Limit {
             location: op::Location::Body,
             path: "/order/purchaseOrderNumber",
+            rule: op::Rule::Pattern("^\\S+$"),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/order/supplierAccountNumber",
             rule: op::Rule::Pattern("^\\S+$"),
         },
     ],
@@ -977,6 +1052,11 @@ pub const SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation 
         },
         op::Limit {
             location: op::Location::Body,
+            path: "/header/buyerAccountNumber",
+            rule: op::Rule::Pattern("^\\S+$"),
+        },
+        op::Limit {
+            location: op::Location::Body,
             path: "/header/shipment/shipmentNumber",
             rule: op::Rule::Pattern("^\\S+$"),
         },
@@ -984,6 +1064,11 @@ pub const SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation 
             location: op::Location::Body,
             path: "/lines",
             rule: op::Rule::MaxItems(500),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/lines/*/purchaseOrderLinePosition",
+            rule: op::Rule::Pattern("^\\S+$"),
         },
         op::Limit {
             location: op::Location::Body,

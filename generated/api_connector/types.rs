@@ -1297,6 +1297,11 @@ impl crate::types::Validate for DespatchAdviceHeader {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        {
+            let value = &self.buyer_account_number;
+            let path = at.field("buyerAccountNumber");
+            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+        }
         if let ::std::option::Option::Some(value) = &self.shipment {
             let path = at.field("shipment");
             crate::types::Validate::check(value, &path, out);
@@ -1310,6 +1315,10 @@ impl crate::types::Validate for DespatchAdviceLine {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.purchase_order_line_position {
+            let path = at.field("purchaseOrderLinePosition");
+            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+        }
         if let ::std::option::Option::Some(value) = &self.purchase_order_number {
             let path = at.field("purchaseOrderNumber");
             crate::types::validate::pattern(value, "^\\S+$", &path, out);
@@ -1351,6 +1360,11 @@ impl crate::types::Validate for OrderByBuyer {
             let path = at.field("purchaseOrderNumber");
             crate::types::validate::pattern(value, "^\\S+$", &path, out);
         }
+        {
+            let value = &self.supplier_account_number;
+            let path = at.field("supplierAccountNumber");
+            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+        }
     }
 }
 /// The rules of `OrderDeliveriesLineByBuyer` that its type cannot check (see `types::Validate`).
@@ -1369,6 +1383,11 @@ impl crate::types::Validate for OrderDeliveriesLineByBuyer {
                 &path,
                 out,
             );
+        }
+        {
+            let value = &self.position;
+            let path = at.field("position");
+            crate::types::validate::pattern(value, "^\\S+$", &path, out);
         }
     }
 }
@@ -1404,6 +1423,11 @@ impl crate::types::Validate for OrderDeliveryHistoryLineByBuyer {
                 out,
             );
         }
+        {
+            let value = &self.position;
+            let path = at.field("position");
+            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+        }
     }
 }
 /// The rules of `OrderDocumentsLineByBuyer` that its type cannot check (see `types::Validate`).
@@ -1422,6 +1446,11 @@ impl crate::types::Validate for OrderDocumentsLineByBuyer {
                 &path,
                 out,
             );
+        }
+        {
+            let value = &self.position;
+            let path = at.field("position");
+            crate::types::validate::pattern(value, "^\\S+$", &path, out);
         }
     }
 }
@@ -1445,6 +1474,24 @@ impl crate::types::Validate for OrderDocumentsOrderByBuyer {
         {
             let value = &self.purchase_order_number;
             let path = at.field("purchaseOrderNumber");
+            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.supplier_account_number {
+            let path = at.field("supplierAccountNumber");
+            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+        }
+    }
+}
+/// The rules of `OrderIndicatorsLineByBuyer` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for OrderIndicatorsLineByBuyer {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        {
+            let value = &self.position;
+            let path = at.field("position");
             crate::types::validate::pattern(value, "^\\S+$", &path, out);
         }
     }
@@ -1500,6 +1547,15 @@ impl crate::types::Validate for OrderLineByBuyer {
                 out,
             );
         }
+        {
+            let value = &self.position;
+            let path = at.field("position");
+            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.sales_order_number {
+            let path = at.field("salesOrderNumber");
+            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+        }
     }
 }
 /// The rules of `OrderResponseBySupplier` that its type cannot check (see `types::Validate`).
@@ -1509,6 +1565,11 @@ impl crate::types::Validate for OrderResponseBySupplier {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        {
+            let value = &self.buyer_account_number;
+            let path = at.field("buyerAccountNumber");
+            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+        }
         if let ::std::option::Option::Some(value) = &self.documents {
             let path = at.field("documents");
             crate::types::validate::items(
@@ -1552,6 +1613,19 @@ impl crate::types::Validate for OrderResponseLineBySupplier {
                 &path,
                 out,
             );
+        }
+        {
+            let value = &self.purchase_order_line_position;
+            let path = at.field("purchaseOrderLinePosition");
+            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.sales_order_number {
+            let path = at.field("salesOrderNumber");
+            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.sales_order_position {
+            let path = at.field("salesOrderPosition");
+            crate::types::validate::pattern(value, "^\\S+$", &path, out);
         }
     }
 }
@@ -1679,6 +1753,9 @@ impl crate::types::Validate for SendOrderIndicatorsByBuyer {
                 &path,
                 out,
             );
+            for (index, item) in value.iter().enumerate() {
+                crate::types::Validate::check(item, &path.index(index), out);
+            }
         }
         {
             let value = &self.order;
@@ -1758,6 +1835,15 @@ impl crate::types::Validate for SingleDeliveryOrderLineByBuyer {
                 &path,
                 out,
             );
+        }
+        {
+            let value = &self.position;
+            let path = at.field("position");
+            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.sales_order_number {
+            let path = at.field("salesOrderNumber");
+            crate::types::validate::pattern(value, "^\\S+$", &path, out);
         }
     }
 }
