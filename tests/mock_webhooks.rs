@@ -1029,6 +1029,17 @@ async fn txml_and_get_targets() {
         .await,
         200
     );
+    // tXML is offered for the order webhook only (api/json-vs-xml.md).
+    assert_eq!(
+        put_settings(
+            &server,
+            &supplier,
+            SHIPMENT_EVENTS,
+            serde_json::json!({"webhookUrl": supplier_rx.url, "format": "tXML"})
+        )
+        .await,
+        400
+    );
     assert_eq!(
         put_settings(
             &server,

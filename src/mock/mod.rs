@@ -347,7 +347,8 @@
 //!   connectors/webhooks/webhook-setup.md and `*-events.md`): each company
 //!   has an order-events, an order-documents-events and a shipment-events
 //!   webhook ([`WebhookSettings`]: `method` POST/PUT/GET, `webhookUrl`,
-//!   `basicAuthCredentials` or `bearerToken`, `format` JSON or tXML,
+//!   `basicAuthCredentials` or `bearerToken`, `format` JSON or tXML (tXML
+//!   for order webhooks only, as api/json-vs-xml.md says),
 //!   `singleDeliveryPerOrderLine`, `enabledEventNames`), set in
 //!   [`MockConfig::webhooks`] (`tradecloud mock --webhooks FILE`) or with
 //!   `PUT`/`POST` (and read back with `GET`) on
@@ -805,7 +806,7 @@ impl MockServer {
         kind: WebhookKind,
         settings: WebhookSettings,
     ) -> Result<(), MockError> {
-        settings.validate().map_err(MockError::Config)?;
+        settings.validate(kind).map_err(MockError::Config)?;
         self.state.webhooks.set(company, kind, settings);
         Ok(())
     }

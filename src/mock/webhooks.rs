@@ -93,9 +93,12 @@ impl WebhookSettings {
         }
     }
 
-    /// Check the settings: a usable URL (HTTPS, or HTTP on loopback), a
-    /// known method and format.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Check the settings of a `kind` of webhook: a usable URL (HTTPS, or
+    /// HTTP on loopback), a known method and format. tXML is offered for
+    /// the order webhook only (api/json-vs-xml.md; Tradecloud's example of
+    /// the shipment settings has no `format`), so shipment settings asking
+    /// for it are refused rather than followed.
+    pub fn validate(&self, kind: WebhookKind) -> Result<(), String> {
         if let Some(url) = &self.webhook_url {
             check_target(url)?;
         }
@@ -109,6 +112,13 @@ impl WebhookSettings {
         if let Some(format) = &self.format {
             if !format.eq_ignore_ascii_case("json") && !format.eq_ignore_ascii_case("txml") {
                 return Err(format!("`format`: `{format}` is not JSON or tXML"));
+            }
+            if self.txml() && kind == WebhookKind::ShipmentEvents {
+                return Err(
+                    "`format`: tXML is offered for the order webhook only (api/json-vs-xml.md); \
+                     shipment webhooks are JSON: leave `format` out or set \"JSON\""
+                        .to_owned(),
+                );
             }
         }
         Ok(())
@@ -406,7 +416,7 @@ impl WebhookHub {
                 (WebhookKind::ShipmentEvents, &company.shipment_events),
             ] {
                 if let Some(webhook) = webhook {
-                    webhook.validate().map_err(MockError::Config)?;
+                    webhook.validate(kind).map_err(MockError::Config)?;
                     settings.insert((side, kind), webhook.clone());
                 }
             }
@@ -576,12 +586,9 @@ impl WebhookHub {
                     .append_pair("eventName", &job.event_name);
                 target = parsed.to_string();
             }
-        } else if settings.txml() {
-            let shape = if job.webhook == WebhookKind::ShipmentEvents {
-                &crate::api::shipment_webhook_connector::types::txml_shapes::ShipmentWebhookBody
-            } else {
-                &crate::api::order_webhook_connector::types::txml_shapes::OrderWebhookBody
-            };
+        } else if settings.txml() && job.webhook != WebhookKind::ShipmentEvents {
+            // (Shipment settings never ask for tXML: `validate` refuses it.)
+            let shape = &crate::api::order_webhook_connector::types::txml_shapes::OrderWebhookBody;
             match crate::webhook::txml::to_xml(&job.body, shape) {
                 Ok(bytes) => body = Some(bytes),
                 Err(e) => {
@@ -1238,7 +1245,7 @@ pub(crate) mod routes {
                 )
             }
         };
-        if let Err(message) = settings.validate() {
+        if let Err(message) = settings.validate(kind) {
             return error(StatusCode::BAD_REQUEST, message);
         }
         state.webhooks.set(side, kind, settings.clone());
@@ -1525,7 +1532,14 @@ mod tests {
           "enabledEventNames": ["OrderIssuedByBuyer", "OrderLinesAcceptedBySupplier"]
         }"#;
         let settings: WebhookSettings = serde_json::from_str(example).unwrap();
-        assert!(settings.validate().is_ok());
+        assert!(settings.validate(WebhookKind::OrderEvents).is_ok());
+        let txml = WebhookSettings {
+            format: Some("tXML".into()),
+            ..settings.clone()
+        };
+        assert!(txml.validate(WebhookKind::OrderDocumentsEvents).is_ok());
+        let refused = txml.validate(WebhookKind::ShipmentEvents).unwrap_err();
+        assert!(refused.contains("order webhook only"), "{refused}");
         assert!(settings.enabled("OrderIssuedByBuyer"));
         assert!(!settings.enabled("OrderLinesRejectedBySupplier"));
         assert!(!format!("{settings:?}").contains("ReallyStrongPassword123"));

@@ -541,13 +541,36 @@ fn write_value(
                 "at `{path}`: a list inside a list cannot be written in tXML"
             )))
         }
-        Value::String(s) => s.clone(),
+        Value::String(s) => {
+            if let Some(c) = s.chars().find(|&c| !is_xml_char(c)) {
+                return Err(TxmlError::Mismatch(format!(
+                    "at `{path}`: the character U+{:04X} cannot be written in XML 1.0 (tXML); \
+                     remove it from the text or send this message as JSON",
+                    u32::from(c)
+                )));
+            }
+            s.clone()
+        }
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
     };
     write(writer, Event::Start(BytesStart::new(element)))?;
-    write(writer, Event::Text(BytesText::new(&text)))?;
+    let escaped = quick_xml::escape::escape(text.as_str());
+    let text = if escaped.contains('\r') {
+        // A reader turns a bare carriage return into a line feed: written
+        // as a reference, it reads back as itself.
+        BytesText::from_escaped(escaped.replace('\r', "&#13;"))
+    } else {
+        BytesText::from_escaped(escaped)
+    };
+    write(writer, Event::Text(text))?;
     write(writer, Event::End(BytesEnd::new(element)))
+}
+
+/// Whether XML 1.0 can carry `c` in text (its `Char` production: tab, line
+/// feed, carriage return, and everything from U+0020 but U+FFFE and U+FFFF).
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
 }
 
 #[cfg(test)]
@@ -570,6 +593,26 @@ mod tests {
         ));
         assert!(element_matches_array("chargeLines", "chargeLine"));
         assert!(!element_matches_array("lines", "label"));
+    }
+
+    #[test]
+    fn text_xml_cannot_carry_is_refused_and_carriage_returns_survive() {
+        static NOTE: Shape = Shape {
+            name: "Note",
+            element: "Note",
+            properties: &[],
+        };
+        for bad in ["a\u{0}b", "a\u{1}b", "a\u{1F}b", "a\u{FFFF}b"] {
+            let err = to_xml(&serde_json::json!({"description": bad}), &NOTE).unwrap_err();
+            assert!(
+                matches!(&err, TxmlError::Mismatch(m) if m.contains("`description`") && m.contains("XML 1.0")),
+                "{err:?}"
+            );
+        }
+        let text = "line one\r\nline two\ttab & <more> \"quoted\" \u{e9}";
+        let xml = to_xml(&serde_json::json!({"description": text}), &NOTE).unwrap();
+        let back = to_json(&xml, &NOTE).unwrap();
+        assert_eq!(back["description"], text);
     }
 
     #[test]
