@@ -10,6 +10,7 @@ mod writer;
 
 use crate::inbox::Derived;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,7 +32,21 @@ pub(crate) struct SqliteStore {
     admission: Admission,
     readers: Mutex<Vec<db::Reader>>,
     changed: Arc<Notify>,
+    /// The free bytes on the inbox's disk when an event last could not be
+    /// stored while space was low ([`FULL_NONE`] since one was stored): the
+    /// disk is taken to be full until an event is stored again or space is
+    /// freed (see `ready`).
+    found_full: AtomicU64,
+    /// [`free_bytes`] (replaced in tests).
+    free_space: fn(&Path) -> Result<u64, InboxError>,
 }
+
+/// [`SqliteStore::found_full`] when no write has found the disk full.
+const FULL_NONE: u64 = u64::MAX;
+
+/// How much more free space than when a write found the disk full makes
+/// `ready` believe an event fits again.
+const FREED_ENOUGH: u64 = 1 << 20;
 
 impl SqliteStore {
     /// Open the database (creating file and schema when allowed) and start
@@ -59,6 +74,8 @@ impl SqliteStore {
             tx,
             readers: Mutex::new(Vec::new()),
             changed,
+            found_full: AtomicU64::new(FULL_NONE),
+            free_space: free_bytes,
         })
     }
 
@@ -137,6 +154,48 @@ fn free_bytes(_path: &Path) -> Result<u64, InboxError> {
     Ok(u64::MAX)
 }
 
+impl SqliteStore {
+    /// After an event's write: an event not stored while space is low is
+    /// taken as the disk being full (SQLite says "database or disk is full",
+    /// or an I/O error when `fsync` finds no room); one stored clears that.
+    fn note_disk<T>(&self, outcome: &Result<T, InboxError>) {
+        match outcome {
+            Ok(_) => self.found_full.store(FULL_NONE, Ordering::Relaxed),
+            Err(InboxError::Unavailable(_)) => {
+                if let Target::File(path) = &self.target {
+                    if let Ok(free) = (self.free_space)(path) {
+                        if free < self.options.min_free_bytes {
+                            self.found_full.store(free, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// `Unavailable` while the last event write found the disk full and no
+    /// space has been freed since.
+    fn still_full(&self) -> Result<(), InboxError> {
+        let found = self.found_full.load(Ordering::Relaxed);
+        let Target::File(path) = &self.target else {
+            return Ok(());
+        };
+        if found == FULL_NONE {
+            return Ok(());
+        }
+        let free = (self.free_space)(path)?;
+        if free >= found.saturating_add(FREED_ENOUGH) {
+            return Ok(());
+        }
+        Err(InboxError::Unavailable(format!(
+            "the disk of the inbox {} is full: the last event could not be stored ({free} bytes \
+             free), and webhooks are answered 503 until an event fits again; free some space",
+            path.display()
+        )))
+    }
+}
+
 /// `sqlite:///path` or `sqlite::memory:`.
 fn describe(target: &Target) -> String {
     match target {
@@ -199,7 +258,9 @@ impl Store for SqliteStore {
                 settled,
             );
             hand_over(&self.tx, op)?;
-            rx.await.unwrap_or_else(|_| Err(writer_gone()))
+            let stored = rx.await.unwrap_or_else(|_| Err(writer_gone()));
+            self.note_disk(&stored);
+            stored
         })
     }
 
@@ -208,7 +269,7 @@ impl Store for SqliteStore {
             return None;
         };
         // A free space that cannot be read is for `ready` to find, if it matters.
-        let free = free_bytes(path).ok()?;
+        let free = (self.free_space)(path).ok()?;
         (free < self.options.min_free_bytes).then(|| {
             format!(
                 "only {free} bytes free on the disk of the inbox {} (fewer than {}): events are \
@@ -227,7 +288,10 @@ impl Store for SqliteStore {
             // nothing but this commits without an fsync.
             let (op, rx) = FnOp::new(db::check_writable, None);
             hand_over(&self.tx, op)?;
-            rx.await.unwrap_or_else(|_| Err(writer_gone()))
+            rx.await.unwrap_or_else(|_| Err(writer_gone()))?;
+            // That writes nothing, so it passes on a full disk: a write that
+            // found the disk full says more, until space is freed.
+            self.still_full()
         })
     }
 
@@ -432,5 +496,84 @@ mod tests {
         );
         assert!(stored.await.is_err(), "the event is not stored");
         assert_eq!(handoff.len(), 0, "the webhook left the handoff");
+    }
+
+    static FREE: AtomicU64 = AtomicU64::new(0);
+
+    fn fake_free(_: &Path) -> Result<u64, InboxError> {
+        Ok(FREE.load(Ordering::Relaxed))
+    }
+
+    fn order_event(message_id: &str) -> NewEvent {
+        let body = bytes::Bytes::from(format!(
+            r#"{{"eventName": "OrderIssuedByBuyer", "orderEvent": {{"orderId": "o1", "lines": []}}, "messageId": "{message_id}"}}"#
+        ));
+        let webhook = crate::webhook::decode(Endpoint::Order, "application/json", &body).unwrap();
+        NewEvent::from_webhook(&webhook, "application/json", body)
+    }
+
+    /// On a full disk the readiness check (which writes nothing) would pass
+    /// while every event gets 503: an event not stored while space is low
+    /// makes the inbox not ready until space is freed or an event fits.
+    #[tokio::test]
+    async fn a_write_that_found_the_disk_full_makes_it_not_ready_until_space_is_freed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inbox.db");
+        let options = InboxOptions {
+            busy_timeout: Duration::from_millis(100),
+            ..InboxOptions::default()
+        };
+        let low = options.min_free_bytes / 2;
+        let mut store = SqliteStore::open(
+            Target::File(path.clone()),
+            options,
+            Arc::new(Notify::new()),
+            Opening::Use,
+        )
+        .unwrap();
+        store.free_space = fake_free;
+        FREE.store(low, Ordering::Relaxed);
+        store
+            .store(order_event("m-0"), Derived::default())
+            .await
+            .unwrap();
+        store.ready().await.unwrap();
+
+        // The next event cannot be written (here because another program
+        // holds the write lock; on a full disk because there is no room).
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let failed = store.store(order_event("m-1"), Derived::default()).await;
+        assert!(
+            matches!(failed, Err(InboxError::Unavailable(_))),
+            "{failed:?}"
+        );
+        other.execute_batch("ROLLBACK").unwrap();
+        let err = store.ready().await.unwrap_err();
+        assert!(
+            matches!(&err, InboxError::Unavailable(m) if m.contains("is full") && m.contains("free some space")),
+            "{err:?}"
+        );
+        // Space freed: ready again; filled again before any event: not.
+        FREE.store(low + FREED_ENOUGH, Ordering::Relaxed);
+        store.ready().await.unwrap();
+        FREE.store(low, Ordering::Relaxed);
+        assert!(store.ready().await.is_err());
+        // An event that fits clears it.
+        store
+            .store(order_event("m-1"), Derived::default())
+            .await
+            .unwrap();
+        store.ready().await.unwrap();
+
+        // With room on the disk, a failed write says nothing about it.
+        FREE.store(u64::MAX / 2, Ordering::Relaxed);
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        assert!(store
+            .store(order_event("m-2"), Derived::default())
+            .await
+            .is_err());
+        other.execute_batch("ROLLBACK").unwrap();
+        store.ready().await.unwrap();
     }
 }
