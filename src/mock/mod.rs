@@ -161,7 +161,11 @@
 //!     ones: `Confirmed`, request `Approved`) or reject (request `Rejected`;
 //!     a proposal leaves the line `InProgress`/`RejectedSupplierProposal`,
 //!     a reopen request leaves it `Confirmed`) the open supplier request of
-//!     the lines named; `POST /order/{orderId}/complete` and `/deliver`
+//!     the lines named, a shipment reschedule request included (as the
+//!     per-line answers below do); as `specs/order.yaml` says, a position
+//!     the order does not have is a `404` and a line without an open
+//!     supplier request a `400`, each naming the positions, and then no
+//!     line is answered; `POST /order/{orderId}/complete` and `/deliver`
 //!     complete or deliver the lines named, as the indicators below do;
 //!   - the buyer's **indicators** (`POST /api-connector/order/indicators`,
 //!     and the indicators of a sent order; order/buyer/issue/indicators.md):

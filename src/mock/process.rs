@@ -1460,13 +1460,36 @@ fn confirm(line: &mut OrderLine, agreed: Terms) {
 
 // ----- the buyer answers requests ------------------------------------------------
 
+/// Why the buyer's answer to the requests of some lines was refused; each
+/// names the positions concerned. Nothing of the order changes then.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RequestsRefused {
+    /// The order has no lines at these positions (`404`).
+    NoSuchLines(Vec<String>),
+    /// These lines have no open supplier request (`400`).
+    NothingOpen(Vec<String>),
+}
+
 /// The buyer approves the open supplier requests of the lines at
-/// `positions` (`POST /order/{orderId}/requests/buyer/approve`): an open
-/// proposal or supplier reopen request becomes `Approved` and its values
-/// the confirmed ones (`Confirmed`). Lines without an open supplier request
-/// do not change. Returns whether the order changed.
-pub(crate) fn approve_requests(order: &mut Order, positions: &[String], now: &DateTime) -> bool {
-    answer_requests(order, positions, now, approve_open_supplier_request)
+/// `positions` (`POST /order/{orderId}/requests/buyer/approve`; the
+/// spec's "proposals, reopen requests and shipment reschedule requests"):
+/// an open proposal or supplier reopen request becomes `Approved` and its
+/// values the confirmed ones (`Confirmed`); an open shipment reschedule
+/// request is approved as [`answer_reschedule`] does. Refused, changing
+/// nothing, when a position is not the order's or a line named has no
+/// open supplier request.
+pub(crate) fn approve_requests(
+    order: &mut Order,
+    positions: &[String],
+    now: &DateTime,
+) -> Result<(), RequestsRefused> {
+    answer_requests(order, positions, now, |line| {
+        if has_open_reschedule(line) {
+            answer_open_reschedule(line, true);
+            return Some(());
+        }
+        approve_open_supplier_request(line)
+    })
 }
 
 /// Approve a line's open supplier proposal or reopen request: its values
@@ -1490,10 +1513,19 @@ fn approve_open_supplier_request(line: &mut OrderLine) -> Option<()> {
 /// `positions` (`POST /order/{orderId}/requests/buyer/reject`): an open proposal
 /// becomes `Rejected` and the line stays `InProgress`
 /// (`RejectedSupplierProposal`); a rejected supplier reopen request leaves
-/// the line `Confirmed` with its confirmed values. Returns whether the
-/// order changed.
-pub(crate) fn reject_requests(order: &mut Order, positions: &[String], now: &DateTime) -> bool {
+/// the line `Confirmed` with its confirmed values; an open shipment
+/// reschedule request is rejected as [`answer_reschedule`] does. Refused
+/// as [`approve_requests`] is.
+pub(crate) fn reject_requests(
+    order: &mut Order,
+    positions: &[String],
+    now: &DateTime,
+) -> Result<(), RequestsRefused> {
     answer_requests(order, positions, now, |line| {
+        if has_open_reschedule(line) {
+            answer_open_reschedule(line, false);
+            return Some(());
+        }
         let requests = line.supplier_line.as_mut()?.requests.as_mut()?;
         if is_open(requests.proposal.as_ref()) {
             close(&mut requests.proposal, RequestStatus::Rejected);
@@ -1513,12 +1545,48 @@ pub(crate) fn reject_requests(order: &mut Order, positions: &[String], now: &Dat
     })
 }
 
+/// Whether the line has an open supplier request the buyer can answer: a
+/// proposal, a reopen request or a shipment reschedule request.
+fn has_open_supplier_request(line: &OrderLine) -> bool {
+    let requests = line
+        .supplier_line
+        .as_ref()
+        .and_then(|s| s.requests.as_ref());
+    has_open_reschedule(line)
+        || is_open(requests.and_then(|r| r.proposal.as_ref()))
+        || is_open(requests.and_then(|r| r.reopen_request.as_ref()))
+}
+
+/// Check every position first (all known, each line with an open
+/// supplier request), then `answer` each line named.
 fn answer_requests(
     order: &mut Order,
     positions: &[String],
     now: &DateTime,
     mut answer: impl FnMut(&mut OrderLine) -> Option<()>,
-) -> bool {
+) -> Result<(), RequestsRefused> {
+    let mut missing: Vec<String> = Vec::new();
+    let mut nothing_open: Vec<String> = Vec::new();
+    for position in positions {
+        let refused = match order
+            .lines
+            .iter()
+            .find(|l| line_position(l) == Some(position.as_str()))
+        {
+            None => &mut missing,
+            Some(line) if !has_open_supplier_request(line) => &mut nothing_open,
+            Some(_) => continue,
+        };
+        if !refused.contains(position) {
+            refused.push(position.clone());
+        }
+    }
+    if !missing.is_empty() {
+        return Err(RequestsRefused::NoSuchLines(missing));
+    }
+    if !nothing_open.is_empty() {
+        return Err(RequestsRefused::NothingOpen(nothing_open));
+    }
     let mut changed = false;
     for line in &mut order.lines {
         if !line_position(line).is_some_and(|p| positions.iter().any(|wanted| wanted == p)) {
@@ -1532,7 +1600,7 @@ fn answer_requests(
     if changed {
         finish(order, now);
     }
-    changed
+    Ok(())
 }
 
 // ----- shipments and reschedule requests ------------------------------------------
@@ -1755,6 +1823,15 @@ pub(crate) fn answer_reschedule(
     if !has_open_reschedule(line) {
         return Err(RescheduleRefused::NothingOpen);
     }
+    answer_open_reschedule(line, approve);
+    refresh_line(line, now);
+    finish(order, now);
+    Ok(())
+}
+
+/// Answer a line's open shipment reschedule request (see
+/// [`answer_reschedule`]).
+fn answer_open_reschedule(line: &mut OrderLine, approve: bool) {
     let answered = if approve {
         let prices = confirmed(line).and_then(|c| c.prices);
         let schedule = line
@@ -1770,9 +1847,6 @@ pub(crate) fn answer_reschedule(
         LineInProgressStatus::RejectedDeliverySchedule
     };
     set_status(line, LineProcessStatus::Confirmed, Some(answered));
-    refresh_line(line, now);
-    finish(order, now);
-    Ok(())
 }
 
 // ----- the single-delivery view ----------------------------------------------------
@@ -2153,11 +2227,10 @@ mod tests {
             line_positions: vec!["0002".into()],
             ..Default::default()
         };
-        assert!(approve_requests(
-            &mut order,
-            &approval.line_positions,
-            &at(3)
-        ));
+        assert_eq!(
+            approve_requests(&mut order, &approval.line_positions, &at(3)),
+            Ok(())
+        );
         assert_eq!(status(&order, "0002"), (LineProcessStatus::Confirmed, None));
         assert_eq!(order_process(&order), Some(OrderProcessStatus::Confirmed));
         let approved = line(&order, "0002");
@@ -2181,12 +2254,13 @@ mod tests {
             .and_then(|r| r.proposal.as_ref())
             .and_then(|p| p.status.clone());
         assert_eq!(request, Some(RequestStatus::Approved));
-        // Nothing more to approve.
-        assert!(!approve_requests(
-            &mut order,
-            &approval.line_positions,
-            &at(4)
-        ));
+        // Nothing more to approve: refused, and nothing changes.
+        let before = order.clone();
+        assert_eq!(
+            approve_requests(&mut order, &approval.line_positions, &at(4)),
+            Err(RequestsRefused::NothingOpen(vec!["0002".into()]))
+        );
+        assert_eq!(order, before);
     }
 
     #[test]
@@ -2255,7 +2329,10 @@ mod tests {
              "deliverySchedule": [{"date": "2026-04-01", "quantity": 10}]}
         ]));
         assert!(respond(&mut order, &propose, &at(2)));
-        assert!(reject_requests(&mut order, &["0001".into()], &at(3)));
+        assert_eq!(
+            reject_requests(&mut order, &["0001".into()], &at(3)),
+            Ok(())
+        );
         assert_eq!(
             status(&order, "0001"),
             (
@@ -2595,9 +2672,14 @@ mod tests {
         );
         assert_eq!(order_process(&order), Some(OrderProcessStatus::InProgress));
         // The request survives the buyer sending the order again (the
-        // line's values refreshed), and approving requests does not
-        // answer it.
-        assert!(!approve_requests(&mut order, &["0001".into()], &at(5)));
+        // line's values refreshed), and approving requests with a position
+        // the order does not have answers nothing.
+        let before = order.clone();
+        assert_eq!(
+            approve_requests(&mut order, &["0001".into(), "0009".into()], &at(5)),
+            Err(RequestsRefused::NoSuchLines(vec!["0009".into()]))
+        );
+        assert_eq!(order, before);
         let (buyer, supplier) = parties();
         let parties = Parties {
             buyer: &buyer,
@@ -2928,7 +3010,7 @@ mod tests {
         ]));
         assert!(respond(&mut order, &propose, &at(2)));
         let both = ["0001".to_string(), "0002".to_string()];
-        assert!(approve_requests(&mut order, &both, &at(3)));
+        assert_eq!(approve_requests(&mut order, &both, &at(3)), Ok(()));
         let reconfirm: connector::SendOrderIndicatorsByBuyer = from_json(serde_json::json!({
             "order": {"purchaseOrderNumber": "PO-1"},
             "lines": [{"position": "0001", "indicators": {"requestReconfirmation": true}},
@@ -3128,8 +3210,11 @@ mod tests {
             assert_eq!(quantities(&line.delivery_schedule), vec!["10"]);
             assert_eq!(quantities(&line.delivery_schedule_including_requests), vec!["6"]);
         }
-        // The buyer approves it.
-        assert_eq!(answer_reschedule(&mut order, "0001", true, &at(9)), Ok(()));
+        // The buyer approves it with the bulk answer.
+        assert_eq!(
+            approve_requests(&mut order, &["0001".into()], &at(9)),
+            Ok(())
+        );
         assert_eq!(
             status(&order, "0001"),
             (
@@ -3141,6 +3226,26 @@ mod tests {
             quantities(&line(&order, "0001").delivery_schedule),
             vec!["6"]
         );
+    }
+
+    #[test]
+    fn a_bulk_answer_names_lines_with_an_open_request_only() {
+        let mut order = issued();
+        let propose = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001",
+             "deliverySchedule": [{"date": "2026-04-01", "quantity": 10}]}
+        ]));
+        assert!(respond(&mut order, &propose, &at(2)));
+        let before = order.clone();
+        assert_eq!(
+            reject_requests(&mut order, &["0001".into(), "0002".into()], &at(3)),
+            Err(RequestsRefused::NothingOpen(vec!["0002".into()]))
+        );
+        assert_eq!(
+            approve_requests(&mut order, &["0001".into(), "0007".into()], &at(3)),
+            Err(RequestsRefused::NoSuchLines(vec!["0007".into()]))
+        );
+        assert_eq!(order, before);
     }
 
     #[test]
