@@ -196,13 +196,13 @@ impl order::server::Api for MockState {
     admit!();
 
     // The buyer's order actions that move its order (process.rs).
-    super::write::buyer_order_actions! {
+    super::write::request_answers! {
         approve_requests_as_buyer_route(ApproveRequestsAsBuyerRouteRequest) -> ApproveRequestsAsBuyerRouteResponse
-            = APPROVE_REQUESTS_AS_BUYER_ROUTE, ApproveRequestsAsBuyer,
-            |body, order, now| super::process::approve_requests(order, &body.line_positions, now);
+            = APPROVE_REQUESTS_AS_BUYER_ROUTE, ApproveRequestsAsBuyer, true;
         reject_requests_as_buyer_route(RejectRequestsAsBuyerRouteRequest) -> RejectRequestsAsBuyerRouteResponse
-            = REJECT_REQUESTS_AS_BUYER_ROUTE, RejectRequestsAsBuyer,
-            |body, order, now| super::process::reject_requests(order, &body.line_positions, now);
+            = REJECT_REQUESTS_AS_BUYER_ROUTE, RejectRequestsAsBuyer, false;
+    }
+    super::write::buyer_order_actions! {
         complete_order_lines(CompleteOrderLinesRequest) -> CompleteOrderLinesResponse
             = COMPLETE_ORDER_LINES, OrderLinePositions,
             |body, order, now| super::process::indicate_lines(

@@ -137,13 +137,35 @@
 //!     (`OpenSupplierProposal`); a `Confirmed` line with other values gets
 //!     a supplier reopen request (`OpenSupplierReopenRequest`), and values
 //!     equal to the confirmed ones revert it; `Completed`/`Cancelled` lines
-//!     do not change. Line indicators take precedence over header ones;
+//!     do not change. A line asked to reconfirm
+//!     (`OpenBuyerReconfirmationRequest`) is reconfirmed by `accepted` or
+//!     the confirmed values, which stay ("reconfirm the same schedule &
+//!     prices", order/status.md; `OrderLinesReconfirmedBySupplier`), and
+//!     other values make a supplier reopen request. A buyer reopen request
+//!     (`OpenBuyerReopenRequest`) is approved by `accepted` or the requested
+//!     values (request `Approved`, its values confirmed;
+//!     `OrderLinesReopenRequestApprovedBySupplier`), rejected by `rejected`
+//!     (request `Rejected`, the line `Confirmed` with the values agreed
+//!     before; `OrderLinesReopenRequestRejectedBySupplier`), and other values
+//!     answer it with a proposal (the reopen request `Closed`;
+//!     order/buyer/reopen.md). A response line with neither an indicator
+//!     nor a delivery schedule nor prices (notes, description, properties,
+//!     item details, documents) answers nothing: it updates those fields
+//!     (`OrderLinesUpdatedBySupplier`, "fields other than prices & delivery
+//!     schedules"), and an `Issued` line stays `Issued`. A line with an
+//!     open shipment reschedule request keeps it whatever the response says
+//!     (the buyer answers it). Line indicators take precedence over header
+//!     ones;
 //!   - the buyer's **answers** `POST /order/{orderId}/requests/buyer/approve`
 //!     and `.../reject` approve (the request's values become the confirmed
 //!     ones: `Confirmed`, request `Approved`) or reject (request `Rejected`;
 //!     a proposal leaves the line `InProgress`/`RejectedSupplierProposal`,
 //!     a reopen request leaves it `Confirmed`) the open supplier request of
-//!     the lines named; `POST /order/{orderId}/complete` and `/deliver`
+//!     the lines named, a shipment reschedule request included (as the
+//!     per-line answers below do); as `specs/order.yaml` says, a position
+//!     the order does not have is a `404` and a line without an open
+//!     supplier request a `400`, each naming the positions, and then no
+//!     line is answered; `POST /order/{orderId}/complete` and `/deliver`
 //!     complete or deliver the lines named, as the indicators below do;
 //!   - the buyer's **indicators** (`POST /api-connector/order/indicators`,
 //!     and the indicators of a sent order; order/buyer/issue/indicators.md):
@@ -156,15 +178,19 @@
 //!     indicators apply to every line, line indicators take precedence.
 //!     `cancelLineWhenMissing` on a sent order cancels the lines it leaves
 //!     out, and `autoConfirm` approves a supplier proposal or reopen request
-//!     at once;
+//!     at once (`OrderLinesConfirmedBySupplier`: "confirmed by the supplier
+//!     with different values");
 //!   - the buyer's **goods receipts** (`POST /api-connector/order/deliveries`
 //!     appends to a line's `buyerLine.deliveryHistory`,
 //!     `/api-connector/order/deliveryHistory` and a sent order's
 //!     `deliveryHistory` replace it); a line whose delivered quantity
 //!     reaches its current schedule's quantity becomes `Delivered` (a
 //!     choice: Tradecloud matches by date and quantity and does not say
-//!     when a line counts as delivered). A sent order's order level
-//!     indicators apply only to the lines it contains, those of
+//!     when a line counts as delivered; the event is still the history's,
+//!     `OrderLinesDeliveryHistoryAppendedByBuyer`/`...SetByBuyer`, as
+//!     "marked as delivered" is the `delivered` indicator's). A sent
+//!     order's order level indicators apply only to the lines it contains,
+//!     those of
 //!     `/order/indicators` to all lines (receive-goods.md);
 //!   - a supplier's **despatch advice** (`POST
 //!     /api-connector/shipment/despatch-advice`) for the connected buyer
@@ -235,14 +261,18 @@
 //!     lines with the same dates and quantities in order (positions are not
 //!     compared) and the prices the same net price, gross price, discount,
 //!     price unit quantity and unit (decimals compared as numbers); what a
-//!     response leaves out (no `deliverySchedule`, no `prices`) stays as
-//!     it is (the confirmed values of a confirmed line, else the requested
-//!     ones), so a response with neither agrees; a responded price
-//!     without `priceUnitOfMeasureIso`/`priceUnitQuantity` takes the buyer's
+//!     response leaves out (no `deliverySchedule` or no `prices`) stays as
+//!     it is (the confirmed values of a confirmed line, of a line asked to
+//!     reconfirm and of a line with an open supplier reopen request, else
+//!     the requested ones); a response with neither is no answer (above);
+//!     a responded price without
+//!     `priceUnitOfMeasureIso`/`priceUnitQuantity` takes the buyer's
 //!     ("copied from buyer if empty").
-//!   - A `rejected` response to a `Confirmed` line, and any response to a
-//!     `Rejected` line, change no status (the supplier's line data is still
-//!     kept).
+//!   - A `rejected` response to a `Confirmed` line or to a reconfirmation
+//!     request, and any response to a `Rejected` line, change no status
+//!     (the supplier's line data is still kept). `accepted` while the
+//!     supplier's own reopen request is open withdraws it (the confirmed
+//!     values stay), as the confirmed values do.
 //!   - Accepting or confirming a line closes its other open requests
 //!     (`Closed`); cancelling or completing closes them too.
 //!   - The order process status: the lines' common status; cancelled lines
@@ -283,6 +313,8 @@
 //!     lists them there) while its process status is `Confirmed`. The
 //!     reject's `reason` is not kept. An answer for a line without an open
 //!     request is a `400`, for a position the order does not have a `404`.
+//!     An order response does not answer the request: it changes only the
+//!     line's other fields until the buyer has answered.
 //!   - New ids are random version 4 UUIDs.
 //!   - Documents without a `code` (the docs give them no identity): one
 //!     with the same `objectId` as an attached one without a code

@@ -1118,6 +1118,10 @@ enum Answer {
     Accept,
     Reject,
     Values(Box<Terms>),
+    /// Neither an indicator nor a delivery schedule nor prices: only the
+    /// line's other fields (notes, description, properties, item details,
+    /// documents) are updated.
+    Update,
 }
 
 /// A supplier's order response (`POST /api-connector/order-response`;
@@ -1139,6 +1143,28 @@ enum Answer {
 ///   ignored).
 /// * `Rejected`, `Completed`, `Cancelled`: the process status does not
 ///   change.
+///
+/// The open requests of an `InProgress` line come first:
+///
+/// * `OpenBuyerReconfirmationRequest`: `accepted` or values that agree with
+///   the confirmed ones reconfirm the line (`Confirmed`, the confirmed
+///   values kept: "reconfirm the same schedule & prices", order/status.md);
+///   other values → an open supplier reopen request ("or alternatively
+///   does a reopen request with different values", indicators.md);
+///   `rejected` is ignored, as for a `Confirmed` line.
+/// * an open buyer reopen request (order/buyer/reopen.md: the supplier
+///   "can approve, reject or answer with a proposal"): `accepted` or the
+///   requested values approve it (`Approved`, its values confirmed);
+///   `rejected` rejects it (`Rejected`, the line `Confirmed` with the values
+///   agreed before); other values close it and open a supplier proposal.
+/// * `OpenSupplierShipmentRescheduleRequest`: the buyer answers it; a
+///   response changes only the line's other fields.
+/// * an open supplier reopen request: `accepted` withdraws it, as the
+///   confirmed values do.
+///
+/// A response line with no indicator, no delivery schedule and no prices
+/// (only notes, description, properties, item details or documents) is no
+/// answer: its fields are kept and no status changes.
 ///
 /// Returns whether the order changed.
 pub(crate) fn respond(
@@ -1179,6 +1205,9 @@ pub(crate) fn respond(
             Answer::Accept
         } else if rejected {
             Answer::Reject
+        } else if sent.delivery_schedule.as_ref().is_none_or(Vec::is_empty) && sent.prices.is_none()
+        {
+            Answer::Update
         } else {
             let requested = requested(line);
             let mut prices = sent.prices.clone();
@@ -1248,16 +1277,39 @@ pub(crate) fn respond(
 
 /// One line's transition for a supplier's answer (see [`respond`]).
 fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
+    use LineInProgressStatus as S;
     use LineProcessStatus as P;
     let status = process_status(line).cloned().unwrap_or(P::Issued);
+    let in_progress = line
+        .status
+        .as_ref()
+        .and_then(|s| s.in_progress_status.clone());
+    let supplier_reopen_open = is_open(
+        line.supplier_line
+            .as_ref()
+            .and_then(|s| s.requests.as_ref())
+            .and_then(|r| r.reopen_request.as_ref()),
+    );
+    let buyer_reopen_open = is_open(
+        line.buyer_line
+            .as_ref()
+            .and_then(|b| b.requests.as_ref())
+            .and_then(|r| r.reopen_request.as_ref()),
+    );
+    // A line whose agreement is questioned (a reconfirmation, or the
+    // supplier's own reopen request) answers against its confirmed values.
+    let against_confirmed = status == P::Confirmed
+        || in_progress == Some(S::OpenBuyerReconfirmationRequest)
+        || supplier_reopen_open;
     // What the response leaves out (no delivery schedule, no prices) stays
-    // as it is: the confirmed values of a confirmed line, else the
-    // requested ones.
+    // as it is: the confirmed values of a line answered against them, else
+    // the requested ones.
     let answer = match answer {
         Answer::Values(mut values) => {
-            let base = match status {
-                P::Confirmed => confirmed(line).unwrap_or_else(|| requested(line)),
-                _ => requested(line),
+            let base = if against_confirmed {
+                confirmed(line).unwrap_or_else(|| requested(line))
+            } else {
+                requested(line)
             };
             if values.schedule.is_empty() {
                 values.schedule = base.schedule;
@@ -1270,17 +1322,72 @@ fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
         other => other,
     };
     match (status, answer) {
+        // Only the line's other fields change.
+        (_, Answer::Update) => {}
+        // The buyer answers a shipment reschedule request (order-events.md,
+        // "Order lines shipment reschedule"); until then a response changes
+        // only the line's other fields.
+        (P::InProgress, _) if in_progress == Some(S::OpenSupplierShipmentRescheduleRequest) => {}
+        // A reconfirmation request: "reconfirm the same schedule & prices"
+        // (order/status.md), or "submit a reopen request"
+        // (order-events.md) with other values. Rejecting is ignored, as
+        // for a `Confirmed` line.
+        (P::InProgress, answer) if in_progress == Some(S::OpenBuyerReconfirmationRequest) => {
+            match answer {
+                Answer::Accept => set_status(line, P::Confirmed, None),
+                Answer::Values(values)
+                    if confirmed(line).is_some_and(|c| values.agrees_with(&c)) =>
+                {
+                    set_status(line, P::Confirmed, None);
+                }
+                Answer::Values(values) => {
+                    supplier_requests(line).reopen_request = Some(values.request(reason));
+                    set_status(line, P::InProgress, Some(S::OpenSupplierReopenRequest));
+                }
+                Answer::Reject | Answer::Update => {}
+            }
+        }
+        // A buyer reopen request: the supplier approves it (`accepted`, or
+        // the requested values), rejects it, or answers with a proposal
+        // (order/buyer/reopen.md).
+        (P::InProgress, answer) if buyer_reopen_open => match answer {
+            Answer::Accept => approve_buyer_reopen_request(line),
+            Answer::Values(values) if values.agrees_with(&requested(line)) => {
+                approve_buyer_reopen_request(line);
+            }
+            Answer::Reject => {
+                close(
+                    &mut buyer_requests(line).reopen_request,
+                    RequestStatus::Rejected,
+                );
+                set_status(line, P::Confirmed, None);
+            }
+            Answer::Values(values) => {
+                close(
+                    &mut buyer_requests(line).reopen_request,
+                    RequestStatus::Closed,
+                );
+                supplier_requests(line).proposal = Some(values.request(reason));
+                set_status(line, P::InProgress, Some(S::OpenSupplierProposal));
+            }
+            Answer::Update => {}
+        },
+        // Accepting the line as it is, while the supplier's own reopen
+        // request is open, withdraws that request: the confirmed values stay.
+        (P::InProgress, Answer::Accept) if supplier_reopen_open => {
+            close(
+                &mut supplier_requests(line).reopen_request,
+                RequestStatus::Closed,
+            );
+            set_status(line, P::Confirmed, None);
+        }
         (P::Issued | P::InProgress, Answer::Accept) if propose_when_accepted(line) => {
             // order/buyer/issue/propose-when-accepted.md: "Every `Accepted
             // by supplier` line becomes a proposal with requested values",
             // for the buyer to approve.
             let requested = requested(line);
             supplier_requests(line).proposal = Some(requested.request(reason));
-            set_status(
-                line,
-                P::InProgress,
-                Some(LineInProgressStatus::OpenSupplierProposal),
-            );
+            set_status(line, P::InProgress, Some(S::OpenSupplierProposal));
         }
         (P::Issued | P::InProgress, Answer::Accept) => {
             let agreed = requested(line);
@@ -1291,16 +1398,10 @@ fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
             set_status(line, P::Rejected, None);
         }
         (P::Issued | P::InProgress, Answer::Values(values)) => {
-            let reopen_open = is_open(
-                line.supplier_line
-                    .as_ref()
-                    .and_then(|s| s.requests.as_ref())
-                    .and_then(|r| r.reopen_request.as_ref()),
-            );
-            if values.agrees_with(&requested(line)) && !reopen_open {
+            if values.agrees_with(&requested(line)) && !supplier_reopen_open {
                 let agreed = requested(line);
                 confirm(line, agreed);
-            } else if reopen_open {
+            } else if supplier_reopen_open {
                 if confirmed(line).is_some_and(|c| values.agrees_with(&c)) {
                     close(
                         &mut supplier_requests(line).reopen_request,
@@ -1312,25 +1413,27 @@ fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
                 }
             } else {
                 supplier_requests(line).proposal = Some(values.request(reason));
-                set_status(
-                    line,
-                    P::InProgress,
-                    Some(LineInProgressStatus::OpenSupplierProposal),
-                );
+                set_status(line, P::InProgress, Some(S::OpenSupplierProposal));
             }
         }
         (P::Confirmed, Answer::Values(values))
             if !confirmed(line).is_some_and(|c| values.agrees_with(&c)) =>
         {
             supplier_requests(line).reopen_request = Some(values.request(reason));
-            set_status(
-                line,
-                P::InProgress,
-                Some(LineInProgressStatus::OpenSupplierReopenRequest),
-            );
+            set_status(line, P::InProgress, Some(S::OpenSupplierReopenRequest));
         }
         _ => {}
     }
+}
+
+/// The supplier approves the buyer's open reopen request: `Approved`, and
+/// its values (the buyer's requested ones) become the confirmed ones.
+fn approve_buyer_reopen_request(line: &mut OrderLine) {
+    let requests = buyer_requests(line);
+    let agreed = requests.reopen_request.as_ref().map(Terms::of_request);
+    close(&mut requests.reopen_request, RequestStatus::Approved);
+    let agreed = agreed.unwrap_or_else(|| requested(line));
+    confirm(line, agreed);
 }
 
 /// Whether the buyer set `indicators.proposeWhenAccepted` on the line
@@ -1357,13 +1460,36 @@ fn confirm(line: &mut OrderLine, agreed: Terms) {
 
 // ----- the buyer answers requests ------------------------------------------------
 
+/// Why the buyer's answer to the requests of some lines was refused; each
+/// names the positions concerned. Nothing of the order changes then.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RequestsRefused {
+    /// The order has no lines at these positions (`404`).
+    NoSuchLines(Vec<String>),
+    /// These lines have no open supplier request (`400`).
+    NothingOpen(Vec<String>),
+}
+
 /// The buyer approves the open supplier requests of the lines at
-/// `positions` (`POST /order/{orderId}/requests/buyer/approve`): an open
-/// proposal or supplier reopen request becomes `Approved` and its values
-/// the confirmed ones (`Confirmed`). Lines without an open supplier request
-/// do not change. Returns whether the order changed.
-pub(crate) fn approve_requests(order: &mut Order, positions: &[String], now: &DateTime) -> bool {
-    answer_requests(order, positions, now, approve_open_supplier_request)
+/// `positions` (`POST /order/{orderId}/requests/buyer/approve`; the
+/// spec's "proposals, reopen requests and shipment reschedule requests"):
+/// an open proposal or supplier reopen request becomes `Approved` and its
+/// values the confirmed ones (`Confirmed`); an open shipment reschedule
+/// request is approved as [`answer_reschedule`] does. Refused, changing
+/// nothing, when a position is not the order's or a line named has no
+/// open supplier request.
+pub(crate) fn approve_requests(
+    order: &mut Order,
+    positions: &[String],
+    now: &DateTime,
+) -> Result<(), RequestsRefused> {
+    answer_requests(order, positions, now, |line| {
+        if has_open_reschedule(line) {
+            answer_open_reschedule(line, true);
+            return Some(());
+        }
+        approve_open_supplier_request(line)
+    })
 }
 
 /// Approve a line's open supplier proposal or reopen request: its values
@@ -1387,10 +1513,19 @@ fn approve_open_supplier_request(line: &mut OrderLine) -> Option<()> {
 /// `positions` (`POST /order/{orderId}/requests/buyer/reject`): an open proposal
 /// becomes `Rejected` and the line stays `InProgress`
 /// (`RejectedSupplierProposal`); a rejected supplier reopen request leaves
-/// the line `Confirmed` with its confirmed values. Returns whether the
-/// order changed.
-pub(crate) fn reject_requests(order: &mut Order, positions: &[String], now: &DateTime) -> bool {
+/// the line `Confirmed` with its confirmed values; an open shipment
+/// reschedule request is rejected as [`answer_reschedule`] does. Refused
+/// as [`approve_requests`] is.
+pub(crate) fn reject_requests(
+    order: &mut Order,
+    positions: &[String],
+    now: &DateTime,
+) -> Result<(), RequestsRefused> {
     answer_requests(order, positions, now, |line| {
+        if has_open_reschedule(line) {
+            answer_open_reschedule(line, false);
+            return Some(());
+        }
         let requests = line.supplier_line.as_mut()?.requests.as_mut()?;
         if is_open(requests.proposal.as_ref()) {
             close(&mut requests.proposal, RequestStatus::Rejected);
@@ -1410,12 +1545,48 @@ pub(crate) fn reject_requests(order: &mut Order, positions: &[String], now: &Dat
     })
 }
 
+/// Whether the line has an open supplier request the buyer can answer: a
+/// proposal, a reopen request or a shipment reschedule request.
+fn has_open_supplier_request(line: &OrderLine) -> bool {
+    let requests = line
+        .supplier_line
+        .as_ref()
+        .and_then(|s| s.requests.as_ref());
+    has_open_reschedule(line)
+        || is_open(requests.and_then(|r| r.proposal.as_ref()))
+        || is_open(requests.and_then(|r| r.reopen_request.as_ref()))
+}
+
+/// Check every position first (all known, each line with an open
+/// supplier request), then `answer` each line named.
 fn answer_requests(
     order: &mut Order,
     positions: &[String],
     now: &DateTime,
     mut answer: impl FnMut(&mut OrderLine) -> Option<()>,
-) -> bool {
+) -> Result<(), RequestsRefused> {
+    let mut missing: Vec<String> = Vec::new();
+    let mut nothing_open: Vec<String> = Vec::new();
+    for position in positions {
+        let refused = match order
+            .lines
+            .iter()
+            .find(|l| line_position(l) == Some(position.as_str()))
+        {
+            None => &mut missing,
+            Some(line) if !has_open_supplier_request(line) => &mut nothing_open,
+            Some(_) => continue,
+        };
+        if !refused.contains(position) {
+            refused.push(position.clone());
+        }
+    }
+    if !missing.is_empty() {
+        return Err(RequestsRefused::NoSuchLines(missing));
+    }
+    if !nothing_open.is_empty() {
+        return Err(RequestsRefused::NothingOpen(nothing_open));
+    }
     let mut changed = false;
     for line in &mut order.lines {
         if !line_position(line).is_some_and(|p| positions.iter().any(|wanted| wanted == p)) {
@@ -1429,7 +1600,7 @@ fn answer_requests(
     if changed {
         finish(order, now);
     }
-    changed
+    Ok(())
 }
 
 // ----- shipments and reschedule requests ------------------------------------------
@@ -1652,6 +1823,15 @@ pub(crate) fn answer_reschedule(
     if !has_open_reschedule(line) {
         return Err(RescheduleRefused::NothingOpen);
     }
+    answer_open_reschedule(line, approve);
+    refresh_line(line, now);
+    finish(order, now);
+    Ok(())
+}
+
+/// Answer a line's open shipment reschedule request (see
+/// [`answer_reschedule`]).
+fn answer_open_reschedule(line: &mut OrderLine, approve: bool) {
     let answered = if approve {
         let prices = confirmed(line).and_then(|c| c.prices);
         let schedule = line
@@ -1667,9 +1847,6 @@ pub(crate) fn answer_reschedule(
         LineInProgressStatus::RejectedDeliverySchedule
     };
     set_status(line, LineProcessStatus::Confirmed, Some(answered));
-    refresh_line(line, now);
-    finish(order, now);
-    Ok(())
 }
 
 // ----- the single-delivery view ----------------------------------------------------
@@ -2050,11 +2227,10 @@ mod tests {
             line_positions: vec!["0002".into()],
             ..Default::default()
         };
-        assert!(approve_requests(
-            &mut order,
-            &approval.line_positions,
-            &at(3)
-        ));
+        assert_eq!(
+            approve_requests(&mut order, &approval.line_positions, &at(3)),
+            Ok(())
+        );
         assert_eq!(status(&order, "0002"), (LineProcessStatus::Confirmed, None));
         assert_eq!(order_process(&order), Some(OrderProcessStatus::Confirmed));
         let approved = line(&order, "0002");
@@ -2078,12 +2254,13 @@ mod tests {
             .and_then(|r| r.proposal.as_ref())
             .and_then(|p| p.status.clone());
         assert_eq!(request, Some(RequestStatus::Approved));
-        // Nothing more to approve.
-        assert!(!approve_requests(
-            &mut order,
-            &approval.line_positions,
-            &at(4)
-        ));
+        // Nothing more to approve: refused, and nothing changes.
+        let before = order.clone();
+        assert_eq!(
+            approve_requests(&mut order, &approval.line_positions, &at(4)),
+            Err(RequestsRefused::NothingOpen(vec!["0002".into()]))
+        );
+        assert_eq!(order, before);
     }
 
     #[test]
@@ -2152,7 +2329,10 @@ mod tests {
              "deliverySchedule": [{"date": "2026-04-01", "quantity": 10}]}
         ]));
         assert!(respond(&mut order, &propose, &at(2)));
-        assert!(reject_requests(&mut order, &["0001".into()], &at(3)));
+        assert_eq!(
+            reject_requests(&mut order, &["0001".into()], &at(3)),
+            Ok(())
+        );
         assert_eq!(
             status(&order, "0001"),
             (
@@ -2492,9 +2672,14 @@ mod tests {
         );
         assert_eq!(order_process(&order), Some(OrderProcessStatus::InProgress));
         // The request survives the buyer sending the order again (the
-        // line's values refreshed), and approving requests does not
-        // answer it.
-        assert!(!approve_requests(&mut order, &["0001".into()], &at(5)));
+        // line's values refreshed), and approving requests with a position
+        // the order does not have answers nothing.
+        let before = order.clone();
+        assert_eq!(
+            approve_requests(&mut order, &["0001".into(), "0009".into()], &at(5)),
+            Err(RequestsRefused::NoSuchLines(vec!["0009".into()]))
+        );
+        assert_eq!(order, before);
         let (buyer, supplier) = parties();
         let parties = Parties {
             buyer: &buyer,
@@ -2785,8 +2970,282 @@ mod tests {
         let first = line(&order, "0001");
         assert_eq!(first.delivery_schedule_including_requests.len(), 1);
         assert_ne!(first.prices, first.prices_including_requests);
-        // Nothing but notes: agrees with everything requested.
-        assert_eq!(status(&order, "0002"), (LineProcessStatus::Confirmed, None));
+        // Nothing but notes: an update of the line's other fields, no
+        // answer (it stays `Issued`).
+        assert_eq!(status(&order, "0002"), (LineProcessStatus::Issued, None));
+        assert_eq!(
+            line(&order, "0002")
+                .supplier_line
+                .as_ref()
+                .map(|s| s.notes.clone()),
+            Some(vec!["ok".to_string()])
+        );
+    }
+
+    fn dates(schedule: &[CurrentDeliveryScheduleLine]) -> Vec<String> {
+        schedule
+            .iter()
+            .map(|d| d.date.as_ref().map(|d| d.to_string()).unwrap_or_default())
+            .collect()
+    }
+
+    fn buyer_reopen_status(order: &Order, position: &str) -> Option<RequestStatus> {
+        line(order, position)
+            .buyer_line
+            .as_ref()
+            .and_then(|b| b.requests.as_ref())
+            .and_then(|r| r.reopen_request.as_ref())
+            .and_then(|r| r.status.clone())
+    }
+
+    /// Both lines confirmed on a later date than requested (2026-04-01,
+    /// a proposal the buyer approved), then asked to reconfirm.
+    fn confirmed_later_and_asked_to_reconfirm() -> Order {
+        let mut order = issued();
+        let propose = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001",
+             "deliverySchedule": [{"position": "1", "date": "2026-04-01", "quantity": 10}]},
+            {"purchaseOrderLinePosition": "0002",
+             "deliverySchedule": [{"position": "1", "date": "2026-04-01", "quantity": 4}]}
+        ]));
+        assert!(respond(&mut order, &propose, &at(2)));
+        let both = ["0001".to_string(), "0002".to_string()];
+        assert_eq!(approve_requests(&mut order, &both, &at(3)), Ok(()));
+        let reconfirm: connector::SendOrderIndicatorsByBuyer = from_json(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-1"},
+            "lines": [{"position": "0001", "indicators": {"requestReconfirmation": true}},
+                      {"position": "0002", "indicators": {"requestReconfirmation": true}}]
+        }));
+        assert!(apply_indicators(&mut order, &reconfirm, &at(4)));
+        order
+    }
+
+    #[test]
+    fn a_reconfirmation_keeps_the_confirmed_values() {
+        let mut order = confirmed_later_and_asked_to_reconfirm();
+        let answer = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}},
+            {"purchaseOrderLinePosition": "0002",
+             "deliverySchedule": [{"position": "1", "date": "2026-04-01", "quantity": 4}]}
+        ]));
+        assert!(respond(&mut order, &answer, &at(5)));
+        for position in ["0001", "0002"] {
+            assert_eq!(
+                status(&order, position),
+                (LineProcessStatus::Confirmed, None)
+            );
+            let reconfirmed = line(&order, position);
+            assert_eq!(dates(&reconfirmed.delivery_schedule), vec!["2026-04-01"]);
+            assert_eq!(
+                dates(&reconfirmed.delivery_schedule_including_requests),
+                vec!["2026-04-01"]
+            );
+        }
+        assert_eq!(order_process(&order), Some(OrderProcessStatus::Confirmed));
+    }
+
+    #[test]
+    fn a_reconfirmation_answered_with_other_values_is_a_reopen_request() {
+        let mut order = confirmed_later_and_asked_to_reconfirm();
+        let answer = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001", "reason": "later still",
+             "deliverySchedule": [{"position": "1", "date": "2026-05-01", "quantity": 10}]},
+            // The buyer's originally requested date is not the agreed one.
+            {"purchaseOrderLinePosition": "0002",
+             "deliverySchedule": [{"position": "1", "date": "2026-03-08", "quantity": 4}]}
+        ]));
+        assert!(respond(&mut order, &answer, &at(5)));
+        for (position, date) in [("0001", "2026-05-01"), ("0002", "2026-03-08")] {
+            assert_eq!(
+                status(&order, position),
+                (
+                    LineProcessStatus::InProgress,
+                    Some(LineInProgressStatus::OpenSupplierReopenRequest)
+                )
+            );
+            let reopened = line(&order, position);
+            assert_eq!(dates(&reopened.delivery_schedule), vec!["2026-04-01"]);
+            assert_eq!(
+                dates(&reopened.delivery_schedule_including_requests),
+                vec![date]
+            );
+        }
+    }
+
+    /// Line 0001 accepted, then reopened by the buyer (2026-05-01).
+    fn reopened_by_the_buyer() -> Order {
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let mut order = issued();
+        let accept = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}
+        ]));
+        assert!(respond(&mut order, &accept, &at(2)));
+        let mut update = order_message();
+        if let Some(lines) = update.lines.as_mut() {
+            lines.truncate(1);
+            lines[0].delivery_schedule = Some(from_json(serde_json::json!(
+                [{"position": "1", "date": "2026-05-01", "quantity": 10}]
+            )));
+        }
+        let order = issue_order(Some(order), &update, parties, &at(3));
+        assert_eq!(
+            status(&order, "0001"),
+            (
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::OpenBuyerReopenRequest)
+            )
+        );
+        order
+    }
+
+    #[test]
+    fn the_supplier_approves_or_rejects_a_buyer_reopen_request() {
+        // Approved (accepted, or answered with the requested values): the
+        // new values are the confirmed ones.
+        for approval in [
+            serde_json::json!({"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}),
+            serde_json::json!({"purchaseOrderLinePosition": "0001",
+             "deliverySchedule": [{"position": "1", "date": "2026-05-01", "quantity": 10}]}),
+        ] {
+            let mut order = reopened_by_the_buyer();
+            assert!(respond(
+                &mut order,
+                &response(serde_json::json!([approval])),
+                &at(4)
+            ));
+            assert_eq!(status(&order, "0001"), (LineProcessStatus::Confirmed, None));
+            assert_eq!(
+                buyer_reopen_status(&order, "0001"),
+                Some(RequestStatus::Approved)
+            );
+            assert_eq!(
+                dates(&line(&order, "0001").delivery_schedule),
+                vec!["2026-05-01"]
+            );
+        }
+        // Rejected: the line stays confirmed with the values agreed before.
+        let mut order = reopened_by_the_buyer();
+        let reject = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001", "indicators": {"rejected": true}}
+        ]));
+        assert!(respond(&mut order, &reject, &at(4)));
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Confirmed, None));
+        assert_eq!(
+            buyer_reopen_status(&order, "0001"),
+            Some(RequestStatus::Rejected)
+        );
+        let kept = line(&order, "0001");
+        assert_eq!(dates(&kept.delivery_schedule), vec!["2026-03-01"]);
+        assert_eq!(
+            dates(&kept.delivery_schedule_including_requests),
+            vec!["2026-03-01"]
+        );
+        // Other values: a proposal, the reopen request closed.
+        let mut order = reopened_by_the_buyer();
+        let propose = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001",
+             "deliverySchedule": [{"position": "1", "date": "2026-04-15", "quantity": 10}]}
+        ]));
+        assert!(respond(&mut order, &propose, &at(4)));
+        assert_eq!(
+            status(&order, "0001"),
+            (
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::OpenSupplierProposal)
+            )
+        );
+        assert_eq!(
+            buyer_reopen_status(&order, "0001"),
+            Some(RequestStatus::Closed)
+        );
+        let proposed = line(&order, "0001");
+        assert_eq!(dates(&proposed.delivery_schedule), vec!["2026-03-01"]);
+        assert_eq!(
+            dates(&proposed.delivery_schedule_including_requests),
+            vec!["2026-04-15"]
+        );
+    }
+
+    #[test]
+    fn a_response_keeps_an_open_shipment_reschedule_request() {
+        use LineProcessStatus as P;
+        let mut order = issued();
+        let accept = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}
+        ]));
+        assert!(respond(&mut order, &accept, &at(2)));
+        let six = despatch(serde_json::json!([
+            {"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-1",
+             "purchaseOrderLinePosition": "0001", "despatchQuantity": 6}
+        ]));
+        assert!(ship_lines(
+            &mut order,
+            &Despatched::of_advice(&six, "PO-1"),
+            &at(3)
+        ));
+        let open = (
+            P::InProgress,
+            Some(LineInProgressStatus::OpenSupplierShipmentRescheduleRequest),
+        );
+        assert_eq!(status(&order, "0001"), open);
+        // Notes only, then values and an acceptance: the request stays
+        // for the buyer to answer.
+        for (second, answer) in [
+            serde_json::json!({"purchaseOrderLinePosition": "0001", "notes": ["on its way"]}),
+            serde_json::json!({"purchaseOrderLinePosition": "0001",
+             "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 10}]}),
+            serde_json::json!({"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let second = 4 + u32::try_from(second).unwrap_or(0);
+            assert!(respond(&mut order, &response(serde_json::json!([answer])), &at(second)));
+            assert_eq!(status(&order, "0001"), open);
+            let line = line(&order, "0001");
+            assert_eq!(quantities(&line.delivery_schedule), vec!["10"]);
+            assert_eq!(quantities(&line.delivery_schedule_including_requests), vec!["6"]);
+        }
+        // The buyer approves it with the bulk answer.
+        assert_eq!(
+            approve_requests(&mut order, &["0001".into()], &at(9)),
+            Ok(())
+        );
+        assert_eq!(
+            status(&order, "0001"),
+            (
+                P::Confirmed,
+                Some(LineInProgressStatus::ApprovedDeliverySchedule)
+            )
+        );
+        assert_eq!(
+            quantities(&line(&order, "0001").delivery_schedule),
+            vec!["6"]
+        );
+    }
+
+    #[test]
+    fn a_bulk_answer_names_lines_with_an_open_request_only() {
+        let mut order = issued();
+        let propose = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001",
+             "deliverySchedule": [{"date": "2026-04-01", "quantity": 10}]}
+        ]));
+        assert!(respond(&mut order, &propose, &at(2)));
+        let before = order.clone();
+        assert_eq!(
+            reject_requests(&mut order, &["0001".into(), "0002".into()], &at(3)),
+            Err(RequestsRefused::NothingOpen(vec!["0002".into()]))
+        );
+        assert_eq!(
+            approve_requests(&mut order, &["0001".into(), "0007".into()], &at(3)),
+            Err(RequestsRefused::NoSuchLines(vec!["0007".into()]))
+        );
+        assert_eq!(order, before);
     }
 
     #[test]

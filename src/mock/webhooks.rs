@@ -834,16 +834,18 @@ fn without_stamps(value: &Value) -> Value {
 /// | buyer | `OpenBuyerReopenRequest` → none (values reverted) | `OrderLinesReopenRequestRevertedByBuyer` |
 /// | buyer | → `OpenBuyerReconfirmationRequest` | `OrderLinesReconfirmationRequestedByBuyer` |
 /// | buyer | `Issued` → `Confirmed` | `OrderLinesConfirmedByBuyer` |
+/// | buyer | delivery history grown / replaced (also when it delivers the line) | `OrderLinesDeliveryHistoryAppendedByBuyer` / `...SetByBuyer` |
 /// | buyer | logistics → `Delivered` / `Shipped` | `OrderLinesMarkedAsDeliveredByBuyer` / `OrderLinesShippedByBuyer` |
-/// | buyer | delivery history grown / replaced | `OrderLinesDeliveryHistoryAppendedByBuyer` / `...SetByBuyer` |
 /// | buyer | other change of an `Issued`/`InProgress`/`Rejected` line | `OrderLinesReissuedByBuyer` |
 /// | buyer | other change | `OrderLinesUpdatedByBuyer` |
+/// | supplier | a shipment opens or changes a shipment reschedule request | `OrderLinesShipmentRescheduleRequestedBySupplier` |
+/// | supplier | → `Confirmed`, its new proposal or reopen request approved at once (`autoConfirm`) | `OrderLinesConfirmedBySupplier` |
 /// | supplier | → `OpenSupplierProposal` | `OrderChangesProposedBySupplier` |
 /// | supplier | → `OpenSupplierReopenRequest` | `OrderLinesReopenRequestedBySupplier` |
 /// | supplier | `OpenSupplierReopenRequest` → none | `OrderLinesReopenRequestRevertedBySupplier` |
 /// | supplier | open buyer reopen request → approved / rejected | `OrderLinesReopenRequestApprovedBySupplier` / `...RejectedBySupplier` |
 /// | supplier | `OpenBuyerReconfirmationRequest` → `Confirmed` | `OrderLinesReconfirmedBySupplier` |
-/// | supplier | → `Confirmed`, its proposal approved at once (`autoConfirm`) | `OrderLinesConfirmedBySupplier` |
+/// | supplier | `OpenSupplierShipmentRescheduleRequest` → none (a matching shipment) | `OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier` |
 /// | supplier | → `Confirmed` | `OrderLinesAcceptedBySupplier` |
 /// | supplier | → `Rejected` | `OrderLinesRejectedBySupplier` |
 /// | supplier | other change | `OrderLinesUpdatedBySupplier` |
@@ -924,11 +926,10 @@ pub(crate) fn line_event(
                 "OrderLinesReconfirmationRequestedByBuyer"
             } else if became(process, "Confirmed") {
                 "OrderLinesConfirmedByBuyer"
-            } else if became(logistics, "Delivered") {
-                "OrderLinesMarkedAsDeliveredByBuyer"
-            } else if became(logistics, "Shipped") {
-                "OrderLinesShippedByBuyer"
             } else if before.history != after.history {
+                // Goods received (order/buyer/receive-goods.md): the
+                // history is the message, even when it reaches the full
+                // quantity; "marked as delivered" is the indicator.
                 if after.history.len() > before.history.len()
                     && after.history.starts_with(&before.history)
                 {
@@ -936,6 +937,10 @@ pub(crate) fn line_event(
                 } else {
                     "OrderLinesDeliveryHistorySetByBuyer"
                 }
+            } else if became(logistics, "Delivered") {
+                "OrderLinesMarkedAsDeliveredByBuyer"
+            } else if became(logistics, "Shipped") {
+                "OrderLinesShippedByBuyer"
             } else if matches!(after.process.as_str(), "Issued" | "InProgress" | "Rejected") {
                 "OrderLinesReissuedByBuyer"
             } else {
@@ -945,8 +950,16 @@ pub(crate) fn line_event(
         Party::Supplier => {
             // A (re)issued shipment whose quantities differ from the
             // delivery lines opens, or changes, a reschedule request.
-            if after.in_progress == "OpenSupplierShipmentRescheduleRequest" {
+            if after.in_progress == "OpenSupplierShipmentRescheduleRequest"
+                && (before.in_progress != after.in_progress
+                    || member(before, "/deliveryScheduleIncludingRequests")
+                        != member(after, "/deliveryScheduleIncludingRequests"))
+            {
                 "OrderLinesShipmentRescheduleRequestedBySupplier"
+            } else if auto_confirmed(before, after) {
+                // "confirmed ... with different values than requested by
+                // the buyer, and the buyer has Auto Confirm enabled".
+                "OrderLinesConfirmedBySupplier"
             } else if became(in_progress, "OpenSupplierProposal") {
                 "OrderChangesProposedBySupplier"
             } else if became(in_progress, "OpenSupplierReopenRequest") {
@@ -965,12 +978,12 @@ pub(crate) fn line_event(
                 && after.process == "Confirmed"
             {
                 "OrderLinesReconfirmedBySupplier"
-            } else if was(in_progress, "OpenSupplierShipmentRescheduleRequest") {
+            } else if was(in_progress, "OpenSupplierShipmentRescheduleRequest")
+                && after.in_progress != "OpenSupplierShipmentRescheduleRequest"
+            {
                 // A reissued shipment now matches: the request is
                 // withdrawn, and its delivery lines are `ReadyToShip`.
                 "OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier"
-            } else if became(process, "Confirmed") && after.supplier_proposal == "Approved" {
-                "OrderLinesConfirmedBySupplier"
             } else if became(process, "Confirmed") {
                 "OrderLinesAcceptedBySupplier"
             } else if became(process, "Rejected") {
@@ -980,6 +993,30 @@ pub(crate) fn line_event(
             }
         }
     })
+}
+
+/// The member of a line at `pointer` (`Null` when absent).
+fn member<'s>(state: &'s LineState, pointer: &str) -> &'s Value {
+    state.line.pointer(pointer).unwrap_or(&Value::Null)
+}
+
+/// Whether the supplier's answer was approved at once because the order
+/// has `autoConfirm` (order/buyer/issue/indicators.md): the line is
+/// `Confirmed` after, and its supplier proposal or reopen request is a new
+/// one, `Approved`.
+fn auto_confirmed(before: &LineState, after: &LineState) -> bool {
+    after.process == "Confirmed"
+        && [
+            ("/supplierLine/requests/proposal", &after.supplier_proposal),
+            (
+                "/supplierLine/requests/reopenRequest",
+                &after.supplier_reopen,
+            ),
+        ]
+        .into_iter()
+        .any(|(pointer, status)| {
+            status == "Approved" && member(before, pointer) != member(after, pointer)
+        })
 }
 
 fn lines_of(value: &Value) -> Vec<Value> {
@@ -1486,6 +1523,108 @@ mod tests {
         assert_eq!(
             line_event(Party::Buyer, Some(&before), &before, false),
             None
+        );
+    }
+
+    #[test]
+    fn answers_to_requests_name_their_own_events() {
+        let of = |value: Value| LineState::of(&value);
+        let confirmed = of(json!({"status": {"processStatus": "Confirmed"}}));
+        // A reopen request approved at once (`autoConfirm`): confirmed by
+        // the supplier with other values, not an update.
+        let reopen_approved = of(json!({
+            "status": {"processStatus": "Confirmed"},
+            "supplierLine": {"requests": {"reopenRequest": {"status": "Approved",
+                "deliverySchedule": [{"date": "2026-04-01", "quantity": 10}]}}}
+        }));
+        assert_eq!(
+            line_event(Party::Supplier, Some(&confirmed), &reopen_approved, false),
+            Some("OrderLinesConfirmedBySupplier")
+        );
+        // The same approved request, notes added later: an update.
+        let mut noted = reopen_approved.line.clone();
+        noted["supplierLine"]["notes"] = json!(["on time"]);
+        assert_eq!(
+            line_event(Party::Supplier, Some(&reopen_approved), &of(noted), false),
+            Some("OrderLinesUpdatedBySupplier")
+        );
+        // A response with notes only, while a shipment reschedule request
+        // is open: an update, the request still open.
+        let rescheduling = |notes: &[&str]| {
+            of(json!({
+                "status": {"processStatus": "InProgress",
+                           "inProgressStatus": "OpenSupplierShipmentRescheduleRequest"},
+                "deliveryScheduleIncludingRequests": [{"quantity": 6}],
+                "supplierLine": {"notes": notes}
+            }))
+        };
+        assert_eq!(
+            line_event(
+                Party::Supplier,
+                Some(&rescheduling(&[])),
+                &rescheduling(&["later"]),
+                false
+            ),
+            Some("OrderLinesUpdatedBySupplier")
+        );
+        assert_eq!(
+            line_event(Party::Supplier, Some(&confirmed), &rescheduling(&[]), false),
+            Some("OrderLinesShipmentRescheduleRequestedBySupplier")
+        );
+        // The supplier answers a buyer reopen request.
+        let reopened = of(json!({
+            "status": {"processStatus": "InProgress", "inProgressStatus": "OpenBuyerReopenRequest"},
+            "buyerLine": {"requests": {"reopenRequest": {"status": "Open"}}}
+        }));
+        for (answer, event) in [
+            ("Approved", "OrderLinesReopenRequestApprovedBySupplier"),
+            ("Rejected", "OrderLinesReopenRequestRejectedBySupplier"),
+        ] {
+            let answered = of(json!({
+                "status": {"processStatus": "Confirmed"},
+                "buyerLine": {"requests": {"reopenRequest": {"status": answer}}}
+            }));
+            assert_eq!(
+                line_event(Party::Supplier, Some(&reopened), &answered, false),
+                Some(event)
+            );
+        }
+        // Goods received up to the full quantity: the history's event.
+        let received = |history: Value, logistics: &str| {
+            of(json!({
+                "status": {"processStatus": "Confirmed", "logisticsStatus": logistics},
+                "buyerLine": {"deliveryHistory": history}
+            }))
+        };
+        let six = json!([{"date": "2026-03-01", "quantity": 6}]);
+        let ten =
+            json!([{"date": "2026-03-01", "quantity": 6}, {"date": "2026-03-02", "quantity": 4}]);
+        assert_eq!(
+            line_event(
+                Party::Buyer,
+                Some(&received(six.clone(), "Open")),
+                &received(ten, "Delivered"),
+                false
+            ),
+            Some("OrderLinesDeliveryHistoryAppendedByBuyer")
+        );
+        assert_eq!(
+            line_event(
+                Party::Buyer,
+                Some(&received(six.clone(), "Open")),
+                &received(json!([{"date": "2026-03-01", "quantity": 10}]), "Delivered"),
+                false
+            ),
+            Some("OrderLinesDeliveryHistorySetByBuyer")
+        );
+        assert_eq!(
+            line_event(
+                Party::Buyer,
+                Some(&received(six.clone(), "Open")),
+                &received(six, "Delivered"),
+                false
+            ),
+            Some("OrderLinesMarkedAsDeliveredByBuyer")
         );
     }
 

@@ -426,6 +426,63 @@ pub(super) fn reschedule_refusal(
     }
 }
 
+/// The buyer's bulk answers to the open supplier requests of some lines
+/// (`POST /order/{orderId}/requests/buyer/approve` and `…/reject`), `true`
+/// to approve ([`MockState::process_requests_answer`]): a refused body
+/// `400`, an unknown order or a position the order does not have `404`, a
+/// line without an open request `400` ([`requests_refusal`]); a refused
+/// answer changes no line.
+macro_rules! request_answers {
+    ($($method:ident($request:ident) -> $response:ident = $operation:ident, $shape:ident, $approve:expr;)*) => {
+        $(
+            async fn $method(
+                &self,
+                request: $crate::api::order::server::$request,
+            ) -> $crate::api::order::server::$response {
+                use $crate::api::order::server::$response as Answer;
+                use $crate::mock::process::RequestsRefused;
+                $crate::mock::write::order_action_gate!(self, request, $operation, $shape);
+                let positions = &request.body.line_positions;
+                match self.process_requests_answer(&request.order_id, positions, $approve) {
+                    Ok(()) => Answer::Ok {
+                        body: $crate::mock::write::order_action_answer(),
+                    },
+                    Err(refused) => {
+                        let body = $crate::mock::write::requests_refusal(&request.order_id, &refused);
+                        match refused {
+                            RequestsRefused::NoSuchLines(_) => Answer::NotFound { body },
+                            RequestsRefused::NothingOpen(_) => Answer::BadRequest { body },
+                        }
+                    }
+                }
+            }
+        )*
+    };
+}
+pub(super) use request_answers;
+
+/// The body of a refused bulk answer to requests: positions the order does
+/// not have (`404`) or lines without an open supplier request (`400`).
+pub(super) fn requests_refusal(
+    order_id: &str,
+    refused: &process::RequestsRefused,
+) -> ErrorResponse {
+    match refused {
+        process::RequestsRefused::NoSuchLines(positions) => error_body(format!(
+            "order {order_id} has no line at position {}; nothing was answered: \
+             send only positions of the order's lines",
+            positions.join(", ")
+        )),
+        process::RequestsRefused::NothingOpen(positions) => error_body(format!(
+            "line {} of order {order_id} has no open supplier request (proposal, reopen \
+             request or shipment reschedule request); nothing was answered: fetch the order \
+             and name only the lines whose status.inProgressStatus is OpenSupplierProposal, \
+             OpenSupplierReopenRequest or OpenSupplierShipmentRescheduleRequest",
+            positions.join(", ")
+        )),
+    }
+}
+
 /// The body of an accepted order action.
 pub(super) fn order_action_answer() -> serde_json::Value {
     serde_json::Value::Object(Default::default())
@@ -871,6 +928,29 @@ impl MockState {
         let mut outcome = Ok(());
         self.process_request_answer(order_id, |order, now| {
             outcome = process::answer_reschedule(order, position, approve, now);
+            outcome.is_ok()
+        });
+        outcome
+    }
+
+    /// The buyer's answer to the open supplier requests of the lines at
+    /// `positions` of its order `order_id` ([`process::approve_requests`],
+    /// [`process::reject_requests`]), or why it is refused
+    /// ([`requests_refusal`] says it). An order of the mock's data, which
+    /// the process does not move, is accepted and does not change.
+    pub(super) fn process_requests_answer(
+        &self,
+        order_id: &str,
+        positions: &[String],
+        approve: bool,
+    ) -> Result<(), process::RequestsRefused> {
+        let mut outcome = Ok(());
+        self.process_request_answer(order_id, |order, now| {
+            outcome = if approve {
+                process::approve_requests(order, positions, now)
+            } else {
+                process::reject_requests(order, positions, now)
+            };
             outcome.is_ok()
         });
         outcome

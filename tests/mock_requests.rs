@@ -1,0 +1,710 @@
+//! The mock's answers to requests, end to end over HTTP with both
+//! companies' order webhooks: a reconfirmation keeps the agreed values
+//! (order/status.md, "reconfirm the same schedule & prices") or becomes a
+//! supplier reopen request; the supplier approves or rejects a buyer's
+//! reopen request (order/buyer/reopen.md, order-events.md); a reopen
+//! request approved by `autoConfirm` is `OrderLinesConfirmedBySupplier`; an
+//! order response leaves an open shipment reschedule request to the buyer;
+//! the buyer's bulk answers follow `specs/order.yaml`
+//! (`ApproveRequestsAsBuyer`: 404 for a position the order does not have,
+//! 400 for a line without an open request, shipment reschedule requests
+//! included); goods received up to the full quantity are the history's
+//! event.
+
+#![cfg(feature = "mock")]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use tradecloud::api::api_connector::types as connector;
+use tradecloud::api::common::types::{Order, OrderLine};
+use tradecloud::client::Client;
+use tradecloud::mock::{CompanyWebhooks, MockConfig, MockParty, MockServer, WebhookSettings};
+
+use crate::client_support::{builder, start};
+
+/// A webhook receiver on 127.0.0.1 that keeps the JSON bodies it gets.
+#[derive(Clone)]
+struct Receiver {
+    bodies: Arc<Mutex<Vec<Value>>>,
+    url: String,
+}
+
+async fn keep(State(bodies): State<Arc<Mutex<Vec<Value>>>>, body: Bytes) -> StatusCode {
+    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    bodies.lock().unwrap_or_else(|e| e.into_inner()).push(value);
+    StatusCode::OK
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let app = axum::Router::new()
+            .fallback(keep)
+            .with_state(bodies.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let addr = listener.local_addr().expect("an address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver {
+            bodies,
+            url: format!("http://{addr}/orders"),
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.bodies.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// The events (name, line positions) that came after the first
+    /// `seen`, once `count` more have come (at most 10 s).
+    async fn events_after(&self, seen: usize, count: usize) -> Vec<(String, Vec<String>)> {
+        for _ in 0..200 {
+            let bodies = self
+                .bodies
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if bodies.len() >= seen + count {
+                return bodies[seen..].iter().map(event).collect();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let bodies = self
+            .bodies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        panic!(
+            "expected {count} events after {seen}, got {:?}",
+            bodies.iter().map(event).collect::<Vec<_>>()
+        );
+    }
+}
+
+fn event(body: &Value) -> (String, Vec<String>) {
+    let positions = body["orderEvent"]["lines"]
+        .as_array()
+        .map(|lines| {
+            lines
+                .iter()
+                .filter_map(|l| l["buyerLine"]["position"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    (
+        body["eventName"].as_str().unwrap_or_default().to_owned(),
+        positions,
+    )
+}
+
+fn decode<T: DeserializeOwned>(value: Value) -> T {
+    serde_json::from_value(value).unwrap_or_else(|e| panic!("decodes: {e}"))
+}
+
+fn client_of(server: &MockServer, party: &MockParty) -> Client {
+    builder(server)
+        .credentials(
+            party.credentials.username.clone(),
+            party.credentials.password.clone(),
+        )
+        .build()
+        .expect("a client")
+}
+
+/// Both companies, their order webhooks on receivers, and their clients.
+struct Trade {
+    server: MockServer,
+    buyer: MockParty,
+    supplier: MockParty,
+    buyer_client: Client,
+    supplier_client: Client,
+    buyer_rx: Receiver,
+    supplier_rx: Receiver,
+}
+
+impl Trade {
+    async fn start() -> Trade {
+        let (buyer_rx, supplier_rx) = (Receiver::start().await, Receiver::start().await);
+        let hooks = |rx: &Receiver| CompanyWebhooks {
+            order_events: Some(WebhookSettings::new(rx.url.clone())),
+            ..CompanyWebhooks::default()
+        };
+        let server = start(
+            MockConfig::new()
+                .buyer_webhooks(hooks(&buyer_rx))
+                .supplier_webhooks(hooks(&supplier_rx))
+                .delivery_backoff(Duration::from_millis(20)),
+        )
+        .await;
+        let (buyer, supplier) = (server.buyer(), server.supplier());
+        Trade {
+            buyer_client: client_of(&server, &buyer),
+            supplier_client: client_of(&server, &supplier),
+            server,
+            buyer,
+            supplier,
+            buyer_rx,
+            supplier_rx,
+        }
+    }
+
+    /// The buyer sends order `number`: 0001 (10 on 2026-03-01) and 0002
+    /// (4 on 2026-03-08), with `indicators` on the order. Returns its id.
+    async fn issue(&self, number: &str, indicators: Value) -> String {
+        let seen = self.supplier_rx.count();
+        let order: connector::SendOrderByBuyer = decode(json!({
+            "order": {"supplierAccountNumber": self.buyer.partner_account_number,
+                      "purchaseOrderNumber": number, "indicators": indicators},
+            "lines": [
+                {"position": "0001", "item": {"number": "A-1"},
+                 "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 10}],
+                 "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 5, "currencyIso": "EUR"}},
+                            "priceUnitQuantity": 1}},
+                {"position": "0002", "item": {"number": "B-2"},
+                 "deliverySchedule": [{"position": "1", "date": "2026-03-08", "quantity": 4}],
+                 "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 7, "currencyIso": "EUR"}},
+                            "priceUnitQuantity": 1}}
+            ]
+        }));
+        self.buyer_client.orders().send(&order).await.expect("sent");
+        self.supplier_rx.events_after(seen, 1).await;
+        let bodies = self
+            .supplier_rx
+            .bodies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        bodies[seen]["orderEvent"]["orderId"]
+            .as_str()
+            .expect("the event names the order")
+            .to_owned()
+    }
+
+    /// The supplier responds to order `number` with `lines`; the buyer's
+    /// events that follow (`count` of them).
+    async fn respond(
+        &self,
+        number: &str,
+        lines: Value,
+        count: usize,
+    ) -> Vec<(String, Vec<String>)> {
+        let seen = self.buyer_rx.count();
+        let response: connector::SendOrderResponseBySupplier = decode(json!({
+            "order": {"buyerAccountNumber": self.supplier.partner_account_number,
+                      "purchaseOrderNumber": number},
+            "lines": lines
+        }));
+        self.supplier_client
+            .orders()
+            .respond(&response)
+            .await
+            .expect("responded");
+        self.buyer_rx.events_after(seen, count).await
+    }
+
+    /// A buyer's order action by raw HTTP: its status and JSON body.
+    async fn buyer_action(&self, path: &str, body: Value) -> (u16, Value) {
+        let token = reqwest::Client::new()
+            .get(format!("{}/authentication/login", self.server.base_url()))
+            .basic_auth(
+                &self.buyer.credentials.username,
+                Some(&self.buyer.credentials.password),
+            )
+            .send()
+            .await
+            .expect("login")
+            .headers()
+            .get("set-authorization")
+            .and_then(|v| v.to_str().ok())
+            .expect("an access token")
+            .to_owned();
+        let response = reqwest::Client::new()
+            .post(format!("{}/{path}", self.server.base_url()))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn order(&self, id: &str) -> Order {
+        self.buyer_client.orders().get(id).await.expect("the order")
+    }
+}
+
+fn line<'o>(order: &'o Order, position: &str) -> &'o OrderLine {
+    order
+        .lines
+        .iter()
+        .find(|l| l.buyer_line.as_ref().and_then(|b| b.position.as_deref()) == Some(position))
+        .unwrap_or_else(|| panic!("line {position}"))
+}
+
+/// A line's process and in-progress status, as strings.
+fn status(order: &Order, position: &str) -> (String, String) {
+    let value = serde_json::to_value(line(order, position)).unwrap_or_default();
+    (
+        value["status"]["processStatus"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        value["status"]["inProgressStatus"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+/// `(date, quantity)` of the delivery lines of one of a line's schedules.
+fn schedule(order: &Order, position: &str, member: &str) -> Vec<(String, String)> {
+    let value = serde_json::to_value(line(order, position)).unwrap_or_default();
+    value[member]
+        .as_array()
+        .map(|deliveries| {
+            deliveries
+                .iter()
+                .map(|d| {
+                    (
+                        d["date"].as_str().unwrap_or_default().to_owned(),
+                        d["quantity"].to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn names(events: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+    events
+        .iter()
+        .map(|(name, positions)| {
+            (
+                (*name).to_owned(),
+                positions.iter().map(|p| (*p).to_owned()).collect(),
+            )
+        })
+        .collect()
+}
+
+fn confirmed() -> (String, String) {
+    ("Confirmed".to_owned(), String::new())
+}
+
+#[tokio::test]
+async fn a_reconfirmation_keeps_the_agreed_values_or_becomes_a_reopen_request() {
+    let trade = Trade::start().await;
+    let id = trade.issue("PO-RECONFIRM-1", json!({})).await;
+    // Both lines agreed on 2026-04-01: the supplier's proposal, approved.
+    let later = |position: &str, quantity: u32| {
+        json!({"purchaseOrderLinePosition": position,
+               "deliverySchedule": [{"position": "1", "date": "2026-04-01", "quantity": quantity}]})
+    };
+    trade
+        .respond(
+            "PO-RECONFIRM-1",
+            json!([later("0001", 10), later("0002", 4)]),
+            1,
+        )
+        .await;
+    let (status_code, _) = trade
+        .buyer_action(
+            &format!("order/{id}/requests/buyer/approve"),
+            json!({"linePositions": ["0001", "0002"]}),
+        )
+        .await;
+    assert_eq!(status_code, 200);
+    let reconfirm: connector::SendOrderIndicatorsByBuyer = decode(json!({
+        "order": {"purchaseOrderNumber": "PO-RECONFIRM-1"},
+        "lines": [{"position": "0001", "indicators": {"requestReconfirmation": true}},
+                  {"position": "0002", "indicators": {"requestReconfirmation": true}}]
+    }));
+    let seen = trade.supplier_rx.count();
+    trade
+        .buyer_client
+        .orders()
+        .send_indicators(&reconfirm)
+        .await
+        .expect("sent");
+    trade.supplier_rx.events_after(seen, 1).await;
+
+    // Accepted, and answered with the agreed schedule: reconfirmed, the
+    // agreed values kept.
+    let events = trade
+        .respond(
+            "PO-RECONFIRM-1",
+            json!([{"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}},
+                   later("0002", 4)]),
+            1,
+        )
+        .await;
+    assert_eq!(
+        events,
+        names(&[("OrderLinesReconfirmedBySupplier", &["0001", "0002"])])
+    );
+    let order = trade.order(&id).await;
+    for position in ["0001", "0002"] {
+        assert_eq!(status(&order, position), confirmed());
+        for member in ["deliverySchedule", "deliveryScheduleIncludingRequests"] {
+            let dates: Vec<String> = schedule(&order, position, member)
+                .into_iter()
+                .map(|(date, _)| date)
+                .collect();
+            assert_eq!(dates, vec!["2026-04-01"], "{position} {member}");
+        }
+    }
+
+    // Asked again, and answered with other values: a reopen request.
+    let seen = trade.supplier_rx.count();
+    trade
+        .buyer_client
+        .orders()
+        .send_indicators(&reconfirm)
+        .await
+        .expect("sent");
+    trade.supplier_rx.events_after(seen, 1).await;
+    let events = trade
+        .respond(
+            "PO-RECONFIRM-1",
+            json!([{"purchaseOrderLinePosition": "0001", "reason": "later still",
+                    "deliverySchedule": [{"position": "1", "date": "2026-05-01", "quantity": 10}]}]),
+            1,
+        )
+        .await;
+    assert_eq!(
+        events,
+        names(&[("OrderLinesReopenRequestedBySupplier", &["0001"])])
+    );
+    let order = trade.order(&id).await;
+    assert_eq!(
+        status(&order, "0001"),
+        (
+            "InProgress".to_owned(),
+            "OpenSupplierReopenRequest".to_owned()
+        )
+    );
+    assert_eq!(
+        schedule(&order, "0001", "deliverySchedule")[0].0,
+        "2026-04-01"
+    );
+    assert_eq!(
+        schedule(&order, "0001", "deliveryScheduleIncludingRequests")[0].0,
+        "2026-05-01"
+    );
+    trade.server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn the_supplier_approves_or_rejects_the_buyer_s_reopen_requests() {
+    let trade = Trade::start().await;
+    let id = trade.issue("PO-REOPEN-1", json!({})).await;
+    let accept = |position: &str| json!({"purchaseOrderLinePosition": position, "indicators": {"accepted": true}});
+    trade
+        .respond("PO-REOPEN-1", json!([accept("0001"), accept("0002")]), 1)
+        .await;
+    // The buyer reopens both lines with later dates.
+    let seen = trade.supplier_rx.count();
+    let update: connector::SendOrderByBuyer = decode(json!({
+        "order": {"supplierAccountNumber": trade.buyer.partner_account_number,
+                  "purchaseOrderNumber": "PO-REOPEN-1"},
+        "lines": [
+            {"position": "0001", "item": {"number": "A-1"},
+             "deliverySchedule": [{"position": "1", "date": "2026-05-01", "quantity": 10}],
+             "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 5, "currencyIso": "EUR"}},
+                        "priceUnitQuantity": 1}},
+            {"position": "0002", "item": {"number": "B-2"},
+             "deliverySchedule": [{"position": "1", "date": "2026-05-08", "quantity": 4}],
+             "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 7, "currencyIso": "EUR"}},
+                        "priceUnitQuantity": 1}}
+        ]
+    }));
+    trade
+        .buyer_client
+        .orders()
+        .send(&update)
+        .await
+        .expect("sent");
+    assert_eq!(
+        trade.supplier_rx.events_after(seen, 1).await,
+        names(&[("OrderLinesReopenRequestedByBuyer", &["0001", "0002"])])
+    );
+    // The supplier approves 0001 and rejects 0002.
+    let events = trade
+        .respond(
+            "PO-REOPEN-1",
+            json!([accept("0001"),
+                   {"purchaseOrderLinePosition": "0002", "reason": "no capacity",
+                    "indicators": {"rejected": true}}]),
+            2,
+        )
+        .await;
+    assert_eq!(
+        events,
+        names(&[
+            ("OrderLinesReopenRequestApprovedBySupplier", &["0001"]),
+            ("OrderLinesReopenRequestRejectedBySupplier", &["0002"]),
+        ])
+    );
+    let order = trade.order(&id).await;
+    let value = serde_json::to_value(&order).unwrap_or_default();
+    for (index, position, request, date) in [
+        (0, "0001", "Approved", "2026-05-01"),
+        (1, "0002", "Rejected", "2026-03-08"),
+    ] {
+        assert_eq!(status(&order, position), confirmed());
+        assert_eq!(
+            value["lines"][index]["buyerLine"]["requests"]["reopenRequest"]["status"],
+            request
+        );
+        assert_eq!(schedule(&order, position, "deliverySchedule")[0].0, date);
+    }
+    assert_eq!(
+        value["status"]["processStatus"], "Confirmed",
+        "a rejected reopen request leaves the order agreed"
+    );
+    trade.server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_reopen_request_auto_confirmed_is_confirmed_by_the_supplier() {
+    let trade = Trade::start().await;
+    let id = trade.issue("PO-AUTO-1", json!({"autoConfirm": true})).await;
+    trade
+        .respond(
+            "PO-AUTO-1",
+            json!([{"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}]),
+            1,
+        )
+        .await;
+    let events = trade
+        .respond(
+            "PO-AUTO-1",
+            json!([{"purchaseOrderLinePosition": "0001", "reason": "later",
+                    "deliverySchedule": [{"position": "1", "date": "2026-04-01", "quantity": 10}]}]),
+            1,
+        )
+        .await;
+    assert_eq!(
+        events,
+        names(&[("OrderLinesConfirmedBySupplier", &["0001"])])
+    );
+    let order = trade.order(&id).await;
+    assert_eq!(
+        schedule(&order, "0001", "deliverySchedule")[0].0,
+        "2026-04-01"
+    );
+    trade.server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn an_order_response_leaves_a_shipment_reschedule_request_to_the_buyer() {
+    let trade = Trade::start().await;
+    let id = trade.issue("PO-SHIP-1", json!({})).await;
+    trade
+        .respond(
+            "PO-SHIP-1",
+            json!([{"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}]),
+            1,
+        )
+        .await;
+    let seen = trade.buyer_rx.count();
+    let advice: connector::SendDespatchAdviceBySupplier = decode(json!({
+        "header": {"buyerAccountNumber": trade.supplier.partner_account_number,
+                   "despatchAdviceNumber": "DA-SHIP-1"},
+        "lines": [{"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-SHIP-1",
+                   "purchaseOrderLinePosition": "0001", "despatchQuantity": 6}]
+    }));
+    trade
+        .supplier_client
+        .shipments()
+        .send_despatch_advice(&advice)
+        .await
+        .expect("sent");
+    assert_eq!(
+        trade.buyer_rx.events_after(seen, 1).await,
+        names(&[("OrderLinesShipmentRescheduleRequestedBySupplier", &["0001"])])
+    );
+    let open = (
+        "InProgress".to_owned(),
+        "OpenSupplierShipmentRescheduleRequest".to_owned(),
+    );
+    // Notes only: an update; the request stays open. The issued line 0002
+    // is not answered by notes either.
+    let events = trade
+        .respond(
+            "PO-SHIP-1",
+            json!([{"purchaseOrderLinePosition": "0001", "notes": ["6 now, 4 later"]},
+                   {"purchaseOrderLinePosition": "0002", "notes": ["looking into it"]}]),
+            1,
+        )
+        .await;
+    assert_eq!(
+        events,
+        names(&[("OrderLinesUpdatedBySupplier", &["0001", "0002"])])
+    );
+    let order = trade.order(&id).await;
+    assert_eq!(status(&order, "0001"), open);
+    assert_eq!(status(&order, "0002"), ("Issued".to_owned(), String::new()));
+    assert_eq!(
+        schedule(&order, "0001", "deliveryScheduleIncludingRequests")[0].1,
+        "6"
+    );
+    assert_eq!(schedule(&order, "0001", "deliverySchedule")[0].1, "10");
+    // The buyer answers it.
+    let (status_code, body) = trade
+        .buyer_action(
+            &format!("order/{id}/line/0001/reschedule/approve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status_code, 200, "{body}");
+    let order = trade.order(&id).await;
+    assert_eq!(
+        status(&order, "0001"),
+        (
+            "Confirmed".to_owned(),
+            "ApprovedDeliverySchedule".to_owned()
+        )
+    );
+    assert_eq!(schedule(&order, "0001", "deliverySchedule")[0].1, "6");
+    trade.server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn bulk_answers_follow_the_spec() {
+    let trade = Trade::start().await;
+    let id = trade.issue("PO-BULK-1", json!({})).await;
+    trade
+        .respond(
+            "PO-BULK-1",
+            json!([{"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}},
+                   {"purchaseOrderLinePosition": "0002",
+                    "deliverySchedule": [{"position": "1", "date": "2026-04-01", "quantity": 4}]}]),
+            2,
+        )
+        .await;
+    let approve = format!("order/{id}/requests/buyer/approve");
+    let reject = format!("order/{id}/requests/buyer/reject");
+    // A position the order does not have: 404 naming it, nothing answered.
+    let (code, body) = trade
+        .buyer_action(&approve, json!({"linePositions": ["0002", "0099"]}))
+        .await;
+    assert_eq!(code, 404, "{body}");
+    assert!(body.to_string().contains("0099"), "{body}");
+    // A line with nothing open: 400 naming it, nothing answered.
+    let (code, body) = trade
+        .buyer_action(
+            &reject,
+            json!({"linePositions": ["0001", "0002"], "reason": "no"}),
+        )
+        .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body.to_string().contains("0001"), "{body}");
+    let order = trade.order(&id).await;
+    assert_eq!(
+        status(&order, "0002"),
+        ("InProgress".to_owned(), "OpenSupplierProposal".to_owned())
+    );
+    // The open proposal alone: approved.
+    let (code, body) = trade
+        .buyer_action(&approve, json!({"linePositions": ["0002"]}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    // A shipment reschedule request is answered by the bulk reject too.
+    let advice: connector::SendDespatchAdviceBySupplier = decode(json!({
+        "header": {"buyerAccountNumber": trade.supplier.partner_account_number,
+                   "despatchAdviceNumber": "DA-BULK-1"},
+        "lines": [{"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-BULK-1",
+                   "purchaseOrderLinePosition": "0001", "despatchQuantity": 6}]
+    }));
+    let seen = trade.buyer_rx.count();
+    trade
+        .supplier_client
+        .shipments()
+        .send_despatch_advice(&advice)
+        .await
+        .expect("sent");
+    trade.buyer_rx.events_after(seen, 1).await;
+    let seen = trade.supplier_rx.count();
+    let (code, body) = trade
+        .buyer_action(
+            &reject,
+            json!({"linePositions": ["0001"], "reason": "all 10"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        trade.supplier_rx.events_after(seen, 1).await,
+        names(&[("OrderLinesShipmentRescheduleRejectedByBuyer", &["0001"])])
+    );
+    let order = trade.order(&id).await;
+    assert_eq!(
+        status(&order, "0001"),
+        (
+            "Confirmed".to_owned(),
+            "RejectedDeliverySchedule".to_owned()
+        )
+    );
+    assert_eq!(schedule(&order, "0001", "deliverySchedule")[0].1, "10");
+    trade.server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn goods_received_in_full_are_the_delivery_history_s_event() {
+    let trade = Trade::start().await;
+    let id = trade.issue("PO-GOODS-1", json!({})).await;
+    trade
+        .respond(
+            "PO-GOODS-1",
+            json!([{"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}]),
+            1,
+        )
+        .await;
+    // 6 of 10 received, then the history replaced by all 10 in one: each
+    // its history event, the second delivering the line.
+    let seen = trade.supplier_rx.count();
+    let six: connector::SendOrderDeliveriesByBuyer = decode(json!({
+        "order": {"purchaseOrderNumber": "PO-GOODS-1"},
+        "lines": [{"position": "0001",
+                   "deliveries": [{"position": "1", "date": "2026-03-01", "quantity": 6}]}]
+    }));
+    trade
+        .buyer_client
+        .orders()
+        .send_deliveries(&six)
+        .await
+        .expect("sent");
+    assert_eq!(
+        trade.supplier_rx.events_after(seen, 1).await,
+        names(&[("OrderLinesDeliveryHistoryAppendedByBuyer", &["0001"])])
+    );
+    let seen = trade.supplier_rx.count();
+    let history: connector::SendOrderDeliveryHistoryByBuyer = decode(json!({
+        "order": {"purchaseOrderNumber": "PO-GOODS-1"},
+        "lines": [{"position": "0001",
+                   "deliveryHistory": [{"position": "1", "date": "2026-03-01", "quantity": 10}]}]
+    }));
+    trade
+        .buyer_client
+        .orders()
+        .send_delivery_history(&history)
+        .await
+        .expect("sent");
+    assert_eq!(
+        trade.supplier_rx.events_after(seen, 1).await,
+        names(&[("OrderLinesDeliveryHistorySetByBuyer", &["0001"])])
+    );
+    let order = trade.order(&id).await;
+    let logistics = serde_json::to_value(line(&order, "0001")).unwrap_or_default()["status"]
+        ["logisticsStatus"]
+        .clone();
+    assert_eq!(logistics, "Delivered");
+    trade.server.shutdown().await.expect("stops");
+}
