@@ -212,7 +212,7 @@ pub(crate) fn open_writer(
                     path.display()
                 ))
             })?;
-            setup_writer(&conn, options, true)?;
+            setup_writer(&conn, options, true).map_err(|e| directory_hint(path, e))?;
             if !existed {
                 // Make the new file's directory entry durable too.
                 sync_parent_dir(path);
@@ -229,8 +229,31 @@ pub(crate) fn open_existing_writer(
     options: &InboxOptions,
 ) -> Result<Connection, InboxError> {
     let conn = open_existing(path)?;
-    setup_writer(&conn, options, true)?;
+    setup_writer(&conn, options, true).map_err(|e| directory_hint(path, e))?;
     Ok(conn)
+}
+
+/// A database file this user may write in a directory it may not: SQLite
+/// says only "attempt to write a readonly database" (it cannot create the
+/// `-wal` and `-shm` files), so say which directory and what to do.
+fn directory_hint(path: &Path, err: InboxError) -> InboxError {
+    let InboxError::Unavailable(message) = err else {
+        return err;
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    #[cfg(unix)]
+    if rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_err() {
+        return InboxError::Unavailable(format!(
+            "{message}: the directory {} is not writable by this user, and SQLite keeps the \
+             inbox's -wal and -shm files next to the database: let the user running tradecloud \
+             write that directory",
+            dir.display()
+        ));
+    }
+    InboxError::Unavailable(message)
 }
 
 /// Open an existing database file for reading and writing.
