@@ -1094,6 +1094,42 @@ async fn a_copy_from_a_source_in_use_is_refused() {
     inbox_cases::a_copy_from_a_source_in_use_is_refused(dir.path(), &url(&path)).await;
 }
 
+/// A receiver that is idle while the copy runs would store its next events
+/// in the old inbox: a source open elsewhere is refused before anything is
+/// copied (two `Inbox`es in one process lock like two processes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_from_a_source_a_receiver_has_open_is_refused() {
+    let (dir, path) = temp_db();
+    let served = dir.path().join("served.db");
+    let receiver = Inbox::open(&url(&served)).unwrap();
+    receiver
+        .store(order_event(
+            "o-1",
+            Some("m-0"),
+            order_body("o-1", "m-0", 300),
+        ))
+        .await
+        .unwrap();
+    let reading = InboxOptions {
+        create: false,
+        ..InboxOptions::default()
+    };
+    let source = Inbox::open_with(&url(&served), reading).unwrap();
+    let target = Inbox::connect_migration_target(&url(&path), InboxOptions::default())
+        .await
+        .unwrap();
+    let err = source.copy_to(&target).await.unwrap_err();
+    assert!(
+        matches!(&err, InboxError::Invalid(m) if m.contains("is open in another process") && m.contains("Stop it")),
+        "{err:?}"
+    );
+    drop(receiver);
+    let copied = source.copy_to(&target).await.unwrap();
+    assert_eq!(copied.events, 1);
+    drop(target);
+    assert_eq!(count_rows(&path), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_whose_handed_on_webhook_was_dropped_is_read_from_the_store() {
     let (_dir, path) = temp_db();

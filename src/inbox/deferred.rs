@@ -155,6 +155,12 @@ impl Store for Deferred {
         self.open.get().and_then(|store| store.low_space())
     }
 
+    fn claim_sole_use(&self) -> Result<(), InboxError> {
+        self.open
+            .get()
+            .map_or(Ok(()), |store| store.claim_sole_use())
+    }
+
     fn list(&self, filter: ListFilter) -> BoxFuture<'_, Result<Vec<EventSummary>, InboxError>> {
         delegate!(self.list(filter))
     }

@@ -44,6 +44,7 @@ pub(crate) fn not_empty(store: &str) -> InboxError {
 
 pub(super) async fn copy(from: &Inbox, to: &Inbox) -> Result<Copied, InboxError> {
     let source = from.describe();
+    from.store_impl().claim_sole_use()?;
     let before = from.store_impl().fingerprint().await?;
     if let Some(previous) = to.store_impl().begin_import(source.clone()).await? {
         tracing::warn!(target_store = %to.describe(), "discarded the unfinished copy of {previous}; copying again");

@@ -389,6 +389,13 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// What changes whenever an event is stored, changes state or is
     /// deleted: how many there are, the largest id and the latest change.
     fn fingerprint(&self) -> BoxFuture<'_, Result<Fingerprint>>;
+    /// Before `inbox migrate` copies this store: `Invalid` when another
+    /// process has it open (a receiver that would go on writing to it).
+    /// Stores that cannot tell answer `Ok` (the fingerprint taken before
+    /// and after the copy still finds writes made meanwhile).
+    fn claim_sole_use(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// See [`Store::fingerprint`]: (events, largest id, latest `updated_at`).
@@ -863,8 +870,11 @@ impl Inbox {
     /// serves half an inbox. Running the copy again starts it over (`to` is
     /// emptied first). A row that cannot be read or written is named in the
     /// error (id, kind, message id, order or shipment id, size, and the
-    /// database's reason). When the source changed while it was copied (a
-    /// receiver still uses it), the copy is refused and `to` stays marked.
+    /// database's reason). A SQLite source that another process (or another
+    /// `Inbox` here) has open is refused before anything is copied: a
+    /// receiver, even an idle one, would store its next events there. When
+    /// the source changed while it was copied (a receiver still uses it),
+    /// the copy is refused and `to` stays marked.
     pub async fn copy_to(&self, to: &Inbox) -> Result<Copied> {
         migrate::copy(self, to).await
     }

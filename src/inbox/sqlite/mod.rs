@@ -39,6 +39,11 @@ pub(crate) struct SqliteStore {
     found_full: AtomicU64,
     /// [`free_bytes`] (replaced in tests).
     free_space: fn(&Path) -> Result<u64, InboxError>,
+    /// `PATH-lock`, locked shared while this store is open, so that `inbox
+    /// migrate` can tell that another process uses the inbox (see
+    /// [`SqliteStore::claim_sole_use`]). A lock file of its own: SQLite's
+    /// locks on the database file are left alone.
+    in_use: Option<std::fs::File>,
 }
 
 /// [`SqliteStore::found_full`] when no write has found the disk full.
@@ -65,9 +70,14 @@ impl SqliteStore {
                 return Err(crate::inbox::migrate::unfinished(&describe(&target), &mark));
             }
         }
+        let in_use = match &target {
+            Target::File(path) => lock_shared(path),
+            Target::Memory => None,
+        };
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         writer::spawn(target.clone(), conn, rx, options.clone())?;
         Ok(SqliteStore {
+            in_use,
             admission: Admission::new(options.queue_bytes),
             target,
             options,
@@ -194,6 +204,29 @@ impl SqliteStore {
             path.display()
         )))
     }
+}
+
+/// The lock file next to the database (`PATH-lock`).
+fn lock_path(path: &Path) -> std::path::PathBuf {
+    let mut lock = path.as_os_str().to_owned();
+    lock.push("-lock");
+    lock.into()
+}
+
+/// Open `PATH-lock` and lock it shared; `None` when that cannot be done (a
+/// directory this user may not write, a migrate holding it exclusively):
+/// the lock only serves `inbox migrate`'s check, never the inbox itself.
+fn lock_shared(path: &Path) -> Option<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(lock_path(path))
+        .ok()?;
+    #[cfg(unix)]
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockShared).ok()?;
+    Some(file)
 }
 
 /// `sqlite:///path` or `sqlite::memory:`.
@@ -398,6 +431,40 @@ impl Store for SqliteStore {
             },
             true,
         ))
+    }
+
+    fn claim_sole_use(&self) -> Result<(), InboxError> {
+        let Target::File(path) = &self.target else {
+            return Ok(());
+        };
+        let in_use = || {
+            InboxError::Invalid(format!(
+                "the inbox {} is open in another process (a running `tradecloud serve`, or an \
+                 `inbox` command): events it stores after the copy would stay behind. Stop it, \
+                 then run the migrate again",
+                path.display()
+            ))
+        };
+        match &self.in_use {
+            // Shared by this store: made exclusive when nobody else holds it.
+            #[cfg(unix)]
+            Some(file) => {
+                match rustix::fs::flock(file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+                {
+                    Ok(()) => Ok(()),
+                    Err(rustix::io::Errno::WOULDBLOCK) => Err(in_use()),
+                    Err(e) => Err(InboxError::Unavailable(format!(
+                        "cannot lock {}: {e}",
+                        lock_path(path).display()
+                    ))),
+                }
+            }
+            #[cfg(not(unix))]
+            Some(_) => Ok(()),
+            // Not even shared: someone holds it exclusively (another migrate).
+            None if lock_path(path).exists() => Err(in_use()),
+            None => Ok(()),
+        }
     }
 
     fn fingerprint(&self) -> BoxFuture<'_, Result<Fingerprint, InboxError>> {
