@@ -336,3 +336,182 @@ async fn doctor_names_plain_http_and_gives_up_on_a_silent_port() {
     );
     drop(silent);
 }
+
+/// A POST to `/tradecloud/order/extra` (the GET-only route of an order id)
+/// is refused with 405, so every event sent there would be lost: the doctor
+/// fails the URL and names the one to configure (it used to pass it, taking
+/// the 415 that the receiver answered its probe before the method check for
+/// "the route exists"). The same for the shipment path.
+#[tokio::test]
+async fn doctor_fails_a_get_only_url_and_names_the_post_url() {
+    let pki = Pki::new("Doctor Test");
+    let chain = pki.full_chain();
+    let key = pki.leaf_key_pem.clone();
+    let rx = start_with(&basic_config(""), move |b| b.tls_pem(chain, key)).await;
+    let root = root_file(rx.dir.path(), &pki);
+    let basic = format!("{USER}:{PASSWORD}");
+    for (path, instead) in [
+        ("/tradecloud/order/extra", "/tradecloud/order"),
+        ("/tradecloud/shipment/extra", "/tradecloud/shipment"),
+    ] {
+        let out = doctor(&rx.url(path), &["--basic", &basic, "--ca-file", &root]).await;
+        assert_eq!(out.code, 1, "{}", out.stdout);
+        let route = line(&out.stdout, "route.post");
+        assert!(
+            route.starts_with("FAIL") && route.contains("405") && route.contains("Allow"),
+            "{}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.contains(&format!(
+                "fix: configure {} in the portal instead",
+                rx.url(instead)
+            )),
+            "{}",
+            out.stdout
+        );
+        // The credentials are still checked first.
+        assert!(line(&out.stdout, "auth.missing").starts_with("PASS"));
+    }
+    assert_eq!(
+        rx.inbox.list(Default::default()).await.unwrap().len(),
+        0,
+        "the probes stored nothing"
+    );
+    rx.stop().await;
+}
+
+/// What a test server answers: the status line and headers for a request
+/// (method, path, whether it carries `Authorization`).
+type Answer = fn(&str, &str, bool) -> String;
+
+/// An HTTPS server on loopback serving `pki`'s full chain, answering every
+/// request as `answer` says, then closing the connection.
+async fn tls_server(pki: &Pki, answer: Answer) -> (u16, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio_rustls::rustls;
+    let certs: Vec<_> = [&pki.leaf_pem, &pki.intermediate_pem]
+        .iter()
+        .map(|pem| {
+            let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
+            rustls::pki_types::CertificateDer::from(parsed.contents)
+        })
+        .collect();
+    let (_, key) = x509_parser::pem::parse_x509_pem(pki.leaf_key_pem.as_bytes()).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.contents.into());
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                let mut words = head.split_whitespace();
+                let method = words.next().unwrap_or_default().to_ascii_uppercase();
+                let path = words.next().unwrap_or_default().to_string();
+                let authorized = head.contains("\r\nauthorization:");
+                let response = format!(
+                    "{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    answer(&method, &path, authorized)
+                );
+                let _ = tls.write_all(response.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (port, task)
+}
+
+/// Issue: every answer to the credential probes that was not 401 read "the
+/// endpoint does not require valid credentials", and `auth.given` passed on
+/// 404, 500 and 503. Each answer is now named for what it is.
+#[tokio::test]
+async fn doctor_names_what_the_credential_probes_got() {
+    let pki = Pki::new("Doctor Test");
+    let dir = tempfile::tempdir().unwrap();
+    let root = root_file(dir.path(), &pki);
+    let cases: [(Answer, &[&str], &str); 5] = [
+        (
+            |_, _, _| "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5".into(),
+            &["503", "not ready", "retries a status above 500"],
+            "check the receiver's log",
+        ),
+        (
+            |_, _, _| "HTTP/1.1 500 Internal Server Error".into(),
+            &["500", "failing", "does not retry a 500"],
+            "check the receiver's log; answer 401",
+        ),
+        (
+            |_, _, _| "HTTP/1.1 301 Moved Permanently\r\nLocation: /tradecloud/order/v2".into(),
+            &["301", "redirect", "/tradecloud/order/v2"],
+            "configure the final URL",
+        ),
+        (
+            |_, _, _| "HTTP/1.1 404 Not Found".into(),
+            &["404", "wrong path"],
+            "configure the URL of the receiver's POST webhook route",
+        ),
+        (
+            |_, _, _| "HTTP/1.1 200 OK".into(),
+            &["200", "does not require valid credentials"],
+            "authenticate every webhook request",
+        ),
+    ];
+    for (answer, says, fix) in cases {
+        let (port, server) = tls_server(&pki, answer).await;
+        let out = doctor(
+            &format!("https://localhost:{port}/tradecloud/order"),
+            &["--basic", "u:p", "--ca-file", &root, "--timeout", "5"],
+        )
+        .await;
+        server.abort();
+        assert_eq!(out.code, 1, "{}", out.stdout);
+        assert!(line(&out.stdout, "cert.trust").starts_with("PASS"));
+        for id in ["auth.missing", "auth.wrong"] {
+            let l = line(&out.stdout, id);
+            assert!(l.starts_with("FAIL"), "{}", out.stdout);
+            for s in says {
+                assert!(l.contains(s), "{id} does not say {s:?}:\n{}", out.stdout);
+            }
+        }
+        assert!(
+            out.stdout.contains(&format!("fix: {fix}")),
+            "{}",
+            out.stdout
+        );
+        if !says.contains(&"200") {
+            assert!(
+                !out.stdout.contains("does not require valid credentials"),
+                "{}",
+                out.stdout
+            );
+            let given = line(&out.stdout, "auth.given");
+            assert!(!given.starts_with("PASS"), "{}", out.stdout);
+            assert!(
+                line(&out.stdout, "route.post").starts_with("FAIL"),
+                "{}",
+                out.stdout
+            );
+        }
+    }
+}

@@ -17,9 +17,9 @@
 //! | `cert.name` | subject alternative names | the URL's host is one |
 //! | `cert.expiry` | notAfter | more than 7 days left (a warning under 30) |
 //! | `cert.key` | the public key | RSA ≥ 2048 bits or ECDSA P-256/384/521 |
-//! | `auth.missing`, `auth.wrong` | POST without / with wrong credentials | `401` |
-//! | `auth.given` | POST with the given credentials | not `401`/`403` |
-//! | `route.post` | the answer to an empty body | `400`/`415`/`422`: the route exists, nothing delivered |
+//! | `auth.missing`, `auth.wrong` | POST without / with wrong credentials | `401` (any other answer is named: `5xx` not ready or failing, `3xx` a redirect, `404`/`405` a wrong URL, `2xx`/`4xx` credentials not required) |
+//! | `auth.given` | POST with the given credentials | `2xx` or a `4xx` but `401`/`403`/`404` (skipped on `3xx`, `404`, `5xx`, and on `405` without a `401` before: they say nothing about the credentials) |
+//! | `route.post` | the answer to an empty body | `400`/`415`/`422`: the route exists, nothing delivered (`405`: the URL to configure instead is named when its parent path takes POSTs) |
 //! | `auth.get`, `route.get` | the same for GET (`--get`) | as for POST |
 //! | `event.delivered` | a test event (`--send-test-event`) | `2xx` |
 //!
