@@ -515,3 +515,56 @@ async fn doctor_names_what_the_credential_probes_got() {
         }
     }
 }
+
+/// Issue: an expired or not yet valid certificate was reported as "not
+/// trusted" with the advice to get one from a public CA. The chain is
+/// trusted; the dates are reported by `cert.expiry`, with the date and the
+/// right fix.
+#[tokio::test]
+async fn doctor_reports_an_expired_or_future_certificate_by_its_dates() {
+    const DAY: i64 = 86_400;
+    for (pki, says, fix) in [
+        (
+            Pki::with_leaf_validity("Doctor Test", -90 * DAY, -2 * DAY),
+            "expired on",
+            "fix: renew the certificate",
+        ),
+        (
+            Pki::with_leaf_validity("Doctor Test", 10 * DAY, 100 * DAY),
+            "not valid yet: valid from",
+            "fix: check this machine's clock",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = root_file(dir.path(), &pki);
+        let (port, server) = tls_server(&pki, |_, _, authorized| {
+            if authorized {
+                "HTTP/1.1 400 Bad Request".into()
+            } else {
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic".into()
+            }
+        })
+        .await;
+        let out = doctor(
+            &format!("https://localhost:{port}/tradecloud/order"),
+            &["--basic", "u:p", "--ca-file", &root, "--timeout", "5"],
+        )
+        .await;
+        server.abort();
+        assert_eq!(out.code, 1, "{}", out.stdout);
+        let trust = line(&out.stdout, "cert.trust");
+        assert!(
+            trust.starts_with("PASS") && trust.contains("see cert.expiry"),
+            "{}",
+            out.stdout
+        );
+        assert!(!out.stdout.contains("public CA"), "{}", out.stdout);
+        let expiry = line(&out.stdout, "cert.expiry");
+        assert!(
+            expiry.starts_with("FAIL") && expiry.contains(says),
+            "{}",
+            out.stdout
+        );
+        assert!(out.stdout.contains(fix), "{}", out.stdout);
+    }
+}

@@ -11,11 +11,11 @@
 //! | `tcp` | the port | one of its addresses accepts a connection |
 //! | `tls.modern` | TLS 1.2 and 1.3 (rustls handshakes; a port that answers plain HTTP, or nothing, is named so and ends the run) | at least one is offered |
 //! | `tls.legacy` | TLS 1.1, 1.0, SSL 3.0 (hand-built ClientHellos; skipped when no TLS version at all is accepted) | none is accepted |
-//! | `cert.trust` | the chain against Mozilla's roots (and `--ca-file`) | trusted |
+//! | `cert.trust` | the chain against Mozilla's roots (and `--ca-file`), apart from the leaf's dates (an expired intermediate fails here) | trusted |
 //! | `cert.self_signed` | the leaf | not self-signed |
 //! | `cert.chain` | each certificate issued by the next | complete; a missing intermediate is named |
 //! | `cert.name` | subject alternative names | the URL's host is one |
-//! | `cert.expiry` | notAfter | more than 7 days left (a warning under 30) |
+//! | `cert.expiry` | notBefore, notAfter | valid now, more than 7 days left (a warning under 30) |
 //! | `cert.key` | the public key | RSA ≥ 2048 bits or ECDSA P-256/384/521 |
 //! | `auth.missing`, `auth.wrong` | POST without / with wrong credentials | `401` (any other answer is named: `5xx` not ready or failing, `3xx` a redirect, `404`/`405` a wrong URL, `2xx`/`4xx` credentials not required) |
 //! | `auth.given` | POST with the given credentials | `2xx` or a `4xx` but `401`/`403`/`404` (skipped on `3xx`, `404`, `5xx`, and on `405` without a `401` before: they say nothing about the credentials) |
