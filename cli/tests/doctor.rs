@@ -568,3 +568,53 @@ async fn doctor_reports_an_expired_or_future_certificate_by_its_dates() {
         assert!(out.stdout.contains(fix), "{}", out.stdout);
     }
 }
+
+/// Issue: `python3 -m http.server` takes a ClientHello for an HTTP/0.9
+/// request and answers an HTML page without a status line; the doctor said
+/// "neither TLS 1.3 nor TLS 1.2 is offered (... InvalidContentType)"
+/// instead of naming plain HTTP. This server answers the same way.
+#[tokio::test]
+async fn doctor_names_plain_http_without_a_status_line() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                // Like BaseHTTPRequestHandler: read a line; a request line
+                // with a version gets a status line, anything else is
+                // HTTP/0.9 and gets the page alone.
+                let mut line = Vec::new();
+                let mut byte = [0u8; 1];
+                while !line.ends_with(b"\n") && line.len() < 65_536 {
+                    match tcp.read(&mut byte).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => line.push(byte[0]),
+                    }
+                }
+                let page = "<!DOCTYPE HTML>\n<html><body><h1>Error response</h1></body></html>\n";
+                let answer = if line.starts_with(b"HEAD ") || line.starts_with(b"GET ") {
+                    format!(
+                        "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{page}",
+                        page.len()
+                    )
+                } else {
+                    page.to_string()
+                };
+                let _ = tcp.write_all(answer.as_bytes()).await;
+                let _ = tcp.shutdown().await;
+            });
+        }
+    });
+    let out = doctor(&format!("https://localhost:{port}/x"), &["--timeout", "5"]).await;
+    server.abort();
+    assert_eq!(out.code, 1);
+    let modern = line(&out.stdout, "tls.modern");
+    assert!(
+        modern.starts_with("FAIL")
+            && modern.contains("this port speaks plain HTTP; Tradecloud requires HTTPS"),
+        "{}",
+        out.stdout
+    );
+    assert!(line(&out.stdout, "tls.legacy").starts_with("SKIP"));
+}

@@ -9,7 +9,7 @@
 //! | `url` | the URL | `https://` (Tradecloud calls nothing else) |
 //! | `dns` | the host name | it resolves |
 //! | `tcp` | the port | one of its addresses accepts a connection |
-//! | `tls.modern` | TLS 1.2 and 1.3 (rustls handshakes; a port that answers plain HTTP, or nothing, is named so and ends the run) | at least one is offered |
+//! | `tls.modern` | TLS 1.2 and 1.3 (rustls handshakes; a port that answers plain HTTP, also without a status line (asked again in plain HTTP), or nothing, is named so and ends the run) | at least one is offered |
 //! | `tls.legacy` | TLS 1.1, 1.0, SSL 3.0 (hand-built ClientHellos; skipped when no TLS version at all is accepted) | none is accepted |
 //! | `cert.trust` | the chain against Mozilla's roots (and `--ca-file`), apart from the leaf's dates (an expired intermediate fails here) | trusted |
 //! | `cert.self_signed` | the leaf | not self-signed |
@@ -335,11 +335,21 @@ pub async fn run(options: &Options) -> Report {
 
     // What the port speaks: plain HTTP and a silent port are named as such
     // (and end the run: nothing below could pass).
-    match tls::sniff(addr, &host, options.timeout).await {
+    let mut sniffed = tls::sniff(addr, &host, options.timeout).await;
+    let mut not_tls = None;
+    if let tls::Sniffed::Other(_) | tls::Sniffed::Closed = &sniffed {
+        // Not TLS, or nothing: asked in plain HTTP, an HTTP server says so.
+        if let Some(line) = tls::plain_http(addr, &host, options.timeout).await {
+            sniffed = tls::Sniffed::PlainHttp(line);
+        } else if let tls::Sniffed::Other(bytes) = &sniffed {
+            not_tls = Some(bytes.clone());
+        }
+    }
+    match sniffed {
         tls::Sniffed::PlainHttp(line) => {
             checks.push(Check::fail(
                 "tls.modern",
-                format!("the port answers plain HTTP (`{line}`), not TLS: Tradecloud calls https:// URLs only"),
+                format!("this port speaks plain HTTP; Tradecloud requires HTTPS (it answered `{line}`, not TLS)"),
                 format!("serve HTTPS on port {port} (tradecloud serve always does; behind a proxy, terminate TLS there), or correct the port in the URL"),
             ));
             checks.push(Check::skip("tls.legacy", "not a TLS port"));
@@ -389,7 +399,11 @@ pub async fn run(options: &Options) -> Report {
         None => checks.push(Check::fail(
             "tls.modern",
             format!(
-                "neither TLS 1.3 nor TLS 1.2 is offered (TLS 1.3: {}; TLS 1.2: {})",
+                "{}neither TLS 1.3 nor TLS 1.2 is offered (TLS 1.3: {}; TLS 1.2: {})",
+                not_tls
+                    .as_ref()
+                    .map(|b| format!("the port answers a TLS ClientHello with bytes that are not TLS (`{b}`): "))
+                    .unwrap_or_default(),
                 tls13.as_ref().err().map(String::as_str).unwrap_or(""),
                 tls12.as_ref().err().map(String::as_str).unwrap_or("")
             ),
