@@ -382,7 +382,7 @@ async fn doctor_fails_a_get_only_url_and_names_the_post_url() {
 }
 
 /// What a test server answers: the status line and headers for a request
-/// (method, path, whether it carries `Authorization`).
+/// (method, path, whether it carries the credentials `u:p`).
 type Answer = fn(&str, &str, bool) -> String;
 
 /// An HTTPS server on loopback serving `pki`'s full chain, answering every
@@ -429,7 +429,8 @@ async fn tls_server(pki: &Pki, answer: Answer) -> (u16, tokio::task::JoinHandle<
                 let mut words = head.split_whitespace();
                 let method = words.next().unwrap_or_default().to_ascii_uppercase();
                 let path = words.next().unwrap_or_default().to_string();
-                let authorized = head.contains("\r\nauthorization:");
+                // The credentials the tests pass: --basic u:p.
+                let authorized = head.contains("\r\nauthorization: basic dtpw\r\n");
                 let response = format!(
                     "{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
                     answer(&method, &path, authorized)
@@ -552,6 +553,14 @@ async fn doctor_reports_an_expired_or_future_certificate_by_its_dates() {
         .await;
         server.abort();
         assert_eq!(out.code, 1, "{}", out.stdout);
+        // Only the dates fail.
+        for id in ["auth.missing", "auth.wrong", "auth.given", "route.post"] {
+            assert!(
+                line(&out.stdout, id).starts_with("PASS"),
+                "{id}:\n{}",
+                out.stdout
+            );
+        }
         let trust = line(&out.stdout, "cert.trust");
         assert!(
             trust.starts_with("PASS") && trust.contains("see cert.expiry"),
