@@ -131,6 +131,64 @@ async fn a_compressed_body_gets_415_with_a_clear_message() {
     assert_accepted_and_stored(rx, request, 1).await;
 }
 
+/// A POST to a GET-only webhook route (`/tradecloud/order/{orderId}`,
+/// `/tradecloud/shipment/{shipmentId}`) is `405` with `Allow`, whatever its
+/// content type or encoding: the `Content-Encoding` check used to answer
+/// `415` first, which `tradecloud doctor` took for "the route exists",
+/// while every real event POSTed there got `405` and was lost.
+#[tokio::test]
+async fn a_post_to_a_get_only_route_is_405_whatever_the_encoding() {
+    let rx = start(&basic_config("")).await;
+    for path in ["/tradecloud/order/extra", "/tradecloud/shipment/extra"] {
+        for (content_type, encoding) in [
+            ("application/json", None),
+            ("application/json", Some("x-tradecloud-doctor-probe")),
+            ("application/json", Some("gzip")),
+            ("text/xml", None),
+            ("text/plain", Some("br")),
+        ] {
+            let mut request = rx
+                .basic(rx.client.post(rx.url(path)))
+                .header("content-type", content_type)
+                .body(r#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":"o1"}}"#);
+            if let Some(encoding) = encoding {
+                request = request.header("content-encoding", encoding);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(
+                response.status(),
+                405,
+                "POST {path} ({content_type}, {encoding:?})"
+            );
+            let allow = response.headers()["allow"].to_str().unwrap().to_string();
+            assert!(
+                allow.contains("GET") && !allow.contains("POST"),
+                "Allow: {allow}"
+            );
+        }
+        // Authentication still comes first.
+        let response = rx
+            .client
+            .post(rx.url(path))
+            .header("content-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "unauthenticated POST {path}");
+    }
+    // The POST routes still refuse an encoded body with 415.
+    let response = rx
+        .basic(rx.client.post(rx.url(ORDER)))
+        .header("content-type", "application/json")
+        .header("content-encoding", "x-tradecloud-doctor-probe")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+    assert_eq!(stored(&rx).await, 0, "nothing stored");
+    rx.stop().await;
+}
+
 /// `request` is answered 202, and the inbox then holds `count` entries.
 async fn assert_accepted_and_stored(
     rx: TestReceiver,

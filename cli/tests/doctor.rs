@@ -336,3 +336,294 @@ async fn doctor_names_plain_http_and_gives_up_on_a_silent_port() {
     );
     drop(silent);
 }
+
+/// A POST to `/tradecloud/order/extra` (the GET-only route of an order id)
+/// is refused with 405, so every event sent there would be lost: the doctor
+/// fails the URL and names the one to configure (it used to pass it, taking
+/// the 415 that the receiver answered its probe before the method check for
+/// "the route exists"). The same for the shipment path.
+#[tokio::test]
+async fn doctor_fails_a_get_only_url_and_names_the_post_url() {
+    let pki = Pki::new("Doctor Test");
+    let chain = pki.full_chain();
+    let key = pki.leaf_key_pem.clone();
+    let rx = start_with(&basic_config(""), move |b| b.tls_pem(chain, key)).await;
+    let root = root_file(rx.dir.path(), &pki);
+    let basic = format!("{USER}:{PASSWORD}");
+    for (path, instead) in [
+        ("/tradecloud/order/extra", "/tradecloud/order"),
+        ("/tradecloud/shipment/extra", "/tradecloud/shipment"),
+    ] {
+        let out = doctor(&rx.url(path), &["--basic", &basic, "--ca-file", &root]).await;
+        assert_eq!(out.code, 1, "{}", out.stdout);
+        let route = line(&out.stdout, "route.post");
+        assert!(
+            route.starts_with("FAIL") && route.contains("405") && route.contains("Allow"),
+            "{}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.contains(&format!(
+                "fix: configure {} in the portal instead",
+                rx.url(instead)
+            )),
+            "{}",
+            out.stdout
+        );
+        // The credentials are still checked first.
+        assert!(line(&out.stdout, "auth.missing").starts_with("PASS"));
+    }
+    assert_eq!(
+        rx.inbox.list(Default::default()).await.unwrap().len(),
+        0,
+        "the probes stored nothing"
+    );
+    rx.stop().await;
+}
+
+/// What a test server answers: the status line and headers for a request
+/// (method, path, whether it carries the credentials `u:p`).
+type Answer = fn(&str, &str, bool) -> String;
+
+/// An HTTPS server on loopback serving `pki`'s full chain, answering every
+/// request as `answer` says, then closing the connection.
+async fn tls_server(pki: &Pki, answer: Answer) -> (u16, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio_rustls::rustls;
+    let certs: Vec<_> = [&pki.leaf_pem, &pki.intermediate_pem]
+        .iter()
+        .map(|pem| {
+            let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
+            rustls::pki_types::CertificateDer::from(parsed.contents)
+        })
+        .collect();
+    let (_, key) = x509_parser::pem::parse_x509_pem(pki.leaf_key_pem.as_bytes()).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.contents.into());
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                let mut words = head.split_whitespace();
+                let method = words.next().unwrap_or_default().to_ascii_uppercase();
+                let path = words.next().unwrap_or_default().to_string();
+                // The credentials the tests pass: --basic u:p.
+                let authorized = head.contains("\r\nauthorization: basic dtpw\r\n");
+                let response = format!(
+                    "{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    answer(&method, &path, authorized)
+                );
+                let _ = tls.write_all(response.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (port, task)
+}
+
+/// Issue: every answer to the credential probes that was not 401 read "the
+/// endpoint does not require valid credentials", and `auth.given` passed on
+/// 404, 500 and 503. Each answer is now named for what it is.
+#[tokio::test]
+async fn doctor_names_what_the_credential_probes_got() {
+    let pki = Pki::new("Doctor Test");
+    let dir = tempfile::tempdir().unwrap();
+    let root = root_file(dir.path(), &pki);
+    let cases: [(Answer, &[&str], &str); 5] = [
+        (
+            |_, _, _| "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5".into(),
+            &["503", "not ready", "retries a status above 500"],
+            "check the receiver's log",
+        ),
+        (
+            |_, _, _| "HTTP/1.1 500 Internal Server Error".into(),
+            &["500", "failing", "does not retry a 500"],
+            "check the receiver's log; answer 401",
+        ),
+        (
+            |_, _, _| "HTTP/1.1 301 Moved Permanently\r\nLocation: /tradecloud/order/v2".into(),
+            &["301", "redirect", "/tradecloud/order/v2"],
+            "configure the final URL",
+        ),
+        (
+            |_, _, _| "HTTP/1.1 404 Not Found".into(),
+            &["404", "wrong path"],
+            "configure the URL of the receiver's POST webhook route",
+        ),
+        (
+            |_, _, _| "HTTP/1.1 200 OK".into(),
+            &["200", "does not require valid credentials"],
+            "authenticate every webhook request",
+        ),
+    ];
+    for (answer, says, fix) in cases {
+        let (port, server) = tls_server(&pki, answer).await;
+        let out = doctor(
+            &format!("https://localhost:{port}/tradecloud/order"),
+            &["--basic", "u:p", "--ca-file", &root, "--timeout", "5"],
+        )
+        .await;
+        server.abort();
+        assert_eq!(out.code, 1, "{}", out.stdout);
+        assert!(line(&out.stdout, "cert.trust").starts_with("PASS"));
+        for id in ["auth.missing", "auth.wrong"] {
+            let l = line(&out.stdout, id);
+            assert!(l.starts_with("FAIL"), "{}", out.stdout);
+            for s in says {
+                assert!(l.contains(s), "{id} does not say {s:?}:\n{}", out.stdout);
+            }
+        }
+        assert!(
+            out.stdout.contains(&format!("fix: {fix}")),
+            "{}",
+            out.stdout
+        );
+        if !says.contains(&"200") {
+            assert!(
+                !out.stdout.contains("does not require valid credentials"),
+                "{}",
+                out.stdout
+            );
+            let given = line(&out.stdout, "auth.given");
+            assert!(!given.starts_with("PASS"), "{}", out.stdout);
+            assert!(
+                line(&out.stdout, "route.post").starts_with("FAIL"),
+                "{}",
+                out.stdout
+            );
+        }
+    }
+}
+
+/// Issue: an expired or not yet valid certificate was reported as "not
+/// trusted" with the advice to get one from a public CA. The chain is
+/// trusted; the dates are reported by `cert.expiry`, with the date and the
+/// right fix.
+#[tokio::test]
+async fn doctor_reports_an_expired_or_future_certificate_by_its_dates() {
+    const DAY: i64 = 86_400;
+    for (pki, says, fix) in [
+        (
+            Pki::with_leaf_validity("Doctor Test", -90 * DAY, -2 * DAY),
+            "expired on",
+            "fix: renew the certificate",
+        ),
+        (
+            Pki::with_leaf_validity("Doctor Test", 10 * DAY, 100 * DAY),
+            "not valid yet: valid from",
+            "fix: check this machine's clock",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = root_file(dir.path(), &pki);
+        let (port, server) = tls_server(&pki, |_, _, authorized| {
+            if authorized {
+                "HTTP/1.1 400 Bad Request".into()
+            } else {
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic".into()
+            }
+        })
+        .await;
+        let out = doctor(
+            &format!("https://localhost:{port}/tradecloud/order"),
+            &["--basic", "u:p", "--ca-file", &root, "--timeout", "5"],
+        )
+        .await;
+        server.abort();
+        assert_eq!(out.code, 1, "{}", out.stdout);
+        // Only the dates fail.
+        for id in ["auth.missing", "auth.wrong", "auth.given", "route.post"] {
+            assert!(
+                line(&out.stdout, id).starts_with("PASS"),
+                "{id}:\n{}",
+                out.stdout
+            );
+        }
+        let trust = line(&out.stdout, "cert.trust");
+        assert!(
+            trust.starts_with("PASS") && trust.contains("see cert.expiry"),
+            "{}",
+            out.stdout
+        );
+        assert!(!out.stdout.contains("public CA"), "{}", out.stdout);
+        let expiry = line(&out.stdout, "cert.expiry");
+        assert!(
+            expiry.starts_with("FAIL") && expiry.contains(says),
+            "{}",
+            out.stdout
+        );
+        assert!(out.stdout.contains(fix), "{}", out.stdout);
+    }
+}
+
+/// Issue: `python3 -m http.server` takes a ClientHello for an HTTP/0.9
+/// request and answers an HTML page without a status line; the doctor said
+/// "neither TLS 1.3 nor TLS 1.2 is offered (... InvalidContentType)"
+/// instead of naming plain HTTP. This server answers the same way.
+#[tokio::test]
+async fn doctor_names_plain_http_without_a_status_line() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                // Like BaseHTTPRequestHandler: read a line; a request line
+                // with a version gets a status line, anything else is
+                // HTTP/0.9 and gets the page alone.
+                let mut line = Vec::new();
+                let mut byte = [0u8; 1];
+                while !line.ends_with(b"\n") && line.len() < 65_536 {
+                    match tcp.read(&mut byte).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => line.push(byte[0]),
+                    }
+                }
+                let page = "<!DOCTYPE HTML>\n<html><body><h1>Error response</h1></body></html>\n";
+                let answer = if line.starts_with(b"HEAD ") || line.starts_with(b"GET ") {
+                    format!(
+                        "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{page}",
+                        page.len()
+                    )
+                } else {
+                    page.to_string()
+                };
+                let _ = tcp.write_all(answer.as_bytes()).await;
+                let _ = tcp.shutdown().await;
+            });
+        }
+    });
+    let out = doctor(&format!("https://localhost:{port}/x"), &["--timeout", "5"]).await;
+    server.abort();
+    assert_eq!(out.code, 1);
+    let modern = line(&out.stdout, "tls.modern");
+    assert!(
+        modern.starts_with("FAIL")
+            && modern.contains("this port speaks plain HTTP; Tradecloud requires HTTPS"),
+        "{}",
+        out.stdout
+    );
+    assert!(line(&out.stdout, "tls.legacy").starts_with("SKIP"));
+}

@@ -127,30 +127,85 @@ pub fn check(chain: &[CertificateDer<'static>], host: &str, trust: &Trust) -> Ve
         }
     }
 
-    // Trust, decided by webpki.
+    // Trust, decided by webpki. Time validity is not trust: a chain that
+    // webpki refuses only for a date is verified again at a moment when
+    // every certificate of it is valid, and the date is reported as what
+    // it is (the leaf's by cert.expiry, an intermediate's here).
     let intermediates = &chain[1..];
-    let verdict = rustls::client::WebPkiServerVerifier::builder_with_provider(
-        trust.store.clone(),
-        Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
-    )
-    .build()
-    .map_err(|e| e.to_string())
-    .and_then(|verifier| {
-        let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
-        match verifier.verify_server_cert(leaf_der, intermediates, &name, &[], UnixTime::now()) {
+    let verify = |at: UnixTime| -> Result<(), rustls::Error> {
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            trust.store.clone(),
+            Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+        )
+        .build()
+        .map_err(|e| rustls::Error::General(e.to_string()))?;
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        match verifier.verify_server_cert(leaf_der, intermediates, &name, &[], at) {
             Ok(_) => Ok(()),
             // The name is checked after the chain: the chain is trusted.
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e),
         }
-    });
+    };
+    let mut dated = None;
+    let verdict = match verify(UnixTime::now()) {
+        Ok(()) => Ok(()),
+        Err(rustls::Error::InvalidCertificate(
+            CertificateError::Expired
+            | CertificateError::ExpiredContext { .. }
+            | CertificateError::NotValidYet
+            | CertificateError::NotValidYetContext { .. },
+        )) => {
+            dated = out_of_date(&certs);
+            match common_moment(&certs) {
+                Some(at) => verify(UnixTime::since_unix_epoch(Duration::from_secs(at)))
+                    .map_err(|e| Some(e.to_string())),
+                None => Err(None),
+            }
+        }
+        Err(e) => Err(Some(e.to_string())),
+    };
     let issuer = leaf.issuer().to_string();
     checks.push(match (&verdict, self_signed, &missing) {
-        (Ok(()), _, _) => Check::pass(
+        (Ok(()), _, _) => match &dated {
+            Some(d) if d.index > 0 => Check::fail(
+                "cert.trust",
+                format!(
+                    "chained to a trusted root, but the intermediate {} {}: clients refuse the chain",
+                    d.subject,
+                    d.what()
+                ),
+                if d.expired {
+                    "serve your CA's current intermediate: download the full chain of your certificate again, or renew the certificate ([server.acme] in `tradecloud serve` does)".to_string()
+                } else {
+                    format!("check the clock of this machine; if it is right, serve an intermediate that is valid now (this one starts on {})", d.date)
+                },
+            ),
+            Some(d) => Check::pass(
+                "cert.trust",
+                format!("issued by {issuer}, chained to a trusted root (the certificate itself {}: see cert.expiry)", d.what()),
+            ),
+            None => Check::pass(
+                "cert.trust",
+                format!("trusted: issued by {issuer}, chained to a trusted root"),
+            ),
+        },
+        (Err(None), _, _) => Check::fail(
             "cert.trust",
-            format!("trusted: issued by {issuer}, chained to a trusted root"),
+            format!(
+                "cannot be trusted at any moment: the certificates' validity periods do not overlap ({}){}",
+                certs
+                    .iter()
+                    .map(|c| format!("{}: {} to {}", c.subject(), c.validity().not_before, c.validity().not_after))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                dated.as_ref().map(|d| format!("; now {} {}", d.subject, d.what())).unwrap_or_default()
+            ),
+            "renew the certificate, so that it is issued by your CA's current intermediate, and serve its full chain \
+            ([server.acme] in `tradecloud serve` does both)",
         ),
         (Err(_), true, _) => Check::fail(
             "cert.trust",
@@ -162,7 +217,7 @@ pub fn check(chain: &[CertificateDer<'static>], host: &str, trust: &Trust) -> Ve
             format!("not trusted: the chain stops before a trusted root (intermediate {missing_name} is not sent)"),
             FIX_FULL_CHAIN,
         ),
-        (Err(e), false, None) => Check::fail(
+        (Err(Some(e)), false, None) => Check::fail(
             "cert.trust",
             format!("not trusted by the public roots{}: {e} (issuer {issuer})",
                 if trust.subjects.len() > webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() { " or --ca-file" } else { "" }),
@@ -205,6 +260,73 @@ pub fn check(chain: &[CertificateDer<'static>], host: &str, trust: &Trust) -> Ve
     checks.push(expiry_check(leaf));
     checks.push(key_check(leaf));
     checks
+}
+
+/// The first certificate of a chain that is not valid now.
+struct OutOfDate {
+    /// 0: the leaf.
+    index: usize,
+    subject: String,
+    /// Expired (else not valid yet).
+    expired: bool,
+    /// notAfter when expired, notBefore when not valid yet.
+    date: String,
+}
+
+impl OutOfDate {
+    fn what(&self) -> String {
+        if self.expired {
+            format!("expired on {}", self.date)
+        } else {
+            format!("is not valid before {}", self.date)
+        }
+    }
+}
+
+fn out_of_date(certs: &[&X509Certificate<'_>]) -> Option<OutOfDate> {
+    let now = unix_now();
+    certs.iter().enumerate().find_map(|(index, c)| {
+        let validity = c.validity();
+        let (expired, date) = if validity.not_after.timestamp() < now {
+            (true, validity.not_after.to_string())
+        } else if validity.not_before.timestamp() > now {
+            (false, validity.not_before.to_string())
+        } else {
+            return None;
+        };
+        Some(OutOfDate {
+            index,
+            subject: c.subject().to_string(),
+            expired,
+            date,
+        })
+    })
+}
+
+/// Seconds since the epoch at which every certificate of `certs` is valid
+/// (just after the latest notBefore), if there is such a moment.
+fn common_moment(certs: &[&X509Certificate<'_>]) -> Option<u64> {
+    let latest_start = certs
+        .iter()
+        .map(|c| c.validity().not_before.timestamp())
+        .max()
+        .unwrap_or(0);
+    let earliest_end = certs
+        .iter()
+        .map(|c| c.validity().not_after.timestamp())
+        .min()
+        .unwrap_or(0);
+    (latest_start < earliest_end)
+        .then(|| u64::try_from(latest_start).ok())
+        .flatten()
+        .map(|at| at.saturating_add(1))
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 fn name_check(leaf: &X509Certificate<'_>, host: &str) -> Check {
@@ -271,15 +393,27 @@ fn expiry_check(leaf: &X509Certificate<'_>) -> Check {
     let until = leaf.validity().not_after.to_string();
     const RENEW: &str =
         "renew the certificate (with [server.acme] `tradecloud serve` renews it itself)";
-    if not_before > now {
+    if let Ok(ahead) = not_before.duration_since(now) {
         return Check::fail(
             "cert.expiry",
-            format!("not valid yet (from {})", leaf.validity().not_before),
-            "check the server's clock, or wait until the certificate is valid",
+            format!(
+                "not valid yet: valid from {} ({}, by this machine's clock); clients refuse it until then",
+                leaf.validity().not_before,
+                if days(ahead) == 0 { "later today".to_string() } else { format!("in {} day(s)", days(ahead)) }
+            ),
+            "check this machine's clock; if it is right, the certificate was issued with a start in the future \
+            (the clock of the machine that made it?): get one that is valid now, or wait until then",
         );
     }
     match not_after.duration_since(now) {
-        Err(_) => Check::fail("cert.expiry", format!("expired on {until}"), RENEW),
+        Err(e) => Check::fail(
+            "cert.expiry",
+            format!(
+                "expired on {until} ({} day(s) ago): clients refuse it",
+                days(e.duration())
+            ),
+            RENEW,
+        ),
         Ok(left) if days(left) < FAIL_DAYS => Check::fail(
             "cert.expiry",
             format!("expires in {} day(s), on {until}", days(left)),

@@ -8,7 +8,14 @@
 //! the given credentials also carries `Content-Encoding:
 //! x-tradecloud-doctor-probe` ([`PROBE_ENCODING`]), which `tradecloud serve`
 //! refuses with `415` before reading the body: nothing is stored, so the
-//! doctor leaves no `rejected` row in a live inbox.
+//! doctor leaves no `rejected` row in a live inbox. `tradecloud serve`
+//! checks the method first: a URL that does not take POST (the GET-only
+//! `/tradecloud/order/{orderId}`) answers the probe `405`, as it answers
+//! every event, and the doctor fails it.
+//!
+//! An answer to the credential probes other than `401` is named for what it
+//! is (`5xx`: not ready or failing; `3xx`: a redirect; `404`: a wrong path);
+//! only a `2xx` or another `4xx` means that credentials are not required.
 //!
 //! A request that times out ends the HTTP checks: the rest are skipped, so
 //! that a silent endpoint costs one timeout, not one per check.
@@ -17,7 +24,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use base64::Engine as _;
-use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::header::{
+    ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+};
 use reqwest::{Method, StatusCode};
 
 use super::{Check, Credentials};
@@ -126,13 +135,27 @@ pub(crate) fn client(
 struct Answer {
     status: StatusCode,
     challenge: bool,
+    /// The `Allow` header of a `405`.
+    allow: Option<String>,
+    /// Where a redirect points, resolved against the URL.
+    location: Option<String>,
+}
+
+impl Answer {
+    /// `, to LOCATION` for a redirect that names its target.
+    fn to_location(&self) -> String {
+        self.location
+            .as_ref()
+            .map(|l| format!(", to {l}"))
+            .unwrap_or_default()
+    }
 }
 
 /// The header that makes the empty-body probes of `auth.given`,
 /// `route.post` and `route.get` refusable without storing anything: a
 /// `Content-Encoding` nobody implements. `tradecloud serve` checks the
-/// credentials first, then refuses any encoded body with `415` before
-/// reading or keeping it (so the probes leave no `rejected` row in its
+/// credentials first, then the method (`405`), then refuses any encoded
+/// body with `415` before reading or keeping it (so the probes leave no `rejected` row in its
 /// inbox); a receiver that ignores the header refuses the empty body with
 /// `400`. Either answer shows that the credentials passed and the route exists.
 pub(crate) const PROBE_ENCODING: &str = "x-tradecloud-doctor-probe";
@@ -193,9 +216,25 @@ impl Prober<'_> {
                 timed_out: e.is_timeout(),
             }
         })?;
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .map(|v: &reqwest::header::HeaderValue| {
+                    String::from_utf8_lossy(v.as_bytes()).into_owned()
+                })
+        };
+        let location = header(LOCATION).map(|location| {
+            url::Url::parse(self.url)
+                .and_then(|base| base.join(&location))
+                .map(|u| u.to_string())
+                .unwrap_or(location)
+        });
         Ok(Answer {
             status: response.status(),
             challenge: response.headers().contains_key(WWW_AUTHENTICATE),
+            allow: header(ALLOW),
+            location,
         })
     }
 }
@@ -225,48 +264,127 @@ fn refused(id: &str, what: &str, answer: Result<Answer, NoAnswer>) -> Check {
         ),
         Ok(a) if a.status == StatusCode::NOT_FOUND => Check::fail(
             id,
-            format!("{what}: 404, there is no webhook at this URL"),
-            "check the URL's path (tradecloud serve: /tradecloud/order and /tradecloud/shipment)",
+            format!("{what}: 404, there is no webhook at this URL (wrong path)"),
+            FIX_PATH,
         ),
-        Ok(a) => Check::fail(
+        Ok(a) if a.status == StatusCode::METHOD_NOT_ALLOWED => Check::fail(
+            id,
+            format!(
+                "{what}: 405, this URL does not take POST{}: Tradecloud POSTs every event, and does not retry a 4xx",
+                a.allow.as_ref().map(|m| format!(" (Allow: {m})")).unwrap_or_default()
+            ),
+            FIX_PATH,
+        ),
+        Ok(a) if a.status.is_redirection() => Check::fail(
+            id,
+            format!("{what}: {}, a redirect{}: authentication not checked", a.status, a.to_location()),
+            FIX_REDIRECT,
+        ),
+        Ok(a) if a.status == StatusCode::INTERNAL_SERVER_ERROR => Check::fail(
+            id,
+            format!("{what}: 500, the endpoint is failing: authentication not checked, and Tradecloud does not retry a 500 (an event answered so is lost)"),
+            FIX_FAILING,
+        ),
+        Ok(a) if a.status.is_server_error() => Check::fail(
+            id,
+            format!("{what}: {}, the endpoint is not ready: authentication not checked (Tradecloud retries a status above 500, but delivers nothing until it is ready)", a.status),
+            FIX_NOT_READY,
+        ),
+        Ok(a) if a.status.is_success() || a.status.is_client_error() => Check::fail(
             id,
             format!("{what}: {} instead of 401: the endpoint does not require valid credentials", a.status),
             "authenticate every webhook request before reading it (tradecloud serve: [auth]); answer 401 when the credentials are missing or wrong",
         ),
+        Ok(a) => Check::fail(
+            id,
+            format!("{what}: unexpected {} instead of 401", a.status),
+            "answer 401 to missing or wrong credentials, before anything else",
+        ),
     }
 }
 
-/// How a route answers an empty body with valid credentials.
-fn route(id: &str, method: &str, status: StatusCode) -> Check {
+const FIX_PATH: &str = "configure the URL of the receiver's POST webhook route \
+    (tradecloud serve: order_path, /tradecloud/order, and shipment_path, /tradecloud/shipment)";
+const FIX_REDIRECT: &str = "configure the final URL (where the redirect points) in the portal: \
+    Tradecloud's documentation does not say that it follows redirects, and a redirected POST \
+    commonly becomes a GET without its body";
+const FIX_FAILING: &str = "check the receiver's log; answer 401 to missing or wrong credentials \
+    before anything else, and 502/503/504 (which Tradecloud retries) to transient trouble";
+const FIX_NOT_READY: &str = "check the receiver's log (store down? tradecloud serve with \
+    [server.acme] still waiting for its certificate? a proxy without its backend?), then run \
+    tradecloud doctor again";
+
+/// How a route answers an empty body with valid credentials (`405`:
+/// [`not_allowed`]).
+fn route(id: &str, method: &str, answer: &Answer) -> Check {
+    let status = answer.status;
     let code = status.as_u16();
     match code {
         400 | 415 | 422 => Check::pass(
             id,
             format!("{method} answered {status} to an empty body: the route exists, refuses an invalid event without a retry, and no event was delivered"),
         ),
-        404 => Check::fail(id, format!("{method}: 404, there is no webhook at this path"), "check the URL's path"),
-        405 => Check::fail(
+        404 => Check::fail(id, format!("{method}: 404, there is no webhook at this path"), FIX_PATH),
+        405 => not_allowed(id, method, answer, None),
+        300..=399 => Check::fail(
             id,
-            format!("{method}: 405, the endpoint does not accept {method}"),
-            format!("accept {method} on the webhook path (Tradecloud's portal configures POST)"),
+            format!("{method} answered {status}, a redirect{}", answer.to_location()),
+            FIX_REDIRECT,
         ),
         200..=299 => Check::warn(
             id,
             format!("{method} answered {status} to an empty body: an invalid delivery would count as delivered"),
             "answer 400 to a body that is not a webhook event",
         ),
-        500 => Check::warn(
+        500 => Check::fail(
             id,
-            format!("{method} answered 500 to an empty body"),
-            "answer 400 to a body that is not a webhook event (500 also stops Tradecloud's retries, but says less)",
+            format!("{method} answered 500 to an empty body: the endpoint is failing, or answers 500 to an invalid event; whether the credentials pass is not known (Tradecloud does not retry a 500)"),
+            "check the receiver's log; answer 400 to a body that is not a webhook event, and 502/503/504 (which Tradecloud retries) to transient trouble",
         ),
         501..=599 => Check::fail(
             id,
-            format!("{method} answered {status}: the endpoint is not available now (Tradecloud would retry)"),
-            "check the receiver's log (store down? tradecloud serve with [server.acme] still waiting for its certificate?)",
+            format!("{method} answered {status}: the endpoint is not ready (Tradecloud retries a status above 500, but delivers nothing until it is ready)"),
+            FIX_NOT_READY,
         ),
         _ => Check::fail(id, format!("{method} answered {status}"), "answer 2xx to events, 4xx to invalid ones"),
     }
+}
+
+/// A `405` to `method`: every event Tradecloud sends to this URL would be
+/// refused, and a `4xx` is never retried. `instead`: a URL that takes it.
+fn not_allowed(id: &str, method: &str, answer: &Answer, instead: Option<&str>) -> Check {
+    let allow = answer
+        .allow
+        .as_ref()
+        .map(|m| format!(" (Allow: {m})"))
+        .unwrap_or_default();
+    Check::fail(
+        id,
+        format!("{method}: 405, this URL does not take {method}{allow}: Tradecloud would have every event refused, and does not retry a 4xx"),
+        match instead {
+            Some(url) => format!("configure {url} in the portal instead: it takes {method}"),
+            None if method == "POST" => FIX_PATH.to_string(),
+            None => format!("accept {method} on the webhook path, or leave out --get"),
+        },
+    )
+}
+
+/// The URL without its last path segment (`/tradecloud/order/extra` →
+/// `/tradecloud/order`), when it has more than one.
+fn parent(url: &str) -> Option<String> {
+    let mut url = url::Url::parse(url).ok()?;
+    let segments: Vec<String> = url
+        .path_segments()?
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if segments.len() < 2 {
+        return None;
+    }
+    url.set_path(&format!("/{}", segments[..segments.len() - 1].join("/")));
+    url.set_query(None);
+    url.set_fragment(None);
+    Some(url.to_string())
 }
 
 /// The authentication and route checks against `url`.
@@ -316,6 +434,9 @@ pub(crate) async fn checks(
         checks.push(Check::skip("route.post", SILENT));
         return checks;
     }
+    let auth_enforced = checks
+        .first()
+        .is_some_and(|c| c.status == super::Status::Pass);
     let given = prober.request(Method::POST, sent, empty_json(), true).await;
     match given {
         Err(e) => {
@@ -334,7 +455,44 @@ pub(crate) async fn checks(
             ));
             checks.push(Check::skip("route.post", "the credentials are refused"));
         }
-        Ok(a) => {
+        Ok(a) if a.status == StatusCode::METHOD_NOT_ALLOWED => {
+            // A 405 after a 401 without credentials: they passed; else the
+            // method may have been refused before any authentication.
+            checks.push(if auth_enforced {
+                Check::pass(
+                    "auth.given",
+                    "POST with the given credentials passes authentication (405)",
+                )
+            } else {
+                Check::skip(
+                    "auth.given",
+                    "not confirmed: POST with the given credentials got 405, and without credentials no 401 (see route.post)",
+                )
+            });
+            // Name the URL to configure: the parent path, when it takes
+            // the probe (`/tradecloud/order/extra` → `/tradecloud/order`).
+            let mut instead = None;
+            if let Some(candidate) = parent(url) {
+                let mut probe = Prober {
+                    client,
+                    url: &candidate,
+                    silent: false,
+                };
+                let takes_post = probe
+                    .request(Method::POST, sent, empty_json(), true)
+                    .await
+                    .is_ok_and(|b| matches!(b.status.as_u16(), 400 | 415 | 422));
+                prober.silent |= probe.silent;
+                if takes_post {
+                    instead = Some(candidate);
+                }
+            }
+            checks.push(not_allowed("route.post", "POST", &a, instead.as_deref()));
+        }
+        Ok(a)
+            if a.status.is_success()
+                || (a.status.is_client_error() && a.status != StatusCode::NOT_FOUND) =>
+        {
             checks.push(Check::pass(
                 "auth.given",
                 format!(
@@ -342,7 +500,18 @@ pub(crate) async fn checks(
                     a.status
                 ),
             ));
-            checks.push(route("route.post", "POST", a.status));
+            checks.push(route("route.post", "POST", &a));
+        }
+        Ok(a) => {
+            // 404, 3xx, 5xx: the answer says nothing about the credentials.
+            checks.push(Check::skip(
+                "auth.given",
+                format!(
+                    "not confirmed: POST with the given credentials got {}, which says nothing about them (see route.post)",
+                    a.status
+                ),
+            ));
+            checks.push(route("route.post", "POST", &a));
         }
     }
     if get && prober.silent {
@@ -366,7 +535,7 @@ pub(crate) async fn checks(
                 format!("GET with the given credentials: {}", a.status),
                 "use the same credentials for GET",
             ),
-            Ok(a) => route("route.get", "GET", a.status),
+            Ok(a) => route("route.get", "GET", &a),
         });
     }
     if test_event.is_some() && prober.silent {

@@ -9,17 +9,17 @@
 //! | `url` | the URL | `https://` (Tradecloud calls nothing else) |
 //! | `dns` | the host name | it resolves |
 //! | `tcp` | the port | one of its addresses accepts a connection |
-//! | `tls.modern` | TLS 1.2 and 1.3 (rustls handshakes; a port that answers plain HTTP, or nothing, is named so and ends the run) | at least one is offered |
+//! | `tls.modern` | TLS 1.2 and 1.3 (rustls handshakes; a port that answers plain HTTP, also without a status line (asked again in plain HTTP), or nothing, is named so and ends the run) | at least one is offered |
 //! | `tls.legacy` | TLS 1.1, 1.0, SSL 3.0 (hand-built ClientHellos; skipped when no TLS version at all is accepted) | none is accepted |
-//! | `cert.trust` | the chain against Mozilla's roots (and `--ca-file`) | trusted |
+//! | `cert.trust` | the chain against Mozilla's roots (and `--ca-file`), apart from the leaf's dates (an expired intermediate fails here) | trusted |
 //! | `cert.self_signed` | the leaf | not self-signed |
 //! | `cert.chain` | each certificate issued by the next | complete; a missing intermediate is named |
 //! | `cert.name` | subject alternative names | the URL's host is one |
-//! | `cert.expiry` | notAfter | more than 7 days left (a warning under 30) |
+//! | `cert.expiry` | notBefore, notAfter | valid now, more than 7 days left (a warning under 30) |
 //! | `cert.key` | the public key | RSA ≥ 2048 bits or ECDSA P-256/384/521 |
-//! | `auth.missing`, `auth.wrong` | POST without / with wrong credentials | `401` |
-//! | `auth.given` | POST with the given credentials | not `401`/`403` |
-//! | `route.post` | the answer to an empty body | `400`/`415`/`422`: the route exists, nothing delivered |
+//! | `auth.missing`, `auth.wrong` | POST without / with wrong credentials | `401` (any other answer is named: `5xx` not ready or failing, `3xx` a redirect, `404`/`405` a wrong URL, `2xx`/`4xx` credentials not required) |
+//! | `auth.given` | POST with the given credentials | `2xx` or a `4xx` but `401`/`403`/`404` (skipped on `3xx`, `404`, `5xx`, and on `405` without a `401` before: they say nothing about the credentials) |
+//! | `route.post` | the answer to an empty body | `400`/`415`/`422`: the route exists, nothing delivered (`405`: the URL to configure instead is named when its parent path takes POSTs) |
 //! | `auth.get`, `route.get` | the same for GET (`--get`) | as for POST |
 //! | `event.delivered` | a test event (`--send-test-event`) | `2xx` |
 //!
@@ -335,11 +335,21 @@ pub async fn run(options: &Options) -> Report {
 
     // What the port speaks: plain HTTP and a silent port are named as such
     // (and end the run: nothing below could pass).
-    match tls::sniff(addr, &host, options.timeout).await {
+    let mut sniffed = tls::sniff(addr, &host, options.timeout).await;
+    let mut not_tls = None;
+    if let tls::Sniffed::Other(_) | tls::Sniffed::Closed = &sniffed {
+        // Not TLS, or nothing: asked in plain HTTP, an HTTP server says so.
+        if let Some(line) = tls::plain_http(addr, &host, options.timeout).await {
+            sniffed = tls::Sniffed::PlainHttp(line);
+        } else if let tls::Sniffed::Other(bytes) = &sniffed {
+            not_tls = Some(bytes.clone());
+        }
+    }
+    match sniffed {
         tls::Sniffed::PlainHttp(line) => {
             checks.push(Check::fail(
                 "tls.modern",
-                format!("the port answers plain HTTP (`{line}`), not TLS: Tradecloud calls https:// URLs only"),
+                format!("this port speaks plain HTTP; Tradecloud requires HTTPS (it answered `{line}`, not TLS)"),
                 format!("serve HTTPS on port {port} (tradecloud serve always does; behind a proxy, terminate TLS there), or correct the port in the URL"),
             ));
             checks.push(Check::skip("tls.legacy", "not a TLS port"));
@@ -389,7 +399,11 @@ pub async fn run(options: &Options) -> Report {
         None => checks.push(Check::fail(
             "tls.modern",
             format!(
-                "neither TLS 1.3 nor TLS 1.2 is offered (TLS 1.3: {}; TLS 1.2: {})",
+                "{}neither TLS 1.3 nor TLS 1.2 is offered (TLS 1.3: {}; TLS 1.2: {})",
+                not_tls
+                    .as_ref()
+                    .map(|b| format!("the port answers a TLS ClientHello with bytes that are not TLS (`{b}`): "))
+                    .unwrap_or_default(),
                 tls13.as_ref().err().map(String::as_str).unwrap_or(""),
                 tls12.as_ref().err().map(String::as_str).unwrap_or("")
             ),

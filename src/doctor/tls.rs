@@ -252,11 +252,7 @@ pub async fn sniff(addr: SocketAddr, host: &str, timeout: Duration) -> Sniffed {
         } else if matches!(answer[0], 0x15 | 0x16) {
             Sniffed::Tls
         } else if answer.starts_with(b"HTTP/") {
-            let line = answer
-                .split(|b| *b == b'\r' || *b == b'\n')
-                .next()
-                .unwrap_or_default();
-            Sniffed::PlainHttp(String::from_utf8_lossy(line).chars().take(80).collect())
+            Sniffed::PlainHttp(first_line(&answer))
         } else {
             Sniffed::Other(
                 answer
@@ -271,6 +267,51 @@ pub async fn sniff(addr: SocketAddr, host: &str, timeout: Duration) -> Sniffed {
     tokio::time::timeout(timeout, probe)
         .await
         .unwrap_or(Sniffed::Silent)
+}
+
+/// Send a plain HTTP request (`HEAD /`) to `addr`: `Some` first line of
+/// the answer when it is an HTTP response, so the port speaks plain HTTP.
+/// For a port whose answer to a ClientHello was not TLS ([`Sniffed::Other`],
+/// [`Sniffed::Closed`]): some HTTP servers answer bytes that are not TLS
+/// without a status line (Python's `http.server` takes a ClientHello for an
+/// HTTP/0.9 request and sends an HTML page alone), or close; asked in HTTP,
+/// they answer with a status line.
+pub async fn plain_http(addr: SocketAddr, host: &str, timeout: Duration) -> Option<String> {
+    let probe = async {
+        let mut tcp = TcpStream::connect(addr).await.ok()?;
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        };
+        tcp.write_all(
+            format!("HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nUser-Agent: tradecloud-doctor\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .ok()?;
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 256];
+        while answer.len() < 5
+            || (answer.starts_with(b"HTTP/") && !answer.contains(&b'\n') && answer.len() < 256)
+        {
+            match tcp.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            }
+        }
+        answer.starts_with(b"HTTP/").then(|| first_line(&answer))
+    };
+    tokio::time::timeout(timeout, probe).await.ok().flatten()
+}
+
+/// The first line of `bytes`, lossily, cut to 80 characters.
+fn first_line(bytes: &[u8]) -> String {
+    let line = bytes
+        .split(|b| *b == b'\r' || *b == b'\n')
+        .next()
+        .unwrap_or_default();
+    String::from_utf8_lossy(line).chars().take(80).collect()
 }
 
 /// Whether the server answers a hand-built ClientHello for `version`

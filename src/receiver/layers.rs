@@ -10,12 +10,23 @@
 //! * authentication ([`Auth`]): checks the `Authorization` header before the
 //!   body is read, answers `401` with `WWW-Authenticate`, or `503` when the
 //!   credentials cannot be checked right now;
+//!
+//! Then the router: a path without a webhook is `404`, a method the path
+//! does not serve is `405` with `Allow` (a POST to the GET-only
+//! `/tradecloud/order/{orderId}`, whatever its content type or encoding).
+//! Only then, in the webhook routes' `admit` ([`refuse_encoded`]), before
+//! the body is read:
+//!
 //! * the `Content-Encoding` check: answers `415` (with `Accept-Encoding:
 //!   identity`) to a body with a `Content-Encoding`, before it is read.
 //!   Tradecloud sends uncompressed bodies; a compressed one would otherwise
 //!   be taken for invalid JSON (`400`). Decoding gzip would be the
 //!   alternative, with a bound against zip bombs; refusing keeps the stored
-//!   bytes exactly the bytes that were sent.
+//!   bytes exactly the bytes that were sent. It runs after the method
+//!   check because `tradecloud doctor` takes the `415` of its probe for
+//!   "this URL takes POSTs": answered before the `405`, it passed a URL
+//!   whose every real event would be refused with `405`, and lost (a `4xx`
+//!   is never retried).
 //!
 //! The operational endpoints have the guard alone, without a limit.
 
@@ -190,10 +201,14 @@ async fn admit(auth: &Auth, request: Request) -> Result<Request, Response> {
 pub(crate) const DOCTOR_PROBE_ENCODING: &str = "x-tradecloud-doctor-probe";
 
 /// `Some` answer (`415`) for a body with a `Content-Encoding` other than
-/// `identity`.
-fn refuse_encoded(metrics: &Metrics, request: &Request) -> Option<Response> {
+/// `identity`. Called by the webhook routes' `admit`, after the router has
+/// matched the path and the method (see the module documentation).
+pub(crate) fn refuse_encoded(
+    metrics: &Metrics,
+    request: &http::request::Parts,
+) -> Option<Response> {
     let encoded = request
-        .headers()
+        .headers
         .get_all(CONTENT_ENCODING)
         .iter()
         .flat_map(|v| v.to_str().unwrap_or("?").split(','))
@@ -204,10 +219,10 @@ fn refuse_encoded(metrics: &Metrics, request: &Request) -> Option<Response> {
     if coding == DOCTOR_PROBE_ENCODING {
         // `tradecloud doctor`'s probe: the credentials passed; nothing is kept.
         metrics.rejected("doctor_probe");
-        tracing::info!(path = %request.uri().path(), "tradecloud doctor probe: credentials accepted; answering 415, nothing stored");
+        tracing::info!(path = %request.uri.path(), "tradecloud doctor probe: credentials accepted; answering 415, nothing stored");
     } else {
         metrics.rejected("unsupported_content_encoding");
-        tracing::warn!(path = %request.uri().path(), content_encoding = %coding, "compressed webhook body refused; answering 415");
+        tracing::warn!(path = %request.uri.path(), content_encoding = %coding, "compressed webhook body refused; answering 415");
     }
     let mut response = problem(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -230,9 +245,10 @@ pub(crate) struct Front {
 }
 
 /// Everything in front of the webhook routes, in this order: the
-/// `tradecloud.receive` span, [`guard`], authentication, the
-/// `Content-Encoding` check. One middleware rather than one per step: each
-/// `from_fn` layer boxes the service and the future of every request.
+/// `tradecloud.receive` span, [`guard`], authentication (the
+/// `Content-Encoding` check comes after the router, in the routes' `admit`).
+/// One middleware rather than one per step: each `from_fn` layer boxes the
+/// service and the future of every request.
 pub(crate) async fn webhook_front(
     State(front): State<Front>,
     request: Request,
@@ -244,9 +260,6 @@ pub(crate) async fn webhook_front(
                 Ok(request) => request,
                 Err(response) => return response,
             };
-            if let Some(response) = refuse_encoded(&front.auth.metrics, &request) {
-                return response;
-            }
             next.run(request).await
         })
     })

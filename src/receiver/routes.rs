@@ -10,6 +10,8 @@
 //! | GET with the id in the path or the query | `trigger` | `202` |
 //! | HEAD with the id in the path or the query | nothing | `200` |
 //! | malformed chunked framing | nothing | `400` with a JSON problem |
+//! | a method the path does not take (a POST to the GET-only `/tradecloud/order/{orderId}`), whatever its body | nothing | `405` with `Allow` |
+//! | a body with a `Content-Encoding` (refused in `admit`, after the method check, before the body is read) | nothing | `415` with `Accept-Encoding: identity` |
 //! | body that does not decode, known event name without its payload, event without its order or shipment id, the other webhook's event that is not valid, unsupported content type, GET without id | `rejected`, with the error and the exact bytes | `400` / `415` with a JSON problem |
 //! | over-size body | not stored | `413` |
 //! | body that could not be read | not stored | `503` + `Retry-After` |
@@ -389,6 +391,19 @@ impl order::Api for OrderWebhook {
     async fn reject(&self, rejection: Rejection) -> Response {
         self.0.reject(EventKind::Order, rejection).await
     }
+
+    /// After the router matched path and method: a `Content-Encoding` is
+    /// refused before the body is read ([`super::layers::refuse_encoded`]).
+    async fn admit(
+        &self,
+        _operation: &'static crate::operation::Operation,
+        head: &http::request::Parts,
+    ) -> Result<(), Response> {
+        match super::layers::refuse_encoded(&self.0.metrics, head) {
+            Some(response) => Err(response),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The shipment webhook stub implementation.
@@ -429,6 +444,19 @@ impl shipment::Api for ShipmentWebhook {
 
     async fn reject(&self, rejection: Rejection) -> Response {
         self.0.reject(EventKind::Shipment, rejection).await
+    }
+
+    /// After the router matched path and method: a `Content-Encoding` is
+    /// refused before the body is read ([`super::layers::refuse_encoded`]).
+    async fn admit(
+        &self,
+        _operation: &'static crate::operation::Operation,
+        head: &http::request::Parts,
+    ) -> Result<(), Response> {
+        match super::layers::refuse_encoded(&self.0.metrics, head) {
+            Some(response) => Err(response),
+            None => Ok(()),
+        }
     }
 }
 

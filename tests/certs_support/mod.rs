@@ -27,6 +27,16 @@ impl Pki {
 
     /// The same with a leaf for these names only.
     pub fn for_names(prefix: &str, names: &[&str]) -> Pki {
+        Self::build(prefix, names, None)
+    }
+
+    /// [`Pki::new`] with a leaf valid from `from` to `until`, in seconds
+    /// from now (negative: in the past); the CAs stay valid.
+    pub fn with_leaf_validity(prefix: &str, from: i64, until: i64) -> Pki {
+        Self::build(prefix, &["localhost", "127.0.0.1"], Some((from, until)))
+    }
+
+    fn build(prefix: &str, names: &[&str], validity: Option<(i64, i64)>) -> Pki {
         let ca = |name: &str| {
             let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
             params
@@ -50,6 +60,18 @@ impl Pki {
         leaf.distinguished_name.push(DnType::CommonName, names[0]);
         leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        if let Some((from, until)) = validity {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let at = |offset: i64| {
+                rcgen::date_time_ymd(1970, 1, 1)
+                    + Duration::from_secs(now.checked_add_signed(offset).unwrap())
+            };
+            leaf.not_before = at(from);
+            leaf.not_after = at(until);
+        }
         let leaf_key = KeyPair::generate().unwrap();
         let leaf_cert = leaf.signed_by(&leaf_key, &intermediate).unwrap();
         Pki {
