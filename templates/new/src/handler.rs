@@ -481,6 +481,32 @@ impl Erp {
             return Ok(());
         }
         let client = tradecloud_client(ctx)?;
+        // The event may be delivered again, or be older than the order by
+        // now: answer only what is still open (Tradecloud refuses to answer
+        // a request twice with a 400, which would dead-letter the event).
+        let current = client.orders().get(order_id).await?;
+        let open_now = |position: &str| {
+            current
+                .lines
+                .iter()
+                .find(|line| line.position() == position)
+                .and_then(|line| line.status.as_ref())
+                .and_then(|status| status.in_progress_status.as_ref())
+        };
+        let proposal_open = |position: &String| {
+            matches!(
+                open_now(position),
+                Some(
+                    LineInProgressStatus::OpenSupplierProposal
+                        | LineInProgressStatus::OpenSupplierReopenRequest
+                )
+            )
+        };
+        approve.retain(proposal_open);
+        reject.retain(|(position, _)| proposal_open(position));
+        let answers = answers.filter(|(position, _)| {
+            open_now(position) == Some(&LineInProgressStatus::OpenSupplierShipmentRescheduleRequest)
+        });
         for (position, decision) in answers {
             match decision {
                 ProposalDecision::Approve => {
