@@ -122,6 +122,71 @@ async fn certificate_files_are_checked_and_named_at_start() {
         .expect("a valid certificate starts");
 }
 
+/// A chain with the intermediate first says the order is wrong (not that
+/// the key belongs to another certificate); an encrypted key says it is
+/// encrypted and how to decrypt it (not "no items found").
+#[tokio::test]
+async fn a_chain_in_the_wrong_order_and_an_encrypted_key_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = files_config(dir.path(), "");
+    let pki = crate::certs_support::Pki::new("order");
+    let cert = dir.path().join("cert.pem").display().to_string();
+    let key = dir.path().join("key.pem").display().to_string();
+    std::fs::write(
+        dir.path().join("cert.pem"),
+        format!("{}{}", pki.intermediate_pem, pki.leaf_pem),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("key.pem"), &pki.leaf_key_pem).unwrap();
+    let e = build_error(&text, dir.path()).await;
+    assert!(
+        e.starts_with(&format!("server.tls_cert = {cert:?}"))
+            && e.contains("wrong order")
+            && e.contains("certificate 2 of the 2")
+            && e.contains("leaf")
+            && !e.contains("does not belong"),
+        "{e}"
+    );
+    std::fs::write(dir.path().join("cert.pem"), pki.full_chain()).unwrap();
+    builder(&text, dir.path())
+        .build()
+        .await
+        .expect("leaf first starts");
+
+    // Encrypted keys: PKCS#8 (`openssl pkey -aes256`) and the traditional
+    // form with a Proc-Type header (`openssl genrsa -aes256 -traditional`).
+    let openssl = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let plain = dir.path().join("plain.pem");
+    std::fs::write(&plain, &pki.leaf_key_pem).unwrap();
+    let plain = plain.display().to_string();
+    let pkcs8 = openssl(&["pkey", "-in", &plain, "-aes256", "-passout", "pass:secret"])
+        .unwrap_or_else(|| {
+            eprintln!("openssl is not installed: an encrypted PKCS#8 key made by hand");
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n".into()
+        });
+    let traditional = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\
+                       DEK-Info: AES-256-CBC,E05F8B4F593AA0855D88109A2C10C12B\n\n\
+                       MIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n-----END RSA PRIVATE KEY-----\n";
+    for encrypted in [pkcs8.as_str(), traditional] {
+        std::fs::write(dir.path().join("key.pem"), encrypted).unwrap();
+        let e = build_error(&text, dir.path()).await;
+        assert!(
+            e.starts_with(&format!("server.tls_key = {key:?}"))
+                && e.contains("is encrypted")
+                && e.contains(&format!("openssl pkey -in {key} -out {key}.plain"))
+                && !e.contains("no items found"),
+            "{e}"
+        );
+    }
+}
+
 /// The served certificate's notAfter as a metric, following a reload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expiry_metric_follows_the_served_certificate() {
