@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
-use tradecloud::receiver::{Config, LogHandler, Receiver};
+use tradecloud::receiver::{Config, LogHandler, Metrics, Receiver};
 
 use super::GlobalArgs;
 
@@ -66,6 +66,12 @@ pub async fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         config.tradecloud.base_url = Some(url.clone());
     }
     let mut builder = Receiver::builder().config(config);
+    if let Some(telemetry) = &telemetry {
+        // tradecloud_trace_export_failures_total beside the receiver's metrics.
+        let metrics = Metrics::new();
+        telemetry.register_metrics(&metrics);
+        builder = builder.metrics(metrics);
+    }
     if args.dev_tls {
         builder = builder.dev_tls();
     }
