@@ -385,6 +385,102 @@ async fn serve_says_each_cause_once_and_warns_at_start() {
     assert!(seen.contains("auth.allowed_client_ids is empty"), "{seen}");
 }
 
+/// `serve --log-json` writes one JSON object per line and nothing else,
+/// the address it listens on included (and the development-certificate
+/// notice, and the console's address).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_log_json_writes_only_json_lines() {
+    let Some(exe) = exe() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let console_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        dir.path().join("tc.toml"),
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n\
+             [auth]\nmethod = \"basic\"\nusername = \"tradecloud\"\npassword = \"change-me-to-a-long-secret\"\n\
+             [store]\nurl = \"sqlite://inbox.db\"\n\
+             [console]\nlisten = \"127.0.0.1:{console_port}\"\ntls = false\npassword = \"a console password for the test\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = tokio::process::Command::new(exe)
+        .args([
+            "serve",
+            "--log-json",
+            "--dev-tls",
+            "--dev-cert-out",
+            "dev.pem",
+            "--config",
+            "tc.toml",
+        ])
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .env_remove("TRADECLOUD_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stderr));
+    let mut seen = Vec::new();
+    // Up to the receiver's own line after its addresses.
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let last = line.contains("receiving Tradecloud webhooks");
+            seen.push(line);
+            if last {
+                break;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("serve did not start: {seen:#?}"));
+    let _ = child.start_kill();
+    let status = child.wait().await;
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("receiving Tradecloud webhooks")),
+        "serve ended ({status:?}) with: {seen:#?}"
+    );
+    let objects: Vec<serde_json::Value> = seen
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .filter(serde_json::Value::is_object)
+                .unwrap_or_else(|| panic!("not a JSON object: {l:?} in {seen:#?}"))
+        })
+        .collect();
+    assert!(
+        seen.iter().all(|l| !l.trim().is_empty()),
+        "no blank lines: {seen:#?}"
+    );
+    let message = |o: &serde_json::Value| o["fields"]["message"].as_str().unwrap_or("").to_string();
+    let listening = objects
+        .iter()
+        .find(|o| message(o).starts_with("listening on https://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("{seen:#?}"));
+    assert!(listening["fields"]["listen"].is_string(), "{listening}");
+    assert!(
+        objects
+            .iter()
+            .any(|o| message(o).contains("Tradecloud will NOT accept it")),
+        "{seen:#?}"
+    );
+    assert!(
+        objects.iter().any(|o| message(o).contains(&format!(
+            "operator console on http://127.0.0.1:{console_port}"
+        ))),
+        "{seen:#?}"
+    );
+}
+
 /// The README's quick start (`tradecloud.example.toml` with the password
 /// from the environment) passes the checks, and so does the scaffold's
 /// file with its own `[erp]` section.
