@@ -42,6 +42,13 @@
 //! spans at `INFO` and above, and records `WARN` and `ERROR` log events on
 //! their span.
 //!
+//! A failed export (the collector is down, refuses the credentials, or
+//! does not answer within `OTEL_EXPORTER_OTLP_TIMEOUT`) loses its spans: a
+//! warning is logged at the first failure of a streak and a line when
+//! exports work again, `Telemetry::register_metrics` adds
+//! `tradecloud_trace_export_failures_total` to the receiver's metrics, and
+//! `Telemetry::shutdown` warns when the last spans were lost.
+//!
 //! In your own program (feature `otel`):
 //!
 //! ```no_run
