@@ -42,6 +42,13 @@
 //! spans at `INFO` and above, and records `WARN` and `ERROR` log events on
 //! their span.
 //!
+//! A failed export (the collector is down, refuses the credentials, or
+//! does not answer within `OTEL_EXPORTER_OTLP_TIMEOUT`) loses its spans: a
+//! warning is logged at the first failure of a streak and a line when
+//! exports work again, `Telemetry::register_metrics` adds
+//! `tradecloud_trace_export_failures_total` to the receiver's metrics, and
+//! `Telemetry::shutdown` warns when the last spans were lost.
+//!
 //! In your own program (feature `otel`):
 //!
 //! ```no_run
@@ -98,10 +105,15 @@ pub use exporter::Telemetry;
 
 #[cfg(feature = "otel")]
 mod exporter {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
     use opentelemetry::trace::TracerProvider as _;
     use opentelemetry_otlp::{SpanExporter, WithExportConfig as _};
-    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData};
     use opentelemetry_sdk::Resource;
+    use prometheus_client::metrics::counter::Counter;
     use tracing::{Level, Subscriber};
     use tracing_subscriber::filter::filter_fn;
     use tracing_subscriber::registry::LookupSpan;
@@ -116,6 +128,106 @@ mod exporter {
     pub struct Telemetry {
         provider: SdkTracerProvider,
         endpoint: String,
+        health: Arc<ExportHealth>,
+    }
+
+    /// The results of the exports so far. The SDK is built without its
+    /// internal logs, and the batch processor drops a failed export's
+    /// result (its shutdown even answers `Ok` after a failed last export):
+    /// without this a collector that is down, refuses the credentials or
+    /// never answers looks exactly like one that works.
+    #[derive(Debug, Default)]
+    struct ExportHealth {
+        streak: Mutex<Streak>,
+        /// `tradecloud_trace_export_failures_total`.
+        failures: Counter,
+    }
+
+    /// The failures since the last export that worked.
+    #[derive(Debug, Default)]
+    struct Streak {
+        exports: u64,
+        spans: u64,
+        last_error: String,
+    }
+
+    impl ExportHealth {
+        /// Count an export of `spans` spans to `endpoint`, and log the first
+        /// failure of a streak (a warning) and the first success after one:
+        /// one line each, however many batches fail in between.
+        fn record(&self, endpoint: &str, spans: usize, result: &OTelSdkResult) {
+            let mut streak = self.streak.lock().unwrap_or_else(|e| e.into_inner());
+            match result {
+                Err(error) => {
+                    self.failures.inc();
+                    streak.exports += 1;
+                    streak.spans += spans as u64;
+                    streak.last_error = error.to_string();
+                    if streak.exports == 1 {
+                        tracing::warn!(
+                            endpoint, %error, spans,
+                            "traces are not reaching the collector: exporting spans over OTLP/HTTP failed and they are lost; \
+                             check that the collector runs at this endpoint, answers within OTEL_EXPORTER_OTLP_TIMEOUT (10 s) \
+                             and accepts the credentials in OTEL_EXPORTER_OTLP_HEADERS (said once until an export works again; tradecloud_trace_export_failures_total counts every failed export)"
+                        );
+                    }
+                }
+                Ok(()) => {
+                    if streak.exports > 0 {
+                        tracing::info!(
+                            endpoint,
+                            failed_exports = streak.exports,
+                            lost_spans = streak.spans,
+                            "traces reach the collector again, after {} failed exports ({} spans lost)",
+                            streak.exports,
+                            streak.spans
+                        );
+                        *streak = Streak::default();
+                    }
+                }
+            }
+        }
+
+        /// The failures since the last export that worked, if any.
+        fn failing(&self) -> Option<(u64, u64, String)> {
+            let streak = self.streak.lock().unwrap_or_else(|e| e.into_inner());
+            (streak.exports > 0).then(|| (streak.exports, streak.spans, streak.last_error.clone()))
+        }
+    }
+
+    /// The OTLP exporter, with each export's result recorded in [`ExportHealth`].
+    #[derive(Debug)]
+    struct Reporting<E> {
+        inner: E,
+        endpoint: String,
+        health: Arc<ExportHealth>,
+    }
+
+    impl<E: opentelemetry_sdk::trace::SpanExporter> opentelemetry_sdk::trace::SpanExporter
+        for Reporting<E>
+    {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            let spans = batch.len();
+            let result = self.inner.export(batch).await;
+            self.health.record(&self.endpoint, spans, &result);
+            result
+        }
+
+        fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+            self.inner.shutdown_with_timeout(timeout)
+        }
+
+        fn shutdown(&self) -> OTelSdkResult {
+            self.inner.shutdown()
+        }
+
+        fn force_flush(&self) -> OTelSdkResult {
+            self.inner.force_flush()
+        }
+
+        fn set_resource(&mut self, resource: &Resource) {
+            self.inner.set_resource(resource);
+        }
     }
 
     impl Telemetry {
@@ -194,11 +306,32 @@ mod exporter {
                         .unwrap_or_else(|| "tradecloud".into()),
                 );
             }
+            let health = Arc::new(ExportHealth::default());
+            let exporter = Reporting {
+                inner: exporter,
+                endpoint: endpoint.clone(),
+                health: health.clone(),
+            };
             let provider = SdkTracerProvider::builder()
                 .with_batch_exporter(exporter)
                 .with_resource(resource.build())
                 .build();
-            Ok(Some(Telemetry { provider, endpoint }))
+            Ok(Some(Telemetry {
+                provider,
+                endpoint,
+                health,
+            }))
+        }
+
+        /// Add `tradecloud_trace_export_failures_total` (failed OTLP
+        /// exports, each a batch of spans lost) to the receiver's metrics:
+        /// `Receiver::builder().metrics(metrics)`.
+        pub fn register_metrics(&self, metrics: &crate::receiver::Metrics) {
+            metrics.register(
+                "trace_export_failures",
+                "Failed exports of spans over OTLP/HTTP (each a batch of spans lost): the collector is down, refuses the credentials or does not answer in time",
+                self.health.failures.clone(),
+            );
         }
 
         /// Where the spans go (for the start-up log).
@@ -230,14 +363,27 @@ mod exporter {
         /// exports every `OTEL_BSP_SCHEDULE_DELAY`, 5 s).
         pub fn flush(&self) {
             if let Err(e) = self.provider.force_flush() {
-                tracing::warn!(error = %e, "cannot export the buffered spans");
+                tracing::warn!(endpoint = %self.endpoint, error = %e, "cannot export the buffered spans");
             }
         }
 
-        /// Export what is still buffered and stop the exporter.
+        /// Export what is still buffered and stop the exporter. A warning
+        /// says when spans were lost: the last export failed (the batch
+        /// processor answers `Ok` regardless), or the exporter did not
+        /// finish in time.
         pub fn shutdown(self) {
-            if let Err(e) = self.provider.shutdown() {
-                tracing::warn!(error = %e, "cannot export the last spans");
+            let stopped = self.provider.shutdown();
+            if let Some((exports, spans, error)) = self.health.failing() {
+                tracing::warn!(
+                    endpoint = %self.endpoint, failed_exports = exports, lost_spans = spans, %error,
+                    "traces were lost: the last {exports} exports over OTLP/HTTP failed ({spans} spans), the last with: {error}; \
+                     check that the collector runs at this endpoint and accepts the credentials in OTEL_EXPORTER_OTLP_HEADERS"
+                );
+            } else if let Err(e) = stopped {
+                tracing::warn!(
+                    endpoint = %self.endpoint, error = %e,
+                    "the last spans may be lost: the exporter did not finish at shutdown ({e}); check that the collector at this endpoint answers"
+                );
             }
         }
     }

@@ -1193,3 +1193,87 @@ async fn every_processing_attempt_is_shown_with_its_error_as_text() {
     );
     assert!(page.contains("Basic [redacted]"), "{page}");
 }
+
+/// An audit file that cannot be opened for appending stops the start,
+/// naming it and what to do; one that fails later (here: a directory in
+/// its place) is said on the page of the action, not only in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_audit_file_is_refused_at_start_and_shown_after_an_action() {
+    // At start: a directory that does not exist.
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir").join("audit.jsonl");
+    let (config, _) = serve_config(
+        dir.path(),
+        &format!(
+            "[store]\nurl = \"sqlite://{}\"\n\
+             [console]\nlisten = \"127.0.0.1:{}\"\ntls = false\npassword = \"{OPERATOR}\"\n\
+             audit_file = {:?}\n",
+            dir.path().join("inbox.db").display(),
+            free_port(),
+            missing.display().to_string(),
+        ),
+    );
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        Command::new(EXE)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("serve refuses to start instead of running")
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "console.audit_file = {:?} cannot be opened for appending",
+            missing.display().to_string()
+        )) && stderr.contains("create its directory"),
+        "{stderr}"
+    );
+
+    // At action time: the replay is done, and the page says the record is not.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let failed = fill(&db, 0).await;
+    let console = start(dir.path(), "").await;
+    let base = &console.base;
+    let cookie = cookie_of(&login(base, OPERATOR).await);
+    let client = http();
+    let page = client
+        .get(format!("{base}/events/{failed}"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let _ = std::fs::remove_file(&audit);
+    std::fs::create_dir(&audit).unwrap();
+    let r = client
+        .post(format!("{base}/replay"))
+        .header("cookie", &cookie)
+        .form_pairs(&[
+            ("id", failed.to_string()),
+            ("confirm", "yes".into()),
+            ("csrf", csrf_of(&page)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains(&format!("Replayed #{failed}.")), "{page}");
+    assert!(
+        page.contains("role=\"alert\"")
+            && page.contains("The audit record was NOT written")
+            && page.contains(&audit.display().to_string()),
+        "{page}"
+    );
+    assert_ne!(state_of(&db, failed).await, "dead", "replayed all the same");
+}

@@ -122,6 +122,71 @@ async fn certificate_files_are_checked_and_named_at_start() {
         .expect("a valid certificate starts");
 }
 
+/// A chain with the intermediate first says the order is wrong (not that
+/// the key belongs to another certificate); an encrypted key says it is
+/// encrypted and how to decrypt it (not "no items found").
+#[tokio::test]
+async fn a_chain_in_the_wrong_order_and_an_encrypted_key_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = files_config(dir.path(), "");
+    let pki = crate::certs_support::Pki::new("order");
+    let cert = dir.path().join("cert.pem").display().to_string();
+    let key = dir.path().join("key.pem").display().to_string();
+    std::fs::write(
+        dir.path().join("cert.pem"),
+        format!("{}{}", pki.intermediate_pem, pki.leaf_pem),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("key.pem"), &pki.leaf_key_pem).unwrap();
+    let e = build_error(&text, dir.path()).await;
+    assert!(
+        e.starts_with(&format!("server.tls_cert = {cert:?}"))
+            && e.contains("wrong order")
+            && e.contains("certificate 2 of the 2")
+            && e.contains("leaf")
+            && !e.contains("does not belong"),
+        "{e}"
+    );
+    std::fs::write(dir.path().join("cert.pem"), pki.full_chain()).unwrap();
+    builder(&text, dir.path())
+        .build()
+        .await
+        .expect("leaf first starts");
+
+    // Encrypted keys: PKCS#8 (`openssl pkey -aes256`) and the traditional
+    // form with a Proc-Type header (`openssl genrsa -aes256 -traditional`).
+    let openssl = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let plain = dir.path().join("plain.pem");
+    std::fs::write(&plain, &pki.leaf_key_pem).unwrap();
+    let plain = plain.display().to_string();
+    let pkcs8 = openssl(&["pkey", "-in", &plain, "-aes256", "-passout", "pass:secret"])
+        .unwrap_or_else(|| {
+            eprintln!("openssl is not installed: an encrypted PKCS#8 key made by hand");
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n".into()
+        });
+    let traditional = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\
+                       DEK-Info: AES-256-CBC,E05F8B4F593AA0855D88109A2C10C12B\n\n\
+                       MIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n-----END RSA PRIVATE KEY-----\n";
+    for encrypted in [pkcs8.as_str(), traditional] {
+        std::fs::write(dir.path().join("key.pem"), encrypted).unwrap();
+        let e = build_error(&text, dir.path()).await;
+        assert!(
+            e.starts_with(&format!("server.tls_key = {key:?}"))
+                && e.contains("is encrypted")
+                && e.contains(&format!("openssl pkey -in {key} -out {key}.plain"))
+                && !e.contains("no items found"),
+            "{e}"
+        );
+    }
+}
+
 /// The served certificate's notAfter as a metric, following a reload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expiry_metric_follows_the_served_certificate() {
@@ -318,6 +383,102 @@ async fn serve_says_each_cause_once_and_warns_at_start() {
         "{seen}"
     );
     assert!(seen.contains("auth.allowed_client_ids is empty"), "{seen}");
+}
+
+/// `serve --log-json` writes one JSON object per line and nothing else,
+/// the address it listens on included (and the development-certificate
+/// notice, and the console's address).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_log_json_writes_only_json_lines() {
+    let Some(exe) = exe() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let console_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        dir.path().join("tc.toml"),
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n\
+             [auth]\nmethod = \"basic\"\nusername = \"tradecloud\"\npassword = \"change-me-to-a-long-secret\"\n\
+             [store]\nurl = \"sqlite://inbox.db\"\n\
+             [console]\nlisten = \"127.0.0.1:{console_port}\"\ntls = false\npassword = \"a console password for the test\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = tokio::process::Command::new(exe)
+        .args([
+            "serve",
+            "--log-json",
+            "--dev-tls",
+            "--dev-cert-out",
+            "dev.pem",
+            "--config",
+            "tc.toml",
+        ])
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .env_remove("TRADECLOUD_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stderr));
+    let mut seen = Vec::new();
+    // Up to the receiver's own line after its addresses.
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let last = line.contains("receiving Tradecloud webhooks");
+            seen.push(line);
+            if last {
+                break;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("serve did not start: {seen:#?}"));
+    let _ = child.start_kill();
+    let status = child.wait().await;
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("receiving Tradecloud webhooks")),
+        "serve ended ({status:?}) with: {seen:#?}"
+    );
+    let objects: Vec<serde_json::Value> = seen
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .filter(serde_json::Value::is_object)
+                .unwrap_or_else(|| panic!("not a JSON object: {l:?} in {seen:#?}"))
+        })
+        .collect();
+    assert!(
+        seen.iter().all(|l| !l.trim().is_empty()),
+        "no blank lines: {seen:#?}"
+    );
+    let message = |o: &serde_json::Value| o["fields"]["message"].as_str().unwrap_or("").to_string();
+    let listening = objects
+        .iter()
+        .find(|o| message(o).starts_with("listening on https://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("{seen:#?}"));
+    assert!(listening["fields"]["listen"].is_string(), "{listening}");
+    assert!(
+        objects
+            .iter()
+            .any(|o| message(o).contains("Tradecloud will NOT accept it")),
+        "{seen:#?}"
+    );
+    assert!(
+        objects.iter().any(|o| message(o).contains(&format!(
+            "operator console on http://127.0.0.1:{console_port}"
+        ))),
+        "{seen:#?}"
+    );
 }
 
 /// The README's quick start (`tradecloud.example.toml` with the password

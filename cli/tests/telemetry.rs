@@ -398,6 +398,204 @@ async fn serve_exports_one_trace_per_webhook_to_the_otlp_endpoint() {
     assert_eq!(fetched.attr("tradecloud.order_id"), Some(DEMO_ORDER));
 }
 
+/// A collector answering `401` (a hosted backend refusing the API key in
+/// OTEL_EXPORTER_OTLP_HEADERS) until `accept` is set, then `200`.
+async fn refusing_collector(accept: Arc<std::sync::atomic::AtomicBool>) -> String {
+    async fn answer(
+        State(accept): State<Arc<std::sync::atomic::AtomicBool>>,
+    ) -> (
+        http::StatusCode,
+        [(http::HeaderName, &'static str); 1],
+        Vec<u8>,
+    ) {
+        let protobuf = [(http::header::CONTENT_TYPE, "application/x-protobuf")];
+        if accept.load(std::sync::atomic::Ordering::SeqCst) {
+            (
+                http::StatusCode::OK,
+                protobuf,
+                ExportTraceServiceResponse::default().encode_to_vec(),
+            )
+        } else {
+            (http::StatusCode::UNAUTHORIZED, protobuf, Vec::new())
+        }
+    }
+    let app = axum::Router::new()
+        .route("/v1/traces", post(answer))
+        .with_state(accept);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// `tradecloud serve` exporting to `endpoint`, its address, its log and its certificate.
+async fn serve_exporting_to(
+    dir: &std::path::Path,
+    endpoint: &str,
+) -> (
+    tokio::process::Child,
+    std::net::SocketAddr,
+    Arc<Mutex<Vec<String>>>,
+    String,
+) {
+    let Some(exe) = option_env!("CARGO_BIN_EXE_tradecloud") else {
+        panic!("the tradecloud binary is not built (feature cli)");
+    };
+    let (config, cert) = serve_config(
+        dir,
+        &format!(
+            "[store]\nurl = \"sqlite://{}\"\n[processing]\npoll_interval_ms = 50\n",
+            dir.join("inbox.db").display()
+        ),
+    );
+    let mut command = Command::new(exe);
+    command
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("OTEL_EXPORTER_OTLP_TIMEOUT", "2000")
+        .env("RUST_LOG", "warn,tradecloud=info");
+    for name in [
+        "OTEL_SDK_DISABLED",
+        "OTEL_TRACES_EXPORTER",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+    ] {
+        command.env_remove(name);
+    }
+    let (child, addr, log) = spawn_serve_logged(command, Duration::from_secs(30)).await;
+    (child, addr, log, cert)
+}
+
+/// POST an order event (its spans are then exported).
+async fn deliver(client: &reqwest::Client, addr: std::net::SocketAddr, n: usize) {
+    let body = String::from_utf8(fixture("order-webhook/order-event.json"))
+        .unwrap()
+        .replace(
+            "5b0c2f0e-8f4a-4d5e-9c3b-2a1d0e9f8c7b",
+            &format!("export-{n}"),
+        );
+    let response = client
+        .post(format!(
+            "https://localhost:{}/tradecloud/order",
+            addr.port()
+        ))
+        .basic_auth(USER, Some(PASSWORD))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+}
+
+fn lines_with(log: &Mutex<Vec<String>>, text: &str) -> usize {
+    log.lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains(text))
+        .count()
+}
+
+async fn wait_for_line(log: &Mutex<Vec<String>>, text: &str) {
+    let start = Instant::now();
+    while lines_with(log, text) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no log line with {text:?}: {:#?}",
+            log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `tradecloud_trace_export_failures_total` of a scrape.
+async fn export_failures(client: &reqwest::Client, addr: std::net::SocketAddr) -> u64 {
+    let text = client
+        .get(format!("https://localhost:{}/metrics", addr.port()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("tradecloud_trace_export_failures_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+const NOT_REACHING: &str = "traces are not reaching the collector";
+
+/// A collector that refuses the exports (`401`) is warned about once per
+/// streak of failures, each failure is counted in
+/// `tradecloud_trace_export_failures_total`, and a line says when exports
+/// work again; with nothing at the endpoint the warning comes too, and the
+/// stop says that traces were lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_exports_are_warned_about_once_per_streak_and_counted() {
+    if option_env!("CARGO_BIN_EXE_tradecloud").is_none() {
+        eprintln!("skipped: the tradecloud binary is not built (feature cli)");
+        return;
+    }
+    // 1. 401, then accepted.
+    let accept = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let url = refusing_collector(accept.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, addr, log, cert) = serve_exporting_to(dir.path(), &url).await;
+    let client = client_for(&cert, addr);
+    deliver(&client, addr, 1).await;
+    wait_for_line(&log, NOT_REACHING).await;
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains(NOT_REACHING) && l.contains("401") && l.contains(&url)),
+        "the warning names the endpoint and the status: {:#?}",
+        log.lock().unwrap()
+    );
+    // More failed exports: counted, not warned about again.
+    let start = Instant::now();
+    let mut n = 2;
+    while export_failures(&client, addr).await < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "failures counted"
+        );
+        deliver(&client, addr, n).await;
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(
+        lines_with(&log, NOT_REACHING),
+        1,
+        "{:#?}",
+        log.lock().unwrap()
+    );
+    accept.store(true, std::sync::atomic::Ordering::SeqCst);
+    deliver(&client, addr, n).await;
+    wait_for_line(&log, "traces reach the collector again").await;
+
+    // 2. Nothing listening: the warning, and at the stop, the loss.
+    let dir = tempfile::tempdir().unwrap();
+    let nobody = format!("http://127.0.0.1:{}", crate::certs_support::free_port());
+    let (mut child, addr, log, cert) = serve_exporting_to(dir.path(), &nobody).await;
+    deliver(&client_for(&cert, addr), addr, 1).await;
+    wait_for_line(&log, NOT_REACHING).await;
+    if let Some(pid) = child.id() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+    wait_for_line(&log, "traces were lost").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handlers_spans_and_api_calls_nest_in_the_handle_span() {
     use tracing::Instrument as _;

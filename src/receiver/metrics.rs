@@ -24,6 +24,7 @@
 //! | `tradecloud_tls_handshake_failures_total` | `reason` | failed TLS handshakes: `protocol_version`, `no_shared_cipher`, `unknown_ca`, `certificate_expired`, `bad_certificate`, `not_tls`, `timeout`, `closed`, `other` |
 //! | `tradecloud_api_credentials_valid` | | `0` after Tradecloud refused the `[tradecloud]` credentials (401/403), else `1` (with a processor and credentials; see [`ApiHealth`](super::ApiHealth)) |
 //! | `tradecloud_api_auth_failures_total` | | minutes in which Tradecloud refused the `[tradecloud]` credentials (counted once per minute, however many calls) |
+//! | `tradecloud_trace_export_failures_total` | | failed exports of spans over OTLP/HTTP, each a batch of spans lost (with traces on: `tradecloud serve`, or `Telemetry::register_metrics` in `tradecloud::telemetry`, feature `otel`) |
 //!
 //! [`Metrics`] is cheap to clone and shared by the HTTP side and the
 //! processor; more metrics can be added with [`Metrics::register`].

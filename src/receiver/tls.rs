@@ -115,12 +115,73 @@ pub fn certified_key_from_pem(
         message,
     };
     let chain = parse_chain(chain_pem).map_err(pem_error)?;
+    if is_encrypted_key(key_pem) {
+        return Err(pem_error(encrypted_key_message(origin)));
+    }
     let key = PrivateKeyDer::from_pem_slice(key_pem)
         .map_err(|e| pem_error(format!("no usable private key: {e}")))?;
     let signing_key = provider().key_provider.load_private_key(key)?;
+    if let Some(position) = key_position(&chain, &signing_key) {
+        return Err(pem_error(leaf_not_first_message(position, chain.len())));
+    }
     let certified = CertifiedKey::new(chain, signing_key);
     certified.keys_match()?;
     Ok(certified)
+}
+
+/// Whether a PEM key holds an encrypted private key: PKCS#8
+/// (`ENCRYPTED PRIVATE KEY`, `openssl pkey -aes256`) or a traditional
+/// OpenSSL key with a `Proc-Type: 4,ENCRYPTED` header (`openssl genrsa
+/// -aes256 -traditional`). The PEM parser skips the first and fails on
+/// the second with nothing that says why.
+fn is_encrypted_key(pem: &[u8]) -> bool {
+    let contains = |needle: &[u8]| pem.windows(needle.len()).any(|w| w == needle);
+    contains(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || contains(b"Proc-Type: 4,ENCRYPTED")
+}
+
+/// What to say about an encrypted key at `path`: the receiver runs
+/// unattended and cannot ask for a pass phrase.
+fn encrypted_key_message(path: &Path) -> String {
+    let path = path.display();
+    format!(
+        "the private key is encrypted (protected by a pass phrase), and the receiver cannot ask for one; \
+         decrypt it once with `openssl pkey -in {path} -out {path}.plain` (it asks for the pass phrase), \
+         make the result readable by the receiver's user only (chmod 600) and configure that file"
+    )
+}
+
+/// The position (1-based, above 1) of the certificate of a chain that
+/// `key` belongs to, when it is not the first: the chain is in the wrong
+/// order (`cat intermediate.pem leaf.pem`). `None` when the key belongs to
+/// the first certificate, or to none.
+fn key_position(
+    chain: &[CertificateDer<'static>],
+    key: &Arc<dyn rustls::sign::SigningKey>,
+) -> Option<usize> {
+    let belongs = |cert: &CertificateDer<'static>| {
+        CertifiedKey::new(vec![cert.clone()], key.clone())
+            .keys_match()
+            .is_ok()
+    };
+    if chain.first().is_none_or(belongs) {
+        return None;
+    }
+    chain
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|&(_, cert)| belongs(cert))
+        .map(|(i, _)| i + 1)
+}
+
+/// What to say about a chain whose `position`th of `count` certificates is
+/// the key's.
+fn leaf_not_first_message(position: usize, count: usize) -> String {
+    format!(
+        "the certificates are in the wrong order: the private key belongs to certificate {position} of the {count} in this file, \
+         but the server's own (leaf) certificate must come first, then its intermediates; \
+         write them in that order (e.g. `cat leaf.pem intermediate.pem > fullchain.pem`, or use the CA's fullchain.pem)"
+    )
 }
 
 /// The certificates of a PEM chain (at least one).
@@ -202,6 +263,13 @@ impl CertFiles {
         let key_pem = read("server.tls_key", &self.key)?;
         let chain = parse_chain(&chain_pem)
             .map_err(|message| file("server.tls_cert", &self.cert, message))?;
+        if is_encrypted_key(&key_pem) {
+            return Err(file(
+                "server.tls_key",
+                &self.key,
+                encrypted_key_message(&self.key),
+            ));
+        }
         let private_key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
             file(
                 "server.tls_key",
@@ -219,6 +287,17 @@ impl CertFiles {
                     format!("the private key cannot be used: {e}"),
                 )
             })?;
+        if let Some(position) = key_position(&chain, &signing_key) {
+            return Err(file(
+                "server.tls_cert",
+                &self.cert,
+                format!(
+                    "{} (the key is server.tls_key = {:?})",
+                    leaf_not_first_message(position, chain.len()),
+                    self.key.display().to_string()
+                ),
+            ));
+        }
         let certified = CertifiedKey::new(chain, signing_key);
         certified.keys_match().map_err(|e| {
             file(

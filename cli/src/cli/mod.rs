@@ -116,6 +116,15 @@ fn colour_logs(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> 
     stderr_is_terminal && no_color.is_none_or(|value| value.is_empty())
 }
 
+/// Whether the log is one JSON object per line: `tradecloud serve
+/// --log-json`, or TRADECLOUD_LOG_JSON=1. Then nothing else may be written
+/// to stderr as plain text.
+pub fn log_json() -> bool {
+    std::env::args().any(|a| a == "--log-json")
+        || std::env::var("TRADECLOUD_LOG_JSON")
+            .is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"))
+}
+
 /// Set up `tracing` output on stderr.
 pub fn init_logging(verbose: u8) {
     init_logging_with(verbose, None);
@@ -138,10 +147,7 @@ pub fn init_logging_with(verbose: u8, spans: Option<SpanLayer>) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // `tradecloud serve --log-json` (or TRADECLOUD_LOG_JSON=1): one JSON object per line.
-    let json = std::env::args().any(|a| a == "--log-json")
-        || std::env::var("TRADECLOUD_LOG_JSON")
-            .is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+    let json = log_json();
     let log = tracing_subscriber::fmt::layer()
         .with_ansi(colour_logs(
             std::io::IsTerminal::is_terminal(&std::io::stderr()),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
-use tradecloud::receiver::{Config, LogHandler, Receiver};
+use tradecloud::receiver::{Config, LogHandler, Metrics, Receiver};
 
 use super::GlobalArgs;
 
@@ -66,6 +66,12 @@ pub async fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         config.tradecloud.base_url = Some(url.clone());
     }
     let mut builder = Receiver::builder().config(config);
+    if let Some(telemetry) = &telemetry {
+        // tradecloud_trace_export_failures_total beside the receiver's metrics.
+        let metrics = Metrics::new();
+        telemetry.register_metrics(&metrics);
+        builder = builder.metrics(metrics);
+    }
     if args.dev_tls {
         builder = builder.dev_tls();
     }
@@ -73,22 +79,38 @@ pub async fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         builder = builder.handler(LogHandler);
     }
     let receiver = builder.build().await.context("cannot start the receiver")?;
+    // With --log-json every line on stderr is a JSON object: what is said
+    // here as plain text for a person goes through the log instead.
+    let json = super::log_json();
     if let Some(pem) = receiver.dev_certificate_pem() {
-        eprintln!(
-            "\n  *** DEVELOPMENT TLS: self-signed certificate for localhost.\n  *** Tradecloud will NOT accept it. \
-             Configure server.tls_cert and server.tls_key with a certificate from a public CA.\n"
-        );
+        // (With --log-json the builder's warning says it.)
+        if !json {
+            eprintln!(
+                "\n  *** DEVELOPMENT TLS: self-signed certificate for localhost.\n  *** Tradecloud will NOT accept it. \
+                 Configure server.tls_cert and server.tls_key with a certificate from a public CA.\n"
+            );
+        }
         if let Some(path) = &args.dev_cert_out {
             std::fs::write(path, pem)
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!(
-                "  Certificate written to {} (trust it with `tradecloud send --cacert {}`).\n",
-                path.display(),
-                path.display()
-            );
+            if json {
+                tracing::info!(
+                    path = %path.display(),
+                    "development certificate written to {} (trust it with `tradecloud send --cacert {}`)",
+                    path.display(),
+                    path.display()
+                );
+            } else {
+                eprintln!(
+                    "  Certificate written to {} (trust it with `tradecloud send --cacert {}`).\n",
+                    path.display(),
+                    path.display()
+                );
+            }
         }
     }
-    if let Some(addr) = receiver.console_addr() {
+    // (With --log-json the receiver's own log line says where the console is.)
+    if let (Some(addr), false) = (receiver.console_addr(), json) {
         let scheme = if receiver.config().console.tls {
             "https"
         } else {
@@ -96,7 +118,12 @@ pub async fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         };
         eprintln!("operator console on {scheme}://{addr}");
     }
-    eprintln!("listening on https://{}", receiver.local_addr());
+    let addr = receiver.local_addr();
+    if json {
+        tracing::info!(listen = %addr, "listening on https://{addr}");
+    } else {
+        eprintln!("listening on https://{addr}");
+    }
     receiver.run().await?;
     if let Some(telemetry) = telemetry {
         // Export what is still buffered (blocks on the exporter's thread).

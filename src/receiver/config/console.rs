@@ -33,7 +33,9 @@ pub struct ConsoleConfig {
     pub session_hours: u64,
     /// Append every replay, mark-dead and purge (who, when, what) to this
     /// file, one JSON object per line, besides the log line
-    /// (`tradecloud::console::audit`) always written.
+    /// (`tradecloud::console::audit`) always written. The receiver does not
+    /// start when it cannot open the file for appending; a write that
+    /// fails later is said on the page of the action.
     pub audit_file: Option<PathBuf>,
     /// A search of bodies (`q=` text that is no id, purchase order number
     /// or event name) reads at most this many events per page, newest

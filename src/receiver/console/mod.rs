@@ -53,7 +53,8 @@
 //! `POST`, and a login rate limit. Every replay, mark-dead and purge is an audit record
 //! with who (the name given at login, the role, the client address), when
 //! and what: a log line with target `tradecloud::console::audit`, and a JSON
-//! line appended to `console.audit_file` when set.
+//! line appended to `console.audit_file` when set (checked at start; a
+//! failed write is said on the page of the action).
 
 pub mod security;
 
@@ -127,6 +128,17 @@ impl Console {
             operator.expose(),
             config.readonly_password.as_ref().map(|p| p.expose()),
         )?;
+        if let Some(path) = &config.audit_file {
+            // Refused now rather than found out at the first replay.
+            open_audit_file(path).map_err(|e| {
+                format!(
+                    "console.audit_file = {:?} cannot be opened for appending: {e}; \
+                     create its directory and let the receiver's user write there, or leave audit_file out \
+                     (the actions are logged with target tradecloud::console::audit in any case)",
+                    path.display().to_string()
+                )
+            })?;
+        }
         Ok(Console {
             inbox,
             metrics,
@@ -165,7 +177,15 @@ impl Console {
     }
 
     /// Write an audit record: a log line, and a JSON line in the audit file.
-    fn audit(&self, session: &Session, remote: SocketAddr, action: &str, detail: &str) {
+    /// `Err` says, for the operator's page, that the audit file was not
+    /// written (the action itself is done, and in the log).
+    fn audit(
+        &self,
+        session: &Session,
+        remote: SocketAddr,
+        action: &str,
+        detail: &str,
+    ) -> Result<(), String> {
         tracing::info!(
             target: "tradecloud::console::audit",
             who = %session.name, role = session.role.as_str(), remote = %remote.ip(), action, detail,
@@ -181,15 +201,37 @@ impl Console {
                 "detail": detail,
             });
             let _guard = self.audit_lock.lock().unwrap_or_else(|e| e.into_inner());
-            let written = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .and_then(|mut f| writeln!(f, "{line}"));
+            let written = open_audit_file(path).and_then(|mut f| writeln!(f, "{line}"));
             if let Err(error) = written {
                 tracing::error!(path = %path.display(), %error, "cannot append to console.audit_file; the action is in this log only");
+                return Err(format!(
+                    "{AUDIT_NOT_WRITTEN} to {} ({error}): the action is in the receiver's log only. \
+                     Make the file writable for the receiver's user (directory, permissions, free disk).",
+                    path.display()
+                ));
             }
         }
+        Ok(())
+    }
+}
+
+/// How a notice says that the audit file was not written (the pages show
+/// it as an alert).
+pub(super) const AUDIT_NOT_WRITTEN: &str = "The audit record was NOT written";
+
+/// `console.audit_file`, opened for appending (created when missing).
+fn open_audit_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
+/// `notice`, followed by the audit file's problem if there is one.
+fn with_audit(notice: String, audited: Result<(), String>) -> String {
+    match audited {
+        Ok(()) => notice,
+        Err(problem) => format!("{notice} {problem}"),
     }
 }
 
@@ -877,7 +919,7 @@ async fn replay(
         }
     }
     let remote = remote(addr);
-    console.audit(
+    let audited = console.audit(
         &session,
         remote,
         "replay",
@@ -900,6 +942,7 @@ async fn replay(
             failed.join("; ")
         )
     };
+    let notice = with_audit(notice, audited);
     if let [id] = ids.as_slice() {
         return show_event(&console, &session, &id.to_string(), Some(&notice)).await;
     }
@@ -952,13 +995,13 @@ async fn dead(
         .await
     {
         Ok(()) => {
-            console.audit(
+            let audited = console.audit(
                 &session,
                 remote(addr),
                 "dead",
                 &format!("marked #{id} dead: {reason}"),
             );
-            format!("Marked #{id} dead.")
+            with_audit(format!("Marked #{id} dead."), audited)
         }
         Err(e) => format!("#{id} was not marked dead: {e}"),
     };
@@ -1009,7 +1052,7 @@ async fn purge(
     }
     match console.inbox.purge(cutoff, false).await {
         Ok(p) => {
-            console.audit(
+            let audited = console.audit(
                 &session,
                 remote(addr),
                 "purge",
@@ -1021,7 +1064,10 @@ async fn purge(
             overview(
                 &console,
                 &session,
-                Some(format!("Deleted {} done events.", p.events)),
+                Some(with_audit(
+                    format!("Deleted {} done events.", p.events),
+                    audited,
+                )),
             )
             .await
         }

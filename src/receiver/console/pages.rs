@@ -40,6 +40,18 @@ dl.values{margin:.2rem 0 .5rem 1rem}dl.values dt{font-size:.9rem}dl.values dd{ma
 .skip:focus{left:1rem;top:1rem;background:#fff;color:#0645ad;padding:.5rem;z-index:1}
 "#;
 
+/// The notice after an action; a failed audit record in it
+/// ([`super::AUDIT_NOT_WRITTEN`]) is shown apart, as an alert.
+fn notice_block(text: &str) -> Markup {
+    match text.find(super::AUDIT_NOT_WRITTEN) {
+        Some(at) => html! {
+            p.notice role="status" { (text[..at].trim_end()) }
+            p.error role="alert" { (&text[at..]) }
+        },
+        None => html! { p.notice role="status" { (text) } },
+    }
+}
+
 fn time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -147,7 +159,7 @@ pub(super) fn overview(session: &Session, o: &Overview) -> Markup {
         "Overview",
         Some(session),
         html! {
-            @if let Some(notice) = &o.notice { p.notice role="status" { (notice) } }
+            @if let Some(notice) = &o.notice { (notice_block(notice)) }
             p {
                 "Readiness: "
                 @match &o.ready {
@@ -330,7 +342,7 @@ pub(super) fn events(
                 button id="filter" type="submit" { "Filter" }
             }
             @if let Some(problem) = problem { p.error role="alert" { (problem) } }
-            @if let Some(note) = note { p.notice role="status" { (note) } }
+            @if let Some(note) = note { (notice_block(note)) }
             p { (events.len()) " events, newest first." }
             (event_table(events, csrf))
             @if let Some(next) = next {
@@ -428,7 +440,7 @@ pub(super) fn event(
         &title,
         Some(session),
         html! {
-            @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+            @if let Some(notice) = notice { (notice_block(notice)) }
             dl {
                 dt { "State" } dd id="state" { (state_cell(s.state)) }
                 dt { "Kind and event name" } dd { (s.kind.as_str()) " " (s.event_name.as_deref().unwrap_or("")) }
