@@ -169,7 +169,12 @@
 //!   - a supplier's **despatch advice** (`POST
 //!     /api-connector/shipment/despatch-advice`) for the connected buyer
 //!     creates a shipment (process status `Issued`) or updates the one of
-//!     the same `despatchAdviceNumber`, visible through `GET
+//!     the same `despatchAdviceNumber` (its `trackingNumber` as
+//!     `identifiers.trackingNumber`, its `destination` and
+//!     `finalDestination` as `locations.destinations`, in that order, with
+//!     the arrival window `scheduled*` as `eta*` and the departure's
+//!     `actualDate` as `atdDate`: the members of
+//!     shipment/buyer/receive/README.md), visible through `GET
 //!     /v2/shipment/{id}` and the shipment poll; and the orders it ships
 //!     hear of it (connectors/webhooks/order-events.md, "Order lines
 //!     shipment reschedule"): a despatch line whose `despatchQuantity`
@@ -256,6 +261,11 @@
 //!     buyer's line shows them as sent.
 //!   - The single-delivery view's `statusLine.scheduledDelivery` is the
 //!     first delivery line with the quantities of the whole schedule added.
+//!   - A despatch advice's `shipmentCompanyName` (the carrier; the receive
+//!     page has no member for it) is kept as
+//!     `supplierShipment.shipmentCompanyName`; `identifiers.trackingNumber`
+//!     sent as such wins over `trackingNumber`, and `eta*` over
+//!     `scheduled*`.
 //!   - A despatch advice changes no order line's own logistics status
 //!     (nothing documents how its delivery lines add up to it); an update
 //!     replaces the shipment's lines and header (its id stays).

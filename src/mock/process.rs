@@ -1729,13 +1729,35 @@ fn single_delivery(schedule: &[CurrentDeliveryScheduleLine]) -> Option<CurrentSc
 
 // ----- the supplier's despatch advice ---------------------------------------------
 
+/// Rename the members of a JSON object from the despatch advice page's
+/// name to the receive page's (`from` → `to`), where the object does not
+/// have the receive page's already.
+fn rename_absent(value: &mut serde_json::Value, names: &[(&str, &str)]) {
+    let serde_json::Value::Object(members) = value else {
+        return;
+    };
+    for (from, to) in names {
+        if !members.contains_key(*to) {
+            if let Some(moved) = members.remove(*from) {
+                members.insert((*to).to_owned(), moved);
+            }
+        }
+    }
+}
+
 /// A supplier's new or updated despatch advice (`POST
 /// /api-connector/shipment/despatch-advice`;
 /// shipment/supplier/send-despatch-advice.md): `existing` is the stored
 /// shipment of the same `despatchAdviceNumber`, if any (its id is kept); the
 /// result replaces it with the sent header, locations and lines (the
 /// process status `Issued`), `meta.lastUpdatedAt` and every line's
-/// `meta.lastUpdatedAt` set to `now`.
+/// `meta.lastUpdatedAt` set to `now`. The sent shipment's members take the
+/// names of shipment/buyer/receive/README.md: `trackingNumber` →
+/// `identifiers.trackingNumber`, `destination` and `finalDestination` →
+/// `locations.destinations` (after any sent `destinations`; "place, port,
+/// or final destination"), `scheduled*` → `eta*`, the departure's
+/// `actualDate` → `atdDate`; `shipmentCompanyName` has no member there and
+/// is kept as `supplierShipment.shipmentCompanyName`.
 pub(crate) fn despatch_advice(
     existing: Option<Shipment>,
     message: &connector::SendDespatchAdviceBySupplier,
@@ -1748,26 +1770,54 @@ pub(crate) fn despatch_advice(
         .as_ref()
         .and_then(|s| s.id.clone())
         .unwrap_or_else(new_id);
-    let supplier_shipment = SupplierShipment {
+    let mut supplier_shipment = SupplierShipment {
         buyer_account_number: Some(header.buyer_account_number.clone()),
         company_id: Some(parties.supplier.company_id.clone()),
         shipment_number: sent.and_then(|s| s.shipment_number.clone()),
         ..SupplierShipment::default()
     };
+    // The receive pages have no member for the carrier's name: it is kept
+    // under the despatch advice's name in the supplier's header.
+    if let Some(name) = sent.and_then(|s| s.shipment_company_name.clone()) {
+        supplier_shipment
+            .extra
+            .insert("shipmentCompanyName".into(), name.into());
+    }
+    let mut identifiers = sent.and_then(|s| s.identifiers.clone());
+    if let Some(tracking) = sent.and_then(|s| s.tracking_number.clone()) {
+        let identifiers = identifiers.get_or_insert_with(Default::default);
+        if identifiers.tracking_number.is_none() {
+            identifiers.tracking_number = Some(tracking);
+        }
+    }
     let locations = sent.map(|s| {
         let mut locations = serde_json::Map::new();
         if let Some(departure) = &s.departure {
-            locations.insert(
-                "departure".into(),
-                serde_json::to_value(departure).unwrap_or_default(),
-            );
+            let mut departure = serde_json::to_value(departure).unwrap_or_default();
+            rename_absent(&mut departure, &[("actualDate", "atdDate")]);
+            locations.insert("departure".into(), departure);
         }
+        // The next destination, then the final one: the receive page's
+        // destinations are "place, port, or final destination".
         let destinations: Vec<_> = s
             .destinations
             .iter()
             .flatten()
             .chain(s.destination.iter())
+            .chain(s.final_destination.iter())
             .filter_map(|d| serde_json::to_value(d).ok())
+            .map(|mut d| {
+                rename_absent(
+                    &mut d,
+                    &[
+                        ("scheduledStartDate", "etaStartDate"),
+                        ("scheduledStartTime", "etaStartTime"),
+                        ("scheduledEndDate", "etaEndDate"),
+                        ("scheduledEndTime", "etaEndTime"),
+                    ],
+                );
+                d
+            })
             .collect();
         if !destinations.is_empty() {
             locations.insert(
@@ -1810,7 +1860,7 @@ pub(crate) fn despatch_advice(
             ..BuyerShipment::default()
         }),
         supplier_shipment: Some(supplier_shipment),
-        identifiers: sent.and_then(|s| s.identifiers.clone()),
+        identifiers,
         transport_mode: sent.and_then(|s| s.transport_mode.clone()),
         locations,
         lines,

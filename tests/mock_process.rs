@@ -1,0 +1,213 @@
+//! The mock's process over real HTTP, where an outside audit found it
+//! unlike Tradecloud's documentation: single-delivery updates, split lines
+//! and their view (api/delivery-schedule.md, order/buyer/update.md,
+//! order/buyer/cancel.md, order/buyer/receive/single-delivery-order-response.md),
+//! the limits on the total number of delivery history lines and documents
+//! (api/rules.md), documents events only for a change, and the despatch
+//! advice's carrier, tracking number and final destination
+//! (shipment/supplier/send-despatch-advice.md, shipment/buyer/receive).
+
+#![cfg(feature = "mock")]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tradecloud::mock::{MockConfig, MockParty, MockServer};
+
+use crate::client_support::start;
+
+/// A plain HTTP webhook receiver on 127.0.0.1 that keeps the JSON bodies.
+#[derive(Clone)]
+struct Receiver {
+    bodies: Arc<Mutex<Vec<Value>>>,
+    url: String,
+}
+
+async fn record(State(bodies): State<Arc<Mutex<Vec<Value>>>>, body: Bytes) -> StatusCode {
+    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    bodies.lock().unwrap_or_else(|e| e.into_inner()).push(value);
+    StatusCode::OK
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let app = axum::Router::new()
+            .fallback(record)
+            .with_state(bodies.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let addr = listener.local_addr().expect("an address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver {
+            bodies,
+            url: format!("http://{addr}"),
+        }
+    }
+
+    fn bodies(&self) -> Vec<Value> {
+        self.bodies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Wait until `count` bodies have come (at most 10 s).
+    async fn wait_for(&self, count: usize) -> Vec<Value> {
+        for _ in 0..200 {
+            let bodies = self.bodies();
+            if bodies.len() >= count {
+                return bodies;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("expected {count} webhooks, got {:#?}", self.bodies());
+    }
+}
+
+async fn token(server: &MockServer, party: &MockParty) -> String {
+    let response = reqwest::Client::new()
+        .get(format!("{}/authentication/login", server.base_url()))
+        .basic_auth(
+            &party.credentials.username,
+            Some(&party.credentials.password),
+        )
+        .send()
+        .await
+        .expect("login");
+    response
+        .headers()
+        .get("set-authorization")
+        .and_then(|v| v.to_str().ok())
+        .expect("an access token")
+        .to_owned()
+}
+
+/// `POST` `body` to `path` as `party` (Basic credentials, which the
+/// api-connector and the polls take).
+async fn post(
+    server: &MockServer,
+    party: &MockParty,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", server.base_url()))
+        .basic_auth(
+            &party.credentials.username,
+            Some(&party.credentials.password),
+        )
+        .json(&body)
+        .send()
+        .await
+        .expect("answered");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// `GET` `path` as `party` with a token.
+async fn get(server: &MockServer, party: &MockParty, path: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", server.base_url()))
+        .bearer_auth(token(server, party).await)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.json().await.expect("JSON")
+}
+
+async fn webhook(server: &MockServer, party: &MockParty, path: &str, settings: Value) {
+    let status = reqwest::Client::new()
+        .put(format!(
+            "{}/{}",
+            server.base_url(),
+            path.replace("{companyId}", &party.company_id)
+        ))
+        .bearer_auth(token(server, party).await)
+        .json(&settings)
+        .send()
+        .await
+        .expect("settings sent")
+        .status();
+    assert_eq!(status, 200);
+}
+
+const SHIPMENT_EVENTS: &str = "shipment-webhook-connector/company/{companyId}/settings";
+
+#[tokio::test]
+async fn a_despatch_advice_keeps_its_carrier_tracking_number_and_final_destination() {
+    let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
+    let (buyer, supplier) = (server.buyer(), server.supplier());
+    let buyer_rx = Receiver::start().await;
+    webhook(
+        &server,
+        &buyer,
+        SHIPMENT_EVENTS,
+        json!({"webhookUrl": format!("{}/shipments", buyer_rx.url)}),
+    )
+    .await;
+    let (status, body) = post(
+        &server,
+        &supplier,
+        "/api-connector/shipment/despatch-advice",
+        json!({
+            "header": {
+                "buyerAccountNumber": "BUYER340760",
+                "despatchAdviceNumber": "DA-FINAL-1",
+                "shipment": {
+                    "shipmentNumber": "SN-1",
+                    "shipmentCompanyName": "DHL",
+                    "trackingNumber": "1Z662F416878787827",
+                    "departure": {"location": {"id": "DEP"}, "actualDate": "2026-03-01"},
+                    "destination": {"location": {"id": "PORT", "locationType": "PortOfDestination"},
+                                    "scheduledStartDate": "2026-03-10"},
+                    "finalDestination": {"location": {"id": "DC", "locationType": "FinalDestination"},
+                                         "scheduledStartDate": "2026-03-12",
+                                         "scheduledEndTime": "16:00:00"}
+                }
+            },
+            "lines": [{"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-X",
+                       "purchaseOrderLinePosition": "0001", "despatchQuantity": 5,
+                       "item": {"buyerItemNumber": "A-1"}}]
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let got = buyer_rx.wait_for(1).await;
+    let from_webhook = got[0]["shipment"].clone();
+    let id = from_webhook["id"]
+        .as_str()
+        .expect("a shipment id")
+        .to_owned();
+    let fetched = get(&server, &buyer, &format!("/shipment/{id}")).await;
+    for shipment in [&from_webhook, &fetched] {
+        assert_eq!(
+            shipment["identifiers"]["trackingNumber"],
+            "1Z662F416878787827"
+        );
+        assert_eq!(shipment["supplierShipment"]["shipmentCompanyName"], "DHL");
+        let locations = &shipment["locations"];
+        assert_eq!(locations["departure"]["atdDate"], "2026-03-01");
+        let destinations: Vec<(&Value, &Value)> = locations["destinations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| (&d["location"]["id"], &d["etaStartDate"]))
+            .collect();
+        assert_eq!(
+            destinations,
+            [
+                (&json!("PORT"), &json!("2026-03-10")),
+                (&json!("DC"), &json!("2026-03-12"))
+            ]
+        );
+        assert_eq!(locations["destinations"][1]["etaEndTime"], "16:00:00");
+    }
+    server.shutdown().await.expect("stops");
+}
