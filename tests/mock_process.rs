@@ -138,7 +138,72 @@ async fn webhook(server: &MockServer, party: &MockParty, path: &str, settings: V
     assert_eq!(status, 200);
 }
 
+const ORDER_DOCUMENTS_EVENTS: &str =
+    "order-webhook-connector/company/{companyId}/settings/orderDocumentsEvents";
+
 const SHIPMENT_EVENTS: &str = "shipment-webhook-connector/company/{companyId}/settings";
+
+fn order_message(number: &str) -> Value {
+    json!({
+        "order": {"supplierAccountNumber": "SUPPLIER12345", "purchaseOrderNumber": number},
+        "lines": [
+            {"position": "0001", "item": {"number": "A-1", "name": "Bolt"},
+             "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 1000}]}
+        ]
+    })
+}
+
+#[tokio::test]
+async fn documents_that_change_nothing_send_no_event() {
+    let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
+    let (buyer, supplier) = (server.buyer(), server.supplier());
+    let supplier_rx = Receiver::start().await;
+    webhook(
+        &server,
+        &supplier,
+        ORDER_DOCUMENTS_EVENTS,
+        json!({"webhookUrl": format!("{}/documents", supplier_rx.url)}),
+    )
+    .await;
+    let (status, _) = post(
+        &server,
+        &buyer,
+        "/api-connector/order",
+        order_message("PO-DOCS-EMPTY"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let documents = |position: &str, code: &str| {
+        json!({
+            "order": {"purchaseOrderNumber": "PO-DOCS-EMPTY"},
+            "lines": [{"position": position,
+                       "documents": [{"code": code, "name": "Drawing",
+                                      "url": "https://example.com/d.pdf"}]}]
+        })
+    };
+    let path = "/api-connector/order/documents";
+    // A line the order does not have: accepted (Tradecloud processes
+    // asynchronously), nothing attached, no event.
+    let (status, _) = post(&server, &buyer, path, documents("0099", "D-99")).await;
+    assert_eq!(status, 200);
+    let (status, _) = post(&server, &buyer, path, documents("0001", "D-1")).await;
+    assert_eq!(status, 200);
+    // The same document again changes nothing either.
+    let (status, _) = post(&server, &buyer, path, documents("0001", "D-1")).await;
+    assert_eq!(status, 200);
+    let (status, _) = post(&server, &buyer, path, documents("0001", "D-2")).await;
+    assert_eq!(status, 200);
+    let got = supplier_rx.wait_for(2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got_all = supplier_rx.bodies();
+    assert_eq!(got_all.len(), 2, "{got_all:#?}");
+    let codes: Vec<&Value> = got
+        .iter()
+        .map(|b| &b["orderDocumentsEvent"]["lines"][0]["buyerLine"]["documents"][0]["code"])
+        .collect();
+    assert_eq!(codes, [&json!("D-1"), &json!("D-2")]);
+    server.shutdown().await.expect("stops");
+}
 
 #[tokio::test]
 async fn a_despatch_advice_keeps_its_carrier_tracking_number_and_final_destination() {

@@ -314,7 +314,10 @@
 //!   - Attaching documents is no line transition: it produces no order
 //!     event of its own (a response that also accepts or proposes gets
 //!     those events, a sent order with documents its own), and an attach
-//!     that changes nothing (the same documents again) is not stamped.
+//!     that changes nothing (the same documents again, or documents only
+//!     for lines the order does not have) is not stamped and sends no
+//!     order-documents event; it is answered `200` like any accepted
+//!     message (Tradecloud processes messages asynchronously).
 //!   - A line the buyer sent with `indicators.proposeWhenAccepted`
 //!     becomes a supplier proposal with the requested values when the
 //!     supplier accepts it (`InProgress`, `OpenSupplierProposal`), for the

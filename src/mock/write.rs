@@ -539,9 +539,11 @@ impl MockState {
 
     /// The buyer's documents for one of its orders
     /// ([`process::attach_buyer_documents`]): attached to the stored order
-    /// (stamped when that changes it), and the supplier's order-documents
-    /// webhook gets `OrderDocumentsAttachedByBuyer` with the documents sent,
-    /// on the order and on the lines named.
+    /// (stamped when that changes it), and when it changed, the supplier's
+    /// order-documents webhook gets `OrderDocumentsAttachedByBuyer` with
+    /// the documents sent, on the order and on the lines named. A message
+    /// that changes nothing (the same documents again, or only lines the
+    /// order does not have) is accepted and sends no event.
     pub(super) fn process_documents(
         &self,
         message: &api_connector::types::AttachOrderDocumentsByBuyer,
@@ -555,9 +557,10 @@ impl MockState {
                 process::is_buyer_order(o, &self.buyer, number)
             })?;
             let now = store.stamp();
-            if process::attach_buyer_documents(&mut order, message, &now) {
-                Self::store_order(store, order.clone());
+            if !process::attach_buyer_documents(&mut order, message, &now) {
+                return None;
             }
+            Self::store_order(store, order.clone());
             Some(order)
         }) else {
             return;
