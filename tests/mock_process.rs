@@ -143,6 +143,36 @@ const ORDER_DOCUMENTS_EVENTS: &str =
 
 const SHIPMENT_EVENTS: &str = "shipment-webhook-connector/company/{companyId}/settings";
 
+/// The buyer's process order of this purchase order number (by polling).
+async fn order_of(server: &MockServer, number: &str) -> Value {
+    let (status, page) = post(
+        server,
+        &server.buyer(),
+        "/order-search/poll",
+        json!({"filters": {}, "limit": 100}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let id = page["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| o["buyerOrder"]["purchaseOrderNumber"] == number)
+        .and_then(|o| o["id"].as_str())
+        .unwrap_or_else(|| panic!("no order {number}"))
+        .to_owned();
+    get(server, &server.buyer(), &format!("/order/{id}")).await
+}
+
+fn line<'v>(order: &'v Value, position: &str) -> &'v Value {
+    order["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["buyerLine"]["position"] == position)
+        .unwrap_or_else(|| panic!("no line {position} in {order:#}"))
+}
+
 fn order_message(number: &str) -> Value {
     json!({
         "order": {"supplierAccountNumber": "SUPPLIER12345", "purchaseOrderNumber": number},
@@ -151,6 +181,85 @@ fn order_message(number: &str) -> Value {
              "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 1000}]}
         ]
     })
+}
+
+#[tokio::test]
+async fn totals_above_100_are_refused_and_nothing_is_stored() {
+    let server = start(MockConfig::new()).await;
+    let buyer = server.buyer();
+    let (status, _) = post(
+        &server,
+        &buyer,
+        "/api-connector/order",
+        order_message("PO-LIMITS-1"),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let sixty_deliveries = |from: usize| {
+        json!({
+            "order": {"purchaseOrderNumber": "PO-LIMITS-1"},
+            "lines": [{"position": "0001", "deliveries": (from..from + 60)
+                .map(|i| json!({"position": i.to_string(), "date": "2026-03-01", "quantity": 1}))
+                .collect::<Vec<_>>()}]
+        })
+    };
+    let path = "/api-connector/order/deliveries";
+    let (status, _) = post(&server, &buyer, path, sixty_deliveries(1)).await;
+    assert_eq!(status, 200);
+    let (status, body) = post(&server, &buyer, path, sixty_deliveries(61)).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("line 0001") && message.contains("120") && message.contains("100"),
+        "{message}"
+    );
+    let order = order_of(&server, "PO-LIMITS-1").await;
+    assert_eq!(
+        line(&order, "0001")["buyerLine"]["deliveryHistory"]
+            .as_array()
+            .map(Vec::len),
+        Some(60)
+    );
+
+    let sixty_documents = |from: usize| {
+        json!({
+            "order": {"purchaseOrderNumber": "PO-LIMITS-1",
+                      "documents": (from..from + 60)
+                          .map(|i| json!({"code": format!("DOC-{i}"), "name": "Spec",
+                                          "url": format!("https://example.com/{i}.pdf")}))
+                          .collect::<Vec<_>>()}
+        })
+    };
+    let path = "/api-connector/order/documents";
+    let (status, _) = post(&server, &buyer, path, sixty_documents(1)).await;
+    assert_eq!(status, 200);
+    let (status, body) = post(&server, &buyer, path, sixty_documents(61)).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("order header") && message.contains("120"),
+        "{message}"
+    );
+    let order = order_of(&server, "PO-LIMITS-1").await;
+    assert_eq!(
+        order["buyerOrder"]["documents"].as_array().map(Vec::len),
+        Some(60)
+    );
+    // Up to 100 in all is fine, and documents with the codes of attached
+    // ones replace them, so they do not count twice.
+    let (status, _) = post(&server, &buyer, path, sixty_documents(41)).await;
+    assert_eq!(status, 200);
+    let (status, _) = post(&server, &buyer, path, sixty_documents(1)).await;
+    assert_eq!(status, 200);
+    let (status, _) = post(&server, &buyer, path, sixty_documents(101)).await;
+    assert_eq!(status, 400);
+    let order = order_of(&server, "PO-LIMITS-1").await;
+    assert_eq!(
+        order["buyerOrder"]["documents"].as_array().map(Vec::len),
+        Some(100)
+    );
+    server.shutdown().await.expect("stops");
 }
 
 #[tokio::test]

@@ -107,7 +107,10 @@
 //!   `specs/order.yaml`): the body is decoded (JSON, or tXML where the spec
 //!   takes `application/xml`) and checked against the documented rules
 //!   ([`Validate`](crate::types::Validate)); a body that breaks one is a
-//!   `400` naming the member. An accepted message is answered `200` with
+//!   `400` naming the member, and so is a message that would take a stored
+//!   order past a limit on the TOTAL number of objects (api/rules.md: 100
+//!   delivery history lines per order line, 100 documents per order header
+//!   and per order line), which then changes nothing. An accepted message is answered `200` with
 //!   `{"ok": true}` as Tradecloud does, an order action `200` with `{}`.
 //!   The counters count them. Then the process below runs on it.
 //! * **The process** (Tradecloud's, as documented in `order/status.md`,
@@ -160,7 +163,9 @@
 //!   - the buyer's **goods receipts** (`POST /api-connector/order/deliveries`
 //!     appends to a line's `buyerLine.deliveryHistory`,
 //!     `/api-connector/order/deliveryHistory` and a sent order's
-//!     `deliveryHistory` replace it); a line whose delivered quantity
+//!     `deliveryHistory` replace it; a message that would give a line more
+//!     than 100 delivery history lines, Tradecloud's limit, is a `400`
+//!     and changes nothing); a line whose delivered quantity
 //!     reaches its current schedule's quantity becomes `Delivered` (a
 //!     choice: Tradecloud matches by date and quantity and does not say
 //!     when a line counts as delivered). A sent order's order level
@@ -200,7 +205,10 @@
 //!     `revision` and any other member). A document with the same `code`
 //!     as an attached one replaces it in its place, others are appended
 //!     (as documented); documents attached before stay when an order or a
-//!     response is sent again without them. The specs have no supplier
+//!     response is sent again without them. A buyer's order or documents
+//!     message that would leave the order header or a line with more than
+//!     100 documents (Tradecloud's limit, attach-document-api.md) is a
+//!     `400` and attaches nothing. The specs have no supplier
 //!     attach-documents message, so a supplier attaches through its order
 //!     response.
 //!

@@ -970,6 +970,60 @@ fn record_deliveries(
     true
 }
 
+/// Tradecloud's limit on the TOTAL number of some objects of an order
+/// (api/rules.md): delivery history lines per order line
+/// (order/buyer/update.md), documents per order header and per order line
+/// (order/buyer/issue/attach-document-api.md).
+pub(crate) const MAX_TOTAL_OBJECTS: usize = 100;
+
+/// Why goods receipts for `order` are refused, if they are: a line whose
+/// delivery history would have more than [`MAX_TOTAL_OBJECTS`] lines once
+/// the deliveries are appended (or, with `replace`, once they replace it),
+/// as [`receive_goods`] would store them. Lines the order does not have
+/// are skipped, as there.
+pub(crate) fn history_over_limit<'m>(
+    order: &Order,
+    lines: impl IntoIterator<Item = (&'m str, &'m [DeliveryHistoryLine])>,
+    replace: bool,
+) -> Option<String> {
+    let mut totals: Vec<(&str, usize)> = Vec::new();
+    for (position, deliveries) in lines {
+        let Some(stored) = order
+            .lines
+            .iter()
+            .find(|l| line_position(l) == Some(position))
+        else {
+            continue;
+        };
+        let index = match totals.iter().position(|(p, _)| *p == position) {
+            Some(index) => index,
+            None => {
+                let before = stored
+                    .buyer_line
+                    .as_ref()
+                    .map_or(0, |b| b.delivery_history.len());
+                totals.push((position, before));
+                totals.len() - 1
+            }
+        };
+        let total = &mut totals[index].1;
+        *total = if replace {
+            deliveries.len()
+        } else {
+            *total + deliveries.len()
+        };
+    }
+    let (position, total) = totals
+        .into_iter()
+        .find(|(_, total)| *total > MAX_TOTAL_OBJECTS)?;
+    Some(format!(
+        "line {position} would have {total} delivery history lines; Tradecloud allows at most \
+         {MAX_TOTAL_OBJECTS} per order line (order/buyer/update.md), so nothing of this message \
+         was stored: send the history as it is now, at most {MAX_TOTAL_OBJECTS} lines, with \
+         /api-connector/order/deliveryHistory (which replaces it), or fewer deliveries"
+    ))
+}
+
 /// The sum of some quantities (`None` when there are none or a sum does
 /// not fit).
 fn total<'q>(
@@ -1068,6 +1122,56 @@ pub(crate) fn attach_documents(attached: &mut Vec<Document>, sent: &[Document]) 
         }
     }
     changed
+}
+
+/// Why attaching documents to `order` is refused, if it is: the order
+/// header or a line (at a position; a line the order does not have yet
+/// starts without documents) would have more than [`MAX_TOTAL_OBJECTS`]
+/// documents once `header` and `lines` are attached as
+/// [`attach_documents`] attaches them (a document with the code of an
+/// attached one replaces it and does not count twice).
+pub(crate) fn documents_over_limit<'m>(
+    order: Option<&Order>,
+    header: &[Document],
+    lines: impl IntoIterator<Item = (&'m str, &'m [Document])>,
+) -> Option<String> {
+    let refusal = |what: &str, total: usize| {
+        format!(
+            "{what} would have {total} documents; Tradecloud allows at most {MAX_TOTAL_OBJECTS} \
+             per order header and per order line (order/buyer/issue/attach-document-api.md), \
+             so nothing of this message was stored: attach fewer, or send a document with the \
+             `code` of an attached one to replace it"
+        )
+    };
+    let mut attached = order
+        .and_then(|o| o.buyer_order.as_ref())
+        .map(|b| b.documents.clone())
+        .unwrap_or_default();
+    attach_documents(&mut attached, header);
+    if attached.len() > MAX_TOTAL_OBJECTS {
+        return Some(refusal("the order header", attached.len()));
+    }
+    let mut by_line: Vec<(&str, Vec<Document>)> = Vec::new();
+    for (position, sent) in lines {
+        let index = match by_line.iter().position(|(p, _)| *p == position) {
+            Some(index) => index,
+            None => {
+                let before = order
+                    .and_then(|o| o.lines.iter().find(|l| line_position(l) == Some(position)))
+                    .and_then(|l| l.buyer_line.as_ref())
+                    .map(|b| b.documents.clone())
+                    .unwrap_or_default();
+                by_line.push((position, before));
+                by_line.len() - 1
+            }
+        };
+        let documents = &mut by_line[index].1;
+        attach_documents(documents, sent);
+        if documents.len() > MAX_TOTAL_OBJECTS {
+            return Some(refusal(&format!("line {position}"), documents.len()));
+        }
+    }
+    None
 }
 
 /// The buyer's documents for an existing order (`POST
