@@ -138,6 +138,8 @@ async fn webhook(server: &MockServer, party: &MockParty, path: &str, settings: V
     assert_eq!(status, 200);
 }
 
+const ORDER_EVENTS: &str = "order-webhook-connector/company/{companyId}/settings/orderEvents";
+
 const ORDER_DOCUMENTS_EVENTS: &str =
     "order-webhook-connector/company/{companyId}/settings/orderDocumentsEvents";
 
@@ -164,6 +166,25 @@ async fn order_of(server: &MockServer, number: &str) -> Value {
     get(server, &server.buyer(), &format!("/order/{id}")).await
 }
 
+/// The single-delivery view of the order `id` (by polling).
+async fn single_delivery_view(server: &MockServer, id: &str) -> Value {
+    let (status, page) = post(
+        server,
+        &server.buyer(),
+        "/order-search/poll/single-delivery",
+        json!({"filters": {}, "limit": 100}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    page["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| o["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no single-delivery order {id}"))
+}
+
 fn line<'v>(order: &'v Value, position: &str) -> &'v Value {
     order["lines"]
         .as_array()
@@ -171,6 +192,258 @@ fn line<'v>(order: &'v Value, position: &str) -> &'v Value {
         .flatten()
         .find(|l| l["buyerLine"]["position"] == position)
         .unwrap_or_else(|| panic!("no line {position} in {order:#}"))
+}
+
+/// `(position, date, quantity)` of each delivery line.
+fn deliveries(schedule: &Value) -> Vec<(String, String, f64)> {
+    schedule
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            (
+                d["position"].as_str().unwrap_or_default().to_owned(),
+                d["date"].as_str().unwrap_or_default().to_owned(),
+                d["quantity"].as_f64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn delivery(position: &str, date: &str, quantity: f64) -> (String, String, f64) {
+    (position.to_owned(), date.to_owned(), quantity)
+}
+
+/// `(position, originalPosition, date, quantity)` of each line of a
+/// single-delivery view, from `statusLine.scheduledDelivery`.
+fn single_lines(view: &Value) -> Vec<(String, String, String, f64)> {
+    view["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            let scheduled = &l["statusLine"]["scheduledDelivery"];
+            (
+                l["buyerLine"]["position"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                l["buyerLine"]["originalPosition"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                scheduled["date"].as_str().unwrap_or_default().to_owned(),
+                scheduled["quantity"].as_f64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn single(
+    position: &str,
+    original: &str,
+    date: &str,
+    quantity: f64,
+) -> (String, String, String, f64) {
+    (
+        position.to_owned(),
+        original.to_owned(),
+        date.to_owned(),
+        quantity,
+    )
+}
+
+fn single_delivery_order(number: &str, lines: Value) -> Value {
+    json!({
+        "order": {"supplierAccountNumber": "SUPPLIER12345", "purchaseOrderNumber": number},
+        "lines": lines
+    })
+}
+
+fn sd_line(position: &str, original: Option<&str>, date: &str, quantity: u32) -> Value {
+    let mut line = json!({
+        "position": position,
+        "item": {"number": "A-1", "name": "Bolt"},
+        "scheduledDelivery": {"date": date, "quantity": quantity},
+        "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 5, "currencyIso": "EUR"}},
+                   "priceUnitQuantity": 1}
+    });
+    if let Some(original) = original {
+        line["originalPosition"] = json!(original);
+    }
+    line
+}
+
+/// A mock whose supplier gets order events with a single delivery per
+/// line, the buyer's order `number` sent with line 0001 (10 on 2026-03-01)
+/// and its split line 0002 (5 on 2026-04-01), and the supplier's receiver
+/// after the first event.
+async fn split_order(number: &str) -> (MockServer, Receiver) {
+    let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
+    let supplier_rx = Receiver::start().await;
+    webhook(
+        &server,
+        &server.supplier(),
+        ORDER_EVENTS,
+        json!({"webhookUrl": format!("{}/orders", supplier_rx.url),
+               "singleDeliveryPerOrderLine": true}),
+    )
+    .await;
+    let (status, _) = post(
+        &server,
+        &server.buyer(),
+        SINGLE_DELIVERY,
+        single_delivery_order(
+            number,
+            json!([
+                sd_line("0001", None, "2026-03-01", 10),
+                sd_line("0002", Some("0001"), "2026-04-01", 5)
+            ]),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    supplier_rx.wait_for(1).await;
+    (server, supplier_rx)
+}
+
+const SINGLE_DELIVERY: &str = "/api-connector/order/single-delivery";
+
+#[tokio::test]
+async fn updating_only_a_split_line_keeps_the_original_delivery() {
+    let (server, supplier_rx) = split_order("PO-SD-UPDATE").await;
+    // Only the split line, changed (order/buyer/update.md: an update
+    // "should preferable only contain order lines that are new or changed").
+    let (status, _) = post(
+        &server,
+        &server.buyer(),
+        SINGLE_DELIVERY,
+        single_delivery_order(
+            "PO-SD-UPDATE",
+            json!([sd_line("0002", Some("0001"), "2026-04-01", 6)]),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let order = order_of(&server, "PO-SD-UPDATE").await;
+    assert_eq!(order["lines"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        deliveries(&line(&order, "0001")["buyerLine"]["deliverySchedule"]),
+        [
+            delivery("0001", "2026-03-01", 10.0),
+            delivery("0002", "2026-04-01", 6.0)
+        ]
+    );
+    let got = supplier_rx.wait_for(2).await;
+    assert_eq!(got[1]["eventName"], "OrderLinesReissuedByBuyer");
+    server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_split_line_s_actual_delivery_joins_the_original_line_s_history() {
+    let (server, supplier_rx) = split_order("PO-SD-RECEIVED").await;
+    let buyer = server.buyer();
+    // The split line's actual delivery joins the original line's history
+    // (api/delivery-schedule.md: `actualDelivery` is merged too).
+    let mut received = sd_line("0002", Some("0001"), "2026-04-01", 5);
+    received["actualDelivery"] = json!({"date": "2026-04-02", "quantity": 5});
+    let both = |split: Value| json!([sd_line("0001", None, "2026-03-01", 10), split]);
+    let (status, _) = post(
+        &server,
+        &buyer,
+        SINGLE_DELIVERY,
+        single_delivery_order("PO-SD-RECEIVED", both(received)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let order = order_of(&server, "PO-SD-RECEIVED").await;
+    let id = order["id"].as_str().expect("an id").to_owned();
+    assert_eq!(
+        deliveries(&line(&order, "0001")["buyerLine"]["deliveryHistory"]),
+        [delivery("0002", "2026-04-02", 5.0)]
+    );
+    let got = supplier_rx.wait_for(2).await;
+    assert_eq!(
+        got[1]["eventName"],
+        "OrderLinesDeliveryHistoryAppendedByBuyer"
+    );
+    let view = single_delivery_view(&server, &id).await;
+    assert_eq!(
+        line(&view, "0002")["buyerLine"]["actualDelivery"],
+        json!({"date": "2026-04-02", "quantity": 5})
+    );
+    server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn cancelling_a_split_line_removes_its_delivery_line() {
+    let (server, supplier_rx) = split_order("PO-SD-CANCEL").await;
+    let buyer = server.buyer();
+    let both = |split: Value| json!([sd_line("0001", None, "2026-03-01", 10), split]);
+    // Cancelling the split line removes its delivery line
+    // (order/buyer/cancel.md); the order line lives on.
+    let mut cancelled = sd_line("0002", Some("0001"), "2026-04-01", 5);
+    cancelled["indicators"] = json!({"cancelled": true});
+    let (status, _) = post(
+        &server,
+        &buyer,
+        SINGLE_DELIVERY,
+        single_delivery_order("PO-SD-CANCEL", both(cancelled)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let order = order_of(&server, "PO-SD-CANCEL").await;
+    let original = line(&order, "0001");
+    assert_eq!(
+        deliveries(&original["buyerLine"]["deliverySchedule"]),
+        [delivery("0001", "2026-03-01", 10.0)]
+    );
+    assert_eq!(original["status"]["processStatus"], "Issued");
+    let got = supplier_rx.wait_for(2).await;
+    assert_eq!(got[1]["eventName"], "OrderLinesReissuedByBuyer");
+    assert_eq!(
+        single_lines(&got[1]["singleDeliveryOrderEvent"]),
+        [single("0001", "", "2026-03-01", 10.0)]
+    );
+
+    // Cancelling the last one cancels the order line ("When all primary
+    // and related split lines are cancelled").
+    let mut cancelled = sd_line("0001", None, "2026-03-01", 10);
+    cancelled["indicators"] = json!({"cancelled": true});
+    let (status, _) = post(
+        &server,
+        &buyer,
+        SINGLE_DELIVERY,
+        single_delivery_order("PO-SD-CANCEL", json!([cancelled])),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let order = order_of(&server, "PO-SD-CANCEL").await;
+    assert_eq!(line(&order, "0001")["status"]["processStatus"], "Cancelled");
+    let got = supplier_rx.wait_for(3).await;
+    assert_eq!(got[2]["eventName"], "OrderLinesCancelledByBuyer");
+    server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn the_single_delivery_view_keeps_split_lines_and_their_dates() {
+    let (server, supplier_rx) = split_order("PO-SD-VIEW").await;
+    let expected = [
+        single("0001", "", "2026-03-01", 10.0),
+        single("0002", "0001", "2026-04-01", 5.0),
+    ];
+    let order = order_of(&server, "PO-SD-VIEW").await;
+    let id = order["id"].as_str().expect("an id");
+    let view = single_delivery_view(&server, id).await;
+    assert_eq!(single_lines(&view), expected);
+    assert_eq!(
+        line(&view, "0002")["buyerLine"]["scheduledDelivery"],
+        json!({"date": "2026-04-01", "quantity": 5})
+    );
+    let got = supplier_rx.wait_for(1).await;
+    assert_eq!(got[0]["eventName"], "OrderIssuedByBuyer");
+    assert_eq!(single_lines(&got[0]["singleDeliveryOrderEvent"]), expected);
+    server.shutdown().await.expect("stops");
 }
 
 fn order_message(number: &str) -> Value {

@@ -118,7 +118,12 @@
 //!   `shipment/supplier/send-despatch-advice.md`):
 //!   - a buyer's **order** (`POST /api-connector/order`, or
 //!     `/api-connector/order/single-delivery`, whose lines become delivery
-//!     lines of the line they or their `originalPosition` name) for the supplier
+//!     lines of the line they or their `originalPosition` name: a sent
+//!     line replaces the delivery line of its position or is added, the
+//!     delivery lines not sent stay, its `actualDelivery` becomes the
+//!     delivery history line of its position, and a cancelled one is
+//!     removed from the schedule, the order line cancelled only when none
+//!     is left, api/delivery-schedule.md, order/buyer/cancel.md) for the supplier
 //!     the buyer is connected with creates the order (a new `id`, owned by
 //!     both companies: `buyerOrder.companyId`, `supplierOrder.companyId` and
 //!     `supplierOrder.buyerAccountNumber` set) or updates the buyer's order
@@ -267,8 +272,23 @@
 //!     `Open`.
 //!   - A buyer reopen request holds the newly requested values; the
 //!     buyer's line shows them as sent.
-//!   - The single-delivery view's `statusLine.scheduledDelivery` is the
-//!     first delivery line with the quantities of the whole schedule added.
+//!   - The single-delivery view (order/buyer/receive/single-delivery-order-response.md)
+//!     has a line per delivery line: the one whose position is the order
+//!     line's (else the first) is the order line, each other a split line
+//!     with the delivery line's position as `buyerLine.position` (none for
+//!     a delivery line a supplier request added without one) and
+//!     `buyerLine.originalPosition`; each has the order line's members and
+//!     its own delivery line as `statusLine.scheduledDelivery` (of the
+//!     current schedule) and `scheduledDeliveryInclRequests` (matched on
+//!     the position), the buyer's requested one as
+//!     `buyerLine.scheduledDelivery` and its delivery history line as
+//!     `buyerLine.actualDelivery`. A `singleDeliveryOrderEvent` has the
+//!     lines of the affected order lines, split lines included.
+//!   - Single-delivery orders: an order line sent only as split lines
+//!     keeps the members stored (or, when new, takes the first split
+//!     line's); a split line's indicators other than `cancelled` are not
+//!     played; with `cancelLineWhenMissing` the message is the whole
+//!     order, so a delivery line not sent is dropped.
 //!   - A despatch advice's `shipmentCompanyName` (the carrier; the receive
 //!     page has no member for it) is kept as
 //!     `supplierShipment.shipmentCompanyName`; `identifiers.trackingNumber`

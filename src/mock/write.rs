@@ -182,7 +182,7 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendSingleDeliveryOrderByBuyer,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => match self.process_order(&process::single_delivery_message(&request.body)) {
+            None => match self.process_single_delivery_order(&request.body) {
                 Ok(()) => Answer::Ok { body: ok() },
                 Err(refused) => Answer::BadRequest {
                     body: error_body(refused),
@@ -492,6 +492,19 @@ impl MockState {
         message: &api_connector::types::SendOrderByBuyer,
     ) -> Result<(), String> {
         self.issue(&message.order, |_| message.clone())
+    }
+
+    /// A buyer's single-delivery order: the order with delivery schedules
+    /// it stands for, merged with the stored order
+    /// ([`process::single_delivery_message`]), is issued as
+    /// [`Self::process_order`] issues an order.
+    pub(super) fn process_single_delivery_order(
+        &self,
+        message: &api_connector::types::SendSingleDeliveryOrderByBuyer,
+    ) -> Result<(), String> {
+        self.issue(&message.order, |existing| {
+            process::single_delivery_message(message, existing)
+        })
     }
 
     /// Issue the order `build` makes of the buyer's stored order with the
