@@ -107,7 +107,10 @@
 //!   `specs/order.yaml`): the body is decoded (JSON, or tXML where the spec
 //!   takes `application/xml`) and checked against the documented rules
 //!   ([`Validate`](crate::types::Validate)); a body that breaks one is a
-//!   `400` naming the member. An accepted message is answered `200` with
+//!   `400` naming the member, and so is a message that would take a stored
+//!   order past a limit on the TOTAL number of objects (api/rules.md: 100
+//!   delivery history lines per order line, 100 documents per order header
+//!   and per order line), which then changes nothing. An accepted message is answered `200` with
 //!   `{"ok": true}` as Tradecloud does, an order action `200` with `{}`.
 //!   The counters count them. Then the process below runs on it.
 //! * **The process** (Tradecloud's, as documented in `order/status.md`,
@@ -115,7 +118,12 @@
 //!   `shipment/supplier/send-despatch-advice.md`):
 //!   - a buyer's **order** (`POST /api-connector/order`, or
 //!     `/api-connector/order/single-delivery`, whose lines become delivery
-//!     lines of the line they or their `originalPosition` name) for the supplier
+//!     lines of the line they or their `originalPosition` name: a sent
+//!     line replaces the delivery line of its position or is added, the
+//!     delivery lines not sent stay, its `actualDelivery` becomes the
+//!     delivery history line of its position, and a cancelled one is
+//!     removed from the schedule, the order line cancelled only when none
+//!     is left, api/delivery-schedule.md, order/buyer/cancel.md) for the supplier
 //!     the buyer is connected with creates the order (a new `id`, owned by
 //!     both companies: `buyerOrder.companyId`, `supplierOrder.companyId` and
 //!     `supplierOrder.buyerAccountNumber` set) or updates the buyer's order
@@ -183,7 +191,9 @@
 //!   - the buyer's **goods receipts** (`POST /api-connector/order/deliveries`
 //!     appends to a line's `buyerLine.deliveryHistory`,
 //!     `/api-connector/order/deliveryHistory` and a sent order's
-//!     `deliveryHistory` replace it); a line whose delivered quantity
+//!     `deliveryHistory` replace it; a message that would give a line more
+//!     than 100 delivery history lines, Tradecloud's limit, is a `400`
+//!     and changes nothing); a line whose delivered quantity
 //!     reaches its current schedule's quantity becomes `Delivered` (a
 //!     choice: Tradecloud matches by date and quantity and does not say
 //!     when a line counts as delivered; the event is still the history's,
@@ -195,7 +205,12 @@
 //!   - a supplier's **despatch advice** (`POST
 //!     /api-connector/shipment/despatch-advice`) for the connected buyer
 //!     creates a shipment (process status `Issued`) or updates the one of
-//!     the same `despatchAdviceNumber`, visible through `GET
+//!     the same `despatchAdviceNumber` (its `trackingNumber` as
+//!     `identifiers.trackingNumber`, its `destination` and
+//!     `finalDestination` as `locations.destinations`, in that order, with
+//!     the arrival window `scheduled*` as `eta*` and the departure's
+//!     `actualDate` as `atdDate`: the members of
+//!     shipment/buyer/receive/README.md), visible through `GET
 //!     /v2/shipment/{id}` and the shipment poll; and the orders it ships
 //!     hear of it (connectors/webhooks/order-events.md, "Order lines
 //!     shipment reschedule"): a despatch line whose `despatchQuantity`
@@ -221,7 +236,10 @@
 //!     `revision` and any other member). A document with the same `code`
 //!     as an attached one replaces it in its place, others are appended
 //!     (as documented); documents attached before stay when an order or a
-//!     response is sent again without them. The specs have no supplier
+//!     response is sent again without them. A buyer's order or documents
+//!     message that would leave the order header or a line with more than
+//!     100 documents (Tradecloud's limit, attach-document-api.md) is a
+//!     `400` and attaches nothing. The specs have no supplier
 //!     attach-documents message, so a supplier attaches through its order
 //!     response.
 //!
@@ -284,8 +302,28 @@
 //!     `Open`.
 //!   - A buyer reopen request holds the newly requested values; the
 //!     buyer's line shows them as sent.
-//!   - The single-delivery view's `statusLine.scheduledDelivery` is the
-//!     first delivery line with the quantities of the whole schedule added.
+//!   - The single-delivery view (order/buyer/receive/single-delivery-order-response.md)
+//!     has a line per delivery line: the one whose position is the order
+//!     line's (else the first) is the order line, each other a split line
+//!     with the delivery line's position as `buyerLine.position` (none for
+//!     a delivery line a supplier request added without one) and
+//!     `buyerLine.originalPosition`; each has the order line's members and
+//!     its own delivery line as `statusLine.scheduledDelivery` (of the
+//!     current schedule) and `scheduledDeliveryInclRequests` (matched on
+//!     the position), the buyer's requested one as
+//!     `buyerLine.scheduledDelivery` and its delivery history line as
+//!     `buyerLine.actualDelivery`. A `singleDeliveryOrderEvent` has the
+//!     lines of the affected order lines, split lines included.
+//!   - Single-delivery orders: an order line sent only as split lines
+//!     keeps the members stored (or, when new, takes the first split
+//!     line's); a split line's indicators other than `cancelled` are not
+//!     played; with `cancelLineWhenMissing` the message is the whole
+//!     order, so a delivery line not sent is dropped.
+//!   - A despatch advice's `shipmentCompanyName` (the carrier; the receive
+//!     page has no member for it) is kept as
+//!     `supplierShipment.shipmentCompanyName`; `identifiers.trackingNumber`
+//!     sent as such wins over `trackingNumber`, and `eta*` over
+//!     `scheduled*`.
 //!   - A despatch advice changes no order line's own logistics status
 //!     (nothing documents how its delivery lines add up to it); an update
 //!     replaces the shipment's lines and header (its id stays).
@@ -336,7 +374,10 @@
 //!   - Attaching documents is no line transition: it produces no order
 //!     event of its own (a response that also accepts or proposes gets
 //!     those events, a sent order with documents its own), and an attach
-//!     that changes nothing (the same documents again) is not stamped.
+//!     that changes nothing (the same documents again, or documents only
+//!     for lines the order does not have) is not stamped and sends no
+//!     order-documents event; it is answered `200` like any accepted
+//!     message (Tradecloud processes messages asynchronously).
 //!   - A line the buyer sent with `indicators.proposeWhenAccepted`
 //!     becomes a supplier proposal with the requested values when the
 //!     supplier accepts it (`InProgress`, `OpenSupplierProposal`), for the

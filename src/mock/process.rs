@@ -586,39 +586,168 @@ pub(crate) fn issue_order(
 }
 
 /// A single-delivery order (`POST /api-connector/order/single-delivery`)
-/// as the order with delivery schedules it stands for (api/delivery-schedule.md):
-/// each line's `scheduledDelivery` becomes a delivery line whose `position`
-/// is the sent line's; a line with an `originalPosition` adds its delivery
-/// to the schedule of the line with that position (Tradecloud "merges
-/// their `scheduledDelivery` ... into the delivery schedule of the line with
-/// the matching position number"). `actualDelivery` is not kept.
+/// as the order with delivery schedules it stands for
+/// (api/delivery-schedule.md), merged with the stored order `existing`
+/// (the buyer's order of the same purchase order number, if any): Tradecloud
+/// "merges their `scheduledDelivery` and `actualDelivery` ... into the
+/// delivery schedule of the line with the matching position number".
+///
+/// * Each sent line names a delivery line of the order line at its
+///   `originalPosition` (a split line), else at its own `position`; the
+///   delivery line's `position` is the sent line's.
+/// * The order line's requested schedule is the stored one with each sent
+///   `scheduledDelivery` replacing the delivery line of its position (in
+///   its place) or added at the end: an update "should preferable only
+///   contain order lines that are new or changed" (order/buyer/update.md),
+///   so delivery lines not sent stay. With `cancelLineWhenMissing` the
+///   message is the whole order, and the schedule only what it sends.
+/// * A sent `actualDelivery` replaces the delivery history line of its
+///   position, or is added (the history is otherwise left as it is).
+/// * A cancelled sent line (its `indicators.cancelled`, else the order's
+///   when the line sets neither `cancelled` nor `completed`) is removed
+///   from its order line's schedule ("When an individual order line is
+///   cancelled; Tradecloud will remove the individual line from the
+///   orginal line's delivery schedule", order/buyer/cancel.md); when that
+///   leaves no delivery line, the order line itself is cancelled ("When all
+///   primary and related split lines are cancelled; the primary order line
+///   will become cancelled"). The order's `cancelled` indicator is used up
+///   here and not passed on.
+/// * The order line's other members are those of its sent primary line,
+///   else the stored line's, else (a new order line sent only as split
+///   lines) the first split line's. A split line's other indicators are
+///   not played (a choice; the docs say what they mean for delivery lines
+///   only for `delivered`).
 pub(crate) fn single_delivery_message(
     message: &connector::SendSingleDeliveryOrderByBuyer,
+    existing: Option<&Order>,
 ) -> connector::SendOrderByBuyer {
-    let mut lines: Vec<connector::OrderLineByBuyer> = Vec::new();
+    type Sent = connector::SingleDeliveryOrderLineByBuyer;
+    let header = message.order.indicators.as_ref();
+    let complete = header
+        .and_then(|i| i.cancel_line_when_missing)
+        .unwrap_or(false);
+    let header_cancelled = header.and_then(|i| i.cancelled).unwrap_or(false);
+    let cancelled = |sent: &Sent| match sent.indicators.as_ref() {
+        Some(i) if i.cancelled.is_some() || i.completed.is_some() => i.cancelled == Some(true),
+        _ => header_cancelled,
+    };
+    // The sent lines by the order line they belong to, in the order sent.
+    let mut groups: Vec<(String, Vec<&Sent>)> = Vec::new();
     for sent in message.lines.iter().flatten() {
         let target = sent
             .original_position
             .clone()
             .unwrap_or_else(|| sent.position.clone());
-        let delivery = sent.scheduled_delivery.as_ref().map(|d| {
-            let mut delivery: DeliveryScheduleLine = convert(d, &[]);
-            delivery.position = Some(sent.position.clone());
-            delivery
-        });
-        if let Some(line) = lines.iter_mut().find(|l| l.position == target) {
-            line.delivery_schedule
-                .get_or_insert_with(Vec::new)
-                .extend(delivery);
-            continue;
+        match groups.iter_mut().find(|(t, _)| *t == target) {
+            Some((_, lines)) => lines.push(sent),
+            None => groups.push((target, vec![sent])),
         }
-        let mut line: connector::OrderLineByBuyer = convert(
-            sent,
-            &["scheduledDelivery", "actualDelivery", "originalPosition"],
-        );
-        line.position = target;
-        line.delivery_schedule = Some(delivery.into_iter().collect());
-        lines.push(line);
+    }
+    let lines = groups
+        .into_iter()
+        .map(|(target, sent)| {
+            let stored = existing.and_then(|o| {
+                o.lines
+                    .iter()
+                    .find(|l| line_position(l) == Some(target.as_str()))
+            });
+            let stored_buyer = stored.and_then(|l| l.buyer_line.as_ref());
+            let primary = sent.iter().find(|s| s.position == target);
+            let mut line: connector::OrderLineByBuyer = match (primary, stored) {
+                (Some(primary), _) => convert(
+                    primary,
+                    &["scheduledDelivery", "actualDelivery", "originalPosition"],
+                ),
+                (None, Some(stored)) => {
+                    let mut line: connector::OrderLineByBuyer = convert(
+                        &stored_buyer.cloned().unwrap_or_default(),
+                        &[
+                            "scheduledDelivery",
+                            "actualDelivery",
+                            "originalPosition",
+                            "deliverySchedule",
+                            "deliveryHistory",
+                            "documents",
+                            "requests",
+                            "indicators",
+                        ],
+                    );
+                    line.line_type = stored.line_type.clone();
+                    line.charge_reason_code = stored.charge_reason_code.clone();
+                    line
+                }
+                (None, None) => {
+                    let mut line: connector::OrderLineByBuyer = convert(
+                        &sent[0],
+                        &["scheduledDelivery", "actualDelivery", "originalPosition"],
+                    );
+                    line.indicators = None;
+                    line
+                }
+            };
+            line.position = target.clone();
+            let mut schedule: Vec<DeliveryScheduleLine> = if complete {
+                Vec::new()
+            } else {
+                stored_buyer
+                    .map(|b| b.delivery_schedule.clone())
+                    .unwrap_or_default()
+            };
+            let mut history: Vec<DeliveryHistoryLine> = stored_buyer
+                .map(|b| b.delivery_history.clone())
+                .unwrap_or_default();
+            let mut history_sent = false;
+            let mut removed: Vec<&str> = Vec::new();
+            for sent in &sent {
+                let position = Some(sent.position.clone());
+                if let Some(scheduled) = &sent.scheduled_delivery {
+                    let mut delivery: DeliveryScheduleLine = convert(scheduled, &[]);
+                    delivery.position = position.clone();
+                    match schedule.iter_mut().find(|d| d.position == position) {
+                        Some(slot) => *slot = delivery,
+                        None => schedule.push(delivery),
+                    }
+                }
+                if let Some(actual) = &sent.actual_delivery {
+                    let mut delivery: DeliveryHistoryLine = convert(actual, &[]);
+                    delivery.position = position.clone();
+                    match history.iter_mut().find(|d| d.position == position) {
+                        Some(slot) => *slot = delivery,
+                        None => history.push(delivery),
+                    }
+                    history_sent = true;
+                }
+                if cancelled(sent) {
+                    removed.push(sent.position.as_str());
+                }
+            }
+            let remaining: Vec<DeliveryScheduleLine> = schedule
+                .iter()
+                .filter(|d| !d.position.as_deref().is_some_and(|p| removed.contains(&p)))
+                .cloned()
+                .collect();
+            let indicators = line.indicators.get_or_insert_with(Default::default);
+            if remaining.is_empty() && !removed.is_empty() {
+                // Every delivery line cancelled: the order line is.
+                indicators.cancelled = Some(true);
+                indicators.completed = None;
+            } else {
+                schedule = remaining;
+                if indicators.cancelled == Some(true) {
+                    indicators.cancelled = None;
+                }
+            }
+            if line.indicators.as_ref() == Some(&Default::default()) {
+                line.indicators = None;
+            }
+            line.delivery_schedule = Some(schedule);
+            line.delivery_history = history_sent.then_some(history);
+            line
+        })
+        .collect();
+    let mut order = message.order.clone();
+    if let Some(indicators) = order.indicators.as_mut() {
+        indicators.cancelled = None;
     }
     connector::SendOrderByBuyer {
         erp_issue_date_time: message.erp_issue_date_time.clone(),
@@ -626,7 +755,7 @@ pub(crate) fn single_delivery_message(
         erp_last_change_date_time: message.erp_last_change_date_time.clone(),
         erp_last_changed_by: message.erp_last_changed_by.clone(),
         lines: Some(lines),
-        order: message.order.clone(),
+        order,
         extra: Default::default(),
     }
 }
@@ -970,6 +1099,60 @@ fn record_deliveries(
     true
 }
 
+/// Tradecloud's limit on the TOTAL number of some objects of an order
+/// (api/rules.md): delivery history lines per order line
+/// (order/buyer/update.md), documents per order header and per order line
+/// (order/buyer/issue/attach-document-api.md).
+pub(crate) const MAX_TOTAL_OBJECTS: usize = 100;
+
+/// Why goods receipts for `order` are refused, if they are: a line whose
+/// delivery history would have more than [`MAX_TOTAL_OBJECTS`] lines once
+/// the deliveries are appended (or, with `replace`, once they replace it),
+/// as [`receive_goods`] would store them. Lines the order does not have
+/// are skipped, as there.
+pub(crate) fn history_over_limit<'m>(
+    order: &Order,
+    lines: impl IntoIterator<Item = (&'m str, &'m [DeliveryHistoryLine])>,
+    replace: bool,
+) -> Option<String> {
+    let mut totals: Vec<(&str, usize)> = Vec::new();
+    for (position, deliveries) in lines {
+        let Some(stored) = order
+            .lines
+            .iter()
+            .find(|l| line_position(l) == Some(position))
+        else {
+            continue;
+        };
+        let index = match totals.iter().position(|(p, _)| *p == position) {
+            Some(index) => index,
+            None => {
+                let before = stored
+                    .buyer_line
+                    .as_ref()
+                    .map_or(0, |b| b.delivery_history.len());
+                totals.push((position, before));
+                totals.len() - 1
+            }
+        };
+        let total = &mut totals[index].1;
+        *total = if replace {
+            deliveries.len()
+        } else {
+            *total + deliveries.len()
+        };
+    }
+    let (position, total) = totals
+        .into_iter()
+        .find(|(_, total)| *total > MAX_TOTAL_OBJECTS)?;
+    Some(format!(
+        "line {position} would have {total} delivery history lines; Tradecloud allows at most \
+         {MAX_TOTAL_OBJECTS} per order line (order/buyer/update.md), so nothing of this message \
+         was stored: send the history as it is now, at most {MAX_TOTAL_OBJECTS} lines, with \
+         /api-connector/order/deliveryHistory (which replaces it), or fewer deliveries"
+    ))
+}
+
 /// The sum of some quantities (`None` when there are none or a sum does
 /// not fit).
 fn total<'q>(
@@ -1068,6 +1251,56 @@ pub(crate) fn attach_documents(attached: &mut Vec<Document>, sent: &[Document]) 
         }
     }
     changed
+}
+
+/// Why attaching documents to `order` is refused, if it is: the order
+/// header or a line (at a position; a line the order does not have yet
+/// starts without documents) would have more than [`MAX_TOTAL_OBJECTS`]
+/// documents once `header` and `lines` are attached as
+/// [`attach_documents`] attaches them (a document with the code of an
+/// attached one replaces it and does not count twice).
+pub(crate) fn documents_over_limit<'m>(
+    order: Option<&Order>,
+    header: &[Document],
+    lines: impl IntoIterator<Item = (&'m str, &'m [Document])>,
+) -> Option<String> {
+    let refusal = |what: &str, total: usize| {
+        format!(
+            "{what} would have {total} documents; Tradecloud allows at most {MAX_TOTAL_OBJECTS} \
+             per order header and per order line (order/buyer/issue/attach-document-api.md), \
+             so nothing of this message was stored: attach fewer, or send a document with the \
+             `code` of an attached one to replace it"
+        )
+    };
+    let mut attached = order
+        .and_then(|o| o.buyer_order.as_ref())
+        .map(|b| b.documents.clone())
+        .unwrap_or_default();
+    attach_documents(&mut attached, header);
+    if attached.len() > MAX_TOTAL_OBJECTS {
+        return Some(refusal("the order header", attached.len()));
+    }
+    let mut by_line: Vec<(&str, Vec<Document>)> = Vec::new();
+    for (position, sent) in lines {
+        let index = match by_line.iter().position(|(p, _)| *p == position) {
+            Some(index) => index,
+            None => {
+                let before = order
+                    .and_then(|o| o.lines.iter().find(|l| line_position(l) == Some(position)))
+                    .and_then(|l| l.buyer_line.as_ref())
+                    .map(|b| b.documents.clone())
+                    .unwrap_or_default();
+                by_line.push((position, before));
+                by_line.len() - 1
+            }
+        };
+        let documents = &mut by_line[index].1;
+        attach_documents(documents, sent);
+        if documents.len() > MAX_TOTAL_OBJECTS {
+            return Some(refusal(&format!("line {position}"), documents.len()));
+        }
+    }
+    None
 }
 
 /// The buyer's documents for an existing order (`POST
@@ -1852,59 +2085,160 @@ fn answer_open_reschedule(line: &mut OrderLine, approve: bool) {
 // ----- the single-delivery view ----------------------------------------------------
 
 /// The same order seen with a single delivery per line (the single-delivery
-/// view and its poll): `statusLine.scheduledDelivery[InclRequests]` is the
-/// first delivery line of `deliverySchedule[IncludingRequests]` with the
-/// sum of the quantities of all of them; `statusLine.prices[InclRequests]`
-/// are the line's prices.
+/// view, its poll and `singleDeliveryOrderEvent`;
+/// order/buyer/receive/single-delivery-order-response.md): every delivery
+/// line of an order line is a line of its own. The delivery line whose
+/// `position` is the order line's (else the first) is the order line
+/// itself; each other one is a split line, whose `buyerLine.position` is
+/// the delivery line's position (none for a delivery line the supplier
+/// added without one: "Position is empty in case of a newly split line")
+/// and whose `buyerLine.originalPosition` is the order line's. Each line
+/// has the order line's members, `statusLine.scheduledDelivery` its
+/// delivery line of `deliverySchedule`,
+/// `statusLine.scheduledDeliveryInclRequests` the one of
+/// `deliveryScheduleIncludingRequests` (matched on the delivery line
+/// position), `statusLine.prices[InclRequests]` the order line's prices,
+/// and `buyerLine.scheduledDelivery`/`actualDelivery` the requested
+/// delivery and the delivery history line of that position (the buyer's
+/// echo; `buyerLine.deliverySchedule` and `deliveryHistory` are left out).
 pub(crate) fn single_delivery_view(order: &Order) -> SingleDeliveryOrder {
     let mut view: SingleDeliveryOrder = convert(order, &["lines"]);
-    view.lines = order
-        .lines
-        .iter()
-        .map(|line| {
-            let mut single: SingleDeliveryOrderLine = convert(
-                line,
-                &[
-                    "deliverySchedule",
-                    "deliveryScheduleIncludingRequests",
-                    "prices",
-                    "pricesIncludingRequests",
-                ],
-            );
-            single.status_line = Some(StatusLine {
-                prices: line.prices.clone(),
-                prices_incl_requests: line.prices_including_requests.clone(),
-                scheduled_delivery: single_delivery(&line.delivery_schedule),
-                scheduled_delivery_incl_requests: single_delivery(
-                    &line.delivery_schedule_including_requests,
-                ),
-                extra: Default::default(),
-            });
-            single
-        })
-        .collect();
+    view.lines = order.lines.iter().flat_map(single_delivery_lines).collect();
     view
 }
 
-fn single_delivery(schedule: &[CurrentDeliveryScheduleLine]) -> Option<CurrentScheduledDelivery> {
-    let first = schedule.first()?;
-    let mut delivery: CurrentScheduledDelivery = convert(first, &["position"]);
-    let total = schedule
+/// The lines of the single-delivery view of one order line
+/// ([`single_delivery_view`]).
+fn single_delivery_lines(line: &OrderLine) -> Vec<SingleDeliveryOrderLine> {
+    let base: SingleDeliveryOrderLine = convert(
+        line,
+        &[
+            "deliverySchedule",
+            "deliveryScheduleIncludingRequests",
+            "prices",
+            "pricesIncludingRequests",
+        ],
+    );
+    let position = line_position(line);
+    let pairs = delivery_pairs(
+        &line.delivery_schedule,
+        &line.delivery_schedule_including_requests,
+    );
+    let primary = pairs
         .iter()
-        .try_fold(None::<crate::types::Decimal>, |sum, line| {
-            match (&sum, &line.quantity) {
-                (_, None) => Some(sum),
-                (None, Some(q)) => Some(Some(q.clone())),
-                (Some(s), Some(q)) => s.checked_add(q).map(Some),
-            }
-        });
-    if let Some(total) = total.flatten() {
-        delivery.quantity = Some(total);
+        .position(|(current, including)| {
+            current.or(*including).and_then(|d| d.position.as_deref()) == position
+        })
+        .unwrap_or(0);
+    let requested = line
+        .buyer_line
+        .as_ref()
+        .map(|b| b.delivery_schedule.as_slice())
+        .unwrap_or_default();
+    let history = line
+        .buyer_line
+        .as_ref()
+        .map(|b| b.delivery_history.as_slice())
+        .unwrap_or_default();
+    let status_line =
+        |current: Option<&CurrentDeliveryScheduleLine>,
+         including: Option<&CurrentDeliveryScheduleLine>| StatusLine {
+            prices: line.prices.clone(),
+            prices_incl_requests: line.prices_including_requests.clone(),
+            scheduled_delivery: current
+                .map(|d| convert::<_, CurrentScheduledDelivery>(d, &["position"])),
+            scheduled_delivery_incl_requests: including.map(|d| convert(d, &["position"])),
+            extra: Default::default(),
+        };
+    if pairs.is_empty() {
+        let mut single = base;
+        single.status_line = Some(status_line(None, None));
+        return vec![single];
     }
-    Some(delivery)
+    pairs
+        .iter()
+        .enumerate()
+        .map(|(index, (current, including))| {
+            let mut single = base.clone();
+            let delivery_position = current.or(*including).and_then(|d| d.position.clone());
+            let buyer = single.buyer_line.get_or_insert_with(BuyerLine::default);
+            if index != primary {
+                buyer.original_position = position.map(str::to_owned);
+                buyer.position = delivery_position.clone();
+            }
+            let own = |p: &Option<String>| p.is_some() && *p == delivery_position;
+            buyer.scheduled_delivery = requested
+                .iter()
+                .find(|d| own(&d.position))
+                .map(|d| convert(d, &["position"]));
+            buyer.actual_delivery = history
+                .iter()
+                .rev()
+                .find(|d| own(&d.position))
+                .map(|d| convert(d, &["position"]));
+            buyer.delivery_schedule.clear();
+            buyer.delivery_history.clear();
+            single.status_line = Some(status_line(*current, *including));
+            single
+        })
+        .collect()
+}
+
+/// The delivery lines of `current` with their counterparts in `including`
+/// (the same `position`; without positions, the one at the same index
+/// without a position either), then the delivery lines of `including`
+/// that have none (a delivery line a supplier request adds).
+#[allow(clippy::type_complexity)]
+fn delivery_pairs<'a>(
+    current: &'a [CurrentDeliveryScheduleLine],
+    including: &'a [CurrentDeliveryScheduleLine],
+) -> Vec<(
+    Option<&'a CurrentDeliveryScheduleLine>,
+    Option<&'a CurrentDeliveryScheduleLine>,
+)> {
+    let mut used = vec![false; including.len()];
+    let mut pairs = Vec::new();
+    for (index, delivery) in current.iter().enumerate() {
+        let found = match &delivery.position {
+            Some(position) => including
+                .iter()
+                .position(|d| d.position.as_ref() == Some(position)),
+            None => including
+                .get(index)
+                .filter(|d| d.position.is_none())
+                .map(|_| index),
+        }
+        .filter(|&j| !used[j]);
+        if let Some(j) = found {
+            used[j] = true;
+        }
+        pairs.push((Some(delivery), found.map(|j| &including[j])));
+    }
+    for (j, delivery) in including.iter().enumerate() {
+        if !used[j] {
+            pairs.push((None, Some(delivery)));
+        }
+    }
+    pairs
 }
 
 // ----- the supplier's despatch advice ---------------------------------------------
+
+/// Rename the members of a JSON object from the despatch advice page's
+/// name to the receive page's (`from` → `to`), where the object does not
+/// have the receive page's already.
+fn rename_absent(value: &mut serde_json::Value, names: &[(&str, &str)]) {
+    let serde_json::Value::Object(members) = value else {
+        return;
+    };
+    for (from, to) in names {
+        if !members.contains_key(*to) {
+            if let Some(moved) = members.remove(*from) {
+                members.insert((*to).to_owned(), moved);
+            }
+        }
+    }
+}
 
 /// A supplier's new or updated despatch advice (`POST
 /// /api-connector/shipment/despatch-advice`;
@@ -1912,7 +2246,13 @@ fn single_delivery(schedule: &[CurrentDeliveryScheduleLine]) -> Option<CurrentSc
 /// shipment of the same `despatchAdviceNumber`, if any (its id is kept); the
 /// result replaces it with the sent header, locations and lines (the
 /// process status `Issued`), `meta.lastUpdatedAt` and every line's
-/// `meta.lastUpdatedAt` set to `now`.
+/// `meta.lastUpdatedAt` set to `now`. The sent shipment's members take the
+/// names of shipment/buyer/receive/README.md: `trackingNumber` →
+/// `identifiers.trackingNumber`, `destination` and `finalDestination` →
+/// `locations.destinations` (after any sent `destinations`; "place, port,
+/// or final destination"), `scheduled*` → `eta*`, the departure's
+/// `actualDate` → `atdDate`; `shipmentCompanyName` has no member there and
+/// is kept as `supplierShipment.shipmentCompanyName`.
 pub(crate) fn despatch_advice(
     existing: Option<Shipment>,
     message: &connector::SendDespatchAdviceBySupplier,
@@ -1925,26 +2265,54 @@ pub(crate) fn despatch_advice(
         .as_ref()
         .and_then(|s| s.id.clone())
         .unwrap_or_else(new_id);
-    let supplier_shipment = SupplierShipment {
+    let mut supplier_shipment = SupplierShipment {
         buyer_account_number: Some(header.buyer_account_number.clone()),
         company_id: Some(parties.supplier.company_id.clone()),
         shipment_number: sent.and_then(|s| s.shipment_number.clone()),
         ..SupplierShipment::default()
     };
+    // The receive pages have no member for the carrier's name: it is kept
+    // under the despatch advice's name in the supplier's header.
+    if let Some(name) = sent.and_then(|s| s.shipment_company_name.clone()) {
+        supplier_shipment
+            .extra
+            .insert("shipmentCompanyName".into(), name.into());
+    }
+    let mut identifiers = sent.and_then(|s| s.identifiers.clone());
+    if let Some(tracking) = sent.and_then(|s| s.tracking_number.clone()) {
+        let identifiers = identifiers.get_or_insert_with(Default::default);
+        if identifiers.tracking_number.is_none() {
+            identifiers.tracking_number = Some(tracking);
+        }
+    }
     let locations = sent.map(|s| {
         let mut locations = serde_json::Map::new();
         if let Some(departure) = &s.departure {
-            locations.insert(
-                "departure".into(),
-                serde_json::to_value(departure).unwrap_or_default(),
-            );
+            let mut departure = serde_json::to_value(departure).unwrap_or_default();
+            rename_absent(&mut departure, &[("actualDate", "atdDate")]);
+            locations.insert("departure".into(), departure);
         }
+        // The next destination, then the final one: the receive page's
+        // destinations are "place, port, or final destination".
         let destinations: Vec<_> = s
             .destinations
             .iter()
             .flatten()
             .chain(s.destination.iter())
+            .chain(s.final_destination.iter())
             .filter_map(|d| serde_json::to_value(d).ok())
+            .map(|mut d| {
+                rename_absent(
+                    &mut d,
+                    &[
+                        ("scheduledStartDate", "etaStartDate"),
+                        ("scheduledStartTime", "etaStartTime"),
+                        ("scheduledEndDate", "etaEndDate"),
+                        ("scheduledEndTime", "etaEndTime"),
+                    ],
+                );
+                d
+            })
             .collect();
         if !destinations.is_empty() {
             locations.insert(
@@ -1987,7 +2355,7 @@ pub(crate) fn despatch_advice(
             ..BuyerShipment::default()
         }),
         supplier_shipment: Some(supplier_shipment),
-        identifiers: sent.and_then(|s| s.identifiers.clone()),
+        identifiers,
         transport_mode: sent.and_then(|s| s.transport_mode.clone()),
         locations,
         lines,
@@ -2518,7 +2886,7 @@ mod tests {
     }
 
     #[test]
-    fn the_single_delivery_view_sums_the_schedule() {
+    fn the_single_delivery_view_has_a_line_per_delivery_line() {
         let mut message = order_message();
         if let Some(lines) = message.lines.as_mut() {
             lines[0].delivery_schedule = Some(vec![
@@ -2542,19 +2910,93 @@ mod tests {
         );
         let view = single_delivery_view(&order);
         assert_eq!(view.id, order.id);
-        let delivery = view.lines[0]
-            .status_line
-            .as_ref()
-            .and_then(|s| s.scheduled_delivery.clone())
-            .unwrap_or_default();
+        let seen: Vec<_> = view
+            .lines
+            .iter()
+            .map(|line| {
+                let buyer = line.buyer_line.clone().unwrap_or_default();
+                let delivery = line
+                    .status_line
+                    .as_ref()
+                    .and_then(|s| s.scheduled_delivery.clone())
+                    .unwrap_or_default();
+                (
+                    buyer.position,
+                    buyer.original_position,
+                    delivery.date.map(|d| d.to_string()),
+                    delivery.quantity.map(|q| q.to_string()),
+                )
+            })
+            .collect();
+        let some = |s: &str| Some(s.to_owned());
         assert_eq!(
-            delivery.quantity.map(|q| q.to_string()).as_deref(),
-            Some("12.5")
+            seen,
+            [
+                (some("0001"), None, some("2026-03-01"), some("10")),
+                (some("2"), some("0001"), some("2026-03-09"), some("2.5")),
+                (some("0002"), None, some("2026-03-08"), some("4")),
+            ]
         );
+    }
+
+    #[test]
+    fn a_single_delivery_update_merges_into_the_stored_schedule() {
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let sent = |lines: serde_json::Value| -> connector::SendSingleDeliveryOrderByBuyer {
+            from_json(serde_json::json!({
+                "order": {"supplierAccountNumber": "SUPPLIER12345", "purchaseOrderNumber": "PO-3"},
+                "lines": lines
+            }))
+        };
+        let first = sent(serde_json::json!([
+            {"position": "0001", "scheduledDelivery": {"date": "2026-03-01", "quantity": 10}},
+            {"position": "0002", "originalPosition": "0001",
+             "scheduledDelivery": {"date": "2026-04-01", "quantity": 5}}
+        ]));
+        let order = issue_order(
+            None,
+            &single_delivery_message(&first, None),
+            parties,
+            &at(1),
+        );
+        let update = sent(serde_json::json!([
+            {"position": "0002", "originalPosition": "0001",
+             "scheduledDelivery": {"date": "2026-04-01", "quantity": 6},
+             "actualDelivery": {"date": "2026-04-02", "quantity": 6}}
+        ]));
+        let merged = single_delivery_message(&update, Some(&order));
+        let line = &merged.lines.unwrap_or_default()[0];
+        let schedule: Vec<_> = line
+            .delivery_schedule
+            .iter()
+            .flatten()
+            .map(|d| {
+                (
+                    d.position.clone(),
+                    d.quantity.as_ref().map(|q| q.to_string()),
+                )
+            })
+            .collect();
+        let some = |s: &str| Some(s.to_owned());
         assert_eq!(
-            delivery.date.map(|d| d.to_string()).as_deref(),
-            Some("2026-03-01")
+            schedule,
+            [(some("0001"), some("10")), (some("0002"), some("6"))]
         );
+        let history = line.delivery_history.clone().unwrap_or_default();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].position.as_deref(), Some("0002"));
+
+        let cancel = sent(serde_json::json!([
+            {"position": "0002", "originalPosition": "0001", "indicators": {"cancelled": true}}
+        ]));
+        let merged = single_delivery_message(&cancel, Some(&order));
+        let line = &merged.lines.unwrap_or_default()[0];
+        assert_eq!(line.delivery_schedule.as_ref().map(Vec::len), Some(1));
+        assert!(line.indicators.is_none());
     }
 
     #[test]
@@ -2769,7 +3211,7 @@ mod tests {
                  "scheduledDelivery": {"date": "2026-03-20", "quantity": 4}}
             ]
         }));
-        let order = single_delivery_message(&message);
+        let order = single_delivery_message(&message, None);
         let lines = order.lines.unwrap_or_default();
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0].position, "0001");

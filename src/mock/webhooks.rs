@@ -1084,7 +1084,12 @@ pub(crate) fn order_body(
         )
     };
     if let Some(Value::Array(lines)) = value.get_mut("lines") {
-        lines.retain(|l| positions.contains(&position(l)));
+        // A split line of the single-delivery view belongs to the order
+        // line at its `originalPosition`.
+        lines.retain(|l| {
+            positions.contains(&position(l))
+                || positions.contains(&text(l, &["buyerLine", "originalPosition"]))
+        });
     }
     // An event names the order `orderId`; a fetched or polled order `id`
     // (`specs/common.yaml`, `OrderEvent.orderId`).

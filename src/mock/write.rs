@@ -161,10 +161,12 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendOrderByBuyer,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => {
-                self.process_order(&request.body);
-                Answer::Ok { body: ok() }
-            }
+            None => match self.process_order(&request.body) {
+                Ok(()) => Answer::Ok { body: ok() },
+                Err(refused) => Answer::BadRequest {
+                    body: error_body(refused),
+                },
+            },
         }
     }
 
@@ -180,11 +182,12 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendSingleDeliveryOrderByBuyer,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => {
-                let order = process::single_delivery_message(&request.body);
-                self.process_order(&order);
-                Answer::Ok { body: ok() }
-            }
+            None => match self.process_single_delivery_order(&request.body) {
+                Ok(()) => Answer::Ok { body: ok() },
+                Err(refused) => Answer::BadRequest {
+                    body: error_body(refused),
+                },
+            },
         }
     }
 
@@ -219,10 +222,12 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::AttachOrderDocumentsByBuyer,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => {
-                self.process_documents(&request.body);
-                Answer::Ok { body: ok() }
-            }
+            None => match self.process_documents(&request.body) {
+                Ok(()) => Answer::Ok { body: ok() },
+                Err(refused) => Answer::BadRequest {
+                    body: error_body(refused),
+                },
+            },
         }
     }
 
@@ -238,19 +243,21 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendOrderDeliveriesByBuyer,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => {
-                self.process_goods_receipt(
-                    &request.body.order,
-                    request.body.lines.iter().flatten().map(|l| {
-                        (
-                            l.position.as_str(),
-                            l.deliveries.as_deref().unwrap_or_default(),
-                        )
-                    }),
-                    false,
-                );
-                Answer::Ok { body: ok() }
-            }
+            None => match self.process_goods_receipt(
+                &request.body.order,
+                request.body.lines.iter().flatten().map(|l| {
+                    (
+                        l.position.as_str(),
+                        l.deliveries.as_deref().unwrap_or_default(),
+                    )
+                }),
+                false,
+            ) {
+                Ok(()) => Answer::Ok { body: ok() },
+                Err(refused) => Answer::BadRequest {
+                    body: error_body(refused),
+                },
+            },
         }
     }
 
@@ -266,19 +273,21 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendOrderDeliveryHistoryByBuyer,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => {
-                self.process_goods_receipt(
-                    &request.body.order,
-                    request
-                        .body
-                        .lines
-                        .iter()
-                        .flatten()
-                        .map(|l| (l.position.as_str(), l.delivery_history.as_slice())),
-                    true,
-                );
-                Answer::Ok { body: ok() }
-            }
+            None => match self.process_goods_receipt(
+                &request.body.order,
+                request
+                    .body
+                    .lines
+                    .iter()
+                    .flatten()
+                    .map(|l| (l.position.as_str(), l.delivery_history.as_slice())),
+                true,
+            ) {
+                Ok(()) => Answer::Ok { body: ok() },
+                Err(refused) => Answer::BadRequest {
+                    body: error_body(refused),
+                },
+            },
         }
     }
 
@@ -531,26 +540,89 @@ impl MockState {
 
     /// A buyer's order: creates or updates the order of the buyer with that
     /// purchase order number, when it is for the supplier the buyer knows
-    /// by `supplierAccountNumber` ([`process::issue_order`]).
-    pub(super) fn process_order(&self, message: &api_connector::types::SendOrderByBuyer) {
-        let order = &message.order;
+    /// by `supplierAccountNumber` ([`process::issue_order`]). `Err` says
+    /// why the order is refused (a `400`): it would break a limit on the
+    /// total number of delivery history lines or documents (nothing is
+    /// stored then).
+    pub(super) fn process_order(
+        &self,
+        message: &api_connector::types::SendOrderByBuyer,
+    ) -> Result<(), String> {
+        self.issue(&message.order, |_| message.clone())
+    }
+
+    /// A buyer's single-delivery order: the order with delivery schedules
+    /// it stands for, merged with the stored order
+    /// ([`process::single_delivery_message`]), is issued as
+    /// [`Self::process_order`] issues an order.
+    pub(super) fn process_single_delivery_order(
+        &self,
+        message: &api_connector::types::SendSingleDeliveryOrderByBuyer,
+    ) -> Result<(), String> {
+        self.issue(&message.order, |existing| {
+            process::single_delivery_message(message, existing)
+        })
+    }
+
+    /// Issue the order `build` makes of the buyer's stored order with the
+    /// purchase order number of `order` (if any), in one step with the store.
+    fn issue(
+        &self,
+        order: &api_connector::types::OrderByBuyer,
+        build: impl FnOnce(Option<&Order>) -> api_connector::types::SendOrderByBuyer,
+    ) -> Result<(), String> {
         if !Self::for_company(order.company_id.as_ref(), &self.buyer)
             || order.supplier_account_number != self.buyer.partner_account_number
         {
             tracing::debug!(purchase_order_number = %order.purchase_order_number, "order not for the mock's buyer and supplier: accepted, nothing changes");
-            return;
+            return Ok(());
         }
         let parties = self.parties();
         let (before, after) = self.with_store(|store| {
             let existing = Self::process_order_where(store, |o| {
                 process::is_buyer_order(o, parties.buyer, &order.purchase_order_number)
             });
+            let message = build(existing.as_ref());
+            if let Some(refused) = Self::order_over_limit(existing.as_ref(), &message) {
+                return Err(refused);
+            }
             let now = store.stamp();
-            let updated = process::issue_order(existing.clone(), message, parties, &now);
+            let updated = process::issue_order(existing.clone(), &message, parties, &now);
             Self::store_order(store, updated.clone());
-            (existing, updated)
-        });
+            Ok((existing, updated))
+        })?;
         self.emit_order_events(Party::Buyer, before.as_ref(), &after);
+        Ok(())
+    }
+
+    /// Why a buyer's order for `existing` is refused, if it is: a line's
+    /// delivery history, or the documents of the header or a line, would
+    /// pass Tradecloud's limit of [`process::MAX_TOTAL_OBJECTS`].
+    fn order_over_limit(
+        existing: Option<&Order>,
+        message: &api_connector::types::SendOrderByBuyer,
+    ) -> Option<String> {
+        let lines = || message.lines.iter().flatten();
+        if let Some(order) = existing {
+            let histories = lines().filter_map(|l| {
+                l.delivery_history
+                    .as_deref()
+                    .map(|h| (l.position.as_str(), h))
+            });
+            if let Some(refused) = process::history_over_limit(order, histories, true) {
+                return Some(refused);
+            }
+        }
+        process::documents_over_limit(
+            existing,
+            message.order.documents.as_deref().unwrap_or_default(),
+            lines().map(|l| {
+                (
+                    l.position.as_str(),
+                    l.documents.as_deref().unwrap_or_default(),
+                )
+            }),
+        )
     }
 
     /// Queue the webhook events of an order change by `actor`
@@ -596,28 +668,49 @@ impl MockState {
 
     /// The buyer's documents for one of its orders
     /// ([`process::attach_buyer_documents`]): attached to the stored order
-    /// (stamped when that changes it), and the supplier's order-documents
-    /// webhook gets `OrderDocumentsAttachedByBuyer` with the documents sent,
-    /// on the order and on the lines named.
+    /// (stamped when that changes it), and when it changed, the supplier's
+    /// order-documents webhook gets `OrderDocumentsAttachedByBuyer` with
+    /// the documents sent, on the order and on the lines named. A message
+    /// that changes nothing (the same documents again, or only lines the
+    /// order does not have) is accepted and sends no event. `Err` says why
+    /// the message is refused (a `400`): the header or a line would have
+    /// more documents than Tradecloud allows
+    /// ([`process::documents_over_limit`]; nothing is attached then).
     pub(super) fn process_documents(
         &self,
         message: &api_connector::types::AttachOrderDocumentsByBuyer,
-    ) {
+    ) -> Result<(), String> {
         if !Self::for_company(message.order.company_id.as_ref(), &self.buyer) {
-            return;
+            return Ok(());
         }
         let number = &message.order.purchase_order_number;
         let Some(order) = self.with_store(|store| {
-            let mut order = Self::process_order_where(store, |o| {
+            let Some(mut order) = Self::process_order_where(store, |o| {
                 process::is_buyer_order(o, &self.buyer, number)
-            })?;
-            let now = store.stamp();
-            if process::attach_buyer_documents(&mut order, message, &now) {
-                Self::store_order(store, order.clone());
+            }) else {
+                return Ok(None);
+            };
+            if let Some(refused) = process::documents_over_limit(
+                Some(&order),
+                message.order.documents.as_deref().unwrap_or_default(),
+                message.lines.iter().flatten().map(|l| {
+                    (
+                        l.position.as_str(),
+                        l.documents.as_deref().unwrap_or_default(),
+                    )
+                }),
+            ) {
+                return Err(refused);
             }
-            Some(order)
-        }) else {
-            return;
+            let now = store.stamp();
+            if !process::attach_buyer_documents(&mut order, message, &now) {
+                return Ok(None);
+            }
+            Self::store_order(store, order.clone());
+            Ok(Some(order))
+        })?
+        else {
+            return Ok(());
         };
         let attached = webhooks::AttachedDocuments {
             order: message.order.documents.clone().unwrap_or_default(),
@@ -629,7 +722,7 @@ impl MockState {
                 .collect(),
         };
         let Some(id) = order.id.clone() else {
-            return;
+            return Ok(());
         };
         // For the supplier, and for the buyer itself when its settings name
         // the event.
@@ -644,6 +737,7 @@ impl MockState {
                 |_| Some(webhooks::documents_body(event, &order, &attached)),
             );
         }
+        Ok(())
     }
 
     /// The buyer's indicators for one of its orders ([`process::apply_indicators`]).
@@ -664,22 +758,30 @@ impl MockState {
 
     /// The buyer's goods receipts for one of its orders
     /// ([`process::receive_goods`]): appended, or with `replace` replacing
-    /// the delivery history of the lines sent.
+    /// the delivery history of the lines sent. `Err` says why the message
+    /// is refused (a `400`): a line's history would have more lines than
+    /// Tradecloud allows ([`process::history_over_limit`]; nothing is
+    /// stored then).
     pub(super) fn process_goods_receipt<'m>(
         &self,
         order: &api_connector::types::OrderDeliveriesOrderByBuyer,
-        lines: impl IntoIterator<Item = (&'m str, &'m [DeliveryHistoryLine])>,
+        lines: impl IntoIterator<Item = (&'m str, &'m [DeliveryHistoryLine])> + Clone,
         replace: bool,
-    ) {
+    ) -> Result<(), String> {
         if !Self::for_company(order.company_id.as_ref(), &self.buyer) {
-            return;
+            return Ok(());
         }
         let number = &order.purchase_order_number;
+        let mut refused = None;
         self.change_order(
             Party::Buyer,
             |o| process::is_buyer_order(o, &self.buyer, number),
-            |stored, now| process::receive_goods(stored, lines, replace, now),
+            |stored, now| {
+                refused = process::history_over_limit(stored, lines.clone(), replace);
+                refused.is_none() && process::receive_goods(stored, lines, replace, now)
+            },
         );
+        refused.map_or(Ok(()), Err)
     }
 
     /// A supplier's order response for the order its buyer (known by

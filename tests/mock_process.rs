@@ -1,0 +1,660 @@
+//! The mock's process over real HTTP, where an outside audit found it
+//! unlike Tradecloud's documentation: single-delivery updates, split lines
+//! and their view (api/delivery-schedule.md, order/buyer/update.md,
+//! order/buyer/cancel.md, order/buyer/receive/single-delivery-order-response.md),
+//! the limits on the total number of delivery history lines and documents
+//! (api/rules.md), documents events only for a change, and the despatch
+//! advice's carrier, tracking number and final destination
+//! (shipment/supplier/send-despatch-advice.md, shipment/buyer/receive).
+
+#![cfg(feature = "mock")]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tradecloud::mock::{MockConfig, MockParty, MockServer};
+
+use crate::client_support::start;
+
+/// A plain HTTP webhook receiver on 127.0.0.1 that keeps the JSON bodies.
+#[derive(Clone)]
+struct Receiver {
+    bodies: Arc<Mutex<Vec<Value>>>,
+    url: String,
+}
+
+async fn record(State(bodies): State<Arc<Mutex<Vec<Value>>>>, body: Bytes) -> StatusCode {
+    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    bodies.lock().unwrap_or_else(|e| e.into_inner()).push(value);
+    StatusCode::OK
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let app = axum::Router::new()
+            .fallback(record)
+            .with_state(bodies.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let addr = listener.local_addr().expect("an address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver {
+            bodies,
+            url: format!("http://{addr}"),
+        }
+    }
+
+    fn bodies(&self) -> Vec<Value> {
+        self.bodies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Wait until `count` bodies have come (at most 10 s).
+    async fn wait_for(&self, count: usize) -> Vec<Value> {
+        for _ in 0..200 {
+            let bodies = self.bodies();
+            if bodies.len() >= count {
+                return bodies;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("expected {count} webhooks, got {:#?}", self.bodies());
+    }
+}
+
+async fn token(server: &MockServer, party: &MockParty) -> String {
+    let response = reqwest::Client::new()
+        .get(format!("{}/authentication/login", server.base_url()))
+        .basic_auth(
+            &party.credentials.username,
+            Some(&party.credentials.password),
+        )
+        .send()
+        .await
+        .expect("login");
+    response
+        .headers()
+        .get("set-authorization")
+        .and_then(|v| v.to_str().ok())
+        .expect("an access token")
+        .to_owned()
+}
+
+/// `POST` `body` to `path` as `party` (Basic credentials, which the
+/// api-connector and the polls take).
+async fn post(
+    server: &MockServer,
+    party: &MockParty,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", server.base_url()))
+        .basic_auth(
+            &party.credentials.username,
+            Some(&party.credentials.password),
+        )
+        .json(&body)
+        .send()
+        .await
+        .expect("answered");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// `GET` `path` as `party` with a token.
+async fn get(server: &MockServer, party: &MockParty, path: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", server.base_url()))
+        .bearer_auth(token(server, party).await)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.json().await.expect("JSON")
+}
+
+async fn webhook(server: &MockServer, party: &MockParty, path: &str, settings: Value) {
+    let status = reqwest::Client::new()
+        .put(format!(
+            "{}/{}",
+            server.base_url(),
+            path.replace("{companyId}", &party.company_id)
+        ))
+        .bearer_auth(token(server, party).await)
+        .json(&settings)
+        .send()
+        .await
+        .expect("settings sent")
+        .status();
+    assert_eq!(status, 200);
+}
+
+const ORDER_EVENTS: &str = "order-webhook-connector/company/{companyId}/settings/orderEvents";
+
+const ORDER_DOCUMENTS_EVENTS: &str =
+    "order-webhook-connector/company/{companyId}/settings/orderDocumentsEvents";
+
+const SHIPMENT_EVENTS: &str = "shipment-webhook-connector/company/{companyId}/settings";
+
+/// The buyer's process order of this purchase order number (by polling).
+async fn order_of(server: &MockServer, number: &str) -> Value {
+    let (status, page) = post(
+        server,
+        &server.buyer(),
+        "/order-search/poll",
+        json!({"filters": {}, "limit": 100}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let id = page["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| o["buyerOrder"]["purchaseOrderNumber"] == number)
+        .and_then(|o| o["id"].as_str())
+        .unwrap_or_else(|| panic!("no order {number}"))
+        .to_owned();
+    get(server, &server.buyer(), &format!("/order/{id}")).await
+}
+
+/// The single-delivery view of the order `id` (by polling).
+async fn single_delivery_view(server: &MockServer, id: &str) -> Value {
+    let (status, page) = post(
+        server,
+        &server.buyer(),
+        "/order-search/poll/single-delivery",
+        json!({"filters": {}, "limit": 100}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    page["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| o["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no single-delivery order {id}"))
+}
+
+fn line<'v>(order: &'v Value, position: &str) -> &'v Value {
+    order["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["buyerLine"]["position"] == position)
+        .unwrap_or_else(|| panic!("no line {position} in {order:#}"))
+}
+
+/// `(position, date, quantity)` of each delivery line.
+fn deliveries(schedule: &Value) -> Vec<(String, String, f64)> {
+    schedule
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            (
+                d["position"].as_str().unwrap_or_default().to_owned(),
+                d["date"].as_str().unwrap_or_default().to_owned(),
+                d["quantity"].as_f64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn delivery(position: &str, date: &str, quantity: f64) -> (String, String, f64) {
+    (position.to_owned(), date.to_owned(), quantity)
+}
+
+/// `(position, originalPosition, date, quantity)` of each line of a
+/// single-delivery view, from `statusLine.scheduledDelivery`.
+fn single_lines(view: &Value) -> Vec<(String, String, String, f64)> {
+    view["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            let scheduled = &l["statusLine"]["scheduledDelivery"];
+            (
+                l["buyerLine"]["position"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                l["buyerLine"]["originalPosition"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                scheduled["date"].as_str().unwrap_or_default().to_owned(),
+                scheduled["quantity"].as_f64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn single(
+    position: &str,
+    original: &str,
+    date: &str,
+    quantity: f64,
+) -> (String, String, String, f64) {
+    (
+        position.to_owned(),
+        original.to_owned(),
+        date.to_owned(),
+        quantity,
+    )
+}
+
+fn single_delivery_order(number: &str, lines: Value) -> Value {
+    json!({
+        "order": {"supplierAccountNumber": "SUPPLIER12345", "purchaseOrderNumber": number},
+        "lines": lines
+    })
+}
+
+fn sd_line(position: &str, original: Option<&str>, date: &str, quantity: u32) -> Value {
+    let mut line = json!({
+        "position": position,
+        "item": {"number": "A-1", "name": "Bolt"},
+        "scheduledDelivery": {"date": date, "quantity": quantity},
+        "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 5, "currencyIso": "EUR"}},
+                   "priceUnitQuantity": 1}
+    });
+    if let Some(original) = original {
+        line["originalPosition"] = json!(original);
+    }
+    line
+}
+
+/// A mock whose supplier gets order events with a single delivery per
+/// line, the buyer's order `number` sent with line 0001 (10 on 2026-03-01)
+/// and its split line 0002 (5 on 2026-04-01), and the supplier's receiver
+/// after the first event.
+async fn split_order(number: &str) -> (MockServer, Receiver) {
+    let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
+    let supplier_rx = Receiver::start().await;
+    webhook(
+        &server,
+        &server.supplier(),
+        ORDER_EVENTS,
+        json!({"webhookUrl": format!("{}/orders", supplier_rx.url),
+               "singleDeliveryPerOrderLine": true}),
+    )
+    .await;
+    let (status, _) = post(
+        &server,
+        &server.buyer(),
+        SINGLE_DELIVERY,
+        single_delivery_order(
+            number,
+            json!([
+                sd_line("0001", None, "2026-03-01", 10),
+                sd_line("0002", Some("0001"), "2026-04-01", 5)
+            ]),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    supplier_rx.wait_for(1).await;
+    (server, supplier_rx)
+}
+
+const SINGLE_DELIVERY: &str = "/api-connector/order/single-delivery";
+
+#[tokio::test]
+async fn updating_only_a_split_line_keeps_the_original_delivery() {
+    let (server, supplier_rx) = split_order("PO-SD-UPDATE").await;
+    // Only the split line, changed (order/buyer/update.md: an update
+    // "should preferable only contain order lines that are new or changed").
+    let (status, _) = post(
+        &server,
+        &server.buyer(),
+        SINGLE_DELIVERY,
+        single_delivery_order(
+            "PO-SD-UPDATE",
+            json!([sd_line("0002", Some("0001"), "2026-04-01", 6)]),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let order = order_of(&server, "PO-SD-UPDATE").await;
+    assert_eq!(order["lines"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        deliveries(&line(&order, "0001")["buyerLine"]["deliverySchedule"]),
+        [
+            delivery("0001", "2026-03-01", 10.0),
+            delivery("0002", "2026-04-01", 6.0)
+        ]
+    );
+    let got = supplier_rx.wait_for(2).await;
+    assert_eq!(got[1]["eventName"], "OrderLinesReissuedByBuyer");
+    server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_split_line_s_actual_delivery_joins_the_original_line_s_history() {
+    let (server, supplier_rx) = split_order("PO-SD-RECEIVED").await;
+    let buyer = server.buyer();
+    // The split line's actual delivery joins the original line's history
+    // (api/delivery-schedule.md: `actualDelivery` is merged too).
+    let mut received = sd_line("0002", Some("0001"), "2026-04-01", 5);
+    received["actualDelivery"] = json!({"date": "2026-04-02", "quantity": 5});
+    let both = |split: Value| json!([sd_line("0001", None, "2026-03-01", 10), split]);
+    let (status, _) = post(
+        &server,
+        &buyer,
+        SINGLE_DELIVERY,
+        single_delivery_order("PO-SD-RECEIVED", both(received)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let order = order_of(&server, "PO-SD-RECEIVED").await;
+    let id = order["id"].as_str().expect("an id").to_owned();
+    assert_eq!(
+        deliveries(&line(&order, "0001")["buyerLine"]["deliveryHistory"]),
+        [delivery("0002", "2026-04-02", 5.0)]
+    );
+    let got = supplier_rx.wait_for(2).await;
+    assert_eq!(
+        got[1]["eventName"],
+        "OrderLinesDeliveryHistoryAppendedByBuyer"
+    );
+    let view = single_delivery_view(&server, &id).await;
+    assert_eq!(
+        line(&view, "0002")["buyerLine"]["actualDelivery"],
+        json!({"date": "2026-04-02", "quantity": 5})
+    );
+    server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn cancelling_a_split_line_removes_its_delivery_line() {
+    let (server, supplier_rx) = split_order("PO-SD-CANCEL").await;
+    let buyer = server.buyer();
+    let both = |split: Value| json!([sd_line("0001", None, "2026-03-01", 10), split]);
+    // Cancelling the split line removes its delivery line
+    // (order/buyer/cancel.md); the order line lives on.
+    let mut cancelled = sd_line("0002", Some("0001"), "2026-04-01", 5);
+    cancelled["indicators"] = json!({"cancelled": true});
+    let (status, _) = post(
+        &server,
+        &buyer,
+        SINGLE_DELIVERY,
+        single_delivery_order("PO-SD-CANCEL", both(cancelled)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let order = order_of(&server, "PO-SD-CANCEL").await;
+    let original = line(&order, "0001");
+    assert_eq!(
+        deliveries(&original["buyerLine"]["deliverySchedule"]),
+        [delivery("0001", "2026-03-01", 10.0)]
+    );
+    assert_eq!(original["status"]["processStatus"], "Issued");
+    let got = supplier_rx.wait_for(2).await;
+    assert_eq!(got[1]["eventName"], "OrderLinesReissuedByBuyer");
+    assert_eq!(
+        single_lines(&got[1]["singleDeliveryOrderEvent"]),
+        [single("0001", "", "2026-03-01", 10.0)]
+    );
+
+    // Cancelling the last one cancels the order line ("When all primary
+    // and related split lines are cancelled").
+    let mut cancelled = sd_line("0001", None, "2026-03-01", 10);
+    cancelled["indicators"] = json!({"cancelled": true});
+    let (status, _) = post(
+        &server,
+        &buyer,
+        SINGLE_DELIVERY,
+        single_delivery_order("PO-SD-CANCEL", json!([cancelled])),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let order = order_of(&server, "PO-SD-CANCEL").await;
+    assert_eq!(line(&order, "0001")["status"]["processStatus"], "Cancelled");
+    let got = supplier_rx.wait_for(3).await;
+    assert_eq!(got[2]["eventName"], "OrderLinesCancelledByBuyer");
+    server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn the_single_delivery_view_keeps_split_lines_and_their_dates() {
+    let (server, supplier_rx) = split_order("PO-SD-VIEW").await;
+    let expected = [
+        single("0001", "", "2026-03-01", 10.0),
+        single("0002", "0001", "2026-04-01", 5.0),
+    ];
+    let order = order_of(&server, "PO-SD-VIEW").await;
+    let id = order["id"].as_str().expect("an id");
+    let view = single_delivery_view(&server, id).await;
+    assert_eq!(single_lines(&view), expected);
+    assert_eq!(
+        line(&view, "0002")["buyerLine"]["scheduledDelivery"],
+        json!({"date": "2026-04-01", "quantity": 5})
+    );
+    let got = supplier_rx.wait_for(1).await;
+    assert_eq!(got[0]["eventName"], "OrderIssuedByBuyer");
+    assert_eq!(single_lines(&got[0]["singleDeliveryOrderEvent"]), expected);
+    server.shutdown().await.expect("stops");
+}
+
+fn order_message(number: &str) -> Value {
+    json!({
+        "order": {"supplierAccountNumber": "SUPPLIER12345", "purchaseOrderNumber": number},
+        "lines": [
+            {"position": "0001", "item": {"number": "A-1", "name": "Bolt"},
+             "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 1000}]}
+        ]
+    })
+}
+
+#[tokio::test]
+async fn totals_above_100_are_refused_and_nothing_is_stored() {
+    let server = start(MockConfig::new()).await;
+    let buyer = server.buyer();
+    let (status, _) = post(
+        &server,
+        &buyer,
+        "/api-connector/order",
+        order_message("PO-LIMITS-1"),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let sixty_deliveries = |from: usize| {
+        json!({
+            "order": {"purchaseOrderNumber": "PO-LIMITS-1"},
+            "lines": [{"position": "0001", "deliveries": (from..from + 60)
+                .map(|i| json!({"position": i.to_string(), "date": "2026-03-01", "quantity": 1}))
+                .collect::<Vec<_>>()}]
+        })
+    };
+    let path = "/api-connector/order/deliveries";
+    let (status, _) = post(&server, &buyer, path, sixty_deliveries(1)).await;
+    assert_eq!(status, 200);
+    let (status, body) = post(&server, &buyer, path, sixty_deliveries(61)).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("line 0001") && message.contains("120") && message.contains("100"),
+        "{message}"
+    );
+    let order = order_of(&server, "PO-LIMITS-1").await;
+    assert_eq!(
+        line(&order, "0001")["buyerLine"]["deliveryHistory"]
+            .as_array()
+            .map(Vec::len),
+        Some(60)
+    );
+
+    let sixty_documents = |from: usize| {
+        json!({
+            "order": {"purchaseOrderNumber": "PO-LIMITS-1",
+                      "documents": (from..from + 60)
+                          .map(|i| json!({"code": format!("DOC-{i}"), "name": "Spec",
+                                          "url": format!("https://example.com/{i}.pdf")}))
+                          .collect::<Vec<_>>()}
+        })
+    };
+    let path = "/api-connector/order/documents";
+    let (status, _) = post(&server, &buyer, path, sixty_documents(1)).await;
+    assert_eq!(status, 200);
+    let (status, body) = post(&server, &buyer, path, sixty_documents(61)).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("order header") && message.contains("120"),
+        "{message}"
+    );
+    let order = order_of(&server, "PO-LIMITS-1").await;
+    assert_eq!(
+        order["buyerOrder"]["documents"].as_array().map(Vec::len),
+        Some(60)
+    );
+    // Up to 100 in all is fine, and documents with the codes of attached
+    // ones replace them, so they do not count twice.
+    let (status, _) = post(&server, &buyer, path, sixty_documents(41)).await;
+    assert_eq!(status, 200);
+    let (status, _) = post(&server, &buyer, path, sixty_documents(1)).await;
+    assert_eq!(status, 200);
+    let (status, _) = post(&server, &buyer, path, sixty_documents(101)).await;
+    assert_eq!(status, 400);
+    let order = order_of(&server, "PO-LIMITS-1").await;
+    assert_eq!(
+        order["buyerOrder"]["documents"].as_array().map(Vec::len),
+        Some(100)
+    );
+    server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn documents_that_change_nothing_send_no_event() {
+    let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
+    let (buyer, supplier) = (server.buyer(), server.supplier());
+    let supplier_rx = Receiver::start().await;
+    webhook(
+        &server,
+        &supplier,
+        ORDER_DOCUMENTS_EVENTS,
+        json!({"webhookUrl": format!("{}/documents", supplier_rx.url)}),
+    )
+    .await;
+    let (status, _) = post(
+        &server,
+        &buyer,
+        "/api-connector/order",
+        order_message("PO-DOCS-EMPTY"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let documents = |position: &str, code: &str| {
+        json!({
+            "order": {"purchaseOrderNumber": "PO-DOCS-EMPTY"},
+            "lines": [{"position": position,
+                       "documents": [{"code": code, "name": "Drawing",
+                                      "url": "https://example.com/d.pdf"}]}]
+        })
+    };
+    let path = "/api-connector/order/documents";
+    // A line the order does not have: accepted (Tradecloud processes
+    // asynchronously), nothing attached, no event.
+    let (status, _) = post(&server, &buyer, path, documents("0099", "D-99")).await;
+    assert_eq!(status, 200);
+    let (status, _) = post(&server, &buyer, path, documents("0001", "D-1")).await;
+    assert_eq!(status, 200);
+    // The same document again changes nothing either.
+    let (status, _) = post(&server, &buyer, path, documents("0001", "D-1")).await;
+    assert_eq!(status, 200);
+    let (status, _) = post(&server, &buyer, path, documents("0001", "D-2")).await;
+    assert_eq!(status, 200);
+    let got = supplier_rx.wait_for(2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got_all = supplier_rx.bodies();
+    assert_eq!(got_all.len(), 2, "{got_all:#?}");
+    let codes: Vec<&Value> = got
+        .iter()
+        .map(|b| &b["orderDocumentsEvent"]["lines"][0]["buyerLine"]["documents"][0]["code"])
+        .collect();
+    assert_eq!(codes, [&json!("D-1"), &json!("D-2")]);
+    server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_despatch_advice_keeps_its_carrier_tracking_number_and_final_destination() {
+    let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
+    let (buyer, supplier) = (server.buyer(), server.supplier());
+    let buyer_rx = Receiver::start().await;
+    webhook(
+        &server,
+        &buyer,
+        SHIPMENT_EVENTS,
+        json!({"webhookUrl": format!("{}/shipments", buyer_rx.url)}),
+    )
+    .await;
+    let (status, body) = post(
+        &server,
+        &supplier,
+        "/api-connector/shipment/despatch-advice",
+        json!({
+            "header": {
+                "buyerAccountNumber": "BUYER340760",
+                "despatchAdviceNumber": "DA-FINAL-1",
+                "shipment": {
+                    "shipmentNumber": "SN-1",
+                    "shipmentCompanyName": "DHL",
+                    "trackingNumber": "1Z662F416878787827",
+                    "departure": {"location": {"id": "DEP"}, "actualDate": "2026-03-01"},
+                    "destination": {"location": {"id": "PORT", "locationType": "PortOfDestination"},
+                                    "scheduledStartDate": "2026-03-10"},
+                    "finalDestination": {"location": {"id": "DC", "locationType": "FinalDestination"},
+                                         "scheduledStartDate": "2026-03-12",
+                                         "scheduledEndTime": "16:00:00"}
+                }
+            },
+            "lines": [{"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-X",
+                       "purchaseOrderLinePosition": "0001", "despatchQuantity": 5,
+                       "item": {"buyerItemNumber": "A-1"}}]
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let got = buyer_rx.wait_for(1).await;
+    let from_webhook = got[0]["shipment"].clone();
+    let id = from_webhook["id"]
+        .as_str()
+        .expect("a shipment id")
+        .to_owned();
+    let fetched = get(&server, &buyer, &format!("/shipment/{id}")).await;
+    for shipment in [&from_webhook, &fetched] {
+        assert_eq!(
+            shipment["identifiers"]["trackingNumber"],
+            "1Z662F416878787827"
+        );
+        assert_eq!(shipment["supplierShipment"]["shipmentCompanyName"], "DHL");
+        let locations = &shipment["locations"];
+        assert_eq!(locations["departure"]["atdDate"], "2026-03-01");
+        let destinations: Vec<(&Value, &Value)> = locations["destinations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| (&d["location"]["id"], &d["etaStartDate"]))
+            .collect();
+        assert_eq!(
+            destinations,
+            [
+                (&json!("PORT"), &json!("2026-03-10")),
+                (&json!("DC"), &json!("2026-03-12"))
+            ]
+        );
+        assert_eq!(locations["destinations"][1]["etaEndTime"], "16:00:00");
+    }
+    server.shutdown().await.expect("stops");
+}
