@@ -406,9 +406,11 @@ impl NewEvent {
     /// The same event with the request's headers, kept for the operator
     /// (the console's event page, `tradecloud inbox show`). The values of
     /// `Authorization`, `Proxy-Authorization`, `Cookie` and of headers whose
-    /// name says they carry a secret (`*key*`, `*token*`, `*secret*`,
-    /// `*password*`, `*signature*`) are replaced by `[redacted]` (an
-    /// `Authorization` keeps its scheme: `Basic [redacted]`). At most
+    /// name says they may carry a secret (`*auth*`, `*key*`, `*token*`,
+    /// `*secret*`, `*passw*`, `*credential*`, `*signature*`, `*session*`,
+    /// `*cookie*`: a proxy's `X-Forwarded-Authorization` too) are replaced by
+    /// `[redacted]` (an `*Authorization` keeps its scheme: `Basic
+    /// [redacted]`). At most
     /// [`HEADERS_KEPT`] headers of at most [`HEADER_VALUE_MAX_BYTES`] each.
     ///
     /// ```
@@ -418,10 +420,14 @@ impl NewEvent {
     ///     ("user-agent", "Tradecloud"),
     ///     ("authorization", "Basic dHJhZGVjbG91ZDpzZWNyZXQ="),
     ///     ("x-api-key", "s3cret"),
+    ///     ("x-forwarded-authorization", "Bearer eyJ0eXAi"),
+    ///     ("x-passwd", "hunter2"),
     /// ]);
     /// assert_eq!(event.headers[0], ("user-agent".into(), "Tradecloud".into()));
     /// assert_eq!(event.headers[1].1, "Basic [redacted]");
     /// assert_eq!(event.headers[2].1, "[redacted]");
+    /// assert_eq!(event.headers[3].1, "Bearer [redacted]");
+    /// assert_eq!(event.headers[4].1, "[redacted]");
     /// ```
     pub fn with_headers<N, V>(mut self, headers: impl IntoIterator<Item = (N, V)>) -> Self
     where
@@ -450,22 +456,32 @@ pub const HEADER_VALUE_MAX_BYTES: usize = 1024;
 /// A header value as kept: secrets redacted, long values cut at a character
 /// boundary.
 fn redacted(name: &str, value: &str) -> String {
-    const SECRET_WORDS: [&str; 5] = ["key", "token", "secret", "password", "signature"];
-    match name {
-        "authorization" | "proxy-authorization" => match value.split_once(' ') {
+    const SECRET_WORDS: [&str; 9] = [
+        "auth",
+        "key",
+        "token",
+        "secret",
+        "passw",
+        "credential",
+        "signature",
+        "session",
+        "cookie",
+    ];
+    if name == "authorization" || name.ends_with("-authorization") {
+        match value.split_once(' ') {
             Some((scheme, _)) if !scheme.is_empty() => format!("{scheme} [redacted]"),
             _ => "[redacted]".to_owned(),
-        },
-        "cookie" | "set-cookie" => "[redacted]".to_owned(),
-        _ if SECRET_WORDS.iter().any(|word| name.contains(word)) => "[redacted]".to_owned(),
-        _ if value.len() > HEADER_VALUE_MAX_BYTES => {
-            let mut end = HEADER_VALUE_MAX_BYTES;
-            while !value.is_char_boundary(end) {
-                end -= 1;
-            }
-            format!("{}…", &value[..end])
         }
-        _ => value.to_owned(),
+    } else if SECRET_WORDS.iter().any(|word| name.contains(word)) {
+        "[redacted]".to_owned()
+    } else if value.len() > HEADER_VALUE_MAX_BYTES {
+        let mut end = HEADER_VALUE_MAX_BYTES;
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &value[..end])
+    } else {
+        value.to_owned()
     }
 }
 
