@@ -512,6 +512,12 @@ fn describe(error: figment::Error, file: &str, names: &BTreeMap<String, String>)
                     known.join(", ")
                 )
             }
+            // std's `SocketAddr` parser says only this.
+            Kind::Message(m) if m == "invalid socket address syntax" => {
+                "not an IP:PORT address: write e.g. `0.0.0.0:8443`, `127.0.0.1:8443` or \
+                 `[::]:8443` (a host name such as `localhost` is not taken)"
+                    .to_string()
+            }
             kind => kind.to_string(),
         };
         messages.push(if key.is_empty() {
@@ -634,6 +640,22 @@ mod tests {
         assert_eq!(
             acme.directory_url,
             crate::receiver::acme::LETS_ENCRYPT_PRODUCTION
+        );
+    }
+
+    #[test]
+    fn a_listen_address_with_a_host_name_says_what_to_write() {
+        let err = Config::from_parts(
+            Some("[server]\nlisten = \"localhost:8443\"\n"),
+            "t",
+            Vec::new(),
+        )
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`server.listen`: not an IP:PORT address") && err.contains("0.0.0.0:8443"),
+            "{err}"
         );
     }
 
