@@ -41,7 +41,14 @@
 //!
 //! * `client` (default): [`client`] and the generated per-spec clients (reqwest).
 //! * `server`: the axum server stubs.
-//! * `mock`: [`mock`], a mock of Tradecloud's API for tests.
+#![cfg_attr(
+    feature = "mock",
+    doc = "* `mock`: [`mock`], a mock of Tradecloud's API for tests."
+)]
+#![cfg_attr(
+    not(feature = "mock"),
+    doc = "* `mock`: `tradecloud::mock`, a mock of Tradecloud's API for tests."
+)]
 //! * `receiver`: the webhook receiver (`receiver`, `inbox`, `processing`);
 //!   `postgres`, `acme`, `otel` add PostgreSQL, ACME certificates and traces.
 //! * `doctor`: the outside check of a webhook endpoint.

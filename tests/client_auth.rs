@@ -186,8 +186,9 @@ async fn wrong_credentials_give_a_clear_error_without_retrying() {
     );
     assert_eq!(
         error.to_string(),
-        "Tradecloud rejected the credentials of integration@example.com: check \
-             TRADECLOUD_USERNAME/TRADECLOUD_PASSWORD and that the user has the integration role \
+        "Tradecloud rejected the credentials of integration@example.com: check the user name \
+             and password given to the client (ClientBuilder::credentials; with Client::from_env, \
+             TRADECLOUD_USERNAME/TRADECLOUD_PASSWORD) and that the user has the integration role \
              (ask support@tradecloud1.com to assign it)"
     );
     assert!(!error.to_string().contains("wrong password"));
@@ -282,4 +283,172 @@ async fn debug_output_shows_no_secrets() {
     assert!(!shown.contains(&credentials.password), "{shown}");
     assert!(!shown.contains("eyJ"), "no JWT in {shown}");
     assert!(!shown.to_lowercase().contains("bearer "), "{shown}");
+}
+
+/// A server that answers every request with `status`, `content_type` and
+/// `body`; its base URL (`/v2`).
+async fn fixed_server(status: u16, content_type: &'static str, body: &'static str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let address = listener.local_addr().expect("the address");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    format!("http://{address}/v2")
+}
+
+/// A client of `base_url` with fast retries (at most one).
+fn client_of(base_url: &str) -> tradecloud::client::Client {
+    tradecloud::client::Client::builder()
+        .base_url(base_url)
+        .credentials("integration@example.com", "secret")
+        .without_rate_limit()
+        .retry_policy(
+            tradecloud::client::RetryPolicy::default()
+                .max_retries(1)
+                .base_delay(Duration::from_millis(1)),
+        )
+        .build()
+        .expect("a client")
+}
+
+/// A base URL without `/v2`: the login is answered `404`, which no retry
+/// fixes. The error says so, names the base URL and is not transient.
+#[tokio::test]
+async fn a_login_answered_404_blames_the_base_url_and_is_not_transient() {
+    let server = start(MockConfig::new().demo_data()).await;
+    let root = server
+        .base_url()
+        .strip_suffix("/v2")
+        .expect("the mock's base URL ends in /v2")
+        .to_owned();
+    let client = builder(&server).base_url(&root).build().expect("a client");
+    let error = client
+        .orders()
+        .get(ORDER_ID)
+        .await
+        .expect_err("no login there");
+    assert!(
+        matches!(
+            error,
+            ClientError::AuthenticationFailed {
+                status: 404,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(!error.is_transient(), "{error}");
+    let text = error.to_string();
+    assert!(text.contains("after 1 attempt "), "{text}");
+    assert!(text.contains(&format!("the base URL {root} ")), "{text}");
+    assert!(text.contains("ending in /v2"), "{text}");
+    assert!(!text.contains("try again later"), "{text}");
+    let error = client.login().await.expect_err("login() says the same");
+    assert!(!error.is_transient(), "{error}");
+}
+
+/// A login answered `501` with an HTML page: the error keeps the `501`
+/// (the page is not a made-up `502`), and a `5xx` is transient.
+#[tokio::test]
+async fn a_login_answered_501_with_html_keeps_its_status() {
+    let base_url = fixed_server(
+        501,
+        "text/html",
+        "<html><body><h1>Not Implemented</h1></body></html>",
+    )
+    .await;
+    let error = client_of(&base_url)
+        .orders()
+        .get(ORDER_ID)
+        .await
+        .expect_err("no login there");
+    assert!(
+        matches!(
+            error,
+            ClientError::AuthenticationFailed {
+                status: 501,
+                attempts: 2,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(error.status(), Some(501));
+    assert!(error.is_transient(), "{error}");
+    let text = error.to_string();
+    assert!(text.contains("failed with 501 after 2 attempts"), "{text}");
+    assert!(text.contains("try again later"), "{text}");
+}
+
+/// A login answered `200` without tokens (a server that is not
+/// Tradecloud) or with an unreadable body: the real status, not a made-up
+/// `502`, and not transient.
+#[tokio::test]
+async fn a_login_answer_that_is_not_tradecloud_s_keeps_its_status() {
+    for (content_type, body) in [
+        ("application/json", "{}"),
+        ("text/html", "<html>a web site</html>"),
+    ] {
+        let base_url = fixed_server(200, content_type, body).await;
+        let error = client_of(&base_url)
+            .login()
+            .await
+            .expect_err("no tokens in the answer");
+        assert!(
+            matches!(error, ClientError::AuthenticationFailed { status: 200, .. }),
+            "{body}: {error:?}"
+        );
+        assert!(!error.is_transient(), "{error}");
+        let text = error.to_string();
+        assert!(text.contains(&base_url), "{text}");
+        assert!(!text.contains("try again later"), "{text}");
+    }
+}
+
+/// A login answered `403`: the credentials are refused; not transient.
+#[tokio::test]
+async fn a_login_answered_403_says_the_credentials_are_refused() {
+    let base_url = fixed_server(403, "application/json", r#"{"message":"blocked"}"#).await;
+    let error = client_of(&base_url).login().await.expect_err("refused");
+    assert!(
+        matches!(
+            error,
+            ClientError::AuthenticationFailed {
+                status: 403,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(!error.is_transient(), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("refused the credentials of integration@example.com"),
+        "{text}"
+    );
+    assert!(text.contains("(blocked)"), "{text}");
 }

@@ -474,6 +474,13 @@ async fn a_4xx_answer_fails_at_once() {
             "{status}: {error:?}"
         );
         assert!(!error.is_transient(), "{status}");
+        let text = error.to_string();
+        assert!(text.contains("after 1 attempt ("), "{text}");
+        assert!(text.contains("does not help"), "{text}");
+        if matches!(status, 404 | 410) {
+            assert!(text.contains("the URL is wrong"), "{text}");
+            assert!(text.contains("current url"), "{text}");
+        }
         assert_eq!(requests.load(Ordering::SeqCst), 1, "{status}: not retried");
     }
     assert!(entries(dir.path()).is_empty());

@@ -239,6 +239,31 @@ async fn requests_go_through_the_proxy() {
     assert_eq!(server.stats().requests_for(GET_ORDER_BY_ID_ROUTE.id), 1);
 }
 
+/// A proxy that is not running: the error names the proxy given to the
+/// builder, and speaks of the SDK, never of a command line flag.
+#[tokio::test]
+async fn a_proxy_that_is_down_is_named_in_the_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let proxy_url = format!("http://{}", closed.local_addr().expect("an address"));
+    drop(closed);
+    let client = Client::builder()
+        .environment(Environment::custom("http://tradecloud.invalid/v2"))
+        .credentials("integration@example.com", "secret")
+        .without_rate_limit()
+        .retry_policy(tradecloud::client::RetryPolicy::default().max_retries(0))
+        .proxy(reqwest::Proxy::http(&proxy_url).expect("a proxy"))
+        .build()
+        .expect("a client");
+    let error = client.login().await.expect_err("the proxy is down");
+    assert!(
+        matches!(error, ClientError::Connect { proxied: true, .. }),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(text.contains("ClientBuilder::proxy"), "{text}");
+    assert!(!text.contains("--base-url"), "{text}");
+}
+
 /// A one-request HTTP server that answers `{}` and hands back the
 /// request's head.
 async fn capture_one_request() -> (String, tokio::task::JoinHandle<String>) {

@@ -147,6 +147,18 @@ async fn a_server_error_is_not_answered_by_a_second_upload() {
         "{error:?}"
     );
     assert!(error.to_string().contains("second copy"), "{error}");
+    // Uploading again is safe, so a later try may work: transient.
+    assert!(
+        matches!(
+            error,
+            ClientError::NotResent {
+                safe_to_send_again: true,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.is_transient(), "{error}");
     assert_eq!(server.stats().requests_for(UPLOAD_DOCUMENT.id), 1);
     assert!(server.data_summary().documents.is_empty());
 }

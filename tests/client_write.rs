@@ -523,6 +523,13 @@ async fn a_refused_connection_is_retried_for_every_call() {
         .send_deliveries(&deliveries)
         .await
         .expect_err("nothing listens");
-    assert!(matches!(error, ClientError::Connect { .. }), "{error:?}");
+    assert!(
+        matches!(error, ClientError::Connect { proxied: false, .. }),
+        "{error:?}"
+    );
+    // The SDK's advice, not the command line's.
+    let text = error.to_string();
+    assert!(text.contains("base URL given to the client"), "{text}");
+    assert!(!text.contains("--base-url"), "{text}");
     assert_eq!(client.stats().retries, 2);
 }

@@ -22,6 +22,9 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", cli::error_chain(&e));
+            if let Some(hint) = cli::command_line_hint(&e) {
+                eprintln!("hint: {hint}");
+            }
             // 1, or the status a sending command chose (`tradecloud order --help`).
             std::process::ExitCode::from(cli::write::exit_code(&e))
         }

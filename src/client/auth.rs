@@ -239,14 +239,15 @@ impl TokenStore {
             let (result, call) = report::capture(client.refresh(refresh_token.expose())).await;
             match result {
                 Ok(answer) => {
-                    let tokens = tokens_from_headers(answer.headers(), AuthStep::Refresh)?;
+                    let tokens =
+                        tokens_from_headers(answer.status(), answer.headers(), AuthStep::Refresh)?;
                     self.counters.refreshes.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!("refreshed the Tradecloud access token");
                     state.tokens = Some(tokens);
                     state.generation += 1;
                     return Ok(Renewal::Refreshed);
                 }
-                Err(error) => match failure_from(error, AuthStep::Refresh, call.attempts()).await {
+                Err(error) => match failure_from(error, AuthStep::Refresh, call).await {
                     // A refused or expired refresh token: log in again.
                     AuthFailure::Refused(refusal) if refusal.status.is_client_error() => {
                         tracing::debug!(
@@ -262,7 +263,8 @@ impl TokenStore {
         let (result, call) = report::capture(client.login()).await;
         match result {
             Ok(answer) => {
-                let tokens = tokens_from_headers(answer.headers(), AuthStep::Login)?;
+                let tokens =
+                    tokens_from_headers(answer.status(), answer.headers(), AuthStep::Login)?;
                 self.counters.logins.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!("logged in to Tradecloud");
                 state.tokens = Some(tokens);
@@ -271,20 +273,21 @@ impl TokenStore {
             }
             Err(error) => {
                 state.tokens = None;
-                Err(failure_from(error, AuthStep::Login, call.attempts()).await)
+                Err(failure_from(error, AuthStep::Login, call).await)
             }
         }
     }
 }
 
-/// Turns a failed login or refresh (after `attempts` HTTP attempts) into
-/// an [`AuthFailure`].
+/// Turns a failed login or refresh (`call`: its attempts and the status
+/// of its last answer) into an [`AuthFailure`].
 async fn failure_from(
     error: progenitor_client::Error<crate::api::common::types::ErrorResponse>,
     step: AuthStep,
-    attempts: u32,
+    call: report::CallReport,
 ) -> AuthFailure {
     use progenitor_client::Error;
+    let attempts = call.attempts();
     let refusal = |status: StatusCode, message: Option<String>| {
         AuthFailure::Refused(Refusal {
             step,
@@ -309,8 +312,12 @@ async fn failure_from(
                 .and_then(|e| e.message);
             refusal(status, message)
         }
+        // The answer's own status: an unreadable answer says nothing
+        // about the service being down. (Only when no answer was recorded,
+        // which a call through the pipeline always does, 502 stands for
+        // "an unusable answer".)
         Error::InvalidResponsePayload(_, e) => refusal(
-            StatusCode::BAD_GATEWAY,
+            call.status.unwrap_or(StatusCode::BAD_GATEWAY),
             Some(format!("the {step} answer could not be read: {e}")),
         ),
         Error::InvalidRequest(message) | Error::Custom(message) => {
@@ -329,8 +336,14 @@ fn refused(status: StatusCode, step: AuthStep, message: &str) -> AuthFailure {
     })
 }
 
-/// Reads the tokens of a login or refresh answer.
-fn tokens_from_headers(headers: &HeaderMap, step: AuthStep) -> Result<Tokens, AuthFailure> {
+/// Reads the tokens of a login or refresh answer with `status`; without
+/// them the refusal keeps that status (the answer came, but was not
+/// Tradecloud's).
+fn tokens_from_headers(
+    status: StatusCode,
+    headers: &HeaderMap,
+    step: AuthStep,
+) -> Result<Tokens, AuthFailure> {
     let header = |name: &str| {
         headers
             .get(name)
@@ -340,7 +353,7 @@ fn tokens_from_headers(headers: &HeaderMap, step: AuthStep) -> Result<Tokens, Au
     };
     let Some(access) = header("set-authorization") else {
         return Err(refused(
-            StatusCode::BAD_GATEWAY,
+            status,
             step,
             &format!("the {step} answer has no Set-Authorization header"),
         ));
@@ -348,7 +361,7 @@ fn tokens_from_headers(headers: &HeaderMap, step: AuthStep) -> Result<Tokens, Au
     let access = access.strip_prefix("Bearer ").unwrap_or(access).trim();
     let mut access_header = HeaderValue::try_from(format!("Bearer {access}")).map_err(|_| {
         refused(
-            StatusCode::BAD_GATEWAY,
+            status,
             step,
             &format!("the {step} answer has an access token that cannot be sent back"),
         )
@@ -462,7 +475,9 @@ mod tests {
         let token = jwt(&format!(r#"{{"exp":{exp}}}"#));
         let mut headers = HeaderMap::new();
         headers.insert("set-authorization", HeaderValue::from_str(&token).unwrap());
-        let tokens = tokens_from_headers(&headers, AuthStep::Login).ok().unwrap();
+        let tokens = tokens_from_headers(StatusCode::OK, &headers, AuthStep::Login)
+            .ok()
+            .unwrap();
         let renew_at = tokens.access_renew_at.expect("a JWT with exp");
         // A 9-minute token is renewed before its 9 minutes, not after an hour.
         assert!(renew_at < Instant::now() + Duration::from_secs(9 * 60));
@@ -474,7 +489,9 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("set-authorization", HeaderValue::from_static("abc"));
         headers.insert("set-refresh-token", HeaderValue::from_static("def"));
-        let tokens = tokens_from_headers(&headers, AuthStep::Login).ok().unwrap();
+        let tokens = tokens_from_headers(StatusCode::OK, &headers, AuthStep::Login)
+            .ok()
+            .unwrap();
         assert_eq!(tokens.access.to_str().unwrap(), "Bearer abc");
         assert!(tokens.access.is_sensitive());
         assert_eq!(tokens.refresh.unwrap().expose(), "def");
@@ -483,10 +500,12 @@ mod tests {
         assert_eq!(tokens.refresh_renew_at, None);
 
         headers.insert("set-authorization", HeaderValue::from_static("Bearer xyz"));
-        let tokens = tokens_from_headers(&headers, AuthStep::Login).ok().unwrap();
+        let tokens = tokens_from_headers(StatusCode::OK, &headers, AuthStep::Login)
+            .ok()
+            .unwrap();
         assert_eq!(tokens.access.to_str().unwrap(), "Bearer xyz");
 
         headers.remove("set-authorization");
-        assert!(tokens_from_headers(&headers, AuthStep::Login).is_err());
+        assert!(tokens_from_headers(StatusCode::OK, &headers, AuthStep::Login).is_err());
     }
 }

@@ -424,6 +424,7 @@ impl ClientBuilder {
                     api: client.clone(),
                     download: client.clone(),
                     upload: client,
+                    proxied: false,
                 }
             }
             None => {
@@ -460,6 +461,7 @@ impl ClientBuilder {
                     api: http,
                     download: download_http,
                     upload: upload_http,
+                    proxied: !self.proxies.is_empty(),
                 }
             }
         };

@@ -1,6 +1,6 @@
 //! Delivering a webhook body the way Tradecloud does: the crate's one
 //! delivery implementation, used by `tradecloud send` and by the mock's
-//! webhook delivery ([`crate::mock`]).
+//! webhook delivery (`crate::mock`, feature `mock`).
 //!
 //! Tradecloud's rule (connectors/webhooks/webhook-setup.md): `2xx` is
 //! delivered; `4xx` and `500` are not retried; a status above `500` is

@@ -23,8 +23,10 @@ pub enum ClientError {
 
     /// Tradecloud answered `401 Unauthorized` even after a fresh login.
     #[error(
-        "Tradecloud rejected the credentials of {username}: check TRADECLOUD_USERNAME/TRADECLOUD_PASSWORD \
-         and that the user has the integration role (ask support@tradecloud1.com to assign it)"
+        "Tradecloud rejected the credentials of {username}: check the user name and password given \
+         to the client (ClientBuilder::credentials; with Client::from_env, \
+         TRADECLOUD_USERNAME/TRADECLOUD_PASSWORD) and that the user has the integration role (ask \
+         support@tradecloud1.com to assign it)"
     )]
     Unauthorized {
         /// The e-mail address of the integration user.
@@ -72,8 +74,9 @@ pub enum ClientError {
 
     /// Tradecloud kept answering `429 Too Many Requests`.
     #[error(
-        "Tradecloud kept answering 429 Too Many Requests for {what} ({attempts} attempts): lower the \
-         client's rate limit (default 10 requests per second) or try again later"
+        "Tradecloud kept answering 429 Too Many Requests for {what} ({}): lower the \
+         client's rate limit (default 10 requests per second) or try again later",
+        Attempts(*attempts)
     )]
     RateLimited {
         /// What was asked for.
@@ -84,8 +87,9 @@ pub enum ClientError {
 
     /// Tradecloud kept answering with a server error (`5xx`).
     #[error(
-        "Tradecloud is unavailable: {what} answered {status} after {attempts} attempts{}; queue the work \
+        "Tradecloud is unavailable: {what} answered {status} after {}{}; queue the work \
          and try again later, or allow more retries",
+        Attempts(*attempts),
         OptMessage(message)
     )]
     Unavailable {
@@ -100,18 +104,29 @@ pub enum ClientError {
     },
 
     /// Logging in or refreshing the tokens failed with something else than
-    /// `401` (which is [`ClientError::Unauthorized`]).
+    /// `401` (which is [`ClientError::Unauthorized`]). Transient only when
+    /// the answer was `5xx`, `429` or `408` (the authentication service is
+    /// unavailable); another status means the base URL does not lead to
+    /// Tradecloud's API (`404`: it must end in `/v2`) or the credentials
+    /// are refused (`403`), which no retry fixes.
     #[error(
-        "Tradecloud's {step} failed with {status} after {attempts} attempts{} while asking for {what}: the \
-         authentication service may be down; try again later",
-        OptMessage(message)
+        "Tradecloud's {step} failed with {status} after {}{} while asking for {what}: {}",
+        Attempts(*attempts),
+        OptMessage(message),
+        AuthAdvice { step: *step, status: *status, base_url, username }
     )]
     AuthenticationFailed {
         /// The login or the refresh.
         step: AuthStep,
         /// What was asked for when the tokens were needed.
         what: String,
-        /// The HTTP status code of the login or refresh.
+        /// The base URL the client was built with.
+        base_url: String,
+        /// The e-mail address of the integration user.
+        username: String,
+        /// The HTTP status code of the login's or refresh's answer (a `2xx`
+        /// when the answer came but could not be used, e.g. without a
+        /// `Set-Authorization` header).
         status: u16,
         /// HTTP attempts made.
         attempts: u32,
@@ -133,14 +148,17 @@ pub enum ClientError {
 
     /// No connection to Tradecloud could be made, also after the retries.
     #[error(
-        "{what}: cannot connect to Tradecloud at {base_url} ({source}); check the network and \
-         TRADECLOUD_ENV or --base-url"
+        "{what}: cannot connect to Tradecloud at {base_url} ({source}); {}",
+        ConnectAdvice(*proxied)
     )]
     Connect {
         /// What was asked for.
         what: String,
         /// The base URL in use.
         base_url: String,
+        /// Whether the client was built with a proxy
+        /// ([`ClientBuilder::proxy`](super::ClientBuilder::proxy)).
+        proxied: bool,
         /// The underlying error.
         #[source]
         source: reqwest::Error,
@@ -198,6 +216,10 @@ pub enum ClientError {
     /// safely.
     #[error("{what}: {reason}; it was not sent again, since Tradecloud may have processed it already: {advice}")]
     NotResent {
+        /// Whether sending it again is safe (an upload: a second copy is
+        /// stored, and only the objectId you attach is ever used); then
+        /// the error is [transient](ClientError::is_transient).
+        safe_to_send_again: bool,
         /// What was sent.
         what: String,
         /// What happened, e.g. `Tradecloud answered 503 Service Unavailable`.
@@ -246,8 +268,10 @@ pub enum ClientError {
 
     /// The file server refused or failed the download.
     #[error(
-        "downloading {what} failed with {status} after {attempts} attempts{}",
-        OptMessage(message)
+        "downloading {what} failed with {status} after {}{}: {}",
+        Attempts(*attempts),
+        OptMessage(message),
+        DownloadAdvice { status: *status, what }
     )]
     DownloadFailed {
         /// The document or URL (without its query, which may hold a signature).
@@ -277,7 +301,7 @@ pub enum ClientError {
 
     /// The download broke off (connection lost, time-out, short body), also
     /// after the retries. No file was left under the final name.
-    #[error("downloading {what} broke off after {attempts} attempts: {reason}; nothing was written under the final name, try again")]
+    #[error("downloading {what} broke off after {}: {reason}; nothing was written under the final name, try again", Attempts(*attempts))]
     DownloadInterrupted {
         /// The document or URL (without its query).
         what: String,
@@ -326,10 +350,13 @@ impl ClientError {
     /// network or a file server was unavailable), as opposed to an error
     /// that needs a fix.
     ///
-    /// Transient: `429`, `408` and `5xx` answers, time-outs, refused or
-    /// broken connections, a failed login or refresh, an expired download
-    /// URL. Not transient: other `4xx` answers (`404`, `403`, `401`), a host
-    /// name that does not resolve, a refused TLS certificate
+    /// Transient: `429`, `408` and `5xx` answers (also to the login or
+    /// refresh), time-outs, refused or broken connections, an expired
+    /// download URL, an upload that was not sent again but may safely be
+    /// ([`NotResent`](Self::NotResent) with `safe_to_send_again`). Not
+    /// transient: other `4xx` answers (`404`, `403`, `401`; a login
+    /// answered `404` or `403`: a wrong base URL or refused credentials), a
+    /// host name that does not resolve, a refused TLS certificate
     /// ([`DownloadUnreachable`](Self::DownloadUnreachable) and its API-call
     /// kin [`Connect`](Self::Connect)), an answer that does not fit the spec,
     /// configuration and file-system errors, a message that breaks a rule
@@ -342,16 +369,19 @@ impl ClientError {
         match self {
             ClientError::RateLimited { .. }
             | ClientError::Unavailable { .. }
-            | ClientError::AuthenticationFailed { .. }
             | ClientError::Timeout { .. }
             | ClientError::DownloadUrlExpired { .. }
             | ClientError::DownloadInterrupted { .. } => true,
             ClientError::Connect { source, .. } | ClientError::Http { source, .. } => {
                 super::retry::is_transient_error(source)
             }
-            ClientError::DownloadFailed { status, .. } => {
+            ClientError::DownloadFailed { status, .. }
+            | ClientError::AuthenticationFailed { status, .. } => {
                 StatusCode::from_u16(*status).is_ok_and(super::retry::is_retryable_status)
             }
+            ClientError::NotResent {
+                safe_to_send_again, ..
+            } => *safe_to_send_again,
             _ => false,
         }
     }
@@ -389,6 +419,119 @@ impl fmt::Display for ForbiddenAdvice {
     }
 }
 
+/// `1 attempt`, `3 attempts`.
+struct Attempts(u32);
+
+impl fmt::Display for Attempts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            1 => f.write_str("1 attempt"),
+            n => write!(f, "{n} attempts"),
+        }
+    }
+}
+
+/// What to do after a failed login or refresh, by its answer's status.
+struct AuthAdvice<'a> {
+    step: AuthStep,
+    status: u16,
+    base_url: &'a str,
+    username: &'a str,
+}
+
+impl fmt::Display for AuthAdvice<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let AuthAdvice {
+            step,
+            status,
+            base_url,
+            username,
+        } = *self;
+        let path = format!("{}/authentication/{step}", base_url.trim_end_matches('/'));
+        match status {
+            408 | 429 | 500..=599 => f.write_str(
+                "the authentication service may be down; try again later",
+            ),
+            404 | 405 => write!(
+                f,
+                "{path} is not Tradecloud's {step}, so the base URL {base_url} given to the client \
+                 is probably wrong: it must be Tradecloud's API root, ending in /v2 (e.g. \
+                 https://api.tradecloud1.com/v2, or Environment::Acceptance); retrying does not help"
+            ),
+            401 | 403 => write!(
+                f,
+                "Tradecloud refused the credentials of {username}: check the user name and password \
+                 given to the client and that the user has the integration role (ask \
+                 support@tradecloud1.com to assign it); retrying does not help"
+            ),
+            200..=299 => write!(
+                f,
+                "the answer is not one of Tradecloud's, so the base URL {base_url} given to the \
+                 client probably does not lead to Tradecloud's API (it must end in /v2); retrying \
+                 does not help"
+            ),
+            _ => write!(
+                f,
+                "{path} refused the {step}; check the base URL {base_url} and the credentials given \
+                 to the client; retrying does not help"
+            ),
+        }
+    }
+}
+
+/// What to check when no connection could be made.
+struct ConnectAdvice(bool);
+
+impl fmt::Display for ConnectAdvice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 {
+            f.write_str(
+                "check that the proxy given to the client (ClientBuilder::proxy) is running and \
+                 reachable, then the network and the base URL given to the client",
+            )
+        } else {
+            f.write_str(
+                "check the network (and a proxy from HTTPS_PROXY/HTTP_PROXY, if one is set) and \
+                 the base URL given to the client (ClientBuilder::base_url or environment; with \
+                 Client::from_env, TRADECLOUD_BASE_URL or TRADECLOUD_ENV)",
+            )
+        }
+    }
+}
+
+/// What to do after a download the file server refused or failed.
+struct DownloadAdvice<'a> {
+    status: u16,
+    what: &'a str,
+}
+
+impl fmt::Display for DownloadAdvice<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // An objectId's download is named `document <objectId>`, a plain
+        // URL's by the URL.
+        let object = self.what.starts_with("document ");
+        match (self.status, object) {
+            (404 | 410, true) => f.write_str(
+                "the file is gone from Tradecloud's object storage or the objectId is wrong: fetch \
+                 the order or shipment again and download the objectId its documents name now \
+                 (a replaced document has a new one); retrying the same objectId does not help",
+            ),
+            (404 | 410, false) => f.write_str(
+                "the file is gone from that server or the URL is wrong: fetch the order or shipment \
+                 again for the document's current url, or ask the company that attached it; \
+                 retrying the same URL does not help",
+            ),
+            (401 | 403, false) => f.write_str(
+                "that server refuses this client: the document's url is on the buyer's or \
+                 supplier's own server, which needs its own access; ask the company that attached it \
+                 (retrying does not help)",
+            ),
+            (408 | 429 | 500..=599, _) => f.write_str("the file server is unavailable; try again later"),
+            _ => f.write_str("the file server refused the request; retrying does not help"),
+        }
+    }
+}
+
 struct OptStatus(Option<u16>);
 
 impl fmt::Display for OptStatus {
@@ -405,6 +548,8 @@ pub(crate) struct ErrorContext<'a> {
     pub(crate) what: String,
     pub(crate) username: &'a str,
     pub(crate) base_url: &'a str,
+    /// Whether the client was built with a proxy.
+    pub(crate) proxied: bool,
 }
 
 impl ErrorContext<'_> {
@@ -462,6 +607,7 @@ impl ErrorContext<'_> {
             ClientError::Connect {
                 what,
                 base_url,
+                proxied: self.proxied,
                 source,
             }
         } else {
@@ -489,6 +635,8 @@ impl ErrorContext<'_> {
             (Some(step), _) => ClientError::AuthenticationFailed {
                 step,
                 what,
+                base_url: self.base_url.to_owned(),
+                username: self.username.to_owned(),
                 status: code,
                 attempts,
                 message,
@@ -530,6 +678,7 @@ mod tests {
             what: "order 42".into(),
             username: "integration@example.com",
             base_url: "http://x/v2",
+            proxied: false,
         }
     }
 
@@ -539,13 +688,15 @@ mod tests {
         let error = context().status_error(StatusCode::UNAUTHORIZED, once, None);
         assert_eq!(
             error.to_string(),
-            "Tradecloud rejected the credentials of integration@example.com: check \
-             TRADECLOUD_USERNAME/TRADECLOUD_PASSWORD and that the user has the integration role \
+            "Tradecloud rejected the credentials of integration@example.com: check the user name \
+             and password given to the client (ClientBuilder::credentials; with Client::from_env, \
+             TRADECLOUD_USERNAME/TRADECLOUD_PASSWORD) and that the user has the integration role \
              (ask support@tradecloud1.com to assign it)"
         );
         let six = CallReport {
             attempts: 6,
             auth_step: None,
+            status: None,
         };
         let error =
             context().status_error(StatusCode::SERVICE_UNAVAILABLE, six, Some("down".into()));
@@ -576,6 +727,7 @@ mod tests {
         let login = CallReport {
             attempts: 2,
             auth_step: Some(AuthStep::Login),
+            status: None,
         };
         let error = context().status_error(StatusCode::INTERNAL_SERVER_ERROR, login, None);
         assert!(
@@ -595,5 +747,89 @@ mod tests {
                 .starts_with("Tradecloud's login failed with 500 after 2 attempts"),
             "{error}"
         );
+        assert!(error.is_transient());
+    }
+
+    #[test]
+    fn one_attempt_is_singular() {
+        let error = ClientError::DownloadInterrupted {
+            what: "document 1".into(),
+            attempts: 1,
+            reason: "reset".into(),
+        };
+        assert!(
+            error.to_string().contains("after 1 attempt: reset"),
+            "{error}"
+        );
+        let error = ClientError::RateLimited {
+            what: "order 42".into(),
+            attempts: 1,
+        };
+        assert!(error.to_string().contains("(1 attempt)"), "{error}");
+    }
+
+    #[test]
+    fn a_login_refused_for_good_is_not_transient() {
+        let once = CallReport {
+            attempts: 1,
+            auth_step: Some(AuthStep::Login),
+            status: None,
+        };
+        for status in [
+            StatusCode::NOT_FOUND,
+            StatusCode::FORBIDDEN,
+            StatusCode::BAD_REQUEST,
+        ] {
+            let error = context().status_error(status, once, None);
+            assert!(!error.is_transient(), "{error}");
+            assert!(error.to_string().contains("does not help"), "{error}");
+        }
+        let error = context().status_error(StatusCode::NOT_FOUND, once, None);
+        assert!(
+            error.to_string().contains(
+                "http://x/v2/authentication/login is not Tradecloud's login, so the base URL \
+                 http://x/v2 given to the client is probably wrong"
+            ),
+            "{error}"
+        );
+        for status in [StatusCode::BAD_GATEWAY, StatusCode::TOO_MANY_REQUESTS] {
+            assert!(context().status_error(status, once, None).is_transient());
+        }
+    }
+
+    #[test]
+    fn a_missing_document_says_what_to_do() {
+        let gone = |what: &str, status| ClientError::DownloadFailed {
+            what: what.into(),
+            status,
+            attempts: 1,
+            message: None,
+        };
+        let error = gone("document 67aa8ece", 404);
+        assert!(
+            error
+                .to_string()
+                .contains("the objectId is wrong: fetch the order or shipment again"),
+            "{error}"
+        );
+        assert!(!error.is_transient());
+        let error = gone("https://buyer.example/manual.pdf", 410);
+        assert!(error.to_string().contains("the URL is wrong"), "{error}");
+        let error = gone("https://buyer.example/manual.pdf", 503);
+        assert!(error.to_string().contains("try again later"), "{error}");
+        assert!(error.is_transient());
+    }
+
+    #[test]
+    fn a_not_resent_error_is_transient_when_sending_again_is_safe() {
+        let error = |safe_to_send_again| ClientError::NotResent {
+            safe_to_send_again,
+            what: "a.pdf".into(),
+            reason: "Tradecloud answered 503".into(),
+            status: Some(503),
+            advice: "uploading the file again is safe",
+        };
+        assert!(error(true).is_transient());
+        assert!(!error(false).is_transient());
     }
 }

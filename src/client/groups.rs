@@ -945,7 +945,9 @@ impl<'a> Documents<'a> {
     /// After a `5xx` answer, a time-out, or a connection lost once the
     /// whole file was sent, the upload fails with
     /// [`ClientError::NotResent`]: uploading again is safe but stores a
-    /// second copy, of which only the `objectId` you attach is ever shown.
+    /// second copy, of which only the `objectId` you attach is ever shown,
+    /// so that error is [transient](ClientError::is_transient) (its
+    /// `safe_to_send_again` is set).
     ///
     /// # Time-out
     ///

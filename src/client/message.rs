@@ -347,7 +347,7 @@ where
                     },
                     other => other,
                 })
-                .map_err(|error| not_resent(error, self.resend, self.advice))
+                .map_err(|error| not_resent(error, self.resend, self.advice, false))
         })
     }
 }
@@ -396,8 +396,15 @@ pub(super) async fn decode<R: DeserializeOwned>(
 }
 
 /// The error of a call that is not sent again
-/// ([`Resend::IfNotReceived`]) when it may have reached Tradecloud.
-pub(super) fn not_resent(error: ClientError, resend: Resend, advice: &'static str) -> ClientError {
+/// ([`Resend::IfNotReceived`]) when it may have reached Tradecloud;
+/// `safe_to_send_again` when the caller may send it again all the same
+/// (an upload), which makes the error transient.
+pub(super) fn not_resent(
+    error: ClientError,
+    resend: Resend,
+    advice: &'static str,
+    safe_to_send_again: bool,
+) -> ClientError {
     if resend != Resend::IfNotReceived {
         return error;
     }
@@ -415,6 +422,7 @@ pub(super) fn not_resent(error: ClientError, resend: Resend, advice: &'static st
                 _ => format!("Tradecloud answered {status}"),
             };
             ClientError::NotResent {
+                safe_to_send_again,
                 what,
                 reason,
                 status: Some(status),
@@ -422,12 +430,14 @@ pub(super) fn not_resent(error: ClientError, resend: Resend, advice: &'static st
             }
         }
         ClientError::Timeout { what, source, .. } => ClientError::NotResent {
+            safe_to_send_again,
             what,
             reason: format!("no answer in time ({})", describe(&source)),
             status: None,
             advice,
         },
         ClientError::Http { what, source, .. } => ClientError::NotResent {
+            safe_to_send_again,
             what,
             reason: format!("the request broke off ({})", describe(&source)),
             status: None,

@@ -218,6 +218,8 @@ pub(crate) struct Transports {
     pub(crate) api: reqwest::Client,
     pub(crate) download: reqwest::Client,
     pub(crate) upload: reqwest::Client,
+    /// Whether they go through a proxy given to the builder.
+    pub(crate) proxied: bool,
 }
 
 /// A Tradecloud API v2 client: cheap to clone, `Send + Sync`, to share by
@@ -288,6 +290,8 @@ struct ClientInner {
     upload_http: reqwest::Client,
     /// The builder's time-out.
     timeout: std::time::Duration,
+    /// Whether requests go through a proxy given to the builder.
+    proxied: bool,
     authentication: authentication::client::AuthenticationClient,
     order: order::client::OrderClient,
     order_search: order_search::client::OrderSearchClient,
@@ -335,6 +339,7 @@ impl Client {
             api: http,
             download: download_http,
             upload: upload_http,
+            proxied,
         } = http;
         let context = ClientContext {
             shared: Some(shared.clone()),
@@ -372,6 +377,7 @@ impl Client {
             download_http,
             upload_http,
             timeout,
+            proxied,
         };
         Client {
             inner: Arc::new(inner),
@@ -416,6 +422,7 @@ impl Client {
             what: what.into(),
             username: self.username(),
             base_url: &self.inner.base_url,
+            proxied: self.inner.proxied,
         }
     }
 
@@ -459,6 +466,7 @@ impl Client {
                 let call = report::CallReport {
                     attempts: refusal.attempts,
                     auth_step: Some(refusal.step),
+                    status: Some(refusal.status),
                 };
                 Err(self
                     .error_context("login")

@@ -311,9 +311,14 @@ pub(crate) fn exec_with<'a>(
             let call_report = CallReport {
                 attempts,
                 auth_step: None,
+                status: None,
             };
             let (result, call_report) = match finished.result {
                 Ok(response) | Err(Failure::Answer(response)) => {
+                    let call_report = CallReport {
+                        status: Some(response.status()),
+                        ..call_report
+                    };
                     (Ok(answer::finish(*response).await), call_report)
                 }
                 // The failed login's or refresh's answer, with its own
@@ -327,6 +332,7 @@ pub(crate) fn exec_with<'a>(
                     let call_report = CallReport {
                         attempts: refusal.attempts,
                         auth_step: Some(refusal.step),
+                        status: Some(refusal.status),
                     };
                     (Ok(response), call_report)
                 }

@@ -47,6 +47,9 @@ pub(crate) struct CallReport {
     pub(crate) attempts: u32,
     /// Set when the answer is the failed login's or refresh's, not the call's.
     pub(crate) auth_step: Option<AuthStep>,
+    /// The status of the last answer, when one came (also when its body
+    /// could not be read).
+    pub(crate) status: Option<reqwest::StatusCode>,
 }
 
 impl CallReport {
@@ -87,11 +90,13 @@ mod tests {
             record(CallReport {
                 attempts: 3,
                 auth_step: None,
+                status: None,
             });
             let ((), inner) = capture(async {
                 record(CallReport {
                     attempts: 2,
                     auth_step: Some(AuthStep::Login),
+                    status: None,
                 })
             })
             .await;
@@ -104,7 +109,8 @@ mod tests {
             outer,
             CallReport {
                 attempts: 3,
-                auth_step: None
+                auth_step: None,
+                status: None,
             }
         );
         // Outside any capture, recording is a no-op.

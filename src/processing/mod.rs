@@ -276,8 +276,11 @@ pub enum HandlerError {
 /// `5xx`, `429`, time-outs and broken connections are
 /// [`Transient`](HandlerError::Transient) (retried with backoff), and so are
 /// Tradecloud's `401`/`403` and a refused login (the `[tradecloud]`
-/// credentials are wrong or rotated: a configuration fault, not the
-/// event's, which fixing the credentials ends); `404`, a host that does not
+/// credentials are wrong or rotated, or its base URL does not lead to
+/// Tradecloud's API: a configuration fault, not the event's, which fixing
+/// the configuration ends), although
+/// [`is_transient`](crate::client::ClientError::is_transient) says a retry
+/// alone cannot fix them; `404`, a host that does not
 /// resolve or a refused certificate are
 /// [`Permanent`](HandlerError::Permanent) (dead-lettered; replay once
 /// fixed). So a handler writes `client.orders().get(id).await?`.
@@ -294,14 +297,16 @@ pub enum HandlerError {
 impl From<crate::client::ClientError> for HandlerError {
     fn from(error: crate::client::ClientError) -> Self {
         use crate::client::ClientError;
-        let refused_credentials = match &error {
+        let configuration_fault = match &error {
             ClientError::Unauthorized { .. } | ClientError::Forbidden { .. } => true,
-            ClientError::AuthenticationFailed { .. } => matches!(error.status(), Some(401 | 403)),
+            // A login refused for good (credentials, a wrong base URL); a
+            // `5xx` one is transient anyway.
+            ClientError::AuthenticationFailed { .. } => !error.is_transient(),
             _ => false,
         };
-        if refused_credentials {
+        if configuration_fault {
             HandlerError::Transient(format!(
-                "{error} (refused credentials are a configuration fault: retried until they are fixed)"
+                "{error} (a refused login is a configuration fault: retried until it is fixed)"
             ))
         } else if error.is_transient() {
             HandlerError::Transient(error.to_string())

@@ -66,7 +66,10 @@ impl Outcome {
             HandlerError::Permanent(error) => Outcome::Dead { error },
             HandlerError::Transient(error) if attempt > config.retry_policy().get_max_retries() => {
                 Outcome::Dead {
-                    error: format!("{error} (gave up after {attempt} attempts)"),
+                    error: format!(
+                        "{error} (gave up after {attempt} {})",
+                        if attempt == 1 { "attempt" } else { "attempts" }
+                    ),
                 }
             }
             HandlerError::Transient(error) => Self::retry_later(config, error, attempt),

@@ -579,8 +579,9 @@ async fn fetch<H: Handler>(
             let limit = shared.config.fetch_retry_for;
             if age >= limit {
                 let error = format!(
-                    "{error} (gave up fetching the {what} after retrying for {} h, {attempt} attempts)",
-                    limit.as_secs() / 3600
+                    "{error} (gave up fetching the {what} after retrying for {} h, {attempt} {})",
+                    limit.as_secs() / 3600,
+                    if attempt == 1 { "attempt" } else { "attempts" }
                 );
                 tracing::error!(
                     id = s.id, object_id, attempts = attempt, retried_for_secs = age.as_secs(),

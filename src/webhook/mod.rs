@@ -49,8 +49,18 @@
 //! | [`Webhook`] | a decoded webhook body (order, shipment, or an unknown event kept as is) | [`decode`] |
 //! | [`OrderWebhookEvent`] | which event an order body carries, borrowed from it | [`OrderWebhookEvent::of`] |
 //! | [`Message`] | anything `tradecloud inspect` reads: a [`Webhook`], or an order, a shipment or a poll response | [`Message::from_bytes`] (webhooks through [`decode`]) |
-//! | [`EventKind`](crate::inbox::EventKind) | what a stored event is: `order`, `orderDocuments` or `shipment` | [`NewEvent::from_webhook`](crate::inbox::NewEvent::from_webhook); [`EventKind::endpoint`](crate::inbox::EventKind::endpoint) and `From<Endpoint>` convert |
-//! | [`Origin`](crate::inbox::Origin) | where a stored body came from: a webhook, a GET-webhook trigger, or a fetch | the inbox |
+// The inbox exists with the `receiver` feature only: links to it there,
+// plain names without it (a link would not resolve).
+#![cfg_attr(
+    feature = "receiver",
+    doc = "| [`EventKind`](crate::inbox::EventKind) | what a stored event is: `order`, `orderDocuments` or `shipment` | [`NewEvent::from_webhook`](crate::inbox::NewEvent::from_webhook); [`EventKind::endpoint`](crate::inbox::EventKind::endpoint) and `From<Endpoint>` convert |",
+    doc = "| [`Origin`](crate::inbox::Origin) | where a stored body came from: a webhook, a GET-webhook trigger, or a fetch | the inbox |"
+)]
+#![cfg_attr(
+    not(feature = "receiver"),
+    doc = "| `inbox::EventKind` (feature `receiver`) | what a stored event is: `order`, `orderDocuments` or `shipment` | `inbox::NewEvent::from_webhook`; `EventKind::endpoint` and `From<Endpoint>` convert |",
+    doc = "| `inbox::Origin` (feature `receiver`) | where a stored body came from: a webhook, a GET-webhook trigger, or a fetch | the inbox |"
+)]
 //! | `processing::Event` | what the handler gets: a webhook body or a fetched order or shipment, with inbox metadata | the processor, from the [`Webhook`] the receiver decoded or from the stored bytes |
 //!
 //! ```

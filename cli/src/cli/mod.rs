@@ -73,6 +73,27 @@ pub enum Command {
     New(new::NewArgs),
 }
 
+/// The command line's own advice for a client error that the SDK words in
+/// its terms (the base URL given to the client): where this tool takes the
+/// base URL from. `None` for other errors.
+pub fn command_line_hint(error: &anyhow::Error) -> Option<&'static str> {
+    use tradecloud::client::ClientError;
+    let client_error = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<ClientError>())?;
+    let base_url_suspect = match client_error {
+        ClientError::Connect { .. } => true,
+        ClientError::AuthenticationFailed { status, .. } => {
+            !client_error.is_transient() && !matches!(status, 401 | 403)
+        }
+        _ => false,
+    };
+    base_url_suspect.then_some(
+        "this command takes the base URL from --base-url (or TRADECLOUD_BASE_URL), else \
+         TRADECLOUD_ENV, else base_url or environment in tradecloud.toml (production by default)",
+    )
+}
+
 /// An error and its causes on one line, `outer: cause: its cause`, each
 /// said once: a message that already contains the text of its cause (many
 /// errors quote their source, `cannot read x: No such file`, and also
@@ -190,8 +211,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::colour_logs;
+    use super::{colour_logs, command_line_hint};
     use std::ffi::OsStr;
+
+    #[test]
+    fn a_login_that_points_at_the_base_url_gets_the_flag_hint() {
+        use tradecloud::client::{AuthStep, ClientError};
+        let login = |status| {
+            anyhow::Error::new(ClientError::AuthenticationFailed {
+                step: AuthStep::Login,
+                what: "order 1".into(),
+                base_url: "http://127.0.0.1:8080".into(),
+                username: "integration@example.com".into(),
+                status,
+                attempts: 1,
+                message: None,
+            })
+            .context("cannot get the order")
+        };
+        let hint = command_line_hint(&login(404)).expect("a hint for a 404 login");
+        assert!(hint.contains("--base-url"), "{hint}");
+        // Refused credentials or a service that is down: not the base URL.
+        assert_eq!(command_line_hint(&login(403)), None);
+        assert_eq!(command_line_hint(&login(503)), None);
+        assert_eq!(command_line_hint(&anyhow::anyhow!("other")), None);
+    }
 
     #[test]
     fn colours_only_on_a_terminal_without_no_color() {

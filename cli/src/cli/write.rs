@@ -858,6 +858,7 @@ mod tests {
         );
         assert_eq!(
             client_code(&ClientError::NotResent {
+                safe_to_send_again: false,
                 what: "x".into(),
                 reason: "r".into(),
                 status: Some(503),

@@ -43,8 +43,8 @@ pub const MIN_UPLOAD_RATE: u64 = 64 * 1024;
 
 /// What [`ClientError::NotResent`] advises after an upload that may have
 /// arrived.
-const ADVICE: &str = "uploading the file again is safe but stores a second copy under a new \
-                      objectId (harmless: only the objectId you attach is ever shown)";
+const ADVICE: &str = "uploading the file again (now or later) is safe but stores a second copy \
+                      under a new objectId (harmless: only the objectId you attach is ever shown)";
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -359,7 +359,10 @@ where
                 }
             }
         };
-        let answer = result.map_err(|error| not_resent(error, Resend::IfNotReceived, ADVICE))?;
+        // Sending the file again is safe (see ADVICE), so the caller may
+        // retry: the error is transient.
+        let answer =
+            result.map_err(|error| not_resent(error, Resend::IfNotReceived, ADVICE, true))?;
         let bytes = meter.sent();
         if reported != Some(bytes) {
             progress(Progress { bytes, total });
