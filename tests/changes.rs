@@ -10,7 +10,7 @@ use tradecloud::api::common::types::{
 };
 use tradecloud::api::order_webhook_connector::types::OrderWebhookBody;
 use tradecloud::api::shipment_webhook_connector::types::ShipmentWebhookBody;
-use tradecloud::changes::{self, ChangeSet, DocumentRef, LastUpdated, Place};
+use tradecloud::changes::{ChangeSet, DocumentRef, LastUpdated, Place};
 use tradecloud::types::DateTime;
 use tradecloud::types::Party;
 use tradecloud::webhook::{Message, MessageError, OrderWebhookEvent, Webhook};
@@ -114,9 +114,9 @@ fn order_event_fixture_every_line_and_document_changed() {
     let event = order_event();
     assert_eq!(ref_names(event.all_lines()), [LINE_1, LINE_2]);
     // Line 2 has a zone-less 2019 timestamp: still changed, it is in the event.
-    assert_eq!(ref_names(changes::changed_lines(&event)), [LINE_1, LINE_2]);
+    assert_eq!(ref_names(event.changed_lines()), [LINE_1, LINE_2]);
     assert_eq!(
-        names(changes::changed_documents(&event)),
+        names(event.changed_documents()),
         [
             "123456789",
             "SO-CONFIRMATION-1",
@@ -130,7 +130,7 @@ fn order_event_fixture_every_line_and_document_changed() {
 #[test]
 fn order_event_fixture_documents_know_where_they_sit() {
     let event = order_event();
-    let docs = changes::documents(&event);
+    let docs = event.all_documents();
     let places: Vec<_> = docs
         .iter()
         .map(|d| (d.code.as_deref(), d.party, d.place))
@@ -212,11 +212,11 @@ fn shipment_fixture_changed_lines_and_documents() {
     );
     // 1: equal; 2: older; 3: same instant at +02:00; 4: only lastChangedAt, equal.
     assert_eq!(
-        ref_names(changes::changed_lines(&shipment)),
+        ref_names(shipment.changed_lines()),
         ["DA-0001/1", "DA-0001/3", "DA-0001/4"]
     );
     assert_eq!(
-        names(changes::documents(&shipment)),
+        names(shipment.all_documents()),
         [
             "PACKING-LIST-001",
             "INVOICE-2025-0001",
@@ -224,7 +224,7 @@ fn shipment_fixture_changed_lines_and_documents() {
             "BUYER-NOTE-02"
         ]
     );
-    let changed = changes::changed_documents(&shipment);
+    let changed = shipment.changed_documents();
     assert_eq!(names(changed.iter().copied()), ["PACKING-LIST-001"]);
     assert_eq!(
         (changed[0].party, changed[0].place),
@@ -238,11 +238,11 @@ fn shipment_fixture_since_is_strict() {
     // At the older line's instant (2025-04-22T16:45:10.5Z): only the newer ones.
     let at_older = dt("2025-04-22T18:45:10.500+02:00");
     assert_eq!(
-        ref_names(changes::lines_changed_after(&shipment, &at_older)),
+        ref_names(shipment.lines_changed_after(&at_older)),
         ["DA-0001/1", "DA-0001/3", "DA-0001/4"]
     );
     assert_eq!(
-        names(changes::documents_changed_after(&shipment, &at_older)),
+        names(shipment.documents_changed_after(&at_older)),
         ["PACKING-LIST-001"]
     );
     // One millisecond earlier: the older line and invoice too.
@@ -275,14 +275,14 @@ fn shipment_fixture_since_is_strict() {
 fn whole_order_fixture_changed_lines() {
     let order = whole_order();
     assert_eq!(ref_names(order.all_lines()), [LINE_1, LINE_2, LINE_3]);
-    assert_eq!(ref_names(changes::changed_lines(&order)), [LINE_1]);
+    assert_eq!(ref_names(order.changed_lines()), [LINE_1]);
     // Order documents have no timestamp: the one on the changed line counts,
     // the header ones (both coded 123456789) and SOW-77 on line 2 do not.
     assert_eq!(
-        names(changes::documents(&order)),
+        names(order.all_documents()),
         ["123456789", "123456789", "DRAWING-12345", "SOW-77"]
     );
-    assert_eq!(names(changes::changed_documents(&order)), ["DRAWING-12345"]);
+    assert_eq!(names(order.changed_documents()), ["DRAWING-12345"]);
 }
 
 #[test]
@@ -301,7 +301,7 @@ fn whole_order_fixture_since_boundaries_are_strict() {
         ("2025-03-01", vec![LINE_1, LINE_2, LINE_3]),
     ];
     for (since, expected) in cases {
-        let lines = changes::lines_changed_after(&order, &dt(since));
+        let lines = order.lines_changed_after(&dt(since));
         assert_eq!(ref_names(lines), expected, "lines changed after {since}");
     }
     assert_eq!(
@@ -349,9 +349,9 @@ fn single_delivery_and_simple_order_events_are_the_same() {
         "e3c0b9f5-6d2f-4b64-8e1c-7a2a1a7e8b01",
         "e3c0b9f5-6d2f-4b64-8e1c-7a2a1a7e8b02",
     ];
-    assert_eq!(ref_names(changes::changed_lines(a)), ids);
-    assert_eq!(ref_names(changes::changed_lines(b)), ids);
-    assert_eq!(names(changes::changed_documents(a)), ["123456789"]);
+    assert_eq!(ref_names(a.changed_lines()), ids);
+    assert_eq!(ref_names(b.changed_lines()), ids);
+    assert_eq!(names(a.changed_documents()), ["123456789"]);
 }
 
 #[test]

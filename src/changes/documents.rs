@@ -26,7 +26,7 @@ pub enum Place<'a> {
 ///
 /// ```
 /// use tradecloud::api::common::types::OrderEvent;
-/// use tradecloud::changes::{self, Place};
+/// use tradecloud::changes::{ChangeSet, Place};
 /// use tradecloud::types::Party;
 ///
 /// let event: OrderEvent = serde_json::from_str(r#"{
@@ -35,7 +35,7 @@ pub enum Place<'a> {
 ///     "lines": [{ "id": "l1", "buyerLine": { "documents": [{ "code": "DRAWING-1", "objectId": "abc" }] } }]
 /// }"#)?;
 ///
-/// let docs = changes::documents(&event);
+/// let docs = event.all_documents();
 /// assert_eq!(docs[0].code.as_deref(), Some("SO-CONFIRMATION-1"));
 /// assert_eq!((docs[0].party, docs[0].place), (Party::Supplier, Place::Header));
 /// assert_eq!(docs[1].party, Party::Buyer);

@@ -18,7 +18,7 @@
 //!
 //! ```
 //! use tradecloud::api::common::types::Order;
-//! use tradecloud::changes::{self, ChangeSet};
+//! use tradecloud::changes::ChangeSet;
 //!
 //! let order: Order = serde_json::from_str(r#"{
 //!     "id": "o1",
@@ -30,7 +30,7 @@
 //! }"#)?;
 //!
 //! // Changed in this message: the same instant as the order's (not the same text).
-//! let ids: Vec<_> = changes::changed_lines(&order).iter().map(|l| l.id.as_deref()).collect();
+//! let ids: Vec<_> = order.changed_lines().iter().map(|l| l.id.as_deref()).collect();
 //! assert_eq!(ids, [Some("l1")]);
 //!
 //! // Changed after a watermark (strictly after).
@@ -180,38 +180,4 @@ pub trait ChangeSet {
             .filter(|doc| self.document_changed(doc, Some(since)))
             .collect()
     }
-}
-
-/// The lines of `message` changed in this message. See [`ChangeSet::changed_lines`].
-pub fn changed_lines<M: ChangeSet + ?Sized>(message: &M) -> Vec<&M::Line> {
-    message.changed_lines()
-}
-
-/// The lines of `message` changed strictly after `since`. See
-/// [`ChangeSet::lines_changed_after`].
-pub fn lines_changed_after<'a, M: ChangeSet + ?Sized>(
-    message: &'a M,
-    since: &DateTime,
-) -> Vec<&'a M::Line> {
-    message.lines_changed_after(since)
-}
-
-/// Every document of `message` with where it sits. See [`ChangeSet::all_documents`].
-pub fn documents<M: ChangeSet + ?Sized>(message: &M) -> Vec<DocumentRef<'_, M::Document>> {
-    message.all_documents()
-}
-
-/// The documents of `message` changed in this message. See
-/// [`ChangeSet::changed_documents`].
-pub fn changed_documents<M: ChangeSet + ?Sized>(message: &M) -> Vec<DocumentRef<'_, M::Document>> {
-    message.changed_documents()
-}
-
-/// The documents of `message` changed strictly after `since`. See
-/// [`ChangeSet::documents_changed_after`].
-pub fn documents_changed_after<'a, M: ChangeSet + ?Sized>(
-    message: &'a M,
-    since: &DateTime,
-) -> Vec<DocumentRef<'a, M::Document>> {
-    message.documents_changed_after(since)
 }
