@@ -21,6 +21,8 @@
 mod client_support;
 #[cfg(feature = "receiver")]
 mod inbox_cases;
+#[cfg(feature = "mock")]
+mod mock_support;
 #[cfg(feature = "receiver")]
 mod pg_support;
 #[cfg(feature = "receiver")]

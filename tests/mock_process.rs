@@ -9,84 +9,14 @@
 
 #![cfg(feature = "mock")]
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tradecloud::mock::{MockConfig, MockParty, MockServer};
 
 use crate::client_support::start;
-
-/// A plain HTTP webhook receiver on 127.0.0.1 that keeps the JSON bodies.
-#[derive(Clone)]
-struct Receiver {
-    bodies: Arc<Mutex<Vec<Value>>>,
-    url: String,
-}
-
-async fn record(State(bodies): State<Arc<Mutex<Vec<Value>>>>, body: Bytes) -> StatusCode {
-    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    bodies.lock().unwrap_or_else(|e| e.into_inner()).push(value);
-    StatusCode::OK
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let app = axum::Router::new()
-            .fallback(record)
-            .with_state(bodies.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binds");
-        let addr = listener.local_addr().expect("an address");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Receiver {
-            bodies,
-            url: format!("http://{addr}"),
-        }
-    }
-
-    fn bodies(&self) -> Vec<Value> {
-        self.bodies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Wait until `count` bodies have come (at most 10 s).
-    async fn wait_for(&self, count: usize) -> Vec<Value> {
-        for _ in 0..200 {
-            let bodies = self.bodies();
-            if bodies.len() >= count {
-                return bodies;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("expected {count} webhooks, got {:#?}", self.bodies());
-    }
-}
-
-async fn token(server: &MockServer, party: &MockParty) -> String {
-    let response = reqwest::Client::new()
-        .get(format!("{}/authentication/login", server.base_url()))
-        .basic_auth(
-            &party.credentials.username,
-            Some(&party.credentials.password),
-        )
-        .send()
-        .await
-        .expect("login");
-    response
-        .headers()
-        .get("set-authorization")
-        .and_then(|v| v.to_str().ok())
-        .expect("an access token")
-        .to_owned()
-}
+use crate::mock_support::{token, Receiver};
 
 /// `POST` `body` to `path` as `party` (Basic credentials, which the
 /// api-connector and the polls take).
@@ -303,7 +233,7 @@ async fn split_order(number: &str) -> (MockServer, Receiver) {
     )
     .await;
     assert_eq!(status, 200);
-    supplier_rx.wait_for(1).await;
+    supplier_rx.wait_for_bodies(1).await;
     (server, supplier_rx)
 }
 
@@ -334,7 +264,7 @@ async fn updating_only_a_split_line_keeps_the_original_delivery() {
             delivery("0002", "2026-04-01", 6.0)
         ]
     );
-    let got = supplier_rx.wait_for(2).await;
+    let got = supplier_rx.wait_for_bodies(2).await;
     assert_eq!(got[1]["eventName"], "OrderLinesReissuedByBuyer");
     server.shutdown().await.expect("stops");
 }
@@ -362,7 +292,7 @@ async fn a_split_line_s_actual_delivery_joins_the_original_line_s_history() {
         deliveries(&line(&order, "0001")["buyerLine"]["deliveryHistory"]),
         [delivery("0002", "2026-04-02", 5.0)]
     );
-    let got = supplier_rx.wait_for(2).await;
+    let got = supplier_rx.wait_for_bodies(2).await;
     assert_eq!(
         got[1]["eventName"],
         "OrderLinesDeliveryHistoryAppendedByBuyer"
@@ -399,7 +329,7 @@ async fn cancelling_a_split_line_removes_its_delivery_line() {
         [delivery("0001", "2026-03-01", 10.0)]
     );
     assert_eq!(original["status"]["processStatus"], "Issued");
-    let got = supplier_rx.wait_for(2).await;
+    let got = supplier_rx.wait_for_bodies(2).await;
     assert_eq!(got[1]["eventName"], "OrderLinesReissuedByBuyer");
     assert_eq!(
         single_lines(&got[1]["singleDeliveryOrderEvent"]),
@@ -420,7 +350,7 @@ async fn cancelling_a_split_line_removes_its_delivery_line() {
     assert_eq!(status, 200);
     let order = order_of(&server, "PO-SD-CANCEL").await;
     assert_eq!(line(&order, "0001")["status"]["processStatus"], "Cancelled");
-    let got = supplier_rx.wait_for(3).await;
+    let got = supplier_rx.wait_for_bodies(3).await;
     assert_eq!(got[2]["eventName"], "OrderLinesCancelledByBuyer");
     server.shutdown().await.expect("stops");
 }
@@ -440,7 +370,7 @@ async fn the_single_delivery_view_keeps_split_lines_and_their_dates() {
         line(&view, "0002")["buyerLine"]["scheduledDelivery"],
         json!({"date": "2026-04-01", "quantity": 5})
     );
-    let got = supplier_rx.wait_for(1).await;
+    let got = supplier_rx.wait_for_bodies(1).await;
     assert_eq!(got[0]["eventName"], "OrderIssuedByBuyer");
     assert_eq!(single_lines(&got[0]["singleDeliveryOrderEvent"]), expected);
     server.shutdown().await.expect("stops");
@@ -575,7 +505,7 @@ async fn documents_that_change_nothing_send_no_event() {
     assert_eq!(status, 200);
     let (status, _) = post(&server, &buyer, path, documents("0001", "D-2")).await;
     assert_eq!(status, 200);
-    let got = supplier_rx.wait_for(2).await;
+    let got = supplier_rx.wait_for_bodies(2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let got_all = supplier_rx.bodies();
     assert_eq!(got_all.len(), 2, "{got_all:#?}");
@@ -626,7 +556,7 @@ async fn a_despatch_advice_keeps_its_carrier_tracking_number_and_final_destinati
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let got = buyer_rx.wait_for(1).await;
+    let got = buyer_rx.wait_for_bodies(1).await;
     let from_webhook = got[0]["shipment"].clone();
     let id = from_webhook["id"]
         .as_str()

@@ -13,12 +13,8 @@
 
 #![cfg(feature = "mock")]
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tradecloud::api::api_connector::types as connector;
@@ -26,65 +22,17 @@ use tradecloud::api::common::types::{Order, OrderLine};
 use tradecloud::client::Client;
 use tradecloud::mock::{CompanyWebhooks, MockConfig, MockParty, MockServer, WebhookSettings};
 
-use crate::client_support::{builder, start};
-
-/// A webhook receiver on 127.0.0.1 that keeps the JSON bodies it gets.
-#[derive(Clone)]
-struct Receiver {
-    bodies: Arc<Mutex<Vec<Value>>>,
-    url: String,
-}
-
-async fn keep(State(bodies): State<Arc<Mutex<Vec<Value>>>>, body: Bytes) -> StatusCode {
-    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    bodies.lock().unwrap_or_else(|e| e.into_inner()).push(value);
-    StatusCode::OK
-}
+use crate::client_support::start;
+use crate::mock_support::{client_of, token, Receiver};
 
 impl Receiver {
-    async fn start() -> Receiver {
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let app = axum::Router::new()
-            .fallback(keep)
-            .with_state(bodies.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binds");
-        let addr = listener.local_addr().expect("an address");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Receiver {
-            bodies,
-            url: format!("http://{addr}/orders"),
-        }
-    }
-
-    fn count(&self) -> usize {
-        self.bodies.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
     /// The events (name, line positions) that came after the first
     /// `seen`, once `count` more have come (at most 10 s).
     async fn events_after(&self, seen: usize, count: usize) -> Vec<(String, Vec<String>)> {
-        for _ in 0..200 {
-            let bodies = self
-                .bodies
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            if bodies.len() >= seen + count {
-                return bodies[seen..].iter().map(event).collect();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let bodies = self
-            .bodies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        panic!(
-            "expected {count} events after {seen}, got {:?}",
-            bodies.iter().map(event).collect::<Vec<_>>()
-        );
+        self.wait_for_bodies(seen + count).await[seen..]
+            .iter()
+            .map(event)
+            .collect()
     }
 }
 
@@ -108,16 +56,6 @@ fn decode<T: DeserializeOwned>(value: Value) -> T {
     serde_json::from_value(value).unwrap_or_else(|e| panic!("decodes: {e}"))
 }
 
-fn client_of(server: &MockServer, party: &MockParty) -> Client {
-    builder(server)
-        .credentials(
-            party.credentials.username.clone(),
-            party.credentials.password.clone(),
-        )
-        .build()
-        .expect("a client")
-}
-
 /// Both companies, their order webhooks on receivers, and their clients.
 struct Trade {
     server: MockServer,
@@ -133,7 +71,7 @@ impl Trade {
     async fn start() -> Trade {
         let (buyer_rx, supplier_rx) = (Receiver::start().await, Receiver::start().await);
         let hooks = |rx: &Receiver| CompanyWebhooks {
-            order_events: Some(WebhookSettings::new(rx.url.clone())),
+            order_events: Some(WebhookSettings::new(format!("{}/orders", rx.url))),
             ..CompanyWebhooks::default()
         };
         let server = start(
@@ -175,11 +113,7 @@ impl Trade {
         }));
         self.buyer_client.orders().send(&order).await.expect("sent");
         self.supplier_rx.events_after(seen, 1).await;
-        let bodies = self
-            .supplier_rx
-            .bodies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let bodies = self.supplier_rx.bodies();
         bodies[seen]["orderEvent"]["orderId"]
             .as_str()
             .expect("the event names the order")
@@ -210,20 +144,7 @@ impl Trade {
 
     /// A buyer's order action by raw HTTP: its status and JSON body.
     async fn buyer_action(&self, path: &str, body: Value) -> (u16, Value) {
-        let token = reqwest::Client::new()
-            .get(format!("{}/authentication/login", self.server.base_url()))
-            .basic_auth(
-                &self.buyer.credentials.username,
-                Some(&self.buyer.credentials.password),
-            )
-            .send()
-            .await
-            .expect("login")
-            .headers()
-            .get("set-authorization")
-            .and_then(|v| v.to_str().ok())
-            .expect("an access token")
-            .to_owned();
+        let token = token(&self.server, &self.buyer).await;
         let response = reqwest::Client::new()
             .post(format!("{}/{path}", self.server.base_url()))
             .bearer_auth(token)

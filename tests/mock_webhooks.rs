@@ -8,43 +8,22 @@
 
 #![cfg(feature = "mock")]
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::Method;
 use serde::de::DeserializeOwned;
 use tradecloud::api::api_connector::types as connector;
 use tradecloud::api::order::types::ApproveRequestsAsBuyer;
 use tradecloud::api::order_webhook_connector::types::OrderWebhookBody;
 use tradecloud::api::shipment_webhook_connector::types::ShipmentWebhookBody;
-use tradecloud::client::{Client, DownloadOutcome};
+use tradecloud::client::DownloadOutcome;
 use tradecloud::mock::{DeliveryRecord, MockConfig, MockParty, MockServer, WebhookFault};
 
 use crate::client_support as support;
-use support::{builder, start};
-
-/// One request a receiver got.
-#[derive(Clone, Debug)]
-struct Received {
-    method: Method,
-    uri: Uri,
-    authorization: Option<String>,
-    body: Vec<u8>,
-}
+use crate::mock_support::{client_of, token, Received, Receiver};
+use support::start;
 
 impl Received {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("JSON body: {e}"))
-    }
-    fn event_name(&self) -> String {
-        self.json()["eventName"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
     /// The body as `T`, after the receiver's own check of a webhook
     /// (`tradecloud::webhook::decode`: the event name, the payload and
     /// its id), so a body a receiver would quarantine fails the test.
@@ -62,9 +41,7 @@ impl Received {
         }
         serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("decodes: {e}"))
     }
-}
 
-impl Received {
     /// An order event's name and the positions of its lines.
     fn order_event(&self) -> (String, Vec<String>) {
         let body: OrderWebhookBody = self.decode();
@@ -72,125 +49,8 @@ impl Received {
     }
 }
 
-#[derive(Default)]
-struct Inner {
-    received: Vec<Received>,
-    /// Statuses to answer, in order; then 200.
-    script: VecDeque<u16>,
-}
-
-/// A plain HTTP webhook receiver on 127.0.0.1 that records requests.
-#[derive(Clone)]
-struct Receiver {
-    inner: Arc<Mutex<Inner>>,
-    url: String,
-}
-
-async fn record(
-    State(inner): State<Arc<Mutex<Inner>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    let mut inner = inner.lock().unwrap_or_else(|e| e.into_inner());
-    inner.received.push(Received {
-        method,
-        uri,
-        authorization: headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        body: body.to_vec(),
-    });
-    let status = inner.script.pop_front().unwrap_or(200);
-    StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let inner = Arc::new(Mutex::new(Inner::default()));
-        let app = axum::Router::new()
-            .fallback(record)
-            .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binds");
-        let addr = listener.local_addr().expect("an address");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Receiver {
-            inner,
-            url: format!("http://{addr}"),
-        }
-    }
-
-    fn answer(&self, statuses: &[u16]) {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .script
-            .extend(statuses);
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .received
-            .clone()
-    }
-
-    /// Wait until `count` requests have come (at most 10 s).
-    async fn wait_for(&self, count: usize) -> Vec<Received> {
-        for _ in 0..200 {
-            let received = self.received();
-            if received.len() >= count {
-                return received;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "expected {count} requests, got {:?}",
-            self.received()
-                .iter()
-                .map(Received::event_name)
-                .collect::<Vec<_>>()
-        );
-    }
-}
-
 fn decode<T: DeserializeOwned>(value: serde_json::Value) -> T {
     serde_json::from_value(value).unwrap_or_else(|e| panic!("decodes: {e}"))
-}
-
-fn client_of(server: &MockServer, party: &MockParty) -> Client {
-    builder(server)
-        .credentials(
-            party.credentials.username.clone(),
-            party.credentials.password.clone(),
-        )
-        .build()
-        .expect("a client")
-}
-
-/// Log in as `party` with raw HTTP: the access token.
-async fn token(server: &MockServer, party: &MockParty) -> String {
-    let response = reqwest::Client::new()
-        .get(format!("{}/authentication/login", server.base_url()))
-        .basic_auth(
-            &party.credentials.username,
-            Some(&party.credentials.password),
-        )
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(response.status(), 200);
-    response
-        .headers()
-        .get("set-authorization")
-        .and_then(|v| v.to_str().ok())
-        .expect("an access token")
-        .to_owned()
 }
 
 /// `PUT` settings to one of Tradecloud's settings endpoints.
