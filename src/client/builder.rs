@@ -269,16 +269,30 @@ impl ClientBuilder {
         self
     }
 
-    /// The retry policy (default [`RetryPolicy::default`]).
+    /// The retry policy (default [`RetryPolicy::default`]): the one way to
+    /// set the number of retries ([`RetryPolicy::max_retries`]) and the
+    /// delays between them.
+    ///
+    /// ```
+    /// use tradecloud::client::{Client, RetryPolicy};
+    ///
+    /// let builder = Client::builder().retry_policy(RetryPolicy::default().max_retries(8));
+    /// assert_eq!(builder.get_retry_policy().get_max_retries(), 8);
+    /// ```
+    ///
+    /// The builder has no `max_retries` of its own:
+    ///
+    /// ```compile_fail
+    /// let builder = tradecloud::client::Client::builder().max_retries(8);
+    /// ```
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self
     }
 
-    /// Shorthand for changing only the number of retries.
-    pub fn max_retries(mut self, retries: u32) -> Self {
-        self.retry = self.retry.max_retries(retries);
-        self
+    /// The retry policy set so far.
+    pub fn get_retry_policy(&self) -> &RetryPolicy {
+        &self.retry
     }
 
     /// At most this many requests per second, across all clones of the

@@ -66,6 +66,8 @@ impl RetryPolicy {
     }
 
     /// Retry a failed request at most this many times (0 disables retries).
+    /// The client takes the whole policy, with
+    /// [`ClientBuilder::retry_policy`](super::ClientBuilder::retry_policy).
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
         self
