@@ -66,7 +66,7 @@ impl Receipts {
                 Ok(DownloadOutcome::Downloaded(file)) => println!(
                     "  document {code} ({}): saved {} ({} bytes, {})",
                     document.party,
-                    file.filename,
+                    file.file_name,
                     file.bytes,
                     file.content_type.as_deref().unwrap_or("unknown type"),
                 ),

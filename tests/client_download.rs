@@ -66,7 +66,7 @@ async fn downloads_a_document_by_object_id_with_its_name_and_type() {
         .await
         .expect("the download succeeds");
     let file = downloaded(outcome);
-    assert_eq!(file.filename, "Delivery note 7.pdf");
+    assert_eq!(file.file_name, "Delivery note 7.pdf");
     assert_eq!(file.path, dir.path().join("Delivery note 7.pdf"));
     assert_eq!(file.content_type.as_deref(), Some("application/pdf"));
     assert_eq!(file.bytes, 300_000);
@@ -111,7 +111,7 @@ async fn downloads_to_a_given_file_path_replacing_an_old_file() {
             .expect("the download succeeds"),
     );
     assert_eq!(file.path, target);
-    assert_eq!(file.filename, "Tradecloud API Manual.pdf");
+    assert_eq!(file.file_name, "Tradecloud API Manual.pdf");
     let content = std::fs::read(&target).expect("the file");
     assert!(
         content.starts_with(b"%PDF"),
@@ -334,7 +334,7 @@ async fn downloads_a_plain_url_without_authorization() {
             .await
             .expect("the download succeeds"),
     );
-    assert_eq!(file.filename, "manual v2.txt");
+    assert_eq!(file.file_name, "manual v2.txt");
     assert_eq!(file.content_type.as_deref(), Some("text/plain"));
     assert_eq!(
         std::fs::read(&file.path).expect("the file"),
@@ -367,7 +367,7 @@ async fn a_presigned_url_as_source_uses_the_content_disposition_name() {
             .await
             .expect("the download succeeds"),
     );
-    assert_eq!(file.filename, "Prüfbericht 1.bin");
+    assert_eq!(file.file_name, "Prüfbericht 1.bin");
     let content = std::fs::read(&file.path).expect("the file");
     assert!(content
         .iter()

@@ -300,7 +300,7 @@ pub async fn run_document(cmd: DocumentCommand, global: &GlobalArgs) -> Result<(
         DownloadOutcome::Downloaded(file) => {
             eprintln!(
                 "downloaded {} ({} bytes{})",
-                file.filename,
+                file.file_name,
                 file.bytes,
                 file.content_type
                     .as_deref()

@@ -55,9 +55,9 @@ impl Destination {
         Ok(Destination::File(dest.to_path_buf()))
     }
 
-    fn path_for(&self, filename: &str) -> PathBuf {
+    fn path_for(&self, file_name: &str) -> PathBuf {
         match self {
-            Destination::Directory(dir) => dir.join(filename),
+            Destination::Directory(dir) => dir.join(file_name),
             Destination::File(path) => path.clone(),
         }
     }
@@ -65,7 +65,7 @@ impl Destination {
 
 /// What is known about the file before the GET.
 pub(super) struct FileHint {
-    pub(super) filename: Option<String>,
+    pub(super) file_name: Option<String>,
     pub(super) content_type: Option<String>,
     pub(super) fallback_name: String,
 }
@@ -173,13 +173,13 @@ impl Client {
         let from_disposition = names::from_disposition(response.headers());
         // A presigned URL's path is a storage key, not a name.
         let from_url = (!presigned).then(|| names::from_url(url)).flatten();
-        let filename = names::choose(&[
-            hint.filename.as_deref(),
+        let file_name = names::choose(&[
+            hint.file_name.as_deref(),
             from_disposition.as_deref(),
             from_url.as_deref(),
             Some(hint.fallback_name.as_str()),
         ]);
-        let final_path = dest.path_for(&filename);
+        let final_path = dest.path_for(&file_name);
         let directory = match final_path.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
             _ => PathBuf::from("."),
@@ -245,7 +245,7 @@ impl Client {
             path: final_path,
             bytes,
             content_type,
-            filename,
+            file_name,
         })
     }
 }

@@ -132,8 +132,11 @@ pub struct Downloaded {
     pub bytes: u64,
     /// Its media type, from the metadata or the server.
     pub content_type: Option<String>,
-    /// Its file name (see [File names](Download#file-names)).
-    pub filename: String,
+    /// Its file name (see [File names](Download#file-names)); the same
+    /// name as [`Uploaded::file_name`](super::Uploaded::file_name) and
+    /// [`Upload::file_name`](super::Upload::file_name), as in Rust's
+    /// `Path::file_name` (the API's metadata calls it `filename`).
+    pub file_name: String,
 }
 
 /// The result of a download.
@@ -292,7 +295,7 @@ impl Client {
                         }
                         Target::Url(url) => {
                             let hint = FileHint {
-                                filename: None,
+                                file_name: None,
                                 content_type: None,
                                 fallback_name: names::from_url(url)
                                     .unwrap_or_else(|| "document".to_owned()),
@@ -372,7 +375,7 @@ impl Client {
                 }));
             };
             let hint = FileHint {
-                filename: metadata.filename,
+                file_name: metadata.filename,
                 content_type: metadata.content_type,
                 fallback_name: object_id.to_owned(),
             };
