@@ -17,6 +17,13 @@
 //!   price, the net price per unit and the net amount (the
 //!   `priceUnitQuantity` rule); see [`OrderLine::ordered_quantity`] and
 //!   [`Prices`].
+//! * What an integration compares in the proposal and request flow: a
+//!   line's [`in_progress_status`](OrderLine::in_progress_status), the
+//!   supplier's [proposal](OrderLine::supplier_proposal) or the
+//!   [request still open](OrderLine::open_supplier_request), with its
+//!   quantity, net price and dates ([`Request`]), and the values including
+//!   open requests ([`OrderLine::quantity_including_requests`],
+//!   [`SingleDeliveryOrderLine::scheduled_delivery_including_requests`]).
 //!
 //! ```
 //! use tradecloud::api::common::types::Order;
@@ -38,12 +45,13 @@
 //! ```
 
 use crate::api::common::types::{
-    BuyerLine, BuyerOrder, Document, LineLogisticsStatus, LineProcessStatus, LineStatus,
-    MonetaryAmount, Order, OrderDocumentsEvent, OrderEvent, OrderLine, OrderLogisticsStatus,
-    OrderProcessStatus, OrderStatus, Price, Prices, Shipment, ShipmentDocument, ShipmentLine,
-    ShipmentProcessStatus, SingleDeliveryOrder, SingleDeliveryOrderEvent, SingleDeliveryOrderLine,
+    BuyerLine, BuyerOrder, CurrentScheduledDelivery, Document, LineInProgressStatus,
+    LineLogisticsStatus, LineProcessStatus, LineStatus, MonetaryAmount, Order, OrderDocumentsEvent,
+    OrderEvent, OrderLine, OrderLogisticsStatus, OrderProcessStatus, OrderStatus, Price, Prices,
+    Request, RequestStatus, Shipment, ShipmentDocument, ShipmentLine, ShipmentProcessStatus,
+    SingleDeliveryOrder, SingleDeliveryOrderEvent, SingleDeliveryOrderLine, SupplierLine,
 };
-use crate::types::{Decimal, Rounding};
+use crate::types::{Date, Decimal, Rounding};
 
 fn text(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or_default()
@@ -132,8 +140,54 @@ macro_rules! line_accessors {
             pub fn logistics_status(&self) -> Option<&LineLogisticsStatus> {
                 self.status.as_ref().and_then(|s: &LineStatus| s.logistics_status.as_ref())
             }
+
+            /// The finer status of a line whose process status is
+            /// `InProgress` (`status.inProgressStatus`, order/status.md "Line
+            /// in Progress status"): `OpenSupplierProposal`,
+            /// `OpenBuyerReopenRequest`, ...
+            pub fn in_progress_status(&self) -> Option<&LineInProgressStatus> {
+                self.status.as_ref().and_then(|s: &LineStatus| s.in_progress_status.as_ref())
+            }
+
+            /// The supplier's proposal (`supplierLine.requests.proposal`): a
+            /// delivery schedule and prices other than the issued ones, in
+            /// any [`Request::status`](Request); see
+            /// [`open_supplier_request`](Self::open_supplier_request) for the
+            /// one the buyer has to answer.
+            pub fn supplier_proposal(&self) -> Option<&Request> {
+                supplier_requests(&self.supplier_line)?.proposal.as_ref()
+            }
+
+            /// The supplier's request to reopen the confirmed line
+            /// (`supplierLine.requests.reopenRequest`): a delivery schedule
+            /// and prices other than the confirmed ones, in any status.
+            pub fn supplier_reopen_request(&self) -> Option<&Request> {
+                supplier_requests(&self.supplier_line)?.reopen_request.as_ref()
+            }
+
+            /// The buyer's request to reopen the confirmed line
+            /// (`buyerLine.requests.reopenRequest`), in any status.
+            pub fn buyer_reopen_request(&self) -> Option<&Request> {
+                self.buyer_line.as_ref()?.requests.as_ref()?.reopen_request.as_ref()
+            }
+
+            /// The supplier's request the buyer has to answer (approve or
+            /// reject): the [proposal](Self::supplier_proposal), else the
+            /// [reopen request](Self::supplier_reopen_request), whichever is
+            /// [open](Request::is_open).
+            pub fn open_supplier_request(&self) -> Option<&Request> {
+                self.supplier_proposal()
+                    .filter(|r| r.is_open())
+                    .or_else(|| self.supplier_reopen_request().filter(|r| r.is_open()))
+            }
         }
     )*};
+}
+
+fn supplier_requests(
+    supplier_line: &Option<SupplierLine>,
+) -> Option<&crate::api::common::types::SupplierRequests> {
+    supplier_line.as_ref()?.requests.as_ref()
 }
 
 order_accessors!(Order, id, "id");
@@ -454,6 +508,190 @@ impl SingleDeliveryOrderLine {
     }
 }
 
+/// A request of the buyer or the supplier to change a line: a supplier's
+/// proposal or reopen request, a buyer's reopen request
+/// (order/buyer/receive "Supplier requests", order/supplier/receive "Buyer
+/// requests"). What an integration compares with the line's
+/// [ordered quantity](OrderLine::ordered_quantity), [net
+/// price](OrderLine::net_price) and delivery schedule before it approves or
+/// rejects.
+///
+/// ```
+/// use tradecloud::api::common::types::{LineInProgressStatus, LineProcessStatus, OrderLine};
+/// use tradecloud::types::Date;
+///
+/// // The buyer ordered 100 at 2.50 EUR for 2025-06-02; the supplier proposes
+/// // 80 at 2.75 EUR, in two deliveries.
+/// let line: OrderLine = serde_json::from_str(r#"{
+///     "buyerLine": { "position": "0001" },
+///     "deliverySchedule": [{ "position": "1", "date": "2025-06-02", "quantity": 100 }],
+///     "prices": { "netPrice": { "priceInTransactionCurrency": { "value": 2.50, "currencyIso": "EUR" } } },
+///     "supplierLine": { "requests": { "proposal": {
+///         "deliverySchedule": [
+///             { "position": "1", "date": "2025-06-09", "quantity": 50 },
+///             { "position": "2", "date": "2025-06-16", "quantity": 30 }
+///         ],
+///         "prices": { "netPrice": { "priceInTransactionCurrency": { "value": 2.75, "currencyIso": "EUR" } } },
+///         "reason": "Capacity",
+///         "status": "Open"
+///     } } },
+///     "status": { "processStatus": "InProgress", "inProgressStatus": "OpenSupplierProposal" }
+/// }"#)?;
+/// assert_eq!(line.process_status(), Some(&LineProcessStatus::InProgress));
+/// assert_eq!(line.in_progress_status(), Some(&LineInProgressStatus::OpenSupplierProposal));
+///
+/// let proposal = line.open_supplier_request().expect("an open proposal");
+/// assert_eq!(line.ordered_quantity(), Some(100.into()));
+/// assert_eq!(proposal.quantity(), Some(80.into()));
+/// assert_eq!(line.net_price(), Some("2.50".parse()?));
+/// assert_eq!(proposal.net_price(), Some("2.75".parse()?));
+/// assert_eq!(proposal.currency(), Some("EUR"));
+/// assert_eq!(proposal.last_delivery_date(), Some(&"2025-06-16".parse::<Date>()?));
+/// assert_eq!(proposal.reason.as_deref(), Some("Capacity"));
+/// assert!(line.supplier_reopen_request().is_none() && line.buyer_reopen_request().is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl Request {
+    /// Whether the other party still has to answer it (`status` is `Open`,
+    /// order/status.md "Request status").
+    pub fn is_open(&self) -> bool {
+        self.status == Some(RequestStatus::Open)
+    }
+
+    /// The requested quantity: the sum of its `deliverySchedule`. `None`
+    /// when the request has no schedule or a delivery line has no quantity.
+    pub fn quantity(&self) -> Option<Decimal> {
+        total(self.delivery_schedule.iter().map(|d| d.quantity.as_ref()))
+    }
+
+    /// The latest date of its `deliverySchedule` (the only one for a single
+    /// delivery); `None` without dates.
+    pub fn last_delivery_date(&self) -> Option<&Date> {
+        self.delivery_schedule
+            .iter()
+            .filter_map(|d| d.date.as_ref())
+            .max()
+    }
+
+    /// The requested net price ([`Prices::net_price`] of `prices`), for
+    /// [`price_unit_quantity`](Self::price_unit_quantity) items. `None`
+    /// when the request has no prices.
+    pub fn net_price(&self) -> Option<Decimal> {
+        self.prices.as_ref()?.net_price()
+    }
+
+    /// The currency of the requested net price ([`Prices::currency`]).
+    pub fn currency(&self) -> Option<&str> {
+        self.prices.as_ref()?.currency()
+    }
+
+    /// How many items the requested price applies to
+    /// (`prices.priceUnitQuantity`, 1 when absent).
+    pub fn price_unit_quantity(&self) -> Decimal {
+        self.prices
+            .as_ref()
+            .map_or_else(|| Decimal::from(1), Prices::price_unit_quantity)
+    }
+}
+
+impl OrderLine {
+    /// The quantity including open requests: the sum of
+    /// `deliveryScheduleIncludingRequests` (the issued, proposed, requested
+    /// or confirmed values, by the line's and the request's status), else
+    /// the [`ordered_quantity`](Self::ordered_quantity).
+    ///
+    /// ```
+    /// use tradecloud::api::common::types::OrderLine;
+    ///
+    /// let line: OrderLine = serde_json::from_str(r#"{
+    ///     "deliverySchedule": [{ "date": "2025-06-02", "quantity": 100 }],
+    ///     "deliveryScheduleIncludingRequests": [{ "date": "2025-06-09", "quantity": 80 }],
+    ///     "prices": { "netPrice": { "priceInTransactionCurrency": { "value": 2.50 } } },
+    ///     "pricesIncludingRequests": { "netPrice": { "priceInTransactionCurrency": { "value": 2.75 } } }
+    /// }"#)?;
+    /// assert_eq!(line.quantity_including_requests(), Some(80.into()));
+    /// assert_eq!(line.prices_including_requests().and_then(|p| p.net_price()), Some("2.75".parse()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn quantity_including_requests(&self) -> Option<Decimal> {
+        if self.delivery_schedule_including_requests.is_empty() {
+            return self.ordered_quantity();
+        }
+        total(
+            self.delivery_schedule_including_requests
+                .iter()
+                .map(|d| d.quantity.as_ref()),
+        )
+    }
+
+    /// The prices including open requests (`pricesIncludingRequests`),
+    /// else the [`current_prices`](Self::current_prices).
+    pub fn prices_including_requests(&self) -> Option<&Prices> {
+        self.prices_including_requests
+            .as_ref()
+            .or_else(|| self.current_prices())
+    }
+}
+
+impl SingleDeliveryOrderLine {
+    /// The current delivery (`statusLine.scheduledDelivery`: issued, or
+    /// confirmed once confirmed, without open requests); the buyer's own is
+    /// `buyerLine.scheduledDelivery`.
+    pub fn scheduled_delivery(&self) -> Option<&CurrentScheduledDelivery> {
+        self.status_line
+            .as_ref()
+            .and_then(|s| s.scheduled_delivery.as_ref())
+    }
+
+    /// The delivery including open requests
+    /// (`statusLine.scheduledDeliveryInclRequests`: the issued, proposed,
+    /// requested or confirmed values), else the
+    /// [current one](Self::scheduled_delivery).
+    ///
+    /// ```
+    /// use tradecloud::api::common::types::SingleDeliveryOrderLine;
+    ///
+    /// let line: SingleDeliveryOrderLine = serde_json::from_str(r#"{
+    ///     "statusLine": {
+    ///         "scheduledDelivery": { "date": "2025-06-02", "quantity": 100 },
+    ///         "scheduledDeliveryInclRequests": { "date": "2025-06-09", "quantity": 80 },
+    ///         "prices": { "netPrice": { "priceInTransactionCurrency": { "value": 2.50 } } },
+    ///         "pricesInclRequests": { "netPrice": { "priceInTransactionCurrency": { "value": 2.75 } } }
+    ///     }
+    /// }"#)?;
+    /// let ordered = line.scheduled_delivery().expect("a delivery");
+    /// let requested = line.scheduled_delivery_including_requests().expect("a delivery");
+    /// assert_eq!(ordered.date.as_ref().map(|d| d.as_str()), Some("2025-06-02"));
+    /// assert_eq!(requested.date.as_ref().map(|d| d.as_str()), Some("2025-06-09"));
+    /// assert_eq!(line.quantity_including_requests(), Some(80.into()));
+    /// assert_eq!(line.prices_including_requests().and_then(|p| p.net_price()), Some("2.75".parse()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn scheduled_delivery_including_requests(&self) -> Option<&CurrentScheduledDelivery> {
+        self.status_line
+            .as_ref()
+            .and_then(|s| s.scheduled_delivery_incl_requests.as_ref())
+            .or_else(|| self.scheduled_delivery())
+    }
+
+    /// The quantity of the
+    /// [delivery including open requests](Self::scheduled_delivery_including_requests).
+    pub fn quantity_including_requests(&self) -> Option<Decimal> {
+        self.scheduled_delivery_including_requests()?
+            .quantity
+            .clone()
+    }
+
+    /// The prices including open requests (`statusLine.pricesInclRequests`),
+    /// else the [`current_prices`](Self::current_prices).
+    pub fn prices_including_requests(&self) -> Option<&Prices> {
+        self.status_line
+            .as_ref()
+            .and_then(|s| s.prices_incl_requests.as_ref())
+            .or_else(|| self.current_prices())
+    }
+}
+
 /// The code accessor of a document type.
 macro_rules! document_code {
     ($($ty:ty),*) => {$(
@@ -530,6 +768,60 @@ mod tests {
         assert_eq!(single.ordered_quantity(), Some(Decimal::from(3)));
         let blank: Document = serde_json::from_str(r#"{"code": " "}"#).unwrap();
         assert_eq!(blank.code(), None);
+    }
+
+    #[test]
+    fn requests_are_found_where_each_party_puts_them() {
+        // A proposal already rejected and a reopen request still open: the
+        // open one is the one to answer.
+        let line: SingleDeliveryOrderLine = serde_json::from_str(
+            r#"{"supplierLine": {"requests": {
+                    "proposal": {"deliverySchedule": [{"quantity": 5}], "status": "Rejected"},
+                    "reopenRequest": {"deliverySchedule": [{"date": "2025-07-01", "quantity": 4},
+                                                           {"date": "2025-06-01", "quantity": 1.5}],
+                                      "status": "Open"}}},
+                "buyerLine": {"requests": {"reopenRequest": {"status": "Closed"}}},
+                "status": {"processStatus": "InProgress", "inProgressStatus": "OpenSupplierReopenRequest"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            line.in_progress_status(),
+            Some(&LineInProgressStatus::OpenSupplierReopenRequest)
+        );
+        assert!(!line.supplier_proposal().unwrap().is_open());
+        let open = line.open_supplier_request().unwrap();
+        assert_eq!(open.quantity().map(|q| q.to_string()), Some("5.5".into()));
+        assert_eq!(
+            open.last_delivery_date().map(Date::as_str),
+            Some("2025-07-01")
+        );
+        // No prices requested: no price, and the neutral unit quantity.
+        assert_eq!((open.net_price(), open.currency()), (None, None));
+        assert_eq!(open.price_unit_quantity(), Decimal::from(1));
+        let buyer = line.buyer_reopen_request().unwrap();
+        assert!(!buyer.is_open());
+        assert_eq!((buyer.quantity(), buyer.last_delivery_date()), (None, None));
+        // Nothing open, nothing to answer; no status, no in-progress status.
+        let empty: OrderLine = serde_json::from_str("{}").unwrap();
+        assert_eq!(empty.open_supplier_request(), None);
+        assert_eq!(empty.in_progress_status(), None);
+        assert_eq!(empty.quantity_including_requests(), None);
+        // Without the including-requests members, the current values.
+        let line: OrderLine = serde_json::from_str(
+            r#"{"deliverySchedule": [{"quantity": 3}],
+                "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 7}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(line.quantity_including_requests(), Some(Decimal::from(3)));
+        assert_eq!(
+            line.prices_including_requests().and_then(Prices::net_price),
+            Some(Decimal::from(7))
+        );
+        let single: SingleDeliveryOrderLine =
+            serde_json::from_str(r#"{"statusLine": {"scheduledDelivery": {"quantity": 2}}}"#)
+                .unwrap();
+        assert_eq!(single.quantity_including_requests(), Some(Decimal::from(2)));
+        assert_eq!(single.prices_including_requests(), None);
     }
 
     #[test]
