@@ -285,39 +285,6 @@ async fn debug_output_shows_no_secrets() {
     assert!(!shown.to_lowercase().contains("bearer "), "{shown}");
 }
 
-/// A server that answers every request with `status`, `content_type` and
-/// `body`; its base URL (`/v2`).
-async fn fixed_server(status: u16, content_type: &'static str, body: &'static str) -> String {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port");
-    let address = listener.local_addr().expect("the address");
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 4096];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buffer).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buffer[..n]),
-                    }
-                }
-                let head = format!(
-                    "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-                     Connection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(body.as_bytes()).await;
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    format!("http://{address}/v2")
-}
-
 /// A client of `base_url` with fast retries (at most one).
 fn client_of(base_url: &str) -> tradecloud::client::Client {
     tradecloud::client::Client::builder()
@@ -374,8 +341,9 @@ async fn a_login_answered_404_blames_the_base_url_and_is_not_transient() {
 /// (the page is not a made-up `502`), and a `5xx` is transient.
 #[tokio::test]
 async fn a_login_answered_501_with_html_keeps_its_status() {
-    let base_url = fixed_server(
+    let base_url = support::fixed_server(
         501,
+        "",
         "text/html",
         "<html><body><h1>Not Implemented</h1></body></html>",
     )
@@ -412,7 +380,7 @@ async fn a_login_answer_that_is_not_tradecloud_s_keeps_its_status() {
         ("application/json", "{}"),
         ("text/html", "<html>a web site</html>"),
     ] {
-        let base_url = fixed_server(200, content_type, body).await;
+        let base_url = support::fixed_server(200, "", content_type, body).await;
         let error = client_of(&base_url)
             .login()
             .await
@@ -431,7 +399,8 @@ async fn a_login_answer_that_is_not_tradecloud_s_keeps_its_status() {
 /// A login answered `403`: the credentials are refused; not transient.
 #[tokio::test]
 async fn a_login_answered_403_says_the_credentials_are_refused() {
-    let base_url = fixed_server(403, "application/json", r#"{"message":"blocked"}"#).await;
+    let base_url =
+        support::fixed_server(403, "", "application/json", r#"{"message":"blocked"}"#).await;
     let error = client_of(&base_url).login().await.expect_err("refused");
     assert!(
         matches!(

@@ -433,8 +433,20 @@ impl<'a> Orders<'a> {
     /// Approves, as the buyer, the open supplier requests (proposals,
     /// reopen and reschedule requests) of the given lines
     /// (`POST /order/{orderId}/requests/buyer/approve`; Tradecloud's
-    /// example BulkApproveRejectRequests). Tradecloud documents no members
-    /// of the answer.
+    /// example BulkApproveRejectRequests). Answers `()`, as every order
+    /// action: Tradecloud documents no members of the answer (its examples
+    /// only print it), so a success is all there is to know; fetch the
+    /// order ([`get`](Self::get)) for the lines' new state.
+    ///
+    /// ```no_run
+    /// use tradecloud::api::order::types::ApproveRequestsAsBuyer;
+    ///
+    /// # async fn run(client: tradecloud::client::Client) -> Result<(), tradecloud::client::ClientError> {
+    /// let approval = ApproveRequestsAsBuyer::builder().line_positions(["0001"]).build();
+    /// let () = client.orders().approve_requests("7e1f5b2c", &approval).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Retries
     ///
@@ -447,7 +459,7 @@ impl<'a> Orders<'a> {
         &self,
         order_id: &'a str,
         approval: &'a actions::ApproveRequestsAsBuyer,
-    ) -> Message<'a, actions::ApproveRequestsAsBuyer, serde_json::Value> {
+    ) -> Message<'a, actions::ApproveRequestsAsBuyer, ()> {
         self.action(
             &order::operations::APPROVE_REQUESTS_AS_BUYER_ROUTE,
             &[("orderId", order_id)],
@@ -464,7 +476,7 @@ impl<'a> Orders<'a> {
         &self,
         order_id: &'a str,
         rejection: &'a actions::RejectRequestsAsBuyer,
-    ) -> Message<'a, actions::RejectRequestsAsBuyer, serde_json::Value> {
+    ) -> Message<'a, actions::RejectRequestsAsBuyer, ()> {
         self.action(
             &order::operations::REJECT_REQUESTS_AS_BUYER_ROUTE,
             &[("orderId", order_id)],
@@ -482,7 +494,7 @@ impl<'a> Orders<'a> {
         order_id: &'a str,
         position: &'a str,
         approval: &'a actions::ApproveShipmentRescheduleRequest,
-    ) -> Message<'a, actions::ApproveShipmentRescheduleRequest, serde_json::Value> {
+    ) -> Message<'a, actions::ApproveShipmentRescheduleRequest, ()> {
         self.action(
             &order::operations::APPROVE_SHIPMENT_RESCHEDULE_REQUEST_ROUTE,
             &[("orderId", order_id), ("position", position)],
@@ -503,7 +515,7 @@ impl<'a> Orders<'a> {
         order_id: &'a str,
         position: &'a str,
         rejection: &'a actions::RejectShipmentRescheduleRequest,
-    ) -> Message<'a, actions::RejectShipmentRescheduleRequest, serde_json::Value> {
+    ) -> Message<'a, actions::RejectShipmentRescheduleRequest, ()> {
         self.action(
             &order::operations::REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE,
             &[("orderId", order_id), ("position", position)],
@@ -524,7 +536,7 @@ impl<'a> Orders<'a> {
         &self,
         order_id: &'a str,
         lines: &'a actions::OrderLinePositions,
-    ) -> Message<'a, actions::OrderLinePositions, serde_json::Value> {
+    ) -> Message<'a, actions::OrderLinePositions, ()> {
         self.action(
             &order::operations::COMPLETE_ORDER_LINES,
             &[("orderId", order_id)],
@@ -541,7 +553,7 @@ impl<'a> Orders<'a> {
         &self,
         order_id: &'a str,
         lines: &'a actions::OrderLinePositions,
-    ) -> Message<'a, actions::OrderLinePositions, serde_json::Value> {
+    ) -> Message<'a, actions::OrderLinePositions, ()> {
         self.action(
             &order::operations::DELIVER_ORDER_LINES,
             &[("orderId", order_id)],
@@ -557,7 +569,7 @@ impl<'a> Orders<'a> {
         &self,
         order_id: &'a str,
         lines: &'a actions::RevertOrderLines,
-    ) -> Message<'a, actions::RevertOrderLines, serde_json::Value> {
+    ) -> Message<'a, actions::RevertOrderLines, ()> {
         self.action(
             &order::operations::REVERT_CANCELLED_ORDER_LINES,
             &[("orderId", order_id)],
@@ -573,7 +585,7 @@ impl<'a> Orders<'a> {
         &self,
         order_id: &'a str,
         lines: &'a actions::RevertOrderLines,
-    ) -> Message<'a, actions::RevertOrderLines, serde_json::Value> {
+    ) -> Message<'a, actions::RevertOrderLines, ()> {
         self.action(
             &order::operations::REVERT_COMPLETED_ORDER_LINES,
             &[("orderId", order_id)],
@@ -592,7 +604,7 @@ impl<'a> Orders<'a> {
         order_id: &'a str,
         position: &'a str,
         update: &'a actions::UpdateOrderLineDeliverySchedule,
-    ) -> Message<'a, actions::UpdateOrderLineDeliverySchedule, serde_json::Value> {
+    ) -> Message<'a, actions::UpdateOrderLineDeliverySchedule, ()> {
         self.action(
             &order::operations::UPDATE_ORDER_LINE_DELIVERY_SCHEDULE,
             &[("orderId", order_id), ("position", position)],
@@ -612,7 +624,7 @@ impl<'a> Orders<'a> {
         &self,
         order_id: &'a str,
         contact: &'a actions::ReassignContact,
-    ) -> Message<'a, actions::ReassignContact, serde_json::Value> {
+    ) -> Message<'a, actions::ReassignContact, ()> {
         self.action(
             &order::operations::REASSIGN_BUYER_CONTACT,
             &[("orderId", order_id)],
@@ -637,7 +649,7 @@ impl<'a> Orders<'a> {
         &self,
         order_id: &'a str,
         body: &'a actions::ResendOrder,
-    ) -> Message<'a, actions::ResendOrder, serde_json::Value> {
+    ) -> Message<'a, actions::ResendOrder, ()> {
         self.action(
             &order::operations::BUYER_RESEND_ORDER_ROUTE,
             &[("orderId", order_id)],
@@ -658,7 +670,7 @@ impl<'a> Orders<'a> {
         body: &'a B,
         shape: Option<&'static crate::webhook::txml::Shape>,
         what: String,
-    ) -> Message<'a, B, serde_json::Value> {
+    ) -> Message<'a, B, ()> {
         Message::new(
             self.client,
             operation,

@@ -107,7 +107,9 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// One message or action to send: `.await` it, optionally after choosing
 /// the [`format`](Self::format). Made by the calls of
-/// [`client.orders()`](Client::orders) and friends; `R` is the answer.
+/// [`client.orders()`](Client::orders) and friends; `R` is the
+/// [`Answer`]: `OkResponse` for the API connector's messages, `()` for
+/// the order actions.
 ///
 /// ```no_run
 /// use tradecloud::api::api_connector::types::{
@@ -281,10 +283,40 @@ where
     }
 }
 
+/// What a [`Message`] answers: the type its success answer's body is read
+/// as. Implemented for the answers the specs give members
+/// ([`OkResponse`](crate::api::api_connector::types::OkResponse) of the
+/// API connector), and for `()`: the order actions, whose answer
+/// Tradecloud documents no members of, so their body is not read at all.
+pub trait Answer: Sized + sealed::Sealed {
+    /// Reads the body of a success answer (blank for none).
+    #[doc(hidden)]
+    fn from_body(body: &[u8]) -> Result<Self, serde_json::Error>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for () {}
+    impl Sealed for crate::api::api_connector::types::OkResponse {}
+}
+
+impl Answer for () {
+    /// Nothing: any body of a success answer is accepted and not read.
+    fn from_body(_: &[u8]) -> Result<Self, serde_json::Error> {
+        Ok(())
+    }
+}
+
+impl Answer for crate::api::api_connector::types::OkResponse {
+    fn from_body(body: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(json_or_empty_object(body))
+    }
+}
+
 impl<'a, B, R> IntoFuture for Message<'a, B, R>
 where
     B: Serialize + Validate + Sync,
-    R: DeserializeOwned + Send + 'a,
+    R: Answer + Send + 'a,
 {
     type Output = Result<R, ClientError>;
     type IntoFuture = BoxFuture<'a, Self::Output>;
@@ -326,7 +358,7 @@ where
                 )
                 .await
                 .map_err(progenitor_client::Error::CommunicationError)?;
-                decode::<R>(response).await
+                decode_with(response, R::from_body).await
             };
             let what = self.what.clone();
             client
@@ -370,11 +402,31 @@ fn build_request(
         .build()
 }
 
-/// A success answer's JSON body as `R` (an empty body as `{}`: Tradecloud
-/// documents no members for the order actions' answers), an error answer
-/// as the generated clients read it.
+/// A success answer's JSON body as `R` (a blank body as `{}`), an error
+/// answer as the generated clients read it.
 pub(super) async fn decode<R: DeserializeOwned>(
     response: reqwest::Response,
+) -> Result<ResponseValue<R>, progenitor_client::Error<ErrorResponse>> {
+    decode_with(response, |body| {
+        serde_json::from_slice(json_or_empty_object(body))
+    })
+    .await
+}
+
+/// `body`, or `{}` for a blank one.
+fn json_or_empty_object(body: &[u8]) -> &[u8] {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    }
+}
+
+/// A success answer's body read by `read`, an error answer as the
+/// generated clients read it.
+async fn decode_with<R>(
+    response: reqwest::Response,
+    read: impl FnOnce(&[u8]) -> Result<R, serde_json::Error>,
 ) -> Result<ResponseValue<R>, progenitor_client::Error<ErrorResponse>> {
     use progenitor_client::Error;
     let status = response.status();
@@ -385,13 +437,7 @@ pub(super) async fn decode<R: DeserializeOwned>(
     }
     let headers = response.headers().clone();
     let full = response.bytes().await.map_err(Error::ResponseBodyError)?;
-    let text: &[u8] = if full.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        &full
-    };
-    let inner = serde_json::from_slice(text)
-        .map_err(|e| Error::InvalidResponsePayload(Bytes::clone(&full), e))?;
+    let inner = read(&full).map_err(|e| Error::InvalidResponsePayload(Bytes::clone(&full), e))?;
     Ok(ResponseValue::new(inner, status, headers))
 }
 

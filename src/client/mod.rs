@@ -122,7 +122,7 @@ pub use download::{
 };
 pub use error::ClientError;
 pub use groups::{Documents, Orders, Shipments, SingleDeliveryOrders};
-pub use message::{EncodedMessage, Message, Resend, WireFormat};
+pub use message::{Answer, EncodedMessage, Message, Resend, WireFormat};
 pub use poll::{PollBatch, PollError, PollStream, Polled, POLL_PAGE_SIZE};
 pub use report::AuthStep;
 pub use retry::{

@@ -70,7 +70,8 @@ pub const ORDER_HELP: &str = concat!(
      `-` reads standard input. tXML only for send and respond. The message is checked against\n\
      Tradecloud's documented rules first; a broken rule names the JSON path and the rule, and\n\
      nothing is sent. --dry-run prints the JSON body that would be sent (for a tXML file: its\n\
-     JSON form) and sends nothing. Tradecloud's answer is printed as JSON on stdout.\n\
+     JSON form) and sends nothing. Tradecloud's answer is printed as JSON on stdout; an order\n\
+     action prints nothing (Tradecloud documents no answer; the exit status says it was taken).\n\
      Credentials: TRADECLOUD_USERNAME and TRADECLOUD_PASSWORD, or [tradecloud] username and\n\
      password_file in tradecloud.toml; the environment: --base-url or TRADECLOUD_ENV.\n\n",
     exit_codes!()
@@ -471,9 +472,13 @@ fn print_body(mut body: Vec<u8>) -> Result<()> {
     super::write_stdout(&body)
 }
 
-/// Prints Tradecloud's answer, pretty JSON.
+/// Prints Tradecloud's answer, pretty JSON; nothing for an answer without
+/// content (`()`, the order actions').
 fn print_answer<R: Serialize>(answer: Result<R, ClientError>) -> Result<()> {
-    let answer = answer.map_err(client_failure)?;
+    let answer = serde_json::to_value(answer.map_err(client_failure)?)?;
+    if answer.is_null() {
+        return Ok(());
+    }
     let mut text = serde_json::to_string_pretty(&answer)?;
     text.push('\n');
     super::write_stdout(text.as_bytes())
