@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use tradecloud::api::common::types::Shipment;
 use tradecloud::changes::ChangeSet;
-use tradecloud::client::DownloadOutcome;
+use tradecloud::client::{safe_file_name, DownloadOutcome};
 use tradecloud::processing::{Event, Handler, HandlerContext, HandlerError};
 use tradecloud::testing::{Sample, TestBed};
 
@@ -56,17 +56,21 @@ impl Receipts {
                 "no Tradecloud client: configure [tradecloud] credentials".into(),
             )
         })?;
+        // A directory per shipment: two shipments' documents of the same
+        // name never replace each other.
+        let dir = self.documents_dir.join(safe_file_name(id).ok_or_else(|| {
+            HandlerError::Permanent(format!("shipment id {id:?} cannot name a directory"))
+        })?);
+        tokio::fs::create_dir_all(&dir).await.map_err(|e| {
+            HandlerError::Transient(format!("cannot create {}: {e}", dir.display()))
+        })?;
         for document in shipment.changed_documents() {
             let code = document.code().unwrap_or("(no code)");
-            match client
-                .documents()
-                .download(document.document, &self.documents_dir)
-                .await
-            {
+            match client.documents().download(document.document, &dir).await {
                 Ok(DownloadOutcome::Downloaded(file)) => println!(
                     "  document {code} ({}): saved {} ({} bytes, {})",
                     document.party,
-                    file.file_name,
+                    file.path.display(),
                     file.bytes,
                     file.content_type.as_deref().unwrap_or("unknown type"),
                 ),

@@ -245,7 +245,7 @@ pub(crate) struct Transports {
 /// credentials early), [`logout`](Client::logout), [`stats`](Client::stats).
 ///
 /// ```no_run
-/// use tradecloud::client::{Client, Polled};
+/// use tradecloud::client::{safe_file_name, Client, Polled};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = Client::builder()
@@ -260,8 +260,11 @@ pub(crate) struct Transports {
 /// while let Some(event) = poll.next().await {
 ///     match event? {
 ///         Polled::Item(order) => {
+///             // A directory per order: names need only be unique within it.
+///             let dir = std::path::Path::new("inbox").join(safe_file_name(order.id()).ok_or("no id")?);
+///             std::fs::create_dir_all(&dir)?;
 ///             for document in order.buyer_order.iter().flat_map(|b| &b.documents) {
-///                 client.documents().download(document, "inbox/").await?;
+///                 client.documents().download(document, &dir).await?;
 ///             }
 ///         }
 ///         Polled::Watermark(next) => { /* persist next.as_str() durably */ }
