@@ -131,16 +131,22 @@ async fn every_call_sends_the_documentation_examples() {
 
 /// An order action answers `()`: whatever body Tradecloud sends with its
 /// `200` (undocumented: JSON, text or none) is not read, so none can fail
-/// an action that was taken. A server of the test's own, which answers
-/// every request `200` with tokens and a body that is not JSON.
+/// an action that was taken. A server of the test's own: a login with
+/// tokens, then `200` with a body that is not JSON.
 #[tokio::test]
 async fn an_order_action_answers_unit_whatever_the_body() {
-    let base_url = support::fixed_server(
-        200,
-        "Set-Authorization: access-token\r\nSet-Refresh-Token: refresh-token\r\n",
-        "text/plain",
-        "OK",
-    )
+    let base_url = support::scripted_server(|request_line| {
+        if request_line.contains("/authentication/login") {
+            (
+                200,
+                "Set-Authorization: access-token\r\nSet-Refresh-Token: refresh-token\r\n",
+                "application/json",
+                "{}",
+            )
+        } else {
+            (200, "", "text/plain", "OK")
+        }
+    })
     .await;
     let client = tradecloud::client::Client::builder()
         .base_url(base_url)

@@ -60,15 +60,20 @@ pub fn order(id: &str, last_updated_at: &str) -> Order {
     .expect("an order")
 }
 
-/// A server that answers every request with `status`, `content_type`,
-/// the header lines `headers` (each ending in `\r\n`; `""` for none) and
+/// A server that answers every request with `status`, `content_type` and
 /// `body`, after reading the whole request; its base URL (`/v2`).
-pub async fn fixed_server(
-    status: u16,
-    headers: &'static str,
-    content_type: &'static str,
-    body: &'static str,
-) -> String {
+pub async fn fixed_server(status: u16, content_type: &'static str, body: &'static str) -> String {
+    scripted_server(move |_| (status, "", content_type, body)).await
+}
+
+/// A server that answers each request, after reading it whole, with what
+/// `answer` gives for its request line (`POST /v2/authentication/login
+/// HTTP/1.1`): the status, more header lines (each ending in `\r\n`; `""`
+/// for none), the content type and the body; its base URL (`/v2`).
+pub async fn scripted_server<F>(answer: F) -> String
+where
+    F: Fn(&str) -> (u16, &'static str, &'static str, &'static str) + Clone + Send + 'static,
+{
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -76,26 +81,32 @@ pub async fn fixed_server(
     let address = listener.local_addr().expect("the address");
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
+            let answer = answer.clone();
             tokio::spawn(async move {
                 let mut request = Vec::new();
                 let mut buffer = [0u8; 4096];
-                loop {
+                let head = loop {
                     if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+                        let head = String::from_utf8_lossy(&request[..end]).into_owned();
                         let length: usize = head
                             .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .and_then(|v| v.trim().parse().ok())
+                            .find_map(|l| {
+                                let (name, value) = l.split_once(':')?;
+                                name.eq_ignore_ascii_case("content-length")
+                                    .then(|| value.trim().parse().ok())?
+                            })
                             .unwrap_or(0);
                         if request.len() >= end + 4 + length {
-                            break;
+                            break head;
                         }
                     }
                     match socket.read(&mut buffer).await {
                         Ok(0) | Err(_) => return,
                         Ok(n) => request.extend_from_slice(&buffer[..n]),
                     }
-                }
+                };
+                let (status, headers, content_type, body) =
+                    answer(head.lines().next().unwrap_or_default());
                 let head = format!(
                     "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\n{headers}Content-Length: {}\r\n\
                      Connection: close\r\n\r\n",
