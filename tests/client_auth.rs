@@ -343,7 +343,6 @@ async fn a_login_answered_404_blames_the_base_url_and_is_not_transient() {
 async fn a_login_answered_501_with_html_keeps_its_status() {
     let base_url = support::fixed_server(
         501,
-        "",
         "text/html",
         "<html><body><h1>Not Implemented</h1></body></html>",
     )
@@ -380,7 +379,7 @@ async fn a_login_answer_that_is_not_tradecloud_s_keeps_its_status() {
         ("application/json", "{}"),
         ("text/html", "<html>a web site</html>"),
     ] {
-        let base_url = support::fixed_server(200, "", content_type, body).await;
+        let base_url = support::fixed_server(200, content_type, body).await;
         let error = client_of(&base_url)
             .login()
             .await
@@ -396,11 +395,45 @@ async fn a_login_answer_that_is_not_tradecloud_s_keeps_its_status() {
     }
 }
 
+/// A login answered `200` without usable tokens fails the call it was
+/// for, with the login's status: the refusal never reads as the call's own
+/// success (an empty order, an order action taken).
+#[tokio::test]
+async fn a_login_answered_200_without_tokens_fails_the_call_it_was_for() {
+    for (content_type, body) in [
+        ("application/json", "{}"),
+        ("text/html", "<html>a web site</html>"),
+    ] {
+        let base_url = support::fixed_server(200, content_type, body).await;
+        let client = client_of(&base_url);
+        let error = client
+            .orders()
+            .get(ORDER_ID)
+            .await
+            .expect_err("no tokens, no order");
+        assert!(
+            matches!(error, ClientError::AuthenticationFailed { status: 200, .. }),
+            "{body}: {error:?}"
+        );
+        let lines = tradecloud::api::order::types::OrderLinePositions::builder()
+            .line_positions(["0001"])
+            .build();
+        let error = client
+            .orders()
+            .complete_lines(ORDER_ID, &lines)
+            .await
+            .expect_err("no tokens, no action");
+        assert!(
+            matches!(error, ClientError::AuthenticationFailed { status: 200, .. }),
+            "{body}: {error:?}"
+        );
+    }
+}
+
 /// A login answered `403`: the credentials are refused; not transient.
 #[tokio::test]
 async fn a_login_answered_403_says_the_credentials_are_refused() {
-    let base_url =
-        support::fixed_server(403, "", "application/json", r#"{"message":"blocked"}"#).await;
+    let base_url = support::fixed_server(403, "application/json", r#"{"message":"blocked"}"#).await;
     let error = client_of(&base_url).login().await.expect_err("refused");
     assert!(
         matches!(

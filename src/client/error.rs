@@ -561,13 +561,20 @@ impl ErrorContext<'_> {
         report: CallReport,
     ) -> ClientError {
         use progenitor_client::Error;
+        // A failed login or refresh: its own status, which the pipeline
+        // keeps in the report (its answer stands in with 502 when that
+        // status was a success).
+        let status_of = |answered: StatusCode| match (report.auth_step, report.status) {
+            (Some(_), Some(status)) => status,
+            _ => answered,
+        };
         match error {
             Error::ErrorResponse(answer) => {
-                let status = answer.status();
+                let status = status_of(answer.status());
                 self.status_error(status, report, answer.into_inner().message)
             }
             Error::UnexpectedResponse(response) => {
-                let status = response.status();
+                let status = status_of(response.status());
                 let body = response.bytes().await.unwrap_or_default();
                 let message = serde_json::from_slice::<ErrorResponse>(&body)
                     .ok()

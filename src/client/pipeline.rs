@@ -324,8 +324,18 @@ pub(crate) fn exec_with<'a>(
                 // The failed login's or refresh's answer, with its own
                 // attempts: they say more than this call's.
                 Err(Failure::Auth(AuthFailure::Refused(refusal))) => {
+                    // The call itself was never sent: a refusal answered
+                    // 2xx (no tokens, an unreadable body) must not read as
+                    // the call's success. 502 takes it the way of an
+                    // error; the report keeps the real status, which the
+                    // error shows.
+                    let synthetic_status = if refusal.status.is_success() {
+                        StatusCode::BAD_GATEWAY
+                    } else {
+                        refusal.status
+                    };
                     let response = answer::synthetic_response(
-                        refusal.status,
+                        synthetic_status,
                         Default::default(),
                         refusal.message.as_deref(),
                     );
