@@ -22,34 +22,35 @@ use tradecloud::api::common::types::{
 };
 use tradecloud::client::{Client, ClientError};
 use tradecloud::mock::{MockConfig, MockServer};
-use tradecloud::types::{Date, Decimal};
+use tradecloud::types::chrono::NaiveDate;
+use tradecloud::types::Decimal;
 
-/// A delivery of `quantity` on `date` (`yyyy-MM-dd`) at schedule `position`.
-fn delivery(
-    position: &str,
-    date: &str,
-    quantity: &str,
-) -> Result<DeliveryScheduleLine, Box<dyn std::error::Error>> {
-    Ok(DeliveryScheduleLine::builder()
+/// A delivery of `quantity` on `date` at schedule `position`: the date and
+/// the quantity as the ERP holds them (a `NaiveDate`; an integer or a
+/// `Decimal`), no text to parse.
+fn delivery(position: &str, date: NaiveDate, quantity: impl Into<Decimal>) -> DeliveryScheduleLine {
+    DeliveryScheduleLine::builder()
         .position(position)
-        .date(date.parse::<Date>()?)
-        .quantity(quantity.parse::<Decimal>()?)
-        .build())
+        .date(date)
+        .quantity(quantity)
+        .build()
 }
 
 /// A net price in euros per `per` units.
-fn price(euros: &str, per: &str) -> Result<Prices, Box<dyn std::error::Error>> {
-    Ok(Prices::builder()
-        .net_price(
-            Price::builder().price_in_transaction_currency(
-                MonetaryAmount::builder()
-                    .value(euros.parse::<Decimal>()?)
-                    .currency_iso("EUR"),
-            ),
-        )
+fn price(euros: Decimal, per: u32) -> Prices {
+    Prices::builder()
+        .net_price(Price::builder().price_in_transaction_currency(
+            MonetaryAmount::builder().value(euros).currency_iso("EUR"),
+        ))
         .price_unit_of_measure_iso("PCE")
-        .price_unit_quantity(per.parse::<Decimal>()?)
-        .build())
+        .price_unit_quantity(per)
+        .build()
+}
+
+/// A calendar date, or an error naming it.
+fn date(year: i32, month: u32, day: u32) -> Result<NaiveDate, String> {
+    NaiveDate::from_ymd_opt(year, month, day)
+        .ok_or_else(|| format!("{year}-{month}-{day} is not a date"))
 }
 
 #[tokio::main]
@@ -81,10 +82,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         .purchase_unit_of_measure_iso("PCE"),
                 )
                 .delivery_schedule([
-                    delivery("1", "2025-06-02", "60")?,
-                    delivery("2", "2025-07-01", "40")?,
+                    delivery("1", date(2025, 6, 2)?, 60),
+                    delivery("2", date(2025, 7, 1)?, 40),
                 ])
-                .prices(price("123.45", "100")?)
+                .prices(price(Decimal::new(12345, 2), 100)) // 123.45 EUR per 100
                 .build(),
             OrderLineByBuyer::builder()
                 .position("0002")
@@ -94,8 +95,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         .name("Seal 20x47x7")
                         .purchase_unit_of_measure_iso("PCE"),
                 )
-                .delivery_schedule([delivery("1", "2025-06-02", "250")?])
-                .prices(price("0.85", "1")?)
+                .delivery_schedule([delivery("1", date(2025, 6, 2)?, 250)])
+                .prices(price(Decimal::new(85, 2), 1)) // 0.85 EUR each
                 .build(),
         ])
         .build();

@@ -203,15 +203,17 @@ impl<'a> Orders<'a> {
     /// ```no_run
     /// use tradecloud::api::api_connector::types::{OrderByBuyer, OrderLineByBuyer, SendOrderByBuyer};
     /// use tradecloud::api::common::types::{DeliveryScheduleLine, Item, Prices};
+    /// use tradecloud::types::chrono::NaiveDate;
     ///
     /// # async fn run(client: tradecloud::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let june_2 = NaiveDate::from_ymd_opt(2025, 6, 2).ok_or("not a date")?;
     /// let order = SendOrderByBuyer::builder()
     ///     .order(OrderByBuyer::builder().supplier_account_number("540830").purchase_order_number("PO123"))
     ///     .lines([OrderLineByBuyer::builder()
     ///         .position("0001")
     ///         .item(Item::builder().number("8711223344").name("Bearing").purchase_unit_of_measure_iso("PCE"))
     ///         .delivery_schedule([
-    ///             DeliveryScheduleLine::builder().position("1").date("2025-06-02".parse::<tradecloud::types::Date>()?).quantity("40".parse::<tradecloud::types::Decimal>()?),
+    ///             DeliveryScheduleLine::builder().position("1").date(june_2).quantity(40),
     ///         ])])
     ///     .build();
     /// client.orders().send(&order).await?;
@@ -795,7 +797,7 @@ impl<'a> Shipments<'a> {
     ///         .despatch_advice_line_position("1")
     ///         .purchase_order_number("PO123")
     ///         .purchase_order_line_position("0001")
-    ///         .despatch_quantity("40".parse::<tradecloud::types::Decimal>()?)])
+    ///         .despatch_quantity(tradecloud::types::Decimal::new(405, 1))]) // 40.5
     ///     .build();
     /// client.shipments().send_despatch_advice(&advice).await?;
     /// # Ok(())

@@ -336,6 +336,40 @@ fn unexpected_at(text: &str, index: usize) -> DecimalErrorKind {
 }
 
 impl Decimal {
+    /// `mantissa × 10^-scale`, exactly and without parsing: `Decimal::new(1250,
+    /// 2)` is `12.50` (the convention of `rust_decimal::Decimal::new`). For
+    /// the fractional quantities and prices of a request builder, which take
+    /// `impl Into<Decimal>`; an integer converts by itself (`.quantity(40)`).
+    ///
+    /// ```
+    /// use tradecloud::types::Decimal;
+    ///
+    /// assert_eq!(Decimal::new(1250, 2).as_str(), "12.50");
+    /// assert_eq!(Decimal::new(-5, 3).as_str(), "-0.005");
+    /// assert_eq!(Decimal::new(85, 0), Decimal::from(85));
+    /// assert_eq!(Decimal::new(12345, 2), "123.45".parse()?);
+    /// // A scale far beyond any price is written with an exponent.
+    /// assert_eq!(Decimal::new(7, 40).as_str(), "7e-40");
+    /// # Ok::<(), tradecloud::types::DecimalError>(())
+    /// ```
+    pub fn new(mantissa: i64, scale: u32) -> Decimal {
+        let sign = if mantissa < 0 { "-" } else { "" };
+        let digits = mantissa.unsigned_abs().to_string();
+        let (len, places) = (digits.len() as u64, u64::from(scale));
+        let text = if places == 0 {
+            format!("{sign}{digits}")
+        } else if len > places {
+            let (integer, fraction) = digits.split_at(digits.len() - scale as usize);
+            format!("{sign}{integer}.{fraction}")
+        } else if places - len <= super::decimal_math::PLAIN_ZEROS {
+            format!("{sign}0.{}{digits}", "0".repeat((places - len) as usize))
+        } else {
+            format!("{sign}{digits}e-{scale}")
+        };
+        // Each form above matches the grammar.
+        Decimal { text }
+    }
+
     /// Validates an owned text and keeps it without copying.
     pub(super) fn from_text(text: String) -> Result<Self, DecimalError> {
         match scan(&text) {

@@ -32,7 +32,7 @@ const MAX_PADDING: u64 = 1_000_000;
 
 /// Scales up to this far from zero are written out in full (`0.000001`,
 /// `2000`); beyond it the text uses an exponent (`1e-40`, `2e40`).
-const PLAIN_ZEROS: u64 = 32;
+pub(super) const PLAIN_ZEROS: u64 = 32;
 
 /// How to round a result that has more digits than its scale allows (the
 /// modes of Java's `RoundingMode` and IEEE 754).
@@ -458,6 +458,27 @@ mod tests {
 
     fn d(text: &str) -> Decimal {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn new_writes_text_the_grammar_takes_back_at_every_scale() {
+        for mantissa in [0, 1, -1, 7, 1250, -12345, i64::MAX, i64::MIN] {
+            for scale in [0, 1, 2, 5, 19, 20, 32, 51, 52, 53, 400, u32::MAX] {
+                let made = Decimal::new(mantissa, scale);
+                let back = d(made.as_str());
+                assert_eq!(back, made, "{mantissa} {scale}: {made}");
+                // The value: mantissa × 10^-scale.
+                let expected = Parts {
+                    mantissa: BigInt::from(mantissa),
+                    scale: i128::from(scale),
+                }
+                .into_decimal()
+                .unwrap();
+                assert_eq!(made, expected, "{mantissa} {scale}");
+            }
+        }
+        assert_eq!(Decimal::new(0, 2).as_str(), "0.00");
+        assert_eq!(Decimal::new(i64::MIN, 2).as_str(), "-92233720368547758.08");
     }
 
     #[test]

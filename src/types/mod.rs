@@ -41,6 +41,24 @@ pub use open_enum::OpenEnum;
 pub use party::Party;
 pub use validate::{JsonPath, Rule, Validate, Violation, Violations};
 
+/// The `chrono` crate this one is built with: a [`Date`] is made from a
+/// `chrono::NaiveDate` (`Date::from(naive)`, or directly in a request
+/// builder, whose dates take `impl Into<Date>`), and [`Date::date`] gives
+/// one back, without a chrono version to match.
+///
+/// ```
+/// use tradecloud::api::common::types::DeliveryScheduleLine;
+/// use tradecloud::types::chrono::NaiveDate;
+/// use tradecloud::types::Decimal;
+///
+/// let june_2 = NaiveDate::from_ymd_opt(2025, 6, 2).ok_or("not a date")?;
+/// let line = DeliveryScheduleLine::builder().date(june_2).quantity(Decimal::new(125, 1)).build();
+/// assert_eq!(line.date.as_ref().map(|d| d.as_str()), Some("2025-06-02"));
+/// assert_eq!(line.quantity.as_ref().map(|q| q.as_str()), Some("12.5"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub use chrono;
+
 /// The `rust_decimal` crate that [`Decimal`] converts to and from exactly
 /// (feature `rust_decimal`): `rust_decimal::Decimal::try_from(&decimal)`.
 #[cfg(feature = "rust_decimal")]
