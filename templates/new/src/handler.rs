@@ -435,10 +435,7 @@ impl Erp {
         let mut reject = Vec::new();
         let mut reschedules = Vec::new();
         for line in order.changed_lines() {
-            let open = line
-                .status
-                .as_ref()
-                .and_then(|s| s.in_progress_status.as_ref());
+            let open = line.in_progress_status();
             if open == Some(&LineInProgressStatus::OpenSupplierShipmentRescheduleRequest) {
                 let decision = self.decide_reschedule(line);
                 tracing::info!(
@@ -490,8 +487,7 @@ impl Erp {
                 .lines
                 .iter()
                 .find(|line| line.position() == position)
-                .and_then(|line| line.status.as_ref())
-                .and_then(|status| status.in_progress_status.as_ref())
+                .and_then(|line| line.in_progress_status())
         };
         let proposal_open = |position: &String| {
             matches!(
