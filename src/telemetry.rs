@@ -648,7 +648,10 @@ mod exporter {
             );
             // The SDK compares the name exactly, and cannot do X-Ray.
             for sampler in [" always_on", "xray", "jaeger_remote"] {
-                assert!(build(url, &[("OTEL_TRACES_SAMPLER", sampler)]).is_err(), "{sampler}");
+                assert!(
+                    build(url, &[("OTEL_TRACES_SAMPLER", sampler)]).is_err(),
+                    "{sampler}"
+                );
             }
             for arg in ["half", "1.5", "-0.1", "NaN", " 0.5"] {
                 let e = build(
@@ -687,11 +690,16 @@ mod exporter {
                 ("x key=s3cret", "not an HTTP header name"),
                 ("api-key=", "api-key has an empty value"),
                 ("api-key=s3cret%2", "not percent-encoded correctly"),
-                ("api-key=s3cret%0A", "characters an HTTP header cannot carry"),
+                (
+                    "api-key=s3cret%0A",
+                    "characters an HTTP header cannot carry",
+                ),
             ] {
                 let e = build(url, &[("OTEL_EXPORTER_OTLP_HEADERS", bad)]).unwrap_err();
                 assert!(
-                    e.contains("OTEL_EXPORTER_OTLP_HEADERS=") && e.contains(says) && e.contains("name=value pairs"),
+                    e.contains("OTEL_EXPORTER_OTLP_HEADERS=")
+                        && e.contains(says)
+                        && e.contains("name=value pairs"),
                     "{bad}: {e}"
                 );
                 assert!(!e.contains("s3cret"), "a secret in {e}");
@@ -706,7 +714,10 @@ mod exporter {
             )
             .is_ok());
             let e = build(url, &[("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "broken")]).unwrap_err();
-            assert!(e.contains("OTEL_EXPORTER_OTLP_TRACES_HEADERS=\"***\""), "{e}");
+            assert!(
+                e.contains("OTEL_EXPORTER_OTLP_TRACES_HEADERS=\"***\""),
+                "{e}"
+            );
         }
     }
 }

@@ -131,6 +131,48 @@ async fn doctor_passes_a_receiver_serving_its_full_chain() {
     let out = doctor(&url, &["--basic", &basic]).await;
     assert_eq!(out.code, 1);
     assert!(line(&out.stdout, "cert.trust").starts_with("FAIL"));
+
+    // Four runs, and not one failed login for the alert (each run used to
+    // add two): the probes without the credentials prove that they come
+    // from their holder.
+    let metrics = rx.metrics.encode();
+    assert!(
+        !metrics.contains(r#"tradecloud_webhook_rejected_total{reason="unauthorized"}"#),
+        "{metrics}"
+    );
+    let probes: u64 = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(r#"tradecloud_webhook_rejected_total{reason="doctor_probe"} "#)
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(probes >= 8, "{metrics}");
+    // Imitating the doctor without the secret hides nothing.
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pki.root_pem.as_bytes()).unwrap())
+        .resolve("localhost", rx.addr)
+        .build()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let forged = format!("v1 t={now},n={},mac={}", "ab".repeat(16), "cd".repeat(32));
+    let answer = client
+        .post(&url)
+        .basic_auth(USER, Some("a guess"))
+        .header("tradecloud-doctor-proof", forged)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 401);
+    assert!(rx
+        .metrics
+        .encode()
+        .contains(r#"tradecloud_webhook_rejected_total{reason="unauthorized"} 1"#));
     rx.stop().await;
 }
 
@@ -682,12 +724,19 @@ async fn doctor_fails_a_receiver_whose_store_is_down() {
         if status == 200 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the store never opened");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the store never opened"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let out = doctor(&url, &["--basic", &basic, "--ca-file", &root]).await;
     assert_eq!(out.code, 0, "{}", out.stdout);
-    assert!(line(&out.stdout, "ready").starts_with("PASS"), "{}", out.stdout);
+    assert!(
+        line(&out.stdout, "ready").starts_with("PASS"),
+        "{}",
+        out.stdout
+    );
     rx.stop().await;
 }
 

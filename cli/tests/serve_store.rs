@@ -244,8 +244,10 @@ async fn a_second_serve_on_one_sqlite_inbox_is_refused() {
     assert!(!out.status.success(), "the second serve runs: {stderr}");
     let first_pid = child.id().unwrap();
     assert!(
-        stderr.contains(&format!("{} is already used by another receiver", db.display()))
-            && stderr.contains(&format!("process {first_pid}"))
+        stderr.contains(&format!(
+            "{} is already used by another receiver",
+            db.display()
+        )) && stderr.contains(&format!("process {first_pid}"))
             && stderr.contains("Stop the other `tradecloud serve`")
             && stderr.contains("PostgreSQL"),
         "{stderr}"

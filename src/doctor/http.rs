@@ -178,6 +178,21 @@ struct Prober<'a> {
     client: &'a reqwest::Client,
     url: &'a str,
     silent: bool,
+    /// The given credentials: a request sent without them carries a proof
+    /// that it is this doctor's probe ([`crate::probe_proof`]).
+    given: &'a Sent,
+}
+
+impl Sent {
+    /// The secret a receiver keeps a digest of: the Basic password or the
+    /// Bearer token.
+    fn secret(&self) -> Option<&str> {
+        match self {
+            Sent::None => None,
+            Sent::Basic(_, password) => Some(password),
+            Sent::Bearer(token) => Some(token),
+        }
+    }
 }
 
 impl Prober<'_> {
@@ -194,6 +209,21 @@ impl Prober<'_> {
         }
         if probe {
             request = request.header(CONTENT_ENCODING, PROBE_ENCODING);
+        }
+        // Without the given credentials: prove that the refusal is this
+        // probe's, so that `tradecloud serve` does not count it as a failed
+        // login (its alert); nothing of the secret is sent.
+        if let Some(secret) = self.given.secret() {
+            if credentials.header() != self.given.header() {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                request = request.header(
+                    crate::probe_proof::HEADER,
+                    crate::probe_proof::make(secret.as_bytes(), now),
+                );
+            }
         }
         if let Some((content_type, body)) = body {
             request = request.header(CONTENT_TYPE, content_type).body(body);
@@ -399,6 +429,7 @@ pub(crate) async fn checks(
         client,
         url,
         silent: false,
+        given: sent,
     };
     let mut checks = vec![refused(
         "auth.missing",
@@ -477,6 +508,7 @@ pub(crate) async fn checks(
                     client,
                     url: &candidate,
                     silent: false,
+                    given: sent,
                 };
                 let takes_post = probe
                     .request(Method::POST, sent, empty_json(), true)
@@ -619,7 +651,9 @@ async fn ready(client: &reqwest::Client, url: &str) -> Check {
     let not_ours = || {
         Check::skip(
             ID,
-            format!("GET {readyz} answered {status}, not tradecloud serve's readiness: not checked"),
+            format!(
+                "GET {readyz} answered {status}, not tradecloud serve's readiness: not checked"
+            ),
         )
     };
     match status.as_u16() {

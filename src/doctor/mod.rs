@@ -31,7 +31,16 @@
 //! the run after about one timeout (at most three), and after an HTTP
 //! request that timed out the remaining HTTP checks are skipped. The
 //! authenticated probes store nothing in `tradecloud serve`'s inbox (see
-//! the `Content-Encoding` of the probe in `http.rs`).
+//! the `Content-Encoding` of the probe in `http.rs`). The probes without
+//! the given credentials (`auth.missing`, `auth.wrong`, `auth.get`) carry
+//! a `tradecloud-doctor-proof` header: an HMAC of a fresh nonce and the
+//! time, keyed with the SHA-256 of the given Basic password or Bearer token,
+//! so that `tradecloud serve` counts them as `doctor_probe`, not as failed
+//! logins (`reason="unauthorized"`, the alert). Only the holder of the
+//! secret can make one, each counts once and only within 5 minutes of the
+//! receiver's clock; nothing of the secret is sent. Against an OAuth
+//! (Entra) receiver, which shares no secret with the doctor, they count as
+//! failed logins.
 //!
 //! ```no_run
 //! # async fn demo() {
