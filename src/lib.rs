@@ -86,6 +86,8 @@ pub struct ReadmeDoctests;
 pub mod doctor;
 #[cfg(feature = "receiver")]
 pub mod inbox;
+#[cfg(any(feature = "doctor", feature = "receiver"))]
+mod probe_proof;
 #[cfg(feature = "receiver")]
 pub mod processing;
 #[cfg(feature = "receiver")]

@@ -11,7 +11,11 @@
 //! `OTEL_EXPORTER_OTLP_HEADERS`, `..._TIMEOUT`, the batch processor's
 //! `OTEL_BSP_*`, and `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`
 //! to turn it off. This build speaks `http/protobuf` only (no gRPC): an
-//! `OTEL_EXPORTER_OTLP_PROTOCOL` of `grpc` is refused with what to do.
+//! `OTEL_EXPORTER_OTLP_PROTOCOL` of `grpc` is refused with what to do, and
+//! so are (with an endpoint set) an `OTEL_TRACES_SAMPLER` the SDK does not
+//! know, a ratio sampler's `OTEL_TRACES_SAMPLER_ARG` that is not a number
+//! from 0 to 1, and an `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS` entry the
+//! exporter would drop (the SDK falls back, or drops, without a word).
 //!
 //! # The spans of one webhook
 //!
@@ -292,6 +296,10 @@ mod exporter {
                 }
                 (None, None) => return Ok(None),
             };
+            // The SDK and the exporter read these themselves, and fall back
+            // (a sampler) or drop (a header) without a word on a bad value.
+            check_sampler(env)?;
+            check_headers(env)?;
             let exporter = builder
                 .build()
                 .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
@@ -397,6 +405,131 @@ mod exporter {
         }
     }
 
+    /// The samplers `OTEL_TRACES_SAMPLER` may name in this build (the SDK
+    /// takes any other value as `parentbased_always_on`).
+    const SAMPLERS: [&str; 6] = [
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    ];
+
+    /// `OTEL_TRACES_SAMPLER` names a sampler of [`SAMPLERS`], exactly as the
+    /// SDK compares it, and the ratio samplers' `OTEL_TRACES_SAMPLER_ARG`,
+    /// when set, is a number from 0 to 1 as the SDK parses it (unset, it
+    /// is 1.0, as the specification says). Unset or empty variables are
+    /// the defaults.
+    fn check_sampler(env: &dyn Fn(&str) -> Option<String>) -> Result<(), TelemetryError> {
+        let given = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let Some(sampler) = given("OTEL_TRACES_SAMPLER") else {
+            return Ok(());
+        };
+        if !SAMPLERS.contains(&sampler.as_str()) {
+            return Err(TelemetryError::Config(format!(
+                "OTEL_TRACES_SAMPLER={sampler:?} is not a sampler this build knows: use one of {} \
+                 (the default is parentbased_always_on)",
+                SAMPLERS.join(", ")
+            )));
+        }
+        if !sampler.ends_with("traceidratio") {
+            return Ok(());
+        }
+        let Some(arg) = given("OTEL_TRACES_SAMPLER_ARG") else {
+            return Ok(());
+        };
+        match arg.parse::<f64>() {
+            Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(()),
+            _ => Err(TelemetryError::Config(format!(
+                "OTEL_TRACES_SAMPLER_ARG={arg:?} is not a sampling ratio for OTEL_TRACES_SAMPLER={sampler}: \
+                 give a number from 0 to 1 (0.25 samples a quarter of the traces; unset samples all)"
+            ))),
+        }
+    }
+
+    /// The headers variable the exporter reads for traces
+    /// (`OTEL_EXPORTER_OTLP_TRACES_HEADERS` when set, else
+    /// `OTEL_EXPORTER_OTLP_HEADERS`) holds only entries it sends:
+    /// `name=value` pairs separated by commas, each name an HTTP header name,
+    /// each value (percent-decoded) an HTTP header value. The exporter drops
+    /// any other entry without a word, and a collector that needs the
+    /// credentials in it refuses every export. The message shows the names,
+    /// never the values (they are secrets).
+    fn check_headers(env: &dyn Fn(&str) -> Option<String>) -> Result<(), TelemetryError> {
+        let (name, value) = match env("OTEL_EXPORTER_OTLP_TRACES_HEADERS") {
+            Some(value) => ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", value),
+            None => match env("OTEL_EXPORTER_OTLP_HEADERS") {
+                Some(value) => ("OTEL_EXPORTER_OTLP_HEADERS", value),
+                None => return Ok(()),
+            },
+        };
+        let entries: Vec<&str> = value.split_terminator(',').map(str::trim).collect();
+        let mut shown = Vec::new();
+        let mut wrong = Vec::new();
+        for (index, entry) in entries.iter().enumerate() {
+            let number = index + 1;
+            if entry.is_empty() {
+                // `a=b,,c=d`: nothing to send, nothing lost.
+                continue;
+            }
+            let Some((key, raw)) = entry.split_once('=') else {
+                shown.push("***".to_string());
+                wrong.push(format!("entry {number} has no `=`"));
+                continue;
+            };
+            let key = key.trim();
+            if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
+                shown.push("***=***".to_string());
+                wrong.push(format!(
+                    "the name of entry {number} is not an HTTP header name"
+                ));
+                continue;
+            }
+            shown.push(format!("{key}=***"));
+            let raw = raw.trim();
+            match percent_decoded(raw) {
+                _ if raw.is_empty() => wrong.push(format!("{key} has an empty value")),
+                None => wrong.push(format!(
+                    "the value of {key} is not percent-encoded correctly (a `%` not followed by two hex digits of UTF-8)"
+                )),
+                Some(decoded) if http::HeaderValue::from_str(&decoded).is_err() => wrong.push(format!(
+                    "the value of {key} holds characters an HTTP header cannot carry (percent-encode them)"
+                )),
+                Some(_) => {}
+            }
+        }
+        if wrong.is_empty() {
+            return Ok(());
+        }
+        Err(TelemetryError::Config(format!(
+            "{name}=\"{}\" (values not shown) would not be sent as given: {}. Write it as \
+             name=value pairs separated by commas, values percent-encoded, e.g. \
+             {name}=\"Authorization=Basic%20dXNlcjpwYXNz,x-team=erp\"",
+            shown.join(","),
+            wrong.join("; ")
+        )))
+    }
+
+    /// `value` with its `%XX` escapes decoded (UTF-8); `None` when an escape
+    /// is cut short, not hex, or makes no UTF-8.
+    fn percent_decoded(value: &str) -> Option<String> {
+        let bytes = value.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                let hex = value.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).ok()
+    }
+
     fn check_url(url: &str, key: &str) -> Result<(), TelemetryError> {
         match url::Url::parse(url) {
             Ok(parsed)
@@ -484,6 +617,107 @@ mod exporter {
             assert!(e.contains("OTEL_TRACES_EXPORTER=zipkin"), "{e}");
             let e = build(Some("collector:4318"), &[]).unwrap_err();
             assert!(e.contains("telemetry.otlp_endpoint"), "{e}");
+        }
+
+        /// Issue: a sampler or headers variable the SDK or the exporter
+        /// cannot use was taken silently (the sampler falling back to
+        /// sampling everything, the header dropped, so that the collector
+        /// refused every export). Each is refused at start, naming the
+        /// variable, its value (header values never) and what it takes.
+        #[test]
+        fn a_sampler_or_headers_variable_that_would_be_ignored_is_refused() {
+            let url = Some("http://c:4318");
+            for (sampler, arg) in [
+                ("always_on", None),
+                ("parentbased_traceidratio", Some("0.25")),
+                ("traceidratio", Some("1")),
+                ("traceidratio", None),
+                ("parentbased_always_off", Some("not read")),
+                ("", Some("x")),
+            ] {
+                let mut env = vec![("OTEL_TRACES_SAMPLER", sampler)];
+                env.extend(arg.map(|a| ("OTEL_TRACES_SAMPLER_ARG", a)));
+                assert!(build(url, &env).is_ok(), "{env:?}");
+            }
+            let e = build(url, &[("OTEL_TRACES_SAMPLER", "traceidration")]).unwrap_err();
+            assert!(
+                e.contains("OTEL_TRACES_SAMPLER=\"traceidration\"")
+                    && e.contains("parentbased_traceidratio")
+                    && e.contains("always_off"),
+                "{e}"
+            );
+            // The SDK compares the name exactly, and cannot do X-Ray.
+            for sampler in [" always_on", "xray", "jaeger_remote"] {
+                assert!(
+                    build(url, &[("OTEL_TRACES_SAMPLER", sampler)]).is_err(),
+                    "{sampler}"
+                );
+            }
+            for arg in ["half", "1.5", "-0.1", "NaN", " 0.5"] {
+                let e = build(
+                    url,
+                    &[
+                        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+                        ("OTEL_TRACES_SAMPLER_ARG", arg),
+                    ],
+                )
+                .unwrap_err();
+                assert!(
+                    e.contains(&format!("OTEL_TRACES_SAMPLER_ARG={arg:?}"))
+                        && e.contains("a number from 0 to 1"),
+                    "{e}"
+                );
+            }
+            // Without an endpoint nothing is exported, and nothing checked.
+            assert!(build(None, &[("OTEL_TRACES_SAMPLER", "bogus")])
+                .unwrap()
+                .is_none());
+
+            for good in [
+                "Authorization=Basic%20dXNlcjpwYXNz",
+                "api-key=s3cret, x-team = erp ,",
+                "a=b,,c=d",
+                "",
+            ] {
+                assert!(
+                    build(url, &[("OTEL_EXPORTER_OTLP_HEADERS", good)]).is_ok(),
+                    "{good}"
+                );
+            }
+            for (bad, says) in [
+                ("Authorization: Bearer s3cret", "entry 1 has no `=`"),
+                ("api-key=s3cret,Bearer s3cret", "entry 2 has no `=`"),
+                ("x key=s3cret", "not an HTTP header name"),
+                ("api-key=", "api-key has an empty value"),
+                ("api-key=s3cret%2", "not percent-encoded correctly"),
+                (
+                    "api-key=s3cret%0A",
+                    "characters an HTTP header cannot carry",
+                ),
+            ] {
+                let e = build(url, &[("OTEL_EXPORTER_OTLP_HEADERS", bad)]).unwrap_err();
+                assert!(
+                    e.contains("OTEL_EXPORTER_OTLP_HEADERS=")
+                        && e.contains(says)
+                        && e.contains("name=value pairs"),
+                    "{bad}: {e}"
+                );
+                assert!(!e.contains("s3cret"), "a secret in {e}");
+            }
+            // The traces variable wins over the general one, as in the exporter.
+            assert!(build(
+                url,
+                &[
+                    ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "api-key=s3cret"),
+                    ("OTEL_EXPORTER_OTLP_HEADERS", "broken"),
+                ]
+            )
+            .is_ok());
+            let e = build(url, &[("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "broken")]).unwrap_err();
+            assert!(
+                e.contains("OTEL_EXPORTER_OTLP_TRACES_HEADERS=\"***\""),
+                "{e}"
+            );
         }
     }
 }

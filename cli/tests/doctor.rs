@@ -74,6 +74,7 @@ async fn doctor_passes_a_receiver_serving_its_full_chain() {
         "auth.wrong",
         "auth.given",
         "route.post",
+        "ready",
     ] {
         assert!(
             line(&out.stdout, id).starts_with("PASS"),
@@ -130,6 +131,48 @@ async fn doctor_passes_a_receiver_serving_its_full_chain() {
     let out = doctor(&url, &["--basic", &basic]).await;
     assert_eq!(out.code, 1);
     assert!(line(&out.stdout, "cert.trust").starts_with("FAIL"));
+
+    // Four runs, and not one failed login for the alert (each run used to
+    // add two): the probes without the credentials prove that they come
+    // from their holder.
+    let metrics = rx.metrics.encode();
+    assert!(
+        !metrics.contains(r#"tradecloud_webhook_rejected_total{reason="unauthorized"}"#),
+        "{metrics}"
+    );
+    let probes: u64 = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(r#"tradecloud_webhook_rejected_total{reason="doctor_probe"} "#)
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(probes >= 8, "{metrics}");
+    // Imitating the doctor without the secret hides nothing.
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pki.root_pem.as_bytes()).unwrap())
+        .resolve("localhost", rx.addr)
+        .build()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let forged = format!("v1 t={now},n={},mac={}", "ab".repeat(16), "cd".repeat(32));
+    let answer = client
+        .post(&url)
+        .basic_auth(USER, Some("a guess"))
+        .header("tradecloud-doctor-proof", forged)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 401);
+    assert!(rx
+        .metrics
+        .encode()
+        .contains(r#"tradecloud_webhook_rejected_total{reason="unauthorized"} 1"#));
     rx.stop().await;
 }
 
@@ -626,4 +669,111 @@ async fn doctor_names_plain_http_without_a_status_line() {
         out.stdout
     );
     assert!(line(&out.stdout, "tls.legacy").starts_with("SKIP"));
+}
+
+/// Issue: a receiver whose inbox store is down passed every check (the
+/// probes are answered before the store is needed) while every real event
+/// got 503. The doctor reads `tradecloud serve`'s `/readyz` and fails with
+/// the reason it gives; once the store is there, the check passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_fails_a_receiver_whose_store_is_down() {
+    use std::time::Duration;
+    use tradecloud::inbox::{Inbox, InboxOptions};
+
+    let pki = Pki::new("Doctor Test");
+    let chain = pki.full_chain();
+    let key = pki.leaf_key_pem.clone();
+    // The inbox's directory is not there yet: the store cannot be opened.
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("not-yet");
+    let store = format!("sqlite://{}", missing.join("inbox.db").display());
+    let inbox = Inbox::connect_retrying(&store, InboxOptions::default())
+        .await
+        .unwrap();
+    let rx = start_with(&basic_config(""), move |b| {
+        b.tls_pem(chain, key).inbox(inbox)
+    })
+    .await;
+    let root = root_file(rx.dir.path(), &pki);
+    let url = rx.url("/tradecloud/order");
+    let basic = format!("{USER}:{PASSWORD}");
+
+    let out = doctor(&url, &["--basic", &basic, "--ca-file", &root]).await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let ready = line(&out.stdout, "ready");
+    assert!(
+        ready.starts_with("FAIL")
+            && ready.contains("/readyz: 503")
+            && ready.contains("cannot store events now")
+            && ready.contains("not-yet"),
+        "{}",
+        out.stdout
+    );
+    assert!(line(&out.stdout, "route.post").starts_with("PASS"));
+
+    // The store comes: the receiver opens it, and the doctor passes.
+    std::fs::create_dir(&missing).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pki.root_pem.as_bytes()).unwrap())
+        .resolve("localhost", rx.addr)
+        .build()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = client.get(rx.url("/readyz")).send().await.unwrap().status();
+        if status == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the store never opened"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let out = doctor(&url, &["--basic", &basic, "--ca-file", &root]).await;
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        line(&out.stdout, "ready").starts_with("PASS"),
+        "{}",
+        out.stdout
+    );
+    rx.stop().await;
+}
+
+/// Another product's webhook endpoint, without `tradecloud serve`'s
+/// `/readyz` (a `404`, or a `503` that is not its problem document), is
+/// not failed for it: the readiness check is skipped.
+#[tokio::test]
+async fn doctor_skips_the_readiness_of_another_receiver() {
+    let pki = Pki::new("Doctor Test");
+    let dir = tempfile::tempdir().unwrap();
+    let root = root_file(dir.path(), &pki);
+    let cases: [Answer; 2] = [
+        |_, path, authorized| match (path, authorized) {
+            ("/readyz", _) => "HTTP/1.1 404 Not Found".into(),
+            (_, true) => "HTTP/1.1 400 Bad Request".into(),
+            (_, false) => "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic".into(),
+        },
+        |_, path, authorized| match (path, authorized) {
+            ("/readyz", _) => "HTTP/1.1 503 Service Unavailable".into(),
+            (_, true) => "HTTP/1.1 400 Bad Request".into(),
+            (_, false) => "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic".into(),
+        },
+    ];
+    for answer in cases {
+        let (port, server) = tls_server(&pki, answer).await;
+        let out = doctor(
+            &format!("https://localhost:{port}/tradecloud/order"),
+            &["--basic", "u:p", "--ca-file", &root, "--timeout", "5"],
+        )
+        .await;
+        server.abort();
+        assert_eq!(out.code, 0, "{}", out.stdout);
+        let ready = line(&out.stdout, "ready");
+        assert!(
+            ready.starts_with("SKIP") && ready.contains("not tradecloud serve's readiness"),
+            "{}",
+            out.stdout
+        );
+    }
 }

@@ -207,3 +207,73 @@ fn inbox_list_against_a_store_that_is_down_says_what_failed() {
         "{stderr}"
     );
 }
+
+/// A second `tradecloud serve` on the SQLite inbox of a running one is
+/// refused before it listens: the message names the file, the first
+/// receiver's process id, and the ways out (stop it, or share a PostgreSQL
+/// inbox). Beside the running receiver, `inbox list` works and `inbox
+/// migrate` still refuses to copy the inbox away from under it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_serve_on_one_sqlite_inbox_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let url = format!("sqlite://{}", db.display());
+    let (config, cert) = serve_config(dir.path(), "");
+    let serve = |command: &mut Command| {
+        command
+            .args(["serve", "--receive-only", "--config"])
+            .arg(&config)
+            .current_dir(dir.path())
+            .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
+            .env("TRADECLOUD_STORE_URL", &url);
+    };
+    let mut first = Command::new(EXE);
+    serve(&mut first);
+    let (child, addr, log) = spawn_serve_logged(first, Duration::from_secs(60)).await;
+    let client = client_for(&cert, addr);
+    let base = format!("https://localhost:{}", addr.port());
+    assert_eq!(post(&client, &base, "m-1").await.0, 202, "{:#?}", log);
+
+    let mut second = Command::new(EXE);
+    serve(&mut second);
+    let out = tokio::time::timeout(Duration::from_secs(60), second.kill_on_drop(true).output())
+        .await
+        .expect("the second serve stops (killed)")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the second serve runs: {stderr}");
+    let first_pid = child.id().unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "{} is already used by another receiver",
+            db.display()
+        )) && stderr.contains(&format!("process {first_pid}"))
+            && stderr.contains("Stop the other `tradecloud serve`")
+            && stderr.contains("PostgreSQL"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("listening on"), "{stderr}");
+
+    // The inbox commands beside the running receiver.
+    let out = std::process::Command::new(EXE)
+        .args(["inbox", "list", "--json", "--store", &url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("m-1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let to = format!("sqlite://{}", dir.path().join("copy.db").display());
+    let out = std::process::Command::new(EXE)
+        .args(["inbox", "migrate", "--from", &url, "--to", &to])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("open in another process"),
+        "{stderr}"
+    );
+    // The first one still receives.
+    assert_eq!(post(&client, &base, "m-2").await.0, 202, "{:#?}", log);
+}

@@ -178,6 +178,21 @@ struct Prober<'a> {
     client: &'a reqwest::Client,
     url: &'a str,
     silent: bool,
+    /// The given credentials: a request sent without them carries a proof
+    /// that it is this doctor's probe ([`crate::probe_proof`]).
+    given: &'a Sent,
+}
+
+impl Sent {
+    /// The secret a receiver keeps a digest of: the Basic password or the
+    /// Bearer token.
+    fn secret(&self) -> Option<&str> {
+        match self {
+            Sent::None => None,
+            Sent::Basic(_, password) => Some(password),
+            Sent::Bearer(token) => Some(token),
+        }
+    }
 }
 
 impl Prober<'_> {
@@ -194,6 +209,21 @@ impl Prober<'_> {
         }
         if probe {
             request = request.header(CONTENT_ENCODING, PROBE_ENCODING);
+        }
+        // Without the given credentials: prove that the refusal is this
+        // probe's, so that `tradecloud serve` does not count it as a failed
+        // login (its alert); nothing of the secret is sent.
+        if let Some(secret) = self.given.secret() {
+            if credentials.header() != self.given.header() {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                request = request.header(
+                    crate::probe_proof::HEADER,
+                    crate::probe_proof::make(secret.as_bytes(), now),
+                );
+            }
         }
         if let Some((content_type, body)) = body {
             request = request.header(CONTENT_TYPE, content_type).body(body);
@@ -399,6 +429,7 @@ pub(crate) async fn checks(
         client,
         url,
         silent: false,
+        given: sent,
     };
     let mut checks = vec![refused(
         "auth.missing",
@@ -477,6 +508,7 @@ pub(crate) async fn checks(
                     client,
                     url: &candidate,
                     silent: false,
+                    given: sent,
                 };
                 let takes_post = probe
                     .request(Method::POST, sent, empty_json(), true)
@@ -538,6 +570,11 @@ pub(crate) async fn checks(
             Ok(a) => route("route.get", "GET", &a),
         });
     }
+    checks.push(if prober.silent {
+        Check::skip("ready", SILENT)
+    } else {
+        ready(client, url).await
+    });
     if test_event.is_some() && prober.silent {
         checks.push(Check::skip("event.delivered", SILENT));
     } else if let Some((content_type, body)) = test_event {
@@ -571,6 +608,87 @@ pub(crate) async fn checks(
         });
     }
     checks
+}
+
+/// `GET /readyz` at the URL's origin: where `tradecloud serve` says
+/// whether an event can be stored now. Its `503` (a problem document with
+/// the reason) fails, since every event Tradecloud sends is then answered
+/// `503` and nothing is delivered until the store is back; its `200` passes
+/// (a warning when it carries one, or says the `[tradecloud]` credentials
+/// are refused). Anything else (`404`, a redirect, another product's
+/// answer, no answer) is not a `tradecloud serve` readiness endpoint and
+/// skips the check: the webhook checks above judge such a receiver.
+async fn ready(client: &reqwest::Client, url: &str) -> Check {
+    const ID: &str = "ready";
+    let Some(readyz) = url::Url::parse(url)
+        .and_then(|u| u.join("/readyz"))
+        .ok()
+        .map(String::from)
+    else {
+        return Check::skip(ID, "no origin to ask /readyz at");
+    };
+    let answer = match client.get(&readyz).send().await {
+        Ok(answer) => answer,
+        Err(e) => return Check::skip(ID, format!("GET {readyz}: no answer ({e}): not checked")),
+    };
+    let status = answer.status();
+    let problem = answer
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/problem+json"));
+    // A receiver's readiness answer is small; anything large is not ours.
+    let body: Option<serde_json::Value> = match answer.bytes().await {
+        Ok(bytes) if bytes.len() <= 64 * 1024 => serde_json::from_slice(&bytes).ok(),
+        _ => None,
+    };
+    let text = |key: &str| {
+        body.as_ref()
+            .and_then(|b| b.get(key))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let not_ours = || {
+        Check::skip(
+            ID,
+            format!(
+                "GET {readyz} answered {status}, not tradecloud serve's readiness: not checked"
+            ),
+        )
+    };
+    match status.as_u16() {
+        200 if text("status").as_deref() == Some("ready") => {
+            let refused = body
+                .as_ref()
+                .and_then(|b| b.pointer("/tradecloudApi/credentials"))
+                .and_then(|v| v.as_str())
+                == Some("refused");
+            if let Some(warning) = text("warning") {
+                Check::warn(
+                    ID,
+                    format!("{readyz}: ready, with a warning: {warning}"),
+                    "see the receiver's log and tradecloud_store_low_space; free space on the inbox's disk",
+                )
+            } else if refused {
+                Check::warn(
+                    ID,
+                    format!("{readyz}: ready, but Tradecloud refuses the receiver's [tradecloud] credentials: GET-webhook events cannot be fetched"),
+                    "fix [tradecloud] username/password of the receiver (see /readyz's tradecloudApi)",
+                )
+            } else {
+                Check::pass(ID, format!("{readyz}: ready, an event can be stored now"))
+            }
+        }
+        500..=599 if problem => match text("detail") {
+            Some(detail) => Check::fail(
+                ID,
+                format!("{readyz}: {status}, the receiver cannot store events now: {detail}"),
+                "every event Tradecloud sends is answered 503 (it retries, but nothing is delivered): fix what the receiver names (its log says more), then run tradecloud doctor again",
+            ),
+            None => not_ours(),
+        },
+        _ => not_ours(),
+    }
 }
 
 #[cfg(all(test, feature = "receiver"))]

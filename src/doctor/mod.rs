@@ -21,6 +21,7 @@
 //! | `auth.given` | POST with the given credentials | `2xx` or a `4xx` but `401`/`403`/`404` (skipped on `3xx`, `404`, `5xx`, and on `405` without a `401` before: they say nothing about the credentials) |
 //! | `route.post` | the answer to an empty body | `400`/`415`/`422`: the route exists, nothing delivered (`405`: the URL to configure instead is named when its parent path takes POSTs) |
 //! | `auth.get`, `route.get` | the same for GET (`--get`) | as for POST |
+//! | `ready` | `GET /readyz` at the URL's origin, where `tradecloud serve` says whether an event can be stored now (the probes above are answered before a receiver needs its store) | `200` ready; a warning it carries (a nearly full disk, refused `[tradecloud]` credentials) warns; its `503` problem document fails with the reason given (every event would be answered `503`); anything else (`404`, another product's answer, no answer) skips |
 //! | `event.delivered` | a test event (`--send-test-event`) | `2xx` |
 //!
 //! The endpoint is acceptable when no check fails; warnings do not count.
@@ -30,7 +31,16 @@
 //! the run after about one timeout (at most three), and after an HTTP
 //! request that timed out the remaining HTTP checks are skipped. The
 //! authenticated probes store nothing in `tradecloud serve`'s inbox (see
-//! the `Content-Encoding` of the probe in `http.rs`).
+//! the `Content-Encoding` of the probe in `http.rs`). The probes without
+//! the given credentials (`auth.missing`, `auth.wrong`, `auth.get`) carry
+//! a `tradecloud-doctor-proof` header: an HMAC of a fresh nonce and the
+//! time, keyed with the SHA-256 of the given Basic password or Bearer token,
+//! so that `tradecloud serve` counts them as `doctor_probe`, not as failed
+//! logins (`reason="unauthorized"`, the alert). Only the holder of the
+//! secret can make one, each counts once and only within 5 minutes of the
+//! receiver's clock; nothing of the secret is sent. Against an OAuth
+//! (Entra) receiver, which shares no secret with the doctor, they count as
+//! failed logins.
 //!
 //! ```no_run
 //! # async fn demo() {

@@ -61,6 +61,14 @@
 //! pool on blocking threads), so they never wait for a commit and never
 //! block the async runtime.
 //!
+//! A SQLite inbox has **one receiving process**: its writer's rescue of a
+//! lost write-ahead log, the full-disk note, the processor's handoff and
+//! claims live in that process. A receiver ([`crate::receiver::Receiver`],
+//! `tradecloud serve`) locks `PATH-receiver-lock` exclusively, and a second
+//! one on the same file is refused at start, naming the first one's process
+//! id; `inbox` commands beside it only share `PATH-lock` (which `inbox
+//! migrate` needs to itself). Several receivers share a PostgreSQL inbox.
+//!
 //! # Failures
 //!
 //! Every failure of the database (locked by another process past the busy
@@ -473,6 +481,10 @@ pub struct Inbox {
     failed: Arc<AtomicU64>,
     /// Webhooks decoded by this process's receiver, for its processor.
     handoff: Arc<handoff::Handoff>,
+    /// The receiver lock of a SQLite file, once a receiver of this handle
+    /// has claimed it ([`Inbox::claim_receiving`]); held while any clone
+    /// lives.
+    receiving: Arc<std::sync::Mutex<Option<std::fs::File>>>,
 }
 
 impl fmt::Debug for Inbox {
@@ -491,7 +503,25 @@ impl Inbox {
             failed: Arc::default(),
             stored: Arc::default(),
             handoff: Arc::default(),
+            receiving: Arc::default(),
         }
+    }
+
+    /// Before a receiver uses this inbox: a SQLite file takes one receiving
+    /// process, so `Invalid` when another receiver (another process, or
+    /// another handle in this one) uses it, saying to stop it or to share a
+    /// PostgreSQL inbox. Claimed once per handle (its clones share the
+    /// claim), released when the last clone is dropped. PostgreSQL and
+    /// in-memory inboxes have nothing to claim.
+    pub(crate) fn claim_receiving(&self) -> Result<()> {
+        let Some(path) = self.store.path() else {
+            return Ok(());
+        };
+        let mut held = self.receiving.lock().unwrap_or_else(|e| e.into_inner());
+        if held.is_none() {
+            *held = sqlite::claim_receiving(path)?;
+        }
+        Ok(())
     }
 
     /// Open (and create, with its schema) the SQLite inbox at `url` with

@@ -290,6 +290,7 @@ pub(super) fn app(
                 auth: layers::Auth {
                     authenticator,
                     metrics: metrics.clone(),
+                    proofs_seen: Arc::default(),
                 },
             },
             layers::webhook_front,

@@ -278,6 +278,9 @@ impl ReceiverBuilder {
                 inbox
             }
         };
+        // A SQLite inbox takes one receiving process: a second is refused
+        // before it listens.
+        inbox.claim_receiving()?;
 
         let listener = match self.listener {
             Some(listener) => listener,

@@ -37,6 +37,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
+
+use crate::probe_proof;
 use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::FutureExt as _;
@@ -144,6 +146,45 @@ fn record(guard: &Guard, response: &Response, started: Instant) {
 pub(crate) struct Auth {
     pub authenticator: Authenticator,
     pub metrics: Metrics,
+    /// The nonces of the doctor's proofs taken in the last
+    /// [`probe_proof::MAX_SKEW`] x 2 seconds, with their times: each counts once.
+    pub proofs_seen: Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>,
+}
+
+/// At most this many proofs are remembered; beyond, refused requests count
+/// as `unauthorized` (the safe side) until old ones run out.
+const PROOFS_KEPT: usize = 1024;
+
+impl Auth {
+    /// Whether a request refused for its credentials carries a fresh proof
+    /// that it is a probe of `tradecloud doctor` run by someone holding the
+    /// configured secret (see [`probe_proof`]): counted as `doctor_probe`,
+    /// not as a failed login. Each proof counts once.
+    fn doctor_probe(&self, headers: &http::HeaderMap) -> bool {
+        let Some(key) = self.authenticator.probe_key() else {
+            return false;
+        };
+        let Some(value) = headers
+            .get(probe_proof::HEADER)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return false;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let Some((nonce, time)) = probe_proof::verify(value, key, now) else {
+            return false;
+        };
+        let mut seen = self.proofs_seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.retain(|_, t| t.abs_diff(now) <= 2 * probe_proof::MAX_SKEW);
+        if seen.len() >= PROOFS_KEPT || seen.contains_key(&nonce) {
+            return false;
+        }
+        seen.insert(nonce, time);
+        true
+    }
 }
 
 /// Authenticate before the route reads the body: the request back, or the
@@ -157,13 +198,18 @@ async fn admit(auth: &Auth, request: Request) -> Result<Request, Response> {
             Ok(request)
         }
         Err(AuthFailure::Denied(reason)) => {
-            auth.metrics.rejected("unauthorized");
             let remote = request
                 .extensions()
                 .get::<RemoteAddr>()
                 .map(|r| r.0.to_string())
                 .unwrap_or_default();
-            tracing::warn!(%remote, path = %request.uri().path(), reason, "webhook request not authenticated; answering 401");
+            if auth.doctor_probe(request.headers()) {
+                auth.metrics.rejected("doctor_probe");
+                tracing::info!(%remote, path = %request.uri().path(), reason, "tradecloud doctor's probe without valid credentials (proven by the holder of the configured secret); answering 401");
+            } else {
+                auth.metrics.rejected("unauthorized");
+                tracing::warn!(%remote, path = %request.uri().path(), reason, "webhook request not authenticated; answering 401");
+            }
             let mut response = problem(
                 StatusCode::UNAUTHORIZED,
                 "valid credentials are required",
@@ -338,5 +384,42 @@ mod tests {
         busy.abort();
         let _ = busy.await;
         assert_eq!(call(&app, "/ok").await.status(), StatusCode::OK);
+    }
+
+    /// A proof made with the configured password counts once, and only as
+    /// long as it is fresh; one made with another secret, or a copy of a
+    /// used one, is a failed login like any other.
+    #[cfg(feature = "doctor")]
+    #[test]
+    fn a_doctor_probe_counts_once_and_only_with_the_secret() {
+        use crate::receiver::config::{AuthConfig, Secret};
+        use crate::receiver::AuthMethod;
+        let auth = Auth {
+            authenticator: Authenticator::from_config(&AuthConfig {
+                method: Some(AuthMethod::Basic),
+                username: Some("tradecloud".into()),
+                password: Some(Secret::new("the password")),
+                ..Default::default()
+            })
+            .unwrap(),
+            metrics: Metrics::new(),
+            proofs_seen: Arc::default(),
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let with = |proof: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(probe_proof::HEADER, proof.parse().unwrap());
+            headers
+        };
+        let proof = probe_proof::make(b"the password", now);
+        assert!(auth.doctor_probe(&with(&proof)));
+        assert!(!auth.doctor_probe(&with(&proof)), "a proof counts once");
+        assert!(!auth.doctor_probe(&with(&probe_proof::make(b"a guess", now))));
+        let stale = probe_proof::make(b"the password", now - probe_proof::MAX_SKEW - 60);
+        assert!(!auth.doctor_probe(&with(&stale)));
+        assert!(!auth.doctor_probe(&http::HeaderMap::new()));
     }
 }

@@ -17,7 +17,8 @@ use tradecloud::doctor::{self, Credentials, Options};
 /// SSL Labs) would: DNS, TCP, TLS versions (1.2/1.3 offered, nothing
 /// older), the certificate (trusted, not self-signed, complete chain, host
 /// name, expiry, key), authentication (401 without and with wrong
-/// credentials; the given ones pass) and the routes. One line per check,
+/// credentials; the given ones pass), the routes and, for `tradecloud
+/// serve`, whether its store accepts events (its /readyz). One line per check,
 /// with how to fix each failure; exit status 0 only when Tradecloud would
 /// accept the endpoint.
 ///

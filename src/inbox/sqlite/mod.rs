@@ -229,6 +229,84 @@ fn lock_shared(path: &Path) -> Option<std::fs::File> {
     Some(file)
 }
 
+/// The lock file a receiving process holds exclusively (`PATH-receiver-lock`,
+/// see [`claim_receiving`]); beside `PATH-lock`, which every open store
+/// holds shared.
+fn receiver_lock_path(path: &Path) -> std::path::PathBuf {
+    let mut lock = path.as_os_str().to_owned();
+    lock.push("-receiver-lock");
+    lock.into()
+}
+
+/// Lock `PATH-receiver-lock` exclusively for the receiver about to use the
+/// SQLite inbox at `path`, and write this process's id into it: a SQLite
+/// inbox has one receiving process (its writer's rescue of a lost
+/// write-ahead log, the full-disk note, the processor's claims and the
+/// handoff live in that process). `Invalid` naming the holder's process id
+/// when another receiver (another process, or another inbox handle of this
+/// one) holds it; `inbox` commands do not take this lock and work beside a
+/// receiver. `None` when the lock file cannot be opened or locked at all
+/// (a directory this user may not write, a file system without `flock`):
+/// a warning then, since such an inbox cannot be written either and the
+/// receiver must still start and answer 503 until it can.
+pub(crate) fn claim_receiving(path: &Path) -> Result<Option<std::fs::File>, InboxError> {
+    let lock = receiver_lock_path(path);
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock)
+        // A lock file this user may read but not write locks as well.
+        .or_else(|_| std::fs::File::open(&lock));
+    let file = match opened {
+        Ok(file) => file,
+        Err(error) => {
+            tracing::warn!(
+                lock = %lock.display(), %error,
+                "cannot open the receiver lock of the SQLite inbox: a second receiver on this \
+                 inbox would not be refused"
+            );
+            return Ok(None);
+        }
+    };
+    #[cfg(unix)]
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) => {
+            let holder = std::fs::read_to_string(&lock)
+                .ok()
+                .and_then(|text| text.trim().parse::<u32>().ok())
+                .map(|pid| format!("process {pid}"))
+                .unwrap_or_else(|| "another process".into());
+            return Err(InboxError::Invalid(format!(
+                "the SQLite inbox {} is already used by another receiver ({holder} holds {}): a \
+                 SQLite inbox takes one receiving process. Stop the other `tradecloud serve` \
+                 first, or, to run several receivers on one inbox, give them all one PostgreSQL \
+                 database ([store] url = \"postgres://...\", see `tradecloud inbox migrate`). \
+                 `tradecloud inbox` commands work beside a running receiver",
+                path.display(),
+                lock.display()
+            )));
+        }
+        Err(error) => {
+            tracing::warn!(
+                lock = %lock.display(), %error,
+                "cannot lock the receiver lock of the SQLite inbox: a second receiver on this \
+                 inbox would not be refused"
+            );
+            return Ok(None);
+        }
+    }
+    // Who holds it, for the message of the next one (best effort).
+    {
+        use std::io::Write as _;
+        let _ = file.set_len(0);
+        let _ = (&file).write_all(format!("{}\n", std::process::id()).as_bytes());
+    }
+    Ok(Some(file))
+}
+
 /// `sqlite:///path` or `sqlite::memory:`.
 fn describe(target: &Target) -> String {
     match target {
@@ -642,5 +720,28 @@ mod tests {
             .is_err());
         other.execute_batch("ROLLBACK").unwrap();
         store.ready().await.unwrap();
+    }
+
+    /// A SQLite file takes one receiver: a second handle (in another
+    /// process, or this one) is refused naming the holder, clones of the
+    /// claiming handle share its claim, and the claim ends with the last
+    /// clone. Opening the store (`inbox` commands) does not conflict.
+    #[test]
+    fn a_sqlite_inbox_takes_one_receiver() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("inbox.db").display());
+        let first = crate::inbox::Inbox::open(&url).unwrap();
+        first.claim_receiving().unwrap();
+        first.clone().claim_receiving().unwrap();
+        let second = crate::inbox::Inbox::open(&url).unwrap();
+        let refused = second.claim_receiving().unwrap_err().to_string();
+        assert!(
+            refused.contains("already used by another receiver")
+                && refused.contains(&format!("process {}", std::process::id()))
+                && refused.contains("PostgreSQL"),
+            "{refused}"
+        );
+        drop(first);
+        second.claim_receiving().unwrap();
     }
 }

@@ -157,6 +157,17 @@ impl Authenticator {
         }
     }
 
+    /// The key of `tradecloud doctor`'s proofs (the digest of the Basic
+    /// password or the Bearer token; see `probe_proof`); `None` for OAuth,
+    /// which shares no secret with the doctor.
+    pub(crate) fn probe_key(&self) -> Option<&Digest> {
+        match &*self.inner {
+            Inner::Basic { password, .. } => Some(password),
+            Inner::Bearer { token, .. } => Some(token),
+            Inner::Entra { .. } => None,
+        }
+    }
+
     /// Check the `Authorization` header of a request.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthFailure> {
         let mut values = headers.get_all(AUTHORIZATION).iter();
