@@ -177,9 +177,11 @@
 //!     complete or deliver the lines named, as the indicators below do;
 //!   - the buyer's **indicators** (`POST /api-connector/order/indicators`,
 //!     and the indicators of a sent order; order/buyer/issue/indicators.md):
-//!     `completed` → `Completed` (over `cancelled` on the same level),
-//!     `cancelled` → `Cancelled` (also the logistics status), both only for
-//!     `Issued`, `InProgress`, `Rejected` and `Confirmed` lines;
+//!     `completed` → `Completed` for `Issued`, `Rejected` and `Confirmed`
+//!     lines (over `cancelled` on the same level; an `InProgress` line
+//!     "cannot be completed", order/buyer/complete.md, and stays as it is),
+//!     `cancelled` → `Cancelled` (also the logistics status) for `Issued`,
+//!     `InProgress`, `Rejected` and `Confirmed` lines;
 //!     `confirmed` confirms an `Issued` line, `requestReconfirmation` makes
 //!     a `Confirmed` line `InProgress` (`OpenBuyerReconfirmationRequest`),
 //!     `shipped`/`delivered` move the logistics status forward; order level
@@ -286,17 +288,20 @@
 //!     a responded price without
 //!     `priceUnitOfMeasureIso`/`priceUnitQuantity` takes the buyer's
 //!     ("copied from buyer if empty").
-//!   - A `rejected` response to a `Confirmed` line or to a reconfirmation
-//!     request, and any response to a `Rejected` line, change no status
-//!     (the supplier's line data is still kept). `accepted` while the
+//!   - A `rejected` response to a `Confirmed` line, to a reconfirmation
+//!     request or to a line with the supplier's own open reopen request
+//!     (the line stays agreed until the buyer answers that request,
+//!     order/supplier/reopen.md), and any response to a `Rejected` line,
+//!     change no status (the supplier's line data is still kept). `accepted` while the
 //!     supplier's own reopen request is open withdraws it (the confirmed
 //!     values stay), as the confirmed values do.
 //!   - Accepting or confirming a line closes its other open requests
 //!     (`Closed`); cancelling or completing closes them too.
 //!   - The order process status: the lines' common status; cancelled lines
-//!     do not count while another line is not cancelled, nor rejected ones
-//!     while another line is neither; a mix is `InProgress` while a line is
-//!     `Issued` or `InProgress`, else `Confirmed` when a line is
+//!     do not count while another line is not cancelled; a mix is
+//!     `InProgress` while a line is `Issued`, `InProgress` or `Rejected`
+//!     (`Confirmed` means "completely agreed" and `Rejected` "completely
+//!     rejected", order/status.md), else `Confirmed` when a line is
 //!     `Confirmed`, else `Completed`. The order logistics status: the lines'
 //!     common one (cancelled lines not counting while others are not), else
 //!     `Open`.
@@ -349,10 +354,16 @@
 //!     answered line keeps `ApprovedDeliverySchedule` /
 //!     `RejectedDeliverySchedule` as its `inProgressStatus` (order/status.md
 //!     lists them there) while its process status is `Confirmed`. The
-//!     reject's `reason` is not kept. An answer for a line without an open
+//!     reject's `reason` becomes the line's `reason` (below). An answer for a line without an open
 //!     request is a `400`, for a position the order does not have a `404`.
 //!     An order response does not answer the request: it changes only the
 //!     line's other fields until the buyer has answered.
+//!   - A rejection's reason (the `reason` of the buyer's bulk reject and
+//!     of its reschedule reject; the supplier's line `reason` with a
+//!     `rejected` that takes) becomes the rejected order line's `reason`,
+//!     the member Tradecloud's own webhook receiver reads as "the reason
+//!     given with this event for this line"; the order event carries it,
+//!     and the next change of the line clears it.
 //!   - New ids are random version 4 UUIDs.
 //!   - Documents without a `code` (the docs give them no identity): one
 //!     with the same `objectId` as an attached one without a code

@@ -295,8 +295,11 @@ fn current_schedule(
 /// `deliverySchedule`/`prices` show the confirmed values once the line was
 /// confirmed (else the buyer's requested ones), `*IncludingRequests` the
 /// values of an open request, else the same; `lastUpdatedAt` and
-/// `lastChangedAt` become `now`.
+/// `lastChangedAt` become `now`. The line's `reason` (the reason given
+/// with this event, for a rejection) is cleared: a transition that has one
+/// sets it after this ([`give_reason`]).
 fn refresh_line(line: &mut OrderLine, now: &DateTime) {
+    line.reason = None;
     let base = confirmed(line).unwrap_or_else(|| requested(line));
     let including = open_request(line)
         .map(Terms::of_request)
@@ -318,13 +321,26 @@ fn refresh_line(line: &mut OrderLine, now: &DateTime) {
     line.last_changed_at = Some(now.clone());
 }
 
+/// Give a changed line the reason of its rejection, as the line's
+/// `reason` ("the reason given with this event for this line, for example
+/// why it was rejected", `specs/common.yaml`, from Tradecloud's own
+/// webhook receiver); order events carry it to the other company. Call
+/// after [`refresh_line`], which clears it.
+fn give_reason(line: &mut OrderLine, reason: Option<&str>) {
+    if let Some(reason) = reason.filter(|r| !r.is_empty()) {
+        line.reason = Some(reason.to_owned());
+    }
+}
+
 /// The order status: the aggregation of the lines' statuses.
 ///
 /// Process status: the lines' common status when they all have the same;
-/// cancelled lines do not count while another line is not cancelled, nor
-/// rejected ones while another is neither; otherwise `InProgress` while any
-/// line is `Issued` or `InProgress`, else `Confirmed` when a line is
-/// `Confirmed`, else `Completed`. Logistics status: the lines' common
+/// cancelled lines do not count while another line is not cancelled;
+/// otherwise `InProgress` while any line is `Issued`, `InProgress` or
+/// `Rejected` (order/status.md: `Confirmed` is "completely agreed",
+/// `Rejected` "completely rejected"; a rejected line among others is
+/// neither, and waits for the buyer to reissue or cancel it), else
+/// `Confirmed` when a line is `Confirmed`, else `Completed`. Logistics status: the lines' common
 /// status when they all have the same (cancelled lines not counting while
 /// others are not), else `Open`.
 fn aggregate(order: &mut Order) {
@@ -337,10 +353,8 @@ fn aggregate(order: &mut Order) {
     let active: Vec<&P> = statuses.iter().filter(|s| **s != P::Cancelled).collect();
     let counted: Vec<&P> = if active.is_empty() {
         statuses.iter().collect()
-    } else if active.iter().all(|s| **s == P::Rejected) {
-        active
     } else {
-        active.into_iter().filter(|s| **s != P::Rejected).collect()
+        active
     };
     let process = match counted.first() {
         None => None,
@@ -356,7 +370,7 @@ fn aggregate(order: &mut Order) {
         Some(_)
             if counted
                 .iter()
-                .any(|s| matches!(s, P::Issued | P::InProgress)) =>
+                .any(|s| matches!(s, P::Issued | P::InProgress | P::Rejected)) =>
         {
             Some(OrderProcessStatus::InProgress)
         }
@@ -768,12 +782,13 @@ pub(crate) fn single_delivery_message(
 /// line of the order, line indicators (matched on `position`) take
 /// precedence.
 ///
-/// * `completed`: `Issued`, `InProgress`, `Rejected` and `Confirmed` lines
-///   become `Completed` (completing has precedence over cancelling on the
-///   same level; a line's `completed` or `cancelled` overrules both of the
-///   order's);
-/// * `cancelled`: the same lines become `Cancelled` (logistics status
-///   `Cancelled` too);
+/// * `completed`: `Issued`, `Rejected` and `Confirmed` lines become
+///   `Completed`; an `InProgress` line cannot be completed (complete.md)
+///   and is left alone (completing has precedence over cancelling on the
+///   same level, where the line can be completed; a line's `completed` or
+///   `cancelled` overrules both of the order's);
+/// * `cancelled`: `Issued`, `InProgress`, `Rejected` and `Confirmed` lines
+///   become `Cancelled` (logistics status `Cancelled` too);
 /// * `confirmed`: an `Issued` line becomes `Confirmed` with its requested
 ///   values;
 /// * `requestReconfirmation`: a `Confirmed` line becomes `InProgress`
@@ -869,12 +884,17 @@ fn indicate(
         let shipped = flag(sent.map(|i| i.shipped), header.map(|i| i.shipped));
         let delivered = flag(sent.map(|i| i.delivered), header.map(|i| i.delivered));
         let process = process_status(line).cloned();
+        // complete.md: "`Issued`, `Rejected` and `Confirmed` lines will
+        // become `Completed`", "`In progress` and `Cancelled` lines cannot
+        // be completed"; cancel.md: `Issued`, `In Progress`, `Rejected` and
+        // `Confirmed` lines can be cancelled.
+        let completable = matches!(process, Some(P::Issued | P::Rejected | P::Confirmed));
         let open_line = matches!(
             process,
             Some(P::Issued | P::InProgress | P::Rejected | P::Confirmed)
         );
         let mut line_changed = false;
-        if completed && open_line {
+        if completed && completable {
             close_all(line, RequestStatus::Closed);
             set_status(line, P::Completed, None);
             line_changed = true;
@@ -1473,11 +1493,18 @@ pub(crate) fn respond(
             sent.documents.as_deref().unwrap_or_default(),
         );
         line.supplier_line = Some(supplier_line);
+        let rejecting = matches!(answer, Answer::Reject);
+        let was_rejected = rejected_now(line);
         transition(line, answer, sent.reason.clone());
         if auto_confirm {
             approve_open_supplier_request(line);
         }
         refresh_line(line, now);
+        // A rejection that took (the line `Rejected`, or the buyer's
+        // reopen request rejected) passes its reason on.
+        if rejecting && rejected_now(line) != was_rejected {
+            give_reason(line, sent.reason.as_deref());
+        }
         changed = true;
     }
     if changed {
@@ -1506,6 +1533,21 @@ pub(crate) fn respond(
         finish(order, now);
     }
     changed
+}
+
+/// What the supplier has rejected of a line: the line itself (`Rejected`),
+/// the buyer's reopen request (`Rejected`).
+fn rejected_now(line: &OrderLine) -> (bool, bool) {
+    let reopen = line
+        .buyer_line
+        .as_ref()
+        .and_then(|b| b.requests.as_ref())
+        .and_then(|r| r.reopen_request.as_ref())
+        .and_then(|r| r.status.as_ref());
+    (
+        process_status(line) == Some(&LineProcessStatus::Rejected),
+        reopen == Some(&RequestStatus::Rejected),
+    )
 }
 
 /// One line's transition for a supplier's answer (see [`respond`]).
@@ -1626,6 +1668,12 @@ fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
             let agreed = requested(line);
             confirm(line, agreed);
         }
+        // The supplier's own reopen request questions a confirmed line;
+        // the line stays agreed until the buyer answers the request
+        // (order/supplier/reopen.md: "The buyer has to approve the reopen
+        // request before Tradecloud accepts a change"), so `rejected`
+        // changes no status, as for a `Confirmed` line.
+        (P::InProgress, Answer::Reject) if supplier_reopen_open => {}
         (P::Issued | P::InProgress, Answer::Reject) => {
             close_all(line, RequestStatus::Closed);
             set_status(line, P::Rejected, None);
@@ -1693,6 +1741,19 @@ fn confirm(line: &mut OrderLine, agreed: Terms) {
 
 // ----- the buyer answers requests ------------------------------------------------
 
+/// The buyer's answer to the open supplier requests of some lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict<'r> {
+    /// `POST /order/{orderId}/requests/buyer/approve`.
+    Approve,
+    /// `POST /order/{orderId}/requests/buyer/reject`, with the reason the
+    /// rejected lines carry on ([`give_reason`]).
+    Reject {
+        /// The body's `reason`.
+        reason: &'r str,
+    },
+}
+
 /// Why the buyer's answer to the requests of some lines was refused; each
 /// names the positions concerned. Nothing of the order changes then.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1716,7 +1777,7 @@ pub(crate) fn approve_requests(
     positions: &[String],
     now: &DateTime,
 ) -> Result<(), RequestsRefused> {
-    answer_requests(order, positions, now, |line| {
+    answer_requests(order, positions, None, now, |line| {
         if has_open_reschedule(line) {
             answer_open_reschedule(line, true);
             return Some(());
@@ -1752,9 +1813,10 @@ fn approve_open_supplier_request(line: &mut OrderLine) -> Option<()> {
 pub(crate) fn reject_requests(
     order: &mut Order,
     positions: &[String],
+    reason: &str,
     now: &DateTime,
 ) -> Result<(), RequestsRefused> {
-    answer_requests(order, positions, now, |line| {
+    answer_requests(order, positions, Some(reason), now, |line| {
         if has_open_reschedule(line) {
             answer_open_reschedule(line, false);
             return Some(());
@@ -1791,10 +1853,12 @@ fn has_open_supplier_request(line: &OrderLine) -> bool {
 }
 
 /// Check every position first (all known, each line with an open
-/// supplier request), then `answer` each line named.
+/// supplier request), then `answer` each line named; an answered line
+/// gets `reason` as its `reason` ([`give_reason`]).
 fn answer_requests(
     order: &mut Order,
     positions: &[String],
+    reason: Option<&str>,
     now: &DateTime,
     mut answer: impl FnMut(&mut OrderLine) -> Option<()>,
 ) -> Result<(), RequestsRefused> {
@@ -1827,6 +1891,7 @@ fn answer_requests(
         }
         if answer(line).is_some() {
             refresh_line(line, now);
+            give_reason(line, reason);
             changed = true;
         }
     }
@@ -2050,6 +2115,7 @@ pub(crate) fn answer_reschedule(
     order: &mut Order,
     position: &str,
     approve: bool,
+    reason: Option<&str>,
     now: &DateTime,
 ) -> Result<(), RescheduleRefused> {
     let line = line_at_mut(order, position).ok_or(RescheduleRefused::NoSuchLine)?;
@@ -2058,6 +2124,7 @@ pub(crate) fn answer_reschedule(
     }
     answer_open_reschedule(line, approve);
     refresh_line(line, now);
+    give_reason(line, reason);
     finish(order, now);
     Ok(())
 }
@@ -2645,8 +2712,9 @@ mod tests {
         assert!(respond(&mut order, &message, &at(2)));
         assert_eq!(status(&order, "0001"), (LineProcessStatus::Confirmed, None));
         assert_eq!(status(&order, "0002"), (LineProcessStatus::Rejected, None));
-        // Confirmed and rejected lines: the order counts as confirmed.
-        assert_eq!(order_process(&order), Some(OrderProcessStatus::Confirmed));
+        // Confirmed and rejected lines: neither "completely agreed" nor
+        // "completely rejected" (order/status.md), so in progress.
+        assert_eq!(order_process(&order), Some(OrderProcessStatus::InProgress));
         // The confirmed line holds the requested values.
         let confirmed_line = line(&order, "0001");
         assert_eq!(
@@ -2698,7 +2766,7 @@ mod tests {
         ]));
         assert!(respond(&mut order, &propose, &at(2)));
         assert_eq!(
-            reject_requests(&mut order, &["0001".into()], &at(3)),
+            reject_requests(&mut order, &["0001".into()], "too late", &at(3)),
             Ok(())
         );
         assert_eq!(
@@ -3170,11 +3238,11 @@ mod tests {
         ));
         // Answering a line without an open request, or no line at all.
         assert_eq!(
-            answer_reschedule(&mut order, "0001", true, &at(8)),
+            answer_reschedule(&mut order, "0001", true, None, &at(8)),
             Err(RescheduleRefused::NothingOpen)
         );
         assert_eq!(
-            answer_reschedule(&mut order, "0009", false, &at(8)),
+            answer_reschedule(&mut order, "0009", false, Some("no"), &at(8)),
             Err(RescheduleRefused::NoSuchLine)
         );
     }
@@ -3680,7 +3748,7 @@ mod tests {
         assert!(respond(&mut order, &propose, &at(2)));
         let before = order.clone();
         assert_eq!(
-            reject_requests(&mut order, &["0001".into(), "0002".into()], &at(3)),
+            reject_requests(&mut order, &["0001".into(), "0002".into()], "no", &at(3)),
             Err(RequestsRefused::NothingOpen(vec!["0002".into()]))
         );
         assert_eq!(

@@ -834,7 +834,7 @@ fn without_stamps(value: &Value) -> Value {
 /// | buyer | `OpenBuyerReopenRequest` → none (values reverted) | `OrderLinesReopenRequestRevertedByBuyer` |
 /// | buyer | → `OpenBuyerReconfirmationRequest` | `OrderLinesReconfirmationRequestedByBuyer` |
 /// | buyer | `Issued` → `Confirmed` | `OrderLinesConfirmedByBuyer` |
-/// | buyer | delivery history grown / replaced (also when it delivers the line) | `OrderLinesDeliveryHistoryAppendedByBuyer` / `...SetByBuyer` |
+/// | buyer | delivery history grown / replaced (also when it delivers the line; the message decides, [`order_events`]: appended by `/order/deliveries`, replaced by `/order/deliveryHistory` and a sent order) | `OrderLinesDeliveryHistoryAppendedByBuyer` / `...SetByBuyer` |
 /// | buyer | logistics → `Delivered` / `Shipped` | `OrderLinesMarkedAsDeliveredByBuyer` / `OrderLinesShippedByBuyer` |
 /// | buyer | other change of an `Issued`/`InProgress`/`Rejected` line | `OrderLinesReissuedByBuyer` |
 /// | buyer | other change | `OrderLinesUpdatedByBuyer` |
@@ -1031,12 +1031,31 @@ fn position(line: &Value) -> String {
     text(line, &["buyerLine", "position"])
 }
 
+/// How a message wrote the delivery history of the lines it changed, which
+/// names the history's event (connectors/webhooks/order-events.md:
+/// `OrderLinesDeliveryHistoryAppendedByBuyer` "is appended",
+/// `OrderLinesDeliveryHistorySetByBuyer` "is replaced").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HistoryWrite {
+    /// `POST /api-connector/order/deliveries`: appended.
+    Appended,
+    /// `POST /api-connector/order/deliveryHistory` and a sent order's
+    /// `deliveryHistory`: replaced, also when the history was empty.
+    Replaced,
+    /// Anything else (a single-delivery order's `actualDelivery`, merged
+    /// per position): told by comparing the histories, as
+    /// [`line_event`] does.
+    Compared,
+}
+
 /// The events of an order change by `actor`, in the order of their first
-/// line: event name → the positions of the affected lines.
+/// line: event name → the positions of the affected lines. `history` says
+/// how the message wrote the delivery history.
 pub(crate) fn order_events(
     actor: Party,
     before: Option<&Order>,
     after: &Order,
+    history: HistoryWrite,
 ) -> Vec<(&'static str, Vec<String>)> {
     let before_lines: BTreeMap<String, LineState> = before
         .and_then(|o| serde_json::to_value(o).ok())
@@ -1055,6 +1074,13 @@ pub(crate) fn order_events(
         if let Some(event) =
             line_event(actor, before_lines.get(&position), &state, before.is_none())
         {
+            const APPENDED: &str = "OrderLinesDeliveryHistoryAppendedByBuyer";
+            const SET: &str = "OrderLinesDeliveryHistorySetByBuyer";
+            let event = match (event, history) {
+                (APPENDED | SET, HistoryWrite::Appended) => APPENDED,
+                (APPENDED | SET, HistoryWrite::Replaced) => SET,
+                (event, _) => event,
+            };
             match events.iter_mut().find(|(name, _)| *name == event) {
                 Some((_, positions)) => positions.push(position),
                 None => events.push((event, vec![position])),

@@ -39,7 +39,7 @@ use super::config::MockCompany;
 use super::data::{content_type_for, MockDocument};
 use super::process::{self, Parties};
 use super::state::{error_body, order_not_found, MockState, Objects};
-use super::webhooks::{self, WebhookKind};
+use super::webhooks::{self, HistoryWrite, WebhookKind};
 use crate::api::common::types::ErrorResponse;
 use crate::api::common::types::{DeliveryHistoryLine, Order};
 use crate::api::{api_connector, object_storage};
@@ -385,7 +385,8 @@ pub(super) use buyer_order_actions;
 /// unknown order or line `404`, a line without an open request `400`
 /// ([`reschedule_refusal`]).
 macro_rules! reschedule_answers {
-    ($($method:ident($request:ident) -> $response:ident = $operation:ident, $shape:ident, $approve:expr;)*) => {
+    ($($method:ident($request:ident) -> $response:ident = $operation:ident, $shape:ident, $approve:expr,
+        |$body:ident| $reason:expr;)*) => {
         $(
             async fn $method(
                 &self,
@@ -394,7 +395,9 @@ macro_rules! reschedule_answers {
                 use $crate::api::order::server::$response as Answer;
                 use $crate::mock::process::RescheduleRefused;
                 $crate::mock::write::order_action_gate!(self, request, $operation, $shape);
-                match self.process_reschedule_answer(&request.order_id, &request.position, $approve) {
+                let $body = &*request.body;
+                let reason: Option<&str> = $reason;
+                match self.process_reschedule_answer(&request.order_id, &request.position, $approve, reason) {
                     Ok(()) => Answer::Ok {
                         body: $crate::mock::write::order_action_answer(),
                     },
@@ -442,7 +445,8 @@ pub(super) fn reschedule_refusal(
 /// line without an open request `400` ([`requests_refusal`]); a refused
 /// answer changes no line.
 macro_rules! request_answers {
-    ($($method:ident($request:ident) -> $response:ident = $operation:ident, $shape:ident, $approve:expr;)*) => {
+    ($($method:ident($request:ident) -> $response:ident = $operation:ident, $shape:ident,
+        |$body:ident| $verdict:expr;)*) => {
         $(
             async fn $method(
                 &self,
@@ -452,7 +456,9 @@ macro_rules! request_answers {
                 use $crate::mock::process::RequestsRefused;
                 $crate::mock::write::order_action_gate!(self, request, $operation, $shape);
                 let positions = &request.body.line_positions;
-                match self.process_requests_answer(&request.order_id, positions, $approve) {
+                let $body = &*request.body;
+                let verdict: $crate::mock::process::Verdict<'_> = $verdict;
+                match self.process_requests_answer(&request.order_id, positions, verdict) {
                     Ok(()) => Answer::Ok {
                         body: $crate::mock::write::order_action_answer(),
                     },
@@ -548,7 +554,7 @@ impl MockState {
         &self,
         message: &api_connector::types::SendOrderByBuyer,
     ) -> Result<(), String> {
-        self.issue(&message.order, |_| message.clone())
+        self.issue(&message.order, HistoryWrite::Replaced, |_| message.clone())
     }
 
     /// A buyer's single-delivery order: the order with delivery schedules
@@ -559,16 +565,18 @@ impl MockState {
         &self,
         message: &api_connector::types::SendSingleDeliveryOrderByBuyer,
     ) -> Result<(), String> {
-        self.issue(&message.order, |existing| {
+        self.issue(&message.order, HistoryWrite::Compared, |existing| {
             process::single_delivery_message(message, existing)
         })
     }
 
     /// Issue the order `build` makes of the buyer's stored order with the
-    /// purchase order number of `order` (if any), in one step with the store.
+    /// purchase order number of `order` (if any), in one step with the store;
+    /// `history` says how the message writes a line's delivery history.
     fn issue(
         &self,
         order: &api_connector::types::OrderByBuyer,
+        history: HistoryWrite,
         build: impl FnOnce(Option<&Order>) -> api_connector::types::SendOrderByBuyer,
     ) -> Result<(), String> {
         if !Self::for_company(order.company_id.as_ref(), &self.buyer)
@@ -591,7 +599,7 @@ impl MockState {
             Self::store_order(store, updated.clone());
             Ok((existing, updated))
         })?;
-        self.emit_order_events(Party::Buyer, before.as_ref(), &after);
+        self.emit_order_events(Party::Buyer, before.as_ref(), &after, history);
         Ok(())
     }
 
@@ -628,8 +636,14 @@ impl MockState {
     /// Queue the webhook events of an order change by `actor`
     /// ([`webhooks::order_events`]): for the other company, and for the
     /// acting one when its settings name the event.
-    fn emit_order_events(&self, actor: Party, before: Option<&Order>, after: &Order) {
-        for (event, positions) in webhooks::order_events(actor, before, after) {
+    fn emit_order_events(
+        &self,
+        actor: Party,
+        before: Option<&Order>,
+        after: &Order,
+        history: HistoryWrite,
+    ) {
+        for (event, positions) in webhooks::order_events(actor, before, after, history) {
             for (company, acting) in [(actor.other(), false), (actor, true)] {
                 self.emit_order_event(company, event, after, &positions, acting);
             }
@@ -773,8 +787,14 @@ impl MockState {
         }
         let number = &order.purchase_order_number;
         let mut refused = None;
-        self.change_order(
+        let history = if replace {
+            HistoryWrite::Replaced
+        } else {
+            HistoryWrite::Appended
+        };
+        self.change_order_writing(
             Party::Buyer,
+            history,
             |o| process::is_buyer_order(o, &self.buyer, number),
             |stored, now| {
                 refused = process::history_over_limit(stored, lines.clone(), replace);
@@ -922,6 +942,18 @@ impl MockState {
         find: impl Fn(&Order) -> bool,
         change: impl FnOnce(&mut Order, &DateTime) -> bool,
     ) -> Option<Order> {
+        self.change_order_writing(actor, HistoryWrite::Compared, find, change)
+    }
+
+    /// [`Self::change_order`] by a message that writes the delivery history
+    /// as `history` says.
+    fn change_order_writing(
+        &self,
+        actor: Party,
+        history: HistoryWrite,
+        find: impl Fn(&Order) -> bool,
+        change: impl FnOnce(&mut Order, &DateTime) -> bool,
+    ) -> Option<Order> {
         let changed = self.with_store(|store| {
             let Some(mut order) = Self::process_order_where(store, find) else {
                 tracing::debug!("no such order in the mock: accepted, nothing changes");
@@ -937,7 +969,7 @@ impl MockState {
             }
         });
         let (before, after) = changed?;
-        self.emit_order_events(actor, Some(&before), &after);
+        self.emit_order_events(actor, Some(&before), &after, history);
         Some(after)
     }
 
@@ -1026,10 +1058,11 @@ impl MockState {
         order_id: &str,
         position: &str,
         approve: bool,
+        reason: Option<&str>,
     ) -> Result<(), process::RescheduleRefused> {
         let mut outcome = Ok(());
         self.process_request_answer(order_id, |order, now| {
-            outcome = process::answer_reschedule(order, position, approve, now);
+            outcome = process::answer_reschedule(order, position, approve, reason, now);
             outcome.is_ok()
         });
         outcome
@@ -1044,14 +1077,15 @@ impl MockState {
         &self,
         order_id: &str,
         positions: &[String],
-        approve: bool,
+        verdict: process::Verdict<'_>,
     ) -> Result<(), process::RequestsRefused> {
         let mut outcome = Ok(());
         self.process_request_answer(order_id, |order, now| {
-            outcome = if approve {
-                process::approve_requests(order, positions, now)
-            } else {
-                process::reject_requests(order, positions, now)
+            outcome = match verdict {
+                process::Verdict::Approve => process::approve_requests(order, positions, now),
+                process::Verdict::Reject { reason } => {
+                    process::reject_requests(order, positions, reason, now)
+                }
             };
             outcome.is_ok()
         });
