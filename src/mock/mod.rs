@@ -240,8 +240,11 @@
 //!     (as documented); documents attached before stay when an order or a
 //!     response is sent again without them. A buyer's order or documents
 //!     message that would leave the order header or a line with more than
-//!     100 documents (Tradecloud's limit, attach-document-api.md) is a
-//!     `400` and attaches nothing. The specs have no supplier
+//!     100 of the buyer's documents, or a supplier's order response that
+//!     would leave them with more than 100 of the supplier's (Tradecloud's
+//!     limit, attach-document-api.md and
+//!     send-order-response/attach-document.md), is a `400` and changes
+//!     nothing. The specs have no supplier
 //!     attach-documents message, so a supplier attaches through its order
 //!     response.
 //!
@@ -321,8 +324,11 @@
 //!     lines of the affected order lines, split lines included.
 //!   - Single-delivery orders: an order line sent only as split lines
 //!     keeps the members stored (or, when new, takes the first split
-//!     line's); a split line's indicators other than `cancelled` are not
-//!     played; with `cancelLineWhenMissing` the message is the whole
+//!     line's); `delivered` on the primary or a split line marks its
+//!     delivery line `Delivered` (and the order line once all its delivery
+//!     lines are; order/buyer/receive-goods.md, "Single delivery
+//!     behavior"); a split line's other indicators besides `cancelled` are
+//!     not played; with `cancelLineWhenMissing` the message is the whole
 //!     order, so a delivery line not sent is dropped.
 //!   - A despatch advice's `shipmentCompanyName` (the carrier; the receive
 //!     page has no member for it) is kept as

@@ -26,7 +26,7 @@ use crate::api::common::types::{
     SingleDeliveryOrderLine, StatusLine, SupplierLine, SupplierOrder, SupplierRequests,
     SupplierShipment,
 };
-use crate::types::{Date, DateTime, Decimal};
+use crate::types::{Date, DateTime, Decimal, Party};
 
 /// Convert between two generated types with the same JSON members (a
 /// message's part and the stored order's part); members the target does
@@ -628,15 +628,30 @@ pub(crate) fn issue_order(
 ///   here and not passed on.
 /// * The order line's other members are those of its sent primary line,
 ///   else the stored line's, else (a new order line sent only as split
-///   lines) the first split line's. A split line's other indicators are
-///   not played (a choice; the docs say what they mean for delivery lines
-///   only for `delivered`).
+///   lines) the first split line's.
+/// * `delivered` (a sent line's, else the order's) is the delivery line's,
+///   not the order line's: the positions come back as [`DeliveryLine`]s
+///   for [`deliver_delivery_lines`], and the indicator is not passed on.
+///   A split line's other indicators are not played (a choice; the docs
+///   say what they mean for delivery lines only for `cancelled` and
+///   `delivered`).
 pub(crate) fn single_delivery_message(
     message: &connector::SendSingleDeliveryOrderByBuyer,
     existing: Option<&Order>,
-) -> connector::SendOrderByBuyer {
+) -> (connector::SendOrderByBuyer, Vec<DeliveryLine>) {
     type Sent = connector::SingleDeliveryOrderLineByBuyer;
     let header = message.order.indicators.as_ref();
+    let header_delivered = header.and_then(|i| i.delivered).unwrap_or(false);
+    // receive-goods.md, single delivery: "When the primary or any related
+    // split lines is delivered; the corresponding delivery line will
+    // become delivered" (a line's own indicator before the order's).
+    let delivered = |sent: &Sent| {
+        sent.indicators
+            .as_ref()
+            .and_then(|i| i.delivered)
+            .unwrap_or(header_delivered)
+    };
+    let mut delivered_lines: Vec<DeliveryLine> = Vec::new();
     let complete = header
         .and_then(|i| i.cancel_line_when_missing)
         .unwrap_or(false);
@@ -733,6 +748,11 @@ pub(crate) fn single_delivery_message(
                 }
                 if cancelled(sent) {
                     removed.push(sent.position.as_str());
+                } else if delivered(sent) {
+                    delivered_lines.push(DeliveryLine {
+                        line: target.clone(),
+                        delivery: sent.position.clone(),
+                    });
                 }
             }
             let remaining: Vec<DeliveryScheduleLine> = schedule
@@ -741,6 +761,8 @@ pub(crate) fn single_delivery_message(
                 .cloned()
                 .collect();
             let indicators = line.indicators.get_or_insert_with(Default::default);
+            // Delivered is the delivery line's ([`deliver_delivery_lines`]).
+            indicators.delivered = None;
             if remaining.is_empty() && !removed.is_empty() {
                 // Every delivery line cancelled: the order line is.
                 indicators.cancelled = Some(true);
@@ -762,8 +784,9 @@ pub(crate) fn single_delivery_message(
     let mut order = message.order.clone();
     if let Some(indicators) = order.indicators.as_mut() {
         indicators.cancelled = None;
+        indicators.delivered = None;
     }
-    connector::SendOrderByBuyer {
+    let message = connector::SendOrderByBuyer {
         erp_issue_date_time: message.erp_issue_date_time.clone(),
         erp_issued_by: message.erp_issued_by.clone(),
         erp_last_change_date_time: message.erp_last_change_date_time.clone(),
@@ -771,7 +794,82 @@ pub(crate) fn single_delivery_message(
         lines: Some(lines),
         order,
         extra: Default::default(),
+    };
+    (message, delivered_lines)
+}
+
+/// One delivery line of an order: the order line's position and the
+/// delivery line's (a single-delivery line's own `position`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DeliveryLine {
+    /// The order line's position (a split line's `originalPosition`).
+    pub line: String,
+    /// The delivery line's position.
+    pub delivery: String,
+}
+
+/// The delivered indicators of a single-delivery order (receive-goods.md,
+/// "Single delivery behavior": "When the primary or any related split
+/// lines is delivered; the corresponding delivery line will become
+/// delivered"): each delivery line named gets the status `Delivered` in
+/// the order line's current schedules, and an order line whose delivery
+/// lines are then all `Delivered` becomes `Delivered` itself ("the line
+/// quantity is delivered at the buyer", order/status.md). Lines that are
+/// `Cancelled` are left alone. Call after [`issue_order`], in the same
+/// step: the changed lines are stamped with `now` and the order status
+/// aggregated again (its version is not counted twice). Returns whether
+/// a line changed.
+pub(crate) fn deliver_delivery_lines(
+    order: &mut Order,
+    delivered: &[DeliveryLine],
+    now: &DateTime,
+) -> bool {
+    use LineLogisticsStatus as L;
+    let mut changed = false;
+    for named in delivered {
+        let Some(line) = line_at_mut(order, &named.line) else {
+            continue;
+        };
+        let logistics = line.status.as_ref().and_then(|s| s.logistics_status.clone());
+        if logistics == Some(L::Cancelled) {
+            continue;
+        }
+        let mut line_changed = false;
+        for schedule in [
+            &mut line.delivery_schedule,
+            &mut line.delivery_schedule_including_requests,
+        ] {
+            for delivery in schedule
+                .iter_mut()
+                .filter(|d| d.position.as_deref() == Some(named.delivery.as_str()))
+            {
+                if delivery.status != Some(DeliveryLineLogisticsStatus::Delivered) {
+                    delivery.status = Some(DeliveryLineLogisticsStatus::Delivered);
+                    line_changed = true;
+                }
+            }
+        }
+        let all_delivered = !line.delivery_schedule.is_empty()
+            && line
+                .delivery_schedule
+                .iter()
+                .all(|d| d.status == Some(DeliveryLineLogisticsStatus::Delivered));
+        if all_delivered && logistics != Some(L::Delivered) {
+            line.status
+                .get_or_insert_with(LineStatus::default)
+                .logistics_status = Some(L::Delivered);
+            line_changed = true;
+        }
+        if line_changed {
+            line.last_updated_at = Some(now.clone());
+            line.last_changed_at = Some(now.clone());
+            changed = true;
+        }
     }
+    if changed {
+        aggregate(order);
+    }
+    changed
 }
 
 // ----- indicators -----------------------------------------------------------
@@ -1273,29 +1371,41 @@ pub(crate) fn attach_documents(attached: &mut Vec<Document>, sent: &[Document]) 
     changed
 }
 
-/// Why attaching documents to `order` is refused, if it is: the order
-/// header or a line (at a position; a line the order does not have yet
-/// starts without documents) would have more than [`MAX_TOTAL_OBJECTS`]
-/// documents once `header` and `lines` are attached as
-/// [`attach_documents`] attaches them (a document with the code of an
-/// attached one replaces it and does not count twice).
+/// Why attaching documents of `side` to `order` is refused, if it is: the
+/// order header or a line (at a position; a line the order does not have
+/// yet starts without documents) would have more than
+/// [`MAX_TOTAL_OBJECTS`] of that side's documents (the buyer's
+/// `buyerOrder`/`buyerLine.documents`, the supplier's
+/// `supplierOrder`/`supplierLine.documents`) once `header` and `lines` are
+/// attached as [`attach_documents`] attaches them (a document with the
+/// code of an attached one replaces it and does not count twice).
 pub(crate) fn documents_over_limit<'m>(
     order: Option<&Order>,
+    side: Party,
     header: &[Document],
     lines: impl IntoIterator<Item = (&'m str, &'m [Document])>,
 ) -> Option<String> {
+    let page = match side {
+        Party::Buyer => "order/buyer/issue/attach-document-api.md",
+        Party::Supplier => "order/supplier/send-order-response/attach-document.md",
+    };
     let refusal = |what: &str, total: usize| {
         format!(
             "{what} would have {total} documents; Tradecloud allows at most {MAX_TOTAL_OBJECTS} \
-             per order header and per order line (order/buyer/issue/attach-document-api.md), \
-             so nothing of this message was stored: attach fewer, or send a document with the \
-             `code` of an attached one to replace it"
+             per order header and per order line ({page}), so nothing of this message was \
+             stored: attach fewer, or send a document with the `code` of an attached one to \
+             replace it"
         )
     };
-    let mut attached = order
-        .and_then(|o| o.buyer_order.as_ref())
-        .map(|b| b.documents.clone())
-        .unwrap_or_default();
+    let mut attached = match side {
+        Party::Buyer => order
+            .and_then(|o| o.buyer_order.as_ref())
+            .map(|b| b.documents.clone()),
+        Party::Supplier => order
+            .and_then(|o| o.supplier_order.as_ref())
+            .map(|s| s.documents.clone()),
+    }
+    .unwrap_or_default();
     attach_documents(&mut attached, header);
     if attached.len() > MAX_TOTAL_OBJECTS {
         return Some(refusal("the order header", attached.len()));
@@ -1305,11 +1415,17 @@ pub(crate) fn documents_over_limit<'m>(
         let index = match by_line.iter().position(|(p, _)| *p == position) {
             Some(index) => index,
             None => {
-                let before = order
-                    .and_then(|o| o.lines.iter().find(|l| line_position(l) == Some(position)))
-                    .and_then(|l| l.buyer_line.as_ref())
-                    .map(|b| b.documents.clone())
-                    .unwrap_or_default();
+                let line =
+                    order.and_then(|o| o.lines.iter().find(|l| line_position(l) == Some(position)));
+                let before = match side {
+                    Party::Buyer => line
+                        .and_then(|l| l.buyer_line.as_ref())
+                        .map(|b| b.documents.clone()),
+                    Party::Supplier => line
+                        .and_then(|l| l.supplier_line.as_ref())
+                        .map(|s| s.documents.clone()),
+                }
+                .unwrap_or_default();
                 by_line.push((position, before));
                 by_line.len() - 1
             }
@@ -3027,7 +3143,7 @@ mod tests {
         ]));
         let order = issue_order(
             None,
-            &single_delivery_message(&first, None),
+            &single_delivery_message(&first, None).0,
             parties,
             &at(1),
         );
@@ -3036,7 +3152,7 @@ mod tests {
              "scheduledDelivery": {"date": "2026-04-01", "quantity": 6},
              "actualDelivery": {"date": "2026-04-02", "quantity": 6}}
         ]));
-        let merged = single_delivery_message(&update, Some(&order));
+        let merged = single_delivery_message(&update, Some(&order)).0;
         let line = &merged.lines.unwrap_or_default()[0];
         let schedule: Vec<_> = line
             .delivery_schedule
@@ -3061,7 +3177,7 @@ mod tests {
         let cancel = sent(serde_json::json!([
             {"position": "0002", "originalPosition": "0001", "indicators": {"cancelled": true}}
         ]));
-        let merged = single_delivery_message(&cancel, Some(&order));
+        let merged = single_delivery_message(&cancel, Some(&order)).0;
         let line = &merged.lines.unwrap_or_default()[0];
         assert_eq!(line.delivery_schedule.as_ref().map(Vec::len), Some(1));
         assert!(line.indicators.is_none());
@@ -3279,7 +3395,7 @@ mod tests {
                  "scheduledDelivery": {"date": "2026-03-20", "quantity": 4}}
             ]
         }));
-        let order = single_delivery_message(&message, None);
+        let order = single_delivery_message(&message, None).0;
         let lines = order.lines.unwrap_or_default();
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0].position, "0001");

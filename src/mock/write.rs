@@ -303,10 +303,12 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendOrderResponseBySupplier,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => {
-                self.process_order_response(&request.body);
-                Answer::Ok { body: ok() }
-            }
+            None => match self.process_order_response(&request.body) {
+                Ok(()) => Answer::Ok { body: ok() },
+                Err(refused) => Answer::BadRequest {
+                    body: error_body(refused),
+                },
+            },
         }
     }
 
@@ -554,7 +556,9 @@ impl MockState {
         &self,
         message: &api_connector::types::SendOrderByBuyer,
     ) -> Result<(), String> {
-        self.issue(&message.order, HistoryWrite::Replaced, |_| message.clone())
+        self.issue(&message.order, HistoryWrite::Replaced, |_| {
+            (message.clone(), Vec::new())
+        })
     }
 
     /// A buyer's single-delivery order: the order with delivery schedules
@@ -577,7 +581,12 @@ impl MockState {
         &self,
         order: &api_connector::types::OrderByBuyer,
         history: HistoryWrite,
-        build: impl FnOnce(Option<&Order>) -> api_connector::types::SendOrderByBuyer,
+        build: impl FnOnce(
+            Option<&Order>,
+        ) -> (
+            api_connector::types::SendOrderByBuyer,
+            Vec<process::DeliveryLine>,
+        ),
     ) -> Result<(), String> {
         if !Self::for_company(order.company_id.as_ref(), &self.buyer)
             || order.supplier_account_number != self.buyer.partner_account_number
@@ -590,12 +599,13 @@ impl MockState {
             let existing = Self::process_order_where(store, |o| {
                 process::is_buyer_order(o, parties.buyer, &order.purchase_order_number)
             });
-            let message = build(existing.as_ref());
+            let (message, delivered) = build(existing.as_ref());
             if let Some(refused) = Self::order_over_limit(existing.as_ref(), &message) {
                 return Err(refused);
             }
             let now = store.stamp();
-            let updated = process::issue_order(existing.clone(), &message, parties, &now);
+            let mut updated = process::issue_order(existing.clone(), &message, parties, &now);
+            process::deliver_delivery_lines(&mut updated, &delivered, &now);
             Self::store_order(store, updated.clone());
             Ok((existing, updated))
         })?;
@@ -623,6 +633,7 @@ impl MockState {
         }
         process::documents_over_limit(
             existing,
+            Party::Buyer,
             message.order.documents.as_deref().unwrap_or_default(),
             lines().map(|l| {
                 (
@@ -706,6 +717,7 @@ impl MockState {
             };
             if let Some(refused) = process::documents_over_limit(
                 Some(&order),
+                Party::Buyer,
                 message.order.documents.as_deref().unwrap_or_default(),
                 message.lines.iter().flatten().map(|l| {
                     (
@@ -806,15 +818,19 @@ impl MockState {
 
     /// A supplier's order response for the order its buyer (known by
     /// `buyerAccountNumber`) sent with that purchase order number
-    /// ([`process::respond`]).
+    /// ([`process::respond`]). `Err` says why the response is refused (a
+    /// `400`): the supplier's documents of the header or a line would pass
+    /// Tradecloud's limit ([`process::documents_over_limit`], as for the
+    /// buyer's; nothing is stored then).
     pub(super) fn process_order_response(
         &self,
         message: &api_connector::types::SendOrderResponseBySupplier,
-    ) {
+    ) -> Result<(), String> {
         let order = &message.order;
         if !Self::for_company(order.company_id.as_ref(), &self.supplier) {
-            return;
+            return Ok(());
         }
+        let mut refused = None;
         // Documents in a response are kept on the order (process::respond)
         // and travel in the order event's `supplierOrder`/`supplierLine`;
         // they create no `OrderDocumentsAttachedBySupplier`
@@ -830,8 +846,22 @@ impl MockState {
                     &order.purchase_order_number,
                 )
             },
-            |stored, now| process::respond(stored, message, now),
+            |stored, now| {
+                refused = process::documents_over_limit(
+                    Some(stored),
+                    Party::Supplier,
+                    order.documents.as_deref().unwrap_or_default(),
+                    message.lines.iter().map(|l| {
+                        (
+                            l.purchase_order_line_position.as_str(),
+                            l.documents.as_deref().unwrap_or_default(),
+                        )
+                    }),
+                );
+                refused.is_none() && process::respond(stored, message, now)
+            },
         );
+        refused.map_or(Ok(()), Err)
     }
 
     /// A buyer's order action on its order `order_id` (the answers to
