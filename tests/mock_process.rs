@@ -718,3 +718,56 @@ async fn a_supplier_s_documents_are_limited_to_100_as_the_buyer_s() {
     );
     server.shutdown().await.expect("stops");
 }
+
+#[tokio::test]
+async fn messages_that_name_what_the_mock_does_not_know_are_told() {
+    let server = start(MockConfig::new()).await;
+    let (buyer, supplier) = (server.buyer(), server.supplier());
+    let (status, _) = post(
+        &server,
+        &buyer,
+        "/api-connector/order",
+        order_message("PO-KNOWN"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(server.stats().unmatched_messages, 0);
+    // Tradecloud acknowledges before it processes: each is a 200 that
+    // changes nothing, and the mock says what it did not find.
+    let indicators = |number: &str, position: &str| {
+        json!({"order": {"purchaseOrderNumber": number},
+               "lines": [{"position": position, "indicators": {"delivered": true}}]})
+    };
+    let path = "/api-connector/order/indicators";
+    let (status, _) = post(&server, &buyer, path, indicators("PO-UNKNOWN", "0001")).await;
+    assert_eq!(status, 200);
+    let (status, _) = post(&server, &buyer, path, indicators("PO-KNOWN", "0009")).await;
+    assert_eq!(status, 200);
+    let mut other_supplier = order_message("PO-ELSEWHERE");
+    other_supplier["order"]["supplierAccountNumber"] = json!("SOMEONE-ELSE");
+    let (status, _) = post(&server, &buyer, "/api-connector/order", other_supplier).await;
+    assert_eq!(status, 200);
+    let response = json!({
+        "order": {"buyerAccountNumber": "NOT-MY-BUYER", "purchaseOrderNumber": "PO-KNOWN"},
+        "lines": [{"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}]
+    });
+    let (status, _) = post(&server, &supplier, "/api-connector/order-response", response).await;
+    assert_eq!(status, 200);
+
+    let stats = server.stats();
+    assert_eq!(stats.unmatched_messages, 4, "{:#?}", stats.unmatched);
+    let said = |index: usize, parts: &[&str]| {
+        let warning = &stats.unmatched[index];
+        for part in parts {
+            assert!(warning.contains(part), "{warning:?} lacks {part:?}");
+        }
+    };
+    said(0, &["PO-UNKNOWN", "no order"]);
+    said(1, &["PO-KNOWN", "no line at position 0009"]);
+    said(2, &["SOMEONE-ELSE", "SUPPLIER12345"]);
+    said(3, &["NOT-MY-BUYER", "no order"]);
+    // Nothing changed: the known order's line is not delivered.
+    let order = order_of(&server, "PO-KNOWN").await;
+    assert_eq!(line(&order, "0001")["status"]["logisticsStatus"], "Open");
+    server.shutdown().await.expect("stops");
+}

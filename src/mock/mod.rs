@@ -259,10 +259,13 @@
 //!   shows every order of the process too.
 //!
 //!   A message for an order the mock does not know (another purchase order
-//!   number, another account number, another `companyId`) is still
-//!   answered `200` `{"ok": true}`: Tradecloud's api-connector acknowledges
-//!   a message and processes it asynchronously, and the mock then changes
-//!   nothing. An order action on an order of the mock's data (not one the
+//!   number, another account number, another `companyId`), or for line
+//!   positions the order does not have, is still answered `200`
+//!   `{"ok": true}`: Tradecloud's api-connector acknowledges a message and
+//!   processes it asynchronously, and the mock then changes nothing (for
+//!   those lines). It logs a warning that says what it did not find and
+//!   counts it in [`MockStats::unmatched_messages`] and
+//!   [`MockStats::unmatched`], so a test can see that its message missed. An order action on an order of the mock's data (not one the
 //!   process made) is answered `200` `{}` and changes nothing; on an order
 //!   id the mock does not know at all, `404` (the spec's "no order with
 //!   this id"). One company's action from the other company's user (the
@@ -523,7 +526,10 @@
 //!   authentication, on the `/v2` routes.
 //! * **Counters** ([`MockServer::stats`], [`MockServer::request_log`]):
 //!   logins, refreshes, logouts, requests per [`operation`], `401`s and
-//!   other statuses answered, and the arrival time of every request.
+//!   other statuses answered, the arrival time of every request, and the
+//!   accepted messages that changed nothing because they named something
+//!   the mock does not know ([`MockStats::unmatched`], each also a
+//!   warning in the log).
 //!
 //! # Fixture directory
 //!
@@ -585,7 +591,7 @@ pub use config::{
 };
 pub use data::{generated_byte, DocumentContent, MockData, MockDocument};
 pub use error::MockError;
-pub use stats::{operation, MockStats, RequestRecord};
+pub use stats::{operation, MockStats, RequestRecord, MAX_UNMATCHED};
 pub use webhooks::{
     check_target, BasicAuthCredentials, CompanyWebhooks, DeliveryRecord, MockWebhooks,
     WebhookFault, WebhookFaultKind, WebhookKind, WebhookSettings, DELIVERY_RETRIES,

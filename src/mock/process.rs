@@ -77,6 +77,29 @@ fn line_position(line: &OrderLine) -> Option<&str> {
     line.buyer_line.as_ref()?.position.as_deref()
 }
 
+/// What a message naming lines at `positions` finds missing in `order`:
+/// the positions it does not have, said as a sentence (`None`: all there).
+pub(crate) fn missing_lines<'p>(
+    order: &Order,
+    positions: impl IntoIterator<Item = &'p str>,
+) -> Option<String> {
+    let mut missing: Vec<&str> = Vec::new();
+    for position in positions {
+        if !order.lines.iter().any(|l| line_position(l) == Some(position))
+            && !missing.contains(&position)
+        {
+            missing.push(position);
+        }
+    }
+    (!missing.is_empty()).then(|| {
+        format!(
+            "the order has no line at position {}; those lines changed nothing: send only \
+             positions of the order's lines (buyerLine.position)",
+            missing.join(", ")
+        )
+    })
+}
+
 /// The line of `order` at `position`.
 fn line_at_mut<'o>(order: &'o mut Order, position: &str) -> Option<&'o mut OrderLine> {
     order

@@ -220,6 +220,20 @@ impl MockState {
         });
     }
 
+    /// An accepted message that changed nothing (or nothing of some of its
+    /// lines) because it named something the mock does not know: `what`
+    /// says what, and what to check. Logged as a warning and counted
+    /// ([`MockStats::unmatched`]).
+    pub(crate) fn unmatched(&self, what: String) {
+        tracing::warn!(target: "tradecloud::mock", "{what}");
+        self.count(|s| {
+            s.unmatched_messages += 1;
+            s.unmatched.push(what);
+            let over = s.unmatched.len().saturating_sub(super::stats::MAX_UNMATCHED);
+            s.unmatched.drain(..over);
+        });
+    }
+
     pub(crate) fn stats(&self) -> MockStats {
         lock(&self.counters).stats.clone()
     }

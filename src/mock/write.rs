@@ -505,6 +505,50 @@ pub(super) fn order_action_answer() -> serde_json::Value {
     serde_json::Value::Object(Default::default())
 }
 
+/// What a message asks the process to change, to say what it did not find
+/// ([`MockState::unmatched`]): `what` names the message and its order,
+/// `missing` says why no order matched and what to check, and `positions`
+/// are the line positions it names, checked against the order found.
+struct Subject<'m> {
+    what: String,
+    missing: &'static str,
+    positions: Vec<&'m str>,
+}
+
+impl<'m> Subject<'m> {
+    fn new(what: String, missing: &'static str) -> Self {
+        Subject {
+            what,
+            missing,
+            positions: Vec::new(),
+        }
+    }
+
+    fn lines(mut self, positions: impl IntoIterator<Item = &'m str>) -> Self {
+        self.positions = positions.into_iter().collect();
+        self
+    }
+}
+
+/// The order wanted by a buyer's message is not there.
+const NO_BUYER_ORDER: &str = "the mock's buyer has no order with this purchase order number; \
+    nothing changed: send the order first (POST /api-connector/order) or check the number";
+
+/// Why a message's `companyId` keeps it from the mock's `company`, if it does.
+fn other_company(
+    what: &str,
+    company_id: Option<&String>,
+    company: &MockCompany,
+    side: &str,
+) -> Option<String> {
+    let id = company_id.filter(|id| **id != company.company_id)?;
+    Some(format!(
+        "{what}: companyId {id} is not the mock's {side} ({}); nothing changed: leave companyId \
+         out or send {}",
+        company.company_id, company.company_id
+    ))
+}
+
 impl MockState {
     fn parties(&self) -> Parties<'_> {
         Parties {
@@ -527,11 +571,6 @@ impl MockState {
         } else {
             true
         }
-    }
-
-    /// Whether a message's optional `companyId` names `company` (or is absent).
-    fn for_company(company_id: Option<&String>, company: &MockCompany) -> bool {
-        company_id.is_none_or(|id| *id == company.company_id)
     }
 
     /// Store a changed order and its single-delivery view.
@@ -588,10 +627,21 @@ impl MockState {
             Vec<process::DeliveryLine>,
         ),
     ) -> Result<(), String> {
-        if !Self::for_company(order.company_id.as_ref(), &self.buyer)
-            || order.supplier_account_number != self.buyer.partner_account_number
+        let what = format!("order {}", order.purchase_order_number);
+        if let Some(unmatched) =
+            other_company(&what, order.company_id.as_ref(), &self.buyer, "buyer")
         {
-            tracing::debug!(purchase_order_number = %order.purchase_order_number, "order not for the mock's buyer and supplier: accepted, nothing changes");
+            self.unmatched(unmatched);
+            return Ok(());
+        }
+        if order.supplier_account_number != self.buyer.partner_account_number {
+            self.unmatched(format!(
+                "{what}: supplierAccountNumber {} is not the supplier the mock's buyer is \
+                 connected with ({}); nothing changed: send supplierAccountNumber {}",
+                order.supplier_account_number,
+                self.buyer.partner_account_number,
+                self.buyer.partner_account_number
+            ));
             return Ok(());
         }
         let parties = self.parties();
@@ -705,16 +755,30 @@ impl MockState {
         &self,
         message: &api_connector::types::AttachOrderDocumentsByBuyer,
     ) -> Result<(), String> {
-        if !Self::for_company(message.order.company_id.as_ref(), &self.buyer) {
+        let number = &message.order.purchase_order_number;
+        let what = format!("documents for purchase order {number}");
+        if let Some(unmatched) = other_company(
+            &what,
+            message.order.company_id.as_ref(),
+            &self.buyer,
+            "buyer",
+        ) {
+            self.unmatched(unmatched);
             return Ok(());
         }
-        let number = &message.order.purchase_order_number;
-        let Some(order) = self.with_store(|store| {
+        let mut unmatched = None;
+        let found = self.with_store(|store| {
             let Some(mut order) = Self::process_order_where(store, |o| {
                 process::is_buyer_order(o, &self.buyer, number)
             }) else {
+                unmatched = Some(format!("{what}: {NO_BUYER_ORDER}"));
                 return Ok(None);
             };
+            unmatched = process::missing_lines(
+                &order,
+                message.lines.iter().flatten().map(|l| l.position.as_str()),
+            )
+            .map(|missing| format!("{what}: {missing}"));
             if let Some(refused) = process::documents_over_limit(
                 Some(&order),
                 Party::Buyer,
@@ -734,8 +798,11 @@ impl MockState {
             }
             Self::store_order(store, order.clone());
             Ok(Some(order))
-        })?
-        else {
+        });
+        if let Some(unmatched) = unmatched {
+            self.unmatched(unmatched);
+        }
+        let Some(order) = found? else {
             return Ok(());
         };
         let attached = webhooks::AttachedDocuments {
@@ -771,12 +838,21 @@ impl MockState {
         &self,
         message: &api_connector::types::SendOrderIndicatorsByBuyer,
     ) {
-        if !Self::for_company(message.order.company_id.as_ref(), &self.buyer) {
-            return;
-        }
         let number = &message.order.purchase_order_number;
+        let what = format!("indicators for purchase order {number}");
+        if let Some(unmatched) = other_company(
+            &what,
+            message.order.company_id.as_ref(),
+            &self.buyer,
+            "buyer",
+        ) {
+            return self.unmatched(unmatched);
+        }
+        let subject = Subject::new(what, NO_BUYER_ORDER)
+            .lines(message.lines.iter().flatten().map(|l| l.position.as_str()));
         self.change_order(
             Party::Buyer,
+            subject,
             |o| process::is_buyer_order(o, &self.buyer, number),
             |order, now| process::apply_indicators(order, message, now),
         );
@@ -794,19 +870,26 @@ impl MockState {
         lines: impl IntoIterator<Item = (&'m str, &'m [DeliveryHistoryLine])> + Clone,
         replace: bool,
     ) -> Result<(), String> {
-        if !Self::for_company(order.company_id.as_ref(), &self.buyer) {
+        let number = &order.purchase_order_number;
+        let what = format!("goods receipts for purchase order {number}");
+        if let Some(unmatched) =
+            other_company(&what, order.company_id.as_ref(), &self.buyer, "buyer")
+        {
+            self.unmatched(unmatched);
             return Ok(());
         }
-        let number = &order.purchase_order_number;
         let mut refused = None;
         let history = if replace {
             HistoryWrite::Replaced
         } else {
             HistoryWrite::Appended
         };
+        let subject = Subject::new(what, NO_BUYER_ORDER)
+            .lines(lines.clone().into_iter().map(|(position, _)| position));
         self.change_order_writing(
             Party::Buyer,
             history,
+            subject,
             |o| process::is_buyer_order(o, &self.buyer, number),
             |stored, now| {
                 refused = process::history_over_limit(stored, lines.clone(), replace);
@@ -827,10 +910,32 @@ impl MockState {
         message: &api_connector::types::SendOrderResponseBySupplier,
     ) -> Result<(), String> {
         let order = &message.order;
-        if !Self::for_company(order.company_id.as_ref(), &self.supplier) {
+        let what = format!(
+            "order response for purchase order {} of buyer account {}",
+            order.purchase_order_number, order.buyer_account_number
+        );
+        if let Some(unmatched) = other_company(
+            &what,
+            order.company_id.as_ref(),
+            &self.supplier,
+            "supplier",
+        ) {
+            self.unmatched(unmatched);
             return Ok(());
         }
         let mut refused = None;
+        let subject = Subject::new(
+            what,
+            "the mock's supplier has no order with this buyer account number and purchase \
+             order number; nothing changed: check both (the mock's supplier knows its buyer \
+             by the account number of MockServer::supplier())",
+        )
+        .lines(
+            message
+                .lines
+                .iter()
+                .map(|l| l.purchase_order_line_position.as_str()),
+        );
         // Documents in a response are kept on the order (process::respond)
         // and travel in the order event's `supplierOrder`/`supplierLine`;
         // they create no `OrderDocumentsAttachedBySupplier`
@@ -838,6 +943,7 @@ impl MockState {
         // NOT create an `OrderDocumentsAttachedBySupplier` activity").
         self.change_order(
             Party::Supplier,
+            subject,
             |o| {
                 process::is_supplier_order(
                     o,
@@ -871,7 +977,24 @@ impl MockState {
         order_id: &str,
         answer: impl FnOnce(&mut Order, &DateTime) -> bool,
     ) {
-        self.change_order(Party::Buyer, self.own_order(Party::Buyer, order_id), answer);
+        self.change_order(
+            Party::Buyer,
+            Self::action_subject(order_id, "buyer"),
+            self.own_order(Party::Buyer, order_id),
+            answer,
+        );
+    }
+
+    /// An order action's [`Subject`]: an order id the mock does not know
+    /// at all is a `404` before this; one it knows but that is not the
+    /// process's order of this company is one of its data orders, or the
+    /// other company's.
+    fn action_subject(order_id: &str, side: &'static str) -> Subject<'static> {
+        Subject::new(
+            format!("order action on order {order_id} by the {side}"),
+            "not an order the mock's process made for this company (an order of the mock's \
+             data, which the process does not change, or another company's); nothing changed",
+        )
     }
 
     /// The `404` body for an order id the mock does not know at all (not
@@ -923,7 +1046,16 @@ impl MockState {
         } else {
             return;
         };
-        self.change_order(actor, self.own_order(actor, order_id), answer);
+        let side = match actor {
+            Party::Buyer => "buyer",
+            Party::Supplier => "supplier",
+        };
+        self.change_order(
+            actor,
+            Self::action_subject(order_id, side),
+            self.own_order(actor, order_id),
+            answer,
+        );
     }
 
     /// The buyer's `POST /order/{orderId}/buyer/resend`: the order as it
@@ -966,13 +1098,16 @@ impl MockState {
     /// Apply `change` to the first stored order `find` picks; stamp and
     /// store it when `change` says it changed, and queue its order events.
     /// Returns the changed order (`None`: no order, or nothing changed).
+    /// No order found, or lines of `subject` the order does not have, are
+    /// [unmatched](Self::unmatched).
     fn change_order(
         &self,
         actor: Party,
+        subject: Subject<'_>,
         find: impl Fn(&Order) -> bool,
         change: impl FnOnce(&mut Order, &DateTime) -> bool,
     ) -> Option<Order> {
-        self.change_order_writing(actor, HistoryWrite::Compared, find, change)
+        self.change_order_writing(actor, HistoryWrite::Compared, subject, find, change)
     }
 
     /// [`Self::change_order`] by a message that writes the delivery history
@@ -981,14 +1116,18 @@ impl MockState {
         &self,
         actor: Party,
         history: HistoryWrite,
+        subject: Subject<'_>,
         find: impl Fn(&Order) -> bool,
         change: impl FnOnce(&mut Order, &DateTime) -> bool,
     ) -> Option<Order> {
+        let mut unmatched = None;
         let changed = self.with_store(|store| {
             let Some(mut order) = Self::process_order_where(store, find) else {
-                tracing::debug!("no such order in the mock: accepted, nothing changes");
+                unmatched = Some(format!("{}: {}", subject.what, subject.missing));
                 return None;
             };
+            unmatched = process::missing_lines(&order, subject.positions.iter().copied())
+                .map(|missing| format!("{}: {missing}", subject.what));
             let before = order.clone();
             let now = store.stamp();
             if change(&mut order, &now) {
@@ -998,6 +1137,9 @@ impl MockState {
                 None
             }
         });
+        if let Some(unmatched) = unmatched {
+            self.unmatched(unmatched);
+        }
         let (before, after) = changed?;
         self.emit_order_events(actor, Some(&before), &after, history);
         Some(after)
@@ -1011,10 +1153,23 @@ impl MockState {
         message: &api_connector::types::SendDespatchAdviceBySupplier,
     ) {
         let header = &message.header;
-        if !Self::for_company(header.supplier_company_id.as_ref(), &self.supplier)
-            || header.buyer_account_number != self.supplier.partner_account_number
-        {
-            return;
+        let what = format!("despatch advice {}", header.despatch_advice_number);
+        if let Some(unmatched) = other_company(
+            &what,
+            header.supplier_company_id.as_ref(),
+            &self.supplier,
+            "supplier",
+        ) {
+            return self.unmatched(unmatched);
+        }
+        if header.buyer_account_number != self.supplier.partner_account_number {
+            return self.unmatched(format!(
+                "{what}: buyerAccountNumber {} is not the buyer the mock's supplier is connected \
+                 with ({}); nothing changed: send buyerAccountNumber {}",
+                header.buyer_account_number,
+                self.supplier.partner_account_number,
+                self.supplier.partner_account_number
+            ));
         }
         let parties = self.parties();
         let changed = self.with_store(|store| {
@@ -1070,8 +1225,18 @@ impl MockState {
         numbers.dedup();
         for number in numbers {
             let despatched = process::Despatched::of_advice(message, number);
+            let subject = Subject::new(
+                format!(
+                    "despatch advice {} for purchase order {number}",
+                    message.header.despatch_advice_number
+                ),
+                "the mock's supplier has no such order; the shipment is stored, but no order \
+                 hears of it: check the purchase order number",
+            )
+            .lines(despatched.iter().map(|d| d.line_position));
             self.change_order(
                 Party::Supplier,
+                subject,
                 |o| process::is_supplier_order(o, &self.supplier, buyer_account_number, number),
                 |order, now| process::ship_lines(order, &despatched, now),
             );
