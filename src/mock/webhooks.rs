@@ -756,12 +756,22 @@ impl LineState {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default(),
-            line: without_documents(&without_stamps(line)),
+            line: without_documents(&without_stamps(&without_reason(line))),
             without_schedule_logistics: without_schedule_logistics(&without_documents(
-                &without_stamps(line),
+                &without_stamps(&without_reason(line)),
             )),
         }
     }
+}
+
+/// `line` without its own `reason`: the reason given with an event (a
+/// rejection's), which the next change clears; it tells no transition.
+fn without_reason(line: &Value) -> Value {
+    let mut line = line.clone();
+    if let Value::Object(members) = &mut line {
+        members.remove("reason");
+    }
+    line
 }
 
 /// `line` without `status`, `etd` and `eta` of the delivery lines in its
