@@ -476,7 +476,10 @@
 //!   [`ShipmentWebhookBody`](crate::api::shipment_webhook_connector::types::ShipmentWebhookBody)):
 //!   `eventName`, `orderEvent` (or `singleDeliveryOrderEvent`) with only
 //!   the affected lines, or the whole `shipment`, and `meta` with a fresh
-//!   `messageId`. It goes to the other company; to the acting company only
+//!   `messageId`, `createdDateTime` and `source` (a fresh `traceId`, and
+//!   the `companyId` and `userId` of the company whose message triggered
+//!   the event, order/buyer/receive/README.md "Message meta information";
+//!   [`MockParty::user_id`]). It goes to the other company; to the acting company only
 //!   when its `enabledEventNames` names the event (a choice: Tradecloud
 //!   sends a company's own events where configured). Absent or empty
 //!   `enabledEventNames`: every event. With `GET` no body is sent: the id
@@ -643,6 +646,16 @@ pub struct MockParty {
     /// The account number this company knows its partner by: the buyer's
     /// `supplierAccountNumber`, the supplier's `buyerAccountNumber`.
     pub partner_account_number: String,
+}
+
+impl MockParty {
+    /// The Tradecloud user id of the company's integration user
+    /// ([`MockUser::user_id`]): with [`Self::company_id`], the
+    /// `meta.source` of the webhook events this company's messages
+    /// trigger.
+    pub fn user_id(&self) -> String {
+        MockUser::new(self.credentials.username.clone(), String::new()).user_id()
+    }
 }
 
 impl From<&MockCompany> for MockParty {

@@ -18,7 +18,7 @@ use super::record::Record;
 use super::stats::{operation, MockStats, RequestRecord};
 use super::tokens::Tokens;
 use crate::api::common::types::{ErrorResponse, Order, Shipment, SingleDeliveryOrder};
-use crate::types::DateTime;
+use crate::types::{DateTime, Party};
 
 /// Lock a mutex, recovering the data if another thread panicked while
 /// holding it (the state stays usable; every update is a single step).
@@ -168,6 +168,10 @@ impl MockState {
                 config.delivery_backoff,
                 config.ca_file.as_ref(),
                 &config.webhook_faults,
+                [
+                    (Party::Buyer, &config.buyer),
+                    (Party::Supplier, &config.supplier),
+                ],
             )?),
         };
         state.set_faults(config.faults.clone());

@@ -364,6 +364,9 @@ pub(crate) struct WebhookHub {
     faults: Mutex<Vec<InstalledWebhookFault>>,
     client: reqwest::Client,
     policy: RetryPolicy,
+    /// Each company's id and its integration user's id: the
+    /// `meta.source` of the events its messages trigger.
+    sources: HashMap<Party, (String, String)>,
 }
 
 /// How many times an event is retried before the mock gives up on it.
@@ -375,6 +378,7 @@ impl WebhookHub {
         backoff: Duration,
         ca_file: Option<&PathBuf>,
         faults: &[WebhookFault],
+        companies: [(Party, &super::MockCompany); 2],
     ) -> Result<Self, MockError> {
         let mut builder = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -433,6 +437,12 @@ impl WebhookHub {
                     .collect(),
             ),
             client,
+            sources: companies
+                .into_iter()
+                .map(|(side, company)| {
+                    (side, (company.company_id.clone(), company.user.user_id()))
+                })
+                .collect(),
             policy: RetryPolicy::default()
                 .max_retries(DELIVERY_RETRIES)
                 .base_delay(backoff)
@@ -482,10 +492,13 @@ impl WebhookHub {
 
     /// Queue an event for `company`'s `webhook`, if it has one that
     /// takes `event_name` (`acting`: the company did it itself, so only an
-    /// explicitly enabled event name is sent).
+    /// explicitly enabled event name is sent). `actor` is the company whose
+    /// message triggered it: its id and its integration user's are the
+    /// event's `meta.source`.
     pub(crate) fn emit(
         self: &Arc<Self>,
         company: Party,
+        actor: Party,
         webhook: WebhookKind,
         event_name: &str,
         id: &str,
@@ -508,12 +521,20 @@ impl WebhookHub {
             return;
         };
         let message_id = super::process::new_id();
+        // "source": the company (and its user) that triggered the flow.
+        let mut source = json!({"traceId": super::process::new_id()});
+        if let (Some((company_id, user_id)), Value::Object(members)) =
+            (self.sources.get(&actor), &mut source)
+        {
+            members.insert("userId".into(), json!(user_id));
+            members.insert("companyId".into(), json!(company_id));
+        }
         if let Value::Object(map) = &mut body {
             map.insert(
                 "meta".into(),
                 json!({
                     "messageId": message_id,
-                    "source": {"traceId": super::process::new_id()},
+                    "source": source,
                     "createdDateTime": crate::types::DateTime::now_utc().to_string(),
                 }),
             );

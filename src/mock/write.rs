@@ -706,16 +706,18 @@ impl MockState {
     ) {
         for (event, positions) in webhooks::order_events(actor, before, after, history) {
             for (company, acting) in [(actor.other(), false), (actor, true)] {
-                self.emit_order_event(company, event, after, &positions, acting);
+                self.emit_order_event(company, actor, event, after, &positions, acting);
             }
         }
     }
 
     /// Queue `event` of `order`, with the lines at `positions`, for
-    /// `company`'s order-events webhook ([`webhooks::WebhookHub::emit`]).
+    /// `company`'s order-events webhook ([`webhooks::WebhookHub::emit`]);
+    /// `actor` triggered it.
     fn emit_order_event(
         &self,
         company: Party,
+        actor: Party,
         event: &str,
         order: &Order,
         positions: &[String],
@@ -726,6 +728,7 @@ impl MockState {
         };
         self.webhooks.emit(
             company,
+            actor,
             WebhookKind::OrderEvents,
             event,
             id,
@@ -823,6 +826,7 @@ impl MockState {
         for (company, acting) in [(Party::Supplier, false), (Party::Buyer, true)] {
             self.webhooks.emit(
                 company,
+                Party::Buyer,
                 WebhookKind::OrderDocumentsEvents,
                 event,
                 &id,
@@ -1077,6 +1081,7 @@ impl MockState {
             .collect();
         self.emit_order_event(
             Party::Buyer,
+            Party::Buyer,
             "OrderResentByBuyer",
             &order,
             &positions,
@@ -1197,6 +1202,7 @@ impl MockState {
             for (company, acting) in [(Party::Buyer, false), (Party::Supplier, true)] {
                 self.webhooks.emit(
                     company,
+                    Party::Supplier,
                     WebhookKind::ShipmentEvents,
                     event,
                     &id,
