@@ -50,6 +50,11 @@
 //!   A successful login or refresh also has a body,
 //!   `{"username": ..., "status": "authenticated"}`, as Tradecloud's SDK
 //!   examples show.
+//! * **Errors.** Every JSON error body under `/v2` (`400`, `401`, `403`,
+//!   `404`, `409`, `413`, an injected fault) is one shape: an RFC 9457
+//!   problem, `application/problem+json`, with `type`, `title`, `status`
+//!   and `detail`, and `message` with the same text as `detail`
+//!   (Tradecloud documents no error body, only the status codes).
 //! * **Every other API route** accepts the schemes its spec lists (the
 //!   generated operation tables, [`Operation::security`](crate::operation::Operation::security)):
 //!   `Authorization: Bearer <access token>`, and Basic credentials on every
@@ -827,10 +832,84 @@ fn router(state: Arc<MockState>) -> Router {
         .route("/mock/deliveries", get(webhooks::routes::deliveries))
         .with_state(state.clone());
     Router::new()
-        .nest("/v2", api.layer(axum::middleware::from_fn(read_body_first)))
+        .nest(
+            "/v2",
+            api.layer(axum::middleware::from_fn(read_body_first))
+                .layer(axum::middleware::from_fn(problem_bodies)),
+        )
         .merge(s3)
         .route("/", get(index))
         .layer(axum::middleware::from_fn_with_state(state, count_status))
+}
+
+/// The largest error body [`problem_bodies`] rewrites (the mock's own are
+/// a few hundred bytes).
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Every JSON error body of the API routes in one shape: an RFC 9457
+/// problem (`application/problem+json`) with `type`, `title` (the status'
+/// reason phrase), `status` and `detail`, and `message` with the same text,
+/// the member clients show. The generated stubs answer a refused request
+/// as a problem, the mock's own answers (`401`, `403`, `404`, a refused
+/// message's `400`, an injected fault) as `{"message": ...}`; Tradecloud
+/// documents no error body (api/, security/authentication.md give only
+/// the status codes), so one shape with both spellings serves either
+/// reading. Other bodies (the S3 XML error of an expired `downloadUrl`)
+/// pass unchanged.
+async fn problem_bodies(request: Request, next: Next) -> Response {
+    use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+    let response = next.run(request).await;
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.starts_with("application/json") || v.starts_with("application/problem+json")
+        });
+    if !(status.is_client_error() || status.is_server_error()) || !json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_ERROR_BODY).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return crate::server::problem(
+                status,
+                &format!("the mock could not read its own error body: {e}"),
+                None,
+            )
+        }
+    };
+    let Ok(serde_json::Value::Object(mut members)) = serde_json::from_slice(&bytes) else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    let text = members
+        .get("message")
+        .or_else(|| members.get("detail"))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("Error").to_owned());
+    members
+        .entry("type")
+        .or_insert_with(|| "about:blank".into());
+    members
+        .entry("title")
+        .or_insert_with(|| status.canonical_reason().unwrap_or("Error").into());
+    members
+        .entry("status")
+        .or_insert_with(|| status.as_u16().into());
+    members
+        .entry("detail")
+        .or_insert_with(|| text.clone().into());
+    members.entry("message").or_insert_with(|| text.into());
+    let body = serde_json::Value::Object(members).to_string();
+    parts.headers.insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("application/problem+json"),
+    );
+    parts.headers.remove(CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// Reads a request's whole body (at most [`MAX_UPLOAD_BYTES`]; the routes
