@@ -751,7 +751,13 @@ async fn messages_that_name_what_the_mock_does_not_know_are_told() {
         "order": {"buyerAccountNumber": "NOT-MY-BUYER", "purchaseOrderNumber": "PO-KNOWN"},
         "lines": [{"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}]
     });
-    let (status, _) = post(&server, &supplier, "/api-connector/order-response", response).await;
+    let (status, _) = post(
+        &server,
+        &supplier,
+        "/api-connector/order-response",
+        response,
+    )
+    .await;
     assert_eq!(status, 200);
 
     let stats = server.stats();

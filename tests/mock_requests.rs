@@ -668,8 +668,7 @@ async fn a_bulk_reject_s_reason_is_the_rejected_line_s_reason() {
         "OrderChangesProposalRejectedByBuyer"
     );
     assert_eq!(
-        bodies[seen]["orderEvent"]["lines"][0]["reason"],
-        "June is too late",
+        bodies[seen]["orderEvent"]["lines"][0]["reason"], "June is too late",
         "{:#}",
         bodies[seen]
     );
@@ -767,7 +766,10 @@ async fn an_in_progress_line_cannot_be_completed() {
     // be completed"; the `Issued` line is.
     let order = trade.order(&id).await;
     assert_eq!(status(&order, "0001"), in_progress);
-    assert_eq!(status(&order, "0002"), ("Completed".to_owned(), String::new()));
+    assert_eq!(
+        status(&order, "0002"),
+        ("Completed".to_owned(), String::new())
+    );
     // The indicator the same.
     let complete: connector::SendOrderIndicatorsByBuyer = decode(json!({
         "order": {"purchaseOrderNumber": "PO-COMPLETE-IP", "indicators": {"completed": true}}
@@ -798,7 +800,10 @@ async fn a_rejected_line_keeps_the_order_from_being_confirmed() {
     // order/status.md: `Confirmed` is "completely agreed", `Rejected`
     // "completely rejected"; one of each is neither.
     let order = trade.order(&id).await;
-    assert_eq!(status(&order, "0002"), ("Rejected".to_owned(), String::new()));
+    assert_eq!(
+        status(&order, "0002"),
+        ("Rejected".to_owned(), String::new())
+    );
     assert_eq!(order_status(&order), "InProgress");
     // The supplier's own reason travels with its rejection.
     assert_eq!(line(&order, "0002").reason.as_deref(), Some("not our item"));

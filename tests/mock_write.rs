@@ -386,7 +386,11 @@ async fn flat_txml_as_in_the_abbreviated_example_is_told_the_expected_shape() {
     let (status, answer) = post(&client, &server, op, "application/xml", flat.to_vec()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     let detail = answer["detail"].as_str().unwrap_or_default();
-    for part in ["missing field `order`", "1-on-1", "<SendOrderByBuyer><order>"] {
+    for part in [
+        "missing field `order`",
+        "1-on-1",
+        "<SendOrderByBuyer><order>",
+    ] {
         assert!(detail.contains(part), "{detail:?} lacks {part:?}");
     }
     // Nested, as the JSON message is, the same members are accepted.
@@ -402,8 +406,7 @@ async fn flat_txml_as_in_the_abbreviated_example_is_told_the_expected_shape() {
     assert_eq!(status, StatusCode::OK, "{answer}");
     // The same mistake in JSON keeps the stub's answer.
     let flat_json = br#"{"supplierAccountNumber": "12345", "purchaseOrderNumber": "PO1"}"#;
-    let (status, answer) =
-        post(&client, &server, op, "application/json", flat_json.to_vec()).await;
+    let (status, answer) = post(&client, &server, op, "application/json", flat_json.to_vec()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(!answer["detail"]
         .as_str()

@@ -51,8 +51,8 @@ impl MockUser {
                     (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
                 })
         };
-        let bits = (u128::from(fnv(0xcbf2_9ce4_8422_2325)) << 64)
-            | u128::from(fnv(0x8422_2325_cbf2_9ce4));
+        let bits =
+            (u128::from(fnv(0xcbf2_9ce4_8422_2325)) << 64) | u128::from(fnv(0x8422_2325_cbf2_9ce4));
         let bits = (bits & !(0xf << 76) | (0x8 << 76)) & !(0x3 << 62) | (0x2 << 62);
         let hex = format!("{bits:032x}");
         format!(

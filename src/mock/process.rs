@@ -85,7 +85,10 @@ pub(crate) fn missing_lines<'p>(
 ) -> Option<String> {
     let mut missing: Vec<&str> = Vec::new();
     for position in positions {
-        if !order.lines.iter().any(|l| line_position(l) == Some(position))
+        if !order
+            .lines
+            .iter()
+            .any(|l| line_position(l) == Some(position))
             && !missing.contains(&position)
         {
             missing.push(position);
@@ -853,7 +856,10 @@ pub(crate) fn deliver_delivery_lines(
         let Some(line) = line_at_mut(order, &named.line) else {
             continue;
         };
-        let logistics = line.status.as_ref().and_then(|s| s.logistics_status.clone());
+        let logistics = line
+            .status
+            .as_ref()
+            .and_then(|s| s.logistics_status.clone());
         if logistics == Some(L::Cancelled) {
             continue;
         }

@@ -233,7 +233,10 @@ impl MockState {
         self.count(|s| {
             s.unmatched_messages += 1;
             s.unmatched.push(what);
-            let over = s.unmatched.len().saturating_sub(super::stats::MAX_UNMATCHED);
+            let over = s
+                .unmatched
+                .len()
+                .saturating_sub(super::stats::MAX_UNMATCHED);
             s.unmatched.drain(..over);
         });
     }

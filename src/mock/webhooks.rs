@@ -439,9 +439,7 @@ impl WebhookHub {
             client,
             sources: companies
                 .into_iter()
-                .map(|(side, company)| {
-                    (side, (company.company_id.clone(), company.user.user_id()))
-                })
+                .map(|(side, company)| (side, (company.company_id.clone(), company.user.user_id())))
                 .collect(),
             policy: RetryPolicy::default()
                 .max_retries(DELIVERY_RETRIES)
@@ -497,8 +495,7 @@ impl WebhookHub {
     /// event's `meta.source`.
     pub(crate) fn emit(
         self: &Arc<Self>,
-        company: Party,
-        actor: Party,
+        (company, actor): (Party, Party),
         webhook: WebhookKind,
         event_name: &str,
         id: &str,

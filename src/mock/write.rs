@@ -787,8 +787,7 @@ impl MockState {
             return;
         };
         self.webhooks.emit(
-            company,
-            actor,
+            (company, actor),
             WebhookKind::OrderEvents,
             event,
             id,
@@ -885,8 +884,7 @@ impl MockState {
         let event = "OrderDocumentsAttachedByBuyer";
         for (company, acting) in [(Party::Supplier, false), (Party::Buyer, true)] {
             self.webhooks.emit(
-                company,
-                Party::Buyer,
+                (company, Party::Buyer),
                 WebhookKind::OrderDocumentsEvents,
                 event,
                 &id,
@@ -978,12 +976,9 @@ impl MockState {
             "order response for purchase order {} of buyer account {}",
             order.purchase_order_number, order.buyer_account_number
         );
-        if let Some(unmatched) = other_company(
-            &what,
-            order.company_id.as_ref(),
-            &self.supplier,
-            "supplier",
-        ) {
+        if let Some(unmatched) =
+            other_company(&what, order.company_id.as_ref(), &self.supplier, "supplier")
+        {
             self.unmatched(unmatched);
             return Ok(());
         }
@@ -1261,8 +1256,7 @@ impl MockState {
             };
             for (company, acting) in [(Party::Buyer, false), (Party::Supplier, true)] {
                 self.webhooks.emit(
-                    company,
-                    Party::Supplier,
+                    (company, Party::Supplier),
                     WebhookKind::ShipmentEvents,
                     event,
                     &id,
