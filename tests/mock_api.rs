@@ -1274,3 +1274,53 @@ async fn a_fault_for_an_operation_the_mock_does_not_serve_is_refused() {
         .for_operations([GET_ORDER_BY_ID_ROUTE.id, operation::MOCK_S3_DOWNLOAD]);
     assert!(server.set_faults(vec![served]).is_ok());
 }
+
+#[tokio::test]
+async fn every_error_body_is_one_problem_shape() {
+    let server = start(MockConfig::new().demo_data()).await;
+    let client = http();
+    let (access, _) = login(&client, &server).await;
+    let base = server.base_url();
+    let supplier = server.supplier();
+    let order = json!({"order": {"supplierAccountNumber": "SUPPLIER12345",
+                                 "purchaseOrderNumber": "PO-ERRORS"},
+                       "lines": []});
+    let answers = [
+        // 400: a body that breaks the spec (the generated stub's refusal).
+        client
+            .post(format!("{base}/api-connector/order"))
+            .bearer_auth(&access)
+            .json(&json!({"lines": []})),
+        // 401: no credentials.
+        client.get(format!("{base}/order/{ORDER_ID}")),
+        // 403: the supplier's user sending the buyer's message.
+        client
+            .post(format!("{base}/api-connector/order"))
+            .basic_auth(
+                &supplier.credentials.username,
+                Some(&supplier.credentials.password),
+            )
+            .json(&order),
+        // 404: an order the mock does not know.
+        client
+            .get(format!("{base}/order/no-such-order"))
+            .bearer_auth(&access),
+    ];
+    let mut seen = Vec::new();
+    for request in answers {
+        let response = request.send().await.expect("answered");
+        let status = response.status().as_u16();
+        let content_type = header(&response, "content-type").unwrap_or_default();
+        let body: Value = response.json().await.expect("a JSON body");
+        assert_eq!(content_type, "application/problem+json", "{status}: {body}");
+        assert_eq!(body["status"], status, "{body}");
+        assert_eq!(body["type"], "about:blank", "{body}");
+        assert!(body["title"].is_string(), "{body}");
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(!detail.is_empty(), "{body}");
+        assert_eq!(body["message"], detail, "{body}");
+        seen.push(status);
+    }
+    assert_eq!(seen, [400, 401, 403, 404]);
+    server.shutdown().await.expect("stops");
+}

@@ -588,3 +588,192 @@ async fn a_despatch_advice_keeps_its_carrier_tracking_number_and_final_destinati
     }
     server.shutdown().await.expect("stops");
 }
+
+#[tokio::test]
+async fn a_split_line_s_delivered_marks_its_delivery_line_delivered() {
+    let (server, supplier_rx) = split_order("PO-SD-DELIVERED").await;
+    let mut delivered = sd_line("0002", Some("0001"), "2026-04-01", 5);
+    delivered["indicators"] = json!({"delivered": true});
+    let (status, _) = post(
+        &server,
+        &server.buyer(),
+        SINGLE_DELIVERY,
+        single_delivery_order(
+            "PO-SD-DELIVERED",
+            json!([sd_line("0001", None, "2026-03-01", 10), delivered]),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // receive-goods.md, single delivery: "When the primary or any related
+    // split lines is delivered; the corresponding delivery line will
+    // become delivered".
+    let order = order_of(&server, "PO-SD-DELIVERED").await;
+    let id = order["id"].as_str().expect("an id").to_owned();
+    let original = line(&order, "0001");
+    let status_of = |position: &str| {
+        original["deliverySchedule"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|d| d["position"] == position)
+            .map(|d| d["status"].clone())
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(status_of("0002"), "Delivered", "{original:#}");
+    assert_ne!(status_of("0001"), "Delivered");
+    // The order line is not all delivered yet.
+    assert_eq!(original["status"]["logisticsStatus"], "Open");
+    let view = single_delivery_view(&server, &id).await;
+    assert_eq!(
+        line(&view, "0002")["statusLine"]["scheduledDelivery"]["status"],
+        "Delivered"
+    );
+    let got = supplier_rx.wait_for_bodies(2).await;
+    assert_eq!(
+        got[1]["eventName"],
+        "OrderLinesDeliveryScheduleLogisticsUpdatedByBuyer"
+    );
+
+    // The primary delivered too: the whole line is.
+    let mut primary = sd_line("0001", None, "2026-03-01", 10);
+    primary["indicators"] = json!({"delivered": true});
+    let (status, _) = post(
+        &server,
+        &server.buyer(),
+        SINGLE_DELIVERY,
+        single_delivery_order("PO-SD-DELIVERED", json!([primary])),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let order = order_of(&server, "PO-SD-DELIVERED").await;
+    assert_eq!(
+        line(&order, "0001")["status"]["logisticsStatus"],
+        "Delivered"
+    );
+    let got = supplier_rx.wait_for_bodies(3).await;
+    assert_eq!(got[2]["eventName"], "OrderLinesMarkedAsDeliveredByBuyer");
+    server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_supplier_s_documents_are_limited_to_100_as_the_buyer_s() {
+    let server = start(MockConfig::new()).await;
+    let (status, _) = post(
+        &server,
+        &server.buyer(),
+        "/api-connector/order",
+        order_message("PO-LIMITS-SUPPLIER"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let documents = |from: usize| {
+        (from..from + 60)
+            .map(|i| {
+                json!({"code": format!("S-{i}"), "name": "Certificate",
+                       "url": format!("https://example.com/s{i}.pdf")})
+            })
+            .collect::<Vec<_>>()
+    };
+    let response = |header: Vec<Value>, line: Vec<Value>| {
+        json!({
+            "order": {"buyerAccountNumber": "BUYER340760",
+                      "purchaseOrderNumber": "PO-LIMITS-SUPPLIER", "documents": header},
+            "lines": [{"purchaseOrderLinePosition": "0001",
+                       "indicators": {"accepted": true}, "documents": line}]
+        })
+    };
+    let supplier = server.supplier();
+    let path = "/api-connector/order-response";
+    // send-order-response/attach-document.md: "limited to 100 documents per
+    // order header and per order line".
+    let (status, body) = post(&server, &supplier, path, response(documents(1), vec![])).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post(&server, &supplier, path, response(documents(61), vec![])).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("order header") && message.contains("120"),
+        "{message}"
+    );
+    let (status, _) = post(&server, &supplier, path, response(vec![], documents(1))).await;
+    assert_eq!(status, 200);
+    let (status, body) = post(&server, &supplier, path, response(vec![], documents(61))).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("line 0001") && message.contains("120"),
+        "{message}"
+    );
+    let order = order_of(&server, "PO-LIMITS-SUPPLIER").await;
+    assert_eq!(
+        order["supplierOrder"]["documents"].as_array().map(Vec::len),
+        Some(60)
+    );
+    assert_eq!(
+        line(&order, "0001")["supplierLine"]["documents"]
+            .as_array()
+            .map(Vec::len),
+        Some(60)
+    );
+    server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn messages_that_name_what_the_mock_does_not_know_are_told() {
+    let server = start(MockConfig::new()).await;
+    let (buyer, supplier) = (server.buyer(), server.supplier());
+    let (status, _) = post(
+        &server,
+        &buyer,
+        "/api-connector/order",
+        order_message("PO-KNOWN"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(server.stats().unmatched_messages, 0);
+    // Tradecloud acknowledges before it processes: each is a 200 that
+    // changes nothing, and the mock says what it did not find.
+    let indicators = |number: &str, position: &str| {
+        json!({"order": {"purchaseOrderNumber": number},
+               "lines": [{"position": position, "indicators": {"delivered": true}}]})
+    };
+    let path = "/api-connector/order/indicators";
+    let (status, _) = post(&server, &buyer, path, indicators("PO-UNKNOWN", "0001")).await;
+    assert_eq!(status, 200);
+    let (status, _) = post(&server, &buyer, path, indicators("PO-KNOWN", "0009")).await;
+    assert_eq!(status, 200);
+    let mut other_supplier = order_message("PO-ELSEWHERE");
+    other_supplier["order"]["supplierAccountNumber"] = json!("SOMEONE-ELSE");
+    let (status, _) = post(&server, &buyer, "/api-connector/order", other_supplier).await;
+    assert_eq!(status, 200);
+    let response = json!({
+        "order": {"buyerAccountNumber": "NOT-MY-BUYER", "purchaseOrderNumber": "PO-KNOWN"},
+        "lines": [{"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}]
+    });
+    let (status, _) = post(
+        &server,
+        &supplier,
+        "/api-connector/order-response",
+        response,
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let stats = server.stats();
+    assert_eq!(stats.unmatched_messages, 4, "{:#?}", stats.unmatched);
+    let said = |index: usize, parts: &[&str]| {
+        let warning = &stats.unmatched[index];
+        for part in parts {
+            assert!(warning.contains(part), "{warning:?} lacks {part:?}");
+        }
+    };
+    said(0, &["PO-UNKNOWN", "no order"]);
+    said(1, &["PO-KNOWN", "no line at position 0009"]);
+    said(2, &["SOMEONE-ELSE", "SUPPLIER12345"]);
+    said(3, &["NOT-MY-BUYER", "no order"]);
+    // Nothing changed: the known order's line is not delivered.
+    let order = order_of(&server, "PO-KNOWN").await;
+    assert_eq!(line(&order, "0001")["status"]["logisticsStatus"], "Open");
+    server.shutdown().await.expect("stops");
+}

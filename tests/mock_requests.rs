@@ -629,3 +629,183 @@ async fn goods_received_in_full_are_the_delivery_history_s_event() {
     assert_eq!(logistics, "Delivered");
     trade.server.shutdown().await.expect("stops");
 }
+
+// ----- rules an outside audit found broken -----------------------------------
+
+/// The order's process status, as a string.
+fn order_status(order: &Order) -> String {
+    serde_json::to_value(order).unwrap_or_default()["status"]["processStatus"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn proposal(position: &str) -> Value {
+    json!({"purchaseOrderLinePosition": position,
+           "deliverySchedule": [{"position": "1", "date": "2026-06-01", "quantity": 10}]})
+}
+
+#[tokio::test]
+async fn a_bulk_reject_s_reason_is_the_rejected_line_s_reason() {
+    let trade = Trade::start().await;
+    let id = trade.issue("PO-REASON-1", json!({})).await;
+    trade
+        .respond("PO-REASON-1", json!([proposal("0001")]), 1)
+        .await;
+    let seen = trade.supplier_rx.count();
+    let (code, body) = trade
+        .buyer_action(
+            &format!("order/{id}/requests/buyer/reject"),
+            json!({"linePositions": ["0001"], "reason": "June is too late"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    // The supplier hears the rejection with its reason (the line's
+    // `reason`: "the reason given with this event for this line").
+    let bodies = trade.supplier_rx.wait_for_bodies(seen + 1).await;
+    assert_eq!(
+        bodies[seen]["eventName"],
+        "OrderChangesProposalRejectedByBuyer"
+    );
+    assert_eq!(
+        bodies[seen]["orderEvent"]["lines"][0]["reason"], "June is too late",
+        "{:#}",
+        bodies[seen]
+    );
+    let order = trade.order(&id).await;
+    assert_eq!(
+        line(&order, "0001").reason.as_deref(),
+        Some("June is too late")
+    );
+    // The next change of the line is another event, without that reason.
+    trade
+        .respond("PO-REASON-1", json!([proposal("0001")]), 1)
+        .await;
+    let order = trade.order(&id).await;
+    assert_eq!(line(&order, "0001").reason, None);
+    trade.server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn rejecting_a_line_with_the_supplier_s_own_reopen_request_keeps_it_agreed() {
+    let trade = Trade::start().await;
+    let id = trade.issue("PO-REOPEN-REJECT", json!({})).await;
+    trade
+        .respond(
+            "PO-REOPEN-REJECT",
+            json!([{"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}]),
+            1,
+        )
+        .await;
+    trade
+        .respond("PO-REOPEN-REJECT", json!([proposal("0001")]), 1)
+        .await;
+    let reopened = (
+        "InProgress".to_owned(),
+        "OpenSupplierReopenRequest".to_owned(),
+    );
+    assert_eq!(status(&trade.order(&id).await, "0001"), reopened);
+    // order/supplier/reopen.md: the buyer has to approve the reopen request
+    // before Tradecloud accepts a change of the confirmed line.
+    trade
+        .respond(
+            "PO-REOPEN-REJECT",
+            json!([{"purchaseOrderLinePosition": "0001", "indicators": {"rejected": true}}]),
+            0,
+        )
+        .await;
+    let order = trade.order(&id).await;
+    assert_eq!(status(&order, "0001"), reopened);
+    let reopen = serde_json::to_value(line(&order, "0001")).unwrap_or_default()["supplierLine"]
+        ["requests"]["reopenRequest"]["status"]
+        .clone();
+    assert_eq!(reopen, "Open");
+    trade.server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_delivery_history_replaced_when_empty_is_set_not_appended() {
+    let trade = Trade::start().await;
+    trade.issue("PO-HISTORY-SET", json!({})).await;
+    let seen = trade.supplier_rx.count();
+    let history: connector::SendOrderDeliveryHistoryByBuyer = decode(json!({
+        "order": {"purchaseOrderNumber": "PO-HISTORY-SET"},
+        "lines": [{"position": "0001",
+                   "deliveryHistory": [{"position": "1", "date": "2026-03-01", "quantity": 4}]}]
+    }));
+    trade
+        .buyer_client
+        .orders()
+        .send_delivery_history(&history)
+        .await
+        .expect("sent");
+    // order-events.md: `...SetByBuyer` "delivery history is replaced".
+    assert_eq!(
+        trade.supplier_rx.events_after(seen, 1).await,
+        names(&[("OrderLinesDeliveryHistorySetByBuyer", &["0001"])])
+    );
+    trade.server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn an_in_progress_line_cannot_be_completed() {
+    let trade = Trade::start().await;
+    let id = trade.issue("PO-COMPLETE-IP", json!({})).await;
+    trade
+        .respond("PO-COMPLETE-IP", json!([proposal("0001")]), 1)
+        .await;
+    let in_progress = ("InProgress".to_owned(), "OpenSupplierProposal".to_owned());
+    let (code, body) = trade
+        .buyer_action(
+            &format!("order/{id}/complete"),
+            json!({"linePositions": ["0001", "0002"]}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    // order/buyer/complete.md: "`In progress` and `Cancelled` lines cannot
+    // be completed"; the `Issued` line is.
+    let order = trade.order(&id).await;
+    assert_eq!(status(&order, "0001"), in_progress);
+    assert_eq!(
+        status(&order, "0002"),
+        ("Completed".to_owned(), String::new())
+    );
+    // The indicator the same.
+    let complete: connector::SendOrderIndicatorsByBuyer = decode(json!({
+        "order": {"purchaseOrderNumber": "PO-COMPLETE-IP", "indicators": {"completed": true}}
+    }));
+    trade
+        .buyer_client
+        .orders()
+        .send_indicators(&complete)
+        .await
+        .expect("sent");
+    assert_eq!(status(&trade.order(&id).await, "0001"), in_progress);
+    trade.server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_rejected_line_keeps_the_order_from_being_confirmed() {
+    let trade = Trade::start().await;
+    let id = trade.issue("PO-HALF-REJECTED", json!({})).await;
+    trade
+        .respond(
+            "PO-HALF-REJECTED",
+            json!([{"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}},
+                   {"purchaseOrderLinePosition": "0002", "indicators": {"rejected": true},
+                    "reason": "not our item"}]),
+            2,
+        )
+        .await;
+    // order/status.md: `Confirmed` is "completely agreed", `Rejected`
+    // "completely rejected"; one of each is neither.
+    let order = trade.order(&id).await;
+    assert_eq!(
+        status(&order, "0002"),
+        ("Rejected".to_owned(), String::new())
+    );
+    assert_eq!(order_status(&order), "InProgress");
+    // The supplier's own reason travels with its rejection.
+    assert_eq!(line(&order, "0002").reason.as_deref(), Some("not our item"));
+    trade.server.shutdown().await.expect("stops");
+}

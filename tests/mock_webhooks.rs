@@ -203,6 +203,13 @@ async fn both_companies_receive_the_documented_events() {
         .as_ref()
         .and_then(|m| m.message_id.as_ref())
         .is_some());
+    // `meta.source` names who triggered it (order/buyer/receive/README.md,
+    // "Message meta information": traceId, userId, companyId).
+    let source = &got[0].json()["meta"]["source"];
+    assert!(source["traceId"].is_string(), "{source}");
+    assert_eq!(source["companyId"], buyer.company_id.as_str(), "{source}");
+    assert_eq!(source["userId"], buyer.user_id().as_str(), "{source}");
+    assert_ne!(buyer.user_id(), supplier.user_id());
     // An event names the order `orderId` (a fetched order `id`): the
     // receiver refuses an order event without it.
     assert!(got[0].json()["orderEvent"].get("id").is_none());
@@ -247,6 +254,15 @@ async fn both_companies_receive_the_documented_events() {
         ]
     );
     assert_eq!(got[0].authorization.as_deref(), Some("Bearer buyer-token"));
+    // The supplier triggered these.
+    assert_eq!(
+        got[0].json()["meta"]["source"]["companyId"],
+        supplier.company_id.as_str()
+    );
+    assert_eq!(
+        got[0].json()["meta"]["source"]["userId"],
+        supplier.user_id().as_str()
+    );
 
     // The buyer approves: the supplier hears of it.
     buyer_client
@@ -285,6 +301,10 @@ async fn both_companies_receive_the_documented_events() {
     let shipment: ShipmentWebhookBody = shipments[0].decode();
     assert_eq!(shipment.event_name.to_string(), "ShipmentIssuedBySupplier");
     assert_eq!(shipment.shipment.lines.len(), 1);
+    assert_eq!(
+        shipments[0].json()["meta"]["source"]["userId"],
+        supplier.user_id().as_str()
+    );
     assert_eq!(
         orders[0].event_name(),
         "OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier"

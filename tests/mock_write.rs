@@ -366,3 +366,50 @@ async fn uploads_that_tradecloud_refuses_are_refused() {
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(server.data_summary().documents.len(), 4, "nothing stored");
 }
+
+/// api/requests.md shows tXML with the order's members right under the
+/// root (`<SendOrderByBuyer><companyId>…`), but calls tXML "a 1-on-1
+/// translation" of the JSON message, whose example beside it has them in
+/// `order`: the example is abbreviated. The mock keeps the JSON shape, and
+/// its 400 says how to nest the members.
+#[tokio::test]
+async fn flat_txml_as_in_the_abbreviated_example_is_told_the_expected_shape() {
+    let server = start().await;
+    let client = http();
+    let op = &api_connector::operations::SEND_ORDER_BY_BUYER_ROUTE;
+    let flat = br#"<?xml version="1.0" encoding="UTF-8"?>
+<SendOrderByBuyer>
+    <companyId>00f03b98-2511-489f-9695-13791b3f66b6</companyId>
+    <supplierAccountNumber>12345</supplierAccountNumber>
+    <purchaseOrderNumber>PO123456789</purchaseOrderNumber>
+</SendOrderByBuyer>"#;
+    let (status, answer) = post(&client, &server, op, "application/xml", flat.to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let detail = answer["detail"].as_str().unwrap_or_default();
+    for part in [
+        "missing field `order`",
+        "1-on-1",
+        "<SendOrderByBuyer><order>",
+    ] {
+        assert!(detail.contains(part), "{detail:?} lacks {part:?}");
+    }
+    // Nested, as the JSON message is, the same members are accepted.
+    let nested = br#"<?xml version="1.0" encoding="UTF-8"?>
+<SendOrderByBuyer>
+    <order>
+        <companyId>00f03b98-2511-489f-9695-13791b3f66b6</companyId>
+        <supplierAccountNumber>12345</supplierAccountNumber>
+        <purchaseOrderNumber>PO123456789</purchaseOrderNumber>
+    </order>
+</SendOrderByBuyer>"#;
+    let (status, answer) = post(&client, &server, op, "application/xml", nested.to_vec()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    // The same mistake in JSON keeps the stub's answer.
+    let flat_json = br#"{"supplierAccountNumber": "12345", "purchaseOrderNumber": "PO1"}"#;
+    let (status, answer) = post(&client, &server, op, "application/json", flat_json.to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(!answer["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("1-on-1"));
+}

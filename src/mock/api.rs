@@ -198,9 +198,11 @@ impl order::server::Api for MockState {
     // The buyer's order actions that move its order (process.rs).
     super::write::request_answers! {
         approve_requests_as_buyer_route(ApproveRequestsAsBuyerRouteRequest) -> ApproveRequestsAsBuyerRouteResponse
-            = APPROVE_REQUESTS_AS_BUYER_ROUTE, ApproveRequestsAsBuyer, true;
+            = APPROVE_REQUESTS_AS_BUYER_ROUTE, ApproveRequestsAsBuyer,
+            |_body| super::process::Verdict::Approve;
         reject_requests_as_buyer_route(RejectRequestsAsBuyerRouteRequest) -> RejectRequestsAsBuyerRouteResponse
-            = REJECT_REQUESTS_AS_BUYER_ROUTE, RejectRequestsAsBuyer, false;
+            = REJECT_REQUESTS_AS_BUYER_ROUTE, RejectRequestsAsBuyer,
+            |body| super::process::Verdict::Reject { reason: &body.reason };
     }
     super::write::buyer_order_actions! {
         complete_order_lines(CompleteOrderLinesRequest) -> CompleteOrderLinesResponse
@@ -278,9 +280,11 @@ impl order::server::Api for MockState {
     // The buyer's answers to a shipment reschedule request (process.rs).
     super::write::reschedule_answers! {
         approve_shipment_reschedule_request_route(ApproveShipmentRescheduleRequestRouteRequest) -> ApproveShipmentRescheduleRequestRouteResponse
-            = APPROVE_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, ApproveShipmentRescheduleRequest, true;
+            = APPROVE_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, ApproveShipmentRescheduleRequest, true,
+            |_body| None;
         reject_shipment_reschedule_request_route(RejectShipmentRescheduleRequestRouteRequest) -> RejectShipmentRescheduleRequestRouteResponse
-            = REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, RejectShipmentRescheduleRequest, false;
+            = REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE, RejectShipmentRescheduleRequest, false,
+            |body| Some(body.reason.as_str());
     }
 
     // Accepted, and not played: it changes nothing (mod.rs, "Not played yet").

@@ -34,6 +34,36 @@ impl MockUser {
             password: password.into(),
         }
     }
+
+    /// The Tradecloud user id the mock gives this user: a UUID made from
+    /// the e-mail address (compared case-insensitively), the same in every
+    /// run. The webhook events this user's messages trigger carry it as
+    /// `meta.source.userId` (order/buyer/receive/README.md, "Message meta
+    /// information").
+    pub fn user_id(&self) -> String {
+        // FNV-1a, twice with different offsets, for 128 stable bits; shaped
+        // as a version 8 (custom) UUID.
+        let fnv = |offset: u64| {
+            self.email
+                .to_lowercase()
+                .bytes()
+                .fold(offset, |hash, byte| {
+                    (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+                })
+        };
+        let bits =
+            (u128::from(fnv(0xcbf2_9ce4_8422_2325)) << 64) | u128::from(fnv(0x8422_2325_cbf2_9ce4));
+        let bits = (bits & !(0xf << 76) | (0x8 << 76)) & !(0x3 << 62) | (0x2 << 62);
+        let hex = format!("{bits:032x}");
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        )
+    }
 }
 
 impl Default for MockUser {

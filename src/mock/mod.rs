@@ -50,6 +50,11 @@
 //!   A successful login or refresh also has a body,
 //!   `{"username": ..., "status": "authenticated"}`, as Tradecloud's SDK
 //!   examples show.
+//! * **Errors.** Every JSON error body under `/v2` (`400`, `401`, `403`,
+//!   `404`, `409`, `413`, an injected fault) is one shape: an RFC 9457
+//!   problem, `application/problem+json`, with `type`, `title`, `status`
+//!   and `detail`, and `message` with the same text as `detail`
+//!   (Tradecloud documents no error body, only the status codes).
 //! * **Every other API route** accepts the schemes its spec lists (the
 //!   generated operation tables, [`Operation::security`](crate::operation::Operation::security)):
 //!   `Authorization: Bearer <access token>`, and Basic credentials on every
@@ -105,7 +110,10 @@
 //!   delivery orders, indicators, documents, deliveries, delivery history,
 //!   order responses, despatch advices; the order actions of
 //!   `specs/order.yaml`): the body is decoded (JSON, or tXML where the spec
-//!   takes `application/xml`) and checked against the documented rules
+//!   takes `application/xml`: the JSON message's shape, "a 1-on-1
+//!   translation", so the order's members go in `<order>`; tXML with them
+//!   right under the root, as api/requests.md's abbreviated example shows,
+//!   is a `400` that says how to nest them) and checked against the documented rules
 //!   ([`Validate`](crate::types::Validate)); a body that breaks one is a
 //!   `400` naming the member, and so is a message that would take a stored
 //!   order past a limit on the TOTAL number of objects (api/rules.md: 100
@@ -177,9 +185,11 @@
 //!     complete or deliver the lines named, as the indicators below do;
 //!   - the buyer's **indicators** (`POST /api-connector/order/indicators`,
 //!     and the indicators of a sent order; order/buyer/issue/indicators.md):
-//!     `completed` → `Completed` (over `cancelled` on the same level),
-//!     `cancelled` → `Cancelled` (also the logistics status), both only for
-//!     `Issued`, `InProgress`, `Rejected` and `Confirmed` lines;
+//!     `completed` → `Completed` for `Issued`, `Rejected` and `Confirmed`
+//!     lines (over `cancelled` on the same level; an `InProgress` line
+//!     "cannot be completed", order/buyer/complete.md, and stays as it is),
+//!     `cancelled` → `Cancelled` (also the logistics status) for `Issued`,
+//!     `InProgress`, `Rejected` and `Confirmed` lines;
 //!     `confirmed` confirms an `Issued` line, `requestReconfirmation` makes
 //!     a `Confirmed` line `InProgress` (`OpenBuyerReconfirmationRequest`),
 //!     `shipped`/`delivered` move the logistics status forward; order level
@@ -238,8 +248,11 @@
 //!     (as documented); documents attached before stay when an order or a
 //!     response is sent again without them. A buyer's order or documents
 //!     message that would leave the order header or a line with more than
-//!     100 documents (Tradecloud's limit, attach-document-api.md) is a
-//!     `400` and attaches nothing. The specs have no supplier
+//!     100 of the buyer's documents, or a supplier's order response that
+//!     would leave them with more than 100 of the supplier's (Tradecloud's
+//!     limit, attach-document-api.md and
+//!     send-order-response/attach-document.md), is a `400` and changes
+//!     nothing. The specs have no supplier
 //!     attach-documents message, so a supplier attaches through its order
 //!     response.
 //!
@@ -254,10 +267,13 @@
 //!   shows every order of the process too.
 //!
 //!   A message for an order the mock does not know (another purchase order
-//!   number, another account number, another `companyId`) is still
-//!   answered `200` `{"ok": true}`: Tradecloud's api-connector acknowledges
-//!   a message and processes it asynchronously, and the mock then changes
-//!   nothing. An order action on an order of the mock's data (not one the
+//!   number, another account number, another `companyId`), or for line
+//!   positions the order does not have, is still answered `200`
+//!   `{"ok": true}`: Tradecloud's api-connector acknowledges a message and
+//!   processes it asynchronously, and the mock then changes nothing (for
+//!   those lines). It logs a warning that says what it did not find and
+//!   counts it in [`MockStats::unmatched_messages`] and
+//!   [`MockStats::unmatched`], so a test can see that its message missed. An order action on an order of the mock's data (not one the
 //!   process made) is answered `200` `{}` and changes nothing; on an order
 //!   id the mock does not know at all, `404` (the spec's "no order with
 //!   this id"). One company's action from the other company's user (the
@@ -286,17 +302,20 @@
 //!     a responded price without
 //!     `priceUnitOfMeasureIso`/`priceUnitQuantity` takes the buyer's
 //!     ("copied from buyer if empty").
-//!   - A `rejected` response to a `Confirmed` line or to a reconfirmation
-//!     request, and any response to a `Rejected` line, change no status
-//!     (the supplier's line data is still kept). `accepted` while the
+//!   - A `rejected` response to a `Confirmed` line, to a reconfirmation
+//!     request or to a line with the supplier's own open reopen request
+//!     (the line stays agreed until the buyer answers that request,
+//!     order/supplier/reopen.md), and any response to a `Rejected` line,
+//!     change no status (the supplier's line data is still kept). `accepted` while the
 //!     supplier's own reopen request is open withdraws it (the confirmed
 //!     values stay), as the confirmed values do.
 //!   - Accepting or confirming a line closes its other open requests
 //!     (`Closed`); cancelling or completing closes them too.
 //!   - The order process status: the lines' common status; cancelled lines
-//!     do not count while another line is not cancelled, nor rejected ones
-//!     while another line is neither; a mix is `InProgress` while a line is
-//!     `Issued` or `InProgress`, else `Confirmed` when a line is
+//!     do not count while another line is not cancelled; a mix is
+//!     `InProgress` while a line is `Issued`, `InProgress` or `Rejected`
+//!     (`Confirmed` means "completely agreed" and `Rejected` "completely
+//!     rejected", order/status.md), else `Confirmed` when a line is
 //!     `Confirmed`, else `Completed`. The order logistics status: the lines'
 //!     common one (cancelled lines not counting while others are not), else
 //!     `Open`.
@@ -316,8 +335,11 @@
 //!     lines of the affected order lines, split lines included.
 //!   - Single-delivery orders: an order line sent only as split lines
 //!     keeps the members stored (or, when new, takes the first split
-//!     line's); a split line's indicators other than `cancelled` are not
-//!     played; with `cancelLineWhenMissing` the message is the whole
+//!     line's); `delivered` on the primary or a split line marks its
+//!     delivery line `Delivered` (and the order line once all its delivery
+//!     lines are; order/buyer/receive-goods.md, "Single delivery
+//!     behavior"); a split line's other indicators besides `cancelled` are
+//!     not played; with `cancelLineWhenMissing` the message is the whole
 //!     order, so a delivery line not sent is dropped.
 //!   - A despatch advice's `shipmentCompanyName` (the carrier; the receive
 //!     page has no member for it) is kept as
@@ -349,10 +371,16 @@
 //!     answered line keeps `ApprovedDeliverySchedule` /
 //!     `RejectedDeliverySchedule` as its `inProgressStatus` (order/status.md
 //!     lists them there) while its process status is `Confirmed`. The
-//!     reject's `reason` is not kept. An answer for a line without an open
+//!     reject's `reason` becomes the line's `reason` (below). An answer for a line without an open
 //!     request is a `400`, for a position the order does not have a `404`.
 //!     An order response does not answer the request: it changes only the
 //!     line's other fields until the buyer has answered.
+//!   - A rejection's reason (the `reason` of the buyer's bulk reject and
+//!     of its reschedule reject; the supplier's line `reason` with a
+//!     `rejected` that takes) becomes the rejected order line's `reason`,
+//!     the member Tradecloud's own webhook receiver reads as "the reason
+//!     given with this event for this line"; the order event carries it,
+//!     and the next change of the line clears it.
 //!   - New ids are random version 4 UUIDs.
 //!   - Documents without a `code` (the docs give them no identity): one
 //!     with the same `objectId` as an attached one without a code
@@ -456,7 +484,10 @@
 //!   [`ShipmentWebhookBody`](crate::api::shipment_webhook_connector::types::ShipmentWebhookBody)):
 //!   `eventName`, `orderEvent` (or `singleDeliveryOrderEvent`) with only
 //!   the affected lines, or the whole `shipment`, and `meta` with a fresh
-//!   `messageId`. It goes to the other company; to the acting company only
+//!   `messageId`, `createdDateTime` and `source` (a fresh `traceId`, and
+//!   the `companyId` and `userId` of the company whose message triggered
+//!   the event, order/buyer/receive/README.md "Message meta information";
+//!   [`MockParty::user_id`]). It goes to the other company; to the acting company only
 //!   when its `enabledEventNames` names the event (a choice: Tradecloud
 //!   sends a company's own events where configured). Absent or empty
 //!   `enabledEventNames`: every event. With `GET` no body is sent: the id
@@ -506,7 +537,10 @@
 //!   authentication, on the `/v2` routes.
 //! * **Counters** ([`MockServer::stats`], [`MockServer::request_log`]):
 //!   logins, refreshes, logouts, requests per [`operation`], `401`s and
-//!   other statuses answered, and the arrival time of every request.
+//!   other statuses answered, the arrival time of every request, and the
+//!   accepted messages that changed nothing because they named something
+//!   the mock does not know ([`MockStats::unmatched`], each also a
+//!   warning in the log).
 //!
 //! # Fixture directory
 //!
@@ -568,7 +602,7 @@ pub use config::{
 };
 pub use data::{generated_byte, DocumentContent, MockData, MockDocument};
 pub use error::MockError;
-pub use stats::{operation, MockStats, RequestRecord};
+pub use stats::{operation, MockStats, RequestRecord, MAX_UNMATCHED};
 pub use webhooks::{
     check_target, BasicAuthCredentials, CompanyWebhooks, DeliveryRecord, MockWebhooks,
     WebhookFault, WebhookFaultKind, WebhookKind, WebhookSettings, DELIVERY_RETRIES,
@@ -620,6 +654,16 @@ pub struct MockParty {
     /// The account number this company knows its partner by: the buyer's
     /// `supplierAccountNumber`, the supplier's `buyerAccountNumber`.
     pub partner_account_number: String,
+}
+
+impl MockParty {
+    /// The Tradecloud user id of the company's integration user
+    /// ([`MockUser::user_id`]): with [`Self::company_id`], the
+    /// `meta.source` of the webhook events this company's messages
+    /// trigger.
+    pub fn user_id(&self) -> String {
+        MockUser::new(self.credentials.username.clone(), String::new()).user_id()
+    }
 }
 
 impl From<&MockCompany> for MockParty {
@@ -791,10 +835,84 @@ fn router(state: Arc<MockState>) -> Router {
         .route("/mock/deliveries", get(webhooks::routes::deliveries))
         .with_state(state.clone());
     Router::new()
-        .nest("/v2", api.layer(axum::middleware::from_fn(read_body_first)))
+        .nest(
+            "/v2",
+            api.layer(axum::middleware::from_fn(read_body_first))
+                .layer(axum::middleware::from_fn(problem_bodies)),
+        )
         .merge(s3)
         .route("/", get(index))
         .layer(axum::middleware::from_fn_with_state(state, count_status))
+}
+
+/// The largest error body [`problem_bodies`] rewrites (the mock's own are
+/// a few hundred bytes).
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Every JSON error body of the API routes in one shape: an RFC 9457
+/// problem (`application/problem+json`) with `type`, `title` (the status'
+/// reason phrase), `status` and `detail`, and `message` with the same text,
+/// the member clients show. The generated stubs answer a refused request
+/// as a problem, the mock's own answers (`401`, `403`, `404`, a refused
+/// message's `400`, an injected fault) as `{"message": ...}`; Tradecloud
+/// documents no error body (api/, security/authentication.md give only
+/// the status codes), so one shape with both spellings serves either
+/// reading. Other bodies (the S3 XML error of an expired `downloadUrl`)
+/// pass unchanged.
+async fn problem_bodies(request: Request, next: Next) -> Response {
+    use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+    let response = next.run(request).await;
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.starts_with("application/json") || v.starts_with("application/problem+json")
+        });
+    if !(status.is_client_error() || status.is_server_error()) || !json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_ERROR_BODY).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return crate::server::problem(
+                status,
+                &format!("the mock could not read its own error body: {e}"),
+                None,
+            )
+        }
+    };
+    let Ok(serde_json::Value::Object(mut members)) = serde_json::from_slice(&bytes) else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    let text = members
+        .get("message")
+        .or_else(|| members.get("detail"))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("Error").to_owned());
+    members
+        .entry("type")
+        .or_insert_with(|| "about:blank".into());
+    members
+        .entry("title")
+        .or_insert_with(|| status.canonical_reason().unwrap_or("Error").into());
+    members
+        .entry("status")
+        .or_insert_with(|| status.as_u16().into());
+    members
+        .entry("detail")
+        .or_insert_with(|| text.clone().into());
+    members.entry("message").or_insert_with(|| text.into());
+    let body = serde_json::Value::Object(members).to_string();
+    parts.headers.insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("application/problem+json"),
+    );
+    parts.headers.remove(CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// Reads a request's whole body (at most [`MAX_UPLOAD_BYTES`]; the routes

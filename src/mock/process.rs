@@ -26,7 +26,7 @@ use crate::api::common::types::{
     SingleDeliveryOrderLine, StatusLine, SupplierLine, SupplierOrder, SupplierRequests,
     SupplierShipment,
 };
-use crate::types::{Date, DateTime, Decimal};
+use crate::types::{Date, DateTime, Decimal, Party};
 
 /// Convert between two generated types with the same JSON members (a
 /// message's part and the stored order's part); members the target does
@@ -75,6 +75,32 @@ fn process_status(line: &OrderLine) -> Option<&LineProcessStatus> {
 
 fn line_position(line: &OrderLine) -> Option<&str> {
     line.buyer_line.as_ref()?.position.as_deref()
+}
+
+/// What a message naming lines at `positions` finds missing in `order`:
+/// the positions it does not have, said as a sentence (`None`: all there).
+pub(crate) fn missing_lines<'p>(
+    order: &Order,
+    positions: impl IntoIterator<Item = &'p str>,
+) -> Option<String> {
+    let mut missing: Vec<&str> = Vec::new();
+    for position in positions {
+        if !order
+            .lines
+            .iter()
+            .any(|l| line_position(l) == Some(position))
+            && !missing.contains(&position)
+        {
+            missing.push(position);
+        }
+    }
+    (!missing.is_empty()).then(|| {
+        format!(
+            "the order has no line at position {}; those lines changed nothing: send only \
+             positions of the order's lines (buyerLine.position)",
+            missing.join(", ")
+        )
+    })
 }
 
 /// The line of `order` at `position`.
@@ -295,8 +321,11 @@ fn current_schedule(
 /// `deliverySchedule`/`prices` show the confirmed values once the line was
 /// confirmed (else the buyer's requested ones), `*IncludingRequests` the
 /// values of an open request, else the same; `lastUpdatedAt` and
-/// `lastChangedAt` become `now`.
+/// `lastChangedAt` become `now`. The line's `reason` (the reason given
+/// with this event, for a rejection) is cleared: a transition that has one
+/// sets it after this ([`give_reason`]).
 fn refresh_line(line: &mut OrderLine, now: &DateTime) {
+    line.reason = None;
     let base = confirmed(line).unwrap_or_else(|| requested(line));
     let including = open_request(line)
         .map(Terms::of_request)
@@ -318,13 +347,26 @@ fn refresh_line(line: &mut OrderLine, now: &DateTime) {
     line.last_changed_at = Some(now.clone());
 }
 
+/// Give a changed line the reason of its rejection, as the line's
+/// `reason` ("the reason given with this event for this line, for example
+/// why it was rejected", `specs/common.yaml`, from Tradecloud's own
+/// webhook receiver); order events carry it to the other company. Call
+/// after [`refresh_line`], which clears it.
+fn give_reason(line: &mut OrderLine, reason: Option<&str>) {
+    if let Some(reason) = reason.filter(|r| !r.is_empty()) {
+        line.reason = Some(reason.to_owned());
+    }
+}
+
 /// The order status: the aggregation of the lines' statuses.
 ///
 /// Process status: the lines' common status when they all have the same;
-/// cancelled lines do not count while another line is not cancelled, nor
-/// rejected ones while another is neither; otherwise `InProgress` while any
-/// line is `Issued` or `InProgress`, else `Confirmed` when a line is
-/// `Confirmed`, else `Completed`. Logistics status: the lines' common
+/// cancelled lines do not count while another line is not cancelled;
+/// otherwise `InProgress` while any line is `Issued`, `InProgress` or
+/// `Rejected` (order/status.md: `Confirmed` is "completely agreed",
+/// `Rejected` "completely rejected"; a rejected line among others is
+/// neither, and waits for the buyer to reissue or cancel it), else
+/// `Confirmed` when a line is `Confirmed`, else `Completed`. Logistics status: the lines' common
 /// status when they all have the same (cancelled lines not counting while
 /// others are not), else `Open`.
 fn aggregate(order: &mut Order) {
@@ -337,10 +379,8 @@ fn aggregate(order: &mut Order) {
     let active: Vec<&P> = statuses.iter().filter(|s| **s != P::Cancelled).collect();
     let counted: Vec<&P> = if active.is_empty() {
         statuses.iter().collect()
-    } else if active.iter().all(|s| **s == P::Rejected) {
-        active
     } else {
-        active.into_iter().filter(|s| **s != P::Rejected).collect()
+        active
     };
     let process = match counted.first() {
         None => None,
@@ -356,7 +396,7 @@ fn aggregate(order: &mut Order) {
         Some(_)
             if counted
                 .iter()
-                .any(|s| matches!(s, P::Issued | P::InProgress)) =>
+                .any(|s| matches!(s, P::Issued | P::InProgress | P::Rejected)) =>
         {
             Some(OrderProcessStatus::InProgress)
         }
@@ -614,15 +654,30 @@ pub(crate) fn issue_order(
 ///   here and not passed on.
 /// * The order line's other members are those of its sent primary line,
 ///   else the stored line's, else (a new order line sent only as split
-///   lines) the first split line's. A split line's other indicators are
-///   not played (a choice; the docs say what they mean for delivery lines
-///   only for `delivered`).
+///   lines) the first split line's.
+/// * `delivered` (a sent line's, else the order's) is the delivery line's,
+///   not the order line's: the positions come back as [`DeliveryLine`]s
+///   for [`deliver_delivery_lines`], and the indicator is not passed on.
+///   A split line's other indicators are not played (a choice; the docs
+///   say what they mean for delivery lines only for `cancelled` and
+///   `delivered`).
 pub(crate) fn single_delivery_message(
     message: &connector::SendSingleDeliveryOrderByBuyer,
     existing: Option<&Order>,
-) -> connector::SendOrderByBuyer {
+) -> (connector::SendOrderByBuyer, Vec<DeliveryLine>) {
     type Sent = connector::SingleDeliveryOrderLineByBuyer;
     let header = message.order.indicators.as_ref();
+    let header_delivered = header.and_then(|i| i.delivered).unwrap_or(false);
+    // receive-goods.md, single delivery: "When the primary or any related
+    // split lines is delivered; the corresponding delivery line will
+    // become delivered" (a line's own indicator before the order's).
+    let delivered = |sent: &Sent| {
+        sent.indicators
+            .as_ref()
+            .and_then(|i| i.delivered)
+            .unwrap_or(header_delivered)
+    };
+    let mut delivered_lines: Vec<DeliveryLine> = Vec::new();
     let complete = header
         .and_then(|i| i.cancel_line_when_missing)
         .unwrap_or(false);
@@ -719,6 +774,11 @@ pub(crate) fn single_delivery_message(
                 }
                 if cancelled(sent) {
                     removed.push(sent.position.as_str());
+                } else if delivered(sent) {
+                    delivered_lines.push(DeliveryLine {
+                        line: target.clone(),
+                        delivery: sent.position.clone(),
+                    });
                 }
             }
             let remaining: Vec<DeliveryScheduleLine> = schedule
@@ -727,6 +787,8 @@ pub(crate) fn single_delivery_message(
                 .cloned()
                 .collect();
             let indicators = line.indicators.get_or_insert_with(Default::default);
+            // Delivered is the delivery line's ([`deliver_delivery_lines`]).
+            indicators.delivered = None;
             if remaining.is_empty() && !removed.is_empty() {
                 // Every delivery line cancelled: the order line is.
                 indicators.cancelled = Some(true);
@@ -748,8 +810,9 @@ pub(crate) fn single_delivery_message(
     let mut order = message.order.clone();
     if let Some(indicators) = order.indicators.as_mut() {
         indicators.cancelled = None;
+        indicators.delivered = None;
     }
-    connector::SendOrderByBuyer {
+    let message = connector::SendOrderByBuyer {
         erp_issue_date_time: message.erp_issue_date_time.clone(),
         erp_issued_by: message.erp_issued_by.clone(),
         erp_last_change_date_time: message.erp_last_change_date_time.clone(),
@@ -757,7 +820,85 @@ pub(crate) fn single_delivery_message(
         lines: Some(lines),
         order,
         extra: Default::default(),
+    };
+    (message, delivered_lines)
+}
+
+/// One delivery line of an order: the order line's position and the
+/// delivery line's (a single-delivery line's own `position`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DeliveryLine {
+    /// The order line's position (a split line's `originalPosition`).
+    pub line: String,
+    /// The delivery line's position.
+    pub delivery: String,
+}
+
+/// The delivered indicators of a single-delivery order (receive-goods.md,
+/// "Single delivery behavior": "When the primary or any related split
+/// lines is delivered; the corresponding delivery line will become
+/// delivered"): each delivery line named gets the status `Delivered` in
+/// the order line's current schedules, and an order line whose delivery
+/// lines are then all `Delivered` becomes `Delivered` itself ("the line
+/// quantity is delivered at the buyer", order/status.md). Lines that are
+/// `Cancelled` are left alone. Call after [`issue_order`], in the same
+/// step: the changed lines are stamped with `now` and the order status
+/// aggregated again (its version is not counted twice). Returns whether
+/// a line changed.
+pub(crate) fn deliver_delivery_lines(
+    order: &mut Order,
+    delivered: &[DeliveryLine],
+    now: &DateTime,
+) -> bool {
+    use LineLogisticsStatus as L;
+    let mut changed = false;
+    for named in delivered {
+        let Some(line) = line_at_mut(order, &named.line) else {
+            continue;
+        };
+        let logistics = line
+            .status
+            .as_ref()
+            .and_then(|s| s.logistics_status.clone());
+        if logistics == Some(L::Cancelled) {
+            continue;
+        }
+        let mut line_changed = false;
+        for schedule in [
+            &mut line.delivery_schedule,
+            &mut line.delivery_schedule_including_requests,
+        ] {
+            for delivery in schedule
+                .iter_mut()
+                .filter(|d| d.position.as_deref() == Some(named.delivery.as_str()))
+            {
+                if delivery.status != Some(DeliveryLineLogisticsStatus::Delivered) {
+                    delivery.status = Some(DeliveryLineLogisticsStatus::Delivered);
+                    line_changed = true;
+                }
+            }
+        }
+        let all_delivered = !line.delivery_schedule.is_empty()
+            && line
+                .delivery_schedule
+                .iter()
+                .all(|d| d.status == Some(DeliveryLineLogisticsStatus::Delivered));
+        if all_delivered && logistics != Some(L::Delivered) {
+            line.status
+                .get_or_insert_with(LineStatus::default)
+                .logistics_status = Some(L::Delivered);
+            line_changed = true;
+        }
+        if line_changed {
+            line.last_updated_at = Some(now.clone());
+            line.last_changed_at = Some(now.clone());
+            changed = true;
+        }
     }
+    if changed {
+        aggregate(order);
+    }
+    changed
 }
 
 // ----- indicators -----------------------------------------------------------
@@ -768,12 +909,13 @@ pub(crate) fn single_delivery_message(
 /// line of the order, line indicators (matched on `position`) take
 /// precedence.
 ///
-/// * `completed`: `Issued`, `InProgress`, `Rejected` and `Confirmed` lines
-///   become `Completed` (completing has precedence over cancelling on the
-///   same level; a line's `completed` or `cancelled` overrules both of the
-///   order's);
-/// * `cancelled`: the same lines become `Cancelled` (logistics status
-///   `Cancelled` too);
+/// * `completed`: `Issued`, `Rejected` and `Confirmed` lines become
+///   `Completed`; an `InProgress` line cannot be completed (complete.md)
+///   and is left alone (completing has precedence over cancelling on the
+///   same level, where the line can be completed; a line's `completed` or
+///   `cancelled` overrules both of the order's);
+/// * `cancelled`: `Issued`, `InProgress`, `Rejected` and `Confirmed` lines
+///   become `Cancelled` (logistics status `Cancelled` too);
 /// * `confirmed`: an `Issued` line becomes `Confirmed` with its requested
 ///   values;
 /// * `requestReconfirmation`: a `Confirmed` line becomes `InProgress`
@@ -869,12 +1011,17 @@ fn indicate(
         let shipped = flag(sent.map(|i| i.shipped), header.map(|i| i.shipped));
         let delivered = flag(sent.map(|i| i.delivered), header.map(|i| i.delivered));
         let process = process_status(line).cloned();
+        // complete.md: "`Issued`, `Rejected` and `Confirmed` lines will
+        // become `Completed`", "`In progress` and `Cancelled` lines cannot
+        // be completed"; cancel.md: `Issued`, `In Progress`, `Rejected` and
+        // `Confirmed` lines can be cancelled.
+        let completable = matches!(process, Some(P::Issued | P::Rejected | P::Confirmed));
         let open_line = matches!(
             process,
             Some(P::Issued | P::InProgress | P::Rejected | P::Confirmed)
         );
         let mut line_changed = false;
-        if completed && open_line {
+        if completed && completable {
             close_all(line, RequestStatus::Closed);
             set_status(line, P::Completed, None);
             line_changed = true;
@@ -1253,29 +1400,41 @@ pub(crate) fn attach_documents(attached: &mut Vec<Document>, sent: &[Document]) 
     changed
 }
 
-/// Why attaching documents to `order` is refused, if it is: the order
-/// header or a line (at a position; a line the order does not have yet
-/// starts without documents) would have more than [`MAX_TOTAL_OBJECTS`]
-/// documents once `header` and `lines` are attached as
-/// [`attach_documents`] attaches them (a document with the code of an
-/// attached one replaces it and does not count twice).
+/// Why attaching documents of `side` to `order` is refused, if it is: the
+/// order header or a line (at a position; a line the order does not have
+/// yet starts without documents) would have more than
+/// [`MAX_TOTAL_OBJECTS`] of that side's documents (the buyer's
+/// `buyerOrder`/`buyerLine.documents`, the supplier's
+/// `supplierOrder`/`supplierLine.documents`) once `header` and `lines` are
+/// attached as [`attach_documents`] attaches them (a document with the
+/// code of an attached one replaces it and does not count twice).
 pub(crate) fn documents_over_limit<'m>(
     order: Option<&Order>,
+    side: Party,
     header: &[Document],
     lines: impl IntoIterator<Item = (&'m str, &'m [Document])>,
 ) -> Option<String> {
+    let page = match side {
+        Party::Buyer => "order/buyer/issue/attach-document-api.md",
+        Party::Supplier => "order/supplier/send-order-response/attach-document.md",
+    };
     let refusal = |what: &str, total: usize| {
         format!(
             "{what} would have {total} documents; Tradecloud allows at most {MAX_TOTAL_OBJECTS} \
-             per order header and per order line (order/buyer/issue/attach-document-api.md), \
-             so nothing of this message was stored: attach fewer, or send a document with the \
-             `code` of an attached one to replace it"
+             per order header and per order line ({page}), so nothing of this message was \
+             stored: attach fewer, or send a document with the `code` of an attached one to \
+             replace it"
         )
     };
-    let mut attached = order
-        .and_then(|o| o.buyer_order.as_ref())
-        .map(|b| b.documents.clone())
-        .unwrap_or_default();
+    let mut attached = match side {
+        Party::Buyer => order
+            .and_then(|o| o.buyer_order.as_ref())
+            .map(|b| b.documents.clone()),
+        Party::Supplier => order
+            .and_then(|o| o.supplier_order.as_ref())
+            .map(|s| s.documents.clone()),
+    }
+    .unwrap_or_default();
     attach_documents(&mut attached, header);
     if attached.len() > MAX_TOTAL_OBJECTS {
         return Some(refusal("the order header", attached.len()));
@@ -1285,11 +1444,17 @@ pub(crate) fn documents_over_limit<'m>(
         let index = match by_line.iter().position(|(p, _)| *p == position) {
             Some(index) => index,
             None => {
-                let before = order
-                    .and_then(|o| o.lines.iter().find(|l| line_position(l) == Some(position)))
-                    .and_then(|l| l.buyer_line.as_ref())
-                    .map(|b| b.documents.clone())
-                    .unwrap_or_default();
+                let line =
+                    order.and_then(|o| o.lines.iter().find(|l| line_position(l) == Some(position)));
+                let before = match side {
+                    Party::Buyer => line
+                        .and_then(|l| l.buyer_line.as_ref())
+                        .map(|b| b.documents.clone()),
+                    Party::Supplier => line
+                        .and_then(|l| l.supplier_line.as_ref())
+                        .map(|s| s.documents.clone()),
+                }
+                .unwrap_or_default();
                 by_line.push((position, before));
                 by_line.len() - 1
             }
@@ -1473,11 +1638,18 @@ pub(crate) fn respond(
             sent.documents.as_deref().unwrap_or_default(),
         );
         line.supplier_line = Some(supplier_line);
+        let rejecting = matches!(answer, Answer::Reject);
+        let was_rejected = rejected_now(line);
         transition(line, answer, sent.reason.clone());
         if auto_confirm {
             approve_open_supplier_request(line);
         }
         refresh_line(line, now);
+        // A rejection that took (the line `Rejected`, or the buyer's
+        // reopen request rejected) passes its reason on.
+        if rejecting && rejected_now(line) != was_rejected {
+            give_reason(line, sent.reason.as_deref());
+        }
         changed = true;
     }
     if changed {
@@ -1506,6 +1678,21 @@ pub(crate) fn respond(
         finish(order, now);
     }
     changed
+}
+
+/// What the supplier has rejected of a line: the line itself (`Rejected`),
+/// the buyer's reopen request (`Rejected`).
+fn rejected_now(line: &OrderLine) -> (bool, bool) {
+    let reopen = line
+        .buyer_line
+        .as_ref()
+        .and_then(|b| b.requests.as_ref())
+        .and_then(|r| r.reopen_request.as_ref())
+        .and_then(|r| r.status.as_ref());
+    (
+        process_status(line) == Some(&LineProcessStatus::Rejected),
+        reopen == Some(&RequestStatus::Rejected),
+    )
 }
 
 /// One line's transition for a supplier's answer (see [`respond`]).
@@ -1626,6 +1813,12 @@ fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
             let agreed = requested(line);
             confirm(line, agreed);
         }
+        // The supplier's own reopen request questions a confirmed line;
+        // the line stays agreed until the buyer answers the request
+        // (order/supplier/reopen.md: "The buyer has to approve the reopen
+        // request before Tradecloud accepts a change"), so `rejected`
+        // changes no status, as for a `Confirmed` line.
+        (P::InProgress, Answer::Reject) if supplier_reopen_open => {}
         (P::Issued | P::InProgress, Answer::Reject) => {
             close_all(line, RequestStatus::Closed);
             set_status(line, P::Rejected, None);
@@ -1693,6 +1886,19 @@ fn confirm(line: &mut OrderLine, agreed: Terms) {
 
 // ----- the buyer answers requests ------------------------------------------------
 
+/// The buyer's answer to the open supplier requests of some lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict<'r> {
+    /// `POST /order/{orderId}/requests/buyer/approve`.
+    Approve,
+    /// `POST /order/{orderId}/requests/buyer/reject`, with the reason the
+    /// rejected lines carry on ([`give_reason`]).
+    Reject {
+        /// The body's `reason`.
+        reason: &'r str,
+    },
+}
+
 /// Why the buyer's answer to the requests of some lines was refused; each
 /// names the positions concerned. Nothing of the order changes then.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1716,7 +1922,7 @@ pub(crate) fn approve_requests(
     positions: &[String],
     now: &DateTime,
 ) -> Result<(), RequestsRefused> {
-    answer_requests(order, positions, now, |line| {
+    answer_requests(order, positions, None, now, |line| {
         if has_open_reschedule(line) {
             answer_open_reschedule(line, true);
             return Some(());
@@ -1752,9 +1958,10 @@ fn approve_open_supplier_request(line: &mut OrderLine) -> Option<()> {
 pub(crate) fn reject_requests(
     order: &mut Order,
     positions: &[String],
+    reason: &str,
     now: &DateTime,
 ) -> Result<(), RequestsRefused> {
-    answer_requests(order, positions, now, |line| {
+    answer_requests(order, positions, Some(reason), now, |line| {
         if has_open_reschedule(line) {
             answer_open_reschedule(line, false);
             return Some(());
@@ -1791,10 +1998,12 @@ fn has_open_supplier_request(line: &OrderLine) -> bool {
 }
 
 /// Check every position first (all known, each line with an open
-/// supplier request), then `answer` each line named.
+/// supplier request), then `answer` each line named; an answered line
+/// gets `reason` as its `reason` ([`give_reason`]).
 fn answer_requests(
     order: &mut Order,
     positions: &[String],
+    reason: Option<&str>,
     now: &DateTime,
     mut answer: impl FnMut(&mut OrderLine) -> Option<()>,
 ) -> Result<(), RequestsRefused> {
@@ -1827,6 +2036,7 @@ fn answer_requests(
         }
         if answer(line).is_some() {
             refresh_line(line, now);
+            give_reason(line, reason);
             changed = true;
         }
     }
@@ -2050,6 +2260,7 @@ pub(crate) fn answer_reschedule(
     order: &mut Order,
     position: &str,
     approve: bool,
+    reason: Option<&str>,
     now: &DateTime,
 ) -> Result<(), RescheduleRefused> {
     let line = line_at_mut(order, position).ok_or(RescheduleRefused::NoSuchLine)?;
@@ -2058,6 +2269,7 @@ pub(crate) fn answer_reschedule(
     }
     answer_open_reschedule(line, approve);
     refresh_line(line, now);
+    give_reason(line, reason);
     finish(order, now);
     Ok(())
 }
@@ -2645,8 +2857,9 @@ mod tests {
         assert!(respond(&mut order, &message, &at(2)));
         assert_eq!(status(&order, "0001"), (LineProcessStatus::Confirmed, None));
         assert_eq!(status(&order, "0002"), (LineProcessStatus::Rejected, None));
-        // Confirmed and rejected lines: the order counts as confirmed.
-        assert_eq!(order_process(&order), Some(OrderProcessStatus::Confirmed));
+        // Confirmed and rejected lines: neither "completely agreed" nor
+        // "completely rejected" (order/status.md), so in progress.
+        assert_eq!(order_process(&order), Some(OrderProcessStatus::InProgress));
         // The confirmed line holds the requested values.
         let confirmed_line = line(&order, "0001");
         assert_eq!(
@@ -2698,7 +2911,7 @@ mod tests {
         ]));
         assert!(respond(&mut order, &propose, &at(2)));
         assert_eq!(
-            reject_requests(&mut order, &["0001".into()], &at(3)),
+            reject_requests(&mut order, &["0001".into()], "too late", &at(3)),
             Ok(())
         );
         assert_eq!(
@@ -2959,7 +3172,7 @@ mod tests {
         ]));
         let order = issue_order(
             None,
-            &single_delivery_message(&first, None),
+            &single_delivery_message(&first, None).0,
             parties,
             &at(1),
         );
@@ -2968,7 +3181,7 @@ mod tests {
              "scheduledDelivery": {"date": "2026-04-01", "quantity": 6},
              "actualDelivery": {"date": "2026-04-02", "quantity": 6}}
         ]));
-        let merged = single_delivery_message(&update, Some(&order));
+        let merged = single_delivery_message(&update, Some(&order)).0;
         let line = &merged.lines.unwrap_or_default()[0];
         let schedule: Vec<_> = line
             .delivery_schedule
@@ -2993,7 +3206,7 @@ mod tests {
         let cancel = sent(serde_json::json!([
             {"position": "0002", "originalPosition": "0001", "indicators": {"cancelled": true}}
         ]));
-        let merged = single_delivery_message(&cancel, Some(&order));
+        let merged = single_delivery_message(&cancel, Some(&order)).0;
         let line = &merged.lines.unwrap_or_default()[0];
         assert_eq!(line.delivery_schedule.as_ref().map(Vec::len), Some(1));
         assert!(line.indicators.is_none());
@@ -3170,11 +3383,11 @@ mod tests {
         ));
         // Answering a line without an open request, or no line at all.
         assert_eq!(
-            answer_reschedule(&mut order, "0001", true, &at(8)),
+            answer_reschedule(&mut order, "0001", true, None, &at(8)),
             Err(RescheduleRefused::NothingOpen)
         );
         assert_eq!(
-            answer_reschedule(&mut order, "0009", false, &at(8)),
+            answer_reschedule(&mut order, "0009", false, Some("no"), &at(8)),
             Err(RescheduleRefused::NoSuchLine)
         );
     }
@@ -3211,7 +3424,7 @@ mod tests {
                  "scheduledDelivery": {"date": "2026-03-20", "quantity": 4}}
             ]
         }));
-        let order = single_delivery_message(&message, None);
+        let order = single_delivery_message(&message, None).0;
         let lines = order.lines.unwrap_or_default();
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0].position, "0001");
@@ -3680,7 +3893,7 @@ mod tests {
         assert!(respond(&mut order, &propose, &at(2)));
         let before = order.clone();
         assert_eq!(
-            reject_requests(&mut order, &["0001".into(), "0002".into()], &at(3)),
+            reject_requests(&mut order, &["0001".into(), "0002".into()], "no", &at(3)),
             Err(RequestsRefused::NothingOpen(vec!["0002".into()]))
         );
         assert_eq!(

@@ -18,7 +18,7 @@ use super::record::Record;
 use super::stats::{operation, MockStats, RequestRecord};
 use super::tokens::Tokens;
 use crate::api::common::types::{ErrorResponse, Order, Shipment, SingleDeliveryOrder};
-use crate::types::DateTime;
+use crate::types::{DateTime, Party};
 
 /// Lock a mutex, recovering the data if another thread panicked while
 /// holding it (the state stays usable; every update is a single step).
@@ -168,6 +168,10 @@ impl MockState {
                 config.delivery_backoff,
                 config.ca_file.as_ref(),
                 &config.webhook_faults,
+                [
+                    (Party::Buyer, &config.buyer),
+                    (Party::Supplier, &config.supplier),
+                ],
             )?),
         };
         state.set_faults(config.faults.clone());
@@ -217,6 +221,23 @@ impl MockState {
             if status == 401 {
                 s.unauthorized += 1;
             }
+        });
+    }
+
+    /// An accepted message that changed nothing (or nothing of some of its
+    /// lines) because it named something the mock does not know: `what`
+    /// says what, and what to check. Logged as a warning and counted
+    /// ([`MockStats::unmatched`]).
+    pub(crate) fn unmatched(&self, what: String) {
+        tracing::warn!(target: "tradecloud::mock", "{what}");
+        self.count(|s| {
+            s.unmatched_messages += 1;
+            s.unmatched.push(what);
+            let over = s
+                .unmatched
+                .len()
+                .saturating_sub(super::stats::MAX_UNMATCHED);
+            s.unmatched.drain(..over);
         });
     }
 

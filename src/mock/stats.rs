@@ -49,7 +49,21 @@ pub struct MockStats {
     pub requests: BTreeMap<String, u64>,
     /// Responses per status code, on every route.
     pub statuses: BTreeMap<u16, u64>,
+    /// Accepted messages and order actions that changed nothing because
+    /// they named something the mock does not know or does not move: a
+    /// purchase order number, an account number, a `companyId`, a line
+    /// position, an order of the mock's data. Tradecloud acknowledges a
+    /// message before it processes it, so the mock still answers `200`;
+    /// each is also logged as a warning (target `tradecloud::mock`).
+    pub unmatched_messages: u64,
+    /// What each of the latest (at most [`MAX_UNMATCHED`]) unmatched
+    /// messages named that was not found, in the order they came, as the
+    /// warning says it.
+    pub unmatched: Vec<String>,
 }
+
+/// How many unmatched messages [`MockStats::unmatched`] keeps.
+pub const MAX_UNMATCHED: usize = 100;
 
 impl MockStats {
     /// Requests received for `operation`.

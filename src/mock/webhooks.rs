@@ -364,6 +364,9 @@ pub(crate) struct WebhookHub {
     faults: Mutex<Vec<InstalledWebhookFault>>,
     client: reqwest::Client,
     policy: RetryPolicy,
+    /// Each company's id and its integration user's id: the
+    /// `meta.source` of the events its messages trigger.
+    sources: HashMap<Party, (String, String)>,
 }
 
 /// How many times an event is retried before the mock gives up on it.
@@ -375,6 +378,7 @@ impl WebhookHub {
         backoff: Duration,
         ca_file: Option<&PathBuf>,
         faults: &[WebhookFault],
+        companies: [(Party, &super::MockCompany); 2],
     ) -> Result<Self, MockError> {
         let mut builder = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -433,6 +437,10 @@ impl WebhookHub {
                     .collect(),
             ),
             client,
+            sources: companies
+                .into_iter()
+                .map(|(side, company)| (side, (company.company_id.clone(), company.user.user_id())))
+                .collect(),
             policy: RetryPolicy::default()
                 .max_retries(DELIVERY_RETRIES)
                 .base_delay(backoff)
@@ -482,10 +490,12 @@ impl WebhookHub {
 
     /// Queue an event for `company`'s `webhook`, if it has one that
     /// takes `event_name` (`acting`: the company did it itself, so only an
-    /// explicitly enabled event name is sent).
+    /// explicitly enabled event name is sent). `actor` is the company whose
+    /// message triggered it: its id and its integration user's are the
+    /// event's `meta.source`.
     pub(crate) fn emit(
         self: &Arc<Self>,
-        company: Party,
+        (company, actor): (Party, Party),
         webhook: WebhookKind,
         event_name: &str,
         id: &str,
@@ -508,12 +518,20 @@ impl WebhookHub {
             return;
         };
         let message_id = super::process::new_id();
+        // "source": the company (and its user) that triggered the flow.
+        let mut source = json!({"traceId": super::process::new_id()});
+        if let (Some((company_id, user_id)), Value::Object(members)) =
+            (self.sources.get(&actor), &mut source)
+        {
+            members.insert("userId".into(), json!(user_id));
+            members.insert("companyId".into(), json!(company_id));
+        }
         if let Value::Object(map) = &mut body {
             map.insert(
                 "meta".into(),
                 json!({
                     "messageId": message_id,
-                    "source": {"traceId": super::process::new_id()},
+                    "source": source,
                     "createdDateTime": crate::types::DateTime::now_utc().to_string(),
                 }),
             );
@@ -756,12 +774,22 @@ impl LineState {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default(),
-            line: without_documents(&without_stamps(line)),
+            line: without_documents(&without_stamps(&without_reason(line))),
             without_schedule_logistics: without_schedule_logistics(&without_documents(
-                &without_stamps(line),
+                &without_stamps(&without_reason(line)),
             )),
         }
     }
+}
+
+/// `line` without its own `reason`: the reason given with an event (a
+/// rejection's), which the next change clears; it tells no transition.
+fn without_reason(line: &Value) -> Value {
+    let mut line = line.clone();
+    if let Value::Object(members) = &mut line {
+        members.remove("reason");
+    }
+    line
 }
 
 /// `line` without `status`, `etd` and `eta` of the delivery lines in its
@@ -834,7 +862,7 @@ fn without_stamps(value: &Value) -> Value {
 /// | buyer | `OpenBuyerReopenRequest` → none (values reverted) | `OrderLinesReopenRequestRevertedByBuyer` |
 /// | buyer | → `OpenBuyerReconfirmationRequest` | `OrderLinesReconfirmationRequestedByBuyer` |
 /// | buyer | `Issued` → `Confirmed` | `OrderLinesConfirmedByBuyer` |
-/// | buyer | delivery history grown / replaced (also when it delivers the line) | `OrderLinesDeliveryHistoryAppendedByBuyer` / `...SetByBuyer` |
+/// | buyer | delivery history grown / replaced (also when it delivers the line; the message decides, [`order_events`]: appended by `/order/deliveries`, replaced by `/order/deliveryHistory` and a sent order) | `OrderLinesDeliveryHistoryAppendedByBuyer` / `...SetByBuyer` |
 /// | buyer | logistics → `Delivered` / `Shipped` | `OrderLinesMarkedAsDeliveredByBuyer` / `OrderLinesShippedByBuyer` |
 /// | buyer | other change of an `Issued`/`InProgress`/`Rejected` line | `OrderLinesReissuedByBuyer` |
 /// | buyer | other change | `OrderLinesUpdatedByBuyer` |
@@ -1031,12 +1059,31 @@ fn position(line: &Value) -> String {
     text(line, &["buyerLine", "position"])
 }
 
+/// How a message wrote the delivery history of the lines it changed, which
+/// names the history's event (connectors/webhooks/order-events.md:
+/// `OrderLinesDeliveryHistoryAppendedByBuyer` "is appended",
+/// `OrderLinesDeliveryHistorySetByBuyer` "is replaced").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HistoryWrite {
+    /// `POST /api-connector/order/deliveries`: appended.
+    Appended,
+    /// `POST /api-connector/order/deliveryHistory` and a sent order's
+    /// `deliveryHistory`: replaced, also when the history was empty.
+    Replaced,
+    /// Anything else (a single-delivery order's `actualDelivery`, merged
+    /// per position): told by comparing the histories, as
+    /// [`line_event`] does.
+    Compared,
+}
+
 /// The events of an order change by `actor`, in the order of their first
-/// line: event name → the positions of the affected lines.
+/// line: event name → the positions of the affected lines. `history` says
+/// how the message wrote the delivery history.
 pub(crate) fn order_events(
     actor: Party,
     before: Option<&Order>,
     after: &Order,
+    history: HistoryWrite,
 ) -> Vec<(&'static str, Vec<String>)> {
     let before_lines: BTreeMap<String, LineState> = before
         .and_then(|o| serde_json::to_value(o).ok())
@@ -1055,6 +1102,13 @@ pub(crate) fn order_events(
         if let Some(event) =
             line_event(actor, before_lines.get(&position), &state, before.is_none())
         {
+            const APPENDED: &str = "OrderLinesDeliveryHistoryAppendedByBuyer";
+            const SET: &str = "OrderLinesDeliveryHistorySetByBuyer";
+            let event = match (event, history) {
+                (APPENDED | SET, HistoryWrite::Appended) => APPENDED,
+                (APPENDED | SET, HistoryWrite::Replaced) => SET,
+                (event, _) => event,
+            };
             match events.iter_mut().find(|(name, _)| *name == event) {
                 Some((_, positions)) => positions.push(position),
                 None => events.push((event, vec![position])),

@@ -39,7 +39,7 @@ use super::config::MockCompany;
 use super::data::{content_type_for, MockDocument};
 use super::process::{self, Parties};
 use super::state::{error_body, order_not_found, MockState, Objects};
-use super::webhooks::{self, WebhookKind};
+use super::webhooks::{self, HistoryWrite, WebhookKind};
 use crate::api::common::types::ErrorResponse;
 use crate::api::common::types::{DeliveryHistoryLine, Order};
 use crate::api::{api_connector, object_storage};
@@ -303,10 +303,12 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendOrderResponseBySupplier,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => {
-                self.process_order_response(&request.body);
-                Answer::Ok { body: ok() }
-            }
+            None => match self.process_order_response(&request.body) {
+                Ok(()) => Answer::Ok { body: ok() },
+                Err(refused) => Answer::BadRequest {
+                    body: error_body(refused),
+                },
+            },
         }
     }
 
@@ -330,6 +332,66 @@ impl api_connector::server::Api for MockState {
     }
 
     super::api::admit!();
+
+    async fn reject(&self, rejection: crate::server::Rejection) -> axum::response::Response {
+        match flat_txml(&rejection) {
+            Some(detail) => crate::server::problem(
+                http::StatusCode::BAD_REQUEST,
+                &detail,
+                Some(("operationId", rejection.operation_id.into())),
+            ),
+            None => axum::response::IntoResponse::into_response(rejection),
+        }
+    }
+}
+
+/// The `400` detail for a tXML message whose members of `order` sit
+/// directly under the root element, as the abbreviated tXML example of
+/// api/requests.md shows them (`<SendOrderByBuyer><companyId>…`): that
+/// page also says tXML "is a 1-on-1 translation of the proprietary JSON
+/// format", whose example right above it has those members inside
+/// `order`, so the mock keeps the documented JSON shape and says how to
+/// nest the members. `None` for every other rejection.
+fn flat_txml(rejection: &crate::server::Rejection) -> Option<String> {
+    use api_connector::operations as ops;
+    let crate::server::RejectionKind::InvalidBody(error) = &rejection.kind else {
+        return None;
+    };
+    let root = [
+        (ops::SEND_ORDER_BY_BUYER_ROUTE.id, "SendOrderByBuyer"),
+        (
+            ops::SEND_SINGLE_DELIVERY_ORDER_BY_BUYER_ROUTE.id,
+            "SendSingleDeliveryOrderByBuyer",
+        ),
+        (
+            ops::SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE.id,
+            "SendOrderResponseBySupplier",
+        ),
+    ]
+    .into_iter()
+    .find(|(id, _)| *id == rejection.operation_id)
+    .map(|(_, root)| root)?;
+    let xml = rejection
+        .raw
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("xml"));
+    if !xml || !error.contains("missing field `order`") {
+        return None;
+    }
+    let number = if root == "SendOrderResponseBySupplier" {
+        "<buyerAccountNumber>…</buyerAccountNumber><purchaseOrderNumber>…</purchaseOrderNumber>"
+    } else {
+        "<supplierAccountNumber>…</supplierAccountNumber><purchaseOrderNumber>…</purchaseOrderNumber>"
+    };
+    Some(format!(
+        "the body is not a valid message: {error}. tXML is a 1-on-1 translation of the JSON \
+         message (api/requests.md, api/json-vs-xml.md): the order's members go inside an \
+         <order> element and the lines inside <lines>, as \
+         <{root}><order>{number}…</order><lines>…</lines></{root}>; the tXML example of \
+         api/requests.md is abbreviated and leaves <order> out"
+    ))
 }
 
 /// The methods of `order::server::Api` for the buyer's order actions (used
@@ -385,7 +447,8 @@ pub(super) use buyer_order_actions;
 /// unknown order or line `404`, a line without an open request `400`
 /// ([`reschedule_refusal`]).
 macro_rules! reschedule_answers {
-    ($($method:ident($request:ident) -> $response:ident = $operation:ident, $shape:ident, $approve:expr;)*) => {
+    ($($method:ident($request:ident) -> $response:ident = $operation:ident, $shape:ident, $approve:expr,
+        |$body:ident| $reason:expr;)*) => {
         $(
             async fn $method(
                 &self,
@@ -394,7 +457,9 @@ macro_rules! reschedule_answers {
                 use $crate::api::order::server::$response as Answer;
                 use $crate::mock::process::RescheduleRefused;
                 $crate::mock::write::order_action_gate!(self, request, $operation, $shape);
-                match self.process_reschedule_answer(&request.order_id, &request.position, $approve) {
+                let $body = &*request.body;
+                let reason: Option<&str> = $reason;
+                match self.process_reschedule_answer(&request.order_id, &request.position, $approve, reason) {
                     Ok(()) => Answer::Ok {
                         body: $crate::mock::write::order_action_answer(),
                     },
@@ -442,7 +507,8 @@ pub(super) fn reschedule_refusal(
 /// line without an open request `400` ([`requests_refusal`]); a refused
 /// answer changes no line.
 macro_rules! request_answers {
-    ($($method:ident($request:ident) -> $response:ident = $operation:ident, $shape:ident, $approve:expr;)*) => {
+    ($($method:ident($request:ident) -> $response:ident = $operation:ident, $shape:ident,
+        |$body:ident| $verdict:expr;)*) => {
         $(
             async fn $method(
                 &self,
@@ -452,7 +518,9 @@ macro_rules! request_answers {
                 use $crate::mock::process::RequestsRefused;
                 $crate::mock::write::order_action_gate!(self, request, $operation, $shape);
                 let positions = &request.body.line_positions;
-                match self.process_requests_answer(&request.order_id, positions, $approve) {
+                let $body = &*request.body;
+                let verdict: $crate::mock::process::Verdict<'_> = $verdict;
+                match self.process_requests_answer(&request.order_id, positions, verdict) {
                     Ok(()) => Answer::Ok {
                         body: $crate::mock::write::order_action_answer(),
                     },
@@ -497,6 +565,50 @@ pub(super) fn order_action_answer() -> serde_json::Value {
     serde_json::Value::Object(Default::default())
 }
 
+/// What a message asks the process to change, to say what it did not find
+/// ([`MockState::unmatched`]): `what` names the message and its order,
+/// `missing` says why no order matched and what to check, and `positions`
+/// are the line positions it names, checked against the order found.
+struct Subject<'m> {
+    what: String,
+    missing: &'static str,
+    positions: Vec<&'m str>,
+}
+
+impl<'m> Subject<'m> {
+    fn new(what: String, missing: &'static str) -> Self {
+        Subject {
+            what,
+            missing,
+            positions: Vec::new(),
+        }
+    }
+
+    fn lines(mut self, positions: impl IntoIterator<Item = &'m str>) -> Self {
+        self.positions = positions.into_iter().collect();
+        self
+    }
+}
+
+/// The order wanted by a buyer's message is not there.
+const NO_BUYER_ORDER: &str = "the mock's buyer has no order with this purchase order number; \
+    nothing changed: send the order first (POST /api-connector/order) or check the number";
+
+/// Why a message's `companyId` keeps it from the mock's `company`, if it does.
+fn other_company(
+    what: &str,
+    company_id: Option<&String>,
+    company: &MockCompany,
+    side: &str,
+) -> Option<String> {
+    let id = company_id.filter(|id| **id != company.company_id)?;
+    Some(format!(
+        "{what}: companyId {id} is not the mock's {side} ({}); nothing changed: leave companyId \
+         out or send {}",
+        company.company_id, company.company_id
+    ))
+}
+
 impl MockState {
     fn parties(&self) -> Parties<'_> {
         Parties {
@@ -521,11 +633,6 @@ impl MockState {
         }
     }
 
-    /// Whether a message's optional `companyId` names `company` (or is absent).
-    fn for_company(company_id: Option<&String>, company: &MockCompany) -> bool {
-        company_id.is_none_or(|id| *id == company.company_id)
-    }
-
     /// Store a changed order and its single-delivery view.
     fn store_order(store: &mut Objects, order: Order) {
         let Some(id) = order.id.clone() else {
@@ -548,7 +655,9 @@ impl MockState {
         &self,
         message: &api_connector::types::SendOrderByBuyer,
     ) -> Result<(), String> {
-        self.issue(&message.order, |_| message.clone())
+        self.issue(&message.order, HistoryWrite::Replaced, |_| {
+            (message.clone(), Vec::new())
+        })
     }
 
     /// A buyer's single-delivery order: the order with delivery schedules
@@ -559,22 +668,40 @@ impl MockState {
         &self,
         message: &api_connector::types::SendSingleDeliveryOrderByBuyer,
     ) -> Result<(), String> {
-        self.issue(&message.order, |existing| {
+        self.issue(&message.order, HistoryWrite::Compared, |existing| {
             process::single_delivery_message(message, existing)
         })
     }
 
     /// Issue the order `build` makes of the buyer's stored order with the
-    /// purchase order number of `order` (if any), in one step with the store.
+    /// purchase order number of `order` (if any), in one step with the store;
+    /// `history` says how the message writes a line's delivery history.
     fn issue(
         &self,
         order: &api_connector::types::OrderByBuyer,
-        build: impl FnOnce(Option<&Order>) -> api_connector::types::SendOrderByBuyer,
+        history: HistoryWrite,
+        build: impl FnOnce(
+            Option<&Order>,
+        ) -> (
+            api_connector::types::SendOrderByBuyer,
+            Vec<process::DeliveryLine>,
+        ),
     ) -> Result<(), String> {
-        if !Self::for_company(order.company_id.as_ref(), &self.buyer)
-            || order.supplier_account_number != self.buyer.partner_account_number
+        let what = format!("order {}", order.purchase_order_number);
+        if let Some(unmatched) =
+            other_company(&what, order.company_id.as_ref(), &self.buyer, "buyer")
         {
-            tracing::debug!(purchase_order_number = %order.purchase_order_number, "order not for the mock's buyer and supplier: accepted, nothing changes");
+            self.unmatched(unmatched);
+            return Ok(());
+        }
+        if order.supplier_account_number != self.buyer.partner_account_number {
+            self.unmatched(format!(
+                "{what}: supplierAccountNumber {} is not the supplier the mock's buyer is \
+                 connected with ({}); nothing changed: send supplierAccountNumber {}",
+                order.supplier_account_number,
+                self.buyer.partner_account_number,
+                self.buyer.partner_account_number
+            ));
             return Ok(());
         }
         let parties = self.parties();
@@ -582,16 +709,17 @@ impl MockState {
             let existing = Self::process_order_where(store, |o| {
                 process::is_buyer_order(o, parties.buyer, &order.purchase_order_number)
             });
-            let message = build(existing.as_ref());
+            let (message, delivered) = build(existing.as_ref());
             if let Some(refused) = Self::order_over_limit(existing.as_ref(), &message) {
                 return Err(refused);
             }
             let now = store.stamp();
-            let updated = process::issue_order(existing.clone(), &message, parties, &now);
+            let mut updated = process::issue_order(existing.clone(), &message, parties, &now);
+            process::deliver_delivery_lines(&mut updated, &delivered, &now);
             Self::store_order(store, updated.clone());
             Ok((existing, updated))
         })?;
-        self.emit_order_events(Party::Buyer, before.as_ref(), &after);
+        self.emit_order_events(Party::Buyer, before.as_ref(), &after, history);
         Ok(())
     }
 
@@ -615,6 +743,7 @@ impl MockState {
         }
         process::documents_over_limit(
             existing,
+            Party::Buyer,
             message.order.documents.as_deref().unwrap_or_default(),
             lines().map(|l| {
                 (
@@ -628,19 +757,27 @@ impl MockState {
     /// Queue the webhook events of an order change by `actor`
     /// ([`webhooks::order_events`]): for the other company, and for the
     /// acting one when its settings name the event.
-    fn emit_order_events(&self, actor: Party, before: Option<&Order>, after: &Order) {
-        for (event, positions) in webhooks::order_events(actor, before, after) {
+    fn emit_order_events(
+        &self,
+        actor: Party,
+        before: Option<&Order>,
+        after: &Order,
+        history: HistoryWrite,
+    ) {
+        for (event, positions) in webhooks::order_events(actor, before, after, history) {
             for (company, acting) in [(actor.other(), false), (actor, true)] {
-                self.emit_order_event(company, event, after, &positions, acting);
+                self.emit_order_event(company, actor, event, after, &positions, acting);
             }
         }
     }
 
     /// Queue `event` of `order`, with the lines at `positions`, for
-    /// `company`'s order-events webhook ([`webhooks::WebhookHub::emit`]).
+    /// `company`'s order-events webhook ([`webhooks::WebhookHub::emit`]);
+    /// `actor` triggered it.
     fn emit_order_event(
         &self,
         company: Party,
+        actor: Party,
         event: &str,
         order: &Order,
         positions: &[String],
@@ -650,7 +787,7 @@ impl MockState {
             return;
         };
         self.webhooks.emit(
-            company,
+            (company, actor),
             WebhookKind::OrderEvents,
             event,
             id,
@@ -680,18 +817,33 @@ impl MockState {
         &self,
         message: &api_connector::types::AttachOrderDocumentsByBuyer,
     ) -> Result<(), String> {
-        if !Self::for_company(message.order.company_id.as_ref(), &self.buyer) {
+        let number = &message.order.purchase_order_number;
+        let what = format!("documents for purchase order {number}");
+        if let Some(unmatched) = other_company(
+            &what,
+            message.order.company_id.as_ref(),
+            &self.buyer,
+            "buyer",
+        ) {
+            self.unmatched(unmatched);
             return Ok(());
         }
-        let number = &message.order.purchase_order_number;
-        let Some(order) = self.with_store(|store| {
+        let mut unmatched = None;
+        let found = self.with_store(|store| {
             let Some(mut order) = Self::process_order_where(store, |o| {
                 process::is_buyer_order(o, &self.buyer, number)
             }) else {
+                unmatched = Some(format!("{what}: {NO_BUYER_ORDER}"));
                 return Ok(None);
             };
+            unmatched = process::missing_lines(
+                &order,
+                message.lines.iter().flatten().map(|l| l.position.as_str()),
+            )
+            .map(|missing| format!("{what}: {missing}"));
             if let Some(refused) = process::documents_over_limit(
                 Some(&order),
+                Party::Buyer,
                 message.order.documents.as_deref().unwrap_or_default(),
                 message.lines.iter().flatten().map(|l| {
                     (
@@ -708,8 +860,11 @@ impl MockState {
             }
             Self::store_order(store, order.clone());
             Ok(Some(order))
-        })?
-        else {
+        });
+        if let Some(unmatched) = unmatched {
+            self.unmatched(unmatched);
+        }
+        let Some(order) = found? else {
             return Ok(());
         };
         let attached = webhooks::AttachedDocuments {
@@ -729,7 +884,7 @@ impl MockState {
         let event = "OrderDocumentsAttachedByBuyer";
         for (company, acting) in [(Party::Supplier, false), (Party::Buyer, true)] {
             self.webhooks.emit(
-                company,
+                (company, Party::Buyer),
                 WebhookKind::OrderDocumentsEvents,
                 event,
                 &id,
@@ -745,12 +900,21 @@ impl MockState {
         &self,
         message: &api_connector::types::SendOrderIndicatorsByBuyer,
     ) {
-        if !Self::for_company(message.order.company_id.as_ref(), &self.buyer) {
-            return;
-        }
         let number = &message.order.purchase_order_number;
+        let what = format!("indicators for purchase order {number}");
+        if let Some(unmatched) = other_company(
+            &what,
+            message.order.company_id.as_ref(),
+            &self.buyer,
+            "buyer",
+        ) {
+            return self.unmatched(unmatched);
+        }
+        let subject = Subject::new(what, NO_BUYER_ORDER)
+            .lines(message.lines.iter().flatten().map(|l| l.position.as_str()));
         self.change_order(
             Party::Buyer,
+            subject,
             |o| process::is_buyer_order(o, &self.buyer, number),
             |order, now| process::apply_indicators(order, message, now),
         );
@@ -768,13 +932,26 @@ impl MockState {
         lines: impl IntoIterator<Item = (&'m str, &'m [DeliveryHistoryLine])> + Clone,
         replace: bool,
     ) -> Result<(), String> {
-        if !Self::for_company(order.company_id.as_ref(), &self.buyer) {
+        let number = &order.purchase_order_number;
+        let what = format!("goods receipts for purchase order {number}");
+        if let Some(unmatched) =
+            other_company(&what, order.company_id.as_ref(), &self.buyer, "buyer")
+        {
+            self.unmatched(unmatched);
             return Ok(());
         }
-        let number = &order.purchase_order_number;
         let mut refused = None;
-        self.change_order(
+        let history = if replace {
+            HistoryWrite::Replaced
+        } else {
+            HistoryWrite::Appended
+        };
+        let subject = Subject::new(what, NO_BUYER_ORDER)
+            .lines(lines.clone().into_iter().map(|(position, _)| position));
+        self.change_order_writing(
             Party::Buyer,
+            history,
+            subject,
             |o| process::is_buyer_order(o, &self.buyer, number),
             |stored, now| {
                 refused = process::history_over_limit(stored, lines.clone(), replace);
@@ -786,15 +963,38 @@ impl MockState {
 
     /// A supplier's order response for the order its buyer (known by
     /// `buyerAccountNumber`) sent with that purchase order number
-    /// ([`process::respond`]).
+    /// ([`process::respond`]). `Err` says why the response is refused (a
+    /// `400`): the supplier's documents of the header or a line would pass
+    /// Tradecloud's limit ([`process::documents_over_limit`], as for the
+    /// buyer's; nothing is stored then).
     pub(super) fn process_order_response(
         &self,
         message: &api_connector::types::SendOrderResponseBySupplier,
-    ) {
+    ) -> Result<(), String> {
         let order = &message.order;
-        if !Self::for_company(order.company_id.as_ref(), &self.supplier) {
-            return;
+        let what = format!(
+            "order response for purchase order {} of buyer account {}",
+            order.purchase_order_number, order.buyer_account_number
+        );
+        if let Some(unmatched) =
+            other_company(&what, order.company_id.as_ref(), &self.supplier, "supplier")
+        {
+            self.unmatched(unmatched);
+            return Ok(());
         }
+        let mut refused = None;
+        let subject = Subject::new(
+            what,
+            "the mock's supplier has no order with this buyer account number and purchase \
+             order number; nothing changed: check both (the mock's supplier knows its buyer \
+             by the account number of MockServer::supplier())",
+        )
+        .lines(
+            message
+                .lines
+                .iter()
+                .map(|l| l.purchase_order_line_position.as_str()),
+        );
         // Documents in a response are kept on the order (process::respond)
         // and travel in the order event's `supplierOrder`/`supplierLine`;
         // they create no `OrderDocumentsAttachedBySupplier`
@@ -802,6 +1002,7 @@ impl MockState {
         // NOT create an `OrderDocumentsAttachedBySupplier` activity").
         self.change_order(
             Party::Supplier,
+            subject,
             |o| {
                 process::is_supplier_order(
                     o,
@@ -810,8 +1011,22 @@ impl MockState {
                     &order.purchase_order_number,
                 )
             },
-            |stored, now| process::respond(stored, message, now),
+            |stored, now| {
+                refused = process::documents_over_limit(
+                    Some(stored),
+                    Party::Supplier,
+                    order.documents.as_deref().unwrap_or_default(),
+                    message.lines.iter().map(|l| {
+                        (
+                            l.purchase_order_line_position.as_str(),
+                            l.documents.as_deref().unwrap_or_default(),
+                        )
+                    }),
+                );
+                refused.is_none() && process::respond(stored, message, now)
+            },
         );
+        refused.map_or(Ok(()), Err)
     }
 
     /// A buyer's order action on its order `order_id` (the answers to
@@ -821,7 +1036,24 @@ impl MockState {
         order_id: &str,
         answer: impl FnOnce(&mut Order, &DateTime) -> bool,
     ) {
-        self.change_order(Party::Buyer, self.own_order(Party::Buyer, order_id), answer);
+        self.change_order(
+            Party::Buyer,
+            Self::action_subject(order_id, "buyer"),
+            self.own_order(Party::Buyer, order_id),
+            answer,
+        );
+    }
+
+    /// An order action's [`Subject`]: an order id the mock does not know
+    /// at all is a `404` before this; one it knows but that is not the
+    /// process's order of this company is one of its data orders, or the
+    /// other company's.
+    fn action_subject(order_id: &str, side: &'static str) -> Subject<'static> {
+        Subject::new(
+            format!("order action on order {order_id} by the {side}"),
+            "not an order the mock's process made for this company (an order of the mock's \
+             data, which the process does not change, or another company's); nothing changed",
+        )
     }
 
     /// The `404` body for an order id the mock does not know at all (not
@@ -873,7 +1105,16 @@ impl MockState {
         } else {
             return;
         };
-        self.change_order(actor, self.own_order(actor, order_id), answer);
+        let side = match actor {
+            Party::Buyer => "buyer",
+            Party::Supplier => "supplier",
+        };
+        self.change_order(
+            actor,
+            Self::action_subject(order_id, side),
+            self.own_order(actor, order_id),
+            answer,
+        );
     }
 
     /// The buyer's `POST /order/{orderId}/buyer/resend`: the order as it
@@ -894,6 +1135,7 @@ impl MockState {
             .filter_map(|l| l.buyer_line.as_ref()?.position.clone())
             .collect();
         self.emit_order_event(
+            Party::Buyer,
             Party::Buyer,
             "OrderResentByBuyer",
             &order,
@@ -916,17 +1158,36 @@ impl MockState {
     /// Apply `change` to the first stored order `find` picks; stamp and
     /// store it when `change` says it changed, and queue its order events.
     /// Returns the changed order (`None`: no order, or nothing changed).
+    /// No order found, or lines of `subject` the order does not have, are
+    /// [unmatched](Self::unmatched).
     fn change_order(
         &self,
         actor: Party,
+        subject: Subject<'_>,
         find: impl Fn(&Order) -> bool,
         change: impl FnOnce(&mut Order, &DateTime) -> bool,
     ) -> Option<Order> {
+        self.change_order_writing(actor, HistoryWrite::Compared, subject, find, change)
+    }
+
+    /// [`Self::change_order`] by a message that writes the delivery history
+    /// as `history` says.
+    fn change_order_writing(
+        &self,
+        actor: Party,
+        history: HistoryWrite,
+        subject: Subject<'_>,
+        find: impl Fn(&Order) -> bool,
+        change: impl FnOnce(&mut Order, &DateTime) -> bool,
+    ) -> Option<Order> {
+        let mut unmatched = None;
         let changed = self.with_store(|store| {
             let Some(mut order) = Self::process_order_where(store, find) else {
-                tracing::debug!("no such order in the mock: accepted, nothing changes");
+                unmatched = Some(format!("{}: {}", subject.what, subject.missing));
                 return None;
             };
+            unmatched = process::missing_lines(&order, subject.positions.iter().copied())
+                .map(|missing| format!("{}: {missing}", subject.what));
             let before = order.clone();
             let now = store.stamp();
             if change(&mut order, &now) {
@@ -936,8 +1197,11 @@ impl MockState {
                 None
             }
         });
+        if let Some(unmatched) = unmatched {
+            self.unmatched(unmatched);
+        }
         let (before, after) = changed?;
-        self.emit_order_events(actor, Some(&before), &after);
+        self.emit_order_events(actor, Some(&before), &after, history);
         Some(after)
     }
 
@@ -949,10 +1213,23 @@ impl MockState {
         message: &api_connector::types::SendDespatchAdviceBySupplier,
     ) {
         let header = &message.header;
-        if !Self::for_company(header.supplier_company_id.as_ref(), &self.supplier)
-            || header.buyer_account_number != self.supplier.partner_account_number
-        {
-            return;
+        let what = format!("despatch advice {}", header.despatch_advice_number);
+        if let Some(unmatched) = other_company(
+            &what,
+            header.supplier_company_id.as_ref(),
+            &self.supplier,
+            "supplier",
+        ) {
+            return self.unmatched(unmatched);
+        }
+        if header.buyer_account_number != self.supplier.partner_account_number {
+            return self.unmatched(format!(
+                "{what}: buyerAccountNumber {} is not the buyer the mock's supplier is connected \
+                 with ({}); nothing changed: send buyerAccountNumber {}",
+                header.buyer_account_number,
+                self.supplier.partner_account_number,
+                self.supplier.partner_account_number
+            ));
         }
         let parties = self.parties();
         let changed = self.with_store(|store| {
@@ -979,7 +1256,7 @@ impl MockState {
             };
             for (company, acting) in [(Party::Buyer, false), (Party::Supplier, true)] {
                 self.webhooks.emit(
-                    company,
+                    (company, Party::Supplier),
                     WebhookKind::ShipmentEvents,
                     event,
                     &id,
@@ -1008,8 +1285,18 @@ impl MockState {
         numbers.dedup();
         for number in numbers {
             let despatched = process::Despatched::of_advice(message, number);
+            let subject = Subject::new(
+                format!(
+                    "despatch advice {} for purchase order {number}",
+                    message.header.despatch_advice_number
+                ),
+                "the mock's supplier has no such order; the shipment is stored, but no order \
+                 hears of it: check the purchase order number",
+            )
+            .lines(despatched.iter().map(|d| d.line_position));
             self.change_order(
                 Party::Supplier,
+                subject,
                 |o| process::is_supplier_order(o, &self.supplier, buyer_account_number, number),
                 |order, now| process::ship_lines(order, &despatched, now),
             );
@@ -1026,10 +1313,11 @@ impl MockState {
         order_id: &str,
         position: &str,
         approve: bool,
+        reason: Option<&str>,
     ) -> Result<(), process::RescheduleRefused> {
         let mut outcome = Ok(());
         self.process_request_answer(order_id, |order, now| {
-            outcome = process::answer_reschedule(order, position, approve, now);
+            outcome = process::answer_reschedule(order, position, approve, reason, now);
             outcome.is_ok()
         });
         outcome
@@ -1044,14 +1332,15 @@ impl MockState {
         &self,
         order_id: &str,
         positions: &[String],
-        approve: bool,
+        verdict: process::Verdict<'_>,
     ) -> Result<(), process::RequestsRefused> {
         let mut outcome = Ok(());
         self.process_request_answer(order_id, |order, now| {
-            outcome = if approve {
-                process::approve_requests(order, positions, now)
-            } else {
-                process::reject_requests(order, positions, now)
+            outcome = match verdict {
+                process::Verdict::Approve => process::approve_requests(order, positions, now),
+                process::Verdict::Reject { reason } => {
+                    process::reject_requests(order, positions, reason, now)
+                }
             };
             outcome.is_ok()
         });
