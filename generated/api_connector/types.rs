@@ -1280,13 +1280,13 @@ impl crate::types::Validate for AttachOrderDocumentsByBuyer {
                 out,
             );
             for (index, item) in value.iter().enumerate() {
-                crate::types::Validate::check(item, &path.index(index), out);
+                crate::types::Validate::check_sent(item, &path.index(index), out);
             }
         }
         {
             let value = &self.order;
             let path = at.field("order");
-            crate::types::Validate::check(value, &path, out);
+            crate::types::Validate::check_sent(value, &path, out);
         }
     }
 }
@@ -1304,7 +1304,7 @@ impl crate::types::Validate for DespatchAdviceHeader {
         }
         if let ::std::option::Option::Some(value) = &self.shipment {
             let path = at.field("shipment");
-            crate::types::Validate::check(value, &path, out);
+            crate::types::Validate::check_sent(value, &path, out);
         }
     }
 }
@@ -1639,7 +1639,7 @@ impl crate::types::Validate for SendDespatchAdviceBySupplier {
         {
             let value = &self.header;
             let path = at.field("header");
-            crate::types::Validate::check(value, &path, out);
+            crate::types::Validate::check_sent(value, &path, out);
         }
         if let ::std::option::Option::Some(value) = &self.lines {
             let path = at.field("lines");
@@ -1651,7 +1651,7 @@ impl crate::types::Validate for SendDespatchAdviceBySupplier {
                 out,
             );
             for (index, item) in value.iter().enumerate() {
-                crate::types::Validate::check(item, &path.index(index), out);
+                crate::types::Validate::check_sent(item, &path.index(index), out);
             }
         }
     }
@@ -1673,13 +1673,13 @@ impl crate::types::Validate for SendOrderByBuyer {
                 out,
             );
             for (index, item) in value.iter().enumerate() {
-                crate::types::Validate::check(item, &path.index(index), out);
+                crate::types::Validate::check_sent(item, &path.index(index), out);
             }
         }
         {
             let value = &self.order;
             let path = at.field("order");
-            crate::types::Validate::check(value, &path, out);
+            crate::types::Validate::check_sent(value, &path, out);
         }
     }
 }
@@ -1700,13 +1700,13 @@ impl crate::types::Validate for SendOrderDeliveriesByBuyer {
                 out,
             );
             for (index, item) in value.iter().enumerate() {
-                crate::types::Validate::check(item, &path.index(index), out);
+                crate::types::Validate::check_sent(item, &path.index(index), out);
             }
         }
         {
             let value = &self.order;
             let path = at.field("order");
-            crate::types::Validate::check(value, &path, out);
+            crate::types::Validate::check_sent(value, &path, out);
         }
     }
 }
@@ -1727,13 +1727,13 @@ impl crate::types::Validate for SendOrderDeliveryHistoryByBuyer {
                 out,
             );
             for (index, item) in value.iter().enumerate() {
-                crate::types::Validate::check(item, &path.index(index), out);
+                crate::types::Validate::check_sent(item, &path.index(index), out);
             }
         }
         {
             let value = &self.order;
             let path = at.field("order");
-            crate::types::Validate::check(value, &path, out);
+            crate::types::Validate::check_sent(value, &path, out);
         }
     }
 }
@@ -1754,13 +1754,13 @@ impl crate::types::Validate for SendOrderIndicatorsByBuyer {
                 out,
             );
             for (index, item) in value.iter().enumerate() {
-                crate::types::Validate::check(item, &path.index(index), out);
+                crate::types::Validate::check_sent(item, &path.index(index), out);
             }
         }
         {
             let value = &self.order;
             let path = at.field("order");
-            crate::types::Validate::check(value, &path, out);
+            crate::types::Validate::check_sent(value, &path, out);
         }
     }
 }
@@ -1782,13 +1782,13 @@ impl crate::types::Validate for SendOrderResponseBySupplier {
                 out,
             );
             for (index, item) in value.iter().enumerate() {
-                crate::types::Validate::check(item, &path.index(index), out);
+                crate::types::Validate::check_sent(item, &path.index(index), out);
             }
         }
         {
             let value = &self.order;
             let path = at.field("order");
-            crate::types::Validate::check(value, &path, out);
+            crate::types::Validate::check_sent(value, &path, out);
         }
     }
 }
@@ -1809,13 +1809,13 @@ impl crate::types::Validate for SendSingleDeliveryOrderByBuyer {
                 out,
             );
             for (index, item) in value.iter().enumerate() {
-                crate::types::Validate::check(item, &path.index(index), out);
+                crate::types::Validate::check_sent(item, &path.index(index), out);
             }
         }
         {
             let value = &self.order;
             let path = at.field("order");
-            crate::types::Validate::check(value, &path, out);
+            crate::types::Validate::check_sent(value, &path, out);
         }
     }
 }

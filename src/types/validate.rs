@@ -39,22 +39,50 @@ use super::ShownInput;
 
 /// A message whose documented rules can be checked. Implemented by the
 /// generated request types (and every generated type that holds a rule).
+///
+/// Some rules apply only to what is sent to Tradecloud: the specs state
+/// them as `x-request-rules` on types that webhook bodies share (an
+/// `item.number` without whitespace, a `netWeightUnitOfMeasureIso` with
+/// every `netWeight`, a price in the transaction currency). A receiver
+/// never refuses an event for them, so [`check`](Validate::check) of a type
+/// Tradecloud sends leaves them out and [`check_sent`](Validate::check_sent)
+/// adds them; a request body (only ever sent) checks them all in `check`.
 pub trait Validate {
     /// Every documented rule this value breaks, or `Ok(())`.
     fn validate(&self) -> Result<(), Violations> {
-        let mut found = Vec::new();
-        self.check(&JsonPath::root(), &mut found);
-        if found.is_empty() {
-            Ok(())
-        } else {
-            Err(Violations(found))
-        }
+        collect(|at, out| self.check(at, out))
+    }
+
+    /// Every documented rule this value breaks as part of a message sent
+    /// to Tradecloud (the request rules too), or `Ok(())`. The same as
+    /// [`validate`](Validate::validate) for a request body.
+    fn validate_sent(&self) -> Result<(), Violations> {
+        collect(|at, out| self.check_sent(at, out))
     }
 
     /// Adds the broken rules of this value, which sits at `at` in the
     /// message, to `out`. [`validate`](Validate::validate) calls it with the
     /// root path; generated implementations call it for their members.
     fn check(&self, at: &JsonPath<'_>, out: &mut Vec<Violation>);
+
+    /// Like [`check`](Validate::check), with the rules that apply only
+    /// when the value is part of a message sent to Tradecloud
+    /// (`x-request-rules`). Generated request bodies call it for their
+    /// members. The default is `check`: a type only ever sent checks them
+    /// there.
+    fn check_sent(&self, at: &JsonPath<'_>, out: &mut Vec<Violation>) {
+        self.check(at, out);
+    }
+}
+
+/// The violations `check` finds from the root.
+fn collect(check: impl FnOnce(&JsonPath<'_>, &mut Vec<Violation>)) -> Result<(), Violations> {
+    let mut found = Vec::new();
+    check(&JsonPath::root(), &mut found);
+    match Violations::from_vec(found) {
+        Some(violations) => Err(violations),
+        None => Ok(()),
+    }
 }
 
 /// The place of a member in a message, written as `order.lines[3].documents`
@@ -191,6 +219,16 @@ pub enum Rule {
         /// How many it has.
         found: usize,
     },
+    /// The member must be given (present, and not an empty text or list)
+    /// in a message sent to Tradecloud, although the type leaves it
+    /// optional (`x-request-rules` `required`).
+    Required,
+    /// The member must be given when the member `with` of the same object
+    /// is (`x-request-rules` `dependentRequired`).
+    RequiredWith {
+        /// The wire name of the member that needs it.
+        with: &'static str,
+    },
 }
 
 impl fmt::Display for Rule {
@@ -249,6 +287,10 @@ impl fmt::Display for Rule {
                 "holds at most {max} {} (it has {found})",
                 characters_word(*max)
             ),
+            Rule::Required => f.write_str("is required when sending to Tradecloud: add it"),
+            Rule::RequiredWith { with } => {
+                write!(f, "is required when `{with}` is given: add it or leave out `{with}`")
+            }
         }
     }
 }
@@ -379,6 +421,61 @@ pub fn items(
         out.push(Violation {
             path: at.to_string(),
             rule: Rule::MaxItems { max, found },
+        });
+    }
+}
+
+/// Generated code: checks the length of a text, in characters, against
+/// `minLength` and `maxLength`.
+#[doc(hidden)]
+pub fn length(
+    value: &str,
+    min: Option<u64>,
+    max: Option<u64>,
+    at: &JsonPath<'_>,
+    out: &mut Vec<Violation>,
+) {
+    let found = value.chars().count();
+    let count = u64::try_from(found).unwrap_or(u64::MAX);
+    if let Some(min) = min.filter(|min| count < *min) {
+        out.push(Violation {
+            path: at.to_string(),
+            rule: Rule::MinLength { min, found },
+        });
+    }
+    if let Some(max) = max.filter(|max| count > *max) {
+        out.push(Violation {
+            path: at.to_string(),
+            rule: Rule::MaxLength { max, found },
+        });
+    }
+}
+
+/// Generated code: a member that `x-request-rules` `required` names, given
+/// or not.
+#[doc(hidden)]
+pub fn required(given: bool, at: &JsonPath<'_>, out: &mut Vec<Violation>) {
+    if !given {
+        out.push(Violation {
+            path: at.to_string(),
+            rule: Rule::Required,
+        });
+    }
+}
+
+/// Generated code: a member that `x-request-rules` `dependentRequired`
+/// names for the member `with`, which is given.
+#[doc(hidden)]
+pub fn required_with(
+    given: bool,
+    with: &'static str,
+    at: &JsonPath<'_>,
+    out: &mut Vec<Violation>,
+) {
+    if !given {
+        out.push(Violation {
+            path: at.to_string(),
+            rule: Rule::RequiredWith { with },
         });
     }
 }
