@@ -563,7 +563,10 @@ fn required_identifiers_are_not_empty() {
 /// the shared types: whitespace in identifiers, a net weight without its
 /// unit, a lower-case currency, a price without the transaction currency.
 pub(crate) fn order_event_breaking_request_rules() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/order-webhook/order-event.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/order-webhook/order-event.json"
+    );
     let text = std::fs::read_to_string(path).expect("the order event fixture");
     let mut event: Value = serde_json::from_str(&text).expect("JSON");
     let line = &mut event["orderEvent"]["lines"][0]["buyerLine"];

@@ -209,20 +209,29 @@ fn request_rules_are_checked_only_in_what_is_sent() {
     assert!(has(check, "let _ = (at, out);"), "{weight}");
     assert!(!check.contains("pattern"), "{weight}");
     assert!(
-        has(sent, r#"crate::types::validate::pattern(value, "^[A-Z]+$", &path, out);"#),
+        has(
+            sent,
+            r#"crate::types::validate::pattern(value, "^[A-Z]+$", &path, out);"#
+        ),
         "{weight}"
     );
     assert!(has(sent, "if self.net.is_some() { crate::types::validate::required_with(self.unit.as_ref().is_some_and(|v| !v.is_empty()), \"net\", &at.field(\"unit\"), out); }"), "{weight}");
     // The webhook body does not look into it at all.
     let hook = out.file("hook/types.rs").expect("hook types");
-    assert!(has(hook, "impl crate::types::Validate for Event {"), "{hook}");
+    assert!(
+        has(hook, "impl crate::types::Validate for Event {"),
+        "{hook}"
+    );
     assert!(!hook.contains("check_sent"), "{hook}");
     assert!(!hook.contains("at.field(\"weight\")"), "{hook}");
     // The request body checks its members as sent, and its own
     // `minLength` (a plain `String`, not a validating newtype).
     let send = out.file("send/types.rs").expect("send types");
     assert!(
-        has(send, "crate::types::Validate::check_sent(item, &path.index(index), out);"),
+        has(
+            send,
+            "crate::types::Validate::check_sent(item, &path.index(index), out);"
+        ),
         "{send}"
     );
     assert!(has(send, "crate::types::validate::length(value, ::std::option::Option::Some(1u64), ::std::option::Option::None, &path, out);"), "{send}");
@@ -233,7 +242,10 @@ fn request_rules_are_checked_only_in_what_is_sent() {
 fn request_rules_that_name_no_member_are_refused() {
     let common = RULES_COMMON.replace("{net: [unit]}", "{net: [units]}");
     let e = error_of(&[("common.yaml", &common), ("send.yaml", RULES_SEND)]);
-    assert!(e.contains("`units`, which is not a property of `Weight`"), "{e}");
+    assert!(
+        e.contains("`units`, which is not a property of `Weight`"),
+        "{e}"
+    );
     assert!(
         e.contains("/components/schemas/Weight/x-request-rules"),
         "{e}"

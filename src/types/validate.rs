@@ -4,9 +4,14 @@
 //! The specs state those rules as JSON Schema constraints, and the generator
 //! turns them into an implementation of [`Validate`] for every request body
 //! and every type that holds such a rule: a `pattern` (no whitespace in a
-//! purchase order or shipment number), `minItems` (an order response has at
-//! least one line) and `maxItems` (500 lines per order, 100 documents per
-//! order header and per line, ...). The types themselves stay lenient (a
+//! purchase order or shipment number), `minLength` (a despatch advice
+//! number is not empty), `minItems` (an order response has at least one
+//! line) and `maxItems` (500 lines per order, 100 documents per order header
+//! and per line, ...). Rules for requests on the types webhook bodies share
+//! are `x-request-rules` in the specs (no whitespace in an `item.number`, a
+//! `netWeightUnitOfMeasureIso` with every `netWeight`, a price in the
+//! transaction currency): they are checked in what is sent and never in
+//! what is received (see [`Validate`]). The types themselves stay lenient (a
 //! value that breaks a rule still decodes, so that it can be reported with
 //! its place), and [`Validate::validate`] lists every broken rule with the
 //! JSON path of the member:
@@ -29,6 +34,29 @@
 //!     problems.to_string(),
 //!     r#"`order.purchaseOrderNumber` must match the pattern `^\S+$` (it is "PO 123")"#
 //! );
+//! ```
+//!
+//! A rule for requests on a shared type, in a request and on its own:
+//!
+//! ```
+//! use tradecloud::api::api_connector::types::{OrderLineByBuyer, SendOrderByBuyer};
+//! use tradecloud::api::common::types::ItemDetails;
+//! use tradecloud::types::Validate;
+//!
+//! let details = ItemDetails::builder().net_weight(41).build();
+//! let order: SendOrderByBuyer = serde_json::from_value(serde_json::json!({
+//!     "order": {"supplierAccountNumber": "540830", "purchaseOrderNumber": "PO123"},
+//!     "lines": [{"position": "0001", "itemDetails": &details}]
+//! }))?;
+//! assert_eq!(
+//!     order.validate().unwrap_err().to_string(),
+//!     "`lines[0].itemDetails.netWeightUnitOfMeasureIso` is required when `netWeight` is given: \
+//!      add it or leave out `netWeight`"
+//! );
+//! // Received (in a webhook body), the same item details are fine.
+//! assert!(details.validate().is_ok());
+//! assert!(details.validate_sent().is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::collections::HashMap;
@@ -289,7 +317,10 @@ impl fmt::Display for Rule {
             ),
             Rule::Required => f.write_str("is required when sending to Tradecloud: add it"),
             Rule::RequiredWith { with } => {
-                write!(f, "is required when `{with}` is given: add it or leave out `{with}`")
+                write!(
+                    f,
+                    "is required when `{with}` is given: add it or leave out `{with}`"
+                )
             }
         }
     }
@@ -466,12 +497,7 @@ pub fn required(given: bool, at: &JsonPath<'_>, out: &mut Vec<Violation>) {
 /// Generated code: a member that `x-request-rules` `dependentRequired`
 /// names for the member `with`, which is given.
 #[doc(hidden)]
-pub fn required_with(
-    given: bool,
-    with: &'static str,
-    at: &JsonPath<'_>,
-    out: &mut Vec<Violation>,
-) {
+pub fn required_with(given: bool, with: &'static str, at: &JsonPath<'_>, out: &mut Vec<Violation>) {
     if !given {
         out.push(Violation {
             path: at.to_string(),
@@ -525,6 +551,52 @@ mod tests {
             pattern(bad, r"^\S+$", &at, &mut out);
         }
         assert_eq!(out.len(), 6, "{out:?}");
+    }
+
+    #[test]
+    fn lengths_count_characters_and_report_both_bounds() {
+        let mut out = Vec::new();
+        let at = JsonPath::root();
+        let number = at.field("despatchAdviceNumber");
+        length("", Some(1), None, &number, &mut out);
+        length("éé", Some(1), Some(2), &number, &mut out);
+        length("abc", None, Some(2), &number, &mut out);
+        assert_eq!(
+            out.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [
+                "`despatchAdviceNumber` needs at least 1 character (it has 0)",
+                "`despatchAdviceNumber` holds at most 2 characters (it has 3)"
+            ]
+        );
+    }
+
+    #[test]
+    fn required_members_say_what_to_add() {
+        let mut out = Vec::new();
+        let at = JsonPath::root();
+        let price = at.field("netPrice");
+        required(true, &price.field("priceInTransactionCurrency"), &mut out);
+        required(false, &price.field("priceInTransactionCurrency"), &mut out);
+        required_with(
+            true,
+            "netWeight",
+            &at.field("netWeightUnitOfMeasureIso"),
+            &mut out,
+        );
+        required_with(
+            false,
+            "netWeight",
+            &at.field("netWeightUnitOfMeasureIso"),
+            &mut out,
+        );
+        assert_eq!(
+            out.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [
+                "`netPrice.priceInTransactionCurrency` is required when sending to Tradecloud: add it",
+                "`netWeightUnitOfMeasureIso` is required when `netWeight` is given: add it or \
+                 leave out `netWeight`"
+            ]
+        );
     }
 
     #[test]

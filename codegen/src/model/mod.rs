@@ -428,7 +428,10 @@ pub(crate) fn analyse_all(normalized: Vec<Normalized>) -> Result<Vec<SpecModel>>
 
 /// Every member that `x-request-rules` `required` or `dependentRequired`
 /// names is a property of the schema (a misspelt name would check nothing).
-fn check_request_rules(path: &std::path::Path, objects: &BTreeMap<String, ObjectModel>) -> Result<()> {
+fn check_request_rules(
+    path: &std::path::Path,
+    objects: &BTreeMap<String, ObjectModel>,
+) -> Result<()> {
     for (name, object) in objects {
         let named = object.request_required.iter().chain(
             object

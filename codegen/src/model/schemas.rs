@@ -107,10 +107,7 @@ impl ObjectModel {
     pub(crate) fn has_request_rules(&self) -> bool {
         !self.request_required.is_empty()
             || !self.dependent_required.is_empty()
-            || self
-                .properties
-                .iter()
-                .any(|p| p.request.checks_anything())
+            || self.properties.iter().any(|p| p.request.checks_anything())
     }
 
     /// The property with this wire name.
@@ -175,7 +172,12 @@ fn object_request_rules(schema: &Value) -> (Vec<String>, Vec<(String, Vec<String
     };
     let names = |v: &Value| -> Vec<String> {
         v.as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let required = rules.get("required").map(names).unwrap_or_default();

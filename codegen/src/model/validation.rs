@@ -127,11 +127,10 @@ fn reach(models: &[SpecModel], mut todo: Vec<Key>) -> BTreeSet<Key> {
 /// model and `checked` and `sent_checked` of their externals.
 pub(super) fn mark(models: &mut [SpecModel]) {
     let own_constraints = |model: &SpecModel, name: &str| {
-        model.objects.get(name).is_some_and(|o| {
-            o.properties
-                .iter()
-                .any(|p| p.constraints.checks_anything())
-        })
+        model
+            .objects
+            .get(name)
+            .is_some_and(|o| o.properties.iter().any(|p| p.constraints.checks_anything()))
     };
     let checked = closure_up(models, own_constraints);
     let (received, sent) = reached(models);
