@@ -116,12 +116,13 @@ fn member_checks(
     };
     let nested = holds_rules(&property.kind, model, mode);
     if shape.list {
-        let counts = constraints.iter().filter_map(|c| {
-            (c.min_items.is_some() || c.max_items.is_some()).then(|| {
+        let counts = constraints
+            .iter()
+            .filter(|c| c.min_items.is_some() || c.max_items.is_some())
+            .map(|c| {
                 let (min, max) = (opt(c.min_items), opt(c.max_items));
                 quote!(#rt::types::validate::items(value.len(), #min, #max, &path, out);)
-            })
-        });
+            });
         let items = nested.then(|| {
             quote! {
                 for (index, item) in value.iter().enumerate() {
