@@ -557,6 +557,21 @@ fn required_identifiers_are_not_empty() {
             "`lines[0].despatchAdviceLinePosition` needs at least 1 character (it has 0)",
         ]
     );
+    // The order actions: the new contact's user id, a delivery position.
+    let reassign: order::ReassignContact =
+        serde_json::from_value(serde_json::json!({"userId": "", "version": 1})).expect("decodes");
+    assert_eq!(
+        reassign.validate().expect_err("empty").to_string(),
+        "`userId` needs at least 1 character (it has 0)"
+    );
+    let schedule: order::UpdateOrderLineDeliverySchedule = serde_json::from_value(
+        serde_json::json!({"deliverySchedule": [{"position": "0 1", "status": "Shipped"}]}),
+    )
+    .expect("decodes");
+    assert_eq!(
+        schedule.validate().expect_err("whitespace").to_string(),
+        r#"`deliverySchedule[0].position` must match the pattern `^\S+$` (it is "0 1")"#
+    );
 }
 
 /// The order event fixture with values that break every request rule of
