@@ -26,6 +26,14 @@ Usage:
        min-items <RootSchema> <dotted.path> <n>   ... at least <n>
        no-whitespace <RootSchema> <dotted.path>   its `pattern` refuses whitespace (and the
                                                   empty string) and accepts an identifier
+       not-empty <RootSchema> <dotted.path>       its `minLength` is at least 1
+       request-no-whitespace <Root> <path>        its `x-request-rules` pattern refuses
+                                                  whitespace and accepts an identifier
+       request-pattern <Root> <path> <pattern>    its `x-request-rules` pattern is <pattern>
+       request-required <Root> <path>             the schema holding it requires it in requests
+                                                  (`x-request-rules` `required`)
+       request-required-with <Root> <path> <m>    ... when its sibling <m> is given
+                                                  (`x-request-rules` `dependentRequired`)
 
 2. Specs -> sources. Every property, enum value, operation, parameter,
    response status, response header, security requirement and security
@@ -129,7 +137,8 @@ DATE_TIME_PATTERN = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
                      r"([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]+)?"
                      r"([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$")
 CUSTOM_DATE_TIME_FORMATS = ("local-date-time", "iso-date-time")
-RULE_KINDS = ("required", "max-items", "min-items", "no-whitespace")
+RULE_KINDS = ("required", "max-items", "min-items", "no-whitespace", "not-empty", "request-no-whitespace",
+              "request-pattern", "request-required", "request-required-with")
 # `x-request-rules` keywords: of a member (by the type it needs) and of an object schema.
 MEMBER_REQUEST_RULES = {"pattern": "string", "minLength": "string", "maxLength": "string",
                         "minItems": "array", "maxItems": "array"}
@@ -275,7 +284,8 @@ def ecma_search(rx, value):
 def check_rule(specs, parts, label, report):
     """`required`, `max-items`, `min-items` and `no-whitespace` lines."""
     kind = parts[0]
-    if len(parts) != (4 if kind in ("max-items", "min-items") else 3):
+    with_argument = ("max-items", "min-items", "request-pattern", "request-required-with")
+    if len(parts) != (4 if kind in with_argument else 3):
         report(False, f"{label}: malformed line")
         return
     root, path = parts[1], parts[2]
@@ -283,7 +293,25 @@ def check_rule(specs, parts, label, report):
         _, parent, name = walk_parent(specs, root, path)
         report(name in (parent.get("required") or []), f"{label}: not required")
         return
+    if kind in ("request-required", "request-required-with"):
+        _, parent, name = walk_parent(specs, root, path)
+        rules = parent.get("x-request-rules") or {}
+        if kind == "request-required":
+            report(name in (rules.get("required") or []), f"{label}: not in x-request-rules required")
+        else:
+            needs = (rules.get("dependentRequired") or {}).get(parts[3]) or []
+            report(name in needs, f"{label}: not in x-request-rules dependentRequired of {parts[3]}")
+        return
     _, node = walk(specs, root, path)
+    if kind == "not-empty":
+        report(isinstance(node.get("minLength"), int) and node["minLength"] >= 1,
+               f"{label}: minLength is {node.get('minLength')}")
+        return
+    if kind.startswith("request-"):
+        node = node.get("x-request-rules") or {}
+        if kind == "request-pattern":
+            report(node.get("pattern") == parts[3], f"{label}: x-request-rules pattern is {node.get('pattern')!r}")
+            return
     if kind in ("max-items", "min-items"):
         key = "maxItems" if kind == "max-items" else "minItems"
         report(node.get("type") == "array" and node.get(key) == int(parts[3]),
@@ -295,7 +323,10 @@ def check_rule(specs, parts, label, report):
         return
     rx = re.compile(pattern)
     accepts = ecma_search(rx, "PO-123_4/B")
-    refuses = not any(ecma_search(rx, v) for v in ("", "PO 123", "PO\t123", " PO123", "PO123\n", "PO\u00a0123"))
+    spaced = ("PO 123", "PO\t123", " PO123", "PO123\n", "PO\u00a0123")
+    # An identifier that is required is not empty either; for requests only, the docs let
+    # some be empty (`item.number`, a split delivery line's position).
+    refuses = not any(ecma_search(rx, v) for v in spaced + (() if kind == "request-no-whitespace" else ("",)))
     report(accepts and refuses, f"{label}: pattern {pattern!r} does not refuse whitespace (or refuses an identifier)")
 
 

@@ -230,6 +230,23 @@ class CheckSpecs(unittest.TestCase):
         self.edit("common.yaml", unsourced)
         self.assert_fails_with("request rule common.yaml Price x-request-rules: no x-source")
 
+    def test_a_removed_request_rule_fails(self):
+        self.edit("common.yaml", lambda doc: self.schemas(doc)["ItemDetails"].pop("x-request-rules"))
+        self.assert_fails_with("request-required-with SendOrderByBuyer lines.itemDetails.netWeightUnitOfMeasureIso "
+                               "netWeight: not in x-request-rules dependentRequired of netWeight")
+
+    def test_a_request_pattern_that_lets_whitespace_through_fails(self):
+        def loosen(doc):
+            self.schemas(doc)["Item"]["properties"]["number"]["x-request-rules"]["pattern"] = ".*"
+        self.edit("common.yaml", loosen)
+        self.assert_fails_with("request-no-whitespace SendOrderByBuyer lines.item.number: pattern '.*'")
+
+    def test_a_required_identifier_that_may_be_empty_fails(self):
+        def loosen(doc):
+            del self.schemas(doc)["DespatchAdviceHeader"]["properties"]["despatchAdviceNumber"]["minLength"]
+        self.edit("api-connector.yaml", loosen)
+        self.assert_fails_with("not-empty SendDespatchAdviceBySupplier header.despatchAdviceNumber: minLength is None")
+
     def test_a_webhook_spec_without_its_marker_fails(self):
         self.edit("order-webhook-connector.yaml", lambda doc: doc.pop("x-webhook"))
         self.assert_fails_with("order-webhook-connector.yaml: a webhook spec needs `x-webhook: true`")
