@@ -26,6 +26,14 @@ Usage:
        min-items <RootSchema> <dotted.path> <n>   ... at least <n>
        no-whitespace <RootSchema> <dotted.path>   its `pattern` refuses whitespace (and the
                                                   empty string) and accepts an identifier
+       not-empty <RootSchema> <dotted.path>       its `minLength` is at least 1
+       request-no-whitespace <Root> <path>        its `x-request-rules` pattern refuses
+                                                  whitespace and accepts an identifier
+       request-pattern <Root> <path> <pattern>    its `x-request-rules` pattern is <pattern>
+       request-required <Root> <path>             the schema holding it requires it in requests
+                                                  (`x-request-rules` `required`)
+       request-required-with <Root> <path> <m>    ... when its sibling <m> is given
+                                                  (`x-request-rules` `dependentRequired`)
 
 2. Specs -> sources. Every property, enum value, operation, parameter,
    response status, response header, security requirement and security
@@ -39,6 +47,9 @@ Usage:
                                                          (a file of Tradecloud's own code)
        x-source: [<source>, <source>]                    (several)
        x-inferred: <why nobody documents it>
+
+   Rules for requests only (`x-request-rules`, below) carry their own `x-source`, whose
+   cited lines must name the member (or one of the members) the rule is about.
 
    Enum values: `x-enum-sources: {Value: <source>}` / `x-enum-inferred: {Value: <why>}`
    beside the enum. Security requirements: `x-security-sources: {scheme: <source>}`
@@ -67,8 +78,9 @@ Usage:
    follow (`pattern` only on strings, and on every `local-date-time` and
    `iso-date-time` string exactly DATE_TIME_PATTERN below, the shape
    `tradecloud::types::DateTime` accepts; `minItems`, `maxItems` and
-   `x-keep-empty` only on arrays; no constraint in a webhook body beyond that
-   date pattern, since the receiver must not refuse an event), and the
+   `x-keep-empty` only on arrays, `minLength` and `maxLength` only on strings;
+   no constraint in a webhook body beyond that date pattern, since the
+   receiver must not refuse an event), the rules for requests only, and the
    null rule of the webhook bodies: the receiver reads `"member": null` as
    an absent member (a 400 would lose the event), so every optional
    non-array member of a schema a webhook body can contain says
@@ -77,6 +89,26 @@ Usage:
    and required members refuse null; the mock refuses null in requests).
    The other checks read members with that marking removed, as the
    generator does (codegen/src/normalize/nulls.rs).
+
+5. Rules for requests only. A rule that a message sent to Tradecloud must follow, on a
+   schema that webhook bodies share (so it cannot be a constraint), is written as
+   `x-request-rules` with its `x-source`:
+
+       <member>:                               on a member: pattern (of a string),
+         x-request-rules:                      minLength, maxLength (of a string),
+           pattern: ^\S*$                      minItems, maxItems (of an array)
+           x-source: api/rules.md#L32-L49
+       <Schema>:                               on an object schema: required (member
+         x-request-rules:                      names) and dependentRequired (member
+           dependentRequired:                  name -> the member names it needs)
+             netWeight: [netWeightUnitOfMeasureIso]
+           x-source: order/buyer/issue/README.md#L191-L193
+
+   The generator checks them in `Validate::check_sent` of the shared type, which the
+   request bodies of the API specs call, and never in `Validate::check` of a type a
+   webhook body can hold: the receiver still accepts every event. The webhook specs
+   (WEBHOOK_SPECS) say so with `x-webhook: true` at the top level, which the generator
+   reads; no other spec has it.
 
 Prints one line per failure and a summary line `N passed, M failed`; exits 1
 on any failure. Needs Python 3, PyYAML and git (for the mirrors).
@@ -105,7 +137,12 @@ DATE_TIME_PATTERN = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
                      r"([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]+)?"
                      r"([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$")
 CUSTOM_DATE_TIME_FORMATS = ("local-date-time", "iso-date-time")
-RULE_KINDS = ("required", "max-items", "min-items", "no-whitespace")
+RULE_KINDS = ("required", "max-items", "min-items", "no-whitespace", "not-empty", "request-no-whitespace",
+              "request-pattern", "request-required", "request-required-with")
+# `x-request-rules` keywords: of a member (by the type it needs) and of an object schema.
+MEMBER_REQUEST_RULES = {"pattern": "string", "minLength": "string", "maxLength": "string",
+                        "minItems": "array", "maxItems": "array"}
+SCHEMA_REQUEST_RULES = ("required", "dependentRequired")
 
 WEBHOOK_SPECS = ("order-webhook-connector.yaml", "shipment-webhook-connector.yaml")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -247,7 +284,8 @@ def ecma_search(rx, value):
 def check_rule(specs, parts, label, report):
     """`required`, `max-items`, `min-items` and `no-whitespace` lines."""
     kind = parts[0]
-    if len(parts) != (4 if kind in ("max-items", "min-items") else 3):
+    with_argument = ("max-items", "min-items", "request-pattern", "request-required-with")
+    if len(parts) != (4 if kind in with_argument else 3):
         report(False, f"{label}: malformed line")
         return
     root, path = parts[1], parts[2]
@@ -255,7 +293,25 @@ def check_rule(specs, parts, label, report):
         _, parent, name = walk_parent(specs, root, path)
         report(name in (parent.get("required") or []), f"{label}: not required")
         return
+    if kind in ("request-required", "request-required-with"):
+        _, parent, name = walk_parent(specs, root, path)
+        rules = parent.get("x-request-rules") or {}
+        if kind == "request-required":
+            report(name in (rules.get("required") or []), f"{label}: not in x-request-rules required")
+        else:
+            needs = (rules.get("dependentRequired") or {}).get(parts[3]) or []
+            report(name in needs, f"{label}: not in x-request-rules dependentRequired of {parts[3]}")
+        return
     _, node = walk(specs, root, path)
+    if kind == "not-empty":
+        report(isinstance(node.get("minLength"), int) and node["minLength"] >= 1,
+               f"{label}: minLength is {node.get('minLength')}")
+        return
+    if kind.startswith("request-"):
+        node = node.get("x-request-rules") or {}
+        if kind == "request-pattern":
+            report(node.get("pattern") == parts[3], f"{label}: x-request-rules pattern is {node.get('pattern')!r}")
+            return
     if kind in ("max-items", "min-items"):
         key = "maxItems" if kind == "max-items" else "minItems"
         report(node.get("type") == "array" and node.get(key) == int(parts[3]),
@@ -267,7 +323,10 @@ def check_rule(specs, parts, label, report):
         return
     rx = re.compile(pattern)
     accepts = ecma_search(rx, "PO-123_4/B")
-    refuses = not any(ecma_search(rx, v) for v in ("", "PO 123", "PO\t123", " PO123", "PO123\n", "PO\u00a0123"))
+    spaced = ("PO 123", "PO\t123", " PO123", "PO123\n", "PO\u00a0123")
+    # An identifier that is required is not empty either; for requests only, the docs let
+    # some be empty (`item.number`, a split delivery line's position).
+    refuses = not any(ecma_search(rx, v) for v in spaced + (() if kind == "request-no-whitespace" else ("",)))
     report(accepts and refuses, f"{label}: pattern {pattern!r} does not refuse whitespace (or refuses an identifier)")
 
 
@@ -387,6 +446,16 @@ class Item:
         self.case_insensitive = case_insensitive
 
 
+def request_rule_names(rules):
+    """The member names an object schema's `x-request-rules` mention."""
+    names = [n for n in (rules.get("required") or []) if isinstance(n, str)]
+    dependent = rules.get("dependentRequired")
+    for member, needs in (dependent.items() if isinstance(dependent, dict) else ()):
+        names.append(member)
+        names.extend(n for n in (needs if isinstance(needs, list) else []) if isinstance(n, str))
+    return names
+
+
 def as_list(value):
     if value is None:
         return []
@@ -426,6 +495,14 @@ def collect_items(specs):
                 p = p if isinstance(p, dict) else {}
                 items.append(Item("property", f"{fname} {sname}.{pname}", [pname],
                                   as_list(p.get("x-source")), p.get("x-inferred")))
+                rules = p.get("x-request-rules")
+                if isinstance(rules, dict):
+                    items.append(Item("request rule", f"{fname} {sname}.{pname} x-request-rules", [pname],
+                                      as_list(rules.get("x-source")), None))
+            rules = schema.get("x-request-rules")
+            if isinstance(rules, dict):
+                items.append(Item("request rule", f"{fname} {sname} x-request-rules", request_rule_names(rules),
+                                  as_list(rules.get("x-source")), None))
             sources = schema.get("x-enum-sources") or {}
             inferred = schema.get("x-enum-inferred") or {}
             for value in enum_values(schema):
@@ -634,7 +711,7 @@ def render_report(items):
             return "Tradecloud code" if all(":" in s.split("#")[0] for s in map(str, item.sources)) else "docs + code"
         return "docs"
     kinds = ["property", "enum value", "operation", "parameter", "response", "header",
-             "security requirement", "security scheme", "party"]
+             "security requirement", "security scheme", "party", "request rule"]
     cols = ["docs", "docs + code", "Tradecloud code", "inferred"]
     counts = {(k, c): 0 for k in kinds for c in cols}
     for it in items:
@@ -772,11 +849,12 @@ def lint_constraints(specs, report):
                             report(False, f"{path}: `pattern` does not compile: {e}")
                     report(not webhook, f"{path}: `pattern` in a webhook body (the receiver must not refuse "
                                         "an event Tradecloud sends)")
-                for kw in ("minItems", "maxItems", "x-keep-empty"):
+                for kw in ("minItems", "maxItems", "x-keep-empty", "minLength", "maxLength"):
                     if kw in s:
-                        report(s.get("type") == "array", f"{path}: `{kw}` on a schema that is not an array")
+                        kind = "string" if kw in ("minLength", "maxLength") else "array"
+                        report(s.get("type") == kind, f"{path}: `{kw}` on a schema that is not an {kind}")
                         report(not webhook, f"{path}: `{kw}` in a webhook body (the receiver must not refuse "
-                                            "an event Tradecloud sends)")
+                                            "an event Tradecloud sends; for requests only, use x-request-rules)")
                 if "x-keep-empty" in s:
                     report(s["x-keep-empty"] is True, f"{path}: `x-keep-empty` must be `true`")
                 for pname in (s.get("required") or []) if isinstance(s.get("properties"), dict) else []:
@@ -785,9 +863,74 @@ def lint_constraints(specs, report):
                            f"{path}.{pname}: `x-keep-empty` on a required member (it is always sent)")
 
 
+def lint_request_rules(specs, report):
+    """`x-request-rules` (see the module documentation) and `x-webhook`, on the specs as
+    written."""
+    for fname, doc in specs.raw.items():
+        marked = doc.get("x-webhook")
+        if fname in WEBHOOK_SPECS:
+            report(marked is True, f"{fname}: a webhook spec needs `x-webhook: true` (the generator "
+                                   "keeps x-request-rules out of what its bodies hold)")
+        else:
+            report(marked is None, f"{fname}: `x-webhook` on a spec that is not in WEBHOOK_SPECS")
+        for sname, schema in ((doc.get("components") or {}).get("schemas") or {}).items():
+            if not isinstance(schema, dict):
+                continue
+            base = f"{fname} {sname}"
+            properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+            rules = schema.get("x-request-rules")
+            if rules is not None:
+                where = f"{base} x-request-rules"
+                if not isinstance(rules, dict):
+                    report(False, f"{where}: must be a mapping")
+                else:
+                    unknown = set(rules) - set(SCHEMA_REQUEST_RULES) - {"x-source"}
+                    report(not unknown, f"{where}: unknown keywords {sorted(unknown)} (an object schema "
+                                        f"takes {', '.join(SCHEMA_REQUEST_RULES)})")
+                    report(any(k in rules for k in SCHEMA_REQUEST_RULES), f"{where}: states no rule")
+                    required = rules.get("required", [])
+                    dependent = rules.get("dependentRequired", {})
+                    report(isinstance(required, list) and all(isinstance(n, str) for n in required),
+                           f"{where}: `required` must be a list of member names")
+                    report(isinstance(dependent, dict) and all(
+                        isinstance(v, list) and v and all(isinstance(n, str) for n in v) for v in dependent.values()),
+                        f"{where}: `dependentRequired` must map a member name to a list of member names")
+                    for name in request_rule_names(rules):
+                        report(name in properties, f"{where}: `{name}` is not a member of {sname}")
+            for pname, p in properties.items():
+                if not isinstance(p, dict) or "x-request-rules" not in p:
+                    continue
+                where = f"{base}.{pname} x-request-rules"
+                rules = p["x-request-rules"]
+                if not isinstance(rules, dict):
+                    report(False, f"{where}: must be a mapping")
+                    continue
+                unknown = set(rules) - set(MEMBER_REQUEST_RULES) - {"x-source"}
+                report(not unknown, f"{where}: unknown keywords {sorted(unknown)} (a member takes "
+                                    f"{', '.join(MEMBER_REQUEST_RULES)})")
+                report(any(k in rules for k in MEMBER_REQUEST_RULES), f"{where}: states no rule")
+                plain = p.get("type") == "string" and "format" not in p and not enum_values(p)
+                for kw, kind in MEMBER_REQUEST_RULES.items():
+                    if kw not in rules:
+                        continue
+                    fits = plain if kind == "string" else p.get("type") == "array"
+                    report(fits, f"{where}: `{kw}` on a member that is not a{' plain' if kind == 'string' else 'n'} {kind}")
+                    report(kw not in p, f"{where}: `{kw}` both as a constraint and for requests only")
+                    if kw == "pattern":
+                        try:
+                            re.compile(str(rules[kw]))
+                            report(isinstance(rules[kw], str), f"{where}: `pattern` must be text")
+                        except re.error as e:
+                            report(False, f"{where}: `pattern` does not compile: {e}")
+                    else:
+                        report(isinstance(rules[kw], int) and not isinstance(rules[kw], bool) and rules[kw] >= 0,
+                               f"{where}: `{kw}` must be a count")
+
+
 def lint(specs, report):
     lint_nulls(specs, report)
     lint_constraints(specs, report)
+    lint_request_rules(specs, report)
     for fname, doc in specs.docs.items():
         report(doc.get("openapi") == "3.0.3", f"{fname}: openapi must be 3.0.3")
         for where, ref in all_refs(doc):

@@ -197,6 +197,60 @@ class CheckSpecs(unittest.TestCase):
         self.edit("common.yaml", constrain)
         self.assert_fails_with("common.yaml BuyerOrder.purchaseOrderNumber: `pattern` in a webhook body")
 
+    def test_a_min_length_in_a_webhook_body_fails(self):
+        def constrain(doc):
+            self.schemas(doc)["Item"]["properties"]["number"]["minLength"] = 1
+        self.edit("common.yaml", constrain)
+        self.assert_fails_with("common.yaml Item.number: `minLength` in a webhook body")
+
+    def test_a_request_rule_in_a_webhook_body_passes(self):
+        # The same rule as `x-request-rules` is allowed (it is not checked in what is received).
+        code, out = self.run_check()
+        self.assertEqual(code, 0, out)
+        with open(os.path.join(self.specs, "common.yaml")) as f:
+            item = self.schemas(yaml.safe_load(f))["Item"]
+        self.assertIn("pattern", item["properties"]["number"]["x-request-rules"])
+
+    def test_a_request_rule_naming_no_member_fails(self):
+        def misspell(doc):
+            self.schemas(doc)["ItemDetails"]["x-request-rules"]["dependentRequired"] = {
+                "netWeight": ["netWeightUnit"]}
+        self.edit("common.yaml", misspell)
+        self.assert_fails_with("common.yaml ItemDetails x-request-rules: `netWeightUnit` is not a member of ItemDetails")
+
+    def test_a_request_rule_of_the_wrong_kind_fails(self):
+        def wrong(doc):
+            self.schemas(doc)["Item"]["properties"]["number"]["x-request-rules"]["minItems"] = 1
+        self.edit("common.yaml", wrong)
+        self.assert_fails_with("common.yaml Item.number x-request-rules: `minItems` on a member that is not an array")
+
+    def test_a_request_rule_without_source_fails(self):
+        def unsourced(doc):
+            del self.schemas(doc)["Price"]["x-request-rules"]["x-source"]
+        self.edit("common.yaml", unsourced)
+        self.assert_fails_with("request rule common.yaml Price x-request-rules: no x-source")
+
+    def test_a_removed_request_rule_fails(self):
+        self.edit("common.yaml", lambda doc: self.schemas(doc)["ItemDetails"].pop("x-request-rules"))
+        self.assert_fails_with("request-required-with SendOrderByBuyer lines.itemDetails.netWeightUnitOfMeasureIso "
+                               "netWeight: not in x-request-rules dependentRequired of netWeight")
+
+    def test_a_request_pattern_that_lets_whitespace_through_fails(self):
+        def loosen(doc):
+            self.schemas(doc)["Item"]["properties"]["number"]["x-request-rules"]["pattern"] = ".*"
+        self.edit("common.yaml", loosen)
+        self.assert_fails_with("request-no-whitespace SendOrderByBuyer lines.item.number: pattern '.*'")
+
+    def test_a_required_identifier_that_may_be_empty_fails(self):
+        def loosen(doc):
+            del self.schemas(doc)["DespatchAdviceHeader"]["properties"]["despatchAdviceNumber"]["minLength"]
+        self.edit("api-connector.yaml", loosen)
+        self.assert_fails_with("not-empty SendDespatchAdviceBySupplier header.despatchAdviceNumber: minLength is None")
+
+    def test_a_webhook_spec_without_its_marker_fails(self):
+        self.edit("order-webhook-connector.yaml", lambda doc: doc.pop("x-webhook"))
+        self.assert_fails_with("order-webhook-connector.yaml: a webhook spec needs `x-webhook: true`")
+
     def test_a_removed_limit_fails(self):
         def unlimited(doc):
             del self.schemas(doc)["SendOrderByBuyer"]["properties"]["lines"]["maxItems"]

@@ -141,14 +141,13 @@ impl Operation {
 }
 
 impl Operation {
-    /// The numeric bounds and text lengths the spec states for the request
-    /// body (`minimum`, `maximum`, `minLength`, `maxLength` of
-    /// [`limits`](Self::limits)) that `body` breaks, with the JSON path of
-    /// each member (`lines[2].quantity`).
+    /// The numeric bounds the spec states for the request body (`minimum`
+    /// and `maximum` of [`limits`](Self::limits)) that `body` breaks, with
+    /// the JSON path of each member (`lines[2].quantity`).
     ///
     /// These are the rules [`Validate`](crate::types::Validate) leaves out
-    /// (it checks patterns and item counts, in the types); together they
-    /// are every rule the operation table states for a body. The client
+    /// (it checks patterns, text lengths and item counts, in the types);
+    /// together they are every rule the operation table states for a body. The client
     /// checks both before it sends a message, the mock before it accepts
     /// one.
     ///
@@ -163,13 +162,7 @@ impl Operation {
     pub fn check_bounds(&self, body: &serde_json::Value) -> Vec<crate::types::Violation> {
         let mut out = Vec::new();
         for limit in self.limits.iter().filter(|l| l.location == Location::Body) {
-            if !matches!(
-                limit.rule,
-                Rule::Minimum { .. }
-                    | Rule::Maximum { .. }
-                    | Rule::MinLength(_)
-                    | Rule::MaxLength(_)
-            ) {
+            if !matches!(limit.rule, Rule::Minimum { .. } | Rule::Maximum { .. }) {
                 continue;
             }
             let steps: Vec<&str> = limit.path.split('/').skip(1).collect();
@@ -232,11 +225,6 @@ fn broken(rule: &Rule, value: &serde_json::Value) -> Option<crate::types::Rule> 
         text.parse::<Decimal>().ok().map(|d| (d, text))
     };
     let bound_of = |bound: &Bound| bound.to_string().parse::<Decimal>().ok();
-    let characters = || match value {
-        serde_json::Value::String(text) => Some(text.chars().count()),
-        _ => None,
-    };
-    let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
     match rule {
         Rule::Minimum {
             value: bound,
@@ -263,14 +251,6 @@ fn broken(rule: &Rule, value: &serde_json::Value) -> Option<crate::types::Rule> 
                 exclusive: *exclusive,
                 value: text,
             })
-        }
-        Rule::MinLength(min) => {
-            let found = characters()?;
-            (count(found) < *min).then_some(Broken::MinLength { min: *min, found })
-        }
-        Rule::MaxLength(max) => {
-            let found = characters()?;
-            (count(found) > *max).then_some(Broken::MaxLength { max: *max, found })
         }
         _ => None,
     }
@@ -573,6 +553,7 @@ mod tests {
                     exclusive: false,
                 },
             },
+            // Patterns, text lengths and item counts are `Validate`'s.
             Limit {
                 location: Location::Body,
                 path: "/order/code",
@@ -583,7 +564,6 @@ mod tests {
                 path: "/order/code",
                 rule: Rule::MaxLength(3),
             },
-            // Patterns and item counts are `Validate`'s.
             Limit {
                 location: Location::Body,
                 path: "/lines",
@@ -606,7 +586,6 @@ mod tests {
             [
                 "`lines[1].quantity` must be larger than 0.5 (it is 0.5)",
                 "`version` must be at most 10 (it is 12345678901234567890123456789)",
-                "`order.code` needs at least 2 characters (it has 1)",
             ]
         );
         let fine = serde_json::json!({"lines": [{"quantity": 1}], "version": 10, "order": {"code": "abc"}});

@@ -413,3 +413,33 @@ async fn flat_txml_as_in_the_abbreviated_example_is_told_the_expected_shape() {
         .unwrap_or_default()
         .contains("1-on-1"));
 }
+
+/// The mock holds a request to the rules for requests on the types webhook
+/// bodies share (`x-request-rules`), as Tradecloud would: whitespace in an
+/// item number and a price without its transaction currency are a 400
+/// naming the members.
+#[tokio::test]
+async fn a_broken_request_rule_of_a_shared_type_is_a_400() {
+    let server = start().await;
+    let client = http();
+    let body = serde_json::json!({
+        "order": {"supplierAccountNumber": "S1", "purchaseOrderNumber": "PO1"},
+        "lines": [{"position": "1", "item": {"number": "12 345"},
+                   "prices": {"netPrice": {"priceInBaseCurrency": {"value": 1, "currencyIso": "EUR"}}}}]
+    });
+    let (status, answer) = post(
+        &client,
+        &server,
+        &api_connector::operations::SEND_ORDER_BY_BUYER_ROUTE,
+        "application/json",
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let answer = answer.to_string();
+    assert!(answer.contains("lines[0].item.number"), "{answer}");
+    assert!(
+        answer.contains("lines[0].prices.netPrice.priceInTransactionCurrency"),
+        "{answer}"
+    );
+}

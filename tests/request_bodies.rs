@@ -448,6 +448,231 @@ fn broken_rules_are_reported_with_their_json_path() {
     );
 }
 
+/// The rules api/rules.md and the order pages state for what is sent, on
+/// types that webhook bodies share (`x-request-rules`): checked in every
+/// request that holds them, each with its JSON path and what to do.
+#[test]
+fn request_rules_of_shared_types_are_checked_in_requests() {
+    let order: connector::SendOrderByBuyer = serde_json::from_value(serde_json::json!({
+        "order": {"supplierAccountNumber": "S1", "purchaseOrderNumber": "PO1",
+                  "destination": {"code": "DOCK 12"},
+                  "contact": {"email": "a b@example.com", "userName": "J DOE"}},
+        "lines": [{
+            "position": "0001",
+            "item": {"number": "12 345"},
+            "itemDetails": {"netWeight": 41.241},
+            "deliverySchedule": [{"position": "00 01", "quantity": 5}, {"position": "", "quantity": 1}],
+            "prices": {"netPrice": {"priceInBaseCurrency": {"value": 1, "currencyIso": "EUR"}},
+                       "grossPrice": {"priceInTransactionCurrency": {"value": 2, "currencyIso": "eur"}},
+                       "discountPercentage": 10}
+        }]
+    }))
+    .expect("decodes");
+    let found: Vec<String> = order
+        .validate()
+        .expect_err("rules are broken")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        found,
+        [
+            r#"`lines[0].deliverySchedule[0].position` must match the pattern `^\S*$` (it is "00 01")"#,
+            r#"`lines[0].item.number` must match the pattern `^\S*$` (it is "12 345")"#,
+            "`lines[0].itemDetails.netWeightUnitOfMeasureIso` is required when `netWeight` is given: \
+             add it or leave out `netWeight`",
+            r#"`lines[0].prices.grossPrice.priceInTransactionCurrency.currencyIso` must match the pattern `^[A-Z]{3}$` (it is "eur")"#,
+            "`lines[0].prices.netPrice.priceInTransactionCurrency` is required when sending to \
+             Tradecloud: add it",
+            r#"`order.contact.email` must match the pattern `^\S*$` (it is "a b@example.com")"#,
+            r#"`order.contact.userName` must match the pattern `^\S*$` (it is "J DOE")"#,
+            r#"`order.destination.code` must match the pattern `^\S*$` (it is "DOCK 12")"#,
+        ]
+    );
+    // The same types, kept to the rules, are fine (an empty delivery
+    // position is how a supplier marks a split line).
+    let order: connector::SendOrderByBuyer = serde_json::from_value(serde_json::json!({
+        "order": {"supplierAccountNumber": "S1", "purchaseOrderNumber": "PO1",
+                  "destination": {"code": "DOCK12"}, "contact": {"userName": "JDOE"}},
+        "lines": [{
+            "position": "0001",
+            "item": {"number": "12345"},
+            "itemDetails": {"netWeight": 41.241, "netWeightUnitOfMeasureIso": "KG"},
+            "deliverySchedule": [{"position": "", "quantity": 5}],
+            "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 1, "currencyIso": "EUR"}}}
+        }]
+    }))
+    .expect("decodes");
+    assert_eq!(order.validate(), Ok(()));
+
+    // A supplier's response: the same shared rules, and a responded
+    // delivery schedule has at least one line.
+    let response: connector::SendOrderResponseBySupplier =
+        serde_json::from_value(serde_json::json!({
+            "order": {"buyerAccountNumber": "B1", "purchaseOrderNumber": "PO1"},
+            "lines": [{"purchaseOrderLinePosition": "0001", "deliverySchedule": [],
+                       "itemDetails": {"netWeight": 1, "netWeightUnitOfMeasureIso": ""},
+                       "prices": {"netPrice": {}}}]
+        }))
+        .expect("decodes");
+    let found: Vec<String> = response
+        .validate()
+        .expect_err("rules are broken")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "`lines[0].deliverySchedule` needs at least 1 item (it has 0)",
+            "`lines[0].itemDetails.netWeightUnitOfMeasureIso` is required when `netWeight` is given: \
+             add it or leave out `netWeight`",
+            "`lines[0].prices.netPrice.priceInTransactionCurrency` is required when sending to \
+             Tradecloud: add it",
+        ]
+    );
+}
+
+/// A required identifier that no pattern covers is still not empty.
+#[test]
+fn required_identifiers_are_not_empty() {
+    let advice: connector::SendDespatchAdviceBySupplier =
+        serde_json::from_value(serde_json::json!({
+            "header": {"buyerAccountNumber": "B1", "despatchAdviceNumber": "",
+                       "shipment": {"departure": {"location": {"id": ""}}}},
+            "lines": [{"despatchAdviceLinePosition": ""}]
+        }))
+        .expect("decodes");
+    let found: Vec<String> = advice
+        .validate()
+        .expect_err("empty identifiers")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "`header.despatchAdviceNumber` needs at least 1 character (it has 0)",
+            "`header.shipment.departure.location.id` needs at least 1 character (it has 0)",
+            "`lines[0].despatchAdviceLinePosition` needs at least 1 character (it has 0)",
+        ]
+    );
+    // The order actions: the new contact's user id, a delivery position.
+    let reassign: order::ReassignContact =
+        serde_json::from_value(serde_json::json!({"userId": "", "version": 1})).expect("decodes");
+    assert_eq!(
+        reassign.validate().expect_err("empty").to_string(),
+        "`userId` needs at least 1 character (it has 0)"
+    );
+    let schedule: order::UpdateOrderLineDeliverySchedule = serde_json::from_value(
+        serde_json::json!({"deliverySchedule": [{"position": "0 1", "status": "Shipped"}]}),
+    )
+    .expect("decodes");
+    assert_eq!(
+        schedule.validate().expect_err("whitespace").to_string(),
+        r#"`deliverySchedule[0].position` must match the pattern `^\S+$` (it is "0 1")"#
+    );
+}
+
+/// The order event fixture with values that break every request rule of
+/// the shared types: whitespace in identifiers, a net weight without its
+/// unit, a lower-case currency, a price without the transaction currency.
+pub(crate) fn order_event_breaking_request_rules() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/order-webhook/order-event.json"
+    );
+    let text = std::fs::read_to_string(path).expect("the order event fixture");
+    let mut event: Value = serde_json::from_str(&text).expect("JSON");
+    let line = &mut event["orderEvent"]["lines"][0]["buyerLine"];
+    line["item"]["number"] = "12 345".into();
+    line["itemDetails"] = serde_json::json!({"netWeight": 41.241});
+    line["deliverySchedule"][0]["position"] = "00 01".into();
+    line["prices"] = serde_json::json!({
+        "netPrice": {"priceInBaseCurrency": {"value": 1, "currencyIso": "eur"}}
+    });
+    event["orderEvent"]["buyerOrder"]["destination"] = serde_json::json!({"code": "DOCK 12"});
+    event["orderEvent"]["buyerOrder"]["contact"] = serde_json::json!({"userName": "J DOE"});
+    event
+}
+
+/// The shared types keep their request rules out of what Tradecloud sends:
+/// a webhook body with the same values is valid (the receiver's stub
+/// checks `validate()`; see also
+/// `receiver_early_answers::request_rules_do_not_refuse_an_event`), and
+/// `validate_sent` of the shared type itself has them.
+#[test]
+fn received_messages_are_not_held_to_request_rules() {
+    use tradecloud::api::common::types::ItemDetails;
+    use tradecloud::api::order_webhook_connector::types::OrderWebhookBody;
+
+    let event = order_event_breaking_request_rules();
+    let body: OrderWebhookBody = serde_json::from_value(event.clone()).expect("decodes");
+    assert_eq!(body.validate(), Ok(()));
+
+    let details: ItemDetails =
+        serde_json::from_value(serde_json::json!({"netWeight": 1.5})).expect("decodes");
+    assert_eq!(details.validate(), Ok(()));
+    assert_eq!(
+        details.validate_sent().expect_err("no unit").to_string(),
+        "`netWeightUnitOfMeasureIso` is required when `netWeight` is given: add it or leave out \
+         `netWeight`"
+    );
+}
+
+/// The same event over real HTTP to the generated webhook stub with its
+/// default `reject` (what a service that mounts `server::router` gets): the
+/// stub validates the body, and must hand the event over, not answer 400
+/// (Tradecloud never resends a 4xx: the event would be lost).
+#[cfg(all(feature = "server", feature = "client"))]
+#[tokio::test]
+async fn a_webhook_stub_accepts_an_event_that_breaks_request_rules() {
+    use std::sync::Arc;
+    use tradecloud::api::order_webhook_connector::server as hook;
+
+    /// Answers every event with 200 and counts the POSTed ones.
+    struct Counting(std::sync::atomic::AtomicUsize);
+    impl hook::Api for Counting {
+        async fn webhook_get_by_query(
+            &self,
+            _: hook::WebhookGetByQueryRequest,
+        ) -> hook::WebhookGetByQueryResponse {
+            hook::WebhookGetByQueryResponse::Ok
+        }
+        async fn webhook_put(&self, _: hook::WebhookPutRequest) -> hook::WebhookPutResponse {
+            hook::WebhookPutResponse::Ok
+        }
+        async fn webhook_post(&self, _: hook::WebhookPostRequest) -> hook::WebhookPostResponse {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            hook::WebhookPostResponse::Ok
+        }
+        async fn webhook_get(&self, _: hook::WebhookGetRequest) -> hook::WebhookGetResponse {
+            hook::WebhookGetResponse::Ok
+        }
+    }
+
+    let api = Arc::new(Counting(std::sync::atomic::AtomicUsize::new(0)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a local port");
+    let addr = listener.local_addr().expect("its address");
+    let server = tokio::spawn(std::future::IntoFuture::into_future(axum::serve(
+        listener,
+        hook::router(api.clone()),
+    )));
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/"))
+        .json(&order_event_breaking_request_rules())
+        .send()
+        .await
+        .expect("the stub answers");
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(api.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    server.abort();
+}
+
 #[test]
 fn tradecloud_published_examples_round_trip() {
     let Some(examples) = examples::tradecloud_examples() else {

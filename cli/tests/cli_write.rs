@@ -313,6 +313,31 @@ async fn broken_rules_are_named_and_nothing_is_sent() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("`order.purchaseOrderNumber`"), "{stderr}");
 
+    // A rule for requests on a type webhook bodies share (x-request-rules).
+    let no_unit = edited(dir.path(), order, "no-unit.json", |v| {
+        v["lines"][0]["itemDetails"] = serde_json::json!({"netWeight": 1.5});
+    });
+    let output = run(
+        dir.path(),
+        &env,
+        &[
+            "order",
+            "send",
+            "--dry-run",
+            no_unit.to_str().expect("a path"),
+        ],
+    )
+    .await;
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "`lines[0].itemDetails.netWeightUnitOfMeasureIso` is required when `netWeight` is given"
+        ),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
+
     let stats = server.stats();
     assert_eq!(stats.api_requests(), 0, "{stats:?}");
     assert_eq!(stats.logins, 0);

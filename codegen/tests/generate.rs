@@ -129,6 +129,129 @@ fn request_rules_become_validate_impls_not_newtypes() {
     );
 }
 
+const RULES_COMMON: &str = r#"
+openapi: 3.0.3
+info: {title: Common, version: "1"}
+paths: {}
+components:
+  schemas:
+    Weight:
+      type: object
+      x-request-rules:
+        dependentRequired: {net: [unit]}
+      properties:
+        net: {type: number}
+        unit: {type: string, x-request-rules: {pattern: '^[A-Z]+$'}}
+"#;
+
+const RULES_HOOK: &str = r#"
+openapi: 3.0.3
+info: {title: Hook, version: "1"}
+x-webhook: true
+paths:
+  /:
+    post:
+      operationId: webhookPost
+      requestBody:
+        content:
+          application/json: {schema: {$ref: '#/components/schemas/Event'}}
+      responses:
+        '200': {description: OK}
+components:
+  schemas:
+    Event:
+      type: object
+      properties:
+        weight: {$ref: 'common.yaml#/components/schemas/Weight'}
+"#;
+
+const RULES_SEND: &str = r#"
+openapi: 3.0.3
+info: {title: Send, version: "1"}
+paths:
+  /send:
+    post:
+      operationId: send
+      requestBody:
+        content:
+          application/json: {schema: {$ref: '#/components/schemas/Message'}}
+      responses:
+        '200': {description: OK}
+components:
+  schemas:
+    Message:
+      type: object
+      required: [number]
+      properties:
+        number: {type: string, minLength: 1}
+        weights:
+          type: array
+          items: {$ref: 'common.yaml#/components/schemas/Weight'}
+"#;
+
+#[test]
+fn request_rules_are_checked_only_in_what_is_sent() {
+    let out = generated(&[
+        ("common.yaml", RULES_COMMON),
+        ("hook.yaml", RULES_HOOK),
+        ("send.yaml", RULES_SEND),
+    ]);
+    let common = out.file("common/types.rs").expect("common types");
+    // The shared type: `check` (what a webhook body's check calls) has no
+    // rule, `check_sent` has its own and its members'.
+    let weight = common
+        .split("impl crate::types::Validate for Weight {")
+        .nth(1)
+        .expect("Weight implements Validate");
+    let (check, sent) = weight
+        .split_once("fn check_sent(")
+        .expect("Weight has check_sent");
+    assert!(has(check, "let _ = (at, out);"), "{weight}");
+    assert!(!check.contains("pattern"), "{weight}");
+    assert!(
+        has(
+            sent,
+            r#"crate::types::validate::pattern(value, "^[A-Z]+$", &path, out);"#
+        ),
+        "{weight}"
+    );
+    assert!(has(sent, "if self.net.is_some() { crate::types::validate::required_with(self.unit.as_ref().is_some_and(|v| !v.is_empty()), \"net\", &at.field(\"unit\"), out); }"), "{weight}");
+    // The webhook body does not look into it at all.
+    let hook = out.file("hook/types.rs").expect("hook types");
+    assert!(
+        has(hook, "impl crate::types::Validate for Event {"),
+        "{hook}"
+    );
+    assert!(!hook.contains("check_sent"), "{hook}");
+    assert!(!hook.contains("at.field(\"weight\")"), "{hook}");
+    // The request body checks its members as sent, and its own
+    // `minLength` (a plain `String`, not a validating newtype).
+    let send = out.file("send/types.rs").expect("send types");
+    assert!(
+        has(
+            send,
+            "crate::types::Validate::check_sent(item, &path.index(index), out);"
+        ),
+        "{send}"
+    );
+    assert!(has(send, "crate::types::validate::length(value, ::std::option::Option::Some(1u64), ::std::option::Option::None, &path, out);"), "{send}");
+    assert!(has(send, "pub number: ::std::string::String,"), "{send}");
+}
+
+#[test]
+fn request_rules_that_name_no_member_are_refused() {
+    let common = RULES_COMMON.replace("{net: [unit]}", "{net: [units]}");
+    let e = error_of(&[("common.yaml", &common), ("send.yaml", RULES_SEND)]);
+    assert!(
+        e.contains("`units`, which is not a property of `Weight`"),
+        "{e}"
+    );
+    assert!(
+        e.contains("/components/schemas/Weight/x-request-rules"),
+        "{e}"
+    );
+}
+
 #[test]
 fn server_stubs_validate_bodies_and_hand_over_multipart_parts() {
     let out = generate_dir(&specs("requests"), &Settings::tradecloud()).expect("generates");

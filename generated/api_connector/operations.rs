@@ -278,6 +278,11 @@ pub const SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation {
         op::Limit {
             location: op::Location::Body,
             path: "/lines/*/deliverySchedule",
+            rule: op::Rule::MinItems(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/lines/*/deliverySchedule",
             rule: op::Rule::MaxItems(100),
         },
         op::Limit {
@@ -1057,6 +1062,31 @@ pub const SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation 
         },
         op::Limit {
             location: op::Location::Body,
+            path: "/header/despatchAdviceNumber",
+            rule: op::Rule::MinLength(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/header/shipment/departure/location/id",
+            rule: op::Rule::MinLength(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/header/shipment/destination/location/id",
+            rule: op::Rule::MinLength(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/header/shipment/destinations/*/location/id",
+            rule: op::Rule::MinLength(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/header/shipment/finalDestination/location/id",
+            rule: op::Rule::MinLength(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
             path: "/header/shipment/shipmentNumber",
             rule: op::Rule::Pattern("^\\S+$"),
         },
@@ -1064,6 +1094,11 @@ pub const SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation 
             location: op::Location::Body,
             path: "/lines",
             rule: op::Rule::MaxItems(500),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/lines/*/despatchAdviceLinePosition",
+            rule: op::Rule::MinLength(1),
         },
         op::Limit {
             location: op::Location::Body,

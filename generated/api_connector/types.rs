@@ -153,7 +153,7 @@ pub struct DespatchAdviceHeader {
     ///The buyer account code or number as known in the supplier's ERP system. It is verified.
     #[serde(rename = "buyerAccountNumber")]
     pub buyer_account_number: ::std::string::String,
-    ///The unique despatch advice number as provided by the supplier; a despatch advice with the same number is updated.
+    ///The unique despatch advice number as provided by the supplier; a despatch advice with the same number is updated. Required, so not empty (`minLength`).
     #[serde(rename = "despatchAdviceNumber")]
     pub despatch_advice_number: ::std::string::String,
     /// The shipment related to this despatch advice.
@@ -195,7 +195,7 @@ pub struct DespatchAdviceLine {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub delivery_schedule_position: ::std::option::Option<::std::string::String>,
-    ///The position in the despatch advice as provided by the supplier: unique within the despatch advice and immutable.
+    ///The position in the despatch advice as provided by the supplier: unique within the despatch advice and immutable. Required, so not empty (`minLength`).
     #[serde(rename = "despatchAdviceLinePosition")]
     pub despatch_advice_line_position: ::std::string::String,
     ///The despatched quantity of this purchase order line or delivery schedule position. Decimal with any number of digits.
@@ -254,7 +254,7 @@ pub struct DespatchAdviceLocation {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub country_code_iso2: ::std::option::Option<::std::string::String>,
-    ///The required identifier of the location, in the context of `idScheme`.
+    ///The required identifier of the location, in the context of `idScheme`; not empty (`minLength`).
     pub id: ::std::string::String,
     ///The scheme providing context to the location identifier, for example GLN.
     #[serde(rename = "idScheme", skip_serializing_if = "::std::option::Option::is_none")]
@@ -799,7 +799,7 @@ pub struct OrderResponseLineBySupplier {
     pub charge_lines: ::std::option::Option<
         ::std::vec::Vec<crate::api::common::types::ChargeLine>,
     >,
-    ///The responded delivery schedule: echo the buyer's `position`, or leave it empty for new split delivery lines (appended at the end, with a `reason`). `date` and `quantity` may be left out when unknown. At most 100 delivery lines. Ignored when the line or order is accepted or rejected by indicator. An empty list is sent as `[]` (not left out).
+    ///The responded delivery schedule: echo the buyer's `position`, or leave it empty for new split delivery lines (appended at the end, with a `reason`). `date` and `quantity` may be left out when unknown. At least one and at most 100 delivery lines (leave the member out rather than send `[]`). Ignored when the line or order is accepted or rejected by indicator.
     #[serde(
         rename = "deliverySchedule",
         default,
@@ -1280,13 +1280,39 @@ impl crate::types::Validate for AttachOrderDocumentsByBuyer {
                 out,
             );
             for (index, item) in value.iter().enumerate() {
-                crate::types::Validate::check(item, &path.index(index), out);
+                crate::types::Validate::check_sent(item, &path.index(index), out);
             }
         }
         {
             let value = &self.order;
             let path = at.field("order");
-            crate::types::Validate::check(value, &path, out);
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+    }
+}
+/// The rules of `DespatchAdviceDeparture` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for DespatchAdviceDeparture {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        if let ::std::option::Option::Some(value) = &self.location {
+            let path = at.field("location");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+    }
+}
+/// The rules of `DespatchAdviceDestination` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for DespatchAdviceDestination {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        if let ::std::option::Option::Some(value) = &self.location {
+            let path = at.field("location");
+            crate::types::Validate::check_sent(value, &path, out);
         }
     }
 }
@@ -1302,9 +1328,20 @@ impl crate::types::Validate for DespatchAdviceHeader {
             let path = at.field("buyerAccountNumber");
             crate::types::validate::pattern(value, "^\\S+$", &path, out);
         }
+        {
+            let value = &self.despatch_advice_number;
+            let path = at.field("despatchAdviceNumber");
+            crate::types::validate::length(
+                value,
+                ::std::option::Option::Some(1u64),
+                ::std::option::Option::None,
+                &path,
+                out,
+            );
+        }
         if let ::std::option::Option::Some(value) = &self.shipment {
             let path = at.field("shipment");
-            crate::types::Validate::check(value, &path, out);
+            crate::types::Validate::check_sent(value, &path, out);
         }
     }
 }
@@ -1315,6 +1352,17 @@ impl crate::types::Validate for DespatchAdviceLine {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        {
+            let value = &self.despatch_advice_line_position;
+            let path = at.field("despatchAdviceLinePosition");
+            crate::types::validate::length(
+                value,
+                ::std::option::Option::Some(1u64),
+                ::std::option::Option::None,
+                &path,
+                out,
+            );
+        }
         if let ::std::option::Option::Some(value) = &self.purchase_order_line_position {
             let path = at.field("purchaseOrderLinePosition");
             crate::types::validate::pattern(value, "^\\S+$", &path, out);
@@ -1325,6 +1373,26 @@ impl crate::types::Validate for DespatchAdviceLine {
         }
     }
 }
+/// The rules of `DespatchAdviceLocation` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for DespatchAdviceLocation {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        {
+            let value = &self.id;
+            let path = at.field("id");
+            crate::types::validate::length(
+                value,
+                ::std::option::Option::Some(1u64),
+                ::std::option::Option::None,
+                &path,
+                out,
+            );
+        }
+    }
+}
 /// The rules of `DespatchAdviceShipment` that its type cannot check (see `types::Validate`).
 impl crate::types::Validate for DespatchAdviceShipment {
     fn check(
@@ -1332,6 +1400,24 @@ impl crate::types::Validate for DespatchAdviceShipment {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.departure {
+            let path = at.field("departure");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.destination {
+            let path = at.field("destination");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.destinations {
+            let path = at.field("destinations");
+            for (index, item) in value.iter().enumerate() {
+                crate::types::Validate::check_sent(item, &path.index(index), out);
+            }
+        }
+        if let ::std::option::Option::Some(value) = &self.final_destination {
+            let path = at.field("finalDestination");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
         if let ::std::option::Option::Some(value) = &self.shipment_number {
             let path = at.field("shipmentNumber");
             crate::types::validate::pattern(value, "^\\S+$", &path, out);
@@ -1345,6 +1431,14 @@ impl crate::types::Validate for OrderByBuyer {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.contact {
+            let path = at.field("contact");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.destination {
+            let path = at.field("destination");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
         if let ::std::option::Option::Some(value) = &self.documents {
             let path = at.field("documents");
             crate::types::validate::items(
@@ -1364,6 +1458,10 @@ impl crate::types::Validate for OrderByBuyer {
             let value = &self.supplier_account_number;
             let path = at.field("supplierAccountNumber");
             crate::types::validate::pattern(value, "^\\S+$", &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.supplier_contact {
+            let path = at.field("supplierContact");
+            crate::types::Validate::check_sent(value, &path, out);
         }
     }
 }
@@ -1517,6 +1615,12 @@ impl crate::types::Validate for OrderLineByBuyer {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.charge_lines {
+            let path = at.field("chargeLines");
+            for (index, item) in value.iter().enumerate() {
+                crate::types::Validate::check_sent(item, &path.index(index), out);
+            }
+        }
         if let ::std::option::Option::Some(value) = &self.delivery_history {
             let path = at.field("deliveryHistory");
             crate::types::validate::items(
@@ -1536,6 +1640,9 @@ impl crate::types::Validate for OrderLineByBuyer {
                 &path,
                 out,
             );
+            for (index, item) in value.iter().enumerate() {
+                crate::types::Validate::check_sent(item, &path.index(index), out);
+            }
         }
         if let ::std::option::Option::Some(value) = &self.documents {
             let path = at.field("documents");
@@ -1547,10 +1654,22 @@ impl crate::types::Validate for OrderLineByBuyer {
                 out,
             );
         }
+        if let ::std::option::Option::Some(value) = &self.item {
+            let path = at.field("item");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.item_details {
+            let path = at.field("itemDetails");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
         {
             let value = &self.position;
             let path = at.field("position");
             crate::types::validate::pattern(value, "^\\S+$", &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.prices {
+            let path = at.field("prices");
+            crate::types::Validate::check_sent(value, &path, out);
         }
         if let ::std::option::Option::Some(value) = &self.sales_order_number {
             let path = at.field("salesOrderNumber");
@@ -1569,6 +1688,10 @@ impl crate::types::Validate for OrderResponseBySupplier {
             let value = &self.buyer_account_number;
             let path = at.field("buyerAccountNumber");
             crate::types::validate::pattern(value, "^\\S+$", &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.contact {
+            let path = at.field("contact");
+            crate::types::Validate::check_sent(value, &path, out);
         }
         if let ::std::option::Option::Some(value) = &self.documents {
             let path = at.field("documents");
@@ -1594,15 +1717,24 @@ impl crate::types::Validate for OrderResponseLineBySupplier {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.charge_lines {
+            let path = at.field("chargeLines");
+            for (index, item) in value.iter().enumerate() {
+                crate::types::Validate::check_sent(item, &path.index(index), out);
+            }
+        }
         if let ::std::option::Option::Some(value) = &self.delivery_schedule {
             let path = at.field("deliverySchedule");
             crate::types::validate::items(
                 value.len(),
-                ::std::option::Option::None,
+                ::std::option::Option::Some(1u64),
                 ::std::option::Option::Some(100u64),
                 &path,
                 out,
             );
+            for (index, item) in value.iter().enumerate() {
+                crate::types::Validate::check_sent(item, &path.index(index), out);
+            }
         }
         if let ::std::option::Option::Some(value) = &self.documents {
             let path = at.field("documents");
@@ -1613,6 +1745,14 @@ impl crate::types::Validate for OrderResponseLineBySupplier {
                 &path,
                 out,
             );
+        }
+        if let ::std::option::Option::Some(value) = &self.item_details {
+            let path = at.field("itemDetails");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.prices {
+            let path = at.field("prices");
+            crate::types::Validate::check_sent(value, &path, out);
         }
         {
             let value = &self.purchase_order_line_position;
@@ -1639,7 +1779,7 @@ impl crate::types::Validate for SendDespatchAdviceBySupplier {
         {
             let value = &self.header;
             let path = at.field("header");
-            crate::types::Validate::check(value, &path, out);
+            crate::types::Validate::check_sent(value, &path, out);
         }
         if let ::std::option::Option::Some(value) = &self.lines {
             let path = at.field("lines");
@@ -1651,7 +1791,7 @@ impl crate::types::Validate for SendDespatchAdviceBySupplier {
                 out,
             );
             for (index, item) in value.iter().enumerate() {
-                crate::types::Validate::check(item, &path.index(index), out);
+                crate::types::Validate::check_sent(item, &path.index(index), out);
             }
         }
     }
@@ -1663,6 +1803,14 @@ impl crate::types::Validate for SendOrderByBuyer {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.erp_issued_by {
+            let path = at.field("erpIssuedBy");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.erp_last_changed_by {
+            let path = at.field("erpLastChangedBy");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
         if let ::std::option::Option::Some(value) = &self.lines {
             let path = at.field("lines");
             crate::types::validate::items(
@@ -1673,13 +1821,13 @@ impl crate::types::Validate for SendOrderByBuyer {
                 out,
             );
             for (index, item) in value.iter().enumerate() {
-                crate::types::Validate::check(item, &path.index(index), out);
+                crate::types::Validate::check_sent(item, &path.index(index), out);
             }
         }
         {
             let value = &self.order;
             let path = at.field("order");
-            crate::types::Validate::check(value, &path, out);
+            crate::types::Validate::check_sent(value, &path, out);
         }
     }
 }
@@ -1690,6 +1838,10 @@ impl crate::types::Validate for SendOrderDeliveriesByBuyer {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.erp_last_changed_by {
+            let path = at.field("erpLastChangedBy");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
         if let ::std::option::Option::Some(value) = &self.lines {
             let path = at.field("lines");
             crate::types::validate::items(
@@ -1700,13 +1852,13 @@ impl crate::types::Validate for SendOrderDeliveriesByBuyer {
                 out,
             );
             for (index, item) in value.iter().enumerate() {
-                crate::types::Validate::check(item, &path.index(index), out);
+                crate::types::Validate::check_sent(item, &path.index(index), out);
             }
         }
         {
             let value = &self.order;
             let path = at.field("order");
-            crate::types::Validate::check(value, &path, out);
+            crate::types::Validate::check_sent(value, &path, out);
         }
     }
 }
@@ -1717,6 +1869,10 @@ impl crate::types::Validate for SendOrderDeliveryHistoryByBuyer {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.erp_last_changed_by {
+            let path = at.field("erpLastChangedBy");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
         if let ::std::option::Option::Some(value) = &self.lines {
             let path = at.field("lines");
             crate::types::validate::items(
@@ -1727,13 +1883,13 @@ impl crate::types::Validate for SendOrderDeliveryHistoryByBuyer {
                 out,
             );
             for (index, item) in value.iter().enumerate() {
-                crate::types::Validate::check(item, &path.index(index), out);
+                crate::types::Validate::check_sent(item, &path.index(index), out);
             }
         }
         {
             let value = &self.order;
             let path = at.field("order");
-            crate::types::Validate::check(value, &path, out);
+            crate::types::Validate::check_sent(value, &path, out);
         }
     }
 }
@@ -1754,13 +1910,13 @@ impl crate::types::Validate for SendOrderIndicatorsByBuyer {
                 out,
             );
             for (index, item) in value.iter().enumerate() {
-                crate::types::Validate::check(item, &path.index(index), out);
+                crate::types::Validate::check_sent(item, &path.index(index), out);
             }
         }
         {
             let value = &self.order;
             let path = at.field("order");
-            crate::types::Validate::check(value, &path, out);
+            crate::types::Validate::check_sent(value, &path, out);
         }
     }
 }
@@ -1771,6 +1927,10 @@ impl crate::types::Validate for SendOrderResponseBySupplier {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.erp_responded_by {
+            let path = at.field("erpRespondedBy");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
         {
             let value = &self.lines;
             let path = at.field("lines");
@@ -1782,13 +1942,13 @@ impl crate::types::Validate for SendOrderResponseBySupplier {
                 out,
             );
             for (index, item) in value.iter().enumerate() {
-                crate::types::Validate::check(item, &path.index(index), out);
+                crate::types::Validate::check_sent(item, &path.index(index), out);
             }
         }
         {
             let value = &self.order;
             let path = at.field("order");
-            crate::types::Validate::check(value, &path, out);
+            crate::types::Validate::check_sent(value, &path, out);
         }
     }
 }
@@ -1799,6 +1959,14 @@ impl crate::types::Validate for SendSingleDeliveryOrderByBuyer {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.erp_issued_by {
+            let path = at.field("erpIssuedBy");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.erp_last_changed_by {
+            let path = at.field("erpLastChangedBy");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
         if let ::std::option::Option::Some(value) = &self.lines {
             let path = at.field("lines");
             crate::types::validate::items(
@@ -1809,13 +1977,13 @@ impl crate::types::Validate for SendSingleDeliveryOrderByBuyer {
                 out,
             );
             for (index, item) in value.iter().enumerate() {
-                crate::types::Validate::check(item, &path.index(index), out);
+                crate::types::Validate::check_sent(item, &path.index(index), out);
             }
         }
         {
             let value = &self.order;
             let path = at.field("order");
-            crate::types::Validate::check(value, &path, out);
+            crate::types::Validate::check_sent(value, &path, out);
         }
     }
 }
@@ -1826,6 +1994,12 @@ impl crate::types::Validate for SingleDeliveryOrderLineByBuyer {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.charge_lines {
+            let path = at.field("chargeLines");
+            for (index, item) in value.iter().enumerate() {
+                crate::types::Validate::check_sent(item, &path.index(index), out);
+            }
+        }
         if let ::std::option::Option::Some(value) = &self.documents {
             let path = at.field("documents");
             crate::types::validate::items(
@@ -1836,10 +2010,22 @@ impl crate::types::Validate for SingleDeliveryOrderLineByBuyer {
                 out,
             );
         }
+        if let ::std::option::Option::Some(value) = &self.item {
+            let path = at.field("item");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.item_details {
+            let path = at.field("itemDetails");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
         {
             let value = &self.position;
             let path = at.field("position");
             crate::types::validate::pattern(value, "^\\S+$", &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.prices {
+            let path = at.field("prices");
+            crate::types::Validate::check_sent(value, &path, out);
         }
         if let ::std::option::Option::Some(value) = &self.sales_order_number {
             let path = at.field("salesOrderNumber");
@@ -2108,7 +2294,7 @@ pub mod builder {
             self.value.buyer_account_number = value.into();
             self
         }
-        ///The unique despatch advice number as provided by the supplier; a despatch advice with the same number is updated.
+        ///The unique despatch advice number as provided by the supplier; a despatch advice with the same number is updated. Required, so not empty (`minLength`).
         pub fn despatch_advice_number(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
@@ -2190,7 +2376,7 @@ pub mod builder {
             );
             self
         }
-        ///The position in the despatch advice as provided by the supplier: unique within the despatch advice and immutable.
+        ///The position in the despatch advice as provided by the supplier: unique within the despatch advice and immutable. Required, so not empty (`minLength`).
         pub fn despatch_advice_line_position(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
@@ -2298,7 +2484,7 @@ pub mod builder {
             self.value.country_code_iso2 = ::std::option::Option::Some(value.into());
             self
         }
-        ///The required identifier of the location, in the context of `idScheme`.
+        ///The required identifier of the location, in the context of `idScheme`; not empty (`minLength`).
         pub fn id(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
@@ -3462,7 +3648,7 @@ pub mod builder {
             );
             self
         }
-        ///The responded delivery schedule: echo the buyer's `position`, or leave it empty for new split delivery lines (appended at the end, with a `reason`). `date` and `quantity` may be left out when unknown. At most 100 delivery lines. Ignored when the line or order is accepted or rejected by indicator. An empty list is sent as `[]` (not left out).
+        ///The responded delivery schedule: echo the buyer's `position`, or leave it empty for new split delivery lines (appended at the end, with a `reason`). `date` and `quantity` may be left out when unknown. At least one and at most 100 delivery lines (leave the member out rather than send `[]`). Ignored when the line or order is accepted or rejected by indicator.
         pub fn delivery_schedule(
             mut self,
             values: impl ::std::iter::IntoIterator<

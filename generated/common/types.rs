@@ -1647,10 +1647,10 @@ order (`erpIssuedBy`, `erpLastChangedBy`, `erpRespondedBy`). Other members
 (shipment contacts also have names and a phone number) are kept.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct Contact {
-    ///The email of the employee responsible for this order. The user with this email address should be active in Tradecloud.
+    ///The email of the employee responsible for this order. The user with this email address should be active in Tradecloud. When sent to Tradecloud: no whitespace (an identifier, `x-request-rules`).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub email: ::std::option::Option<::std::string::String>,
-    ///The user name as known in the ERP system.
+    ///The user name as known in the ERP system. When sent to Tradecloud: no whitespace (an identifier, `x-request-rules`).
     #[serde(rename = "userName", skip_serializing_if = "::std::option::Option::is_none")]
     pub user_name: ::std::option::Option<::std::string::String>,
     #[serde(flatten)]
@@ -1771,7 +1771,7 @@ pub struct DeliveryScheduleLine {
     ///The delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub date: ::std::option::Option<crate::types::Date>,
-    ///The optional position in the delivery schedule. Not to be confused with the `line.position`. Unique within the delivery schedule and never changes; may be unassigned (empty) when a supplier splits a delivery line, then the buyer's ERP must assign one.
+    ///The optional position in the delivery schedule. Not to be confused with the `line.position`. Unique within the delivery schedule and never changes; may be unassigned (empty) when a supplier splits a delivery line, then the buyer's ERP must assign one. When sent to Tradecloud: no whitespace (an identifier, `x-request-rules`).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<::std::string::String>,
     ///The quantity of this delivery schedule position. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
@@ -1812,7 +1812,7 @@ pub struct Destination {
     ///The destination city.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub city: ::std::option::Option<::std::string::String>,
-    ///The destination code as known in the buyer's ERP system; unique within the company and immutable.
+    ///The destination code as known in the buyer's ERP system; unique within the company and immutable. When sent to Tradecloud: no whitespace (an identifier, `x-request-rules`).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub code: ::std::option::Option<::std::string::String>,
     ///The ISO 3166-1 alpha-2 country code of the destination.
@@ -1932,7 +1932,7 @@ pub struct Item {
     ///The item short name.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
-    ///The item code or number as known in the buyer ERP system.
+    ///The item code or number as known in the buyer ERP system. When sent to Tradecloud: no whitespace (an identifier, `x-request-rules`).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub number: ::std::option::Option<::std::string::String>,
     ///The purchase unit of measure. Passed through as-is. No standard is enforced; UN/ECE Recommendation N°20 is recommended if you want a standard. A typical example is `PCE`.
@@ -1961,7 +1961,8 @@ impl Item {
 }
 /**Detailed part information. The buyer may send item details to inform the
 supplier about part information; the supplier may check, change and add item
-details if they are not correct or incomplete.*/
+details if they are not correct or incomplete. Item details sent to Tradecloud
+with a `netWeight` have its `netWeightUnitOfMeasureIso` (`x-request-rules`).*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ItemDetails {
     ///An identification number assigned to a particular quantity or lot of material from a single manufacturer.
@@ -2305,7 +2306,7 @@ impl MessageSource {
 ///A price value in one currency.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct MonetaryAmount {
-    ///The 3-letter currency code according to ISO 4217, like `EUR`, `USD` and `CNY`.
+    ///The 3-letter currency code according to ISO 4217, like `EUR`, `USD` and `CNY`. When sent to Tradecloud: three capital letters (`x-request-rules`).
     #[serde(
         rename = "currencyIso",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -2712,7 +2713,8 @@ impl OrderStatus {
     }
 }
 /**A price in the transaction currency and optionally in the buyer's base currency.
-Used for `netPrice`, `grossPrice` and the deprecated charge line `price`.*/
+Used for `netPrice`, `grossPrice` and the deprecated charge line `price`. A price
+sent to Tradecloud has `priceInTransactionCurrency` (`x-request-rules`).*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct Price {
     /// The price in the buyer's base currency, like `EUR` in the EU.
@@ -4113,6 +4115,210 @@ pub mod error {
         }
     }
 }
+/// The rules of `ChargeLine` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for ChargeLine {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        let _ = (at, out);
+    }
+    fn check_sent(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        if let ::std::option::Option::Some(value) = &self.price {
+            let path = at.field("price");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+    }
+}
+/// The rules of `Contact` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for Contact {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        let _ = (at, out);
+    }
+    fn check_sent(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        if let ::std::option::Option::Some(value) = &self.email {
+            let path = at.field("email");
+            crate::types::validate::pattern(value, "^\\S*$", &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.user_name {
+            let path = at.field("userName");
+            crate::types::validate::pattern(value, "^\\S*$", &path, out);
+        }
+    }
+}
+/// The rules of `DeliveryScheduleLine` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for DeliveryScheduleLine {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        let _ = (at, out);
+    }
+    fn check_sent(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        if let ::std::option::Option::Some(value) = &self.position {
+            let path = at.field("position");
+            crate::types::validate::pattern(value, "^\\S*$", &path, out);
+        }
+    }
+}
+/// The rules of `Destination` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for Destination {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        let _ = (at, out);
+    }
+    fn check_sent(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        if let ::std::option::Option::Some(value) = &self.code {
+            let path = at.field("code");
+            crate::types::validate::pattern(value, "^\\S*$", &path, out);
+        }
+    }
+}
+/// The rules of `Item` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for Item {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        let _ = (at, out);
+    }
+    fn check_sent(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        if let ::std::option::Option::Some(value) = &self.number {
+            let path = at.field("number");
+            crate::types::validate::pattern(value, "^\\S*$", &path, out);
+        }
+    }
+}
+/// The rules of `ItemDetails` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for ItemDetails {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        let _ = (at, out);
+    }
+    fn check_sent(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        if self.net_weight.is_some() {
+            crate::types::validate::required_with(
+                self
+                    .net_weight_unit_of_measure_iso
+                    .as_ref()
+                    .is_some_and(|v| !v.is_empty()),
+                "netWeight",
+                &at.field("netWeightUnitOfMeasureIso"),
+                out,
+            );
+        }
+    }
+}
+/// The rules of `MonetaryAmount` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for MonetaryAmount {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        let _ = (at, out);
+    }
+    fn check_sent(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        if let ::std::option::Option::Some(value) = &self.currency_iso {
+            let path = at.field("currencyIso");
+            crate::types::validate::pattern(value, "^[A-Z]{3}$", &path, out);
+        }
+    }
+}
+/// The rules of `Price` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for Price {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        let _ = (at, out);
+    }
+    fn check_sent(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        if let ::std::option::Option::Some(value) = &self.price_in_base_currency {
+            let path = at.field("priceInBaseCurrency");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.price_in_transaction_currency {
+            let path = at.field("priceInTransactionCurrency");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+        crate::types::validate::required(
+            self.price_in_transaction_currency.is_some(),
+            &at.field("priceInTransactionCurrency"),
+            out,
+        );
+    }
+}
+/// The rules of `Prices` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for Prices {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        let _ = (at, out);
+    }
+    fn check_sent(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        if let ::std::option::Option::Some(value) = &self.gross_price {
+            let path = at.field("grossPrice");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.net_price {
+            let path = at.field("netPrice");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+    }
+}
 /// Builders of the structs above: `Type::builder()`, one setter
 /// per field, then `build()`. Building cannot fail.
 pub mod builder {
@@ -5247,7 +5453,7 @@ pub mod builder {
         value: super::Contact,
     }
     impl ContactBuilder {
-        ///The email of the employee responsible for this order. The user with this email address should be active in Tradecloud.
+        ///The email of the employee responsible for this order. The user with this email address should be active in Tradecloud. When sent to Tradecloud: no whitespace (an identifier, `x-request-rules`).
         pub fn email(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
@@ -5255,7 +5461,7 @@ pub mod builder {
             self.value.email = ::std::option::Option::Some(value.into());
             self
         }
-        ///The user name as known in the ERP system.
+        ///The user name as known in the ERP system. When sent to Tradecloud: no whitespace (an identifier, `x-request-rules`).
         pub fn user_name(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
@@ -5529,7 +5735,7 @@ pub mod builder {
             self.value.date = ::std::option::Option::Some(value.into());
             self
         }
-        ///The optional position in the delivery schedule. Not to be confused with the `line.position`. Unique within the delivery schedule and never changes; may be unassigned (empty) when a supplier splits a delivery line, then the buyer's ERP must assign one.
+        ///The optional position in the delivery schedule. Not to be confused with the `line.position`. Unique within the delivery schedule and never changes; may be unassigned (empty) when a supplier splits a delivery line, then the buyer's ERP must assign one. When sent to Tradecloud: no whitespace (an identifier, `x-request-rules`).
         pub fn position(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
@@ -5616,7 +5822,7 @@ pub mod builder {
             self.value.city = ::std::option::Option::Some(value.into());
             self
         }
-        ///The destination code as known in the buyer's ERP system; unique within the company and immutable.
+        ///The destination code as known in the buyer's ERP system; unique within the company and immutable. When sent to Tradecloud: no whitespace (an identifier, `x-request-rules`).
         pub fn code(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
@@ -5881,7 +6087,7 @@ pub mod builder {
             self.value.name = ::std::option::Option::Some(value.into());
             self
         }
-        ///The item code or number as known in the buyer ERP system.
+        ///The item code or number as known in the buyer ERP system. When sent to Tradecloud: no whitespace (an identifier, `x-request-rules`).
         pub fn number(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
@@ -6532,7 +6738,7 @@ pub mod builder {
         value: super::MonetaryAmount,
     }
     impl MonetaryAmountBuilder {
-        ///The 3-letter currency code according to ISO 4217, like `EUR`, `USD` and `CNY`.
+        ///The 3-letter currency code according to ISO 4217, like `EUR`, `USD` and `CNY`. When sent to Tradecloud: three capital letters (`x-request-rules`).
         pub fn currency_iso(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,

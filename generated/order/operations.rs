@@ -166,6 +166,11 @@ pub const REASSIGN_BUYER_CONTACT: op::Operation = op::Operation {
     limits: &[
         op::Limit {
             location: op::Location::Body,
+            path: "/userId",
+            rule: op::Rule::MinLength(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
             path: "/version",
             rule: op::Rule::Minimum {
                 value: op::Bound::Integer(0),
@@ -600,6 +605,11 @@ pub const UPDATE_ORDER_LINE_DELIVERY_SCHEDULE: op::Operation = op::Operation {
             location: op::Location::Body,
             path: "/deliverySchedule",
             rule: op::Rule::MaxItems(100),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/deliverySchedule/*/position",
+            rule: op::Rule::Pattern("^\\S+$"),
         },
     ],
     party: ::core::option::Option::None,

@@ -47,7 +47,7 @@ pub struct DeliveryScheduleLogistics {
     ///The estimated time of departure (date).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub etd: ::std::option::Option<crate::types::Date>,
-    ///The delivery schedule position (`deliverySchedule.position`).
+    ///The delivery schedule position (`deliverySchedule.position`), an identifier without whitespace (`pattern`).
     pub position: ::std::string::String,
     /// The logistics status of this delivery line.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -81,7 +81,7 @@ impl OrderLinePositions {
 ///The new contact of an order.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ReassignContact {
-    ///The Tradecloud user id of the new buyer contact.
+    ///The Tradecloud user id of the new buyer contact; required, so not empty (`minLength`).
     #[serde(rename = "userId")]
     pub user_id: ::std::string::String,
     ///The order `version` the action is based on (optimistic locking): Tradecloud refuses the action when the order has changed since. Optional.
@@ -258,6 +258,20 @@ impl crate::types::Validate for ApproveShipmentRescheduleRequest {
         let _ = (at, out);
     }
 }
+/// The rules of `DeliveryScheduleLogistics` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for DeliveryScheduleLogistics {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        {
+            let value = &self.position;
+            let path = at.field("position");
+            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+        }
+    }
+}
 /// The rules of `OrderLinePositions` that its type cannot check (see `types::Validate`).
 impl crate::types::Validate for OrderLinePositions {
     fn check(
@@ -285,7 +299,17 @@ impl crate::types::Validate for ReassignContact {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
-        let _ = (at, out);
+        {
+            let value = &self.user_id;
+            let path = at.field("userId");
+            crate::types::validate::length(
+                value,
+                ::std::option::Option::Some(1u64),
+                ::std::option::Option::None,
+                &path,
+                out,
+            );
+        }
     }
 }
 /// The rules of `RejectRequestsAsBuyer` that its type cannot check (see `types::Validate`).
@@ -365,6 +389,9 @@ impl crate::types::Validate for UpdateOrderLineDeliverySchedule {
                 &path,
                 out,
             );
+            for (index, item) in value.iter().enumerate() {
+                crate::types::Validate::check_sent(item, &path.index(index), out);
+            }
         }
     }
 }
@@ -480,7 +507,7 @@ pub mod builder {
             self.value.etd = ::std::option::Option::Some(value.into());
             self
         }
-        ///The delivery schedule position (`deliverySchedule.position`).
+        ///The delivery schedule position (`deliverySchedule.position`), an identifier without whitespace (`pattern`).
         pub fn position(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
@@ -573,7 +600,7 @@ pub mod builder {
         value: super::ReassignContact,
     }
     impl ReassignContactBuilder {
-        ///The Tradecloud user id of the new buyer contact.
+        ///The Tradecloud user id of the new buyer contact; required, so not empty (`minLength`).
         pub fn user_id(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,

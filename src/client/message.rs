@@ -6,8 +6,8 @@
 //! generated operation table ([`Operation`]):
 //!
 //! 1. **Checked** before anything is sent: the documented rules of the
-//!    type ([`Validate`]) and the bounds and lengths of the table
-//!    ([`Operation::check_bounds`]); a broken rule is
+//!    type ([`Validate`], text lengths included) and the numeric bounds of
+//!    the table ([`Operation::check_bounds`]); a broken rule is
 //!    [`ClientError::InvalidMessage`], naming each member by its JSON path.
 //! 2. **Encoded** as JSON, or as tXML when asked ([`WireFormat::Txml`]) and
 //!    the spec's operation takes `application/xml`

@@ -51,8 +51,9 @@ use crate::webhook::txml::{Kind, Shape};
 
 /// What the generated stub does not check of a decoded body: a member the
 /// spec defines sent as `null` where the spec does not make it `nullable`
-/// ([`null_member`]), and the numeric bounds and text lengths of the
-/// operation table ([`Operation::check_bounds`]). `Some` is the `400` body.
+/// ([`null_member`]), the documented rules of the type
+/// ([`Validate`](crate::types::Validate), text lengths included) and the
+/// numeric bounds of the operation table ([`Operation::check_bounds`]). `Some` is the `400` body.
 pub(super) fn refusal<B: Serialize>(
     operation: &Operation,
     raw: &RawRequest,

@@ -4,9 +4,14 @@
 //! The specs state those rules as JSON Schema constraints, and the generator
 //! turns them into an implementation of [`Validate`] for every request body
 //! and every type that holds such a rule: a `pattern` (no whitespace in a
-//! purchase order or shipment number), `minItems` (an order response has at
-//! least one line) and `maxItems` (500 lines per order, 100 documents per
-//! order header and per line, ...). The types themselves stay lenient (a
+//! purchase order or shipment number), `minLength` (a despatch advice
+//! number is not empty), `minItems` (an order response has at least one
+//! line) and `maxItems` (500 lines per order, 100 documents per order header
+//! and per line, ...). Rules for requests on the types webhook bodies share
+//! are `x-request-rules` in the specs (no whitespace in an `item.number`, a
+//! `netWeightUnitOfMeasureIso` with every `netWeight`, a price in the
+//! transaction currency): they are checked in what is sent and never in
+//! what is received (see [`Validate`]). The types themselves stay lenient (a
 //! value that breaks a rule still decodes, so that it can be reported with
 //! its place), and [`Validate::validate`] lists every broken rule with the
 //! JSON path of the member:
@@ -30,6 +35,29 @@
 //!     r#"`order.purchaseOrderNumber` must match the pattern `^\S+$` (it is "PO 123")"#
 //! );
 //! ```
+//!
+//! A rule for requests on a shared type, in a request and on its own:
+//!
+//! ```
+//! use tradecloud::api::api_connector::types::{OrderLineByBuyer, SendOrderByBuyer};
+//! use tradecloud::api::common::types::ItemDetails;
+//! use tradecloud::types::Validate;
+//!
+//! let details = ItemDetails::builder().net_weight(41).build();
+//! let order: SendOrderByBuyer = serde_json::from_value(serde_json::json!({
+//!     "order": {"supplierAccountNumber": "540830", "purchaseOrderNumber": "PO123"},
+//!     "lines": [{"position": "0001", "itemDetails": &details}]
+//! }))?;
+//! assert_eq!(
+//!     order.validate().unwrap_err().to_string(),
+//!     "`lines[0].itemDetails.netWeightUnitOfMeasureIso` is required when `netWeight` is given: \
+//!      add it or leave out `netWeight`"
+//! );
+//! // Received (in a webhook body), the same item details are fine.
+//! assert!(details.validate().is_ok());
+//! assert!(details.validate_sent().is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::HashMap;
 use std::fmt;
@@ -39,22 +67,50 @@ use super::ShownInput;
 
 /// A message whose documented rules can be checked. Implemented by the
 /// generated request types (and every generated type that holds a rule).
+///
+/// Some rules apply only to what is sent to Tradecloud: the specs state
+/// them as `x-request-rules` on types that webhook bodies share (an
+/// `item.number` without whitespace, a `netWeightUnitOfMeasureIso` with
+/// every `netWeight`, a price in the transaction currency). A receiver
+/// never refuses an event for them, so [`check`](Validate::check) of a type
+/// Tradecloud sends leaves them out and [`check_sent`](Validate::check_sent)
+/// adds them; a request body (only ever sent) checks them all in `check`.
 pub trait Validate {
     /// Every documented rule this value breaks, or `Ok(())`.
     fn validate(&self) -> Result<(), Violations> {
-        let mut found = Vec::new();
-        self.check(&JsonPath::root(), &mut found);
-        if found.is_empty() {
-            Ok(())
-        } else {
-            Err(Violations(found))
-        }
+        collect(|at, out| self.check(at, out))
+    }
+
+    /// Every documented rule this value breaks as part of a message sent
+    /// to Tradecloud (the request rules too), or `Ok(())`. The same as
+    /// [`validate`](Validate::validate) for a request body.
+    fn validate_sent(&self) -> Result<(), Violations> {
+        collect(|at, out| self.check_sent(at, out))
     }
 
     /// Adds the broken rules of this value, which sits at `at` in the
     /// message, to `out`. [`validate`](Validate::validate) calls it with the
     /// root path; generated implementations call it for their members.
     fn check(&self, at: &JsonPath<'_>, out: &mut Vec<Violation>);
+
+    /// Like [`check`](Validate::check), with the rules that apply only
+    /// when the value is part of a message sent to Tradecloud
+    /// (`x-request-rules`). Generated request bodies call it for their
+    /// members. The default is `check`: a type only ever sent checks them
+    /// there.
+    fn check_sent(&self, at: &JsonPath<'_>, out: &mut Vec<Violation>) {
+        self.check(at, out);
+    }
+}
+
+/// The violations `check` finds from the root.
+fn collect(check: impl FnOnce(&JsonPath<'_>, &mut Vec<Violation>)) -> Result<(), Violations> {
+    let mut found = Vec::new();
+    check(&JsonPath::root(), &mut found);
+    match Violations::from_vec(found) {
+        Some(violations) => Err(violations),
+        None => Ok(()),
+    }
 }
 
 /// The place of a member in a message, written as `order.lines[3].documents`
@@ -191,6 +247,16 @@ pub enum Rule {
         /// How many it has.
         found: usize,
     },
+    /// The member must be given (present, and not an empty text or list)
+    /// in a message sent to Tradecloud, although the type leaves it
+    /// optional (`x-request-rules` `required`).
+    Required,
+    /// The member must be given when the member `with` of the same object
+    /// is (`x-request-rules` `dependentRequired`).
+    RequiredWith {
+        /// The wire name of the member that needs it.
+        with: &'static str,
+    },
 }
 
 impl fmt::Display for Rule {
@@ -249,6 +315,13 @@ impl fmt::Display for Rule {
                 "holds at most {max} {} (it has {found})",
                 characters_word(*max)
             ),
+            Rule::Required => f.write_str("is required when sending to Tradecloud: add it"),
+            Rule::RequiredWith { with } => {
+                write!(
+                    f,
+                    "is required when `{with}` is given: add it or leave out `{with}`"
+                )
+            }
         }
     }
 }
@@ -383,6 +456,56 @@ pub fn items(
     }
 }
 
+/// Generated code: checks the length of a text, in characters, against
+/// `minLength` and `maxLength`.
+#[doc(hidden)]
+pub fn length(
+    value: &str,
+    min: Option<u64>,
+    max: Option<u64>,
+    at: &JsonPath<'_>,
+    out: &mut Vec<Violation>,
+) {
+    let found = value.chars().count();
+    let count = u64::try_from(found).unwrap_or(u64::MAX);
+    if let Some(min) = min.filter(|min| count < *min) {
+        out.push(Violation {
+            path: at.to_string(),
+            rule: Rule::MinLength { min, found },
+        });
+    }
+    if let Some(max) = max.filter(|max| count > *max) {
+        out.push(Violation {
+            path: at.to_string(),
+            rule: Rule::MaxLength { max, found },
+        });
+    }
+}
+
+/// Generated code: a member that `x-request-rules` `required` names, given
+/// or not.
+#[doc(hidden)]
+pub fn required(given: bool, at: &JsonPath<'_>, out: &mut Vec<Violation>) {
+    if !given {
+        out.push(Violation {
+            path: at.to_string(),
+            rule: Rule::Required,
+        });
+    }
+}
+
+/// Generated code: a member that `x-request-rules` `dependentRequired`
+/// names for the member `with`, which is given.
+#[doc(hidden)]
+pub fn required_with(given: bool, with: &'static str, at: &JsonPath<'_>, out: &mut Vec<Violation>) {
+    if !given {
+        out.push(Violation {
+            path: at.to_string(),
+            rule: Rule::RequiredWith { with },
+        });
+    }
+}
+
 /// Generated code (`deserialize_with` of a list marked `x-keep-empty`):
 /// reads a present member as `Some`, also when it is an empty list, and
 /// refuses `null` as the list type does. An absent member stays `None`
@@ -428,6 +551,52 @@ mod tests {
             pattern(bad, r"^\S+$", &at, &mut out);
         }
         assert_eq!(out.len(), 6, "{out:?}");
+    }
+
+    #[test]
+    fn lengths_count_characters_and_report_both_bounds() {
+        let mut out = Vec::new();
+        let at = JsonPath::root();
+        let number = at.field("despatchAdviceNumber");
+        length("", Some(1), None, &number, &mut out);
+        length("éé", Some(1), Some(2), &number, &mut out);
+        length("abc", None, Some(2), &number, &mut out);
+        assert_eq!(
+            out.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [
+                "`despatchAdviceNumber` needs at least 1 character (it has 0)",
+                "`despatchAdviceNumber` holds at most 2 characters (it has 3)"
+            ]
+        );
+    }
+
+    #[test]
+    fn required_members_say_what_to_add() {
+        let mut out = Vec::new();
+        let at = JsonPath::root();
+        let price = at.field("netPrice");
+        required(true, &price.field("priceInTransactionCurrency"), &mut out);
+        required(false, &price.field("priceInTransactionCurrency"), &mut out);
+        required_with(
+            true,
+            "netWeight",
+            &at.field("netWeightUnitOfMeasureIso"),
+            &mut out,
+        );
+        required_with(
+            false,
+            "netWeight",
+            &at.field("netWeightUnitOfMeasureIso"),
+            &mut out,
+        );
+        assert_eq!(
+            out.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [
+                "`netPrice.priceInTransactionCurrency` is required when sending to Tradecloud: add it",
+                "`netWeightUnitOfMeasureIso` is required when `netWeight` is given: add it or \
+                 leave out `netWeight`"
+            ]
+        );
     }
 
     #[test]

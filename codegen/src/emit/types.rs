@@ -10,8 +10,9 @@
 //! depends on the types of sibling specs too: [`typify`] for every spec,
 //! then [`emit`] with the [`DefaultIndex`] of all of them.
 //!
-//! Two things typify would do differently are changed here: a `pattern` of a
-//! string member does not become a validating newtype (a value that breaks a
+//! Two things typify would do differently are changed here: a `pattern`,
+//! `minLength` or `maxLength` of a string member does not become a
+//! validating newtype (a value that breaks a
 //! rule still decodes, and [`validate`](crate::emit::validate) reports it with
 //! its place; builders take plain text), and an optional list marked
 //! `x-keep-empty` is an `Option<Vec<_>>`, so that an empty list is sent as
@@ -37,7 +38,7 @@ pub(crate) fn typify(model: &SpecModel, settings: &Settings) -> Result<Vec<syn::
     if let Some(root) = doc.as_object_mut() {
         root.insert("paths".into(), json!({}));
     }
-    strip_member_patterns(&mut doc, model);
+    strip_member_constraints(&mut doc, model);
     let gen_settings = progenitor_settings(model, settings, false);
     let tokens = run_progenitor(model, &doc, &gen_settings, "types")?;
     let file: syn::File = syn::parse2(tokens).map_err(|e| {
@@ -129,9 +130,10 @@ fn document_ref_fields(st: &mut syn::ItemStruct, object: &ObjectModel) {
     }
 }
 
-/// Remove the `pattern` of the members whose pattern the model keeps as a
-/// constraint (`Constraints::pattern`), so that typify types them `String`.
-fn strip_member_patterns(doc: &mut serde_json::Value, model: &SpecModel) {
+/// Remove the `pattern`, `minLength` and `maxLength` of the members whose
+/// rules the model keeps as constraints (`Constraints`), so that typify
+/// types them `String`.
+fn strip_member_constraints(doc: &mut serde_json::Value, model: &SpecModel) {
     let Some(schemas) = doc
         .pointer_mut("/components/schemas")
         .and_then(serde_json::Value::as_object_mut)
@@ -146,16 +148,22 @@ fn strip_member_patterns(doc: &mut serde_json::Value, model: &SpecModel) {
         else {
             continue;
         };
-        for property in object
-            .properties
-            .iter()
-            .filter(|p| p.constraints.pattern.is_some())
-        {
-            if let Some(member) = properties
+        for property in &object.properties {
+            let c = &property.constraints;
+            let Some(member) = properties
                 .get_mut(&property.wire)
                 .and_then(serde_json::Value::as_object_mut)
-            {
-                member.remove("pattern");
+            else {
+                continue;
+            };
+            for (key, kept) in [
+                ("pattern", c.pattern.is_some()),
+                ("minLength", c.min_length.is_some()),
+                ("maxLength", c.max_length.is_some()),
+            ] {
+                if kept {
+                    member.remove(key);
+                }
             }
         }
     }

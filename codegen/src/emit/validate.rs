@@ -1,10 +1,16 @@
 //! Validate emitter: `impl Validate` for the structs the model marks
 //! (`SpecModel::validated`): every request body and every type that holds a
-//! rule. Each member with a constraint is checked (`pattern` of a string,
-//! `minItems`/`maxItems` of a list), and each member whose type holds rules
-//! (`SpecModel::checked`, or a sibling's `External::checked`) is checked in
-//! turn, list items with their index, so that every broken rule is reported
-//! with the JSON path of the member.
+//! rule. Each member with a constraint is checked (`pattern`, `minLength`
+//! and `maxLength` of a string, `minItems`/`maxItems` of a list), and each
+//! member whose type holds rules (`SpecModel::checked`, or a sibling's
+//! `External::checked`) is checked in turn, list items with their index, so
+//! that every broken rule is reported with the JSON path of the member.
+//!
+//! The `x-request-rules` (constraints of a member, `required` and
+//! `dependentRequired` of a schema) apply only to a message sent to
+//! Tradecloud: `check` of a type Tradecloud sends (`SpecModel::received`)
+//! leaves them out, and its `check_sent` adds them; `check` of a type that
+//! is only sent has them all, and calls `check_sent` of its members.
 //!
 //! The field types come from typify's structs (whether a member is an
 //! `Option`, a `Vec`, or both); what to check comes from the model.
@@ -13,14 +19,16 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::emit::defaults::SerdeField;
-use crate::model::schemas::Property;
-use crate::model::{SpecModel, ValueKind};
+use crate::model::schemas::{Constraints, Property};
+use crate::model::{ObjectModel, SpecModel, ValueKind};
 use crate::Settings;
 
 /// How a field holds its value.
 struct FieldShape {
     optional: bool,
     list: bool,
+    /// The value (inside the `Option`) is a `String`.
+    text: bool,
 }
 
 fn shape(ty: &syn::Type) -> FieldShape {
@@ -40,11 +48,12 @@ fn shape(ty: &syn::Type) -> FieldShape {
         }
         _ => (false, Some(ty.clone())),
     };
-    let list = inner
-        .as_ref()
-        .and_then(last_ident)
-        .is_some_and(|name| name == "Vec");
-    FieldShape { optional, list }
+    let inner = inner.as_ref().and_then(last_ident);
+    FieldShape {
+        optional,
+        list: inner.as_deref() == Some("Vec"),
+        text: inner.as_deref() == Some("String"),
+    }
 }
 
 fn last_ident(ty: &syn::Type) -> Option<String> {
@@ -54,15 +63,32 @@ fn last_ident(ty: &syn::Type) -> Option<String> {
     }
 }
 
-/// Whether a value of `kind` (through lists) holds rules to check.
-fn holds_rules(kind: &ValueKind, model: &SpecModel) -> bool {
+/// Which rules a check covers: those of every message (`Validate::check`
+/// of a type Tradecloud sends), or those of a message sent to Tradecloud,
+/// with the `x-request-rules` (`Validate::check_sent`, and `check` of a
+/// type only ever sent).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Every,
+    Sent,
+}
+
+/// Whether a value of `kind` (through lists) implements `Validate` with
+/// something to check in `mode`.
+fn holds_rules(kind: &ValueKind, model: &SpecModel, mode: Mode) -> bool {
     match kind {
-        ValueKind::Array(item) => holds_rules(item, model),
-        ValueKind::Named { name, module: None } => model.checked.contains(name),
+        ValueKind::Array(item) => holds_rules(item, model, mode),
+        ValueKind::Named { name, module: None } => {
+            model.checked.contains(name)
+                || (mode == Mode::Sent && model.sent_checked.contains(name))
+        }
         ValueKind::Named {
             name,
             module: Some(_),
-        } => model.externals.get(name).is_some_and(|e| e.checked),
+        } => model
+            .externals
+            .get(name)
+            .is_some_and(|e| e.checked || (mode == Mode::Sent && e.sent_checked)),
         _ => false,
     }
 }
@@ -73,80 +99,172 @@ fn member_checks(
     property: &Property,
     shape: &FieldShape,
     model: &SpecModel,
+    mode: Mode,
     rt: &TokenStream,
 ) -> TokenStream {
-    let c = &property.constraints;
+    let constraints: Vec<&Constraints> = match mode {
+        Mode::Every => vec![&property.constraints],
+        Mode::Sent => vec![&property.constraints, &property.request],
+    };
     let opt = |v: Option<u64>| match v {
         Some(n) => quote!(::std::option::Option::Some(#n)),
         None => quote!(::std::option::Option::None),
     };
-    let nested = holds_rules(&property.kind, model);
+    let method = match mode {
+        Mode::Every => quote!(check),
+        Mode::Sent => quote!(check_sent),
+    };
+    let nested = holds_rules(&property.kind, model, mode);
     if shape.list {
-        let count = (c.min_items.is_some() || c.max_items.is_some()).then(|| {
-            let (min, max) = (opt(c.min_items), opt(c.max_items));
-            quote!(#rt::types::validate::items(value.len(), #min, #max, &path, out);)
-        });
+        let counts = constraints
+            .iter()
+            .filter(|c| c.min_items.is_some() || c.max_items.is_some())
+            .map(|c| {
+                let (min, max) = (opt(c.min_items), opt(c.max_items));
+                quote!(#rt::types::validate::items(value.len(), #min, #max, &path, out);)
+            });
         let items = nested.then(|| {
             quote! {
                 for (index, item) in value.iter().enumerate() {
-                    #rt::types::Validate::check(item, &path.index(index), out);
+                    #rt::types::Validate::#method(item, &path.index(index), out);
                 }
             }
         });
-        quote!(#count #items)
+        quote!(#(#counts)* #items)
     } else {
-        let pattern = c
-            .pattern
-            .as_ref()
-            .map(|p| quote!(#rt::types::validate::pattern(value, #p, &path, out);));
-        let inner = nested.then(|| quote!(#rt::types::Validate::check(value, &path, out);));
-        quote!(#pattern #inner)
+        let own = constraints.iter().map(|c| {
+            let pattern = c
+                .pattern
+                .as_ref()
+                .map(|p| quote!(#rt::types::validate::pattern(value, #p, &path, out);));
+            let length = (c.min_length.is_some() || c.max_length.is_some()).then(|| {
+                let (min, max) = (opt(c.min_length), opt(c.max_length));
+                quote!(#rt::types::validate::length(value, #min, #max, &path, out);)
+            });
+            quote!(#pattern #length)
+        });
+        let inner = nested.then(|| quote!(#rt::types::Validate::#method(value, &path, out);));
+        quote!(#(#own)* #inner)
     }
 }
 
-/// `impl Validate` for one struct.
-fn struct_impl(st: &syn::ItemStruct, model: &SpecModel, settings: &Settings) -> TokenStream {
-    let rt = settings.runtime_path();
-    let name = &st.ident;
-    let object = model.objects.get(&name.to_string());
+/// A field of a struct with its place in the model.
+struct Member<'a> {
+    ident: &'a syn::Ident,
+    wire: String,
+    shape: FieldShape,
+    property: &'a Property,
+}
+
+impl Member<'_> {
+    /// The expression that tells whether the member is given: present, and
+    /// not an empty text or list.
+    fn given(&self) -> TokenStream {
+        let ident = self.ident;
+        match (self.shape.optional, self.shape.text || self.shape.list) {
+            (true, true) => quote!(self.#ident.as_ref().is_some_and(|v| !v.is_empty())),
+            (true, false) => quote!(self.#ident.is_some()),
+            (false, true) => quote!(!self.#ident.is_empty()),
+            (false, false) => quote!(true),
+        }
+    }
+}
+
+/// The statements of one `check` body in `mode`.
+fn checks(
+    members: &[Member<'_>],
+    object: Option<&ObjectModel>,
+    model: &SpecModel,
+    mode: Mode,
+    rt: &TokenStream,
+) -> Vec<TokenStream> {
     let mut checks = Vec::new();
-    for field in &st.fields {
-        let Some(ident) = &field.ident else { continue };
-        let wire = SerdeField::of(field)
-            .rename
-            .unwrap_or_else(|| ident.to_string().trim_start_matches("r#").to_string());
-        let Some(property) = object.and_then(|o| o.property(&wire)) else {
-            continue;
-        };
-        let shape = shape(&field.ty);
-        let body = member_checks(property, &shape, model, &rt);
+    for member in members {
+        let body = member_checks(member.property, &member.shape, model, mode, rt);
         if body.is_empty() {
             continue;
         }
-        let binding = if shape.optional {
-            quote!(if let ::std::option::Option::Some(value) = &self.#ident)
-        } else {
-            quote!(let value = &self.#ident;)
-        };
+        let (ident, wire) = (member.ident, &member.wire);
         let block = quote! {
             let path = at.field(#wire);
             #body
         };
-        checks.push(if shape.optional {
-            quote!(#binding { #block })
+        checks.push(if member.shape.optional {
+            quote!(if let ::std::option::Option::Some(value) = &self.#ident { #block })
         } else {
-            quote!({ #binding #block })
+            quote!({ let value = &self.#ident; #block })
         });
     }
-    let unused = checks.is_empty().then(|| quote!(let _ = (at, out);));
+    let Some(object) = object.filter(|_| mode == Mode::Sent) else {
+        return checks;
+    };
+    let member = |wire: &str| members.iter().find(|m| m.wire == wire);
+    for wire in &object.request_required {
+        if let Some(m) = member(wire) {
+            let given = m.given();
+            checks.push(quote!(#rt::types::validate::required(#given, &at.field(#wire), out);));
+        }
+    }
+    for (with, needs) in &object.dependent_required {
+        let Some(with_given) = member(with).map(Member::given) else {
+            continue;
+        };
+        let needs = needs.iter().filter_map(|need| {
+            let given = member(need)?.given();
+            Some(quote!(#rt::types::validate::required_with(#given, #with, &at.field(#need), out);))
+        });
+        checks.push(quote!(if #with_given { #(#needs)* }));
+    }
+    checks
+}
+
+/// `impl Validate` for one struct: `check` with the rules of every message
+/// for a type Tradecloud sends (and `check_sent` with the request rules
+/// when it can be sent too), with every rule for a type only ever sent.
+fn struct_impl(st: &syn::ItemStruct, model: &SpecModel, settings: &Settings) -> TokenStream {
+    let rt = settings.runtime_path();
+    let name = &st.ident;
+    let object = model.objects.get(&name.to_string());
+    let members: Vec<Member<'_>> = st
+        .fields
+        .iter()
+        .filter_map(|field| {
+            let ident = field.ident.as_ref()?;
+            let wire = SerdeField::of(field)
+                .rename
+                .unwrap_or_else(|| ident.to_string().trim_start_matches("r#").to_string());
+            let property = object?.property(&wire)?;
+            Some(Member {
+                ident,
+                wire,
+                shape: shape(&field.ty),
+                property,
+            })
+        })
+        .collect();
+    let received = model.received.contains(&name.to_string());
+    let body = |mode: Mode| {
+        let checks = checks(&members, object, model, mode, &rt);
+        let unused = checks.is_empty().then(|| quote!(let _ = (at, out);));
+        quote!(#unused #(#checks)*)
+    };
+    let check = body(if received { Mode::Every } else { Mode::Sent });
+    let check_sent = (received && model.sent_checked.contains(&name.to_string())).then(|| {
+        let body = body(Mode::Sent);
+        quote! {
+            fn check_sent(&self, at: &#rt::types::JsonPath<'_>, out: &mut ::std::vec::Vec<#rt::types::Violation>) {
+                #body
+            }
+        }
+    });
     let doc = format!(" The rules of `{name}` that its type cannot check (see `types::Validate`).");
     quote! {
         #[doc = #doc]
         impl #rt::types::Validate for #name {
             fn check(&self, at: &#rt::types::JsonPath<'_>, out: &mut ::std::vec::Vec<#rt::types::Violation>) {
-                #unused
-                #(#checks)*
+                #check
             }
+            #check_sent
         }
     }
 }

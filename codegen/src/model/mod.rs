@@ -351,6 +351,10 @@ pub(crate) struct External {
     /// Whether its values have something to check (it implements
     /// `Validate` there with checks of its own or of its members).
     pub(crate) checked: bool,
+    /// Whether its values have something to check when they are sent to
+    /// Tradecloud (`Validate::check_sent`: the `checked` rules and the
+    /// `x-request-rules` of it and its members).
+    pub(crate) sent_checked: bool,
 }
 
 /// The analysed spec.
@@ -382,10 +386,25 @@ pub(crate) struct SpecModel {
     /// (a constraint of their own or in a member, through lists and shared
     /// types): a member of such a type is checked too.
     pub(crate) checked: BTreeSet<String>,
+    /// The object schemas defined here whose values have something to
+    /// check when they are sent to Tradecloud: the `checked` ones and those
+    /// with `x-request-rules` of their own or in a member.
+    pub(crate) sent_checked: BTreeSet<String>,
+    /// The object schemas defined here that Tradecloud sends: those a
+    /// webhook body (a request body of a spec marked `x-webhook: true`) or a
+    /// response body can hold. Their `Validate::check` leaves the
+    /// `x-request-rules` out (a receiver never refuses what Tradecloud
+    /// sends); `Validate::check_sent` checks them.
+    pub(crate) received: BTreeSet<String>,
     /// The object schemas defined here that implement `Validate`: the
-    /// checked ones and every request body, so that every request can be
-    /// validated before it is sent or after it is received.
+    /// checked ones, the sent-checked ones and every request body, so that
+    /// every request can be validated before it is sent or after it is
+    /// received.
     pub(crate) validated: BTreeSet<String>,
+    /// `x-webhook: true` of the document: its operations are called by
+    /// Tradecloud (the receiver implements them), so their request bodies
+    /// are received messages.
+    pub(crate) webhook: bool,
 }
 
 impl SpecModel {
@@ -405,6 +424,35 @@ pub(crate) fn analyse_all(normalized: Vec<Normalized>) -> Result<Vec<SpecModel>>
         .collect::<Result<Vec<_>>>()?;
     validation::mark(&mut models);
     Ok(models)
+}
+
+/// Every member that `x-request-rules` `required` or `dependentRequired`
+/// names is a property of the schema (a misspelt name would check nothing).
+fn check_request_rules(
+    path: &std::path::Path,
+    objects: &BTreeMap<String, ObjectModel>,
+) -> Result<()> {
+    for (name, object) in objects {
+        let named = object.request_required.iter().chain(
+            object
+                .dependent_required
+                .iter()
+                .flat_map(|(with, needs)| std::iter::once(with).chain(needs)),
+        );
+        for member in named {
+            if object.property(member).is_none() {
+                return Err(Error::new(
+                    path,
+                    pointer(["components", "schemas", name, "x-request-rules"]),
+                    "x-request-rules",
+                    format!(
+                        "names `{member}`, which is not a property of `{name}`; name one of its properties"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn analyse(normalized: Normalized, index: &SchemaIndex) -> Result<SpecModel> {
@@ -436,16 +484,19 @@ fn analyse(normalized: Normalized, index: &SchemaIndex) -> Result<SpecModel> {
                 is_object: index.is_object(&module, &name),
                 is_enum: index.is_enum(&module, &name),
                 checked: false,
+                sent_checked: false,
                 module,
             };
             (name, external)
         })
         .collect();
     let objects = index.objects_of(&source.module, &externals);
+    check_request_rules(&path, &objects)?;
     let mut operations = operations::analyse(&path, &openapi, &externals, &objects)?;
     for op in &mut operations {
         op.limits = limits::of_operation(index, &source.module, &document, op);
     }
+    let webhook = document.get("x-webhook").and_then(Value::as_bool) == Some(true);
     Ok(SpecModel {
         file_name: source.file_name.clone(),
         module: source.module.clone(),
@@ -459,6 +510,9 @@ fn analyse(normalized: Normalized, index: &SchemaIndex) -> Result<SpecModel> {
         components,
         objects,
         checked: BTreeSet::new(),
+        sent_checked: BTreeSet::new(),
+        received: BTreeSet::new(),
         validated: BTreeSet::new(),
+        webhook,
     })
 }

@@ -45,6 +45,10 @@ pub(crate) struct Constraints {
     pub(crate) min_items: Option<u64>,
     /// `maxItems` of a list.
     pub(crate) max_items: Option<u64>,
+    /// `minLength` of a plain string, in characters.
+    pub(crate) min_length: Option<u64>,
+    /// `maxLength` of a plain string, in characters.
+    pub(crate) max_length: Option<u64>,
     /// `x-keep-empty: true` on an optional list: an empty list is a value of
     /// its own (sent as `[]`), not the same as an absent one.
     pub(crate) keep_empty: bool,
@@ -53,7 +57,11 @@ pub(crate) struct Constraints {
 impl Constraints {
     /// Whether there is anything to check.
     pub(crate) fn checks_anything(&self) -> bool {
-        self.pattern.is_some() || self.min_items.is_some() || self.max_items.is_some()
+        self.pattern.is_some()
+            || self.min_items.is_some()
+            || self.max_items.is_some()
+            || self.min_length.is_some()
+            || self.max_length.is_some()
     }
 }
 
@@ -70,6 +78,10 @@ pub(crate) struct Property {
     /// Whether the schema lists it in `required`.
     pub(crate) required: bool,
     pub(crate) constraints: Constraints,
+    /// The constraints of its `x-request-rules`: they apply only when the
+    /// member is part of a message sent to Tradecloud (see
+    /// [`ObjectModel::request_required`]).
+    pub(crate) request: Constraints,
 }
 
 /// An object schema of a spec.
@@ -80,9 +92,24 @@ pub(crate) struct ObjectModel {
     /// The XML element name of a message of this schema (`xml.name`), if the
     /// spec gives one.
     pub(crate) xml_name: Option<String>,
+    /// `x-request-rules.required` of the schema: the members a value of it
+    /// must have when it is part of a message sent to Tradecloud, although
+    /// the type (shared with the received messages) leaves them optional.
+    pub(crate) request_required: Vec<String>,
+    /// `x-request-rules.dependentRequired` of the schema: a member given
+    /// and the members it then needs, when it is sent to Tradecloud.
+    pub(crate) dependent_required: Vec<(String, Vec<String>)>,
 }
 
 impl ObjectModel {
+    /// Whether it states rules of its own for a message sent to Tradecloud
+    /// (`x-request-rules` of the schema or of a member).
+    pub(crate) fn has_request_rules(&self) -> bool {
+        !self.request_required.is_empty()
+            || !self.dependent_required.is_empty()
+            || self.properties.iter().any(|p| p.request.checks_anything())
+    }
+
     /// The property with this wire name.
     pub(crate) fn property(&self, wire: &str) -> Option<&Property> {
         self.properties.iter().find(|p| p.wire == wire)
@@ -114,25 +141,52 @@ fn is_object(schema: &Value) -> bool {
 
 /// The constraints of a property schema as the normalised document has it
 /// (a date-time, date or uuid string has an `x-rust-type` by then, an enum a
-/// `$ref`: their `pattern` is their type's business).
-fn constraints(prop: &Value) -> Constraints {
+/// `$ref`: their `pattern` is their type's business), read from `rules`:
+/// the property itself, or its `x-request-rules`.
+fn constraints(prop: &Value, rules: &Value) -> Constraints {
     let ty = prop.get("type").and_then(Value::as_str);
-    let count = |key: &str| prop.get(key).and_then(Value::as_u64);
+    let count = |key: &str| rules.get(key).and_then(Value::as_u64);
     let plain_string = ty == Some("string")
         && prop.get("x-rust-type").is_none()
         && prop.get("enum").is_none()
         && prop.get("format").is_none();
     let is_array = ty == Some("array");
     Constraints {
-        pattern: prop
+        pattern: rules
             .get("pattern")
             .and_then(Value::as_str)
             .filter(|_| plain_string)
             .map(str::to_string),
         min_items: count("minItems").filter(|_| is_array),
         max_items: count("maxItems").filter(|_| is_array),
-        keep_empty: is_array && prop.get("x-keep-empty").and_then(Value::as_bool) == Some(true),
+        min_length: count("minLength").filter(|_| plain_string),
+        max_length: count("maxLength").filter(|_| plain_string),
+        keep_empty: is_array && rules.get("x-keep-empty").and_then(Value::as_bool) == Some(true),
     }
+}
+
+/// `x-request-rules.required` and `.dependentRequired` of an object schema.
+fn object_request_rules(schema: &Value) -> (Vec<String>, Vec<(String, Vec<String>)>) {
+    let Some(rules) = schema.get("x-request-rules") else {
+        return (Vec::new(), Vec::new());
+    };
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let required = rules.get("required").map(names).unwrap_or_default();
+    let dependent = rules
+        .get("dependentRequired")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), names(v))).collect())
+        .unwrap_or_default();
+    (required, dependent)
 }
 
 /// Nesting beyond this is reported as `Any` (a guard against cycles of
@@ -221,8 +275,11 @@ impl SchemaIndex {
             .iter()
             .filter(|(_, s)| is_object(s))
             .map(|(name, s)| {
+                let (request_required, dependent_required) = object_request_rules(s);
                 let object = ObjectModel {
                     properties: ctx.properties(s, 0),
+                    request_required,
+                    dependent_required,
                     xml_name: s
                         .pointer("/xml/name")
                         .and_then(Value::as_str)
@@ -262,7 +319,11 @@ impl KindContext<'_> {
                 deprecated: prop.get("deprecated").and_then(Value::as_bool) == Some(true),
                 kind: self.kind(prop, depth),
                 required: required.contains(&wire.as_str()),
-                constraints: constraints(prop),
+                constraints: constraints(prop, prop),
+                request: prop
+                    .get("x-request-rules")
+                    .map(|rules| constraints(prop, rules))
+                    .unwrap_or_default(),
             })
             .collect()
     }
