@@ -614,3 +614,125 @@ async fn receiver_entra_key_rotation_during_a_jwks_outage_is_503_not_401() {
     assert_eq!(send(stranger.token(v2_claims()), 7).await.status(), 401);
     rx.stop().await;
 }
+
+/// `/readyz`: its status and its JSON body.
+async fn readyz(rx: &TestReceiver) -> (u16, serde_json::Value) {
+    let response = rx.client.get(rx.url("/readyz")).send().await.unwrap();
+    (response.status().as_u16(), json(response).await)
+}
+
+/// A JWKS endpoint on loopback that can be taken away: every answer closes
+/// its connection, so that once the returned task is aborted (its listener
+/// closed) nothing answers at that address.
+async fn jwks_server_that_goes_away(
+    keys: Vec<serde_json::Value>,
+    hits: Arc<Mutex<usize>>,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let app = axum::Router::new().route(
+        "/keys",
+        axum::routing::get(move || {
+            let (keys, hits) = (keys.clone(), hits.clone());
+            async move {
+                *hits.lock().unwrap() += 1;
+                (
+                    [(axum::http::header::CONNECTION, "close")],
+                    axum::Json(json!({ "keys": keys })),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, task)
+}
+
+/// `/readyz` with Entra ID follows the signing keys: ready once they are
+/// fetched (`/readyz` fetches them before the first token); once the JWKS
+/// endpoint has gone away, still ready while cached keys check tokens, with
+/// a warning naming the JWKS; not ready without any key (every token would
+/// get 503), saying why, and ready again once the JWKS answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receiver_entra_readiness_follows_the_jwks() {
+    let key = SigningKey::generate("key-1");
+    let hits = Arc::new(Mutex::new(0));
+    let (jwks, server) = jwks_server_that_goes_away(vec![key.jwk()], hits.clone()).await;
+    let jwks_url = format!("http://{jwks}/keys");
+    // Keys go stale after 1 s, so that they are fetched again.
+    let rx = start(&entra_config(
+        &jwks_url,
+        "jwks_max_age_secs = 1\njwks_backoff_max_secs = 2\n",
+    ))
+    .await;
+    let (status, body) = readyz(&rx).await;
+    assert_eq!((status, body.get("warning")), (200, None), "{body}");
+    assert_eq!(*hits.lock().unwrap(), 1, "/readyz fetched the keys");
+    assert_eq!(
+        post_with_token(&rx, key.token(v2_claims()), 1)
+            .await
+            .status(),
+        202
+    );
+
+    // The JWKS endpoint goes away; the cached key is out of date.
+    server.abort();
+    let _ = server.await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, body) = readyz(&rx).await;
+    assert_eq!(status, 200, "{body}");
+    let warning = body["warning"].as_str().unwrap_or_default();
+    assert!(
+        warning.contains("cannot be fetched again")
+            && warning.contains(&jwks_url)
+            && warning.contains("1 cached key"),
+        "{body}"
+    );
+    assert_eq!(*hits.lock().unwrap(), 1);
+    // The cached key still checks tokens.
+    assert_eq!(
+        post_with_token(&rx, key.token(v2_claims()), 2)
+            .await
+            .status(),
+        202
+    );
+    rx.stop().await;
+
+    // A receiver that has no key yet, with the JWKS away: not ready, and why.
+    let up = Arc::new(AtomicBool::new(false));
+    let flaky = flaky_jwks_server(Arc::new(Mutex::new(vec![key.jwk()])), hits, up.clone()).await;
+    for url in [jwks_url, format!("http://{flaky}/keys")] {
+        let rx = start(&entra_config(&url, "jwks_backoff_max_secs = 2\n")).await;
+        let (status, body) = readyz(&rx).await;
+        assert_eq!(status, 503, "{body}");
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("signing keys cannot be fetched")
+                && detail.contains(&url)
+                && detail.contains("[auth] jwks_url")
+                && detail.contains("503"),
+            "{body}"
+        );
+        if url.contains(&flaky.to_string()) {
+            assert!(detail.contains("JWKS answered 503"), "{body}");
+            // The JWKS is back: ready once the backoff has passed.
+            up.store(true, Ordering::SeqCst);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let (status, body) = readyz(&rx).await;
+                if status == 200 {
+                    assert_eq!(body.get("warning"), None, "{body}");
+                    break;
+                }
+                assert!(Instant::now() < deadline, "not ready again: {body}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert_eq!(
+                post_with_token(&rx, key.token(v2_claims()), 3)
+                    .await
+                    .status(),
+                202
+            );
+        }
+        rx.stop().await;
+    }
+}

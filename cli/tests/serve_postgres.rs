@@ -291,6 +291,95 @@ async fn serve_starts_while_postgres_is_down_and_stores_once_it_is_back() {
     assert!(metrics.contains("tradecloud_store_ready 1"), "{metrics}");
 }
 
+/// A gauge named in `/metrics`, parsed.
+fn gauge(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name} missing in\n{metrics}"))
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{name}: {e}\n{metrics}"))
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// While PostgreSQL is unreachable the backlog gauges cannot be read and
+/// keep their last values: `tradecloud_inbox_backlog_refreshed_timestamp_seconds`
+/// stays at the last read, so that an alert sees how old they are instead
+/// of a flat line; it follows the scrapes again once the server is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backlog_gauges_say_how_old_they_are_while_postgres_is_down() {
+    const REFRESHED: &str = "tradecloud_inbox_backlog_refreshed_timestamp_seconds";
+    let exe = env!("CARGO_BIN_EXE_tradecloud");
+    let pg = PgCluster::start();
+    let store_url = pg.database("inbox");
+    let dir = tempfile::tempdir().unwrap();
+    let (config, cert) = serve_config(dir.path(), "");
+    let mut command = Command::new(exe);
+    command
+        .args(["serve", "--receive-only", "--config"])
+        .arg(&config)
+        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
+        .env("TRADECLOUD_STORE_URL", &store_url);
+    let (_child, addr, log) = spawn_serve_logged(command, Duration::from_secs(60)).await;
+    let client = client_for(&cert, addr);
+    let base = format!("https://localhost:{}", addr.port());
+    let scrape = || async {
+        client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let order_url = format!("{base}/tradecloud/order");
+    assert_eq!(
+        post_order(&client, &order_url, "m-1").await.0,
+        202,
+        "{log:#?}"
+    );
+
+    let before = unix_now();
+    let metrics = scrape().await;
+    let read = gauge(&metrics, REFRESHED);
+    assert!(
+        (before - 1.0..=unix_now() + 1.0).contains(&read),
+        "{read} is not the time of the scrape ({before}):\n{metrics}"
+    );
+    assert_eq!(gauge(&metrics, "tradecloud_inbox_queued_events"), 1.0);
+
+    pg.stop_server();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let metrics = scrape().await;
+    // The last values read, and when they were read.
+    assert_eq!(gauge(&metrics, "tradecloud_inbox_queued_events"), 1.0);
+    assert_eq!(gauge(&metrics, REFRESHED), read, "{metrics}");
+    assert!(unix_now() - gauge(&metrics, REFRESHED) >= 1.5, "{metrics}");
+
+    pg.start_server();
+    let start = Instant::now();
+    loop {
+        let metrics = scrape().await;
+        if gauge(&metrics, REFRESHED) > read + 1.0 {
+            assert_eq!(gauge(&metrics, "tradecloud_inbox_queued_events"), 1.0);
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "not read again after PostgreSQL came back:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// Issue 23, item 7: PostgreSQL turned read-only (`default_transaction_read_only`,
 /// as a failover can leave it): `/readyz` fails as every write does, and
 /// `tradecloud_store_ready` says 0; both recover with the server.

@@ -243,15 +243,18 @@ async fn a_second_serve_on_one_sqlite_inbox_is_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "the second serve runs: {stderr}");
     let first_pid = child.id().unwrap();
+    // Says what is true: the inbox opened, and the first receiver holds it.
     assert!(
         stderr.contains(&format!(
-            "{} is already used by another receiver",
+            "error: cannot start the receiver: another receiver, process {first_pid}, holds the \
+             SQLite inbox {} (its lock {}-receiver-lock)",
+            db.display(),
             db.display()
-        )) && stderr.contains(&format!("process {first_pid}"))
-            && stderr.contains("Stop the other `tradecloud serve`")
-            && stderr.contains("PostgreSQL"),
+        )) && stderr.contains("Stop the other `tradecloud serve`")
+            && stderr.contains("give them all one PostgreSQL database"),
         "{stderr}"
     );
+    assert!(!stderr.contains("cannot open"), "{stderr}");
     assert!(!stderr.contains("listening on"), "{stderr}");
 
     // The inbox commands beside the running receiver.

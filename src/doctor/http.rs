@@ -667,7 +667,7 @@ async fn ready(client: &reqwest::Client, url: &str) -> Check {
                 Check::warn(
                     ID,
                     format!("{readyz}: ready, with a warning: {warning}"),
-                    "see the receiver's log and tradecloud_store_low_space; free space on the inbox's disk",
+                    "see the receiver's log: free space on the inbox's disk (tradecloud_store_low_space), or let the receiver reach [auth] jwks_url (Entra ID's signing keys)",
                 )
             } else if refused {
                 Check::warn(

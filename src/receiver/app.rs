@@ -288,22 +288,28 @@ pub(super) fn app(
                     metrics: Some(metrics.clone()),
                 },
                 auth: layers::Auth {
-                    authenticator,
+                    authenticator: authenticator.clone(),
                     metrics: metrics.clone(),
                     proofs_seen: Arc::default(),
                 },
             },
             layers::webhook_front,
         ));
-    let ops = ops::router(inbox, metrics, metrics_auth, s.metrics, api_health).layer(
-        axum::middleware::from_fn_with_state(
-            layers::Guard {
-                permits: None,
-                timeout: Duration::from_secs(10),
-                metrics: None,
-            },
-            layers::guard,
-        ),
-    );
+    let ops = ops::router(
+        inbox,
+        metrics,
+        authenticator,
+        metrics_auth,
+        s.metrics,
+        api_health,
+    )
+    .layer(axum::middleware::from_fn_with_state(
+        layers::Guard {
+            permits: None,
+            timeout: Duration::from_secs(10),
+            metrics: None,
+        },
+        layers::guard,
+    ));
     webhook_routes.merge(ops).fallback(ops::not_found)
 }

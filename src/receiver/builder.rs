@@ -279,8 +279,9 @@ impl ReceiverBuilder {
             }
         };
         // A SQLite inbox takes one receiving process: a second is refused
-        // before it listens.
-        inbox.claim_receiving()?;
+        // before it listens (the inbox opened fine: not `Inbox`'s "cannot
+        // open").
+        inbox.claim_receiving().map_err(ReceiverError::InboxInUse)?;
 
         let listener = match self.listener {
             Some(listener) => listener,

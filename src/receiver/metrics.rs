@@ -20,6 +20,7 @@
 //! | `tradecloud_connections_limited_total` | `action` | connections over `max_connections`/`max_connections_per_ip`: `answered_503`, or `closed` before TLS in a flood |
 //! | `tradecloud_inbox_queued_events` | | events still to be handled (`received`, `trigger`, `processing`, `retrying`), read from the inbox at each scrape ([`Inbox::backlog`](crate::inbox::Inbox::backlog)); on PostgreSQL every instance reports the whole inbox |
 //! | `tradecloud_inbox_oldest_queued_age_seconds` | | how long the oldest of them (lowest inbox id) has waited; 0 when none |
+//! | `tradecloud_inbox_backlog_refreshed_timestamp_seconds` | | Unix time of the last scrape that could read the backlog (0 before the first): while the store cannot be read (PostgreSQL unreachable), the two gauges above keep their last values and this one stays behind, so `time() - tradecloud_inbox_backlog_refreshed_timestamp_seconds` tells how old they are |
 //! | `tradecloud_tls_certificate_expiry_timestamp_seconds` | | notAfter of the certificate being served, Unix time (follows reloads and ACME renewals; see `certificate.rs`) |
 //! | `tradecloud_tls_handshake_failures_total` | `reason` | failed TLS handshakes: `protocol_version`, `no_shared_cipher`, `unknown_ca`, `certificate_expired`, `bad_certificate`, `not_tls`, `timeout`, `closed`, `other` |
 //! | `tradecloud_api_credentials_valid` | | `0` after Tradecloud refused the `[tradecloud]` credentials (401/403), else `1` (with a processor and credentials; see [`ApiHealth`](super::ApiHealth)) |
@@ -92,7 +93,8 @@ struct Inner {
     store_low_space: Gauge,
     connections_limited: Family<ActionLabel, Counter>,
     purged: Counter,
-    backlog: (Gauge, Gauge<f64, AtomicU64>),
+    /// Queued events, the oldest one's age, and when they were last read.
+    backlog: (Gauge, Gauge<f64, AtomicU64>, Gauge<f64, AtomicU64>),
     /// Handler runs and their total time in microseconds (the console's overview).
     handler_totals: (AtomicU64, AtomicU64),
 }
@@ -220,7 +222,11 @@ impl Metrics {
             "Connections over the connection limits: answered_503, or closed before TLS",
             connections_limited.clone(),
         );
-        let backlog = (Gauge::default(), Gauge::<f64, AtomicU64>::default());
+        let backlog = (
+            Gauge::default(),
+            Gauge::<f64, AtomicU64>::default(),
+            Gauge::<f64, AtomicU64>::default(),
+        );
         registry.register(
             "inbox_queued_events",
             "Events still to be handled (received, trigger, processing, retrying), read at each scrape",
@@ -230,6 +236,12 @@ impl Metrics {
             "inbox_oldest_queued_age_seconds",
             "How long the oldest event still to be handled has waited (0 when none)",
             backlog.1.clone(),
+        );
+        registry.register(
+            "inbox_backlog_refreshed_timestamp_seconds",
+            "Unix time of the last successful read of the two inbox backlog gauges (0 before the first): \
+             they keep their last values while the store cannot be read",
+            backlog.2.clone(),
         );
         Metrics {
             inner: Arc::new(Inner {
@@ -398,15 +410,22 @@ impl Metrics {
     /// Read the inbox's [backlog](crate::inbox::Inbox::backlog) into
     /// `tradecloud_inbox_queued_events` and
     /// `tradecloud_inbox_oldest_queued_age_seconds` (called before each
-    /// scrape is answered). When the store does not answer within
-    /// `timeout`, the gauges keep their last values (`tradecloud_store_ready`
-    /// tells that the store is down).
+    /// scrape is answered), and the time of this read into
+    /// `tradecloud_inbox_backlog_refreshed_timestamp_seconds`. When the store
+    /// cannot be read within `timeout`, the gauges keep their last values,
+    /// and the timestamp stays behind to say how old they are
+    /// (`tradecloud_store_ready` tells that the store is down).
     pub async fn refresh_backlog(&self, inbox: &crate::inbox::Inbox, timeout: Duration) {
         match tokio::time::timeout(timeout, inbox.backlog()).await {
             Ok(Ok(backlog)) => {
-                let (queued, oldest) = &self.inner.backlog;
+                let (queued, oldest, refreshed) = &self.inner.backlog;
                 queued.set(i64::try_from(backlog.queued).unwrap_or(i64::MAX));
                 oldest.set(backlog.oldest_age.map_or(0.0, |age| age.as_secs_f64()));
+                refreshed.set(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0.0, |since| since.as_secs_f64()),
+                );
             }
             Ok(Err(e)) => tracing::debug!(error = %e, "cannot read the inbox backlog for /metrics"),
             Err(_) => tracing::debug!("the inbox backlog for /metrics took too long"),

@@ -116,6 +116,12 @@ pub enum ReceiverError {
     /// The inbox could not be opened.
     #[error("cannot open the inbox ([store] url, or TRADECLOUD_STORE_URL): {0}")]
     Inbox(#[from] InboxError),
+    /// The inbox opened, but another receiver holds it: a SQLite inbox takes
+    /// one receiving process (its `PATH-receiver-lock`). The message names
+    /// the other one's process id and says to stop it or to share a
+    /// PostgreSQL inbox.
+    #[error(transparent)]
+    InboxInUse(InboxError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {

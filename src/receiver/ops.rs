@@ -1,7 +1,8 @@
 //! The operational endpoints, without the webhook authentication:
 //! `/healthz` (the process is up), `/readyz` (an event can be committed
 //! now, see [`Inbox::ready`]; checked at most once a second, committing
-//! nothing; a `503` says why) and
+//! nothing; and, with Entra ID, a token can be checked: see
+//! [`Authenticator::readiness`]; a `503` says why) and
 //! `/metrics` (Prometheus; optional, optionally behind a Bearer token).
 //! The same check runs every [`WATCH_EVERY`] while serving, so that
 //! `tradecloud_store_ready` is current without probes.
@@ -21,6 +22,8 @@ use crate::inbox::Inbox;
 struct Ops {
     inbox: Inbox,
     metrics: Metrics,
+    /// The webhooks' authentication: with Entra ID, a part of readiness.
+    auth: Authenticator,
     /// `server.metrics_token`: the Bearer token `/metrics` requires.
     metrics_auth: Option<Authenticator>,
     /// The `[tradecloud]` credentials' standing, a detail of `/readyz`.
@@ -59,13 +62,28 @@ async fn check(inbox: &Inbox, metrics: &Metrics) -> Result<(), String> {
 }
 
 async fn readyz(State(ops): State<Ops>) -> Response {
-    match check(&ops.inbox, &ops.metrics).await {
-        Ok(()) => (
-            StatusCode::OK,
-            [(CONTENT_TYPE, "application/json")],
-            ready_body(ops.api.as_ref(), ops.inbox.low_space()),
-        )
-            .into_response(),
+    let ready = match check(&ops.inbox, &ops.metrics).await {
+        Ok(()) => ops.auth.readiness().await,
+        Err(why) => Err(why),
+    };
+    match ready {
+        Ok(auth_warning) => {
+            let warnings: Vec<String> = ops
+                .inbox
+                .low_space()
+                .into_iter()
+                .chain(auth_warning)
+                .collect();
+            (
+                StatusCode::OK,
+                [(CONTENT_TYPE, "application/json")],
+                ready_body(
+                    ops.api.as_ref(),
+                    (!warnings.is_empty()).then(|| warnings.join("; ")),
+                ),
+            )
+                .into_response()
+        }
         Err(why) => {
             tracing::warn!(error = %why, "not ready");
             crate::server::problem(StatusCode::SERVICE_UNAVAILABLE, &why, None)
@@ -111,7 +129,8 @@ pub(super) async fn watch_store(inbox: Inbox, metrics: Metrics) {
 /// `{"status":"ready"}`, with `"tradecloudApi"` when the receiver fetches
 /// from Tradecloud: refused credentials do not stop receiving (so `/readyz`
 /// stays `200`), but they are said here; likewise `"warning"` while the
-/// inbox's disk is nearly full ([`Inbox::low_space`]).
+/// inbox's disk is nearly full ([`Inbox::low_space`]) or Entra ID's signing
+/// keys cannot be fetched again (the cached ones are in use).
 fn ready_body(api: Option<&super::ApiHealth>, warning: Option<String>) -> String {
     let mut body = serde_json::json!({ "status": "ready" });
     if let Some(api) = api {
@@ -160,6 +179,7 @@ pub(super) async fn not_found() -> Response {
 pub(super) fn router(
     inbox: Inbox,
     metrics: Metrics,
+    auth: Authenticator,
     metrics_auth: Option<Authenticator>,
     serve_metrics: bool,
     api: Option<super::ApiHealth>,
@@ -167,6 +187,7 @@ pub(super) fn router(
     let state = Ops {
         inbox,
         metrics,
+        auth,
         metrics_auth,
         api,
     };

@@ -277,14 +277,14 @@ pub(crate) fn claim_receiving(path: &Path) -> Result<Option<std::fs::File>, Inbo
             let holder = std::fs::read_to_string(&lock)
                 .ok()
                 .and_then(|text| text.trim().parse::<u32>().ok())
-                .map(|pid| format!("process {pid}"))
-                .unwrap_or_else(|| "another process".into());
+                .map(|pid| format!("another receiver, process {pid},"))
+                .unwrap_or_else(|| "another receiver".into());
             return Err(InboxError::Invalid(format!(
-                "the SQLite inbox {} is already used by another receiver ({holder} holds {}): a \
-                 SQLite inbox takes one receiving process. Stop the other `tradecloud serve` \
-                 first, or, to run several receivers on one inbox, give them all one PostgreSQL \
-                 database ([store] url = \"postgres://...\", see `tradecloud inbox migrate`). \
-                 `tradecloud inbox` commands work beside a running receiver",
+                "{holder} holds the SQLite inbox {} (its lock {}): a SQLite inbox takes one \
+                 receiving process. Stop the other `tradecloud serve` first, or, to run several \
+                 receivers on one inbox, give them all one PostgreSQL database ([store] url = \
+                 \"postgres://...\", see `tradecloud inbox migrate`). `tradecloud inbox` \
+                 commands work beside a running receiver",
                 path.display(),
                 lock.display()
             )));
@@ -736,9 +736,11 @@ mod tests {
         let second = crate::inbox::Inbox::open(&url).unwrap();
         let refused = second.claim_receiving().unwrap_err().to_string();
         assert!(
-            refused.contains("already used by another receiver")
-                && refused.contains(&format!("process {}", std::process::id()))
-                && refused.contains("PostgreSQL"),
+            refused.starts_with(&format!(
+                "another receiver, process {}, holds the SQLite inbox {}",
+                std::process::id(),
+                dir.path().join("inbox.db").display()
+            )) && refused.contains("PostgreSQL"),
             "{refused}"
         );
         drop(first);

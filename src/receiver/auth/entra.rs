@@ -30,6 +30,10 @@ pub(super) struct EntraVerifier {
 /// Delay after the first failed JWKS fetch; doubled per further failure.
 const JWKS_BACKOFF_BASE: Duration = Duration::from_secs(1);
 
+/// How long `/readyz` waits for a JWKS fetch (its own timeout is 10 s, the
+/// store's check before it takes at most 5 s).
+const READY_FETCH_TIMEOUT: Duration = Duration::from_secs(4);
+
 #[derive(Default)]
 struct KeyCache {
     keys: HashMap<String, Arc<DecodingKey>>,
@@ -249,6 +253,28 @@ impl EntraVerifier {
             }
         }
         let result = self.fetch().await;
+        let cache = self.record(result);
+        if cache.failures == 0 {
+            cache
+                .keys
+                .get(kid)
+                .cloned()
+                .ok_or(AuthFailure::Denied("unknown JWT key id"))
+        } else {
+            match cached {
+                Some(key) => Ok(key),
+                // Whether the JWKS has this key id is unknown: `503`.
+                None => Err(cache.unavailable(kid, Instant::now())),
+            }
+        }
+    }
+
+    /// Record the outcome of a fetch in the cache (the caller holds
+    /// `refresh`): the new keys, or a failure and the backoff after it.
+    fn record(
+        &self,
+        result: Result<HashMap<String, Arc<DecodingKey>>, String>,
+    ) -> std::sync::RwLockWriteGuard<'_, KeyCache> {
         let mut cache = self.keys.write().unwrap_or_else(|e| e.into_inner());
         cache.attempts += 1;
         match result {
@@ -261,11 +287,6 @@ impl EntraVerifier {
                 cache.failures = 0;
                 cache.retry_at = None;
                 cache.last_error = None;
-                cache
-                    .keys
-                    .get(kid)
-                    .cloned()
-                    .ok_or(AuthFailure::Denied("unknown JWT key id"))
             }
             Err(e) => {
                 cache.failures = cache.failures.saturating_add(1);
@@ -278,12 +299,85 @@ impl EntraVerifier {
                     "cannot fetch the Entra ID signing keys; the cached keys stay in use"
                 );
                 cache.last_error = Some(e);
-                match cached {
-                    Some(key) => Ok(key),
-                    // Whether the JWKS has this key id is unknown: `503`.
-                    None => Err(cache.unavailable(kid, Instant::now())),
-                }
             }
+        }
+        cache
+    }
+
+    /// Whether webhooks with tokens can be checked now, for `/readyz`.
+    /// Without any key cached (before the first token, or while the JWKS
+    /// cannot be fetched) every token is answered `503`: `Err` says why,
+    /// after fetching the JWKS (at most `READY_FETCH_TIMEOUT`) unless the
+    /// backoff after a failure, or `min_refresh` after a key set without
+    /// keys, forbids it. Cached keys that are out of date are fetched again
+    /// too, without waiting for another fetch; while that fails, tokens
+    /// signed with the cached keys are still accepted (a warning, `Ok(Some)`),
+    /// only a rotated key's get `503`.
+    pub(super) async fn readiness(&self) -> Result<Option<String>, String> {
+        let (fetch, attempts, empty) = {
+            let cache = self.read();
+            let now = Instant::now();
+            let backing_off = cache.retry_at.is_some_and(|t| now < t);
+            let within = |age: Duration| {
+                cache
+                    .fetched_at
+                    .is_some_and(|t| now.duration_since(t) < age)
+            };
+            let fetch = !backing_off
+                && if cache.keys.is_empty() {
+                    cache.failures > 0 || !within(self.min_refresh)
+                } else {
+                    !within(self.max_age)
+                };
+            (fetch, cache.attempts, cache.keys.is_empty())
+        };
+        if fetch {
+            let deadline = tokio::time::Instant::now() + READY_FETCH_TIMEOUT;
+            // Without keys, wait for a request's fetch (up to the deadline);
+            // with keys, one is enough.
+            let guard = if empty {
+                tokio::time::timeout_at(deadline, self.refresh.lock())
+                    .await
+                    .ok()
+            } else {
+                self.refresh.try_lock().ok()
+            };
+            // Another fetch meanwhile answers for this one.
+            if guard.is_some() && self.read().attempts == attempts {
+                let result = match tokio::time::timeout_at(deadline, self.fetch()).await {
+                    Ok(result) => result,
+                    Err(_) => Err(format!(
+                        "no answer within {} s",
+                        READY_FETCH_TIMEOUT.as_secs()
+                    )),
+                };
+                drop(self.record(result));
+            }
+        }
+        let cache = self.read();
+        let error = cache.last_error.as_deref();
+        match (cache.keys.len(), error) {
+            (0, Some(error)) => Err(format!(
+                "the Entra ID signing keys cannot be fetched from {} ([auth] jwks_url): {error}; \
+                 every webhook is answered 503 until they can",
+                self.jwks_url
+            )),
+            (0, None) if cache.fetched_at.is_some() => Err(format!(
+                "the Entra ID key set at {} ([auth] jwks_url) holds no usable signing key: \
+                 every webhook is refused",
+                self.jwks_url
+            )),
+            (0, None) => Err(format!(
+                "the Entra ID signing keys have not been fetched from {} ([auth] jwks_url) yet",
+                self.jwks_url
+            )),
+            (keys, Some(error)) => Ok(Some(format!(
+                "the Entra ID signing keys cannot be fetched again from {} ([auth] jwks_url): \
+                 {error}; tokens signed with the {keys} cached key(s) are accepted, a new \
+                 (rotated) key's are answered 503 until they can",
+                self.jwks_url
+            ))),
+            (_, None) => Ok(None),
         }
     }
 

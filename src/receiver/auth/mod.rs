@@ -168,6 +168,20 @@ impl Authenticator {
         }
     }
 
+    /// Whether requests can be authenticated now, for `/readyz`: `Err` (not
+    /// ready) says why every request with credentials would be answered
+    /// `503`, `Ok(Some)` is a warning. Only Entra ID can fail: without any
+    /// signing key (the JWKS has not been fetched, fetched here if need be,
+    /// or cannot be) it is not ready; with cached keys while the JWKS cannot
+    /// be fetched again, it is ready with a warning (tokens of the cached
+    /// keys are accepted, a rotated key's get `503`).
+    pub(crate) async fn readiness(&self) -> Result<Option<String>, String> {
+        match &*self.inner {
+            Inner::Basic { .. } | Inner::Bearer { .. } => Ok(None),
+            Inner::Entra { verifier, .. } => verifier.readiness().await,
+        }
+    }
+
     /// Check the `Authorization` header of a request.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthFailure> {
         let mut values = headers.get_all(AUTHORIZATION).iter();
