@@ -215,7 +215,7 @@ fn request_rules_are_checked_only_in_what_is_sent() {
         ),
         "{weight}"
     );
-    assert!(has(sent, "if self.net.is_some() { crate::types::validate::required_with(self.unit.as_ref().is_some_and(|v| !v.is_empty()), \"net\", &at.field(\"unit\"), out); }"), "{weight}");
+    assert!(has(sent, "if self.net.is_some() { crate::types::validate::required_with(self.unit.as_ref().is_some_and(|v| !v.trim().is_empty()), \"net\", &at.field(\"unit\"), out); }"), "{weight}");
     // The webhook body does not look into it at all.
     let hook = out.file("hook/types.rs").expect("hook types");
     assert!(

@@ -4238,7 +4238,7 @@ impl crate::types::Validate for ItemDetails {
                 self
                     .net_weight_unit_of_measure_iso
                     .as_ref()
-                    .is_some_and(|v| !v.is_empty()),
+                    .is_some_and(|v| !v.trim().is_empty()),
                 "netWeight",
                 &at.field("netWeightUnitOfMeasureIso"),
                 out,

@@ -247,12 +247,13 @@ pub enum Rule {
         /// How many it has.
         found: usize,
     },
-    /// The member must be given (present, and not an empty text or list)
-    /// in a message sent to Tradecloud, although the type leaves it
-    /// optional (`x-request-rules` `required`).
+    /// The member must be given (present, not an empty list, and not a
+    /// blank text: empty or only whitespace, which tXML reads as empty) in
+    /// a message sent to Tradecloud, although the type leaves it optional
+    /// (`x-request-rules` `required`).
     Required,
-    /// The member must be given when the member `with` of the same object
-    /// is (`x-request-rules` `dependentRequired`).
+    /// The member must be given (as for [`Rule::Required`]) when the member
+    /// `with` of the same object is (`x-request-rules` `dependentRequired`).
     RequiredWith {
         /// The wire name of the member that needs it.
         with: &'static str,

@@ -157,15 +157,27 @@ struct Member<'a> {
 }
 
 impl Member<'_> {
-    /// The expression that tells whether the member is given: present, and
-    /// not an empty text or list.
+    /// The expression that tells whether the member is given: present, not
+    /// an empty list, and not a blank text (empty or only whitespace, as
+    /// `str::trim` sees it). The tXML reader trims an element's text with
+    /// `str::trim`, so a blank value reads as `""` there: blank in JSON
+    /// means the same, and a rule has one meaning in both.
     fn given(&self) -> TokenStream {
         let ident = self.ident;
-        match (self.shape.optional, self.shape.text || self.shape.list) {
-            (true, true) => quote!(self.#ident.as_ref().is_some_and(|v| !v.is_empty())),
-            (true, false) => quote!(self.#ident.is_some()),
-            (false, true) => quote!(!self.#ident.is_empty()),
-            (false, false) => quote!(true),
+        let FieldShape {
+            optional,
+            list,
+            text,
+        } = self.shape;
+        match (optional, text, list) {
+            (true, true, _) => {
+                quote!(self.#ident.as_ref().is_some_and(|v| !v.trim().is_empty()))
+            }
+            (true, false, true) => quote!(self.#ident.as_ref().is_some_and(|v| !v.is_empty())),
+            (true, false, false) => quote!(self.#ident.is_some()),
+            (false, true, _) => quote!(!self.#ident.trim().is_empty()),
+            (false, false, true) => quote!(!self.#ident.is_empty()),
+            (false, false, false) => quote!(true),
         }
     }
 }
