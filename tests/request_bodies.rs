@@ -626,6 +626,31 @@ fn required_identifiers_are_not_empty() {
     );
 }
 
+/// A reject's reason is required for a reject (Tradecloud's examples of
+/// the buyer's reject of requests and of a reschedule request): an empty
+/// one is refused before it is sent.
+#[test]
+fn reject_reasons_are_not_empty() {
+    let requests: order::RejectRequestsAsBuyer =
+        serde_json::from_value(serde_json::json!({"linePositions": ["0001"], "reason": ""}))
+            .expect("decodes");
+    assert_eq!(
+        requests.validate().expect_err("empty").to_string(),
+        "`reason` needs at least 1 character (it has 0)"
+    );
+    let reschedule: order::RejectShipmentRescheduleRequest =
+        serde_json::from_value(serde_json::json!({"reason": "", "version": 3})).expect("decodes");
+    assert_eq!(
+        reschedule.validate().expect_err("empty").to_string(),
+        "`reason` needs at least 1 character (it has 0)"
+    );
+    let requests: order::RejectRequestsAsBuyer = serde_json::from_value(
+        serde_json::json!({"linePositions": ["0001"], "reason": "Too late"}),
+    )
+    .expect("decodes");
+    assert_eq!(requests.validate(), Ok(()));
+}
+
 /// The order event fixture with values that break every request rule of
 /// the shared types: whitespace in identifiers, a net weight without its
 /// unit, a lower-case currency, a price without the transaction currency.
