@@ -481,7 +481,7 @@ fn request_rules_of_shared_types_are_checked_in_requests() {
             r#"`lines[0].item.number` must match the pattern `^\S*$` (it is "12 345")"#,
             "`lines[0].itemDetails.netWeightUnitOfMeasureIso` is required when `netWeight` is given: \
              add it or leave out `netWeight`",
-            r#"`lines[0].prices.grossPrice.priceInTransactionCurrency.currencyIso` must match the pattern `^[A-Z]{3}$` (it is "eur")"#,
+            r#"`lines[0].prices.grossPrice.priceInTransactionCurrency.currencyIso` must be a 3-letter ISO 4217 currency code in capitals, e.g. EUR (it is "eur")"#,
             "`lines[0].prices.netPrice.priceInTransactionCurrency` is required when sending to \
              Tradecloud: add it",
             r#"`order.contact.email` must match the pattern `^\S*$` (it is "a b@example.com")"#,
