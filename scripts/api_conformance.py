@@ -99,6 +99,12 @@ def toml_string(value):
     return json.dumps(value)
 
 
+# A text with a character that Rust's `str::trim` keeps (not `char::is_whitespace`):
+# what the generated `check_sent` takes as given. Written out, since `\s` differs
+# between Python and ECMA-262.
+NOT_BLANK = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+
+
 def _apply_request_rules(node):
     """Write every `x-request-rules` below `node` as plain JSON Schema
     constraints, in place. A member's rules (`pattern`, `minLength`, ...)
@@ -133,10 +139,11 @@ def _apply_request_rules(node):
                 node.setdefault("allOf", []).append({"anyOf": [
                     {"not": {"required": [name]}},
                     {"required": [name], "properties": {name: {"enum": [None]}}},
-                    # Not empty either: tXML writes "" as an empty element,
-                    # which reads as an absent member.
+                    # Not blank either (the generated `check_sent`: tXML
+                    # trims an element's text, so a blank one reads as "").
                     {"required": list(needed),
-                     "properties": {n: {"not": {"enum": [None, ""]}} for n in needed}},
+                     "properties": {n: {"not": {"enum": [None]}, "pattern": NOT_BLANK}
+                                    for n in needed}},
                 ]})
         else:
             node[key] = value

@@ -79,6 +79,9 @@ Usage:
    `iso-date-time` string exactly DATE_TIME_PATTERN below, the shape
    `tradecloud::types::DateTime` accepts; `minItems`, `maxItems` and
    `x-keep-empty` only on arrays, `minLength` and `maxLength` only on strings;
+   `x-pattern-description` (what a value matching the `pattern` beside it is, in words
+   that follow "must be" in the message of a broken rule: one line, no final period)
+   only beside the `pattern` of a plain string, as a constraint or in `x-request-rules`;
    no constraint in a webhook body beyond that date pattern, since the
    receiver must not refuse an event), the rules for requests only, and the
    null rule of the webhook bodies: the receiver reads `"member": null` as
@@ -103,6 +106,8 @@ Usage:
            dependentRequired:                  name -> the member names it needs)
              netWeight: [netWeightUnitOfMeasureIso]
            x-source: order/buyer/issue/README.md#L191-L193
+
+   A member's `pattern` there may have its `x-pattern-description` beside it (see 4).
 
    The generator checks them in `Validate::check_sent` of the shared type, which the
    request bodies of the API specs call, and never in `Validate::check` of a type a
@@ -143,6 +148,8 @@ RULE_KINDS = ("required", "max-items", "min-items", "no-whitespace", "not-empty"
 MEMBER_REQUEST_RULES = {"pattern": "string", "minLength": "string", "maxLength": "string",
                         "minItems": "array", "maxItems": "array"}
 SCHEMA_REQUEST_RULES = ("required", "dependentRequired")
+# Extensions an `x-request-rules` of a member may hold besides its rules.
+MEMBER_REQUEST_EXTENSIONS = ("x-source", "x-pattern-description")
 
 WEBHOOK_SPECS = ("order-webhook-connector.yaml", "shipment-webhook-connector.yaml")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -855,12 +862,30 @@ def lint_constraints(specs, report):
                         report(s.get("type") == kind, f"{path}: `{kw}` on a schema that is not an {kind}")
                         report(not webhook, f"{path}: `{kw}` in a webhook body (the receiver must not refuse "
                                             "an event Tradecloud sends; for requests only, use x-request-rules)")
+                if "x-pattern-description" in s:
+                    plain = s.get("type") == "string" and "format" not in s and not enum_values(s)
+                    lint_pattern_description(path, s, plain, report)
                 if "x-keep-empty" in s:
                     report(s["x-keep-empty"] is True, f"{path}: `x-keep-empty` must be `true`")
                 for pname in (s.get("required") or []) if isinstance(s.get("properties"), dict) else []:
                     member = s["properties"].get(pname)
                     report(not (isinstance(member, dict) and "x-keep-empty" in member),
                            f"{path}.{pname}: `x-keep-empty` on a required member (it is always sent)")
+
+
+def lint_pattern_description(where, rules, plain, report):
+    """`x-pattern-description` in `rules` (a member schema, or its `x-request-rules`):
+    beside the `pattern` of a plain string, which the generator checks, and words that
+    follow "must be" in a message (`Rule::Pattern` in src/types/validate.rs)."""
+    if "x-pattern-description" not in rules:
+        return
+    words = rules["x-pattern-description"]
+    report("pattern" in rules and plain,
+           f"{where}: `x-pattern-description` without the `pattern` of a plain string beside it")
+    report(isinstance(words, str) and words.strip() == words and words and "\n" not in words
+           and not words.endswith(".") and not words.lower().startswith("must"),
+           f"{where}: `x-pattern-description` must be one line of words that follow \"must be\" "
+           f"(no final period): {words!r}")
 
 
 def lint_request_rules(specs, report):
@@ -905,11 +930,12 @@ def lint_request_rules(specs, report):
                 if not isinstance(rules, dict):
                     report(False, f"{where}: must be a mapping")
                     continue
-                unknown = set(rules) - set(MEMBER_REQUEST_RULES) - {"x-source"}
+                unknown = set(rules) - set(MEMBER_REQUEST_RULES) - set(MEMBER_REQUEST_EXTENSIONS)
                 report(not unknown, f"{where}: unknown keywords {sorted(unknown)} (a member takes "
                                     f"{', '.join(MEMBER_REQUEST_RULES)})")
                 report(any(k in rules for k in MEMBER_REQUEST_RULES), f"{where}: states no rule")
                 plain = p.get("type") == "string" and "format" not in p and not enum_values(p)
+                lint_pattern_description(where, rules, plain, report)
                 for kw, kind in MEMBER_REQUEST_RULES.items():
                     if kw not in rules:
                         continue

@@ -247,6 +247,21 @@ class CheckSpecs(unittest.TestCase):
         self.edit("api-connector.yaml", loosen)
         self.assert_fails_with("not-empty SendDespatchAdviceBySupplier header.despatchAdviceNumber: minLength is None")
 
+    def test_a_pattern_description_without_its_pattern_fails(self):
+        def misplace(doc):
+            self.schemas(doc)["MonetaryAmount"]["properties"]["value"]["x-pattern-description"] = "a number"
+        self.edit("common.yaml", misplace)
+        self.assert_fails_with("common.yaml MonetaryAmount.value: `x-pattern-description` without the `pattern` "
+                               "of a plain string beside it")
+
+    def test_a_pattern_description_that_is_no_phrase_fails(self):
+        def sentence(doc):
+            rules = self.schemas(doc)["MonetaryAmount"]["properties"]["currencyIso"]["x-request-rules"]
+            rules["x-pattern-description"] = "Must be three capitals."
+        self.edit("common.yaml", sentence)
+        self.assert_fails_with("common.yaml MonetaryAmount.currencyIso x-request-rules: `x-pattern-description` "
+                               "must be one line of words that follow \"must be\"")
+
     def test_a_webhook_spec_without_its_marker_fails(self):
         self.edit("order-webhook-connector.yaml", lambda doc: doc.pop("x-webhook"))
         self.assert_fails_with("order-webhook-connector.yaml: a webhook spec needs `x-webhook: true`")

@@ -481,7 +481,7 @@ fn request_rules_of_shared_types_are_checked_in_requests() {
             r#"`lines[0].item.number` must match the pattern `^\S*$` (it is "12 345")"#,
             "`lines[0].itemDetails.netWeightUnitOfMeasureIso` is required when `netWeight` is given: \
              add it or leave out `netWeight`",
-            r#"`lines[0].prices.grossPrice.priceInTransactionCurrency.currencyIso` must match the pattern `^[A-Z]{3}$` (it is "eur")"#,
+            r#"`lines[0].prices.grossPrice.priceInTransactionCurrency.currencyIso` must be a 3-letter ISO 4217 currency code in capitals, e.g. EUR (it is "eur")"#,
             "`lines[0].prices.netPrice.priceInTransactionCurrency` is required when sending to \
              Tradecloud: add it",
             r#"`order.contact.email` must match the pattern `^\S*$` (it is "a b@example.com")"#,
@@ -533,6 +533,58 @@ fn request_rules_of_shared_types_are_checked_in_requests() {
     );
 }
 
+/// A member that a request rule requires (`required`, `dependentRequired`)
+/// is not given when it is blank: the tXML reader trims an element's text,
+/// so `<netWeightUnitOfMeasureIso> </netWeightUnitOfMeasureIso>` reads as
+/// `""`, and the same value in JSON means the same.
+#[test]
+fn blank_members_are_not_given_in_json_or_txml() {
+    const UNIT_NEEDED: &str = "`lines[0].itemDetails.netWeightUnitOfMeasureIso` is required \
+                               when `netWeight` is given: add it or leave out `netWeight`";
+    let json = |unit: &str| -> connector::SendOrderResponseBySupplier {
+        serde_json::from_value(serde_json::json!({
+            "order": {"buyerAccountNumber": "B1", "purchaseOrderNumber": "PO1"},
+            "lines": [{"purchaseOrderLinePosition": "0001",
+                       "deliverySchedule": [{"position": "0001"}],
+                       "itemDetails": {"netWeight": 1.25, "netWeightUnitOfMeasureIso": unit}}]
+        }))
+        .expect("decodes")
+    };
+    let path = examples::fixtures_dir()
+        .join("api-connector")
+        .join("sendOrderResponseBySupplierRoute.detailed.xml");
+    let fixture = std::fs::read_to_string(path).expect("the tXML fixture");
+    let unit_element = "<netWeightUnitOfMeasureIso>KGM</netWeightUnitOfMeasureIso>";
+    assert!(fixture.contains(unit_element));
+    let xml = |unit: &str| -> connector::SendOrderResponseBySupplier {
+        let body = fixture.replace(
+            unit_element,
+            &format!("<netWeightUnitOfMeasureIso>{unit}</netWeightUnitOfMeasureIso>"),
+        );
+        txml::from_slice_with(
+            body.as_bytes(),
+            &connector::txml_shapes::SendOrderResponseBySupplier,
+        )
+        .expect("decodes")
+    };
+    for blank in ["", " ", "\t\n ", "\u{a0}"] {
+        for (how, body) in [("JSON", json(blank)), ("tXML", xml(blank))] {
+            assert_eq!(
+                body.validate().map_err(|e| e.to_string()),
+                Err(UNIT_NEEDED.to_string()),
+                "{how} {blank:?}"
+            );
+        }
+    }
+    for (how, body) in [
+        ("JSON", json("KGM")),
+        ("tXML", xml("KGM")),
+        ("tXML", xml(" KGM ")),
+    ] {
+        assert_eq!(body.validate(), Ok(()), "{how}");
+    }
+}
+
 /// A required identifier that no pattern covers is still not empty.
 #[test]
 fn required_identifiers_are_not_empty() {
@@ -572,6 +624,31 @@ fn required_identifiers_are_not_empty() {
         schedule.validate().expect_err("whitespace").to_string(),
         r#"`deliverySchedule[0].position` must match the pattern `^\S+$` (it is "0 1")"#
     );
+}
+
+/// A reject's reason is required for a reject (Tradecloud's examples of
+/// the buyer's reject of requests and of a reschedule request): an empty
+/// one is refused before it is sent.
+#[test]
+fn reject_reasons_are_not_empty() {
+    let requests: order::RejectRequestsAsBuyer =
+        serde_json::from_value(serde_json::json!({"linePositions": ["0001"], "reason": ""}))
+            .expect("decodes");
+    assert_eq!(
+        requests.validate().expect_err("empty").to_string(),
+        "`reason` needs at least 1 character (it has 0)"
+    );
+    let reschedule: order::RejectShipmentRescheduleRequest =
+        serde_json::from_value(serde_json::json!({"reason": "", "version": 3})).expect("decodes");
+    assert_eq!(
+        reschedule.validate().expect_err("empty").to_string(),
+        "`reason` needs at least 1 character (it has 0)"
+    );
+    let requests: order::RejectRequestsAsBuyer = serde_json::from_value(
+        serde_json::json!({"linePositions": ["0001"], "reason": "Too late"}),
+    )
+    .expect("decodes");
+    assert_eq!(requests.validate(), Ok(()));
 }
 
 /// The order event fixture with values that break every request rule of

@@ -142,6 +142,7 @@ components:
       properties:
         net: {type: number}
         unit: {type: string, x-request-rules: {pattern: '^[A-Z]+$'}}
+        scale: {type: string, x-request-rules: {pattern: '^[A-Z]{3}$', x-pattern-description: three capitals}}
 "#;
 
 const RULES_HOOK: &str = r#"
@@ -184,6 +185,7 @@ components:
       required: [number]
       properties:
         number: {type: string, minLength: 1}
+        code: {type: string, pattern: '^[0-9]+$', x-pattern-description: 'digits, e.g. 042'}
         weights:
           type: array
           items: {$ref: 'common.yaml#/components/schemas/Weight'}
@@ -215,7 +217,15 @@ fn request_rules_are_checked_only_in_what_is_sent() {
         ),
         "{weight}"
     );
-    assert!(has(sent, "if self.net.is_some() { crate::types::validate::required_with(self.unit.as_ref().is_some_and(|v| !v.is_empty()), \"net\", &at.field(\"unit\"), out); }"), "{weight}");
+    // A pattern the spec describes in words says them when it is broken.
+    assert!(
+        has(
+            sent,
+            r#"crate::types::validate::described_pattern(value, "^[A-Z]{3}$", "three capitals", &path, out);"#
+        ),
+        "{weight}"
+    );
+    assert!(has(sent, "if self.net.is_some() { crate::types::validate::required_with(self.unit.as_ref().is_some_and(|v| !v.trim().is_empty()), \"net\", &at.field(\"unit\"), out); }"), "{weight}");
     // The webhook body does not look into it at all.
     let hook = out.file("hook/types.rs").expect("hook types");
     assert!(
@@ -236,6 +246,13 @@ fn request_rules_are_checked_only_in_what_is_sent() {
     );
     assert!(has(send, "crate::types::validate::length(value, ::std::option::Option::Some(1u64), ::std::option::Option::None, &path, out);"), "{send}");
     assert!(has(send, "pub number: ::std::string::String,"), "{send}");
+    assert!(
+        has(
+            send,
+            r#"crate::types::validate::described_pattern(value, "^[0-9]+$", "digits, e.g. 042", &path, out);"#
+        ),
+        "{send}"
+    );
 }
 
 #[test]

@@ -4238,7 +4238,7 @@ impl crate::types::Validate for ItemDetails {
                 self
                     .net_weight_unit_of_measure_iso
                     .as_ref()
-                    .is_some_and(|v| !v.is_empty()),
+                    .is_some_and(|v| !v.trim().is_empty()),
                 "netWeight",
                 &at.field("netWeightUnitOfMeasureIso"),
                 out,
@@ -4262,7 +4262,13 @@ impl crate::types::Validate for MonetaryAmount {
     ) {
         if let ::std::option::Option::Some(value) = &self.currency_iso {
             let path = at.field("currencyIso");
-            crate::types::validate::pattern(value, "^[A-Z]{3}$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[A-Z]{3}$",
+                "a 3-letter ISO 4217 currency code in capitals, e.g. EUR",
+                &path,
+                out,
+            );
         }
     }
 }

@@ -821,6 +821,11 @@ pub const REJECT_SHIPMENT_RESCHEDULE_REQUEST_ROUTE: op::Operation = op::Operatio
     limits: &[
         op::Limit {
             location: op::Location::Body,
+            path: "/reason",
+            rule: op::Rule::MinLength(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
             path: "/version",
             rule: op::Rule::Minimum {
                 value: op::Bound::Integer(0),
@@ -1054,6 +1059,11 @@ pub const REJECT_REQUESTS_AS_BUYER_ROUTE: op::Operation = op::Operation {
             location: op::Location::Body,
             path: "/linePositions",
             rule: op::Rule::MaxItems(500),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/reason",
+            rule: op::Rule::MinLength(1),
         },
         op::Limit {
             location: op::Location::Body,

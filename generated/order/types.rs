@@ -103,7 +103,7 @@ pub struct RejectRequestsAsBuyer {
     ///The positions of the order lines whose open requests are rejected (required).
     #[serde(rename = "linePositions")]
     pub line_positions: ::std::vec::Vec<::std::string::String>,
-    ///Why the requests are rejected (required for a reject).
+    ///Why the requests are rejected (required for a reject, so not empty, `minLength`).
     pub reason: ::std::string::String,
     ///The order `version` the action is based on (optimistic locking): Tradecloud refuses the action when the order has changed since. Optional.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -120,7 +120,7 @@ impl RejectRequestsAsBuyer {
 ///Reject the supplier's shipment reschedule request of one order line, with a reason.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct RejectShipmentRescheduleRequest {
-    ///Why the reschedule request is rejected (required for a reject).
+    ///Why the reschedule request is rejected (required for a reject, so not empty, `minLength`).
     pub reason: ::std::string::String,
     ///The order `version` the action is based on (optimistic locking): Tradecloud refuses the action when the order has changed since. Optional.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -330,6 +330,17 @@ impl crate::types::Validate for RejectRequestsAsBuyer {
                 out,
             );
         }
+        {
+            let value = &self.reason;
+            let path = at.field("reason");
+            crate::types::validate::length(
+                value,
+                ::std::option::Option::Some(1u64),
+                ::std::option::Option::None,
+                &path,
+                out,
+            );
+        }
     }
 }
 /// The rules of `RejectShipmentRescheduleRequest` that its type cannot check (see `types::Validate`).
@@ -339,7 +350,17 @@ impl crate::types::Validate for RejectShipmentRescheduleRequest {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
-        let _ = (at, out);
+        {
+            let value = &self.reason;
+            let path = at.field("reason");
+            crate::types::validate::length(
+                value,
+                ::std::option::Option::Some(1u64),
+                ::std::option::Option::None,
+                &path,
+                out,
+            );
+        }
     }
 }
 /// The rules of `ResendOrder` that its type cannot check (see `types::Validate`).
@@ -656,7 +677,7 @@ pub mod builder {
                 .collect();
             self
         }
-        ///Why the requests are rejected (required for a reject).
+        ///Why the requests are rejected (required for a reject, so not empty, `minLength`).
         pub fn reason(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
@@ -701,7 +722,7 @@ pub mod builder {
         value: super::RejectShipmentRescheduleRequest,
     }
     impl RejectShipmentRescheduleRequestBuilder {
-        ///Why the reschedule request is rejected (required for a reject).
+        ///Why the reschedule request is rejected (required for a reject, so not empty, `minLength`).
         pub fn reason(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,

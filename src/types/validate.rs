@@ -4,10 +4,12 @@
 //! The specs state those rules as JSON Schema constraints, and the generator
 //! turns them into an implementation of [`Validate`] for every request body
 //! and every type that holds such a rule: a `pattern` (no whitespace in a
-//! purchase order or shipment number), `minLength` (a despatch advice
-//! number is not empty), `minItems` (an order response has at least one
-//! line) and `maxItems` (500 lines per order, 100 documents per order header
-//! and per line, ...). Rules for requests on the types webhook bodies share
+//! purchase order or shipment number; the message says what the value
+//! must be where the spec describes the pattern in words, as for a
+//! currency code), `minLength` (a despatch advice number is not empty),
+//! `minItems` (an order response has at least one line) and `maxItems`
+//! (500 lines per order, 100 documents per order header and per line,
+//! ...). Rules for requests on the types webhook bodies share
 //! are `x-request-rules` in the specs (no whitespace in an `item.number`, a
 //! `netWeightUnitOfMeasureIso` with every `netWeight`, a price in the
 //! transaction currency): they are checked in what is sent and never in
@@ -196,6 +198,11 @@ pub enum Rule {
     Pattern {
         /// The spec's `pattern`.
         pattern: &'static str,
+        /// What a matching text is, in words (the spec's
+        /// `x-pattern-description`, such as "a 3-letter ISO 4217 currency
+        /// code in capitals, e.g. EUR"): the message says it instead of the
+        /// pattern.
+        description: Option<&'static str>,
         /// The text given.
         value: String,
     },
@@ -247,12 +254,13 @@ pub enum Rule {
         /// How many it has.
         found: usize,
     },
-    /// The member must be given (present, and not an empty text or list)
-    /// in a message sent to Tradecloud, although the type leaves it
-    /// optional (`x-request-rules` `required`).
+    /// The member must be given (present, not an empty list, and not a
+    /// blank text: empty or only whitespace, which tXML reads as empty) in
+    /// a message sent to Tradecloud, although the type leaves it optional
+    /// (`x-request-rules` `required`).
     Required,
-    /// The member must be given when the member `with` of the same object
-    /// is (`x-request-rules` `dependentRequired`).
+    /// The member must be given (as for [`Rule::Required`]) when the member
+    /// `with` of the same object is (`x-request-rules` `dependentRequired`).
     RequiredWith {
         /// The wire name of the member that needs it.
         with: &'static str,
@@ -262,7 +270,16 @@ pub enum Rule {
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Rule::Pattern { pattern, value } => write!(
+            Rule::Pattern {
+                description: Some(description),
+                value,
+                ..
+            } => write!(f, "must be {description} (it is {})", ShownInput(value)),
+            Rule::Pattern {
+                pattern,
+                description: None,
+                value,
+            } => write!(
                 f,
                 "must match the pattern `{pattern}` (it is {})",
                 ShownInput(value)
@@ -419,12 +436,36 @@ fn compiled(pattern: &'static str) -> Option<regress::Regex> {
 /// (the generator refuses those) fails every value rather than none.
 #[doc(hidden)]
 pub fn pattern(value: &str, pattern: &'static str, at: &JsonPath<'_>, out: &mut Vec<Violation>) {
+    check_pattern(value, pattern, None, at, out);
+}
+
+/// Generated code: [`pattern`], for a pattern the spec describes in words
+/// (`x-pattern-description`), which the message gives.
+#[doc(hidden)]
+pub fn described_pattern(
+    value: &str,
+    pattern: &'static str,
+    description: &'static str,
+    at: &JsonPath<'_>,
+    out: &mut Vec<Violation>,
+) {
+    check_pattern(value, pattern, Some(description), at, out);
+}
+
+fn check_pattern(
+    value: &str,
+    pattern: &'static str,
+    description: Option<&'static str>,
+    at: &JsonPath<'_>,
+    out: &mut Vec<Violation>,
+) {
     let matches = compiled(pattern).is_some_and(|rx| rx.find(value).is_some());
     if !matches {
         out.push(Violation {
             path: at.to_string(),
             rule: Rule::Pattern {
                 pattern,
+                description,
                 value: value.to_string(),
             },
         });
@@ -551,6 +592,30 @@ mod tests {
             pattern(bad, r"^\S+$", &at, &mut out);
         }
         assert_eq!(out.len(), 6, "{out:?}");
+    }
+
+    #[test]
+    fn described_patterns_say_what_the_value_must_be() {
+        let mut out = Vec::new();
+        let at = JsonPath::root();
+        let currency = at.field("currencyIso");
+        let words = "a 3-letter ISO 4217 currency code in capitals, e.g. EUR";
+        described_pattern("EUR", "^[A-Z]{3}$", words, &currency, &mut out);
+        described_pattern("eur", "^[A-Z]{3}$", words, &currency, &mut out);
+        assert_eq!(
+            out.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [
+                r#"`currencyIso` must be a 3-letter ISO 4217 currency code in capitals, e.g. EUR (it is "eur")"#
+            ]
+        );
+        assert!(matches!(
+            out[0].rule,
+            Rule::Pattern {
+                pattern: "^[A-Z]{3}$",
+                description: Some(_),
+                ..
+            }
+        ));
     }
 
     #[test]

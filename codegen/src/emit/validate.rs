@@ -1,10 +1,12 @@
 //! Validate emitter: `impl Validate` for the structs the model marks
 //! (`SpecModel::validated`): every request body and every type that holds a
-//! rule. Each member with a constraint is checked (`pattern`, `minLength`
-//! and `maxLength` of a string, `minItems`/`maxItems` of a list), and each
-//! member whose type holds rules (`SpecModel::checked`, or a sibling's
-//! `External::checked`) is checked in turn, list items with their index, so
-//! that every broken rule is reported with the JSON path of the member.
+//! rule. Each member with a constraint is checked (`pattern`, with the
+//! words of its `x-pattern-description` for the message when the spec
+//! gives them, `minLength` and `maxLength` of a string, `minItems`/
+//! `maxItems` of a list), and each member whose type holds rules
+//! (`SpecModel::checked`, or a sibling's `External::checked`) is checked
+//! in turn, list items with their index, so that every broken rule is
+//! reported with the JSON path of the member.
 //!
 //! The `x-request-rules` (constraints of a member, `required` and
 //! `dependentRequired` of a schema) apply only to a message sent to
@@ -133,10 +135,12 @@ fn member_checks(
         quote!(#(#counts)* #items)
     } else {
         let own = constraints.iter().map(|c| {
-            let pattern = c
-                .pattern
-                .as_ref()
-                .map(|p| quote!(#rt::types::validate::pattern(value, #p, &path, out);));
+            let pattern = c.pattern.as_ref().map(|p| match &c.pattern_description {
+                Some(d) => {
+                    quote!(#rt::types::validate::described_pattern(value, #p, #d, &path, out);)
+                }
+                None => quote!(#rt::types::validate::pattern(value, #p, &path, out);),
+            });
             let length = (c.min_length.is_some() || c.max_length.is_some()).then(|| {
                 let (min, max) = (opt(c.min_length), opt(c.max_length));
                 quote!(#rt::types::validate::length(value, #min, #max, &path, out);)
@@ -157,15 +161,27 @@ struct Member<'a> {
 }
 
 impl Member<'_> {
-    /// The expression that tells whether the member is given: present, and
-    /// not an empty text or list.
+    /// The expression that tells whether the member is given: present, not
+    /// an empty list, and not a blank text (empty or only whitespace, as
+    /// `str::trim` sees it). The tXML reader trims an element's text with
+    /// `str::trim`, so a blank value reads as `""` there: blank in JSON
+    /// means the same, and a rule has one meaning in both.
     fn given(&self) -> TokenStream {
         let ident = self.ident;
-        match (self.shape.optional, self.shape.text || self.shape.list) {
-            (true, true) => quote!(self.#ident.as_ref().is_some_and(|v| !v.is_empty())),
-            (true, false) => quote!(self.#ident.is_some()),
-            (false, true) => quote!(!self.#ident.is_empty()),
-            (false, false) => quote!(true),
+        let FieldShape {
+            optional,
+            list,
+            text,
+        } = self.shape;
+        match (optional, text, list) {
+            (true, true, _) => {
+                quote!(self.#ident.as_ref().is_some_and(|v| !v.trim().is_empty()))
+            }
+            (true, false, true) => quote!(self.#ident.as_ref().is_some_and(|v| !v.is_empty())),
+            (true, false, false) => quote!(self.#ident.is_some()),
+            (false, true, _) => quote!(!self.#ident.trim().is_empty()),
+            (false, false, true) => quote!(!self.#ident.is_empty()),
+            (false, false, false) => quote!(true),
         }
     }
 }

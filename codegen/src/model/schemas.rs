@@ -5,9 +5,10 @@
 //!
 //! The value kind is what the tXML decoder needs (tXML writes an array as
 //! repeated elements, which only the schema can tell): see `emit::shapes`.
-//! The constraints (`pattern`, `minItems`, `maxItems`) and `x-keep-empty`
-//! are what the generated `Validate` impls check and how optional lists are
-//! typed: see `emit::validate` and `emit::types`.
+//! The constraints (`pattern` with its `x-pattern-description`, `minItems`,
+//! `maxItems`) and `x-keep-empty` are what the generated `Validate` impls
+//! check and how optional lists are typed: see `emit::validate` and
+//! `emit::types`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -41,6 +42,11 @@ pub(crate) struct Constraints {
     /// `pattern` of a plain string (not of a date-time, date or enum: their
     /// types check their shape themselves), an ECMA-262 regex.
     pub(crate) pattern: Option<String>,
+    /// `x-pattern-description` beside that `pattern`: what a matching
+    /// value is, in words that follow "must be" in the message of a value
+    /// that does not match ("a 3-letter ISO 4217 currency code in capitals,
+    /// e.g. EUR").
+    pub(crate) pattern_description: Option<String>,
     /// `minItems` of a list.
     pub(crate) min_items: Option<u64>,
     /// `maxItems` of a list.
@@ -151,12 +157,18 @@ fn constraints(prop: &Value, rules: &Value) -> Constraints {
         && prop.get("enum").is_none()
         && prop.get("format").is_none();
     let is_array = ty == Some("array");
+    let pattern = rules
+        .get("pattern")
+        .and_then(Value::as_str)
+        .filter(|_| plain_string)
+        .map(str::to_string);
     Constraints {
-        pattern: rules
-            .get("pattern")
+        pattern_description: rules
+            .get("x-pattern-description")
             .and_then(Value::as_str)
-            .filter(|_| plain_string)
+            .filter(|_| pattern.is_some())
             .map(str::to_string),
+        pattern,
         min_items: count("minItems").filter(|_| is_array),
         max_items: count("maxItems").filter(|_| is_array),
         min_length: count("minLength").filter(|_| plain_string),
