@@ -113,7 +113,8 @@
 //!   takes `application/xml`: the JSON message's shape, "a 1-on-1
 //!   translation", so the order's members go in `<order>`; tXML with them
 //!   right under the root, as api/requests.md's abbreviated example shows,
-//!   is a `400` that says how to nest them) and checked against the documented rules
+//!   is a `400` that says how to nest them, the tXML decoder's own message,
+//!   [`crate::webhook::txml::from_slice_with`]) and checked against the documented rules
 //!   ([`Validate`](crate::types::Validate)); a body that breaks one is a
 //!   `400` naming the member, and so is a message that would take a stored
 //!   order past a limit on the TOTAL number of objects (api/rules.md: 100
