@@ -227,7 +227,8 @@ def run_mock(binary, tmp, examples, seed, env):
             f.write("checks.negative_data_rejection.expected-statuses = [200, 400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 428, 429, \"5XX\"]\n")
         # Refresh tokens are single-use: the hooks log in for a fresh one per
         # case (see schemathesis_hooks.py) instead of one configured token.
-        # Negative tXML requests are left out (schemathesis_hooks.py says why).
+        # Negative tXML requests that tXML cannot carry (a changed type) are
+        # left out (schemathesis_hooks.py says why and which).
         env = dict(env, TRADECLOUD_CONFORMANCE_LOGIN=f"{base}/authentication/login",
                    TRADECLOUD_CONFORMANCE_BASIC=basic,
                    TRADECLOUD_CONFORMANCE_SKIP_NEGATIVE_TXML="1")

@@ -263,6 +263,13 @@ async fn both_companies_receive_the_documented_events() {
         got[0].json()["meta"]["source"]["userId"],
         supplier.user_id().as_str()
     );
+    // One request, one flow: both events of the response share its
+    // traceId ("All related messages in a flow will have the same
+    // traceId", order/buyer/receive/README.md); the order's flow differs.
+    let trace = |r: &Received| r.json()["meta"]["source"]["traceId"].clone();
+    assert!(trace(&got[0]).is_string());
+    assert_eq!(trace(&got[0]), trace(&got[1]));
+    assert_ne!(trace(&got[0]), source["traceId"]);
 
     // The buyer approves: the supplier hears of it.
     buyer_client
@@ -309,6 +316,9 @@ async fn both_companies_receive_the_documented_events() {
         orders[0].event_name(),
         "OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier"
     );
+    // The despatch advice's two events, on two webhooks, are one flow.
+    assert_eq!(trace(shipments[0]), trace(orders[0]));
+    assert_ne!(trace(shipments[0]), trace(&got[0]));
 
     // The delivery log: every attempt delivered with 200, and the
     // endpoint shows the same.
@@ -890,6 +900,44 @@ async fn a_supplier_s_uploaded_document_reaches_the_buyer() {
         .documents;
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert_eq!(stored[0].name.as_deref(), Some("confirmation-2.pdf"));
+    server.shutdown().await.expect("stops");
+}
+
+/// A request's W3C `traceparent` names the flow: the events it causes
+/// carry its trace id as `meta.source.traceId`.
+#[tokio::test]
+async fn the_events_of_a_request_carry_the_trace_id_of_its_traceparent() {
+    let server = start(MockConfig::new()).await;
+    let (buyer, supplier) = (server.buyer(), server.supplier());
+    let supplier_rx = Receiver::start().await;
+    assert_eq!(
+        put_settings(
+            &server,
+            &supplier,
+            ORDER_EVENTS,
+            serde_json::json!({"webhookUrl": supplier_rx.url})
+        )
+        .await,
+        200
+    );
+    let status = reqwest::Client::new()
+        .post(format!("{}/api-connector/order", server.base_url()))
+        .bearer_auth(token(&server, &buyer).await)
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .json(&order_message(&buyer.partner_account_number, "PO-TRACE"))
+        .send()
+        .await
+        .expect("sent")
+        .status();
+    assert_eq!(status, 200);
+    let got = supplier_rx.wait_for(1).await;
+    assert_eq!(
+        got[0].json()["meta"]["source"]["traceId"],
+        "4bf92f35-77b3-4da6-a3ce-929d0e0e4736"
+    );
     server.shutdown().await.expect("stops");
 }
 

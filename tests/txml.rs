@@ -91,3 +91,83 @@ fn invalid_txml_is_an_error_not_a_panic() {
         );
     }
 }
+
+/// tXML is a 1-on-1 translation of the JSON message: members written
+/// directly under the root that belong inside an element the root lacks
+/// (as api/requests.md's abbreviated example writes an order's) are an
+/// error that says where they go, for every message type.
+#[test]
+fn members_that_belong_in_a_missing_element_are_told_where_they_go() {
+    use tradecloud::api::api_connector::types::{
+        txml_shapes as connector, SendDespatchAdviceBySupplier, SendOrderByBuyer,
+        SendOrderResponseBySupplier,
+    };
+    use tradecloud::api::shipment_webhook_connector::types::{
+        txml_shapes as shipment, ShipmentWebhookBody,
+    };
+    use tradecloud::webhook::txml::{from_slice_with, TxmlError};
+
+    fn error<T: serde::de::DeserializeOwned + std::fmt::Debug>(
+        xml: &str,
+        shape: &tradecloud::webhook::txml::Shape,
+    ) -> String {
+        match from_slice_with::<T>(xml.as_bytes(), shape) {
+            Err(e @ TxmlError::Mismatch(_)) => e.to_string(),
+            other => panic!("a mismatch expected for {xml}: {other:?}"),
+        }
+    }
+
+    let response = error::<SendOrderResponseBySupplier>(
+        "<SendOrderResponseBySupplier><buyerAccountNumber>1</buyerAccountNumber>\
+         <purchaseOrderNumber>PO1</purchaseOrderNumber>\
+         <line><purchaseOrderLinePosition>1</purchaseOrderLinePosition></line>\
+         </SendOrderResponseBySupplier>",
+        &connector::SendOrderResponseBySupplier,
+    );
+    for part in [
+        "missing field `order`",
+        "<buyerAccountNumber>, <purchaseOrderNumber> directly under the root element \
+         <SendOrderResponseBySupplier> belong inside <order>",
+        "1-on-1",
+        "<SendOrderResponseBySupplier><order><buyerAccountNumber>…</buyerAccountNumber>",
+    ] {
+        assert!(response.contains(part), "{response:?} lacks {part:?}");
+    }
+
+    let advice = error::<SendDespatchAdviceBySupplier>(
+        "<SendDespatchAdviceBySupplier><buyerAccountNumber>1</buyerAccountNumber>\
+         <despatchAdviceNumber>DA1</despatchAdviceNumber></SendDespatchAdviceBySupplier>",
+        &connector::SendDespatchAdviceBySupplier,
+    );
+    assert!(advice.contains("belong inside <header>"), "{advice}");
+
+    let event = error::<ShipmentWebhookBody>(
+        "<webhookBody><eventName>ShipmentIssuedBySupplier</eventName><id>s1</id></webhookBody>",
+        &shipment::ShipmentWebhookBody,
+    );
+    assert!(
+        event.contains(
+            "<id> directly under the root element <webhookBody> belong inside <shipment>"
+        ),
+        "{event}"
+    );
+
+    // Root elements that belong nowhere, or a missing element with nothing
+    // of it under the root: the decoder's error alone.
+    for xml in [
+        "<SendOrderByBuyer><somethingElse>1</somethingElse></SendOrderByBuyer>",
+        "<SendOrderByBuyer><line><position>1</position></line></SendOrderByBuyer>",
+    ] {
+        let plain = error::<SendOrderByBuyer>(xml, &connector::SendOrderByBuyer);
+        assert!(plain.contains("missing field `order`"), "{plain}");
+        assert!(!plain.contains("belong inside"), "{plain}");
+    }
+    // Nested as the JSON message is, it decodes.
+    let nested: SendOrderByBuyer = from_slice_with(
+        b"<SendOrderByBuyer><order><supplierAccountNumber>1</supplierAccountNumber>\
+          <purchaseOrderNumber>PO1</purchaseOrderNumber></order></SendOrderByBuyer>",
+        &connector::SendOrderByBuyer,
+    )
+    .expect("decodes");
+    assert_eq!(nested.order.purchase_order_number, "PO1");
+}

@@ -113,7 +113,8 @@
 //!   takes `application/xml`: the JSON message's shape, "a 1-on-1
 //!   translation", so the order's members go in `<order>`; tXML with them
 //!   right under the root, as api/requests.md's abbreviated example shows,
-//!   is a `400` that says how to nest them) and checked against the documented rules
+//!   is a `400` that says how to nest them, the tXML decoder's own message,
+//!   [`crate::webhook::txml::from_slice_with`]) and checked against the documented rules
 //!   ([`Validate`](crate::types::Validate)); a body that breaks one is a
 //!   `400` naming the member, and so is a message that would take a stored
 //!   order past a limit on the TOTAL number of objects (api/rules.md: 100
@@ -484,10 +485,22 @@
 //!   [`ShipmentWebhookBody`](crate::api::shipment_webhook_connector::types::ShipmentWebhookBody)):
 //!   `eventName`, `orderEvent` (or `singleDeliveryOrderEvent`) with only
 //!   the affected lines, or the whole `shipment`, and `meta` with a fresh
-//!   `messageId`, `createdDateTime` and `source` (a fresh `traceId`, and
-//!   the `companyId` and `userId` of the company whose message triggered
-//!   the event, order/buyer/receive/README.md "Message meta information";
-//!   [`MockParty::user_id`]). It goes to the other company; to the acting company only
+//!   `messageId`, `createdDateTime` and `source`: the `traceId` of the
+//!   flow, and the `companyId` and `userId` of the company whose message
+//!   triggered the event (order/buyer/receive/README.md "Message meta
+//!   information": "All related messages in a flow will have the same
+//!   traceId"; [`MockParty::user_id`]). In the mock a flow is one API
+//!   request (a choice: Tradecloud does not say more): all events it
+//!   causes share one `traceId` (e.g. a supplier's order response that
+//!   accepts one line and proposes for another, or a despatch advice's
+//!   shipment event and the order event of the lines it ships), and
+//!   events of different requests differ. The id is the trace id of the
+//!   request's W3C `traceparent` header when it has a valid one (written
+//!   as a UUID, `4bf92f35-77b3-4da6-a3ce-929d0e0e4736` for trace id
+//!   `4bf92f3577b34da6a3ce929d0e0e4736`), so a caller can find the events
+//!   of its request; else a fresh UUID.
+//!
+//!   An event goes to the other company; to the acting company only
 //!   when its `enabledEventNames` names the event (a choice: Tradecloud
 //!   sends a company's own events where configured). Absent or empty
 //!   `enabledEventNames`: every event. With `GET` no body is sent: the id
@@ -838,7 +851,8 @@ fn router(state: Arc<MockState>) -> Router {
         .nest(
             "/v2",
             api.layer(axum::middleware::from_fn(read_body_first))
-                .layer(axum::middleware::from_fn(problem_bodies)),
+                .layer(axum::middleware::from_fn(problem_bodies))
+                .layer(axum::middleware::from_fn(one_flow)),
         )
         .merge(s3)
         .route("/", get(index))
@@ -913,6 +927,13 @@ async fn problem_bodies(request: Request, next: Next) -> Response {
     );
     parts.headers.remove(CONTENT_LENGTH);
     Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// Handles an API request as one flow: the webhook events it causes share
+/// one `meta.source.traceId` ([`webhooks::in_flow`]).
+async fn one_flow(request: Request, next: Next) -> Response {
+    let trace_id = webhooks::flow_trace_id(request.headers());
+    webhooks::in_flow(trace_id, next.run(request)).await
 }
 
 /// Reads a request's whole body (at most [`MAX_UPLOAD_BYTES`]; the routes

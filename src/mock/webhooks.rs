@@ -289,6 +289,70 @@ impl WebhookFault {
     }
 }
 
+tokio::task_local! {
+    /// The `meta.source.traceId` of the flow being handled ([`in_flow`]).
+    static FLOW_TRACE_ID: String;
+}
+
+/// Handle one API request (`handle`) as one flow: every event it queues
+/// gets `trace_id` as its `meta.source.traceId` ("All related messages in
+/// a flow will have the same traceId", order/buyer/receive/README.md,
+/// "Message meta information"; the id: [`flow_trace_id`]).
+pub(super) async fn in_flow<F: std::future::Future>(trace_id: String, handle: F) -> F::Output {
+    FLOW_TRACE_ID.scope(trace_id, handle).await
+}
+
+/// The trace id of the flow a request starts: the 32 hex digits of the
+/// trace id of its W3C `traceparent` header (Trace Context, level 1:
+/// `version-traceid-parentid-flags`; version `ff` and an all-zero trace
+/// id are invalid), written as a UUID the way the mock writes its own
+/// ids; without a valid header, a fresh id.
+pub(super) fn flow_trace_id(headers: &http::HeaderMap) -> String {
+    headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(w3c_trace_id)
+        .map(|hex| {
+            format!(
+                "{}-{}-{}-{}-{}",
+                &hex[0..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..32]
+            )
+        })
+        .unwrap_or_else(super::process::new_id)
+}
+
+/// The trace id of a valid `traceparent` value (32 lower-case hex digits).
+fn w3c_trace_id(value: &str) -> Option<&str> {
+    let hex = |s: &str, len: usize| {
+        s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    let fields: Vec<&str> = value.trim().split('-').collect();
+    let [version, trace_id, parent_id, flags, rest @ ..] = fields.as_slice() else {
+        return None;
+    };
+    let valid = hex(version, 2)
+        && *version != "ff"
+        // Version 00 has exactly these four fields; later ones may add more.
+        && (*version != "00" || rest.is_empty())
+        && hex(trace_id, 32)
+        && trace_id.bytes().any(|b| b != b'0')
+        && hex(parent_id, 16)
+        && hex(flags, 2);
+    valid.then_some(*trace_id)
+}
+
+/// The trace id of the flow the current task handles ([`in_flow`]); an
+/// event queued outside one starts its own flow.
+fn current_trace_id() -> String {
+    FLOW_TRACE_ID
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| super::process::new_id())
+}
+
 fn parse_short_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let (number, factor) = if let Some(n) = text.strip_suffix("ms") {
@@ -492,7 +556,8 @@ impl WebhookHub {
     /// takes `event_name` (`acting`: the company did it itself, so only an
     /// explicitly enabled event name is sent). `actor` is the company whose
     /// message triggered it: its id and its integration user's are the
-    /// event's `meta.source`.
+    /// event's `meta.source`, with the trace id of the request being
+    /// handled ([`in_flow`]).
     pub(crate) fn emit(
         self: &Arc<Self>,
         (company, actor): (Party, Party),
@@ -518,8 +583,9 @@ impl WebhookHub {
             return;
         };
         let message_id = super::process::new_id();
-        // "source": the company (and its user) that triggered the flow.
-        let mut source = json!({"traceId": super::process::new_id()});
+        // "source": the flow (the request that caused the event) and the
+        // company (and its user) that triggered it.
+        let mut source = json!({"traceId": current_trace_id()});
         if let (Some((company_id, user_id)), Value::Object(members)) =
             (self.sources.get(&actor), &mut source)
         {
@@ -1414,6 +1480,58 @@ mod tests {
     fn state(process: &str, in_progress: &str) -> LineState {
         let line = json!({"status": {"processStatus": process, "inProgressStatus": in_progress}});
         LineState::of(&line)
+    }
+
+    #[test]
+    fn a_flow_takes_the_trace_id_of_a_valid_traceparent() {
+        let with = |value: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                "traceparent",
+                http::HeaderValue::from_str(value).expect("a header value"),
+            );
+            flow_trace_id(&headers)
+        };
+        assert_eq!(
+            with("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            "4bf92f35-77b3-4da6-a3ce-929d0e0e4736"
+        );
+        // A later version may add fields.
+        assert_eq!(
+            with("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more"),
+            "4bf92f35-77b3-4da6-a3ce-929d0e0e4736"
+        );
+        for invalid in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more",
+            "00-4bf92f3577b34da6a3ce929d0e0e47-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736",
+            "",
+        ] {
+            let fresh = with(invalid);
+            assert_eq!(fresh.len(), 36, "{invalid}: {fresh}");
+            assert_ne!(fresh, with(invalid), "{invalid}: a fresh id each time");
+        }
+        assert_ne!(
+            flow_trace_id(&http::HeaderMap::new()),
+            flow_trace_id(&http::HeaderMap::new())
+        );
+    }
+
+    #[tokio::test]
+    async fn events_queued_in_one_flow_share_its_trace_id() {
+        let headers = http::HeaderMap::new();
+        let (a, b) = in_flow(flow_trace_id(&headers), async {
+            (current_trace_id(), current_trace_id())
+        })
+        .await;
+        assert_eq!(a, b);
+        let c = in_flow(flow_trace_id(&headers), async { current_trace_id() }).await;
+        assert_ne!(a, c);
+        // Outside a flow, every event starts its own.
+        assert_ne!(current_trace_id(), current_trace_id());
     }
 
     #[test]

@@ -333,66 +333,6 @@ impl api_connector::server::Api for MockState {
     }
 
     super::api::admit!();
-
-    async fn reject(&self, rejection: crate::server::Rejection) -> axum::response::Response {
-        match flat_txml(&rejection) {
-            Some(detail) => crate::server::problem(
-                http::StatusCode::BAD_REQUEST,
-                &detail,
-                Some(("operationId", rejection.operation_id.into())),
-            ),
-            None => axum::response::IntoResponse::into_response(rejection),
-        }
-    }
-}
-
-/// The `400` detail for a tXML message whose members of `order` sit
-/// directly under the root element, as the abbreviated tXML example of
-/// api/requests.md shows them (`<SendOrderByBuyer><companyId>…`): that
-/// page also says tXML "is a 1-on-1 translation of the proprietary JSON
-/// format", whose example right above it has those members inside
-/// `order`, so the mock keeps the documented JSON shape and says how to
-/// nest the members. `None` for every other rejection.
-fn flat_txml(rejection: &crate::server::Rejection) -> Option<String> {
-    use api_connector::operations as ops;
-    let crate::server::RejectionKind::InvalidBody(error) = &rejection.kind else {
-        return None;
-    };
-    let root = [
-        (ops::SEND_ORDER_BY_BUYER_ROUTE.id, "SendOrderByBuyer"),
-        (
-            ops::SEND_SINGLE_DELIVERY_ORDER_BY_BUYER_ROUTE.id,
-            "SendSingleDeliveryOrderByBuyer",
-        ),
-        (
-            ops::SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE.id,
-            "SendOrderResponseBySupplier",
-        ),
-    ]
-    .into_iter()
-    .find(|(id, _)| *id == rejection.operation_id)
-    .map(|(_, root)| root)?;
-    let xml = rejection
-        .raw
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("xml"));
-    if !xml || !error.contains("missing field `order`") {
-        return None;
-    }
-    let number = if root == "SendOrderResponseBySupplier" {
-        "<buyerAccountNumber>…</buyerAccountNumber><purchaseOrderNumber>…</purchaseOrderNumber>"
-    } else {
-        "<supplierAccountNumber>…</supplierAccountNumber><purchaseOrderNumber>…</purchaseOrderNumber>"
-    };
-    Some(format!(
-        "the body is not a valid message: {error}. tXML is a 1-on-1 translation of the JSON \
-         message (api/requests.md, api/json-vs-xml.md): the order's members go inside an \
-         <order> element and the lines inside <lines>, as \
-         <{root}><order>{number}…</order><lines>…</lines></{root}>; the tXML example of \
-         api/requests.md is abbreviated and leaves <order> out"
-    ))
 }
 
 /// The methods of `order::server::Api` for the buyer's order actions (used

@@ -416,12 +416,98 @@ pub fn to_json(bytes: &[u8], shape: &Shape) -> Result<Value, TxmlError> {
 /// Decode a tXML body into `T`, whose schema has `shape`.
 ///
 /// Like a JSON body, the value is decoded without path tracking first; only
-/// a body that does not fit `T` is decoded again to name the field.
+/// a body that does not fit `T` is decoded again to name the field. When
+/// it does not fit because members sit directly under the root element that
+/// belong inside an element the root lacks (`<SendOrderByBuyer><purchaseOrderNumber>`
+/// where the JSON message has `order.purchaseOrderNumber`, as the
+/// abbreviated tXML example of api/requests.md writes them), the error
+/// also says where they go.
+///
+/// ```
+/// use tradecloud::api::api_connector::types::{txml_shapes, SendOrderByBuyer};
+///
+/// let flat = br#"<SendOrderByBuyer>
+///   <supplierAccountNumber>12345</supplierAccountNumber>
+///   <purchaseOrderNumber>PO1</purchaseOrderNumber>
+/// </SendOrderByBuyer>"#;
+/// let error = tradecloud::webhook::txml::from_slice_with::<SendOrderByBuyer>(
+///     flat,
+///     &txml_shapes::SendOrderByBuyer,
+/// )
+/// .unwrap_err()
+/// .to_string();
+/// assert!(error.contains("missing field `order`"), "{error}");
+/// assert!(error.contains("<SendOrderByBuyer><order><supplierAccountNumber>"), "{error}");
+/// ```
 pub fn from_slice_with<T: DeserializeOwned>(bytes: &[u8], shape: &Shape) -> Result<T, TxmlError> {
-    let value = to_json(bytes, shape)?;
+    let root = parse_tree(bytes)?;
+    let value = object(&root, shape, "")?;
     // Through text, so that numbers keep every digit (arbitrary precision).
     let text = serde_json::to_string(&value).map_err(|e| TxmlError::Mismatch(e.to_string()))?;
-    crate::webhook::json::decode(text.as_bytes()).map_err(|e| TxmlError::Mismatch(e.detail()))
+    crate::webhook::json::decode(text.as_bytes()).map_err(|e| {
+        TxmlError::Mismatch(match misplaced_members(&root, shape) {
+            Some(hint) => format!("{}; {hint}", e.detail()),
+            None => e.detail(),
+        })
+    })
+}
+
+/// Whether an element `name` is a member of `shape` (a list member also by
+/// its item elements, [`element_matches_array`]).
+fn is_member(shape: &Shape, name: &str) -> bool {
+    shape.properties.iter().any(|(field, kind)| {
+        *field == name || (matches!(kind, Kind::Array(_)) && element_matches_array(field, name))
+    })
+}
+
+/// For a message that does not fit its type: when children of the root
+/// element are not members of the message but of an object member the
+/// root lacks (the one most of them belong to), how to nest them. tXML is
+/// a 1-on-1 translation of the JSON message (api/requests.md,
+/// api/json-vs-xml.md), so they go inside that member's element. Only for
+/// a body that fails to decode: unknown elements are kept otherwise, as
+/// unknown JSON members are.
+fn misplaced_members(root: &Element, shape: &Shape) -> Option<String> {
+    let mut strays: Vec<&str> = Vec::new();
+    for child in &root.children {
+        if !is_member(shape, &child.name) && !strays.contains(&child.name.as_str()) {
+            strays.push(&child.name);
+        }
+    }
+    let mut best: Option<(&str, Vec<&str>)> = None;
+    for (field, kind) in shape.properties {
+        let Kind::Object(inner) = kind else {
+            continue;
+        };
+        if root.children.iter().any(|c| c.name == *field) {
+            continue;
+        }
+        let belong: Vec<&str> = strays
+            .iter()
+            .copied()
+            .filter(|name| is_member(inner, name))
+            .collect();
+        if !belong.is_empty() && best.as_ref().is_none_or(|(_, b)| belong.len() > b.len()) {
+            best = Some((field, belong));
+        }
+    }
+    let (field, belong) = best?;
+    let listed = belong
+        .iter()
+        .map(|name| format!("<{name}>"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let example: String = belong
+        .iter()
+        .take(3)
+        .map(|name| format!("<{name}>…</{name}>"))
+        .collect();
+    let root_name = &root.name;
+    Some(format!(
+        "{listed} directly under the root element <{root_name}> belong inside <{field}>: tXML \
+         is a 1-on-1 translation of the JSON message, which nests them in `{field}`, so write \
+         <{root_name}><{field}>{example}…</{field}>…</{root_name}>"
+    ))
 }
 
 /// Encode `value` (a message whose schema has `shape`) as a tXML document.
