@@ -42,6 +42,9 @@ cargo fmt --all -- --check
 echo "== clippy =="
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== rustdoc: every intra-doc link resolves, private items included =="
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items -p tradecloud --all-features --locked
+
 echo "== tools of the PostgreSQL, certificate and console tests (postgresql, pebble, openssl, curl, chromium) =="
 # tests/pg_support runs Debian's PostgreSQL server (initdb into a temporary
 # directory, on a free loopback port, as the postgres user, stopped again);

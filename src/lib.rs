@@ -84,6 +84,8 @@ pub struct ReadmeDoctests;
 
 #[cfg(feature = "doctor")]
 pub mod doctor;
+#[cfg(any(feature = "doctor", feature = "receiver"))]
+mod hex;
 #[cfg(feature = "receiver")]
 pub mod inbox;
 #[cfg(any(feature = "doctor", feature = "receiver"))]

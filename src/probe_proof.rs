@@ -34,11 +34,6 @@ fn message(time: u64, nonce: &str) -> String {
     format!("tradecloud-doctor-probe v1\n{time}\n{nonce}")
 }
 
-#[cfg(feature = "doctor")]
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The SHA-256 of `secret`, the key of its proofs.
 #[cfg(feature = "doctor")]
 pub(crate) fn secret_digest(secret: &[u8]) -> [u8; 32] {
@@ -52,14 +47,16 @@ pub(crate) fn secret_digest(secret: &[u8]) -> [u8; 32] {
 /// (Unix seconds).
 #[cfg(feature = "doctor")]
 pub(crate) fn make(secret: &[u8], time: u64) -> String {
-    let nonce: String = (0..16)
-        .map(|_| format!("{:02x}", fastrand::u8(..)))
-        .collect();
+    let nonce: [u8; 16] = std::array::from_fn(|_| fastrand::u8(..));
+    let nonce = crate::hex::lower(&nonce);
     let tag = hmac::sign(
         &key(&secret_digest(secret)),
         message(time, &nonce).as_bytes(),
     );
-    format!("v1 t={time},n={nonce},mac={}", hex(tag.as_ref()))
+    format!(
+        "v1 t={time},n={nonce},mac={}",
+        crate::hex::lower(tag.as_ref())
+    )
 }
 
 /// The nonce of `value` when it is a proof made with the secret whose

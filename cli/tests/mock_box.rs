@@ -40,12 +40,12 @@ fn line<'o>(order: &'o Order, position: &str) -> &'o OrderLine {
     order
         .lines
         .iter()
-        .find(|l| l.buyer_line.as_ref().and_then(|b| b.position.as_deref()) == Some(position))
+        .find(|l| l.position() == position)
         .unwrap_or_else(|| panic!("the order has no line {position}"))
 }
 
 fn process(line: &OrderLine) -> Option<LineProcessStatus> {
-    line.status.as_ref()?.process_status.clone()
+    line.process_status().cloned()
 }
 
 fn first_date(schedule_dates: Vec<String>) -> String {
@@ -167,16 +167,20 @@ async fn buyer_and_supplier_trade_an_order_and_a_shipment() {
     let proposed = line(&order, "0002");
     assert_eq!(process(proposed), Some(LineProcessStatus::InProgress));
     assert_eq!(
-        proposed
-            .status
-            .as_ref()
-            .and_then(|s| s.in_progress_status.clone()),
-        Some(LineInProgressStatus::OpenSupplierProposal)
+        proposed.in_progress_status(),
+        Some(&LineInProgressStatus::OpenSupplierProposal)
     );
     assert_eq!(first_date(dates(proposed)), "2026-03-08");
     assert_eq!(first_date(dates_including_requests(proposed)), "2026-03-22");
+    // The proposal itself, as the buyer's ERP reads it.
+    let proposal = proposed.open_supplier_request().expect("an open proposal");
+    assert_eq!(proposal.quantity(), Some(4.into()));
+    assert_eq!(proposal.net_price(), Some(7.into()));
+    assert_eq!(proposal.currency(), Some("EUR"));
+    assert_eq!(proposal.reason.as_deref(), Some("capacity"));
+    assert_eq!(proposed.quantity_including_requests(), Some(4.into()));
     assert_eq!(
-        order.status.as_ref().and_then(|s| s.process_status.clone()),
+        order.process_status().cloned(),
         Some(OrderProcessStatus::InProgress)
     );
 
@@ -213,16 +217,12 @@ async fn buyer_and_supplier_trade_an_order_and_a_shipment() {
     assert_eq!(process(approved), Some(LineProcessStatus::Confirmed));
     assert_eq!(dates(approved), vec!["2026-03-22".to_string()]);
     assert_eq!(
-        approved
-            .supplier_line
-            .as_ref()
-            .and_then(|s| s.requests.as_ref())
-            .and_then(|r| r.proposal.as_ref())
-            .and_then(|p| p.status.clone()),
+        approved.supplier_proposal().and_then(|p| p.status.clone()),
         Some(RequestStatus::Approved)
     );
+    assert!(approved.open_supplier_request().is_none());
     assert_eq!(
-        order.status.as_ref().and_then(|s| s.process_status.clone()),
+        order.process_status().cloned(),
         Some(OrderProcessStatus::Confirmed)
     );
 
@@ -311,11 +311,8 @@ async fn the_published_examples_trade_as_documented() {
         Some(LineProcessStatus::InProgress)
     );
     assert_eq!(
-        line(&order, "0001")
-            .status
-            .as_ref()
-            .and_then(|s| s.in_progress_status.clone()),
-        Some(tradecloud::api::common::types::LineInProgressStatus::OpenSupplierProposal)
+        line(&order, "0001").in_progress_status(),
+        Some(&LineInProgressStatus::OpenSupplierProposal)
     );
     assert_eq!(
         process(line(&order, "0002")),

@@ -89,7 +89,7 @@ pub(crate) struct AccessToken {
 /// Why tokens could not be obtained: a transport error (returned as is) or
 /// a refusal, which the call that needed the tokens reports as its own
 /// answer with the step and the step's attempts beside it
-/// ([`report`](super::report)).
+/// ([`report`]).
 pub(crate) enum AuthFailure {
     Transport(reqwest::Error),
     Refused(Refusal),

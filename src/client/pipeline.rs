@@ -4,7 +4,7 @@
 //! 1. [`exec`] opens a `tracing` span for the call and runs the call through
 //!    the client's [`RetryPolicy::run`](super::RetryPolicy::run), the one
 //!    retry loop of the crate.
-//! 2. Each attempt ([`send_authorized`]) sets the `Authorization` header
+//! 2. Each attempt ([`send_authorized`](Call::send_authorized)) sets the `Authorization` header
 //!    (a bearer token from the token store, which logs in or refreshes
 //!    first when needed; or Basic credentials; or nothing for refresh and
 //!    logout), waits for the rate limit and sends. A `401` renews the
@@ -16,7 +16,7 @@
 //! 4. The final answer goes back to the generated code with a JSON body
 //!    ([`answer::finish`]); the number of attempts, and the login or refresh
 //!    step when the answer is theirs, go beside it
-//!    ([`report::record`](super::report::record)).
+//!    ([`report::record`]).
 //!
 //! progenitor lets a crate replace how a generated client executes a
 //! request by implementing [`ClientHooks`] for the client type itself (the

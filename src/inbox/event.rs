@@ -297,7 +297,8 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    /// A decoded webhook body (see [`crate::webhook::decode`]): its kind
+    /// A decoded webhook body (see
+    /// [`crate::webhook::decode`](fn@crate::webhook::decode)): its kind
     /// (`orderDocuments` when it carries an `orderDocumentsEvent`), event
     /// name, object id and message id; `received`, or `unhandled` for an
     /// unknown event. `body` must be the bytes it was decoded from.

@@ -184,7 +184,8 @@ pub(crate) enum Decoded {
     Unhandled(String),
 }
 
-/// Decode a stored event with [`crate::webhook::decode`] (webhook bodies) or
+/// Decode a stored event with
+/// [`crate::webhook::decode`](fn@crate::webhook::decode) (webhook bodies) or
 /// as the JSON the API returned (fetched orders and shipments). `Err` is the
 /// parse error. `decoded`: the webhook the receiver decoded from the same
 /// body ([`Inbox::store_webhook`]), used instead of decoding it again.

@@ -1,6 +1,6 @@
 //! The running [`Receiver`]: the axum application (webhook routes with
 //! their layers, and the operational endpoints) served by the
-//! [listener](super::listener) until shutdown, beside the processor, the
+//! [listener] until shutdown, beside the processor, the
 //! certificate watcher and the retention task.
 
 use std::future::Future;

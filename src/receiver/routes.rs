@@ -20,7 +20,7 @@
 //! Bodies are decoded as [`crate::webhook`] says (the generated stubs use
 //! its decoder; the payload and id rules are [`Webhook::from_order`] and
 //! [`Webhook::from_shipment`] and, for a body that does not fit its type or
-//! is an unknown event, [`webhook::decode`], which also recognises the other
+//! is an unknown event, [`webhook::decode`](fn@webhook::decode), which also recognises the other
 //! webhook's events).
 //!
 //! Why the other webhook's events are stored, not refused: a `4xx` is never

@@ -248,8 +248,9 @@ pub fn problem(
 /// `txml_shape` is the tXML shape of `T` for operations that accept
 /// `application/xml` (see [`crate::webhook::txml`]).
 ///
-/// The same decoding as [`crate::webhook::decode`]: JSON (a leading UTF-8
-/// byte order mark skipped) without path tracking first, and only for a
+/// The same decoding as
+/// [`crate::webhook::decode`](fn@crate::webhook::decode): JSON (a leading
+/// UTF-8 byte order mark skipped) without path tracking first, and only for a
 /// body that fails, again with it, so that the error names the field.
 pub fn decode_body<T: DeserializeOwned>(
     raw: &RawRequest,

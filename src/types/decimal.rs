@@ -8,6 +8,7 @@ use std::str::FromStr;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde::ser::{Serialize, Serializer};
 
+use super::decimal_math::Parts;
 use super::ShownInput;
 
 /// Name under which `serde_json` (with its `arbitrary_precision` feature)
@@ -353,21 +354,11 @@ impl Decimal {
     /// # Ok::<(), tradecloud::types::DecimalError>(())
     /// ```
     pub fn new(mantissa: i64, scale: u32) -> Decimal {
-        let sign = if mantissa < 0 { "-" } else { "" };
-        let digits = mantissa.unsigned_abs().to_string();
-        let (len, places) = (digits.len() as u64, u64::from(scale));
-        let text = if places == 0 {
-            format!("{sign}{digits}")
-        } else if len > places {
-            let (integer, fraction) = digits.split_at(digits.len() - scale as usize);
-            format!("{sign}{integer}.{fraction}")
-        } else if places - len <= super::decimal_math::PLAIN_ZEROS {
-            format!("{sign}0.{}{digits}", "0".repeat((places - len) as usize))
-        } else {
-            format!("{sign}{digits}e-{scale}")
-        };
-        // Each form above matches the grammar.
-        Decimal { text }
+        // Written as the arithmetic writes its results; a `u32` scale always
+        // gives a text the grammar takes.
+        Decimal {
+            text: Parts::new(mantissa, scale).text(),
+        }
     }
 
     /// Validates an owned text and keeps it without copying.

@@ -62,12 +62,20 @@ pub enum Rounding {
 }
 
 /// `value = mantissa × 10^-scale`, as written.
-struct Parts {
+pub(super) struct Parts {
     mantissa: BigInt,
     scale: i128,
 }
 
 impl Parts {
+    /// `mantissa × 10^-scale` (see [`Decimal::new`]).
+    pub(super) fn new(mantissa: i64, scale: u32) -> Parts {
+        Parts {
+            mantissa: BigInt::from(mantissa),
+            scale: i128::from(scale),
+        }
+    }
+
     /// Reads the parts off a decimal's validated text.
     fn of(value: &Decimal) -> Parts {
         let text = value.as_str();
@@ -91,9 +99,16 @@ impl Parts {
         }
     }
 
-    /// Writes the parts as a decimal; `None` when the exponent would not
-    /// fit the grammar's `i64`.
-    fn into_decimal(self) -> Option<Decimal> {
+    /// The text of the value, keeping the scale: the digits with a point
+    /// `scale` places from the right (`1250`, 2 → `12.50`; `0`, 2 → `0.00`;
+    /// `-5`, 3 → `-0.005`), or trailing zeros for a negative scale (`15`,
+    /// -2 → `1500`); an exponent instead when that would take more than
+    /// [`PLAIN_ZEROS`] zeros (`7`, 40 → `7e-40`). Zero is never negative,
+    /// and zero with a negative scale is `0`.
+    ///
+    /// The grammar takes the text whenever the exponent, if written, fits
+    /// an `i64`: always for a scale that fits one.
+    pub(super) fn text(&self) -> String {
         let digits = self.mantissa.magnitude().to_str_radix(10);
         let sign = if self.mantissa.sign() == Sign::Minus {
             "-"
@@ -102,12 +117,16 @@ impl Parts {
         };
         let scale = self.scale;
         let len = digits.len() as i128;
-        let text = if scale <= 0 {
-            if -scale as u128 <= u128::from(PLAIN_ZEROS) || digits == "0" {
-                let zeros = if digits == "0" { 0 } else { (-scale) as usize };
+        if scale <= 0 {
+            if scale.unsigned_abs() <= u128::from(PLAIN_ZEROS) || digits == "0" {
+                let zeros = if digits == "0" {
+                    0
+                } else {
+                    scale.unsigned_abs() as usize
+                };
                 format!("{sign}{digits}{}", "0".repeat(zeros))
             } else {
-                format!("{sign}{digits}e{}", i64::try_from(-scale).ok()?)
+                format!("{sign}{digits}e{}", scale.unsigned_abs())
             }
         } else if scale - len <= i128::from(PLAIN_ZEROS) {
             if len > scale {
@@ -118,9 +137,14 @@ impl Parts {
                 format!("{sign}0.{zeros}{digits}")
             }
         } else {
-            format!("{sign}{digits}e-{}", i64::try_from(scale).ok()?)
-        };
-        Decimal::from_text(text).ok()
+            format!("{sign}{digits}e-{scale}")
+        }
+    }
+
+    /// Writes the parts as a decimal ([`text`](Self::text)); `None` when
+    /// the exponent would not fit the grammar's `i64`.
+    fn into_decimal(self) -> Option<Decimal> {
+        Decimal::from_text(self.text()).ok()
     }
 }
 
@@ -479,6 +503,54 @@ mod tests {
         }
         assert_eq!(Decimal::new(0, 2).as_str(), "0.00");
         assert_eq!(Decimal::new(i64::MIN, 2).as_str(), "-92233720368547758.08");
+    }
+
+    #[test]
+    fn new_keeps_the_written_scale() {
+        let zeros = "0".repeat(32);
+        let cases = [
+            (0, 0, "0".to_owned()),
+            (0, 2, "0.00".to_owned()),
+            (0, 33, format!("0.{zeros}0")),
+            (0, 34, "0e-34".to_owned()),
+            (-5, 3, "-0.005".to_owned()),
+            (-1250, 2, "-12.50".to_owned()),
+            (-1, 0, "-1".to_owned()),
+            (7, 33, format!("0.{zeros}7")),
+            (12, 34, format!("0.{zeros}12")),
+            (7, 34, "7e-34".to_owned()),
+            (-7, 40, "-7e-40".to_owned()),
+            (1, u32::MAX, "1e-4294967295".to_owned()),
+            (i64::MAX, 19, "0.9223372036854775807".to_owned()),
+            (i64::MIN, 0, "-9223372036854775808".to_owned()),
+        ];
+        for (mantissa, scale, text) in cases {
+            let made = Decimal::new(mantissa, scale);
+            assert_eq!(made.as_str(), text, "{mantissa} {scale}");
+            assert_eq!(made.scale(), i128::from(scale), "{mantissa} {scale}");
+            assert_eq!(
+                Parts::new(mantissa, scale).into_decimal().as_ref(),
+                Some(&made)
+            );
+        }
+    }
+
+    #[test]
+    fn into_decimal_refuses_only_an_exponent_beyond_i64() {
+        let parts = |mantissa: i64, scale: i128| Parts {
+            mantissa: BigInt::from(mantissa),
+            scale,
+        };
+        let max = i128::from(i64::MAX);
+        assert_eq!(parts(1, max).into_decimal().map(|d| d.scale()), Some(max));
+        assert_eq!(
+            parts(-3, -max).into_decimal().map(|d| d.scale()),
+            Some(-max)
+        );
+        assert_eq!(parts(1, max + 2).into_decimal(), None);
+        assert_eq!(parts(1, -max - 1).into_decimal(), None);
+        // Zero needs no exponent for a negative scale.
+        assert_eq!(parts(0, -max - 1).into_decimal().unwrap().as_str(), "0");
     }
 
     #[test]

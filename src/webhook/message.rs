@@ -31,7 +31,7 @@ use crate::types::DateTime;
 /// shape (see [`Message::from_json`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
-    /// An order or shipment webhook body, decoded by [`super::decode`] as the
+    /// An order or shipment webhook body, decoded by [`super::decode`](fn@super::decode) as the
     /// receiver decodes it (the same rules, the same errors). Never
     /// [`Webhook::Unknown`]: a body without any event is
     /// [`MessageError::NoEvent`].
@@ -89,7 +89,7 @@ pub enum MessageError {
         elements: Vec<String>,
     },
     /// A webhook body (JSON or tXML) that does not decode as the receiver
-    /// decodes it ([`super::decode`]): the receiver would reject it with
+    /// decodes it ([`super::decode`](fn@super::decode)): the receiver would reject it with
     /// this error.
     #[error("looks like {what} but the receiver would reject it: {error}")]
     Webhook {
@@ -240,7 +240,7 @@ impl Message {
     /// | has `loadCarriers`, `supplierShipment`, `buyerShipment` or `identifiers`, or lines with `supplierLine.despatchAdviceNumber` | [`Message::Shipment`] |
     /// | has `lines` and `id`, `buyerOrder` or `supplierOrder` | [`Message::SingleDeliveryOrder`] when a line has `statusLine`, else [`Message::Order`] |
     ///
-    /// Webhook bodies are decoded by [`super::decode`], the receiver's
+    /// Webhook bodies are decoded by [`super::decode`](fn@super::decode), the receiver's
     /// decoder. Numbers are read from the text itself, so decimals keep
     /// every digit.
     pub fn from_json(text: &str) -> Result<Message, MessageError> {
@@ -304,7 +304,7 @@ impl Message {
     /// Reads a tXML webhook body (the only tXML messages Tradecloud sends):
     /// an order webhook body when it has an order event element, a shipment
     /// webhook body when it has a `<shipment>` element, decoded by
-    /// [`super::decode`].
+    /// [`super::decode`](fn@super::decode).
     pub fn from_txml(bytes: &[u8]) -> Result<Message, MessageError> {
         use crate::api::order_webhook_connector::types::txml_shapes;
 
@@ -506,7 +506,7 @@ impl Message {
     }
 }
 
-/// A webhook body decoded by [`super::decode`], as a [`Message`]: a body
+/// A webhook body decoded by [`super::decode`](fn@super::decode), as a [`Message`]: a body
 /// without any event is [`MessageError::NoEvent`].
 fn webhook(endpoint: Endpoint, format: Format, bytes: &[u8]) -> Result<Message, MessageError> {
     let what = match (format, endpoint) {

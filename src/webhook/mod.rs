@@ -3,9 +3,9 @@
 //!
 //! This module is the one place that knows
 //!
-//! * how a body is decoded: [`decode`] reads JSON (a UTF-8 byte order mark
-//!   skipped) or tXML by the `Content-Type`, fast path first, and names the
-//!   failing field only when decoding fails;
+//! * how a body is decoded: [`decode`](fn@decode) reads JSON (a UTF-8 byte
+//!   order mark skipped) or tXML by the `Content-Type`, fast path first, and
+//!   names the failing field only when decoding fails;
 //! * which event a body carries: [`OrderWebhookEvent::of`] (`orderEvent`,
 //!   else `singleDeliveryOrderEvent`, else the older `simpleOrderEvent`,
 //!   else `orderDocumentsEvent`) and the [`Webhook`] variants;
@@ -46,9 +46,9 @@
 //! | type | what it says | made by |
 //! | --- | --- | --- |
 //! | [`Endpoint`] | which webhook URL a body came to; it decides the body's type | the receiver's routes |
-//! | [`Webhook`] | a decoded webhook body (order, shipment, or an unknown event kept as is) | [`decode`] |
+//! | [`Webhook`] | a decoded webhook body (order, shipment, or an unknown event kept as is) | [`decode`](fn@decode) |
 //! | [`OrderWebhookEvent`] | which event an order body carries, borrowed from it | [`OrderWebhookEvent::of`] |
-//! | [`Message`] | anything `tradecloud inspect` reads: a [`Webhook`], or an order, a shipment or a poll response | [`Message::from_bytes`] (webhooks through [`decode`]) |
+//! | [`Message`] | anything `tradecloud inspect` reads: a [`Webhook`], or an order, a shipment or a poll response | [`Message::from_bytes`] (webhooks through [`decode`](fn@decode)) |
 // The inbox exists with the `receiver` feature only: links to it there,
 // plain names without it (a link would not resolve).
 #![cfg_attr(
@@ -176,7 +176,7 @@ pub const ORDER_PAYLOAD_MEMBERS: [&str; 4] = [
 #[derive(Debug, Clone, PartialEq)]
 pub enum Webhook {
     /// An order webhook body carrying an event ([`OrderWebhookBody::event`]
-    /// is `Some` for every body [`decode`] returns).
+    /// is `Some` for every body [`decode`](fn@decode) returns).
     Order(Box<OrderWebhookBody>),
     /// A shipment webhook body.
     Shipment(Box<ShipmentWebhookBody>),

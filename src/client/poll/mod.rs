@@ -1,7 +1,7 @@
 //! Polling (api/polling/README.md): everything changed since a watermark,
 //! page by page, as a [`PollStream`] of items and watermarks, or all at
 //! once as a [`PollBatch`]. How pages and watermarks work:
-//! [`pager`](self::pager) (private; its documentation is in the source).
+//! [`pager`] (private; its documentation is in the source).
 
 mod pager;
 
@@ -70,7 +70,7 @@ pub enum Polled<T> {
 }
 
 /// Everything changed since a watermark, page by page: a
-/// [`Stream`](futures_core::Stream) of [`Polled`] items and watermarks.
+/// [`Stream`] of [`Polled`] items and watermarks.
 /// Only one page is held in memory (and the ids seen, to hand each change
 /// out once). Made by `client.orders().stream_since(..)` and friends.
 ///

@@ -116,15 +116,17 @@ INSERT OR IGNORE INTO inbox_health (id, checked_at) VALUES (1, 0);
 ";
 
 /// `events` (as `e`) joined with their bodies (as `b`): select
-/// [`SUMMARY_COLUMNS`]`, `[`BODY_COLUMNS`] from it for [`stored_event`].
+/// [`SUMMARY_COLUMNS`]`, `[`BODY_COLUMNS`] from it for
+/// [`stored_event`](super::rows::stored_event).
 pub(crate) const WITH_BODY: &str = "events e JOIN event_bodies b ON b.event_id = e.id";
 
 /// The columns of a body after the [`SUMMARY_COLUMNS`], in the order
-/// [`stored_event`] reads them: the stored bytes, the request's headers,
+/// [`stored_event`](super::rows::stored_event) reads them: the stored bytes, the request's headers,
 /// how the bytes are stored ([`super::codec`]).
 pub(crate) const BODY_COLUMNS: &str = "b.body, b.headers, b.codec";
 
-/// The columns of an [`EventSummary`], in the order [`summary`] reads them
+/// The columns of an [`EventSummary`](crate::inbox::EventSummary), in the
+/// order [`summary`](super::rows::summary) reads them
 /// (none of them reads a body).
 pub(crate) const SUMMARY_COLUMNS: &str =
     "id, kind, event_name, object_id, message_id, content_type, state, \

@@ -27,10 +27,7 @@ pub(crate) struct Cache {
 /// The first 8 bytes of SHA-256, in hex.
 fn short_hash(text: &str) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
-    digest.as_ref()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::lower(&digest.as_ref()[..8])
 }
 
 impl Cache {
@@ -210,5 +207,21 @@ mod tests {
         };
         let e = e.to_string();
         assert!(e.contains("move it away"), "{e}");
+    }
+
+    /// A new version must find the files an older one wrote: the names are
+    /// the first 8 bytes of SHA-256, in lower-case hex.
+    #[test]
+    fn file_names_stay_the_same() {
+        let domains = vec!["b.example.com".to_string(), "a.example.com".to_string()];
+        let cache = Cache::new(Path::new("acme"), "https://ca/dir", &domains);
+        assert_eq!(
+            cache.account,
+            Path::new("acme/account-44b8184131550db9.json")
+        );
+        assert_eq!(
+            cache.certificate,
+            Path::new("acme/certificate-0affd245fb3e88a7.pem")
+        );
     }
 }

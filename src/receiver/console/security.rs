@@ -146,7 +146,7 @@ pub fn random_token(bytes: usize) -> Result<String, String> {
     SystemRandom::new()
         .fill(&mut buf)
         .map_err(|_| "the system's random number generator failed".to_string())?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::hex::lower(&buf))
 }
 
 /// Whether `a` and `b` are equal, in time independent of where they differ.

@@ -35,7 +35,7 @@ use tradecloud::api::common::types::{
 };
 // {{/if}}
 // {{#if buyer_answers}}
-use tradecloud::api::common::types::{LineInProgressStatus, OrderLine, Prices};
+use tradecloud::api::common::types::{LineInProgressStatus, OrderLine, Prices, Request};
 // {{/if}}
 // {{#if shipments}}
 use tradecloud::api::common::types::{Shipment, ShipmentEventName};
@@ -207,8 +207,8 @@ impl Erp {
                 status = %show(line.process_status()),
                 "line status"
             );
-            // The agreed delivery schedule; a supplier proposal still open is
-            // in `delivery_schedule_including_requests`.
+            // The agreed delivery schedule; a supplier request still open is
+            // `line.open_supplier_request()`.
             for delivery in &line.delivery_schedule {
                 tracing::info!(
                     event = %name, order_id,
@@ -375,12 +375,16 @@ impl Erp {
 
     /// **The ERP's decision on the supplier's proposal** (or reopen
     /// request) for one line: fill in your rules here. The proposed values
-    /// are in `line.delivery_schedule_including_requests` and
-    /// `line.prices_including_requests`. This example approves unless the
-    /// proposed net price is above the one ordered.
+    /// are `line.open_supplier_request()` (its `delivery_schedule`,
+    /// `quantity()`, `net_price()`, `reason`, ...). This example approves
+    /// unless the proposed net price is above the one ordered.
     pub fn decide_proposal(&self, line: &OrderLine) -> ProposalDecision {
-        let ordered = net_price(line.buyer_line.as_ref().and_then(|b| b.prices.as_ref()));
-        let proposed = net_price(line.prices_including_requests.as_ref());
+        let ordered = line
+            .buyer_line
+            .as_ref()
+            .and_then(|b| b.prices.as_ref())
+            .and_then(Prices::net_price);
+        let proposed = line.open_supplier_request().and_then(Request::net_price);
         match (ordered, proposed) {
             (Some(ordered), Some(proposed)) if proposed > ordered => ProposalDecision::Reject {
                 reason: format!("the proposed price {proposed} is above the {ordered} ordered"),
@@ -392,28 +396,18 @@ impl Erp {
     /// **The ERP's decision on a shipment reschedule request** for one
     /// line: the supplier shipped another quantity than a delivery line
     /// holds (connectors/webhooks/order-events.md, "Order lines shipment
-    /// reschedule"). The schedule the shipment asks for is in
-    /// `line.delivery_schedule_including_requests`, the agreed one in
-    /// `line.delivery_schedule`. This example approves when the requested
-    /// schedule still delivers the whole agreed quantity (the rest
-    /// backordered) and rejects a short delivery.
+    /// reschedule"). The schedule the shipment asks for is
+    /// `line.delivery_schedule_including_requests` (its total
+    /// `line.quantity_including_requests()`), the agreed one
+    /// `line.delivery_schedule` (`line.ordered_quantity()`). This example
+    /// approves when the requested schedule still delivers the whole agreed
+    /// quantity (the rest backordered) and rejects a short delivery.
     pub fn decide_reschedule(&self, line: &OrderLine) -> ProposalDecision {
-        let agreed: Decimal = line
-            .delivery_schedule
-            .iter()
-            .filter_map(|d| d.quantity.as_ref())
-            .sum();
-        let requested: Decimal = line
-            .delivery_schedule_including_requests
-            .iter()
-            .filter_map(|d| d.quantity.as_ref())
-            .sum();
-        if requested < agreed {
-            ProposalDecision::Reject {
+        match (line.ordered_quantity(), line.quantity_including_requests()) {
+            (Some(agreed), Some(requested)) if requested < agreed => ProposalDecision::Reject {
                 reason: format!("{requested} delivered in all is less than the {agreed} agreed"),
-            }
-        } else {
-            ProposalDecision::Approve
+            },
+            _ => ProposalDecision::Approve,
         }
     }
 
@@ -616,12 +610,9 @@ impl Erp {
         }
         // An order event carries only the lines it affects: all of them changed.
         for line in order.changed_lines() {
-            // The agreed delivery (`statusLine`); an open request is in
-            // `scheduled_delivery_incl_requests`.
-            let agreed = line
-                .status_line
-                .as_ref()
-                .and_then(|s| s.scheduled_delivery.as_ref());
+            // The agreed delivery; with an open request included it is
+            // `line.scheduled_delivery_including_requests()`.
+            let agreed = line.scheduled_delivery();
             tracing::info!(
                 event = %name, order_id,
                 position = line.position(),
@@ -791,19 +782,6 @@ fn tradecloud_client(ctx: &HandlerContext) -> Result<&Client, HandlerError> {
         )
     })
 }
-// {{#if buyer_answers}}
-
-/// The net price in the transaction currency.
-fn net_price(prices: Option<&Prices>) -> Option<&Decimal> {
-    prices?
-        .net_price
-        .as_ref()?
-        .price_in_transaction_currency
-        .as_ref()?
-        .value
-        .as_ref()
-}
-// {{/if}}
 
 /// A required field, or a permanent error naming it.
 fn required<'a>(value: Option<&'a str>, field: &str) -> Result<&'a str, HandlerError> {

@@ -24,6 +24,9 @@ use tradecloud::testing::{Sample, TestBed};
 use tradecloud::types::Party;
 // {{/if}}
 
+// {{#if buyer_answers}}
+use {{crate_name}}::handler::ProposalDecision;
+// {{/if}}
 use {{crate_name}}::Erp;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -180,10 +183,6 @@ fn dates(line: &OrderLine) -> Vec<String> {
         .filter_map(|d| d.date.as_ref().map(|d| d.to_string()))
         .collect()
 }
-
-fn in_progress_status(line: &OrderLine) -> Option<&LineInProgressStatus> {
-    line.status.as_ref()?.in_progress_status.as_ref()
-}
 // {{/if}}
 // {{#if supplier_answers}}
 
@@ -224,7 +223,7 @@ async fn the_buyers_order_is_answered_as_the_erp_decides() -> TestResult {
         Some(&LineProcessStatus::InProgress)
     );
     assert_eq!(
-        in_progress_status(proposed),
+        proposed.in_progress_status(),
         Some(&LineInProgressStatus::OpenSupplierProposal)
     );
     let proposed_dates: Vec<String> = proposed
@@ -341,18 +340,57 @@ async fn the_suppliers_shipment_reschedule_requests_are_answered_as_the_erp_deci
     let split = line(&order, "0001")?;
     assert_eq!(split.process_status(), Some(&LineProcessStatus::Confirmed));
     assert_eq!(
-        in_progress_status(split),
+        split.in_progress_status(),
         Some(&LineInProgressStatus::ApprovedDeliverySchedule)
     );
     assert_eq!(dates(split), ["2026-03-01", "2026-03-15"]);
     let short = line(&order, "0002")?;
     assert_eq!(short.process_status(), Some(&LineProcessStatus::Confirmed));
     assert_eq!(
-        in_progress_status(short),
+        short.in_progress_status(),
         Some(&LineInProgressStatus::RejectedDeliverySchedule)
     );
     assert_eq!(dates(short), ["2026-03-08"]);
     bed.shutdown().await?;
+    Ok(())
+}
+
+/// A line of the buyer's order (0001: 10 at 5 EUR), in progress with the
+/// supplier's `proposal`.
+fn proposed_line(proposal: serde_json::Value) -> Result<OrderLine, serde_json::Error> {
+    serde_json::from_value(serde_json::json!({
+        "buyerLine": {"position": "0001",
+                      "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 10}],
+                      "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 5, "currencyIso": "EUR"}}}},
+        "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 10}],
+        "supplierLine": {"requests": {"proposal": proposal}},
+        "status": {"processStatus": "InProgress", "inProgressStatus": "OpenSupplierProposal"}
+    }))
+}
+
+#[test]
+fn a_proposal_above_the_ordered_price_is_rejected() -> TestResult {
+    let erp = Erp::new("documents");
+    let dearer = proposed_line(serde_json::json!({
+        "deliverySchedule": [{"position": "1", "date": "2026-03-08", "quantity": 10}],
+        "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 5.50, "currencyIso": "EUR"}}},
+        "status": "Open"
+    }))?;
+    assert!(matches!(
+        erp.decide_proposal(&dearer),
+        ProposalDecision::Reject { .. }
+    ));
+    let cheaper = proposed_line(serde_json::json!({
+        "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 4.75, "currencyIso": "EUR"}}},
+        "status": "Open"
+    }))?;
+    assert_eq!(erp.decide_proposal(&cheaper), ProposalDecision::Approve);
+    // Another date only: the price ordered stands.
+    let later = proposed_line(serde_json::json!({
+        "deliverySchedule": [{"position": "1", "date": "2026-03-08", "quantity": 10}],
+        "status": "Open"
+    }))?;
+    assert_eq!(erp.decide_proposal(&later), ProposalDecision::Approve);
     Ok(())
 }
 // {{/if}}
