@@ -107,11 +107,26 @@ echo "== feature combinations (the library alone: -p tradecloud) =="
 # does): a feature set that misses an item or an import fails here, and
 # nothing else differs between the sets. Compiling each would cost about two
 # minutes apiece on 2 cores (the library is optimised in dev builds).
-cargo check --locked -p tradecloud --no-default-features
-cargo check --locked -p tradecloud --no-default-features --features client
-cargo check --locked -p tradecloud --no-default-features --features server
+# A warning in one set (an import or item only another set uses) fails too:
+# clippy above sees only all features. (Read from cargo's summary line, not
+# RUSTFLAGS, which would build every dependency again.)
+check_features() {
+  local out
+  out=$(cargo check --locked -p tradecloud --no-default-features "$@" 2>&1) || {
+    printf '%s\n' "$out" >&2; return 1; }
+  if printf '%s\n' "$out" | grep -q '^warning: `tradecloud`'; then
+    printf '%s\n' "$out" >&2
+    echo "FAIL: warnings in tradecloud with --no-default-features $*" >&2
+    return 1
+  fi
+  echo "ok: --no-default-features $*"
+}
+check_features
+check_features --features client
+check_features --features server
+check_features --features doctor
 # The receiver with its embedded SQLite store only (no PostgreSQL driver).
-cargo check --locked -p tradecloud --no-default-features --features receiver
+check_features --features receiver
 # The library's own tests with its default features only (the SDK), not the
 # binary's: each test target says which features it needs.
 cargo check --locked -p tradecloud --all-targets
