@@ -20,7 +20,7 @@
 //! | `tradecloud_connections_limited_total` | `action` | connections over `max_connections`/`max_connections_per_ip`: `answered_503`, or `closed` before TLS in a flood |
 //! | `tradecloud_inbox_queued_events` | | events still to be handled (`received`, `trigger`, `processing`, `retrying`), read from the inbox at each scrape ([`Inbox::backlog`](crate::inbox::Inbox::backlog)); on PostgreSQL every instance reports the whole inbox |
 //! | `tradecloud_inbox_oldest_queued_age_seconds` | | how long the oldest of them (lowest inbox id) has waited; 0 when none |
-//! | `tradecloud_inbox_backlog_refreshed_timestamp_seconds` | | Unix time of the last scrape that could read the backlog (0 before the first): while the store cannot be read (PostgreSQL unreachable), the two gauges above keep their last values and this one stays behind, so `time() - tradecloud_inbox_backlog_refreshed_timestamp_seconds` tells how old they are |
+//! | `tradecloud_inbox_backlog_refreshed_timestamp_seconds` | | Unix time of the last scrape that could read the backlog (the receiver's start before the first): while the store cannot be read (PostgreSQL unreachable), the two gauges above keep their last values and this one stays behind, so `time() - tradecloud_inbox_backlog_refreshed_timestamp_seconds` tells how old they are |
 //! | `tradecloud_tls_certificate_expiry_timestamp_seconds` | | notAfter of the certificate being served, Unix time (follows reloads and ACME renewals; see `certificate.rs`) |
 //! | `tradecloud_tls_handshake_failures_total` | `reason` | failed TLS handshakes: `protocol_version`, `no_shared_cipher`, `unknown_ca`, `certificate_expired`, `bad_certificate`, `not_tls`, `timeout`, `closed`, `other` |
 //! | `tradecloud_api_credentials_valid` | | `0` after Tradecloud refused the `[tradecloud]` credentials (401/403), else `1` (with a processor and credentials; see [`ApiHealth`](super::ApiHealth)) |
@@ -227,6 +227,9 @@ impl Metrics {
             Gauge::<f64, AtomicU64>::default(),
             Gauge::<f64, AtomicU64>::default(),
         );
+        // Until the first read, the time the receiver started: an alert on
+        // its age then says "not read since the start", not "since 1970".
+        backlog.2.set(unix_now());
         registry.register(
             "inbox_queued_events",
             "Events still to be handled (received, trigger, processing, retrying), read at each scrape",
@@ -239,7 +242,7 @@ impl Metrics {
         );
         registry.register(
             "inbox_backlog_refreshed_timestamp_seconds",
-            "Unix time of the last successful read of the two inbox backlog gauges (0 before the first): \
+            "Unix time of the last successful read of the two inbox backlog gauges (the receiver's start before the first): \
              they keep their last values while the store cannot be read",
             backlog.2.clone(),
         );
@@ -421,11 +424,7 @@ impl Metrics {
                 let (queued, oldest, refreshed) = &self.inner.backlog;
                 queued.set(i64::try_from(backlog.queued).unwrap_or(i64::MAX));
                 oldest.set(backlog.oldest_age.map_or(0.0, |age| age.as_secs_f64()));
-                refreshed.set(
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0.0, |since| since.as_secs_f64()),
-                );
+                refreshed.set(unix_now());
             }
             Ok(Err(e)) => tracing::debug!(error = %e, "cannot read the inbox backlog for /metrics"),
             Err(_) => tracing::debug!("the inbox backlog for /metrics took too long"),
@@ -453,6 +452,13 @@ impl Metrics {
         let _ = encode(&mut out, &registry);
         out
     }
+}
+
+/// Now as Unix time in seconds (0 for a clock before 1970).
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64())
 }
 
 #[cfg(test)]
@@ -487,5 +493,23 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle} missing in\n{text}");
         }
+    }
+
+    /// Before the backlog is first read, its timestamp is the receiver's
+    /// start: an alert on its age says "since the start", not "since 1970".
+    #[test]
+    fn the_backlog_is_unread_since_the_start() {
+        let before = unix_now();
+        let text = Metrics::new().encode();
+        let value = text
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix("tradecloud_inbox_backlog_refreshed_timestamp_seconds ")
+            })
+            .and_then(|value| value.trim().parse::<f64>().ok());
+        assert!(
+            value.is_some_and(|v| (before - 1.0..=unix_now() + 1.0).contains(&v)),
+            "{value:?} is not the start ({before}):\n{text}"
+        );
     }
 }
