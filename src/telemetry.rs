@@ -95,6 +95,7 @@ pub struct TelemetryConfig {
 
 /// Why tracing could not be set up.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TelemetryError {
     /// A setting or variable is wrong.
     #[error("telemetry: {0}")]

@@ -102,6 +102,7 @@ pub use crate::inbox::DEFAULT_STORE_URL;
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read {path}: {source}")]

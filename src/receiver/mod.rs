@@ -106,6 +106,7 @@ pub use tls::TlsError;
 
 /// Why the receiver could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReceiverError {
     /// The configuration is incomplete or invalid.
     #[error(transparent)]

@@ -21,6 +21,7 @@ use tokio_rustls::rustls;
 
 /// Why a certificate could not be loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlsError {
     /// A file could not be read.
     #[error("cannot read {path}: {source}")]

@@ -101,6 +101,7 @@ pub enum Kind {
 
 /// Why a tXML body could not be decoded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TxmlError {
     /// Not well-formed XML (or not UTF-8).
     #[error("the body is not well-formed XML: {0}")]

@@ -74,6 +74,7 @@ use crate::receiver::{ConfigError, ReceiverError, TlsError};
 
 /// Why ACME could not be set up.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AcmeError {
     /// `[server.acme]` contradicts the rest of the configuration.
     #[error("configuration: {0}")]
