@@ -704,7 +704,7 @@ async fn doctor_fails_a_receiver_whose_store_is_down() {
     assert!(
         ready.starts_with("FAIL")
             && ready.contains("/readyz: 503")
-            && ready.contains("cannot store events now")
+            && ready.contains("not ready, every event is answered 503")
             && ready.contains("not-yet"),
         "{}",
         out.stdout

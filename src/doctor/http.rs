@@ -682,8 +682,8 @@ async fn ready(client: &reqwest::Client, url: &str) -> Check {
         500..=599 if problem => match text("detail") {
             Some(detail) => Check::fail(
                 ID,
-                format!("{readyz}: {status}, the receiver cannot store events now: {detail}"),
-                "every event Tradecloud sends is answered 503 (it retries, but nothing is delivered): fix what the receiver names (its log says more), then run tradecloud doctor again",
+                format!("{readyz}: {status}, not ready, every event is answered 503: {detail}"),
+                "Tradecloud retries, but nothing is delivered until then: fix what the receiver names (its inbox store, or with Entra ID its [auth] jwks_url; its log says more), then run tradecloud doctor again",
             ),
             None => not_ours(),
         },
