@@ -574,7 +574,11 @@ async fn messages_with_documents_without_a_code_are_not_sent_again() {
     assert!(error.to_string().contains("`code`"), "{error}");
     assert_eq!(server.stats().requests_for(op), 1);
     server.set_faults(vec![slow(op)]).expect("a fault");
-    let error = client.orders().send(&order).await.expect_err("not sent again");
+    let error = client
+        .orders()
+        .send(&order)
+        .await
+        .expect_err("not sent again");
     assert!(
         matches!(error, ClientError::NotResent { status: None, .. }),
         "{error:?}"
