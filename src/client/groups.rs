@@ -161,7 +161,10 @@ impl<'a> Orders<'a> {
     }
 
     /// Everything changed after `watermark` (`None`: from the beginning),
-    /// page by page; see [`PollStream`].
+    /// page by page; see [`PollStream`]. The watermark is sent in UTC
+    /// (`YYYY-MM-DDThh:mm:ss.SSSZ`): a value without a zone is read as UTC,
+    /// a date only as midnight UTC
+    /// ([the watermark on the wire](PollStream#the-watermark-on-the-wire)).
     pub fn stream_since(&self, watermark: Option<DateTime>) -> PollStream<Order> {
         self.stream_filtered(order_filters(watermark))
     }
@@ -209,7 +212,9 @@ impl<'a> Orders<'a> {
         self.stream_filtered(filters).collect().await
     }
 
-    /// One page, as you ask for it (`POST /order-search/poll`).
+    /// One page, as you ask for it (`POST /order-search/poll`): the
+    /// request goes out as given, `lastUpdatedAfter` included (the
+    /// streams and polls above write it in UTC).
     pub async fn poll_page(
         &self,
         request: &OrderPollRequest,
