@@ -362,7 +362,7 @@ fn limit() -> std::num::NonZeroU64 {
 /// Tradecloud answers as `lastUpdatedAt`) is sent back unchanged.
 pub(crate) fn utc_watermark(watermark: &DateTime) -> DateTime {
     let utc = watermark.to_utc();
-    let fraction = if utc.timestamp_subsec_nanos() % 1_000_000 == 0 {
+    let fraction = if utc.timestamp_subsec_nanos().is_multiple_of(1_000_000) {
         "%.3f"
     } else {
         "%.f"
