@@ -193,3 +193,111 @@ async fn single_delivery_orders_and_shipments_poll_too() {
         Some(next.into_string())
     );
 }
+
+/// A server that answers every request with an empty poll page and sends
+/// each request's body to the returned receiver; its base URL (`/v2`).
+async fn recording_server() -> (
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let address = listener.local_addr().expect("the address");
+    let (bodies, received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let bodies = bodies.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                let body = loop {
+                    if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&request[..end]).into_owned();
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                let (name, value) = l.split_once(':')?;
+                                name.eq_ignore_ascii_case("content-length")
+                                    .then(|| value.trim().parse().ok())?
+                            })
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break request[end + 4..end + 4 + length].to_vec();
+                        }
+                    }
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                };
+                let _ = bodies.send(serde_json::from_slice(&body).unwrap_or_default());
+                let answer = r#"{"data":[],"total":0}"#;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n",
+                    answer.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (format!("http://{address}/v2"), received)
+}
+
+/// api/polling/README.md: "The timestamp has format
+/// `YYYY-MM-DDThh:mm:ss.SSSZ`". A watermark given as a date, with an
+/// offset or without a zone goes out in that form, in UTC; one already in
+/// it goes out unchanged.
+#[tokio::test]
+async fn the_watermark_goes_out_in_utc_with_milliseconds() {
+    let (url, mut bodies) = recording_server().await;
+    let client = tradecloud::client::Client::builder()
+        .base_url(url)
+        .credentials("integration@example.com", "secret")
+        .auth_mode(tradecloud::client::AuthMode::BasicEveryRequest)
+        .build()
+        .expect("a client");
+    let watermark = |text: &str| Some(text.parse::<DateTime>().expect("a date-time"));
+    let cases = [
+        ("2025-04-23", "2025-04-23T00:00:00.000Z"),
+        ("2025-04-23T12:01:53+02:00", "2025-04-23T10:01:53.000Z"),
+        ("2025-01-01T00:30:00.5-01:00", "2025-01-01T01:30:00.500Z"),
+        ("2025-04-23T10:01:53", "2025-04-23T10:01:53.000Z"),
+        ("2025-04-23T10:01:53.812Z", "2025-04-23T10:01:53.812Z"),
+        ("2025-04-23T10:01:53.812345Z", "2025-04-23T10:01:53.812345Z"),
+    ];
+    for (given, sent) in cases {
+        let batch = client
+            .orders()
+            .poll_since(watermark(given))
+            .await
+            .expect("the poll");
+        assert!(batch.items.is_empty());
+        let body = bodies.recv().await.expect("a request");
+        assert_eq!(
+            body["filters"]["lastUpdatedAfter"],
+            serde_json::json!(sent),
+            "{given}: {body}"
+        );
+    }
+    let given = "2025-04-23T12:01:53+02:00";
+    let sent = serde_json::json!("2025-04-23T10:01:53.000Z");
+    client
+        .single_delivery_orders()
+        .poll_since(watermark(given))
+        .await
+        .expect("the poll");
+    let body = bodies.recv().await.expect("a request");
+    assert_eq!(body["filters"]["lastUpdatedAfter"], sent, "{body}");
+    client
+        .shipments()
+        .poll_since(watermark(given))
+        .await
+        .expect("the poll");
+    let body = bodies.recv().await.expect("a request");
+    assert_eq!(body["filters"]["lastUpdatedAfter"], sent, "{body}");
+}

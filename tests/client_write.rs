@@ -532,6 +532,136 @@ async fn attaching_documents_is_retried_only_when_every_document_has_a_code() {
     assert_eq!(server.stats().requests_for(op), 3);
 }
 
+/// An order, a single delivery order and an order response carry
+/// documents too, and a document without a code "will be appended"
+/// (attach-document-api.md, send-order-response/attach-document.md): with
+/// one in the header or a line, a `5xx` or a time-out after the message
+/// went out is not sent again; with codes on all, it is.
+#[tokio::test]
+async fn messages_with_documents_without_a_code_are_not_sent_again() {
+    let server = start(MockConfig::new()).await;
+    let client = builder(&server)
+        .timeout(Duration::from_millis(500))
+        .build()
+        .expect("a client");
+    client.login().await.expect("logged in");
+    let coded = |code: &str| Document::builder().code(code).name("spec.pdf").build();
+    let code_less = || Document::builder().name("spec.pdf").build();
+    let slow = |op: &str| {
+        FaultConfig::delay(Duration::from_secs(2), FaultTrigger::FirstN(1)).for_operations([op])
+    };
+
+    // The order: a code-less document on a line.
+    let op = connector_ops::SEND_ORDER_BY_BUYER_ROUTE.id;
+    let mut order = order();
+    order.order.documents = Some(vec![coded("TERMS")]);
+    let lines = order.lines.as_mut().expect("lines");
+    lines[0].documents = Some(vec![code_less()]);
+    let message = client.orders().send(&order);
+    assert_eq!(message.resend(), Resend::IfNotReceived);
+    server.set_faults(vec![fault(503, 1, op)]).expect("a fault");
+    let error = message.await.expect_err("not sent again");
+    assert!(
+        matches!(
+            error,
+            ClientError::NotResent {
+                status: Some(503),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("`code`"), "{error}");
+    assert_eq!(server.stats().requests_for(op), 1);
+    server.set_faults(vec![slow(op)]).expect("a fault");
+    let error = client
+        .orders()
+        .send(&order)
+        .await
+        .expect_err("not sent again");
+    assert!(
+        matches!(error, ClientError::NotResent { status: None, .. }),
+        "{error:?}"
+    );
+    assert_eq!(server.stats().requests_for(op), 2);
+    // With a code, the same order is retried after either.
+    let lines = order.lines.as_mut().expect("lines");
+    lines[0].documents = Some(vec![coded("DRAWING")]);
+    assert_eq!(client.orders().send(&order).resend(), Resend::Always);
+    server.set_faults(vec![fault(503, 1, op)]).expect("a fault");
+    client.orders().send(&order).await.expect("retried");
+    assert_eq!(server.stats().requests_for(op), 4);
+    server.set_faults(vec![slow(op)]).expect("a fault");
+    client.orders().send(&order).await.expect("retried");
+    assert_eq!(server.stats().requests_for(op), 6);
+
+    // A single delivery order: a code-less document on the header.
+    let op = connector_ops::SEND_SINGLE_DELIVERY_ORDER_BY_BUYER_ROUTE.id;
+    let mut single: connector::SendSingleDeliveryOrderByBuyer = fixture(
+        "api-connector",
+        "sendSingleDeliveryOrderByBuyerRoute.guide.json",
+    );
+    assert_eq!(
+        client.single_delivery_orders().send(&single).resend(),
+        Resend::Always
+    );
+    single.order.documents = Some(vec![code_less()]);
+    server.set_faults(vec![fault(502, 1, op)]).expect("a fault");
+    let error = client
+        .single_delivery_orders()
+        .send(&single)
+        .await
+        .expect_err("not sent again");
+    assert!(
+        matches!(
+            error,
+            ClientError::NotResent {
+                status: Some(502),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(server.stats().requests_for(op), 1);
+    single.order.documents = Some(vec![coded("TERMS")]);
+    server.set_faults(vec![fault(502, 1, op)]).expect("a fault");
+    client
+        .single_delivery_orders()
+        .send(&single)
+        .await
+        .expect("retried");
+    assert_eq!(server.stats().requests_for(op), 3);
+
+    // An order response: a blank code is no code.
+    let op = connector_ops::SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE.id;
+    let mut response: connector::SendOrderResponseBySupplier = fixture(
+        "api-connector",
+        "sendOrderResponseBySupplierRoute.detailed.json",
+    );
+    assert_eq!(client.orders().respond(&response).resend(), Resend::Always);
+    server.set_faults(vec![fault(503, 1, op)]).expect("a fault");
+    client.orders().respond(&response).await.expect("retried");
+    assert_eq!(server.stats().requests_for(op), 2);
+    response.lines[0].documents = Some(vec![coded(" ")]);
+    server.set_faults(vec![fault(503, 1, op)]).expect("a fault");
+    let error = client
+        .orders()
+        .respond(&response)
+        .await
+        .expect_err("not sent again");
+    assert!(
+        matches!(
+            error,
+            ClientError::NotResent {
+                status: Some(503),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(server.stats().requests_for(op), 3);
+}
+
 /// A connection that cannot be made is retried also for a call that is
 /// not repeated otherwise: nothing reached Tradecloud.
 #[tokio::test]

@@ -465,6 +465,56 @@ async fn totals_above_100_are_refused_and_nothing_is_stored() {
     server.shutdown().await.expect("stops");
 }
 
+/// A document without a `code` is appended each time it is sent
+/// (attach-document-api.md: "else it will be appended"), so the same
+/// message sent again counts again toward the 100 documents per order
+/// header and line, as in production.
+#[tokio::test]
+async fn documents_without_a_code_are_appended_again_up_to_the_limit() {
+    let server = start(MockConfig::new()).await;
+    let buyer = server.buyer();
+    let (status, _) = post(
+        &server,
+        &buyer,
+        "/api-connector/order",
+        order_message("PO-NO-CODE"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let fifty = json!({
+        "order": {"purchaseOrderNumber": "PO-NO-CODE",
+                  "documents": (0..50)
+                      .map(|i| json!({"name": "Spec", "url": format!("https://example.com/{i}.pdf")}))
+                      .collect::<Vec<_>>()},
+        "lines": [{"position": "0001",
+                   "documents": [{"name": "Drawing", "url": "https://example.com/d.pdf"}]}]
+    });
+    let path = "/api-connector/order/documents";
+    for _ in 0..2 {
+        let (status, body) = post(&server, &buyer, path, fifty.clone()).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let order = order_of(&server, "PO-NO-CODE").await;
+    assert_eq!(
+        order["buyerOrder"]["documents"].as_array().map(Vec::len),
+        Some(100)
+    );
+    assert_eq!(
+        line(&order, "0001")["buyerLine"]["documents"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    let (status, body) = post(&server, &buyer, path, fifty).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("order header") && message.contains("150"),
+        "{message}"
+    );
+    server.shutdown().await.expect("stops");
+}
+
 #[tokio::test]
 async fn documents_that_change_nothing_send_no_event() {
     let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;

@@ -29,7 +29,7 @@ use super::{Client, ClientError, DocumentSource, PollBatch, PollStream};
 use crate::api::api_connector::types::{
     self as connector, txml_shapes as connector_shapes, OkResponse,
 };
-use crate::api::common::types::{Order, Shipment, SingleDeliveryOrder};
+use crate::api::common::types::{Document, Order, Shipment, SingleDeliveryOrder};
 use crate::api::object_storage::types::DocumentMetadata;
 use crate::api::order::types::{self as actions, txml_shapes as action_shapes};
 use crate::api::order_search::types::{
@@ -72,6 +72,41 @@ fn connector_version() -> &'static str {
 /// The `api-version` of the order spec.
 fn order_version() -> &'static str {
     order::client::OrderClient::api_version()
+}
+
+/// The resend rule of a message that carries documents (`orders().send`,
+/// `orders().respond`, `orders().attach_documents`,
+/// `single_delivery_orders().send`): `header` is the order's documents,
+/// `lines` each line's. "If a document with the same code is already
+/// attached to the order or line, the document will be replaced, else it
+/// will be appended" (order/buyer/issue/attach-document-api.md,
+/// order/supplier/send-order-response/attach-document.md). So when every
+/// document has a `code` (not blank), or there are none, sending again
+/// replaces them with themselves: the message keeps its rule
+/// ([`Resend::Always`](super::Resend::Always)). When one has none, sending
+/// again would attach it twice (and count twice toward the 100 documents
+/// per header or line): [`Resend::IfNotReceived`](super::Resend::IfNotReceived).
+fn resend_by_documents<'a, 'd, B, R>(
+    message: Message<'a, B, R>,
+    header: &'d Option<Vec<Document>>,
+    lines: impl IntoIterator<Item = &'d Option<Vec<Document>>>,
+) -> Message<'a, B, R>
+where
+    B: serde::Serialize + crate::types::Validate,
+{
+    let coded = |list: &Option<Vec<Document>>| {
+        list.iter()
+            .flatten()
+            .all(|d| d.code.as_deref().is_some_and(|c| !c.trim().is_empty()))
+    };
+    if coded(header) && lines.into_iter().all(coded) {
+        message
+    } else {
+        message.resend_if_not_received(
+            "a document without a code would be attached twice; give every document a `code` \
+             (sending again then replaces them), or check the order's documents first",
+        )
+    }
 }
 
 /// What an action on one order is, for errors.
@@ -126,7 +161,10 @@ impl<'a> Orders<'a> {
     }
 
     /// Everything changed after `watermark` (`None`: from the beginning),
-    /// page by page; see [`PollStream`].
+    /// page by page; see [`PollStream`]. The watermark is sent in UTC
+    /// (`YYYY-MM-DDThh:mm:ss.SSSZ`): a value without a zone is read as UTC,
+    /// a date only as midnight UTC
+    /// ([the watermark on the wire](PollStream#the-watermark-on-the-wire)).
     pub fn stream_since(&self, watermark: Option<DateTime>) -> PollStream<Order> {
         self.stream_filtered(order_filters(watermark))
     }
@@ -174,7 +212,9 @@ impl<'a> Orders<'a> {
         self.stream_filtered(filters).collect().await
     }
 
-    /// One page, as you ask for it (`POST /order-search/poll`).
+    /// One page, as you ask for it (`POST /order-search/poll`): the
+    /// request goes out as given, `lastUpdatedAfter` included (the
+    /// streams and polls above write it in UTC).
     pub async fn poll_page(
         &self,
         request: &OrderPollRequest,
@@ -194,11 +234,18 @@ impl<'a> Orders<'a> {
     ///
     /// # Retries
     ///
-    /// [`Resend::Always`](super::Resend::Always): sending it again is an
-    /// update with the same data, since Tradecloud updates the order by its
-    /// `purchaseOrderNumber` and matches lines by `lines.position` and
-    /// delivery lines by `deliverySchedule.position` and
-    /// `deliveryHistory.position` (order/buyer/update.md).
+    /// [`Resend::Always`](super::Resend::Always) when every document of
+    /// the order and its lines has a `code` (or there are none): sending
+    /// it again is an update with the same data, since Tradecloud updates
+    /// the order by its `purchaseOrderNumber` and matches lines by
+    /// `lines.position` and delivery lines by `deliverySchedule.position`
+    /// and `deliveryHistory.position` (order/buyer/update.md), and a
+    /// document "with the same code" is replaced. A document without a
+    /// code "will be appended" (attach-document-api.md), so with one the
+    /// order is [`Resend::IfNotReceived`](super::Resend::IfNotReceived):
+    /// sent again only when Tradecloud provably did not take it (a refused
+    /// connection, a `429`), not after a `5xx` or a time-out. Give your
+    /// documents a `code` to have it retried always.
     ///
     /// ```no_run
     /// use tradecloud::api::api_connector::types::{OrderByBuyer, OrderLineByBuyer, SendOrderByBuyer};
@@ -224,7 +271,7 @@ impl<'a> Orders<'a> {
         &self,
         order: &'a connector::SendOrderByBuyer,
     ) -> Message<'a, connector::SendOrderByBuyer, OkResponse> {
-        Message::new(
+        let message = Message::new(
             self.client,
             &api_connector::operations::SEND_ORDER_BY_BUYER_ROUTE,
             connector_version(),
@@ -232,6 +279,11 @@ impl<'a> Orders<'a> {
             order,
             Some(&connector_shapes::SendOrderByBuyer),
             format!("the order {}", order.order.purchase_order_number),
+        );
+        resend_by_documents(
+            message,
+            &order.order.documents,
+            order.lines.iter().flatten().map(|l| &l.documents),
         )
     }
 
@@ -279,8 +331,10 @@ impl<'a> Orders<'a> {
     /// sending again replaces them with themselves:
     /// [`Resend::Always`](super::Resend::Always). When one has none,
     /// sending again would attach it twice:
-    /// [`Resend::IfNotReceived`](super::Resend::IfNotReceived). Give your
-    /// documents a code.
+    /// [`Resend::IfNotReceived`](super::Resend::IfNotReceived): sent again
+    /// only when Tradecloud provably did not take it (a refused
+    /// connection, a `429`), not after a `5xx` or a time-out. Give your
+    /// documents a code to have it retried always.
     pub fn attach_documents(
         &self,
         documents: &'a connector::AttachOrderDocumentsByBuyer,
@@ -297,25 +351,11 @@ impl<'a> Orders<'a> {
                 documents.order.purchase_order_number
             ),
         );
-        let coded = |list: &Option<Vec<crate::api::common::types::Document>>| {
-            list.iter()
-                .flatten()
-                .all(|d| d.code.as_deref().is_some_and(|c| !c.trim().is_empty()))
-        };
-        let all_coded = coded(&documents.order.documents)
-            && documents
-                .lines
-                .iter()
-                .flatten()
-                .all(|l| coded(&l.documents));
-        if all_coded {
-            message
-        } else {
-            message.resend_if_not_received(
-                "a document without a code would be attached twice; give every document a `code` \
-                 (sending again then replaces them), or check the order's documents first",
-            )
-        }
+        resend_by_documents(
+            message,
+            &documents.order.documents,
+            documents.lines.iter().flatten().map(|l| &l.documents),
+        )
     }
 
     /// Appends deliveries (goods received) to the delivery history of
@@ -391,11 +431,19 @@ impl<'a> Orders<'a> {
     ///
     /// # Retries
     ///
-    /// [`Resend::Always`](super::Resend::Always): the response is matched
-    /// to the order by `purchaseOrderNumber` and to its lines by
-    /// `purchaseOrderLinePosition`; a line "stays `Confirmed` if responded
-    /// values match the confirmed values" (send-order-response/README.md),
-    /// so the same response sent again is an update with the same data.
+    /// [`Resend::Always`](super::Resend::Always) when every document of
+    /// the response and its lines has a `code` (or there are none): the
+    /// response is matched to the order by `purchaseOrderNumber` and to
+    /// its lines by `purchaseOrderLinePosition`; a line "stays `Confirmed`
+    /// if responded values match the confirmed values"
+    /// (send-order-response/README.md), and a document "with the same
+    /// code" is replaced, so the same response sent again is an update
+    /// with the same data. A document without a code "will be appended"
+    /// (send-order-response/attach-document.md), so with one the response
+    /// is [`Resend::IfNotReceived`](super::Resend::IfNotReceived): sent
+    /// again only when Tradecloud provably did not take it (a refused
+    /// connection, a `429`), not after a `5xx` or a time-out. Give your
+    /// documents a `code` to have it retried always.
     ///
     /// ```no_run
     /// use tradecloud::api::api_connector::types::{
@@ -418,7 +466,7 @@ impl<'a> Orders<'a> {
         &self,
         response: &'a connector::SendOrderResponseBySupplier,
     ) -> Message<'a, connector::SendOrderResponseBySupplier, OkResponse> {
-        Message::new(
+        let message = Message::new(
             self.client,
             &api_connector::operations::SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE,
             connector_version(),
@@ -429,6 +477,11 @@ impl<'a> Orders<'a> {
                 "the order response to {}",
                 response.order.purchase_order_number
             ),
+        );
+        resend_by_documents(
+            message,
+            &response.order.documents,
+            response.lines.iter().map(|l| &l.documents),
         )
     }
 
@@ -706,14 +759,21 @@ impl<'a> SingleDeliveryOrders<'a> {
     ///
     /// # Retries
     ///
-    /// [`Resend::Always`](super::Resend::Always), as
-    /// [`orders().send`](Orders::send): Tradecloud updates the order by its
-    /// `purchaseOrderNumber` and line positions (order/buyer/update.md).
+    /// As [`orders().send`](Orders::send):
+    /// [`Resend::Always`](super::Resend::Always) when every document of
+    /// the order and its lines has a `code` (or there are none), since
+    /// Tradecloud updates the order by its `purchaseOrderNumber` and line
+    /// positions (order/buyer/update.md) and replaces a document "with the
+    /// same code"; with a document without a code, which "will be
+    /// appended" (attach-document-api.md),
+    /// [`Resend::IfNotReceived`](super::Resend::IfNotReceived): not sent
+    /// again after a `5xx` or a time-out. Give your documents a `code` to
+    /// have it retried always.
     pub fn send(
         &self,
         order: &'a connector::SendSingleDeliveryOrderByBuyer,
     ) -> Message<'a, connector::SendSingleDeliveryOrderByBuyer, OkResponse> {
-        Message::new(
+        let message = Message::new(
             self.client,
             &api_connector::operations::SEND_SINGLE_DELIVERY_ORDER_BY_BUYER_ROUTE,
             connector_version(),
@@ -721,6 +781,11 @@ impl<'a> SingleDeliveryOrders<'a> {
             order,
             Some(&connector_shapes::SendSingleDeliveryOrderByBuyer),
             format!("the order {}", order.order.purchase_order_number),
+        );
+        resend_by_documents(
+            message,
+            &order.order.documents,
+            order.lines.iter().flatten().map(|l| &l.documents),
         )
     }
 

@@ -246,8 +246,12 @@
 //!     as sent (`objectId`, `url`, `name`, `description`, `code`, `type`,
 //!     `revision` and any other member). A document with the same `code`
 //!     as an attached one replaces it in its place, others are appended
-//!     (as documented); documents attached before stay when an order or a
-//!     response is sent again without them. A buyer's order or documents
+//!     (as documented): a document without a `code` (none, or blank) is
+//!     appended every time it is sent, so an order, response or documents
+//!     message sent again with it attaches it again and counts again
+//!     toward the limit below (give documents a `code`). Documents
+//!     attached before stay when an order or a response is sent again
+//!     without them. A buyer's order or documents
 //!     message that would leave the order header or a line with more than
 //!     100 of the buyer's documents, or a supplier's order response that
 //!     would leave them with more than 100 of the supplier's (Tradecloud's
@@ -383,12 +387,6 @@
 //!     given with this event for this line"; the order event carries it,
 //!     and the next change of the line clears it.
 //!   - New ids are random version 4 UUIDs.
-//!   - Documents without a `code` (the docs give them no identity): one
-//!     with the same `objectId` as an attached one without a code
-//!     replaces it, else one with the same `url` and `name`, else one
-//!     equal in every member; so a sent order repeated with its documents
-//!     does not attach them twice. A document with a code never replaces
-//!     one without, nor the other way round.
 //!   - An `objectId` the mock's object storage does not know is attached
 //!     as sent, and its download answers `404` like that of any unknown
 //!     object: the api-connector acknowledges a message before processing

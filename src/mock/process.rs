@@ -1353,25 +1353,18 @@ fn auto_confirms(order: &Order) -> bool {
 
 // ----- documents ------------------------------------------------------------
 
-/// Whether `sent` is the same document as the attached `attached`: the
-/// same `code` when either has one (order/buyer/issue/attach-document-api.md,
+/// Whether `sent` is the same document as the attached `attached`: both
+/// have the same `code` (order/buyer/issue/attach-document-api.md,
 /// send-order-response/attach-document.md: "If a document with the same
 /// code is already attached to the order or line, the document will be
-/// replaced, else it will be appended"); without codes (a choice, the docs
-/// give no identity), the same `objectId`, else the same `url` and `name`,
-/// else equal in every member.
+/// replaced, else it will be appended"). A document without a code (none,
+/// or blank) is never the same as another: it is appended, also when sent
+/// again, as in production.
 fn same_document(attached: &Document, sent: &Document) -> bool {
-    match (&attached.code, &sent.code) {
+    let code = |d: &Document| d.code.clone().filter(|c| !c.trim().is_empty());
+    match (code(attached), code(sent)) {
         (Some(a), Some(b)) => a == b,
-        (Some(_), None) | (None, Some(_)) => false,
-        (None, None) => match (&attached.object_id, &sent.object_id) {
-            (Some(a), Some(b)) => a == b,
-            (Some(_), None) | (None, Some(_)) => false,
-            (None, None) if attached.url.is_some() || sent.url.is_some() => {
-                attached.url == sent.url && attached.name == sent.name
-            }
-            (None, None) => attached == sent,
-        },
+        _ => false,
     }
 }
 
@@ -3916,13 +3909,14 @@ mod tests {
     }
 
     #[test]
-    fn a_document_with_the_same_code_object_id_or_url_and_name_replaces() {
+    fn only_a_document_with_the_same_code_replaces() {
         let mut attached = vec![
             document(
                 serde_json::json!({"code": "SPEC", "revision": "1", "url": "https://e.com/1"}),
             ),
             document(serde_json::json!({"objectId": "obj-1", "name": "a.pdf"})),
             document(serde_json::json!({"url": "https://e.com/d.pdf", "name": "Drawing"})),
+            document(serde_json::json!({"code": " ", "name": "blank"})),
         ];
         let sent = [
             // Same code: replaces, whatever else changed.
@@ -3930,28 +3924,38 @@ mod tests {
                 serde_json::json!({"code": "SPEC", "revision": "2", "url": "https://e.com/2",
                                         "metadata": {"k": "v"}}),
             ),
-            // No code, same objectId: replaces.
+            // No code, same objectId: appended ("else it will be appended").
             document(serde_json::json!({"objectId": "obj-1", "name": "b.pdf"})),
-            // Same url, other name: appended.
-            document(serde_json::json!({"url": "https://e.com/d.pdf", "name": "Other"})),
+            // No code, equal in every member: appended all the same.
+            document(serde_json::json!({"url": "https://e.com/d.pdf", "name": "Drawing"})),
+            // A blank code is no code: appended.
+            document(serde_json::json!({"code": " ", "name": "blank"})),
             // A code where the attached one has none: appended.
             document(serde_json::json!({"code": "X", "objectId": "obj-1"})),
         ];
         assert!(attach_documents(&mut attached, &sent));
-        assert_eq!(attached.len(), 5);
+        assert_eq!(attached.len(), 8);
         assert_eq!(attached[0].revision.as_deref(), Some("2"));
         assert_eq!(attached[0].url.as_deref(), Some("https://e.com/2"));
         assert_eq!(
             attached[0].extra.get("metadata"),
             Some(&serde_json::json!({"k": "v"}))
         );
-        assert_eq!(attached[1].name.as_deref(), Some("b.pdf"));
+        assert_eq!(attached[1].name.as_deref(), Some("a.pdf"));
         assert_eq!(attached[2].name.as_deref(), Some("Drawing"));
-        assert_eq!(attached[3].name.as_deref(), Some("Other"));
-        assert_eq!(attached[4].code.as_deref(), Some("X"));
-        // Attaching the same again changes nothing.
-        assert!(!attach_documents(&mut attached, &sent));
-        assert_eq!(attached.len(), 5);
+        assert_eq!(attached[4].name.as_deref(), Some("b.pdf"));
+        assert_eq!(attached[5].name.as_deref(), Some("Drawing"));
+        assert_eq!(attached[7].code.as_deref(), Some("X"));
+        // Attaching the same again replaces the coded ones with themselves
+        // and appends the three without a code once more.
+        assert!(attach_documents(&mut attached, &sent));
+        assert_eq!(attached.len(), 11);
+        let coded = [document(
+            serde_json::json!({"code": "SPEC", "revision": "2", "url": "https://e.com/2",
+                                    "metadata": {"k": "v"}}),
+        )];
+        assert!(!attach_documents(&mut attached, &coded));
+        assert_eq!(attached.len(), 11);
     }
 
     #[test]
@@ -3990,10 +3994,26 @@ mod tests {
         assert_eq!(line_documents(&attached, "0002").len(), 1);
         assert_eq!(line(&attached, "0002").last_updated_at, Some(at(2)));
         assert_eq!(line(&attached, "0001").last_updated_at, Some(at(1)));
-        // The same again changes nothing, and is not stamped.
+        // The same again replaces the coded header document with itself
+        // and appends the line documents without a code once more
+        // ("else it will be appended"), stamped as a change.
         let mut again = attached.clone();
-        assert!(!attach_buyer_documents(&mut again, &attach, &at(3)));
-        assert_eq!(again, attached);
+        assert!(attach_buyer_documents(&mut again, &attach, &at(3)));
+        assert_eq!(
+            again.buyer_order.as_ref().expect("buyerOrder").documents,
+            *documents
+        );
+        assert_eq!(line_documents(&again, "0002").len(), 2);
+        assert_eq!(line(&again, "0002").last_updated_at, Some(at(3)));
+        // Only coded documents sent again change nothing, and are not
+        // stamped.
+        let coded: connector::AttachOrderDocumentsByBuyer = from_json(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-1",
+                      "documents": [{"code": "TERMS", "revision": "B", "url": "https://e.com/terms-b.pdf"}]}
+        }));
+        let mut unchanged = attached.clone();
+        assert!(!attach_buyer_documents(&mut unchanged, &coded, &at(3)));
+        assert_eq!(unchanged, attached);
         // An update of the order without documents keeps the attached ones.
         let updated = issue_order(Some(attached.clone()), &order_message(), parties, &at(4));
         assert_eq!(

@@ -94,6 +94,16 @@ pub enum Polled<T> {
 /// # }
 /// ```
 ///
+/// # The watermark on the wire
+///
+/// `lastUpdatedAfter` is sent as api/polling/README.md writes the
+/// timestamp, `YYYY-MM-DDThh:mm:ss.SSSZ` in UTC, whatever form of
+/// [`DateTime`] you give: an offset (`2025-04-23T12:01:53+02:00`) is
+/// converted to UTC (`2025-04-23T10:01:53.000Z`), a value without a zone
+/// is read as UTC, and a date only (`2025-04-23`) is midnight UTC
+/// (`2025-04-23T00:00:00.000Z`). A watermark Tradecloud handed out is
+/// already in that form and goes back unchanged.
+///
 /// # Errors and resuming
 ///
 /// An error ends the stream; the client has retried transient failures
@@ -342,20 +352,49 @@ fn limit() -> std::num::NonZeroU64 {
     std::num::NonZeroU64::MIN.saturating_add(POLL_PAGE_SIZE - 1)
 }
 
-/// The request of the order poll page at `offset`.
+/// `watermark` as api/polling/README.md writes the poll timestamp:
+/// "The timestamp has format `YYYY-MM-DDThh:mm:ss.SSSZ`", in UTC. A
+/// [`DateTime`] also reads other forms: an offset is converted to UTC, a
+/// value without a zone is read as UTC (as [`DateTime::to_utc`] does), a
+/// date only is midnight UTC. Milliseconds are always written; finer
+/// digits, when the value has them, are kept (cutting them off would ask
+/// for a slightly earlier instant). A value already in that form (what
+/// Tradecloud answers as `lastUpdatedAt`) is sent back unchanged.
+pub(crate) fn utc_watermark(watermark: &DateTime) -> DateTime {
+    let utc = watermark.to_utc();
+    let fraction = if utc.timestamp_subsec_nanos().is_multiple_of(1_000_000) {
+        "%.3f"
+    } else {
+        "%.f"
+    };
+    let text = utc
+        .format(&format!("%Y-%m-%dT%H:%M:%S{fraction}Z"))
+        .to_string();
+    // Only a year outside 0000-9999 after the conversion does not read
+    // back; it is sent as given.
+    text.parse().unwrap_or_else(|_| watermark.clone())
+}
+
+/// The request of the order poll page at `offset`, its watermark in UTC
+/// ([`utc_watermark`]).
 pub(super) fn order_request(filters: &OrderPollFilters, offset: u64) -> OrderPollRequest {
+    let mut filters = filters.clone();
+    filters.last_updated_after = filters.last_updated_after.as_ref().map(utc_watermark);
     OrderPollRequest {
-        filters: Some(filters.clone()),
+        filters: Some(filters),
         limit: limit(),
         offset: Some(offset),
         extra: Default::default(),
     }
 }
 
-/// The request of the shipment poll page at `offset`.
+/// The request of the shipment poll page at `offset`, its watermark in
+/// UTC ([`utc_watermark`]).
 pub(super) fn shipment_request(filters: &ShipmentPollFilters, offset: u64) -> ShipmentPollRequest {
+    let mut filters = filters.clone();
+    filters.last_updated_after = filters.last_updated_after.as_ref().map(utc_watermark);
     ShipmentPollRequest {
-        filters: Some(filters.clone()),
+        filters: Some(filters),
         limit: limit(),
         offset: Some(offset),
         extra: Default::default(),
