@@ -211,8 +211,11 @@ impl Shipment {
         text(&self.id)
     }
 
-    /// The shipment's process status: `processStatus`, else the older
-    /// `status.processStatus`.
+    /// The shipment's process status (`Issued`, `Approved`, `Rejected`):
+    /// the top-level `processStatus` that shipment/buyer/receive lists,
+    /// else `status.processStatus`, where the specs model it after orders
+    /// (and the shipment poll filters on it). Neither is the older name of
+    /// the other; a body may carry either or both (the mock sends both).
     pub fn process_status(&self) -> Option<&ShipmentProcessStatus> {
         self.process_status
             .as_ref()

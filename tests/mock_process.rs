@@ -4,7 +4,8 @@
 //! order/buyer/cancel.md, order/buyer/receive/single-delivery-order-response.md),
 //! the limits on the total number of delivery history lines and documents
 //! (api/rules.md), documents events only for a change, and the despatch
-//! advice's carrier, tracking number and final destination
+//! advice's carrier, tracking number and final destination, process status,
+//! line stamps, item enrichment and unique line positions
 //! (shipment/supplier/send-despatch-advice.md, shipment/buyer/receive).
 
 #![cfg(feature = "mock")]
@@ -636,6 +637,170 @@ async fn a_despatch_advice_keeps_its_carrier_tracking_number_and_final_destinati
         );
         assert_eq!(locations["destinations"][1]["etaEndTime"], "16:00:00");
     }
+    server.shutdown().await.expect("stops");
+}
+
+/// A despatch advice for `number` with `lines`.
+fn despatch_advice(number: &str, lines: Value) -> Value {
+    json!({
+        "header": {"buyerAccountNumber": "BUYER340760", "despatchAdviceNumber": number,
+                   "shipment": {"shipmentNumber": "SN-1"}},
+        "lines": lines
+    })
+}
+
+const DESPATCH_ADVICE: &str = "/api-connector/shipment/despatch-advice";
+
+/// shipment/buyer/receive/README.md lists the process status at the top of
+/// the shipment, and "a line has been added or changed if the
+/// `lines.meta.lastUpdatedAt` equals the `shipment.meta.lastUpdatedAt`";
+/// send-despatch-advice.md enriches a missing or partial item from the
+/// purchase order.
+#[tokio::test]
+async fn a_resent_despatch_advice_stamps_only_changed_lines_and_items_are_enriched() {
+    let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
+    let (buyer, supplier) = (server.buyer(), server.supplier());
+    let buyer_rx = Receiver::start().await;
+    webhook(
+        &server,
+        &buyer,
+        SHIPMENT_EVENTS,
+        json!({"webhookUrl": format!("{}/shipments", buyer_rx.url)}),
+    )
+    .await;
+    let (status, body) = post(
+        &server,
+        &buyer,
+        "/api-connector/order",
+        json!({
+            "order": {"supplierAccountNumber": "SUPPLIER12345", "purchaseOrderNumber": "PO-ENRICH-1"},
+            "lines": [{"position": "0001",
+                       "item": {"number": "A-1", "revision": "B", "name": "Bolt",
+                                "supplierItemNumber": "S-A-1", "purchaseUnitOfMeasureIso": "PCE"},
+                       "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 10}]}]
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let lines = |second_quantity: u32| {
+        json!([
+            {"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-ENRICH-1",
+             "purchaseOrderLinePosition": "0001", "despatchQuantity": 4,
+             "item": {"buyerItemName": "Bolt M8"}},
+            {"despatchAdviceLinePosition": "2", "purchaseOrderNumber": "PO-ENRICH-1",
+             "purchaseOrderLinePosition": "0001", "despatchQuantity": second_quantity},
+            {"despatchAdviceLinePosition": "3", "purchaseOrderNumber": "PO-UNKNOWN",
+             "purchaseOrderLinePosition": "0001", "despatchQuantity": 1}
+        ])
+    };
+    let (status, body) = post(
+        &server,
+        &supplier,
+        DESPATCH_ADVICE,
+        despatch_advice("DA-STAMPS-1", lines(5)),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let first = buyer_rx.wait_for_bodies(1).await[0]["shipment"].clone();
+    assert_eq!(first["processStatus"], "Issued", "{first:#}");
+    assert_eq!(first["status"]["processStatus"], "Issued");
+    let item = &first["lines"][0]["item"];
+    assert_eq!(
+        *item,
+        json!({"buyerItemNumber": "A-1", "buyerItemRevision": "B", "buyerItemName": "Bolt M8",
+               "supplierItemNumber": "S-A-1", "purchaseUnitOfMeasureIso": "PCE"})
+    );
+    assert_eq!(first["lines"][1]["item"]["buyerItemName"], "Bolt");
+    assert!(first["lines"][2].get("item").is_none(), "no order, no item");
+
+    // Line 2 changes: only it gets the shipment's new stamp.
+    let (status, _) = post(
+        &server,
+        &supplier,
+        DESPATCH_ADVICE,
+        despatch_advice("DA-STAMPS-1", lines(6)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let got = buyer_rx.wait_for_bodies(2).await;
+    assert_eq!(got[1]["eventName"], "ShipmentReissuedBySupplier");
+    let second = &got[1]["shipment"];
+    let stamp = |shipment: &Value, line: Option<usize>| {
+        match line {
+            Some(i) => &shipment["lines"][i]["meta"]["lastUpdatedAt"],
+            None => &shipment["meta"]["lastUpdatedAt"],
+        }
+        .as_str()
+        .unwrap_or_else(|| panic!("a lastUpdatedAt in {shipment:#}"))
+        .to_owned()
+    };
+    assert_ne!(stamp(second, None), stamp(&first, None));
+    assert_eq!(stamp(second, Some(1)), stamp(second, None));
+    for unchanged in [0, 2] {
+        assert_eq!(
+            stamp(second, Some(unchanged)),
+            stamp(&first, Some(unchanged))
+        );
+        assert_ne!(stamp(second, Some(unchanged)), stamp(second, None));
+    }
+
+    // The same advice again changes nothing: no event, nothing stamped.
+    let (status, _) = post(
+        &server,
+        &supplier,
+        DESPATCH_ADVICE,
+        despatch_advice("DA-STAMPS-1", lines(6)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(buyer_rx.bodies().len(), 2);
+    let id = second["id"].as_str().expect("a shipment id");
+    let fetched = get(&server, &buyer, &format!("/shipment/{id}")).await;
+    assert_eq!(stamp(&fetched, None), stamp(second, None));
+    server.shutdown().await.expect("stops");
+}
+
+/// send-despatch-advice.md: `despatchAdviceLinePosition` is "unique within
+/// the despatch advice".
+#[tokio::test]
+async fn a_despatch_advice_with_a_line_position_twice_is_refused() {
+    let server = start(MockConfig::new()).await;
+    let supplier = server.supplier();
+    let line = |quantity: u32| {
+        json!({"despatchAdviceLinePosition": "7", "purchaseOrderNumber": "PO-X",
+               "purchaseOrderLinePosition": "0001", "despatchQuantity": quantity})
+    };
+    let (status, body) = post(
+        &server,
+        &supplier,
+        DESPATCH_ADVICE,
+        despatch_advice("DA-TWICE-1", json!([line(1), line(2)])),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("despatchAdviceLinePosition 7") && message.contains("DA-TWICE-1"),
+        "{message}"
+    );
+    assert_eq!(body["detail"], body["message"]);
+    let (status, page) = post(
+        &server,
+        &server.buyer(),
+        "/shipment/poll",
+        json!({"filters": {}, "limit": 100}),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|s| s["supplierShipment"]["shipmentNumber"] != "SN-1"),
+        "nothing stored: {page:#}"
+    );
     server.shutdown().await.expect("stops");
 }
 

@@ -215,7 +215,8 @@
 //!     `/order/indicators` to all lines (receive-goods.md);
 //!   - a supplier's **despatch advice** (`POST
 //!     /api-connector/shipment/despatch-advice`) for the connected buyer
-//!     creates a shipment (process status `Issued`) or updates the one of
+//!     creates a shipment (process status `Issued`, both as the top-level
+//!     `processStatus` and as `status.processStatus`) or updates the one of
 //!     the same `despatchAdviceNumber` (its `trackingNumber` as
 //!     `identifiers.trackingNumber`, its `destination` and
 //!     `finalDestination` as `locations.destinations`, in that order, with
@@ -353,7 +354,25 @@
 //!     `scheduled*`.
 //!   - A despatch advice changes no order line's own logistics status
 //!     (nothing documents how its delivery lines add up to it); an update
-//!     replaces the shipment's lines and header (its id stays).
+//!     replaces the shipment's lines and header (its id stays). A line's
+//!     `meta.lastUpdatedAt` is the shipment's new one only when the line is
+//!     added or changed (shipment/buyer/receive/README.md); a line equal to
+//!     the stored line of its `despatchAdviceLinePosition` keeps its stamp.
+//!     An update that changes nothing of the shipment is, as an order
+//!     documents attach that changes nothing, not stamped and sends no
+//!     `ShipmentReissuedBySupplier` (a choice: Tradecloud does not say);
+//!     the orders it ships still compare it, and change only if their
+//!     lines do.
+//!   - A despatch line's item is enriched from the order line its
+//!     `purchaseOrderNumber` and `purchaseOrderLinePosition` name, when the
+//!     mock has that order of the supplier (send-despatch-advice.md): a
+//!     member the supplier left out or sent blank is taken from the order
+//!     line's `buyerLine.item` (`number`, `revision`, `name` as
+//!     `buyerItem*`; `supplierItemNumber`, `purchaseUnitOfMeasureIso`);
+//!     what the supplier sent wins.
+//!   - A despatch advice with two lines of the same
+//!     `despatchAdviceLinePosition` ("unique within the despatch advice")
+//!     is refused with a `400` naming the position; nothing changes.
 //!   - Shipment reschedule requests (the docs name the statuses and events,
 //!     not the values): a despatch line is matched with the delivery line
 //!     at its `deliverySchedulePosition`, else with the first delivery line

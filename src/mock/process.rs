@@ -2445,13 +2445,113 @@ fn rename_absent(value: &mut serde_json::Value, names: &[(&str, &str)]) {
     }
 }
 
+/// The first `despatchAdviceLinePosition` of `message` that more than one
+/// of its lines has, said as a sentence (`None`: all unique).
+/// send-despatch-advice.md: the position "is unique within the despatch
+/// advice and immutable".
+pub(crate) fn duplicate_despatch_line(
+    message: &connector::SendDespatchAdviceBySupplier,
+) -> Option<String> {
+    let mut first = std::collections::HashMap::new();
+    message
+        .lines
+        .iter()
+        .flatten()
+        .enumerate()
+        .find_map(|(j, line)| {
+            let position = line.despatch_advice_line_position.as_str();
+            let i = *first.entry(position).or_insert(j);
+            (i != j).then(|| {
+                format!(
+                    "despatch advice {}: despatchAdviceLinePosition {position} is on more than \
+                     one line (lines[{i}] and lines[{j}]); it is unique within the despatch \
+                     advice (shipment/supplier/send-despatch-advice.md); nothing changed: send \
+                     each line position once",
+                    message.header.despatch_advice_number,
+                )
+            })
+        })
+}
+
+/// The item of a despatch line, enriched from the order line it names
+/// (send-despatch-advice.md: "When a purchase order number is provided, but
+/// the item is not or partly provided, the item in the despatch advice will
+/// be enriched if Tradecloud can find the purchase order"): each member the
+/// supplier left out (or sent blank) is taken from the order line's
+/// `buyerLine.item`, where it has one: `number` → `buyerItemNumber`,
+/// `revision` → `buyerItemRevision`, `name` → `buyerItemName`,
+/// `supplierItemNumber`, `purchaseUnitOfMeasureIso`. The order item has no
+/// supplier item name or revision. Members the supplier sent win.
+fn enriched_item(
+    sent: Option<&crate::api::common::types::ShipmentItem>,
+    ordered: Option<&crate::api::common::types::Item>,
+) -> Option<crate::api::common::types::ShipmentItem> {
+    let Some(ordered) = ordered else {
+        return sent.cloned();
+    };
+    fn fill(member: &mut Option<String>, from: &Option<String>) {
+        if member.as_deref().is_none_or(|m| m.trim().is_empty()) {
+            if let Some(from) = from.as_deref().filter(|f| !f.trim().is_empty()) {
+                *member = Some(from.to_owned());
+            }
+        }
+    }
+    let mut item = sent.cloned().unwrap_or_default();
+    fill(&mut item.buyer_item_number, &ordered.number);
+    fill(&mut item.buyer_item_revision, &ordered.revision);
+    fill(&mut item.buyer_item_name, &ordered.name);
+    fill(
+        &mut item.supplier_item_number,
+        &ordered.supplier_item_number,
+    );
+    fill(
+        &mut item.purchase_unit_of_measure_iso,
+        &ordered.purchase_unit_of_measure_iso,
+    );
+    (sent.is_some() || item != Default::default()).then_some(item)
+}
+
+/// The item of the line at `position` of `order` (`buyerLine.item`).
+pub(crate) fn ordered_item<'o>(
+    order: &'o Order,
+    position: &str,
+) -> Option<&'o crate::api::common::types::Item> {
+    order
+        .lines
+        .iter()
+        .find(|l| line_position(l) == Some(position))?
+        .buyer_line
+        .as_ref()?
+        .item
+        .as_ref()
+}
+
+/// The despatch advice line position of a shipment line
+/// (`supplierLine.despatchAdviceLinePosition`).
+fn despatch_line_position(line: &ShipmentLine) -> Option<&str> {
+    line.supplier_line
+        .as_ref()?
+        .despatch_advice_line_position
+        .as_deref()
+}
+
 /// A supplier's new or updated despatch advice (`POST
 /// /api-connector/shipment/despatch-advice`;
 /// shipment/supplier/send-despatch-advice.md): `existing` is the stored
 /// shipment of the same `despatchAdviceNumber`, if any (its id is kept); the
 /// result replaces it with the sent header, locations and lines (the
-/// process status `Issued`), `meta.lastUpdatedAt` and every line's
-/// `meta.lastUpdatedAt` set to `now`. The sent shipment's members take the
+/// process status `Issued`, at the top as the receive page lists it and in
+/// `status.processStatus` as the spec models it after orders) and
+/// `meta.lastUpdatedAt` set to `now`. A line's `meta.lastUpdatedAt` is `now`
+/// when the line is new or changed; a line equal (apart from its meta) to
+/// the stored line of the same `despatchAdviceLinePosition` keeps the
+/// stored meta, so that "a line has been added or changed if the
+/// `lines.meta.lastUpdatedAt` equals the `shipment.meta.lastUpdatedAt`"
+/// (shipment/buyer/receive/README.md) holds. `None`: an update that changes
+/// nothing of the stored shipment (nothing is stamped). A line's item is
+/// enriched from the order line it names ([`enriched_item`]), which
+/// `ordered(purchaseOrderNumber, purchaseOrderLinePosition)` finds, if the
+/// order is there. The sent shipment's members take the
 /// names of shipment/buyer/receive/README.md: `trackingNumber` →
 /// `identifiers.trackingNumber`, `destination` and `finalDestination` →
 /// `locations.destinations` (after any sent `destinations`; "place, port,
@@ -2463,7 +2563,8 @@ pub(crate) fn despatch_advice(
     message: &connector::SendDespatchAdviceBySupplier,
     parties: Parties<'_>,
     now: &DateTime,
-) -> Shipment {
+    ordered: impl Fn(&str, &str) -> Option<crate::api::common::types::Item>,
+) -> Option<Shipment> {
     let header = &message.header;
     let sent = header.shipment.as_ref();
     let id = existing
@@ -2527,18 +2628,22 @@ pub(crate) fn despatch_advice(
         }
         serde_json::from_value(serde_json::Value::Object(locations)).unwrap_or_default()
     });
+    let stored_lines = existing.as_ref().map(|s| s.lines.as_slice());
     let lines = message
         .lines
         .iter()
         .flatten()
         .map(|line| ShipmentLine {
             delivery_schedule_position: line.delivery_schedule_position.clone(),
-            item: line.item.clone(),
-            meta: Some(ShipmentLineMeta {
-                last_changed_at: Some(now.clone()),
-                last_updated_at: Some(now.clone()),
-                extra: Default::default(),
-            }),
+            item: enriched_item(
+                line.item.as_ref(),
+                line.purchase_order_number
+                    .as_deref()
+                    .zip(line.purchase_order_line_position.as_deref())
+                    .and_then(|(number, position)| ordered(number, position))
+                    .as_ref(),
+            ),
+            meta: None,
             purchase_order_line_position: line.purchase_order_line_position.clone(),
             purchase_order_number: line.purchase_order_number.clone(),
             supplier_line: Some(crate::api::common::types::SupplierShipmentLine {
@@ -2551,8 +2656,31 @@ pub(crate) fn despatch_advice(
             }),
             extra: Default::default(),
         })
+        .map(|mut line| {
+            // The stored line of the same position, when nothing of it
+            // changed, keeps its meta (and so its lastUpdatedAt).
+            let unchanged = stored_lines
+                .into_iter()
+                .flatten()
+                .find(|stored| despatch_line_position(stored) == despatch_line_position(&line))
+                .filter(|stored| {
+                    ShipmentLine {
+                        meta: None,
+                        ..(*stored).clone()
+                    } == line
+                });
+            line.meta = match unchanged {
+                Some(stored) => stored.meta.clone(),
+                None => Some(ShipmentLineMeta {
+                    last_changed_at: Some(now.clone()),
+                    last_updated_at: Some(now.clone()),
+                    extra: Default::default(),
+                }),
+            };
+            line
+        })
         .collect();
-    Shipment {
+    let shipment = Shipment {
         id: Some(id),
         buyer_shipment: Some(BuyerShipment {
             company_id: Some(parties.buyer.company_id.clone()),
@@ -2570,12 +2698,31 @@ pub(crate) fn despatch_advice(
             last_updated_at: Some(now.clone()),
             ..ShipmentMeta::default()
         }),
+        process_status: Some(ShipmentProcessStatus::Issued),
         status: Some(ShipmentStatus {
             process_status: Some(ShipmentProcessStatus::Issued),
             ..ShipmentStatus::default()
         }),
         ..Shipment::default()
+    };
+    match existing {
+        Some(existing) if same_but_stamps(&shipment, &existing) => None,
+        _ => Some(shipment),
     }
+}
+
+/// Whether `new` is `stored` apart from the shipment's own
+/// `meta.lastUpdatedAt` (and its older name `lastChangedAt`).
+fn same_but_stamps(new: &Shipment, stored: &Shipment) -> bool {
+    let unstamped = |shipment: &Shipment| {
+        let mut shipment = shipment.clone();
+        if let Some(meta) = shipment.meta.as_mut() {
+            meta.last_updated_at = None;
+            meta.last_changed_at = None;
+        }
+        shipment
+    };
+    unstamped(new) == unstamped(stored)
 }
 
 #[cfg(test)]
@@ -3218,7 +3365,9 @@ mod tests {
             buyer: &buyer,
             supplier: &supplier,
         };
-        let shipment = despatch_advice(None, &message, parties, &at(5));
+        let no_order = |_: &str, _: &str| None;
+        let shipment = despatch_advice(None, &message, parties, &at(5), no_order)
+            .unwrap_or_else(|| panic!("a new shipment"));
         let meta = shipment.meta.clone().unwrap_or_default();
         assert_eq!(meta.last_updated_at, Some(at(5)));
         assert_eq!(shipment.lines.len(), 1);
@@ -3229,8 +3378,93 @@ mod tests {
                 .and_then(|m| m.last_updated_at.clone()),
             Some(at(5))
         );
-        let again = despatch_advice(Some(shipment.clone()), &message, parties, &at(6));
+        assert_eq!(shipment.process_status, Some(ShipmentProcessStatus::Issued));
+        assert_eq!(
+            shipment
+                .status
+                .as_ref()
+                .and_then(|s| s.process_status.clone()),
+            Some(ShipmentProcessStatus::Issued)
+        );
+        // The same advice again changes nothing: not stamped.
+        let again = despatch_advice(Some(shipment.clone()), &message, parties, &at(6), no_order);
+        assert_eq!(again, None);
+        let mut changed = message.clone();
+        if let Some(header) = changed.header.shipment.as_mut() {
+            header.transport_mode = Some("1".into());
+        }
+        let again = despatch_advice(Some(shipment.clone()), &changed, parties, &at(6), no_order)
+            .unwrap_or_else(|| panic!("a changed shipment"));
         assert_eq!(again.id, shipment.id);
+        // Only the header changed: the line keeps its stamp.
+        let stamps = |s: &Shipment| {
+            (
+                s.meta.as_ref().and_then(|m| m.last_updated_at.clone()),
+                s.lines[0]
+                    .meta
+                    .as_ref()
+                    .and_then(|m| m.last_updated_at.clone()),
+            )
+        };
+        assert_eq!(stamps(&again), (Some(at(6)), Some(at(5))));
+    }
+
+    #[test]
+    fn a_despatch_line_s_item_is_enriched_from_the_order_line() {
+        use crate::api::common::types::{Item, ShipmentItem};
+        let ordered = Item {
+            number: Some("A".into()),
+            revision: Some("2".into()),
+            name: Some("Bolt".into()),
+            supplier_item_number: Some("S-A".into()),
+            purchase_unit_of_measure_iso: Some("PCE".into()),
+            ..Item::default()
+        };
+        let sent = ShipmentItem {
+            buyer_item_name: Some("Bolt M8".into()),
+            supplier_item_name: Some("Bout".into()),
+            buyer_item_number: Some(" ".into()),
+            ..ShipmentItem::default()
+        };
+        let item = enriched_item(Some(&sent), Some(&ordered));
+        assert_eq!(
+            item,
+            Some(ShipmentItem {
+                buyer_item_number: Some("A".into()),
+                buyer_item_revision: Some("2".into()),
+                buyer_item_name: Some("Bolt M8".into()),
+                supplier_item_number: Some("S-A".into()),
+                supplier_item_name: Some("Bout".into()),
+                purchase_unit_of_measure_iso: Some("PCE".into()),
+                ..ShipmentItem::default()
+            })
+        );
+        assert_eq!(enriched_item(None, None), None);
+        assert_eq!(enriched_item(None, Some(&Item::default())), None);
+        assert_eq!(
+            enriched_item(Some(&sent), None).as_ref(),
+            Some(&sent),
+            "no order: as sent"
+        );
+    }
+
+    #[test]
+    fn a_despatch_advice_with_a_line_position_twice_is_refused() {
+        let message: connector::SendDespatchAdviceBySupplier = from_json(serde_json::json!({
+            "header": {"buyerAccountNumber": "BUYER340760", "despatchAdviceNumber": "DA-1"},
+            "lines": [{"despatchAdviceLinePosition": "1"}, {"despatchAdviceLinePosition": "2"},
+                      {"despatchAdviceLinePosition": "1"}]
+        }));
+        let refused = duplicate_despatch_line(&message).unwrap_or_default();
+        assert!(
+            refused.contains("despatchAdviceLinePosition 1 ")
+                && refused.contains("lines[0] and lines[2]"),
+            "{refused}"
+        );
+        let unique = despatch(serde_json::json!([
+            {"despatchAdviceLinePosition": "1"}, {"despatchAdviceLinePosition": "2"}
+        ]));
+        assert_eq!(duplicate_despatch_line(&unique), None);
     }
 
     /// The lines of a despatch advice for PO-1, as `ship_lines` reads them.

@@ -325,10 +325,12 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendDespatchAdviceBySupplier,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => {
-                self.process_despatch_advice(&request.body);
-                Answer::Ok { body: ok() }
-            }
+            None => match self.process_despatch_advice(&request.body) {
+                Ok(()) => Answer::Ok { body: ok() },
+                Err(refused) => Answer::BadRequest {
+                    body: error_body(refused),
+                },
+            },
         }
     }
 
@@ -1148,11 +1150,20 @@ impl MockState {
 
     /// A supplier's despatch advice: creates or updates the shipment of
     /// that `despatchAdviceNumber` ([`process::despatch_advice`]), when it
-    /// is for the buyer the supplier knows by `buyerAccountNumber`.
+    /// is for the buyer the supplier knows by `buyerAccountNumber`, its
+    /// lines' items enriched from the supplier's order lines they name. An
+    /// update that changes nothing is not stamped and sends no shipment
+    /// event (the orders still hear of it, and change only if their lines
+    /// do). Refused (`Err`, a `400`, nothing changed): two lines with the
+    /// same `despatchAdviceLinePosition`
+    /// ([`process::duplicate_despatch_line`]).
     pub(super) fn process_despatch_advice(
         &self,
         message: &api_connector::types::SendDespatchAdviceBySupplier,
-    ) {
+    ) -> Result<(), String> {
+        if let Some(duplicate) = process::duplicate_despatch_line(message) {
+            return Err(duplicate);
+        }
         let header = &message.header;
         let what = format!("despatch advice {}", header.despatch_advice_number);
         if let Some(unmatched) = other_company(
@@ -1161,16 +1172,18 @@ impl MockState {
             &self.supplier,
             "supplier",
         ) {
-            return self.unmatched(unmatched);
+            self.unmatched(unmatched);
+            return Ok(());
         }
         if header.buyer_account_number != self.supplier.partner_account_number {
-            return self.unmatched(format!(
+            self.unmatched(format!(
                 "{what}: buyerAccountNumber {} is not the buyer the mock's supplier is connected \
                  with ({}); nothing changed: send buyerAccountNumber {}",
                 header.buyer_account_number,
                 self.supplier.partner_account_number,
                 self.supplier.partner_account_number
             ));
+            return Ok(());
         }
         let parties = self.parties();
         let changed = self.with_store(|store| {
@@ -1181,7 +1194,26 @@ impl MockState {
                 .cloned();
             let now = store.stamp();
             let new = existing.is_none();
-            let shipment = process::despatch_advice(existing, message, parties, &now);
+            // The order a line names: the process's own first, else one of
+            // the mock's data.
+            let ordered = |number: &str, position: &str| {
+                let is_it = |o: &&Order| {
+                    process::is_supplier_order(
+                        o,
+                        &self.supplier,
+                        &header.buyer_account_number,
+                        number,
+                    )
+                };
+                let order = store
+                    .process_orders
+                    .iter()
+                    .filter_map(|id| store.orders.get(id))
+                    .find(is_it)
+                    .or_else(|| store.orders.values().find(is_it))?;
+                process::ordered_item(order, position).cloned()
+            };
+            let shipment = process::despatch_advice(existing, message, parties, &now, ordered)?;
             let id = shipment.id.clone()?;
             store
                 .despatch_advices
@@ -1205,8 +1237,9 @@ impl MockState {
                     |_| Some(webhooks::shipment_body(event, &shipment)),
                 );
             }
-            self.ship_order_lines(message);
         }
+        self.ship_order_lines(message);
+        Ok(())
     }
 
     /// The orders hear of a stored despatch advice
