@@ -109,6 +109,18 @@ class CheckSpecs(unittest.TestCase):
         self.edit("common.yaml", cite_missing_line)
         self.assert_fails_with("order/buyer/issue/README.md#L99999")
 
+    def test_a_general_rule_is_a_source_only_of_a_member_with_that_rule(self):
+        # api/rules.md states the limit of 100 objects once for every collection: it is a
+        # source of an array with that `maxItems`, not of one without (nor of a string).
+        def cite_the_rule(doc):
+            members = self.schemas(doc)["OrderByBuyer"]["properties"]
+            members["properties"]["x-source"] = "api/rules.md#L96-L98"
+            members["notes"]["x-source"] = "api/rules.md#L96-L98"
+        self.edit("api-connector.yaml", cite_the_rule)
+        code, out = self.run_check()
+        self.assertIn("OrderByBuyer.notes: `api/rules.md#L96-L98` does not mention 'notes'", out)
+        self.assertNotIn("OrderByBuyer.properties: `api/rules.md#L96-L98`", out)
+
     def test_a_removed_documented_field_fails(self):
         def remove(doc):
             del self.schemas(doc)["BuyerOrder"]["properties"]["purchaseOrderNumber"]

@@ -293,7 +293,7 @@ pub struct DespatchAdviceShipment {
     /// The next destination location and scheduled arrival date/time.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub destination: ::std::option::Option<DespatchAdviceDestination>,
-    ///The destinations of the shipment, as Tradecloud's example sends them (the page names `destination` and `finalDestination`). An empty list is sent as `[]` (not left out).
+    ///The destinations of the shipment, as Tradecloud's example sends them (the page names `destination` and `finalDestination`). At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "crate::types::validate::present")]
     pub destinations: ::std::option::Option<::std::vec::Vec<DespatchAdviceDestination>>,
@@ -415,7 +415,7 @@ pub struct OrderByBuyer {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub order_type: ::std::option::Option<crate::api::common::types::OrderType>,
-    ///Key-value based custom fields. Use `\n` for a new line in the value. An empty list is sent as `[]` (not left out).
+    ///Key-value based custom fields. Use `\n` for a new line in the value. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "crate::types::validate::present")]
     pub properties: ::std::option::Option<
@@ -618,7 +618,7 @@ pub struct OrderLineByBuyer {
     /// The certification required for the goods of this line.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub certification: ::std::option::Option<crate::api::common::types::Certification>,
-    ///**Deprecated.** Requested charge lines, superseded by `lineType` `Charge` and line-level pricing. An empty list is sent as `[]` (not left out).
+    ///**Deprecated.** Requested charge lines, superseded by `lineType` `Charge` and line-level pricing. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
     #[serde(
         rename = "chargeLines",
         default,
@@ -705,7 +705,7 @@ pub struct OrderLineByBuyer {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub project_number: ::std::option::Option<::std::string::String>,
-    ///Key-value based custom fields. Use `\n` for a new line in the value. An empty list is sent as `[]` (not left out).
+    ///Key-value based custom fields. Use `\n` for a new line in the value. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "crate::types::validate::present")]
     pub properties: ::std::option::Option<
@@ -768,7 +768,7 @@ pub struct OrderResponseBySupplier {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "crate::types::validate::present")]
     pub notes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    ///Key-value custom fields; use `\n` for new lines. An empty list is sent as `[]` (not left out).
+    ///Key-value custom fields; use `\n` for new lines. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "crate::types::validate::present")]
     pub properties: ::std::option::Option<
@@ -789,7 +789,7 @@ impl OrderResponseBySupplier {
 ///A line of an order response: accept, reject or propose a delivery schedule and prices.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct OrderResponseLineBySupplier {
-    ///**Deprecated.** Responded charge lines, superseded by `lineType` `Charge` and line-level pricing. An empty list is sent as `[]` (not left out).
+    ///**Deprecated.** Responded charge lines, superseded by `lineType` `Charge` and line-level pricing. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
     #[serde(
         rename = "chargeLines",
         default,
@@ -836,7 +836,7 @@ pub struct OrderResponseLineBySupplier {
     /// The responded prices: `netPrice`, or `grossPrice` with `discountPercentage`; `priceInTransactionCurrency` is required in a price. `priceUnitOfMeasureIso` and `priceUnitQuantity` are copied from the buyer if empty.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub prices: ::std::option::Option<crate::api::common::types::Prices>,
-    ///Key-value custom fields; use `\n` for new lines. An empty list is sent as `[]` (not left out).
+    ///Key-value custom fields; use `\n` for new lines. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "crate::types::validate::present")]
     pub properties: ::std::option::Option<
@@ -1120,7 +1120,7 @@ pub struct SingleDeliveryOrderLineByBuyer {
     /// The certification required for the goods of this line.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub certification: ::std::option::Option<crate::api::common::types::Certification>,
-    ///**Deprecated.** Requested charge lines, superseded by `lineType` `Charge` and line-level pricing. An empty list is sent as `[]` (not left out).
+    ///**Deprecated.** Requested charge lines, superseded by `lineType` `Charge` and line-level pricing. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
     #[serde(
         rename = "chargeLines",
         default,
@@ -1193,7 +1193,7 @@ pub struct SingleDeliveryOrderLineByBuyer {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub project_number: ::std::option::Option<::std::string::String>,
-    ///Key-value based custom fields. Use `\n` for a new line in the value. An empty list is sent as `[]` (not left out).
+    ///Key-value based custom fields. Use `\n` for a new line in the value. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "crate::types::validate::present")]
     pub properties: ::std::option::Option<
@@ -1410,6 +1410,13 @@ impl crate::types::Validate for DespatchAdviceShipment {
         }
         if let ::std::option::Option::Some(value) = &self.destinations {
             let path = at.field("destinations");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
             for (index, item) in value.iter().enumerate() {
                 crate::types::Validate::check_sent(item, &path.index(index), out);
             }
@@ -1441,6 +1448,16 @@ impl crate::types::Validate for OrderByBuyer {
         }
         if let ::std::option::Option::Some(value) = &self.documents {
             let path = at.field("documents");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(value) = &self.properties {
+            let path = at.field("properties");
             crate::types::validate::items(
                 value.len(),
                 ::std::option::Option::None,
@@ -1617,6 +1634,13 @@ impl crate::types::Validate for OrderLineByBuyer {
     ) {
         if let ::std::option::Option::Some(value) = &self.charge_lines {
             let path = at.field("chargeLines");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
             for (index, item) in value.iter().enumerate() {
                 crate::types::Validate::check_sent(item, &path.index(index), out);
             }
@@ -1671,6 +1695,16 @@ impl crate::types::Validate for OrderLineByBuyer {
             let path = at.field("prices");
             crate::types::Validate::check_sent(value, &path, out);
         }
+        if let ::std::option::Option::Some(value) = &self.properties {
+            let path = at.field("properties");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
+        }
         if let ::std::option::Option::Some(value) = &self.sales_order_number {
             let path = at.field("salesOrderNumber");
             crate::types::validate::pattern(value, "^\\S+$", &path, out);
@@ -1703,6 +1737,16 @@ impl crate::types::Validate for OrderResponseBySupplier {
                 out,
             );
         }
+        if let ::std::option::Option::Some(value) = &self.properties {
+            let path = at.field("properties");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
+        }
         {
             let value = &self.purchase_order_number;
             let path = at.field("purchaseOrderNumber");
@@ -1719,6 +1763,13 @@ impl crate::types::Validate for OrderResponseLineBySupplier {
     ) {
         if let ::std::option::Option::Some(value) = &self.charge_lines {
             let path = at.field("chargeLines");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
             for (index, item) in value.iter().enumerate() {
                 crate::types::Validate::check_sent(item, &path.index(index), out);
             }
@@ -1753,6 +1804,16 @@ impl crate::types::Validate for OrderResponseLineBySupplier {
         if let ::std::option::Option::Some(value) = &self.prices {
             let path = at.field("prices");
             crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.properties {
+            let path = at.field("properties");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
         }
         {
             let value = &self.purchase_order_line_position;
@@ -1996,6 +2057,13 @@ impl crate::types::Validate for SingleDeliveryOrderLineByBuyer {
     ) {
         if let ::std::option::Option::Some(value) = &self.charge_lines {
             let path = at.field("chargeLines");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
             for (index, item) in value.iter().enumerate() {
                 crate::types::Validate::check_sent(item, &path.index(index), out);
             }
@@ -2026,6 +2094,16 @@ impl crate::types::Validate for SingleDeliveryOrderLineByBuyer {
         if let ::std::option::Option::Some(value) = &self.prices {
             let path = at.field("prices");
             crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.properties {
+            let path = at.field("properties");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
         }
         if let ::std::option::Option::Some(value) = &self.sales_order_number {
             let path = at.field("salesOrderNumber");
@@ -2576,7 +2654,7 @@ pub mod builder {
             self.value.destination = ::std::option::Option::Some(value.into());
             self
         }
-        ///The destinations of the shipment, as Tradecloud's example sends them (the page names `destination` and `finalDestination`). An empty list is sent as `[]` (not left out).
+        ///The destinations of the shipment, as Tradecloud's example sends them (the page names `destination` and `finalDestination`). At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
         pub fn destinations(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -2809,7 +2887,7 @@ pub mod builder {
             self.value.order_type = ::std::option::Option::Some(value.into());
             self
         }
-        ///Key-value based custom fields. Use `\n` for a new line in the value. An empty list is sent as `[]` (not left out).
+        ///Key-value based custom fields. Use `\n` for a new line in the value. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
         pub fn properties(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -3286,7 +3364,7 @@ pub mod builder {
             self.value.certification = ::std::option::Option::Some(value.into());
             self
         }
-        ///**Deprecated.** Requested charge lines, superseded by `lineType` `Charge` and line-level pricing. An empty list is sent as `[]` (not left out).
+        ///**Deprecated.** Requested charge lines, superseded by `lineType` `Charge` and line-level pricing. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
         pub fn charge_lines(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -3444,7 +3522,7 @@ pub mod builder {
             self.value.project_number = ::std::option::Option::Some(value.into());
             self
         }
-        ///Key-value based custom fields. Use `\n` for a new line in the value. An empty list is sent as `[]` (not left out).
+        ///Key-value based custom fields. Use `\n` for a new line in the value. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
         pub fn properties(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -3584,7 +3662,7 @@ pub mod builder {
             );
             self
         }
-        ///Key-value custom fields; use `\n` for new lines. An empty list is sent as `[]` (not left out).
+        ///Key-value custom fields; use `\n` for new lines. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
         pub fn properties(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -3636,7 +3714,7 @@ pub mod builder {
         value: super::OrderResponseLineBySupplier,
     }
     impl OrderResponseLineBySupplierBuilder {
-        ///**Deprecated.** Responded charge lines, superseded by `lineType` `Charge` and line-level pricing. An empty list is sent as `[]` (not left out).
+        ///**Deprecated.** Responded charge lines, superseded by `lineType` `Charge` and line-level pricing. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
         pub fn charge_lines(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -3720,7 +3798,7 @@ pub mod builder {
             self.value.prices = ::std::option::Option::Some(value.into());
             self
         }
-        ///Key-value custom fields; use `\n` for new lines. An empty list is sent as `[]` (not left out).
+        ///Key-value custom fields; use `\n` for new lines. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
         pub fn properties(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -4315,7 +4393,7 @@ pub mod builder {
             self.value.certification = ::std::option::Option::Some(value.into());
             self
         }
-        ///**Deprecated.** Requested charge lines, superseded by `lineType` `Charge` and line-level pricing. An empty list is sent as `[]` (not left out).
+        ///**Deprecated.** Requested charge lines, superseded by `lineType` `Charge` and line-level pricing. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
         pub fn charge_lines(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -4453,7 +4531,7 @@ pub mod builder {
             self.value.project_number = ::std::option::Option::Some(value.into());
             self
         }
-        ///Key-value based custom fields. Use `\n` for a new line in the value. An empty list is sent as `[]` (not left out).
+        ///Key-value based custom fields. Use `\n` for a new line in the value. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
         pub fn properties(
             mut self,
             values: impl ::std::iter::IntoIterator<
