@@ -255,9 +255,10 @@ class CheckSpecs(unittest.TestCase):
 
     def test_a_required_identifier_that_may_be_empty_fails(self):
         def loosen(doc):
-            del self.schemas(doc)["DespatchAdviceHeader"]["properties"]["despatchAdviceNumber"]["minLength"]
+            del self.schemas(doc)["DespatchAdviceLocation"]["properties"]["id"]["minLength"]
         self.edit("api-connector.yaml", loosen)
-        self.assert_fails_with("not-empty SendDespatchAdviceBySupplier header.despatchAdviceNumber: minLength is None")
+        self.assert_fails_with("not-empty SendDespatchAdviceBySupplier header.shipment.departure.location.id: "
+                               "minLength is None")
 
     def test_a_pattern_description_without_its_pattern_fails(self):
         def misplace(doc):

@@ -604,9 +604,9 @@ fn required_identifiers_are_not_empty() {
     assert_eq!(
         found,
         [
-            "`header.despatchAdviceNumber` needs at least 1 character (it has 0)",
+            r#"`header.despatchAdviceNumber` must be a non-empty identifier without whitespace (it is "")"#,
             "`header.shipment.departure.location.id` needs at least 1 character (it has 0)",
-            "`lines[0].despatchAdviceLinePosition` needs at least 1 character (it has 0)",
+            r#"`lines[0].despatchAdviceLinePosition` must be a non-empty identifier without whitespace (it is "")"#,
         ]
     );
     // The order actions: the new contact's user id, a delivery position.
@@ -624,6 +624,38 @@ fn required_identifiers_are_not_empty() {
         schedule.validate().expect_err("whitespace").to_string(),
         r#"`deliverySchedule[0].position` must match the pattern `^\S+$` (it is "0 1")"#
     );
+}
+
+/// A despatch advice's identifiers are free of whitespace (api/rules.md):
+/// its number and its line positions, which send-despatch-advice.md calls
+/// unique and immutable, and the delivery schedule position a line points
+/// to, which may be empty as a split delivery line's position may.
+#[test]
+fn despatch_advice_identifiers_have_no_whitespace() {
+    let advice = |number: &str, position: &str, schedule: &str| {
+        serde_json::from_value::<connector::SendDespatchAdviceBySupplier>(serde_json::json!({
+            "header": {"buyerAccountNumber": "B1", "despatchAdviceNumber": number},
+            "lines": [{"despatchAdviceLinePosition": position, "purchaseOrderNumber": "PO1",
+                       "purchaseOrderLinePosition": "0001", "deliverySchedulePosition": schedule}]
+        }))
+        .expect("decodes")
+    };
+    let found: Vec<String> = advice("DA 1", "0\t1", "01\n")
+        .validate()
+        .expect_err("whitespace")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        found,
+        [
+            r#"`header.despatchAdviceNumber` must be a non-empty identifier without whitespace (it is "DA 1")"#,
+            r#"`lines[0].deliverySchedulePosition` must be an identifier without whitespace (it is "01\n")"#,
+            r#"`lines[0].despatchAdviceLinePosition` must be a non-empty identifier without whitespace (it is "0\t1")"#,
+        ]
+    );
+    assert_eq!(advice("DA1", "01", "01").validate(), Ok(()));
+    assert_eq!(advice("DA1", "01", "").validate(), Ok(()));
 }
 
 /// api/rules.md: "The TOTAL number of objects is limited to 100 objects per

@@ -1108,7 +1108,7 @@ pub const SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation 
         op::Limit {
             location: op::Location::Body,
             path: "/header/despatchAdviceNumber",
-            rule: op::Rule::MinLength(1),
+            rule: op::Rule::Pattern("^\\S+$"),
         },
         op::Limit {
             location: op::Location::Body,
@@ -1147,8 +1147,13 @@ pub const SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation 
         },
         op::Limit {
             location: op::Location::Body,
+            path: "/lines/*/deliverySchedulePosition",
+            rule: op::Rule::Pattern("^\\S*$"),
+        },
+        op::Limit {
+            location: op::Location::Body,
             path: "/lines/*/despatchAdviceLinePosition",
-            rule: op::Rule::MinLength(1),
+            rule: op::Rule::Pattern("^\\S+$"),
         },
         op::Limit {
             location: op::Location::Body,

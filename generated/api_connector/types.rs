@@ -153,7 +153,7 @@ pub struct DespatchAdviceHeader {
     ///The buyer account code or number as known in the supplier's ERP system. It is verified.
     #[serde(rename = "buyerAccountNumber")]
     pub buyer_account_number: ::std::string::String,
-    ///The unique despatch advice number as provided by the supplier; a despatch advice with the same number is updated. Required, so not empty (`minLength`).
+    ///The unique despatch advice number as provided by the supplier; a despatch advice with the same number is updated. An identifier (api/rules.md), so not empty and without whitespace (`pattern`).
     #[serde(rename = "despatchAdviceNumber")]
     pub despatch_advice_number: ::std::string::String,
     /// The shipment related to this despatch advice.
@@ -189,13 +189,13 @@ pub struct DespatchAdviceLine {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub backorder_quantity: ::std::option::Option<crate::types::Decimal>,
-    ///The delivery schedule position of the order line, as Tradecloud's example sends it.
+    ///The delivery schedule position of the order line, as Tradecloud's example sends it. An identifier (`deliverySchedule.position`, api/rules.md), so without whitespace (`pattern`); empty as the position of a split delivery line may be.
     #[serde(
         rename = "deliverySchedulePosition",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub delivery_schedule_position: ::std::option::Option<::std::string::String>,
-    ///The position in the despatch advice as provided by the supplier: unique within the despatch advice and immutable. Required, so not empty (`minLength`).
+    ///The position in the despatch advice as provided by the supplier: unique within the despatch advice and immutable, an identifier (api/rules.md). Required, so not empty, and without whitespace (`pattern`).
     #[serde(rename = "despatchAdviceLinePosition")]
     pub despatch_advice_line_position: ::std::string::String,
     ///The despatched quantity of this purchase order line or delivery schedule position. Decimal with any number of digits.
@@ -1331,10 +1331,10 @@ impl crate::types::Validate for DespatchAdviceHeader {
         {
             let value = &self.despatch_advice_number;
             let path = at.field("despatchAdviceNumber");
-            crate::types::validate::length(
+            crate::types::validate::described_pattern(
                 value,
-                ::std::option::Option::Some(1u64),
-                ::std::option::Option::None,
+                "^\\S+$",
+                "a non-empty identifier without whitespace",
                 &path,
                 out,
             );
@@ -1352,13 +1352,23 @@ impl crate::types::Validate for DespatchAdviceLine {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.delivery_schedule_position {
+            let path = at.field("deliverySchedulePosition");
+            crate::types::validate::described_pattern(
+                value,
+                "^\\S*$",
+                "an identifier without whitespace",
+                &path,
+                out,
+            );
+        }
         {
             let value = &self.despatch_advice_line_position;
             let path = at.field("despatchAdviceLinePosition");
-            crate::types::validate::length(
+            crate::types::validate::described_pattern(
                 value,
-                ::std::option::Option::Some(1u64),
-                ::std::option::Option::None,
+                "^\\S+$",
+                "a non-empty identifier without whitespace",
                 &path,
                 out,
             );
@@ -2372,7 +2382,7 @@ pub mod builder {
             self.value.buyer_account_number = value.into();
             self
         }
-        ///The unique despatch advice number as provided by the supplier; a despatch advice with the same number is updated. Required, so not empty (`minLength`).
+        ///The unique despatch advice number as provided by the supplier; a despatch advice with the same number is updated. An identifier (api/rules.md), so not empty and without whitespace (`pattern`).
         pub fn despatch_advice_number(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
@@ -2444,7 +2454,7 @@ pub mod builder {
             self.value.backorder_quantity = ::std::option::Option::Some(value.into());
             self
         }
-        ///The delivery schedule position of the order line, as Tradecloud's example sends it.
+        ///The delivery schedule position of the order line, as Tradecloud's example sends it. An identifier (`deliverySchedule.position`, api/rules.md), so without whitespace (`pattern`); empty as the position of a split delivery line may be.
         pub fn delivery_schedule_position(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
@@ -2454,7 +2464,7 @@ pub mod builder {
             );
             self
         }
-        ///The position in the despatch advice as provided by the supplier: unique within the despatch advice and immutable. Required, so not empty (`minLength`).
+        ///The position in the despatch advice as provided by the supplier: unique within the despatch advice and immutable, an identifier (api/rules.md). Required, so not empty, and without whitespace (`pattern`).
         pub fn despatch_advice_line_position(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
