@@ -51,6 +51,12 @@ Usage:
    Rules for requests only (`x-request-rules`, below) carry their own `x-source`, whose
    cited lines must name the member (or one of the members) the rule is about.
 
+   A rule the docs state once for every member, not member by member, may be cited by
+   the lines stating it, for a member (or its `x-request-rules`) that has that rule:
+   RULE_PHRASES maps it to the words those lines hold (`maxItems`: api/rules.md's
+   "100 objects per collection"; a whitespace-refusing `pattern`: "must not contain
+   whitespace").
+
    Enum values: `x-enum-sources: {Value: <source>}` / `x-enum-inferred: {Value: <why>}`
    beside the enum. Security requirements: `x-security-sources: {scheme: <source>}`
    beside the `security` list (operation or document level).
@@ -150,6 +156,13 @@ MEMBER_REQUEST_RULES = {"pattern": "string", "minLength": "string", "maxLength":
 SCHEMA_REQUEST_RULES = ("required", "dependentRequired")
 # Extensions an `x-request-rules` of a member may hold besides its rules.
 MEMBER_REQUEST_EXTENSIONS = ("x-source", "x-pattern-description")
+
+# A rule the docs state for every member (see 2.): the words its source holds, by what
+# a member (or its `x-request-rules`) must have for that source to count.
+RULE_PHRASES = (
+    (lambda rules: "maxItems" in rules, "objects per collection"),
+    (lambda rules: rules.get("pattern") in (r"^\S+$", r"^\S*$"), "must not contain whitespace"),
+)
 
 WEBHOOK_SPECS = ("order-webhook-connector.yaml", "shipment-webhook-connector.yaml")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -463,6 +476,12 @@ def request_rule_names(rules):
     return names
 
 
+def rule_phrases(rules):
+    """The words of the general rules (RULE_PHRASES) that `rules` (a member schema or
+    its `x-request-rules`) has: cited lines holding them name the rule, not the member."""
+    return [words for has, words in RULE_PHRASES if has(rules)]
+
+
 def as_list(value):
     if value is None:
         return []
@@ -500,12 +519,12 @@ def collect_items(specs):
                 continue
             for pname, p in (schema.get("properties") or {}).items():
                 p = p if isinstance(p, dict) else {}
-                items.append(Item("property", f"{fname} {sname}.{pname}", [pname],
+                items.append(Item("property", f"{fname} {sname}.{pname}", [pname] + rule_phrases(p),
                                   as_list(p.get("x-source")), p.get("x-inferred")))
                 rules = p.get("x-request-rules")
                 if isinstance(rules, dict):
-                    items.append(Item("request rule", f"{fname} {sname}.{pname} x-request-rules", [pname],
-                                      as_list(rules.get("x-source")), None))
+                    items.append(Item("request rule", f"{fname} {sname}.{pname} x-request-rules",
+                                      [pname] + rule_phrases(rules), as_list(rules.get("x-source")), None))
             rules = schema.get("x-request-rules")
             if isinstance(rules, dict):
                 items.append(Item("request rule", f"{fname} {sname} x-request-rules", request_rule_names(rules),

@@ -109,6 +109,18 @@ class CheckSpecs(unittest.TestCase):
         self.edit("common.yaml", cite_missing_line)
         self.assert_fails_with("order/buyer/issue/README.md#L99999")
 
+    def test_a_general_rule_is_a_source_only_of_a_member_with_that_rule(self):
+        # api/rules.md states the limit of 100 objects once for every collection: it is a
+        # source of an array with that `maxItems`, not of one without (nor of a string).
+        def cite_the_rule(doc):
+            members = self.schemas(doc)["OrderByBuyer"]["properties"]
+            members["properties"]["x-source"] = "api/rules.md#L96-L98"
+            members["notes"]["x-source"] = "api/rules.md#L96-L98"
+        self.edit("api-connector.yaml", cite_the_rule)
+        code, out = self.run_check()
+        self.assertIn("OrderByBuyer.notes: `api/rules.md#L96-L98` does not mention 'notes'", out)
+        self.assertNotIn("OrderByBuyer.properties: `api/rules.md#L96-L98`", out)
+
     def test_a_removed_documented_field_fails(self):
         def remove(doc):
             del self.schemas(doc)["BuyerOrder"]["properties"]["purchaseOrderNumber"]
@@ -243,9 +255,10 @@ class CheckSpecs(unittest.TestCase):
 
     def test_a_required_identifier_that_may_be_empty_fails(self):
         def loosen(doc):
-            del self.schemas(doc)["DespatchAdviceHeader"]["properties"]["despatchAdviceNumber"]["minLength"]
+            del self.schemas(doc)["DespatchAdviceLocation"]["properties"]["id"]["minLength"]
         self.edit("api-connector.yaml", loosen)
-        self.assert_fails_with("not-empty SendDespatchAdviceBySupplier header.despatchAdviceNumber: minLength is None")
+        self.assert_fails_with("not-empty SendDespatchAdviceBySupplier header.shipment.departure.location.id: "
+                               "minLength is None")
 
     def test_a_pattern_description_without_its_pattern_fails(self):
         def misplace(doc):

@@ -443,3 +443,52 @@ async fn a_broken_request_rule_of_a_shared_type_is_a_400() {
         "{answer}"
     );
 }
+
+/// api/rules.md: "500 lines in total per order". The lines of an order
+/// merge across messages (the lines not sent stay), so a message whose
+/// new lines would take the stored order past 500 is a `400` naming the
+/// limit and the count, and nothing of it is stored; lines the order has
+/// are updated as before.
+#[tokio::test]
+async fn an_order_is_limited_to_500_lines_in_total() {
+    let server = start().await;
+    let client = http();
+    let op = &api_connector::operations::SEND_ORDER_BY_BUYER_ROUTE;
+    let send = |positions: std::ops::RangeInclusive<usize>| {
+        let body = serde_json::json!({
+            "order": {"supplierAccountNumber": server.buyer().partner_account_number,
+                      "purchaseOrderNumber": "PO-500-LINES"},
+            "lines": positions
+                .map(|i| serde_json::json!({"position": format!("{i:04}")}))
+                .collect::<Vec<_>>()
+        });
+        post(
+            &client,
+            &server,
+            op,
+            "application/json",
+            body.to_string().into_bytes(),
+        )
+    };
+    let (status, answer) = send(1..=400).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    // 100 lines it has and 100 new: 500 in all.
+    let (status, answer) = send(301..=500).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    // Ten lines it has and one new: 501.
+    let (status, answer) = send(491..=501).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("PO-500-LINES")
+            && message.contains("501 lines")
+            && message.contains("at most 500 lines in total per order"),
+        "{message}"
+    );
+    // Nothing of it was stored: line 0501 is still new.
+    let (status, _) = send(501..=501).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // The lines it has can still be updated.
+    let (status, answer) = send(1..=500).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}

@@ -604,9 +604,9 @@ fn required_identifiers_are_not_empty() {
     assert_eq!(
         found,
         [
-            "`header.despatchAdviceNumber` needs at least 1 character (it has 0)",
+            r#"`header.despatchAdviceNumber` must be a non-empty identifier without whitespace (it is "")"#,
             "`header.shipment.departure.location.id` needs at least 1 character (it has 0)",
-            "`lines[0].despatchAdviceLinePosition` needs at least 1 character (it has 0)",
+            r#"`lines[0].despatchAdviceLinePosition` must be a non-empty identifier without whitespace (it is "")"#,
         ]
     );
     // The order actions: the new contact's user id, a delivery position.
@@ -624,6 +624,129 @@ fn required_identifiers_are_not_empty() {
         schedule.validate().expect_err("whitespace").to_string(),
         r#"`deliverySchedule[0].position` must match the pattern `^\S+$` (it is "0 1")"#
     );
+}
+
+/// A despatch advice's identifiers are free of whitespace (api/rules.md):
+/// its number and its line positions, which send-despatch-advice.md calls
+/// unique and immutable, and the delivery schedule position a line points
+/// to, which may be empty as a split delivery line's position may.
+#[test]
+fn despatch_advice_identifiers_have_no_whitespace() {
+    let advice = |number: &str, position: &str, schedule: &str| {
+        serde_json::from_value::<connector::SendDespatchAdviceBySupplier>(serde_json::json!({
+            "header": {"buyerAccountNumber": "B1", "despatchAdviceNumber": number},
+            "lines": [{"despatchAdviceLinePosition": position, "purchaseOrderNumber": "PO1",
+                       "purchaseOrderLinePosition": "0001", "deliverySchedulePosition": schedule}]
+        }))
+        .expect("decodes")
+    };
+    let found: Vec<String> = advice("DA 1", "0\t1", "01\n")
+        .validate()
+        .expect_err("whitespace")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        found,
+        [
+            r#"`header.despatchAdviceNumber` must be a non-empty identifier without whitespace (it is "DA 1")"#,
+            r#"`lines[0].deliverySchedulePosition` must be an identifier without whitespace (it is "01\n")"#,
+            r#"`lines[0].despatchAdviceLinePosition` must be a non-empty identifier without whitespace (it is "0\t1")"#,
+        ]
+    );
+    assert_eq!(advice("DA1", "01", "01").validate(), Ok(()));
+    assert_eq!(advice("DA1", "01", "").validate(), Ok(()));
+}
+
+/// api/rules.md: "The TOTAL number of objects is limited to 100 objects per
+/// collection by default" (500 lines per order and per shipment). Every
+/// collection of objects a request sends holds at most 100; on `Item`,
+/// which webhook bodies share, only when it is sent.
+#[test]
+fn collections_of_objects_hold_at_most_100() {
+    let many = |n: usize, one: Value| Value::Array(vec![one; n]);
+    let property = serde_json::json!({"key": "k", "value": "v"});
+    let charge = serde_json::json!({"position": "1"});
+    let dimension = serde_json::json!({"attribute": "mass"});
+    let paths = |problems: tradecloud::types::Violations| -> Vec<(String, String)> {
+        problems
+            .iter()
+            .map(|v| (v.path.clone(), v.rule.to_string()))
+            .collect()
+    };
+    let over = "holds at most 100 items (it has 101)".to_string();
+
+    let order = |n: usize| {
+        serde_json::from_value::<connector::SendOrderByBuyer>(serde_json::json!({
+            "order": {"supplierAccountNumber": "S1", "purchaseOrderNumber": "PO1",
+                      "properties": many(n, property.clone())},
+            "lines": [{"position": "0001", "properties": many(n, property.clone()),
+                       "chargeLines": many(n, charge.clone()),
+                       "item": {"number": "1", "dimensions": many(n, dimension.clone())}}]
+        }))
+        .expect("decodes")
+    };
+    assert_eq!(
+        paths(order(101).validate().expect_err("too many")),
+        [
+            ("lines[0].chargeLines".to_string(), over.clone()),
+            ("lines[0].item.dimensions".to_string(), over.clone()),
+            ("lines[0].properties".to_string(), over.clone()),
+            ("order.properties".to_string(), over.clone()),
+        ]
+    );
+    assert_eq!(order(100).validate(), Ok(()));
+
+    let single = |n: usize| {
+        serde_json::from_value::<connector::SendSingleDeliveryOrderByBuyer>(serde_json::json!({
+            "order": {"supplierAccountNumber": "S1", "purchaseOrderNumber": "PO1"},
+            "lines": [{"position": "0001", "properties": many(n, property.clone()),
+                       "chargeLines": many(n, charge.clone())}]
+        }))
+        .expect("decodes")
+    };
+    assert_eq!(
+        paths(single(101).validate().expect_err("too many")),
+        [
+            ("lines[0].chargeLines".to_string(), over.clone()),
+            ("lines[0].properties".to_string(), over.clone()),
+        ]
+    );
+    assert_eq!(single(100).validate(), Ok(()));
+
+    let response = |n: usize| {
+        serde_json::from_value::<connector::SendOrderResponseBySupplier>(serde_json::json!({
+            "order": {"buyerAccountNumber": "B1", "purchaseOrderNumber": "PO1",
+                      "properties": many(n, property.clone())},
+            "lines": [{"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true},
+                       "properties": many(n, property.clone()),
+                       "chargeLines": many(n, charge.clone())}]
+        }))
+        .expect("decodes")
+    };
+    assert_eq!(
+        paths(response(101).validate().expect_err("too many")),
+        [
+            ("lines[0].chargeLines".to_string(), over.clone()),
+            ("lines[0].properties".to_string(), over.clone()),
+            ("order.properties".to_string(), over.clone()),
+        ]
+    );
+    assert_eq!(response(100).validate(), Ok(()));
+
+    let advice = |n: usize| {
+        serde_json::from_value::<connector::SendDespatchAdviceBySupplier>(serde_json::json!({
+            "header": {"buyerAccountNumber": "B1", "despatchAdviceNumber": "DA1",
+                       "shipment": {"destinations": many(n, serde_json::json!({"location": {"id": "L1"}}))}},
+            "lines": [{"despatchAdviceLinePosition": "01"}]
+        }))
+        .expect("decodes")
+    };
+    assert_eq!(
+        paths(advice(101).validate().expect_err("too many")),
+        [("header.shipment.destinations".to_string(), over.clone())]
+    );
+    assert_eq!(advice(100).validate(), Ok(()));
 }
 
 /// A reject's reason is required for a reject (Tradecloud's examples of
@@ -670,6 +793,9 @@ pub(crate) fn order_event_breaking_request_rules() -> Value {
     });
     event["orderEvent"]["buyerOrder"]["destination"] = serde_json::json!({"code": "DOCK 12"});
     event["orderEvent"]["buyerOrder"]["contact"] = serde_json::json!({"userName": "J DOE"});
+    // More dimensions than a request may send (api/rules.md: 100 objects per collection).
+    event["orderEvent"]["lines"][0]["buyerLine"]["item"]["dimensions"] =
+        Value::Array(vec![serde_json::json!({"attribute": "mass"}); 101]);
     event
 }
 

@@ -120,6 +120,11 @@ pub const SEND_ORDER_BY_BUYER_ROUTE: op::Operation = op::Operation {
         },
         op::Limit {
             location: op::Location::Body,
+            path: "/lines/*/chargeLines",
+            rule: op::Rule::MaxItems(100),
+        },
+        op::Limit {
+            location: op::Location::Body,
             path: "/lines/*/deliveryHistory",
             rule: op::Rule::MaxItems(100),
         },
@@ -140,12 +145,22 @@ pub const SEND_ORDER_BY_BUYER_ROUTE: op::Operation = op::Operation {
         },
         op::Limit {
             location: op::Location::Body,
+            path: "/lines/*/properties",
+            rule: op::Rule::MaxItems(100),
+        },
+        op::Limit {
+            location: op::Location::Body,
             path: "/lines/*/salesOrderNumber",
             rule: op::Rule::Pattern("^\\S+$"),
         },
         op::Limit {
             location: op::Location::Body,
             path: "/order/documents",
+            rule: op::Rule::MaxItems(100),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/order/properties",
             rule: op::Rule::MaxItems(100),
         },
         op::Limit {
@@ -277,6 +292,11 @@ pub const SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation {
         },
         op::Limit {
             location: op::Location::Body,
+            path: "/lines/*/chargeLines",
+            rule: op::Rule::MaxItems(100),
+        },
+        op::Limit {
+            location: op::Location::Body,
             path: "/lines/*/deliverySchedule",
             rule: op::Rule::MinItems(1),
         },
@@ -288,6 +308,11 @@ pub const SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation {
         op::Limit {
             location: op::Location::Body,
             path: "/lines/*/documents",
+            rule: op::Rule::MaxItems(100),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/lines/*/properties",
             rule: op::Rule::MaxItems(100),
         },
         op::Limit {
@@ -313,6 +338,11 @@ pub const SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation {
         op::Limit {
             location: op::Location::Body,
             path: "/order/documents",
+            rule: op::Rule::MaxItems(100),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/order/properties",
             rule: op::Rule::MaxItems(100),
         },
         op::Limit {
@@ -924,6 +954,11 @@ pub const SEND_SINGLE_DELIVERY_ORDER_BY_BUYER_ROUTE: op::Operation = op::Operati
         },
         op::Limit {
             location: op::Location::Body,
+            path: "/lines/*/chargeLines",
+            rule: op::Rule::MaxItems(100),
+        },
+        op::Limit {
+            location: op::Location::Body,
             path: "/lines/*/documents",
             rule: op::Rule::MaxItems(100),
         },
@@ -934,12 +969,22 @@ pub const SEND_SINGLE_DELIVERY_ORDER_BY_BUYER_ROUTE: op::Operation = op::Operati
         },
         op::Limit {
             location: op::Location::Body,
+            path: "/lines/*/properties",
+            rule: op::Rule::MaxItems(100),
+        },
+        op::Limit {
+            location: op::Location::Body,
             path: "/lines/*/salesOrderNumber",
             rule: op::Rule::Pattern("^\\S+$"),
         },
         op::Limit {
             location: op::Location::Body,
             path: "/order/documents",
+            rule: op::Rule::MaxItems(100),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/order/properties",
             rule: op::Rule::MaxItems(100),
         },
         op::Limit {
@@ -1063,7 +1108,7 @@ pub const SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation 
         op::Limit {
             location: op::Location::Body,
             path: "/header/despatchAdviceNumber",
-            rule: op::Rule::MinLength(1),
+            rule: op::Rule::Pattern("^\\S+$"),
         },
         op::Limit {
             location: op::Location::Body,
@@ -1074,6 +1119,11 @@ pub const SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation 
             location: op::Location::Body,
             path: "/header/shipment/destination/location/id",
             rule: op::Rule::MinLength(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/header/shipment/destinations",
+            rule: op::Rule::MaxItems(100),
         },
         op::Limit {
             location: op::Location::Body,
@@ -1097,8 +1147,13 @@ pub const SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation 
         },
         op::Limit {
             location: op::Location::Body,
+            path: "/lines/*/deliverySchedulePosition",
+            rule: op::Rule::Pattern("^\\S*$"),
+        },
+        op::Limit {
+            location: op::Location::Body,
             path: "/lines/*/despatchAdviceLinePosition",
-            rule: op::Rule::MinLength(1),
+            rule: op::Rule::Pattern("^\\S+$"),
         },
         op::Limit {
             location: op::Location::Body,

@@ -153,7 +153,7 @@ pub struct DespatchAdviceHeader {
     ///The buyer account code or number as known in the supplier's ERP system. It is verified.
     #[serde(rename = "buyerAccountNumber")]
     pub buyer_account_number: ::std::string::String,
-    ///The unique despatch advice number as provided by the supplier; a despatch advice with the same number is updated. Required, so not empty (`minLength`).
+    ///The unique despatch advice number as provided by the supplier; a despatch advice with the same number is updated. An identifier (api/rules.md), so not empty and without whitespace (`pattern`).
     #[serde(rename = "despatchAdviceNumber")]
     pub despatch_advice_number: ::std::string::String,
     /// The shipment related to this despatch advice.
@@ -189,13 +189,13 @@ pub struct DespatchAdviceLine {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub backorder_quantity: ::std::option::Option<crate::types::Decimal>,
-    ///The delivery schedule position of the order line, as Tradecloud's example sends it.
+    ///The delivery schedule position of the order line, as Tradecloud's example sends it. An identifier (`deliverySchedule.position`, api/rules.md), so without whitespace (`pattern`); empty as the position of a split delivery line may be.
     #[serde(
         rename = "deliverySchedulePosition",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub delivery_schedule_position: ::std::option::Option<::std::string::String>,
-    ///The position in the despatch advice as provided by the supplier: unique within the despatch advice and immutable. Required, so not empty (`minLength`).
+    ///The position in the despatch advice as provided by the supplier: unique within the despatch advice and immutable, an identifier (api/rules.md). Required, so not empty, and without whitespace (`pattern`).
     #[serde(rename = "despatchAdviceLinePosition")]
     pub despatch_advice_line_position: ::std::string::String,
     ///The despatched quantity of this purchase order line or delivery schedule position. Decimal with any number of digits.
@@ -293,7 +293,7 @@ pub struct DespatchAdviceShipment {
     /// The next destination location and scheduled arrival date/time.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub destination: ::std::option::Option<DespatchAdviceDestination>,
-    ///The destinations of the shipment, as Tradecloud's example sends them (the page names `destination` and `finalDestination`). An empty list is sent as `[]` (not left out).
+    ///The destinations of the shipment, as Tradecloud's example sends them (the page names `destination` and `finalDestination`). At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "crate::types::validate::present")]
     pub destinations: ::std::option::Option<::std::vec::Vec<DespatchAdviceDestination>>,
@@ -415,7 +415,7 @@ pub struct OrderByBuyer {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub order_type: ::std::option::Option<crate::api::common::types::OrderType>,
-    ///Key-value based custom fields. Use `\n` for a new line in the value. An empty list is sent as `[]` (not left out).
+    ///Key-value based custom fields. Use `\n` for a new line in the value. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "crate::types::validate::present")]
     pub properties: ::std::option::Option<
@@ -618,7 +618,7 @@ pub struct OrderLineByBuyer {
     /// The certification required for the goods of this line.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub certification: ::std::option::Option<crate::api::common::types::Certification>,
-    ///**Deprecated.** Requested charge lines, superseded by `lineType` `Charge` and line-level pricing. An empty list is sent as `[]` (not left out).
+    ///**Deprecated.** Requested charge lines, superseded by `lineType` `Charge` and line-level pricing. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
     #[serde(
         rename = "chargeLines",
         default,
@@ -705,7 +705,7 @@ pub struct OrderLineByBuyer {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub project_number: ::std::option::Option<::std::string::String>,
-    ///Key-value based custom fields. Use `\n` for a new line in the value. An empty list is sent as `[]` (not left out).
+    ///Key-value based custom fields. Use `\n` for a new line in the value. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "crate::types::validate::present")]
     pub properties: ::std::option::Option<
@@ -768,7 +768,7 @@ pub struct OrderResponseBySupplier {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "crate::types::validate::present")]
     pub notes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    ///Key-value custom fields; use `\n` for new lines. An empty list is sent as `[]` (not left out).
+    ///Key-value custom fields; use `\n` for new lines. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "crate::types::validate::present")]
     pub properties: ::std::option::Option<
@@ -789,7 +789,7 @@ impl OrderResponseBySupplier {
 ///A line of an order response: accept, reject or propose a delivery schedule and prices.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct OrderResponseLineBySupplier {
-    ///**Deprecated.** Responded charge lines, superseded by `lineType` `Charge` and line-level pricing. An empty list is sent as `[]` (not left out).
+    ///**Deprecated.** Responded charge lines, superseded by `lineType` `Charge` and line-level pricing. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
     #[serde(
         rename = "chargeLines",
         default,
@@ -836,7 +836,7 @@ pub struct OrderResponseLineBySupplier {
     /// The responded prices: `netPrice`, or `grossPrice` with `discountPercentage`; `priceInTransactionCurrency` is required in a price. `priceUnitOfMeasureIso` and `priceUnitQuantity` are copied from the buyer if empty.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub prices: ::std::option::Option<crate::api::common::types::Prices>,
-    ///Key-value custom fields; use `\n` for new lines. An empty list is sent as `[]` (not left out).
+    ///Key-value custom fields; use `\n` for new lines. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "crate::types::validate::present")]
     pub properties: ::std::option::Option<
@@ -1120,7 +1120,7 @@ pub struct SingleDeliveryOrderLineByBuyer {
     /// The certification required for the goods of this line.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub certification: ::std::option::Option<crate::api::common::types::Certification>,
-    ///**Deprecated.** Requested charge lines, superseded by `lineType` `Charge` and line-level pricing. An empty list is sent as `[]` (not left out).
+    ///**Deprecated.** Requested charge lines, superseded by `lineType` `Charge` and line-level pricing. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
     #[serde(
         rename = "chargeLines",
         default,
@@ -1193,7 +1193,7 @@ pub struct SingleDeliveryOrderLineByBuyer {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub project_number: ::std::option::Option<::std::string::String>,
-    ///Key-value based custom fields. Use `\n` for a new line in the value. An empty list is sent as `[]` (not left out).
+    ///Key-value based custom fields. Use `\n` for a new line in the value. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "crate::types::validate::present")]
     pub properties: ::std::option::Option<
@@ -1331,10 +1331,10 @@ impl crate::types::Validate for DespatchAdviceHeader {
         {
             let value = &self.despatch_advice_number;
             let path = at.field("despatchAdviceNumber");
-            crate::types::validate::length(
+            crate::types::validate::described_pattern(
                 value,
-                ::std::option::Option::Some(1u64),
-                ::std::option::Option::None,
+                "^\\S+$",
+                "a non-empty identifier without whitespace",
                 &path,
                 out,
             );
@@ -1352,13 +1352,23 @@ impl crate::types::Validate for DespatchAdviceLine {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.delivery_schedule_position {
+            let path = at.field("deliverySchedulePosition");
+            crate::types::validate::described_pattern(
+                value,
+                "^\\S*$",
+                "an identifier without whitespace",
+                &path,
+                out,
+            );
+        }
         {
             let value = &self.despatch_advice_line_position;
             let path = at.field("despatchAdviceLinePosition");
-            crate::types::validate::length(
+            crate::types::validate::described_pattern(
                 value,
-                ::std::option::Option::Some(1u64),
-                ::std::option::Option::None,
+                "^\\S+$",
+                "a non-empty identifier without whitespace",
                 &path,
                 out,
             );
@@ -1410,6 +1420,13 @@ impl crate::types::Validate for DespatchAdviceShipment {
         }
         if let ::std::option::Option::Some(value) = &self.destinations {
             let path = at.field("destinations");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
             for (index, item) in value.iter().enumerate() {
                 crate::types::Validate::check_sent(item, &path.index(index), out);
             }
@@ -1441,6 +1458,16 @@ impl crate::types::Validate for OrderByBuyer {
         }
         if let ::std::option::Option::Some(value) = &self.documents {
             let path = at.field("documents");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(value) = &self.properties {
+            let path = at.field("properties");
             crate::types::validate::items(
                 value.len(),
                 ::std::option::Option::None,
@@ -1617,6 +1644,13 @@ impl crate::types::Validate for OrderLineByBuyer {
     ) {
         if let ::std::option::Option::Some(value) = &self.charge_lines {
             let path = at.field("chargeLines");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
             for (index, item) in value.iter().enumerate() {
                 crate::types::Validate::check_sent(item, &path.index(index), out);
             }
@@ -1671,6 +1705,16 @@ impl crate::types::Validate for OrderLineByBuyer {
             let path = at.field("prices");
             crate::types::Validate::check_sent(value, &path, out);
         }
+        if let ::std::option::Option::Some(value) = &self.properties {
+            let path = at.field("properties");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
+        }
         if let ::std::option::Option::Some(value) = &self.sales_order_number {
             let path = at.field("salesOrderNumber");
             crate::types::validate::pattern(value, "^\\S+$", &path, out);
@@ -1703,6 +1747,16 @@ impl crate::types::Validate for OrderResponseBySupplier {
                 out,
             );
         }
+        if let ::std::option::Option::Some(value) = &self.properties {
+            let path = at.field("properties");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
+        }
         {
             let value = &self.purchase_order_number;
             let path = at.field("purchaseOrderNumber");
@@ -1719,6 +1773,13 @@ impl crate::types::Validate for OrderResponseLineBySupplier {
     ) {
         if let ::std::option::Option::Some(value) = &self.charge_lines {
             let path = at.field("chargeLines");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
             for (index, item) in value.iter().enumerate() {
                 crate::types::Validate::check_sent(item, &path.index(index), out);
             }
@@ -1753,6 +1814,16 @@ impl crate::types::Validate for OrderResponseLineBySupplier {
         if let ::std::option::Option::Some(value) = &self.prices {
             let path = at.field("prices");
             crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.properties {
+            let path = at.field("properties");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
         }
         {
             let value = &self.purchase_order_line_position;
@@ -1996,6 +2067,13 @@ impl crate::types::Validate for SingleDeliveryOrderLineByBuyer {
     ) {
         if let ::std::option::Option::Some(value) = &self.charge_lines {
             let path = at.field("chargeLines");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
             for (index, item) in value.iter().enumerate() {
                 crate::types::Validate::check_sent(item, &path.index(index), out);
             }
@@ -2026,6 +2104,16 @@ impl crate::types::Validate for SingleDeliveryOrderLineByBuyer {
         if let ::std::option::Option::Some(value) = &self.prices {
             let path = at.field("prices");
             crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.properties {
+            let path = at.field("properties");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
         }
         if let ::std::option::Option::Some(value) = &self.sales_order_number {
             let path = at.field("salesOrderNumber");
@@ -2294,7 +2382,7 @@ pub mod builder {
             self.value.buyer_account_number = value.into();
             self
         }
-        ///The unique despatch advice number as provided by the supplier; a despatch advice with the same number is updated. Required, so not empty (`minLength`).
+        ///The unique despatch advice number as provided by the supplier; a despatch advice with the same number is updated. An identifier (api/rules.md), so not empty and without whitespace (`pattern`).
         pub fn despatch_advice_number(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
@@ -2366,7 +2454,7 @@ pub mod builder {
             self.value.backorder_quantity = ::std::option::Option::Some(value.into());
             self
         }
-        ///The delivery schedule position of the order line, as Tradecloud's example sends it.
+        ///The delivery schedule position of the order line, as Tradecloud's example sends it. An identifier (`deliverySchedule.position`, api/rules.md), so without whitespace (`pattern`); empty as the position of a split delivery line may be.
         pub fn delivery_schedule_position(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
@@ -2376,7 +2464,7 @@ pub mod builder {
             );
             self
         }
-        ///The position in the despatch advice as provided by the supplier: unique within the despatch advice and immutable. Required, so not empty (`minLength`).
+        ///The position in the despatch advice as provided by the supplier: unique within the despatch advice and immutable, an identifier (api/rules.md). Required, so not empty, and without whitespace (`pattern`).
         pub fn despatch_advice_line_position(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
@@ -2576,7 +2664,7 @@ pub mod builder {
             self.value.destination = ::std::option::Option::Some(value.into());
             self
         }
-        ///The destinations of the shipment, as Tradecloud's example sends them (the page names `destination` and `finalDestination`). An empty list is sent as `[]` (not left out).
+        ///The destinations of the shipment, as Tradecloud's example sends them (the page names `destination` and `finalDestination`). At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
         pub fn destinations(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -2809,7 +2897,7 @@ pub mod builder {
             self.value.order_type = ::std::option::Option::Some(value.into());
             self
         }
-        ///Key-value based custom fields. Use `\n` for a new line in the value. An empty list is sent as `[]` (not left out).
+        ///Key-value based custom fields. Use `\n` for a new line in the value. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
         pub fn properties(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -3286,7 +3374,7 @@ pub mod builder {
             self.value.certification = ::std::option::Option::Some(value.into());
             self
         }
-        ///**Deprecated.** Requested charge lines, superseded by `lineType` `Charge` and line-level pricing. An empty list is sent as `[]` (not left out).
+        ///**Deprecated.** Requested charge lines, superseded by `lineType` `Charge` and line-level pricing. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
         pub fn charge_lines(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -3444,7 +3532,7 @@ pub mod builder {
             self.value.project_number = ::std::option::Option::Some(value.into());
             self
         }
-        ///Key-value based custom fields. Use `\n` for a new line in the value. An empty list is sent as `[]` (not left out).
+        ///Key-value based custom fields. Use `\n` for a new line in the value. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
         pub fn properties(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -3584,7 +3672,7 @@ pub mod builder {
             );
             self
         }
-        ///Key-value custom fields; use `\n` for new lines. An empty list is sent as `[]` (not left out).
+        ///Key-value custom fields; use `\n` for new lines. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
         pub fn properties(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -3636,7 +3724,7 @@ pub mod builder {
         value: super::OrderResponseLineBySupplier,
     }
     impl OrderResponseLineBySupplierBuilder {
-        ///**Deprecated.** Responded charge lines, superseded by `lineType` `Charge` and line-level pricing. An empty list is sent as `[]` (not left out).
+        ///**Deprecated.** Responded charge lines, superseded by `lineType` `Charge` and line-level pricing. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
         pub fn charge_lines(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -3720,7 +3808,7 @@ pub mod builder {
             self.value.prices = ::std::option::Option::Some(value.into());
             self
         }
-        ///Key-value custom fields; use `\n` for new lines. An empty list is sent as `[]` (not left out).
+        ///Key-value custom fields; use `\n` for new lines. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
         pub fn properties(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -4315,7 +4403,7 @@ pub mod builder {
             self.value.certification = ::std::option::Option::Some(value.into());
             self
         }
-        ///**Deprecated.** Requested charge lines, superseded by `lineType` `Charge` and line-level pricing. An empty list is sent as `[]` (not left out).
+        ///**Deprecated.** Requested charge lines, superseded by `lineType` `Charge` and line-level pricing. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
         pub fn charge_lines(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -4453,7 +4541,7 @@ pub mod builder {
             self.value.project_number = ::std::option::Option::Some(value.into());
             self
         }
-        ///Key-value based custom fields. Use `\n` for a new line in the value. An empty list is sent as `[]` (not left out).
+        ///Key-value based custom fields. Use `\n` for a new line in the value. At most 100 (api/rules.md). An empty list is sent as `[]` (not left out).
         pub fn properties(
             mut self,
             values: impl ::std::iter::IntoIterator<

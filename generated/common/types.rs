@@ -1926,7 +1926,7 @@ pub struct Item {
     ///The item long description.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
-    ///Measured dimensions of the item, such as its mass.
+    ///Measured dimensions of the item, such as its mass. When sent to Tradecloud: at most 100 (`x-request-rules`).
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub dimensions: ::std::vec::Vec<ItemDimension>,
     ///The item short name.
@@ -4213,6 +4213,17 @@ impl crate::types::Validate for Item {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        {
+            let value = &self.dimensions;
+            let path = at.field("dimensions");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
+        }
         if let ::std::option::Option::Some(value) = &self.number {
             let path = at.field("number");
             crate::types::validate::pattern(value, "^\\S*$", &path, out);
@@ -6072,7 +6083,7 @@ pub mod builder {
             self.value.description = ::std::option::Option::Some(value.into());
             self
         }
-        ///Measured dimensions of the item, such as its mass.
+        ///Measured dimensions of the item, such as its mass. When sent to Tradecloud: at most 100 (`x-request-rules`).
         pub fn dimensions(
             mut self,
             values: impl ::std::iter::IntoIterator<

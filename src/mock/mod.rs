@@ -117,9 +117,10 @@
 //!   [`crate::webhook::txml::from_slice_with`]) and checked against the documented rules
 //!   ([`Validate`](crate::types::Validate)); a body that breaks one is a
 //!   `400` naming the member, and so is a message that would take a stored
-//!   order past a limit on the TOTAL number of objects (api/rules.md: 100
-//!   delivery history lines per order line, 100 documents per order header
-//!   and per order line), which then changes nothing. An accepted message is answered `200` with
+//!   order past a limit on the TOTAL number of objects (api/rules.md: 500
+//!   lines per order, 100 delivery history lines per order line, 100
+//!   documents per order header and per order line), which then changes
+//!   nothing. An accepted message is answered `200` with
 //!   `{"ok": true}` as Tradecloud does, an order action `200` with `{}`.
 //!   The counters count them. Then the process below runs on it.
 //! * **The process** (Tradecloud's, as documented in `order/status.md`,

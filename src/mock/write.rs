@@ -533,6 +533,11 @@ impl<'m> Subject<'m> {
     }
 }
 
+/// Tradecloud's limit on the lines of one order, in total across the
+/// messages that issue and update it (api/rules.md: "500 lines in total per
+/// order"), an exception to [`process::MAX_TOTAL_OBJECTS`].
+const MAX_ORDER_LINES: usize = 500;
+
 /// The order wanted by a buyer's message is not there.
 const NO_BUYER_ORDER: &str = "the mock's buyer has no order with this purchase order number; \
     nothing changed: send the order first (POST /api-connector/order) or check the number";
@@ -666,14 +671,18 @@ impl MockState {
         Ok(())
     }
 
-    /// Why a buyer's order for `existing` is refused, if it is: a line's
-    /// delivery history, or the documents of the header or a line, would
-    /// pass Tradecloud's limit of [`process::MAX_TOTAL_OBJECTS`].
+    /// Why a buyer's order for `existing` is refused, if it is: the order
+    /// would have more than [`MAX_ORDER_LINES`] lines, or a line's delivery
+    /// history, or the documents of the header or a line, would pass
+    /// Tradecloud's limit of [`process::MAX_TOTAL_OBJECTS`].
     fn order_over_limit(
         existing: Option<&Order>,
         message: &api_connector::types::SendOrderByBuyer,
     ) -> Option<String> {
         let lines = || message.lines.iter().flatten();
+        if let Some(refused) = Self::lines_over_limit(existing, message) {
+            return Some(refused);
+        }
         if let Some(order) = existing {
             let histories = lines().filter_map(|l| {
                 l.delivery_history
@@ -695,6 +704,43 @@ impl MockState {
                 )
             }),
         )
+    }
+
+    /// Why a buyer's order is refused for its number of lines, if it is:
+    /// lines merge across messages (the lines not sent stay), so the stored
+    /// lines and the new positions of `message` together would pass
+    /// [`MAX_ORDER_LINES`]. A message that adds no line is never refused
+    /// for it, so an order that has more lines (inserted by a test) can
+    /// still be updated.
+    fn lines_over_limit(
+        existing: Option<&Order>,
+        message: &api_connector::types::SendOrderByBuyer,
+    ) -> Option<String> {
+        let stored: HashSet<&str> = existing
+            .into_iter()
+            .flat_map(|o| &o.lines)
+            .filter_map(|l| l.buyer_line.as_ref()?.position.as_deref())
+            .collect();
+        let new: HashSet<&str> = message
+            .lines
+            .iter()
+            .flatten()
+            .map(|l| l.position.as_str())
+            .filter(|p| !stored.contains(p))
+            .collect();
+        let before = existing.map_or(0, |o| o.lines.len());
+        let total = before + new.len();
+        (!new.is_empty() && total > MAX_ORDER_LINES).then(|| {
+            format!(
+                "order {} would have {total} lines ({before} stored, {} new); Tradecloud \
+                 allows at most {MAX_ORDER_LINES} lines in total per order (api/rules.md), so \
+                 nothing of this message was stored: the order has room for {} more lines; \
+                 send fewer new lines, or the others as another order",
+                message.order.purchase_order_number,
+                new.len(),
+                MAX_ORDER_LINES.saturating_sub(before),
+            )
+        })
     }
 
     /// Queue the webhook events of an order change by `actor`
