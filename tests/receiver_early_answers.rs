@@ -254,6 +254,20 @@ async fn malformed_chunked_framing_gets_400() {
 
 /// `curl --http2` POSTing `body_path` to `url` (trusting `cert_path`):
 /// its exit status, `%{http_code} %{http_version}` and stderr.
+/// Wait (at most 10 s) until the receiver counts `n` open connections.
+async fn wait_open(rx: &TestReceiver, n: usize) {
+    let want = format!("tradecloud_connections_open {n}\n");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !rx.metrics.encode().contains(&want) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never {n} open connections:\n{}",
+            rx.metrics.encode()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 fn curl_http2(
     rx: &TestReceiver,
     authorization: &str,
@@ -308,8 +322,13 @@ async fn early_answers_reach_an_http2_client_with_a_large_body() {
         let (ok, out, err) = curl_http2(&rx, &wrong(), &body_path);
         assert!(ok && out == "401 2", "round {round}: {out} {err}");
     }
-    // A connection over max_connections: 503 before anything is read.
+    // A connection over max_connections: 503 before anything is read. The
+    // rounds' connections must be gone first (on a busy machine the server
+    // may still count the last one, and would then refuse `held`, not curl),
+    // and `held` counted before curl connects.
+    wait_open(&rx, 0).await;
     let held = tls_connect(&rx).await.unwrap();
+    wait_open(&rx, 1).await;
     let (ok, out, err) = curl_http2(&rx, &right(), &body_path);
     assert!(ok && out == "503 2", "{out} {err}");
     drop(held);
