@@ -270,6 +270,27 @@ def _form_field_name(name):
     return bool(name) and all("!" <= c <= "~" and c not in '"\\' for c in name)
 
 
+def _unique_line_positions(body):
+    """A despatch advice's `despatchAdviceLinePosition` is "unique within the
+    despatch advice" (send-despatch-advice.md), which a schema cannot say:
+    the mock refuses a position given twice. A schema-valid body that repeats
+    one gets the line's index appended to each repeat (still `^\\S+$`)."""
+    lines = body.get("lines") if isinstance(body, dict) else None
+    if not isinstance(lines, list):
+        return
+    seen = set()
+    for index, line in enumerate(lines):
+        if not isinstance(line, dict):
+            continue
+        position = line.get("despatchAdviceLinePosition")
+        if not isinstance(position, str):
+            continue
+        while position in seen:
+            position = f"{position}-{index}"
+        line["despatchAdviceLinePosition"] = position
+        seen.add(position)
+
+
 @schemathesis.hook
 def map_case(ctx, case):
     if _LOGIN and _BASIC and case.headers is not None and "Refresh-Token" in case.headers \
@@ -277,6 +298,8 @@ def map_case(ctx, case):
         case.headers["Refresh-Token"] = _fresh_refresh_token()
     if isinstance(case.body, dict) and "eventName" in case.body and _component_is_positive(case, "body"):
         _with_id(case.body)
+    if isinstance(case.body, dict) and "lines" in case.body and _component_is_positive(case, "body"):
+        _unique_line_positions(case.body)
     if (getattr(case, "media_type", None) or "").startswith("multipart/form-data") \
             and isinstance(case.body, dict) and _component_is_positive(case, "body"):
         case.body = {k: v for k, v in case.body.items() if _form_field_name(k)}
