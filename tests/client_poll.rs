@@ -200,52 +200,13 @@ async fn recording_server() -> (
     String,
     tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
 ) {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port");
-    let address = listener.local_addr().expect("the address");
     let (bodies, received) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let bodies = bodies.clone();
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 4096];
-                let body = loop {
-                    if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&request[..end]).into_owned();
-                        let length: usize = head
-                            .lines()
-                            .find_map(|l| {
-                                let (name, value) = l.split_once(':')?;
-                                name.eq_ignore_ascii_case("content-length")
-                                    .then(|| value.trim().parse().ok())?
-                            })
-                            .unwrap_or(0);
-                        if request.len() >= end + 4 + length {
-                            break request[end + 4..end + 4 + length].to_vec();
-                        }
-                    }
-                    match socket.read(&mut buffer).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buffer[..n]),
-                    }
-                };
-                let _ = bodies.send(serde_json::from_slice(&body).unwrap_or_default());
-                let answer = r#"{"data":[],"total":0}"#;
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-                     Connection: close\r\n\r\n",
-                    answer.len()
-                );
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(answer.as_bytes()).await;
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    (format!("http://{address}/v2"), received)
+    let url = support::recording_server(move |_, body| {
+        let _ = bodies.send(serde_json::from_slice(body).unwrap_or_default());
+        (200, "", "application/json", r#"{"data":[],"total":0}"#)
+    })
+    .await;
+    (url, received)
 }
 
 /// api/polling/README.md: "The timestamp has format

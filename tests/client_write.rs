@@ -294,44 +294,14 @@ async fn txml_only_where_the_spec_takes_it() {
 /// keeps what it receives).
 #[tokio::test]
 async fn the_txml_body_is_what_goes_on_the_wire() {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port");
-    let addr = listener.local_addr().expect("an address");
-    let server = tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.expect("a connection");
-        let mut received = Vec::new();
-        let mut buffer = [0u8; 8192];
-        loop {
-            let n = socket.read(&mut buffer).await.expect("read");
-            received.extend_from_slice(&buffer[..n]);
-            let text = String::from_utf8_lossy(&received);
-            if let Some(end) = text.find("\r\n\r\n") {
-                let length: usize = text[..end]
-                    .lines()
-                    .find_map(|l| {
-                        let (name, value) = l.split_once(':')?;
-                        name.eq_ignore_ascii_case("content-length")
-                            .then(|| value.trim().parse().ok())?
-                    })
-                    .unwrap_or(0);
-                if received.len() >= end + 4 + length {
-                    break;
-                }
-            }
-            if n == 0 {
-                break;
-            }
-        }
-        socket
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\nconnection: close\r\n\r\n{\"ok\":true}")
-                .await
-                .expect("answer");
-        received
-    });
+    let (requests, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let url = support::recording_server(move |head, body| {
+        let _ = requests.send((head.to_owned(), body.to_vec()));
+        (200, "", "application/json", r#"{"ok":true}"#)
+    })
+    .await;
     let client = tradecloud::client::Client::builder()
-        .base_url(format!("http://{addr}/v2"))
+        .base_url(url)
         .credentials("integration@example.com", "secret")
         .auth_mode(tradecloud::client::AuthMode::BasicEveryRequest)
         .build()
@@ -350,9 +320,7 @@ async fn the_txml_body_is_what_goes_on_the_wire() {
         .format(WireFormat::Txml)
         .await
         .expect("answered");
-    let received = server.await.expect("the server");
-    let text = String::from_utf8_lossy(&received);
-    let (head, body) = text.split_once("\r\n\r\n").expect("a request");
+    let (head, body) = received.recv().await.expect("the request");
     assert!(
         head.starts_with("POST /v2/api-connector/order HTTP/1.1"),
         "{head}"
@@ -363,7 +331,7 @@ async fn the_txml_body_is_what_goes_on_the_wire() {
         "{head}"
     );
     assert!(head.to_ascii_lowercase().contains("authorization: basic "));
-    assert_eq!(body.as_bytes(), expected.as_slice());
+    assert_eq!(body, expected);
 }
 
 fn fault(status: u16, first: u64, op: &str) -> FaultConfig {

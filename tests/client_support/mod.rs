@@ -74,6 +74,17 @@ pub async fn scripted_server<F>(answer: F) -> String
 where
     F: Fn(&str) -> (u16, &'static str, &'static str, &'static str) + Clone + Send + 'static,
 {
+    recording_server(move |head, _body| answer(head.lines().next().unwrap_or_default())).await
+}
+
+/// [`scripted_server`] whose `answer` gets the whole request: its head
+/// (request line and header lines, without the blank line) and its body
+/// (the `Content-Length` bytes after the head), for tests that check what
+/// the client sent.
+pub async fn recording_server<F>(answer: F) -> String
+where
+    F: Fn(&str, &[u8]) -> (u16, &'static str, &'static str, &'static str) + Clone + Send + 'static,
+{
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -85,7 +96,7 @@ where
             tokio::spawn(async move {
                 let mut request = Vec::new();
                 let mut buffer = [0u8; 4096];
-                let head = loop {
+                let (head, body) = loop {
                     if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
                         let head = String::from_utf8_lossy(&request[..end]).into_owned();
                         let length: usize = head
@@ -97,7 +108,7 @@ where
                             })
                             .unwrap_or(0);
                         if request.len() >= end + 4 + length {
-                            break head;
+                            break (head, &request[end + 4..end + 4 + length]);
                         }
                     }
                     match socket.read(&mut buffer).await {
@@ -105,8 +116,7 @@ where
                         Ok(n) => request.extend_from_slice(&buffer[..n]),
                     }
                 };
-                let (status, headers, content_type, body) =
-                    answer(head.lines().next().unwrap_or_default());
+                let (status, headers, content_type, body) = answer(&head, body);
                 let head = format!(
                     "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\n{headers}Content-Length: {}\r\n\
                      Connection: close\r\n\r\n",
