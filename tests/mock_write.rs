@@ -295,14 +295,7 @@ async fn a_repeated_line_position_is_a_400_in_json_and_in_txml() {
     assert!(message.contains(expected), "{answer}");
     // Each position once: taken.
     let xml = String::from_utf8_lossy(xml).replace("> 0001 <", ">0003<");
-    let (status, answer) = post(
-        &client,
-        &server,
-        op,
-        "application/xml",
-        xml.into_bytes(),
-    )
-    .await;
+    let (status, answer) = post(&client, &server, op, "application/xml", xml.into_bytes()).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
 }
 
