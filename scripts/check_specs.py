@@ -34,6 +34,8 @@ Usage:
                                                   (`x-request-rules` `required`)
        request-required-with <Root> <path> <m>    ... when its sibling <m> is given
                                                   (`x-request-rules` `dependentRequired`)
+       request-unique <Root> <path> <m>           the list's items each have their own <m> in
+                                                  requests (`x-request-rules` `uniqueBy`)
 
 2. Specs -> sources. Every property, enum value, operation, parameter,
    response status, response header, security requirement and security
@@ -55,7 +57,8 @@ Usage:
    the lines stating it, for a member (or its `x-request-rules`) that has that rule:
    RULE_PHRASES maps it to the words those lines hold (`maxItems`: api/rules.md's
    "100 objects per collection"; a whitespace-refusing `pattern`: "must not contain
-   whitespace").
+   whitespace"; `uniqueBy`: "must be unique"). The `x-source` of a `uniqueBy` may also
+   name the items' member instead of the list.
 
    Enum values: `x-enum-sources: {Value: <source>}` / `x-enum-inferred: {Value: <why>}`
    beside the enum. Security requirements: `x-security-sources: {scheme: <source>}`
@@ -105,7 +108,7 @@ Usage:
 
        <member>:                               on a member: pattern (of a string),
          x-request-rules:                      minLength, maxLength (of a string),
-           pattern: ^\S*$                      minItems, maxItems (of an array)
+           pattern: ^\S*$                      minItems, maxItems, uniqueBy (of an array)
            x-source: api/rules.md#L32-L49
        <Schema>:                               on an object schema: required (member
          x-request-rules:                      names) and dependentRequired (member
@@ -114,6 +117,11 @@ Usage:
            x-source: order/buyer/issue/README.md#L191-L193
 
    A member's `pattern` there may have its `x-pattern-description` beside it (see 4).
+
+   `uniqueBy: <m>` of a list: no two items have the same <m>, a text member of the items'
+   object schema (`despatchAdviceLinePosition` of the despatch advice lines). The values are
+   compared trimmed, and absent or blank ones are nobody's repeat (`required` is about
+   those). It is a keyword of `x-request-rules` only: JSON Schema cannot state it.
 
    The generator checks them in `Validate::check_sent` of the shared type, which the
    request bodies of the API specs call, and never in `Validate::check` of a type a
@@ -149,10 +157,10 @@ DATE_TIME_PATTERN = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
                      r"([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$")
 CUSTOM_DATE_TIME_FORMATS = ("local-date-time", "iso-date-time")
 RULE_KINDS = ("required", "max-items", "min-items", "no-whitespace", "not-empty", "request-no-whitespace",
-              "request-pattern", "request-required", "request-required-with")
+              "request-pattern", "request-required", "request-required-with", "request-unique")
 # `x-request-rules` keywords: of a member (by the type it needs) and of an object schema.
 MEMBER_REQUEST_RULES = {"pattern": "string", "minLength": "string", "maxLength": "string",
-                        "minItems": "array", "maxItems": "array"}
+                        "minItems": "array", "maxItems": "array", "uniqueBy": "array"}
 SCHEMA_REQUEST_RULES = ("required", "dependentRequired")
 # Extensions an `x-request-rules` of a member may hold besides its rules.
 MEMBER_REQUEST_EXTENSIONS = ("x-source", "x-pattern-description")
@@ -162,6 +170,7 @@ MEMBER_REQUEST_EXTENSIONS = ("x-source", "x-pattern-description")
 RULE_PHRASES = (
     (lambda rules: "maxItems" in rules, "objects per collection"),
     (lambda rules: rules.get("pattern") in (r"^\S+$", r"^\S*$"), "must not contain whitespace"),
+    (lambda rules: "uniqueBy" in rules, "must be unique"),
 )
 
 WEBHOOK_SPECS = ("order-webhook-connector.yaml", "shipment-webhook-connector.yaml")
@@ -304,7 +313,7 @@ def ecma_search(rx, value):
 def check_rule(specs, parts, label, report):
     """`required`, `max-items`, `min-items` and `no-whitespace` lines."""
     kind = parts[0]
-    with_argument = ("max-items", "min-items", "request-pattern", "request-required-with")
+    with_argument = ("max-items", "min-items", "request-pattern", "request-required-with", "request-unique")
     if len(parts) != (4 if kind in with_argument else 3):
         report(False, f"{label}: malformed line")
         return
@@ -331,6 +340,9 @@ def check_rule(specs, parts, label, report):
         node = node.get("x-request-rules") or {}
         if kind == "request-pattern":
             report(node.get("pattern") == parts[3], f"{label}: x-request-rules pattern is {node.get('pattern')!r}")
+            return
+        if kind == "request-unique":
+            report(node.get("uniqueBy") == parts[3], f"{label}: x-request-rules uniqueBy is {node.get('uniqueBy')!r}")
             return
     if kind in ("max-items", "min-items"):
         key = "maxItems" if kind == "max-items" else "minItems"
@@ -523,8 +535,10 @@ def collect_items(specs):
                                   as_list(p.get("x-source")), p.get("x-inferred")))
                 rules = p.get("x-request-rules")
                 if isinstance(rules, dict):
+                    unique = [rules["uniqueBy"]] if isinstance(rules.get("uniqueBy"), str) else []
                     items.append(Item("request rule", f"{fname} {sname}.{pname} x-request-rules",
-                                      [pname] + rule_phrases(rules), as_list(rules.get("x-source")), None))
+                                      [pname] + unique + rule_phrases(rules), as_list(rules.get("x-source")),
+                                      None))
             rules = schema.get("x-request-rules")
             if isinstance(rules, dict):
                 items.append(Item("request rule", f"{fname} {sname} x-request-rules", request_rule_names(rules),
@@ -907,6 +921,24 @@ def lint_pattern_description(where, rules, plain, report):
            f"(no final period): {words!r}")
 
 
+def lint_unique_by(specs, fname, where, prop, member, report):
+    """`uniqueBy` of a list's `x-request-rules`: the name of a plain text member of the
+    items' object schema (the generator reads it from every item)."""
+    if not isinstance(member, str):
+        report(False, f"{where}: `uniqueBy` must be a member name")
+        return
+    try:
+        _, items = specs.deref(fname, prop.get("items") or {})
+    except KeyError as e:
+        report(False, f"{where}: `uniqueBy` on a list whose items do not resolve: {e}")
+        return
+    target = ((items or {}).get("properties") or {}).get(member) if isinstance(items, dict) else None
+    plain = isinstance(target, dict) and target.get("type") == "string" and "format" not in target \
+        and not enum_values(target) and "$ref" not in target
+    report(plain, f"{where}: `uniqueBy: {member}` is not a text member of the list's items (name a "
+                  f"plain string member of the items' object schema)")
+
+
 def lint_request_rules(specs, report):
     """`x-request-rules` (see the module documentation) and `x-webhook`, on the specs as
     written."""
@@ -961,7 +993,9 @@ def lint_request_rules(specs, report):
                     fits = plain if kind == "string" else p.get("type") == "array"
                     report(fits, f"{where}: `{kw}` on a member that is not a{' plain' if kind == 'string' else 'n'} {kind}")
                     report(kw not in p, f"{where}: `{kw}` both as a constraint and for requests only")
-                    if kw == "pattern":
+                    if kw == "uniqueBy":
+                        lint_unique_by(specs, fname, where, p, rules[kw], report)
+                    elif kw == "pattern":
                         try:
                             re.compile(str(rules[kw]))
                             report(isinstance(rules[kw], str), f"{where}: `pattern` must be text")

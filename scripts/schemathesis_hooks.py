@@ -39,6 +39,14 @@ order payload members, or `shipment`) must carry its id (`orderId`,
 they stay schema-valid and still reach every other member; negative bodies
 are sent as generated.
 
+The uniqueness rule (`x-request-rules` `uniqueBy` in the specs: a
+despatch advice's `despatchAdviceLinePosition`, an order's line `position`,
+a delivery schedule's `position`, ... once within their list) is another:
+JSON Schema's `uniqueItems` compares whole items, not one member. The mock
+refuses a repeat (400), so schema-valid bodies that repeat one get the
+item's index appended to each repeat (`map_case`); the lists and members
+are read from the specs, per operation.
+
 A `multipart/form-data` body (the document upload) writes each member as a
 part whose name goes into a header; the specs' open objects let the tester
 invent member names no header can carry as they are (control characters,
@@ -270,25 +278,127 @@ def _form_field_name(name):
     return bool(name) and all("!" <= c <= "~" and c not in '"\\' for c in name)
 
 
-def _unique_line_positions(body):
-    """A despatch advice's `despatchAdviceLinePosition` is "unique within the
-    despatch advice" (send-despatch-advice.md), which a schema cannot say:
-    the mock refuses a position given twice. A schema-valid body that repeats
-    one gets the line's index appended to each repeat (still `^\\S+$`)."""
-    lines = body.get("lines") if isinstance(body, dict) else None
-    if not isinstance(lines, list):
+# What Rust's `str::trim` (`char::is_whitespace`) removes, which the
+# generated `uniqueBy` check trims before comparing (Python's `str.strip`
+# removes more: U+001C..U+001F).
+_RUST_WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200b)) \
+    + "\u2028\u2029\u202f\u205f\u3000"
+
+
+def _resolve(spec, node):
+    """`node` of `spec`, its `$ref` (or the one-`$ref` `allOf` of a nullable
+    member) followed: (spec, schema)."""
+    for _ in range(8):
+        if not isinstance(node, dict):
+            return spec, {}
+        one = node.get("allOf")
+        if "$ref" not in node and isinstance(one, list) and len(one) == 1:
+            node = one[0]
+            continue
+        ref = node.get("$ref")
+        if not isinstance(ref, str):
+            return spec, node
+        target, _, pointer = ref.partition("#")
+        spec = os.path.basename(target) if target else spec
+        node = _load_cached(spec)
+        for part in pointer.strip("/").split("/"):
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+    return spec, node
+
+
+_DOCS = {}
+
+
+def _load_cached(name):
+    if name not in _DOCS:
+        _DOCS[name] = _load(name)
+    return _DOCS[name]
+
+
+def _unique_lists(spec, schema, path, out, depth=0):
+    """Every list below `schema` whose `x-request-rules` has `uniqueBy`, as
+    (path from the body, `*` for each list item; member)."""
+    spec, schema = _resolve(spec, schema)
+    if depth > 12:
         return
+    for name, member in (schema.get("properties") or {}).items():
+        if not isinstance(member, dict):
+            continue
+        if member.get("type") == "array":
+            unique = (member.get("x-request-rules") or {}).get("uniqueBy")
+            if isinstance(unique, str):
+                out.append((path + (name,), unique))
+            _unique_lists(spec, member.get("items"), path + (name, "*"), out, depth + 1)
+        else:
+            _unique_lists(spec, member, path + (name,), out, depth + 1)
+
+
+def _unique_rules():
+    """{(method, path): [(list path, member)]} of the operations whose request
+    body holds a list with `uniqueBy` (in the specs that are not webhooks)."""
+    rules = {}
+    for name in sorted(os.listdir(_SPECS)):
+        if not name.endswith(".yaml"):
+            continue
+        doc = _load_cached(name)
+        if doc.get("x-webhook") is True:
+            continue
+        for path, item in (doc.get("paths") or {}).items():
+            for method, op in (item or {}).items():
+                content = ((op or {}).get("requestBody") or {}).get("content") if isinstance(op, dict) else None
+                for media in (content or {}).values():
+                    found = []
+                    _unique_lists(name, (media or {}).get("schema"), (), found)
+                    if found:
+                        rules[(method.lower(), path)] = found
+                    break
+    return rules
+
+
+_UNIQUE_RULES = _unique_rules()
+
+
+def _lists_at(node, path):
+    """The lists `path` (member names, `*` for every item) leads to in `node`."""
+    if not path:
+        return [node] if isinstance(node, list) else []
+    head, rest = path[0], path[1:]
+    if head == "*":
+        return [found for item in (node if isinstance(node, list) else []) for found in _lists_at(item, rest)]
+    return _lists_at(node.get(head), rest) if isinstance(node, dict) else []
+
+
+def _make_unique(items, member):
+    """Items of a list whose `member` must be unique (`x-request-rules`
+    `uniqueBy`, compared as the generated check does: trimmed, blank or absent
+    ones repeating nothing) get the item's index appended to a repeat (still
+    `^\\S+$`)."""
     seen = set()
-    for index, line in enumerate(lines):
-        if not isinstance(line, dict):
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get(member), str):
             continue
-        position = line.get("despatchAdviceLinePosition")
-        if not isinstance(position, str):
+        value = item[member]
+        key = value.strip(_RUST_WHITESPACE)
+        if not key:
             continue
-        while position in seen:
-            position = f"{position}-{index}"
-        line["despatchAdviceLinePosition"] = position
-        seen.add(position)
+        while key in seen:
+            value = f"{value}-{index}"
+            key = value.strip(_RUST_WHITESPACE)
+        item[member] = value
+        seen.add(key)
+
+
+def _unique_members(case):
+    """The identifiers a schema-valid body must not repeat within their list
+    (`x-request-rules` `uniqueBy`: a despatch advice's
+    `despatchAdviceLinePosition`, an order's line `position`, a delivery
+    schedule's `position`, ...), a rule no schema can state: the mock refuses
+    a repeat. Read from the specs by operation."""
+    operation = getattr(case, "operation", None)
+    key = (str(getattr(operation, "method", "")).lower(), getattr(operation, "path", None))
+    for path, member in _UNIQUE_RULES.get(key, ()):
+        for items in _lists_at(case.body, path):
+            _make_unique(items, member)
 
 
 @schemathesis.hook
@@ -298,8 +408,8 @@ def map_case(ctx, case):
         case.headers["Refresh-Token"] = _fresh_refresh_token()
     if isinstance(case.body, dict) and "eventName" in case.body and _component_is_positive(case, "body"):
         _with_id(case.body)
-    if isinstance(case.body, dict) and "lines" in case.body and _component_is_positive(case, "body"):
-        _unique_line_positions(case.body)
+    if isinstance(case.body, dict) and _component_is_positive(case, "body"):
+        _unique_members(case)
     if (getattr(case, "media_type", None) or "").startswith("multipart/form-data") \
             and isinstance(case.body, dict) and _component_is_positive(case, "body"):
         case.body = {k: v for k, v in case.body.items() if _form_field_name(k)}

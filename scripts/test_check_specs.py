@@ -247,6 +247,44 @@ class CheckSpecs(unittest.TestCase):
         self.assert_fails_with("request-required-with SendOrderByBuyer lines.itemDetails.netWeightUnitOfMeasureIso "
                                "netWeight: not in x-request-rules dependentRequired of netWeight")
 
+    def test_a_removed_unique_rule_fails(self):
+        def drop(doc):
+            del self.schemas(doc)["SendDespatchAdviceBySupplier"]["properties"]["lines"]["x-request-rules"]
+        self.edit("api-connector.yaml", drop)
+        self.assert_fails_with("request-unique SendDespatchAdviceBySupplier lines despatchAdviceLinePosition: "
+                               "x-request-rules uniqueBy is None")
+
+    def unique_by(self, member):
+        def rename(doc):
+            lines = self.schemas(doc)["SendDespatchAdviceBySupplier"]["properties"]["lines"]
+            lines["x-request-rules"]["uniqueBy"] = member
+        self.edit("api-connector.yaml", rename)
+
+    def test_a_unique_rule_naming_no_member_of_the_items_fails(self):
+        self.unique_by("position")
+        self.assert_fails_with("api-connector.yaml SendDespatchAdviceBySupplier.lines x-request-rules: "
+                               "`uniqueBy: position` is not a text member of the list's items")
+
+    def test_a_unique_rule_naming_a_number_fails(self):
+        self.unique_by("despatchQuantity")
+        self.assert_fails_with("api-connector.yaml SendDespatchAdviceBySupplier.lines x-request-rules: "
+                               "`uniqueBy: despatchQuantity` is not a text member of the list's items")
+
+    def test_a_unique_rule_on_a_text_member_fails(self):
+        def on_text(doc):
+            number = self.schemas(doc)["DespatchAdviceHeader"]["properties"]["despatchAdviceNumber"]
+            number["x-request-rules"] = {"uniqueBy": "x", "x-source": "api/rules.md#L32-L44"}
+        self.edit("api-connector.yaml", on_text)
+        self.assert_fails_with("api-connector.yaml DespatchAdviceHeader.despatchAdviceNumber x-request-rules: "
+                               "`uniqueBy` on a member that is not an array")
+
+    def test_a_unique_rule_cited_by_lines_that_do_not_state_it_fails(self):
+        def miscite(doc):
+            lines = self.schemas(doc)["SendDespatchAdviceBySupplier"]["properties"]["lines"]
+            lines["x-request-rules"]["x-source"] = "api/rules.md#L5"
+        self.edit("api-connector.yaml", miscite)
+        self.assert_fails_with("api-connector.yaml SendDespatchAdviceBySupplier.lines x-request-rules")
+
     def test_a_request_pattern_that_lets_whitespace_through_fails(self):
         def loosen(doc):
             self.schemas(doc)["Item"]["properties"]["number"]["x-request-rules"]["pattern"] = ".*"

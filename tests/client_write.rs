@@ -233,6 +233,120 @@ async fn a_broken_rule_is_a_typed_error_and_nothing_is_sent() {
     assert!(client.orders().send(&order).encode().is_err());
 }
 
+/// Identifiers are unique within their list (api/rules.md; the spec's
+/// `x-request-rules` `uniqueBy`): an order with a line position twice, a
+/// delivery schedule with a position twice, an order response answering a
+/// line twice and a despatch advice with a line position twice are
+/// refused before anything is sent, naming the list, the member, the value
+/// and both items.
+#[tokio::test]
+async fn a_repeated_position_is_refused_before_sending() {
+    let server = start(MockConfig::new().demo_data()).await;
+    let client = client(&server);
+    let refused = |error: ClientError| -> Vec<(String, Rule)> {
+        let ClientError::InvalidMessage { violations, .. } = &error else {
+            panic!("{error:?}")
+        };
+        violations
+            .iter()
+            .map(|v| (v.path.clone(), v.rule.clone()))
+            .collect()
+    };
+    let unique = |member: &'static str, value: &str, first: usize, index: usize| Rule::Unique {
+        member,
+        value: value.into(),
+        first,
+        index,
+    };
+
+    let mut twice = order();
+    let lines = twice.lines.as_mut().expect("lines");
+    let line = lines[0].clone();
+    lines.push(line);
+    let error = client
+        .orders()
+        .send(&twice)
+        .await
+        .expect_err("a position twice");
+    assert!(
+        error.to_string().contains(
+            r#"`lines` holds `position` "0001" more than once (items [0] and [1]); it must be unique within the list: give each item its own `position`"#
+        ),
+        "{error}"
+    );
+    assert_eq!(
+        refused(error),
+        [("lines".to_owned(), unique("position", "0001", 0, 1))]
+    );
+
+    let mut schedule = order();
+    let line = &mut schedule.lines.as_mut().expect("lines")[0];
+    let delivery: connector::SendOrderByBuyer = serde_json::from_value(serde_json::json!({
+        "order": {"supplierAccountNumber": "S1", "purchaseOrderNumber": "PO1"},
+        "lines": [{"position": "1", "deliverySchedule": [
+            {"position": "1", "quantity": 1}, {"quantity": 2}, {"quantity": 3},
+            {"position": ""}, {"position": "1", "quantity": 4}
+        ]}]
+    }))
+    .expect("decodes");
+    line.delivery_schedule = delivery.lines.expect("lines")[0].delivery_schedule.clone();
+    assert_eq!(
+        refused(client.orders().send(&schedule).await.expect_err("twice")),
+        [(
+            "lines[0].deliverySchedule".to_owned(),
+            unique("position", "1", 0, 4)
+        )],
+        "absent and blank positions repeat nothing"
+    );
+
+    let mut response: connector::SendOrderResponseBySupplier = fixture(
+        "api-connector",
+        "sendOrderResponseBySupplierRoute.line-acceptance.json",
+    );
+    let line = response.lines[0].clone();
+    let position = line.purchase_order_line_position.clone();
+    response.lines.push(line);
+    let last = response.lines.len() - 1;
+    let found = refused(client.orders().respond(&response).await.expect_err("twice"));
+    assert!(
+        found.contains(&(
+            "lines".to_owned(),
+            unique("purchaseOrderLinePosition", &position, 0, last)
+        )),
+        "{found:?}"
+    );
+
+    let mut advice: connector::SendDespatchAdviceBySupplier = fixture(
+        "api-connector",
+        "sendDespatchAdviceBySupplierRoute.send-despatch-advice-page.json",
+    );
+    let lines = advice.lines.as_mut().expect("lines");
+    let mut line = lines[0].clone();
+    let position = line.despatch_advice_line_position.clone();
+    // Compared trimmed, as tXML reads it.
+    line.despatch_advice_line_position = format!("{position} ");
+    lines.push(line);
+    let last = lines.len() - 1;
+    let found = refused(
+        client
+            .shipments()
+            .send_despatch_advice(&advice)
+            .await
+            .expect_err("twice"),
+    );
+    assert!(
+        found.contains(&(
+            "lines".to_owned(),
+            unique("despatchAdviceLinePosition", &position, 0, last)
+        )),
+        "{found:?}"
+    );
+
+    let stats = server.stats();
+    assert_eq!(stats.api_requests(), 0, "nothing was sent: {stats:?}");
+    assert_eq!(stats.logins, 0);
+}
+
 /// tXML where the operation table says the spec takes
 /// `application/xml`, an error before sending everywhere else.
 #[tokio::test]

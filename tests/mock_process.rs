@@ -762,7 +762,9 @@ async fn a_resent_despatch_advice_stamps_only_changed_lines_and_items_are_enrich
 }
 
 /// send-despatch-advice.md: `despatchAdviceLinePosition` is "unique within
-/// the despatch advice".
+/// the despatch advice": the spec's `x-request-rules` `uniqueBy`, which
+/// the generated stub checks (`Validate`), refuses a repeat before the
+/// mock's process sees it.
 #[tokio::test]
 async fn a_despatch_advice_with_a_line_position_twice_is_refused() {
     let server = start(MockConfig::new()).await;
@@ -781,7 +783,9 @@ async fn a_despatch_advice_with_a_line_position_twice_is_refused() {
     assert_eq!(status, 400, "{body}");
     let message = body["message"].as_str().unwrap_or_default();
     assert!(
-        message.contains("despatchAdviceLinePosition 7") && message.contains("DA-TWICE-1"),
+        message.contains(
+            r#"`lines` holds `despatchAdviceLinePosition` "7" more than once (items [0] and [1]); it must be unique within the list: give each item its own `despatchAdviceLinePosition`"#
+        ),
         "{message}"
     );
     assert_eq!(body["detail"], body["message"]);

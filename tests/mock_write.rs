@@ -262,6 +262,43 @@ async fn null_is_refused_where_the_spec_does_not_allow_it() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
+/// api/rules.md: identifiers are unique; order/buyer/issue/README.md: a
+/// line's `position` "should be unique within the order". The generated
+/// rule (`x-request-rules` `uniqueBy`) refuses a repeat with the same `400`
+/// whether the order comes as JSON or as tXML (whose reader trims the
+/// text, so ` 0001 ` repeats `0001` there).
+#[tokio::test]
+async fn a_repeated_line_position_is_a_400_in_json_and_in_txml() {
+    let server = start().await;
+    let client = http();
+    let op = &api_connector::operations::SEND_ORDER_BY_BUYER_ROUTE;
+    let expected = r#"`lines` holds `position` "0001" more than once (items [0] and [2]); it must be unique within the list: give each item its own `position`"#;
+    let json = serde_json::json!({
+        "order": {"supplierAccountNumber": "S1", "purchaseOrderNumber": "PO-TWICE-1"},
+        "lines": [{"position": "0001"}, {"position": "0002"}, {"position": "0001"}]
+    });
+    let (status, answer) = post(
+        &client,
+        &server,
+        op,
+        "application/json",
+        json.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(message.contains(expected), "{answer}");
+    let xml = br#"<SendOrderByBuyer><order><supplierAccountNumber>S1</supplierAccountNumber><purchaseOrderNumber>PO-TWICE-1</purchaseOrderNumber></order><line><position>0001</position></line><line><position>0002</position></line><line><position> 0001 </position></line></SendOrderByBuyer>"#;
+    let (status, answer) = post(&client, &server, op, "application/xml", xml.to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(message.contains(expected), "{answer}");
+    // Each position once: taken.
+    let xml = String::from_utf8_lossy(xml).replace("> 0001 <", ">0003<");
+    let (status, answer) = post(&client, &server, op, "application/xml", xml.into_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
 /// tXML where the spec takes `application/xml` (read from the operation
 /// table), `415` elsewhere.
 #[tokio::test]

@@ -189,6 +189,7 @@ components:
         weights:
           type: array
           items: {$ref: 'common.yaml#/components/schemas/Weight'}
+          x-request-rules: {uniqueBy: scale}
 "#;
 
 #[test]
@@ -246,6 +247,14 @@ fn request_rules_are_checked_only_in_what_is_sent() {
     );
     assert!(has(send, "crate::types::validate::length(value, ::std::option::Option::Some(1u64), ::std::option::Option::None, &path, out);"), "{send}");
     assert!(has(send, "pub number: ::std::string::String,"), "{send}");
+    // `uniqueBy` of a list: the items' member, read from every item.
+    assert!(
+        has(
+            send,
+            r#"crate::types::validate::unique(value.iter().map(|item| crate::types::validate::UniqueKey::unique_key(&item.scale)), "scale", &path, out);"#
+        ),
+        "{send}"
+    );
     assert!(
         has(
             send,
@@ -253,6 +262,31 @@ fn request_rules_are_checked_only_in_what_is_sent() {
         ),
         "{send}"
     );
+}
+
+#[test]
+fn unique_by_needs_a_text_member_of_the_items() {
+    for (member, why) in [("scales", "no such member"), ("net", "a number")] {
+        let send = RULES_SEND.replace("uniqueBy: scale", &format!("uniqueBy: {member}"));
+        let e = error_of(&[("common.yaml", RULES_COMMON), ("send.yaml", &send)]);
+        assert!(
+            e.contains(&format!(
+                "`uniqueBy: {member}` needs a list of object schemas that have a text member"
+            )),
+            "{why}: {e}"
+        );
+        assert!(
+            e.contains("/components/schemas/Message/properties/weights/x-request-rules/uniqueBy"),
+            "{why}: {e}"
+        );
+    }
+    // On a list of text there is no member to read.
+    let send = RULES_SEND.replace(
+        "items: {$ref: 'common.yaml#/components/schemas/Weight'}",
+        "items: {type: string}",
+    );
+    let e = error_of(&[("common.yaml", RULES_COMMON), ("send.yaml", &send)]);
+    assert!(e.contains("`uniqueBy: scale` needs"), "{e}");
 }
 
 #[test]

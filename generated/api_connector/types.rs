@@ -644,7 +644,7 @@ pub struct OrderLineByBuyer {
     pub delivery_history: ::std::option::Option<
         ::std::vec::Vec<crate::api::common::types::DeliveryHistoryLine>,
     >,
-    ///The requested planned delivery schedule (when the ERP system supports delivery schedules natively). At most 100 delivery lines per order line; `deliverySchedule.position` is unique within the schedule and never changes. An empty list is sent as `[]` (not left out).
+    ///The requested planned delivery schedule (when the ERP system supports delivery schedules natively). At most 100 delivery lines per order line; `deliverySchedule.position` is unique within the schedule and never changes. An empty list is sent as `[]` (not left out). Sent to Tradecloud, each `position` appears once (`x-request-rules`).
     #[serde(
         rename = "deliverySchedule",
         default,
@@ -799,7 +799,7 @@ pub struct OrderResponseLineBySupplier {
     pub charge_lines: ::std::option::Option<
         ::std::vec::Vec<crate::api::common::types::ChargeLine>,
     >,
-    ///The responded delivery schedule: echo the buyer's `position`, or leave it empty for new split delivery lines (appended at the end, with a `reason`). `date` and `quantity` may be left out when unknown. At least one and at most 100 delivery lines (leave the member out rather than send `[]`). Ignored when the line or order is accepted or rejected by indicator.
+    ///The responded delivery schedule: echo the buyer's `position`, or leave it empty for new split delivery lines (appended at the end, with a `reason`). `date` and `quantity` may be left out when unknown. At least one and at most 100 delivery lines (leave the member out rather than send `[]`). Ignored when the line or order is accepted or rejected by indicator. When sent to Tradecloud: each given `position` once (`x-request-rules`); empty ones are new.
     #[serde(
         rename = "deliverySchedule",
         default,
@@ -888,7 +888,7 @@ pub struct SendDespatchAdviceBySupplier {
     pub erp_issue_date_time: ::std::option::Option<crate::types::DateTime>,
     /// The despatch advice header.
     pub header: DespatchAdviceHeader,
-    ///The despatch advice lines: at most 500 lines per shipment. An empty list is sent as `[]` (not left out).
+    ///The despatch advice lines: at most 500 lines per shipment. An empty list is sent as `[]` (not left out). When sent to Tradecloud: each `despatchAdviceLinePosition` once, since it is unique within the despatch advice (`x-request-rules`).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "crate::types::validate::present")]
     pub lines: ::std::option::Option<::std::vec::Vec<DespatchAdviceLine>>,
@@ -930,7 +930,7 @@ pub struct SendOrderByBuyer {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub erp_last_changed_by: ::std::option::Option<crate::api::common::types::Contact>,
-    ///The order lines: at most 500 lines per order. An update may contain only the new or changed lines; with `order.indicators.cancelLineWhenMissing` the existing lines missing here are cancelled (an order without lines cancels them all). An empty list is sent as `[]` (not left out).
+    ///The order lines: at most 500 lines per order. An update may contain only the new or changed lines; with `order.indicators.cancelLineWhenMissing` the existing lines missing here are cancelled (an order without lines cancels them all). An empty list is sent as `[]` (not left out). When sent to Tradecloud: each line `position` once, since it is unique within the order (`x-request-rules`).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "crate::types::validate::present")]
     pub lines: ::std::option::Option<::std::vec::Vec<OrderLineByBuyer>>,
@@ -1048,7 +1048,7 @@ pub struct SendOrderResponseBySupplier {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub erp_response_date_time: ::std::option::Option<crate::types::DateTime>,
-    ///The responded lines: one or more (at most 500, the lines of one order).
+    ///The responded lines: one or more (at most 500, the lines of one order). When sent to Tradecloud: each `purchaseOrderLinePosition` once, a position being an identifier that is unique (`x-request-rules`).
     pub lines: ::std::vec::Vec<OrderResponseLineBySupplier>,
     /// The order header of the response.
     pub order: OrderResponseBySupplier,
@@ -1090,7 +1090,7 @@ pub struct SendSingleDeliveryOrderByBuyer {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub erp_last_changed_by: ::std::option::Option<crate::api::common::types::Contact>,
-    ///The order lines: at most 500 lines per order. An update may contain only the new or changed lines; with `order.indicators.cancelLineWhenMissing` the existing lines missing here are cancelled (an order without lines cancels them all). An empty list is sent as `[]` (not left out).
+    ///The order lines: at most 500 lines per order. An update may contain only the new or changed lines; with `order.indicators.cancelLineWhenMissing` the existing lines missing here are cancelled (an order without lines cancels them all). An empty list is sent as `[]` (not left out). When sent to Tradecloud: each line `position` once, since it is unique within the order (`x-request-rules`).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(deserialize_with = "crate::types::validate::present")]
     pub lines: ::std::option::Option<::std::vec::Vec<SingleDeliveryOrderLineByBuyer>>,
@@ -1674,6 +1674,16 @@ impl crate::types::Validate for OrderLineByBuyer {
                 &path,
                 out,
             );
+            crate::types::validate::unique(
+                value
+                    .iter()
+                    .map(|item| crate::types::validate::UniqueKey::unique_key(
+                        &item.position,
+                    )),
+                "position",
+                &path,
+                out,
+            );
             for (index, item) in value.iter().enumerate() {
                 crate::types::Validate::check_sent(item, &path.index(index), out);
             }
@@ -1793,6 +1803,16 @@ impl crate::types::Validate for OrderResponseLineBySupplier {
                 &path,
                 out,
             );
+            crate::types::validate::unique(
+                value
+                    .iter()
+                    .map(|item| crate::types::validate::UniqueKey::unique_key(
+                        &item.position,
+                    )),
+                "position",
+                &path,
+                out,
+            );
             for (index, item) in value.iter().enumerate() {
                 crate::types::Validate::check_sent(item, &path.index(index), out);
             }
@@ -1861,6 +1881,16 @@ impl crate::types::Validate for SendDespatchAdviceBySupplier {
                 &path,
                 out,
             );
+            crate::types::validate::unique(
+                value
+                    .iter()
+                    .map(|item| crate::types::validate::UniqueKey::unique_key(
+                        &item.despatch_advice_line_position,
+                    )),
+                "despatchAdviceLinePosition",
+                &path,
+                out,
+            );
             for (index, item) in value.iter().enumerate() {
                 crate::types::Validate::check_sent(item, &path.index(index), out);
             }
@@ -1888,6 +1918,16 @@ impl crate::types::Validate for SendOrderByBuyer {
                 value.len(),
                 ::std::option::Option::None,
                 ::std::option::Option::Some(500u64),
+                &path,
+                out,
+            );
+            crate::types::validate::unique(
+                value
+                    .iter()
+                    .map(|item| crate::types::validate::UniqueKey::unique_key(
+                        &item.position,
+                    )),
+                "position",
                 &path,
                 out,
             );
@@ -2012,6 +2052,16 @@ impl crate::types::Validate for SendOrderResponseBySupplier {
                 &path,
                 out,
             );
+            crate::types::validate::unique(
+                value
+                    .iter()
+                    .map(|item| crate::types::validate::UniqueKey::unique_key(
+                        &item.purchase_order_line_position,
+                    )),
+                "purchaseOrderLinePosition",
+                &path,
+                out,
+            );
             for (index, item) in value.iter().enumerate() {
                 crate::types::Validate::check_sent(item, &path.index(index), out);
             }
@@ -2044,6 +2094,16 @@ impl crate::types::Validate for SendSingleDeliveryOrderByBuyer {
                 value.len(),
                 ::std::option::Option::None,
                 ::std::option::Option::Some(500u64),
+                &path,
+                out,
+            );
+            crate::types::validate::unique(
+                value
+                    .iter()
+                    .map(|item| crate::types::validate::UniqueKey::unique_key(
+                        &item.position,
+                    )),
+                "position",
                 &path,
                 out,
             );
@@ -3408,7 +3468,7 @@ pub mod builder {
             );
             self
         }
-        ///The requested planned delivery schedule (when the ERP system supports delivery schedules natively). At most 100 delivery lines per order line; `deliverySchedule.position` is unique within the schedule and never changes. An empty list is sent as `[]` (not left out).
+        ///The requested planned delivery schedule (when the ERP system supports delivery schedules natively). At most 100 delivery lines per order line; `deliverySchedule.position` is unique within the schedule and never changes. An empty list is sent as `[]` (not left out). Sent to Tradecloud, each `position` appears once (`x-request-rules`).
         pub fn delivery_schedule(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -3736,7 +3796,7 @@ pub mod builder {
             );
             self
         }
-        ///The responded delivery schedule: echo the buyer's `position`, or leave it empty for new split delivery lines (appended at the end, with a `reason`). `date` and `quantity` may be left out when unknown. At least one and at most 100 delivery lines (leave the member out rather than send `[]`). Ignored when the line or order is accepted or rejected by indicator.
+        ///The responded delivery schedule: echo the buyer's `position`, or leave it empty for new split delivery lines (appended at the end, with a `reason`). `date` and `quantity` may be left out when unknown. At least one and at most 100 delivery lines (leave the member out rather than send `[]`). Ignored when the line or order is accepted or rejected by indicator. When sent to Tradecloud: each given `position` once (`x-request-rules`); empty ones are new.
         pub fn delivery_schedule(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -3910,7 +3970,7 @@ pub mod builder {
             self.value.header = value.into();
             self
         }
-        ///The despatch advice lines: at most 500 lines per shipment. An empty list is sent as `[]` (not left out).
+        ///The despatch advice lines: at most 500 lines per shipment. An empty list is sent as `[]` (not left out). When sent to Tradecloud: each `despatchAdviceLinePosition` once, since it is unique within the despatch advice (`x-request-rules`).
         pub fn lines(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -3988,7 +4048,7 @@ pub mod builder {
             self.value.erp_last_changed_by = ::std::option::Option::Some(value.into());
             self
         }
-        ///The order lines: at most 500 lines per order. An update may contain only the new or changed lines; with `order.indicators.cancelLineWhenMissing` the existing lines missing here are cancelled (an order without lines cancels them all). An empty list is sent as `[]` (not left out).
+        ///The order lines: at most 500 lines per order. An update may contain only the new or changed lines; with `order.indicators.cancelLineWhenMissing` the existing lines missing here are cancelled (an order without lines cancels them all). An empty list is sent as `[]` (not left out). When sent to Tradecloud: each line `position` once, since it is unique within the order (`x-request-rules`).
         pub fn lines(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -4248,7 +4308,7 @@ pub mod builder {
             );
             self
         }
-        ///The responded lines: one or more (at most 500, the lines of one order).
+        ///The responded lines: one or more (at most 500, the lines of one order). When sent to Tradecloud: each `purchaseOrderLinePosition` once, a position being an identifier that is unique (`x-request-rules`).
         pub fn lines(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -4335,7 +4395,7 @@ pub mod builder {
             self.value.erp_last_changed_by = ::std::option::Option::Some(value.into());
             self
         }
-        ///The order lines: at most 500 lines per order. An update may contain only the new or changed lines; with `order.indicators.cancelLineWhenMissing` the existing lines missing here are cancelled (an order without lines cancels them all). An empty list is sent as `[]` (not left out).
+        ///The order lines: at most 500 lines per order. An update may contain only the new or changed lines; with `order.indicators.cancelLineWhenMissing` the existing lines missing here are cancelled (an order without lines cancels them all). An empty list is sent as `[]` (not left out). When sent to Tradecloud: each line `position` once, since it is unique within the order (`x-request-rules`).
         pub fn lines(
             mut self,
             values: impl ::std::iter::IntoIterator<

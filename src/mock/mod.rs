@@ -373,7 +373,11 @@
 //!     what the supplier sent wins.
 //!   - A despatch advice with two lines of the same
 //!     `despatchAdviceLinePosition` ("unique within the despatch advice")
-//!     is refused with a `400` naming the position; nothing changes.
+//!     is refused with a `400` naming the list, the position and both
+//!     lines; nothing changes. That is the spec's rule (`x-request-rules`
+//!     `uniqueBy`), which the check of every request above applies, as it
+//!     does to an order's line `position`, a delivery schedule's `position`
+//!     within its line and an order response's `purchaseOrderLinePosition`.
 //!   - Shipment reschedule requests (the docs name the statuses and events,
 //!     not the values): a despatch line is matched with the delivery line
 //!     at its `deliverySchedulePosition`, else with the first delivery line

@@ -2445,34 +2445,6 @@ fn rename_absent(value: &mut serde_json::Value, names: &[(&str, &str)]) {
     }
 }
 
-/// The first `despatchAdviceLinePosition` of `message` that more than one
-/// of its lines has, said as a sentence (`None`: all unique).
-/// send-despatch-advice.md: the position "is unique within the despatch
-/// advice and immutable".
-pub(crate) fn duplicate_despatch_line(
-    message: &connector::SendDespatchAdviceBySupplier,
-) -> Option<String> {
-    let mut first = std::collections::HashMap::new();
-    message
-        .lines
-        .iter()
-        .flatten()
-        .enumerate()
-        .find_map(|(j, line)| {
-            let position = line.despatch_advice_line_position.as_str();
-            let i = *first.entry(position).or_insert(j);
-            (i != j).then(|| {
-                format!(
-                    "despatch advice {}: despatchAdviceLinePosition {position} is on more than \
-                     one line (lines[{i}] and lines[{j}]); it is unique within the despatch \
-                     advice (shipment/supplier/send-despatch-advice.md); nothing changed: send \
-                     each line position once",
-                    message.header.despatch_advice_number,
-                )
-            })
-        })
-}
-
 /// The item of a despatch line, enriched from the order line it names
 /// (send-despatch-advice.md: "When a purchase order number is provided, but
 /// the item is not or partly provided, the item in the despatch advice will
@@ -3446,25 +3418,6 @@ mod tests {
             Some(&sent),
             "no order: as sent"
         );
-    }
-
-    #[test]
-    fn a_despatch_advice_with_a_line_position_twice_is_refused() {
-        let message: connector::SendDespatchAdviceBySupplier = from_json(serde_json::json!({
-            "header": {"buyerAccountNumber": "BUYER340760", "despatchAdviceNumber": "DA-1"},
-            "lines": [{"despatchAdviceLinePosition": "1"}, {"despatchAdviceLinePosition": "2"},
-                      {"despatchAdviceLinePosition": "1"}]
-        }));
-        let refused = duplicate_despatch_line(&message).unwrap_or_default();
-        assert!(
-            refused.contains("despatchAdviceLinePosition 1 ")
-                && refused.contains("lines[0] and lines[2]"),
-            "{refused}"
-        );
-        let unique = despatch(serde_json::json!([
-            {"despatchAdviceLinePosition": "1"}, {"despatchAdviceLinePosition": "2"}
-        ]));
-        assert_eq!(duplicate_despatch_line(&unique), None);
     }
 
     /// The lines of a despatch advice for PO-1, as `ship_lines` reads them.

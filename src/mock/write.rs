@@ -325,12 +325,10 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendDespatchAdviceBySupplier,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => match self.process_despatch_advice(&request.body) {
-                Ok(()) => Answer::Ok { body: ok() },
-                Err(refused) => Answer::BadRequest {
-                    body: error_body(refused),
-                },
-            },
+            None => {
+                self.process_despatch_advice(&request.body);
+                Answer::Ok { body: ok() }
+            }
         }
     }
 
@@ -1200,16 +1198,14 @@ impl MockState {
     /// lines' items enriched from the supplier's order lines they name. An
     /// update that changes nothing is not stamped and sends no shipment
     /// event (the orders still hear of it, and change only if their lines
-    /// do). Refused (`Err`, a `400`, nothing changed): two lines with the
-    /// same `despatchAdviceLinePosition`
-    /// ([`process::duplicate_despatch_line`]).
+    /// do). Two lines with the same `despatchAdviceLinePosition` never get
+    /// here: the generated stub refuses them (`400`, nothing changed) by
+    /// the spec's `x-request-rules` `uniqueBy`, as it refuses every broken
+    /// rule ([`Validate`](crate::types::Validate)).
     pub(super) fn process_despatch_advice(
         &self,
         message: &api_connector::types::SendDespatchAdviceBySupplier,
-    ) -> Result<(), String> {
-        if let Some(duplicate) = process::duplicate_despatch_line(message) {
-            return Err(duplicate);
-        }
+    ) {
         let header = &message.header;
         let what = format!("despatch advice {}", header.despatch_advice_number);
         if let Some(unmatched) = other_company(
@@ -1219,7 +1215,7 @@ impl MockState {
             "supplier",
         ) {
             self.unmatched(unmatched);
-            return Ok(());
+            return;
         }
         if header.buyer_account_number != self.supplier.partner_account_number {
             self.unmatched(format!(
@@ -1229,7 +1225,7 @@ impl MockState {
                 self.supplier.partner_account_number,
                 self.supplier.partner_account_number
             ));
-            return Ok(());
+            return;
         }
         let parties = self.parties();
         let changed = self.with_store(|store| {
@@ -1285,7 +1281,6 @@ impl MockState {
             }
         }
         self.ship_order_lines(message);
-        Ok(())
     }
 
     /// The orders hear of a stored despatch advice

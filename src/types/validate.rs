@@ -12,7 +12,8 @@
 //! ...). Rules for requests on the types webhook bodies share
 //! are `x-request-rules` in the specs (no whitespace in an `item.number`, a
 //! `netWeightUnitOfMeasureIso` with every `netWeight`, a price in the
-//! transaction currency): they are checked in what is sent and never in
+//! transaction currency, each `despatchAdviceLinePosition` once within the
+//! despatch advice's lines): they are checked in what is sent and never in
 //! what is received (see [`Validate`]). The types themselves stay lenient (a
 //! value that breaks a rule still decodes, so that it can be reported with
 //! its place), and [`Validate::validate`] lists every broken rule with the
@@ -265,6 +266,22 @@ pub enum Rule {
         /// The wire name of the member that needs it.
         with: &'static str,
     },
+    /// The items of the list must each have their own `member`
+    /// (`x-request-rules` `uniqueBy`): the item `index` repeats the one of
+    /// the item `first`. Values are compared as `str::trim` leaves them (the
+    /// tXML reader trims an element's text, so `" 10"` and `"10"` are one
+    /// position there); a blank or absent one is nobody's repeat (the
+    /// `required` rules are about those).
+    Unique {
+        /// The wire name of the items' member that must be unique.
+        member: &'static str,
+        /// The repeated value, trimmed.
+        value: String,
+        /// The index of the item that has it first.
+        first: usize,
+        /// The index of the item that repeats it.
+        index: usize,
+    },
 }
 
 impl fmt::Display for Rule {
@@ -339,6 +356,17 @@ impl fmt::Display for Rule {
                     "is required when `{with}` is given: add it or leave out `{with}`"
                 )
             }
+            Rule::Unique {
+                member,
+                value,
+                first,
+                index,
+            } => write!(
+                f,
+                "holds `{member}` {} more than once (items [{first}] and [{index}]); it must be \
+                 unique within the list: give each item its own `{member}`",
+                ShownInput(value)
+            ),
         }
     }
 }
@@ -547,6 +575,55 @@ pub fn required_with(given: bool, with: &'static str, at: &JsonPath<'_>, out: &m
     }
 }
 
+/// Generated code: the text of a list item's member that must be unique
+/// (`x-request-rules` `uniqueBy`), trimmed, or `None` when it is absent or
+/// blank.
+#[doc(hidden)]
+pub trait UniqueKey {
+    /// The value to compare, trimmed; `None` for an absent or blank one.
+    fn unique_key(&self) -> Option<&str>;
+}
+
+impl UniqueKey for String {
+    fn unique_key(&self) -> Option<&str> {
+        Some(self.trim()).filter(|key| !key.is_empty())
+    }
+}
+
+impl<T: UniqueKey> UniqueKey for Option<T> {
+    fn unique_key(&self) -> Option<&str> {
+        self.as_ref().and_then(UniqueKey::unique_key)
+    }
+}
+
+/// Generated code: the list at `at` holds each `member` (the items' keys,
+/// in order, from [`UniqueKey`]) once; every repeat is reported with the
+/// index of the item that has the value first.
+#[doc(hidden)]
+pub fn unique<'v>(
+    keys: impl IntoIterator<Item = Option<&'v str>>,
+    member: &'static str,
+    at: &JsonPath<'_>,
+    out: &mut Vec<Violation>,
+) {
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (index, key) in keys.into_iter().enumerate() {
+        let Some(key) = key else { continue };
+        let seen = *first.entry(key).or_insert(index);
+        if seen != index {
+            out.push(Violation {
+                path: at.to_string(),
+                rule: Rule::Unique {
+                    member,
+                    value: key.to_string(),
+                    first: seen,
+                    index,
+                },
+            });
+        }
+    }
+}
+
 /// Generated code (`deserialize_with` of a list marked `x-keep-empty`):
 /// reads a present member as `Some`, also when it is an empty list, and
 /// refuses `null` as the list type does. An absent member stays `None`
@@ -662,6 +739,55 @@ mod tests {
                  leave out `netWeight`"
             ]
         );
+    }
+
+    #[test]
+    fn repeated_members_name_both_items_and_skip_blanks() {
+        let mut out = Vec::new();
+        let root = JsonPath::root();
+        let lines = root.field("lines");
+        let positions = [
+            Some("1".to_string()),
+            None,
+            Some(" ".to_string()),
+            Some("2".to_string()),
+            Some(" 1".to_string()),
+            None,
+            Some(String::new()),
+            Some("1".to_string()),
+        ];
+        unique(
+            positions.iter().map(UniqueKey::unique_key),
+            "position",
+            &lines,
+            &mut out,
+        );
+        assert_eq!(
+            out.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [
+                r#"`lines` holds `position` "1" more than once (items [0] and [4]); it must be unique within the list: give each item its own `position`"#,
+                r#"`lines` holds `position` "1" more than once (items [0] and [7]); it must be unique within the list: give each item its own `position`"#,
+            ]
+        );
+        assert_eq!(
+            out[0].rule,
+            Rule::Unique {
+                member: "position",
+                value: "1".into(),
+                first: 0,
+                index: 4
+            }
+        );
+        // Required text members are keys too.
+        let mut out = Vec::new();
+        let required = ["a".to_string(), "b".to_string()];
+        unique(
+            required.iter().map(UniqueKey::unique_key),
+            "position",
+            &lines,
+            &mut out,
+        );
+        assert!(out.is_empty(), "{out:?}");
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! in turn, list items with their index, so that every broken rule is
 //! reported with the JSON path of the member.
 //!
-//! The `x-request-rules` (constraints of a member, `required` and
+//! The `x-request-rules` (constraints of a member, among them `uniqueBy`
+//! of a list: no two items share that text member, compared trimmed, a
+//! blank or absent one repeating nothing; `required` and
 //! `dependentRequired` of a schema) apply only to a message sent to
 //! Tradecloud: `check` of a type Tradecloud sends (`SpecModel::received`)
 //! leaves them out, and its `check_sent` adds them; `check` of a type that
@@ -125,6 +127,20 @@ fn member_checks(
                 let (min, max) = (opt(c.min_items), opt(c.max_items));
                 quote!(#rt::types::validate::items(value.len(), #min, #max, &path, out);)
             });
+        let unique = constraints
+            .iter()
+            .filter_map(|c| c.unique_by.as_deref())
+            .map(|member| {
+                let field = quote::format_ident!("{}", crate::names::field_name(member));
+                quote! {
+                    #rt::types::validate::unique(
+                        value.iter().map(|item| #rt::types::validate::UniqueKey::unique_key(&item.#field)),
+                        #member,
+                        &path,
+                        out,
+                    );
+                }
+            });
         let items = nested.then(|| {
             quote! {
                 for (index, item) in value.iter().enumerate() {
@@ -132,7 +148,7 @@ fn member_checks(
                 }
             }
         });
-        quote!(#(#counts)* #items)
+        quote!(#(#counts)* #(#unique)* #items)
     } else {
         let own = constraints.iter().map(|c| {
             let pattern = c.pattern.as_ref().map(|p| match &c.pattern_description {

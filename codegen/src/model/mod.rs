@@ -455,6 +455,60 @@ fn check_request_rules(
     Ok(())
 }
 
+/// Every list whose `x-request-rules` has `uniqueBy` holds items of an
+/// object schema (of this spec or a sibling) with a text member of that
+/// name: the generated check reads it from every item.
+fn check_unique_by(
+    path: &std::path::Path,
+    module: &str,
+    index: &SchemaIndex,
+    objects: &BTreeMap<String, ObjectModel>,
+) -> Result<()> {
+    for (name, object) in objects {
+        for property in &object.properties {
+            let Some(member) = &property.request.unique_by else {
+                continue;
+            };
+            let item = match &property.kind {
+                ValueKind::Array(item) => match item.as_ref() {
+                    ValueKind::Named { name, .. } => index.resolve(module, name),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let text = item
+                .and_then(|(_, schema)| schema.get("properties")?.get(member))
+                .is_some_and(|m| {
+                    m.get("type").and_then(Value::as_str) == Some("string")
+                        && m.get("enum").is_none()
+                        && m.get("format").is_none()
+                        && m.get("x-rust-type").is_none()
+                });
+            if !text {
+                return Err(Error::new(
+                    path,
+                    pointer([
+                        "components",
+                        "schemas",
+                        name.as_str(),
+                        "properties",
+                        property.wire.as_str(),
+                        "x-request-rules",
+                        "uniqueBy",
+                    ]),
+                    "x-request-rules",
+                    format!(
+                        "`uniqueBy: {member}` needs a list of object schemas that have a text \
+                         member `{member}`; name a text member of the items of `{}`",
+                        property.wire
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn analyse(normalized: Normalized, index: &SchemaIndex) -> Result<SpecModel> {
     let Normalized {
         source,
@@ -492,6 +546,7 @@ fn analyse(normalized: Normalized, index: &SchemaIndex) -> Result<SpecModel> {
         .collect();
     let objects = index.objects_of(&source.module, &externals);
     check_request_rules(&path, &objects)?;
+    check_unique_by(&path, &source.module, index, &objects)?;
     let mut operations = operations::analyse(&path, &openapi, &externals, &objects)?;
     for op in &mut operations {
         op.limits = limits::of_operation(index, &source.module, &document, op);

@@ -6,7 +6,8 @@
 //! The value kind is what the tXML decoder needs (tXML writes an array as
 //! repeated elements, which only the schema can tell): see `emit::shapes`.
 //! The constraints (`pattern` with its `x-pattern-description`, `minItems`,
-//! `maxItems`) and `x-keep-empty` are what the generated `Validate` impls
+//! `maxItems`, and in `x-request-rules` also `uniqueBy` of a list) and
+//! `x-keep-empty` are what the generated `Validate` impls
 //! check and how optional lists are typed: see `emit::validate` and
 //! `emit::types`.
 
@@ -58,6 +59,11 @@ pub(crate) struct Constraints {
     /// `x-keep-empty: true` on an optional list: an empty list is a value of
     /// its own (sent as `[]`), not the same as an absent one.
     pub(crate) keep_empty: bool,
+    /// `uniqueBy` of a list's `x-request-rules` (only there): the wire name
+    /// of a text member of its items' object schema that no two items may
+    /// share. Compared trimmed; absent and blank values are nobody's repeat
+    /// (`types::validate::unique` in the runtime).
+    pub(crate) unique_by: Option<String>,
 }
 
 impl Constraints {
@@ -68,6 +74,7 @@ impl Constraints {
             || self.max_items.is_some()
             || self.min_length.is_some()
             || self.max_length.is_some()
+            || self.unique_by.is_some()
     }
 }
 
@@ -174,6 +181,22 @@ fn constraints(prop: &Value, rules: &Value) -> Constraints {
         min_length: count("minLength").filter(|_| plain_string),
         max_length: count("maxLength").filter(|_| plain_string),
         keep_empty: is_array && rules.get("x-keep-empty").and_then(Value::as_bool) == Some(true),
+        unique_by: None,
+    }
+}
+
+/// The constraints of a property's `x-request-rules`: those of
+/// [`constraints`], and `uniqueBy` of a list (a keyword of `x-request-rules`
+/// only, so it is not read from the property itself).
+fn request_constraints(prop: &Value, rules: &Value) -> Constraints {
+    let is_array = prop.get("type").and_then(Value::as_str) == Some("array");
+    Constraints {
+        unique_by: rules
+            .get("uniqueBy")
+            .and_then(Value::as_str)
+            .filter(|_| is_array)
+            .map(str::to_string),
+        ..constraints(prop, rules)
     }
 }
 
@@ -334,7 +357,7 @@ impl KindContext<'_> {
                 constraints: constraints(prop, prop),
                 request: prop
                     .get("x-request-rules")
-                    .map(|rules| constraints(prop, rules))
+                    .map(|rules| request_constraints(prop, rules))
                     .unwrap_or_default(),
             })
             .collect()
