@@ -606,6 +606,7 @@ mod data;
 mod download;
 mod error;
 mod faults;
+mod portal;
 mod process;
 mod record;
 mod state;
@@ -633,6 +634,7 @@ pub use config::{
 };
 pub use data::{generated_byte, DocumentContent, MockData, MockDocument};
 pub use error::MockError;
+pub use portal::{HeaderUpdate, ShipmentAction, MAX_SHIPMENT_DOCUMENTS};
 pub use stats::{operation, MockStats, RequestRecord, MAX_UNMATCHED};
 pub use webhooks::{
     check_target, BasicAuthCredentials, CompanyWebhooks, DeliveryRecord, MockWebhooks,
@@ -813,8 +815,20 @@ async fn count_status(
     response
 }
 
-async fn index() -> &'static str {
-    "Tradecloud mock: the API v2 is under /v2 (see `tradecloud mock --help`).\n"
+async fn index() -> String {
+    let mut page = String::from(
+        "Tradecloud mock: the API v2 is under /v2 (see `tradecloud mock --help`).\n\n\
+         The mock's own routes (not Tradecloud's):\n\
+         GET /mock/deliveries: the webhook delivery log (no authentication)\n\
+         GET /mock-s3/{objectId}?X-Amz-...: a presigned downloadUrl\n\n\
+         Portal actions on a shipment (JSON bodies; the acting company's user, \
+         Bearer or Basic):\n",
+    );
+    for (operation, body) in portal::ROUTES {
+        let side = operation.party.map(Party::as_str).unwrap_or_default();
+        page.push_str(&format!("POST {} ({side}; body {body})\n", operation.path));
+    }
+    page
 }
 
 /// The operation tables of the specs the mock serves: the specs whose
@@ -865,6 +879,12 @@ fn router(state: Arc<MockState>) -> Router {
         .route("/mock-s3/{objectId}", get(download::mock_s3))
         .route("/mock/deliveries", get(webhooks::routes::deliveries))
         .with_state(state.clone());
+    // The portal actions: authenticated, one flow each, errors as the
+    // API's (problem bodies).
+    let portal = portal::router(state.clone())
+        .layer(axum::middleware::from_fn(read_body_first))
+        .layer(axum::middleware::from_fn(problem_bodies))
+        .layer(axum::middleware::from_fn(one_flow));
     Router::new()
         .nest(
             "/v2",
@@ -873,6 +893,7 @@ fn router(state: Arc<MockState>) -> Router {
                 .layer(axum::middleware::from_fn(one_flow)),
         )
         .merge(s3)
+        .merge(portal)
         .route("/", get(index))
         .layer(axum::middleware::from_fn_with_state(state, count_status))
 }
@@ -1259,6 +1280,47 @@ impl MockServer {
     /// The stored shipment with this id.
     pub fn shipment(&self, id: &str) -> Option<Shipment> {
         self.state.get(id)
+    }
+
+    /// Play a portal action on the stored shipment `shipment_id`, as its
+    /// company's integration user would through the mock's `POST
+    /// /mock/shipment/{shipmentId}/...` routes (see
+    /// [portal actions](self#portal-actions-on-shipments)): the shipment
+    /// changes and its event goes to the webhooks, all in one flow (one
+    /// `traceId`). Returns the shipment as it is afterwards.
+    ///
+    /// ```no_run
+    /// # async fn demo(server: &tradecloud::mock::MockServer, id: &str) -> Result<(), tradecloud::mock::MockError> {
+    /// use tradecloud::mock::ShipmentAction;
+    /// let rejected = server
+    ///     .shipment_action(id, ShipmentAction::Reject { reason: "wrong pallets".into() })
+    ///     .await?;
+    /// assert_eq!(rejected.process_status_reason.as_deref(), Some("wrong pallets"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`MockError::ShipmentAction`] with the status the route would
+    /// answer: no such shipment, or not the acting company's (`404`); a
+    /// reject without a reason, an empty header update or documents
+    /// without `url`/`objectId` (`400`); approving an `Approved` or
+    /// rejecting a `Rejected` shipment (`409`).
+    pub async fn shipment_action(
+        &self,
+        shipment_id: &str,
+        action: ShipmentAction,
+    ) -> Result<Shipment, MockError> {
+        let state = self.state.clone();
+        webhooks::in_flow(process::new_id(), async move {
+            state.shipment_action(shipment_id, &action)
+        })
+        .await
+        .map_err(|refused| MockError::ShipmentAction {
+            status: refused.status.as_u16(),
+            message: refused.message,
+        })
     }
 
     /// Store (or replace) a document.
