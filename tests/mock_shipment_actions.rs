@@ -548,6 +548,26 @@ async fn bad_portal_actions_are_clear_4xx() {
     }
     // Without credentials: 401.
     let root = server.base_url().trim_end_matches("/v2").to_owned();
+    // The index page lists the routes.
+    let index = reqwest::get(format!("{root}/"))
+        .await
+        .expect("index")
+        .text()
+        .await
+        .expect("a page");
+    for route in [
+        "buyer/approve",
+        "buyer/reject",
+        "supplier/header",
+        "buyer/documents",
+        "supplier/documents",
+        "buyer/resend",
+    ] {
+        assert!(
+            index.contains(&format!("POST /mock/shipment/{{shipmentId}}/{route}")),
+            "{index}"
+        );
+    }
     let status = reqwest::Client::new()
         .post(format!("{root}/mock/shipment/{id}/buyer/approve"))
         .send()

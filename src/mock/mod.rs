@@ -364,6 +364,14 @@
 //!     `ShipmentReissuedBySupplier` (a choice: Tradecloud does not say);
 //!     the orders it ships still compare it, and change only if their
 //!     lines do.
+//!   - A changed despatch advice for an `Approved` or `Rejected` shipment
+//!     is a reissue ("before or after buyer approval",
+//!     connectors/webhooks/shipment-events.md): the shipment is `Issued`
+//!     again (its `processStatusReason` cleared) for the buyer to answer
+//!     anew, `ShipmentReissuedBySupplier`; an unchanged one keeps the
+//!     buyer's answer and sends nothing. The documents either company
+//!     attached in the portal ([portal actions](self#portal-actions-on-shipments))
+//!     stay: a despatch advice carries none.
 //!   - A despatch line's item is enriched from the order line its
 //!     `purchaseOrderNumber` and `purchaseOrderLinePosition` name, when the
 //!     mock has that order of the supplier (send-despatch-advice.md): a
@@ -498,7 +506,11 @@
 //!   `OrderChangesProposal{Approved,Rejected}ByBuyer`, reopen requests,
 //!   cancel, complete, deliveries and delivery history; a new shipment
 //!   `ShipmentIssuedBySupplier`, an updated one
-//!   `ShipmentReissuedBySupplier`. The body is Tradecloud's
+//!   `ShipmentReissuedBySupplier`, and the portal actions on a shipment
+//!   theirs (`ShipmentApprovedByBuyer`, `ShipmentRejectedByBuyer`,
+//!   `ShipmentHeaderUpdatedBySupplier`, `ShipmentDocumentAttachedByBuyer`,
+//!   `ShipmentDocumentAttachedBySupplier`, `ShipmentResentByBuyer`; see
+//!   [portal actions](self#portal-actions-on-shipments)). The body is Tradecloud's
 //!   ([`OrderWebhookBody`](crate::api::order_webhook_connector::types::OrderWebhookBody),
 //!   [`ShipmentWebhookBody`](crate::api::shipment_webhook_connector::types::ShipmentWebhookBody)):
 //!   `eventName`, `orderEvent` (or `singleDeliveryOrderEvent`) with only
@@ -556,7 +568,9 @@
 //!   create an `OrderDocumentsAttachedBySupplier` activity"): the buyer
 //!   finds them in the response's order event (`supplierOrder.documents`,
 //!   `supplierLine.documents`) and in GET order. Not produced yet: the
-//!   events of the order actions the process does not play.
+//!   events of the order actions the process does not play. Every
+//!   documented shipment event is produced: the portal's through the
+//!   mock's own routes ([portal actions](self#portal-actions-on-shipments)).
 //! * **Webhook faults** ([`WebhookFault`], `--webhook-fault
 //!   [buyer:|supplier:]KIND[:N]`): the mock pretends a company's target is
 //!   `down` (a refused connection, nothing sent, retried), answered a
@@ -572,6 +586,71 @@
 //!   accepted messages that changed nothing because they named something
 //!   the mock does not know ([`MockStats::unmatched`], each also a
 //!   warning in the log).
+//!
+//! # Portal actions on shipments
+//!
+//! Tradecloud's buyer approves or rejects a shipment, its supplier updates
+//! the header, either attaches documents and the buyer resends, in
+//! Tradecloud's portal (connectors/webhooks/shipment-events.md); its API
+//! (`specs/shipment.yaml`) has no route for them. So that an integration
+//! can test its handling of those events, the mock plays them on routes
+//! of its own, beside `/mock/deliveries` (NOT Tradecloud paths, not under
+//! `/v2`), on a shipment it holds (one a despatch advice created, or one of
+//! its data); `GET /` lists them:
+//!
+//! | Route (`POST`) | Company | Body | Event |
+//! | --- | --- | --- | --- |
+//! | `/mock/shipment/{shipmentId}/buyer/approve` | buyer | none, or `{"reason"}` | `ShipmentApprovedByBuyer` |
+//! | `/mock/shipment/{shipmentId}/buyer/reject` | buyer | `{"reason"}` (required) | `ShipmentRejectedByBuyer` |
+//! | `/mock/shipment/{shipmentId}/supplier/header` | supplier | `{"identifiers": {"billOfLadingNumber", "trackingNumber", ...}, "transportMode", "shipmentNumber", "invoiceNumbers"}` | `ShipmentHeaderUpdatedBySupplier` (after approval) or `ShipmentReissuedBySupplier` (before) |
+//! | `/mock/shipment/{shipmentId}/buyer/documents` | buyer | `{"documents": [...]}` | `ShipmentDocumentAttachedByBuyer` |
+//! | `/mock/shipment/{shipmentId}/supplier/documents` | supplier | `{"documents": [...]}` | `ShipmentDocumentAttachedBySupplier` |
+//! | `/mock/shipment/{shipmentId}/buyer/resend` | buyer | none | `ShipmentResentByBuyer` |
+//!
+//! [`MockServer::shipment_action`] plays the same in-process
+//! ([`ShipmentAction`]), for a Rust test that wants no raw HTTP.
+//!
+//! * **Who acts.** The routes take the acting company's integration user,
+//!   so the mock knows who acts, with the API's authentication (`Bearer`
+//!   access token from `/v2/authentication/login`, or Basic credentials on
+//!   every request for `curl`; `401` otherwise). The other company's user
+//!   is a `403` naming the side; the single-user default acts for either.
+//!   A shipment whose buyer (supplier) `companyId` is not the mock's buyer
+//!   (supplier) is a `404` for that company, as is an unknown id.
+//! * **What changes** (shipment/buyer/receive/README.md): approve sets
+//!   `processStatus` `Approved` (with the optional reason as
+//!   `processStatusReason`), reject `Rejected` with the reason (a missing
+//!   or blank one is a `400`); both at the top and in `status`, as the
+//!   despatch advice sets them. Approving an `Approved` or rejecting a
+//!   `Rejected` shipment is a `409`; the buyer may change its mind the
+//!   other way. A header update replaces the members sent (`identifiers`
+//!   member by member); the events page has it "after buyer approval", so
+//!   on an `Approved` shipment it is `ShipmentHeaderUpdatedBySupplier` and
+//!   the status stays, and before approval (`Issued`, `Rejected`) the
+//!   supplier reissues the shipment, as a changed despatch advice does
+//!   (a choice): `Issued`, the reason cleared, `ShipmentReissuedBySupplier`.
+//!   Documents go to `buyerShipment.documents` or
+//!   `supplierShipment.documents`, each with a `url` or an `objectId` the
+//!   mock holds (an upload, `POST /v2/object-storage/document`, or its
+//!   data; else a `400`: a portal attaches synchronously), as the order
+//!   documents: one with the `code` of an attached one replaces it in
+//!   place, one without a code is appended; more than
+//!   [`MAX_SHIPMENT_DOCUMENTS`] per company is a `400`. An added or
+//!   changed document's `meta.lastUpdatedAt` is the shipment's new one.
+//!   Every change stamps the shipment's `meta.lastUpdatedAt` (so GET
+//!   shipment and the shipment poll show it; shipments have no version);
+//!   an action that changes nothing (the same header or document again) is
+//!   answered `200`, not stamped, and sends no event. A resend changes
+//!   nothing. A refused action changes nothing.
+//! * **Events.** The whole shipment, as for the despatch advice's events,
+//!   to the other company's shipment webhook, and to the acting one's
+//!   when its `enabledEventNames` names the event; a resend only to the
+//!   buyer's own ("manual resent by the buyer" to its ERP). The events of
+//!   one request share a `traceId` (its `traceparent`'s, else a fresh
+//!   one).
+//! * **Answers**: `200` with the shipment as it is afterwards; errors as
+//!   the API's problem bodies (`400` for an empty body where one is
+//!   needed, JSON that is not the shape above, or an unknown member).
 //!
 //! # Fixture directory
 //!
