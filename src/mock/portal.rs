@@ -570,29 +570,24 @@ struct DocumentsBody {
 }
 
 /// The JSON body of `operation`; `None` when it may be empty and is.
+/// `Err`: why it is refused (a `400`).
 fn body<T: serde::de::DeserializeOwned>(
     operation: &Operation,
     bytes: &[u8],
     expected: &str,
     optional: bool,
-) -> Result<Option<T>, Response> {
+) -> Result<Option<T>, String> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return if optional {
             Ok(None)
         } else {
-            Err(error(
-                StatusCode::BAD_REQUEST,
-                format!("{operation}: the body is empty; send a JSON object {expected}"),
+            Err(format!(
+                "{operation}: the body is empty; send a JSON object {expected}"
             ))
         };
     }
     serde_json::from_slice(bytes).map(Some).map_err(|e| {
-        error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "{operation}: the body is not the JSON object {expected} ({e}); nothing changed"
-            ),
-        )
+        format!("{operation}: the body is not the JSON object {expected} ({e}); nothing changed")
     })
 }
 
@@ -614,7 +609,7 @@ async fn handle(
                 Ok(sent) => ShipmentAction::Approve {
                     reason: sent.and_then(|b| b.reason),
                 },
-                Err(response) => return response,
+                Err(message) => return error(StatusCode::BAD_REQUEST, message),
             }
         }
         id if id == REJECT.id => {
@@ -622,7 +617,7 @@ async fn handle(
                 Ok(sent) => ShipmentAction::Reject {
                     reason: sent.and_then(|b| b.reason).unwrap_or_default(),
                 },
-                Err(response) => return response,
+                Err(message) => return error(StatusCode::BAD_REQUEST, message),
             }
         }
         id if id == UPDATE_HEADER.id => match body::<HeaderUpdate>(
@@ -632,7 +627,7 @@ async fn handle(
             false,
         ) {
             Ok(update) => ShipmentAction::UpdateHeader(update.unwrap_or_default()),
-            Err(response) => return response,
+            Err(message) => return error(StatusCode::BAD_REQUEST, message),
         },
         id if id == BUYER_DOCUMENTS.id || id == SUPPLIER_DOCUMENTS.id => {
             match body::<DocumentsBody>(operation, &bytes, "{\"documents\": [...]}", false) {
@@ -640,7 +635,7 @@ async fn handle(
                     by: operation.party.unwrap_or(Party::Buyer),
                     documents: sent.map(|b| b.documents).unwrap_or_default(),
                 },
-                Err(response) => return response,
+                Err(message) => return error(StatusCode::BAD_REQUEST, message),
             }
         }
         _ => ShipmentAction::Resend,
