@@ -653,3 +653,46 @@ async fn a_rust_test_plays_the_actions_without_http() {
     }
     server.shutdown().await.expect("stops");
 }
+
+#[tokio::test]
+async fn faults_and_counters_name_the_portal_actions() {
+    use tradecloud::mock::{FaultConfig, FaultTrigger};
+    let server = start(
+        MockConfig::new().fault(
+            FaultConfig::service_unavailable(FaultTrigger::FirstN(1))
+                .for_operations(["mockApproveShipmentByBuyer"]),
+        ),
+    )
+    .await;
+    let (buyer, supplier) = (server.buyer(), server.supplier());
+    client_of(&server, &supplier)
+        .shipments()
+        .send_despatch_advice(&advice(&supplier, "DA-PORTAL-5", "SHIP-1"))
+        .await
+        .expect("despatch advice sent");
+    let polled = client_of(&server, &buyer)
+        .shipments()
+        .poll_since(None)
+        .await
+        .expect("polled");
+    let id = polled
+        .items
+        .iter()
+        .find(|s| {
+            s.supplier_shipment
+                .as_ref()
+                .and_then(|h| h.shipment_number.as_deref())
+                == Some("SHIP-1")
+        })
+        .and_then(|s| s.id.clone())
+        .expect("the shipment");
+    let (status, _) = act(&server, &buyer, &id, "buyer/approve", None, None).await;
+    assert_eq!(status, 503, "the injected fault");
+    let (status, _) = act(&server, &buyer, &id, "buyer/approve", None, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        server.stats().requests.get("mockApproveShipmentByBuyer"),
+        Some(&2)
+    );
+    server.shutdown().await.expect("stops");
+}

@@ -579,7 +579,7 @@
 //!   delivery log marks such attempts `fault: true`.
 //! * **Fault injection** ([`FaultConfig`]) answers `503`, `429` with
 //!   `Retry-After`, any other error status, or delays requests, before
-//!   authentication, on the `/v2` routes.
+//!   authentication, on the `/v2` routes and the portal actions.
 //! * **Counters** ([`MockServer::stats`], [`MockServer::request_log`]):
 //!   logins, refreshes, logouts, requests per [`operation`], `401`s and
 //!   other statuses answered, the arrival time of every request, and the
@@ -651,6 +651,14 @@
 //! * **Answers**: `200` with the shipment as it is afterwards; errors as
 //!   the API's problem bodies (`400` for an empty body where one is
 //!   needed, JSON that is not the shape above, or an unknown member).
+//! * **Counters and faults**: the routes count as operations
+//!   `mockApproveShipmentByBuyer`, `mockRejectShipmentByBuyer`,
+//!   `mockUpdateShipmentHeaderBySupplier`,
+//!   `mockAttachShipmentDocumentsByBuyer`,
+//!   `mockAttachShipmentDocumentsBySupplier` and
+//!   `mockResendShipmentByBuyer` ([`MockStats::requests`]), and fault
+//!   injection applies to them as to the API routes (a rule without
+//!   operations included; these ids name them).
 //!
 //! # Fixture directory
 //!
@@ -929,10 +937,12 @@ fn served_operations() -> impl Iterator<Item = &'static Operation> {
 }
 
 /// Whether `operation` is an operation id the mock answers (an operation
-/// of its specs, or its presigned download route).
+/// of its specs, its presigned download route, or a portal action on a
+/// shipment).
 fn serves(operation: &str) -> bool {
     operation == stats::operation::MOCK_S3_DOWNLOAD
         || served_operations().any(|o| o.id == operation)
+        || portal::ROUTES.iter().any(|(o, _)| o.id == operation)
 }
 
 /// The largest document the mock takes in one upload (it keeps uploads in
