@@ -53,6 +53,7 @@ mod inbox_unhandled;
 mod mock_api;
 mod mock_process;
 mod mock_requests;
+mod mock_shipment_actions;
 mod mock_webhooks;
 mod mock_write;
 mod processing_fetch;

@@ -270,7 +270,7 @@ impl FaultConfig {
         }
         if let Some(unknown) = self.operations.iter().find(|op| !super::serves(op)) {
             return Err(MockError::Config(format!(
-                "fault operation `{unknown}` is not an operation of the mock; use an operationId of its specs (such as pollOrdersRoute or getDocumentMetadata) or {}",
+                "fault operation `{unknown}` is not an operation of the mock; use an operationId of its specs (such as pollOrdersRoute or getDocumentMetadata), {} or a portal action's id (such as mockApproveShipmentByBuyer)",
                 super::operation::MOCK_S3_DOWNLOAD
             )));
         }

@@ -63,6 +63,16 @@ pub enum MockError {
         #[source]
         source: std::io::Error,
     },
+    /// A portal action on a shipment was refused
+    /// ([`MockServer::shipment_action`](super::MockServer::shipment_action));
+    /// nothing changed.
+    #[error("the shipment action was refused ({status}): {message}")]
+    ShipmentAction {
+        /// The HTTP status the mock's route answers for it (`400`, `404`, `409`).
+        status: u16,
+        /// What was wrong and what to do.
+        message: String,
+    },
     /// The HTTP server stopped with an error.
     #[error("the mock server failed: {0}")]
     Serve(#[source] std::io::Error),

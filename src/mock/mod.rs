@@ -364,6 +364,14 @@
 //!     `ShipmentReissuedBySupplier` (a choice: Tradecloud does not say);
 //!     the orders it ships still compare it, and change only if their
 //!     lines do.
+//!   - A changed despatch advice for an `Approved` or `Rejected` shipment
+//!     is a reissue ("before or after buyer approval",
+//!     connectors/webhooks/shipment-events.md): the shipment is `Issued`
+//!     again (its `processStatusReason` cleared) for the buyer to answer
+//!     anew, `ShipmentReissuedBySupplier`; an unchanged one keeps the
+//!     buyer's answer and sends nothing. The documents either company
+//!     attached in the portal ([portal actions](self#portal-actions-on-shipments))
+//!     stay: a despatch advice carries none.
 //!   - A despatch line's item is enriched from the order line its
 //!     `purchaseOrderNumber` and `purchaseOrderLinePosition` name, when the
 //!     mock has that order of the supplier (send-despatch-advice.md): a
@@ -502,7 +510,11 @@
 //!   `OrderChangesProposal{Approved,Rejected}ByBuyer`, reopen requests,
 //!   cancel, complete, deliveries and delivery history; a new shipment
 //!   `ShipmentIssuedBySupplier`, an updated one
-//!   `ShipmentReissuedBySupplier`. The body is Tradecloud's
+//!   `ShipmentReissuedBySupplier`, and the portal actions on a shipment
+//!   theirs (`ShipmentApprovedByBuyer`, `ShipmentRejectedByBuyer`,
+//!   `ShipmentHeaderUpdatedBySupplier`, `ShipmentDocumentAttachedByBuyer`,
+//!   `ShipmentDocumentAttachedBySupplier`, `ShipmentResentByBuyer`; see
+//!   [portal actions](self#portal-actions-on-shipments)). The body is Tradecloud's
 //!   ([`OrderWebhookBody`](crate::api::order_webhook_connector::types::OrderWebhookBody),
 //!   [`ShipmentWebhookBody`](crate::api::shipment_webhook_connector::types::ShipmentWebhookBody)):
 //!   `eventName`, `orderEvent` (or `singleDeliveryOrderEvent`) with only
@@ -560,7 +572,9 @@
 //!   create an `OrderDocumentsAttachedBySupplier` activity"): the buyer
 //!   finds them in the response's order event (`supplierOrder.documents`,
 //!   `supplierLine.documents`) and in GET order. Not produced yet: the
-//!   events of the order actions the process does not play.
+//!   events of the order actions the process does not play. Every
+//!   documented shipment event is produced: the portal's through the
+//!   mock's own routes ([portal actions](self#portal-actions-on-shipments)).
 //! * **Webhook faults** ([`WebhookFault`], `--webhook-fault
 //!   [buyer:|supplier:]KIND[:N]`): the mock pretends a company's target is
 //!   `down` (a refused connection, nothing sent, retried), answered a
@@ -569,13 +583,86 @@
 //!   delivery log marks such attempts `fault: true`.
 //! * **Fault injection** ([`FaultConfig`]) answers `503`, `429` with
 //!   `Retry-After`, any other error status, or delays requests, before
-//!   authentication, on the `/v2` routes.
+//!   authentication, on the `/v2` routes and the portal actions.
 //! * **Counters** ([`MockServer::stats`], [`MockServer::request_log`]):
 //!   logins, refreshes, logouts, requests per [`operation`], `401`s and
 //!   other statuses answered, the arrival time of every request, and the
 //!   accepted messages that changed nothing because they named something
 //!   the mock does not know ([`MockStats::unmatched`], each also a
 //!   warning in the log).
+//!
+//! # Portal actions on shipments
+//!
+//! Tradecloud's buyer approves or rejects a shipment, its supplier updates
+//! the header, either attaches documents and the buyer resends, in
+//! Tradecloud's portal (connectors/webhooks/shipment-events.md); its API
+//! (`specs/shipment.yaml`) has no route for them. So that an integration
+//! can test its handling of those events, the mock plays them on routes
+//! of its own, beside `/mock/deliveries` (NOT Tradecloud paths, not under
+//! `/v2`), on a shipment it holds (one a despatch advice created, or one of
+//! its data); `GET /` lists them:
+//!
+//! | Route (`POST`) | Company | Body | Event |
+//! | --- | --- | --- | --- |
+//! | `/mock/shipment/{shipmentId}/buyer/approve` | buyer | none, or `{"reason"}` | `ShipmentApprovedByBuyer` |
+//! | `/mock/shipment/{shipmentId}/buyer/reject` | buyer | `{"reason"}` (required) | `ShipmentRejectedByBuyer` |
+//! | `/mock/shipment/{shipmentId}/supplier/header` | supplier | `{"identifiers": {"billOfLadingNumber", "trackingNumber", ...}, "transportMode", "shipmentNumber", "invoiceNumbers"}` | `ShipmentHeaderUpdatedBySupplier` (after approval) or `ShipmentReissuedBySupplier` (before) |
+//! | `/mock/shipment/{shipmentId}/buyer/documents` | buyer | `{"documents": [...]}` | `ShipmentDocumentAttachedByBuyer` |
+//! | `/mock/shipment/{shipmentId}/supplier/documents` | supplier | `{"documents": [...]}` | `ShipmentDocumentAttachedBySupplier` |
+//! | `/mock/shipment/{shipmentId}/buyer/resend` | buyer | none | `ShipmentResentByBuyer` |
+//!
+//! [`MockServer::shipment_action`] plays the same in-process
+//! ([`ShipmentAction`]), for a Rust test that wants no raw HTTP.
+//!
+//! * **Who acts.** The routes take the acting company's integration user,
+//!   so the mock knows who acts, with the API's authentication (`Bearer`
+//!   access token from `/v2/authentication/login`, or Basic credentials on
+//!   every request for `curl`; `401` otherwise). The other company's user
+//!   is a `403` naming the side; the single-user default acts for either.
+//!   A shipment whose buyer (supplier) `companyId` is not the mock's buyer
+//!   (supplier) is a `404` for that company, as is an unknown id.
+//! * **What changes** (shipment/buyer/receive/README.md): approve sets
+//!   `processStatus` `Approved` (with the optional reason as
+//!   `processStatusReason`), reject `Rejected` with the reason (a missing
+//!   or blank one is a `400`); both at the top and in `status`, as the
+//!   despatch advice sets them. Approving an `Approved` or rejecting a
+//!   `Rejected` shipment is a `409`; the buyer may change its mind the
+//!   other way. A header update replaces the members sent (`identifiers`
+//!   member by member); the events page has it "after buyer approval", so
+//!   on an `Approved` shipment it is `ShipmentHeaderUpdatedBySupplier` and
+//!   the status stays, and before approval (`Issued`, `Rejected`) the
+//!   supplier reissues the shipment, as a changed despatch advice does
+//!   (a choice): `Issued`, the reason cleared, `ShipmentReissuedBySupplier`.
+//!   Documents go to `buyerShipment.documents` or
+//!   `supplierShipment.documents`, each with a `url` or an `objectId` the
+//!   mock holds (an upload, `POST /v2/object-storage/document`, or its
+//!   data; else a `400`: a portal attaches synchronously), as the order
+//!   documents: one with the `code` of an attached one replaces it in
+//!   place, one without a code is appended; more than
+//!   [`MAX_SHIPMENT_DOCUMENTS`] per company is a `400`. An added or
+//!   changed document's `meta.lastUpdatedAt` is the shipment's new one.
+//!   Every change stamps the shipment's `meta.lastUpdatedAt` (so GET
+//!   shipment and the shipment poll show it; shipments have no version);
+//!   an action that changes nothing (the same header or document again) is
+//!   answered `200`, not stamped, and sends no event. A resend changes
+//!   nothing. A refused action changes nothing.
+//! * **Events.** The whole shipment, as for the despatch advice's events,
+//!   to the other company's shipment webhook, and to the acting one's
+//!   when its `enabledEventNames` names the event; a resend only to the
+//!   buyer's own ("manual resent by the buyer" to its ERP). The events of
+//!   one request share a `traceId` (its `traceparent`'s, else a fresh
+//!   one).
+//! * **Answers**: `200` with the shipment as it is afterwards; errors as
+//!   the API's problem bodies (`400` for an empty body where one is
+//!   needed, JSON that is not the shape above, or an unknown member).
+//! * **Counters and faults**: the routes count as operations
+//!   `mockApproveShipmentByBuyer`, `mockRejectShipmentByBuyer`,
+//!   `mockUpdateShipmentHeaderBySupplier`,
+//!   `mockAttachShipmentDocumentsByBuyer`,
+//!   `mockAttachShipmentDocumentsBySupplier` and
+//!   `mockResendShipmentByBuyer` ([`MockStats::requests`]), and fault
+//!   injection applies to them as to the API routes (a rule without
+//!   operations included; these ids name them).
 //!
 //! # Fixture directory
 //!
@@ -610,6 +697,7 @@ mod data;
 mod download;
 mod error;
 mod faults;
+mod portal;
 mod process;
 mod record;
 mod state;
@@ -637,6 +725,7 @@ pub use config::{
 };
 pub use data::{generated_byte, DocumentContent, MockData, MockDocument};
 pub use error::MockError;
+pub use portal::{HeaderUpdate, ShipmentAction, MAX_SHIPMENT_DOCUMENTS};
 pub use stats::{operation, MockStats, RequestRecord, MAX_UNMATCHED};
 pub use webhooks::{
     check_target, BasicAuthCredentials, CompanyWebhooks, DeliveryRecord, MockWebhooks,
@@ -817,8 +906,20 @@ async fn count_status(
     response
 }
 
-async fn index() -> &'static str {
-    "Tradecloud mock: the API v2 is under /v2 (see `tradecloud mock --help`).\n"
+async fn index() -> String {
+    let mut page = String::from(
+        "Tradecloud mock: the API v2 is under /v2 (see `tradecloud mock --help`).\n\n\
+         The mock's own routes (not Tradecloud's):\n\
+         GET /mock/deliveries: the webhook delivery log (no authentication)\n\
+         GET /mock-s3/{objectId}?X-Amz-...: a presigned downloadUrl\n\n\
+         Portal actions on a shipment (JSON bodies; the acting company's user, \
+         Bearer or Basic):\n",
+    );
+    for (operation, body) in portal::ROUTES {
+        let side = operation.party.map(Party::as_str).unwrap_or_default();
+        page.push_str(&format!("POST {} ({side}; body {body})\n", operation.path));
+    }
+    page
 }
 
 /// The operation tables of the specs the mock serves: the specs whose
@@ -840,10 +941,12 @@ fn served_operations() -> impl Iterator<Item = &'static Operation> {
 }
 
 /// Whether `operation` is an operation id the mock answers (an operation
-/// of its specs, or its presigned download route).
+/// of its specs, its presigned download route, or a portal action on a
+/// shipment).
 fn serves(operation: &str) -> bool {
     operation == stats::operation::MOCK_S3_DOWNLOAD
         || served_operations().any(|o| o.id == operation)
+        || portal::ROUTES.iter().any(|(o, _)| o.id == operation)
 }
 
 /// The largest document the mock takes in one upload (it keeps uploads in
@@ -869,6 +972,12 @@ fn router(state: Arc<MockState>) -> Router {
         .route("/mock-s3/{objectId}", get(download::mock_s3))
         .route("/mock/deliveries", get(webhooks::routes::deliveries))
         .with_state(state.clone());
+    // The portal actions: authenticated, one flow each, errors as the
+    // API's (problem bodies).
+    let portal = portal::router(state.clone())
+        .layer(axum::middleware::from_fn(read_body_first))
+        .layer(axum::middleware::from_fn(problem_bodies))
+        .layer(axum::middleware::from_fn(one_flow));
     Router::new()
         .nest(
             "/v2",
@@ -877,6 +986,7 @@ fn router(state: Arc<MockState>) -> Router {
                 .layer(axum::middleware::from_fn(one_flow)),
         )
         .merge(s3)
+        .merge(portal)
         .route("/", get(index))
         .layer(axum::middleware::from_fn_with_state(state, count_status))
 }
@@ -1263,6 +1373,47 @@ impl MockServer {
     /// The stored shipment with this id.
     pub fn shipment(&self, id: &str) -> Option<Shipment> {
         self.state.get(id)
+    }
+
+    /// Play a portal action on the stored shipment `shipment_id`, as its
+    /// company's integration user would through the mock's `POST
+    /// /mock/shipment/{shipmentId}/...` routes (see
+    /// [portal actions](self#portal-actions-on-shipments)): the shipment
+    /// changes and its event goes to the webhooks, all in one flow (one
+    /// `traceId`). Returns the shipment as it is afterwards.
+    ///
+    /// ```no_run
+    /// # async fn demo(server: &tradecloud::mock::MockServer, id: &str) -> Result<(), tradecloud::mock::MockError> {
+    /// use tradecloud::mock::ShipmentAction;
+    /// let rejected = server
+    ///     .shipment_action(id, ShipmentAction::Reject { reason: "wrong pallets".into() })
+    ///     .await?;
+    /// assert_eq!(rejected.process_status_reason.as_deref(), Some("wrong pallets"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`MockError::ShipmentAction`] with the status the route would
+    /// answer: no such shipment, or not the acting company's (`404`); a
+    /// reject without a reason, an empty header update or documents
+    /// without `url`/`objectId` (`400`); approving an `Approved` or
+    /// rejecting a `Rejected` shipment (`409`).
+    pub async fn shipment_action(
+        &self,
+        shipment_id: &str,
+        action: ShipmentAction,
+    ) -> Result<Shipment, MockError> {
+        let state = self.state.clone();
+        webhooks::in_flow(process::new_id(), async move {
+            state.shipment_action(shipment_id, &action)
+        })
+        .await
+        .map_err(|refused| MockError::ShipmentAction {
+            status: refused.status.as_u16(),
+            message: refused.message,
+        })
     }
 
     /// Store (or replace) a document.

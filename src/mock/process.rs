@@ -2677,10 +2677,34 @@ pub(crate) fn despatch_advice(
         }),
         ..Shipment::default()
     };
-    match existing {
-        Some(existing) if same_but_stamps(&shipment, &existing) => None,
-        _ => Some(shipment),
+    let Some(existing) = existing else {
+        return Some(shipment);
+    };
+    // What the portal added stays: the documents both companies attached
+    // (a despatch advice carries none), and, when nothing else changed,
+    // the buyer's approval or rejection.
+    let mut shipment = shipment;
+    if let (Some(new), Some(old)) = (
+        shipment.buyer_shipment.as_mut(),
+        existing.buyer_shipment.as_ref(),
+    ) {
+        new.documents.clone_from(&old.documents);
     }
+    if let (Some(new), Some(old)) = (
+        shipment.supplier_shipment.as_mut(),
+        existing.supplier_shipment.as_ref(),
+    ) {
+        new.documents.clone_from(&old.documents);
+    }
+    let unchanged = Shipment {
+        process_status: existing.process_status.clone(),
+        process_status_reason: existing.process_status_reason.clone(),
+        status: existing.status.clone(),
+        ..shipment.clone()
+    };
+    // A changed advice is a reissue: an `Approved` or `Rejected` shipment
+    // is `Issued` again, for the buyer to answer anew.
+    (!same_but_stamps(&unchanged, &existing)).then_some(shipment)
 }
 
 /// Whether `new` is `stored` apart from the shipment's own
