@@ -12,8 +12,11 @@
 //! ...). Rules for requests on the types webhook bodies share
 //! are `x-request-rules` in the specs (no whitespace in an `item.number`, a
 //! `netWeightUnitOfMeasureIso` with every `netWeight`, a price in the
-//! transaction currency): they are checked in what is sent and never in
-//! what is received (see [`Validate`]). The types themselves stay lenient (a
+//! transaction currency, the documented form of a date or an ERP time:
+//! `YYYY-MM-DD`, local `YYYY-MM-DDThh:mm:ss`): they are checked in what is
+//! sent and never in what is received (see [`Validate`]). Text is read as
+//! the tXML reader reads it ([`trim_text`]): a blank text is not given, and
+//! lengths count the text without the whitespace around it. The types themselves stay lenient (a
 //! value that breaks a rule still decodes, so that it can be reported with
 //! its place), and [`Validate::validate`] lists every broken rule with the
 //! JSON path of the member:

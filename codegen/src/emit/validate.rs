@@ -8,8 +8,10 @@
 //! in turn, list items with their index, so that every broken rule is
 //! reported with the JSON path of the member.
 //!
-//! The `x-request-rules` (constraints of a member, `required` and
-//! `dependentRequired` of a schema) apply only to a message sent to
+//! The `x-request-rules` (constraints of a member, also the `pattern` of
+//! a date or date-time, checked on its text: the one form a request
+//! writes; `required` and `dependentRequired` of a schema, a blank text
+//! being not given) apply only to a message sent to
 //! Tradecloud: `check` of a type Tradecloud sends (`SpecModel::received`)
 //! leaves them out, and its `check_sent` adds them; `check` of a type that
 //! is only sent has them all, and calls `check_sent` of its members.
