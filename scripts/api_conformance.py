@@ -154,9 +154,27 @@ def _apply_request_rules(node):
             node[key] = value
 
 
+def _trimmed_lengths(node):
+    """`minLength` counts the text as the tXML reader reads it, trimmed
+    (`types::validate::length`): a blank text is empty. JSON Schema counts
+    the whitespace, so a `minLength: 1` string without a `pattern` also gets
+    NOT_BLANK, in place (no spec has a larger `minLength`)."""
+    if isinstance(node, list):
+        for item in node:
+            _trimmed_lengths(item)
+        return
+    if not isinstance(node, dict):
+        return
+    for value in node.values():
+        _trimmed_lengths(value)
+    if node.get("type") == "string" and node.get("minLength") == 1 and "pattern" not in node:
+        node["pattern"] = NOT_BLANK
+
+
 def sent_specs(tmp):
     """A copy of `specs/` in `tmp` with the request rules made plain (see
-    `_apply_request_rules`); for the API specs, whose every body is sent."""
+    `_apply_request_rules`) and `minLength` read as the mock reads it (see
+    `_trimmed_lengths`); for the API specs, whose every body is sent."""
     import yaml  # schemathesis' own dependency
     out = os.path.join(tmp, "specs-sent")
     os.makedirs(out)
@@ -166,6 +184,7 @@ def sent_specs(tmp):
         with open(os.path.join(ROOT, "specs", name)) as f:
             doc = yaml.safe_load(f)
         _apply_request_rules(doc)
+        _trimmed_lengths(doc)
         with open(os.path.join(out, name), "w") as f:
             yaml.safe_dump(doc, f, sort_keys=False, allow_unicode=True)
     return out

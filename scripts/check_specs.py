@@ -123,6 +123,13 @@ Usage:
    compared trimmed, and absent or blank ones are nobody's repeat (`required` is about
    those). It is a keyword of `x-request-rules` only: JSON Schema cannot state it.
 
+   Dates and times: a `local-date-time` or `date` member reads every form Tradecloud
+   sends (DATE_TIME_PATTERN), but what is sent uses the one form api/standards.md gives.
+   Its `x-request-rules` `pattern` (the only request rule such a member takes) is
+   LOCAL_DATE_TIME_REQUEST_PATTERN (`YYYY-MM-DDThh:mm:ss`: no zone, no fraction of a
+   second) or DATE_REQUEST_PATTERN (`YYYY-MM-DD`), and every `local-date-time` member of a
+   schema a request body can hold has it.
+
    The generator checks them in `Validate::check_sent` of the shared type, which the
    request bodies of the API specs call, and never in `Validate::check` of a type a
    webhook body can hold: the receiver still accepts every event. The webhook specs
@@ -156,6 +163,17 @@ DATE_TIME_PATTERN = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
                      r"([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]+)?"
                      r"([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$")
 CUSTOM_DATE_TIME_FORMATS = ("local-date-time", "iso-date-time")
+# What a message sent to Tradecloud writes (api/standards.md#L49-L50: "date format
+# `YYYY-MM-DD` or local date/time format `YYYY-MM-DDThh:mm:ss`"): DATE_TIME_PATTERN reads
+# every form Tradecloud sends, these the one form a request uses, as the `x-request-rules`
+# `pattern` of every `local-date-time` member a request body can hold (no zone, no
+# fraction of a second, no leap second: the docs' form exactly) and of the `date` members
+# whose pages say `yyyy-MM-dd` (the date type also reads a date-time).
+LOCAL_DATE_TIME_REQUEST_PATTERN = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+                                   r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$")
+DATE_REQUEST_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+# The request pattern a member of a date format may have (see `lint_request_rules`).
+DATE_REQUEST_PATTERNS = {"local-date-time": LOCAL_DATE_TIME_REQUEST_PATTERN, "date": DATE_REQUEST_PATTERN}
 RULE_KINDS = ("required", "max-items", "min-items", "no-whitespace", "not-empty", "request-no-whitespace",
               "request-pattern", "request-required", "request-required-with", "request-unique")
 # `x-request-rules` keywords: of a member (by the type it needs) and of an object schema.
@@ -171,6 +189,8 @@ RULE_PHRASES = (
     (lambda rules: "maxItems" in rules, "objects per collection"),
     (lambda rules: rules.get("pattern") in (r"^\S+$", r"^\S*$"), "must not contain whitespace"),
     (lambda rules: "uniqueBy" in rules, "must be unique"),
+    (lambda rules: rules.get("pattern") == LOCAL_DATE_TIME_REQUEST_PATTERN, "local date/time format"),
+    (lambda rules: rules.get("pattern") == DATE_REQUEST_PATTERN, "format `YYYY-MM-DD`"),
 )
 
 WEBHOOK_SPECS = ("order-webhook-connector.yaml", "shipment-webhook-connector.yaml")
@@ -986,13 +1006,25 @@ def lint_request_rules(specs, report):
                                     f"{', '.join(MEMBER_REQUEST_RULES)})")
                 report(any(k in rules for k in MEMBER_REQUEST_RULES), f"{where}: states no rule")
                 plain = p.get("type") == "string" and "format" not in p and not enum_values(p)
-                lint_pattern_description(where, rules, plain, report)
+                # A date or local date-time reads every form Tradecloud sends; what is sent
+                # uses one (DATE_REQUEST_PATTERNS), checked on the value's text.
+                dated = p.get("type") == "string" and p.get("format") in DATE_REQUEST_PATTERNS
+                lint_pattern_description(where, rules, plain or dated, report)
+                if dated and "pattern" in rules:
+                    wanted = DATE_REQUEST_PATTERNS[p["format"]]
+                    report(rules["pattern"] == wanted,
+                           f"{where}: the request `pattern` of a `{p['format']}` member must be '{wanted}' "
+                           "(the form api/standards.md gives)")
                 for kw, kind in MEMBER_REQUEST_RULES.items():
                     if kw not in rules:
                         continue
                     fits = plain if kind == "string" else p.get("type") == "array"
+                    fits = fits or (dated and kw == "pattern")
                     report(fits, f"{where}: `{kw}` on a member that is not a{' plain' if kind == 'string' else 'n'} {kind}")
-                    report(kw not in p, f"{where}: `{kw}` both as a constraint and for requests only")
+                    # The pattern of a date-time reads what is received; its request
+                    # pattern is the narrower form a request writes.
+                    report(kw not in p or (dated and kw == "pattern"),
+                           f"{where}: `{kw}` both as a constraint and for requests only")
                     if kw == "uniqueBy":
                         lint_unique_by(specs, fname, where, p, rules[kw], report)
                     elif kw == "pattern":
@@ -1006,10 +1038,61 @@ def lint_request_rules(specs, report):
                                f"{where}: `{kw}` must be a count")
 
 
+def request_schemas(specs):
+    """(file, schema name) of every component a request body sent to Tradecloud can
+    contain (the request bodies of the specs that are not WEBHOOK_SPECS)."""
+    found = set()
+
+    def visit(fname, node):
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and "#/components/schemas/" in ref:
+                target = os.path.basename(ref.partition("#")[0]) or fname
+                key = (target, ref.rpartition("/")[2])
+                if key not in found and target in specs.docs:
+                    found.add(key)
+                    visit(target, ((specs.docs[target].get("components") or {}).get("schemas") or {}).get(key[1]))
+            for key, value in node.items():
+                if key != "$ref":
+                    visit(fname, value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(fname, value)
+
+    for fname, doc in specs.docs.items():
+        if fname in WEBHOOK_SPECS:
+            continue
+        for item in (doc.get("paths") or {}).values():
+            for method in HTTP_METHODS:
+                op = item.get(method) if isinstance(item, dict) else None
+                if isinstance(op, dict) and "requestBody" in op:
+                    visit(fname, op["requestBody"])
+    return found
+
+
+def lint_sent_local_date_times(specs, report):
+    """Every `local-date-time` member of a schema a request body can hold has the
+    request pattern of the documented form (LOCAL_DATE_TIME_REQUEST_PATTERN): its type
+    reads more, and what is sent must be `YYYY-MM-DDThh:mm:ss`."""
+    sent = request_schemas(specs)
+    for fname, doc in specs.raw.items():
+        for sname, schema in ((doc.get("components") or {}).get("schemas") or {}).items():
+            if (fname, sname) not in sent or not isinstance(schema, dict):
+                continue
+            for pname, p in (schema.get("properties") or {}).items():
+                if isinstance(p, dict) and p.get("format") == "local-date-time":
+                    rules = p.get("x-request-rules") if isinstance(p.get("x-request-rules"), dict) else {}
+                    report(rules.get("pattern") == LOCAL_DATE_TIME_REQUEST_PATTERN,
+                           f"{fname} {sname}.{pname}: a `local-date-time` member of a request needs "
+                           f"`x-request-rules` `pattern: '{LOCAL_DATE_TIME_REQUEST_PATTERN}'` (api/standards.md: "
+                           "local date/time `YYYY-MM-DDThh:mm:ss`)")
+
+
 def lint(specs, report):
     lint_nulls(specs, report)
     lint_constraints(specs, report)
     lint_request_rules(specs, report)
+    lint_sent_local_date_times(specs, report)
     for fname, doc in specs.docs.items():
         report(doc.get("openapi") == "3.0.3", f"{fname}: openapi must be 3.0.3")
         for where, ref in all_refs(doc):

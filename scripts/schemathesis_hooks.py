@@ -144,10 +144,17 @@ _ID_MEMBERS = [("orderEvent", "orderId"), ("singleDeliveryOrderEvent", "orderId"
                ("shipment", "id")]
 
 
+# Rust's `char::is_whitespace` (Unicode White_Space), what `str::trim` removes:
+# Python's `str.strip()` also removes U+001C..U+001F, which Rust keeps.
+_WHITESPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) \
+    + "\u2028\u2029\u202f\u205f\u3000"
+
+
 def _blank(value):
-    """`tradecloud::webhook::is_blank_id`: empty once spaces, tabs, CR and LF
-    are trimmed (other Unicode spaces are not blank)."""
-    return not isinstance(value, str) or value.strip(" \t\r\n") == ""
+    """`tradecloud::webhook::is_blank_id` (`types::validate::is_blank`): empty
+    once the whitespace `str::trim` removes is trimmed (a no-break space and
+    the other Unicode spaces too)."""
+    return not isinstance(value, str) or value.strip(_WHITESPACE) == ""
 
 
 def _with_id(body):

@@ -7,6 +7,7 @@ Run: python3 -m unittest scripts/test_check_specs.py -v   (scripts/test.sh does)
 import contextlib
 import io
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -290,6 +291,52 @@ class CheckSpecs(unittest.TestCase):
             self.schemas(doc)["Item"]["properties"]["number"]["x-request-rules"]["pattern"] = ".*"
         self.edit("common.yaml", loosen)
         self.assert_fails_with("request-no-whitespace SendOrderByBuyer lines.item.number: pattern '.*'")
+
+    def test_a_sent_local_date_time_without_its_request_pattern_fails(self):
+        def drop(doc):
+            del self.schemas(doc)["SendOrderDeliveryHistoryByBuyer"]["properties"]["erpLastChangeDateTime"][
+                "x-request-rules"]
+        self.edit("api-connector.yaml", drop)
+        self.assert_fails_with("api-connector.yaml SendOrderDeliveryHistoryByBuyer.erpLastChangeDateTime: a "
+                               "`local-date-time` member of a request needs `x-request-rules` `pattern:")
+
+    def test_a_received_local_date_time_needs_no_request_pattern(self):
+        # `BuyerOrder` is only received (webhook bodies, GET /order): its date-times are read
+        # as Tradecloud sends them and have no request rule.
+        with open(os.path.join(self.specs, "common.yaml")) as f:
+            order = self.schemas(yaml.safe_load(f))["BuyerOrder"]
+        self.assertNotIn("x-request-rules", order["properties"]["erpIssueDateTime"])
+        code, out = self.run_check()
+        self.assertEqual(code, 0, out)
+
+    def test_a_request_pattern_of_a_date_time_that_allows_a_zone_fails(self):
+        def loosen(doc):
+            rules = self.schemas(doc)["SendOrderResponseBySupplier"]["properties"]["erpResponseDateTime"][
+                "x-request-rules"]
+            rules["pattern"] = check_specs.LOCAL_DATE_TIME_REQUEST_PATTERN[:-1] + "Z?$"
+        self.edit("api-connector.yaml", loosen)
+        self.assert_fails_with("api-connector.yaml SendOrderResponseBySupplier.erpResponseDateTime x-request-rules: "
+                               "the request `pattern` of a `local-date-time` member must be")
+
+    def test_a_request_pattern_of_a_date_that_differs_fails(self):
+        def loosen(doc):
+            self.schemas(doc)["ActualDelivery"]["properties"]["date"]["x-request-rules"]["pattern"] = "^.*$"
+        self.edit("common.yaml", loosen)
+        self.assert_fails_with("common.yaml ActualDelivery.date x-request-rules: the request `pattern` of a "
+                               "`date` member must be")
+
+    def test_the_request_forms_of_dates_are_the_documented_ones(self):
+        local = re.compile(check_specs.LOCAL_DATE_TIME_REQUEST_PATTERN)
+        for ok in ["2019-12-31T10:11:12", "2000-02-29T23:59:59", "0001-01-01T00:00:00"]:
+            self.assertTrue(check_specs.ecma_search(local, ok), ok)
+        for bad in ["2019-12-31", "2019-12-31T10:11:12Z", "2019-12-31T10:11:12+02:00",
+                    "2019-12-31T10:11:12.345", "2019-12-31 10:11:12", "2019-12-31t10:11:12",
+                    "2019-12-31T10:11", "2019-12-31T10:11:60", "2019-12-31T10:11:12\n"]:
+            self.assertFalse(check_specs.ecma_search(local, bad), bad)
+        date = re.compile(check_specs.DATE_REQUEST_PATTERN)
+        self.assertTrue(check_specs.ecma_search(date, "2019-12-31"))
+        for bad in ["2019-12-31T10:11:12", "2019-12-31Z", "2019-13-01", "19-12-31", "2019-12-31\n"]:
+            self.assertFalse(check_specs.ecma_search(date, bad), bad)
 
     def test_a_required_identifier_that_may_be_empty_fails(self):
         def loosen(doc):

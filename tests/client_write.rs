@@ -347,6 +347,57 @@ async fn a_repeated_position_is_refused_before_sending() {
     assert_eq!(stats.logins, 0);
 }
 
+/// The ERP times go out in the documented local form
+/// (`yyyy-MM-ddTHH:mm:ss`): one built from a `chrono::NaiveDateTime` is
+/// sent and accepted, as JSON and as tXML; an instant with a zone (what
+/// `From<chrono::DateTime<Utc>>` writes) is refused before anything is
+/// sent, saying the form.
+#[tokio::test]
+async fn erp_times_are_sent_in_the_documented_local_form() {
+    use chrono::{NaiveDate, TimeZone as _, Utc};
+    use tradecloud::types::DateTime;
+    let server = start(MockConfig::new()).await;
+    let client = client(&server);
+    let issued = NaiveDate::from_ymd_opt(2026, 1, 20)
+        .and_then(|d| d.and_hms_milli_opt(9, 15, 0, 250))
+        .expect("a time");
+    let mut order = order();
+    order.erp_issue_date_time = Some(DateTime::from(issued));
+    order.erp_last_change_date_time = Some(DateTime::from(issued));
+    for format in [WireFormat::Json, WireFormat::Txml] {
+        let answer = client
+            .orders()
+            .send(&order)
+            .format(format)
+            .await
+            .unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        assert_eq!(answer.ok, Some(true));
+    }
+    let encoded = client.orders().send(&order).encode().expect("encodes");
+    let text = String::from_utf8(encoded.body).expect("UTF-8");
+    assert!(
+        text.contains(r#""erpIssueDateTime":"2026-01-20T09:15:00""#),
+        "{text}"
+    );
+    let sent = server.stats().api_requests();
+
+    let instant = Utc
+        .with_ymd_and_hms(2026, 1, 20, 9, 15, 0)
+        .single()
+        .expect("a time");
+    order.erp_issue_date_time = Some(DateTime::from(instant));
+    let error = client.orders().send(&order).await.expect_err("zoned");
+    let ClientError::InvalidMessage { violations, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(
+        violations.to_string(),
+        "`erpIssueDateTime` must be a local date and time YYYY-MM-DDThh:mm:ss without zone or \
+         fraction of a second, e.g. 2019-12-31T10:11:12 (it is \"2026-01-20T09:15:00.000Z\")"
+    );
+    assert_eq!(server.stats().api_requests(), sent, "nothing more was sent");
+}
+
 /// tXML where the operation table says the spec takes
 /// `application/xml`, an error before sending everywhere else.
 #[tokio::test]

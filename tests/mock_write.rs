@@ -529,3 +529,125 @@ async fn an_order_is_limited_to_500_lines_in_total() {
     let (status, answer) = send(1..=500).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
 }
+
+/// POSTs `body` to `op` as JSON and as the same message in tXML: the two
+/// answers.
+async fn as_json_and_txml(
+    client: &reqwest::Client,
+    server: &MockServer,
+    op: &Operation,
+    shape: &'static tradecloud::webhook::txml::Shape,
+    body: &Value,
+) -> [(StatusCode, Value); 2] {
+    let xml = tradecloud::webhook::txml::to_xml(body, shape).expect("the message as tXML");
+    [
+        post(
+            client,
+            server,
+            op,
+            "application/json",
+            body.to_string().into_bytes(),
+        )
+        .await,
+        post(client, server, op, "application/xml", xml).await,
+    ]
+}
+
+/// A blank text is as empty in JSON as tXML reads it (the tXML reader trims
+/// an element's text): a despatch advice location `id` of `" "`, or of a
+/// no-break space, breaks `minLength` like an empty one; padding does not
+/// count. (The despatch advice is JSON only; `request_bodies` reads the
+/// same message as tXML.)
+#[tokio::test]
+async fn a_blank_text_breaks_min_length() {
+    let server = start().await;
+    let client = http();
+    let op = &api_connector::operations::SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE;
+    let advice = |id: &str| {
+        serde_json::json!({
+            "header": {"buyerAccountNumber": "B1", "despatchAdviceNumber": "DA1",
+                       "shipment": {"departure": {"location": {"id": id}}}},
+            "lines": [{"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO1",
+                       "purchaseOrderLinePosition": "0001", "despatchQuantity": 1}]
+        })
+        .to_string()
+        .into_bytes()
+    };
+    for blank in [" ", "\t\n", "\u{a0}", "\u{3000}"] {
+        let (status, answer) = post(&client, &server, op, "application/json", advice(blank)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{blank:?}: {answer}");
+        assert!(
+            answer.to_string().contains(
+                "`header.shipment.departure.location.id` needs at least 1 character (it has 0)"
+            ),
+            "{blank:?}: {answer}"
+        );
+    }
+    for id in ["L1", " L1 ", "\u{a0}L\u{a0}"] {
+        let (status, answer) = post(&client, &server, op, "application/json", advice(id)).await;
+        assert_eq!(status, StatusCode::OK, "{id:?}: {answer}");
+    }
+}
+
+/// What is sent uses the documented form of a date and time
+/// (api/standards.md): a local date-time `YYYY-MM-DDThh:mm:ss` (no zone, no
+/// fraction of a second) and a date `YYYY-MM-DD`, as JSON and as tXML;
+/// every other form `DateTime` and `Date` read is a `400` naming the member
+/// and the form.
+#[tokio::test]
+async fn sent_dates_and_times_use_the_documented_form() {
+    let server = start().await;
+    let client = http();
+    let op = &api_connector::operations::SEND_ORDER_BY_BUYER_ROUTE;
+    let shape = &api_connector::types::txml_shapes::SendOrderByBuyer;
+    let order = |issued: &str, date: &str| {
+        serde_json::json!({
+            "order": {"supplierAccountNumber": "S1", "purchaseOrderNumber": "PO-DATES"},
+            "lines": [{"position": "1", "deliverySchedule": [{"position": "1", "date": date, "quantity": 1}]}],
+            "erpIssueDateTime": issued
+        })
+    };
+    for issued in [
+        "2019-12-31T10:11:12Z",
+        "2019-12-31T10:11:12+02:00",
+        "2019-12-31T10:11:12.345",
+        "2019-12-31 10:11:12",
+        "2019-12-31",
+    ] {
+        let body = order(issued, "2020-01-31");
+        for ((status, answer), how) in as_json_and_txml(&client, &server, op, shape, &body)
+            .await
+            .iter()
+            .zip(["JSON", "tXML"])
+        {
+            assert_eq!(*status, StatusCode::BAD_REQUEST, "{how} {issued}: {answer}");
+            let expected = format!(
+                "`erpIssueDateTime` must be a local date and time YYYY-MM-DDThh:mm:ss without zone \
+                 or fraction of a second, e.g. 2019-12-31T10:11:12 (it is \\\"{issued}\\\")"
+            );
+            assert!(answer.to_string().contains(&expected), "{how}: {answer}");
+        }
+    }
+    let body = order("2019-12-31T10:11:12", "2020-01-31T00:00:00");
+    for ((status, answer), how) in as_json_and_txml(&client, &server, op, shape, &body)
+        .await
+        .iter()
+        .zip(["JSON", "tXML"])
+    {
+        assert_eq!(*status, StatusCode::BAD_REQUEST, "{how}: {answer}");
+        assert!(
+            answer.to_string().contains(
+                "`lines[0].deliverySchedule[0].date` must be a date YYYY-MM-DD without time or zone"
+            ),
+            "{how}: {answer}"
+        );
+    }
+    let body = order("2019-12-31T10:11:12", "2020-01-31");
+    for ((status, answer), how) in as_json_and_txml(&client, &server, op, shape, &body)
+        .await
+        .iter()
+        .zip(["JSON", "tXML"])
+    {
+        assert_eq!(*status, StatusCode::OK, "{how}: {answer}");
+    }
+}

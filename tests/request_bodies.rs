@@ -585,6 +585,55 @@ fn blank_members_are_not_given_in_json_or_txml() {
     }
 }
 
+/// `minLength` reads a JSON text as the tXML reader reads the element
+/// (trimmed): one message gets one answer in both forms. Blank (spaces, a
+/// no-break space, an ideographic space) is as empty as `<id> </id>`, and
+/// padding counts in neither.
+#[test]
+fn min_length_reads_json_text_as_txml_does() {
+    let advice = |id: &str| {
+        serde_json::json!({
+            "header": {"buyerAccountNumber": "B1", "despatchAdviceNumber": "DA1",
+                       "shipment": {"departure": {"location": {"id": id}}}},
+            "lines": [{"despatchAdviceLinePosition": "1"}]
+        })
+    };
+    let both = |id: &str| -> [connector::SendDespatchAdviceBySupplier; 2] {
+        let value = advice(id);
+        let xml = txml::to_xml(
+            &value,
+            &connector::txml_shapes::SendDespatchAdviceBySupplier,
+        )
+        .expect("encodes");
+        let text = String::from_utf8(xml.clone()).expect("UTF-8");
+        assert!(text.contains(&format!("<id>{id}</id>")), "{text}");
+        [
+            serde_json::from_value(value).expect("decodes"),
+            txml::from_slice_with(&xml, &connector::txml_shapes::SendDespatchAdviceBySupplier)
+                .expect("decodes"),
+        ]
+    };
+    let answer =
+        |body: &connector::SendDespatchAdviceBySupplier| body.validate().map_err(|e| e.to_string());
+    for blank in ["", " ", "\t\n ", "\u{a0}", "\u{3000}\u{2003}"] {
+        let [json, xml] = both(blank);
+        assert_eq!(
+            answer(&json),
+            Err(
+                "`header.shipment.departure.location.id` needs at least 1 character (it has 0)"
+                    .to_owned()
+            ),
+            "JSON {blank:?}"
+        );
+        assert_eq!(answer(&json), answer(&xml), "tXML {blank:?}");
+    }
+    for id in ["L", " L ", "\u{a0}L\u{3000}"] {
+        let [json, xml] = both(id);
+        assert_eq!(answer(&json), Ok(()), "JSON {id:?}");
+        assert_eq!(answer(&xml), Ok(()), "tXML {id:?}");
+    }
+}
+
 /// A required identifier that no pattern covers is still not empty.
 #[test]
 fn required_identifiers_are_not_empty() {

@@ -734,6 +734,40 @@ fn date_time_from_chrono_utc_writes_milliseconds() {
     assert_eq!(value.offset(), Some(offset(0, 0)));
 }
 
+/// A local date and time (the ERP times of what is sent) is written in the
+/// one form Tradecloud documents for them, `yyyy-MM-ddTHH:mm:ss`: no zone,
+/// no fraction of a second, never second 60; the value is what the text says.
+#[test]
+fn date_time_from_chrono_naive_writes_the_documented_local_form() {
+    let documented = |text: &str| {
+        text.len() == 19
+            && text.as_bytes()[10] == b'T'
+            && !text.contains(['.', 'Z', '+'])
+            && !text.ends_with(":60")
+    };
+    let day = NaiveDate::from_ymd_opt(2019, 12, 31).expect("valid");
+    for (time, text) in [
+        (day.and_hms_opt(10, 11, 12), "2019-12-31T10:11:12"),
+        (
+            day.and_hms_nano_opt(10, 11, 12, 999_999_999),
+            "2019-12-31T10:11:12",
+        ),
+        (day.and_hms_micro_opt(0, 0, 0, 1), "2019-12-31T00:00:00"),
+        // A leap second (chrono: second 59 with a nanosecond of 1e9 or more).
+        (
+            day.and_hms_milli_opt(23, 59, 59, 1_500),
+            "2019-12-31T23:59:59",
+        ),
+    ] {
+        let value = DateTime::from(time.expect("valid"));
+        assert_eq!(value.as_str(), text);
+        assert!(documented(value.as_str()), "{value}");
+        assert!(!value.is_zoned());
+        assert_eq!(value, dt(text));
+        assert_eq!(value.naive_local(), dt(text).naive_local());
+    }
+}
+
 #[test]
 fn date_time_now_utc_is_current_and_reparses() {
     let before = system_now() - chrono::Duration::seconds(1);

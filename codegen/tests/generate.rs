@@ -143,6 +143,8 @@ components:
         net: {type: number}
         unit: {type: string, x-request-rules: {pattern: '^[A-Z]+$'}}
         scale: {type: string, x-request-rules: {pattern: '^[A-Z]{3}$', x-pattern-description: three capitals}}
+        weighed: {type: string, format: local-date-time, pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}.*$', x-request-rules: {pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$', x-pattern-description: a local date-time}}
+        packed: {type: string, format: date, x-request-rules: {pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'}}
 "#;
 
 const RULES_HOOK: &str = r#"
@@ -226,7 +228,37 @@ fn request_rules_are_checked_only_in_what_is_sent() {
         ),
         "{weight}"
     );
-    assert!(has(sent, "if self.net.is_some() { crate::types::validate::required_with(self.unit.as_ref().is_some_and(|v| !v.trim().is_empty()), \"net\", &at.field(\"unit\"), out); }"), "{weight}");
+    // Blank is "not given", read by the crate's one definition of blank.
+    assert!(has(sent, "if self.net.is_some() { crate::types::validate::required_with(self.unit.as_ref().is_some_and(|v| !crate::types::validate::is_blank(v)), \"net\", &at.field(\"unit\"), out); }"), "{weight}");
+    // A date-time or a date reads every form Tradecloud sends; the request
+    // pattern (the one form a request writes) is checked on its text, in
+    // what is sent only. The date-time's own lenient `pattern` is its type's
+    // business.
+    assert!(
+        has(
+            common,
+            "pub weighed: ::std::option::Option<crate::types::DateTime>"
+        ),
+        "{common}"
+    );
+    assert!(
+        has(
+            sent,
+            r#"crate::types::validate::described_pattern(value.as_str(), "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$", "a local date-time", &path, out);"#
+        ),
+        "{weight}"
+    );
+    assert!(
+        has(
+            sent,
+            r#"crate::types::validate::pattern(value.as_str(), "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", &path, out);"#
+        ),
+        "{weight}"
+    );
+    assert!(
+        !check.contains("weighed") && !check.contains("packed"),
+        "{weight}"
+    );
     // The webhook body does not look into it at all.
     let hook = out.file("hook/types.rs").expect("hook types");
     assert!(

@@ -1508,6 +1508,9 @@ impl crate::types::Validate for OrderDeliveriesLineByBuyer {
                 &path,
                 out,
             );
+            for (index, item) in value.iter().enumerate() {
+                crate::types::Validate::check_sent(item, &path.index(index), out);
+            }
         }
         {
             let value = &self.position;
@@ -1547,6 +1550,9 @@ impl crate::types::Validate for OrderDeliveryHistoryLineByBuyer {
                 &path,
                 out,
             );
+            for (index, item) in value.iter().enumerate() {
+                crate::types::Validate::check_sent(item, &path.index(index), out);
+            }
         }
         {
             let value = &self.position;
@@ -1664,6 +1670,9 @@ impl crate::types::Validate for OrderLineByBuyer {
                 &path,
                 out,
             );
+            for (index, item) in value.iter().enumerate() {
+                crate::types::Validate::check_sent(item, &path.index(index), out);
+            }
         }
         if let ::std::option::Option::Some(value) = &self.delivery_schedule {
             let path = at.field("deliverySchedule");
@@ -1867,6 +1876,16 @@ impl crate::types::Validate for SendDespatchAdviceBySupplier {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.erp_issue_date_time {
+            let path = at.field("erpIssueDateTime");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
+                "a local date and time YYYY-MM-DDThh:mm:ss without zone or fraction of a second, e.g. 2019-12-31T10:11:12",
+                &path,
+                out,
+            );
+        }
         {
             let value = &self.header;
             let path = at.field("header");
@@ -1904,9 +1923,29 @@ impl crate::types::Validate for SendOrderByBuyer {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.erp_issue_date_time {
+            let path = at.field("erpIssueDateTime");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
+                "a local date and time YYYY-MM-DDThh:mm:ss without zone or fraction of a second, e.g. 2019-12-31T10:11:12",
+                &path,
+                out,
+            );
+        }
         if let ::std::option::Option::Some(value) = &self.erp_issued_by {
             let path = at.field("erpIssuedBy");
             crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.erp_last_change_date_time {
+            let path = at.field("erpLastChangeDateTime");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
+                "a local date and time YYYY-MM-DDThh:mm:ss without zone or fraction of a second, e.g. 2019-12-31T10:11:12",
+                &path,
+                out,
+            );
         }
         if let ::std::option::Option::Some(value) = &self.erp_last_changed_by {
             let path = at.field("erpLastChangedBy");
@@ -1949,6 +1988,16 @@ impl crate::types::Validate for SendOrderDeliveriesByBuyer {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.erp_last_change_date_time {
+            let path = at.field("erpLastChangeDateTime");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
+                "a local date and time YYYY-MM-DDThh:mm:ss without zone or fraction of a second, e.g. 2019-12-31T10:11:12",
+                &path,
+                out,
+            );
+        }
         if let ::std::option::Option::Some(value) = &self.erp_last_changed_by {
             let path = at.field("erpLastChangedBy");
             crate::types::Validate::check_sent(value, &path, out);
@@ -1980,6 +2029,16 @@ impl crate::types::Validate for SendOrderDeliveryHistoryByBuyer {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.erp_last_change_date_time {
+            let path = at.field("erpLastChangeDateTime");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
+                "a local date and time YYYY-MM-DDThh:mm:ss without zone or fraction of a second, e.g. 2019-12-31T10:11:12",
+                &path,
+                out,
+            );
+        }
         if let ::std::option::Option::Some(value) = &self.erp_last_changed_by {
             let path = at.field("erpLastChangedBy");
             crate::types::Validate::check_sent(value, &path, out);
@@ -2042,6 +2101,16 @@ impl crate::types::Validate for SendOrderResponseBySupplier {
             let path = at.field("erpRespondedBy");
             crate::types::Validate::check_sent(value, &path, out);
         }
+        if let ::std::option::Option::Some(value) = &self.erp_response_date_time {
+            let path = at.field("erpResponseDateTime");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
+                "a local date and time YYYY-MM-DDThh:mm:ss without zone or fraction of a second, e.g. 2019-12-31T10:11:12",
+                &path,
+                out,
+            );
+        }
         {
             let value = &self.lines;
             let path = at.field("lines");
@@ -2080,9 +2149,29 @@ impl crate::types::Validate for SendSingleDeliveryOrderByBuyer {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.erp_issue_date_time {
+            let path = at.field("erpIssueDateTime");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
+                "a local date and time YYYY-MM-DDThh:mm:ss without zone or fraction of a second, e.g. 2019-12-31T10:11:12",
+                &path,
+                out,
+            );
+        }
         if let ::std::option::Option::Some(value) = &self.erp_issued_by {
             let path = at.field("erpIssuedBy");
             crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.erp_last_change_date_time {
+            let path = at.field("erpLastChangeDateTime");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
+                "a local date and time YYYY-MM-DDThh:mm:ss without zone or fraction of a second, e.g. 2019-12-31T10:11:12",
+                &path,
+                out,
+            );
         }
         if let ::std::option::Option::Some(value) = &self.erp_last_changed_by {
             let path = at.field("erpLastChangedBy");
@@ -2125,6 +2214,10 @@ impl crate::types::Validate for SingleDeliveryOrderLineByBuyer {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.actual_delivery {
+            let path = at.field("actualDelivery");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
         if let ::std::option::Option::Some(value) = &self.charge_lines {
             let path = at.field("chargeLines");
             crate::types::validate::items(
@@ -2178,6 +2271,10 @@ impl crate::types::Validate for SingleDeliveryOrderLineByBuyer {
         if let ::std::option::Option::Some(value) = &self.sales_order_number {
             let path = at.field("salesOrderNumber");
             crate::types::validate::pattern(value, "^\\S+$", &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.scheduled_delivery {
+            let path = at.field("scheduledDelivery");
+            crate::types::Validate::check_sent(value, &path, out);
         }
     }
 }

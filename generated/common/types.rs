@@ -4115,6 +4115,32 @@ pub mod error {
         }
     }
 }
+/// The rules of `ActualDelivery` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for ActualDelivery {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        let _ = (at, out);
+    }
+    fn check_sent(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        if let ::std::option::Option::Some(value) = &self.date {
+            let path = at.field("date");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
+        }
+    }
+}
 /// The rules of `ChargeLine` that its type cannot check (see `types::Validate`).
 impl crate::types::Validate for ChargeLine {
     fn check(
@@ -4159,6 +4185,32 @@ impl crate::types::Validate for Contact {
         }
     }
 }
+/// The rules of `DeliveryHistoryLine` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for DeliveryHistoryLine {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        let _ = (at, out);
+    }
+    fn check_sent(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        if let ::std::option::Option::Some(value) = &self.date {
+            let path = at.field("date");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
+        }
+    }
+}
 /// The rules of `DeliveryScheduleLine` that its type cannot check (see `types::Validate`).
 impl crate::types::Validate for DeliveryScheduleLine {
     fn check(
@@ -4173,6 +4225,16 @@ impl crate::types::Validate for DeliveryScheduleLine {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.date {
+            let path = at.field("date");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
+        }
         if let ::std::option::Option::Some(value) = &self.position {
             let path = at.field("position");
             crate::types::validate::pattern(value, "^\\S*$", &path, out);
@@ -4249,7 +4311,7 @@ impl crate::types::Validate for ItemDetails {
                 self
                     .net_weight_unit_of_measure_iso
                     .as_ref()
-                    .is_some_and(|v| !v.trim().is_empty()),
+                    .is_some_and(|v| !crate::types::validate::is_blank(v)),
                 "netWeight",
                 &at.field("netWeightUnitOfMeasureIso"),
                 out,
@@ -4333,6 +4395,32 @@ impl crate::types::Validate for Prices {
         if let ::std::option::Option::Some(value) = &self.net_price {
             let path = at.field("netPrice");
             crate::types::Validate::check_sent(value, &path, out);
+        }
+    }
+}
+/// The rules of `ScheduledDelivery` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for ScheduledDelivery {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        let _ = (at, out);
+    }
+    fn check_sent(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        if let ::std::option::Option::Some(value) = &self.date {
+            let path = at.field("date");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
         }
     }
 }

@@ -32,9 +32,17 @@ pub mod types {
                 return Err("shorter than 1 characters".into());
             }
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("[^ \\t\\r\\n]").unwrap() });
+            {
+                ::regress::Regex::new(
+                        "[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+                    )
+                    .unwrap()
+            });
             if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"[^ \\t\\r\\n]\"".into());
+                return Err(
+                    "doesn't match pattern \"[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]\""
+                        .into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
@@ -88,9 +96,17 @@ pub mod types {
             value: &str,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("[^ \\t\\r\\n]").unwrap() });
+            {
+                ::regress::Regex::new(
+                        "[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+                    )
+                    .unwrap()
+            });
             if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"[^ \\t\\r\\n]\"".into());
+                return Err(
+                    "doesn't match pattern \"[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]\""
+                        .into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
@@ -244,7 +260,7 @@ The GET webhook (older pages) sends only the order id when the order (response) 
 Sends a `GET` request to `/`
 
 Arguments:
-- `order_id`: The Tradecloud order identifier. Fetch the actual order with GET /order/{orderId} (order API); it contains all lines. An id of only spaces, tabs or line breaks is refused (400).
+- `order_id`: The Tradecloud order identifier. Fetch the actual order with GET /order/{orderId} (order API); it contains all lines. An id of only whitespace (spaces, tabs, line breaks, a no-break space or another Unicode space, as `str::trim` removes it) is refused (400).
 */
     pub async fn webhook_get_by_query<'a>(
         &'a self,
@@ -378,7 +394,7 @@ The GET webhook sends the order id as path parameter (`GET https://yourcompany.c
 Sends a `GET` request to `/{orderId}`
 
 Arguments:
-- `order_id`: The Tradecloud order identifier. Fetch the actual order with GET /order/{orderId} (order API); it contains all lines. An id of only spaces, tabs or line breaks is refused (400).
+- `order_id`: The Tradecloud order identifier. Fetch the actual order with GET /order/{orderId} (order API); it contains all lines. An id of only whitespace (spaces, tabs, line breaks, a no-break space or another Unicode space, as `str::trim` removes it) is refused (400).
 */
     pub async fn webhook_get<'a>(
         &'a self,

@@ -4,14 +4,14 @@
 /// Query parameters of `webhookGetByQuery`.
 #[derive(Debug, Clone, ::serde::Deserialize)]
 pub struct WebhookGetByQueryQueryParams {
-    /// The Tradecloud order identifier. Fetch the actual order with GET /order/{orderId} (order API); it contains all lines. An id of only spaces, tabs or line breaks is refused (400).
+    /// The Tradecloud order identifier. Fetch the actual order with GET /order/{orderId} (order API); it contains all lines. An id of only whitespace (spaces, tabs, line breaks, a no-break space or another Unicode space, as `str::trim` removes it) is refused (400).
     #[serde(rename = "orderId")]
     pub order_id: ::std::string::String,
 }
 /// Request of [`Api::webhook_get_by_query`]: its parameters, its decoded body and the request as received.
 #[derive(Debug)]
 pub struct WebhookGetByQueryRequest {
-    /// Query parameter `orderId`. The Tradecloud order identifier. Fetch the actual order with GET /order/{orderId} (order API); it contains all lines. An id of only spaces, tabs or line breaks is refused (400).
+    /// Query parameter `orderId`. The Tradecloud order identifier. Fetch the actual order with GET /order/{orderId} (order API); it contains all lines. An id of only whitespace (spaces, tabs, line breaks, a no-break space or another Unicode space, as `str::trim` removes it) is refused (400).
     pub order_id: ::std::string::String,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
@@ -218,14 +218,14 @@ impl ::axum::response::IntoResponse for WebhookPostResponse {
 /// Path parameters of `webhookGet`.
 #[derive(Debug, Clone, ::serde::Deserialize)]
 pub struct WebhookGetPathParams {
-    /// The Tradecloud order identifier. Fetch the actual order with GET /order/{orderId} (order API); it contains all lines. An id of only spaces, tabs or line breaks is refused (400).
+    /// The Tradecloud order identifier. Fetch the actual order with GET /order/{orderId} (order API); it contains all lines. An id of only whitespace (spaces, tabs, line breaks, a no-break space or another Unicode space, as `str::trim` removes it) is refused (400).
     #[serde(rename = "orderId")]
     pub order_id: ::std::string::String,
 }
 /// Request of [`Api::webhook_get`]: its parameters, its decoded body and the request as received.
 #[derive(Debug)]
 pub struct WebhookGetRequest {
-    /// Path parameter `orderId`. The Tradecloud order identifier. Fetch the actual order with GET /order/{orderId} (order API); it contains all lines. An id of only spaces, tabs or line breaks is refused (400).
+    /// Path parameter `orderId`. The Tradecloud order identifier. Fetch the actual order with GET /order/{orderId} (order API); it contains all lines. An id of only whitespace (spaces, tabs, line breaks, a no-break space or another Unicode space, as `str::trim` removes it) is refused (400).
     pub order_id: ::std::string::String,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,

@@ -32,9 +32,17 @@ pub mod types {
                 return Err("shorter than 1 characters".into());
             }
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("[^ \\t\\r\\n]").unwrap() });
+            {
+                ::regress::Regex::new(
+                        "[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+                    )
+                    .unwrap()
+            });
             if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"[^ \\t\\r\\n]\"".into());
+                return Err(
+                    "doesn't match pattern \"[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]\""
+                        .into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
@@ -88,9 +96,17 @@ pub mod types {
             value: &str,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("[^ \\t\\r\\n]").unwrap() });
+            {
+                ::regress::Regex::new(
+                        "[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+                    )
+                    .unwrap()
+            });
             if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"[^ \\t\\r\\n]\"".into());
+                return Err(
+                    "doesn't match pattern \"[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]\""
+                        .into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
@@ -241,7 +257,7 @@ The GET webhook sends only the shipment id; fetch the actual shipment with GET /
 Sends a `GET` request to `/`
 
 Arguments:
-- `shipment_id`: The Tradecloud shipment identifier. Fetch the actual shipment with GET /shipment/{shipmentId} (shipment API); it contains all lines and documents. An id of only spaces, tabs or line breaks is refused (400).
+- `shipment_id`: The Tradecloud shipment identifier. Fetch the actual shipment with GET /shipment/{shipmentId} (shipment API); it contains all lines and documents. An id of only whitespace (spaces, tabs, line breaks, a no-break space or another Unicode space, as `str::trim` removes it) is refused (400).
 */
     pub async fn webhook_get_by_query<'a>(
         &'a self,
@@ -330,7 +346,7 @@ The GET webhook sends only the shipment id as path parameter; fetch the actual s
 Sends a `GET` request to `/{shipmentId}`
 
 Arguments:
-- `shipment_id`: The Tradecloud shipment identifier. Fetch the actual shipment with GET /shipment/{shipmentId} (shipment API); it contains all lines and documents. An id of only spaces, tabs or line breaks is refused (400).
+- `shipment_id`: The Tradecloud shipment identifier. Fetch the actual shipment with GET /shipment/{shipmentId} (shipment API); it contains all lines and documents. An id of only whitespace (spaces, tabs, line breaks, a no-break space or another Unicode space, as `str::trim` removes it) is refused (400).
 */
     pub async fn webhook_get<'a>(
         &'a self,

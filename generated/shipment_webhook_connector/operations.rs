@@ -65,7 +65,9 @@ pub const WEBHOOK_GET_BY_QUERY: op::Operation = op::Operation {
         op::Limit {
             location: op::Location::Query,
             path: "shipmentId",
-            rule: op::Rule::Pattern("[^ \\t\\r\\n]"),
+            rule: op::Rule::Pattern(
+                "[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+            ),
         },
     ],
     party: ::core::option::Option::None,
@@ -285,7 +287,9 @@ pub const WEBHOOK_GET: op::Operation = op::Operation {
         op::Limit {
             location: op::Location::Path,
             path: "shipmentId",
-            rule: op::Rule::Pattern("[^ \\t\\r\\n]"),
+            rule: op::Rule::Pattern(
+                "[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+            ),
         },
     ],
     party: ::core::option::Option::None,

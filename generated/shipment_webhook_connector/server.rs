@@ -4,14 +4,14 @@
 /// Query parameters of `webhookGetByQuery`.
 #[derive(Debug, Clone, ::serde::Deserialize)]
 pub struct WebhookGetByQueryQueryParams {
-    /// The Tradecloud shipment identifier. Fetch the actual shipment with GET /shipment/{shipmentId} (shipment API); it contains all lines and documents. An id of only spaces, tabs or line breaks is refused (400).
+    /// The Tradecloud shipment identifier. Fetch the actual shipment with GET /shipment/{shipmentId} (shipment API); it contains all lines and documents. An id of only whitespace (spaces, tabs, line breaks, a no-break space or another Unicode space, as `str::trim` removes it) is refused (400).
     #[serde(rename = "shipmentId")]
     pub shipment_id: ::std::string::String,
 }
 /// Request of [`Api::webhook_get_by_query`]: its parameters, its decoded body and the request as received.
 #[derive(Debug)]
 pub struct WebhookGetByQueryRequest {
-    /// Query parameter `shipmentId`. The Tradecloud shipment identifier. Fetch the actual shipment with GET /shipment/{shipmentId} (shipment API); it contains all lines and documents. An id of only spaces, tabs or line breaks is refused (400).
+    /// Query parameter `shipmentId`. The Tradecloud shipment identifier. Fetch the actual shipment with GET /shipment/{shipmentId} (shipment API); it contains all lines and documents. An id of only whitespace (spaces, tabs, line breaks, a no-break space or another Unicode space, as `str::trim` removes it) is refused (400).
     pub shipment_id: ::std::string::String,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,
@@ -149,14 +149,14 @@ impl ::axum::response::IntoResponse for WebhookPostResponse {
 /// Path parameters of `webhookGet`.
 #[derive(Debug, Clone, ::serde::Deserialize)]
 pub struct WebhookGetPathParams {
-    /// The Tradecloud shipment identifier. Fetch the actual shipment with GET /shipment/{shipmentId} (shipment API); it contains all lines and documents. An id of only spaces, tabs or line breaks is refused (400).
+    /// The Tradecloud shipment identifier. Fetch the actual shipment with GET /shipment/{shipmentId} (shipment API); it contains all lines and documents. An id of only whitespace (spaces, tabs, line breaks, a no-break space or another Unicode space, as `str::trim` removes it) is refused (400).
     #[serde(rename = "shipmentId")]
     pub shipment_id: ::std::string::String,
 }
 /// Request of [`Api::webhook_get`]: its parameters, its decoded body and the request as received.
 #[derive(Debug)]
 pub struct WebhookGetRequest {
-    /// Path parameter `shipmentId`. The Tradecloud shipment identifier. Fetch the actual shipment with GET /shipment/{shipmentId} (shipment API); it contains all lines and documents. An id of only spaces, tabs or line breaks is refused (400).
+    /// Path parameter `shipmentId`. The Tradecloud shipment identifier. Fetch the actual shipment with GET /shipment/{shipmentId} (shipment API); it contains all lines and documents. An id of only whitespace (spaces, tabs, line breaks, a no-break space or another Unicode space, as `str::trim` removes it) is refused (400).
     pub shipment_id: ::std::string::String,
     /// The request as received: method, URI, headers and the exact body bytes.
     pub raw: crate::server::RawRequest,

@@ -241,8 +241,9 @@ impl Webhooks {
             return StatusCode::OK.into_response();
         }
         self.metrics.received(kind.as_str());
-        // Blank as the specs say (`pattern: '[^ \t\r\n]'`): only spaces,
-        // tabs and line breaks; any other character makes an id.
+        // Blank as the crate reads text everywhere (`is_blank_id`: what
+        // `str::trim` removes, as the specs' id `pattern` says); any other
+        // character makes an id.
         match id.filter(|id| !webhook::is_blank_id(id)) {
             Some(id) => {
                 let event = NewEvent::trigger(kind, id)

@@ -5,7 +5,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
-use chrono::{FixedOffset, NaiveDateTime, SubsecRound, Utc};
+use chrono::{FixedOffset, NaiveDateTime, SubsecRound, Timelike, Utc};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde::ser::{Serialize, Serializer};
 
@@ -203,6 +203,43 @@ impl From<chrono::DateTime<Utc>> for DateTime {
         DateTime {
             text: instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
             value: Parsed::Zoned(instant.fixed_offset()),
+        }
+    }
+}
+
+/// From a `chrono::NaiveDateTime`: a local date and time without a zone,
+/// written `yyyy-MM-ddTHH:mm:ss`, the form Tradecloud documents for the ERP
+/// times of the messages sent to it (`erpIssueDateTime`,
+/// `erpLastChangeDateTime`, `erpResponseDateTime`; api/standards.md: "local
+/// date/time format `YYYY-MM-DDThh:mm:ss`"), and the one form their
+/// request rule accepts.
+///
+/// The fraction of a second is dropped (the documented form has none), a
+/// leap second is written as second 59. Years outside 0000–9999 are
+/// written with a sign and more digits, which [`FromStr`] does not accept
+/// back. (`From<chrono::DateTime<Utc>>` writes an instant with `Z`, which
+/// is not a local date-time: use this one for the ERP times.)
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use tradecloud::types::DateTime;
+///
+/// let issued = NaiveDate::from_ymd_opt(2019, 12, 31)
+///     .and_then(|d| d.and_hms_milli_opt(10, 11, 12, 345))
+///     .ok_or("not a time")?;
+/// let value = DateTime::from(issued);
+/// assert_eq!(value.as_str(), "2019-12-31T10:11:12");
+/// assert!(!value.is_zoned());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl From<NaiveDateTime> for DateTime {
+    fn from(local: NaiveDateTime) -> Self {
+        // Zero is always a valid nanosecond; for a leap second (a nanosecond
+        // of 1_000_000_000 or more on second 59) it leaves second 59.
+        let local = local.with_nanosecond(0).unwrap_or(local);
+        DateTime {
+            text: local.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            value: Parsed::Local(local),
         }
     }
 }

@@ -13,8 +13,11 @@
 //! are `x-request-rules` in the specs (no whitespace in an `item.number`, a
 //! `netWeightUnitOfMeasureIso` with every `netWeight`, a price in the
 //! transaction currency, each `despatchAdviceLinePosition` once within the
-//! despatch advice's lines): they are checked in what is sent and never in
-//! what is received (see [`Validate`]). The types themselves stay lenient (a
+//! despatch advice's lines, the documented form of a date or an ERP time:
+//! `YYYY-MM-DD`, local `YYYY-MM-DDThh:mm:ss`): they are checked in what is
+//! sent and never in what is received (see [`Validate`]). Text is read as
+//! the tXML reader reads it ([`trim_text`]): a blank text is not given, and
+//! lengths count the text without the whitespace around it. The types themselves stay lenient (a
 //! value that breaks a rule still decodes, so that it can be reported with
 //! its place), and [`Validate::validate`] lists every broken rule with the
 //! JSON path of the member:
@@ -241,14 +244,16 @@ pub enum Rule {
         /// The number given, as written.
         value: String,
     },
-    /// The text needs at least `min` characters.
+    /// The text needs at least `min` characters, counted without the
+    /// whitespace around it ([`trim_text`], as tXML reads it).
     MinLength {
         /// The spec's `minLength`.
         min: u64,
         /// How many it has.
         found: usize,
     },
-    /// The text holds at most `max` characters.
+    /// The text holds at most `max` characters, counted as for
+    /// [`Rule::MinLength`].
     MaxLength {
         /// The spec's `maxLength`.
         max: u64,
@@ -268,7 +273,7 @@ pub enum Rule {
     },
     /// The items of the list must each have their own `member`
     /// (`x-request-rules` `uniqueBy`): the item `index` repeats the one of
-    /// the item `first`. Values are compared as `str::trim` leaves them (the
+    /// the item `first`. Values are compared as [`trim_text`] leaves them (the
     /// tXML reader trims an element's text, so `" 10"` and `"10"` are one
     /// position there); a blank or absent one is nobody's repeat (the
     /// `required` rules are about those).
@@ -446,6 +451,42 @@ impl fmt::Display for Violations {
 
 impl std::error::Error for Violations {}
 
+/// The text as Tradecloud's tXML reader keeps an element's text: without
+/// the whitespace around it, whitespace being what `str::trim` removes
+/// (Unicode `White_Space`: spaces, tabs, line breaks, the no-break space
+/// U+00A0, the ideographic space U+3000, ...). Whitespace inside is kept.
+///
+/// The crate's one reading of text that rules count: a rule means the same
+/// for the JSON and the tXML form of a message, so the rules read JSON text
+/// this way too ([`is_blank`], and `minLength`/`maxLength` count the
+/// characters of the trimmed text).
+///
+/// ```
+/// use tradecloud::types::validate::trim_text;
+///
+/// assert_eq!(trim_text("\u{a0} PO 123\n"), "PO 123");
+/// ```
+pub fn trim_text(text: &str) -> &str {
+    text.trim()
+}
+
+/// Whether a text is blank: empty once [trimmed](trim_text), so only
+/// whitespace (a no-break space or another Unicode space too). A blank text
+/// is "not given": tXML reads it as an empty element, the request rules
+/// (`x-request-rules` `required`) and the webhook ids
+/// ([`is_blank_id`](crate::webhook::is_blank_id)) read it the same way.
+///
+/// ```
+/// use tradecloud::types::validate::is_blank;
+///
+/// assert!(is_blank(" \t\r\n"));
+/// assert!(is_blank("\u{a0}\u{3000}"));
+/// assert!(!is_blank(" x "));
+/// ```
+pub fn is_blank(text: &str) -> bool {
+    trim_text(text).is_empty()
+}
+
 /// The compiled patterns, by their text (a handful per spec set).
 fn compiled(pattern: &'static str) -> Option<regress::Regex> {
     static CACHE: OnceLock<Mutex<HashMap<&'static str, Option<regress::Regex>>>> = OnceLock::new();
@@ -526,7 +567,10 @@ pub fn items(
 }
 
 /// Generated code: checks the length of a text, in characters, against
-/// `minLength` and `maxLength`.
+/// `minLength` and `maxLength`. The text counted is the text
+/// [trimmed](trim_text), as the tXML reader reads the same member: a reason
+/// of `" "` is as empty in JSON as `<reason> </reason>` is in tXML, and a
+/// padded value is no longer in one form than in the other.
 #[doc(hidden)]
 pub fn length(
     value: &str,
@@ -535,7 +579,7 @@ pub fn length(
     at: &JsonPath<'_>,
     out: &mut Vec<Violation>,
 ) {
-    let found = value.chars().count();
+    let found = trim_text(value).chars().count();
     let count = u64::try_from(found).unwrap_or(u64::MAX);
     if let Some(min) = min.filter(|min| count < *min) {
         out.push(Violation {
@@ -586,7 +630,7 @@ pub trait UniqueKey {
 
 impl UniqueKey for String {
     fn unique_key(&self) -> Option<&str> {
-        Some(self.trim()).filter(|key| !key.is_empty())
+        Some(trim_text(self)).filter(|key| !key.is_empty())
     }
 }
 
@@ -710,6 +754,38 @@ mod tests {
                 "`despatchAdviceNumber` holds at most 2 characters (it has 3)"
             ]
         );
+    }
+
+    #[test]
+    fn lengths_count_the_text_as_txml_reads_it() {
+        let mut out = Vec::new();
+        let at = JsonPath::root();
+        let reason = at.field("reason");
+        // Blank (a no-break space and an ideographic space are whitespace
+        // too): as empty as tXML's `<reason> </reason>`.
+        for blank in [" ", "\t\r\n", "\u{a0}", "\u{3000} "] {
+            length(blank, Some(1), None, &reason, &mut out);
+        }
+        // Padding does not count, towards either bound.
+        length(" ab ", Some(2), Some(2), &reason, &mut out);
+        length("\u{a0}a b\u{a0}", None, Some(3), &reason, &mut out);
+        assert_eq!(
+            out.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["`reason` needs at least 1 character (it has 0)"; 4]
+        );
+    }
+
+    #[test]
+    fn blank_is_what_trim_removes() {
+        for blank in ["", " ", "\t\r\n", "\u{a0}", "\u{2003}\u{3000}", "\u{85}"] {
+            assert!(is_blank(blank), "{blank:?}");
+        }
+        // Not whitespace to `str::trim`: a zero-width no-break space (BOM),
+        // a unit separator.
+        for text in ["x", " x ", "\u{feff}", "\u{1f}"] {
+            assert!(!is_blank(text), "{text:?}");
+        }
+        assert_eq!(trim_text("\u{a0} a b \n"), "a b");
     }
 
     #[test]

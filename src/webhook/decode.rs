@@ -552,11 +552,39 @@ mod tests {
                 "{body}: {error:?}"
             );
         }
-        // Any other character makes an id.
+        // Blank is what `str::trim` removes, as the tXML reader trims: a
+        // no-break space or an ideographic space is no id, in JSON and in
+        // tXML alike.
+        for blank in ["\u{a0}", "\u{3000} ", "\u{85}"] {
+            let json = serde_json::json!({"eventName": "OrderIssuedByBuyer",
+                                          "orderEvent": {"orderId": blank}})
+            .to_string();
+            let error = order(&json).unwrap_err();
+            assert!(
+                matches!(error, DecodeError::MissingId { .. }),
+                "JSON {blank:?}: {error:?}"
+            );
+            let xml = format!(
+                "<webhookBody><eventName>OrderIssuedByBuyer</eventName>\
+                 <orderEvent><orderId>{blank}</orderId></orderEvent></webhookBody>"
+            );
+            let error = decode(Endpoint::Order, "application/xml", xml.as_bytes()).unwrap_err();
+            assert!(
+                matches!(error, DecodeError::MissingId { .. }),
+                "tXML {blank:?}: {error:?}"
+            );
+            assert!(crate::webhook::is_blank_id(blank));
+        }
+        // Any other character makes an id (a zero-width no-break space is
+        // not whitespace to `str::trim`), in both forms.
         assert!(
-            order(r#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":"\u00a0"}}"#)
+            order(r#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":"\ufeff"}}"#)
                 .is_ok()
         );
+        let xml = "<webhookBody><eventName>OrderIssuedByBuyer</eventName>\
+                   <orderEvent><orderId>\u{feff}</orderId></orderEvent></webhookBody>";
+        let webhook = decode(Endpoint::Order, "application/xml", xml.as_bytes()).unwrap();
+        assert_eq!(webhook.object_id(), Some("\u{feff}"));
         let xml = decode(
             Endpoint::Order,
             "application/xml",

@@ -150,11 +150,13 @@ impl Endpoint {
     }
 }
 
-/// Whether an id is blank: empty, or only spaces, tabs and line breaks (the
-/// specs' `pattern: '[^ \t\r\n]'` of the GET webhook ids; any other
-/// character makes an id).
+/// Whether an id is blank: empty, or only whitespace as the crate reads it
+/// everywhere ([`is_blank`](crate::types::validate::is_blank): what
+/// `str::trim` and the tXML reader remove, a no-break space and the other
+/// Unicode spaces too). The specs' `pattern` of the GET webhook ids asks for
+/// one character outside that set; any such character makes an id.
 pub fn is_blank_id(id: &str) -> bool {
-    id.trim_matches([' ', '\t', '\r', '\n']).is_empty()
+    crate::types::validate::is_blank(id)
 }
 
 impl fmt::Display for Endpoint {

@@ -131,7 +131,7 @@ impl Element {
     /// The element's text without the whitespace around it (indentation,
     /// `<name> x </name>`); whitespace inside is kept.
     fn value(&self) -> &str {
-        self.text.trim()
+        crate::types::validate::trim_text(&self.text)
     }
 }
 

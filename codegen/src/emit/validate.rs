@@ -10,8 +10,10 @@
 //!
 //! The `x-request-rules` (constraints of a member, among them `uniqueBy`
 //! of a list: no two items share that text member, compared trimmed, a
-//! blank or absent one repeating nothing; `required` and
-//! `dependentRequired` of a schema) apply only to a message sent to
+//! blank or absent one repeating nothing; also the `pattern` of a date or
+//! date-time, checked on its text: the one form a request writes;
+//! `required` and `dependentRequired` of a schema, a blank text being not
+//! given) apply only to a message sent to
 //! Tradecloud: `check` of a type Tradecloud sends (`SpecModel::received`)
 //! leaves them out, and its `check_sent` adds them; `check` of a type that
 //! is only sent has them all, and calls `check_sent` of its members.
@@ -150,12 +152,19 @@ fn member_checks(
         });
         quote!(#(#counts)* #(#unique)* #items)
     } else {
+        // A pattern of a date or date-time (request rules only) is checked
+        // on its text.
+        let text = if shape.text {
+            quote!(value)
+        } else {
+            quote!(value.as_str())
+        };
         let own = constraints.iter().map(|c| {
             let pattern = c.pattern.as_ref().map(|p| match &c.pattern_description {
                 Some(d) => {
-                    quote!(#rt::types::validate::described_pattern(value, #p, #d, &path, out);)
+                    quote!(#rt::types::validate::described_pattern(#text, #p, #d, &path, out);)
                 }
-                None => quote!(#rt::types::validate::pattern(value, #p, &path, out);),
+                None => quote!(#rt::types::validate::pattern(#text, #p, &path, out);),
             });
             let length = (c.min_length.is_some() || c.max_length.is_some()).then(|| {
                 let (min, max) = (opt(c.min_length), opt(c.max_length));
@@ -178,11 +187,11 @@ struct Member<'a> {
 
 impl Member<'_> {
     /// The expression that tells whether the member is given: present, not
-    /// an empty list, and not a blank text (empty or only whitespace, as
-    /// `str::trim` sees it). The tXML reader trims an element's text with
-    /// `str::trim`, so a blank value reads as `""` there: blank in JSON
-    /// means the same, and a rule has one meaning in both.
-    fn given(&self) -> TokenStream {
+    /// an empty list, and not a blank text (`types::validate::is_blank`, the
+    /// crate's one reading of blank). The tXML reader trims an element's
+    /// text the same way, so a blank value reads as `""` there: blank in
+    /// JSON means the same, and a rule has one meaning in both.
+    fn given(&self, rt: &TokenStream) -> TokenStream {
         let ident = self.ident;
         let FieldShape {
             optional,
@@ -191,11 +200,11 @@ impl Member<'_> {
         } = self.shape;
         match (optional, text, list) {
             (true, true, _) => {
-                quote!(self.#ident.as_ref().is_some_and(|v| !v.trim().is_empty()))
+                quote!(self.#ident.as_ref().is_some_and(|v| !#rt::types::validate::is_blank(v)))
             }
             (true, false, true) => quote!(self.#ident.as_ref().is_some_and(|v| !v.is_empty())),
             (true, false, false) => quote!(self.#ident.is_some()),
-            (false, true, _) => quote!(!self.#ident.trim().is_empty()),
+            (false, true, _) => quote!(!#rt::types::validate::is_blank(&self.#ident)),
             (false, false, true) => quote!(!self.#ident.is_empty()),
             (false, false, false) => quote!(true),
         }
@@ -233,16 +242,16 @@ fn checks(
     let member = |wire: &str| members.iter().find(|m| m.wire == wire);
     for wire in &object.request_required {
         if let Some(m) = member(wire) {
-            let given = m.given();
+            let given = m.given(rt);
             checks.push(quote!(#rt::types::validate::required(#given, &at.field(#wire), out);));
         }
     }
     for (with, needs) in &object.dependent_required {
-        let Some(with_given) = member(with).map(Member::given) else {
+        let Some(with_given) = member(with).map(|m| m.given(rt)) else {
             continue;
         };
         let needs = needs.iter().filter_map(|need| {
-            let given = member(need)?.given();
+            let given = member(need)?.given(rt);
             Some(quote!(#rt::types::validate::required_with(#given, #with, &at.field(#need), out);))
         });
         checks.push(quote!(if #with_given { #(#needs)* }));

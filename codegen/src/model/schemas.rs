@@ -41,7 +41,8 @@ pub(crate) enum ValueKind {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Constraints {
     /// `pattern` of a plain string (not of a date-time, date or enum: their
-    /// types check their shape themselves), an ECMA-262 regex.
+    /// types check their shape themselves; but in `x-request-rules` of a
+    /// date or date-time too, see `request_constraints`), an ECMA-262 regex.
     pub(crate) pattern: Option<String>,
     /// `x-pattern-description` beside that `pattern`: what a matching
     /// value is, in words that follow "must be" in the message of a value
@@ -185,19 +186,40 @@ fn constraints(prop: &Value, rules: &Value) -> Constraints {
     }
 }
 
-/// The constraints of a property's `x-request-rules`: those of
-/// [`constraints`], and `uniqueBy` of a list (a keyword of `x-request-rules`
-/// only, so it is not read from the property itself).
+/// The constraints of a property's `x-request-rules`: those [`constraints`]
+/// reads; `uniqueBy` of a list (a keyword of `x-request-rules` only, so it
+/// is not read from the property itself); and the `pattern` of a date or
+/// date-time string too (checked on its text, `Date::as_str` or
+/// `DateTime::as_str`): the type reads every form Tradecloud sends, and a
+/// message sent to Tradecloud may have to use one of them (a local
+/// date-time `YYYY-MM-DDThh:mm:ss`, a date `YYYY-MM-DD`).
 fn request_constraints(prop: &Value, rules: &Value) -> Constraints {
-    let is_array = prop.get("type").and_then(Value::as_str) == Some("array");
-    Constraints {
-        unique_by: rules
-            .get("uniqueBy")
+    let mut request = constraints(prop, rules);
+    let ty = prop.get("type").and_then(Value::as_str);
+    request.unique_by = rules
+        .get("uniqueBy")
+        .and_then(Value::as_str)
+        .filter(|_| ty == Some("array"))
+        .map(str::to_string);
+    let dated = ty == Some("string")
+        && prop.get("x-rust-type").is_some()
+        && prop.get("enum").is_none()
+        && prop
+            .get("format")
             .and_then(Value::as_str)
-            .filter(|_| is_array)
-            .map(str::to_string),
-        ..constraints(prop, rules)
+            .is_some_and(|f| f == "date" || crate::normalize::is_date_time_format(f));
+    if dated && request.pattern.is_none() {
+        request.pattern = rules
+            .get("pattern")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        request.pattern_description = rules
+            .get("x-pattern-description")
+            .and_then(Value::as_str)
+            .filter(|_| request.pattern.is_some())
+            .map(str::to_string);
     }
+    request
 }
 
 /// `x-request-rules.required` and `.dependentRequired` of an object schema.
