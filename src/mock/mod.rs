@@ -491,7 +491,12 @@
 //!   Every transition of the process produces its documented event
 //!   (one table: `webhooks::line_event`; the lines of one event name form
 //!   one event): e.g. a new order `OrderIssuedByBuyer`, new lines
-//!   `OrderLinesIssuedByBuyer`, accepted lines
+//!   `OrderLinesIssuedByBuyer` (new lines that their `confirmed`,
+//!   `cancelled` or `completed` indicator closes at once are named by
+//!   that status: `OrderLinesConfirmedByBuyer`,
+//!   `OrderLinesCancelledByBuyer`, `OrderLinesCompletedByBuyer`, also in a
+//!   new order; order-events.md "Confirmed by buyer: The buyer confirmed
+//!   new order line(s) without requesting supplier confirmation"), accepted lines
 //!   `OrderLinesAcceptedBySupplier`, rejected ones
 //!   `OrderLinesRejectedBySupplier`, a proposal
 //!   `OrderChangesProposedBySupplier`, its approval or rejection

@@ -914,6 +914,7 @@ fn without_stamps(value: &Value) -> Value {
 ///
 /// | actor | transition | event |
 /// |---|---|---|
+/// | buyer | a new line sent `confirmed` / `cancelled` / `completed` (now `Confirmed` / `Cancelled` / `Completed`) | `OrderLinesConfirmedByBuyer` / `OrderLinesCancelledByBuyer` / `OrderLinesCompletedByBuyer` |
 /// | buyer | a new order | `OrderIssuedByBuyer` |
 /// | buyer | a new line in an order | `OrderLinesIssuedByBuyer` |
 /// | either | only delivery lines' `status`/`etd`/`eta` | `OrderLinesDeliveryScheduleLogisticsUpdatedByBuyer` / `...BySupplier` |
@@ -950,10 +951,18 @@ pub(crate) fn line_event(
     new_order: bool,
 ) -> Option<&'static str> {
     let Some(before) = before else {
-        return Some(match (actor, new_order) {
-            (Party::Buyer, true) => "OrderIssuedByBuyer",
-            (Party::Buyer, false) => "OrderLinesIssuedByBuyer",
-            (Party::Supplier, _) => "OrderLinesUpdatedBySupplier",
+        // A new line is named by its status after the message: one its
+        // indicators confirmed, cancelled or completed at once is that
+        // transition ("Confirmed by buyer: The buyer confirmed new order
+        // line(s) without requesting supplier confirmation",
+        // order-events.md), else it is issued.
+        return Some(match (actor, after.process.as_str(), new_order) {
+            (Party::Buyer, "Confirmed", _) => "OrderLinesConfirmedByBuyer",
+            (Party::Buyer, "Cancelled", _) => "OrderLinesCancelledByBuyer",
+            (Party::Buyer, "Completed", _) => "OrderLinesCompletedByBuyer",
+            (Party::Buyer, _, true) => "OrderIssuedByBuyer",
+            (Party::Buyer, _, false) => "OrderLinesIssuedByBuyer",
+            (Party::Supplier, _, _) => "OrderLinesUpdatedBySupplier",
         });
     };
     if before.line == after.line {

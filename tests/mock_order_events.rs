@@ -1,0 +1,177 @@
+//! The mock's order events over real HTTP where Tradecloud's documentation
+//! says more than the mock did: new lines sent `confirmed`
+//! (connectors/webhooks/order-events.md "Confirmed by buyer"), line
+//! indicators that take precedence per flag (order/buyer/cancel.md,
+//! order/buyer/complete.md) and changes to the order header only
+//! (order-events.md `OrderLinesUpdatedByBuyer` / `...BySupplier`: "Order
+//! and line fields ...").
+
+#![cfg(feature = "mock")]
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tradecloud::mock::{MockConfig, MockParty, MockServer};
+
+use crate::client_support::start;
+use crate::mock_support::{token, Receiver};
+
+const ORDER_EVENTS: &str = "order-webhook-connector/company/{companyId}/settings/orderEvents";
+
+/// `POST` `body` to `path` as `party` (Basic credentials).
+async fn post(server: &MockServer, party: &MockParty, path: &str, body: Value) -> StatusCode {
+    reqwest::Client::new()
+        .post(format!("{}{path}", server.base_url()))
+        .basic_auth(
+            &party.credentials.username,
+            Some(&party.credentials.password),
+        )
+        .json(&body)
+        .send()
+        .await
+        .expect("answered")
+        .status()
+}
+
+/// `GET` `path` as `party` with a token.
+async fn get(server: &MockServer, party: &MockParty, path: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", server.base_url()))
+        .bearer_auth(token(server, party).await)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.json().await.expect("JSON")
+}
+
+/// A mock whose buyer's and supplier's order events go to a receiver of
+/// their own: `(server, buyer's receiver, supplier's receiver)`.
+async fn mock_with_receivers() -> (MockServer, Receiver, Receiver) {
+    let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
+    let (buyer_rx, supplier_rx) = (Receiver::start().await, Receiver::start().await);
+    for (party, rx) in [
+        (server.buyer(), &buyer_rx),
+        (server.supplier(), &supplier_rx),
+    ] {
+        let status = reqwest::Client::new()
+            .put(format!(
+                "{}/{}",
+                server.base_url(),
+                ORDER_EVENTS.replace("{companyId}", &party.company_id)
+            ))
+            .bearer_auth(token(&server, &party).await)
+            .json(&json!({"webhookUrl": format!("{}/orders", rx.url)}))
+            .send()
+            .await
+            .expect("settings sent")
+            .status();
+        assert_eq!(status, 200);
+    }
+    (server, buyer_rx, supplier_rx)
+}
+
+/// An order message: `lines` as given.
+fn order_message(number: &str, order: Value, lines: Value) -> Value {
+    let mut header =
+        json!({"supplierAccountNumber": "SUPPLIER12345", "purchaseOrderNumber": number});
+    if let (Value::Object(header), Value::Object(more)) = (&mut header, order) {
+        header.extend(more);
+    }
+    json!({"order": header, "lines": lines})
+}
+
+fn order_line(position: &str, indicators: Value) -> Value {
+    json!({"position": position, "item": {"number": "A-1", "name": "Bolt"},
+           "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 1000}],
+           "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 2, "currencyIso": "EUR"}}},
+           "indicators": indicators})
+}
+
+/// Each event's name with the positions of the lines it carries, sorted.
+fn events(bodies: &[Value]) -> Vec<(String, Vec<String>)> {
+    let mut events: Vec<(String, Vec<String>)> = bodies
+        .iter()
+        .map(|b| {
+            let lines = b["orderEvent"]["lines"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|l| {
+                    l["buyerLine"]["position"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect();
+            (
+                b["eventName"].as_str().unwrap_or_default().to_owned(),
+                lines,
+            )
+        })
+        .collect();
+    events.sort();
+    events
+}
+
+/// The process order `id` as the buyer fetches it.
+async fn order(server: &MockServer, body: &Value) -> Value {
+    let id = body["orderEvent"]["orderId"].as_str().expect("an order id");
+    get(server, &server.buyer(), &format!("/order/{id}")).await
+}
+
+fn process_status<'v>(order: &'v Value, position: &str) -> &'v Value {
+    order["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["buyerLine"]["position"] == position)
+        .map(|l| &l["status"]["processStatus"])
+        .unwrap_or_else(|| panic!("no line {position} in {order:#}"))
+}
+
+#[tokio::test]
+async fn a_new_line_sent_confirmed_is_confirmed_by_buyer() {
+    let (server, _buyer_rx, supplier_rx) = mock_with_receivers().await;
+    let message = order_message(
+        "PO-EV-CONFIRMED",
+        json!({}),
+        json!([
+            order_line("0001", json!({"confirmed": true})),
+            order_line("0002", json!({}))
+        ]),
+    );
+    let status = post(&server, &server.buyer(), "/api-connector/order", message).await;
+    assert_eq!(status, 200);
+    let got = supplier_rx.wait_for_bodies(2).await;
+    assert_eq!(
+        events(&got),
+        [
+            ("OrderIssuedByBuyer".to_owned(), vec!["0002".to_owned()]),
+            (
+                "OrderLinesConfirmedByBuyer".to_owned(),
+                vec!["0001".to_owned()]
+            ),
+        ]
+    );
+    let fetched = order(&server, &got[0]).await;
+    assert_eq!(process_status(&fetched, "0001"), "Confirmed");
+    // A line added later, sent confirmed, is confirmed as well.
+    let message = order_message(
+        "PO-EV-CONFIRMED",
+        json!({}),
+        json!([order_line("0003", json!({"confirmed": true}))]),
+    );
+    let status = post(&server, &server.buyer(), "/api-connector/order", message).await;
+    assert_eq!(status, 200);
+    let got = supplier_rx.wait_for_bodies(3).await;
+    assert_eq!(
+        events(&got[2..]),
+        [(
+            "OrderLinesConfirmedByBuyer".to_owned(),
+            vec!["0003".to_owned()]
+        )]
+    );
+    server.shutdown().await.expect("stops");
+}
