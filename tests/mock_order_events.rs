@@ -175,3 +175,41 @@ async fn a_new_line_sent_confirmed_is_confirmed_by_buyer() {
     );
     server.shutdown().await.expect("stops");
 }
+
+#[tokio::test]
+async fn a_line_indicator_overrules_only_the_same_order_indicator() {
+    let (server, _buyer_rx, supplier_rx) = mock_with_receivers().await;
+    let lines = json!([order_line("0001", json!({})), order_line("0002", json!({}))]);
+    let message = order_message("PO-EV-PRECEDENCE", json!({}), lines);
+    let status = post(&server, &server.buyer(), "/api-connector/order", message).await;
+    assert_eq!(status, 200);
+    supplier_rx.wait_for_bodies(1).await;
+    // The order is cancelled; line 0001 says it is not completed, which
+    // says nothing about cancelling: the order's `cancelled` holds for it.
+    let indicators = json!({
+        "order": {"purchaseOrderNumber": "PO-EV-PRECEDENCE", "indicators": {"cancelled": true}},
+        "lines": [{"position": "0001", "indicators": {"completed": false}},
+                  {"position": "0002", "indicators": {"cancelled": false}}]
+    });
+    let status = post(
+        &server,
+        &server.buyer(),
+        "/api-connector/order/indicators",
+        indicators,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let got = supplier_rx.wait_for_bodies(2).await;
+    assert_eq!(
+        events(&got[1..]),
+        [(
+            "OrderLinesCancelledByBuyer".to_owned(),
+            vec!["0001".to_owned()]
+        )]
+    );
+    let fetched = order(&server, &got[1]).await;
+    assert_eq!(process_status(&fetched, "0001"), "Cancelled");
+    // The line's own `cancelled: false` overrules the order's.
+    assert_eq!(process_status(&fetched, "0002"), "Issued");
+    server.shutdown().await.expect("stops");
+}

@@ -188,14 +188,17 @@
 //!   - the buyer's **indicators** (`POST /api-connector/order/indicators`,
 //!     and the indicators of a sent order; order/buyer/issue/indicators.md):
 //!     `completed` → `Completed` for `Issued`, `Rejected` and `Confirmed`
-//!     lines (over `cancelled` on the same level; an `InProgress` line
+//!     lines (over `cancelled`, each flag taken from the line, else the
+//!     order: an order `cancelled` with a line `completed: false` cancels
+//!     the line; an `InProgress` line
 //!     "cannot be completed", order/buyer/complete.md, and stays as it is),
 //!     `cancelled` → `Cancelled` (also the logistics status) for `Issued`,
 //!     `InProgress`, `Rejected` and `Confirmed` lines;
 //!     `confirmed` confirms an `Issued` line, `requestReconfirmation` makes
 //!     a `Confirmed` line `InProgress` (`OpenBuyerReconfirmationRequest`),
 //!     `shipped`/`delivered` move the logistics status forward; order level
-//!     indicators apply to every line, line indicators take precedence.
+//!     indicators apply to every line, line indicators take precedence,
+//!     flag by flag (cancel.md, complete.md).
 //!     `cancelLineWhenMissing` on a sent order cancels the lines it leaves
 //!     out, and `autoConfirm` approves a supplier proposal or reopen request
 //!     at once (`OrderLinesConfirmedBySupplier`: "confirmed by the supplier

@@ -911,9 +911,11 @@ pub(crate) fn deliver_delivery_lines(
 ///
 /// * `completed`: `Issued`, `Rejected` and `Confirmed` lines become
 ///   `Completed`; an `InProgress` line cannot be completed (complete.md)
-///   and is left alone (completing has precedence over cancelling on the
-///   same level, where the line can be completed; a line's `completed` or
-///   `cancelled` overrules both of the order's);
+///   and is left alone (each of `completed` and `cancelled` is the
+///   line's, else the order's; completing then has precedence over
+///   cancelling where the line can be completed: an order `cancelled`
+///   with a line `completed: false` cancels that line, an order
+///   `completed` with a line `cancelled` completes it);
 /// * `cancelled`: `Issued`, `InProgress`, `Rejected` and `Confirmed` lines
 ///   become `Cancelled` (logistics status `Cancelled` too);
 /// * `confirmed`: an `Issued` line becomes `Confirmed` with its requested
@@ -989,20 +991,12 @@ fn indicate(
                 .or(header_value.flatten())
                 .unwrap_or(false)
         };
-        // Completing and cancelling are judged on one level: the line's
-        // when it sets either, else the order's.
-        let line_decides = sent.is_some_and(|i| i.completed.is_some() || i.cancelled.is_some());
-        let (completed, cancelled) = if line_decides {
-            (
-                sent.and_then(|i| i.completed).unwrap_or(false),
-                sent.and_then(|i| i.cancelled).unwrap_or(false),
-            )
-        } else {
-            (
-                header.and_then(|i| i.completed).unwrap_or(false),
-                header.and_then(|i| i.cancelled).unwrap_or(false),
-            )
-        };
+        // Each flag from the line, else from the order ("a `cancelled`
+        // indicator on line level ... has precedence over the order level
+        // `cancelled` indicator", cancel.md; complete.md the same for
+        // `completed`); then completing has precedence over cancelling.
+        let completed = flag(sent.map(|i| i.completed), header.map(|i| i.completed));
+        let cancelled = flag(sent.map(|i| i.cancelled), header.map(|i| i.cancelled));
         let confirmed_by_buyer = flag(sent.map(|i| i.confirmed), header.map(|i| i.confirmed));
         let reconfirm = flag(
             sent.map(|i| i.request_reconfirmation),
@@ -3109,7 +3103,7 @@ mod tests {
         let mut order = issued();
         let message: connector::SendOrderIndicatorsByBuyer = from_json(serde_json::json!({
             "order": {"purchaseOrderNumber": "PO-1", "indicators": {"completed": true}},
-            "lines": [{"position": "0002", "indicators": {"cancelled": true}}]
+            "lines": [{"position": "0002", "indicators": {"cancelled": true, "completed": false}}]
         }));
         assert!(apply_indicators(&mut order, &message, &at(2)));
         assert_eq!(status(&order, "0001"), (LineProcessStatus::Completed, None));
