@@ -213,3 +213,85 @@ async fn a_line_indicator_overrules_only_the_same_order_indicator() {
     assert_eq!(process_status(&fetched, "0002"), "Issued");
     server.shutdown().await.expect("stops");
 }
+
+/// The bodies `rx` got of events that `suffix` (`BySupplier`, `ByBuyer`)
+/// names, after a moment for late ones.
+async fn settled(rx: &Receiver, suffix: &str) -> Vec<Value> {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    rx.bodies()
+        .into_iter()
+        .filter(|b| b["eventName"].as_str().is_some_and(|n| n.ends_with(suffix)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_change_of_the_order_header_only_is_an_updated_event() {
+    let (server, buyer_rx, supplier_rx) = mock_with_receivers().await;
+    let lines = json!([order_line("0001", json!({})), order_line("0002", json!({}))]);
+    let issue = |description: &str| {
+        order_message(
+            "PO-EV-HEADER",
+            json!({"description": description}),
+            lines.clone(),
+        )
+    };
+    let buyer = server.buyer();
+    assert_eq!(
+        post(&server, &buyer, "/api-connector/order", issue("Bolts")).await,
+        200
+    );
+    assert_eq!(settled(&supplier_rx, "ByBuyer").await.len(), 1);
+
+    // A response line that answers nothing updates the supplier's line.
+    let mut response = json!({
+        "order": {"buyerAccountNumber": "BUYER340760", "purchaseOrderNumber": "PO-EV-HEADER"},
+        "lines": [{"purchaseOrderLinePosition": "0001"}]
+    });
+    let supplier = server.supplier();
+    let path = "/api-connector/order-response";
+    assert_eq!(post(&server, &supplier, path, response.clone()).await, 200);
+    assert_eq!(settled(&buyer_rx, "BySupplier").await.len(), 1);
+    // The same response with a document on the order: only the header
+    // changes (send-order-response/attach-document.md: no
+    // OrderDocumentsAttachedBySupplier, so the order event is the notice).
+    response["order"]["documents"] = json!([{"code": "S-DOC", "name": "Certificate",
+                                             "url": "https://example.com/s.pdf"}]);
+    assert_eq!(post(&server, &supplier, path, response.clone()).await, 200);
+    let got = settled(&buyer_rx, "BySupplier").await;
+    assert_eq!(
+        events(&got[1..]),
+        [(
+            "OrderLinesUpdatedBySupplier".to_owned(),
+            vec!["0001".to_owned(), "0002".to_owned()]
+        )]
+    );
+    assert_eq!(
+        got[1]["orderEvent"]["supplierOrder"]["documents"][0]["code"],
+        "S-DOC"
+    );
+    // The same response again changes nothing: no event.
+    assert_eq!(post(&server, &supplier, path, response).await, 200);
+    assert_eq!(settled(&buyer_rx, "BySupplier").await.len(), 2);
+
+    // The buyer changes only the order's description.
+    assert_eq!(
+        post(&server, &buyer, "/api-connector/order", issue("Nuts")).await,
+        200
+    );
+    let got = settled(&supplier_rx, "ByBuyer").await;
+    assert_eq!(
+        events(&got[1..]),
+        [(
+            "OrderLinesUpdatedByBuyer".to_owned(),
+            vec!["0001".to_owned(), "0002".to_owned()]
+        )]
+    );
+    assert_eq!(got[1]["orderEvent"]["buyerOrder"]["description"], "Nuts");
+    // An identical re-send sends nothing.
+    assert_eq!(
+        post(&server, &buyer, "/api-connector/order", issue("Nuts")).await,
+        200
+    );
+    assert_eq!(settled(&supplier_rx, "ByBuyer").await.len(), 2);
+    server.shutdown().await.expect("stops");
+}

@@ -499,7 +499,17 @@
 //!   that status: `OrderLinesConfirmedByBuyer`,
 //!   `OrderLinesCancelledByBuyer`, `OrderLinesCompletedByBuyer`, also in a
 //!   new order; order-events.md "Confirmed by buyer: The buyer confirmed
-//!   new order line(s) without requesting supplier confirmation"), accepted lines
+//!   new order line(s) without requesting supplier confirmation"), a
+//!   message that moves no line but changes the order header
+//!   (`buyerOrder`/`supplierOrder`: description, notes, documents, ...) or
+//!   only documents of lines `OrderLinesUpdatedByBuyer` /
+//!   `OrderLinesUpdatedBySupplier` ("Order and line fields other than
+//!   prices & delivery schedules are updated"; documents sent in an order
+//!   or a response have no order-documents event, so this event is the
+//!   other company's notice), carrying the lines whose documents changed,
+//!   else all lines (a choice: the receive pages say `lines` "contains one
+//!   or more order lines", and a header belongs to all of them); a message
+//!   that changes nothing sends nothing; accepted lines
 //!   `OrderLinesAcceptedBySupplier`, rejected ones
 //!   `OrderLinesRejectedBySupplier`, a proposal
 //!   `OrderChangesProposedBySupplier`, its approval or rejection

@@ -944,6 +944,9 @@ fn without_stamps(value: &Value) -> Value {
 /// | supplier | → `Confirmed` | `OrderLinesAcceptedBySupplier` |
 /// | supplier | → `Rejected` | `OrderLinesRejectedBySupplier` |
 /// | supplier | other change | `OrderLinesUpdatedBySupplier` |
+///
+/// A message that moves no line but changes the order header or documents
+/// is `OrderLinesUpdatedBy{Buyer,Supplier}` too ([`order_events`]).
 pub(crate) fn line_event(
     actor: Party,
     before: Option<&LineState>,
@@ -1190,7 +1193,63 @@ pub(crate) fn order_events(
             }
         }
     }
+    if let (true, Some(before_value)) = (
+        events.is_empty(),
+        before.and_then(|o| serde_json::to_value(o).ok()),
+    ) {
+        if let Some(event) = fields_event(actor, &before_value, &after_value) {
+            events.push(event);
+        }
+    }
     events
+}
+
+/// The event of a change that moves no line: the order header
+/// (`buyerOrder`/`supplierOrder`, its documents included) or only the
+/// documents of lines changed. connectors/webhooks/order-events.md names
+/// it `OrderLinesUpdatedByBuyer` / `...BySupplier`, "Order and line fields
+/// other than prices & delivery schedules are updated"; documents in an
+/// order or a response have no order-documents event
+/// (send-order-response/attach-document.md), so this is the other
+/// company's only notice. The event carries the lines whose documents
+/// changed; when only the header changed, all lines (the receive pages:
+/// `lines` "contains one or more order lines", and the header is the
+/// whole order's). `None`: nothing changed.
+fn fields_event(
+    actor: Party,
+    before: &Value,
+    after: &Value,
+) -> Option<(&'static str, Vec<String>)> {
+    let part = |order: &Value, name: &str| without_stamps(order.get(name).unwrap_or(&Value::Null));
+    let header_changed = ["buyerOrder", "supplierOrder"]
+        .iter()
+        .any(|name| part(before, name) != part(after, name));
+    let before_lines: BTreeMap<String, Value> = lines_of(before)
+        .iter()
+        .map(|l| (position(l), without_stamps(&without_reason(l))))
+        .collect();
+    let after_lines = lines_of(after);
+    let documents_changed: Vec<String> = after_lines
+        .iter()
+        .filter(|l| {
+            before_lines
+                .get(&position(l))
+                .is_some_and(|b| *b != without_stamps(&without_reason(l)))
+        })
+        .map(position)
+        .collect();
+    let positions = if !documents_changed.is_empty() {
+        documents_changed
+    } else if header_changed {
+        after_lines.iter().map(position).collect()
+    } else {
+        return None;
+    };
+    let event = match actor {
+        Party::Buyer => "OrderLinesUpdatedByBuyer",
+        Party::Supplier => "OrderLinesUpdatedBySupplier",
+    };
+    Some((event, positions))
 }
 
 /// The body of an order event: `orderEvent` (or `singleDeliveryOrderEvent`)
