@@ -4,7 +4,8 @@
 //! indicators that take precedence per flag (order/buyer/cancel.md,
 //! order/buyer/complete.md) and changes to the order header only
 //! (order-events.md `OrderLinesUpdatedByBuyer` / `...BySupplier`: "Order
-//! and line fields ...").
+//! and line fields ..."), and the buyer's delivery line position, status
+//! and transport mode on a confirmed line (api/delivery-schedule.md).
 
 #![cfg(feature = "mock")]
 
@@ -293,5 +294,64 @@ async fn a_change_of_the_order_header_only_is_an_updated_event() {
         200
     );
     assert_eq!(settled(&supplier_rx, "ByBuyer").await.len(), 2);
+    server.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_confirmed_line_takes_the_buyer_s_delivery_line_status_and_position() {
+    let (server, buyer_rx, supplier_rx) = mock_with_receivers().await;
+    // A delivery line without a position, as after a supplier's split.
+    let schedule = |more: Value| {
+        let mut delivery = json!({"date": "2026-03-01", "quantity": 1000});
+        if let (Value::Object(delivery), Value::Object(more)) = (&mut delivery, more) {
+            delivery.extend(more);
+        }
+        let mut line = order_line("0001", json!({}));
+        line["deliverySchedule"] = json!([delivery]);
+        order_message("PO-EV-LOGISTICS", json!({}), json!([line]))
+    };
+    let buyer = server.buyer();
+    assert_eq!(
+        post(&server, &buyer, "/api-connector/order", schedule(json!({}))).await,
+        200
+    );
+    supplier_rx.wait_for_bodies(1).await;
+    let accept = json!({
+        "order": {"buyerAccountNumber": "BUYER340760", "purchaseOrderNumber": "PO-EV-LOGISTICS"},
+        "lines": [{"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}]
+    });
+    let path = "/api-connector/order-response";
+    assert_eq!(post(&server, &server.supplier(), path, accept).await, 200);
+    let got = buyer_rx.wait_for_bodies(1).await;
+    // The same date and quantity, now with the buyer's position, status
+    // and transport mode (api/delivery-schedule.md).
+    let update = schedule(json!({"position": "1", "status": "Shipped", "transportMode": "3"}));
+    assert_eq!(
+        post(&server, &buyer, "/api-connector/order", update).await,
+        200
+    );
+    let events = supplier_rx.wait_for_bodies(2).await;
+    // Position and transport mode are more than logistics fields.
+    assert_eq!(events[1]["eventName"], "OrderLinesUpdatedByBuyer");
+    let fetched = order(&server, &got[0]).await;
+    let line = &fetched["lines"][0];
+    assert_eq!(line["status"]["processStatus"], "Confirmed");
+    for schedule in ["deliverySchedule", "deliveryScheduleIncludingRequests"] {
+        let delivery = &line[schedule][0];
+        assert_eq!(
+            (&delivery["position"], &delivery["status"]),
+            (&json!("1"), &json!("Shipped")),
+            "{schedule}: {line:#}"
+        );
+    }
+    let agreed = &line["confirmedLine"]["deliverySchedule"][0];
+    assert_eq!(
+        (
+            &agreed["position"],
+            &agreed["status"],
+            &agreed["transportMode"]
+        ),
+        (&json!("1"), &json!("Shipped"), &json!("3"))
+    );
     server.shutdown().await.expect("stops");
 }

@@ -143,7 +143,9 @@
 //!     `InProgress` (`ReissuedRejectedLine`), `Confirmed` with other
 //!     requested values becomes `InProgress` with an open buyer reopen
 //!     request (`OpenBuyerReopenRequest`, values equal to the confirmed
-//!     ones again revert it), `Completed`/`Cancelled` ignore the update;
+//!     ones again revert it; with the same values its delivery lines take
+//!     the buyer's `position`, `status` and `transportMode`,
+//!     api/delivery-schedule.md), `Completed`/`Cancelled` ignore the update;
 //!   - a supplier's **order response** (`POST
 //!     /api-connector/order-response`) finds the order by the supplier's
 //!     `buyerAccountNumber` and the `purchaseOrderNumber`, its lines by

@@ -444,6 +444,30 @@ fn finish(order: &mut Order, now: &DateTime) {
 
 // ----- the buyer issues or updates an order -------------------------------
 
+/// A `Confirmed` line whose buyer's schedule agrees with the confirmed
+/// one (date and quantity, delivery line by delivery line) takes from it
+/// what is the buyer's to say of each delivery line: its `position` (the
+/// buyer's ERP "must assign a position to the split delivery line",
+/// api/delivery-schedule.md), its logistics `status` "according to the
+/// buyer" and its `transportMode`; the ones the buyer leaves out stay.
+/// [`refresh_line`] then shows them in the current schedules.
+fn take_buyer_delivery_fields(line: &mut OrderLine, schedule: &[DeliveryScheduleLine]) {
+    let Some(confirmed) = line.confirmed_line.as_mut() else {
+        return;
+    };
+    for (agreed, sent) in confirmed.delivery_schedule.iter_mut().zip(schedule) {
+        if sent.position.is_some() {
+            agreed.position = sent.position.clone();
+        }
+        if sent.status.is_some() {
+            agreed.status = sent.status.clone();
+        }
+        if sent.transport_mode.is_some() {
+            agreed.transport_mode = sent.transport_mode.clone();
+        }
+    }
+}
+
 /// A buyer's new or updated order (`POST /api-connector/order`;
 /// order/buyer/issue, order/buyer/update.md): `existing` is the stored
 /// order with the same buyer and purchase order number, if any. Returns
@@ -454,7 +478,9 @@ fn finish(order: &mut Order, now: &DateTime) {
 /// an open buyer reopen request whose values now equal the confirmed ones
 /// again is reverted: `Confirmed`), `Rejected` becomes `InProgress`
 /// (`ReissuedRejectedLine`), `Confirmed` stays when the requested values
-/// still agree with the confirmed ones and otherwise becomes `InProgress`
+/// still agree with the confirmed ones (its delivery lines then take the
+/// buyer's `position`, `status` and `transportMode`,
+/// [`take_buyer_delivery_fields`]) and otherwise becomes `InProgress`
 /// with an open buyer reopen request (`OpenBuyerReopenRequest`);
 /// `Completed` and `Cancelled` lines ignore the update. Lines not sent are
 /// left as they are. Indicators in the message apply as
@@ -573,6 +599,9 @@ pub(crate) fn issue_order(
                             .request(line.buyer_line.as_ref().and_then(|b| b.reason.clone())),
                     );
                 }
+            }
+            Some(LineProcessStatus::Confirmed) => {
+                take_buyer_delivery_fields(line, &now_requested.schedule);
             }
             None => set_status(line, LineProcessStatus::Issued, None),
             _ => {}
