@@ -51,6 +51,7 @@ mod inbox_store;
 mod inbox_trace_parent;
 mod inbox_unhandled;
 mod mock_api;
+mod mock_order_events;
 mod mock_process;
 mod mock_requests;
 mod mock_shipment_actions;

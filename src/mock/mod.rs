@@ -143,7 +143,9 @@
 //!     `InProgress` (`ReissuedRejectedLine`), `Confirmed` with other
 //!     requested values becomes `InProgress` with an open buyer reopen
 //!     request (`OpenBuyerReopenRequest`, values equal to the confirmed
-//!     ones again revert it), `Completed`/`Cancelled` ignore the update;
+//!     ones again revert it; with the same values its delivery lines take
+//!     the buyer's `position`, `status` and `transportMode`,
+//!     api/delivery-schedule.md), `Completed`/`Cancelled` ignore the update;
 //!   - a supplier's **order response** (`POST
 //!     /api-connector/order-response`) finds the order by the supplier's
 //!     `buyerAccountNumber` and the `purchaseOrderNumber`, its lines by
@@ -188,14 +190,17 @@
 //!   - the buyer's **indicators** (`POST /api-connector/order/indicators`,
 //!     and the indicators of a sent order; order/buyer/issue/indicators.md):
 //!     `completed` → `Completed` for `Issued`, `Rejected` and `Confirmed`
-//!     lines (over `cancelled` on the same level; an `InProgress` line
+//!     lines (over `cancelled`, each flag taken from the line, else the
+//!     order: an order `cancelled` with a line `completed: false` cancels
+//!     the line; an `InProgress` line
 //!     "cannot be completed", order/buyer/complete.md, and stays as it is),
 //!     `cancelled` → `Cancelled` (also the logistics status) for `Issued`,
 //!     `InProgress`, `Rejected` and `Confirmed` lines;
 //!     `confirmed` confirms an `Issued` line, `requestReconfirmation` makes
 //!     a `Confirmed` line `InProgress` (`OpenBuyerReconfirmationRequest`),
 //!     `shipped`/`delivered` move the logistics status forward; order level
-//!     indicators apply to every line, line indicators take precedence.
+//!     indicators apply to every line, line indicators take precedence,
+//!     flag by flag (cancel.md, complete.md).
 //!     `cancelLineWhenMissing` on a sent order cancels the lines it leaves
 //!     out, and `autoConfirm` approves a supplier proposal or reopen request
 //!     at once (`OrderLinesConfirmedBySupplier`: "confirmed by the supplier
@@ -503,7 +508,22 @@
 //!   Every transition of the process produces its documented event
 //!   (one table: `webhooks::line_event`; the lines of one event name form
 //!   one event): e.g. a new order `OrderIssuedByBuyer`, new lines
-//!   `OrderLinesIssuedByBuyer`, accepted lines
+//!   `OrderLinesIssuedByBuyer` (new lines that their `confirmed`,
+//!   `cancelled` or `completed` indicator closes at once are named by
+//!   that status: `OrderLinesConfirmedByBuyer`,
+//!   `OrderLinesCancelledByBuyer`, `OrderLinesCompletedByBuyer`, also in a
+//!   new order; order-events.md "Confirmed by buyer: The buyer confirmed
+//!   new order line(s) without requesting supplier confirmation"), a
+//!   message that moves no line but changes the order header
+//!   (`buyerOrder`/`supplierOrder`: description, notes, documents, ...) or
+//!   only documents of lines `OrderLinesUpdatedByBuyer` /
+//!   `OrderLinesUpdatedBySupplier` ("Order and line fields other than
+//!   prices & delivery schedules are updated"; documents sent in an order
+//!   or a response have no order-documents event, so this event is the
+//!   other company's notice), carrying the lines whose documents changed,
+//!   else all lines (a choice: the receive pages say `lines` "contains one
+//!   or more order lines", and a header belongs to all of them); a message
+//!   that changes nothing sends nothing; accepted lines
 //!   `OrderLinesAcceptedBySupplier`, rejected ones
 //!   `OrderLinesRejectedBySupplier`, a proposal
 //!   `OrderChangesProposedBySupplier`, its approval or rejection

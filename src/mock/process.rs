@@ -444,6 +444,30 @@ fn finish(order: &mut Order, now: &DateTime) {
 
 // ----- the buyer issues or updates an order -------------------------------
 
+/// A `Confirmed` line whose buyer's schedule agrees with the confirmed
+/// one (date and quantity, delivery line by delivery line) takes from it
+/// what is the buyer's to say of each delivery line: its `position` (the
+/// buyer's ERP "must assign a position to the split delivery line",
+/// api/delivery-schedule.md), its logistics `status` "according to the
+/// buyer" and its `transportMode`; the ones the buyer leaves out stay.
+/// [`refresh_line`] then shows them in the current schedules.
+fn take_buyer_delivery_fields(line: &mut OrderLine, schedule: &[DeliveryScheduleLine]) {
+    let Some(confirmed) = line.confirmed_line.as_mut() else {
+        return;
+    };
+    for (agreed, sent) in confirmed.delivery_schedule.iter_mut().zip(schedule) {
+        if sent.position.is_some() {
+            agreed.position = sent.position.clone();
+        }
+        if sent.status.is_some() {
+            agreed.status = sent.status.clone();
+        }
+        if sent.transport_mode.is_some() {
+            agreed.transport_mode = sent.transport_mode.clone();
+        }
+    }
+}
+
 /// A buyer's new or updated order (`POST /api-connector/order`;
 /// order/buyer/issue, order/buyer/update.md): `existing` is the stored
 /// order with the same buyer and purchase order number, if any. Returns
@@ -454,7 +478,9 @@ fn finish(order: &mut Order, now: &DateTime) {
 /// an open buyer reopen request whose values now equal the confirmed ones
 /// again is reverted: `Confirmed`), `Rejected` becomes `InProgress`
 /// (`ReissuedRejectedLine`), `Confirmed` stays when the requested values
-/// still agree with the confirmed ones and otherwise becomes `InProgress`
+/// still agree with the confirmed ones (its delivery lines then take the
+/// buyer's `position`, `status` and `transportMode`,
+/// [`take_buyer_delivery_fields`]) and otherwise becomes `InProgress`
 /// with an open buyer reopen request (`OpenBuyerReopenRequest`);
 /// `Completed` and `Cancelled` lines ignore the update. Lines not sent are
 /// left as they are. Indicators in the message apply as
@@ -573,6 +599,9 @@ pub(crate) fn issue_order(
                             .request(line.buyer_line.as_ref().and_then(|b| b.reason.clone())),
                     );
                 }
+            }
+            Some(LineProcessStatus::Confirmed) => {
+                take_buyer_delivery_fields(line, &now_requested.schedule);
             }
             None => set_status(line, LineProcessStatus::Issued, None),
             _ => {}
@@ -911,9 +940,11 @@ pub(crate) fn deliver_delivery_lines(
 ///
 /// * `completed`: `Issued`, `Rejected` and `Confirmed` lines become
 ///   `Completed`; an `InProgress` line cannot be completed (complete.md)
-///   and is left alone (completing has precedence over cancelling on the
-///   same level, where the line can be completed; a line's `completed` or
-///   `cancelled` overrules both of the order's);
+///   and is left alone (each of `completed` and `cancelled` is the
+///   line's, else the order's; completing then has precedence over
+///   cancelling where the line can be completed: an order `cancelled`
+///   with a line `completed: false` cancels that line, an order
+///   `completed` with a line `cancelled` completes it);
 /// * `cancelled`: `Issued`, `InProgress`, `Rejected` and `Confirmed` lines
 ///   become `Cancelled` (logistics status `Cancelled` too);
 /// * `confirmed`: an `Issued` line becomes `Confirmed` with its requested
@@ -989,20 +1020,12 @@ fn indicate(
                 .or(header_value.flatten())
                 .unwrap_or(false)
         };
-        // Completing and cancelling are judged on one level: the line's
-        // when it sets either, else the order's.
-        let line_decides = sent.is_some_and(|i| i.completed.is_some() || i.cancelled.is_some());
-        let (completed, cancelled) = if line_decides {
-            (
-                sent.and_then(|i| i.completed).unwrap_or(false),
-                sent.and_then(|i| i.cancelled).unwrap_or(false),
-            )
-        } else {
-            (
-                header.and_then(|i| i.completed).unwrap_or(false),
-                header.and_then(|i| i.cancelled).unwrap_or(false),
-            )
-        };
+        // Each flag from the line, else from the order ("a `cancelled`
+        // indicator on line level ... has precedence over the order level
+        // `cancelled` indicator", cancel.md; complete.md the same for
+        // `completed`); then completing has precedence over cancelling.
+        let completed = flag(sent.map(|i| i.completed), header.map(|i| i.completed));
+        let cancelled = flag(sent.map(|i| i.cancelled), header.map(|i| i.cancelled));
         let confirmed_by_buyer = flag(sent.map(|i| i.confirmed), header.map(|i| i.confirmed));
         let reconfirm = flag(
             sent.map(|i| i.request_reconfirmation),
@@ -3105,7 +3128,7 @@ mod tests {
         let mut order = issued();
         let message: connector::SendOrderIndicatorsByBuyer = from_json(serde_json::json!({
             "order": {"purchaseOrderNumber": "PO-1", "indicators": {"completed": true}},
-            "lines": [{"position": "0002", "indicators": {"cancelled": true}}]
+            "lines": [{"position": "0002", "indicators": {"cancelled": true, "completed": false}}]
         }));
         assert!(apply_indicators(&mut order, &message, &at(2)));
         assert_eq!(status(&order, "0001"), (LineProcessStatus::Completed, None));

@@ -914,6 +914,7 @@ fn without_stamps(value: &Value) -> Value {
 ///
 /// | actor | transition | event |
 /// |---|---|---|
+/// | buyer | a new line sent `confirmed` / `cancelled` / `completed` (now `Confirmed` / `Cancelled` / `Completed`) | `OrderLinesConfirmedByBuyer` / `OrderLinesCancelledByBuyer` / `OrderLinesCompletedByBuyer` |
 /// | buyer | a new order | `OrderIssuedByBuyer` |
 /// | buyer | a new line in an order | `OrderLinesIssuedByBuyer` |
 /// | either | only delivery lines' `status`/`etd`/`eta` | `OrderLinesDeliveryScheduleLogisticsUpdatedByBuyer` / `...BySupplier` |
@@ -943,6 +944,9 @@ fn without_stamps(value: &Value) -> Value {
 /// | supplier | → `Confirmed` | `OrderLinesAcceptedBySupplier` |
 /// | supplier | → `Rejected` | `OrderLinesRejectedBySupplier` |
 /// | supplier | other change | `OrderLinesUpdatedBySupplier` |
+///
+/// A message that moves no line but changes the order header or documents
+/// is `OrderLinesUpdatedBy{Buyer,Supplier}` too ([`order_events`]).
 pub(crate) fn line_event(
     actor: Party,
     before: Option<&LineState>,
@@ -950,10 +954,18 @@ pub(crate) fn line_event(
     new_order: bool,
 ) -> Option<&'static str> {
     let Some(before) = before else {
-        return Some(match (actor, new_order) {
-            (Party::Buyer, true) => "OrderIssuedByBuyer",
-            (Party::Buyer, false) => "OrderLinesIssuedByBuyer",
-            (Party::Supplier, _) => "OrderLinesUpdatedBySupplier",
+        // A new line is named by its status after the message: one its
+        // indicators confirmed, cancelled or completed at once is that
+        // transition ("Confirmed by buyer: The buyer confirmed new order
+        // line(s) without requesting supplier confirmation",
+        // order-events.md), else it is issued.
+        return Some(match (actor, after.process.as_str(), new_order) {
+            (Party::Buyer, "Confirmed", _) => "OrderLinesConfirmedByBuyer",
+            (Party::Buyer, "Cancelled", _) => "OrderLinesCancelledByBuyer",
+            (Party::Buyer, "Completed", _) => "OrderLinesCompletedByBuyer",
+            (Party::Buyer, _, true) => "OrderIssuedByBuyer",
+            (Party::Buyer, _, false) => "OrderLinesIssuedByBuyer",
+            (Party::Supplier, _, _) => "OrderLinesUpdatedBySupplier",
         });
     };
     if before.line == after.line {
@@ -1181,7 +1193,63 @@ pub(crate) fn order_events(
             }
         }
     }
+    if let (true, Some(before_value)) = (
+        events.is_empty(),
+        before.and_then(|o| serde_json::to_value(o).ok()),
+    ) {
+        if let Some(event) = fields_event(actor, &before_value, &after_value) {
+            events.push(event);
+        }
+    }
     events
+}
+
+/// The event of a change that moves no line: the order header
+/// (`buyerOrder`/`supplierOrder`, its documents included) or only the
+/// documents of lines changed. connectors/webhooks/order-events.md names
+/// it `OrderLinesUpdatedByBuyer` / `...BySupplier`, "Order and line fields
+/// other than prices & delivery schedules are updated"; documents in an
+/// order or a response have no order-documents event
+/// (send-order-response/attach-document.md), so this is the other
+/// company's only notice. The event carries the lines whose documents
+/// changed; when only the header changed, all lines (the receive pages:
+/// `lines` "contains one or more order lines", and the header is the
+/// whole order's). `None`: nothing changed.
+fn fields_event(
+    actor: Party,
+    before: &Value,
+    after: &Value,
+) -> Option<(&'static str, Vec<String>)> {
+    let part = |order: &Value, name: &str| without_stamps(order.get(name).unwrap_or(&Value::Null));
+    let header_changed = ["buyerOrder", "supplierOrder"]
+        .iter()
+        .any(|name| part(before, name) != part(after, name));
+    let before_lines: BTreeMap<String, Value> = lines_of(before)
+        .iter()
+        .map(|l| (position(l), without_stamps(&without_reason(l))))
+        .collect();
+    let after_lines = lines_of(after);
+    let documents_changed: Vec<String> = after_lines
+        .iter()
+        .filter(|l| {
+            before_lines
+                .get(&position(l))
+                .is_some_and(|b| *b != without_stamps(&without_reason(l)))
+        })
+        .map(position)
+        .collect();
+    let positions = if !documents_changed.is_empty() {
+        documents_changed
+    } else if header_changed {
+        after_lines.iter().map(position).collect()
+    } else {
+        return None;
+    };
+    let event = match actor {
+        Party::Buyer => "OrderLinesUpdatedByBuyer",
+        Party::Supplier => "OrderLinesUpdatedBySupplier",
+    };
+    Some((event, positions))
 }
 
 /// The body of an order event: `orderEvent` (or `singleDeliveryOrderEvent`)
