@@ -948,3 +948,55 @@ async fn order_actions_refuse_what_the_spec_refuses() {
     }
     trade.server.shutdown().await.expect("stops");
 }
+
+/// order/status.md#L28-L32: the order logistics status is the stage the
+/// order's full quantity reached (`Shipped`: "the order full quantity is
+/// shipped"), so the lowest stage its (not cancelled) lines reached: one
+/// line shipped and one delivered is a shipped order, not an open one.
+#[tokio::test]
+async fn the_order_logistics_status_is_the_stage_all_lines_reached() {
+    let trade = Trade::start().await;
+    let id = trade.issue("PO-LOGISTICS-MIX", json!({})).await;
+    let logistics = |order: &Order| {
+        serde_json::to_value(order).unwrap_or_default()["status"]["logisticsStatus"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let indicators: connector::SendOrderIndicatorsByBuyer = decode(json!({
+        "order": {"purchaseOrderNumber": "PO-LOGISTICS-MIX"},
+        "lines": [{"position": "0001", "indicators": {"shipped": true}}]
+    }));
+    trade
+        .buyer_client
+        .orders()
+        .send_indicators(&indicators)
+        .await
+        .expect("sent");
+    // One line shipped, one open: the full quantity is not shipped.
+    assert_eq!(logistics(&trade.order(&id).await), "Open");
+    let indicators: connector::SendOrderIndicatorsByBuyer = decode(json!({
+        "order": {"purchaseOrderNumber": "PO-LOGISTICS-MIX"},
+        "lines": [{"position": "0002", "indicators": {"delivered": true}}]
+    }));
+    trade
+        .buyer_client
+        .orders()
+        .send_indicators(&indicators)
+        .await
+        .expect("sent");
+    let order = trade.order(&id).await;
+    let line_logistics = |position: &str| {
+        serde_json::to_value(line(&order, position)).unwrap_or_default()["status"]
+            ["logisticsStatus"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(
+        (line_logistics("0001"), line_logistics("0002")),
+        ("Shipped".to_owned(), "Delivered".to_owned())
+    );
+    assert_eq!(logistics(&order), "Shipped");
+    trade.server.shutdown().await.expect("stops");
+}

@@ -343,7 +343,11 @@
 //!     rejected", order/status.md), else `Confirmed` when a line is
 //!     `Confirmed`, else `Completed`. The order logistics status: the lines'
 //!     common one (cancelled lines not counting while others are not), else
-//!     `Open`.
+//!     the lowest stage all those lines reached, in the order `Open`,
+//!     `Produced`, `ReadyToShip`, `Shipped`, `Delivered` (order/status.md
+//!     defines each by the order's "full quantity": one line `Shipped` and
+//!     one `Delivered` is a `Shipped` order), `Open` when a line has a
+//!     value the spec does not document.
 //!   - A buyer reopen request holds the newly requested values; the
 //!     buyer's line shows them as sent.
 //!   - The single-delivery view (order/buyer/receive/single-delivery-order-response.md)

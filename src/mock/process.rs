@@ -368,7 +368,10 @@ fn give_reason(line: &mut OrderLine, reason: Option<&str>) {
 /// neither, and waits for the buyer to reissue or cancel it), else
 /// `Confirmed` when a line is `Confirmed`, else `Completed`. Logistics status: the lines' common
 /// status when they all have the same (cancelled lines not counting while
-/// others are not), else `Open`.
+/// others are not), else the lowest stage they all reached (`Open` <
+/// `Produced` < `ReadyToShip` < `Shipped` < `Delivered`; order/status.md:
+/// "the order full quantity is shipped"), `Open` when a line has a value
+/// the spec does not document.
 fn aggregate(order: &mut Order) {
     use LineProcessStatus as P;
     let statuses: Vec<P> = order
@@ -426,7 +429,23 @@ fn aggregate(order: &mut Order) {
             L::Cancelled => OrderLogisticsStatus::Cancelled,
             L::Unknown(other) => OrderLogisticsStatus::Unknown(other.clone()),
         }),
-        Some(_) => Some(OrderLogisticsStatus::Open),
+        // order/status.md#L28-L32: a stage is the order's when its "full
+        // quantity" reached it, so the lowest stage every counted line
+        // reached (`Open` when a line's stage is not one of those).
+        Some(_) => {
+            let stage = |s: &L| match s {
+                L::Open => Some((0, OrderLogisticsStatus::Open)),
+                L::Produced => Some((1, OrderLogisticsStatus::Produced)),
+                L::ReadyToShip => Some((2, OrderLogisticsStatus::ReadyToShip)),
+                L::Shipped => Some((3, OrderLogisticsStatus::Shipped)),
+                L::Delivered => Some((4, OrderLogisticsStatus::Delivered)),
+                L::Cancelled | L::Unknown(_) => None,
+            };
+            let stages: Option<Vec<(u8, OrderLogisticsStatus)>> =
+                counted.iter().map(|s| stage(s)).collect();
+            let lowest = stages.and_then(|stages| stages.into_iter().min_by_key(|(rank, _)| *rank));
+            Some(lowest.map_or(OrderLogisticsStatus::Open, |(_, s)| s))
+        }
     };
     let status = order.status.get_or_insert_with(OrderStatus::default);
     status.process_status = process;
