@@ -336,6 +336,14 @@
 //!     values stay), as the confirmed values do.
 //!   - Accepting or confirming a line closes its other open requests
 //!     (`Closed`); cancelling or completing closes them too.
+//!   - Where the docs disagree: order/buyer/complete.md#L10 says "`In
+//!     progress` and `Cancelled` lines cannot be completed", while
+//!     order/buyer/issue/indicators.md#L60 says "`Issued`, `In progress`,
+//!     `Rejected` and `Confirmed` lines will become `Completed`". The mock
+//!     follows complete.md, the page about completing: an `InProgress` line
+//!     stays as it is, whether completed by the `completed` indicator or by
+//!     `POST /order/{orderId}/complete`. That action is refused with `400`
+//!     when it names only such lines.
 //!   - The order process status: the lines' common status; cancelled lines
 //!     do not count while another line is not cancelled; a mix is
 //!     `InProgress` while a line is `Issued`, `InProgress` or `Rejected`
