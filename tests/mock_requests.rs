@@ -809,3 +809,194 @@ async fn a_rejected_line_keeps_the_order_from_being_confirmed() {
     assert_eq!(line(&order, "0002").reason.as_deref(), Some("not our item"));
     trade.server.shutdown().await.expect("stops");
 }
+
+/// specs/order.yaml, `/order/{orderId}/complete`, `/deliver`,
+/// `/revertCancelled`, `/revertCompleted`: 404 "no line with this
+/// position", 400 "the action does not apply to the lines", 409 "the order
+/// changed since the given `version`"; a refused action changes nothing
+/// and sends no event, and the SDK's typed call hands the mock's message on.
+#[tokio::test]
+async fn order_actions_refuse_what_the_spec_refuses() {
+    use tradecloud::api::order::types::{OrderLinePositions, RevertOrderLines};
+    use tradecloud::client::ClientError;
+
+    let trade = Trade::start().await;
+    let id = trade.issue("PO-ACTIONS-REFUSED", json!({})).await;
+    let seen = trade.supplier_rx.count();
+    let issued = ("Issued".to_owned(), String::new());
+
+    // A position the order does not have: 404 naming it, 0001 not completed.
+    let (code, body) = trade
+        .buyer_action(
+            &format!("order/{id}/complete"),
+            json!({"linePositions": ["0001", "0099"]}),
+        )
+        .await;
+    assert_eq!(code, 404, "{body}");
+    assert!(body.to_string().contains("0099"), "{body}");
+    let unknown = OrderLinePositions {
+        line_positions: vec!["0099".into()],
+        ..Default::default()
+    };
+    match trade
+        .buyer_client
+        .orders()
+        .deliver_lines(&id, &unknown)
+        .await
+    {
+        Err(ClientError::NotFound {
+            message: Some(message),
+            ..
+        }) => assert!(message.contains("no line at position 0099"), "{message}"),
+        other => panic!("expected NotFound with the mock's message, got {other:?}"),
+    }
+    // Nothing to revert on Issued lines: 400 naming each line and why.
+    let (code, body) = trade
+        .buyer_action(
+            &format!("order/{id}/revertCompleted"),
+            json!({"linePositions": ["0001", "0002"]}),
+        )
+        .await;
+    assert_eq!(code, 400, "{body}");
+    let said = body.to_string();
+    assert!(
+        said.contains("line 0001: its processStatus is Issued")
+            && said.contains("line 0002: its processStatus is Issued"),
+        "{body}"
+    );
+    let order = trade.order(&id).await;
+    assert_eq!(status(&order, "0001"), issued);
+    assert_eq!(status(&order, "0002"), issued);
+
+    // Completed, then reverted on a stale version: 409, still Completed.
+    trade
+        .buyer_client
+        .orders()
+        .complete_lines(
+            &id,
+            &OrderLinePositions {
+                line_positions: vec!["0002".into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("completed");
+    // The refused actions sent nothing: the completion is the next event.
+    assert_eq!(
+        trade.supplier_rx.events_after(seen, 1).await,
+        names(&[("OrderLinesCompletedByBuyer", &["0002"])])
+    );
+    let current = trade.order(&id).await.version.expect("a version");
+    let revert = |version: i64| RevertOrderLines {
+        line_positions: vec!["0002".into()],
+        version: Some(version),
+        ..Default::default()
+    };
+    let stale = revert(current - 1);
+    match trade
+        .buyer_client
+        .orders()
+        .revert_completed_lines(&id, &stale)
+        .await
+    {
+        Err(ClientError::Rejected {
+            status: 409,
+            message: Some(message),
+            ..
+        }) => assert!(message.contains("fetch the order"), "{message}"),
+        other => panic!("expected a 409 with the mock's message, got {other:?}"),
+    }
+    let order = trade.order(&id).await;
+    assert_eq!(order.version, Some(current));
+    assert_eq!(
+        status(&order, "0002"),
+        ("Completed".to_owned(), String::new())
+    );
+    // On the current version: reverted.
+    trade
+        .buyer_client
+        .orders()
+        .revert_completed_lines(&id, &revert(current))
+        .await
+        .expect("reverted");
+    assert_eq!(
+        trade.supplier_rx.events_after(seen + 1, 1).await,
+        names(&[("CompletedOrderLinesRevertedByBuyer", &["0002"])])
+    );
+
+    // Delivered once; delivering it again is refused with why.
+    let first = OrderLinePositions {
+        line_positions: vec!["0001".into()],
+        ..Default::default()
+    };
+    trade
+        .buyer_client
+        .orders()
+        .deliver_lines(&id, &first)
+        .await
+        .expect("delivered");
+    match trade.buyer_client.orders().deliver_lines(&id, &first).await {
+        Err(ClientError::Rejected {
+            status: 400,
+            message: Some(message),
+            ..
+        }) => assert!(
+            message.contains("line 0001: its logisticsStatus is Delivered"),
+            "{message}"
+        ),
+        other => panic!("expected a 400 with the mock's message, got {other:?}"),
+    }
+    trade.server.shutdown().await.expect("stops");
+}
+
+/// order/status.md#L28-L32: the order logistics status is the stage the
+/// order's full quantity reached (`Shipped`: "the order full quantity is
+/// shipped"), so the lowest stage its (not cancelled) lines reached: one
+/// line shipped and one delivered is a shipped order, not an open one.
+#[tokio::test]
+async fn the_order_logistics_status_is_the_stage_all_lines_reached() {
+    let trade = Trade::start().await;
+    let id = trade.issue("PO-LOGISTICS-MIX", json!({})).await;
+    let logistics = |order: &Order| {
+        serde_json::to_value(order).unwrap_or_default()["status"]["logisticsStatus"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let indicators: connector::SendOrderIndicatorsByBuyer = decode(json!({
+        "order": {"purchaseOrderNumber": "PO-LOGISTICS-MIX"},
+        "lines": [{"position": "0001", "indicators": {"shipped": true}}]
+    }));
+    trade
+        .buyer_client
+        .orders()
+        .send_indicators(&indicators)
+        .await
+        .expect("sent");
+    // One line shipped, one open: the full quantity is not shipped.
+    assert_eq!(logistics(&trade.order(&id).await), "Open");
+    let indicators: connector::SendOrderIndicatorsByBuyer = decode(json!({
+        "order": {"purchaseOrderNumber": "PO-LOGISTICS-MIX"},
+        "lines": [{"position": "0002", "indicators": {"delivered": true}}]
+    }));
+    trade
+        .buyer_client
+        .orders()
+        .send_indicators(&indicators)
+        .await
+        .expect("sent");
+    let order = trade.order(&id).await;
+    let line_logistics = |position: &str| {
+        serde_json::to_value(line(&order, position)).unwrap_or_default()["status"]
+            ["logisticsStatus"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(
+        (line_logistics("0001"), line_logistics("0002")),
+        ("Shipped".to_owned(), "Delivered".to_owned())
+    );
+    assert_eq!(logistics(&order), "Shipped");
+    trade.server.shutdown().await.expect("stops");
+}

@@ -443,12 +443,18 @@ async fn reverts_logistics_and_a_resend_move_the_order_and_send_their_events() {
         .revert_completed_lines(&order_id, &both)
         .await
         .expect("reverted");
-    // Nothing left to revert: no change, no event.
-    buyer_client
+    // Nothing left to revert: refused (400, specs/order.yaml), no event.
+    let refused = buyer_client
         .orders()
         .revert_cancelled_lines(&order_id, &both)
-        .await
-        .expect("accepted");
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(tradecloud::client::ClientError::Rejected { status: 400, .. })
+        ),
+        "{refused:?}"
+    );
     let got = supplier_rx.wait_for(5).await;
     let events: Vec<(String, Vec<String>)> = got.iter().map(Received::order_event).collect();
     let event = |name: &str, position: &str| (name.to_string(), vec![position.to_string()]);

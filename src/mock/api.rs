@@ -207,41 +207,21 @@ impl order::server::Api for MockState {
     super::write::buyer_order_actions! {
         complete_order_lines(CompleteOrderLinesRequest) -> CompleteOrderLinesResponse
             = COMPLETE_ORDER_LINES, OrderLinePositions,
-            |body, order, now| super::process::indicate_lines(
-                order,
-                &body.line_positions,
-                &crate::api::common::types::BuyerLineIndicators {
-                    completed: Some(true),
-                    ..Default::default()
-                },
-                now,
-            );
+            |body| (super::process::LineAction::Complete, None);
         deliver_order_lines(DeliverOrderLinesRequest) -> DeliverOrderLinesResponse
             = DELIVER_ORDER_LINES, OrderLinePositions,
-            |body, order, now| super::process::indicate_lines(
-                order,
-                &body.line_positions,
-                &crate::api::common::types::BuyerLineIndicators {
-                    delivered: Some(true),
-                    ..Default::default()
-                },
-                now,
-            );
+            |body| (super::process::LineAction::Deliver, None);
         revert_cancelled_order_lines(RevertCancelledOrderLinesRequest) -> RevertCancelledOrderLinesResponse
             = REVERT_CANCELLED_ORDER_LINES, RevertOrderLines,
-            |body, order, now| super::process::revert_lines(
-                order,
-                &body.line_positions,
-                super::process::Finished::Cancelled,
-                now,
+            |body| (
+                super::process::LineAction::Revert(super::process::Finished::Cancelled),
+                body.version,
             );
         revert_completed_order_lines(RevertCompletedOrderLinesRequest) -> RevertCompletedOrderLinesResponse
             = REVERT_COMPLETED_ORDER_LINES, RevertOrderLines,
-            |body, order, now| super::process::revert_lines(
-                order,
-                &body.line_positions,
-                super::process::Finished::Completed,
-                now,
+            |body| (
+                super::process::LineAction::Revert(super::process::Finished::Completed),
+                body.version,
             );
     }
 
@@ -288,10 +268,16 @@ impl order::server::Api for MockState {
     }
 
     // Accepted, and not played: it changes nothing (mod.rs, "Not played yet").
-    super::write::buyer_order_actions! {
-        reassign_buyer_contact(ReassignBuyerContactRequest) -> ReassignBuyerContactResponse
-            = REASSIGN_BUYER_CONTACT, ReassignContact,
-            |_body, _order, _now| false;
+    async fn reassign_buyer_contact(
+        &self,
+        request: order::server::ReassignBuyerContactRequest,
+    ) -> order::server::ReassignBuyerContactResponse {
+        use order::server::ReassignBuyerContactResponse as Answer;
+        super::write::order_action_gate!(self, request, REASSIGN_BUYER_CONTACT, ReassignContact);
+        self.process_request_answer(&request.order_id, |_order, _now| false);
+        Answer::Ok {
+            body: super::write::order_action_answer(),
+        }
     }
 }
 

@@ -186,7 +186,25 @@
 //!     the order does not have is a `404` and a line without an open
 //!     supplier request a `400`, each naming the positions, and then no
 //!     line is answered; `POST /order/{orderId}/complete` and `/deliver`
-//!     complete or deliver the lines named, as the indicators below do;
+//!     complete or deliver the lines named, as the indicators below do, and
+//!     `/revertCancelled`/`/revertCompleted` revert them (below). As
+//!     `specs/order.yaml` says for these four, and as the answers to
+//!     requests do, each is refused and changes nothing, sending no event:
+//!     a position the order does not have is a `404` naming it; a `version`
+//!     sent (the revert bodies have one; `OrderLinePositions`, the body of
+//!     complete and deliver, has none) that is not the order's `version` is
+//!     a `409` ("the order changed since the given `version`": fetch the
+//!     order and decide again); when no line named can take the action,
+//!     a `400` naming each line and why (its `processStatus`, or for deliver
+//!     its `logisticsStatus`, is not one the action applies to). Lines that
+//!     cannot take it beside one that can are left as they are, as an
+//!     indicators message leaves them. An accepted action is answered `200`
+//!     `{}`: the spec's `200` has a JSON body whose members "are not
+//!     documented" (its schema has none), so the SDK's calls answer `()`
+//!     and its errors carry the mock's message
+//!     ([`ClientError::NotFound`](crate::client::ClientError::NotFound),
+//!     else [`ClientError::Rejected`](crate::client::ClientError::Rejected)
+//!     with the status);
 //!   - the buyer's **indicators** (`POST /api-connector/order/indicators`,
 //!     and the indicators of a sent order; order/buyer/issue/indicators.md):
 //!     `completed` → `Completed` for `Issued`, `Rejected` and `Confirmed`
@@ -323,6 +341,14 @@
 //!     values stay), as the confirmed values do.
 //!   - Accepting or confirming a line closes its other open requests
 //!     (`Closed`); cancelling or completing closes them too.
+//!   - Where the docs disagree: order/buyer/complete.md#L10 says "`In
+//!     progress` and `Cancelled` lines cannot be completed", while
+//!     order/buyer/issue/indicators.md#L60 says "`Issued`, `In progress`,
+//!     `Rejected` and `Confirmed` lines will become `Completed`". The mock
+//!     follows complete.md, the page about completing: an `InProgress` line
+//!     stays as it is, whether completed by the `completed` indicator or by
+//!     `POST /order/{orderId}/complete`. That action is refused with `400`
+//!     when it names only such lines.
 //!   - The order process status: the lines' common status; cancelled lines
 //!     do not count while another line is not cancelled; a mix is
 //!     `InProgress` while a line is `Issued`, `InProgress` or `Rejected`
@@ -330,7 +356,11 @@
 //!     rejected", order/status.md), else `Confirmed` when a line is
 //!     `Confirmed`, else `Completed`. The order logistics status: the lines'
 //!     common one (cancelled lines not counting while others are not), else
-//!     `Open`.
+//!     the lowest stage all those lines reached, in the order `Open`,
+//!     `Produced`, `ReadyToShip`, `Shipped`, `Delivered` (order/status.md
+//!     defines each by the order's "full quantity": one line `Shipped` and
+//!     one `Delivered` is a `Shipped` order), `Open` when a line has a
+//!     value the spec does not document.
 //!   - A buyer reopen request holds the newly requested values; the
 //!     buyer's line shows them as sent.
 //!   - The single-delivery view (order/buyer/receive/single-delivery-order-response.md)
@@ -454,7 +484,8 @@
 //!     stay, and the supplier answers it as any line in progress. Events
 //!     `CancelledOrderLinesRevertedByBuyer` /
 //!     `CompletedOrderLinesRevertedByBuyer`. Lines in another status are
-//!     left alone.
+//!     left alone; when no line named is in that status, the action is a
+//!     `400` (above).
 //!   - Delivery schedule logistics (`POST
 //!     /order/{orderId}/line/{position}/deliverySchedule`, either party:
 //!     "Both buyer and supplier can update the logistics process",

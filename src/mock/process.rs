@@ -368,7 +368,10 @@ fn give_reason(line: &mut OrderLine, reason: Option<&str>) {
 /// neither, and waits for the buyer to reissue or cancel it), else
 /// `Confirmed` when a line is `Confirmed`, else `Completed`. Logistics status: the lines' common
 /// status when they all have the same (cancelled lines not counting while
-/// others are not), else `Open`.
+/// others are not), else the lowest stage they all reached (`Open` <
+/// `Produced` < `ReadyToShip` < `Shipped` < `Delivered`; order/status.md:
+/// "the order full quantity is shipped"), `Open` when a line has a value
+/// the spec does not document.
 fn aggregate(order: &mut Order) {
     use LineProcessStatus as P;
     let statuses: Vec<P> = order
@@ -426,7 +429,23 @@ fn aggregate(order: &mut Order) {
             L::Cancelled => OrderLogisticsStatus::Cancelled,
             L::Unknown(other) => OrderLogisticsStatus::Unknown(other.clone()),
         }),
-        Some(_) => Some(OrderLogisticsStatus::Open),
+        // order/status.md#L28-L32: a stage is the order's when its "full
+        // quantity" reached it, so the lowest stage every counted line
+        // reached (`Open` when a line's stage is not one of those).
+        Some(_) => {
+            let stage = |s: &L| match s {
+                L::Open => Some((0, OrderLogisticsStatus::Open)),
+                L::Produced => Some((1, OrderLogisticsStatus::Produced)),
+                L::ReadyToShip => Some((2, OrderLogisticsStatus::ReadyToShip)),
+                L::Shipped => Some((3, OrderLogisticsStatus::Shipped)),
+                L::Delivered => Some((4, OrderLogisticsStatus::Delivered)),
+                L::Cancelled | L::Unknown(_) => None,
+            };
+            let stages: Option<Vec<(u8, OrderLogisticsStatus)>> =
+                counted.iter().map(|s| stage(s)).collect();
+            let lowest = stages.and_then(|stages| stages.into_iter().min_by_key(|(rank, _)| *rank));
+            Some(lowest.map_or(OrderLogisticsStatus::Open, |(_, s)| s))
+        }
     };
     let status = order.status.get_or_insert_with(OrderStatus::default);
     status.process_status = process;
@@ -1148,6 +1167,144 @@ pub(crate) fn revert_lines(
         finish(order, now);
     }
     changed
+}
+
+/// A buyer's order action on named lines (`POST /order/{orderId}/complete`,
+/// `/deliver`, `/revertCancelled`, `/revertCompleted`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LineAction {
+    /// `/complete`: as the `completed` indicator ([`indicate_lines`]).
+    Complete,
+    /// `/deliver`: as the `delivered` indicator ([`indicate_lines`]).
+    Deliver,
+    /// `/revertCancelled` or `/revertCompleted` ([`revert_lines`]).
+    Revert(Finished),
+}
+
+/// Why an order action is refused; nothing changed (`specs/order.yaml`,
+/// the responses of these operations).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ActionRefused {
+    /// The order has no lines at these positions (`404`).
+    NoSuchLines(Vec<String>),
+    /// The order's `version` is not the one the action is based on
+    /// (`409`).
+    Stale {
+        /// The `version` sent.
+        given: i64,
+        /// The order's `version` now.
+        current: i64,
+    },
+    /// No line named can take the action: each line named, with why not
+    /// (`400`).
+    NotApplicable(Vec<(String, String)>),
+}
+
+/// Why the line cannot take `action`, or `None` when it can; the same
+/// rules [`indicate_lines`] and [`revert_lines`] apply.
+fn action_obstacle(line: &OrderLine, action: LineAction) -> Option<String> {
+    use LineLogisticsStatus as L;
+    use LineProcessStatus as P;
+    let process = process_status(line);
+    let process_name = process.map_or("none", |p| p.as_str());
+    match action {
+        // order/buyer/complete.md: "`Issued`, `Rejected` and `Confirmed`
+        // lines will become `Completed`".
+        LineAction::Complete => (!matches!(process, Some(P::Issued | P::Rejected | P::Confirmed)))
+            .then(|| {
+                format!(
+                    "its processStatus is {process_name}; only Issued, Rejected and Confirmed \
+                     lines can be completed (order/buyer/complete.md)"
+                )
+            }),
+        LineAction::Deliver => {
+            let logistics = line
+                .status
+                .as_ref()
+                .and_then(|s| s.logistics_status.as_ref())
+                .unwrap_or(&L::Open);
+            (!matches!(
+                logistics,
+                L::Open | L::Produced | L::ReadyToShip | L::Shipped
+            ))
+            .then(|| {
+                format!(
+                    "its logisticsStatus is {}; only Open, Produced, ReadyToShip and Shipped \
+                     lines can be delivered",
+                    logistics.as_str()
+                )
+            })
+        }
+        LineAction::Revert(from) => {
+            let wanted = match from {
+                Finished::Cancelled => P::Cancelled,
+                Finished::Completed => P::Completed,
+            };
+            (process != Some(&wanted)).then(|| {
+                format!(
+                    "its processStatus is {process_name}, not {}: there is nothing to revert",
+                    wanted.as_str()
+                )
+            })
+        }
+    }
+}
+
+/// A buyer's order action on the lines at `positions` ([`LineAction`]),
+/// based on the order's `version` when given. Checked first, refused
+/// changing nothing: a position the order does not have, a `version`
+/// other than the order's, or no line named that can take the action
+/// (lines that cannot, beside one that can, are left as they are, as an
+/// indicators message leaves them). Returns whether a line changed.
+pub(crate) fn order_action(
+    order: &mut Order,
+    positions: &[String],
+    action: LineAction,
+    version: Option<i64>,
+    now: &DateTime,
+) -> Result<bool, ActionRefused> {
+    let mut missing: Vec<String> = Vec::new();
+    let mut obstacles: Vec<(String, String)> = Vec::new();
+    let mut any_can = false;
+    for position in positions {
+        match order
+            .lines
+            .iter()
+            .find(|l| line_position(l) == Some(position.as_str()))
+        {
+            None if !missing.contains(position) => missing.push(position.clone()),
+            None => {}
+            Some(line) => match action_obstacle(line, action) {
+                None => any_can = true,
+                Some(why) if !obstacles.iter().any(|(p, _)| p == position) => {
+                    obstacles.push((position.clone(), why));
+                }
+                Some(_) => {}
+            },
+        }
+    }
+    if !missing.is_empty() {
+        return Err(ActionRefused::NoSuchLines(missing));
+    }
+    let current = order.version.unwrap_or(0);
+    if let Some(given) = version.filter(|given| *given != current) {
+        return Err(ActionRefused::Stale { given, current });
+    }
+    if !any_can {
+        return Err(ActionRefused::NotApplicable(obstacles));
+    }
+    let indicators = |completed, delivered| crate::api::common::types::BuyerLineIndicators {
+        completed,
+        delivered,
+        ..Default::default()
+    };
+    Ok(match action {
+        LineAction::Complete => {
+            indicate_lines(order, positions, &indicators(Some(true), None), now)
+        }
+        LineAction::Deliver => indicate_lines(order, positions, &indicators(None, Some(true)), now),
+        LineAction::Revert(from) => revert_lines(order, positions, from, now),
+    })
 }
 
 /// The order action `POST /order/{orderId}/line/{position}/deliverySchedule`

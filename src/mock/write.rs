@@ -335,12 +335,6 @@ impl api_connector::server::Api for MockState {
     super::api::admit!();
 }
 
-/// The methods of `order::server::Api` for the buyer's order actions (used
-/// inside that trait's implementation, in `api.rs`): each refuses a body as
-/// [`refusal`] does (`400`), else applies its change to the buyer's order
-/// `orderId` ([`MockState::process_request_answer`]; a change that returns
-/// `false` changes nothing) and answers `200 {}`; an order id the mock does
-/// not know is a `404` ([`MockState::unknown_order`]).
 /// The checks every order action of the order service passes first, in a
 /// handler whose `Answer` has `BadRequest` and `NotFound`: a body the
 /// operation refuses ([`refusal`]) returns `400`, an order id the mock
@@ -362,20 +356,47 @@ macro_rules! order_action_gate {
 }
 pub(super) use order_action_gate;
 
+/// The methods of `order::server::Api` for the buyer's order actions on
+/// named lines (complete, deliver, revert; used inside that trait's
+/// implementation, in `api.rs`): each refuses a body as [`refusal`] does
+/// (`400`) and an order id the mock does not know (`404`,
+/// [`MockState::unknown_order`]), then takes the action on the buyer's
+/// order `orderId` ([`MockState::process_order_action`],
+/// [`process::order_action`]): a position the order does not have `404`,
+/// a stale `version` `409`, no line named that can take the action `400`
+/// ([`action_refusal`] says which and why), all changing nothing; else
+/// `200` with [`order_action_answer`].
 macro_rules! buyer_order_actions {
     ($($method:ident($request:ident) -> $response:ident = $operation:ident, $shape:ident,
-        |$body:ident, $order:ident, $now:ident| $change:expr;)*) => {
+        |$body:ident| ($action:expr, $version:expr $(,)?);)*) => {
         $(
             async fn $method(
                 &self,
                 request: $crate::api::order::server::$request,
             ) -> $crate::api::order::server::$response {
                 use $crate::api::order::server::$response as Answer;
+                use $crate::mock::process::ActionRefused;
                 $crate::mock::write::order_action_gate!(self, request, $operation, $shape);
                 let $body = &*request.body;
-                self.process_request_answer(&request.order_id, |$order, $now| $change);
-                Answer::Ok {
-                    body: $crate::mock::write::order_action_answer(),
+                let action: $crate::mock::process::LineAction = $action;
+                let version: Option<i64> = $version;
+                match self.process_order_action(
+                    &request.order_id,
+                    &$body.line_positions,
+                    action,
+                    version,
+                ) {
+                    Ok(()) => Answer::Ok {
+                        body: $crate::mock::write::order_action_answer(),
+                    },
+                    Err(refused) => {
+                        let body = $crate::mock::write::action_refusal(&request.order_id, &refused);
+                        match refused {
+                            ActionRefused::NoSuchLines(_) => Answer::NotFound { body },
+                            ActionRefused::Stale { .. } => Answer::Conflict { body },
+                            ActionRefused::NotApplicable(_) => Answer::BadRequest { body },
+                        }
+                    }
                 }
             }
         )*
@@ -497,6 +518,33 @@ pub(super) fn requests_refusal(
              and name only the lines whose status.inProgressStatus is OpenSupplierProposal, \
              OpenSupplierReopenRequest or OpenSupplierShipmentRescheduleRequest",
             positions.join(", ")
+        )),
+    }
+}
+
+/// The body of a refused order action on named lines
+/// ([`buyer_order_actions`]): positions the order does not have (`404`), a
+/// stale `version` (`409`), or each line named and why it cannot take the
+/// action (`400`).
+pub(super) fn action_refusal(order_id: &str, refused: &process::ActionRefused) -> ErrorResponse {
+    match refused {
+        process::ActionRefused::NoSuchLines(positions) => error_body(format!(
+            "order {order_id} has no line at position {}; nothing changed: send only \
+             positions of the order's lines (buyerLine.position)",
+            positions.join(", ")
+        )),
+        process::ActionRefused::Stale { given, current } => error_body(format!(
+            "order {order_id} is at version {current}, not version {given} the action is based \
+             on: it changed since; nothing changed: fetch the order and decide again"
+        )),
+        process::ActionRefused::NotApplicable(lines) => error_body(format!(
+            "no line named of order {order_id} can take this action ({}); nothing changed: \
+             fetch the order and name lines in a status the action applies to",
+            lines
+                .iter()
+                .map(|(position, why)| format!("line {position}: {why}"))
+                .collect::<Vec<_>>()
+                .join("; ")
         )),
     }
 }
@@ -1334,6 +1382,30 @@ impl MockState {
         self.process_request_answer(order_id, |order, now| {
             outcome = process::answer_reschedule(order, position, approve, reason, now);
             outcome.is_ok()
+        });
+        outcome
+    }
+
+    /// The buyer's order action on the lines at `positions` of its order
+    /// `order_id` ([`process::order_action`]), or why it is refused
+    /// ([`action_refusal`] says it). An order of the mock's data, which the
+    /// process does not move, is accepted and does not change.
+    pub(super) fn process_order_action(
+        &self,
+        order_id: &str,
+        positions: &[String],
+        action: process::LineAction,
+        version: Option<i64>,
+    ) -> Result<(), process::ActionRefused> {
+        let mut outcome = Ok(());
+        self.process_request_answer(order_id, |order, now| {
+            match process::order_action(order, positions, action, version, now) {
+                Ok(changed) => changed,
+                Err(refused) => {
+                    outcome = Err(refused);
+                    false
+                }
+            }
         });
         outcome
     }
