@@ -20,11 +20,11 @@ use crate::api::common::types::{
     BuyerLine, BuyerOrder, BuyerRequests, BuyerShipment, ConfirmedLine,
     CurrentDeliveryScheduleLine, CurrentScheduledDelivery, DeliveryHistoryLine,
     DeliveryLineLogisticsStatus, DeliveryScheduleLine, Document, LineInProgressStatus,
-    LineLogisticsStatus, LineProcessStatus, LineStatus, Order, OrderLine, OrderLogisticsStatus,
-    OrderProcessStatus, OrderStatus, Prices, Request, RequestStatus, Shipment, ShipmentLine,
-    ShipmentLineMeta, ShipmentMeta, ShipmentProcessStatus, ShipmentStatus, SingleDeliveryOrder,
-    SingleDeliveryOrderLine, StatusLine, SupplierLine, SupplierOrder, SupplierRequests,
-    SupplierShipment,
+    LineLogisticsStatus, LineProcessStatus, LineStatus, MergedItemDetails, Order, OrderLine,
+    OrderLogisticsStatus, OrderProcessStatus, OrderStatus, Prices, Request, RequestStatus,
+    Shipment, ShipmentLine, ShipmentLineMeta, ShipmentMeta, ShipmentProcessStatus, ShipmentStatus,
+    SingleDeliveryOrder, SingleDeliveryOrderLine, StatusLine, SupplierLine, SupplierOrder,
+    SupplierRequests, SupplierShipment,
 };
 use crate::types::{Date, DateTime, Decimal, Party};
 
@@ -436,10 +436,59 @@ fn aggregate(order: &mut Order) {
 /// Stamp the order after a change: its status aggregated again,
 /// `lastUpdatedAt`/`lastChangedAt` set to `now`, `version` one up.
 fn finish(order: &mut Order, now: &DateTime) {
+    for line in &mut order.lines {
+        merge_item_details(line);
+    }
     aggregate(order);
     order.last_updated_at = Some(now.clone());
     order.last_changed_at = Some(now.clone());
     order.version = Some(order.version.unwrap_or(0) + 1);
+}
+
+/// A line's merged item details, from the buyer's `itemDetails`
+/// (`buyerLine.itemDetails`) and the supplier's (`supplierLine.itemDetails`,
+/// from its order response): "the original item details added by the
+/// buyer merged with the changed or added item details by the supplier"
+/// (order/buyer/receive/README.md#L338-339). Member by member, the
+/// supplier's value wins where it gives one (not `null`); any other
+/// member the supplier sends (a list, a nested object) replaces the
+/// buyer's whole, it is not merged inside. The result is both
+/// `lines.mergedItemDetails` (the receive pages' name) and
+/// `lines.itemDetails.mergedItemDetails` (the issue page's, with the
+/// buyer's item details around it, order/buyer/issue/README.md#L175-181);
+/// a line neither side gave item details has neither. Called for every
+/// line of a changed order ([`finish`]), so it follows either side's
+/// message.
+fn merge_item_details(line: &mut OrderLine) {
+    let buyer = line
+        .buyer_line
+        .as_ref()
+        .and_then(|b| b.item_details.as_ref());
+    let supplier = line
+        .supplier_line
+        .as_ref()
+        .and_then(|s| s.item_details.as_ref());
+    if buyer.is_none() && supplier.is_none() {
+        line.merged_item_details = None;
+        line.item_details = None;
+        return;
+    }
+    let mut merged = serde_json::Map::new();
+    for part in [buyer, supplier].into_iter().flatten() {
+        if let Ok(serde_json::Value::Object(members)) = serde_json::to_value(part) {
+            for (name, value) in members {
+                if name != "mergedItemDetails" && !value.is_null() {
+                    merged.insert(name, value);
+                }
+            }
+        }
+    }
+    let merged: MergedItemDetails =
+        serde_json::from_value(serde_json::Value::Object(merged)).unwrap_or_default();
+    let mut item_details = buyer.cloned().unwrap_or_default();
+    item_details.merged_item_details = Some(merged.clone());
+    line.merged_item_details = Some(merged);
+    line.item_details = Some(item_details);
 }
 
 // ----- the buyer issues or updates an order -------------------------------
@@ -1653,6 +1702,14 @@ pub(crate) fn respond(
             &mut supplier_line.documents,
             sent.documents.as_deref().unwrap_or_default(),
         );
+        // Item details sent before stay when a response leaves them out;
+        // sent ones replace them ([`merge_item_details`]).
+        if supplier_line.item_details.is_none() {
+            supplier_line.item_details = line
+                .supplier_line
+                .as_ref()
+                .and_then(|s| s.item_details.clone());
+        }
         line.supplier_line = Some(supplier_line);
         let rejecting = matches!(answer, Answer::Reject);
         let was_rejected = rejected_now(line);
