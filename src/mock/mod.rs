@@ -319,11 +319,14 @@
 //!     a responded price without
 //!     `priceUnitOfMeasureIso`/`priceUnitQuantity` takes the buyer's
 //!     ("copied from buyer if empty").
-//!   - A `rejected` response to a `Confirmed` line, to a reconfirmation
-//!     request or to a line with the supplier's own open reopen request
-//!     (the line stays agreed until the buyer answers that request,
-//!     order/supplier/reopen.md), and any response to a `Rejected` line,
-//!     change no status (the supplier's line data is still kept). `accepted` while the
+//!   - A `rejected` response to a `Confirmed` line, and any response to a
+//!     `Rejected` line, change no status (the supplier's line data is
+//!     still kept). An `InProgress` line asked to reconfirm or with the
+//!     supplier's own open reopen request is `Rejected` by it, as every
+//!     `InProgress` line ("`Rejected` if the `rejected` indicator is set",
+//!     send-order-response/README.md; `OrderLinesRejectedBySupplier`); the
+//!     open request is `Closed` ("not relevant anymore", order/status.md).
+//!     `accepted` while the
 //!     supplier's own reopen request is open withdraws it (the confirmed
 //!     values stay), as the confirmed values do.
 //!   - Item details merge member by member: the supplier's value wins

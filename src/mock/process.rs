@@ -1614,7 +1614,9 @@ enum Answer {
 ///   values kept: "reconfirm the same schedule & prices", order/status.md);
 ///   other values → an open supplier reopen request ("or alternatively
 ///   does a reopen request with different values", indicators.md);
-///   `rejected` is ignored, as for a `Confirmed` line.
+///   `rejected` rejects the line (`Rejected`: "`Rejected` if the
+///   `rejected` indicator is set", send-order-response/README.md, Status:
+///   InProgress), the reconfirmation request ends with it.
 /// * an open buyer reopen request (order/buyer/reopen.md: the supplier
 ///   "can approve, reject or answer with a proposal"): `accepted` or the
 ///   requested values approve it (`Approved`, its values confirmed);
@@ -1623,7 +1625,8 @@ enum Answer {
 /// * `OpenSupplierShipmentRescheduleRequest`: the buyer answers it; a
 ///   response changes only the line's other fields.
 /// * an open supplier reopen request: `accepted` withdraws it, as the
-///   confirmed values do.
+///   confirmed values do; `rejected` rejects the line (`Rejected`), the
+///   request `Closed` ("not relevant anymore", order/status.md).
 ///
 /// A response line with no indicator, no delivery schedule and no prices
 /// (only notes, description, properties, item details or documents) is no
@@ -1823,8 +1826,10 @@ fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
         (P::InProgress, _) if in_progress == Some(S::OpenSupplierShipmentRescheduleRequest) => {}
         // A reconfirmation request: "reconfirm the same schedule & prices"
         // (order/status.md), or "submit a reopen request"
-        // (order-events.md) with other values. Rejecting is ignored, as
-        // for a `Confirmed` line.
+        // (order-events.md) with other values; `rejected` rejects the line,
+        // as for any `InProgress` line (send-order-response/README.md).
+        // The request has no object of its own: it ends with the
+        // `OpenBuyerReconfirmationRequest` status.
         (P::InProgress, answer) if in_progress == Some(S::OpenBuyerReconfirmationRequest) => {
             match answer {
                 Answer::Accept => set_status(line, P::Confirmed, None),
@@ -1837,7 +1842,11 @@ fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
                     supplier_requests(line).reopen_request = Some(values.request(reason));
                     set_status(line, P::InProgress, Some(S::OpenSupplierReopenRequest));
                 }
-                Answer::Reject | Answer::Update => {}
+                Answer::Reject => {
+                    close_all(line, RequestStatus::Closed);
+                    set_status(line, P::Rejected, None);
+                }
+                Answer::Update => {}
             }
         }
         // A buyer reopen request: the supplier approves it (`accepted`, or
@@ -1886,12 +1895,10 @@ fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
             let agreed = requested(line);
             confirm(line, agreed);
         }
-        // The supplier's own reopen request questions a confirmed line;
-        // the line stays agreed until the buyer answers the request
-        // (order/supplier/reopen.md: "The buyer has to approve the reopen
-        // request before Tradecloud accepts a change"), so `rejected`
-        // changes no status, as for a `Confirmed` line.
-        (P::InProgress, Answer::Reject) if supplier_reopen_open => {}
+        // "`Rejected` if the `rejected` indicator is set" for an
+        // `InProgress` line (send-order-response/README.md), also one with
+        // the supplier's own reopen request open: that request is `Closed`
+        // ("not relevant anymore", order/status.md), as the others.
         (P::Issued | P::InProgress, Answer::Reject) => {
             close_all(line, RequestStatus::Closed);
             set_status(line, P::Rejected, None);

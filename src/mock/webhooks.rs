@@ -970,12 +970,12 @@ fn without_stamps(value: &Value) -> Value {
 /// | supplier | → `Confirmed`, its new proposal or reopen request approved at once (`autoConfirm`) | `OrderLinesConfirmedBySupplier` |
 /// | supplier | → `OpenSupplierProposal` | `OrderChangesProposedBySupplier` |
 /// | supplier | → `OpenSupplierReopenRequest` | `OrderLinesReopenRequestedBySupplier` |
+/// | supplier | → `Rejected` (also from an open reopen request or reconfirmation request) | `OrderLinesRejectedBySupplier` |
 /// | supplier | `OpenSupplierReopenRequest` → none | `OrderLinesReopenRequestRevertedBySupplier` |
 /// | supplier | open buyer reopen request → approved / rejected | `OrderLinesReopenRequestApprovedBySupplier` / `...RejectedBySupplier` |
 /// | supplier | `OpenBuyerReconfirmationRequest` → `Confirmed` | `OrderLinesReconfirmedBySupplier` |
 /// | supplier | `OpenSupplierShipmentRescheduleRequest` → none (a matching shipment) | `OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier` |
 /// | supplier | → `Confirmed` | `OrderLinesAcceptedBySupplier` |
-/// | supplier | → `Rejected` | `OrderLinesRejectedBySupplier` |
 /// | supplier | only item details (its `supplierLine.itemDetails`, so `mergedItemDetails`) | `OrderLinesItemDetailsChanged` |
 /// | supplier | other change | `OrderLinesUpdatedBySupplier` |
 ///
@@ -1104,6 +1104,10 @@ pub(crate) fn line_event(
                 "OrderChangesProposedBySupplier"
             } else if became(in_progress, "OpenSupplierReopenRequest") {
                 "OrderLinesReopenRequestedBySupplier"
+            } else if became(process, "Rejected") {
+                // Before the reverted reopen request: rejecting the line
+                // also closes the supplier's own request.
+                "OrderLinesRejectedBySupplier"
             } else if was(in_progress, "OpenSupplierReopenRequest")
                 && after.in_progress != "OpenSupplierReopenRequest"
             {
@@ -1126,8 +1130,6 @@ pub(crate) fn line_event(
                 "OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier"
             } else if became(process, "Confirmed") {
                 "OrderLinesAcceptedBySupplier"
-            } else if became(process, "Rejected") {
-                "OrderLinesRejectedBySupplier"
             } else if before.without_item_details == after.without_item_details
                 && member(before, "/supplierLine/itemDetails")
                     != member(after, "/supplierLine/itemDetails")
