@@ -355,3 +355,83 @@ async fn a_confirmed_line_takes_the_buyer_s_delivery_line_status_and_position() 
     );
     server.shutdown().await.expect("stops");
 }
+
+/// order/buyer/receive/README.md#L338-339: "`lines.mergedItemDetails` will
+/// contain the original item details added by the buyer merged with the
+/// changed or added item details by the supplier"; order-events.md: the
+/// supplier's change of item details only is `OrderLinesItemDetailsChanged`.
+#[tokio::test]
+async fn the_supplier_s_item_details_are_merged_with_the_buyer_s() {
+    let (server, buyer_rx, supplier_rx) = mock_with_receivers().await;
+    let mut line = order_line("0001", json!({}));
+    line["itemDetails"] = json!({"netWeight": 2.5, "netWeightUnitOfMeasureIso": "KGM",
+                                 "countryOfOriginCodeIso2": "DE"});
+    let message = order_message("PO-EV-ITEM", json!({}), json!([line]));
+    let buyer = server.buyer();
+    assert_eq!(
+        post(&server, &buyer, "/api-connector/order", message).await,
+        200
+    );
+    let issued = settled(&supplier_rx, "ByBuyer").await;
+    assert_eq!(issued.len(), 1);
+    let merged = &issued[0]["orderEvent"]["lines"][0]["mergedItemDetails"];
+    assert_eq!(merged["netWeight"], 2.5, "{merged:#}");
+    assert_eq!(merged["countryOfOriginCodeIso2"], "DE");
+
+    let response = json!({
+        "order": {"buyerAccountNumber": "BUYER340760", "purchaseOrderNumber": "PO-EV-ITEM"},
+        "lines": [{"purchaseOrderLinePosition": "0001",
+                   "itemDetails": {"countryOfOriginCodeIso2": "NL"}}]
+    });
+    let supplier = server.supplier();
+    let path = "/api-connector/order-response";
+    assert_eq!(post(&server, &supplier, path, response.clone()).await, 200);
+    let got = settled(&buyer_rx, "").await;
+    assert_eq!(
+        events(&got),
+        [(
+            "OrderLinesItemDetailsChanged".to_owned(),
+            vec!["0001".to_owned()]
+        )]
+    );
+    let fetched = order(&server, &issued[0]).await;
+    let line = &fetched["lines"][0];
+    for merged in [
+        &line["mergedItemDetails"],
+        &line["itemDetails"]["mergedItemDetails"],
+    ] {
+        assert_eq!(merged["netWeight"], 2.5, "{line:#}");
+        assert_eq!(merged["netWeightUnitOfMeasureIso"], "KGM");
+        assert_eq!(merged["countryOfOriginCodeIso2"], "NL");
+    }
+    assert_eq!(
+        line["buyerLine"]["itemDetails"]["countryOfOriginCodeIso2"],
+        "DE"
+    );
+    assert_eq!(
+        got[0]["orderEvent"]["lines"][0]["mergedItemDetails"]["countryOfOriginCodeIso2"],
+        "NL"
+    );
+
+    // A response that leaves item details out keeps the supplier's, and
+    // one that changes more than item details is an update.
+    let notes = json!({
+        "order": {"buyerAccountNumber": "BUYER340760", "purchaseOrderNumber": "PO-EV-ITEM"},
+        "lines": [{"purchaseOrderLinePosition": "0001", "notes": ["Packed per 10"]}]
+    });
+    assert_eq!(post(&server, &supplier, path, notes).await, 200);
+    let got = settled(&buyer_rx, "").await;
+    assert_eq!(
+        events(&got[1..]),
+        [(
+            "OrderLinesUpdatedBySupplier".to_owned(),
+            vec!["0001".to_owned()]
+        )]
+    );
+    let fetched = order(&server, &issued[0]).await;
+    assert_eq!(
+        fetched["lines"][0]["mergedItemDetails"]["countryOfOriginCodeIso2"],
+        "NL"
+    );
+    server.shutdown().await.expect("stops");
+}

@@ -686,8 +686,11 @@ async fn a_bulk_reject_s_reason_is_the_rejected_line_s_reason() {
     trade.server.shutdown().await.expect("stops");
 }
 
+/// send-order-response/README.md, Status: InProgress: "`Rejected` if the
+/// `rejected` indicator is set", with no exception for the supplier's own
+/// reopen request, which is closed with it.
 #[tokio::test]
-async fn rejecting_a_line_with_the_supplier_s_own_reopen_request_keeps_it_agreed() {
+async fn rejecting_a_line_with_the_supplier_s_own_reopen_request_rejects_it() {
     let trade = Trade::start().await;
     let id = trade.issue("PO-REOPEN-REJECT", json!({})).await;
     trade
@@ -705,21 +708,76 @@ async fn rejecting_a_line_with_the_supplier_s_own_reopen_request_keeps_it_agreed
         "OpenSupplierReopenRequest".to_owned(),
     );
     assert_eq!(status(&trade.order(&id).await, "0001"), reopened);
-    // order/supplier/reopen.md: the buyer has to approve the reopen request
-    // before Tradecloud accepts a change of the confirmed line.
-    trade
+    let events = trade
         .respond(
             "PO-REOPEN-REJECT",
             json!([{"purchaseOrderLinePosition": "0001", "indicators": {"rejected": true}}]),
-            0,
+            1,
         )
         .await;
+    assert_eq!(
+        events,
+        names(&[("OrderLinesRejectedBySupplier", &["0001"])])
+    );
     let order = trade.order(&id).await;
-    assert_eq!(status(&order, "0001"), reopened);
+    assert_eq!(
+        status(&order, "0001"),
+        ("Rejected".to_owned(), String::new())
+    );
     let reopen = serde_json::to_value(line(&order, "0001")).unwrap_or_default()["supplierLine"]
         ["requests"]["reopenRequest"]["status"]
         .clone();
-    assert_eq!(reopen, "Open");
+    assert_eq!(reopen, "Closed");
+    trade.server.shutdown().await.expect("stops");
+}
+
+/// The same for a line the buyer asked to reconfirm
+/// (`requestReconfirmation` on a confirmed line).
+#[tokio::test]
+async fn rejecting_a_line_asked_to_reconfirm_rejects_it() {
+    let trade = Trade::start().await;
+    let id = trade.issue("PO-RECONFIRM-REJECT", json!({})).await;
+    trade
+        .respond(
+            "PO-RECONFIRM-REJECT",
+            json!([{"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}]),
+            1,
+        )
+        .await;
+    let reconfirm: connector::SendOrderIndicatorsByBuyer = decode(json!({
+        "order": {"purchaseOrderNumber": "PO-RECONFIRM-REJECT"},
+        "lines": [{"position": "0001", "indicators": {"requestReconfirmation": true}}]
+    }));
+    let seen = trade.supplier_rx.count();
+    trade
+        .buyer_client
+        .orders()
+        .send_indicators(&reconfirm)
+        .await
+        .expect("sent");
+    trade.supplier_rx.events_after(seen, 1).await;
+    assert_eq!(
+        status(&trade.order(&id).await, "0001"),
+        (
+            "InProgress".to_owned(),
+            "OpenBuyerReconfirmationRequest".to_owned()
+        )
+    );
+    let events = trade
+        .respond(
+            "PO-RECONFIRM-REJECT",
+            json!([{"purchaseOrderLinePosition": "0001", "indicators": {"rejected": true}}]),
+            1,
+        )
+        .await;
+    assert_eq!(
+        events,
+        names(&[("OrderLinesRejectedBySupplier", &["0001"])])
+    );
+    assert_eq!(
+        status(&trade.order(&id).await, "0001"),
+        ("Rejected".to_owned(), String::new())
+    );
     trade.server.shutdown().await.expect("stops");
 }
 

@@ -172,7 +172,12 @@
 //!     nor a delivery schedule nor prices (notes, description, properties,
 //!     item details, documents) answers nothing: it updates those fields
 //!     (`OrderLinesUpdatedBySupplier`, "fields other than prices & delivery
-//!     schedules"), and an `Issued` line stays `Issued`. A line with an
+//!     schedules"; `OrderLinesItemDetailsChanged` when only its item
+//!     details changed, order-events.md "Changed"), and an `Issued` line
+//!     stays `Issued`. Each line's `mergedItemDetails` (also as
+//!     `itemDetails.mergedItemDetails`, the issue page's name) is the
+//!     buyer's `itemDetails` merged with the supplier's, recomputed when
+//!     either sends (order/buyer/receive/README.md "Item details"). A line with an
 //!     open shipment reschedule request keeps it whatever the response says
 //!     (the buyer answers it). Line indicators take precedence over header
 //!     ones;
@@ -332,13 +337,27 @@
 //!     a responded price without
 //!     `priceUnitOfMeasureIso`/`priceUnitQuantity` takes the buyer's
 //!     ("copied from buyer if empty").
-//!   - A `rejected` response to a `Confirmed` line, to a reconfirmation
-//!     request or to a line with the supplier's own open reopen request
-//!     (the line stays agreed until the buyer answers that request,
-//!     order/supplier/reopen.md), and any response to a `Rejected` line,
-//!     change no status (the supplier's line data is still kept). `accepted` while the
+//!   - A `rejected` response to a `Confirmed` line, and any response to a
+//!     `Rejected` line, change no status (the supplier's line data is
+//!     still kept). An `InProgress` line asked to reconfirm or with the
+//!     supplier's own open reopen request is `Rejected` by it, as every
+//!     `InProgress` line ("`Rejected` if the `rejected` indicator is set",
+//!     send-order-response/README.md; `OrderLinesRejectedBySupplier`); the
+//!     open request is `Closed` ("not relevant anymore", order/status.md).
+//!     `accepted` while the
 //!     supplier's own reopen request is open withdraws it (the confirmed
 //!     values stay), as the confirmed values do.
+//!   - Item details merge member by member: the supplier's value wins
+//!     where it gives one (not `null`); a list or nested object the
+//!     supplier sends (members the docs do not name) replaces the buyer's
+//!     whole. A response that leaves `itemDetails` out keeps the
+//!     supplier's earlier ones; one that sends them replaces them. A
+//!     response line whose only change is its item details is
+//!     `OrderLinesItemDetailsChanged` (sent to the buyer, as every
+//!     supplier event); with another change of the line in the same
+//!     response (notes, a status, ...) the line has that change's event
+//!     alone (one event per line), its body carrying the new merged item
+//!     details.
 //!   - Accepting or confirming a line closes its other open requests
 //!     (`Closed`); cancelling or completing closes them too.
 //!   - Where the docs disagree: order/buyer/complete.md#L10 says "`In

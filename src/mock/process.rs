@@ -20,11 +20,11 @@ use crate::api::common::types::{
     BuyerLine, BuyerOrder, BuyerRequests, BuyerShipment, ConfirmedLine,
     CurrentDeliveryScheduleLine, CurrentScheduledDelivery, DeliveryHistoryLine,
     DeliveryLineLogisticsStatus, DeliveryScheduleLine, Document, LineInProgressStatus,
-    LineLogisticsStatus, LineProcessStatus, LineStatus, Order, OrderLine, OrderLogisticsStatus,
-    OrderProcessStatus, OrderStatus, Prices, Request, RequestStatus, Shipment, ShipmentLine,
-    ShipmentLineMeta, ShipmentMeta, ShipmentProcessStatus, ShipmentStatus, SingleDeliveryOrder,
-    SingleDeliveryOrderLine, StatusLine, SupplierLine, SupplierOrder, SupplierRequests,
-    SupplierShipment,
+    LineLogisticsStatus, LineProcessStatus, LineStatus, MergedItemDetails, Order, OrderLine,
+    OrderLogisticsStatus, OrderProcessStatus, OrderStatus, Prices, Request, RequestStatus,
+    Shipment, ShipmentLine, ShipmentLineMeta, ShipmentMeta, ShipmentProcessStatus, ShipmentStatus,
+    SingleDeliveryOrder, SingleDeliveryOrderLine, StatusLine, SupplierLine, SupplierOrder,
+    SupplierRequests, SupplierShipment,
 };
 use crate::types::{Date, DateTime, Decimal, Party};
 
@@ -455,10 +455,59 @@ fn aggregate(order: &mut Order) {
 /// Stamp the order after a change: its status aggregated again,
 /// `lastUpdatedAt`/`lastChangedAt` set to `now`, `version` one up.
 fn finish(order: &mut Order, now: &DateTime) {
+    for line in &mut order.lines {
+        merge_item_details(line);
+    }
     aggregate(order);
     order.last_updated_at = Some(now.clone());
     order.last_changed_at = Some(now.clone());
     order.version = Some(order.version.unwrap_or(0) + 1);
+}
+
+/// A line's merged item details, from the buyer's `itemDetails`
+/// (`buyerLine.itemDetails`) and the supplier's (`supplierLine.itemDetails`,
+/// from its order response): "the original item details added by the
+/// buyer merged with the changed or added item details by the supplier"
+/// (order/buyer/receive/README.md#L338-339). Member by member, the
+/// supplier's value wins where it gives one (not `null`); any other
+/// member the supplier sends (a list, a nested object) replaces the
+/// buyer's whole, it is not merged inside. The result is both
+/// `lines.mergedItemDetails` (the receive pages' name) and
+/// `lines.itemDetails.mergedItemDetails` (the issue page's, with the
+/// buyer's item details around it, order/buyer/issue/README.md#L175-181);
+/// a line neither side gave item details has neither. Called for every
+/// line of a changed order ([`finish`]), so it follows either side's
+/// message.
+fn merge_item_details(line: &mut OrderLine) {
+    let buyer = line
+        .buyer_line
+        .as_ref()
+        .and_then(|b| b.item_details.as_ref());
+    let supplier = line
+        .supplier_line
+        .as_ref()
+        .and_then(|s| s.item_details.as_ref());
+    if buyer.is_none() && supplier.is_none() {
+        line.merged_item_details = None;
+        line.item_details = None;
+        return;
+    }
+    let mut merged = serde_json::Map::new();
+    for part in [buyer, supplier].into_iter().flatten() {
+        if let Ok(serde_json::Value::Object(members)) = serde_json::to_value(part) {
+            for (name, value) in members {
+                if name != "mergedItemDetails" && !value.is_null() {
+                    merged.insert(name, value);
+                }
+            }
+        }
+    }
+    let merged: MergedItemDetails =
+        serde_json::from_value(serde_json::Value::Object(merged)).unwrap_or_default();
+    let mut item_details = buyer.cloned().unwrap_or_default();
+    item_details.merged_item_details = Some(merged.clone());
+    line.merged_item_details = Some(merged);
+    line.item_details = Some(item_details);
 }
 
 // ----- the buyer issues or updates an order -------------------------------
@@ -1722,7 +1771,9 @@ enum Answer {
 ///   values kept: "reconfirm the same schedule & prices", order/status.md);
 ///   other values → an open supplier reopen request ("or alternatively
 ///   does a reopen request with different values", indicators.md);
-///   `rejected` is ignored, as for a `Confirmed` line.
+///   `rejected` rejects the line (`Rejected`: "`Rejected` if the
+///   `rejected` indicator is set", send-order-response/README.md, Status:
+///   InProgress), the reconfirmation request ends with it.
 /// * an open buyer reopen request (order/buyer/reopen.md: the supplier
 ///   "can approve, reject or answer with a proposal"): `accepted` or the
 ///   requested values approve it (`Approved`, its values confirmed);
@@ -1731,7 +1782,8 @@ enum Answer {
 /// * `OpenSupplierShipmentRescheduleRequest`: the buyer answers it; a
 ///   response changes only the line's other fields.
 /// * an open supplier reopen request: `accepted` withdraws it, as the
-///   confirmed values do.
+///   confirmed values do; `rejected` rejects the line (`Rejected`), the
+///   request `Closed` ("not relevant anymore", order/status.md).
 ///
 /// A response line with no indicator, no delivery schedule and no prices
 /// (only notes, description, properties, item details or documents) is no
@@ -1810,6 +1862,14 @@ pub(crate) fn respond(
             &mut supplier_line.documents,
             sent.documents.as_deref().unwrap_or_default(),
         );
+        // Item details sent before stay when a response leaves them out;
+        // sent ones replace them ([`merge_item_details`]).
+        if supplier_line.item_details.is_none() {
+            supplier_line.item_details = line
+                .supplier_line
+                .as_ref()
+                .and_then(|s| s.item_details.clone());
+        }
         line.supplier_line = Some(supplier_line);
         let rejecting = matches!(answer, Answer::Reject);
         let was_rejected = rejected_now(line);
@@ -1923,8 +1983,10 @@ fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
         (P::InProgress, _) if in_progress == Some(S::OpenSupplierShipmentRescheduleRequest) => {}
         // A reconfirmation request: "reconfirm the same schedule & prices"
         // (order/status.md), or "submit a reopen request"
-        // (order-events.md) with other values. Rejecting is ignored, as
-        // for a `Confirmed` line.
+        // (order-events.md) with other values; `rejected` rejects the line,
+        // as for any `InProgress` line (send-order-response/README.md).
+        // The request has no object of its own: it ends with the
+        // `OpenBuyerReconfirmationRequest` status.
         (P::InProgress, answer) if in_progress == Some(S::OpenBuyerReconfirmationRequest) => {
             match answer {
                 Answer::Accept => set_status(line, P::Confirmed, None),
@@ -1937,7 +1999,11 @@ fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
                     supplier_requests(line).reopen_request = Some(values.request(reason));
                     set_status(line, P::InProgress, Some(S::OpenSupplierReopenRequest));
                 }
-                Answer::Reject | Answer::Update => {}
+                Answer::Reject => {
+                    close_all(line, RequestStatus::Closed);
+                    set_status(line, P::Rejected, None);
+                }
+                Answer::Update => {}
             }
         }
         // A buyer reopen request: the supplier approves it (`accepted`, or
@@ -1986,12 +2052,10 @@ fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
             let agreed = requested(line);
             confirm(line, agreed);
         }
-        // The supplier's own reopen request questions a confirmed line;
-        // the line stays agreed until the buyer answers the request
-        // (order/supplier/reopen.md: "The buyer has to approve the reopen
-        // request before Tradecloud accepts a change"), so `rejected`
-        // changes no status, as for a `Confirmed` line.
-        (P::InProgress, Answer::Reject) if supplier_reopen_open => {}
+        // "`Rejected` if the `rejected` indicator is set" for an
+        // `InProgress` line (send-order-response/README.md), also one with
+        // the supplier's own reopen request open: that request is `Closed`
+        // ("not relevant anymore", order/status.md), as the others.
         (P::Issued | P::InProgress, Answer::Reject) => {
             close_all(line, RequestStatus::Closed);
             set_status(line, P::Rejected, None);

@@ -810,6 +810,10 @@ pub(crate) struct LineState {
     /// (`status`, `etd`, `eta`): equal before and after while `line` is
     /// not, the change was one of delivery schedule logistics only.
     pub without_schedule_logistics: Value,
+    /// `line` without its item details (`itemDetails`, `mergedItemDetails`,
+    /// `supplierLine.itemDetails`): equal before and after while `line` is
+    /// not, the change was one of item details only.
+    pub without_item_details: Value,
 }
 
 fn text(value: &Value, path: &[&str]) -> String {
@@ -844,6 +848,9 @@ impl LineState {
             without_schedule_logistics: without_schedule_logistics(&without_documents(
                 &without_stamps(&without_reason(line)),
             )),
+            without_item_details: without_item_details(&without_documents(&without_stamps(
+                &without_reason(line),
+            ))),
         }
     }
 }
@@ -870,6 +877,32 @@ fn without_schedule_logistics(line: &Value) -> Value {
                         members.remove(logistics);
                     }
                 }
+            }
+        }
+    }
+    line
+}
+
+/// `line` without its item details: `itemDetails`, `mergedItemDetails`
+/// and the supplier's `supplierLine.itemDetails`. A supplier line left
+/// with no member that has a value counts as none (a first response that
+/// sends only item details).
+fn without_item_details(line: &Value) -> Value {
+    let mut line = line.clone();
+    if let Value::Object(members) = &mut line {
+        members.remove("itemDetails");
+        members.remove("mergedItemDetails");
+        if let Some(Value::Object(supplier)) = members.get_mut("supplierLine") {
+            supplier.remove("itemDetails");
+            let empty = supplier.iter().all(|(name, v)| match v {
+                _ if name == "purchaseOrderLinePosition" => true,
+                Value::Null => true,
+                Value::Array(items) => items.is_empty(),
+                Value::Object(members) => members.is_empty(),
+                _ => false,
+            });
+            if empty {
+                members.remove("supplierLine");
             }
         }
     }
@@ -937,12 +970,13 @@ fn without_stamps(value: &Value) -> Value {
 /// | supplier | → `Confirmed`, its new proposal or reopen request approved at once (`autoConfirm`) | `OrderLinesConfirmedBySupplier` |
 /// | supplier | → `OpenSupplierProposal` | `OrderChangesProposedBySupplier` |
 /// | supplier | → `OpenSupplierReopenRequest` | `OrderLinesReopenRequestedBySupplier` |
+/// | supplier | → `Rejected` (also from an open reopen request or reconfirmation request) | `OrderLinesRejectedBySupplier` |
 /// | supplier | `OpenSupplierReopenRequest` → none | `OrderLinesReopenRequestRevertedBySupplier` |
 /// | supplier | open buyer reopen request → approved / rejected | `OrderLinesReopenRequestApprovedBySupplier` / `...RejectedBySupplier` |
 /// | supplier | `OpenBuyerReconfirmationRequest` → `Confirmed` | `OrderLinesReconfirmedBySupplier` |
 /// | supplier | `OpenSupplierShipmentRescheduleRequest` → none (a matching shipment) | `OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier` |
 /// | supplier | → `Confirmed` | `OrderLinesAcceptedBySupplier` |
-/// | supplier | → `Rejected` | `OrderLinesRejectedBySupplier` |
+/// | supplier | only item details (its `supplierLine.itemDetails`, so `mergedItemDetails`) | `OrderLinesItemDetailsChanged` |
 /// | supplier | other change | `OrderLinesUpdatedBySupplier` |
 ///
 /// A message that moves no line but changes the order header or documents
@@ -1070,6 +1104,10 @@ pub(crate) fn line_event(
                 "OrderChangesProposedBySupplier"
             } else if became(in_progress, "OpenSupplierReopenRequest") {
                 "OrderLinesReopenRequestedBySupplier"
+            } else if became(process, "Rejected") {
+                // Before the reverted reopen request: rejecting the line
+                // also closes the supplier's own request.
+                "OrderLinesRejectedBySupplier"
             } else if was(in_progress, "OpenSupplierReopenRequest")
                 && after.in_progress != "OpenSupplierReopenRequest"
             {
@@ -1092,8 +1130,13 @@ pub(crate) fn line_event(
                 "OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier"
             } else if became(process, "Confirmed") {
                 "OrderLinesAcceptedBySupplier"
-            } else if became(process, "Rejected") {
-                "OrderLinesRejectedBySupplier"
+            } else if before.without_item_details == after.without_item_details
+                && member(before, "/supplierLine/itemDetails")
+                    != member(after, "/supplierLine/itemDetails")
+            {
+                // "Changed: The supplier updated item details"
+                // (order-events.md): only they changed.
+                "OrderLinesItemDetailsChanged"
             } else {
                 "OrderLinesUpdatedBySupplier"
             }
