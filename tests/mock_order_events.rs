@@ -16,35 +16,13 @@ use serde_json::{json, Value};
 use tradecloud::mock::{MockConfig, MockParty, MockServer};
 
 use crate::client_support::start;
-use crate::mock_support::{token, Receiver};
+use crate::mock_support::{self, get, token, Receiver};
 
 const ORDER_EVENTS: &str = "order-webhook-connector/company/{companyId}/settings/orderEvents";
 
-/// `POST` `body` to `path` as `party` (Basic credentials).
+/// `POST` `body` to `path` as `party` (Basic credentials): the status.
 async fn post(server: &MockServer, party: &MockParty, path: &str, body: Value) -> StatusCode {
-    reqwest::Client::new()
-        .post(format!("{}{path}", server.base_url()))
-        .basic_auth(
-            &party.credentials.username,
-            Some(&party.credentials.password),
-        )
-        .json(&body)
-        .send()
-        .await
-        .expect("answered")
-        .status()
-}
-
-/// `GET` `path` as `party` with a token.
-async fn get(server: &MockServer, party: &MockParty, path: &str) -> Value {
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", server.base_url()))
-        .bearer_auth(token(server, party).await)
-        .send()
-        .await
-        .expect("answered");
-    assert_eq!(response.status(), 200, "GET {path}");
-    response.json().await.expect("JSON")
+    mock_support::post(server, party, path, body).await.0
 }
 
 /// A mock whose buyer's and supplier's order events go to a receiver of

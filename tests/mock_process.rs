@@ -12,46 +12,11 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tradecloud::mock::{MockConfig, MockParty, MockServer};
 
 use crate::client_support::start;
-use crate::mock_support::{token, Receiver};
-
-/// `POST` `body` to `path` as `party` (Basic credentials, which the
-/// api-connector and the polls take).
-async fn post(
-    server: &MockServer,
-    party: &MockParty,
-    path: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}{path}", server.base_url()))
-        .basic_auth(
-            &party.credentials.username,
-            Some(&party.credentials.password),
-        )
-        .json(&body)
-        .send()
-        .await
-        .expect("answered");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// `GET` `path` as `party` with a token.
-async fn get(server: &MockServer, party: &MockParty, path: &str) -> Value {
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", server.base_url()))
-        .bearer_auth(token(server, party).await)
-        .send()
-        .await
-        .expect("answered");
-    assert_eq!(response.status(), 200, "GET {path}");
-    response.json().await.expect("JSON")
-}
+use crate::mock_support::{get, post, token, Receiver};
 
 async fn webhook(server: &MockServer, party: &MockParty, path: &str, settings: Value) {
     let status = reqwest::Client::new()

@@ -179,3 +179,38 @@ pub async fn token(server: &MockServer, party: &MockParty) -> String {
         .expect("an access token")
         .to_owned()
 }
+
+/// `POST` `body` to `path` as `party` (Basic credentials, which the
+/// api-connector and the polls take): the status and the JSON answer
+/// (`null` when there is none).
+pub async fn post(
+    server: &MockServer,
+    party: &MockParty,
+    path: &str,
+    body: Value,
+) -> (reqwest::StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", server.base_url()))
+        .basic_auth(
+            &party.credentials.username,
+            Some(&party.credentials.password),
+        )
+        .json(&body)
+        .send()
+        .await
+        .expect("answered");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// `GET` `path` as `party` with a token: the JSON answer of a `200`.
+pub async fn get(server: &MockServer, party: &MockParty, path: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", server.base_url()))
+        .bearer_auth(token(server, party).await)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.json().await.expect("JSON")
+}
