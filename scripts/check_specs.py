@@ -127,8 +127,13 @@ Usage:
    sends (DATE_TIME_PATTERN), but what is sent uses the one form api/standards.md gives.
    Its `x-request-rules` `pattern` (the only request rule such a member takes) is
    LOCAL_DATE_TIME_REQUEST_PATTERN (`YYYY-MM-DDThh:mm:ss`: no zone, no fraction of a
-   second) or DATE_REQUEST_PATTERN (`YYYY-MM-DD`), and every `local-date-time` member of a
-   schema a request body can hold has it.
+   second) or DATE_REQUEST_PATTERN (`YYYY-MM-DD`), and every `local-date-time` and `date`
+   member of a schema a request body can hold has it (api/standards.md#L49-L50 also where
+   the member's own page gives no format; a zoned `date-time`, the poll filter
+   `lastUpdatedAfter`, keeps its documented zone and takes none).
+
+   The `description` of every member with a request rule (its own `x-request-rules`, or
+   named by its schema's) says the rule in a sentence "When sent to Tradecloud: ...".
 
    The generator checks them in `Validate::check_sent` of the shared type, which the
    request bodies of the API specs call, and never in `Validate::check` of a type a
@@ -167,8 +172,8 @@ CUSTOM_DATE_TIME_FORMATS = ("local-date-time", "iso-date-time")
 # `YYYY-MM-DD` or local date/time format `YYYY-MM-DDThh:mm:ss`"): DATE_TIME_PATTERN reads
 # every form Tradecloud sends, these the one form a request uses, as the `x-request-rules`
 # `pattern` of every `local-date-time` member a request body can hold (no zone, no
-# fraction of a second, no leap second: the docs' form exactly) and of the `date` members
-# whose pages say `yyyy-MM-dd` (the date type also reads a date-time).
+# fraction of a second, no leap second: the docs' form exactly) and of every `date` member
+# it can hold (the date type also reads a date-time).
 LOCAL_DATE_TIME_REQUEST_PATTERN = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
                                    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$")
 DATE_REQUEST_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
