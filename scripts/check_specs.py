@@ -127,8 +127,13 @@ Usage:
    sends (DATE_TIME_PATTERN), but what is sent uses the one form api/standards.md gives.
    Its `x-request-rules` `pattern` (the only request rule such a member takes) is
    LOCAL_DATE_TIME_REQUEST_PATTERN (`YYYY-MM-DDThh:mm:ss`: no zone, no fraction of a
-   second) or DATE_REQUEST_PATTERN (`YYYY-MM-DD`), and every `local-date-time` member of a
-   schema a request body can hold has it.
+   second) or DATE_REQUEST_PATTERN (`YYYY-MM-DD`), and every `local-date-time` and `date`
+   member of a schema a request body can hold has it (api/standards.md#L49-L50 also where
+   the member's own page gives no format; a zoned `date-time`, the poll filter
+   `lastUpdatedAfter`, keeps its documented zone and takes none).
+
+   The `description` of every member with a request rule (its own `x-request-rules`, or
+   named by its schema's) says the rule in a sentence "When sent to Tradecloud: ...".
 
    The generator checks them in `Validate::check_sent` of the shared type, which the
    request bodies of the API specs call, and never in `Validate::check` of a type a
@@ -167,8 +172,8 @@ CUSTOM_DATE_TIME_FORMATS = ("local-date-time", "iso-date-time")
 # `YYYY-MM-DD` or local date/time format `YYYY-MM-DDThh:mm:ss`"): DATE_TIME_PATTERN reads
 # every form Tradecloud sends, these the one form a request uses, as the `x-request-rules`
 # `pattern` of every `local-date-time` member a request body can hold (no zone, no
-# fraction of a second, no leap second: the docs' form exactly) and of the `date` members
-# whose pages say `yyyy-MM-dd` (the date type also reads a date-time).
+# fraction of a second, no leap second: the docs' form exactly) and of every `date` member
+# it can hold (the date type also reads a date-time).
 LOCAL_DATE_TIME_REQUEST_PATTERN = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
                                    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$")
 DATE_REQUEST_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
@@ -1070,29 +1075,55 @@ def request_schemas(specs):
     return found
 
 
-def lint_sent_local_date_times(specs, report):
-    """Every `local-date-time` member of a schema a request body can hold has the
-    request pattern of the documented form (LOCAL_DATE_TIME_REQUEST_PATTERN): its type
-    reads more, and what is sent must be `YYYY-MM-DDThh:mm:ss`."""
+def lint_sent_dates(specs, report):
+    """Every `local-date-time` and `date` member of a schema a request body can hold has
+    the request pattern of the documented form (DATE_REQUEST_PATTERNS): its type reads
+    more, and what is sent must be `YYYY-MM-DDThh:mm:ss` or `YYYY-MM-DD`
+    (api/standards.md#L49-L50, which every integration must support, also where the
+    member's own page gives no format). A zoned `date-time` member is not one of them:
+    the poll filter `lastUpdatedAfter` is documented and exemplified with its zone."""
     sent = request_schemas(specs)
     for fname, doc in specs.raw.items():
         for sname, schema in ((doc.get("components") or {}).get("schemas") or {}).items():
             if (fname, sname) not in sent or not isinstance(schema, dict):
                 continue
             for pname, p in (schema.get("properties") or {}).items():
-                if isinstance(p, dict) and p.get("format") == "local-date-time":
+                if isinstance(p, dict) and p.get("format") in DATE_REQUEST_PATTERNS:
+                    wanted = DATE_REQUEST_PATTERNS[p["format"]]
+                    form = "local date/time `YYYY-MM-DDThh:mm:ss`" if p["format"] == "local-date-time" \
+                        else "date `YYYY-MM-DD`"
                     rules = p.get("x-request-rules") if isinstance(p.get("x-request-rules"), dict) else {}
-                    report(rules.get("pattern") == LOCAL_DATE_TIME_REQUEST_PATTERN,
-                           f"{fname} {sname}.{pname}: a `local-date-time` member of a request needs "
-                           f"`x-request-rules` `pattern: '{LOCAL_DATE_TIME_REQUEST_PATTERN}'` (api/standards.md: "
-                           "local date/time `YYYY-MM-DDThh:mm:ss`)")
+                    report(rules.get("pattern") == wanted,
+                           f"{fname} {sname}.{pname}: a `{p['format']}` member of a request needs "
+                           f"`x-request-rules` `pattern: '{wanted}'` (api/standards.md#L49-L50: {form})")
+
+
+def lint_request_rule_descriptions(specs, report):
+    """The `description` of every member with a request rule (its own `x-request-rules`,
+    or named in the `required` or `dependentRequired` of its schema's) says the rule in a
+    sentence starting "When sent to Tradecloud:", as the reader of the spec or of the
+    generated documentation sees no `x-request-rules`."""
+    for fname, doc in specs.raw.items():
+        for sname, schema in ((doc.get("components") or {}).get("schemas") or {}).items():
+            if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+                continue
+            rules = schema.get("x-request-rules") if isinstance(schema.get("x-request-rules"), dict) else {}
+            named = set(request_rule_names(rules))
+            for pname, p in schema["properties"].items():
+                if not isinstance(p, dict) or ("x-request-rules" not in p and pname not in named):
+                    continue
+                description = p.get("description")
+                report(isinstance(description, str) and "When sent to Tradecloud:" in description,
+                       f"{fname} {sname}.{pname}: a member with a request rule needs a sentence "
+                       "\"When sent to Tradecloud: ...\" in its `description` saying the rule")
 
 
 def lint(specs, report):
     lint_nulls(specs, report)
     lint_constraints(specs, report)
     lint_request_rules(specs, report)
-    lint_sent_local_date_times(specs, report)
+    lint_sent_dates(specs, report)
+    lint_request_rule_descriptions(specs, report)
     for fname, doc in specs.docs.items():
         report(doc.get("openapi") == "3.0.3", f"{fname}: openapi must be 3.0.3")
         for where, ref in all_refs(doc):

@@ -300,6 +300,43 @@ class CheckSpecs(unittest.TestCase):
         self.assert_fails_with("api-connector.yaml SendOrderDeliveryHistoryByBuyer.erpLastChangeDateTime: a "
                                "`local-date-time` member of a request needs `x-request-rules` `pattern:")
 
+    def test_a_sent_date_without_its_request_pattern_fails(self):
+        # backorderDate's page gives no format: api/standards.md#L49-L50 does.
+        def drop(doc):
+            del self.schemas(doc)["DespatchAdviceLine"]["properties"]["backorderDate"]["x-request-rules"]
+        self.edit("api-connector.yaml", drop)
+        self.assert_fails_with("api-connector.yaml DespatchAdviceLine.backorderDate: a `date` member of a "
+                               "request needs `x-request-rules` `pattern:")
+
+    def test_a_sent_date_of_the_order_api_without_its_request_pattern_fails(self):
+        def drop(doc):
+            del self.schemas(doc)["DeliveryScheduleLogistics"]["properties"]["eta"]["x-request-rules"]
+        self.edit("order.yaml", drop)
+        self.assert_fails_with("order.yaml DeliveryScheduleLogistics.eta: a `date` member of a request needs")
+
+    def test_a_sent_zoned_date_time_needs_no_request_pattern(self):
+        # The poll filter is documented and exemplified with its zone (api/polling/README.md).
+        with open(os.path.join(self.specs, "order-search.yaml")) as f:
+            filters = self.schemas(yaml.safe_load(f))["OrderPollFilters"]
+        self.assertEqual(filters["properties"]["lastUpdatedAfter"]["format"], "date-time")
+        self.assertNotIn("x-request-rules", filters["properties"]["lastUpdatedAfter"])
+        code, out = self.run_check()
+        self.assertEqual(code, 0, out)
+
+    def test_a_member_with_a_request_rule_whose_description_does_not_say_it_fails(self):
+        def hush(doc):
+            currency = self.schemas(doc)["MonetaryAmount"]["properties"]["currencyIso"]
+            currency["description"] = "The 3-letter currency code according to ISO 4217."
+        self.edit("common.yaml", hush)
+        self.assert_fails_with("common.yaml MonetaryAmount.currencyIso: a member with a request rule needs "
+                               "a sentence \"When sent to Tradecloud: ...\"")
+
+    def test_a_member_a_schema_rule_names_whose_description_does_not_say_it_fails(self):
+        def hush(doc):
+            self.schemas(doc)["ItemDetails"]["properties"]["netWeight"]["description"] = "Net weight of one item."
+        self.edit("common.yaml", hush)
+        self.assert_fails_with("common.yaml ItemDetails.netWeight: a member with a request rule needs")
+
     def test_a_received_local_date_time_needs_no_request_pattern(self):
         # `BuyerOrder` is only received (webhook bodies, GET /order): its date-times are read
         # as Tradecloud sends them and have no request rule.

@@ -398,6 +398,62 @@ async fn erp_times_are_sent_in_the_documented_local_form() {
     assert_eq!(server.stats().api_requests(), sent, "nothing more was sent");
 }
 
+/// The dates of a despatch advice whose pages give no format go out as
+/// api/standards.md says (`YYYY-MM-DD`): a zoned departure date-time and a
+/// date-time in `backorderDate` (both read by `Date`, as Tradecloud may
+/// send them) are refused before anything is sent, each saying the form;
+/// the same advice with plain dates is sent and accepted.
+#[tokio::test]
+async fn despatch_advice_dates_are_sent_in_the_documented_form() {
+    use tradecloud::types::Date;
+    let server = start(MockConfig::new()).await;
+    let client = client(&server);
+    let good: connector::SendDespatchAdviceBySupplier = fixture(
+        "api-connector",
+        "sendDespatchAdviceBySupplierRoute.send-despatch-advice-page.json",
+    );
+    let mut advice = good.clone();
+    let departure = advice
+        .header
+        .shipment
+        .as_mut()
+        .and_then(|s| s.departure.as_mut())
+        .expect("a departure");
+    departure.actual_date = Some(
+        "2026-02-03T07:45:00+01:00"
+            .parse::<Date>()
+            .expect("a date-time"),
+    );
+    let lines = advice.lines.as_mut().expect("lines");
+    lines[0].backorder_date = Some("2026-04-01T00:00:00".parse::<Date>().expect("a date-time"));
+    let error = client
+        .shipments()
+        .send_despatch_advice(&advice)
+        .await
+        .expect_err("date-times in date members");
+    let ClientError::InvalidMessage { violations, .. } = &error else {
+        panic!("{error:?}")
+    };
+    let text = violations.to_string();
+    assert_eq!(violations.len(), 2, "{text}");
+    for expected in [
+        "`header.shipment.departure.actualDate` must be a date YYYY-MM-DD without time or zone, \
+         e.g. 2019-12-31 (it is \"2026-02-03T07:45:00+01:00\")",
+        "`lines[0].backorderDate` must be a date YYYY-MM-DD without time or zone, e.g. 2019-12-31 \
+         (it is \"2026-04-01T00:00:00\")",
+    ] {
+        assert!(text.contains(expected), "{expected}\n{text}");
+    }
+    assert_eq!(server.stats().api_requests(), 0, "nothing was sent");
+
+    let answer = client
+        .shipments()
+        .send_despatch_advice(&good)
+        .await
+        .expect("plain dates are sent");
+    assert_eq!(answer.ok, Some(true));
+}
+
 /// tXML where the operation table says the spec takes
 /// `application/xml`, an error before sending everywhere else.
 #[tokio::test]

@@ -651,3 +651,56 @@ async fn sent_dates_and_times_use_the_documented_form() {
         assert_eq!(*status, StatusCode::OK, "{how}: {answer}");
     }
 }
+
+/// The dates of a despatch advice whose pages give no format take the form
+/// api/standards.md gives every date (`YYYY-MM-DD`): a zoned departure
+/// date-time, a date-time in a destination's date and in `backorderDate`
+/// are each a `400` naming the member and the form; plain dates are
+/// accepted. (The despatch advice is JSON only.)
+#[tokio::test]
+async fn despatch_advice_dates_use_the_documented_form() {
+    let server = start().await;
+    let client = http();
+    let op = &api_connector::operations::SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE;
+    let advice = |departed: &str, arriving: &str, backorder: &str| {
+        serde_json::json!({
+            "header": {"buyerAccountNumber": "B1", "despatchAdviceNumber": "DA1",
+                       "shipment": {"departure": {"actualDate": departed},
+                                    "destination": {"scheduledStartDate": arriving}}},
+            "lines": [{"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO1",
+                       "purchaseOrderLinePosition": "0001", "despatchQuantity": 1,
+                       "backorderDate": backorder}]
+        })
+        .to_string()
+        .into_bytes()
+    };
+    let form = "must be a date YYYY-MM-DD without time or zone, e.g. 2019-12-31";
+    for (body, member, value) in [
+        (
+            advice("2026-02-03T07:45:00Z", "2026-02-10", "2026-04-01"),
+            "header.shipment.departure.actualDate",
+            "2026-02-03T07:45:00Z",
+        ),
+        (
+            advice("2026-02-03", "2026-02-10T08:00:00+01:00", "2026-04-01"),
+            "header.shipment.destination.scheduledStartDate",
+            "2026-02-10T08:00:00+01:00",
+        ),
+        (
+            advice("2026-02-03", "2026-02-10", "2026-04-01T00:00:00"),
+            "lines[0].backorderDate",
+            "2026-04-01T00:00:00",
+        ),
+    ] {
+        let (status, answer) = post(&client, &server, op, "application/json", body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{member}: {answer}");
+        let expected = format!("`{member}` {form} (it is \\\"{value}\\\")");
+        assert!(
+            answer.to_string().contains(&expected),
+            "{expected}\n{answer}"
+        );
+    }
+    let body = advice("2026-02-03", "2026-02-10", "2026-04-01");
+    let (status, answer) = post(&client, &server, op, "application/json", body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}

@@ -50,16 +50,16 @@ impl AttachOrderDocumentsByBuyer {
 ///The departure location and dates of a shipment.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct DespatchAdviceDeparture {
-    ///The actual departure local date, as the despatch advice page names it.
+    ///The actual departure local date, as the despatch advice page names it. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
     #[serde(
         rename = "actualDate",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub actual_date: ::std::option::Option<crate::types::Date>,
-    ///The actual time of departure date, as Tradecloud's example sends it.
+    ///The actual time of departure date, as Tradecloud's example sends it. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
     #[serde(rename = "atdDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub atd_date: ::std::option::Option<crate::types::Date>,
-    ///The estimated time of departure date, as Tradecloud's example sends it.
+    ///The estimated time of departure date, as Tradecloud's example sends it. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
     #[serde(rename = "etdDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub etd_date: ::std::option::Option<crate::types::Date>,
     /// The departure location.
@@ -78,13 +78,13 @@ impl DespatchAdviceDeparture {
 despatch advice page names the window `scheduled*`; Tradecloud's example sends `eta*`.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct DespatchAdviceDestination {
-    ///The actual departure date from this destination.
+    ///The actual departure date from this destination. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
     #[serde(rename = "atdDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub atd_date: ::std::option::Option<crate::types::Date>,
-    ///The estimated arrival date.
+    ///The estimated arrival date. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
     #[serde(rename = "etaDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub eta_date: ::std::option::Option<crate::types::Date>,
-    ///End date of the estimated arrival time window.
+    ///End date of the estimated arrival time window. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
     #[serde(
         rename = "etaEndDate",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -96,7 +96,7 @@ pub struct DespatchAdviceDestination {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub eta_end_time: ::std::option::Option<::std::string::String>,
-    ///Start date of the estimated arrival time window, as Tradecloud's example sends it.
+    ///Start date of the estimated arrival time window, as Tradecloud's example sends it. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
     #[serde(
         rename = "etaStartDate",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -108,13 +108,13 @@ pub struct DespatchAdviceDestination {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub eta_start_time: ::std::option::Option<::std::string::String>,
-    ///The estimated departure date from this destination.
+    ///The estimated departure date from this destination. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
     #[serde(rename = "etdDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub etd_date: ::std::option::Option<crate::types::Date>,
     /// The location where the shipment should arrive.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub location: ::std::option::Option<DespatchAdviceLocation>,
-    ///End local date of the arrival time window.
+    ///End local date of the arrival time window. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
     #[serde(
         rename = "scheduledEndDate",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -126,7 +126,7 @@ pub struct DespatchAdviceDestination {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub scheduled_end_time: ::std::option::Option<::std::string::String>,
-    ///Start local date of the arrival time window.
+    ///Start local date of the arrival time window. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
     #[serde(
         rename = "scheduledStartDate",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -177,7 +177,7 @@ impl DespatchAdviceHeader {
 ///A despatch advice line (send-despatch-advice.md#despatch-advice-line).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct DespatchAdviceLine {
-    ///The expected date of the backorder quantity, as Tradecloud's example sends it.
+    ///The expected date of the backorder quantity, as Tradecloud's example sends it. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
     #[serde(
         rename = "backorderDate",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -644,7 +644,7 @@ pub struct OrderLineByBuyer {
     pub delivery_history: ::std::option::Option<
         ::std::vec::Vec<crate::api::common::types::DeliveryHistoryLine>,
     >,
-    ///The requested planned delivery schedule (when the ERP system supports delivery schedules natively). At most 100 delivery lines per order line; `deliverySchedule.position` is unique within the schedule and never changes. An empty list is sent as `[]` (not left out). Sent to Tradecloud, each `position` appears once (`x-request-rules`).
+    ///The requested planned delivery schedule (when the ERP system supports delivery schedules natively). At most 100 delivery lines per order line; `deliverySchedule.position` is unique within the schedule and never changes. An empty list is sent as `[]` (not left out). When sent to Tradecloud: each `position` once (`x-request-rules`).
     #[serde(
         rename = "deliverySchedule",
         default,
@@ -880,7 +880,7 @@ impl OrderResponseLineBySupplier {
 may change.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct SendDespatchAdviceBySupplier {
-    ///Local date and time at which the despatch advice of this shipment was issued in the supplier's ERP system.
+    ///Local date and time at which the despatch advice of this shipment was issued in the supplier's ERP system. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
     #[serde(
         rename = "erpIssueDateTime",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -906,7 +906,7 @@ the root element `SendOrderByBuyer`. An update should preferably only contain li
 new or changed, and only be sent when something changed.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct SendOrderByBuyer {
-    ///Date and time the order was originally issued in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`.
+    ///Date and time the order was originally issued in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
     #[serde(
         rename = "erpIssueDateTime",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -918,7 +918,7 @@ pub struct SendOrderByBuyer {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub erp_issued_by: ::std::option::Option<crate::api::common::types::Contact>,
-    ///Date and time the order was updated in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`.
+    ///Date and time the order was updated in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
     #[serde(
         rename = "erpLastChangeDateTime",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -949,7 +949,7 @@ impl SendOrderByBuyer {
 history of existing order lines. Not supported for single delivery orders.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct SendOrderDeliveriesByBuyer {
-    ///Date and time of this change in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`.
+    ///Date and time of this change in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
     #[serde(
         rename = "erpLastChangeDateTime",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -982,7 +982,7 @@ lines not present are left untouched. Not supported for single delivery orders. 
 does not list the request members; they are modelled on the deliveries endpoint.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct SendOrderDeliveryHistoryByBuyer {
-    ///Date and time of this change in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`.
+    ///Date and time of this change in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
     #[serde(
         rename = "erpLastChangeDateTime",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -1042,7 +1042,7 @@ pub struct SendOrderResponseBySupplier {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub erp_responded_by: ::std::option::Option<crate::api::common::types::Contact>,
-    ///Date/time the order was responded in the supplier's ERP: ISO 8601 local date/time `yyyy-MM-ddTHH:mm:ss`.
+    ///Date/time the order was responded in the supplier's ERP: ISO 8601 local date/time `yyyy-MM-ddTHH:mm:ss`. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
     #[serde(
         rename = "erpResponseDateTime",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -1066,7 +1066,7 @@ impl SendOrderResponseBySupplier {
 the delivery schedule variant.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct SendSingleDeliveryOrderByBuyer {
-    ///Date and time the order was originally issued in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`.
+    ///Date and time the order was originally issued in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
     #[serde(
         rename = "erpIssueDateTime",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -1078,7 +1078,7 @@ pub struct SendSingleDeliveryOrderByBuyer {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub erp_issued_by: ::std::option::Option<crate::api::common::types::Contact>,
-    ///Date and time the order was updated in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`.
+    ///Date and time the order was updated in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
     #[serde(
         rename = "erpLastChangeDateTime",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -1297,6 +1297,36 @@ impl crate::types::Validate for DespatchAdviceDeparture {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.actual_date {
+            let path = at.field("actualDate");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(value) = &self.atd_date {
+            let path = at.field("atdDate");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(value) = &self.etd_date {
+            let path = at.field("etdDate");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
+        }
         if let ::std::option::Option::Some(value) = &self.location {
             let path = at.field("location");
             crate::types::Validate::check_sent(value, &path, out);
@@ -1310,9 +1340,79 @@ impl crate::types::Validate for DespatchAdviceDestination {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.atd_date {
+            let path = at.field("atdDate");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(value) = &self.eta_date {
+            let path = at.field("etaDate");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(value) = &self.eta_end_date {
+            let path = at.field("etaEndDate");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(value) = &self.eta_start_date {
+            let path = at.field("etaStartDate");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(value) = &self.etd_date {
+            let path = at.field("etdDate");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
+        }
         if let ::std::option::Option::Some(value) = &self.location {
             let path = at.field("location");
             crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.scheduled_end_date {
+            let path = at.field("scheduledEndDate");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(value) = &self.scheduled_start_date {
+            let path = at.field("scheduledStartDate");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
         }
     }
 }
@@ -1352,6 +1452,16 @@ impl crate::types::Validate for DespatchAdviceLine {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.backorder_date {
+            let path = at.field("backorderDate");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
+        }
         if let ::std::option::Option::Some(value) = &self.delivery_schedule_position {
             let path = at.field("deliverySchedulePosition");
             crate::types::validate::described_pattern(
@@ -1433,6 +1543,10 @@ impl crate::types::Validate for DespatchAdviceShipment {
         }
         if let ::std::option::Option::Some(value) = &self.final_destination {
             let path = at.field("finalDestination");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.identifiers {
+            let path = at.field("identifiers");
             crate::types::Validate::check_sent(value, &path, out);
         }
         if let ::std::option::Option::Some(value) = &self.shipment_number {
@@ -2339,7 +2453,7 @@ pub mod builder {
         value: super::DespatchAdviceDeparture,
     }
     impl DespatchAdviceDepartureBuilder {
-        ///The actual departure local date, as the despatch advice page names it.
+        ///The actual departure local date, as the despatch advice page names it. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
         pub fn actual_date(
             mut self,
             value: impl ::std::convert::Into<crate::types::Date>,
@@ -2347,7 +2461,7 @@ pub mod builder {
             self.value.actual_date = ::std::option::Option::Some(value.into());
             self
         }
-        ///The actual time of departure date, as Tradecloud's example sends it.
+        ///The actual time of departure date, as Tradecloud's example sends it. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
         pub fn atd_date(
             mut self,
             value: impl ::std::convert::Into<crate::types::Date>,
@@ -2355,7 +2469,7 @@ pub mod builder {
             self.value.atd_date = ::std::option::Option::Some(value.into());
             self
         }
-        ///The estimated time of departure date, as Tradecloud's example sends it.
+        ///The estimated time of departure date, as Tradecloud's example sends it. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
         pub fn etd_date(
             mut self,
             value: impl ::std::convert::Into<crate::types::Date>,
@@ -2403,7 +2517,7 @@ pub mod builder {
         value: super::DespatchAdviceDestination,
     }
     impl DespatchAdviceDestinationBuilder {
-        ///The actual departure date from this destination.
+        ///The actual departure date from this destination. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
         pub fn atd_date(
             mut self,
             value: impl ::std::convert::Into<crate::types::Date>,
@@ -2411,7 +2525,7 @@ pub mod builder {
             self.value.atd_date = ::std::option::Option::Some(value.into());
             self
         }
-        ///The estimated arrival date.
+        ///The estimated arrival date. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
         pub fn eta_date(
             mut self,
             value: impl ::std::convert::Into<crate::types::Date>,
@@ -2419,7 +2533,7 @@ pub mod builder {
             self.value.eta_date = ::std::option::Option::Some(value.into());
             self
         }
-        ///End date of the estimated arrival time window.
+        ///End date of the estimated arrival time window. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
         pub fn eta_end_date(
             mut self,
             value: impl ::std::convert::Into<crate::types::Date>,
@@ -2435,7 +2549,7 @@ pub mod builder {
             self.value.eta_end_time = ::std::option::Option::Some(value.into());
             self
         }
-        ///Start date of the estimated arrival time window, as Tradecloud's example sends it.
+        ///Start date of the estimated arrival time window, as Tradecloud's example sends it. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
         pub fn eta_start_date(
             mut self,
             value: impl ::std::convert::Into<crate::types::Date>,
@@ -2451,7 +2565,7 @@ pub mod builder {
             self.value.eta_start_time = ::std::option::Option::Some(value.into());
             self
         }
-        ///The estimated departure date from this destination.
+        ///The estimated departure date from this destination. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
         pub fn etd_date(
             mut self,
             value: impl ::std::convert::Into<crate::types::Date>,
@@ -2467,7 +2581,7 @@ pub mod builder {
             self.value.location = ::std::option::Option::Some(value.into());
             self
         }
-        ///End local date of the arrival time window.
+        ///End local date of the arrival time window. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
         pub fn scheduled_end_date(
             mut self,
             value: impl ::std::convert::Into<crate::types::Date>,
@@ -2483,7 +2597,7 @@ pub mod builder {
             self.value.scheduled_end_time = ::std::option::Option::Some(value.into());
             self
         }
-        ///Start local date of the arrival time window.
+        ///Start local date of the arrival time window. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
         pub fn scheduled_start_date(
             mut self,
             value: impl ::std::convert::Into<crate::types::Date>,
@@ -2595,7 +2709,7 @@ pub mod builder {
         value: super::DespatchAdviceLine,
     }
     impl DespatchAdviceLineBuilder {
-        ///The expected date of the backorder quantity, as Tradecloud's example sends it.
+        ///The expected date of the backorder quantity, as Tradecloud's example sends it. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
         pub fn backorder_date(
             mut self,
             value: impl ::std::convert::Into<crate::types::Date>,
@@ -3565,7 +3679,7 @@ pub mod builder {
             );
             self
         }
-        ///The requested planned delivery schedule (when the ERP system supports delivery schedules natively). At most 100 delivery lines per order line; `deliverySchedule.position` is unique within the schedule and never changes. An empty list is sent as `[]` (not left out). Sent to Tradecloud, each `position` appears once (`x-request-rules`).
+        ///The requested planned delivery schedule (when the ERP system supports delivery schedules natively). At most 100 delivery lines per order line; `deliverySchedule.position` is unique within the schedule and never changes. An empty list is sent as `[]` (not left out). When sent to Tradecloud: each `position` once (`x-request-rules`).
         pub fn delivery_schedule(
             mut self,
             values: impl ::std::iter::IntoIterator<
@@ -4051,7 +4165,7 @@ pub mod builder {
         value: super::SendDespatchAdviceBySupplier,
     }
     impl SendDespatchAdviceBySupplierBuilder {
-        ///Local date and time at which the despatch advice of this shipment was issued in the supplier's ERP system.
+        ///Local date and time at which the despatch advice of this shipment was issued in the supplier's ERP system. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
         pub fn erp_issue_date_time(
             mut self,
             value: impl ::std::convert::Into<crate::types::DateTime>,
@@ -4111,7 +4225,7 @@ pub mod builder {
         value: super::SendOrderByBuyer,
     }
     impl SendOrderByBuyerBuilder {
-        ///Date and time the order was originally issued in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`.
+        ///Date and time the order was originally issued in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
         pub fn erp_issue_date_time(
             mut self,
             value: impl ::std::convert::Into<crate::types::DateTime>,
@@ -4127,7 +4241,7 @@ pub mod builder {
             self.value.erp_issued_by = ::std::option::Option::Some(value.into());
             self
         }
-        ///Date and time the order was updated in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`.
+        ///Date and time the order was updated in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
         pub fn erp_last_change_date_time(
             mut self,
             value: impl ::std::convert::Into<crate::types::DateTime>,
@@ -4195,7 +4309,7 @@ pub mod builder {
         value: super::SendOrderDeliveriesByBuyer,
     }
     impl SendOrderDeliveriesByBuyerBuilder {
-        ///Date and time of this change in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`.
+        ///Date and time of this change in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
         pub fn erp_last_change_date_time(
             mut self,
             value: impl ::std::convert::Into<crate::types::DateTime>,
@@ -4265,7 +4379,7 @@ pub mod builder {
         value: super::SendOrderDeliveryHistoryByBuyer,
     }
     impl SendOrderDeliveryHistoryByBuyerBuilder {
-        ///Date and time of this change in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`.
+        ///Date and time of this change in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
         pub fn erp_last_change_date_time(
             mut self,
             value: impl ::std::convert::Into<crate::types::DateTime>,
@@ -4395,7 +4509,7 @@ pub mod builder {
             self.value.erp_responded_by = ::std::option::Option::Some(value.into());
             self
         }
-        ///Date/time the order was responded in the supplier's ERP: ISO 8601 local date/time `yyyy-MM-ddTHH:mm:ss`.
+        ///Date/time the order was responded in the supplier's ERP: ISO 8601 local date/time `yyyy-MM-ddTHH:mm:ss`. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
         pub fn erp_response_date_time(
             mut self,
             value: impl ::std::convert::Into<crate::types::DateTime>,
@@ -4458,7 +4572,7 @@ pub mod builder {
         value: super::SendSingleDeliveryOrderByBuyer,
     }
     impl SendSingleDeliveryOrderByBuyerBuilder {
-        ///Date and time the order was originally issued in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`.
+        ///Date and time the order was originally issued in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
         pub fn erp_issue_date_time(
             mut self,
             value: impl ::std::convert::Into<crate::types::DateTime>,
@@ -4474,7 +4588,7 @@ pub mod builder {
             self.value.erp_issued_by = ::std::option::Option::Some(value.into());
             self
         }
-        ///Date and time the order was updated in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`.
+        ///Date and time the order was updated in the buyer's ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
         pub fn erp_last_change_date_time(
             mut self,
             value: impl ::std::convert::Into<crate::types::DateTime>,

@@ -1094,7 +1094,7 @@ crate::impl_open_enum!(ShipmentProcessStatus);
 delivery per order line (`lines.actualDelivery`).*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ActualDelivery {
-    ///The actual delivery date of this delivery. Date has ISO 8601 date `yyyy-MM-dd` format.
+    ///The actual delivery date of this delivery. Date has ISO 8601 date `yyyy-MM-dd` format. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub date: ::std::option::Option<crate::types::Date>,
     ///The actual delivered quantity of this delivery. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
@@ -1744,7 +1744,7 @@ delivery history is matched against the planned delivery schedule by date and
 quantity, not by position.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct DeliveryHistoryLine {
-    ///The actual delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
+    ///The actual delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub date: ::std::option::Option<crate::types::Date>,
     ///The position in the delivery schedule. Not to be confused with the `line.position`. `deliverySchedule.position` and `deliveryHistory.position` do not have to use the same values.
@@ -1768,7 +1768,7 @@ and `eta` exist only in the order line level schedule
 (`lines.deliverySchedule[IncludingRequests]`, `CurrentDeliveryScheduleLine`).*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct DeliveryScheduleLine {
-    ///The delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
+    ///The delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub date: ::std::option::Option<crate::types::Date>,
     ///The optional position in the delivery schedule. Not to be confused with the `line.position`. Unique within the delivery schedule and never changes; may be unassigned (empty) when a supplier splits a delivery line, then the buyer's ERP must assign one. When sent to Tradecloud: no whitespace (an identifier, `x-request-rules`).
@@ -1995,13 +1995,13 @@ pub struct ItemDetails {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub merged_item_details: ::std::option::Option<MergedItemDetails>,
-    ///Net weight of one item. Decimal with any number of digits.
+    ///Net weight of one item. Decimal with any number of digits. When sent to Tradecloud: with its `netWeightUnitOfMeasureIso` (`x-request-rules`).
     #[serde(
         rename = "netWeight",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub net_weight: ::std::option::Option<crate::types::Decimal>,
-    ///Net weight unit of measure. Mandatory when netWeight is provided. Passed through as-is. No standard is enforced; UN/ECE Recommendation N°20 is recommended if you want a standard.
+    ///Net weight unit of measure. Mandatory when netWeight is provided. Passed through as-is. No standard is enforced; UN/ECE Recommendation N°20 is recommended if you want a standard. When sent to Tradecloud: required with a `netWeight` (`x-request-rules`).
     #[serde(
         rename = "netWeightUnitOfMeasureIso",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -2723,7 +2723,7 @@ pub struct Price {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub price_in_base_currency: ::std::option::Option<MonetaryAmount>,
-    /// The price in the transaction currency of the supplier, like `CNY` in China. When sending, at least this price must be provided.
+    /// The price in the transaction currency of the supplier, like `CNY` in China. When sent to Tradecloud: required (`x-request-rules`).
     #[serde(
         rename = "priceInTransactionCurrency",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -2871,7 +2871,7 @@ receiving). The logistics dates `etd` and `eta` exist only in
 `lines.statusLine.scheduledDelivery[InclRequests]` (`CurrentScheduledDelivery`).*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ScheduledDelivery {
-    ///The delivery date of this delivery line. Date has ISO 8601 date `yyyy-MM-dd` format.
+    ///The delivery date of this delivery line. Date has ISO 8601 date `yyyy-MM-dd` format. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub date: ::std::option::Option<crate::types::Date>,
     ///The quantity of this delivery line. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
@@ -3146,7 +3146,7 @@ impl ShipmentDocumentMeta {
 ///The identifiers related to this shipment.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct ShipmentIdentifiers {
-    ///The issue date of the bill of lading. Date has ISO 8601 date `yyyy-MM-dd` format.
+    ///The issue date of the bill of lading. Date has ISO 8601 date `yyyy-MM-dd` format. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
     #[serde(
         rename = "billOfLadingIssueDate",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -4424,6 +4424,32 @@ impl crate::types::Validate for ScheduledDelivery {
         }
     }
 }
+/// The rules of `ShipmentIdentifiers` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for ShipmentIdentifiers {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        let _ = (at, out);
+    }
+    fn check_sent(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        if let ::std::option::Option::Some(value) = &self.bill_of_lading_issue_date {
+            let path = at.field("billOfLadingIssueDate");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
+        }
+    }
+}
 /// Builders of the structs above: `Type::builder()`, one setter
 /// per field, then `build()`. Building cannot fail.
 pub mod builder {
@@ -4433,7 +4459,7 @@ pub mod builder {
         value: super::ActualDelivery,
     }
     impl ActualDeliveryBuilder {
-        ///The actual delivery date of this delivery. Date has ISO 8601 date `yyyy-MM-dd` format.
+        ///The actual delivery date of this delivery. Date has ISO 8601 date `yyyy-MM-dd` format. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
         pub fn date(
             mut self,
             value: impl ::std::convert::Into<crate::types::Date>,
@@ -5776,7 +5802,7 @@ pub mod builder {
         value: super::DeliveryHistoryLine,
     }
     impl DeliveryHistoryLineBuilder {
-        ///The actual delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
+        ///The actual delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
         pub fn date(
             mut self,
             value: impl ::std::convert::Into<crate::types::Date>,
@@ -5832,7 +5858,7 @@ pub mod builder {
         value: super::DeliveryScheduleLine,
     }
     impl DeliveryScheduleLineBuilder {
-        ///The delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format.
+        ///The delivery date of this delivery schedule position. Date has ISO 8601 date `yyyy-MM-dd` format. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
         pub fn date(
             mut self,
             value: impl ::std::convert::Into<crate::types::Date>,
@@ -6302,7 +6328,7 @@ pub mod builder {
             self.value.merged_item_details = ::std::option::Option::Some(value.into());
             self
         }
-        ///Net weight of one item. Decimal with any number of digits.
+        ///Net weight of one item. Decimal with any number of digits. When sent to Tradecloud: with its `netWeightUnitOfMeasureIso` (`x-request-rules`).
         pub fn net_weight(
             mut self,
             value: impl ::std::convert::Into<crate::types::Decimal>,
@@ -6310,7 +6336,7 @@ pub mod builder {
             self.value.net_weight = ::std::option::Option::Some(value.into());
             self
         }
-        ///Net weight unit of measure. Mandatory when netWeight is provided. Passed through as-is. No standard is enforced; UN/ECE Recommendation N°20 is recommended if you want a standard.
+        ///Net weight unit of measure. Mandatory when netWeight is provided. Passed through as-is. No standard is enforced; UN/ECE Recommendation N°20 is recommended if you want a standard. When sent to Tradecloud: required with a `netWeight` (`x-request-rules`).
         pub fn net_weight_unit_of_measure_iso(
             mut self,
             value: impl ::std::convert::Into<::std::string::String>,
@@ -7556,7 +7582,7 @@ pub mod builder {
             );
             self
         }
-        /// The price in the transaction currency of the supplier, like `CNY` in China. When sending, at least this price must be provided.
+        /// The price in the transaction currency of the supplier, like `CNY` in China. When sent to Tradecloud: required (`x-request-rules`).
         pub fn price_in_transaction_currency(
             mut self,
             value: impl ::std::convert::Into<super::MonetaryAmount>,
@@ -7856,7 +7882,7 @@ pub mod builder {
         value: super::ScheduledDelivery,
     }
     impl ScheduledDeliveryBuilder {
-        ///The delivery date of this delivery line. Date has ISO 8601 date `yyyy-MM-dd` format.
+        ///The delivery date of this delivery line. Date has ISO 8601 date `yyyy-MM-dd` format. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
         pub fn date(
             mut self,
             value: impl ::std::convert::Into<crate::types::Date>,
@@ -8436,7 +8462,7 @@ pub mod builder {
         value: super::ShipmentIdentifiers,
     }
     impl ShipmentIdentifiersBuilder {
-        ///The issue date of the bill of lading. Date has ISO 8601 date `yyyy-MM-dd` format.
+        ///The issue date of the bill of lading. Date has ISO 8601 date `yyyy-MM-dd` format. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
         pub fn bill_of_lading_issue_date(
             mut self,
             value: impl ::std::convert::Into<crate::types::Date>,

@@ -41,10 +41,10 @@ impl ApproveShipmentRescheduleRequest {
 ///The logistics state of one delivery line of an order line's delivery schedule.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
 pub struct DeliveryScheduleLogistics {
-    ///The estimated time of arrival (date).
+    ///The estimated time of arrival (date). When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub eta: ::std::option::Option<crate::types::Date>,
-    ///The estimated time of departure (date).
+    ///The estimated time of departure (date). When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub etd: ::std::option::Option<crate::types::Date>,
     ///The delivery schedule position (`deliverySchedule.position`), an identifier without whitespace (`pattern`).
@@ -265,6 +265,26 @@ impl crate::types::Validate for DeliveryScheduleLogistics {
         at: &crate::types::JsonPath<'_>,
         out: &mut ::std::vec::Vec<crate::types::Violation>,
     ) {
+        if let ::std::option::Option::Some(value) = &self.eta {
+            let path = at.field("eta");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(value) = &self.etd {
+            let path = at.field("etd");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
+        }
         {
             let value = &self.position;
             let path = at.field("position");
@@ -512,7 +532,7 @@ pub mod builder {
         value: super::DeliveryScheduleLogistics,
     }
     impl DeliveryScheduleLogisticsBuilder {
-        ///The estimated time of arrival (date).
+        ///The estimated time of arrival (date). When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
         pub fn eta(
             mut self,
             value: impl ::std::convert::Into<crate::types::Date>,
@@ -520,7 +540,7 @@ pub mod builder {
             self.value.eta = ::std::option::Option::Some(value.into());
             self
         }
-        ///The estimated time of departure (date).
+        ///The estimated time of departure (date). When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
         pub fn etd(
             mut self,
             value: impl ::std::convert::Into<crate::types::Date>,
