@@ -108,7 +108,7 @@ Usage:
 
        <member>:                               on a member: pattern (of a string),
          x-request-rules:                      minLength, maxLength (of a string),
-           pattern: ^\S*$                      minItems, maxItems, uniqueBy (of an array)
+           pattern: ^\\S*$                      minItems, maxItems, uniqueBy (of an array)
            x-source: api/rules.md#L32-L49
        <Schema>:                               on an object schema: required (member
          x-request-rules:                      names) and dependentRequired (member
@@ -829,8 +829,9 @@ def all_refs(node, path="#"):
             yield from all_refs(v, f"{path}/{i}")
 
 
-def webhook_schemas(specs):
-    """(file, schema name) of every component a webhook request body can contain."""
+def body_schemas(specs, fnames):
+    """(file, schema name) of every component a request body of the specs `fnames` can
+    contain, following `$ref`s across files."""
     found = set()
 
     def visit(fname, node):
@@ -849,13 +850,18 @@ def webhook_schemas(specs):
             for value in node:
                 visit(fname, value)
 
-    for fname in WEBHOOK_SPECS:
+    for fname in fnames:
         for item in ((specs.docs.get(fname) or {}).get("paths") or {}).values():
             for method in HTTP_METHODS:
-                op = item.get(method)
+                op = item.get(method) if isinstance(item, dict) else None
                 if isinstance(op, dict) and "requestBody" in op:
                     visit(fname, op["requestBody"])
     return found
+
+
+def webhook_schemas(specs):
+    """(file, schema name) of every component a webhook request body can contain."""
+    return body_schemas(specs, WEBHOOK_SPECS)
 
 
 def lint_nulls(specs, report):
@@ -1046,33 +1052,7 @@ def lint_request_rules(specs, report):
 def request_schemas(specs):
     """(file, schema name) of every component a request body sent to Tradecloud can
     contain (the request bodies of the specs that are not WEBHOOK_SPECS)."""
-    found = set()
-
-    def visit(fname, node):
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and "#/components/schemas/" in ref:
-                target = os.path.basename(ref.partition("#")[0]) or fname
-                key = (target, ref.rpartition("/")[2])
-                if key not in found and target in specs.docs:
-                    found.add(key)
-                    visit(target, ((specs.docs[target].get("components") or {}).get("schemas") or {}).get(key[1]))
-            for key, value in node.items():
-                if key != "$ref":
-                    visit(fname, value)
-        elif isinstance(node, list):
-            for value in node:
-                visit(fname, value)
-
-    for fname, doc in specs.docs.items():
-        if fname in WEBHOOK_SPECS:
-            continue
-        for item in (doc.get("paths") or {}).values():
-            for method in HTTP_METHODS:
-                op = item.get(method) if isinstance(item, dict) else None
-                if isinstance(op, dict) and "requestBody" in op:
-                    visit(fname, op["requestBody"])
-    return found
+    return body_schemas(specs, [f for f in specs.docs if f not in WEBHOOK_SPECS])
 
 
 def lint_sent_dates(specs, report):
