@@ -957,12 +957,27 @@ async fn order_actions_refuse_what_the_spec_refuses() {
         .revert_completed_lines(&id, &stale)
         .await
     {
-        Err(ClientError::Rejected {
-            status: 409,
-            message: Some(message),
-            ..
-        }) => assert!(message.contains("fetch the order"), "{message}"),
-        other => panic!("expected a 409 with the mock's message, got {other:?}"),
+        Err(
+            error @ ClientError::Conflict {
+                message: Some(_), ..
+            },
+        ) => {
+            // The mock's message is kept, and the advice is the conflict's,
+            // not "fix the request".
+            let said = error.to_string();
+            assert!(said.contains("fetch the order"), "{said}");
+            assert!(
+                said.contains("409 Conflict")
+                    && said.contains(
+                        "the order changed since you read it: fetch it again, decide, and send \
+                         with the current version"
+                    )
+                    && !said.contains("fix the request"),
+                "{said}"
+            );
+            assert_eq!(error.status(), Some(409));
+        }
+        other => panic!("expected a 409 Conflict with the mock's message, got {other:?}"),
     }
     let order = trade.order(&id).await;
     assert_eq!(order.version, Some(current));

@@ -61,7 +61,29 @@ pub enum ClientError {
         message: Option<String>,
     },
 
-    /// Tradecloud refused the request with a `4xx` status; it is not retried.
+    /// Tradecloud answered `409 Conflict`: the order changed since the
+    /// `version` the request was based on (the order actions that take a
+    /// `version`, e.g. [`revert_completed_lines`](super::Orders::revert_completed_lines)).
+    /// The request itself is right, but it was decided on an order that is
+    /// no longer current: fetch the order again, decide again, and send
+    /// with its current `version`. Not retried, and not
+    /// [transient](ClientError::is_transient): the same request would be
+    /// refused again.
+    #[error(
+        "Tradecloud refused {what} with 409 Conflict{}: the order changed since you read it: fetch \
+         it again, decide, and send with the current version",
+        OptMessage(message)
+    )]
+    Conflict {
+        /// What was asked for, e.g. `reverting completed lines of order 7e1f5b2c`.
+        what: String,
+        /// Tradecloud's explanation, if any.
+        message: Option<String>,
+    },
+
+    /// Tradecloud refused the request with another `4xx` status (`400`,
+    /// `405`, `413`, `422`, ...; `401`, `403`, `404`, `409` and `429` have
+    /// their own variants); it is not retried.
     #[error("Tradecloud rejected the request for {what} with {status}{}: fix the request; it is not retried", OptMessage(message))]
     Rejected {
         /// What was asked for.
@@ -331,6 +353,7 @@ impl ClientError {
             ClientError::Unauthorized { .. } => Some(401),
             ClientError::Forbidden { .. } => Some(403),
             ClientError::NotFound { .. } => Some(404),
+            ClientError::Conflict { .. } => Some(409),
             ClientError::RateLimited { .. } => Some(429),
             ClientError::Rejected { status, .. }
             | ClientError::Unavailable { status, .. }
@@ -354,7 +377,8 @@ impl ClientError {
     /// refresh), time-outs, refused or broken connections, an expired
     /// download URL, an upload that was not sent again but may safely be
     /// ([`NotResent`](Self::NotResent) with `safe_to_send_again`). Not
-    /// transient: other `4xx` answers (`404`, `403`, `401`; a login
+    /// transient: other `4xx` answers (`404`, `403`, `401`, a `409`
+    /// [`Conflict`](Self::Conflict); a login
     /// answered `404` or `403`: a wrong base URL or refused credentials), a
     /// host name that does not resolve, a refused TLS certificate
     /// ([`DownloadUnreachable`](Self::DownloadUnreachable) and its API-call
@@ -655,6 +679,7 @@ impl ErrorContext<'_> {
                 party: None,
             },
             (None, 404) => ClientError::NotFound { what, message },
+            (None, 409) => ClientError::Conflict { what, message },
             (None, 429) => ClientError::RateLimited { what, attempts },
             (None, 500..=599) => ClientError::Unavailable {
                 what,
@@ -755,6 +780,32 @@ mod tests {
             "{error}"
         );
         assert!(error.is_transient());
+    }
+
+    #[test]
+    fn a_conflict_says_to_fetch_the_order_again() {
+        let once = CallReport::default();
+        let error = context().status_error(
+            StatusCode::CONFLICT,
+            once,
+            Some("order 42 is at version 3, not version 2".into()),
+        );
+        assert!(
+            matches!(&error, ClientError::Conflict { message: Some(m), .. } if m.contains("version 3")),
+            "{error:?}"
+        );
+        assert_eq!(error.status(), Some(409));
+        assert!(!error.is_transient());
+        assert_eq!(
+            error.to_string(),
+            "Tradecloud refused order 42 with 409 Conflict (order 42 is at version 3, not version \
+             2): the order changed since you read it: fetch it again, decide, and send with the \
+             current version"
+        );
+        // The other 4xx answers are still the request's fault.
+        let error = context().status_error(StatusCode::UNPROCESSABLE_ENTITY, once, None);
+        assert!(matches!(error, ClientError::Rejected { status: 422, .. }));
+        assert!(error.to_string().contains("fix the request"), "{error}");
     }
 
     #[test]

@@ -508,8 +508,10 @@ impl<'a> Orders<'a> {
     /// [`Resend::Always`](super::Resend::Always), as every order action but
     /// [`resend`](Self::resend): an action moves the lines to a state, and
     /// repeating it cannot apply it twice (an approved request is no longer
-    /// open). A repeat after an answer was lost may be answered `400` or,
-    /// with `version`, `409`: fetch the order to see where it stands.
+    /// open). A repeat after an answer was lost may be answered `400`
+    /// ([`ClientError::Rejected`](super::ClientError::Rejected)) or, with
+    /// `version`, `409` ([`ClientError::Conflict`](super::ClientError::Conflict)):
+    /// fetch the order to see where it stands.
     pub fn approve_requests(
         &self,
         order_id: &'a str,

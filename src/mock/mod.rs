@@ -208,8 +208,10 @@
 //!     documented" (its schema has none), so the SDK's calls answer `()`
 //!     and its errors carry the mock's message
 //!     ([`ClientError::NotFound`](crate::client::ClientError::NotFound),
-//!     else [`ClientError::Rejected`](crate::client::ClientError::Rejected)
-//!     with the status);
+//!     [`ClientError::Conflict`](crate::client::ClientError::Conflict) for
+//!     the `409`, else
+//!     [`ClientError::Rejected`](crate::client::ClientError::Rejected) with
+//!     the status);
 //!   - the buyer's **indicators** (`POST /api-connector/order/indicators`,
 //!     and the indicators of a sent order; order/buyer/issue/indicators.md):
 //!     `completed` → `Completed` for `Issued`, `Rejected` and `Confirmed`

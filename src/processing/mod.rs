@@ -281,7 +281,13 @@ pub enum HandlerError {
 /// Tradecloud's API: a configuration fault, not the event's, which fixing
 /// the configuration ends), although
 /// [`is_transient`](crate::client::ClientError::is_transient) says a retry
-/// alone cannot fix them; `404`, a host that does not
+/// alone cannot fix them. A `409`
+/// [`Conflict`](crate::client::ClientError::Conflict) (the order changed
+/// since the handler read it) is [`Transient`](HandlerError::Transient)
+/// too: the same request would be refused again, but a retry runs the
+/// handler again, which fetches the order again and decides on its current
+/// `version` (so a handler that takes a versioned action fetches the order
+/// first, rather than using a `version` kept from earlier). `404`, a host that does not
 /// resolve or a refused certificate are
 /// [`Permanent`](HandlerError::Permanent) (dead-lettered; replay once
 /// fixed). So a handler writes `client.orders().get(id).await?`.
@@ -294,6 +300,8 @@ pub enum HandlerError {
 /// assert!(matches!(HandlerError::from(error), HandlerError::Transient(_)));
 /// let error = ClientError::NotFound { what: "order 7e1f5b2c".into(), message: None };
 /// assert!(matches!(HandlerError::from(error), HandlerError::Permanent(_)));
+/// let error = ClientError::Conflict { what: "order 7e1f5b2c".into(), message: None };
+/// assert!(matches!(HandlerError::from(error), HandlerError::Transient(_)));
 /// ```
 impl From<crate::client::ClientError> for HandlerError {
     fn from(error: crate::client::ClientError) -> Self {
@@ -308,6 +316,10 @@ impl From<crate::client::ClientError> for HandlerError {
         if configuration_fault {
             HandlerError::Transient(format!(
                 "{error} (a refused login is a configuration fault: retried until it is fixed)"
+            ))
+        } else if matches!(error, ClientError::Conflict { .. }) {
+            HandlerError::Transient(format!(
+                "{error} (retried: the handler runs again and reads the order again)"
             ))
         } else if error.is_transient() {
             HandlerError::Transient(error.to_string())
