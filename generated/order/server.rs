@@ -287,7 +287,7 @@ pub struct CompleteOrderLinesRequest {
 pub enum CompleteOrderLinesResponse {
     /// `200`: OK: the action was accepted. Tradecloud's examples print the JSON body it answers; its members are not documented.
     Ok { body: ::serde_json::Value },
-    /// `400`: Bad request: the body is invalid, or the action does not apply to the lines (for example no open request). Do not retry unchanged.
+    /// `400`: Bad request: the body is invalid, or no line named can be completed: only `Issued`, `Rejected` and `Confirmed` lines become `Completed`; `InProgress` and `Cancelled` lines cannot be completed, nor `Completed` lines again (order/buyer/complete.md#L9-L11). Do not retry unchanged.
     BadRequest { body: super::types::ErrorResponse },
     /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
     Unauthorized { body: super::types::ErrorResponse },
@@ -383,7 +383,7 @@ pub struct DeliverOrderLinesRequest {
 pub enum DeliverOrderLinesResponse {
     /// `200`: OK: the action was accepted. Tradecloud's examples print the JSON body it answers; its members are not documented.
     Ok { body: ::serde_json::Value },
-    /// `400`: Bad request: the body is invalid, or the action does not apply to the lines (for example no open request). Do not retry unchanged.
+    /// `400`: Bad request: the body is invalid, or no line named can be marked delivered: its logistics status is already `Delivered`, or `Cancelled` (order/status.md#L89-L90); an `Open`, `Produced`, `ReadyToShip` or `Shipped` line can, whatever quantity was received (order/buyer/receive-goods.md#L58). Do not retry unchanged.
     BadRequest { body: super::types::ErrorResponse },
     /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
     Unauthorized { body: super::types::ErrorResponse },
@@ -974,7 +974,7 @@ pub struct RevertCancelledOrderLinesRequest {
 pub enum RevertCancelledOrderLinesResponse {
     /// `200`: OK: the action was accepted. Tradecloud's examples print the JSON body it answers; its members are not documented.
     Ok { body: ::serde_json::Value },
-    /// `400`: Bad request: the body is invalid, or the action does not apply to the lines (for example no open request). Do not retry unchanged.
+    /// `400`: Bad request: the body is invalid, or no line named is `Cancelled`, so there is no cancellation to revert (order/status.md#L46, #L79: `RevertedCancelledLine` "The cancellation of this line was reverted"). Fetch the order and name only its `Cancelled` lines; do not retry unchanged.
     BadRequest { body: super::types::ErrorResponse },
     /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
     Unauthorized { body: super::types::ErrorResponse },
@@ -1070,7 +1070,7 @@ pub struct RevertCompletedOrderLinesRequest {
 pub enum RevertCompletedOrderLinesResponse {
     /// `200`: OK: the action was accepted. Tradecloud's examples print the JSON body it answers; its members are not documented.
     Ok { body: ::serde_json::Value },
-    /// `400`: Bad request: the body is invalid, or the action does not apply to the lines (for example no open request). Do not retry unchanged.
+    /// `400`: Bad request: the body is invalid, or no line named is `Completed`, so there is no completion to revert (order/status.md#L45, #L78: `RevertedCompletedLine` "The completion of this line was reverted"). Fetch the order and name only its `Completed` lines; do not retry unchanged.
     BadRequest { body: super::types::ErrorResponse },
     /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
     Unauthorized { body: super::types::ErrorResponse },
