@@ -832,33 +832,47 @@ def all_refs(node, path="#"):
             yield from all_refs(v, f"{path}/{i}")
 
 
-def body_schemas(specs, fnames):
+def body_schemas(specs, fnames, on_schema=None):
     """(file, schema name) of every component a request body of the specs `fnames` can
-    contain, following `$ref`s across files."""
+    contain, following `$ref`s across files. `on_schema(where, node)`, when given, is
+    called on every object below those request bodies, the inline schemas too (a
+    request body's own schema, an inline object member, the items of an inline array),
+    each component's once: `where` names it as the messages do, `file Schema.member` or
+    `file METHOD /path requestBody.member`."""
     found = set()
 
-    def visit(fname, node):
+    def visit(fname, node, where):
         if isinstance(node, dict):
+            if on_schema is not None:
+                on_schema(where, node)
             ref = node.get("$ref")
             if isinstance(ref, str) and "#/components/schemas/" in ref:
                 target = os.path.basename(ref.partition("#")[0]) or fname
                 key = (target, ref.rpartition("/")[2])
                 if key not in found and target in specs.docs:
                     found.add(key)
-                    visit(target, ((specs.docs[target].get("components") or {}).get("schemas") or {}).get(key[1]))
+                    visit(target, ((specs.docs[target].get("components") or {}).get("schemas") or {}).get(key[1]),
+                          f"{target} {key[1]}")
             for key, value in node.items():
-                if key != "$ref":
-                    visit(fname, value)
+                if key == "$ref":
+                    continue
+                if key == "properties" and isinstance(value, dict):
+                    for pname, p in value.items():
+                        visit(fname, p, f"{where}.{pname}")
+                elif key == "items":
+                    visit(fname, value, f"{where}[]")
+                else:
+                    visit(fname, value, where)
         elif isinstance(node, list):
             for value in node:
-                visit(fname, value)
+                visit(fname, value, where)
 
     for fname in fnames:
-        for item in ((specs.docs.get(fname) or {}).get("paths") or {}).values():
+        for path, item in ((specs.docs.get(fname) or {}).get("paths") or {}).items():
             for method in HTTP_METHODS:
                 op = item.get(method) if isinstance(item, dict) else None
                 if isinstance(op, dict) and "requestBody" in op:
-                    visit(fname, op["requestBody"])
+                    visit(fname, op["requestBody"], f"{fname} {method.upper()} {path} requestBody")
     return found
 
 
@@ -1063,22 +1077,25 @@ def lint_sent_dates(specs, report):
     the request pattern of the documented form (DATE_REQUEST_PATTERNS): its type reads
     more, and what is sent must be `YYYY-MM-DDThh:mm:ss` or `YYYY-MM-DD`
     (api/standards.md#L49-L50, which every integration must support, also where the
-    member's own page gives no format). A zoned `date-time` member is not one of them:
-    the poll filter `lastUpdatedAfter` is documented and exemplified with its zone."""
-    sent = request_schemas(specs)
-    for fname, doc in specs.raw.items():
-        for sname, schema in ((doc.get("components") or {}).get("schemas") or {}).items():
-            if (fname, sname) not in sent or not isinstance(schema, dict):
-                continue
-            for pname, p in (schema.get("properties") or {}).items():
-                if isinstance(p, dict) and p.get("format") in DATE_REQUEST_PATTERNS:
-                    wanted = DATE_REQUEST_PATTERNS[p["format"]]
-                    form = "local date/time `YYYY-MM-DDThh:mm:ss`" if p["format"] == "local-date-time" \
-                        else "date `YYYY-MM-DD`"
-                    rules = p.get("x-request-rules") if isinstance(p.get("x-request-rules"), dict) else {}
-                    report(rules.get("pattern") == wanted,
-                           f"{fname} {sname}.{pname}: a `{p['format']}` member of a request needs "
-                           f"`x-request-rules` `pattern: '{wanted}'` (api/standards.md#L49-L50: {form})")
+    member's own page gives no format). The members of components and of inline schemas
+    alike (an inline object member, the items of an inline array, a request body's own
+    schema), as `body_schemas` reaches them. A zoned `date-time` member is not one of
+    them: the poll filter `lastUpdatedAfter` is documented and exemplified with its zone."""
+    def check(where, schema):
+        props = schema.get("properties")
+        if not isinstance(props, dict):
+            return
+        for pname, p in props.items():
+            if isinstance(p, dict) and p.get("format") in DATE_REQUEST_PATTERNS:
+                wanted = DATE_REQUEST_PATTERNS[p["format"]]
+                form = "local date/time `YYYY-MM-DDThh:mm:ss`" if p["format"] == "local-date-time" \
+                    else "date `YYYY-MM-DD`"
+                rules = p.get("x-request-rules") if isinstance(p.get("x-request-rules"), dict) else {}
+                report(rules.get("pattern") == wanted,
+                       f"{where}.{pname}: a `{p['format']}` member of a request needs "
+                       f"`x-request-rules` `pattern: '{wanted}'` (api/standards.md#L49-L50: {form})")
+
+    body_schemas(specs, [f for f in specs.docs if f not in WEBHOOK_SPECS], on_schema=check)
 
 
 def lint_request_rule_descriptions(specs, report):

@@ -314,6 +314,35 @@ class CheckSpecs(unittest.TestCase):
         self.edit("order.yaml", drop)
         self.assert_fails_with("order.yaml DeliveryScheduleLogistics.eta: a `date` member of a request needs")
 
+    def test_a_sent_date_of_an_inline_schema_without_its_request_pattern_fails(self):
+        # An inline object member of a component, and a request body's own inline schema:
+        # no component holds those dates, body_schemas reaches them.
+        def inline(doc):
+            logistics = self.schemas(doc)["DeliveryScheduleLogistics"]["properties"]
+            logistics["window"] = {"type": "object", "description": "A delivery window.",
+                                   "properties": {"opens": {"type": "string", "format": "date",
+                                                            "description": "The first day."}}}
+            body = doc["paths"]["/order/{orderId}/line/{position}/deliverySchedule"]["post"]["requestBody"]
+            body["content"]["application/json"]["schema"] = {
+                "type": "object", "description": "The update, with the day it was promised.",
+                "properties": {
+                    "update": {"$ref": "#/components/schemas/UpdateOrderLineDeliverySchedule"},
+                    "promisedOn": {"type": "string", "format": "date", "description": "The day.",
+                                   "x-request-rules": {"pattern": check_specs.DATE_REQUEST_PATTERN}},
+                    "lines": {"type": "array", "description": "Per line.", "items": {
+                        "type": "object", "description": "A line.", "properties": {
+                            "sentAt": {"type": "string", "format": "local-date-time",
+                                       "description": "When."}}}}}}
+        self.edit("order.yaml", inline)
+        code, out = self.run_check()
+        self.assertEqual(code, 1, out)
+        self.assertIn("order.yaml DeliveryScheduleLogistics.window.opens: a `date` member of a request "
+                      "needs `x-request-rules` `pattern:", out)
+        self.assertIn("order.yaml POST /order/{orderId}/line/{position}/deliverySchedule requestBody.lines[]"
+                      ".sentAt: a `local-date-time` member of a request needs", out)
+        # The inline member with its pattern passes.
+        self.assertNotIn("requestBody.promisedOn: a `date` member", out)
+
     def test_a_sent_zoned_date_time_needs_no_request_pattern(self):
         # The poll filter is documented and exemplified with its zone (api/polling/README.md).
         with open(os.path.join(self.specs, "order-search.yaml")) as f:

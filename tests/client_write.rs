@@ -454,6 +454,59 @@ async fn despatch_advice_dates_are_sent_in_the_documented_form() {
     assert_eq!(answer.ok, Some(true));
 }
 
+/// The order API's delivery schedule logistics go out with `etd` and `eta`
+/// in the documented form (`YYYY-MM-DD`, api/standards.md; their request
+/// rule in specs/order.yaml): a zoned date-time in `etd` and a local one in
+/// `eta` (both read by `Date`, as Tradecloud may send them) are refused
+/// before anything is sent, each saying the form; plain dates are sent.
+#[tokio::test]
+async fn delivery_schedule_etd_and_eta_are_sent_in_the_documented_form() {
+    use tradecloud::types::Date;
+    let server = start(MockConfig::new().demo_data()).await;
+    let client = client(&server);
+    let logistics = |etd: &str, eta: &str| actions::UpdateOrderLineDeliverySchedule {
+        delivery_schedule: vec![actions::DeliveryScheduleLogistics {
+            position: "0001".into(),
+            etd: Some(etd.parse::<Date>().expect("a date")),
+            eta: Some(eta.parse::<Date>().expect("a date")),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let dated = logistics("2026-02-03T07:45:00+01:00", "2026-04-01T00:00:00");
+    let error = client
+        .orders()
+        .update_delivery_schedule(ORDER_ID, "0001", &dated)
+        .await
+        .expect_err("date-times in date members");
+    let ClientError::InvalidMessage { violations, .. } = &error else {
+        panic!("{error:?}")
+    };
+    let text = violations.to_string();
+    assert_eq!(violations.len(), 2, "{text}");
+    for expected in [
+        "`deliverySchedule[0].etd` must be a date YYYY-MM-DD without time or zone, e.g. \
+         2019-12-31 (it is \"2026-02-03T07:45:00+01:00\")",
+        "`deliverySchedule[0].eta` must be a date YYYY-MM-DD without time or zone, e.g. \
+         2019-12-31 (it is \"2026-04-01T00:00:00\")",
+    ] {
+        assert!(text.contains(expected), "{expected}\n{text}");
+    }
+    assert_eq!(server.stats().api_requests(), 0, "nothing was sent");
+
+    let () = client
+        .orders()
+        .update_delivery_schedule(ORDER_ID, "0001", &logistics("2026-02-03", "2026-04-01"))
+        .await
+        .expect("plain dates are sent");
+    assert_eq!(
+        server
+            .stats()
+            .requests_for(order::operations::UPDATE_ORDER_LINE_DELIVERY_SCHEDULE.id),
+        1
+    );
+}
+
 /// tXML where the operation table says the spec takes
 /// `application/xml`, an error before sending everywhere else.
 #[tokio::test]
