@@ -509,8 +509,8 @@ impl<'a> Orders<'a> {
     /// [`resend`](Self::resend): an action moves the lines to a state, and
     /// repeating it cannot apply it twice (an approved request is no longer
     /// open). A repeat after an answer was lost may be answered `400`
-    /// ([`ClientError::Rejected`](super::ClientError::Rejected)) or, with
-    /// `version`, `409` ([`ClientError::Conflict`](super::ClientError::Conflict)):
+    /// ([`ClientError::Rejected`]) or, with
+    /// `version`, `409` ([`ClientError::Conflict`]):
     /// fetch the order to see where it stands.
     pub fn approve_requests(
         &self,
