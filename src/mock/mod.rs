@@ -245,8 +245,11 @@
 //!   - a supplier's **despatch advice** (`POST
 //!     /api-connector/shipment/despatch-advice`) for the connected buyer
 //!     creates a shipment (process status `Issued`, both as the top-level
-//!     `processStatus` and as `status.processStatus`) or updates the one of
-//!     the same `despatchAdviceNumber` (its `trackingNumber` as
+//!     `processStatus` and as `status.processStatus`) or updates one: the
+//!     shipment the same `despatchAdviceNumber` went to before (its lines
+//!     there replaced), else the supplier's shipment of the same
+//!     `shipmentNumber` (its lines added beside the other advices'); the
+//!     header either way (its `trackingNumber` as
 //!     `identifiers.trackingNumber`, its `destination` and
 //!     `finalDestination` as `locations.destinations`, in that order, with
 //!     the arrival window `scheduled*` as `eta*` and the departure's
