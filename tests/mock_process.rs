@@ -848,6 +848,85 @@ async fn despatch_advices_of_one_shipment_number_make_one_shipment() {
     server.shutdown().await.expect("stops");
 }
 
+/// api/rules.md: "500 lines in total per shipment", also when several
+/// despatch advices add to one shipment: an advice that would take the
+/// shipment past 500 lines is refused (`400`, saying how many fit) and
+/// changes nothing; one that fills it to 500, or that replaces its own
+/// lines without adding, passes.
+#[tokio::test]
+async fn a_shipment_takes_500_lines_across_its_despatch_advices() {
+    let server = start(MockConfig::new()).await;
+    let (buyer, supplier) = (server.buyer(), server.supplier());
+    let lines = |count: usize| {
+        Value::Array(
+            (1..=count)
+                .map(|i| {
+                    json!({"despatchAdviceLinePosition": i.to_string(),
+                           "purchaseOrderNumber": "PO-LIMIT-1",
+                           "purchaseOrderLinePosition": "0001", "despatchQuantity": 1})
+                })
+                .collect(),
+        )
+    };
+    let send = |number: &'static str, count: usize| {
+        let (server, supplier) = (&server, &supplier);
+        async move {
+            post(
+                server,
+                supplier,
+                DESPATCH_ADVICE,
+                despatch_advice(number, lines(count)),
+            )
+            .await
+        }
+    };
+    let shipment_lines = || async {
+        let (status, page) = post(
+            &server,
+            &buyer,
+            "/shipment/poll",
+            json!({"filters": {}, "limit": 100}),
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        let shipments: Vec<usize> = page["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["supplierShipment"]["shipmentNumber"] == "SN-1")
+            .map(|s| s["lines"].as_array().map_or(0, Vec::len))
+            .collect();
+        assert_eq!(shipments.len(), 1, "one shipment SN-1: {shipments:?}");
+        shipments[0]
+    };
+
+    let (status, body) = send("DA-LIMIT-A", 300).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = send("DA-LIMIT-B", 201).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["message"],
+        "despatch advice DA-LIMIT-B: shipment SN-1 would have 501 lines (300 of its other \
+         despatch advices, 201 of this one); Tradecloud allows at most 500 lines in total per \
+         shipment (api/rules.md), so nothing of this despatch advice was stored: the shipment \
+         has room for 200 lines of it; send fewer lines, or the others with another \
+         shipmentNumber",
+        "{body}"
+    );
+    assert_eq!(shipment_lines().await, 300, "nothing of the refused advice");
+
+    let (status, body) = send("DA-LIMIT-B", 200).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(shipment_lines().await, 500);
+    // Sent again at its size: replaces, adds nothing.
+    let (status, body) = send("DA-LIMIT-A", 300).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = send("DA-LIMIT-A", 301).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(shipment_lines().await, 500);
+    server.shutdown().await.expect("stops");
+}
+
 /// send-despatch-advice.md: `despatchAdviceLinePosition` is "unique within
 /// the despatch advice": the spec's `x-request-rules` `uniqueBy`, which
 /// the generated stub checks (`Validate`), refuses a repeat before the

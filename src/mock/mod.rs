@@ -255,7 +255,9 @@
 //!     the arrival window `scheduled*` as `eta*` and the departure's
 //!     `actualDate` as `atdDate`: the members of
 //!     shipment/buyer/receive/README.md), visible through `GET
-//!     /v2/shipment/{id}` and the shipment poll; and the orders it ships
+//!     /v2/shipment/{id}` and the shipment poll (an advice that would take
+//!     its shipment past 500 lines in total, api/rules.md, is answered
+//!     `400` and stores nothing); and the orders it ships
 //!     hear of it (connectors/webhooks/order-events.md, "Order lines
 //!     shipment reschedule"): a despatch line whose `despatchQuantity`
 //!     equals its delivery line's quantity sets that delivery line

@@ -325,10 +325,12 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendDespatchAdviceBySupplier,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => {
-                self.process_despatch_advice(&request.body);
-                Answer::Ok { body: ok() }
-            }
+            None => match self.process_despatch_advice(&request.body) {
+                Ok(()) => Answer::Ok { body: ok() },
+                Err(refused) => Answer::BadRequest {
+                    body: error_body(refused),
+                },
+            },
         }
     }
 
@@ -583,6 +585,12 @@ impl<'m> Subject<'m> {
 /// messages that issue and update it (api/rules.md: "500 lines in total per
 /// order"), an exception to [`process::MAX_TOTAL_OBJECTS`].
 const MAX_ORDER_LINES: usize = 500;
+
+/// Tradecloud's limit on the lines of one shipment, in total across the
+/// despatch advices that add to it (api/rules.md: "500 lines in total per
+/// shipment"; shipment/supplier/send-despatch-advice.md: "limited to 500
+/// lines per shipment"). One advice's own limit is the spec's `maxItems`.
+const MAX_SHIPMENT_LINES: usize = 500;
 
 /// The order wanted by a buyer's message is not there.
 const NO_BUYER_ORDER: &str = "the mock's buyer has no order with this purchase order number; \
@@ -1256,14 +1264,15 @@ impl MockState {
     /// else a new one. The lines of the shipment's other advices stay as
     /// they are. An update that changes nothing is not stamped and sends no
     /// shipment event (the orders still hear of it, and change only if their
-    /// lines do). Two lines with the same `despatchAdviceLinePosition` never get
+    /// lines do). `Err` (answered `400`, nothing stored) when the shipment
+    /// would pass [`MAX_SHIPMENT_LINES`] ([`shipment_over_limit`]). Two lines with the same `despatchAdviceLinePosition` never get
     /// here: the generated stub refuses them (`400`, nothing changed) by
     /// the spec's `x-request-rules` `uniqueBy`, as it refuses every broken
     /// rule ([`Validate`](crate::types::Validate)).
     pub(super) fn process_despatch_advice(
         &self,
         message: &api_connector::types::SendDespatchAdviceBySupplier,
-    ) {
+    ) -> Result<(), String> {
         let header = &message.header;
         let what = format!("despatch advice {}", header.despatch_advice_number);
         if let Some(unmatched) = other_company(
@@ -1273,7 +1282,7 @@ impl MockState {
             "supplier",
         ) {
             self.unmatched(unmatched);
-            return;
+            return Ok(());
         }
         if header.buyer_account_number != self.supplier.partner_account_number {
             self.unmatched(format!(
@@ -1283,12 +1292,15 @@ impl MockState {
                 self.supplier.partner_account_number,
                 self.supplier.partner_account_number
             ));
-            return;
+            return Ok(());
         }
         let parties = self.parties();
         let changed = self.with_store(|store| {
             let stored = shipment_of_advice(&*store, message, &self.supplier).cloned();
             let new = stored.is_none();
+            if let Some(refused) = shipment_over_limit(stored.as_ref(), message) {
+                return Err(refused);
+            }
             // The advice's own part of it: the shipment with only this
             // advice's lines, which the advice replaces.
             let existing = stored.clone().map(|mut shipment| {
@@ -1315,17 +1327,23 @@ impl MockState {
                     .or_else(|| store.orders.values().find(is_it))?;
                 process::ordered_item(order, position).cloned()
             };
-            let mut shipment = process::despatch_advice(existing, message, parties, &now, ordered)?;
+            let Some(mut shipment) =
+                process::despatch_advice(existing, message, parties, &now, ordered)
+            else {
+                return Ok(None);
+            };
             if let Some(stored) = stored {
                 shipment.lines = beside_other_advices(stored.lines, shipment.lines, message);
             }
-            let id = shipment.id.clone()?;
+            let Some(id) = shipment.id.clone() else {
+                return Ok(None);
+            };
             store
                 .despatch_advices
                 .insert(header.despatch_advice_number.clone(), id.clone());
             store.shipments.insert(id.clone(), shipment.clone());
-            Some((new, id, shipment))
-        });
+            Ok(Some((new, id, shipment)))
+        })?;
         if let Some((new, id, shipment)) = changed {
             let event = if new {
                 "ShipmentIssuedBySupplier"
@@ -1344,6 +1362,7 @@ impl MockState {
             }
         }
         self.ship_order_lines(message);
+        Ok(())
     }
 
     /// The orders hear of a stored despatch advice
@@ -1537,6 +1556,42 @@ fn shipment_of_advice<'a>(
             s.shipment_number.as_deref() == Some(number)
                 && s.company_id.as_deref() == Some(supplier.company_id.as_str())
         })
+    })
+}
+
+/// Why a despatch advice is refused for the number of lines of its
+/// shipment `stored` (see [`shipment_of_advice`]), if it is: the lines of
+/// the shipment's other advices and the advice's sent lines (which
+/// replace its own) together would pass [`MAX_SHIPMENT_LINES`]. An advice
+/// that does not make the shipment longer is never refused for it, so a
+/// shipment that has more lines (from the mock's data) can still be
+/// updated.
+fn shipment_over_limit(
+    stored: Option<&Shipment>,
+    message: &api_connector::types::SendDespatchAdviceBySupplier,
+) -> Option<String> {
+    let before = stored.map_or(0, |s| s.lines.len());
+    let others = stored.map_or(0, |s| {
+        s.lines.iter().filter(|l| !of_advice(l, message)).count()
+    });
+    let sent = message.lines.iter().flatten().count();
+    let total = others + sent;
+    (total > MAX_SHIPMENT_LINES && total > before).then(|| {
+        let shipment = message
+            .header
+            .shipment
+            .as_ref()
+            .and_then(|s| s.shipment_number.as_deref())
+            .map_or_else(|| "its shipment".to_owned(), |n| format!("shipment {n}"));
+        format!(
+            "despatch advice {}: {shipment} would have {total} lines ({others} of its other \
+             despatch advices, {sent} of this one); Tradecloud allows at most \
+             {MAX_SHIPMENT_LINES} lines in total per shipment (api/rules.md), so nothing of this \
+             despatch advice was stored: the shipment has room for {} lines of it; send fewer \
+             lines, or the others with another shipmentNumber",
+            message.header.despatch_advice_number,
+            MAX_SHIPMENT_LINES.saturating_sub(others),
+        )
     })
 }
 
