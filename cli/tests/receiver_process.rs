@@ -268,8 +268,19 @@ async fn receiver_removes_its_lock_on_clean_shutdown() {
     assert!(lock.exists(), "a killed receiver cannot remove its lock");
 
     for signal in ["-TERM", "-INT"] {
-        let (child, _) = start(exe, &server.config_path).await;
+        let (child, addr) = start(exe, &server.config_path).await;
         server.child = child;
+        server.addr = addr;
+        server.client = client_for(&server.cert, addr);
+        // Answering, so serving: its signal handlers are in place (a
+        // signal in the moment after "listening" would end it uncleanly).
+        let healthz = server
+            .client
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .expect("the receiver answers /healthz");
+        assert!(healthz.status().is_success(), "{}", healthz.status());
         assert_eq!(
             holder(&lock).trim(),
             server.child.id().unwrap().to_string(),
