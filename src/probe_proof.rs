@@ -13,8 +13,10 @@
 //! attacker cannot hide guesses by imitating the doctor; a proof counts once
 //! (its nonce is remembered) and only within [`MAX_SKEW`] of the receiver's
 //! clock, so a proof copied from a log cannot be replayed either. OAuth
-//! (Entra) receivers share no secret with the doctor: its probes count as
-//! `unauthorized` there.
+//! (Entra) receivers share no secret with the doctor: there the key is the
+//! SHA-256 of an access token the receiver accepted in the last five
+//! minutes (the doctor sends a request with its token before the probes
+//! without it), which only a holder of that token can know.
 
 use aws_lc_rs::hmac;
 

@@ -212,7 +212,8 @@ async fn recording_server() -> (
 /// api/polling/README.md: "The timestamp has format
 /// `YYYY-MM-DDThh:mm:ss.SSSZ`". A watermark given as a date, with an
 /// offset or without a zone goes out in that form, in UTC; one already in
-/// it goes out unchanged.
+/// it goes out unchanged. An empty poll hands the watermark back in that
+/// form.
 #[tokio::test]
 async fn the_watermark_goes_out_in_utc_with_milliseconds() {
     let (url, mut bodies) = recording_server().await;
@@ -244,6 +245,13 @@ async fn the_watermark_goes_out_in_utc_with_milliseconds() {
             serde_json::json!(sent),
             "{given}: {body}"
         );
+        // Nothing changed: the next watermark is the one sent, in the
+        // SDK's form, not the caller's spelling of it.
+        assert_eq!(
+            batch.next_watermark.as_ref().map(DateTime::as_str),
+            Some(sent),
+            "{given}"
+        );
     }
     let given = "2025-04-23T12:01:53+02:00";
     let sent = serde_json::json!("2025-04-23T10:01:53.000Z");
@@ -254,11 +262,15 @@ async fn the_watermark_goes_out_in_utc_with_milliseconds() {
         .expect("the poll");
     let body = bodies.recv().await.expect("a request");
     assert_eq!(body["filters"]["lastUpdatedAfter"], sent, "{body}");
-    client
+    let batch = client
         .shipments()
         .poll_since(watermark(given))
         .await
         .expect("the poll");
     let body = bodies.recv().await.expect("a request");
     assert_eq!(body["filters"]["lastUpdatedAfter"], sent, "{body}");
+    assert_eq!(
+        batch.next_watermark.map(DateTime::into_string),
+        Some("2025-04-23T10:01:53.000Z".to_string())
+    );
 }

@@ -726,6 +726,207 @@ async fn a_resent_despatch_advice_stamps_only_changed_lines_and_items_are_enrich
     server.shutdown().await.expect("stops");
 }
 
+/// shipment/buyer/receive/README.md: a shipment's lines each name their
+/// `despatchAdviceNumber`, and send-despatch-advice.md's header names "the
+/// shipment related to this despatch advice" by the supplier's
+/// `shipmentNumber`: a second advice of that shipment adds its lines to
+/// it (`ShipmentReissuedBySupplier`, one shipment), and sending an advice
+/// again ("a new or updated despatch advice") replaces its own lines only;
+/// the other advice's lines keep their `lastUpdatedAt`.
+#[tokio::test]
+async fn despatch_advices_of_one_shipment_number_make_one_shipment() {
+    let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
+    let (buyer, supplier) = (server.buyer(), server.supplier());
+    let buyer_rx = Receiver::start().await;
+    webhook(
+        &server,
+        &buyer,
+        SHIPMENT_EVENTS,
+        json!({"webhookUrl": format!("{}/shipments", buyer_rx.url)}),
+    )
+    .await;
+    let line = |position: &str, quantity: u32| {
+        json!({"despatchAdviceLinePosition": position, "purchaseOrderNumber": "PO-SN-1",
+               "purchaseOrderLinePosition": "0001", "despatchQuantity": quantity})
+    };
+    let send = |number: &'static str, lines: Value| {
+        let (server, supplier) = (&server, &supplier);
+        async move {
+            let (status, body) = post(
+                server,
+                supplier,
+                DESPATCH_ADVICE,
+                despatch_advice(number, lines),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    // The lines of a shipment: (advice, position, quantity, lastUpdatedAt).
+    let lines = |shipment: &Value| -> Vec<(String, String, String, String)> {
+        shipment["lines"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| {
+                let text = |v: &Value| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (
+                    text(&l["supplierLine"]["despatchAdviceNumber"]),
+                    text(&l["supplierLine"]["despatchAdviceLinePosition"]),
+                    text(&l["supplierLine"]["despatchQuantity"]),
+                    text(&l["meta"]["lastUpdatedAt"]),
+                )
+            })
+            .collect()
+    };
+
+    send("DA-SN-A", json!([line("1", 1), line("2", 2)])).await;
+    let first = buyer_rx.wait_for_bodies(1).await[0].clone();
+    assert_eq!(first["eventName"], "ShipmentIssuedBySupplier");
+    let id = first["shipment"]["id"].as_str().expect("an id").to_owned();
+
+    // A second advice of SN-1: added to the same shipment.
+    send("DA-SN-B", json!([line("1", 3)])).await;
+    let second = buyer_rx.wait_for_bodies(2).await[1].clone();
+    assert_eq!(second["eventName"], "ShipmentReissuedBySupplier");
+    assert_eq!(second["shipment"]["id"], id.as_str());
+    let stamp = second["shipment"]["meta"]["lastUpdatedAt"]
+        .as_str()
+        .expect("a stamp")
+        .to_owned();
+    let a = lines(&first["shipment"]);
+    let got = lines(&second["shipment"]);
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(
+        got[..2],
+        a[..],
+        "the first advice's lines are kept as they were"
+    );
+    assert_eq!(
+        got[2],
+        ("DA-SN-B".into(), "1".into(), "3".into(), stamp.clone())
+    );
+
+    // The first advice again, with one line: its own lines are replaced,
+    // the second advice's line is untouched.
+    send("DA-SN-A", json!([line("1", 5)])).await;
+    let third = buyer_rx.wait_for_bodies(3).await[2].clone();
+    assert_eq!(third["eventName"], "ShipmentReissuedBySupplier");
+    assert_eq!(third["shipment"]["id"], id.as_str());
+    let restamp = third["shipment"]["meta"]["lastUpdatedAt"]
+        .as_str()
+        .expect("a stamp")
+        .to_owned();
+    assert_eq!(
+        lines(&third["shipment"]),
+        vec![
+            ("DA-SN-A".into(), "1".into(), "5".into(), restamp),
+            ("DA-SN-B".into(), "1".into(), "3".into(), stamp),
+        ]
+    );
+
+    // One shipment of SN-1 in the poll.
+    let (status, page) = post(
+        &server,
+        &buyer,
+        "/shipment/poll",
+        json!({"filters": {}, "limit": 100}),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let ids: Vec<&Value> = page["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["supplierShipment"]["shipmentNumber"] == "SN-1")
+        .map(|s| &s["id"])
+        .collect();
+    assert_eq!(ids, vec![&json!(id)], "{page:#}");
+    server.shutdown().await.expect("stops");
+}
+
+/// api/rules.md: "500 lines in total per shipment", also when several
+/// despatch advices add to one shipment: an advice that would take the
+/// shipment past 500 lines is refused (`400`, saying how many fit) and
+/// changes nothing; one that fills it to 500, or that replaces its own
+/// lines without adding, passes.
+#[tokio::test]
+async fn a_shipment_takes_500_lines_across_its_despatch_advices() {
+    let server = start(MockConfig::new()).await;
+    let (buyer, supplier) = (server.buyer(), server.supplier());
+    let lines = |count: usize| {
+        Value::Array(
+            (1..=count)
+                .map(|i| {
+                    json!({"despatchAdviceLinePosition": i.to_string(),
+                           "purchaseOrderNumber": "PO-LIMIT-1",
+                           "purchaseOrderLinePosition": "0001", "despatchQuantity": 1})
+                })
+                .collect(),
+        )
+    };
+    let send = |number: &'static str, count: usize| {
+        let (server, supplier) = (&server, &supplier);
+        async move {
+            post(
+                server,
+                supplier,
+                DESPATCH_ADVICE,
+                despatch_advice(number, lines(count)),
+            )
+            .await
+        }
+    };
+    let shipment_lines = || async {
+        let (status, page) = post(
+            &server,
+            &buyer,
+            "/shipment/poll",
+            json!({"filters": {}, "limit": 100}),
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        let shipments: Vec<usize> = page["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["supplierShipment"]["shipmentNumber"] == "SN-1")
+            .map(|s| s["lines"].as_array().map_or(0, Vec::len))
+            .collect();
+        assert_eq!(shipments.len(), 1, "one shipment SN-1: {shipments:?}");
+        shipments[0]
+    };
+
+    let (status, body) = send("DA-LIMIT-A", 300).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = send("DA-LIMIT-B", 201).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["message"],
+        "despatch advice DA-LIMIT-B: shipment SN-1 would have 501 lines (300 of its other \
+         despatch advices, 201 of this one); Tradecloud allows at most 500 lines in total per \
+         shipment (api/rules.md), so nothing of this despatch advice was stored: the shipment \
+         has room for 200 lines of it; send fewer lines, or the others with another \
+         shipmentNumber",
+        "{body}"
+    );
+    assert_eq!(shipment_lines().await, 300, "nothing of the refused advice");
+
+    let (status, body) = send("DA-LIMIT-B", 200).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(shipment_lines().await, 500);
+    // Sent again at its size: replaces, adds nothing.
+    let (status, body) = send("DA-LIMIT-A", 300).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = send("DA-LIMIT-A", 301).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(shipment_lines().await, 500);
+    server.shutdown().await.expect("stops");
+}
+
 /// send-despatch-advice.md: `despatchAdviceLinePosition` is "unique within
 /// the despatch advice": the spec's `x-request-rules` `uniqueBy`, which
 /// the generated stub checks (`Validate`), refuses a repeat before the

@@ -736,3 +736,134 @@ async fn receiver_entra_readiness_follows_the_jwks() {
         rx.stop().await;
     }
 }
+
+/// The proof header of `tradecloud doctor`'s probes, made here the way its
+/// docs say: HMAC-SHA256 of `tradecloud-doctor-probe v1\nT\nN` keyed with
+/// the SHA-256 of `secret`.
+#[cfg(feature = "doctor")]
+fn doctor_proof(secret: &str) -> String {
+    use aws_lc_rs::{digest, hmac};
+    let nonce = format!(
+        "{:032x}",
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let key = hmac::Key::new(
+        hmac::HMAC_SHA256,
+        digest::digest(&digest::SHA256, secret.as_bytes()).as_ref(),
+    );
+    let tag = hmac::sign(
+        &key,
+        format!("tradecloud-doctor-probe v1\n{}\n{nonce}", now()).as_bytes(),
+    );
+    let mac: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("v1 t={},n={nonce},mac={mac}", now())
+}
+
+/// `tradecloud doctor` against an Entra ID receiver, with the client
+/// credentials of the portal: its probes without the token are not failed
+/// logins. Only the holder of a token the receiver accepted can prove a
+/// probe: a proof keyed with a guess, or with a valid token the receiver
+/// never accepted, is a failed login.
+#[cfg(feature = "doctor")]
+#[tokio::test]
+async fn doctor_probes_of_an_entra_receiver_are_not_failed_logins() {
+    let key = SigningKey::generate("key-1");
+    let keys = Arc::new(Mutex::new(vec![key.jwk()]));
+    let jwks = jwks_server(keys, Arc::new(Mutex::new(0))).await;
+    let rx = start(&entra_config(&format!("http://{jwks}/keys"), "")).await;
+    // The Microsoft identity platform's token endpoint, for the doctor.
+    let issued = key.token(v2_claims());
+    let token = issued.clone();
+    let app = axum::Router::new().route(
+        "/token",
+        axum::routing::post(move || {
+            let token = token.clone();
+            async move { axum::Json(json!({"access_token": token, "token_type": "Bearer"})) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let token_url = format!("http://{}/token", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let mut options = tradecloud::doctor::Options::new(rx.url(ORDER));
+    options.credentials = tradecloud::doctor::Credentials::Entra {
+        token_url,
+        client_id: CLIENT_ID.into(),
+        client_secret: "the client secret".into(),
+        scope: format!("{AUDIENCE}/.default"),
+    };
+    options.get = true;
+    let report = tradecloud::doctor::run(&options).await;
+    for id in ["auth.missing", "auth.wrong", "auth.given", "auth.get"] {
+        let check = report.check(id).unwrap();
+        assert_eq!(
+            check.status,
+            tradecloud::doctor::Status::Pass,
+            "{}",
+            report.render_text()
+        );
+    }
+    let metrics = rx.metrics.encode();
+    let count = |reason: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!(
+                    "tradecloud_webhook_rejected_total{{reason=\"{reason}\"}} "
+                ))
+            })
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(count("unauthorized"), 0, "{metrics}");
+    assert!(count("doctor_probe") >= 3, "{metrics}");
+
+    // Posing as the doctor: a proof keyed with a guess, or with a valid
+    // token never presented to the receiver, counts as a failed login.
+    let unseen = key.token(json!({"jti": "another", "aud": AUDIENCE, "exp": now() + 3600}));
+    for secret in ["a guess", unseen.as_str()] {
+        let answer = rx
+            .client
+            .post(rx.url(ORDER))
+            .header("tradecloud-doctor-proof", doctor_proof(secret))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 401);
+    }
+    let metrics = rx.metrics.encode();
+    assert!(
+        metrics.contains(r#"tradecloud_webhook_rejected_total{reason="unauthorized"} 2"#),
+        "{metrics}"
+    );
+    // The holder of the accepted token proves its probe (once per nonce).
+    let proof = doctor_proof(&issued);
+    for expected in ["doctor_probe", "unauthorized"] {
+        let before = rx.metrics.encode();
+        let answer = rx
+            .client
+            .post(rx.url(ORDER))
+            .header("tradecloud-doctor-proof", &proof)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 401);
+        let after = rx.metrics.encode();
+        assert_ne!(
+            before
+                .lines()
+                .find(|l| l.contains(&format!("reason=\"{expected}\""))),
+            after
+                .lines()
+                .find(|l| l.contains(&format!("reason=\"{expected}\""))),
+            "{expected}: {after}"
+        );
+    }
+    rx.stop().await;
+}

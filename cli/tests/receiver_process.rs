@@ -26,6 +26,7 @@ struct Serve {
     addr: std::net::SocketAddr,
     cert: String,
     cert_path: PathBuf,
+    config_path: PathBuf,
     db: PathBuf,
     client: reqwest::Client,
     _dir: tempfile::TempDir,
@@ -52,28 +53,39 @@ async fn serve(exe: &str) -> Serve {
         ),
     )
     .unwrap();
-    let mut command = Command::new(exe);
-    command
-        .arg("serve")
-        .arg("--config")
-        .arg(&config_path)
-        // The secret comes from the environment, not the file or a flag.
-        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "warn,tradecloud=info");
-    let (child, addr) = spawn_serve(command, Duration::from_secs(30)).await;
+    let (child, addr) = start(exe, &config_path).await;
     let client = client_for(&cert, addr);
     Serve {
         child,
         addr,
         cert,
         cert_path,
+        config_path,
         db,
         client,
         _dir: dir,
     }
 }
 
+/// Start `tradecloud serve` with the configuration file `config_path`.
+async fn start(exe: &str, config_path: &Path) -> (Child, std::net::SocketAddr) {
+    let mut command = Command::new(exe);
+    command
+        .arg("serve")
+        .arg("--config")
+        .arg(config_path)
+        // The secret comes from the environment, not the file or a flag.
+        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "warn,tradecloud=info");
+    spawn_serve(command, Duration::from_secs(30)).await
+}
+
 impl Serve {
+    /// The SQLite inbox's receiver lock, `PATH-receiver-lock`.
+    fn receiver_lock(&self) -> PathBuf {
+        PathBuf::from(format!("{}-receiver-lock", self.db.display()))
+    }
+
     fn url(&self, path: &str) -> String {
         format!("https://localhost:{}{path}", self.addr.port())
     }
@@ -233,6 +245,62 @@ async fn receiver_finishes_in_flight_requests_on_sigterm() {
         body.as_slice()
     );
     let _ = server.cert.len();
+}
+
+/// The receiver lock of the SQLite inbox (`PATH-receiver-lock`) goes with a
+/// clean shutdown, SIGTERM or Ctrl-C (SIGINT); one left by a killed
+/// receiver does not keep the next from starting, which takes it over.
+#[tokio::test]
+async fn receiver_removes_its_lock_on_clean_shutdown() {
+    let Some(exe) = exe() else { return };
+    let mut server = serve(exe).await;
+    let lock = server.receiver_lock();
+    let holder = |lock: &Path| std::fs::read_to_string(lock).unwrap_or_default();
+    assert_eq!(
+        holder(&lock).trim(),
+        server.child.id().unwrap().to_string(),
+        "the receiver holds its lock"
+    );
+
+    // Killed: the file stays, harmless.
+    server.child.start_kill().unwrap(); // SIGKILL
+    server.child.wait().await.unwrap();
+    assert!(lock.exists(), "a killed receiver cannot remove its lock");
+
+    for signal in ["-TERM", "-INT"] {
+        let (child, addr) = start(exe, &server.config_path).await;
+        server.child = child;
+        server.addr = addr;
+        server.client = client_for(&server.cert, addr);
+        // Answering, so serving: its signal handlers are in place (a
+        // signal in the moment after "listening" would end it uncleanly).
+        let healthz = server
+            .client
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .expect("the receiver answers /healthz");
+        assert!(healthz.status().is_success(), "{}", healthz.status());
+        assert_eq!(
+            holder(&lock).trim(),
+            server.child.id().unwrap().to_string(),
+            "the next receiver takes the lock over"
+        );
+        server.signal(signal);
+        let status = tokio::time::timeout(Duration::from_secs(30), server.child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            status.success(),
+            "serve exits cleanly on {signal}: {status:?}"
+        );
+        assert!(
+            !lock.exists(),
+            "after {signal} the lock is gone, it holds: {:?}",
+            holder(&lock)
+        );
+    }
 }
 
 async fn send(exe: &str, args: &[&str], basic: &str, cert: &Path) -> (bool, String) {

@@ -431,13 +431,34 @@ pub(crate) async fn checks(
         silent: false,
         given: sent,
     };
-    let mut checks = vec![refused(
-        "auth.missing",
-        "POST without credentials",
-        prober
-            .request(Method::POST, &Sent::None, empty_json(), false)
-            .await,
-    )];
+    // A Bearer token may be an OAuth (Entra ID) access token, which the
+    // receiver knows only once it has accepted it: the probe with it goes
+    // first, so that `tradecloud serve` can take the proofs of the probes
+    // without it (keyed with that token) as this doctor's. Its answer is
+    // judged below, with `auth.given`, by the same request again; a
+    // timeout here is `auth.missing`'s, and ends the run as that one would.
+    let announced = match sent {
+        Sent::Bearer(_) => prober
+            .request(Method::POST, sent, empty_json(), true)
+            .await
+            .err()
+            .filter(|e| e.timed_out),
+        Sent::None | Sent::Basic(..) => None,
+    };
+    let mut checks = vec![match announced {
+        Some(timed_out) => refused(
+            "auth.missing",
+            "POST with the given credentials, sent before the one without them",
+            Err(timed_out),
+        ),
+        None => refused(
+            "auth.missing",
+            "POST without credentials",
+            prober
+                .request(Method::POST, &Sent::None, empty_json(), false)
+                .await,
+        ),
+    }];
     if prober.silent {
         for id in ["auth.wrong", "auth.given", "route.post"] {
             checks.push(Check::skip(id, SILENT));

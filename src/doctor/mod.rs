@@ -38,9 +38,11 @@
 //! so that `tradecloud serve` counts them as `doctor_probe`, not as failed
 //! logins (`reason="unauthorized"`, the alert). Only the holder of the
 //! secret can make one, each counts once and only within 5 minutes of the
-//! receiver's clock; nothing of the secret is sent. Against an OAuth
-//! (Entra) receiver, which shares no secret with the doctor, they count as
-//! failed logins.
+//! receiver's clock; nothing of the secret is sent. An OAuth (Entra)
+//! receiver shares no secret with the doctor: with a Bearer token (the one
+//! fetched with `Credentials::Entra`, or given) the doctor sends its probe
+//! with the token first, and `tradecloud serve` takes proofs keyed with an
+//! access token it accepted in the last five minutes.
 //!
 //! ```no_run
 //! # async fn demo() {

@@ -67,7 +67,10 @@
 //! `tradecloud serve`) locks `PATH-receiver-lock` exclusively, and a second
 //! one on the same file is refused at start, naming the first one's process
 //! id; `inbox` commands beside it only share `PATH-lock` (which `inbox
-//! migrate` needs to itself). Several receivers share a PostgreSQL inbox.
+//! migrate` needs to itself). A clean stop (SIGTERM, Ctrl-C) removes
+//! `PATH-receiver-lock`; one left by a killed receiver is no longer locked
+//! (the lock is `flock`'s, which ends with its process) and the next
+//! receiver takes it over. Several receivers share a PostgreSQL inbox.
 //!
 //! # Failures
 //!
@@ -483,8 +486,8 @@ pub struct Inbox {
     handoff: Arc<handoff::Handoff>,
     /// The receiver lock of a SQLite file, once a receiver of this handle
     /// has claimed it ([`Inbox::claim_receiving`]); held while any clone
-    /// lives.
-    receiving: Arc<std::sync::Mutex<Option<std::fs::File>>>,
+    /// lives, or until the receiver stops ([`Inbox::release_receiving`]).
+    receiving: Arc<std::sync::Mutex<Option<sqlite::ReceiverLock>>>,
 }
 
 impl fmt::Debug for Inbox {
@@ -522,6 +525,19 @@ impl Inbox {
             *held = sqlite::claim_receiving(path)?;
         }
         Ok(())
+    }
+
+    /// After the receiver of this handle stopped cleanly: release its claim
+    /// ([`Inbox::claim_receiving`]) and remove `PATH-receiver-lock`, so that
+    /// a clean shutdown leaves no lock file behind. Nothing when it holds no
+    /// claim.
+    pub(crate) fn release_receiving(&self) {
+        let released = self
+            .receiving
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(released);
     }
 
     /// Open (and create, with its schema) the SQLite inbox at `url` with

@@ -247,14 +247,19 @@
 //!   - a supplier's **despatch advice** (`POST
 //!     /api-connector/shipment/despatch-advice`) for the connected buyer
 //!     creates a shipment (process status `Issued`, both as the top-level
-//!     `processStatus` and as `status.processStatus`) or updates the one of
-//!     the same `despatchAdviceNumber` (its `trackingNumber` as
+//!     `processStatus` and as `status.processStatus`) or updates one: the
+//!     shipment the same `despatchAdviceNumber` went to before (its lines
+//!     there replaced), else the supplier's shipment of the same
+//!     `shipmentNumber` (its lines added beside the other advices'); the
+//!     header either way (its `trackingNumber` as
 //!     `identifiers.trackingNumber`, its `destination` and
 //!     `finalDestination` as `locations.destinations`, in that order, with
 //!     the arrival window `scheduled*` as `eta*` and the departure's
 //!     `actualDate` as `atdDate`: the members of
 //!     shipment/buyer/receive/README.md), visible through `GET
-//!     /v2/shipment/{id}` and the shipment poll; and the orders it ships
+//!     /v2/shipment/{id}` and the shipment poll (an advice that would take
+//!     its shipment past 500 lines in total, api/rules.md, is answered
+//!     `400` and stores nothing); and the orders it ships
 //!     hear of it (connectors/webhooks/order-events.md, "Order lines
 //!     shipment reschedule"): a despatch line whose `despatchQuantity`
 //!     equals its delivery line's quantity sets that delivery line

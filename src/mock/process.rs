@@ -2754,7 +2754,8 @@ fn despatch_line_position(line: &ShipmentLine) -> Option<&str> {
 /// A supplier's new or updated despatch advice (`POST
 /// /api-connector/shipment/despatch-advice`;
 /// shipment/supplier/send-despatch-advice.md): `existing` is the stored
-/// shipment of the same `despatchAdviceNumber`, if any (its id is kept); the
+/// shipment the advice goes to, if any, with only this advice's lines (its
+/// id is kept; the caller puts the other advices' lines back); the
 /// result replaces it with the sent header, locations and lines (the
 /// process status `Issued`, at the top as the receive page lists it and in
 /// `status.processStatus` as the spec models it after orders) and

@@ -41,7 +41,7 @@ use super::process::{self, Parties};
 use super::state::{error_body, order_not_found, MockState, Objects};
 use super::webhooks::{self, HistoryWrite, WebhookKind};
 use crate::api::common::types::ErrorResponse;
-use crate::api::common::types::{DeliveryHistoryLine, Order};
+use crate::api::common::types::{DeliveryHistoryLine, Order, Shipment, ShipmentLine};
 use crate::api::{api_connector, object_storage};
 use crate::client::blocked_extension;
 use crate::operation::Operation;
@@ -325,10 +325,12 @@ impl api_connector::server::Api for MockState {
             &api_connector::types::txml_shapes::SendDespatchAdviceBySupplier,
         ) {
             Some(body) => Answer::BadRequest { body },
-            None => {
-                self.process_despatch_advice(&request.body);
-                Answer::Ok { body: ok() }
-            }
+            None => match self.process_despatch_advice(&request.body) {
+                Ok(()) => Answer::Ok { body: ok() },
+                Err(refused) => Answer::BadRequest {
+                    body: error_body(refused),
+                },
+            },
         }
     }
 
@@ -583,6 +585,12 @@ impl<'m> Subject<'m> {
 /// messages that issue and update it (api/rules.md: "500 lines in total per
 /// order"), an exception to [`process::MAX_TOTAL_OBJECTS`].
 const MAX_ORDER_LINES: usize = 500;
+
+/// Tradecloud's limit on the lines of one shipment, in total across the
+/// despatch advices that add to it (api/rules.md: "500 lines in total per
+/// shipment"; shipment/supplier/send-despatch-advice.md: "limited to 500
+/// lines per shipment"). One advice's own limit is the spec's `maxItems`.
+const MAX_SHIPMENT_LINES: usize = 500;
 
 /// The order wanted by a buyer's message is not there.
 const NO_BUYER_ORDER: &str = "the mock's buyer has no order with this purchase order number; \
@@ -1240,20 +1248,31 @@ impl MockState {
         Some(after)
     }
 
-    /// A supplier's despatch advice: creates or updates the shipment of
-    /// that `despatchAdviceNumber` ([`process::despatch_advice`]), when it
-    /// is for the buyer the supplier knows by `buyerAccountNumber`, its
-    /// lines' items enriched from the supplier's order lines they name. An
-    /// update that changes nothing is not stamped and sends no shipment
-    /// event (the orders still hear of it, and change only if their lines
-    /// do). Two lines with the same `despatchAdviceLinePosition` never get
+    /// A supplier's despatch advice, new or updated
+    /// (shipment/supplier/send-despatch-advice.md), when it is for the
+    /// buyer the supplier knows by `buyerAccountNumber`, its lines' items
+    /// enriched from the supplier's order lines they name
+    /// ([`process::despatch_advice`]). A shipment holds the lines of one or
+    /// more despatch advices, each line naming its `despatchAdviceNumber`
+    /// (shipment/buyer/receive/README.md), and is the supplier's
+    /// `shipmentNumber` ("the shipment related to this despatch advice"):
+    /// its shipment ([`shipment_of_advice`]) is the one the advice
+    /// went to before (sending the same `despatchAdviceNumber` again updates
+    /// that advice: its lines there are replaced by the sent ones, the
+    /// header with them), else the supplier's shipment of the same
+    /// `shipmentNumber` (the advice's lines are added beside the others),
+    /// else a new one. The lines of the shipment's other advices stay as
+    /// they are. An update that changes nothing is not stamped and sends no
+    /// shipment event (the orders still hear of it, and change only if their
+    /// lines do). `Err` (answered `400`, nothing stored) when the shipment
+    /// would pass [`MAX_SHIPMENT_LINES`] ([`shipment_over_limit`]). Two lines with the same `despatchAdviceLinePosition` never get
     /// here: the generated stub refuses them (`400`, nothing changed) by
     /// the spec's `x-request-rules` `uniqueBy`, as it refuses every broken
     /// rule ([`Validate`](crate::types::Validate)).
     pub(super) fn process_despatch_advice(
         &self,
         message: &api_connector::types::SendDespatchAdviceBySupplier,
-    ) {
+    ) -> Result<(), String> {
         let header = &message.header;
         let what = format!("despatch advice {}", header.despatch_advice_number);
         if let Some(unmatched) = other_company(
@@ -1263,7 +1282,7 @@ impl MockState {
             "supplier",
         ) {
             self.unmatched(unmatched);
-            return;
+            return Ok(());
         }
         if header.buyer_account_number != self.supplier.partner_account_number {
             self.unmatched(format!(
@@ -1273,17 +1292,22 @@ impl MockState {
                 self.supplier.partner_account_number,
                 self.supplier.partner_account_number
             ));
-            return;
+            return Ok(());
         }
         let parties = self.parties();
         let changed = self.with_store(|store| {
-            let existing = store
-                .despatch_advices
-                .get(&header.despatch_advice_number)
-                .and_then(|id| store.shipments.get(id))
-                .cloned();
+            let stored = shipment_of_advice(&*store, message, &self.supplier).cloned();
+            let new = stored.is_none();
+            if let Some(refused) = shipment_over_limit(stored.as_ref(), message) {
+                return Err(refused);
+            }
+            // The advice's own part of it: the shipment with only this
+            // advice's lines, which the advice replaces.
+            let existing = stored.clone().map(|mut shipment| {
+                shipment.lines.retain(|line| of_advice(line, message));
+                shipment
+            });
             let now = store.stamp();
-            let new = existing.is_none();
             // The order a line names: the process's own first, else one of
             // the mock's data.
             let ordered = |number: &str, position: &str| {
@@ -1303,14 +1327,23 @@ impl MockState {
                     .or_else(|| store.orders.values().find(is_it))?;
                 process::ordered_item(order, position).cloned()
             };
-            let shipment = process::despatch_advice(existing, message, parties, &now, ordered)?;
-            let id = shipment.id.clone()?;
+            let Some(mut shipment) =
+                process::despatch_advice(existing, message, parties, &now, ordered)
+            else {
+                return Ok(None);
+            };
+            if let Some(stored) = stored {
+                shipment.lines = beside_other_advices(stored.lines, shipment.lines, message);
+            }
+            let Some(id) = shipment.id.clone() else {
+                return Ok(None);
+            };
             store
                 .despatch_advices
                 .insert(header.despatch_advice_number.clone(), id.clone());
             store.shipments.insert(id.clone(), shipment.clone());
-            Some((new, id, shipment))
-        });
+            Ok(Some((new, id, shipment)))
+        })?;
         if let Some((new, id, shipment)) = changed {
             let event = if new {
                 "ShipmentIssuedBySupplier"
@@ -1329,6 +1362,7 @@ impl MockState {
             }
         }
         self.ship_order_lines(message);
+        Ok(())
     }
 
     /// The orders hear of a stored despatch advice
@@ -1494,6 +1528,104 @@ fn new_object_id() -> String {
         &hex[16..20],
         &hex[20..32]
     )
+}
+
+/// The stored shipment a despatch advice goes to: the one its
+/// `despatchAdviceNumber` went to before (an updated advice), else the
+/// supplier's shipment with the advice's `header.shipment.shipmentNumber`
+/// (a further advice of that shipment), else none (a new shipment).
+/// `shipmentNumber` is "the related shipment number as known in the
+/// supplier's ERP system" (shipment/supplier/send-despatch-advice.md): it
+/// names a shipment within the supplier's company.
+fn shipment_of_advice<'a>(
+    store: &'a Objects,
+    message: &api_connector::types::SendDespatchAdviceBySupplier,
+    supplier: &MockCompany,
+) -> Option<&'a Shipment> {
+    let header = &message.header;
+    if let Some(shipment) = store
+        .despatch_advices
+        .get(&header.despatch_advice_number)
+        .and_then(|id| store.shipments.get(id))
+    {
+        return Some(shipment);
+    }
+    let number = header.shipment.as_ref()?.shipment_number.as_deref()?;
+    store.shipments.values().find(|shipment| {
+        shipment.supplier_shipment.as_ref().is_some_and(|s| {
+            s.shipment_number.as_deref() == Some(number)
+                && s.company_id.as_deref() == Some(supplier.company_id.as_str())
+        })
+    })
+}
+
+/// Why a despatch advice is refused for the number of lines of its
+/// shipment `stored` (see [`shipment_of_advice`]), if it is: the lines of
+/// the shipment's other advices and the advice's sent lines (which
+/// replace its own) together would pass [`MAX_SHIPMENT_LINES`]. An advice
+/// that does not make the shipment longer is never refused for it, so a
+/// shipment that has more lines (from the mock's data) can still be
+/// updated.
+fn shipment_over_limit(
+    stored: Option<&Shipment>,
+    message: &api_connector::types::SendDespatchAdviceBySupplier,
+) -> Option<String> {
+    let before = stored.map_or(0, |s| s.lines.len());
+    let others = stored.map_or(0, |s| {
+        s.lines.iter().filter(|l| !of_advice(l, message)).count()
+    });
+    let sent = message.lines.iter().flatten().count();
+    let total = others + sent;
+    (total > MAX_SHIPMENT_LINES && total > before).then(|| {
+        let shipment = message
+            .header
+            .shipment
+            .as_ref()
+            .and_then(|s| s.shipment_number.as_deref())
+            .map_or_else(|| "its shipment".to_owned(), |n| format!("shipment {n}"));
+        format!(
+            "despatch advice {}: {shipment} would have {total} lines ({others} of its other \
+             despatch advices, {sent} of this one); Tradecloud allows at most \
+             {MAX_SHIPMENT_LINES} lines in total per shipment (api/rules.md), so nothing of this \
+             despatch advice was stored: the shipment has room for {} lines of it; send fewer \
+             lines, or the others with another shipmentNumber",
+            message.header.despatch_advice_number,
+            MAX_SHIPMENT_LINES.saturating_sub(others),
+        )
+    })
+}
+
+/// Whether a shipment line came with this despatch advice (its
+/// `supplierLine.despatchAdviceNumber`).
+fn of_advice(
+    line: &ShipmentLine,
+    message: &api_connector::types::SendDespatchAdviceBySupplier,
+) -> bool {
+    line.supplier_line
+        .as_ref()
+        .and_then(|s| s.despatch_advice_number.as_deref())
+        == Some(message.header.despatch_advice_number.as_str())
+}
+
+/// The lines of a shipment after a despatch advice: the stored lines of
+/// the other advices as they were, this advice's `sent` lines where its
+/// stored ones were (after the others when it had none there).
+fn beside_other_advices(
+    stored: Vec<ShipmentLine>,
+    sent: Vec<ShipmentLine>,
+    message: &api_connector::types::SendDespatchAdviceBySupplier,
+) -> Vec<ShipmentLine> {
+    let mut sent = Some(sent);
+    let mut lines = Vec::with_capacity(stored.len());
+    for line in stored {
+        if of_advice(&line, message) {
+            lines.extend(sent.take().into_iter().flatten());
+        } else {
+            lines.push(line);
+        }
+    }
+    lines.extend(sent.into_iter().flatten());
+    lines
 }
 
 #[cfg(test)]

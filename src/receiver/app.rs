@@ -203,6 +203,7 @@ impl Receiver {
         )
         .await;
         let _ = stop_processing.send(true);
+        let mut stopped_cleanly = true;
         if let Some(processor) = processor {
             if tokio::time::timeout(
                 Duration::from_secs(s.shutdown_timeout_secs.max(1)),
@@ -211,8 +212,16 @@ impl Receiver {
             .await
             .is_err()
             {
+                stopped_cleanly = false;
                 tracing::warn!("the processor did not stop in time; unfinished events are handled again at the next start");
             }
+        }
+        // Every connection is closed and the processor stopped: nothing of
+        // this receiver uses the inbox any more, so its SQLite receiver lock
+        // goes (file and all). A processor still running keeps it, held
+        // until the process ends.
+        if stopped_cleanly {
+            self.inbox.release_receiving();
         }
         if let Some(watcher) = watcher {
             watcher.abort();

@@ -220,6 +220,10 @@ impl std::fmt::Display for Resume<'_> {
 
 impl<T: PollItem + Send + 'static> PollStream<T> {
     /// A stream from `start` whose pages are `call(client, request(offset))`.
+    /// `start` is kept in the form it is sent in ([`utc_watermark`]), so
+    /// that a watermark that comes back from it (an empty poll's
+    /// [`PollBatch::next_watermark`], [`PollError::resume_from`]) is the
+    /// one the server was asked with, not the caller's spelling.
     pub(super) fn from_pages<Request, Response>(
         client: &Client,
         start: Option<DateTime>,
@@ -230,6 +234,7 @@ impl<T: PollItem + Send + 'static> PollStream<T> {
         Request: 'static,
         Response: Into<Page<T>> + 'static,
     {
+        let start = start.as_ref().map(utc_watermark);
         let client = client.clone();
         let fetch: Fetch<T> = Box::new(move |offset| {
             let response = call(client.clone(), request(offset));
@@ -333,7 +338,9 @@ impl<T: PollItem + Send + 'static> Stream for PollStream<T> {
 /// or a file that survives restarts and crashes), as the complete string,
 /// after processing the items, and pass it to the next poll. It is the
 /// server's `lastUpdatedAt`, never the local clock; when the poll found
-/// nothing it is the watermark you passed in. For large polls (a first
+/// nothing it is the watermark you passed in, as it was sent
+/// (`YYYY-MM-DDThh:mm:ss.SSSZ` in UTC, see
+/// [the watermark on the wire](PollStream#the-watermark-on-the-wire)). For large polls (a first
 /// sync) prefer the [`PollStream`], which holds one page at a time.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

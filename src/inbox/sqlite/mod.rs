@@ -238,6 +238,75 @@ fn receiver_lock_path(path: &Path) -> std::path::PathBuf {
     lock.into()
 }
 
+/// The receiver lock of a SQLite inbox, held exclusively (`flock`) by this
+/// process's receiver (see [`claim_receiving`]). Dropping it removes
+/// `PATH-receiver-lock` from the disk, while still holding the lock and only
+/// when that path still names the file this holder locked, so a clean
+/// shutdown leaves nothing behind and another process's lock is never
+/// removed. A holder that dies without dropping it (SIGKILL, a crash) leaves
+/// the file, but the kernel has released its `flock`: the next receiver
+/// locks that file again and writes its own process id into it.
+#[derive(Debug)]
+pub(crate) struct ReceiverLock {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+}
+
+impl Drop for ReceiverLock {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if names_file(&self.path, &self.file) {
+            if let Err(error) = std::fs::remove_file(&self.path) {
+                tracing::debug!(
+                    lock = %self.path.display(), %error,
+                    "cannot remove the receiver lock of the SQLite inbox; the next receiver \
+                     takes it over"
+                );
+            }
+        }
+    }
+}
+
+/// Whether `path` names the very file `file` has open (same device and
+/// inode): false once it was removed, or removed and created again, by a
+/// holder that released it.
+#[cfg(unix)]
+fn names_file(path: &Path, file: &std::fs::File) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (std::fs::metadata(path), file.metadata()) {
+        (Ok(named), Ok(open)) => named.dev() == open.dev() && named.ino() == open.ino(),
+        _ => false,
+    }
+}
+
+/// What locking an opened receiver lock file found.
+#[cfg(unix)]
+#[derive(Debug)]
+enum Locking {
+    /// Locked, and the path still names the file: this process holds it.
+    Held,
+    /// Another process holds it.
+    Busy,
+    /// Locked, but a holder that stopped removed the path after this file
+    /// was opened: the lock of an unlinked file refuses no one, so open the
+    /// path again.
+    Gone,
+    /// `flock` does not work here.
+    Failed(rustix::io::Errno),
+}
+
+/// Lock the opened receiver lock `file` of `path` exclusively, without
+/// waiting.
+#[cfg(unix)]
+fn lock_opened(file: &std::fs::File, path: &Path) -> Locking {
+    match rustix::fs::flock(file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) if names_file(path, file) => Locking::Held,
+        Ok(()) => Locking::Gone,
+        Err(rustix::io::Errno::WOULDBLOCK) => Locking::Busy,
+        Err(error) => Locking::Failed(error),
+    }
+}
+
 /// Lock `PATH-receiver-lock` exclusively for the receiver about to use the
 /// SQLite inbox at `path`, and write this process's id into it: a SQLite
 /// inbox has one receiving process (its writer's rescue of a lost
@@ -248,63 +317,74 @@ fn receiver_lock_path(path: &Path) -> std::path::PathBuf {
 /// receiver. `None` when the lock file cannot be opened or locked at all
 /// (a directory this user may not write, a file system without `flock`):
 /// a warning then, since such an inbox cannot be written either and the
-/// receiver must still start and answer 503 until it can.
-pub(crate) fn claim_receiving(path: &Path) -> Result<Option<std::fs::File>, InboxError> {
+/// receiver must still start and answer 503 until it can. The file is
+/// removed again when the returned lock is dropped ([`ReceiverLock`]).
+pub(crate) fn claim_receiving(path: &Path) -> Result<Option<ReceiverLock>, InboxError> {
     let lock = receiver_lock_path(path);
-    let opened = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&lock)
-        // A lock file this user may read but not write locks as well.
-        .or_else(|_| std::fs::File::open(&lock));
-    let file = match opened {
-        Ok(file) => file,
-        Err(error) => {
-            tracing::warn!(
-                lock = %lock.display(), %error,
-                "cannot open the receiver lock of the SQLite inbox: a second receiver on this \
-                 inbox would not be refused"
-            );
-            return Ok(None);
+    // A holder that stops removes the file: one opened just before that
+    // is opened again (a few times at most: each round needs another
+    // receiver to start and stop in between).
+    let mut attempts = 0;
+    let file = loop {
+        attempts += 1;
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock)
+            // A lock file this user may read but not write locks as well.
+            .or_else(|_| std::fs::File::open(&lock));
+        let file = match opened {
+            Ok(file) => file,
+            Err(error) => {
+                tracing::warn!(
+                    lock = %lock.display(), %error,
+                    "cannot open the receiver lock of the SQLite inbox: a second receiver on this \
+                     inbox would not be refused"
+                );
+                return Ok(None);
+            }
+        };
+        #[cfg(not(unix))]
+        break file;
+        #[cfg(unix)]
+        match lock_opened(&file, &lock) {
+            Locking::Held => break file,
+            Locking::Gone if attempts < 5 => continue,
+            Locking::Busy | Locking::Gone => {
+                let holder = std::fs::read_to_string(&lock)
+                    .ok()
+                    .and_then(|text| text.trim().parse::<u32>().ok())
+                    .map(|pid| format!("another receiver, process {pid},"))
+                    .unwrap_or_else(|| "another receiver".into());
+                return Err(InboxError::Invalid(format!(
+                    "{holder} holds the SQLite inbox {} (its lock {}): a SQLite inbox takes one \
+                     receiving process. Stop the other `tradecloud serve` first, or, to run \
+                     several receivers on one inbox, give them all one PostgreSQL database \
+                     ([store] url = \"postgres://...\", see `tradecloud inbox migrate`). \
+                     `tradecloud inbox` commands work beside a running receiver",
+                    path.display(),
+                    lock.display()
+                )));
+            }
+            Locking::Failed(error) => {
+                tracing::warn!(
+                    lock = %lock.display(), %error,
+                    "cannot lock the receiver lock of the SQLite inbox: a second receiver on this \
+                     inbox would not be refused"
+                );
+                return Ok(None);
+            }
         }
     };
-    #[cfg(unix)]
-    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => {}
-        Err(rustix::io::Errno::WOULDBLOCK) => {
-            let holder = std::fs::read_to_string(&lock)
-                .ok()
-                .and_then(|text| text.trim().parse::<u32>().ok())
-                .map(|pid| format!("another receiver, process {pid},"))
-                .unwrap_or_else(|| "another receiver".into());
-            return Err(InboxError::Invalid(format!(
-                "{holder} holds the SQLite inbox {} (its lock {}): a SQLite inbox takes one \
-                 receiving process. Stop the other `tradecloud serve` first, or, to run several \
-                 receivers on one inbox, give them all one PostgreSQL database ([store] url = \
-                 \"postgres://...\", see `tradecloud inbox migrate`). `tradecloud inbox` \
-                 commands work beside a running receiver",
-                path.display(),
-                lock.display()
-            )));
-        }
-        Err(error) => {
-            tracing::warn!(
-                lock = %lock.display(), %error,
-                "cannot lock the receiver lock of the SQLite inbox: a second receiver on this \
-                 inbox would not be refused"
-            );
-            return Ok(None);
-        }
-    }
     // Who holds it, for the message of the next one (best effort).
     {
         use std::io::Write as _;
         let _ = file.set_len(0);
         let _ = (&file).write_all(format!("{}\n", std::process::id()).as_bytes());
     }
-    Ok(Some(file))
+    Ok(Some(ReceiverLock { file, path: lock }))
 }
 
 /// `sqlite:///path` or `sqlite::memory:`.
@@ -745,5 +825,44 @@ mod tests {
         );
         drop(first);
         second.claim_receiving().unwrap();
+    }
+
+    /// The receiver lock file goes with its holder, and only its own: a
+    /// holder whose path was taken over by another (removed and locked
+    /// again) leaves the other's file; a file opened before its holder
+    /// removed it is not taken for the lock.
+    #[cfg(unix)]
+    #[test]
+    fn the_receiver_lock_file_goes_with_its_holder_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("inbox.db");
+        let lock = receiver_lock_path(&db);
+
+        let first = claim_receiving(&db).unwrap().unwrap();
+        assert!(lock.exists());
+        drop(first);
+        assert!(!lock.exists(), "a released lock leaves no file");
+
+        // A stale file (its holder crashed) locks again.
+        std::fs::write(&lock, "4000000\n").unwrap();
+        let second = claim_receiving(&db).unwrap().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&lock).unwrap(),
+            format!("{}\n", std::process::id())
+        );
+        // Its path taken over by another holder: dropping it keeps theirs.
+        std::fs::remove_file(&lock).unwrap();
+        let third = claim_receiving(&db).unwrap().unwrap();
+        drop(second);
+        assert!(lock.exists(), "another holder's lock file stays");
+
+        // Opened while the holder still had it, locked after it removed
+        // the file: not the lock any more.
+        let early = std::fs::File::open(&lock).unwrap();
+        assert!(matches!(lock_opened(&early, &lock), Locking::Busy));
+        drop(third);
+        assert!(matches!(lock_opened(&early, &lock), Locking::Gone));
+        let fourth = claim_receiving(&db).unwrap().unwrap();
+        assert!(names_file(&lock, &fourth.file));
     }
 }

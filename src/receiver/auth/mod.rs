@@ -83,8 +83,23 @@ enum Inner {
     Entra {
         verifier: Box<EntraVerifier>,
         challenge: HeaderValue,
+        /// The digests of the access tokens accepted in the last
+        /// [`TOKEN_KEPT_SECS`], with when each was last accepted: the keys
+        /// of `tradecloud doctor`'s proofs (see `probe_proof`).
+        recent: std::sync::Mutex<Vec<(Digest, std::time::Instant)>>,
     },
 }
+
+/// How long an accepted Entra access token keys `tradecloud doctor`'s
+/// proofs after it was last accepted: the doctor sends its probes right
+/// after a request with the token, and a proof is fresh for
+/// `probe_proof::MAX_SKEW` at most.
+const TOKEN_KEPT_SECS: u64 = 300;
+
+/// At most this many accepted Entra access tokens are kept as proof keys
+/// (Tradecloud and the doctor each use one token for up to an hour); the
+/// oldest goes first.
+const TOKENS_KEPT: usize = 16;
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -141,6 +156,7 @@ impl Authenticator {
             Some(AuthMethod::Entra) => Inner::Entra {
                 verifier: Box::new(EntraVerifier::from_config(config)?),
                 challenge: challenge(format!("Bearer realm=\"{realm}\""))?,
+                recent: std::sync::Mutex::default(),
             },
         };
         Ok(Authenticator {
@@ -157,14 +173,21 @@ impl Authenticator {
         }
     }
 
-    /// The key of `tradecloud doctor`'s proofs (the digest of the Basic
-    /// password or the Bearer token; see `probe_proof`); `None` for OAuth,
-    /// which shares no secret with the doctor.
-    pub(crate) fn probe_key(&self) -> Option<&Digest> {
+    /// The keys of `tradecloud doctor`'s proofs (see `probe_proof`): the
+    /// digest of the Basic password or the static Bearer token; with Entra
+    /// ID, which shares no secret with the doctor, the digests of the access
+    /// tokens this receiver accepted in the last five minutes (the doctor
+    /// sends one, with its token, before its probes without it). Only the
+    /// holder of a token this receiver accepted can make a proof with it.
+    pub(crate) fn probe_keys(&self) -> Vec<Digest> {
         match &*self.inner {
-            Inner::Basic { password, .. } => Some(password),
-            Inner::Bearer { token, .. } => Some(token),
-            Inner::Entra { .. } => None,
+            Inner::Basic { password, .. } => vec![*password],
+            Inner::Bearer { token, .. } => vec![*token],
+            Inner::Entra { recent, .. } => {
+                let mut recent = recent.lock().unwrap_or_else(|e| e.into_inner());
+                recent.retain(|(_, at)| at.elapsed().as_secs() < TOKEN_KEPT_SECS);
+                recent.iter().map(|(digest, _)| *digest).collect()
+            }
         }
     }
 
@@ -231,11 +254,24 @@ impl Authenticator {
                     Err(AuthFailure::Denied("wrong Bearer token"))
                 }
             }
-            Inner::Entra { verifier, .. } => {
+            Inner::Entra {
+                verifier, recent, ..
+            } => {
                 if !scheme.eq_ignore_ascii_case("bearer") {
                     return Err(AuthFailure::Denied("not the Bearer scheme"));
                 }
-                verifier.verify(credentials).await
+                let principal = verifier.verify(credentials).await?;
+                // Accepted: its holder may prove probes with it for a while.
+                let token = sha256(credentials.as_bytes());
+                let mut recent = recent.lock().unwrap_or_else(|e| e.into_inner());
+                recent.retain(|(digest, at)| {
+                    *digest != token && at.elapsed().as_secs() < TOKEN_KEPT_SECS
+                });
+                if recent.len() >= TOKENS_KEPT {
+                    recent.remove(0);
+                }
+                recent.push((token, std::time::Instant::now()));
+                Ok(principal)
             }
         }
     }
