@@ -248,26 +248,49 @@ impl Receiver {
 }
 
 /// Completes on SIGTERM or Ctrl-C (SIGINT).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
+///
+/// The signal handlers are in place when this function returns, not when
+/// the future is first polled: call it before saying "listening", so that a
+/// signal sent the moment a supervisor sees that line still stops the
+/// receiver cleanly (its lock released, in-flight requests finished)
+/// instead of killing it. Must be called inside a Tokio runtime.
+///
+/// ```no_run
+/// # async fn run(receiver: tradecloud::receiver::Receiver) -> Result<(), tradecloud::receiver::ReceiverError> {
+/// let shutdown = tradecloud::receiver::shutdown_signal();
+/// eprintln!("listening on https://{}", receiver.local_addr());
+/// receiver.run_until(shutdown).await
+/// # }
+/// ```
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        // Registering here, eagerly, replaces the default action (exit) at once.
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        let terminate = signal(SignalKind::terminate()).ok();
+        async move {
+            let received = |signal: Option<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = received(interrupt) => tracing::info!("Ctrl-C received; shutting down"),
+                () = received(terminate) => tracing::info!("SIGTERM received; shutting down"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("Ctrl-C received; shutting down");
+        } else {
             std::future::pending::<()>().await
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C received; shutting down"),
-        () = terminate => tracing::info!("SIGTERM received; shutting down"),
     }
 }
 

@@ -118,13 +118,16 @@ pub async fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         };
         eprintln!("operator console on {scheme}://{addr}");
     }
+    // Handlers first, then the line a supervisor waits for: a SIGTERM sent
+    // on seeing "listening" must find them in place.
+    let shutdown = tradecloud::receiver::shutdown_signal();
     let addr = receiver.local_addr();
     if json {
         tracing::info!(listen = %addr, "listening on https://{addr}");
     } else {
         eprintln!("listening on https://{addr}");
     }
-    receiver.run().await?;
+    receiver.run_until(shutdown).await?;
     if let Some(telemetry) = telemetry {
         // Export what is still buffered (blocks on the exporter's thread).
         let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
