@@ -276,7 +276,9 @@
 //!     as sent (`objectId`, `url`, `name`, `description`, `code`, `type`,
 //!     `revision` and any other member). A document with the same `code`
 //!     as an attached one replaces it in its place, others are appended
-//!     (as documented): a document without a `code` (none, or blank) is
+//!     (as documented; codes compared without the whitespace around them,
+//!     as the tXML reader reads them, so `" PL"` replaces `"PL"`; shipment
+//!     documents follow the same rule): a document without a `code` (none, or blank) is
 //!     appended every time it is sent, so an order, response or documents
 //!     message sent again with it attaches it again and counts again
 //!     toward the limit below (give documents a `code`). Documents
@@ -690,7 +692,8 @@
 //!   every request for `curl`; `401` otherwise). The other company's user
 //!   is a `403` naming the side; the single-user default acts for either.
 //!   A shipment whose buyer (supplier) `companyId` is not the mock's buyer
-//!   (supplier) is a `404` for that company, as is an unknown id.
+//!   (supplier) is a `404` for that company, as is an unknown id, whatever
+//!   the body (checked before the body is read).
 //! * **What changes** (shipment/buyer/receive/README.md): approve sets
 //!   `processStatus` `Approved` (with the optional reason as
 //!   `processStatusReason`), reject `Rejected` with the reason (a missing
@@ -706,9 +709,10 @@
 //!   Documents go to `buyerShipment.documents` or
 //!   `supplierShipment.documents`, each with a `url` or an `objectId` the
 //!   mock holds (an upload, `POST /v2/object-storage/document`, or its
-//!   data; else a `400`: a portal attaches synchronously), as the order
-//!   documents: one with the `code` of an attached one replaces it in
-//!   place, one without a code is appended; more than
+//!   data; else a `400`: a portal attaches synchronously), by the order
+//!   documents' rule (one rule for both): one with the `code` of an
+//!   attached one (compared without the whitespace around it) replaces it
+//!   in place, one without a code (or a blank one) is appended; more than
 //!   [`MAX_SHIPMENT_DOCUMENTS`] per company is a `400`. An added or
 //!   changed document's `meta.lastUpdatedAt` is the shipment's new one.
 //!   Every change stamps the shipment's `meta.lastUpdatedAt` (so GET
@@ -762,6 +766,7 @@
 //! data, so that a poll with the previous watermark never misses an update.
 
 mod api;
+mod attach;
 mod config;
 mod data;
 mod download;

@@ -23,6 +23,7 @@ use crate::api::common::types::{
     ShipmentStatus,
 };
 use crate::operation::{AuthScheme, Method, Operation};
+use crate::types::validate::{is_blank, trim_text};
 use crate::types::{DateTime, Party};
 
 /// The most documents of one company on a shipment (a choice: Tradecloud's
@@ -156,45 +157,19 @@ fn set_status(shipment: &mut Shipment, status: ShipmentProcessStatus, reason: Op
     nested.process_status_reason = reason;
 }
 
-/// Merge `sent` documents into `attached` (stamped `now` when added or
-/// changed): a non-blank `code` of an attached one replaces it in place,
-/// others are appended. Whether anything changed.
+/// Merge `sent` documents into `attached` by the mock's one attach rule
+/// ([`super::attach`]: a document with the `code` of an attached one,
+/// compared trimmed, replaces it in place, others are appended), stamping
+/// each added or changed one with `now` as its `meta.lastUpdatedAt`
+/// (shipment/buyer/receive/README.md#L152). Whether anything changed.
 fn attach(attached: &mut Vec<ShipmentDocument>, sent: &[ShipmentDocument], now: &DateTime) -> bool {
-    let unstamped = |d: &ShipmentDocument| ShipmentDocument {
-        meta: None,
-        ..d.clone()
-    };
-    let mut changed = false;
-    for document in sent {
-        let mut document = unstamped(document);
-        let code = document
-            .code
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty());
-        let same_code = code.and_then(|code| {
-            attached
-                .iter()
-                .position(|d| d.code.as_deref().map(str::trim) == Some(code))
-        });
+    super::attach::attach(attached, sent, |document| {
         document.meta = Some(ShipmentDocumentMeta {
             last_updated_at: Some(now.clone()),
             last_changed_at: Some(now.clone()),
             ..ShipmentDocumentMeta::default()
         });
-        match same_code {
-            Some(i) if unstamped(&attached[i]) == unstamped(&document) => {}
-            Some(i) => {
-                attached[i] = document;
-                changed = true;
-            }
-            None => {
-                attached.push(document);
-                changed = true;
-            }
-        }
-    }
-    changed
+    })
 }
 
 /// Check the documents of an attach: some, each with a `url` or an
@@ -210,9 +185,9 @@ fn check_documents(
         ));
     }
     for (i, document) in documents.iter().enumerate() {
-        let filled = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
+        let filled = |v: &Option<String>| v.as_deref().is_some_and(|v| !is_blank(v));
         match (&document.object_id, filled(&document.url)) {
-            (Some(id), _) if !id.trim().is_empty() => {
+            (Some(id), _) if !is_blank(id) => {
                 if !known(id) {
                     return Err(Refused::new(
                         StatusCode::BAD_REQUEST,
@@ -260,15 +235,13 @@ pub(crate) fn play(
             }
             let reason = reason
                 .as_deref()
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .map(str::to_owned);
+                .filter(|r| !is_blank(r))
+                .map(|r| trim_text(r).to_owned());
             set_status(shipment, ShipmentProcessStatus::Approved, reason);
             "ShipmentApprovedByBuyer"
         }
         ShipmentAction::Reject { reason } => {
-            let reason = reason.trim();
-            if reason.is_empty() {
+            if is_blank(reason) {
                 return Err(Refused::new(
                     StatusCode::BAD_REQUEST,
                     "a rejection needs a reason (it becomes processStatusReason); nothing \
@@ -284,7 +257,7 @@ pub(crate) fn play(
             set_status(
                 shipment,
                 ShipmentProcessStatus::Rejected,
-                Some(reason.to_owned()),
+                Some(trim_text(reason).to_owned()),
             );
             "ShipmentRejectedByBuyer"
         }
