@@ -382,42 +382,65 @@ impl MockState {
         company.is_none_or(|c| c == own)
     }
 
+    /// The stored shipment `shipment_id` if it is `actor`'s; else the
+    /// `404` to answer, whatever the action's body: an unknown shipment is
+    /// not found, also when the body would be refused (`400`).
+    fn actors_shipment(
+        &self,
+        store: &super::state::Objects,
+        shipment_id: &str,
+        actor: Party,
+    ) -> Result<Shipment, Refused> {
+        let Some(stored) = store.shipments.get(shipment_id) else {
+            return Err(Refused::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "shipment {shipment_id} not found; nothing changed: use the id of a shipment \
+                     the mock holds (GET /v2/shipment/poll lists them)"
+                ),
+            ));
+        };
+        if !self.owns_shipment(actor, stored) {
+            return Err(Refused::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "shipment {shipment_id} is not a shipment of the mock's {actor} company \
+                     ({}); nothing changed",
+                    match actor {
+                        Party::Buyer => &self.buyer.company_id,
+                        Party::Supplier => &self.supplier.company_id,
+                    }
+                ),
+            ));
+        }
+        Ok(stored.clone())
+    }
+
+    /// Whether `actor` may act on the shipment `shipment_id`: `Err` with
+    /// the `404` when it is unknown or another company's (checked before
+    /// the body is read).
+    pub(crate) fn check_shipment(&self, shipment_id: &str, actor: Party) -> Result<(), Refused> {
+        self.with_store(|store| self.actors_shipment(store, shipment_id, actor).map(drop))
+    }
+
     /// Play `action` on the stored shipment `shipment_id` and queue its
     /// event: for the other company, and for the acting one when its
     /// `enabledEventNames` names the event (a resend: for the buyer only).
-    /// The shipment as it is afterwards, or why the action is refused.
+    /// The shipment as it is afterwards, or why the action is refused: an
+    /// unknown shipment (or another company's) is a `404` before anything
+    /// of the action is checked.
     pub(crate) fn shipment_action(
         &self,
         shipment_id: &str,
         action: &ShipmentAction,
     ) -> Result<Shipment, Refused> {
         let actor = action.actor();
+        self.check_shipment(shipment_id, actor)?;
         if let ShipmentAction::AttachDocuments { documents, .. } = action {
             check_documents(documents, |id| self.document(id).is_some())?;
         }
         let (shipment, event) = self.with_store(|store| {
-            let Some(stored) = store.shipments.get(shipment_id).cloned() else {
-                return Err(Refused::new(
-                    StatusCode::NOT_FOUND,
-                    format!(
-                        "shipment {shipment_id} not found; use the id of a shipment the mock \
-                         holds (GET /v2/shipment/poll lists them)"
-                    ),
-                ));
-            };
-            if !self.owns_shipment(actor, &stored) {
-                return Err(Refused::new(
-                    StatusCode::NOT_FOUND,
-                    format!(
-                        "shipment {shipment_id} is not a shipment of the mock's {actor} company \
-                         ({}); nothing changed",
-                        match actor {
-                            Party::Buyer => &self.buyer.company_id,
-                            Party::Supplier => &self.supplier.company_id,
-                        }
-                    ),
-                ));
-            }
+            let stored = self.actors_shipment(store, shipment_id, actor)?;
             let mut shipment = stored.clone();
             let now = store.stamp();
             let event = play(&mut shipment, action, &now)?;
@@ -575,6 +598,13 @@ async fn handle(
 ) -> Response {
     if let Err(denied) = state.gate(operation, &headers).await {
         return super::api::denied_response(denied);
+    }
+    // An unknown shipment is a 404 whatever the body, as an unknown order
+    // is for the order actions.
+    if let Some(actor) = operation.party {
+        if let Err(refused) = state.check_shipment(&shipment_id, actor) {
+            return error(refused.status, refused.message);
+        }
     }
     let action = match operation.id {
         id if id == APPROVE.id => {
