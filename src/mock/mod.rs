@@ -1016,11 +1016,15 @@ fn served_operations() -> impl Iterator<Item = &'static Operation> {
 }
 
 /// Whether `operation` is an operation id the mock answers (an operation
-/// of its specs, its presigned download route, or a portal action on a
-/// shipment).
+/// of its specs, its presigned download route, a webhook settings
+/// endpoint, or a portal action on a shipment): the ids a
+/// [`FaultConfig`] may name.
 fn serves(operation: &str) -> bool {
     operation == stats::operation::MOCK_S3_DOWNLOAD
         || served_operations().any(|o| o.id == operation)
+        || webhooks::routes::OPERATIONS
+            .iter()
+            .any(|o| o.id == operation)
         || portal::ROUTES.iter().any(|(o, _)| o.id == operation)
 }
 
