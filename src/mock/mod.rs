@@ -684,7 +684,9 @@
 //! | `/mock/shipment/{shipmentId}/buyer/resend` | buyer | none | `ShipmentResentByBuyer` |
 //!
 //! [`MockServer::shipment_action`] plays the same in-process
-//! ([`ShipmentAction`]), for a Rust test that wants no raw HTTP.
+//! ([`ShipmentAction`]), for a Rust test that wants no raw HTTP;
+//! `tradecloud mock shipment approve|reject|update-header|attach-documents|resend`
+//! posts them to a running mock from the command line.
 //!
 //! * **Who acts.** The routes take the acting company's integration user,
 //!   so the mock knows who acts, with the API's authentication (`Bearer`
