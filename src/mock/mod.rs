@@ -313,7 +313,7 @@
 //!   [`MockStats::unmatched`], so a test can see that its message missed. An order action on an order of the mock's data (not one the
 //!   process made) is answered `200` `{}` and changes nothing; on an order
 //!   id the mock does not know at all, `404` (the spec's "no order with
-//!   this id"). One company's action from the other company's user (the
+//!   this id"), whatever the body (also one that would be a `400`). One company's action from the other company's user (the
 //!   supplier's user sending an order or completing lines, the buyer's user
 //!   sending an order response or a despatch advice) is answered `403`
 //!   naming the side, before anything is read: security/authorization.md
