@@ -121,7 +121,7 @@ async fn tradecloud_mock_shipment_plays_the_portal_actions_on_a_running_mock() {
     }
     let info = info_path.to_str().expect("a UTF-8 path").to_owned();
     let id = demo_shipment_id();
-    fn act<'a>(args: Vec<&'a str>) -> Vec<&'a str> {
+    fn act(args: Vec<&str>) -> Vec<&str> {
         let mut all = vec!["mock", "shipment"];
         all.extend(args);
         all
