@@ -481,6 +481,53 @@ async fn documents_without_a_code_are_appended_again_up_to_the_limit() {
     server.shutdown().await.expect("stops");
 }
 
+/// A document whose `code` differs from an attached one's only by the
+/// whitespace around it is the same document: it replaces the attached
+/// one ("If a document with the same code is already attached to the
+/// order or line, the document will be replaced",
+/// order/buyer/issue/attach-document-api.md#L77), as on a shipment; the
+/// tXML reader trims the text of a code, so its JSON form means the same.
+#[tokio::test]
+async fn a_code_padded_with_whitespace_replaces_the_attached_document() {
+    let server = start(MockConfig::new()).await;
+    let buyer = server.buyer();
+    let (status, _) = post(
+        &server,
+        &buyer,
+        "/api-connector/order",
+        order_message("PO-PADDED-CODE"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let path = "/api-connector/order/documents";
+    for (code, name) in [("PL", "Packing list 1"), (" PL\t", "Packing list 2")] {
+        let message = json!({
+            "order": {"purchaseOrderNumber": "PO-PADDED-CODE",
+                      "documents": [{"code": code, "name": name,
+                                     "url": "https://example.com/pl.pdf"}]},
+            "lines": [{"position": "0001",
+                       "documents": [{"code": code, "name": name,
+                                      "url": "https://example.com/pl.pdf"}]}]
+        });
+        let (status, body) = post(&server, &buyer, path, message).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let order = order_of(&server, "PO-PADDED-CODE").await;
+    for documents in [
+        &order["buyerOrder"]["documents"],
+        &line(&order, "0001")["buyerLine"]["documents"],
+    ] {
+        let names: Vec<&Value> = documents
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| &d["name"])
+            .collect();
+        assert_eq!(names, [&json!("Packing list 2")], "{documents}");
+    }
+    server.shutdown().await.expect("stops");
+}
+
 #[tokio::test]
 async fn documents_that_change_nothing_send_no_event() {
     let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;

@@ -868,6 +868,45 @@ async fn a_rejected_line_keeps_the_order_from_being_confirmed() {
     trade.server.shutdown().await.expect("stops");
 }
 
+/// An order id the mock does not know is a `404` ("no order with this
+/// id", specs/order.yaml) whatever the body: one the generated code cannot
+/// decode, one that breaks a rule, one that is fine; the same bodies on a
+/// known order are the `400`s they were.
+#[tokio::test]
+async fn an_unknown_order_is_not_found_whatever_the_body() {
+    let trade = Trade::start().await;
+    let id = trade.issue("PO-ACTIONS-UNKNOWN", json!({})).await;
+    let bad_bodies = [
+        json!({"linePositions": "0001"}),
+        json!({"linePositions": null}),
+        json!([]),
+    ];
+    for action in [
+        "complete",
+        "deliver",
+        "revertCompleted",
+        "requests/buyer/approve",
+    ] {
+        for body in bad_bodies
+            .iter()
+            .chain([&json!({"linePositions": ["0001"]})])
+        {
+            let (code, answer) = trade
+                .buyer_action(&format!("order/no-such-order/{action}"), body.clone())
+                .await;
+            assert_eq!(code, 404, "{action} {body}: {answer}");
+            assert!(answer.to_string().contains("no-such-order"), "{answer}");
+        }
+        for body in &bad_bodies {
+            let (code, answer) = trade
+                .buyer_action(&format!("order/{id}/{action}"), body.clone())
+                .await;
+            assert_eq!(code, 400, "{action} {body} on a known order: {answer}");
+        }
+    }
+    trade.server.shutdown().await.expect("stops");
+}
+
 /// specs/order.yaml, `/order/{orderId}/complete`, `/deliver`,
 /// `/revertCancelled`, `/revertCompleted`: 404 "no line with this
 /// position", 400 "the action does not apply to the lines", 409 "the order

@@ -497,6 +497,27 @@ async fn bad_portal_actions_are_clear_4xx() {
     let (status, body) = act(&server, &buyer, "no-such-id", "buyer/approve", None, None).await;
     assert_eq!(status, 404, "{body}");
     assert!(message(&body).contains("no-such-id"), "{body}");
+    // An unknown shipment is a 404 whatever the body: bad documents, a
+    // blank reason, no body, not JSON.
+    for (action, body) in [
+        (
+            "supplier/documents",
+            Some(r#"{"documents": [{"name": "x"}]}"#),
+        ),
+        ("buyer/documents", Some(r#"{"documents": []}"#)),
+        ("buyer/reject", Some(r#"{"reason": " "}"#)),
+        ("supplier/header", None),
+        ("buyer/approve", Some("not json")),
+    ] {
+        let party = if action.starts_with("buyer") {
+            &buyer
+        } else {
+            &supplier
+        };
+        let (status, answer) = act(&server, party, "no-such-id", action, body, None).await;
+        assert_eq!(status, 404, "{action} {body:?}: {answer}");
+        assert!(message(&answer).contains("no-such-id"), "{answer}");
+    }
     // A shipment of another buyer company: not the mock's buyer's.
     let other: tradecloud::api::common::types::Shipment = serde_json::from_value(
         serde_json::json!({"id": "other-buyers", "buyerShipment": {"companyId": "someone-else"},
@@ -631,6 +652,21 @@ async fn a_rust_test_plays_the_actions_without_http() {
 
     match server
         .shipment_action("no-such-id", ShipmentAction::Resend)
+        .await
+    {
+        Err(MockError::ShipmentAction { status: 404, .. }) => {}
+        other => panic!("expected a 404 refusal, got {other:?}"),
+    }
+    // Documents the mock would refuse, on a shipment it does not hold:
+    // not found first.
+    match server
+        .shipment_action(
+            "no-such-id",
+            ShipmentAction::AttachDocuments {
+                by: tradecloud::types::Party::Supplier,
+                documents: Vec::new(),
+            },
+        )
         .await
     {
         Err(MockError::ShipmentAction { status: 404, .. }) => {}

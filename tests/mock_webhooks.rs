@@ -1023,6 +1023,52 @@ async fn txml_and_get_targets() {
     server.shutdown().await.expect("stops");
 }
 
+/// Fault injection can name the settings endpoints by their operation
+/// ids, as it names the API operations and the portal actions: a client
+/// that sets its webhook at start-up can be tested against a `503`.
+#[tokio::test]
+async fn faults_can_target_the_settings_endpoints() {
+    use tradecloud::mock::{FaultConfig, FaultTrigger};
+    let ids = [
+        "setOrderEventsSettings",
+        "setOrderDocumentsEventsSettings",
+        "setShipmentWebhookSettings",
+    ];
+    let server = start(
+        MockConfig::new()
+            .fault(FaultConfig::service_unavailable(FaultTrigger::FirstN(3)).for_operations(ids)),
+    )
+    .await;
+    let buyer = server.buyer();
+    let settings = serde_json::json!({"webhookUrl": "https://example.com/hook"});
+    for path in [ORDER_EVENTS, ORDER_DOCUMENTS_EVENTS, SHIPMENT_EVENTS] {
+        let status = put_settings(&server, &buyer, path, settings.clone()).await;
+        assert_eq!(status, 503, "{path}: the injected fault");
+    }
+    for path in [ORDER_EVENTS, ORDER_DOCUMENTS_EVENTS, SHIPMENT_EVENTS] {
+        let status = put_settings(&server, &buyer, path, settings.clone()).await;
+        assert_eq!(status, 200, "{path}: after the burst");
+    }
+    let stats = server.stats();
+    for id in ids {
+        assert_eq!(stats.requests.get(id), Some(&2), "{id}: {stats:?}");
+    }
+    // Installed at run time too; an id the mock does not serve is refused.
+    server
+        .set_faults(vec![FaultConfig::service_unavailable(FaultTrigger::Always)
+            .for_operations(["setShipmentWebhookSettings"])])
+        .expect("a settings endpoint is an operation of the mock");
+    let status = put_settings(&server, &buyer, SHIPMENT_EVENTS, settings.clone()).await;
+    assert_eq!(status, 503);
+    let status = put_settings(&server, &buyer, ORDER_EVENTS, settings).await;
+    assert_eq!(status, 200, "only the named endpoint");
+    let refused = server.set_faults(vec![FaultConfig::service_unavailable(FaultTrigger::Always)
+        .for_operations(["setWebhookSettings"])]);
+    let message = refused.expect_err("an unknown id").to_string();
+    assert!(message.contains("setShipmentWebhookSettings"), "{message}");
+    server.shutdown().await.expect("stops");
+}
+
 #[tokio::test]
 async fn the_settings_endpoints_check_who_and_what() {
     let server = start(MockConfig::new()).await;

@@ -78,3 +78,262 @@ async fn tradecloud_mock_prints_its_url_and_credentials_and_serves() {
     assert_eq!(response.content_length(), Some(1024 * 1024));
     child.kill().await.expect("the mock stops");
 }
+
+/// The demo shipment `tradecloud mock` serves (its buyer and supplier are
+/// the mock's own companies).
+fn demo_shipment_id() -> String {
+    let event: serde_json::Value = serde_json::from_str(include_str!(
+        "../../tests/fixtures/shipment-webhook/shipment-event.json"
+    ))
+    .expect("the demo shipment event is JSON");
+    event["shipment"]["id"]
+        .as_str()
+        .expect("the demo shipment has an id")
+        .to_owned()
+}
+
+/// `tradecloud mock shipment ...` against a real `tradecloud mock`
+/// process: each portal action as the acting company's user from the
+/// mock's info file, the shipment printed as it is afterwards (and stored:
+/// GET shipment shows it), the mock's refusals as exit status 3 with its
+/// message, an unreachable mock as exit status 4.
+#[tokio::test]
+async fn tradecloud_mock_shipment_plays_the_portal_actions_on_a_running_mock() {
+    use crate::cli_support::{run, run_with_input, text, NO_VARIABLES};
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let info_path = dir.path().join("mock.json");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tradecloud"))
+        .args(["mock", "--listen", "127.0.0.1:0", "--info-file"])
+        .arg(&info_path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the mock runs");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !info_path.exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no info file after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let info = info_path.to_str().expect("a UTF-8 path").to_owned();
+    let id = demo_shipment_id();
+    fn act(args: Vec<&str>) -> Vec<&str> {
+        let mut all = vec!["mock", "shipment"];
+        all.extend(args);
+        all
+    }
+    let shipment = |output: &std::process::Output| -> serde_json::Value {
+        assert!(
+            output.status.success(),
+            "{:?}: {}",
+            output.status,
+            text(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("the shipment as JSON")
+    };
+
+    // The buyer approves, with a reason.
+    let output = run(
+        dir.path(),
+        &NO_VARIABLES,
+        &act(vec![
+            "approve",
+            "--info-file",
+            &info,
+            "--reason",
+            "on time",
+            &id,
+        ]),
+    )
+    .await;
+    let approved = shipment(&output);
+    assert_eq!(approved["processStatus"], "Approved", "{approved}");
+    assert_eq!(approved["processStatusReason"], "on time");
+    // Approving again: the mock's 409, exit status 3, its message.
+    let output = run(
+        dir.path(),
+        &NO_VARIABLES,
+        &act(vec!["approve", "--info-file", &info, &id]),
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("409") && stderr.contains("already Approved"),
+        "{stderr}"
+    );
+
+    // The supplier updates the header (its user, from the info file).
+    let output = run(
+        dir.path(),
+        &NO_VARIABLES,
+        &act(vec![
+            "update-header",
+            "--info-file",
+            &info,
+            "--tracking-number",
+            "TRK-CLI-1",
+            "--invoice-number",
+            "INV-1",
+            &id,
+        ]),
+    )
+    .await;
+    let updated = shipment(&output);
+    assert_eq!(updated["identifiers"]["trackingNumber"], "TRK-CLI-1");
+    assert_eq!(
+        updated["supplierShipment"]["invoiceNumbers"],
+        serde_json::json!(["INV-1"])
+    );
+
+    // The supplier attaches one document from flags, then replaces it by
+    // its code from standard input.
+    let output = run(
+        dir.path(),
+        &NO_VARIABLES,
+        &act(vec![
+            "attach-documents",
+            "--info-file",
+            &info,
+            "--by",
+            "supplier",
+            "--url",
+            "https://example.com/pl-1.pdf",
+            "--code",
+            "PL",
+            "--name",
+            "Packing list",
+            &id,
+        ]),
+    )
+    .await;
+    let count = |shipment: &serde_json::Value| {
+        shipment["supplierShipment"]["documents"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let pl = |shipment: &serde_json::Value| {
+        shipment["supplierShipment"]["documents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| d["code"] == "PL")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let before = count(&updated);
+    let attached = shipment(&output);
+    assert_eq!(count(&attached), before + 1, "{attached}");
+    assert_eq!(pl(&attached).len(), 1, "{attached}");
+    let output = run_with_input(
+        dir.path(),
+        &NO_VARIABLES,
+        &act(vec![
+            "attach-documents",
+            "--info-file",
+            &info,
+            "--by",
+            "supplier",
+            &id,
+            "-",
+        ]),
+        Some(
+            br#"[{"code": "PL", "name": "Packing list 2", "url": "https://example.com/pl-2.pdf"}]"#,
+        ),
+    )
+    .await;
+    let replaced = shipment(&output);
+    assert_eq!(
+        count(&replaced),
+        before + 1,
+        "replaced, not appended: {replaced}"
+    );
+    assert_eq!(pl(&replaced)[0]["name"], "Packing list 2");
+
+    // The buyer rejects (a reason is required by the command line) and resends.
+    let output = run(
+        dir.path(),
+        &NO_VARIABLES,
+        &act(vec!["reject", "--info-file", &info, &id]),
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(2), "--reason is required");
+    let output = run(
+        dir.path(),
+        &NO_VARIABLES,
+        &act(vec![
+            "reject",
+            "--info-file",
+            &info,
+            "--reason",
+            "damaged",
+            &id,
+        ]),
+    )
+    .await;
+    assert_eq!(shipment(&output)["processStatus"], "Rejected");
+    let output = run(
+        dir.path(),
+        &NO_VARIABLES,
+        &act(vec!["resend", "--info-file", &info, &id]),
+    )
+    .await;
+    assert_eq!(shipment(&output)["processStatus"], "Rejected");
+
+    // What the commands did is stored: `tradecloud shipment get` shows it.
+    let info_json: tradecloud::mock::MockInfo =
+        serde_json::from_str(&std::fs::read_to_string(&info_path).expect("the info file"))
+            .expect("a MockInfo");
+    let output = run(
+        dir.path(),
+        &[
+            ("TRADECLOUD_BASE_URL", info_json.base_url.as_str()),
+            ("TRADECLOUD_USERNAME", info_json.buyer.username.as_str()),
+            ("TRADECLOUD_PASSWORD", info_json.buyer.password.as_str()),
+        ],
+        &["shipment", "get", &id],
+    )
+    .await;
+    let stored = shipment(&output);
+    assert_eq!(stored["processStatusReason"], "damaged", "{stored}");
+    assert_eq!(stored["identifiers"]["trackingNumber"], "TRK-CLI-1");
+
+    // An unknown shipment: the mock's 404, whatever the body.
+    let output = run(
+        dir.path(),
+        &NO_VARIABLES,
+        &act(vec![
+            "attach-documents",
+            "--mock-url",
+            &info_json.base_url,
+            "--by",
+            "buyer",
+            "--name",
+            "no url",
+            "--url",
+            " ",
+            "no-such-shipment",
+        ]),
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("404") && stderr.contains("no-such-shipment"),
+        "{stderr}"
+    );
+    // No mock there: exit status 4, saying how to point at one.
+    let output = run(
+        dir.path(),
+        &NO_VARIABLES,
+        &act(vec!["resend", "--mock-url", "http://127.0.0.1:1", &id]),
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("--mock-url"));
+    child.kill().await.expect("the mock stops");
+}

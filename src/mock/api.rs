@@ -195,6 +195,23 @@ impl order::server::Api for MockState {
 
     admit!();
 
+    /// A request the generated code refuses before its operation (a body
+    /// it cannot decode or that breaks a documented rule): `400`, but an
+    /// order id the mock does not know is a `404` whatever the body, as
+    /// in the operations themselves ([`super::write::order_action_gate`]).
+    async fn reject(&self, rejection: Rejection) -> Response {
+        if let Some(body) =
+            order_id_in_path(&rejection).and_then(|order_id| self.unknown_order(order_id))
+        {
+            return crate::server::serialized_response(
+                StatusCode::NOT_FOUND,
+                "application/json",
+                &body,
+            );
+        }
+        rejection.into_response()
+    }
+
     // The buyer's order actions that move its order (process.rs).
     super::write::request_answers! {
         approve_requests_as_buyer_route(ApproveRequestsAsBuyerRouteRequest) -> ApproveRequestsAsBuyerRouteResponse
@@ -285,6 +302,35 @@ impl order::server::Api for MockState {
 /// accepts, sorted by their timestamp (then id), `offset`/`limit` applied.
 /// Returns the page, the number of matches, and the largest timestamp in
 /// the page (or `after` when the page is empty).
+/// The `{orderId}` of a refused order service request, as its path holds
+/// it: the path's last segments matched against the operation's path
+/// (the mock's routes sit under `/v2`). `None` when the operation has no
+/// order id, the path does not match, or the id is percent-encoded (it
+/// is then compared decoded by the operation, not here).
+fn order_id_in_path(rejection: &Rejection) -> Option<&str> {
+    let operation = order::OPERATIONS
+        .iter()
+        .find(|o| o.id == rejection.operation_id)?;
+    let template: Vec<&str> = operation.path.trim_matches('/').split('/').collect();
+    let path: Vec<&str> = rejection
+        .raw
+        .uri
+        .path()
+        .trim_matches('/')
+        .split('/')
+        .collect();
+    let tail = path.get(path.len().checked_sub(template.len())?..)?;
+    let mut order_id = None;
+    for (pattern, segment) in template.iter().zip(tail) {
+        if *pattern == "{orderId}" {
+            order_id = Some(*segment);
+        } else if !(pattern.starts_with('{') || pattern == segment) {
+            return None;
+        }
+    }
+    order_id.filter(|id| !id.is_empty() && !id.contains('%'))
+}
+
 fn poll_page<T: Clone + LastUpdated>(
     items: &BTreeMap<String, T>,
     after: Option<&DateTime>,

@@ -171,7 +171,10 @@ impl MockCompany {
 /// ([`FaultTrigger`]) and, optionally, only for some operations.
 ///
 /// Faults apply to the API routes under `/v2` (including the authentication
-/// routes), checked before authentication, in the order given; the first
+/// routes and the webhook settings endpoints, `setOrderEventsSettings`,
+/// `setOrderDocumentsEventsSettings` and `setShipmentWebhookSettings`) and
+/// to the portal actions on shipments (`mockApproveShipmentByBuyer`, ...),
+/// checked before authentication, in the order given; the first
 /// status fault that fires answers the request, and all delays that fire
 /// add up. The presigned download route of the mock
 /// ([`operation::MOCK_S3_DOWNLOAD`](super::operation::MOCK_S3_DOWNLOAD)) is
@@ -270,7 +273,7 @@ impl FaultConfig {
         }
         if let Some(unknown) = self.operations.iter().find(|op| !super::serves(op)) {
             return Err(MockError::Config(format!(
-                "fault operation `{unknown}` is not an operation of the mock; use an operationId of its specs (such as pollOrdersRoute or getDocumentMetadata), {} or a portal action's id (such as mockApproveShipmentByBuyer)",
+                "fault operation `{unknown}` is not an operation of the mock; use an operationId of its specs (such as pollOrdersRoute or getDocumentMetadata), {}, a webhook settings endpoint's id (setOrderEventsSettings, setOrderDocumentsEventsSettings, setShipmentWebhookSettings) or a portal action's id (such as mockApproveShipmentByBuyer)",
                 super::operation::MOCK_S3_DOWNLOAD
             )));
         }

@@ -283,7 +283,9 @@
 //!     as sent (`objectId`, `url`, `name`, `description`, `code`, `type`,
 //!     `revision` and any other member). A document with the same `code`
 //!     as an attached one replaces it in its place, others are appended
-//!     (as documented): a document without a `code` (none, or blank) is
+//!     (as documented; codes compared without the whitespace around them,
+//!     as the tXML reader reads them, so `" PL"` replaces `"PL"`; shipment
+//!     documents follow the same rule): a document without a `code` (none, or blank) is
 //!     appended every time it is sent, so an order, response or documents
 //!     message sent again with it attaches it again and counts again
 //!     toward the limit below (give documents a `code`). Documents
@@ -318,7 +320,7 @@
 //!   [`MockStats::unmatched`], so a test can see that its message missed. An order action on an order of the mock's data (not one the
 //!   process made) is answered `200` `{}` and changes nothing; on an order
 //!   id the mock does not know at all, `404` (the spec's "no order with
-//!   this id"). One company's action from the other company's user (the
+//!   this id"), whatever the body (also one that would be a `400`). One company's action from the other company's user (the
 //!   supplier's user sending an order or completing lines, the buyer's user
 //!   sending an order response or a despatch advice) is answered `403`
 //!   naming the side, before anything is read: security/authorization.md
@@ -689,7 +691,9 @@
 //! | `/mock/shipment/{shipmentId}/buyer/resend` | buyer | none | `ShipmentResentByBuyer` |
 //!
 //! [`MockServer::shipment_action`] plays the same in-process
-//! ([`ShipmentAction`]), for a Rust test that wants no raw HTTP.
+//! ([`ShipmentAction`]), for a Rust test that wants no raw HTTP;
+//! `tradecloud mock shipment approve|reject|update-header|attach-documents|resend`
+//! posts them to a running mock from the command line.
 //!
 //! * **Who acts.** The routes take the acting company's integration user,
 //!   so the mock knows who acts, with the API's authentication (`Bearer`
@@ -697,7 +701,8 @@
 //!   every request for `curl`; `401` otherwise). The other company's user
 //!   is a `403` naming the side; the single-user default acts for either.
 //!   A shipment whose buyer (supplier) `companyId` is not the mock's buyer
-//!   (supplier) is a `404` for that company, as is an unknown id.
+//!   (supplier) is a `404` for that company, as is an unknown id, whatever
+//!   the body (checked before the body is read).
 //! * **What changes** (shipment/buyer/receive/README.md): approve sets
 //!   `processStatus` `Approved` (with the optional reason as
 //!   `processStatusReason`), reject `Rejected` with the reason (a missing
@@ -713,9 +718,10 @@
 //!   Documents go to `buyerShipment.documents` or
 //!   `supplierShipment.documents`, each with a `url` or an `objectId` the
 //!   mock holds (an upload, `POST /v2/object-storage/document`, or its
-//!   data; else a `400`: a portal attaches synchronously), as the order
-//!   documents: one with the `code` of an attached one replaces it in
-//!   place, one without a code is appended; more than
+//!   data; else a `400`: a portal attaches synchronously), by the order
+//!   documents' rule (one rule for both): one with the `code` of an
+//!   attached one (compared without the whitespace around it) replaces it
+//!   in place, one without a code (or a blank one) is appended; more than
 //!   [`MAX_SHIPMENT_DOCUMENTS`] per company is a `400`. An added or
 //!   changed document's `meta.lastUpdatedAt` is the shipment's new one.
 //!   Every change stamps the shipment's `meta.lastUpdatedAt` (so GET
@@ -769,6 +775,7 @@
 //! data, so that a poll with the previous watermark never misses an update.
 
 mod api;
+mod attach;
 mod config;
 mod data;
 mod download;
@@ -1018,11 +1025,15 @@ fn served_operations() -> impl Iterator<Item = &'static Operation> {
 }
 
 /// Whether `operation` is an operation id the mock answers (an operation
-/// of its specs, its presigned download route, or a portal action on a
-/// shipment).
+/// of its specs, its presigned download route, a webhook settings
+/// endpoint, or a portal action on a shipment): the ids a
+/// [`FaultConfig`] may name.
 fn serves(operation: &str) -> bool {
     operation == stats::operation::MOCK_S3_DOWNLOAD
         || served_operations().any(|o| o.id == operation)
+        || webhooks::routes::OPERATIONS
+            .iter()
+            .any(|o| o.id == operation)
         || portal::ROUTES.iter().any(|(o, _)| o.id == operation)
 }
 

@@ -23,6 +23,7 @@ use crate::api::common::types::{
     ShipmentStatus,
 };
 use crate::operation::{AuthScheme, Method, Operation};
+use crate::types::validate::{is_blank, trim_text};
 use crate::types::{DateTime, Party};
 
 /// The most documents of one company on a shipment (a choice: Tradecloud's
@@ -156,45 +157,19 @@ fn set_status(shipment: &mut Shipment, status: ShipmentProcessStatus, reason: Op
     nested.process_status_reason = reason;
 }
 
-/// Merge `sent` documents into `attached` (stamped `now` when added or
-/// changed): a non-blank `code` of an attached one replaces it in place,
-/// others are appended. Whether anything changed.
+/// Merge `sent` documents into `attached` by the mock's one attach rule
+/// ([`super::attach`]: a document with the `code` of an attached one,
+/// compared trimmed, replaces it in place, others are appended), stamping
+/// each added or changed one with `now` as its `meta.lastUpdatedAt`
+/// (shipment/buyer/receive/README.md#L152). Whether anything changed.
 fn attach(attached: &mut Vec<ShipmentDocument>, sent: &[ShipmentDocument], now: &DateTime) -> bool {
-    let unstamped = |d: &ShipmentDocument| ShipmentDocument {
-        meta: None,
-        ..d.clone()
-    };
-    let mut changed = false;
-    for document in sent {
-        let mut document = unstamped(document);
-        let code = document
-            .code
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty());
-        let same_code = code.and_then(|code| {
-            attached
-                .iter()
-                .position(|d| d.code.as_deref().map(str::trim) == Some(code))
-        });
+    super::attach::attach(attached, sent, |document| {
         document.meta = Some(ShipmentDocumentMeta {
             last_updated_at: Some(now.clone()),
             last_changed_at: Some(now.clone()),
             ..ShipmentDocumentMeta::default()
         });
-        match same_code {
-            Some(i) if unstamped(&attached[i]) == unstamped(&document) => {}
-            Some(i) => {
-                attached[i] = document;
-                changed = true;
-            }
-            None => {
-                attached.push(document);
-                changed = true;
-            }
-        }
-    }
-    changed
+    })
 }
 
 /// Check the documents of an attach: some, each with a `url` or an
@@ -210,9 +185,9 @@ fn check_documents(
         ));
     }
     for (i, document) in documents.iter().enumerate() {
-        let filled = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
+        let filled = |v: &Option<String>| v.as_deref().is_some_and(|v| !is_blank(v));
         match (&document.object_id, filled(&document.url)) {
-            (Some(id), _) if !id.trim().is_empty() => {
+            (Some(id), _) if !is_blank(id) => {
                 if !known(id) {
                     return Err(Refused::new(
                         StatusCode::BAD_REQUEST,
@@ -260,15 +235,13 @@ pub(crate) fn play(
             }
             let reason = reason
                 .as_deref()
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .map(str::to_owned);
+                .filter(|r| !is_blank(r))
+                .map(|r| trim_text(r).to_owned());
             set_status(shipment, ShipmentProcessStatus::Approved, reason);
             "ShipmentApprovedByBuyer"
         }
         ShipmentAction::Reject { reason } => {
-            let reason = reason.trim();
-            if reason.is_empty() {
+            if is_blank(reason) {
                 return Err(Refused::new(
                     StatusCode::BAD_REQUEST,
                     "a rejection needs a reason (it becomes processStatusReason); nothing \
@@ -284,7 +257,7 @@ pub(crate) fn play(
             set_status(
                 shipment,
                 ShipmentProcessStatus::Rejected,
-                Some(reason.to_owned()),
+                Some(trim_text(reason).to_owned()),
             );
             "ShipmentRejectedByBuyer"
         }
@@ -409,42 +382,65 @@ impl MockState {
         company.is_none_or(|c| c == own)
     }
 
+    /// The stored shipment `shipment_id` if it is `actor`'s; else the
+    /// `404` to answer, whatever the action's body: an unknown shipment is
+    /// not found, also when the body would be refused (`400`).
+    fn actors_shipment(
+        &self,
+        store: &super::state::Objects,
+        shipment_id: &str,
+        actor: Party,
+    ) -> Result<Shipment, Refused> {
+        let Some(stored) = store.shipments.get(shipment_id) else {
+            return Err(Refused::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "shipment {shipment_id} not found; nothing changed: use the id of a shipment \
+                     the mock holds (GET /v2/shipment/poll lists them)"
+                ),
+            ));
+        };
+        if !self.owns_shipment(actor, stored) {
+            return Err(Refused::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "shipment {shipment_id} is not a shipment of the mock's {actor} company \
+                     ({}); nothing changed",
+                    match actor {
+                        Party::Buyer => &self.buyer.company_id,
+                        Party::Supplier => &self.supplier.company_id,
+                    }
+                ),
+            ));
+        }
+        Ok(stored.clone())
+    }
+
+    /// Whether `actor` may act on the shipment `shipment_id`: `Err` with
+    /// the `404` when it is unknown or another company's (checked before
+    /// the body is read).
+    pub(crate) fn check_shipment(&self, shipment_id: &str, actor: Party) -> Result<(), Refused> {
+        self.with_store(|store| self.actors_shipment(store, shipment_id, actor).map(drop))
+    }
+
     /// Play `action` on the stored shipment `shipment_id` and queue its
     /// event: for the other company, and for the acting one when its
     /// `enabledEventNames` names the event (a resend: for the buyer only).
-    /// The shipment as it is afterwards, or why the action is refused.
+    /// The shipment as it is afterwards, or why the action is refused: an
+    /// unknown shipment (or another company's) is a `404` before anything
+    /// of the action is checked.
     pub(crate) fn shipment_action(
         &self,
         shipment_id: &str,
         action: &ShipmentAction,
     ) -> Result<Shipment, Refused> {
         let actor = action.actor();
+        self.check_shipment(shipment_id, actor)?;
         if let ShipmentAction::AttachDocuments { documents, .. } = action {
             check_documents(documents, |id| self.document(id).is_some())?;
         }
         let (shipment, event) = self.with_store(|store| {
-            let Some(stored) = store.shipments.get(shipment_id).cloned() else {
-                return Err(Refused::new(
-                    StatusCode::NOT_FOUND,
-                    format!(
-                        "shipment {shipment_id} not found; use the id of a shipment the mock \
-                         holds (GET /v2/shipment/poll lists them)"
-                    ),
-                ));
-            };
-            if !self.owns_shipment(actor, &stored) {
-                return Err(Refused::new(
-                    StatusCode::NOT_FOUND,
-                    format!(
-                        "shipment {shipment_id} is not a shipment of the mock's {actor} company \
-                         ({}); nothing changed",
-                        match actor {
-                            Party::Buyer => &self.buyer.company_id,
-                            Party::Supplier => &self.supplier.company_id,
-                        }
-                    ),
-                ));
-            }
+            let stored = self.actors_shipment(store, shipment_id, actor)?;
             let mut shipment = stored.clone();
             let now = store.stamp();
             let event = play(&mut shipment, action, &now)?;
@@ -602,6 +598,13 @@ async fn handle(
 ) -> Response {
     if let Err(denied) = state.gate(operation, &headers).await {
         return super::api::denied_response(denied);
+    }
+    // An unknown shipment is a 404 whatever the body, as an unknown order
+    // is for the order actions.
+    if let Some(actor) = operation.party {
+        if let Err(refused) = state.check_shipment(&shipment_id, actor) {
+            return error(refused.status, refused.message);
+        }
     }
     let action = match operation.id {
         id if id == APPROVE.id => {

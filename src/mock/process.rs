@@ -1582,44 +1582,19 @@ fn auto_confirms(order: &Order) -> bool {
 
 // ----- documents ------------------------------------------------------------
 
-/// Whether `sent` is the same document as the attached `attached`: both
-/// have the same `code` (order/buyer/issue/attach-document-api.md,
-/// send-order-response/attach-document.md: "If a document with the same
+/// Attach `sent` to the documents `attached` to an order or a line, by the
+/// mock's one attach rule ([`super::attach`]: "If a document with the same
 /// code is already attached to the order or line, the document will be
-/// replaced, else it will be appended"). A document without a code (none,
-/// or blank) is never the same as another: it is appended, also when sent
-/// again, as in production.
-fn same_document(attached: &Document, sent: &Document) -> bool {
-    let code = |d: &Document| d.code.clone().filter(|c| !c.trim().is_empty());
-    match (code(attached), code(sent)) {
-        (Some(a), Some(b)) => a == b,
-        _ => false,
-    }
-}
-
-/// Attach `sent` to the documents `attached` to an order or a line: a
-/// document the same as an attached one ([`same_document`]) replaces it
-/// (in its place), any other is appended. Every member of a sent document
-/// is kept as sent (`objectId`, `url`, `name`, `description`, `code`,
-/// `type`, `revision` and members the spec does not name). An `objectId`
-/// is not checked against the object storage. Returns whether `attached`
-/// changed.
+/// replaced, else it will be appended", order/buyer/issue/attach-document-api.md#L29,
+/// order/supplier/send-order-response/attach-document.md#L36): a document
+/// with the `code` of an attached one (compared trimmed; a blank code is
+/// no code) replaces it in its place, any other is appended, also when
+/// sent again. Every member of a sent document is kept as sent
+/// (`objectId`, `url`, `name`, `description`, `code`, `type`, `revision`
+/// and members the spec does not name). An `objectId` is not checked
+/// against the object storage. Returns whether `attached` changed.
 pub(crate) fn attach_documents(attached: &mut Vec<Document>, sent: &[Document]) -> bool {
-    let mut changed = false;
-    for document in sent {
-        match attached.iter_mut().find(|a| same_document(a, document)) {
-            Some(existing) if existing == document => {}
-            Some(existing) => {
-                *existing = document.clone();
-                changed = true;
-            }
-            None => {
-                attached.push(document.clone());
-                changed = true;
-            }
-        }
-    }
-    changed
+    super::attach::attach(attached, sent, |_| {})
 }
 
 /// Why attaching documents of `side` to `order` is refused, if it is: the

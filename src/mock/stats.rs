@@ -10,8 +10,13 @@ use std::time::{Duration, Instant};
 /// operation tables have them
 /// ([`crate::api::order_search::operations::POLL_ORDERS_ROUTE`]`.id` is
 /// `"pollOrdersRoute"`; every operation of a spec:
-/// [`crate::api::order_search::OPERATIONS`]), and the mock's own presigned
-/// download route by [`MOCK_S3_DOWNLOAD`](operation::MOCK_S3_DOWNLOAD).
+/// [`crate::api::order_search::OPERATIONS`]), the webhook settings
+/// endpoints by `setOrderEventsSettings`, `setOrderDocumentsEventsSettings`
+/// and `setShipmentWebhookSettings` (a `GET` of the settings counts as the
+/// same operation), the portal actions on shipments by their ids
+/// (`mockApproveShipmentByBuyer`, ...; see the
+/// [module docs](super#portal-actions-on-shipments)), and the mock's own
+/// presigned download route by [`MOCK_S3_DOWNLOAD`](operation::MOCK_S3_DOWNLOAD).
 pub mod operation {
     /// `GET /mock-s3/{objectId}?X-Amz-...`: the presigned `downloadUrl`
     /// (not part of Tradecloud's API and of no spec; no `Authorization` needed).

@@ -1456,6 +1456,12 @@ pub(crate) mod routes {
         "/shipment-webhook-connector/company/{companyId}/settings"
     );
 
+    /// Every settings endpoint, as fault injection and the counters name
+    /// it ([`FaultConfig::operations`](crate::mock::FaultConfig::operations)
+    /// may name these ids; `GET` counts as the same operation as `PUT`).
+    pub(crate) static OPERATIONS: &[&Operation] =
+        &[&ORDER_EVENTS, &ORDER_DOCUMENTS_EVENTS, &SHIPMENT_EVENTS];
+
     fn json(status: StatusCode, body: &impl serde::Serialize) -> Response {
         crate::server::serialized_response(status, "application/json", body)
     }

@@ -338,11 +338,16 @@ impl api_connector::server::Api for MockState {
 }
 
 /// The checks every order action of the order service passes first, in a
-/// handler whose `Answer` has `BadRequest` and `NotFound`: a body the
-/// operation refuses ([`refusal`]) returns `400`, an order id the mock
-/// does not know ([`MockState::unknown_order`]) `404`.
+/// handler whose `Answer` has `BadRequest` and `NotFound`: an order id the
+/// mock does not know ([`MockState::unknown_order`]) returns `404`
+/// whatever the body (specs/order.yaml: "no order with this id"; a body
+/// the generated code cannot decode gets the same `404` from the mock's
+/// `reject`), then a body the operation refuses ([`refusal`]) `400`.
 macro_rules! order_action_gate {
     ($state:ident, $request:ident, $operation:ident, $shape:ident) => {
+        if let Some(body) = $state.unknown_order(&$request.order_id) {
+            return Answer::NotFound { body };
+        }
         if let Some(body) = $crate::mock::write::refusal(
             &$crate::api::order::operations::$operation,
             &$request.raw,
@@ -350,9 +355,6 @@ macro_rules! order_action_gate {
             &$crate::api::order::types::txml_shapes::$shape,
         ) {
             return Answer::BadRequest { body };
-        }
-        if let Some(body) = $state.unknown_order(&$request.order_id) {
-            return Answer::NotFound { body };
         }
     };
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use clap::Args;
+use clap::{Args, Subcommand};
 use tradecloud::mock::{
     Fault, FaultConfig, FaultTrigger, MockConfig, MockData, MockDocument, MockServer, MockWebhooks,
     WebhookFault, DEFAULT_PASSWORD, DEFAULT_USERNAME,
@@ -16,8 +16,16 @@ use tradecloud::mock::{
 ///
 /// Without --fixtures it serves a built-in demo data set. Durations take a
 /// unit: 500ms, 30s, 5m, 1h (a bare number is seconds).
+///
+/// `tradecloud mock shipment ...` plays a portal action (approve, reject,
+/// update-header, attach-documents, resend) on a shipment of a mock that
+/// runs already.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct MockArgs {
+    /// Act on a running mock instead of starting one.
+    #[command(subcommand)]
+    pub action: Option<MockCommand>,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -60,7 +68,9 @@ pub struct MockArgs {
     #[arg(long, value_name = "RATE", default_value_t = 1.0)]
     pub delay_rate: f64,
     /// Only inject faults into these operations (operation ids such as
-    /// pollOrdersRoute, getDocumentMetadata, login; repeatable).
+    /// pollOrdersRoute, getDocumentMetadata, login, the webhook settings'
+    /// setOrderEventsSettings, a portal action's mockApproveShipmentByBuyer;
+    /// repeatable).
     #[arg(long = "fault-operation", value_name = "OPERATION_ID")]
     pub fault_operations: Vec<String>,
     /// Seed for the random fault injection (for reproducible runs).
@@ -103,6 +113,29 @@ pub struct MockArgs {
     #[arg(long = "webhook-fault", value_name = "SPEC", value_parser = parse_webhook_fault)]
     pub webhook_faults: Vec<WebhookFault>,
 }
+
+/// `tradecloud mock ...`: what to do with a mock that runs already.
+#[derive(Debug, Subcommand)]
+pub enum MockCommand {
+    /// The portal actions on a shipment of a running mock, as the buyer or supplier takes them in Tradecloud's portal (which Tradecloud's API has no route for).
+    #[command(subcommand, after_help = SHIPMENT_HELP)]
+    Shipment(super::mock_portal::ShipmentActionCommand),
+}
+
+/// The `--help` of `tradecloud mock shipment`.
+const SHIPMENT_HELP: &str = "\
+Each command POSTs to the mock's own route /mock/shipment/{shipmentId}/... (not a Tradecloud
+path) and prints the shipment as it is afterwards; the mock sends the event to the other
+company's shipment webhook. The mock: --mock-url, else --info-file, else --base-url
+(TRADECLOUD_BASE_URL), else http://127.0.0.1:8080. The acting user: --username/--password
+(TRADECLOUD_USERNAME/TRADECLOUD_PASSWORD), else the acting company's user in --info-file, else
+the mock's default user. Exit status: 0 done, 1 nothing sent (bad arguments or file), 3 the
+mock refused it (404 unknown shipment, 400 bad body, 409 already so, 401/403 the user),
+4 the mock could not be reached or answered 5xx.
+
+Example:
+  tradecloud mock --info-file mock.json &
+  tradecloud mock shipment approve --info-file mock.json 9a7b5c3d-1e2f-4a6b-8c0d-2e4f6a8b0c1d";
 
 fn parse_webhook_fault(text: &str) -> Result<WebhookFault, String> {
     WebhookFault::parse(text)
@@ -266,8 +299,12 @@ async fn shutdown_signal() {
 }
 
 /// Start the mock, print where it listens and how to log in, and serve
-/// until Ctrl-C (or SIGTERM).
-pub async fn run(args: MockArgs) -> anyhow::Result<()> {
+/// until Ctrl-C (or SIGTERM); or, with a subcommand, act on a running
+/// mock ([`super::mock_portal`]).
+pub async fn run(args: MockArgs, global: &super::GlobalArgs) -> anyhow::Result<()> {
+    if let Some(MockCommand::Shipment(cmd)) = args.action {
+        return super::mock_portal::run(cmd, global).await;
+    }
     let config = config(&args)?;
     let faults = config.faults.clone();
     let server = MockServer::start(config)

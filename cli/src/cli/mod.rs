@@ -11,6 +11,7 @@ pub mod inbox;
 pub mod inbox_replay;
 pub mod inspect;
 pub mod mock;
+pub mod mock_portal;
 pub mod new;
 pub mod send;
 pub mod serve;
@@ -46,7 +47,7 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Parse a webhook body, order or shipment file and show what changed.
     Inspect(inspect::InspectArgs),
-    /// Run a mock of Tradecloud's API for tests and local development.
+    /// Run a mock of Tradecloud's API for tests and local development; `mock shipment ...`: portal actions on a running mock.
     Mock(mock::MockArgs),
     /// Orders: `tradecloud order get ID`; send orders, responses, indicators, documents, deliveries; order actions.
     #[command(subcommand, after_help = write::ORDER_HELP)]
@@ -190,7 +191,7 @@ pub fn init_logging_with(verbose: u8, spans: Option<SpanLayer>) {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
-        Command::Mock(args) => mock::run(args).await,
+        Command::Mock(args) => mock::run(args, &cli.global).await,
         Command::Order(cmd) => api::run_order(cmd, &cli.global).await,
         Command::Shipment(cmd) => api::run_shipment(cmd, &cli.global).await,
         Command::Poll(cmd) => api::run_poll(cmd, &cli.global).await,
