@@ -15,6 +15,57 @@ fn http() -> reqwest::Client {
 }
 
 #[tokio::test]
+async fn tradecloud_mock_stops_cleanly_on_a_signal_sent_as_it_says_listening() {
+    use tokio::io::{AsyncBufReadExt as _, BufReader};
+
+    for signal in ["-TERM", "-INT"] {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tradecloud"))
+            .args(["mock", "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the binary starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("the banner in time")
+            .expect("a line")
+            .unwrap_or_default();
+        assert!(
+            first.starts_with("Tradecloud mock listening on "),
+            "{first}"
+        );
+        // At once, as a script that waited for that line would.
+        let pid = child.id().expect("running").to_string();
+        let killed = std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        let mut rest = Vec::new();
+        let read = async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                rest.push(line);
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), read)
+            .await
+            .expect("the mock ends its output");
+        let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+            .await
+            .expect("the mock stops in time")
+            .expect("its status");
+        assert!(status.success(), "{signal}: {status:?}");
+        assert!(
+            rest.iter().any(|line| line == "stopping the mock"),
+            "{signal}: the mock stops by its own hand: {rest:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn tradecloud_mock_prints_its_url_and_credentials_and_serves() {
     use tokio::io::{AsyncBufReadExt as _, BufReader};
 

@@ -283,21 +283,6 @@ fn config(args: &MockArgs) -> anyhow::Result<MockConfig> {
     Ok(config)
 }
 
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-}
-
 /// Start the mock, print where it listens and how to log in, and serve
 /// until Ctrl-C (or SIGTERM); or, with a subcommand, act on a running
 /// mock ([`super::mock_portal`]).
@@ -313,6 +298,8 @@ pub async fn run(args: MockArgs, global: &super::GlobalArgs) -> anyhow::Result<(
     let credentials = server.credentials();
     let summary = server.data_summary();
     let base_url = server.base_url();
+    // Handlers before the line a script waits for (the receiver's, see there).
+    let shutdown = tradecloud::receiver::shutdown_signal();
     println!("Tradecloud mock listening on {base_url}");
     println!("username: {}", credentials.username);
     println!("password: {}", credentials.password);
@@ -356,7 +343,7 @@ pub async fn run(args: MockArgs, global: &super::GlobalArgs) -> anyhow::Result<(
         println!("fault injection: {:?} on {:?}", fault.fault, fault.trigger);
     }
     println!("press Ctrl-C to stop");
-    shutdown_signal().await;
+    shutdown.await;
     println!("stopping the mock");
     server
         .shutdown()
