@@ -396,12 +396,17 @@
 //!     lines of the affected order lines, split lines included.
 //!   - Single-delivery orders: an order line sent only as split lines
 //!     keeps the members stored (or, when new, takes the first split
-//!     line's); `delivered` on the primary or a split line marks its
-//!     delivery line `Delivered` (and the order line once all its delivery
-//!     lines are; order/buyer/receive-goods.md, "Single delivery
-//!     behavior"); a split line's other indicators besides `cancelled` are
-//!     not played; with `cancelLineWhenMissing` the message is the whole
-//!     order, so a delivery line not sent is dropped.
+//!     line's). Indicators follow the single-delivery table of
+//!     order/buyer/issue/indicators.md: `shipped` and `delivered` on the
+//!     primary or a split line mark its delivery line `Shipped` or
+//!     `Delivered` (and the order line once all its delivery lines are);
+//!     `confirmed` and `completed` act on the order line only when every
+//!     delivery line left in its schedule is sent with them in the same
+//!     message (the mock keeps no indicators per delivery line);
+//!     `requestReconfirmation` and `proposeWhenAccepted` act when the
+//!     primary or any split line sets them. With `cancelLineWhenMissing`
+//!     the message is the whole order, so a delivery line not sent is
+//!     dropped.
 //!   - A despatch advice's `shipmentCompanyName` (the carrier; the receive
 //!     page has no member for it) is kept as
 //!     `supplierShipment.shipmentCompanyName`; `identifiers.trackingNumber`

@@ -752,12 +752,23 @@ pub(crate) fn issue_order(
 /// * The order line's other members are those of its sent primary line,
 ///   else the stored line's, else (a new order line sent only as split
 ///   lines) the first split line's.
-/// * `delivered` (a sent line's, else the order's) is the delivery line's,
-///   not the order line's: the positions come back as [`DeliveryLine`]s
-///   for [`deliver_delivery_lines`], and the indicator is not passed on.
-///   A split line's other indicators are not played (a choice; the docs
-///   say what they mean for delivery lines only for `cancelled` and
-///   `delivered`).
+/// * The indicators follow the single-delivery table of
+///   order/buyer/issue/indicators.md#L116-L124 (each one a sent line's,
+///   else the order's where the order has it):
+///   - `shipped` and `delivered` are the delivery line's, not the order
+///     line's ("the corresponding delivery line will become shipped" /
+///     "delivered"): the positions come back as [`DeliveryLine`]s for
+///     [`indicate_delivery_lines`], and the indicators are not passed on;
+///   - `confirmed` and `completed` are the order line's "when all primary
+///     and related split lines" are: every delivery line left in the
+///     order line's schedule must be sent in this message with it (a
+///     delivery line not sent is not confirmed or completed; the mock
+///     keeps no indicators per delivery line); otherwise the order line
+///     gets `false`, which also keeps the order's indicator off it;
+///   - `requestReconfirmation` and `proposeWhenAccepted` are the order
+///     line's "when set on the primary or any related split line";
+///     a stored line's `proposeWhenAccepted` stays when no sent line of
+///     it says one.
 pub(crate) fn single_delivery_message(
     message: &connector::SendSingleDeliveryOrderByBuyer,
     existing: Option<&Order>,
@@ -774,7 +785,14 @@ pub(crate) fn single_delivery_message(
             .and_then(|i| i.delivered)
             .unwrap_or(header_delivered)
     };
-    let mut delivered_lines: Vec<DeliveryLine> = Vec::new();
+    let header_shipped = header.and_then(|i| i.shipped).unwrap_or(false);
+    let shipped = |sent: &Sent| {
+        sent.indicators
+            .as_ref()
+            .and_then(|i| i.shipped)
+            .unwrap_or(header_shipped)
+    };
+    let mut delivery_lines: Vec<DeliveryLine> = Vec::new();
     let complete = header
         .and_then(|i| i.cancel_line_when_missing)
         .unwrap_or(false);
@@ -869,12 +887,21 @@ pub(crate) fn single_delivery_message(
                     }
                     history_sent = true;
                 }
-                if cancelled(sent) {
+                let stage = if cancelled(sent) {
                     removed.push(sent.position.as_str());
+                    None
                 } else if delivered(sent) {
-                    delivered_lines.push(DeliveryLine {
+                    Some(DeliveryLineLogisticsStatus::Delivered)
+                } else if shipped(sent) {
+                    Some(DeliveryLineLogisticsStatus::Shipped)
+                } else {
+                    None
+                };
+                if let Some(stage) = stage {
+                    delivery_lines.push(DeliveryLine {
                         line: target.clone(),
                         delivery: sent.position.clone(),
+                        stage,
                     });
                 }
             }
@@ -883,9 +910,12 @@ pub(crate) fn single_delivery_message(
                 .filter(|d| !d.position.as_deref().is_some_and(|p| removed.contains(&p)))
                 .cloned()
                 .collect();
+            let stored_propose = stored_buyer
+                .and_then(|b| b.indicators.as_ref())
+                .and_then(|i| i.propose_when_accepted)
+                .filter(|_| primary.is_none());
             let indicators = line.indicators.get_or_insert_with(Default::default);
-            // Delivered is the delivery line's ([`deliver_delivery_lines`]).
-            indicators.delivered = None;
+            group_indicators(indicators, &sent, header, &remaining, stored_propose);
             if remaining.is_empty() && !removed.is_empty() {
                 // Every delivery line cancelled: the order line is.
                 indicators.cancelled = Some(true);
@@ -906,8 +936,13 @@ pub(crate) fn single_delivery_message(
         .collect();
     let mut order = message.order.clone();
     if let Some(indicators) = order.indicators.as_mut() {
+        // Played per line above (or per delivery line): not passed on.
         indicators.cancelled = None;
+        indicators.shipped = None;
         indicators.delivered = None;
+        indicators.confirmed = None;
+        indicators.completed = None;
+        indicators.request_reconfirmation = None;
     }
     let message = connector::SendOrderByBuyer {
         erp_issue_date_time: message.erp_issue_date_time.clone(),
@@ -918,38 +953,107 @@ pub(crate) fn single_delivery_message(
         order,
         extra: Default::default(),
     };
-    (message, delivered_lines)
+    (message, delivery_lines)
+}
+
+/// The order line indicators of a single-delivery order line made of the
+/// sent lines `sent` (its primary line and split lines) and the
+/// `remaining` delivery lines of its schedule, by the single-delivery
+/// table of order/buyer/issue/indicators.md#L116-L124 ("`confirmed`: When
+/// all primary and related split lines are confirmed; the primary order
+/// line will become confirmed", the same for `completed`;
+/// "`requestReconfirmation`"/"`proposeWhenAccepted`: When set on the
+/// primary or any related split line"). Each indicator is a sent line's,
+/// else the order's (`header`); one that no sent line nor the order
+/// names is left out (`stored_propose` for `proposeWhenAccepted`: the
+/// stored line's when its primary line is not sent). `shipped` and
+/// `delivered` are the delivery lines' ([`indicate_delivery_lines`]) and
+/// left out; `cancelled` is the caller's.
+fn group_indicators(
+    indicators: &mut crate::api::common::types::BuyerLineIndicators,
+    sent: &[&connector::SingleDeliveryOrderLineByBuyer],
+    header: Option<&crate::api::common::types::BuyerOrderIndicators>,
+    remaining: &[DeliveryScheduleLine],
+    stored_propose: Option<bool>,
+) {
+    use crate::api::common::types::BuyerLineIndicators as I;
+    // A sent line's value of one indicator, else the order's.
+    let value =
+        |line: &connector::SingleDeliveryOrderLineByBuyer,
+         own: fn(&I) -> Option<bool>,
+         order: Option<bool>| { line.indicators.as_ref().and_then(own).or(order) };
+    let named = |own: fn(&I) -> Option<bool>, order: Option<bool>| {
+        sent.iter().any(|l| value(l, own, order).is_some())
+    };
+    // All: every delivery line left is sent with the indicator set.
+    let all = |own: fn(&I) -> Option<bool>, order: Option<bool>| {
+        named(own, order).then(|| {
+            let set: Vec<&str> = sent
+                .iter()
+                .filter(|l| value(l, own, order) == Some(true))
+                .map(|l| l.position.as_str())
+                .collect();
+            !set.is_empty()
+                && remaining
+                    .iter()
+                    .all(|d| d.position.as_deref().is_some_and(|p| set.contains(&p)))
+        })
+    };
+    // Any: the primary line or a split line sets it.
+    let any = |own: fn(&I) -> Option<bool>, order: Option<bool>| {
+        named(own, order).then(|| sent.iter().any(|l| value(l, own, order) == Some(true)))
+    };
+    let order = |own: fn(&crate::api::common::types::BuyerOrderIndicators) -> Option<bool>| {
+        header.and_then(own)
+    };
+    indicators.confirmed = all(|i| i.confirmed, order(|i| i.confirmed));
+    indicators.completed = all(|i| i.completed, order(|i| i.completed));
+    indicators.request_reconfirmation = any(
+        |i| i.request_reconfirmation,
+        order(|i| i.request_reconfirmation),
+    );
+    indicators.propose_when_accepted = any(|i| i.propose_when_accepted, None).or(stored_propose);
+    indicators.shipped = None;
+    indicators.delivered = None;
 }
 
 /// One delivery line of an order: the order line's position and the
-/// delivery line's (a single-delivery line's own `position`).
+/// delivery line's (a single-delivery line's own `position`), with the
+/// logistics stage the buyer's indicator gives it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct DeliveryLine {
     /// The order line's position (a split line's `originalPosition`).
     pub line: String,
     /// The delivery line's position.
     pub delivery: String,
+    /// `Shipped` (the `shipped` indicator) or `Delivered` (`delivered`).
+    pub stage: DeliveryLineLogisticsStatus,
 }
 
-/// The delivered indicators of a single-delivery order (receive-goods.md,
-/// "Single delivery behavior": "When the primary or any related split
-/// lines is delivered; the corresponding delivery line will become
-/// delivered"): each delivery line named gets the status `Delivered` in
-/// the order line's current schedules, and an order line whose delivery
-/// lines are then all `Delivered` becomes `Delivered` itself ("the line
-/// quantity is delivered at the buyer", order/status.md). Lines that are
-/// `Cancelled` are left alone. Call after [`issue_order`], in the same
-/// step: the changed lines are stamped with `now` and the order status
-/// aggregated again (its version is not counted twice). Returns whether
-/// a line changed.
-pub(crate) fn deliver_delivery_lines(
+/// The `shipped` and `delivered` indicators of a single-delivery order
+/// (order/buyer/issue/indicators.md#L120-L121, receive-goods.md "Single
+/// delivery behavior": "When the primary or any related split lines is
+/// shipped; the corresponding delivery line will become shipped", the
+/// same for delivered): each delivery line named gets its `stage` in the
+/// order line's current schedules (`Shipped` only from `Open`,
+/// `Produced` or `ReadyToShip`, indicators.md#L39; `Delivered` from any
+/// other), and an order line whose delivery lines then all reached a
+/// stage takes it ("the line quantity is delivered at the buyer",
+/// order/status.md): `Delivered` when they all are, else `Shipped` when
+/// they are all `Shipped` or `Delivered` and the line was not yet shipped.
+/// Lines that are `Cancelled` are left alone. Call after [`issue_order`],
+/// in the same step: the changed lines are stamped with `now` and the
+/// order status aggregated again (its version is not counted twice).
+/// Returns whether a line changed.
+pub(crate) fn indicate_delivery_lines(
     order: &mut Order,
-    delivered: &[DeliveryLine],
+    named_lines: &[DeliveryLine],
     now: &DateTime,
 ) -> bool {
+    use DeliveryLineLogisticsStatus as D;
     use LineLogisticsStatus as L;
     let mut changed = false;
-    for named in delivered {
+    for named in named_lines {
         let Some(line) = line_at_mut(order, &named.line) else {
             continue;
         };
@@ -969,21 +1073,42 @@ pub(crate) fn deliver_delivery_lines(
                 .iter_mut()
                 .filter(|d| d.position.as_deref() == Some(named.delivery.as_str()))
             {
-                if delivery.status != Some(DeliveryLineLogisticsStatus::Delivered) {
-                    delivery.status = Some(DeliveryLineLogisticsStatus::Delivered);
+                let moves = match named.stage {
+                    D::Shipped => matches!(
+                        delivery.status,
+                        None | Some(D::Open | D::Produced | D::ReadyToShip)
+                    ),
+                    _ => delivery.status.as_ref() != Some(&named.stage),
+                };
+                if moves {
+                    delivery.status = Some(named.stage.clone());
                     line_changed = true;
                 }
             }
         }
-        let all_delivered = !line.delivery_schedule.is_empty()
-            && line
-                .delivery_schedule
-                .iter()
-                .all(|d| d.status == Some(DeliveryLineLogisticsStatus::Delivered));
-        if all_delivered && logistics != Some(L::Delivered) {
+        let reached = |stages: &[D]| {
+            !line.delivery_schedule.is_empty()
+                && line
+                    .delivery_schedule
+                    .iter()
+                    .all(|d| d.status.as_ref().is_some_and(|s| stages.contains(s)))
+        };
+        let next = if reached(&[D::Delivered]) {
+            Some(L::Delivered).filter(|_| logistics != Some(L::Delivered))
+        } else if reached(&[D::Shipped, D::Delivered]) {
+            Some(L::Shipped).filter(|_| {
+                matches!(
+                    logistics,
+                    None | Some(L::Open | L::Produced | L::ReadyToShip)
+                )
+            })
+        } else {
+            None
+        };
+        if let Some(next) = next {
             line.status
                 .get_or_insert_with(LineStatus::default)
-                .logistics_status = Some(L::Delivered);
+                .logistics_status = Some(next);
             line_changed = true;
         }
         if line_changed {
@@ -3590,6 +3715,142 @@ mod tests {
         let line = &merged.lines.unwrap_or_default()[0];
         assert_eq!(line.delivery_schedule.as_ref().map(Vec::len), Some(1));
         assert!(line.indicators.is_none());
+    }
+
+    /// A single-delivery order PO-4 sent as `lines` on `existing`, issued
+    /// with its delivery line indicators played, as the mock's write does.
+    fn single_delivery(existing: Option<Order>, lines: serde_json::Value, second: u32) -> Order {
+        let (buyer, supplier) = parties();
+        let message: connector::SendSingleDeliveryOrderByBuyer = from_json(serde_json::json!({
+            "order": {"supplierAccountNumber": "SUPPLIER12345", "purchaseOrderNumber": "PO-4"},
+            "lines": lines
+        }));
+        let (message, delivery_lines) = single_delivery_message(&message, existing.as_ref());
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let mut order = issue_order(existing, &message, parties, &at(second));
+        indicate_delivery_lines(&mut order, &delivery_lines, &at(second));
+        order
+    }
+
+    /// Order line 0001 of a single-delivery order, split into delivery
+    /// lines 0001 and 0002 (`originalPosition` 0001), each with `indicators`.
+    fn split(primary: serde_json::Value, split: serde_json::Value) -> serde_json::Value {
+        serde_json::json!([
+            {"position": "0001", "indicators": primary,
+             "scheduledDelivery": {"date": "2026-03-01", "quantity": 6}},
+            {"position": "0002", "originalPosition": "0001", "indicators": split,
+             "scheduledDelivery": {"date": "2026-03-20", "quantity": 4}}
+        ])
+    }
+
+    fn logistics(order: &Order, position: &str) -> Option<LineLogisticsStatus> {
+        line(order, position)
+            .status
+            .as_ref()?
+            .logistics_status
+            .clone()
+    }
+
+    // order/buyer/issue/indicators.md#L118, #L122: `confirmed` and
+    // `completed` act "when all primary and related split lines" are.
+    #[test]
+    fn single_delivery_confirmed_and_completed_need_every_split_line() {
+        let yes = serde_json::json!({"completed": true});
+        let none = serde_json::json!({});
+        let order = single_delivery(None, split(yes.clone(), none.clone()), 1);
+        assert_eq!(status(&order, "0001").0, LineProcessStatus::Issued);
+        let order = single_delivery(None, split(none.clone(), yes.clone()), 1);
+        assert_eq!(status(&order, "0001").0, LineProcessStatus::Issued);
+        let order = single_delivery(None, split(yes.clone(), yes.clone()), 1);
+        assert_eq!(status(&order, "0001").0, LineProcessStatus::Completed);
+
+        let confirm = serde_json::json!({"confirmed": true});
+        let order = single_delivery(None, split(confirm.clone(), none.clone()), 1);
+        assert_eq!(status(&order, "0001").0, LineProcessStatus::Issued);
+        let order = single_delivery(None, split(confirm.clone(), confirm.clone()), 1);
+        assert_eq!(status(&order, "0001").0, LineProcessStatus::Confirmed);
+        // A stored split line not sent again is not confirmed.
+        let issued = single_delivery(None, split(none.clone(), none.clone()), 1);
+        let primary_only =
+            serde_json::json!([{"position": "0001", "indicators": {"confirmed": true}}]);
+        let order = single_delivery(Some(issued), primary_only, 2);
+        assert_eq!(status(&order, "0001").0, LineProcessStatus::Issued);
+        // The order's indicator counts for every line sent.
+        let message: connector::SendSingleDeliveryOrderByBuyer = from_json(serde_json::json!({
+            "order": {"supplierAccountNumber": "SUPPLIER12345", "purchaseOrderNumber": "PO-4",
+                      "indicators": {"completed": true}},
+            "lines": split(none.clone(), serde_json::json!({"completed": false}))
+        }));
+        let lines = single_delivery_message(&message, None)
+            .0
+            .lines
+            .unwrap_or_default();
+        let indicators = lines[0].indicators.clone().unwrap_or_default();
+        assert_eq!(indicators.completed, Some(false));
+    }
+
+    // indicators.md#L119, #L124: `requestReconfirmation` and
+    // `proposeWhenAccepted` act "when set on the primary or any related
+    // split line".
+    #[test]
+    fn single_delivery_reconfirmation_and_propose_follow_any_split_line() {
+        let confirm = serde_json::json!({"confirmed": true});
+        let confirmed = single_delivery(None, split(confirm.clone(), confirm), 1);
+        assert_eq!(status(&confirmed, "0001").0, LineProcessStatus::Confirmed);
+        let order = single_delivery(
+            Some(confirmed),
+            split(
+                serde_json::json!({}),
+                serde_json::json!({"requestReconfirmation": true}),
+            ),
+            2,
+        );
+        assert_eq!(
+            status(&order, "0001"),
+            (
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::OpenBuyerReconfirmationRequest)
+            )
+        );
+
+        let order = single_delivery(
+            None,
+            split(
+                serde_json::json!({}),
+                serde_json::json!({"proposeWhenAccepted": true}),
+            ),
+            1,
+        );
+        assert!(propose_when_accepted(line(&order, "0001")));
+        // A later message of the split line alone keeps it.
+        let only_split = serde_json::json!([{"position": "0002", "originalPosition": "0001",
+            "scheduledDelivery": {"date": "2026-03-21", "quantity": 4}}]);
+        let order = single_delivery(Some(order), only_split, 2);
+        assert!(propose_when_accepted(line(&order, "0001")));
+    }
+
+    // indicators.md#L120: "When the primary or any related split lines is
+    // shipped; the corresponding delivery line will become shipped".
+    #[test]
+    fn single_delivery_shipped_marks_the_delivery_line() {
+        let shipped = serde_json::json!({"shipped": true});
+        let none = serde_json::json!({});
+        let order = single_delivery(None, split(shipped.clone(), none.clone()), 1);
+        let stages: Vec<_> = line(&order, "0001")
+            .delivery_schedule
+            .iter()
+            .map(|d| d.status.clone())
+            .collect();
+        assert_eq!(stages, [Some(DeliveryLineLogisticsStatus::Shipped), None]);
+        assert_eq!(logistics(&order, "0001"), Some(LineLogisticsStatus::Open));
+        let order = single_delivery(Some(order), split(none, shipped), 2);
+        assert_eq!(
+            logistics(&order, "0001"),
+            Some(LineLogisticsStatus::Shipped)
+        );
     }
 
     #[test]
