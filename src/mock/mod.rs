@@ -263,8 +263,8 @@
 //!     `OrderLinesShipmentRescheduleRequestedBySupplier`), which the buyer
 //!     approves or rejects per line (`POST
 //!     /order/{orderId}/line/{position}/reschedule/approve` or `…/reject`:
-//!     `ApprovedDeliverySchedule` or `RejectedDeliverySchedule`, the line
-//!     `Confirmed` again; `OrderLinesShipmentRescheduleApprovedByBuyer` /
+//!     the line `Confirmed` again, without an `inProgressStatus`;
+//!     `OrderLinesShipmentRescheduleApprovedByBuyer` /
 //!     `…RejectedByBuyer`);
 //!   - **documents** (order/buyer/issue/attach-document-api.md,
 //!     order/supplier/send-order-response/attach-document.md): the
@@ -464,9 +464,9 @@
 //!     a match withdraws it (`Confirmed`, the delivery lines
 //!     `ReadyToShip`, `OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier`).
 //!     Approving makes the requested schedule the confirmed one; the
-//!     answered line keeps `ApprovedDeliverySchedule` /
-//!     `RejectedDeliverySchedule` as its `inProgressStatus` (order/status.md
-//!     lists them there) while its process status is `Confirmed`. The
+//!     answered line is `Confirmed` and has no `inProgressStatus`
+//!     (order/status.md defines it only while a line is `InProgress`, so
+//!     a line never keeps one outside `InProgress`). The
 //!     reject's `reason` becomes the line's `reason` (below). An answer for a line without an open
 //!     request is a `400`, for a position the order does not have a `404`.
 //!     An order response does not answer the request: it changes only the

@@ -280,14 +280,20 @@ fn open_request(line: &OrderLine) -> Option<&Request> {
     .find(|r| r.status == Some(RequestStatus::Open))
 }
 
+/// Set a line's process status and its in-progress status. The
+/// in-progress status is "a more fine-grained status when an order line
+/// `processStatus` is `InProgress`" (order/status.md#L50): a line in any
+/// other process status has none, so `in_progress` is dropped then, and
+/// every path that takes a line out of `InProgress` (through here) clears
+/// it.
 fn set_status(
     line: &mut OrderLine,
     process: LineProcessStatus,
     in_progress: Option<LineInProgressStatus>,
 ) {
     let status = line.status.get_or_insert_with(LineStatus::default);
+    status.in_progress_status = in_progress.filter(|_| process == LineProcessStatus::InProgress);
     status.process_status = Some(process);
-    status.in_progress_status = in_progress;
     if status.logistics_status.is_none() {
         status.logistics_status = Some(LineLogisticsStatus::Open);
     }
@@ -2613,11 +2619,12 @@ pub(crate) enum RescheduleRefused {
 /// `position` (`POST /order/{orderId}/line/{position}/reschedule/approve`
 /// or `…/reject`). Approved: the requested schedule (the line's
 /// `deliveryScheduleIncludingRequests`, statuses included) becomes the
-/// confirmed one, the line `Confirmed` / `ApprovedDeliverySchedule`.
-/// Rejected: the confirmed schedule stays, the line `Confirmed` /
-/// `RejectedDeliverySchedule`. order/status.md lists both among the
-/// in-progress statuses, as the trace of the answered request, the way
-/// `RejectedSupplierProposal` is; the line itself is agreed again.
+/// confirmed one, the line `Confirmed`. Rejected: the confirmed schedule
+/// stays, the line `Confirmed`. Either way the line has no
+/// `inProgressStatus` any more: order/status.md#L50 defines it only "when
+/// an order line `processStatus` is `InProgress`", so the
+/// `ApprovedDeliverySchedule` / `RejectedDeliverySchedule` it lists are
+/// not shown on the agreed line (the events say which answer it was).
 pub(crate) fn answer_reschedule(
     order: &mut Order,
     position: &str,
@@ -2639,7 +2646,7 @@ pub(crate) fn answer_reschedule(
 /// Answer a line's open shipment reschedule request (see
 /// [`answer_reschedule`]).
 fn answer_open_reschedule(line: &mut OrderLine, approve: bool) {
-    let answered = if approve {
+    if approve {
         let prices = confirmed(line).and_then(|c| c.prices);
         let schedule = line
             .delivery_schedule_including_requests
@@ -2647,13 +2654,11 @@ fn answer_open_reschedule(line: &mut OrderLine, approve: bool) {
             .map(|d| convert(d, &["etd", "eta"]))
             .collect();
         confirm(line, Terms { schedule, prices });
-        LineInProgressStatus::ApprovedDeliverySchedule
     } else {
         // The rejected request's view goes, its delivery line statuses too.
         line.delivery_schedule_including_requests = line.delivery_schedule.clone();
-        LineInProgressStatus::RejectedDeliverySchedule
-    };
-    set_status(line, LineProcessStatus::Confirmed, Some(answered));
+    }
+    set_status(line, LineProcessStatus::Confirmed, None);
 }
 
 // ----- the single-delivery view ----------------------------------------------------
@@ -4579,13 +4584,8 @@ mod tests {
             approve_requests(&mut order, &["0001".into()], &at(9)),
             Ok(())
         );
-        assert_eq!(
-            status(&order, "0001"),
-            (
-                P::Confirmed,
-                Some(LineInProgressStatus::ApprovedDeliverySchedule)
-            )
-        );
+        // order/status.md#L50: no in-progress status once Confirmed.
+        assert_eq!(status(&order, "0001"), (P::Confirmed, None));
         assert_eq!(
             quantities(&line(&order, "0001").delivery_schedule),
             vec!["6"]

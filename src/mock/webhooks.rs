@@ -1035,13 +1035,16 @@ pub(crate) fn line_event(
             } else if became(process, "Completed") {
                 "OrderLinesCompletedByBuyer"
             } else if was(in_progress, "OpenSupplierShipmentRescheduleRequest")
-                && became(in_progress, "ApprovedDeliverySchedule")
+                && became(process, "Confirmed")
             {
-                "OrderLinesShipmentRescheduleApprovedByBuyer"
-            } else if was(in_progress, "OpenSupplierShipmentRescheduleRequest")
-                && became(in_progress, "RejectedDeliverySchedule")
-            {
-                "OrderLinesShipmentRescheduleRejectedByBuyer"
+                // The answered line is `Confirmed` without an in-progress
+                // status (order/status.md#L50); approving made the
+                // requested schedule the confirmed one, rejecting kept it.
+                if member(before, "/confirmedLine") != member(after, "/confirmedLine") {
+                    "OrderLinesShipmentRescheduleApprovedByBuyer"
+                } else {
+                    "OrderLinesShipmentRescheduleRejectedByBuyer"
+                }
             } else if was(in_progress, "OpenSupplierProposal") && became(process, "Confirmed") {
                 "OrderChangesProposalApprovedByBuyer"
             } else if was(in_progress, "OpenSupplierProposal")
