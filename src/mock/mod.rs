@@ -578,7 +578,10 @@
 //!   other company's notice), carrying the lines whose documents changed,
 //!   else all lines (a choice: the receive pages say `lines` "contains one
 //!   or more order lines", and a header belongs to all of them); a message
-//!   that changes nothing sends nothing; accepted lines
+//!   that changes nothing sends nothing, and stamps nothing (an order
+//!   response that repeats what the order holds leaves every
+//!   `lastUpdatedAt` as it was, so polls do not return the order again);
+//!   accepted lines
 //!   `OrderLinesAcceptedBySupplier`, rejected ones
 //!   `OrderLinesRejectedBySupplier`, a proposal
 //!   `OrderChangesProposedBySupplier`, its approval or rejection

@@ -1920,6 +1920,15 @@ enum Answer {
 /// (only notes, description, properties, item details or documents) is no
 /// answer: its fields are kept and no status changes.
 ///
+/// Only a line the response really changes (any member but its stamps
+/// and event `reason`) is stamped (`lastUpdatedAt`/`lastChangedAt`), and
+/// the order only when a line or its `supplierOrder` changed: a line
+/// "has been added or changed if the `lines.meta.lastUpdatedAt` equals
+/// the `order.meta.lastUpdatedAt`" (order/buyer/receive/README.md), and
+/// a poll with `lastUpdatedAfter` returns the orders that changed
+/// (api/polling/README.md), so a response that repeats what the order
+/// already holds leaves it as it is, with no event.
+///
 /// Returns whether the order changed.
 pub(crate) fn respond(
     order: &mut Order,
@@ -1930,13 +1939,16 @@ pub(crate) fn respond(
     let auto_confirm = auto_confirms(order);
     let mut changed = false;
     for sent in &message.lines {
-        let Some(line) = order
+        let Some(stored) = order
             .lines
             .iter_mut()
             .find(|l| line_position(l) == Some(sent.purchase_order_line_position.as_str()))
         else {
             continue;
         };
+        // Answered on a copy, kept only when it changed.
+        let mut answered = stored.clone();
+        let line = &mut answered;
         let line_indicators = sent.indicators.as_ref();
         let accepted = line_indicators
             .and_then(|i| i.accepted)
@@ -2014,9 +2026,19 @@ pub(crate) fn respond(
         if rejecting && rejected_now(line) != was_rejected {
             give_reason(line, sent.reason.as_deref());
         }
-        changed = true;
+        if !same_but_line_stamps(&answered, stored) {
+            *stored = answered;
+            changed = true;
+        }
     }
-    if changed {
+    let named = message.lines.iter().any(|sent| {
+        order
+            .lines
+            .iter()
+            .any(|l| line_position(l) == Some(sent.purchase_order_line_position.as_str()))
+    });
+    if named {
+        let before = order.supplier_order.clone();
         let supplier_order = order
             .supplier_order
             .get_or_insert_with(SupplierOrder::default);
@@ -2039,9 +2061,25 @@ pub(crate) fn respond(
         );
         supplier_order.erp_responded_by = message.erp_responded_by.clone();
         supplier_order.erp_response_date_time = message.erp_response_date_time.clone();
+        changed |= order.supplier_order != before;
+    }
+    if changed {
         finish(order, now);
     }
     changed
+}
+
+/// Whether two states of an order line are the same but for what each
+/// change writes anew: the stamps (`lastUpdatedAt`, `lastChangedAt`) and
+/// the `reason` given with an event ([`refresh_line`]).
+fn same_but_line_stamps(a: &OrderLine, b: &OrderLine) -> bool {
+    let bare = |line: &OrderLine| OrderLine {
+        last_updated_at: None,
+        last_changed_at: None,
+        reason: None,
+        ..line.clone()
+    };
+    bare(a) == bare(b)
 }
 
 /// What the supplier has rejected of a line: the line itself (`Rejected`),
@@ -4590,6 +4628,40 @@ mod tests {
             quantities(&line(&order, "0001").delivery_schedule),
             vec!["6"]
         );
+    }
+
+    // A response that repeats what the order holds stamps nothing: no
+    // line's and not the order's lastUpdatedAt (polls with
+    // lastUpdatedAfter would return the order again, with no event).
+    #[test]
+    fn a_response_stamps_only_what_it_changes() {
+        let mut order = issued();
+        let answer = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true},
+             "notes": ["ok"]},
+            {"purchaseOrderLinePosition": "0002", "notes": ["later"]}
+        ]));
+        assert!(respond(&mut order, &answer, &at(2)));
+        assert_eq!(order.last_updated_at, Some(at(2)));
+        let before = order.clone();
+        assert!(!respond(&mut order, &answer, &at(3)));
+        assert_eq!(order, before);
+        // One line changes: only it and the order are stamped.
+        let answer = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true},
+             "notes": ["ok"]},
+            {"purchaseOrderLinePosition": "0002", "notes": ["next week"]}
+        ]));
+        assert!(respond(&mut order, &answer, &at(4)));
+        assert_eq!(order.last_updated_at, Some(at(4)));
+        assert_eq!(line(&order, "0001").last_updated_at, Some(at(2)));
+        assert_eq!(line(&order, "0002").last_updated_at, Some(at(4)));
+        // The order header alone changes: the order is stamped, no line.
+        let mut header_only = answer.clone();
+        header_only.order.description = Some("as agreed".into());
+        assert!(respond(&mut order, &header_only, &at(5)));
+        assert_eq!(order.last_updated_at, Some(at(5)));
+        assert_eq!(line(&order, "0002").last_updated_at, Some(at(4)));
     }
 
     #[test]
