@@ -299,19 +299,40 @@ fn set_status(
     }
 }
 
+/// A current delivery schedule (`deliverySchedule` or
+/// `deliveryScheduleIncludingRequests`) made of `schedule`, keeping what
+/// logistics said (`etd`, `eta`, and `status` where `schedule` has none)
+/// of each delivery line in `old`, the same schedule before. The same
+/// delivery line is the one with the same `position`; failing that, the
+/// one at the same place with the same date and quantity whose position
+/// no delivery line of `schedule` has: a delivery line that just got its
+/// position (the buyer's ERP "must assign a position to the split
+/// delivery line", api/delivery-schedule.md#L50;
+/// [`take_buyer_delivery_fields`]) or that has none is still the same
+/// delivery line, and keeps its logistics `etd`/`eta`
+/// (order/buyer/receive/README.md#L257-L262).
 fn current_schedule(
     schedule: &[DeliveryScheduleLine],
     old: &[CurrentDeliveryScheduleLine],
 ) -> Vec<CurrentDeliveryScheduleLine> {
+    let positioned = |o: &CurrentDeliveryScheduleLine| {
+        o.position.is_some() && schedule.iter().any(|d| d.position == o.position)
+    };
     schedule
         .iter()
-        .map(|line| {
+        .enumerate()
+        .map(|(index, line)| {
             let mut current: CurrentDeliveryScheduleLine = convert(line, &[]);
             // Keep what logistics said of the same delivery line.
-            if let Some(before) = old
+            let same = old
                 .iter()
                 .find(|o| o.position.is_some() && o.position == current.position)
-            {
+                .or_else(|| {
+                    old.get(index).filter(|o| {
+                        !positioned(o) && o.date == current.date && o.quantity == current.quantity
+                    })
+                });
+            if let Some(before) = same {
                 current.etd = before.etd.clone();
                 current.eta = before.eta.clone();
                 if current.status.is_none() {
@@ -4662,6 +4683,63 @@ mod tests {
         assert!(respond(&mut order, &header_only, &at(5)));
         assert_eq!(order.last_updated_at, Some(at(5)));
         assert_eq!(line(&order, "0002").last_updated_at, Some(at(4)));
+    }
+
+    // api/delivery-schedule.md#L50: the buyer assigns a position to a
+    // split delivery line; it stays the same delivery line, with the etd
+    // and eta logistics gave it.
+    #[test]
+    fn a_split_delivery_line_keeps_etd_and_eta_when_the_buyer_numbers_it() {
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let mut order = issued();
+        let split = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001", "deliverySchedule": [
+                {"position": "1", "date": "2026-03-01", "quantity": 6},
+                {"position": "2", "date": "2026-03-20", "quantity": 4}]}
+        ]));
+        assert!(respond(&mut order, &split, &at(2)));
+        assert_eq!(
+            approve_requests(&mut order, &["0001".into()], &at(3)),
+            Ok(())
+        );
+        let logistics: crate::api::order::types::UpdateOrderLineDeliverySchedule =
+            from_json(serde_json::json!({"deliverySchedule": [
+                {"position": "2", "etd": "2026-03-15", "eta": "2026-03-19"}]}));
+        assert!(update_delivery_logistics(
+            &mut order,
+            "0001",
+            &logistics,
+            &at(4)
+        ));
+        let mut update = order_message();
+        if let Some(lines) = update.lines.as_mut() {
+            lines.truncate(1);
+            lines[0].delivery_schedule = Some(from_json(serde_json::json!([
+                {"position": "1", "date": "2026-03-01", "quantity": 6},
+                {"position": "0002", "date": "2026-03-20", "quantity": 4}])));
+        }
+        let order = issue_order(Some(order), &update, parties, &at(5));
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Confirmed, None));
+        for schedule in [
+            &line(&order, "0001").delivery_schedule,
+            &line(&order, "0001").delivery_schedule_including_requests,
+        ] {
+            let split = &schedule[1];
+            assert_eq!(split.position.as_deref(), Some("0002"));
+            let dates = (
+                split.etd.as_ref().map(ToString::to_string),
+                split.eta.as_ref().map(ToString::to_string),
+            );
+            assert_eq!(
+                dates,
+                (Some("2026-03-15".into()), Some("2026-03-19".into()))
+            );
+            assert_eq!(schedule[0].etd, None);
+        }
     }
 
     #[test]
