@@ -348,7 +348,9 @@
 //!     supplier's own reopen request is open withdraws it (the confirmed
 //!     values stay), as the confirmed values do.
 //!   - Item details merge member by member: the supplier's value wins
-//!     where it gives one (not `null`); a list or nested object the
+//!     where it gives one (not `null`, not blank text: a blank value of
+//!     either side is "not given" and leaves the other's); a list or
+//!     nested object the
 //!     supplier sends (members the docs do not name) replaces the buyer's
 //!     whole. A response that leaves `itemDetails` out keeps the
 //!     supplier's earlier ones; one that sends them replaces them. A

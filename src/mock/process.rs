@@ -26,6 +26,7 @@ use crate::api::common::types::{
     SingleDeliveryOrder, SingleDeliveryOrderLine, StatusLine, SupplierLine, SupplierOrder,
     SupplierRequests, SupplierShipment,
 };
+use crate::types::validate::is_blank;
 use crate::types::{Date, DateTime, Decimal, Party};
 
 /// Convert between two generated types with the same JSON members (a
@@ -496,7 +497,9 @@ fn finish(order: &mut Order, now: &DateTime) {
 /// from its order response): "the original item details added by the
 /// buyer merged with the changed or added item details by the supplier"
 /// (order/buyer/receive/README.md#L338-339). Member by member, the
-/// supplier's value wins where it gives one (not `null`); any other
+/// supplier's value wins where it gives one: a member that is `null` or
+/// blank text ([`is_blank`], the crate's one reading of "not given") is
+/// not given, by either side, and leaves the other side's value; any other
 /// member the supplier sends (a list, a nested object) replaces the
 /// buyer's whole, it is not merged inside. The result is both
 /// `lines.mergedItemDetails` (the receive pages' name) and
@@ -523,7 +526,15 @@ fn merge_item_details(line: &mut OrderLine) {
     for part in [buyer, supplier].into_iter().flatten() {
         if let Ok(serde_json::Value::Object(members)) = serde_json::to_value(part) {
             for (name, value) in members {
-                if name != "mergedItemDetails" && !value.is_null() {
+                // Not given: `null`, or blank text (the crate's one
+                // reading of blank, [`is_blank`]): the other side's
+                // value stays.
+                let given = match &value {
+                    serde_json::Value::Null => false,
+                    serde_json::Value::String(text) => !is_blank(text),
+                    _ => true,
+                };
+                if name != "mergedItemDetails" && given {
                     merged.insert(name, value);
                 }
             }
@@ -2895,8 +2906,8 @@ fn enriched_item(
         return sent.cloned();
     };
     fn fill(member: &mut Option<String>, from: &Option<String>) {
-        if member.as_deref().is_none_or(|m| m.trim().is_empty()) {
-            if let Some(from) = from.as_deref().filter(|f| !f.trim().is_empty()) {
+        if member.as_deref().is_none_or(is_blank) {
+            if let Some(from) = from.as_deref().filter(|f| !is_blank(f)) {
                 *member = Some(from.to_owned());
             }
         }
@@ -4740,6 +4751,36 @@ mod tests {
             );
             assert_eq!(schedule[0].etd, None);
         }
+    }
+
+    // order/buyer/receive/README.md#L338-339: the supplier's "changed or
+    // added" item details win; a blank text is not given, as `null` is.
+    #[test]
+    fn blank_item_details_do_not_replace_the_other_side_s() {
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let mut message = order_message();
+        if let Some(lines) = message.lines.as_mut() {
+            lines[0].item_details = Some(from_json(serde_json::json!({
+                "countryOfOriginCodeIso2": "NL", "batchNumber": "B1", "serialNumber": " "
+            })));
+        }
+        let mut order = issue_order(None, &message, parties, &at(1));
+        let answer = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001", "itemDetails": {
+                "countryOfOriginCodeIso2": "\u{a0} ", "batchNumber": "B2", "serialNumber": ""}}
+        ]));
+        assert!(respond(&mut order, &answer, &at(2)));
+        let merged = line(&order, "0001")
+            .merged_item_details
+            .clone()
+            .unwrap_or_default();
+        assert_eq!(merged.country_of_origin_code_iso2.as_deref(), Some("NL"));
+        assert_eq!(merged.batch_number.as_deref(), Some("B2"));
+        assert_eq!(merged.serial_number, None);
     }
 
     #[test]
