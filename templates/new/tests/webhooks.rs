@@ -12,8 +12,10 @@ use tradecloud::api::api_connector::types::{
     SendDespatchAdviceBySupplier, SendOrderResponseBySupplier,
 };
 // {{/if}}
-// {{#if multiple}}
+// {{#if supplier_answers}}
 use tradecloud::api::common::types::LineInProgressStatus;
+// {{/if}}
+// {{#if multiple}}
 use tradecloud::api::common::types::{LineProcessStatus, Order, OrderLine};
 use tradecloud::client::Client;
 use tradecloud::mock::MockConfig;
