@@ -5,7 +5,8 @@
 //! order/buyer/complete.md) and changes to the order header only
 //! (order-events.md `OrderLinesUpdatedByBuyer` / `...BySupplier`: "Order
 //! and line fields ..."), and the buyer's delivery line position, status
-//! and transport mode on a confirmed line (api/delivery-schedule.md).
+//! and transport mode on a confirmed line (api/delivery-schedule.md; only
+//! `status` is a logistics field of those).
 
 #![cfg(feature = "mock")]
 
@@ -301,6 +302,18 @@ async fn a_confirmed_line_takes_the_buyer_s_delivery_line_status_and_position() 
     let path = "/api-connector/order-response";
     assert_eq!(post(&server, &server.supplier(), path, accept).await, 200);
     let got = buyer_rx.wait_for_bodies(1).await;
+    // Only the delivery line's status, a logistics field
+    // (order/buyer/receive/README.md#L250-L262): the logistics event.
+    let update = schedule(json!({"status": "ReadyToShip"}));
+    assert_eq!(
+        post(&server, &buyer, "/api-connector/order", update).await,
+        200
+    );
+    let events = supplier_rx.wait_for_bodies(2).await;
+    assert_eq!(
+        events[1]["eventName"],
+        "OrderLinesDeliveryScheduleLogisticsUpdatedByBuyer"
+    );
     // The same date and quantity, now with the buyer's position, status
     // and transport mode (api/delivery-schedule.md).
     let update = schedule(json!({"position": "1", "status": "Shipped", "transportMode": "3"}));
@@ -308,9 +321,17 @@ async fn a_confirmed_line_takes_the_buyer_s_delivery_line_status_and_position() 
         post(&server, &buyer, "/api-connector/order", update).await,
         200
     );
-    let events = supplier_rx.wait_for_bodies(2).await;
+    let events = supplier_rx.wait_for_bodies(3).await;
     // Position and transport mode are more than logistics fields.
-    assert_eq!(events[1]["eventName"], "OrderLinesUpdatedByBuyer");
+    assert_eq!(events[2]["eventName"], "OrderLinesUpdatedByBuyer");
+    // Transport mode alone is not a logistics field either.
+    let update = schedule(json!({"position": "1", "status": "Shipped", "transportMode": "4"}));
+    assert_eq!(
+        post(&server, &buyer, "/api-connector/order", update).await,
+        200
+    );
+    let events = supplier_rx.wait_for_bodies(4).await;
+    assert_eq!(events[3]["eventName"], "OrderLinesUpdatedByBuyer");
     let fetched = order(&server, &got[0]).await;
     let line = &fetched["lines"][0];
     assert_eq!(line["status"]["processStatus"], "Confirmed");
@@ -329,7 +350,7 @@ async fn a_confirmed_line_takes_the_buyer_s_delivery_line_status_and_position() 
             &agreed["status"],
             &agreed["transportMode"]
         ),
-        (&json!("1"), &json!("Shipped"), &json!("3"))
+        (&json!("1"), &json!("Shipped"), &json!("4"))
     );
     server.shutdown().await.expect("stops");
 }

@@ -270,8 +270,8 @@
 //!     `OrderLinesShipmentRescheduleRequestedBySupplier`), which the buyer
 //!     approves or rejects per line (`POST
 //!     /order/{orderId}/line/{position}/reschedule/approve` or `…/reject`:
-//!     `ApprovedDeliverySchedule` or `RejectedDeliverySchedule`, the line
-//!     `Confirmed` again; `OrderLinesShipmentRescheduleApprovedByBuyer` /
+//!     the line `Confirmed` again, without an `inProgressStatus`;
+//!     `OrderLinesShipmentRescheduleApprovedByBuyer` /
 //!     `…RejectedByBuyer`);
 //!   - **documents** (order/buyer/issue/attach-document-api.md,
 //!     order/supplier/send-order-response/attach-document.md): the
@@ -357,7 +357,9 @@
 //!     supplier's own reopen request is open withdraws it (the confirmed
 //!     values stay), as the confirmed values do.
 //!   - Item details merge member by member: the supplier's value wins
-//!     where it gives one (not `null`); a list or nested object the
+//!     where it gives one (not `null`, not blank text: a blank value of
+//!     either side is "not given" and leaves the other's); a list or
+//!     nested object the
 //!     supplier sends (members the docs do not name) replaces the buyer's
 //!     whole. A response that leaves `itemDetails` out keeps the
 //!     supplier's earlier ones; one that sends them replaces them. A
@@ -405,12 +407,17 @@
 //!     lines of the affected order lines, split lines included.
 //!   - Single-delivery orders: an order line sent only as split lines
 //!     keeps the members stored (or, when new, takes the first split
-//!     line's); `delivered` on the primary or a split line marks its
-//!     delivery line `Delivered` (and the order line once all its delivery
-//!     lines are; order/buyer/receive-goods.md, "Single delivery
-//!     behavior"); a split line's other indicators besides `cancelled` are
-//!     not played; with `cancelLineWhenMissing` the message is the whole
-//!     order, so a delivery line not sent is dropped.
+//!     line's). Indicators follow the single-delivery table of
+//!     order/buyer/issue/indicators.md: `shipped` and `delivered` on the
+//!     primary or a split line mark its delivery line `Shipped` or
+//!     `Delivered` (and the order line once all its delivery lines are);
+//!     `confirmed` and `completed` act on the order line only when every
+//!     delivery line left in its schedule is sent with them in the same
+//!     message (the mock keeps no indicators per delivery line);
+//!     `requestReconfirmation` and `proposeWhenAccepted` act when the
+//!     primary or any split line sets them. With `cancelLineWhenMissing`
+//!     the message is the whole order, so a delivery line not sent is
+//!     dropped.
 //!   - A despatch advice's `shipmentCompanyName` (the carrier; the receive
 //!     page has no member for it) is kept as
 //!     `supplierShipment.shipmentCompanyName`; `identifiers.trackingNumber`
@@ -468,9 +475,9 @@
 //!     a match withdraws it (`Confirmed`, the delivery lines
 //!     `ReadyToShip`, `OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier`).
 //!     Approving makes the requested schedule the confirmed one; the
-//!     answered line keeps `ApprovedDeliverySchedule` /
-//!     `RejectedDeliverySchedule` as its `inProgressStatus` (order/status.md
-//!     lists them there) while its process status is `Confirmed`. The
+//!     answered line is `Confirmed` and has no `inProgressStatus`
+//!     (order/status.md defines it only while a line is `InProgress`, so
+//!     a line never keeps one outside `InProgress`). The
 //!     reject's `reason` becomes the line's `reason` (below). An answer for a line without an open
 //!     request is a `400`, for a position the order does not have a `404`.
 //!     An order response does not answer the request: it changes only the
@@ -582,7 +589,10 @@
 //!   other company's notice), carrying the lines whose documents changed,
 //!   else all lines (a choice: the receive pages say `lines` "contains one
 //!   or more order lines", and a header belongs to all of them); a message
-//!   that changes nothing sends nothing; accepted lines
+//!   that changes nothing sends nothing, and stamps nothing (an order
+//!   response that repeats what the order holds leaves every
+//!   `lastUpdatedAt` as it was, so polls do not return the order again);
+//!   accepted lines
 //!   `OrderLinesAcceptedBySupplier`, rejected ones
 //!   `OrderLinesRejectedBySupplier`, a proposal
 //!   `OrderChangesProposedBySupplier`, its approval or rejection

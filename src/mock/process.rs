@@ -26,6 +26,7 @@ use crate::api::common::types::{
     SingleDeliveryOrder, SingleDeliveryOrderLine, StatusLine, SupplierLine, SupplierOrder,
     SupplierRequests, SupplierShipment,
 };
+use crate::types::validate::is_blank;
 use crate::types::{Date, DateTime, Decimal, Party};
 
 /// Convert between two generated types with the same JSON members (a
@@ -280,32 +281,59 @@ fn open_request(line: &OrderLine) -> Option<&Request> {
     .find(|r| r.status == Some(RequestStatus::Open))
 }
 
+/// Set a line's process status and its in-progress status. The
+/// in-progress status is "a more fine-grained status when an order line
+/// `processStatus` is `InProgress`" (order/status.md#L50): a line in any
+/// other process status has none, so `in_progress` is dropped then, and
+/// every path that takes a line out of `InProgress` (through here) clears
+/// it.
 fn set_status(
     line: &mut OrderLine,
     process: LineProcessStatus,
     in_progress: Option<LineInProgressStatus>,
 ) {
     let status = line.status.get_or_insert_with(LineStatus::default);
+    status.in_progress_status = in_progress.filter(|_| process == LineProcessStatus::InProgress);
     status.process_status = Some(process);
-    status.in_progress_status = in_progress;
     if status.logistics_status.is_none() {
         status.logistics_status = Some(LineLogisticsStatus::Open);
     }
 }
 
+/// A current delivery schedule (`deliverySchedule` or
+/// `deliveryScheduleIncludingRequests`) made of `schedule`, keeping what
+/// logistics said (`etd`, `eta`, and `status` where `schedule` has none)
+/// of each delivery line in `old`, the same schedule before. The same
+/// delivery line is the one with the same `position`; failing that, the
+/// one at the same place with the same date and quantity whose position
+/// no delivery line of `schedule` has: a delivery line that just got its
+/// position (the buyer's ERP "must assign a position to the split
+/// delivery line", api/delivery-schedule.md#L50;
+/// [`take_buyer_delivery_fields`]) or that has none is still the same
+/// delivery line, and keeps its logistics `etd`/`eta`
+/// (order/buyer/receive/README.md#L257-L262).
 fn current_schedule(
     schedule: &[DeliveryScheduleLine],
     old: &[CurrentDeliveryScheduleLine],
 ) -> Vec<CurrentDeliveryScheduleLine> {
+    let positioned = |o: &CurrentDeliveryScheduleLine| {
+        o.position.is_some() && schedule.iter().any(|d| d.position == o.position)
+    };
     schedule
         .iter()
-        .map(|line| {
+        .enumerate()
+        .map(|(index, line)| {
             let mut current: CurrentDeliveryScheduleLine = convert(line, &[]);
             // Keep what logistics said of the same delivery line.
-            if let Some(before) = old
+            let same = old
                 .iter()
                 .find(|o| o.position.is_some() && o.position == current.position)
-            {
+                .or_else(|| {
+                    old.get(index).filter(|o| {
+                        !positioned(o) && o.date == current.date && o.quantity == current.quantity
+                    })
+                });
+            if let Some(before) = same {
                 current.etd = before.etd.clone();
                 current.eta = before.eta.clone();
                 if current.status.is_none() {
@@ -469,7 +497,9 @@ fn finish(order: &mut Order, now: &DateTime) {
 /// from its order response): "the original item details added by the
 /// buyer merged with the changed or added item details by the supplier"
 /// (order/buyer/receive/README.md#L338-339). Member by member, the
-/// supplier's value wins where it gives one (not `null`); any other
+/// supplier's value wins where it gives one: a member that is `null` or
+/// blank text ([`is_blank`], the crate's one reading of "not given") is
+/// not given, by either side, and leaves the other side's value; any other
 /// member the supplier sends (a list, a nested object) replaces the
 /// buyer's whole, it is not merged inside. The result is both
 /// `lines.mergedItemDetails` (the receive pages' name) and
@@ -496,7 +526,15 @@ fn merge_item_details(line: &mut OrderLine) {
     for part in [buyer, supplier].into_iter().flatten() {
         if let Ok(serde_json::Value::Object(members)) = serde_json::to_value(part) {
             for (name, value) in members {
-                if name != "mergedItemDetails" && !value.is_null() {
+                // Not given: `null`, or blank text (the crate's one
+                // reading of blank, [`is_blank`]): the other side's
+                // value stays.
+                let given = match &value {
+                    serde_json::Value::Null => false,
+                    serde_json::Value::String(text) => !is_blank(text),
+                    _ => true,
+                };
+                if name != "mergedItemDetails" && given {
                     merged.insert(name, value);
                 }
             }
@@ -752,12 +790,23 @@ pub(crate) fn issue_order(
 /// * The order line's other members are those of its sent primary line,
 ///   else the stored line's, else (a new order line sent only as split
 ///   lines) the first split line's.
-/// * `delivered` (a sent line's, else the order's) is the delivery line's,
-///   not the order line's: the positions come back as [`DeliveryLine`]s
-///   for [`deliver_delivery_lines`], and the indicator is not passed on.
-///   A split line's other indicators are not played (a choice; the docs
-///   say what they mean for delivery lines only for `cancelled` and
-///   `delivered`).
+/// * The indicators follow the single-delivery table of
+///   order/buyer/issue/indicators.md#L116-L124 (each one a sent line's,
+///   else the order's where the order has it):
+///   - `shipped` and `delivered` are the delivery line's, not the order
+///     line's ("the corresponding delivery line will become shipped" /
+///     "delivered"): the positions come back as [`DeliveryLine`]s for
+///     [`indicate_delivery_lines`], and the indicators are not passed on;
+///   - `confirmed` and `completed` are the order line's "when all primary
+///     and related split lines" are: every delivery line left in the
+///     order line's schedule must be sent in this message with it (a
+///     delivery line not sent is not confirmed or completed; the mock
+///     keeps no indicators per delivery line); otherwise the order line
+///     gets `false`, which also keeps the order's indicator off it;
+///   - `requestReconfirmation` and `proposeWhenAccepted` are the order
+///     line's "when set on the primary or any related split line";
+///     a stored line's `proposeWhenAccepted` stays when no sent line of
+///     it says one.
 pub(crate) fn single_delivery_message(
     message: &connector::SendSingleDeliveryOrderByBuyer,
     existing: Option<&Order>,
@@ -774,7 +823,14 @@ pub(crate) fn single_delivery_message(
             .and_then(|i| i.delivered)
             .unwrap_or(header_delivered)
     };
-    let mut delivered_lines: Vec<DeliveryLine> = Vec::new();
+    let header_shipped = header.and_then(|i| i.shipped).unwrap_or(false);
+    let shipped = |sent: &Sent| {
+        sent.indicators
+            .as_ref()
+            .and_then(|i| i.shipped)
+            .unwrap_or(header_shipped)
+    };
+    let mut delivery_lines: Vec<DeliveryLine> = Vec::new();
     let complete = header
         .and_then(|i| i.cancel_line_when_missing)
         .unwrap_or(false);
@@ -869,12 +925,21 @@ pub(crate) fn single_delivery_message(
                     }
                     history_sent = true;
                 }
-                if cancelled(sent) {
+                let stage = if cancelled(sent) {
                     removed.push(sent.position.as_str());
+                    None
                 } else if delivered(sent) {
-                    delivered_lines.push(DeliveryLine {
+                    Some(DeliveryLineLogisticsStatus::Delivered)
+                } else if shipped(sent) {
+                    Some(DeliveryLineLogisticsStatus::Shipped)
+                } else {
+                    None
+                };
+                if let Some(stage) = stage {
+                    delivery_lines.push(DeliveryLine {
                         line: target.clone(),
                         delivery: sent.position.clone(),
+                        stage,
                     });
                 }
             }
@@ -883,9 +948,12 @@ pub(crate) fn single_delivery_message(
                 .filter(|d| !d.position.as_deref().is_some_and(|p| removed.contains(&p)))
                 .cloned()
                 .collect();
+            let stored_propose = stored_buyer
+                .and_then(|b| b.indicators.as_ref())
+                .and_then(|i| i.propose_when_accepted)
+                .filter(|_| primary.is_none());
             let indicators = line.indicators.get_or_insert_with(Default::default);
-            // Delivered is the delivery line's ([`deliver_delivery_lines`]).
-            indicators.delivered = None;
+            group_indicators(indicators, &sent, header, &remaining, stored_propose);
             if remaining.is_empty() && !removed.is_empty() {
                 // Every delivery line cancelled: the order line is.
                 indicators.cancelled = Some(true);
@@ -906,8 +974,13 @@ pub(crate) fn single_delivery_message(
         .collect();
     let mut order = message.order.clone();
     if let Some(indicators) = order.indicators.as_mut() {
+        // Played per line above (or per delivery line): not passed on.
         indicators.cancelled = None;
+        indicators.shipped = None;
         indicators.delivered = None;
+        indicators.confirmed = None;
+        indicators.completed = None;
+        indicators.request_reconfirmation = None;
     }
     let message = connector::SendOrderByBuyer {
         erp_issue_date_time: message.erp_issue_date_time.clone(),
@@ -918,38 +991,107 @@ pub(crate) fn single_delivery_message(
         order,
         extra: Default::default(),
     };
-    (message, delivered_lines)
+    (message, delivery_lines)
+}
+
+/// The order line indicators of a single-delivery order line made of the
+/// sent lines `sent` (its primary line and split lines) and the
+/// `remaining` delivery lines of its schedule, by the single-delivery
+/// table of order/buyer/issue/indicators.md#L116-L124 ("`confirmed`: When
+/// all primary and related split lines are confirmed; the primary order
+/// line will become confirmed", the same for `completed`;
+/// "`requestReconfirmation`"/"`proposeWhenAccepted`: When set on the
+/// primary or any related split line"). Each indicator is a sent line's,
+/// else the order's (`header`); one that no sent line nor the order
+/// names is left out (`stored_propose` for `proposeWhenAccepted`: the
+/// stored line's when its primary line is not sent). `shipped` and
+/// `delivered` are the delivery lines' ([`indicate_delivery_lines`]) and
+/// left out; `cancelled` is the caller's.
+fn group_indicators(
+    indicators: &mut crate::api::common::types::BuyerLineIndicators,
+    sent: &[&connector::SingleDeliveryOrderLineByBuyer],
+    header: Option<&crate::api::common::types::BuyerOrderIndicators>,
+    remaining: &[DeliveryScheduleLine],
+    stored_propose: Option<bool>,
+) {
+    use crate::api::common::types::BuyerLineIndicators as I;
+    // A sent line's value of one indicator, else the order's.
+    let value =
+        |line: &connector::SingleDeliveryOrderLineByBuyer,
+         own: fn(&I) -> Option<bool>,
+         order: Option<bool>| { line.indicators.as_ref().and_then(own).or(order) };
+    let named = |own: fn(&I) -> Option<bool>, order: Option<bool>| {
+        sent.iter().any(|l| value(l, own, order).is_some())
+    };
+    // All: every delivery line left is sent with the indicator set.
+    let all = |own: fn(&I) -> Option<bool>, order: Option<bool>| {
+        named(own, order).then(|| {
+            let set: Vec<&str> = sent
+                .iter()
+                .filter(|l| value(l, own, order) == Some(true))
+                .map(|l| l.position.as_str())
+                .collect();
+            !set.is_empty()
+                && remaining
+                    .iter()
+                    .all(|d| d.position.as_deref().is_some_and(|p| set.contains(&p)))
+        })
+    };
+    // Any: the primary line or a split line sets it.
+    let any = |own: fn(&I) -> Option<bool>, order: Option<bool>| {
+        named(own, order).then(|| sent.iter().any(|l| value(l, own, order) == Some(true)))
+    };
+    let order = |own: fn(&crate::api::common::types::BuyerOrderIndicators) -> Option<bool>| {
+        header.and_then(own)
+    };
+    indicators.confirmed = all(|i| i.confirmed, order(|i| i.confirmed));
+    indicators.completed = all(|i| i.completed, order(|i| i.completed));
+    indicators.request_reconfirmation = any(
+        |i| i.request_reconfirmation,
+        order(|i| i.request_reconfirmation),
+    );
+    indicators.propose_when_accepted = any(|i| i.propose_when_accepted, None).or(stored_propose);
+    indicators.shipped = None;
+    indicators.delivered = None;
 }
 
 /// One delivery line of an order: the order line's position and the
-/// delivery line's (a single-delivery line's own `position`).
+/// delivery line's (a single-delivery line's own `position`), with the
+/// logistics stage the buyer's indicator gives it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct DeliveryLine {
     /// The order line's position (a split line's `originalPosition`).
     pub line: String,
     /// The delivery line's position.
     pub delivery: String,
+    /// `Shipped` (the `shipped` indicator) or `Delivered` (`delivered`).
+    pub stage: DeliveryLineLogisticsStatus,
 }
 
-/// The delivered indicators of a single-delivery order (receive-goods.md,
-/// "Single delivery behavior": "When the primary or any related split
-/// lines is delivered; the corresponding delivery line will become
-/// delivered"): each delivery line named gets the status `Delivered` in
-/// the order line's current schedules, and an order line whose delivery
-/// lines are then all `Delivered` becomes `Delivered` itself ("the line
-/// quantity is delivered at the buyer", order/status.md). Lines that are
-/// `Cancelled` are left alone. Call after [`issue_order`], in the same
-/// step: the changed lines are stamped with `now` and the order status
-/// aggregated again (its version is not counted twice). Returns whether
-/// a line changed.
-pub(crate) fn deliver_delivery_lines(
+/// The `shipped` and `delivered` indicators of a single-delivery order
+/// (order/buyer/issue/indicators.md#L120-L121, receive-goods.md "Single
+/// delivery behavior": "When the primary or any related split lines is
+/// shipped; the corresponding delivery line will become shipped", the
+/// same for delivered): each delivery line named gets its `stage` in the
+/// order line's current schedules (`Shipped` only from `Open`,
+/// `Produced` or `ReadyToShip`, indicators.md#L39; `Delivered` from any
+/// other), and an order line whose delivery lines then all reached a
+/// stage takes it ("the line quantity is delivered at the buyer",
+/// order/status.md): `Delivered` when they all are, else `Shipped` when
+/// they are all `Shipped` or `Delivered` and the line was not yet shipped.
+/// Lines that are `Cancelled` are left alone. Call after [`issue_order`],
+/// in the same step: the changed lines are stamped with `now` and the
+/// order status aggregated again (its version is not counted twice).
+/// Returns whether a line changed.
+pub(crate) fn indicate_delivery_lines(
     order: &mut Order,
-    delivered: &[DeliveryLine],
+    named_lines: &[DeliveryLine],
     now: &DateTime,
 ) -> bool {
+    use DeliveryLineLogisticsStatus as D;
     use LineLogisticsStatus as L;
     let mut changed = false;
-    for named in delivered {
+    for named in named_lines {
         let Some(line) = line_at_mut(order, &named.line) else {
             continue;
         };
@@ -969,21 +1111,42 @@ pub(crate) fn deliver_delivery_lines(
                 .iter_mut()
                 .filter(|d| d.position.as_deref() == Some(named.delivery.as_str()))
             {
-                if delivery.status != Some(DeliveryLineLogisticsStatus::Delivered) {
-                    delivery.status = Some(DeliveryLineLogisticsStatus::Delivered);
+                let moves = match named.stage {
+                    D::Shipped => matches!(
+                        delivery.status,
+                        None | Some(D::Open | D::Produced | D::ReadyToShip)
+                    ),
+                    _ => delivery.status.as_ref() != Some(&named.stage),
+                };
+                if moves {
+                    delivery.status = Some(named.stage.clone());
                     line_changed = true;
                 }
             }
         }
-        let all_delivered = !line.delivery_schedule.is_empty()
-            && line
-                .delivery_schedule
-                .iter()
-                .all(|d| d.status == Some(DeliveryLineLogisticsStatus::Delivered));
-        if all_delivered && logistics != Some(L::Delivered) {
+        let reached = |stages: &[D]| {
+            !line.delivery_schedule.is_empty()
+                && line
+                    .delivery_schedule
+                    .iter()
+                    .all(|d| d.status.as_ref().is_some_and(|s| stages.contains(s)))
+        };
+        let next = if reached(&[D::Delivered]) {
+            Some(L::Delivered).filter(|_| logistics != Some(L::Delivered))
+        } else if reached(&[D::Shipped, D::Delivered]) {
+            Some(L::Shipped).filter(|_| {
+                matches!(
+                    logistics,
+                    None | Some(L::Open | L::Produced | L::ReadyToShip)
+                )
+            })
+        } else {
+            None
+        };
+        if let Some(next) = next {
             line.status
                 .get_or_insert_with(LineStatus::default)
-                .logistics_status = Some(L::Delivered);
+                .logistics_status = Some(next);
             line_changed = true;
         }
         if line_changed {
@@ -1764,6 +1927,15 @@ enum Answer {
 /// (only notes, description, properties, item details or documents) is no
 /// answer: its fields are kept and no status changes.
 ///
+/// Only a line the response really changes (any member but its stamps
+/// and event `reason`) is stamped (`lastUpdatedAt`/`lastChangedAt`), and
+/// the order only when a line or its `supplierOrder` changed: a line
+/// "has been added or changed if the `lines.meta.lastUpdatedAt` equals
+/// the `order.meta.lastUpdatedAt`" (order/buyer/receive/README.md), and
+/// a poll with `lastUpdatedAfter` returns the orders that changed
+/// (api/polling/README.md), so a response that repeats what the order
+/// already holds leaves it as it is, with no event.
+///
 /// Returns whether the order changed.
 pub(crate) fn respond(
     order: &mut Order,
@@ -1774,13 +1946,16 @@ pub(crate) fn respond(
     let auto_confirm = auto_confirms(order);
     let mut changed = false;
     for sent in &message.lines {
-        let Some(line) = order
+        let Some(stored) = order
             .lines
             .iter_mut()
             .find(|l| line_position(l) == Some(sent.purchase_order_line_position.as_str()))
         else {
             continue;
         };
+        // Answered on a copy, kept only when it changed.
+        let mut answered = stored.clone();
+        let line = &mut answered;
         let line_indicators = sent.indicators.as_ref();
         let accepted = line_indicators
             .and_then(|i| i.accepted)
@@ -1858,9 +2033,19 @@ pub(crate) fn respond(
         if rejecting && rejected_now(line) != was_rejected {
             give_reason(line, sent.reason.as_deref());
         }
-        changed = true;
+        if !same_but_line_stamps(&answered, stored) {
+            *stored = answered;
+            changed = true;
+        }
     }
-    if changed {
+    let named = message.lines.iter().any(|sent| {
+        order
+            .lines
+            .iter()
+            .any(|l| line_position(l) == Some(sent.purchase_order_line_position.as_str()))
+    });
+    if named {
+        let before = order.supplier_order.clone();
         let supplier_order = order
             .supplier_order
             .get_or_insert_with(SupplierOrder::default);
@@ -1883,9 +2068,25 @@ pub(crate) fn respond(
         );
         supplier_order.erp_responded_by = message.erp_responded_by.clone();
         supplier_order.erp_response_date_time = message.erp_response_date_time.clone();
+        changed |= order.supplier_order != before;
+    }
+    if changed {
         finish(order, now);
     }
     changed
+}
+
+/// Whether two states of an order line are the same but for what each
+/// change writes anew: the stamps (`lastUpdatedAt`, `lastChangedAt`) and
+/// the `reason` given with an event ([`refresh_line`]).
+fn same_but_line_stamps(a: &OrderLine, b: &OrderLine) -> bool {
+    let bare = |line: &OrderLine| OrderLine {
+        last_updated_at: None,
+        last_changed_at: None,
+        reason: None,
+        ..line.clone()
+    };
+    bare(a) == bare(b)
 }
 
 /// What the supplier has rejected of a line: the line itself (`Rejected`),
@@ -2463,11 +2664,12 @@ pub(crate) enum RescheduleRefused {
 /// `position` (`POST /order/{orderId}/line/{position}/reschedule/approve`
 /// or `…/reject`). Approved: the requested schedule (the line's
 /// `deliveryScheduleIncludingRequests`, statuses included) becomes the
-/// confirmed one, the line `Confirmed` / `ApprovedDeliverySchedule`.
-/// Rejected: the confirmed schedule stays, the line `Confirmed` /
-/// `RejectedDeliverySchedule`. order/status.md lists both among the
-/// in-progress statuses, as the trace of the answered request, the way
-/// `RejectedSupplierProposal` is; the line itself is agreed again.
+/// confirmed one, the line `Confirmed`. Rejected: the confirmed schedule
+/// stays, the line `Confirmed`. Either way the line has no
+/// `inProgressStatus` any more: order/status.md#L50 defines it only "when
+/// an order line `processStatus` is `InProgress`", so the
+/// `ApprovedDeliverySchedule` / `RejectedDeliverySchedule` it lists are
+/// not shown on the agreed line (the events say which answer it was).
 pub(crate) fn answer_reschedule(
     order: &mut Order,
     position: &str,
@@ -2489,7 +2691,7 @@ pub(crate) fn answer_reschedule(
 /// Answer a line's open shipment reschedule request (see
 /// [`answer_reschedule`]).
 fn answer_open_reschedule(line: &mut OrderLine, approve: bool) {
-    let answered = if approve {
+    if approve {
         let prices = confirmed(line).and_then(|c| c.prices);
         let schedule = line
             .delivery_schedule_including_requests
@@ -2497,13 +2699,11 @@ fn answer_open_reschedule(line: &mut OrderLine, approve: bool) {
             .map(|d| convert(d, &["etd", "eta"]))
             .collect();
         confirm(line, Terms { schedule, prices });
-        LineInProgressStatus::ApprovedDeliverySchedule
     } else {
         // The rejected request's view goes, its delivery line statuses too.
         line.delivery_schedule_including_requests = line.delivery_schedule.clone();
-        LineInProgressStatus::RejectedDeliverySchedule
-    };
-    set_status(line, LineProcessStatus::Confirmed, Some(answered));
+    }
+    set_status(line, LineProcessStatus::Confirmed, None);
 }
 
 // ----- the single-delivery view ----------------------------------------------------
@@ -2681,8 +2881,8 @@ fn enriched_item(
         return sent.cloned();
     };
     fn fill(member: &mut Option<String>, from: &Option<String>) {
-        if member.as_deref().is_none_or(|m| m.trim().is_empty()) {
-            if let Some(from) = from.as_deref().filter(|f| !f.trim().is_empty()) {
+        if member.as_deref().is_none_or(is_blank) {
+            if let Some(from) = from.as_deref().filter(|f| !is_blank(f)) {
                 *member = Some(from.to_owned());
             }
         }
@@ -3568,6 +3768,142 @@ mod tests {
         assert!(line.indicators.is_none());
     }
 
+    /// A single-delivery order PO-4 sent as `lines` on `existing`, issued
+    /// with its delivery line indicators played, as the mock's write does.
+    fn single_delivery(existing: Option<Order>, lines: serde_json::Value, second: u32) -> Order {
+        let (buyer, supplier) = parties();
+        let message: connector::SendSingleDeliveryOrderByBuyer = from_json(serde_json::json!({
+            "order": {"supplierAccountNumber": "SUPPLIER12345", "purchaseOrderNumber": "PO-4"},
+            "lines": lines
+        }));
+        let (message, delivery_lines) = single_delivery_message(&message, existing.as_ref());
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let mut order = issue_order(existing, &message, parties, &at(second));
+        indicate_delivery_lines(&mut order, &delivery_lines, &at(second));
+        order
+    }
+
+    /// Order line 0001 of a single-delivery order, split into delivery
+    /// lines 0001 and 0002 (`originalPosition` 0001), each with `indicators`.
+    fn split(primary: serde_json::Value, split: serde_json::Value) -> serde_json::Value {
+        serde_json::json!([
+            {"position": "0001", "indicators": primary,
+             "scheduledDelivery": {"date": "2026-03-01", "quantity": 6}},
+            {"position": "0002", "originalPosition": "0001", "indicators": split,
+             "scheduledDelivery": {"date": "2026-03-20", "quantity": 4}}
+        ])
+    }
+
+    fn logistics(order: &Order, position: &str) -> Option<LineLogisticsStatus> {
+        line(order, position)
+            .status
+            .as_ref()?
+            .logistics_status
+            .clone()
+    }
+
+    // order/buyer/issue/indicators.md#L118, #L122: `confirmed` and
+    // `completed` act "when all primary and related split lines" are.
+    #[test]
+    fn single_delivery_confirmed_and_completed_need_every_split_line() {
+        let yes = serde_json::json!({"completed": true});
+        let none = serde_json::json!({});
+        let order = single_delivery(None, split(yes.clone(), none.clone()), 1);
+        assert_eq!(status(&order, "0001").0, LineProcessStatus::Issued);
+        let order = single_delivery(None, split(none.clone(), yes.clone()), 1);
+        assert_eq!(status(&order, "0001").0, LineProcessStatus::Issued);
+        let order = single_delivery(None, split(yes.clone(), yes.clone()), 1);
+        assert_eq!(status(&order, "0001").0, LineProcessStatus::Completed);
+
+        let confirm = serde_json::json!({"confirmed": true});
+        let order = single_delivery(None, split(confirm.clone(), none.clone()), 1);
+        assert_eq!(status(&order, "0001").0, LineProcessStatus::Issued);
+        let order = single_delivery(None, split(confirm.clone(), confirm.clone()), 1);
+        assert_eq!(status(&order, "0001").0, LineProcessStatus::Confirmed);
+        // A stored split line not sent again is not confirmed.
+        let issued = single_delivery(None, split(none.clone(), none.clone()), 1);
+        let primary_only =
+            serde_json::json!([{"position": "0001", "indicators": {"confirmed": true}}]);
+        let order = single_delivery(Some(issued), primary_only, 2);
+        assert_eq!(status(&order, "0001").0, LineProcessStatus::Issued);
+        // The order's indicator counts for every line sent.
+        let message: connector::SendSingleDeliveryOrderByBuyer = from_json(serde_json::json!({
+            "order": {"supplierAccountNumber": "SUPPLIER12345", "purchaseOrderNumber": "PO-4",
+                      "indicators": {"completed": true}},
+            "lines": split(none.clone(), serde_json::json!({"completed": false}))
+        }));
+        let lines = single_delivery_message(&message, None)
+            .0
+            .lines
+            .unwrap_or_default();
+        let indicators = lines[0].indicators.clone().unwrap_or_default();
+        assert_eq!(indicators.completed, Some(false));
+    }
+
+    // indicators.md#L119, #L124: `requestReconfirmation` and
+    // `proposeWhenAccepted` act "when set on the primary or any related
+    // split line".
+    #[test]
+    fn single_delivery_reconfirmation_and_propose_follow_any_split_line() {
+        let confirm = serde_json::json!({"confirmed": true});
+        let confirmed = single_delivery(None, split(confirm.clone(), confirm), 1);
+        assert_eq!(status(&confirmed, "0001").0, LineProcessStatus::Confirmed);
+        let order = single_delivery(
+            Some(confirmed),
+            split(
+                serde_json::json!({}),
+                serde_json::json!({"requestReconfirmation": true}),
+            ),
+            2,
+        );
+        assert_eq!(
+            status(&order, "0001"),
+            (
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::OpenBuyerReconfirmationRequest)
+            )
+        );
+
+        let order = single_delivery(
+            None,
+            split(
+                serde_json::json!({}),
+                serde_json::json!({"proposeWhenAccepted": true}),
+            ),
+            1,
+        );
+        assert!(propose_when_accepted(line(&order, "0001")));
+        // A later message of the split line alone keeps it.
+        let only_split = serde_json::json!([{"position": "0002", "originalPosition": "0001",
+            "scheduledDelivery": {"date": "2026-03-21", "quantity": 4}}]);
+        let order = single_delivery(Some(order), only_split, 2);
+        assert!(propose_when_accepted(line(&order, "0001")));
+    }
+
+    // indicators.md#L120: "When the primary or any related split lines is
+    // shipped; the corresponding delivery line will become shipped".
+    #[test]
+    fn single_delivery_shipped_marks_the_delivery_line() {
+        let shipped = serde_json::json!({"shipped": true});
+        let none = serde_json::json!({});
+        let order = single_delivery(None, split(shipped.clone(), none.clone()), 1);
+        let stages: Vec<_> = line(&order, "0001")
+            .delivery_schedule
+            .iter()
+            .map(|d| d.status.clone())
+            .collect();
+        assert_eq!(stages, [Some(DeliveryLineLogisticsStatus::Shipped), None]);
+        assert_eq!(logistics(&order, "0001"), Some(LineLogisticsStatus::Open));
+        let order = single_delivery(Some(order), split(none, shipped), 2);
+        assert_eq!(
+            logistics(&order, "0001"),
+            Some(LineLogisticsStatus::Shipped)
+        );
+    }
+
     #[test]
     fn a_despatch_advice_makes_a_shipment() {
         let (buyer, supplier) = parties();
@@ -4294,17 +4630,133 @@ mod tests {
             approve_requests(&mut order, &["0001".into()], &at(9)),
             Ok(())
         );
-        assert_eq!(
-            status(&order, "0001"),
-            (
-                P::Confirmed,
-                Some(LineInProgressStatus::ApprovedDeliverySchedule)
-            )
-        );
+        // order/status.md#L50: no in-progress status once Confirmed.
+        assert_eq!(status(&order, "0001"), (P::Confirmed, None));
         assert_eq!(
             quantities(&line(&order, "0001").delivery_schedule),
             vec!["6"]
         );
+    }
+
+    // A response that repeats what the order holds stamps nothing: no
+    // line's and not the order's lastUpdatedAt (polls with
+    // lastUpdatedAfter would return the order again, with no event).
+    #[test]
+    fn a_response_stamps_only_what_it_changes() {
+        let mut order = issued();
+        let answer = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true},
+             "notes": ["ok"]},
+            {"purchaseOrderLinePosition": "0002", "notes": ["later"]}
+        ]));
+        assert!(respond(&mut order, &answer, &at(2)));
+        assert_eq!(order.last_updated_at, Some(at(2)));
+        let before = order.clone();
+        assert!(!respond(&mut order, &answer, &at(3)));
+        assert_eq!(order, before);
+        // One line changes: only it and the order are stamped.
+        let answer = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true},
+             "notes": ["ok"]},
+            {"purchaseOrderLinePosition": "0002", "notes": ["next week"]}
+        ]));
+        assert!(respond(&mut order, &answer, &at(4)));
+        assert_eq!(order.last_updated_at, Some(at(4)));
+        assert_eq!(line(&order, "0001").last_updated_at, Some(at(2)));
+        assert_eq!(line(&order, "0002").last_updated_at, Some(at(4)));
+        // The order header alone changes: the order is stamped, no line.
+        let mut header_only = answer.clone();
+        header_only.order.description = Some("as agreed".into());
+        assert!(respond(&mut order, &header_only, &at(5)));
+        assert_eq!(order.last_updated_at, Some(at(5)));
+        assert_eq!(line(&order, "0002").last_updated_at, Some(at(4)));
+    }
+
+    // api/delivery-schedule.md#L50: the buyer assigns a position to a
+    // split delivery line; it stays the same delivery line, with the etd
+    // and eta logistics gave it.
+    #[test]
+    fn a_split_delivery_line_keeps_etd_and_eta_when_the_buyer_numbers_it() {
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let mut order = issued();
+        let split = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001", "deliverySchedule": [
+                {"position": "1", "date": "2026-03-01", "quantity": 6},
+                {"position": "2", "date": "2026-03-20", "quantity": 4}]}
+        ]));
+        assert!(respond(&mut order, &split, &at(2)));
+        assert_eq!(
+            approve_requests(&mut order, &["0001".into()], &at(3)),
+            Ok(())
+        );
+        let logistics: crate::api::order::types::UpdateOrderLineDeliverySchedule =
+            from_json(serde_json::json!({"deliverySchedule": [
+                {"position": "2", "etd": "2026-03-15", "eta": "2026-03-19"}]}));
+        assert!(update_delivery_logistics(
+            &mut order,
+            "0001",
+            &logistics,
+            &at(4)
+        ));
+        let mut update = order_message();
+        if let Some(lines) = update.lines.as_mut() {
+            lines.truncate(1);
+            lines[0].delivery_schedule = Some(from_json(serde_json::json!([
+                {"position": "1", "date": "2026-03-01", "quantity": 6},
+                {"position": "0002", "date": "2026-03-20", "quantity": 4}])));
+        }
+        let order = issue_order(Some(order), &update, parties, &at(5));
+        assert_eq!(status(&order, "0001"), (LineProcessStatus::Confirmed, None));
+        for schedule in [
+            &line(&order, "0001").delivery_schedule,
+            &line(&order, "0001").delivery_schedule_including_requests,
+        ] {
+            let split = &schedule[1];
+            assert_eq!(split.position.as_deref(), Some("0002"));
+            let dates = (
+                split.etd.as_ref().map(ToString::to_string),
+                split.eta.as_ref().map(ToString::to_string),
+            );
+            assert_eq!(
+                dates,
+                (Some("2026-03-15".into()), Some("2026-03-19".into()))
+            );
+            assert_eq!(schedule[0].etd, None);
+        }
+    }
+
+    // order/buyer/receive/README.md#L338-339: the supplier's "changed or
+    // added" item details win; a blank text is not given, as `null` is.
+    #[test]
+    fn blank_item_details_do_not_replace_the_other_side_s() {
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let mut message = order_message();
+        if let Some(lines) = message.lines.as_mut() {
+            lines[0].item_details = Some(from_json(serde_json::json!({
+                "countryOfOriginCodeIso2": "NL", "batchNumber": "B1", "serialNumber": " "
+            })));
+        }
+        let mut order = issue_order(None, &message, parties, &at(1));
+        let answer = response(serde_json::json!([
+            {"purchaseOrderLinePosition": "0001", "itemDetails": {
+                "countryOfOriginCodeIso2": "\u{a0} ", "batchNumber": "B2", "serialNumber": ""}}
+        ]));
+        assert!(respond(&mut order, &answer, &at(2)));
+        let merged = line(&order, "0001")
+            .merged_item_details
+            .clone()
+            .unwrap_or_default();
+        assert_eq!(merged.country_of_origin_code_iso2.as_deref(), Some("NL"));
+        assert_eq!(merged.batch_number.as_deref(), Some("B2"));
+        assert_eq!(merged.serial_number, None);
     }
 
     #[test]

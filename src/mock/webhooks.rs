@@ -865,12 +865,25 @@ fn without_reason(line: &Value) -> Value {
     line
 }
 
-/// `line` without `status`, `etd` and `eta` of the delivery lines in its
-/// current delivery schedules.
+/// `line` without the logistics fields of its delivery lines: `status`,
+/// `etd` and `eta` ("These additional logistics fields",
+/// order/buyer/receive/README.md#L250-L262; a change of only these is
+/// "Updated: The buyer or supplier updated the delivery line logistics
+/// fields", connectors/webhooks/order-events.md#L134), in its current
+/// delivery schedules and in the schedules they come from: the buyer's
+/// requested one (its `status` "according to the buyer",
+/// api/delivery-schedule.md#L46) and the confirmed one that keeps it. A
+/// delivery line's `position` and `transportMode` are not logistics
+/// fields: a change of them is an update of the line.
 fn without_schedule_logistics(line: &Value) -> Value {
     let mut line = line.clone();
-    for schedule in ["deliverySchedule", "deliveryScheduleIncludingRequests"] {
-        if let Some(Value::Array(deliveries)) = line.get_mut(schedule) {
+    for schedule in [
+        "/deliverySchedule",
+        "/deliveryScheduleIncludingRequests",
+        "/buyerLine/deliverySchedule",
+        "/confirmedLine/deliverySchedule",
+    ] {
+        if let Some(Value::Array(deliveries)) = line.pointer_mut(schedule) {
             for delivery in deliveries {
                 if let Value::Object(members) = delivery {
                     for logistics in ["status", "etd", "eta"] {
@@ -950,7 +963,7 @@ fn without_stamps(value: &Value) -> Value {
 /// | buyer | a new line sent `confirmed` / `cancelled` / `completed` (now `Confirmed` / `Cancelled` / `Completed`) | `OrderLinesConfirmedByBuyer` / `OrderLinesCancelledByBuyer` / `OrderLinesCompletedByBuyer` |
 /// | buyer | a new order | `OrderIssuedByBuyer` |
 /// | buyer | a new line in an order | `OrderLinesIssuedByBuyer` |
-/// | either | only delivery lines' `status`/`etd`/`eta` | `OrderLinesDeliveryScheduleLogisticsUpdatedByBuyer` / `...BySupplier` |
+/// | either | only delivery lines' `status`/`etd`/`eta` (current, requested and confirmed schedules; not `position` or `transportMode`) | `OrderLinesDeliveryScheduleLogisticsUpdatedByBuyer` / `...BySupplier` |
 /// | buyer | `Cancelled` → `RevertedCancelledLine` | `CancelledOrderLinesRevertedByBuyer` |
 /// | buyer | `Completed` → `RevertedCompletedLine` | `CompletedOrderLinesRevertedByBuyer` |
 /// | buyer | → `Cancelled` | `OrderLinesCancelledByBuyer` |
@@ -1035,13 +1048,16 @@ pub(crate) fn line_event(
             } else if became(process, "Completed") {
                 "OrderLinesCompletedByBuyer"
             } else if was(in_progress, "OpenSupplierShipmentRescheduleRequest")
-                && became(in_progress, "ApprovedDeliverySchedule")
+                && became(process, "Confirmed")
             {
-                "OrderLinesShipmentRescheduleApprovedByBuyer"
-            } else if was(in_progress, "OpenSupplierShipmentRescheduleRequest")
-                && became(in_progress, "RejectedDeliverySchedule")
-            {
-                "OrderLinesShipmentRescheduleRejectedByBuyer"
+                // The answered line is `Confirmed` without an in-progress
+                // status (order/status.md#L50); approving made the
+                // requested schedule the confirmed one, rejecting kept it.
+                if member(before, "/confirmedLine") != member(after, "/confirmedLine") {
+                    "OrderLinesShipmentRescheduleApprovedByBuyer"
+                } else {
+                    "OrderLinesShipmentRescheduleRejectedByBuyer"
+                }
             } else if was(in_progress, "OpenSupplierProposal") && became(process, "Confirmed") {
                 "OrderChangesProposalApprovedByBuyer"
             } else if was(in_progress, "OpenSupplierProposal")

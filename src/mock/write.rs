@@ -713,13 +713,13 @@ impl MockState {
             let existing = Self::process_order_where(store, |o| {
                 process::is_buyer_order(o, parties.buyer, &order.purchase_order_number)
             });
-            let (message, delivered) = build(existing.as_ref());
+            let (message, delivery_lines) = build(existing.as_ref());
             if let Some(refused) = Self::order_over_limit(existing.as_ref(), &message) {
                 return Err(refused);
             }
             let now = store.stamp();
             let mut updated = process::issue_order(existing.clone(), &message, parties, &now);
-            process::deliver_delivery_lines(&mut updated, &delivered, &now);
+            process::indicate_delivery_lines(&mut updated, &delivery_lines, &now);
             Self::store_order(store, updated.clone());
             Ok((existing, updated))
         })?;
