@@ -472,9 +472,7 @@ pub enum Rule {
     /// `maxLength`: at most this many characters.
     MaxLength(u64),
     /// `pattern`: an ECMAScript regular expression the text must match
-    /// (anywhere, unless anchored), whose `\s`/`\S` mean Unicode
-    /// `White_Space`, the whitespace of a blank text
-    /// ([`is_blank`](crate::types::validate::is_blank)).
+    /// (anywhere, unless anchored).
     Pattern(&'static str),
     /// `minItems`: at least this many items.
     MinItems(u64),

@@ -17,10 +17,7 @@
 //! `YYYY-MM-DD`, local `YYYY-MM-DDThh:mm:ss`): they are checked in what is
 //! sent and never in what is received (see [`Validate`]). Text is read as
 //! the tXML reader reads it ([`trim_text`]): a blank text is not given, and
-//! lengths count the text without the whitespace around it. Whitespace is
-//! one set everywhere, Unicode `White_Space` (what `str::trim` removes): a
-//! pattern's `\s` and `\S` mean it too, so a text that is not
-//! blank has a character `^\S+$` accepts, and the reverse. The types themselves stay lenient (a
+//! lengths count the text without the whitespace around it. The types themselves stay lenient (a
 //! value that breaks a rule still decodes, so that it can be reported with
 //! its place), and [`Validate::validate`] lists every broken rule with the
 //! JSON path of the member:
@@ -490,63 +487,7 @@ pub fn is_blank(text: &str) -> bool {
     trim_text(text).is_empty()
 }
 
-/// The whitespace of the crate ([`trim_text`], [`is_blank`]: Rust's
-/// `char::is_whitespace`, Unicode `White_Space`) as the members of an
-/// ECMA-262 character class: what a pattern's `\s` matches here.
-const WHITE_SPACE_CLASS: &str =
-    r"\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
-
-/// `pattern` with its `\s` and `\S` meaning the crate's whitespace
-/// ([`WHITE_SPACE_CLASS`]) instead of ECMA-262's, which differs from Unicode
-/// `White_Space` in two characters: ECMA's counts U+FEFF (zero-width
-/// no-break space, the BOM) and not U+0085 (next line). Read as written,
-/// `^\S+$` would accept `"\u{85}"`, which [`is_blank`] calls blank, and
-/// refuse `"\u{feff}"`, which it does not. Python's `re` (schemathesis,
-/// `scripts/check_specs.py`) reads `\s` as Unicode whitespace too. An `\S`
-/// inside a character class (`[^\S]`, no spec has one) stays ECMA's.
-fn crate_whitespace(pattern: &str) -> std::borrow::Cow<'_, str> {
-    if !pattern.contains("\\s") && !pattern.contains("\\S") {
-        return std::borrow::Cow::Borrowed(pattern);
-    }
-    let mut out = String::with_capacity(pattern.len() + 4 * WHITE_SPACE_CLASS.len());
-    let mut in_class = false;
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some('s') if in_class => out.push_str(WHITE_SPACE_CLASS),
-                Some('s') => {
-                    out.push('[');
-                    out.push_str(WHITE_SPACE_CLASS);
-                    out.push(']');
-                }
-                Some('S') if !in_class => {
-                    out.push_str("[^");
-                    out.push_str(WHITE_SPACE_CLASS);
-                    out.push(']');
-                }
-                Some(escaped) => {
-                    out.push('\\');
-                    out.push(escaped);
-                }
-                None => out.push('\\'),
-            },
-            '[' if !in_class => {
-                in_class = true;
-                out.push(c);
-            }
-            ']' if in_class => {
-                in_class = false;
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// The compiled patterns, by their text (a handful per spec set), with
-/// `\s` read as the crate's whitespace ([`crate_whitespace`]).
+/// The compiled patterns, by their text (a handful per spec set).
 fn compiled(pattern: &'static str) -> Option<regress::Regex> {
     static CACHE: OnceLock<Mutex<HashMap<&'static str, Option<regress::Regex>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
@@ -555,15 +496,13 @@ fn compiled(pattern: &'static str) -> Option<regress::Regex> {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     cache
         .entry(pattern)
-        .or_insert_with(|| regress::Regex::new(&crate_whitespace(pattern)).ok())
+        .or_insert_with(|| regress::Regex::new(pattern).ok())
         .clone()
 }
 
 /// Generated code: checks `value` against `pattern` (anchored as written;
-/// JSON Schema's ECMA-262 semantics, but for `\s`/`\S`, which mean the
-/// crate's whitespace, Unicode `White_Space`, as [`is_blank`] reads it: so
-/// `^\S+$` refuses U+0085 and accepts U+FEFF). A pattern that does not
-/// compile fails every value rather than none.
+/// JSON Schema's ECMA-262 semantics). A pattern that does not compile
+/// (the generator refuses those) fails every value rather than none.
 #[doc(hidden)]
 pub fn pattern(value: &str, pattern: &'static str, at: &JsonPath<'_>, out: &mut Vec<Violation>) {
     check_pattern(value, pattern, None, at, out);
@@ -774,52 +713,6 @@ mod tests {
             pattern(bad, r"^\S+$", &at, &mut out);
         }
         assert_eq!(out.len(), 6, "{out:?}");
-    }
-
-    #[test]
-    fn a_pattern_s_whitespace_is_what_is_blank_reads() {
-        // ECMA-262's `\s` and Unicode `White_Space` part on these two.
-        let at = JsonPath::root();
-        for (text, blank) in [("\u{85}", true), ("\u{feff}", false)] {
-            assert_eq!(is_blank(text), blank, "{text:?}");
-            let mut out = Vec::new();
-            pattern(text, r"^\S+$", &at, &mut out);
-            assert_eq!(out.is_empty(), !blank, "{text:?}: {out:?}");
-            let mut out = Vec::new();
-            pattern(&format!("PO{text}1"), r"^\S+$", &at, &mut out);
-            assert_eq!(out.is_empty(), !blank, "{text:?}: {out:?}");
-        }
-        // Every character of the Basic Multilingual Plane and a few beyond:
-        // one reading of whitespace, outside a class and inside one.
-        let chars = ('\0'..='\u{ffff}').chain(['\u{10000}', '\u{1f600}', '\u{10ffff}']);
-        for c in chars {
-            let text = c.to_string();
-            for (p, wanted) in [
-                (r"^\S$", !c.is_whitespace()),
-                (r"^\s$", c.is_whitespace()),
-                (r"^[\sx]$", c.is_whitespace() || c == 'x'),
-            ] {
-                let mut out = Vec::new();
-                pattern(&text, p, &at, &mut out);
-                assert_eq!(out.is_empty(), wanted, "{c:?} against {p}");
-            }
-            assert_eq!(is_blank(&text), c.is_whitespace(), "{c:?}");
-        }
-    }
-
-    #[test]
-    fn only_s_escapes_are_rewritten() {
-        assert!(matches!(
-            crate_whitespace("^[A-Z]{3}$"),
-            std::borrow::Cow::Borrowed(_)
-        ));
-        // An escaped backslash before an `s` is no `\s`; `\S` in a class is
-        // left as it is.
-        assert_eq!(crate_whitespace(r"^\\s[\S]$"), r"^\\s[\S]$");
-        assert_eq!(
-            crate_whitespace(r"^\S*$"),
-            format!("^[^{WHITE_SPACE_CLASS}]*$")
-        );
     }
 
     #[test]
