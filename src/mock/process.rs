@@ -378,10 +378,11 @@ fn refresh_line(line: &mut OrderLine, now: &DateTime) {
 /// Give a changed line the reason of its rejection, as the line's
 /// `reason` ("the reason given with this event for this line, for example
 /// why it was rejected", `specs/common.yaml`, from Tradecloud's own
-/// webhook receiver); order events carry it to the other company. Call
+/// webhook receiver); order events carry it to the other company. A
+/// blank reason ([`is_blank`]: empty or only whitespace) is none. Call
 /// after [`refresh_line`], which clears it.
 fn give_reason(line: &mut OrderLine, reason: Option<&str>) {
-    if let Some(reason) = reason.filter(|r| !r.is_empty()) {
+    if let Some(reason) = reason.filter(|r| !is_blank(r)) {
         line.reason = Some(reason.to_owned());
     }
 }
@@ -3890,6 +3891,20 @@ mod tests {
             (indicators.completed, indicators.cancelled),
             (Some(true), None)
         );
+    }
+
+    /// A reason of only whitespace is no reason (`is_blank`, the crate's
+    /// one definition): the line keeps none, as for an empty one.
+    #[test]
+    fn a_blank_reason_is_not_given_to_the_line() {
+        for blank in ["", " ", "\t\n", "\u{a0}\u{3000}"] {
+            let mut line = OrderLine::default();
+            give_reason(&mut line, Some(blank));
+            assert_eq!(line.reason, None, "{blank:?}");
+        }
+        let mut line = OrderLine::default();
+        give_reason(&mut line, Some("too late"));
+        assert_eq!(line.reason.as_deref(), Some("too late"));
     }
 
     // indicators.md#L119, #L124: `requestReconfirmation` and
