@@ -1003,7 +1003,10 @@ async fn another_company_s_order_is_not_found_for_its_actions() {
         .await;
     assert_eq!(code, 200, "{answer}");
     let (code, answer) = trade
-        .supplier_action(&format!("order/{own}/line/0001/deliverySchedule"), logistics)
+        .supplier_action(
+            &format!("order/{own}/line/0001/deliverySchedule"),
+            logistics,
+        )
         .await;
     assert_eq!(code, 200, "{answer}");
     let (code, answer) = trade

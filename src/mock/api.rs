@@ -204,6 +204,7 @@ impl order::server::Api for MockState {
         if let Some(body) = order_id_in_path(&rejection).and_then(|(operation, order_id)| {
             self.actors_order(&rejection.raw.headers, order_id, operation.party)
                 .err()
+                .map(|body| *body)
         }) {
             return crate::server::serialized_response(
                 StatusCode::NOT_FOUND,

@@ -355,7 +355,7 @@ macro_rules! order_action_gate {
             &$request.order_id,
             $crate::api::order::operations::$operation.party,
         ) {
-            return Answer::NotFound { body };
+            return Answer::NotFound { body: *body };
         }
         if let Some(body) = $crate::mock::write::refusal(
             &$crate::api::order::operations::$operation,
@@ -1111,7 +1111,8 @@ impl MockState {
     }
 
     /// The company the caller of an order action acts for on order
-    /// `order_id`, or the `404` body when the order is not the caller's
+    /// `order_id`, or the `404` body (boxed: it is large) when the order is
+    /// not the caller's
     /// (specs/order.yaml: "no order with this id (for this user)"): an
     /// order id the mock does not know at all (not in the process, not in
     /// its data; a mistyped id is an error, as at Tradecloud, not an action
@@ -1128,7 +1129,7 @@ impl MockState {
         headers: &http::HeaderMap,
         order_id: &str,
         party: Option<Party>,
-    ) -> Result<Party, ErrorResponse> {
+    ) -> Result<Party, Box<ErrorResponse>> {
         let companies = self.with_store(|store| {
             let of = |buyer: Option<&BuyerOrder>, supplier: Option<&SupplierOrder>| {
                 (
@@ -1145,7 +1146,7 @@ impl MockState {
             }
         });
         let Some((buyer, supplier)) = companies else {
-            return Err(order_not_found(order_id));
+            return Err(Box::new(order_not_found(order_id)));
         };
         let sides: &[Party] = match party {
             Some(Party::Buyer) => &[Party::Buyer],
@@ -1172,11 +1173,11 @@ impl MockState {
             .map(|&side| format!("the mock's {side} company ({})", company(side).1))
             .collect::<Vec<_>>()
             .join(" or ");
-        Err(error_body(format!(
+        Err(Box::new(error_body(format!(
             "order {order_id} is not an order of {whose}: it is another company's order; \
              nothing changed: use the id of one of your company's orders (the orderId of its \
              order events, or the id in an order poll)"
-        )))
+        ))))
     }
 
     /// Whether an order is `side`'s order `order_id` (its company named in
