@@ -48,6 +48,7 @@ use crate::api::{api_connector, object_storage};
 use crate::client::blocked_extension;
 use crate::operation::Operation;
 use crate::server::{MultipartBody, RawRequest};
+use crate::types::validate::{is_blank, trim_text};
 use crate::types::{DateTime, Party};
 use crate::webhook::txml::{Kind, Shape};
 
@@ -1550,7 +1551,7 @@ impl MockState {
         let filename = file
             .file_name
             .as_deref()
-            .map(str::trim)
+            .map(trim_text)
             .filter(|name| !name.is_empty())
             .unwrap_or("document")
             .to_owned();
@@ -1564,7 +1565,7 @@ impl MockState {
         let content_type = file
             .content_type
             .clone()
-            .filter(|t| !t.trim().is_empty())
+            .filter(|t| !is_blank(t))
             .unwrap_or_else(|| content_type_for(&filename).to_owned());
         let object_id = new_object_id();
         self.insert_document(
