@@ -472,5 +472,18 @@ class CheckSpecs(unittest.TestCase):
         self.assert_fails_with("SOURCES.md is stale")
 
 
+class ResponseTexts(unittest.TestCase):
+    def test_the_delivery_schedule_400_says_what_is_wrong_there(self):
+        # Its 400 was copied from approve/reject ("no open request"): the
+        # update of a line's delivery schedule answers no request.
+        with open(os.path.join(ROOT, "specs", "order.yaml"), encoding="utf-8") as f:
+            spec = yaml.safe_load(f)
+        operation = spec["paths"]["/order/{orderId}/line/{position}/deliverySchedule"]["post"]
+        text = operation["responses"]["400"]["description"]
+        self.assertNotIn("open request", text)
+        for said in ("deliverySchedule", "position", "etd", "YYYY-MM-DD"):
+            self.assertIn(said, text)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -144,7 +144,17 @@ impl Trade {
 
     /// A buyer's order action by raw HTTP: its status and JSON body.
     async fn buyer_action(&self, path: &str, body: Value) -> (u16, Value) {
-        let token = token(&self.server, &self.buyer).await;
+        self.action(&self.buyer, path, body).await
+    }
+
+    /// A supplier's order action by raw HTTP: its status and JSON body.
+    async fn supplier_action(&self, path: &str, body: Value) -> (u16, Value) {
+        self.action(&self.supplier, path, body).await
+    }
+
+    /// `party`'s order action by raw HTTP: its status and JSON body.
+    async fn action(&self, party: &MockParty, path: &str, body: Value) -> (u16, Value) {
+        let token = token(&self.server, party).await;
         let response = reqwest::Client::new()
             .post(format!("{}/{path}", self.server.base_url()))
             .bearer_auth(token)
@@ -899,6 +909,110 @@ async fn an_unknown_order_is_not_found_whatever_the_body() {
             assert_eq!(code, 400, "{action} {body} on a known order: {answer}");
         }
     }
+    trade.server.shutdown().await.expect("stops");
+}
+
+/// specs/order.yaml, every order action: 404 "no order with this id (for
+/// this user)". An order of another company is not the caller's: the
+/// buyer's actions on an order of another buyer company, and the
+/// supplier's `deliverySchedule` on one of another supplier company, are
+/// a `404` naming the order, whatever the body, as an unknown id is; the
+/// same actions on the mock's own orders are not.
+#[tokio::test]
+async fn another_company_s_order_is_not_found_for_its_actions() {
+    let trade = Trade::start().await;
+    let own = trade.issue("PO-ACTIONS-OWN", json!({})).await;
+    let supplier_company = trade.supplier.company_id.clone();
+    let buyer_company = trade.buyer.company_id.clone();
+    let line = json!([{"buyerLine": {"position": "0001",
+        "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 10}]}}]);
+    // Another buyer's order with the mock's supplier, and the mock's
+    // buyer's order with another supplier; one more of another buyer
+    // known only as a single-delivery order.
+    trade
+        .server
+        .insert_order(decode(json!({"id": "other-buyers",
+            "buyerOrder": {"companyId": "someone-else"},
+            "supplierOrder": {"companyId": "someone-else-too"}, "lines": line})))
+        .expect("stored");
+    trade
+        .server
+        .insert_order(decode(json!({"id": "other-suppliers",
+            "buyerOrder": {"companyId": buyer_company},
+            "supplierOrder": {"companyId": "someone-else"}, "lines": line})))
+        .expect("stored");
+    trade
+        .server
+        .insert_single_delivery_order(decode(json!({"id": "other-buyers-single",
+            "buyerOrder": {"companyId": "someone-else"},
+            "supplierOrder": {"companyId": supplier_company}, "lines": []})))
+        .expect("stored");
+    let positions = json!({"linePositions": ["0001"]});
+    let buyer_actions = [
+        ("complete", positions.clone()),
+        ("deliver", positions.clone()),
+        ("revertCancelled", positions.clone()),
+        ("revertCompleted", positions.clone()),
+        ("requests/buyer/approve", positions.clone()),
+        (
+            "requests/buyer/reject",
+            json!({"linePositions": ["0001"], "reason": "no"}),
+        ),
+        ("line/0001/reschedule/approve", json!({})),
+        ("line/0001/reschedule/reject", json!({"reason": "no"})),
+        ("buyer/resend", json!({})),
+        ("buyer/contact/reassign", json!({"userId": "someone"})),
+        (
+            "line/0001/deliverySchedule",
+            json!({"deliverySchedule": [{"position": "1", "status": "Shipped"}]}),
+        ),
+    ];
+    for order in ["other-buyers", "other-buyers-single"] {
+        for (action, body) in &buyer_actions {
+            // A fine body and one the generated code refuses alike.
+            for body in [body.clone(), json!([])] {
+                let (code, answer) = trade
+                    .buyer_action(&format!("order/{order}/{action}"), body.clone())
+                    .await;
+                assert_eq!(code, 404, "{order} {action} {body}: {answer}");
+                let said = answer.to_string();
+                assert!(
+                    said.contains(order) && said.contains("not an order of"),
+                    "{answer}"
+                );
+            }
+        }
+    }
+    // The supplier's side: another supplier's order is not found, an
+    // order of the mock's supplier (with another buyer) is its own.
+    let logistics = json!({"deliverySchedule": [{"position": "1", "status": "Shipped"}]});
+    let (code, answer) = trade
+        .supplier_action(
+            "order/other-suppliers/line/0001/deliverySchedule",
+            logistics.clone(),
+        )
+        .await;
+    assert_eq!(code, 404, "{answer}");
+    assert!(answer.to_string().contains("supplier"), "{answer}");
+    // The buyer's own order (of the data, not moved by the process): 200.
+    let (code, answer) = trade
+        .buyer_action(
+            "order/other-suppliers/line/0001/deliverySchedule",
+            logistics.clone(),
+        )
+        .await;
+    assert_eq!(code, 200, "{answer}");
+    let (code, answer) = trade
+        .supplier_action(
+            &format!("order/{own}/line/0001/deliverySchedule"),
+            logistics,
+        )
+        .await;
+    assert_eq!(code, 200, "{answer}");
+    let (code, answer) = trade
+        .buyer_action(&format!("order/{own}/complete"), positions)
+        .await;
+    assert_eq!(code, 200, "{answer}");
     trade.server.shutdown().await.expect("stops");
 }
 

@@ -484,7 +484,7 @@ pub struct UpdateOrderLineDeliveryScheduleRequest {
 pub enum UpdateOrderLineDeliveryScheduleResponse {
     /// `200`: OK: the action was accepted. Tradecloud's examples print the JSON body it answers; its members are not documented.
     Ok { body: ::serde_json::Value },
-    /// `400`: Bad request: the body is invalid, or the action does not apply to the lines (for example no open request). Do not retry unchanged.
+    /// `400`: Bad request: the body is not a valid delivery schedule update: no `deliverySchedule`, an empty one or more than 100 delivery lines; a delivery line without its `position` or with whitespace in it (api/rules.md); an `etd` or `eta` that is not a date `YYYY-MM-DD` (api/standards.md). Do not retry unchanged: fix the body.
     BadRequest { body: super::types::ErrorResponse },
     /// `401`: Unauthorized: not correctly authenticated (missing, wrong or expired credentials or token).
     Unauthorized { body: super::types::ErrorResponse },

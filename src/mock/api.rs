@@ -197,12 +197,15 @@ impl order::server::Api for MockState {
 
     /// A request the generated code refuses before its operation (a body
     /// it cannot decode or that breaks a documented rule): `400`, but an
-    /// order id the mock does not know is a `404` whatever the body, as
-    /// in the operations themselves ([`super::write::order_action_gate`]).
+    /// order id the mock does not know, or another company's order, is a
+    /// `404` whatever the body, as in the operations themselves
+    /// ([`super::write::order_action_gate`]).
     async fn reject(&self, rejection: Rejection) -> Response {
-        if let Some(body) =
-            order_id_in_path(&rejection).and_then(|order_id| self.unknown_order(order_id))
-        {
+        if let Some(body) = order_id_in_path(&rejection).and_then(|(operation, order_id)| {
+            self.actors_order(&rejection.raw.headers, order_id, operation.party)
+                .err()
+                .map(|body| *body)
+        }) {
             return crate::server::serialized_response(
                 StatusCode::NOT_FOUND,
                 "application/json",
@@ -302,12 +305,13 @@ impl order::server::Api for MockState {
 /// accepts, sorted by their timestamp (then id), `offset`/`limit` applied.
 /// Returns the page, the number of matches, and the largest timestamp in
 /// the page (or `after` when the page is empty).
-/// The `{orderId}` of a refused order service request, as its path holds
-/// it: the path's last segments matched against the operation's path
-/// (the mock's routes sit under `/v2`). `None` when the operation has no
-/// order id, the path does not match, or the id is percent-encoded (it
-/// is then compared decoded by the operation, not here).
-fn order_id_in_path(rejection: &Rejection) -> Option<&str> {
+/// The operation and `{orderId}` of a refused order service request, as
+/// its path holds it: the path's last segments matched against the
+/// operation's path (the mock's routes sit under `/v2`). `None` when the
+/// operation has no order id, the path does not match, or the id is
+/// percent-encoded (it is then compared decoded by the operation, not
+/// here).
+fn order_id_in_path(rejection: &Rejection) -> Option<(&'static Operation, &str)> {
     let operation = order::OPERATIONS
         .iter()
         .find(|o| o.id == rejection.operation_id)?;
@@ -328,7 +332,9 @@ fn order_id_in_path(rejection: &Rejection) -> Option<&str> {
             return None;
         }
     }
-    order_id.filter(|id| !id.is_empty() && !id.contains('%'))
+    order_id
+        .filter(|id| !id.is_empty() && !id.contains('%'))
+        .map(|id| (operation, id))
 }
 
 fn poll_page<T: Clone + LastUpdated>(

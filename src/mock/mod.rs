@@ -319,8 +319,13 @@
 //!   counts it in [`MockStats::unmatched_messages`] and
 //!   [`MockStats::unmatched`], so a test can see that its message missed. An order action on an order of the mock's data (not one the
 //!   process made) is answered `200` `{}` and changes nothing; on an order
-//!   id the mock does not know at all, `404` (the spec's "no order with
-//!   this id"), whatever the body (also one that would be a `400`). One company's action from the other company's user (the
+//!   id the mock does not know at all, or on another company's order (its
+//!   `buyerOrder.companyId` not the mock's buyer for a buyer's action, its
+//!   `supplierOrder.companyId` not the mock's supplier for the supplier's
+//!   `deliverySchedule`; an order that names no company is either's),
+//!   `404` (the spec's "no order with this id (for this user)"), whatever
+//!   the body (also one that would be a `400`), as a portal action on
+//!   another company's shipment is. One company's action from the other company's user (the
 //!   supplier's user sending an order or completing lines, the buyer's user
 //!   sending an order response or a despatch advice) is answered `403`
 //!   naming the side, before anything is read: security/authorization.md

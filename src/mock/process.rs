@@ -378,10 +378,11 @@ fn refresh_line(line: &mut OrderLine, now: &DateTime) {
 /// Give a changed line the reason of its rejection, as the line's
 /// `reason` ("the reason given with this event for this line, for example
 /// why it was rejected", `specs/common.yaml`, from Tradecloud's own
-/// webhook receiver); order events carry it to the other company. Call
+/// webhook receiver); order events carry it to the other company. A
+/// blank reason ([`is_blank`]: empty or only whitespace) is none. Call
 /// after [`refresh_line`], which clears it.
 fn give_reason(line: &mut OrderLine, reason: Option<&str>) {
-    if let Some(reason) = reason.filter(|r| !r.is_empty()) {
+    if let Some(reason) = reason.filter(|r| !is_blank(r)) {
         line.reason = Some(reason.to_owned());
     }
 }
@@ -785,8 +786,11 @@ pub(crate) fn issue_order(
 ///   orginal line's delivery schedule", order/buyer/cancel.md); when that
 ///   leaves no delivery line, the order line itself is cancelled ("When all
 ///   primary and related split lines are cancelled; the primary order line
-///   will become cancelled"). The order's `cancelled` indicator is used up
-///   here and not passed on.
+///   will become cancelled"). A line (or, for lines that set neither, the
+///   order) with both `cancelled` and `completed` is completed, not
+///   cancelled: "Completing has precedence over cancelling at the same
+///   time" (order/buyer/issue/indicators.md#L63). The order's `cancelled`
+///   indicator is used up here and not passed on.
 /// * The order line's other members are those of its sent primary line,
 ///   else the stored line's, else (a new order line sent only as split
 ///   lines) the first split line's.
@@ -834,9 +838,15 @@ pub(crate) fn single_delivery_message(
     let complete = header
         .and_then(|i| i.cancel_line_when_missing)
         .unwrap_or(false);
-    let header_cancelled = header.and_then(|i| i.cancelled).unwrap_or(false);
+    // indicators.md#L63: "Completing has precedence over cancelling at
+    // the same time": a line (or order) with both is completed, not
+    // cancelled.
+    let header_cancelled =
+        header.is_some_and(|i| i.cancelled == Some(true) && i.completed != Some(true));
     let cancelled = |sent: &Sent| match sent.indicators.as_ref() {
-        Some(i) if i.cancelled.is_some() || i.completed.is_some() => i.cancelled == Some(true),
+        Some(i) if i.cancelled.is_some() || i.completed.is_some() => {
+            i.cancelled == Some(true) && i.completed != Some(true)
+        }
         _ => header_cancelled,
     };
     // The sent lines by the order line they belong to, in the order sent.
@@ -3841,6 +3851,60 @@ mod tests {
             .unwrap_or_default();
         let indicators = lines[0].indicators.clone().unwrap_or_default();
         assert_eq!(indicators.completed, Some(false));
+    }
+
+    // order/buyer/issue/indicators.md#L63: "Completing has precedence
+    // over cancelling at the same time": a split line sent with both is
+    // completed, not cancelled (removed from the schedule), on the line
+    // as on the order.
+    #[test]
+    fn a_split_line_both_completed_and_cancelled_is_completed() {
+        let both = serde_json::json!({"completed": true, "cancelled": true});
+        let order = single_delivery(
+            None,
+            split(serde_json::json!({"completed": true}), both.clone()),
+            1,
+        );
+        assert_eq!(status(&order, "0001").0, LineProcessStatus::Completed);
+        let schedule: Vec<_> = order.lines[0]
+            .buyer_line
+            .as_ref()
+            .map(|b| b.delivery_schedule.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| d.position)
+            .collect();
+        assert_eq!(schedule, [Some("0001".into()), Some("0002".into())]);
+        // The order's indicators, both set: the same.
+        let message: connector::SendSingleDeliveryOrderByBuyer = from_json(serde_json::json!({
+            "order": {"supplierAccountNumber": "SUPPLIER12345", "purchaseOrderNumber": "PO-4",
+                      "indicators": both},
+            "lines": split(serde_json::json!({}), serde_json::json!({}))
+        }));
+        let lines = single_delivery_message(&message, None)
+            .0
+            .lines
+            .unwrap_or_default();
+        assert_eq!(lines[0].delivery_schedule.as_ref().map(Vec::len), Some(2));
+        let indicators = lines[0].indicators.clone().unwrap_or_default();
+        assert_eq!(
+            (indicators.completed, indicators.cancelled),
+            (Some(true), None)
+        );
+    }
+
+    /// A reason of only whitespace is no reason (`is_blank`, the crate's
+    /// one definition): the line keeps none, as for an empty one.
+    #[test]
+    fn a_blank_reason_is_not_given_to_the_line() {
+        for blank in ["", " ", "\t\n", "\u{a0}\u{3000}"] {
+            let mut line = OrderLine::default();
+            give_reason(&mut line, Some(blank));
+            assert_eq!(line.reason, None, "{blank:?}");
+        }
+        let mut line = OrderLine::default();
+        give_reason(&mut line, Some("too late"));
+        assert_eq!(line.reason.as_deref(), Some("too late"));
     }
 
     // indicators.md#L119, #L124: `requestReconfirmation` and

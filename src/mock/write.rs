@@ -41,11 +41,14 @@ use super::process::{self, Parties};
 use super::state::{error_body, order_not_found, MockState, Objects};
 use super::webhooks::{self, HistoryWrite, WebhookKind};
 use crate::api::common::types::ErrorResponse;
-use crate::api::common::types::{DeliveryHistoryLine, Order, Shipment, ShipmentLine};
+use crate::api::common::types::{
+    BuyerOrder, DeliveryHistoryLine, Order, Shipment, ShipmentLine, SupplierOrder,
+};
 use crate::api::{api_connector, object_storage};
 use crate::client::blocked_extension;
 use crate::operation::Operation;
 use crate::server::{MultipartBody, RawRequest};
+use crate::types::validate::{is_blank, trim_text};
 use crate::types::{DateTime, Party};
 use crate::webhook::txml::{Kind, Shape};
 
@@ -339,14 +342,21 @@ impl api_connector::server::Api for MockState {
 
 /// The checks every order action of the order service passes first, in a
 /// handler whose `Answer` has `BadRequest` and `NotFound`: an order id the
-/// mock does not know ([`MockState::unknown_order`]) returns `404`
-/// whatever the body (specs/order.yaml: "no order with this id"; a body
-/// the generated code cannot decode gets the same `404` from the mock's
-/// `reject`), then a body the operation refuses ([`refusal`]) `400`.
+/// mock does not know, or an order of another company than the one the
+/// caller acts for in this operation ([`MockState::actors_order`]),
+/// returns `404` whatever the body (specs/order.yaml: "no order with this
+/// id (for this user)"; a body the generated code cannot decode gets the
+/// same `404` from the mock's `reject`), then a body the operation
+/// refuses ([`refusal`]) `400`. The other side's user was refused `403`
+/// before (the gate, by the operation's `x-party`).
 macro_rules! order_action_gate {
     ($state:ident, $request:ident, $operation:ident, $shape:ident) => {
-        if let Some(body) = $state.unknown_order(&$request.order_id) {
-            return Answer::NotFound { body };
+        if let Err(body) = $state.actors_order(
+            &$request.raw.headers,
+            &$request.order_id,
+            $crate::api::order::operations::$operation.party,
+        ) {
+            return Answer::NotFound { body: *body };
         }
         if let Some(body) = $crate::mock::write::refusal(
             &$crate::api::order::operations::$operation,
@@ -364,7 +374,7 @@ pub(super) use order_action_gate;
 /// named lines (complete, deliver, revert; used inside that trait's
 /// implementation, in `api.rs`): each refuses a body as [`refusal`] does
 /// (`400`) and an order id the mock does not know (`404`,
-/// [`MockState::unknown_order`]), then takes the action on the buyer's
+/// [`MockState::actors_order`]), then takes the action on the buyer's
 /// order `orderId` ([`MockState::process_order_action`],
 /// [`process::order_action`]): a position the order does not have `404`,
 /// a stale `version` `409`, no line named that can take the action `400`
@@ -1090,26 +1100,85 @@ impl MockState {
     }
 
     /// An order action's [`Subject`]: an order id the mock does not know
-    /// at all is a `404` before this; one it knows but that is not the
-    /// process's order of this company is one of its data orders, or the
-    /// other company's.
+    /// at all, or another company's order, is a `404` before this
+    /// ([`Self::actors_order`]); one it knows but that is not the
+    /// process's order is one of its data orders.
     fn action_subject(order_id: &str, side: &'static str) -> Subject<'static> {
         Subject::new(
             format!("order action on order {order_id} by the {side}"),
-            "not an order the mock's process made for this company (an order of the mock's \
-             data, which the process does not change, or another company's); nothing changed",
+            "not an order the mock's process made (an order of the mock's data, which the \
+             process does not change); nothing changed",
         )
     }
 
-    /// The `404` body for an order id the mock does not know at all (not
-    /// in the process, not in its data): a mistyped id is an error, as at
-    /// Tradecloud, not an action that silently changes nothing.
-    pub(super) fn unknown_order(&self, order_id: &str) -> Option<ErrorResponse> {
-        let known = self.with_store(|store| {
-            store.orders.contains_key(order_id)
-                || store.single_delivery_orders.contains_key(order_id)
+    /// The company the caller of an order action acts for on order
+    /// `order_id`, or the `404` body (boxed: it is large) when the order is
+    /// not the caller's
+    /// (specs/order.yaml: "no order with this id (for this user)"): an
+    /// order id the mock does not know at all (not in the process, not in
+    /// its data; a mistyped id is an error, as at Tradecloud, not an action
+    /// that silently changes nothing), or an order of another company. The
+    /// order is the caller's when, for a side `party` allows (an action of
+    /// one side, the spec's `x-party`; `None`: either), the caller acts as
+    /// that side ([`Self::acts_as`]) and the order names that side's
+    /// company as the mock's (`buyerOrder.companyId`,
+    /// `supplierOrder.companyId`), or names none: the shipment portal
+    /// actions' rule ([`Self::check_shipment`]). The buyer side is tried
+    /// first.
+    pub(super) fn actors_order(
+        &self,
+        headers: &http::HeaderMap,
+        order_id: &str,
+        party: Option<Party>,
+    ) -> Result<Party, Box<ErrorResponse>> {
+        let companies = self.with_store(|store| {
+            let of = |buyer: Option<&BuyerOrder>, supplier: Option<&SupplierOrder>| {
+                (
+                    buyer.and_then(|b| b.company_id.clone()),
+                    supplier.and_then(|s| s.company_id.clone()),
+                )
+            };
+            match store.orders.get(order_id) {
+                Some(o) => Some(of(o.buyer_order.as_ref(), o.supplier_order.as_ref())),
+                None => store
+                    .single_delivery_orders
+                    .get(order_id)
+                    .map(|o| of(o.buyer_order.as_ref(), o.supplier_order.as_ref())),
+            }
         });
-        (!known).then(|| order_not_found(order_id))
+        let Some((buyer, supplier)) = companies else {
+            return Err(Box::new(order_not_found(order_id)));
+        };
+        let sides: &[Party] = match party {
+            Some(Party::Buyer) => &[Party::Buyer],
+            Some(Party::Supplier) => &[Party::Supplier],
+            None => &[Party::Buyer, Party::Supplier],
+        };
+        let company = |side: Party| match side {
+            Party::Buyer => (&buyer, &self.buyer.company_id),
+            Party::Supplier => (&supplier, &self.supplier.company_id),
+        };
+        let acting: Vec<Party> = sides
+            .iter()
+            .copied()
+            .filter(|&side| self.acts_as(headers, side))
+            .collect();
+        if let Some(side) = acting.iter().copied().find(|&side| {
+            let (named, own) = company(side);
+            named.as_ref().is_none_or(|id| id == own)
+        }) {
+            return Ok(side);
+        }
+        let whose = acting
+            .iter()
+            .map(|&side| format!("the mock's {side} company ({})", company(side).1))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        Err(Box::new(error_body(format!(
+            "order {order_id} is not an order of {whose}: it is another company's order; \
+             nothing changed: use the id of one of your company's orders (the orderId of its \
+             order events, or the id in an order poll)"
+        ))))
     }
 
     /// Whether an order is `side`'s order `order_id` (its company named in
@@ -1133,21 +1202,17 @@ impl MockState {
     }
 
     /// An order action either party may take on order `order_id`
-    /// ([`process::update_delivery_logistics`]): the caller's side finds
-    /// the order among its own (the buyer's by its company, the
-    /// supplier's by its `supplierOrder.companyId`) and is the actor of
-    /// the events.
+    /// ([`process::update_delivery_logistics`]): the caller acts for the
+    /// side whose order it is ([`Self::actors_order`]: the buyer's by its
+    /// `buyerOrder.companyId`, the supplier's by its
+    /// `supplierOrder.companyId`), and is the actor of the events.
     pub(super) fn process_either_party_action(
         &self,
         headers: &http::HeaderMap,
         order_id: &str,
         answer: impl FnOnce(&mut Order, &DateTime) -> bool,
     ) {
-        let actor = if self.acts_as(headers, Party::Buyer) {
-            Party::Buyer
-        } else if self.acts_as(headers, Party::Supplier) {
-            Party::Supplier
-        } else {
+        let Ok(actor) = self.actors_order(headers, order_id, None) else {
             return;
         };
         let side = match actor {
@@ -1486,7 +1551,7 @@ impl MockState {
         let filename = file
             .file_name
             .as_deref()
-            .map(str::trim)
+            .map(trim_text)
             .filter(|name| !name.is_empty())
             .unwrap_or("document")
             .to_owned();
@@ -1500,7 +1565,7 @@ impl MockState {
         let content_type = file
             .content_type
             .clone()
-            .filter(|t| !t.trim().is_empty())
+            .filter(|t| !is_blank(t))
             .unwrap_or_else(|| content_type_for(&filename).to_owned());
         let object_id = new_object_id();
         self.insert_document(
