@@ -551,22 +551,7 @@ async fn the_single_user_default_still_logs_in_and_acts_for_both() {
 async fn the_info_file_tells_scripts_how_to_log_in() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("mock.json");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tradecloud"))
-        .args(["mock", "--listen", "127.0.0.1:0", "--info-file"])
-        .arg(&path)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the mock runs");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !path.exists() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no info file after 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut child = crate::cli_support::mock_process_with_info_file(&path).await;
     let text = std::fs::read_to_string(&path).expect("the info file reads");
     let raw: serde_json::Value = serde_json::from_str(&text).expect("JSON");
     for member in [

@@ -154,22 +154,7 @@ async fn tradecloud_mock_shipment_plays_the_portal_actions_on_a_running_mock() {
 
     let dir = tempfile::tempdir().expect("a temporary directory");
     let info_path = dir.path().join("mock.json");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tradecloud"))
-        .args(["mock", "--listen", "127.0.0.1:0", "--info-file"])
-        .arg(&info_path)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the mock runs");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !info_path.exists() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no info file after 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut child = crate::cli_support::mock_process_with_info_file(&info_path).await;
     let info = info_path.to_str().expect("a UTF-8 path").to_owned();
     let id = demo_shipment_id();
     fn act(args: Vec<&str>) -> Vec<&str> {

@@ -62,3 +62,26 @@ pub fn mock_env(server: &MockServer) -> [(&'static str, String); 3] {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// Start `tradecloud mock --listen 127.0.0.1:0 --info-file PATH` as a
+/// process (killed when dropped) and wait until its info file appears,
+/// which it writes once its port listens.
+pub async fn mock_process_with_info_file(path: &Path) -> tokio::process::Child {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tradecloud"))
+        .args(["mock", "--listen", "127.0.0.1:0", "--info-file"])
+        .arg(path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the mock runs");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !path.exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no info file after 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    child
+}
