@@ -342,6 +342,18 @@ async fn the_single_delivery_view_keeps_split_lines_and_their_dates() {
     server.shutdown().await.expect("stops");
 }
 
+/// The buyer issues `order_message(number)`, which the mock takes (200).
+async fn issue_order(server: &MockServer, number: &str) {
+    let (status, body) = post(
+        server,
+        &server.buyer(),
+        "/api-connector/order",
+        order_message(number),
+    )
+    .await;
+    assert_eq!(status, 200, "the buyer issues {number}: {body}");
+}
+
 fn order_message(number: &str) -> Value {
     json!({
         "order": {"supplierAccountNumber": "SUPPLIER12345", "purchaseOrderNumber": number},
@@ -356,14 +368,7 @@ fn order_message(number: &str) -> Value {
 async fn totals_above_100_are_refused_and_nothing_is_stored() {
     let server = start(MockConfig::new()).await;
     let buyer = server.buyer();
-    let (status, _) = post(
-        &server,
-        &buyer,
-        "/api-connector/order",
-        order_message("PO-LIMITS-1"),
-    )
-    .await;
-    assert_eq!(status, 200);
+    issue_order(&server, "PO-LIMITS-1").await;
 
     let sixty_deliveries = |from: usize| {
         json!({
@@ -439,14 +444,7 @@ async fn totals_above_100_are_refused_and_nothing_is_stored() {
 async fn documents_without_a_code_are_appended_again_up_to_the_limit() {
     let server = start(MockConfig::new()).await;
     let buyer = server.buyer();
-    let (status, _) = post(
-        &server,
-        &buyer,
-        "/api-connector/order",
-        order_message("PO-NO-CODE"),
-    )
-    .await;
-    assert_eq!(status, 200);
+    issue_order(&server, "PO-NO-CODE").await;
     let fifty = json!({
         "order": {"purchaseOrderNumber": "PO-NO-CODE",
                   "documents": (0..50)
@@ -491,14 +489,7 @@ async fn documents_without_a_code_are_appended_again_up_to_the_limit() {
 async fn a_code_padded_with_whitespace_replaces_the_attached_document() {
     let server = start(MockConfig::new()).await;
     let buyer = server.buyer();
-    let (status, _) = post(
-        &server,
-        &buyer,
-        "/api-connector/order",
-        order_message("PO-PADDED-CODE"),
-    )
-    .await;
-    assert_eq!(status, 200);
+    issue_order(&server, "PO-PADDED-CODE").await;
     let path = "/api-connector/order/documents";
     for (code, name) in [("PL", "Packing list 1"), (" PL\t", "Packing list 2")] {
         let message = json!({
@@ -540,14 +531,7 @@ async fn documents_that_change_nothing_send_no_event() {
         json!({"webhookUrl": format!("{}/documents", supplier_rx.url)}),
     )
     .await;
-    let (status, _) = post(
-        &server,
-        &buyer,
-        "/api-connector/order",
-        order_message("PO-DOCS-EMPTY"),
-    )
-    .await;
-    assert_eq!(status, 200);
+    issue_order(&server, "PO-DOCS-EMPTY").await;
     let documents = |position: &str, code: &str| {
         json!({
             "order": {"purchaseOrderNumber": "PO-DOCS-EMPTY"},
@@ -1091,14 +1075,7 @@ async fn a_split_line_s_delivered_marks_its_delivery_line_delivered() {
 #[tokio::test]
 async fn a_supplier_s_documents_are_limited_to_100_as_the_buyer_s() {
     let server = start(MockConfig::new()).await;
-    let (status, _) = post(
-        &server,
-        &server.buyer(),
-        "/api-connector/order",
-        order_message("PO-LIMITS-SUPPLIER"),
-    )
-    .await;
-    assert_eq!(status, 200);
+    issue_order(&server, "PO-LIMITS-SUPPLIER").await;
     let documents = |from: usize| {
         (from..from + 60)
             .map(|i| {
@@ -1155,14 +1132,7 @@ async fn a_supplier_s_documents_are_limited_to_100_as_the_buyer_s() {
 async fn messages_that_name_what_the_mock_does_not_know_are_told() {
     let server = start(MockConfig::new()).await;
     let (buyer, supplier) = (server.buyer(), server.supplier());
-    let (status, _) = post(
-        &server,
-        &buyer,
-        "/api-connector/order",
-        order_message("PO-KNOWN"),
-    )
-    .await;
-    assert_eq!(status, 200);
+    issue_order(&server, "PO-KNOWN").await;
     assert_eq!(server.stats().unmatched_messages, 0);
     // Tradecloud acknowledges before it processes: each is a 200 that
     // changes nothing, and the mock says what it did not find.
