@@ -1013,6 +1013,40 @@ async fn another_company_s_order_is_not_found_for_its_actions() {
         .buyer_action(&format!("order/{own}/complete"), positions)
         .await;
     assert_eq!(code, 200, "{answer}");
+
+    // Reading: GET /order/{orderId} shows a company its own orders only
+    // (specs/order.yaml: 404 "no order with this id (or is not this
+    // user's)"), through the SDK as a user meets it.
+    use tradecloud::client::ClientError;
+    let (buyer, supplier) = (
+        client_of(&trade.server, &trade.buyer),
+        client_of(&trade.server, &trade.supplier),
+    );
+    for (who, client, order, own_order) in [
+        ("buyer", &buyer, "other-buyers", false),
+        ("supplier", &supplier, "other-buyers", false),
+        ("buyer", &buyer, "other-buyers-single", false),
+        ("supplier", &supplier, "other-buyers-single", true),
+        ("buyer", &buyer, "other-suppliers", true),
+        ("supplier", &supplier, "other-suppliers", false),
+        ("buyer", &buyer, own.as_str(), true),
+        ("supplier", &supplier, own.as_str(), true),
+    ] {
+        let read = client.orders().get(order).await;
+        if own_order {
+            assert!(read.is_ok(), "{who} reads {order}: {read:?}");
+        } else {
+            match read {
+                Err(ClientError::NotFound { message, .. }) => assert!(
+                    message
+                        .as_deref()
+                        .is_some_and(|m| m.contains("not an order of")),
+                    "{who} {order}: {message:?}"
+                ),
+                other => panic!("{who} reads another company's {order}: {other:?}"),
+            }
+        }
+    }
     trade.server.shutdown().await.expect("stops");
 }
 

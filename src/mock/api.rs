@@ -185,11 +185,16 @@ impl order::server::Api for MockState {
                 .and_then(serde_json::from_value)
                 .ok()
         });
-        match found {
-            Some(body) => GetOrderByIdRouteResponse::Ok { body },
-            None => GetOrderByIdRouteResponse::NotFound {
+        let Some(body) = found else {
+            return GetOrderByIdRouteResponse::NotFound {
                 body: super::state::order_not_found(&request.order_id),
-            },
+            };
+        };
+        // Another company's order is not this user's: 404, as the spec
+        // says and as the order actions answer.
+        match self.actors_order(&request.raw.headers, &request.order_id, None) {
+            Ok(_) => GetOrderByIdRouteResponse::Ok { body },
+            Err(error) => GetOrderByIdRouteResponse::NotFound { body: *error },
         }
     }
 
