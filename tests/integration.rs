@@ -26,6 +26,8 @@ mod mock_support;
 #[cfg(feature = "receiver")]
 mod pg_support;
 #[cfg(feature = "receiver")]
+mod port_support;
+#[cfg(feature = "receiver")]
 mod processing_support;
 #[cfg(feature = "receiver")]
 mod receiver_support;

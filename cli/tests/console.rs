@@ -26,19 +26,13 @@ use tokio::process::Command;
 use tradecloud::inbox::{Inbox, NewEvent};
 use tradecloud::webhook::{decode, Endpoint};
 
+use crate::port_support::free_port;
+
 const EXE: &str = env!("CARGO_BIN_EXE_tradecloud");
 const OPERATOR: &str = "operator password for the test";
 const VIEWER: &str = "viewer password for the test";
 /// The order whose events the operator looks for.
 const ORDER: &str = "order-under-test";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// An order event of `order` with message id `n`; its purchase order
 /// number holds `<script>` (shown as text, never run).

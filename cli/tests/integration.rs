@@ -21,6 +21,8 @@ mod client_support;
 #[cfg(unix)]
 #[path = "../../tests/pg_support/mod.rs"]
 mod pg_support;
+#[path = "../../tests/port_support/mod.rs"]
+mod port_support;
 #[path = "../../tests/receiver_support/mod.rs"]
 mod receiver_support;
 #[path = "../../tests/request_examples.rs"]

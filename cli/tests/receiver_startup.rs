@@ -392,11 +392,7 @@ async fn serve_says_each_cause_once_and_warns_at_start() {
 async fn serve_log_json_writes_only_json_lines() {
     let Some(exe) = exe() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let console_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let console_port = crate::port_support::free_port();
     std::fs::write(
         dir.path().join("tc.toml"),
         format!(

@@ -89,13 +89,7 @@ impl Pki {
 }
 
 /// A port that was free a moment ago.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use crate::port_support::free_port;
 
 /// Wait until something accepts connections on `port`.
 pub async fn wait_for_port(port: u16, within: Duration) -> bool {

@@ -64,11 +64,6 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
-    listener.local_addr().unwrap().port()
-}
-
 fn check(what: &str, output: std::io::Result<Output>) -> Output {
     let output = output.unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
     assert!(
@@ -117,7 +112,7 @@ impl PgCluster {
             bindir,
             dir,
             data,
-            port: free_port(),
+            port: crate::port_support::free_port(),
             as_postgres,
         };
         let data = cluster.data.display().to_string();
