@@ -243,9 +243,7 @@ async fn requests_go_through_the_proxy() {
 /// builder, and speaks of the SDK, never of a command line flag.
 #[tokio::test]
 async fn a_proxy_that_is_down_is_named_in_the_error() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-    let proxy_url = format!("http://{}", closed.local_addr().expect("an address"));
-    drop(closed);
+    let proxy_url = format!("http://127.0.0.1:{}", crate::port_support::free_port());
     let client = Client::builder()
         .environment(Environment::custom("http://tradecloud.invalid/v2"))
         .credentials("integration@example.com", "secret")

@@ -908,9 +908,8 @@ async fn messages_with_documents_without_a_code_are_not_sent_again() {
 /// not repeated otherwise: nothing reached Tradecloud.
 #[tokio::test]
 async fn a_refused_connection_is_retried_for_every_call() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-    let addr = closed.local_addr().expect("an address");
-    drop(closed);
+    // Nothing listens there, and no other test's bind(0) can take it.
+    let addr = format!("127.0.0.1:{}", crate::port_support::free_port());
     let client = tradecloud::client::Client::builder()
         .base_url(format!("http://{addr}/v2"))
         .credentials("integration@example.com", "secret")

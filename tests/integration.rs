@@ -25,7 +25,7 @@ mod inbox_cases;
 mod mock_support;
 #[cfg(feature = "receiver")]
 mod pg_support;
-#[cfg(feature = "receiver")]
+#[cfg(any(feature = "receiver", feature = "mock"))]
 mod port_support;
 #[cfg(feature = "receiver")]
 mod processing_support;

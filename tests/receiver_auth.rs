@@ -384,10 +384,7 @@ async fn receiver_entra_accepts_valid_tokens_and_refuses_the_rest() {
 #[tokio::test]
 async fn receiver_entra_answers_503_when_the_jwks_cannot_be_fetched() {
     // A port with nothing listening.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let closed = format!("127.0.0.1:{}", crate::port_support::free_port());
     let rx = start(&entra_config(&format!("http://{closed}/keys"), "")).await;
     let key = SigningKey::generate("key-1");
     let response = rx

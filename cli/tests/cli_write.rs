@@ -497,10 +497,7 @@ async fn exit_status_tells_refused_from_unknown_from_unavailable() {
     assert_eq!(server.stats().requests_for(op), 1);
 
     // Nothing listens there: a refused connection, retried, then 4.
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-        listener.local_addr().expect("an address")
-    };
+    let closed = format!("127.0.0.1:{}", crate::port_support::free_port());
     let env = [
         ("TRADECLOUD_USERNAME", "a@b.c".to_owned()),
         ("TRADECLOUD_PASSWORD", "p".to_owned()),

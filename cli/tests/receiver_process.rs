@@ -370,14 +370,11 @@ async fn receiver_and_send_agree_on_retries() {
         "{out}"
     );
     // Nobody listening: retried, then given up.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let closed = crate::port_support::free_port();
     let (ok, out) = send(
         exe,
         &[
-            &format!("https://localhost:{}/x", closed.port()),
+            &format!("https://localhost:{closed}/x"),
             "--max-attempts",
             "3",
             "--backoff-ms",

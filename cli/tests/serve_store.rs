@@ -171,10 +171,7 @@ async fn metrics(client: &reqwest::Client, base: &str) -> String {
 /// password, and does not send the operator to choose another inbox.
 #[test]
 fn inbox_list_against_a_store_that_is_down_says_what_failed() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let port = crate::port_support::free_port();
     let url = format!("postgres://tc:pw-not-shown@127.0.0.1:{port}/inbox");
     let out = std::process::Command::new(EXE)
         .args(["inbox", "list", "--store", &url])
