@@ -734,6 +734,45 @@ async fn receiver_entra_readiness_follows_the_jwks() {
     }
 }
 
+/// `tradecloud doctor` with a static Bearer token sends one request with
+/// it, `auth.given`'s: the receiver keys the proofs of the probes without
+/// it with the token's digest from the start. The request that goes first
+/// for an access token (which an Entra ID receiver knows only once it has
+/// accepted it) is not sent for a token that cannot be one: not a JWT.
+#[cfg(feature = "doctor")]
+#[tokio::test]
+async fn doctor_sends_a_static_bearer_token_once() {
+    let token = "kP3x-static-token-0123456789";
+    let rx = start(&format!(
+        "[server]\n[auth]\nmethod = \"bearer\"\ntoken = \"{token}\"\n"
+    ))
+    .await;
+    let mut options = tradecloud::doctor::Options::new(rx.url(ORDER));
+    options.credentials = tradecloud::doctor::Credentials::Bearer(token.into());
+    let report = tradecloud::doctor::run(&options).await;
+    for id in ["auth.missing", "auth.wrong", "auth.given", "route.post"] {
+        assert_eq!(
+            report.check(id).unwrap().status,
+            tradecloud::doctor::Status::Pass,
+            "{id}: {}",
+            report.render_text()
+        );
+    }
+    let metrics = rx.metrics.encode();
+    // The request with the token is refused with 415 (nothing stored); the
+    // two without it carry the doctor's proof.
+    for line in [
+        r#"tradecloud_webhook_responses_total{status="415"} 1"#,
+        r#"tradecloud_webhook_responses_total{status="401"} 2"#,
+        r#"tradecloud_webhook_rejected_total{reason="doctor_probe"} 3"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line}: {metrics}");
+    }
+    assert!(!metrics.contains(r#"reason="unauthorized""#), "{metrics}");
+    assert_eq!(stored_count(&rx).await, 0);
+    rx.stop().await;
+}
+
 /// The proof header of `tradecloud doctor`'s probes, made here the way its
 /// docs say: HMAC-SHA256 of `tradecloud-doctor-probe v1\nT\nN` keyed with
 /// the SHA-256 of `secret`.

@@ -402,7 +402,7 @@ pub(crate) fn token_lifetime(token: &str, now: SystemTime) -> Option<Duration> {
 }
 
 /// The `exp` claim (seconds since the epoch) of a JWT, without verifying it.
-fn jwt_expiry(token: &str) -> Option<f64> {
+pub(crate) fn jwt_expiry(token: &str) -> Option<f64> {
     let mut parts = token.split('.');
     let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {

@@ -132,6 +132,8 @@ pub use upload::{blocked_extension, Upload, Uploaded, BLOCKED_EXTENSIONS, CHUNK,
 
 use crate::api::common::types::ErrorResponse;
 use crate::api::{authentication, object_storage, order, order_search, shipment};
+#[cfg(feature = "doctor")]
+pub(crate) use auth::jwt_expiry;
 use auth::{Credentials, TokenStore};
 use error::ErrorContext;
 use rate_limit::RateLimiter;

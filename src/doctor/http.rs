@@ -437,13 +437,16 @@ pub(crate) async fn checks(
     // without it (keyed with that token) as this doctor's. Its answer is
     // judged below, with `auth.given`, by the same request again; a
     // timeout here is `auth.missing`'s, and ends the run as that one would.
+    // Only a JWT with an `exp` can be accepted as an access token (the
+    // Entra ID receiver refuses anything else), so an opaque static token,
+    // which the receiver keys its proofs with from the start, goes without.
     let announced = match sent {
-        Sent::Bearer(_) => prober
+        Sent::Bearer(token) if crate::client::jwt_expiry(token).is_some() => prober
             .request(Method::POST, sent, empty_json(), true)
             .await
             .err()
             .filter(|e| e.timed_out),
-        Sent::None | Sent::Basic(..) => None,
+        Sent::None | Sent::Basic(..) | Sent::Bearer(_) => None,
     };
     let mut checks = vec![match announced {
         Some(timed_out) => refused(

@@ -39,10 +39,12 @@
 //! logins (`reason="unauthorized"`, the alert). Only the holder of the
 //! secret can make one, each counts once and only within 5 minutes of the
 //! receiver's clock; nothing of the secret is sent. An OAuth (Entra)
-//! receiver shares no secret with the doctor: with a Bearer token (the one
-//! fetched with `Credentials::Entra`, or given) the doctor sends its probe
-//! with the token first, and `tradecloud serve` takes proofs keyed with an
-//! access token it accepted in the last five minutes.
+//! receiver shares no secret with the doctor: with a Bearer token that is a
+//! JWT (the one fetched with `Credentials::Entra`, or given) the doctor
+//! sends its probe with the token first, and `tradecloud serve` takes
+//! proofs keyed with an access token it accepted in the last five minutes.
+//! Any other token cannot be an access token: it is sent once, for
+//! `auth.given`.
 //!
 //! ```no_run
 //! # async fn demo() {

@@ -23,7 +23,7 @@
 //! `auth.jwks_min_refresh_secs`.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_lc_rs::digest::{digest, SHA256};
 use base64::Engine as _;
@@ -83,10 +83,8 @@ enum Inner {
     Entra {
         verifier: Box<EntraVerifier>,
         challenge: HeaderValue,
-        /// The digests of the access tokens accepted in the last
-        /// [`TOKEN_KEPT_SECS`], with when each was last accepted: the keys
-        /// of `tradecloud doctor`'s proofs (see `probe_proof`).
-        recent: std::sync::Mutex<Vec<(Digest, std::time::Instant)>>,
+        /// The keys of `tradecloud doctor`'s proofs (see `probe_proof`).
+        recent: RecentTokens,
     },
 }
 
@@ -100,6 +98,41 @@ const TOKEN_KEPT_SECS: u64 = 300;
 /// (Tradecloud and the doctor each use one token for up to an hour); the
 /// oldest goes first.
 const TOKENS_KEPT: usize = 16;
+
+/// The digests of the Entra access tokens accepted in the last
+/// [`TOKEN_KEPT_SECS`], with when each was last accepted, at most
+/// [`TOKENS_KEPT`] (the one accepted longest ago goes first). Times are
+/// given, so that the expiry is tested without waiting.
+#[derive(Default)]
+struct RecentTokens(std::sync::Mutex<Vec<(Digest, Instant)>>);
+
+impl RecentTokens {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Digest, Instant)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The verifier accepted the token with this digest at `now`.
+    fn accepted(&self, token: Digest, now: Instant) {
+        let mut recent = self.lock();
+        recent.retain(|(digest, at)| *digest != token && fresh(*at, now));
+        if recent.len() >= TOKENS_KEPT {
+            recent.remove(0);
+        }
+        recent.push((token, now));
+    }
+
+    /// The digests of the tokens accepted in the [`TOKEN_KEPT_SECS`] before `now`.
+    fn keys(&self, now: Instant) -> Vec<Digest> {
+        let mut recent = self.lock();
+        recent.retain(|(_, at)| fresh(*at, now));
+        recent.iter().map(|(digest, _)| *digest).collect()
+    }
+}
+
+/// Whether a token accepted `at` still keys proofs at `now`.
+fn fresh(at: Instant, now: Instant) -> bool {
+    now.saturating_duration_since(at).as_secs() < TOKEN_KEPT_SECS
+}
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -156,7 +189,7 @@ impl Authenticator {
             Some(AuthMethod::Entra) => Inner::Entra {
                 verifier: Box::new(EntraVerifier::from_config(config)?),
                 challenge: challenge(format!("Bearer realm=\"{realm}\""))?,
-                recent: std::sync::Mutex::default(),
+                recent: RecentTokens::default(),
             },
         };
         Ok(Authenticator {
@@ -183,11 +216,7 @@ impl Authenticator {
         match &*self.inner {
             Inner::Basic { password, .. } => vec![*password],
             Inner::Bearer { token, .. } => vec![*token],
-            Inner::Entra { recent, .. } => {
-                let mut recent = recent.lock().unwrap_or_else(|e| e.into_inner());
-                recent.retain(|(_, at)| at.elapsed().as_secs() < TOKEN_KEPT_SECS);
-                recent.iter().map(|(digest, _)| *digest).collect()
-            }
+            Inner::Entra { recent, .. } => recent.keys(Instant::now()),
         }
     }
 
@@ -262,15 +291,10 @@ impl Authenticator {
                 }
                 let principal = verifier.verify(credentials).await?;
                 // Accepted: its holder may prove probes with it for a while.
-                let token = sha256(credentials.as_bytes());
-                let mut recent = recent.lock().unwrap_or_else(|e| e.into_inner());
-                recent.retain(|(digest, at)| {
-                    *digest != token && at.elapsed().as_secs() < TOKEN_KEPT_SECS
-                });
-                if recent.len() >= TOKENS_KEPT {
-                    recent.remove(0);
-                }
-                recent.push((token, std::time::Instant::now()));
+                // The verifier caches the JWKS's keys, not validated tokens:
+                // each request's token is checked in full (an RS256
+                // signature), so there is no cache miss to do this on.
+                recent.accepted(sha256(credentials.as_bytes()), Instant::now());
                 Ok(principal)
             }
         }
@@ -293,6 +317,38 @@ mod tests {
                 assert!(d <= full && d >= full / 2, "{failures}: {d:?}");
             }
         }
+    }
+
+    /// The keys of the doctor's proofs with Entra ID: a token counts from
+    /// when it was accepted for [`TOKEN_KEPT_SECS`], a token never accepted
+    /// never, and at most [`TOKENS_KEPT`] are kept.
+    #[test]
+    fn recent_tokens_key_proofs_for_accepted_tokens_only_and_for_a_while() {
+        let recent = RecentTokens::default();
+        let start = Instant::now();
+        let later = |secs| start + Duration::from_secs(secs);
+        let token = sha256(b"accepted token");
+        assert!(recent.keys(start).is_empty());
+        recent.accepted(token, start);
+        assert_eq!(recent.keys(start), vec![token]);
+        assert_eq!(recent.keys(later(TOKEN_KEPT_SECS - 1)), vec![token]);
+        assert!(!recent.keys(start).contains(&sha256(b"never accepted")));
+        assert!(recent.keys(later(TOKEN_KEPT_SECS)).is_empty(), "expired");
+        // Accepted again: it counts from then, once.
+        recent.accepted(token, later(TOKEN_KEPT_SECS));
+        recent.accepted(token, later(TOKEN_KEPT_SECS + 10));
+        assert_eq!(recent.keys(later(TOKEN_KEPT_SECS + 10)), vec![token]);
+        assert_eq!(recent.keys(later(2 * TOKEN_KEPT_SECS + 9)), vec![token]);
+
+        let recent = RecentTokens::default();
+        let tokens: Vec<Digest> = (0..TOKENS_KEPT + 4)
+            .map(|i| sha256(format!("token {i}").as_bytes()))
+            .collect();
+        for (i, token) in tokens.iter().enumerate() {
+            recent.accepted(*token, later(i as u64));
+        }
+        // The oldest went first.
+        assert_eq!(recent.keys(later(30)), tokens[4..].to_vec());
     }
 
     fn basic() -> Authenticator {
