@@ -912,6 +912,47 @@ async fn an_unknown_order_is_not_found_whatever_the_body() {
     trade.server.shutdown().await.expect("stops");
 }
 
+/// An order id with characters a path must percent-encode (a space, `%`)
+/// is the same order whichever way it comes: read through the SDK
+/// (`GET /order/{orderId}`, which encodes it) it is found, a missing one is
+/// a `404`; an order action with a body the generated code refuses on a
+/// missing one is the `404` of an unknown order, as with any other id (it
+/// was a `400`: the still-encoded path segment was not compared), and on
+/// the known one the `400` it is.
+#[tokio::test]
+async fn an_order_id_to_percent_encode_is_found_or_not_found_decoded() {
+    use tradecloud::client::ClientError;
+    let trade = Trade::start().await;
+    let buyer_company = trade.buyer.company_id.clone();
+    let line = json!([{"buyerLine": {"position": "0001",
+        "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 10}]}}]);
+    trade
+        .server
+        .insert_order(decode(json!({"id": "PO 7%1",
+            "buyerOrder": {"companyId": buyer_company}, "lines": line})))
+        .expect("stored");
+    let read = trade.buyer_client.orders().get("PO 7%1").await;
+    assert_eq!(
+        read.expect("the order with a space and % in its id").id(),
+        "PO 7%1"
+    );
+    let missing = trade.buyer_client.orders().get("PO 7%2").await;
+    assert!(
+        matches!(missing, Err(ClientError::NotFound { .. })),
+        "{missing:?}"
+    );
+    let (code, answer) = trade
+        .buyer_action("order/PO%207%252/complete", json!([]))
+        .await;
+    assert_eq!(code, 404, "{answer}");
+    assert!(answer.to_string().contains("PO 7%2"), "{answer}");
+    let (code, answer) = trade
+        .buyer_action("order/PO%207%251/complete", json!([]))
+        .await;
+    assert_eq!(code, 400, "a refused body on the known order: {answer}");
+    trade.server.shutdown().await.expect("stops");
+}
+
 /// specs/order.yaml, every order action: 404 "no order with this id (for
 /// this user)". An order of another company is not the caller's: the
 /// buyer's actions on an order of another buyer company, and the

@@ -373,3 +373,35 @@ async fn tradecloud_mock_shipment_plays_the_portal_actions_on_a_running_mock() {
     assert!(text(&output.stderr).contains("--mock-url"));
     child.kill().await.expect("the mock stops");
 }
+
+/// `tradecloud mock shipment ... --password` without `--username` is
+/// refused by the command line (exit status 2, naming the missing flag)
+/// rather than sending as the info file's or the default user with the
+/// password left unused; `--username` without `--password` likewise.
+#[tokio::test]
+async fn tradecloud_mock_shipment_refuses_half_of_the_credentials() {
+    use crate::cli_support::{run, text, NO_VARIABLES};
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for (given, missing) in [
+        (["--password", "secret"], "--username"),
+        (["--username", "someone@example.com"], "--password"),
+    ] {
+        let mut args = vec![
+            "mock",
+            "shipment",
+            "approve",
+            "--mock-url",
+            "http://127.0.0.1:9",
+        ];
+        args.extend(given);
+        args.push("some-shipment-id");
+        let output = run(dir.path(), &NO_VARIABLES, &args).await;
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{given:?}: {stderr}");
+        assert!(
+            stderr.contains("required") && stderr.contains(missing),
+            "{given:?}: {stderr}"
+        );
+    }
+}

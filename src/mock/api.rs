@@ -7,6 +7,7 @@
 //! `Authorization` is checked against the security schemes the spec lists.
 //! The methods here only answer.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use axum::response::{IntoResponse, Response};
@@ -207,7 +208,7 @@ impl order::server::Api for MockState {
     /// ([`super::write::order_action_gate`]).
     async fn reject(&self, rejection: Rejection) -> Response {
         if let Some(body) = order_id_in_path(&rejection).and_then(|(operation, order_id)| {
-            self.actors_order(&rejection.raw.headers, order_id, operation.party)
+            self.actors_order(&rejection.raw.headers, &order_id, operation.party)
                 .err()
                 .map(|body| *body)
         }) {
@@ -306,17 +307,14 @@ impl order::server::Api for MockState {
     }
 }
 
-/// One page of a poll: the items updated strictly after `after` that `keep`
-/// accepts, sorted by their timestamp (then id), `offset`/`limit` applied.
-/// Returns the page, the number of matches, and the largest timestamp in
-/// the page (or `after` when the page is empty).
-/// The operation and `{orderId}` of a refused order service request, as
-/// its path holds it: the path's last segments matched against the
-/// operation's path (the mock's routes sit under `/v2`). `None` when the
-/// operation has no order id, the path does not match, or the id is
-/// percent-encoded (it is then compared decoded by the operation, not
-/// here).
-fn order_id_in_path(rejection: &Rejection) -> Option<(&'static Operation, &str)> {
+/// The operation and `{orderId}` of a refused order service request: the
+/// path's last segments matched against the operation's path (the mock's
+/// routes sit under `/v2`), the id percent-decoded as axum's `Path`
+/// extractor decodes it for the operations themselves, so `no%20such` is
+/// the order `no such` here as there. `None` when the operation has no
+/// order id, the path does not match, or the decoded id is empty or not
+/// UTF-8 (axum's `Path` refuses that too).
+fn order_id_in_path(rejection: &Rejection) -> Option<(&'static Operation, Cow<'_, str>)> {
     let operation = order::OPERATIONS
         .iter()
         .find(|o| o.id == rejection.operation_id)?;
@@ -337,11 +335,16 @@ fn order_id_in_path(rejection: &Rejection) -> Option<(&'static Operation, &str)>
             return None;
         }
     }
-    order_id
-        .filter(|id| !id.is_empty() && !id.contains('%'))
-        .map(|id| (operation, id))
+    let order_id = percent_encoding::percent_decode_str(order_id?)
+        .decode_utf8()
+        .ok()?;
+    (!order_id.is_empty()).then_some((operation, order_id))
 }
 
+/// One page of a poll: the items updated strictly after `after` that `keep`
+/// accepts, sorted by their timestamp (then id), `offset`/`limit` applied.
+/// Returns the page, the number of matches, and the largest timestamp in
+/// the page (or `after` when the page is empty).
 fn poll_page<T: Clone + LastUpdated>(
     items: &BTreeMap<String, T>,
     after: Option<&DateTime>,

@@ -363,23 +363,17 @@ impl MockState {
     /// Whether `shipment` is `side`'s: its company named in its buyer or
     /// supplier header is the mock's (or not named).
     fn owns_shipment(&self, side: Party, shipment: &Shipment) -> bool {
-        let (company, own) = match side {
-            Party::Buyer => (
-                shipment
-                    .buyer_shipment
-                    .as_ref()
-                    .and_then(|b| b.company_id.as_ref()),
-                &self.buyer.company_id,
-            ),
-            Party::Supplier => (
-                shipment
-                    .supplier_shipment
-                    .as_ref()
-                    .and_then(|s| s.company_id.as_ref()),
-                &self.supplier.company_id,
-            ),
+        let named = match side {
+            Party::Buyer => shipment
+                .buyer_shipment
+                .as_ref()
+                .and_then(|b| b.company_id.as_deref()),
+            Party::Supplier => shipment
+                .supplier_shipment
+                .as_ref()
+                .and_then(|s| s.company_id.as_deref()),
         };
-        company.is_none_or(|c| c == own)
+        self.owns(side, named)
     }
 
     /// The stored shipment `shipment_id` if it is `actor`'s; else the
@@ -406,10 +400,7 @@ impl MockState {
                 format!(
                     "shipment {shipment_id} is not a shipment of the mock's {actor} company \
                      ({}); nothing changed",
-                    match actor {
-                        Party::Buyer => &self.buyer.company_id,
-                        Party::Supplier => &self.supplier.company_id,
-                    }
+                    self.company(actor).company_id
                 ),
             ));
         }

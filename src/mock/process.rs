@@ -74,6 +74,14 @@ fn process_status(line: &OrderLine) -> Option<&LineProcessStatus> {
     line.status.as_ref()?.process_status.as_ref()
 }
 
+/// A buyer indicator of a line: the line's own value, else the order's,
+/// else not set ("line indicators have precedence over (overrule) order
+/// indicators", order/buyer/issue/indicators.md), each indicator on its
+/// own.
+fn line_else_order(line: Option<bool>, order: Option<bool>) -> bool {
+    line.or(order).unwrap_or(false)
+}
+
 fn line_position(line: &OrderLine) -> Option<&str> {
     line.buyer_line.as_ref()?.position.as_deref()
 }
@@ -779,15 +787,15 @@ pub(crate) fn issue_order(
 ///   message is the whole order, and the schedule only what it sends.
 /// * A sent `actualDelivery` replaces the delivery history line of its
 ///   position, or is added (the history is otherwise left as it is).
-/// * A cancelled sent line (its `indicators.cancelled`, else the order's
-///   when the line sets neither `cancelled` nor `completed`) is removed
+/// * A cancelled sent line (its `indicators.cancelled`, else the order's:
+///   [`line_else_order`], as `completed` is decided on its own) is removed
 ///   from its order line's schedule ("When an individual order line is
 ///   cancelled; Tradecloud will remove the individual line from the
 ///   orginal line's delivery schedule", order/buyer/cancel.md); when that
 ///   leaves no delivery line, the order line itself is cancelled ("When all
 ///   primary and related split lines are cancelled; the primary order line
-///   will become cancelled"). A line (or, for lines that set neither, the
-///   order) with both `cancelled` and `completed` is completed, not
+///   will become cancelled"). A line whose `cancelled` and `completed`
+///   (each the line's, else the order's) are both set is completed, not
 ///   cancelled: "Completing has precedence over cancelling at the same
 ///   time" (order/buyer/issue/indicators.md#L63). The order's `cancelled`
 ///   indicator is used up here and not passed on.
@@ -841,13 +849,22 @@ pub(crate) fn single_delivery_message(
     // indicators.md#L63: "Completing has precedence over cancelling at
     // the same time": a line (or order) with both is completed, not
     // cancelled.
-    let header_cancelled =
-        header.is_some_and(|i| i.cancelled == Some(true) && i.completed != Some(true));
-    let cancelled = |sent: &Sent| match sent.indicators.as_ref() {
-        Some(i) if i.cancelled.is_some() || i.completed.is_some() => {
-            i.cancelled == Some(true) && i.completed != Some(true)
-        }
-        _ => header_cancelled,
+    // Each flag is decided on its own, the line's before the order's
+    // ([`line_else_order`], as for a line of the normal path): a line
+    // that sends only `completed: false` still takes the order's
+    // `cancelled`, and a line's `cancelled` yields to the order's
+    // `completed`.
+    let cancelled = |sent: &Sent| {
+        let line = sent.indicators.as_ref();
+        let completed = line_else_order(
+            line.and_then(|i| i.completed),
+            header.and_then(|i| i.completed),
+        );
+        let cancelled = line_else_order(
+            line.and_then(|i| i.cancelled),
+            header.and_then(|i| i.cancelled),
+        );
+        cancelled && !completed
     };
     // The sent lines by the order line they belong to, in the order sent.
     let mut groups: Vec<(String, Vec<&Sent>)> = Vec::new();
@@ -1256,10 +1273,7 @@ fn indicate(
                 .and_then(|l| l.indicators.as_ref())
         });
         let flag = |line_value: Option<Option<bool>>, header_value: Option<Option<bool>>| {
-            line_value
-                .flatten()
-                .or(header_value.flatten())
-                .unwrap_or(false)
+            line_else_order(line_value.flatten(), header_value.flatten())
         };
         // Each flag from the line, else from the order ("a `cancelled`
         // indicator on line level ... has precedence over the order level
@@ -3890,6 +3904,51 @@ mod tests {
         assert_eq!(
             (indicators.completed, indicators.cancelled),
             (Some(true), None)
+        );
+    }
+
+    // order/buyer/issue/indicators.md: line indicators overrule the
+    // order's, each on its own (as on the normal path): a split line that
+    // sends only `completed: false` still takes the order's `cancelled`
+    // (it leaves the schedule), and a split line's `cancelled` yields to
+    // the order's `completed` ("Completing has precedence over cancelling
+    // at the same time").
+    #[test]
+    fn single_delivery_cancelled_and_completed_are_each_the_line_s_else_the_order_s() {
+        let schedule = |order: serde_json::Value, primary, split_line| {
+            let message: connector::SendSingleDeliveryOrderByBuyer = from_json(serde_json::json!({
+                "order": {"supplierAccountNumber": "SUPPLIER12345",
+                          "purchaseOrderNumber": "PO-4", "indicators": order},
+                "lines": split(primary, split_line)
+            }));
+            let lines = single_delivery_message(&message, None)
+                .0
+                .lines
+                .unwrap_or_default();
+            lines[0]
+                .delivery_schedule
+                .iter()
+                .flatten()
+                .map(|d| d.position.clone().unwrap_or_default())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            schedule(
+                serde_json::json!({"cancelled": true}),
+                serde_json::json!({"cancelled": false}),
+                serde_json::json!({"completed": false}),
+            ),
+            ["0001"],
+            "the order's cancelled, not overruled by the line's completed: false"
+        );
+        assert_eq!(
+            schedule(
+                serde_json::json!({"completed": true}),
+                serde_json::json!({}),
+                serde_json::json!({"cancelled": true}),
+            ),
+            ["0001", "0002"],
+            "the order's completed wins over the line's cancelled"
         );
     }
 

@@ -647,6 +647,22 @@ impl MockState {
         }
     }
 
+    /// The mock's company of `side`.
+    pub(super) fn company(&self, side: Party) -> &MockCompany {
+        match side {
+            Party::Buyer => &self.buyer,
+            Party::Supplier => &self.supplier,
+        }
+    }
+
+    /// Whether an order or shipment is `side`'s by the company id its
+    /// `side` part names (`named`): the mock's company of that side, or
+    /// none named. The one ownership rule of the order actions and the
+    /// order read ([`Self::actors_order`]) and of the shipment portal.
+    pub(super) fn owns(&self, side: Party, named: Option<&str>) -> bool {
+        named.is_none_or(|id| id == self.company(side).company_id)
+    }
+
     /// Store a changed order and its single-delivery view.
     fn store_order(store: &mut Objects, order: Order) {
         let Some(id) = order.id.clone() else {
@@ -1154,24 +1170,30 @@ impl MockState {
             Some(Party::Supplier) => &[Party::Supplier],
             None => &[Party::Buyer, Party::Supplier],
         };
-        let company = |side: Party| match side {
-            Party::Buyer => (&buyer, &self.buyer.company_id),
-            Party::Supplier => (&supplier, &self.supplier.company_id),
+        let named = |side: Party| match side {
+            Party::Buyer => buyer.as_deref(),
+            Party::Supplier => supplier.as_deref(),
         };
         let acting: Vec<Party> = sides
             .iter()
             .copied()
             .filter(|&side| self.acts_as(headers, side))
             .collect();
-        if let Some(side) = acting.iter().copied().find(|&side| {
-            let (named, own) = company(side);
-            named.as_ref().is_none_or(|id| id == own)
-        }) {
+        if let Some(side) = acting
+            .iter()
+            .copied()
+            .find(|&side| self.owns(side, named(side)))
+        {
             return Ok(side);
         }
         let whose = acting
             .iter()
-            .map(|&side| format!("the mock's {side} company ({})", company(side).1))
+            .map(|&side| {
+                format!(
+                    "the mock's {side} company ({})",
+                    self.company(side).company_id
+                )
+            })
             .collect::<Vec<_>>()
             .join(" or ");
         Err(Box::new(error_body(format!(
@@ -1185,19 +1207,14 @@ impl MockState {
     /// its buyer or supplier part, or not named).
     fn own_order<'s>(&'s self, side: Party, order_id: &'s str) -> impl Fn(&Order) -> bool + 's {
         move |o| {
-            let (party, company) = match side {
-                Party::Buyer => (
-                    o.buyer_order.as_ref().and_then(|b| b.company_id.as_ref()),
-                    &self.buyer.company_id,
-                ),
-                Party::Supplier => (
-                    o.supplier_order
-                        .as_ref()
-                        .and_then(|s| s.company_id.as_ref()),
-                    &self.supplier.company_id,
-                ),
+            let named = match side {
+                Party::Buyer => o.buyer_order.as_ref().and_then(|b| b.company_id.as_deref()),
+                Party::Supplier => o
+                    .supplier_order
+                    .as_ref()
+                    .and_then(|s| s.company_id.as_deref()),
             };
-            o.id.as_deref() == Some(order_id) && party.is_none_or(|id| id == company)
+            o.id.as_deref() == Some(order_id) && self.owns(side, named)
         }
     }
 

@@ -142,8 +142,13 @@ pub struct MockTarget {
     /// The acting user (default: the acting company's user from --info-file, else the mock's default user).
     #[arg(long, env = "TRADECLOUD_USERNAME", requires = "password")]
     pub username: Option<String>,
-    /// The acting user's password.
-    #[arg(long, env = "TRADECLOUD_PASSWORD", hide_env_values = true)]
+    /// The acting user's password (with --username: alone it would be the password of no one).
+    #[arg(
+        long,
+        env = "TRADECLOUD_PASSWORD",
+        hide_env_values = true,
+        requires = "username"
+    )]
     pub password: Option<String>,
 }
 
