@@ -825,22 +825,20 @@ pub(crate) fn single_delivery_message(
 ) -> (connector::SendOrderByBuyer, Vec<DeliveryLine>) {
     type Sent = connector::SingleDeliveryOrderLineByBuyer;
     let header = message.order.indicators.as_ref();
-    let header_delivered = header.and_then(|i| i.delivered).unwrap_or(false);
     // receive-goods.md, single delivery: "When the primary or any related
     // split lines is delivered; the corresponding delivery line will
     // become delivered" (a line's own indicator before the order's).
     let delivered = |sent: &Sent| {
-        sent.indicators
-            .as_ref()
-            .and_then(|i| i.delivered)
-            .unwrap_or(header_delivered)
+        line_else_order(
+            sent.indicators.as_ref().and_then(|i| i.delivered),
+            header.and_then(|i| i.delivered),
+        )
     };
-    let header_shipped = header.and_then(|i| i.shipped).unwrap_or(false);
     let shipped = |sent: &Sent| {
-        sent.indicators
-            .as_ref()
-            .and_then(|i| i.shipped)
-            .unwrap_or(header_shipped)
+        line_else_order(
+            sent.indicators.as_ref().and_then(|i| i.shipped),
+            header.and_then(|i| i.shipped),
+        )
     };
     let mut delivery_lines: Vec<DeliveryLine> = Vec::new();
     let complete = header
