@@ -33,6 +33,19 @@ fn fixture<T: DeserializeOwned>(spec: &str, name: &str) -> T {
     serde_json::from_slice(&bytes).expect("decodes")
 }
 
+/// `error` refuses a message for exactly the violations `expected`, each
+/// found in the violations' text.
+fn assert_violations(error: &ClientError, expected: &[&str]) {
+    let ClientError::InvalidMessage { violations, .. } = error else {
+        panic!("{error:?}")
+    };
+    let text = violations.to_string();
+    assert_eq!(violations.len(), expected.len(), "{text}");
+    for expected in expected {
+        assert!(text.contains(expected), "{expected}\n{text}");
+    }
+}
+
 fn order() -> connector::SendOrderByBuyer {
     fixture("api-connector", "sendOrderByBuyerRoute.guide.json")
 }
@@ -431,19 +444,15 @@ async fn despatch_advice_dates_are_sent_in_the_documented_form() {
         .send_despatch_advice(&advice)
         .await
         .expect_err("date-times in date members");
-    let ClientError::InvalidMessage { violations, .. } = &error else {
-        panic!("{error:?}")
-    };
-    let text = violations.to_string();
-    assert_eq!(violations.len(), 2, "{text}");
-    for expected in [
-        "`header.shipment.departure.actualDate` must be a date YYYY-MM-DD without time or zone, \
-         e.g. 2019-12-31 (it is \"2026-02-03T07:45:00+01:00\")",
-        "`lines[0].backorderDate` must be a date YYYY-MM-DD without time or zone, e.g. 2019-12-31 \
-         (it is \"2026-04-01T00:00:00\")",
-    ] {
-        assert!(text.contains(expected), "{expected}\n{text}");
-    }
+    assert_violations(
+        &error,
+        &[
+            "`header.shipment.departure.actualDate` must be a date YYYY-MM-DD without time or \
+             zone, e.g. 2019-12-31 (it is \"2026-02-03T07:45:00+01:00\")",
+            "`lines[0].backorderDate` must be a date YYYY-MM-DD without time or zone, e.g. \
+             2019-12-31 (it is \"2026-04-01T00:00:00\")",
+        ],
+    );
     assert_eq!(server.stats().api_requests(), 0, "nothing was sent");
 
     let answer = client
@@ -479,19 +488,15 @@ async fn delivery_schedule_etd_and_eta_are_sent_in_the_documented_form() {
         .update_delivery_schedule(ORDER_ID, "0001", &dated)
         .await
         .expect_err("date-times in date members");
-    let ClientError::InvalidMessage { violations, .. } = &error else {
-        panic!("{error:?}")
-    };
-    let text = violations.to_string();
-    assert_eq!(violations.len(), 2, "{text}");
-    for expected in [
-        "`deliverySchedule[0].etd` must be a date YYYY-MM-DD without time or zone, e.g. \
-         2019-12-31 (it is \"2026-02-03T07:45:00+01:00\")",
-        "`deliverySchedule[0].eta` must be a date YYYY-MM-DD without time or zone, e.g. \
-         2019-12-31 (it is \"2026-04-01T00:00:00\")",
-    ] {
-        assert!(text.contains(expected), "{expected}\n{text}");
-    }
+    assert_violations(
+        &error,
+        &[
+            "`deliverySchedule[0].etd` must be a date YYYY-MM-DD without time or zone, e.g. \
+             2019-12-31 (it is \"2026-02-03T07:45:00+01:00\")",
+            "`deliverySchedule[0].eta` must be a date YYYY-MM-DD without time or zone, e.g. \
+             2019-12-31 (it is \"2026-04-01T00:00:00\")",
+        ],
+    );
     assert_eq!(server.stats().api_requests(), 0, "nothing was sent");
 
     let () = client

@@ -34,6 +34,20 @@ async fn webhook(server: &MockServer, party: &MockParty, path: &str, settings: V
     assert_eq!(status, 200);
 }
 
+/// A receiver of `party`'s webhooks from `server`: registered in the
+/// webhook settings at `path`, with the receiver's `route` as the URL.
+async fn listening(server: &MockServer, party: &MockParty, path: &str, route: &str) -> Receiver {
+    let receiver = Receiver::start().await;
+    webhook(
+        server,
+        party,
+        path,
+        json!({"webhookUrl": format!("{}/{route}", receiver.url)}),
+    )
+    .await;
+    receiver
+}
+
 const ORDER_EVENTS: &str = "order-webhook-connector/company/{companyId}/settings/orderEvents";
 
 const ORDER_DOCUMENTS_EVENTS: &str =
@@ -523,14 +537,7 @@ async fn a_code_padded_with_whitespace_replaces_the_attached_document() {
 async fn documents_that_change_nothing_send_no_event() {
     let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
     let (buyer, supplier) = (server.buyer(), server.supplier());
-    let supplier_rx = Receiver::start().await;
-    webhook(
-        &server,
-        &supplier,
-        ORDER_DOCUMENTS_EVENTS,
-        json!({"webhookUrl": format!("{}/documents", supplier_rx.url)}),
-    )
-    .await;
+    let supplier_rx = listening(&server, &supplier, ORDER_DOCUMENTS_EVENTS, "documents").await;
     issue_order(&server, "PO-DOCS-EMPTY").await;
     let documents = |position: &str, code: &str| {
         json!({
@@ -568,14 +575,7 @@ async fn documents_that_change_nothing_send_no_event() {
 async fn a_despatch_advice_keeps_its_carrier_tracking_number_and_final_destination() {
     let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
     let (buyer, supplier) = (server.buyer(), server.supplier());
-    let buyer_rx = Receiver::start().await;
-    webhook(
-        &server,
-        &buyer,
-        SHIPMENT_EVENTS,
-        json!({"webhookUrl": format!("{}/shipments", buyer_rx.url)}),
-    )
-    .await;
+    let buyer_rx = listening(&server, &buyer, SHIPMENT_EVENTS, "shipments").await;
     let (status, body) = post(
         &server,
         &supplier,
@@ -656,14 +656,7 @@ const DESPATCH_ADVICE: &str = "/api-connector/shipment/despatch-advice";
 async fn a_resent_despatch_advice_stamps_only_changed_lines_and_items_are_enriched() {
     let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
     let (buyer, supplier) = (server.buyer(), server.supplier());
-    let buyer_rx = Receiver::start().await;
-    webhook(
-        &server,
-        &buyer,
-        SHIPMENT_EVENTS,
-        json!({"webhookUrl": format!("{}/shipments", buyer_rx.url)}),
-    )
-    .await;
+    let buyer_rx = listening(&server, &buyer, SHIPMENT_EVENTS, "shipments").await;
     let (status, body) = post(
         &server,
         &buyer,
@@ -768,14 +761,7 @@ async fn a_resent_despatch_advice_stamps_only_changed_lines_and_items_are_enrich
 async fn despatch_advices_of_one_shipment_number_make_one_shipment() {
     let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
     let (buyer, supplier) = (server.buyer(), server.supplier());
-    let buyer_rx = Receiver::start().await;
-    webhook(
-        &server,
-        &buyer,
-        SHIPMENT_EVENTS,
-        json!({"webhookUrl": format!("{}/shipments", buyer_rx.url)}),
-    )
-    .await;
+    let buyer_rx = listening(&server, &buyer, SHIPMENT_EVENTS, "shipments").await;
     let line = |position: &str, quantity: u32| {
         json!({"despatchAdviceLinePosition": position, "purchaseOrderNumber": "PO-SN-1",
                "purchaseOrderLinePosition": "0001", "despatchQuantity": quantity})

@@ -93,6 +93,20 @@ impl Trade {
         }
     }
 
+    /// Store order `id` as it is, with line 0001 (10 on 2026-03-01), its
+    /// buyer and supplier parts naming `companies` (`buyerOrder`'s,
+    /// `supplierOrder`'s; `None`: the part is left out), as orders of other
+    /// companies come to be in the mock.
+    fn store(&self, id: &str, companies: (&str, Option<&str>)) {
+        let mut order = json!({"id": id, "buyerOrder": {"companyId": companies.0},
+            "lines": [{"buyerLine": {"position": "0001", "deliverySchedule":
+                [{"position": "1", "date": "2026-03-01", "quantity": 10}]}}]});
+        if let Some(supplier) = companies.1 {
+            order["supplierOrder"] = json!({"companyId": supplier});
+        }
+        self.server.insert_order(decode(order)).expect("stored");
+    }
+
     /// The buyer sends order `number`: 0001 (10 on 2026-03-01) and 0002
     /// (4 on 2026-03-08), with `indicators` on the order. Returns its id.
     async fn issue(&self, number: &str, indicators: Value) -> String {
@@ -923,14 +937,7 @@ async fn an_unknown_order_is_not_found_whatever_the_body() {
 async fn an_order_id_to_percent_encode_is_found_or_not_found_decoded() {
     use tradecloud::client::ClientError;
     let trade = Trade::start().await;
-    let buyer_company = trade.buyer.company_id.clone();
-    let line = json!([{"buyerLine": {"position": "0001",
-        "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 10}]}}]);
-    trade
-        .server
-        .insert_order(decode(json!({"id": "PO 7%1",
-            "buyerOrder": {"companyId": buyer_company}, "lines": line})))
-        .expect("stored");
+    trade.store("PO 7%1", (&trade.buyer.company_id, None));
     let read = trade.buyer_client.orders().get("PO 7%1").await;
     assert_eq!(
         read.expect("the order with a space and % in its id").id(),
@@ -965,23 +972,11 @@ async fn another_company_s_order_is_not_found_for_its_actions() {
     let own = trade.issue("PO-ACTIONS-OWN", json!({})).await;
     let supplier_company = trade.supplier.company_id.clone();
     let buyer_company = trade.buyer.company_id.clone();
-    let line = json!([{"buyerLine": {"position": "0001",
-        "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 10}]}}]);
     // Another buyer's order with the mock's supplier, and the mock's
     // buyer's order with another supplier; one more of another buyer
     // known only as a single-delivery order.
-    trade
-        .server
-        .insert_order(decode(json!({"id": "other-buyers",
-            "buyerOrder": {"companyId": "someone-else"},
-            "supplierOrder": {"companyId": "someone-else-too"}, "lines": line})))
-        .expect("stored");
-    trade
-        .server
-        .insert_order(decode(json!({"id": "other-suppliers",
-            "buyerOrder": {"companyId": buyer_company},
-            "supplierOrder": {"companyId": "someone-else"}, "lines": line})))
-        .expect("stored");
+    trade.store("other-buyers", ("someone-else", Some("someone-else-too")));
+    trade.store("other-suppliers", (&buyer_company, Some("someone-else")));
     trade
         .server
         .insert_single_delivery_order(decode(json!({"id": "other-buyers-single",

@@ -162,6 +162,15 @@ async fn tradecloud_mock_shipment_plays_the_portal_actions_on_a_running_mock() {
         all.extend(args);
         all
     }
+    // A refusal: exit status `code`, and standard error saying each of `says`.
+    let fails = |output: &std::process::Output, code: i32, says: &[&str]| {
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{stderr}");
+        assert!(
+            says.iter().all(|s| stderr.contains(s)),
+            "{says:?}: {stderr}"
+        );
+    };
     let shipment = |output: &std::process::Output| -> serde_json::Value {
         assert!(
             output.status.success(),
@@ -196,12 +205,7 @@ async fn tradecloud_mock_shipment_plays_the_portal_actions_on_a_running_mock() {
         &act(vec!["approve", "--info-file", &info, &id]),
     )
     .await;
-    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
-    let stderr = text(&output.stderr);
-    assert!(
-        stderr.contains("409") && stderr.contains("already Approved"),
-        "{stderr}"
-    );
+    fails(&output, 3, &["409", "already Approved"]);
 
     // The supplier updates the header (its user, from the info file).
     let output = run(
@@ -356,12 +360,7 @@ async fn tradecloud_mock_shipment_plays_the_portal_actions_on_a_running_mock() {
         ]),
     )
     .await;
-    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
-    let stderr = text(&output.stderr);
-    assert!(
-        stderr.contains("404") && stderr.contains("no-such-shipment"),
-        "{stderr}"
-    );
+    fails(&output, 3, &["404", "no-such-shipment"]);
     // No mock there: exit status 4, saying how to point at one.
     let output = run(
         dir.path(),
@@ -369,8 +368,7 @@ async fn tradecloud_mock_shipment_plays_the_portal_actions_on_a_running_mock() {
         &act(vec!["resend", "--mock-url", "http://127.0.0.1:1", &id]),
     )
     .await;
-    assert_eq!(output.status.code(), Some(4), "{}", text(&output.stderr));
-    assert!(text(&output.stderr).contains("--mock-url"));
+    fails(&output, 4, &["--mock-url"]);
     child.kill().await.expect("the mock stops");
 }
 
