@@ -322,6 +322,9 @@ impl<'a> Orders<'a> {
     /// [`documents().upload`](Documents::upload) (`objectId`), on your
     /// own server (`url`), or meta data only. Creates the
     /// `OrderDocumentsAttachedByBuyer` event for the supplier. JSON only.
+    /// The buyer's call: a supplier attaches documents with its order
+    /// response ([`respond`](Self::respond), `documents` on the order or a
+    /// line; order/supplier/send-order-response/attach-document.md).
     ///
     /// # Retries
     ///

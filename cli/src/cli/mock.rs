@@ -103,7 +103,8 @@ pub struct MockArgs {
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub delivery_backoff: Duration,
     /// PEM file of CA certificates trusted for https:// webhook targets,
-    /// besides the system roots.
+    /// besides the system roots (for a local `tradecloud serve --dev-tls`,
+    /// the certificate its `--dev-cert-out PATH` writes).
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
     /// Make webhook targets fail as the mock sees them:

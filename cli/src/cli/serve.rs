@@ -27,7 +27,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub dev_tls: bool,
     /// With --dev-tls: write the generated certificate (PEM) here, for
-    /// clients to trust (`tradecloud send --cacert PATH`).
+    /// clients to trust (`tradecloud send --cacert PATH`, `tradecloud mock
+    /// --ca-file PATH` delivering webhooks to it).
     #[arg(long, value_name = "PATH", requires = "dev_tls")]
     pub dev_cert_out: Option<PathBuf>,
     /// Listen on this address instead of server.listen.
