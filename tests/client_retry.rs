@@ -150,7 +150,7 @@ async fn other_4xx_answers_are_not_retried_either() {
     assert!(
         error
             .to_string()
-            .starts_with("order no-such-order does not exist at Tradecloud"),
+            .starts_with("order no-such-order: not found at Tradecloud"),
         "{error}"
     );
     assert_eq!(server.stats().requests_for(GET_ORDER_BY_ID_ROUTE.id), 1);

@@ -45,7 +45,7 @@ async fn order_and_shipment_get_print_json() {
     .await;
     assert!(!output.status.success());
     assert!(
-        text(&output.stderr).contains("order no-such-order does not exist"),
+        text(&output.stderr).contains("order no-such-order: not found at Tradecloud"),
         "{}",
         text(&output.stderr)
     );

@@ -52,10 +52,17 @@ pub enum ClientError {
         party: Option<Party>,
     },
 
-    /// Tradecloud answered `404 Not Found`.
-    #[error("{what} does not exist at Tradecloud (404 Not Found){}: check the id and the environment (production or acceptance)", OptMessage(message))]
+    /// Tradecloud answered `404 Not Found`: the order, shipment or
+    /// document asked for, or one that a message or an order action names
+    /// (its order, a line position), does not exist for this user.
+    #[error(
+        "{what}: not found at Tradecloud (404 Not Found){}: check the ids it names (order or \
+         shipment id, line positions) and the environment (production or acceptance)",
+        OptMessage(message)
+    )]
     NotFound {
-        /// What was asked for, e.g. `shipment 42`.
+        /// What was asked for, e.g. `shipment 42` or `the approval of
+        /// requests of order 42`.
         what: String,
         /// Tradecloud's explanation, if any.
         message: Option<String>,
@@ -753,7 +760,7 @@ mod tests {
         let error = context().status_error(StatusCode::NOT_FOUND, once, None);
         assert_eq!(error.status(), Some(404));
         assert!(
-            error.to_string().starts_with("order 42 does not exist"),
+            error.to_string().starts_with("order 42: not found at Tradecloud"),
             "{error}"
         );
         let login = CallReport {
@@ -780,6 +787,28 @@ mod tests {
             "{error}"
         );
         assert!(error.is_transient());
+    }
+
+    #[test]
+    fn a_404_of_an_order_action_names_the_ids_to_check_not_the_action_as_missing() {
+        // An order action answered 404 for a line the order does not have:
+        // the action is not what "does not exist", the line is.
+        let context = ErrorContext {
+            what: "the approval of requests of order 42".into(),
+            ..context()
+        };
+        let error = context.status_error(
+            StatusCode::NOT_FOUND,
+            CallReport::default(),
+            Some("order 42 has no line at position 0009".into()),
+        );
+        assert!(matches!(error, ClientError::NotFound { .. }), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            "the approval of requests of order 42: not found at Tradecloud (404 Not Found) \
+             (order 42 has no line at position 0009): check the ids it names (order or shipment \
+             id, line positions) and the environment (production or acceptance)"
+        );
     }
 
     #[test]
