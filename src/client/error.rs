@@ -341,7 +341,7 @@ pub enum ClientError {
     },
 
     /// A file system operation failed.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}: {source}: {}", path.display(), IoAdvice(source.kind()))]
     Io {
         /// What was being done, e.g. `write`.
         action: &'static str,
@@ -527,6 +527,21 @@ impl fmt::Display for ConnectAdvice {
                  Client::from_env, TRADECLOUD_BASE_URL or TRADECLOUD_ENV)",
             )
         }
+    }
+}
+
+/// What to do after a file system operation failed, by its kind.
+struct IoAdvice(std::io::ErrorKind);
+
+impl fmt::Display for IoAdvice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use std::io::ErrorKind as K;
+        f.write_str(match self.0 {
+            K::NotFound => "check the path (relative paths start at the working directory)",
+            K::PermissionDenied => "check the permissions of the file and its directory",
+            K::StorageFull | K::QuotaExceeded => "free some disk space and try again",
+            _ => "check the path, its permissions and the free disk space",
+        })
     }
 }
 
@@ -905,6 +920,27 @@ mod tests {
         let error = gone("https://buyer.example/manual.pdf", 503);
         assert!(error.to_string().contains("try again later"), "{error}");
         assert!(error.is_transient());
+    }
+
+    #[test]
+    fn a_file_error_says_what_to_do() {
+        let io = |kind: std::io::ErrorKind| ClientError::Io {
+            action: "read",
+            path: "/nonexistent/file.pdf".into(),
+            source: kind.into(),
+        };
+        let error = io(std::io::ErrorKind::NotFound);
+        assert!(
+            error
+                .to_string()
+                .starts_with("cannot read /nonexistent/file.pdf: entity not found: check the path"),
+            "{error}"
+        );
+        let error = io(std::io::ErrorKind::PermissionDenied);
+        assert!(
+            error.to_string().ends_with(": check the permissions of the file and its directory"),
+            "{error}"
+        );
     }
 
     #[test]
