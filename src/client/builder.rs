@@ -405,8 +405,9 @@ impl ClientBuilder {
         }
         let Some((username, password)) = self.credentials else {
             return Err(ClientError::Config(format!(
-                "no Tradecloud credentials: set {ENV_USERNAME} and {ENV_PASSWORD} to the integration user's \
-                 e-mail address and password"
+                "no Tradecloud credentials: give the integration user's e-mail address and password \
+                 with ClientBuilder::credentials, or set {ENV_USERNAME} and {ENV_PASSWORD} to them and \
+                 build with Client::from_env"
             )));
         };
         let credentials = Credentials::new(username, password).map_err(|reason| {
@@ -499,6 +500,12 @@ mod tests {
     fn builder_checks_its_input() {
         let error = ClientBuilder::new().build().unwrap_err();
         assert!(error.to_string().contains("TRADECLOUD_USERNAME"), "{error}");
+        // Client::builder() without credentials: the builder's own way
+        // is named, not only the environment's.
+        assert!(
+            error.to_string().contains("ClientBuilder::credentials"),
+            "{error}"
+        );
         let error = ClientBuilder::new()
             .credentials("a@b.c", "p")
             .environment(Environment::custom("ftp://x"))
