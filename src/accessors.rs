@@ -45,7 +45,7 @@
 //! ```
 
 use crate::api::common::types::{
-    BuyerLine, BuyerOrder, CurrentScheduledDelivery, Document, LineInProgressStatus,
+    BuyerLine, BuyerOrder, CurrentScheduledDelivery, Document, Item, LineInProgressStatus,
     LineLogisticsStatus, LineProcessStatus, LineStatus, MonetaryAmount, Order, OrderDocumentsEvent,
     OrderEvent, OrderLine, OrderLogisticsStatus, OrderProcessStatus, OrderStatus, Price, Prices,
     Request, RequestStatus, Shipment, ShipmentDocument, ShipmentLine, ShipmentProcessStatus,
@@ -129,6 +129,15 @@ macro_rules! line_accessors {
             /// identifier" (order/buyer/issue); `""` only for a body without it.
             pub fn position(&self) -> &str {
                 position(&self.buyer_line)
+            }
+
+            /// The item the buyer orders on this line (`buyerLine.item`:
+            /// its `number`, `name`, `supplierItemNumber`, ...;
+            /// order/supplier/receive "Item"), so that its number is
+            /// `line.item().and_then(|i| i.number.as_deref())`. `None` for
+            /// a body without it.
+            pub fn item(&self) -> Option<&Item> {
+                self.buyer_line.as_ref()?.item.as_ref()
             }
 
             /// The line's process status (`status.processStatus`).
@@ -731,6 +740,22 @@ mod tests {
         let line: SingleDeliveryOrderLine = serde_json::from_str("{}").unwrap();
         assert_eq!((line.id(), line.position()), ("", ""));
         assert_eq!(line.logistics_status(), None);
+        assert_eq!(line.item(), None);
+    }
+
+    #[test]
+    fn a_line_s_item_is_the_buyer_s() {
+        let line: OrderLine = serde_json::from_str(
+            r#"{"buyerLine": {"position": "0001", "item": {"number": "A-1", "name": "Bolt",
+                                                          "supplierItemNumber": "S-9"}}}"#,
+        )
+        .unwrap();
+        let item = line.item().expect("the buyer's item");
+        assert_eq!(item.number.as_deref(), Some("A-1"));
+        assert_eq!(item.supplier_item_number.as_deref(), Some("S-9"));
+        let single: SingleDeliveryOrderLine =
+            serde_json::from_str(r#"{"buyerLine": {"item": {"number": "B-2"}}}"#).unwrap();
+        assert_eq!(single.item().and_then(|i| i.number.as_deref()), Some("B-2"));
     }
 
     #[test]
