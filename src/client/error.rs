@@ -775,7 +775,9 @@ mod tests {
         let error = context().status_error(StatusCode::NOT_FOUND, once, None);
         assert_eq!(error.status(), Some(404));
         assert!(
-            error.to_string().starts_with("order 42: not found at Tradecloud"),
+            error
+                .to_string()
+                .starts_with("order 42: not found at Tradecloud"),
             "{error}"
         );
         let login = CallReport {
@@ -938,7 +940,9 @@ mod tests {
         );
         let error = io(std::io::ErrorKind::PermissionDenied);
         assert!(
-            error.to_string().ends_with(": check the permissions of the file and its directory"),
+            error
+                .to_string()
+                .ends_with(": check the permissions of the file and its directory"),
             "{error}"
         );
     }
