@@ -601,3 +601,120 @@ async fn the_info_file_tells_scripts_how_to_log_in() {
     assert!(wrong.orders().get("x").await.is_err());
     child.kill().await.expect("the mock stops");
 }
+
+/// README, "Both sides trading": for one receiver on this machine, the
+/// certificate `tradecloud serve --dev-tls --dev-cert-out PATH` writes is
+/// what `tradecloud mock --ca-file PATH` needs to deliver webhooks to it
+/// over HTTPS, with no CA of one's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mock_delivers_to_a_dev_tls_receiver_trusting_its_dev_certificate() {
+    use std::process::Stdio;
+    let exe = env!("CARGO_BIN_EXE_tradecloud");
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::port_support::free_port();
+    std::fs::write(
+        dir.path().join("tc.toml"),
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n\
+             [auth]\nmethod = \"basic\"\nusername = \"tradecloud\"\npassword = \"supplier-webhook-secret\"\n\
+             [store]\nurl = \"sqlite://inbox.db\"\n"
+        ),
+    )
+    .unwrap();
+    let _serve = tokio::process::Command::new(exe)
+        .args([
+            "serve",
+            "--dev-tls",
+            "--dev-cert-out",
+            "dev.pem",
+            "--receive-only",
+        ])
+        .args(["--config", "tc.toml"])
+        .current_dir(dir.path())
+        .env_remove("TRADECLOUD_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("serve runs");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !(dir.path().join("dev.pem").exists()
+        && tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "serve did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    std::fs::write(
+        dir.path().join("hooks.json"),
+        serde_json::json!({"supplier": {"orderEvents": {
+            "webhookUrl": format!("https://localhost:{port}/tradecloud/order"),
+            "basicAuthCredentials": {"username": "tradecloud", "password": "supplier-webhook-secret"}
+        }}})
+        .to_string(),
+    )
+    .unwrap();
+    let _mock = tokio::process::Command::new(exe)
+        .args([
+            "mock",
+            "--listen",
+            "127.0.0.1:0",
+            "--info-file",
+            "mock.json",
+        ])
+        .args(["--webhooks", "hooks.json", "--ca-file", "dev.pem"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the mock runs");
+    while !dir.path().join("mock.json").exists() {
+        assert!(tokio::time::Instant::now() < deadline, "no info file");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("mock.json")).unwrap()).unwrap();
+    let base_url = info["base_url"].as_str().unwrap();
+    let buyer = Client::builder()
+        .base_url(base_url)
+        .credentials(
+            info["buyer"]["username"].as_str().unwrap(),
+            info["buyer"]["password"].as_str().unwrap(),
+        )
+        .build()
+        .unwrap();
+    let order = order_message(info["buyer"]["supplier_account_number"].as_str().unwrap());
+    buyer
+        .orders()
+        .send(&order)
+        .await
+        .expect("the order is taken");
+    // The supplier's OrderIssuedByBuyer, as the mock's delivery log has it.
+    let deliveries = format!("{}/mock/deliveries", base_url.trim_end_matches("/v2"));
+    let attempt = loop {
+        let log: Vec<serde_json::Value> = reqwest::get(&deliveries)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(attempt) = log
+            .iter()
+            .find(|a| a["eventName"] == "OrderIssuedByBuyer" && a["outcome"] != "retrying")
+        {
+            break attempt.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing delivered: {log:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(attempt["outcome"], "delivered", "{attempt}");
+    assert_eq!(attempt["status"], 202, "{attempt}");
+}
