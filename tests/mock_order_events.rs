@@ -224,7 +224,7 @@ async fn a_change_of_the_order_header_only_is_an_updated_event() {
 
     // A response line that answers nothing updates the supplier's line.
     let mut response = json!({
-        "order": {"buyerAccountNumber": "BUYER340760", "purchaseOrderNumber": "PO-EV-HEADER"},
+        "order": {"buyerAccountNumber": "340760", "purchaseOrderNumber": "PO-EV-HEADER"},
         "lines": [{"purchaseOrderLinePosition": "0001"}]
     });
     let supplier = server.supplier();
@@ -296,7 +296,7 @@ async fn a_confirmed_line_takes_the_buyer_s_delivery_line_status_and_position() 
     );
     supplier_rx.wait_for_bodies(1).await;
     let accept = json!({
-        "order": {"buyerAccountNumber": "BUYER340760", "purchaseOrderNumber": "PO-EV-LOGISTICS"},
+        "order": {"buyerAccountNumber": "340760", "purchaseOrderNumber": "PO-EV-LOGISTICS"},
         "lines": [{"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}]
     });
     let path = "/api-connector/order-response";
@@ -378,7 +378,7 @@ async fn the_supplier_s_item_details_are_merged_with_the_buyer_s() {
     assert_eq!(merged["countryOfOriginCodeIso2"], "DE");
 
     let response = json!({
-        "order": {"buyerAccountNumber": "BUYER340760", "purchaseOrderNumber": "PO-EV-ITEM"},
+        "order": {"buyerAccountNumber": "340760", "purchaseOrderNumber": "PO-EV-ITEM"},
         "lines": [{"purchaseOrderLinePosition": "0001",
                    "itemDetails": {"countryOfOriginCodeIso2": "NL"}}]
     });
@@ -415,7 +415,7 @@ async fn the_supplier_s_item_details_are_merged_with_the_buyer_s() {
     // A response that leaves item details out keeps the supplier's, and
     // one that changes more than item details is an update.
     let notes = json!({
-        "order": {"buyerAccountNumber": "BUYER340760", "purchaseOrderNumber": "PO-EV-ITEM"},
+        "order": {"buyerAccountNumber": "340760", "purchaseOrderNumber": "PO-EV-ITEM"},
         "lines": [{"purchaseOrderLinePosition": "0001", "notes": ["Packed per 10"]}]
     });
     assert_eq!(post(&server, &supplier, path, notes).await, 200);

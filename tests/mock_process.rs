@@ -582,7 +582,7 @@ async fn a_despatch_advice_keeps_its_carrier_tracking_number_and_final_destinati
         "/api-connector/shipment/despatch-advice",
         json!({
             "header": {
-                "buyerAccountNumber": "BUYER340760",
+                "buyerAccountNumber": "340760",
                 "despatchAdviceNumber": "DA-FINAL-1",
                 "shipment": {
                     "shipmentNumber": "SN-1",
@@ -639,7 +639,7 @@ async fn a_despatch_advice_keeps_its_carrier_tracking_number_and_final_destinati
 /// A despatch advice for `number` with `lines`.
 fn despatch_advice(number: &str, lines: Value) -> Value {
     json!({
-        "header": {"buyerAccountNumber": "BUYER340760", "despatchAdviceNumber": number,
+        "header": {"buyerAccountNumber": "340760", "despatchAdviceNumber": number,
                    "shipment": {"shipmentNumber": "SN-1"}},
         "lines": lines
     })
@@ -1072,7 +1072,7 @@ async fn a_supplier_s_documents_are_limited_to_100_as_the_buyer_s() {
     };
     let response = |header: Vec<Value>, line: Vec<Value>| {
         json!({
-            "order": {"buyerAccountNumber": "BUYER340760",
+            "order": {"buyerAccountNumber": "340760",
                       "purchaseOrderNumber": "PO-LIMITS-SUPPLIER", "documents": header},
             "lines": [{"purchaseOrderLinePosition": "0001",
                        "indicators": {"accepted": true}, "documents": line}]
@@ -1163,5 +1163,29 @@ async fn messages_that_name_what_the_mock_does_not_know_are_told() {
     // Nothing changed: the known order's line is not delivered.
     let order = order_of(&server, "PO-KNOWN").await;
     assert_eq!(line(&order, "0001")["status"]["logisticsStatus"], "Open");
+
+    // An order of the mock's data (demo or inserted) is served as it is:
+    // a message finding it by its numbers is told so, not "no order".
+    let fixture = json!({
+        "id": "fixture-order-1",
+        "buyerOrder": {"companyId": buyer.company_id, "purchaseOrderNumber": "PO-FIXTURE",
+                       "supplierAccountNumber": "SUPPLIER12345"},
+        "lines": [{"buyerLine": {"position": "0001"}}]
+    });
+    server
+        .insert_order(serde_json::from_value(fixture).expect("an order"))
+        .expect("inserted");
+    let (status, _) = post(&server, &buyer, path, indicators("PO-FIXTURE", "0001")).await;
+    assert_eq!(status, 200);
+    let stats = server.stats();
+    assert_eq!(stats.unmatched_messages, 5, "{:#?}", stats.unmatched);
+    let warning = &stats.unmatched[4];
+    for part in [
+        "PO-FIXTURE",
+        "demo or fixture data",
+        "issue an order as the buyer",
+    ] {
+        assert!(warning.contains(part), "{warning:?} lacks {part:?}");
+    }
     server.shutdown().await.expect("stops");
 }

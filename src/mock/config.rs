@@ -156,13 +156,13 @@ impl MockCompany {
 
     /// The default supplier: company `1f61e695-...` (as in Tradecloud's
     /// published examples), user [`DEFAULT_SUPPLIER_USERNAME`], knowing its
-    /// buyer as `BUYER340760` (the examples' `buyerAccountNumber`).
+    /// buyer as `340760` (the `buyerAccountNumber` of the demo orders and the SDK's examples).
     pub fn default_supplier() -> Self {
         MockCompany {
             company_id: "1f61e695-7545-5670-9384-58e8b1f263e6".into(),
             name: "Mock Supplier Ltd.".into(),
             user: MockUser::new(DEFAULT_SUPPLIER_USERNAME, DEFAULT_SUPPLIER_PASSWORD),
-            partner_account_number: "BUYER340760".into(),
+            partner_account_number: "340760".into(),
         }
     }
 }

@@ -98,12 +98,12 @@
 //!   and a supplier company ([`MockConfig::buyer`], [`MockConfig::supplier`],
 //!   [`MockCompany`]), connected as Tradecloud connects two companies: the
 //!   buyer knows the supplier by a `supplierAccountNumber` (default
-//!   `SUPPLIER12345`), the supplier knows the buyer by a
-//!   `buyerAccountNumber` (default `BUYER340760`), the numbers of
-//!   Tradecloud's published examples; the company ids are those of the
-//!   examples too. Each company has an integration user
-//!   ([`DEFAULT_BUYER_USERNAME`], [`DEFAULT_SUPPLIER_USERNAME`]) that logs
-//!   in like any other. [`MockServer::buyer`], [`MockServer::supplier`] and
+//!   `SUPPLIER12345`, the number of Tradecloud's published examples), the
+//!   supplier knows the buyer by a `buyerAccountNumber` (default `340760`,
+//!   the number of the demo orders and of this crate's examples); the
+//!   company ids are those of Tradecloud's examples. Each company has an
+//!   integration user ([`DEFAULT_BUYER_USERNAME`],
+//!   [`DEFAULT_SUPPLIER_USERNAME`]) that logs in like any other. [`MockServer::buyer`], [`MockServer::supplier`] and
 //!   [`MockServer::info`] tell them; `tradecloud mock --info-file PATH`
 //!   writes [`MockInfo`] as JSON once the port listens.
 //! * **Messages and actions** (`specs/api-connector.yaml`: orders, single
