@@ -756,6 +756,41 @@ async fn an_event_is_retried_until_the_target_takes_it() {
     server.shutdown().await.expect("stops");
 }
 
+/// Retried until delivered, but not after the mock is shut down: an event
+/// whose target never takes it stops being sent then.
+#[tokio::test]
+async fn a_shut_down_mock_stops_retrying() {
+    let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(1))).await;
+    let (buyer, supplier) = (server.buyer(), server.supplier());
+    let supplier_rx = Receiver::start().await;
+    supplier_rx.answer(&[503; 1000]);
+    assert_eq!(
+        put_settings(
+            &server,
+            &supplier,
+            ORDER_EVENTS,
+            serde_json::json!({"webhookUrl": supplier_rx.url})
+        )
+        .await,
+        200
+    );
+    client_of(&server, &buyer)
+        .orders()
+        .send(&order_message(&buyer.partner_account_number, "PO-STUCK"))
+        .await
+        .expect("sent");
+    supplier_rx.wait_for(3).await;
+    server.shutdown().await.expect("stops");
+    let after_shutdown = supplier_rx.count();
+    // Longer than the longest delay between attempts (1 s here).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        supplier_rx.count() <= after_shutdown + 1,
+        "{} attempts after the shutdown",
+        supplier_rx.count() - after_shutdown
+    );
+}
+
 #[tokio::test]
 async fn attached_documents_reach_the_supplier_s_documents_webhook() {
     let server = start(MockConfig::new()).await;

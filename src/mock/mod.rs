@@ -1544,8 +1544,10 @@ impl MockServer {
     }
 
     /// Stop accepting connections, let running requests finish (at most 5
-    /// seconds), and stop.
+    /// seconds), and stop; webhook events still being retried are dropped
+    /// (so they are when the server is dropped).
     pub async fn shutdown(mut self) -> Result<(), MockError> {
+        self.state.webhooks.close();
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
@@ -1565,6 +1567,7 @@ impl MockServer {
 
 impl Drop for MockServer {
     fn drop(&mut self) {
+        self.state.webhooks.close();
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }

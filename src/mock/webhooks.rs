@@ -428,6 +428,9 @@ pub(crate) struct WebhookHub {
     faults: Mutex<Vec<InstalledWebhookFault>>,
     client: reqwest::Client,
     policy: RetryPolicy,
+    /// `true` once the mock is shut down: deliveries still being retried
+    /// stop (they are retried until delivered or refused, see `deliver`).
+    closed: tokio::sync::watch::Sender<bool>,
     /// Each company's id and its integration user's id: the
     /// `meta.source` of the events its messages trigger.
     sources: HashMap<Party, (String, String)>,
@@ -498,6 +501,7 @@ impl WebhookHub {
                     .collect(),
             ),
             client,
+            closed: tokio::sync::watch::Sender::new(false),
             sources: companies
                 .into_iter()
                 .map(|(side, company)| (side, (company.company_id.clone(), company.user.user_id())))
@@ -508,6 +512,12 @@ impl WebhookHub {
                 .base_delay(backoff)
                 .max_delay(backoff.saturating_mul(64).max(Duration::from_secs(1))),
         })
+    }
+
+    /// Stop delivering: the mock is shut down. An event still being retried
+    /// is dropped at its next attempt (or while waiting for it).
+    pub(crate) fn close(&self) {
+        self.closed.send_replace(true);
     }
 
     pub(crate) fn set(&self, side: Party, kind: WebhookKind, settings: WebhookSettings) {
@@ -734,8 +744,12 @@ impl WebhookHub {
         // A fault decides an attempt before it is sent: run the attempts
         // through the delivery engine, but with the fault's answer where
         // one fires.
+        let mut closed = self.closed.subscribe();
         let mut attempt_no = 0u32;
         loop {
+            if *closed.borrow_and_update() {
+                return;
+            }
             attempt_no += 1;
             let fault = self.fault_for(job.company);
             let outcome = match &fault {
@@ -788,7 +802,12 @@ impl WebhookHub {
             log_attempt(&job, &outcome, url.as_str());
             lock(&self.log).push(record(&outcome, fault.is_some()));
             match outcome.retry_in {
-                Some(delay) if outcome.verdict == Verdict::Retry => tokio::time::sleep(delay).await,
+                Some(delay) if outcome.verdict == Verdict::Retry => {
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        _ = closed.wait_for(|closed| *closed) => return,
+                    }
+                }
                 _ => return,
             }
         }
