@@ -219,6 +219,65 @@ async fn an_inbox_at_the_file_size_limit_is_answered_503_and_not_ready() {
     }
 }
 
+/// The SQLite inbox moved away (or deleted) under a running receiver: it is
+/// not created again, webhooks are answered 503 with `Retry-After`, and
+/// `/readyz` says the file is gone and what to do (it said only "not
+/// accessible: No such file or directory"); put back, it is used again and
+/// every acknowledged event is in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_moved_away_while_serving_is_named_and_used_again_once_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let moved = dir.path().join("moved.db");
+    let url = format!("sqlite://{}", db.display());
+    let (config, cert) = serve_config(dir.path(), "");
+    let mut command = Command::new(EXE);
+    command
+        .args(["serve", "--receive-only", "--config"])
+        .arg(&config)
+        .current_dir(dir.path())
+        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
+        .env("TRADECLOUD_STORE_URL", &url);
+    let (_child, addr, log) = spawn_serve_logged(command, Duration::from_secs(60)).await;
+    let client = client_for(&cert, addr);
+    let base = format!("https://localhost:{}", addr.port());
+    assert_eq!(post(&client, &base, "m-1").await.0, 202, "{:#?}", log);
+
+    std::fs::rename(&db, &moved).unwrap();
+    let (status, retry_after) = post(&client, &base, "m-2").await;
+    assert_eq!(status, 503, "{:#?}", log.lock().unwrap());
+    assert!(retry_after.is_some());
+    assert!(!db.exists(), "not created again");
+    let (status, detail) = readyz(&client, &base).await;
+    assert_eq!(status, 503);
+    assert!(
+        detail.contains(&format!("{} is gone", db.display()))
+            && detail.contains("put the file back"),
+        "{detail}"
+    );
+
+    std::fs::rename(&moved, &db).unwrap();
+    let start = Instant::now();
+    while readyz(&client, &base).await.0 != 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "not ready: {:#?}",
+            log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(post(&client, &base, "m-2").await.0, 202);
+    let out = std::process::Command::new(EXE)
+        .args(["inbox", "list", "--json", "--store", &url])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("\"m-1\"") && listed.contains("\"m-2\""),
+        "{listed}"
+    );
+}
+
 fn make_writable(db: &Path, root: bool) {
     use std::os::unix::fs::PermissionsExt;
     if root {
