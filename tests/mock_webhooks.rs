@@ -720,6 +720,77 @@ async fn a_webhook_fault_makes_the_target_fail_as_the_mock_sees_it() {
     server.shutdown().await.expect("stops");
 }
 
+/// "Tradecloud will indefinitely retry the request with exponential
+/// back-off for other server error codes (>500)" (api/webhook-vs-polling.md):
+/// a target that answers 503 twelve times gets the event at the 13th
+/// attempt. The mock gave up after 9 attempts (about three minutes with the
+/// default backoff), so a receiver down for longer lost the event here.
+#[tokio::test]
+async fn an_event_is_retried_until_the_target_takes_it() {
+    let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(1))).await;
+    let (buyer, supplier) = (server.buyer(), server.supplier());
+    let supplier_rx = Receiver::start().await;
+    supplier_rx.answer(&[503; 12]);
+    assert_eq!(
+        put_settings(
+            &server,
+            &supplier,
+            ORDER_EVENTS,
+            serde_json::json!({"webhookUrl": supplier_rx.url})
+        )
+        .await,
+        200
+    );
+    client_of(&server, &buyer)
+        .orders()
+        .send(&order_message(&buyer.partner_account_number, "PO-RETRIED"))
+        .await
+        .expect("sent");
+    let got = supplier_rx.wait_for(13).await;
+    assert_eq!(got.len(), 13);
+    assert!(got.iter().all(|r| r.event_name() == "OrderIssuedByBuyer"));
+    let log = deliveries_until(&server, |log| log.len() >= 13).await;
+    let outcomes: Vec<&str> = log.iter().map(|d| d.outcome.as_str()).collect();
+    assert_eq!(outcomes[..12], ["retrying"; 12], "{log:#?}");
+    assert_eq!(outcomes[12], "delivered", "{log:#?}");
+    server.shutdown().await.expect("stops");
+}
+
+/// Retried until delivered, but not after the mock is shut down: an event
+/// whose target never takes it stops being sent then.
+#[tokio::test]
+async fn a_shut_down_mock_stops_retrying() {
+    let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(1))).await;
+    let (buyer, supplier) = (server.buyer(), server.supplier());
+    let supplier_rx = Receiver::start().await;
+    supplier_rx.answer(&[503; 1000]);
+    assert_eq!(
+        put_settings(
+            &server,
+            &supplier,
+            ORDER_EVENTS,
+            serde_json::json!({"webhookUrl": supplier_rx.url})
+        )
+        .await,
+        200
+    );
+    client_of(&server, &buyer)
+        .orders()
+        .send(&order_message(&buyer.partner_account_number, "PO-STUCK"))
+        .await
+        .expect("sent");
+    supplier_rx.wait_for(3).await;
+    server.shutdown().await.expect("stops");
+    let after_shutdown = supplier_rx.count();
+    // Longer than the longest delay between attempts (1 s here).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        supplier_rx.count() <= after_shutdown + 1,
+        "{} attempts after the shutdown",
+        supplier_rx.count() - after_shutdown
+    );
+}
+
 #[tokio::test]
 async fn attached_documents_reach_the_supplier_s_documents_webhook() {
     let server = start(MockConfig::new()).await;

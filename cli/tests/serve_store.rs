@@ -120,6 +120,164 @@ async fn a_read_only_sqlite_inbox_is_not_ready_until_it_can_be_written() {
         .contains("tradecloud_store_ready 1"));
 }
 
+/// A SQLite inbox that reaches the process's file-size limit (`ulimit -f`,
+/// systemd `LimitFSIZE=`): the write fails and the event is answered 503,
+/// `/readyz` names the limit and `tradecloud_store_ready` is 0, and every
+/// event answered 2xx is in the inbox. The limit's `SIGXFSZ` killed the
+/// receiver without a word (its default action), and `/readyz` would have
+/// answered 200 with plenty of disk space left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_at_the_file_size_limit_is_answered_503_and_not_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let url = format!("sqlite://{}", db.display());
+    let (config, cert) = serve_config(dir.path(), "");
+    // 2048 blocks: 1 MiB (dash counts 512 bytes) or 2 MiB (bash, 1024),
+    // below the write-ahead log's automatic checkpoint (1000 pages).
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", r#"ulimit -f 2048 && exec "$0" "$@""#, EXE])
+        .args(["serve", "--receive-only", "--config"])
+        .arg(&config)
+        .current_dir(dir.path())
+        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
+        .env("TRADECLOUD_STORE_URL", &url);
+    let (mut child, addr, log) = spawn_serve_logged(command, Duration::from_secs(60)).await;
+    let client = client_for(&cert, addr);
+    let base = format!("https://localhost:{}", addr.port());
+
+    // 300 kB a body that the inbox's compression cannot shrink (hex of
+    // xorshift output), until one is not stored.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut acknowledged = Vec::new();
+    let mut refused = None;
+    for n in 0..40 {
+        let pad: String = (0..300_000 / 16)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                format!("{state:016x}")
+            })
+            .collect();
+        let message_id = format!("m-{n}");
+        // Sent again after a 503, as Tradecloud does: a first refusal may
+        // pass (the connection is opened again, which copies the log into
+        // the database file and starts a new one); once the database file
+        // is at the limit too, the event is refused for good.
+        let mut answers = Vec::new();
+        for _ in 0..2 {
+            let (status, retry_after) = post_padded(&client, &base, &message_id, &pad).await;
+            answers.push(status);
+            match status {
+                202 => break,
+                503 => assert!(retry_after.is_some()),
+                _ => panic!("{answers:?}: {:#?}", log.lock().unwrap()),
+            }
+        }
+        if answers.ends_with(&[202]) {
+            acknowledged.push(message_id);
+        } else {
+            refused = Some(message_id);
+            break;
+        }
+    }
+    let refused = refused.expect("an event past the file-size limit is refused");
+    assert!(!acknowledged.is_empty());
+    assert_eq!(child.try_wait().unwrap(), None, "the receiver runs");
+    let (status, detail) = readyz(&client, &base).await;
+    assert_eq!(status, 503, "{:#?}", log.lock().unwrap());
+    assert!(
+        detail.contains("file-size limit") && detail.contains("ulimit -f"),
+        "{detail}"
+    );
+    assert!(metrics(&client, &base)
+        .await
+        .contains("tradecloud_store_ready 0"));
+    // A small event may still fit (then it clears the note); stored or
+    // refused, its answer is true.
+    let mut refused = vec![refused];
+    match post(&client, &base, "m-small").await.0 {
+        202 => acknowledged.push("m-small".into()),
+        503 => refused.push("m-small".into()),
+        other => panic!("{other}: {:#?}", log.lock().unwrap()),
+    }
+
+    let out = std::process::Command::new(EXE)
+        .args(["inbox", "list", "--json", "--limit", "100", "--store", &url])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    for message_id in &acknowledged {
+        assert!(
+            listed.contains(&format!("\"{message_id}\"")),
+            "{message_id} acknowledged but not stored: {listed}"
+        );
+    }
+    for message_id in &refused {
+        assert!(!listed.contains(&format!("\"{message_id}\"")), "{listed}");
+    }
+}
+
+/// The SQLite inbox moved away (or deleted) under a running receiver: it is
+/// not created again, webhooks are answered 503 with `Retry-After`, and
+/// `/readyz` says the file is gone and what to do (it said only "not
+/// accessible: No such file or directory"); put back, it is used again and
+/// every acknowledged event is in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_moved_away_while_serving_is_named_and_used_again_once_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let moved = dir.path().join("moved.db");
+    let url = format!("sqlite://{}", db.display());
+    let (config, cert) = serve_config(dir.path(), "");
+    let mut command = Command::new(EXE);
+    command
+        .args(["serve", "--receive-only", "--config"])
+        .arg(&config)
+        .current_dir(dir.path())
+        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
+        .env("TRADECLOUD_STORE_URL", &url);
+    let (_child, addr, log) = spawn_serve_logged(command, Duration::from_secs(60)).await;
+    let client = client_for(&cert, addr);
+    let base = format!("https://localhost:{}", addr.port());
+    assert_eq!(post(&client, &base, "m-1").await.0, 202, "{:#?}", log);
+
+    std::fs::rename(&db, &moved).unwrap();
+    let (status, retry_after) = post(&client, &base, "m-2").await;
+    assert_eq!(status, 503, "{:#?}", log.lock().unwrap());
+    assert!(retry_after.is_some());
+    assert!(!db.exists(), "not created again");
+    let (status, detail) = readyz(&client, &base).await;
+    assert_eq!(status, 503);
+    assert!(
+        detail.contains(&format!("{} is gone", db.display()))
+            && detail.contains("put the file back"),
+        "{detail}"
+    );
+
+    std::fs::rename(&moved, &db).unwrap();
+    let start = Instant::now();
+    while readyz(&client, &base).await.0 != 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "not ready: {:#?}",
+            log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(post(&client, &base, "m-2").await.0, 202);
+    let out = std::process::Command::new(EXE)
+        .args(["inbox", "list", "--json", "--store", &url])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("\"m-1\"") && listed.contains("\"m-2\""),
+        "{listed}"
+    );
+}
+
 fn make_writable(db: &Path, root: bool) {
     use std::os::unix::fs::PermissionsExt;
     if root {
@@ -130,8 +288,18 @@ fn make_writable(db: &Path, root: bool) {
 }
 
 async fn post(client: &reqwest::Client, base: &str, message_id: &str) -> (u16, Option<String>) {
+    post_padded(client, base, message_id, "").await
+}
+
+/// [`post`] with a `pad` member of `pad` in the body.
+async fn post_padded(
+    client: &reqwest::Client,
+    base: &str,
+    message_id: &str,
+    pad: &str,
+) -> (u16, Option<String>) {
     let body = format!(
-        r#"{{"eventName":"OrderIssuedByBuyer","meta":{{"messageId":"{message_id}"}},"orderEvent":{{"orderId":"o-1"}}}}"#
+        r#"{{"eventName":"OrderIssuedByBuyer","meta":{{"messageId":"{message_id}"}},"orderEvent":{{"orderId":"o-1"}},"pad":"{pad}"}}"#
     );
     let response = client
         .post(format!("{base}/tradecloud/order"))

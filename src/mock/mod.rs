@@ -638,11 +638,13 @@
 //!   Delivery uses the crate's one delivery implementation
 //!   ([`crate::client::delivery`], also behind `tradecloud send`): `2xx`
 //!   delivered; `4xx` and `500` not retried; above `500`, and connection
-//!   errors, retried ([`DELIVERY_RETRIES`] times) with exponential backoff
+//!   errors, retried until delivered or refused, as Tradecloud does
+//!   ("indefinitely", api/webhook-vs-polling.md), with exponential backoff
 //!   from [`MockConfig::delivery_backoff`] (`--delivery-backoff`, default
-//!   1 s, doubling, with jitter). The events of one order (or shipment) for
-//!   one company are delivered in order: a later one waits until the
-//!   earlier is delivered or given up. Targets are `https://`, trusting the
+//!   1 s, doubling up to 64 times that, with jitter); the mock's log warns
+//!   of an event's first failed attempt and of a refused one. The events
+//!   of one order (or shipment) for one company are delivered in order: a
+//!   later one waits until the earlier is delivered or refused. Targets are `https://`, trusting the
 //!   system roots plus [`MockConfig::ca_file`] (`--ca-file PEM`), or
 //!   `http://` on a loopback address. Every attempt is logged
 //!   ([`DeliveryRecord`]: company, event, id, `messageId`, URL, attempt,
@@ -828,7 +830,7 @@ pub use portal::{HeaderUpdate, ShipmentAction, MAX_SHIPMENT_DOCUMENTS};
 pub use stats::{operation, MockStats, RequestRecord, MAX_UNMATCHED};
 pub use webhooks::{
     check_target, BasicAuthCredentials, CompanyWebhooks, DeliveryRecord, MockWebhooks,
-    WebhookFault, WebhookFaultKind, WebhookKind, WebhookSettings, DELIVERY_RETRIES,
+    WebhookFault, WebhookFaultKind, WebhookKind, WebhookSettings,
 };
 
 use crate::api::common::types::{Order, Shipment, SingleDeliveryOrder};
@@ -1542,8 +1544,10 @@ impl MockServer {
     }
 
     /// Stop accepting connections, let running requests finish (at most 5
-    /// seconds), and stop.
+    /// seconds), and stop; webhook events still being retried are dropped
+    /// (so they are when the server is dropped).
     pub async fn shutdown(mut self) -> Result<(), MockError> {
+        self.state.webhooks.close();
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
@@ -1563,6 +1567,7 @@ impl MockServer {
 
 impl Drop for MockServer {
     fn drop(&mut self) {
+        self.state.webhooks.close();
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }

@@ -397,8 +397,8 @@ pub struct DeliveryRecord {
     /// What went wrong without an answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// `delivered`, `refused` (not retried), `retrying` or `failed` (the
-    /// retries ran out).
+    /// `delivered`, `refused` (not retried) or `retrying` (an answer above
+    /// 500 or none: retried until delivered or refused).
     pub outcome: String,
     /// Whether a [`WebhookFault`] made this attempt's result.
     pub fault: bool,
@@ -428,13 +428,13 @@ pub(crate) struct WebhookHub {
     faults: Mutex<Vec<InstalledWebhookFault>>,
     client: reqwest::Client,
     policy: RetryPolicy,
+    /// `true` once the mock is shut down: deliveries still being retried
+    /// stop (they are retried until delivered or refused, see `deliver`).
+    closed: tokio::sync::watch::Sender<bool>,
     /// Each company's id and its integration user's id: the
     /// `meta.source` of the events its messages trigger.
     sources: HashMap<Party, (String, String)>,
 }
-
-/// How many times an event is retried before the mock gives up on it.
-pub const DELIVERY_RETRIES: u32 = 8;
 
 impl WebhookHub {
     pub(crate) fn new(
@@ -501,15 +501,23 @@ impl WebhookHub {
                     .collect(),
             ),
             client,
+            closed: tokio::sync::watch::Sender::new(false),
             sources: companies
                 .into_iter()
                 .map(|(side, company)| (side, (company.company_id.clone(), company.user.user_id())))
                 .collect(),
+            // Only the delays: an event is retried until it is delivered or
+            // refused (`deliver`).
             policy: RetryPolicy::default()
-                .max_retries(DELIVERY_RETRIES)
                 .base_delay(backoff)
                 .max_delay(backoff.saturating_mul(64).max(Duration::from_secs(1))),
         })
+    }
+
+    /// Stop delivering: the mock is shut down. An event still being retried
+    /// is dropped at its next attempt (or while waiting for it).
+    pub(crate) fn close(&self) {
+        self.closed.send_replace(true);
     }
 
     pub(crate) fn set(&self, side: Party, kind: WebhookKind, settings: WebhookSettings) {
@@ -728,8 +736,7 @@ impl WebhookHub {
             outcome: match (attempt.verdict, attempt.retry_in) {
                 (Verdict::Delivered, _) => "delivered",
                 (Verdict::Refused, _) => "refused",
-                (Verdict::Retry, Some(_)) => "retrying",
-                (Verdict::Retry, None) => "failed",
+                (Verdict::Retry, _) => "retrying",
             }
             .to_owned(),
             fault,
@@ -737,8 +744,12 @@ impl WebhookHub {
         // A fault decides an attempt before it is sent: run the attempts
         // through the delivery engine, but with the fault's answer where
         // one fires.
+        let mut closed = self.closed.subscribe();
         let mut attempt_no = 0u32;
         loop {
+            if *closed.borrow_and_update() {
+                return;
+            }
             attempt_no += 1;
             let fault = self.fault_for(job.company);
             let outcome = match &fault {
@@ -780,16 +791,54 @@ impl WebhookHub {
                     }
                 }
             };
-            let retry = attempt_no - 1;
-            if outcome.verdict == Verdict::Retry && retry < self.policy.get_max_retries() {
-                outcome.retry_in = Some(self.policy.backoff(retry));
+            // "Tradecloud will indefinitely retry the request with
+            // exponential back-off for other server error codes (>500)"
+            // (api/webhook-vs-polling.md): so does the mock, also after no
+            // answer at all, so that a target down for longer than a few
+            // retries loses nothing here either.
+            if outcome.verdict == Verdict::Retry {
+                outcome.retry_in = Some(self.policy.backoff(attempt_no - 1));
             }
+            log_attempt(&job, &outcome, url.as_str());
             lock(&self.log).push(record(&outcome, fault.is_some()));
             match outcome.retry_in {
-                Some(delay) if outcome.verdict == Verdict::Retry => tokio::time::sleep(delay).await,
+                Some(delay) if outcome.verdict == Verdict::Retry => {
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        _ = closed.wait_for(|closed| *closed) => return,
+                    }
+                }
                 _ => return,
             }
         }
+    }
+}
+
+/// A line in the mock's log for the attempts that matter to whoever watches
+/// an integration: an event not delivered at its first attempt (retried),
+/// delivered after retries, or refused (not retried, so never delivered).
+fn log_attempt(job: &Job, attempt: &DeliveryAttempt, url: &str) {
+    let answer = match (attempt.status, &attempt.error) {
+        (Some(status), _) => status.to_string(),
+        (None, Some(error)) => error.clone(),
+        (None, None) => "no answer".to_owned(),
+    };
+    let (company, event, id) = (job.company.as_str(), &job.event_name, &job.id);
+    match (attempt.verdict, attempt.attempt) {
+        (Verdict::Retry, 1) => tracing::warn!(
+            company, %event, %id, url, %answer,
+            "mock webhook: not delivered; retrying with exponential backoff until it is \
+             (later events of this order or shipment wait), as Tradecloud does"
+        ),
+        (Verdict::Delivered, n) if n > 1 => tracing::info!(
+            company, %event, %id, url, attempts = n,
+            "mock webhook: delivered after retries"
+        ),
+        (Verdict::Refused, _) => tracing::warn!(
+            company, %event, %id, url, %answer,
+            "mock webhook: refused (4xx or 500): not retried, the event is not delivered"
+        ),
+        _ => {}
     }
 }
 

@@ -149,6 +149,28 @@ pub(crate) fn file_id(path: &Path) -> std::io::Result<FileId> {
     std::fs::metadata(path).map(|_| FileId(0, 0))
 }
 
+/// Why the database file of an open inbox cannot be reached ([`file_id`]
+/// failed with `error`), and what to do: a file deleted or moved while the
+/// receiver runs is not created again (that would answer 2xx into a new,
+/// empty inbox while the old one's events are missing), so the operator
+/// puts it back or restarts.
+pub(crate) fn not_accessible(path: &Path, error: &std::io::Error) -> InboxError {
+    if error.kind() == std::io::ErrorKind::NotFound {
+        InboxError::Unavailable(format!(
+            "the inbox database {} is gone (deleted or moved while in use): webhooks are \
+             answered 503 until it is back; put the file back where it was (it is used again at \
+             once), or restart the receiver to start a new, empty inbox there",
+            path.display()
+        ))
+    } else {
+        InboxError::Unavailable(format!(
+            "the inbox database {} cannot be reached ({error}): webhooks are answered 503 until \
+             it can; let the user running tradecloud read and write it and its directory",
+            path.display()
+        ))
+    }
+}
+
 /// The write-ahead log next to the database file (`PATH-wal`).
 pub(crate) fn wal_path(path: &Path) -> std::path::PathBuf {
     let mut wal = path.as_os_str().to_owned();
@@ -681,12 +703,7 @@ impl Reader {
         path: &Path,
         options: &InboxOptions,
     ) -> Result<Reader, InboxError> {
-        let current = file_id(path).map_err(|e| {
-            InboxError::Unavailable(format!(
-                "database file {} is not accessible: {e}",
-                path.display()
-            ))
-        })?;
+        let current = file_id(path).map_err(|e| not_accessible(path, &e))?;
         let wal = wal_id(path);
         if let Some(reader) = pooled {
             if reader.file == current && reader.wal == wal {

@@ -37,6 +37,11 @@ pub(crate) struct SqliteStore {
     /// disk is taken to be full until an event is stored again or space is
     /// freed (see `ready`).
     found_full: AtomicU64,
+    /// The process's file-size limit (`ulimit -f`) when an event last could
+    /// not be stored because a file of the inbox had reached it
+    /// ([`FULL_NONE`] since one was stored): not ready until an event is
+    /// stored again or the limit is raised (see `ready`).
+    found_limit: AtomicU64,
     /// [`free_bytes`] (replaced in tests).
     free_space: fn(&Path) -> Result<u64, InboxError>,
     /// `PATH-lock`, locked shared while this store is open, so that `inbox
@@ -64,6 +69,9 @@ impl SqliteStore {
         changed: Arc<Notify>,
         opening: Opening,
     ) -> Result<SqliteStore, InboxError> {
+        if matches!(target, Target::File(_)) {
+            survive_file_size_limit();
+        }
         let conn = db::open_writer(&target, &options)?;
         if opening == Opening::Use {
             if let Some(mark) = rows::import_mark(&conn)? {
@@ -85,6 +93,7 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             changed,
             found_full: AtomicU64::new(FULL_NONE),
+            found_limit: AtomicU64::new(FULL_NONE),
             free_space: free_bytes,
         })
     }
@@ -164,16 +173,67 @@ fn free_bytes(_path: &Path) -> Result<u64, InboxError> {
     Ok(u64::MAX)
 }
 
+/// A write past the process's file-size limit (`ulimit -f`, systemd
+/// `LimitFSIZE=`) fails (`EFBIG`: the event is not stored and is answered
+/// 503, and `ready` names the limit) instead of killing the process, which
+/// is what `SIGXFSZ` does by default: a handled signal (Tokio's handler,
+/// registered for good) leaves the write to fail. Without a Tokio runtime
+/// the default stays.
+#[cfg(unix)]
+fn survive_file_size_limit() {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return;
+    }
+    let xfsz = tokio::signal::unix::SignalKind::from_raw(rustix::process::Signal::XFSZ.as_raw());
+    if let Err(error) = tokio::signal::unix::signal(xfsz) {
+        tracing::debug!(%error, "cannot handle SIGXFSZ: a write past the file-size limit stops the process");
+    }
+}
+
+#[cfg(not(unix))]
+fn survive_file_size_limit() {}
+
+/// The process's file-size limit in bytes (`ulimit -f`), if it has one.
+#[cfg(unix)]
+fn file_size_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Fsize).current
+}
+
+#[cfg(not(unix))]
+fn file_size_limit() -> Option<u64> {
+    None
+}
+
+/// The file-size limit, when the database or its write-ahead log has
+/// reached it: one more page (at most 64 KiB in SQLite) does not fit.
+fn at_file_size_limit(path: &Path) -> Option<u64> {
+    let limit = file_size_limit()?;
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    [path.to_path_buf(), wal.into()]
+        .iter()
+        .filter_map(|file| std::fs::metadata(file).ok())
+        .any(|meta| meta.len().saturating_add(64 * 1024) >= limit)
+        .then_some(limit)
+}
+
 impl SqliteStore {
     /// After an event's write: an event not stored while space is low is
     /// taken as the disk being full (SQLite says "database or disk is full",
     /// or an I/O error when `fsync` finds no room); one stored clears that.
+    /// A file of the inbox at the process's file-size limit is noted the
+    /// same way: `ready` then names the limit.
     fn note_disk<T>(&self, outcome: &Result<T, InboxError>) {
         match outcome {
-            Ok(_) => self.found_full.store(FULL_NONE, Ordering::Relaxed),
+            Ok(_) => {
+                self.found_full.store(FULL_NONE, Ordering::Relaxed);
+                self.found_limit.store(FULL_NONE, Ordering::Relaxed);
+            }
             Err(InboxError::Unavailable(_)) => {
                 if let Target::File(path) = &self.target {
-                    if let Ok(free) = (self.free_space)(path) {
+                    if let Some(limit) = at_file_size_limit(path) {
+                        self.found_limit.store(limit, Ordering::Relaxed);
+                    } else if let Ok(free) = (self.free_space)(path) {
                         if free < self.options.min_free_bytes {
                             self.found_full.store(free, Ordering::Relaxed);
                         }
@@ -191,6 +251,16 @@ impl SqliteStore {
         let Target::File(path) = &self.target else {
             return Ok(());
         };
+        let limit = self.found_limit.load(Ordering::Relaxed);
+        if limit != FULL_NONE && file_size_limit().is_some_and(|now| now <= limit) {
+            return Err(InboxError::Unavailable(format!(
+                "the inbox {} has reached this process's file-size limit ({limit} bytes: \
+                 `ulimit -f`, systemd `LimitFSIZE=`): the last event could not be stored, and \
+                 webhooks are answered 503 until one is; raise or remove the limit and restart \
+                 the receiver",
+                path.display()
+            )));
+        }
         if found == FULL_NONE {
             return Ok(());
         }

@@ -193,10 +193,7 @@ impl Writer {
                 Err(e) => {
                     self.conn = None;
                     self.file_id = None;
-                    return Err(InboxError::Unavailable(format!(
-                        "database file {} is not accessible: {e}",
-                        path.display()
-                    )));
+                    return Err(db::not_accessible(path, &e));
                 }
             }
         }
