@@ -103,7 +103,8 @@
 //!   the number of the demo orders and of this crate's examples); the
 //!   company ids are those of Tradecloud's examples. Each company has an
 //!   integration user ([`DEFAULT_BUYER_USERNAME`],
-//!   [`DEFAULT_SUPPLIER_USERNAME`]) that logs in like any other. [`MockServer::buyer`], [`MockServer::supplier`] and
+//!   [`DEFAULT_SUPPLIER_USERNAME`]) that logs in like any other.
+//!   [`MockServer::buyer`], [`MockServer::supplier`] and
 //!   [`MockServer::info`] tell them; `tradecloud mock --info-file PATH`
 //!   writes [`MockInfo`] as JSON once the port listens.
 //! * **Messages and actions** (`specs/api-connector.yaml`: orders, single
@@ -644,9 +645,10 @@
 //!   1 s, doubling up to 64 times that, with jitter); the mock's log warns
 //!   of an event's first failed attempt and of a refused one. The events
 //!   of one order (or shipment) for one company are delivered in order: a
-//!   later one waits until the earlier is delivered or refused. Targets are `https://`, trusting the
-//!   system roots plus [`MockConfig::ca_file`] (`--ca-file PEM`), or
-//!   `http://` on a loopback address. Every attempt is logged
+//!   later one waits until the earlier is delivered or refused. Targets
+//!   are `https://`, trusting the system roots plus
+//!   [`MockConfig::ca_file`] (`--ca-file PEM`), or `http://` on a loopback
+//!   address. Every attempt is logged
 //!   ([`DeliveryRecord`]: company, event, id, `messageId`, URL, attempt,
 //!   status, latency, outcome) in [`MockServer::deliveries`] and
 //!   `GET /mock/deliveries` (no authentication, beside `/mock-s3`).
