@@ -732,3 +732,55 @@ async fn faults_and_counters_name_the_portal_actions() {
     );
     server.shutdown().await.expect("stops");
 }
+
+/// A GET webhook's `{shipmentId}` (or `{orderId}`, `{id}`) is filled with
+/// the id as one percent-encoded path segment: an id holding `/`, `?`,
+/// `#`, a space or `%` reached another path, a query or a fragment.
+#[tokio::test]
+async fn a_get_webhook_gets_the_id_as_one_path_segment() {
+    let server = start(MockConfig::new()).await;
+    let buyer = server.buyer();
+    let receiver = Receiver::start().await;
+    let url = format!(
+        "{}/{}",
+        server.base_url(),
+        SHIPMENT_EVENTS.replace("{companyId}", &buyer.company_id)
+    );
+    let status = reqwest::Client::new()
+        .put(url)
+        .bearer_auth(token(&server, &buyer).await)
+        .json(&serde_json::json!({
+            "method": "GET",
+            "webhookUrl": format!("{}/shipments/{{shipmentId}}/event", receiver.url),
+        }))
+        .send()
+        .await
+        .expect("settings sent")
+        .status();
+    assert_eq!(status, 200);
+    let id = "ship/1?a=b#c d%e";
+    let shipment: tradecloud::api::common::types::Shipment = serde_json::from_value(
+        serde_json::json!({"id": id, "buyerShipment": {"companyId": buyer.company_id},
+                           "lines": []}),
+    )
+    .expect("a shipment");
+    server.insert_shipment(shipment).expect("stored");
+    server
+        .shipment_action(id, ShipmentAction::Resend)
+        .await
+        .expect("resent");
+    let got = receiver.wait_for(1).await;
+    assert_eq!(
+        got[0].uri.path(),
+        "/shipments/ship%2F1%3Fa=b%23c%20d%25e/event"
+    );
+    assert_eq!(got[0].uri.query(), Some("eventName=ShipmentResentByBuyer"));
+    // The SDK's client puts such an id in its path as one segment too.
+    let fetched = client_of(&server, &buyer)
+        .shipments()
+        .get(id)
+        .await
+        .expect("the shipment");
+    assert_eq!(fetched.id.as_deref(), Some(id));
+    server.shutdown().await.expect("stops");
+}

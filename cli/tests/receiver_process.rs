@@ -1,6 +1,7 @@
 //! `tradecloud serve` and `tradecloud send` as processes: no event answered
 //! 2xx is lost when the server is killed with SIGKILL mid-stream, SIGTERM
-//! finishes in-flight requests, and `send` stops on 4xx.
+//! finishes in-flight requests, and `send` stops on 4xx, reads at most 32
+//! MiB of body and warns of an empty one.
 
 use crate::receiver_support;
 
@@ -298,7 +299,16 @@ async fn receiver_removes_its_lock_on_clean_shutdown() {
 }
 
 async fn send(exe: &str, args: &[&str], basic: &str, cert: &Path) -> (bool, String) {
-    let output = Command::new(exe)
+    let output = send_output(exe, args, basic, cert).await;
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+/// `tradecloud send ARGS --cacert CERT` with Basic `basic`: all it said.
+async fn send_output(exe: &str, args: &[&str], basic: &str, cert: &Path) -> std::process::Output {
+    Command::new(exe)
         .arg("send")
         .args(args)
         .arg("--cacert")
@@ -306,11 +316,92 @@ async fn send(exe: &str, args: &[&str], basic: &str, cert: &Path) -> (bool, Stri
         .env("TRADECLOUD_SEND_BASIC", basic)
         .output()
         .await
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
+        .unwrap()
+}
+
+/// `send` reads at most 32 MiB, the receiver's default `max_body_bytes`
+/// (`-f /dev/zero` or a FIFO was read without end): a body one byte
+/// larger is refused with exit 1 before anything is sent, saying the limit
+/// and what to do; one of exactly 32 MiB is sent. An empty body is sent
+/// (a receiver's 400 is worth testing) with a warning, as Tradecloud never
+/// sends one.
+#[tokio::test]
+async fn send_bounds_the_body_and_warns_of_an_empty_one() {
+    let Some(exe) = exe() else { return };
+    let server = serve(exe).await;
+    let url = server.url("/tradecloud/order");
+    let basic = format!("{USER}:{PASSWORD}");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+
+    let empty = server._dir.path().join("empty.json");
+    std::fs::write(&empty, "").unwrap();
+    let out = send_output(
+        exe,
+        &[&url, "--file", empty.to_str().unwrap()],
+        &basic,
+        &server.cert_path,
     )
+    .await;
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        stdout.contains("attempt 1/10: 400 Bad Request"),
+        "sent: {stdout}{stderr}"
+    );
+    assert!(
+        stderr.contains("warning:")
+            && stderr.contains("empty.json is empty")
+            && stderr.contains("Tradecloud never sends an empty webhook body"),
+        "{stderr}"
+    );
+
+    // Sparse files: no 32 MiB written to the disk.
+    let limit = 32 * 1024 * 1024;
+    let big = server._dir.path().join("big.json");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(limit + 1)
+        .unwrap();
+    let out = send_output(
+        exe,
+        &[&url, "--file", big.to_str().unwrap()],
+        &basic,
+        &server.cert_path,
+    )
+    .await;
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(!stdout.contains("attempt"), "nothing sent: {stdout}");
+    assert!(
+        stderr.contains("big.json is larger than 33554432 bytes (32 MiB)")
+            && stderr.contains("give a smaller body"),
+        "{stderr}"
+    );
+
+    // At the limit: read and sent (to a port nobody listens on, once).
+    let at_limit = server._dir.path().join("at-limit.json");
+    std::fs::File::create(&at_limit)
+        .unwrap()
+        .set_len(limit)
+        .unwrap();
+    let closed = crate::port_support::free_port();
+    let out = send_output(
+        exe,
+        &[
+            &format!("https://localhost:{closed}/x"),
+            "--file",
+            at_limit.to_str().unwrap(),
+            "--max-attempts",
+            "1",
+        ],
+        &basic,
+        &server.cert_path,
+    )
+    .await;
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        stdout.contains("attempt 1/1") && !stderr.contains("larger than"),
+        "{stdout}{stderr}"
+    );
 }
 
 #[tokio::test]

@@ -219,6 +219,41 @@ async fn an_inbox_at_the_file_size_limit_is_answered_503_and_not_ready() {
     }
 }
 
+/// A new SQLite inbox that cannot be created under the process's file-size
+/// limit (`ulimit -f 1`: 512 or 1024 bytes, less than SQLite's first page):
+/// `serve` runs, answers 503 with `Retry-After`, and `/readyz` names the
+/// limit and what to do, where it said only SQLite's "disk I/O error".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_that_cannot_open_under_the_file_size_limit_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let (config, cert) = serve_config(dir.path(), "");
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", r#"ulimit -f 1 && exec "$0" "$@""#, EXE])
+        .args(["serve", "--receive-only", "--config"])
+        .arg(&config)
+        .current_dir(dir.path())
+        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
+        .env("TRADECLOUD_STORE_URL", format!("sqlite://{}", db.display()));
+    let (mut child, addr, log) = spawn_serve_logged(command, Duration::from_secs(60)).await;
+    let client = client_for(&cert, addr);
+    let base = format!("https://localhost:{}", addr.port());
+
+    let (status, retry_after) = post(&client, &base, "m-1").await;
+    assert_eq!(status, 503, "{:#?}", log.lock().unwrap());
+    assert!(retry_after.is_some());
+    let (status, detail) = readyz(&client, &base).await;
+    assert_eq!(status, 503);
+    assert!(
+        detail.contains("file-size limit")
+            && detail.contains("ulimit -f")
+            && detail.contains("raise or remove the limit"),
+        "{detail}"
+    );
+    assert_eq!(child.try_wait().unwrap(), None, "the receiver runs");
+}
+
 /// The SQLite inbox moved away (or deleted) under a running receiver: it is
 /// not created again, webhooks are answered 503 with `Retry-After`, and
 /// `/readyz` says the file is gone and what to do (it said only "not

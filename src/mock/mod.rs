@@ -633,8 +633,9 @@
 //!   when its `enabledEventNames` names the event (a choice: Tradecloud
 //!   sends a company's own events where configured). Absent or empty
 //!   `enabledEventNames`: every event. With `GET` no body is sent: the id
-//!   fills `{orderId}`/`{shipmentId}`/`{id}` in the URL, else goes into the
-//!   query, with `eventName` (a choice).
+//!   fills `{orderId}`/`{shipmentId}`/`{id}` in the URL (percent-encoded
+//!   as one path segment), else goes into the query, with `eventName` (a
+//!   choice).
 //!
 //!   Delivery uses the crate's one delivery implementation
 //!   ([`crate::client::delivery`], also behind `tradecloud send`): `2xx`

@@ -664,7 +664,9 @@ impl WebhookHub {
                 .into_iter()
                 .find(|p| target.contains(p.as_str()));
             match placeholder {
-                Some(p) => target = target.replace(&p, &job.id),
+                // One path segment, whatever the id holds (`/`, `?`,
+                // `#`, space, `%`), as the SDK's client puts ids in paths.
+                Some(p) => target = target.replace(&p, &progenitor_client::encode_path(&job.id)),
                 None => {
                     if let Ok(mut parsed) = reqwest::Url::parse(&target) {
                         parsed.query_pairs_mut().append_pair(id_name, &job.id);

@@ -10,7 +10,7 @@
 //! Exit status: 0 when delivered (2xx); 1 when refused (4xx, 500, or any
 //! other status that is not retried) or when the attempts ran out.
 
-use std::io::Read as _;
+use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -30,10 +30,11 @@ use tradecloud::client::RetryPolicy;
 pub struct SendArgs {
     /// Webhook URL, e.g. https://localhost:8443/tradecloud/order.
     pub url: String,
-    /// Read the body from this file.
+    /// Read the body from this file (at most 32 MiB, 33554432 bytes: the
+    /// receiver's default max_body_bytes; a larger body is refused).
     #[arg(long, short = 'f', value_name = "BODY", conflicts_with = "stdin")]
     pub file: Option<PathBuf>,
-    /// Read the body from standard input.
+    /// Read the body from standard input (at most 32 MiB, as --file).
     #[arg(long)]
     pub stdin: bool,
     /// HTTP method.
@@ -93,20 +94,55 @@ fn policy(args: &SendArgs) -> RetryPolicy {
         .max_delay(Duration::from_millis(args.max_backoff_ms))
 }
 
+/// The largest body `send` reads (32 MiB): the receiver's default
+/// `[server] max_body_bytes`, which answers anything larger 413.
+/// Tradecloud's largest webhook bodies are far smaller (a 500-line order is
+/// about 1.5 MiB); the bound keeps `-f /dev/zero` or a FIFO that never ends
+/// from filling the memory. `--help` of `--file` names it.
+const MAX_BODY_BYTES: usize = tradecloud::receiver::config::DEFAULT_MAX_BODY_BYTES;
+
+/// The body from `--file` or `--stdin` (`None`: neither), at most
+/// [`MAX_BODY_BYTES`]; an empty one is sent, with a warning.
 fn read_body(args: &SendArgs) -> anyhow::Result<Option<Vec<u8>>> {
-    if let Some(path) = &args.file {
-        return Ok(Some(
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
-        ));
+    let body = if let Some(path) = &args.file {
+        let name = path.display().to_string();
+        let file = std::fs::File::open(path).with_context(|| format!("cannot read {name}"))?;
+        read_bounded(file, &name)?
+    } else if args.stdin {
+        read_bounded(std::io::stdin(), "standard input")?
+    } else {
+        return Ok(None);
+    };
+    if body.is_empty() {
+        let name = args
+            .file
+            .as_ref()
+            .map_or_else(|| "standard input".to_owned(), |p| p.display().to_string());
+        eprintln!(
+            "warning: {name} is empty: Tradecloud never sends an empty webhook body; it is sent \
+             anyway (a receiver should answer 400), so check the file if you meant to send an event"
+        );
     }
-    if args.stdin {
-        let mut body = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut body)
-            .context("cannot read standard input")?;
-        return Ok(Some(body));
+    Ok(Some(body))
+}
+
+/// All of `reader` if it holds at most [`MAX_BODY_BYTES`]; reads one byte
+/// more at most.
+fn read_bounded(reader: impl Read, name: &str) -> anyhow::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    reader
+        .take(MAX_BODY_BYTES as u64 + 1)
+        .read_to_end(&mut body)
+        .with_context(|| format!("cannot read {name}"))?;
+    if body.len() > MAX_BODY_BYTES {
+        bail!(
+            "{name} is larger than {MAX_BODY_BYTES} bytes (32 MiB), the most `tradecloud send` \
+             reads: a receiver with the default [server] max_body_bytes answers such a body 413, \
+             and Tradecloud's webhook bodies are far smaller; give a smaller body (to test a \
+             receiver's 413, lower its max_body_bytes and send a body above that)"
+        );
     }
-    Ok(None)
+    Ok(body)
 }
 
 fn headers(args: &SendArgs, has_body: bool) -> anyhow::Result<HeaderMap> {
@@ -276,6 +312,20 @@ mod tests {
         assert_eq!(verdict(StatusCode::BAD_GATEWAY), Verdict::Retry);
         assert_eq!(verdict(StatusCode::SERVICE_UNAVAILABLE), Verdict::Retry);
         assert_eq!(verdict(StatusCode::GATEWAY_TIMEOUT), Verdict::Retry);
+    }
+
+    /// The limit `--help` states is the one `send` applies.
+    #[test]
+    fn the_help_states_the_body_limit() {
+        use clap::CommandFactory as _;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            send: SendArgs,
+        }
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains(&MAX_BODY_BYTES.to_string()), "{help}");
+        assert_eq!(MAX_BODY_BYTES, 32 << 20, "the help says 32 MiB");
     }
 
     #[test]

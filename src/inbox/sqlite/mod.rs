@@ -72,7 +72,7 @@ impl SqliteStore {
         if matches!(target, Target::File(_)) {
             survive_file_size_limit();
         }
-        let conn = db::open_writer(&target, &options)?;
+        let conn = db::open_writer(&target, &options).map_err(|e| opening_failure(&target, e))?;
         if opening == Opening::Use {
             if let Some(mark) = rows::import_mark(&conn)? {
                 return Err(crate::inbox::migrate::unfinished(&describe(&target), &mark));
@@ -217,6 +217,35 @@ fn at_file_size_limit(path: &Path) -> Option<u64> {
         .then_some(limit)
 }
 
+/// The inbox `path` has reached the process's file-size limit `limit`:
+/// `what` failed, and webhooks are answered 503 `until`.
+fn file_size_limit_reached(path: &Path, limit: u64, what: &str, until: &str) -> InboxError {
+    InboxError::Unavailable(format!(
+        "the inbox {} has reached this process's file-size limit ({limit} bytes: \
+         `ulimit -f`, systemd `LimitFSIZE=`): {what}, and webhooks are answered 503 until \
+         {until}; raise or remove the limit and restart the receiver",
+        path.display()
+    ))
+}
+
+/// `err`, of a database file that could not be opened, naming the
+/// process's file-size limit when the file is at it: SQLite says only
+/// "disk I/O error" or "database or disk is full".
+fn opening_failure(target: &Target, err: InboxError) -> InboxError {
+    let (Target::File(path), InboxError::Unavailable(message)) = (target, &err) else {
+        return err;
+    };
+    match at_file_size_limit(path) {
+        Some(limit) => file_size_limit_reached(
+            path,
+            limit,
+            &format!("it cannot be opened ({message})"),
+            "it can be",
+        ),
+        None => err,
+    }
+}
+
 impl SqliteStore {
     /// After an event's write: an event not stored while space is low is
     /// taken as the disk being full (SQLite says "database or disk is full",
@@ -253,13 +282,12 @@ impl SqliteStore {
         };
         let limit = self.found_limit.load(Ordering::Relaxed);
         if limit != FULL_NONE && file_size_limit().is_some_and(|now| now <= limit) {
-            return Err(InboxError::Unavailable(format!(
-                "the inbox {} has reached this process's file-size limit ({limit} bytes: \
-                 `ulimit -f`, systemd `LimitFSIZE=`): the last event could not be stored, and \
-                 webhooks are answered 503 until one is; raise or remove the limit and restart \
-                 the receiver",
-                path.display()
-            )));
+            return Err(file_size_limit_reached(
+                path,
+                limit,
+                "the last event could not be stored",
+                "one is",
+            ));
         }
         if found == FULL_NONE {
             return Ok(());
