@@ -108,7 +108,7 @@ Usage:
 
        <member>:                               on a member: pattern (of a string),
          x-request-rules:                      minLength, maxLength (of a string),
-           pattern: ^\\S*$                      minItems, maxItems, uniqueBy (of an array)
+           pattern: ^[A-Z]{3}$                 minItems, maxItems, uniqueBy (of an array)
            x-source: api/rules.md#L32-L49
        <Schema>:                               on an object schema: required (member
          x-request-rules:                      names) and dependentRequired (member
@@ -177,6 +177,14 @@ CUSTOM_DATE_TIME_FORMATS = ("local-date-time", "iso-date-time")
 LOCAL_DATE_TIME_REQUEST_PATTERN = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
                                    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$")
 DATE_REQUEST_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+# An identifier without whitespace (api/rules.md: "must not contain whitespace"): no
+# character of Unicode `White_Space` (what `str::trim`, the crate's reading of text, takes
+# away: U+0085 too) nor U+FEFF (ECMA's `\s`), written out, since `\s` is another set in
+# every dialect (ECMA: U+FEFF and not U+0085; Python: U+0085 and U+001C-U+001F and not
+# U+FEFF); not empty, or (`*`) empty where the docs let it be.
+NO_WHITESPACE_CLASS = (r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
+                       r"\u3000\ufeff]")
+NO_WHITESPACE_PATTERNS = (f"^{NO_WHITESPACE_CLASS}+$", f"^{NO_WHITESPACE_CLASS}*$")
 # The request pattern a member of a date format may have (see `lint_request_rules`).
 DATE_REQUEST_PATTERNS = {"local-date-time": LOCAL_DATE_TIME_REQUEST_PATTERN, "date": DATE_REQUEST_PATTERN}
 RULE_KINDS = ("required", "max-items", "min-items", "no-whitespace", "not-empty", "request-no-whitespace",
@@ -192,7 +200,7 @@ MEMBER_REQUEST_EXTENSIONS = ("x-source", "x-pattern-description")
 # a member (or its `x-request-rules`) must have for that source to count.
 RULE_PHRASES = (
     (lambda rules: "maxItems" in rules, "objects per collection"),
-    (lambda rules: rules.get("pattern") in (r"^\S+$", r"^\S*$"), "must not contain whitespace"),
+    (lambda rules: rules.get("pattern") in NO_WHITESPACE_PATTERNS, "must not contain whitespace"),
     (lambda rules: "uniqueBy" in rules, "must be unique"),
     (lambda rules: rules.get("pattern") == LOCAL_DATE_TIME_REQUEST_PATTERN, "local date/time format"),
     (lambda rules: rules.get("pattern") == DATE_REQUEST_PATTERN, "format `YYYY-MM-DD`"),
@@ -380,7 +388,7 @@ def check_rule(specs, parts, label, report):
         return
     rx = re.compile(pattern)
     accepts = ecma_search(rx, "PO-123_4/B")
-    spaced = ("PO 123", "PO\t123", " PO123", "PO123\n", "PO\u00a0123")
+    spaced = ("PO 123", "PO\t123", " PO123", "PO123\n", "PO\u00a0123", "PO123\u0085", "PO\ufeff123")
     # An identifier that is required is not empty either; for requests only, the docs let
     # some be empty (`item.number`, a split delivery line's position).
     refuses = not any(ecma_search(rx, v) for v in spaced + (() if kind == "request-no-whitespace" else ("",)))
@@ -932,6 +940,7 @@ def lint_constraints(specs, report):
                             report(True, "")
                         except re.error as e:
                             report(False, f"{path}: `pattern` does not compile: {e}")
+                        lint_space_escape(path, s["pattern"], report)
                     report(not webhook, f"{path}: `pattern` in a webhook body (the receiver must not refuse "
                                         "an event Tradecloud sends)")
                 for kw in ("minItems", "maxItems", "x-keep-empty", "minLength", "maxLength"):
@@ -949,6 +958,15 @@ def lint_constraints(specs, report):
                     member = s["properties"].get(pname)
                     report(not (isinstance(member, dict) and "x-keep-empty" in member),
                            f"{path}.{pname}: `x-keep-empty` on a required member (it is always sent)")
+
+
+def lint_space_escape(where, pattern, report):
+    """No `\\s` or `\\S` in a pattern: the ECMA engine of the crate and the mock reads
+    them otherwise than Python (schemathesis generates with it) and than `str::trim` (the
+    crate's reading of text); see NO_WHITESPACE_CLASS."""
+    report(not re.search(r"(?<!\\)(\\\\)*\\[sS]", pattern),
+           f"{where}: `pattern` uses \\s or \\S, read differently by ECMA, Python and str::trim "
+           f"(U+0085, U+FEFF): write the characters out, as NO_WHITESPACE_PATTERNS in scripts/check_specs.py")
 
 
 def lint_pattern_description(where, rules, plain, report):
@@ -1058,6 +1076,7 @@ def lint_request_rules(specs, report):
                             report(isinstance(rules[kw], str), f"{where}: `pattern` must be text")
                         except re.error as e:
                             report(False, f"{where}: `pattern` does not compile: {e}")
+                        lint_space_escape(where, str(rules[kw]), report)
                     else:
                         report(isinstance(rules[kw], int) and not isinstance(rules[kw], bool) and rules[kw] >= 0,
                                f"{where}: `{kw}` must be a count")

@@ -443,6 +443,22 @@ class CheckSpecs(unittest.TestCase):
         self.assert_fails_with("no-whitespace SendOrderByBuyer order.purchaseOrderNumber: pattern '^.+$' does "
                                "not refuse whitespace")
 
+    def test_a_pattern_that_lets_a_next_line_or_a_byte_order_mark_through_fails(self):
+        # U+0085 is whitespace to str::trim, U+FEFF to ECMA's `\s`: an identifier has neither.
+        for allowed, shown in (("\u0085", "\\u0085"), ("\ufeff", "\\ufeff")):
+            def loosen(doc):
+                self.schemas(doc)["OrderByBuyer"]["properties"]["purchaseOrderNumber"]["pattern"] = (
+                    check_specs.NO_WHITESPACE_PATTERNS[0].replace(shown, ""))
+            self.edit("api-connector.yaml", loosen)
+            self.assert_fails_with("no-whitespace SendOrderByBuyer order.purchaseOrderNumber: pattern")
+
+    def test_a_pattern_with_a_space_escape_fails(self):
+        # `\s` is another set in ECMA (U+FEFF, not U+0085), Python and str::trim.
+        def escape(doc):
+            self.schemas(doc)["Item"]["properties"]["number"]["x-request-rules"]["pattern"] = r"^\S*$"
+        self.edit("common.yaml", escape)
+        self.assert_fails_with("common.yaml Item.number x-request-rules: `pattern` uses \\s or \\S")
+
     def test_a_trailing_newline_is_whitespace_as_in_ecma_regexes(self):
         # Python's `$` also matches before a final newline; JSON Schema's does not.
         self.assertFalse(check_specs.ecma_search(check_specs.re.compile(r"^\S+$"), "PO1\n"))

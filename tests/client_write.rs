@@ -208,7 +208,7 @@ async fn a_broken_rule_is_a_typed_error_and_nothing_is_sent() {
             ),
             (
                 "order.purchaseOrderNumber".to_owned(),
-                r#"must match the pattern `^\S+$` (it is "PO 123")"#.to_owned()
+                r#"must be a non-empty identifier without whitespace (it is "PO 123")"#.to_owned()
             ),
         ],
         "{error}"

@@ -216,6 +216,69 @@ async fn a_broken_rule_is_a_400_naming_the_member() {
     );
 }
 
+/// An identifier "must not contain whitespace" (api/rules.md,
+/// send-despatch-advice.md): a next line (U+0085), whitespace to
+/// `str::trim` but not to ECMA's `\s`, and a byte order mark (U+FEFF),
+/// the other way round, are refused with a `400` naming the member, in a
+/// despatch advice and in an order; the same without them is accepted.
+#[tokio::test]
+async fn an_identifier_with_a_next_line_or_a_byte_order_mark_is_a_400() {
+    let server = start().await;
+    let client = http();
+    let advice = |number: &str| {
+        serde_json::json!({
+            "header": {"buyerAccountNumber": "340760", "despatchAdviceNumber": number},
+            "lines": [{"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO1",
+                       "purchaseOrderLinePosition": "0001", "despatchQuantity": 1}]
+        })
+    };
+    let order = |number: &str| {
+        serde_json::json!({
+            "order": {"supplierAccountNumber": "S1", "purchaseOrderNumber": number},
+            "lines": [{"position": "0001"}]
+        })
+    };
+    let cases = [
+        (
+            &api_connector::operations::SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE,
+            &advice as &dyn Fn(&str) -> Value,
+            "header.despatchAdviceNumber",
+        ),
+        (
+            &api_connector::operations::SEND_ORDER_BY_BUYER_ROUTE,
+            &order,
+            "order.purchaseOrderNumber",
+        ),
+    ];
+    for (op, body, member) in cases {
+        for spaced in ["S-1\u{85}", "S\u{feff}-1"] {
+            let (status, answer) = post(
+                &client,
+                &server,
+                op,
+                "application/json",
+                body(spaced).to_string().into_bytes(),
+            )
+            .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{spaced:?}: {answer}");
+            assert!(
+                answer.to_string().contains(member)
+                    && answer.to_string().contains("without whitespace"),
+                "{spaced:?}: {answer}"
+            );
+        }
+        let (status, answer) = post(
+            &client,
+            &server,
+            op,
+            "application/json",
+            body("S-1").to_string().into_bytes(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+}
+
 /// `null` is refused for the members of request-only schemas (the specs
 /// make no such member `nullable`) and read as absent in the shared
 /// schemas a webhook body can contain (where the specs say `nullable`).

@@ -375,7 +375,7 @@ fn broken_rules_are_reported_with_their_json_path() {
     assert_eq!(found["lines"], "holds at most 500 items (it has 501)");
     assert_eq!(
         found["order.purchaseOrderNumber"],
-        r#"must match the pattern `^\S+$` (it is "PO 1")"#
+        r#"must be a non-empty identifier without whitespace (it is "PO 1")"#
     );
 
     // An order response needs a line; a shipment number has no whitespace.
@@ -477,16 +477,16 @@ fn request_rules_of_shared_types_are_checked_in_requests() {
     assert_eq!(
         found,
         [
-            r#"`lines[0].deliverySchedule[0].position` must match the pattern `^\S*$` (it is "00 01")"#,
-            r#"`lines[0].item.number` must match the pattern `^\S*$` (it is "12 345")"#,
+            r#"`lines[0].deliverySchedule[0].position` must be an identifier without whitespace (it is "00 01")"#,
+            r#"`lines[0].item.number` must be an identifier without whitespace (it is "12 345")"#,
             "`lines[0].itemDetails.netWeightUnitOfMeasureIso` is required when `netWeight` is given: \
              add it or leave out `netWeight`",
             r#"`lines[0].prices.grossPrice.priceInTransactionCurrency.currencyIso` must be a 3-letter ISO 4217 currency code in capitals, e.g. EUR (it is "eur")"#,
             "`lines[0].prices.netPrice.priceInTransactionCurrency` is required when sending to \
              Tradecloud: add it",
-            r#"`order.contact.email` must match the pattern `^\S*$` (it is "a b@example.com")"#,
-            r#"`order.contact.userName` must match the pattern `^\S*$` (it is "J DOE")"#,
-            r#"`order.destination.code` must match the pattern `^\S*$` (it is "DOCK 12")"#,
+            r#"`order.contact.email` must be an identifier without whitespace (it is "a b@example.com")"#,
+            r#"`order.contact.userName` must be an identifier without whitespace (it is "J DOE")"#,
+            r#"`order.destination.code` must be an identifier without whitespace (it is "DOCK 12")"#,
         ]
     );
     // The same types, kept to the rules, are fine (an empty delivery
@@ -671,7 +671,7 @@ fn required_identifiers_are_not_empty() {
     .expect("decodes");
     assert_eq!(
         schedule.validate().expect_err("whitespace").to_string(),
-        r#"`deliverySchedule[0].position` must match the pattern `^\S+$` (it is "0 1")"#
+        r#"`deliverySchedule[0].position` must be a non-empty identifier without whitespace (it is "0 1")"#
     );
 }
 
@@ -705,6 +705,52 @@ fn despatch_advice_identifiers_have_no_whitespace() {
     );
     assert_eq!(advice("DA1", "01", "01").validate(), Ok(()));
     assert_eq!(advice("DA1", "01", "").validate(), Ok(()));
+}
+
+/// The SDK's check before sending reads "without whitespace" as `str::trim`
+/// does and ECMA's `\s` too: a next line (U+0085) or a byte order mark
+/// (U+FEFF) in a shipment or order number is refused, with the member
+/// named, before anything is sent.
+#[test]
+fn a_next_line_or_a_byte_order_mark_is_whitespace_in_an_identifier() {
+    for spaced in ["S-1\u{85}", "S\u{feff}-1", "\u{85}"] {
+        let advice: connector::SendDespatchAdviceBySupplier =
+            serde_json::from_value(serde_json::json!({
+                "header": {"buyerAccountNumber": "B1", "despatchAdviceNumber": "DA1",
+                           "shipment": {"shipmentNumber": spaced}},
+                "lines": [{"despatchAdviceLinePosition": spaced, "purchaseOrderNumber": spaced,
+                           "purchaseOrderLinePosition": "0001"}]
+            }))
+            .expect("decodes");
+        let found: Vec<String> = advice
+            .validate()
+            .expect_err("whitespace")
+            .iter()
+            .map(|v| v.path.clone())
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "header.shipment.shipmentNumber",
+                "lines[0].despatchAdviceLinePosition",
+                "lines[0].purchaseOrderNumber"
+            ],
+            "{spaced:?}"
+        );
+        let order: connector::SendOrderByBuyer = serde_json::from_value(serde_json::json!({
+            "order": {"supplierAccountNumber": "S1", "purchaseOrderNumber": spaced},
+            "lines": [{"position": "0001"}]
+        }))
+        .expect("decodes");
+        assert_eq!(
+            order.validate().expect_err("whitespace").to_string(),
+            format!(
+                "`order.purchaseOrderNumber` must be a non-empty identifier without whitespace (it is {:?})",
+                spaced
+            ),
+            "{spaced:?}"
+        );
+    }
 }
 
 /// api/rules.md: "The TOTAL number of objects is limited to 100 objects per

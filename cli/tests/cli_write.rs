@@ -229,7 +229,10 @@ async fn broken_rules_are_named_and_nothing_is_sent() {
         let stderr = text(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains("`order.purchaseOrderNumber`"), "{stderr}");
-        assert!(stderr.contains("must match the pattern"), "{stderr}");
+        assert!(
+            stderr.contains("must be a non-empty identifier without whitespace"),
+            "{stderr}"
+        );
         assert!(stderr.contains("PO 123"), "{stderr}");
         assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
     }

@@ -141,7 +141,9 @@ pub const SEND_ORDER_BY_BUYER_ROUTE: op::Operation = op::Operation {
         op::Limit {
             location: op::Location::Body,
             path: "/lines/*/position",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
@@ -151,7 +153,9 @@ pub const SEND_ORDER_BY_BUYER_ROUTE: op::Operation = op::Operation {
         op::Limit {
             location: op::Location::Body,
             path: "/lines/*/salesOrderNumber",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
@@ -166,12 +170,16 @@ pub const SEND_ORDER_BY_BUYER_ROUTE: op::Operation = op::Operation {
         op::Limit {
             location: op::Location::Body,
             path: "/order/purchaseOrderNumber",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
             path: "/order/supplierAccountNumber",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
     ],
     party: ::core::option::Option::Some(crate::types::Party::Buyer),
@@ -318,22 +326,30 @@ pub const SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation {
         op::Limit {
             location: op::Location::Body,
             path: "/lines/*/purchaseOrderLinePosition",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
             path: "/lines/*/salesOrderNumber",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
             path: "/lines/*/salesOrderPosition",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
             path: "/order/buyerAccountNumber",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
@@ -348,7 +364,9 @@ pub const SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation {
         op::Limit {
             location: op::Location::Body,
             path: "/order/purchaseOrderNumber",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
     ],
     party: ::core::option::Option::Some(crate::types::Party::Supplier),
@@ -466,12 +484,16 @@ pub const SEND_ORDER_DELIVERIES_BY_BUYER: op::Operation = op::Operation {
         op::Limit {
             location: op::Location::Body,
             path: "/lines/*/position",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
             path: "/order/purchaseOrderNumber",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
     ],
     party: ::core::option::Option::Some(crate::types::Party::Buyer),
@@ -589,12 +611,16 @@ pub const SEND_ORDER_DELIVERY_HISTORY_BY_BUYER: op::Operation = op::Operation {
         op::Limit {
             location: op::Location::Body,
             path: "/lines/*/position",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
             path: "/order/purchaseOrderNumber",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
     ],
     party: ::core::option::Option::Some(crate::types::Party::Buyer),
@@ -705,7 +731,9 @@ pub const ATTACH_ORDER_DOCUMENTS_BY_BUYER_ROUTE: op::Operation = op::Operation {
         op::Limit {
             location: op::Location::Body,
             path: "/lines/*/position",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
@@ -715,12 +743,16 @@ pub const ATTACH_ORDER_DOCUMENTS_BY_BUYER_ROUTE: op::Operation = op::Operation {
         op::Limit {
             location: op::Location::Body,
             path: "/order/purchaseOrderNumber",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
             path: "/order/supplierAccountNumber",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
     ],
     party: ::core::option::Option::Some(crate::types::Party::Buyer),
@@ -826,12 +858,16 @@ pub const SEND_ORDER_INDICATORS_BY_BUYER_ROUTE: op::Operation = op::Operation {
         op::Limit {
             location: op::Location::Body,
             path: "/lines/*/position",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
             path: "/order/purchaseOrderNumber",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
     ],
     party: ::core::option::Option::Some(crate::types::Party::Buyer),
@@ -965,7 +1001,9 @@ pub const SEND_SINGLE_DELIVERY_ORDER_BY_BUYER_ROUTE: op::Operation = op::Operati
         op::Limit {
             location: op::Location::Body,
             path: "/lines/*/position",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
@@ -975,7 +1013,9 @@ pub const SEND_SINGLE_DELIVERY_ORDER_BY_BUYER_ROUTE: op::Operation = op::Operati
         op::Limit {
             location: op::Location::Body,
             path: "/lines/*/salesOrderNumber",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
@@ -990,12 +1030,16 @@ pub const SEND_SINGLE_DELIVERY_ORDER_BY_BUYER_ROUTE: op::Operation = op::Operati
         op::Limit {
             location: op::Location::Body,
             path: "/order/purchaseOrderNumber",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
             path: "/order/supplierAccountNumber",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
     ],
     party: ::core::option::Option::Some(crate::types::Party::Buyer),
@@ -1103,12 +1147,16 @@ pub const SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation 
         op::Limit {
             location: op::Location::Body,
             path: "/header/buyerAccountNumber",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
             path: "/header/despatchAdviceNumber",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
@@ -1138,7 +1186,9 @@ pub const SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation 
         op::Limit {
             location: op::Location::Body,
             path: "/header/shipment/shipmentNumber",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
@@ -1148,22 +1198,30 @@ pub const SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation 
         op::Limit {
             location: op::Location::Body,
             path: "/lines/*/deliverySchedulePosition",
-            rule: op::Rule::Pattern("^\\S*$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]*$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
             path: "/lines/*/despatchAdviceLinePosition",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
             path: "/lines/*/purchaseOrderLinePosition",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
         op::Limit {
             location: op::Location::Body,
             path: "/lines/*/purchaseOrderNumber",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
     ],
     party: ::core::option::Option::Some(crate::types::Party::Supplier),

@@ -1426,14 +1426,20 @@ impl crate::types::Validate for DespatchAdviceHeader {
         {
             let value = &self.buyer_account_number;
             let path = at.field("buyerAccountNumber");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
         {
             let value = &self.despatch_advice_number;
             let path = at.field("despatchAdviceNumber");
             crate::types::validate::described_pattern(
                 value,
-                "^\\S+$",
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
                 "a non-empty identifier without whitespace",
                 &path,
                 out,
@@ -1466,7 +1472,7 @@ impl crate::types::Validate for DespatchAdviceLine {
             let path = at.field("deliverySchedulePosition");
             crate::types::validate::described_pattern(
                 value,
-                "^\\S*$",
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]*$",
                 "an identifier without whitespace",
                 &path,
                 out,
@@ -1477,7 +1483,7 @@ impl crate::types::Validate for DespatchAdviceLine {
             let path = at.field("despatchAdviceLinePosition");
             crate::types::validate::described_pattern(
                 value,
-                "^\\S+$",
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
                 "a non-empty identifier without whitespace",
                 &path,
                 out,
@@ -1485,11 +1491,23 @@ impl crate::types::Validate for DespatchAdviceLine {
         }
         if let ::std::option::Option::Some(value) = &self.purchase_order_line_position {
             let path = at.field("purchaseOrderLinePosition");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
         if let ::std::option::Option::Some(value) = &self.purchase_order_number {
             let path = at.field("purchaseOrderNumber");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
     }
 }
@@ -1551,7 +1569,13 @@ impl crate::types::Validate for DespatchAdviceShipment {
         }
         if let ::std::option::Option::Some(value) = &self.shipment_number {
             let path = at.field("shipmentNumber");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
     }
 }
@@ -1593,12 +1617,24 @@ impl crate::types::Validate for OrderByBuyer {
         {
             let value = &self.purchase_order_number;
             let path = at.field("purchaseOrderNumber");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
         {
             let value = &self.supplier_account_number;
             let path = at.field("supplierAccountNumber");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
         if let ::std::option::Option::Some(value) = &self.supplier_contact {
             let path = at.field("supplierContact");
@@ -1629,7 +1665,13 @@ impl crate::types::Validate for OrderDeliveriesLineByBuyer {
         {
             let value = &self.position;
             let path = at.field("position");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
     }
 }
@@ -1643,7 +1685,13 @@ impl crate::types::Validate for OrderDeliveriesOrderByBuyer {
         {
             let value = &self.purchase_order_number;
             let path = at.field("purchaseOrderNumber");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
     }
 }
@@ -1671,7 +1719,13 @@ impl crate::types::Validate for OrderDeliveryHistoryLineByBuyer {
         {
             let value = &self.position;
             let path = at.field("position");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
     }
 }
@@ -1695,7 +1749,13 @@ impl crate::types::Validate for OrderDocumentsLineByBuyer {
         {
             let value = &self.position;
             let path = at.field("position");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
     }
 }
@@ -1719,11 +1779,23 @@ impl crate::types::Validate for OrderDocumentsOrderByBuyer {
         {
             let value = &self.purchase_order_number;
             let path = at.field("purchaseOrderNumber");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
         if let ::std::option::Option::Some(value) = &self.supplier_account_number {
             let path = at.field("supplierAccountNumber");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
     }
 }
@@ -1737,7 +1809,13 @@ impl crate::types::Validate for OrderIndicatorsLineByBuyer {
         {
             let value = &self.position;
             let path = at.field("position");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
     }
 }
@@ -1751,7 +1829,13 @@ impl crate::types::Validate for OrderIndicatorsOrderByBuyer {
         {
             let value = &self.purchase_order_number;
             let path = at.field("purchaseOrderNumber");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
     }
 }
@@ -1832,7 +1916,13 @@ impl crate::types::Validate for OrderLineByBuyer {
         {
             let value = &self.position;
             let path = at.field("position");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
         if let ::std::option::Option::Some(value) = &self.prices {
             let path = at.field("prices");
@@ -1850,7 +1940,13 @@ impl crate::types::Validate for OrderLineByBuyer {
         }
         if let ::std::option::Option::Some(value) = &self.sales_order_number {
             let path = at.field("salesOrderNumber");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
     }
 }
@@ -1864,7 +1960,13 @@ impl crate::types::Validate for OrderResponseBySupplier {
         {
             let value = &self.buyer_account_number;
             let path = at.field("buyerAccountNumber");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
         if let ::std::option::Option::Some(value) = &self.contact {
             let path = at.field("contact");
@@ -1893,7 +1995,13 @@ impl crate::types::Validate for OrderResponseBySupplier {
         {
             let value = &self.purchase_order_number;
             let path = at.field("purchaseOrderNumber");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
     }
 }
@@ -1971,15 +2079,33 @@ impl crate::types::Validate for OrderResponseLineBySupplier {
         {
             let value = &self.purchase_order_line_position;
             let path = at.field("purchaseOrderLinePosition");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
         if let ::std::option::Option::Some(value) = &self.sales_order_number {
             let path = at.field("salesOrderNumber");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
         if let ::std::option::Option::Some(value) = &self.sales_order_position {
             let path = at.field("salesOrderPosition");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
     }
 }
@@ -2366,7 +2492,13 @@ impl crate::types::Validate for SingleDeliveryOrderLineByBuyer {
         {
             let value = &self.position;
             let path = at.field("position");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
         if let ::std::option::Option::Some(value) = &self.prices {
             let path = at.field("prices");
@@ -2384,7 +2516,13 @@ impl crate::types::Validate for SingleDeliveryOrderLineByBuyer {
         }
         if let ::std::option::Option::Some(value) = &self.sales_order_number {
             let path = at.field("salesOrderNumber");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
         if let ::std::option::Option::Some(value) = &self.scheduled_delivery {
             let path = at.field("scheduledDelivery");

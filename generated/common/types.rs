@@ -4177,11 +4177,23 @@ impl crate::types::Validate for Contact {
     ) {
         if let ::std::option::Option::Some(value) = &self.email {
             let path = at.field("email");
-            crate::types::validate::pattern(value, "^\\S*$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]*$",
+                "an identifier without whitespace",
+                &path,
+                out,
+            );
         }
         if let ::std::option::Option::Some(value) = &self.user_name {
             let path = at.field("userName");
-            crate::types::validate::pattern(value, "^\\S*$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]*$",
+                "an identifier without whitespace",
+                &path,
+                out,
+            );
         }
     }
 }
@@ -4237,7 +4249,13 @@ impl crate::types::Validate for DeliveryScheduleLine {
         }
         if let ::std::option::Option::Some(value) = &self.position {
             let path = at.field("position");
-            crate::types::validate::pattern(value, "^\\S*$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]*$",
+                "an identifier without whitespace",
+                &path,
+                out,
+            );
         }
     }
 }
@@ -4257,7 +4275,13 @@ impl crate::types::Validate for Destination {
     ) {
         if let ::std::option::Option::Some(value) = &self.code {
             let path = at.field("code");
-            crate::types::validate::pattern(value, "^\\S*$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]*$",
+                "an identifier without whitespace",
+                &path,
+                out,
+            );
         }
     }
 }
@@ -4288,7 +4312,13 @@ impl crate::types::Validate for Item {
         }
         if let ::std::option::Option::Some(value) = &self.number {
             let path = at.field("number");
-            crate::types::validate::pattern(value, "^\\S*$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]*$",
+                "an identifier without whitespace",
+                &path,
+                out,
+            );
         }
     }
 }

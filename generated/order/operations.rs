@@ -609,7 +609,9 @@ pub const UPDATE_ORDER_LINE_DELIVERY_SCHEDULE: op::Operation = op::Operation {
         op::Limit {
             location: op::Location::Body,
             path: "/deliverySchedule/*/position",
-            rule: op::Rule::Pattern("^\\S+$"),
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
         },
     ],
     party: ::core::option::Option::None,

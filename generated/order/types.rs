@@ -288,7 +288,13 @@ impl crate::types::Validate for DeliveryScheduleLogistics {
         {
             let value = &self.position;
             let path = at.field("position");
-            crate::types::validate::pattern(value, "^\\S+$", &path, out);
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
         }
     }
 }

@@ -224,7 +224,9 @@
 //!     `InProgress`, `Rejected` and `Confirmed` lines;
 //!     `confirmed` confirms an `Issued` line, `requestReconfirmation` makes
 //!     a `Confirmed` line `InProgress` (`OpenBuyerReconfirmationRequest`),
-//!     `shipped`/`delivered` move the logistics status forward; order level
+//!     `shipped`/`delivered` move the logistics status forward, of the
+//!     line and of each of its delivery lines ("the line quantity is
+//!     shipped"/"delivered", order/status.md); order level
 //!     indicators apply to every line, line indicators take precedence,
 //!     flag by flag (cancel.md, complete.md).
 //!     `cancelLineWhenMissing` on a sent order cancels the lines it leaves
@@ -241,7 +243,14 @@
 //!     choice: Tradecloud matches by date and quantity and does not say
 //!     when a line counts as delivered; the event is still the history's,
 //!     `OrderLinesDeliveryHistoryAppendedByBuyer`/`...SetByBuyer`, as
-//!     "marked as delivered" is the `delivered` indicator's). A sent
+//!     "marked as delivered" is the `delivered` indicator's). The delivery
+//!     lines become `Delivered` as the received quantity covers them
+//!     (order/status.md gives delivery lines that status): the docs match
+//!     the history with the schedule "by date and quantity" without saying
+//!     how, so the mock fills the delivery lines in the order of their
+//!     dates with the total received quantity; one filled only in part
+//!     keeps its status, and a `Delivered` line has all delivery lines
+//!     `Delivered`. A sent
 //!     order's order level indicators apply only to the lines it contains,
 //!     those of
 //!     `/order/indicators` to all lines (receive-goods.md);

@@ -1127,28 +1127,11 @@ pub(crate) fn indicate_delivery_lines(
         if logistics == Some(L::Cancelled) {
             continue;
         }
-        let mut line_changed = false;
-        for schedule in [
-            &mut line.delivery_schedule,
-            &mut line.delivery_schedule_including_requests,
-        ] {
-            for delivery in schedule
-                .iter_mut()
-                .filter(|d| d.position.as_deref() == Some(named.delivery.as_str()))
-            {
-                let moves = match named.stage {
-                    D::Shipped => matches!(
-                        delivery.status,
-                        None | Some(D::Open | D::Produced | D::ReadyToShip)
-                    ),
-                    _ => delivery.status.as_ref() != Some(&named.stage),
-                };
-                if moves {
-                    delivery.status = Some(named.stage.clone());
-                    line_changed = true;
-                }
-            }
-        }
+        let mut line_changed = advance_delivery_lines(
+            line,
+            Some(std::slice::from_ref(&named.delivery)),
+            &named.stage,
+        );
         let reached = |stages: &[D]| {
             !line.delivery_schedule.is_empty()
                 && line
@@ -1208,7 +1191,8 @@ pub(crate) fn indicate_delivery_lines(
 /// * `requestReconfirmation`: a `Confirmed` line becomes `InProgress`
 ///   (`OpenBuyerReconfirmationRequest`);
 /// * `shipped`: logistics status `Open`, `Produced`, `ReadyToShip` →
-///   `Shipped`; `delivered`: those and `Shipped` → `Delivered`.
+///   `Shipped`; `delivered`: those and `Shipped` → `Delivered`; the
+///   line's delivery lines move with it ([`advances`]).
 ///
 /// Returns whether a line changed (the order is then stamped).
 pub(crate) fn apply_indicators(
@@ -1336,15 +1320,26 @@ fn indicate(
         } else {
             None
         };
-        if let Some(next) = next {
+        if let Some(next) = &next {
             line.status
                 .get_or_insert_with(LineStatus::default)
-                .logistics_status = Some(next);
+                .logistics_status = Some(next.clone());
             line_changed = true;
         }
         if line_changed {
             refresh_line(line, now);
             changed = true;
+        }
+        // "the line quantity is shipped/delivered" (order/status.md): so
+        // is that of each of its delivery lines.
+        match next {
+            Some(L::Delivered) => {
+                advance_delivery_lines(line, None, &DeliveryLineLogisticsStatus::Delivered);
+            }
+            Some(L::Shipped) => {
+                advance_delivery_lines(line, None, &DeliveryLineLogisticsStatus::Shipped);
+            }
+            _ => {}
         }
     }
     if changed {
@@ -1624,7 +1619,8 @@ pub(crate) fn receive_goods<'m>(
 /// One line's goods receipt: the history appended or replaced; when the
 /// delivered quantity reaches the quantity of the line's current delivery
 /// schedule, an `Open`, `Produced`, `ReadyToShip` or `Shipped` line becomes
-/// `Delivered`.
+/// `Delivered`; the delivery lines the received quantity covers become
+/// `Delivered` too ([`deliver_received`]).
 fn record_deliveries(
     order: &mut Order,
     position: &str,
@@ -1657,7 +1653,102 @@ fn record_deliveries(
         }
     }
     refresh_line(line, now);
+    deliver_received(line);
     true
+}
+
+/// The delivery lines of `line` its goods receipts cover become
+/// `Delivered` ("the delivery line quantity is delivered at the buyer",
+/// order/status.md, "Scheduled delivery logistics status"). Tradecloud
+/// matches the delivery history against the planned schedule "by date and
+/// quantity" (receive-goods.md) without saying how; the mock fills the
+/// current schedule's delivery lines in the order of their dates (those
+/// without a date last) with the total received quantity, and each
+/// delivery line filled to its full quantity is delivered; a partly filled
+/// one keeps its status ("`Open`: no or partial quantity ... Delivered").
+/// A `Delivered` line has all its delivery lines delivered. A `Cancelled`
+/// line is left alone; a delivered delivery line stays delivered.
+fn deliver_received(line: &mut OrderLine) {
+    use DeliveryLineLogisticsStatus as D;
+    let logistics = line
+        .status
+        .as_ref()
+        .and_then(|s| s.logistics_status.clone());
+    match logistics {
+        Some(LineLogisticsStatus::Cancelled) => return,
+        Some(LineLogisticsStatus::Delivered) => {
+            advance_delivery_lines(line, None, &D::Delivered);
+            return;
+        }
+        _ => {}
+    }
+    let received = line
+        .buyer_line
+        .as_ref()
+        .and_then(|b| total(b.delivery_history.iter().map(|d| d.quantity.as_ref())));
+    let Some(mut left) = received else {
+        return;
+    };
+    let mut by_date: Vec<&CurrentDeliveryScheduleLine> = line.delivery_schedule.iter().collect();
+    by_date.sort_by_key(|d| (d.date.is_none(), d.date.clone()));
+    let mut covered: Vec<String> = Vec::new();
+    for delivery in by_date {
+        let Some(quantity) = delivery.quantity.as_ref() else {
+            continue;
+        };
+        match left.checked_sub(quantity) {
+            Some(rest) if !rest.is_negative() => left = rest,
+            _ => break,
+        }
+        if let Some(position) = &delivery.position {
+            covered.push(position.clone());
+        }
+    }
+    advance_delivery_lines(line, Some(&covered), &D::Delivered);
+}
+
+/// The delivery lines of `line` (all, or those at `positions`), in both
+/// `deliverySchedule` and `deliveryScheduleIncludingRequests`, move
+/// forward to `stage` ([`advances`]). Returns whether one moved.
+fn advance_delivery_lines(
+    line: &mut OrderLine,
+    positions: Option<&[String]>,
+    stage: &DeliveryLineLogisticsStatus,
+) -> bool {
+    let mut moved = false;
+    for schedule in [
+        &mut line.delivery_schedule,
+        &mut line.delivery_schedule_including_requests,
+    ] {
+        for delivery in schedule.iter_mut().filter(|d| {
+            positions.is_none_or(|positions| {
+                d.position
+                    .as_deref()
+                    .is_some_and(|p| positions.iter().any(|s| s == p))
+            })
+        }) {
+            if advances(&delivery.status, stage) {
+                delivery.status = Some(stage.clone());
+                moved = true;
+            }
+        }
+    }
+    moved
+}
+
+/// Whether a delivery line in logistics status `status` moves to `stage`
+/// (a buyer's `shipped` or `delivered`, a goods receipt): `Shipped` only
+/// from `Open`, `Produced` or `ReadyToShip` (order/buyer/issue/indicators.md#L39),
+/// any other stage from every status but itself.
+fn advances(
+    status: &Option<DeliveryLineLogisticsStatus>,
+    stage: &DeliveryLineLogisticsStatus,
+) -> bool {
+    use DeliveryLineLogisticsStatus as D;
+    match stage {
+        D::Shipped => matches!(status, None | Some(D::Open | D::Produced | D::ReadyToShip)),
+        _ => status.as_ref() != Some(stage),
+    }
 }
 
 /// Tradecloud's limit on the TOTAL number of some objects of an order
@@ -4458,6 +4549,160 @@ mod tests {
             true,
             &at(5)
         ));
+    }
+
+    /// The logistics status of each delivery line of line `position`, in
+    /// `deliverySchedule` and (the same expected) in
+    /// `deliveryScheduleIncludingRequests`.
+    fn delivery_statuses(
+        order: &Order,
+        position: &str,
+    ) -> Vec<(Option<String>, Option<DeliveryLineLogisticsStatus>)> {
+        let line = line(order, position);
+        let of = |schedule: &[CurrentDeliveryScheduleLine]| {
+            schedule
+                .iter()
+                .map(|d| (d.position.clone(), d.status.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            of(&line.delivery_schedule),
+            of(&line.delivery_schedule_including_requests)
+        );
+        of(&line.delivery_schedule)
+    }
+
+    #[test]
+    fn goods_receipts_deliver_the_delivery_lines_they_cover_earliest_first() {
+        use DeliveryLineLogisticsStatus as D;
+        let (buyer, supplier) = parties();
+        let message: connector::SendOrderByBuyer = from_json(serde_json::json!({
+            "order": {"supplierAccountNumber": "SUPPLIER12345", "purchaseOrderNumber": "PO-1"},
+            "lines": [
+                {"position": "0001", "item": {"number": "A"},
+                 "deliverySchedule": [{"position": "2", "date": "2026-03-15", "quantity": 4},
+                                      {"position": "1", "date": "2026-03-01", "quantity": 6}],
+                 "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 5, "currencyIso": "EUR"}},
+                            "priceUnitQuantity": 1}}
+            ]
+        }));
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let mut order = issue_order(None, &message, parties, &at(1));
+        assert!(respond(
+            &mut order,
+            &response(serde_json::json!([
+                {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}
+            ])),
+            &at(2)
+        ));
+        let ships_all = despatch(serde_json::json!([
+            {"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-1",
+             "purchaseOrderLinePosition": "0001", "deliverySchedulePosition": "1", "despatchQuantity": 6},
+            {"despatchAdviceLinePosition": "2", "purchaseOrderNumber": "PO-1",
+             "purchaseOrderLinePosition": "0001", "deliverySchedulePosition": "2", "despatchQuantity": 4}
+        ]));
+        assert!(ship_lines(
+            &mut order,
+            &Despatched::of_advice(&ships_all, "PO-1"),
+            &at(3)
+        ));
+        let ready = vec![
+            (Some("2".to_string()), Some(D::ReadyToShip)),
+            (Some("1".to_string()), Some(D::ReadyToShip)),
+        ];
+        assert_eq!(delivery_statuses(&order, "0001"), ready);
+        let receipt = |quantity: u32, day: u32| -> Vec<DeliveryHistoryLine> {
+            from_json(serde_json::json!([
+                {"position": day.to_string(), "date": format!("2026-03-{day:02}"), "quantity": quantity}
+            ]))
+        };
+        let logistics = |order: &Order| {
+            line(order, "0001")
+                .status
+                .as_ref()
+                .and_then(|s| s.logistics_status.clone())
+        };
+        // 5 of the first (earliest) delivery line's 6: none delivered yet.
+        let five = receipt(5, 1);
+        assert!(receive_goods(
+            &mut order,
+            [("0001", five.as_slice())],
+            false,
+            &at(4)
+        ));
+        assert_eq!(delivery_statuses(&order, "0001"), ready);
+        // 8: the earliest delivery line (position 1, 6) is delivered, the
+        // later one (2 of its 4) not yet, nor the order line.
+        let three = receipt(3, 2);
+        assert!(receive_goods(
+            &mut order,
+            [("0001", three.as_slice())],
+            false,
+            &at(5)
+        ));
+        assert_eq!(
+            delivery_statuses(&order, "0001"),
+            vec![
+                (Some("2".to_string()), Some(D::ReadyToShip)),
+                (Some("1".to_string()), Some(D::Delivered)),
+            ]
+        );
+        assert_ne!(logistics(&order), Some(LineLogisticsStatus::Delivered));
+        // All 10: every delivery line and the order line are delivered.
+        let two = receipt(2, 3);
+        assert!(receive_goods(
+            &mut order,
+            [("0001", two.as_slice())],
+            false,
+            &at(6)
+        ));
+        assert_eq!(
+            delivery_statuses(&order, "0001"),
+            vec![
+                (Some("2".to_string()), Some(D::Delivered)),
+                (Some("1".to_string()), Some(D::Delivered)),
+            ]
+        );
+        assert_eq!(logistics(&order), Some(LineLogisticsStatus::Delivered));
+        assert_eq!(
+            order
+                .status
+                .as_ref()
+                .and_then(|s| s.logistics_status.clone()),
+            Some(OrderLogisticsStatus::Delivered)
+        );
+    }
+
+    #[test]
+    fn shipped_and_delivered_indicators_move_the_delivery_lines_too() {
+        use DeliveryLineLogisticsStatus as D;
+        let mut order = issued();
+        let shipped: connector::SendOrderIndicatorsByBuyer = from_json(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-1"},
+            "lines": [{"position": "0001", "indicators": {"shipped": true}}]
+        }));
+        assert!(apply_indicators(&mut order, &shipped, &at(2)));
+        assert_eq!(
+            delivery_statuses(&order, "0001"),
+            vec![(Some("1".to_string()), Some(D::Shipped))]
+        );
+        assert_eq!(
+            delivery_statuses(&order, "0002"),
+            vec![(Some("1".to_string()), None)]
+        );
+        let delivered: connector::SendOrderIndicatorsByBuyer = from_json(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-1", "indicators": {"delivered": true}}
+        }));
+        assert!(apply_indicators(&mut order, &delivered, &at(3)));
+        for position in ["0001", "0002"] {
+            assert_eq!(
+                delivery_statuses(&order, position),
+                vec![(Some("1".to_string()), Some(D::Delivered))]
+            );
+        }
     }
 
     #[test]

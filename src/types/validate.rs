@@ -38,7 +38,7 @@
 //! assert_eq!(problems.iter().next().unwrap().path, "order.purchaseOrderNumber");
 //! assert_eq!(
 //!     problems.to_string(),
-//!     r#"`order.purchaseOrderNumber` must match the pattern `^\S+$` (it is "PO 123")"#
+//!     r#"`order.purchaseOrderNumber` must be a non-empty identifier without whitespace (it is "PO 123")"#
 //! );
 //! ```
 //!
@@ -197,8 +197,8 @@ pub struct Violation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Rule {
-    /// The text must match this ECMA-262 regular expression (`^\S+$`: not
-    /// empty and no whitespace).
+    /// The text must match this ECMA-262 regular expression (`^[A-Z]{3}$`:
+    /// three capital letters).
     Pattern {
         /// The spec's `pattern`.
         pattern: &'static str,
@@ -494,7 +494,12 @@ pub fn is_blank(text: &str) -> bool {
 /// its valid cases that way): `\s` counts U+FEFF and not U+0085, where
 /// [`is_blank`] (Unicode `White_Space`) reads it the other way round.
 /// Rewriting `\s` to match `is_blank` was tried and undone: the mock then
-/// refused requests valid by the spec (schemathesis ST202).
+/// refused requests valid by the spec (schemathesis ST202). The specs
+/// write no `\s` instead: an identifier's pattern lists the characters it
+/// refuses, every Unicode `White_Space` one (U+0085 too) and U+FEFF, read
+/// the same by this engine, by Python's and by `is_blank`
+/// (`NO_WHITESPACE_PATTERNS` in scripts/check_specs.py, which refuses `\s`
+/// in a spec).
 fn compiled(pattern: &'static str) -> Option<regress::Regex> {
     static CACHE: OnceLock<Mutex<HashMap<&'static str, Option<regress::Regex>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
