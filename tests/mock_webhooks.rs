@@ -80,6 +80,14 @@ const ORDER_DOCUMENTS_EVENTS: &str =
     "order-webhook-connector/company/{companyId}/settings/orderDocumentsEvents";
 const SHIPMENT_EVENTS: &str = "shipment-webhook-connector/company/{companyId}/settings";
 
+/// A receiver registered as `party`'s order-events webhook.
+async fn order_webhook(server: &MockServer, party: &MockParty) -> Receiver {
+    let receiver = Receiver::start().await;
+    let url = serde_json::json!({"webhookUrl": receiver.url});
+    assert_eq!(put_settings(server, party, ORDER_EVENTS, url).await, 200);
+    receiver
+}
+
 fn order_message(supplier_account_number: &str, number: &str) -> connector::SendOrderByBuyer {
     decode(serde_json::json!({
         "order": {"supplierAccountNumber": supplier_account_number,
@@ -600,17 +608,7 @@ async fn reverts_logistics_and_a_resend_move_the_order_and_send_their_events() {
 async fn retries_only_above_500_and_keeps_each_order_in_order() {
     let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(30))).await;
     let (buyer, supplier) = (server.buyer(), server.supplier());
-    let supplier_rx = Receiver::start().await;
-    assert_eq!(
-        put_settings(
-            &server,
-            &supplier,
-            ORDER_EVENTS,
-            serde_json::json!({"webhookUrl": supplier_rx.url})
-        )
-        .await,
-        200
-    );
+    let supplier_rx = order_webhook(&server, &supplier).await;
     let buyer_client = client_of(&server, &buyer);
 
     // 503 then 200: retried; the update of the same order waits for it.
@@ -688,17 +686,7 @@ async fn a_webhook_fault_makes_the_target_fail_as_the_mock_sees_it() {
     )
     .await;
     let (buyer, supplier) = (server.buyer(), server.supplier());
-    let supplier_rx = Receiver::start().await;
-    assert_eq!(
-        put_settings(
-            &server,
-            &supplier,
-            ORDER_EVENTS,
-            serde_json::json!({"webhookUrl": supplier_rx.url})
-        )
-        .await,
-        200
-    );
+    let supplier_rx = order_webhook(&server, &supplier).await;
     client_of(&server, &buyer)
         .orders()
         .send(&order_message(&buyer.partner_account_number, "PO-FAULT"))
@@ -729,18 +717,8 @@ async fn a_webhook_fault_makes_the_target_fail_as_the_mock_sees_it() {
 async fn an_event_is_retried_until_the_target_takes_it() {
     let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(1))).await;
     let (buyer, supplier) = (server.buyer(), server.supplier());
-    let supplier_rx = Receiver::start().await;
+    let supplier_rx = order_webhook(&server, &supplier).await;
     supplier_rx.answer(&[503; 12]);
-    assert_eq!(
-        put_settings(
-            &server,
-            &supplier,
-            ORDER_EVENTS,
-            serde_json::json!({"webhookUrl": supplier_rx.url})
-        )
-        .await,
-        200
-    );
     client_of(&server, &buyer)
         .orders()
         .send(&order_message(&buyer.partner_account_number, "PO-RETRIED"))
@@ -762,18 +740,8 @@ async fn an_event_is_retried_until_the_target_takes_it() {
 async fn a_shut_down_mock_stops_retrying() {
     let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(1))).await;
     let (buyer, supplier) = (server.buyer(), server.supplier());
-    let supplier_rx = Receiver::start().await;
+    let supplier_rx = order_webhook(&server, &supplier).await;
     supplier_rx.answer(&[503; 1000]);
-    assert_eq!(
-        put_settings(
-            &server,
-            &supplier,
-            ORDER_EVENTS,
-            serde_json::json!({"webhookUrl": supplier_rx.url})
-        )
-        .await,
-        200
-    );
     client_of(&server, &buyer)
         .orders()
         .send(&order_message(&buyer.partner_account_number, "PO-STUCK"))
@@ -986,17 +954,7 @@ async fn a_supplier_s_uploaded_document_reaches_the_buyer() {
 async fn the_events_of_a_request_carry_the_trace_id_of_its_traceparent() {
     let server = start(MockConfig::new()).await;
     let (buyer, supplier) = (server.buyer(), server.supplier());
-    let supplier_rx = Receiver::start().await;
-    assert_eq!(
-        put_settings(
-            &server,
-            &supplier,
-            ORDER_EVENTS,
-            serde_json::json!({"webhookUrl": supplier_rx.url})
-        )
-        .await,
-        200
-    );
+    let supplier_rx = order_webhook(&server, &supplier).await;
     let status = reqwest::Client::new()
         .post(format!("{}/api-connector/order", server.base_url()))
         .bearer_auth(token(&server, &buyer).await)
