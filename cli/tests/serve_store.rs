@@ -120,6 +120,29 @@ async fn a_read_only_sqlite_inbox_is_not_ready_until_it_can_be_written() {
         .contains("tradecloud_store_ready 1"));
 }
 
+/// `serve --receive-only` with its inbox at `url`, started by `sh` under
+/// `ulimit -f blocks` (512 bytes a block in dash, 1024 in bash).
+fn serve_under_file_size_limit(
+    blocks: u32,
+    dir: &std::path::Path,
+    config: &std::path::Path,
+    url: &str,
+) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .args([
+            "-c",
+            &format!(r#"ulimit -f {blocks} && exec "$0" "$@""#),
+            EXE,
+        ])
+        .args(["serve", "--receive-only", "--config"])
+        .arg(config)
+        .current_dir(dir)
+        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
+        .env("TRADECLOUD_STORE_URL", url);
+    command
+}
+
 /// A SQLite inbox that reaches the process's file-size limit (`ulimit -f`,
 /// systemd `LimitFSIZE=`): the write fails and the event is answered 503,
 /// `/readyz` names the limit and `tradecloud_store_ready` is 0, and every
@@ -134,14 +157,7 @@ async fn an_inbox_at_the_file_size_limit_is_answered_503_and_not_ready() {
     let (config, cert) = serve_config(dir.path(), "");
     // 2048 blocks: 1 MiB (dash counts 512 bytes) or 2 MiB (bash, 1024),
     // below the write-ahead log's automatic checkpoint (1000 pages).
-    let mut command = Command::new("sh");
-    command
-        .args(["-c", r#"ulimit -f 2048 && exec "$0" "$@""#, EXE])
-        .args(["serve", "--receive-only", "--config"])
-        .arg(&config)
-        .current_dir(dir.path())
-        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
-        .env("TRADECLOUD_STORE_URL", &url);
+    let command = serve_under_file_size_limit(2048, dir.path(), &config, &url);
     let (mut child, addr, log) = spawn_serve_logged(command, Duration::from_secs(60)).await;
     let client = client_for(&cert, addr);
     let base = format!("https://localhost:{}", addr.port());
@@ -228,14 +244,8 @@ async fn an_inbox_that_cannot_open_under_the_file_size_limit_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("inbox.db");
     let (config, cert) = serve_config(dir.path(), "");
-    let mut command = Command::new("sh");
-    command
-        .args(["-c", r#"ulimit -f 1 && exec "$0" "$@""#, EXE])
-        .args(["serve", "--receive-only", "--config"])
-        .arg(&config)
-        .current_dir(dir.path())
-        .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
-        .env("TRADECLOUD_STORE_URL", format!("sqlite://{}", db.display()));
+    let url = format!("sqlite://{}", db.display());
+    let command = serve_under_file_size_limit(1, dir.path(), &config, &url);
     let (mut child, addr, log) = spawn_serve_logged(command, Duration::from_secs(60)).await;
     let client = client_for(&cert, addr);
     let base = format!("https://localhost:{}", addr.port());
