@@ -416,6 +416,27 @@ async fn input_and_setup_errors_say_what_to_do() {
             "[tradecloud] username",
         ],
     );
+    // A directory, and a file over what a command reads (32 MiB; sparse):
+    // refused before anything is read whole or sent.
+    std::fs::create_dir(dir.path().join("messages.json")).expect("a directory");
+    check(
+        run(dir.path(), &env, &["order", "send", "messages.json"]).await,
+        &["messages.json is a directory", "give the message file"],
+    );
+    std::fs::File::create(dir.path().join("huge.json"))
+        .and_then(|file| file.set_len(32 * 1024 * 1024 + 1))
+        .expect("a sparse file");
+    check(
+        run(dir.path(), &env, &["order", "send", "huge.json"]).await,
+        &[
+            "huge.json is larger than 33554432 bytes (32 MiB)",
+            "check that it is the message file",
+        ],
+    );
+    check(
+        run(dir.path(), &env, &["inspect", "huge.json"]).await,
+        &["huge.json is larger than 33554432 bytes (32 MiB)"],
+    );
     // A command line error is clap's 2.
     let output = run(dir.path(), &env, &["order", "send"]).await;
     assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));

@@ -13,7 +13,6 @@
 //! `despatchAdviceNumber/despatchAdviceLinePosition` (shipment lines),
 //! documents by their `code`.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -57,17 +56,11 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
 
 /// Reads the file, or standard input for `-`. Returns a display name too.
 fn read_input(path: &Path) -> anyhow::Result<(String, Vec<u8>)> {
-    let (name, bytes) = if path.as_os_str() == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("cannot read standard input")?;
-        ("standard input".to_owned(), bytes)
-    } else {
-        let name = path.display().to_string();
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
-        (name, bytes)
-    };
+    let (name, bytes) = super::read_file_or_stdin(
+        path,
+        "Tradecloud's webhook bodies and API answers are far smaller: check that it is the file \
+         to inspect",
+    )?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         anyhow::bail!("{name} is empty: expected a Tradecloud message (JSON)");
     }

@@ -289,16 +289,10 @@ fn documents(file: Option<&Path>, one: serde_json::Map<String, Value>) -> Result
     let Some(path) = file else {
         return Ok(json!({ "documents": [Value::Object(one)] }));
     };
-    let (name, bytes) = if path == Path::new("-") {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
-            .context("cannot read the documents from standard input")?;
-        ("standard input".to_owned(), bytes)
-    } else {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read the documents file {}", path.display()))?;
-        (path.display().to_string(), bytes)
-    };
+    let (name, bytes) = super::read_file_or_stdin(
+        path,
+        "a list of documents is far smaller: check that it is the documents file",
+    )?;
     let value: Value = serde_json::from_slice(&bytes).with_context(|| {
         format!("{name} is not JSON; give {{\"documents\": [{{\"code\", \"name\", \"url\" | \"objectId\"}}]}} or the list")
     })?;

@@ -131,6 +131,48 @@ pub fn finish_stdout(result: std::io::Result<()>) -> anyhow::Result<()> {
     }
 }
 
+/// The most a command reads of one input (a webhook body for `send`, a
+/// message, a documents file, a file to inspect): 32 MiB, the receiver's
+/// default `[server] max_body_bytes`. Tradecloud's largest bodies are far
+/// smaller (a 500-line order, its limit, is about 1.5 MiB); the bound keeps
+/// `/dev/zero` or a FIFO that never ends from filling the memory.
+pub const MAX_INPUT_BYTES: usize = tradecloud::receiver::config::DEFAULT_MAX_BODY_BYTES;
+
+/// All of `reader` (named `name` in errors) if it holds at most
+/// [`MAX_INPUT_BYTES`]; reads one byte more at most. A larger input is
+/// refused, naming the limit and then `fix`.
+pub fn read_bounded(reader: impl std::io::Read, name: &str, fix: &str) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context as _;
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_INPUT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {name}"))?;
+    if bytes.len() > MAX_INPUT_BYTES {
+        anyhow::bail!(
+            "{name} is larger than {MAX_INPUT_BYTES} bytes (32 MiB), the most `tradecloud` reads \
+             of one input: {fix}"
+        );
+    }
+    Ok(bytes)
+}
+
+/// [`read_bounded`] of standard input for `-`, else of the file at `path`.
+/// Returns the input's name for messages too ("standard input" or the path).
+pub fn read_file_or_stdin(path: &std::path::Path, fix: &str) -> anyhow::Result<(String, Vec<u8>)> {
+    use anyhow::Context as _;
+    if path.as_os_str() == "-" {
+        let name = "standard input".to_owned();
+        let bytes = read_bounded(std::io::stdin(), &name, fix)?;
+        return Ok((name, bytes));
+    }
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {name}"))?;
+    let bytes = read_bounded(file, &name, fix)?;
+    Ok((name, bytes))
+}
+
 /// Whether log lines on standard error get ANSI colours: only on a terminal,
 /// and not when `NO_COLOR` is set to anything but the empty string
 /// (no-color.org). A file, a pipe or the systemd journal gets plain text.

@@ -10,7 +10,6 @@
 //! Exit status: 0 when delivered (2xx); 1 when refused (4xx, 500, or any
 //! other status that is not retried) or when the attempts ran out.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -94,22 +93,21 @@ fn policy(args: &SendArgs) -> RetryPolicy {
         .max_delay(Duration::from_millis(args.max_backoff_ms))
 }
 
-/// The largest body `send` reads (32 MiB): the receiver's default
-/// `[server] max_body_bytes`, which answers anything larger 413.
-/// Tradecloud's largest webhook bodies are far smaller (a 500-line order is
-/// about 1.5 MiB); the bound keeps `-f /dev/zero` or a FIFO that never ends
-/// from filling the memory. `--help` of `--file` names it.
-const MAX_BODY_BYTES: usize = tradecloud::receiver::config::DEFAULT_MAX_BODY_BYTES;
+/// What to do about a body over [`super::MAX_INPUT_BYTES`] (32 MiB, the
+/// receiver's default `[server] max_body_bytes`; `--help` of `--file` names it).
+const TOO_LARGE: &str = "a receiver with the default [server] max_body_bytes answers such a body \
+     413, and Tradecloud's webhook bodies are far smaller; give a smaller body (to test a \
+     receiver's 413, lower its max_body_bytes and send a body above that)";
 
 /// The body from `--file` or `--stdin` (`None`: neither), at most
-/// [`MAX_BODY_BYTES`]; an empty one is sent, with a warning.
+/// [`super::MAX_INPUT_BYTES`]; an empty one is sent, with a warning.
 fn read_body(args: &SendArgs) -> anyhow::Result<Option<Vec<u8>>> {
     let body = if let Some(path) = &args.file {
         let name = path.display().to_string();
         let file = std::fs::File::open(path).with_context(|| format!("cannot read {name}"))?;
-        read_bounded(file, &name)?
+        super::read_bounded(file, &name, TOO_LARGE)?
     } else if args.stdin {
-        read_bounded(std::io::stdin(), "standard input")?
+        super::read_bounded(std::io::stdin(), "standard input", TOO_LARGE)?
     } else {
         return Ok(None);
     };
@@ -124,25 +122,6 @@ fn read_body(args: &SendArgs) -> anyhow::Result<Option<Vec<u8>>> {
         );
     }
     Ok(Some(body))
-}
-
-/// All of `reader` if it holds at most [`MAX_BODY_BYTES`]; reads one byte
-/// more at most.
-fn read_bounded(reader: impl Read, name: &str) -> anyhow::Result<Vec<u8>> {
-    let mut body = Vec::new();
-    reader
-        .take(MAX_BODY_BYTES as u64 + 1)
-        .read_to_end(&mut body)
-        .with_context(|| format!("cannot read {name}"))?;
-    if body.len() > MAX_BODY_BYTES {
-        bail!(
-            "{name} is larger than {MAX_BODY_BYTES} bytes (32 MiB), the most `tradecloud send` \
-             reads: a receiver with the default [server] max_body_bytes answers such a body 413, \
-             and Tradecloud's webhook bodies are far smaller; give a smaller body (to test a \
-             receiver's 413, lower its max_body_bytes and send a body above that)"
-        );
-    }
-    Ok(body)
 }
 
 fn headers(args: &SendArgs, has_body: bool) -> anyhow::Result<HeaderMap> {
@@ -324,8 +303,15 @@ mod tests {
             send: SendArgs,
         }
         let help = Cli::command().render_long_help().to_string();
-        assert!(help.contains(&MAX_BODY_BYTES.to_string()), "{help}");
-        assert_eq!(MAX_BODY_BYTES, 32 << 20, "the help says 32 MiB");
+        assert!(
+            help.contains(&super::super::MAX_INPUT_BYTES.to_string()),
+            "{help}"
+        );
+        assert_eq!(
+            super::super::MAX_INPUT_BYTES,
+            32 << 20,
+            "the help says 32 MiB"
+        );
     }
 
     #[test]

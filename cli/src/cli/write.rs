@@ -27,7 +27,6 @@
 //! the README, which has the same table).
 
 use std::fmt;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Result};
@@ -255,6 +254,10 @@ pub struct Input<T> {
     pub wire: WireFormat,
 }
 
+/// What to do about a message file over [`super::MAX_INPUT_BYTES`].
+const MESSAGE_TOO_LARGE: &str = "a Tradecloud message is far smaller (an order of 500 lines, \
+     Tradecloud's limit, is about 1.5 MiB): check that it is the message file";
+
 /// Reads `args.file` as the message of `operation`, whose tXML form has
 /// `shape`; `command` names the command in errors (`order indicators`).
 pub fn read<T: DeserializeOwned + Serialize>(
@@ -291,21 +294,17 @@ fn read_message<T: DeserializeOwned + Serialize>(
         ));
     }
     let bytes = if stdin {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .map_err(|e| anyhow!("cannot read standard input: {e}"))?;
-        bytes
+        super::read_bounded(std::io::stdin(), "standard input", MESSAGE_TOO_LARGE)?
+    } else if args.file.is_dir() {
+        return Err(anyhow!("{shown} is a directory: give the message file"));
     } else {
-        std::fs::read(&args.file).map_err(|e| match e.kind() {
+        let file = std::fs::File::open(&args.file).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => {
                 anyhow!("{shown} does not exist: check the path of the message file")
             }
-            _ if args.file.is_dir() => {
-                anyhow!("{shown} is a directory: give the message file")
-            }
             _ => anyhow!("cannot read {shown}: {e}"),
-        })?
+        })?;
+        super::read_bounded(file, &shown.to_string(), MESSAGE_TOO_LARGE)?
     };
     let name = if stdin {
         "standard input".to_owned()
