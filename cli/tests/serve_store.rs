@@ -261,6 +261,9 @@ async fn an_inbox_that_cannot_open_under_the_file_size_limit_names_it() {
             && detail.contains("raise or remove the limit"),
         "{detail}"
     );
+    // The path once (after the store's URL), not again in the reason.
+    let path = db.display().to_string();
+    assert_eq!(detail.matches(path.as_str()).count(), 1, "{detail}");
     assert_eq!(child.try_wait().unwrap(), None, "the receiver runs");
 }
 

@@ -217,14 +217,14 @@ fn at_file_size_limit(path: &Path) -> Option<u64> {
         .then_some(limit)
 }
 
-/// The inbox `path` has reached the process's file-size limit `limit`:
-/// `what` failed, and webhooks are answered 503 `until`.
-fn file_size_limit_reached(path: &Path, limit: u64, what: &str, until: &str) -> InboxError {
+/// `inbox` (e.g. "the inbox PATH") cannot grow past the process's
+/// file-size limit `limit`: `what` failed, and webhooks are answered 503
+/// `until`.
+fn file_size_limit_reached(inbox: &str, limit: u64, what: &str, until: &str) -> InboxError {
     InboxError::Unavailable(format!(
-        "the inbox {} has reached this process's file-size limit ({limit} bytes: \
+        "{inbox} cannot grow past this process's file-size limit ({limit} bytes: \
          `ulimit -f`, systemd `LimitFSIZE=`): {what}, and webhooks are answered 503 until \
-         {until}; raise or remove the limit and restart the receiver",
-        path.display()
+         {until}; raise or remove the limit and restart the receiver"
     ))
 }
 
@@ -236,8 +236,10 @@ fn opening_failure(target: &Target, err: InboxError) -> InboxError {
         return err;
     };
     match at_file_size_limit(path) {
+        // Shown after the store's URL (`sqlite://PATH: ...`) while `serve`
+        // retries, or after `--store`'s by the other commands: no path again.
         Some(limit) => file_size_limit_reached(
-            path,
+            "the database file",
             limit,
             &format!("it cannot be opened ({message})"),
             "it can be",
@@ -283,7 +285,7 @@ impl SqliteStore {
         let limit = self.found_limit.load(Ordering::Relaxed);
         if limit != FULL_NONE && file_size_limit().is_some_and(|now| now <= limit) {
             return Err(file_size_limit_reached(
-                path,
+                &format!("the inbox {}", path.display()),
                 limit,
                 "the last event could not be stored",
                 "one is",
