@@ -394,12 +394,7 @@ fn broken_rules_are_reported_with_their_json_path() {
             "lines": [{"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO1\n"}]
         }))
         .expect("decodes");
-    let problems: Vec<String> = advice
-        .validate()
-        .expect_err("whitespace")
-        .iter()
-        .map(|v| v.path.clone())
-        .collect();
+    let problems = violated_paths(&advice);
     assert_eq!(
         problems,
         [
@@ -417,12 +412,7 @@ fn broken_rules_are_reported_with_their_json_path() {
                        "indicators": {"accepted": true}}]
         }))
         .expect("decodes");
-    let problems: Vec<String> = response
-        .validate()
-        .expect_err("whitespace")
-        .iter()
-        .map(|v| v.path.clone())
-        .collect();
+    let problems = violated_paths(&response);
     assert_eq!(
         problems,
         [
@@ -436,12 +426,7 @@ fn broken_rules_are_reported_with_their_json_path() {
         "lines": [{"position": "00 01"}]
     }))
     .expect("decodes");
-    let problems: Vec<String> = order
-        .validate()
-        .expect_err("whitespace")
-        .iter()
-        .map(|v| v.path.clone())
-        .collect();
+    let problems = violated_paths(&order);
     assert_eq!(
         problems,
         ["lines[0].position", "order.supplierAccountNumber"]
@@ -722,12 +707,7 @@ fn a_next_line_or_a_byte_order_mark_is_whitespace_in_an_identifier() {
                            "purchaseOrderLinePosition": "0001"}]
             }))
             .expect("decodes");
-        let found: Vec<String> = advice
-            .validate()
-            .expect_err("whitespace")
-            .iter()
-            .map(|v| v.path.clone())
-            .collect();
+        let found = violated_paths(&advice);
         assert_eq!(
             found,
             [
@@ -751,6 +731,16 @@ fn a_next_line_or_a_byte_order_mark_is_whitespace_in_an_identifier() {
             "{spaced:?}"
         );
     }
+}
+
+/// The JSON paths of the rules `message` breaks (it must break one).
+fn violated_paths(message: &impl Validate) -> Vec<String> {
+    message
+        .validate()
+        .expect_err("a broken rule")
+        .iter()
+        .map(|v| v.path.clone())
+        .collect()
 }
 
 /// api/rules.md: "The TOTAL number of objects is limited to 100 objects per

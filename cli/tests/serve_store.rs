@@ -105,15 +105,7 @@ async fn a_read_only_sqlite_inbox_is_not_ready_until_it_can_be_written() {
         .contains("tradecloud_store_ready 0"));
 
     make_writable(&db, root);
-    let start = Instant::now();
-    while readyz(&client, &base).await.0 != 200 {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "not ready: {:#?}",
-            log.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_ready(&client, &base, &log).await;
     assert_eq!(post(&client, &base, "m-1").await.0, 202);
     assert!(metrics(&client, &base)
         .await
@@ -305,15 +297,7 @@ async fn an_inbox_moved_away_while_serving_is_named_and_used_again_once_back() {
     );
 
     std::fs::rename(&moved, &db).unwrap();
-    let start = Instant::now();
-    while readyz(&client, &base).await.0 != 200 {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "not ready: {:#?}",
-            log.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_ready(&client, &base, &log).await;
     assert_eq!(post(&client, &base, "m-2").await.0, 202);
     let out = std::process::Command::new(EXE)
         .args(["inbox", "list", "--json", "--store", &url])
@@ -362,6 +346,19 @@ async fn post_padded(
         .get("retry-after")
         .map(|v| v.to_str().unwrap().to_string());
     (response.status().as_u16(), retry_after)
+}
+
+/// Until `/readyz` answers 200 (at most 60 s; then the serve log is shown).
+async fn wait_ready(client: &reqwest::Client, base: &str, log: &std::sync::Mutex<Vec<String>>) {
+    let start = Instant::now();
+    while readyz(client, base).await.0 != 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "not ready: {:#?}",
+            log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 async fn readyz(client: &reqwest::Client, base: &str) -> (u16, String) {
