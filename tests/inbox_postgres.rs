@@ -740,3 +740,46 @@ async fn an_event_whose_handed_on_webhook_was_dropped_is_read_from_the_store() {
     let inbox = Inbox::connect(&url).await.unwrap();
     inbox_cases::an_event_whose_handed_on_webhook_was_dropped_is_read_from_the_store(&inbox).await;
 }
+
+/// A database with `synchronous_commit = off` (here the database's own
+/// setting; a DBA may choose it, or the server's, for speed) answers a
+/// commit before its write-ahead log is written: a crash of the server lost
+/// the last events the inbox had stored, which the receiver had answered
+/// `2xx`, so Tradecloud would not send them again. The inbox's sessions
+/// commit durably, and every stored event is there after the crash. (The
+/// WAL writer waits 10 s between rounds, so that only the commits
+/// themselves write the log's last page in time.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_stored_event_survives_a_crash_of_postgres_with_synchronous_commit_off() {
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    pg.psql_each(
+        "postgres",
+        &[
+            "ALTER DATABASE inbox SET synchronous_commit = off",
+            "ALTER SYSTEM SET wal_writer_delay = '10s'",
+            "ALTER SYSTEM SET wal_writer_flush_after = '1GB'",
+            "SELECT pg_reload_conf()",
+        ],
+    );
+    let inbox = Inbox::connect(&url).await.unwrap();
+    let mut stored = Vec::new();
+    for i in 0..50 {
+        let event = order_event(&format!("o-{}", i % 5), &format!("m-{i}"));
+        stored.push(inbox.store(event).await.unwrap().id());
+    }
+
+    pg.crash_and_restart();
+    let reopened = Inbox::connect(&url).await.unwrap();
+    let listed: Vec<i64> = reopened
+        .list(ListFilter::default())
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(
+        listed, stored,
+        "events stored (answered 2xx) before the crash are gone"
+    );
+}

@@ -55,7 +55,9 @@
 //! or [`InboxOptions::queue_bytes`] bytes waiting), `store` fails at once
 //! with [`InboxError::Overloaded`], which a receiver answers with 503.
 //! PostgreSQL works the same way with a writer task and a connection pool
-//! (`synchronous_commit` as the server is configured; keep it `on`).
+//! (`synchronous_commit` as the server is configured, but never `off`: a
+//! session that starts with it `off` turns it `on`, with a warning, since an
+//! event committed that way is lost if the server crashes).
 //!
 //! Reads (`list`, `get`, `dead`) use separate connections (SQLite: a small
 //! pool on blocking threads), so they never wait for a commit and never

@@ -206,6 +206,43 @@ impl PgCluster {
         self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"]);
     }
 
+    /// Stop the server as a crash would (`-m immediate`: no shutdown
+    /// checkpoint, WAL not yet written is gone), and start it again.
+    pub fn crash_and_restart(&self) {
+        let data = self.data.display().to_string();
+        self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
+        self.start_server();
+    }
+
+    /// A `psql` session on `database` reading its statements from the
+    /// returned child's stdin (write them, one per line; close stdin to end
+    /// it), to hold a transaction open between other steps of a test.
+    pub fn psql_session(&self, database: &str) -> std::process::Child {
+        Command::new(self.psql_program())
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .args(["-At", "-d", database, "-v", "ON_ERROR_STOP=1"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("cannot run psql")
+    }
+
+    fn psql_program(&self) -> PathBuf {
+        let psql = self.bindir.join("psql");
+        if psql.is_file() {
+            psql
+        } else {
+            PathBuf::from("psql")
+        }
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -226,15 +263,9 @@ impl PgCluster {
     /// session (for statements that cannot run in a transaction block, such
     /// as `ALTER SYSTEM`).
     pub fn psql_each(&self, database: &str, commands: &[&str]) -> String {
-        let psql = self.bindir.join("psql");
-        let psql = if psql.is_file() {
-            psql
-        } else {
-            PathBuf::from("psql")
-        };
         let output = check(
             "psql",
-            Command::new(psql)
+            Command::new(self.psql_program())
                 .args([
                     "-h",
                     "127.0.0.1",

@@ -78,6 +78,41 @@ async fn checkout(pool: &Pool) -> Result<Object, InboxError> {
     pool.get().await.map_err(pool_error)
 }
 
+/// Every new session commits durably: with `synchronous_commit = off` (a
+/// database's, a user's or the server's setting, often chosen for speed)
+/// PostgreSQL answers a commit before its write-ahead log is written, so a
+/// crash of the server loses the events committed in the last moments
+/// while the receiver has already answered them `2xx`, and Tradecloud does
+/// not send them again. Such a session is switched to `on` (once per
+/// session, when it is opened); the stronger settings (`local`,
+/// `remote_write`, `remote_apply`) are kept. Said once per pool, at `warn`.
+fn durable_commits(describe: String) -> deadpool_postgres::Hook {
+    let warned = Arc::new(AtomicBool::new(false));
+    deadpool_postgres::Hook::async_fn(move |client, _| {
+        let (warned, describe) = (warned.clone(), describe.clone());
+        Box::pin(async move {
+            let switched = client
+                .query_opt(
+                    "SELECT set_config('synchronous_commit', 'on', false) \
+                     WHERE current_setting('synchronous_commit') = 'off'",
+                    &[],
+                )
+                .await
+                .map_err(deadpool_postgres::HookError::Backend)?;
+            if switched.is_some() && !warned.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    store = %describe,
+                    "PostgreSQL's synchronous_commit is off (set for the server, the inbox's database or its \
+                     user): the inbox's sessions turn it on, so that no event is answered 2xx before it is on \
+                     disk; to stop this warning, reset it where it is set (postgresql.conf, ALTER DATABASE or \
+                     ALTER ROLE ... RESET synchronous_commit)"
+                );
+            }
+            Ok(())
+        })
+    })
+}
+
 fn pool_error(e: deadpool_postgres::PoolError) -> InboxError {
     match e {
         deadpool_postgres::PoolError::Backend(e) => pg_error(e),
@@ -216,6 +251,7 @@ impl PgStore {
             .wait_timeout(Some(CONNECT_TIMEOUT))
             .create_timeout(Some(CONNECT_TIMEOUT))
             .recycle_timeout(Some(CONNECT_TIMEOUT))
+            .post_create(durable_commits(redact(url)))
             .build()
             .map_err(|e| InboxError::Invalid(format!("PostgreSQL pool: {e}")))?;
         {
