@@ -783,3 +783,102 @@ async fn every_stored_event_survives_a_crash_of_postgres_with_synchronous_commit
         "events stored (answered 2xx) before the crash are gone"
     );
 }
+
+/// Retention (`inbox purge`, `[store] retention_days`) deletes `done`
+/// events only. An event replayed by another session (`inbox replay`,
+/// another instance's console) while the purge waited for its row was
+/// deleted all the same, as the `done` event the purge had picked: queued
+/// again, then gone without being handled. Here a session holds the
+/// replay's statements uncommitted until the purge waits for that row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_keeps_an_event_replayed_while_it_waited_for_it() {
+    use std::io::Write as _;
+
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    let inbox = Inbox::connect(&url).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let event = order_event(&format!("o-{i}"), &format!("m-{i}"));
+        ids.push(inbox.store(event).await.unwrap().id());
+    }
+    let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let handler = {
+        let handled = handled.clone();
+        move || {
+            let handled = handled.clone();
+            handler_fn(move |event: Event, _ctx| {
+                let handled = handled.clone();
+                async move {
+                    handled.lock().unwrap().push(event.meta().inbox_id);
+                    Ok(())
+                }
+            })
+        }
+    };
+    let running = Running::start(Processor::new(inbox.clone(), handler(), config()));
+    wait_for("handled", Duration::from_secs(30), async || {
+        count(&inbox, State::Done).await == 3
+    })
+    .await;
+    running.stop().await;
+
+    // What `replay` writes, in a transaction left open.
+    let replayed = ids[0];
+    let mut session = pg.psql_session("inbox");
+    let mut stdin = session.stdin.take().unwrap();
+    writeln!(
+        stdin,
+        "BEGIN;\n\
+         UPDATE events SET state = 'received', error = NULL, attempts = 0, next_attempt_at = NULL, \
+         updated_at = tc_now_ms() WHERE id = {replayed};\n\
+         INSERT INTO heads (key, object_key, event_id, due_at) SELECT 'o:' || object_key, object_key, id, \
+         tc_now_ms() FROM events WHERE id = {replayed} ON CONFLICT (key) DO NOTHING;"
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+    let sessions = |condition: &str| {
+        pg.psql(
+            "postgres",
+            &format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = 'inbox' AND {condition}"
+            ),
+        )
+    };
+    wait_for("the replay's update", Duration::from_secs(30), async || {
+        sessions("state = 'idle in transaction'") == "1"
+    })
+    .await;
+    let purge = tokio::spawn({
+        let inbox = inbox.clone();
+        async move {
+            let cutoff = chrono::Utc::now() + chrono::Duration::days(1);
+            inbox.purge(cutoff, false).await
+        }
+    });
+    wait_for(
+        "the purge waiting for the replayed row",
+        Duration::from_secs(30),
+        async || sessions("wait_event_type = 'Lock' AND query LIKE '%DELETE FROM events%'") == "1",
+    )
+    .await;
+    writeln!(stdin, "COMMIT;").unwrap();
+    drop(stdin);
+    assert!(session.wait().unwrap().success());
+
+    let purged = purge.await.unwrap().unwrap();
+    assert_eq!(purged.events, 2, "the two events still done");
+    let event = inbox
+        .get(replayed)
+        .await
+        .unwrap()
+        .expect("the replayed event was deleted by the purge");
+    assert_eq!(event.summary.state, State::Received);
+    let running = Running::start(Processor::new(inbox.clone(), handler(), config()));
+    wait_for("the replayed event handled", Duration::from_secs(30), async || {
+        count(&inbox, State::Done).await == 1
+    })
+    .await;
+    running.stop().await;
+    assert_eq!(handled.lock().unwrap().iter().filter(|id| **id == replayed).count(), 2);
+}

@@ -387,6 +387,12 @@ pub(crate) async fn purgeable(
 
 /// Remove up to `limit` `done` events last updated before `cutoff_ms`,
 /// oldest first, with their bodies.
+///
+/// The `DELETE` checks `state` and `updated_at` itself, not only the
+/// subquery that picks the ids: an event replayed by another session (or
+/// instance) while the purge waited for its row was deleted as the `done`
+/// event the subquery saw (PostgreSQL rechecks only the deleted table's own
+/// conditions on the row as it is now), and so was never handled.
 pub(crate) async fn purge_batch(
     client: &impl GenericClient,
     cutoff_ms: i64,
@@ -395,7 +401,8 @@ pub(crate) async fn purge_batch(
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let sql =
         "WITH d AS (DELETE FROM events WHERE id IN (SELECT id FROM events WHERE state = 'done' \
-         AND updated_at < $1 ORDER BY id LIMIT $2) RETURNING id, body_len), \
+         AND updated_at < $1 ORDER BY id LIMIT $2) AND state = 'done' AND updated_at < $1 \
+         RETURNING id, body_len), \
          b AS (DELETE FROM event_bodies WHERE event_id IN (SELECT id FROM d)), \
          a AS (DELETE FROM event_attempts WHERE event_id IN (SELECT id FROM d)) \
          SELECT count(*), coalesce(sum(body_len), 0)::bigint FROM d";
