@@ -837,16 +837,8 @@ async fn a_purge_keeps_an_event_replayed_while_it_waited_for_it() {
     )
     .unwrap();
     stdin.flush().unwrap();
-    let sessions = |condition: &str| {
-        pg.psql(
-            "postgres",
-            &format!(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = 'inbox' AND {condition}"
-            ),
-        )
-    };
     wait_for("the replay's update", Duration::from_secs(30), async || {
-        sessions("state = 'idle in transaction'") == "1"
+        sessions(&pg, "state = 'idle in transaction'") == "1"
     })
     .await;
     let purge = tokio::spawn({
@@ -859,7 +851,7 @@ async fn a_purge_keeps_an_event_replayed_while_it_waited_for_it() {
     wait_for(
         "the purge waiting for the replayed row",
         Duration::from_secs(30),
-        async || sessions("wait_event_type = 'Lock' AND query LIKE '%DELETE FROM events%'") == "1",
+        async || sessions(&pg, PURGE_WAITING) == "1",
     )
     .await;
     writeln!(stdin, "COMMIT;").unwrap();
@@ -875,10 +867,108 @@ async fn a_purge_keeps_an_event_replayed_while_it_waited_for_it() {
         .expect("the replayed event was deleted by the purge");
     assert_eq!(event.summary.state, State::Received);
     let running = Running::start(Processor::new(inbox.clone(), handler(), config()));
-    wait_for("the replayed event handled", Duration::from_secs(30), async || {
+    wait_for(
+        "the replayed event handled",
+        Duration::from_secs(30),
+        async || count(&inbox, State::Done).await == 1,
+    )
+    .await;
+    running.stop().await;
+    assert_eq!(
+        handled
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|id| **id == replayed)
+            .count(),
+        2
+    );
+}
+
+/// How many sessions on database `inbox` meet `condition` (on
+/// `pg_stat_activity`).
+fn sessions(pg: &PgCluster, condition: &str) -> String {
+    pg.psql(
+        "postgres",
+        &format!("SELECT count(*) FROM pg_stat_activity WHERE datname = 'inbox' AND {condition}"),
+    )
+}
+
+/// A purge's statement waiting for a row lock.
+const PURGE_WAITING: &str = "wait_event_type = 'Lock' AND query LIKE '%DELETE FROM events%'";
+
+/// A replay that reaches its event after a purge deleted it says the event
+/// is not there; it answered that it had queued it again (with a head
+/// pointing at nothing), so the operator believed a purged event would be
+/// handled. Here a session holds the event's row until the purge, then the
+/// replay, wait for it; the purge gets it first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_of_an_event_purged_meanwhile_says_it_is_gone() {
+    use std::io::Write as _;
+
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    let inbox = Inbox::connect(&url).await.unwrap();
+    let id = inbox.store(order_event("o-1", "m-1")).await.unwrap().id();
+    let running = Running::start(Processor::new(
+        inbox.clone(),
+        handler_fn(|_event: Event, _ctx| async { Ok(()) }),
+        config(),
+    ));
+    wait_for("handled", Duration::from_secs(30), async || {
         count(&inbox, State::Done).await == 1
     })
     .await;
     running.stop().await;
-    assert_eq!(handled.lock().unwrap().iter().filter(|id| **id == replayed).count(), 2);
+
+    let mut session = pg.psql_session("inbox");
+    let mut stdin = session.stdin.take().unwrap();
+    writeln!(
+        stdin,
+        "BEGIN;\nSELECT id FROM events WHERE id = {id} FOR UPDATE;"
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+    wait_for("the row held", Duration::from_secs(30), async || {
+        sessions(&pg, "state = 'idle in transaction'") == "1"
+    })
+    .await;
+    let purge = tokio::spawn({
+        let inbox = inbox.clone();
+        async move {
+            let cutoff = chrono::Utc::now() + chrono::Duration::days(1);
+            inbox.purge(cutoff, false).await
+        }
+    });
+    wait_for("the purge waiting", Duration::from_secs(30), async || {
+        sessions(&pg, PURGE_WAITING) == "1"
+    })
+    .await;
+    let replay = tokio::spawn({
+        let inbox = inbox.clone();
+        async move { inbox.replay(id).await }
+    });
+    wait_for("the replay waiting", Duration::from_secs(30), async || {
+        sessions(
+            &pg,
+            "wait_event_type = 'Lock' AND query LIKE 'UPDATE events%'",
+        ) == "1"
+    })
+    .await;
+    writeln!(stdin, "COMMIT;").unwrap();
+    drop(stdin);
+    assert!(session.wait().unwrap().success());
+
+    assert_eq!(purge.await.unwrap().unwrap().events, 1);
+    let err = replay
+        .await
+        .unwrap()
+        .expect_err("a replay of a purged event said it was queued");
+    assert!(matches!(err, InboxError::NotFound(n) if n == id), "{err:?}");
+    assert!(inbox.get(id).await.unwrap().is_none());
+    assert_eq!(
+        pg.psql("inbox", "SELECT count(*) FROM heads"),
+        "0",
+        "a head of the purged event"
+    );
 }

@@ -281,14 +281,29 @@ pub(crate) async fn replay(client: &impl GenericClient, id: i64) -> Result<(), I
         .execute("SELECT tc_lock_objects($1)", &[&keys])
         .await
         .map_err(pg_error)?;
-    client
+    // Only from the state read above: a purge (or another replay) may have
+    // reached the row since, and a replay said to be done must not point a
+    // head at an event that is gone or queue one that is being handled.
+    let replayed = client
         .execute(
             "UPDATE events SET state = $2, error = NULL, attempts = 0, next_attempt_at = NULL, \
-             updated_at = tc_now_ms() WHERE id = $1",
-            &[&id, &next.as_str()],
+             updated_at = tc_now_ms() WHERE id = $1 AND state = $3",
+            &[&id, &next.as_str(), &state],
         )
         .await
         .map_err(pg_error)?;
+    if replayed == 0 {
+        let now = client
+            .query_opt("SELECT state FROM events WHERE id = $1", &[&id])
+            .await
+            .map_err(pg_error)?
+            .ok_or(InboxError::NotFound(id))?;
+        let now: String = now.get(0);
+        return Err(InboxError::Invalid(format!(
+            "event {id} changed while it was being replayed (it was {state}, it is {now} now): \
+             nothing was replayed; replay it again if it still needs to be handled"
+        )));
+    }
     client
         .execute(
             "INSERT INTO heads (key, object_key, event_id, due_at) \
