@@ -525,7 +525,9 @@
 //!   - A line the buyer sent with `indicators.proposeWhenAccepted`
 //!     becomes a supplier proposal with the requested values when the
 //!     supplier accepts it (`InProgress`, `OpenSupplierProposal`), for the
-//!     buyer to approve (order/buyer/issue/propose-when-accepted.md).
+//!     buyer to approve (order/buyer/issue/propose-when-accepted.md), by
+//!     `accepted` or by responding the requested values: "accepts
+//!     (confirms with requested values)".
 //!   - Reverting (`POST /order/{orderId}/revertCancelled`,
 //!     `/revertCompleted`, the buyer): a `Cancelled` (`Completed`) line
 //!     named becomes `InProgress` with `RevertedCancelledLine`

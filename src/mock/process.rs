@@ -2329,18 +2329,7 @@ fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
             );
             set_status(line, P::Confirmed, None);
         }
-        (P::Issued | P::InProgress, Answer::Accept) if propose_when_accepted(line) => {
-            // order/buyer/issue/propose-when-accepted.md: "Every `Accepted
-            // by supplier` line becomes a proposal with requested values",
-            // for the buyer to approve.
-            let requested = requested(line);
-            supplier_requests(line).proposal = Some(requested.request(reason));
-            set_status(line, P::InProgress, Some(S::OpenSupplierProposal));
-        }
-        (P::Issued | P::InProgress, Answer::Accept) => {
-            let agreed = requested(line);
-            confirm(line, agreed);
-        }
+        (P::Issued | P::InProgress, Answer::Accept) => accept_requested(line, reason),
         // "`Rejected` if the `rejected` indicator is set" for an
         // `InProgress` line (send-order-response/README.md), also one with
         // the supplier's own reopen request open: that request is `Closed`
@@ -2351,8 +2340,10 @@ fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
         }
         (P::Issued | P::InProgress, Answer::Values(values)) => {
             if values.agrees_with(&requested(line)) && !supplier_reopen_open {
-                let agreed = requested(line);
-                confirm(line, agreed);
+                // Responding the requested values accepts the line
+                // ("accepts (confirms with requested values)",
+                // propose-when-accepted.md), as `accepted` does.
+                accept_requested(line, reason);
             } else if supplier_reopen_open {
                 if confirmed(line).is_some_and(|c| values.agrees_with(&c)) {
                     close(
@@ -2386,6 +2377,28 @@ fn approve_buyer_reopen_request(line: &mut OrderLine) {
     close(&mut requests.reopen_request, RequestStatus::Approved);
     let agreed = agreed.unwrap_or_else(|| requested(line));
     confirm(line, agreed);
+}
+
+/// The supplier accepts the line as the buyer requested it: the
+/// `accepted` indicator, or responded values that agree with the requested
+/// ones (order/buyer/issue/propose-when-accepted.md: "even when the
+/// supplier accepts (confirms with requested values) the order line").
+/// The requested values become the confirmed ones (`Confirmed`), unless
+/// the buyer set `proposeWhenAccepted` on the line: then "every `Accepted
+/// by supplier` line becomes a proposal with requested values", for the
+/// buyer to approve (`InProgress`, `OpenSupplierProposal`).
+fn accept_requested(line: &mut OrderLine, reason: Option<String>) {
+    let requested = requested(line);
+    if propose_when_accepted(line) {
+        supplier_requests(line).proposal = Some(requested.request(reason));
+        set_status(
+            line,
+            LineProcessStatus::InProgress,
+            Some(LineInProgressStatus::OpenSupplierProposal),
+        );
+    } else {
+        confirm(line, requested);
+    }
 }
 
 /// Whether the buyer set `indicators.proposeWhenAccepted` on the line
@@ -3413,6 +3426,64 @@ mod tests {
                 .expect("buyerLine")
                 .delivery_schedule
         );
+    }
+
+    /// propose-when-accepted.md: the supplier "accepts (confirms with
+    /// requested values)" a line by responding the requested values too,
+    /// and such a line of the buyer's `proposeWhenAccepted` becomes a
+    /// proposal as one sent `accepted` does.
+    #[test]
+    fn requested_values_responded_to_a_propose_when_accepted_line_are_a_proposal() {
+        let (buyer, supplier) = parties();
+        let mut json = serde_json::to_value(order_message()).expect("a message");
+        json["lines"][0]["indicators"] = serde_json::json!({"proposeWhenAccepted": true});
+        let message: connector::SendOrderByBuyer = from_json(json);
+        let mut order = issue_order(
+            None,
+            &message,
+            Parties {
+                buyer: &buyer,
+                supplier: &supplier,
+            },
+            &at(1),
+        );
+        assert!(respond(
+            &mut order,
+            &response(serde_json::json!([
+                {"purchaseOrderLinePosition": "0001",
+                 "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 10}],
+                 "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 5, "currencyIso": "EUR"}}}},
+                {"purchaseOrderLinePosition": "0002",
+                 "deliverySchedule": [{"position": "1", "date": "2026-03-08", "quantity": 4}]}
+            ])),
+            &at(2),
+        ));
+        assert_eq!(
+            status(&order, "0001"),
+            (
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::OpenSupplierProposal)
+            )
+        );
+        let proposed = line(&order, "0001");
+        assert!(proposed.confirmed_line.is_none(), "not confirmed yet");
+        let proposal = proposed
+            .supplier_line
+            .as_ref()
+            .and_then(|s| s.requests.as_ref())
+            .and_then(|r| r.proposal.as_ref())
+            .expect("an open proposal");
+        assert_eq!(proposal.status, Some(RequestStatus::Open));
+        assert_eq!(
+            proposal.delivery_schedule,
+            proposed
+                .buyer_line
+                .as_ref()
+                .expect("buyerLine")
+                .delivery_schedule
+        );
+        // Without the indicator the same answer confirms.
+        assert_eq!(status(&order, "0002"), (LineProcessStatus::Confirmed, None));
     }
 
     #[test]
