@@ -548,6 +548,15 @@
 //!     `...BySupplier`. A `Cancelled` or `Completed` line is left alone,
 //!     and the line's own logistics status is not derived from its
 //!     delivery lines (nothing documents how).
+//!   - The `status` the buyer sends for a delivery line (its requested
+//!     schedule, "according to the buyer", api/delivery-schedule.md) moves
+//!     that delivery line forward only (`Open`, `Produced`, `ReadyToShip`,
+//!     `Shipped`, `Delivered`), as the `shipped` and `delivered`
+//!     indicators do (order/buyer/issue/indicators.md): it does not take
+//!     back the `ReadyToShip` of a despatch advice or the `Delivered` of a
+//!     goods receipt, also when the line changes later and the buyer's
+//!     earlier status is still in its schedule. Either party's delivery
+//!     schedule logistics action (above) sets any status.
 //!   - Resending (`POST /order/{orderId}/buyer/resend`): the order as it
 //!     is goes to the buyer's own order-events webhook as
 //!     `OrderResentByBuyer` ("manually resent the order to their ERP

@@ -344,9 +344,20 @@ fn current_schedule(
             if let Some(before) = same {
                 current.etd = before.etd.clone();
                 current.eta = before.eta.clone();
-                if current.status.is_none() {
-                    current.status = before.status.clone();
-                }
+                // A delivery line's logistics status only moves forward
+                // here: the `status` the buyer sends, "according to the
+                // buyer" (api/delivery-schedule.md), and kept in its
+                // requested and confirmed schedules, takes a delivery line
+                // further ([`advances`]) but does not take back what a
+                // despatch advice, a goods receipt or an indicator did
+                // since, as indicators only move a status forward
+                // (order/buyer/issue/indicators.md: "`Open`, `Produced`,
+                // `ReadyToShip` or `Shipped` will become `Delivered`"); a
+                // `Delivered` line keeps all its delivery lines delivered.
+                current.status = match current.status.take() {
+                    Some(sent) if advances(&before.status, &sent) => Some(sent),
+                    _ => before.status.clone(),
+                };
             }
             current
         })
@@ -1737,17 +1748,30 @@ fn advance_delivery_lines(
 }
 
 /// Whether a delivery line in logistics status `status` moves to `stage`
-/// (a buyer's `shipped` or `delivered`, a goods receipt): `Shipped` only
-/// from `Open`, `Produced` or `ReadyToShip` (order/buyer/issue/indicators.md#L39),
-/// any other stage from every status but itself.
+/// (a buyer's `shipped` or `delivered`, a goods receipt, a `status` the
+/// buyer sends in its schedule): only forward, in the order `Open`,
+/// `Produced`, `ReadyToShip`, `Shipped`, `Delivered` (`Shipped` only from
+/// `Open`, `Produced` or `ReadyToShip`, order/buyer/issue/indicators.md#L39;
+/// `Delivered` from the four before it). A delivery line without a status,
+/// or with one the spec does not document, takes any other stage; a stage
+/// the spec does not document is taken only by such a line.
 fn advances(
     status: &Option<DeliveryLineLogisticsStatus>,
     stage: &DeliveryLineLogisticsStatus,
 ) -> bool {
     use DeliveryLineLogisticsStatus as D;
-    match stage {
-        D::Shipped => matches!(status, None | Some(D::Open | D::Produced | D::ReadyToShip)),
-        _ => status.as_ref() != Some(stage),
+    let rank = |status: &D| match status {
+        D::Open => Some(0),
+        D::Produced => Some(1),
+        D::ReadyToShip => Some(2),
+        D::Shipped => Some(3),
+        D::Delivered => Some(4),
+        D::Unknown(_) => None,
+    };
+    match (status.as_ref().and_then(rank), rank(stage)) {
+        (Some(from), Some(to)) => to > from,
+        (Some(_), None) => false,
+        (None, _) => status.as_ref() != Some(stage),
     }
 }
 
@@ -4641,6 +4665,116 @@ mod tests {
             of(&line.delivery_schedule_including_requests)
         );
         of(&line.delivery_schedule)
+    }
+
+    /// A delivery line the goods receipt delivered stays `Delivered` when
+    /// the buyer sends its order again with an older `status` for it, on a
+    /// line in negotiation and on a confirmed one (whose delivery lines
+    /// take the buyer's `status`).
+    #[test]
+    fn a_sent_schedule_status_does_not_take_a_delivered_delivery_line_back() {
+        use DeliveryLineLogisticsStatus as D;
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let mut order = issue_order(None, &order_message(), parties, &at(1));
+        assert!(respond(
+            &mut order,
+            &response(serde_json::json!([
+                {"purchaseOrderLinePosition": "0002", "indicators": {"accepted": true}}
+            ])),
+            &at(2)
+        ));
+        let received: Vec<DeliveryHistoryLine> = from_json(serde_json::json!([
+            {"position": "1", "date": "2026-03-01", "quantity": 10}
+        ]));
+        let received_b: Vec<DeliveryHistoryLine> = from_json(serde_json::json!([
+            {"position": "1", "date": "2026-03-08", "quantity": 4}
+        ]));
+        assert!(receive_goods(
+            &mut order,
+            [
+                ("0001", received.as_slice()),
+                ("0002", received_b.as_slice())
+            ],
+            false,
+            &at(3)
+        ));
+        let delivered = vec![(Some("1".to_string()), Some(D::Delivered))];
+        assert_eq!(delivery_statuses(&order, "0001"), delivered);
+        assert_eq!(delivery_statuses(&order, "0002"), delivered);
+        let mut again = serde_json::to_value(order_message()).expect("a message");
+        for index in 0..2 {
+            again["lines"][index]["deliverySchedule"][0]["status"] = "ReadyToShip".into();
+            again["lines"][index]["description"] = "changed".into();
+        }
+        let again: connector::SendOrderByBuyer = from_json(again);
+        let order = issue_order(Some(order), &again, parties, &at(4));
+        assert_eq!(status(&order, "0002"), (LineProcessStatus::Confirmed, None));
+        for position in ["0001", "0002"] {
+            assert_eq!(delivery_statuses(&order, position), delivered, "{position}");
+            let including: Vec<_> = line(&order, position)
+                .delivery_schedule_including_requests
+                .iter()
+                .map(|d| d.status.clone())
+                .collect();
+            assert_eq!(including, vec![Some(D::Delivered)], "{position}");
+        }
+    }
+
+    /// The `status` the buyer sent once stays in its schedules, and every
+    /// later change of the line recomputes the current ones: it must not
+    /// take back the `ReadyToShip` of a despatch advice sent since.
+    #[test]
+    fn a_buyer_s_earlier_schedule_status_does_not_undo_a_despatch_advice() {
+        use DeliveryLineLogisticsStatus as D;
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let mut message = serde_json::to_value(order_message()).expect("a message");
+        message["lines"][0]["deliverySchedule"][0]["status"] = "Open".into();
+        let message: connector::SendOrderByBuyer = from_json(message);
+        let mut order = issue_order(None, &message, parties, &at(1));
+        assert!(respond(
+            &mut order,
+            &response(serde_json::json!([
+                {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}
+            ])),
+            &at(2)
+        ));
+        let advice = despatch(serde_json::json!([
+            {"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-1",
+             "purchaseOrderLinePosition": "0001", "deliverySchedulePosition": "1", "despatchQuantity": 10}
+        ]));
+        assert!(ship_lines(
+            &mut order,
+            &Despatched::of_advice(&advice, "PO-1"),
+            &at(3)
+        ));
+        let ready = vec![(Some("1".to_string()), Some(D::ReadyToShip))];
+        assert_eq!(delivery_statuses(&order, "0001"), ready);
+        // A later change of the line (the supplier's notes) keeps it.
+        assert!(respond(
+            &mut order,
+            &response(serde_json::json!([
+                {"purchaseOrderLinePosition": "0001", "notes": ["packed"]}
+            ])),
+            &at(4)
+        ));
+        assert_eq!(delivery_statuses(&order, "0001"), ready);
+        // The buyer's own status still takes it further.
+        let mut shipped = serde_json::to_value(order_message()).expect("a message");
+        shipped["lines"][0]["deliverySchedule"][0]["status"] = "Shipped".into();
+        let shipped: connector::SendOrderByBuyer = from_json(shipped);
+        let order = issue_order(Some(order), &shipped, parties, &at(5));
+        assert_eq!(
+            delivery_statuses(&order, "0001"),
+            vec![(Some("1".to_string()), Some(D::Shipped))]
+        );
     }
 
     #[test]
