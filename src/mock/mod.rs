@@ -146,7 +146,9 @@
 //!     request (`OpenBuyerReopenRequest`, values equal to the confirmed
 //!     ones again revert it; with the same values its delivery lines take
 //!     the buyer's `position`, `status` and `transportMode`,
-//!     api/delivery-schedule.md), `Completed`/`Cancelled` ignore the update;
+//!     api/delivery-schedule.md), `Completed`/`Cancelled` ignore the update
+//!     ("the order update will be ignored"), the indicators and the
+//!     `deliveryHistory` sent with them too;
 //!   - a supplier's **order response** (`POST
 //!     /api-connector/order-response`) finds the order by the supplier's
 //!     `buyerAccountNumber` and the `purchaseOrderNumber`, its lines by

@@ -608,9 +608,9 @@ fn take_buyer_delivery_fields(line: &mut OrderLine, schedule: &[DeliverySchedule
 /// buyer's `position`, `status` and `transportMode`,
 /// [`take_buyer_delivery_fields`]) and otherwise becomes `InProgress`
 /// with an open buyer reopen request (`OpenBuyerReopenRequest`);
-/// `Completed` and `Cancelled` lines ignore the update. Lines not sent are
-/// left as they are. Indicators in the message apply as
-/// [`apply_indicators`] does.
+/// `Completed` and `Cancelled` lines ignore the update, its indicators and
+/// delivery history included. Lines not sent are left as they are.
+/// Indicators in the message apply as [`apply_indicators`] does.
 pub(crate) fn issue_order(
     existing: Option<Order>,
     message: &connector::SendOrderByBuyer,
@@ -644,6 +644,22 @@ pub(crate) fn issue_order(
     supplier_order.purchase_order_number = Some(message.order.purchase_order_number.clone());
     order.purchase_order_number = None;
     order.supplier_account_number = None;
+
+    // order/buyer/update.md: "In case of any other status like `Completed`
+    // or `Cancelled` the order update will be ignored": for such a line
+    // the whole update, its indicators and delivery history too.
+    let finished: Vec<String> = order
+        .lines
+        .iter()
+        .filter(|l| {
+            matches!(
+                process_status(l),
+                Some(LineProcessStatus::Completed | LineProcessStatus::Cancelled)
+            )
+        })
+        .filter_map(|l| line_position(l).map(str::to_owned))
+        .collect();
+    let updated = |position: &str| !finished.iter().any(|f| f == position);
 
     for sent in message.lines.iter().flatten() {
         let mut buyer_line: BuyerLine = convert(sent, &["lineType", "chargeReasonCode"]);
@@ -740,7 +756,7 @@ pub(crate) fn issue_order(
                 .lines
                 .iter()
                 .flatten()
-                .filter(|l| l.indicators.is_some())
+                .filter(|l| l.indicators.is_some() && updated(&l.position))
                 .map(|l| connector::OrderIndicatorsLineByBuyer {
                     indicators: l.indicators.clone(),
                     position: l.position.clone(),
@@ -770,8 +786,14 @@ pub(crate) fn issue_order(
     if cancel_missing {
         cancel_missing_lines(&mut order, &sent, now);
     }
-    indicate(&mut order, &indicators, Some(&sent), now);
-    for line in message.lines.iter().flatten() {
+    let updated_lines: Vec<String> = sent.iter().filter(|p| updated(p)).cloned().collect();
+    indicate(&mut order, &indicators, Some(&updated_lines), now);
+    for line in message
+        .lines
+        .iter()
+        .flatten()
+        .filter(|l| updated(&l.position))
+    {
         if let Some(history) = &line.delivery_history {
             record_deliveries(&mut order, &line.position, history, true, now);
         }
@@ -4775,6 +4797,42 @@ mod tests {
             delivery_statuses(&order, "0001"),
             vec![(Some("1".to_string()), Some(D::Shipped))]
         );
+    }
+
+    /// order/buyer/update.md: "In case of any other status like
+    /// `Completed` or `Cancelled` the order update will be ignored": the
+    /// `delivered` indicator and the delivery history sent with such a
+    /// line do not change it either.
+    #[test]
+    fn an_update_of_a_completed_or_cancelled_line_is_ignored_whole() {
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let mut order = issue_order(None, &order_message(), parties, &at(1));
+        let finish: connector::SendOrderIndicatorsByBuyer = from_json(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-1"},
+            "lines": [{"position": "0001", "indicators": {"completed": true}},
+                      {"position": "0002", "indicators": {"cancelled": true}}]
+        }));
+        assert!(apply_indicators(&mut order, &finish, &at(2)));
+        let before = order.clone();
+        let mut again = serde_json::to_value(order_message()).expect("a message");
+        for index in 0..2 {
+            again["lines"][index]["indicators"] = serde_json::json!({"delivered": true});
+            again["lines"][index]["deliveryHistory"] =
+                serde_json::json!([{"position": "1", "date": "2026-03-01", "quantity": 10}]);
+        }
+        let again: connector::SendOrderByBuyer = from_json(again);
+        let order = issue_order(Some(order), &again, parties, &at(3));
+        for position in ["0001", "0002"] {
+            assert_eq!(
+                line(&order, position),
+                line(&before, position),
+                "{position} unchanged"
+            );
+        }
     }
 
     #[test]
