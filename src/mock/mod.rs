@@ -262,7 +262,12 @@
 //!     `processStatus` and as `status.processStatus`) or updates one: the
 //!     shipment the same `despatchAdviceNumber` went to before (its lines
 //!     there replaced), else the supplier's shipment of the same
-//!     `shipmentNumber` (its lines added beside the other advices'); the
+//!     `shipmentNumber` (its lines added beside the other advices'; an
+//!     advice sent again with another `shipmentNumber` moves there, and
+//!     the shipment it left keeps the other advices' lines and is
+//!     reissued, `ShipmentReissuedBySupplier`, unless it was that
+//!     shipment's only advice and no shipment has the new number: then it
+//!     renumbers its shipment, the same id; the docs do not say); the
 //!     header either way (its `trackingNumber` as
 //!     `identifiers.trackingNumber`, its `destination` and
 //!     `finalDestination` as `locations.destinations`, in that order, with
