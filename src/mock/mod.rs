@@ -252,7 +252,12 @@
 //!     how, so the mock fills the delivery lines in the order of their
 //!     dates with the total received quantity; one filled only in part
 //!     keeps its status, and a `Delivered` line has all delivery lines
-//!     `Delivered`. A sent
+//!     `Delivered`. A receipt replaced or cleared later
+//!     (`/order/deliveryHistory`, a sent order's `deliveryHistory`) takes
+//!     no line or delivery line back from `Delivered`: the docs do not say
+//!     what it would return to, and the mock keeps no earlier stage (nor
+//!     whether `Delivered` came from the history or from the `delivered`
+//!     indicator, which holds "regardless of the actual quantity"). A sent
 //!     order's order level indicators apply only to the lines it contains,
 //!     those of
 //!     `/order/indicators` to all lines (receive-goods.md);
@@ -509,7 +514,9 @@
 //!     `rejected` that takes) becomes the rejected order line's `reason`,
 //!     the member Tradecloud's own webhook receiver reads as "the reason
 //!     given with this event for this line"; the order event carries it,
-//!     and the next change of the line clears it.
+//!     and the next change of the line clears it. A reason of only
+//!     whitespace passes the spec's `minLength: 1` and is accepted, but
+//!     the line gets none (the docs do not say that Tradecloud refuses it).
 //!   - New ids are random version 4 UUIDs.
 //!   - An `objectId` the mock's object storage does not know is attached
 //!     as sent, and its download answers `404` like that of any unknown
@@ -572,7 +579,14 @@
 //!     documented effect is that such lines never become `Overdue`, a
 //!     status the mock does not compute) and reassigning the buyer contact
 //!     (the request names a Tradecloud user id, and the mock's users have
-//!     none); those are accepted and change nothing.
+//!     none); those are accepted and change nothing. The endpoints the
+//!     docs say the single delivery feature does not support
+//!     (`/api-connector/order/indicators`, `/order/deliveries`,
+//!     `/order/deliveryHistory`; "Let support know when you need this
+//!     endpoint", order/buyer/cancel.md, complete.md, receive-goods.md)
+//!     work on every order, one sent as single-delivery too: the mock has
+//!     no company setting for the feature, and the docs do not say how
+//!     Tradecloud refuses them.
 //! * **Upload** (`POST /v2/object-storage/document`, `multipart/form-data`
 //!   with a part `file`): keeps the file (at most [`MAX_UPLOAD_BYTES`],
 //!   else `413`) as a document under a new `objectId`, answered as
