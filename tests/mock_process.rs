@@ -1095,6 +1095,51 @@ async fn a_despatch_advice_with_a_line_position_twice_is_refused() {
     server.shutdown().await.expect("stops");
 }
 
+/// order/buyer/update.md, for both endpoints: for a `Completed` line "the
+/// order update will be ignored"; a split line's `delivered` and
+/// `actualDelivery` sent after the order line was completed change nothing.
+#[tokio::test]
+async fn a_single_delivery_update_of_a_completed_line_is_ignored() {
+    let (server, _supplier_rx) = split_order("PO-SD-DONE").await;
+    let completed = |mut line: Value| {
+        line["indicators"] = json!({"completed": true});
+        line
+    };
+    let (status, _) = post(
+        &server,
+        &server.buyer(),
+        SINGLE_DELIVERY,
+        single_delivery_order(
+            "PO-SD-DONE",
+            json!([
+                completed(sd_line("0001", None, "2026-03-01", 10)),
+                completed(sd_line("0002", Some("0001"), "2026-04-01", 5))
+            ]),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let before = order_of(&server, "PO-SD-DONE").await;
+    assert_eq!(
+        line(&before, "0001")["status"]["processStatus"],
+        "Completed"
+    );
+    let mut late = sd_line("0002", Some("0001"), "2026-04-01", 5);
+    late["indicators"] = json!({"delivered": true});
+    late["actualDelivery"] = json!({"date": "2026-04-02", "quantity": 5});
+    let (status, _) = post(
+        &server,
+        &server.buyer(),
+        SINGLE_DELIVERY,
+        single_delivery_order("PO-SD-DONE", json!([late])),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let after = order_of(&server, "PO-SD-DONE").await;
+    assert_eq!(line(&after, "0001"), line(&before, "0001"));
+    server.shutdown().await.expect("stops");
+}
+
 #[tokio::test]
 async fn a_split_line_s_delivered_marks_its_delivery_line_delivered() {
     let (server, supplier_rx) = split_order("PO-SD-DELIVERED").await;

@@ -437,7 +437,9 @@
 //!     line's). Indicators follow the single-delivery table of
 //!     order/buyer/issue/indicators.md: `shipped` and `delivered` on the
 //!     primary or a split line mark its delivery line `Shipped` or
-//!     `Delivered` (and the order line once all its delivery lines are);
+//!     `Delivered` (and the order line once all its delivery lines are;
+//!     not a `Completed` or `Cancelled` order line, which ignores the
+//!     update, order/buyer/update.md);
 //!     `confirmed` and `completed` act on the order line only when every
 //!     delivery line left in its schedule is sent with them in the same
 //!     message (the mock keeps no indicators per delivery line);

@@ -594,6 +594,26 @@ fn take_buyer_delivery_fields(line: &mut OrderLine, schedule: &[DeliverySchedule
     }
 }
 
+/// The positions of the lines of `order` an order update ignores
+/// (order/buyer/update.md: "In case of any other status like `Completed`
+/// or `Cancelled` the order update will be ignored"): for such a line the
+/// whole update, its indicators and delivery history too, through either
+/// endpoint ([`issue_order`]; a single-delivery order's `shipped` and
+/// `delivered`, [`indicate_delivery_lines`], are left out by its caller).
+pub(crate) fn finished_lines(order: &Order) -> Vec<String> {
+    order
+        .lines
+        .iter()
+        .filter(|l| {
+            matches!(
+                process_status(l),
+                Some(LineProcessStatus::Completed | LineProcessStatus::Cancelled)
+            )
+        })
+        .filter_map(|l| line_position(l).map(str::to_owned))
+        .collect()
+}
+
 /// A buyer's new or updated order (`POST /api-connector/order`;
 /// order/buyer/issue, order/buyer/update.md): `existing` is the stored
 /// order with the same buyer and purchase order number, if any. Returns
@@ -645,20 +665,7 @@ pub(crate) fn issue_order(
     order.purchase_order_number = None;
     order.supplier_account_number = None;
 
-    // order/buyer/update.md: "In case of any other status like `Completed`
-    // or `Cancelled` the order update will be ignored": for such a line
-    // the whole update, its indicators and delivery history too.
-    let finished: Vec<String> = order
-        .lines
-        .iter()
-        .filter(|l| {
-            matches!(
-                process_status(l),
-                Some(LineProcessStatus::Completed | LineProcessStatus::Cancelled)
-            )
-        })
-        .filter_map(|l| line_position(l).map(str::to_owned))
-        .collect();
+    let finished = finished_lines(&order);
     let updated = |position: &str| !finished.iter().any(|f| f == position);
 
     for sent in message.lines.iter().flatten() {

@@ -740,7 +740,11 @@ impl MockState {
             let existing = Self::process_order_where(store, |o| {
                 process::is_buyer_order(o, parties.buyer, &order.purchase_order_number)
             });
-            let (message, delivery_lines) = build(existing.as_ref());
+            let (message, mut delivery_lines) = build(existing.as_ref());
+            // A completed or cancelled order line ignores the update, a
+            // split line's `shipped`/`delivered` too.
+            let finished = existing.as_ref().map(process::finished_lines);
+            delivery_lines.retain(|d| !finished.iter().flatten().any(|f| *f == d.line));
             if let Some(refused) = Self::order_over_limit(existing.as_ref(), &message) {
                 return Err(refused);
             }
