@@ -1365,9 +1365,9 @@ impl MockState {
     /// loses the advice's lines and is reissued), else the supplier's
     /// shipment of the same `shipmentNumber` (the advice's lines are added
     /// beside the others), else a new one. The lines of the shipment's
-    /// other advices stay as they are. An update that changes nothing is not stamped and sends no
-    /// shipment event (the orders still hear of it, and change only if their
-    /// lines do). `Err` (answered `400`, nothing stored) when the shipment
+    /// other advices stay as they are. An update that changes nothing is
+    /// not stamped and sends no shipment event (the orders still hear of
+    /// it, and change only if their lines do). `Err` (answered `400`, nothing stored) when the shipment
     /// would pass [`MAX_SHIPMENT_LINES`] ([`shipment_over_limit`]). Two lines with the same `despatchAdviceLinePosition` never get
     /// here: the generated stub refuses them (`400`, nothing changed) by
     /// the spec's `x-request-rules` `uniqueBy`, as it refuses every broken
@@ -1696,6 +1696,7 @@ fn numbered_shipment<'a>(
     })
 }
 
+/// The `header.shipment.shipmentNumber` of a despatch advice.
 fn sent_shipment_number(
     message: &api_connector::types::SendDespatchAdviceBySupplier,
 ) -> Option<&str> {
