@@ -865,6 +865,110 @@ async fn despatch_advices_of_one_shipment_number_make_one_shipment() {
     server.shutdown().await.expect("stops");
 }
 
+/// A despatch advice sent again with another `shipmentNumber` (the docs
+/// do not say; the mock's choice): it moves to the shipment of that
+/// number, and the shipment it left keeps the other advices' lines
+/// (reissued); an advice alone in its shipment renumbers it (same id).
+#[tokio::test]
+async fn a_despatch_advice_sent_with_another_shipment_number_moves_to_that_shipment() {
+    let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
+    let (buyer, supplier) = (server.buyer(), server.supplier());
+    let buyer_rx = listening(&server, &buyer, SHIPMENT_EVENTS, "shipments").await;
+    let send = |advice: &'static str, shipment: &'static str| {
+        let (server, supplier) = (&server, &supplier);
+        async move {
+            let message = json!({
+                "header": {"buyerAccountNumber": "340760", "despatchAdviceNumber": advice,
+                           "shipment": {"shipmentNumber": shipment}},
+                "lines": [{"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-MV-1",
+                           "purchaseOrderLinePosition": "0001", "despatchQuantity": 1}]
+            });
+            let (status, body) = post(server, supplier, DESPATCH_ADVICE, message).await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    // Each shipment of the poll: (shipment number, its lines' advices).
+    let shipments = || async {
+        let (status, page) = post(
+            &server,
+            &buyer,
+            "/shipment/poll",
+            json!({"filters": {}, "limit": 100}),
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        let mut got: Vec<(String, String, Vec<String>)> = page["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| {
+                s["supplierShipment"]["shipmentNumber"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("SN-MV-"))
+            })
+            .map(|s| {
+                let advices = s["lines"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|l| l["supplierLine"]["despatchAdviceNumber"].to_string())
+                    .collect();
+                (
+                    s["supplierShipment"]["shipmentNumber"].to_string(),
+                    s["id"].to_string(),
+                    advices,
+                )
+            })
+            .collect();
+        got.sort();
+        got
+    };
+    send("DA-MV-A", "SN-MV-1").await;
+    send("DA-MV-B", "SN-MV-1").await;
+    let before = shipments().await;
+    assert_eq!(before.len(), 1, "{before:?}");
+    let first_id = before[0].1.clone();
+    buyer_rx.wait_for_bodies(2).await;
+
+    // A moves to SN-MV-2; SN-MV-1 keeps B's line, reissued.
+    send("DA-MV-A", "SN-MV-2").await;
+    let after = shipments().await;
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert_eq!(
+        (&after[0].0, &after[0].1, &after[0].2),
+        (
+            &"\"SN-MV-1\"".to_owned(),
+            &first_id,
+            &vec!["\"DA-MV-B\"".to_owned()]
+        )
+    );
+    assert_eq!(after[1].0, "\"SN-MV-2\"");
+    assert_ne!(after[1].1, first_id);
+    assert_eq!(after[1].2, vec!["\"DA-MV-A\"".to_owned()]);
+    let events: Vec<(String, String)> = buyer_rx.wait_for_bodies(4).await[2..]
+        .iter()
+        .map(|b| {
+            (
+                b["eventName"].as_str().unwrap_or_default().to_owned(),
+                b["shipment"]["supplierShipment"]["shipmentNumber"].to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        events.contains(&("ShipmentIssuedBySupplier".into(), "\"SN-MV-2\"".into()))
+            && events.contains(&("ShipmentReissuedBySupplier".into(), "\"SN-MV-1\"".into())),
+        "{events:?}"
+    );
+
+    // B, alone in SN-MV-1 now, renumbers it: the same shipment.
+    send("DA-MV-B", "SN-MV-3").await;
+    let renumbered = shipments().await;
+    assert_eq!(renumbered.len(), 2, "{renumbered:?}");
+    assert_eq!(renumbered[1].0, "\"SN-MV-3\"");
+    assert_eq!(renumbered[1].1, first_id);
+    server.shutdown().await.expect("stops");
+}
+
 /// api/rules.md: "500 lines in total per shipment", also when several
 /// despatch advices add to one shipment: an advice that would take the
 /// shipment past 500 lines is refused (`400`, saying how many fit) and
@@ -988,6 +1092,51 @@ async fn a_despatch_advice_with_a_line_position_twice_is_refused() {
             .all(|s| s["supplierShipment"]["shipmentNumber"] != "SN-1"),
         "nothing stored: {page:#}"
     );
+    server.shutdown().await.expect("stops");
+}
+
+/// order/buyer/update.md, for both endpoints: for a `Completed` line "the
+/// order update will be ignored"; a split line's `delivered` and
+/// `actualDelivery` sent after the order line was completed change nothing.
+#[tokio::test]
+async fn a_single_delivery_update_of_a_completed_line_is_ignored() {
+    let (server, _supplier_rx) = split_order("PO-SD-DONE").await;
+    let completed = |mut line: Value| {
+        line["indicators"] = json!({"completed": true});
+        line
+    };
+    let (status, _) = post(
+        &server,
+        &server.buyer(),
+        SINGLE_DELIVERY,
+        single_delivery_order(
+            "PO-SD-DONE",
+            json!([
+                completed(sd_line("0001", None, "2026-03-01", 10)),
+                completed(sd_line("0002", Some("0001"), "2026-04-01", 5))
+            ]),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let before = order_of(&server, "PO-SD-DONE").await;
+    assert_eq!(
+        line(&before, "0001")["status"]["processStatus"],
+        "Completed"
+    );
+    let mut late = sd_line("0002", Some("0001"), "2026-04-01", 5);
+    late["indicators"] = json!({"delivered": true});
+    late["actualDelivery"] = json!({"date": "2026-04-02", "quantity": 5});
+    let (status, _) = post(
+        &server,
+        &server.buyer(),
+        SINGLE_DELIVERY,
+        single_delivery_order("PO-SD-DONE", json!([late])),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let after = order_of(&server, "PO-SD-DONE").await;
+    assert_eq!(line(&after, "0001"), line(&before, "0001"));
     server.shutdown().await.expect("stops");
 }
 

@@ -146,7 +146,9 @@
 //!     request (`OpenBuyerReopenRequest`, values equal to the confirmed
 //!     ones again revert it; with the same values its delivery lines take
 //!     the buyer's `position`, `status` and `transportMode`,
-//!     api/delivery-schedule.md), `Completed`/`Cancelled` ignore the update;
+//!     api/delivery-schedule.md), `Completed`/`Cancelled` ignore the update
+//!     ("the order update will be ignored"), the indicators and the
+//!     `deliveryHistory` sent with them too;
 //!   - a supplier's **order response** (`POST
 //!     /api-connector/order-response`) finds the order by the supplier's
 //!     `buyerAccountNumber` and the `purchaseOrderNumber`, its lines by
@@ -250,7 +252,12 @@
 //!     how, so the mock fills the delivery lines in the order of their
 //!     dates with the total received quantity; one filled only in part
 //!     keeps its status, and a `Delivered` line has all delivery lines
-//!     `Delivered`. A sent
+//!     `Delivered`. A receipt replaced or cleared later
+//!     (`/order/deliveryHistory`, a sent order's `deliveryHistory`) takes
+//!     no line or delivery line back from `Delivered`: the docs do not say
+//!     what it would return to, and the mock keeps no earlier stage (nor
+//!     whether `Delivered` came from the history or from the `delivered`
+//!     indicator, which holds "regardless of the actual quantity"). A sent
 //!     order's order level indicators apply only to the lines it contains,
 //!     those of
 //!     `/order/indicators` to all lines (receive-goods.md);
@@ -260,7 +267,12 @@
 //!     `processStatus` and as `status.processStatus`) or updates one: the
 //!     shipment the same `despatchAdviceNumber` went to before (its lines
 //!     there replaced), else the supplier's shipment of the same
-//!     `shipmentNumber` (its lines added beside the other advices'); the
+//!     `shipmentNumber` (its lines added beside the other advices'; an
+//!     advice sent again with another `shipmentNumber` moves there, and
+//!     the shipment it left keeps the other advices' lines and is
+//!     reissued, `ShipmentReissuedBySupplier`, unless it was that
+//!     shipment's only advice and no shipment has the new number: then it
+//!     renumbers its shipment, the same id; the docs do not say); the
 //!     header either way (its `trackingNumber` as
 //!     `identifiers.trackingNumber`, its `destination` and
 //!     `finalDestination` as `locations.destinations`, in that order, with
@@ -425,7 +437,9 @@
 //!     line's). Indicators follow the single-delivery table of
 //!     order/buyer/issue/indicators.md: `shipped` and `delivered` on the
 //!     primary or a split line mark its delivery line `Shipped` or
-//!     `Delivered` (and the order line once all its delivery lines are);
+//!     `Delivered` (and the order line once all its delivery lines are;
+//!     not a `Completed` or `Cancelled` order line, which ignores the
+//!     update, order/buyer/update.md);
 //!     `confirmed` and `completed` act on the order line only when every
 //!     delivery line left in its schedule is sent with them in the same
 //!     message (the mock keeps no indicators per delivery line);
@@ -502,7 +516,9 @@
 //!     `rejected` that takes) becomes the rejected order line's `reason`,
 //!     the member Tradecloud's own webhook receiver reads as "the reason
 //!     given with this event for this line"; the order event carries it,
-//!     and the next change of the line clears it.
+//!     and the next change of the line clears it. A reason of only
+//!     whitespace passes the spec's `minLength: 1` and is accepted, but
+//!     the line gets none (the docs do not say that Tradecloud refuses it).
 //!   - New ids are random version 4 UUIDs.
 //!   - An `objectId` the mock's object storage does not know is attached
 //!     as sent, and its download answers `404` like that of any unknown
@@ -525,7 +541,9 @@
 //!   - A line the buyer sent with `indicators.proposeWhenAccepted`
 //!     becomes a supplier proposal with the requested values when the
 //!     supplier accepts it (`InProgress`, `OpenSupplierProposal`), for the
-//!     buyer to approve (order/buyer/issue/propose-when-accepted.md).
+//!     buyer to approve (order/buyer/issue/propose-when-accepted.md), by
+//!     `accepted` or by responding the requested values: "accepts
+//!     (confirms with requested values)".
 //!   - Reverting (`POST /order/{orderId}/revertCancelled`,
 //!     `/revertCompleted`, the buyer): a `Cancelled` (`Completed`) line
 //!     named becomes `InProgress` with `RevertedCancelledLine`
@@ -546,6 +564,15 @@
 //!     `...BySupplier`. A `Cancelled` or `Completed` line is left alone,
 //!     and the line's own logistics status is not derived from its
 //!     delivery lines (nothing documents how).
+//!   - The `status` the buyer sends for a delivery line (its requested
+//!     schedule, "according to the buyer", api/delivery-schedule.md) moves
+//!     that delivery line forward only (`Open`, `Produced`, `ReadyToShip`,
+//!     `Shipped`, `Delivered`), as the `shipped` and `delivered`
+//!     indicators do (order/buyer/issue/indicators.md): it does not take
+//!     back the `ReadyToShip` of a despatch advice or the `Delivered` of a
+//!     goods receipt, also when the line changes later and the buyer's
+//!     earlier status is still in its schedule. Either party's delivery
+//!     schedule logistics action (above) sets any status.
 //!   - Resending (`POST /order/{orderId}/buyer/resend`): the order as it
 //!     is goes to the buyer's own order-events webhook as
 //!     `OrderResentByBuyer` ("manually resent the order to their ERP
@@ -554,7 +581,14 @@
 //!     documented effect is that such lines never become `Overdue`, a
 //!     status the mock does not compute) and reassigning the buyer contact
 //!     (the request names a Tradecloud user id, and the mock's users have
-//!     none); those are accepted and change nothing.
+//!     none); those are accepted and change nothing. The endpoints the
+//!     docs say the single delivery feature does not support
+//!     (`/api-connector/order/indicators`, `/order/deliveries`,
+//!     `/order/deliveryHistory`; "Let support know when you need this
+//!     endpoint", order/buyer/cancel.md, complete.md, receive-goods.md)
+//!     work on every order, one sent as single-delivery too: the mock has
+//!     no company setting for the feature, and the docs do not say how
+//!     Tradecloud refuses them.
 //! * **Upload** (`POST /v2/object-storage/document`, `multipart/form-data`
 //!   with a part `file`): keeps the file (at most [`MAX_UPLOAD_BYTES`],
 //!   else `413`) as a document under a new `objectId`, answered as

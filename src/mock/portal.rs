@@ -149,7 +149,11 @@ fn process_status(shipment: &Shipment) -> Option<&ShipmentProcessStatus> {
 
 /// Set the process status and its reason, at the top (as the receive page
 /// lists them) and in `status` (as the spec models it).
-fn set_status(shipment: &mut Shipment, status: ShipmentProcessStatus, reason: Option<String>) {
+pub(super) fn set_status(
+    shipment: &mut Shipment,
+    status: ShipmentProcessStatus,
+    reason: Option<String>,
+) {
     shipment.process_status = Some(status.clone());
     shipment.process_status_reason.clone_from(&reason);
     let nested = shipment.status.get_or_insert_with(ShipmentStatus::default);

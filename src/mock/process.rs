@@ -344,9 +344,20 @@ fn current_schedule(
             if let Some(before) = same {
                 current.etd = before.etd.clone();
                 current.eta = before.eta.clone();
-                if current.status.is_none() {
-                    current.status = before.status.clone();
-                }
+                // A delivery line's logistics status only moves forward
+                // here: the `status` the buyer sends, "according to the
+                // buyer" (api/delivery-schedule.md), and kept in its
+                // requested and confirmed schedules, takes a delivery line
+                // further ([`advances`]) but does not take back what a
+                // despatch advice, a goods receipt or an indicator did
+                // since, as indicators only move a status forward
+                // (order/buyer/issue/indicators.md: "`Open`, `Produced`,
+                // `ReadyToShip` or `Shipped` will become `Delivered`"); a
+                // `Delivered` line keeps all its delivery lines delivered.
+                current.status = match current.status.take() {
+                    Some(sent) if advances(&before.status, &sent) => Some(sent),
+                    _ => before.status.clone(),
+                };
             }
             current
         })
@@ -583,6 +594,26 @@ fn take_buyer_delivery_fields(line: &mut OrderLine, schedule: &[DeliverySchedule
     }
 }
 
+/// The positions of the lines of `order` an order update ignores
+/// (order/buyer/update.md: "In case of any other status like `Completed`
+/// or `Cancelled` the order update will be ignored"): for such a line the
+/// whole update, its indicators and delivery history too, through either
+/// endpoint ([`issue_order`]; a single-delivery order's `shipped` and
+/// `delivered`, [`indicate_delivery_lines`], are left out by its caller).
+pub(crate) fn finished_lines(order: &Order) -> Vec<String> {
+    order
+        .lines
+        .iter()
+        .filter(|l| {
+            matches!(
+                process_status(l),
+                Some(LineProcessStatus::Completed | LineProcessStatus::Cancelled)
+            )
+        })
+        .filter_map(|l| line_position(l).map(str::to_owned))
+        .collect()
+}
+
 /// A buyer's new or updated order (`POST /api-connector/order`;
 /// order/buyer/issue, order/buyer/update.md): `existing` is the stored
 /// order with the same buyer and purchase order number, if any. Returns
@@ -597,9 +628,9 @@ fn take_buyer_delivery_fields(line: &mut OrderLine, schedule: &[DeliverySchedule
 /// buyer's `position`, `status` and `transportMode`,
 /// [`take_buyer_delivery_fields`]) and otherwise becomes `InProgress`
 /// with an open buyer reopen request (`OpenBuyerReopenRequest`);
-/// `Completed` and `Cancelled` lines ignore the update. Lines not sent are
-/// left as they are. Indicators in the message apply as
-/// [`apply_indicators`] does.
+/// `Completed` and `Cancelled` lines ignore the update, its indicators and
+/// delivery history included. Lines not sent are left as they are.
+/// Indicators in the message apply as [`apply_indicators`] does.
 pub(crate) fn issue_order(
     existing: Option<Order>,
     message: &connector::SendOrderByBuyer,
@@ -633,6 +664,9 @@ pub(crate) fn issue_order(
     supplier_order.purchase_order_number = Some(message.order.purchase_order_number.clone());
     order.purchase_order_number = None;
     order.supplier_account_number = None;
+
+    let finished = finished_lines(&order);
+    let updated = |position: &str| !finished.iter().any(|f| f == position);
 
     for sent in message.lines.iter().flatten() {
         let mut buyer_line: BuyerLine = convert(sent, &["lineType", "chargeReasonCode"]);
@@ -729,7 +763,7 @@ pub(crate) fn issue_order(
                 .lines
                 .iter()
                 .flatten()
-                .filter(|l| l.indicators.is_some())
+                .filter(|l| l.indicators.is_some() && updated(&l.position))
                 .map(|l| connector::OrderIndicatorsLineByBuyer {
                     indicators: l.indicators.clone(),
                     position: l.position.clone(),
@@ -759,8 +793,14 @@ pub(crate) fn issue_order(
     if cancel_missing {
         cancel_missing_lines(&mut order, &sent, now);
     }
-    indicate(&mut order, &indicators, Some(&sent), now);
-    for line in message.lines.iter().flatten() {
+    let updated_lines: Vec<String> = sent.iter().filter(|p| updated(p)).cloned().collect();
+    indicate(&mut order, &indicators, Some(&updated_lines), now);
+    for line in message
+        .lines
+        .iter()
+        .flatten()
+        .filter(|l| updated(&l.position))
+    {
         if let Some(history) = &line.delivery_history {
             record_deliveries(&mut order, &line.position, history, true, now);
         }
@@ -1737,17 +1777,30 @@ fn advance_delivery_lines(
 }
 
 /// Whether a delivery line in logistics status `status` moves to `stage`
-/// (a buyer's `shipped` or `delivered`, a goods receipt): `Shipped` only
-/// from `Open`, `Produced` or `ReadyToShip` (order/buyer/issue/indicators.md#L39),
-/// any other stage from every status but itself.
+/// (a buyer's `shipped` or `delivered`, a goods receipt, a `status` the
+/// buyer sends in its schedule): only forward, in the order `Open`,
+/// `Produced`, `ReadyToShip`, `Shipped`, `Delivered` (`Shipped` only from
+/// `Open`, `Produced` or `ReadyToShip`, order/buyer/issue/indicators.md#L39;
+/// `Delivered` from the four before it). A delivery line without a status,
+/// or with one the spec does not document, takes any other stage; a stage
+/// the spec does not document is taken only by such a line.
 fn advances(
     status: &Option<DeliveryLineLogisticsStatus>,
     stage: &DeliveryLineLogisticsStatus,
 ) -> bool {
     use DeliveryLineLogisticsStatus as D;
-    match stage {
-        D::Shipped => matches!(status, None | Some(D::Open | D::Produced | D::ReadyToShip)),
-        _ => status.as_ref() != Some(stage),
+    let rank = |status: &D| match status {
+        D::Open => Some(0),
+        D::Produced => Some(1),
+        D::ReadyToShip => Some(2),
+        D::Shipped => Some(3),
+        D::Delivered => Some(4),
+        D::Unknown(_) => None,
+    };
+    match (status.as_ref().and_then(rank), rank(stage)) {
+        (Some(from), Some(to)) => to > from,
+        (Some(_), None) => false,
+        (None, _) => status.as_ref() != Some(stage),
     }
 }
 
@@ -2329,18 +2382,7 @@ fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
             );
             set_status(line, P::Confirmed, None);
         }
-        (P::Issued | P::InProgress, Answer::Accept) if propose_when_accepted(line) => {
-            // order/buyer/issue/propose-when-accepted.md: "Every `Accepted
-            // by supplier` line becomes a proposal with requested values",
-            // for the buyer to approve.
-            let requested = requested(line);
-            supplier_requests(line).proposal = Some(requested.request(reason));
-            set_status(line, P::InProgress, Some(S::OpenSupplierProposal));
-        }
-        (P::Issued | P::InProgress, Answer::Accept) => {
-            let agreed = requested(line);
-            confirm(line, agreed);
-        }
+        (P::Issued | P::InProgress, Answer::Accept) => accept_requested(line, reason),
         // "`Rejected` if the `rejected` indicator is set" for an
         // `InProgress` line (send-order-response/README.md), also one with
         // the supplier's own reopen request open: that request is `Closed`
@@ -2351,8 +2393,10 @@ fn transition(line: &mut OrderLine, answer: Answer, reason: Option<String>) {
         }
         (P::Issued | P::InProgress, Answer::Values(values)) => {
             if values.agrees_with(&requested(line)) && !supplier_reopen_open {
-                let agreed = requested(line);
-                confirm(line, agreed);
+                // Responding the requested values accepts the line
+                // ("accepts (confirms with requested values)",
+                // propose-when-accepted.md), as `accepted` does.
+                accept_requested(line, reason);
             } else if supplier_reopen_open {
                 if confirmed(line).is_some_and(|c| values.agrees_with(&c)) {
                     close(
@@ -2386,6 +2430,28 @@ fn approve_buyer_reopen_request(line: &mut OrderLine) {
     close(&mut requests.reopen_request, RequestStatus::Approved);
     let agreed = agreed.unwrap_or_else(|| requested(line));
     confirm(line, agreed);
+}
+
+/// The supplier accepts the line as the buyer requested it: the
+/// `accepted` indicator, or responded values that agree with the requested
+/// ones (order/buyer/issue/propose-when-accepted.md: "even when the
+/// supplier accepts (confirms with requested values) the order line").
+/// The requested values become the confirmed ones (`Confirmed`), unless
+/// the buyer set `proposeWhenAccepted` on the line: then "every `Accepted
+/// by supplier` line becomes a proposal with requested values", for the
+/// buyer to approve (`InProgress`, `OpenSupplierProposal`).
+fn accept_requested(line: &mut OrderLine, reason: Option<String>) {
+    let requested = requested(line);
+    if propose_when_accepted(line) {
+        supplier_requests(line).proposal = Some(requested.request(reason));
+        set_status(
+            line,
+            LineProcessStatus::InProgress,
+            Some(LineInProgressStatus::OpenSupplierProposal),
+        );
+    } else {
+        confirm(line, requested);
+    }
 }
 
 /// Whether the buyer set `indicators.proposeWhenAccepted` on the line
@@ -3413,6 +3479,64 @@ mod tests {
                 .expect("buyerLine")
                 .delivery_schedule
         );
+    }
+
+    /// propose-when-accepted.md: the supplier "accepts (confirms with
+    /// requested values)" a line by responding the requested values too,
+    /// and such a line of the buyer's `proposeWhenAccepted` becomes a
+    /// proposal as one sent `accepted` does.
+    #[test]
+    fn requested_values_responded_to_a_propose_when_accepted_line_are_a_proposal() {
+        let (buyer, supplier) = parties();
+        let mut json = serde_json::to_value(order_message()).expect("a message");
+        json["lines"][0]["indicators"] = serde_json::json!({"proposeWhenAccepted": true});
+        let message: connector::SendOrderByBuyer = from_json(json);
+        let mut order = issue_order(
+            None,
+            &message,
+            Parties {
+                buyer: &buyer,
+                supplier: &supplier,
+            },
+            &at(1),
+        );
+        assert!(respond(
+            &mut order,
+            &response(serde_json::json!([
+                {"purchaseOrderLinePosition": "0001",
+                 "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 10}],
+                 "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 5, "currencyIso": "EUR"}}}},
+                {"purchaseOrderLinePosition": "0002",
+                 "deliverySchedule": [{"position": "1", "date": "2026-03-08", "quantity": 4}]}
+            ])),
+            &at(2),
+        ));
+        assert_eq!(
+            status(&order, "0001"),
+            (
+                LineProcessStatus::InProgress,
+                Some(LineInProgressStatus::OpenSupplierProposal)
+            )
+        );
+        let proposed = line(&order, "0001");
+        assert!(proposed.confirmed_line.is_none(), "not confirmed yet");
+        let proposal = proposed
+            .supplier_line
+            .as_ref()
+            .and_then(|s| s.requests.as_ref())
+            .and_then(|r| r.proposal.as_ref())
+            .expect("an open proposal");
+        assert_eq!(proposal.status, Some(RequestStatus::Open));
+        assert_eq!(
+            proposal.delivery_schedule,
+            proposed
+                .buyer_line
+                .as_ref()
+                .expect("buyerLine")
+                .delivery_schedule
+        );
+        // Without the indicator the same answer confirms.
+        assert_eq!(status(&order, "0002"), (LineProcessStatus::Confirmed, None));
     }
 
     #[test]
@@ -4570,6 +4694,152 @@ mod tests {
             of(&line.delivery_schedule_including_requests)
         );
         of(&line.delivery_schedule)
+    }
+
+    /// A delivery line the goods receipt delivered stays `Delivered` when
+    /// the buyer sends its order again with an older `status` for it, on a
+    /// line in negotiation and on a confirmed one (whose delivery lines
+    /// take the buyer's `status`).
+    #[test]
+    fn a_sent_schedule_status_does_not_take_a_delivered_delivery_line_back() {
+        use DeliveryLineLogisticsStatus as D;
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let mut order = issue_order(None, &order_message(), parties, &at(1));
+        assert!(respond(
+            &mut order,
+            &response(serde_json::json!([
+                {"purchaseOrderLinePosition": "0002", "indicators": {"accepted": true}}
+            ])),
+            &at(2)
+        ));
+        let received: Vec<DeliveryHistoryLine> = from_json(serde_json::json!([
+            {"position": "1", "date": "2026-03-01", "quantity": 10}
+        ]));
+        let received_b: Vec<DeliveryHistoryLine> = from_json(serde_json::json!([
+            {"position": "1", "date": "2026-03-08", "quantity": 4}
+        ]));
+        assert!(receive_goods(
+            &mut order,
+            [
+                ("0001", received.as_slice()),
+                ("0002", received_b.as_slice())
+            ],
+            false,
+            &at(3)
+        ));
+        let delivered = vec![(Some("1".to_string()), Some(D::Delivered))];
+        assert_eq!(delivery_statuses(&order, "0001"), delivered);
+        assert_eq!(delivery_statuses(&order, "0002"), delivered);
+        let mut again = serde_json::to_value(order_message()).expect("a message");
+        for index in 0..2 {
+            again["lines"][index]["deliverySchedule"][0]["status"] = "ReadyToShip".into();
+            again["lines"][index]["description"] = "changed".into();
+        }
+        let again: connector::SendOrderByBuyer = from_json(again);
+        let order = issue_order(Some(order), &again, parties, &at(4));
+        assert_eq!(status(&order, "0002"), (LineProcessStatus::Confirmed, None));
+        for position in ["0001", "0002"] {
+            assert_eq!(delivery_statuses(&order, position), delivered, "{position}");
+            let including: Vec<_> = line(&order, position)
+                .delivery_schedule_including_requests
+                .iter()
+                .map(|d| d.status.clone())
+                .collect();
+            assert_eq!(including, vec![Some(D::Delivered)], "{position}");
+        }
+    }
+
+    /// The `status` the buyer sent once stays in its schedules, and every
+    /// later change of the line recomputes the current ones: it must not
+    /// take back the `ReadyToShip` of a despatch advice sent since.
+    #[test]
+    fn a_buyer_s_earlier_schedule_status_does_not_undo_a_despatch_advice() {
+        use DeliveryLineLogisticsStatus as D;
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let mut message = serde_json::to_value(order_message()).expect("a message");
+        message["lines"][0]["deliverySchedule"][0]["status"] = "Open".into();
+        let message: connector::SendOrderByBuyer = from_json(message);
+        let mut order = issue_order(None, &message, parties, &at(1));
+        assert!(respond(
+            &mut order,
+            &response(serde_json::json!([
+                {"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}
+            ])),
+            &at(2)
+        ));
+        let advice = despatch(serde_json::json!([
+            {"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-1",
+             "purchaseOrderLinePosition": "0001", "deliverySchedulePosition": "1", "despatchQuantity": 10}
+        ]));
+        assert!(ship_lines(
+            &mut order,
+            &Despatched::of_advice(&advice, "PO-1"),
+            &at(3)
+        ));
+        let ready = vec![(Some("1".to_string()), Some(D::ReadyToShip))];
+        assert_eq!(delivery_statuses(&order, "0001"), ready);
+        // A later change of the line (the supplier's notes) keeps it.
+        assert!(respond(
+            &mut order,
+            &response(serde_json::json!([
+                {"purchaseOrderLinePosition": "0001", "notes": ["packed"]}
+            ])),
+            &at(4)
+        ));
+        assert_eq!(delivery_statuses(&order, "0001"), ready);
+        // The buyer's own status still takes it further.
+        let mut shipped = serde_json::to_value(order_message()).expect("a message");
+        shipped["lines"][0]["deliverySchedule"][0]["status"] = "Shipped".into();
+        let shipped: connector::SendOrderByBuyer = from_json(shipped);
+        let order = issue_order(Some(order), &shipped, parties, &at(5));
+        assert_eq!(
+            delivery_statuses(&order, "0001"),
+            vec![(Some("1".to_string()), Some(D::Shipped))]
+        );
+    }
+
+    /// order/buyer/update.md: "In case of any other status like
+    /// `Completed` or `Cancelled` the order update will be ignored": the
+    /// `delivered` indicator and the delivery history sent with such a
+    /// line do not change it either.
+    #[test]
+    fn an_update_of_a_completed_or_cancelled_line_is_ignored_whole() {
+        let (buyer, supplier) = parties();
+        let parties = Parties {
+            buyer: &buyer,
+            supplier: &supplier,
+        };
+        let mut order = issue_order(None, &order_message(), parties, &at(1));
+        let finish: connector::SendOrderIndicatorsByBuyer = from_json(serde_json::json!({
+            "order": {"purchaseOrderNumber": "PO-1"},
+            "lines": [{"position": "0001", "indicators": {"completed": true}},
+                      {"position": "0002", "indicators": {"cancelled": true}}]
+        }));
+        assert!(apply_indicators(&mut order, &finish, &at(2)));
+        let before = order.clone();
+        let mut again = serde_json::to_value(order_message()).expect("a message");
+        for index in 0..2 {
+            again["lines"][index]["indicators"] = serde_json::json!({"delivered": true});
+            again["lines"][index]["deliveryHistory"] =
+                serde_json::json!([{"position": "1", "date": "2026-03-01", "quantity": 10}]);
+        }
+        let again: connector::SendOrderByBuyer = from_json(again);
+        let order = issue_order(Some(order), &again, parties, &at(3));
+        for position in ["0001", "0002"] {
+            assert_eq!(
+                line(&order, position),
+                line(&before, position),
+                "{position} unchanged"
+            );
+        }
     }
 
     #[test]

@@ -42,7 +42,8 @@ use super::state::{error_body, order_not_found, MockState, Objects};
 use super::webhooks::{self, HistoryWrite, WebhookKind};
 use crate::api::common::types::ErrorResponse;
 use crate::api::common::types::{
-    BuyerOrder, DeliveryHistoryLine, Order, Shipment, ShipmentLine, SupplierOrder,
+    BuyerOrder, DeliveryHistoryLine, Order, Shipment, ShipmentLine, ShipmentProcessStatus,
+    SupplierOrder,
 };
 use crate::api::{api_connector, object_storage};
 use crate::client::blocked_extension;
@@ -739,7 +740,11 @@ impl MockState {
             let existing = Self::process_order_where(store, |o| {
                 process::is_buyer_order(o, parties.buyer, &order.purchase_order_number)
             });
-            let (message, delivery_lines) = build(existing.as_ref());
+            let (message, mut delivery_lines) = build(existing.as_ref());
+            // A completed or cancelled order line ignores the update, a
+            // split line's `shipped`/`delivered` too.
+            let finished = existing.as_ref().map(process::finished_lines);
+            delivery_lines.retain(|d| !finished.iter().flatten().any(|f| *f == d.line));
             if let Some(refused) = Self::order_over_limit(existing.as_ref(), &message) {
                 return Err(refused);
             }
@@ -1355,12 +1360,14 @@ impl MockState {
     /// its shipment ([`shipment_of_advice`]) is the one the advice
     /// went to before (sending the same `despatchAdviceNumber` again updates
     /// that advice: its lines there are replaced by the sent ones, the
-    /// header with them), else the supplier's shipment of the same
-    /// `shipmentNumber` (the advice's lines are added beside the others),
-    /// else a new one. The lines of the shipment's other advices stay as
-    /// they are. An update that changes nothing is not stamped and sends no
-    /// shipment event (the orders still hear of it, and change only if their
-    /// lines do). `Err` (answered `400`, nothing stored) when the shipment
+    /// header with them) unless the advice now names another
+    /// `shipmentNumber` and leaves it ([`left_shipment`]: that shipment
+    /// loses the advice's lines and is reissued), else the supplier's
+    /// shipment of the same `shipmentNumber` (the advice's lines are added
+    /// beside the others), else a new one. The lines of the shipment's
+    /// other advices stay as they are. An update that changes nothing is
+    /// not stamped and sends no shipment event (the orders still hear of
+    /// it, and change only if their lines do). `Err` (answered `400`, nothing stored) when the shipment
     /// would pass [`MAX_SHIPMENT_LINES`] ([`shipment_over_limit`]). Two lines with the same `despatchAdviceLinePosition` never get
     /// here: the generated stub refuses them (`400`, nothing changed) by
     /// the spec's `x-request-rules` `uniqueBy`, as it refuses every broken
@@ -1392,6 +1399,7 @@ impl MockState {
         }
         let parties = self.parties();
         let changed = self.with_store(|store| {
+            let left = left_shipment(&*store, message, &self.supplier).cloned();
             let stored = shipment_of_advice(&*store, message, &self.supplier).cloned();
             let new = stored.is_none();
             if let Some(refused) = shipment_over_limit(stored.as_ref(), message) {
@@ -1438,9 +1446,24 @@ impl MockState {
                 .despatch_advices
                 .insert(header.despatch_advice_number.clone(), id.clone());
             store.shipments.insert(id.clone(), shipment.clone());
-            Ok(Some((new, id, shipment)))
+            let mut changed = vec![(new, id, shipment)];
+            // The shipment the advice left keeps the other advices' lines:
+            // it changed, so it is reissued (`Issued` again for the buyer
+            // to answer, as any changed shipment).
+            if let Some(mut left) = left {
+                left.lines.retain(|line| !of_advice(line, message));
+                let meta = left.meta.get_or_insert_with(Default::default);
+                meta.last_updated_at = Some(now.clone());
+                meta.last_changed_at = Some(now.clone());
+                super::portal::set_status(&mut left, ShipmentProcessStatus::Issued, None);
+                if let Some(left_id) = left.id.clone() {
+                    store.shipments.insert(left_id.clone(), left.clone());
+                    changed.push((false, left_id, left));
+                }
+            }
+            Ok(Some(changed))
         })?;
-        if let Some((new, id, shipment)) = changed {
+        for (new, id, shipment) in changed.into_iter().flatten() {
             let event = if new {
                 "ShipmentIssuedBySupplier"
             } else {
@@ -1627,32 +1650,88 @@ fn new_object_id() -> String {
 }
 
 /// The stored shipment a despatch advice goes to: the one its
-/// `despatchAdviceNumber` went to before (an updated advice), else the
-/// supplier's shipment with the advice's `header.shipment.shipmentNumber`
-/// (a further advice of that shipment), else none (a new shipment).
-/// `shipmentNumber` is "the related shipment number as known in the
-/// supplier's ERP system" (shipment/supplier/send-despatch-advice.md): it
-/// names a shipment within the supplier's company.
+/// `despatchAdviceNumber` went to before (an updated advice), unless the
+/// advice leaves it ([`left_shipment`]), else the supplier's shipment with
+/// the advice's `header.shipment.shipmentNumber` (a further advice of that
+/// shipment), else none (a new shipment). `shipmentNumber` is "the related
+/// shipment number as known in the supplier's ERP system"
+/// (shipment/supplier/send-despatch-advice.md): it names a shipment within
+/// the supplier's company.
 fn shipment_of_advice<'a>(
     store: &'a Objects,
     message: &api_connector::types::SendDespatchAdviceBySupplier,
     supplier: &MockCompany,
 ) -> Option<&'a Shipment> {
-    let header = &message.header;
-    if let Some(shipment) = store
-        .despatch_advices
-        .get(&header.despatch_advice_number)
-        .and_then(|id| store.shipments.get(id))
-    {
-        return Some(shipment);
+    if let Some(shipment) = earlier_shipment(store, message) {
+        if left_shipment(store, message, supplier).is_none() {
+            return Some(shipment);
+        }
     }
-    let number = header.shipment.as_ref()?.shipment_number.as_deref()?;
+    numbered_shipment(store, sent_shipment_number(message)?, supplier)
+}
+
+/// The shipment a despatch advice's `despatchAdviceNumber` went to
+/// before, if any.
+fn earlier_shipment<'a>(
+    store: &'a Objects,
+    message: &api_connector::types::SendDespatchAdviceBySupplier,
+) -> Option<&'a Shipment> {
+    store
+        .despatch_advices
+        .get(&message.header.despatch_advice_number)
+        .and_then(|id| store.shipments.get(id))
+}
+
+/// The supplier's shipment with the shipment number `number`.
+fn numbered_shipment<'a>(
+    store: &'a Objects,
+    number: &str,
+    supplier: &MockCompany,
+) -> Option<&'a Shipment> {
     store.shipments.values().find(|shipment| {
         shipment.supplier_shipment.as_ref().is_some_and(|s| {
             s.shipment_number.as_deref() == Some(number)
                 && s.company_id.as_deref() == Some(supplier.company_id.as_str())
         })
     })
+}
+
+/// The `header.shipment.shipmentNumber` of a despatch advice.
+fn sent_shipment_number(
+    message: &api_connector::types::SendDespatchAdviceBySupplier,
+) -> Option<&str> {
+    message.header.shipment.as_ref()?.shipment_number.as_deref()
+}
+
+/// The shipment a despatch advice sent again leaves: the one it went to
+/// before, when the advice now names another `shipmentNumber` and that
+/// shipment holds lines of other despatch advices or the supplier already
+/// has a shipment of the new number. The advice then moves to the
+/// shipment of its new number ([`shipment_of_advice`]) and its lines
+/// leave this one, which keeps the other advices' lines. An advice that is
+/// its shipment's only one, renumbered to a number no other shipment has,
+/// renumbers its shipment (the same id) instead. The docs do not say
+/// (the advice names "the shipment related to this despatch advice"): an
+/// advice that took the whole shipment with it renamed the other
+/// advices' shipment too.
+fn left_shipment<'a>(
+    store: &'a Objects,
+    message: &api_connector::types::SendDespatchAdviceBySupplier,
+    supplier: &MockCompany,
+) -> Option<&'a Shipment> {
+    let number = sent_shipment_number(message)?;
+    let earlier = earlier_shipment(store, message)?;
+    let before = earlier
+        .supplier_shipment
+        .as_ref()?
+        .shipment_number
+        .as_deref()?;
+    if before == number {
+        return None;
+    }
+    let others = earlier.lines.iter().any(|l| !of_advice(l, message));
+    let taken = numbered_shipment(store, number, supplier).is_some();
+    (others || taken).then_some(earlier)
 }
 
 /// Why a despatch advice is refused for the number of lines of its
