@@ -561,3 +561,77 @@ fn backoff_grows_exponentially_with_jitter_and_a_cap() {
     let samples: std::collections::HashSet<_> = (0..50).map(|_| config.backoff(3)).collect();
     assert!(samples.len() > 1, "jitter");
 }
+
+/// Counts the handler futures that were dropped (cancelled or finished).
+struct DropCount(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_that_never_returns_is_cancelled_at_the_timeout_and_retried() {
+    let inbox = Inbox::open("sqlite::memory:").unwrap();
+    let hung = inbox.store(order_event("o-1", "m-1")).await.unwrap().id();
+    let later = inbox.store(order_event("o-1", "m-2")).await.unwrap().id();
+    let dropped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let handler = {
+        let dropped = dropped.clone();
+        handler_fn(move |event, _ctx| {
+            let dropped = dropped.clone();
+            async move {
+                if event.meta().inbox_id == hung {
+                    // An ERP call without a timeout that never answers.
+                    let _guard = DropCount(dropped);
+                    std::future::pending::<()>().await;
+                }
+                Ok(())
+            }
+        })
+    };
+    let config = ProcessorConfig {
+        handler_timeout: Duration::from_millis(20),
+        ..config()
+    };
+    let (reports, observe) = recorder();
+    let running = Running::start(Processor::new(inbox.clone(), handler, config).on_outcome(observe));
+    let dead = wait_for_state(&inbox, hung, State::Dead).await;
+    // The order is not held for good: its next event is handled.
+    wait_for_state(&inbox, later, State::Done).await;
+    running.stop().await;
+
+    // Each timed-out attempt counts like a transient failure: retried, then
+    // dead after max_attempts (3).
+    assert_eq!(dead.attempts, 3);
+    let error = dead.error.unwrap();
+    assert!(
+        error.contains("did not finish within 20ms and was cancelled")
+            && error.contains("handler_timeout_secs")
+            && error.ends_with("(gave up after 3 attempts)"),
+        "{error}"
+    );
+    let outcomes: Vec<_> = inbox
+        .attempts(hung)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.outcome.as_str())
+        .collect();
+    assert_eq!(outcomes, vec!["retry", "retry", "dead"]);
+    let labels: Vec<_> = reports
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.inbox_id == hung)
+        .map(|r| r.outcome.label())
+        .collect();
+    assert_eq!(labels, vec!["retrying", "retrying", "dead"]);
+    // Each hung handler's future was dropped (cancelled), not left running.
+    assert_eq!(
+        dropped.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "each hung handler's future is dropped at its timeout"
+    );
+}

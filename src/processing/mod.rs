@@ -65,6 +65,11 @@
 //!   holds no handler slot while it waits. [`HandlerError::Permanent`] makes it
 //!   `dead` at once. `tradecloud inbox dead` lists them; `inbox replay ID`
 //!   queues one again.
+//! * **Bounded handlers.** A call of the handler that runs longer than
+//!   [`ProcessorConfig::handler_timeout`] (default 10 min) is cancelled (its
+//!   future dropped, see there for what that means for a handler) and the
+//!   attempt is a transient failure, retried and dead-lettered like any
+//!   other: a hung ERP call cannot hold its order or a handler slot for good.
 //! * **Quarantine.** A stored body that does not parse (a replayed rejected
 //!   event whose cause is not fixed) becomes `rejected` with the parse error;
 //!   the handler never sees it. A replayed `unhandled` event that this
@@ -490,6 +495,31 @@ pub struct ProcessorConfig {
     /// dead-lettered, counted from when the trigger was stored. Default 24 h
     /// (as long as Tradecloud retries a webhook).
     pub fetch_retry_for: Duration,
+    /// Longest one call of the handler may take. A handler still running
+    /// then is cancelled and the attempt is a transient failure: logged at
+    /// `warn` with the event's id, retried with the usual backoff, `dead`
+    /// after [`max_attempts`](ProcessorConfig::max_attempts) like any other.
+    /// Without it a handler that never returns (an ERP call without a
+    /// timeout of its own) would hold its order, and one of the
+    /// [`concurrency`](ProcessorConfig::concurrency) slots, for good: its
+    /// lease is renewed while it runs, so no other instance takes it over.
+    ///
+    /// Default 10 min: far longer than a handler needs that makes a few
+    /// API calls with the client's own timeouts and retries (30 s per
+    /// request) and writes to an ERP, so a slow but working handler is
+    /// never cut off, yet a hung one frees its order within minutes.
+    ///
+    /// **Cancellation.** At the timeout the handler's future is dropped (its
+    /// task aborted) at the `await` it is waiting in: the code after that
+    /// point does not run, its local values are dropped (a transaction
+    /// guard rolls back, a connection is closed), and a request it had
+    /// sent may or may not have reached the ERP: the retry must be
+    /// idempotent, as every attempt must be. Tasks the handler spawned
+    /// itself are not cancelled, and code that blocks its thread without
+    /// awaiting (a synchronous ERP client) cannot be stopped: it runs on
+    /// while the event is retried; run such code in
+    /// `tokio::task::spawn_blocking` with a timeout of its own.
+    pub handler_timeout: Duration,
 }
 
 impl Default for ProcessorConfig {
@@ -503,6 +533,7 @@ impl Default for ProcessorConfig {
             batch: 64,
             lease: Duration::from_secs(30),
             fetch_retry_for: Duration::from_secs(24 * 3600),
+            handler_timeout: Duration::from_secs(600),
         }
     }
 }

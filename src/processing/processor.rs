@@ -504,19 +504,35 @@ async fn try_event<H: Handler>(
                 // A task of its own, so that a panicking handler is an error
                 // for this event, not the end of the processor.
                 // In the handle span: the handler's own spans and API calls nest there.
-                let result = tokio::spawn(
+                let mut task = tokio::spawn(
                     async move { handler.handle(event, &ctx).await }
                         .instrument(tracing::Span::current()),
-                )
-                .await;
-                match result {
-                    Ok(Ok(())) => Outcome::Done,
-                    Ok(Err(e)) => Outcome::of_error(&shared.config, e, attempt),
-                    Err(join) => Outcome::of_error(
+                );
+                let limit = shared.config.handler_timeout;
+                match tokio::time::timeout(limit, &mut task).await {
+                    Ok(Ok(Ok(()))) => Outcome::Done,
+                    Ok(Ok(Err(e))) => Outcome::of_error(&shared.config, e, attempt),
+                    Ok(Err(join)) => Outcome::of_error(
                         &shared.config,
                         HandlerError::Transient(join_error_text(join)),
                         attempt,
                     ),
+                    Err(_) => {
+                        // Dropped at the await it waits in (see
+                        // `ProcessorConfig::handler_timeout`).
+                        task.abort();
+                        tracing::warn!(
+                            id,
+                            attempt,
+                            timeout = ?limit,
+                            "the handler did not finish within the handler timeout; cancelled, the attempt counts as a transient failure"
+                        );
+                        Outcome::of_error(
+                            &shared.config,
+                            HandlerError::Transient(timed_out_text(limit)),
+                            attempt,
+                        )
+                    }
                 }
             }
         };
@@ -614,6 +630,15 @@ async fn fetch<H: Handler>(
             (Outcome::Fetched { event_id: 0 }, Finish::Fetched(fetched))
         }
     }
+}
+
+/// The error of an attempt whose handler ran past `limit`.
+fn timed_out_text(limit: Duration) -> String {
+    format!(
+        "the handler did not finish within {limit:?} and was cancelled (a call without a timeout of its own that hangs, or a slow ERP?); \
+         retried like a transient error. Give the handler's calls timeouts, or raise `[processing] handler_timeout_secs` \
+         (ProcessorConfig::handler_timeout) if it needs longer"
+    )
 }
 
 fn join_error_text(join: tokio::task::JoinError) -> String {
