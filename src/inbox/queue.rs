@@ -214,3 +214,33 @@ impl Inbox {
         self.store_impl().next_due().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(rows: &[(i64, &str, &str)]) -> Vec<(i64, String, String)> {
+        rows.iter()
+            .map(|(id, state, origin)| (*id, state.to_string(), origin.to_string()))
+            .collect()
+    }
+
+    /// An event left `processing` by a claim that was interrupted is a run
+    /// of its own, and ends a run that reaches it: if the process dies
+    /// while it is handled, it alone was running.
+    #[test]
+    fn an_interrupted_event_is_a_run_of_its_own() {
+        let fresh = rows(&[(1, "received", "webhook"), (2, "received", "webhook")]);
+        assert_eq!(run_of(1, &fresh), vec![1, 2]);
+        let interrupted = rows(&[
+            (1, "processing", "webhook"),
+            (2, "processing", "webhook"),
+            (3, "received", "webhook"),
+        ]);
+        assert_eq!(run_of(1, &interrupted), vec![1]);
+        let reaching = rows(&[(1, "received", "webhook"), (2, "processing", "webhook")]);
+        assert_eq!(run_of(1, &reaching), vec![1]);
+        let retrying = rows(&[(1, "received", "webhook"), (2, "retrying", "webhook")]);
+        assert_eq!(run_of(1, &retrying), vec![1]);
+    }
+}

@@ -449,6 +449,12 @@ async fn handle_run<H: Handler>(
                 events.push((id, Finish::Release));
                 continue;
             }
+            tracing::warn!(
+                id,
+                attempt = stored.summary.attempts,
+                "handing on alone an event whose handling was interrupted (the process died or lost its lease); \
+                 should the process die again now, this event is blamed"
+            );
             let handled = match interrupted_too_often(&shared, &stored).await {
                 Some(outcome) => {
                     let finish = outcome.finish();
@@ -533,11 +539,14 @@ async fn interrupted_too_often<H>(shared: &Shared<H>, stored: &StoredEvent) -> O
             .rev()
             .take_while(|a| a.outcome == AttemptOutcome::Interrupted)
             .count(),
+        // Handed on: should the process die, the next claim reads again.
         Err(_) => 0,
     };
     let times = match died {
-        0 => "again".to_string(),
-        1 => "once more".to_string(),
+        // Its last attempt was not interrupted (max_attempts was lowered
+        // since): the handler decides, as for any attempt.
+        0 => return None,
+        1 => "once".to_string(),
         n => format!("{n} times in a row"),
     };
     let error = format!(
