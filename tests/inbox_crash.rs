@@ -2,6 +2,11 @@
 //! an environment variable) stores events from many tasks and prints each
 //! one whose `store` returned `Ok`; it is killed mid-stream, and every
 //! printed event must be in the database, intact.
+//!
+//! And processing under a handler that kills its process: a child runs a
+//! processor whose handler aborts on one event, and is started again on the
+//! same inbox after each crash; that event must end `dead`, and every other
+//! one `done`, counted once.
 #![cfg(all(feature = "receiver", unix))]
 
 use std::io::{BufRead, BufReader, Write};
@@ -11,8 +16,16 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use tradecloud::inbox::{EventKind, Inbox, NewEvent, NewState, State};
+use tradecloud::processing::{handler_fn, Processor, ProcessorConfig};
+
+// PostgreSQL clusters for the processing test (the helpers of `integration`).
+#[path = "pg_support/mod.rs"]
+mod pg_support;
+#[path = "port_support/mod.rs"]
+mod port_support;
 
 const CHILD_DB: &str = "TRADECLOUD_INBOX_CRASH_CHILD_DB";
+const PROCESS_URL: &str = "TRADECLOUD_INBOX_CRASH_PROCESS_URL";
 
 /// The child's side: store until killed. Does nothing in a normal test run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,4 +164,171 @@ fn sigkill_mid_stream_loses_no_acknowledged_event() {
         .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
         .unwrap();
     assert!(count as usize >= acknowledged.len());
+}
+
+fn order_event(order_id: &str, message_id: &str) -> NewEvent {
+    let body = format!(
+        r#"{{"eventName":"OrderIssuedByBuyer","meta":{{"messageId":"{message_id}"}},"orderEvent":{{"orderId":"{order_id}","lines":[{{"id":"l1"}}]}}}}"#
+    );
+    NewEvent {
+        kind: EventKind::Order,
+        event_name: Some("OrderIssuedByBuyer".into()),
+        object_id: Some(order_id.into()),
+        message_id: Some(message_id.into()),
+        content_type: "application/json".into(),
+        body: Bytes::from(body),
+        state: NewState::Received,
+        source: None,
+        headers: Vec::new(),
+    }
+}
+
+/// The processing child: hands the inbox's events on, aborting the process
+/// on the event with message id `poison`; exits once nothing is left to
+/// do. Does nothing in a normal test run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_child_processes_until_settled() {
+    let Ok(url) = std::env::var(PROCESS_URL) else {
+        return;
+    };
+    let inbox = Inbox::connect(&url).await.expect("open inbox");
+    let handler = handler_fn(|event, _ctx| async move {
+        if event.meta().message_id.as_deref() == Some("poison") {
+            // A handler that kills the process: a panic with
+            // panic = "abort", a crash in native code, the OOM killer.
+            std::process::abort();
+        }
+        Ok(())
+    });
+    let config = ProcessorConfig {
+        concurrency: 4,
+        max_attempts: 2,
+        backoff_base: std::time::Duration::from_millis(10),
+        backoff_max: std::time::Duration::from_millis(20),
+        poll_interval: std::time::Duration::from_millis(20),
+        lease: std::time::Duration::from_secs(1),
+        ..ProcessorConfig::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(Processor::new(inbox.clone(), handler, config).run(async {
+        let _ = stopped.await;
+    }));
+    loop {
+        let counts = inbox.counts().await.expect("counts");
+        let open: u64 = counts
+            .iter()
+            .filter(|(state, _)| {
+                matches!(state, State::Received | State::Processing | State::Retrying)
+            })
+            .map(|(_, n)| n)
+            .sum();
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    running.await.expect("processor stops");
+}
+
+/// Runs the processing child on `url` until it exits by itself; returns
+/// how many times it died by SIGABRT first.
+fn process_until_settled(url: &str) -> usize {
+    let mut crashes = 0;
+    for _ in 0..8 {
+        let status = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "crash_child_processes_until_settled",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(PROCESS_URL, url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run the child");
+        if status.success() {
+            return crashes;
+        }
+        assert_eq!(
+            status.signal(),
+            Some(6),
+            "the child either finishes or aborts in the handler: {status:?}"
+        );
+        crashes += 1;
+    }
+    panic!("the process died on the same event at every start ({crashes} times): it was never set aside");
+}
+
+/// Stores a poison event between others of its order (claimed in one run
+/// with them) and events of another order, runs the child until it
+/// finishes, and checks the outcome.
+fn a_handler_that_kills_the_process_is_isolated_on(url: &str) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let inbox = runtime.block_on(Inbox::connect(url)).expect("open inbox");
+    let mut ids = Vec::new();
+    for (order, message) in [
+        ("o-1", "a-1"),
+        ("o-1", "poison"),
+        ("o-1", "a-3"),
+        ("o-2", "b-1"),
+        ("o-2", "b-2"),
+        ("o-3", "c-1"),
+    ] {
+        let stored = runtime
+            .block_on(inbox.store(order_event(order, message)))
+            .unwrap();
+        ids.push((message, stored.id()));
+    }
+
+    let crashes = process_until_settled(url);
+    // Once where nothing was recorded (the run's claim is not blamed on
+    // any of its events), then max_attempts (2) times handed on alone.
+    assert_eq!(crashes, 3);
+
+    for (message, id) in ids {
+        let event = runtime.block_on(inbox.get(id)).unwrap().unwrap().summary;
+        let attempts: Vec<&str> = runtime
+            .block_on(inbox.attempts(id))
+            .unwrap()
+            .iter()
+            .map(|a| a.outcome.as_str())
+            .collect();
+        if message == "poison" {
+            assert_eq!(event.state, State::Dead, "{event:?}");
+            let error = event.error.unwrap_or_default();
+            assert!(
+                error.contains(
+                    "the process died 2 times in a row while the handler ran this event alone"
+                ) && error.contains(&format!("tradecloud inbox replay {id}")),
+                "{error}"
+            );
+            assert_eq!(attempts, vec!["interrupted", "interrupted", "dead"]);
+            assert_eq!(event.attempts, 3);
+        } else {
+            assert_eq!(event.state, State::Done, "{message}: {event:?}");
+            assert_eq!(
+                (event.attempts, attempts),
+                (1, vec!["done"]),
+                "{message}: counted once"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_handler_that_kills_the_process_is_isolated_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("inbox.db").display());
+    a_handler_that_kills_the_process_is_isolated_on(&url);
+}
+
+/// On PostgreSQL the restarted child takes the events over once the dead
+/// one's lease (1 s) has run out.
+#[test]
+fn a_handler_that_kills_the_process_is_isolated_postgres() {
+    let pg = pg_support::PgCluster::start();
+    let url = pg.database("inbox");
+    a_handler_that_kills_the_process_is_isolated_on(&url);
 }

@@ -331,8 +331,70 @@ async fn an_event_interrupted_by_a_crash_is_handled_again_after_restart() {
     let running = Running::start(Processor::new(second.clone(), handler, config()));
     let event = wait_for_state(&second, id, State::Done).await;
     running.stop().await;
-    assert_eq!(*seen.lock().unwrap(), vec![(id, 2)]);
-    assert_eq!(event.attempts, 2);
+    // The interrupted claim recorded no outcome: it is not counted (the
+    // handler may have run, hence idempotent handlers), and the count is
+    // the attempts recorded.
+    assert_eq!(*seen.lock().unwrap(), vec![(id, 1)]);
+    assert_eq!(event.attempts, 1);
+    assert_eq!(second.attempts(id).await.unwrap().len(), 1);
+}
+
+/// A crash mid-run leaves every event of the run claimed; those the
+/// handler never reached, or that were not handed on alone, gain no
+/// attempt from it (they showed `attempts 2` with one attempt recorded,
+/// and a few crashes dead-lettered them early).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_run_adds_no_attempt_to_its_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let first = Inbox::open(&url(&path)).unwrap();
+    let mut ids = Vec::new();
+    for m in ["m-1", "m-2", "m-3"] {
+        ids.push(first.store(order_event("o-1", m)).await.unwrap().id());
+    }
+    crash_mid_handler(&first, config(), Duration::from_secs(10)).await;
+    for id in &ids {
+        let event = first.get(*id).await.unwrap().unwrap().summary;
+        assert_eq!(event.state, State::Processing, "claimed in one run");
+    }
+
+    // The restarted service: the last attempt fails once, transiently, as
+    // an ERP that is briefly down does.
+    let second = Inbox::open(&url(&path)).unwrap();
+    let seen: Arc<Mutex<Vec<(i64, u32)>>> = Arc::default();
+    let last = ids[2];
+    let handler = {
+        let seen = seen.clone();
+        handler_fn(move |event, _ctx| {
+            let seen = seen.clone();
+            async move {
+                let meta = event.meta();
+                seen.lock().unwrap().push((meta.inbox_id, meta.attempt));
+                if meta.inbox_id == last && meta.attempt == 1 {
+                    return Err(HandlerError::Transient("ERP busy".into()));
+                }
+                Ok(())
+            }
+        })
+    };
+    let running = Running::start(Processor::new(second.clone(), handler, config()));
+    for id in &ids {
+        wait_for_state(&second, *id, State::Done).await;
+    }
+    running.stop().await;
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(ids[0], 1), (ids[1], 1), (ids[2], 1), (ids[2], 2)]
+    );
+    for id in &ids {
+        let event = second.get(*id).await.unwrap().unwrap().summary;
+        let recorded = second.attempts(*id).await.unwrap();
+        assert_eq!(
+            event.attempts as usize,
+            recorded.len(),
+            "event {id}: the count is the attempts recorded: {recorded:?}"
+        );
+    }
 }
 
 /// Serves fetched orders and shipments from memory; fails the first call.
@@ -560,4 +622,79 @@ fn backoff_grows_exponentially_with_jitter_and_a_cap() {
     }
     let samples: std::collections::HashSet<_> = (0..50).map(|_| config.backoff(3)).collect();
     assert!(samples.len() > 1, "jitter");
+}
+
+/// Counts the handler futures that were dropped (cancelled or finished).
+struct DropCount(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_that_never_returns_is_cancelled_at_the_timeout_and_retried() {
+    let inbox = Inbox::open("sqlite::memory:").unwrap();
+    let hung = inbox.store(order_event("o-1", "m-1")).await.unwrap().id();
+    let later = inbox.store(order_event("o-1", "m-2")).await.unwrap().id();
+    let dropped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let handler = {
+        let dropped = dropped.clone();
+        handler_fn(move |event, _ctx| {
+            let dropped = dropped.clone();
+            async move {
+                if event.meta().inbox_id == hung {
+                    // An ERP call without a timeout that never answers.
+                    let _guard = DropCount(dropped);
+                    std::future::pending::<()>().await;
+                }
+                Ok(())
+            }
+        })
+    };
+    let config = ProcessorConfig {
+        handler_timeout: Duration::from_millis(20),
+        ..config()
+    };
+    let (reports, observe) = recorder();
+    let running =
+        Running::start(Processor::new(inbox.clone(), handler, config).on_outcome(observe));
+    let dead = wait_for_state(&inbox, hung, State::Dead).await;
+    // The order is not held for good: its next event is handled.
+    wait_for_state(&inbox, later, State::Done).await;
+    running.stop().await;
+
+    // Each timed-out attempt counts like a transient failure: retried, then
+    // dead after max_attempts (3).
+    assert_eq!(dead.attempts, 3);
+    let error = dead.error.unwrap();
+    assert!(
+        error.contains("did not finish within 20ms and was cancelled")
+            && error.contains("handler_timeout_secs")
+            && error.ends_with("(gave up after 3 attempts)"),
+        "{error}"
+    );
+    let outcomes: Vec<_> = inbox
+        .attempts(hung)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.outcome.as_str())
+        .collect();
+    assert_eq!(outcomes, vec!["retry", "retry", "dead"]);
+    let labels: Vec<_> = reports
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.inbox_id == hung)
+        .map(|r| r.outcome.label())
+        .collect();
+    assert_eq!(labels, vec!["retrying", "retrying", "dead"]);
+    // Each hung handler's future was dropped (cancelled), not left running.
+    assert_eq!(
+        dropped.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "each hung handler's future is dropped at its timeout"
+    );
 }

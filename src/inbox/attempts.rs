@@ -2,6 +2,10 @@
 //! `event_attempts` in both stores), written in the same transaction that
 //! records the event's outcome, so the console's event page and `tradecloud
 //! inbox show` list every attempt with its error, not only the last one.
+//! An event handed on alone after an interrupted claim gets its row
+//! (`interrupted`) before the handler runs; the outcome replaces it, and if
+//! the process dies first it stays (see the Guarantees of
+//! [`crate::processing`]).
 //!
 //! Growth is bounded: at most [`ATTEMPTS_KEPT`] attempts per event are
 //! kept (the oldest go), an error is cut to [`ERROR_MAX_BYTES`], and
@@ -39,17 +43,23 @@ pub enum AttemptOutcome {
     Unhandled,
     /// A GET-webhook trigger whose order or shipment was fetched.
     Fetched,
+    /// The process stopped (killed, crashed, aborted, out of memory) while
+    /// the handler ran the event, before an outcome was recorded. Recorded
+    /// only for an event handed on alone after an earlier interruption (see
+    /// the Guarantees of [`crate::processing`]).
+    Interrupted,
 }
 
 impl AttemptOutcome {
     /// Every outcome.
-    pub const ALL: [AttemptOutcome; 6] = [
+    pub const ALL: [AttemptOutcome; 7] = [
         AttemptOutcome::Done,
         AttemptOutcome::Retry,
         AttemptOutcome::Dead,
         AttemptOutcome::Rejected,
         AttemptOutcome::Unhandled,
         AttemptOutcome::Fetched,
+        AttemptOutcome::Interrupted,
     ];
 
     /// The name stored in the database and shown.
@@ -61,6 +71,7 @@ impl AttemptOutcome {
             AttemptOutcome::Rejected => "rejected",
             AttemptOutcome::Unhandled => "unhandled",
             AttemptOutcome::Fetched => "fetched",
+            AttemptOutcome::Interrupted => "interrupted",
         }
     }
 

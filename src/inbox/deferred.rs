@@ -218,6 +218,10 @@ impl Store for Deferred {
         delegate!(self.renew(owner, keys, lease))
     }
 
+    fn mark_handling(&self, owner: String, id: i64) -> BoxFuture<'_, Result<(), InboxError>> {
+        delegate!(self.mark_handling(owner, id))
+    }
+
     fn finish(
         &self,
         owner: String,

@@ -21,28 +21,51 @@ pub(crate) fn head_key(object_key: Option<&str>, id: i64) -> String {
 
 /// The run to claim from an object's active events (`id, state, origin`,
 /// oldest first, starting at the head): the head, then the following
-/// events that are plain `received` (or `processing`, left by a dead
-/// owner). A trigger is a run of its own; a `retrying` event ends a run.
+/// events that are plain `received`. A trigger is a run of its own; a
+/// `retrying` event ends a run. So does a `processing` one (left by an
+/// owner that died): an event whose claim was interrupted is a run of its
+/// own, so that if the process dies again while it is handled, it alone
+/// is blamed (see [`Claimed::interrupted`]).
 pub(crate) fn run_of(head: i64, candidates: &[(i64, String, String)]) -> Vec<i64> {
-    let Some((first, _, first_origin)) = candidates.first() else {
+    let Some((first, first_state, first_origin)) = candidates.first() else {
         return Vec::new();
     };
     if *first != head {
         return Vec::new();
     }
     let mut ids = vec![*first];
-    if first_origin == Origin::Trigger.as_str() {
+    if first_origin == Origin::Trigger.as_str() || first_state == State::Processing.as_str() {
         return ids;
     }
     for (id, state, origin) in &candidates[1..] {
-        let plain = state == State::Received.as_str() || state == State::Processing.as_str();
-        if !plain || origin == Origin::Trigger.as_str() {
+        if state != State::Received.as_str() || origin == Origin::Trigger.as_str() {
             break;
         }
         ids.push(*id);
     }
     ids
 }
+
+/// The `attempts` a claim gives an event, in SQL (both stores; evaluated
+/// against the row before the claim's update): one more, but for an event
+/// found `processing`, whose earlier claim was interrupted (the process
+/// died, or on PostgreSQL its lease ran out). That claim counts as an
+/// attempt only if the processor had recorded that it handed the event
+/// on ([`Inbox::mark_handling`]: an `interrupted` attempt row started at
+/// that claim); otherwise it is taken back, as a release takes it back,
+/// and this claim counts in its place. So `attempts` is the number of
+/// attempts recorded for the event since it was last queued, plus the one
+/// being made.
+pub(crate) const CLAIMED_ATTEMPTS_SQL: &str = "attempts + CASE WHEN state <> 'processing' THEN 1 \
+     WHEN EXISTS (SELECT 1 FROM event_attempts a WHERE a.event_id = events.id \
+     AND a.outcome = 'interrupted' AND a.started_at = events.updated_at) THEN 1 ELSE 0 END";
+
+/// The error of an attempt that the process did not live to finish (the
+/// row [`Inbox::mark_handling`] writes, replaced by the real outcome when
+/// there is one).
+pub(crate) const INTERRUPTED_ERROR: &str =
+    "the process stopped while the handler ran this event alone \
+     (killed, crashed, aborted or out of memory); the outcome was never recorded";
 
 /// What a claim asks for.
 #[derive(Debug, Clone)]
@@ -70,6 +93,9 @@ pub(crate) struct Claimed {
     pub(crate) key: String,
     /// The events, oldest first; already `processing`, attempts counted.
     pub(crate) events: Vec<StoredEvent>,
+    /// Those of `events` that were `processing` when claimed: a claim of
+    /// them was interrupted (always a run of one, see [`run_of`]).
+    pub(crate) interrupted: Vec<i64>,
 }
 
 /// The whole order or shipment fetched for a trigger.
@@ -119,6 +145,9 @@ pub(crate) struct RunOutcome {
     pub(crate) key: String,
     /// Each event's outcome, in the run's order (every claimed event once).
     pub(crate) events: Vec<(i64, Finish)>,
+    /// Events whose handing on was recorded ([`Inbox::mark_handling`]):
+    /// their `interrupted` attempt row is replaced by the outcome.
+    pub(crate) marked: Vec<i64>,
 }
 
 /// What a store did with a batch of [`RunOutcome`]s.
@@ -161,6 +190,15 @@ impl Inbox {
         self.store_impl().renew(owner, keys, lease).await
     }
 
+    /// Record, and wait for the commit, that `owner` hands the claimed
+    /// event `id` to the handler now: an `interrupted` attempt row with
+    /// [`INTERRUPTED_ERROR`], which the outcome replaces (see
+    /// [`RunOutcome::marked`]). If the process dies first, the row stays:
+    /// the attempt counts, and says what happened.
+    pub(crate) async fn mark_handling(&self, owner: String, id: i64) -> Result<(), InboxError> {
+        self.store_impl().mark_handling(owner, id).await
+    }
+
     /// Record what became of claimed runs, in one transaction.
     pub(crate) async fn finish(
         &self,
@@ -174,5 +212,35 @@ impl Inbox {
     /// or `None` when nothing is queued.
     pub(crate) async fn next_due(&self) -> Result<Option<Duration>, InboxError> {
         self.store_impl().next_due().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(rows: &[(i64, &str, &str)]) -> Vec<(i64, String, String)> {
+        rows.iter()
+            .map(|(id, state, origin)| (*id, state.to_string(), origin.to_string()))
+            .collect()
+    }
+
+    /// An event left `processing` by a claim that was interrupted is a run
+    /// of its own, and ends a run that reaches it: if the process dies
+    /// while it is handled, it alone was running.
+    #[test]
+    fn an_interrupted_event_is_a_run_of_its_own() {
+        let fresh = rows(&[(1, "received", "webhook"), (2, "received", "webhook")]);
+        assert_eq!(run_of(1, &fresh), vec![1, 2]);
+        let interrupted = rows(&[
+            (1, "processing", "webhook"),
+            (2, "processing", "webhook"),
+            (3, "received", "webhook"),
+        ]);
+        assert_eq!(run_of(1, &interrupted), vec![1]);
+        let reaching = rows(&[(1, "received", "webhook"), (2, "processing", "webhook")]);
+        assert_eq!(run_of(1, &reaching), vec![1]);
+        let retrying = rows(&[(1, "received", "webhook"), (2, "retrying", "webhook")]);
+        assert_eq!(run_of(1, &retrying), vec![1]);
     }
 }

@@ -48,7 +48,37 @@
 //!   [`EventMeta::kind`] and [`EventMeta::message_id`] (Tradecloud's
 //!   `meta.messageId`, unique per event of a kind: the inbox's own
 //!   deduplication key) or [`EventMeta::inbox_id`] (unique per stored event), and the
-//!   order's `lastUpdatedAt`; [`EventMeta::attempt`] > 1 says it is a retry.
+//!   order's `lastUpdatedAt`; [`EventMeta::attempt`] > 1 says an earlier
+//!   attempt was recorded (a retry), but `1` does not say that the handler
+//!   never saw the event (see the next point).
+//! * **Attempts counted.** An attempt is counted when its outcome is
+//!   recorded (`done`, `retry`, `dead`, ... in `tradecloud inbox show`),
+//!   and the event's `attempts` (and [`EventMeta::attempt`], which is it
+//!   plus the attempt being made) is the number recorded since it was last
+//!   queued. A claim interrupted by a crash records no outcome, and is not
+//!   counted: a crash interrupts every event claimed with the one being
+//!   handled (up to [`ProcessorConfig::batch`] per order, for each order in
+//!   hand), and counting them all dead-lettered events that never reached
+//!   the handler. So after a crash the handler may be handed an event again
+//!   with the same attempt number. The exception is the next point.
+//! * **A handler that kills the process.** An event whose claim was
+//!   interrupted (the process was killed, crashed, aborted, or was
+//!   OOM-killed; on PostgreSQL also: its lease ran out) is handed on again
+//!   **alone**: claimed as a run of its own, with no other handler of the
+//!   process running, after the processor has committed an `interrupted`
+//!   attempt for it, which its outcome replaces. If the process dies
+//!   again meanwhile, that event was the only one running: the
+//!   `interrupted` attempt stays and counts. Once it has used up
+//!   [`ProcessorConfig::max_attempts`] attempts so (with any ordinary
+//!   failures before), it is `dead`, with an error that says how many
+//!   times the process died while handling it and to `tradecloud inbox
+//!   replay ID` once the handler is fixed; the events after it are then
+//!   handled. So an event that kills the process on every try costs
+//!   `max_attempts + 1` crashes (the first, which blames no one, then one
+//!   per attempt), not a crash loop. The cost: after any crash, each event
+//!   it interrupted is handed on one at a time, with one more commit each.
+//!   A GET-webhook trigger's fetch runs none of the handler's code and is
+//!   never blamed.
 //! * **Per-object order.** Events with the same object id (order id or
 //!   shipment id; an order's document events share its order id) are handled
 //!   one at a time, in stored (inbox id) order, also across several
@@ -65,6 +95,11 @@
 //!   holds no handler slot while it waits. [`HandlerError::Permanent`] makes it
 //!   `dead` at once. `tradecloud inbox dead` lists them; `inbox replay ID`
 //!   queues one again.
+//! * **Bounded handlers.** A call of the handler that runs longer than
+//!   [`ProcessorConfig::handler_timeout`] (default 10 min) is cancelled (its
+//!   future dropped, see there for what that means for a handler) and the
+//!   attempt is a transient failure, retried and dead-lettered like any
+//!   other: a hung ERP call cannot hold its order or a handler slot for good.
 //! * **Quarantine.** A stored body that does not parse (a replayed rejected
 //!   event whose cause is not fixed) becomes `rejected` with the parse error;
 //!   the handler never sees it. A replayed `unhandled` event that this
@@ -254,7 +289,11 @@ pub struct EventMeta {
     pub message_id: Option<String>,
     /// When it was stored.
     pub received_at: DateTime<Utc>,
-    /// 1 on the first attempt, 2 on the first retry, ...
+    /// 1 on the first attempt, 2 on the first retry, ...: the attempts
+    /// recorded for the event since it was last queued, plus this one. A
+    /// claim interrupted by a crash is not recorded (unless the event was
+    /// being handled alone, see the [module docs](self#guarantees)), so a
+    /// handler may see the same number twice.
     pub attempt: u32,
     /// Where it came from, e.g. `POST /tradecloud/order`.
     pub source: Option<String>,
@@ -466,7 +505,10 @@ impl HandlerContext {
 pub struct ProcessorConfig {
     /// Events handled at the same time (of different objects). Default 8.
     pub concurrency: usize,
-    /// Attempts in all before a transiently failing event is dead. Default 10.
+    /// Attempts in all before a transiently failing event is dead: failed
+    /// ones, timed-out ones, and those during which the process died while
+    /// the event was handled alone (see the [module docs](self#guarantees)).
+    /// Default 10.
     pub max_attempts: u32,
     /// Delay before the first retry; doubled for each further one (the
     /// `base_delay` of [`ProcessorConfig::retry_policy`]). Default 1 s.
@@ -479,8 +521,9 @@ pub struct ProcessorConfig {
     pub poll_interval: Duration,
     /// Most events of one order (shipment) claimed and recorded together: a
     /// burst for one order costs two commits per this many events. A crash
-    /// may hand up to this many handled events to the handler again.
-    /// Default 64.
+    /// may hand up to this many handled events to the handler again (each
+    /// alone, see the [module docs](self#guarantees)), counting no attempt
+    /// for them. Default 64.
     pub batch: usize,
     /// How long a claim holds without renewal: the processor renews it every
     /// third of this while the handler runs; when a process dies, another
@@ -490,6 +533,31 @@ pub struct ProcessorConfig {
     /// dead-lettered, counted from when the trigger was stored. Default 24 h
     /// (as long as Tradecloud retries a webhook).
     pub fetch_retry_for: Duration,
+    /// Longest one call of the handler may take. A handler still running
+    /// then is cancelled and the attempt is a transient failure: logged at
+    /// `warn` with the event's id, retried with the usual backoff, `dead`
+    /// after [`max_attempts`](ProcessorConfig::max_attempts) like any other.
+    /// Without it a handler that never returns (an ERP call without a
+    /// timeout of its own) would hold its order, and one of the
+    /// [`concurrency`](ProcessorConfig::concurrency) slots, for good: its
+    /// lease is renewed while it runs, so no other instance takes it over.
+    ///
+    /// Default 10 min: far longer than a handler needs that makes a few
+    /// API calls with the client's own timeouts and retries (30 s per
+    /// request) and writes to an ERP, so a slow but working handler is
+    /// never cut off, yet a hung one frees its order within minutes.
+    ///
+    /// **Cancellation.** At the timeout the handler's future is dropped (its
+    /// task aborted) at the `await` it is waiting in: the code after that
+    /// point does not run, its local values are dropped (a transaction
+    /// guard rolls back, a connection is closed), and a request it had
+    /// sent may or may not have reached the ERP: the retry must be
+    /// idempotent, as every attempt must be. Tasks the handler spawned
+    /// itself are not cancelled, and code that blocks its thread without
+    /// awaiting (a synchronous ERP client) cannot be stopped: it runs on
+    /// while the event is retried; run such code in
+    /// `tokio::task::spawn_blocking` with a timeout of its own.
+    pub handler_timeout: Duration,
 }
 
 impl Default for ProcessorConfig {
@@ -503,6 +571,7 @@ impl Default for ProcessorConfig {
             batch: 64,
             lease: Duration::from_secs(30),
             fetch_retry_for: Duration::from_secs(24 * 3600),
+            handler_timeout: Duration::from_secs(600),
         }
     }
 }

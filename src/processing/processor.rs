@@ -28,7 +28,7 @@ use super::{
     ProcessorConfig,
 };
 use crate::inbox::queue::{ClaimRequest, Claimed, Fetched, Finish, RunOutcome};
-use crate::inbox::{now_ms, EventKind, Inbox, Origin, StoredEvent};
+use crate::inbox::{now_ms, AttemptOutcome, EventKind, Inbox, Origin, StoredEvent};
 
 type Observer = Arc<dyn Fn(&OutcomeReport) + Send + Sync>;
 
@@ -67,6 +67,10 @@ struct Shared<H> {
     owner: String,
     /// Notified when the finisher committed (objects freed).
     finished: Notify,
+    /// Taken for reading around every event handed on, for writing around
+    /// one whose earlier claim was interrupted: that one runs alone, so if
+    /// the process dies meanwhile, it is the one that was running.
+    alone: tokio::sync::RwLock<()>,
 }
 
 /// What a claim asked for, what it got, and (when it got less) how long
@@ -88,6 +92,8 @@ struct Run {
 struct RunDone {
     outcome: RunOutcome,
     reports: Vec<OutcomeReport>,
+    /// Told once the outcome is committed (or given up on).
+    committed: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl<H: Handler> Processor<H> {
@@ -156,6 +162,7 @@ impl<H: Handler> Processor<H> {
             held: Mutex::new(HashSet::new()),
             owner: format!("{:016x}", fastrand::u64(..)),
             finished: Notify::new(),
+            alone: tokio::sync::RwLock::new(()),
         });
         let poll = shared.config.poll_interval.max(Duration::from_millis(1));
         tokio::pin!(shutdown);
@@ -267,10 +274,12 @@ impl<H: Handler> Processor<H> {
                     .iter()
                     .map(|e| (e.summary.id, Finish::Release))
                     .collect(),
+                marked: Vec::new(),
             };
             let _ = done_tx.send(RunDone {
                 outcome,
                 reports: Vec::new(),
+                committed: None,
             });
         }
         if !tasks.is_empty() {
@@ -368,6 +377,11 @@ async fn finisher<H>(shared: Arc<Shared<H>>, mut rx: mpsc::UnboundedReceiver<Run
                 held.remove(&run.key);
             }
         }
+        for done in &mut batch {
+            if let Some(committed) = done.committed.take() {
+                let _ = committed.send(());
+            }
+        }
         shared.finished.notify_one();
         let Some(finished) = finished else {
             batch.clear();
@@ -412,6 +426,11 @@ async fn handle_run<H: Handler>(
 ) {
     let mut events = Vec::with_capacity(run.events.len());
     let mut reports = Vec::with_capacity(run.events.len());
+    let mut marked = Vec::new();
+    // Held from before an event handed on alone is marked until its
+    // outcome is committed: should the process die in between, no other
+    // event has run meanwhile, and none dies with a mark of its own left.
+    let mut alone = None;
     let mut stop = false;
     let mut claim_spans = spans.into_iter();
     for stored in run.events {
@@ -422,7 +441,42 @@ async fn handle_run<H: Handler>(
             events.push((id, Finish::Release));
             continue;
         }
-        let (outcome, finish, elapsed) = handle_event(&shared, &stored).await;
+        // A trigger's fetch runs no code of the user's: never blamed.
+        let suspect = run.interrupted.contains(&id) && stored.summary.origin != Origin::Trigger;
+        let (outcome, finish, elapsed) = if suspect {
+            alone = Some(shared.alone.write().await);
+            if shared.stopping.load(Ordering::SeqCst) {
+                events.push((id, Finish::Release));
+                continue;
+            }
+            tracing::warn!(
+                id,
+                attempt = stored.summary.attempts,
+                "handing on alone an event whose handling was interrupted (the process died or lost its lease); \
+                 should the process die again now, this event is blamed"
+            );
+            let handled = match interrupted_too_often(&shared, &stored).await {
+                Some(outcome) => {
+                    let finish = outcome.finish();
+                    (outcome, finish, Duration::ZERO)
+                }
+                None => {
+                    match shared.inbox.mark_handling(shared.owner.clone(), id).await {
+                        Ok(()) => marked.push(id),
+                        // Handed on all the same: only, should the process
+                        // die now, this attempt is not counted.
+                        Err(e) => {
+                            tracing::warn!(id, error = %e, "cannot record that the event is being handled alone")
+                        }
+                    }
+                    handle_event(&shared, &stored).await
+                }
+            };
+            handled
+        } else {
+            let _turn = shared.alone.read().await;
+            handle_event(&shared, &stored).await
+        };
         stop = matches!(outcome, Outcome::Retrying { .. });
         events.push((id, finish));
         let s = &stored.summary;
@@ -436,13 +490,74 @@ async fn handle_run<H: Handler>(
             elapsed,
         });
     }
+    let (committed, is_committed) = match alone {
+        Some(_) => {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            (Some(tx), Some(rx))
+        }
+        None => (None, None),
+    };
     let _ = done.send(RunDone {
         outcome: RunOutcome {
             key: run.key,
             events,
+            marked,
         },
         reports,
+        committed,
     });
+    if let Some(mut is_committed) = is_committed {
+        // At shutdown no other event starts: do not wait for a store that
+        // may be down (the finisher gives up once every run has ended).
+        loop {
+            tokio::select! {
+                _ = &mut is_committed => break,
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                    if shared.stopping.load(Ordering::SeqCst) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    drop(alone);
+}
+
+/// For an event whose earlier claim was interrupted and which has used up
+/// its attempts (the last of them `interrupted`: the process died while
+/// the handler ran it alone): `dead`, saying so, so that the process does
+/// not die on it again at every start and the events after it move on.
+async fn interrupted_too_often<H>(shared: &Shared<H>, stored: &StoredEvent) -> Option<Outcome> {
+    let s = &stored.summary;
+    if s.attempts <= shared.config.max_attempts {
+        return None;
+    }
+    let used = s.attempts.saturating_sub(1);
+    let died = match shared.inbox.attempts(s.id).await {
+        Ok(attempts) => attempts
+            .iter()
+            .rev()
+            .take_while(|a| a.outcome == AttemptOutcome::Interrupted)
+            .count(),
+        // Handed on: should the process die, the next claim reads again.
+        Err(_) => 0,
+    };
+    let times = match died {
+        // Its last attempt was not interrupted (max_attempts was lowered
+        // since): the handler decides, as for any attempt.
+        0 => return None,
+        1 => "once".to_string(),
+        n => format!("{n} times in a row"),
+    };
+    let error = format!(
+        "the process died {times} while the handler ran this event alone (killed, crashed, aborted or out of memory), \
+         {used} attempts in all; set aside so that the events after it are handled. Find out why from the \
+         process's and the system's logs (a panic with panic = \"abort\", a crash in native code, the OOM killer), \
+         fix the handler, then queue it again with `tradecloud inbox replay {}`",
+        s.id
+    );
+    tracing::error!(id = s.id, attempts = used, %error, "event dead-lettered: the process died while handling it");
+    Some(Outcome::Dead { error })
 }
 
 async fn handle_event<H: Handler>(
@@ -504,19 +619,35 @@ async fn try_event<H: Handler>(
                 // A task of its own, so that a panicking handler is an error
                 // for this event, not the end of the processor.
                 // In the handle span: the handler's own spans and API calls nest there.
-                let result = tokio::spawn(
+                let mut task = tokio::spawn(
                     async move { handler.handle(event, &ctx).await }
                         .instrument(tracing::Span::current()),
-                )
-                .await;
-                match result {
-                    Ok(Ok(())) => Outcome::Done,
-                    Ok(Err(e)) => Outcome::of_error(&shared.config, e, attempt),
-                    Err(join) => Outcome::of_error(
+                );
+                let limit = shared.config.handler_timeout;
+                match tokio::time::timeout(limit, &mut task).await {
+                    Ok(Ok(Ok(()))) => Outcome::Done,
+                    Ok(Ok(Err(e))) => Outcome::of_error(&shared.config, e, attempt),
+                    Ok(Err(join)) => Outcome::of_error(
                         &shared.config,
                         HandlerError::Transient(join_error_text(join)),
                         attempt,
                     ),
+                    Err(_) => {
+                        // Dropped at the await it waits in (see
+                        // `ProcessorConfig::handler_timeout`).
+                        task.abort();
+                        tracing::warn!(
+                            id,
+                            attempt,
+                            timeout = ?limit,
+                            "the handler did not finish within the handler timeout; cancelled, the attempt counts as a transient failure"
+                        );
+                        Outcome::of_error(
+                            &shared.config,
+                            HandlerError::Transient(timed_out_text(limit)),
+                            attempt,
+                        )
+                    }
                 }
             }
         };
@@ -614,6 +745,15 @@ async fn fetch<H: Handler>(
             (Outcome::Fetched { event_id: 0 }, Finish::Fetched(fetched))
         }
     }
+}
+
+/// The error of an attempt whose handler ran past `limit`.
+fn timed_out_text(limit: Duration) -> String {
+    format!(
+        "the handler did not finish within {limit:?} and was cancelled (a call without a timeout of its own that hangs, or a slow ERP?); \
+         retried like a transient error. Give the handler's calls timeouts, or raise `[processing] handler_timeout_secs` \
+         (ProcessorConfig::handler_timeout) if it needs longer"
+    )
 }
 
 fn join_error_text(join: tokio::task::JoinError) -> String {

@@ -541,6 +541,10 @@ impl Store for PgStore {
         Box::pin(async move { queue::renew(&self.client().await?, &owner, &keys, lease).await })
     }
 
+    fn mark_handling(&self, owner: String, id: i64) -> BoxFuture<'_, Result<(), InboxError>> {
+        Box::pin(async move { queue::mark_handling(&self.client().await?, &owner, id).await })
+    }
+
     fn finish(
         &self,
         owner: String,

@@ -12,7 +12,10 @@ use deadpool_postgres::{GenericClient, Transaction};
 use super::pg_error;
 use super::rows::{insert_event, lock_keys, stored_event, SUMMARY_COLUMNS};
 use crate::inbox::attempts::of_finish;
-use crate::inbox::queue::{run_of, ClaimRequest, Claimed, Finish, FinishReport, RunOutcome};
+use crate::inbox::queue::{
+    run_of, ClaimRequest, Claimed, Finish, FinishReport, RunOutcome, CLAIMED_ATTEMPTS_SQL,
+    INTERRUPTED_ERROR,
+};
 use crate::inbox::{
     from_ms, Attempt, AttemptOutcome, InboxError, NewEvent, NewState, State, Stored, StoredEvent,
     ATTEMPTS_KEPT,
@@ -100,14 +103,24 @@ pub(crate) async fn claim(
             .push((row.get(1), row.get(2), row.get(3)));
     }
     let mut runs: Vec<(String, Vec<i64>)> = Vec::with_capacity(heads.len());
+    let mut interrupted: HashMap<String, Vec<i64>> = HashMap::new();
     let mut stale: Vec<(String, Option<String>, i64)> = Vec::new();
     for row in &heads {
         let (key, object, head): (String, Option<String>, i64) =
             (row.get(0), row.get(1), row.get(2));
-        let ids = run_of(head, candidates.get(&key).map_or(&[], |c| c));
+        let of_head = candidates.get(&key).map_or(&[][..], |c| c);
+        let ids = run_of(head, of_head);
         if ids.is_empty() {
             stale.push((key, object, head));
         } else {
+            let left: Vec<i64> = of_head
+                .iter()
+                .filter(|(id, state, _)| ids.contains(id) && state == State::Processing.as_str())
+                .map(|(id, _, _)| *id)
+                .collect();
+            if !left.is_empty() {
+                interrupted.insert(key.clone(), left);
+            }
             runs.push((key, ids));
         }
     }
@@ -134,7 +147,7 @@ pub(crate) async fn claim(
     let rows = tx
         .query(
             &format!(
-                "WITH m AS (UPDATE events SET state = 'processing', attempts = attempts + 1, \
+                "WITH m AS (UPDATE events SET state = 'processing', attempts = {CLAIMED_ATTEMPTS_SQL}, \
                  updated_at = tc_now_ms() WHERE id = ANY($1) RETURNING *) \
                  SELECT {SUMMARY_COLUMNS}, \
                  CASE WHEN e.id = ANY($2) THEN ''::bytea ELSE b.body END, \
@@ -153,6 +166,7 @@ pub(crate) async fn claim(
     Ok(runs
         .into_iter()
         .map(|(key, ids)| Claimed {
+            interrupted: interrupted.remove(&key).unwrap_or_default(),
             key,
             events: ids.iter().filter_map(|id| by_id.remove(id)).collect(),
         })
@@ -201,6 +215,24 @@ pub(crate) async fn renew(
         .execute(
             "UPDATE heads SET due_at = tc_now_ms() + $3 WHERE owner = $1 AND key = ANY($2)",
             &[&owner, &keys, &millis(lease)],
+        )
+        .await
+        .map_err(pg_error)?;
+    Ok(())
+}
+
+/// See [`crate::inbox::Inbox::mark_handling`].
+pub(crate) async fn mark_handling(
+    client: &impl GenericClient,
+    owner: &str,
+    id: i64,
+) -> Result<(), InboxError> {
+    client
+        .execute(
+            "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
+             SELECT id, updated_at, tc_now_ms(), $2, 'interrupted', $3 FROM events \
+             WHERE id = $1 AND state = 'processing'",
+            &[&id, &owner, &INTERRUPTED_ERROR],
         )
         .await
         .map_err(pg_error)?;
@@ -304,6 +336,20 @@ pub(crate) async fn finish(
         .get(0);
     // Before the outcomes: an attempt started when its event was claimed
     // (`updated_at` of a `processing` event).
+    let marked: Vec<i64> = runs
+        .iter()
+        .filter(|r| owned.contains_key(&r.key))
+        .flat_map(|r| r.marked.iter().copied())
+        .collect();
+    if !marked.is_empty() {
+        tx.execute(
+            "DELETE FROM event_attempts WHERE event_id = ANY($1) AND instance = $2 \
+             AND outcome = 'interrupted'",
+            &[&marked, &owner],
+        )
+        .await
+        .map_err(pg_error)?;
+    }
     record_attempts(tx, owner, runs, &owned, now).await?;
     if !ids.is_empty() {
         tx.execute(

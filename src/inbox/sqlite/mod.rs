@@ -649,6 +649,13 @@ impl Store for SqliteStore {
         ))
     }
 
+    fn mark_handling(&self, owner: String, id: i64) -> BoxFuture<'_, Result<(), InboxError>> {
+        Box::pin(self.write(
+            move |conn| queue::mark_handling(conn, &owner, id, now_ms()),
+            false,
+        ))
+    }
+
     fn finish(
         &self,
         owner: String,

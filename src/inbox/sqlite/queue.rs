@@ -13,6 +13,7 @@ use super::rows::{insert_row, stored_event, summary, RowValues};
 use crate::inbox::attempts::of_finish;
 use crate::inbox::queue::{
     head_key, run_of, ClaimRequest, Claimed, Finish, FinishReport, RunOutcome,
+    CLAIMED_ATTEMPTS_SQL, INTERRUPTED_ERROR,
 };
 use crate::inbox::{
     from_ms, Attempt, AttemptOutcome, InboxError, Origin, State, StoredEvent, ATTEMPTS_KEPT,
@@ -168,9 +169,14 @@ pub(crate) fn claim(
         }
         conn.prepare_cached("UPDATE heads SET owner = ?2, due_at = ?3 WHERE key = ?1")?
             .execute((&key, &request.owner, lease_end))?;
-        let mut mark = conn.prepare_cached(
-            "UPDATE events SET state = 'processing', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
-        )?;
+        let interrupted: Vec<i64> = candidates
+            .iter()
+            .filter(|(id, state, _)| ids.contains(id) && state == State::Processing.as_str())
+            .map(|(id, _, _)| *id)
+            .collect();
+        let mut mark = conn.prepare_cached(&format!(
+            "UPDATE events SET state = 'processing', attempts = {CLAIMED_ATTEMPTS_SQL}, updated_at = ?2 WHERE id = ?1"
+        ))?;
         let mut read = conn.prepare_cached(&format!(
             "SELECT {SUMMARY_COLUMNS}, {BODY_COLUMNS} FROM {WITH_BODY} WHERE e.id = ?1"
         ))?;
@@ -196,7 +202,11 @@ pub(crate) fn claim(
                 read.query_row([id], stored_event)?
             });
         }
-        claimed.push(Claimed { key, events });
+        claimed.push(Claimed {
+            key,
+            events,
+            interrupted,
+        });
     }
     Ok(claimed)
 }
@@ -266,6 +276,21 @@ pub(crate) fn renew(
     Ok(())
 }
 
+/// See [`crate::inbox::Inbox::mark_handling`].
+pub(crate) fn mark_handling(
+    conn: &Connection,
+    owner: &str,
+    id: i64,
+    now: i64,
+) -> Result<(), InboxError> {
+    conn.prepare_cached(
+        "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
+         SELECT id, updated_at, ?2, ?3, 'interrupted', ?4 FROM events WHERE id = ?1 AND state = 'processing'",
+    )?
+    .execute((id, now, owner, INTERRUPTED_ERROR))?;
+    Ok(())
+}
+
 pub(crate) fn finish(
     conn: &Connection,
     owner: &str,
@@ -295,6 +320,12 @@ pub(crate) fn finish(
         .flat_map(|(run, _)| run.events.iter())
         .filter_map(|(id, outcome)| of_finish(outcome).map(|(o, e)| (*id, o, e)))
         .collect();
+    let mut unmark = conn.prepare_cached(
+        "DELETE FROM event_attempts WHERE event_id = ?1 AND instance = ?2 AND outcome = 'interrupted'",
+    )?;
+    for id in owned.iter().flat_map(|(run, _)| run.marked.iter()) {
+        unmark.execute((id, owner))?;
+    }
     record_attempts(conn, owner, &attempts, now)?;
     for (run, (object_key, event_id, active_from)) in owned {
         for (id, outcome) in &run.events {

@@ -32,6 +32,10 @@ pub struct ProcessingConfig {
     /// Hours GET-webhook fetches are retried (API down) before the trigger
     /// is dead-lettered; Tradecloud retries a webhook for 24 hours.
     pub fetch_retry_hours: u64,
+    /// Seconds one call of the handler may take; then it is cancelled and
+    /// the attempt is retried like a transient error (see
+    /// [`ProcessorConfig::handler_timeout`](crate::processing::ProcessorConfig::handler_timeout)).
+    pub handler_timeout_secs: u64,
 }
 
 impl Default for ProcessingConfig {
@@ -52,6 +56,7 @@ impl From<&crate::processing::ProcessorConfig> for ProcessingConfig {
             batch: c.batch,
             lease_secs: c.lease.as_secs(),
             fetch_retry_hours: c.fetch_retry_for.as_secs() / 3600,
+            handler_timeout_secs: c.handler_timeout.as_secs(),
         }
     }
 }
@@ -69,6 +74,7 @@ impl ProcessingConfig {
             batch: self.batch,
             lease: Duration::from_secs(self.lease_secs),
             fetch_retry_for: Duration::from_secs(self.fetch_retry_hours.saturating_mul(3600)),
+            handler_timeout: Duration::from_secs(self.handler_timeout_secs),
         }
     }
 
@@ -78,9 +84,10 @@ impl ProcessingConfig {
             || self.poll_interval_ms == 0
             || self.batch == 0
             || self.lease_secs < 3
+            || self.handler_timeout_secs == 0
         {
             return Err(ConfigError::setting(
-                "processing.concurrency, max_attempts, poll_interval_ms and batch must be at least 1, lease_secs at least 3",
+                "processing.concurrency, max_attempts, poll_interval_ms, batch and handler_timeout_secs must be at least 1, lease_secs at least 3",
             ));
         }
         if u128::from(self.backoff_base_ms) > u128::from(self.backoff_max_secs) * 1000 {

@@ -78,6 +78,7 @@ fn processing_section_and_its_overrides() {
     assert_eq!(p.backoff_base, defaults.backoff_base);
     assert_eq!(p.backoff_max, defaults.backoff_max);
     assert_eq!(p.poll_interval, defaults.poll_interval);
+    assert_eq!(p.handler_timeout, defaults.handler_timeout);
 
     let text = "[processing]\nconcurrency = 3\nmax_attempts = 5\nbackoff_base_ms = 250\nbackoff_max_secs = 60\n";
     let c = Config::from_parts(
@@ -86,10 +87,12 @@ fn processing_section_and_its_overrides() {
         env(&[
             ("TRADECLOUD_PROCESSING_MAX_ATTEMPTS", "7"),
             ("TRADECLOUD_PROCESSING_POLL_INTERVAL_MS", "50"),
+            ("TRADECLOUD_PROCESSING_HANDLER_TIMEOUT_SECS", "45"),
         ]),
     )
     .unwrap();
     let p = c.processing.processor_config();
+    assert_eq!(p.handler_timeout, std::time::Duration::from_secs(45));
     assert_eq!(p.concurrency, 3);
     assert_eq!(p.max_attempts, 7, "the environment wins");
     assert_eq!(p.backoff_base, std::time::Duration::from_millis(250));
@@ -100,6 +103,10 @@ fn processing_section_and_its_overrides() {
     for (extra, expected) in [
         ("[processing]\nconcurrency = 0\n", "processing.concurrency"),
         ("[processing]\nmax_attempts = 0\n", "max_attempts"),
+        (
+            "[processing]\nhandler_timeout_secs = 0\n",
+            "handler_timeout_secs",
+        ),
         (
             "[processing]\nbackoff_base_ms = 120000\nbackoff_max_secs = 60\n",
             "backoff_base_ms",
