@@ -444,7 +444,12 @@ async fn handle_run<H: Handler>(
         // A trigger's fetch runs no code of the user's: never blamed.
         let suspect = run.interrupted.contains(&id) && stored.summary.origin != Origin::Trigger;
         let (outcome, finish, elapsed) = if suspect {
-            alone = Some(shared.alone.write().await);
+            // A run holds at most one such event (`run_of`); taken once
+            // all the same, as a second write (or a read below) in the
+            // run that holds it would wait for itself.
+            if alone.is_none() {
+                alone = Some(shared.alone.write().await);
+            }
             if shared.stopping.load(Ordering::SeqCst) {
                 events.push((id, Finish::Release));
                 continue;
@@ -474,7 +479,10 @@ async fn handle_run<H: Handler>(
             };
             handled
         } else {
-            let _turn = shared.alone.read().await;
+            let _turn = match alone {
+                Some(_) => None,
+                None => Some(shared.alone.read().await),
+            };
             handle_event(&shared, &stored).await
         };
         stop = matches!(outcome, Outcome::Retrying { .. });
