@@ -5,8 +5,9 @@
 #   warning, and `systemd-analyze security --offline=true` at "OK" or better
 #   (exposure below 5.0) and equal to the level README.md records, so that a
 #   change of the hardening is a deliberate one;
-# * deploy/prometheus/tradecloud-alerts.yml: `promtool check rules`, and its
-#   unit tests with `promtool test rules`.
+# * deploy/prometheus/tradecloud-alerts.yml: `promtool check rules`, its
+#   unit tests with `promtool test rules`, and that every reason of
+#   tradecloud_webhook_rejected_total the receiver counts has a rule.
 #
 # Debian's systemd and prometheus packages are installed when
 # systemd-analyze or promtool are missing. `systemd-analyze verify` needs
@@ -70,6 +71,30 @@ level=$(printf '%s\n' "$security" | sed -n 's/.*Overall exposure level for trade
 echo "exposure level $level"
 grep -q "exposure level $level\b" README.md ||
   fail "README.md does not record the exposure level $level of $unit (\"exposure level $level\"): the hardening changed; record the new level if that was meant"
+
+echo "== every rejection reason the receiver counts has an alert =="
+# The reasons of tradecloud_webhook_rejected_total, as the receiver's source
+# names them: `rejected("…")`/`reject("…")` calls, the arms of `reason_of`
+# and the store failures of `store_failed` (src/receiver). Each must be
+# matched by a `reason` selector of a rule, or named on the rules file's
+# `# not-alerted-reasons:` line: a new reason nobody alerts on would let
+# events that Tradecloud does not retry (4xx) or stops retrying (503) go
+# unnoticed.
+rules=deploy/prometheus/tradecloud-alerts.yml
+reasons=$( {
+  grep -ohE '\b(rejected|reject)\("[a-z_]+"\)' src/receiver/*.rs
+  sed -n '/^fn reason_of/,/^}/p' src/receiver/routes.rs | grep -oE '=> "[a-z_]+"'
+  sed -n '/fn store_failed/,/^    }/p' src/receiver/routes.rs | grep -oE '"store_[a-z_]+"'
+} | grep -oE '"[a-z_]+"' | tr -d '"' | sort -u)
+[ -n "$reasons" ] || fail "found no rejection reasons in src/receiver: update this check"
+alerted=$( {
+  grep -oE 'reason=~?"[^"]*"' "$rules" | sed -E 's/^reason=~?"//; s/"$//' | tr '|' '\n'
+  sed -n 's/^# not-alerted-reasons://p' "$rules" | tr ' ,' '\n\n'
+} | grep -v '^$' | sort -u)
+missing_reasons=$(comm -23 <(printf '%s\n' "$reasons") <(printf '%s\n' "$alerted"))
+[ -z "$missing_reasons" ] ||
+  fail "$rules: no rule matches tradecloud_webhook_rejected_total reason(s) $(echo $missing_reasons) counted in src/receiver: add them to a rule's reason selector, or to the \"# not-alerted-reasons:\" line if nobody needs to act on them"
+echo "$(echo "$reasons" | wc -l) reasons, each alerted on or named as not alerted"
 
 echo "== promtool check rules, promtool test rules =="
 promtool check rules deploy/prometheus/tradecloud-alerts.yml

@@ -781,6 +781,54 @@ async fn the_console_refuses_what_it_must() {
 /// schedule, prices) and marks them in the decoded body; the order's
 /// timeline says what changed in each event. The same rules as
 /// `tradecloud inspect` (`Message::changed_lines`).
+/// The login form has no CSRF token (there is no session yet): a login sent
+/// by another site's form (Sec-Fetch-Site, else Origin) is refused with
+/// `403` and no session, so no site can log a browser in; the console's
+/// own form, and clients that send neither header, log in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_sent_by_another_site_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(&dir.path().join("inbox.db"), 0).await;
+    let console = start(dir.path(), "").await;
+    let base = &console.base;
+    let own = base.trim_start_matches("http://").to_string();
+    let attempt = |headers: Vec<(&'static str, String)>| {
+        let mut request = http().post(format!("{base}/login"));
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.form_pairs(&[("name", "probe"), ("password", OPERATOR)])
+    };
+    for headers in [
+        vec![
+            ("sec-fetch-site", "cross-site".to_string()),
+            ("origin", "https://evil.example".to_string()),
+        ],
+        vec![("origin", "https://evil.example".to_string())],
+        vec![("origin", "null".to_string())],
+    ] {
+        let r = attempt(headers.clone()).send().await.unwrap();
+        assert_eq!(r.status(), 403, "{headers:?}");
+        assert!(r.headers().get("set-cookie").is_none(), "{headers:?}");
+        assert!(
+            r.text().await.unwrap().contains("another site"),
+            "{headers:?}"
+        );
+    }
+    for headers in [
+        vec![
+            ("sec-fetch-site", "same-origin".to_string()),
+            ("origin", base.clone()),
+        ],
+        vec![("origin", format!("http://{own}"))],
+        vec![],
+    ] {
+        let r = attempt(headers.clone()).send().await.unwrap();
+        assert_eq!(r.status(), 303, "{headers:?}");
+        cookie_of(&r);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changed_lines_are_shown_on_the_event_and_the_timeline() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,7 @@
 //! Every metric the alert rules in `deploy/prometheus/tradecloud-alerts.yml`
 //! use is served by a running `tradecloud serve`: the test starts one,
-//! delivers an event (handled), a request with a wrong password and one in
-//! plain HTTP, lets the API check at start meet a refused `[tradecloud]`
+//! delivers an event (handled), an order event at the shipment URL, a
+//! request with a wrong password and one in plain HTTP, lets the API check at start meet a refused `[tradecloud]`
 //! password (the mock of Tradecloud), scrapes
 //! `/metrics`, and checks each `tradecloud_*` name of the rules file, and
 //! the labels its selectors match on, against the scrape. (`promtool check
@@ -155,6 +155,23 @@ async fn every_metric_of_the_alert_rules_is_served() {
             .unwrap();
         assert_eq!(sent.status(), 202);
     }
+    // An order event at the shipment URL (the portal's URLs swapped):
+    // stored as the order event it is, and counted.
+    let swapped = String::from_utf8(fixture("order-webhook/order-event.json"))
+        .unwrap()
+        .replace(
+            "5b0c2f0e-8f4a-4d5e-9c3b-2a1d0e9f8c7b",
+            "5b0c2f0e-8f4a-4d5e-9c3b-00000000000a",
+        );
+    let sent = client
+        .post(url("/tradecloud/shipment"))
+        .basic_auth(USER, Some(PASSWORD))
+        .header("content-type", "application/json")
+        .body(swapped)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202);
     let refused = client
         .post(url("/tradecloud/order"))
         .basic_auth(USER, Some("wrong"))
@@ -187,7 +204,7 @@ async fn every_metric_of_the_alert_rules_is_served() {
             .unwrap();
         // The outcome is counted before the run's state is committed: wait
         // for both, so the backlog read at this scrape is the final one.
-        if text.contains("tradecloud_handler_outcomes_total{kind=\"order\",outcome=\"done\"} 1")
+        if text.contains("tradecloud_handler_outcomes_total{kind=\"order\",outcome=\"done\"} 2")
             && text.contains("tradecloud_inbox_queued_events 0")
             && text.contains("tradecloud_api_credentials_valid 0")
             && text.contains("tradecloud_tls_handshake_failures_total{")

@@ -362,6 +362,57 @@ async fn the_store_comes_from_flag_env_config_file_or_default() {
     assert!(!work.join("nope.db").exists());
 }
 
+/// The configuration file of a service names its inbox relative to the
+/// service's working directory (`sqlite://tradecloud-inbox.db`, the systemd
+/// unit's /var/lib/tradecloud); an operator's `inbox list --config` from
+/// another directory finds nothing there and is told where it looked and
+/// what to do. An absolute path that is not there gets no such advice.
+#[tokio::test]
+async fn a_relative_inbox_not_found_names_the_directory_it_was_looked_for_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = dir.path().join("state");
+    let shell = dir.path().join("home");
+    std::fs::create_dir_all(&service).unwrap();
+    std::fs::create_dir_all(&shell).unwrap();
+    Inbox::open(&format!(
+        "sqlite://{}",
+        service.join("tradecloud-inbox.db").display()
+    ))
+    .unwrap();
+    let config = dir.path().join("tradecloud.toml");
+    std::fs::write(&config, "[store]\nurl = \"sqlite://tradecloud-inbox.db\"\n").unwrap();
+    let config = config.to_str().unwrap();
+
+    run(&mut tradecloud(
+        &service,
+        &["inbox", "list", "--config", config],
+    ));
+    let out = tradecloud(&shell, &["inbox", "list", "--config", config])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let cwd = shell.canonicalize().unwrap();
+    assert!(
+        stderr.contains("no inbox database at tradecloud-inbox.db")
+            && stderr.contains(&format!("the current directory ({})", cwd.display()))
+            && stderr.contains("/var/lib/tradecloud")
+            && stderr.contains("--store sqlite:///"),
+        "{stderr}"
+    );
+
+    let absent = format!("sqlite://{}", shell.join("nope.db").display());
+    let out = tradecloud(&shell, &["inbox", "list", "--store", &absent])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no inbox database") && !stderr.contains("current directory"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn purge_deletes_old_done_events_only() {
     let dir = tempfile::tempdir().unwrap();

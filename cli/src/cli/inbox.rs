@@ -366,14 +366,37 @@ fn open_error(url: &str, origin: &str, error: InboxError) -> anyhow::Error {
             anyhow::anyhow!("cannot reach the inbox store {shown} (from {origin}): {cause}")
         }
         other => {
-            let hint = if origin == DEFAULT_ORIGIN {
-                "; choose the inbox with --store, TRADECLOUD_STORE_URL or [store] url in --config"
-            } else {
-                ""
-            };
+            let mut hint = relative_sqlite_hint(url).unwrap_or_default();
+            if origin == DEFAULT_ORIGIN {
+                hint.push_str(
+                    "; choose the inbox with --store, TRADECLOUD_STORE_URL or [store] url in --config",
+                );
+            }
             anyhow::anyhow!("cannot open the inbox {shown} (from {origin}): {other}{hint}")
         }
     }
+}
+
+/// For a SQLite URL with a relative path that is not there: where it was
+/// looked for. `tradecloud serve` resolves it from its working directory
+/// (the systemd unit's is its state directory), an `inbox` command from
+/// the shell's, so the same configuration file finds no inbox elsewhere.
+fn relative_sqlite_hint(url: &str) -> Option<String> {
+    let rest = url
+        .trim()
+        .strip_prefix("sqlite://")
+        .or_else(|| url.trim().strip_prefix("sqlite:"))?;
+    let path = Path::new(rest.split_once('?').map_or(rest, |(path, _)| path));
+    if rest.starts_with(":memory:") || path.is_absolute() || path.exists() {
+        return None;
+    }
+    let cwd = std::env::current_dir().ok()?;
+    Some(format!(
+        "; a relative path is taken from the current directory ({}): run the command in the \
+         directory `tradecloud serve` runs in (the systemd unit's: /var/lib/tradecloud), or name \
+         the file with --store sqlite:///ABSOLUTE/PATH",
+        cwd.display()
+    ))
 }
 
 fn received(event: &EventSummary) -> String {

@@ -81,6 +81,9 @@ use super::config::ConsoleConfig;
 use super::layers::RemoteAddr;
 use crate::inbox::{Inbox, InboxError, ListFilter, State};
 
+/// `Sec-Fetch-Site` (Fetch Metadata), which `http` has no constant for.
+const SEC_FETCH_SITE: header::HeaderName = header::HeaderName::from_static("sec-fetch-site");
+
 /// Events per page of `/events`.
 const PAGE: usize = 50;
 /// How many events of a timeline have their bodies read for "what changed".
@@ -457,11 +460,24 @@ async fn overview(console: &Console, session: &Session, notice: Option<String>) 
 async fn login(
     AxumState(console): AxumState<Shared>,
     addr: Option<Extension<RemoteAddr>>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let remote = remote(addr);
     let now = Instant::now();
+    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let authority = text(header::HOST).or_else(|| uri.authority().map(|a| a.as_str()));
+    if security::cross_site_login(text(SEC_FETCH_SITE), text(header::ORIGIN), authority) {
+        tracing::warn!(remote = %remote.ip(), origin = ?text(header::ORIGIN), "console login refused: the form was sent from another site");
+        return html(
+            StatusCode::FORBIDDEN,
+            pages::login(Some(
+                "This login was sent from another site, not from this console's own page. \
+                 Open the console's address yourself and log in here.",
+            )),
+        );
+    }
     if let Admission::Wait(wait) = console.limiter.admit(remote.ip(), now) {
         tracing::warn!(remote = %remote.ip(), "console login refused: too many failed logins");
         let mut response = html(

@@ -13,7 +13,9 @@
 //!   you open.
 //! - **CSRF**: every session has its own random token, put in every form
 //!   and required (compared in constant time) on every `POST`; a `POST`
-//!   without it, or with another session's, is refused with `403`.
+//!   without it, or with another session's, is refused with `403`. The
+//!   login form, which has no session yet, is refused with `403` when
+//!   the browser says another site sent it ([`cross_site_login`]).
 //! - **Login rate limit**: at most [`FAILURES_PER_ADDRESS`] failed logins per
 //!   client address and [`FAILURES_IN_ALL`] in all within [`FAILURE_WINDOW`];
 //!   beyond that every login (right or wrong) is answered `429` with
@@ -297,9 +299,73 @@ impl LoginLimiter {
     }
 }
 
+/// Whether a login form was sent from another site (login CSRF: the
+/// login form has no session yet, so no CSRF token; another site could
+/// log a browser in under a name and role of its choosing). A browser says
+/// so in `Sec-Fetch-Site` (anything but `same-origin` or `none`, a typed
+/// address); without it, an `Origin` that is `null` or names another
+/// authority than the request's `authority` (its `Host`) is another site's.
+/// A request with neither (curl, an old browser) is taken as it comes.
+pub fn cross_site_login(
+    sec_fetch_site: Option<&str>,
+    origin: Option<&str>,
+    authority: Option<&str>,
+) -> bool {
+    if let Some(site) = sec_fetch_site {
+        let site = site.trim();
+        return !(site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none"));
+    }
+    let Some(origin) = origin.map(str::trim) else {
+        return false;
+    };
+    let Some((_, origin_authority)) = origin.split_once("://") else {
+        return true; // `null` (a sandboxed or privacy-sensitive context) or garbage
+    };
+    match authority {
+        Some(authority) => !origin_authority
+            .trim_end_matches('/')
+            .eq_ignore_ascii_case(authority.trim()),
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_login_from_another_site_is_told_apart() {
+        let here = Some("127.0.0.1:9090");
+        // What browsers send for the console's own form.
+        assert!(!cross_site_login(
+            Some("same-origin"),
+            Some("https://127.0.0.1:9090"),
+            here
+        ));
+        assert!(!cross_site_login(Some("none"), None, here));
+        // Another site's form, told by Sec-Fetch-Site or by Origin alone.
+        assert!(cross_site_login(
+            Some("cross-site"),
+            Some("https://evil.example"),
+            here
+        ));
+        assert!(cross_site_login(Some("same-site"), None, here));
+        assert!(cross_site_login(None, Some("https://evil.example"), here));
+        assert!(cross_site_login(None, Some("https://127.0.0.1:9091"), here));
+        assert!(cross_site_login(None, Some("null"), here));
+        assert!(!cross_site_login(
+            None,
+            Some("https://127.0.0.1:9090"),
+            here
+        ));
+        assert!(!cross_site_login(
+            None,
+            Some("HTTP://LOCALHOST:9090"),
+            Some("localhost:9090")
+        ));
+        // Neither header (curl, scripts): as before.
+        assert!(!cross_site_login(None, None, here));
+    }
 
     #[test]
     fn passwords_are_hashed_and_tell_the_role() {
