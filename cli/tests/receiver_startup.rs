@@ -353,10 +353,45 @@ async fn serve_says_each_cause_once_and_warns_at_start() {
          [store]\nurl = \"sqlite://inbox.db\"\n",
     )
     .unwrap();
+    let seen = start_output(
+        exe,
+        dir.path(),
+        &["--receive-only", "--config", "entra.toml"],
+    )
+    .await;
+    assert!(
+        seen.contains("the certificate expires on")
+            && (seen.contains("(in 4 days)") || seen.contains("(in 5 days)")),
+        "{seen}"
+    );
+    assert!(seen.contains("auth.allowed_client_ids is empty"), "{seen}");
+
+    // Half of the `[tradecloud]` credentials (a unit that sets only the
+    // password file): the warning names the half that is missing.
+    std::fs::write(
+        dir.path().join("half.toml"),
+        "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n\
+         [auth]\nmethod = \"basic\"\nusername = \"u\"\npassword = \"a-long-enough-password\"\n\
+         [store]\nurl = \"sqlite://half.db\"\n[tradecloud]\npassword = \"api-password\"\n",
+    )
+    .unwrap();
+    let seen = start_output(exe, dir.path(), &["--config", "half.toml"]).await;
+    assert!(
+        seen.contains("[tradecloud] password is set but username is not")
+            && seen.contains("tradecloud.username"),
+        "{seen}"
+    );
+}
+
+/// What `tradecloud serve ARGS` in `dir` writes to standard error until it
+/// listens (then it is stopped).
+async fn start_output(exe: &str, dir: &Path, args: &[&str]) -> String {
     let mut command = tokio::process::Command::new(exe);
     command
-        .args(["serve", "--receive-only", "--config", "entra.toml"])
-        .current_dir(dir.path())
+        .arg("serve")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("TRADECLOUD_CONFIG")
         .env("RUST_LOG", "warn,tradecloud=info")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -377,12 +412,7 @@ async fn serve_says_each_cause_once_and_warns_at_start() {
     .await
     .unwrap_or_else(|_| panic!("serve did not start: {seen}"));
     let _ = child.kill().await;
-    assert!(
-        seen.contains("the certificate expires on")
-            && (seen.contains("(in 4 days)") || seen.contains("(in 5 days)")),
-        "{seen}"
-    );
-    assert!(seen.contains("auth.allowed_client_ids is empty"), "{seen}");
+    seen
 }
 
 /// `serve --log-json` writes one JSON object per line and nothing else,

@@ -344,8 +344,15 @@ impl ReceiverBuilder {
             None => configured.map(|f| Arc::new(f) as Arc<dyn Fetcher>),
         };
         if self.processing.is_some() && fetcher.is_none() {
+            // Which half is missing: a unit that sets only the password
+            // file (deploy/systemd) needs `username` in the file.
+            let missing = match (&config.tradecloud.username, &config.tradecloud.password) {
+                (None, Some(_)) => "[tradecloud] password is set but username is not (set tradecloud.username or TRADECLOUD_TRADECLOUD_USERNAME)",
+                (Some(_), None) => "[tradecloud] username is set but password is not (set tradecloud.password_file or TRADECLOUD_TRADECLOUD_PASSWORD_FILE)",
+                _ => "no [tradecloud] username/password",
+            };
             tracing::warn!(
-                "no [tradecloud] username/password: GET webhooks are stored but cannot be fetched \
+                "{missing}: GET webhooks are stored but cannot be fetched \
                  (they are dead-lettered; replay them once credentials are configured)"
             );
         }
