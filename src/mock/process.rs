@@ -3360,10 +3360,15 @@ mod tests {
     }
 
     fn issued() -> Order {
+        issue_new(&order_message())
+    }
+
+    /// A new order of `message`, issued by the buyer at `at(1)`.
+    fn issue_new(message: &connector::SendOrderByBuyer) -> Order {
         let (buyer, supplier) = parties();
         issue_order(
             None,
-            &order_message(),
+            message,
             Parties {
                 buyer: &buyer,
                 supplier: &supplier,
@@ -3433,19 +3438,10 @@ mod tests {
 
     #[test]
     fn an_accepted_line_the_buyer_marked_propose_when_accepted_becomes_a_proposal() {
-        let (buyer, supplier) = parties();
         let mut json = serde_json::to_value(order_message()).expect("a message");
         json["lines"][0]["indicators"] = serde_json::json!({"proposeWhenAccepted": true});
         let message: connector::SendOrderByBuyer = from_json(json);
-        let mut order = issue_order(
-            None,
-            &message,
-            Parties {
-                buyer: &buyer,
-                supplier: &supplier,
-            },
-            &at(1),
-        );
+        let mut order = issue_new(&message);
         assert!(respond(
             &mut order,
             &response(serde_json::json!([
@@ -3487,19 +3483,10 @@ mod tests {
     /// proposal as one sent `accepted` does.
     #[test]
     fn requested_values_responded_to_a_propose_when_accepted_line_are_a_proposal() {
-        let (buyer, supplier) = parties();
         let mut json = serde_json::to_value(order_message()).expect("a message");
         json["lines"][0]["indicators"] = serde_json::json!({"proposeWhenAccepted": true});
         let message: connector::SendOrderByBuyer = from_json(json);
-        let mut order = issue_order(
-            None,
-            &message,
-            Parties {
-                buyer: &buyer,
-                supplier: &supplier,
-            },
-            &at(1),
-        );
+        let mut order = issue_new(&message);
         assert!(respond(
             &mut order,
             &response(serde_json::json!([
@@ -3904,16 +3891,7 @@ mod tests {
                 ),
             ]);
         }
-        let (buyer, supplier) = parties();
-        let order = issue_order(
-            None,
-            &message,
-            Parties {
-                buyer: &buyer,
-                supplier: &supplier,
-            },
-            &at(1),
-        );
+        let order = issue_new(&message);
         let view = single_delivery_view(&order);
         assert_eq!(view.id, order.id);
         let seen: Vec<_> = view
@@ -4599,21 +4577,12 @@ mod tests {
 
     #[test]
     fn auto_confirm_approves_a_proposal_at_once() {
-        let (buyer, supplier) = parties();
         let mut message = order_message();
         message.order.indicators = Some(crate::api::common::types::BuyerOrderIndicators {
             auto_confirm: Some(true),
             ..Default::default()
         });
-        let mut order = issue_order(
-            None,
-            &message,
-            Parties {
-                buyer: &buyer,
-                supplier: &supplier,
-            },
-            &at(1),
-        );
+        let mut order = issue_new(&message);
         let propose = response(serde_json::json!([
             {"purchaseOrderLinePosition": "0001",
              "deliverySchedule": [{"date": "2026-04-01", "quantity": 10}]}
