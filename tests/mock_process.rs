@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use tradecloud::mock::{MockConfig, MockParty, MockServer};
 
 use crate::client_support::start;
-use crate::mock_support::{get, post, token, Receiver};
+use crate::mock_support::{get, post, shipment_poll, token, Receiver};
 
 async fn webhook(server: &MockServer, party: &MockParty, path: &str, settings: Value) {
     let status = reqwest::Client::new()
@@ -846,14 +846,7 @@ async fn despatch_advices_of_one_shipment_number_make_one_shipment() {
     );
 
     // One shipment of SN-1 in the poll.
-    let (status, page) = post(
-        &server,
-        &buyer,
-        "/shipment/poll",
-        json!({"filters": {}, "limit": 100}),
-    )
-    .await;
-    assert_eq!(status, 200, "{page}");
+    let page = shipment_poll(&server, &buyer).await;
     let ids: Vec<&Value> = page["data"]
         .as_array()
         .into_iter()
@@ -889,14 +882,7 @@ async fn a_despatch_advice_sent_with_another_shipment_number_moves_to_that_shipm
     };
     // Each shipment of the poll: (shipment number, its lines' advices).
     let shipments = || async {
-        let (status, page) = post(
-            &server,
-            &buyer,
-            "/shipment/poll",
-            json!({"filters": {}, "limit": 100}),
-        )
-        .await;
-        assert_eq!(status, 200, "{page}");
+        let page = shipment_poll(&server, &buyer).await;
         let mut got: Vec<(String, String, Vec<String>)> = page["data"]
             .as_array()
             .into_iter()
@@ -1002,14 +988,7 @@ async fn a_shipment_takes_500_lines_across_its_despatch_advices() {
         }
     };
     let shipment_lines = || async {
-        let (status, page) = post(
-            &server,
-            &buyer,
-            "/shipment/poll",
-            json!({"filters": {}, "limit": 100}),
-        )
-        .await;
-        assert_eq!(status, 200, "{page}");
+        let page = shipment_poll(&server, &buyer).await;
         let shipments: Vec<usize> = page["data"]
             .as_array()
             .into_iter()
@@ -1076,14 +1055,7 @@ async fn a_despatch_advice_with_a_line_position_twice_is_refused() {
         "{message}"
     );
     assert_eq!(body["detail"], body["message"]);
-    let (status, page) = post(
-        &server,
-        &server.buyer(),
-        "/shipment/poll",
-        json!({"filters": {}, "limit": 100}),
-    )
-    .await;
-    assert_eq!(status, 200, "{page}");
+    let page = shipment_poll(&server, &server.buyer()).await;
     assert!(
         page["data"]
             .as_array()

@@ -180,6 +180,20 @@ pub async fn token(server: &MockServer, party: &MockParty) -> String {
         .to_owned()
 }
 
+/// The first page (up to 100) of `party`'s shipment poll, without
+/// filters; asserts it is answered `200`.
+pub async fn shipment_poll(server: &MockServer, party: &MockParty) -> Value {
+    let (status, page) = post(
+        server,
+        party,
+        "/shipment/poll",
+        serde_json::json!({"filters": {}, "limit": 100}),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    page
+}
+
 /// `POST` `body` to `path` as `party` (Basic credentials, which the
 /// api-connector and the polls take): the status and the JSON answer
 /// (`null` when there is none).
