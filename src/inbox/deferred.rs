@@ -218,7 +218,7 @@ impl Store for Deferred {
         delegate!(self.renew(owner, keys, lease))
     }
 
-    fn mark_handling(&self, owner: String, id: i64) -> BoxFuture<'_, Result<(), InboxError>> {
+    fn mark_handling(&self, owner: String, id: i64) -> BoxFuture<'_, Result<bool, InboxError>> {
         delegate!(self.mark_handling(owner, id))
     }
 

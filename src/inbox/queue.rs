@@ -195,7 +195,14 @@ impl Inbox {
     /// [`INTERRUPTED_ERROR`], which the outcome replaces (see
     /// [`RunOutcome::marked`]). If the process dies first, the row stays:
     /// the attempt counts, and says what happened.
-    pub(crate) async fn mark_handling(&self, owner: String, id: i64) -> Result<(), InboxError> {
+    ///
+    /// Only while `owner` still holds the event's head: `false` (nothing
+    /// written) once its lease passed to another instance, which claimed
+    /// the event since (an owner whose renewals failed, still running,
+    /// wrote its row onto the new owner's claim, where it counted as that
+    /// claim's attempt and was never replaced). The caller then leaves the
+    /// event to its new owner.
+    pub(crate) async fn mark_handling(&self, owner: String, id: i64) -> Result<bool, InboxError> {
         self.store_impl().mark_handling(owner, id).await
     }
 

@@ -66,7 +66,9 @@
 //!   OOM-killed; on PostgreSQL also: its lease ran out) is handed on again
 //!   **alone**: claimed as a run of its own, with no other handler of the
 //!   process running, after the processor has committed an `interrupted`
-//!   attempt for it, which its outcome replaces. If the process dies
+//!   attempt for it, which its outcome replaces (only while the instance
+//!   still holds the event: one whose lease ran out and passed to another
+//!   instance while it waited leaves the event to that one). If the process dies
 //!   again meanwhile, that event was the only one running: the
 //!   `interrupted` attempt stays and counts. Once it has used up
 //!   [`ProcessorConfig::max_attempts`] attempts so (with any ordinary

@@ -467,7 +467,19 @@ async fn handle_run<H: Handler>(
                 }
                 None => {
                     match shared.inbox.mark_handling(shared.owner.clone(), id).await {
-                        Ok(()) => marked.push(id),
+                        Ok(true) => marked.push(id),
+                        // Taken over by another instance while this run
+                        // waited (its lease ran out, renewals failing):
+                        // the event is the new owner's to hand on.
+                        Ok(false) => {
+                            tracing::warn!(
+                                id,
+                                "the lease of an interrupted event passed to another instance before it was handed on; left to that instance"
+                            );
+                            events.push((id, Finish::Release));
+                            stop = true;
+                            continue;
+                        }
                         // Handed on all the same: only, should the process
                         // die now, this attempt is not counted.
                         Err(e) => {

@@ -541,7 +541,7 @@ impl Store for PgStore {
         Box::pin(async move { queue::renew(&self.client().await?, &owner, &keys, lease).await })
     }
 
-    fn mark_handling(&self, owner: String, id: i64) -> BoxFuture<'_, Result<(), InboxError>> {
+    fn mark_handling(&self, owner: String, id: i64) -> BoxFuture<'_, Result<bool, InboxError>> {
         Box::pin(async move { queue::mark_handling(&self.client().await?, &owner, id).await })
     }
 

@@ -221,22 +221,26 @@ pub(crate) async fn renew(
     Ok(())
 }
 
-/// See [`crate::inbox::Inbox::mark_handling`].
+/// See [`crate::inbox::Inbox::mark_handling`]. The head (an interrupted
+/// event is the head of its run of one) is locked, so that a claim by
+/// another instance either comes first (and the owner check fails) or
+/// waits for this row (and counts it).
 pub(crate) async fn mark_handling(
     client: &impl GenericClient,
     owner: &str,
     id: i64,
-) -> Result<(), InboxError> {
-    client
+) -> Result<bool, InboxError> {
+    let n = client
         .execute(
-            "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
-             SELECT id, updated_at, tc_now_ms(), $2, 'interrupted', $3 FROM events \
-             WHERE id = $1 AND state = 'processing'",
+            "WITH h AS (SELECT event_id FROM heads WHERE event_id = $1 AND owner = $2 FOR UPDATE) \
+             INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
+             SELECT e.id, e.updated_at, tc_now_ms(), $2, 'interrupted', $3 FROM events e \
+             JOIN h ON h.event_id = e.id WHERE e.state = 'processing'",
             &[&id, &owner, &INTERRUPTED_ERROR],
         )
         .await
         .map_err(pg_error)?;
-    Ok(())
+    Ok(n > 0)
 }
 
 pub(crate) async fn finish(

@@ -649,7 +649,7 @@ impl Store for SqliteStore {
         ))
     }
 
-    fn mark_handling(&self, owner: String, id: i64) -> BoxFuture<'_, Result<(), InboxError>> {
+    fn mark_handling(&self, owner: String, id: i64) -> BoxFuture<'_, Result<bool, InboxError>> {
         Box::pin(self.write(
             move |conn| queue::mark_handling(conn, &owner, id, now_ms()),
             false,

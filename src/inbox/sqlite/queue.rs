@@ -282,13 +282,15 @@ pub(crate) fn mark_handling(
     owner: &str,
     id: i64,
     now: i64,
-) -> Result<(), InboxError> {
-    conn.prepare_cached(
-        "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
-         SELECT id, updated_at, ?2, ?3, 'interrupted', ?4 FROM events WHERE id = ?1 AND state = 'processing'",
-    )?
-    .execute((id, now, owner, INTERRUPTED_ERROR))?;
-    Ok(())
+) -> Result<bool, InboxError> {
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
+             SELECT id, updated_at, ?2, ?3, 'interrupted', ?4 FROM events WHERE id = ?1 AND state = 'processing' \
+             AND EXISTS (SELECT 1 FROM heads WHERE event_id = ?1 AND owner = ?3)",
+        )?
+        .execute((id, now, owner, INTERRUPTED_ERROR))?;
+    Ok(n > 0)
 }
 
 pub(crate) fn finish(
