@@ -86,16 +86,6 @@ async fn a_lost_lease_leaves_the_new_owners_claim_alone() {
         &format!("SELECT owner FROM heads WHERE event_id = {y}"),
     );
     assert!(!owner_a.is_empty());
-    // A's renewals fail from now on (the database unreachable for it).
-    pg.psql(
-        "inbox",
-        &format!(
-            "CREATE FUNCTION refuse_renewal() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
-             IF OLD.owner = '{owner_a}' AND NEW.owner = '{owner_a}' THEN RAISE EXCEPTION 'unreachable (test)'; END IF; \
-             RETURN NEW; END $$; \
-             CREATE TRIGGER refuse_renewal BEFORE UPDATE ON heads FOR EACH ROW EXECUTE FUNCTION refuse_renewal();"
-        ),
-    );
     let start = Instant::now();
     while pg.psql(
         "inbox",
@@ -108,6 +98,17 @@ async fn a_lost_lease_leaves_the_new_owners_claim_alone() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // From now on A cannot renew (nor claim): the database unreachable
+    // for it. Its lease on x runs out.
+    pg.psql(
+        "inbox",
+        &format!(
+            "CREATE FUNCTION refuse_a() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.owner = '{owner_a}' THEN RAISE EXCEPTION 'unreachable (test)'; END IF; \
+             RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_a BEFORE UPDATE ON heads FOR EACH ROW EXECUTE FUNCTION refuse_a();"
+        ),
+    );
 
     // Instance B takes x over once A's lease ran out, and holds it in its
     // handler until A's claim of x has had its turn (or a while passed).
@@ -140,7 +141,9 @@ async fn a_lost_lease_leaves_the_new_owners_claim_alone() {
     let b = tokio::spawn(Processor::new(second, handler_b, config).run(async {
         let _ = stopped_b.await;
     }));
-    x_in_b.notified().await;
+    tokio::time::timeout(Duration::from_secs(30), x_in_b.notified())
+        .await
+        .expect("B takes x over once A's lease ran out");
     // A gets its turn at x.
     y_release.notify_one();
 
