@@ -26,6 +26,8 @@ mod port_support;
 
 const CHILD_DB: &str = "TRADECLOUD_INBOX_CRASH_CHILD_DB";
 const PROCESS_URL: &str = "TRADECLOUD_INBOX_CRASH_PROCESS_URL";
+const HANDLER_MS: &str = "TRADECLOUD_INBOX_CRASH_HANDLER_MS";
+const MAX_ATTEMPTS: &str = "TRADECLOUD_INBOX_CRASH_MAX_ATTEMPTS";
 
 /// The child's side: store until killed. Does nothing in a normal test run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,7 +194,14 @@ async fn crash_child_processes_until_settled() {
         return;
     };
     let inbox = Inbox::connect(&url).await.expect("open inbox");
-    let handler = handler_fn(|event, _ctx| async move {
+    // Set by the kill -9 test: a handler that takes a while, and room for
+    // events that happen to be handed on alone when a kill comes.
+    let setting = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let delay = setting(HANDLER_MS).unwrap_or(0);
+    let handler = handler_fn(move |event, _ctx| async move {
+        if delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        }
         if event.meta().message_id.as_deref() == Some("poison") {
             // A handler that kills the process: a panic with
             // panic = "abort", a crash in native code, the OOM killer.
@@ -202,7 +211,7 @@ async fn crash_child_processes_until_settled() {
     });
     let config = ProcessorConfig {
         concurrency: 4,
-        max_attempts: 2,
+        max_attempts: setting(MAX_ATTEMPTS).map_or(2, |n| n as u32),
         backoff_base: std::time::Duration::from_millis(10),
         backoff_max: std::time::Duration::from_millis(20),
         poll_interval: std::time::Duration::from_millis(20),
@@ -284,8 +293,10 @@ fn a_handler_that_kills_the_process_is_isolated_on(url: &str) {
 
     let crashes = process_until_settled(url);
     // Once where nothing was recorded (the run's claim is not blamed on
-    // any of its events), then max_attempts (2) times handed on alone.
-    assert_eq!(crashes, 3);
+    // any of its events), once handed on with the others it interrupted
+    // (which tells which of them were in a handler, none blamed), then
+    // max_attempts (2) times handed on alone.
+    assert_eq!(crashes, 4);
 
     for (message, id) in ids {
         let event = runtime.block_on(inbox.get(id)).unwrap().unwrap().summary;
@@ -331,4 +342,98 @@ fn a_handler_that_kills_the_process_is_isolated_postgres() {
     let pg = pg_support::PgCluster::start();
     let url = pg.database("inbox");
     a_handler_that_kills_the_process_is_isolated_on(&url);
+}
+
+/// `processes` processes on one inbox under load, one of them killed with
+/// SIGKILL `kills` times in a row (mid-batch, mid-takeover, mid-recovery, while
+/// interrupted events are handed on alone) and started again: every event
+/// ends `done`, its attempts the attempts recorded, and the processes
+/// settle by themselves (none stops making progress).
+fn kill_9_in_a_row_loses_and_blames_nothing_on(url: &str, processes: usize, kills: usize) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let inbox = runtime.block_on(Inbox::connect(url)).expect("open inbox");
+    let mut ids = Vec::new();
+    for i in 0..15 {
+        for o in 0..200 {
+            let stored = runtime
+                .block_on(inbox.store(order_event(&format!("o-{o}"), &format!("m-{o}-{i}"))))
+                .unwrap();
+            ids.push(stored.id());
+        }
+    }
+    let spawn = || {
+        Command::new(std::env::current_exe().unwrap())
+            .args([
+                "crash_child_processes_until_settled",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(PROCESS_URL, url)
+            .env(HANDLER_MS, "10")
+            .env(MAX_ATTEMPTS, "10")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run the child")
+    };
+    let mut children: Vec<_> = (0..processes).map(|_| spawn()).collect();
+    for round in 0..kills {
+        std::thread::sleep(std::time::Duration::from_millis(
+            300 + 150 * (round as u64 % 4),
+        ));
+        let victim = round % processes;
+        let _ = children[victim].kill();
+        let _ = children[victim].wait();
+        children[victim] = spawn();
+    }
+    // A generous bound, only so that a hang fails instead of blocking.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    for mut child in children {
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "a child failed: {status:?}");
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let counts = runtime.block_on(inbox.counts()).unwrap();
+                panic!("the processes stopped making progress: {counts:?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    let mut wrong = Vec::new();
+    for id in ids {
+        let event = runtime.block_on(inbox.get(id)).unwrap().unwrap().summary;
+        let attempts = runtime.block_on(inbox.attempts(id)).unwrap();
+        if event.state != State::Done || event.attempts as usize != attempts.len() {
+            let outcomes: Vec<&str> = attempts.iter().map(|a| a.outcome.as_str()).collect();
+            wrong.push(format!(
+                "{id}: {} attempts {} {outcomes:?}",
+                event.state, event.attempts
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} events wrong, e.g. {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(10)]
+    );
+}
+
+#[test]
+fn kill_9_in_a_row_loses_and_blames_nothing_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("inbox.db").display());
+    kill_9_in_a_row_loses_and_blames_nothing_on(&url, 1, 6);
+}
+
+/// One of three processes on one PostgreSQL inbox killed at a time.
+#[test]
+fn kill_9_in_a_row_of_one_of_three_processes_loses_and_blames_nothing_postgres() {
+    let pg = pg_support::PgCluster::start();
+    let url = pg.database("inbox");
+    kill_9_in_a_row_loses_and_blames_nothing_on(&url, 3, 12);
 }

@@ -62,6 +62,7 @@ mod mock_write;
 mod processing_fetch;
 mod processing_order;
 mod processing_outcomes;
+mod processing_recovery;
 mod receiver_auth;
 mod receiver_early_answers;
 mod receiver_settings;

@@ -2,10 +2,11 @@
 //! `event_attempts` in both stores), written in the same transaction that
 //! records the event's outcome, so the console's event page and `tradecloud
 //! inbox show` list every attempt with its error, not only the last one.
-//! An event handed on alone after an interrupted claim gets its row
-//! (`interrupted`) before the handler runs; the outcome replaces it, and if
-//! the process dies first it stays (see the Guarantees of
-//! [`crate::processing`]).
+//! An event handed on after an interrupted claim gets its row
+//! (`interrupted`) before the handler runs; the outcome replaces it. If
+//! the process dies first, it stays: counted if the event ran alone,
+//! otherwise until the next claim, which then hands the event on alone (see
+//! the Guarantees of [`crate::processing`]).
 //!
 //! Growth is bounded: at most [`ATTEMPTS_KEPT`] attempts per event are
 //! kept (the oldest go), an error is cut to [`ERROR_MAX_BYTES`], and
@@ -45,8 +46,9 @@ pub enum AttemptOutcome {
     Fetched,
     /// The process stopped (killed, crashed, aborted, out of memory) while
     /// the handler ran the event, before an outcome was recorded. Recorded
-    /// only for an event handed on alone after an earlier interruption (see
-    /// the Guarantees of [`crate::processing`]).
+    /// only for an event handed on after an earlier interruption, and
+    /// counted only if it ran alone (see the Guarantees of
+    /// [`crate::processing`]).
     Interrupted,
 }
 

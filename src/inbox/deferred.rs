@@ -218,8 +218,13 @@ impl Store for Deferred {
         delegate!(self.renew(owner, keys, lease))
     }
 
-    fn mark_handling(&self, owner: String, id: i64) -> BoxFuture<'_, Result<(), InboxError>> {
-        delegate!(self.mark_handling(owner, id))
+    fn mark_handling(
+        &self,
+        owner: String,
+        id: i64,
+        alone: bool,
+    ) -> BoxFuture<'_, Result<bool, InboxError>> {
+        delegate!(self.mark_handling(owner, id, alone))
     }
 
     fn finish(

@@ -383,7 +383,7 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn claim(&self, request: ClaimRequest) -> BoxFuture<'_, Result<Vec<Claimed>>>;
     fn renew(&self, owner: String, keys: Vec<String>, lease: Duration)
         -> BoxFuture<'_, Result<()>>;
-    fn mark_handling(&self, owner: String, id: i64) -> BoxFuture<'_, Result<()>>;
+    fn mark_handling(&self, owner: String, id: i64, alone: bool) -> BoxFuture<'_, Result<bool>>;
     fn finish(&self, owner: String, runs: Vec<RunOutcome>) -> BoxFuture<'_, Result<FinishReport>>;
     fn next_due(&self) -> BoxFuture<'_, Result<Option<Duration>>>;
     // Copying a whole inbox, see `migrate`.

@@ -51,21 +51,34 @@ pub(crate) fn run_of(head: i64, candidates: &[(i64, String, String)]) -> Vec<i64
 /// found `processing`, whose earlier claim was interrupted (the process
 /// died, or on PostgreSQL its lease ran out). That claim counts as an
 /// attempt only if the processor had recorded that it handed the event
-/// on ([`Inbox::mark_handling`]: an `interrupted` attempt row started at
-/// that claim); otherwise it is taken back, as a release takes it back,
-/// and this claim counts in its place. So `attempts` is the number of
-/// attempts recorded for the event since it was last queued, plus the one
-/// being made.
-pub(crate) const CLAIMED_ATTEMPTS_SQL: &str = "attempts + CASE WHEN state <> 'processing' THEN 1 \
-     WHEN EXISTS (SELECT 1 FROM event_attempts a WHERE a.event_id = events.id \
-     AND a.outcome = 'interrupted' AND a.started_at = events.updated_at) THEN 1 ELSE 0 END";
+/// on alone ([`Inbox::mark_handling`]: an `interrupted` attempt row with
+/// [`INTERRUPTED_ERROR`] started at that claim); otherwise it is taken
+/// back, as a release takes it back, and this claim counts in its place.
+/// So `attempts` is the number of attempts recorded for the event since it
+/// was last queued, plus the one being made.
+pub(crate) fn claimed_attempts_sql() -> String {
+    format!(
+        "attempts + CASE WHEN state <> 'processing' THEN 1 \
+         WHEN EXISTS (SELECT 1 FROM event_attempts a WHERE a.event_id = events.id \
+         AND a.outcome = 'interrupted' AND a.error = '{INTERRUPTED_ERROR}' \
+         AND a.started_at = events.updated_at) THEN 1 ELSE 0 END"
+    )
+}
 
-/// The error of an attempt that the process did not live to finish (the
-/// row [`Inbox::mark_handling`] writes, replaced by the real outcome when
-/// there is one).
+/// The error of an attempt that the process did not live to finish while
+/// the handler ran the event alone (the row [`Inbox::mark_handling`]
+/// writes, replaced by the real outcome when there is one). Counted.
 pub(crate) const INTERRUPTED_ERROR: &str =
     "the process stopped while the handler ran this event alone \
      (killed, crashed, aborted or out of memory); the outcome was never recorded";
+
+/// The error of the row [`Inbox::mark_handling`] writes for an event
+/// handed on with others after an interruption (not alone). Not counted,
+/// and deleted by the next claim, which learns from it that the event was
+/// in a handler when the process stopped (see [`Claimed::suspects`]).
+pub(crate) const INTERRUPTED_TOGETHER_ERROR: &str =
+    "the process stopped while the handler ran this event, with others, after an earlier interruption; \
+     handed on alone next";
 
 /// What a claim asks for.
 #[derive(Debug, Clone)]
@@ -96,6 +109,11 @@ pub(crate) struct Claimed {
     /// Those of `events` that were `processing` when claimed: a claim of
     /// them was interrupted (always a run of one, see [`run_of`]).
     pub(crate) interrupted: Vec<i64>,
+    /// Those of `interrupted` that the handler was running, marked, when
+    /// that claim was interrupted (an `interrupted` row of that claim,
+    /// alone or together): handed on alone. The others may never have
+    /// reached a handler (claimed ahead): handed on with others, marked.
+    pub(crate) suspects: Vec<i64>,
 }
 
 /// The whole order or shipment fetched for a trigger.
@@ -192,11 +210,25 @@ impl Inbox {
 
     /// Record, and wait for the commit, that `owner` hands the claimed
     /// event `id` to the handler now: an `interrupted` attempt row with
-    /// [`INTERRUPTED_ERROR`], which the outcome replaces (see
-    /// [`RunOutcome::marked`]). If the process dies first, the row stays:
-    /// the attempt counts, and says what happened.
-    pub(crate) async fn mark_handling(&self, owner: String, id: i64) -> Result<(), InboxError> {
-        self.store_impl().mark_handling(owner, id).await
+    /// [`INTERRUPTED_ERROR`] (`alone`) or [`INTERRUPTED_TOGETHER_ERROR`],
+    /// which the outcome replaces (see [`RunOutcome::marked`]). If the
+    /// process dies first, the row stays: alone, the attempt counts, and
+    /// says what happened; together, the next claim hands the event on
+    /// alone.
+    ///
+    /// Only while `owner` still holds the event's head: `false` (nothing
+    /// written) once its lease passed to another instance, which claimed
+    /// the event since (an owner whose renewals failed, still running,
+    /// wrote its row onto the new owner's claim, where it counted as that
+    /// claim's attempt and was never replaced). The caller then leaves the
+    /// event to its new owner.
+    pub(crate) async fn mark_handling(
+        &self,
+        owner: String,
+        id: i64,
+        alone: bool,
+    ) -> Result<bool, InboxError> {
+        self.store_impl().mark_handling(owner, id, alone).await
     }
 
     /// Record what became of claimed runs, in one transaction.

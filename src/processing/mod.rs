@@ -63,20 +63,30 @@
 //!   with the same attempt number. The exception is the next point.
 //! * **A handler that kills the process.** An event whose claim was
 //!   interrupted (the process was killed, crashed, aborted, or was
-//!   OOM-killed; on PostgreSQL also: its lease ran out) is handed on again
-//!   **alone**: claimed as a run of its own, with no other handler of the
-//!   process running, after the processor has committed an `interrupted`
-//!   attempt for it, which its outcome replaces. If the process dies
-//!   again meanwhile, that event was the only one running: the
-//!   `interrupted` attempt stays and counts. Once it has used up
-//!   [`ProcessorConfig::max_attempts`] attempts so (with any ordinary
+//!   OOM-killed; on PostgreSQL also: its lease ran out) is claimed as a run
+//!   of its own and handed on again after the processor has committed an
+//!   `interrupted` attempt for it, which its outcome replaces (only while
+//!   the instance still holds the event: one whose lease ran out and
+//!   passed to another instance meanwhile leaves the event to that one).
+//!   Most events a crash interrupts never reached a handler (up to
+//!   `8 × concurrency` runs are claimed ahead of the handlers), so the
+//!   first time they are handed on side by side as usual, with an
+//!   uncounted mark each. If the process dies again meanwhile, the marks
+//!   tell which of them were in a handler: those, and only those, are then
+//!   handed on **alone**, with no other handler of the process running. If
+//!   the process dies while one runs alone, that event was the only one
+//!   running: its `interrupted` attempt stays and counts. Once it has used
+//!   up [`ProcessorConfig::max_attempts`] attempts so (with any ordinary
 //!   failures before), it is `dead`, with an error that says how many
 //!   times the process died while handling it and to `tradecloud inbox
 //!   replay ID` once the handler is fixed; the events after it are then
 //!   handled. So an event that kills the process on every try costs
-//!   `max_attempts + 1` crashes (the first, which blames no one, then one
-//!   per attempt), not a crash loop. The cost: after any crash, each event
-//!   it interrupted is handed on one at a time, with one more commit each.
+//!   `max_attempts + 2` crashes (the first, which blames no one, one that
+//!   finds the events that were in a handler, then one per attempt), not a
+//!   crash loop, and no other event is blamed. The cost: after a crash, one
+//!   more commit per interrupted event; after a crash among interrupted
+//!   events, at most `concurrency` events handed on one at a time. (Any
+//!   kill while an event runs alone counts against it, whatever its cause.)
 //!   A GET-webhook trigger's fetch runs none of the handler's code and is
 //!   never blamed.
 //! * **Per-object order.** Events with the same object id (order id or

@@ -442,7 +442,13 @@ async fn handle_run<H: Handler>(
             continue;
         }
         // A trigger's fetch runs no code of the user's: never blamed.
-        let suspect = run.interrupted.contains(&id) && stored.summary.origin != Origin::Trigger;
+        let interrupted = run.interrupted.contains(&id) && stored.summary.origin != Origin::Trigger;
+        // Running in a handler when its claim was interrupted: alone. An
+        // interrupted event that may never have reached a handler (claimed
+        // ahead of the handlers, as most of a crashed process's events
+        // were) runs with the others, marked, so that only the events that
+        // were in a handler when the process stopped again run alone.
+        let suspect = interrupted && run.suspects.contains(&id);
         let (outcome, finish, elapsed) = if suspect {
             // A run holds at most one such event (`run_of`); taken once
             // all the same, as a second write (or a read below) in the
@@ -457,32 +463,43 @@ async fn handle_run<H: Handler>(
             tracing::warn!(
                 id,
                 attempt = stored.summary.attempts,
-                "handing on alone an event whose handling was interrupted (the process died or lost its lease); \
+                "handing on alone an event that was being handled when the process died (or lost its lease); \
                  should the process die again now, this event is blamed"
             );
-            let handled = match interrupted_too_often(&shared, &stored).await {
+            match interrupted_too_often(&shared, &stored).await {
                 Some(outcome) => {
                     let finish = outcome.finish();
                     (outcome, finish, Duration::ZERO)
                 }
                 None => {
-                    match shared.inbox.mark_handling(shared.owner.clone(), id).await {
-                        Ok(()) => marked.push(id),
-                        // Handed on all the same: only, should the process
-                        // die now, this attempt is not counted.
-                        Err(e) => {
-                            tracing::warn!(id, error = %e, "cannot record that the event is being handled alone")
+                    match mark(&shared, id, true).await {
+                        Marked::Recorded => marked.push(id),
+                        Marked::Failed => {}
+                        Marked::Lost => {
+                            events.push((id, Finish::Release));
+                            stop = true;
+                            continue;
                         }
                     }
                     handle_event(&shared, &stored).await
                 }
-            };
-            handled
+            }
         } else {
             let _turn = match alone {
                 Some(_) => None,
                 None => Some(shared.alone.read().await),
             };
+            if interrupted {
+                match mark(&shared, id, false).await {
+                    Marked::Recorded => marked.push(id),
+                    Marked::Failed => {}
+                    Marked::Lost => {
+                        events.push((id, Finish::Release));
+                        stop = true;
+                        continue;
+                    }
+                }
+            }
             handle_event(&shared, &stored).await
         };
         stop = matches!(outcome, Outcome::Retrying { .. });
@@ -529,6 +546,40 @@ async fn handle_run<H: Handler>(
         }
     }
     drop(alone);
+}
+
+/// What became of [`Inbox::mark_handling`] for an interrupted event.
+enum Marked {
+    /// Committed: the outcome replaces it.
+    Recorded,
+    /// Not recorded (the store failed): handed on all the same; should the
+    /// process die now, this attempt is neither counted nor a reason to
+    /// run the event alone next time.
+    Failed,
+    /// Taken over by another instance while this run waited (its lease
+    /// ran out, renewals failing): the event is the new owner's to hand on.
+    Lost,
+}
+
+async fn mark<H>(shared: &Shared<H>, id: i64, alone: bool) -> Marked {
+    match shared
+        .inbox
+        .mark_handling(shared.owner.clone(), id, alone)
+        .await
+    {
+        Ok(true) => Marked::Recorded,
+        Ok(false) => {
+            tracing::warn!(
+                id,
+                "the lease of an interrupted event passed to another instance before it was handed on; left to that instance"
+            );
+            Marked::Lost
+        }
+        Err(e) => {
+            tracing::warn!(id, error = %e, "cannot record that an interrupted event is being handled");
+            Marked::Failed
+        }
+    }
 }
 
 /// For an event whose earlier claim was interrupted and which has used up

@@ -541,8 +541,15 @@ impl Store for PgStore {
         Box::pin(async move { queue::renew(&self.client().await?, &owner, &keys, lease).await })
     }
 
-    fn mark_handling(&self, owner: String, id: i64) -> BoxFuture<'_, Result<(), InboxError>> {
-        Box::pin(async move { queue::mark_handling(&self.client().await?, &owner, id).await })
+    fn mark_handling(
+        &self,
+        owner: String,
+        id: i64,
+        alone: bool,
+    ) -> BoxFuture<'_, Result<bool, InboxError>> {
+        Box::pin(
+            async move { queue::mark_handling(&self.client().await?, &owner, id, alone).await },
+        )
     }
 
     fn finish(

@@ -13,8 +13,8 @@ use super::pg_error;
 use super::rows::{insert_event, lock_keys, stored_event, SUMMARY_COLUMNS};
 use crate::inbox::attempts::of_finish;
 use crate::inbox::queue::{
-    run_of, ClaimRequest, Claimed, Finish, FinishReport, RunOutcome, CLAIMED_ATTEMPTS_SQL,
-    INTERRUPTED_ERROR,
+    claimed_attempts_sql, run_of, ClaimRequest, Claimed, Finish, FinishReport, RunOutcome,
+    INTERRUPTED_ERROR, INTERRUPTED_TOGETHER_ERROR,
 };
 use crate::inbox::{
     from_ms, Attempt, AttemptOutcome, InboxError, NewEvent, NewState, State, Stored, StoredEvent,
@@ -132,6 +132,28 @@ pub(crate) async fn claim(
         .iter()
         .flat_map(|(_, ids)| ids.iter().copied())
         .collect();
+    // Interrupted events the handler was running (marked by that claim):
+    // read before the claim moves `updated_at` on; the rows of those
+    // handed on together go (they were never counted).
+    let left: Vec<i64> = interrupted.values().flatten().copied().collect();
+    let mut suspects: Vec<i64> = Vec::new();
+    if !left.is_empty() {
+        let rows = tx
+            .query(
+                "SELECT DISTINCT a.event_id FROM event_attempts a JOIN events e ON e.id = a.event_id \
+                 WHERE a.event_id = ANY($1) AND a.outcome = 'interrupted' AND a.started_at = e.updated_at",
+                &[&left],
+            )
+            .await
+            .map_err(pg_error)?;
+        suspects = rows.iter().map(|r| r.get(0)).collect();
+        tx.execute(
+            "DELETE FROM event_attempts WHERE event_id = ANY($1) AND outcome = 'interrupted' AND error = $2",
+            &[&left, &INTERRUPTED_TOGETHER_ERROR],
+        )
+        .await
+        .map_err(pg_error)?;
+    }
     // The body (and headers) of an event whose decoded webhook this process
     // holds are not read: the processor takes the webhook, and reads the
     // body itself if the handoff dropped it meanwhile (as on SQLite). The
@@ -147,12 +169,13 @@ pub(crate) async fn claim(
     let rows = tx
         .query(
             &format!(
-                "WITH m AS (UPDATE events SET state = 'processing', attempts = {CLAIMED_ATTEMPTS_SQL}, \
+                "WITH m AS (UPDATE events SET state = 'processing', attempts = {}, \
                  updated_at = tc_now_ms() WHERE id = ANY($1) RETURNING *) \
                  SELECT {SUMMARY_COLUMNS}, \
                  CASE WHEN e.id = ANY($2) THEN ''::bytea ELSE b.body END, \
                  CASE WHEN e.id = ANY($2) THEN NULL ELSE b.headers END \
-                 FROM m e JOIN event_bodies b ON b.event_id = e.id"
+                 FROM m e JOIN event_bodies b ON b.event_id = e.id",
+                claimed_attempts_sql()
             ),
             &[&ids, &held],
         )
@@ -165,10 +188,18 @@ pub(crate) async fn claim(
     }
     Ok(runs
         .into_iter()
-        .map(|(key, ids)| Claimed {
-            interrupted: interrupted.remove(&key).unwrap_or_default(),
-            key,
-            events: ids.iter().filter_map(|id| by_id.remove(id)).collect(),
+        .map(|(key, ids)| {
+            let interrupted = interrupted.remove(&key).unwrap_or_default();
+            Claimed {
+                suspects: interrupted
+                    .iter()
+                    .copied()
+                    .filter(|id| suspects.contains(id))
+                    .collect(),
+                interrupted,
+                key,
+                events: ids.iter().filter_map(|id| by_id.remove(id)).collect(),
+            }
         })
         .filter(|c| !c.events.is_empty())
         .collect())
@@ -221,22 +252,32 @@ pub(crate) async fn renew(
     Ok(())
 }
 
-/// See [`crate::inbox::Inbox::mark_handling`].
+/// See [`crate::inbox::Inbox::mark_handling`]. The head (an interrupted
+/// event is the head of its run of one) is locked, so that a claim by
+/// another instance either comes first (and the owner check fails) or
+/// waits for this row (and counts it).
 pub(crate) async fn mark_handling(
     client: &impl GenericClient,
     owner: &str,
     id: i64,
-) -> Result<(), InboxError> {
-    client
+    alone: bool,
+) -> Result<bool, InboxError> {
+    let error = if alone {
+        INTERRUPTED_ERROR
+    } else {
+        INTERRUPTED_TOGETHER_ERROR
+    };
+    let n = client
         .execute(
-            "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
-             SELECT id, updated_at, tc_now_ms(), $2, 'interrupted', $3 FROM events \
-             WHERE id = $1 AND state = 'processing'",
-            &[&id, &owner, &INTERRUPTED_ERROR],
+            "WITH h AS (SELECT event_id FROM heads WHERE event_id = $1 AND owner = $2 FOR UPDATE) \
+             INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
+             SELECT e.id, e.updated_at, tc_now_ms(), $2, 'interrupted', $3 FROM events e \
+             JOIN h ON h.event_id = e.id WHERE e.state = 'processing'",
+            &[&id, &owner, &error],
         )
         .await
         .map_err(pg_error)?;
-    Ok(())
+    Ok(n > 0)
 }
 
 pub(crate) async fn finish(

@@ -649,9 +649,14 @@ impl Store for SqliteStore {
         ))
     }
 
-    fn mark_handling(&self, owner: String, id: i64) -> BoxFuture<'_, Result<(), InboxError>> {
+    fn mark_handling(
+        &self,
+        owner: String,
+        id: i64,
+        alone: bool,
+    ) -> BoxFuture<'_, Result<bool, InboxError>> {
         Box::pin(self.write(
-            move |conn| queue::mark_handling(conn, &owner, id, now_ms()),
+            move |conn| queue::mark_handling(conn, &owner, id, alone, now_ms()),
             false,
         ))
     }

@@ -12,8 +12,8 @@ use super::db::{BODY_COLUMNS, SUMMARY_COLUMNS, WITH_BODY};
 use super::rows::{insert_row, stored_event, summary, RowValues};
 use crate::inbox::attempts::of_finish;
 use crate::inbox::queue::{
-    head_key, run_of, ClaimRequest, Claimed, Finish, FinishReport, RunOutcome,
-    CLAIMED_ATTEMPTS_SQL, INTERRUPTED_ERROR,
+    claimed_attempts_sql, head_key, run_of, ClaimRequest, Claimed, Finish, FinishReport,
+    RunOutcome, INTERRUPTED_ERROR, INTERRUPTED_TOGETHER_ERROR,
 };
 use crate::inbox::{
     from_ms, Attempt, AttemptOutcome, InboxError, Origin, State, StoredEvent, ATTEMPTS_KEPT,
@@ -174,8 +174,28 @@ pub(crate) fn claim(
             .filter(|(id, state, _)| ids.contains(id) && state == State::Processing.as_str())
             .map(|(id, _, _)| *id)
             .collect();
+        // Interrupted events the handler was running (marked by that
+        // claim): read before the claim moves `updated_at` on; the rows of
+        // those handed on together go (they were never counted).
+        let mut suspects = Vec::new();
+        for id in &interrupted {
+            let marked: bool = conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM event_attempts a JOIN events e ON e.id = a.event_id \
+                     WHERE a.event_id = ?1 AND a.outcome = 'interrupted' AND a.started_at = e.updated_at)",
+                )?
+                .query_row([id], |row| row.get(0))?;
+            if marked {
+                suspects.push(*id);
+            }
+            conn.prepare_cached(
+                "DELETE FROM event_attempts WHERE event_id = ?1 AND outcome = 'interrupted' AND error = ?2",
+            )?
+            .execute((id, INTERRUPTED_TOGETHER_ERROR))?;
+        }
         let mut mark = conn.prepare_cached(&format!(
-            "UPDATE events SET state = 'processing', attempts = {CLAIMED_ATTEMPTS_SQL}, updated_at = ?2 WHERE id = ?1"
+            "UPDATE events SET state = 'processing', attempts = {}, updated_at = ?2 WHERE id = ?1",
+            claimed_attempts_sql()
         ))?;
         let mut read = conn.prepare_cached(&format!(
             "SELECT {SUMMARY_COLUMNS}, {BODY_COLUMNS} FROM {WITH_BODY} WHERE e.id = ?1"
@@ -206,6 +226,7 @@ pub(crate) fn claim(
             key,
             events,
             interrupted,
+            suspects,
         });
     }
     Ok(claimed)
@@ -281,14 +302,22 @@ pub(crate) fn mark_handling(
     conn: &Connection,
     owner: &str,
     id: i64,
+    alone: bool,
     now: i64,
-) -> Result<(), InboxError> {
-    conn.prepare_cached(
-        "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
-         SELECT id, updated_at, ?2, ?3, 'interrupted', ?4 FROM events WHERE id = ?1 AND state = 'processing'",
-    )?
-    .execute((id, now, owner, INTERRUPTED_ERROR))?;
-    Ok(())
+) -> Result<bool, InboxError> {
+    let error = if alone {
+        INTERRUPTED_ERROR
+    } else {
+        INTERRUPTED_TOGETHER_ERROR
+    };
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
+             SELECT id, updated_at, ?2, ?3, 'interrupted', ?4 FROM events WHERE id = ?1 AND state = 'processing' \
+             AND EXISTS (SELECT 1 FROM heads WHERE event_id = ?1 AND owner = ?3)",
+        )?
+        .execute((id, now, owner, error))?;
+    Ok(n > 0)
 }
 
 pub(crate) fn finish(
