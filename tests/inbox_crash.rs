@@ -23,6 +23,10 @@ use tradecloud::processing::{handler_fn, Processor, ProcessorConfig};
 mod pg_support;
 #[path = "port_support/mod.rs"]
 mod port_support;
+#[path = "processing_support/mod.rs"]
+mod processing_support;
+
+use processing_support::order_event;
 
 const CHILD_DB: &str = "TRADECLOUD_INBOX_CRASH_CHILD_DB";
 const PROCESS_URL: &str = "TRADECLOUD_INBOX_CRASH_PROCESS_URL";
@@ -166,23 +170,6 @@ fn sigkill_mid_stream_loses_no_acknowledged_event() {
         .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
         .unwrap();
     assert!(count as usize >= acknowledged.len());
-}
-
-fn order_event(order_id: &str, message_id: &str) -> NewEvent {
-    let body = format!(
-        r#"{{"eventName":"OrderIssuedByBuyer","meta":{{"messageId":"{message_id}"}},"orderEvent":{{"orderId":"{order_id}","lines":[{{"id":"l1"}}]}}}}"#
-    );
-    NewEvent {
-        kind: EventKind::Order,
-        event_name: Some("OrderIssuedByBuyer".into()),
-        object_id: Some(order_id.into()),
-        message_id: Some(message_id.into()),
-        content_type: "application/json".into(),
-        body: Bytes::from(body),
-        state: NewState::Received,
-        source: None,
-        headers: Vec::new(),
-    }
 }
 
 /// The processing child: hands the inbox's events on, aborting the process

@@ -3,31 +3,13 @@
 #![cfg(feature = "postgres")]
 
 use crate::pg_support;
-use crate::processing_support::crash_mid_handler;
+use crate::processing_support::{crash_mid_handler, order_event};
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use tradecloud::inbox::{EventKind, Inbox, NewEvent, NewState, State};
+use tradecloud::inbox::{Inbox, State};
 use tradecloud::processing::{handler_fn, Processor, ProcessorConfig};
-
-fn order_event(order_id: &str, message_id: &str) -> NewEvent {
-    let body = format!(
-        r#"{{"eventName":"OrderIssuedByBuyer","meta":{{"messageId":"{message_id}"}},"orderEvent":{{"orderId":"{order_id}","lines":[{{"id":"l1"}}]}}}}"#
-    );
-    NewEvent {
-        kind: EventKind::Order,
-        event_name: Some("OrderIssuedByBuyer".into()),
-        object_id: Some(order_id.into()),
-        message_id: Some(message_id.into()),
-        content_type: "application/json".into(),
-        body: Bytes::from(body),
-        state: NewState::Received,
-        source: None,
-        headers: Vec::new(),
-    }
-}
 
 /// An instance that claimed an interrupted event, then lost its lease
 /// (renewals failing) while it waited to hand it on alone, must not write

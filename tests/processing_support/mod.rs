@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tradecloud::inbox::Inbox;
+use bytes::Bytes;
+use tradecloud::inbox::{EventKind, Inbox, NewEvent, NewState};
 use tradecloud::processing::{handler_fn, Processor, ProcessorConfig};
 
 /// A processor "dies" while its handler runs: it is started on `inbox` with
@@ -31,4 +32,24 @@ pub async fn crash_mid_handler(inbox: &Inbox, config: ProcessorConfig, wait: Dur
         .expect("handler started");
     crashed.abort();
     let _ = crashed.await;
+}
+
+/// A stored order event (`OrderIssuedByBuyer`) of order `order_id` with
+/// Tradecloud's message id `message_id`: the smallest body the processor
+/// parses.
+pub fn order_event(order_id: &str, message_id: &str) -> NewEvent {
+    let body = format!(
+        r#"{{"eventName":"OrderIssuedByBuyer","meta":{{"messageId":"{message_id}"}},"orderEvent":{{"orderId":"{order_id}","lines":[{{"id":"l1"}}]}}}}"#
+    );
+    NewEvent {
+        kind: EventKind::Order,
+        event_name: Some("OrderIssuedByBuyer".into()),
+        object_id: Some(order_id.into()),
+        message_id: Some(message_id.into()),
+        content_type: "application/json".into(),
+        body: Bytes::from(body),
+        state: NewState::Received,
+        source: None,
+        headers: Vec::new(),
+    }
 }
