@@ -472,14 +472,10 @@ async fn handle_run<H: Handler>(
                     (outcome, finish, Duration::ZERO)
                 }
                 None => {
-                    match mark(&shared, id, true).await {
-                        Marked::Recorded => marked.push(id),
-                        Marked::Failed => {}
-                        Marked::Lost => {
-                            events.push((id, Finish::Release));
-                            stop = true;
-                            continue;
-                        }
+                    if !mark(&shared, id, true, &mut marked).await {
+                        events.push((id, Finish::Release));
+                        stop = true;
+                        continue;
                     }
                     handle_event(&shared, &stored).await
                 }
@@ -489,16 +485,10 @@ async fn handle_run<H: Handler>(
                 Some(_) => None,
                 None => Some(shared.alone.read().await),
             };
-            if interrupted {
-                match mark(&shared, id, false).await {
-                    Marked::Recorded => marked.push(id),
-                    Marked::Failed => {}
-                    Marked::Lost => {
-                        events.push((id, Finish::Release));
-                        stop = true;
-                        continue;
-                    }
-                }
+            if interrupted && !mark(&shared, id, false, &mut marked).await {
+                events.push((id, Finish::Release));
+                stop = true;
+                continue;
             }
             handle_event(&shared, &stored).await
         };
@@ -548,36 +538,34 @@ async fn handle_run<H: Handler>(
     drop(alone);
 }
 
-/// What became of [`Inbox::mark_handling`] for an interrupted event.
-enum Marked {
-    /// Committed: the outcome replaces it.
-    Recorded,
-    /// Not recorded (the store failed): handed on all the same; should the
-    /// process die now, this attempt is neither counted nor a reason to
-    /// run the event alone next time.
-    Failed,
-    /// Taken over by another instance while this run waited (its lease
-    /// ran out, renewals failing): the event is the new owner's to hand on.
-    Lost,
-}
-
-async fn mark<H>(shared: &Shared<H>, id: i64, alone: bool) -> Marked {
+/// Record that an interrupted event is handed on now
+/// ([`Inbox::mark_handling`]; `alone`: the handler runs it alone), adding it
+/// to `marked` when committed (the outcome replaces the mark). A mark the
+/// store failed to write is logged and the event handed on all the same:
+/// should the process die now, this attempt is neither counted nor a
+/// reason to run the event alone next time. `false` when another instance
+/// took the event over while this run waited (its lease ran out, renewals
+/// failing): the event is the new owner's to hand on.
+async fn mark<H>(shared: &Shared<H>, id: i64, alone: bool, marked: &mut Vec<i64>) -> bool {
     match shared
         .inbox
         .mark_handling(shared.owner.clone(), id, alone)
         .await
     {
-        Ok(true) => Marked::Recorded,
+        Ok(true) => {
+            marked.push(id);
+            true
+        }
         Ok(false) => {
             tracing::warn!(
                 id,
                 "the lease of an interrupted event passed to another instance before it was handed on; left to that instance"
             );
-            Marked::Lost
+            false
         }
         Err(e) => {
             tracing::warn!(id, error = %e, "cannot record that an interrupted event is being handled");
-            Marked::Failed
+            true
         }
     }
 }
