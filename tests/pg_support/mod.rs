@@ -214,20 +214,22 @@ impl PgCluster {
         self.start_server();
     }
 
+    /// `psql` as the superuser on `database` of this cluster: unaligned,
+    /// tuples only, stopping at the first error.
+    fn psql_command(&self, database: &str) -> Command {
+        let mut command = Command::new(self.psql_program());
+        command
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-U", "postgres", "-At", "-d", database])
+            .args(["-v", "ON_ERROR_STOP=1"]);
+        command
+    }
+
     /// A `psql` session on `database` reading its statements from the
     /// returned child's stdin (write them, one per line; close stdin to end
     /// it), to hold a transaction open between other steps of a test.
     pub fn psql_session(&self, database: &str) -> std::process::Child {
-        Command::new(self.psql_program())
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-            ])
-            .args(["-At", "-d", database, "-v", "ON_ERROR_STOP=1"])
+        self.psql_command(database)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -265,17 +267,7 @@ impl PgCluster {
     pub fn psql_each(&self, database: &str, commands: &[&str]) -> String {
         let output = check(
             "psql",
-            Command::new(self.psql_program())
-                .args([
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &self.port.to_string(),
-                    "-U",
-                    "postgres",
-                    "-At",
-                ])
-                .args(["-d", database, "-v", "ON_ERROR_STOP=1"])
+            self.psql_command(database)
                 .args(commands.iter().flat_map(|c| ["-c", c]))
                 .output(),
         );
