@@ -3363,6 +3363,34 @@ mod tests {
         issue_new(&order_message())
     }
 
+    /// The demo order issued with `proposeWhenAccepted` on its line 0001.
+    fn issued_propose_when_accepted() -> Order {
+        let mut json = serde_json::to_value(order_message()).expect("a message");
+        json["lines"][0]["indicators"] = serde_json::json!({"proposeWhenAccepted": true});
+        let message: connector::SendOrderByBuyer = from_json(json);
+        issue_new(&message)
+    }
+
+    /// `proposed` holds an open supplier proposal of the buyer's requested
+    /// delivery schedule (propose-when-accepted.md).
+    fn assert_open_proposal_of_requested_values(proposed: &OrderLine) {
+        let proposal = proposed
+            .supplier_line
+            .as_ref()
+            .and_then(|s| s.requests.as_ref())
+            .and_then(|r| r.proposal.as_ref())
+            .expect("an open proposal");
+        assert_eq!(proposal.status, Some(RequestStatus::Open));
+        assert_eq!(
+            proposal.delivery_schedule,
+            proposed
+                .buyer_line
+                .as_ref()
+                .expect("buyerLine")
+                .delivery_schedule
+        );
+    }
+
     /// A new order of `message`, issued by the buyer at `at(1)`.
     fn issue_new(message: &connector::SendOrderByBuyer) -> Order {
         let (buyer, supplier) = parties();
@@ -3438,10 +3466,7 @@ mod tests {
 
     #[test]
     fn an_accepted_line_the_buyer_marked_propose_when_accepted_becomes_a_proposal() {
-        let mut json = serde_json::to_value(order_message()).expect("a message");
-        json["lines"][0]["indicators"] = serde_json::json!({"proposeWhenAccepted": true});
-        let message: connector::SendOrderByBuyer = from_json(json);
-        let mut order = issue_new(&message);
+        let mut order = issued_propose_when_accepted();
         assert!(respond(
             &mut order,
             &response(serde_json::json!([
@@ -3460,21 +3485,7 @@ mod tests {
         assert_eq!(status(&order, "0002"), (LineProcessStatus::Confirmed, None));
         // The proposal holds the requested values, for the buyer to approve.
         let proposed = line(&order, "0001");
-        let proposal = proposed
-            .supplier_line
-            .as_ref()
-            .and_then(|s| s.requests.as_ref())
-            .and_then(|r| r.proposal.as_ref())
-            .expect("an open proposal");
-        assert_eq!(proposal.status, Some(RequestStatus::Open));
-        assert_eq!(
-            proposal.delivery_schedule,
-            proposed
-                .buyer_line
-                .as_ref()
-                .expect("buyerLine")
-                .delivery_schedule
-        );
+        assert_open_proposal_of_requested_values(proposed);
     }
 
     /// propose-when-accepted.md: the supplier "accepts (confirms with
@@ -3483,10 +3494,7 @@ mod tests {
     /// proposal as one sent `accepted` does.
     #[test]
     fn requested_values_responded_to_a_propose_when_accepted_line_are_a_proposal() {
-        let mut json = serde_json::to_value(order_message()).expect("a message");
-        json["lines"][0]["indicators"] = serde_json::json!({"proposeWhenAccepted": true});
-        let message: connector::SendOrderByBuyer = from_json(json);
-        let mut order = issue_new(&message);
+        let mut order = issued_propose_when_accepted();
         assert!(respond(
             &mut order,
             &response(serde_json::json!([
@@ -3507,21 +3515,7 @@ mod tests {
         );
         let proposed = line(&order, "0001");
         assert!(proposed.confirmed_line.is_none(), "not confirmed yet");
-        let proposal = proposed
-            .supplier_line
-            .as_ref()
-            .and_then(|s| s.requests.as_ref())
-            .and_then(|r| r.proposal.as_ref())
-            .expect("an open proposal");
-        assert_eq!(proposal.status, Some(RequestStatus::Open));
-        assert_eq!(
-            proposal.delivery_schedule,
-            proposed
-                .buyer_line
-                .as_ref()
-                .expect("buyerLine")
-                .delivery_schedule
-        );
+        assert_open_proposal_of_requested_values(proposed);
         // Without the indicator the same answer confirms.
         assert_eq!(status(&order, "0002"), (LineProcessStatus::Confirmed, None));
     }
