@@ -82,6 +82,14 @@ async fn crash_child_stores_until_killed() {
     }
 }
 
+/// This test binary run as a child process that runs only the test `name`
+/// (one of the `crash_child_*` ones, which do nothing in a normal run).
+fn child(name: &str) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.args([name, "--exact", "--nocapture", "--test-threads=1"]);
+    command
+}
+
 #[test]
 fn sigkill_mid_stream_loses_no_acknowledged_event() {
     let dir = tempfile::tempdir().unwrap();
@@ -90,13 +98,7 @@ fn sigkill_mid_stream_loses_no_acknowledged_event() {
 
     // Two crashes in a row, the second on the file the first one left.
     for (round, kill_after) in [(0, 2500usize), (1, 1500)] {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "crash_child_stores_until_killed",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+        let mut child = child("crash_child_stores_until_killed")
             .env(CHILD_DB, &path)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -232,13 +234,7 @@ async fn crash_child_processes_until_settled() {
 fn process_until_settled(url: &str) -> usize {
     let mut crashes = 0;
     for _ in 0..8 {
-        let status = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "crash_child_processes_until_settled",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+        let status = child("crash_child_processes_until_settled")
             .env(PROCESS_URL, url)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -349,13 +345,7 @@ fn kill_9_in_a_row_loses_and_blames_nothing_on(url: &str, processes: usize, kill
         }
     }
     let spawn = || {
-        Command::new(std::env::current_exe().unwrap())
-            .args([
-                "crash_child_processes_until_settled",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+        child("crash_child_processes_until_settled")
             .env(PROCESS_URL, url)
             .env(HANDLER_MS, "10")
             .env(MAX_ATTEMPTS, "10")
