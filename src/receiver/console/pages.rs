@@ -367,6 +367,50 @@ fn line_label(line: &LineChange) -> String {
     }
 }
 
+/// How much of a body an event's page shows, decoded and raw. A browser
+/// lays out `<pre>` text at about a second a megabyte (a 10 MB body, shown
+/// decoded and raw, kept Chromium busy for 22 s), so a larger body is cut
+/// here and downloaded whole from `/events/{id}/body`.
+pub(super) const BODY_SHOWN: usize = 512 * 1024;
+
+/// The first `max` bytes of `text`, cut at a character boundary, and
+/// whether anything was cut.
+fn head(text: &str, max: usize) -> (&str, bool) {
+    if text.len() <= max {
+        return (text, false);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&text[..end], true)
+}
+
+/// The pieces of a decoded body up to `max` bytes of text, and whether
+/// anything was cut.
+fn head_pieces(pieces: Vec<Piece>, max: usize) -> (Vec<Piece>, bool) {
+    let mut left = max;
+    let mut kept = Vec::new();
+    for piece in pieces {
+        let text = match &piece {
+            Piece::Text(t) | Piece::Changed(_, t) => t,
+        };
+        if text.len() <= left {
+            left -= text.len();
+            kept.push(piece);
+            continue;
+        }
+        let (part, _) = head(text, left);
+        let part = part.to_owned();
+        kept.push(match piece {
+            Piece::Text(_) => Piece::Text(part),
+            Piece::Changed(k, _) => Piece::Changed(k, part),
+        });
+        return (kept, true);
+    }
+    (kept, false)
+}
+
 /// A piece of the decoded body: plain text, or a changed line (its index
 /// in the changed lines).
 enum Piece {
@@ -436,6 +480,9 @@ pub(super) fn event(
     let s = &e.summary;
     let title = format!("Event #{}", s.id);
     let changed = changed_lines(&e.body);
+    let decoded = pretty(&e.body, changed.as_deref().unwrap_or_default())
+        .map(|pieces| head_pieces(pieces, BODY_SHOWN).0);
+    let raw = String::from_utf8_lossy(&e.body);
     page(
         &title,
         Some(session),
@@ -528,8 +575,16 @@ pub(super) fn event(
                     }
                 }
             }
+            @if e.body.len() > BODY_SHOWN {
+                p id="body-cut" role="note" {
+                    "The body has " (e.body.len()) " bytes: this page shows the first "
+                    (BODY_SHOWN / 1024) " KiB of it, decoded and raw. "
+                    a href={"/events/" (s.id) "/body"} { "Download the whole body" }
+                    ", or run " code { "tradecloud inbox show " (s.id) " --raw" } "."
+                }
+            }
             h2 { "Decoded body" }
-            @match pretty(&e.body, changed.as_deref().unwrap_or_default()) {
+            @match decoded {
                 Some(pieces) => { pre id="decoded" {
                     @for piece in &pieces {
                         @match piece {
@@ -541,7 +596,8 @@ pub(super) fn event(
                 None => { p { "The body is not JSON; see the raw body." } }
             }
             h2 { "Raw body (" (e.body.len()) " bytes)" }
-            pre id="raw" { (String::from_utf8_lossy(&e.body)) }
+            p { a id="download" href={"/events/" (s.id) "/body"} { "Download the raw body" } " (the exact bytes)." }
+            pre id="raw" { (head(&raw, BODY_SHOWN).0) }
         },
     )
 }
