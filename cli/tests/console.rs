@@ -644,6 +644,11 @@ async fn a_viewer_and_an_operator_walk_the_pages_in_a_browser() {
     // in them runs; a 10 MB body is cut to its first 512 KiB (whole, the
     // page kept the browser busy for 22 s), and downloaded whole.
     let big_head = &big_po[..1000];
+    // How the page shows the bidirectional controls of ODD.
+    let shown_as = |text: &str| {
+        text.replace('\u{202E}', "<U+202E>")
+            .replace('\u{202C}', "<U+202C>")
+    };
     for (id, po) in [
         (failed, "PO-<script>alert(1)</script>"),
         (odd, ODD),
@@ -660,7 +665,7 @@ async fn a_viewer_and_an_operator_walk_the_pages_in_a_browser() {
                    scripts: document.scripts.length,
                    owned: window.owned === 1,
                  };",
-                json!([serde_json::to_string(po).unwrap().trim_matches('"')]),
+                json!([shown_as(serde_json::to_string(po).unwrap().trim_matches('"'))]),
             )
             .await;
         assert_eq!(
@@ -673,7 +678,7 @@ async fn a_viewer_and_an_operator_walk_the_pages_in_a_browser() {
         let decoded = browser
             .script(
                 "return document.getElementById('decoded').textContent.includes(arguments[0]);",
-                json!([po]),
+                json!([shown_as(po)]),
             )
             .await;
         assert_eq!(
@@ -683,6 +688,15 @@ async fn a_viewer_and_an_operator_walk_the_pages_in_a_browser() {
         );
         assert_eq!(browser.text("#state").await, "done", "event {id}");
         assert_eq!(browser.has("#body-cut").await, id == big, "event {id}");
+        // Bidirectional controls are shown, not obeyed: none is on the page.
+        assert_eq!(browser.has("#body-controls").await, id == odd, "event {id}");
+        let obeyed = browser
+            .script(
+                "return /[\\u202a-\\u202e\\u2066-\\u2069]/.test(document.body.textContent);",
+                json!([]),
+            )
+            .await;
+        assert_eq!(obeyed, json!(false), "event {id}");
     }
     browser
         .expect_text("#body-cut", "this page shows the first 512 KiB")

@@ -386,6 +386,34 @@ fn head(text: &str, max: usize) -> (&str, bool) {
     (&text[..end], true)
 }
 
+/// Unicode's bidirectional controls (embeddings, overrides, isolates,
+/// marks): each reorders the text after it, so a body could show a value
+/// other than the one it holds.
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// `text` with each bidirectional control shown as `<U+202E>` (escaped
+/// as HTML like any text), so that the page shows the characters in the
+/// order they are stored.
+fn visible_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(is_bidi_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 32);
+    for c in text.chars() {
+        if is_bidi_control(c) {
+            shown.push_str(&format!("<U+{:04X}>", u32::from(c)));
+        } else {
+            shown.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(shown)
+}
+
 /// The pieces of a decoded body up to `max` bytes of text, and whether
 /// anything was cut.
 fn head_pieces(pieces: Vec<Piece>, max: usize) -> (Vec<Piece>, bool) {
@@ -483,6 +511,7 @@ pub(super) fn event(
     let decoded = pretty(&e.body, changed.as_deref().unwrap_or_default())
         .map(|pieces| head_pieces(pieces, BODY_SHOWN).0);
     let raw = String::from_utf8_lossy(&e.body);
+    let controls = raw.chars().filter(|&c| is_bidi_control(c)).count();
     page(
         &title,
         Some(session),
@@ -583,13 +612,20 @@ pub(super) fn event(
                     ", or run " code { "tradecloud inbox show " (s.id) " --raw" } "."
                 }
             }
+            @if controls > 0 {
+                p id="body-controls" role="note" {
+                    "The body holds " (controls) " bidirectional control character(s), which would reorder the text after them "
+                    "(a right-to-left override shows PO-1234 as 4321-OP): they are shown as "
+                    code { "<U+202E>" } " and the like. The download has the exact bytes."
+                }
+            }
             h2 { "Decoded body" }
             @match decoded {
                 Some(pieces) => { pre id="decoded" {
                     @for piece in &pieces {
                         @match piece {
-                            Piece::Text(text) => { (text) }
-                            Piece::Changed(k, text) => { mark.changed id={"line-" (k)} { (text) } }
+                            Piece::Text(text) => { (visible_controls(text)) }
+                            Piece::Changed(k, text) => { mark.changed id={"line-" (k)} { (visible_controls(text)) } }
                         }
                     }
                 } }
@@ -597,7 +633,7 @@ pub(super) fn event(
             }
             h2 { "Raw body (" (e.body.len()) " bytes)" }
             p { a id="download" href={"/events/" (s.id) "/body"} { "Download the raw body" } " (the exact bytes)." }
-            pre id="raw" { (head(&raw, BODY_SHOWN).0) }
+            pre id="raw" { (visible_controls(head(&raw, BODY_SHOWN).0)) }
         },
     )
 }
