@@ -136,3 +136,82 @@ async fn refused_credentials_keep_get_webhook_events_queued_until_fixed() {
     fixed.stop().await;
     server.shutdown().await.unwrap();
 }
+
+/// `tradecloud_api_credentials_valid` means "not refused": it stays `1`
+/// while Tradecloud cannot be reached at all. `tradecloud_api_reachable`
+/// says whether the last call was answered, and `/readyz` says since when
+/// it was not: Tradecloud (the mock) down at start, started, stopped again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_api_is_said_apart_from_the_credentials() {
+    // Where Tradecloud will listen, with nothing there yet.
+    let server = MockServer::start(MockConfig::new().demo_data())
+        .await
+        .expect("the mock starts");
+    let addr = server.local_addr();
+    let config = config_with(&server, &server.credentials().password);
+    server.shutdown().await.unwrap();
+    let rx = start_with(&config, |b| b.handler(LogHandler)).await;
+    let gauges = |text: &str| {
+        (
+            metric(text, "tradecloud_api_reachable"),
+            metric(text, "tradecloud_api_credentials_valid"),
+        )
+    };
+
+    // The check at start met no Tradecloud: unreachable, but nothing refused.
+    wait_until("the check at start finds the API unreachable", async || {
+        let ready = json(rx.client.get(rx.url("/readyz")).send().await.unwrap()).await;
+        ready["tradecloudApi"]["reachable"] == false
+    })
+    .await;
+    let text = rx.metrics.encode();
+    assert_eq!(gauges(&text), (Some(0.0), Some(1.0)), "{text}");
+    assert_eq!(
+        metric(&text, "tradecloud_api_last_success_timestamp_seconds"),
+        Some(0.0),
+        "{text}"
+    );
+
+    // Tradecloud is up: a GET webhook's fetch is answered.
+    let server = MockServer::start(MockConfig::new().demo_data().listen(addr))
+        .await
+        .expect("the mock starts again on its address");
+    let trigger = |rx: &TestReceiver| {
+        rx.basic(
+            rx.client
+                .get(rx.url(&format!("/tradecloud/order/{ORDER_ID}"))),
+        )
+        .send()
+    };
+    assert_eq!(trigger(&rx).await.unwrap().status(), 202);
+    wait_until("the fetch finds the API reachable", async || {
+        gauges(&rx.metrics.encode()) == (Some(1.0), Some(1.0))
+    })
+    .await;
+    let text = rx.metrics.encode();
+    let success = metric(&text, "tradecloud_api_last_success_timestamp_seconds").unwrap();
+    assert!(
+        (success - chrono::Utc::now().timestamp() as f64).abs() < 600.0,
+        "{text}"
+    );
+    let ready = json(rx.client.get(rx.url("/readyz")).send().await.unwrap()).await;
+    assert!(ready["tradecloudApi"].get("reachable").is_none(), "{ready}");
+
+    // Down again: the next fetch is not answered.
+    server.shutdown().await.unwrap();
+    assert_eq!(trigger(&rx).await.unwrap().status(), 202);
+    wait_until("the fetch finds the API unreachable again", async || {
+        gauges(&rx.metrics.encode()) == (Some(0.0), Some(1.0))
+    })
+    .await;
+    let ready = json(rx.client.get(rx.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(ready["tradecloudApi"]["credentials"], "accepted", "{ready}");
+    assert!(
+        ready["tradecloudApi"]["unreachableError"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&addr.port().to_string()),
+        "{ready}"
+    );
+    rx.stop().await;
+}

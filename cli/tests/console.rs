@@ -37,14 +37,21 @@ const ORDER: &str = "order-under-test";
 /// An order event of `order` with message id `n`; its purchase order
 /// number holds `<script>` (shown as text, never run).
 fn order_event(order: &str, n: usize) -> NewEvent {
+    order_event_with(order, n, "PO-<script>alert(1)</script>")
+}
+
+/// An order event of `order` with message id `n` and purchase order number
+/// `po` (JSON-escaped here).
+fn order_event_with(order: &str, n: usize, po: &str) -> NewEvent {
     let template = String::from_utf8(fixture("order-webhook/order-event.json")).unwrap();
+    let po = serde_json::to_string(po).unwrap();
     let body = template
         .replace(
             "5b0c2f0e-8f4a-4d5e-9c3b-2a1d0e9f8c7b",
             &format!("00000000-0000-4000-8000-{n:012}"),
         )
         .replace("4fd2a3c0-6b1e-4e8b-9c2a-1d3e5f7a9b0c", order)
-        .replace("PO123456789", "PO-<script>alert(1)</script>");
+        .replace("\"PO123456789\"", &po);
     let webhook = decode(Endpoint::Order, "application/json", body.as_bytes()).unwrap();
     NewEvent::from_webhook(&webhook, "application/json", Bytes::from(body))
 }
@@ -388,6 +395,53 @@ impl Browser {
         std::fs::write(path, bytes).unwrap();
     }
 
+    /// The value of a script run in the page, with `args`.
+    async fn script(&self, script: &str, args: Value) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
+    }
+
+    /// The page's cookies as a `Cookie` header.
+    async fn cookies(&self) -> String {
+        let cookies = self.call(reqwest::Method::GET, "/cookie", None).await;
+        cookies
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}={}",
+                    c["name"].as_str().unwrap(),
+                    c["value"].as_str().unwrap()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Whether the page has an element matching `css`.
+    async fn has(&self, css: &str) -> bool {
+        self.script(
+            "return document.querySelector(arguments[0]) !== null;",
+            json!([css]),
+        )
+        .await
+            == json!(true)
+    }
+
+    /// Log in as `name` with `password`, from the login page.
+    async fn log_in(&self, base: &str, name: &str, password: &str) {
+        self.go(&format!("{base}/")).await;
+        self.type_into("#name", name).await;
+        self.type_into("#password", password).await;
+        self.click("#login").await;
+        self.expect_text("h1", "Overview").await;
+    }
+
     async fn close(self) {
         let _ = self.http.delete(&self.session).send().await;
     }
@@ -459,6 +513,253 @@ async fn an_operator_finds_and_replays_a_failed_event_in_a_browser() {
         .as_str()
         .unwrap()
         .contains(&format!("#{failed}")));
+}
+
+/// Odd but NUL-free Unicode in a body: a right-to-left override, a joined
+/// emoji, stacked combining marks, the JavaScript line separators, a BOM,
+/// letters outside the BMP, and markup that would close the `<pre>`.
+const ODD: &str = "\u{202E}evil\u{202C} \u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} e\u{301}\u{302}\u{303} \
+                   a\u{2028}b\u{2029}c \u{FEFF}\u{FFFD} \u{1D518}\u{1D52B}\u{1D526} ]]> --> </pre></textarea><script>window.owned=1</script>";
+
+/// The operator's walk in a real browser, as a viewer and as an operator,
+/// against `tradecloud serve` with events in its inbox: the dead-letter
+/// page (`state=dead`), an event's fields, the replay of a dead event and
+/// its effect in the inbox; a viewer sees no replay button and a POST
+/// forged with the viewer's session and CSRF token is refused `403`; the
+/// pages of events with `<script>` in the body, odd Unicode and a 10 MB
+/// body show the body whole, as text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_and_an_operator_walk_the_pages_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let failed = fill(&db, 5).await;
+    let big_po = format!("PO-{}-end", "0123456789".repeat(1024 * 1024));
+    let (odd, big) = {
+        let inbox = Inbox::open(&format!("sqlite://{}", db.display())).unwrap();
+        let odd = inbox
+            .store(order_event_with("odd-order", 90, ODD))
+            .await
+            .unwrap()
+            .id();
+        let big = inbox
+            .store(order_event_with("big-order", 91, &big_po))
+            .await
+            .unwrap()
+            .id();
+        (odd, big)
+    };
+    let console = start(dir.path(), "").await;
+    let base = &console.base;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+
+    // The viewer: the dead-letter page lists the dead event; its page shows
+    // its fields, and no button to replay it.
+    browser.log_in(base, "Vic Viewer", VIEWER).await;
+    browser.go(&format!("{base}/events?state=dead")).await;
+    let listed = browser.text("main table").await;
+    assert!(
+        listed.contains(&format!("{failed}")) && listed.contains(ORDER),
+        "{listed}"
+    );
+    assert_eq!(
+        listed.matches("dead").count(),
+        1,
+        "only the dead event: {listed}"
+    );
+    browser.click(&format!("a[href='/events/{failed}']")).await;
+    browser.expect_text("h1", &format!("Event #{failed}")).await;
+    assert_eq!(browser.text("#state").await, "dead");
+    assert!(browser
+        .text("#error")
+        .await
+        .contains("503 Service Unavailable"));
+    let fields = browser.text("main dl").await;
+    for want in [
+        ORDER,
+        "00000000-0000-4000-8000-000000000003",
+        "OrderLinesConfirmedBySupplier",
+        "application/json",
+    ] {
+        assert!(fields.contains(want), "{want} in {fields}");
+    }
+    assert!(
+        !browser.has("#replay").await,
+        "a viewer gets no replay button"
+    );
+    assert!(!browser.has("form[action='/replay']").await);
+    // A replay forged with the viewer's own session and CSRF token.
+    let csrf = browser
+        .script(
+            "return document.querySelector('input[name=csrf]').value;",
+            json!([]),
+        )
+        .await;
+    let forged = http()
+        .post(format!("{base}/replay"))
+        .header("cookie", browser.cookies().await)
+        .form_pairs(&[
+            ("csrf", csrf.as_str().unwrap()),
+            ("id", &failed.to_string()),
+            ("confirm", "yes"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_eq!(state_of(&db, failed).await, "dead");
+    browser.click("form[action='/logout'] button").await;
+    browser.expect_text("h1", "Log in").await;
+
+    // The operator: from the dead-letter page to the event, replayed with
+    // the form's CSRF token; the inbox hands it to the handler again and
+    // the dead-letter page is empty.
+    browser.log_in(base, "Olga Operator", OPERATOR).await;
+    browser.go(&format!("{base}/events?state=dead")).await;
+    browser.click(&format!("a[href='/events/{failed}']")).await;
+    browser.expect_text("h1", &format!("Event #{failed}")).await;
+    let token = browser
+        .script(
+            "return document.querySelector('form[action=\"/replay\"] input[name=csrf]').value;",
+            json!([]),
+        )
+        .await;
+    assert!(token.as_str().is_some_and(|t| t.len() >= 16), "{token}");
+    browser.click("#replay").await;
+    browser.expect_text("h1", "Please confirm").await;
+    browser.click("#confirm").await;
+    browser
+        .expect_text("main", &format!("Replayed #{failed}"))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while state_of(&db, failed).await != "done" {
+        assert!(Instant::now() < deadline, "the replayed event is handled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.go(&format!("{base}/events?state=dead")).await;
+    assert!(!browser.has(&format!("a[href='/events/{failed}']")).await);
+
+    // Bodies that could break a page: each is shown as text, and nothing
+    // in them runs; a 10 MB body is cut to its first 512 KiB (whole, the
+    // page kept the browser busy for 22 s), and downloaded whole.
+    let big_head = &big_po[..1000];
+    // How the page shows the bidirectional controls of ODD.
+    let shown_as = |text: &str| {
+        text.replace('\u{202E}', "<U+202E>")
+            .replace('\u{202C}', "<U+202C>")
+    };
+    for (id, po) in [
+        (failed, "PO-<script>alert(1)</script>"),
+        (odd, ODD),
+        (big, big_head),
+    ] {
+        browser.go(&format!("{base}/events/{id}")).await;
+        browser.expect_text("h1", &format!("Event #{id}")).await;
+        let shown = browser
+            .script(
+                "const raw = document.getElementById('raw'), decoded = document.getElementById('decoded');
+                 return {
+                   raw: raw ? raw.textContent.includes(arguments[0]) : null,
+                   decoded: decoded ? decoded.textContent.includes(arguments[0]) : null,
+                   scripts: document.scripts.length,
+                   owned: window.owned === 1,
+                 };",
+                json!([shown_as(serde_json::to_string(po).unwrap().trim_matches('"'))]),
+            )
+            .await;
+        assert_eq!(
+            shown["raw"],
+            json!(true),
+            "event {id}: the raw body, escaped as JSON has it"
+        );
+        assert_eq!(shown["scripts"], json!(0), "event {id}: {shown}");
+        assert_eq!(shown["owned"], json!(false), "event {id}: {shown}");
+        let decoded = browser
+            .script(
+                "return document.getElementById('decoded').textContent.includes(arguments[0]);",
+                json!([shown_as(po)]),
+            )
+            .await;
+        assert_eq!(
+            decoded,
+            json!(true),
+            "event {id}: the decoded body holds the value as it is"
+        );
+        assert_eq!(browser.text("#state").await, "done", "event {id}");
+        assert_eq!(browser.has("#body-cut").await, id == big, "event {id}");
+        // Bidirectional controls are shown, not obeyed: none is on the page.
+        assert_eq!(browser.has("#body-controls").await, id == odd, "event {id}");
+        let obeyed = browser
+            .script(
+                "return /[\\u202a-\\u202e\\u2066-\\u2069]/.test(document.body.textContent);",
+                json!([]),
+            )
+            .await;
+        assert_eq!(obeyed, json!(false), "event {id}");
+    }
+    browser
+        .expect_text("#body-cut", "this page shows the first 512 KiB")
+        .await;
+    let whole = browser
+        .script(
+            "return [document.getElementById('raw').textContent.length, \
+                     document.getElementById('decoded').textContent.length, \
+                     document.getElementById('raw').textContent.includes('-end')];",
+            json!([]),
+        )
+        .await;
+    assert!(
+        whole[0].as_u64().unwrap() <= 512 * 1024 && whole[1].as_u64().unwrap() <= 512 * 1024,
+        "{whole}"
+    );
+    assert_eq!(whole[2], json!(false), "the end is not on the page");
+    // The whole body, byte for byte, as a download (never a page).
+    let stored = {
+        let inbox = Inbox::open(&format!("sqlite://{}", db.display())).unwrap();
+        inbox.get(big).await.unwrap().unwrap().body
+    };
+    let download = http()
+        .get(format!("{base}/events/{big}/body"))
+        .header("cookie", browser.cookies().await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(
+        download.headers()["content-type"],
+        "application/octet-stream"
+    );
+    assert!(download.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    assert_eq!(download.bytes().await.unwrap(), stored);
+    let anonymous = http()
+        .get(format!("{base}/events/{big}/body"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    browser.close().await;
+
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let records: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        records
+            .iter()
+            .all(|r| r["who"] != "Vic Viewer" || r["action"] != "replay"),
+        "{audit}"
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["who"] == "Olga Operator" && r["action"] == "replay"),
+        "{audit}"
+    );
 }
 
 /// A search of bodies reads a window of `console.body_search_events`

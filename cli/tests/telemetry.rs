@@ -41,6 +41,8 @@ struct Span {
     trace_id: String,
     span_id: String,
     parent: String,
+    /// The span's status code (0 unset, 1 ok, 2 error).
+    status: i32,
     attributes: HashMap<String, String>,
 }
 
@@ -117,6 +119,7 @@ async fn export(
                     trace_id: hex(&span.trace_id),
                     span_id: hex(&span.span_id),
                     parent: hex(&span.parent_span_id),
+                    status: span.status.as_ref().map_or(0, |s| s.code),
                     attributes: text(&span.attributes),
                 });
             }
@@ -289,9 +292,19 @@ async fn serve_exports_one_trace_per_webhook_to_the_otlp_endpoint() {
         .unwrap();
     assert_eq!(response.status(), 202);
     let trigger = json(response).await["id"].to_string();
+    // 4. A GET webhook of an order Tradecloud does not have: the fetch's
+    // 404 is the handle span's error.
+    let response = client
+        .get(url("/tradecloud/order/no-such-order"))
+        .basic_auth(USER, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let missing = json(response).await["id"].to_string();
 
     let spans = collector
-        .wait("the handling of all four events", |spans| {
+        .wait("the handling of all five events", |spans| {
             find(
                 spans,
                 "tradecloud.handle",
@@ -306,9 +319,12 @@ async fn serve_exports_one_trace_per_webhook_to_the_otlp_endpoint() {
                 )
                 .len()
                     == 1
-                && find(spans, "tradecloud.claim", &[]).len() == 4
-                // The three requests' spans may end after their handling.
-                && find(spans, "tradecloud.receive", &[]).len() >= 3
+                && find(spans, "tradecloud.claim", &[]).len() == 5
+                && find(spans, "tradecloud.handle", &[("tradecloud.inbox.id", &missing)])
+                    .iter()
+                    .any(|s| s.attr("error.message").is_some())
+                // The four requests' spans may end after their handling.
+                && find(spans, "tradecloud.receive", &[]).len() >= 4
         })
         .await;
     assert!(
@@ -324,12 +340,21 @@ async fn serve_exports_one_trace_per_webhook_to_the_otlp_endpoint() {
     );
     assert_eq!(receive.kind, SpanKind::Server as i32);
     assert_eq!(receive.parent, "", "a new trace");
+    // What README.md ("Traces") names: event name, order id, message id,
+    // inbox id (the selector above), outcome; and the request's method,
+    // path and status.
     for (key, value) in [
         ("tradecloud.event.name", "OrderLinesConfirmedBySupplier"),
+        ("tradecloud.event.kind", "order"),
         ("tradecloud.order_id", DEMO_ORDER),
+        (
+            "tradecloud.message_id",
+            "5b0c2f0e-8f4a-4d5e-9c3b-2a1d0e9f8c7b",
+        ),
         ("tradecloud.outcome", "stored"),
         ("http.response.status_code", "202"),
         ("http.request.method", "POST"),
+        ("url.path", "/tradecloud/order"),
     ] {
         assert_eq!(receive.attr(key), Some(value), "receive {key}");
     }
@@ -344,11 +369,18 @@ async fn serve_exports_one_trace_per_webhook_to_the_otlp_endpoint() {
         ("tradecloud.event.name", "OrderLinesConfirmedBySupplier"),
         ("tradecloud.event.kind", "order"),
         ("tradecloud.order_id", DEMO_ORDER),
+        (
+            "tradecloud.message_id",
+            "5b0c2f0e-8f4a-4d5e-9c3b-2a1d0e9f8c7b",
+        ),
+        ("tradecloud.origin", "webhook"),
         ("tradecloud.outcome", "done"),
         ("tradecloud.attempt", "1"),
     ] {
         assert_eq!(handle.attr(key), Some(value), "handle {key}");
     }
+    assert_eq!(handle.attr("error.message"), None, "{handle:?}");
+    assert_ne!(handle.status, 2, "a handling that succeeded: {handle:?}");
 
     // 2: the incoming traceparent is the receive span's parent.
     let receive = one(
@@ -384,10 +416,28 @@ async fn serve_exports_one_trace_per_webhook_to_the_otlp_endpoint() {
     );
     child_of(fetch, receive);
     assert_eq!(fetch.attr("tradecloud.outcome"), Some("fetched"));
-    let call = one(&spans, "GET /order/{orderId}", &[]);
+    let call = one(
+        &spans,
+        "GET /order/{orderId}",
+        &[("http.response.status_code", "200")],
+    );
     child_of(call, fetch);
     assert_eq!(call.kind, SpanKind::Client as i32);
-    assert_eq!(call.attr("http.response.status_code"), Some("200"));
+    // README.md: method, path template, status, attempts, latency.
+    for (key, value) in [
+        ("http.response.status_code", "200"),
+        ("http.request.method", "GET"),
+        ("url.template", "/order/{orderId}"),
+        ("tradecloud.operation", "get_order_by_id"),
+        ("attempts", "1"),
+    ] {
+        assert_eq!(call.attr(key), Some(value), "API call {key}: {call:?}");
+    }
+    let latency: f64 = call
+        .attr("latency_ms")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or_else(|| panic!("API call latency_ms: {call:?}"));
+    assert!(latency >= 0.0, "{call:?}");
     let fetched = one(
         &spans,
         "tradecloud.handle",
@@ -396,6 +446,27 @@ async fn serve_exports_one_trace_per_webhook_to_the_otlp_endpoint() {
     child_of(fetched, receive);
     assert_eq!(fetched.attr("tradecloud.outcome"), Some("done"));
     assert_eq!(fetched.attr("tradecloud.order_id"), Some(DEMO_ORDER));
+
+    // 4: the failed attempt says why, and is an error.
+    let failed = find(
+        &spans,
+        "tradecloud.handle",
+        &[("tradecloud.inbox.id", &missing)],
+    )
+    .into_iter()
+    .find(|s| s.attr("error.message").is_some())
+    .unwrap();
+    assert_eq!(failed.status, 2, "an error status: {failed:?}");
+    assert_eq!(failed.attr("tradecloud.order_id"), Some("no-such-order"));
+    let error = failed.attr("error.message").unwrap_or_default();
+    assert!(error.contains("no-such-order"), "{failed:?}");
+    let call = one(
+        &spans,
+        "GET /order/{orderId}",
+        &[("http.response.status_code", "404")],
+    );
+    child_of(call, failed);
+    assert_eq!(call.status, 2, "{call:?}");
 }
 
 /// A collector answering `401` (a hosted backend refusing the API key in
@@ -674,7 +745,11 @@ async fn a_handlers_spans_and_api_calls_nest_in_the_handle_span() {
     let own = one(&spans, "erp.write", &[]);
     child_of(own, handle);
     assert_eq!(own.attr("erp.inbox_id"), handle.attr("tradecloud.inbox.id"));
-    let call = one(&spans, "GET /order/{orderId}", &[]);
+    let call = one(
+        &spans,
+        "GET /order/{orderId}",
+        &[("http.response.status_code", "200")],
+    );
     child_of(call, own);
     assert!(spans.iter().all(|s| s.service == "my-erp-bridge"));
     bed.shutdown().await.unwrap();

@@ -19,8 +19,23 @@
 //!
 //! The credentials are checked once at start (a login); a refusal is
 //! logged loudly and does not stop the receiver.
+//!
+//! Valid credentials are not a working API: `credentials_valid` stays `1`
+//! while Tradecloud cannot be reached at all (nothing refused them). What
+//! the last call met is said apart from the credentials:
+//!
+//! * `tradecloud_api_reachable` is `1` after a call that Tradecloud
+//!   answered (below 500: a `401` or a `404` is an answer too), `0` after
+//!   one that could not connect, timed out or got a 5xx (`0` until the
+//!   first call, the check at start, is answered);
+//! * `tradecloud_api_last_success_timestamp_seconds` is the Unix time of
+//!   the last call answered 2xx (`0` before the first): the calls are the
+//!   check at start and GET-webhook fetches, so with POST webhooks only
+//!   `time() - ...` says how old the news is;
+//! * going unreachable is logged as a warning once (with the error), and
+//!   the way back once; `/readyz` says `"reachable": false` meanwhile.
 
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -42,12 +57,18 @@ struct State {
     reported_at: Option<Instant>,
     /// Refusals since then.
     unreported: u64,
+    /// Since when calls do not reach Tradecloud (`None`: they do, or not known yet).
+    unreachable_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// The error of the call that found it unreachable.
+    unreachable_error: Option<String>,
 }
 
 #[derive(Debug)]
 struct Inner {
     valid: Gauge<i64, AtomicI64>,
     failures: Counter,
+    reachable: Gauge<i64, AtomicI64>,
+    last_success: Gauge<f64, AtomicU64>,
     state: Mutex<State>,
 }
 
@@ -66,7 +87,7 @@ impl ApiHealth {
         let failures = Counter::default();
         metrics.register(
             "api_credentials_valid",
-            "1 while Tradecloud accepts the [tradecloud] credentials, 0 after it refused them (401/403)",
+            "1 while Tradecloud accepts the [tradecloud] credentials, 0 after it refused them (401/403); stays 1 while the API cannot be reached (see tradecloud_api_reachable)",
             valid.clone(),
         );
         metrics.register(
@@ -74,10 +95,24 @@ impl ApiHealth {
             "Intervals (of a minute) in which Tradecloud refused the [tradecloud] credentials (401/403)",
             failures.clone(),
         );
+        let reachable = Gauge::<i64, AtomicI64>::default();
+        let last_success = Gauge::<f64, AtomicU64>::default();
+        metrics.register(
+            "api_reachable",
+            "1 after a call to Tradecloud's API was answered (any status below 500), 0 after one that could not connect, timed out or got a 5xx (0 until the first call is answered)",
+            reachable.clone(),
+        );
+        metrics.register(
+            "api_last_success_timestamp_seconds",
+            "Unix time of the last call to Tradecloud's API answered 2xx (0 before the first)",
+            last_success.clone(),
+        );
         ApiHealth {
             inner: Arc::new(Inner {
                 valid,
                 failures,
+                reachable,
+                last_success,
                 state: Mutex::default(),
             }),
         }
@@ -125,6 +160,55 @@ impl ApiHealth {
         }
     }
 
+    /// What a call with the credentials met, while doing `what`: a
+    /// success, a refusal (`401`/`403`), no answer (unreachable), or an
+    /// answer that says nothing about either (a `404`, a `409`, ...).
+    pub(crate) fn observe(&self, what: &str, result: Result<(), &crate::client::ClientError>) {
+        match result {
+            Ok(()) => {
+                self.answered();
+                self.inner
+                    .last_success
+                    .set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
+                self.accepted();
+            }
+            Err(e) if is_unreachable(e) => self.unreachable(what, &e.to_string()),
+            Err(e) => {
+                self.answered();
+                if is_refusal(e) {
+                    self.refused(what, &e.to_string());
+                }
+            }
+        }
+    }
+
+    /// Tradecloud answered a call.
+    fn answered(&self) {
+        self.inner.reachable.set(1);
+        let mut state = self.state();
+        state.unreachable_error = None;
+        if let Some(since) = state.unreachable_since.take() {
+            drop(state);
+            tracing::info!(unreachable_since = %since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "Tradecloud's API answers again");
+        }
+    }
+
+    /// A call did not reach Tradecloud (`error`), while doing `what`.
+    fn unreachable(&self, what: &str, error: &str) {
+        self.inner.reachable.set(0);
+        let mut state = self.state();
+        state.unreachable_error = Some(error.to_string());
+        if state.unreachable_since.is_none() {
+            state.unreachable_since = Some(chrono::Utc::now());
+            drop(state);
+            tracing::warn!(%error,
+                "Tradecloud's API cannot be reached ({what}): GET-webhook events stay queued and are \
+                 retried for processing.fetch_retry_hours; check the network, a proxy, tradecloud.base_url, \
+                 and Tradecloud's status page");
+        }
+    }
+
     /// Whether the credentials are refused now.
     pub fn is_refused(&self) -> bool {
         self.state().refused_since.is_some()
@@ -134,7 +218,7 @@ impl ApiHealth {
     /// `"refused"` with `since` and `error`.
     pub fn detail(&self) -> serde_json::Value {
         let state = self.state();
-        match &state.refused_since {
+        let mut detail = match &state.refused_since {
             None => serde_json::json!({ "credentials": "accepted" }),
             Some(since) => serde_json::json!({
                 "credentials": "refused",
@@ -142,19 +226,26 @@ impl ApiHealth {
                 "error": state.error,
                 "effect": "GET-webhook events are kept and retried for processing.fetch_retry_hours; fix [tradecloud] username/password",
             }),
+        };
+        if let Some(since) = &state.unreachable_since {
+            detail["reachable"] = false.into();
+            detail["unreachableSince"] = since
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                .into();
+            detail["unreachableError"] = state.unreachable_error.clone().into();
         }
+        detail
     }
 
     /// Check the credentials once (a login with `client`), at start.
     pub(crate) async fn check_at_start(&self, client: &crate::client::Client) {
-        match client.login().await {
+        let result = client.login().await;
+        self.observe("the check at start", result.as_ref().copied());
+        match result {
             Ok(()) => {
-                self.accepted();
                 tracing::info!(user = %client.username(), base_url = %client.base_url(), "Tradecloud accepts the [tradecloud] credentials");
             }
-            Err(e) if matches!(e.status(), Some(401 | 403)) => {
-                self.refused("the check at start", &e.to_string());
-            }
+            Err(e) if is_refusal(&e) || is_unreachable(&e) => {}
             Err(e) => tracing::warn!(
                 error = %e,
                 "cannot check the [tradecloud] credentials now; GET-webhook fetches will try again"
@@ -166,6 +257,22 @@ impl ApiHealth {
 /// Whether a client error is Tradecloud refusing the credentials.
 pub(crate) fn is_refusal(error: &crate::client::ClientError) -> bool {
     matches!(error.status(), Some(401 | 403))
+}
+
+/// Whether a client error is a call that did not reach a working API: no
+/// answer (connect, timeout, transport) or a 5xx.
+pub(crate) fn is_unreachable(error: &crate::client::ClientError) -> bool {
+    use crate::client::ClientError;
+    match error.status() {
+        Some(status) => status >= 500,
+        None => matches!(
+            error,
+            ClientError::Timeout { .. }
+                | ClientError::Connect { .. }
+                | ClientError::Http { .. }
+                | ClientError::NotResent { .. }
+        ),
+    }
 }
 
 #[cfg(test)]

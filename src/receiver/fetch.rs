@@ -28,7 +28,8 @@ impl ClientFetcher {
     }
 
     /// Report every fetch's answer to `health`: a `401`/`403` as refused
-    /// credentials, a success as accepted ones.
+    /// credentials, a success as accepted ones, no answer (or a 5xx) as an
+    /// unreachable API.
     pub fn with_health(mut self, health: super::ApiHealth) -> Self {
         self.health = Some(health);
         self
@@ -37,13 +38,10 @@ impl ClientFetcher {
     /// Tell `health` what the answer says about the credentials.
     fn observe<T>(&self, what: &str, id: &str, result: &Result<T, crate::client::ClientError>) {
         let Some(health) = &self.health else { return };
-        match result {
-            Ok(_) => health.accepted(),
-            Err(e) if super::api_health::is_refusal(e) => {
-                health.refused(&format!("fetching {what} {id}"), &e.to_string())
-            }
-            Err(_) => {}
-        }
+        health.observe(
+            &format!("fetching {what} {id}"),
+            result.as_ref().map(|_| ()),
+        );
     }
 
     /// The client it fetches with.

@@ -16,7 +16,8 @@
 //! |---|---|
 //! | `GET /` | the login form, or (logged in) the overview: counts per state, readiness, the handler's mean run time in this process, the events per minute of the last 3 hours, the last errors |
 //! | `GET /events` | the events, newest first, 50 a page (keyset paging on the id: `before=`), filtered by `state`, `name` (event name), `object` (order or shipment id), `from`/`until` (received, UTC) and `q` (an event id, an order or shipment id, an event name, else any text of the bodies such as a purchase order number) |
-//! | `GET /events/{id}` | one event: its metadata, every processing attempt (time, instance, outcome, duration, error) and the last error, the decoded body and the raw body |
+//! | `GET /events/{id}` | one event: its metadata, every processing attempt (time, instance, outcome, duration, error) and the last error, the decoded body and the raw body (their first 512 KiB) |
+//! | `GET /events/{id}/body` | its body, the exact bytes, as a download (`application/octet-stream`, an attachment); the event's page shows at most the first 512 KiB of it |
 //! | `GET /objects/{id}` | the timeline of one order or shipment: all its events, oldest first |
 //! | `POST /replay` | replay one or many events (`id=..&id=..`), after a confirmation page |
 //! | `POST /dead` | give up on an event still to be handled ([`Inbox::mark_dead`], with a reason), after a confirmation page |
@@ -249,6 +250,7 @@ pub(crate) fn router(console: Shared) -> Router {
         .route("/logout", post(logout))
         .route("/events", get(events))
         .route("/events/{id}", get(event))
+        .route("/events/{id}/body", get(event_body))
         .route("/objects/{id}", get(timeline))
         .route("/replay", post(replay))
         .route("/dead", post(dead))
@@ -771,24 +773,56 @@ async fn event(
     show_event(&console, &session, &id, None).await
 }
 
+/// The page for an event id that is not in the inbox.
+fn no_such_event(session: &Session, id: &str) -> Response {
+    html(
+        StatusCode::NOT_FOUND,
+        pages::message(
+            "No such event",
+            Some(session),
+            &format!("There is no event {id:?} in the inbox; search for it on the Events page."),
+        ),
+    )
+}
+
+/// An event's body, the exact bytes, as a download: never shown as a page
+/// (`application/octet-stream`, an attachment, `nosniff`), whatever it holds.
+async fn event_body(
+    AxumState(console): AxumState<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Some((_, session)) = console.session(&headers) else {
+        return unauthorized();
+    };
+    let Ok(number) = id.parse::<i64>() else {
+        return no_such_event(&session, &id);
+    };
+    match console.inbox.get(number).await {
+        Ok(Some(e)) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"event-{number}.body\""),
+                ),
+            ],
+            e.body,
+        )
+            .into_response(),
+        Ok(None) => no_such_event(&session, &id),
+        Err(e) => store_problem(&session, &e),
+    }
+}
+
 async fn show_event(
     console: &Console,
     session: &Session,
     id: &str,
     notice: Option<&str>,
 ) -> Response {
-    let missing = || {
-        html(
-            StatusCode::NOT_FOUND,
-            pages::message(
-                "No such event",
-                Some(session),
-                &format!(
-                    "There is no event {id:?} in the inbox; search for it on the Events page."
-                ),
-            ),
-        )
-    };
+    let missing = || no_such_event(session, id);
     let Ok(id) = id.parse::<i64>() else {
         return missing();
     };

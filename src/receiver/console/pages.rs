@@ -367,6 +367,78 @@ fn line_label(line: &LineChange) -> String {
     }
 }
 
+/// How much of a body an event's page shows, decoded and raw. A browser
+/// lays out `<pre>` text at about a second a megabyte (a 10 MB body, shown
+/// decoded and raw, kept Chromium busy for 22 s), so a larger body is cut
+/// here and downloaded whole from `/events/{id}/body`.
+pub(super) const BODY_SHOWN: usize = 512 * 1024;
+
+/// The first `max` bytes of `text`, cut at a character boundary, and
+/// whether anything was cut.
+fn head(text: &str, max: usize) -> (&str, bool) {
+    if text.len() <= max {
+        return (text, false);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&text[..end], true)
+}
+
+/// Unicode's bidirectional controls (embeddings, overrides, isolates,
+/// marks): each reorders the text after it, so a body could show a value
+/// other than the one it holds.
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// `text` with each bidirectional control shown as `<U+202E>` (escaped
+/// as HTML like any text), so that the page shows the characters in the
+/// order they are stored.
+fn visible_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(is_bidi_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 32);
+    for c in text.chars() {
+        if is_bidi_control(c) {
+            shown.push_str(&format!("<U+{:04X}>", u32::from(c)));
+        } else {
+            shown.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(shown)
+}
+
+/// The pieces of a decoded body up to `max` bytes of text, and whether
+/// anything was cut.
+fn head_pieces(pieces: Vec<Piece>, max: usize) -> (Vec<Piece>, bool) {
+    let mut left = max;
+    let mut kept = Vec::new();
+    for piece in pieces {
+        let text = match &piece {
+            Piece::Text(t) | Piece::Changed(_, t) => t,
+        };
+        if text.len() <= left {
+            left -= text.len();
+            kept.push(piece);
+            continue;
+        }
+        let (part, _) = head(text, left);
+        let part = part.to_owned();
+        kept.push(match piece {
+            Piece::Text(_) => Piece::Text(part),
+            Piece::Changed(k, _) => Piece::Changed(k, part),
+        });
+        return (kept, true);
+    }
+    (kept, false)
+}
+
 /// A piece of the decoded body: plain text, or a changed line (its index
 /// in the changed lines).
 enum Piece {
@@ -436,6 +508,10 @@ pub(super) fn event(
     let s = &e.summary;
     let title = format!("Event #{}", s.id);
     let changed = changed_lines(&e.body);
+    let decoded = pretty(&e.body, changed.as_deref().unwrap_or_default())
+        .map(|pieces| head_pieces(pieces, BODY_SHOWN).0);
+    let raw = String::from_utf8_lossy(&e.body);
+    let controls = raw.chars().filter(|&c| is_bidi_control(c)).count();
     page(
         &title,
         Some(session),
@@ -528,20 +604,36 @@ pub(super) fn event(
                     }
                 }
             }
+            @if e.body.len() > BODY_SHOWN {
+                p id="body-cut" role="note" {
+                    "The body has " (e.body.len()) " bytes: this page shows the first "
+                    (BODY_SHOWN / 1024) " KiB of it, decoded and raw. "
+                    a href={"/events/" (s.id) "/body"} { "Download the whole body" }
+                    ", or run " code { "tradecloud inbox show " (s.id) " --raw" } "."
+                }
+            }
+            @if controls > 0 {
+                p id="body-controls" role="note" {
+                    "The body holds " (controls) " bidirectional control character(s), which would reorder the text after them "
+                    "(a right-to-left override shows PO-1234 as 4321-OP): they are shown as "
+                    code { "<U+202E>" } " and the like. The download has the exact bytes."
+                }
+            }
             h2 { "Decoded body" }
-            @match pretty(&e.body, changed.as_deref().unwrap_or_default()) {
+            @match decoded {
                 Some(pieces) => { pre id="decoded" {
                     @for piece in &pieces {
                         @match piece {
-                            Piece::Text(text) => { (text) }
-                            Piece::Changed(k, text) => { mark.changed id={"line-" (k)} { (text) } }
+                            Piece::Text(text) => { (visible_controls(text)) }
+                            Piece::Changed(k, text) => { mark.changed id={"line-" (k)} { (visible_controls(text)) } }
                         }
                     }
                 } }
                 None => { p { "The body is not JSON; see the raw body." } }
             }
             h2 { "Raw body (" (e.body.len()) " bytes)" }
-            pre id="raw" { (String::from_utf8_lossy(&e.body)) }
+            p { a id="download" href={"/events/" (s.id) "/body"} { "Download the raw body" } " (the exact bytes)." }
+            pre id="raw" { (visible_controls(head(&raw, BODY_SHOWN).0)) }
         },
     )
 }
