@@ -32,6 +32,17 @@ fn config() -> ProcessorConfig {
 /// and waits for it to end (a stop that waited for the handler timeout, 10
 /// minutes, fails on [`HANG`]).
 async fn stop_with_a_hung_handler(inbox: &Inbox, hung: i64, config: ProcessorConfig) {
+    stop_or_crash_with_a_hung_handler(inbox, hung, config, false).await
+}
+
+/// [`stop_with_a_hung_handler`], or with `crash` the processor "dies"
+/// (its task aborted) instead of stopping.
+async fn stop_or_crash_with_a_hung_handler(
+    inbox: &Inbox,
+    hung: i64,
+    config: ProcessorConfig,
+    crash: bool,
+) {
     let started = Arc::new(tokio::sync::Notify::new());
     let handler = {
         let started = started.clone();
@@ -53,6 +64,11 @@ async fn stop_with_a_hung_handler(inbox: &Inbox, hung: i64, config: ProcessorCon
     tokio::time::timeout(HANG, started.notified())
         .await
         .expect("the handler started");
+    if crash {
+        running.abort();
+        let _ = running.await;
+        return;
+    }
     let _ = stop.send(());
     tokio::time::timeout(HANG, running)
         .await
@@ -240,8 +256,9 @@ async fn a_crash_while_waiting_to_run_alone_keeps_the_standing_postgres() {
     running.abort();
     let _ = running.await;
     assert!(!ran_alone_when_interrupted(&inbox, x).await);
-    // The next claim hands x on alone: the crash meanwhile is blamed on it.
-    crash_mid_handler(&inbox, config(), HANG).await;
+    // The next claim hands x on alone (after y, handed on with others and
+    // accepted this time): the crash meanwhile is blamed on it.
+    stop_or_crash_with_a_hung_handler(&inbox, x, config(), true).await;
     assert!(
         ran_alone_when_interrupted(&inbox, x).await,
         "not handed on alone after the crash while it waited: {:?}",
@@ -308,4 +325,99 @@ async fn set_aside_after_interruptions_says_why_postgres() {
         "cannot renew the leases",
     )
     .await;
+}
+
+/// `tradecloud serve`'s stop: the processor's shutdown grace runs from the
+/// signal, alongside the requests in flight, not after them, so that the
+/// two together fit in the service manager's stop timeout. Here a request
+/// is held in flight (its body half sent) while the hung handler's event
+/// must be put back; then the request completes.
+#[cfg(feature = "mock")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_puts_a_hung_handlers_event_back_while_requests_finish() {
+    use crate::receiver_support::{basic_config, start_with, tls_connect, PASSWORD, USER};
+    use base64::Engine as _;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let started = Arc::new(tokio::sync::Notify::new());
+    let handler = {
+        let started = started.clone();
+        handler_fn(move |_event, _ctx| {
+            let started = started.clone();
+            async move {
+                started.notify_one();
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        })
+    };
+    let text = format!(
+        "{}[processing]\nshutdown_grace_secs = 1\n",
+        basic_config("shutdown_timeout_secs = 300\nrequest_timeout_secs = 300\n")
+    );
+    let mut rx = start_with(&text, |b| b.handler(handler)).await;
+    let inbox = rx.inbox.clone();
+    // The inbox's directory outlives the receiver (its stop drops it).
+    let _dir = std::mem::replace(&mut rx.dir, tempfile::tempdir().unwrap());
+    let response = rx
+        .post(
+            "/tradecloud/order",
+            "application/json",
+            r#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":"o1"}}"#,
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    tokio::time::timeout(HANG, started.notified())
+        .await
+        .expect("the handler started");
+    let id = inbox.list(Default::default()).await.unwrap()[0].id;
+
+    // A request in flight: its head read by the server (which says so with
+    // `100 Continue`, so that the stop cannot find the connection idle)
+    // and part of its body sent.
+    let body = br#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":"o2"}}"#;
+    let authorization =
+        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    let mut stream = tls_connect(&rx).await.unwrap();
+    let head = format!(
+        "POST /tradecloud/order HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {authorization}\r\n\
+         Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.flush().await.unwrap();
+    let mut proceed = vec![0u8; "HTTP/1.1 100 Continue\r\n\r\n".len()];
+    stream.read_exact(&mut proceed).await.unwrap();
+    assert!(
+        proceed.starts_with(b"HTTP/1.1 100"),
+        "{}",
+        String::from_utf8_lossy(&proceed)
+    );
+    stream.write_all(&body[..10]).await.unwrap();
+    stream.flush().await.unwrap();
+
+    let stopping = tokio::spawn(rx.stop());
+    tokio::time::timeout(HANG, async {
+        while inbox.get(id).await.unwrap().unwrap().summary.state != State::Received {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the hung handler's event put back while a request was in flight");
+    let event = inbox.get(id).await.unwrap().unwrap().summary;
+    assert_eq!(event.attempts, 0, "nothing counted");
+
+    // The request in flight is still served.
+    stream.write_all(&body[10..]).await.unwrap();
+    stream.flush().await.unwrap();
+    let mut response = vec![0u8; 12];
+    stream.read_exact(&mut response).await.unwrap();
+    assert_eq!(
+        &response[9..12],
+        b"202",
+        "{}",
+        String::from_utf8_lossy(&response)
+    );
+    drop(stream);
+    stopping.await.unwrap();
 }
