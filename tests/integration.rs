@@ -63,6 +63,7 @@ mod processing_fetch;
 mod processing_order;
 mod processing_outcomes;
 mod processing_recovery;
+mod processing_stop;
 mod receiver_auth;
 mod receiver_early_answers;
 mod receiver_settings;

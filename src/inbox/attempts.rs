@@ -44,11 +44,13 @@ pub enum AttemptOutcome {
     Unhandled,
     /// A GET-webhook trigger whose order or shipment was fetched.
     Fetched,
-    /// The process stopped (killed, crashed, aborted, out of memory) while
-    /// the handler ran the event, before an outcome was recorded. Recorded
-    /// only for an event handed on after an earlier interruption, and
-    /// counted only if it ran alone (see the Guarantees of
-    /// [`crate::processing`]).
+    /// The process stopped (killed, crashed, aborted, out of memory), or the
+    /// lease on the event ran out, while the handler ran the event, before
+    /// an outcome was recorded (the error says which, as far as is known).
+    /// Recorded only for an event handed on after an earlier interruption,
+    /// and counted only if it ran alone (see the Guarantees of
+    /// [`crate::processing`]); the rows that only mark an event handed on
+    /// (with others, or waiting to run alone) are not counted.
     Interrupted,
 }
 
@@ -132,7 +134,7 @@ pub(crate) fn bounded(error: &str) -> &str {
 }
 
 /// The attempt a [`Finish`] records (`None` for a release: the attempt is
-/// taken back), with its error cut by [`bounded`].
+/// taken back, or left uncounted as the interruption left it), with its error cut by [`bounded`].
 pub(crate) fn of_finish(finish: &Finish) -> Option<(AttemptOutcome, Option<&str>)> {
     Some(match finish {
         Finish::Done => (AttemptOutcome::Done, None),
@@ -141,7 +143,7 @@ pub(crate) fn of_finish(finish: &Finish) -> Option<(AttemptOutcome, Option<&str>
         Finish::Rejected { error } => (AttemptOutcome::Rejected, Some(bounded(error))),
         Finish::Unhandled { reason } => (AttemptOutcome::Unhandled, Some(bounded(reason))),
         Finish::Fetched(_) => (AttemptOutcome::Fetched, None),
-        Finish::Release => return None,
+        Finish::Release | Finish::ReleaseInterrupted { .. } => return None,
     })
 }
 

@@ -103,7 +103,11 @@ pub enum State {
     Received,
     /// A GET webhook (only an id): the processor fetches the order or shipment.
     Trigger,
-    /// A handler is working on it (reset to `received` on restart).
+    /// Claimed: a handler is working on it, or was when the claim was
+    /// interrupted (the process died, the lease ran out, or a clean stop
+    /// put back an event that had been interrupted before, keeping that
+    /// standing); the next claim hands it on again (see the Guarantees of
+    /// `tradecloud::processing`).
     Processing,
     /// The handler returned `Ok`.
     Done,

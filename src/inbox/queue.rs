@@ -49,20 +49,41 @@ pub(crate) fn run_of(head: i64, candidates: &[(i64, String, String)]) -> Vec<i64
 /// The `attempts` a claim gives an event, in SQL (both stores; evaluated
 /// against the row before the claim's update): one more, but for an event
 /// found `processing`, whose earlier claim was interrupted (the process
-/// died, or on PostgreSQL its lease ran out). That claim counts as an
-/// attempt only if the processor had recorded that it handed the event
-/// on alone ([`Inbox::mark_handling`]: an `interrupted` attempt row with
-/// [`INTERRUPTED_ERROR`] started at that claim); otherwise it is taken
-/// back, as a release takes it back, and this claim counts in its place.
+/// died, or its lease ran out) or released at a clean stop as interrupted
+/// (`Finish::ReleaseInterrupted`). That claim counts as an attempt only
+/// if the processor had recorded that it handed the event on alone
+/// ([`Inbox::mark_handling`]: an `interrupted` attempt row with
+/// [`INTERRUPTED_ERROR`], or that row as a claim rewrote it,
+/// [`LEASE_RAN_OUT_ERROR`] / [`LEASE_RAN_OUT_HERE_ERROR`], started at that
+/// claim); otherwise it is taken back, as a release takes it back, and
+/// this claim counts in its place.
 /// So `attempts` is the number of attempts recorded for the event since it
 /// was last queued, plus the one being made.
 pub(crate) fn claimed_attempts_sql() -> String {
     format!(
         "attempts + CASE WHEN state <> 'processing' THEN 1 \
          WHEN EXISTS (SELECT 1 FROM event_attempts a WHERE a.event_id = events.id \
-         AND a.outcome = 'interrupted' AND a.error = '{INTERRUPTED_ERROR}' \
-         AND a.started_at = events.updated_at) THEN 1 ELSE 0 END"
+         AND a.outcome = 'interrupted' AND a.error IN ('{INTERRUPTED_ERROR}', '{LEASE_RAN_OUT_ERROR}', \
+         '{LEASE_RAN_OUT_HERE_ERROR}') AND a.started_at = events.updated_at) THEN 1 ELSE 0 END"
     )
+}
+
+/// What the claim of an interrupted event knows of an `interrupted`
+/// attempt that counts (written as [`INTERRUPTED_ERROR`] by the instance
+/// that ran the event alone): `None` when the head was free (SQLite after
+/// a restart, whose recovery frees every claim: the process died), else
+/// the error that says the lease ran out: held by `claimer` itself (it is
+/// alive: it stalled, or could not renew), or by another instance (which
+/// died, or stalled or lost its database connection: nothing here tells).
+pub(crate) fn lease_ran_out_error(
+    previous_owner: Option<&str>,
+    claimer: &str,
+) -> Option<&'static str> {
+    match previous_owner {
+        None => None,
+        Some(owner) if owner == claimer => Some(LEASE_RAN_OUT_HERE_ERROR),
+        Some(_) => Some(LEASE_RAN_OUT_ERROR),
+    }
 }
 
 /// The error of an attempt that the process did not live to finish while
@@ -71,6 +92,33 @@ pub(crate) fn claimed_attempts_sql() -> String {
 pub(crate) const INTERRUPTED_ERROR: &str =
     "the process stopped while the handler ran this event alone \
      (killed, crashed, aborted or out of memory); the outcome was never recorded";
+
+/// [`INTERRUPTED_ERROR`] as the next claim rewrites it when the event's
+/// lease had run out (PostgreSQL; SQLite frees every claim at a restart):
+/// the instance may have died, or stalled or lost its database connection.
+/// Counted.
+pub(crate) const LEASE_RAN_OUT_ERROR: &str =
+    "the lease ran out while the handler ran this event alone, before an outcome was recorded: \
+     the instance holding it died (killed, crashed, aborted, out of memory), or stalled or lost \
+     its database connection for longer than the lease";
+
+/// [`LEASE_RAN_OUT_ERROR`] when the instance that claims the event again is
+/// the one whose lease ran out: it is alive. Counted.
+pub(crate) const LEASE_RAN_OUT_HERE_ERROR: &str =
+    "the lease ran out while the handler ran this event alone, before an outcome was recorded: \
+     the instance, still running, did not renew it in time (stalled, or its database unavailable \
+     for longer than the lease)";
+
+/// The row a claim writes for an event it hands on alone
+/// ([`Claimed::suspects`]), until the handler gets it (then
+/// [`Inbox::mark_handling`] adds [`INTERRUPTED_ERROR`]; the outcome replaces
+/// both). Not counted: should the process stop before the event's turn
+/// (killed while it waits for the other handlers, or a clean stop, which
+/// keeps the row), the next claim still finds the event was in a handler
+/// at an earlier interruption and hands it on alone.
+pub(crate) const INTERRUPTED_PENDING_ERROR: &str =
+    "to be handed on alone (it was in a handler when the process stopped earlier); \
+     not handed on yet, as the process stopped or was stopped before its turn";
 
 /// The error of the row [`Inbox::mark_handling`] writes for an event
 /// handed on with others after an interruption (not alone). Not counted,
@@ -154,6 +202,15 @@ pub(crate) enum Finish {
     /// Not handled (an earlier event of the run failed, or shutdown): back
     /// to the queue with the attempt it was claimed with taken back.
     Release,
+    /// An interrupted event ([`Claimed::interrupted`]) not handled to the
+    /// end at a clean stop: back to the queue as the interruption left it
+    /// (`processing`, its attempts as the claim found them, which the next
+    /// claim takes as they are), so the next claim sees it interrupted
+    /// again; a `suspect` keeps (or gets) an [`INTERRUPTED_PENDING_ERROR`]
+    /// row, so it is handed on alone again. Only the head is freed.
+    ReleaseInterrupted {
+        suspect: bool,
+    },
 }
 
 /// What became of a claimed run.

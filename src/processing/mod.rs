@@ -77,16 +77,36 @@
 //!   the process dies while one runs alone, that event was the only one
 //!   running: its `interrupted` attempt stays and counts. Once it has used
 //!   up [`ProcessorConfig::max_attempts`] attempts so (with any ordinary
-//!   failures before), it is `dead`, with an error that says how many
-//!   times the process died while handling it and to `tradecloud inbox
-//!   replay ID` once the handler is fixed; the events after it are then
-//!   handled. So an event that kills the process on every try costs
+//!   failures before), it is `dead`, with an error that says what
+//!   interrupted it as far as can be known, how many times, and what to
+//!   do: on SQLite the process died (only a dead process leaves claims
+//!   that the next start frees); on PostgreSQL its lease ran out (the
+//!   instance died, or stalled or lost its database connection for longer
+//!   than the lease: another instance cannot tell which), or, claimed again
+//!   by the instance that held it, that instance ran on but did not renew
+//!   in time. Then `tradecloud inbox replay ID` once the cause is fixed;
+//!   the events after it are then handled. So an event that kills the process on every try costs
 //!   `max_attempts + 2` crashes (the first, which blames no one, one that
 //!   finds the events that were in a handler, then one per attempt), not a
 //!   crash loop, and no other event is blamed. The cost: after a crash, one
 //!   more commit per interrupted event; after a crash among interrupted
 //!   events, at most `concurrency` events handed on one at a time. (Any
-//!   kill while an event runs alone counts against it, whatever its cause.)
+//!   kill while an event runs alone counts against it, whatever its cause;
+//!   a clean stop never does, see the next point.)
+//! * **A clean stop.** When [`Processor::run`]'s `shutdown` completes
+//!   (SIGTERM for `tradecloud serve`), events claimed but not handed on go
+//!   back to the queue at once, and running handlers get
+//!   [`ProcessorConfig::shutdown_grace`] (default 20 s) to finish their
+//!   event; those still running then are cancelled and their events go
+//!   back too, logged at `warn` with each id. Neither counts an attempt:
+//!   the stop is not the event's fault, and only an event whose handler
+//!   returned is recorded (`done` only after `Ok`). An interrupted event
+//!   that goes back so keeps what its interruption told: one that was to
+//!   run alone runs alone next time (also if the process is killed while
+//!   it waits for its turn), so a stop does not cost another crash to find
+//!   it again. Keep the grace below what the service manager waits before
+//!   it kills the process (`TimeoutStopSec=45s` in the systemd unit of
+//!   `deploy/`): a kill is a crash, whose interrupted events may count.
 //!   A GET-webhook trigger's fetch runs none of the handler's code and is
 //!   never blamed.
 //! * **Per-object order.** Events with the same object id (order id or
@@ -568,6 +588,19 @@ pub struct ProcessorConfig {
     /// while the event is retried; run such code in
     /// `tokio::task::spawn_blocking` with a timeout of its own.
     pub handler_timeout: Duration,
+    /// How long a clean stop ([`Processor::run`]'s `shutdown`; SIGTERM for
+    /// `tradecloud serve`) waits for running handlers to finish their
+    /// event. Handlers still running then are cancelled (as at the
+    /// [`handler_timeout`](ProcessorConfig::handler_timeout)) and their
+    /// events go back to the queue with no attempt counted (the stop is not
+    /// the event's fault), logged at `warn` with each event's id; they are
+    /// handed on again at the next start (or by another instance). Nothing
+    /// is marked done that did not finish.
+    ///
+    /// Default 20 s: well below what a service manager waits before it
+    /// kills the process (the systemd unit of `deploy/` gives a stop 45 s),
+    /// so that the stop is clean, not a kill that interrupts the events.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ProcessorConfig {
@@ -582,6 +615,7 @@ impl Default for ProcessorConfig {
             lease: Duration::from_secs(30),
             fetch_retry_for: Duration::from_secs(24 * 3600),
             handler_timeout: Duration::from_secs(600),
+            shutdown_grace: Duration::from_secs(20),
         }
     }
 }

@@ -27,7 +27,10 @@ use super::{
     Decoded, Fetcher, Handler, HandlerContext, HandlerError, Outcome, OutcomeReport,
     ProcessorConfig,
 };
-use crate::inbox::queue::{ClaimRequest, Claimed, Fetched, Finish, RunOutcome};
+use crate::inbox::queue::{
+    ClaimRequest, Claimed, Fetched, Finish, RunOutcome, INTERRUPTED_PENDING_ERROR,
+    INTERRUPTED_TOGETHER_ERROR, LEASE_RAN_OUT_ERROR, LEASE_RAN_OUT_HERE_ERROR,
+};
 use crate::inbox::{now_ms, AttemptOutcome, EventKind, Inbox, Origin, StoredEvent};
 
 type Observer = Arc<dyn Fn(&OutcomeReport) + Send + Sync>;
@@ -71,6 +74,17 @@ struct Shared<H> {
     /// one whose earlier claim was interrupted: that one runs alone, so if
     /// the process dies meanwhile, it is the one that was running.
     alone: tokio::sync::RwLock<()>,
+    /// Set once the shutdown grace has passed: running handlers (and
+    /// fetches) are cancelled and their events released uncounted.
+    cancel: tokio::sync::watch::Sender<bool>,
+}
+
+impl<H> Shared<H> {
+    /// Completes once running handlers are to be cancelled (see `cancel`).
+    async fn cancelled(&self) {
+        let mut cancel = self.cancel.subscribe();
+        let _ = cancel.wait_for(|cancel| *cancel).await;
+    }
 }
 
 /// What a claim asked for, what it got, and (when it got less) how long
@@ -143,9 +157,13 @@ impl<H: Handler> Processor<H> {
     }
 
     /// Process events until `shutdown` completes, then let the running
-    /// handlers finish their current event and record the outcomes (events
-    /// they do not finish are handled again later: by the next start on
-    /// SQLite, by another instance when the lease runs out on PostgreSQL).
+    /// handlers finish their current event, for up to
+    /// [`ProcessorConfig::shutdown_grace`], and record the outcomes. Events
+    /// not handed on yet go back to the queue; handlers still running after
+    /// the grace are cancelled (logged at `warn` with each event's id) and
+    /// their events go back too, no attempt counted: the next start (SQLite)
+    /// or any instance (PostgreSQL) hands them on again. An event that was
+    /// to run alone after an interruption keeps that standing.
     ///
     /// On start (SQLite), claims left by a crash are released. While the
     /// store is unavailable the processor waits and tries again.
@@ -163,6 +181,7 @@ impl<H: Handler> Processor<H> {
             owner: format!("{:016x}", fastrand::u64(..)),
             finished: Notify::new(),
             alone: tokio::sync::RwLock::new(()),
+            cancel: tokio::sync::watch::Sender::new(false),
         });
         let poll = shared.config.poll_interval.max(Duration::from_millis(1));
         tokio::pin!(shutdown);
@@ -268,12 +287,12 @@ impl<H: Handler> Processor<H> {
         // need not wait for their lease).
         for Run { claimed: run, .. } in pending.drain(..) {
             let outcome = RunOutcome {
-                key: run.key,
                 events: run
                     .events
                     .iter()
-                    .map(|e| (e.summary.id, Finish::Release))
+                    .map(|e| (e.summary.id, released(&run, e)))
                     .collect(),
+                key: run.key,
                 marked: Vec::new(),
             };
             let _ = done_tx.send(RunDone {
@@ -282,12 +301,33 @@ impl<H: Handler> Processor<H> {
                 committed: None,
             });
         }
+        let grace = shared.config.shutdown_grace;
         if !tasks.is_empty() {
-            tracing::info!(runs = tasks.len(), "waiting for running handlers to finish");
+            tracing::info!(
+                runs = tasks.len(),
+                ?grace,
+                "waiting for running handlers to finish"
+            );
         }
-        while let Some(done) = tasks.join_next().await {
-            if let Err(e) = done {
-                tracing::error!(error = %e, "event task failed");
+        let graced = tokio::time::timeout(grace, async {
+            while let Some(done) = tasks.join_next().await {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "event task failed");
+                }
+            }
+        })
+        .await;
+        if graced.is_err() {
+            tracing::warn!(
+                runs = tasks.len(),
+                ?grace,
+                "handlers still running after the shutdown grace are cancelled; their events go back to the queue uncounted"
+            );
+            shared.cancel.send_replace(true);
+            while let Some(done) = tasks.join_next().await {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "event task failed");
+                }
             }
         }
         drop(done_tx);
@@ -419,7 +459,7 @@ async fn finisher<H>(shared: Arc<Shared<H>>, mut rx: mpsc::UnboundedReceiver<Run
 async fn handle_run<H: Handler>(
     shared: Arc<Shared<H>>,
     Run {
-        claimed: run,
+        claimed: mut run,
         spans,
     }: Run,
     done: mpsc::UnboundedSender<RunDone>,
@@ -433,12 +473,12 @@ async fn handle_run<H: Handler>(
     let mut alone = None;
     let mut stop = false;
     let mut claim_spans = spans.into_iter();
-    for stored in run.events {
+    for stored in std::mem::take(&mut run.events) {
         let id = stored.summary.id;
         // The claim ends where handling starts (or the event goes back).
         drop(claim_spans.next());
         if stop || shared.stopping.load(Ordering::SeqCst) {
-            events.push((id, Finish::Release));
+            events.push((id, released(&run, &stored)));
             continue;
         }
         // A trigger's fetch runs no code of the user's: never blamed.
@@ -449,7 +489,12 @@ async fn handle_run<H: Handler>(
         // were) runs with the others, marked, so that only the events that
         // were in a handler when the process stopped again run alone.
         let suspect = interrupted && run.suspects.contains(&id);
-        let (outcome, finish, elapsed) = if suspect {
+        let handled = if suspect {
+            // The claim's pending row goes with the outcome (see
+            // `INTERRUPTED_PENDING_ERROR`), whatever the outcome.
+            if !marked.contains(&id) {
+                marked.push(id);
+            }
             // A run holds at most one such event (`run_of`); taken once
             // all the same, as a second write (or a read below) in the
             // run that holds it would wait for itself.
@@ -457,7 +502,7 @@ async fn handle_run<H: Handler>(
                 alone = Some(shared.alone.write().await);
             }
             if shared.stopping.load(Ordering::SeqCst) {
-                events.push((id, Finish::Release));
+                events.push((id, released(&run, &stored)));
                 continue;
             }
             tracing::warn!(
@@ -469,7 +514,7 @@ async fn handle_run<H: Handler>(
             match interrupted_too_often(&shared, &stored).await {
                 Some(outcome) => {
                     let finish = outcome.finish();
-                    (outcome, finish, Duration::ZERO)
+                    Some((outcome, finish, Duration::ZERO))
                 }
                 None => {
                     if !mark(&shared, id, true, &mut marked).await {
@@ -491,6 +536,18 @@ async fn handle_run<H: Handler>(
                 continue;
             }
             handle_event(&shared, &stored).await
+        };
+        let Some((outcome, finish, elapsed)) = handled else {
+            // Cancelled at the end of the shutdown grace: our stop, not the
+            // event's fault.
+            tracing::warn!(
+                id,
+                attempt = stored.summary.attempts,
+                "the handler was still running when the shutdown grace ended; cancelled, the event goes back to the queue, no attempt counted"
+            );
+            events.push((id, released(&run, &stored)));
+            stop = true;
+            continue;
         };
         stop = matches!(outcome, Outcome::Retrying { .. });
         events.push((id, finish));
@@ -553,7 +610,9 @@ async fn mark<H>(shared: &Shared<H>, id: i64, alone: bool, marked: &mut Vec<i64>
         .await
     {
         Ok(true) => {
-            marked.push(id);
+            if !marked.contains(&id) {
+                marked.push(id);
+            }
             true
         }
         Ok(false) => {
@@ -571,49 +630,132 @@ async fn mark<H>(shared: &Shared<H>, id: i64, alone: bool, marked: &mut Vec<i64>
 }
 
 /// For an event whose earlier claim was interrupted and which has used up
-/// its attempts (the last of them `interrupted`: the process died while
-/// the handler ran it alone): `dead`, saying so, so that the process does
-/// not die on it again at every start and the events after it move on.
+/// its attempts (the last of them `interrupted`: the process died, or its
+/// lease ran out, while the handler ran it alone): `dead`, saying which of
+/// the two it was and what to do, so that the process does not die on it
+/// again at every start and the events after it move on.
 async fn interrupted_too_often<H>(shared: &Shared<H>, stored: &StoredEvent) -> Option<Outcome> {
     let s = &stored.summary;
     if s.attempts <= shared.config.max_attempts {
         return None;
     }
     let used = s.attempts.saturating_sub(1);
-    let died = match shared.inbox.attempts(s.id).await {
-        Ok(attempts) => attempts
-            .iter()
-            .rev()
-            .take_while(|a| a.outcome == AttemptOutcome::Interrupted)
-            .count(),
+    let Ok(attempts) = shared.inbox.attempts(s.id).await else {
         // Handed on: should the process die, the next claim reads again.
-        Err(_) => 0,
+        return None;
     };
-    let times = match died {
-        // Its last attempt was not interrupted (max_attempts was lowered
-        // since): the handler decides, as for any attempt.
-        0 => return None,
-        1 => "once".to_string(),
-        n => format!("{n} times in a row"),
-    };
-    let error = format!(
-        "the process died {times} while the handler ran this event alone (killed, crashed, aborted or out of memory), \
-         {used} attempts in all; set aside so that the events after it are handled. Find out why from the \
-         process's and the system's logs (a panic with panic = \"abort\", a crash in native code, the OOM killer), \
-         fix the handler, then queue it again with `tradecloud inbox replay {}`",
-        s.id
-    );
-    tracing::error!(id = s.id, attempts = used, %error, "event dead-lettered: the process died while handling it");
+    // The counted `interrupted` attempts in a row, newest first (the rows
+    // that only mark an event handed on, not counted, are skipped).
+    let counted: Vec<Interruption> = attempts
+        .iter()
+        .rev()
+        .filter_map(|a| match a.outcome {
+            AttemptOutcome::Interrupted => match a.error.as_deref() {
+                Some(INTERRUPTED_TOGETHER_ERROR | INTERRUPTED_PENDING_ERROR) => None,
+                Some(LEASE_RAN_OUT_ERROR) => Some(Some(Interruption::Lease)),
+                Some(LEASE_RAN_OUT_HERE_ERROR) => Some(Some(Interruption::Stalled)),
+                _ => Some(Some(Interruption::Died)),
+            },
+            _ => Some(None),
+        })
+        .map_while(|a| a)
+        .collect();
+    // None: its last attempt was not interrupted (max_attempts was
+    // lowered since): the handler decides, as for any attempt.
+    let error = interrupted_error(&counted, used, s.id)?;
+    tracing::error!(id = s.id, attempts = used, %error, "event dead-lettered: interrupted while handled alone too often");
     Some(Outcome::Dead { error })
 }
 
+/// How an attempt at an event handed on alone was interrupted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Interruption {
+    /// The process died (SQLite: only a dead process leaves a claim behind
+    /// that the next start frees).
+    Died,
+    /// Its lease ran out: the instance died, or stalled or lost its
+    /// database connection (PostgreSQL: nothing tells which).
+    Lease,
+    /// Its lease ran out while the instance that held it ran on.
+    Stalled,
+}
+
+/// The error of an event set aside after the `interruptions` (newest first,
+/// at least one) of its last attempts, `used` attempts in all.
+fn interrupted_error(interruptions: &[Interruption], used: u32, id: i64) -> Option<String> {
+    let times = |n: usize| match n {
+        1 => "once".to_string(),
+        n => format!("{n} times"),
+    };
+    let count = |kind: Interruption| interruptions.iter().filter(|i| **i == kind).count();
+    let (died, lease, stalled) = (
+        count(Interruption::Died),
+        count(Interruption::Lease),
+        count(Interruption::Stalled),
+    );
+    let replay = format!("then queue it again with `tradecloud inbox replay {id}`");
+    let crash_advice =
+        "Find out why from the process's and the system's logs (a panic with panic = \"abort\", \
+         a crash in native code, the OOM killer), fix the handler";
+    let lease_advice =
+        "Look in the instances' logs for a crash, or for \"cannot renew the leases\" and \
+         database connection errors (a database unreachable for the instance, or an instance too \
+         busy to renew: raise `[processing] lease_secs`); fix the cause";
+    let text = match (died, lease, stalled) {
+        (0, 0, 0) => return None,
+        (n, 0, 0) => format!(
+            "the process died {}{} while the handler ran this event alone (killed, crashed, aborted or out of memory), \
+             {used} attempts in all; set aside so that the events after it are handled. {crash_advice}, {replay}",
+            times(n),
+            if n > 1 { " in a row" } else { "" },
+        ),
+        (0, n, m) => format!(
+            "the lease on this event ran out {} while the handler ran it alone, before an outcome was recorded \
+             ({}the instance died, or stalled or lost its database connection for longer than the lease), \
+             {used} attempts in all; set aside so that the events after it are handled. {lease_advice}, {replay}",
+            times(n + m),
+            if m > 0 {
+                format!("{} with the instance still running, unable to renew it; otherwise ", times(m))
+            } else {
+                String::new()
+            },
+        ),
+        (d, n, m) => format!(
+            "the process died {} and the lease on this event ran out {} (the instance died, or stalled or lost its \
+             database connection) while the handler ran it alone, {used} attempts in all; set aside so that the \
+             events after it are handled. {crash_advice}; {lease_advice}; {replay}",
+            times(d),
+            times(n + m),
+        ),
+    };
+    Some(text)
+}
+
+/// What a run's event goes back to the queue as when it is not handled
+/// (to the end) at a stop: an interrupted event as the interruption left it
+/// (see `Finish::ReleaseInterrupted`), any other as a plain release.
+fn released(run: &Claimed, stored: &StoredEvent) -> Finish {
+    let id = stored.summary.id;
+    if run.interrupted.contains(&id) {
+        Finish::ReleaseInterrupted {
+            suspect: run.suspects.contains(&id) && stored.summary.origin != Origin::Trigger,
+        }
+    } else {
+        Finish::Release
+    }
+}
+
+/// One attempt at a claimed event; `None` when it was cancelled at the end
+/// of the shutdown grace (no outcome: the event goes back to the queue).
 async fn handle_event<H: Handler>(
     shared: &Arc<Shared<H>>,
     stored: &StoredEvent,
-) -> (Outcome, Finish, Duration) {
+) -> Option<(Outcome, Finish, Duration)> {
     let span = super::spans::handle(stored, stored.summary.attempts.max(1));
     let handled = try_event(shared, stored).instrument(span.clone()).await;
-    super::spans::outcome(&span, &handled.0);
+    if let Some(handled) = &handled {
+        super::spans::outcome(&span, &handled.0);
+    }
     handled
 }
 
@@ -621,12 +763,16 @@ async fn handle_event<H: Handler>(
 async fn try_event<H: Handler>(
     shared: &Arc<Shared<H>>,
     stored: &StoredEvent,
-) -> (Outcome, Finish, Duration) {
+) -> Option<(Outcome, Finish, Duration)> {
     let start = Instant::now();
     let s = &stored.summary;
     let (id, attempt) = (s.id, s.attempts.max(1));
     let (outcome, finish) = if s.origin == Origin::Trigger {
-        fetch(shared, stored, attempt).await
+        tokio::select! {
+            biased;
+            fetched = fetch(shared, stored, attempt) => fetched,
+            _ = shared.cancelled() => return None,
+        }
     } else {
         let decoded = shared.inbox.take_decoded(id);
         let reread;
@@ -647,7 +793,7 @@ async fn try_event<H: Handler>(
                     ));
                     let outcome = Outcome::of_error(&shared.config, error, attempt);
                     let finish = outcome.finish();
-                    return (outcome, finish, start.elapsed());
+                    return Some((outcome, finish, start.elapsed()));
                 }
             },
             _ => stored,
@@ -671,7 +817,17 @@ async fn try_event<H: Handler>(
                         .instrument(tracing::Span::current()),
                 );
                 let limit = shared.config.handler_timeout;
-                match tokio::time::timeout(limit, &mut task).await {
+                let ran = tokio::select! {
+                    biased;
+                    ran = tokio::time::timeout(limit, &mut task) => ran,
+                    _ = shared.cancelled() => {
+                        // Dropped at the await it waits in, as at the
+                        // handler timeout; its outcome is never recorded.
+                        task.abort();
+                        return None;
+                    }
+                };
+                match ran {
                     Ok(Ok(Ok(()))) => Outcome::Done,
                     Ok(Ok(Err(e))) => Outcome::of_error(&shared.config, e, attempt),
                     Ok(Err(join)) => Outcome::of_error(
@@ -719,7 +875,7 @@ async fn try_event<H: Handler>(
             tracing::warn!(id, %reason, "stored event is still unknown; unhandled")
         }
     }
-    (outcome, finish, elapsed)
+    Some((outcome, finish, elapsed))
 }
 
 /// Fetch the order or shipment of a trigger, to be stored as a new event.

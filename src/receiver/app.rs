@@ -165,7 +165,11 @@ impl Receiver {
         let api_check = self.api_check.map(|(client, health)| {
             tokio::spawn(async move { health.check_at_start(&client).await })
         });
+        // The processor stops when the listener does (its shutdown grace
+        // runs while requests in flight finish, not after): a stop takes
+        // the longer of the two, within the service manager's timeout.
         let (stop_processing, stopped) = tokio::sync::watch::channel(false);
+        let stop_processing = std::sync::Arc::new(stop_processing);
         let processor = self
             .processing
             .map(|p| p.spawn(self.inbox.clone(), self.metrics.clone(), stopped));
@@ -192,7 +196,13 @@ impl Receiver {
             drain_max_bytes: s.max_body_bytes,
             drain_timeout: Duration::from_secs(s.request_timeout_secs.max(1)),
         };
-        let shutdown: ShutdownFuture = Box::pin(shutdown);
+        let shutdown: ShutdownFuture = {
+            let stop_processing = stop_processing.clone();
+            Box::pin(async move {
+                shutdown.await;
+                stop_processing.send_replace(true);
+            })
+        };
         listener::serve(
             self.listener,
             self.tls,
@@ -202,15 +212,23 @@ impl Receiver {
             shutdown,
         )
         .await;
-        let _ = stop_processing.send(true);
+        stop_processing.send_replace(true);
         let mut stopped_cleanly = true;
         if let Some(processor) = processor {
-            if tokio::time::timeout(
-                Duration::from_secs(s.shutdown_timeout_secs.max(1)),
-                processor,
-            )
-            .await
-            .is_err()
+            // Long enough for the processor to put back the events of the
+            // handlers it cancels after its shutdown grace.
+            let wait = s
+                .shutdown_timeout_secs
+                .max(
+                    self.config
+                        .processing
+                        .shutdown_grace_secs
+                        .saturating_add(10),
+                )
+                .max(1);
+            if tokio::time::timeout(Duration::from_secs(wait), processor)
+                .await
+                .is_err()
             {
                 stopped_cleanly = false;
                 tracing::warn!("the processor did not stop in time; unfinished events are handled again at the next start");

@@ -31,6 +31,7 @@
 //! lease_secs = 30        # another instance takes over a dead one's events after this
 //! fetch_retry_hours = 24 # GET-webhook fetches are retried this long, then dead
 //! handler_timeout_secs = 600 # a handler call running longer is cancelled and retried
+//! shutdown_grace_secs = 20   # a stop cancels handlers still running after this (uncounted)
 //!
 //! [console]              # the operator's web console (off without listen)
 //! listen = "127.0.0.1:9090"               # never the webhook port

@@ -13,8 +13,9 @@ use super::pg_error;
 use super::rows::{insert_event, lock_keys, stored_event, SUMMARY_COLUMNS};
 use crate::inbox::attempts::of_finish;
 use crate::inbox::queue::{
-    claimed_attempts_sql, run_of, ClaimRequest, Claimed, Finish, FinishReport, RunOutcome,
-    INTERRUPTED_ERROR, INTERRUPTED_TOGETHER_ERROR,
+    claimed_attempts_sql, lease_ran_out_error, run_of, ClaimRequest, Claimed, Finish, FinishReport,
+    RunOutcome, INTERRUPTED_ERROR, INTERRUPTED_PENDING_ERROR, INTERRUPTED_TOGETHER_ERROR,
+    LEASE_RAN_OUT_ERROR, LEASE_RAN_OUT_HERE_ERROR,
 };
 use crate::inbox::{
     from_ms, Attempt, AttemptOutcome, InboxError, NewEvent, NewState, State, Stored, StoredEvent,
@@ -36,10 +37,10 @@ pub(crate) async fn claim(
     // Ready heads that no other transaction is claiming right now.
     let heads = tx
         .query(
-            "WITH picked AS (SELECT key FROM heads WHERE due_at <= tc_now_ms() \
+            "WITH picked AS (SELECT key, owner FROM heads WHERE due_at <= tc_now_ms() \
                              ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
              UPDATE heads h SET owner = $2, due_at = tc_now_ms() + $3 FROM picked \
-             WHERE h.key = picked.key RETURNING h.key, h.object_key, h.event_id",
+             WHERE h.key = picked.key RETURNING h.key, h.object_key, h.event_id, picked.owner",
             &[&limit, &request.owner, &millis(request.lease)],
         )
         .await
@@ -104,6 +105,9 @@ pub(crate) async fn claim(
     }
     let mut runs: Vec<(String, Vec<i64>)> = Vec::with_capacity(heads.len());
     let mut interrupted: HashMap<String, Vec<i64>> = HashMap::new();
+    // Interrupted events whose head's lease had run out (it had an owner),
+    // by the error their counted `interrupted` row gets.
+    let mut lease_ran_out: (Vec<i64>, Vec<i64>) = Default::default();
     let mut stale: Vec<(String, Option<String>, i64)> = Vec::new();
     for row in &heads {
         let (key, object, head): (String, Option<String>, i64) =
@@ -119,6 +123,12 @@ pub(crate) async fn claim(
                 .map(|(id, _, _)| *id)
                 .collect();
             if !left.is_empty() {
+                let previous: Option<String> = row.get(3);
+                match lease_ran_out_error(previous.as_deref(), &request.owner) {
+                    Some(LEASE_RAN_OUT_HERE_ERROR) => lease_ran_out.1.extend(&left),
+                    Some(_) => lease_ran_out.0.extend(&left),
+                    None => {}
+                }
                 interrupted.insert(key.clone(), left);
             }
             runs.push((key, ids));
@@ -148,11 +158,33 @@ pub(crate) async fn claim(
             .map_err(pg_error)?;
         suspects = rows.iter().map(|r| r.get(0)).collect();
         tx.execute(
-            "DELETE FROM event_attempts WHERE event_id = ANY($1) AND outcome = 'interrupted' AND error = $2",
-            &[&left, &INTERRUPTED_TOGETHER_ERROR],
+            "DELETE FROM event_attempts WHERE event_id = ANY($1) AND outcome = 'interrupted' \
+             AND (error = $2 OR error = $3)",
+            &[
+                &left,
+                &INTERRUPTED_TOGETHER_ERROR,
+                &INTERRUPTED_PENDING_ERROR,
+            ],
         )
         .await
         .map_err(pg_error)?;
+        // A counted row of a lease that ran out says so (see
+        // `lease_ran_out_error`).
+        for (ids, error) in [
+            (&lease_ran_out.0, LEASE_RAN_OUT_ERROR),
+            (&lease_ran_out.1, LEASE_RAN_OUT_HERE_ERROR),
+        ] {
+            if !ids.is_empty() {
+                tx.execute(
+                    "UPDATE event_attempts a SET error = $2 FROM events e WHERE e.id = a.event_id \
+                     AND a.event_id = ANY($1) AND a.outcome = 'interrupted' AND a.error = $3 \
+                     AND a.started_at = e.updated_at",
+                    &[ids, &error, &INTERRUPTED_ERROR],
+                )
+                .await
+                .map_err(pg_error)?;
+            }
+        }
     }
     // The body (and headers) of an event whose decoded webhook this process
     // holds are not read: the processor takes the webhook, and reads the
@@ -181,6 +213,9 @@ pub(crate) async fn claim(
         )
         .await
         .map_err(pg_error)?;
+    if !suspects.is_empty() {
+        pending_marks(tx, &request.owner, &suspects).await?;
+    }
     let mut by_id: HashMap<i64, StoredEvent> = HashMap::with_capacity(rows.len());
     for row in &rows {
         let event = stored_event(row)?;
@@ -203,6 +238,21 @@ pub(crate) async fn claim(
         })
         .filter(|c| !c.events.is_empty())
         .collect())
+}
+
+/// An [`INTERRUPTED_PENDING_ERROR`] row for the claim of each of the
+/// `processing` events `ids` (started at its `updated_at`), unless it has one.
+async fn pending_marks(tx: &Transaction<'_>, owner: &str, ids: &[i64]) -> Result<(), InboxError> {
+    tx.execute(
+        "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
+         SELECT e.id, e.updated_at, tc_now_ms(), $2, 'interrupted', $3 FROM events e \
+         WHERE e.id = ANY($1) AND e.state = 'processing' AND NOT EXISTS (SELECT 1 FROM event_attempts a \
+         WHERE a.event_id = e.id AND a.error = $3 AND a.started_at = e.updated_at)",
+        &[&ids, &super::text(owner), &INTERRUPTED_PENDING_ERROR],
+    )
+    .await
+    .map_err(pg_error)?;
+    Ok(())
 }
 
 /// Point each head at its object's oldest active event (due now, or at its
@@ -311,6 +361,7 @@ pub(crate) async fn finish(
     let (mut ids, mut states, mut errors, mut delays) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut released = Vec::new();
+    let mut pending = Vec::new();
     let mut fetched = Vec::new();
     let mut heads = Vec::new();
     for run in runs {
@@ -330,6 +381,13 @@ pub(crate) async fn finish(
                 Finish::Unhandled { reason } => (State::Unhandled, Some(reason), None),
                 Finish::Release => {
                     released.push(*id);
+                    continue;
+                }
+                // As the interruption left it; only the head is freed.
+                Finish::ReleaseInterrupted { suspect } => {
+                    if *suspect {
+                        pending.push(*id);
+                    }
                     continue;
                 }
                 Finish::Fetched(f) => {
@@ -383,13 +441,18 @@ pub(crate) async fn finish(
         .flat_map(|r| r.marked.iter().copied())
         .collect();
     if !marked.is_empty() {
+        // This claim's rows (started at the event's `updated_at`).
         tx.execute(
-            "DELETE FROM event_attempts WHERE event_id = ANY($1) AND instance = $2 \
-             AND outcome = 'interrupted'",
+            "DELETE FROM event_attempts a USING events e WHERE e.id = a.event_id \
+             AND a.event_id = ANY($1) AND a.instance = $2 \
+             AND a.outcome = 'interrupted' AND a.started_at = e.updated_at",
             &[&marked, &owner],
         )
         .await
         .map_err(pg_error)?;
+    }
+    if !pending.is_empty() {
+        pending_marks(tx, owner, &pending).await?;
     }
     record_attempts(tx, owner, runs, &owned, now).await?;
     if !ids.is_empty() {

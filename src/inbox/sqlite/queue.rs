@@ -12,8 +12,9 @@ use super::db::{BODY_COLUMNS, SUMMARY_COLUMNS, WITH_BODY};
 use super::rows::{insert_row, stored_event, summary, RowValues};
 use crate::inbox::attempts::of_finish;
 use crate::inbox::queue::{
-    claimed_attempts_sql, head_key, run_of, ClaimRequest, Claimed, Finish, FinishReport,
-    RunOutcome, INTERRUPTED_ERROR, INTERRUPTED_TOGETHER_ERROR,
+    claimed_attempts_sql, head_key, lease_ran_out_error, run_of, ClaimRequest, Claimed, Finish,
+    FinishReport, RunOutcome, INTERRUPTED_ERROR, INTERRUPTED_PENDING_ERROR,
+    INTERRUPTED_TOGETHER_ERROR,
 };
 use crate::inbox::{
     from_ms, Attempt, AttemptOutcome, InboxError, Origin, State, StoredEvent, ATTEMPTS_KEPT,
@@ -52,7 +53,7 @@ fn run_candidates_sql() -> String {
 
 /// The heads due at `?1`, the most overdue first (a claim takes as many as
 /// it has room for).
-const HEADS_DUE_SQL: &str = "SELECT key, object_key, event_id, active_from FROM heads \
+const HEADS_DUE_SQL: &str = "SELECT key, object_key, event_id, active_from, owner FROM heads \
      WHERE due_at <= ?1 ORDER BY due_at";
 
 /// An object's oldest active event from an id on (its head after a finish).
@@ -136,16 +137,23 @@ pub(crate) fn claim(
     // to its `LIMIT` changes (about 80K instructions each time, and the
     // number of free handler slots changes from claim to claim). The rows
     // come in order through the index and are read only as far as needed.
-    let heads: Vec<(String, Option<String>, i64, i64)> = conn
+    #[allow(clippy::type_complexity)]
+    let heads: Vec<(String, Option<String>, i64, i64, Option<String>)> = conn
         .prepare_cached(HEADS_DUE_SQL)?
         .query_map([now], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
         })?
         .take(request.heads)
         .collect::<Result<_, _>>()?;
     let lease_end = now.saturating_add(millis(request.lease));
     let mut claimed = Vec::with_capacity(heads.len());
-    for (key, object_key, head, active_from) in heads {
+    for (key, object_key, head, active_from, previous_owner) in heads {
         let candidates: Vec<(i64, String, String)> = match &object_key {
             Some(object) => conn
                 .prepare_cached(&run_candidates_sql())?
@@ -176,9 +184,19 @@ pub(crate) fn claim(
             .collect();
         // Interrupted events the handler was running (marked by that
         // claim): read before the claim moves `updated_at` on; the rows of
-        // those handed on together go (they were never counted).
+        // those handed on together, or only claimed to be handed on alone,
+        // go (they were never counted). A counted row of a lease that ran
+        // out says so (see `lease_ran_out_error`).
+        let lease_error = lease_ran_out_error(previous_owner.as_deref(), &request.owner);
         let mut suspects = Vec::new();
         for id in &interrupted {
+            if let Some(error) = lease_error {
+                conn.prepare_cached(
+                    "UPDATE event_attempts SET error = ?2 WHERE event_id = ?1 AND outcome = 'interrupted' \
+                     AND error = ?3 AND started_at = (SELECT updated_at FROM events WHERE id = ?1)",
+                )?
+                .execute((id, error, INTERRUPTED_ERROR))?;
+            }
             let marked: bool = conn
                 .prepare_cached(
                     "SELECT EXISTS (SELECT 1 FROM event_attempts a JOIN events e ON e.id = a.event_id \
@@ -189,9 +207,10 @@ pub(crate) fn claim(
                 suspects.push(*id);
             }
             conn.prepare_cached(
-                "DELETE FROM event_attempts WHERE event_id = ?1 AND outcome = 'interrupted' AND error = ?2",
+                "DELETE FROM event_attempts WHERE event_id = ?1 AND outcome = 'interrupted' \
+                 AND (error = ?2 OR error = ?3)",
             )?
-            .execute((id, INTERRUPTED_TOGETHER_ERROR))?;
+            .execute((id, INTERRUPTED_TOGETHER_ERROR, INTERRUPTED_PENDING_ERROR))?;
         }
         let mut mark = conn.prepare_cached(&format!(
             "UPDATE events SET state = 'processing', attempts = {}, updated_at = ?2 WHERE id = ?1",
@@ -206,6 +225,9 @@ pub(crate) fn claim(
         let mut events = Vec::with_capacity(ids.len());
         for id in ids {
             mark.execute((id, now))?;
+            if suspects.contains(&id) {
+                pending_mark(conn, &request.owner, id, now)?;
+            }
             // The body of an event whose decoded webhook the process holds
             // is not read: the processor takes the webhook (and reads the
             // body itself if it was dropped meanwhile).
@@ -320,6 +342,19 @@ pub(crate) fn mark_handling(
     Ok(n > 0)
 }
 
+/// An [`INTERRUPTED_PENDING_ERROR`] row for the claim of the `processing`
+/// event `id` (started at its `updated_at`), unless it has one.
+fn pending_mark(conn: &Connection, owner: &str, id: i64, now: i64) -> Result<(), InboxError> {
+    conn.prepare_cached(
+        "INSERT INTO event_attempts (event_id, started_at, finished_at, instance, outcome, error) \
+         SELECT id, updated_at, ?2, ?3, 'interrupted', ?4 FROM events e WHERE id = ?1 AND state = 'processing' \
+         AND NOT EXISTS (SELECT 1 FROM event_attempts a WHERE a.event_id = ?1 AND a.error = ?4 \
+         AND a.started_at = e.updated_at)",
+    )?
+    .execute((id, now, owner, INTERRUPTED_PENDING_ERROR))?;
+    Ok(())
+}
+
 pub(crate) fn finish(
     conn: &Connection,
     owner: &str,
@@ -349,8 +384,12 @@ pub(crate) fn finish(
         .flat_map(|(run, _)| run.events.iter())
         .filter_map(|(id, outcome)| of_finish(outcome).map(|(o, e)| (*id, o, e)))
         .collect();
+    // This claim's rows (started at the event's `updated_at`): the marks,
+    // replaced by the outcome (an interrupted event released at a stop gets
+    // its pending row back below).
     let mut unmark = conn.prepare_cached(
-        "DELETE FROM event_attempts WHERE event_id = ?1 AND instance = ?2 AND outcome = 'interrupted'",
+        "DELETE FROM event_attempts WHERE event_id = ?1 AND instance = ?2 AND outcome = 'interrupted' \
+         AND started_at = (SELECT updated_at FROM events WHERE id = ?1)",
     )?;
     for id in owned.iter().flat_map(|(run, _)| run.marked.iter()) {
         unmark.execute((id, owner))?;
@@ -358,6 +397,13 @@ pub(crate) fn finish(
     record_attempts(conn, owner, &attempts, now)?;
     for (run, (object_key, event_id, active_from)) in owned {
         for (id, outcome) in &run.events {
+            if let Finish::ReleaseInterrupted { suspect } = outcome {
+                // As the interruption left it; only the head is freed.
+                if *suspect {
+                    pending_mark(conn, owner, *id, now)?;
+                }
+                continue;
+            }
             if let Some(new_id) = finish_event(conn, *id, outcome, now)? {
                 finished.fetched.push((*id, new_id));
             }
@@ -465,6 +511,7 @@ fn finish_event(
         Finish::Dead { error } => set(State::Dead, Some(error), None)?,
         Finish::Rejected { error } => set(State::Rejected, Some(error), None)?,
         Finish::Unhandled { reason } => set(State::Unhandled, Some(reason), None)?,
+        Finish::ReleaseInterrupted { .. } => {}
         Finish::Release => {
             conn.prepare_cached(
                 "UPDATE events SET state = CASE origin WHEN 'trigger' THEN 'trigger' ELSE 'received' END, \

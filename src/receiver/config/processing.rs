@@ -36,6 +36,12 @@ pub struct ProcessingConfig {
     /// the attempt is retried like a transient error (see
     /// [`ProcessorConfig::handler_timeout`](crate::processing::ProcessorConfig::handler_timeout)).
     pub handler_timeout_secs: u64,
+    /// Seconds a clean stop (SIGTERM) waits for running handlers; then they
+    /// are cancelled and their events go back to the queue uncounted (see
+    /// [`ProcessorConfig::shutdown_grace`](crate::processing::ProcessorConfig::shutdown_grace)).
+    /// Keep it well below the service manager's stop timeout (systemd's
+    /// `TimeoutStopSec`, 45 s in `deploy/`).
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for ProcessingConfig {
@@ -57,6 +63,7 @@ impl From<&crate::processing::ProcessorConfig> for ProcessingConfig {
             lease_secs: c.lease.as_secs(),
             fetch_retry_hours: c.fetch_retry_for.as_secs() / 3600,
             handler_timeout_secs: c.handler_timeout.as_secs(),
+            shutdown_grace_secs: c.shutdown_grace.as_secs(),
         }
     }
 }
@@ -75,6 +82,7 @@ impl ProcessingConfig {
             lease: Duration::from_secs(self.lease_secs),
             fetch_retry_for: Duration::from_secs(self.fetch_retry_hours.saturating_mul(3600)),
             handler_timeout: Duration::from_secs(self.handler_timeout_secs),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
         }
     }
 
@@ -85,11 +93,13 @@ impl ProcessingConfig {
             || self.batch == 0
             || self.lease_secs < 3
             || self.handler_timeout_secs == 0
+            || self.shutdown_grace_secs == 0
         {
             return Err(ConfigError::setting(
-                "processing.concurrency, max_attempts, poll_interval_ms, batch and handler_timeout_secs must be at least 1, lease_secs at least 3",
+                "processing.concurrency, max_attempts, poll_interval_ms, batch, handler_timeout_secs and shutdown_grace_secs must be at least 1, lease_secs at least 3",
             ));
         }
+
         if u128::from(self.backoff_base_ms) > u128::from(self.backoff_max_secs) * 1000 {
             return Err(ConfigError::setting(format!(
                 "processing.backoff_base_ms ({} ms) is longer than processing.backoff_max_secs ({} s); lower the first or raise the second",

@@ -79,6 +79,7 @@ fn processing_section_and_its_overrides() {
     assert_eq!(p.backoff_max, defaults.backoff_max);
     assert_eq!(p.poll_interval, defaults.poll_interval);
     assert_eq!(p.handler_timeout, defaults.handler_timeout);
+    assert_eq!(p.shutdown_grace, defaults.shutdown_grace);
 
     let text = "[processing]\nconcurrency = 3\nmax_attempts = 5\nbackoff_base_ms = 250\nbackoff_max_secs = 60\n";
     let c = Config::from_parts(
@@ -88,11 +89,13 @@ fn processing_section_and_its_overrides() {
             ("TRADECLOUD_PROCESSING_MAX_ATTEMPTS", "7"),
             ("TRADECLOUD_PROCESSING_POLL_INTERVAL_MS", "50"),
             ("TRADECLOUD_PROCESSING_HANDLER_TIMEOUT_SECS", "45"),
+            ("TRADECLOUD_PROCESSING_SHUTDOWN_GRACE_SECS", "7"),
         ]),
     )
     .unwrap();
     let p = c.processing.processor_config();
     assert_eq!(p.handler_timeout, std::time::Duration::from_secs(45));
+    assert_eq!(p.shutdown_grace, std::time::Duration::from_secs(7));
     assert_eq!(p.concurrency, 3);
     assert_eq!(p.max_attempts, 7, "the environment wins");
     assert_eq!(p.backoff_base, std::time::Duration::from_millis(250));
@@ -106,6 +109,10 @@ fn processing_section_and_its_overrides() {
         (
             "[processing]\nhandler_timeout_secs = 0\n",
             "handler_timeout_secs",
+        ),
+        (
+            "[processing]\nshutdown_grace_secs = 0\n",
+            "shutdown_grace_secs",
         ),
         (
             "[processing]\nbackoff_base_ms = 120000\nbackoff_max_secs = 60\n",
