@@ -234,7 +234,10 @@
 //!     `cancelLineWhenMissing` on a sent order cancels the lines it leaves
 //!     out, and `autoConfirm` approves a supplier proposal or reopen request
 //!     at once (`OrderLinesConfirmedBySupplier`: "confirmed by the supplier
-//!     with different values");
+//!     with different values"; the proposal a `proposeWhenAccepted` line
+//!     becomes when accepted has the requested values, so approving it is
+//!     `OrderLinesAcceptedBySupplier`, "confirmed ... as requested by the
+//!     buyer", order-events.md);
 //!   - the buyer's **goods receipts** (`POST /api-connector/order/deliveries`
 //!     appends to a line's `buyerLine.deliveryHistory`,
 //!     `/api-connector/order/deliveryHistory` and a sent order's

@@ -219,6 +219,25 @@ fn requested(line: &OrderLine) -> Terms {
     }
 }
 
+/// Whether the supplier's request at `pointer` of `line` (the line as
+/// JSON, as [`super::webhooks`] compares lines) asks for the values the
+/// buyer requested ([`Terms::agrees_with`]): so is the proposal a
+/// `proposeWhenAccepted` line becomes when the supplier accepts it, "a
+/// proposal with requested values" (order/buyer/issue/propose-when-accepted.md).
+/// A line or request that does not read as one asks for none.
+pub(crate) fn asks_requested_values(line: &serde_json::Value, pointer: &str) -> bool {
+    let Ok(order_line) = serde_json::from_value::<OrderLine>(line.clone()) else {
+        return false;
+    };
+    let Some(Ok(request)) = line
+        .pointer(pointer)
+        .map(|r| serde_json::from_value::<Request>(r.clone()))
+    else {
+        return false;
+    };
+    Terms::of_request(&request).agrees_with(&requested(&order_line))
+}
+
 /// The agreed values of a line, once it was confirmed.
 fn confirmed(line: &OrderLine) -> Option<Terms> {
     let confirmed = line.confirmed_line.as_ref()?;
