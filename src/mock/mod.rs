@@ -362,6 +362,16 @@
 //!   company.
 //!
 //!   **Choices where the docs are silent:**
+//!   - A buyer's order sent again changes only what is new: a line sent
+//!     unchanged keeps its `lastUpdatedAt`, and an order sent again
+//!     unchanged keeps its `version` and `lastUpdatedAt` and sends no
+//!     event. The docs define the stamps by change ("the latest date time
+//!     the order has been changed", order/buyer/receive/README.md; the
+//!     supplier finds "which specific lines have changed" by them,
+//!     api/polling/README.md) and let an update send all lines "anyway"
+//!     (order/buyer/update.md); an order response that repeats the order
+//!     is treated the same way. A changed order is one `version` up per
+//!     message.
 //!   - The process changes only the orders it created; the demo data and
 //!     fixture orders are served as they are (so existing data never
 //!     changes under a test), even when they carry the same numbers.

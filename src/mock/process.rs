@@ -656,6 +656,7 @@ pub(crate) fn issue_order(
     parties: Parties<'_>,
     now: &DateTime,
 ) -> Order {
+    let before = existing.clone();
     let mut order = existing.unwrap_or_else(|| Order {
         id: Some(new_id()),
         ..Order::default()
@@ -825,6 +826,52 @@ pub(crate) fn issue_order(
         }
     }
     finish(&mut order, now);
+    match before {
+        Some(before) => only_changes(order, &before),
+        None => {
+            order.version = Some(1);
+            order
+        }
+    }
+}
+
+/// The order an update made of `before`, with only what it changed
+/// stamped: a line it sent unchanged keeps its `lastUpdatedAt` (and
+/// `lastChangedAt`), and an update that changed nothing leaves the order
+/// as it was, `version` and `lastUpdatedAt` included (so it sends no
+/// event). Otherwise `version` is one up, once per message (the indicators
+/// and goods receipts inside it count toward the same update).
+///
+/// The docs are silent on an update with nothing new, but the stamps are
+/// defined by change: the order's `lastUpdatedAt` "is the latest date time
+/// the order has been changed", a line's "the latest date time the order
+/// line has been changed" (order/buyer/receive/README.md), and the
+/// supplier uses `lines.lastUpdatedAt` "to identify which specific lines
+/// have changed" (api/polling/README.md); while an update "should
+/// preferable only contain order lines that are new or changed. But you
+/// can also send all lines anyway" (order/buyer/update.md). So sending
+/// all lines, or the same order again, changes only what is new, as an
+/// order response repeating the order does ([`respond`]).
+fn only_changes(mut order: Order, before: &Order) -> Order {
+    for line in &mut order.lines {
+        let old = before
+            .lines
+            .iter()
+            .find(|b| b.id.is_some() && b.id == line.id);
+        if let Some(old) = old.filter(|old| same_but_line_stamps(line, old)) {
+            *line = old.clone();
+        }
+    }
+    let bare = |o: &Order| Order {
+        last_updated_at: None,
+        last_changed_at: None,
+        version: None,
+        ..o.clone()
+    };
+    if bare(&order) == bare(before) {
+        return before.clone();
+    }
+    order.version = Some(before.version.unwrap_or(0) + 1);
     order
 }
 
