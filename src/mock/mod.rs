@@ -272,10 +272,14 @@
 //!     there replaced), else the supplier's shipment of the same
 //!     `shipmentNumber` (its lines added beside the other advices'; an
 //!     advice sent again with another `shipmentNumber` moves there, and
-//!     the shipment it left keeps the other advices' lines and is
-//!     reissued, `ShipmentReissuedBySupplier`, unless it was that
-//!     shipment's only advice and no shipment has the new number: then it
-//!     renumbers its shipment, the same id; the docs do not say); the
+//!     the shipment it left keeps the other advices' lines, takes the
+//!     header the last of them sent, and is reissued,
+//!     `ShipmentReissuedBySupplier`; a shipment left with no line is gone,
+//!     from `GET /v2/shipment/{id}` and the poll, with no event, as
+//!     shipment-events.md has none for it (documents attached to it in the
+//!     portal go with it); an advice that was its shipment's only one
+//!     and names a number no shipment has renumbers its shipment, the
+//!     same id; the docs do not say); the
 //!     header either way (its `trackingNumber` as
 //!     `identifiers.trackingNumber`, its `destination` and
 //!     `finalDestination` as `locations.destinations`, in that order, with

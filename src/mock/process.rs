@@ -3372,6 +3372,35 @@ pub(crate) fn despatch_advice(
     (!same_but_stamps(&unchanged, &existing)).then_some(shipment)
 }
 
+/// `shipment` with the shipment header a despatch advice sent, `sent`
+/// (the shipment [`despatch_advice`] made of that advice): the members
+/// that advice's `header.shipment` gives (`supplierShipment` but its
+/// documents, `identifiers`, `transportMode`, `locations`, the advice's
+/// `erpIssueDateTime`). Documents attached in the portal, the lines and
+/// the status stay.
+pub(crate) fn take_advice_header(shipment: &mut Shipment, sent: &Shipment) {
+    let documents = shipment
+        .supplier_shipment
+        .as_ref()
+        .map(|s| s.documents.clone())
+        .unwrap_or_default();
+    shipment.supplier_shipment = sent.supplier_shipment.clone().map(|mut s| {
+        s.documents = documents;
+        s
+    });
+    shipment.identifiers.clone_from(&sent.identifiers);
+    shipment.transport_mode.clone_from(&sent.transport_mode);
+    shipment.locations.clone_from(&sent.locations);
+    let sent_time = sent
+        .meta
+        .as_ref()
+        .and_then(|m| m.despatch_advice_erp_issue_date_time.clone());
+    shipment
+        .meta
+        .get_or_insert_with(ShipmentMeta::default)
+        .despatch_advice_erp_issue_date_time = sent_time;
+}
+
 /// Whether `new` is `stored` apart from the shipment's own
 /// `meta.lastUpdatedAt` (and its older name `lastChangedAt`).
 fn same_but_stamps(new: &Shipment, stored: &Shipment) -> bool {
