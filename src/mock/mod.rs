@@ -257,10 +257,17 @@
 //!     keeps its status, and a `Delivered` line has all delivery lines
 //!     `Delivered`. A receipt replaced or cleared later
 //!     (`/order/deliveryHistory`, a sent order's `deliveryHistory`) takes
-//!     no line or delivery line back from `Delivered`: the docs do not say
-//!     what it would return to, and the mock keeps no earlier stage (nor
-//!     whether `Delivered` came from the history or from the `delivered`
-//!     indicator, which holds "regardless of the actual quantity"). A sent
+//!     no line or delivery line back from `Delivered`: receive-goods.md
+//!     says only that the new history "is matched against the planned
+//!     delivery schedule by date and quantity", and Tradecloud documents
+//!     the way back as an action of its own, "Open: The buyer or supplier
+//!     marked order lines as open again, being previously shipped or
+//!     delivered" (order-events.md, `OrderLinesMarkedAsOpenByBuyer`/
+//!     `...BySupplier`), which no API message of the specs sends (a portal
+//!     action; the mock has none). Nor do the docs say what a line would
+//!     return to: the mock keeps no earlier stage, nor whether `Delivered`
+//!     came from the history or from the `delivered` indicator, which holds
+//!     "regardless of the actual quantity". A sent
 //!     order's order level indicators apply only to the lines it contains,
 //!     those of
 //!     `/order/indicators` to all lines (receive-goods.md);
