@@ -1220,6 +1220,7 @@ async fn a_single_delivery_update_of_a_completed_line_is_ignored() {
 #[tokio::test]
 async fn a_split_line_s_delivered_marks_its_delivery_line_delivered() {
     let (server, supplier_rx) = split_order("PO-SD-DELIVERED").await;
+    let issued = order_of(&server, "PO-SD-DELIVERED").await;
     let mut delivered = sd_line("0002", Some("0001"), "2026-04-01", 5);
     delivered["indicators"] = json!({"delivered": true});
     let (status, _) = post(
@@ -1252,6 +1253,15 @@ async fn a_split_line_s_delivered_marks_its_delivery_line_delivered() {
     assert_ne!(status_of("0001"), "Delivered");
     // The order line is not all delivered yet.
     assert_eq!(original["status"]["logisticsStatus"], "Open");
+    // The message changed only a delivery line's status, and still the
+    // order: stamped with its line ("the latest date time the order has
+    // been changed", order/buyer/receive/README.md), one version up.
+    assert_eq!(
+        order["version"].as_i64(),
+        issued["version"].as_i64().map(|v| v + 1)
+    );
+    assert_ne!(order["lastUpdatedAt"], issued["lastUpdatedAt"]);
+    assert_eq!(original["lastUpdatedAt"], order["lastUpdatedAt"]);
     let view = single_delivery_view(&server, &id).await;
     assert_eq!(
         line(&view, "0002")["statusLine"]["scheduledDelivery"]["status"],

@@ -1211,9 +1211,11 @@ pub(crate) struct DeliveryLine {
 /// order/status.md): `Delivered` when they all are, else `Shipped` when
 /// they are all `Shipped` or `Delivered` and the line was not yet shipped.
 /// Lines that are `Cancelled` are left alone. Call after [`issue_order`],
-/// in the same step: the changed lines are stamped with `now` and the
-/// order status aggregated again (its version is not counted twice).
-/// Returns whether a line changed.
+/// in the same step: the changed lines are stamped with `now`, and so is
+/// the order, one `version` up, unless [`issue_order`] already stamped it
+/// with `now` (one version per message; it leaves an order it did not
+/// change as it was, [`only_changes`]); else the order status is only
+/// aggregated again. Returns whether a line changed.
 pub(crate) fn indicate_delivery_lines(
     order: &mut Order,
     named_lines: &[DeliveryLine],
@@ -1270,7 +1272,11 @@ pub(crate) fn indicate_delivery_lines(
         }
     }
     if changed {
-        aggregate(order);
+        if order.last_updated_at.as_ref() == Some(now) {
+            aggregate(order);
+        } else {
+            finish(order, now);
+        }
     }
     changed
 }
