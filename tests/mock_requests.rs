@@ -847,7 +847,7 @@ async fn rejecting_a_line_asked_to_reconfirm_rejects_it() {
 #[tokio::test]
 async fn a_delivery_history_replaced_when_empty_is_set_not_appended() {
     let trade = Trade::start().await;
-    trade.issue("PO-HISTORY-SET", json!({})).await;
+    let id = trade.issue("PO-HISTORY-SET", json!({})).await;
     let seen = trade.supplier_rx.count();
     let history: connector::SendOrderDeliveryHistoryByBuyer = decode(json!({
         "order": {"purchaseOrderNumber": "PO-HISTORY-SET"},
@@ -865,6 +865,20 @@ async fn a_delivery_history_replaced_when_empty_is_set_not_appended() {
         trade.supplier_rx.events_after(seen, 1).await,
         names(&[("OrderLinesDeliveryHistorySetByBuyer", &["0001"])])
     );
+    // The same history again replaces nothing: the order stays as it was
+    // (its `lastUpdatedAt` "is the latest date time the order has been
+    // changed", order/buyer/receive/README.md), as an order sent again
+    // unchanged does.
+    let set = trade.order(&id).await;
+    trade
+        .buyer_client
+        .orders()
+        .send_delivery_history(&history)
+        .await
+        .expect("sent");
+    let again = trade.order(&id).await;
+    assert_eq!(again.version, set.version);
+    assert_eq!(again.last_updated_at, set.last_updated_at);
     trade.server.shutdown().await.expect("stops");
 }
 

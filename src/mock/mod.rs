@@ -380,9 +380,10 @@
 //!     the order has been changed", order/buyer/receive/README.md; the
 //!     supplier finds "which specific lines have changed" by them,
 //!     api/polling/README.md) and let an update send all lines "anyway"
-//!     (order/buyer/update.md); an order response that repeats the order
-//!     is treated the same way. A changed order is one `version` up per
-//!     message.
+//!     (order/buyer/update.md); an order response that repeats the order,
+//!     and a delivery history replaced by the same one
+//!     (`/order/deliveryHistory`), are treated the same way. A changed
+//!     order is one `version` up per message.
 //!   - The process changes only the orders it created; the demo data and
 //!     fixture orders are served as they are (so existing data never
 //!     changes under a test), even when they carry the same numbers.

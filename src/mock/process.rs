@@ -1718,14 +1718,18 @@ pub(crate) fn receive_goods<'m>(
     replace: bool,
     now: &DateTime,
 ) -> bool {
+    let before = order.clone();
     let mut changed = false;
     for (position, deliveries) in lines {
         changed |= record_deliveries(order, position, deliveries, replace, now);
     }
     if changed {
         finish(order, now);
+        // A history replaced by the same one changes nothing, as an order
+        // sent again unchanged ([`only_changes`]).
+        *order = only_changes(std::mem::take(order), &before);
     }
-    changed
+    order.version != before.version
 }
 
 /// One line's goods receipt: the history appended or replaced; when the
