@@ -276,6 +276,73 @@ async fn a_change_of_the_order_header_only_is_an_updated_event() {
     server.shutdown().await.expect("stops");
 }
 
+/// The order's `lastUpdatedAt` "is the latest date time the order has been
+/// changed", a line's "the latest date time the order line has been
+/// changed" (order/buyer/receive/README.md); an update may send all lines
+/// "anyway" (order/buyer/update.md). So an order sent again unchanged
+/// keeps `version` and the stamps (and sends no event), and one that
+/// changes a line stamps that line only, `version` one up.
+#[tokio::test]
+async fn an_order_sent_again_changes_only_what_is_new() {
+    let (server, _buyer_rx, supplier_rx) = mock_with_receivers().await;
+    let issue = |quantity: u32| {
+        let mut second = order_line("0002", json!({}));
+        second["deliverySchedule"][0]["quantity"] = json!(quantity);
+        order_message(
+            "PO-EV-AGAIN",
+            json!({}),
+            json!([order_line("0001", json!({})), second]),
+        )
+    };
+    let buyer = server.buyer();
+    let path = "/api-connector/order";
+    assert_eq!(post(&server, &buyer, path, issue(5)).await, 200);
+    let got = settled(&supplier_rx, "ByBuyer").await;
+    assert_eq!(got.len(), 1);
+    let first = order(&server, &got[0]).await;
+    let line_stamp = |order: &Value, position: &str| {
+        order["lines"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|l| l["buyerLine"]["position"] == position)
+            .map(|l| l["lastUpdatedAt"].clone())
+            .unwrap_or_else(|| panic!("no line {position} in {order:#}"))
+    };
+
+    // The same order again: nothing changed, nothing stamped, no event.
+    assert_eq!(post(&server, &buyer, path, issue(5)).await, 200);
+    assert_eq!(settled(&supplier_rx, "ByBuyer").await.len(), 1);
+    let again = order(&server, &got[0]).await;
+    assert_eq!(again["version"], first["version"]);
+    assert_eq!(again["lastUpdatedAt"], first["lastUpdatedAt"]);
+    assert_eq!(again, first, "an unchanged order stays as it was");
+
+    // All lines again, 0002 changed: only 0002 is stamped.
+    assert_eq!(post(&server, &buyer, path, issue(6)).await, 200);
+    let got = settled(&supplier_rx, "ByBuyer").await;
+    assert_eq!(
+        events(&got[1..]),
+        [(
+            "OrderLinesReissuedByBuyer".to_owned(),
+            vec!["0002".to_owned()]
+        )]
+    );
+    let changed = order(&server, &got[0]).await;
+    assert_eq!(
+        changed["version"].as_i64(),
+        first["version"].as_i64().map(|v| v + 1)
+    );
+    assert_ne!(changed["lastUpdatedAt"], first["lastUpdatedAt"]);
+    assert_eq!(line_stamp(&changed, "0002"), changed["lastUpdatedAt"]);
+    assert_eq!(
+        line_stamp(&changed, "0001"),
+        line_stamp(&first, "0001"),
+        "a line sent unchanged keeps its lastUpdatedAt"
+    );
+    server.shutdown().await.expect("stops");
+}
+
 #[tokio::test]
 async fn a_confirmed_line_takes_the_buyer_s_delivery_line_status_and_position() {
     let (server, buyer_rx, supplier_rx) = mock_with_receivers().await;

@@ -955,6 +955,111 @@ async fn a_despatch_advice_sent_with_another_shipment_number_moves_to_that_shipm
     server.shutdown().await.expect("stops");
 }
 
+/// A shipment is the shipment of its despatch advices (each line names
+/// its `despatchAdviceNumber`, shipment/buyer/receive/README.md); the docs
+/// do not say what an advice that moves to another `shipmentNumber` leaves
+/// behind (the mock's choice): the shipment it left takes the header of
+/// the remaining advice sent last, not the moved advice's, and a
+/// shipment left with no line is gone (shipment-events.md has no event
+/// for it; none is sent).
+#[tokio::test]
+async fn a_shipment_an_advice_left_keeps_only_what_its_own_advices_sent() {
+    let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
+    let (buyer, supplier) = (server.buyer(), server.supplier());
+    let buyer_rx = listening(&server, &buyer, SHIPMENT_EVENTS, "shipments").await;
+    let send = |advice: &'static str, shipment: &'static str, tracking: &'static str| {
+        let (server, supplier) = (&server, &supplier);
+        async move {
+            let message = json!({
+                "header": {"buyerAccountNumber": "340760", "despatchAdviceNumber": advice,
+                           "shipment": {"shipmentNumber": shipment, "trackingNumber": tracking}},
+                "lines": [{"despatchAdviceLinePosition": "1", "purchaseOrderNumber": "PO-HD-1",
+                           "purchaseOrderLinePosition": "0001", "despatchQuantity": 1}]
+            });
+            let (status, body) = post(server, supplier, DESPATCH_ADVICE, message).await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    // Each shipment of the poll: shipment number → (id, tracking number).
+    let shipments = || async {
+        let page = shipment_poll(&server, &buyer).await;
+        let mut got: Vec<(String, String, String)> = page["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| {
+                s["supplierShipment"]["shipmentNumber"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("SN-HD-"))
+            })
+            .map(|s| {
+                let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+                (
+                    text(&s["supplierShipment"]["shipmentNumber"]),
+                    text(&s["id"]),
+                    text(&s["identifiers"]["trackingNumber"]),
+                )
+            })
+            .collect();
+        got.sort();
+        got
+    };
+    send("DA-HD-B", "SN-HD-1", "T-B").await;
+    send("DA-HD-A", "SN-HD-1", "T-A").await;
+    assert_eq!(shipments().await[0].2, "T-A", "the header last sent");
+
+    // A leaves for SN-HD-2: SN-HD-1 keeps B's line and B's header.
+    send("DA-HD-A", "SN-HD-2", "T-A").await;
+    let after = shipments().await;
+    let numbers: Vec<(&str, &str)> = after
+        .iter()
+        .map(|(n, _, t)| (n.as_str(), t.as_str()))
+        .collect();
+    assert_eq!(numbers, [("SN-HD-1", "T-B"), ("SN-HD-2", "T-A")]);
+    let reissued = buyer_rx.wait_for_bodies(4).await;
+    let left = reissued[2..]
+        .iter()
+        .find(|b| b["shipment"]["supplierShipment"]["shipmentNumber"] == "SN-HD-1")
+        .expect("the shipment A left is reissued");
+    assert_eq!(left["eventName"], "ShipmentReissuedBySupplier");
+    assert_eq!(left["shipment"]["identifiers"]["trackingNumber"], "T-B");
+
+    // C, alone in SN-HD-3, joins SN-HD-2: SN-HD-3 has no line left and is gone.
+    send("DA-HD-C", "SN-HD-3", "T-C").await;
+    let gone_id = shipments()
+        .await
+        .into_iter()
+        .find(|(n, _, _)| n == "SN-HD-3")
+        .map(|(_, id, _)| id)
+        .expect("SN-HD-3 made");
+    // Served while it has C's line (`get` asserts the `200`).
+    get(&server, &buyer, &format!("/shipment/{gone_id}")).await;
+    let seen = buyer_rx.wait_for_bodies(5).await.len();
+    send("DA-HD-C", "SN-HD-2", "T-C").await;
+    let after = shipments().await;
+    let numbers: Vec<(&str, &str)> = after
+        .iter()
+        .map(|(n, _, t)| (n.as_str(), t.as_str()))
+        .collect();
+    assert_eq!(numbers, [("SN-HD-1", "T-B"), ("SN-HD-2", "T-C")]);
+    let status = reqwest::Client::new()
+        .get(format!("{}/shipment/{gone_id}", server.base_url()))
+        .bearer_auth(token(&server, &buyer).await)
+        .send()
+        .await
+        .expect("answered")
+        .status();
+    assert_eq!(status, 404, "an empty shipment is not served");
+    let events = buyer_rx.wait_for_bodies(seen + 1).await;
+    assert!(
+        events[seen..]
+            .iter()
+            .all(|b| b["shipment"]["supplierShipment"]["shipmentNumber"] == "SN-HD-2"),
+        "{events:?}"
+    );
+    server.shutdown().await.expect("stops");
+}
+
 /// api/rules.md: "500 lines in total per shipment", also when several
 /// despatch advices add to one shipment: an advice that would take the
 /// shipment past 500 lines is refused (`400`, saying how many fit) and
@@ -1115,6 +1220,7 @@ async fn a_single_delivery_update_of_a_completed_line_is_ignored() {
 #[tokio::test]
 async fn a_split_line_s_delivered_marks_its_delivery_line_delivered() {
     let (server, supplier_rx) = split_order("PO-SD-DELIVERED").await;
+    let issued = order_of(&server, "PO-SD-DELIVERED").await;
     let mut delivered = sd_line("0002", Some("0001"), "2026-04-01", 5);
     delivered["indicators"] = json!({"delivered": true});
     let (status, _) = post(
@@ -1147,6 +1253,15 @@ async fn a_split_line_s_delivered_marks_its_delivery_line_delivered() {
     assert_ne!(status_of("0001"), "Delivered");
     // The order line is not all delivered yet.
     assert_eq!(original["status"]["logisticsStatus"], "Open");
+    // The message changed only a delivery line's status, and still the
+    // order: stamped with its line ("the latest date time the order has
+    // been changed", order/buyer/receive/README.md), one version up.
+    assert_eq!(
+        order["version"].as_i64(),
+        issued["version"].as_i64().map(|v| v + 1)
+    );
+    assert_ne!(order["lastUpdatedAt"], issued["lastUpdatedAt"]);
+    assert_eq!(original["lastUpdatedAt"], order["lastUpdatedAt"]);
     let view = single_delivery_view(&server, &id).await;
     assert_eq!(
         line(&view, "0002")["statusLine"]["scheduledDelivery"]["status"],

@@ -3,7 +3,8 @@
 //! (order/status.md, "reconfirm the same schedule & prices") or becomes a
 //! supplier reopen request; the supplier approves or rejects a buyer's
 //! reopen request (order/buyer/reopen.md, order-events.md); a reopen
-//! request approved by `autoConfirm` is `OrderLinesConfirmedBySupplier`; an
+//! request approved by `autoConfirm` is `OrderLinesConfirmedBySupplier`,
+//! a `proposeWhenAccepted` line accepted under it `OrderLinesAcceptedBySupplier`; an
 //! order response leaves an open shipment reschedule request to the buyer;
 //! the buyer's bulk answers follow `specs/order.yaml`
 //! (`ApproveRequestsAsBuyer`: 404 for a position the order does not have,
@@ -110,12 +111,17 @@ impl Trade {
     /// The buyer sends order `number`: 0001 (10 on 2026-03-01) and 0002
     /// (4 on 2026-03-08), with `indicators` on the order. Returns its id.
     async fn issue(&self, number: &str, indicators: Value) -> String {
+        self.issue_with(number, indicators, Value::Null).await
+    }
+
+    /// [`Self::issue`], with `line_indicators` on line 0001.
+    async fn issue_with(&self, number: &str, indicators: Value, line_indicators: Value) -> String {
         let seen = self.supplier_rx.count();
         let order: connector::SendOrderByBuyer = decode(json!({
             "order": {"supplierAccountNumber": self.buyer.partner_account_number,
                       "purchaseOrderNumber": number, "indicators": indicators},
             "lines": [
-                {"position": "0001", "item": {"number": "A-1"},
+                {"position": "0001", "item": {"number": "A-1"}, "indicators": line_indicators,
                  "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 10}],
                  "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 5, "currencyIso": "EUR"}},
                             "priceUnitQuantity": 1}},
@@ -444,6 +450,44 @@ async fn a_reopen_request_auto_confirmed_is_confirmed_by_the_supplier() {
     assert_eq!(
         schedule(&order, "0001", "deliverySchedule")[0].0,
         "2026-04-01"
+    );
+    trade.server.shutdown().await.expect("stops");
+}
+
+/// order-events.md: "Confirmed by supplier: The supplier confirmed the
+/// order line(s) with different values than requested by the buyer, and
+/// the buyer has Auto Confirm enabled"; "Accepted: The supplier confirmed
+/// the order line(s) as requested by the buyer". A `proposeWhenAccepted`
+/// line accepted becomes "a proposal with requested values"
+/// (propose-when-accepted.md), which `autoConfirm` approves at once: the
+/// supplier accepted, with no other values.
+#[tokio::test]
+async fn a_propose_when_accepted_line_accepted_under_auto_confirm_is_accepted() {
+    let trade = Trade::start().await;
+    let id = trade
+        .issue_with(
+            "PO-AUTO-2",
+            json!({"autoConfirm": true}),
+            json!({"proposeWhenAccepted": true}),
+        )
+        .await;
+    let events = trade
+        .respond(
+            "PO-AUTO-2",
+            json!([{"purchaseOrderLinePosition": "0001", "indicators": {"accepted": true}}]),
+            1,
+        )
+        .await;
+    assert_eq!(
+        events,
+        names(&[("OrderLinesAcceptedBySupplier", &["0001"])])
+    );
+    let order = trade.order(&id).await;
+    assert_eq!(status(&order, "0001"), confirmed());
+    let value = serde_json::to_value(line(&order, "0001")).unwrap_or_default();
+    assert_eq!(
+        value["supplierLine"]["requests"]["proposal"]["status"], "Approved",
+        "the proposal was made and approved at once"
     );
     trade.server.shutdown().await.expect("stops");
 }
@@ -803,7 +847,7 @@ async fn rejecting_a_line_asked_to_reconfirm_rejects_it() {
 #[tokio::test]
 async fn a_delivery_history_replaced_when_empty_is_set_not_appended() {
     let trade = Trade::start().await;
-    trade.issue("PO-HISTORY-SET", json!({})).await;
+    let id = trade.issue("PO-HISTORY-SET", json!({})).await;
     let seen = trade.supplier_rx.count();
     let history: connector::SendOrderDeliveryHistoryByBuyer = decode(json!({
         "order": {"purchaseOrderNumber": "PO-HISTORY-SET"},
@@ -821,6 +865,20 @@ async fn a_delivery_history_replaced_when_empty_is_set_not_appended() {
         trade.supplier_rx.events_after(seen, 1).await,
         names(&[("OrderLinesDeliveryHistorySetByBuyer", &["0001"])])
     );
+    // The same history again replaces nothing: the order stays as it was
+    // (its `lastUpdatedAt` "is the latest date time the order has been
+    // changed", order/buyer/receive/README.md), as an order sent again
+    // unchanged does.
+    let set = trade.order(&id).await;
+    trade
+        .buyer_client
+        .orders()
+        .send_delivery_history(&history)
+        .await
+        .expect("sent");
+    let again = trade.order(&id).await;
+    assert_eq!(again.version, set.version);
+    assert_eq!(again.last_updated_at, set.last_updated_at);
     trade.server.shutdown().await.expect("stops");
 }
 

@@ -234,7 +234,10 @@
 //!     `cancelLineWhenMissing` on a sent order cancels the lines it leaves
 //!     out, and `autoConfirm` approves a supplier proposal or reopen request
 //!     at once (`OrderLinesConfirmedBySupplier`: "confirmed by the supplier
-//!     with different values");
+//!     with different values"; the proposal a `proposeWhenAccepted` line
+//!     becomes when accepted has the requested values, so approving it is
+//!     `OrderLinesAcceptedBySupplier`, "confirmed ... as requested by the
+//!     buyer", order-events.md);
 //!   - the buyer's **goods receipts** (`POST /api-connector/order/deliveries`
 //!     appends to a line's `buyerLine.deliveryHistory`,
 //!     `/api-connector/order/deliveryHistory` and a sent order's
@@ -254,10 +257,17 @@
 //!     keeps its status, and a `Delivered` line has all delivery lines
 //!     `Delivered`. A receipt replaced or cleared later
 //!     (`/order/deliveryHistory`, a sent order's `deliveryHistory`) takes
-//!     no line or delivery line back from `Delivered`: the docs do not say
-//!     what it would return to, and the mock keeps no earlier stage (nor
-//!     whether `Delivered` came from the history or from the `delivered`
-//!     indicator, which holds "regardless of the actual quantity"). A sent
+//!     no line or delivery line back from `Delivered`: receive-goods.md
+//!     says only that the new history "is matched against the planned
+//!     delivery schedule by date and quantity", and Tradecloud documents
+//!     the way back as an action of its own, "Open: The buyer or supplier
+//!     marked order lines as open again, being previously shipped or
+//!     delivered" (order-events.md, `OrderLinesMarkedAsOpenByBuyer`/
+//!     `...BySupplier`), which no API message of the specs sends (a portal
+//!     action; the mock has none). Nor do the docs say what a line would
+//!     return to: the mock keeps no earlier stage, nor whether `Delivered`
+//!     came from the history or from the `delivered` indicator, which holds
+//!     "regardless of the actual quantity". A sent
 //!     order's order level indicators apply only to the lines it contains,
 //!     those of
 //!     `/order/indicators` to all lines (receive-goods.md);
@@ -269,10 +279,14 @@
 //!     there replaced), else the supplier's shipment of the same
 //!     `shipmentNumber` (its lines added beside the other advices'; an
 //!     advice sent again with another `shipmentNumber` moves there, and
-//!     the shipment it left keeps the other advices' lines and is
-//!     reissued, `ShipmentReissuedBySupplier`, unless it was that
-//!     shipment's only advice and no shipment has the new number: then it
-//!     renumbers its shipment, the same id; the docs do not say); the
+//!     the shipment it left keeps the other advices' lines, takes the
+//!     header the last of them sent, and is reissued,
+//!     `ShipmentReissuedBySupplier`; a shipment left with no line is gone,
+//!     from `GET /v2/shipment/{id}` and the poll, with no event, as
+//!     shipment-events.md has none for it (documents attached to it in the
+//!     portal go with it); an advice that was its shipment's only one
+//!     and names a number no shipment has renumbers its shipment, the
+//!     same id; the docs do not say); the
 //!     header either way (its `trackingNumber` as
 //!     `identifiers.trackingNumber`, its `destination` and
 //!     `finalDestination` as `locations.destinations`, in that order, with
@@ -359,6 +373,17 @@
 //!   company.
 //!
 //!   **Choices where the docs are silent:**
+//!   - A buyer's order sent again changes only what is new: a line sent
+//!     unchanged keeps its `lastUpdatedAt`, and an order sent again
+//!     unchanged keeps its `version` and `lastUpdatedAt` and sends no
+//!     event. The docs define the stamps by change ("the latest date time
+//!     the order has been changed", order/buyer/receive/README.md; the
+//!     supplier finds "which specific lines have changed" by them,
+//!     api/polling/README.md) and let an update send all lines "anyway"
+//!     (order/buyer/update.md); an order response that repeats the order,
+//!     and a delivery history replaced by the same one
+//!     (`/order/deliveryHistory`), are treated the same way. A changed
+//!     order is one `version` up per message.
 //!   - The process changes only the orders it created; the demo data and
 //!     fixture orders are served as they are (so existing data never
 //!     changes under a test), even when they carry the same numbers.

@@ -219,6 +219,25 @@ fn requested(line: &OrderLine) -> Terms {
     }
 }
 
+/// Whether the supplier's request at `pointer` of `line` (the line as
+/// JSON, as [`super::webhooks`] compares lines) asks for the values the
+/// buyer requested ([`Terms::agrees_with`]): so is the proposal a
+/// `proposeWhenAccepted` line becomes when the supplier accepts it, "a
+/// proposal with requested values" (order/buyer/issue/propose-when-accepted.md).
+/// A line or request that does not read as one asks for none.
+pub(crate) fn asks_requested_values(line: &serde_json::Value, pointer: &str) -> bool {
+    let Ok(order_line) = serde_json::from_value::<OrderLine>(line.clone()) else {
+        return false;
+    };
+    let Some(Ok(request)) = line
+        .pointer(pointer)
+        .map(|r| serde_json::from_value::<Request>(r.clone()))
+    else {
+        return false;
+    };
+    Terms::of_request(&request).agrees_with(&requested(&order_line))
+}
+
 /// The agreed values of a line, once it was confirmed.
 fn confirmed(line: &OrderLine) -> Option<Terms> {
     let confirmed = line.confirmed_line.as_ref()?;
@@ -637,6 +656,7 @@ pub(crate) fn issue_order(
     parties: Parties<'_>,
     now: &DateTime,
 ) -> Order {
+    let before = existing.clone();
     let mut order = existing.unwrap_or_else(|| Order {
         id: Some(new_id()),
         ..Order::default()
@@ -806,6 +826,52 @@ pub(crate) fn issue_order(
         }
     }
     finish(&mut order, now);
+    match before {
+        Some(before) => only_changes(order, &before),
+        None => {
+            order.version = Some(1);
+            order
+        }
+    }
+}
+
+/// The order an update made of `before`, with only what it changed
+/// stamped: a line it sent unchanged keeps its `lastUpdatedAt` (and
+/// `lastChangedAt`), and an update that changed nothing leaves the order
+/// as it was, `version` and `lastUpdatedAt` included (so it sends no
+/// event). Otherwise `version` is one up, once per message (the indicators
+/// and goods receipts inside it count toward the same update).
+///
+/// The docs are silent on an update with nothing new, but the stamps are
+/// defined by change: the order's `lastUpdatedAt` "is the latest date time
+/// the order has been changed", a line's "the latest date time the order
+/// line has been changed" (order/buyer/receive/README.md), and the
+/// supplier uses `lines.lastUpdatedAt` "to identify which specific lines
+/// have changed" (api/polling/README.md); while an update "should
+/// preferable only contain order lines that are new or changed. But you
+/// can also send all lines anyway" (order/buyer/update.md). So sending
+/// all lines, or the same order again, changes only what is new, as an
+/// order response repeating the order does ([`respond`]).
+fn only_changes(mut order: Order, before: &Order) -> Order {
+    for line in &mut order.lines {
+        let old = before
+            .lines
+            .iter()
+            .find(|b| b.id.is_some() && b.id == line.id);
+        if let Some(old) = old.filter(|old| same_but_line_stamps(line, old)) {
+            *line = old.clone();
+        }
+    }
+    let bare = |o: &Order| Order {
+        last_updated_at: None,
+        last_changed_at: None,
+        version: None,
+        ..o.clone()
+    };
+    if bare(&order) == bare(before) {
+        return before.clone();
+    }
+    order.version = Some(before.version.unwrap_or(0) + 1);
     order
 }
 
@@ -1145,9 +1211,11 @@ pub(crate) struct DeliveryLine {
 /// order/status.md): `Delivered` when they all are, else `Shipped` when
 /// they are all `Shipped` or `Delivered` and the line was not yet shipped.
 /// Lines that are `Cancelled` are left alone. Call after [`issue_order`],
-/// in the same step: the changed lines are stamped with `now` and the
-/// order status aggregated again (its version is not counted twice).
-/// Returns whether a line changed.
+/// in the same step: the changed lines are stamped with `now`, and so is
+/// the order, one `version` up, unless [`issue_order`] already stamped it
+/// with `now` (one version per message; it leaves an order it did not
+/// change as it was, [`only_changes`]); else the order status is only
+/// aggregated again. Returns whether a line changed.
 pub(crate) fn indicate_delivery_lines(
     order: &mut Order,
     named_lines: &[DeliveryLine],
@@ -1204,7 +1272,11 @@ pub(crate) fn indicate_delivery_lines(
         }
     }
     if changed {
-        aggregate(order);
+        if order.last_updated_at.as_ref() == Some(now) {
+            aggregate(order);
+        } else {
+            finish(order, now);
+        }
     }
     changed
 }
@@ -1646,14 +1718,18 @@ pub(crate) fn receive_goods<'m>(
     replace: bool,
     now: &DateTime,
 ) -> bool {
+    let before = order.clone();
     let mut changed = false;
     for (position, deliveries) in lines {
         changed |= record_deliveries(order, position, deliveries, replace, now);
     }
     if changed {
         finish(order, now);
+        // A history replaced by the same one changes nothing, as an order
+        // sent again unchanged ([`only_changes`]).
+        *order = only_changes(std::mem::take(order), &before);
     }
-    changed
+    order.version != before.version
 }
 
 /// One line's goods receipt: the history appended or replaced; when the
@@ -3304,6 +3380,35 @@ pub(crate) fn despatch_advice(
     // A changed advice is a reissue: an `Approved` or `Rejected` shipment
     // is `Issued` again, for the buyer to answer anew.
     (!same_but_stamps(&unchanged, &existing)).then_some(shipment)
+}
+
+/// `shipment` with the shipment header a despatch advice sent, `sent`
+/// (the shipment [`despatch_advice`] made of that advice): the members
+/// that advice's `header.shipment` gives (`supplierShipment` but its
+/// documents, `identifiers`, `transportMode`, `locations`, the advice's
+/// `erpIssueDateTime`). Documents attached in the portal, the lines and
+/// the status stay.
+pub(crate) fn take_advice_header(shipment: &mut Shipment, sent: &Shipment) {
+    let documents = shipment
+        .supplier_shipment
+        .as_ref()
+        .map(|s| s.documents.clone())
+        .unwrap_or_default();
+    shipment.supplier_shipment = sent.supplier_shipment.clone().map(|mut s| {
+        s.documents = documents;
+        s
+    });
+    shipment.identifiers.clone_from(&sent.identifiers);
+    shipment.transport_mode.clone_from(&sent.transport_mode);
+    shipment.locations.clone_from(&sent.locations);
+    let sent_time = sent
+        .meta
+        .as_ref()
+        .and_then(|m| m.despatch_advice_erp_issue_date_time.clone());
+    shipment
+        .meta
+        .get_or_insert_with(ShipmentMeta::default)
+        .despatch_advice_erp_issue_date_time = sent_time;
 }
 
 /// Whether `new` is `stored` apart from the shipment's own

@@ -78,6 +78,10 @@ pub(crate) struct Objects {
     pub(super) process_orders: std::collections::BTreeSet<String>,
     /// The shipment id of each despatch advice number the supplier sent.
     pub(super) despatch_advices: BTreeMap<String, String>,
+    /// The shipment header each despatch advice number last sent (the
+    /// shipment as that advice made it, without lines; its
+    /// `meta.lastUpdatedAt` says when), for the shipment an advice leaves.
+    pub(super) advice_headers: BTreeMap<String, Shipment>,
     /// The last `lastUpdatedAt` handed out (or the latest in the data).
     clock: Option<chrono::DateTime<Utc>>,
 }

@@ -1031,7 +1031,7 @@ fn without_stamps(value: &Value) -> Value {
 /// | buyer | other change of an `Issued`/`InProgress`/`Rejected` line | `OrderLinesReissuedByBuyer` |
 /// | buyer | other change | `OrderLinesUpdatedByBuyer` |
 /// | supplier | a shipment opens or changes a shipment reschedule request | `OrderLinesShipmentRescheduleRequestedBySupplier` |
-/// | supplier | → `Confirmed`, its new proposal or reopen request approved at once (`autoConfirm`) | `OrderLinesConfirmedBySupplier` |
+/// | supplier | → `Confirmed`, its new proposal or reopen request approved at once (`autoConfirm`): other values than the requested ones / the requested ones (a `proposeWhenAccepted` line accepted) | `OrderLinesConfirmedBySupplier` / `OrderLinesAcceptedBySupplier` |
 /// | supplier | → `OpenSupplierProposal` | `OrderChangesProposedBySupplier` |
 /// | supplier | → `OpenSupplierReopenRequest` | `OrderLinesReopenRequestedBySupplier` |
 /// | supplier | → `Rejected` (also from an open reopen request or reconfirmation request) | `OrderLinesRejectedBySupplier` |
@@ -1163,10 +1163,18 @@ pub(crate) fn line_event(
                         != member(after, "/deliveryScheduleIncludingRequests"))
             {
                 "OrderLinesShipmentRescheduleRequestedBySupplier"
-            } else if auto_confirmed(before, after) {
-                // "confirmed ... with different values than requested by
-                // the buyer, and the buyer has Auto Confirm enabled".
-                "OrderLinesConfirmedBySupplier"
+            } else if let Some(request) = auto_confirmed(before, after) {
+                // "Confirmed by supplier: The supplier confirmed the order
+                // line(s) with different values than requested by the
+                // buyer, and the buyer has Auto Confirm enabled"; with the
+                // requested values (a `proposeWhenAccepted` line accepted)
+                // it is "Accepted: The supplier confirmed the order line(s)
+                // as requested by the buyer" (order-events.md).
+                if super::process::asks_requested_values(&after.line, request) {
+                    "OrderLinesAcceptedBySupplier"
+                } else {
+                    "OrderLinesConfirmedBySupplier"
+                }
             } else if became(in_progress, "OpenSupplierProposal") {
                 "OrderChangesProposedBySupplier"
             } else if became(in_progress, "OpenSupplierReopenRequest") {
@@ -1216,23 +1224,26 @@ fn member<'s>(state: &'s LineState, pointer: &str) -> &'s Value {
     state.line.pointer(pointer).unwrap_or(&Value::Null)
 }
 
-/// Whether the supplier's answer was approved at once because the order
-/// has `autoConfirm` (order/buyer/issue/indicators.md): the line is
-/// `Confirmed` after, and its supplier proposal or reopen request is a new
-/// one, `Approved`.
-fn auto_confirmed(before: &LineState, after: &LineState) -> bool {
-    after.process == "Confirmed"
-        && [
-            ("/supplierLine/requests/proposal", &after.supplier_proposal),
-            (
-                "/supplierLine/requests/reopenRequest",
-                &after.supplier_reopen,
-            ),
-        ]
-        .into_iter()
-        .any(|(pointer, status)| {
-            status == "Approved" && member(before, pointer) != member(after, pointer)
-        })
+/// The supplier's answer approved at once because the order has
+/// `autoConfirm` (order/buyer/issue/indicators.md), if there is one: the
+/// line is `Confirmed` after, and its supplier proposal or reopen request
+/// is a new one, `Approved`. Returns where that request is in the line.
+fn auto_confirmed(before: &LineState, after: &LineState) -> Option<&'static str> {
+    if after.process != "Confirmed" {
+        return None;
+    }
+    [
+        ("/supplierLine/requests/proposal", &after.supplier_proposal),
+        (
+            "/supplierLine/requests/reopenRequest",
+            &after.supplier_reopen,
+        ),
+    ]
+    .into_iter()
+    .find(|(pointer, status)| {
+        *status == "Approved" && member(before, pointer) != member(after, pointer)
+    })
+    .map(|(pointer, _)| pointer)
 }
 
 fn lines_of(value: &Value) -> Vec<Value> {
@@ -1901,6 +1912,27 @@ mod tests {
         assert_eq!(
             line_event(Party::Supplier, Some(&confirmed), &reopen_approved, false),
             Some("OrderLinesConfirmedBySupplier")
+        );
+        // A proposal with the requested values (a `proposeWhenAccepted`
+        // line accepted) approved at once: accepted as requested, not
+        // "confirmed ... with different values" (order-events.md).
+        let schedule = json!([{"date": "2026-03-01", "quantity": 10}]);
+        let issued = of(json!({"status": {"processStatus": "Issued"},
+                               "buyerLine": {"deliverySchedule": schedule}}));
+        let approved_as_requested = of(json!({
+            "status": {"processStatus": "Confirmed"},
+            "buyerLine": {"deliverySchedule": schedule},
+            "supplierLine": {"requests": {"proposal": {"status": "Approved",
+                "deliverySchedule": schedule}}}
+        }));
+        assert_eq!(
+            line_event(
+                Party::Supplier,
+                Some(&issued),
+                &approved_as_requested,
+                false
+            ),
+            Some("OrderLinesAcceptedBySupplier")
         );
         // The same approved request, notes added later: an update.
         let mut noted = reopen_approved.line.clone();

@@ -1362,7 +1362,8 @@ impl MockState {
     /// that advice: its lines there are replaced by the sent ones, the
     /// header with them) unless the advice now names another
     /// `shipmentNumber` and leaves it ([`left_shipment`]: that shipment
-    /// loses the advice's lines and is reissued), else the supplier's
+    /// loses the advice's lines and the header it sent, and is reissued;
+    /// left with no line, it is removed), else the supplier's
     /// shipment of the same `shipmentNumber` (the advice's lines are added
     /// beside the others), else a new one. The lines of the shipment's
     /// other advices stay as they are. An update that changes nothing is
@@ -1436,6 +1437,13 @@ impl MockState {
             else {
                 return Ok(None);
             };
+            store.advice_headers.insert(
+                header.despatch_advice_number.clone(),
+                Shipment {
+                    lines: Vec::new(),
+                    ..shipment.clone()
+                },
+            );
             if let Some(stored) = stored {
                 shipment.lines = beside_other_advices(stored.lines, shipment.lines, message);
             }
@@ -1449,9 +1457,25 @@ impl MockState {
             let mut changed = vec![(new, id, shipment)];
             // The shipment the advice left keeps the other advices' lines:
             // it changed, so it is reissued (`Issued` again for the buyer
-            // to answer, as any changed shipment).
+            // to answer, as any changed shipment), with the header of the
+            // remaining advice sent last ([`header_of_remaining`]). Left
+            // with no line (the advice was its only one and joined a
+            // shipment the supplier already had), it is gone: a shipment
+            // is the shipment of its despatch advices (shipment/buyer/
+            // receive/README.md, each line's `despatchAdviceNumber`), and
+            // shipment-events.md lists no event for one that goes away, so
+            // none is sent.
             if let Some(mut left) = left {
                 left.lines.retain(|line| !of_advice(line, message));
+                if left.lines.is_empty() {
+                    if let Some(left_id) = &left.id {
+                        store.shipments.remove(left_id);
+                    }
+                    return Ok(Some(changed));
+                }
+                if let Some(sent) = header_of_remaining(&*store, &left) {
+                    process::take_advice_header(&mut left, sent);
+                }
                 let meta = left.meta.get_or_insert_with(Default::default);
                 meta.last_updated_at = Some(now.clone());
                 meta.last_changed_at = Some(now.clone());
@@ -1732,6 +1756,20 @@ fn left_shipment<'a>(
     let others = earlier.lines.iter().any(|l| !of_advice(l, message));
     let taken = numbered_shipment(store, number, supplier).is_some();
     (others || taken).then_some(earlier)
+}
+
+/// The shipment header the remaining despatch advices of `shipment` sent
+/// last ([`Objects::advice_headers`]): a shipment's header is the one its
+/// advices last sent, so once an advice has left, its header goes with it.
+/// `None` when none of them was sent to the mock (a shipment of the
+/// mock's data), which keeps its header.
+fn header_of_remaining<'a>(store: &'a Objects, shipment: &Shipment) -> Option<&'a Shipment> {
+    shipment
+        .lines
+        .iter()
+        .filter_map(|l| l.supplier_line.as_ref()?.despatch_advice_number.as_deref())
+        .filter_map(|number| store.advice_headers.get(number))
+        .max_by_key(|sent| sent.meta.as_ref().and_then(|m| m.last_updated_at.clone()))
 }
 
 /// Why a despatch advice is refused for the number of lines of its
