@@ -259,6 +259,30 @@ async fn an_inbox_that_cannot_open_under_the_file_size_limit_names_it() {
     assert_eq!(child.try_wait().unwrap(), None, "the receiver runs");
 }
 
+/// An `inbox` command under a file-size limit its inbox is past says what
+/// to do about it for the command (run it again), not what a receiver
+/// does meanwhile: it said that "webhooks are answered 503".
+#[test]
+fn an_inbox_command_under_the_file_size_limit_speaks_of_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("inbox.db").display());
+    drop(tradecloud::inbox::Inbox::open(&url).unwrap());
+    let out = std::process::Command::new("sh")
+        .args(["-c", r#"ulimit -f 1 && exec "$0" "$@""#, EXE])
+        .args(["inbox", "list", "--store", &url])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("file-size limit")
+            && stderr.contains("raise or remove the limit")
+            && stderr.contains("run it again"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("webhooks"), "{stderr}");
+}
+
 /// The SQLite inbox moved away (or deleted) under a running receiver: it is
 /// not created again, webhooks are answered 503 with `Retry-After`, and
 /// `/readyz` says the file is gone and what to do (it said only "not

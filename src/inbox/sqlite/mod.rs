@@ -218,19 +218,19 @@ fn at_file_size_limit(path: &Path) -> Option<u64> {
 }
 
 /// `inbox` (e.g. "the inbox PATH") cannot grow past the process's
-/// file-size limit `limit`: `what` failed, and webhooks are answered 503
-/// `until`.
-fn file_size_limit_reached(inbox: &str, limit: u64, what: &str, until: &str) -> InboxError {
+/// file-size limit `limit`: `what` happened, and `then` is what to do.
+fn file_size_limit_reached(inbox: &str, limit: u64, what: &str, then: &str) -> InboxError {
     InboxError::Unavailable(format!(
         "{inbox} cannot grow past this process's file-size limit ({limit} bytes: \
-         `ulimit -f`, systemd `LimitFSIZE=`): {what}, and webhooks are answered 503 until \
-         {until}; raise or remove the limit and restart the receiver"
+         `ulimit -f`, systemd `LimitFSIZE=`): {what}; raise or remove the limit {then}"
     ))
 }
 
 /// `err`, of a database file that could not be opened, naming the
 /// process's file-size limit when the file is at it: SQLite says only
-/// "disk I/O error" or "database or disk is full".
+/// "disk I/O error" or "database or disk is full". Said to the receiver
+/// and to the `inbox` commands alike (the receiver adds that webhooks are
+/// answered 503 meanwhile).
 fn opening_failure(target: &Target, err: InboxError) -> InboxError {
     let (Target::File(path), InboxError::Unavailable(message)) = (target, &err) else {
         return err;
@@ -242,7 +242,8 @@ fn opening_failure(target: &Target, err: InboxError) -> InboxError {
             "the database file",
             limit,
             &format!("it cannot be opened ({message})"),
-            "it can be",
+            "of the process that opens it (`tradecloud serve`: then restart it; an `inbox` \
+             command: run it again)",
         ),
         None => err,
     }
@@ -287,8 +288,8 @@ impl SqliteStore {
             return Err(file_size_limit_reached(
                 &format!("the inbox {}", path.display()),
                 limit,
-                "the last event could not be stored",
-                "one is",
+                "the last event could not be stored, and webhooks are answered 503 until one is",
+                "and restart the receiver",
             ));
         }
         if found == FULL_NONE {
