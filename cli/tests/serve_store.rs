@@ -343,12 +343,12 @@ fn make_writable(db: &Path, root: bool) {
     }
 }
 
-async fn post(client: &reqwest::Client, base: &str, message_id: &str) -> (u16, Option<String>) {
+pub(crate) async fn post(client: &reqwest::Client, base: &str, message_id: &str) -> (u16, Option<String>) {
     post_padded(client, base, message_id, "").await
 }
 
 /// [`post`] with a `pad` member of `pad` in the body.
-async fn post_padded(
+pub(crate) async fn post_padded(
     client: &reqwest::Client,
     base: &str,
     message_id: &str,
@@ -373,7 +373,7 @@ async fn post_padded(
 }
 
 /// Until `/readyz` answers 200 (at most 60 s; then the serve log is shown).
-async fn wait_ready(client: &reqwest::Client, base: &str, log: &std::sync::Mutex<Vec<String>>) {
+pub(crate) async fn wait_ready(client: &reqwest::Client, base: &str, log: &std::sync::Mutex<Vec<String>>) {
     let start = Instant::now();
     while readyz(client, base).await.0 != 200 {
         assert!(
@@ -385,7 +385,7 @@ async fn wait_ready(client: &reqwest::Client, base: &str, log: &std::sync::Mutex
     }
 }
 
-async fn readyz(client: &reqwest::Client, base: &str) -> (u16, String) {
+pub(crate) async fn readyz(client: &reqwest::Client, base: &str) -> (u16, String) {
     let response = client.get(format!("{base}/readyz")).send().await.unwrap();
     let status = response.status().as_u16();
     let body: serde_json::Value = response.json().await.unwrap();

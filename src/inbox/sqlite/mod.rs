@@ -155,10 +155,7 @@ pub(crate) fn create_schema_for_tests(conn: &rusqlite::Connection) {
 /// Free bytes for an unprivileged writer on the file system of `path`.
 #[cfg(unix)]
 fn free_bytes(path: &Path) -> Result<u64, InboxError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = db::directory_of(path);
     let stat = rustix::fs::statvfs(dir).map_err(|e| {
         InboxError::Unavailable(format!(
             "cannot read the free space of {}: {e}",
@@ -434,8 +431,10 @@ pub(crate) fn claim_receiving(path: &Path) -> Result<Option<ReceiverLock>, Inbox
             .create(true)
             .truncate(false)
             .open(&lock)
-            // A lock file this user may read but not write locks as well.
-            .or_else(|_| std::fs::File::open(&lock));
+            // A lock file this user may read but not write locks as well;
+            // when there is none, why it could not be created is the news
+            // (a read-only file system, not "no such file").
+            .or_else(|created| std::fs::File::open(&lock).map_err(|_| created));
         let file = match opened {
             Ok(file) => file,
             Err(error) => {
