@@ -16,7 +16,7 @@
 #![cfg(target_os = "linux")]
 
 use crate::receiver_support;
-use crate::serve_store::{post, readyz, wait_ready};
+use crate::serve_store::{post, post_padded, readyz, wait_ready};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -187,6 +187,76 @@ fn refused(answers: &HashMap<String, Vec<u16>>) -> Vec<String> {
         .filter(|(_, statuses)| !statuses.iter().any(|s| (200..300).contains(s)))
         .map(|(id, _)| id.clone())
         .collect()
+}
+
+/// `n` hex characters that the inbox's compression cannot shrink.
+fn incompressible(n: usize, seed: u64) -> String {
+    let mut state = seed | 1;
+    let mut pad = String::with_capacity(n + 16);
+    while pad.len() < n {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        pad.push_str(&format!("{state:016x}"));
+    }
+    pad.truncate(n);
+    pad
+}
+
+/// A disk that fills up under 16 concurrent posters: what is answered 2xx
+/// is stored (once), what is answered 503 (with `Retry-After`) is not,
+/// `/readyz` says the disk is full and what to do; once space is freed the
+/// receiver stores again without a restart, and `/readyz` says so. It asked
+/// 1 MiB more free space than at the failure before it believed an event
+/// fits, so freeing 300 kB of a 2 MiB disk (room for several events, which
+/// Tradecloud's retries would store) left it at 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_503_and_stores_again_once_space_is_freed() {
+    let disk = OnTmpfs::start("2m", None, "true").await;
+    let (client, base) = (&disk.client, disk.base.as_str());
+    std::fs::write(disk.path("ballast"), vec![0u8; 300_000]).unwrap();
+
+    let mut answers: HashMap<String, Vec<u16>> = HashMap::new();
+    let mut round = 0;
+    while refused(&answers).len() < 16 {
+        round += 1;
+        assert!(round < 100, "the disk never filled: {:#?}", disk.log());
+        let posts = (0..16).map(|n| {
+            let id = format!("m-{round}-{n}");
+            let pad = incompressible(20_000, (round * 16 + n) as u64);
+            async move {
+                let (status, retry_after) = post_padded(client, base, &id, &pad).await;
+                (id, status, retry_after)
+            }
+        });
+        for (id, status, retry_after) in futures_util::future::join_all(posts).await {
+            match status {
+                202 => {}
+                503 => assert!(retry_after.is_some(), "503 without Retry-After"),
+                other => panic!("{id}: {other}: {:#?}", disk.log()),
+            }
+            answers.entry(id).or_default().push(status);
+        }
+    }
+    let (status, detail) = readyz(client, base).await;
+    assert_eq!(status, 503, "{:#?}", disk.log());
+    assert!(
+        detail.contains("is full") && detail.contains("free some space"),
+        "{detail}"
+    );
+    disk.check(&answers);
+
+    std::fs::remove_file(disk.path("ballast")).unwrap();
+    wait_ready(client, base, &disk.log).await;
+    let (status, _) = post(client, base, "after").await;
+    assert_eq!(status, 202, "{:#?}", disk.log());
+    answers.entry("after".into()).or_default().push(status);
+    // Tradecloud sends a refused event again: one of them fits too.
+    let again = refused(&answers).remove(0);
+    let (status, _) = post(client, base, &again).await;
+    assert_eq!(status, 202, "{again}: {:#?}", disk.log());
+    answers.entry(again).or_default().push(status);
+    disk.check(&answers);
 }
 
 /// A receiver that starts on a read-only file system (an existing inbox,
