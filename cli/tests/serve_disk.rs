@@ -123,14 +123,7 @@ impl OnTmpfs {
     /// beside the receiver, in its namespace).
     fn stored(&self) -> HashMap<String, usize> {
         let out = self.inside(&[
-            EXE,
-            "inbox",
-            "list",
-            "--json",
-            "--limit",
-            "100000",
-            "--store",
-            &self.url,
+            EXE, "inbox", "list", "--json", "--limit", "100000", "--store", &self.url,
         ]);
         assert!(out.status.success(), "{out:?}");
         let mut stored = HashMap::new();

@@ -343,7 +343,11 @@ fn make_writable(db: &Path, root: bool) {
     }
 }
 
-pub(crate) async fn post(client: &reqwest::Client, base: &str, message_id: &str) -> (u16, Option<String>) {
+pub(crate) async fn post(
+    client: &reqwest::Client,
+    base: &str,
+    message_id: &str,
+) -> (u16, Option<String>) {
     post_padded(client, base, message_id, "").await
 }
 
@@ -373,7 +377,11 @@ pub(crate) async fn post_padded(
 }
 
 /// Until `/readyz` answers 200 (at most 60 s; then the serve log is shown).
-pub(crate) async fn wait_ready(client: &reqwest::Client, base: &str, log: &std::sync::Mutex<Vec<String>>) {
+pub(crate) async fn wait_ready(
+    client: &reqwest::Client,
+    base: &str,
+    log: &std::sync::Mutex<Vec<String>>,
+) {
     let start = Instant::now();
     while readyz(client, base).await.0 != 200 {
         assert!(

@@ -324,10 +324,7 @@ pub(crate) fn read_only_file_system(path: &Path) -> Option<String> {
     #[cfg(unix)]
     {
         let stat = rustix::fs::statvfs(dir).ok()?;
-        if stat
-            .f_flag
-            .contains(rustix::fs::StatVfsMountFlags::RDONLY)
-        {
+        if stat.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
             return Some(format!(
                 "the inbox database {} is on a file system mounted read-only ({} cannot be \
                  written): remount it read-write (`mount -o remount,rw`; after an I/O error, \

@@ -311,7 +311,10 @@ impl SqliteStore {
             return Ok(());
         }
         let free = (self.free_space)(path)?;
-        let need = self.found_need.load(Ordering::Relaxed).clamp(1, FREED_ENOUGH);
+        let need = self
+            .found_need
+            .load(Ordering::Relaxed)
+            .clamp(1, FREED_ENOUGH);
         if free >= found.saturating_add(need) {
             return Ok(());
         }
