@@ -20,8 +20,8 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use super::admission::{hand_over, writer_gone, Admission, QueuedBytes};
 use super::queue::{ClaimRequest, Claimed, FinishReport, RunOutcome};
 use super::{
-    now_ms, redact, BoxFuture, EventSummary, Exported, Fingerprint, InboxError, InboxOptions, ListFilter,
-    NewEvent, Opening, Purged, State, Store, Stored, StoredEvent,
+    now_ms, redact, BoxFuture, EventSummary, Exported, Fingerprint, InboxError, InboxOptions,
+    ListFilter, NewEvent, Opening, Purged, State, Store, Stored, StoredEvent,
 };
 
 /// How long to wait for a connection (pool, connect) before `Unavailable`.
@@ -452,8 +452,8 @@ impl Store for PgStore {
             if full_at != 0 && ago < DISK_FULL_HOLD.as_millis() as i64 {
                 return Err(InboxError::Unavailable(format!(
                     "the disk of the PostgreSQL server is full: an event could not be stored \
-                     {} s ago (SQLSTATE 53100, \"could not extend file\"); free space on the \
-                     database server (its data directory), then events are stored again",
+                     {} s ago (SQLSTATE 53100, disk_full); free space on the database server (its \
+                     data directory, or pg_wal's file system), then events are stored again",
                     ago / 1000
                 )));
             }
