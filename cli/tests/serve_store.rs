@@ -15,7 +15,7 @@ use tokio::process::Command;
 
 const EXE: &str = env!("CARGO_BIN_EXE_tradecloud");
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     std::process::Command::new("id")
         .arg("-u")
         .output()

@@ -315,21 +315,32 @@ pub(crate) fn directory_of(path: &Path) -> &Path {
 }
 
 /// Why the inbox at `path` cannot be written when the file system holding
-/// it is mounted read-only (by an operator, or by the kernel after an I/O
-/// error: ext4's `errors=remount-ro`), `None` otherwise: SQLite says only
-/// "unable to open database file" or opens the file read-only, and the
-/// user's permissions are not what to change then.
+/// it is read-only, `None` otherwise: mounted read-only by an operator
+/// (`statvfs` says so), or made read-only by the kernel after an I/O error
+/// (ext4's `errors=remount-ro`: the mount still reads `rw`, but opening the
+/// file for writing fails with `EROFS`). SQLite says only "unable to open
+/// database file" or opens the file read-only, and the user's permissions
+/// are not what to change then.
 pub(crate) fn read_only_file_system(path: &Path) -> Option<String> {
     let dir = directory_of(path);
     #[cfg(unix)]
     {
-        let stat = rustix::fs::statvfs(dir).ok()?;
-        if stat.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
+        let mounted = rustix::fs::statvfs(dir)
+            .is_ok_and(|stat| stat.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY));
+        // Opened for writing, never created or truncated: nothing changes.
+        let refused = || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .is_err_and(|e| e.raw_os_error() == Some(rustix::io::Errno::ROFS.raw_os_error()))
+        };
+        if mounted || refused() {
             return Some(format!(
-                "the inbox database {} is on a file system mounted read-only ({} cannot be \
-                 written): remount it read-write (`mount -o remount,rw`; after an I/O error, \
-                 check the disk and its file system first) or give an inbox on a writable \
-                 disk ([store] url)",
+                "the inbox database {} is on a read-only file system ({} cannot be written: \
+                 mounted read-only, or made so by the kernel after an I/O error, see `dmesg`): \
+                 remount it read-write (`mount -o remount,rw`; after an I/O error, check the \
+                 disk and its file system first) or give an inbox on a writable disk \
+                 ([store] url)",
                 path.display(),
                 dir.display()
             ));
