@@ -358,6 +358,46 @@ async fn postgres_down_is_unavailable_and_the_store_reconnects() {
     assert_eq!(inbox.list(ListFilter::default()).await.unwrap().len(), 2);
 }
 
+/// A full disk on the database server: PostgreSQL refuses the insert
+/// ("could not extend file ...", SQLSTATE 53100) but not the readiness
+/// probe, whose row fits a page it already has, so `/readyz` said 200
+/// while every event was answered 503 (probed with the data directory on
+/// a tmpfs that filled up). An event refused so makes the inbox not ready,
+/// saying why and what to do, until one is stored. The full disk is
+/// played by a trigger raising `disk_full` (a real one needs root to mount
+/// the cluster's file system).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_refused_for_a_full_disk_makes_the_inbox_not_ready() {
+    let pg = PgCluster::start();
+    let url = pg.database("inbox");
+    let inbox = Inbox::connect(&url).await.unwrap();
+    inbox.store(order_event("o-1", "m-1")).await.unwrap();
+    inbox.ready().await.unwrap();
+    pg.psql(
+        "inbox",
+        "CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         RAISE EXCEPTION 'could not extend file \"base/1/2\": No space left on device' \
+         USING ERRCODE = 'disk_full'; END $$; \
+         CREATE TRIGGER full_disk BEFORE INSERT ON event_bodies \
+         FOR EACH ROW EXECUTE FUNCTION full_disk()",
+    );
+    let refused = inbox.store(order_event("o-1", "m-2")).await;
+    assert!(
+        matches!(&refused, Err(InboxError::Unavailable(m)) if m.contains("53100")),
+        "{refused:?}"
+    );
+    let err = inbox.ready().await.unwrap_err();
+    assert!(
+        matches!(&err, InboxError::Unavailable(m)
+            if m.contains("disk of the PostgreSQL server is full") && m.contains("free space")),
+        "{err:?}"
+    );
+
+    pg.psql("inbox", "DROP TRIGGER full_disk ON event_bodies");
+    inbox.store(order_event("o-1", "m-2")).await.unwrap();
+    inbox.ready().await.unwrap();
+}
+
 /// Sessions opened while the database was read-only (`ALTER DATABASE ...
 /// SET default_transaction_read_only`) stay read-only after the setting is
 /// reset: the pool must not keep handing them out. An inbox that is only

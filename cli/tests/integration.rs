@@ -47,6 +47,7 @@ mod postgres_tls;
 mod receiver_http;
 mod receiver_process;
 mod receiver_startup;
+mod serve_disk;
 mod serve_postgres;
 mod serve_store;
 mod telemetry;

@@ -15,7 +15,7 @@ use tokio::process::Command;
 
 const EXE: &str = env!("CARGO_BIN_EXE_tradecloud");
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     std::process::Command::new("id")
         .arg("-u")
         .output()
@@ -259,6 +259,30 @@ async fn an_inbox_that_cannot_open_under_the_file_size_limit_names_it() {
     assert_eq!(child.try_wait().unwrap(), None, "the receiver runs");
 }
 
+/// An `inbox` command under a file-size limit its inbox is past says what
+/// to do about it for the command (run it again), not what a receiver
+/// does meanwhile: it said that "webhooks are answered 503".
+#[test]
+fn an_inbox_command_under_the_file_size_limit_speaks_of_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("inbox.db").display());
+    drop(tradecloud::inbox::Inbox::open(&url).unwrap());
+    let out = std::process::Command::new("sh")
+        .args(["-c", r#"ulimit -f 1 && exec "$0" "$@""#, EXE])
+        .args(["inbox", "list", "--store", &url])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("file-size limit")
+            && stderr.contains("raise or remove the limit")
+            && stderr.contains("run it again"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("webhooks"), "{stderr}");
+}
+
 /// The SQLite inbox moved away (or deleted) under a running receiver: it is
 /// not created again, webhooks are answered 503 with `Retry-After`, and
 /// `/readyz` says the file is gone and what to do (it said only "not
@@ -319,12 +343,16 @@ fn make_writable(db: &Path, root: bool) {
     }
 }
 
-async fn post(client: &reqwest::Client, base: &str, message_id: &str) -> (u16, Option<String>) {
+pub(crate) async fn post(
+    client: &reqwest::Client,
+    base: &str,
+    message_id: &str,
+) -> (u16, Option<String>) {
     post_padded(client, base, message_id, "").await
 }
 
 /// [`post`] with a `pad` member of `pad` in the body.
-async fn post_padded(
+pub(crate) async fn post_padded(
     client: &reqwest::Client,
     base: &str,
     message_id: &str,
@@ -349,7 +377,11 @@ async fn post_padded(
 }
 
 /// Until `/readyz` answers 200 (at most 60 s; then the serve log is shown).
-async fn wait_ready(client: &reqwest::Client, base: &str, log: &std::sync::Mutex<Vec<String>>) {
+pub(crate) async fn wait_ready(
+    client: &reqwest::Client,
+    base: &str,
+    log: &std::sync::Mutex<Vec<String>>,
+) {
     let start = Instant::now();
     while readyz(client, base).await.0 != 200 {
         assert!(
@@ -361,7 +393,7 @@ async fn wait_ready(client: &reqwest::Client, base: &str, log: &std::sync::Mutex
     }
 }
 
-async fn readyz(client: &reqwest::Client, base: &str) -> (u16, String) {
+pub(crate) async fn readyz(client: &reqwest::Client, base: &str) -> (u16, String) {
     let response = client.get(format!("{base}/readyz")).send().await.unwrap();
     let status = response.status().as_u16();
     let body: serde_json::Value = response.json().await.unwrap();

@@ -10,7 +10,7 @@ mod tls;
 
 use crate::inbox::Derived;
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,12 +20,23 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use super::admission::{hand_over, writer_gone, Admission, QueuedBytes};
 use super::queue::{ClaimRequest, Claimed, FinishReport, RunOutcome};
 use super::{
-    redact, BoxFuture, EventSummary, Exported, Fingerprint, InboxError, InboxOptions, ListFilter,
-    NewEvent, Opening, Purged, State, Store, Stored, StoredEvent,
+    now_ms, redact, BoxFuture, EventSummary, Exported, Fingerprint, InboxError, InboxOptions,
+    ListFilter, NewEvent, Opening, Purged, State, Store, Stored, StoredEvent,
 };
 
 /// How long to wait for a connection (pool, connect) before `Unavailable`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long after an event was refused for a full disk on the database
+/// server `ready` says so (see [`PgStore::disk_full_at`]).
+const DISK_FULL_HOLD: Duration = Duration::from_secs(30);
+
+/// Whether `error` (made by [`pg_error`]) is PostgreSQL's `disk_full`
+/// (SQLSTATE 53100: "could not extend file ...: No space left on device").
+fn is_disk_full(error: &InboxError) -> bool {
+    let code = tokio_postgres::error::SqlState::DISK_FULL.code();
+    matches!(error, InboxError::Unavailable(m) if m.starts_with("PostgreSQL: ") && m.contains(&format!(" {code}: ")))
+}
 
 /// A driver or pool error as the inbox's transient error, with the server's
 /// own message when there is one.
@@ -213,6 +224,15 @@ pub(crate) struct PgStore {
     tx: mpsc::Sender<Insert>,
     admission: Admission,
     changed: Arc<Notify>,
+    /// When (ms since the epoch) an event was last refused because the
+    /// database server's disk is full, 0 once one was stored since. The
+    /// readiness probe's row fits in a page PostgreSQL already has and
+    /// passes on a full disk, so `ready` fails for [`DISK_FULL_HOLD`]
+    /// after such a refusal instead: probed on a tmpfs that filled up,
+    /// `/readyz` answered 200 while every event was answered 503. (No
+    /// longer than that: a load balancer that follows `/readyz` would send
+    /// nothing that could find the disk freed.)
+    disk_full_at: AtomicI64,
 }
 
 impl PgStore {
@@ -276,6 +296,7 @@ impl PgStore {
             describe: redact(url),
             tx,
             changed,
+            disk_full_at: AtomicI64::new(0),
         })
     }
 
@@ -411,7 +432,13 @@ impl Store for PgStore {
                     _budget: budget,
                 },
             )?;
-            rx.await.unwrap_or_else(|_| Err(writer_gone()))
+            let stored = rx.await.unwrap_or_else(|_| Err(writer_gone()));
+            match &stored {
+                Ok(_) => self.disk_full_at.store(0, Ordering::Relaxed),
+                Err(e) if is_disk_full(e) => self.disk_full_at.store(now_ms(), Ordering::Relaxed),
+                Err(_) => {}
+            }
+            stored
         })
     }
 
@@ -419,6 +446,16 @@ impl Store for PgStore {
         Box::pin(async move {
             if self.tx.capacity() == 0 {
                 return Err(InboxError::Overloaded);
+            }
+            let full_at = self.disk_full_at.load(Ordering::Relaxed);
+            let ago = now_ms().saturating_sub(full_at);
+            if full_at != 0 && ago < DISK_FULL_HOLD.as_millis() as i64 {
+                return Err(InboxError::Unavailable(format!(
+                    "the disk of the PostgreSQL server is full: an event could not be stored \
+                     {} s ago (SQLSTATE 53100, disk_full); free space on the database server (its \
+                     data directory, or pg_wal's file system), then events are stored again",
+                    ago / 1000
+                )));
             }
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(pg_error)?;

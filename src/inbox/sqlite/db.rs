@@ -231,6 +231,11 @@ pub(crate) fn open_writer(
                 flags |= OpenFlags::SQLITE_OPEN_CREATE;
             }
             let conn = Connection::open_with_flags(path, flags).map_err(|e| {
+                // A new file on a read-only mount: SQLite says only "unable
+                // to open database file".
+                if let Some(read_only) = read_only_file_system(path) {
+                    return InboxError::Unavailable(read_only);
+                }
                 InboxError::Unavailable(format!(
                     "cannot open inbox database {}: {e}",
                     path.display()
@@ -264,12 +269,13 @@ fn directory_hint(path: &Path, err: InboxError) -> InboxError {
     let InboxError::Unavailable(message) = err else {
         return err;
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = directory_of(path);
+    // `access` fails on a read-only mount too, whoever the user is: the
+    // message already says that (see [`check_writable`]).
     #[cfg(unix)]
-    if rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_err() {
+    if read_only_file_system(path).is_none()
+        && rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_err()
+    {
         return InboxError::Unavailable(format!(
             "{message}: the directory {} is not writable by this user, and SQLite keeps the \
              inbox's -wal and -shm files next to the database: let the user running tradecloud \
@@ -295,13 +301,54 @@ fn open_existing(path: &Path) -> Result<Connection, InboxError> {
 }
 
 fn sync_parent_dir(path: &Path) {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if let Ok(dir) = std::fs::File::open(parent) {
+    if let Ok(dir) = std::fs::File::open(directory_of(path)) {
         let _ = dir.sync_all();
     }
+}
+
+/// The directory holding the database file `path` (`.` for a bare name).
+pub(crate) fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Why the inbox at `path` cannot be written when the file system holding
+/// it is read-only, `None` otherwise: mounted read-only by an operator
+/// (`statvfs` says so), or made read-only by the kernel after an I/O error
+/// (ext4's `errors=remount-ro`: the mount still reads `rw`, but opening the
+/// file for writing fails with `EROFS`). SQLite says only "unable to open
+/// database file" or opens the file read-only, and the user's permissions
+/// are not what to change then.
+pub(crate) fn read_only_file_system(path: &Path) -> Option<String> {
+    let dir = directory_of(path);
+    #[cfg(unix)]
+    {
+        let mounted = rustix::fs::statvfs(dir)
+            .is_ok_and(|stat| stat.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY));
+        // Opened for writing, never created or truncated: nothing changes.
+        let refused = || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .is_err_and(|e| e.raw_os_error() == Some(rustix::io::Errno::ROFS.raw_os_error()))
+        };
+        if mounted || refused() {
+            return Some(format!(
+                "the inbox database {} is on a read-only file system ({} cannot be written: \
+                 mounted read-only, or made so by the kernel after an I/O error, see `dmesg`): \
+                 remount it read-write (`mount -o remount,rw`; after an I/O error, check the \
+                 disk and its file system first) or give an inbox on a writable disk \
+                 ([store] url)",
+                path.display(),
+                dir.display()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    None
 }
 
 /// `Unavailable` when `conn` cannot write its database: SQLite opens a file
@@ -310,6 +357,9 @@ fn sync_parent_dir(path: &Path) {
 pub(crate) fn check_writable(conn: &Connection) -> Result<(), InboxError> {
     if conn.is_readonly(rusqlite::MAIN_DB)? {
         let path = conn.path().unwrap_or("(in memory)");
+        if let Some(read_only) = read_only_file_system(Path::new(path)) {
+            return Err(InboxError::Unavailable(read_only));
+        }
         return Err(InboxError::Unavailable(format!(
             "the inbox database {path} is read-only for this process (the file's mode or owner, or a \
              read-only file system): let the user running tradecloud write the file and its directory"

@@ -37,6 +37,10 @@ pub(crate) struct SqliteStore {
     /// disk is taken to be full until an event is stored again or space is
     /// freed (see `ready`).
     found_full: AtomicU64,
+    /// How much more free space than [`SqliteStore::found_full`] makes
+    /// `ready` believe an event fits again: room for the largest event not
+    /// stored since ([`room_for`]).
+    found_need: AtomicU64,
     /// The process's file-size limit (`ulimit -f`) when an event last could
     /// not be stored because a file of the inbox had reached it
     /// ([`FULL_NONE`] since one was stored): not ready until an event is
@@ -54,9 +58,20 @@ pub(crate) struct SqliteStore {
 /// [`SqliteStore::found_full`] when no write has found the disk full.
 const FULL_NONE: u64 = u64::MAX;
 
-/// How much more free space than when a write found the disk full makes
-/// `ready` believe an event fits again.
+/// The most free space, beyond what there was when a write found the disk
+/// full, that `ready` asks for before it believes an event fits again.
 const FREED_ENOUGH: u64 = 1 << 20;
+
+/// What committing one event of `body` bytes takes on the disk, at most: its
+/// body, and the pages of the tables and indexes it changes (about ten 4 KiB
+/// pages, each appended to the write-ahead log again by every commit),
+/// capped at [`FREED_ENOUGH`]. Asking a whole [`FREED_ENOUGH`] of a small
+/// disk kept `/readyz` at 503 while events were stored again (300 kB freed
+/// on a 2 MiB file system), and a load balancer that follows `/readyz`
+/// would then send none to clear it.
+fn room_for(body: u64) -> u64 {
+    body.saturating_add(64 * 1024).min(FREED_ENOUGH)
+}
 
 impl SqliteStore {
     /// Open the database (creating file and schema when allowed) and start
@@ -93,6 +108,7 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             changed,
             found_full: AtomicU64::new(FULL_NONE),
+            found_need: AtomicU64::new(0),
             found_limit: AtomicU64::new(FULL_NONE),
             free_space: free_bytes,
         })
@@ -155,10 +171,7 @@ pub(crate) fn create_schema_for_tests(conn: &rusqlite::Connection) {
 /// Free bytes for an unprivileged writer on the file system of `path`.
 #[cfg(unix)]
 fn free_bytes(path: &Path) -> Result<u64, InboxError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = db::directory_of(path);
     let stat = rustix::fs::statvfs(dir).map_err(|e| {
         InboxError::Unavailable(format!(
             "cannot read the free space of {}: {e}",
@@ -218,19 +231,19 @@ fn at_file_size_limit(path: &Path) -> Option<u64> {
 }
 
 /// `inbox` (e.g. "the inbox PATH") cannot grow past the process's
-/// file-size limit `limit`: `what` failed, and webhooks are answered 503
-/// `until`.
-fn file_size_limit_reached(inbox: &str, limit: u64, what: &str, until: &str) -> InboxError {
+/// file-size limit `limit`: `what` happened, and `then` is what to do.
+fn file_size_limit_reached(inbox: &str, limit: u64, what: &str, then: &str) -> InboxError {
     InboxError::Unavailable(format!(
         "{inbox} cannot grow past this process's file-size limit ({limit} bytes: \
-         `ulimit -f`, systemd `LimitFSIZE=`): {what}, and webhooks are answered 503 until \
-         {until}; raise or remove the limit and restart the receiver"
+         `ulimit -f`, systemd `LimitFSIZE=`): {what}; raise or remove the limit {then}"
     ))
 }
 
 /// `err`, of a database file that could not be opened, naming the
 /// process's file-size limit when the file is at it: SQLite says only
-/// "disk I/O error" or "database or disk is full".
+/// "disk I/O error" or "database or disk is full". Said to the receiver
+/// and to the `inbox` commands alike (the receiver adds that webhooks are
+/// answered 503 meanwhile).
 fn opening_failure(target: &Target, err: InboxError) -> InboxError {
     let (Target::File(path), InboxError::Unavailable(message)) = (target, &err) else {
         return err;
@@ -242,7 +255,8 @@ fn opening_failure(target: &Target, err: InboxError) -> InboxError {
             "the database file",
             limit,
             &format!("it cannot be opened ({message})"),
-            "it can be",
+            "of the process that opens it (`tradecloud serve`: then restart it; an `inbox` \
+             command: run it again)",
         ),
         None => err,
     }
@@ -253,11 +267,12 @@ impl SqliteStore {
     /// taken as the disk being full (SQLite says "database or disk is full",
     /// or an I/O error when `fsync` finds no room); one stored clears that.
     /// A file of the inbox at the process's file-size limit is noted the
-    /// same way: `ready` then names the limit.
-    fn note_disk<T>(&self, outcome: &Result<T, InboxError>) {
+    /// same way: `ready` then names the limit. `body` is the event's size.
+    fn note_disk<T>(&self, outcome: &Result<T, InboxError>, body: u64) {
         match outcome {
             Ok(_) => {
                 self.found_full.store(FULL_NONE, Ordering::Relaxed);
+                self.found_need.store(0, Ordering::Relaxed);
                 self.found_limit.store(FULL_NONE, Ordering::Relaxed);
             }
             Err(InboxError::Unavailable(_)) => {
@@ -266,6 +281,7 @@ impl SqliteStore {
                         self.found_limit.store(limit, Ordering::Relaxed);
                     } else if let Ok(free) = (self.free_space)(path) {
                         if free < self.options.min_free_bytes {
+                            self.found_need.fetch_max(room_for(body), Ordering::Relaxed);
                             self.found_full.store(free, Ordering::Relaxed);
                         }
                     }
@@ -287,15 +303,19 @@ impl SqliteStore {
             return Err(file_size_limit_reached(
                 &format!("the inbox {}", path.display()),
                 limit,
-                "the last event could not be stored",
-                "one is",
+                "the last event could not be stored, and webhooks are answered 503 until one is",
+                "and restart the receiver",
             ));
         }
         if found == FULL_NONE {
             return Ok(());
         }
         let free = (self.free_space)(path)?;
-        if free >= found.saturating_add(FREED_ENOUGH) {
+        let need = self
+            .found_need
+            .load(Ordering::Relaxed)
+            .clamp(1, FREED_ENOUGH);
+        if free >= found.saturating_add(need) {
             return Ok(());
         }
         Err(InboxError::Unavailable(format!(
@@ -433,8 +453,10 @@ pub(crate) fn claim_receiving(path: &Path) -> Result<Option<ReceiverLock>, Inbox
             .create(true)
             .truncate(false)
             .open(&lock)
-            // A lock file this user may read but not write locks as well.
-            .or_else(|_| std::fs::File::open(&lock));
+            // A lock file this user may read but not write locks as well;
+            // when there is none, why it could not be created is the news
+            // (a read-only file system, not "no such file").
+            .or_else(|created| std::fs::File::open(&lock).map_err(|_| created));
         let file = match opened {
             Ok(file) => file,
             Err(error) => {
@@ -518,6 +540,7 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'_, Result<Stored, InboxError>> {
         Box::pin(async move {
             let guard = self.admission.reserve(event.body.len())?;
+            let body = event.body.len() as u64;
             // Compressed here, in the caller's task: the writer only writes.
             derived.packed = Some(codec::Packed::of(&event.body));
             // The decoded webhook goes into the handoff on the writer thread
@@ -550,7 +573,7 @@ impl Store for SqliteStore {
             );
             hand_over(&self.tx, op)?;
             let stored = rx.await.unwrap_or_else(|_| Err(writer_gone()));
-            self.note_disk(&stored);
+            self.note_disk(&stored, body);
             stored
         })
     }
@@ -891,6 +914,14 @@ mod tests {
             matches!(&err, InboxError::Unavailable(m) if m.contains("is full") && m.contains("free some space")),
             "{err:?}"
         );
+        // Room freed for the event that was not stored is enough: a small
+        // disk may never free a whole FREED_ENOUGH.
+        let room = room_for(order_event("m-1").body.len() as u64);
+        assert!(room < FREED_ENOUGH);
+        FREE.store(low + room - 1, Ordering::Relaxed);
+        assert!(store.ready().await.is_err());
+        FREE.store(low + room, Ordering::Relaxed);
+        store.ready().await.unwrap();
         // Space freed: ready again; filled again before any event: not.
         FREE.store(low + FREED_ENOUGH, Ordering::Relaxed);
         store.ready().await.unwrap();
