@@ -1658,3 +1658,38 @@ async fn a_body_whose_decoded_text_is_cut_says_so() {
     assert!(page.contains("id=\"body-cut\""), "the page says the body is cut");
     assert!(page.contains(&format!("href=\"/events/{id}/body\"")));
 }
+
+/// A body whose JSON writes a bidirectional control escaped (`\u202e`)
+/// shows it as `<U+202E>` in the decoded body, and the page says what
+/// that is, as for one written as is; the note was left out, as the raw
+/// bytes hold no such character.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_escaped_bidi_control_is_explained_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let id = {
+        let inbox = Inbox::open(&format!("sqlite://{}", db.display())).unwrap();
+        let event = order_event_with(ORDER, 1, "PO-escaped");
+        let body = String::from_utf8(event.body.to_vec())
+            .unwrap()
+            .replace("\"PO-escaped\"", r#""\u202e4321-OP""#);
+        let webhook = decode(Endpoint::Order, "application/json", body.as_bytes()).unwrap();
+        let event = NewEvent::from_webhook(&webhook, "application/json", Bytes::from(body));
+        inbox.store(event).await.unwrap().id()
+    };
+    let console = start(dir.path(), "").await;
+    let base = &console.base;
+    let cookie = cookie_of(&login(base, VIEWER).await);
+    let page = http()
+        .get(format!("{base}/events/{id}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("&lt;U+202E&gt;4321-OP"), "shown, not obeyed");
+    assert!(!page.contains('\u{202E}'), "{page}");
+    assert!(page.contains("id=\"body-controls\""), "and explained");
+}

@@ -522,7 +522,17 @@ pub(super) fn event(
     let raw = String::from_utf8_lossy(&e.body);
     let (raw_shown, raw_cut) = head(&raw, BODY_SHOWN);
     let cut = e.body.len() > BODY_SHOWN || decoded_cut || raw_cut;
-    let controls = raw.chars().filter(|&c| is_bidi_control(c)).count();
+    // In the raw body, or only in the decoded one: JSON may write them
+    // escaped (`\u202e`), which the decoded body shows as `<U+202E>` too.
+    let count = |text: &str| text.chars().filter(|&c| is_bidi_control(c)).count();
+    let controls = count(&raw).max(decoded.as_deref().map_or(0, |pieces| {
+        pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Text(t) | Piece::Changed(_, t) => count(t),
+            })
+            .sum()
+    }));
     page(
         &title,
         Some(session),
