@@ -519,8 +519,7 @@ async fn the_docs_order_messages_sent_again_change_nothing() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/requests/api-connector")
             .join(name);
-        let mut message: Value =
-            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let mut message: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         message["order"]["supplierAccountNumber"] = json!("SUPPLIER12345");
         let buyer = server.buyer();
         assert_eq!(

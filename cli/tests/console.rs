@@ -1632,12 +1632,10 @@ async fn a_body_whose_decoded_text_is_cut_says_so() {
         let inbox = Inbox::open(&format!("sqlite://{}", db.display())).unwrap();
         let event = order_event_with(ORDER, 1, "PO-padded");
         let padding = vec!["0"; 100_000].join(",");
-        let body = String::from_utf8(event.body.to_vec())
-            .unwrap()
-            .replace(
-                "\"PO-padded\"",
-                &format!("\"PO-padded\", \"padding\": [{padding}]"),
-            );
+        let body = String::from_utf8(event.body.to_vec()).unwrap().replace(
+            "\"PO-padded\"",
+            &format!("\"PO-padded\", \"padding\": [{padding}]"),
+        );
         assert!(body.len() < 512 * 1024, "{}", body.len());
         let webhook = decode(Endpoint::Order, "application/json", body.as_bytes()).unwrap();
         let event = NewEvent::from_webhook(&webhook, "application/json", Bytes::from(body));
@@ -1655,7 +1653,10 @@ async fn a_body_whose_decoded_text_is_cut_says_so() {
     assert_eq!(r.status(), 200);
     let page = r.text().await.unwrap();
     assert!(page.contains("id=\"decoded\""), "a decoded body");
-    assert!(page.contains("id=\"body-cut\""), "the page says the body is cut");
+    assert!(
+        page.contains("id=\"body-cut\""),
+        "the page says the body is cut"
+    );
     assert!(page.contains(&format!("href=\"/events/{id}/body\"")));
 }
 

@@ -511,14 +511,13 @@ pub(super) fn event(
     // Either text can pass BODY_SHOWN with a smaller body: the decoded one
     // is indented (a 200 KB array of numbers prints as 1.1 MB), the raw one
     // shows each invalid UTF-8 byte as a 3-byte U+FFFD.
-    let (decoded, decoded_cut) =
-        match pretty(&e.body, changed.as_deref().unwrap_or_default()) {
-            Some(pieces) => {
-                let (pieces, cut) = head_pieces(pieces, BODY_SHOWN);
-                (Some(pieces), cut)
-            }
-            None => (None, false),
-        };
+    let (decoded, decoded_cut) = match pretty(&e.body, changed.as_deref().unwrap_or_default()) {
+        Some(pieces) => {
+            let (pieces, cut) = head_pieces(pieces, BODY_SHOWN);
+            (Some(pieces), cut)
+        }
+        None => (None, false),
+    };
     let raw = String::from_utf8_lossy(&e.body);
     let (raw_shown, raw_cut) = head(&raw, BODY_SHOWN);
     let cut = e.body.len() > BODY_SHOWN || decoded_cut || raw_cut;
