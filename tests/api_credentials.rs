@@ -230,8 +230,8 @@ async fn an_api_unreachable_at_start_is_checked_again_until_it_answers() {
     let rx = start_with(&config, |b| b.handler(LogHandler)).await;
     wait_until("the check at start finds the API unreachable", async || {
         metric(&rx.metrics.encode(), "tradecloud_api_reachable") == Some(0.0)
-            && json(rx.client.get(rx.url("/readyz")).send().await.unwrap()).await
-                ["tradecloudApi"]["reachable"]
+            && json(rx.client.get(rx.url("/readyz")).send().await.unwrap()).await["tradecloudApi"]
+                ["reachable"]
                 == false
     })
     .await;
