@@ -215,3 +215,36 @@ async fn an_unreachable_api_is_said_apart_from_the_credentials() {
     );
     rx.stop().await;
 }
+
+/// An API unreachable at the check at start is checked again until it
+/// answers: with POST webhooks only nothing else calls it, and the gauge
+/// (and `TradecloudApiUnreachable`) stayed at `0` until a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_unreachable_at_start_is_checked_again_until_it_answers() {
+    let server = MockServer::start(MockConfig::new().demo_data())
+        .await
+        .expect("the mock starts");
+    let addr = server.local_addr();
+    let config = config_with(&server, &server.credentials().password);
+    server.shutdown().await.unwrap();
+    let rx = start_with(&config, |b| b.handler(LogHandler)).await;
+    wait_until("the check at start finds the API unreachable", async || {
+        metric(&rx.metrics.encode(), "tradecloud_api_reachable") == Some(0.0)
+            && json(rx.client.get(rx.url("/readyz")).send().await.unwrap()).await["tradecloudApi"]
+                ["reachable"]
+                == false
+    })
+    .await;
+    // Tradecloud is up; no GET webhook comes.
+    let server = MockServer::start(MockConfig::new().demo_data().listen(addr))
+        .await
+        .expect("the mock starts again on its address");
+    wait_until("the API is found reachable without a fetch", async || {
+        metric(&rx.metrics.encode(), "tradecloud_api_reachable") == Some(1.0)
+    })
+    .await;
+    let ready = json(rx.client.get(rx.url("/readyz")).send().await.unwrap()).await;
+    assert!(ready["tradecloudApi"].get("reachable").is_none(), "{ready}");
+    rx.stop().await;
+    server.shutdown().await.unwrap();
+}

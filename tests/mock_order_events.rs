@@ -501,3 +501,51 @@ async fn the_supplier_s_item_details_are_merged_with_the_buyer_s() {
     );
     server.shutdown().await.expect("stops");
 }
+
+/// The docs' own order messages (the issue and update pages, the guide:
+/// header fields, parties, contacts, terms, indicators, properties, notes,
+/// labels, documents, delivery schedules, prices, delivery history), each
+/// sent twice: the second changes nothing, so the order keeps its
+/// `version` and stamps and no event goes out (order/buyer/update.md:
+/// all lines may be sent "anyway").
+#[tokio::test]
+async fn the_docs_order_messages_sent_again_change_nothing() {
+    for name in [
+        "sendOrderByBuyerRoute.issue-page.json",
+        "sendOrderByBuyerRoute.update-page.json",
+        "sendOrderByBuyerRoute.guide.json",
+    ] {
+        let (server, _buyer_rx, supplier_rx) = mock_with_receivers().await;
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/requests/api-connector")
+            .join(name);
+        let mut message: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        message["order"]["supplierAccountNumber"] = json!("SUPPLIER12345");
+        let buyer = server.buyer();
+        assert_eq!(
+            post(&server, &buyer, "/api-connector/order", message.clone()).await,
+            200,
+            "{name}"
+        );
+        let got = settled(&supplier_rx, "ByBuyer").await;
+        assert!(!got.is_empty(), "{name}: an event for the new order");
+        let first = order(&server, &got[0]).await;
+        assert_eq!(
+            post(&server, &buyer, "/api-connector/order", message).await,
+            200,
+            "{name}"
+        );
+        let again = settled(&supplier_rx, "ByBuyer").await;
+        assert_eq!(
+            events(&again[got.len()..]),
+            Vec::<(String, Vec<String>)>::new(),
+            "{name}: no event for an order sent again unchanged"
+        );
+        assert_eq!(
+            order(&server, &got[0]).await,
+            first,
+            "{name}: an unchanged order stays as it was"
+        );
+        server.shutdown().await.expect("stops");
+    }
+}

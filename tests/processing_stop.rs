@@ -421,3 +421,67 @@ async fn serve_puts_a_hung_handlers_event_back_while_requests_finish() {
     drop(stream);
     stopping.await.unwrap();
 }
+
+/// The lease of an event whose handler runs on into the shutdown grace is
+/// renewed until the handler returns: it ran out during the grace (here a
+/// 3 s lease, a longer grace), so another instance could hand on the event
+/// the handler still ran (and, had it run alone, blame the stop on it as a
+/// lease that ran out). The handler that returns within the grace is
+/// `done`, its one attempt counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lease_is_renewed_through_the_shutdown_grace_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let inbox = Inbox::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let x = inbox.store(order_event("o-1", "m-x")).await.unwrap().id();
+    let lease = Duration::from_secs(3);
+    let started = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::new(tokio::sync::Notify::new());
+    let handler = {
+        let (started, release) = (started.clone(), release.clone());
+        handler_fn(move |_event, _ctx| {
+            let (started, release) = (started.clone(), release.clone());
+            async move {
+                started.notify_one();
+                release.notified().await;
+                Ok(())
+            }
+        })
+    };
+    let config = ProcessorConfig {
+        lease,
+        shutdown_grace: HANG,
+        ..config()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(Processor::new(inbox.clone(), handler, config).run(async {
+        let _ = stopped.await;
+    }));
+    tokio::time::timeout(HANG, started.notified())
+        .await
+        .expect("the handler started");
+    let _ = stop.send(());
+    // Past the end of any lease taken before the stop.
+    tokio::time::sleep(lease + Duration::from_secs(1)).await;
+    let due: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT due_at FROM heads WHERE event_id = ?1", [x], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    assert!(
+        due > now,
+        "the lease ran out {} ms ago while the handler still ran",
+        now - due
+    );
+    release.notify_one();
+    tokio::time::timeout(HANG, running)
+        .await
+        .expect("the stop ended once the handler returned")
+        .expect("processor task");
+    let event = inbox.get(x).await.unwrap().unwrap().summary;
+    assert_eq!((event.state, event.attempts), (State::Done, 1));
+}

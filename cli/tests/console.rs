@@ -1620,3 +1620,77 @@ async fn an_unwritable_audit_file_is_refused_at_start_and_shown_after_an_action(
     );
     assert_ne!(state_of(&db, failed).await, "dead", "replayed all the same");
 }
+
+/// A body under 512 KiB whose decoded text is over it (indented JSON: a
+/// 200 KB array of numbers prints as 1.1 MB) is cut on the page too, and
+/// the page says so and links the download; it was cut without a word.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_whose_decoded_text_is_cut_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let id = {
+        let inbox = Inbox::open(&format!("sqlite://{}", db.display())).unwrap();
+        let event = order_event_with(ORDER, 1, "PO-padded");
+        let padding = vec!["0"; 100_000].join(",");
+        let body = String::from_utf8(event.body.to_vec()).unwrap().replace(
+            "\"PO-padded\"",
+            &format!("\"PO-padded\", \"padding\": [{padding}]"),
+        );
+        assert!(body.len() < 512 * 1024, "{}", body.len());
+        let webhook = decode(Endpoint::Order, "application/json", body.as_bytes()).unwrap();
+        let event = NewEvent::from_webhook(&webhook, "application/json", Bytes::from(body));
+        inbox.store(event).await.unwrap().id()
+    };
+    let console = start(dir.path(), "").await;
+    let base = &console.base;
+    let cookie = cookie_of(&login(base, VIEWER).await);
+    let r = http()
+        .get(format!("{base}/events/{id}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("id=\"decoded\""), "a decoded body");
+    assert!(
+        page.contains("id=\"body-cut\""),
+        "the page says the body is cut"
+    );
+    assert!(page.contains(&format!("href=\"/events/{id}/body\"")));
+}
+
+/// A body whose JSON writes a bidirectional control escaped (`\u202e`)
+/// shows it as `<U+202E>` in the decoded body, and the page says what
+/// that is, as for one written as is; the note was left out, as the raw
+/// bytes hold no such character.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_escaped_bidi_control_is_explained_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let id = {
+        let inbox = Inbox::open(&format!("sqlite://{}", db.display())).unwrap();
+        let event = order_event_with(ORDER, 1, "PO-escaped");
+        let body = String::from_utf8(event.body.to_vec())
+            .unwrap()
+            .replace("\"PO-escaped\"", r#""\u202e4321-OP""#);
+        let webhook = decode(Endpoint::Order, "application/json", body.as_bytes()).unwrap();
+        let event = NewEvent::from_webhook(&webhook, "application/json", Bytes::from(body));
+        inbox.store(event).await.unwrap().id()
+    };
+    let console = start(dir.path(), "").await;
+    let base = &console.base;
+    let cookie = cookie_of(&login(base, VIEWER).await);
+    let page = http()
+        .get(format!("{base}/events/{id}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("&lt;U+202E&gt;4321-OP"), "shown, not obeyed");
+    assert!(!page.contains('\u{202E}'), "{page}");
+    assert!(page.contains("id=\"body-controls\""), "and explained");
+}

@@ -309,29 +309,51 @@ impl<H: Handler> Processor<H> {
                 "waiting for running handlers to finish"
             );
         }
-        let graced = tokio::time::timeout(grace, async {
-            while let Some(done) = tasks.join_next().await {
-                if let Err(e) = done {
-                    tracing::error!(error = %e, "event task failed");
-                }
-            }
-        })
-        .await;
-        if graced.is_err() {
+        // The leases are renewed all along: a lease that ran out during the
+        // grace (lease_secs below the grace, or the last renewal long
+        // before the stop) let another instance hand on an event that a
+        // handler here still ran, and blame this stop on it as a lease
+        // that ran out.
+        let expired = tokio::time::sleep(grace);
+        tokio::pin!(expired);
+        if !join_renewing(&shared, &mut tasks, &mut renew, Some(expired.as_mut())).await {
             tracing::warn!(
                 runs = tasks.len(),
                 ?grace,
                 "handlers still running after the shutdown grace are cancelled; their events go back to the queue uncounted"
             );
             shared.cancel.send_replace(true);
-            while let Some(done) = tasks.join_next().await {
-                if let Err(e) = done {
-                    tracing::error!(error = %e, "event task failed");
-                }
-            }
+            join_renewing(&shared, &mut tasks, &mut renew, None).await;
         }
         drop(done_tx);
         let _ = finisher.await;
+    }
+}
+
+/// Wait for every task in `tasks` to end, renewing the leases meanwhile;
+/// `false` if `until` came first.
+async fn join_renewing<H>(
+    shared: &Shared<H>,
+    tasks: &mut JoinSet<()>,
+    renew: &mut tokio::time::Interval,
+    mut until: Option<std::pin::Pin<&mut tokio::time::Sleep>>,
+) -> bool {
+    loop {
+        tokio::select! {
+            biased;
+            done = tasks.join_next() => match done {
+                None => return true,
+                Some(Err(e)) => tracing::error!(error = %e, "event task failed"),
+                Some(Ok(())) => {}
+            },
+            _ = async {
+                match until.as_mut() {
+                    Some(until) => until.as_mut().await,
+                    None => std::future::pending().await,
+                }
+            } => return false,
+            _ = renew.tick() => renew_leases(shared).await,
+        }
     }
 }
 

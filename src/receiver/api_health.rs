@@ -18,7 +18,12 @@
 //!   `"tradecloudApi": {"credentials": "refused", ...}`.
 //!
 //! The credentials are checked once at start (a login); a refusal is
-//! logged loudly and does not stop the receiver.
+//! logged loudly and does not stop the receiver. While that check (or a
+//! later call) finds Tradecloud unreachable, the login is tried again
+//! ([`RECHECK_FIRST`], doubling to [`RECHECK_MAX`]) until it is answered:
+//! otherwise, with POST webhooks only (no fetches), one failed check at
+//! start kept `tradecloud_api_reachable` at `0`, and its alert firing,
+//! until a restart.
 //!
 //! Valid credentials are not a working API: `credentials_valid` stays `1`
 //! while Tradecloud cannot be reached at all (nothing refused them). What
@@ -237,8 +242,26 @@ impl ApiHealth {
         detail
     }
 
-    /// Check the credentials once (a login with `client`), at start.
+    /// Check the credentials at start (a login with `client`), and again
+    /// while Tradecloud is unreachable; never returns (aborted at the stop).
     pub(crate) async fn check_at_start(&self, client: &crate::client::Client) {
+        self.check(client).await;
+        // Tried again while unreachable: nothing else may call (POST
+        // webhooks only) to find the way back.
+        let mut wait = RECHECK_FIRST;
+        loop {
+            tokio::time::sleep(wait).await;
+            if self.state().unreachable_since.is_none() {
+                wait = RECHECK_FIRST;
+                continue;
+            }
+            self.check(client).await;
+            wait = wait.saturating_mul(2).min(RECHECK_MAX);
+        }
+    }
+
+    /// One check of the credentials (a login with `client`).
+    async fn check(&self, client: &crate::client::Client) {
         let result = client.login().await;
         self.observe("the check at start", result.as_ref().copied());
         match result {
@@ -253,6 +276,13 @@ impl ApiHealth {
         }
     }
 }
+
+/// The first wait before the login is tried again while Tradecloud is
+/// unreachable (see the module's documentation).
+const RECHECK_FIRST: Duration = Duration::from_secs(1);
+
+/// The longest wait between those tries.
+const RECHECK_MAX: Duration = Duration::from_secs(60);
 
 /// Whether a client error is Tradecloud refusing the credentials.
 pub(crate) fn is_refusal(error: &crate::client::ClientError) -> bool {

@@ -161,7 +161,8 @@ impl Receiver {
         };
         let acme = self.acme.map(crate::receiver::acme::Acme::spawn);
         let store_watch = tokio::spawn(ops::watch_store(self.inbox.clone(), self.metrics.clone()));
-        // Once, without holding up the start: a refusal is logged loudly.
+        // Without holding up the start: a refusal is logged loudly; an
+        // unreachable API is checked again until it answers.
         let api_check = self.api_check.map(|(client, health)| {
             tokio::spawn(async move { health.check_at_start(&client).await })
         });

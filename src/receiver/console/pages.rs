@@ -508,10 +508,30 @@ pub(super) fn event(
     let s = &e.summary;
     let title = format!("Event #{}", s.id);
     let changed = changed_lines(&e.body);
-    let decoded = pretty(&e.body, changed.as_deref().unwrap_or_default())
-        .map(|pieces| head_pieces(pieces, BODY_SHOWN).0);
+    // Either text can pass BODY_SHOWN with a smaller body: the decoded one
+    // is indented (a 200 KB array of numbers prints as 1.1 MB), the raw one
+    // shows each invalid UTF-8 byte as a 3-byte U+FFFD.
+    let (decoded, decoded_cut) = match pretty(&e.body, changed.as_deref().unwrap_or_default()) {
+        Some(pieces) => {
+            let (pieces, cut) = head_pieces(pieces, BODY_SHOWN);
+            (Some(pieces), cut)
+        }
+        None => (None, false),
+    };
     let raw = String::from_utf8_lossy(&e.body);
-    let controls = raw.chars().filter(|&c| is_bidi_control(c)).count();
+    let (raw_shown, raw_cut) = head(&raw, BODY_SHOWN);
+    let cut = e.body.len() > BODY_SHOWN || decoded_cut || raw_cut;
+    // In the raw body, or only in the decoded one: JSON may write them
+    // escaped (`\u202e`), which the decoded body shows as `<U+202E>` too.
+    let count = |text: &str| text.chars().filter(|&c| is_bidi_control(c)).count();
+    let controls = count(&raw).max(decoded.as_deref().map_or(0, |pieces| {
+        pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Text(t) | Piece::Changed(_, t) => count(t),
+            })
+            .sum()
+    }));
     page(
         &title,
         Some(session),
@@ -604,9 +624,11 @@ pub(super) fn event(
                     }
                 }
             }
-            @if e.body.len() > BODY_SHOWN {
+            @if cut {
                 p id="body-cut" role="note" {
-                    "The body has " (e.body.len()) " bytes: this page shows the first "
+                    "The body has " (e.body.len()) " bytes"
+                    @if e.body.len() <= BODY_SHOWN { " (more as text: decoded JSON is indented, an invalid UTF-8 byte shows as three)" }
+                    ": this page shows the first "
                     (BODY_SHOWN / 1024) " KiB of it, decoded and raw. "
                     a href={"/events/" (s.id) "/body"} { "Download the whole body" }
                     ", or run " code { "tradecloud inbox show " (s.id) " --raw" } "."
@@ -633,7 +655,7 @@ pub(super) fn event(
             }
             h2 { "Raw body (" (e.body.len()) " bytes)" }
             p { a id="download" href={"/events/" (s.id) "/body"} { "Download the raw body" } " (the exact bytes)." }
-            pre id="raw" { (visible_controls(head(&raw, BODY_SHOWN).0)) }
+            pre id="raw" { (visible_controls(raw_shown)) }
         },
     )
 }
