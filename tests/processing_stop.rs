@@ -204,6 +204,168 @@ async fn a_clean_stop_keeps_the_run_alone_standing_postgres() {
     a_clean_stop_keeps_the_run_alone_standing_on(&pg.database("inbox")).await;
 }
 
+/// An interrupted event put back at a clean stop (still `processing`, its
+/// head free) runs nowhere: `mark_dead` sets it aside, with its uncounted
+/// marks gone and its count the attempts recorded, and the next start hands
+/// on its object's next event, never it.
+async fn an_interrupted_event_put_back_can_be_marked_dead_on(url: &str) {
+    let inbox = Inbox::connect(url).await.unwrap();
+    let x = inbox.store(order_event("o-1", "m-x")).await.unwrap().id();
+    // Twice, so that the clean stop puts x back with a pending mark.
+    crash_mid_handler(&inbox, config(), HANG).await;
+    crash_mid_handler(&inbox, config(), HANG).await;
+    let grace = ProcessorConfig {
+        shutdown_grace: Duration::from_millis(50),
+        ..config()
+    };
+    stop_with_a_hung_handler(&inbox, x, grace).await;
+    let y = inbox.store(order_event("o-1", "m-y")).await.unwrap().id();
+    let event = inbox.get(x).await.unwrap().unwrap().summary;
+    assert_eq!(event.state, State::Processing, "put back as interrupted");
+    let marks = |attempts: &[tradecloud::inbox::Attempt]| {
+        attempts
+            .iter()
+            .filter(|a| {
+                a.error.as_deref().is_some_and(|e| {
+                    e.contains("not handed on yet") || e.contains("handed on alone next")
+                })
+            })
+            .count()
+    };
+    assert_eq!(
+        marks(&inbox.attempts(x).await.unwrap()),
+        1,
+        "a pending mark"
+    );
+
+    inbox.mark_dead(x, "poison").await.unwrap();
+    let event = inbox.get(x).await.unwrap().unwrap().summary;
+    let attempts = inbox.attempts(x).await.unwrap();
+    assert_eq!(event.state, State::Dead);
+    assert_eq!(event.error.as_deref(), Some("poison"));
+    assert_eq!(marks(&attempts), 0, "{attempts:?}");
+    assert_eq!(
+        event.attempts as usize,
+        attempts.len(),
+        "the count is the attempts recorded: {attempts:?}"
+    );
+
+    let handed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let handler = {
+        let handed = handed.clone();
+        handler_fn(move |event, _ctx| {
+            handed.lock().unwrap().push(event.meta().inbox_id);
+            async { Ok(()) }
+        })
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(Processor::new(inbox.clone(), handler, config()).run(async {
+        let _ = stopped.await;
+    }));
+    tokio::time::timeout(HANG, async {
+        while inbox.get(y).await.unwrap().unwrap().summary.state != State::Done {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the object's next event handled");
+    let _ = stop.send(());
+    running.await.unwrap();
+    assert_eq!(*handed.lock().unwrap(), vec![y]);
+    let event = inbox.get(x).await.unwrap().unwrap().summary;
+    assert_eq!(event.state, State::Dead);
+    assert_eq!(inbox.attempts(x).await.unwrap().len(), attempts.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_event_put_back_can_be_marked_dead_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("inbox.db").display());
+    an_interrupted_event_put_back_can_be_marked_dead_on(&url).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_event_put_back_can_be_marked_dead_postgres() {
+    let pg = pg_support::PgCluster::start();
+    an_interrupted_event_put_back_can_be_marked_dead_on(&pg.database("inbox")).await;
+}
+
+/// An event a running processor's handler holds is still refused, with
+/// what to do.
+async fn an_event_being_handled_is_not_marked_dead_on(url: &str) {
+    let inbox = Inbox::connect(url).await.unwrap();
+    let x = inbox.store(order_event("o-1", "m-x")).await.unwrap().id();
+    let started = Arc::new(tokio::sync::Notify::new());
+    let handler = {
+        let started = started.clone();
+        handler_fn(move |_event, _ctx| {
+            let started = started.clone();
+            async move {
+                started.notify_one();
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        })
+    };
+    let running =
+        tokio::spawn(Processor::new(inbox.clone(), handler, config()).run(std::future::pending()));
+    tokio::time::timeout(HANG, started.notified())
+        .await
+        .expect("the handler started");
+    let refused = inbox.mark_dead(x, "poison").await.unwrap_err().to_string();
+    running.abort();
+    let _ = running.await;
+    assert!(
+        refused.contains("it is being handled now, try again when it is finished"),
+        "{refused}"
+    );
+    assert_eq!(
+        inbox.get(x).await.unwrap().unwrap().summary.state,
+        State::Processing
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_being_handled_is_not_marked_dead_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("inbox.db").display());
+    an_event_being_handled_is_not_marked_dead_on(&url).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_being_handled_is_not_marked_dead_postgres() {
+    let pg = pg_support::PgCluster::start();
+    an_event_being_handled_is_not_marked_dead_on(&pg.database("inbox")).await;
+}
+
+/// On PostgreSQL an event whose instance died holds its object only until
+/// its lease runs out: then it can be marked dead (any instance could take
+/// it over).
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_whose_lease_ran_out_can_be_marked_dead_postgres() {
+    let pg = pg_support::PgCluster::start();
+    let inbox = Inbox::connect(&pg.database("inbox")).await.unwrap();
+    let x = inbox.store(order_event("o-1", "m-x")).await.unwrap().id();
+    crash_mid_handler(&inbox, config(), HANG).await;
+    tokio::time::timeout(HANG, async {
+        while pg.psql(
+            "inbox",
+            &format!("SELECT due_at <= tc_now_ms() FROM heads WHERE event_id = {x}"),
+        ) != "t"
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the lease ran out");
+    inbox.mark_dead(x, "poison").await.unwrap();
+    let event = inbox.get(x).await.unwrap().unwrap().summary;
+    assert_eq!((event.state, event.attempts), (State::Dead, 0));
+}
+
 /// An event to run alone whose processor dies while it waits for its turn
 /// (another handler still running) keeps its standing: the next claim hands
 /// it on alone. On PostgreSQL, where the test can see which instance holds

@@ -861,11 +861,15 @@ impl Inbox {
     }
 
     /// Give up on an event still to be handled (`received`, `trigger` or
-    /// `retrying`, e.g. one the ERP will never accept): it becomes `dead`
-    /// with `reason` as its error, and the next event of its order or
+    /// `retrying`, e.g. one the ERP will never accept), or on one left
+    /// `processing` that no live claim holds (interrupted, then put back at
+    /// a clean stop; on PostgreSQL also one whose lease ran out): it becomes
+    /// `dead` with `reason` as its error, and the next event of its order or
     /// shipment is handled. `NotFound` for an unknown id, `Invalid` for an
-    /// event in another state (one being handled right now: try again when
-    /// it is finished). It can be replayed like any dead event.
+    /// event in another state or held by a claim (one being handled right
+    /// now: try again when it is finished; on SQLite, a claim left by a
+    /// process that died counts until the next start frees it). It can be
+    /// replayed like any dead event.
     pub async fn mark_dead(&self, id: i64, reason: &str) -> Result<()> {
         self.store.mark_dead(id, reason.to_string()).await
     }

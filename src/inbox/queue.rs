@@ -62,9 +62,22 @@ pub(crate) fn run_of(head: i64, candidates: &[(i64, String, String)]) -> Vec<i64
 pub(crate) fn claimed_attempts_sql() -> String {
     format!(
         "attempts + CASE WHEN state <> 'processing' THEN 1 \
-         WHEN EXISTS (SELECT 1 FROM event_attempts a WHERE a.event_id = events.id \
+         WHEN {} THEN 1 ELSE 0 END",
+        counted_interruption_sql()
+    )
+}
+
+/// Whether the claim that left an `events` row `processing` (started at its
+/// `updated_at`) counts as an attempt, in SQL (both stores): the processor
+/// recorded that it handed the event on alone (see
+/// [`claimed_attempts_sql`]). When it does not, the row's `attempts`
+/// includes that claim only until the next claim (or a `mark_dead`) takes
+/// it back.
+pub(crate) fn counted_interruption_sql() -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM event_attempts a WHERE a.event_id = events.id \
          AND a.outcome = 'interrupted' AND a.error IN ('{INTERRUPTED_ERROR}', '{LEASE_RAN_OUT_ERROR}', \
-         '{LEASE_RAN_OUT_HERE_ERROR}') AND a.started_at = events.updated_at) THEN 1 ELSE 0 END"
+         '{LEASE_RAN_OUT_HERE_ERROR}') AND a.started_at = events.updated_at)"
     )
 }
 
@@ -127,6 +140,20 @@ pub(crate) const INTERRUPTED_PENDING_ERROR: &str =
 pub(crate) const INTERRUPTED_TOGETHER_ERROR: &str =
     "the process stopped while the handler ran this event, with others, after an earlier interruption; \
      handed on alone next";
+
+/// Why `mark_dead` refuses event `id` in `state` (both stores): a
+/// `processing` one only while a live claim holds it.
+pub(crate) fn cannot_mark_dead(id: i64, state: &str) -> InboxError {
+    InboxError::Invalid(format!(
+        "event {id} is {state}: only an event still to be handled (received, trigger, retrying) \
+         can be marked dead{}",
+        if state == State::Processing.as_str() {
+            "; it is being handled now, try again when it is finished"
+        } else {
+            ""
+        }
+    ))
+}
 
 /// What a claim asks for.
 #[derive(Debug, Clone)]

@@ -14,6 +14,10 @@ use crate::inbox::attempts::bounded;
 use crate::inbox::event::{headers_from_json, headers_to_json};
 use crate::inbox::keys::{message_key, object_key, po_key};
 use crate::inbox::migrate::{import_mark_value, not_empty, IMPORT_MARK};
+use crate::inbox::queue::{
+    cannot_mark_dead, counted_interruption_sql, INTERRUPTED_PENDING_ERROR,
+    INTERRUPTED_TOGETHER_ERROR,
+};
 use crate::inbox::{
     from_ms, now_ms, Attempt, AttemptOutcome, EventSummary, Exported, Fingerprint, InboxError,
     ListFilter, NewEvent, Origin, Purged, State, Stored, StoredEvent,
@@ -319,6 +323,15 @@ pub(crate) async fn replay(client: &impl GenericClient, id: i64) -> Result<(), I
 /// See [`crate::inbox::Inbox::mark_dead`]; under the object's lock, like
 /// a claim. A head left pointing at the event is made due now: the next
 /// claim moves it on to the object's next event.
+///
+/// A `processing` event is held while the head of its object (its head key,
+/// which the claim of its run set) has an owner whose lease has not run out
+/// (`due_at`, which a claim and `renew` set to the lease's end, still
+/// ahead); then it is refused. One whose head is free (an interrupted event
+/// put back at a clean stop, see `Finish::ReleaseInterrupted`) or whose
+/// lease ran out (its instance died; any claim may take it over) can be
+/// marked dead. The head is locked first: a claim skips it, and a finish
+/// of it waits, until this is committed.
 pub(crate) async fn mark_dead(
     client: &impl GenericClient,
     id: i64,
@@ -335,29 +348,55 @@ pub(crate) async fn mark_dead(
         .execute("SELECT tc_lock_objects($1)", &[&keys])
         .await
         .map_err(pg_error)?;
+    let held: bool = client
+        .query_opt(
+            "SELECT owner IS NOT NULL AND due_at > tc_now_ms() FROM heads \
+             WHERE key = CASE WHEN $2::text IS NULL THEN 'e:' || $1::bigint ELSE 'o:' || $2::text END \
+             FOR UPDATE",
+            &[&id, &object_key],
+        )
+        .await
+        .map_err(pg_error)?
+        .is_some_and(|row| row.get(0));
+    let state: String = client
+        .query_one("SELECT state FROM events WHERE id = $1", &[&id])
+        .await
+        .map_err(pg_error)?
+        .get(0);
+    let processing = state == State::Processing.as_str();
+    if processing && held {
+        return Err(cannot_mark_dead(id, &state));
+    }
+    // The claim that left an event `processing` is taken back unless it
+    // counted (as the next claim would take it back): `attempts` stays
+    // the attempts recorded.
     let changed = client
         .execute(
-            "UPDATE events SET state = 'dead', error = $2, next_attempt_at = NULL, updated_at = tc_now_ms() \
-             WHERE id = $1 AND state IN ('received', 'trigger', 'retrying')",
+            &format!(
+                "UPDATE events SET state = 'dead', error = $2, next_attempt_at = NULL, \
+                 updated_at = tc_now_ms(), attempts = CASE WHEN state = 'processing' AND NOT {} \
+                 THEN greatest(attempts - 1, 0) ELSE attempts END \
+                 WHERE id = $1 AND state IN ('received', 'trigger', 'retrying', 'processing')",
+                counted_interruption_sql()
+            ),
             &[&id, &reason],
         )
         .await
         .map_err(pg_error)?;
     if changed == 0 {
-        let state: String = client
-            .query_one("SELECT state FROM events WHERE id = $1", &[&id])
+        return Err(cannot_mark_dead(id, &state));
+    }
+    if processing {
+        // The uncounted marks only tell the next claim how to hand the
+        // event on, which it no longer does: not attempts.
+        client
+            .execute(
+                "DELETE FROM event_attempts WHERE event_id = $1 AND outcome = 'interrupted' \
+                 AND (error = $2 OR error = $3)",
+                &[&id, &INTERRUPTED_TOGETHER_ERROR, &INTERRUPTED_PENDING_ERROR],
+            )
             .await
-            .map_err(pg_error)?
-            .get(0);
-        return Err(InboxError::Invalid(format!(
-            "event {id} is {state}: only an event still to be handled (received, trigger, retrying) \
-             can be marked dead{}",
-            if state == State::Processing.as_str() {
-                "; it is being handled now, try again when it is finished"
-            } else {
-                ""
-            }
-        )));
+            .map_err(pg_error)?;
     }
     client
         .execute(

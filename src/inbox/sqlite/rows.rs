@@ -12,6 +12,10 @@ use super::queue::ensure_head;
 use crate::inbox::event::{headers_from_json, headers_to_json};
 use crate::inbox::keys::{message_key, object_key, po_key};
 use crate::inbox::migrate::{import_mark_value, IMPORT_MARK};
+use crate::inbox::queue::{
+    cannot_mark_dead, counted_interruption_sql, head_key, INTERRUPTED_PENDING_ERROR,
+    INTERRUPTED_TOGETHER_ERROR,
+};
 use crate::inbox::{
     from_ms, EventSummary, Exported, Fingerprint, InboxError, ListFilter, NewEvent, Origin, Purged,
     State, Stored, StoredEvent,
@@ -399,33 +403,58 @@ pub(crate) fn replay(conn: &Connection, id: i64, now: i64) -> Result<(), InboxEr
 /// See [`crate::inbox::Inbox::mark_dead`]. A head left pointing at the
 /// event is made due now: the next claim moves it on to the object's next
 /// event (see `queue::claim`).
+///
+/// A `processing` event is held while the head of its object (its head key,
+/// which the claim of its run set) has an owner; then it is refused. One
+/// whose head is free (an interrupted event put back at a clean stop, see
+/// `Finish::ReleaseInterrupted`) runs nowhere and can be marked dead. A
+/// dead process's owner stays on the head until the next start frees it
+/// (`queue::release_all`), so until then its event counts as held: nothing
+/// here tells that owner from a live processor of this or another process.
 pub(crate) fn mark_dead(
     conn: &Connection,
     id: i64,
     reason: &str,
     now: i64,
 ) -> Result<(), InboxError> {
-    let state: Option<String> = conn
-        .prepare_cached("SELECT state FROM events WHERE id = ?1")?
-        .query_row([id], |row| row.get(0))
+    let row: Option<(String, Option<String>)> = conn
+        .prepare_cached("SELECT state, object_key FROM events WHERE id = ?1")?
+        .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
-    let state = state.ok_or(InboxError::NotFound(id))?;
+    let (state, object_key) = row.ok_or(InboxError::NotFound(id))?;
+    let processing = state == State::Processing.as_str();
+    if processing {
+        let held: Option<bool> = conn
+            .prepare_cached("SELECT owner IS NOT NULL FROM heads WHERE key = ?1")?
+            .query_row([head_key(object_key.as_deref(), id)], |row| row.get(0))
+            .optional()?;
+        if held.unwrap_or(false) {
+            return Err(cannot_mark_dead(id, &state));
+        }
+    }
+    // The claim that left an event `processing` is taken back unless it
+    // counted (as the next claim would take it back): `attempts` stays
+    // the attempts recorded.
     let changed = conn
-        .prepare_cached(
-            "UPDATE events SET state = 'dead', error = ?2, next_attempt_at = NULL, updated_at = ?3 \
-             WHERE id = ?1 AND state IN ('received', 'trigger', 'retrying')",
-        )?
+        .prepare_cached(&format!(
+            "UPDATE events SET state = 'dead', error = ?2, next_attempt_at = NULL, updated_at = ?3, \
+             attempts = CASE WHEN state = 'processing' AND NOT {} THEN max(attempts - 1, 0) \
+             ELSE attempts END \
+             WHERE id = ?1 AND state IN ('received', 'trigger', 'retrying', 'processing')",
+            counted_interruption_sql()
+        ))?
         .execute((id, reason, now))?;
     if changed == 0 {
-        return Err(InboxError::Invalid(format!(
-            "event {id} is {state}: only an event still to be handled (received, trigger, retrying) \
-             can be marked dead{}",
-            if state == State::Processing.as_str() {
-                "; it is being handled now, try again when it is finished"
-            } else {
-                ""
-            }
-        )));
+        return Err(cannot_mark_dead(id, &state));
+    }
+    if processing {
+        // The uncounted marks only tell the next claim how to hand the
+        // event on, which it no longer does: not attempts.
+        conn.prepare_cached(
+            "DELETE FROM event_attempts WHERE event_id = ?1 AND outcome = 'interrupted' \
+             AND (error = ?2 OR error = ?3)",
+        )?
+        .execute((id, INTERRUPTED_TOGETHER_ERROR, INTERRUPTED_PENDING_ERROR))?;
     }
     conn.prepare_cached("UPDATE heads SET due_at = ?2 WHERE event_id = ?1 AND owner IS NULL")?
         .execute((id, now))?;
