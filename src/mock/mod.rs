@@ -897,7 +897,7 @@ pub use config::{
 };
 pub use data::{generated_byte, DocumentContent, MockData, MockDocument};
 pub use error::MockError;
-pub use portal::{HeaderUpdate, ShipmentAction, MAX_SHIPMENT_DOCUMENTS};
+pub use portal::{HeaderUpdate, OrderAction, ShipmentAction, MAX_SHIPMENT_DOCUMENTS};
 pub use stats::{operation, MockStats, RequestRecord, MAX_UNMATCHED};
 pub use webhooks::{
     check_target, BasicAuthCredentials, CompanyWebhooks, DeliveryRecord, MockWebhooks,
@@ -1091,6 +1091,11 @@ async fn index() -> String {
         let side = operation.party.map(Party::as_str).unwrap_or_default();
         page.push_str(&format!("POST {} ({side}; body {body})\n", operation.path));
     }
+    page.push_str("\nPortal actions on an order of the mock's process (the same):\n");
+    for (operation, body) in portal::ORDER_ROUTES {
+        let side = operation.party.map(Party::as_str).unwrap_or_default();
+        page.push_str(&format!("POST {} ({side}; body {body})\n", operation.path));
+    }
     page
 }
 
@@ -1122,7 +1127,10 @@ fn serves(operation: &str) -> bool {
         || webhooks::routes::OPERATIONS
             .iter()
             .any(|o| o.id == operation)
-        || portal::ROUTES.iter().any(|(o, _)| o.id == operation)
+        || portal::ROUTES
+            .iter()
+            .chain(portal::ORDER_ROUTES)
+            .any(|(o, _)| o.id == operation)
 }
 
 /// The largest document the mock takes in one upload (it keeps uploads in
@@ -1587,6 +1595,49 @@ impl MockServer {
         })
         .await
         .map_err(|refused| MockError::ShipmentAction {
+            status: refused.status.as_u16(),
+            message: refused.message,
+        })
+    }
+
+    /// Play a portal action on an order of the mock's process, as the
+    /// route `POST /mock/order/{orderId}/...` would
+    /// ([portal actions on orders](self#portal-actions-on-orders)): mark
+    /// lines open or delivered, or resend the order; its events are
+    /// queued as the route's. Returns the order as it is afterwards.
+    ///
+    /// ```no_run
+    /// # async fn demo(server: &tradecloud::mock::MockServer, id: &str) -> Result<(), tradecloud::mock::MockError> {
+    /// use tradecloud::mock::OrderAction;
+    /// use tradecloud::types::Party;
+    /// let order = server
+    ///     .order_action(id, OrderAction::MarkOpen { by: Party::Supplier, positions: vec!["1".into()] })
+    ///     .await?;
+    /// # let _ = order;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`MockError::OrderAction`] with the status the route would answer:
+    /// no such order, another company's, or a position the order does
+    /// not have (`404`); an order of the mock's data, which it never
+    /// changes (`409`); no line named, or none that can take the action
+    /// (`400`: marking open needs a `Shipped` or `Delivered` line,
+    /// marking delivered an `Open`, `Produced`, `ReadyToShip` or
+    /// `Shipped` one; neither a `Completed` or `Cancelled` line).
+    pub async fn order_action(
+        &self,
+        order_id: &str,
+        action: OrderAction,
+    ) -> Result<Order, MockError> {
+        let state = self.state.clone();
+        webhooks::in_flow(process::new_id(), async move {
+            state.order_action(order_id, &action)
+        })
+        .await
+        .map_err(|refused| MockError::OrderAction {
             status: refused.status.as_u16(),
             message: refused.message,
         })
