@@ -54,6 +54,7 @@ mod inbox_trace_parent;
 mod inbox_unhandled;
 mod mock_api;
 mod mock_order_events;
+mod mock_order_portal;
 mod mock_process;
 mod mock_requests;
 mod mock_shipment_actions;

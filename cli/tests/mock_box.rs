@@ -718,3 +718,114 @@ async fn the_mock_delivers_to_a_dev_tls_receiver_trusting_its_dev_certificate() 
     assert_eq!(attempt["outcome"], "delivered", "{attempt}");
     assert_eq!(attempt["status"], 202, "{attempt}");
 }
+
+/// The order whose `buyerOrder.purchaseOrderNumber` is `number` anywhere
+/// in `value` (an order poll's answer).
+fn order_in(value: &serde_json::Value, number: &str) -> Option<serde_json::Value> {
+    match value {
+        serde_json::Value::Object(members) => {
+            if value["buyerOrder"]["purchaseOrderNumber"] == number && value["id"].is_string() {
+                return Some(value.clone());
+            }
+            members.values().find_map(|v| order_in(v, number))
+        }
+        serde_json::Value::Array(items) => items.iter().find_map(|v| order_in(v, number)),
+        _ => None,
+    }
+}
+
+/// `tradecloud mock order ...` against a real `tradecloud mock` process:
+/// the supplier marks a line delivered, the buyer marks it open again and
+/// resends the order, each as its user from the mock's info file, the
+/// order printed as it is afterwards (the order poll shows it); a line that
+/// cannot take the action is the mock's 400, exit status 3 with its
+/// message.
+#[tokio::test]
+async fn tradecloud_mock_order_marks_lines_and_resends_on_a_running_mock() {
+    use crate::cli_support::{run, text, NO_VARIABLES};
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let info_path = dir.path().join("mock.json");
+    let mut child = crate::cli_support::mock_process_with_info_file(&info_path).await;
+    let info: MockInfo =
+        serde_json::from_slice(&std::fs::read(&info_path).expect("the info file")).expect("JSON");
+    let info_file = info_path.to_str().expect("a UTF-8 path").to_owned();
+    let http = reqwest::Client::new();
+    // The buyer issues an order, line 0001 confirmed.
+    let message = serde_json::json!({
+        "order": {"supplierAccountNumber": info.buyer.supplier_account_number,
+                  "purchaseOrderNumber": "PO-CLI-PORTAL"},
+        "lines": [{"position": "0001", "item": {"number": "A-1", "name": "Bolt"},
+                   "deliverySchedule": [{"position": "1", "date": "2026-03-01", "quantity": 10}],
+                   "prices": {"netPrice": {"priceInTransactionCurrency": {"value": 2, "currencyIso": "EUR"}}},
+                   "indicators": {"confirmed": true}}]
+    });
+    let status = http
+        .post(format!("{}/api-connector/order", info.base_url))
+        .basic_auth(&info.buyer.username, Some(&info.buyer.password))
+        .json(&message)
+        .send()
+        .await
+        .expect("answered")
+        .status();
+    assert_eq!(status, 200);
+    let polled = || async {
+        let poll: serde_json::Value = http
+            .post(format!("{}/order-search/poll", info.base_url))
+            .basic_auth(&info.buyer.username, Some(&info.buyer.password))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .expect("answered")
+            .json()
+            .await
+            .expect("JSON");
+        order_in(&poll, "PO-CLI-PORTAL").expect("the order in the poll")
+    };
+    let issued = polled().await;
+    let id = issued["id"].as_str().expect("an id").to_owned();
+    let order = |output: &std::process::Output| -> serde_json::Value {
+        assert!(
+            output.status.success(),
+            "{:?}: {}",
+            output.status,
+            text(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("the order as JSON")
+    };
+    let logistics =
+        |order: &serde_json::Value| order["lines"][0]["status"]["logisticsStatus"].clone();
+    let act = |args: &[&str]| {
+        let mut all = vec!["mock", "order"];
+        all.extend_from_slice(args);
+        all.extend(["--info-file", &info_file]);
+        all.iter().map(|a| (*a).to_owned()).collect::<Vec<String>>()
+    };
+    let run_act = |args: Vec<String>| {
+        let dir = dir.path().to_owned();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run(&dir, &NO_VARIABLES, &args).await
+        }
+    };
+
+    let delivered = order(&run_act(act(&["deliver", "--by", "supplier", &id, "0001"])).await);
+    assert_eq!(logistics(&delivered), "Delivered", "{delivered:#}");
+    let output = run_act(act(&["deliver", "--by", "buyer", &id, "0001"])).await;
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("400") && stderr.contains("logisticsStatus is Delivered"),
+        "{stderr}"
+    );
+    let opened = order(&run_act(act(&["open", "--by", "buyer", &id, "0001"])).await);
+    assert_eq!(logistics(&opened), "Open", "{opened:#}");
+    let resent = order(&run_act(act(&["resend", "--by", "buyer", &id])).await);
+    assert_eq!(resent, opened);
+    assert_eq!(
+        polled().await,
+        opened,
+        "the poll shows the order as printed"
+    );
+    child.kill().await.expect("the mock stops");
+}

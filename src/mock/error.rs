@@ -73,6 +73,16 @@ pub enum MockError {
         /// What was wrong and what to do.
         message: String,
     },
+    /// A portal action on an order was refused
+    /// ([`MockServer::order_action`](super::MockServer::order_action));
+    /// nothing changed.
+    #[error("the order action was refused ({status}): {message}")]
+    OrderAction {
+        /// The HTTP status the mock's route answers for it (`400`, `404`, `409`).
+        status: u16,
+        /// What was wrong and what to do.
+        message: String,
+    },
     /// The HTTP server stopped with an error.
     #[error("the mock server failed: {0}")]
     Serve(#[source] std::io::Error),

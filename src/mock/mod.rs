@@ -264,7 +264,9 @@
 //!     marked order lines as open again, being previously shipped or
 //!     delivered" (order-events.md, `OrderLinesMarkedAsOpenByBuyer`/
 //!     `...BySupplier`), which no API message of the specs sends (a portal
-//!     action; the mock has none). Nor do the docs say what a line would
+//!     action: the mock's own route, [portal actions on
+//!     orders](self#portal-actions-on-orders), takes a line to `Open`).
+//!     Nor do the docs say what a line would
 //!     return to: the mock keeps no earlier stage, nor whether `Delivered`
 //!     came from the history or from the `delivered` indicator, which holds
 //!     "regardless of the actual quantity". A sent
@@ -741,7 +743,10 @@
 //!   `supplierLine.documents`) and in GET order. Not produced yet: the
 //!   events of the order actions the process does not play. Every
 //!   documented shipment event is produced: the portal's through the
-//!   mock's own routes ([portal actions](self#portal-actions-on-shipments)).
+//!   mock's own routes ([portal actions](self#portal-actions-on-shipments));
+//!   so are the order events of marking lines open or delivered and of
+//!   resending, by either company ([portal actions on
+//!   orders](self#portal-actions-on-orders)).
 //! * **Webhook faults** ([`WebhookFault`], `--webhook-fault
 //!   [buyer:|supplier:]KIND[:N]`): the mock pretends a company's target is
 //!   `down` (a refused connection, nothing sent, retried), answered a
@@ -835,6 +840,72 @@
 //!   injection applies to them as to the API routes (a rule without
 //!   operations included; these ids name them).
 //!
+//! # Portal actions on orders
+//!
+//! "Both buyer and supplier can update the logistics process"
+//! (connectors/webhooks/order-events.md, "Order lines logistics"): in
+//! Tradecloud's portal either marks order lines as open again ("being
+//! previously shipped or delivered") or as delivered at the buyer, and
+//! either resends the order to its own ERP ("Maintenance"); the API has no
+//! route for the supplier's, nor for marking open. The mock plays them on
+//! routes of its own beside the shipment ones, on an order its process
+//! holds (one the buyer sent); `GET /` lists them:
+//!
+//! | Route (`POST`) | Company | Body | Event |
+//! | --- | --- | --- | --- |
+//! | `/mock/order/{orderId}/buyer/open` | buyer | `{"linePositions": [...]}` | `OrderLinesMarkedAsOpenByBuyer` |
+//! | `/mock/order/{orderId}/supplier/open` | supplier | `{"linePositions": [...]}` | `OrderLinesMarkedAsOpenBySupplier` |
+//! | `/mock/order/{orderId}/buyer/deliver` | buyer | `{"linePositions": [...]}` | `OrderLinesMarkedAsDeliveredByBuyer` |
+//! | `/mock/order/{orderId}/supplier/deliver` | supplier | `{"linePositions": [...]}` | `OrderLinesMarkedAsDeliveredBySupplier` |
+//! | `/mock/order/{orderId}/buyer/resend` | buyer | none | `OrderResentByBuyer` |
+//! | `/mock/order/{orderId}/supplier/resend` | supplier | none | `OrderResentBySupplier` |
+//!
+//! [`MockServer::order_action`] plays the same in-process
+//! ([`OrderAction`]); `tradecloud mock order open|deliver|resend --by
+//! buyer|supplier` posts them to a running mock.
+//!
+//! * **Who acts**, authentication, counters (operations
+//!   `mockMarkOrderLinesOpenByBuyer`, `...BySupplier`,
+//!   `mockMarkOrderLinesDeliveredByBuyer`, `...BySupplier`,
+//!   `mockResendOrderByBuyer`, `...BySupplier`) and faults: as for the
+//!   shipment actions. An order whose buyer (supplier) `companyId` is not
+//!   the mock's is a `404` for that company, as is an unknown id, whatever
+//!   the body.
+//! * **What changes** (order/status.md): marking open takes each line
+//!   named whose logistics status is `Shipped` or `Delivered` to `Open`
+//!   ("no or partial quantity Produced, ReadyToShip, Shipped or
+//!   Delivered"), and its `Shipped` and `Delivered` delivery lines too, in
+//!   `deliverySchedule` and `deliveryScheduleIncludingRequests`. Marking
+//!   delivered is the buyer's `delivered` indicator's rule
+//!   (order/buyer/issue/indicators.md: `Open`, `Produced`, `ReadyToShip`
+//!   or `Shipped` "will become `Delivered`", with its delivery lines).
+//!   Changed lines and the order are stamped (`lastUpdatedAt`), the order
+//!   one `version` up, its status aggregated again. A resend changes
+//!   nothing. The mock keeps no `shipped`/`delivered` indicator on a
+//!   line, so there is none to clear.
+//! * **Events**: as every order change: the changed lines to the other
+//!   company's order webhook, and to the acting one's when its
+//!   `enabledEventNames` names the event; a resend, with all lines, only
+//!   to the resending company's own ("manually resent the order to their
+//!   ERP system"), as the API's buyer resend.
+//! * **Refused** (nothing changes; errors as the API's problem bodies):
+//!   an unknown order, another company's, or a position the order does
+//!   not have `404`; no line named (`linePositions` empty) or a body not of
+//!   that shape `400`; no line named that can take the action `400`, each
+//!   line with why (lines that cannot, beside one that can, are left as
+//!   they are, as for the API's order actions).
+//!
+//!   **Choices where the docs are silent:** a `Completed` or `Cancelled`
+//!   line cannot be marked open or delivered (its process is over; the
+//!   docs name no way back but reverting it first). Marking delivered
+//!   does not need a `Confirmed` line: the only documented rule for
+//!   delivered is the logistics one (indicators.md), which the API's
+//!   `/order/{orderId}/deliver` follows as well. A line marked open goes
+//!   to `Open`, not to the stage it had before shipping (the mock keeps
+//!   none), and keeps its delivery history (goods received are a record,
+//!   not a status). An order of the mock's demo or fixture data, which the
+//!   mock never changes, is a `409`.
+//!
 //! # Fixture directory
 //!
 //! [`MockConfig::fixtures_dir`] (`tradecloud mock --fixtures DIR`) loads:
@@ -897,7 +968,7 @@ pub use config::{
 };
 pub use data::{generated_byte, DocumentContent, MockData, MockDocument};
 pub use error::MockError;
-pub use portal::{HeaderUpdate, ShipmentAction, MAX_SHIPMENT_DOCUMENTS};
+pub use portal::{HeaderUpdate, OrderAction, ShipmentAction, MAX_SHIPMENT_DOCUMENTS};
 pub use stats::{operation, MockStats, RequestRecord, MAX_UNMATCHED};
 pub use webhooks::{
     check_target, BasicAuthCredentials, CompanyWebhooks, DeliveryRecord, MockWebhooks,
@@ -1091,6 +1162,11 @@ async fn index() -> String {
         let side = operation.party.map(Party::as_str).unwrap_or_default();
         page.push_str(&format!("POST {} ({side}; body {body})\n", operation.path));
     }
+    page.push_str("\nPortal actions on an order of the mock's process (the same):\n");
+    for (operation, body) in portal::ORDER_ROUTES {
+        let side = operation.party.map(Party::as_str).unwrap_or_default();
+        page.push_str(&format!("POST {} ({side}; body {body})\n", operation.path));
+    }
     page
 }
 
@@ -1122,7 +1198,10 @@ fn serves(operation: &str) -> bool {
         || webhooks::routes::OPERATIONS
             .iter()
             .any(|o| o.id == operation)
-        || portal::ROUTES.iter().any(|(o, _)| o.id == operation)
+        || portal::ROUTES
+            .iter()
+            .chain(portal::ORDER_ROUTES)
+            .any(|(o, _)| o.id == operation)
 }
 
 /// The largest document the mock takes in one upload (it keeps uploads in
@@ -1587,6 +1666,49 @@ impl MockServer {
         })
         .await
         .map_err(|refused| MockError::ShipmentAction {
+            status: refused.status.as_u16(),
+            message: refused.message,
+        })
+    }
+
+    /// Play a portal action on an order of the mock's process, as the
+    /// route `POST /mock/order/{orderId}/...` would
+    /// ([portal actions on orders](self#portal-actions-on-orders)): mark
+    /// lines open or delivered, or resend the order; its events are
+    /// queued as the route's. Returns the order as it is afterwards.
+    ///
+    /// ```no_run
+    /// # async fn demo(server: &tradecloud::mock::MockServer, id: &str) -> Result<(), tradecloud::mock::MockError> {
+    /// use tradecloud::mock::OrderAction;
+    /// use tradecloud::types::Party;
+    /// let order = server
+    ///     .order_action(id, OrderAction::MarkOpen { by: Party::Supplier, positions: vec!["1".into()] })
+    ///     .await?;
+    /// # let _ = order;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`MockError::OrderAction`] with the status the route would answer:
+    /// no such order, another company's, or a position the order does
+    /// not have (`404`); an order of the mock's data, which it never
+    /// changes (`409`); no line named, or none that can take the action
+    /// (`400`: marking open needs a `Shipped` or `Delivered` line,
+    /// marking delivered an `Open`, `Produced`, `ReadyToShip` or
+    /// `Shipped` one; neither a `Completed` or `Cancelled` line).
+    pub async fn order_action(
+        &self,
+        order_id: &str,
+        action: OrderAction,
+    ) -> Result<Order, MockError> {
+        let state = self.state.clone();
+        webhooks::in_flow(process::new_id(), async move {
+            state.order_action(order_id, &action)
+        })
+        .await
+        .map_err(|refused| MockError::OrderAction {
             status: refused.status.as_u16(),
             message: refused.message,
         })

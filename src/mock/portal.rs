@@ -5,6 +5,12 @@
 //! paths under `/mock/shipment/{shipmentId}/...` (see the
 //! [module docs](super#portal-actions-on-shipments)) and as
 //! [`MockServer::shipment_action`](super::MockServer::shipment_action).
+//!
+//! The same for orders: marking lines open or delivered and resending the
+//! order, by either company (connectors/webhooks/order-events.md, "Order
+//! lines logistics" and "Maintenance"), under `/mock/order/{orderId}/...`
+//! ([module docs](super#portal-actions-on-orders)) and as
+//! [`MockServer::order_action`](super::MockServer::order_action).
 
 use std::sync::Arc;
 
@@ -70,6 +76,55 @@ pub enum ShipmentAction {
     Resend,
 }
 
+/// A portal action on an order the mock's process holds
+/// ([`MockServer::order_action`](super::MockServer::order_action), or the
+/// mock's `/mock/order/{orderId}/...` routes); each is `by`'s, buyer or
+/// supplier ("Both buyer and supplier can update the logistics process",
+/// connectors/webhooks/order-events.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OrderAction {
+    /// Mark the lines at `positions` as open again
+    /// (`OrderLinesMarkedAsOpenByBuyer` / `...BySupplier`): a `Shipped` or
+    /// `Delivered` line becomes `Open`, and so do its `Shipped` and
+    /// `Delivered` delivery lines.
+    MarkOpen {
+        /// The company acting.
+        by: Party,
+        /// The lines (`buyerLine.position`).
+        positions: Vec<String>,
+    },
+    /// Mark the lines at `positions` as delivered at the buyer
+    /// (`OrderLinesMarkedAsDeliveredByBuyer` / `...BySupplier`): an
+    /// `Open`, `Produced`, `ReadyToShip` or `Shipped` line becomes
+    /// `Delivered`, and so do its delivery lines, as with the buyer's
+    /// `delivered` indicator (order/buyer/issue/indicators.md).
+    MarkDelivered {
+        /// The company acting.
+        by: Party,
+        /// The lines (`buyerLine.position`).
+        positions: Vec<String>,
+    },
+    /// `by` resends the order to its own ERP (`OrderResentByBuyer` /
+    /// `OrderResentBySupplier`, to `by`'s webhook only); the order does
+    /// not change.
+    Resend {
+        /// The company resending.
+        by: Party,
+    },
+}
+
+impl OrderAction {
+    /// The company whose action it is.
+    pub fn actor(&self) -> Party {
+        match self {
+            OrderAction::MarkOpen { by, .. }
+            | OrderAction::MarkDelivered { by, .. }
+            | OrderAction::Resend { by } => *by,
+        }
+    }
+}
+
 /// The header fields a supplier may update
 /// ([`ShipmentAction::UpdateHeader`]; the JSON body of `POST
 /// /mock/shipment/{shipmentId}/supplier/header`). A member left out stays
@@ -132,7 +187,7 @@ pub(crate) struct Refused {
 }
 
 impl Refused {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Refused {
             status,
             message: message.into(),
@@ -526,8 +581,56 @@ portal_operation!(
     Party::Supplier
 );
 
-/// Every portal action route, as `(operation, example body)`: the index
-/// page lists them.
+portal_operation!(
+    ORDER_OPEN_BY_BUYER,
+    "mockMarkOrderLinesOpenByBuyer",
+    "/mock/order/{orderId}/buyer/open",
+    Party::Buyer
+);
+portal_operation!(
+    ORDER_OPEN_BY_SUPPLIER,
+    "mockMarkOrderLinesOpenBySupplier",
+    "/mock/order/{orderId}/supplier/open",
+    Party::Supplier
+);
+portal_operation!(
+    ORDER_DELIVERED_BY_BUYER,
+    "mockMarkOrderLinesDeliveredByBuyer",
+    "/mock/order/{orderId}/buyer/deliver",
+    Party::Buyer
+);
+portal_operation!(
+    ORDER_DELIVERED_BY_SUPPLIER,
+    "mockMarkOrderLinesDeliveredBySupplier",
+    "/mock/order/{orderId}/supplier/deliver",
+    Party::Supplier
+);
+portal_operation!(
+    ORDER_RESEND_BY_BUYER,
+    "mockResendOrderByBuyer",
+    "/mock/order/{orderId}/buyer/resend",
+    Party::Buyer
+);
+portal_operation!(
+    ORDER_RESEND_BY_SUPPLIER,
+    "mockResendOrderBySupplier",
+    "/mock/order/{orderId}/supplier/resend",
+    Party::Supplier
+);
+
+/// Every portal action route on orders, as `(operation, example body)`:
+/// the index page lists them.
+pub(crate) const ORDER_ROUTES: &[(&Operation, &str)] = &[
+    (&ORDER_OPEN_BY_BUYER, "{\"linePositions\": [\"1\", ...]}"),
+    (&ORDER_OPEN_BY_SUPPLIER, "{\"linePositions\": [...]}"),
+    (&ORDER_DELIVERED_BY_BUYER, "{\"linePositions\": [...]}"),
+    (&ORDER_DELIVERED_BY_SUPPLIER, "{\"linePositions\": [...]}"),
+    (&ORDER_RESEND_BY_BUYER, "none"),
+    (&ORDER_RESEND_BY_SUPPLIER, "none"),
+];
+
+/// Every portal action route on shipments, as `(operation, example
+/// body)`: the index page lists them.
 pub(crate) const ROUTES: &[(&Operation, &str)] = &[
     (&APPROVE, "optional {\"reason\"}"),
     (&REJECT, "{\"reason\"}"),
@@ -644,6 +747,109 @@ async fn handle(
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PositionsBody {
+    line_positions: Vec<String>,
+}
+
+impl MockState {
+    /// Play `action` on the order `order_id` the mock's process holds
+    /// ([`MockState::portal_order_action`]): the order as it is
+    /// afterwards, or why it is refused (nothing changed). No lines named
+    /// is a `400`.
+    pub(crate) fn order_action(
+        &self,
+        order_id: &str,
+        action: &OrderAction,
+    ) -> Result<crate::api::common::types::Order, Refused> {
+        use super::process::LineAction;
+        let (line_action, positions) = match action {
+            OrderAction::MarkOpen { positions, .. } => (Some(LineAction::MarkOpen), positions),
+            OrderAction::MarkDelivered { positions, .. } => {
+                (Some(LineAction::MarkDelivered), positions)
+            }
+            OrderAction::Resend { .. } => (None, &Vec::new()),
+        };
+        if line_action.is_some() && positions.iter().all(|p| is_blank(p)) {
+            // An unknown order is a 404 whatever the body.
+            self.check_portal_order(order_id, action.actor())?;
+            return Err(Refused::new(
+                StatusCode::BAD_REQUEST,
+                "`linePositions` names no line; nothing changed: send \
+                 {\"linePositions\": [\"1\", ...]}, the buyerLine.position of each line",
+            ));
+        }
+        self.portal_order_action(
+            order_id,
+            action.actor(),
+            line_action.map(|a| (a, positions.as_slice())),
+        )
+    }
+}
+
+/// One portal action request on an order: authenticate (the acting
+/// company's user; the other company's is a `403`), read the body, play
+/// it.
+async fn handle_order(
+    state: Arc<MockState>,
+    operation: &'static Operation,
+    headers: HeaderMap,
+    order_id: String,
+    bytes: Bytes,
+) -> Response {
+    if let Err(denied) = state.gate(operation, &headers).await {
+        return super::api::denied_response(denied);
+    }
+    let by = operation.party.unwrap_or(Party::Buyer);
+    // An unknown order (or another company's, or one of the mock's data)
+    // is refused whatever the body, as for the shipment actions.
+    if let Err(refused) = state.check_portal_order(&order_id, by) {
+        return error(refused.status, refused.message);
+    }
+    let expected = "{\"linePositions\": [\"1\", ...]}";
+    let positions = || match body::<PositionsBody>(operation, &bytes, expected, false) {
+        Ok(sent) => Ok(sent.map(|b| b.line_positions).unwrap_or_default()),
+        Err(message) => Err(message),
+    };
+    let action = if operation.id == ORDER_RESEND_BY_BUYER.id
+        || operation.id == ORDER_RESEND_BY_SUPPLIER.id
+    {
+        OrderAction::Resend { by }
+    } else {
+        match positions() {
+            Ok(positions)
+                if operation.id == ORDER_OPEN_BY_BUYER.id
+                    || operation.id == ORDER_OPEN_BY_SUPPLIER.id =>
+            {
+                OrderAction::MarkOpen { by, positions }
+            }
+            Ok(positions) => OrderAction::MarkDelivered { by, positions },
+            Err(message) => return error(StatusCode::BAD_REQUEST, message),
+        }
+    };
+    match state.order_action(&order_id, &action) {
+        Ok(order) => json(StatusCode::OK, &order),
+        Err(refused) => error(refused.status, refused.message),
+    }
+}
+
+macro_rules! order_route {
+    ($router:expr, $operation:ident) => {
+        $router.route(
+            $operation.path,
+            post(
+                |State(state): State<Arc<MockState>>,
+                 Path(order_id): Path<String>,
+                 headers: HeaderMap,
+                 bytes: Bytes| async move {
+                    handle_order(state, &$operation, headers, order_id, bytes).await
+                },
+            ),
+        )
+    };
+}
+
 macro_rules! portal_route {
     ($router:expr, $operation:ident) => {
         $router.route(
@@ -669,5 +875,11 @@ pub(crate) fn router(state: Arc<MockState>) -> Router {
     let router = portal_route!(router, BUYER_DOCUMENTS);
     let router = portal_route!(router, UPDATE_HEADER);
     let router = portal_route!(router, SUPPLIER_DOCUMENTS);
+    let router = order_route!(router, ORDER_OPEN_BY_BUYER);
+    let router = order_route!(router, ORDER_OPEN_BY_SUPPLIER);
+    let router = order_route!(router, ORDER_DELIVERED_BY_BUYER);
+    let router = order_route!(router, ORDER_DELIVERED_BY_SUPPLIER);
+    let router = order_route!(router, ORDER_RESEND_BY_BUYER);
+    let router = order_route!(router, ORDER_RESEND_BY_SUPPLIER);
     router.with_state(state)
 }

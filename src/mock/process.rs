@@ -1520,6 +1520,12 @@ pub(crate) enum LineAction {
     Deliver,
     /// `/revertCancelled` or `/revertCompleted` ([`revert_lines`]).
     Revert(Finished),
+    /// The portal's "mark as delivered" (either party, [`super::portal`]):
+    /// as `/deliver`, but a `Completed` line is refused too.
+    MarkDelivered,
+    /// The portal's "mark as open" (either party, [`super::portal`]):
+    /// [`mark_lines_open`].
+    MarkOpen,
 }
 
 /// Why an order action is refused; nothing changed (`specs/order.yaml`,
@@ -1572,6 +1578,30 @@ fn action_obstacle(line: &OrderLine, action: LineAction) -> Option<String> {
                 format!(
                     "its logisticsStatus is {}; only Open, Produced, ReadyToShip and Shipped \
                      lines can be delivered",
+                    logistics.as_str()
+                )
+            })
+        }
+        LineAction::MarkDelivered | LineAction::MarkOpen
+            if matches!(process, Some(P::Completed | P::Cancelled)) =>
+        {
+            Some(format!(
+                "its processStatus is {process_name}; a Completed or Cancelled line's \
+                 logistics status cannot change"
+            ))
+        }
+        LineAction::MarkDelivered => action_obstacle(line, LineAction::Deliver),
+        LineAction::MarkOpen => {
+            let logistics = line
+                .status
+                .as_ref()
+                .and_then(|s| s.logistics_status.as_ref())
+                .unwrap_or(&L::Open);
+            (!matches!(logistics, L::Shipped | L::Delivered)).then(|| {
+                format!(
+                    "its logisticsStatus is {}; only Shipped and Delivered lines can be marked \
+                     as open (\"marked order lines as open again, being previously shipped or \
+                     delivered\", connectors/webhooks/order-events.md)",
                     logistics.as_str()
                 )
             })
@@ -1644,8 +1674,65 @@ pub(crate) fn order_action(
             indicate_lines(order, positions, &indicators(Some(true), None), now)
         }
         LineAction::Deliver => indicate_lines(order, positions, &indicators(None, Some(true)), now),
+        LineAction::MarkDelivered => {
+            let deliverable: Vec<String> = positions
+                .iter()
+                .filter(|p| {
+                    order.lines.iter().any(|l| {
+                        line_position(l) == Some(p.as_str())
+                            && action_obstacle(l, LineAction::MarkDelivered).is_none()
+                    })
+                })
+                .cloned()
+                .collect();
+            indicate_lines(order, &deliverable, &indicators(None, Some(true)), now)
+        }
+        LineAction::MarkOpen => mark_lines_open(order, positions, now),
         LineAction::Revert(from) => revert_lines(order, positions, from, now),
     })
+}
+
+/// The portal's "mark as open" (connectors/webhooks/order-events.md,
+/// "Order lines logistics": "Open: The buyer or supplier marked order
+/// lines as open again, being previously shipped or delivered"): each
+/// line at `positions` whose logistics status is `Shipped` or `Delivered`
+/// (and whose process status is not `Completed` or `Cancelled`) becomes
+/// `Open` ("no or partial quantity Produced, ReadyToShip, Shipped or
+/// Delivered", order/status.md), and so do its delivery lines that are
+/// `Shipped` or `Delivered`, in `deliverySchedule` and
+/// `deliveryScheduleIncludingRequests` (the line's quantity is no longer
+/// all shipped or delivered, and the mock keeps no earlier stage to
+/// return to). The delivery history (goods received) stays: it records
+/// receipts, not a status. Other lines are left alone. Returns whether a
+/// line changed.
+pub(crate) fn mark_lines_open(order: &mut Order, positions: &[String], now: &DateTime) -> bool {
+    use DeliveryLineLogisticsStatus as D;
+    let mut changed = false;
+    for line in &mut order.lines {
+        let named = line_position(line).is_some_and(|p| positions.iter().any(|s| s == p));
+        if !named || action_obstacle(line, LineAction::MarkOpen).is_some() {
+            continue;
+        }
+        line.status
+            .get_or_insert_with(LineStatus::default)
+            .logistics_status = Some(LineLogisticsStatus::Open);
+        for schedule in [
+            &mut line.delivery_schedule,
+            &mut line.delivery_schedule_including_requests,
+        ] {
+            for delivery in schedule.iter_mut() {
+                if matches!(delivery.status, Some(D::Shipped | D::Delivered)) {
+                    delivery.status = Some(D::Open);
+                }
+            }
+        }
+        refresh_line(line, now);
+        changed = true;
+    }
+    if changed {
+        finish(order, now);
+    }
+    changed
 }
 
 /// The order action `POST /order/{orderId}/line/{position}/deliverySchedule`

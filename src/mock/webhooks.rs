@@ -1028,6 +1028,7 @@ fn without_stamps(value: &Value) -> Value {
 /// | buyer | `Issued` → `Confirmed` | `OrderLinesConfirmedByBuyer` |
 /// | buyer | delivery history grown / replaced (also when it delivers the line; the message decides, [`order_events`]: appended by `/order/deliveries`, replaced by `/order/deliveryHistory` and a sent order) | `OrderLinesDeliveryHistoryAppendedByBuyer` / `...SetByBuyer` |
 /// | buyer | logistics → `Delivered` / `Shipped` | `OrderLinesMarkedAsDeliveredByBuyer` / `OrderLinesShippedByBuyer` |
+/// | either | logistics `Shipped`/`Delivered` → `Open` (the portal's mark as open) | `OrderLinesMarkedAsOpenByBuyer` / `...BySupplier` |
 /// | buyer | other change of an `Issued`/`InProgress`/`Rejected` line | `OrderLinesReissuedByBuyer` |
 /// | buyer | other change | `OrderLinesUpdatedByBuyer` |
 /// | supplier | a shipment opens or changes a shipment reschedule request | `OrderLinesShipmentRescheduleRequestedBySupplier` |
@@ -1040,6 +1041,7 @@ fn without_stamps(value: &Value) -> Value {
 /// | supplier | `OpenBuyerReconfirmationRequest` → `Confirmed` | `OrderLinesReconfirmedBySupplier` |
 /// | supplier | `OpenSupplierShipmentRescheduleRequest` → none (a matching shipment) | `OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier` |
 /// | supplier | → `Confirmed` | `OrderLinesAcceptedBySupplier` |
+/// | supplier | logistics → `Delivered` (the portal's mark as delivered) | `OrderLinesMarkedAsDeliveredBySupplier` |
 /// | supplier | only item details (its `supplierLine.itemDetails`, so `mergedItemDetails`) | `OrderLinesItemDetailsChanged` |
 /// | supplier | other change | `OrderLinesUpdatedBySupplier` |
 ///
@@ -1146,6 +1148,8 @@ pub(crate) fn line_event(
                 }
             } else if became(logistics, "Delivered") {
                 "OrderLinesMarkedAsDeliveredByBuyer"
+            } else if reopened(before, after) {
+                "OrderLinesMarkedAsOpenByBuyer"
             } else if became(logistics, "Shipped") {
                 "OrderLinesShippedByBuyer"
             } else if matches!(after.process.as_str(), "Issued" | "InProgress" | "Rejected") {
@@ -1205,6 +1209,10 @@ pub(crate) fn line_event(
                 "OrderLinesDeliveryScheduleLogisticsUpdatedBySupplier"
             } else if became(process, "Confirmed") {
                 "OrderLinesAcceptedBySupplier"
+            } else if became(logistics, "Delivered") {
+                "OrderLinesMarkedAsDeliveredBySupplier"
+            } else if reopened(before, after) {
+                "OrderLinesMarkedAsOpenBySupplier"
             } else if before.without_item_details == after.without_item_details
                 && member(before, "/supplierLine/itemDetails")
                     != member(after, "/supplierLine/itemDetails")
@@ -1217,6 +1225,13 @@ pub(crate) fn line_event(
             }
         }
     })
+}
+
+/// Whether the line was marked as open again, "being previously shipped
+/// or delivered" (order-events.md): logistics `Shipped` or `Delivered` →
+/// `Open`.
+fn reopened(before: &LineState, after: &LineState) -> bool {
+    matches!(before.logistics.as_str(), "Shipped" | "Delivered") && after.logistics == "Open"
 }
 
 /// The member of a line at `pointer` (`Null` when absent).

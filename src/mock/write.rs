@@ -32,11 +32,13 @@
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
+use http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::config::MockCompany;
 use super::data::{content_type_for, MockDocument};
+use super::portal::Refused;
 use super::process::{self, Parties};
 use super::state::{error_body, order_not_found, MockState, Objects};
 use super::webhooks::{self, HistoryWrite, WebhookKind};
@@ -542,17 +544,22 @@ pub(super) fn requests_refusal(
 /// stale `version` (`409`), or each line named and why it cannot take the
 /// action (`400`).
 pub(super) fn action_refusal(order_id: &str, refused: &process::ActionRefused) -> ErrorResponse {
+    error_body(action_refusal_message(order_id, refused))
+}
+
+/// What [`action_refusal`] says.
+pub(super) fn action_refusal_message(order_id: &str, refused: &process::ActionRefused) -> String {
     match refused {
-        process::ActionRefused::NoSuchLines(positions) => error_body(format!(
+        process::ActionRefused::NoSuchLines(positions) => format!(
             "order {order_id} has no line at position {}; nothing changed: send only \
              positions of the order's lines (buyerLine.position)",
             positions.join(", ")
-        )),
-        process::ActionRefused::Stale { given, current } => error_body(format!(
+        ),
+        process::ActionRefused::Stale { given, current } => format!(
             "order {order_id} is at version {current}, not version {given} the action is based \
              on: it changed since; nothing changed: fetch the order and decide again"
-        )),
-        process::ActionRefused::NotApplicable(lines) => error_body(format!(
+        ),
+        process::ActionRefused::NotApplicable(lines) => format!(
             "no line named of order {order_id} can take this action ({}); nothing changed: \
              fetch the order and name lines in a status the action applies to",
             lines
@@ -560,7 +567,7 @@ pub(super) fn action_refusal(order_id: &str, refused: &process::ActionRefused) -
                 .map(|(position, why)| format!("line {position}: {why}"))
                 .collect::<Vec<_>>()
                 .join("; ")
-        )),
+        ),
     }
 }
 
@@ -1261,19 +1268,129 @@ impl MockState {
             tracing::debug!("no such order in the mock: accepted, nothing resent");
             return;
         };
+        self.emit_resent(Party::Buyer, &order);
+    }
+
+    /// `by` resends `order` to its own ERP: the order as it is, with all
+    /// its lines, to `by`'s own order-events webhook as
+    /// `OrderResentByBuyer` / `OrderResentBySupplier` ("Buyer or supplier
+    /// manually resent the order to their ERP system",
+    /// connectors/webhooks/order-events.md, "Maintenance"); the other
+    /// company gets nothing.
+    fn emit_resent(&self, by: Party, order: &Order) {
         let positions: Vec<String> = order
             .lines
             .iter()
             .filter_map(|l| l.buyer_line.as_ref()?.position.clone())
             .collect();
-        self.emit_order_event(
-            Party::Buyer,
-            Party::Buyer,
-            "OrderResentByBuyer",
-            &order,
-            &positions,
-            false,
-        );
+        let event = match by {
+            Party::Buyer => "OrderResentByBuyer",
+            Party::Supplier => "OrderResentBySupplier",
+        };
+        self.emit_order_event(by, by, event, order, &positions, false);
+    }
+
+    /// A portal action on the order `order_id` by `actor`
+    /// ([`super::portal::OrderAction`]): mark the lines at `positions` as
+    /// open or delivered ([`process::order_action`], its events by
+    /// [`webhooks::order_events`] to the other company, and to `actor`'s
+    /// when its settings name them), or resend the order
+    /// ([`Self::emit_resent`]). The order as it is afterwards, or why the
+    /// action is refused, changing nothing: an order id the mock does not
+    /// hold or another company's order `404`, an order of the mock's data
+    /// (which the process never changes) `409`, then the order action's
+    /// own refusals ([`action_refusal_message`]: a position the order does
+    /// not have `404`, no line named that can take the action `400`).
+    pub(super) fn portal_order_action(
+        &self,
+        order_id: &str,
+        actor: Party,
+        action: Option<(process::LineAction, &[String])>,
+    ) -> Result<Order, Refused> {
+        let changed = self.with_store(|store| {
+            let mut order = self.portal_order(store, order_id, actor)?;
+            let Some((action, positions)) = action else {
+                return Ok((None, order));
+            };
+            let before = order.clone();
+            let now = store.stamp();
+            match process::order_action(&mut order, positions, action, None, &now) {
+                Ok(true) => {
+                    Self::store_order(store, order.clone());
+                    Ok((Some(before), order))
+                }
+                Ok(false) => Ok((None, before)),
+                Err(refused) => {
+                    let status = match refused {
+                        process::ActionRefused::NoSuchLines(_) => StatusCode::NOT_FOUND,
+                        process::ActionRefused::Stale { .. } => StatusCode::CONFLICT,
+                        process::ActionRefused::NotApplicable(_) => StatusCode::BAD_REQUEST,
+                    };
+                    Err(Refused::new(
+                        status,
+                        action_refusal_message(order_id, &refused),
+                    ))
+                }
+            }
+        });
+        let (before, after) = changed?;
+        match (action, before) {
+            (None, _) => self.emit_resent(actor, &after),
+            (Some(_), Some(before)) => {
+                self.emit_order_events(actor, Some(&before), &after, HistoryWrite::Compared);
+            }
+            (Some(_), None) => {}
+        }
+        Ok(after)
+    }
+
+    /// Whether `actor` may take a portal action on the order `order_id`:
+    /// `Err` with the `404` or `409` of [`Self::portal_order_action`]
+    /// (checked before the body is read).
+    pub(super) fn check_portal_order(&self, order_id: &str, actor: Party) -> Result<(), Refused> {
+        self.with_store(|store| self.portal_order(store, order_id, actor).map(drop))
+    }
+
+    /// The process's order `order_id` if it is `actor`'s, else why not
+    /// ([`Self::portal_order_action`]).
+    fn portal_order(
+        &self,
+        store: &Objects,
+        order_id: &str,
+        actor: Party,
+    ) -> Result<Order, Refused> {
+        {
+            let Some(stored) = store.orders.get(order_id) else {
+                return Err(Refused::new(
+                    StatusCode::NOT_FOUND,
+                    format!(
+                        "order {order_id} not found; nothing changed: use the id of an order \
+                         the mock holds (the orderId of its order events, or an id in \
+                         GET /v2/order-search/poll)"
+                    ),
+                ));
+            };
+            if !self.own_order(actor, order_id)(stored) {
+                return Err(Refused::new(
+                    StatusCode::NOT_FOUND,
+                    format!(
+                        "order {order_id} is not an order of the mock's {actor} company ({}); \
+                         nothing changed",
+                        self.company(actor).company_id
+                    ),
+                ));
+            }
+        }
+        Self::process_order_where(store, self.own_order(actor, order_id)).ok_or_else(|| {
+            Refused::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "order {order_id} is the mock's demo or fixture data, which the mock \
+                     serves as it is and never changes; nothing changed: issue an order as \
+                     the buyer (send order) and act on that one"
+                ),
+            )
+        })
     }
 
     /// The first order of the process (not of the data the mock was

@@ -121,7 +121,27 @@ pub enum MockCommand {
     /// The portal actions on a shipment of a running mock, as the buyer or supplier takes them in Tradecloud's portal (which Tradecloud's API has no route for).
     #[command(subcommand, after_help = SHIPMENT_HELP)]
     Shipment(super::mock_portal::ShipmentActionCommand),
+    /// The portal actions on an order of a running mock (mark lines open or delivered, resend), as the buyer or supplier takes them in Tradecloud's portal (which Tradecloud's API has no route for).
+    #[command(subcommand, after_help = ORDER_HELP)]
+    Order(super::mock_portal::OrderActionCommand),
 }
+
+/// The `--help` of `tradecloud mock order`.
+const ORDER_HELP: &str = "\
+Each command POSTs to the mock's own route /mock/order/{orderId}/... (not a Tradecloud path)
+as the company --by names and prints the order as it is afterwards; the mock sends the event
+to the other company's order webhook (a resend: to the resending company's own). It acts on
+orders the mock's process made (sent by the buyer), not on its demo or fixture data. The mock
+and the acting user as for `tradecloud mock shipment`. Exit status: 0 done, 1 nothing sent
+(bad arguments), 3 the mock refused it (404 unknown order or line, 400 no line named can take
+the action, 409 demo or fixture data, 401/403 the user), 4 the mock could not be reached or
+answered 5xx.
+
+Examples:
+  tradecloud mock --info-file mock.json &
+  tradecloud mock order deliver --by supplier --info-file mock.json 5c1e9f2a-... 0001
+  tradecloud mock order open --by buyer --info-file mock.json 5c1e9f2a-... 0001
+  tradecloud mock order resend --by buyer --info-file mock.json 5c1e9f2a-...";
 
 /// The `--help` of `tradecloud mock shipment`.
 const SHIPMENT_HELP: &str = "\
@@ -288,8 +308,10 @@ fn config(args: &MockArgs) -> anyhow::Result<MockConfig> {
 /// until Ctrl-C (or SIGTERM); or, with a subcommand, act on a running
 /// mock ([`super::mock_portal`]).
 pub async fn run(args: MockArgs, global: &super::GlobalArgs) -> anyhow::Result<()> {
-    if let Some(MockCommand::Shipment(cmd)) = args.action {
-        return super::mock_portal::run(cmd, global).await;
+    match args.action {
+        Some(MockCommand::Shipment(cmd)) => return super::mock_portal::run(cmd, global).await,
+        Some(MockCommand::Order(cmd)) => return super::mock_portal::run_order(cmd, global).await,
+        None => {}
     }
     let config = config(&args)?;
     let faults = config.faults.clone();

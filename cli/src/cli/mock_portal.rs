@@ -1,9 +1,10 @@
-//! `tradecloud mock shipment ...`: the portal actions on a shipment of a
-//! running mock (`tradecloud mock` in another terminal), which Tradecloud's
-//! API has no route for and the mock plays on its own routes
-//! `POST /mock/shipment/{shipmentId}/...` (see the portal actions in
+//! `tradecloud mock shipment ...` and `tradecloud mock order ...`: the
+//! portal actions on a shipment or an order of a running mock (`tradecloud
+//! mock` in another terminal), which Tradecloud's API has no route for and
+//! the mock plays on its own routes `POST /mock/shipment/{shipmentId}/...`
+//! and `POST /mock/order/{orderId}/...` (see the portal actions in
 //! [`tradecloud::mock`]). Each command posts one action as the acting
-//! company's user and prints the shipment as it is afterwards.
+//! company's user and prints the shipment or order as it is afterwards.
 //!
 //! Where the mock is: `--mock-url`, else `--info-file` (the file `tradecloud
 //! mock --info-file` writes), else `--base-url` / `TRADECLOUD_BASE_URL` (the
@@ -121,12 +122,65 @@ pub enum ShipmentActionCommand {
     },
 }
 
-/// The company that attaches documents.
+/// `tradecloud mock order ...`
+#[derive(Debug, Subcommand)]
+pub enum OrderActionCommand {
+    /// The buyer or supplier marks lines as open again, being previously shipped or delivered: OrderLinesMarkedAsOpenByBuyer / ...BySupplier to the other company.
+    #[command(after_help = "Example:\n  \
+        tradecloud mock order open --by supplier --info-file mock.json 5c1e9f2a-... 0001 0002\n\n\
+        Only Shipped and Delivered lines can be marked open (not Completed or Cancelled ones);\n\
+        they and their shipped or delivered delivery lines become Open.")]
+    Open {
+        #[command(flatten)]
+        target: MockTarget,
+        /// The company acting.
+        #[arg(long, value_enum)]
+        by: Side,
+        /// The order id (orderId of its order events, or an id in the order poll).
+        id: String,
+        /// The lines' positions (buyerLine.position).
+        #[arg(required = true, value_name = "POSITION")]
+        positions: Vec<String>,
+    },
+    /// The buyer or supplier marks lines as delivered at the buyer: OrderLinesMarkedAsDeliveredByBuyer / ...BySupplier to the other company.
+    #[command(after_help = "Example:\n  \
+        tradecloud mock order deliver --by buyer --info-file mock.json 5c1e9f2a-... 0001\n\n\
+        Open, Produced, ReadyToShip and Shipped lines become Delivered, with their delivery lines\n\
+        (as the buyer's `delivered` indicator); Completed and Cancelled lines are refused.")]
+    Deliver {
+        #[command(flatten)]
+        target: MockTarget,
+        /// The company acting.
+        #[arg(long, value_enum)]
+        by: Side,
+        /// The order id.
+        id: String,
+        /// The lines' positions (buyerLine.position).
+        #[arg(required = true, value_name = "POSITION")]
+        positions: Vec<String>,
+    },
+    /// The buyer or supplier resends the order to its own ERP: OrderResentByBuyer / OrderResentBySupplier to its own order webhook; the order does not change.
+    #[command(
+        after_help = "Example:\n  tradecloud mock order resend --by supplier --info-file mock.json 5c1e9f2a-..."
+    )]
+    Resend {
+        #[command(flatten)]
+        target: MockTarget,
+        /// The company resending.
+        #[arg(long, value_enum)]
+        by: Side,
+        /// The order id.
+        id: String,
+    },
+}
+
+/// The company acting (attaching documents: to buyerShipment.documents or
+/// supplierShipment.documents).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Side {
-    /// To buyerShipment.documents.
+    /// The buyer (its documents: buyerShipment.documents).
     Buyer,
-    /// To supplierShipment.documents.
+    /// The supplier (its documents: supplierShipment.documents).
     Supplier,
 }
 
@@ -225,8 +279,10 @@ enum Actor {
 struct Request<'a> {
     target: &'a MockTarget,
     actor: Actor,
+    /// `shipment` or `order`.
+    kind: &'static str,
     id: &'a str,
-    /// The route after `/mock/shipment/{id}/`.
+    /// The route after `/mock/{kind}/{id}/`.
     route: &'static str,
     body: Option<Value>,
 }
@@ -313,6 +369,7 @@ pub async fn run(cmd: ShipmentActionCommand, global: &GlobalArgs) -> Result<()> 
         ShipmentActionCommand::Approve { target, id, reason } => Request {
             target,
             actor: Actor::Buyer,
+            kind: "shipment",
             id,
             route: "buyer/approve",
             body: reason.as_ref().map(|reason| json!({ "reason": reason })),
@@ -320,6 +377,7 @@ pub async fn run(cmd: ShipmentActionCommand, global: &GlobalArgs) -> Result<()> 
         ShipmentActionCommand::Reject { target, id, reason } => Request {
             target,
             actor: Actor::Buyer,
+            kind: "shipment",
             id,
             route: "buyer/reject",
             body: Some(json!({ "reason": reason })),
@@ -327,6 +385,7 @@ pub async fn run(cmd: ShipmentActionCommand, global: &GlobalArgs) -> Result<()> 
         ShipmentActionCommand::UpdateHeader { target, id, header } => Request {
             target,
             actor: Actor::Supplier,
+            kind: "shipment",
             id,
             route: "supplier/header",
             body: Some(header.body()),
@@ -361,6 +420,7 @@ pub async fn run(cmd: ShipmentActionCommand, global: &GlobalArgs) -> Result<()> 
             Request {
                 target,
                 actor,
+                kind: "shipment",
                 id,
                 route,
                 body: Some(documents(file.as_deref(), one)?),
@@ -369,6 +429,7 @@ pub async fn run(cmd: ShipmentActionCommand, global: &GlobalArgs) -> Result<()> 
         ShipmentActionCommand::Resend { target, id } => Request {
             target,
             actor: Actor::Buyer,
+            kind: "shipment",
             id,
             route: "buyer/resend",
             body: None,
@@ -378,11 +439,61 @@ pub async fn run(cmd: ShipmentActionCommand, global: &GlobalArgs) -> Result<()> 
     super::write_stdout(format!("{shipment:#}\n").as_bytes())
 }
 
-/// Post `request` to the mock; the shipment it answers, or why not (with
+/// Run `tradecloud mock order ...`.
+pub async fn run_order(cmd: OrderActionCommand, global: &GlobalArgs) -> Result<()> {
+    let actor = |by: &Side| match by {
+        Side::Buyer => Actor::Buyer,
+        Side::Supplier => Actor::Supplier,
+    };
+    let route = |by: &Side, buyer: &'static str, supplier: &'static str| match by {
+        Side::Buyer => buyer,
+        Side::Supplier => supplier,
+    };
+    let request = match &cmd {
+        OrderActionCommand::Open {
+            target,
+            by,
+            id,
+            positions,
+        } => Request {
+            target,
+            actor: actor(by),
+            kind: "order",
+            id,
+            route: route(by, "buyer/open", "supplier/open"),
+            body: Some(json!({ "linePositions": positions })),
+        },
+        OrderActionCommand::Deliver {
+            target,
+            by,
+            id,
+            positions,
+        } => Request {
+            target,
+            actor: actor(by),
+            kind: "order",
+            id,
+            route: route(by, "buyer/deliver", "supplier/deliver"),
+            body: Some(json!({ "linePositions": positions })),
+        },
+        OrderActionCommand::Resend { target, by, id } => Request {
+            target,
+            actor: actor(by),
+            kind: "order",
+            id,
+            route: route(by, "buyer/resend", "supplier/resend"),
+            body: None,
+        },
+    };
+    let order = post(&request, global).await?;
+    super::write_stdout(format!("{order:#}\n").as_bytes())
+}
+
+/// Post `request` to the mock; the shipment or order it answers, or why not (with
 /// the exit status: 3 refused, 4 unreachable or 5xx).
 async fn post(request: &Request<'_>, global: &GlobalArgs) -> Result<Value> {
     let (root, username, password) = resolve(request.target, request.actor, global)?;
-    let url = action_url(&root, request.id, request.route)?;
+    let url = action_url(&root, request.kind, request.id, request.route)?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -429,9 +540,9 @@ async fn post(request: &Request<'_>, global: &GlobalArgs) -> Result<Value> {
     Err(anyhow!("the mock refused POST {url}: {status}: {detail}{who}").context(Exit(code)))
 }
 
-/// `{root}/mock/shipment/{id}/{route}`, the id one path segment
+/// `{root}/mock/{kind}/{id}/{route}`, the id one path segment
 /// (percent-encoded as needed).
-fn action_url(root: &str, id: &str, route: &str) -> Result<reqwest::Url> {
+fn action_url(root: &str, kind: &str, id: &str, route: &str) -> Result<reqwest::Url> {
     let mut url = reqwest::Url::parse(root).with_context(|| {
         format!("`{root}` is not a URL; give the mock's URL, e.g. --mock-url {DEFAULT_MOCK_URL}")
     })?;
@@ -440,7 +551,7 @@ fn action_url(root: &str, id: &str, route: &str) -> Result<reqwest::Url> {
             anyhow!("`{root}` cannot be the mock's URL; give e.g. --mock-url {DEFAULT_MOCK_URL}")
         })?
         .pop_if_empty()
-        .extend(["mock", "shipment", id])
+        .extend(["mock", kind, id])
         .extend(route.split('/'));
     Ok(url)
 }
@@ -464,12 +575,18 @@ mod tests {
 
     #[test]
     fn an_id_is_one_path_segment() {
-        let url = action_url("http://127.0.0.1:8080", "a/b c", "buyer/approve").ok();
+        let url = action_url(
+            "http://127.0.0.1:8080",
+            "shipment",
+            "a/b c",
+            "buyer/approve",
+        )
+        .ok();
         assert_eq!(
             url.map(String::from).as_deref(),
             Some("http://127.0.0.1:8080/mock/shipment/a%2Fb%20c/buyer/approve")
         );
-        assert!(action_url("not a url", "a", "buyer/resend").is_err());
+        assert!(action_url("not a url", "order", "a", "buyer/resend").is_err());
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Parse a webhook body, order or shipment file and show what changed.
     Inspect(inspect::InspectArgs),
-    /// Run a mock of Tradecloud's API for tests and local development; `mock shipment ...`: portal actions on a running mock.
+    /// Run a mock of Tradecloud's API for tests and local development; `mock shipment ...`, `mock order ...`: portal actions on a running mock.
     Mock(mock::MockArgs),
     /// Orders: `tradecloud order get ID`; send orders, responses, indicators, documents, deliveries; order actions.
     #[command(subcommand, after_help = write::ORDER_HELP)]
