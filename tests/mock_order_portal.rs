@@ -10,42 +10,11 @@
 
 #![cfg(feature = "mock")]
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
-use tradecloud::mock::{MockConfig, MockError, MockParty, MockServer, OrderAction};
+use tradecloud::mock::{MockError, MockParty, MockServer, OrderAction};
 use tradecloud::types::Party;
 
-use crate::client_support::start;
-use crate::mock_support::{self, get, token, Receiver};
-
-const ORDER_EVENTS: &str = "order-webhook-connector/company/{companyId}/settings/orderEvents";
-
-/// A mock whose buyer's and supplier's order events go to a receiver of
-/// their own: `(server, buyer's receiver, supplier's receiver)`.
-async fn mock_with_receivers() -> (MockServer, Receiver, Receiver) {
-    let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
-    let (buyer_rx, supplier_rx) = (Receiver::start().await, Receiver::start().await);
-    for (party, rx) in [
-        (server.buyer(), &buyer_rx),
-        (server.supplier(), &supplier_rx),
-    ] {
-        let status = reqwest::Client::new()
-            .put(format!(
-                "{}/{}",
-                server.base_url(),
-                ORDER_EVENTS.replace("{companyId}", &party.company_id)
-            ))
-            .bearer_auth(token(&server, &party).await)
-            .json(&json!({"webhookUrl": format!("{}/orders", rx.url)}))
-            .send()
-            .await
-            .expect("settings sent")
-            .status();
-        assert_eq!(status, 200);
-    }
-    (server, buyer_rx, supplier_rx)
-}
+use crate::mock_support::{self, get, line, mock_with_receivers, token, Receiver};
 
 fn order_line(position: &str, indicators: Value) -> Value {
     json!({"position": position, "item": {"number": "A-1", "name": "Bolt"},
@@ -95,15 +64,6 @@ async fn act(
         status,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
-}
-
-fn line<'v>(order: &'v Value, position: &str) -> &'v Value {
-    order["lines"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|l| l["buyerLine"]["position"] == position)
-        .unwrap_or_else(|| panic!("no line {position} in {order:#}"))
 }
 
 /// The logistics status of line `position` and of its delivery lines
