@@ -56,6 +56,17 @@ fn order_event_with(order: &str, n: usize, po: &str) -> NewEvent {
     NewEvent::from_webhook(&webhook, "application/json", Bytes::from(body))
 }
 
+/// Store in the inbox at `db` an order event of [`ORDER`] with purchase
+/// order number `po`, its body as `edit` changes it: the event's id.
+async fn store_edited(db: &Path, po: &str, edit: impl FnOnce(String) -> String) -> i64 {
+    let inbox = Inbox::open(&format!("sqlite://{}", db.display())).unwrap();
+    let event = order_event_with(ORDER, 1, po);
+    let body = edit(String::from_utf8(event.body.to_vec()).unwrap());
+    let webhook = decode(Endpoint::Order, "application/json", body.as_bytes()).unwrap();
+    let event = NewEvent::from_webhook(&webhook, "application/json", Bytes::from(body));
+    inbox.store(event).await.unwrap().id()
+}
+
 /// An inbox of `others` events of other orders and three of [`ORDER`],
 /// the last of which failed (`dead`, as after an ERP outage). Returns the
 /// failed event's id.
@@ -1628,19 +1639,16 @@ async fn an_unwritable_audit_file_is_refused_at_start_and_shown_after_an_action(
 async fn a_body_whose_decoded_text_is_cut_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("inbox.db");
-    let id = {
-        let inbox = Inbox::open(&format!("sqlite://{}", db.display())).unwrap();
-        let event = order_event_with(ORDER, 1, "PO-padded");
+    let id = store_edited(&db, "PO-padded", |body| {
         let padding = vec!["0"; 100_000].join(",");
-        let body = String::from_utf8(event.body.to_vec()).unwrap().replace(
+        let body = body.replace(
             "\"PO-padded\"",
             &format!("\"PO-padded\", \"padding\": [{padding}]"),
         );
         assert!(body.len() < 512 * 1024, "{}", body.len());
-        let webhook = decode(Endpoint::Order, "application/json", body.as_bytes()).unwrap();
-        let event = NewEvent::from_webhook(&webhook, "application/json", Bytes::from(body));
-        inbox.store(event).await.unwrap().id()
-    };
+        body
+    })
+    .await;
     let console = start(dir.path(), "").await;
     let base = &console.base;
     let cookie = cookie_of(&login(base, VIEWER).await);
@@ -1668,16 +1676,10 @@ async fn a_body_whose_decoded_text_is_cut_says_so() {
 async fn an_escaped_bidi_control_is_explained_too() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("inbox.db");
-    let id = {
-        let inbox = Inbox::open(&format!("sqlite://{}", db.display())).unwrap();
-        let event = order_event_with(ORDER, 1, "PO-escaped");
-        let body = String::from_utf8(event.body.to_vec())
-            .unwrap()
-            .replace("\"PO-escaped\"", r#""\u202e4321-OP""#);
-        let webhook = decode(Endpoint::Order, "application/json", body.as_bytes()).unwrap();
-        let event = NewEvent::from_webhook(&webhook, "application/json", Bytes::from(body));
-        inbox.store(event).await.unwrap().id()
-    };
+    let id = store_edited(&db, "PO-escaped", |body| {
+        body.replace("\"PO-escaped\"", r#""\u202e4321-OP""#)
+    })
+    .await;
     let console = start(dir.path(), "").await;
     let base = &console.base;
     let cookie = cookie_of(&login(base, VIEWER).await);
