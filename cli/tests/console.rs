@@ -174,6 +174,18 @@ fn cookie_of(response: &reqwest::Response) -> String {
     set.split(';').next().unwrap().to_string()
 }
 
+/// Log in to the console at `base` as the viewer and `GET` `path` with
+/// its cookie.
+async fn viewer_get(base: &str, path: &str) -> reqwest::Response {
+    let cookie = cookie_of(&login(base, VIEWER).await);
+    http()
+        .get(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The CSRF token in a page's forms.
 fn csrf_of(page: &str) -> String {
     let at = page
@@ -1514,14 +1526,7 @@ async fn every_processing_attempt_is_shown_with_its_error_as_text() {
         .unwrap();
     }
     let console = start(dir.path(), "").await;
-    let base = &console.base;
-    let cookie = cookie_of(&login(base, VIEWER).await);
-    let r = http()
-        .get(format!("{base}/events/{failed}"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
+    let r = viewer_get(&console.base, &format!("/events/{failed}")).await;
     assert_eq!(r.status(), 200);
     let page = r.text().await.unwrap();
     let table = page.find("id=\"attempts\"").expect("a table of attempts");
@@ -1650,14 +1655,7 @@ async fn a_body_whose_decoded_text_is_cut_says_so() {
     })
     .await;
     let console = start(dir.path(), "").await;
-    let base = &console.base;
-    let cookie = cookie_of(&login(base, VIEWER).await);
-    let r = http()
-        .get(format!("{base}/events/{id}"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
+    let r = viewer_get(&console.base, &format!("/events/{id}")).await;
     assert_eq!(r.status(), 200);
     let page = r.text().await.unwrap();
     assert!(page.contains("id=\"decoded\""), "a decoded body");
@@ -1681,14 +1679,8 @@ async fn an_escaped_bidi_control_is_explained_too() {
     })
     .await;
     let console = start(dir.path(), "").await;
-    let base = &console.base;
-    let cookie = cookie_of(&login(base, VIEWER).await);
-    let page = http()
-        .get(format!("{base}/events/{id}"))
-        .header("cookie", cookie)
-        .send()
+    let page = viewer_get(&console.base, &format!("/events/{id}"))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
