@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tradecloud::mock::{MockParty, MockServer};
 
-use crate::mock_support::{self, get, mock_with_receivers, Receiver};
+use crate::mock_support::{self, get, mock_with_receivers, order_event_lines, Receiver};
 
 /// `POST` `body` to `path` as `party` (Basic credentials): the status.
 async fn post(server: &MockServer, party: &MockParty, path: &str, body: Value) -> StatusCode {
@@ -42,26 +42,7 @@ fn order_line(position: &str, indicators: Value) -> Value {
 
 /// Each event's name with the positions of the lines it carries, sorted.
 fn events(bodies: &[Value]) -> Vec<(String, Vec<String>)> {
-    let mut events: Vec<(String, Vec<String>)> = bodies
-        .iter()
-        .map(|b| {
-            let lines = b["orderEvent"]["lines"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|l| {
-                    l["buyerLine"]["position"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned()
-                })
-                .collect();
-            (
-                b["eventName"].as_str().unwrap_or_default().to_owned(),
-                lines,
-            )
-        })
-        .collect();
+    let mut events: Vec<(String, Vec<String>)> = bodies.iter().map(order_event_lines).collect();
     events.sort();
     events
 }

@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 use tradecloud::mock::{MockError, MockParty, MockServer, OrderAction};
 use tradecloud::types::Party;
 
-use crate::mock_support::{self, get, line, mock_with_receivers, token, Receiver};
+use crate::mock_support::{
+    self, get, line, mock_with_receivers, order_event_lines, token, Receiver,
+};
 
 fn order_line(position: &str, indicators: Value) -> Value {
     json!({"position": position, "item": {"number": "A-1", "name": "Bolt"},
@@ -84,24 +86,6 @@ fn logistics(order: &Value, position: &str) -> (String, Vec<String>) {
     )
 }
 
-fn event(body: &Value) -> (String, Vec<String>) {
-    let lines = body["orderEvent"]["lines"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|l| {
-            l["buyerLine"]["position"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect();
-    (
-        body["eventName"].as_str().unwrap_or_default().to_owned(),
-        lines,
-    )
-}
-
 fn named(name: &str, positions: &[&str]) -> (String, Vec<String>) {
     (
         name.to_owned(),
@@ -146,7 +130,7 @@ async fn either_company_marks_lines_delivered_and_open_again_and_resends() {
     );
     let got = buyer_rx.wait_for_bodies(1).await;
     assert_eq!(
-        event(&got[0]),
+        order_event_lines(&got[0]),
         named("OrderLinesMarkedAsDeliveredBySupplier", &["0001"])
     );
 
@@ -173,7 +157,7 @@ async fn either_company_marks_lines_delivered_and_open_again_and_resends() {
     );
     let got = supplier_rx.wait_for_bodies(3).await;
     assert_eq!(
-        event(&got[2]),
+        order_event_lines(&got[2]),
         named("OrderLinesMarkedAsOpenByBuyer", &["0001"])
     );
 
@@ -189,7 +173,7 @@ async fn either_company_marks_lines_delivered_and_open_again_and_resends() {
     assert_eq!(status, 200);
     let got = supplier_rx.wait_for_bodies(4).await;
     assert_eq!(
-        event(&got[3]),
+        order_event_lines(&got[3]),
         named("OrderLinesMarkedAsDeliveredByBuyer", &["0001"])
     );
     let (status, reopened) = act(
@@ -204,7 +188,7 @@ async fn either_company_marks_lines_delivered_and_open_again_and_resends() {
     assert_eq!(logistics(&reopened, "0001").0, "Open");
     let got = buyer_rx.wait_for_bodies(2).await;
     assert_eq!(
-        event(&got[1]),
+        order_event_lines(&got[1]),
         named("OrderLinesMarkedAsOpenBySupplier", &["0001"])
     );
 
@@ -215,7 +199,7 @@ async fn either_company_marks_lines_delivered_and_open_again_and_resends() {
     assert_eq!(resent, reopened);
     let got = supplier_rx.wait_for_bodies(5).await;
     assert_eq!(
-        event(&got[4]),
+        order_event_lines(&got[4]),
         named("OrderResentBySupplier", &["0001", "0002"])
     );
     let resent = server
@@ -225,7 +209,7 @@ async fn either_company_marks_lines_delivered_and_open_again_and_resends() {
     assert_eq!(serde_json::to_value(&resent).expect("JSON"), reopened);
     let got = buyer_rx.wait_for_bodies(3).await;
     assert_eq!(
-        event(&got[2]),
+        order_event_lines(&got[2]),
         named("OrderResentByBuyer", &["0001", "0002"])
     );
     assert_eq!(

@@ -267,3 +267,23 @@ pub fn line<'v>(order: &'v Value, position: &str) -> &'v Value {
         .find(|l| l["buyerLine"]["position"] == position)
         .unwrap_or_else(|| panic!("no line {position} in {order:#}"))
 }
+
+/// An order event's name and the positions (buyerLine.position) of the
+/// lines it carries.
+pub fn order_event_lines(body: &Value) -> (String, Vec<String>) {
+    let lines = body["orderEvent"]["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            l["buyerLine"]["position"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    (
+        body["eventName"].as_str().unwrap_or_default().to_owned(),
+        lines,
+    )
+}
