@@ -137,6 +137,18 @@ async fn refused_credentials_keep_get_webhook_events_queued_until_fixed() {
     server.shutdown().await.unwrap();
 }
 
+/// A receiver configured (right password) for a mock that is stopped
+/// before it starts: the address the mock listened on, and the receiver.
+async fn receiver_with_the_api_down() -> (std::net::SocketAddr, TestReceiver) {
+    let server = MockServer::start(MockConfig::new().demo_data())
+        .await
+        .expect("the mock starts");
+    let addr = server.local_addr();
+    let config = config_with(&server, &server.credentials().password);
+    server.shutdown().await.unwrap();
+    (addr, start_with(&config, |b| b.handler(LogHandler)).await)
+}
+
 /// `tradecloud_api_credentials_valid` means "not refused": it stays `1`
 /// while Tradecloud cannot be reached at all. `tradecloud_api_reachable`
 /// says whether the last call was answered, and `/readyz` says since when
@@ -144,13 +156,7 @@ async fn refused_credentials_keep_get_webhook_events_queued_until_fixed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_api_is_said_apart_from_the_credentials() {
     // Where Tradecloud will listen, with nothing there yet.
-    let server = MockServer::start(MockConfig::new().demo_data())
-        .await
-        .expect("the mock starts");
-    let addr = server.local_addr();
-    let config = config_with(&server, &server.credentials().password);
-    server.shutdown().await.unwrap();
-    let rx = start_with(&config, |b| b.handler(LogHandler)).await;
+    let (addr, rx) = receiver_with_the_api_down().await;
     let gauges = |text: &str| {
         (
             metric(text, "tradecloud_api_reachable"),
@@ -221,13 +227,7 @@ async fn an_unreachable_api_is_said_apart_from_the_credentials() {
 /// (and `TradecloudApiUnreachable`) stayed at `0` until a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_unreachable_at_start_is_checked_again_until_it_answers() {
-    let server = MockServer::start(MockConfig::new().demo_data())
-        .await
-        .expect("the mock starts");
-    let addr = server.local_addr();
-    let config = config_with(&server, &server.credentials().password);
-    server.shutdown().await.unwrap();
-    let rx = start_with(&config, |b| b.handler(LogHandler)).await;
+    let (addr, rx) = receiver_with_the_api_down().await;
     wait_until("the check at start finds the API unreachable", async || {
         metric(&rx.metrics.encode(), "tradecloud_api_reachable") == Some(0.0)
             && json(rx.client.get(rx.url("/readyz")).send().await.unwrap()).await["tradecloudApi"]

@@ -14,42 +14,13 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tradecloud::mock::{MockConfig, MockParty, MockServer};
+use tradecloud::mock::{MockParty, MockServer};
 
-use crate::client_support::start;
-use crate::mock_support::{self, get, token, Receiver};
-
-const ORDER_EVENTS: &str = "order-webhook-connector/company/{companyId}/settings/orderEvents";
+use crate::mock_support::{self, get, mock_with_receivers, order_event_lines, Receiver};
 
 /// `POST` `body` to `path` as `party` (Basic credentials): the status.
 async fn post(server: &MockServer, party: &MockParty, path: &str, body: Value) -> StatusCode {
     mock_support::post(server, party, path, body).await.0
-}
-
-/// A mock whose buyer's and supplier's order events go to a receiver of
-/// their own: `(server, buyer's receiver, supplier's receiver)`.
-async fn mock_with_receivers() -> (MockServer, Receiver, Receiver) {
-    let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
-    let (buyer_rx, supplier_rx) = (Receiver::start().await, Receiver::start().await);
-    for (party, rx) in [
-        (server.buyer(), &buyer_rx),
-        (server.supplier(), &supplier_rx),
-    ] {
-        let status = reqwest::Client::new()
-            .put(format!(
-                "{}/{}",
-                server.base_url(),
-                ORDER_EVENTS.replace("{companyId}", &party.company_id)
-            ))
-            .bearer_auth(token(&server, &party).await)
-            .json(&json!({"webhookUrl": format!("{}/orders", rx.url)}))
-            .send()
-            .await
-            .expect("settings sent")
-            .status();
-        assert_eq!(status, 200);
-    }
-    (server, buyer_rx, supplier_rx)
 }
 
 /// An order message: `lines` as given.
@@ -71,26 +42,7 @@ fn order_line(position: &str, indicators: Value) -> Value {
 
 /// Each event's name with the positions of the lines it carries, sorted.
 fn events(bodies: &[Value]) -> Vec<(String, Vec<String>)> {
-    let mut events: Vec<(String, Vec<String>)> = bodies
-        .iter()
-        .map(|b| {
-            let lines = b["orderEvent"]["lines"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|l| {
-                    l["buyerLine"]["position"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned()
-                })
-                .collect();
-            (
-                b["eventName"].as_str().unwrap_or_default().to_owned(),
-                lines,
-            )
-        })
-        .collect();
+    let mut events: Vec<(String, Vec<String>)> = bodies.iter().map(order_event_lines).collect();
     events.sort();
     events
 }

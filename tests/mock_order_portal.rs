@@ -10,42 +10,13 @@
 
 #![cfg(feature = "mock")]
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
-use tradecloud::mock::{MockConfig, MockError, MockParty, MockServer, OrderAction};
+use tradecloud::mock::{MockError, MockParty, MockServer, OrderAction};
 use tradecloud::types::Party;
 
-use crate::client_support::start;
-use crate::mock_support::{self, get, token, Receiver};
-
-const ORDER_EVENTS: &str = "order-webhook-connector/company/{companyId}/settings/orderEvents";
-
-/// A mock whose buyer's and supplier's order events go to a receiver of
-/// their own: `(server, buyer's receiver, supplier's receiver)`.
-async fn mock_with_receivers() -> (MockServer, Receiver, Receiver) {
-    let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
-    let (buyer_rx, supplier_rx) = (Receiver::start().await, Receiver::start().await);
-    for (party, rx) in [
-        (server.buyer(), &buyer_rx),
-        (server.supplier(), &supplier_rx),
-    ] {
-        let status = reqwest::Client::new()
-            .put(format!(
-                "{}/{}",
-                server.base_url(),
-                ORDER_EVENTS.replace("{companyId}", &party.company_id)
-            ))
-            .bearer_auth(token(&server, &party).await)
-            .json(&json!({"webhookUrl": format!("{}/orders", rx.url)}))
-            .send()
-            .await
-            .expect("settings sent")
-            .status();
-        assert_eq!(status, 200);
-    }
-    (server, buyer_rx, supplier_rx)
-}
+use crate::mock_support::{
+    self, get, line, mock_with_receivers, order_event_lines, token, Receiver,
+};
 
 fn order_line(position: &str, indicators: Value) -> Value {
     json!({"position": position, "item": {"number": "A-1", "name": "Bolt"},
@@ -97,15 +68,6 @@ async fn act(
     )
 }
 
-fn line<'v>(order: &'v Value, position: &str) -> &'v Value {
-    order["lines"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|l| l["buyerLine"]["position"] == position)
-        .unwrap_or_else(|| panic!("no line {position} in {order:#}"))
-}
-
 /// The logistics status of line `position` and of its delivery lines
 /// (`deliverySchedule`, then `deliveryScheduleIncludingRequests`).
 fn logistics(order: &Value, position: &str) -> (String, Vec<String>) {
@@ -121,24 +83,6 @@ fn logistics(order: &Value, position: &str) -> (String, Vec<String>) {
             .unwrap_or("none")
             .to_owned(),
         delivery,
-    )
-}
-
-fn event(body: &Value) -> (String, Vec<String>) {
-    let lines = body["orderEvent"]["lines"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|l| {
-            l["buyerLine"]["position"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect();
-    (
-        body["eventName"].as_str().unwrap_or_default().to_owned(),
-        lines,
     )
 }
 
@@ -186,7 +130,7 @@ async fn either_company_marks_lines_delivered_and_open_again_and_resends() {
     );
     let got = buyer_rx.wait_for_bodies(1).await;
     assert_eq!(
-        event(&got[0]),
+        order_event_lines(&got[0]),
         named("OrderLinesMarkedAsDeliveredBySupplier", &["0001"])
     );
 
@@ -213,7 +157,7 @@ async fn either_company_marks_lines_delivered_and_open_again_and_resends() {
     );
     let got = supplier_rx.wait_for_bodies(3).await;
     assert_eq!(
-        event(&got[2]),
+        order_event_lines(&got[2]),
         named("OrderLinesMarkedAsOpenByBuyer", &["0001"])
     );
 
@@ -229,7 +173,7 @@ async fn either_company_marks_lines_delivered_and_open_again_and_resends() {
     assert_eq!(status, 200);
     let got = supplier_rx.wait_for_bodies(4).await;
     assert_eq!(
-        event(&got[3]),
+        order_event_lines(&got[3]),
         named("OrderLinesMarkedAsDeliveredByBuyer", &["0001"])
     );
     let (status, reopened) = act(
@@ -244,7 +188,7 @@ async fn either_company_marks_lines_delivered_and_open_again_and_resends() {
     assert_eq!(logistics(&reopened, "0001").0, "Open");
     let got = buyer_rx.wait_for_bodies(2).await;
     assert_eq!(
-        event(&got[1]),
+        order_event_lines(&got[1]),
         named("OrderLinesMarkedAsOpenBySupplier", &["0001"])
     );
 
@@ -255,7 +199,7 @@ async fn either_company_marks_lines_delivered_and_open_again_and_resends() {
     assert_eq!(resent, reopened);
     let got = supplier_rx.wait_for_bodies(5).await;
     assert_eq!(
-        event(&got[4]),
+        order_event_lines(&got[4]),
         named("OrderResentBySupplier", &["0001", "0002"])
     );
     let resent = server
@@ -265,7 +209,7 @@ async fn either_company_marks_lines_delivered_and_open_again_and_resends() {
     assert_eq!(serde_json::to_value(&resent).expect("JSON"), reopened);
     let got = buyer_rx.wait_for_bodies(3).await;
     assert_eq!(
-        event(&got[2]),
+        order_event_lines(&got[2]),
         named("OrderResentByBuyer", &["0001", "0002"])
     );
     assert_eq!(

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use tradecloud::mock::{MockConfig, MockParty, MockServer};
 
 use crate::client_support::start;
-use crate::mock_support::{get, post, shipment_poll, token, Receiver};
+use crate::mock_support::{get, line, post, shipment_poll, token, Receiver};
 
 async fn webhook(server: &MockServer, party: &MockParty, path: &str, settings: Value) {
     let status = reqwest::Client::new()
@@ -93,15 +93,6 @@ async fn single_delivery_view(server: &MockServer, id: &str) -> Value {
         .find(|o| o["id"] == id)
         .cloned()
         .unwrap_or_else(|| panic!("no single-delivery order {id}"))
-}
-
-fn line<'v>(order: &'v Value, position: &str) -> &'v Value {
-    order["lines"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|l| l["buyerLine"]["position"] == position)
-        .unwrap_or_else(|| panic!("no line {position} in {order:#}"))
 }
 
 /// `(position, date, quantity)` of each delivery line.

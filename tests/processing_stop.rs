@@ -5,13 +5,15 @@
 #![cfg(feature = "receiver")]
 
 use crate::pg_support;
-use crate::processing_support::{crash_mid_handler, order_event};
+use crate::processing_support::{crash_mid_handler, hang_in_handler, order_event};
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use tradecloud::inbox::{Inbox, State};
-use tradecloud::processing::{handler_fn, Processor, ProcessorConfig};
+use tradecloud::processing::{handler_fn, Handler, Processor, ProcessorConfig};
 
 /// Generous, only so that a hang fails instead of blocking.
 const HANG: Duration = Duration::from_secs(60);
@@ -25,6 +27,47 @@ fn config() -> ProcessorConfig {
         backoff_max: Duration::from_millis(20),
         ..ProcessorConfig::default()
     }
+}
+
+/// [`config`] with a 50 ms shutdown grace.
+fn short_grace() -> ProcessorConfig {
+    ProcessorConfig {
+        shutdown_grace: Duration::from_millis(50),
+        ..config()
+    }
+}
+
+/// A processor started on `inbox` with `handler`: what stops it (cleanly,
+/// once sent), and its task.
+fn spawn_processor(
+    inbox: &Inbox,
+    handler: impl Handler,
+    config: ProcessorConfig,
+) -> (oneshot::Sender<()>, JoinHandle<()>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(Processor::new(inbox.clone(), handler, config).run(async {
+        let _ = stopped.await;
+    }));
+    (stop, running)
+}
+
+/// Waits (at most [`HANG`]) until `done`, looking every 20 ms.
+async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    tokio::time::timeout(HANG, async {
+        while !done().await {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect(what);
+}
+
+/// The process dies twice while a handler runs: the second time the one
+/// event stored is in a handler, marked, so the next claim hands it on
+/// alone.
+async fn crash_twice_mid_handler(inbox: &Inbox) {
+    crash_mid_handler(inbox, config(), HANG).await;
+    crash_mid_handler(inbox, config(), HANG).await;
 }
 
 /// Runs a processor whose handler never finishes on event `hung` (and
@@ -57,10 +100,7 @@ async fn stop_or_crash_with_a_hung_handler(
             }
         })
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(Processor::new(inbox.clone(), handler, config).run(async {
-        let _ = stopped.await;
-    }));
+    let (stop, running) = spawn_processor(inbox, handler, config);
     tokio::time::timeout(HANG, started.notified())
         .await
         .expect("the handler started");
@@ -79,25 +119,14 @@ async fn stop_or_crash_with_a_hung_handler(
 /// Runs a processor with a handler that accepts everything until every
 /// event is settled.
 async fn process_until_settled(inbox: &Inbox, config: ProcessorConfig) {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(
-        Processor::new(inbox.clone(), handler_fn(|_, _| async { Ok(()) }), config).run(async {
-            let _ = stopped.await;
-        }),
-    );
-    tokio::time::timeout(HANG, async {
-        loop {
-            let counts = inbox.counts().await.unwrap();
-            if !counts.iter().any(|(state, n)| {
-                *n > 0 && matches!(state, State::Received | State::Processing | State::Retrying)
-            }) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    let (stop, running) = spawn_processor(inbox, handler_fn(|_, _| async { Ok(()) }), config);
+    wait_until("every event settled", async || {
+        let counts = inbox.counts().await.unwrap();
+        !counts.iter().any(|(state, n)| {
+            *n > 0 && matches!(state, State::Received | State::Processing | State::Retrying)
+        })
     })
-    .await
-    .expect("every event settled");
+    .await;
     let _ = stop.send(());
     running.await.unwrap();
 }
@@ -108,11 +137,7 @@ async fn process_until_settled(inbox: &Inbox, config: ProcessorConfig) {
 async fn a_stop_cancels_a_hung_handler_after_the_grace_on(url: &str) {
     let inbox = Inbox::connect(url).await.unwrap();
     let x = inbox.store(order_event("o-1", "m-x")).await.unwrap().id();
-    let grace = ProcessorConfig {
-        shutdown_grace: Duration::from_millis(50),
-        ..config()
-    };
-    stop_with_a_hung_handler(&inbox, x, grace).await;
+    stop_with_a_hung_handler(&inbox, x, short_grace()).await;
     let event = inbox.get(x).await.unwrap().unwrap().summary;
     assert_eq!(
         (event.state, event.attempts),
@@ -162,13 +187,8 @@ async fn a_clean_stop_keeps_the_run_alone_standing_on(url: &str) {
     let x = inbox.store(order_event("o-1", "m-x")).await.unwrap().id();
     // Twice: the second time x is in a handler, marked, when the process
     // dies, so the next claim hands it on alone.
-    crash_mid_handler(&inbox, config(), HANG).await;
-    crash_mid_handler(&inbox, config(), HANG).await;
-    let grace = ProcessorConfig {
-        shutdown_grace: Duration::from_millis(50),
-        ..config()
-    };
-    stop_with_a_hung_handler(&inbox, x, grace).await;
+    crash_twice_mid_handler(&inbox).await;
+    stop_with_a_hung_handler(&inbox, x, short_grace()).await;
     assert!(
         !ran_alone_when_interrupted(&inbox, x).await,
         "the clean stop counted against the event: {:?}",
@@ -212,13 +232,8 @@ async fn an_interrupted_event_put_back_can_be_marked_dead_on(url: &str) {
     let inbox = Inbox::connect(url).await.unwrap();
     let x = inbox.store(order_event("o-1", "m-x")).await.unwrap().id();
     // Twice, so that the clean stop puts x back with a pending mark.
-    crash_mid_handler(&inbox, config(), HANG).await;
-    crash_mid_handler(&inbox, config(), HANG).await;
-    let grace = ProcessorConfig {
-        shutdown_grace: Duration::from_millis(50),
-        ..config()
-    };
-    stop_with_a_hung_handler(&inbox, x, grace).await;
+    crash_twice_mid_handler(&inbox).await;
+    stop_with_a_hung_handler(&inbox, x, short_grace()).await;
     let y = inbox.store(order_event("o-1", "m-y")).await.unwrap().id();
     let event = inbox.get(x).await.unwrap().unwrap().summary;
     assert_eq!(event.state, State::Processing, "put back as interrupted");
@@ -258,17 +273,11 @@ async fn an_interrupted_event_put_back_can_be_marked_dead_on(url: &str) {
             async { Ok(()) }
         })
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(Processor::new(inbox.clone(), handler, config()).run(async {
-        let _ = stopped.await;
-    }));
-    tokio::time::timeout(HANG, async {
-        while inbox.get(y).await.unwrap().unwrap().summary.state != State::Done {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    let (stop, running) = spawn_processor(&inbox, handler, config());
+    wait_until("the object's next event handled", async || {
+        inbox.get(y).await.unwrap().unwrap().summary.state == State::Done
     })
-    .await
-    .expect("the object's next event handled");
+    .await;
     let _ = stop.send(());
     running.await.unwrap();
     assert_eq!(*handed.lock().unwrap(), vec![y]);
@@ -296,23 +305,7 @@ async fn an_interrupted_event_put_back_can_be_marked_dead_postgres() {
 async fn an_event_being_handled_is_not_marked_dead_on(url: &str) {
     let inbox = Inbox::connect(url).await.unwrap();
     let x = inbox.store(order_event("o-1", "m-x")).await.unwrap().id();
-    let started = Arc::new(tokio::sync::Notify::new());
-    let handler = {
-        let started = started.clone();
-        handler_fn(move |_event, _ctx| {
-            let started = started.clone();
-            async move {
-                started.notify_one();
-                std::future::pending::<()>().await;
-                Ok(())
-            }
-        })
-    };
-    let running =
-        tokio::spawn(Processor::new(inbox.clone(), handler, config()).run(std::future::pending()));
-    tokio::time::timeout(HANG, started.notified())
-        .await
-        .expect("the handler started");
+    let running = hang_in_handler(&inbox, config(), HANG).await;
     let refused = inbox.mark_dead(x, "poison").await.unwrap_err().to_string();
     running.abort();
     let _ = running.await;
@@ -350,17 +343,13 @@ async fn an_event_whose_lease_ran_out_can_be_marked_dead_postgres() {
     let inbox = Inbox::connect(&pg.database("inbox")).await.unwrap();
     let x = inbox.store(order_event("o-1", "m-x")).await.unwrap().id();
     crash_mid_handler(&inbox, config(), HANG).await;
-    tokio::time::timeout(HANG, async {
-        while pg.psql(
+    wait_until("the lease ran out", async || {
+        pg.psql(
             "inbox",
             &format!("SELECT due_at <= tc_now_ms() FROM heads WHERE event_id = {x}"),
-        ) != "t"
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        ) == "t"
     })
-    .await
-    .expect("the lease ran out");
+    .await;
     inbox.mark_dead(x, "poison").await.unwrap();
     let event = inbox.get(x).await.unwrap().unwrap().summary;
     assert_eq!((event.state, event.attempts), (State::Dead, 0));
@@ -376,8 +365,7 @@ async fn a_crash_while_waiting_to_run_alone_keeps_the_standing_postgres() {
     let pg = pg_support::PgCluster::start();
     let inbox = Inbox::connect(&pg.database("inbox")).await.unwrap();
     let x = inbox.store(order_event("o-1", "m-x")).await.unwrap().id();
-    crash_mid_handler(&inbox, config(), HANG).await;
-    crash_mid_handler(&inbox, config(), HANG).await;
+    crash_twice_mid_handler(&inbox).await;
     // Due at once, before x's head (due when the dead one's lease ends).
     let y = inbox.store(order_event("o-2", "m-y")).await.unwrap().id();
     let y_started = Arc::new(tokio::sync::Notify::new());
@@ -404,17 +392,13 @@ async fn a_crash_while_waiting_to_run_alone_keeps_the_standing_postgres() {
         &format!("SELECT owner FROM heads WHERE event_id = {y}"),
     );
     // x claimed by the same processor: it waits for y's handler to run alone.
-    tokio::time::timeout(HANG, async {
-        while pg.psql(
+    wait_until("x claimed", async || {
+        pg.psql(
             "inbox",
             &format!("SELECT owner FROM heads WHERE event_id = {x}"),
-        ) != owner
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        ) == owner
     })
-    .await
-    .expect("x claimed");
+    .await;
     running.abort();
     let _ = running.await;
     assert!(!ran_alone_when_interrupted(&inbox, x).await);
@@ -497,22 +481,12 @@ async fn set_aside_after_interruptions_says_why_postgres() {
 #[cfg(feature = "mock")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_puts_a_hung_handlers_event_back_while_requests_finish() {
+    use crate::processing_support::hanging_handler;
     use crate::receiver_support::{basic_config, start_with, tls_connect, PASSWORD, USER};
     use base64::Engine as _;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let started = Arc::new(tokio::sync::Notify::new());
-    let handler = {
-        let started = started.clone();
-        handler_fn(move |_event, _ctx| {
-            let started = started.clone();
-            async move {
-                started.notify_one();
-                std::future::pending::<()>().await;
-                Ok(())
-            }
-        })
-    };
+    let (started, handler) = hanging_handler();
     let text = format!(
         "{}[processing]\nshutdown_grace_secs = 1\n",
         basic_config("shutdown_timeout_secs = 300\nrequest_timeout_secs = 300\n")
@@ -559,13 +533,11 @@ async fn serve_puts_a_hung_handlers_event_back_while_requests_finish() {
     stream.flush().await.unwrap();
 
     let stopping = tokio::spawn(rx.stop());
-    tokio::time::timeout(HANG, async {
-        while inbox.get(id).await.unwrap().unwrap().summary.state != State::Received {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the hung handler's event put back while a request was in flight");
+    wait_until(
+        "the hung handler's event put back while a request was in flight",
+        async || inbox.get(id).await.unwrap().unwrap().summary.state == State::Received,
+    )
+    .await;
     let event = inbox.get(id).await.unwrap().unwrap().summary;
     assert_eq!(event.attempts, 0, "nothing counted");
 
@@ -617,10 +589,7 @@ async fn the_lease_is_renewed_through_the_shutdown_grace_sqlite() {
         shutdown_grace: HANG,
         ..config()
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(Processor::new(inbox.clone(), handler, config).run(async {
-        let _ = stopped.await;
-    }));
+    let (stop, running) = spawn_processor(&inbox, handler, config);
     tokio::time::timeout(HANG, started.notified())
         .await
         .expect("the handler started");

@@ -56,6 +56,17 @@ fn order_event_with(order: &str, n: usize, po: &str) -> NewEvent {
     NewEvent::from_webhook(&webhook, "application/json", Bytes::from(body))
 }
 
+/// Store in the inbox at `db` an order event of [`ORDER`] with purchase
+/// order number `po`, its body as `edit` changes it: the event's id.
+async fn store_edited(db: &Path, po: &str, edit: impl FnOnce(String) -> String) -> i64 {
+    let inbox = Inbox::open(&format!("sqlite://{}", db.display())).unwrap();
+    let event = order_event_with(ORDER, 1, po);
+    let body = edit(String::from_utf8(event.body.to_vec()).unwrap());
+    let webhook = decode(Endpoint::Order, "application/json", body.as_bytes()).unwrap();
+    let event = NewEvent::from_webhook(&webhook, "application/json", Bytes::from(body));
+    inbox.store(event).await.unwrap().id()
+}
+
 /// An inbox of `others` events of other orders and three of [`ORDER`],
 /// the last of which failed (`dead`, as after an ERP outage). Returns the
 /// failed event's id.
@@ -161,6 +172,18 @@ fn cookie_of(response: &reqwest::Response) -> String {
     assert!(set.contains("HttpOnly"), "{set}");
     assert!(set.contains("SameSite=Strict"), "{set}");
     set.split(';').next().unwrap().to_string()
+}
+
+/// Log in to the console at `base` as the viewer and `GET` `path` with
+/// its cookie.
+async fn viewer_get(base: &str, path: &str) -> reqwest::Response {
+    let cookie = cookie_of(&login(base, VIEWER).await);
+    http()
+        .get(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// The CSRF token in a page's forms.
@@ -1503,14 +1526,7 @@ async fn every_processing_attempt_is_shown_with_its_error_as_text() {
         .unwrap();
     }
     let console = start(dir.path(), "").await;
-    let base = &console.base;
-    let cookie = cookie_of(&login(base, VIEWER).await);
-    let r = http()
-        .get(format!("{base}/events/{failed}"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
+    let r = viewer_get(&console.base, &format!("/events/{failed}")).await;
     assert_eq!(r.status(), 200);
     let page = r.text().await.unwrap();
     let table = page.find("id=\"attempts\"").expect("a table of attempts");
@@ -1628,28 +1644,18 @@ async fn an_unwritable_audit_file_is_refused_at_start_and_shown_after_an_action(
 async fn a_body_whose_decoded_text_is_cut_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("inbox.db");
-    let id = {
-        let inbox = Inbox::open(&format!("sqlite://{}", db.display())).unwrap();
-        let event = order_event_with(ORDER, 1, "PO-padded");
+    let id = store_edited(&db, "PO-padded", |body| {
         let padding = vec!["0"; 100_000].join(",");
-        let body = String::from_utf8(event.body.to_vec()).unwrap().replace(
+        let body = body.replace(
             "\"PO-padded\"",
             &format!("\"PO-padded\", \"padding\": [{padding}]"),
         );
         assert!(body.len() < 512 * 1024, "{}", body.len());
-        let webhook = decode(Endpoint::Order, "application/json", body.as_bytes()).unwrap();
-        let event = NewEvent::from_webhook(&webhook, "application/json", Bytes::from(body));
-        inbox.store(event).await.unwrap().id()
-    };
+        body
+    })
+    .await;
     let console = start(dir.path(), "").await;
-    let base = &console.base;
-    let cookie = cookie_of(&login(base, VIEWER).await);
-    let r = http()
-        .get(format!("{base}/events/{id}"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
+    let r = viewer_get(&console.base, &format!("/events/{id}")).await;
     assert_eq!(r.status(), 200);
     let page = r.text().await.unwrap();
     assert!(page.contains("id=\"decoded\""), "a decoded body");
@@ -1668,25 +1674,13 @@ async fn a_body_whose_decoded_text_is_cut_says_so() {
 async fn an_escaped_bidi_control_is_explained_too() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("inbox.db");
-    let id = {
-        let inbox = Inbox::open(&format!("sqlite://{}", db.display())).unwrap();
-        let event = order_event_with(ORDER, 1, "PO-escaped");
-        let body = String::from_utf8(event.body.to_vec())
-            .unwrap()
-            .replace("\"PO-escaped\"", r#""\u202e4321-OP""#);
-        let webhook = decode(Endpoint::Order, "application/json", body.as_bytes()).unwrap();
-        let event = NewEvent::from_webhook(&webhook, "application/json", Bytes::from(body));
-        inbox.store(event).await.unwrap().id()
-    };
+    let id = store_edited(&db, "PO-escaped", |body| {
+        body.replace("\"PO-escaped\"", r#""\u202e4321-OP""#)
+    })
+    .await;
     let console = start(dir.path(), "").await;
-    let base = &console.base;
-    let cookie = cookie_of(&login(base, VIEWER).await);
-    let page = http()
-        .get(format!("{base}/events/{id}"))
-        .header("cookie", cookie)
-        .send()
+    let page = viewer_get(&console.base, &format!("/events/{id}"))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

@@ -11,9 +11,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::Value;
 use tradecloud::client::Client;
-use tradecloud::mock::{MockParty, MockServer};
+use tradecloud::mock::{MockConfig, MockParty, MockServer};
 
-use crate::client_support::builder;
+use crate::client_support::{builder, start};
 
 /// One request a receiver got.
 #[derive(Clone, Debug)]
@@ -227,4 +227,63 @@ pub async fn get(server: &MockServer, party: &MockParty, path: &str) -> Value {
         .expect("answered");
     assert_eq!(response.status(), 200, "GET {path}");
     response.json().await.expect("JSON")
+}
+
+/// Where a company's order events go (its webhook settings).
+pub const ORDER_EVENTS: &str = "order-webhook-connector/company/{companyId}/settings/orderEvents";
+
+/// A mock whose buyer's and supplier's order events go to a receiver of
+/// their own: `(server, buyer's receiver, supplier's receiver)`.
+pub async fn mock_with_receivers() -> (MockServer, Receiver, Receiver) {
+    let server = start(MockConfig::new().delivery_backoff(Duration::from_millis(20))).await;
+    let (buyer_rx, supplier_rx) = (Receiver::start().await, Receiver::start().await);
+    for (party, rx) in [
+        (server.buyer(), &buyer_rx),
+        (server.supplier(), &supplier_rx),
+    ] {
+        let status = reqwest::Client::new()
+            .put(format!(
+                "{}/{}",
+                server.base_url(),
+                ORDER_EVENTS.replace("{companyId}", &party.company_id)
+            ))
+            .bearer_auth(token(&server, &party).await)
+            .json(&serde_json::json!({"webhookUrl": format!("{}/orders", rx.url)}))
+            .send()
+            .await
+            .expect("settings sent")
+            .status();
+        assert_eq!(status, 200);
+    }
+    (server, buyer_rx, supplier_rx)
+}
+
+/// Line `position` (buyerLine.position) of `order`; panics naming the order when none.
+pub fn line<'v>(order: &'v Value, position: &str) -> &'v Value {
+    order["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["buyerLine"]["position"] == position)
+        .unwrap_or_else(|| panic!("no line {position} in {order:#}"))
+}
+
+/// An order event's name and the positions (buyerLine.position) of the
+/// lines it carries.
+pub fn order_event_lines(body: &Value) -> (String, Vec<String>) {
+    let lines = body["orderEvent"]["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            l["buyerLine"]["position"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    (
+        body["eventName"].as_str().unwrap_or_default().to_owned(),
+        lines,
+    )
 }

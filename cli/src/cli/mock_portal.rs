@@ -129,36 +129,18 @@ pub enum OrderActionCommand {
     #[command(after_help = "Example:\n  \
         tradecloud mock order open --by supplier --info-file mock.json 5c1e9f2a-... 0001 0002\n\n\
         Only Shipped and Delivered lines can be marked open (not Completed or Cancelled ones);\n\
-        they and their shipped or delivered delivery lines become Open.")]
-    Open {
-        #[command(flatten)]
-        target: MockTarget,
-        /// The company acting.
-        #[arg(long, value_enum)]
-        by: Side,
-        /// The order id (orderId of its order events, or an id in the order poll).
-        id: String,
-        /// The lines' positions (buyerLine.position).
-        #[arg(required = true, value_name = "POSITION")]
-        positions: Vec<String>,
-    },
+        they and their shipped or delivered delivery lines become Open.",
+        mut_arg("id", |id| id.help(
+            "The order id (orderId of its order events, or an id in the order poll)"
+        ))
+    )]
+    Open(OrderLines),
     /// The buyer or supplier marks lines as delivered at the buyer: OrderLinesMarkedAsDeliveredByBuyer / ...BySupplier to the other company.
     #[command(after_help = "Example:\n  \
         tradecloud mock order deliver --by buyer --info-file mock.json 5c1e9f2a-... 0001\n\n\
         Open, Produced, ReadyToShip and Shipped lines become Delivered, with their delivery lines\n\
         (as the buyer's `delivered` indicator); Completed and Cancelled lines are refused.")]
-    Deliver {
-        #[command(flatten)]
-        target: MockTarget,
-        /// The company acting.
-        #[arg(long, value_enum)]
-        by: Side,
-        /// The order id.
-        id: String,
-        /// The lines' positions (buyerLine.position).
-        #[arg(required = true, value_name = "POSITION")]
-        positions: Vec<String>,
-    },
+    Deliver(OrderLines),
     /// The buyer or supplier resends the order to its own ERP: OrderResentByBuyer / OrderResentBySupplier to its own order webhook; the order does not change.
     #[command(
         after_help = "Example:\n  tradecloud mock order resend --by supplier --info-file mock.json 5c1e9f2a-..."
@@ -172,6 +154,25 @@ pub enum OrderActionCommand {
         /// The order id.
         id: String,
     },
+}
+
+/// The lines of an order that one company marks (`mock order open` and
+/// `deliver`).
+#[derive(Debug, Clone, Args)]
+pub struct OrderLines {
+    #[command(flatten)]
+    pub target: MockTarget,
+    /// The company acting.
+    #[arg(long, value_enum)]
+    pub by: Side,
+    /// The order id.
+    // The indexes are explicit: `mock order open` changes this help, which
+    // would otherwise move the id after the positions.
+    #[arg(index = 1)]
+    pub id: String,
+    /// The lines' positions (buyerLine.position).
+    #[arg(index = 2, required = true, value_name = "POSITION")]
+    pub positions: Vec<String>,
 }
 
 /// The company acting (attaching documents: to buyerShipment.documents or
@@ -450,32 +451,16 @@ pub async fn run_order(cmd: OrderActionCommand, global: &GlobalArgs) -> Result<(
         Side::Supplier => supplier,
     };
     let request = match &cmd {
-        OrderActionCommand::Open {
-            target,
-            by,
-            id,
-            positions,
-        } => Request {
-            target,
-            actor: actor(by),
-            kind: "order",
-            id,
-            route: route(by, "buyer/open", "supplier/open"),
-            body: Some(json!({ "linePositions": positions })),
-        },
-        OrderActionCommand::Deliver {
-            target,
-            by,
-            id,
-            positions,
-        } => Request {
-            target,
-            actor: actor(by),
-            kind: "order",
-            id,
-            route: route(by, "buyer/deliver", "supplier/deliver"),
-            body: Some(json!({ "linePositions": positions })),
-        },
+        OrderActionCommand::Open(lines) => lines_request(
+            lines,
+            actor(&lines.by),
+            route(&lines.by, "buyer/open", "supplier/open"),
+        ),
+        OrderActionCommand::Deliver(lines) => lines_request(
+            lines,
+            actor(&lines.by),
+            route(&lines.by, "buyer/deliver", "supplier/deliver"),
+        ),
         OrderActionCommand::Resend { target, by, id } => Request {
             target,
             actor: actor(by),
@@ -487,6 +472,19 @@ pub async fn run_order(cmd: OrderActionCommand, global: &GlobalArgs) -> Result<(
     };
     let order = post(&request, global).await?;
     super::write_stdout(format!("{order:#}\n").as_bytes())
+}
+
+/// The request that marks `lines` as `actor`, at `route` (after
+/// `/mock/order/{id}/`).
+fn lines_request<'a>(lines: &'a OrderLines, actor: Actor, route: &'static str) -> Request<'a> {
+    Request {
+        target: &lines.target,
+        actor,
+        kind: "order",
+        id: &lines.id,
+        route,
+        body: Some(json!({ "linePositions": lines.positions })),
+    }
 }
 
 /// Post `request` to the mock; the shipment or order it answers, or why not (with
