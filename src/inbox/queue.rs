@@ -141,6 +141,16 @@ pub(crate) const INTERRUPTED_TOGETHER_ERROR: &str =
     "the process stopped while the handler ran this event, with others, after an earlier interruption; \
      handed on alone next";
 
+/// The uncounted marks of a claim, in SQL (both stores): `interrupted`
+/// rows ([`INTERRUPTED_TOGETHER_ERROR`], [`INTERRUPTED_PENDING_ERROR`]) that
+/// only tell the next claim how to hand an event on, never attempts. A
+/// claim that reads them, or a `mark_dead`, deletes them.
+pub(crate) fn uncounted_marks_sql() -> String {
+    format!(
+        "outcome = 'interrupted' AND error IN ('{INTERRUPTED_TOGETHER_ERROR}', '{INTERRUPTED_PENDING_ERROR}')"
+    )
+}
+
 /// Why `mark_dead` refuses event `id` in `state` (both stores): a
 /// `processing` one only while a live claim holds it.
 pub(crate) fn cannot_mark_dead(id: i64, state: &str) -> InboxError {

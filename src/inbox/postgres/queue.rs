@@ -13,9 +13,9 @@ use super::pg_error;
 use super::rows::{insert_event, lock_keys, stored_event, SUMMARY_COLUMNS};
 use crate::inbox::attempts::of_finish;
 use crate::inbox::queue::{
-    claimed_attempts_sql, lease_ran_out_error, run_of, ClaimRequest, Claimed, Finish, FinishReport,
-    RunOutcome, INTERRUPTED_ERROR, INTERRUPTED_PENDING_ERROR, INTERRUPTED_TOGETHER_ERROR,
-    LEASE_RAN_OUT_ERROR, LEASE_RAN_OUT_HERE_ERROR,
+    claimed_attempts_sql, lease_ran_out_error, run_of, uncounted_marks_sql, ClaimRequest, Claimed,
+    Finish, FinishReport, RunOutcome, INTERRUPTED_ERROR, INTERRUPTED_PENDING_ERROR,
+    INTERRUPTED_TOGETHER_ERROR, LEASE_RAN_OUT_ERROR, LEASE_RAN_OUT_HERE_ERROR,
 };
 use crate::inbox::{
     from_ms, Attempt, AttemptOutcome, InboxError, NewEvent, NewState, State, Stored, StoredEvent,
@@ -158,13 +158,11 @@ pub(crate) async fn claim(
             .map_err(pg_error)?;
         suspects = rows.iter().map(|r| r.get(0)).collect();
         tx.execute(
-            "DELETE FROM event_attempts WHERE event_id = ANY($1) AND outcome = 'interrupted' \
-             AND (error = $2 OR error = $3)",
-            &[
-                &left,
-                &INTERRUPTED_TOGETHER_ERROR,
-                &INTERRUPTED_PENDING_ERROR,
-            ],
+            &format!(
+                "DELETE FROM event_attempts WHERE event_id = ANY($1) AND {}",
+                uncounted_marks_sql()
+            ),
+            &[&left],
         )
         .await
         .map_err(pg_error)?;

@@ -15,8 +15,7 @@ use crate::inbox::event::{headers_from_json, headers_to_json};
 use crate::inbox::keys::{message_key, object_key, po_key};
 use crate::inbox::migrate::{import_mark_value, not_empty, IMPORT_MARK};
 use crate::inbox::queue::{
-    cannot_mark_dead, counted_interruption_sql, INTERRUPTED_PENDING_ERROR,
-    INTERRUPTED_TOGETHER_ERROR,
+    cannot_mark_dead, counted_interruption_sql, head_key, uncounted_marks_sql,
 };
 use crate::inbox::{
     from_ms, now_ms, Attempt, AttemptOutcome, EventSummary, Exported, Fingerprint, InboxError,
@@ -350,10 +349,8 @@ pub(crate) async fn mark_dead(
         .map_err(pg_error)?;
     let held: bool = client
         .query_opt(
-            "SELECT owner IS NOT NULL AND due_at > tc_now_ms() FROM heads \
-             WHERE key = CASE WHEN $2::text IS NULL THEN 'e:' || $1::bigint ELSE 'o:' || $2::text END \
-             FOR UPDATE",
-            &[&id, &object_key],
+            "SELECT owner IS NOT NULL AND due_at > tc_now_ms() FROM heads WHERE key = $1 FOR UPDATE",
+            &[&head_key(object_key.as_deref(), id)],
         )
         .await
         .map_err(pg_error)?
@@ -391,9 +388,11 @@ pub(crate) async fn mark_dead(
         // event on, which it no longer does: not attempts.
         client
             .execute(
-                "DELETE FROM event_attempts WHERE event_id = $1 AND outcome = 'interrupted' \
-                 AND (error = $2 OR error = $3)",
-                &[&id, &INTERRUPTED_TOGETHER_ERROR, &INTERRUPTED_PENDING_ERROR],
+                &format!(
+                    "DELETE FROM event_attempts WHERE event_id = $1 AND {}",
+                    uncounted_marks_sql()
+                ),
+                &[&id],
             )
             .await
             .map_err(pg_error)?;

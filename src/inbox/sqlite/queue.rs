@@ -12,8 +12,8 @@ use super::db::{BODY_COLUMNS, SUMMARY_COLUMNS, WITH_BODY};
 use super::rows::{insert_row, stored_event, summary, RowValues};
 use crate::inbox::attempts::of_finish;
 use crate::inbox::queue::{
-    claimed_attempts_sql, head_key, lease_ran_out_error, run_of, ClaimRequest, Claimed, Finish,
-    FinishReport, RunOutcome, INTERRUPTED_ERROR, INTERRUPTED_PENDING_ERROR,
+    claimed_attempts_sql, head_key, lease_ran_out_error, run_of, uncounted_marks_sql, ClaimRequest,
+    Claimed, Finish, FinishReport, RunOutcome, INTERRUPTED_ERROR, INTERRUPTED_PENDING_ERROR,
     INTERRUPTED_TOGETHER_ERROR,
 };
 use crate::inbox::{
@@ -206,11 +206,11 @@ pub(crate) fn claim(
             if marked {
                 suspects.push(*id);
             }
-            conn.prepare_cached(
-                "DELETE FROM event_attempts WHERE event_id = ?1 AND outcome = 'interrupted' \
-                 AND (error = ?2 OR error = ?3)",
-            )?
-            .execute((id, INTERRUPTED_TOGETHER_ERROR, INTERRUPTED_PENDING_ERROR))?;
+            conn.prepare_cached(&format!(
+                "DELETE FROM event_attempts WHERE event_id = ?1 AND {}",
+                uncounted_marks_sql()
+            ))?
+            .execute([id])?;
         }
         let mut mark = conn.prepare_cached(&format!(
             "UPDATE events SET state = 'processing', attempts = {}, updated_at = ?2 WHERE id = ?1",

@@ -13,8 +13,7 @@ use crate::inbox::event::{headers_from_json, headers_to_json};
 use crate::inbox::keys::{message_key, object_key, po_key};
 use crate::inbox::migrate::{import_mark_value, IMPORT_MARK};
 use crate::inbox::queue::{
-    cannot_mark_dead, counted_interruption_sql, head_key, INTERRUPTED_PENDING_ERROR,
-    INTERRUPTED_TOGETHER_ERROR,
+    cannot_mark_dead, counted_interruption_sql, head_key, uncounted_marks_sql,
 };
 use crate::inbox::{
     from_ms, EventSummary, Exported, Fingerprint, InboxError, ListFilter, NewEvent, Origin, Purged,
@@ -450,11 +449,11 @@ pub(crate) fn mark_dead(
     if processing {
         // The uncounted marks only tell the next claim how to hand the
         // event on, which it no longer does: not attempts.
-        conn.prepare_cached(
-            "DELETE FROM event_attempts WHERE event_id = ?1 AND outcome = 'interrupted' \
-             AND (error = ?2 OR error = ?3)",
-        )?
-        .execute((id, INTERRUPTED_TOGETHER_ERROR, INTERRUPTED_PENDING_ERROR))?;
+        conn.prepare_cached(&format!(
+            "DELETE FROM event_attempts WHERE event_id = ?1 AND {}",
+            uncounted_marks_sql()
+        ))?
+        .execute([id])?;
     }
     conn.prepare_cached("UPDATE heads SET due_at = ?2 WHERE event_id = ?1 AND owner IS NULL")?
         .execute((id, now))?;
