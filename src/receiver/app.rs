@@ -193,7 +193,7 @@ impl Receiver {
         };
         // `shutdown` stops, `now` (after it, or instead) stops at once.
         let asked = {
-            let (stop, stop_now) = (stop(Stop::Stop), stop(Stop::Now));
+            let (stop, stop_now) = (stop(Stop::Graceful), stop(Stop::Now));
             tokio::spawn(async move {
                 tokio::pin!(now);
                 tokio::select! {
@@ -233,7 +233,7 @@ impl Receiver {
         let shutdown: ShutdownFuture = {
             let mut stopping = stop_processing.subscribe();
             Box::pin(async move {
-                if stopping.wait_for(|s| *s >= Stop::Stop).await.is_err() {
+                if stopping.wait_for(|s| *s >= Stop::Graceful).await.is_err() {
                     std::future::pending::<()>().await;
                 }
             })
@@ -247,7 +247,7 @@ impl Receiver {
             shutdown,
         )
         .await;
-        stop(Stop::Stop)();
+        stop(Stop::Graceful)();
         let mut stopped_cleanly = true;
         if let Some(processor) = processor {
             // Long enough for the processor to put back the events of the

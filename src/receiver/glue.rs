@@ -30,7 +30,7 @@ pub(super) trait Spawn: Send {
 pub(super) enum Stop {
     Running,
     /// Stop, giving running handlers the shutdown grace.
-    Stop,
+    Graceful,
     /// Stop at once (asked again): running handlers are cancelled now.
     Now,
 }
@@ -48,9 +48,10 @@ fn run<H: Handler>(
     processor: Processor<H>,
     stop: tokio::sync::watch::Receiver<Stop>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(
-        processor.run_with_stop_now(stopped(stop.clone(), Stop::Stop), stopped(stop, Stop::Now)),
-    )
+    tokio::spawn(processor.run_with_stop_now(
+        stopped(stop.clone(), Stop::Graceful),
+        stopped(stop, Stop::Now),
+    ))
 }
 
 type Setup = (
