@@ -335,10 +335,10 @@ impl<H: Handler> Processor<H> {
         // grace (lease_secs below the grace, or the last renewal long
         // before the stop) let another instance hand on an event that a
         // handler here still ran, and blame this stop on it as a lease
-        // that ran out.
-        // A renewal is bounded by the time left in the grace (and raced
-        // with a stop at once): with the database unreachable, each would
-        // otherwise wait out its connect timeout past the grace's end.
+        // that ran out. Each renewal is bounded by the time left in the
+        // grace (and raced with a stop at once): with the database
+        // unreachable, it would otherwise wait out its connect timeout past
+        // the grace's end.
         let deadline = tokio::time::Instant::now() + grace;
         let ended = join_renewing(
             &mut tasks,
