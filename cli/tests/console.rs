@@ -104,6 +104,11 @@ async fn start(dir: &Path, extra: &str) -> Console {
 }
 
 async fn start_on(dir: &Path, store: &str, extra: &str) -> Console {
+    start_with(dir, store, extra, &[]).await
+}
+
+/// [`start_on`] with further arguments of `tradecloud serve`.
+async fn start_with(dir: &Path, store: &str, extra: &str, args: &[&str]) -> Console {
     let port = free_port();
     let (config, _cert) = serve_config(
         dir,
@@ -119,6 +124,7 @@ async fn start_on(dir: &Path, store: &str, extra: &str) -> Console {
     command
         .args(["serve", "--config"])
         .arg(&config)
+        .args(args)
         .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
         .env("RUST_LOG", "warn");
     let (serve, _, _log) = spawn_serve_logged(command, Duration::from_secs(60)).await;
@@ -1551,6 +1557,95 @@ async fn every_processing_attempt_is_shown_with_its_error_as_text() {
         "{page}"
     );
     assert!(page.contains("Basic [redacted]"), "{page}");
+}
+
+/// "Mark dead…" is offered for a `processing` event that no live claim
+/// holds (interrupted, put back at a clean stop: what `POST /dead` accepts),
+/// never for one a claim holds (being handled now). The receiver only
+/// receives here, so that nothing claims or frees them meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mark_dead_is_offered_for_a_processing_event_nothing_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let inbox = Inbox::open(&format!("sqlite://{}", db.display())).unwrap();
+    let free = inbox
+        .store(order_event("free-order", 1))
+        .await
+        .unwrap()
+        .id();
+    let held = inbox
+        .store(order_event("held-order", 2))
+        .await
+        .unwrap()
+        .id();
+    drop(inbox);
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute(
+            "UPDATE events SET state = 'processing', attempts = 1 WHERE id IN (?1, ?2)",
+            [free, held],
+        )
+        .unwrap();
+        let owned = conn
+            .execute(
+                "UPDATE heads SET owner = 'another-processor' WHERE event_id = ?1",
+                [held],
+            )
+            .unwrap();
+        assert_eq!(owned, 1, "the held event's head");
+    }
+    let console = start_with(
+        dir.path(),
+        &format!("sqlite://{}", db.display()),
+        "",
+        &["--receive-only"],
+    )
+    .await;
+    let base = &console.base;
+    let cookie = cookie_of(&login(base, OPERATOR).await);
+    let page_of = |id: i64| {
+        let cookie = cookie.clone();
+        async move {
+            http()
+                .get(format!("{base}/events/{id}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let page = page_of(held).await;
+    assert!(
+        page.contains("processing") && !page.contains("id=\"dead\""),
+        "no Mark dead for an event a claim holds: {page}"
+    );
+    let page = page_of(free).await;
+    assert!(
+        page.contains("id=\"dead\""),
+        "Mark dead for an event nothing holds: {page}"
+    );
+    let r = http()
+        .post(format!("{base}/dead"))
+        .header("cookie", &cookie)
+        .form_pairs(&[
+            ("id", free.to_string()),
+            ("reason", "the ERP refuses it".to_string()),
+            ("csrf", csrf_of(&page)),
+            ("confirm", "yes".to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        state_of(&db, free).await,
+        "dead",
+        "what the page offers, POST /dead does"
+    );
+    assert_eq!(state_of(&db, held).await, "processing");
 }
 
 /// An audit file that cannot be opened for appending stops the start,

@@ -34,6 +34,12 @@ struct Serve {
 }
 
 async fn serve(exe: &str) -> Serve {
+    serve_with(exe, "").await.0
+}
+
+/// [`serve`] with `extra` appended to its configuration file, and every
+/// line it writes to stderr.
+async fn serve_with(exe: &str, extra: &str) -> (Serve, Arc<Mutex<Vec<String>>>) {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = tls::dev_certificate(&["localhost"]).unwrap();
     let cert_path = dir.path().join("cert.pem");
@@ -47,16 +53,17 @@ async fn serve(exe: &str) -> Serve {
         format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ntls_cert = {:?}\ntls_key = {:?}\nshutdown_timeout_secs = 20\n\
              [auth]\nmethod = \"basic\"\nusername = \"{USER}\"\n\
-             [store]\nurl = \"sqlite://{}\"\n",
+             [store]\nurl = \"sqlite://{}\"\n{extra}",
             cert_path.display().to_string(),
             key_path.display().to_string(),
             db.display()
         ),
     )
     .unwrap();
-    let (child, addr) = start(exe, &config_path).await;
+    let (child, addr, log) =
+        spawn_serve_logged(serve_command(exe, &config_path), Duration::from_secs(30)).await;
     let client = client_for(&cert, addr);
-    Serve {
+    let serve = Serve {
         child,
         addr,
         cert,
@@ -65,11 +72,17 @@ async fn serve(exe: &str) -> Serve {
         db,
         client,
         _dir: dir,
-    }
+    };
+    (serve, log)
 }
 
 /// Start `tradecloud serve` with the configuration file `config_path`.
 async fn start(exe: &str, config_path: &Path) -> (Child, std::net::SocketAddr) {
+    spawn_serve(serve_command(exe, config_path), Duration::from_secs(30)).await
+}
+
+/// The command of `tradecloud serve` with the configuration file `config_path`.
+fn serve_command(exe: &str, config_path: &Path) -> Command {
     let mut command = Command::new(exe);
     command
         .arg("serve")
@@ -78,7 +91,7 @@ async fn start(exe: &str, config_path: &Path) -> (Child, std::net::SocketAddr) {
         // The secret comes from the environment, not the file or a flag.
         .env("TRADECLOUD_AUTH_PASSWORD", PASSWORD)
         .env("RUST_LOG", "warn,tradecloud=info");
-    spawn_serve(command, Duration::from_secs(30)).await
+    command
 }
 
 impl Serve {
@@ -246,6 +259,90 @@ async fn receiver_finishes_in_flight_requests_on_sigterm() {
         body.as_slice()
     );
     let _ = server.cert.len();
+}
+
+/// A second SIGTERM during the shutdown grace stops at once: the handler
+/// still running (a GET-webhook trigger's fetch from an API that accepts
+/// connections and never answers) is cancelled, and its event goes back to
+/// the queue with no attempt counted. The grace is 600 s: that the process
+/// exits at all within this test shows it did not wait it out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigterm_cancels_running_handlers_at_once() {
+    let Some(exe) = exe() else { return };
+    let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_addr = api.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = api.accept().await {
+            held.push(socket);
+        }
+    });
+    let (mut server, log) = serve_with(
+        exe,
+        &format!(
+            "[processing]\nshutdown_grace_secs = 600\nhandler_timeout_secs = 600\n\
+             [tradecloud]\nbase_url = \"http://{api_addr}/v2\"\nusername = \"erp\"\npassword = \"secret\"\n"
+        ),
+    )
+    .await;
+    let inbox = Inbox::open(&format!("sqlite://{}", server.db.display())).unwrap();
+    let id = inbox
+        .store(tradecloud::inbox::NewEvent::trigger(
+            tradecloud::inbox::EventKind::Order,
+            "o-hangs",
+        ))
+        .await
+        .unwrap()
+        .id();
+    // Generous, only so that a hang fails instead of blocking.
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let event = inbox.get(id).await.unwrap().unwrap();
+            if event.summary.state == tradecloud::inbox::State::Processing {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the trigger is claimed");
+
+    server.signal("-TERM");
+    let waiting = |log: &Arc<Mutex<Vec<String>>>| {
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("waiting for running handlers to finish"))
+    };
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while !waiting(&log) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the fetch runs into the grace: {:?}", log.lock().unwrap()));
+    server.signal("-TERM");
+    let status = tokio::time::timeout(Duration::from_secs(120), server.child.wait())
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "serve stops at the second SIGTERM: {:?}",
+                log.lock().unwrap()
+            )
+        })
+        .unwrap();
+    assert!(status.success(), "serve exits cleanly: {status:?}");
+    let said = log.lock().unwrap().join("\n");
+    assert!(
+        said.contains("asked to stop again") && said.contains("cancelled now"),
+        "one line says so: {said}"
+    );
+    let event = inbox.get(id).await.unwrap().unwrap();
+    assert_eq!(
+        (event.summary.state, event.summary.attempts),
+        (tradecloud::inbox::State::Trigger, 0),
+        "back in the queue, no attempt counted: {said}"
+    );
 }
 
 /// The receiver lock of the SQLite inbox (`PATH-receiver-lock`) goes with a

@@ -181,6 +181,10 @@ impl Store for Deferred {
         delegate!(self.mark_dead(id, reason))
     }
 
+    fn held(&self, id: i64) -> BoxFuture<'_, Result<bool, InboxError>> {
+        delegate!(self.held(id))
+    }
+
     fn counts(&self) -> BoxFuture<'_, Result<Vec<(State, u64)>, InboxError>> {
         delegate!(self.counts())
     }

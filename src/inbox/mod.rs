@@ -368,6 +368,8 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn replay(&self, id: i64) -> BoxFuture<'_, Result<()>>;
     /// See [`Inbox::mark_dead`].
     fn mark_dead(&self, id: i64, reason: String) -> BoxFuture<'_, Result<()>>;
+    /// See [`Inbox::held`].
+    fn held(&self, id: i64) -> BoxFuture<'_, Result<bool>>;
     fn counts(&self) -> BoxFuture<'_, Result<Vec<(State, u64)>>>;
     /// See [`Inbox::backlog`].
     fn backlog(&self) -> BoxFuture<'_, Result<Backlog>>;
@@ -872,6 +874,15 @@ impl Inbox {
     /// replayed like any dead event.
     pub async fn mark_dead(&self, id: i64, reason: &str) -> Result<()> {
         self.store.mark_dead(id, reason.to_string()).await
+    }
+
+    /// Whether a live claim holds event `id` (its order or shipment): a
+    /// `processing` event so held is being handled now, one not held was
+    /// interrupted and can be marked dead. The rule [`Inbox::mark_dead`]
+    /// applies (on SQLite, a claim left by a process that died counts until
+    /// the next start frees it). `NotFound` for an unknown id.
+    pub async fn held(&self, id: i64) -> Result<bool> {
+        self.store.held(id).await
     }
 
     /// All dead-lettered events, oldest first.

@@ -107,6 +107,10 @@
 //!   it again. Keep the grace below what the service manager waits before
 //!   it kills the process (`TimeoutStopSec=45s` in the systemd unit of
 //!   `deploy/`): a kill is a crash, whose interrupted events may count.
+//!   With [`Processor::run_with_stop_now`] (`tradecloud serve`: a second
+//!   SIGTERM or Ctrl-C), the grace can be ended early: the running handlers
+//!   are cancelled at once, as when it runs out. Lease renewals during the
+//!   grace are bounded by the time left in it.
 //!   A GET-webhook trigger's fetch runs none of the handler's code and is
 //!   never blamed.
 //! * **Per-object order.** Events with the same object id (order id or

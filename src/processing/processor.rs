@@ -168,6 +168,20 @@ impl<H: Handler> Processor<H> {
     /// On start (SQLite), claims left by a crash are released. While the
     /// store is unavailable the processor waits and tries again.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        self.run_with_stop_now(shutdown, std::future::pending())
+            .await
+    }
+
+    /// [`Processor::run`], with a second way to stop: when `now` completes
+    /// (a second SIGTERM or Ctrl-C, say) after `shutdown`, the shutdown
+    /// grace ends at once: handlers still running are cancelled and their
+    /// events go back to the queue uncounted, as when the grace runs out.
+    /// `now` completing first stops as `shutdown` and then at once.
+    pub async fn run_with_stop_now(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+        now: impl Future<Output = ()> + Send,
+    ) {
         self.inbox.open_handoff();
         let shared = Arc::new(Shared {
             inbox: self.inbox,
@@ -185,6 +199,9 @@ impl<H: Handler> Processor<H> {
         });
         let poll = shared.config.poll_interval.max(Duration::from_millis(1));
         tokio::pin!(shutdown);
+        tokio::pin!(now);
+        // Whether `now` completed (it is not polled again then).
+        let mut at_once = false;
 
         loop {
             match shared.inbox.recover().await {
@@ -200,6 +217,7 @@ impl<H: Handler> Processor<H> {
                     tracing::warn!(error = %e, "cannot reset interrupted events; trying again");
                     tokio::select! {
                         _ = &mut shutdown => return,
+                        _ = &mut now => return,
                         _ = tokio::time::sleep(poll) => {}
                     }
                 }
@@ -245,6 +263,10 @@ impl<H: Handler> Processor<H> {
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
+                _ = &mut now => {
+                    at_once = true;
+                    break;
+                }
                 claimed = async { claiming.as_mut().expect("a claim in flight").await }, if claiming.is_some() => {
                     claiming = None;
                     match claimed {
@@ -313,46 +335,90 @@ impl<H: Handler> Processor<H> {
         // grace (lease_secs below the grace, or the last renewal long
         // before the stop) let another instance hand on an event that a
         // handler here still ran, and blame this stop on it as a lease
-        // that ran out.
-        let expired = tokio::time::sleep(grace);
-        tokio::pin!(expired);
-        if !join_renewing(&shared, &mut tasks, &mut renew, Some(expired.as_mut())).await {
-            tracing::warn!(
+        // that ran out. Each renewal is bounded by the time left in the
+        // grace (and raced with a stop at once): with the database
+        // unreachable, it would otherwise wait out its connect timeout past
+        // the grace's end.
+        let deadline = tokio::time::Instant::now() + grace;
+        let ended = join_renewing(
+            &mut tasks,
+            &mut renew,
+            || tokio::time::timeout_at(deadline, renew_leases(&shared)),
+            async {
+                if at_once {
+                    return GraceEnd::Now;
+                }
+                tokio::select! {
+                    biased;
+                    () = &mut now => GraceEnd::Now,
+                    () = tokio::time::sleep_until(deadline) => GraceEnd::RanOut,
+                }
+            },
+        )
+        .await;
+        match ended {
+            None => {}
+            Some(GraceEnd::RanOut) => tracing::warn!(
                 runs = tasks.len(),
                 ?grace,
                 "handlers still running after the shutdown grace are cancelled; their events go back to the queue uncounted"
-            );
+            ),
+            Some(GraceEnd::Now) => tracing::warn!(
+                runs = tasks.len(),
+                "asked to stop again (a second SIGTERM or Ctrl-C): handlers still running are cancelled now; their events go back to the queue uncounted"
+            ),
+        }
+        if ended.is_some() {
             shared.cancel.send_replace(true);
-            join_renewing(&shared, &mut tasks, &mut renew, None).await;
+            // No more renewals: a cancelled handler ends at its next await,
+            // and its events go back (or, the store unreachable, their
+            // leases run out).
+            while let Some(done) = tasks.join_next().await {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "event task failed");
+                }
+            }
         }
         drop(done_tx);
         let _ = finisher.await;
     }
 }
 
-/// Wait for every task in `tasks` to end, renewing the leases meanwhile;
-/// `false` if `until` came first.
-async fn join_renewing<H>(
-    shared: &Shared<H>,
+/// How the shutdown grace ended before the handlers did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GraceEnd {
+    /// It ran out.
+    RanOut,
+    /// A stop at once was asked for.
+    Now,
+}
+
+/// Wait for every task in `tasks` to end, calling `renew` at every tick of
+/// `renewals` meanwhile; `None` once they all ended, `Some` with `until`'s
+/// output if it completed first (also while a renewal was under way).
+async fn join_renewing<R: Future, T>(
     tasks: &mut JoinSet<()>,
-    renew: &mut tokio::time::Interval,
-    mut until: Option<std::pin::Pin<&mut tokio::time::Sleep>>,
-) -> bool {
+    renewals: &mut tokio::time::Interval,
+    mut renew: impl FnMut() -> R,
+    until: impl Future<Output = T>,
+) -> Option<T> {
+    tokio::pin!(until);
     loop {
         tokio::select! {
             biased;
             done = tasks.join_next() => match done {
-                None => return true,
+                None => return None,
                 Some(Err(e)) => tracing::error!(error = %e, "event task failed"),
                 Some(Ok(())) => {}
             },
-            _ = async {
-                match until.as_mut() {
-                    Some(until) => until.as_mut().await,
-                    None => std::future::pending().await,
+            ended = &mut until => return Some(ended),
+            _ = renewals.tick() => {
+                tokio::select! {
+                    biased;
+                    ended = &mut until => return Some(ended),
+                    _ = renew() => {}
                 }
-            } => return false,
-            _ = renew.tick() => renew_leases(shared).await,
+            }
         }
     }
 }
@@ -992,5 +1058,38 @@ fn join_error_text(join: tokio::task::JoinError) -> String {
         format!("handler panicked: {text}")
     } else {
         "handler task was cancelled".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A renewal that hangs (PostgreSQL unreachable at a stop) does not hold
+    /// up the end of the grace: the wait ends when `until` does, renewal or
+    /// not.
+    #[tokio::test]
+    async fn a_hanging_renewal_does_not_outlast_the_grace() {
+        let mut tasks = JoinSet::new();
+        tasks.spawn(std::future::pending::<()>());
+        let mut renewals = tokio::time::interval(Duration::from_millis(1));
+        let renewing = Arc::new(Notify::new());
+        let renew = {
+            let renewing = renewing.clone();
+            move || {
+                renewing.notify_one();
+                std::future::pending::<()>()
+            }
+        };
+        // The grace ends while the renewal hangs.
+        let until = async { renewing.notified().await };
+        // Generous, only so that a hang fails instead of blocking.
+        let ended = tokio::time::timeout(
+            Duration::from_secs(60),
+            join_renewing(&mut tasks, &mut renewals, renew, until),
+        )
+        .await;
+        assert_eq!(ended.ok(), Some(Some(())), "the wait ended with the grace");
+        tasks.abort_all();
     }
 }

@@ -129,9 +129,11 @@ impl Receiver {
     }
 
     /// Serve until SIGTERM or Ctrl-C, then finish in-flight requests and stop
-    /// the processor.
+    /// the processor; a second SIGTERM or Ctrl-C cancels the handlers still
+    /// running at once (see [`Receiver::run_until_or_now`]).
     pub async fn run(self) -> Result<(), ReceiverError> {
-        self.run_until(shutdown_signal()).await
+        let (shutdown, again) = shutdown_signals();
+        self.run_until_or_now(shutdown, again).await
     }
 
     /// Serve until `shutdown` completes, then finish in-flight requests and
@@ -140,6 +142,20 @@ impl Receiver {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ReceiverError> {
+        self.run_until_or_now(shutdown, std::future::pending())
+            .await
+    }
+
+    /// [`Receiver::run_until`], and when `now` completes (a second signal,
+    /// see [`shutdown_signals`]) during the processor's shutdown grace, the
+    /// grace ends at once: handlers still running are cancelled and their
+    /// events go back to the queue uncounted, as when the grace runs out.
+    pub async fn run_until_or_now(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        now: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ReceiverError> {
+        use glue::Stop;
         let watcher = match (&self.watch, &self.resolver) {
             (Some(files), Some(resolver)) => Some(files.clone().watch(
                 resolver,
@@ -169,8 +185,25 @@ impl Receiver {
         // The processor stops when the listener does (its shutdown grace
         // runs while requests in flight finish, not after): a stop takes
         // the longer of the two, within the service manager's timeout.
-        let (stop_processing, stopped) = tokio::sync::watch::channel(false);
+        let (stop_processing, stopped) = tokio::sync::watch::channel(Stop::Running);
         let stop_processing = std::sync::Arc::new(stop_processing);
+        let stop = |level: Stop| {
+            let stop_processing = stop_processing.clone();
+            move || stop_processing.send_modify(|s| *s = (*s).max(level))
+        };
+        // `shutdown` stops, `now` (after it, or instead) stops at once.
+        let asked = {
+            let (stop, stop_now) = (stop(Stop::Graceful), stop(Stop::Now));
+            tokio::spawn(async move {
+                tokio::pin!(now);
+                tokio::select! {
+                    () = shutdown => stop(),
+                    () = &mut now => return stop_now(),
+                }
+                now.await;
+                stop_now();
+            })
+        };
         let processor = self
             .processing
             .map(|p| p.spawn(self.inbox.clone(), self.metrics.clone(), stopped));
@@ -198,10 +231,11 @@ impl Receiver {
             drain_timeout: Duration::from_secs(s.request_timeout_secs.max(1)),
         };
         let shutdown: ShutdownFuture = {
-            let stop_processing = stop_processing.clone();
+            let mut stopping = stop_processing.subscribe();
             Box::pin(async move {
-                shutdown.await;
-                stop_processing.send_replace(true);
+                if stopping.wait_for(|s| *s >= Stop::Graceful).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
             })
         };
         listener::serve(
@@ -213,7 +247,7 @@ impl Receiver {
             shutdown,
         )
         .await;
-        stop_processing.send_replace(true);
+        stop(Stop::Graceful)();
         let mut stopped_cleanly = true;
         if let Some(processor) = processor {
             // Long enough for the processor to put back the events of the
@@ -255,6 +289,7 @@ impl Receiver {
             acme.abort();
         }
         store_watch.abort();
+        asked.abort();
         if let Some(console) = console {
             console.abort();
         }
@@ -266,7 +301,8 @@ impl Receiver {
     }
 }
 
-/// Completes on SIGTERM or Ctrl-C (SIGINT).
+/// Completes on SIGTERM or Ctrl-C (SIGINT): the first of
+/// [`shutdown_signals`].
 ///
 /// The signal handlers are in place when this function returns, not when
 /// the future is first polled: call it before saying "listening", so that a
@@ -282,35 +318,73 @@ impl Receiver {
 /// # }
 /// ```
 pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    shutdown_signals().0
+}
+
+/// Two futures: the first completes on SIGTERM or Ctrl-C (SIGINT), the
+/// second on the next such signal, for
+/// [`Receiver::run_until_or_now`]: the operator who presses Ctrl-C twice,
+/// or a service manager that signals again, does not wait out the
+/// processor's shutdown grace.
+///
+/// As for [`shutdown_signal`], the signal handlers are in place when this
+/// function returns. Must be called inside a Tokio runtime.
+///
+/// ```no_run
+/// # async fn run(receiver: tradecloud::receiver::Receiver) -> Result<(), tradecloud::receiver::ReceiverError> {
+/// let (shutdown, again) = tradecloud::receiver::shutdown_signals();
+/// eprintln!("listening on https://{}", receiver.local_addr());
+/// receiver.run_until_or_now(shutdown, again).await
+/// # }
+/// ```
+pub fn shutdown_signals() -> (
+    impl Future<Output = ()> + Send + 'static,
+    impl Future<Output = ()> + Send + 'static,
+) {
+    // How many signals came.
+    let (count, counted) = tokio::sync::watch::channel(0u32);
+    let received = move |name: &str| {
+        count.send_modify(|n| *n = n.saturating_add(1));
+        if *count.borrow() == 1 {
+            tracing::info!("{name} received; shutting down");
+        }
+    };
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
         // Registering here, eagerly, replaces the default action (exit) at once.
-        let interrupt = signal(SignalKind::interrupt()).ok();
-        let terminate = signal(SignalKind::terminate()).ok();
-        async move {
-            let received = |signal: Option<tokio::signal::unix::Signal>| async move {
-                match signal {
-                    Some(mut signal) => {
-                        signal.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
+        let mut interrupt = signal(SignalKind::interrupt()).ok();
+        let mut terminate = signal(SignalKind::terminate()).ok();
+        tokio::spawn(async move {
+            async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+                let received = match signal {
+                    Some(signal) => signal.recv().await.is_some(),
+                    None => false,
+                };
+                if !received {
+                    std::future::pending::<()>().await;
                 }
-            };
-            tokio::select! {
-                () = received(interrupt) => tracing::info!("Ctrl-C received; shutting down"),
-                () = received(terminate) => tracing::info!("SIGTERM received; shutting down"),
             }
-        }
+            loop {
+                tokio::select! {
+                    () = next(&mut interrupt) => received("Ctrl-C"),
+                    () = next(&mut terminate) => received("SIGTERM"),
+                }
+            }
+        });
     }
     #[cfg(not(unix))]
-    async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::info!("Ctrl-C received; shutting down");
-        } else {
-            std::future::pending::<()>().await
+    tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            received("Ctrl-C");
         }
-    }
+    });
+    let after = |mut counted: tokio::sync::watch::Receiver<u32>, signals: u32| async move {
+        if counted.wait_for(|n| *n >= signals).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    (after(counted.clone(), 1), after(counted, 2))
 }
 
 /// The whole application: webhook routes behind authentication, the

@@ -21,12 +21,37 @@ pub(super) trait Spawn: Send {
         self: Box<Self>,
         inbox: Inbox,
         metrics: Metrics,
-        stop: tokio::sync::watch::Receiver<bool>,
+        stop: tokio::sync::watch::Receiver<Stop>,
     ) -> tokio::task::JoinHandle<()>;
 }
 
-async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
+/// How far the receiver's stop has gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Stop {
+    Running,
+    /// Stop, giving running handlers the shutdown grace.
+    Graceful,
+    /// Stop at once (asked again): running handlers are cancelled now.
+    Now,
+}
+
+/// Completes once `stop` is at `level` or beyond (never if its sender is
+/// gone first).
+async fn stopped(mut stop: tokio::sync::watch::Receiver<Stop>, level: Stop) {
+    if stop.wait_for(|s| *s >= level).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Run `processor` until the receiver stops.
+fn run<H: Handler>(
+    processor: Processor<H>,
+    stop: tokio::sync::watch::Receiver<Stop>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(processor.run_with_stop_now(
+        stopped(stop.clone(), Stop::Graceful),
+        stopped(stop, Stop::Now),
+    ))
 }
 
 type Setup = (
@@ -54,7 +79,7 @@ impl<H: Handler> Spawn for WithHandler<H> {
         self: Box<Self>,
         inbox: Inbox,
         metrics: Metrics,
-        stop: tokio::sync::watch::Receiver<bool>,
+        stop: tokio::sync::watch::Receiver<Stop>,
     ) -> tokio::task::JoinHandle<()> {
         let (config, fetcher, client) = self.setup.unwrap_or_default();
         let mut processor = Processor::new(inbox, self.handler, config)
@@ -65,7 +90,7 @@ impl<H: Handler> Spawn for WithHandler<H> {
         if let Some(client) = client {
             processor = processor.with_extension(client);
         }
-        tokio::spawn(processor.run(stopped(stop)))
+        run(processor, stop)
     }
 }
 
@@ -80,8 +105,8 @@ where
         self: Box<Self>,
         inbox: Inbox,
         _metrics: Metrics,
-        stop: tokio::sync::watch::Receiver<bool>,
+        stop: tokio::sync::watch::Receiver<Stop>,
     ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn((self.0)(inbox).run(stopped(stop)))
+        run((self.0)(inbox), stop)
     }
 }

@@ -93,7 +93,7 @@ use crate::inbox::InboxError;
 
 pub use crate::processing::LogHandler;
 pub use api_health::ApiHealth;
-pub use app::{shutdown_signal, Receiver};
+pub use app::{shutdown_signal, shutdown_signals, Receiver};
 pub use auth::{AuthFailure, Authenticator, Principal};
 pub use builder::ReceiverBuilder;
 pub use certificate::EXPIRY_WARNING_DAYS;

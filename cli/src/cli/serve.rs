@@ -18,7 +18,9 @@ use super::GlobalArgs;
 /// The configuration comes from --config (default ./tradecloud.toml, if
 /// present) and TRADECLOUD_<SECTION>_<KEY> environment variables, e.g.
 /// TRADECLOUD_AUTH_PASSWORD. Stop with SIGTERM or Ctrl-C: in-flight
-/// requests are finished first.
+/// requests are finished first, and running handlers get
+/// processing.shutdown_grace_secs; a second SIGTERM or Ctrl-C cancels them
+/// at once (their events go back to the queue uncounted).
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Serve a self-signed certificate for localhost instead of
@@ -121,14 +123,15 @@ pub async fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     }
     // Handlers first, then the line a supervisor waits for: a SIGTERM sent
     // on seeing "listening" must find them in place.
-    let shutdown = tradecloud::receiver::shutdown_signal();
+    let (shutdown, again) = tradecloud::receiver::shutdown_signals();
     let addr = receiver.local_addr();
     if json {
         tracing::info!(listen = %addr, "listening on https://{addr}");
     } else {
         eprintln!("listening on https://{addr}");
     }
-    receiver.run_until(shutdown).await?;
+    // A second SIGTERM or Ctrl-C cancels the handlers still running at once.
+    receiver.run_until_or_now(shutdown, again).await?;
     if let Some(telemetry) = telemetry {
         // Export what is still buffered (blocks on the exporter's thread).
         let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;

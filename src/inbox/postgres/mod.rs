@@ -521,6 +521,10 @@ impl Store for PgStore {
         })
     }
 
+    fn held(&self, id: i64) -> BoxFuture<'_, Result<bool, InboxError>> {
+        Box::pin(async move { rows::held(&self.client().await?, id).await })
+    }
+
     fn counts(&self) -> BoxFuture<'_, Result<Vec<(State, u64)>, InboxError>> {
         Box::pin(async move { rows::counts(&self.client().await?).await })
     }

@@ -319,6 +319,38 @@ pub(crate) async fn replay(client: &impl GenericClient, id: i64) -> Result<(), I
     Ok(())
 }
 
+/// See [`crate::inbox::Inbox::held`].
+pub(crate) async fn held(client: &impl GenericClient, id: i64) -> Result<bool, InboxError> {
+    let row = client
+        .query_opt("SELECT object_key FROM events WHERE id = $1", &[&id])
+        .await
+        .map_err(pg_error)?
+        .ok_or(InboxError::NotFound(id))?;
+    let object_key: Option<String> = row.get(0);
+    head_held(client, object_key.as_deref(), id, "").await
+}
+
+/// Whether a live claim (its lease not run out) holds the head of event
+/// `id` of `object_key`, the row locked with `lock` (`" FOR UPDATE"`) if
+/// given: the one rule of [`held`] and [`mark_dead`].
+async fn head_held(
+    client: &impl GenericClient,
+    object_key: Option<&str>,
+    id: i64,
+    lock: &str,
+) -> Result<bool, InboxError> {
+    Ok(client
+        .query_opt(
+            &format!(
+                "SELECT owner IS NOT NULL AND due_at > tc_now_ms() FROM heads WHERE key = $1{lock}"
+            ),
+            &[&head_key(object_key, id)],
+        )
+        .await
+        .map_err(pg_error)?
+        .is_some_and(|row| row.get(0)))
+}
+
 /// See [`crate::inbox::Inbox::mark_dead`]; under the object's lock, like
 /// a claim. A head left pointing at the event is made due now: the next
 /// claim moves it on to the object's next event.
@@ -347,14 +379,7 @@ pub(crate) async fn mark_dead(
         .execute("SELECT tc_lock_objects($1)", &[&keys])
         .await
         .map_err(pg_error)?;
-    let held: bool = client
-        .query_opt(
-            "SELECT owner IS NOT NULL AND due_at > tc_now_ms() FROM heads WHERE key = $1 FOR UPDATE",
-            &[&head_key(object_key.as_deref(), id)],
-        )
-        .await
-        .map_err(pg_error)?
-        .is_some_and(|row| row.get(0));
+    let held = head_held(client, object_key.as_deref(), id, " FOR UPDATE").await?;
     let state: String = client
         .query_one("SELECT state FROM events WHERE id = $1", &[&id])
         .await

@@ -632,6 +632,10 @@ impl Store for SqliteStore {
         ))
     }
 
+    fn held(&self, id: i64) -> BoxFuture<'_, Result<bool, InboxError>> {
+        Box::pin(self.read(move |conn| rows::held(conn, id)))
+    }
+
     fn counts(&self) -> BoxFuture<'_, Result<Vec<(State, u64)>, InboxError>> {
         Box::pin(self.read(rows::counts))
     }

@@ -399,6 +399,26 @@ pub(crate) fn replay(conn: &Connection, id: i64, now: i64) -> Result<(), InboxEr
     ensure_head(conn, object_key.as_deref(), id, now)
 }
 
+/// See [`crate::inbox::Inbox::held`].
+pub(crate) fn held(conn: &Connection, id: i64) -> Result<bool, InboxError> {
+    let object_key: Option<String> = conn
+        .prepare_cached("SELECT object_key FROM events WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()?
+        .ok_or(InboxError::NotFound(id))?;
+    head_held(conn, object_key.as_deref(), id)
+}
+
+/// Whether a claim holds the head of event `id` of `object_key` (see
+/// [`held`]): the one rule of [`held`] and [`mark_dead`].
+fn head_held(conn: &Connection, object_key: Option<&str>, id: i64) -> Result<bool, InboxError> {
+    let held: Option<bool> = conn
+        .prepare_cached("SELECT owner IS NOT NULL FROM heads WHERE key = ?1")?
+        .query_row([head_key(object_key, id)], |row| row.get(0))
+        .optional()?;
+    Ok(held.unwrap_or(false))
+}
+
 /// See [`crate::inbox::Inbox::mark_dead`]. A head left pointing at the
 /// event is made due now: the next claim moves it on to the object's next
 /// event (see `queue::claim`).
@@ -422,14 +442,8 @@ pub(crate) fn mark_dead(
         .optional()?;
     let (state, object_key) = row.ok_or(InboxError::NotFound(id))?;
     let processing = state == State::Processing.as_str();
-    if processing {
-        let held: Option<bool> = conn
-            .prepare_cached("SELECT owner IS NOT NULL FROM heads WHERE key = ?1")?
-            .query_row([head_key(object_key.as_deref(), id)], |row| row.get(0))
-            .optional()?;
-        if held.unwrap_or(false) {
-            return Err(cannot_mark_dead(id, &state));
-        }
+    if processing && head_held(conn, object_key.as_deref(), id)? {
+        return Err(cannot_mark_dead(id, &state));
     }
     // The claim that left an event `processing` is taken back unless it
     // counted (as the next claim would take it back): `attempts` stays

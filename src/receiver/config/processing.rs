@@ -39,8 +39,11 @@ pub struct ProcessingConfig {
     /// Seconds a clean stop (SIGTERM) waits for running handlers; then they
     /// are cancelled and their events go back to the queue uncounted (see
     /// [`ProcessorConfig::shutdown_grace`](crate::processing::ProcessorConfig::shutdown_grace)).
-    /// Keep it well below the service manager's stop timeout (systemd's
-    /// `TimeoutStopSec`, 45 s in `deploy/`).
+    /// At most `handler_timeout_secs` (a longer grace is refused: the
+    /// handler's timeout cancels it first). Keep it well below the service
+    /// manager's stop timeout (systemd's `TimeoutStopSec`, 45 s in
+    /// `deploy/`): raising the grace needs raising that too. A second
+    /// SIGTERM or Ctrl-C ends the grace at once.
     pub shutdown_grace_secs: u64,
 }
 
@@ -98,6 +101,16 @@ impl ProcessingConfig {
             return Err(ConfigError::setting(
                 "processing.concurrency, max_attempts, poll_interval_ms, batch, handler_timeout_secs and shutdown_grace_secs must be at least 1, lease_secs at least 3",
             ));
+        }
+
+        if self.shutdown_grace_secs > self.handler_timeout_secs {
+            return Err(ConfigError::setting(format!(
+                "processing.shutdown_grace_secs ({} s) is longer than processing.handler_timeout_secs ({} s): \
+                 a running handler is cancelled by its timeout first, so the longer grace only holds up a stop; \
+                 lower shutdown_grace_secs to at most handler_timeout_secs (and keep it below the service manager's \
+                 stop timeout, systemd's TimeoutStopSec)",
+                self.shutdown_grace_secs, self.handler_timeout_secs
+            )));
         }
 
         if u128::from(self.backoff_base_ms) > u128::from(self.backoff_max_secs) * 1000 {

@@ -118,6 +118,10 @@ fn processing_section_and_its_overrides() {
             "[processing]\nbackoff_base_ms = 120000\nbackoff_max_secs = 60\n",
             "backoff_base_ms",
         ),
+        (
+            "[processing]\nhandler_timeout_secs = 60\nshutdown_grace_secs = 61\n",
+            "processing.shutdown_grace_secs (61 s) is longer than processing.handler_timeout_secs (60 s)",
+        ),
     ] {
         let c = Config::from_parts(Some(&format!("{basic}{extra}")), "t", env(&[])).unwrap();
         let e = c.validate_for_serving().unwrap_err().to_string();
@@ -497,5 +501,34 @@ fn a_missing_secret_file_names_its_key() {
     assert!(
         e.contains("auth.token_file") && e.contains("too large"),
         "{e}"
+    );
+}
+
+/// The systemd unit of `deploy/` waits long enough at a stop for the
+/// defaults: the HTTP drain (`server.shutdown_timeout_secs`) and the
+/// handlers' grace (`processing.shutdown_grace_secs`) run side by side, so a
+/// stop takes the longer of the two, then up to 10 s for the cancelled
+/// handlers' events to go back (what the receiver allows the processor).
+/// A SIGKILL before that interrupts the events being handled.
+#[test]
+fn the_shipped_unit_outwaits_a_default_stop() {
+    let unit = include_str!("../../../deploy/systemd/tradecloud.service");
+    let timeout: u64 = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("TimeoutStopSec="))
+        .and_then(|v| v.trim().strip_suffix('s'))
+        .and_then(|v| v.parse().ok())
+        .expect("TimeoutStopSec=Ns in deploy/systemd/tradecloud.service");
+    let c = Config::default();
+    let stop = c
+        .server
+        .shutdown_timeout_secs
+        .max(c.processing.shutdown_grace_secs + 10);
+    assert!(
+        timeout > stop,
+        "TimeoutStopSec={timeout}s does not exceed the longer of server.shutdown_timeout_secs ({}) and \
+         processing.shutdown_grace_secs ({}) + 10: raise TimeoutStopSec with the defaults",
+        c.server.shutdown_timeout_secs,
+        c.processing.shutdown_grace_secs
     );
 }

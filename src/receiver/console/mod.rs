@@ -828,7 +828,22 @@ async fn show_event(
     };
     match console.inbox.get(id).await {
         Ok(Some(e)) => match console.inbox.attempts(id).await {
-            Ok(attempts) => html(StatusCode::OK, pages::event(session, &e, &attempts, notice)),
+            Ok(attempts) => {
+                // What `POST /dead` accepts: an event still to be handled,
+                // or a `processing` one no live claim holds (interrupted).
+                let can_mark_dead = match e.summary.state {
+                    State::Received | State::Trigger | State::Retrying => true,
+                    State::Processing => match console.inbox.held(id).await {
+                        Ok(held) => !held,
+                        Err(e) => return store_problem(session, &e),
+                    },
+                    _ => false,
+                };
+                html(
+                    StatusCode::OK,
+                    pages::event(session, &e, &attempts, can_mark_dead, notice),
+                )
+            }
             Err(e) => store_problem(session, &e),
         },
         Ok(None) => missing(),

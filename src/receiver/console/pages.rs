@@ -503,6 +503,7 @@ pub(super) fn event(
     session: &Session,
     e: &StoredEvent,
     attempts: &[Attempt],
+    can_mark_dead: bool,
     notice: Option<&str>,
 ) -> Markup {
     let s = &e.summary;
@@ -593,7 +594,7 @@ pub(super) fn event(
                     button id="replay" type="submit" { "Replay…" }
                 }
             }
-            @if session.role == Role::Operator && matches!(s.state, State::Received | State::Trigger | State::Retrying) {
+            @if session.role == Role::Operator && can_mark_dead {
                 form method="post" action="/dead" {
                     input type="hidden" name="csrf" value=(session.csrf);
                     input type="hidden" name="id" value=(s.id);
