@@ -317,7 +317,7 @@ impl PgStore {
         {
             let client = pool.get().await.map_err(|e| tls.explain(pool_error(e)))?;
             schema::migrate(&client, options.create).await?;
-            if opening == Opening::Use {
+            if opening != Opening::MigrationTarget {
                 if let Some(mark) = rows::import_mark(&client).await? {
                     return Err(super::migrate::unfinished(&redact(url), &mark));
                 }
