@@ -103,10 +103,14 @@ impl SqliteStore {
                 if !path.exists() {
                     return Err(db::no_inbox_at(path));
                 }
-                let reader = db::Reader::checkout(None, path, &options, true)
+                // The first reads happen here: a failure is an opening's.
+                let mark = db::Reader::checkout(None, path, &options, true)
+                    .and_then(|reader| {
+                        db::check_readable(&reader.conn)?;
+                        rows::import_mark(&reader.conn)
+                    })
                     .map_err(|e| opening_failure(&target, e))?;
-                db::check_readable(&reader.conn)?;
-                if let Some(mark) = rows::import_mark(&reader.conn)? {
+                if let Some(mark) = mark {
                     return Err(crate::inbox::migrate::unfinished(&describe(&target), &mark));
                 }
                 drop(rx);
