@@ -248,3 +248,70 @@ async fn an_api_unreachable_at_start_is_checked_again_until_it_answers() {
     rx.stop().await;
     server.shutdown().await.unwrap();
 }
+
+/// A document download a handler makes through the receiver's client
+/// (`ctx.client()`) is a call to Tradecloud's API too: its answer moves
+/// `tradecloud_api_last_success_timestamp_seconds` as a fetch does. Only
+/// the check at start and GET-webhook fetches did: with POST webhooks and
+/// downloads only, the gauge kept the time of the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handlers_document_download_counts_for_the_api_health() {
+    use tradecloud::processing::{handler_fn, HandlerContext, HandlerError};
+
+    let server = MockServer::start(MockConfig::new().demo_data())
+        .await
+        .expect("the mock starts");
+    let downloads = tempfile::tempdir().unwrap();
+    let into = downloads.path().to_owned();
+    let handler = handler_fn(move |_event, ctx: HandlerContext| {
+        let into = into.clone();
+        async move {
+            let client = ctx
+                .client()
+                .ok_or_else(|| HandlerError::Permanent("no client".into()))?;
+            client
+                .documents()
+                .download(DOCUMENT_ID, &into)
+                .await
+                .map(|_| ())
+                .map_err(|e| HandlerError::Permanent(e.to_string()))
+        }
+    });
+    let config = config_with(&server, &server.credentials().password);
+    let rx = start_with(&config, |b| b.handler(handler)).await;
+    let last_success = |rx: &TestReceiver| {
+        metric(
+            &rx.metrics.encode(),
+            "tradecloud_api_last_success_timestamp_seconds",
+        )
+    };
+    wait_until("the check at start succeeds", async || {
+        last_success(&rx).is_some_and(|t| t > 0.0)
+    })
+    .await;
+    let at_start = last_success(&rx).unwrap();
+    // The gauge has milliseconds: the download's call comes later than that.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    let response = rx
+        .post(
+            "/tradecloud/order",
+            "application/json",
+            r#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":"o1"}}"#,
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    wait_until("the handler downloads the document", async || {
+        std::fs::read_dir(downloads.path()).is_ok_and(|mut d| d.next().is_some())
+    })
+    .await;
+    wait_until("the download's call moves the last success", async || {
+        last_success(&rx).is_some_and(|t| t > at_start)
+    })
+    .await;
+    rx.stop().await;
+    server.shutdown().await.unwrap();
+}
+
+/// A document of the mock's demo data.
+const DOCUMENT_ID: &str = "05d251f0-0166-4e1e-8110-8d7a507b18f4";

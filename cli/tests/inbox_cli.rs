@@ -502,3 +502,108 @@ async fn purge_deletes_old_done_events_only() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--older-than"));
 }
+
+/// `tradecloud ARGS` run where `$M` is a tmpfs holding `files` (name,
+/// source) and mounted read-only, in a user and mount namespace of its own
+/// (`unshare -rm`, as `serve_disk` does: no root needed); `None`, with
+/// "skipped" printed, where this machine refuses such namespaces.
+#[cfg(target_os = "linux")]
+fn on_read_only_tmpfs(mount: &Path, files: &[(&str, &Path)], args: &[&str]) -> Option<Output> {
+    let namespaces = Command::new("unshare").args(["-rm", "true"]).output();
+    if !namespaces.is_ok_and(|out| out.status.success()) {
+        println!("skipped: this machine refuses user and mount namespaces (`unshare -rm`)");
+        return None;
+    }
+    let mut script = r#"mount -t tmpfs -o size=4m tradecloud-test "$M""#.to_string();
+    for (i, (name, _)) in files.iter().enumerate() {
+        script.push_str(&format!(r#" && cp "$F{i}" "$M/{name}""#));
+    }
+    script.push_str(r#" && mount -o remount,bind,ro "$M" && exec "$0" "$@""#);
+    let mut unshare = Command::new("unshare");
+    unshare
+        .args(["-rm", "sh", "-c", &script, env!("CARGO_BIN_EXE_tradecloud")])
+        .args(args)
+        .current_dir(mount.parent().unwrap())
+        .env("M", mount);
+    for var in ["TRADECLOUD_STORE_URL", "TRADECLOUD_CONFIG", "RUST_LOG"] {
+        unshare.env_remove(var);
+    }
+    for (i, (_, source)) in files.iter().enumerate() {
+        unshare.env(format!("F{i}"), source);
+    }
+    Some(unshare.output().expect("run unshare"))
+}
+
+/// The commands that only read (`list`, `show`, `dead`) read an inbox on a
+/// read-only file system: they opened it for writing and failed ("on a
+/// read-only file system ... remount it read-write"), where an operator
+/// looks first after the kernel made the disk read-only. An inbox whose
+/// write-ahead log holds events but has no `-shm` file cannot be read
+/// there: the error says so and what to do.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn read_commands_read_an_inbox_on_a_read_only_file_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.db");
+    let inbox = Inbox::open(&format!("sqlite://{}", seed.display())).unwrap();
+    let id = inbox
+        .store(NewEvent::trigger(EventKind::Shipment, "s-1"))
+        .await
+        .unwrap()
+        .id();
+    // The log of the open inbox, with the event in it, as a receiver that
+    // died would leave it (copied while the inbox is open).
+    let wal = dir.path().join("seed.db-wal");
+    let copied_wal = dir.path().join("copied.db-wal");
+    let copied_db = dir.path().join("copied.db");
+    std::fs::copy(&seed, &copied_db).unwrap();
+    std::fs::copy(&wal, &copied_wal).unwrap();
+    assert!(std::fs::metadata(&copied_wal).unwrap().len() > 0);
+    drop(inbox);
+    // Everything in the database file, as a receiver that stopped leaves it.
+    rusqlite::Connection::open(&seed)
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+
+    let mount = dir.path().join("mnt");
+    std::fs::create_dir(&mount).unwrap();
+    let url = format!("sqlite://{}/inbox.db", mount.display());
+    let id_text = id.to_string();
+    for args in [
+        &["inbox", "list", "--json", "--store", &url][..],
+        &["inbox", "show", &id_text, "--json", "--store", &url],
+        &["inbox", "dead", "--store", &url],
+    ] {
+        let Some(out) = on_read_only_tmpfs(&mount, &[("inbox.db", &seed)], args) else {
+            return;
+        };
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(out.status.success(), "{args:?}: {stderr}\n{stdout}");
+        match args[1] {
+            "dead" => assert_eq!(stdout, "no dead events\n"),
+            _ => assert!(
+                stdout.contains(r#""shipmentId":"s-1""#),
+                "{args:?}: {stdout}"
+            ),
+        }
+    }
+
+    let out = on_read_only_tmpfs(
+        &mount,
+        &[("inbox.db", &copied_db), ("inbox.db-wal", &copied_wal)],
+        &["inbox", "list", "--store", &url],
+    )
+    .expect("namespaces worked above");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("read-only file system")
+            && stderr.contains("-shm file is missing")
+            && stderr.contains("remount"),
+        "{stderr}"
+    );
+}

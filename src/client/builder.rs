@@ -487,6 +487,7 @@ impl ClientBuilder {
             limiter,
             tokens: TokenStore::default(),
             stats: Stats::default(),
+            observer: std::sync::OnceLock::new(),
         });
         Ok(Client::assemble(base_url, shared, transports, self.timeout))
     }

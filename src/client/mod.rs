@@ -190,7 +190,13 @@ pub(crate) struct Shared {
     pub(crate) limiter: Option<RateLimiter>,
     pub(crate) tokens: TokenStore,
     pub(crate) stats: Stats,
+    /// Told the outcome of every call ([`Client::observe_calls`]).
+    pub(crate) observer: std::sync::OnceLock<CallObserver>,
 }
+
+/// What a client tells its observer after each API call: `Ok(())`, or the
+/// call's error with what it was about (see [`Client::observe_calls`]).
+pub(crate) type CallObserver = Arc<dyn Fn(Result<(), (&str, &ClientError)>) + Send + Sync>;
 
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
@@ -442,9 +448,36 @@ impl Client {
         >,
     ) -> Result<T, ClientError> {
         let (result, report) = report::capture(call).await;
+        let observer = self.inner.shared.observer.get();
         match result {
-            Ok(value) => Ok(value.into_inner()),
-            Err(error) => Err(self.error_context(what()).convert(error, report).await),
+            Ok(value) => {
+                if let Some(observer) = observer {
+                    observer(Ok(()));
+                }
+                Ok(value.into_inner())
+            }
+            Err(error) => {
+                let what = what();
+                let error = self
+                    .error_context(what.clone())
+                    .convert(error, report)
+                    .await;
+                if let Some(observer) = observer {
+                    observer(Err((&what, &error)));
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Have `observer` told the outcome of every later API call of this
+    /// client and its clones (all of them go through [`Client::call`]: the
+    /// groups' calls, and the metadata call of each document download).
+    /// The first observer set stays. The receiver's `ApiHealth` follows its
+    /// client this way.
+    pub(crate) fn observe_calls(&self, observer: CallObserver) {
+        if self.inner.shared.observer.set(observer).is_err() {
+            tracing::debug!("the client has an observer already; the first one stays");
         }
     }
 

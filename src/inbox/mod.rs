@@ -424,6 +424,9 @@ pub(crate) enum Opening {
     Use,
     /// As the target of `inbox migrate`.
     MigrationTarget,
+    /// To be read only (see [`Inbox::connect_reading`]): refused as `Use`
+    /// is, and never written.
+    Read,
 }
 
 /// An event as `inbox migrate` copies it: with its keys (see [`keys`]),
@@ -629,6 +632,19 @@ impl Inbox {
     }
 
     /// Open an inbox to copy into with [`Inbox::copy_to`]: like
+    /// [`Inbox::connect_with`] for a command that only reads (lists and
+    /// shows events): a SQLite file is opened read-only and never created,
+    /// upgraded or written, so that an inbox on a read-only file system can
+    /// be read; every write fails with [`InboxError::Unavailable`]. On a
+    /// read-only file system a SQLite inbox whose `-wal` file holds changes
+    /// but whose `-shm` file is missing cannot be read: the error says so.
+    /// A PostgreSQL inbox is opened as [`Inbox::connect_with`] does
+    /// (`create: false` keeps it from creating tables).
+    pub async fn connect_reading(url: &str, options: InboxOptions) -> Result<Inbox> {
+        let store = open_store(url, options, Arc::default(), Opening::Read).await?;
+        Ok(Self::from_store(store))
+    }
+
     /// [`Inbox::connect_with`], except that an inbox holding the unfinished
     /// copy of an earlier `copy_to` is opened too (every other opening
     /// refuses it), so that the copy can be run again.

@@ -35,8 +35,11 @@
 //!   first call, the check at start, is answered);
 //! * `tradecloud_api_last_success_timestamp_seconds` is the Unix time of
 //!   the last call answered 2xx (`0` before the first): the calls are the
-//!   check at start and GET-webhook fetches, so with POST webhooks only
-//!   `time() - ...` says how old the news is;
+//!   check at start and every call of the receiver's client (GET-webhook
+//!   fetches, and handlers' calls through `ctx.client()`, such as a
+//!   document download's metadata call),
+//!   so with POST webhooks only and no such calls `time() - ...` says how
+//!   old the news is;
 //! * going unreachable is logged as a warning once (with the error), and
 //!   the way back once; `/readyz` says `"reachable": false` meanwhile.
 
@@ -185,6 +188,18 @@ impl ApiHealth {
                 }
             }
         }
+    }
+
+    /// [`ApiHealth::observe`] as the observer of a client's calls (see
+    /// [`ClientFetcher::with_health`](super::ClientFetcher::with_health)).
+    pub(crate) fn observer(&self) -> crate::client::CallObserver {
+        let health = self.clone();
+        std::sync::Arc::new(
+            move |outcome: Result<(), (&str, &crate::client::ClientError)>| match outcome {
+                Ok(()) => health.observe("a call", Ok(())),
+                Err((what, error)) => health.observe(&format!("a call about {what}"), Err(error)),
+            },
+        )
     }
 
     /// Tradecloud answered a call.

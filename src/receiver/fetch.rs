@@ -15,33 +15,22 @@ use super::config::{ConfigError, TradecloudConfig};
 #[derive(Debug, Clone)]
 pub struct ClientFetcher {
     client: Client,
-    health: Option<super::ApiHealth>,
 }
 
 impl ClientFetcher {
     /// A fetcher using `client`.
     pub fn new(client: Client) -> Self {
-        ClientFetcher {
-            client,
-            health: None,
-        }
+        ClientFetcher { client }
     }
 
-    /// Report every fetch's answer to `health`: a `401`/`403` as refused
-    /// credentials, a success as accepted ones, no answer (or a 5xx) as an
-    /// unreachable API.
-    pub fn with_health(mut self, health: super::ApiHealth) -> Self {
-        self.health = Some(health);
+    /// Report the answer of every call of its client to `health`: a
+    /// `401`/`403` as refused credentials, a success as accepted ones, no
+    /// answer (or a 5xx) as an unreachable API. Every call: the fetches,
+    /// and those of handlers through the same client (`ctx.client()`:
+    /// document downloads), and of its other clones.
+    pub fn with_health(self, health: super::ApiHealth) -> Self {
+        self.client.observe_calls(health.observer());
         self
-    }
-
-    /// Tell `health` what the answer says about the credentials.
-    fn observe<T>(&self, what: &str, id: &str, result: &Result<T, crate::client::ClientError>) {
-        let Some(health) = &self.health else { return };
-        health.observe(
-            &format!("fetching {what} {id}"),
-            result.as_ref().map(|_| ()),
-        );
     }
 
     /// The client it fetches with.
@@ -76,7 +65,6 @@ impl Fetcher for ClientFetcher {
     fn fetch_order<'a>(&'a self, order_id: &'a str) -> BoxFuture<'a, Result<Bytes, HandlerError>> {
         Box::pin(async move {
             let result = self.client.orders().get(order_id).await;
-            self.observe("order", order_id, &result);
             crate::processing::fetch::fetched_bytes("order", order_id, result)
         })
     }
@@ -87,7 +75,6 @@ impl Fetcher for ClientFetcher {
     ) -> BoxFuture<'a, Result<Bytes, HandlerError>> {
         Box::pin(async move {
             let result = self.client.shipments().get(shipment_id).await;
-            self.observe("shipment", shipment_id, &result);
             crate::processing::fetch::fetched_bytes("shipment", shipment_id, result)
         })
     }

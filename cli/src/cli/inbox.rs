@@ -170,7 +170,7 @@ pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
             write_stdout(out.as_bytes())
         }
         InboxCommand::List(args) => {
-            let inbox = open(&args.store, global).await?;
+            let inbox = open_reading(&args.store, global).await?;
             let filter = ListFilter {
                 state: args.state,
                 limit: Some(args.limit),
@@ -180,7 +180,7 @@ pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
             print_events(&events, args.json)
         }
         InboxCommand::Show(args) => {
-            let inbox = open(&args.store, global).await?;
+            let inbox = open_reading(&args.store, global).await?;
             let event = inbox
                 .get(args.id)
                 .await?
@@ -272,7 +272,7 @@ pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
             write_stdout(out.as_bytes())
         }
         InboxCommand::Dead(args) => {
-            let inbox = open(&args.store, global).await?;
+            let inbox = open_reading(&args.store, global).await?;
             let events = inbox.dead().await?;
             if args.json {
                 return print_events(&events, true);
@@ -342,13 +342,28 @@ async fn open(store: &StoreArgs, global: &GlobalArgs) -> Result<Inbox> {
 /// Open an existing inbox (a SQLite file is never created); `origin` says
 /// where `url` came from.
 async fn open_url(url: &str, origin: &str) -> Result<Inbox> {
-    let options = InboxOptions {
-        create: false,
-        ..InboxOptions::default()
-    };
-    Inbox::connect_with(url, options)
+    Inbox::connect_with(url, existing())
         .await
         .map_err(|e| open_error(url, origin, e))
+}
+
+/// [`open`] for a command that only reads (`list`, `show`, `dead`): a
+/// SQLite inbox is opened read-only, so that one on a read-only file system
+/// can be read.
+async fn open_reading(store: &StoreArgs, global: &GlobalArgs) -> Result<Inbox> {
+    let (url, origin) = locate(store, global)?;
+    Inbox::connect_reading(&url, existing())
+        .await
+        .map_err(|e| open_error(&url, &origin, e))
+}
+
+/// The options of the `inbox` commands: an inbox that is not there is not
+/// created.
+fn existing() -> InboxOptions {
+    InboxOptions {
+        create: false,
+        ..InboxOptions::default()
+    }
 }
 
 /// What failed when opening `url` (from `origin`): the store could not be

@@ -31,11 +31,51 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// server `ready` says so (see [`PgStore::disk_full_at`]).
 const DISK_FULL_HOLD: Duration = Duration::from_secs(30);
 
-/// Whether `error` (made by [`pg_error`]) is PostgreSQL's `disk_full`
-/// (SQLSTATE 53100: "could not extend file ...: No space left on device").
-fn is_disk_full(error: &InboxError) -> bool {
-    let code = tokio_postgres::error::SqlState::DISK_FULL.code();
-    matches!(error, InboxError::Unavailable(m) if m.starts_with("PostgreSQL: ") && m.contains(&format!(" {code}: ")))
+/// Why an event's insert failed, typed as far as [`PgStore::ready`] needs
+/// it: the writer answers with this, so that a full disk is known by its
+/// SQLSTATE where the driver's error is seen, never by reading the message
+/// back. Callers get the [`InboxError`] inside either way.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum WriteError {
+    /// PostgreSQL's `disk_full` (SQLSTATE 53100: "could not extend file
+    /// ...: No space left on device").
+    #[error("{0}")]
+    DiskFull(InboxError),
+    /// Any other failure.
+    #[error(transparent)]
+    Other(#[from] InboxError),
+}
+
+impl WriteError {
+    /// The inbox's error, as callers get it.
+    pub(crate) fn into_inbox(self) -> InboxError {
+        match self {
+            WriteError::DiskFull(e) | WriteError::Other(e) => e,
+        }
+    }
+}
+
+/// A driver error of a write, as [`pg_error`] makes it, with `disk_full`
+/// typed (see [`WriteError`]).
+pub(crate) fn pg_write_error(e: tokio_postgres::Error) -> WriteError {
+    let disk_full = e.code() == Some(&tokio_postgres::error::SqlState::DISK_FULL);
+    let error = pg_error(e);
+    if disk_full {
+        WriteError::DiskFull(error)
+    } else {
+        WriteError::Other(error)
+    }
+}
+
+/// Follow an insert's outcome in `disk_full_at` (see
+/// [`PgStore::disk_full_at`]): a refusal for a full disk starts
+/// [`DISK_FULL_HOLD`], a stored event ends it.
+fn note_write(disk_full_at: &AtomicI64, result: &Result<Stored, WriteError>) {
+    match result {
+        Ok(_) => disk_full_at.store(0, Ordering::Relaxed),
+        Err(WriteError::DiskFull(_)) => disk_full_at.store(now_ms(), Ordering::Relaxed),
+        Err(WriteError::Other(_)) => {}
+    }
 }
 
 /// A driver or pool error as the inbox's transient error, with the server's
@@ -203,14 +243,14 @@ pub(crate) fn lock_key(object_key: &str) -> i64 {
 struct Insert {
     event: NewEvent,
     derived: Derived,
-    reply: oneshot::Sender<Result<Stored, InboxError>>,
+    reply: oneshot::Sender<Result<Stored, WriteError>>,
     _budget: QueuedBytes,
 }
 
 impl Insert {
     /// Answer the caller; an event committed as new first has its decoded
     /// webhook put into the handoff, before `changed` wakes the processor.
-    fn answer(mut self, result: Result<Stored, InboxError>) {
+    fn answer(mut self, result: Result<Stored, WriteError>) {
         if let (Ok(Stored::New(id)), Some(handed_on)) = (&result, self.derived.handed_on.take()) {
             handed_on.put(*id);
         }
@@ -277,7 +317,7 @@ impl PgStore {
         {
             let client = pool.get().await.map_err(|e| tls.explain(pool_error(e)))?;
             schema::migrate(&client, options.create).await?;
-            if opening == Opening::Use {
+            if opening != Opening::MigrationTarget {
                 if let Some(mark) = rows::import_mark(&client).await? {
                     return Err(super::migrate::unfinished(&redact(url), &mark));
                 }
@@ -375,13 +415,13 @@ async fn writer(
 async fn insert_batch(
     pool: &Pool,
     events: &[(&NewEvent, &Derived)],
-) -> Result<Vec<Stored>, (InboxError, bool)> {
-    let mut client = checkout(pool).await.map_err(|e| (e, false))?;
+) -> Result<Vec<Stored>, (WriteError, bool)> {
+    let mut client = checkout(pool).await.map_err(|e| (e.into(), false))?;
     let tx = client
         .transaction()
         .await
-        .map_err(|e| (pg_error(e), false))?;
-    let statement_error = |e: InboxError| (e, true);
+        .map_err(|e| (pg_write_error(e), false))?;
+    let statement_error = |e: WriteError| (e, true);
     // Ids are drawn after the objects are locked: an order's events get
     // ids in commit order across instances.
     let object_keys: Vec<Option<String>> = events
@@ -392,7 +432,7 @@ async fn insert_batch(
     if !locks.is_empty() {
         tx.execute("SELECT tc_lock_objects($1)", &[&locks])
             .await
-            .map_err(|e| (pg_error(e), false))?;
+            .map_err(|e| (pg_write_error(e), false))?;
     }
     let mut stored = Vec::with_capacity(events.len());
     for (event, derived) in events {
@@ -402,7 +442,7 @@ async fn insert_batch(
                 .map_err(statement_error)?,
         );
     }
-    tx.commit().await.map_err(|e| (pg_error(e), false))?;
+    tx.commit().await.map_err(|e| (pg_write_error(e), false))?;
     Ok(stored)
 }
 
@@ -432,13 +472,9 @@ impl Store for PgStore {
                     _budget: budget,
                 },
             )?;
-            let stored = rx.await.unwrap_or_else(|_| Err(writer_gone()));
-            match &stored {
-                Ok(_) => self.disk_full_at.store(0, Ordering::Relaxed),
-                Err(e) if is_disk_full(e) => self.disk_full_at.store(now_ms(), Ordering::Relaxed),
-                Err(_) => {}
-            }
-            stored
+            let stored = rx.await.unwrap_or_else(|_| Err(writer_gone().into()));
+            note_write(&self.disk_full_at, &stored);
+            stored.map_err(WriteError::into_inbox)
         })
     }
 
@@ -673,5 +709,22 @@ mod tests {
         }
         assert_ne!(text("n\0"), text("n\u{FFFD}"));
         assert!(matches!(text("plain"), Cow::Borrowed(_)));
+    }
+
+    /// `ready` holds after a refusal typed `disk_full` whatever its text
+    /// says, and not after another failure whose text looks like one.
+    #[test]
+    fn a_full_disk_is_known_by_its_sqlstate_not_by_its_message() {
+        let at = AtomicI64::new(0);
+        let look_alike = InboxError::Unavailable(
+            "PostgreSQL: ERROR 53100: could not extend file: No space left on device".into(),
+        );
+        note_write(&at, &Err(WriteError::Other(look_alike)));
+        assert_eq!(at.load(Ordering::Relaxed), 0);
+        let reworded = InboxError::Unavailable("the server's disk: full".into());
+        note_write(&at, &Err(WriteError::DiskFull(reworded)));
+        assert_ne!(at.load(Ordering::Relaxed), 0);
+        note_write(&at, &Ok(Stored::New(1)));
+        assert_eq!(at.load(Ordering::Relaxed), 0);
     }
 }

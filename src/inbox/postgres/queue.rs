@@ -412,7 +412,10 @@ pub(crate) async fn finish(
             headers: Vec::new(),
         };
         let derived = Derived::of_body(&f.body, f.trace_parent.clone());
-        let Stored::New(new_id) = insert_event(tx, &event, &derived).await? else {
+        let Stored::New(new_id) = insert_event(tx, &event, &derived)
+            .await
+            .map_err(super::WriteError::into_inbox)?
+        else {
             return Err(InboxError::Unavailable(
                 "the fetched object was not stored".into(),
             ));

@@ -9,7 +9,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use super::{lock_key, pg_error, text, untext};
+use super::{lock_key, pg_error, pg_write_error, text, untext, WriteError};
 use crate::inbox::attempts::bounded;
 use crate::inbox::event::{headers_from_json, headers_to_json};
 use crate::inbox::keys::{message_key, object_key, po_key};
@@ -118,7 +118,7 @@ pub(crate) async fn insert_event(
     client: &impl GenericClient,
     event: &NewEvent,
     derived: &Derived,
-) -> Result<Stored, InboxError> {
+) -> Result<Stored, WriteError> {
     let (state, error, origin) = event.state.stored_as();
     let stored_as = (state, error, origin);
     if let Some(id) = insert_row(client, event, stored_as, derived).await? {
@@ -135,7 +135,7 @@ pub(crate) async fn insert_event(
             &[&key],
         )
         .await
-        .map_err(pg_error)?
+        .map_err(pg_write_error)?
         .ok_or_else(|| {
             InboxError::Unavailable("an event was neither stored nor found as a duplicate".into())
         })?;
@@ -152,7 +152,7 @@ pub(crate) async fn insert_event(
             &[&old],
         )
         .await
-        .map_err(pg_error)?;
+        .map_err(pg_write_error)?;
     let id = insert_row(client, event, stored_as, derived)
         .await?
         .ok_or_else(|| InboxError::Unavailable("the superseding event was not stored".into()))?;
@@ -163,7 +163,7 @@ pub(crate) async fn insert_event(
             &[&old, &id],
         )
         .await
-        .map_err(pg_error)?;
+        .map_err(pg_write_error)?;
     Ok(Stored::New(id))
 }
 
@@ -172,7 +172,7 @@ async fn insert_row(
     event: &NewEvent,
     (state, error, origin): (State, Option<&str>, Origin),
     derived: &Derived,
-) -> Result<Option<i64>, InboxError> {
+) -> Result<Option<i64>, WriteError> {
     let body_len = i64::try_from(event.body.len())
         .map_err(|_| InboxError::Invalid("body too large".into()))?;
     let queued = matches!(state, State::Received | State::Trigger);
@@ -203,11 +203,14 @@ async fn insert_row(
         &derived.po_key,
         &headers,
     ];
-    let statement = client.prepare_cached(INSERT).await.map_err(pg_error)?;
+    let statement = client
+        .prepare_cached(INSERT)
+        .await
+        .map_err(pg_write_error)?;
     let row = client
         .query_opt(&statement, &params)
         .await
-        .map_err(pg_error)?;
+        .map_err(pg_write_error)?;
     Ok(row.map(|r| r.get(0)))
 }
 

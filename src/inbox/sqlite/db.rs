@@ -221,10 +221,7 @@ pub(crate) fn open_writer(
         Target::File(path) => {
             let existed = path.exists();
             if !existed && !options.create {
-                return Err(InboxError::Invalid(format!(
-                    "no inbox database at {}",
-                    path.display()
-                )));
+                return Err(no_inbox_at(path));
             }
             let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
             if options.create {
@@ -249,6 +246,11 @@ pub(crate) fn open_writer(
             Ok(conn)
         }
     }
+}
+
+/// There is no database file at `path`, and none is to be created.
+pub(crate) fn no_inbox_at(path: &Path) -> InboxError {
+    InboxError::Invalid(format!("no inbox database at {}", path.display()))
 }
 
 /// Reopen the write connection to an existing file (never creating one: a
@@ -298,6 +300,61 @@ fn open_existing(path: &Path) -> Result<Connection, InboxError> {
             path.display()
         ))
     })
+}
+
+/// Open an existing inbox for reading only (`inbox list`, `show`, `dead`):
+/// nothing is created or written, so it works where the file cannot be
+/// written. A WAL database opened read-only needs its `-shm` file, which
+/// SQLite cannot create on a read-only file system: there, an inbox whose
+/// `-wal` holds nothing (the receiver stopped cleanly, or checkpointed) is
+/// read as `immutable` (nothing can change it meanwhile); one whose `-wal`
+/// holds events but has no `-shm` cannot be read, and the error says so.
+pub(crate) fn open_read_only(path: &Path) -> Result<Connection, InboxError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let wal_len = std::fs::metadata(wal_path(path)).map_or(0, |m| m.len());
+    let read_only_fs = read_only_file_system(path).is_some();
+    let mut shm = path.as_os_str().to_owned();
+    shm.push("-shm");
+    if read_only_fs && wal_len > 0 && !Path::new(&shm).exists() {
+        return Err(InboxError::Unavailable(format!(
+            "the inbox database {} is on a read-only file system and its write-ahead log ({}, \
+             {wal_len} bytes) holds changes not yet in the database file, but its -shm file is \
+             missing, which SQLite needs to read them and cannot create there: remount the file \
+             system read-write once (`mount -o remount,rw`) and run the command again, or copy \
+             the database with its -wal file to a writable disk and give that copy (--store)",
+            path.display(),
+            wal_path(path).display()
+        )));
+    }
+    let immutable = if read_only_fs && wal_len == 0 {
+        "?immutable=1"
+    } else {
+        ""
+    };
+    let uri = format!("file:{}{immutable}", uri_path(path));
+    Connection::open_with_flags(&uri, flags).map_err(|e| {
+        InboxError::Unavailable(format!(
+            "cannot open inbox database {} for reading: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// `path` as the path of a `file:` URI (SQLite's URI filenames): `%`,
+/// `?` and `#` escaped.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '?' => out.push_str("%3f"),
+            '#' => out.push_str("%23"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn sync_parent_dir(path: &Path) {
@@ -416,6 +473,25 @@ fn refuse_foreign(conn: &Connection, create: bool) -> Result<(), InboxError> {
         return Err(InboxError::Invalid(format!(
             "{path} is not a tradecloud inbox: the file is empty (the receiver creates its inbox at \
              its first start); give the path of the receiver's inbox (its [store] url)"
+        )));
+    }
+    Ok(())
+}
+
+/// What opening for writing checks of an inbox, for one opened read-only
+/// ([`open_read_only`]): an inbox, with a schema this build reads as it is
+/// (an older one is upgraded only by opening it for writing).
+pub(crate) fn check_readable(conn: &Connection) -> Result<(), InboxError> {
+    refuse_foreign(conn, false)?;
+    let version = schema_version(conn)?;
+    check_known(version)?;
+    if version < SCHEMA_VERSION {
+        return Err(InboxError::Invalid(format!(
+            "the inbox database {} has schema version {version}, older than this build's \
+             ({SCHEMA_VERSION}), and a command that only reads does not upgrade it: start \
+             `tradecloud serve` on it once where it can be written (which upgrades it), or use \
+             the tradecloud that wrote it",
+            conn.path().unwrap_or("(in memory)")
         )));
     }
     Ok(())
@@ -752,6 +828,7 @@ impl Reader {
         pooled: Option<Reader>,
         path: &Path,
         options: &InboxOptions,
+        read_only: bool,
     ) -> Result<Reader, InboxError> {
         let current = file_id(path).map_err(|e| not_accessible(path, &e))?;
         let wal = wal_id(path);
@@ -760,7 +837,11 @@ impl Reader {
                 return Ok(reader);
             }
         }
-        let conn = open_existing(path)?;
+        let conn = if read_only {
+            open_read_only(path)?
+        } else {
+            open_existing(path)?
+        };
         conn.busy_timeout(options.busy_timeout)?;
         conn.pragma_update(None, "query_only", true)?;
         conn.set_prepared_statement_cache_capacity(32);

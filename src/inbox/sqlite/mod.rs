@@ -27,6 +27,9 @@ use writer::{FnOp, Settled, WriteOp};
 
 pub(crate) struct SqliteStore {
     target: Target,
+    /// Opened for reading only ([`Opening::Read`]): read connections are
+    /// opened read-only and there is no writer.
+    read_only: bool,
     options: InboxOptions,
     tx: mpsc::Sender<Box<dyn WriteOp>>,
     admission: Admission,
@@ -87,19 +90,49 @@ impl SqliteStore {
         if matches!(target, Target::File(_)) {
             survive_file_size_limit();
         }
-        let conn = db::open_writer(&target, &options).map_err(|e| opening_failure(&target, e))?;
-        if opening == Opening::Use {
-            if let Some(mark) = rows::import_mark(&conn)? {
-                return Err(crate::inbox::migrate::unfinished(&describe(&target), &mark));
-            }
-        }
-        let in_use = match &target {
-            Target::File(path) => lock_shared(path),
-            Target::Memory => None,
+        let read_only = match (&target, opening) {
+            (Target::File(path), Opening::Read) => Some(path),
+            _ => None,
         };
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
-        writer::spawn(target.clone(), conn, rx, options.clone())?;
+        let in_use = match read_only {
+            // Read only: no writer (the channel's other end is dropped, so
+            // a write fails with "the inbox writer has stopped"); the file
+            // is checked as `open_writer` would, without writing it.
+            Some(path) => {
+                if !path.exists() {
+                    return Err(db::no_inbox_at(path));
+                }
+                // The first reads happen here: a failure is an opening's.
+                let mark = db::Reader::checkout(None, path, &options, true)
+                    .and_then(|reader| {
+                        db::check_readable(&reader.conn)?;
+                        rows::import_mark(&reader.conn)
+                    })
+                    .map_err(|e| opening_failure(&target, e))?;
+                if let Some(mark) = mark {
+                    return Err(crate::inbox::migrate::unfinished(&describe(&target), &mark));
+                }
+                drop(rx);
+                None
+            }
+            None => {
+                let conn =
+                    db::open_writer(&target, &options).map_err(|e| opening_failure(&target, e))?;
+                if opening != Opening::MigrationTarget {
+                    if let Some(mark) = rows::import_mark(&conn)? {
+                        return Err(crate::inbox::migrate::unfinished(&describe(&target), &mark));
+                    }
+                }
+                writer::spawn(target.clone(), conn, rx, options.clone())?;
+                match &target {
+                    Target::File(path) => lock_shared(path),
+                    Target::Memory => None,
+                }
+            }
+        };
         Ok(SqliteStore {
+            read_only: read_only.is_some(),
             in_use,
             admission: Admission::new(options.queue_bytes),
             target,
@@ -137,12 +170,13 @@ impl SqliteStore {
             Target::File(path) => path.clone(),
         };
         let options = self.options.clone();
+        let read_only = self.read_only;
         let pooled = {
             let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
             pool.pop()
         };
         let (reader, result) = tokio::task::spawn_blocking(move || {
-            match db::Reader::checkout(pooled, &path, &options) {
+            match db::Reader::checkout(pooled, &path, &options, read_only) {
                 Ok(reader) => {
                     let result = f(&reader.conn);
                     (Some(reader).filter(|_| result.is_ok()), result)
