@@ -762,6 +762,12 @@
 //!   accepted messages that changed nothing because they named something
 //!   the mock does not know ([`MockStats::unmatched`], each also a
 //!   warning in the log).
+//! * **Forecasts** (`POST /v2/api-connector/forecast` and
+//!   `.../forecast/slimstock`, the buyer's): checked as every message,
+//!   verified by `companyId` and `supplierAccountNumber` as an order is,
+//!   then appended, never updated (forecast/issue.md), and shown by
+//!   [`MockServer::forecasts`] and `GET /mock/forecasts`; no webhook event
+//!   (none is documented). See the `forecast` module.
 //!
 //! # Portal actions on shipments
 //!
