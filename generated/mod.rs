@@ -5,7 +5,7 @@
 ///
 /// Messages a buyer's or supplier's ERP integration sends to Tradecloud: orders (with a
 /// delivery schedule or a single delivery per line), order indicators, documents, goods
-/// receipts (deliveries and delivery history), order responses and despatch advices.
+/// receipts (deliveries and delivery history), forecasts, order responses and despatch advices.
 ///
 /// Rules (api/rules.md): send messages sequentially, the next one after a 200 OK or 202
 /// Accepted, at most 10 requests per second; queue and retry with exponential backoff on a 5xx,
@@ -17,8 +17,9 @@
 /// JSON everywhere; tXML (`application/xml`, a one-to-one mapping of the JSON) also for send
 /// order, send single delivery order and send order response (api/json-vs-xml.md).
 ///
-/// The forecast endpoints (`sendForecastByBuyerRoute`, `sendSlimstockForecastByBuyerRoute`) are
-/// not part of this spec.
+/// Forecasts (forecast/issue.md, forecast/slimstock.md): a buyer sends a forecast, or a
+/// Slimstock forecast, per supplier; at most 500 lines per supplier forecast. A forecast is
+/// never updated: each one sent is appended.
 pub mod api_connector {
     /// Types of every schema of this spec.
     #[allow(clippy::all, missing_docs, rustdoc::all, unused_imports)]

@@ -663,7 +663,7 @@ mod tests {
                 assert_eq!(op.party, Some(Party::Buyer), "{op}");
             }
         }
-        assert_eq!(count, 18);
+        assert_eq!(count, 20);
         for either in [
             &order::operations::UPDATE_ORDER_LINE_DELIVERY_SCHEDULE,
             &order::operations::GET_ORDER_BY_ID_ROUTE,

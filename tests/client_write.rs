@@ -89,6 +89,10 @@ async fn every_call_sends_the_documentation_examples() {
                 .shipments()
                 .send_despatch_advice(&typed(&example))
                 .await),
+            "sendForecastByBuyerRoute" => ok(client.forecasts().send(&typed(&example)).await),
+            "sendSlimstockForecastByBuyerRoute" => {
+                ok(client.forecasts().send_slimstock(&typed(&example)).await)
+            }
             "approveRequestsAsBuyerRoute" => {
                 action(orders.approve_requests(ORDER_ID, &typed(&example)).await)
             }
@@ -944,4 +948,135 @@ async fn a_refused_connection_is_retried_for_every_call() {
     assert!(text.contains("base URL given to the client"), "{text}");
     assert!(!text.contains("--base-url"), "{text}");
     assert_eq!(client.stats().retries, 2);
+}
+
+/// A forecast is appended, never updated (forecast/issue.md,
+/// forecast/slimstock.md): both forecast calls are sent again only when
+/// the mock provably did not take them (a `429`), never after a `5xx`
+/// once the request went out, and the error says why.
+#[tokio::test]
+async fn a_forecast_is_not_sent_again_after_the_request_went_out() {
+    let server = start(MockConfig::new()).await;
+    let client = client(&server);
+    let forecast: connector::SendForecastByBuyer =
+        fixture("api-connector", "sendForecastByBuyerRoute.issue-page.json");
+    let slimstock: connector::SendSlimstockForecastByBuyer = fixture(
+        "api-connector",
+        "sendSlimstockForecastByBuyerRoute.slimstock-page.json",
+    );
+    let plain = connector_ops::SEND_FORECAST_BY_BUYER_ROUTE.id;
+    let slim = connector_ops::SEND_SLIMSTOCK_FORECAST_BY_BUYER_ROUTE.id;
+    assert_eq!(
+        client.forecasts().send(&forecast).resend(),
+        Resend::IfNotReceived
+    );
+    assert_eq!(
+        client.forecasts().send_slimstock(&slimstock).resend(),
+        Resend::IfNotReceived
+    );
+    server
+        .set_faults(vec![fault(503, 1, plain), fault(502, 1, slim)])
+        .expect("faults");
+    for error in [
+        client
+            .forecasts()
+            .send(&forecast)
+            .await
+            .expect_err("not sent again"),
+        client
+            .forecasts()
+            .send_slimstock(&slimstock)
+            .await
+            .expect_err("not sent again"),
+    ] {
+        assert!(
+            matches!(
+                error,
+                ClientError::NotResent {
+                    status: Some(502 | 503),
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        let text = error.to_string();
+        assert!(text.contains("append it twice"), "{text}");
+    }
+    assert_eq!(server.stats().requests_for(plain), 1);
+    assert_eq!(server.stats().requests_for(slim), 1);
+    assert!(server.forecasts().is_empty());
+
+    server
+        .set_faults(vec![FaultConfig::too_many_requests(
+            0,
+            FaultTrigger::FirstN(1),
+        )
+        .for_operations([plain])])
+        .expect("a fault");
+    client
+        .forecasts()
+        .send(&forecast)
+        .await
+        .expect("a 429 is retried");
+    assert_eq!(server.forecasts().len(), 1);
+}
+
+/// The forecast rules are checked before sending: the forecast number
+/// without whitespace, at most 500 lines, the mandatory item members,
+/// dates as `YYYY-MM-DD` and `YYYY-MM-DDThh:mm:ss`; nothing reaches the
+/// mock.
+#[tokio::test]
+async fn a_forecast_breaking_a_documented_rule_is_not_sent() {
+    let server = start(MockConfig::new()).await;
+    let client = client(&server);
+    let mut forecast: connector::SendForecastByBuyer =
+        fixture("api-connector", "sendForecastByBuyerRoute.issue-page.json");
+    forecast.header.forecast_number = "FC 1".into();
+    forecast.lines[0].item.buyer_item_name = String::new();
+    forecast.issue_date_time = Some("2023-12-20T08:30:00Z".parse().expect("a date-time"));
+    let schedule = forecast.lines[0].schedule.as_mut().expect("a schedule");
+    schedule[0].start_date = Some(
+        "2024-01-01T00:00:00"
+            .parse::<tradecloud::types::Date>()
+            .expect("a date"),
+    );
+    let error = client
+        .forecasts()
+        .send(&forecast)
+        .await
+        .expect_err("refused");
+    assert_violations(
+        &error,
+        &[
+            "header.forecastNumber",
+            "lines[0].item.buyerItemName",
+            "lines[0].schedule[0].startDate",
+            "issueDateTime",
+        ],
+    );
+
+    let mut slimstock: connector::SendSlimstockForecastByBuyer = fixture(
+        "api-connector",
+        "sendSlimstockForecastByBuyerRoute.slimstock-page.json",
+    );
+    let line = slimstock.lines[0].clone();
+    slimstock.lines = vec![line; 501];
+    let error = client
+        .forecasts()
+        .send_slimstock(&slimstock)
+        .await
+        .expect_err("refused");
+    assert_violations(&error, &["lines"]);
+    assert_eq!(
+        server
+            .stats()
+            .requests_for(connector_ops::SEND_FORECAST_BY_BUYER_ROUTE.id),
+        0
+    );
+    assert_eq!(
+        server
+            .stats()
+            .requests_for(connector_ops::SEND_SLIMSTOCK_FORECAST_BY_BUYER_ROUTE.id),
+        0
+    );
 }

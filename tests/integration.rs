@@ -53,6 +53,7 @@ mod inbox_store;
 mod inbox_trace_parent;
 mod inbox_unhandled;
 mod mock_api;
+mod mock_forecast;
 mod mock_order_events;
 mod mock_order_portal;
 mod mock_process;

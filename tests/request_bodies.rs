@@ -64,6 +64,8 @@ fn check_example(op: &str, name: &str, bytes: &[u8]) -> Result<Decoded, String> 
         "attachOrderDocumentsByBuyerRoute" => body!(connector::AttachOrderDocumentsByBuyer),
         "sendOrderDeliveriesByBuyer" => body!(connector::SendOrderDeliveriesByBuyer),
         "sendOrderDeliveryHistoryByBuyer" => body!(connector::SendOrderDeliveryHistoryByBuyer),
+        "sendForecastByBuyerRoute" => body!(connector::SendForecastByBuyer),
+        "sendSlimstockForecastByBuyerRoute" => body!(connector::SendSlimstockForecastByBuyer),
         "sendOrderResponseBySupplierRoute" => body!(
             connector::SendOrderResponseBySupplier,
             Some(&connector::txml_shapes::SendOrderResponseBySupplier)
@@ -233,6 +235,8 @@ fn every_write_operation_has_a_documentation_fixture() {
         "attachOrderDocumentsByBuyerRoute",
         "sendOrderDeliveriesByBuyer",
         "sendOrderDeliveryHistoryByBuyer",
+        "sendForecastByBuyerRoute",
+        "sendSlimstockForecastByBuyerRoute",
         "sendOrderResponseBySupplierRoute",
         "sendDespatchAdviceBySupplierRoute",
         "approveRequestsAsBuyerRoute",

@@ -124,6 +124,11 @@ pub const DOTNET_EXAMPLES: &[(&str, &str)] = &[
         "api-connector/SendDespatchAdvice/",
         "sendDespatchAdviceBySupplierRoute",
     ),
+    ("api-connector/SendForecast/", "sendForecastByBuyerRoute"),
+    (
+        "api-connector/SendSlimstockForecast/",
+        "sendSlimstockForecastByBuyerRoute",
+    ),
     (
         "order/ApproveOrRejectRescheduleRequest/approve-request.json",
         "approveShipmentRescheduleRequestRoute",

@@ -46,7 +46,7 @@ pub mod types {
 
 Messages a buyer's or supplier's ERP integration sends to Tradecloud: orders (with a
 delivery schedule or a single delivery per line), order indicators, documents, goods
-receipts (deliveries and delivery history), order responses and despatch advices.
+receipts (deliveries and delivery history), forecasts, order responses and despatch advices.
 
 Rules (api/rules.md): send messages sequentially, the next one after a 200 OK or 202
 Accepted, at most 10 requests per second; queue and retry with exponential backoff on a 5xx,
@@ -58,8 +58,9 @@ Purchase order and shipment numbers must not contain whitespace.
 JSON everywhere; tXML (`application/xml`, a one-to-one mapping of the JSON) also for send
 order, send single delivery order and send order response (api/json-vs-xml.md).
 
-The forecast endpoints (`sendForecastByBuyerRoute`, `sendSlimstockForecastByBuyerRoute`) are
-not part of this spec.
+Forecasts (forecast/issue.md, forecast/slimstock.md): a buyer sends a forecast, or a
+Slimstock forecast, per supplier; at most 500 lines per supplier forecast. A forecast is
+never updated: each one sent is appended.
 
 Version: 2.0.0*/
 pub struct ApiConnectorClient {
@@ -118,6 +119,128 @@ impl ClientInfo<crate::client::ClientContext> for ApiConnectorClient {
 impl ClientHooks<crate::client::ClientContext> for &ApiConnectorClient {}
 #[allow(clippy::all)]
 impl ApiConnectorClient {
+    /**Send a forecast
+
+Issue a new forecast (forecast/issue.md): per supplier, the forecasted demand of items
+over periods (a schedule of start date, end date and quantity per item). A forecast
+cannot be updated: every forecast sent is appended to the existing set of forecasts, so
+the same message sent twice is stored twice; never resend all forecasts periodically
+(api/rules.md). The supplier account number is verified. JSON only.
+
+Sends a `POST` request to `/api-connector/forecast`
+
+*/
+    pub async fn send_forecast_by_buyer<'a>(
+        &'a self,
+        body: &'a crate::api::api_connector::types::SendForecastByBuyer,
+    ) -> Result<
+        ResponseValue<crate::api::api_connector::types::OkResponse>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        let url = format!("{}/api-connector/forecast", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "send_forecast_by_buyer",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            202u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            403u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Send a Slimstock forecast
+
+Issue a new forecast from Slimstock (forecast/slimstock.md): per supplier, per item up to
+36 months of forecasted demand (`M0` to `M35`) from the month of `startDate`. A forecast
+cannot be updated: every forecast sent is appended to the existing set of forecasts, so
+the same message sent twice is stored twice; never resend all forecasts periodically
+(api/rules.md). The supplier account number is verified. JSON only.
+
+Sends a `POST` request to `/api-connector/forecast/slimstock`
+
+*/
+    pub async fn send_slimstock_forecast_by_buyer<'a>(
+        &'a self,
+        body: &'a crate::api::api_connector::types::SendSlimstockForecastByBuyer,
+    ) -> Result<
+        ResponseValue<crate::api::api_connector::types::OkResponse>,
+        Error<crate::api::common::types::ErrorResponse>,
+    > {
+        let url = format!("{}/api-connector/forecast/slimstock", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "send_slimstock_forecast_by_buyer",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            202u16 => ResponseValue::from_response(response).await,
+            400u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            401u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            403u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            429u16 => {
+                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
     /**Send an order (delivery schedule)
 
 Issue a new purchase order or update an existing one (order/buyer/issue/README.md,

@@ -2,6 +2,285 @@
 // Do not edit by hand: change the spec (or the generator) and rebuild.
 
 use crate::operation as op;
+/// Send a forecast
+///
+/// `POST /api-connector/forecast` (`sendForecastByBuyerRoute`)
+pub const SEND_FORECAST_BY_BUYER_ROUTE: op::Operation = op::Operation {
+    id: "sendForecastByBuyerRoute",
+    method: op::Method::Post,
+    path: "/api-connector/forecast",
+    client_method: "send_forecast_by_buyer",
+    server_method: "send_forecast_by_buyer_route",
+    deprecated: false,
+    security: &[&[op::AuthScheme::Bearer], &[op::AuthScheme::Basic]],
+    request: ::core::option::Option::Some(op::RequestBody {
+        required: true,
+        media_types: &[
+            op::MediaType {
+                name: "application/json",
+                kind: op::MediaKind::Json,
+            },
+        ],
+    }),
+    responses: &[
+        op::Response {
+            status: op::Status::Code(200),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(202),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(400),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(401),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(403),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(429),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+    ],
+    limits: &[
+        op::Limit {
+            location: op::Location::Body,
+            path: "/header/forecastNumber",
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/header/supplierAccountNumber",
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/issueDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/lines",
+            rule: op::Rule::MinItems(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/lines",
+            rule: op::Rule::MaxItems(500),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/lines/*/item/buyerItemName",
+            rule: op::Rule::MinLength(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/lines/*/item/buyerItemNumber",
+            rule: op::Rule::MinLength(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/lines/*/schedule",
+            rule: op::Rule::MaxItems(100),
+        },
+    ],
+    party: ::core::option::Option::Some(crate::types::Party::Buyer),
+};
+/// Send a Slimstock forecast
+///
+/// `POST /api-connector/forecast/slimstock` (`sendSlimstockForecastByBuyerRoute`)
+pub const SEND_SLIMSTOCK_FORECAST_BY_BUYER_ROUTE: op::Operation = op::Operation {
+    id: "sendSlimstockForecastByBuyerRoute",
+    method: op::Method::Post,
+    path: "/api-connector/forecast/slimstock",
+    client_method: "send_slimstock_forecast_by_buyer",
+    server_method: "send_slimstock_forecast_by_buyer_route",
+    deprecated: false,
+    security: &[&[op::AuthScheme::Bearer], &[op::AuthScheme::Basic]],
+    request: ::core::option::Option::Some(op::RequestBody {
+        required: true,
+        media_types: &[
+            op::MediaType {
+                name: "application/json",
+                kind: op::MediaKind::Json,
+            },
+        ],
+    }),
+    responses: &[
+        op::Response {
+            status: op::Status::Code(200),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(202),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(400),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(401),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(403),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+        op::Response {
+            status: op::Status::Code(429),
+            media_types: &[
+                op::MediaType {
+                    name: "application/json",
+                    kind: op::MediaKind::Json,
+                },
+                op::MediaType {
+                    name: "application/problem+json",
+                    kind: op::MediaKind::Json,
+                },
+            ],
+        },
+    ],
+    limits: &[
+        op::Limit {
+            location: op::Location::Body,
+            path: "/header/forecastNumber",
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/header/supplierAccountNumber",
+            rule: op::Rule::Pattern(
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/issueDateTime",
+            rule: op::Rule::Pattern(
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.,][0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$",
+            ),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/lines",
+            rule: op::Rule::MinItems(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/lines",
+            rule: op::Rule::MaxItems(500),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/lines/*/buyerItemName",
+            rule: op::Rule::MinLength(1),
+        },
+        op::Limit {
+            location: op::Location::Body,
+            path: "/lines/*/buyerItemNumber",
+            rule: op::Rule::MinLength(1),
+        },
+    ],
+    party: ::core::option::Option::Some(crate::types::Party::Buyer),
+};
 /// Send an order (delivery schedule)
 ///
 /// `POST /api-connector/order` (`sendOrderByBuyerRoute`)
@@ -1228,6 +1507,8 @@ pub const SEND_DESPATCH_ADVICE_BY_SUPPLIER_ROUTE: op::Operation = op::Operation 
 };
 /// Every operation of *Tradecloud API connector*, in path order.
 pub const OPERATIONS: &[op::Operation] = &[
+    SEND_FORECAST_BY_BUYER_ROUTE,
+    SEND_SLIMSTOCK_FORECAST_BY_BUYER_ROUTE,
     SEND_ORDER_BY_BUYER_ROUTE,
     SEND_ORDER_RESPONSE_BY_SUPPLIER_ROUTE,
     SEND_ORDER_DELIVERIES_BY_BUYER,

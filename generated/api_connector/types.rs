@@ -341,6 +341,108 @@ impl DespatchAdviceShipment {
         ::std::default::Default::default()
     }
 }
+///The header of a forecast or Slimstock forecast: the supplier and the forecast number.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
+pub struct ForecastHeaderByBuyer {
+    ///The optional Tradecloud company identifier. Only needed when the integration user account has authorization for multiple companies.
+    #[serde(
+        rename = "companyId",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub company_id: ::std::option::Option<::std::string::String>,
+    ///The mandatory forecast identifier as known in the forecast or ERP system; the same for all items and all suppliers of one generated forecast. Must not contain whitespace characters (`pattern`).
+    #[serde(rename = "forecastNumber")]
+    pub forecast_number: ::std::string::String,
+    ///The supplier account number as known in the buyer's ERP system. It is verified: it must be set in the Tradecloud connection in the portal, after the connection request has been accepted. An identifier (api/rules.md), so not empty and without whitespace (`pattern`). The page does not call it mandatory, but a forecast is per supplier and this is how the supplier is found, so it is required here, as in an order.
+    #[serde(rename = "supplierAccountNumber")]
+    pub supplier_account_number: ::std::string::String,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl ForecastHeaderByBuyer {
+    /// A [`builder::ForecastHeaderByBuyerBuilder`] of `ForecastHeaderByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ForecastHeaderByBuyerBuilder {
+        ::std::default::Default::default()
+    }
+}
+///The forecasted item of a forecast line.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
+pub struct ForecastItemByBuyer {
+    ///The mandatory item short name.
+    #[serde(rename = "buyerItemName")]
+    pub buyer_item_name: ::std::string::String,
+    ///The mandatory item code or number as known in the buyer's ERP system (for a Slimstock forecast also in Slimstock). Unique within the company, never changed, renumbered or re-used.
+    #[serde(rename = "buyerItemNumber")]
+    pub buyer_item_number: ::std::string::String,
+    ///The revision (or version) of this item number.
+    #[serde(
+        rename = "buyerItemRevision",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub buyer_item_revision: ::std::option::Option<::std::string::String>,
+    ///The purchase unit of measure, passed through as-is (no standard is enforced; UN/ECE Recommendation N°20 is recommended), e.g. `PCE`.
+    #[serde(
+        rename = "purchaseUnitOfMeasureIso",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub purchase_unit_of_measure_iso: ::std::option::Option<::std::string::String>,
+    ///The item code or number as known at the supplier. Required in case of wholesale suppliers.
+    #[serde(
+        rename = "supplierItemNumber",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub supplier_item_number: ::std::option::Option<::std::string::String>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl ForecastItemByBuyer {
+    /// A [`builder::ForecastItemByBuyerBuilder`] of `ForecastItemByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ForecastItemByBuyerBuilder {
+        ::std::default::Default::default()
+    }
+}
+///A forecast line: an item and its forecast schedule.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
+pub struct ForecastLineByBuyer {
+    /// The forecasted item (or article, goods).
+    pub item: ForecastItemByBuyer,
+    ///The forecast schedule of this item, each a period and the forecasted demand during it. At most 100 objects per collection (api/rules.md's default). An empty list is sent as `[]` (not left out).
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(deserialize_with = "crate::types::validate::present")]
+    pub schedule: ::std::option::Option<::std::vec::Vec<ForecastScheduleLineByBuyer>>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl ForecastLineByBuyer {
+    /// A [`builder::ForecastLineByBuyerBuilder`] of `ForecastLineByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ForecastLineByBuyerBuilder {
+        ::std::default::Default::default()
+    }
+}
+///A forecast schedule line: a period and the forecasted demand of the item during it.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
+pub struct ForecastScheduleLineByBuyer {
+    ///The last day of this forecast period. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
+    #[serde(rename = "endDate", skip_serializing_if = "::std::option::Option::is_none")]
+    pub end_date: ::std::option::Option<crate::types::Date>,
+    ///The forecasted demand of this item, in this period, for this supplier. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub quantity: ::std::option::Option<crate::types::Decimal>,
+    ///The first day of this forecast period, ISO 8601 date `yyyy-MM-dd`. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
+    #[serde(
+        rename = "startDate",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub start_date: ::std::option::Option<crate::types::Date>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl ForecastScheduleLineByBuyer {
+    /// A [`builder::ForecastScheduleLineByBuyerBuilder`] of `ForecastScheduleLineByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::ForecastScheduleLineByBuyerBuilder {
+        ::std::default::Default::default()
+    }
+}
 /**The answer of an accepted api-connector message, as Tradecloud's examples print it: the
 message was verified or queued for processing (usually less than a second).*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
@@ -901,6 +1003,29 @@ impl SendDespatchAdviceBySupplier {
         ::std::default::Default::default()
     }
 }
+/**A new forecast by the buyer (POST /api-connector/forecast, forecast/issue.md): appended to the
+existing set of forecasts, never updated.*/
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
+pub struct SendForecastByBuyer {
+    /// The forecast header.
+    pub header: ForecastHeaderByBuyer,
+    ///Date and time the forecast was originally issued in the forecast or ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
+    #[serde(
+        rename = "issueDateTime",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub issue_date_time: ::std::option::Option<crate::types::DateTime>,
+    ///The forecast lines, each an item and its forecast schedule. One or more lines, at most 500 lines per supplier forecast.
+    pub lines: ::std::vec::Vec<ForecastLineByBuyer>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl SendForecastByBuyer {
+    /// A [`builder::SendForecastByBuyerBuilder`] of `SendForecastByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SendForecastByBuyerBuilder {
+        ::std::default::Default::default()
+    }
+}
 /**A new or updated purchase order with delivery schedules (POST /api-connector/order); in tXML
 the root element `SendOrderByBuyer`. An update should preferably only contain lines that are
 new or changed, and only be sent when something changed.*/
@@ -1105,6 +1230,29 @@ impl SendSingleDeliveryOrderByBuyer {
         ::std::default::Default::default()
     }
 }
+/**A new Slimstock forecast by the buyer (POST /api-connector/forecast/slimstock,
+forecast/slimstock.md): appended to the existing set of forecasts, never updated.*/
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
+pub struct SendSlimstockForecastByBuyer {
+    /// The forecast header.
+    pub header: ForecastHeaderByBuyer,
+    ///Date and time the forecast was originally issued in the forecast or ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
+    #[serde(
+        rename = "issueDateTime",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub issue_date_time: ::std::option::Option<crate::types::DateTime>,
+    ///The forecast lines, each an item with up to 36 months of forecasted demand. One or more lines, at most 500 lines per supplier forecast.
+    pub lines: ::std::vec::Vec<SlimstockForecastLineByBuyer>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl SendSlimstockForecastByBuyer {
+    /// A [`builder::SendSlimstockForecastByBuyerBuilder`] of `SendSlimstockForecastByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SendSlimstockForecastByBuyerBuilder {
+        ::std::default::Default::default()
+    }
+}
 /**One line of a purchase order with a single delivery per order line
 (order/buyer/issue/delivery-schedule.md#single-delivery).*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
@@ -1228,6 +1376,156 @@ pub struct SingleDeliveryOrderLineByBuyer {
 impl SingleDeliveryOrderLineByBuyer {
     /// A [`builder::SingleDeliveryOrderLineByBuyerBuilder`] of `SingleDeliveryOrderLineByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
     pub fn builder() -> builder::SingleDeliveryOrderLineByBuyerBuilder {
+        ::std::default::Default::default()
+    }
+}
+///A Slimstock forecast line: an item and up to 36 months of forecasted demand for it, `M0` (the month of `startDate`) to `M35`.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, Default)]
+pub struct SlimstockForecastLineByBuyer {
+    ///The mandatory item short name.
+    #[serde(rename = "buyerItemName")]
+    pub buyer_item_name: ::std::string::String,
+    ///The mandatory item code or number as known in the buyer's ERP system (for a Slimstock forecast also in Slimstock). Unique within the company, never changed, renumbered or re-used.
+    #[serde(rename = "buyerItemNumber")]
+    pub buyer_item_number: ::std::string::String,
+    ///The revision (or version) of this item number.
+    #[serde(
+        rename = "buyerItemRevision",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub buyer_item_revision: ::std::option::Option<::std::string::String>,
+    ///The forecasted demand for the 0th month, the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M0", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m0: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 1 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M1", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m1: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 10 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M10", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m10: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 11 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M11", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m11: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 12 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M12", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m12: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 13 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M13", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m13: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 14 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M14", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m14: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 15 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M15", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m15: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 16 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M16", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m16: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 17 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M17", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m17: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 18 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M18", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m18: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 19 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M19", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m19: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 2 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M2", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m2: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 20 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M20", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m20: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 21 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M21", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m21: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 22 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M22", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m22: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 23 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M23", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m23: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 24 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M24", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m24: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 25 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M25", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m25: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 26 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M26", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m26: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 27 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M27", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m27: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 28 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M28", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m28: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 29 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M29", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m29: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 3 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M3", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m3: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 30 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M30", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m30: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 31 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M31", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m31: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 32 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M32", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m32: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 33 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M33", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m33: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 34 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M34", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m34: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 35 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M35", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m35: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 4 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M4", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m4: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 5 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M5", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m5: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 6 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M6", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m6: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 7 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M7", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m7: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 8 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M8", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m8: ::std::option::Option<crate::types::Decimal>,
+    ///The forecasted demand for month 9 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+    #[serde(rename = "M9", skip_serializing_if = "::std::option::Option::is_none")]
+    pub m9: ::std::option::Option<crate::types::Decimal>,
+    ///The purchase unit of measure, passed through as-is (no standard is enforced; UN/ECE Recommendation N°20 is recommended), e.g. `PCE`.
+    #[serde(
+        rename = "purchaseUnitOfMeasureIso",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub purchase_unit_of_measure_iso: ::std::option::Option<::std::string::String>,
+    ///The date at which the forecast periods start; only its month and year are used (the day of month is ignored). When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
+    #[serde(
+        rename = "startDate",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub start_date: ::std::option::Option<crate::types::Date>,
+    ///The item code or number as known at the supplier. Required in case of wholesale suppliers.
+    #[serde(
+        rename = "supplierItemNumber",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub supplier_item_number: ::std::option::Option<::std::string::String>,
+    #[serde(flatten)]
+    pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl SlimstockForecastLineByBuyer {
+    /// A [`builder::SlimstockForecastLineByBuyerBuilder`] of `SlimstockForecastLineByBuyer`, starting from its `Default`: set the fields you need, then `build()`.
+    pub fn builder() -> builder::SlimstockForecastLineByBuyerBuilder {
         ::std::default::Default::default()
     }
 }
@@ -1573,6 +1871,124 @@ impl crate::types::Validate for DespatchAdviceShipment {
                 value,
                 "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
                 "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
+        }
+    }
+}
+/// The rules of `ForecastHeaderByBuyer` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for ForecastHeaderByBuyer {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        {
+            let value = &self.forecast_number;
+            let path = at.field("forecastNumber");
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
+        }
+        {
+            let value = &self.supplier_account_number;
+            let path = at.field("supplierAccountNumber");
+            crate::types::validate::described_pattern(
+                value,
+                "^[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$",
+                "a non-empty identifier without whitespace",
+                &path,
+                out,
+            );
+        }
+    }
+}
+/// The rules of `ForecastItemByBuyer` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for ForecastItemByBuyer {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        {
+            let value = &self.buyer_item_name;
+            let path = at.field("buyerItemName");
+            crate::types::validate::length(
+                value,
+                ::std::option::Option::Some(1u64),
+                ::std::option::Option::None,
+                &path,
+                out,
+            );
+        }
+        {
+            let value = &self.buyer_item_number;
+            let path = at.field("buyerItemNumber");
+            crate::types::validate::length(
+                value,
+                ::std::option::Option::Some(1u64),
+                ::std::option::Option::None,
+                &path,
+                out,
+            );
+        }
+    }
+}
+/// The rules of `ForecastLineByBuyer` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for ForecastLineByBuyer {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        {
+            let value = &self.item;
+            let path = at.field("item");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.schedule {
+            let path = at.field("schedule");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::None,
+                ::std::option::Option::Some(100u64),
+                &path,
+                out,
+            );
+            for (index, item) in value.iter().enumerate() {
+                crate::types::Validate::check_sent(item, &path.index(index), out);
+            }
+        }
+    }
+}
+/// The rules of `ForecastScheduleLineByBuyer` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for ForecastScheduleLineByBuyer {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        if let ::std::option::Option::Some(value) = &self.end_date {
+            let path = at.field("endDate");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(value) = &self.start_date {
+            let path = at.field("startDate");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
                 &path,
                 out,
             );
@@ -2156,6 +2572,44 @@ impl crate::types::Validate for SendDespatchAdviceBySupplier {
         }
     }
 }
+/// The rules of `SendForecastByBuyer` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for SendForecastByBuyer {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        {
+            let value = &self.header;
+            let path = at.field("header");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.issue_date_time {
+            let path = at.field("issueDateTime");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
+                "a local date and time YYYY-MM-DDThh:mm:ss without zone or fraction of a second, e.g. 2019-12-31T10:11:12",
+                &path,
+                out,
+            );
+        }
+        {
+            let value = &self.lines;
+            let path = at.field("lines");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::Some(1u64),
+                ::std::option::Option::Some(500u64),
+                &path,
+                out,
+            );
+            for (index, item) in value.iter().enumerate() {
+                crate::types::Validate::check_sent(item, &path.index(index), out);
+            }
+        }
+    }
+}
 /// The rules of `SendOrderByBuyer` that its type cannot check (see `types::Validate`).
 impl crate::types::Validate for SendOrderByBuyer {
     fn check(
@@ -2447,6 +2901,44 @@ impl crate::types::Validate for SendSingleDeliveryOrderByBuyer {
         }
     }
 }
+/// The rules of `SendSlimstockForecastByBuyer` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for SendSlimstockForecastByBuyer {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        {
+            let value = &self.header;
+            let path = at.field("header");
+            crate::types::Validate::check_sent(value, &path, out);
+        }
+        if let ::std::option::Option::Some(value) = &self.issue_date_time {
+            let path = at.field("issueDateTime");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
+                "a local date and time YYYY-MM-DDThh:mm:ss without zone or fraction of a second, e.g. 2019-12-31T10:11:12",
+                &path,
+                out,
+            );
+        }
+        {
+            let value = &self.lines;
+            let path = at.field("lines");
+            crate::types::validate::items(
+                value.len(),
+                ::std::option::Option::Some(1u64),
+                ::std::option::Option::Some(500u64),
+                &path,
+                out,
+            );
+            for (index, item) in value.iter().enumerate() {
+                crate::types::Validate::check_sent(item, &path.index(index), out);
+            }
+        }
+    }
+}
 /// The rules of `SingleDeliveryOrderLineByBuyer` that its type cannot check (see `types::Validate`).
 impl crate::types::Validate for SingleDeliveryOrderLineByBuyer {
     fn check(
@@ -2527,6 +3019,47 @@ impl crate::types::Validate for SingleDeliveryOrderLineByBuyer {
         if let ::std::option::Option::Some(value) = &self.scheduled_delivery {
             let path = at.field("scheduledDelivery");
             crate::types::Validate::check_sent(value, &path, out);
+        }
+    }
+}
+/// The rules of `SlimstockForecastLineByBuyer` that its type cannot check (see `types::Validate`).
+impl crate::types::Validate for SlimstockForecastLineByBuyer {
+    fn check(
+        &self,
+        at: &crate::types::JsonPath<'_>,
+        out: &mut ::std::vec::Vec<crate::types::Violation>,
+    ) {
+        {
+            let value = &self.buyer_item_name;
+            let path = at.field("buyerItemName");
+            crate::types::validate::length(
+                value,
+                ::std::option::Option::Some(1u64),
+                ::std::option::Option::None,
+                &path,
+                out,
+            );
+        }
+        {
+            let value = &self.buyer_item_number;
+            let path = at.field("buyerItemNumber");
+            crate::types::validate::length(
+                value,
+                ::std::option::Option::Some(1u64),
+                ::std::option::Option::None,
+                &path,
+                out,
+            );
+        }
+        if let ::std::option::Option::Some(value) = &self.start_date {
+            let path = at.field("startDate");
+            crate::types::validate::described_pattern(
+                value.as_str(),
+                "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                "a date YYYY-MM-DD without time or zone, e.g. 2019-12-31",
+                &path,
+                out,
+            );
         }
     }
 }
@@ -3158,6 +3691,244 @@ pub mod builder {
     impl ::std::convert::From<super::DespatchAdviceShipment>
     for DespatchAdviceShipmentBuilder {
         fn from(value: super::DespatchAdviceShipment) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ForecastHeaderByBuyer`] (see [`super::ForecastHeaderByBuyer::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ForecastHeaderByBuyerBuilder {
+        value: super::ForecastHeaderByBuyer,
+    }
+    impl ForecastHeaderByBuyerBuilder {
+        ///The optional Tradecloud company identifier. Only needed when the integration user account has authorization for multiple companies.
+        pub fn company_id(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.company_id = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The mandatory forecast identifier as known in the forecast or ERP system; the same for all items and all suppliers of one generated forecast. Must not contain whitespace characters (`pattern`).
+        pub fn forecast_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.forecast_number = value.into();
+            self
+        }
+        ///The supplier account number as known in the buyer's ERP system. It is verified: it must be set in the Tradecloud connection in the portal, after the connection request has been accepted. An identifier (api/rules.md), so not empty and without whitespace (`pattern`). The page does not call it mandatory, but a forecast is per supplier and this is how the supplier is found, so it is required here, as in an order.
+        pub fn supplier_account_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.supplier_account_number = value.into();
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ForecastHeaderByBuyer {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ForecastHeaderByBuyerBuilder>
+    for super::ForecastHeaderByBuyer {
+        fn from(builder: ForecastHeaderByBuyerBuilder) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ForecastHeaderByBuyer>
+    for ForecastHeaderByBuyerBuilder {
+        fn from(value: super::ForecastHeaderByBuyer) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ForecastItemByBuyer`] (see [`super::ForecastItemByBuyer::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ForecastItemByBuyerBuilder {
+        value: super::ForecastItemByBuyer,
+    }
+    impl ForecastItemByBuyerBuilder {
+        ///The mandatory item short name.
+        pub fn buyer_item_name(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.buyer_item_name = value.into();
+            self
+        }
+        ///The mandatory item code or number as known in the buyer's ERP system (for a Slimstock forecast also in Slimstock). Unique within the company, never changed, renumbered or re-used.
+        pub fn buyer_item_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.buyer_item_number = value.into();
+            self
+        }
+        ///The revision (or version) of this item number.
+        pub fn buyer_item_revision(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.buyer_item_revision = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The purchase unit of measure, passed through as-is (no standard is enforced; UN/ECE Recommendation N°20 is recommended), e.g. `PCE`.
+        pub fn purchase_unit_of_measure_iso(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.purchase_unit_of_measure_iso = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///The item code or number as known at the supplier. Required in case of wholesale suppliers.
+        pub fn supplier_item_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.supplier_item_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ForecastItemByBuyer {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ForecastItemByBuyerBuilder>
+    for super::ForecastItemByBuyer {
+        fn from(builder: ForecastItemByBuyerBuilder) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ForecastItemByBuyer>
+    for ForecastItemByBuyerBuilder {
+        fn from(value: super::ForecastItemByBuyer) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ForecastLineByBuyer`] (see [`super::ForecastLineByBuyer::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ForecastLineByBuyerBuilder {
+        value: super::ForecastLineByBuyer,
+    }
+    impl ForecastLineByBuyerBuilder {
+        /// The forecasted item (or article, goods).
+        pub fn item(
+            mut self,
+            value: impl ::std::convert::Into<super::ForecastItemByBuyer>,
+        ) -> Self {
+            self.value.item = value.into();
+            self
+        }
+        ///The forecast schedule of this item, each a period and the forecasted demand during it. At most 100 objects per collection (api/rules.md's default). An empty list is sent as `[]` (not left out).
+        pub fn schedule(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::ForecastScheduleLineByBuyer>,
+            >,
+        ) -> Self {
+            self.value.schedule = ::std::option::Option::Some(
+                values.into_iter().map(::std::convert::Into::into).collect(),
+            );
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ForecastLineByBuyer {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ForecastLineByBuyerBuilder>
+    for super::ForecastLineByBuyer {
+        fn from(builder: ForecastLineByBuyerBuilder) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ForecastLineByBuyer>
+    for ForecastLineByBuyerBuilder {
+        fn from(value: super::ForecastLineByBuyer) -> Self {
+            Self { value }
+        }
+    }
+    /// Builder of [`super::ForecastScheduleLineByBuyer`] (see [`super::ForecastScheduleLineByBuyer::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct ForecastScheduleLineByBuyerBuilder {
+        value: super::ForecastScheduleLineByBuyer,
+    }
+    impl ForecastScheduleLineByBuyerBuilder {
+        ///The last day of this forecast period. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
+        pub fn end_date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.end_date = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand of this item, in this period, for this supplier. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn quantity(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.quantity = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The first day of this forecast period, ISO 8601 date `yyyy-MM-dd`. When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
+        pub fn start_date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.start_date = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::ForecastScheduleLineByBuyer {
+            self.value
+        }
+    }
+    impl ::std::convert::From<ForecastScheduleLineByBuyerBuilder>
+    for super::ForecastScheduleLineByBuyer {
+        fn from(builder: ForecastScheduleLineByBuyerBuilder) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::ForecastScheduleLineByBuyer>
+    for ForecastScheduleLineByBuyerBuilder {
+        fn from(value: super::ForecastScheduleLineByBuyer) -> Self {
             Self { value }
         }
     }
@@ -4357,6 +5128,67 @@ pub mod builder {
             Self { value }
         }
     }
+    /// Builder of [`super::SendForecastByBuyer`] (see [`super::SendForecastByBuyer::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct SendForecastByBuyerBuilder {
+        value: super::SendForecastByBuyer,
+    }
+    impl SendForecastByBuyerBuilder {
+        /// The forecast header.
+        pub fn header(
+            mut self,
+            value: impl ::std::convert::Into<super::ForecastHeaderByBuyer>,
+        ) -> Self {
+            self.value.header = value.into();
+            self
+        }
+        ///Date and time the forecast was originally issued in the forecast or ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
+        pub fn issue_date_time(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.issue_date_time = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecast lines, each an item and its forecast schedule. One or more lines, at most 500 lines per supplier forecast.
+        pub fn lines(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::ForecastLineByBuyer>,
+            >,
+        ) -> Self {
+            self.value.lines = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::SendForecastByBuyer {
+            self.value
+        }
+    }
+    impl ::std::convert::From<SendForecastByBuyerBuilder>
+    for super::SendForecastByBuyer {
+        fn from(builder: SendForecastByBuyerBuilder) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::SendForecastByBuyer>
+    for SendForecastByBuyerBuilder {
+        fn from(value: super::SendForecastByBuyer) -> Self {
+            Self { value }
+        }
+    }
     /// Builder of [`super::SendOrderByBuyer`] (see [`super::SendOrderByBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
     pub struct SendOrderByBuyerBuilder {
@@ -4790,6 +5622,67 @@ pub mod builder {
             Self { value }
         }
     }
+    /// Builder of [`super::SendSlimstockForecastByBuyer`] (see [`super::SendSlimstockForecastByBuyer::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct SendSlimstockForecastByBuyerBuilder {
+        value: super::SendSlimstockForecastByBuyer,
+    }
+    impl SendSlimstockForecastByBuyerBuilder {
+        /// The forecast header.
+        pub fn header(
+            mut self,
+            value: impl ::std::convert::Into<super::ForecastHeaderByBuyer>,
+        ) -> Self {
+            self.value.header = value.into();
+            self
+        }
+        ///Date and time the forecast was originally issued in the forecast or ERP system: ISO 8601 local date/time `yyyy-MM-ddThh:mm:ss`. When sent to Tradecloud: `YYYY-MM-DDThh:mm:ss`, no zone or fraction of a second (`x-request-rules`).
+        pub fn issue_date_time(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::DateTime>,
+        ) -> Self {
+            self.value.issue_date_time = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecast lines, each an item with up to 36 months of forecasted demand. One or more lines, at most 500 lines per supplier forecast.
+        pub fn lines(
+            mut self,
+            values: impl ::std::iter::IntoIterator<
+                Item = impl ::std::convert::Into<super::SlimstockForecastLineByBuyer>,
+            >,
+        ) -> Self {
+            self.value.lines = values
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect();
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::SendSlimstockForecastByBuyer {
+            self.value
+        }
+    }
+    impl ::std::convert::From<SendSlimstockForecastByBuyerBuilder>
+    for super::SendSlimstockForecastByBuyer {
+        fn from(builder: SendSlimstockForecastByBuyerBuilder) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::SendSlimstockForecastByBuyer>
+    for SendSlimstockForecastByBuyerBuilder {
+        fn from(value: super::SendSlimstockForecastByBuyer) -> Self {
+            Self { value }
+        }
+    }
     /// Builder of [`super::SingleDeliveryOrderLineByBuyer`] (see [`super::SingleDeliveryOrderLineByBuyer::builder`]).
     #[derive(Clone, Debug, Default)]
     pub struct SingleDeliveryOrderLineByBuyerBuilder {
@@ -5030,6 +5923,376 @@ pub mod builder {
             Self { value }
         }
     }
+    /// Builder of [`super::SlimstockForecastLineByBuyer`] (see [`super::SlimstockForecastLineByBuyer::builder`]).
+    #[derive(Clone, Debug, Default)]
+    pub struct SlimstockForecastLineByBuyerBuilder {
+        value: super::SlimstockForecastLineByBuyer,
+    }
+    impl SlimstockForecastLineByBuyerBuilder {
+        ///The mandatory item short name.
+        pub fn buyer_item_name(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.buyer_item_name = value.into();
+            self
+        }
+        ///The mandatory item code or number as known in the buyer's ERP system (for a Slimstock forecast also in Slimstock). Unique within the company, never changed, renumbered or re-used.
+        pub fn buyer_item_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.buyer_item_number = value.into();
+            self
+        }
+        ///The revision (or version) of this item number.
+        pub fn buyer_item_revision(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.buyer_item_revision = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for the 0th month, the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m0(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m0 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 1 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m1(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m1 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 10 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m10(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m10 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 11 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m11(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m11 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 12 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m12(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m12 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 13 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m13(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m13 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 14 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m14(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m14 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 15 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m15(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m15 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 16 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m16(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m16 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 17 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m17(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m17 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 18 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m18(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m18 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 19 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m19(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m19 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 2 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m2(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m2 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 20 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m20(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m20 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 21 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m21(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m21 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 22 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m22(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m22 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 23 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m23(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m23 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 24 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m24(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m24 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 25 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m25(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m25 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 26 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m26(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m26 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 27 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m27(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m27 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 28 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m28(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m28 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 29 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m29(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m29 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 3 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m3(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m3 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 30 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m30(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m30 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 31 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m31(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m31 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 32 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m32(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m32 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 33 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m33(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m33 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 34 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m34(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m34 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 35 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m35(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m35 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 4 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m4(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m4 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 5 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m5(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m5 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 6 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m6(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m6 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 7 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m7(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m7 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 8 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m8(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m8 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The forecasted demand for month 9 after the month of `startDate`. Decimal `1234.56` format with any number of digits (a JSON number on the wire; never round it through a float).
+        pub fn m9(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Decimal>,
+        ) -> Self {
+            self.value.m9 = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The purchase unit of measure, passed through as-is (no standard is enforced; UN/ECE Recommendation N°20 is recommended), e.g. `PCE`.
+        pub fn purchase_unit_of_measure_iso(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.purchase_unit_of_measure_iso = ::std::option::Option::Some(
+                value.into(),
+            );
+            self
+        }
+        ///The date at which the forecast periods start; only its month and year are used (the day of month is ignored). When sent to Tradecloud: `YYYY-MM-DD`, no time or zone (`x-request-rules`).
+        pub fn start_date(
+            mut self,
+            value: impl ::std::convert::Into<crate::types::Date>,
+        ) -> Self {
+            self.value.start_date = ::std::option::Option::Some(value.into());
+            self
+        }
+        ///The item code or number as known at the supplier. Required in case of wholesale suppliers.
+        pub fn supplier_item_number(
+            mut self,
+            value: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.value.supplier_item_number = ::std::option::Option::Some(value.into());
+            self
+        }
+        /// Adds a field the spec does not document; it is sent as given.
+        pub fn extra(
+            mut self,
+            key: impl ::std::convert::Into<::std::string::String>,
+            value: impl ::std::convert::Into<::serde_json::Value>,
+        ) -> Self {
+            self.value.extra.insert(key.into(), value.into());
+            self
+        }
+        /// The value built.
+        pub fn build(self) -> super::SlimstockForecastLineByBuyer {
+            self.value
+        }
+    }
+    impl ::std::convert::From<SlimstockForecastLineByBuyerBuilder>
+    for super::SlimstockForecastLineByBuyer {
+        fn from(builder: SlimstockForecastLineByBuyerBuilder) -> Self {
+            builder.value
+        }
+    }
+    impl ::std::convert::From<super::SlimstockForecastLineByBuyer>
+    for SlimstockForecastLineByBuyerBuilder {
+        fn from(value: super::SlimstockForecastLineByBuyer) -> Self {
+            Self { value }
+        }
+    }
 }
 /// Property kinds of every object schema, used to decode tXML
 /// (`application/xml`) bodies into the same types as JSON.
@@ -5162,6 +6425,52 @@ pub mod txml_shapes {
             ("shipmentNumber", crate::webhook::txml::Kind::String),
             ("trackingNumber", crate::webhook::txml::Kind::String),
             ("transportMode", crate::webhook::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::ForecastHeaderByBuyer`].
+    pub static ForecastHeaderByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
+        name: "ForecastHeaderByBuyer",
+        element: "ForecastHeaderByBuyer",
+        properties: &[
+            ("companyId", crate::webhook::txml::Kind::String),
+            ("forecastNumber", crate::webhook::txml::Kind::String),
+            ("supplierAccountNumber", crate::webhook::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::ForecastItemByBuyer`].
+    pub static ForecastItemByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
+        name: "ForecastItemByBuyer",
+        element: "ForecastItemByBuyer",
+        properties: &[
+            ("buyerItemName", crate::webhook::txml::Kind::String),
+            ("buyerItemNumber", crate::webhook::txml::Kind::String),
+            ("buyerItemRevision", crate::webhook::txml::Kind::String),
+            ("purchaseUnitOfMeasureIso", crate::webhook::txml::Kind::String),
+            ("supplierItemNumber", crate::webhook::txml::Kind::String),
+        ],
+    };
+    /// tXML shape of [`super::ForecastLineByBuyer`].
+    pub static ForecastLineByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
+        name: "ForecastLineByBuyer",
+        element: "ForecastLineByBuyer",
+        properties: &[
+            ("item", crate::webhook::txml::Kind::Object(&ForecastItemByBuyer)),
+            (
+                "schedule",
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&ForecastScheduleLineByBuyer),
+                ),
+            ),
+        ],
+    };
+    /// tXML shape of [`super::ForecastScheduleLineByBuyer`].
+    pub static ForecastScheduleLineByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
+        name: "ForecastScheduleLineByBuyer",
+        element: "ForecastScheduleLineByBuyer",
+        properties: &[
+            ("endDate", crate::webhook::txml::Kind::String),
+            ("quantity", crate::webhook::txml::Kind::Number),
+            ("startDate", crate::webhook::txml::Kind::String),
         ],
     };
     /// tXML shape of [`super::OkResponse`].
@@ -5583,6 +6892,21 @@ pub mod txml_shapes {
             ),
         ],
     };
+    /// tXML shape of [`super::SendForecastByBuyer`].
+    pub static SendForecastByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
+        name: "SendForecastByBuyer",
+        element: "SendForecastByBuyer",
+        properties: &[
+            ("header", crate::webhook::txml::Kind::Object(&ForecastHeaderByBuyer)),
+            ("issueDateTime", crate::webhook::txml::Kind::String),
+            (
+                "lines",
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&ForecastLineByBuyer),
+                ),
+            ),
+        ],
+    };
     /// tXML shape of [`super::SendOrderByBuyer`].
     pub static SendOrderByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SendOrderByBuyer",
@@ -5716,6 +7040,21 @@ pub mod txml_shapes {
             ("order", crate::webhook::txml::Kind::Object(&OrderByBuyer)),
         ],
     };
+    /// tXML shape of [`super::SendSlimstockForecastByBuyer`].
+    pub static SendSlimstockForecastByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
+        name: "SendSlimstockForecastByBuyer",
+        element: "SendSlimstockForecastByBuyer",
+        properties: &[
+            ("header", crate::webhook::txml::Kind::Object(&ForecastHeaderByBuyer)),
+            ("issueDateTime", crate::webhook::txml::Kind::String),
+            (
+                "lines",
+                crate::webhook::txml::Kind::Array(
+                    &crate::webhook::txml::Kind::Object(&SlimstockForecastLineByBuyer),
+                ),
+            ),
+        ],
+    };
     /// tXML shape of [`super::SingleDeliveryOrderLineByBuyer`].
     pub static SingleDeliveryOrderLineByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
         name: "SingleDeliveryOrderLineByBuyer",
@@ -5811,6 +7150,55 @@ pub mod txml_shapes {
                     &crate::api::common::types::txml_shapes::LineTerms,
                 ),
             ),
+        ],
+    };
+    /// tXML shape of [`super::SlimstockForecastLineByBuyer`].
+    pub static SlimstockForecastLineByBuyer: crate::webhook::txml::Shape = crate::webhook::txml::Shape {
+        name: "SlimstockForecastLineByBuyer",
+        element: "SlimstockForecastLineByBuyer",
+        properties: &[
+            ("M0", crate::webhook::txml::Kind::Number),
+            ("M1", crate::webhook::txml::Kind::Number),
+            ("M10", crate::webhook::txml::Kind::Number),
+            ("M11", crate::webhook::txml::Kind::Number),
+            ("M12", crate::webhook::txml::Kind::Number),
+            ("M13", crate::webhook::txml::Kind::Number),
+            ("M14", crate::webhook::txml::Kind::Number),
+            ("M15", crate::webhook::txml::Kind::Number),
+            ("M16", crate::webhook::txml::Kind::Number),
+            ("M17", crate::webhook::txml::Kind::Number),
+            ("M18", crate::webhook::txml::Kind::Number),
+            ("M19", crate::webhook::txml::Kind::Number),
+            ("M2", crate::webhook::txml::Kind::Number),
+            ("M20", crate::webhook::txml::Kind::Number),
+            ("M21", crate::webhook::txml::Kind::Number),
+            ("M22", crate::webhook::txml::Kind::Number),
+            ("M23", crate::webhook::txml::Kind::Number),
+            ("M24", crate::webhook::txml::Kind::Number),
+            ("M25", crate::webhook::txml::Kind::Number),
+            ("M26", crate::webhook::txml::Kind::Number),
+            ("M27", crate::webhook::txml::Kind::Number),
+            ("M28", crate::webhook::txml::Kind::Number),
+            ("M29", crate::webhook::txml::Kind::Number),
+            ("M3", crate::webhook::txml::Kind::Number),
+            ("M30", crate::webhook::txml::Kind::Number),
+            ("M31", crate::webhook::txml::Kind::Number),
+            ("M32", crate::webhook::txml::Kind::Number),
+            ("M33", crate::webhook::txml::Kind::Number),
+            ("M34", crate::webhook::txml::Kind::Number),
+            ("M35", crate::webhook::txml::Kind::Number),
+            ("M4", crate::webhook::txml::Kind::Number),
+            ("M5", crate::webhook::txml::Kind::Number),
+            ("M6", crate::webhook::txml::Kind::Number),
+            ("M7", crate::webhook::txml::Kind::Number),
+            ("M8", crate::webhook::txml::Kind::Number),
+            ("M9", crate::webhook::txml::Kind::Number),
+            ("buyerItemName", crate::webhook::txml::Kind::String),
+            ("buyerItemNumber", crate::webhook::txml::Kind::String),
+            ("buyerItemRevision", crate::webhook::txml::Kind::String),
+            ("purchaseUnitOfMeasureIso", crate::webhook::txml::Kind::String),
+            ("startDate", crate::webhook::txml::Kind::String),
+            ("supplierItemNumber", crate::webhook::txml::Kind::String),
         ],
     };
 }

@@ -1,13 +1,15 @@
 //! The API groups of a [`Client`], one per service area:
 //! [`client.orders()`](Client::orders),
 //! [`client.single_delivery_orders()`](Client::single_delivery_orders),
-//! [`client.shipments()`](Client::shipments) and
+//! [`client.shipments()`](Client::shipments),
+//! [`client.forecasts()`](Client::forecasts) and
 //! [`client.documents()`](Client::documents). Each is a cheap view of the
 //! client (same tokens, retries and rate limit) and the only way to make
 //! its calls: reading, and sending (what a buyer's or supplier's ERP sends
 //! about that area: an order and its indicators, documents and deliveries,
 //! an order response and the order actions under `orders()`; a despatch
-//! advice under `shipments()`; an upload under `documents()`).
+//! advice under `shipments()`; a forecast under `forecasts()`; an upload
+//! under `documents()`).
 //!
 //! A new service area gets a group of its own: a struct holding `&Client`,
 //! a method on [`Client`] that returns it, and its calls written with
@@ -54,6 +56,12 @@ pub struct SingleDeliveryOrders<'a> {
 /// Shipments (despatch advices): `client.shipments()`.
 #[derive(Debug, Clone, Copy)]
 pub struct Shipments<'a> {
+    client: &'a Client,
+}
+
+/// Forecasts a buyer sends: `client.forecasts()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Forecasts<'a> {
     client: &'a Client,
 }
 
@@ -131,6 +139,11 @@ impl Client {
     /// Shipments: get, poll, stream; send despatch advices.
     pub fn shipments(&self) -> Shipments<'_> {
         Shipments { client: self }
+    }
+
+    /// Forecasts: send a forecast or a Slimstock forecast (buyer).
+    pub fn forecasts(&self) -> Forecasts<'_> {
+        Forecasts { client: self }
     }
 
     /// Documents: metadata, download and upload.
@@ -949,6 +962,118 @@ impl<'a> Shipments<'a> {
     /// The generated client of the shipment API.
     pub fn api(&self) -> &shipment::client::ShipmentClient {
         &self.client.inner.shipment
+    }
+}
+
+/// The resend rule of both forecast calls: a forecast "cannot be updated.
+/// Issued forecasts will always be appended to the existing set of
+/// forecasts" (forecast/issue.md, forecast/slimstock.md), so a forecast
+/// sent twice is there twice.
+const FORECAST_NOT_RESENT: &str = "sending the forecast again would append it twice (a forecast \
+     is never updated); check with Tradecloud whether it arrived before sending it again";
+
+impl<'a> Forecasts<'a> {
+    /// Sends a new forecast as the buyer: per item, a schedule of periods
+    /// (`startDate`, `endDate`) and their forecasted `quantity`
+    /// (`POST /api-connector/forecast`, forecast/issue.md). JSON only. The
+    /// supplier is found by `header.supplierAccountNumber`, which
+    /// Tradecloud verifies. Send a forecast when your forecast or ERP
+    /// system made a new one; never resend all forecasts periodically
+    /// (api/rules.md).
+    ///
+    /// # Retries
+    ///
+    /// [`Resend::IfNotReceived`](super::Resend::IfNotReceived), as
+    /// [`orders().send_deliveries`](Orders::send_deliveries): "a forecast
+    /// cannot be updated. Issued forecasts will always be appended to the
+    /// existing set of forecasts" (forecast/issue.md), so the same forecast
+    /// sent twice is stored twice. It is sent again only when Tradecloud
+    /// provably did not take it (a refused connection, a `429`), not after
+    /// a `5xx` or a time-out: that failure is
+    /// [`ClientError::NotResent`], and you check before sending it again.
+    ///
+    /// ```no_run
+    /// use tradecloud::api::api_connector::types::{
+    ///     ForecastHeaderByBuyer, ForecastItemByBuyer, ForecastLineByBuyer,
+    ///     ForecastScheduleLineByBuyer, SendForecastByBuyer,
+    /// };
+    ///
+    /// # async fn run(client: tradecloud::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let forecast = SendForecastByBuyer::builder()
+    ///     .header(ForecastHeaderByBuyer::builder().supplier_account_number("540830").forecast_number("F2024-01"))
+    ///     .lines([ForecastLineByBuyer::builder()
+    ///         .item(ForecastItemByBuyer::builder().buyer_item_number("12345").buyer_item_name("Round tube"))
+    ///         .schedule([ForecastScheduleLineByBuyer::builder()
+    ///             .start_date("2024-01-01".parse::<tradecloud::types::Date>()?)
+    ///             .end_date("2024-01-31".parse::<tradecloud::types::Date>()?)
+    ///             .quantity("1234.56".parse::<tradecloud::types::Decimal>()?)])])
+    ///     .build();
+    /// client.forecasts().send(&forecast).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn send(
+        &self,
+        forecast: &'a connector::SendForecastByBuyer,
+    ) -> Message<'a, connector::SendForecastByBuyer, OkResponse> {
+        Message::new(
+            self.client,
+            &api_connector::operations::SEND_FORECAST_BY_BUYER_ROUTE,
+            connector_version(),
+            &[],
+            forecast,
+            Some(&connector_shapes::SendForecastByBuyer),
+            format!("forecast {}", forecast.header.forecast_number),
+        )
+        .resend_if_not_received(FORECAST_NOT_RESENT)
+    }
+
+    /// Sends a new forecast from Slimstock as the buyer: per item, up to 36
+    /// months of forecasted demand, `M0` (the month of `startDate`) to
+    /// `M35` (`POST /api-connector/forecast/slimstock`,
+    /// forecast/slimstock.md). JSON only. The supplier is found by
+    /// `header.supplierAccountNumber`, which Tradecloud verifies.
+    ///
+    /// # Retries
+    ///
+    /// [`Resend::IfNotReceived`](super::Resend::IfNotReceived), as
+    /// [`send`](Self::send): a Slimstock forecast is appended too, never
+    /// updated.
+    ///
+    /// ```no_run
+    /// use tradecloud::api::api_connector::types::{
+    ///     ForecastHeaderByBuyer, SendSlimstockForecastByBuyer, SlimstockForecastLineByBuyer,
+    /// };
+    /// use tradecloud::types::Decimal;
+    ///
+    /// # async fn run(client: tradecloud::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let forecast = SendSlimstockForecastByBuyer::builder()
+    ///     .header(ForecastHeaderByBuyer::builder().supplier_account_number("540830").forecast_number("F2024-01"))
+    ///     .lines([SlimstockForecastLineByBuyer::builder()
+    ///         .buyer_item_number("12345")
+    ///         .buyer_item_name("Round tube")
+    ///         .start_date("2024-01-01".parse::<tradecloud::types::Date>()?)
+    ///         .m0("111.11".parse::<Decimal>()?)
+    ///         .m1("222.22".parse::<Decimal>()?)])
+    ///     .build();
+    /// client.forecasts().send_slimstock(&forecast).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn send_slimstock(
+        &self,
+        forecast: &'a connector::SendSlimstockForecastByBuyer,
+    ) -> Message<'a, connector::SendSlimstockForecastByBuyer, OkResponse> {
+        Message::new(
+            self.client,
+            &api_connector::operations::SEND_SLIMSTOCK_FORECAST_BY_BUYER_ROUTE,
+            connector_version(),
+            &[],
+            forecast,
+            Some(&connector_shapes::SendSlimstockForecastByBuyer),
+            format!("Slimstock forecast {}", forecast.header.forecast_number),
+        )
+        .resend_if_not_received(FORECAST_NOT_RESENT)
     }
 }
 

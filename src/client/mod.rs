@@ -121,7 +121,7 @@ pub use download::{
     safe_file_name, DocumentSource, Download, DownloadOutcome, Downloaded, Progress,
 };
 pub use error::ClientError;
-pub use groups::{Documents, Orders, Shipments, SingleDeliveryOrders};
+pub use groups::{Documents, Forecasts, Orders, Shipments, SingleDeliveryOrders};
 pub use message::{Answer, EncodedMessage, Message, Resend, WireFormat};
 pub use poll::{PollBatch, PollError, PollStream, Polled, POLL_PAGE_SIZE};
 pub use report::AuthStep;

@@ -762,6 +762,12 @@
 //!   accepted messages that changed nothing because they named something
 //!   the mock does not know ([`MockStats::unmatched`], each also a
 //!   warning in the log).
+//! * **Forecasts** (`POST /v2/api-connector/forecast` and
+//!   `.../forecast/slimstock`, the buyer's): checked as every message,
+//!   verified by `companyId` and `supplierAccountNumber` as an order is,
+//!   then appended, never updated (forecast/issue.md), and shown by
+//!   [`MockServer::forecasts`] and `GET /mock/forecasts`; no webhook event
+//!   (none is documented). See the `forecast` module.
 //!
 //! # Portal actions on shipments
 //!
@@ -940,6 +946,7 @@ mod data;
 mod download;
 mod error;
 mod faults;
+mod forecast;
 mod portal;
 mod process;
 mod record;
@@ -968,6 +975,7 @@ pub use config::{
 };
 pub use data::{generated_byte, DocumentContent, MockData, MockDocument};
 pub use error::MockError;
+pub use forecast::{ForecastKind, MockForecast};
 pub use portal::{HeaderUpdate, OrderAction, ShipmentAction, MAX_SHIPMENT_DOCUMENTS};
 pub use stats::{operation, MockStats, RequestRecord, MAX_UNMATCHED};
 pub use webhooks::{
@@ -1154,6 +1162,7 @@ async fn index() -> String {
         "Tradecloud mock: the API v2 is under /v2 (see `tradecloud mock --help`).\n\n\
          The mock's own routes (not Tradecloud's):\n\
          GET /mock/deliveries: the webhook delivery log (no authentication)\n\
+         GET /mock/forecasts: the forecasts the buyer sent, oldest first (no authentication)\n\
          GET /mock-s3/{objectId}?X-Amz-...: a presigned downloadUrl\n\n\
          Portal actions on a shipment (JSON bodies; the acting company's user, \
          Bearer or Basic):\n",
@@ -1226,6 +1235,7 @@ fn router(state: Arc<MockState>) -> Router {
     let s3 = Router::new()
         .route("/mock-s3/{objectId}", get(download::mock_s3))
         .route("/mock/deliveries", get(webhooks::routes::deliveries))
+        .route("/mock/forecasts", get(forecast::route))
         .with_state(state.clone());
     // The portal actions: authenticated, one flow each, errors as the
     // API's (problem bodies).
@@ -1390,6 +1400,13 @@ impl MockServer {
             shutdown: Some(shutdown),
             task: Some(task),
         })
+    }
+
+    /// The forecasts the buyer sent so far, oldest first (also
+    /// `GET /mock/forecasts`): appended, never updated (see the module
+    /// docs' forecasts).
+    pub fn forecasts(&self) -> Vec<MockForecast> {
+        self.state.forecasts()
     }
 
     /// Every webhook delivery attempt so far, in the order they ended (also

@@ -82,6 +82,8 @@ pub(crate) struct Objects {
     /// shipment as that advice made it, without lines; its
     /// `meta.lastUpdatedAt` says when), for the shipment an advice leaves.
     pub(super) advice_headers: BTreeMap<String, Shipment>,
+    /// The forecasts the buyer sent, oldest first (appended, never updated).
+    pub(super) forecasts: Vec<super::forecast::MockForecast>,
     /// The last `lastUpdatedAt` handed out (or the latest in the data).
     clock: Option<chrono::DateTime<Utc>>,
 }

@@ -27,7 +27,8 @@
 //! caller's company and the message's identifiers), store the result and
 //! queue the webhook events (order events, order-documents events,
 //! shipment events); a message for an order the mock does not know
-//! changes nothing. The other messages and actions change nothing yet.
+//! changes nothing. A forecast is appended to the forecasts the mock keeps
+//! ([`super::forecast`]). The other messages and actions change nothing yet.
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -295,6 +296,52 @@ impl api_connector::server::Api for MockState {
                     body: error_body(refused),
                 },
             },
+        }
+    }
+
+    async fn send_forecast_by_buyer_route(
+        &self,
+        request: api_connector::server::SendForecastByBuyerRouteRequest,
+    ) -> api_connector::server::SendForecastByBuyerRouteResponse {
+        use api_connector::server::SendForecastByBuyerRouteResponse as Answer;
+        match refusal(
+            &api_connector::operations::SEND_FORECAST_BY_BUYER_ROUTE,
+            &request.raw,
+            &request.body,
+            &api_connector::types::txml_shapes::SendForecastByBuyer,
+        ) {
+            Some(body) => Answer::BadRequest { body },
+            None => {
+                self.process_forecast(
+                    super::forecast::ForecastKind::Forecast,
+                    &request.body.header,
+                    &request.body,
+                );
+                Answer::Ok { body: ok() }
+            }
+        }
+    }
+
+    async fn send_slimstock_forecast_by_buyer_route(
+        &self,
+        request: api_connector::server::SendSlimstockForecastByBuyerRouteRequest,
+    ) -> api_connector::server::SendSlimstockForecastByBuyerRouteResponse {
+        use api_connector::server::SendSlimstockForecastByBuyerRouteResponse as Answer;
+        match refusal(
+            &api_connector::operations::SEND_SLIMSTOCK_FORECAST_BY_BUYER_ROUTE,
+            &request.raw,
+            &request.body,
+            &api_connector::types::txml_shapes::SendSlimstockForecastByBuyer,
+        ) {
+            Some(body) => Answer::BadRequest { body },
+            None => {
+                self.process_forecast(
+                    super::forecast::ForecastKind::Slimstock,
+                    &request.body.header,
+                    &request.body,
+                );
+                Answer::Ok { body: ok() }
+            }
         }
     }
 
@@ -617,7 +664,7 @@ const NO_BUYER_ORDER: &str = "the mock's buyer has no order with this purchase o
     nothing changed: send the order first (POST /api-connector/order) or check the number";
 
 /// Why a message's `companyId` keeps it from the mock's `company`, if it does.
-fn other_company(
+pub(super) fn other_company(
     what: &str,
     company_id: Option<&String>,
     company: &MockCompany,

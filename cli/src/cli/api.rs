@@ -124,6 +124,25 @@ pub enum ShipmentCommand {
     SendDespatchAdvice(write::MessageArgs),
 }
 
+/// `tradecloud forecast ...`
+#[derive(Debug, Subcommand)]
+pub enum ForecastCommand {
+    /// Send a new forecast as the buyer (JSON; appended, never updated, so not resent after a doubtful failure).
+    #[command(after_help = concat!(
+        "Example:\n  tradecloud forecast send forecast-2024-01.json\n  \
+         tradecloud forecast send --slimstock slimstock-2024-01.json\n  \
+         tradecloud forecast send --dry-run forecast-2024-01.json > body.json\n\n",
+        exit_line!()
+    ))]
+    Send {
+        #[command(flatten)]
+        message: write::MessageArgs,
+        /// The forecast is a Slimstock forecast, M0..M35 per item (POST /api-connector/forecast/slimstock).
+        #[arg(long)]
+        slimstock: bool,
+    },
+}
+
 /// `tradecloud poll ...`: everything changed since a watermark, over all
 /// pages. The items go to stdout (JSON lines page by page as they arrive,
 /// so a first sync holds one page in memory), the next watermark to stderr.
@@ -211,6 +230,15 @@ pub async fn run_shipment(cmd: ShipmentCommand, global: &GlobalArgs) -> Result<(
         }
         ShipmentCommand::SendDespatchAdvice(message) => {
             write::shipment_send_despatch_advice(&message, global).await
+        }
+    }
+}
+
+/// `tradecloud forecast send FILE [--slimstock]`
+pub async fn run_forecast(cmd: ForecastCommand, global: &GlobalArgs) -> Result<()> {
+    match cmd {
+        ForecastCommand::Send { message, slimstock } => {
+            write::forecast_send(&message, slimstock, global).await
         }
     }
 }

@@ -55,6 +55,9 @@ pub enum Command {
     /// Shipments: `tradecloud shipment get ID`, `tradecloud shipment send-despatch-advice FILE`.
     #[command(subcommand)]
     Shipment(api::ShipmentCommand),
+    /// Forecasts: `tradecloud forecast send FILE [--slimstock]` (buyer).
+    #[command(subcommand, after_help = write::ORDER_HELP)]
+    Forecast(api::ForecastCommand),
     /// Poll for changed orders or shipments.
     #[command(subcommand)]
     Poll(api::PollCommand),
@@ -236,6 +239,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mock(args) => mock::run(args, &cli.global).await,
         Command::Order(cmd) => api::run_order(cmd, &cli.global).await,
         Command::Shipment(cmd) => api::run_shipment(cmd, &cli.global).await,
+        Command::Forecast(cmd) => api::run_forecast(cmd, &cli.global).await,
         Command::Poll(cmd) => api::run_poll(cmd, &cli.global).await,
         Command::Document(cmd) => api::run_document(cmd, &cli.global).await,
         Command::Inbox(cmd) => inbox::run(cmd, &cli.global).await,

@@ -1,6 +1,7 @@
 //! The write side of the CLI: `tradecloud order send|respond|indicators|
 //! attach-documents|deliveries|delivery-history|action ...`, `tradecloud
-//! shipment send-despatch-advice` and `tradecloud document upload`, each a
+//! shipment send-despatch-advice`, `tradecloud forecast send` and
+//! `tradecloud document upload`, each a
 //! thin layer over a call of the typed client ([`tradecloud::client`]).
 //!
 //! Every message command goes the same way:
@@ -45,7 +46,7 @@ macro_rules! exit_codes {
     () => {
         "\
 Exit status of the sending commands (send, respond, indicators, attach-documents,
-deliveries, delivery-history, action, send-despatch-advice, upload):
+deliveries, delivery-history, action, send-despatch-advice, forecast send, upload):
   0  sent, and Tradecloud accepted it (with --dry-run: the message is valid)
   1  nothing was sent: unreadable file, not JSON/tXML, unknown extension, a
      documented rule broken (stderr names the JSON path and the rule),
@@ -56,7 +57,7 @@ deliveries, delivery-history, action, send-despatch-advice, upload):
   4  Tradecloud could not be reached or was unavailable, also after the
      retries (network, time-out, 429, 5xx): send it again later
   5  it may have reached Tradecloud, and was not sent again because sending
-     twice would apply it twice (deliveries, an upload, a resend): check
+     twice would apply it twice (deliveries, a forecast, an upload, a resend): check
      before sending it again"
     };
 }
@@ -622,6 +623,31 @@ pub async fn shipment_send_despatch_advice(args: &MessageArgs, global: &GlobalAr
         connector_shapes::SendDespatchAdviceBySupplier,
         |client, body| client.shipments().send_despatch_advice(body)
     )
+}
+
+/// `tradecloud forecast send FILE [--slimstock]`
+pub async fn forecast_send(args: &MessageArgs, slimstock: bool, global: &GlobalArgs) -> Result<()> {
+    if slimstock {
+        deliver!(
+            args,
+            global,
+            "forecast send --slimstock",
+            connector::SendSlimstockForecastByBuyer,
+            connector_ops::SEND_SLIMSTOCK_FORECAST_BY_BUYER_ROUTE,
+            connector_shapes::SendSlimstockForecastByBuyer,
+            |client, body| client.forecasts().send_slimstock(body)
+        )
+    } else {
+        deliver!(
+            args,
+            global,
+            "forecast send",
+            connector::SendForecastByBuyer,
+            connector_ops::SEND_FORECAST_BY_BUYER_ROUTE,
+            connector_shapes::SendForecastByBuyer,
+            |client, body| client.forecasts().send(body)
+        )
+    }
 }
 
 /// `tradecloud order action ...`
