@@ -219,6 +219,16 @@ async fn an_unreachable_api_is_said_apart_from_the_credentials() {
             .contains(&addr.port().to_string()),
         "{ready}"
     );
+    // The check made again while unreachable (every second at first) calls
+    // Tradecloud for real: with the tokens of the start held, a login
+    // answered from them and said "reachable" within a second.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let text = rx.metrics.encode();
+    assert_eq!(
+        gauges(&text),
+        (Some(0.0), Some(1.0)),
+        "the API is still down: {text}"
+    );
     rx.stop().await;
 }
 

@@ -217,6 +217,13 @@ impl TokenStore {
         tokens.refresh
     }
 
+    /// Renews the tokens now, fresh or not: a refresh, or a login when no
+    /// refresh token is left (see [`crate::client::Client::renew_tokens_now`]).
+    pub(crate) async fn renew_now(&self, target: &AuthTarget<'_>) -> Result<Renewal, AuthFailure> {
+        let mut state = self.state.lock().await;
+        self.renew_locked(&mut state, target, false).await
+    }
+
     /// Whether the store holds tokens at the moment.
     pub(crate) async fn has_tokens(&self) -> bool {
         self.state.lock().await.tokens.is_some()

@@ -490,25 +490,54 @@ impl Client {
         {
             return Ok(());
         }
-        let target = auth::AuthTarget {
+        let result = self
+            .inner
+            .shared
+            .tokens
+            .access_token(&self.auth_target())
+            .await;
+        result.map(|_| ()).map_err(|f| self.auth_error(f))
+    }
+
+    /// Calls Tradecloud's authentication API now, whatever tokens are held
+    /// and in either [`AuthMode`]: a refresh, or a login when no refresh
+    /// token is left. [`Client::login`] answers from the tokens it holds
+    /// without a call; this says whether Tradecloud answers (and accepts
+    /// the credentials) at this moment. The receiver's API health uses it
+    /// to find its way back to an API it saw unreachable.
+    pub(crate) async fn renew_tokens_now(&self) -> Result<(), ClientError> {
+        let result = self
+            .inner
+            .shared
+            .tokens
+            .renew_now(&self.auth_target())
+            .await;
+        result.map(|_| ()).map_err(|f| self.auth_error(f))
+    }
+
+    /// Where the token store calls the authentication API.
+    fn auth_target(&self) -> auth::AuthTarget<'_> {
+        auth::AuthTarget {
             http: &self.inner.http,
             baseurl: &self.inner.base_url,
             context: &self.inner.context,
-        };
-        match self.inner.shared.tokens.access_token(&target).await {
-            Ok(_) => Ok(()),
-            Err(auth::AuthFailure::Transport(error)) => {
-                Err(self.error_context("login").transport_error(error))
+        }
+    }
+
+    /// A failed login or refresh as the error a caller sees.
+    fn auth_error(&self, failure: auth::AuthFailure) -> ClientError {
+        match failure {
+            auth::AuthFailure::Transport(error) => {
+                self.error_context("login").transport_error(error)
             }
-            Err(auth::AuthFailure::Refused(refusal)) => {
+            auth::AuthFailure::Refused(refusal) => {
                 let call = report::CallReport {
                     attempts: refusal.attempts,
                     auth_step: Some(refusal.step),
                     status: Some(refusal.status),
                 };
-                Err(self
-                    .error_context("login")
-                    .status_error(refusal.status, call, refusal.message))
+                self.error_context("login")
+                    .status_error(refusal.status, call, refusal.message)
             }
         }
     }

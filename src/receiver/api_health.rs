@@ -19,8 +19,9 @@
 //!
 //! The credentials are checked once at start (a login); a refusal is
 //! logged loudly and does not stop the receiver. While that check (or a
-//! later call) finds Tradecloud unreachable, the login is tried again
-//! ([`RECHECK_FIRST`], doubling to [`RECHECK_MAX`]) until it is answered:
+//! later call) finds Tradecloud unreachable, a call to its authentication
+//! API (a token refresh, or a login) is tried again ([`RECHECK_FIRST`],
+//! doubling to [`RECHECK_MAX`]) until it is answered:
 //! otherwise, with POST webhooks only (no fetches), one failed check at
 //! start kept `tradecloud_api_reachable` at `0`, and its alert firing,
 //! until a restart.
@@ -260,9 +261,11 @@ impl ApiHealth {
     /// Check the credentials at start (a login with `client`), and again
     /// while Tradecloud is unreachable; never returns (aborted at the stop).
     pub(crate) async fn check_at_start(&self, client: &crate::client::Client) {
-        self.check(client).await;
+        self.record_check(client, client.login().await);
         // Tried again while unreachable: nothing else may call (POST
-        // webhooks only) to find the way back.
+        // webhooks only) to find the way back. A real call each time: with
+        // tokens held (the API lost after the start) `login` answers from
+        // them without one, and said "reachable" of an API still down.
         let mut wait = RECHECK_FIRST;
         loop {
             tokio::time::sleep(wait).await;
@@ -270,14 +273,18 @@ impl ApiHealth {
                 wait = RECHECK_FIRST;
                 continue;
             }
-            self.check(client).await;
+            self.record_check(client, client.renew_tokens_now().await);
             wait = wait.saturating_mul(2).min(RECHECK_MAX);
         }
     }
 
-    /// One check of the credentials (a login with `client`).
-    async fn check(&self, client: &crate::client::Client) {
-        let result = client.login().await;
+    /// Records one check of the credentials: `result`, a login (or a token
+    /// renewal) with `client`.
+    fn record_check(
+        &self,
+        client: &crate::client::Client,
+        result: Result<(), crate::client::ClientError>,
+    ) {
         self.observe("the check at start", result.as_ref().copied());
         match result {
             Ok(()) => {
