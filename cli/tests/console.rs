@@ -184,6 +184,11 @@ fn cookie_of(response: &reqwest::Response) -> String {
 /// its cookie.
 async fn viewer_get(base: &str, path: &str) -> reqwest::Response {
     let cookie = cookie_of(&login(base, VIEWER).await);
+    get_as(base, &cookie, path).await
+}
+
+/// `path`'s page as the user logged in with `cookie` sees it.
+async fn get_as(base: &str, cookie: &str, path: &str) -> reqwest::Response {
     http()
         .get(format!("{base}{path}"))
         .header("cookie", cookie)
@@ -851,17 +856,7 @@ async fn a_full_page_of_a_body_search_says_where_it_stopped() {
     let cookie = cookie_of(&login(base, VIEWER).await);
     let get = |path: String| {
         let cookie = cookie.clone();
-        async move {
-            http()
-                .get(format!("{base}{path}"))
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-        }
+        async move { get_as(base, &cookie, &path).await.text().await.unwrap() }
     };
     let text = "00000000-0000-4000-8000-0000000000";
     let first = get(format!("/events?q={text}")).await;
@@ -1606,15 +1601,8 @@ async fn mark_dead_is_offered_for_a_processing_event_nothing_holds() {
     let page_of = |id: i64| {
         let cookie = cookie.clone();
         async move {
-            http()
-                .get(format!("{base}/events/{id}"))
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
+            let page = get_as(base, &cookie, &format!("/events/{id}")).await;
+            page.text().await.unwrap()
         }
     };
     let page = page_of(held).await;
