@@ -40,6 +40,15 @@ async fn serve(exe: &str) -> Serve {
 /// [`serve`] with `extra` appended to its configuration file, and every
 /// line it writes to stderr.
 async fn serve_with(exe: &str, extra: &str) -> (Serve, Arc<Mutex<Vec<String>>>) {
+    serve_with_env(exe, extra, &[]).await
+}
+
+/// [`serve_with`], with environment variables (configuration overrides) set.
+async fn serve_with_env(
+    exe: &str,
+    extra: &str,
+    env: &[(&str, &str)],
+) -> (Serve, Arc<Mutex<Vec<String>>>) {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = tls::dev_certificate(&["localhost"]).unwrap();
     let cert_path = dir.path().join("cert.pem");
@@ -60,8 +69,9 @@ async fn serve_with(exe: &str, extra: &str) -> (Serve, Arc<Mutex<Vec<String>>>) 
         ),
     )
     .unwrap();
-    let (child, addr, log) =
-        spawn_serve_logged(serve_command(exe, &config_path), Duration::from_secs(30)).await;
+    let mut command = serve_command(exe, &config_path);
+    command.envs(env.iter().copied());
+    let (child, addr, log) = spawn_serve_logged(command, Duration::from_secs(30)).await;
     let client = client_for(&cert, addr);
     let serve = Serve {
         child,
@@ -343,6 +353,91 @@ async fn a_second_sigterm_cancels_running_handlers_at_once() {
         (tradecloud::inbox::State::Trigger, 0),
         "back in the queue, no attempt counted: {said}"
     );
+}
+
+/// A second SIGTERM while requests are still in flight closes their
+/// connections at once instead of waiting out `shutdown_timeout_secs` (600
+/// s here, and a request time-out as long): that the process exits at all
+/// within this test shows it did not wait. The request stays unanswered, so
+/// Tradecloud sends its event again; nothing was acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigterm_closes_connections_still_in_flight() {
+    let Some(exe) = exe() else { return };
+    let (mut server, log) = serve_with_env(
+        exe,
+        "",
+        &[
+            ("TRADECLOUD_SERVER_SHUTDOWN_TIMEOUT_SECS", "600"),
+            ("TRADECLOUD_SERVER_REQUEST_TIMEOUT_SECS", "600"),
+        ],
+    )
+    .await;
+    let warm_up = server.client.get(server.url("/healthz")).send().await;
+    assert!(warm_up
+        .expect("the receiver answers /healthz")
+        .status()
+        .is_success());
+    // A request whose body starts and never ends.
+    let stream = futures_util::stream::unfold(0, |sent| async move {
+        if sent > 0 {
+            std::future::pending::<()>().await;
+        }
+        Some((
+            Ok::<_, std::io::Error>(b"{\"eventName\"".to_vec()),
+            sent + 1,
+        ))
+    });
+    let request = server
+        .client
+        .post(server.url("/tradecloud/order"))
+        .basic_auth(USER, Some(PASSWORD))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(stream))
+        // Longer than the test: only the server may end it.
+        .timeout(Duration::from_secs(3600))
+        .send();
+    let in_flight = tokio::spawn(request);
+    server.signal("-TERM");
+    let draining = |log: &Arc<Mutex<Vec<String>>>| {
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("finishing in-flight requests"))
+    };
+    // Generous, only so that a hang fails instead of blocking.
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while !draining(&log) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("serve drains: {:?}", log.lock().unwrap()));
+    server.signal("-TERM");
+    let status = tokio::time::timeout(Duration::from_secs(120), server.child.wait())
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "serve stops at the second SIGTERM: {:?}",
+                log.lock().unwrap()
+            )
+        })
+        .unwrap();
+    assert!(status.success(), "serve exits cleanly: {status:?}");
+    let said = log.lock().unwrap().join("\n");
+    assert!(
+        said.contains("closing the remaining connections now"),
+        "one line says so: {said}"
+    );
+    let answer = tokio::time::timeout(Duration::from_secs(60), in_flight)
+        .await
+        .expect("the request ends with the connection")
+        .unwrap();
+    assert!(
+        answer.is_err(),
+        "no answer, so Tradecloud sends it again: {answer:?}"
+    );
+    let inbox = Inbox::open(&format!("sqlite://{}", server.db.display())).unwrap();
+    assert!(inbox.list(Default::default()).await.unwrap().is_empty());
 }
 
 /// The receiver lock of the SQLite inbox (`PATH-receiver-lock`) goes with a

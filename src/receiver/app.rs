@@ -130,7 +130,8 @@ impl Receiver {
 
     /// Serve until SIGTERM or Ctrl-C, then finish in-flight requests and stop
     /// the processor; a second SIGTERM or Ctrl-C cancels the handlers still
-    /// running at once (see [`Receiver::run_until_or_now`]).
+    /// running and closes the connections still open at once (see
+    /// [`Receiver::run_until_or_now`]).
     pub async fn run(self) -> Result<(), ReceiverError> {
         let (shutdown, again) = shutdown_signals();
         self.run_until_or_now(shutdown, again).await
@@ -149,7 +150,10 @@ impl Receiver {
     /// [`Receiver::run_until`], and when `now` completes (a second signal,
     /// see [`shutdown_signals`]) during the processor's shutdown grace, the
     /// grace ends at once: handlers still running are cancelled and their
-    /// events go back to the queue uncounted, as when the grace runs out.
+    /// events go back to the queue uncounted, as when the grace runs out;
+    /// connections with requests still in flight are closed without waiting
+    /// for `[server] shutdown_timeout_secs` (unanswered, so Tradecloud sends
+    /// their events again).
     pub async fn run_until_or_now(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -230,10 +234,13 @@ impl Receiver {
             drain_max_bytes: s.max_body_bytes,
             drain_timeout: Duration::from_secs(s.request_timeout_secs.max(1)),
         };
-        let shutdown: ShutdownFuture = {
+        // The listener stops accepting at the first signal and closes the
+        // connections still open at the second (their requests unanswered:
+        // Tradecloud sends those events again).
+        let reached = |level: Stop| -> ShutdownFuture {
             let mut stopping = stop_processing.subscribe();
             Box::pin(async move {
-                if stopping.wait_for(|s| *s >= Stop::Graceful).await.is_err() {
+                if stopping.wait_for(|s| *s >= level).await.is_err() {
                     std::future::pending::<()>().await;
                 }
             })
@@ -244,7 +251,8 @@ impl Receiver {
             self.app,
             options,
             self.metrics.clone(),
-            shutdown,
+            reached(Stop::Graceful),
+            reached(Stop::Now),
         )
         .await;
         stop(Stop::Graceful)();

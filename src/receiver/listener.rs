@@ -357,6 +357,7 @@ pub(crate) async fn serve(
     options: ServeOptions,
     metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send,
+    now: impl Future<Output = ()> + Send,
 ) {
     let acceptor = TlsAcceptor::from(tls);
     let handshake_failures = super::certificate::HandshakeFailures::register(&metrics);
@@ -522,19 +523,33 @@ pub(crate) async fn serve(
     drop(listener);
     tracing::info!("no longer accepting connections; finishing in-flight requests");
     let _ = stop.send(true);
-    let drained = tokio::time::timeout(options.shutdown_timeout, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    match drained {
-        Ok(()) => tracing::info!("all connections closed"),
-        Err(_) => {
-            tracing::warn!(
-                timeout_secs = options.shutdown_timeout.as_secs(),
-                "shutdown deadline reached; closing the remaining connections"
-            );
-            connections.abort_all();
-            while connections.join_next().await.is_some() {}
+    let deadline = tokio::time::sleep(options.shutdown_timeout);
+    tokio::pin!(deadline, now);
+    loop {
+        tokio::select! {
+            biased;
+            joined = connections.join_next() => {
+                if joined.is_none() {
+                    tracing::info!("all connections closed");
+                    return;
+                }
+            }
+            () = &mut now => {
+                tracing::warn!(
+                    connections = connections.len(),
+                    "asked to stop again (a second SIGTERM or Ctrl-C): closing the remaining connections now; their requests stay unanswered and Tradecloud sends them again"
+                );
+                break;
+            }
+            () = &mut deadline => {
+                tracing::warn!(
+                    timeout_secs = options.shutdown_timeout.as_secs(),
+                    "shutdown deadline reached; closing the remaining connections"
+                );
+                break;
+            }
         }
     }
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
 }
