@@ -318,19 +318,37 @@ async fn a_second_sigterm_cancels_running_handlers_at_once() {
     .expect("the trigger is claimed");
 
     server.signal("-TERM");
-    let waiting = |log: &Arc<Mutex<Vec<String>>>| {
-        log.lock()
-            .unwrap()
-            .iter()
-            .any(|l| l.contains("waiting for running handlers to finish"))
-    };
+    let said =
+        stop_again_once_logged(&mut server, &log, "waiting for running handlers to finish").await;
+    assert!(
+        said.contains("asked to stop again") && said.contains("cancelled now"),
+        "one line says so: {said}"
+    );
+    let event = inbox.get(id).await.unwrap().unwrap();
+    assert_eq!(
+        (event.summary.state, event.summary.attempts),
+        (tradecloud::inbox::State::Trigger, 0),
+        "back in the queue, no attempt counted: {said}"
+    );
+}
+
+/// Once `serve`'s log has a line with `stopping` (it is stopping after a
+/// first SIGTERM), a second SIGTERM; the process then exits cleanly. The
+/// log, joined. The waits are generous, only so that a hang fails instead
+/// of blocking.
+async fn stop_again_once_logged(
+    server: &mut Serve,
+    log: &Arc<Mutex<Vec<String>>>,
+    stopping: &str,
+) -> String {
+    let logged = || log.lock().unwrap().iter().any(|l| l.contains(stopping));
     tokio::time::timeout(Duration::from_secs(60), async {
-        while !waiting(&log) {
+        while !logged() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
     .await
-    .unwrap_or_else(|_| panic!("the fetch runs into the grace: {:?}", log.lock().unwrap()));
+    .unwrap_or_else(|_| panic!("{stopping:?} is logged: {:?}", log.lock().unwrap()));
     server.signal("-TERM");
     let status = tokio::time::timeout(Duration::from_secs(120), server.child.wait())
         .await
@@ -342,17 +360,7 @@ async fn a_second_sigterm_cancels_running_handlers_at_once() {
         })
         .unwrap();
     assert!(status.success(), "serve exits cleanly: {status:?}");
-    let said = log.lock().unwrap().join("\n");
-    assert!(
-        said.contains("asked to stop again") && said.contains("cancelled now"),
-        "one line says so: {said}"
-    );
-    let event = inbox.get(id).await.unwrap().unwrap();
-    assert_eq!(
-        (event.summary.state, event.summary.attempts),
-        (tradecloud::inbox::State::Trigger, 0),
-        "back in the queue, no attempt counted: {said}"
-    );
+    log.lock().unwrap().join("\n")
 }
 
 /// A second SIGTERM while requests are still in flight closes their
@@ -398,32 +406,7 @@ async fn a_second_sigterm_closes_connections_still_in_flight() {
         .send();
     let in_flight = tokio::spawn(request);
     server.signal("-TERM");
-    let draining = |log: &Arc<Mutex<Vec<String>>>| {
-        log.lock()
-            .unwrap()
-            .iter()
-            .any(|l| l.contains("finishing in-flight requests"))
-    };
-    // Generous, only so that a hang fails instead of blocking.
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while !draining(&log) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("serve drains: {:?}", log.lock().unwrap()));
-    server.signal("-TERM");
-    let status = tokio::time::timeout(Duration::from_secs(120), server.child.wait())
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "serve stops at the second SIGTERM: {:?}",
-                log.lock().unwrap()
-            )
-        })
-        .unwrap();
-    assert!(status.success(), "serve exits cleanly: {status:?}");
-    let said = log.lock().unwrap().join("\n");
+    let said = stop_again_once_logged(&mut server, &log, "finishing in-flight requests").await;
     assert!(
         said.contains("closing the remaining connections now"),
         "one line says so: {said}"

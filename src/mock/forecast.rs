@@ -25,7 +25,6 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::state::MockState;
-use super::write::other_company;
 use crate::api::api_connector::types::ForecastHeaderByBuyer;
 use crate::types::DateTime;
 
@@ -64,20 +63,12 @@ impl MockState {
         message: &M,
     ) {
         let what = format!("forecast {}", header.forecast_number);
-        if let Some(unmatched) =
-            other_company(&what, header.company_id.as_ref(), &self.buyer, "buyer")
-        {
+        if let Some(unmatched) = self.not_for_the_buyer(
+            &what,
+            header.company_id.as_ref(),
+            &header.supplier_account_number,
+        ) {
             self.unmatched(unmatched);
-            return;
-        }
-        if header.supplier_account_number != self.buyer.partner_account_number {
-            self.unmatched(format!(
-                "{what}: supplierAccountNumber {} is not the supplier the mock's buyer is \
-                 connected with ({}); nothing changed: send supplierAccountNumber {}",
-                header.supplier_account_number,
-                self.buyer.partner_account_number,
-                self.buyer.partner_account_number
-            ));
             return;
         }
         // The message was decoded from JSON, so it encodes again.

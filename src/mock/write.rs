@@ -679,6 +679,28 @@ pub(super) fn other_company(
 }
 
 impl MockState {
+    /// Why a buyer's message about `what` (an order, a forecast) is not for
+    /// this mock: another `companyId`, or a `supplierAccountNumber` that is
+    /// not the supplier its buyer is connected with; `None` when it is.
+    pub(super) fn not_for_the_buyer(
+        &self,
+        what: &str,
+        company_id: Option<&String>,
+        supplier_account_number: &str,
+    ) -> Option<String> {
+        if let Some(unmatched) = other_company(what, company_id, &self.buyer, "buyer") {
+            return Some(unmatched);
+        }
+        let connected = &self.buyer.partner_account_number;
+        (supplier_account_number != connected.as_str()).then(|| {
+            format!(
+                "{what}: supplierAccountNumber {supplier_account_number} is not the supplier the \
+                 mock's buyer is connected with ({connected}); nothing changed: send \
+                 supplierAccountNumber {connected}"
+            )
+        })
+    }
+
     fn parties(&self) -> Parties<'_> {
         Parties {
             buyer: &self.buyer,
@@ -773,20 +795,12 @@ impl MockState {
         ),
     ) -> Result<(), String> {
         let what = format!("order {}", order.purchase_order_number);
-        if let Some(unmatched) =
-            other_company(&what, order.company_id.as_ref(), &self.buyer, "buyer")
-        {
+        if let Some(unmatched) = self.not_for_the_buyer(
+            &what,
+            order.company_id.as_ref(),
+            &order.supplier_account_number,
+        ) {
             self.unmatched(unmatched);
-            return Ok(());
-        }
-        if order.supplier_account_number != self.buyer.partner_account_number {
-            self.unmatched(format!(
-                "{what}: supplierAccountNumber {} is not the supplier the mock's buyer is \
-                 connected with ({}); nothing changed: send supplierAccountNumber {}",
-                order.supplier_account_number,
-                self.buyer.partner_account_number,
-                self.buyer.partner_account_number
-            ));
             return Ok(());
         }
         let parties = self.parties();

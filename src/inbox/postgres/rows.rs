@@ -322,14 +322,19 @@ pub(crate) async fn replay(client: &impl GenericClient, id: i64) -> Result<(), I
     Ok(())
 }
 
-/// See [`crate::inbox::Inbox::held`].
-pub(crate) async fn held(client: &impl GenericClient, id: i64) -> Result<bool, InboxError> {
+/// The object key of event `id` (`None` for an event of no object).
+async fn object_key_of(client: &impl GenericClient, id: i64) -> Result<Option<String>, InboxError> {
     let row = client
         .query_opt("SELECT object_key FROM events WHERE id = $1", &[&id])
         .await
         .map_err(pg_error)?
         .ok_or(InboxError::NotFound(id))?;
-    let object_key: Option<String> = row.get(0);
+    Ok(row.get(0))
+}
+
+/// See [`crate::inbox::Inbox::held`].
+pub(crate) async fn held(client: &impl GenericClient, id: i64) -> Result<bool, InboxError> {
+    let object_key = object_key_of(client, id).await?;
     head_held(client, object_key.as_deref(), id, "").await
 }
 
@@ -371,12 +376,7 @@ pub(crate) async fn mark_dead(
     id: i64,
     reason: &str,
 ) -> Result<(), InboxError> {
-    let row = client
-        .query_opt("SELECT object_key FROM events WHERE id = $1", &[&id])
-        .await
-        .map_err(pg_error)?
-        .ok_or(InboxError::NotFound(id))?;
-    let object_key: Option<String> = row.get(0);
+    let object_key = object_key_of(client, id).await?;
     let keys = lock_keys(std::iter::once(object_key.as_deref()));
     client
         .execute("SELECT tc_lock_objects($1)", &[&keys])
