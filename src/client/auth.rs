@@ -219,6 +219,7 @@ impl TokenStore {
 
     /// Renews the tokens now, fresh or not: a refresh, or a login when no
     /// refresh token is left (see [`crate::client::Client::renew_tokens_now`]).
+    #[cfg(feature = "receiver")]
     pub(crate) async fn renew_now(&self, target: &AuthTarget<'_>) -> Result<Renewal, AuthFailure> {
         let mut state = self.state.lock().await;
         self.renew_locked(&mut state, target, false).await

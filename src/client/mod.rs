@@ -475,6 +475,7 @@ impl Client {
     /// groups' calls, and the metadata call of each document download).
     /// The first observer set stays. The receiver's `ApiHealth` follows its
     /// client this way.
+    #[cfg(feature = "receiver")]
     pub(crate) fn observe_calls(&self, observer: CallObserver) {
         if self.inner.shared.observer.set(observer).is_err() {
             tracing::debug!("the client has an observer already; the first one stays");
@@ -505,6 +506,7 @@ impl Client {
     /// without a call; this says whether Tradecloud answers (and accepts
     /// the credentials) at this moment. The receiver's API health uses it
     /// to find its way back to an API it saw unreachable.
+    #[cfg(feature = "receiver")]
     pub(crate) async fn renew_tokens_now(&self) -> Result<(), ClientError> {
         let result = self
             .inner
