@@ -173,9 +173,15 @@ pub(crate) fn not_accessible(path: &Path, error: &std::io::Error) -> InboxError 
 
 /// The write-ahead log next to the database file (`PATH-wal`).
 pub(crate) fn wal_path(path: &Path) -> std::path::PathBuf {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    wal.into()
+    beside(path, "-wal")
+}
+
+/// The file SQLite keeps beside the database `path`, named with `suffix`
+/// (`-wal`, `-shm`).
+fn beside(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
 }
 
 /// Identity of the write-ahead log next to `path`, `None` while there is
@@ -315,9 +321,7 @@ pub(crate) fn open_read_only(path: &Path) -> Result<Connection, InboxError> {
         | OpenFlags::SQLITE_OPEN_URI;
     let wal_len = std::fs::metadata(wal_path(path)).map_or(0, |m| m.len());
     let read_only_fs = read_only_file_system(path).is_some();
-    let mut shm = path.as_os_str().to_owned();
-    shm.push("-shm");
-    if read_only_fs && wal_len > 0 && !Path::new(&shm).exists() {
+    if read_only_fs && wal_len > 0 && !beside(path, "-shm").exists() {
         return Err(InboxError::Unavailable(format!(
             "the inbox database {} is on a read-only file system and its write-ahead log ({}, \
              {wal_len} bytes) holds changes not yet in the database file, but its -shm file is \
