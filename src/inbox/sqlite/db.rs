@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use percent_encoding::{percent_encode, AsciiSet, CONTROLS};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::queue::rebuild_heads;
@@ -337,7 +338,7 @@ pub(crate) fn open_read_only(path: &Path) -> Result<Connection, InboxError> {
     } else {
         ""
     };
-    let uri = format!("file:{}{immutable}", uri_path(path));
+    let uri = format!("{}{immutable}", file_uri(path));
     Connection::open_with_flags(&uri, flags).map_err(|e| {
         InboxError::Unavailable(format!(
             "cannot open inbox database {} for reading: {e}",
@@ -346,19 +347,30 @@ pub(crate) fn open_read_only(path: &Path) -> Result<Connection, InboxError> {
     })
 }
 
-/// `path` as the path of a `file:` URI (SQLite's URI filenames): `%`,
-/// `?` and `#` escaped.
-fn uri_path(path: &Path) -> String {
-    let mut out = String::new();
-    for c in path.to_string_lossy().chars() {
-        match c {
-            '%' => out.push_str("%25"),
-            '?' => out.push_str("%3f"),
-            '#' => out.push_str("%23"),
-            c => out.push(c),
-        }
+/// What the path of a `file:` URI escapes (SQLite's URI filenames,
+/// <https://www.sqlite.org/uri.html>): `%`, which starts an escape (`%HH`),
+/// `?`, which starts the query, `#`, which starts the fragment, and control
+/// characters. `percent_encode` escapes every byte outside ASCII too, which
+/// SQLite decodes back into the same bytes; everything else (a space, `&`,
+/// `=`) means itself in the path.
+const URI_PATH: &AsciiSet = &CONTROLS.add(b'%').add(b'?').add(b'#');
+
+/// `path` as a `file:` URI naming exactly that file, byte for byte. An
+/// absolute path gets the empty authority (`file:///...`): after a bare
+/// `file:`, a path starting with `//` would be read as an authority.
+fn file_uri(path: &Path) -> String {
+    #[cfg(unix)]
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str());
+    #[cfg(not(unix))]
+    let lossy = path.to_string_lossy();
+    #[cfg(not(unix))]
+    let bytes = lossy.as_bytes();
+    let escaped = percent_encode(bytes, URI_PATH);
+    if bytes.first() == Some(&b'/') {
+        format!("file://{escaped}")
+    } else {
+        format!("file:{escaped}")
     }
-    out
 }
 
 fn sync_parent_dir(path: &Path) {

@@ -983,6 +983,80 @@ mod tests {
         store.ready().await.unwrap();
     }
 
+    /// The read-only opening (`inbox list`, `show`, `dead`) names the file
+    /// in a `file:` URI: every name opens that very file, whatever it holds
+    /// that a URI gives a meaning to (`%41` is not `A`, `?` and `#` do not
+    /// end the path, `//` at the start is no authority), and its events are
+    /// listed.
+    #[tokio::test]
+    async fn the_read_only_opening_reads_files_with_awkward_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths: Vec<std::path::PathBuf> = [
+            "per%41cent.db",
+            "per%cent.db",
+            "ques?mode=rwc.db",
+            "hash#tag.db",
+            "with space.db",
+            "and&amp.db",
+            "eq=ual.db",
+            "niño-ünï-日本.db",
+        ]
+        .iter()
+        .map(|name| dir.path().join(name))
+        .collect();
+        // Also an absolute path written with `//` (the same directory).
+        paths.push(Path::new(&format!("/{}", dir.path().display())).join("slashes.db"));
+        #[cfg(unix)]
+        paths.push(dir.path().join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(
+            b"not-utf8-\xff.db",
+        )));
+        for (n, path) in paths.into_iter().enumerate() {
+            let target = Target::File(path.clone());
+            let writing = SqliteStore::open(
+                target.clone(),
+                InboxOptions::default(),
+                Arc::new(Notify::new()),
+                Opening::Use,
+            )
+            .unwrap();
+            // An order of its own per file: the events listed are this file's.
+            let order = format!("o-{n}");
+            let body = bytes::Bytes::from(format!(
+                r#"{{"eventName": "OrderIssuedByBuyer", "orderEvent": {{"orderId": "{order}", "lines": []}}}}"#
+            ));
+            let webhook =
+                crate::webhook::decode(Endpoint::Order, "application/json", &body).unwrap();
+            writing
+                .store(
+                    NewEvent::from_webhook(&webhook, "application/json", body),
+                    Derived::default(),
+                )
+                .await
+                .unwrap();
+            drop(writing);
+            let reading = SqliteStore::open(
+                target,
+                InboxOptions::default(),
+                Arc::new(Notify::new()),
+                Opening::Read,
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let events = reading
+                .list(crate::inbox::ListFilter::default())
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(
+                events
+                    .iter()
+                    .map(|e| e.object_id.as_deref())
+                    .collect::<Vec<_>>(),
+                [Some(order.as_str())],
+                "{}",
+                path.display()
+            );
+        }
+    }
+
     /// A SQLite file takes one receiver: a second handle (in another
     /// process, or this one) is refused naming the holder, clones of the
     /// claiming handle share its claim, and the claim ends with the last
