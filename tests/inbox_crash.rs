@@ -321,6 +321,47 @@ fn a_handler_that_kills_the_process_is_isolated_sqlite() {
     );
 }
 
+/// A claim left on a SQLite file by a process that died in a handler:
+/// `held` from a read-only opening (`tradecloud inbox show`) says not held
+/// while no store that may claim has the file open, and held while one has
+/// (here the test's own, opened after the crash: its processor would free
+/// the claim first).
+#[test]
+fn a_claim_left_by_a_crash_is_held_only_while_a_store_has_the_file_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("inbox.db").display());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let inbox = runtime.block_on(Inbox::connect(&url)).expect("open inbox");
+    let id = runtime
+        .block_on(inbox.store(order_event("o-1", "poison")))
+        .unwrap()
+        .id();
+    drop(inbox);
+    let status = child("crash_child_processes_until_settled")
+        .env(PROCESS_URL, &url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run the child");
+    assert_eq!(status.signal(), Some(6), "died in the handler: {status:?}");
+
+    let reading = runtime
+        .block_on(Inbox::connect_reading(&url, Default::default()))
+        .expect("open inbox for reading");
+    let event = runtime.block_on(reading.get(id)).unwrap().unwrap().summary;
+    assert_eq!(event.state, State::Processing);
+    assert!(
+        !runtime.block_on(reading.held(id)).unwrap(),
+        "left by a process that died"
+    );
+
+    let again = runtime.block_on(Inbox::connect(&url)).expect("open inbox");
+    assert!(runtime.block_on(reading.held(id)).unwrap());
+    assert!(runtime.block_on(again.held(id)).unwrap());
+    drop(again);
+    assert!(!runtime.block_on(reading.held(id)).unwrap());
+}
+
 /// On PostgreSQL the restarted child takes the events over once the dead
 /// one's lease (1 s) has run out; all it can tell is that the lease ran
 /// out (the instance died, or stalled or lost its database connection).

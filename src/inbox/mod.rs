@@ -896,7 +896,12 @@ impl Inbox {
     /// `processing` event so held is being handled now, one not held was
     /// interrupted and can be marked dead. The rule [`Inbox::mark_dead`]
     /// applies (on SQLite, a claim left by a process that died counts until
-    /// the next start frees it). `NotFound` for an unknown id.
+    /// the next start frees it), except that a SQLite inbox opened for
+    /// reading ([`Inbox::connect_reading`], `tradecloud inbox show`) counts
+    /// such a claim only while some process has the file open to use it (a
+    /// receiver, a processor, an `inbox` command that writes, each holding
+    /// `PATH-lock` shared): with none, the claim was left by one that
+    /// stopped or crashed, and is not held. `NotFound` for an unknown id.
     pub async fn held(&self, id: i64) -> Result<bool> {
         self.store.held(id).await
     }

@@ -53,7 +53,8 @@ pub(crate) struct SqliteStore {
     free_space: fn(&Path) -> Result<u64, InboxError>,
     /// `PATH-lock`, locked shared while this store is open, so that `inbox
     /// migrate` can tell that another process uses the inbox (see
-    /// [`SqliteStore::claim_sole_use`]). A lock file of its own: SQLite's
+    /// [`SqliteStore::claim_sole_use`]), and a read-only opening whether a
+    /// claim it finds can be live ([`open_elsewhere`]). A lock file of its own: SQLite's
     /// locks on the database file are left alone.
     in_use: Option<std::fs::File>,
 }
@@ -368,19 +369,67 @@ fn lock_path(path: &Path) -> std::path::PathBuf {
 }
 
 /// Open `PATH-lock` and lock it shared; `None` when that cannot be done (a
-/// directory this user may not write, a migrate holding it exclusively):
-/// the lock only serves `inbox migrate`'s check, never the inbox itself.
+/// lock file this user may not even read, a migrate holding it
+/// exclusively): the lock serves `inbox migrate`'s check and tells a
+/// read-only opening whether claims can be live ([`open_elsewhere`]),
+/// never the inbox itself. Found locked exclusively, it is tried again a
+/// few times, 5 ms apart: a read-only opening's check holds it only for
+/// as long as one `flock` call takes, and a store opening at that moment
+/// must not go unseen.
 fn lock_shared(path: &Path) -> Option<std::fs::File> {
+    let lock = lock_path(path);
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .open(lock_path(path))
+        .open(&lock)
+        // A lock file this user may read but not write locks as well.
+        .or_else(|_| std::fs::File::open(&lock))
         .ok()?;
     #[cfg(unix)]
-    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockShared).ok()?;
+    {
+        let mut tries = 0;
+        loop {
+            match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockShared) {
+                Ok(()) => break,
+                Err(rustix::io::Errno::WOULDBLOCK) if tries < 20 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(_) => return None,
+            }
+        }
+    }
     Some(file)
+}
+
+/// Whether a store that may claim events has the SQLite inbox at `path`
+/// open, in any process (this one included): every store opened to be used
+/// (a receiver, a processor, an `inbox` command that writes) holds
+/// `PATH-lock` shared ([`lock_shared`]) while it is open. Told by locking
+/// it exclusively without waiting and closing it at once; `true` whenever
+/// that cannot be told (no lock file, no `flock` here). Only a read-only
+/// opening asks: a store holding the lock itself would always find it
+/// held.
+fn open_elsewhere(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(file) = std::fs::File::open(lock_path(path)) else {
+            return true;
+        };
+        let free =
+            rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok();
+        if free {
+            let _ = rustix::fs::flock(&file, rustix::fs::FlockOperation::Unlock);
+        }
+        !free
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        true
+    }
 }
 
 /// The lock file a receiving process holds exclusively (`PATH-receiver-lock`,
@@ -667,7 +716,18 @@ impl Store for SqliteStore {
     }
 
     fn held(&self, id: i64) -> BoxFuture<'_, Result<bool, InboxError>> {
-        Box::pin(self.read(move |conn| rows::held(conn, id)))
+        // Opened read-only, this store claims nothing: a claim it finds is
+        // live only while a store that may claim has the file open. Asked
+        // after the claim was read: the store that made it had the file
+        // open then, so none open now means that one is gone too.
+        let read_only = match &self.target {
+            Target::File(path) if self.read_only => Some(path.clone()),
+            _ => None,
+        };
+        Box::pin(self.read(move |conn| {
+            let held = rows::held(conn, id)?;
+            Ok(held && read_only.is_none_or(|path| open_elsewhere(&path)))
+        }))
     }
 
     fn counts(&self) -> BoxFuture<'_, Result<Vec<(State, u64)>, InboxError>> {
@@ -1007,9 +1067,9 @@ mod tests {
         // Also an absolute path written with `//` (the same directory).
         paths.push(Path::new(&format!("/{}", dir.path().display())).join("slashes.db"));
         #[cfg(unix)]
-        paths.push(dir.path().join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(
-            b"not-utf8-\xff.db",
-        )));
+        paths.push(dir.path().join(
+            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"not-utf8-\xff.db"),
+        ));
         for (n, path) in paths.into_iter().enumerate() {
             let target = Target::File(path.clone());
             let writing = SqliteStore::open(
