@@ -607,3 +607,85 @@ async fn read_commands_read_an_inbox_on_a_read_only_file_system() {
         "{stderr}"
     );
 }
+
+/// `inbox show` of a `processing` event says whether a claim holds it: a
+/// claim left by a receiver that died (here its runtime dropped mid-handler,
+/// every task gone without releasing anything) holds nothing once no process
+/// has the inbox open, and counts while one has (held by this test).
+#[test]
+fn show_tells_a_claim_left_by_a_crash_from_a_live_one() {
+    use tradecloud::processing::{handler_fn, Processor, ProcessorConfig};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("events.db").display());
+    let id = {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let inbox = Inbox::open(&url).unwrap();
+            let body = Bytes::from_static(
+                br#"{"eventName":"OrderIssuedByBuyer","meta":{"messageId":"m-1"},"orderEvent":{"orderId":"o-1","lines":[{"id":"l1"}]}}"#,
+            );
+            let id = inbox
+                .store(NewEvent {
+                    kind: EventKind::Order,
+                    event_name: Some("OrderIssuedByBuyer".into()),
+                    object_id: Some("o-1".into()),
+                    message_id: Some("m-1".into()),
+                    content_type: "application/json".into(),
+                    body,
+                    state: NewState::Received,
+                    source: None,
+                    headers: Vec::new(),
+                })
+                .await
+                .unwrap()
+                .id();
+            let started = std::sync::Arc::new(tokio::sync::Notify::new());
+            let hang = {
+                let started = started.clone();
+                handler_fn(move |_event, _ctx| {
+                    let started = started.clone();
+                    async move {
+                        started.notify_one();
+                        std::future::pending::<()>().await;
+                        Ok(())
+                    }
+                })
+            };
+            tokio::spawn(
+                Processor::new(inbox.clone(), hang, ProcessorConfig::default())
+                    .run(std::future::pending()),
+            );
+            tokio::time::timeout(std::time::Duration::from_secs(60), started.notified())
+                .await
+                .expect("the handler started");
+            id
+        })
+        // The runtime goes here, its tasks with it: the "crash".
+    };
+    let show = |json: bool| {
+        let id = id.to_string();
+        let mut args = vec!["inbox", "show", "--store", url.as_str(), id.as_str()];
+        if json {
+            args.push("--json");
+        }
+        run(&mut tradecloud(dir.path(), &args))
+    };
+    let text = String::from_utf8(show(false).stdout).unwrap();
+    assert!(text.contains("state:         processing"), "{text}");
+    assert!(
+        text.contains("claim:         none live: interrupted, its receiver stopped or crashed"),
+        "{text}"
+    );
+    assert_eq!(json_lines(&show(true))[0]["held"], false);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let open = runtime.block_on(Inbox::connect(&url)).unwrap();
+    let text = String::from_utf8(show(false).stdout).unwrap();
+    assert!(
+        text.contains("claim:         held: being handled (a receiver or processor"),
+        "{text}"
+    );
+    assert_eq!(json_lines(&show(true))[0]["held"], true);
+    drop(open);
+}

@@ -189,9 +189,18 @@ pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
                 return write_stdout(&event.body);
             }
             let attempts = inbox.attempts(args.id).await?;
+            // Whether a `processing` event is being handled now: a claim left
+            // by a receiver that stopped or crashed is not (`Inbox::held`).
+            let held = match event.summary.state {
+                State::Processing => Some(inbox.held(args.id).await?),
+                _ => None,
+            };
             if args.json {
                 let mut value = serde_json::to_value(&event.summary)?;
                 if let Some(object) = value.as_object_mut() {
+                    if let Some(held) = held {
+                        object.insert("held".into(), held.into());
+                    }
                     object.insert(
                         "processingAttempts".into(),
                         serde_json::to_value(&attempts)?,
@@ -203,6 +212,9 @@ pub async fn run(cmd: InboxCommand, global: &GlobalArgs) -> Result<()> {
                 return write_stdout(line.as_bytes());
             }
             let mut out = describe(&event.summary);
+            if let Some(held) = held {
+                out.push_str(describe_held(held));
+            }
             out.push_str(&describe_headers(&event.headers));
             out.push_str(&describe_attempts(&attempts));
             out.push('\n');
@@ -477,6 +489,18 @@ fn describe_headers(headers: &[(String, String)]) -> String {
         );
     }
     out
+}
+
+/// The `claim:` line of `inbox show` for a `processing` event: whether a
+/// claim holds it ([`Inbox::held`]; counted while any process has the inbox
+/// open to use it, a claim left by a crash too).
+fn describe_held(held: bool) -> &'static str {
+    if held {
+        "claim:         held: being handled (a receiver or processor has the inbox open)\n"
+    } else {
+        "claim:         none live: interrupted, its receiver stopped or crashed; handled \
+         again when a receiver next claims it\n"
+    }
 }
 
 /// The processing attempts, one line each (oldest first), for `inbox show`.
