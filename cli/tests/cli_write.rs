@@ -698,3 +698,42 @@ async fn a_forecast_is_sent_checked_and_not_repeated() {
     assert_eq!(server.stats().requests_for(op), 1);
     assert_eq!(server.forecasts().len(), 1);
 }
+
+/// Forecasts are JSON only (Tradecloud takes tXML for orders and order
+/// responses only): `forecast send` offers no `--format`, and clap refuses
+/// one before anything is read or sent.
+#[tokio::test]
+async fn a_forecast_offers_no_format() {
+    let server = start(MockConfig::new()).await;
+    let env = mock_env(&server);
+    let dir = tempfile::tempdir().expect("a directory");
+    let output = run(dir.path(), &NO_VARIABLES, &["forecast", "send", "--help"]).await;
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(!stdout.contains("--format"), "{stdout}");
+    assert!(!stdout.contains("txml"), "{stdout}");
+    assert!(stdout.contains("--dry-run"), "{stdout}");
+
+    let forecast = fixture("api-connector/sendForecastByBuyerRoute.issue-page.json");
+    let forecast = forecast.to_str().expect("a path");
+    for args in [
+        &["forecast", "send", "--format", "txml", forecast][..],
+        &[
+            "forecast",
+            "send",
+            "--slimstock",
+            "--format",
+            "json",
+            forecast,
+        ],
+    ] {
+        let output = run(dir.path(), &env, args).await;
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("--format"), "{args:?}: {stderr}");
+    }
+    let op = connector_ops::SEND_FORECAST_BY_BUYER_ROUTE.id;
+    assert_eq!(server.stats().requests_for(op), 0);
+    assert!(server.forecasts().is_empty());
+}
+

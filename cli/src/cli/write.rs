@@ -152,6 +152,29 @@ pub struct MessageArgs {
     pub dry_run: bool,
 }
 
+/// The file and options of a message command that takes JSON only (the
+/// forecasts: Tradecloud takes tXML for orders and order responses only),
+/// so it offers no `--format`.
+#[derive(Debug, Args)]
+pub struct JsonMessageArgs {
+    /// The message: a `.json` file, or `-` for standard input.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Check the message and print the JSON body that would be sent, without sending it (no credentials needed).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl From<&JsonMessageArgs> for MessageArgs {
+    fn from(args: &JsonMessageArgs) -> Self {
+        MessageArgs {
+            file: args.file.clone(),
+            format: None,
+            dry_run: args.dry_run,
+        }
+    }
+}
+
 /// The example and exit-status line of an order action's `--help`.
 macro_rules! action_help {
     ($name:literal, $file:literal) => {
@@ -626,7 +649,12 @@ pub async fn shipment_send_despatch_advice(args: &MessageArgs, global: &GlobalAr
 }
 
 /// `tradecloud forecast send FILE [--slimstock]`
-pub async fn forecast_send(args: &MessageArgs, slimstock: bool, global: &GlobalArgs) -> Result<()> {
+pub async fn forecast_send(
+    args: &JsonMessageArgs,
+    slimstock: bool,
+    global: &GlobalArgs,
+) -> Result<()> {
+    let args = &MessageArgs::from(args);
     if slimstock {
         deliver!(
             args,
