@@ -287,6 +287,15 @@ pub enum Rule {
         /// The index of the item that repeats it.
         index: usize,
     },
+    /// The text holds a control character that is not whitespace (NUL,
+    /// ESC, DEL, a C1 control, ...): [`control_characters`], checked in
+    /// every text of a message sent to Tradecloud.
+    ControlCharacter {
+        /// The first such character.
+        character: char,
+        /// The text given.
+        value: String,
+    },
 }
 
 impl fmt::Display for Rule {
@@ -372,6 +381,13 @@ impl fmt::Display for Rule {
                  unique within the list: give each item its own `{member}`",
                 ShownInput(value)
             ),
+            Rule::ControlCharacter { character, value } => write!(
+                f,
+                "holds the control character U+{:04X} (it is {}); remove it: identifiers and \
+                 texts sent to Tradecloud hold no control characters other than whitespace",
+                u32::from(*character),
+                ShownInput(value)
+            ),
         }
     }
 }
@@ -450,6 +466,78 @@ impl fmt::Display for Violations {
 }
 
 impl std::error::Error for Violations {}
+
+/// Every text in `message` (a message to send, as JSON) that holds a
+/// control character other than whitespace ([`Rule::ControlCharacter`]),
+/// with its JSON path; checked before a message is sent
+/// ([`Message`](crate::client::Message) checks it with the documented
+/// rules).
+///
+/// api/rules.md names whitespace as what an identifier (a
+/// `purchaseOrderNumber`, a `forecastNumber`, a `position`) must not hold,
+/// and the specs' identifier patterns refuse exactly that. A NUL, an ESC
+/// or a C1 control is no part of any identifier or text either: tXML
+/// (XML 1.0, section 2.2) cannot carry the C0 controls at all, and such a
+/// character in an ERP's number is a corruption that the ERP's later
+/// messages would not match. So it is refused in every text, free texts
+/// too; whitespace controls (tab, line feed, carriage return, ...) stay
+/// allowed where the patterns allow whitespace.
+///
+/// ```
+/// use tradecloud::types::validate::control_characters;
+///
+/// let found = control_characters(&serde_json::json!({
+///     "order": {"purchaseOrderNumber": "PO\u{0}1", "description": "two\nlines"}
+/// }));
+/// assert_eq!(found.len(), 1);
+/// assert_eq!(
+///     found[0].to_string(),
+///     "`order.purchaseOrderNumber` holds the control character U+0000 (it is \"PO\\01\"); \
+///      remove it: identifiers and texts sent to Tradecloud hold no control characters other \
+///      than whitespace"
+/// );
+/// ```
+pub fn control_characters(message: &serde_json::Value) -> Vec<Violation> {
+    fn visit(value: &serde_json::Value, path: &str, out: &mut Vec<Violation>) {
+        match value {
+            serde_json::Value::String(text) => {
+                if let Some(character) = text.chars().find(|c| c.is_control() && !c.is_whitespace())
+                {
+                    out.push(Violation {
+                        path: if path.is_empty() {
+                            "$".into()
+                        } else {
+                            path.into()
+                        },
+                        rule: Rule::ControlCharacter {
+                            character,
+                            value: text.clone(),
+                        },
+                    });
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    visit(item, &format!("{path}[{index}]"), out);
+                }
+            }
+            serde_json::Value::Object(members) => {
+                for (name, member) in members {
+                    let path = if path.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{path}.{name}")
+                    };
+                    visit(member, &path, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    visit(message, "", &mut out);
+    out
+}
 
 /// The text as Tradecloud's tXML reader keeps an element's text: without
 /// the whitespace around it, whitespace being what `str::trim` removes
