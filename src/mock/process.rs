@@ -1516,12 +1516,14 @@ pub(crate) fn revert_lines(
 pub(crate) enum LineAction {
     /// `/complete`: as the `completed` indicator ([`indicate_lines`]).
     Complete,
-    /// `/deliver`: as the `delivered` indicator ([`indicate_lines`]).
+    /// `/deliver`: as the `delivered` indicator ([`indicate_lines`]), on
+    /// the lines that are not `Completed` or `Cancelled`
+    /// ([`action_obstacle`]).
     Deliver,
     /// `/revertCancelled` or `/revertCompleted` ([`revert_lines`]).
     Revert(Finished),
     /// The portal's "mark as delivered" (either party, [`super::portal`]):
-    /// as `/deliver`, but a `Completed` line is refused too.
+    /// as `/deliver`.
     MarkDelivered,
     /// The portal's "mark as open" (either party, [`super::portal`]):
     /// [`mark_lines_open`].
@@ -1564,7 +1566,21 @@ fn action_obstacle(line: &OrderLine, action: LineAction) -> Option<String> {
                      lines can be completed (order/buyer/complete.md)"
                 )
             }),
-        LineAction::Deliver => {
+        // A Completed or Cancelled line is finished: the portal does not
+        // change its logistics status. order/buyer/receive-goods.md and
+        // order/buyer/complete.md do not say what `POST /order/{orderId}/
+        // deliver` answers for such a line, so the API does what the
+        // portal does: refused (400 when no line named can be delivered,
+        // left as it is beside one that can).
+        LineAction::Deliver | LineAction::MarkDelivered | LineAction::MarkOpen
+            if matches!(process, Some(P::Completed | P::Cancelled)) =>
+        {
+            Some(format!(
+                "its processStatus is {process_name}; a Completed or Cancelled line's \
+                 logistics status cannot change"
+            ))
+        }
+        LineAction::Deliver | LineAction::MarkDelivered => {
             let logistics = line
                 .status
                 .as_ref()
@@ -1582,15 +1598,6 @@ fn action_obstacle(line: &OrderLine, action: LineAction) -> Option<String> {
                 )
             })
         }
-        LineAction::MarkDelivered | LineAction::MarkOpen
-            if matches!(process, Some(P::Completed | P::Cancelled)) =>
-        {
-            Some(format!(
-                "its processStatus is {process_name}; a Completed or Cancelled line's \
-                 logistics status cannot change"
-            ))
-        }
-        LineAction::MarkDelivered => action_obstacle(line, LineAction::Deliver),
         LineAction::MarkOpen => {
             let logistics = line
                 .status
@@ -1673,14 +1680,14 @@ pub(crate) fn order_action(
         LineAction::Complete => {
             indicate_lines(order, positions, &indicators(Some(true), None), now)
         }
-        LineAction::Deliver => indicate_lines(order, positions, &indicators(None, Some(true)), now),
-        LineAction::MarkDelivered => {
+        LineAction::Deliver | LineAction::MarkDelivered => {
+            // Only the lines that can be delivered: a Completed line
+            // beside them is left as it is (action_obstacle).
             let deliverable: Vec<String> = positions
                 .iter()
                 .filter(|p| {
                     order.lines.iter().any(|l| {
-                        line_position(l) == Some(p.as_str())
-                            && action_obstacle(l, LineAction::MarkDelivered).is_none()
+                        line_position(l) == Some(p.as_str()) && action_obstacle(l, action).is_none()
                     })
                 })
                 .cloned()
