@@ -1806,6 +1806,17 @@ fn set_sent<T: Clone + PartialEq>(slot: &mut Option<T>, sent: &Option<T>) -> boo
 /// `buyerLine.deliveryHistory`, `/order/deliveryHistory` (and a sent order's
 /// `deliveryHistory`) replaces it. Lines are matched on `position`.
 /// Returns whether the order changed.
+///
+/// The same deliveries appended again are appended again, not
+/// de-duplicated: receive-goods.md#L30 says only that the endpoint "will
+/// append the deliveries to the order line's delivery history", and
+/// neither it nor Tradecloud's `SendOrderDeliveries` example
+/// (tradecloud-sdk-dotnet) says that a repeated delivery is recognised;
+/// two receipts of the same date and quantity can be two real
+/// deliveries. So the mock keeps both, as the SDK warns
+/// (`Orders::send_deliveries` of the client is not
+/// resent after a doubtful failure); an ERP that may send a receipt twice
+/// replaces the whole history (`/order/deliveryHistory`) instead.
 pub(crate) fn receive_goods<'m>(
     order: &mut Order,
     lines: impl IntoIterator<Item = (&'m str, &'m [DeliveryHistoryLine])>,
