@@ -213,16 +213,21 @@ async fn a_control_character_in_an_identifier_is_refused_before_sending() {
         &error,
         &["`header.forecastNumber` holds the control character U+0000"],
     );
-    // A C1 control (U+009B, CSI).
-    forecast.header.forecast_number = "F\u{9b}2024".into();
+    // Not only in identifiers: an ESC in a free text cannot be carried
+    // by tXML either. A C1 control (U+0096, a mis-decoded Windows-1252
+    // dash) is a character XML carries, and stays allowed.
+    let mut order = self::order();
+    order.order.description = Some("Q1 \u{96} \u{1b}[1m".into());
     let said = client
-        .forecasts()
-        .send(&forecast)
+        .orders()
+        .send(&order)
         .await
-        .expect_err("a C1 control is refused")
+        .expect_err("an ESC is refused")
         .to_string();
     assert!(
-        said.contains("U+009B") && said.contains("was not sent"),
+        said.contains("`order.description` holds the control character U+001B")
+            && !said.contains("U+0096")
+            && said.contains("was not sent"),
         "{said}"
     );
     let stats = server.stats();
