@@ -182,6 +182,60 @@ async fn an_order_action_answers_unit_whatever_the_body() {
         .expect("taken, although the body is not JSON");
 }
 
+/// A control character that is not whitespace (NUL here) in an identifier
+/// is refused before anything is sent, naming the member and the code
+/// point: the identifier patterns refuse only whitespace, as api/rules.md
+/// says, so it used to be sent.
+#[tokio::test]
+async fn a_control_character_in_an_identifier_is_refused_before_sending() {
+    let server = start(MockConfig::new()).await;
+    let client = client(&server);
+    let mut order = order();
+    order.order.purchase_order_number = "PO\u{0}123".into();
+    let error = client
+        .orders()
+        .send(&order)
+        .await
+        .expect_err("a NUL is refused");
+    assert_violations(
+        &error,
+        &["`order.purchaseOrderNumber` holds the control character U+0000"],
+    );
+    let mut forecast: connector::SendForecastByBuyer =
+        fixture("api-connector", "sendForecastByBuyerRoute.issue-page.json");
+    forecast.header.forecast_number = "F\u{0}2024".into();
+    let error = client
+        .forecasts()
+        .send(&forecast)
+        .await
+        .expect_err("a NUL is refused");
+    assert_violations(
+        &error,
+        &["`header.forecastNumber` holds the control character U+0000"],
+    );
+    // Not only in identifiers: an ESC in a free text cannot be carried
+    // by tXML either. A C1 control (U+0096, a mis-decoded Windows-1252
+    // dash) is a character XML carries, and stays allowed.
+    let mut order = self::order();
+    order.order.description = Some("Q1 \u{96} \u{1b}[1m".into());
+    let said = client
+        .orders()
+        .send(&order)
+        .await
+        .expect_err("an ESC is refused")
+        .to_string();
+    assert!(
+        said.contains("`order.description` holds the control character U+001B")
+            && !said.contains("U+0096")
+            && said.contains("was not sent"),
+        "{said}"
+    );
+    let stats = server.stats();
+    assert_eq!(stats.api_requests(), 0, "{stats:?}");
+    assert_eq!(stats.logins, 0);
+    assert!(server.forecasts().is_empty());
+}
+
 /// A body that breaks a documented rule is refused with every broken
 /// rule, by JSON path, before anything is sent: no login, no request.
 #[tokio::test]

@@ -1298,6 +1298,73 @@ async fn order_actions_refuse_what_the_spec_refuses() {
     trade.server.shutdown().await.expect("stops");
 }
 
+/// `POST /order/{orderId}/deliver` on a Completed line: refused, as the
+/// portal's "mark as delivered" refuses it (order/buyer/receive-goods.md
+/// and order/buyer/complete.md do not say what the API answers); beside a
+/// line that can be delivered, the Completed line is left as it is.
+#[tokio::test]
+async fn delivering_a_completed_line_is_refused() {
+    use tradecloud::api::order::types::OrderLinePositions;
+    use tradecloud::client::ClientError;
+
+    let trade = Trade::start().await;
+    let id = trade.issue("PO-DELIVER-COMPLETED", json!({})).await;
+    let positions = |named: &[&str]| OrderLinePositions {
+        line_positions: named.iter().map(|p| (*p).to_owned()).collect(),
+        ..Default::default()
+    };
+    let logistics = |order: &Order, position: &str| {
+        serde_json::to_value(line(order, position)).unwrap_or_default()["status"]["logisticsStatus"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    trade
+        .buyer_client
+        .orders()
+        .complete_lines(&id, &positions(&["0002"]))
+        .await
+        .expect("completed");
+    let before = trade.order(&id).await;
+    let was = logistics(&before, "0002");
+    assert_ne!(was, "Delivered");
+
+    match trade
+        .buyer_client
+        .orders()
+        .deliver_lines(&id, &positions(&["0002"]))
+        .await
+    {
+        Err(ClientError::Rejected {
+            status: 400,
+            message: Some(message),
+            ..
+        }) => assert!(
+            message.contains("line 0002: its processStatus is Completed"),
+            "{message}"
+        ),
+        other => panic!("expected a 400 with the mock's message, got {other:?}"),
+    }
+    let order = trade.order(&id).await;
+    assert_eq!(order.version, before.version, "nothing changed");
+    assert_eq!(logistics(&order, "0002"), was);
+
+    trade
+        .buyer_client
+        .orders()
+        .deliver_lines(&id, &positions(&["0001", "0002"]))
+        .await
+        .expect("0001 delivered");
+    let order = trade.order(&id).await;
+    assert_eq!(logistics(&order, "0001"), "Delivered");
+    assert_eq!(logistics(&order, "0002"), was);
+    assert_eq!(
+        status(&order, "0002"),
+        ("Completed".to_owned(), String::new())
+    );
+    trade.server.shutdown().await.expect("stops");
+}
+
 /// order/status.md#L28-L32: the order logistics status is the stage the
 /// order's full quantity reached (`Shipped`: "the order full quantity is
 /// shipped"), so the lowest stage its (not cancelled) lines reached: one

@@ -698,3 +698,88 @@ async fn a_forecast_is_sent_checked_and_not_repeated() {
     assert_eq!(server.stats().requests_for(op), 1);
     assert_eq!(server.forecasts().len(), 1);
 }
+
+/// Forecasts are JSON only (Tradecloud takes tXML for orders and order
+/// responses only): `forecast send` offers no `--format`, and clap refuses
+/// one before anything is read or sent.
+#[tokio::test]
+async fn a_forecast_offers_no_format() {
+    let server = start(MockConfig::new()).await;
+    let env = mock_env(&server);
+    let dir = tempfile::tempdir().expect("a directory");
+    let output = run(dir.path(), &NO_VARIABLES, &["forecast", "send", "--help"]).await;
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(!stdout.contains("--format"), "{stdout}");
+    assert!(!stdout.contains("txml"), "{stdout}");
+    assert!(stdout.contains("--dry-run"), "{stdout}");
+
+    let forecast = fixture("api-connector/sendForecastByBuyerRoute.issue-page.json");
+    let forecast = forecast.to_str().expect("a path");
+    for args in [
+        &["forecast", "send", "--format", "txml", forecast][..],
+        &[
+            "forecast",
+            "send",
+            "--slimstock",
+            "--format",
+            "json",
+            forecast,
+        ],
+    ] {
+        let output = run(dir.path(), &env, args).await;
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("--format"), "{args:?}: {stderr}");
+    }
+    let op = connector_ops::SEND_FORECAST_BY_BUYER_ROUTE.id;
+    assert_eq!(server.stats().requests_for(op), 0);
+    assert!(server.forecasts().is_empty());
+}
+
+/// `tradecloud forecast send FILE` at the limits of FILE: empty, only
+/// whitespace, a NUL byte, 50 MB (sparse), a directory, a missing file.
+/// Each is exit 1 with what went wrong and what to do, nothing sent; the
+/// advice never points to tXML, which forecasts are not sent as.
+#[tokio::test]
+async fn a_forecast_file_at_its_limits_is_refused_and_nothing_is_sent() {
+    let server = start(MockConfig::new()).await;
+    let env = mock_env(&server);
+    let dir = tempfile::tempdir().expect("a directory");
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(dir.path().join(name), bytes).expect("written");
+    };
+    write("empty.json", b"");
+    write("blank.json", b" \n\t\r\n");
+    write("nul.json", b"{\"header\": \0}");
+    std::fs::File::create(dir.path().join("big.json"))
+        .and_then(|file| file.set_len(50 * 1000 * 1000))
+        .expect("a sparse file");
+    std::fs::create_dir(dir.path().join("dir.json")).expect("a directory");
+    for (file, wanted) in [
+        ("empty.json", &["empty.json is empty", "give the file"][..]),
+        ("blank.json", &["blank.json is empty (only whitespace)"]),
+        ("nul.json", &["nul.json is not JSON", "fix the syntax"]),
+        ("big.json", &["big.json is larger than", "message file"]),
+        ("dir.json", &["dir.json is a directory"]),
+        ("missing.json", &["missing.json does not exist"]),
+    ] {
+        for slimstock in [false, true] {
+            let mut args = vec!["forecast", "send"];
+            if slimstock {
+                args.push("--slimstock");
+            }
+            args.push(file);
+            let output = run(dir.path(), &env, &args).await;
+            let stderr = text(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+            for part in wanted {
+                assert!(stderr.contains(part), "{part:?} not in {stderr}");
+            }
+            assert!(!stderr.contains("txml"), "{args:?}: {stderr}");
+        }
+    }
+    let stats = server.stats();
+    assert_eq!(stats.api_requests(), 0, "{stats:?}");
+    assert!(server.forecasts().is_empty());
+}

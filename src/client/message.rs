@@ -264,7 +264,9 @@ where
         })
     }
 
-    /// The documented rules: the type's and the table's bounds.
+    /// The documented rules: the type's and the table's bounds, and no
+    /// control character in any text
+    /// ([`control_characters`](crate::types::validate::control_characters)).
     fn check(&self) -> Result<(), ClientError> {
         let mut found = match self.body.validate() {
             Ok(()) => Vec::new(),
@@ -272,6 +274,7 @@ where
         };
         if let Ok(value) = serde_json::to_value(self.body) {
             found.extend(self.operation.check_bounds(&value));
+            found.extend(crate::types::validate::control_characters(&value));
         }
         match Violations::from_vec(found) {
             Some(violations) => Err(ClientError::InvalidMessage {

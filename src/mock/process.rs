@@ -1516,12 +1516,14 @@ pub(crate) fn revert_lines(
 pub(crate) enum LineAction {
     /// `/complete`: as the `completed` indicator ([`indicate_lines`]).
     Complete,
-    /// `/deliver`: as the `delivered` indicator ([`indicate_lines`]).
+    /// `/deliver`: as the `delivered` indicator ([`indicate_lines`]), on
+    /// the lines that are not `Completed` or `Cancelled`
+    /// ([`action_obstacle`]).
     Deliver,
     /// `/revertCancelled` or `/revertCompleted` ([`revert_lines`]).
     Revert(Finished),
     /// The portal's "mark as delivered" (either party, [`super::portal`]):
-    /// as `/deliver`, but a `Completed` line is refused too.
+    /// as `/deliver`.
     MarkDelivered,
     /// The portal's "mark as open" (either party, [`super::portal`]):
     /// [`mark_lines_open`].
@@ -1564,7 +1566,21 @@ fn action_obstacle(line: &OrderLine, action: LineAction) -> Option<String> {
                      lines can be completed (order/buyer/complete.md)"
                 )
             }),
-        LineAction::Deliver => {
+        // A Completed or Cancelled line is finished: the portal does not
+        // change its logistics status. order/buyer/receive-goods.md and
+        // order/buyer/complete.md do not say what `POST /order/{orderId}/
+        // deliver` answers for such a line, so the API does what the
+        // portal does: refused (400 when no line named can be delivered,
+        // left as it is beside one that can).
+        LineAction::Deliver | LineAction::MarkDelivered | LineAction::MarkOpen
+            if matches!(process, Some(P::Completed | P::Cancelled)) =>
+        {
+            Some(format!(
+                "its processStatus is {process_name}; a Completed or Cancelled line's \
+                 logistics status cannot change"
+            ))
+        }
+        LineAction::Deliver | LineAction::MarkDelivered => {
             let logistics = line
                 .status
                 .as_ref()
@@ -1582,15 +1598,6 @@ fn action_obstacle(line: &OrderLine, action: LineAction) -> Option<String> {
                 )
             })
         }
-        LineAction::MarkDelivered | LineAction::MarkOpen
-            if matches!(process, Some(P::Completed | P::Cancelled)) =>
-        {
-            Some(format!(
-                "its processStatus is {process_name}; a Completed or Cancelled line's \
-                 logistics status cannot change"
-            ))
-        }
-        LineAction::MarkDelivered => action_obstacle(line, LineAction::Deliver),
         LineAction::MarkOpen => {
             let logistics = line
                 .status
@@ -1673,14 +1680,14 @@ pub(crate) fn order_action(
         LineAction::Complete => {
             indicate_lines(order, positions, &indicators(Some(true), None), now)
         }
-        LineAction::Deliver => indicate_lines(order, positions, &indicators(None, Some(true)), now),
-        LineAction::MarkDelivered => {
+        LineAction::Deliver | LineAction::MarkDelivered => {
+            // Only the lines that can be delivered: a Completed line
+            // beside them is left as it is (action_obstacle).
             let deliverable: Vec<String> = positions
                 .iter()
                 .filter(|p| {
                     order.lines.iter().any(|l| {
-                        line_position(l) == Some(p.as_str())
-                            && action_obstacle(l, LineAction::MarkDelivered).is_none()
+                        line_position(l) == Some(p.as_str()) && action_obstacle(l, action).is_none()
                     })
                 })
                 .cloned()
@@ -1799,6 +1806,17 @@ fn set_sent<T: Clone + PartialEq>(slot: &mut Option<T>, sent: &Option<T>) -> boo
 /// `buyerLine.deliveryHistory`, `/order/deliveryHistory` (and a sent order's
 /// `deliveryHistory`) replaces it. Lines are matched on `position`.
 /// Returns whether the order changed.
+///
+/// The same deliveries appended again are appended again, not
+/// de-duplicated: receive-goods.md#L30 says only that the endpoint "will
+/// append the deliveries to the order line's delivery history", and
+/// neither it nor Tradecloud's `SendOrderDeliveries` example
+/// (tradecloud-sdk-dotnet) says that a repeated delivery is recognised;
+/// two receipts of the same date and quantity can be two real
+/// deliveries. So the mock keeps both, as the SDK warns
+/// (`Orders::send_deliveries` of the client is not
+/// resent after a doubtful failure); an ERP that may send a receipt twice
+/// replaces the whole history (`/order/deliveryHistory`) instead.
 pub(crate) fn receive_goods<'m>(
     order: &mut Order,
     lines: impl IntoIterator<Item = (&'m str, &'m [DeliveryHistoryLine])>,

@@ -287,6 +287,16 @@ pub enum Rule {
         /// The index of the item that repeats it.
         index: usize,
     },
+    /// The text holds a character that XML 1.0 cannot carry (a C0 control
+    /// other than tab, line feed and carriage return: NUL, ESC, vertical
+    /// tab, ...; or U+FFFE, U+FFFF): [`control_characters`], checked in
+    /// every text of a message sent to Tradecloud.
+    ControlCharacter {
+        /// The first such character.
+        character: char,
+        /// The text given.
+        value: String,
+    },
 }
 
 impl fmt::Display for Rule {
@@ -372,6 +382,14 @@ impl fmt::Display for Rule {
                  unique within the list: give each item its own `{member}`",
                 ShownInput(value)
             ),
+            Rule::ControlCharacter { character, value } => write!(
+                f,
+                "holds the control character U+{:04X} (it is {}); remove it: a text sent to \
+                 Tradecloud must be one its tXML (XML 1.0) can carry, which has no control \
+                 characters but tab, line feed and carriage return",
+                u32::from(*character),
+                ShownInput(value)
+            ),
         }
     }
 }
@@ -450,6 +468,89 @@ impl fmt::Display for Violations {
 }
 
 impl std::error::Error for Violations {}
+
+/// Every text in `message` (a message to send, as JSON) that holds a
+/// character XML 1.0 cannot carry ([`Rule::ControlCharacter`]), with its
+/// JSON path; checked before a message is sent
+/// ([`Message`](crate::client::Message) checks it with the documented
+/// rules).
+///
+/// api/rules.md names whitespace as what an identifier (a
+/// `purchaseOrderNumber`, a `forecastNumber`, a `position`) must not hold,
+/// and the specs' identifier patterns refuse exactly that, so a NUL in an
+/// order number passed them. But Tradecloud's tXML is "a 1-on-1
+/// translation of the proprietary JSON format" (api/requests.md), and XML
+/// 1.0 (section 2.2, `Char`) has no place for the C0 controls other than
+/// tab, line feed and carriage return, nor for U+FFFE and U+FFFF: a text
+/// holding one could not be sent as tXML, nor reach a partner who takes
+/// tXML webhooks. So such a character is refused in every text, free
+/// texts too. What XML does carry stays allowed, DEL and the C1 controls
+/// included (a legacy ERP's mis-decoded Windows-1252 text holds them, and
+/// nothing in Tradecloud's docs refuses it).
+///
+/// ```
+/// use tradecloud::types::validate::control_characters;
+///
+/// let found = control_characters(&serde_json::json!({
+///     "order": {"purchaseOrderNumber": "PO\u{0}1", "description": "two\nlines \u{96}"}
+/// }));
+/// assert_eq!(found.len(), 1);
+/// assert_eq!(
+///     found[0].to_string(),
+///     "`order.purchaseOrderNumber` holds the control character U+0000 (it is \"PO\\01\"); \
+///      remove it: a text sent to Tradecloud must be one its tXML (XML 1.0) can carry, which \
+///      has no control characters but tab, line feed and carriage return"
+/// );
+/// ```
+pub fn control_characters(message: &serde_json::Value) -> Vec<Violation> {
+    fn visit(value: &serde_json::Value, path: &str, out: &mut Vec<Violation>) {
+        match value {
+            serde_json::Value::String(text) => {
+                if let Some(character) = text.chars().find(|&c| not_in_xml(c)) {
+                    out.push(Violation {
+                        path: if path.is_empty() {
+                            "$".into()
+                        } else {
+                            path.into()
+                        },
+                        rule: Rule::ControlCharacter {
+                            character,
+                            value: text.clone(),
+                        },
+                    });
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    visit(item, &format!("{path}[{index}]"), out);
+                }
+            }
+            serde_json::Value::Object(members) => {
+                for (name, member) in members {
+                    let path = if path.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{path}.{name}")
+                    };
+                    visit(member, &path, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    visit(message, "", &mut out);
+    out
+}
+
+/// Whether XML 1.0 cannot carry `c` (its `Char` production: tab, line feed,
+/// carriage return, U+0020–U+D7FF, U+E000–U+FFFD, U+10000 and up).
+fn not_in_xml(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}'
+    )
+}
 
 /// The text as Tradecloud's tXML reader keeps an element's text: without
 /// the whitespace around it, whitespace being what `str::trim` removes

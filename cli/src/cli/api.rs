@@ -136,7 +136,7 @@ pub enum ForecastCommand {
     ))]
     Send {
         #[command(flatten)]
-        message: write::MessageArgs,
+        message: write::JsonMessageArgs,
         /// The forecast is a Slimstock forecast, M0..M35 per item (POST /api-connector/forecast/slimstock).
         #[arg(long)]
         slimstock: bool,

@@ -152,6 +152,29 @@ pub struct MessageArgs {
     pub dry_run: bool,
 }
 
+/// The file and options of a message command that takes JSON only (the
+/// forecasts: Tradecloud takes tXML for orders and order responses only),
+/// so it offers no `--format`.
+#[derive(Debug, Args)]
+pub struct JsonMessageArgs {
+    /// The message: a `.json` file, or `-` for standard input.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Check the message and print the JSON body that would be sent, without sending it (no credentials needed).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl From<&JsonMessageArgs> for MessageArgs {
+    fn from(args: &JsonMessageArgs) -> Self {
+        MessageArgs {
+            file: args.file.clone(),
+            format: None,
+            dry_run: args.dry_run,
+        }
+    }
+}
+
 /// The example and exit-status line of an order action's `--help`.
 macro_rules! action_help {
     ($name:literal, $file:literal) => {
@@ -313,7 +336,7 @@ fn read_message<T: DeserializeOwned + Serialize>(
         shown.to_string()
     };
     let body = match format {
-        InputFormat::Json => decode_json(&bytes, &name)?,
+        InputFormat::Json => decode_json(&bytes, &name, WireFormat::Txml.accepted_by(operation))?,
         InputFormat::Txml => {
             tradecloud::webhook::txml::from_slice_with(&bytes, shape).map_err(|e| {
                 anyhow!(
@@ -394,9 +417,21 @@ fn format_of(path: &Path) -> Result<InputFormat> {
     }
 }
 
-/// Decodes a JSON message; an error says where and what.
-fn decode_json<T: DeserializeOwned>(bytes: &[u8], name: &str) -> Result<T> {
+/// Decodes a JSON message; an error says where and what. `txml_taken`:
+/// the operation takes tXML too, so a file that is not JSON may be tXML
+/// given without `--format txml`.
+fn decode_json<T: DeserializeOwned>(bytes: &[u8], name: &str, txml_taken: bool) -> Result<T> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(anyhow!(
+            "{name} is empty{}: give the file that holds the message",
+            if bytes.is_empty() {
+                ""
+            } else {
+                " (only whitespace)"
+            }
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let decoded: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     let value = match decoded {
@@ -405,9 +440,12 @@ fn decode_json<T: DeserializeOwned>(bytes: &[u8], name: &str) -> Result<T> {
             let path = error.path().to_string();
             let inner = error.into_inner();
             if inner.is_syntax() || inner.is_eof() {
-                return Err(anyhow!(
-                    "{name} is not JSON ({inner}): fix the syntax, or give --format txml if it is tXML"
-                ));
+                let fix = if txml_taken {
+                    "fix the syntax, or give --format txml if it is tXML"
+                } else {
+                    "fix the syntax (this message is sent as JSON only)"
+                };
+                return Err(anyhow!("{name} is not JSON ({inner}): {fix}"));
             }
             let path = if path == "." { String::new() } else { path };
             let text = inner.to_string();
@@ -626,7 +664,12 @@ pub async fn shipment_send_despatch_advice(args: &MessageArgs, global: &GlobalAr
 }
 
 /// `tradecloud forecast send FILE [--slimstock]`
-pub async fn forecast_send(args: &MessageArgs, slimstock: bool, global: &GlobalArgs) -> Result<()> {
+pub async fn forecast_send(
+    args: &JsonMessageArgs,
+    slimstock: bool,
+    global: &GlobalArgs,
+) -> Result<()> {
+    let args = &MessageArgs::from(args);
     if slimstock {
         deliver!(
             args,
@@ -855,14 +898,15 @@ mod tests {
         struct Outer {
             order: Inner,
         }
-        let error = decode_json::<Outer>(br#"{"order": {}}"#, "f.json").unwrap_err();
+        let error = decode_json::<Outer>(br#"{"order": {}}"#, "f.json", true).unwrap_err();
         assert!(
             error.to_string().contains("`order.number` is required"),
             "{error}"
         );
-        let error = decode_json::<Outer>(b"{", "f.json").unwrap_err();
+        let error = decode_json::<Outer>(b"{", "f.json", true).unwrap_err();
         assert!(error.to_string().contains("is not JSON"), "{error}");
-        let error = decode_json::<Outer>(br#"{"order": {"number": 1}}"#, "f.json").unwrap_err();
+        let error =
+            decode_json::<Outer>(br#"{"order": {"number": 1}}"#, "f.json", true).unwrap_err();
         assert!(error.to_string().contains("`order.number`"), "{error}");
     }
 
