@@ -505,7 +505,8 @@ impl Client {
     /// token is left. [`Client::login`] answers from the tokens it holds
     /// without a call; this says whether Tradecloud answers (and accepts
     /// the credentials) at this moment. The receiver's API health uses it
-    /// to find its way back to an API it saw unreachable.
+    /// for its check at start and to find its way back to an API it saw
+    /// unreachable.
     #[cfg(feature = "receiver")]
     pub(crate) async fn renew_tokens_now(&self) -> Result<(), ClientError> {
         let result = self
