@@ -38,8 +38,10 @@
 //! * `tradecloud_api_last_success_timestamp_seconds` is the Unix time of
 //!   the last call answered 2xx (`0` before the first): the calls are the
 //!   check at start and every call of the receiver's client (GET-webhook
-//!   fetches, and handlers' calls through `ctx.client()`, such as a
-//!   document download's metadata call),
+//!   fetches, and handlers' calls through `ctx.client()`, such as an
+//!   upload or a document download's metadata call, and the download's
+//!   transfer of the bytes from Tradecloud's object storage; not a
+//!   document's own `url` on a third party's server),
 //!   so with POST webhooks only and no such calls `time() - ...` says how
 //!   old the news is;
 //! * going unreachable is logged as a warning once (with the error), and
@@ -316,7 +318,9 @@ pub(crate) fn is_refusal(error: &crate::client::ClientError) -> bool {
 }
 
 /// Whether a client error is a call that did not reach a working API: no
-/// answer (connect, timeout, transport) or a 5xx.
+/// answer (connect, timeout, transport) or a 5xx; for the transfer of a
+/// document from Tradecloud's object storage, a transfer that broke off
+/// or a storage that could not be reached.
 pub(crate) fn is_unreachable(error: &crate::client::ClientError) -> bool {
     use crate::client::ClientError;
     match error.status() {
@@ -327,6 +331,8 @@ pub(crate) fn is_unreachable(error: &crate::client::ClientError) -> bool {
                 | ClientError::Connect { .. }
                 | ClientError::Http { .. }
                 | ClientError::NotResent { .. }
+                | ClientError::DownloadInterrupted { .. }
+                | ClientError::DownloadUnreachable { .. }
         ),
     }
 }
