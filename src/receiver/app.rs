@@ -333,7 +333,10 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 /// second on the next such signal, for
 /// [`Receiver::run_until_or_now`]: the operator who presses Ctrl-C twice,
 /// or a service manager that signals again, does not wait out the
-/// processor's shutdown grace.
+/// processor's shutdown grace. A signal that comes after the run the second
+/// future was given to is over (the receiver stopped: nothing is left to
+/// cut short, the process is finishing, e.g. exporting traces) is logged
+/// as such, so that the operator sees it was received.
 ///
 /// As for [`shutdown_signal`], the signal handlers are in place when this
 /// function returns. Must be called inside a Tokio runtime.
@@ -351,10 +354,25 @@ pub fn shutdown_signals() -> (
 ) {
     // How many signals came.
     let (count, counted) = tokio::sync::watch::channel(0u32);
+    // Whether the second future was awaited (by `run_until_or_now`): once
+    // it is gone too (that run is over), a later signal has nothing left
+    // to cut short, and says so.
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let awaited = armed.clone();
     let received = move |name: &str| {
         count.send_modify(|n| *n = n.saturating_add(1));
-        if *count.borrow() == 1 {
+        let signals = *count.borrow();
+        if signals == 1 {
             tracing::info!("{name} received; shutting down");
+        } else if count.receiver_count() == 0 && armed.load(std::sync::atomic::Ordering::SeqCst) {
+            // Else the receiver's stop is under way and says what the
+            // signal cuts short (handlers, connections).
+            tracing::warn!(
+                signals,
+                "asked to stop again ({name}, a second SIGTERM or Ctrl-C): nothing to cut short, the \
+                 receiver has stopped (no handler running, no connection open); the process ends \
+                 once its last work is done (such as exporting traces)"
+            );
         }
     };
     #[cfg(unix)]
@@ -391,8 +409,15 @@ pub fn shutdown_signals() -> (
         if counted.wait_for(|n| *n >= signals).await.is_err() {
             std::future::pending::<()>().await;
         }
+        // Gone once seen (not only when the future is dropped).
+        drop(counted);
     };
-    (after(counted.clone(), 1), after(counted, 2))
+    let again = after(counted.clone(), 2);
+    let again = async move {
+        awaited.store(true, std::sync::atomic::Ordering::SeqCst);
+        again.await
+    };
+    (after(counted, 1), again)
 }
 
 /// The whole application: webhook routes behind authentication, the
