@@ -333,10 +333,10 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 /// second on the next such signal, for
 /// [`Receiver::run_until_or_now`]: the operator who presses Ctrl-C twice,
 /// or a service manager that signals again, does not wait out the
-/// processor's shutdown grace. A signal that comes after the run the second
-/// future was given to is over (the receiver stopped: nothing is left to
-/// cut short, the process is finishing, e.g. exporting traces) is logged
-/// as such, so that the operator sees it was received.
+/// processor's shutdown grace. Once the second future has been awaited,
+/// every later signal is logged (one warn line), so that the operator sees
+/// it was received even when nothing is left to cut short; what it does
+/// cut short (handlers, connections) is said by the lines of those.
 ///
 /// As for [`shutdown_signal`], the signal handlers are in place when this
 /// function returns. Must be called inside a Tokio runtime.
@@ -354,9 +354,8 @@ pub fn shutdown_signals() -> (
 ) {
     // How many signals came.
     let (count, counted) = tokio::sync::watch::channel(0u32);
-    // Whether the second future was awaited (by `run_until_or_now`): once
-    // it is gone too (that run is over), a later signal has nothing left
-    // to cut short, and says so.
+    // Whether the second future was awaited (by `run_until_or_now`): only
+    // then does a later signal stop anything at once.
     let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let awaited = armed.clone();
     let received = move |name: &str| {
@@ -364,14 +363,12 @@ pub fn shutdown_signals() -> (
         let signals = *count.borrow();
         if signals == 1 {
             tracing::info!("{name} received; shutting down");
-        } else if count.receiver_count() == 0 && armed.load(std::sync::atomic::Ordering::SeqCst) {
-            // Else the receiver's stop is under way and says what the
-            // signal cuts short (handlers, connections).
+        } else if armed.load(std::sync::atomic::Ordering::SeqCst) {
             tracing::warn!(
                 signals,
-                "asked to stop again ({name}, a second SIGTERM or Ctrl-C): nothing to cut short, the \
-                 receiver has stopped (no handler running, no connection open); the process ends \
-                 once its last work is done (such as exporting traces)"
+                "{name} received again: the stop no longer waits; handlers still running and \
+                 connections still open are cut short (each says so), and with none left the \
+                 process ends once its last work is done (such as exporting traces)"
             );
         }
     };
@@ -409,8 +406,6 @@ pub fn shutdown_signals() -> (
         if counted.wait_for(|n| *n >= signals).await.is_err() {
             std::future::pending::<()>().await;
         }
-        // Gone once seen (not only when the future is dropped).
-        drop(counted);
     };
     let again = after(counted.clone(), 2);
     let again = async move {
