@@ -266,29 +266,15 @@ async fn an_api_unreachable_at_start_is_checked_again_until_it_answers() {
 /// downloads only, the gauge kept the time of the start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handlers_document_download_counts_for_the_api_health() {
-    use tradecloud::processing::{handler_fn, HandlerContext, HandlerError};
-
     let server = MockServer::start(MockConfig::new().demo_data())
         .await
         .expect("the mock starts");
     let downloads = tempfile::tempdir().unwrap();
-    let into = downloads.path().to_owned();
-    let handler = handler_fn(move |_event, ctx: HandlerContext| {
-        let into = into.clone();
-        async move {
-            let client = ctx
-                .client()
-                .ok_or_else(|| HandlerError::Permanent("no client".into()))?;
-            client
-                .documents()
-                .download(DOCUMENT_ID, &into)
-                .await
-                .map(|_| ())
-                .map_err(|e| HandlerError::Permanent(e.to_string()))
-        }
-    });
     let config = config_with(&server, &server.credentials().password);
-    let rx = start_with(&config, |b| b.handler(handler)).await;
+    let rx = start_with(&config, |b| {
+        b.handler(downloading_handler(downloads.path()))
+    })
+    .await;
     let last_success = |rx: &TestReceiver| {
         metric(
             &rx.metrics.encode(),
@@ -321,6 +307,89 @@ async fn a_handlers_document_download_counts_for_the_api_health() {
     .await;
     rx.stop().await;
     server.shutdown().await.unwrap();
+}
+
+/// The transfer of a document's bytes from Tradecloud's object storage
+/// (the presigned `downloadUrl`) is Tradecloud's service too: a storage
+/// that answers 503 to every try makes the API health say unreachable.
+/// Only the metadata call counted, which the storage's failure followed
+/// with `tradecloud_api_reachable` still at `1`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_transfer_from_the_object_storage_counts_for_the_api_health() {
+    use tradecloud::mock::{operation, FaultConfig, FaultTrigger};
+
+    let server = MockServer::start(MockConfig::new().demo_data())
+        .await
+        .expect("the mock starts");
+    let downloads = tempfile::tempdir().unwrap();
+    let config = config_with(&server, &server.credentials().password);
+    let rx = start_with(&config, |b| {
+        b.handler(downloading_handler(downloads.path()))
+    })
+    .await;
+    let reachable = |rx: &TestReceiver| metric(&rx.metrics.encode(), "tradecloud_api_reachable");
+    wait_until("the check at start finds the API reachable", async || {
+        reachable(&rx) == Some(1.0)
+    })
+    .await;
+    // The storage fails; the API (the metadata call) still answers.
+    server
+        .set_faults(vec![FaultConfig::service_unavailable(FaultTrigger::Always)
+            .for_operations([operation::MOCK_S3_DOWNLOAD])])
+        .unwrap();
+    let response = rx
+        .post(
+            "/tradecloud/order",
+            "application/json",
+            r#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":"o1"}}"#,
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    // The client's retries (about 15 s) come first.
+    let start = Instant::now();
+    while reachable(&rx) != Some(0.0) {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "the failed transfer makes the API unreachable: {}",
+            rx.metrics.encode()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ready = json(rx.client.get(rx.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(ready["tradecloudApi"]["reachable"], false, "{ready}");
+    assert_eq!(ready["tradecloudApi"]["credentials"], "accepted", "{ready}");
+    assert!(
+        ready["tradecloudApi"]["unreachableError"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("503"),
+        "{ready}"
+    );
+    assert!(server.stats().requests_for(operation::MOCK_S3_DOWNLOAD) > 0);
+    rx.stop().await;
+    server.shutdown().await.unwrap();
+}
+
+/// A handler that downloads [`DOCUMENT_ID`] into `into` with the
+/// receiver's client (`ctx.client()`).
+fn downloading_handler(into: &std::path::Path) -> impl tradecloud::processing::Handler {
+    use tradecloud::processing::{handler_fn, HandlerContext, HandlerError};
+
+    let into = into.to_owned();
+    handler_fn(move |_event, ctx: HandlerContext| {
+        let into = into.clone();
+        async move {
+            let client = ctx
+                .client()
+                .ok_or_else(|| HandlerError::Permanent("no client".into()))?;
+            client
+                .documents()
+                .download(DOCUMENT_ID, &into)
+                .await
+                .map(|_| ())
+                .map_err(|e| HandlerError::Permanent(e.to_string()))
+        }
+    })
 }
 
 /// A document of the mock's demo data.

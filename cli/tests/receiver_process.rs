@@ -423,6 +423,57 @@ async fn a_second_sigterm_closes_connections_still_in_flight() {
     assert!(inbox.list(Default::default()).await.unwrap().is_empty());
 }
 
+/// A second SIGTERM that comes once the receiver has stopped (no handler
+/// running, no connection open: nothing to cut short), while the process
+/// still exports its traces to a collector that never answers, is logged
+/// as every second signal is: it left no line, and the operator could not
+/// tell it had come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigterm_with_nothing_to_cut_short_says_so() {
+    let Some(exe) = exe() else { return };
+    let collector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", collector.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = collector.accept().await {
+            held.push(socket);
+        }
+    });
+    let (mut server, log) = serve_with_env(
+        exe,
+        "",
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            // The webhook's spans are still buffered at the stop, and
+            // their export waits on the collector.
+            ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "10000"),
+        ],
+    )
+    .await;
+    let template = String::from_utf8(fixture("order-webhook/order-event.json")).unwrap();
+    let response = server
+        .client
+        .post(server.url("/tradecloud/order"))
+        .basic_auth(USER, Some(PASSWORD))
+        .header("content-type", "application/json")
+        .body(order_with_message_id(
+            &template,
+            "nothing-to-cut-short",
+            "o",
+        ))
+        .send()
+        .await
+        .expect("the webhook is answered");
+    assert_eq!(response.status(), 202);
+    server.signal("-TERM");
+    let said = stop_again_once_logged(&mut server, &log, "receiver stopped").await;
+    assert!(
+        said.contains("SIGTERM received again") && said.contains("with none left"),
+        "one line says so: {said}"
+    );
+}
+
 /// The receiver lock of the SQLite inbox (`PATH-receiver-lock`) goes with a
 /// clean shutdown, SIGTERM or Ctrl-C (SIGINT); one left by a killed
 /// receiver does not keep the next from starting, which takes it over.

@@ -448,12 +448,9 @@ impl Client {
         >,
     ) -> Result<T, ClientError> {
         let (result, report) = report::capture(call).await;
-        let observer = self.inner.shared.observer.get();
         match result {
             Ok(value) => {
-                if let Some(observer) = observer {
-                    observer(Ok(()));
-                }
+                self.observe(Ok(()));
                 Ok(value.into_inner())
             }
             Err(error) => {
@@ -462,19 +459,29 @@ impl Client {
                     .error_context(what.clone())
                     .convert(error, report)
                     .await;
-                if let Some(observer) = observer {
-                    observer(Err((&what, &error)));
-                }
+                self.observe(Err((&what, &error)));
                 Err(error)
             }
         }
     }
 
+    /// Tells the observer ([`Client::observe_calls`]), if any, the outcome
+    /// of one exchange with Tradecloud: an API call ([`Client::call`]) or
+    /// the transfer of a document's bytes from Tradecloud's object storage.
+    pub(crate) fn observe(&self, outcome: Result<(), (&str, &ClientError)>) {
+        if let Some(observer) = self.inner.shared.observer.get() {
+            observer(outcome);
+        }
+    }
+
     /// Have `observer` told the outcome of every later API call of this
     /// client and its clones (all of them go through [`Client::call`]: the
-    /// groups' calls, and the metadata call of each document download).
-    /// The first observer set stays. The receiver's `ApiHealth` follows its
-    /// client this way.
+    /// groups' calls, an upload (`POST /object-storage/document`), and the
+    /// metadata call of each document download), and of each download's
+    /// transfer from Tradecloud's object storage (the presigned
+    /// `downloadUrl` of an `objectId`; not a document's own `url`, which is
+    /// a third party's server, not Tradecloud). The first observer set
+    /// stays. The receiver's `ApiHealth` follows its client this way.
     #[cfg(feature = "receiver")]
     pub(crate) fn observe_calls(&self, observer: CallObserver) {
         if self.inner.shared.observer.set(observer).is_err() {
@@ -505,7 +512,8 @@ impl Client {
     /// token is left. [`Client::login`] answers from the tokens it holds
     /// without a call; this says whether Tradecloud answers (and accepts
     /// the credentials) at this moment. The receiver's API health uses it
-    /// to find its way back to an API it saw unreachable.
+    /// for its check at start and to find its way back to an API it saw
+    /// unreachable.
     #[cfg(feature = "receiver")]
     pub(crate) async fn renew_tokens_now(&self) -> Result<(), ClientError> {
         let result = self

@@ -17,7 +17,8 @@
 //! * `/readyz` stays `200` (the receiver still receives and stores) and says
 //!   `"tradecloudApi": {"credentials": "refused", ...}`.
 //!
-//! The credentials are checked once at start (a login); a refusal is
+//! The credentials are checked once at start (a call to Tradecloud's
+//! authentication API, a login, in either auth mode); a refusal is
 //! logged loudly and does not stop the receiver. While that check (or a
 //! later call) finds Tradecloud unreachable, a call to its authentication
 //! API (a token refresh, or a login) is tried again ([`RECHECK_FIRST`],
@@ -37,8 +38,10 @@
 //! * `tradecloud_api_last_success_timestamp_seconds` is the Unix time of
 //!   the last call answered 2xx (`0` before the first): the calls are the
 //!   check at start and every call of the receiver's client (GET-webhook
-//!   fetches, and handlers' calls through `ctx.client()`, such as a
-//!   document download's metadata call),
+//!   fetches, and handlers' calls through `ctx.client()`, such as an
+//!   upload or a document download's metadata call, and the download's
+//!   transfer of the bytes from Tradecloud's object storage; not a
+//!   document's own `url` on a third party's server),
 //!   so with POST webhooks only and no such calls `time() - ...` says how
 //!   old the news is;
 //! * going unreachable is logged as a warning once (with the error), and
@@ -258,14 +261,17 @@ impl ApiHealth {
         detail
     }
 
-    /// Check the credentials at start (a login with `client`), and again
-    /// while Tradecloud is unreachable; never returns (aborted at the stop).
+    /// Check the credentials at start (a call to Tradecloud's
+    /// authentication API with `client`), and again while Tradecloud is
+    /// unreachable; never returns (aborted at the stop).
     pub(crate) async fn check_at_start(&self, client: &crate::client::Client) {
-        self.record_check(client, client.login().await);
+        // A real call, in either auth mode: `login` answers without one in
+        // `AuthMode::BasicEveryRequest` (and with tokens held), and the
+        // start said "accepted" and "reachable" without asking Tradecloud.
+        self.record_check(client, client.renew_tokens_now().await);
         // Tried again while unreachable: nothing else may call (POST
-        // webhooks only) to find the way back. A real call each time: with
-        // tokens held (the API lost after the start) `login` answers from
-        // them without one, and said "reachable" of an API still down.
+        // webhooks only) to find the way back. A real call each time, for
+        // the same reason.
         let mut wait = RECHECK_FIRST;
         loop {
             tokio::time::sleep(wait).await;
@@ -312,7 +318,9 @@ pub(crate) fn is_refusal(error: &crate::client::ClientError) -> bool {
 }
 
 /// Whether a client error is a call that did not reach a working API: no
-/// answer (connect, timeout, transport) or a 5xx.
+/// answer (connect, timeout, transport) or a 5xx; for the transfer of a
+/// document from Tradecloud's object storage, a transfer that broke off
+/// or a storage that could not be reached.
 pub(crate) fn is_unreachable(error: &crate::client::ClientError) -> bool {
     use crate::client::ClientError;
     match error.status() {
@@ -323,6 +331,8 @@ pub(crate) fn is_unreachable(error: &crate::client::ClientError) -> bool {
                 | ClientError::Connect { .. }
                 | ClientError::Http { .. }
                 | ClientError::NotResent { .. }
+                | ClientError::DownloadInterrupted { .. }
+                | ClientError::DownloadUnreachable { .. }
         ),
     }
 }
@@ -362,5 +372,51 @@ mod tests {
         assert!(metrics
             .encode()
             .contains("tradecloud_api_auth_failures_total 2"));
+    }
+
+    /// The check at start asks Tradecloud in `AuthMode::BasicEveryRequest`
+    /// too: `Client::login` answers without a call in that mode, and the
+    /// start said wrong credentials were accepted (and the API reachable).
+    #[cfg(feature = "mock")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_check_at_start_asks_tradecloud_in_basic_every_request_mode() {
+        use crate::client::{AuthMode, Client, RetryPolicy};
+        use crate::mock::{MockConfig, MockServer};
+
+        let server = MockServer::start(MockConfig::new()).await.unwrap();
+        let client = Client::builder()
+            .base_url(server.base_url())
+            .credentials(server.credentials().username, "not-the-password")
+            .auth_mode(AuthMode::BasicEveryRequest)
+            .retry_policy(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let metrics = Metrics::new();
+        let health = ApiHealth::new(&metrics);
+        let check = tokio::spawn({
+            let health = health.clone();
+            async move { health.check_at_start(&client).await }
+        });
+        let start = Instant::now();
+        while health.detail()["credentials"] != "refused" {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the check at start reports the refusal: {}",
+                metrics.encode()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let text = metrics.encode();
+        assert!(
+            text.contains("tradecloud_api_credentials_valid 0"),
+            "{text}"
+        );
+        let last_success = text
+            .lines()
+            .find_map(|l| l.strip_prefix("tradecloud_api_last_success_timestamp_seconds "))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        assert_eq!(last_success, Some(0.0), "nothing succeeded: {text}");
+        check.abort();
+        server.shutdown().await.unwrap();
     }
 }

@@ -333,7 +333,10 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 /// second on the next such signal, for
 /// [`Receiver::run_until_or_now`]: the operator who presses Ctrl-C twice,
 /// or a service manager that signals again, does not wait out the
-/// processor's shutdown grace.
+/// processor's shutdown grace. Once the second future has been awaited,
+/// every later signal is logged (one warn line), so that the operator sees
+/// it was received even when nothing is left to cut short; what it does
+/// cut short (handlers, connections) is said by the lines of those.
 ///
 /// As for [`shutdown_signal`], the signal handlers are in place when this
 /// function returns. Must be called inside a Tokio runtime.
@@ -351,10 +354,22 @@ pub fn shutdown_signals() -> (
 ) {
     // How many signals came.
     let (count, counted) = tokio::sync::watch::channel(0u32);
+    // Whether the second future was awaited (by `run_until_or_now`): only
+    // then does a later signal stop anything at once.
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let awaited = armed.clone();
     let received = move |name: &str| {
         count.send_modify(|n| *n = n.saturating_add(1));
-        if *count.borrow() == 1 {
+        let signals = *count.borrow();
+        if signals == 1 {
             tracing::info!("{name} received; shutting down");
+        } else if armed.load(std::sync::atomic::Ordering::SeqCst) {
+            tracing::warn!(
+                signals,
+                "{name} received again: the stop no longer waits; handlers still running and \
+                 connections still open are cut short (each says so), and with none left the \
+                 process ends once its last work is done (such as exporting traces)"
+            );
         }
     };
     #[cfg(unix)]
@@ -392,7 +407,12 @@ pub fn shutdown_signals() -> (
             std::future::pending::<()>().await;
         }
     };
-    (after(counted.clone(), 1), after(counted, 2))
+    let again = after(counted.clone(), 2);
+    let again = async move {
+        awaited.store(true, std::sync::atomic::Ordering::SeqCst);
+        again.await
+    };
+    (after(counted, 1), again)
 }
 
 /// The whole application: webhook routes behind authentication, the

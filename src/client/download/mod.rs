@@ -340,12 +340,38 @@ impl Client {
             )
             .await;
         let attempts = finished.attempts;
-        match finished.result {
+        let result = match finished.result {
             Ok(downloaded) => Ok(DownloadOutcome::Downloaded(downloaded)),
             Err(Failed::Final(error)) => Err(with_attempts(error, attempts)),
             Err(Failed::Transient { status, reason }) => {
                 Err(give_up(what.to_owned(), attempts, status, reason))
             }
+        };
+        if let Target::Object(_) = target {
+            self.observe_transfer(what, &result);
+        }
+        result
+    }
+
+    /// Tells the client's observer ([`Client::observe_calls`]) how the
+    /// transfer of a document's bytes from Tradecloud's object storage
+    /// (the presigned `downloadUrl` of an `objectId`) ended, after its
+    /// retries, as an API call's outcome is told: it is Tradecloud's
+    /// service too. Only that transfer: a document's own `url` is a third
+    /// party's server (never told), the metadata call was told by
+    /// [`Client::call`] already, and a local error (the disk) or a
+    /// `downloadUrl` missing says nothing of the storage. Nor is a URL
+    /// that kept expiring ([`ClientError::DownloadUrlExpired`]): the
+    /// storage answered, and its `403` is no refusal of the credentials.
+    fn observe_transfer(&self, what: &str, result: &Result<DownloadOutcome, ClientError>) {
+        match result {
+            Ok(_) => self.observe(Ok(())),
+            Err(
+                error @ (ClientError::DownloadFailed { .. }
+                | ClientError::DownloadInterrupted { .. }
+                | ClientError::DownloadUnreachable { .. }),
+            ) => self.observe(Err((&format!("the transfer of {what}"), error))),
+            Err(_) => {}
         }
     }
 
