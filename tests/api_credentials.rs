@@ -266,15 +266,7 @@ async fn an_api_unreachable_at_start_is_checked_again_until_it_answers() {
 /// downloads only, the gauge kept the time of the start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handlers_document_download_counts_for_the_api_health() {
-    let server = MockServer::start(MockConfig::new().demo_data())
-        .await
-        .expect("the mock starts");
-    let downloads = tempfile::tempdir().unwrap();
-    let config = config_with(&server, &server.credentials().password);
-    let rx = start_with(&config, |b| {
-        b.handler(downloading_handler(downloads.path()))
-    })
-    .await;
+    let (server, rx, downloads) = start_downloading().await;
     let last_success = |rx: &TestReceiver| {
         metric(
             &rx.metrics.encode(),
@@ -318,15 +310,7 @@ async fn a_handlers_document_download_counts_for_the_api_health() {
 async fn a_failing_transfer_from_the_object_storage_counts_for_the_api_health() {
     use tradecloud::mock::{operation, FaultConfig, FaultTrigger};
 
-    let server = MockServer::start(MockConfig::new().demo_data())
-        .await
-        .expect("the mock starts");
-    let downloads = tempfile::tempdir().unwrap();
-    let config = config_with(&server, &server.credentials().password);
-    let rx = start_with(&config, |b| {
-        b.handler(downloading_handler(downloads.path()))
-    })
-    .await;
+    let (server, rx, _downloads) = start_downloading().await;
     let reachable = |rx: &TestReceiver| metric(&rx.metrics.encode(), "tradecloud_api_reachable");
     wait_until("the check at start finds the API reachable", async || {
         reachable(&rx) == Some(1.0)
@@ -368,6 +352,21 @@ async fn a_failing_transfer_from_the_object_storage_counts_for_the_api_health() 
     assert!(server.stats().requests_for(operation::MOCK_S3_DOWNLOAD) > 0);
     rx.stop().await;
     server.shutdown().await.unwrap();
+}
+
+/// The demo mock, and a receiver against it whose handler downloads
+/// [`DOCUMENT_ID`] into the directory returned ([`downloading_handler`]).
+async fn start_downloading() -> (MockServer, TestReceiver, tempfile::TempDir) {
+    let server = MockServer::start(MockConfig::new().demo_data())
+        .await
+        .expect("the mock starts");
+    let downloads = tempfile::tempdir().unwrap();
+    let config = config_with(&server, &server.credentials().password);
+    let rx = start_with(&config, |b| {
+        b.handler(downloading_handler(downloads.path()))
+    })
+    .await;
+    (server, rx, downloads)
 }
 
 /// A handler that downloads [`DOCUMENT_ID`] into `into` with the
