@@ -614,7 +614,8 @@ async fn read_commands_read_an_inbox_on_a_read_only_file_system() {
 /// has the inbox open, and counts while one has (held by this test).
 #[test]
 fn show_tells_a_claim_left_by_a_crash_from_a_live_one() {
-    use tradecloud::processing::{handler_fn, Processor, ProcessorConfig};
+    use crate::processing_support::{hang_in_handler, order_event};
+    use tradecloud::processing::ProcessorConfig;
 
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("events.db").display());
@@ -622,43 +623,13 @@ fn show_tells_a_claim_left_by_a_crash_from_a_live_one() {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async {
             let inbox = Inbox::open(&url).unwrap();
-            let body = Bytes::from_static(
-                br#"{"eventName":"OrderIssuedByBuyer","meta":{"messageId":"m-1"},"orderEvent":{"orderId":"o-1","lines":[{"id":"l1"}]}}"#,
-            );
-            let id = inbox
-                .store(NewEvent {
-                    kind: EventKind::Order,
-                    event_name: Some("OrderIssuedByBuyer".into()),
-                    object_id: Some("o-1".into()),
-                    message_id: Some("m-1".into()),
-                    content_type: "application/json".into(),
-                    body,
-                    state: NewState::Received,
-                    source: None,
-                    headers: Vec::new(),
-                })
-                .await
-                .unwrap()
-                .id();
-            let started = std::sync::Arc::new(tokio::sync::Notify::new());
-            let hang = {
-                let started = started.clone();
-                handler_fn(move |_event, _ctx| {
-                    let started = started.clone();
-                    async move {
-                        started.notify_one();
-                        std::future::pending::<()>().await;
-                        Ok(())
-                    }
-                })
-            };
-            tokio::spawn(
-                Processor::new(inbox.clone(), hang, ProcessorConfig::default())
-                    .run(std::future::pending()),
-            );
-            tokio::time::timeout(std::time::Duration::from_secs(60), started.notified())
-                .await
-                .expect("the handler started");
+            let id = inbox.store(order_event("o-1", "m-1")).await.unwrap().id();
+            hang_in_handler(
+                &inbox,
+                ProcessorConfig::default(),
+                std::time::Duration::from_secs(60),
+            )
+            .await;
             id
         })
         // The runtime goes here, its tasks with it: the "crash".

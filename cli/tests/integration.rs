@@ -23,6 +23,8 @@ mod client_support;
 mod pg_support;
 #[path = "../../tests/port_support/mod.rs"]
 mod port_support;
+#[path = "../../tests/processing_support/mod.rs"]
+mod processing_support;
 #[path = "../../tests/receiver_support/mod.rs"]
 mod receiver_support;
 #[path = "../../tests/request_examples.rs"]
