@@ -281,14 +281,7 @@ async fn a_handlers_document_download_counts_for_the_api_health() {
     // The gauge has milliseconds: the download's call comes later than that.
     tokio::time::sleep(Duration::from_millis(5)).await;
 
-    let response = rx
-        .post(
-            "/tradecloud/order",
-            "application/json",
-            r#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":"o1"}}"#,
-        )
-        .await;
-    assert_eq!(response.status(), 202);
+    post_order_issued(&rx).await;
     wait_until("the handler downloads the document", async || {
         std::fs::read_dir(downloads.path()).is_ok_and(|mut d| d.next().is_some())
     })
@@ -321,14 +314,7 @@ async fn a_failing_transfer_from_the_object_storage_counts_for_the_api_health() 
         .set_faults(vec![FaultConfig::service_unavailable(FaultTrigger::Always)
             .for_operations([operation::MOCK_S3_DOWNLOAD])])
         .unwrap();
-    let response = rx
-        .post(
-            "/tradecloud/order",
-            "application/json",
-            r#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":"o1"}}"#,
-        )
-        .await;
-    assert_eq!(response.status(), 202);
+    post_order_issued(&rx).await;
     // The client's retries (about 15 s) come first.
     let start = Instant::now();
     while reachable(&rx) != Some(0.0) {
@@ -352,6 +338,19 @@ async fn a_failing_transfer_from_the_object_storage_counts_for_the_api_health() 
     assert!(server.stats().requests_for(operation::MOCK_S3_DOWNLOAD) > 0);
     rx.stop().await;
     server.shutdown().await.unwrap();
+}
+
+/// Posts an `OrderIssuedByBuyer` event of the demo order `o1` to `rx`
+/// (its handler then downloads the order's document), accepted.
+async fn post_order_issued(rx: &TestReceiver) {
+    let response = rx
+        .post(
+            "/tradecloud/order",
+            "application/json",
+            r#"{"eventName":"OrderIssuedByBuyer","orderEvent":{"orderId":"o1"}}"#,
+        )
+        .await;
+    assert_eq!(response.status(), 202);
 }
 
 /// The demo mock, and a receiver against it whose handler downloads
