@@ -271,6 +271,20 @@ async fn receiver_finishes_in_flight_requests_on_sigterm() {
     let _ = server.cert.len();
 }
 
+/// A loopback server that accepts connections, holds them open and never
+/// answers (an API or a trace collector that hangs): its address.
+async fn never_answering_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    address
+}
+
 /// A second SIGTERM during the shutdown grace stops at once: the handler
 /// still running (a GET-webhook trigger's fetch from an API that accepts
 /// connections and never answers) is cancelled, and its event goes back to
@@ -279,20 +293,17 @@ async fn receiver_finishes_in_flight_requests_on_sigterm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_sigterm_cancels_running_handlers_at_once() {
     let Some(exe) = exe() else { return };
-    let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api_addr = api.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = api.accept().await {
-            held.push(socket);
-        }
-    });
-    let (mut server, log) = serve_with(
+    let api_addr = never_answering_server().await;
+    let (mut server, log) = serve_with_env(
         exe,
         &format!(
             "[processing]\nshutdown_grace_secs = 600\nhandler_timeout_secs = 600\n\
              [tradecloud]\nbase_url = \"http://{api_addr}/v2\"\nusername = \"erp\"\npassword = \"secret\"\n"
         ),
+        // The processor's debug line says when the handler has started: a
+        // claimed event is `processing` before its run is started, and a
+        // stop in between puts it back with no handler running.
+        &[("RUST_LOG", "warn,tradecloud=info,tradecloud::processing=debug")],
     )
     .await;
     let inbox = Inbox::open(&format!("sqlite://{}", server.db.display())).unwrap();
@@ -304,18 +315,17 @@ async fn a_second_sigterm_cancels_running_handlers_at_once() {
         .await
         .unwrap()
         .id();
+    let handed_on = format!("handing the event on id={id} attempt=1");
     // Generous, only so that a hang fails instead of blocking.
     tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            let event = inbox.get(id).await.unwrap().unwrap();
-            if event.summary.state == tradecloud::inbox::State::Processing {
-                break;
-            }
+        while !log.lock().unwrap().iter().any(|l| l.contains(&handed_on)) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
     .await
-    .expect("the trigger is claimed");
+    .unwrap_or_else(|_| panic!("the trigger is handed on: {:?}", log.lock().unwrap()));
+    let event = inbox.get(id).await.unwrap().unwrap();
+    assert_eq!(event.summary.state, tradecloud::inbox::State::Processing);
 
     server.signal("-TERM");
     let said =
@@ -380,44 +390,50 @@ async fn a_second_sigterm_closes_connections_still_in_flight() {
         ],
     )
     .await;
-    let warm_up = server.client.get(server.url("/healthz")).send().await;
-    assert!(warm_up
-        .expect("the receiver answers /healthz")
-        .status()
-        .is_success());
-    // A request whose body starts and never ends.
-    let stream = futures_util::stream::unfold(0, |sent| async move {
-        if sent > 0 {
-            std::future::pending::<()>().await;
-        }
-        Some((
-            Ok::<_, std::io::Error>(b"{\"eventName\"".to_vec()),
-            sent + 1,
-        ))
-    });
-    let request = server
-        .client
-        .post(server.url("/tradecloud/order"))
-        .basic_auth(USER, Some(PASSWORD))
-        .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(stream))
-        // Longer than the test: only the server may end it.
-        .timeout(Duration::from_secs(3600))
-        .send();
-    let in_flight = tokio::spawn(request);
+    // A request in flight: its head read by the server (which says so with
+    // `100 Continue`, so that the stop cannot find the connection idle) and
+    // the start of its body sent; the rest never comes.
+    use base64::Engine as _;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut stream = tls_connector(&server.cert)
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+            tcp,
+        )
+        .await
+        .expect("a TLS connection");
+    let authorization =
+        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    let head = format!(
+        "POST /tradecloud/order HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {authorization}\r\n\
+         Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 1000\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.flush().await.unwrap();
+    let mut proceed = vec![0u8; "HTTP/1.1 100 Continue\r\n\r\n".len()];
+    stream.read_exact(&mut proceed).await.unwrap();
+    assert!(
+        proceed.starts_with(b"HTTP/1.1 100"),
+        "{}",
+        String::from_utf8_lossy(&proceed)
+    );
+    stream.write_all(b"{\"eventName\"").await.unwrap();
+    stream.flush().await.unwrap();
     server.signal("-TERM");
     let said = stop_again_once_logged(&mut server, &log, "finishing in-flight requests").await;
     assert!(
         said.contains("closing the remaining connections now"),
         "one line says so: {said}"
     );
-    let answer = tokio::time::timeout(Duration::from_secs(60), in_flight)
+    let mut rest = Vec::new();
+    let answer = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut rest))
         .await
-        .expect("the request ends with the connection")
-        .unwrap();
+        .expect("the request ends with the connection");
     assert!(
-        answer.is_err(),
-        "no answer, so Tradecloud sends it again: {answer:?}"
+        answer.is_err() || rest.is_empty(),
+        "no answer, so Tradecloud sends it again: {answer:?} {}",
+        String::from_utf8_lossy(&rest)
     );
     let inbox = Inbox::open(&format!("sqlite://{}", server.db.display())).unwrap();
     assert!(inbox.list(Default::default()).await.unwrap().is_empty());
@@ -431,14 +447,7 @@ async fn a_second_sigterm_closes_connections_still_in_flight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_sigterm_with_nothing_to_cut_short_says_so() {
     let Some(exe) = exe() else { return };
-    let collector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", collector.local_addr().unwrap());
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = collector.accept().await {
-            held.push(socket);
-        }
-    });
+    let endpoint = format!("http://{}", never_answering_server().await);
     let (mut server, log) = serve_with_env(
         exe,
         "",

@@ -855,6 +855,7 @@ async fn try_event<H: Handler>(
     let start = Instant::now();
     let s = &stored.summary;
     let (id, attempt) = (s.id, s.attempts.max(1));
+    tracing::debug!(id, attempt, "handing the event on");
     let (outcome, finish) = if s.origin == Origin::Trigger {
         tokio::select! {
             biased;
